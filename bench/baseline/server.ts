@@ -1,0 +1,72 @@
+/**
+ * The baseline: a bare uWebSockets.js server over a JavaScript Map, with the same routes as
+ * distkv's hot paths (GET/PUT /kv/{key}, GET /get?key=, GET /set?key=&value=). It does no routing,
+ * no validation beyond the minimum, no persistence: it is the ceiling a Node.js KV server can
+ * reach on this machine, and every distkv figure is reported as a ratio to it.
+ *
+ * Usage: node dist/bench/baseline/server.js [--port 9090] [--host 127.0.0.1]
+ */
+import { createRequire } from 'node:module';
+import type * as Uws from 'uWebSockets.js';
+
+const require = createRequire(import.meta.url);
+const uws = require('uWebSockets.js') as typeof Uws;
+
+/** startBaseline listens on host:port and resolves with a close function. */
+export function startBaseline(host: string, port: number): Promise<() => void> {
+  const map = new Map<string, Buffer>();
+  const app = uws.App();
+  app.get('/kv/*', (res, req) => {
+    const v = map.get(decodeURIComponent(req.getUrl().slice(4)));
+    if (v === undefined) res.writeStatus('404 Not Found').end();
+    else res.end(v);
+  });
+  app.put('/kv/*', (res, req) => {
+    const key = decodeURIComponent(req.getUrl().slice(4));
+    const chunks: Buffer[] = [];
+    res.onAborted(() => undefined);
+    res.onData((chunk, isLast) => {
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) {
+        map.set(key, Buffer.concat(chunks));
+        res.cork(() => {
+          res.writeStatus('204 No Content').endWithoutBody();
+        });
+      }
+    });
+  });
+  app.get('/get', (res, req) => {
+    const v = map.get(req.getQuery('key'));
+    if (v === undefined) res.writeStatus('404 Not Found').end('Error: Key not found\n');
+    else res.end(Buffer.concat([Buffer.from('Value: '), v]));
+  });
+  app.get('/set', (res, req) => {
+    map.set(req.getQuery('key'), Buffer.from(req.getQuery('value')));
+    res.end('Key set successfully on shard 0');
+  });
+  app.get('/healthz', (res) => {
+    res.end('ok');
+  });
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket) => {
+      if (socket === false) reject(new Error(`baseline: cannot listen on ${host}:${port}`));
+      else {
+        resolve(() => {
+          uws.us_listen_socket_close(socket);
+        });
+      }
+    });
+  });
+}
+
+if (
+  process.argv[1] !== undefined &&
+  import.meta.url.endsWith(process.argv[1].replace(/^.*\/dist\//, '/dist/'))
+) {
+  const args = process.argv.slice(2);
+  const port = Number(args[args.indexOf('--port') + 1] ?? 9090) || 9090;
+  const hostIdx = args.indexOf('--host');
+  const host = hostIdx >= 0 ? (args[hostIdx + 1] ?? '127.0.0.1') : '127.0.0.1';
+  await startBaseline(host, port);
+  process.stdout.write(`baseline listening on http://${host}:${port}\n`);
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The distkv command. The TypeScript sources are compiled to dist/ by `npm run build`
+// (run automatically by `npm ci`, `npm start` and `npm test`).
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('distkv: dist/ is missing; run "npm run build" first\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+const code = await main(process.argv.slice(2));
+process.exit(code);

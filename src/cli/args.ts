@@ -1,0 +1,98 @@
+/**
+ * A small command-line parser: `--name value`, `--name=value`, boolean `--flag`, repeatable
+ * options, positional arguments. A later option overrides an earlier one (so
+ * `npm start -- --config other.toml` wins over the script's own `--config`).
+ */
+
+/** OptionSpec declares one option. */
+export interface OptionSpec {
+  /** type: "string" takes a value, "boolean" does not, "list" takes a value and may repeat. */
+  type: 'string' | 'boolean' | 'list';
+  help: string;
+  /** valueName is shown in --help (e.g. "FILE"). */
+  valueName?: string;
+}
+
+/** ParsedArgs holds option values by name and the positional arguments. */
+export interface ParsedArgs {
+  options: Map<string, string | boolean | string[]>;
+  positionals: string[];
+}
+
+/** UsageError is thrown for unknown options or missing values; the CLI prints it with the usage. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** parseArgs parses argv against the option specs. */
+export function parseArgs(argv: readonly string[], specs: Record<string, OptionSpec>): ParsedArgs {
+  const options = new Map<string, string | boolean | string[]>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--') || arg === '--') {
+      if (arg === '-h') options.set('help', true);
+      else positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    const spec = specs[name];
+    if (spec === undefined) throw new UsageError(`unknown option --${name}`);
+    if (spec.type === 'boolean') {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+      options.set(name, true);
+      continue;
+    }
+    let value: string;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--'))
+        throw new UsageError(`--${name} needs a value (${spec.valueName ?? 'VALUE'})`);
+      value = next;
+      i++;
+    }
+    if (spec.type === 'list') {
+      const prev = options.get(name);
+      options.set(name, [...(Array.isArray(prev) ? prev : []), ...value.split(',').filter((v) => v !== '')]);
+    } else options.set(name, value);
+  }
+  return { options, positionals };
+}
+
+/** formatOptions renders the option specs for --help. */
+export function formatOptions(specs: Record<string, OptionSpec>): string {
+  const rows = Object.entries(specs).map(
+    ([name, s]) => [`--${name}${s.type === 'boolean' ? '' : ` ${s.valueName ?? 'VALUE'}`}`, s.help] as const,
+  );
+  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
+  return rows.map(([l, h]) => `  ${l.padEnd(width)}${h}`).join('\n');
+}
+
+/** stringOption returns a string option or undefined. */
+export function stringOption(args: ParsedArgs, name: string): string | undefined {
+  const v = args.options.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** listOption returns a list option (empty when absent). */
+export function listOption(args: ParsedArgs, name: string): string[] {
+  const v = args.options.get(name);
+  return Array.isArray(v) ? v : [];
+}
+
+/** intOption returns an integer option, or throws UsageError when it is not one. */
+export function intOption(args: ParsedArgs, name: string): number | undefined {
+  const v = stringOption(args, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
+  return Number(v);
+}

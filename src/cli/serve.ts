@@ -1,0 +1,129 @@
+/**
+ * `distkv serve`: run the nodes of a config in this process until SIGTERM/SIGINT.
+ */
+import { fileURLToPath } from 'node:url';
+import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
+import { DistkvNode } from '../server/node.js';
+import { createLogger } from '../util/logger.js';
+import { formatOptions, intOption, listOption, type OptionSpec, parseArgs, stringOption } from './args.js';
+
+/** DEFAULT_CONFIG is config/default.toml of the installed package. */
+export const DEFAULT_CONFIG = fileURLToPath(new URL('../../../config/default.toml', import.meta.url));
+
+const OPTIONS: Record<string, OptionSpec> = {
+  config: {
+    type: 'string',
+    valueName: 'FILE',
+    help: "config file (the seed's sharding.toml format); default config/default.toml",
+  },
+  node: {
+    type: 'list',
+    valueName: 'ADDR',
+    help: 'host only this node (repeat or comma-separate for several); default: every node of the config on this machine',
+  },
+  'data-dir': {
+    type: 'string',
+    valueName: 'DIR',
+    help: 'data directory (overrides server.data_dir; default ./data)',
+  },
+  workers: {
+    type: 'string',
+    valueName: 'N',
+    help: 'shard worker threads (0 = CPUs minus one, at least 1; overrides server.workers)',
+  },
+  token: {
+    type: 'string',
+    valueName: 'TOKEN',
+    help: 'bearer token for internal/admin endpoints (or env DISTKV_TOKEN)',
+  },
+  durability: {
+    type: 'string',
+    valueName: 'MODE',
+    help: 'fsync | interval | none (overrides storage.durability)',
+  },
+  engine: {
+    type: 'string',
+    valueName: 'ENGINE',
+    help: 'storage engine: lmdb | memory (overrides storage.engine)',
+  },
+  'log-level': {
+    type: 'string',
+    valueName: 'LEVEL',
+    help: 'trace | debug | info | warn | error (default info, or env DISTKV_LOG_LEVEL)',
+  },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+/** SERVE_HELP is the text of `distkv serve --help`. */
+export const SERVE_HELP = `Usage: distkv serve [options]
+
+Runs distkv nodes: every node of the config whose address is on this machine (one process, one
+listener per address), or only the ones named with --node (one node per host in a multi-host cluster).
+
+Options:
+${formatOptions(OPTIONS)}
+
+Examples:
+  distkv serve                                     # config/default.toml: 4 shards on 127.0.0.1:8080, replicas on :8081
+  distkv serve --config config/sharding.toml       # the seed's layout, 10 addresses in one process
+  distkv serve --config cluster.toml --node 10.0.0.2:8080 --data-dir /var/lib/distkv
+
+Stop with SIGTERM or Ctrl-C: distkv stops accepting, finishes in-flight requests, flushes and exits 0.
+A second signal exits at once.`;
+
+/** serve runs `distkv serve`; it resolves when the server has stopped, with the exit code. */
+export async function serve(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, OPTIONS);
+  if (args.options.get('help') === true) {
+    process.stdout.write(`${SERVE_HELP}\n`);
+    return 0;
+  }
+  const overrides: ConfigOverrides = {};
+  const dataDir = stringOption(args, 'data-dir');
+  if (dataDir !== undefined) overrides['server.data_dir'] = dataDir;
+  const workers = intOption(args, 'workers');
+  if (workers !== undefined) overrides['server.workers'] = workers;
+  const token = stringOption(args, 'token');
+  if (token !== undefined) overrides['server.token'] = token;
+  const durability = stringOption(args, 'durability');
+  if (durability !== undefined) overrides['storage.durability'] = durability;
+  const engine = stringOption(args, 'engine');
+  if (engine !== undefined) overrides['storage.engine'] = engine;
+
+  const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
+  const log = createLogger(stringOption(args, 'log-level'));
+  log.info(
+    {
+      config: config.source,
+      data_dir: config.server.data_dir,
+      durability: config.storage.durability,
+      engine: config.storage.engine,
+    },
+    'starting distkv',
+  );
+  const node = await DistkvNode.start({ config, nodes: listOption(args, 'node'), log });
+
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal }, 'second signal: exiting at once');
+        resolve(1);
+        return;
+      }
+      log.info({ signal }, 'shutting down');
+      node.stop().then(
+        () => {
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'error while shutting down');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * The configuration schema: the types of a validated config and the one defaults object.
+ *
+ * A config file is the seed's `sharding.toml` (`[[shards]]` with name, idx, address, replicas) plus
+ * optional `[server]`, `[storage]` and `[replication]` tables and an optional per-shard `slots`.
+ * `validateConfig()` turns the parsed TOML into a `Config`; every field below is then present.
+ */
+
+/** Durability says when a write is acknowledged: after fsync, after write (fsync on a timer), or never synced. */
+export type Durability = 'fsync' | 'interval' | 'none';
+
+/** StorageEngine names a Store implementation. */
+export type StorageEngine = 'lmdb' | 'memory';
+
+/** SlotRange is an inclusive range of slots [first, last]. */
+export interface SlotRange {
+  first: number;
+  last: number;
+}
+
+/** ShardConfig is one `[[shards]]` entry after validation. */
+export interface ShardConfig {
+  name: string;
+  idx: number;
+  /** address is the node ("host:port") that hosts this shard's leader. */
+  address: string;
+  /** replicas are the nodes that host this shard's replicas. */
+  replicas: string[];
+  slots: SlotRange;
+}
+
+/** ServerConfig is the `[server]` table. */
+export interface ServerConfig {
+  data_dir: string;
+  /** workers is the number of shard worker threads; 0 means availableParallelism() - 1 (at least 1). */
+  workers: number;
+  token: string;
+  max_key_bytes: number;
+  max_value_bytes: number;
+  tls_cert: string;
+  tls_key: string;
+}
+
+/** StorageConfig is the `[storage]` table. */
+export interface StorageConfig {
+  engine: StorageEngine;
+  durability: Durability;
+  fsync_interval_ms: number;
+  memtable_bytes: number;
+  max_runs: number;
+  wal_segment_bytes: number;
+  wal_retention_bytes: number;
+}
+
+/** ReplicationConfig is the `[replication]` table. */
+export interface ReplicationConfig {
+  ring_bytes: number;
+  pull_max_bytes: number;
+  pull_wait_ms: number;
+}
+
+/** Config is a whole validated configuration. */
+export interface Config {
+  shards: ShardConfig[];
+  server: ServerConfig;
+  storage: StorageConfig;
+  replication: ReplicationConfig;
+  /** source names where the config came from (a file path or "<inline>"). */
+  source: string;
+}
+
+/** DEFAULTS holds the default of every optional setting. */
+export const DEFAULTS = {
+  server: {
+    data_dir: './data',
+    workers: 0,
+    token: '',
+    max_key_bytes: 1024,
+    max_value_bytes: 1048576,
+    tls_cert: '',
+    tls_key: '',
+  },
+  storage: {
+    engine: 'lmdb',
+    durability: 'fsync',
+    fsync_interval_ms: 100,
+    memtable_bytes: 67108864,
+    max_runs: 4,
+    wal_segment_bytes: 67108864,
+    wal_retention_bytes: 1073741824,
+  },
+  replication: {
+    ring_bytes: 8388608,
+    pull_max_bytes: 1048576,
+    pull_wait_ms: 1000,
+  },
+} as const satisfies Pick<Config, 'server' | 'storage' | 'replication'>;
+
+/** HARD_MAX_KEY_BYTES is the largest key any configuration may allow (LMDB's key limit is 1978). */
+export const HARD_MAX_KEY_BYTES = 1024;
+
+/** HARD_MAX_VALUE_BYTES is the largest value any configuration may allow. */
+export const HARD_MAX_VALUE_BYTES = 64 * 1024 * 1024;

@@ -1,0 +1,285 @@
+/**
+ * validateConfig: turns parsed TOML into a `Config`, reporting every bad field at once.
+ *
+ * It checks types and bounds of every setting, that shard `idx` values are 0..N-1 without duplicates
+ * or gaps, that names and addresses are well formed, that no replica equals its leader or repeats,
+ * and that slot ranges (given or computed) cover all 16384 slots exactly once. Problems name the
+ * field (`shards[2].address`) and what was expected; the caller gets one `ConfigError` listing them.
+ */
+import { ConfigError } from '../errors.js';
+import { SLOT_COUNT } from '../routing/slot.js';
+import { parseAddress } from './address.js';
+import {
+  type Config,
+  DEFAULTS,
+  type Durability,
+  HARD_MAX_KEY_BYTES,
+  HARD_MAX_VALUE_BYTES,
+  type ReplicationConfig,
+  type ServerConfig,
+  type ShardConfig,
+  type SlotRange,
+  type StorageConfig,
+  type StorageEngine,
+} from './schema.js';
+
+type Table = Record<string, unknown>;
+
+const DURABILITIES: readonly Durability[] = ['fsync', 'interval', 'none'];
+const ENGINES: readonly StorageEngine[] = ['lmdb', 'memory'];
+const SHARD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function isTable(v: unknown): v is Table {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `"${v}"`;
+  if (typeof v === 'object') return 'a table';
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')
+    return `${typeof v} ${String(v)}`;
+  return typeof v;
+}
+
+/** Problems collects problems found while validating. */
+class Problems {
+  readonly list: string[] = [];
+
+  add(field: string, message: string): void {
+    this.list.push(`${field}: ${message}`);
+  }
+
+  unknownKeys(table: Table, allowed: readonly string[], prefix: string): void {
+    for (const key of Object.keys(table)) {
+      if (!allowed.includes(key))
+        this.add(`${prefix}${key}`, `unknown setting (expected one of ${allowed.join(', ')})`);
+    }
+  }
+
+  int(table: Table, key: string, prefix: string, fallback: number, min: number, max: number): number {
+    const v = table[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      this.add(`${prefix}${key}`, `expected an integer in ${min}..${max}, got ${describe(v)}`);
+      return fallback;
+    }
+    if (v < min || v > max) {
+      this.add(`${prefix}${key}`, `expected an integer in ${min}..${max}, got ${v}`);
+      return fallback;
+    }
+    return v;
+  }
+
+  str(table: Table, key: string, prefix: string, fallback: string): string {
+    const v = table[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'string') {
+      this.add(`${prefix}${key}`, `expected a string, got ${describe(v)}`);
+      return fallback;
+    }
+    return v;
+  }
+
+  oneOf<T extends string>(table: Table, key: string, prefix: string, fallback: T, allowed: readonly T[]): T {
+    const v = this.str(table, key, prefix, fallback);
+    if ((allowed as readonly string[]).includes(v)) return v as T;
+    this.add(`${prefix}${key}`, `expected one of ${allowed.map((a) => `"${a}"`).join(', ')}, got "${v}"`);
+    return fallback;
+  }
+
+  table(root: Table, key: string): Table {
+    const v = root[key];
+    if (v === undefined) return {};
+    if (isTable(v)) return v;
+    this.add(key, `expected a table [${key}], got ${describe(v)}`);
+    return {};
+  }
+}
+
+function parseSlots(text: string): SlotRange | string {
+  const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(text);
+  if (!m) return `expected "first-last", as "0-4095", got "${text}"`;
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  if (first > last) return `first slot ${first} is after last slot ${last}`;
+  if (last >= SLOT_COUNT) return `last slot ${last} is outside 0..${SLOT_COUNT - 1}`;
+  return { first, last };
+}
+
+/** defaultSlotRange returns shard i's range among n: [floor(i*16384/n), floor((i+1)*16384/n)). */
+export function defaultSlotRange(i: number, n: number): SlotRange {
+  return { first: Math.floor((i * SLOT_COUNT) / n), last: Math.floor(((i + 1) * SLOT_COUNT) / n) - 1 };
+}
+
+function validateShards(raw: unknown, p: Problems): ShardConfig[] {
+  if (raw === undefined) {
+    p.add('shards', 'no [[shards]] defined: at least one shard is required');
+    return [];
+  }
+  if (!Array.isArray(raw)) {
+    p.add('shards', `expected an array of tables ([[shards]]), got ${describe(raw)}`);
+    return [];
+  }
+  const shards: ShardConfig[] = [];
+  const explicitSlots: (SlotRange | undefined)[] = [];
+  raw.forEach((entry: unknown, i) => {
+    const at = `shards[${i}].`;
+    if (!isTable(entry)) {
+      p.add(`shards[${i}]`, `expected a table, got ${describe(entry)}`);
+      return;
+    }
+    p.unknownKeys(entry, ['name', 'idx', 'address', 'replicas', 'slots'], at);
+    const name = p.str(entry, 'name', at, '');
+    if (entry.name === undefined) p.add(`${at}name`, 'missing (expected a shard name such as "shard-0")');
+    else if (!SHARD_NAME.test(name))
+      p.add(`${at}name`, `"${name}" must be 1-64 of A-Z a-z 0-9 . _ - (it names a directory)`);
+    if (entry.idx === undefined) p.add(`${at}idx`, 'missing (expected the shard index, 0..N-1)');
+    const idx = p.int(entry, 'idx', at, -1, 0, 65535);
+    const address = p.str(entry, 'address', at, '');
+    if (entry.address === undefined) p.add(`${at}address`, 'missing (expected "host:port")');
+    else {
+      const parsed = parseAddress(address);
+      if (typeof parsed === 'string') p.add(`${at}address`, `"${address}": ${parsed}`);
+    }
+    const replicas: string[] = [];
+    const rawReplicas = entry.replicas ?? [];
+    if (!Array.isArray(rawReplicas))
+      p.add(`${at}replicas`, `expected an array of "host:port", got ${describe(rawReplicas)}`);
+    else {
+      rawReplicas.forEach((r: unknown, j) => {
+        const field = `${at}replicas[${j}]`;
+        if (typeof r !== 'string') {
+          p.add(field, `expected "host:port", got ${describe(r)}`);
+          return;
+        }
+        const parsed = parseAddress(r);
+        if (typeof parsed === 'string') p.add(field, `"${r}": ${parsed}`);
+        else if (r === address)
+          p.add(field, `"${r}" is the shard's own leader address; a replica must live elsewhere`);
+        else if (replicas.includes(r)) p.add(field, `"${r}" is listed twice`);
+        else replicas.push(r);
+      });
+    }
+    let slots: SlotRange | undefined;
+    if (entry.slots !== undefined) {
+      if (typeof entry.slots !== 'string')
+        p.add(`${at}slots`, `expected "first-last", got ${describe(entry.slots)}`);
+      else {
+        const parsed = parseSlots(entry.slots);
+        if (typeof parsed === 'string') p.add(`${at}slots`, parsed);
+        else slots = parsed;
+      }
+    }
+    explicitSlots.push(slots);
+    shards.push({ name, idx, address, replicas, slots: { first: 0, last: -1 } });
+  });
+
+  const byIdx = new Map<number, number>();
+  const byName = new Map<string, number>();
+  shards.forEach((s, i) => {
+    if (s.idx >= 0) {
+      const prev = byIdx.get(s.idx);
+      if (prev !== undefined) p.add(`shards[${i}].idx`, `duplicate idx ${s.idx} (also shards[${prev}])`);
+      else byIdx.set(s.idx, i);
+    }
+    if (s.name !== '') {
+      const prev = byName.get(s.name);
+      if (prev !== undefined) p.add(`shards[${i}].name`, `duplicate name "${s.name}" (also shards[${prev}])`);
+      else byName.set(s.name, i);
+    }
+  });
+  for (let i = 0; i < shards.length; i++) {
+    if (!byIdx.has(i) && shards.every((s) => s.idx >= 0)) {
+      p.add('shards', `no shard has idx ${i}: idx values must be 0..${shards.length - 1} without gaps`);
+    }
+  }
+  const given = explicitSlots.filter((s) => s !== undefined).length;
+  if (given > 0 && given < shards.length) {
+    p.add(
+      'shards',
+      `slots given for ${given} of ${shards.length} shards: give "slots" for every shard or for none`,
+    );
+  }
+  const n = shards.length;
+  shards.forEach((s, i) => {
+    s.slots = given === n ? explicitSlots[i]! : defaultSlotRange(s.idx >= 0 ? s.idx : i, n);
+  });
+  if (given === n && n > 0) checkSlotCoverage(shards, p);
+  return shards.sort((a, b) => a.idx - b.idx);
+}
+
+function checkSlotCoverage(shards: ShardConfig[], p: Problems): void {
+  const sorted = [...shards].sort((a, b) => a.slots.first - b.slots.first);
+  let next = 0;
+  for (const s of sorted) {
+    if (s.slots.first > next) p.add('shards', `slots ${next}-${s.slots.first - 1} are owned by no shard`);
+    if (s.slots.first < next)
+      p.add(
+        `shard "${s.name}".slots`,
+        `overlaps slots owned by another shard (${s.slots.first}-${next - 1})`,
+      );
+    next = Math.max(next, s.slots.last + 1);
+  }
+  if (next < SLOT_COUNT) p.add('shards', `slots ${next}-${SLOT_COUNT - 1} are owned by no shard`);
+}
+
+function validateServer(t: Table, p: Problems): ServerConfig {
+  const d = DEFAULTS.server;
+  const at = 'server.';
+  p.unknownKeys(t, Object.keys(d), at);
+  const server: ServerConfig = {
+    data_dir: p.str(t, 'data_dir', at, d.data_dir),
+    workers: p.int(t, 'workers', at, d.workers, 0, 256),
+    token: p.str(t, 'token', at, d.token),
+    max_key_bytes: p.int(t, 'max_key_bytes', at, d.max_key_bytes, 1, HARD_MAX_KEY_BYTES),
+    max_value_bytes: p.int(t, 'max_value_bytes', at, d.max_value_bytes, 0, HARD_MAX_VALUE_BYTES),
+    tls_cert: p.str(t, 'tls_cert', at, d.tls_cert),
+    tls_key: p.str(t, 'tls_key', at, d.tls_key),
+  };
+  if (server.data_dir === '') p.add(`${at}data_dir`, 'must not be empty');
+  if ((server.tls_cert === '') !== (server.tls_key === '')) {
+    p.add(`${at}tls_cert`, 'tls_cert and tls_key must be set together (both set = HTTPS)');
+  }
+  return server;
+}
+
+function validateStorage(t: Table, p: Problems): StorageConfig {
+  const d = DEFAULTS.storage;
+  const at = 'storage.';
+  p.unknownKeys(t, Object.keys(d), at);
+  return {
+    engine: p.oneOf(t, 'engine', at, d.engine, ENGINES),
+    durability: p.oneOf(t, 'durability', at, d.durability, DURABILITIES),
+    fsync_interval_ms: p.int(t, 'fsync_interval_ms', at, d.fsync_interval_ms, 1, 60000),
+    memtable_bytes: p.int(t, 'memtable_bytes', at, d.memtable_bytes, 65536, 2 ** 32),
+    max_runs: p.int(t, 'max_runs', at, d.max_runs, 1, 64),
+    wal_segment_bytes: p.int(t, 'wal_segment_bytes', at, d.wal_segment_bytes, 65536, 2 ** 32),
+    wal_retention_bytes: p.int(t, 'wal_retention_bytes', at, d.wal_retention_bytes, 0, 2 ** 50),
+  };
+}
+
+function validateReplication(t: Table, p: Problems): ReplicationConfig {
+  const d = DEFAULTS.replication;
+  const at = 'replication.';
+  p.unknownKeys(t, Object.keys(d), at);
+  return {
+    ring_bytes: p.int(t, 'ring_bytes', at, d.ring_bytes, 65536, 2 ** 30),
+    pull_max_bytes: p.int(t, 'pull_max_bytes', at, d.pull_max_bytes, 1024, 2 ** 30),
+    pull_wait_ms: p.int(t, 'pull_wait_ms', at, d.pull_wait_ms, 0, 60000),
+  };
+}
+
+/** validateConfig checks a parsed TOML document and returns the Config, or throws ConfigError listing every problem. */
+export function validateConfig(raw: unknown, source: string): Config {
+  const p = new Problems();
+  if (!isTable(raw)) throw new ConfigError(source, [`expected a TOML document, got ${describe(raw)}`]);
+  p.unknownKeys(raw, ['shards', 'server', 'storage', 'replication'], '');
+  const shards = validateShards(raw.shards, p);
+  const server = validateServer(p.table(raw, 'server'), p);
+  const storage = validateStorage(p.table(raw, 'storage'), p);
+  const replication = validateReplication(p.table(raw, 'replication'), p);
+  if (p.list.length > 0) throw new ConfigError(source, p.list);
+  return { shards, server, storage, replication, source };
+}

@@ -1,0 +1,140 @@
+/**
+ * The one catalogue of distkv errors.
+ *
+ * Every error that can reach a user carries a stable string `code`; `ERROR_CATALOGUE` maps each code
+ * to its HTTP status and says when it is thrown. The server turns an error into
+ * `{"error":{"code","message"}}` with that status; the client library and the worker channel rebuild
+ * it from `{code, message}` with `errorFromWire()`. Messages name the field and the expected bound.
+ */
+
+/** ERROR_CATALOGUE lists every error code with its HTTP status and when it is thrown. */
+export const ERROR_CATALOGUE = {
+  /** thrown when a request is malformed in a way no more specific code covers. */
+  BAD_REQUEST: { status: 400 },
+  /** thrown when the key parameter or path segment is missing or empty. */
+  MISSING_KEY: { status: 400 },
+  /** thrown when a key is not valid UTF-8, has bad percent-encoding, or is too long. */
+  INVALID_KEY: { status: 400 },
+  /** thrown when a query parameter or body field has a value outside its allowed range. */
+  INVALID_ARGUMENT: { status: 400 },
+  /** thrown when a request body cannot be parsed (bad JSON, wrong shape). */
+  INVALID_BODY: { status: 400 },
+  /** thrown when an internal endpoint is called without the configured bearer token. */
+  UNAUTHORIZED: { status: 401 },
+  /** thrown when a key does not exist. */
+  NOT_FOUND: { status: 404 },
+  /** thrown when no route matches the request path. */
+  ROUTE_NOT_FOUND: { status: 404 },
+  /** thrown when the route exists but not for this HTTP method. */
+  METHOD_NOT_ALLOWED: { status: 405 },
+  /** thrown when a value is larger than `server.max_value_bytes`. */
+  VALUE_TOO_LARGE: { status: 413 },
+  /** thrown when a request body (other than a value) is larger than its limit. */
+  BODY_TOO_LARGE: { status: 413 },
+  /** thrown when part of a multi-key request belongs to a shard this node neither hosts nor forwards to. */
+  WRONG_NODE: { status: 421 },
+  /** thrown when a store or worker fails unexpectedly. */
+  INTERNAL: { status: 500 },
+  /** thrown when the owning store is not open (starting, crashed or closed). */
+  UNAVAILABLE: { status: 503 },
+  /** thrown when the node is draining for shutdown. */
+  DRAINING: { status: 503 },
+  /** thrown when a shard's owner cannot be reached. */
+  SHARD_UNREACHABLE: { status: 503 },
+  /** thrown when fewer than `w` replicas acknowledged a write within `timeout_ms`. */
+  REPLICATION_TIMEOUT: { status: 504 },
+  /** thrown when the disk is full or an fsync failed: writes are refused, reads keep working. */
+  DISK_FULL: { status: 507 },
+  /** thrown when the configuration is invalid (never sent over HTTP: startup exits with it). */
+  CONFIG_INVALID: { status: 500 },
+  /** thrown when stored data fails its checksum or structure checks. */
+  CORRUPTION: { status: 500 },
+} as const;
+
+/** ErrorCode is one of the stable codes of ERROR_CATALOGUE. */
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** WireError is an error as it travels between threads and over the network. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** DistkvError is the base of every error distkv reports; `code` is stable, `message` is for people. */
+export class DistkvError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'DistkvError';
+    this.code = code;
+  }
+
+  /** status is the HTTP status this error is reported with. */
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+
+  /** toWire returns the `{code, message}` form used across threads and the network. */
+  toWire(): WireError {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** ConfigError is thrown when a configuration is invalid; `problems` lists every bad field. */
+export class ConfigError extends DistkvError {
+  readonly problems: readonly string[];
+
+  constructor(source: string, problems: readonly string[]) {
+    super('CONFIG_INVALID', `invalid configuration in ${source}:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** CorruptionError is thrown when a file fails its checks; it names the file and byte offset. */
+export class CorruptionError extends DistkvError {
+  readonly file: string;
+  readonly offset: number;
+
+  constructor(file: string, offset: number, what: string) {
+    super('CORRUPTION', `${file} at offset ${offset}: ${what}`);
+    this.name = 'CorruptionError';
+    this.file = file;
+    this.offset = offset;
+  }
+}
+
+/** isErrorCode reports whether `code` is a code of the catalogue. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CATALOGUE, code);
+}
+
+/** statusOf returns the HTTP status for an error code. */
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CATALOGUE[code].status;
+}
+
+/** codeForStatus returns the most general code for an HTTP status (used by the client in reverse). */
+export function codeForStatus(status: number): ErrorCode {
+  for (const [code, entry] of Object.entries(ERROR_CATALOGUE)) {
+    if (entry.status === status && isErrorCode(code)) return code;
+  }
+  return status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
+}
+
+/** errorFromWire rebuilds a DistkvError from its `{code, message}` form. */
+export function errorFromWire(wire: WireError): DistkvError {
+  return new DistkvError(wire.code, wire.message);
+}
+
+/** toDistkvError wraps any thrown value as a DistkvError (unknown failures become INTERNAL). */
+export function toDistkvError(err: unknown): DistkvError {
+  if (err instanceof DistkvError) return err;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') {
+    return new DistkvError('DISK_FULL', `disk full: ${String(e.message)}`, { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new DistkvError('INTERNAL', message, { cause: err });
+}

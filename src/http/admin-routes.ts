@@ -1,0 +1,208 @@
+/**
+ * Observability and admin routes: `/healthz`, `/cluster`, `/stats`, `/metrics` and the seed's
+ * `/purge` (token-protected when a token is configured).
+ */
+import { DistkvError, toDistkvError } from '../errors.js';
+import { authError } from './auth.js';
+import type { HttpContext } from './context.js';
+import type { Route } from './http-metrics.js';
+import { refuseIfNotServing } from './kv-routes.js';
+import { sendError, sendJson, sendSeedText } from './respond.js';
+import type { HttpResponse, TemplatedApp } from './uws.js';
+
+/** clusterView is the topology document of GET /cluster. */
+export function clusterView(ctx: HttpContext): unknown {
+  const hosted = new Set(ctx.plan.listeners.map((l) => l.address));
+  return {
+    version: ctx.shardMap.hash,
+    slots: 16384,
+    node: ctx.listener.address,
+    hosted_nodes: [...hosted],
+    shards: ctx.shardMap.shards.map((s) => {
+      const leader = ctx.plan.stores.find((st) => st.shard.idx === s.idx && st.role === 'leader');
+      const leaderSeq = leader === undefined ? undefined : ctx.pool.lastSeq(leader.index);
+      return {
+        idx: s.idx,
+        name: s.name,
+        slots: [s.slots.first, s.slots.last],
+        leader: {
+          address: s.address,
+          local: hosted.has(s.address),
+          ...(leaderSeq === undefined ? {} : { last_seq: leaderSeq }),
+        },
+        replicas: s.replicas.map((address) => {
+          const st = ctx.plan.stores.find(
+            (x) => x.shard.idx === s.idx && x.role === 'replica' && x.node === address,
+          );
+          if (st === undefined) return { address, local: false };
+          const seq = ctx.pool.lastSeq(st.index);
+          return {
+            address,
+            local: true,
+            last_seq: seq,
+            ...(leaderSeq === undefined ? {} : { lag_seqs: Math.max(0, leaderSeq - seq) }),
+          };
+        }),
+      };
+    }),
+  };
+}
+
+async function statsView(ctx: HttpContext): Promise<unknown> {
+  const results = await ctx.pool.callAll({ type: 'stats' });
+  const byIndex = new Map<number, Record<string, number | string>>();
+  for (const r of results)
+    if (r.type === 'stats-result') for (const s of r.stores) byIndex.set(s.index, s.stats);
+  const mem = process.memoryUsage();
+  return {
+    node: {
+      hosted_nodes: ctx.plan.listeners.map((l) => l.address),
+      workers: ctx.pool.size,
+      uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000),
+      rss_bytes: mem.rss,
+      heap_used_bytes: mem.heapUsed,
+      in_flight: ctx.pool.inFlight,
+      phase: ctx.state.phase,
+    },
+    stores: ctx.plan.stores.map((st) => ({
+      shard: st.shard.idx,
+      name: st.shard.name,
+      role: st.role,
+      node: st.node,
+      worker: st.worker,
+      dir: st.dir,
+      ...(byIndex.get(st.index) ?? { error: 'unavailable' }),
+    })),
+  };
+}
+
+function answerAsync(
+  res: HttpResponse,
+  ctx: HttpContext,
+  route: Route,
+  start: number,
+  work: Promise<(res: HttpResponse) => number>,
+): void {
+  const state = { aborted: false };
+  res.onAborted(() => {
+    state.aborted = true;
+  });
+  work.then(
+    (write) => {
+      if (state.aborted) return;
+      let status = 200;
+      res.cork(() => {
+        status = write(res);
+      });
+      ctx.metrics.record(route, status, start);
+    },
+    (err: unknown) => {
+      if (state.aborted) return;
+      res.cork(() => {
+        sendError(res, err);
+      });
+      ctx.metrics.record(route, toDistkvError(err).status, start);
+    },
+  );
+}
+
+/** registerAdminRoutes adds the observability and admin routes. */
+export function registerAdminRoutes(app: TemplatedApp, ctx: HttpContext): void {
+  app.any('/healthz', (res) => {
+    const start = performance.now();
+    const ok = ctx.state.phase === 'serving';
+    sendSeedText(res, ok ? 200 : 503, ok ? 'ok' : ctx.state.phase);
+    ctx.metrics.record('healthz', ok ? 200 : 503, start);
+  });
+
+  app.get('/cluster', (res) => {
+    const start = performance.now();
+    sendJson(res, clusterView(ctx));
+    ctx.metrics.record('cluster', 200, start);
+  });
+
+  app.get('/stats', (res) => {
+    const start = performance.now();
+    if (refuseIfNotServing(res, ctx, 'stats', start)) return;
+    answerAsync(
+      res,
+      ctx,
+      'stats',
+      start,
+      statsView(ctx).then((body) => (r: HttpResponse) => {
+        sendJson(r, body);
+        return 200;
+      }),
+    );
+  });
+
+  app.get('/metrics', (res) => {
+    const start = performance.now();
+    answerAsync(
+      res,
+      ctx,
+      'metrics',
+      start,
+      ctx.registry.metrics().then((text) => (r: HttpResponse) => {
+        r.writeHeader('Content-Type', ctx.registry.contentType).end(text + ctx.metrics.latencyExposition());
+        return 200;
+      }),
+    );
+  });
+
+  app.any('/purge', (res, req) => {
+    const start = performance.now();
+    const denied = authError(req, ctx.config.server.token);
+    if (denied) {
+      sendSeedText(res, 401, denied.message);
+      ctx.metrics.record('seed_purge', 401, start);
+      return;
+    }
+    if (refuseIfNotServing(res, ctx, 'seed_purge', start)) return;
+    answerAsync(
+      res,
+      ctx,
+      'seed_purge',
+      start,
+      ctx.pool.callAll({ type: 'purge' }).then((results) => {
+        const deleted = results.reduce((n, r) => n + (r.type === 'purge-result' ? r.deleted : 0), 0);
+        ctx.log.info({ deleted }, 'purge removed keys this node no longer owns');
+        return (r: HttpResponse) => {
+          sendSeedText(r, 200, 'Extra keys deleted successfully');
+          return 200;
+        };
+      }),
+    );
+  });
+}
+
+/** registerFallbackRoutes answers 405 on known paths with a wrong method and 404 elsewhere. */
+export function registerFallbackRoutes(app: TemplatedApp, ctx: HttpContext): void {
+  const methodNotAllowed = (allow: string) => (res: HttpResponse, req: { getMethod(): string }) => {
+    const start = performance.now();
+    const method = req.getMethod().toUpperCase();
+    sendError(
+      res,
+      new DistkvError('METHOD_NOT_ALLOWED', `${method} is not allowed here; allowed: ${allow}`),
+      { headers: { Allow: allow } },
+    );
+    ctx.metrics.record('other', 405, start);
+  };
+  app.any('/kv/_batch', methodNotAllowed('POST'));
+  app.any('/kv/*', methodNotAllowed('GET, PUT, DELETE'));
+  app.any('/kv', methodNotAllowed('GET'));
+  app.any('/cluster', methodNotAllowed('GET'));
+  app.any('/stats', methodNotAllowed('GET'));
+  app.any('/metrics', methodNotAllowed('GET'));
+  app.any('/*', (res, req) => {
+    const start = performance.now();
+    sendError(
+      res,
+      new DistkvError(
+        'ROUTE_NOT_FOUND',
+        `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}; see GET /cluster and the README for the API`,
+      ),
+    );
+    ctx.metrics.record('other', 404, start);
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * HttpContext: what every route handler of a listener may use. Built once per process by the
+ * server (src/server/node.ts); `listener` differs per listened address.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { ShardMap } from '../routing/shard-map.js';
+import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
+import type { WorkerPool } from '../server/worker-pool.js';
+import type { HttpMetrics } from './http-metrics.js';
+
+/** Phase is the node's lifecycle phase as /healthz reports it. */
+export type Phase = 'starting' | 'serving' | 'draining';
+
+/** NodeState is the node's mutable lifecycle state, shared by all listeners. */
+export interface NodeState {
+  phase: Phase;
+  /** inFlight counts requests accepted and not yet answered (drain waits for zero). */
+  inFlight: number;
+}
+
+/** SharedContext is the part of the context common to all listeners. */
+export interface SharedContext {
+  config: Config;
+  shardMap: ShardMap;
+  plan: NodePlan;
+  pool: WorkerPool;
+  metrics: HttpMetrics;
+  registry: Registry;
+  state: NodeState;
+  log: Logger;
+  /** scheme is "https" when TLS is configured, else "http" (used in redirects). */
+  scheme: 'http' | 'https';
+  startedAt: number;
+}
+
+/** HttpContext is the context of one listener. */
+export interface HttpContext extends SharedContext {
+  listener: ListenerPlan;
+}

@@ -1,0 +1,245 @@
+/**
+ * Single-key routes: REST `GET/PUT/DELETE /kv/{key}` and the seed's `/get` and `/set`.
+ *
+ * Each handler reads everything it needs from `req` synchronously, routes the key
+ * (slot → shard → this listener's target), and either redirects (307) to the owner in another
+ * process or submits one operation to the owning worker and registers `res.onAborted`.
+ */
+import { DistkvError } from '../errors.js';
+import { slotOf } from '../routing/slot.js';
+import type { Target } from '../server/node-plan.js';
+import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
+import { contentLengthError, readBody } from './body.js';
+import type { HttpContext } from './context.js';
+import type { Route } from './http-metrics.js';
+import {
+  KeyRequest,
+  type KeyKind,
+  KIND_KV_DELETE,
+  KIND_KV_GET,
+  KIND_KV_PUT,
+  KIND_SEED_GET,
+  KIND_SEED_SET,
+} from './key-request.js';
+import { sendRedirect } from './redirect.js';
+import { checkKey, keyFromPath, parseQuery } from './request-parse.js';
+import { queryOf, sendError, sendSeedText } from './respond.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
+
+const KV_PREFIX = '/kv/'.length;
+
+/** refuseIfNotServing answers 503 while starting or draining; returns true when it did. */
+export function refuseIfNotServing(
+  res: HttpResponse,
+  ctx: HttpContext,
+  route: Route,
+  start: number,
+): boolean {
+  const phase = ctx.state.phase;
+  if (phase === 'serving') return false;
+  const err =
+    phase === 'draining'
+      ? new DistkvError('DRAINING', 'node is shutting down; retry on another node or after restart')
+      : new DistkvError('UNAVAILABLE', 'node is starting; its stores are not open yet');
+  sendError(res, err);
+  ctx.metrics.record(route, 503, start);
+  return true;
+}
+
+function lagOf(ctx: HttpContext, t: Target & { local: true }): string | undefined {
+  if (t.role !== 'replica' || t.leaderStore === undefined) return undefined;
+  return String(Math.max(0, ctx.pool.lastSeq(t.leaderStore) - ctx.pool.lastSeq(t.store)));
+}
+
+/**
+ * dispatch routes one key operation: a redirect for a remote owner, else a KeyRequest submitted to
+ * the owning worker. `value` must stay valid only for the duration of the call.
+ */
+function dispatch(
+  res: HttpResponse,
+  ctx: HttpContext,
+  kind: KeyKind,
+  op: OpCode,
+  key: string,
+  shard: number,
+  value: Uint8Array | string | undefined,
+  start: number,
+): KeyRequest {
+  const listener = ctx.listener;
+  const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
+  if (!target.local) throw new Error(`dispatch: shard ${shard} is not local`);
+  const request = new KeyRequest(res, ctx, kind, shard, start);
+  if (op === OP_GET) request.lag = lagOf(ctx, target);
+  ctx.pool.submit(target.worker, op, target.store, key, value, request);
+  return request;
+}
+
+/** localShard returns the key's shard when this process serves it, else redirects to the owner and returns -1. */
+function localShard(
+  res: HttpResponse,
+  ctx: HttpContext,
+  url: string,
+  query: string,
+  key: string,
+  write: boolean,
+  start: number,
+): number {
+  const slot = slotOf(key);
+  const shard = ctx.shardMap.shardOfSlot(slot);
+  const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
+  if (target.local) return shard;
+  sendRedirect(res, ctx.scheme, url, query, { shard, slot, owner: target.address });
+  ctx.metrics.record('redirect', 307, start);
+  return -1;
+}
+
+/** registerKvRoutes adds the REST single-key routes to `app`. */
+export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
+  const maxKey = ctx.config.server.max_key_bytes;
+  const maxValue = ctx.config.server.max_value_bytes;
+
+  const simple = (kind: KeyKind, op: OpCode, route: Route) => (res: HttpResponse, req: HttpRequest) => {
+    const start = performance.now();
+    if (refuseIfNotServing(res, ctx, route, start)) return;
+    const url = req.getUrl();
+    let key: string;
+    try {
+      key = keyFromPath(url, KV_PREFIX, maxKey);
+    } catch (err) {
+      sendError(res, err);
+      ctx.metrics.record(route, 400, start);
+      return;
+    }
+    const shard = localShard(res, ctx, url, queryOf(req), key, op !== OP_GET, start);
+    if (shard < 0) return;
+    const request = dispatch(res, ctx, kind, op, key, shard, undefined, start);
+    res.onAborted(() => {
+      request.abort();
+    });
+  };
+
+  app.get('/kv/*', simple(KIND_KV_GET, OP_GET, 'kv_get'));
+  app.del('/kv/*', simple(KIND_KV_DELETE, OP_DELETE, 'kv_delete'));
+
+  app.put('/kv/*', (res, req) => {
+    const start = performance.now();
+    if (refuseIfNotServing(res, ctx, 'kv_put', start)) return;
+    const url = req.getUrl();
+    let key: string;
+    try {
+      key = keyFromPath(url, KV_PREFIX, maxKey);
+      const tooBig = contentLengthError(req, maxValue, 'value');
+      if (tooBig) {
+        sendError(res, tooBig, { close: true });
+        ctx.metrics.record('kv_put', tooBig.status, start);
+        return;
+      }
+    } catch (err) {
+      sendError(res, err);
+      ctx.metrics.record('kv_put', 400, start);
+      return;
+    }
+    const shard = localShard(res, ctx, url, queryOf(req), key, true, start);
+    if (shard < 0) return;
+    const state = { aborted: false, request: undefined as KeyRequest | undefined };
+    res.onAborted(() => {
+      state.aborted = true;
+      state.request?.abort();
+    });
+    readBody(
+      res,
+      state,
+      maxValue,
+      'value',
+      (body) => {
+        state.request = dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, shard, body, start);
+      },
+      () => {
+        ctx.metrics.record('kv_put', 413, start);
+      },
+    );
+  });
+}
+
+/** registerSeedKeyRoutes adds the seed's `/get` and `/set` (any method, as Go's HandleFunc). */
+export function registerSeedKeyRoutes(app: TemplatedApp, ctx: HttpContext): void {
+  const maxKey = ctx.config.server.max_key_bytes;
+  const maxValue = ctx.config.server.max_value_bytes;
+
+  app.any('/get', (res, req) => {
+    const start = performance.now();
+    if (refuseIfNotServing(res, ctx, 'seed_get', start)) return;
+    const query = queryOf(req);
+    const key = seedParam(query, 'key');
+    if (key === '') {
+      sendSeedText(res, 400, 'Missing key');
+      ctx.metrics.record('seed_get', 400, start);
+      return;
+    }
+    if (!seedKeyOk(res, ctx, key, maxKey, 'seed_get', start)) return;
+    const shard = localShard(res, ctx, '/get', query, key, false, start);
+    if (shard < 0) return;
+    const request = dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, shard, undefined, start);
+    res.onAborted(() => {
+      request.abort();
+    });
+  });
+
+  app.any('/set', (res, req) => {
+    const start = performance.now();
+    if (refuseIfNotServing(res, ctx, 'seed_set', start)) return;
+    const query = queryOf(req);
+    const { params } = parseQuery(query);
+    const key = params.get('key') ?? '';
+    const value = params.get('value') ?? '';
+    if (key === '' || value === '') {
+      sendSeedText(res, 400, 'Missing key or value');
+      ctx.metrics.record('seed_set', 400, start);
+      return;
+    }
+    if (!seedKeyOk(res, ctx, key, maxKey, 'seed_set', start)) return;
+    if (Buffer.byteLength(value) > maxValue) {
+      sendSeedText(res, 413, `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`);
+      ctx.metrics.record('seed_set', 413, start);
+      return;
+    }
+    const shard = localShard(res, ctx, '/set', query, key, true, start);
+    if (shard < 0) return;
+    const request = dispatch(res, ctx, KIND_SEED_SET, OP_PUT, key, shard, value, start);
+    res.onAborted(() => {
+      request.abort();
+    });
+  });
+}
+
+function seedKeyOk(
+  res: HttpResponse,
+  ctx: HttpContext,
+  key: string,
+  maxKey: number,
+  route: Route,
+  start: number,
+): boolean {
+  try {
+    checkKey(key, maxKey);
+    return true;
+  } catch (err) {
+    sendSeedText(res, 400, `Invalid key: ${(err as Error).message}`);
+    ctx.metrics.record(route, 400, start);
+    return false;
+  }
+}
+
+/** seedParam reads one form parameter as Go's r.Form.Get does ("" when absent or malformed). */
+function seedParam(query: string, name: string): string {
+  // Fast path for the common "key=<ascii>" query with a single parameter.
+  if (query.startsWith(`${name}=`) && !/[&%+]/.test(query)) {
+    const v = query.slice(name.length + 1);
+    return v.includes('\uFFFD') ? '' : v;
+  }
+  try {
+    return parseQuery(query).params.get(name) ?? '';
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Redirects to the node that owns a key (design section 4): 307 keeps the method and body, so GET,
+ * PUT, DELETE and POST all follow it. A node only redirects to an address it does not host, so a
+ * redirect loop would need two nodes to disagree about the config (their /cluster hashes differ).
+ */
+import { SLOT_COUNT } from '../routing/slot.js';
+import type { HttpResponse } from './uws.js';
+
+/** RedirectInfo describes where a key lives. */
+export interface RedirectInfo {
+  shard: number;
+  slot: number;
+  owner: string;
+}
+
+/** sendRedirect answers 307 with Location set to the owner and the same path and query. */
+export function sendRedirect(
+  res: HttpResponse,
+  scheme: string,
+  url: string,
+  query: string,
+  info: RedirectInfo,
+): void {
+  const location = `${scheme}://${info.owner}${url}${query === '' ? '' : `?${query}`}`;
+  res
+    .writeStatus('307 Temporary Redirect')
+    .writeHeader('Location', location)
+    .writeHeader('Content-Type', 'application/json')
+    .end(JSON.stringify({ redirect: { ...info, slots: SLOT_COUNT, location } }));
+}

@@ -1,0 +1,85 @@
+/**
+ * Parsing of what a request carries in its URL: keys from `/kv/{key}` paths and query strings.
+ * Everything here is synchronous and throws DistkvError with the field named.
+ */
+import { DistkvError } from '../errors.js';
+
+/** decodeComponent percent-decodes one URL component ('+' stays '+' unless `plusIsSpace`). */
+export function decodeComponent(raw: string, field: string, plusIsSpace: boolean): string {
+  let text = raw;
+  if (plusIsSpace && text.includes('+')) text = text.replaceAll('+', ' ');
+  if (text.includes('\uFFFD')) {
+    throw new DistkvError(
+      'INVALID_KEY',
+      `${field} is not valid UTF-8 (send non-ASCII bytes percent-encoded)`,
+    );
+  }
+  if (!text.includes('%')) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new DistkvError('INVALID_KEY', `${field} has invalid percent-encoding or is not valid UTF-8`);
+  }
+}
+
+/** checkKey validates a decoded key: non-empty and at most `maxBytes` UTF-8 bytes. */
+export function checkKey(key: string, maxBytes: number): void {
+  if (key.length === 0) throw new DistkvError('MISSING_KEY', `key is empty; expected 1 to ${maxBytes} bytes`);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes, so short keys need no byte count.
+  if (key.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(key);
+    if (bytes > maxBytes) throw new DistkvError('INVALID_KEY', `key is ${bytes} bytes; limit is ${maxBytes}`);
+  }
+}
+
+/** keyFromPath extracts and validates the key of a `/kv/{key}` URL (everything after the prefix). */
+export function keyFromPath(url: string, prefixLength: number, maxBytes: number): string {
+  const key = decodeComponent(url.slice(prefixLength), 'key', false);
+  checkKey(key, maxBytes);
+  return key;
+}
+
+/** QueryParams are the decoded parameters of a query string (first value wins). */
+export type QueryParams = Map<string, string>;
+
+/**
+ * parseQuery decodes a query string as HTML forms do ('+' is a space). Pairs whose name or value
+ * has malformed percent-encoding are reported in `bad` (the seed's Go server silently drops them).
+ */
+export function parseQuery(qs: string | undefined): { params: QueryParams; bad: string[] } {
+  const params: QueryParams = new Map();
+  const bad: string[] = [];
+  if (qs === undefined || qs === '') return { params, bad };
+  for (const pair of qs.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    const rawValue = eq < 0 ? '' : pair.slice(eq + 1);
+    try {
+      const name = decodeComponent(rawName, 'query parameter name', true);
+      const value = decodeComponent(rawValue, `query parameter "${name}"`, true);
+      if (!params.has(name)) params.set(name, value);
+    } catch {
+      bad.push(rawName);
+    }
+  }
+  return { params, bad };
+}
+
+/** intParam reads an optional integer query parameter within [min, max]. */
+export function intParam(
+  params: QueryParams,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const text = params.get(name);
+  if (text === undefined || text === '') return fallback;
+  if (!/^-?\d+$/.test(text))
+    throw new DistkvError('INVALID_ARGUMENT', `${name} must be an integer in ${min}..${max}, got "${text}"`);
+  const n = Number(text);
+  if (n < min || n > max)
+    throw new DistkvError('INVALID_ARGUMENT', `${name} must be an integer in ${min}..${max}, got ${n}`);
+  return n;
+}

@@ -1,0 +1,162 @@
+/**
+ * The node plan: given a config and the addresses this process hosts, which listeners to open,
+ * which stores to run on which worker, and for each listener where every shard's reads and writes go.
+ *
+ * Placement rules (design sections 3 and 4):
+ *  - a store per (shard, hosted node): the leader where `address` is hosted, a replica for each
+ *    hosted entry of `replicas`; its directory is `<data_dir>/<node>/<shard name>` (":" → "_");
+ *  - stores are spread over workers; with two or more workers a replica never shares its leader's;
+ *  - a write goes to the shard's leader: in-process if hosted here, else a redirect to its address;
+ *  - a read at a replica's address is served by that replica; any other read by the leader if it is
+ *    hosted here, else by any hosted replica, else a redirect to the leader.
+ */
+import { networkInterfaces, hostname } from 'node:os';
+import { join } from 'node:path';
+import { isLoopbackHost, parseAddress } from '../config/address.js';
+import type { Config } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import type { StoreSpec } from '../worker/messages.js';
+
+/** Target is where a request for one shard goes from one listener. */
+export type Target =
+  | {
+      local: true;
+      worker: number;
+      store: number;
+      role: 'leader' | 'replica';
+      leaderStore: number | undefined;
+    }
+  | { local: false; address: string };
+
+/** ListenerPlan is one listened address and its routing tables, indexed by shard idx. */
+export interface ListenerPlan {
+  address: string;
+  host: string;
+  port: number;
+  reads: Target[];
+  writes: Target[];
+}
+
+/** NodePlan is everything this process runs. */
+export interface NodePlan {
+  listeners: ListenerPlan[];
+  stores: (StoreSpec & { worker: number })[];
+  storesByWorker: StoreSpec[][];
+  workers: number;
+}
+
+/** localAddresses lists the IP addresses of this machine's interfaces. */
+export function localAddresses(): Set<string> {
+  const out = new Set<string>(['localhost', hostname()]);
+  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) out.add(i.address);
+  return out;
+}
+
+/** configNodes lists every node address the config names, leaders first, in config order. */
+export function configNodes(config: Config): string[] {
+  const nodes: string[] = [];
+  for (const s of config.shards) if (!nodes.includes(s.address)) nodes.push(s.address);
+  for (const s of config.shards) for (const r of s.replicas) if (!nodes.includes(r)) nodes.push(r);
+  return nodes;
+}
+
+/** selectNodes picks the nodes to host: the given ones (checked against the config) or every local one. */
+export function selectNodes(
+  config: Config,
+  requested: readonly string[],
+  local: Set<string> = localAddresses(),
+): string[] {
+  const all = configNodes(config);
+  if (requested.length > 0) {
+    const unknown = requested.filter((n) => !all.includes(n));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        config.source,
+        unknown.map((n) => `--node ${n}: not a node of this config (nodes: ${all.join(', ')})`),
+      );
+    }
+    return [...new Set(requested)];
+  }
+  const hosted = all.filter((n) => {
+    const a = parseAddress(n);
+    return typeof a !== 'string' && (isLoopbackHost(a.host) || local.has(a.host) || a.host === '0.0.0.0');
+  });
+  if (hosted.length === 0) {
+    throw new ConfigError(config.source, [
+      `no node of this config is on this machine (nodes: ${all.join(', ')}); pick one with --node`,
+    ]);
+  }
+  return hosted;
+}
+
+/** planNode builds the plan for hosting `nodes` with `workers` worker threads. */
+export function planNode(config: Config, nodes: readonly string[], requestedWorkers: number): NodePlan {
+  let storeCount = 0;
+  for (const s of config.shards) {
+    if (nodes.includes(s.address)) storeCount++;
+    storeCount += s.replicas.filter((r) => nodes.includes(r)).length;
+  }
+  // No more workers than stores: an idle worker only costs memory.
+  const workers = Math.max(1, Math.min(requestedWorkers, storeCount));
+  const stores: (StoreSpec & { worker: number })[] = [];
+  const leaderOf = new Map<number, StoreSpec & { worker: number }>();
+  const storeSpec = (shardIdx: number, role: 'leader' | 'replica', node: string): StoreSpec => {
+    const s = config.shards[shardIdx]!;
+    return {
+      index: stores.length,
+      shard: { idx: s.idx, name: s.name, first: s.slots.first, last: s.slots.last },
+      role,
+      node,
+      dir: join(config.server.data_dir, node.replaceAll(':', '_').replaceAll(/[[\]]/g, ''), s.name),
+      engine: config.storage.engine,
+      durability: config.storage.durability,
+      fsyncIntervalMs: config.storage.fsync_interval_ms,
+    };
+  };
+  // Leaders round-robin over workers, then replicas, each skipping its leader's worker.
+  let next = 0;
+  for (const s of config.shards) {
+    if (!nodes.includes(s.address)) continue;
+    const spec = { ...storeSpec(s.idx, 'leader', s.address), worker: next++ % workers };
+    stores.push(spec);
+    leaderOf.set(s.idx, spec);
+  }
+  for (const s of config.shards) {
+    for (const r of s.replicas) {
+      if (!nodes.includes(r)) continue;
+      let worker = next++ % workers;
+      const leader = leaderOf.get(s.idx);
+      if (leader !== undefined && workers > 1 && worker === leader.worker) worker = next++ % workers;
+      stores.push({ ...storeSpec(s.idx, 'replica', r), worker });
+    }
+  }
+  const storesByWorker: StoreSpec[][] = Array.from({ length: workers }, () => []);
+  for (const st of stores) storesByWorker[st.worker]!.push(st);
+
+  const localTarget = (st: StoreSpec & { worker: number }): Target => ({
+    local: true,
+    worker: st.worker,
+    store: st.index,
+    role: st.role,
+    leaderStore: leaderOf.get(st.shard.idx)?.index,
+  });
+  const writes: Target[] = config.shards.map((s) => {
+    const leader = leaderOf.get(s.idx);
+    return leader ? localTarget(leader) : { local: false, address: s.address };
+  });
+  const listeners = nodes.map((address): ListenerPlan => {
+    const parsed = parseAddress(address);
+    if (typeof parsed === 'string') throw new ConfigError(config.source, [`node ${address}: ${parsed}`]);
+    const reads = config.shards.map((s): Target => {
+      const here = stores.find((st) => st.shard.idx === s.idx && st.node === address);
+      if (here) return localTarget(here);
+      const leader = leaderOf.get(s.idx);
+      if (leader) return localTarget(leader);
+      const anyReplica = stores.find((st) => st.shard.idx === s.idx);
+      if (anyReplica) return localTarget(anyReplica);
+      return { local: false, address: s.address };
+    });
+    return { address, host: parsed.host, port: parsed.port, reads, writes };
+  });
+  return { listeners, stores, storesByWorker, workers };
+}

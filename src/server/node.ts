@@ -1,0 +1,150 @@
+/**
+ * DistkvNode: one distkv process. It hosts the nodes (addresses) picked from the config, runs their
+ * stores on shard workers and serves them through the uWS front door.
+ *
+ * Lifecycle: listen (every request answers 503 "starting") → open stores on the workers → serve →
+ * on stop: stop accepting, let in-flight requests finish (bounded), close stores (flush + fsync),
+ * end workers. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
+ */
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { isLoopbackHost } from '../config/address.js';
+import type { Config } from '../config/schema.js';
+import type { NodeState, SharedContext } from '../http/context.js';
+import { FrontDoor } from '../http/front-door.js';
+import { HttpMetrics } from '../http/http-metrics.js';
+import { loadNativeUws } from '../http/uws.js';
+import { ShardMap } from '../routing/shard-map.js';
+import { type NodePlan, planNode, selectNodes } from './node-plan.js';
+import { registerStoreMetrics } from './store-metrics.js';
+import { WorkerPool } from './worker-pool.js';
+
+/** DRAIN_LIMIT_MS bounds how long stop() waits for in-flight requests. */
+export const DRAIN_LIMIT_MS = 3000;
+
+/**
+ * defaultWorkers is one worker per CPU beyond the one the main thread (the front door) keeps busy:
+ * on 2 cores, 1 worker served 40k GET/s where 2 workers served 30k (the extra thread only adds
+ * context switches and smaller batches; docs/performance.md has the runs).
+ */
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+/** NodeOptions are what `distkv serve` passes in. */
+export interface NodeOptions {
+  config: Config;
+  /** nodes to host; empty = every node of the config on this machine. */
+  nodes: readonly string[];
+  log: Logger;
+  /** workerEntry overrides the shard worker script (tests). */
+  workerEntry?: URL;
+}
+
+/** DistkvNode is a running distkv process. */
+export class DistkvNode {
+  readonly plan: NodePlan;
+  readonly state: NodeState = { phase: 'starting', inFlight: 0 };
+  private readonly pool: WorkerPool;
+  private readonly frontDoor: FrontDoor;
+  private readonly log: Logger;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(options: NodeOptions) {
+    const { config, log } = options;
+    this.log = log;
+    const uws = loadNativeUws();
+    const nodes = selectNodes(config, options.nodes);
+    this.plan = planNode(
+      config,
+      nodes,
+      config.server.workers === 0 ? defaultWorkers() : config.server.workers,
+    );
+    const entry = options.workerEntry ?? new URL('../../workers/shard-worker.js', import.meta.url);
+    this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level);
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry, prefix: 'distkv_process_' });
+    registerStoreMetrics(registry, this.pool, this.plan.stores);
+    const shared: SharedContext = {
+      config,
+      shardMap: new ShardMap(config.shards),
+      plan: this.plan,
+      pool: this.pool,
+      metrics: new HttpMetrics(registry),
+      registry,
+      state: this.state,
+      log,
+      scheme: config.server.tls_cert === '' ? 'http' : 'https',
+      startedAt: Date.now(),
+    };
+    this.frontDoor = new FrontDoor(uws, shared);
+    if (config.server.token === '') {
+      const exposed = this.plan.listeners.filter((l) => !isLoopbackHost(l.host));
+      if (exposed.length > 0) {
+        log.warn(
+          { addresses: exposed.map((l) => l.address) },
+          'LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT A TOKEN: anyone who can reach it can call /purge and internal endpoints; set server.token or DISTKV_TOKEN',
+        );
+      }
+    }
+  }
+
+  /** start listens, opens every store and begins serving; it rejects (after cleaning up) if any step fails. */
+  static async start(options: NodeOptions): Promise<DistkvNode> {
+    const node = new DistkvNode(options);
+    const t0 = performance.now();
+    try {
+      await node.frontDoor.listen();
+      for (const l of node.plan.listeners)
+        node.log.info({ address: l.address }, `listening on http://${l.address}`);
+      await node.pool.start();
+    } catch (err) {
+      node.frontDoor.close();
+      await node.pool.stop();
+      throw err;
+    }
+    for (const st of node.plan.stores) {
+      node.log.info(
+        {
+          shard: st.shard.name,
+          role: st.role,
+          node: st.node,
+          worker: st.worker,
+          slots: `${st.shard.first}-${st.shard.last}`,
+          dir: st.dir,
+        },
+        `store ${st.shard.name} (${st.role}) on ${st.node} open on worker ${st.worker}`,
+      );
+    }
+    node.state.phase = 'serving';
+    node.log.info(
+      { ms: Math.round(performance.now() - t0), workers: node.pool.size, stores: node.plan.stores.length },
+      'serving',
+    );
+    return node;
+  }
+
+  /** stop drains and shuts down; calling it again returns the same promise. */
+  stop(): Promise<void> {
+    this.stopping ??= this.drain();
+    return this.stopping;
+  }
+
+  private async drain(): Promise<void> {
+    this.state.phase = 'draining';
+    this.frontDoor.close();
+    this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
+    const deadline = performance.now() + DRAIN_LIMIT_MS;
+    while ((this.state.inFlight > 0 || this.pool.inFlight > 0) && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (this.state.inFlight > 0)
+      this.log.warn(
+        { in_flight: this.state.inFlight },
+        'drain limit reached; closing stores with requests in flight',
+      );
+    await this.pool.stop();
+    this.log.info('stores closed; stopped');
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Store gauges for /metrics, read from the workers' stats when Prometheus scrapes: every numeric
+ * counter a store reports becomes `distkv_store_<counter>{shard,role,node}`.
+ */
+import { Gauge, type Registry } from 'prom-client';
+import type { StoreSpec } from '../worker/messages.js';
+import type { WorkerPool } from './worker-pool.js';
+
+const EXPORTED = ['keys', 'bytes', 'lastSeq'] as const;
+const HELP: Record<(typeof EXPORTED)[number], string> = {
+  keys: 'live keys in the store (approximate for LSM stores)',
+  bytes: 'bytes the store occupies on disk',
+  lastSeq: 'sequence number of the last acknowledged write',
+};
+
+function metricName(counter: string): string {
+  return `distkv_store_${counter.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+}
+
+/** registerStoreMetrics adds the store gauges to `registry`. */
+export function registerStoreMetrics(
+  registry: Registry,
+  pool: WorkerPool,
+  stores: readonly StoreSpec[],
+): void {
+  // One stats round per scrape, shared by all gauges (prom-client calls each gauge's collect).
+  let round: Promise<Map<number, Record<string, number | string>>> | undefined;
+  const load = (): Promise<Map<number, Record<string, number | string>>> => {
+    round ??= pool
+      .callAll({ type: 'stats' })
+      .then((results) => {
+        const m = new Map<number, Record<string, number | string>>();
+        for (const r of results)
+          if (r.type === 'stats-result') for (const s of r.stores) m.set(s.index, s.stats);
+        return m;
+      })
+      .catch(() => new Map<number, Record<string, number | string>>())
+      .finally(() => {
+        setImmediate(() => (round = undefined));
+      });
+    return round;
+  };
+  for (const counter of EXPORTED) {
+    new Gauge({
+      name: metricName(counter),
+      help: HELP[counter],
+      labelNames: ['shard', 'role', 'node'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const stats = await load();
+        for (const st of stores) {
+          const v = stats.get(st.index)?.[counter];
+          if (typeof v === 'number') this.set({ shard: st.shard.name, role: st.role, node: st.node }, v);
+        }
+      },
+    });
+  }
+}

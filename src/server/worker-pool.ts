@@ -1,0 +1,304 @@
+/**
+ * WorkerPool: the main thread's side of the shard workers.
+ *
+ * Key operations submitted during one event-loop turn are encoded into one request batch per worker
+ * and posted once, from a setImmediate at the end of the turn (uWS delivers every request of a poll
+ * phase before the check phase runs). Replies come back in batches and are matched to their
+ * handlers by id. Control calls (scan, stats, purge, close) are ordinary messages with an id.
+ *
+ * When a worker dies, every operation and call in flight on it fails with UNAVAILABLE (503), the
+ * failure is logged, and the worker is restarted with its stores after a short backoff; requests for
+ * its stores fail fast with UNAVAILABLE until it is ready again.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { DistkvError, errorFromWire, type WireError } from '../errors.js';
+import {
+  type FromWorker,
+  isFromWorker,
+  MESSAGE_VERSION,
+  type StoreSpec,
+  type ToWorker,
+  type WorkerInit,
+} from '../worker/messages.js';
+import { ReplyReader, RequestWriter } from '../worker/op-codec.js';
+import { type OpCode, ST_ERROR } from '../worker/op-format.js';
+
+/** OpHandler receives the reply to one key operation. `value` is a view valid only during the call. */
+export interface OpHandler {
+  onReply(status: number, seq: number, value: Buffer): void;
+}
+
+type CallResult = Exclude<FromWorker, { type: 'ready' } | { type: 'failed' } | { type: 'replies' }>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** CallMessage is a control message without its id (the pool assigns it). */
+export type CallMessage = DistributiveOmit<Exclude<ToWorker, { type: 'ops' }>, 'id'>;
+
+const RESTART_DELAY_MS = 500;
+const MAX_ID = 0xffffffff;
+
+/** WorkerLink is one worker thread and everything in flight on it. */
+class WorkerLink {
+  worker: Worker | undefined;
+  ready = false;
+  private readonly requests = new RequestWriter();
+  private readonly ops = new Map<number, OpHandler>();
+  private readonly calls = new Map<
+    number,
+    { resolve: (m: CallResult) => void; reject: (e: Error) => void }
+  >();
+  private nextId = 1;
+  private flushScheduled = false;
+  private stopping = false;
+  private readonly flushBound = (): void => {
+    this.flush();
+  };
+
+  readonly index: number;
+  private readonly stores: StoreSpec[];
+  private readonly positions: SharedArrayBuffer;
+  private readonly entry: URL;
+  private readonly log: Logger;
+  private readonly logLevel: string;
+
+  constructor(
+    index: number,
+    stores: StoreSpec[],
+    positions: SharedArrayBuffer,
+    entry: URL,
+    log: Logger,
+    logLevel: string,
+  ) {
+    this.index = index;
+    this.stores = stores;
+    this.positions = positions;
+    this.entry = entry;
+    this.log = log;
+    this.logLevel = logLevel;
+  }
+
+  /** start spawns the worker and resolves once its stores are open. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const init: WorkerInit = {
+        version: MESSAGE_VERSION,
+        workerIndex: this.index,
+        stores: this.stores,
+        positions: this.positions,
+        logLevel: this.logLevel,
+      };
+      const worker = new Worker(this.entry, { workerData: init, name: `shard-worker-${this.index}` });
+      this.worker = worker;
+      let settled = false;
+      worker.on('message', (msg: unknown) => {
+        if (!isFromWorker(msg)) {
+          this.log.warn({ worker: this.index }, 'dropped a malformed message from a shard worker');
+          return;
+        }
+        if (msg.type === 'ready') {
+          this.ready = true;
+          settled = true;
+          resolve();
+        } else if (msg.type === 'failed') {
+          settled = true;
+          void worker.terminate();
+          reject(errorFromWire(msg.error));
+        } else this.receive(msg);
+      });
+      worker.on('error', (err) => {
+        this.log.error({ worker: this.index, err }, 'shard worker crashed');
+      });
+      worker.on('exit', (code) => {
+        this.ready = false;
+        this.worker = undefined;
+        this.failAll({
+          code: 'UNAVAILABLE',
+          message: `shard worker ${this.index} exited (code ${code}) with the request in flight`,
+        });
+        if (!settled) {
+          settled = true;
+          reject(
+            new DistkvError(
+              'UNAVAILABLE',
+              `shard worker ${this.index} exited with code ${code} while opening its stores`,
+            ),
+          );
+          return;
+        }
+        if (this.stopping) return;
+        this.log.error({ worker: this.index, code }, 'shard worker exited; restarting it');
+        setTimeout(() => {
+          this.start().then(
+            () => {
+              this.log.info({ worker: this.index }, 'shard worker restarted');
+            },
+            (err: unknown) => {
+              this.log.error({ worker: this.index, err }, 'shard worker failed to restart');
+            },
+          );
+        }, RESTART_DELAY_MS).unref();
+      });
+    });
+  }
+
+  submit(
+    op: OpCode,
+    store: number,
+    key: string,
+    value: Uint8Array | string | undefined,
+    handler: OpHandler,
+  ): void {
+    if (!this.ready) {
+      handler.onReply(ST_ERROR, 0, unavailable(this.index));
+      return;
+    }
+    const id = this.takeId();
+    this.ops.set(id, handler);
+    this.requests.add(id, op, store, key, value);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushBound);
+    }
+  }
+
+  call(msg: CallMessage): Promise<CallResult> {
+    const worker = this.worker;
+    if (!this.ready || worker === undefined)
+      return Promise.reject(new DistkvError('UNAVAILABLE', `shard worker ${this.index} is not running`));
+    const id = this.takeId();
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      worker.postMessage({ ...msg, id });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const worker = this.worker;
+    if (worker === undefined) return;
+    this.flush();
+    try {
+      await this.call({ type: 'close' });
+    } finally {
+      await worker.terminate();
+    }
+  }
+
+  get inFlight(): number {
+    return this.ops.size + this.calls.size;
+  }
+
+  private takeId(): number {
+    const id = this.nextId;
+    this.nextId = id === MAX_ID ? 1 : id + 1;
+    return id;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.requests.count === 0 || this.worker === undefined) return;
+    const { buffer, length } = this.requests.take();
+    const msg: ToWorker = { type: 'ops', buffer, length };
+    this.worker.postMessage(msg, [buffer]);
+  }
+
+  private receive(msg: CallResult | { type: 'replies'; buffer: ArrayBuffer; length: number }): void {
+    if (msg.type === 'replies') {
+      const r = new ReplyReader(msg.buffer, msg.length);
+      while (r.next()) {
+        const handler = this.ops.get(r.id);
+        if (handler === undefined) continue;
+        this.ops.delete(r.id);
+        handler.onReply(r.status, r.seq, r.value);
+      }
+      return;
+    }
+    const pending = this.calls.get(msg.id);
+    if (pending === undefined) return;
+    this.calls.delete(msg.id);
+    if (msg.ok) pending.resolve(msg);
+    else pending.reject(errorFromWire(msg.error));
+  }
+
+  private failAll(error: WireError): void {
+    const body = Buffer.from(JSON.stringify(error));
+    const ops = [...this.ops.values()];
+    const calls = [...this.calls.values()];
+    this.ops.clear();
+    this.calls.clear();
+    for (const h of ops) h.onReply(ST_ERROR, 0, body);
+    for (const c of calls) c.reject(errorFromWire(error));
+  }
+}
+
+function unavailable(worker: number): Buffer {
+  return Buffer.from(
+    JSON.stringify({ code: 'UNAVAILABLE', message: `shard worker ${worker} is not running` }),
+  );
+}
+
+/** WorkerPool owns all shard workers of this process. */
+export class WorkerPool {
+  private readonly links: WorkerLink[];
+  /** positions holds each store's last acknowledged seq (BigInt64 per store index). */
+  readonly positions: BigInt64Array;
+
+  constructor(storesByWorker: StoreSpec[][], entry: URL, log: Logger, logLevel: string) {
+    const storeCount = storesByWorker.reduce((n, s) => n + s.length, 0);
+    const sab = new SharedArrayBuffer(Math.max(1, storeCount) * 8);
+    this.positions = new BigInt64Array(sab);
+    this.links = storesByWorker.map((stores, i) => new WorkerLink(i, stores, sab, entry, log, logLevel));
+  }
+
+  /** start spawns every worker and waits until all stores are open. */
+  async start(): Promise<void> {
+    const results = await Promise.allSettled(this.links.map((l) => l.start()));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.stop();
+      throw failed.reason;
+    }
+  }
+
+  /** submit queues one key operation on a worker; the handler is called exactly once. */
+  submit(
+    worker: number,
+    op: OpCode,
+    store: number,
+    key: string,
+    value: Uint8Array | string | undefined,
+    handler: OpHandler,
+  ): void {
+    this.links[worker]!.submit(op, store, key, value, handler);
+  }
+
+  /** call sends a control message to a worker and resolves with its result. */
+  call(worker: number, msg: CallMessage): Promise<CallResult> {
+    return this.links[worker]!.call(msg);
+  }
+
+  /** callAll sends a control message to every worker. */
+  callAll(msg: CallMessage): Promise<CallResult[]> {
+    return Promise.all(this.links.map((l) => l.call(msg)));
+  }
+
+  /** inFlight counts operations and calls awaiting a reply. */
+  get inFlight(): number {
+    return this.links.reduce((n, l) => n + l.inFlight, 0);
+  }
+
+  /** size is the number of workers. */
+  get size(): number {
+    return this.links.length;
+  }
+
+  /** stop closes every store and ends every worker. */
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.links.map((l) => l.stop()));
+  }
+
+  /** lastSeq returns the last acknowledged seq of a store. */
+  lastSeq(store: number): number {
+    return Number(Atomics.load(this.positions, store));
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The Store seam: what a shard worker needs from one shard's storage, whatever the engine.
+ *
+ * Implementations: `MemoryStore` (the in-memory twin, for tests), `LmdbStore` (LMDB only). Every
+ * implementation passes the shared conformance suite in test/unit/store-conformance.ts.
+ *
+ * Invariants every implementation keeps:
+ *  - keys are byte strings (UTF-8 of the user's key) ordered by bytes; values are bytes;
+ *  - every write gets the next per-store sequence number (`seq`, starting at 1);
+ *  - the promise of a write resolves only once the write is durable as the durability mode says
+ *    (after fsync in "fsync" mode) and rejects, never resolves, when it could not be made durable;
+ *  - a read sees every write whose promise has resolved and may see writes still in flight.
+ */
+import type { Durability } from '../config/schema.js';
+
+/** StoreEntry is one key/value pair returned by a scan. */
+export interface StoreEntry {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/** WriteResult is what a durable write reports: its sequence number. */
+export interface WriteResult {
+  seq: number;
+}
+
+/** StoreStats are counters a store reports for /stats and /metrics. */
+export interface StoreStats {
+  engine: string;
+  keys: number;
+  bytes: number;
+  lastSeq: number;
+  [counter: string]: number | string;
+}
+
+/** Store is one shard's storage. */
+export interface Store {
+  /** engine names the implementation ("memory", "lmdb", ...). */
+  readonly engine: string;
+  /** get returns the value of `key`, or undefined; the returned bytes are only valid until the next call on this store. */
+  get(key: Uint8Array): Uint8Array | undefined;
+  /** put stores `value` under `key`; resolves once durable. */
+  put(key: Uint8Array, value: Uint8Array): Promise<WriteResult>;
+  /** delete removes `key` (a no-op write if absent); resolves once durable. */
+  delete(key: Uint8Array): Promise<WriteResult>;
+  /** scan returns up to `limit` live entries whose key starts with `prefix` and is greater than `after`, in key order (copies). */
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[];
+  /** lastSeq returns the sequence number of the newest acknowledged write. */
+  lastSeq(): number;
+  /** stats returns the store's counters. */
+  stats(): StoreStats;
+  /** close flushes and releases everything; the store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** StoreOptions are what every engine is opened with. */
+export interface StoreOptions {
+  /** dir is the store's own directory (created if missing). */
+  dir: string;
+  durability: Durability;
+  fsyncIntervalMs: number;
+}

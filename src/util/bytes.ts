@@ -1,0 +1,38 @@
+/**
+ * Byte-string helpers shared by the stores and the HTTP layer. Keys are compared as raw bytes
+ * (UTF-8 byte order equals code point order), never as JavaScript strings.
+ */
+
+/** compareBytes orders two byte strings lexicographically (-1, 0, 1). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}
+
+/** hasPrefix reports whether `key` starts with `prefix`. */
+export function hasPrefix(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
+}
+
+/** prefixEnd returns the smallest byte string greater than every string with `prefix`, or undefined if none. */
+export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  let n = prefix.length;
+  while (n > 0 && prefix[n - 1] === 0xff) n--;
+  if (n === 0) return undefined;
+  const end = Uint8Array.prototype.slice.call(prefix, 0, n);
+  end[n - 1]! += 1;
+  return end;
+}
+
+/** successor returns the smallest byte string greater than `key` (key + 0x00). */
+export function successor(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out.set(key);
+  return out;
+}
+
+/** latin1Key maps bytes 1:1 onto a string usable as a Map key (string order equals byte order). */
+export function latin1Key(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}

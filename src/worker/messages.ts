@@ -1,0 +1,99 @@
+/**
+ * Messages between the main thread and a shard worker (the control channel; key operations travel
+ * as binary batches, see op-format.ts, wrapped in the `ops` / `replies` messages below).
+ *
+ * Every message is a discriminated union member with a `type`; `MESSAGE_VERSION` is checked when a
+ * worker starts (in `WorkerInit`). Receivers check the shape at the edge with `isToWorker` /
+ * `isFromWorker` and drop anything else with a log line instead of acting on it.
+ */
+import type { Durability, StorageEngine } from '../config/schema.js';
+import type { WireError } from '../errors.js';
+
+/** MESSAGE_VERSION is the version of this message set. */
+export const MESSAGE_VERSION = 1;
+
+/** StoreRole says whether a store is a shard's leader or one of its replicas. */
+export type StoreRole = 'leader' | 'replica';
+
+/** StoreSpec tells a worker which store to open and what it holds. */
+export interface StoreSpec {
+  /** index is the process-wide store index used in op batches. */
+  index: number;
+  shard: { idx: number; name: string; first: number; last: number };
+  role: StoreRole;
+  /** node is the address of the node this store belongs to. */
+  node: string;
+  dir: string;
+  engine: StorageEngine;
+  durability: Durability;
+  fsyncIntervalMs: number;
+}
+
+/** WorkerInit is the workerData every shard worker starts with. */
+export interface WorkerInit {
+  version: typeof MESSAGE_VERSION;
+  workerIndex: number;
+  stores: StoreSpec[];
+  /** positions holds one BigInt64 per store index: its last acknowledged seq (written by the owning worker). */
+  positions: SharedArrayBuffer;
+  logLevel: string;
+}
+
+/** ToWorker is a message from the main thread to a worker. */
+export type ToWorker =
+  | { type: 'ops'; buffer: ArrayBuffer; length: number }
+  | { type: 'scan'; id: number; store: number; prefix: Uint8Array; after: Uint8Array | null; limit: number }
+  | { type: 'stats'; id: number }
+  | { type: 'purge'; id: number }
+  | { type: 'close'; id: number };
+
+/** StoreStatsReport is one store's entry in a stats result. */
+export interface StoreStatsReport {
+  index: number;
+  stats: Record<string, number | string>;
+}
+
+/** ScanEntry is one entry of a scan result (bytes copied out of the store). */
+export interface ScanEntry {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/** FromWorker is a message from a worker to the main thread. */
+export type FromWorker =
+  | { type: 'ready'; stores: { index: number; engine: string; keys: number; lastSeq: number }[] }
+  | { type: 'failed'; error: WireError }
+  | { type: 'replies'; buffer: ArrayBuffer; length: number }
+  | { type: 'scan-result'; id: number; ok: true; entries: ScanEntry[] }
+  | { type: 'stats-result'; id: number; ok: true; stores: StoreStatsReport[] }
+  | { type: 'purge-result'; id: number; ok: true; deleted: number }
+  | { type: 'close-result'; id: number; ok: true }
+  | { type: 'error-result'; id: number; ok: false; error: WireError };
+
+const TO_WORKER_TYPES = new Set(['ops', 'scan', 'stats', 'purge', 'close']);
+const FROM_WORKER_TYPES = new Set([
+  'ready',
+  'failed',
+  'replies',
+  'scan-result',
+  'stats-result',
+  'purge-result',
+  'close-result',
+  'error-result',
+]);
+
+function typeOf(msg: unknown): unknown {
+  return typeof msg === 'object' && msg !== null ? (msg as { type?: unknown }).type : undefined;
+}
+
+/** isToWorker checks that a received value is a ToWorker message. */
+export function isToWorker(msg: unknown): msg is ToWorker {
+  const t = typeOf(msg);
+  return typeof t === 'string' && TO_WORKER_TYPES.has(t);
+}
+
+/** isFromWorker checks that a received value is a FromWorker message. */
+export function isFromWorker(msg: unknown): msg is FromWorker {
+  const t = typeOf(msg);
+  return typeof t === 'string' && FROM_WORKER_TYPES.has(t);
+}

@@ -1,0 +1,133 @@
+/**
+ * Encoders and readers for the operation batches of op-format.ts. Readers are cursors: `next()`
+ * moves to the next record and exposes its fields; `key` and `value` are views into the batch,
+ * valid as long as the batch buffer is.
+ */
+import { BatchBuffer } from './batch-buffer.js';
+import {
+  OP_VERSION,
+  type OpCode,
+  REPLY_HEADER_BYTES,
+  REQUEST_HEADER_BYTES,
+  type ReplyStatus,
+} from './op-format.js';
+
+/** RequestWriter encodes requests into a batch. */
+export class RequestWriter extends BatchBuffer {
+  constructor() {
+    super(OP_VERSION);
+  }
+
+  /** add appends one request; `key` is written as UTF-8, `value` as given (strings as UTF-8). */
+  add(id: number, op: OpCode, store: number, key: string, value: Uint8Array | string | undefined): void {
+    const valueBytes =
+      value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+    this.reserve(REQUEST_HEADER_BYTES + key.length * 3 + valueBytes);
+    const b = this.buf;
+    let p = this.len;
+    b.writeUInt32LE(id, p);
+    b[p + 4] = op;
+    b.writeUInt16LE(store, p + 5);
+    const keyLen = b.write(key, p + REQUEST_HEADER_BYTES, 'utf8');
+    b.writeUInt16LE(keyLen, p + 7);
+    b.writeUInt32LE(valueBytes, p + 9);
+    p += REQUEST_HEADER_BYTES + keyLen;
+    if (typeof value === 'string') p += b.write(value, p, 'utf8');
+    else if (value !== undefined) {
+      b.set(value, p);
+      p += valueBytes;
+    }
+    this.len = p;
+    this.count++;
+  }
+}
+
+/** RequestReader walks a request batch. */
+export class RequestReader {
+  id = 0;
+  op = 0;
+  store = 0;
+  key: Buffer = Buffer.alloc(0);
+  value: Buffer = Buffer.alloc(0);
+  private readonly b: Buffer;
+  private readonly length: number;
+  private p = 1;
+
+  /** constructor: throws when the batch's version byte is not OP_VERSION. */
+  constructor(buffer: ArrayBuffer, length: number) {
+    this.length = length;
+    this.b = Buffer.from(buffer, 0, length);
+    if (this.b[0] !== OP_VERSION) throw new Error(`op batch version ${this.b[0]} is not ${OP_VERSION}`);
+  }
+
+  /** next moves to the next request; false at the end of the batch. */
+  next(): boolean {
+    const b = this.b;
+    const p = this.p;
+    if (p + REQUEST_HEADER_BYTES > this.length) return false;
+    this.id = b.readUInt32LE(p);
+    this.op = b[p + 4]!;
+    this.store = b.readUInt16LE(p + 5);
+    const keyLen = b.readUInt16LE(p + 7);
+    const valueLen = b.readUInt32LE(p + 9);
+    const k = p + REQUEST_HEADER_BYTES;
+    this.key = b.subarray(k, k + keyLen);
+    this.value = b.subarray(k + keyLen, k + keyLen + valueLen);
+    this.p = k + keyLen + valueLen;
+    return true;
+  }
+}
+
+/** ReplyWriter encodes replies into a batch. */
+export class ReplyWriter extends BatchBuffer {
+  constructor() {
+    super(OP_VERSION);
+  }
+
+  /** add appends one reply. */
+  add(id: number, status: ReplyStatus, seq: number, value: Uint8Array | undefined): void {
+    const n = value === undefined ? 0 : value.length;
+    this.reserve(REPLY_HEADER_BYTES + n);
+    const b = this.buf;
+    const p = this.len;
+    b.writeUInt32LE(id, p);
+    b[p + 4] = status;
+    b.writeDoubleLE(seq, p + 5);
+    b.writeUInt32LE(n, p + 13);
+    if (value !== undefined) b.set(value, p + REPLY_HEADER_BYTES);
+    this.len = p + REPLY_HEADER_BYTES + n;
+    this.count++;
+  }
+}
+
+/** ReplyReader walks a reply batch. */
+export class ReplyReader {
+  id = 0;
+  status = 0;
+  seq = 0;
+  value: Buffer = Buffer.alloc(0);
+  private readonly b: Buffer;
+  private readonly length: number;
+  private p = 1;
+
+  /** constructor: throws when the batch's version byte is not OP_VERSION. */
+  constructor(buffer: ArrayBuffer, length: number) {
+    this.length = length;
+    this.b = Buffer.from(buffer, 0, length);
+    if (this.b[0] !== OP_VERSION) throw new Error(`reply batch version ${this.b[0]} is not ${OP_VERSION}`);
+  }
+
+  /** next moves to the next reply; false at the end of the batch. */
+  next(): boolean {
+    const b = this.b;
+    const p = this.p;
+    if (p + REPLY_HEADER_BYTES > this.length) return false;
+    this.id = b.readUInt32LE(p);
+    this.status = b[p + 4]!;
+    this.seq = b.readDoubleLE(p + 5);
+    const n = b.readUInt32LE(p + 13);
+    this.value = b.subarray(p + REPLY_HEADER_BYTES, p + REPLY_HEADER_BYTES + n);
+    this.p = p + REPLY_HEADER_BYTES + n;
+    return true;
+  }
+}

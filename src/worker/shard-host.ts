@@ -1,0 +1,207 @@
+/**
+ * ShardHost: everything a shard worker does, without the thread.
+ *
+ * It owns the worker's stores, executes op batches (reads answered in the same reply batch, writes
+ * answered when their store reports them durable) and control requests, and publishes each store's
+ * last acknowledged seq into the shared `positions` array. `workers/shard-worker.ts` only wires it
+ * to `parentPort`; tests drive it directly with an in-memory `send`.
+ */
+import { toDistkvError, DistkvError } from '../errors.js';
+import { slotOfBytes } from '../routing/slot.js';
+import { openStore } from '../storage/open-store.js';
+import type { Store } from '../storage/store.js';
+import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
+import { ReplyWriter, RequestReader } from './op-codec.js';
+import { OP_DELETE, OP_GET, OP_PUT, ST_DONE, ST_ERROR, ST_MISSING, ST_VALUE } from './op-format.js';
+
+/** SendFn delivers a message to the main thread, transferring the listed buffers. */
+export type SendFn = (msg: FromWorker, transfer?: ArrayBuffer[]) => void;
+
+const PURGE_CHUNK = 1000;
+
+/** ShardHost runs the stores of one worker. */
+export class ShardHost {
+  private readonly stores = new Map<number, { spec: StoreSpec; store: Store }>();
+  private readonly replies = new ReplyWriter();
+  private readonly positions: BigInt64Array;
+  private readonly send: SendFn;
+  private flushScheduled = false;
+
+  constructor(specs: readonly StoreSpec[], positions: SharedArrayBuffer, send: SendFn) {
+    this.positions = new BigInt64Array(positions);
+    this.send = send;
+    for (const spec of specs) {
+      const store = openStore(spec.engine, {
+        dir: spec.dir,
+        durability: spec.durability,
+        fsyncIntervalMs: spec.fsyncIntervalMs,
+      });
+      this.stores.set(spec.index, { spec, store });
+      Atomics.store(this.positions, spec.index, BigInt(store.lastSeq()));
+    }
+  }
+
+  /** readyMessage describes the opened stores. */
+  readyMessage(): FromWorker {
+    const stores = [...this.stores.values()].map(({ spec, store }) => {
+      const s = store.stats();
+      return { index: spec.index, engine: store.engine, keys: s.keys, lastSeq: s.lastSeq };
+    });
+    return { type: 'ready', stores };
+  }
+
+  /** handle executes one message from the main thread. */
+  handle(msg: ToWorker): void {
+    switch (msg.type) {
+      case 'ops':
+        this.runOps(msg.buffer, msg.length);
+        return;
+      case 'scan':
+        this.answer(msg.id, () => {
+          const store = this.storeAt(msg.store);
+          const entries = store.scan(msg.prefix, msg.after ?? undefined, msg.limit).map((e) => ({
+            key: Uint8Array.prototype.slice.call(e.key),
+            value: Uint8Array.prototype.slice.call(e.value),
+          }));
+          return { type: 'scan-result', id: msg.id, ok: true, entries };
+        });
+        return;
+      case 'stats':
+        this.answer(msg.id, () => ({
+          type: 'stats-result',
+          id: msg.id,
+          ok: true,
+          stores: [...this.stores.entries()].map(([index, { store }]) => ({ index, stats: store.stats() })),
+        }));
+        return;
+      case 'purge':
+        void this.answerAsync(msg.id, async () => ({
+          type: 'purge-result',
+          id: msg.id,
+          ok: true,
+          deleted: await this.purge(),
+        }));
+        return;
+      case 'close':
+        void this.answerAsync(msg.id, async () => {
+          await this.close();
+          return { type: 'close-result', id: msg.id, ok: true };
+        });
+        return;
+    }
+  }
+
+  /** close closes every store (flushing what they hold). */
+  async close(): Promise<void> {
+    const all = [...this.stores.values()];
+    this.stores.clear();
+    await Promise.all(all.map(({ store }) => store.close()));
+  }
+
+  private storeAt(index: number): Store {
+    const entry = this.stores.get(index);
+    if (entry === undefined)
+      throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
+    return entry.store;
+  }
+
+  private runOps(buffer: ArrayBuffer, length: number): void {
+    const r = new RequestReader(buffer, length);
+    while (r.next()) {
+      const id = r.id;
+      try {
+        const store = this.storeAt(r.store);
+        switch (r.op) {
+          case OP_GET: {
+            const v = store.get(r.key);
+            if (v === undefined) this.replies.add(id, ST_MISSING, 0, undefined);
+            else this.replies.add(id, ST_VALUE, 0, v);
+            break;
+          }
+          case OP_PUT:
+            this.track(id, r.store, store.put(r.key, r.value));
+            break;
+          case OP_DELETE:
+            this.track(id, r.store, store.delete(r.key));
+            break;
+          default:
+            throw new DistkvError('BAD_REQUEST', `unknown op ${r.op}`);
+        }
+      } catch (err) {
+        this.replyError(id, err);
+      }
+    }
+    this.flush();
+  }
+
+  private track(id: number, storeIndex: number, write: Promise<{ seq: number }>): void {
+    write.then(
+      ({ seq }) => {
+        if (BigInt(seq) > Atomics.load(this.positions, storeIndex))
+          Atomics.store(this.positions, storeIndex, BigInt(seq));
+        this.replies.add(id, ST_DONE, seq, undefined);
+        this.scheduleFlush();
+      },
+      (err: unknown) => {
+        this.replyError(id, err);
+        this.scheduleFlush();
+      },
+    );
+  }
+
+  private replyError(id: number, err: unknown): void {
+    const wire = toDistkvError(err).toWire();
+    this.replies.add(id, ST_ERROR, 0, Buffer.from(JSON.stringify(wire)));
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.replies.count === 0) return;
+    const { buffer, length } = this.replies.take();
+    this.send({ type: 'replies', buffer, length }, [buffer]);
+  }
+
+  private answer(id: number, fn: () => FromWorker): void {
+    try {
+      this.send(fn());
+    } catch (err) {
+      this.send({ type: 'error-result', id, ok: false, error: toDistkvError(err).toWire() });
+    }
+  }
+
+  private async answerAsync(id: number, fn: () => Promise<FromWorker>): Promise<void> {
+    try {
+      this.send(await fn());
+    } catch (err) {
+      this.send({ type: 'error-result', id, ok: false, error: toDistkvError(err).toWire() });
+    }
+  }
+
+  /** purge deletes, in every store, the keys whose slot lies outside the store's shard range. */
+  private async purge(): Promise<number> {
+    let deleted = 0;
+    for (const { spec, store } of this.stores.values()) {
+      let after: Uint8Array | undefined;
+      for (;;) {
+        const page = store.scan(new Uint8Array(0), after, PURGE_CHUNK);
+        if (page.length === 0) break;
+        const doomed = page.filter(({ key }) => {
+          const slot = slotOfBytes(key);
+          return slot < spec.shard.first || slot > spec.shard.last;
+        });
+        after = Uint8Array.prototype.slice.call(page[page.length - 1]!.key);
+        await Promise.all(doomed.map(({ key }) => store.delete(Uint8Array.prototype.slice.call(key))));
+        deleted += doomed.length;
+      }
+    }
+    return deleted;
+  }
+}

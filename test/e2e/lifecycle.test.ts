@@ -1,0 +1,154 @@
+/**
+ * Starting and stopping `distkv serve`: startup lines, refusal on bad config or without native
+ * uWS, the seed's 10-address layout in one process, drain on SIGTERM, exit at once on a second signal.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort, freePorts } from '../helpers/ports.js';
+import { REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+describe('distkv serve lifecycle', () => {
+  it('logs one line per listener and per store, keeps data across a restart, and exits 0 on SIGTERM', async () => {
+    const dir = tempDir(after);
+    const [p1, p2] = await freePorts(2);
+    const config = writeConfig(dir, [
+      { address: `127.0.0.1:${p1}`, replicas: [`127.0.0.1:${p2}`] },
+      { address: `127.0.0.1:${p1}`, replicas: [`127.0.0.1:${p2}`] },
+    ]);
+    const args = ['--config', config, '--data-dir', join(dir, 'data')];
+    let s = await ServerProcess.start(args, `http://127.0.0.1:${p1}/healthz`);
+    const lines = s.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string });
+    assert.equal(lines.filter((l) => l.msg.startsWith('listening on')).length, 2);
+    assert.equal(lines.filter((l) => l.msg.startsWith('store ')).length, 4);
+    assert.equal(
+      (await fetch(`http://127.0.0.1:${p1}/kv/persisted`, { method: 'PUT', body: 'yes' })).status,
+      204,
+    );
+    const t0 = Date.now();
+    assert.equal(await s.stop(), 0);
+    assert.ok(Date.now() - t0 < 5000, 'exits within 5 s');
+    s = await ServerProcess.start(args, `http://127.0.0.1:${p1}/healthz`);
+    assert.equal(await (await fetch(`http://127.0.0.1:${p1}/kv/persisted`)).text(), 'yes');
+    assert.equal(await s.stop(), 0);
+  });
+
+  it('finishes in-flight requests when SIGTERM arrives during load', async () => {
+    const dir = tempDir(after);
+    const port = await freePort();
+    const config = writeConfig(dir, [{ address: `127.0.0.1:${port}` }]);
+    const s = await ServerProcess.start(
+      ['--config', config, '--data-dir', join(dir, 'data')],
+      `http://127.0.0.1:${port}/healthz`,
+    );
+    let ok = 0;
+    let refused = 0;
+    let bad = 0;
+    const load = Array.from({ length: 16 }, async (_, w) => {
+      for (let i = 0; i < 200; i++) {
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/kv/k${w}-${i}`, { method: 'PUT', body: 'v' });
+          if (r.status === 204) ok++;
+          else if (r.status === 503) refused++;
+          else bad++;
+        } catch {
+          refused++;
+          return;
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    s.child.kill('SIGTERM');
+    await Promise.all(load);
+    assert.equal(await s.waitExit(), 0);
+    assert.ok(ok > 0, 'writes were acknowledged before the signal');
+    assert.equal(
+      bad,
+      0,
+      `no request got anything but 204, 503 or a refused connection (ok ${ok}, refused ${refused})`,
+    );
+    assert.match(s.stdout, /stores closed; stopped/);
+  });
+
+  it('exits at once on a second signal', async () => {
+    const dir = tempDir(after);
+    const port = await freePort();
+    const config = writeConfig(dir, [{ address: `127.0.0.1:${port}` }]);
+    const s = await ServerProcess.start(
+      ['--config', config, '--data-dir', join(dir, 'data')],
+      `http://127.0.0.1:${port}/healthz`,
+    );
+    s.child.kill('SIGINT');
+    s.child.kill('SIGINT');
+    const code = await s.waitExit();
+    assert.ok(code === 0 || code === 1, `exit code ${code}`);
+  });
+
+  it("serves the seed's 10-address layout in one process", async () => {
+    const dir = tempDir(after);
+    const port = await freePort('127.0.0.2');
+    const seed = readFileSync(join(REPO_ROOT, 'config', 'sharding.toml'), 'utf8').replaceAll(
+      ':8080',
+      `:${port}`,
+    );
+    const config = join(dir, 'sharding.toml');
+    writeFileSync(config, seed);
+    const s = await ServerProcess.start(
+      ['--config', config, '--data-dir', join(dir, 'data')],
+      `http://127.0.0.2:${port}/healthz`,
+    );
+    try {
+      const hosts = ['2', '3', '4', '5', '22', '23', '33', '44', '45', '55'].map(
+        (h) => `127.0.0.${h}:${port}`,
+      );
+      for (const h of hosts) assert.equal(await (await fetch(`http://${h}/healthz`)).text(), 'ok', h);
+      assert.match(
+        await (await fetch(`http://127.0.0.3:${port}/set?key=seed&value=1`)).text(),
+        /^Key set successfully on shard \d$/,
+      );
+      assert.equal(await (await fetch(`http://127.0.0.5:${port}/get?key=seed`)).text(), 'Value: 1');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('refuses a bad config with the full list of problems and exit code 2, no stack trace', async () => {
+    const dir = tempDir(after);
+    const config = join(dir, 'bad.toml');
+    writeFileSync(
+      config,
+      '[[shards]]\nname = "a"\nidx = 1\naddress = "nowhere"\n[storage]\ndurability = "yolo"\n',
+    );
+    const s = ServerProcess.spawn(['serve', '--config', config]);
+    assert.equal(await s.waitExit(), 2);
+    assert.match(s.stderr, /shards\[0\]\.address: "nowhere": expected "host:port"/);
+    assert.match(s.stderr, /storage\.durability: expected one of/);
+    assert.match(s.stderr, /no shard has idx 0/);
+    assert.doesNotMatch(s.stderr, /at .*\.js:\d+/);
+  });
+
+  it('refuses to run on the slow JavaScript fallback of uWebSockets.js', async () => {
+    const port = await freePort();
+    const dir = tempDir(after);
+    const config = writeConfig(dir, [{ address: `127.0.0.1:${port}` }]);
+    const s = ServerProcess.spawn(['serve', '--config', config, '--data-dir', join(dir, 'data')], {
+      UWS_USE_FALLBACK: '1',
+    });
+    assert.equal(await s.waitExit(), 1);
+    assert.match(s.stderr, /only runs on the native uWebSockets\.js binary/);
+  });
+
+  it('prints usage for --help and for unknown options', async () => {
+    const help = ServerProcess.spawn(['serve', '--help']);
+    assert.equal(await help.waitExit(), 0);
+    assert.match(help.stdout, /Usage: distkv serve/);
+    const bad = ServerProcess.spawn(['serve', '--colour', 'red']);
+    assert.equal(await bad.waitExit(), 2);
+    assert.match(bad.stderr, /unknown option --colour/);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * Raw HTTP over a TCP socket, for requests fetch() refuses to send (invalid bytes in the URL, a body
+ * cut off mid-way) and for reading exactly what the server wrote.
+ */
+import { connect } from 'node:net';
+
+/** RawResponse is a parsed HTTP/1.1 response. */
+export interface RawResponse {
+  status: number;
+  headers: Map<string, string>;
+  body: string;
+}
+
+/** parseRaw parses the first response in `text`. */
+export function parseRaw(text: string): RawResponse {
+  const end = text.indexOf('\r\n\r\n');
+  const head = text.slice(0, end).split('\r\n');
+  const status = Number(head[0]?.split(' ')[1]);
+  const headers = new Map(
+    head
+      .slice(1)
+      .map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()] as const),
+  );
+  return { status, headers, body: text.slice(end + 4) };
+}
+
+/** rawRequest sends bytes and collects what comes back until the server closes or `idleMs` passes. */
+export function rawRequest(
+  port: number,
+  data: Buffer | string,
+  options: { host?: string; idleMs?: number; destroyAfterWrite?: boolean } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, options.host ?? '127.0.0.1');
+    let out = '';
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(out);
+    };
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(done, options.idleMs ?? 300);
+    };
+    sock.on('connect', () => {
+      sock.write(data, () => {
+        if (options.destroyAfterWrite === true) done();
+        else arm();
+      });
+    });
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      out += d;
+      arm();
+    });
+    sock.on('end', done);
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      if (out !== '') resolve(out);
+      else reject(err);
+    });
+  });
+}

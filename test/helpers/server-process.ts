@@ -1,0 +1,102 @@
+/**
+ * The reusable e2e harness: start `distkv serve` as a child process on loopback with its own
+ * config, data directory and ports, wait until it serves, talk to it, stop it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** BIN is the distkv command of this checkout. */
+export const BIN = fileURLToPath(new URL('../../../bin/distkv.js', import.meta.url));
+/** REPO_ROOT is the checkout's root directory. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** ShardLayout describes one shard for `writeConfig`. */
+export interface ShardLayout {
+  address: string;
+  replicas?: string[];
+  slots?: string;
+}
+
+/** writeConfig writes a sharding.toml with the given shards and extra TOML; returns its path. */
+export function writeConfig(dir: string, shards: ShardLayout[], extra = ''): string {
+  const text = shards
+    .map(
+      (s, i) =>
+        `[[shards]]\nname = "shard-${i}"\nidx = ${i}\naddress = "${s.address}"\nreplicas = [${(s.replicas ?? []).map((r) => `"${r}"`).join(', ')}]\n` +
+        (s.slots === undefined ? '' : `slots = "${s.slots}"\n`),
+    )
+    .join('\n');
+  const path = join(dir, 'sharding.toml');
+  writeFileSync(path, `${text}\n${extra}\n`);
+  return path;
+}
+
+/** ServerProcess is a running `distkv serve` child. */
+export class ServerProcess {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  private readonly exited: Promise<number | null>;
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.exited = new Promise((resolve) => {
+      child.on('exit', (code) => {
+        resolve(code);
+      });
+    });
+  }
+
+  /** spawn starts `distkv <args>` without waiting for anything. */
+  static spawn(args: string[], env: NodeJS.ProcessEnv = {}): ServerProcess {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DISTKV_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new ServerProcess(child);
+  }
+
+  /** start spawns `distkv serve <args>` and waits until `healthUrl` answers 200 (or throws with its output). */
+  static async start(
+    args: string[],
+    healthUrl: string,
+    env: NodeJS.ProcessEnv = {},
+    timeoutMs = 15000,
+  ): Promise<ServerProcess> {
+    const p = ServerProcess.spawn(['serve', ...args], env);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (p.child.exitCode !== null)
+        throw new Error(`server exited with ${p.child.exitCode}:\n${p.stdout}\n${p.stderr}`);
+      try {
+        const r = await fetch(healthUrl);
+        if (r.status === 200) return p;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    p.child.kill('SIGKILL');
+    throw new Error(`server did not become healthy within ${timeoutMs} ms:\n${p.stdout}\n${p.stderr}`);
+  }
+
+  /** waitExit resolves with the exit code (null when killed by a signal). */
+  waitExit(): Promise<number | null> {
+    return this.exited;
+  }
+
+  /** stop sends SIGTERM and waits for exit; SIGKILL after `graceMs`. */
+  async stop(graceMs = 8000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}

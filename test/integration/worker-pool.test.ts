@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { WorkerPool } from '../../src/server/worker-pool.js';
+import type { StoreSpec } from '../../src/worker/messages.js';
+import {
+  OP_DELETE,
+  OP_GET,
+  OP_PUT,
+  ST_DONE,
+  ST_ERROR,
+  ST_MISSING,
+  ST_VALUE,
+} from '../../src/worker/op-format.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const ENTRY = new URL('../../workers/shard-worker.js', import.meta.url);
+const CRASHING_ENTRY = new URL('../helpers/crashing-worker.js', import.meta.url);
+const silent = pino({ level: 'silent' });
+
+function specs(dir: string, n: number, engine: 'lmdb' | 'memory'): StoreSpec[] {
+  return Array.from({ length: n }, (_, i) => ({
+    index: i,
+    shard: { idx: i, name: `shard-${i}`, first: 0, last: 16383 },
+    role: 'leader' as const,
+    node: '127.0.0.1:1',
+    dir: `${dir}/s${i}`,
+    engine,
+    durability: 'fsync' as const,
+    fsyncIntervalMs: 100,
+  }));
+}
+
+interface Reply {
+  status: number;
+  seq: number;
+  value: string;
+}
+
+function op(
+  pool: WorkerPool,
+  worker: number,
+  code: 1 | 2 | 3,
+  store: number,
+  key: string,
+  value?: string,
+): Promise<Reply> {
+  return new Promise((resolve) => {
+    pool.submit(worker, code, store, key, value, {
+      onReply: (status, seq, v) => {
+        resolve({ status, seq, value: v.toString('utf8') });
+      },
+    });
+  });
+}
+
+describe('worker pool with real worker threads', () => {
+  it('executes gets, puts and deletes on the owning worker and matches each reply to its request', async () => {
+    const all = specs(tempDir(after), 4, 'lmdb');
+    const pool = new WorkerPool(
+      [
+        [all[0]!, all[2]!],
+        [all[1]!, all[3]!],
+      ],
+      ENTRY,
+      silent,
+      'silent',
+    );
+    await pool.start();
+    try {
+      const puts = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          op(pool, i % 2, OP_PUT, (i % 2) + 2 * ((i >> 1) % 2), `k${i}`, `v${i}`),
+        ),
+      );
+      assert.ok(puts.every((r) => r.status === ST_DONE && r.seq > 0));
+      const got = await op(pool, 1, OP_GET, 3, 'k3');
+      assert.deepEqual(got, { status: ST_VALUE, seq: 0, value: 'v3' });
+      assert.equal((await op(pool, 0, OP_GET, 0, 'absent')).status, ST_MISSING);
+      assert.equal((await op(pool, 1, OP_DELETE, 3, 'k3')).status, ST_DONE);
+      assert.equal((await op(pool, 1, OP_GET, 3, 'k3')).status, ST_MISSING);
+      assert.ok(pool.lastSeq(3) >= 1, 'positions are published to the main thread');
+      const stats = await pool.callAll({ type: 'stats' });
+      assert.equal(stats.length, 2);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('answers ops for a store the worker does not own with UNAVAILABLE instead of hanging', async () => {
+    const all = specs(tempDir(after), 1, 'memory');
+    const pool = new WorkerPool([all], ENTRY, silent, 'silent');
+    await pool.start();
+    try {
+      const r = await op(pool, 0, OP_GET, 7, 'k');
+      assert.equal(r.status, ST_ERROR);
+      assert.match(r.value, /UNAVAILABLE/);
+    } finally {
+      await pool.stop();
+    }
+  });
+
+  it('fails in-flight requests with UNAVAILABLE when a worker crashes, then restarts it', async () => {
+    const all = specs(tempDir(after), 1, 'memory');
+    const pool = new WorkerPool([all], CRASHING_ENTRY, silent, 'silent');
+    await pool.start();
+    try {
+      const doomed = op(pool, 0, OP_PUT, 0, 'crash-now', 'x');
+      const r = await doomed;
+      assert.equal(r.status, ST_ERROR);
+      assert.match(r.value, /UNAVAILABLE/);
+      let after = await op(pool, 0, OP_PUT, 0, 'k', 'v');
+      const deadline = Date.now() + 10000;
+      while (after.status !== ST_DONE && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 100));
+        after = await op(pool, 0, OP_PUT, 0, 'k', 'v');
+      }
+      assert.equal(after.status, ST_DONE, 'the worker came back and serves again');
+    } finally {
+      await pool.stop();
+    }
+  });
+});

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { loadConfig, parseConfigText } from '../../src/config/load-config.js';
+import { ConfigError } from '../../src/errors.js';
+import { ShardMap } from '../../src/routing/shard-map.js';
+
+const configPath = (name: string): string =>
+  fileURLToPath(new URL(`../../../config/${name}`, import.meta.url));
+
+function problemsOf(text: string): string[] {
+  try {
+    parseConfigText(text, 'test.toml', {}, {});
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return [...err.problems];
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('config', () => {
+  it("loads the seed's sharding.toml unchanged: 4 shards, 6 replicas, default settings", () => {
+    const c = loadConfig(configPath('sharding.toml'), {}, {});
+    assert.equal(c.shards.length, 4);
+    assert.deepEqual(c.shards[0]!.replicas, ['127.0.0.22:8080', '127.0.0.23:8080']);
+    assert.equal(c.storage.durability, 'fsync');
+    assert.equal(c.server.max_value_bytes, 1048576);
+    assert.deepEqual(
+      c.shards.map((s) => [s.slots.first, s.slots.last]),
+      [
+        [0, 4095],
+        [4096, 8191],
+        [8192, 12287],
+        [12288, 16383],
+      ],
+    );
+  });
+
+  it('loads config/default.toml and config/example.toml', () => {
+    const d = loadConfig(configPath('default.toml'), {}, {});
+    assert.ok(d.shards.every((s) => s.address === '127.0.0.1:8080' && s.replicas[0] === '127.0.0.1:8081'));
+    const e = loadConfig(configPath('example.toml'), {}, {});
+    assert.equal(e.shards.length, 2);
+  });
+
+  it('reports every bad field at once, naming the field and what was expected', () => {
+    const problems = problemsOf(`
+[[shards]]
+name = "a"
+idx = 0
+address = "127.0.0.1:8080"
+replicas = ["127.0.0.1:8080", "nope"]
+
+[[shards]]
+name = "b"
+idx = 0
+address = "127.0.0.1:99999"
+
+[[shards]]
+name = "c/d"
+idx = 3
+address = "127.0.0.1:8082"
+
+[server]
+workers = -1
+colour = "blue"
+
+[storage]
+durability = "sometimes"
+`);
+    const text = problems.join('\n');
+    for (const needle of [
+      'shards[0].replicas[0]: "127.0.0.1:8080" is the shard\'s own leader address',
+      'shards[0].replicas[1]: "nope": expected "host:port"',
+      'shards[1].idx: duplicate idx 0',
+      'shards[1].address: "127.0.0.1:99999": port 99999 is outside 1..65535',
+      'shards[2].name: "c/d" must be',
+      'no shard has idx 1',
+      'server.workers: expected an integer in 0..256, got -1',
+      'server.colour: unknown setting',
+      'storage.durability: expected one of "fsync", "interval", "none", got "sometimes"',
+    ]) {
+      assert.ok(text.includes(needle), `missing problem: ${needle}\n--- got:\n${text}`);
+    }
+  });
+
+  it('rejects overlapping and missing explicit slot ranges', () => {
+    const text = problemsOf(`
+[[shards]]
+name = "a"
+idx = 0
+address = "127.0.0.1:8080"
+slots = "0-9000"
+[[shards]]
+name = "b"
+idx = 1
+address = "127.0.0.1:8081"
+slots = "8000-16000"
+`).join('\n');
+    assert.match(text, /overlaps slots owned by another shard \(8000-9000\)/);
+    assert.match(text, /slots 16001-16383 are owned by no shard/);
+  });
+
+  it('reports a TOML syntax error with its line and column', () => {
+    const [p] = problemsOf('[[shards]]\nname = \n');
+    assert.match(p ?? '', /TOML syntax error at line 2/);
+  });
+
+  it('applies command-line overrides and DISTKV_TOKEN, and validates them too', () => {
+    const seed = '[[shards]]\nname="s"\nidx=0\naddress="127.0.0.1:1"\n';
+    const c = parseConfigText(
+      seed,
+      't',
+      { 'server.data_dir': '/x', 'storage.durability': 'none' },
+      { DISTKV_TOKEN: 'secret' },
+    );
+    assert.equal(c.server.data_dir, '/x');
+    assert.equal(c.storage.durability, 'none');
+    assert.equal(c.server.token, 'secret');
+    assert.throws(() => parseConfigText(seed, 't', { 'storage.durability': 'maybe' }, {}), ConfigError);
+  });
+
+  it('routes every slot to the shard whose range holds it', () => {
+    const c = loadConfig(configPath('sharding.toml'), {}, {});
+    const m = new ShardMap(c.shards);
+    for (const [slot, shard] of [
+      [0, 0],
+      [4095, 0],
+      [4096, 1],
+      [12287, 2],
+      [16383, 3],
+    ] as const)
+      assert.equal(m.shardOfSlot(slot), shard);
+    assert.equal(m.hash.length, 16);
+    const other = new ShardMap(c.shards.map((s) => (s.idx === 0 ? { ...s, address: '127.0.0.9:8080' } : s)));
+    assert.notEqual(other.hash, m.hash, 'a changed address changes the topology hash');
+  });
+});

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DistkvError } from '../../src/errors.js';
+import { checkKey, intParam, keyFromPath, parseQuery } from '../../src/http/request-parse.js';
+
+const code = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof DistkvError);
+    return err.code;
+  }
+  return 'none';
+};
+
+describe('request parsing', () => {
+  it('decodes percent-encoded keys from /kv/ paths, including "/" and non-ASCII', () => {
+    assert.equal(keyFromPath('/kv/a%2Fb', 4, 1024), 'a/b');
+    assert.equal(keyFromPath('/kv/a/b', 4, 1024), 'a/b');
+    assert.equal(keyFromPath('/kv/%E2%82%AC', 4, 1024), '€');
+    assert.equal(keyFromPath('/kv/a+b', 4, 1024), 'a+b', "'+' is literal in a path");
+  });
+
+  it('rejects empty keys, long keys, bad percent-encoding and invalid UTF-8', () => {
+    assert.equal(
+      code(() => keyFromPath('/kv/', 4, 1024)),
+      'MISSING_KEY',
+    );
+    assert.equal(
+      code(() => {
+        checkKey('x'.repeat(1025), 1024);
+      }),
+      'INVALID_KEY',
+    );
+    assert.equal(
+      code(() => {
+        checkKey('é'.repeat(513), 1024);
+      }),
+      'INVALID_KEY',
+      '1026 bytes in 513 characters',
+    );
+    assert.equal(
+      code(() => {
+        checkKey('é'.repeat(512), 1024);
+      }),
+      'none',
+    );
+    assert.equal(
+      code(() => keyFromPath('/kv/%zz', 4, 1024)),
+      'INVALID_KEY',
+    );
+    assert.equal(
+      code(() => keyFromPath('/kv/%FF', 4, 1024)),
+      'INVALID_KEY',
+    );
+    assert.equal(
+      code(() => keyFromPath('/kv/a\uFFFD', 4, 1024)),
+      'INVALID_KEY',
+    );
+  });
+
+  it("parses queries as Go's ParseForm does: '+' is a space, first value wins, malformed pairs are reported", () => {
+    const { params, bad } = parseQuery('key=John+Doe&value=a%26b&key=second&bad=%zz');
+    assert.equal(params.get('key'), 'John Doe');
+    assert.equal(params.get('value'), 'a&b');
+    assert.deepEqual(bad, ['bad']);
+  });
+
+  it('reads integer parameters within bounds', () => {
+    const { params } = parseQuery('limit=50&neg=-1&x=abc');
+    assert.equal(intParam(params, 'limit', 100, 1, 1000), 50);
+    assert.equal(intParam(params, 'missing', 100, 1, 1000), 100);
+    assert.equal(
+      code(() => intParam(params, 'neg', 1, 0, 10)),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(
+      code(() => intParam(params, 'x', 1, 0, 10)),
+      'INVALID_ARGUMENT',
+    );
+  });
+});

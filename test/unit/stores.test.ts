@@ -1,0 +1,15 @@
+import { LmdbStore } from '../../src/storage/lmdb-store.js';
+import { MemoryStore } from '../../src/storage/memory-store.js';
+import { storeConformance } from './store-conformance.js';
+
+storeConformance('MemoryStore', () => new MemoryStore(), false);
+storeConformance(
+  'LmdbStore (fsync)',
+  (dir) => new LmdbStore({ dir, durability: 'fsync', fsyncIntervalMs: 100 }),
+  true,
+);
+storeConformance(
+  'LmdbStore (interval)',
+  (dir) => new LmdbStore({ dir, durability: 'interval', fsyncIntervalMs: 20 }),
+  true,
+);

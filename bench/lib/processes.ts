@@ -1,0 +1,102 @@
+/**
+ * Benchmark process helpers: start distkv or the baseline server as child processes on loopback,
+ * wait for them, stop them. The load runs in other processes (wrk or the load generator), never in
+ * the server's process.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** ROOT is the repository root. */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** freePort returns a currently free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => {
+        if (a !== null && typeof a === 'object') resolve(a.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+/** defaultLayoutConfig writes config/default.toml's layout (4 shards, leaders on one port, replicas on another). */
+export function defaultLayoutConfig(
+  dir: string,
+  leaderPort: number,
+  replicaPort: number,
+  extra = '',
+): string {
+  const shards = [0, 1, 2, 3]
+    .map(
+      (i) =>
+        `[[shards]]\nname = "shard-${i}"\nidx = ${i}\naddress = "127.0.0.1:${leaderPort}"\nreplicas = ["127.0.0.1:${replicaPort}"]\n`,
+    )
+    .join('\n');
+  const path = join(dir, 'bench.toml');
+  writeFileSync(path, `${shards}\n${extra}\n`);
+  return path;
+}
+
+/** Child is a started server process. */
+export interface Child {
+  proc: ChildProcess;
+  /** startupMs is the time from spawn to the first answered request. */
+  startupMs: number;
+  stop(): Promise<void>;
+}
+
+/** startProcess spawns `node args`, then polls `probeUrl` until it answers (any status), and returns the child. */
+export async function startProcess(
+  args: string[],
+  probeUrl: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 20000,
+): Promise<Child> {
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, DISTKV_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${proc.exitCode}`);
+    try {
+      const r = await fetch(probeUrl);
+      await r.arrayBuffer();
+      if (r.status !== 503) break;
+    } catch {
+      // not yet listening
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`${args.join(' ')} did not answer ${probeUrl} within ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const startupMs = performance.now() - t0;
+  return {
+    proc,
+    startupMs,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) {
+          resolve();
+          return;
+        }
+        proc.once('exit', () => {
+          resolve();
+        });
+        proc.kill('SIGTERM');
+        setTimeout(() => proc.kill('SIGKILL'), 8000).unref();
+      }),
+  };
+}

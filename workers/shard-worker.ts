@@ -4,7 +4,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toDistkvError } from '../src/errors.js';
-import { isToWorker, MESSAGE_VERSION, type FromWorker, type WorkerInit } from '../src/worker/messages.js';
+import { createLogger } from '../src/util/logger.js';
+import {
+  type FromWorker,
+  isToWorker,
+  MESSAGE_VERSION,
+  type ToWorker,
+  type WorkerInit,
+} from '../src/worker/messages.js';
 import { ShardHost } from '../src/worker/shard-host.js';
 
 const port = parentPort;
@@ -24,14 +31,24 @@ if ((init.version as number) !== MESSAGE_VERSION) {
     },
   });
 } else {
-  try {
-    const host = new ShardHost(init.stores, init.positions, send);
-    port.on('message', (msg: unknown) => {
-      if (isToWorker(msg)) host.handle(msg);
-      else process.emitWarning(`shard worker ${init.workerIndex}: dropped a malformed message`);
-    });
-    send(host.readyMessage());
-  } catch (err) {
-    send({ type: 'failed', error: toDistkvError(err).toWire() });
-  }
+  // Messages that arrive while the stores open are queued and handled once they are.
+  const early: ToWorker[] = [];
+  let host: ShardHost | undefined;
+  port.on('message', (msg: unknown) => {
+    if (!isToWorker(msg))
+      process.emitWarning(`shard worker ${init.workerIndex}: dropped a malformed message`);
+    else if (host === undefined) early.push(msg);
+    else host.handle(msg);
+  });
+  const log = createLogger(init.logLevel).child({ worker: init.workerIndex });
+  ShardHost.open(init.stores, init.positions, send, log).then(
+    (h) => {
+      host = h;
+      send(h.readyMessage());
+      for (const m of early.splice(0)) h.handle(m);
+    },
+    (err: unknown) => {
+      send({ type: 'failed', error: toDistkvError(err).toWire() });
+    },
+  );
 }

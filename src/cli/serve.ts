@@ -44,7 +44,11 @@ const OPTIONS: Record<string, OptionSpec> = {
   engine: {
     type: 'string',
     valueName: 'ENGINE',
-    help: 'storage engine: lmdb | memory (overrides storage.engine)',
+    help: 'storage engine: lsm | lmdb | memory (overrides storage.engine)',
+  },
+  repair: {
+    type: 'boolean',
+    help: 'start even if a store is damaged: keep data up to the damage, drop and report the rest',
   },
   'log-level': {
     type: 'string',
@@ -101,7 +105,12 @@ export async function serve(argv: readonly string[]): Promise<number> {
     },
     'starting distkv',
   );
-  const node = await DistkvNode.start({ config, nodes: listOption(args, 'node'), log });
+  const node = await DistkvNode.start({
+    config,
+    nodes: listOption(args, 'node'),
+    log,
+    repair: args.options.get('repair') === true,
+  });
 
   return new Promise<number>((resolve) => {
     let signals = 0;

@@ -10,7 +10,7 @@
 export type Durability = 'fsync' | 'interval' | 'none';
 
 /** StorageEngine names a Store implementation. */
-export type StorageEngine = 'lmdb' | 'memory';
+export type StorageEngine = 'lsm' | 'lmdb' | 'memory';
 
 /** SlotRange is an inclusive range of slots [first, last]. */
 export interface SlotRange {
@@ -81,7 +81,7 @@ export const DEFAULTS = {
     tls_key: '',
   },
   storage: {
-    engine: 'lmdb',
+    engine: 'lsm',
     durability: 'fsync',
     fsync_interval_ms: 100,
     memtable_bytes: 67108864,

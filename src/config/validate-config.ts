@@ -26,7 +26,7 @@ import {
 type Table = Record<string, unknown>;
 
 const DURABILITIES: readonly Durability[] = ['fsync', 'interval', 'none'];
-const ENGINES: readonly StorageEngine[] = ['lmdb', 'memory'];
+const ENGINES: readonly StorageEngine[] = ['lsm', 'lmdb', 'memory'];
 const SHARD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function isTable(v: unknown): v is Table {

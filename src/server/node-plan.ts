@@ -90,7 +90,12 @@ export function selectNodes(
 }
 
 /** planNode builds the plan for hosting `nodes` with `workers` worker threads. */
-export function planNode(config: Config, nodes: readonly string[], requestedWorkers: number): NodePlan {
+export function planNode(
+  config: Config,
+  nodes: readonly string[],
+  requestedWorkers: number,
+  repair = false,
+): NodePlan {
   let storeCount = 0;
   for (const s of config.shards) {
     if (nodes.includes(s.address)) storeCount++;
@@ -111,6 +116,13 @@ export function planNode(config: Config, nodes: readonly string[], requestedWork
       engine: config.storage.engine,
       durability: config.storage.durability,
       fsyncIntervalMs: config.storage.fsync_interval_ms,
+      lsm: {
+        memtableBytes: config.storage.memtable_bytes,
+        maxRuns: config.storage.max_runs,
+        walSegmentBytes: config.storage.wal_segment_bytes,
+        walRetentionBytes: config.storage.wal_retention_bytes,
+      },
+      repair,
     };
   };
   // Leaders round-robin over workers, then replicas, each skipping its leader's worker.

@@ -40,6 +40,8 @@ export interface NodeOptions {
   log: Logger;
   /** workerEntry overrides the shard worker script (tests). */
   workerEntry?: URL;
+  /** repair lets store recovery drop damaged data (reported) instead of refusing to start. */
+  repair?: boolean;
 }
 
 /** DistkvNode is a running distkv process. */
@@ -60,6 +62,7 @@ export class DistkvNode {
       config,
       nodes,
       config.server.workers === 0 ? defaultWorkers() : config.server.workers,
+      options.repair === true,
     );
     const entry = options.workerEntry ?? new URL('../../workers/shard-worker.js', import.meta.url);
     this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level);

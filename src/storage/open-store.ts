@@ -1,17 +1,41 @@
 /**
  * openStore: the one place that maps `storage.engine` to a Store implementation.
  */
+import type { Logger } from 'pino';
 import type { StorageEngine } from '../config/schema.js';
 import { LmdbStore } from './lmdb-store.js';
+import { openLsmStore } from './lsm-recovery.js';
 import { MemoryStore } from './memory-store.js';
-import type { Store, StoreOptions } from './store.js';
+import { RealVfs } from './real-vfs.js';
+import type { LsmTuning, Store, StoreOptions } from './store.js';
 
-/** openStore opens (creating if needed) a store of the given engine. */
-export function openStore(engine: StorageEngine, options: StoreOptions): Store {
+/** BLOCK_CACHE_BYTES is each LSM store's SSTable block cache size. */
+export const BLOCK_CACHE_BYTES = 16 * 1024 * 1024;
+
+/** OpenStoreOptions are StoreOptions plus the LSM settings, `repair` and a logger. */
+export interface OpenStoreOptions extends StoreOptions {
+  lsm: LsmTuning;
+  repair: boolean;
+  log?: Logger;
+}
+
+/** openStore opens (recovering or creating) a store of the given engine. */
+export async function openStore(engine: StorageEngine, options: OpenStoreOptions): Promise<Store> {
   switch (engine) {
+    case 'lsm':
+      return openLsmStore({
+        dir: options.dir,
+        durability: options.durability,
+        fsyncIntervalMs: options.fsyncIntervalMs,
+        vfs: new RealVfs(),
+        ...options.lsm,
+        blockCacheBytes: BLOCK_CACHE_BYTES,
+        repair: options.repair,
+        ...(options.log === undefined ? {} : { log: options.log }),
+      });
     case 'lmdb':
-      return new LmdbStore(options);
+      return Promise.resolve(new LmdbStore(options));
     case 'memory':
-      return new MemoryStore();
+      return Promise.resolve(new MemoryStore());
   }
 }

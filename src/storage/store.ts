@@ -60,3 +60,11 @@ export interface StoreOptions {
   durability: Durability;
   fsyncIntervalMs: number;
 }
+
+/** LsmTuning are the LSM engine's settings (the [storage] table). */
+export interface LsmTuning {
+  memtableBytes: number;
+  maxRuns: number;
+  walSegmentBytes: number;
+  walRetentionBytes: number;
+}

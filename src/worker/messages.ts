@@ -8,6 +8,7 @@
  */
 import type { Durability, StorageEngine } from '../config/schema.js';
 import type { WireError } from '../errors.js';
+import type { LsmTuning } from '../storage/store.js';
 
 /** MESSAGE_VERSION is the version of this message set. */
 export const MESSAGE_VERSION = 1;
@@ -27,6 +28,9 @@ export interface StoreSpec {
   engine: StorageEngine;
   durability: Durability;
   fsyncIntervalMs: number;
+  lsm: LsmTuning;
+  /** repair lets recovery drop damaged data (reported) instead of refusing to start. */
+  repair: boolean;
 }
 
 /** WorkerInit is the workerData every shard worker starts with. */

@@ -6,6 +6,7 @@
  * last acknowledged seq into the shared `positions` array. `workers/shard-worker.ts` only wires it
  * to `parentPort`; tests drive it directly with an in-memory `send`.
  */
+import type { Logger } from 'pino';
 import { toDistkvError, DistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
 import { openStore } from '../storage/open-store.js';
@@ -27,18 +28,39 @@ export class ShardHost {
   private readonly send: SendFn;
   private flushScheduled = false;
 
-  constructor(specs: readonly StoreSpec[], positions: SharedArrayBuffer, send: SendFn) {
+  private constructor(positions: SharedArrayBuffer, send: SendFn) {
     this.positions = new BigInt64Array(positions);
     this.send = send;
-    for (const spec of specs) {
-      const store = openStore(spec.engine, {
-        dir: spec.dir,
-        durability: spec.durability,
-        fsyncIntervalMs: spec.fsyncIntervalMs,
-      });
-      this.stores.set(spec.index, { spec, store });
-      Atomics.store(this.positions, spec.index, BigInt(store.lastSeq()));
+  }
+
+  /** open opens (recovering) every store of `specs`; if one fails, the ones opened are closed again. */
+  static async open(
+    specs: readonly StoreSpec[],
+    positions: SharedArrayBuffer,
+    send: SendFn,
+    log?: Logger,
+  ): Promise<ShardHost> {
+    const host = new ShardHost(positions, send);
+    try {
+      for (const spec of specs) {
+        const store = await openStore(spec.engine, {
+          dir: spec.dir,
+          durability: spec.durability,
+          fsyncIntervalMs: spec.fsyncIntervalMs,
+          lsm: spec.lsm,
+          repair: spec.repair,
+          ...(log === undefined
+            ? {}
+            : { log: log.child({ shard: spec.shard.name, role: spec.role, node: spec.node }) }),
+        });
+        host.stores.set(spec.index, { spec, store });
+        Atomics.store(host.positions, spec.index, BigInt(store.lastSeq()));
+      }
+    } catch (err) {
+      await host.close();
+      throw err;
     }
+    return host;
   }
 
   /** readyMessage describes the opened stores. */

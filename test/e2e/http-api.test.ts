@@ -223,7 +223,7 @@ describe('REST API', () => {
       stores: { role: string; keys: number; engine: string }[];
     };
     assert.equal(stats.stores.length, 4);
-    assert.ok(stats.stores.every((s) => s.engine === 'lmdb' && typeof s.keys === 'number'));
+    assert.ok(stats.stores.every((s) => s.engine === 'lsm' && typeof s.keys === 'number'));
     const metrics = await (await fetch(`http://${A}/metrics`)).text();
     assert.match(metrics, /distkv_http_requests_total\{route="kv_get",status="200"\} \d+/);
     assert.match(metrics, /distkv_http_request_duration_seconds_bucket\{le="0.001",route="kv_put"\} \d+/);

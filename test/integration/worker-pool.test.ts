@@ -18,7 +18,7 @@ const ENTRY = new URL('../../workers/shard-worker.js', import.meta.url);
 const CRASHING_ENTRY = new URL('../helpers/crashing-worker.js', import.meta.url);
 const silent = pino({ level: 'silent' });
 
-function specs(dir: string, n: number, engine: 'lmdb' | 'memory'): StoreSpec[] {
+function specs(dir: string, n: number, engine: 'lsm' | 'lmdb' | 'memory'): StoreSpec[] {
   return Array.from({ length: n }, (_, i) => ({
     index: i,
     shard: { idx: i, name: `shard-${i}`, first: 0, last: 16383 },
@@ -28,6 +28,8 @@ function specs(dir: string, n: number, engine: 'lmdb' | 'memory'): StoreSpec[] {
     engine,
     durability: 'fsync' as const,
     fsyncIntervalMs: 100,
+    lsm: { memtableBytes: 1 << 20, maxRuns: 4, walSegmentBytes: 1 << 20, walRetentionBytes: 1 << 20 },
+    repair: false,
   }));
 }
 
@@ -56,7 +58,7 @@ function op(
 
 describe('worker pool with real worker threads', () => {
   it('executes gets, puts and deletes on the owning worker and matches each reply to its request', async () => {
-    const all = specs(tempDir(after), 4, 'lmdb');
+    const all = specs(tempDir(after), 4, 'lsm');
     const pool = new WorkerPool(
       [
         [all[0]!, all[2]!],

@@ -12,10 +12,15 @@ const str = (v: Uint8Array | undefined): string | undefined =>
   v === undefined ? undefined : Buffer.from(v).toString('utf8');
 
 /** storeConformance registers the shared suite for one implementation. */
-export function storeConformance(name: string, open: (dir: string) => Store, persistent: boolean): void {
+export function storeConformance(
+  name: string,
+  openSync: (dir: string) => Store | Promise<Store>,
+  persistent: boolean,
+): void {
+  const open = async (dir: string): Promise<Store> => openSync(dir);
   describe(`Store conformance: ${name}`, () => {
     it('reads back what it wrote, and undefined for a missing key', async () => {
-      const s = open(tempDir(after));
+      const s = await open(tempDir(after));
       await s.put(b('a'), b('1'));
       assert.equal(str(s.get(b('a'))), '1');
       assert.equal(s.get(b('zz')), undefined);
@@ -23,7 +28,7 @@ export function storeConformance(name: string, open: (dir: string) => Store, per
     });
 
     it('gives every write the next sequence number, starting at 1', async () => {
-      const s = open(tempDir(after));
+      const s = await open(tempDir(after));
       const seqs = await Promise.all([s.put(b('a'), b('1')), s.put(b('b'), b('2')), s.delete(b('a'))]);
       assert.deepEqual(
         seqs.map((r) => r.seq),
@@ -34,7 +39,7 @@ export function storeConformance(name: string, open: (dir: string) => Store, per
     });
 
     it('overwrites, deletes, and treats deleting a missing key as a no-op write', async () => {
-      const s = open(tempDir(after));
+      const s = await open(tempDir(after));
       await s.put(b('k'), b('old'));
       await s.put(b('k'), b('new'));
       assert.equal(str(s.get(b('k'))), 'new');
@@ -45,7 +50,7 @@ export function storeConformance(name: string, open: (dir: string) => Store, per
     });
 
     it('stores binary values and empty values exactly', async () => {
-      const s = open(tempDir(after));
+      const s = await open(tempDir(after));
       const bin = Buffer.from([0, 255, 1, 254, 0]);
       await s.put(b('bin'), bin);
       await s.put(b('empty'), Buffer.alloc(0));
@@ -55,7 +60,7 @@ export function storeConformance(name: string, open: (dir: string) => Store, per
     });
 
     it('scans a prefix in byte order, after a cursor, up to a limit, hiding deleted keys', async () => {
-      const s = open(tempDir(after));
+      const s = await open(tempDir(after));
       for (const k of ['p/b', 'p/a', 'p/c', 'q/a', 'p/é', 'o']) await s.put(b(k), b(`v-${k}`));
       await s.delete(b('p/c'));
       assert.deepEqual(
@@ -72,7 +77,7 @@ export function storeConformance(name: string, open: (dir: string) => Store, per
     });
 
     it('counts keys in stats', async () => {
-      const s = open(tempDir(after));
+      const s = await open(tempDir(after));
       await Promise.all([s.put(b('a'), b('1')), s.put(b('b'), b('2'))]);
       const st = s.stats();
       assert.equal(st.keys, 2);
@@ -82,20 +87,20 @@ export function storeConformance(name: string, open: (dir: string) => Store, per
     });
 
     it('refuses writes after close', async () => {
-      const s = open(tempDir(after));
+      const s = await open(tempDir(after));
       await s.close();
-      assert.throws(() => s.put(b('a'), b('1')), /closed/);
+      await assert.rejects(async () => s.put(b('a'), b('1')), /closed/);
     });
 
     if (persistent) {
       it('keeps acknowledged writes and the sequence across close and reopen', async () => {
         const dir = tempDir(after);
-        const s = open(dir);
+        const s = await open(dir);
         await s.put(b('a'), b('1'));
         await s.put(b('b'), b('2'));
         await s.delete(b('a'));
         await s.close();
-        const s2 = open(dir);
+        const s2 = await open(dir);
         assert.equal(s2.get(b('a')), undefined);
         assert.equal(str(s2.get(b('b'))), '2');
         assert.equal(s2.lastSeq(), 3);

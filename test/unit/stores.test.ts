@@ -1,5 +1,6 @@
 import { LmdbStore } from '../../src/storage/lmdb-store.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
+import { openTestLsm } from '../helpers/lsm.js';
 import { storeConformance } from './store-conformance.js';
 
 storeConformance('MemoryStore', () => new MemoryStore(), false);
@@ -13,3 +14,9 @@ storeConformance(
   (dir) => new LmdbStore({ dir, durability: 'interval', fsyncIntervalMs: 20 }),
   true,
 );
+storeConformance(
+  'LsmStore (small memtable: flushes and compactions)',
+  (dir) => openTestLsm(dir, { memtableBytes: 2048, maxRuns: 2 }),
+  true,
+);
+storeConformance('LsmStore (interval)', (dir) => openTestLsm(dir, { durability: 'interval' }), true);

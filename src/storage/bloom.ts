@@ -1,0 +1,122 @@
+/**
+ * Bloom filters of SSTable runs: the bloom-filters package's BloomFilter (sizing, bit set, add/has)
+ * with its hashing replaced, and a binary form for the run file.
+ *
+ * The package hashes every element through a general-purpose 64-bit hash costing ~9 µs per lookup;
+ * `FastHashing` instead takes two 32-bit murmur3 hashes of the key's bytes (keys arrive as latin1
+ * strings, one character per byte) and derives the k probe positions by double hashing,
+ * h1 + i·h2 mod m (Kirsch–Mitzenmacher). bench/micro/storage/bloom-lookup.bench.ts measures it.
+ *
+ *   bloom := bits:u32 hashes:u8 reserved:u8[3] bitmap:ceil(bits/8)
+ */
+import bloomFilters from 'bloom-filters';
+
+// bloom-filters is CommonJS whose named exports Node's ESM loader cannot see: take them off the default import.
+const { BloomFilter } = bloomFilters;
+type BloomFilter = InstanceType<typeof BloomFilter>;
+
+/** murmur3 returns the 32-bit murmur3 hash of a latin1 string's character codes. */
+export function murmur3(key: string, seed: number): number {
+  let h = seed >>> 0;
+  const n = key.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let k =
+      key.charCodeAt(i) |
+      (key.charCodeAt(i + 1) << 8) |
+      (key.charCodeAt(i + 2) << 16) |
+      (key.charCodeAt(i + 3) << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const rest = n - i;
+  if (rest > 0) {
+    let k = key.charCodeAt(i);
+    if (rest > 1) k ^= key.charCodeAt(i + 1) << 8;
+    if (rest > 2) k ^= key.charCodeAt(i + 2) << 16;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+  }
+  h ^= n;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** FastHashing replaces the package's hashing (see the module comment); it only accepts latin1 strings. */
+class FastHashing {
+  getIndexes(element: string, size: number, hashCount: number): number[] {
+    const h1 = murmur3(element, 0x9747b28c);
+    const h2 = (murmur3(element, 0x5bd1e995) | 1) >>> 0;
+    const out = new Array<number>(hashCount);
+    for (let i = 0; i < hashCount; i++) out[i] = (h1 + i * h2) % size;
+    return out;
+  }
+}
+
+const FAST_HASHING = new FastHashing();
+
+/** BloomInternals are the package's private fields this module reads and replaces. */
+interface BloomInternals {
+  _hashing: FastHashing;
+  _size: number;
+  _nbHashes: number;
+  _filter: { array: Uint8Array };
+}
+
+/** KeyBloom is a bloom filter over latin1 keys. */
+export class KeyBloom {
+  private readonly filter: BloomFilter;
+
+  private constructor(filter: BloomFilter) {
+    this.filter = filter;
+    (filter as unknown as BloomInternals)._hashing = FAST_HASHING;
+  }
+
+  /** create sizes a filter for `items` keys at false-positive rate `rate`. */
+  static create(items: number, rate: number): KeyBloom {
+    return new KeyBloom(BloomFilter.create(Math.max(1, items), rate));
+  }
+
+  /** decode reads a filter from its binary form. */
+  static decode(b: Buffer): KeyBloom {
+    const bits = b.readUInt32LE(0);
+    const hashes = b[4]!;
+    const filter = new BloomFilter(bits, hashes);
+    const internals = filter as unknown as BloomInternals;
+    const bitmap = b.subarray(8);
+    if (bitmap.length !== internals._filter.array.length)
+      throw new Error(`bloom bitmap is ${bitmap.length} bytes; expected ${internals._filter.array.length}`);
+    internals._filter.array.set(bitmap);
+    return new KeyBloom(filter);
+  }
+
+  add(key: string): void {
+    this.filter.add(key);
+  }
+
+  /** mayHave is false when the key is certainly absent. */
+  mayHave(key: string): boolean {
+    return this.filter.has(key);
+  }
+
+  /** encode returns the binary form. */
+  encode(): Buffer {
+    const internals = this.filter as unknown as BloomInternals;
+    const bitmap = internals._filter.array;
+    const b = Buffer.alloc(8 + bitmap.length);
+    b.writeUInt32LE(internals._size, 0);
+    b[4] = internals._nbHashes;
+    b.set(bitmap, 8);
+    return b;
+  }
+}

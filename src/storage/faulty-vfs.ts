@@ -1,0 +1,226 @@
+/**
+ * FaultyVfs: the in-memory twin of RealVfs, with the faults a disk and a power cut can cause.
+ *
+ * Each file keeps its current bytes and the bytes it had at its last successful sync. `crash()`
+ * models power loss: every file reverts to its synced bytes, optionally keeping a torn prefix of
+ * what was appended after (as a disk that wrote part of the last request). Directory operations
+ * (create, rename, unlink) are durable at once. `failSyncs(n)` makes the next n syncs fail with EIO
+ * (and, as Linux does after a failed fsync, forgets the unsynced bytes); `setCapacity(bytes)` makes
+ * appends beyond a total size fail with ENOSPC after writing what fits. Handles opened before a
+ * crash fail with EIO afterwards, so the crashed store's leftovers cannot write into the "rebooted" disk.
+ */
+import { dirname } from 'node:path';
+import type { ReadableFile, Vfs, WritableFile } from './vfs.js';
+
+interface MemFile {
+  data: Buffer;
+  synced: Buffer;
+}
+
+function errno(code: string, message: string): NodeJS.ErrnoException {
+  const e: NodeJS.ErrnoException = new Error(`${code}: ${message}`);
+  e.code = code;
+  return e;
+}
+
+class FaultyWritableFile implements WritableFile {
+  readonly path: string;
+  private readonly vfs: FaultyVfs;
+
+  constructor(vfs: FaultyVfs, path: string) {
+    this.vfs = vfs;
+    this.path = path;
+  }
+
+  /** stale: after a crash the old disk is gone; every call on it fails. */
+  private stale(): Promise<never> | undefined {
+    return this.vfs.dead ? Promise.reject(errno('EIO', `${this.path}: the disk crashed`)) : undefined;
+  }
+
+  get size(): number {
+    return this.vfs.file(this.path).data.length;
+  }
+
+  append(data: Uint8Array): Promise<void> {
+    return this.stale() ?? this.vfs.doAppend(this.path, data);
+  }
+
+  sync(): Promise<void> {
+    return this.stale() ?? this.vfs.doSync(this.path);
+  }
+
+  truncate(size: number): Promise<void> {
+    const stale = this.stale();
+    if (stale) return stale;
+    const f = this.vfs.file(this.path);
+    f.data = Buffer.from(f.data.subarray(0, size));
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** FaultyVfs is an in-memory Vfs with injectable faults. */
+export class FaultyVfs implements Vfs {
+  private readonly files = new Map<string, MemFile>();
+  private readonly dirs = new Set<string>();
+  private syncFailures = 0;
+  private capacity = Infinity;
+  /** syncCount counts successful syncs (tests assert group commit with it). */
+  syncCount = 0;
+  /** dead is set by crash(): this instance is the disk as the crashed process saw it; all calls fail. */
+  dead = false;
+
+  /** failSyncs makes the next `n` syncs fail with EIO. */
+  failSyncs(n: number): void {
+    this.syncFailures = n;
+  }
+
+  /** setCapacity limits the total bytes of all files; appends beyond it fail with ENOSPC. */
+  setCapacity(bytes: number): void {
+    this.capacity = bytes;
+  }
+
+  /** usedBytes is the total size of all files. */
+  usedBytes(): number {
+    let n = 0;
+    for (const f of this.files.values()) n += f.data.length;
+    return n;
+  }
+
+  /**
+   * crash models power loss and returns the disk as it is after reboot: each file reverts to its
+   * last synced bytes; with `tear`, a file whose unsynced bytes extend its synced ones keeps a
+   * random-length prefix of them. This instance is dead afterwards: whatever the crashed store
+   * still tries to do fails with EIO and cannot touch the rebooted disk.
+   */
+  crash(tear = false, random: () => number = Math.random): FaultyVfs {
+    const next = new FaultyVfs();
+    for (const d of this.dirs) next.dirs.add(d);
+    for (const [path, f] of this.files) {
+      const extends_ =
+        f.data.length > f.synced.length && f.data.subarray(0, f.synced.length).equals(f.synced);
+      let data = Buffer.from(f.synced);
+      if (tear && extends_)
+        data = Buffer.from(
+          f.data.subarray(0, f.synced.length + Math.floor(random() * (f.data.length - f.synced.length))),
+        );
+      next.files.set(path, { data, synced: Buffer.from(data) });
+    }
+    this.dead = true;
+    return next;
+  }
+
+  private check(): void {
+    if (this.dead) throw errno('EIO', 'the disk crashed');
+  }
+
+  /** corrupt flips one byte of a file (current and synced bytes) at `offset`. */
+  corrupt(path: string, offset: number): void {
+    const f = this.file(path);
+    f.data[offset]! ^= 0xff;
+    if (offset < f.synced.length) f.synced[offset]! ^= 0xff;
+  }
+
+  /** file returns a file's record (throws ENOENT). */
+  file(path: string): MemFile {
+    const f = this.files.get(path);
+    if (f === undefined) throw errno('ENOENT', path);
+    return f;
+  }
+
+  doAppend(path: string, data: Uint8Array): Promise<void> {
+    if (this.dead) return Promise.reject(errno('EIO', 'the disk crashed'));
+    const f = this.file(path);
+    const room = this.capacity - this.usedBytes();
+    if (data.length > room) {
+      f.data = Buffer.concat([f.data, data.subarray(0, Math.max(0, room))]);
+      return Promise.reject(errno('ENOSPC', `no space left on device writing ${path}`));
+    }
+    f.data = Buffer.concat([f.data, data]);
+    return Promise.resolve();
+  }
+
+  doSync(path: string): Promise<void> {
+    if (this.dead) return Promise.reject(errno('EIO', 'the disk crashed'));
+    const f = this.file(path);
+    if (this.syncFailures > 0) {
+      this.syncFailures--;
+      f.data = Buffer.from(f.synced); // Linux drops the dirty pages of a failed fsync
+      return Promise.reject(errno('EIO', `fsync failed on ${path}`));
+    }
+    f.synced = Buffer.from(f.data);
+    this.syncCount++;
+    return Promise.resolve();
+  }
+
+  mkdirp(dir: string): void {
+    this.check();
+    for (let d = dir; d !== dirname(d); d = dirname(d)) this.dirs.add(d);
+  }
+
+  list(dir: string): string[] {
+    this.check();
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    return [...this.files.keys()]
+      .filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/'))
+      .map((p) => p.slice(prefix.length));
+  }
+
+  exists(path: string): boolean {
+    return this.files.has(path) || this.dirs.has(path);
+  }
+
+  readFile(path: string): Buffer {
+    this.check();
+    return Buffer.from(this.file(path).data);
+  }
+
+  openRead(path: string): ReadableFile {
+    this.check();
+    const data = this.file(path).data;
+    return {
+      path,
+      size: data.length,
+      readAt: (position, length) => {
+        this.check();
+        return Buffer.from(data.subarray(position, position + length));
+      },
+      close: () => undefined,
+    };
+  }
+
+  openAppend(path: string, truncate: boolean): Promise<WritableFile> {
+    if (this.dead) return Promise.reject(errno('EIO', 'the disk crashed'));
+    if (!this.dirs.has(dirname(path))) return Promise.reject(errno('ENOENT', dirname(path)));
+    const existing = this.files.get(path);
+    if (existing === undefined || truncate)
+      this.files.set(path, { data: Buffer.alloc(0), synced: Buffer.alloc(0) });
+    return Promise.resolve(new FaultyWritableFile(this, path));
+  }
+
+  async writeFile(path: string, data: Uint8Array): Promise<void> {
+    const f = await this.openAppend(path, true);
+    await f.append(data);
+    await f.sync();
+  }
+
+  rename(from: string, to: string): void {
+    this.check();
+    this.files.set(to, this.file(from));
+    this.files.delete(from);
+  }
+
+  unlink(path: string): void {
+    this.check();
+    this.file(path);
+    this.files.delete(path);
+  }
+
+  /** syncDir is a no-op: directory operations are durable at once in this model. */
+  syncDir(): void {
+    this.check();
+  }
+}

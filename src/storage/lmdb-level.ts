@@ -1,0 +1,106 @@
+/**
+ * LmdbLevel: the bottom level of the LSM store, one LMDB environment at `<store>/lmdb/data.mdb`.
+ *
+ * It holds every key compacted out of SSTable runs (tombstones already applied) and, in its `meta`
+ * database, `applied_seq`: every write with seq ≤ applied_seq is in LMDB. Compaction writes data
+ * and the new applied_seq in the same write transaction, and every commit is synced whatever the
+ * store's durability mode, because WAL segments and runs are deleted once LMDB holds their data.
+ */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { type Database, open, type RootDatabase } from 'lmdb';
+import { prefixEnd } from '../util/bytes.js';
+
+const APPLIED_SEQ = 'applied_seq';
+
+/** LevelWrite is one change compaction applies: a value, or null to delete. */
+export interface LevelWrite {
+  key: Uint8Array;
+  value: Uint8Array | null;
+}
+
+/** LmdbLevel wraps the bottom level's environment. */
+export class LmdbLevel {
+  private readonly root: RootDatabase;
+  private readonly data: Database<Buffer, Uint8Array>;
+  private readonly meta: Database<number, string>;
+
+  constructor(storeDir: string) {
+    const dir = join(storeDir, 'lmdb');
+    mkdirSync(dir, { recursive: true });
+    this.root = open({
+      path: join(dir, 'data.mdb'),
+      noSubdir: true,
+      maxDbs: 4,
+      overlappingSync: false,
+      noSync: false,
+    });
+    this.data = this.root.openDB<Buffer, Uint8Array>({
+      name: 'data',
+      keyEncoding: 'binary',
+      encoding: 'binary',
+    });
+    this.meta = this.root.openDB<number, string>({ name: 'meta', encoding: 'ordered-binary' });
+  }
+
+  /** appliedSeq is the seq through which every write is in LMDB. */
+  appliedSeq(): number {
+    return this.meta.get(APPLIED_SEQ) ?? 0;
+  }
+
+  /** get returns a view of the value valid until the next read on this thread, or undefined. */
+  get(key: Uint8Array): Buffer | undefined {
+    const v = this.data.getBinaryFast(key);
+    return v === undefined ? undefined : v.subarray(0, v.length);
+  }
+
+  /**
+   * apply writes `writes` in one synced transaction; with `appliedSeq`, also records it in the
+   * same transaction. Resolves once durable.
+   */
+  async apply(writes: readonly LevelWrite[], appliedSeq?: number): Promise<void> {
+    let last: Promise<boolean> = Promise.resolve(true);
+    for (const w of writes)
+      last =
+        w.value === null
+          ? this.data.remove(w.key)
+          : this.data.put(w.key, Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength));
+    if (appliedSeq !== undefined) last = this.meta.put(APPLIED_SEQ, appliedSeq);
+    await last;
+    await this.root.flushed;
+  }
+
+  /** entries iterates live keys ≥ `from` with `prefix`, in byte order (copies). */
+  *entries(
+    prefix: Uint8Array,
+    from: Uint8Array | undefined,
+    exclusive: boolean,
+  ): IterableIterator<{ key: Buffer; value: Buffer }> {
+    const end = prefixEnd(prefix);
+    const start = from !== undefined && Buffer.compare(from, prefix) > 0 ? from : prefix;
+    const range = this.data.getRange({
+      start,
+      ...(end === undefined ? {} : { end }),
+      exclusiveStart: exclusive && start === from,
+    });
+    for (const { key, value } of range) yield { key: key as Buffer, value };
+  }
+
+  /** stats returns the level's entry count and size on disk. */
+  stats(): { keys: number; bytes: number } {
+    const s = this.data.getStats() as {
+      entryCount?: number;
+      treeLeafPageCount?: number;
+      treeBranchPageCount?: number;
+      overflowPages?: number;
+      pageSize?: number;
+    };
+    const pages = (s.treeLeafPageCount ?? 0) + (s.treeBranchPageCount ?? 0) + (s.overflowPages ?? 0);
+    return { keys: s.entryCount ?? 0, bytes: pages * (s.pageSize ?? 4096) };
+  }
+
+  async close(): Promise<void> {
+    await this.root.flushed;
+    await this.root.close();
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Compaction: merge every input run newest-wins into the LMDB level.
+ *
+ * The merged stream is written in transactions of CHUNK_ENTRIES keys (values put, tombstones
+ * removed), each synced; the last one also records `applied_seq` = the newest seq of the inputs.
+ * Until that last commit, the input runs stay in place and keep shadowing LMDB, so readers never
+ * see a half-compacted state, and a crash mid-way only redoes the same idempotent writes. Between
+ * chunks the worker's event loop runs (each commit is awaited), so foreground reads and writes go on.
+ */
+import type { LevelWrite, LmdbLevel } from './lmdb-level.js';
+import { mergeNewest } from './merge-iterator.js';
+import type { RunReader } from './sstable-reader.js';
+
+/** CHUNK_ENTRIES is the number of keys per compaction transaction. */
+export const CHUNK_ENTRIES = 2000;
+
+/** compactRuns merges `inputs` (newest first) into `level`; resolves once applied_seq is durable. */
+export async function compactRuns(level: LmdbLevel, inputs: readonly RunReader[]): Promise<void> {
+  const appliedSeq = Math.max(...inputs.map((r) => r.footer.maxSeq));
+  const merged = mergeNewest(inputs.map((r) => r.entries(undefined, false)));
+  let chunk: LevelWrite[] = [];
+  for (const [key, v] of merged) {
+    chunk.push({ key: Buffer.from(key, 'latin1'), value: v.value });
+    if (chunk.length >= CHUNK_ENTRIES) {
+      await level.apply(chunk);
+      chunk = [];
+    }
+  }
+  await level.apply(chunk, appliedSeq);
+}

@@ -1,0 +1,366 @@
+/**
+ * LsmStore: the LSM sidecar over LMDB (design section 5), distkv's default Store.
+ *
+ * On disk, per store directory:
+ *   wal/NNNNNNNN.log   write-ahead log segments (wal-format.ts); also the replication log
+ *   runs/NNNNNN.sst    SSTable runs flushed from memtables (sstable-format.ts), newer = higher number
+ *   lmdb/data.mdb      the bottom level (lmdb-level.ts) with `applied_seq`
+ *
+ * Write: WAL append (group commit, durable per the mode) → apply to the active memtable → ack.
+ * A memtable over `memtable_bytes` is frozen and flushed to a run in the background; reads see it
+ * while it flushes. More than `max_runs` runs are compacted newest-wins into LMDB (lsm-compaction.ts).
+ * Read: active memtable → frozen memtables (newest first) → runs (newest first: bloom, index,
+ * block cache) → LMDB. Invariant: every acknowledged write is in the WAL, or in a synced run, or in
+ * LMDB at or below applied_seq; files are deleted only once a later level durably holds their data.
+ *
+ * Recovery (lsm-recovery.ts): open LMDB, drop runs at or below applied_seq, open the rest, replay
+ * WAL records above the newest durable seq into the memtable.
+ *
+ * Everything here runs on the store's worker thread; nothing is shared with other threads.
+ */
+import type { Logger } from 'pino';
+import { DistkvError } from '../errors.js';
+import { latin1Key } from '../util/bytes.js';
+import { compactRuns } from './lsm-compaction.js';
+import type { LmdbLevel } from './lmdb-level.js';
+import { Memtable } from './memtable.js';
+import { mergeNewest, type Versioned } from './merge-iterator.js';
+import type { BlockCache, RunReader } from './sstable-reader.js';
+import { RunReader as Reader } from './sstable-reader.js';
+import { writeRun } from './sstable-writer.js';
+import type { Store, StoreEntry, StoreOptions, StoreStats, WriteResult } from './store.js';
+import type { Vfs } from './vfs.js';
+import { TYPE_DELETE, TYPE_PUT } from './wal-format.js';
+import { removableThrough } from './wal-retention.js';
+import type { WalWriter } from './wal-writer.js';
+
+/** MAX_FROZEN is how many frozen memtables may wait for flushing before writes stall. */
+export const MAX_FROZEN = 2;
+const FLUSH_RETRY_MS = 1000;
+
+/** LsmOptions configure an LsmStore. */
+export interface LsmOptions extends StoreOptions {
+  vfs: Vfs;
+  memtableBytes: number;
+  maxRuns: number;
+  walSegmentBytes: number;
+  walRetentionBytes: number;
+  blockCacheBytes: number;
+  repair: boolean;
+  log?: Logger;
+}
+
+/** LsmParts are what recovery hands to the store. */
+export interface LsmParts {
+  level: LmdbLevel;
+  wal: WalWriter;
+  runs: RunReader[];
+  frozen: Memtable[];
+  active: Memtable;
+  cache: BlockCache;
+  nextRunNo: number;
+  durableSeq: number;
+  lastSeq: number;
+  runsDir: string;
+}
+
+/** LsmStore is one shard's LSM store. */
+export class LsmStore implements Store {
+  readonly engine = 'lsm';
+  private readonly opts: LsmOptions;
+  private readonly level: LmdbLevel;
+  private readonly wal: WalWriter;
+  private readonly cache: BlockCache;
+  private readonly runsDir: string;
+  private active: Memtable;
+  /** frozen memtables, newest first. */
+  private readonly frozen: Memtable[];
+  /** runs, newest first. */
+  private runs: RunReader[];
+  private nextRunNo: number;
+  /** durableSeq: every write ≤ it is in a synced run or in LMDB. */
+  private durableSeq: number;
+  private appliedLastSeq: number;
+  private flushing: Promise<void> | undefined;
+  private compacting: Promise<void> | undefined;
+  private stallWaiters: (() => void)[] = [];
+  private closed = false;
+  private retention: (() => number | undefined) | undefined;
+  private readonly counters = {
+    flushes: 0,
+    flushMsTotal: 0,
+    compactions: 0,
+    compactionMsTotal: 0,
+    lastCompactionMs: 0,
+    writeStalls: 0,
+    retiredBloomChecks: 0,
+    retiredBloomNegatives: 0,
+    retiredBloomFalsePositives: 0,
+  };
+
+  constructor(opts: LsmOptions, parts: LsmParts) {
+    this.opts = opts;
+    this.level = parts.level;
+    this.wal = parts.wal;
+    this.runs = parts.runs;
+    this.frozen = parts.frozen;
+    this.active = parts.active;
+    this.cache = parts.cache;
+    this.nextRunNo = parts.nextRunNo;
+    this.durableSeq = parts.durableSeq;
+    this.appliedLastSeq = parts.lastSeq;
+    this.runsDir = parts.runsDir;
+    this.scheduleFlush();
+    this.maybeCompact();
+  }
+
+  /** setRetention installs the replication hook: the lowest seq a replica still needs (undefined = none). */
+  setRetention(hook: () => number | undefined): void {
+    this.retention = hook;
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    const k = latin1Key(key);
+    const e = this.active.get(k);
+    if (e !== undefined) return e.value ?? undefined;
+    for (const m of this.frozen) {
+      const f = m.get(k);
+      if (f !== undefined) return f.value ?? undefined;
+    }
+    for (const r of this.runs) {
+      const v = r.get(k);
+      if (v !== undefined) return v.value ?? undefined;
+    }
+    return this.level.get(key);
+  }
+
+  put(key: Uint8Array, value: Uint8Array): Promise<WriteResult> {
+    return this.write(key, Buffer.from(value));
+  }
+
+  delete(key: Uint8Array): Promise<WriteResult> {
+    return this.write(key, null);
+  }
+
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
+    const p = latin1Key(prefix);
+    const from = after !== undefined && latin1Key(after) >= p ? `${latin1Key(after)}\u0000` : p;
+    const fromBytes = Buffer.from(from, 'latin1');
+    const sources: Iterator<[string, Versioned]>[] = [
+      this.active.entries(from),
+      ...this.frozen.map((m) => m.entries(from)),
+      ...this.runs.map((r) => r.entries(from)),
+    ];
+    sources.push(mapLevel(this.level.entries(prefix, fromBytes, false)));
+    const out: StoreEntry[] = [];
+    for (const [k, v] of mergeNewest(sources)) {
+      if (!k.startsWith(p)) break;
+      if (v.value === null) continue;
+      out.push({ key: Buffer.from(k, 'latin1'), value: Buffer.from(v.value) });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  lastSeq(): number {
+    return this.appliedLastSeq;
+  }
+
+  stats(): StoreStats {
+    const level = this.level.stats();
+    const runBytes = this.runs.reduce((n, r) => n + r.bytes, 0);
+    const runEntries = this.runs.reduce((n, r) => n + r.footer.entries, 0);
+    const frozenBytes = this.frozen.reduce((n, m) => n + m.bytes, 0);
+    const bloom = this.runs.reduce(
+      (a, r) => ({
+        checks: a.checks + r.bloomChecks,
+        negatives: a.negatives + r.bloomNegatives,
+        fps: a.fps + r.bloomFalsePositives,
+      }),
+      {
+        checks: this.counters.retiredBloomChecks,
+        negatives: this.counters.retiredBloomNegatives,
+        fps: this.counters.retiredBloomFalsePositives,
+      },
+    );
+    const walBytes = this.wal.bytes();
+    return {
+      engine: this.engine,
+      keys: level.keys + runEntries + this.active.size + this.frozen.reduce((n, m) => n + m.size, 0),
+      bytes: level.bytes + runBytes + walBytes,
+      lastSeq: this.appliedLastSeq,
+      appliedSeq: this.level.appliedSeq(),
+      durableSeq: this.durableSeq,
+      walSegments: this.wal.segments().length,
+      walBytes,
+      walBatches: this.wal.counters.batches,
+      walSyncs: this.wal.counters.syncs,
+      walSyncMsAvg:
+        this.wal.counters.syncs === 0 ? 0 : this.wal.counters.syncMsTotal / this.wal.counters.syncs,
+      walFailures: this.wal.counters.failures,
+      memtableBytes: this.active.bytes,
+      memtableKeys: this.active.size,
+      frozenMemtables: this.frozen.length,
+      frozenBytes,
+      runs: this.runs.length,
+      runBytes,
+      bloomChecks: bloom.checks,
+      bloomNegatives: bloom.negatives,
+      bloomFalsePositives: bloom.fps,
+      blockCacheHits: this.cache.hits,
+      blockCacheMisses: this.cache.misses,
+      flushes: this.counters.flushes,
+      flushMsTotal: this.counters.flushMsTotal,
+      compactions: this.counters.compactions,
+      compactionMsTotal: this.counters.compactionMsTotal,
+      lastCompactionMs: this.counters.lastCompactionMs,
+      writeStalls: this.counters.writeStalls,
+      lmdbKeys: level.keys,
+      lmdbBytes: level.bytes,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.wal.close();
+    } finally {
+      await this.flushing;
+      await this.compacting;
+      for (const r of this.runs) r.close();
+      await this.level.close();
+    }
+  }
+
+  /** idle resolves once no flush or compaction is running (tests and benchmarks use it). */
+  async idle(): Promise<void> {
+    while (this.flushing !== undefined || this.compacting !== undefined)
+      await (this.flushing ?? this.compacting);
+  }
+
+  private async write(key: Uint8Array, value: Buffer | null): Promise<WriteResult> {
+    this.checkOpen();
+    while (this.frozen.length >= MAX_FROZEN) {
+      this.counters.writeStalls++;
+      await new Promise<void>((resolve) => this.stallWaiters.push(resolve));
+      this.checkOpen();
+    }
+    const seq = await this.wal.append(value === null ? TYPE_DELETE : TYPE_PUT, key, value ?? undefined);
+    this.active.apply(latin1Key(key), seq, value);
+    this.appliedLastSeq = seq;
+    if (this.active.bytes >= this.opts.memtableBytes) {
+      this.frozen.unshift(this.active);
+      this.active = new Memtable();
+      this.scheduleFlush();
+    }
+    return { seq };
+  }
+
+  /** checkOpen throws UNAVAILABLE once close() has begun (it is re-checked after every await). */
+  private checkOpen(): void {
+    if (this.closed) throw new DistkvError('UNAVAILABLE', 'store is closed');
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing !== undefined || this.frozen.length === 0 || this.closed) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.frozen.length > 0) {
+      const m = this.frozen[this.frozen.length - 1]!;
+      const t0 = performance.now();
+      try {
+        const meta = await writeRun(
+          this.opts.vfs,
+          this.runsDir,
+          this.nextRunNo,
+          m.entries(),
+          m.size,
+          m.minSeq,
+          m.maxSeq,
+        );
+        this.nextRunNo++;
+        this.runs.unshift(new Reader(this.opts.vfs, meta.path, meta.no, this.cache));
+        this.frozen.pop();
+        this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
+        this.counters.flushes++;
+        this.counters.flushMsTotal += performance.now() - t0;
+      } catch (err) {
+        this.opts.log?.error(
+          { err: (err as Error).message, dir: this.opts.dir },
+          'memtable flush failed; retrying',
+        );
+        if (this.closed) return;
+        await new Promise((r) => setTimeout(r, FLUSH_RETRY_MS));
+        continue;
+      } finally {
+        for (const w of this.stallWaiters.splice(0)) w();
+      }
+      this.trimWal();
+      this.maybeCompact();
+      if (this.closed) return;
+    }
+  }
+
+  private maybeCompact(): void {
+    if (this.compacting !== undefined || this.runs.length <= this.opts.maxRuns || this.closed) return;
+    const inputs = [...this.runs];
+    const t0 = performance.now();
+    this.compacting = compactRuns(this.level, inputs)
+      .then(() => {
+        const ms = performance.now() - t0;
+        this.runs = this.runs.filter((r) => !inputs.includes(r));
+        for (const r of inputs) {
+          this.counters.retiredBloomChecks += r.bloomChecks;
+          this.counters.retiredBloomNegatives += r.bloomNegatives;
+          this.counters.retiredBloomFalsePositives += r.bloomFalsePositives;
+          r.close();
+          this.opts.vfs.unlink(r.path);
+        }
+        this.opts.vfs.syncDir(this.runsDir);
+        this.counters.compactions++;
+        this.counters.compactionMsTotal += ms;
+        this.counters.lastCompactionMs = ms;
+        this.opts.log?.debug(
+          { dir: this.opts.dir, runs: inputs.length, ms: Math.round(ms) },
+          'compacted runs into LMDB',
+        );
+        this.trimWal();
+      })
+      .catch((err: unknown) => {
+        this.opts.log?.error(
+          { err: (err as Error).message, dir: this.opts.dir },
+          'compaction failed; will retry',
+        );
+      })
+      .finally(() => {
+        this.compacting = undefined;
+        if (!this.closed) {
+          setTimeout(() => {
+            this.maybeCompact();
+          }, 10).unref();
+        }
+      });
+  }
+
+  private trimWal(): void {
+    const sealed = this.wal.segments().slice(0, -1);
+    const through = removableThrough(
+      sealed,
+      this.durableSeq,
+      this.retention?.(),
+      this.opts.walRetentionBytes,
+    );
+    this.wal.removeSealedThrough(through);
+  }
+}
+
+function* mapLevel(
+  it: IterableIterator<{ key: Buffer; value: Buffer }>,
+): IterableIterator<[string, Versioned]> {
+  for (const { key, value } of it) yield [key.toString('latin1'), { seq: 0, value }];
+}

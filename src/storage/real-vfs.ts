@@ -1,0 +1,138 @@
+/**
+ * RealVfs: the Vfs over node:fs. Appends and syncs are asynchronous (libuv thread pool), so a shard
+ * worker keeps serving reads while a group commit's fdatasync is in flight; positional reads are
+ * synchronous preads (SSTable blocks come from the page cache).
+ */
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  fstatSync,
+} from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import type { ReadableFile, Vfs, WritableFile } from './vfs.js';
+
+class RealWritableFile implements WritableFile {
+  readonly path: string;
+  size: number;
+  private readonly handle: FileHandle;
+
+  constructor(path: string, handle: FileHandle, size: number) {
+    this.path = path;
+    this.handle = handle;
+    this.size = size;
+  }
+
+  async append(data: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.handle.write(data, done, data.length - done, this.size + done);
+      done += bytesWritten;
+    }
+    this.size += data.length;
+  }
+
+  sync(): Promise<void> {
+    return this.handle.datasync();
+  }
+
+  async truncate(size: number): Promise<void> {
+    await this.handle.truncate(size);
+    this.size = size;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+class RealReadableFile implements ReadableFile {
+  readonly path: string;
+  readonly size: number;
+  private fd: number;
+
+  constructor(path: string) {
+    this.path = path;
+    this.fd = openSync(path, 'r');
+    this.size = fstatSync(this.fd).size;
+  }
+
+  readAt(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, buf, done, length - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done === length ? buf : buf.subarray(0, done);
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** RealVfs is the Vfs of the real file system. */
+export class RealVfs implements Vfs {
+  mkdirp(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  list(dir: string): string[] {
+    return existsSync(dir) ? readdirSync(dir) : [];
+  }
+
+  exists(path: string): boolean {
+    return existsSync(path);
+  }
+
+  readFile(path: string): Buffer {
+    return readFileSync(path);
+  }
+
+  openRead(path: string): ReadableFile {
+    return new RealReadableFile(path);
+  }
+
+  async openAppend(path: string, truncate: boolean): Promise<WritableFile> {
+    const handle = await open(path, truncate ? 'w' : 'a+');
+    const { size } = await handle.stat();
+    return new RealWritableFile(path, handle, size);
+  }
+
+  async writeFile(path: string, data: Uint8Array): Promise<void> {
+    const f = await this.openAppend(path, true);
+    try {
+      await f.append(data);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+  }
+
+  rename(from: string, to: string): void {
+    renameSync(from, to);
+  }
+
+  unlink(path: string): void {
+    unlinkSync(path);
+  }
+
+  syncDir(dir: string): void {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

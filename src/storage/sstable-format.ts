@@ -1,0 +1,56 @@
+/**
+ * The SSTable run format: one immutable file `runs/NNNNNN.sst` per flushed memtable, keys sorted
+ * by bytes, newest-first precedence between runs by run number. Integers are little-endian.
+ *
+ *   sstable := block* index bloom footer
+ *   block   := entry*                                     (about BLOCK_BYTES; a key never spans blocks)
+ *   entry   := keyLen:u16 flags:u8 seq:u64 valueLen:u32 key:keyLen value:valueLen
+ *   flags   := FLAG_TOMBSTONE (bit 0) for a deleted key (valueLen = 0)
+ *   index   := count:u32 indexEntry*                      (one per block, in key order)
+ *   indexEntry := keyLen:u16 firstKey:keyLen offset:u64 length:u32 crc:u32   (crc32c of the block)
+ *   bloom   := see bloom.ts
+ *   footer  := magic:u32 version:u8 reserved:u8[3] indexOffset:u64 indexLength:u32 indexCrc:u32
+ *              bloomOffset:u64 bloomLength:u32 bloomCrc:u32 entries:u64 minSeq:u64 maxSeq:u64
+ *              reserved:u8[4] footerCrc:u32                (FOOTER_BYTES; footerCrc covers the bytes before it)
+ *
+ * A run is written to `NNNNNN.sst.tmp`, synced, then renamed: a `.sst` file is always complete.
+ */
+
+/** SST_MAGIC is "DKVS" as a little-endian u32. */
+export const SST_MAGIC = 0x53564b44;
+/** SST_VERSION is the format version in the footer. */
+export const SST_VERSION = 1;
+/** FOOTER_BYTES is the fixed size of the footer. */
+export const FOOTER_BYTES = 72;
+/** BLOCK_BYTES is the target size of a data block. */
+export const BLOCK_BYTES = 4096;
+/** ENTRY_HEADER_BYTES is an entry's size before its key. */
+export const ENTRY_HEADER_BYTES = 2 + 1 + 8 + 4;
+/** FLAG_TOMBSTONE marks a deleted key. */
+export const FLAG_TOMBSTONE = 1;
+/** BLOOM_FP_RATE is the configured false-positive rate of run bloom filters. */
+export const BLOOM_FP_RATE = 0.01;
+
+/** runName returns the file name of run `no`. */
+export function runName(no: number): string {
+  return `${String(no).padStart(6, '0')}.sst`;
+}
+
+/** parseRunName returns the number of a run file name, or undefined. */
+export function parseRunName(name: string): number | undefined {
+  const m = /^(\d{6})\.sst$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Footer is a decoded footer. */
+export interface Footer {
+  indexOffset: number;
+  indexLength: number;
+  indexCrc: number;
+  bloomOffset: number;
+  bloomLength: number;
+  bloomCrc: number;
+  entries: number;
+  minSeq: number;
+  maxSeq: number;
+}

@@ -1,0 +1,49 @@
+/**
+ * The file seam of the LSM store: every file the WAL and the SSTable runs touch goes through a
+ * `Vfs`. `RealVfs` (real-vfs.ts) is node:fs; `FaultyVfs` (faulty-vfs.ts) is the in-memory twin
+ * that models power loss (everything after the last successful sync is dropped or torn) and fails
+ * syncs or runs out of space on demand. LMDB, the bottom level, does its own I/O.
+ *
+ * Durability contract: bytes appended to a WritableFile are durable once a later `sync()` resolves;
+ * a created, renamed or removed file is durable once `syncDir()` of its directory returns.
+ */
+
+/** WritableFile is a file opened for appending. */
+export interface WritableFile {
+  readonly path: string;
+  /** size is the file's length including bytes not yet synced. */
+  readonly size: number;
+  /** append writes `data` at the end of the file. */
+  append(data: Uint8Array): Promise<void>;
+  /** sync makes every appended byte durable (fdatasync). */
+  sync(): Promise<void>;
+  /** truncate cuts the file to `size` bytes (used to drop a failed append). */
+  truncate(size: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** ReadableFile is a file opened for positional reads. */
+export interface ReadableFile {
+  readonly path: string;
+  readonly size: number;
+  /** readAt reads `length` bytes at `position` (fewer at end of file); synchronous: files are read from the page cache. */
+  readAt(position: number, length: number): Buffer;
+  close(): void;
+}
+
+/** Vfs is the set of file operations the LSM store uses. */
+export interface Vfs {
+  mkdirp(dir: string): void;
+  /** list returns the names (not paths) of the entries of `dir`, or [] when it does not exist. */
+  list(dir: string): string[];
+  exists(path: string): boolean;
+  readFile(path: string): Buffer;
+  openRead(path: string): ReadableFile;
+  /** openAppend opens (creating, or truncating when `truncate`) a file for appending. */
+  openAppend(path: string, truncate: boolean): Promise<WritableFile>;
+  /** writeFile writes a whole file and syncs it. */
+  writeFile(path: string, data: Uint8Array): Promise<void>;
+  rename(from: string, to: string): void;
+  unlink(path: string): void;
+  syncDir(dir: string): void;
+}

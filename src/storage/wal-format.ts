@@ -1,0 +1,148 @@
+/**
+ * The write-ahead log format. The WAL is also the replication log: a replica applies these records.
+ *
+ * A store's WAL is a sequence of segment files `wal/NNNNNNNN.log` (segment number, 8 decimal
+ * digits, starting at 00000001), each at most about `wal_segment_bytes`. Integers are little-endian.
+ *
+ *   segment := header record*
+ *   header  := magic:u32 version:u8 reserved:u8[3] segmentNo:u32 epoch:u32 firstSeq:u64      (24 bytes)
+ *   record  := crc:u32 len:u32 type:u8 seq:u64 keyLen:u16 key:keyLen value:(len - 11 - keyLen)
+ *   type    := TYPE_PUT | TYPE_DELETE                      (a DELETE has an empty value)
+ *   crc     := crc32c of the bytes after the crc field: len, type, seq, keyLen, key, value
+ *
+ * Invariants: seqs increase by exactly 1 from record to record, across segments; a segment's
+ * `firstSeq` is the seq of its first record (or of the first record it will hold, when empty); the
+ * segment numbers of a store have no gaps. Only the tail of the newest segment may hold a torn
+ * record (a crash in mid-append); anything wrong elsewhere is corruption.
+ */
+import { crc32c } from './crc32c.js';
+
+/** WAL_MAGIC is "DKVW" read as a little-endian u32. */
+export const WAL_MAGIC = 0x57564b44;
+/** WAL_VERSION is the format version byte of segment headers. */
+export const WAL_VERSION = 1;
+/** WAL_HEADER_BYTES is the size of a segment header. */
+export const WAL_HEADER_BYTES = 24;
+/** RECORD_PREFIX_BYTES is crc + len. */
+export const RECORD_PREFIX_BYTES = 8;
+/** RECORD_FIXED_BYTES is the part of `len` before the key: type + seq + keyLen. */
+export const RECORD_FIXED_BYTES = 1 + 8 + 2;
+/** TYPE_PUT marks a record that sets a key. */
+export const TYPE_PUT = 1;
+/** TYPE_DELETE marks a record that deletes a key (a tombstone). */
+export const TYPE_DELETE = 2;
+/** MAX_RECORD_LEN bounds `len` (keys ≤ 64 KiB, values ≤ 64 MiB) so garbage is not taken for a record. */
+export const MAX_RECORD_LEN = RECORD_FIXED_BYTES + 0xffff + 64 * 1024 * 1024;
+
+/** RecordType is TYPE_PUT or TYPE_DELETE. */
+export type RecordType = typeof TYPE_PUT | typeof TYPE_DELETE;
+
+/** segmentName returns the file name of segment `no`. */
+export function segmentName(no: number): string {
+  return `${String(no).padStart(8, '0')}.log`;
+}
+
+/** parseSegmentName returns the number of a segment file name, or undefined. */
+export function parseSegmentName(name: string): number | undefined {
+  const m = /^(\d{8})\.log$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** writeU64 writes a non-negative safe integer as a little-endian u64. */
+export function writeU64(b: Buffer, value: number, offset: number): void {
+  b.writeUInt32LE(value % 0x100000000, offset);
+  b.writeUInt32LE(Math.floor(value / 0x100000000), offset + 4);
+}
+
+/** readU64 reads a little-endian u64 as a number (exact below 2^53). */
+export function readU64(b: Buffer, offset: number): number {
+  return b.readUInt32LE(offset) + b.readUInt32LE(offset + 4) * 0x100000000;
+}
+
+/** encodeHeader returns a segment header. */
+export function encodeHeader(segmentNo: number, epoch: number, firstSeq: number): Buffer {
+  const h = Buffer.alloc(WAL_HEADER_BYTES);
+  h.writeUInt32LE(WAL_MAGIC, 0);
+  h[4] = WAL_VERSION;
+  h.writeUInt32LE(segmentNo, 8);
+  h.writeUInt32LE(epoch, 12);
+  writeU64(h, firstSeq, 16);
+  return h;
+}
+
+/** SegmentHeader is a decoded segment header. */
+export interface SegmentHeader {
+  segmentNo: number;
+  epoch: number;
+  firstSeq: number;
+}
+
+/** decodeHeader decodes a segment header, or returns why it is not one. */
+export function decodeHeader(b: Buffer): SegmentHeader | string {
+  if (b.length < WAL_HEADER_BYTES) return `header is ${b.length} bytes; expected ${WAL_HEADER_BYTES}`;
+  if (b.readUInt32LE(0) !== WAL_MAGIC) return 'bad magic (not a distkv WAL segment)';
+  if (b[4] !== WAL_VERSION) return `unsupported WAL version ${b[4]} (this build reads ${WAL_VERSION})`;
+  return { segmentNo: b.readUInt32LE(8), epoch: b.readUInt32LE(12), firstSeq: readU64(b, 16) };
+}
+
+/** recordSize returns the encoded size of a record. */
+export function recordSize(keyLen: number, valueLen: number): number {
+  return RECORD_PREFIX_BYTES + RECORD_FIXED_BYTES + keyLen + valueLen;
+}
+
+/** encodeRecord writes one record at `offset` of `b` (which must have room) and returns its size. */
+export function encodeRecord(
+  b: Buffer,
+  offset: number,
+  type: RecordType,
+  seq: number,
+  key: Uint8Array,
+  value: Uint8Array | undefined,
+): number {
+  const valueLen = value === undefined ? 0 : value.length;
+  const len = RECORD_FIXED_BYTES + key.length + valueLen;
+  b.writeUInt32LE(len, offset + 4);
+  b[offset + 8] = type;
+  writeU64(b, seq, offset + 9);
+  b.writeUInt16LE(key.length, offset + 17);
+  b.set(key, offset + 19);
+  if (value !== undefined) b.set(value, offset + 19 + key.length);
+  b.writeUInt32LE(crc32c(b, offset + 4, offset + RECORD_PREFIX_BYTES + len), offset);
+  return RECORD_PREFIX_BYTES + len;
+}
+
+/** DecodedRecord is a record read from a buffer; key and value are views into it. */
+export interface DecodedRecord {
+  type: RecordType;
+  seq: number;
+  key: Buffer;
+  value: Buffer;
+  /** size is the record's encoded size. */
+  size: number;
+}
+
+/**
+ * decodeRecord decodes the record at `offset`, or returns why it cannot: "short" when the buffer
+ * ends inside it, otherwise a description of the damage.
+ */
+export function decodeRecord(b: Buffer, offset: number): DecodedRecord | string {
+  if (offset + RECORD_PREFIX_BYTES > b.length) return 'short';
+  const len = b.readUInt32LE(offset + 4);
+  if (len < RECORD_FIXED_BYTES || len > MAX_RECORD_LEN) return `record length ${len} is impossible`;
+  const end = offset + RECORD_PREFIX_BYTES + len;
+  if (end > b.length) return 'short';
+  const crc = b.readUInt32LE(offset);
+  if (crc32c(b, offset + 4, end) !== crc) return 'checksum mismatch';
+  const type = b[offset + 8];
+  if (type !== TYPE_PUT && type !== TYPE_DELETE) return `unknown record type ${type}`;
+  const keyLen = b.readUInt16LE(offset + 17);
+  if (RECORD_FIXED_BYTES + keyLen > len) return `key length ${keyLen} exceeds the record`;
+  const k = offset + 19;
+  return {
+    type,
+    seq: readU64(b, offset + 9),
+    key: b.subarray(k, k + keyLen),
+    value: b.subarray(k + keyLen, end),
+    size: end - offset,
+  };
+}

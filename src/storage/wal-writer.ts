@@ -1,0 +1,300 @@
+/**
+ * WalWriter: appends records to the newest WAL segment with group commit.
+ *
+ * Every record appended while a write is in flight joins the next batch; a batch is one append
+ * and, in `fsync` mode, one fdatasync, after which all its writes resolve together. In `interval`
+ * mode writes resolve after the append and a timer syncs every `fsyncIntervalMs`; in `none` mode
+ * the OS decides (segments are still synced when sealed and at close).
+ *
+ * The writer assigns seqs: each record gets the next one, and a write resolves with its seq. Batches
+ * resolve in seq order, so callers can apply writes in the order they resolve.
+ *
+ * Failure: a batch whose append or sync fails is rejected with DISK_FULL (507), together with every
+ * record queued behind it, and is cut back off the file, so the log never holds a record that was
+ * refused; the seq counter rewinds to just after the last good record, so seqs stay gapless. The
+ * writer then refuses new writes at once for RETRY_MS, after which the next batch is tried normally:
+ * writes resume by themselves when space returns. Nothing acknowledged is at risk: acknowledged
+ * batches were synced before the failure.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Durability } from '../config/schema.js';
+import { DistkvError, toDistkvError } from '../errors.js';
+import type { SegmentInfo } from './wal-reader.js';
+import type { Vfs, WritableFile } from './vfs.js';
+import {
+  encodeHeader,
+  encodeRecord,
+  type RecordType,
+  recordSize,
+  segmentName,
+  WAL_HEADER_BYTES,
+} from './wal-format.js';
+
+/** RETRY_MS is how long writes are refused after a failed batch before the next try. */
+export const RETRY_MS = 500;
+
+interface Waiter {
+  seq: number;
+  resolve: (seq: number) => void;
+  reject: (err: Error) => void;
+}
+
+/** WalWriterOptions configure a WalWriter. */
+export interface WalWriterOptions {
+  vfs: Vfs;
+  dir: string;
+  segmentBytes: number;
+  durability: Durability;
+  fsyncIntervalMs: number;
+  /** segments are the existing segments from recovery (the newest is appended to if it has room). */
+  segments: SegmentInfo[];
+  /** nextSeq is the seq the next record will carry. */
+  nextSeq: number;
+  log?: Logger;
+}
+
+/** WalWriter is the append side of one store's WAL. */
+export class WalWriter {
+  private readonly opts: WalWriterOptions;
+  private file!: WritableFile;
+  private current!: SegmentInfo;
+  private readonly sealed: SegmentInfo[] = [];
+  private pending: Buffer = Buffer.allocUnsafe(64 * 1024);
+  private pendingLen = 0;
+  private pendingWaiters: Waiter[] = [];
+  private nextSeq: number;
+  private writing = false;
+  private scheduled = false;
+  private failedAt = 0;
+  private failure: DistkvError | undefined;
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** counters for /stats. */
+  readonly counters = { batches: 0, records: 0, syncs: 0, syncMsTotal: 0, failures: 0 };
+
+  private constructor(opts: WalWriterOptions) {
+    this.opts = opts;
+    this.nextSeq = opts.nextSeq;
+  }
+
+  /** open continues the newest segment or starts segment 1. */
+  static async open(opts: WalWriterOptions): Promise<WalWriter> {
+    const w = new WalWriter(opts);
+    opts.vfs.mkdirp(opts.dir);
+    const segs = [...opts.segments];
+    const newest = segs.pop();
+    w.sealed.push(...segs);
+    if (newest !== undefined && newest.bytes < opts.segmentBytes) {
+      w.file = await opts.vfs.openAppend(newest.path, false);
+      w.current = { ...newest };
+    } else {
+      if (newest !== undefined) w.sealed.push(newest);
+      await w.startSegment((newest?.no ?? 0) + 1, opts.nextSeq);
+    }
+    if (opts.durability === 'interval') {
+      w.timer = setInterval(() => {
+        w.intervalSync();
+      }, opts.fsyncIntervalMs);
+      w.timer.unref();
+    }
+    return w;
+  }
+
+  /** lastSeq is the seq of the last record handed to append (durable or not). */
+  get lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  /**
+   * append logs one record with the next seq; resolves with that seq when the record is durable per
+   * the durability mode. `expectSeq`, when given, must be that next seq (replicas apply the leader's seqs).
+   */
+  append(
+    type: RecordType,
+    key: Uint8Array,
+    value: Uint8Array | undefined,
+    expectSeq?: number,
+  ): Promise<number> {
+    if (this.closed) return Promise.reject(new DistkvError('UNAVAILABLE', 'store is closed'));
+    if (this.failure !== undefined && Date.now() - this.failedAt < RETRY_MS)
+      return Promise.reject(this.failure);
+    const seq = this.nextSeq;
+    if (expectSeq !== undefined && expectSeq !== seq)
+      return Promise.reject(
+        new DistkvError('INTERNAL', `WAL append out of order: got seq ${expectSeq}, next is ${seq}`),
+      );
+    this.nextSeq++;
+    const size = recordSize(key.length, value?.length ?? 0);
+    if (this.pendingLen + size > this.pending.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.pending.length * 2, this.pendingLen + size));
+      this.pending.copy(next, 0, 0, this.pendingLen);
+      this.pending = next;
+    }
+    this.pendingLen += encodeRecord(this.pending, this.pendingLen, type, seq, key, value);
+    const done = new Promise<number>((resolve, reject) => {
+      this.pendingWaiters.push({ seq, resolve, reject });
+    });
+    if (!this.writing && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.drain();
+      });
+    }
+    return done;
+  }
+
+  /** segments lists every segment, oldest first, the one being written last. */
+  segments(): SegmentInfo[] {
+    return [...this.sealed, { ...this.current }];
+  }
+
+  /** bytes is the total size of all segments. */
+  bytes(): number {
+    return this.sealed.reduce((n, s) => n + s.bytes, 0) + this.current.bytes;
+  }
+
+  /** removeSealedThrough deletes sealed segments whose every record has seq ≤ `seq`; returns how many. */
+  removeSealedThrough(seq: number): number {
+    let n = 0;
+    while (this.sealed.length > 0 && this.sealed[0]!.lastSeq <= seq) {
+      const s = this.sealed.shift()!;
+      this.opts.vfs.unlink(s.path);
+      n++;
+    }
+    if (n > 0) this.opts.vfs.syncDir(this.opts.dir);
+    return n;
+  }
+
+  /** close writes and syncs what is pending and closes the segment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flushAll();
+    this.closed = true;
+    clearInterval(this.timer);
+    try {
+      await this.file.sync();
+    } finally {
+      await this.file.close();
+    }
+  }
+
+  /** flushAll waits until every appended record has been written (and synced in fsync mode). */
+  async flushAll(): Promise<void> {
+    while (this.writing || this.scheduled || this.pendingLen > 0) {
+      if (!this.writing && this.pendingLen > 0) await this.drain();
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private async drain(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.pendingLen > 0) await this.writeBatch();
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async writeBatch(): Promise<void> {
+    const batch = Buffer.from(this.pending.subarray(0, this.pendingLen));
+    const waiters = this.pendingWaiters;
+    const lastSeq = waiters[waiters.length - 1]!.seq;
+    this.pendingLen = 0;
+    this.pendingWaiters = [];
+    const before = this.file.size;
+    try {
+      await this.file.append(batch);
+      if (this.opts.durability === 'fsync') await this.sync();
+      else this.dirty = true;
+    } catch (err) {
+      await this.fail(err, before, waiters);
+      return;
+    }
+    this.failure = undefined;
+    this.current.bytes = this.file.size;
+    this.current.lastSeq = lastSeq;
+    this.counters.batches++;
+    this.counters.records += waiters.length;
+    for (const w of waiters) w.resolve(w.seq);
+    if (this.file.size >= this.opts.segmentBytes) await this.roll(lastSeq + 1);
+  }
+
+  private async sync(): Promise<void> {
+    const t0 = performance.now();
+    await this.file.sync();
+    this.counters.syncs++;
+    this.counters.syncMsTotal += performance.now() - t0;
+    this.dirty = false;
+  }
+
+  private async fail(err: unknown, before: number, waiters: Waiter[]): Promise<void> {
+    const e = toDistkvError(err);
+    const refusal = new DistkvError(
+      'DISK_FULL',
+      `write-ahead log write failed (${e.message}); writes are refused until the disk accepts them again`,
+      { cause: err },
+    );
+    this.failure = refusal;
+    this.failedAt = Date.now();
+    this.counters.failures++;
+    this.opts.log?.error(
+      { err: e.message, segment: this.current.path },
+      'WAL write failed; refusing writes and retrying',
+    );
+    // Everything queued behind the failed batch carries later seqs: refuse it too and rewind.
+    const queued = this.pendingWaiters;
+    this.pendingWaiters = [];
+    this.pendingLen = 0;
+    this.nextSeq = this.current.lastSeq + 1;
+    for (const w of waiters) w.reject(refusal);
+    for (const w of queued) w.reject(refusal);
+    // Cut the refused batch back off so the log never holds a record that was not acknowledged.
+    try {
+      await this.file.truncate(before);
+      await this.file.sync();
+    } catch (cutErr) {
+      this.opts.log?.error(
+        { err: toDistkvError(cutErr).message },
+        'could not cut a failed batch off the WAL; it stays refused',
+      );
+    }
+  }
+
+  private intervalSync(): void {
+    if (!this.dirty || this.writing || this.closed) return;
+    this.writing = true;
+    this.sync()
+      .catch((err: unknown) => {
+        this.failure = new DistkvError(
+          'DISK_FULL',
+          `periodic WAL sync failed: ${toDistkvError(err).message}`,
+        );
+        this.failedAt = Date.now();
+        this.opts.log?.error({ err: toDistkvError(err).message }, 'periodic WAL sync failed');
+      })
+      .finally(() => {
+        this.writing = false;
+        if (this.pendingLen > 0) void this.drain();
+      });
+  }
+
+  private async roll(nextSeq: number): Promise<void> {
+    if (this.opts.durability !== 'fsync') await this.sync();
+    await this.file.close();
+    this.sealed.push({ ...this.current });
+    await this.startSegment(this.current.no + 1, nextSeq);
+  }
+
+  private async startSegment(no: number, firstSeq: number): Promise<void> {
+    const path = join(this.opts.dir, segmentName(no));
+    this.file = await this.opts.vfs.openAppend(path, true);
+    await this.file.append(encodeHeader(no, 0, firstSeq));
+    await this.file.sync();
+    this.opts.vfs.syncDir(this.opts.dir);
+    this.current = { no, path, firstSeq, lastSeq: firstSeq - 1, bytes: WAL_HEADER_BYTES };
+  }
+}

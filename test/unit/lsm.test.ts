@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { CorruptionError } from '../../src/errors.js';
+import { KeyBloom } from '../../src/storage/bloom.js';
+import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
+import { Memtable } from '../../src/storage/memtable.js';
+import { BLOOM_FP_RATE } from '../../src/storage/sstable-format.js';
+import { BlockCache, RunReader } from '../../src/storage/sstable-reader.js';
+import { writeRun } from '../../src/storage/sstable-writer.js';
+import { removableThrough } from '../../src/storage/wal-retention.js';
+import { openTestLsm } from '../helpers/lsm.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const b = (s: string): Buffer => Buffer.from(s);
+const str = (v: Uint8Array | undefined): string | undefined =>
+  v === undefined ? undefined : Buffer.from(v).toString();
+
+describe('memtable', () => {
+  it('iterates keys in byte order, with overwrites in place and tombstones kept', () => {
+    const m = new Memtable();
+    m.apply('b', 1, b('1'));
+    m.apply('a', 2, b('2'));
+    m.apply('\u00e9', 3, b('3'));
+    m.apply('b', 4, null);
+    assert.deepEqual(
+      [...m.entries()].map(([k, e]) => [k, e.seq, e.value?.toString() ?? null]),
+      [
+        ['a', 2, '2'],
+        ['b', 4, null],
+        ['\u00e9', 3, '3'],
+      ],
+    );
+    assert.deepEqual(
+      [...m.entries('b')].map(([k]) => k),
+      ['b', '\u00e9'],
+    );
+    assert.equal(m.minSeq, 1);
+    assert.equal(m.maxSeq, 4);
+  });
+});
+
+describe('SSTable runs', () => {
+  it('finds every key written, misses absent ones, and iterates from any key', async () => {
+    const vfs = new FaultyVfs();
+    vfs.mkdirp('/runs');
+    const m = new Memtable();
+    for (let i = 0; i < 10000; i++)
+      m.apply(`key${String(i).padStart(5, '0')}`, i + 1, i % 10 === 0 ? null : b(`value-${i}`));
+    const meta = await writeRun(vfs, '/runs', 1, m.entries(), m.size, m.minSeq, m.maxSeq);
+    assert.equal(meta.entries, 10000);
+    const r = new RunReader(vfs, meta.path, 1, new BlockCache(1 << 20));
+    assert.equal(r.footer.maxSeq, 10000);
+    for (const i of [1, 2, 4095, 9999])
+      assert.equal(r.get(`key${String(i).padStart(5, '0')}`)?.value?.toString(), `value-${i}`);
+    assert.equal(r.get('key00010')?.value, null, 'a tombstone is found as null');
+    assert.equal(r.get('key99999'), undefined);
+    assert.equal(r.get('aaa'), undefined);
+    const from = [...r.entries('key09997')].map(([k]) => k);
+    assert.deepEqual(from, ['key09997', 'key09998', 'key09999']);
+  });
+
+  it('refuses a run with a damaged footer or block, naming the file and offset', async () => {
+    const vfs = new FaultyVfs();
+    vfs.mkdirp('/runs');
+    const m = new Memtable();
+    for (let i = 0; i < 1000; i++) m.apply(`k${i}`, i + 1, b('v'.repeat(50)));
+    const meta = await writeRun(vfs, '/runs', 1, m.entries(), m.size, 1, 1000);
+    vfs.corrupt(meta.path, meta.bytes - 10);
+    assert.throws(
+      () => new RunReader(vfs, meta.path, 1, new BlockCache(1 << 20)),
+      (err: unknown) =>
+        err instanceof CorruptionError &&
+        /footer checksum/.test(err.message) &&
+        err.offset === meta.bytes - 72,
+    );
+    vfs.corrupt(meta.path, meta.bytes - 10);
+    vfs.corrupt(meta.path, 100);
+    const r = new RunReader(vfs, meta.path, 1, new BlockCache(1 << 20));
+    assert.throws(
+      () => r.get('k0'),
+      (err: unknown) => err instanceof CorruptionError && err.offset === 0,
+    );
+  });
+
+  it('keeps the bloom false-positive rate within 2x of the configured rate over 100k absent keys', () => {
+    const bloom = KeyBloom.create(100000, BLOOM_FP_RATE);
+    for (let i = 0; i < 100000; i++) bloom.add(`present:${i}`);
+    const decoded = KeyBloom.decode(bloom.encode());
+    let fp = 0;
+    for (let i = 0; i < 100000; i++) if (decoded.mayHave(`absent:${i}`)) fp++;
+    for (let i = 0; i < 1000; i++) assert.ok(decoded.mayHave(`present:${i}`), 'no false negatives');
+    const rate = fp / 100000;
+    assert.ok(rate <= 2 * BLOOM_FP_RATE, `false-positive rate ${rate}`);
+  });
+});
+
+describe('LSM store', () => {
+  it('compacts runs into LMDB newest-wins, applying tombstones, and records applied_seq', async () => {
+    const dir = tempDir(after);
+    const s = await openTestLsm(dir, { memtableBytes: 4096, maxRuns: 2 });
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 40; i++) await s.put(b(`k${i}`), b(`v${round}-${i}`));
+      if (round === 4) for (let i = 0; i < 10; i++) await s.delete(b(`k${i}`));
+      await s.idle();
+    }
+    const st = s.stats();
+    assert.ok(Number(st.compactions) >= 1, `compactions: ${st.compactions}`);
+    assert.ok(Number(st.appliedSeq) > 0);
+    assert.ok(Number(st.runs) <= 3);
+    for (let i = 0; i < 40; i++)
+      assert.equal(str(s.get(b(`k${i}`))), `v5-${i}`, `k${i} has its newest value`);
+    await s.close();
+    const again = await openTestLsm(dir, { memtableBytes: 4096, maxRuns: 2 });
+    for (let i = 0; i < 40; i++) assert.equal(str(again.get(b(`k${i}`))), `v5-${i}`);
+    await again.close();
+  });
+
+  it('hides deleted keys from reads and scans once their tombstone is compacted', async () => {
+    const dir = tempDir(after);
+    const s = await openTestLsm(dir, { memtableBytes: 2048, maxRuns: 1 });
+    for (let i = 0; i < 30; i++) await s.put(b(`d${String(i).padStart(2, '0')}`), b('x'.repeat(40)));
+    await s.idle();
+    for (let i = 0; i < 30; i += 2) await s.delete(b(`d${String(i).padStart(2, '0')}`));
+    for (let i = 0; i < 60; i++) await s.put(b(`filler${i}`), b('y'.repeat(40)));
+    await s.idle();
+    assert.ok(Number(s.stats().compactions) >= 1);
+    assert.equal(s.get(b('d00')), undefined);
+    assert.equal(str(s.get(b('d01'))), 'x'.repeat(40));
+    assert.deepEqual(
+      s.scan(b('d'), undefined, 100).map((e) => str(e.key)),
+      Array.from({ length: 15 }, (_, i) => `d${String(i * 2 + 1).padStart(2, '0')}`),
+    );
+    await s.close();
+  });
+
+  it('counts bloom checks and negatives in stats', async () => {
+    const dir = tempDir(after);
+    const s = await openTestLsm(dir, { memtableBytes: 2048, maxRuns: 8 });
+    for (let i = 0; i < 50; i++) await s.put(b(`b${i}`), b('v'.repeat(40)));
+    await s.idle();
+    for (let i = 0; i < 200; i++) s.get(b(`absent${i}`));
+    const st = s.stats();
+    assert.ok(Number(st.runs) >= 1);
+    assert.ok(Number(st.bloomChecks) >= 200);
+    assert.ok(Number(st.bloomNegatives) >= 150);
+    await s.close();
+  });
+
+  it('computes which WAL segments may go: recovery needs, replica needs, and the retention cap', () => {
+    const seg = (no: number, first: number, last: number, bytes = 100) => ({
+      no,
+      path: `/${no}`,
+      firstSeq: first,
+      lastSeq: last,
+      bytes,
+    });
+    const sealed = [seg(1, 1, 10), seg(2, 11, 20), seg(3, 21, 30)];
+    assert.equal(removableThrough(sealed, 25, undefined, 0), 25);
+    assert.equal(removableThrough(sealed, 25, 15, 1000), 14, 'a replica at seq 15 keeps segments 2 and 3');
+    assert.equal(
+      removableThrough(sealed, 25, 5, 150),
+      10,
+      'only 150 bytes are kept for the replica: segment 1 goes anyway',
+    );
+  });
+});

@@ -71,7 +71,7 @@ export async function openLsmStore(opts: LsmOptions): Promise<LsmStore> {
       afterSeq: durableSeq,
       repair: opts.repair,
       onRecord: (r) => {
-        active.apply(latin1Key(r.key), r.seq, r.type === TYPE_PUT ? Buffer.from(r.value) : null);
+        active.apply(latin1Key(r.key), r.seq, r.type === TYPE_PUT ? r.value : null);
         replayed++;
         if (active.bytes >= opts.memtableBytes) {
           frozen.unshift(active);

@@ -135,7 +135,7 @@ export class LsmStore implements Store {
   }
 
   put(key: Uint8Array, value: Uint8Array): Promise<WriteResult> {
-    return this.write(key, Buffer.from(value));
+    return this.write(key, value);
   }
 
   delete(key: Uint8Array): Promise<WriteResult> {
@@ -239,7 +239,7 @@ export class LsmStore implements Store {
       await (this.flushing ?? this.compacting);
   }
 
-  private async write(key: Uint8Array, value: Buffer | null): Promise<WriteResult> {
+  private async write(key: Uint8Array, value: Uint8Array | null): Promise<WriteResult> {
     this.checkOpen();
     while (this.frozen.length >= MAX_FROZEN) {
       this.counters.writeStalls++;
@@ -247,6 +247,7 @@ export class LsmStore implements Store {
       this.checkOpen();
     }
     const seq = await this.wal.append(value === null ? TYPE_DELETE : TYPE_PUT, key, value ?? undefined);
+    // The memtable copies the value into its arena; `value` may be a view of the request batch.
     this.active.apply(latin1Key(key), seq, value);
     this.appliedLastSeq = seq;
     if (this.active.bytes >= this.opts.memtableBytes) {

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { KeyBloom } from './bloom.js';
 import { crc32c } from './crc32c.js';
-import type { MemEntry } from './memtable.js';
+import type { Versioned } from './merge-iterator.js';
 import {
   BLOCK_BYTES,
   BLOOM_FP_RATE,
@@ -40,7 +40,7 @@ export async function writeRun(
   vfs: Vfs,
   dir: string,
   no: number,
-  entries: Iterable<[string, MemEntry]>,
+  entries: Iterable<[string, Versioned]>,
   count: number,
   minSeq: number,
   maxSeq: number,

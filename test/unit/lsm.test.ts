@@ -133,6 +133,17 @@ describe('LSM store', () => {
     await s.close();
   });
 
+  it('accepts values larger than the memtable limit, one run per write if need be', async () => {
+    const dir = tempDir(after);
+    const s = await openTestLsm(dir, { memtableBytes: 2048, maxRuns: 2 });
+    for (let i = 0; i < 10; i++) await s.put(b(`big${i}`), Buffer.alloc(5000 + i, i));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => s.put(b(`c${i}`), Buffer.alloc(3000, 7))));
+    await s.idle();
+    assert.equal(s.get(b('big9'))?.length, 5009);
+    assert.equal(s.get(b('c19'))?.[0], 7);
+    await s.close();
+  });
+
   it('counts bloom checks and negatives in stats', async () => {
     const dir = tempDir(after);
     const s = await openTestLsm(dir, { memtableBytes: 2048, maxRuns: 8 });

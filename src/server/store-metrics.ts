@@ -6,12 +6,30 @@ import { Gauge, type Registry } from 'prom-client';
 import type { StoreSpec } from '../worker/messages.js';
 import type { WorkerPool } from './worker-pool.js';
 
-const EXPORTED = ['keys', 'bytes', 'lastSeq'] as const;
-const HELP: Record<(typeof EXPORTED)[number], string> = {
-  keys: 'live keys in the store (approximate for LSM stores)',
+const HELP = {
+  keys: 'live keys in the store (approximate for LSM stores: versions not yet compacted count once per level)',
   bytes: 'bytes the store occupies on disk',
   lastSeq: 'sequence number of the last acknowledged write',
-};
+  appliedSeq: 'LSM: every write up to this seq is in LMDB',
+  walSegments: 'LSM: WAL segment files',
+  walBytes: 'LSM: bytes in WAL segments',
+  walSyncs: 'LSM: WAL fdatasync calls (one per group commit in fsync mode)',
+  walSyncMsAvg: 'LSM: average WAL fdatasync time in milliseconds',
+  walFailures: 'LSM: WAL batches refused because a write or sync failed',
+  memtableBytes: 'LSM: approximate bytes held by the active memtable',
+  frozenMemtables: 'LSM: memtables waiting to be flushed',
+  runs: 'LSM: SSTable runs',
+  runBytes: 'LSM: bytes in SSTable runs',
+  bloomChecks: 'LSM: bloom filter lookups',
+  bloomNegatives: 'LSM: bloom filter lookups that ruled a run out',
+  bloomFalsePositives: 'LSM: bloom filter lookups that said maybe for an absent key',
+  flushes: 'LSM: memtables flushed to runs',
+  compactions: 'LSM: compactions of runs into LMDB',
+  compactionMsTotal: 'LSM: total milliseconds spent compacting',
+  lastCompactionMs: 'LSM: duration of the last compaction in milliseconds',
+  writeStalls: 'LSM: writes that waited for a memtable flush',
+} as const;
+const EXPORTED = Object.keys(HELP) as (keyof typeof HELP)[];
 
 function metricName(counter: string): string {
   return `distkv_store_${counter.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;

@@ -95,10 +95,15 @@ export async function openLsmStore(opts: LsmOptions): Promise<LsmStore> {
       else log?.error(fields, 'WAL repair: dropped everything after the damage');
     }
     let segments = rec.segments;
-    if (rec.lastSeq < durableSeq) {
+    if (segments.length > 0 && rec.lastSeq < durableSeq) {
       // The log ends below what runs and LMDB hold (its unsynced tail was lost with power, in a
       // non-fsync durability mode): everything it has is durable elsewhere, so start it afresh.
       for (const s of segments) vfs.unlink(s.path);
+      vfs.syncDir(walDir);
+      log?.warn(
+        { dir, wal_last_seq: rec.lastSeq, durable_seq: durableSeq },
+        'WAL ends below the durable levels (unsynced tail lost); starting a new log after them',
+      );
       segments = [];
     }
     const wal = await WalWriter.open({

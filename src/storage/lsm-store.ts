@@ -13,14 +13,15 @@
  * block cache) → LMDB. Invariant: every acknowledged write is in the WAL, or in a synced run, or in
  * LMDB at or below applied_seq; files are deleted only once a later level durably holds their data.
  *
- * Recovery (lsm-recovery.ts): open LMDB, drop runs at or below applied_seq, open the rest, replay
- * WAL records above the newest durable seq into the memtable.
+ * Recovery (lsm-recovery.ts): open LMDB, open and check every run, delete those at or below
+ * applied_seq, replay WAL records above the newest durable seq into the memtable.
  *
  * Everything here runs on the store's worker thread; nothing is shared with other threads.
  */
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { latin1Key } from '../util/bytes.js';
+import { hashKey, type KeyHash } from './bloom.js';
 import { compactRuns } from './lsm-compaction.js';
 import type { LmdbLevel } from './lmdb-level.js';
 import { Memtable } from './memtable.js';
@@ -86,6 +87,10 @@ export class LsmStore implements Store {
   private stallWaiters: (() => void)[] = [];
   private closed = false;
   private retention: (() => number | undefined) | undefined;
+  /** flushError is the last flush failure while it keeps failing (cleared by a successful flush). */
+  private flushError: Error | undefined;
+  /** hashScratch holds a key's bloom hashes during one get. */
+  private readonly hashScratch: KeyHash = { h1: 0, h2: 0 };
   private readonly counters = {
     flushes: 0,
     flushMsTotal: 0,
@@ -123,13 +128,18 @@ export class LsmStore implements Store {
     const k = latin1Key(key);
     const e = this.active.get(k);
     if (e !== undefined) return e.value ?? undefined;
-    for (const m of this.frozen) {
-      const f = m.get(k);
+    const frozen = this.frozen;
+    for (let i = 0; i < frozen.length; i++) {
+      const f = frozen[i]!.get(k);
       if (f !== undefined) return f.value ?? undefined;
     }
-    for (const r of this.runs) {
-      const v = r.get(k);
-      if (v !== undefined) return v.value ?? undefined;
+    const runs = this.runs;
+    if (runs.length > 0) {
+      const hash = hashKey(k, this.hashScratch);
+      for (let i = 0; i < runs.length; i++) {
+        const v = runs[i]!.get(k, hash);
+        if (v !== undefined) return v.value ?? undefined;
+      }
     }
     return this.level.get(key);
   }
@@ -212,6 +222,7 @@ export class LsmStore implements Store {
       flushes: this.counters.flushes,
       flushMsTotal: this.counters.flushMsTotal,
       compactions: this.counters.compactions,
+      compactionRunning: this.compacting === undefined ? 0 : 1,
       compactionMsTotal: this.counters.compactionMsTotal,
       lastCompactionMs: this.counters.lastCompactionMs,
       writeStalls: this.counters.writeStalls,
@@ -242,6 +253,12 @@ export class LsmStore implements Store {
   private async write(key: Uint8Array, value: Uint8Array | null): Promise<WriteResult> {
     this.checkOpen();
     while (this.frozen.length >= MAX_FROZEN) {
+      // Stall until a flush frees a slot, but never wait on a flush that keeps failing (disk full).
+      if (this.flushError !== undefined)
+        throw new DistkvError(
+          'DISK_FULL',
+          `memtable flush is failing (${this.flushError.message}); writes are refused until it succeeds`,
+        );
       this.counters.writeStalls++;
       await new Promise<void>((resolve) => this.stallWaiters.push(resolve));
       this.checkOpen();
@@ -290,11 +307,16 @@ export class LsmStore implements Store {
         this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
         this.counters.flushes++;
         this.counters.flushMsTotal += performance.now() - t0;
+        if (this.flushError !== undefined)
+          this.opts.log?.info({ dir: this.opts.dir }, 'memtable flush succeeded again');
+        this.flushError = undefined;
       } catch (err) {
-        this.opts.log?.error(
-          { err: (err as Error).message, dir: this.opts.dir },
-          'memtable flush failed; retrying',
-        );
+        if (this.flushError === undefined)
+          this.opts.log?.error(
+            { err: (err as Error).message, dir: this.opts.dir },
+            'memtable flush failed; retrying every second',
+          );
+        this.flushError = err as Error;
         if (this.closed) return;
         await new Promise((r) => setTimeout(r, FLUSH_RETRY_MS));
         continue;

@@ -4,7 +4,7 @@
  * Any checksum or structure failure is a CorruptionError naming the file and offset.
  */
 import { CorruptionError } from '../errors.js';
-import { KeyBloom } from './bloom.js';
+import { hashKey, KeyBloom, type KeyHash } from './bloom.js';
 import { crc32c } from './crc32c.js';
 import {
   ENTRY_HEADER_BYTES,
@@ -96,21 +96,36 @@ export class RunReader {
       const index = this.file.readAt(f.indexOffset, f.indexLength);
       if (index.length !== f.indexLength || crc32c(index) !== f.indexCrc)
         throw new CorruptionError(path, f.indexOffset, 'index block checksum mismatch');
-      this.decodeIndex(index);
+      try {
+        this.decodeIndex(index);
+      } catch (err) {
+        throw new CorruptionError(path, f.indexOffset, `index block is malformed: ${(err as Error).message}`);
+      }
       const bloom = this.file.readAt(f.bloomOffset, f.bloomLength);
       if (bloom.length !== f.bloomLength || crc32c(bloom) !== f.bloomCrc)
         throw new CorruptionError(path, f.bloomOffset, 'bloom filter checksum mismatch');
-      this.bloom = KeyBloom.decode(bloom);
+      try {
+        this.bloom = KeyBloom.decode(bloom);
+      } catch (err) {
+        throw new CorruptionError(
+          path,
+          f.bloomOffset,
+          `bloom filter is malformed: ${(err as Error).message}`,
+        );
+      }
     } catch (err) {
       this.file.close();
       throw err;
     }
   }
 
-  /** get returns the run's newest version of `key` (value null = tombstone), or undefined. */
-  get(key: string): { seq: number; value: Buffer | null } | undefined {
+  /** get returns the run's newest version of `key` (value null = tombstone), or undefined; `hash` is hashKey(key) when the caller has it. */
+  get(
+    key: string,
+    hash: KeyHash = hashKey(key, { h1: 0, h2: 0 }),
+  ): { seq: number; value: Buffer | null } | undefined {
     this.bloomChecks++;
-    if (!this.bloom.mayHave(key)) {
+    if (!this.bloom.mayHaveHash(hash)) {
       this.bloomNegatives++;
       return undefined;
     }

@@ -4,8 +4,8 @@
  * file and offset (or, with `repair`, keeps everything before the damage and reports what it dropped).
  *
  * A bad record in the newest segment is a torn tail (cut off, logged) when it runs past the end of
- * the file, ends exactly at the end, or is followed only by zero bytes: a crash in mid-append
- * leaves exactly these. Any other bad record, a bad header, a seq out of order, or a missing segment
+ * the file, ends exactly at the end, or the bytes from it to the end are all zero: a crash in
+ * mid-append leaves exactly these. Any other bad record, a bad header, a seq out of order, or a missing segment
  * number is corruption.
  */
 import { join } from 'node:path';
@@ -44,7 +44,7 @@ export interface WalDamage {
 /** WalRecovery is the result of reading a WAL. */
 export interface WalRecovery {
   segments: SegmentInfo[];
-  /** lastSeq is the seq of the newest record (or `afterSeq` when the WAL holds nothing newer). */
+  /** lastSeq is the seq of the log's newest record (firstSeq - 1 of an empty newest segment; 0 without segments). */
   lastSeq: number;
   damage: WalDamage[];
 }
@@ -191,5 +191,5 @@ export async function readWal(vfs: Vfs, dir: string, options: ReadWalOptions): P
     if (stopped) break;
   }
   const newest = segments[segments.length - 1];
-  return { segments, lastSeq: Math.max(newest?.lastSeq ?? 0, options.afterSeq), damage };
+  return { segments, lastSeq: newest?.lastSeq ?? 0, damage };
 }

@@ -13,8 +13,11 @@
  * record queued behind it, and is cut back off the file, so the log never holds a record that was
  * refused; the seq counter rewinds to just after the last good record, so seqs stay gapless. The
  * writer then refuses new writes at once for RETRY_MS, after which the next batch is tried normally:
- * writes resume by themselves when space returns. Nothing acknowledged is at risk: acknowledged
- * batches were synced before the failure.
+ * writes resume by themselves when space returns. In `fsync` mode nothing acknowledged is at
+ * risk: acknowledged batches were synced before the failure. (In `interval` and `none` modes a
+ * write is acknowledged before it is synced; a failed periodic sync is logged and refuses writes
+ * for RETRY_MS, but what it could not sync may be lost on power failure, as the mode says.)
+ * If cutting a failed batch off fails too, the cut is retried before the next batch is written.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -69,6 +72,8 @@ export class WalWriter {
   private failedAt = 0;
   private failure: DistkvError | undefined;
   private dirty = false;
+  /** cutTo is the size to cut the file back to before the next append, after a failed cut. */
+  private cutTo: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** counters for /stats. */
@@ -205,6 +210,16 @@ export class WalWriter {
     const lastSeq = waiters[waiters.length - 1]!.seq;
     this.pendingLen = 0;
     this.pendingWaiters = [];
+    try {
+      if (this.cutTo !== undefined) {
+        await this.file.truncate(this.cutTo);
+        await this.file.sync();
+        this.cutTo = undefined;
+      }
+    } catch (err) {
+      await this.fail(err, this.cutTo ?? this.file.size, waiters);
+      return;
+    }
     const before = this.file.size;
     try {
       await this.file.append(batch);
@@ -220,7 +235,17 @@ export class WalWriter {
     this.counters.batches++;
     this.counters.records += waiters.length;
     for (const w of waiters) w.resolve(w.seq);
-    if (this.file.size >= this.opts.segmentBytes) await this.roll(lastSeq + 1);
+    if (this.file.size >= this.opts.segmentBytes) {
+      try {
+        await this.roll(lastSeq + 1);
+      } catch (err) {
+        // The current segment stays open and keeps taking writes; rolling is retried after the next batch.
+        this.opts.log?.error(
+          { err: toDistkvError(err).message },
+          'could not start a new WAL segment; continuing in the current one',
+        );
+      }
+    }
   }
 
   private async sync(): Promise<void> {
@@ -257,9 +282,10 @@ export class WalWriter {
       await this.file.truncate(before);
       await this.file.sync();
     } catch (cutErr) {
+      this.cutTo = before;
       this.opts.log?.error(
         { err: toDistkvError(cutErr).message },
-        'could not cut a failed batch off the WAL; it stays refused',
+        'could not cut a failed batch off the WAL; will cut it before the next write',
       );
     }
   }

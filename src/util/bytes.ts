@@ -34,5 +34,7 @@ export function successor(key: Uint8Array): Uint8Array {
 
 /** latin1Key maps bytes 1:1 onto a string usable as a Map key (string order equals byte order). */
 export function latin1Key(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  // Buffer's latin1Slice is the fast path (no encoding lookup); plain Uint8Arrays get a Buffer view first.
+  const b = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return (b as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(0, b.length);
 }

@@ -144,6 +144,30 @@ describe('LSM store', () => {
     await s.close();
   });
 
+  it('starts a new WAL when power loss took log records that runs already hold (durability none)', async () => {
+    const dir = tempDir(after);
+    let vfs = new FaultyVfs();
+    const s = await openTestLsm(dir, {
+      vfs,
+      durability: 'none',
+      memtableBytes: 2048,
+      maxRuns: 8,
+      walSegmentBytes: 1 << 20,
+    });
+    for (let i = 0; i < 40; i++) await s.put(b(`n${i}`), b('v'.repeat(30)));
+    await s.idle();
+    assert.ok(Number(s.stats().runs) >= 1, 'some writes reached a synced run');
+    vfs = vfs.crash(false);
+    await s.close().catch(() => undefined);
+    const s2 = await openTestLsm(dir, { vfs, durability: 'none', memtableBytes: 2048, maxRuns: 8 });
+    const seq = (await s2.put(b('after'), b('1'))).seq;
+    assert.ok(seq > 1, `the new log continues after the durable seq (${seq})`);
+    await s2.close();
+    const s3 = await openTestLsm(dir, { vfs, durability: 'none', memtableBytes: 2048, maxRuns: 8 });
+    assert.equal(str(s3.get(b('after'))), '1', 'a second restart reads the new log without a seq gap error');
+    await s3.close();
+  });
+
   it('counts bloom checks and negatives in stats', async () => {
     const dir = tempDir(after);
     const s = await openTestLsm(dir, { memtableBytes: 2048, maxRuns: 8 });

@@ -1,0 +1,94 @@
+/**
+ * kill -9 under load: a `distkv serve` child takes concurrent PUTs and DELETEs over HTTP and is
+ * killed with SIGKILL at a random moment; after each restart every acknowledged write must be
+ * there with its latest value, and no value may appear that was never written. Tiny memtables
+ * make flushes and compactions happen during the run. Each writer owns its keys and writes them
+ * one at a time, so acknowledgements of one key are ordered.
+ * npm test runs 3 rounds; DISTKV_ROBUSTNESS=full (npm run test:robustness) runs 20.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CrashModel } from '../helpers/model.js';
+import { freePort } from '../helpers/ports.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
+import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const FULL = process.env.DISTKV_ROBUSTNESS === 'full';
+const ROUNDS = FULL ? 20 : 3;
+const WRITERS = 16;
+const KEYS_PER_WRITER = 8;
+
+describe('SIGKILL under load', () => {
+  it(`loses no acknowledged write across ${ROUNDS} kill -9 restarts`, async () => {
+    const seed = testSeed();
+    const random = seededRandom(seed);
+    const dir = tempDir(after);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const config = writeConfig(
+      dir,
+      [{ address: `127.0.0.1:${port}` }, { address: `127.0.0.1:${port}` }],
+      '[storage]\nmemtable_bytes = 65536\nmax_runs = 2\nwal_segment_bytes = 65536\n',
+    );
+    const args = ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1'];
+    const model = new CrashModel();
+    let counter = 0;
+    let acked = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const server = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
+      // Check the state left by the previous round's kill.
+      const observed = new Map<string, string | null>();
+      for (const key of model.keys()) {
+        const r = await fetch(`${base}/kv/${key}`);
+        const v = r.status === 200 ? await r.text() : (await r.arrayBuffer(), null);
+        assert.ok(r.status === 200 || r.status === 404, `GET ${key}: ${r.status}`);
+        const problem = model.check(key, v);
+        assert.equal(problem, undefined, `after kill ${round} (seed ${seed}): ${problem ?? ''}`);
+        observed.set(key, v);
+      }
+      model.settle(observed);
+      let stop = false;
+      const writers = Array.from({ length: WRITERS }, async (_, w) => {
+        while (!stop) {
+          const key = `w${w}-k${Math.floor(random() * KEYS_PER_WRITER)}`;
+          const del = random() < 0.1;
+          const value = del ? null : `r${round}-v${counter++}-${'x'.repeat(Math.floor(random() * 200))}`;
+          const seq = counter;
+          model.issued(key, value);
+          try {
+            const r = await fetch(
+              `${base}/kv/${key}`,
+              del ? { method: 'DELETE' } : { method: 'PUT', body: value },
+            );
+            await r.arrayBuffer();
+            if (r.status === 204) {
+              model.ackedWrite(key, value, seq);
+              acked++;
+            } else return;
+          } catch {
+            return;
+          }
+        }
+      });
+      await new Promise((r) => setTimeout(r, 200 + random() * 800));
+      server.child.kill('SIGKILL');
+      await server.waitExit();
+      stop = true;
+      await Promise.all(writers);
+    }
+    const last = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
+    try {
+      for (const key of model.keys()) {
+        const r = await fetch(`${base}/kv/${key}`);
+        const v = r.status === 200 ? await r.text() : (await r.arrayBuffer(), null);
+        const problem = model.check(key, v);
+        assert.equal(problem, undefined, `after the last kill (seed ${seed}): ${problem ?? ''}`);
+      }
+    } finally {
+      await last.stop();
+    }
+    assert.ok(acked > ROUNDS * 10, `writes were acknowledged (${acked})`);
+  });
+});

@@ -3,8 +3,9 @@
  *
  * It holds every key compacted out of SSTable runs (tombstones already applied) and, in its `meta`
  * database, `applied_seq`: every write with seq ≤ applied_seq is in LMDB. Compaction writes data
- * and the new applied_seq in the same write transaction, and every commit is synced whatever the
- * store's durability mode, because WAL segments and runs are deleted once LMDB holds their data.
+ * and the new applied_seq in the same write transaction, and waits for that transaction to be
+ * synced whatever the store's durability mode, because WAL segments and runs are deleted once
+ * LMDB holds their data.
  */
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -32,7 +33,10 @@ export class LmdbLevel {
       path: join(dir, 'data.mdb'),
       noSubdir: true,
       maxDbs: 4,
-      overlappingSync: false,
+      // overlappingSync (lmdb-js's default on Linux): commits do not wait for their fsync, and
+      // `flushed` resolves once they are durable; after a power loss LMDB restarts at the last
+      // flushed commit, intact. Compaction waits for `flushed` only after its last chunk.
+      overlappingSync: true,
       noSync: false,
     });
     this.data = this.root.openDB<Buffer, Uint8Array>({
@@ -55,8 +59,9 @@ export class LmdbLevel {
   }
 
   /**
-   * apply writes `writes` in one synced transaction; with `appliedSeq`, also records it in the
-   * same transaction. Resolves once durable.
+   * apply writes `writes` in one transaction and resolves once it is committed. With `appliedSeq`
+   * it also records applied_seq in that transaction and resolves only once the transaction (and so
+   * every earlier one) is durable.
    */
   async apply(writes: readonly LevelWrite[], appliedSeq?: number): Promise<void> {
     let last: Promise<boolean> = Promise.resolve(true);
@@ -67,7 +72,7 @@ export class LmdbLevel {
           : this.data.put(w.key, Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength));
     if (appliedSeq !== undefined) last = this.meta.put(APPLIED_SEQ, appliedSeq);
     await last;
-    await this.root.flushed;
+    if (appliedSeq !== undefined) await this.root.flushed;
   }
 
   /** entries iterates live keys ≥ `from` with `prefix`, in byte order (copies). */

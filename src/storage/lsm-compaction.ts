@@ -2,7 +2,8 @@
  * Compaction: merge every input run newest-wins into the LMDB level.
  *
  * The merged stream is written in transactions of CHUNK_ENTRIES keys (values put, tombstones
- * removed), each synced; the last one also records `applied_seq` = the newest seq of the inputs.
+ * removed); the last one also records `applied_seq` = the newest seq of the inputs and is waited
+ * on until it is synced (LMDB syncs commits in order, so the earlier ones are durable by then).
  * Until that last commit, the input runs stay in place and keep shadowing LMDB, so readers never
  * see a half-compacted state, and a crash mid-way only redoes the same idempotent writes. Between
  * chunks the worker's event loop runs (each commit is awaited), so foreground reads and writes go on.
@@ -12,7 +13,7 @@ import { mergeNewest } from './merge-iterator.js';
 import type { RunReader } from './sstable-reader.js';
 
 /** CHUNK_ENTRIES is the number of keys per compaction transaction. */
-export const CHUNK_ENTRIES = 2000;
+export const CHUNK_ENTRIES = 500;
 
 /** compactRuns merges `inputs` (newest first) into `level`; resolves once applied_seq is durable. */
 export async function compactRuns(level: LmdbLevel, inputs: readonly RunReader[]): Promise<void> {
@@ -24,6 +25,8 @@ export async function compactRuns(level: LmdbLevel, inputs: readonly RunReader[]
     if (chunk.length >= CHUNK_ENTRIES) {
       await level.apply(chunk);
       chunk = [];
+      // Let queued foreground work (reads, WAL completions) run between chunks.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
   await level.apply(chunk, appliedSeq);

@@ -289,6 +289,10 @@ export class LsmStore implements Store {
 
   private async flushLoop(): Promise<void> {
     while (this.frozen.length > 0) {
+      // Backpressure: while runs are over the limit and a compaction is draining them, flush no
+      // more; frozen memtables then pile up and writes stall, so writes go no faster than compaction.
+      while (this.runs.length > this.opts.maxRuns && this.compacting !== undefined && !this.closed)
+        await this.compacting;
       const m = this.frozen[this.frozen.length - 1]!;
       const t0 = performance.now();
       try {

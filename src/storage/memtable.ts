@@ -3,14 +3,17 @@
  *
  * Keys are latin1 strings (one character per key byte, so string order is byte order). A Map
  * answers point reads; a B+ tree (sorted-btree) keeps key order for scans and for flushing to an
- * SSTable run. Both hold the same small entry objects; an overwrite updates the entry in place.
+ * SSTable run. Both map a key to an entry number; an entry's seq, arena slab, offset and length
+ * live in parallel typed arrays, so the garbage collector sees no object per entry (replaying a
+ * 2-million-record WAL spent most of its time marking entry objects). An overwrite updates the
+ * entry in place.
  *
  * Values are copied into an arena of 1 MiB slabs and an entry records (slab, offset, length): a
  * memtable of a million values is a million plain objects for the garbage collector to trace, not
  * a million Buffers. Overwritten bytes stay in the arena until the memtable is flushed.
  *
  * `bytes` approximates the memory held: value bytes written to the arena (overwritten ones too)
- * plus key bytes plus ENTRY_OVERHEAD per key (entry object, Map slot, tree slot). It is what
+ * plus key bytes plus ENTRY_OVERHEAD per key (typed-array slots, Map and tree slots). It is what
  * `memtable_bytes` limits.
  */
 import sortedBtree from 'sorted-btree';
@@ -22,23 +25,22 @@ const BTree = sortedBtree.default;
 type BTreeType<K, V> = InstanceType<typeof sortedBtree.default<K, V>>;
 
 /** ENTRY_OVERHEAD is the approximate per-key memory beyond key and value bytes. */
-export const ENTRY_OVERHEAD = 96;
+export const ENTRY_OVERHEAD = 80;
 /** SLAB_BYTES is the largest arena slab; slabs start at FIRST_SLAB_BYTES and double, so small memtables stay small. */
 export const SLAB_BYTES = 1024 * 1024;
 const FIRST_SLAB_BYTES = 4096;
 
-/** MemEntry is one key's newest version; `len` -1 marks a tombstone. */
-interface MemEntry {
-  seq: number;
-  slab: number;
-  off: number;
-  len: number;
-}
+const INITIAL_ENTRIES = 1024;
 
 /** Memtable holds writes in key order. Written only by its store's worker thread. */
 export class Memtable {
-  private readonly map = new Map<string, MemEntry>();
-  private readonly tree: BTreeType<string, MemEntry> = new BTree<string, MemEntry>();
+  private readonly map = new Map<string, number>();
+  private readonly tree: BTreeType<string, number> = new BTree<string, number>();
+  private seqs = new Float64Array(INITIAL_ENTRIES);
+  private slabOf = new Int32Array(INITIAL_ENTRIES);
+  private offs = new Int32Array(INITIAL_ENTRIES);
+  /** lens: value length, -1 for a tombstone. */
+  private lens = new Int32Array(INITIAL_ENTRIES);
   private readonly slabs: Buffer[] = [];
   private slabUsed = 0;
   private slabSize = 0;
@@ -76,18 +78,18 @@ export class Memtable {
         this.slabUsed += len;
       }
     }
-    const e = this.map.get(key);
+    let e = this.map.get(key);
     if (e === undefined) {
-      const entry: MemEntry = { seq, slab, off, len };
-      this.map.set(key, entry);
-      this.tree.set(key, entry);
+      e = this.map.size;
+      if (e === this.seqs.length) this.grow();
+      this.map.set(key, e);
+      this.tree.set(key, e);
       this.bytes += key.length + ENTRY_OVERHEAD;
-    } else {
-      e.seq = seq;
-      e.slab = slab;
-      e.off = off;
-      e.len = len;
     }
+    this.seqs[e] = seq;
+    this.slabOf[e] = slab;
+    this.offs[e] = off;
+    this.lens[e] = len;
     if (this.minSeq === 0) this.minSeq = seq;
     this.maxSeq = seq;
   }
@@ -95,15 +97,30 @@ export class Memtable {
   /** get returns the key's version (value null for a tombstone), or undefined if the memtable has none. The value is a view into the arena. */
   get(key: string): Versioned | undefined {
     const e = this.map.get(key);
-    return e === undefined ? undefined : { seq: e.seq, value: this.valueOf(e) };
+    return e === undefined ? undefined : { seq: this.seqs[e]!, value: this.valueOf(e) };
   }
 
   /** entries iterates versions with key ≥ `from` (all when undefined) in key order. */
   *entries(from?: string): IterableIterator<[string, Versioned]> {
-    for (const [k, e] of this.tree.entries(from)) yield [k, { seq: e.seq, value: this.valueOf(e) }];
+    for (const [k, e] of this.tree.entries(from)) yield [k, { seq: this.seqs[e]!, value: this.valueOf(e) }];
   }
 
-  private valueOf(e: MemEntry): Buffer | null {
-    return e.len < 0 ? null : this.slabs[e.slab]!.subarray(e.off, e.off + e.len);
+  private valueOf(e: number): Buffer | null {
+    const len = this.lens[e]!;
+    if (len < 0) return null;
+    const off = this.offs[e]!;
+    return this.slabs[this.slabOf[e]!]!.subarray(off, off + len);
+  }
+
+  private grow(): void {
+    const n = this.seqs.length * 2;
+    const seqs = new Float64Array(n);
+    seqs.set(this.seqs);
+    this.seqs = seqs;
+    for (const name of ['slabOf', 'offs', 'lens'] as const) {
+      const next = new Int32Array(n);
+      next.set(this[name]);
+      this[name] = next;
+    }
   }
 }

@@ -97,7 +97,7 @@ describe('SSTable runs', () => {
 describe('LSM store', () => {
   it('compacts runs into LMDB newest-wins, applying tombstones, and records applied_seq', async () => {
     const dir = tempDir(after);
-    const s = await openTestLsm(dir, { memtableBytes: 4096, maxRuns: 2 });
+    const s = await openTestLsm(dir, { memtableBytes: 2048, maxRuns: 2 });
     for (let round = 0; round < 6; round++) {
       for (let i = 0; i < 40; i++) await s.put(b(`k${i}`), b(`v${round}-${i}`));
       if (round === 4) for (let i = 0; i < 10; i++) await s.delete(b(`k${i}`));
@@ -110,7 +110,7 @@ describe('LSM store', () => {
     for (let i = 0; i < 40; i++)
       assert.equal(str(s.get(b(`k${i}`))), `v5-${i}`, `k${i} has its newest value`);
     await s.close();
-    const again = await openTestLsm(dir, { memtableBytes: 4096, maxRuns: 2 });
+    const again = await openTestLsm(dir, { memtableBytes: 2048, maxRuns: 2 });
     for (let i = 0; i < 40; i++) assert.equal(str(again.get(b(`k${i}`))), `v5-${i}`);
     await again.close();
   });

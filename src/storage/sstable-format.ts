@@ -19,7 +19,7 @@
 /** SST_MAGIC is "DKVS" as a little-endian u32. */
 export const SST_MAGIC = 0x53564b44;
 /** SST_VERSION is the format version in the footer. */
-export const SST_VERSION = 1;
+export const SST_VERSION = 2;
 /** FOOTER_BYTES is the fixed size of the footer. */
 export const FOOTER_BYTES = 72;
 /** BLOCK_BYTES is the target size of a data block. */

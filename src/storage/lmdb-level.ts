@@ -8,8 +8,8 @@
  * LMDB holds their data.
  */
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
-import { type Database, open, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { dbStats, openKvEnv } from './lmdb-env.js';
 import { prefixEnd } from '../util/bytes.js';
 
 const APPLIED_SEQ = 'applied_seq';
@@ -27,24 +27,17 @@ export class LmdbLevel {
   private readonly meta: Database<number, string>;
 
   constructor(storeDir: string) {
-    const dir = join(storeDir, 'lmdb');
-    mkdirSync(dir, { recursive: true });
-    this.root = open({
-      path: join(dir, 'data.mdb'),
-      noSubdir: true,
-      maxDbs: 4,
+    ({
+      root: this.root,
+      data: this.data,
+      meta: this.meta,
+    } = openKvEnv(join(storeDir, 'lmdb'), {
       // overlappingSync (lmdb-js's default on Linux): commits do not wait for their fsync, and
       // `flushed` resolves once they are durable; after a power loss LMDB restarts at the last
       // flushed commit, intact. Compaction waits for `flushed` only after its last chunk.
       overlappingSync: true,
       noSync: false,
-    });
-    this.data = this.root.openDB<Buffer, Uint8Array>({
-      name: 'data',
-      keyEncoding: 'binary',
-      encoding: 'binary',
-    });
-    this.meta = this.root.openDB<number, string>({ name: 'meta', encoding: 'ordered-binary' });
+    }));
   }
 
   /** appliedSeq is the seq through which every write is in LMDB. */
@@ -93,15 +86,7 @@ export class LmdbLevel {
 
   /** stats returns the level's entry count and size on disk. */
   stats(): { keys: number; bytes: number } {
-    const s = this.data.getStats() as {
-      entryCount?: number;
-      treeLeafPageCount?: number;
-      treeBranchPageCount?: number;
-      overflowPages?: number;
-      pageSize?: number;
-    };
-    const pages = (s.treeLeafPageCount ?? 0) + (s.treeBranchPageCount ?? 0) + (s.overflowPages ?? 0);
-    return { keys: s.entryCount ?? 0, bytes: pages * (s.pageSize ?? 4096) };
+    return dbStats(this.data);
   }
 
   async close(): Promise<void> {

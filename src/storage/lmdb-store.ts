@@ -8,9 +8,8 @@
  * write's commit promise resolves only once it is on disk. `"interval"` and `"none"` open it with
  * noSync and acknowledge at commit; `"interval"` also syncs every `fsyncIntervalMs`.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { type Database, open, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { dbStats, openKvEnv } from './lmdb-env.js';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
 import type { Store, StoreEntry, StoreOptions, StoreStats, WriteResult } from './store.js';
@@ -40,20 +39,11 @@ export class LmdbStore implements Store {
   private closed = false;
 
   constructor(options: StoreOptions) {
-    mkdirSync(options.dir, { recursive: true });
-    this.root = open({
-      path: join(options.dir, 'data.mdb'),
-      noSubdir: true,
-      maxDbs: 4,
-      noSync: options.durability !== 'fsync',
-      overlappingSync: false,
-    });
-    this.data = this.root.openDB<Buffer, Uint8Array>({
-      name: 'data',
-      keyEncoding: 'binary',
-      encoding: 'binary',
-    });
-    this.meta = this.root.openDB<number, string>({ name: 'meta', encoding: 'ordered-binary' });
+    ({
+      root: this.root,
+      data: this.data,
+      meta: this.meta,
+    } = openKvEnv(options.dir, { noSync: options.durability !== 'fsync', overlappingSync: false }));
     if (options.durability === 'interval') {
       this.syncTimer = setInterval(() => {
         syncEnv(this.root).catch(() => undefined);
@@ -99,20 +89,7 @@ export class LmdbStore implements Store {
   }
 
   stats(): StoreStats {
-    const s = this.data.getStats() as {
-      entryCount?: number;
-      treeLeafPageCount?: number;
-      treeBranchPageCount?: number;
-      overflowPages?: number;
-      pageSize?: number;
-    };
-    const pages = (s.treeLeafPageCount ?? 0) + (s.treeBranchPageCount ?? 0) + (s.overflowPages ?? 0);
-    return {
-      engine: this.engine,
-      keys: s.entryCount ?? 0,
-      bytes: pages * (s.pageSize ?? 4096),
-      lastSeq: this.seq,
-    };
+    return { engine: this.engine, ...dbStats(this.data), lastSeq: this.seq };
   }
 
   async close(): Promise<void> {

@@ -42,25 +42,35 @@ export class RequestWriter extends BatchBuffer {
   }
 }
 
+/** BatchReader is the cursor state shared by the request and reply readers. */
+abstract class BatchReader {
+  protected readonly b: Buffer;
+  protected readonly length: number;
+  protected p = 1;
+
+  /** constructor: throws when the batch's version byte is not OP_VERSION. */
+  constructor(buffer: ArrayBuffer, length: number, what: string) {
+    this.length = length;
+    this.b = Buffer.from(buffer, 0, length);
+    if (this.b[0] !== OP_VERSION) throw new Error(`${what} batch version ${this.b[0]} is not ${OP_VERSION}`);
+  }
+
+  /** next moves to the next record; false at the end of the batch. */
+  abstract next(): boolean;
+}
+
 /** RequestReader walks a request batch. */
-export class RequestReader {
+export class RequestReader extends BatchReader {
   id = 0;
   op = 0;
   store = 0;
   key: Buffer = Buffer.alloc(0);
   value: Buffer = Buffer.alloc(0);
-  private readonly b: Buffer;
-  private readonly length: number;
-  private p = 1;
 
-  /** constructor: throws when the batch's version byte is not OP_VERSION. */
   constructor(buffer: ArrayBuffer, length: number) {
-    this.length = length;
-    this.b = Buffer.from(buffer, 0, length);
-    if (this.b[0] !== OP_VERSION) throw new Error(`op batch version ${this.b[0]} is not ${OP_VERSION}`);
+    super(buffer, length, 'op');
   }
 
-  /** next moves to the next request; false at the end of the batch. */
   next(): boolean {
     const b = this.b;
     const p = this.p;
@@ -101,23 +111,16 @@ export class ReplyWriter extends BatchBuffer {
 }
 
 /** ReplyReader walks a reply batch. */
-export class ReplyReader {
+export class ReplyReader extends BatchReader {
   id = 0;
   status = 0;
   seq = 0;
   value: Buffer = Buffer.alloc(0);
-  private readonly b: Buffer;
-  private readonly length: number;
-  private p = 1;
 
-  /** constructor: throws when the batch's version byte is not OP_VERSION. */
   constructor(buffer: ArrayBuffer, length: number) {
-    this.length = length;
-    this.b = Buffer.from(buffer, 0, length);
-    if (this.b[0] !== OP_VERSION) throw new Error(`reply batch version ${this.b[0]} is not ${OP_VERSION}`);
+    super(buffer, length, 'reply');
   }
 
-  /** next moves to the next reply; false at the end of the batch. */
   next(): boolean {
     const b = this.b;
     const p = this.p;

@@ -1,0 +1,38 @@
+/**
+ * The LMDB environment layout shared by LmdbStore and the LSM store's LmdbLevel: one file
+ * `data.mdb` with a `data` database (binary keys and values) and a `meta` database (small numbers).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Database, open, type RootDatabase } from 'lmdb';
+
+/** KvEnv is an opened environment with its two databases. */
+export interface KvEnv {
+  root: RootDatabase;
+  data: Database<Buffer, Uint8Array>;
+  meta: Database<number, string>;
+}
+
+/** openKvEnv opens (creating) `<dir>/data.mdb`; `noSync` and `overlappingSync` are lmdb-js's options. */
+export function openKvEnv(dir: string, sync: { noSync: boolean; overlappingSync: boolean }): KvEnv {
+  mkdirSync(dir, { recursive: true });
+  const root = open({ path: join(dir, 'data.mdb'), noSubdir: true, maxDbs: 4, ...sync });
+  return {
+    root,
+    data: root.openDB<Buffer, Uint8Array>({ name: 'data', keyEncoding: 'binary', encoding: 'binary' }),
+    meta: root.openDB<number, string>({ name: 'meta', encoding: 'ordered-binary' }),
+  };
+}
+
+/** dbStats returns a database's entry count and the bytes of its pages. */
+export function dbStats(db: Database<Buffer, Uint8Array>): { keys: number; bytes: number } {
+  const s = db.getStats() as {
+    entryCount?: number;
+    treeLeafPageCount?: number;
+    treeBranchPageCount?: number;
+    overflowPages?: number;
+    pageSize?: number;
+  };
+  const pages = (s.treeLeafPageCount ?? 0) + (s.treeBranchPageCount ?? 0) + (s.overflowPages ?? 0);
+  return { keys: s.entryCount ?? 0, bytes: pages * (s.pageSize ?? 4096) };
+}

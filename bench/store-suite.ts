@@ -47,6 +47,7 @@ function openLsm(
     walSegmentBytes: 64 * 1024 * 1024,
     walRetentionBytes: o.walRetentionBytes ?? 0,
     blockCacheBytes: 16 * 1024 * 1024,
+    ringBytes: 8 * 1024 * 1024,
     repair: false,
   });
 }

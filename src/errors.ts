@@ -21,6 +21,8 @@ export const ERROR_CATALOGUE = {
   INVALID_BODY: { status: 400 },
   /** thrown when an internal endpoint is called without the configured bearer token. */
   UNAUTHORIZED: { status: 401 },
+  /** thrown when a replica asks for log records older than the leader retains (it must resync from a snapshot). */
+  LOG_GONE: { status: 410 },
   /** thrown when a key does not exist. */
   NOT_FOUND: { status: 404 },
   /** thrown when no route matches the request path. */

@@ -3,12 +3,32 @@
  * `/purge` (token-protected when a token is configured).
  */
 import { DistkvError, toDistkvError } from '../errors.js';
+import { FOLLOWER_STATES } from '../replication/follower.js';
+import { SLOT_BEHIND_SINCE, SLOT_LAST_SEQ, SLOT_LEADER_SEQ, SLOT_STATE } from '../worker/positions.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
 import type { Route } from './http-metrics.js';
 import { refuseIfNotServing } from './kv-routes.js';
 import { sendError, sendJson, sendSeedText } from './respond.js';
 import type { HttpResponse, TemplatedApp } from './uws.js';
+
+/** replicaView reports a hosted replica's position: acked seq, lag in seqs and ms, and follower state. */
+export function replicaView(
+  ctx: HttpContext,
+  index: number,
+  localLeaderSeq: number | undefined,
+): Record<string, number | string> {
+  const p = ctx.pool.positions;
+  const seq = p.get(index, SLOT_LAST_SEQ);
+  const leaderSeq = localLeaderSeq ?? p.get(index, SLOT_LEADER_SEQ);
+  const behindSince = p.get(index, SLOT_BEHIND_SINCE);
+  return {
+    acked_seq: seq,
+    lag_seqs: Math.max(0, leaderSeq - seq),
+    lag_ms: behindSince === 0 ? 0 : Math.max(0, Date.now() - behindSince),
+    state: FOLLOWER_STATES[p.get(index, SLOT_STATE)] ?? 'starting',
+  };
+}
 
 /** clusterView is the topology document of GET /cluster. */
 export function clusterView(ctx: HttpContext): unknown {
@@ -35,13 +55,7 @@ export function clusterView(ctx: HttpContext): unknown {
             (x) => x.shard.idx === s.idx && x.role === 'replica' && x.node === address,
           );
           if (st === undefined) return { address, local: false };
-          const seq = ctx.pool.lastSeq(st.index);
-          return {
-            address,
-            local: true,
-            last_seq: seq,
-            ...(leaderSeq === undefined ? {} : { lag_seqs: Math.max(0, leaderSeq - seq) }),
-          };
+          return { address, local: true, ...replicaView(ctx, st.index, leaderSeq) };
         }),
       };
     }),

@@ -22,7 +22,8 @@ import {
   KIND_SEED_SET,
 } from './key-request.js';
 import { sendRedirect } from './redirect.js';
-import { checkKey, keyFromPath, parseQuery } from './request-parse.js';
+import { checkKey, intParam, keyFromPath, parseQuery } from './request-parse.js';
+import { SLOT_LEADER_SEQ } from '../worker/positions.js';
 import { queryOf, sendError, sendSeedText } from './respond.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -46,10 +47,34 @@ export function refuseIfNotServing(
   return true;
 }
 
+/** lagOf returns X-Distkv-Lag for a read served by a replica: seqs behind its leader (as last seen, for a leader elsewhere). */
 function lagOf(ctx: HttpContext, t: Target & { local: true }): string | undefined {
-  if (t.role !== 'replica' || t.leaderStore === undefined) return undefined;
-  return String(Math.max(0, ctx.pool.lastSeq(t.leaderStore) - ctx.pool.lastSeq(t.store)));
+  if (t.role !== 'replica') return undefined;
+  const leaderSeq =
+    t.leaderStore !== undefined
+      ? ctx.pool.lastSeq(t.leaderStore)
+      : ctx.pool.positions.get(t.store, SLOT_LEADER_SEQ);
+  return String(Math.max(0, leaderSeq - ctx.pool.lastSeq(t.store)));
 }
+
+/** DEFAULT_W_TIMEOUT_MS is how long a `w=N` write waits for acks when no timeout_ms is given. */
+export const DEFAULT_W_TIMEOUT_MS = 5000;
+
+/** writeConcern reads `w` and `timeout_ms` of a PUT or DELETE; `w` may not exceed the shard's replicas. */
+function writeConcern(ctx: HttpContext, query: string, shard: number): { w: number; timeoutMs: number } {
+  if (!query.includes('w=')) return { w: 0, timeoutMs: 0 };
+  const { params } = parseQuery(query);
+  const replicas = ctx.shardMap.shard(shard).replicas.length;
+  const w = intParam(params, 'w', 0, 0, 255);
+  if (w > replicas)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `w=${w} but shard ${shard} has ${replicas} replica${replicas === 1 ? '' : 's'}`,
+    );
+  return { w, timeoutMs: intParam(params, 'timeout_ms', DEFAULT_W_TIMEOUT_MS, 1, 600000) };
+}
+
+const NO_CONCERN = { w: 0, timeoutMs: 0 };
 
 /**
  * dispatch routes one key operation: a redirect for a remote owner, else a KeyRequest submitted to
@@ -64,13 +89,14 @@ function dispatch(
   shard: number,
   value: Uint8Array | string | undefined,
   start: number,
+  concern: { w: number; timeoutMs: number } = NO_CONCERN,
 ): KeyRequest {
   const listener = ctx.listener;
   const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
   if (!target.local) throw new Error(`dispatch: shard ${shard} is not local`);
   const request = new KeyRequest(res, ctx, kind, shard, start);
   if (op === OP_GET) request.lag = lagOf(ctx, target);
-  ctx.pool.submit(target.worker, op, target.store, key, value, request);
+  ctx.pool.submit(target.worker, op, target.store, key, value, request, concern.w, concern.timeoutMs);
   return request;
 }
 
@@ -139,8 +165,17 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       ctx.metrics.record('kv_put', 400, start);
       return;
     }
-    const shard = localShard(res, ctx, url, queryOf(req), key, true, start);
+    const query = queryOf(req);
+    const shard = localShard(res, ctx, url, query, key, true, start);
     if (shard < 0) return;
+    let concern: { w: number; timeoutMs: number };
+    try {
+      concern = writeConcern(ctx, query, shard);
+    } catch (err) {
+      sendError(res, err, { close: true });
+      ctx.metrics.record('kv_put', 400, start);
+      return;
+    }
     const state = { aborted: false, request: undefined as KeyRequest | undefined };
     res.onAborted(() => {
       state.aborted = true;
@@ -152,7 +187,7 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       maxValue,
       'value',
       (body) => {
-        state.request = dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, shard, body, start);
+        state.request = dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, shard, body, start, concern);
       },
       () => {
         ctx.metrics.record('kv_put', 413, start);

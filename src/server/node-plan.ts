@@ -121,6 +121,7 @@ export function planNode(
         maxRuns: config.storage.max_runs,
         walSegmentBytes: config.storage.wal_segment_bytes,
         walRetentionBytes: config.storage.wal_retention_bytes,
+        ringBytes: config.replication.ring_bytes,
       },
       repair,
     };
@@ -139,7 +140,18 @@ export function planNode(
       let worker = next++ % workers;
       const leader = leaderOf.get(s.idx);
       if (leader !== undefined && workers > 1 && worker === leader.worker) worker = next++ % workers;
-      stores.push({ ...storeSpec(s.idx, 'replica', r), worker });
+      stores.push({
+        ...storeSpec(s.idx, 'replica', r),
+        worker,
+        replication: {
+          leaderAddress: s.address,
+          leaderStore: leader?.index,
+          token: config.server.token,
+          scheme: config.server.tls_cert === '' ? 'http' : 'https',
+          pullMaxBytes: config.replication.pull_max_bytes,
+          pullWaitMs: config.replication.pull_wait_ms,
+        },
+      });
     }
   }
   const storesByWorker: StoreSpec[][] = Array.from({ length: workers }, () => []);

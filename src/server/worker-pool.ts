@@ -22,6 +22,7 @@ import {
   type WorkerInit,
 } from '../worker/messages.js';
 import { ReplyReader, RequestWriter } from '../worker/op-codec.js';
+import { Positions, SLOT_LAST_SEQ } from '../worker/positions.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 
 /** OpHandler receives the reply to one key operation. `value` is a view valid only during the call. */
@@ -147,6 +148,8 @@ class WorkerLink {
     key: string,
     value: Uint8Array | string | undefined,
     handler: OpHandler,
+    w: number,
+    timeoutMs: number,
   ): void {
     if (!this.ready) {
       handler.onReply(ST_ERROR, 0, unavailable(this.index));
@@ -154,7 +157,7 @@ class WorkerLink {
     }
     const id = this.takeId();
     this.ops.set(id, handler);
-    this.requests.add(id, op, store, key, value);
+    this.requests.add(id, op, store, key, value, w, timeoutMs);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushBound);
@@ -240,13 +243,13 @@ function unavailable(worker: number): Buffer {
 /** WorkerPool owns all shard workers of this process. */
 export class WorkerPool {
   private readonly links: WorkerLink[];
-  /** positions holds each store's last acknowledged seq (BigInt64 per store index). */
-  readonly positions: BigInt64Array;
+  /** positions are the stores' published seqs and replica states (src/worker/positions.ts). */
+  readonly positions: Positions;
 
   constructor(storesByWorker: StoreSpec[][], entry: URL, log: Logger, logLevel: string) {
     const storeCount = storesByWorker.reduce((n, s) => n + s.length, 0);
-    const sab = new SharedArrayBuffer(Math.max(1, storeCount) * 8);
-    this.positions = new BigInt64Array(sab);
+    const sab = new SharedArrayBuffer(Positions.bytesFor(storeCount));
+    this.positions = new Positions(sab);
     this.links = storesByWorker.map((stores, i) => new WorkerLink(i, stores, sab, entry, log, logLevel));
   }
 
@@ -260,7 +263,7 @@ export class WorkerPool {
     }
   }
 
-  /** submit queues one key operation on a worker; the handler is called exactly once. */
+  /** submit queues one key operation on a worker; the handler is called exactly once. `w` > 0 waits for replica acks. */
   submit(
     worker: number,
     op: OpCode,
@@ -268,8 +271,10 @@ export class WorkerPool {
     key: string,
     value: Uint8Array | string | undefined,
     handler: OpHandler,
+    w = 0,
+    timeoutMs = 0,
   ): void {
-    this.links[worker]!.submit(op, store, key, value, handler);
+    this.links[worker]!.submit(op, store, key, value, handler, w, timeoutMs);
   }
 
   /** call sends a control message to a worker and resolves with its result. */
@@ -299,6 +304,6 @@ export class WorkerPool {
 
   /** lastSeq returns the last acknowledged seq of a store. */
   lastSeq(store: number): number {
-    return Number(Atomics.load(this.positions, store));
+    return this.positions.get(store, SLOT_LAST_SEQ);
   }
 }

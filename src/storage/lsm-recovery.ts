@@ -20,6 +20,7 @@ import { parseRunName } from './sstable-format.js';
 import { BlockCache, RunReader } from './sstable-reader.js';
 import { TYPE_PUT } from './wal-format.js';
 import { readWal } from './wal-reader.js';
+import { WalTail } from './wal-tail.js';
 import { WalWriter } from './wal-writer.js';
 
 /** openLsmStore recovers (or creates) the LSM store in `opts.dir`. */
@@ -106,7 +107,11 @@ export async function openLsmStore(opts: LsmOptions): Promise<LsmStore> {
       );
       segments = [];
     }
+    const tail = new WalTail(vfs, opts.ringBytes);
+    // The WAL's hook needs the store, which needs the WAL: the hook reads it from here once built.
+    const built: { store?: LsmStore } = {};
     const wal = await WalWriter.open({
+      onWritten: LsmStore.logWritten(tail, () => built.store),
       vfs,
       dir: walDir,
       segmentBytes: opts.walSegmentBytes,
@@ -118,7 +123,7 @@ export async function openLsmStore(opts: LsmOptions): Promise<LsmStore> {
     });
     const ms = performance.now() - t0;
     if (replayed > 0) log?.info({ dir, records: replayed, ms: Math.round(ms) }, 'replayed the WAL');
-    return new LsmStore(opts, {
+    const store = new LsmStore(opts, {
       level,
       wal,
       runs,
@@ -129,7 +134,10 @@ export async function openLsmStore(opts: LsmOptions): Promise<LsmStore> {
       durableSeq,
       lastSeq: Math.max(rec.lastSeq, durableSeq),
       runsDir,
+      tail,
     });
+    built.store = store;
+    return store;
   } catch (err) {
     await level.close();
     throw err;

@@ -31,7 +31,8 @@ import { RunReader as Reader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
 import type { Store, StoreEntry, StoreOptions, StoreStats, WriteResult } from './store.js';
 import type { Vfs } from './vfs.js';
-import { TYPE_DELETE, TYPE_PUT } from './wal-format.js';
+import { decodeRecord, TYPE_DELETE, TYPE_PUT } from './wal-format.js';
+import type { TailResult, WalTail } from './wal-tail.js';
 import { removableThrough } from './wal-retention.js';
 import type { WalWriter } from './wal-writer.js';
 
@@ -47,6 +48,8 @@ export interface LsmOptions extends StoreOptions {
   walSegmentBytes: number;
   walRetentionBytes: number;
   blockCacheBytes: number;
+  /** ringBytes bounds the recent log kept in memory for replicas. */
+  ringBytes: number;
   repair: boolean;
   log?: Logger;
 }
@@ -63,6 +66,7 @@ export interface LsmParts {
   durableSeq: number;
   lastSeq: number;
   runsDir: string;
+  tail: WalTail;
 }
 
 /** LsmStore is one shard's LSM store. */
@@ -73,6 +77,8 @@ export class LsmStore implements Store {
   private readonly wal: WalWriter;
   private readonly cache: BlockCache;
   private readonly runsDir: string;
+  private readonly tail: WalTail;
+  private logWaiters: { after: number; resolve: () => void }[] = [];
   private active: Memtable;
   /** frozen memtables, newest first. */
   private readonly frozen: Memtable[];
@@ -115,8 +121,74 @@ export class LsmStore implements Store {
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
     this.runsDir = parts.runsDir;
+    this.tail = parts.tail;
     this.scheduleFlush();
     this.maybeCompact();
+  }
+
+  /**
+   * readLog returns up to about `maxBytes` of log records (WAL framing) with seq > `after` and the
+   * seq of the last one, or 'gone' when `after` is older than the retained log.
+   */
+  readLog(after: number, maxBytes: number): TailResult {
+    return this.tail.readAfter(after, this.wal.writtenSeq, maxBytes, this.wal.segments());
+  }
+
+  /** waitForLog resolves when a record with seq > `after` is readable, or after `ms`. */
+  waitForLog(after: number, ms: number): Promise<void> {
+    if (this.wal.writtenSeq > after || ms <= 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = { after, resolve };
+      this.logWaiters.push(waiter);
+      setTimeout(() => {
+        this.logWaiters = this.logWaiters.filter((w) => w !== waiter);
+        resolve();
+      }, ms).unref();
+    });
+  }
+
+  /** logWritten is the WAL's onWritten hook: keep the batch for readers and wake waiting pulls. */
+  static logWritten(
+    tail: WalTail,
+    store: () => LsmStore | undefined,
+  ): (records: Buffer, first: number, last: number) => void {
+    return (records, first, last) => {
+      tail.written(records, first, last);
+      const s = store();
+      if (s === undefined || s.logWaiters.length === 0) return;
+      const ready = s.logWaiters.filter((w) => w.after < last);
+      s.logWaiters = s.logWaiters.filter((w) => w.after >= last);
+      for (const w of ready) w.resolve();
+    };
+  }
+
+  /**
+   * applyReplicated applies a batch of the leader's log records (WAL framing) with the leader's
+   * seqs, durably, in order; resolves with the seq of the last one. The first record must carry
+   * the seq after this store's last one.
+   */
+  async applyReplicated(records: Buffer): Promise<number> {
+    const writes: Promise<WriteResult>[] = [];
+    let offset = 0;
+    while (offset < records.length) {
+      const r = decodeRecord(records, offset);
+      if (typeof r === 'string')
+        throw new DistkvError('CORRUPTION', `replication batch at offset ${offset}: ${r}`);
+      writes.push(this.write(r.key, r.type === TYPE_PUT ? r.value : null, r.seq));
+      offset += r.size;
+    }
+    const results = await Promise.all(writes);
+    return results.length === 0 ? this.appliedLastSeq : results[results.length - 1]!.seq;
+  }
+
+  /** loadSnapshotChunk writes snapshot entries straight into LMDB (only for a store being rebuilt, before any write). */
+  loadSnapshotChunk(entries: readonly { key: Uint8Array; value: Uint8Array }[]): Promise<void> {
+    return this.level.apply(entries);
+  }
+
+  /** finishSnapshot records that LMDB holds everything through `seq`; reopen the store afterwards so its log continues at seq + 1. */
+  finishSnapshot(seq: number): Promise<void> {
+    return this.level.apply([], seq);
   }
 
   /** setRetention installs the replication hook: the lowest seq a replica still needs (undefined = none). */
@@ -250,7 +322,11 @@ export class LsmStore implements Store {
       await (this.flushing ?? this.compacting);
   }
 
-  private async write(key: Uint8Array, value: Uint8Array | null): Promise<WriteResult> {
+  private async write(
+    key: Uint8Array,
+    value: Uint8Array | null,
+    replicatedSeq?: number,
+  ): Promise<WriteResult> {
     this.checkOpen();
     while (this.frozen.length >= MAX_FROZEN) {
       // Stall until a flush frees a slot, but never wait on a flush that keeps failing (disk full).
@@ -263,7 +339,12 @@ export class LsmStore implements Store {
       await new Promise<void>((resolve) => this.stallWaiters.push(resolve));
       this.checkOpen();
     }
-    const seq = await this.wal.append(value === null ? TYPE_DELETE : TYPE_PUT, key, value ?? undefined);
+    const seq = await this.wal.append(
+      value === null ? TYPE_DELETE : TYPE_PUT,
+      key,
+      value ?? undefined,
+      replicatedSeq,
+    );
     // The memtable copies the value into its arena; `value` may be a view of the request batch.
     this.active.apply(latin1Key(key), seq, value);
     this.appliedLastSeq = seq;

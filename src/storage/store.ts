@@ -67,4 +67,6 @@ export interface LsmTuning {
   maxRuns: number;
   walSegmentBytes: number;
   walRetentionBytes: number;
+  /** ringBytes bounds the recent log each store keeps in memory for replicas (replication.ring_bytes). */
+  ringBytes: number;
 }

@@ -55,6 +55,8 @@ export interface WalWriterOptions {
   /** nextSeq is the seq the next record will carry. */
   nextSeq: number;
   log?: Logger;
+  /** onWritten receives every batch once written (and synced in fsync mode): its bytes in WAL record framing and its seq range. */
+  onWritten?: (records: Buffer, firstSeq: number, lastSeq: number) => void;
 }
 
 /** WalWriter is the append side of one store's WAL. */
@@ -105,6 +107,11 @@ export class WalWriter {
       w.timer.unref();
     }
     return w;
+  }
+
+  /** writtenSeq is the seq of the last record written (and synced in fsync mode). */
+  get writtenSeq(): number {
+    return this.current.lastSeq;
   }
 
   /** lastSeq is the seq of the last record handed to append (durable or not). */
@@ -234,6 +241,7 @@ export class WalWriter {
     this.current.lastSeq = lastSeq;
     this.counters.batches++;
     this.counters.records += waiters.length;
+    this.opts.onWritten?.(batch, waiters[0]!.seq, lastSeq);
     for (const w of waiters) w.resolve(w.seq);
     if (this.file.size >= this.opts.segmentBytes) {
       try {

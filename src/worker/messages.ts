@@ -31,6 +31,20 @@ export interface StoreSpec {
   lsm: LsmTuning;
   /** repair lets recovery drop damaged data (reported) instead of refusing to start. */
   repair: boolean;
+  /** replication is set for replicas: where their leader is and how to pull from it. */
+  replication?: ReplicaSpec;
+}
+
+/** ReplicaSpec tells a replica store how to reach its leader. */
+export interface ReplicaSpec {
+  /** leaderAddress is the node ("host:port") of the shard's leader. */
+  leaderAddress: string;
+  /** leaderStore is the leader's process-wide store index when it is in this process. */
+  leaderStore: number | undefined;
+  token: string;
+  scheme: 'http' | 'https';
+  pullMaxBytes: number;
+  pullWaitMs: number;
 }
 
 /** WorkerInit is the workerData every shard worker starts with. */
@@ -49,7 +63,24 @@ export type ToWorker =
   | { type: 'scan'; id: number; store: number; prefix: Uint8Array; after: Uint8Array | null; limit: number }
   | { type: 'stats'; id: number }
   | { type: 'purge'; id: number }
-  | { type: 'close'; id: number };
+  | { type: 'close'; id: number }
+  | {
+      type: 'repl-pull';
+      id: number;
+      store: number;
+      after: number;
+      maxBytes: number;
+      waitMs: number;
+      replica: string;
+    }
+  | {
+      type: 'repl-snapshot';
+      id: number;
+      store: number;
+      after: Uint8Array | null;
+      limit: number;
+      seq: number | null;
+    };
 
 /** StoreStatsReport is one store's entry in a stats result. */
 export interface StoreStatsReport {
@@ -72,9 +103,19 @@ export type FromWorker =
   | { type: 'stats-result'; id: number; ok: true; stores: StoreStatsReport[] }
   | { type: 'purge-result'; id: number; ok: true; deleted: number }
   | { type: 'close-result'; id: number; ok: true }
+  | {
+      type: 'repl-pull-result';
+      id: number;
+      ok: true;
+      gone: boolean;
+      buffer: ArrayBuffer | null;
+      length: number;
+      leaderSeq: number;
+    }
+  | { type: 'repl-snapshot-result'; id: number; ok: true; seq: number; entries: ScanEntry[] }
   | { type: 'error-result'; id: number; ok: false; error: WireError };
 
-const TO_WORKER_TYPES = new Set(['ops', 'scan', 'stats', 'purge', 'close']);
+const TO_WORKER_TYPES = new Set(['ops', 'scan', 'stats', 'purge', 'close', 'repl-pull', 'repl-snapshot']);
 const FROM_WORKER_TYPES = new Set([
   'ready',
   'failed',
@@ -83,6 +124,8 @@ const FROM_WORKER_TYPES = new Set([
   'stats-result',
   'purge-result',
   'close-result',
+  'repl-pull-result',
+  'repl-snapshot-result',
   'error-result',
 ]);
 

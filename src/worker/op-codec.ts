@@ -19,7 +19,15 @@ export class RequestWriter extends BatchBuffer {
   }
 
   /** add appends one request; `key` is written as UTF-8, `value` as given (strings as UTF-8). */
-  add(id: number, op: OpCode, store: number, key: string, value: Uint8Array | string | undefined): void {
+  add(
+    id: number,
+    op: OpCode,
+    store: number,
+    key: string,
+    value: Uint8Array | string | undefined,
+    w = 0,
+    timeoutMs = 0,
+  ): void {
     const valueBytes =
       value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
     this.reserve(REQUEST_HEADER_BYTES + key.length * 3 + valueBytes);
@@ -31,6 +39,8 @@ export class RequestWriter extends BatchBuffer {
     const keyLen = b.write(key, p + REQUEST_HEADER_BYTES, 'utf8');
     b.writeUInt16LE(keyLen, p + 7);
     b.writeUInt32LE(valueBytes, p + 9);
+    b[p + 13] = w;
+    b.writeUInt32LE(timeoutMs, p + 14);
     p += REQUEST_HEADER_BYTES + keyLen;
     if (typeof value === 'string') p += b.write(value, p, 'utf8');
     else if (value !== undefined) {
@@ -64,6 +74,8 @@ export class RequestReader extends BatchReader {
   id = 0;
   op = 0;
   store = 0;
+  w = 0;
+  timeoutMs = 0;
   key: Buffer = Buffer.alloc(0);
   value: Buffer = Buffer.alloc(0);
 
@@ -80,6 +92,8 @@ export class RequestReader extends BatchReader {
     this.store = b.readUInt16LE(p + 5);
     const keyLen = b.readUInt16LE(p + 7);
     const valueLen = b.readUInt32LE(p + 9);
+    this.w = b[p + 13]!;
+    this.timeoutMs = b.readUInt32LE(p + 14);
     const k = p + REQUEST_HEADER_BYTES;
     this.key = b.subarray(k, k + keyLen);
     this.value = b.subarray(k + keyLen, k + keyLen + valueLen);

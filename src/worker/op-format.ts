@@ -7,7 +7,7 @@
  * Integers are little-endian.
  *
  *   request-batch := VERSION:u8 request*
- *   request       := id:u32 op:u8 store:u16 keyLen:u16 valueLen:u32 key:keyLen value:valueLen
+ *   request       := id:u32 op:u8 store:u16 keyLen:u16 valueLen:u32 w:u8 timeoutMs:u32 key:keyLen value:valueLen
  *   op            := OP_GET | OP_PUT | OP_DELETE
  *   reply-batch   := VERSION:u8 reply*
  *   reply         := id:u32 status:u8 seq:f64 valueLen:u32 value:valueLen
@@ -16,11 +16,13 @@
  *                  | ST_MISSING (no such key)
  *                  | ST_ERROR   (value = UTF-8 JSON {"code","message"}, a WireError)
  *
- * `id` is chosen by the main thread and echoed back; `store` is the process-wide store index.
+ * `id` is chosen by the main thread and echoed back; `store` is the process-wide store index; a
+ * write with `w` > 0 is answered only once `w` replicas acknowledged it, or with REPLICATION_TIMEOUT
+ * after `timeoutMs`.
  */
 
 /** OP_VERSION is the format version byte at the start of every batch. */
-export const OP_VERSION = 1;
+export const OP_VERSION = 2;
 
 /** OP_GET reads a key. */
 export const OP_GET = 1;
@@ -39,7 +41,7 @@ export const ST_MISSING = 2;
 export const ST_ERROR = 3;
 
 /** REQUEST_HEADER_BYTES is the size of a request before its key and value. */
-export const REQUEST_HEADER_BYTES = 4 + 1 + 2 + 2 + 4;
+export const REQUEST_HEADER_BYTES = 4 + 1 + 2 + 2 + 4 + 1 + 4;
 /** REPLY_HEADER_BYTES is the size of a reply before its value. */
 export const REPLY_HEADER_BYTES = 4 + 1 + 8 + 4;
 

@@ -10,9 +10,11 @@ import type { Logger } from 'pino';
 import { toDistkvError, DistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
 import { openStore } from '../storage/open-store.js';
+import { type HostedStore, ReplicationHost } from '../replication/replication-host.js';
 import type { Store } from '../storage/store.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { ReplyWriter, RequestReader } from './op-codec.js';
+import { Positions, SLOT_LAST_SEQ } from './positions.js';
 import { OP_DELETE, OP_GET, OP_PUT, ST_DONE, ST_ERROR, ST_MISSING, ST_VALUE } from './op-format.js';
 
 /** SendFn delivers a message to the main thread, transferring the listed buffers. */
@@ -22,14 +24,15 @@ const PURGE_CHUNK = 1000;
 
 /** ShardHost runs the stores of one worker. */
 export class ShardHost {
-  private readonly stores = new Map<number, { spec: StoreSpec; store: Store }>();
+  private readonly stores = new Map<number, HostedStore>();
   private readonly replies = new ReplyWriter();
-  private readonly positions: BigInt64Array;
+  private readonly positions: Positions;
+  private replication: ReplicationHost | undefined;
   private readonly send: SendFn;
   private flushScheduled = false;
 
   private constructor(positions: SharedArrayBuffer, send: SendFn) {
-    this.positions = new BigInt64Array(positions);
+    this.positions = new Positions(positions);
     this.send = send;
   }
 
@@ -54,8 +57,10 @@ export class ShardHost {
             : { log: log.child({ shard: spec.shard.name, role: spec.role, node: spec.node }) }),
         });
         host.stores.set(spec.index, { spec, store });
-        Atomics.store(host.positions, spec.index, BigInt(store.lastSeq()));
+        host.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
       }
+      host.replication = new ReplicationHost(host.stores, host.positions, log);
+      host.replication.start();
     } catch (err) {
       await host.close();
       throw err;
@@ -93,7 +98,13 @@ export class ShardHost {
           type: 'stats-result',
           id: msg.id,
           ok: true,
-          stores: [...this.stores.entries()].map(([index, { store }]) => ({ index, stats: store.stats() })),
+          stores: [...this.stores.entries()].map(([index, { store }]) => ({
+            index,
+            stats: { ...store.stats(), ...this.replication?.statsOf(index) } as Record<
+              string,
+              number | string
+            >,
+          })),
         }));
         return;
       case 'purge':
@@ -110,14 +121,53 @@ export class ShardHost {
           return { type: 'close-result', id: msg.id, ok: true };
         });
         return;
+      case 'repl-pull':
+        void this.answerAsync(msg.id, async () => {
+          const r = await this.replicationHost().pull(
+            msg.store,
+            msg.after,
+            msg.maxBytes,
+            msg.waitMs,
+            msg.replica,
+          );
+          const copy = r.records.length === 0 ? null : Uint8Array.prototype.slice.call(r.records).buffer;
+          return {
+            type: 'repl-pull-result',
+            id: msg.id,
+            ok: true,
+            gone: r.gone,
+            buffer: copy,
+            length: r.records.length,
+            leaderSeq: r.leaderSeq,
+          };
+        });
+        return;
+      case 'repl-snapshot':
+        this.answer(msg.id, () => {
+          const page = this.replicationHost().snapshotPage(msg.store, msg.after, msg.limit, msg.seq);
+          const entries = page.entries.map((e) => ({
+            key: Uint8Array.prototype.slice.call(e.key),
+            value: Uint8Array.prototype.slice.call(e.value),
+          }));
+          return { type: 'repl-snapshot-result', id: msg.id, ok: true, seq: page.seq, entries };
+        });
+        return;
     }
   }
 
-  /** close closes every store (flushing what they hold). */
+  /** close stops replication and closes every store (flushing what they hold). */
   async close(): Promise<void> {
+    await this.replication?.stop();
+    this.replication = undefined;
     const all = [...this.stores.values()];
     this.stores.clear();
     await Promise.all(all.map(({ store }) => store.close()));
+  }
+
+  private replicationHost(): ReplicationHost {
+    if (this.replication === undefined)
+      throw new DistkvError('UNAVAILABLE', 'replication is not running on this worker');
+    return this.replication;
   }
 
   private storeAt(index: number): Store {
@@ -141,10 +191,10 @@ export class ShardHost {
             break;
           }
           case OP_PUT:
-            this.track(id, r.store, store.put(r.key, r.value));
+            this.track(id, r.store, store.put(r.key, r.value), r.w, r.timeoutMs);
             break;
           case OP_DELETE:
-            this.track(id, r.store, store.delete(r.key));
+            this.track(id, r.store, store.delete(r.key), r.w, r.timeoutMs);
             break;
           default:
             throw new DistkvError('BAD_REQUEST', `unknown op ${r.op}`);
@@ -156,13 +206,35 @@ export class ShardHost {
     this.flush();
   }
 
-  private track(id: number, storeIndex: number, write: Promise<{ seq: number }>): void {
+  private track(
+    id: number,
+    storeIndex: number,
+    write: Promise<{ seq: number }>,
+    w: number,
+    timeoutMs: number,
+  ): void {
     write.then(
       ({ seq }) => {
-        if (BigInt(seq) > Atomics.load(this.positions, storeIndex))
-          Atomics.store(this.positions, storeIndex, BigInt(seq));
-        this.replies.add(id, ST_DONE, seq, undefined);
-        this.scheduleFlush();
+        this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
+        if (w === 0) {
+          this.replies.add(id, ST_DONE, seq, undefined);
+          this.scheduleFlush();
+          return;
+        }
+        void this.replicationHost()
+          .waitForAcks(storeIndex, seq, w, timeoutMs)
+          .then((acked) => {
+            if (acked >= w) this.replies.add(id, ST_DONE, seq, undefined);
+            else
+              this.replyError(
+                id,
+                new DistkvError(
+                  'REPLICATION_TIMEOUT',
+                  `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
+                ),
+              );
+            this.scheduleFlush();
+          });
       },
       (err: unknown) => {
         this.replyError(id, err);

@@ -30,6 +30,7 @@ export function openTestLsm(dir: string, o: TestLsmOptions = {}): Promise<LsmSto
     walSegmentBytes: o.walSegmentBytes ?? 32 * 1024,
     walRetentionBytes: 0,
     blockCacheBytes: 1 << 20,
+    ringBytes: 1 << 20,
     repair: o.repair ?? false,
   });
 }

@@ -28,7 +28,13 @@ function specs(dir: string, n: number, engine: 'lsm' | 'lmdb' | 'memory'): Store
     engine,
     durability: 'fsync' as const,
     fsyncIntervalMs: 100,
-    lsm: { memtableBytes: 1 << 20, maxRuns: 4, walSegmentBytes: 1 << 20, walRetentionBytes: 1 << 20 },
+    lsm: {
+      memtableBytes: 1 << 20,
+      maxRuns: 4,
+      walSegmentBytes: 1 << 20,
+      walRetentionBytes: 1 << 20,
+      ringBytes: 1 << 20,
+    },
     repair: false,
   }));
 }

@@ -1,0 +1,172 @@
+/**
+ * Internal replication endpoints (design section 6), token-protected when a token is configured:
+ *   GET /_repl/pull?shard=I&after=SEQ&max_bytes=B&wait_ms=W&replica=ID
+ *       200 records in WAL framing | 204 nothing new within wait_ms | 410 LOG_GONE (resync)
+ *       X-Distkv-Leader-Seq: the leader's last seq
+ *   GET /_repl/snapshot?shard=I
+ *       a snapshot stream (src/replication/snapshot-format.ts), paged from the leader's worker
+ *       and written with backpressure.
+ */
+import { DistkvError, toDistkvError } from '../errors.js';
+import { encodeSnapshotEntries, encodeSnapshotHeader } from '../replication/snapshot-format.js';
+import type { Target } from '../server/node-plan.js';
+import { authError } from './auth.js';
+import type { HttpContext } from './context.js';
+import { intParam, parseQuery } from './request-parse.js';
+import { queryOf, sendError } from './respond.js';
+import type { HttpResponse, TemplatedApp } from './uws.js';
+
+const MAX_WAIT_MS = 60000;
+const MAX_PULL_BYTES = 64 * 1024 * 1024;
+const SNAPSHOT_PAGE = 2000;
+
+function leaderTarget(ctx: HttpContext, shard: number): Target & { local: true } {
+  const t = ctx.listener.writes[shard];
+  if (t === undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `shard must be 0..${ctx.shardMap.shards.length - 1}, got ${shard}`,
+    );
+  if (!t.local)
+    throw new DistkvError('WRONG_NODE', `shard ${shard} is led by ${t.address}, not by this node`);
+  return t;
+}
+
+/** registerReplRoutes adds /_repl/pull and /_repl/snapshot. */
+export function registerReplRoutes(app: TemplatedApp, ctx: HttpContext): void {
+  app.get('/_repl/pull', (res, req) => {
+    const state = { aborted: false };
+    try {
+      const denied = authError(req, ctx.config.server.token);
+      if (denied) throw denied;
+      const { params } = parseQuery(queryOf(req));
+      const shard = intParam(params, 'shard', -1, 0, 65535);
+      const after = intParam(params, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+      const maxBytes = intParam(
+        params,
+        'max_bytes',
+        ctx.config.replication.pull_max_bytes,
+        1,
+        MAX_PULL_BYTES,
+      );
+      const waitMs = intParam(params, 'wait_ms', 0, 0, MAX_WAIT_MS);
+      const replica = params.get('replica') ?? 'anonymous';
+      const t = leaderTarget(ctx, shard);
+      res.onAborted(() => {
+        state.aborted = true;
+      });
+      ctx.pool.call(t.worker, { type: 'repl-pull', store: t.store, after, maxBytes, waitMs, replica }).then(
+        (r) => {
+          if (state.aborted) return;
+          res.cork(() => {
+            if (r.type !== 'repl-pull-result') throw new Error(`unexpected ${r.type} for a pull`);
+            if (r.gone) {
+              sendError(
+                res,
+                new DistkvError(
+                  'LOG_GONE',
+                  `seq ${after + 1} is no longer retained by the leader; fetch /_repl/snapshot?shard=${shard}`,
+                ),
+                { headers: { 'X-Distkv-Leader-Seq': String(r.leaderSeq) } },
+              );
+            } else if (r.buffer === null) {
+              res
+                .writeStatus('204 No Content')
+                .writeHeader('X-Distkv-Leader-Seq', String(r.leaderSeq))
+                .endWithoutBody();
+            } else {
+              res
+                .writeHeader('Content-Type', 'application/octet-stream')
+                .writeHeader('X-Distkv-Leader-Seq', String(r.leaderSeq))
+                .end(new Uint8Array(r.buffer, 0, r.length));
+            }
+          });
+        },
+        (err: unknown) => {
+          if (!state.aborted) {
+            res.cork(() => {
+              sendError(res, err);
+            });
+          }
+        },
+      );
+    } catch (err) {
+      sendError(res, err);
+    }
+  });
+
+  app.get('/_repl/snapshot', (res, req) => {
+    try {
+      const denied = authError(req, ctx.config.server.token);
+      if (denied) throw denied;
+      const shard = intParam(parseQuery(queryOf(req)).params, 'shard', -1, 0, 65535);
+      const t = leaderTarget(ctx, shard);
+      const state = { aborted: false, writable: undefined as (() => void) | undefined };
+      res.onAborted(() => {
+        state.aborted = true;
+        state.writable?.();
+      });
+      res.onWritable(() => {
+        state.writable?.();
+        return true;
+      });
+      streamSnapshot(ctx, res, t, state).catch((err: unknown) => {
+        ctx.log.error({ shard, err: toDistkvError(err).message }, 'snapshot stream failed');
+        if (!state.aborted) res.close();
+      });
+    } catch (err) {
+      sendError(res, err);
+    }
+  });
+}
+
+async function streamSnapshot(
+  ctx: HttpContext,
+  res: HttpResponse,
+  t: Target & { local: true },
+  state: { aborted: boolean; writable: (() => void) | undefined },
+): Promise<void> {
+  let seq: number | null = null;
+  let after: Uint8Array | null = null;
+  let started = false;
+  for (;;) {
+    const r = await ctx.pool.call(t.worker, {
+      type: 'repl-snapshot',
+      store: t.store,
+      after,
+      limit: SNAPSHOT_PAGE,
+      seq,
+    });
+    if (r.type !== 'repl-snapshot-result') throw new Error(`unexpected ${r.type} for a snapshot page`);
+    if (state.aborted) return;
+    const last = r.entries.length < SNAPSHOT_PAGE;
+    const body = encodeSnapshotEntries(r.entries, last);
+    let ok = true as boolean;
+    res.cork(() => {
+      if (!started) {
+        res
+          .writeHeader('Content-Type', 'application/octet-stream')
+          .writeHeader('X-Distkv-Snapshot-Seq', String(r.seq));
+        res.write(encodeSnapshotHeader(r.seq));
+        started = true;
+      }
+      if (last) res.end(body);
+      else ok = res.write(body);
+    });
+    if (last) return;
+    seq = r.seq;
+    after = r.entries[r.entries.length - 1]!.key;
+    if (!ok) {
+      await new Promise<void>((resolve) => {
+        state.writable = resolve;
+      });
+      state.writable = undefined;
+      if (isAborted(state)) return;
+    }
+  }
+}
+
+/** isAborted reads the flag through a call, so TypeScript does not narrow it across awaits. */
+function isAborted(state: { aborted: boolean }): boolean {
+  return state.aborted;
+}

@@ -1,0 +1,78 @@
+/**
+ * LeaderState: what a leader store knows about its replicas — each one's ack (the seq it holds
+ * durably), learnt from its pulls (`after` is the ack) or, for a replica on the same worker, from
+ * its follower directly. It answers `w=N` writes (wait until N replicas acked a seq) and gives the
+ * store its WAL retention hook (the lowest seq a known replica still needs).
+ */
+
+interface AckWaiter {
+  seq: number;
+  n: number;
+  resolve: (acked: number) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** REPLICA_FORGET_MS: a replica that has not pulled for this long no longer holds back WAL deletion. */
+export const REPLICA_FORGET_MS = 10 * 60 * 1000;
+
+/** LeaderState tracks the replicas of one leader store. Used only on the leader's worker thread. */
+export class LeaderState {
+  private readonly acks = new Map<string, { seq: number; at: number }>();
+  private waiters: AckWaiter[] = [];
+
+  /** ack records that `replica` durably holds everything through `seq`. */
+  ack(replica: string, seq: number): void {
+    const prev = this.acks.get(replica);
+    this.acks.set(replica, { seq: Math.max(seq, prev?.seq ?? 0), at: Date.now() });
+    if (this.waiters.length === 0) return;
+    const still: AckWaiter[] = [];
+    for (const w of this.waiters) {
+      const n = this.ackedAtLeast(w.seq);
+      if (n >= w.n) {
+        clearTimeout(w.timer);
+        w.resolve(n);
+      } else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** ackedAtLeast counts replicas whose ack is ≥ seq. */
+  ackedAtLeast(seq: number): number {
+    let n = 0;
+    for (const a of this.acks.values()) if (a.seq >= seq) n++;
+    return n;
+  }
+
+  /** waitForAcks resolves with the number of replicas that acked `seq`, once it reaches `n` or after `timeoutMs`. */
+  waitForAcks(seq: number, n: number, timeoutMs: number): Promise<number> {
+    const now = this.ackedAtLeast(seq);
+    if (now >= n) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const waiter: AckWaiter = {
+        seq,
+        n,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(this.ackedAtLeast(seq));
+        }, timeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** retainFrom is the lowest seq a replica heard from recently still needs (undefined when none). */
+  retainFrom(): number | undefined {
+    let min: number | undefined;
+    const cutoff = Date.now() - REPLICA_FORGET_MS;
+    for (const a of this.acks.values())
+      if (a.at >= cutoff && (min === undefined || a.seq + 1 < min)) min = a.seq + 1;
+    return min;
+  }
+
+  /** replicas lists the known replicas and their acks. */
+  replicas(): { replica: string; ack: number; lastSeenMsAgo: number }[] {
+    const now = Date.now();
+    return [...this.acks].map(([replica, a]) => ({ replica, ack: a.seq, lastSeenMsAgo: now - a.at }));
+  }
+}

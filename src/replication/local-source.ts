@@ -1,0 +1,56 @@
+/**
+ * LocalSource: a replica whose leader store lives on the same worker thread reads the leader's
+ * log directly (no copy beyond the batch itself, no message).
+ */
+import type { LsmStore } from '../storage/lsm-store.js';
+import type { Pulled, ReplicationSource, SnapshotStream } from './source.js';
+
+const SNAPSHOT_CHUNK = 1000;
+
+/** LocalSource reads a leader store on this thread. */
+export class LocalSource implements ReplicationSource {
+  readonly describe: string;
+  private readonly leader: () => LsmStore | undefined;
+
+  constructor(leader: () => LsmStore | undefined, describe: string) {
+    this.leader = leader;
+    this.describe = describe;
+  }
+
+  async pull(after: number, maxBytes: number, waitMs: number): Promise<Pulled | 'gone'> {
+    const leader = this.current();
+    let r = leader.readLog(after, maxBytes);
+    if (r !== 'gone' && r.records.length === 0 && waitMs > 0) {
+      await leader.waitForLog(after, waitMs);
+      r = this.current().readLog(after, maxBytes);
+    }
+    if (r === 'gone') return 'gone';
+    return { records: r.records, leaderSeq: this.current().lastSeq() };
+  }
+
+  snapshot(): Promise<SnapshotStream> {
+    const leader = this.current();
+    const seq = leader.lastSeq();
+    async function* chunks(): AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]> {
+      let after: Uint8Array | undefined;
+      for (;;) {
+        const page = leader.scan(new Uint8Array(0), after, SNAPSHOT_CHUNK);
+        if (page.length === 0) return;
+        yield page;
+        after = page[page.length - 1]!.key;
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    return Promise.resolve({ seq, chunks: chunks() });
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  private current(): LsmStore {
+    const l = this.leader();
+    if (l === undefined) throw new Error(`${this.describe}: the leader store is not open`);
+    return l;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * ReplicationHost: the replication side of one shard worker. For each leader store it keeps a
+ * LeaderState (replica acks, w=N waits, WAL retention hook) and answers pulls and snapshot pages;
+ * for each replica store it runs a Follower whose source is the leader store itself when that is on
+ * this worker (LocalSource), or the leader's node over HTTP otherwise (HttpSource; this covers a
+ * leader on another worker of the same process too, through this process's own listener).
+ * Only LSM stores replicate; replicas of other engines stay empty (logged at start).
+ */
+import { rmSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { DistkvError } from '../errors.js';
+import { LsmStore } from '../storage/lsm-store.js';
+import { openStore } from '../storage/open-store.js';
+import type { Store, StoreEntry as ScanEntry, StoreStats, WriteResult } from '../storage/store.js';
+import type { StoreSpec } from '../worker/messages.js';
+import {
+  type Positions,
+  SLOT_BEHIND_SINCE,
+  SLOT_LAST_SEQ,
+  SLOT_LEADER_SEQ,
+  SLOT_STATE,
+} from '../worker/positions.js';
+import { FOLLOWER_STATES, Follower } from './follower.js';
+import { HttpSource } from './http-source.js';
+import { LeaderState } from './leader-state.js';
+import { LocalSource } from './local-source.js';
+import type { ReplicationSource } from './source.js';
+
+/** HostedStore is a worker's slot for one store; `store` is replaced when a replica resyncs. */
+export interface HostedStore {
+  spec: StoreSpec;
+  store: Store;
+}
+
+/** Resyncing stands in for a replica store while it is being rebuilt from a snapshot. */
+class Resyncing implements Store {
+  readonly engine = 'lsm';
+  private fail(): never {
+    throw new DistkvError(
+      'UNAVAILABLE',
+      'this replica is being rebuilt from a leader snapshot; read from the leader',
+    );
+  }
+  get(): Uint8Array | undefined {
+    return this.fail();
+  }
+  put(): Promise<WriteResult> {
+    return this.fail();
+  }
+  delete(): Promise<WriteResult> {
+    return this.fail();
+  }
+  scan(): ScanEntry[] {
+    return this.fail();
+  }
+  lastSeq(): number {
+    return 0;
+  }
+  stats(): StoreStats {
+    return { engine: 'lsm', keys: 0, bytes: 0, lastSeq: 0, replicaResyncing: 1 };
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** ReplicationHost runs leaders' bookkeeping and replicas' followers on one worker. */
+export class ReplicationHost {
+  private readonly stores: Map<number, HostedStore>;
+  private readonly positions: Positions;
+  private readonly log: Logger | undefined;
+  private readonly leaders = new Map<number, LeaderState>();
+  private readonly followers = new Map<number, Follower>();
+
+  constructor(stores: Map<number, HostedStore>, positions: Positions, log?: Logger) {
+    this.stores = stores;
+    this.positions = positions;
+    this.log = log;
+  }
+
+  /** start wires every leader and starts every replica's follower. */
+  start(): void {
+    for (const [index, h] of this.stores) {
+      if (h.spec.role === 'leader' && h.store instanceof LsmStore) {
+        const state = new LeaderState();
+        this.leaders.set(index, state);
+        h.store.setRetention(() => state.retainFrom());
+      }
+    }
+    for (const [index, h] of this.stores) {
+      const r = h.spec.replication;
+      if (h.spec.role !== 'replica' || r === undefined) continue;
+      if (!(h.store instanceof LsmStore)) {
+        this.log?.warn(
+          { shard: h.spec.shard.name, engine: h.store.engine },
+          'replicas only follow their leader with the lsm engine; this one stays empty',
+        );
+        continue;
+      }
+      const leaderHere = r.leaderStore === undefined ? undefined : this.stores.get(r.leaderStore);
+      const source: ReplicationSource =
+        leaderHere !== undefined && r.leaderStore !== undefined
+          ? new LocalSource(
+              () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
+              `local store ${r.leaderStore}`,
+            )
+          : new HttpSource({
+              leader: r.leaderAddress,
+              shard: h.spec.shard.idx,
+              replica: h.spec.node,
+              token: r.token,
+              scheme: r.scheme,
+            });
+      const localLeader =
+        leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
+      const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
+      // While a snapshot loads, the fresh store is kept here and `h.store` answers UNAVAILABLE.
+      let rebuilt: LsmStore | undefined;
+      const follower = new Follower({
+        source,
+        store: () => {
+          if (!(h.store instanceof LsmStore))
+            throw new DistkvError('UNAVAILABLE', 'replica store is not open');
+          return h.store;
+        },
+        rebuild: async () => {
+          const old = h.store;
+          h.store = new Resyncing();
+          await old.close();
+          rmSync(h.spec.dir, { recursive: true, force: true });
+          rebuilt = await this.open(h);
+          return rebuilt;
+        },
+        reopen: async () => {
+          const old = rebuilt ?? h.store;
+          rebuilt = undefined;
+          h.store = new Resyncing();
+          await old.close();
+          const fresh = await this.open(h);
+          h.store = fresh;
+          return fresh;
+        },
+        publish: (ack, leaderSeq, state) => {
+          this.positions.set(index, SLOT_LAST_SEQ, ack);
+          this.positions.set(index, SLOT_LEADER_SEQ, leaderSeq);
+          this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(state));
+          const behind = this.positions.get(index, SLOT_BEHIND_SINCE);
+          if (ack >= leaderSeq) this.positions.set(index, SLOT_BEHIND_SINCE, 0);
+          else if (behind === 0) this.positions.set(index, SLOT_BEHIND_SINCE, Date.now());
+          localLeader?.ack(h.spec.node, ack);
+        },
+        pullMaxBytes: r.pullMaxBytes,
+        pullWaitMs: r.pullWaitMs,
+        ...(log === undefined ? {} : { log }),
+      });
+      this.followers.set(index, follower);
+      follower.start();
+    }
+  }
+
+  /** pull answers a replica's pull for leader store `store`; `after` is the replica's ack. */
+  async pull(
+    store: number,
+    after: number,
+    maxBytes: number,
+    waitMs: number,
+    replica: string,
+  ): Promise<{ gone: boolean; records: Buffer; leaderSeq: number }> {
+    const leader = this.leaderStore(store);
+    this.leaders.get(store)?.ack(replica, after);
+    let r = leader.readLog(after, maxBytes);
+    if (r !== 'gone' && r.records.length === 0 && waitMs > 0) {
+      await leader.waitForLog(after, waitMs);
+      r = this.leaderStore(store).readLog(after, maxBytes);
+    }
+    const leaderSeq = this.leaderStore(store).lastSeq();
+    return r === 'gone'
+      ? { gone: true, records: Buffer.alloc(0), leaderSeq }
+      : { gone: false, records: r.records, leaderSeq };
+  }
+
+  /** snapshotPage returns the snapshot seq (fixed by the first page) and up to `limit` entries after `after`. */
+  snapshotPage(
+    store: number,
+    after: Uint8Array | null,
+    limit: number,
+    seq: number | null,
+  ): { seq: number; entries: ScanEntry[] } {
+    const leader = this.leaderStore(store);
+    const s = seq ?? leader.lastSeq();
+    const entries = leader.scan(new Uint8Array(0), after ?? undefined, limit);
+    return { seq: s, entries };
+  }
+
+  /** waitForAcks resolves with how many replicas of leader `store` hold `seq`, once `n` do or after `timeoutMs`. */
+  waitForAcks(store: number, seq: number, n: number, timeoutMs: number): Promise<number> {
+    const state = this.leaders.get(store);
+    return state === undefined ? Promise.resolve(0) : state.waitForAcks(seq, n, timeoutMs);
+  }
+
+  /** statsOf adds replication fields to a store's stats. */
+  statsOf(index: number): Record<string, number | string | object> {
+    const f = this.followers.get(index);
+    if (f !== undefined) {
+      const c = f.current();
+      const ack = this.positions.get(index, SLOT_LAST_SEQ);
+      return {
+        replicaState: c.state,
+        replicaAck: ack,
+        leaderSeq: c.leaderSeq,
+        lagSeqs: Math.max(0, c.leaderSeq - ack),
+        replicaErrors: f.counters.errors,
+        resyncs: f.counters.resyncs,
+        ...(c.lastError === '' ? {} : { lastError: c.lastError }),
+      };
+    }
+    const l = this.leaders.get(index);
+    return l === undefined ? {} : { replicas: l.replicas() };
+  }
+
+  /** stop stops every follower. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.followers.values()].map((f) => f.stop()));
+  }
+
+  private leaderStore(index: number): LsmStore {
+    const h = this.stores.get(index);
+    if (h?.spec.role !== 'leader' || !(h.store instanceof LsmStore))
+      throw new DistkvError('UNAVAILABLE', `store ${index} is not an lsm leader on this worker`);
+    return h.store;
+  }
+
+  private async open(h: HostedStore): Promise<LsmStore> {
+    const s = await openStore(h.spec.engine, {
+      dir: h.spec.dir,
+      durability: h.spec.durability,
+      fsyncIntervalMs: h.spec.fsyncIntervalMs,
+      lsm: h.spec.lsm,
+      repair: false,
+      ...(this.log === undefined ? {} : { log: this.log }),
+    });
+    if (!(s instanceof LsmStore)) throw new Error('replica store is not an lsm store');
+    return s;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The replication transport seam: how a replica reads its leader's log. A replica asks for
+ * "everything after my ack" (`pull`), and when that is older than the leader keeps, for a snapshot.
+ *
+ * Implementations: LocalSource (leader store on the same worker: a direct call), HttpSource
+ * (leader in another process, or on another worker of this one: `/_repl/pull` and
+ * `/_repl/snapshot` over HTTP).
+ */
+
+/** Pulled is one batch of the leader's log. */
+export interface Pulled {
+  /** records in WAL record framing (empty when nothing new arrived within the wait). */
+  records: Buffer;
+  /** leaderSeq is the leader's last seq when it answered. */
+  leaderSeq: number;
+}
+
+/** SnapshotStream is a leader snapshot: its seq and its entries in chunks. */
+export interface SnapshotStream {
+  seq: number;
+  chunks: AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]>;
+}
+
+/** ReplicationSource is a replica's view of its leader. */
+export interface ReplicationSource {
+  /** describe names the leader for logs ("local store 3", "http://127.0.0.1:8080"). */
+  readonly describe: string;
+  /** pull returns records after `after` (waiting up to `waitMs` for some), or 'gone' when `after` is no longer retained. */
+  pull(after: number, maxBytes: number, waitMs: number): Promise<Pulled | 'gone'>;
+  /** snapshot streams the leader's whole state. */
+  snapshot(): Promise<SnapshotStream>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,116 @@
+/**
+ * Reading the log after a seq, for replicas: "give me every record after N" (design section 6).
+ *
+ * Recent batches are kept in memory as written (`RecentLog`, bounded by `ring_bytes`), so a replica
+ * that keeps up is served without touching the disk. An older position is read from the WAL
+ * segment files; the last segment read and the offset reached are remembered, so a replica catching
+ * up sequentially reads each segment once. A position older than the oldest retained segment is
+ * "gone": the replica must resync from a snapshot.
+ */
+import type { SegmentInfo } from './wal-reader.js';
+import type { Vfs } from './vfs.js';
+import { decodeRecord, WAL_HEADER_BYTES } from './wal-format.js';
+
+interface Chunk {
+  first: number;
+  last: number;
+  buf: Buffer;
+}
+
+/** TailResult is what readAfter returns: records (WAL framing) and the seq of the last one, or 'gone'. */
+export type TailResult = { records: Buffer; lastSeq: number } | 'gone';
+
+const EMPTY = Buffer.alloc(0);
+
+/** WalTail answers "records after seq N" for one store. Used only on the store's worker thread. */
+export class WalTail {
+  private readonly chunks: Chunk[] = [];
+  private bytes = 0;
+  private readonly limit: number;
+  private readonly vfs: Vfs;
+  private cached: { no: number; buf: Buffer; nextSeq: number; offset: number } | undefined;
+
+  constructor(vfs: Vfs, limitBytes: number) {
+    this.vfs = vfs;
+    this.limit = limitBytes;
+  }
+
+  /** written records a batch the WAL has written (see WalWriterOptions.onWritten). */
+  written(records: Buffer, first: number, last: number): void {
+    const prev = this.chunks[this.chunks.length - 1];
+    if (prev !== undefined && first !== prev.last + 1) this.clear();
+    this.chunks.push({ first, last, buf: records });
+    this.bytes += records.length;
+    while (this.bytes > this.limit && this.chunks.length > 1) this.bytes -= this.chunks.shift()!.buf.length;
+  }
+
+  /** clear forgets the in-memory batches (after a rewind or a reset). */
+  clear(): void {
+    this.chunks.length = 0;
+    this.bytes = 0;
+    this.cached = undefined;
+  }
+
+  /**
+   * readAfter returns up to about `maxBytes` of records with seq > `after` (at least one record if
+   * any exists), from memory or from `segments` (oldest first), or 'gone'.
+   */
+  readAfter(after: number, lastSeq: number, maxBytes: number, segments: readonly SegmentInfo[]): TailResult {
+    if (after >= lastSeq) return { records: EMPTY, lastSeq: after };
+    const first = this.chunks[0];
+    if (first !== undefined && first.first <= after + 1) return this.fromMemory(after, maxBytes);
+    const seg = segments.find((s) => s.firstSeq <= after + 1 && after + 1 <= s.lastSeq);
+    if (seg === undefined) return 'gone';
+    return this.fromSegment(seg, after, maxBytes);
+  }
+
+  private fromMemory(after: number, maxBytes: number): TailResult {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let last = after;
+    for (const c of this.chunks) {
+      if (c.last <= after) continue;
+      let offset = 0;
+      let seq = c.first;
+      while (seq <= after) {
+        offset += c.buf.readUInt32LE(offset + 4) + 8;
+        seq++;
+      }
+      let end = offset;
+      while (seq <= c.last && (size + end - offset < maxBytes || end === offset)) {
+        end += c.buf.readUInt32LE(end + 4) + 8;
+        seq++;
+      }
+      parts.push(c.buf.subarray(offset, end));
+      size += end - offset;
+      last = seq - 1;
+      if (size >= maxBytes || seq <= c.last) break;
+    }
+    return { records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size), lastSeq: last };
+  }
+
+  private fromSegment(seg: SegmentInfo, after: number, maxBytes: number): TailResult {
+    let c = this.cached;
+    if (c?.no !== seg.no || c.nextSeq > after + 1 || c.buf.length < seg.bytes) {
+      c = { no: seg.no, buf: this.vfs.readFile(seg.path), nextSeq: seg.firstSeq, offset: WAL_HEADER_BYTES };
+      this.cached = c;
+    }
+    const b = c.buf;
+    let offset = c.offset;
+    let seq = c.nextSeq;
+    while (seq <= after) {
+      offset += b.readUInt32LE(offset + 4) + 8;
+      seq++;
+    }
+    const start = offset;
+    while (seq <= seg.lastSeq && offset < b.length && (offset - start < maxBytes || offset === start)) {
+      const r = decodeRecord(b, offset);
+      if (typeof r === 'string') throw new Error(`${seg.path} at offset ${offset}: ${r}`);
+      offset += r.size;
+      seq++;
+    }
+    c.offset = offset;
+    c.nextSeq = seq;
+    return { records: Buffer.from(b.subarray(start, offset)), lastSeq: seq - 1 };
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Positions: per-store numbers that workers publish and the main thread reads without a message,
+ * in one SharedArrayBuffer of BigInt64 slots, POSITION_SLOTS per store index:
+ *
+ *   slot 0 SLOT_LAST_SEQ    the store's last durable seq             written by the owning worker
+ *   slot 1 SLOT_LEADER_SEQ  replicas: the leader's last seq, as seen written by the replica's worker
+ *   slot 2 SLOT_STATE       replicas: FOLLOWER_STATES index          written by the replica's worker
+ *   slot 3 SLOT_BEHIND_SINCE replicas: Date.now() when it fell behind, 0 when caught up (ditto)
+ *
+ * Writers use Atomics.store, readers Atomics.load; each slot has exactly one writing thread.
+ */
+
+/** POSITION_SLOTS is the number of slots per store. */
+export const POSITION_SLOTS = 4;
+/** SLOT_LAST_SEQ holds the store's last durable seq. */
+export const SLOT_LAST_SEQ = 0;
+/** SLOT_LEADER_SEQ holds, for a replica, its leader's last seq as last seen. */
+export const SLOT_LEADER_SEQ = 1;
+/** SLOT_STATE holds, for a replica, the index of its follower state. */
+export const SLOT_STATE = 2;
+/** SLOT_BEHIND_SINCE holds, for a replica, when it last fell behind its leader (ms since the epoch; 0 = caught up). */
+export const SLOT_BEHIND_SINCE = 3;
+
+/** Positions wraps the shared slots. */
+export class Positions {
+  private readonly slots: BigInt64Array;
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.slots = new BigInt64Array(buffer);
+  }
+
+  /** bytesFor returns the buffer size for `stores` stores. */
+  static bytesFor(stores: number): number {
+    return Math.max(1, stores) * POSITION_SLOTS * 8;
+  }
+
+  get(store: number, slot: number): number {
+    return Number(Atomics.load(this.slots, store * POSITION_SLOTS + slot));
+  }
+
+  set(store: number, slot: number, value: number): void {
+    Atomics.store(this.slots, store * POSITION_SLOTS + slot, BigInt(value));
+  }
+
+  /** raise sets a slot to `value` if that is larger (for seqs, which only grow). */
+  raise(store: number, slot: number, value: number): void {
+    if (value > this.get(store, slot)) this.set(store, slot, value);
+  }
+}

@@ -6,6 +6,9 @@
  *   GET /_repl/snapshot?shard=I
  *       a snapshot stream (src/replication/snapshot-format.ts), paged from the leader's worker
  *       and written with backpressure.
+ *   /next-replication-key, /delete-replication-key?key&value
+ *       the seed's protocol, as a compatibility cursor on the log of the leaders at this address
+ *       (src/replication/seed-cursor.ts); any method, seed texts.
  */
 import { DistkvError, toDistkvError } from '../errors.js';
 import { encodeSnapshotEntries, encodeSnapshotHeader } from '../replication/snapshot-format.js';
@@ -13,7 +16,7 @@ import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
 import { intParam, parseQuery } from './request-parse.js';
-import { queryOf, sendError } from './respond.js';
+import { queryOf, sendError, sendSeedText } from './respond.js';
 import type { HttpResponse, TemplatedApp } from './uws.js';
 
 const MAX_WAIT_MS = 60000;
@@ -32,8 +35,95 @@ function leaderTarget(ctx: HttpContext, shard: number): Target & { local: true }
   return t;
 }
 
-/** registerReplRoutes adds /_repl/pull and /_repl/snapshot. */
+/** seedLeaders lists the leader stores at this listener's address, in shard order. */
+function seedLeaders(ctx: HttpContext): { worker: number; store: number }[] {
+  return ctx.plan.stores
+    .filter((st) => st.role === 'leader' && st.node === ctx.listener.address)
+    .sort((a, b) => a.shard.idx - b.shard.idx)
+    .map((st) => ({ worker: st.worker, store: st.index }));
+}
+
+async function seedNext(ctx: HttpContext): Promise<{ key: string; value: string }> {
+  for (const l of seedLeaders(ctx)) {
+    const r = await ctx.pool.call(l.worker, { type: 'seed-next', stores: [l.store] });
+    if (r.type === 'seed-result' && r.change !== null) return r.change;
+  }
+  return { key: '', value: '' };
+}
+
+async function seedAck(ctx: HttpContext, key: string, value: string): Promise<boolean> {
+  for (const l of seedLeaders(ctx)) {
+    const r = await ctx.pool.call(l.worker, { type: 'seed-ack', stores: [l.store], key, value });
+    if (r.type === 'seed-result' && r.acked) return true;
+  }
+  return false;
+}
+
+function registerSeedReplication(app: TemplatedApp, ctx: HttpContext): void {
+  const answer = (res: HttpResponse, work: Promise<(r: HttpResponse) => void>): void => {
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    work.then(
+      (write) => {
+        if (!isAborted(state))
+          res.cork(() => {
+            write(res);
+          });
+      },
+      (err: unknown) => {
+        if (!isAborted(state))
+          res.cork(() => {
+            sendSeedText(res, toDistkvError(err).status, `Error: ${toDistkvError(err).message}`);
+          });
+      },
+    );
+  };
+  app.any('/next-replication-key', (res, req) => {
+    const denied = authError(req, ctx.config.server.token);
+    if (denied) {
+      sendSeedText(res, 401, denied.message);
+      return;
+    }
+    answer(
+      res,
+      seedNext(ctx).then((change) => (r: HttpResponse) => {
+        r.writeHeader('Content-Type', 'application/json').end(`${JSON.stringify(change)}\n`);
+      }),
+    );
+  });
+  app.any('/delete-replication-key', (res, req) => {
+    const denied = authError(req, ctx.config.server.token);
+    if (denied) {
+      sendSeedText(res, 401, denied.message);
+      return;
+    }
+    const { params } = parseQuery(queryOf(req));
+    const key = params.get('key') ?? '';
+    const value = params.get('value') ?? '';
+    if (key === '') {
+      sendSeedText(res, 400, 'Missing key or value');
+      return;
+    }
+    answer(
+      res,
+      seedAck(ctx, key, value).then((acked) => (r: HttpResponse) => {
+        if (acked) sendSeedText(r, 200, 'ok');
+        else
+          sendSeedText(
+            r,
+            500,
+            'Error deleting replication key: it is not the next change of the replication log',
+          );
+      }),
+    );
+  });
+}
+
+/** registerReplRoutes adds /_repl/pull, /_repl/snapshot and the seed's replication endpoints. */
 export function registerReplRoutes(app: TemplatedApp, ctx: HttpContext): void {
+  registerSeedReplication(app, ctx);
   app.get('/_repl/pull', (res, req) => {
     const state = { aborted: false };
     try {

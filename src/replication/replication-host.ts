@@ -24,6 +24,7 @@ import { FOLLOWER_STATES, Follower } from './follower.js';
 import { HttpSource } from './http-source.js';
 import { LeaderState } from './leader-state.js';
 import { LocalSource } from './local-source.js';
+import { SeedCursor } from './seed-cursor.js';
 import type { ReplicationSource } from './source.js';
 
 /** HostedStore is a worker's slot for one store; `store` is replaced when a replica resyncs. */
@@ -71,6 +72,7 @@ export class ReplicationHost {
   private readonly log: Logger | undefined;
   private readonly leaders = new Map<number, LeaderState>();
   private readonly followers = new Map<number, Follower>();
+  private readonly seedCursors = new Map<number, SeedCursor>();
 
   constructor(stores: Map<number, HostedStore>, positions: Positions, log?: Logger) {
     this.stores = stores;
@@ -190,6 +192,33 @@ export class ReplicationHost {
     const s = seq ?? leader.lastSeq();
     const entries = leader.scan(new Uint8Array(0), after ?? undefined, limit);
     return { seq: s, entries };
+  }
+
+  /** seedNext returns the next change for the seed's replication protocol across `stores` (leader indexes, shard order). */
+  seedNext(stores: readonly number[]): { key: string; value: string } | undefined {
+    for (const index of stores) {
+      const n = this.seedCursor(index).next(this.leaderStore(index));
+      if (n !== undefined) return { key: n.key, value: n.value };
+    }
+    return undefined;
+  }
+
+  /** seedAck acknowledges (key, value) on whichever of `stores` offers it next; returns whether one did. */
+  seedAck(stores: readonly number[], key: string, value: string): boolean {
+    for (const index of stores)
+      if (this.seedCursor(index).ack(this.leaderStore(index), key, value)) return true;
+    return false;
+  }
+
+  private seedCursor(index: number): SeedCursor {
+    let c = this.seedCursors.get(index);
+    if (c === undefined) {
+      const h = this.stores.get(index);
+      if (h === undefined) throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
+      c = new SeedCursor(h.spec.dir);
+      this.seedCursors.set(index, c);
+    }
+    return c;
   }
 
   /** waitForAcks resolves with how many replicas of leader `store` hold `seq`, once `n` do or after `timeoutMs`. */

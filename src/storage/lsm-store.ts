@@ -134,6 +134,11 @@ export class LsmStore implements Store {
     return this.tail.readAfter(after, this.wal.writtenSeq, maxBytes, this.wal.segments());
   }
 
+  /** oldestLogSeq is the seq of the oldest record still in the WAL. */
+  oldestLogSeq(): number {
+    return this.wal.segments()[0]?.firstSeq ?? this.wal.writtenSeq + 1;
+  }
+
   /** waitForLog resolves when a record with seq > `after` is readable, or after `ms`. */
   waitForLog(after: number, ms: number): Promise<void> {
     if (this.wal.writtenSeq > after || ms <= 0 || this.closed) return Promise.resolve();

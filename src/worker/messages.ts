@@ -80,7 +80,9 @@ export type ToWorker =
       after: Uint8Array | null;
       limit: number;
       seq: number | null;
-    };
+    }
+  | { type: 'seed-next'; id: number; stores: number[] }
+  | { type: 'seed-ack'; id: number; stores: number[]; key: string; value: string };
 
 /** StoreStatsReport is one store's entry in a stats result. */
 export interface StoreStatsReport {
@@ -113,9 +115,26 @@ export type FromWorker =
       leaderSeq: number;
     }
   | { type: 'repl-snapshot-result'; id: number; ok: true; seq: number; entries: ScanEntry[] }
+  | {
+      type: 'seed-result';
+      id: number;
+      ok: true;
+      change: { key: string; value: string } | null;
+      acked: boolean;
+    }
   | { type: 'error-result'; id: number; ok: false; error: WireError };
 
-const TO_WORKER_TYPES = new Set(['ops', 'scan', 'stats', 'purge', 'close', 'repl-pull', 'repl-snapshot']);
+const TO_WORKER_TYPES = new Set([
+  'ops',
+  'scan',
+  'stats',
+  'purge',
+  'close',
+  'repl-pull',
+  'repl-snapshot',
+  'seed-next',
+  'seed-ack',
+]);
 const FROM_WORKER_TYPES = new Set([
   'ready',
   'failed',
@@ -126,6 +145,7 @@ const FROM_WORKER_TYPES = new Set([
   'close-result',
   'repl-pull-result',
   'repl-snapshot-result',
+  'seed-result',
   'error-result',
 ]);
 

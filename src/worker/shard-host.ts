@@ -142,6 +142,24 @@ export class ShardHost {
           };
         });
         return;
+      case 'seed-next':
+        this.answer(msg.id, () => ({
+          type: 'seed-result',
+          id: msg.id,
+          ok: true,
+          change: this.replicationHost().seedNext(msg.stores) ?? null,
+          acked: false,
+        }));
+        return;
+      case 'seed-ack':
+        this.answer(msg.id, () => ({
+          type: 'seed-result',
+          id: msg.id,
+          ok: true,
+          change: null,
+          acked: this.replicationHost().seedAck(msg.stores, msg.key, msg.value),
+        }));
+        return;
       case 'repl-snapshot':
         this.answer(msg.id, () => {
           const page = this.replicationHost().snapshotPage(msg.store, msg.after, msg.limit, msg.seq);

@@ -1,0 +1,78 @@
+/**
+ * The seed's replication protocol, kept as a compatibility cursor on a leader's log (design
+ * section 4): `/next-replication-key` returns the oldest change after the cursor as
+ * `{"key","value"}` and `/delete-replication-key?key&value` moves the cursor past it when it
+ * matches. The cursor is persisted in `<store>/seed-cursor` (written to a temp file, synced,
+ * renamed), so the seed's own Go replica can follow a distkv leader across restarts.
+ *
+ * The seed never replicated deletes; a delete is offered as the key with an empty value.
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LsmStore } from '../storage/lsm-store.js';
+import { decodeRecord, TYPE_PUT } from '../storage/wal-format.js';
+
+/** SeedChange is the next change a seed replica sees. */
+export interface SeedChange {
+  key: string;
+  value: string;
+  seq: number;
+}
+
+/** SeedCursor is one leader store's compatibility cursor. */
+export class SeedCursor {
+  private readonly path: string;
+  private seq: number;
+
+  constructor(storeDir: string) {
+    this.path = join(storeDir, 'seed-cursor');
+    let seq = 0;
+    try {
+      seq = Number((JSON.parse(readFileSync(this.path, 'utf8')) as { seq?: unknown }).seq) || 0;
+    } catch {
+      seq = 0;
+    }
+    this.seq = seq;
+  }
+
+  /** next returns the first change after the cursor, or undefined when there is none (or the log no longer has it: the cursor then skips to the oldest retained change). */
+  next(store: LsmStore): SeedChange | undefined {
+    let r = store.readLog(this.seq, 64 * 1024);
+    if (r === 'gone') {
+      // The log moved past the cursor; the seed's protocol has no resync, so continue from what is left.
+      const oldest = store.oldestLogSeq();
+      this.save(Math.max(this.seq, oldest - 1));
+      r = store.readLog(this.seq, 64 * 1024);
+      if (r === 'gone') return undefined;
+    }
+    if (r.records.length === 0) return undefined;
+    const rec = decodeRecord(r.records, 0);
+    if (typeof rec === 'string') return undefined;
+    return {
+      key: rec.key.toString('utf8'),
+      value: rec.type === TYPE_PUT ? rec.value.toString('utf8') : '',
+      seq: rec.seq,
+    };
+  }
+
+  /** ack moves the cursor past the next change if it is (key, value); returns whether it did. */
+  ack(store: LsmStore, key: string, value: string): boolean {
+    const n = this.next(store);
+    if (n?.key !== key || n.value !== value) return false;
+    this.save(n.seq);
+    return true;
+  }
+
+  private save(seq: number): void {
+    this.seq = seq;
+    const tmp = `${this.path}.tmp`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, JSON.stringify({ seq }));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+  }
+}

@@ -148,7 +148,7 @@ export class LsmStore implements Store {
       setTimeout(() => {
         this.logWaiters = this.logWaiters.filter((w) => w !== waiter);
         resolve();
-      }, ms).unref();
+      }, ms);
     });
   }
 

@@ -16,6 +16,7 @@ export interface TestLsmOptions {
   walSegmentBytes?: number;
   durability?: Durability;
   repair?: boolean;
+  ringBytes?: number;
 }
 
 /** openTestLsm opens an LsmStore in `dir` with small limits. */
@@ -30,7 +31,7 @@ export function openTestLsm(dir: string, o: TestLsmOptions = {}): Promise<LsmSto
     walSegmentBytes: o.walSegmentBytes ?? 32 * 1024,
     walRetentionBytes: 0,
     blockCacheBytes: 1 << 20,
-    ringBytes: 1 << 20,
+    ringBytes: o.ringBytes ?? 1 << 20,
     repair: o.repair ?? false,
   });
 }

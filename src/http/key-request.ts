@@ -72,19 +72,19 @@ export class KeyRequest implements OpHandler {
     this.ctx.state.inFlight--;
   }
 
-  onReply(status: number, _seq: number, value: Buffer): void {
+  onReply(status: number, seq: number, value: Buffer): void {
     if (this.aborted) return;
     this.ctx.state.inFlight--;
     this.aborted = true; // the response is written now; a late onAborted must not decrement again
     let code = 200;
     this.res.cork(() => {
-      code = this.write(status, value);
+      code = this.write(status, seq, value);
     });
     this.ctx.metrics.record(ROUTE_OF[this.kind]!, code, this.start);
   }
 
   /** write sends the response for a worker reply and returns its HTTP status. */
-  private write(status: number, value: Buffer): number {
+  private write(status: number, seq: number, value: Buffer): number {
     const res = this.res;
     const seed = this.kind === KIND_SEED_GET || this.kind === KIND_SEED_SET;
     if (status === ST_ERROR) {
@@ -126,7 +126,8 @@ export class KeyRequest implements OpHandler {
         return 200;
       default:
         if (status !== ST_DONE) throw new Error(`unexpected reply status ${status} for a write`);
-        res.writeStatus(STATUS_204).endWithoutBody();
+        // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes).
+        res.writeStatus(STATUS_204).writeHeader('X-Distkv-Seq', String(seq)).endWithoutBody();
         return 204;
     }
   }

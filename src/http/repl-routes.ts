@@ -11,7 +11,7 @@
  *       (src/replication/seed-cursor.ts); any method, seed texts.
  */
 import { DistkvError, toDistkvError } from '../errors.js';
-import { encodeSnapshotEntries, encodeSnapshotHeader } from '../replication/snapshot-format.js';
+import { encodeSnapshotHeader } from '../replication/snapshot-format.js';
 import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
@@ -21,7 +21,7 @@ import type { HttpResponse, TemplatedApp } from './uws.js';
 
 const MAX_WAIT_MS = 60000;
 const MAX_PULL_BYTES = 64 * 1024 * 1024;
-const SNAPSHOT_PAGE = 2000;
+const SNAPSHOT_PAGE = 10000;
 
 function leaderTarget(ctx: HttpContext, shard: number): Target & { local: true } {
   const t = ctx.listener.writes[shard];
@@ -229,8 +229,8 @@ async function streamSnapshot(
     });
     if (r.type !== 'repl-snapshot-result') throw new Error(`unexpected ${r.type} for a snapshot page`);
     if (state.aborted) return;
-    const last = r.entries.length < SNAPSHOT_PAGE;
-    const body = encodeSnapshotEntries(r.entries, last);
+    const last = r.last;
+    const body = new Uint8Array(r.buffer, 0, r.length);
     let ok = true as boolean;
     res.cork(() => {
       if (!started) {
@@ -245,7 +245,7 @@ async function streamSnapshot(
     });
     if (last) return;
     seq = r.seq;
-    after = r.entries[r.entries.length - 1]!.key;
+    after = r.lastKey;
     if (!ok) {
       await new Promise<void>((resolve) => {
         state.writable = resolve;

@@ -120,10 +120,14 @@ export class Follower {
     const snapshot = await this.o.source.snapshot();
     const fresh = await this.o.rebuild();
     let keys = 0;
+    // One chunk is written while the next one is read.
+    let writing: Promise<void> = Promise.resolve();
     for await (const chunk of snapshot.chunks) {
-      await fresh.loadSnapshotChunk(chunk);
+      await writing;
+      writing = fresh.loadSnapshotChunk(chunk);
       keys += chunk.length;
     }
+    await writing;
     await fresh.finishSnapshot(snapshot.seq);
     await this.o.reopen();
     this.o.log?.info(

@@ -9,6 +9,8 @@ import { Pool } from 'undici';
 import type { Pulled, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder } from './snapshot-format.js';
 
+const CHUNK_BYTES = 4 * 1024 * 1024;
+
 /** HttpSourceOptions configure an HttpSource. */
 export interface HttpSourceOptions {
   /** leader is the leader node's "host:port". */
@@ -80,16 +82,28 @@ export class HttpSource implements ReplicationSource {
       first = decoder.push(next.value as Buffer);
     }
     const describe = this.describe;
+    // Entries are gathered into chunks of about CHUNK_BYTES, so the replica writes large transactions.
     async function* chunks(): AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]> {
-      if (first.length > 0)
-        yield first.map((e) => ({ key: Buffer.from(e.key), value: Buffer.from(e.value) }));
+      let batch: { key: Uint8Array; value: Uint8Array }[] = [];
+      let bytes = 0;
+      const take = (entries: { key: Buffer; value: Buffer }[]): void => {
+        for (const e of entries) {
+          batch.push({ key: Buffer.from(e.key), value: Buffer.from(e.value) });
+          bytes += e.key.length + e.value.length;
+        }
+      };
+      take(first);
       while (!decoder.done) {
         const next = await iterator.next();
         if (next.done === true) throw new Error(`snapshot from ${describe}: the stream ended early`);
-        const entries = decoder.push(next.value as Buffer);
-        if (entries.length > 0)
-          yield entries.map((e) => ({ key: Buffer.from(e.key), value: Buffer.from(e.value) }));
+        take(decoder.push(next.value as Buffer));
+        if (bytes >= CHUNK_BYTES) {
+          yield batch;
+          batch = [];
+          bytes = 0;
+        }
       }
+      if (batch.length > 0) yield batch;
     }
     return { seq: decoder.seq, chunks: chunks() };
   }

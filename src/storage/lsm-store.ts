@@ -31,7 +31,7 @@ import { RunReader as Reader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
 import type { Store, StoreEntry, StoreOptions, StoreStats, WriteResult } from './store.js';
 import type { Vfs } from './vfs.js';
-import { decodeRecord, TYPE_DELETE, TYPE_PUT } from './wal-format.js';
+import { type DecodedRecord, decodeRecord, TYPE_DELETE, TYPE_PUT } from './wal-format.js';
 import type { TailResult, WalTail } from './wal-tail.js';
 import { removableThrough } from './wal-retention.js';
 import type { WalWriter } from './wal-writer.js';
@@ -173,17 +173,21 @@ export class LsmStore implements Store {
    * the seq after this store's last one.
    */
   async applyReplicated(records: Buffer): Promise<number> {
-    const writes: Promise<WriteResult>[] = [];
-    let offset = 0;
-    while (offset < records.length) {
+    this.checkOpen();
+    const decoded: DecodedRecord[] = [];
+    for (let offset = 0; offset < records.length;) {
       const r = decodeRecord(records, offset);
       if (typeof r === 'string')
         throw new DistkvError('CORRUPTION', `replication batch at offset ${offset}: ${r}`);
-      writes.push(this.write(r.key, r.type === TYPE_PUT ? r.value : null, r.seq));
+      decoded.push(r);
       offset += r.size;
     }
-    const results = await Promise.all(writes);
-    return results.length === 0 ? this.appliedLastSeq : results[results.length - 1]!.seq;
+    if (decoded.length === 0) return this.appliedLastSeq;
+    await this.stallForFlush();
+    // The batch is already in WAL framing with the leader's seqs: log it as is, then apply it.
+    const last = await this.wal.appendRecords(records, decoded[0]!.seq, decoded[decoded.length - 1]!.seq);
+    for (const r of decoded) this.applyDurable(r.key, r.seq, r.type === TYPE_PUT ? r.value : null);
+    return last;
   }
 
   /** loadSnapshotChunk writes snapshot entries straight into LMDB (only for a store being rebuilt, before any write). */
@@ -327,12 +331,16 @@ export class LsmStore implements Store {
       await (this.flushing ?? this.compacting);
   }
 
-  private async write(
-    key: Uint8Array,
-    value: Uint8Array | null,
-    replicatedSeq?: number,
-  ): Promise<WriteResult> {
+  private async write(key: Uint8Array, value: Uint8Array | null): Promise<WriteResult> {
     this.checkOpen();
+    await this.stallForFlush();
+    const seq = await this.wal.append(value === null ? TYPE_DELETE : TYPE_PUT, key, value ?? undefined);
+    this.applyDurable(key, seq, value);
+    return { seq };
+  }
+
+  /** stallForFlush waits while MAX_FROZEN memtables wait for flushing (refusing with DISK_FULL while flushes fail). */
+  private async stallForFlush(): Promise<void> {
     while (this.frozen.length >= MAX_FROZEN) {
       // Stall until a flush frees a slot, but never wait on a flush that keeps failing (disk full).
       if (this.flushError !== undefined)
@@ -344,13 +352,10 @@ export class LsmStore implements Store {
       await new Promise<void>((resolve) => this.stallWaiters.push(resolve));
       this.checkOpen();
     }
-    const seq = await this.wal.append(
-      value === null ? TYPE_DELETE : TYPE_PUT,
-      key,
-      value ?? undefined,
-      replicatedSeq,
-    );
-    // The memtable copies the value into its arena; `value` may be a view of the request batch.
+  }
+
+  /** applyDurable puts a durable write into the active memtable (which copies the value; it may be a view of a request batch). */
+  private applyDurable(key: Uint8Array, seq: number, value: Uint8Array | null): void {
     this.active.apply(latin1Key(key), seq, value);
     this.appliedLastSeq = seq;
     if (this.active.bytes >= this.opts.memtableBytes) {
@@ -358,7 +363,6 @@ export class LsmStore implements Store {
       this.active = new Memtable();
       this.scheduleFlush();
     }
-    return { seq };
   }
 
   /** checkOpen throws UNAVAILABLE once close() has begun (it is re-checked after every await). */

@@ -38,6 +38,8 @@ import {
 export const RETRY_MS = 500;
 
 interface Waiter {
+  /** first is the seq of the first record this waiter covers; seq, of the last (what it resolves with). */
+  first: number;
   seq: number;
   resolve: (seq: number) => void;
   reject: (err: Error) => void;
@@ -145,8 +147,36 @@ export class WalWriter {
       this.pending = next;
     }
     this.pendingLen += encodeRecord(this.pending, this.pendingLen, type, seq, key, value);
+    return this.enqueue(seq, seq);
+  }
+
+  /**
+   * appendRecords logs records already in WAL framing (a replica applying its leader's log): they
+   * must carry the next seqs, `firstSeq`..`lastSeq`, in order (the caller checked their CRCs).
+   * Resolves with `lastSeq` once durable per the durability mode.
+   */
+  appendRecords(records: Buffer, firstSeq: number, lastSeq: number): Promise<number> {
+    if (this.closed) return Promise.reject(new DistkvError('UNAVAILABLE', 'store is closed'));
+    if (this.failure !== undefined && Date.now() - this.failedAt < RETRY_MS)
+      return Promise.reject(this.failure);
+    if (firstSeq !== this.nextSeq)
+      return Promise.reject(
+        new DistkvError('INTERNAL', `WAL append out of order: got seq ${firstSeq}, next is ${this.nextSeq}`),
+      );
+    this.nextSeq = lastSeq + 1;
+    if (this.pendingLen + records.length > this.pending.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.pending.length * 2, this.pendingLen + records.length));
+      this.pending.copy(next, 0, 0, this.pendingLen);
+      this.pending = next;
+    }
+    records.copy(this.pending, this.pendingLen);
+    this.pendingLen += records.length;
+    return this.enqueue(firstSeq, lastSeq);
+  }
+
+  private enqueue(first: number, seq: number): Promise<number> {
     const done = new Promise<number>((resolve, reject) => {
-      this.pendingWaiters.push({ seq, resolve, reject });
+      this.pendingWaiters.push({ first, seq, resolve, reject });
     });
     if (!this.writing && !this.scheduled) {
       this.scheduled = true;
@@ -241,7 +271,7 @@ export class WalWriter {
     this.current.lastSeq = lastSeq;
     this.counters.batches++;
     this.counters.records += waiters.length;
-    this.opts.onWritten?.(batch, waiters[0]!.seq, lastSeq);
+    this.opts.onWritten?.(batch, waiters[0]!.first, lastSeq);
     for (const w of waiters) w.resolve(w.seq);
     if (this.file.size >= this.opts.segmentBytes) {
       try {

@@ -114,7 +114,18 @@ export type FromWorker =
       length: number;
       leaderSeq: number;
     }
-  | { type: 'repl-snapshot-result'; id: number; ok: true; seq: number; entries: ScanEntry[] }
+  | {
+      type: 'repl-snapshot-result';
+      id: number;
+      ok: true;
+      seq: number;
+      /** buffer holds the page's entries encoded as in snapshot-format.ts (with the end marker when `last`). */
+      buffer: ArrayBuffer;
+      length: number;
+      count: number;
+      last: boolean;
+      lastKey: Uint8Array | null;
+    }
   | {
       type: 'seed-result';
       id: number;

@@ -18,28 +18,27 @@ export const REPLICA_FORGET_MS = 10 * 60 * 1000;
 /** LeaderState tracks the replicas of one leader store. Used only on the leader's worker thread. */
 export class LeaderState {
   private readonly acks = new Map<string, { seq: number; at: number }>();
+  private readonly ackSources = new Map<string, () => number>();
   private waiters: AckWaiter[] = [];
+  private poll: NodeJS.Timeout | undefined;
+
+  /** addAckSource registers a replica whose ack is read on demand (a ring replica publishes it in shared memory). */
+  addAckSource(replica: string, read: () => number): void {
+    this.ackSources.set(replica, read);
+  }
 
   /** ack records that `replica` durably holds everything through `seq`. */
   ack(replica: string, seq: number): void {
     const prev = this.acks.get(replica);
     this.acks.set(replica, { seq: Math.max(seq, prev?.seq ?? 0), at: Date.now() });
-    if (this.waiters.length === 0) return;
-    const still: AckWaiter[] = [];
-    for (const w of this.waiters) {
-      const n = this.ackedAtLeast(w.seq);
-      if (n >= w.n) {
-        clearTimeout(w.timer);
-        w.resolve(n);
-      } else still.push(w);
-    }
-    this.waiters = still;
+    if (this.waiters.length > 0) this.recheck();
   }
 
   /** ackedAtLeast counts replicas whose ack is ≥ seq. */
   ackedAtLeast(seq: number): number {
     let n = 0;
-    for (const a of this.acks.values()) if (a.seq >= seq) n++;
+    for (const [r, a] of this.acks) if (!this.ackSources.has(r) && a.seq >= seq) n++;
+    for (const read of this.ackSources.values()) if (read() >= seq) n++;
     return n;
   }
 
@@ -58,15 +57,39 @@ export class LeaderState {
         }, timeoutMs),
       };
       this.waiters.push(waiter);
+      // Shared-memory acks change without an event: look at them every millisecond while someone waits.
+      if (this.ackSources.size > 0 && this.poll === undefined) {
+        this.poll = setInterval(() => {
+          this.recheck();
+          if (this.waiters.length === 0) {
+            clearInterval(this.poll);
+            this.poll = undefined;
+          }
+        }, 1);
+      }
     });
+  }
+
+  private recheck(): void {
+    const still: AckWaiter[] = [];
+    for (const w of this.waiters) {
+      const n = this.ackedAtLeast(w.seq);
+      if (n >= w.n) {
+        clearTimeout(w.timer);
+        w.resolve(n);
+      } else still.push(w);
+    }
+    this.waiters = still;
   }
 
   /** retainFrom is the lowest seq a replica heard from recently still needs (undefined when none). */
   retainFrom(): number | undefined {
     let min: number | undefined;
     const cutoff = Date.now() - REPLICA_FORGET_MS;
-    for (const a of this.acks.values())
-      if (a.at >= cutoff && (min === undefined || a.seq + 1 < min)) min = a.seq + 1;
+    for (const [r, a] of this.acks)
+      if (!this.ackSources.has(r) && a.at >= cutoff && (min === undefined || a.seq + 1 < min))
+        min = a.seq + 1;
+    for (const read of this.ackSources.values()) if (min === undefined || read() + 1 < min) min = read() + 1;
     return min;
   }
 

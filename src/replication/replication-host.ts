@@ -24,6 +24,8 @@ import { FOLLOWER_STATES, Follower } from './follower.js';
 import { HttpSource } from './http-source.js';
 import { LeaderState } from './leader-state.js';
 import { LocalSource } from './local-source.js';
+import { RingConsumer, RingProducer } from './ring.js';
+import { RingSource } from './ring-source.js';
 import { SeedCursor } from './seed-cursor.js';
 import type { ReplicationSource } from './source.js';
 
@@ -87,6 +89,14 @@ export class ReplicationHost {
         const state = new LeaderState();
         this.leaders.set(index, state);
         h.store.setRetention(() => state.retainFrom());
+        for (const ring of h.spec.rings ?? []) {
+          const producer = new RingProducer(ring.buffer);
+          h.store.onLog((records, first, last) => {
+            producer.publish(records, first, last);
+          });
+          // A ring replica pulls nothing from us: its ack is read from the shared positions.
+          state.addAckSource(ring.replicaNode, () => this.positions.get(ring.replicaStore, SLOT_LAST_SEQ));
+        }
       }
     }
     for (const [index, h] of this.stores) {
@@ -100,19 +110,23 @@ export class ReplicationHost {
         continue;
       }
       const leaderHere = r.leaderStore === undefined ? undefined : this.stores.get(r.leaderStore);
+      const http = (): HttpSource =>
+        new HttpSource({
+          leader: r.leaderAddress,
+          shard: h.spec.shard.idx,
+          replica: h.spec.node,
+          token: r.token,
+          scheme: r.scheme,
+        });
       const source: ReplicationSource =
-        leaderHere !== undefined && r.leaderStore !== undefined
-          ? new LocalSource(
-              () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
-              `local store ${r.leaderStore}`,
-            )
-          : new HttpSource({
-              leader: r.leaderAddress,
-              shard: h.spec.shard.idx,
-              replica: h.spec.node,
-              token: r.token,
-              scheme: r.scheme,
-            });
+        r.ring !== undefined
+          ? new RingSource(new RingConsumer(r.ring), http(), `ring from store ${String(r.leaderStore)}`)
+          : leaderHere !== undefined && r.leaderStore !== undefined
+            ? new LocalSource(
+                () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
+                `local store ${r.leaderStore}`,
+              )
+            : http();
       const localLeader =
         leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
       const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { isLoopbackHost, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
+import { ringBytesFor } from '../replication/ring-format.js';
 import type { StoreSpec } from '../worker/messages.js';
 
 /** Target is where a request for one shard goes from one listener. */
@@ -140,6 +141,14 @@ export function planNode(
       let worker = next++ % workers;
       const leader = leaderOf.get(s.idx);
       if (leader !== undefined && workers > 1 && worker === leader.worker) worker = next++ % workers;
+      // A leader on another worker of this process feeds the replica through a SharedArrayBuffer ring.
+      const ring =
+        leader !== undefined && leader.worker !== worker
+          ? new SharedArrayBuffer(ringBytesFor(config.replication.ring_bytes))
+          : undefined;
+      const replicaIndex = stores.length;
+      if (ring !== undefined && leader !== undefined)
+        (leader.rings ??= []).push({ buffer: ring, replicaStore: replicaIndex, replicaNode: r });
       stores.push({
         ...storeSpec(s.idx, 'replica', r),
         worker,
@@ -150,6 +159,7 @@ export function planNode(
           scheme: config.server.tls_cert === '' ? 'http' : 'https',
           pullMaxBytes: config.replication.pull_max_bytes,
           pullWaitMs: config.replication.pull_wait_ms,
+          ...(ring === undefined ? {} : { ring }),
         },
       });
     }

@@ -79,6 +79,7 @@ export class LsmStore implements Store {
   private readonly runsDir: string;
   private readonly tail: WalTail;
   private logWaiters: { after: number; resolve: () => void }[] = [];
+  private readonly logListeners: ((records: Buffer, first: number, last: number) => void)[] = [];
   private active: Memtable;
   /** frozen memtables, newest first. */
   private readonly frozen: Memtable[];
@@ -139,6 +140,11 @@ export class LsmStore implements Store {
     return this.wal.segments()[0]?.firstSeq ?? this.wal.writtenSeq + 1;
   }
 
+  /** onLog subscribes to every batch the WAL writes (records in WAL framing and their seq range). */
+  onLog(listener: (records: Buffer, first: number, last: number) => void): void {
+    this.logListeners.push(listener);
+  }
+
   /** waitForLog resolves when a record with seq > `after` is readable, or after `ms`. */
   waitForLog(after: number, ms: number): Promise<void> {
     if (this.wal.writtenSeq > after || ms <= 0 || this.closed) return Promise.resolve();
@@ -160,7 +166,9 @@ export class LsmStore implements Store {
     return (records, first, last) => {
       tail.written(records, first, last);
       const s = store();
-      if (s === undefined || s.logWaiters.length === 0) return;
+      if (s === undefined) return;
+      for (const l of s.logListeners) l(records, first, last);
+      if (s.logWaiters.length === 0) return;
       const ready = s.logWaiters.filter((w) => w.after < last);
       s.logWaiters = s.logWaiters.filter((w) => w.after >= last);
       for (const w of ready) w.resolve();

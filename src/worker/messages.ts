@@ -33,6 +33,8 @@ export interface StoreSpec {
   repair: boolean;
   /** replication is set for replicas: where their leader is and how to pull from it. */
   replication?: ReplicaSpec;
+  /** rings are, for a leader, the rings it publishes its log into (one per replica on another worker). */
+  rings?: { buffer: SharedArrayBuffer; replicaStore: number; replicaNode: string }[];
 }
 
 /** ReplicaSpec tells a replica store how to reach its leader. */
@@ -45,6 +47,8 @@ export interface ReplicaSpec {
   scheme: 'http' | 'https';
   pullMaxBytes: number;
   pullWaitMs: number;
+  /** ring is the SharedArrayBuffer ring from a leader on another worker of this process (ring-format.ts). */
+  ring?: SharedArrayBuffer;
 }
 
 /** WorkerInit is the workerData every shard worker starts with. */

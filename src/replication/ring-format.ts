@@ -1,0 +1,42 @@
+/**
+ * The SharedArrayBuffer ring between a leader store and a replica store on different workers of one
+ * process (design section 6): single producer (the leader's worker), single consumer (the replica's).
+ *
+ * Layout (byte offsets into the SharedArrayBuffer; each control word on its own 64-byte line):
+ *
+ *   0    HEAD   BigInt64  bytes ever published      written only by the producer (Atomics.store)
+ *   64   TAIL   BigInt64  bytes ever consumed       written only by the consumer (Atomics.store)
+ *   128  WAKE   Int32     publish counter           producer: Atomics.add + Atomics.notify
+ *   132  LAPPED Int32     1 after a dropped batch   producer sets, consumer clears
+ *   192  DATA   capacity bytes (a power of two)
+ *
+ *   entry := len:u32 firstSeq:u64 lastSeq:u64 records:(len - 16)   (4-byte aligned; len counts the
+ *            two seqs and the records, which are WAL-framed); len = WRAP (0xffffffff) means "the
+ *            rest of the buffer is unused, continue at offset 0".
+ *
+ * Publish order: the producer writes an entry's bytes at HEAD mod capacity, then stores the new
+ * HEAD, then bumps WAKE and notifies. Consume order: the consumer loads HEAD, reads entries up to
+ * it, then stores the new TAIL. An entry that does not fit (the consumer is too far behind) is
+ * dropped and LAPPED set: the consumer notices a seq gap and catches up from the leader's WAL over
+ * the other path, then rejoins the ring. The producer never waits.
+ */
+
+/** RING_HEAD is the byte offset of HEAD. */
+export const RING_HEAD = 0;
+/** RING_TAIL is the byte offset of TAIL. */
+export const RING_TAIL = 64;
+/** RING_WAKE is the byte offset of WAKE. */
+export const RING_WAKE = 128;
+/** RING_LAPPED is the byte offset of LAPPED. */
+export const RING_LAPPED = 132;
+/** RING_DATA is the byte offset of the data area. */
+export const RING_DATA = 192;
+/** RING_ENTRY_HEADER is the size of an entry before its records: len + firstSeq + lastSeq. */
+export const RING_ENTRY_HEADER = 4 + 8 + 8;
+/** RING_WRAP marks the unused end of the buffer. */
+export const RING_WRAP = 0xffffffff;
+
+/** ringBytesFor returns the SharedArrayBuffer size for a data area of `capacity` bytes (rounded up to a power of two). */
+export function ringBytesFor(capacity: number): number {
+  return RING_DATA + 2 ** Math.ceil(Math.log2(Math.max(4096, capacity)));
+}

@@ -1,0 +1,87 @@
+/**
+ * RingSource: a replica whose leader is on another worker of this process reads the leader's
+ * batches from their SharedArrayBuffer ring (ring.ts), waiting with Atomics.waitAsync. When the
+ * ring does not continue where the replica's ack is (it was lapped, or the replica started behind),
+ * it catches up through `fallback` (HTTP pulls from the leader's WAL) and rejoins the ring once the
+ * ring's batches follow on; snapshots also come from `fallback`.
+ */
+import type { RingConsumer, RingEntry } from './ring.js';
+import type { Pulled, ReplicationSource, SnapshotStream } from './source.js';
+
+/** RingSource reads a ring, with a fallback source for catch-up and snapshots. */
+export class RingSource implements ReplicationSource {
+  readonly describe: string;
+  private readonly ring: RingConsumer;
+  private readonly fallback: ReplicationSource;
+  /** stash holds batches taken from the ring that are ahead of the replica (used once it catches up). */
+  private stash: RingEntry[] = [];
+  /**
+   * lapMark: the ring may be missing batches after this seq (it is 0 at start: the replica may be
+   * behind anything the ring will bring). Past it, an empty ring means "ask the leader's log";
+   * +Infinity once the ring is known to continue where the replica is.
+   */
+  private lapMark = 0;
+  /** counters for /stats and tests. */
+  readonly counters = { ringBatches: 0, fallbackPulls: 0 };
+
+  constructor(ring: RingConsumer, fallback: ReplicationSource, describe: string) {
+    this.ring = ring;
+    this.fallback = fallback;
+    this.describe = describe;
+  }
+
+  async pull(after: number, maxBytes: number, waitMs: number): Promise<Pulled | 'gone'> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const seen = this.ring.wakeValue();
+      const lapped = this.ring.takeLapped();
+      this.stash.push(...this.ring.take(maxBytes));
+      // Batches were dropped after everything the ring holds now: the gap starts after lapMark.
+      if (lapped) this.lapMark = this.stash[this.stash.length - 1]?.lastSeq ?? after;
+      this.stash = this.stash.filter((e) => e.lastSeq > after);
+      const first = this.stash[0];
+      if (first !== undefined && first.firstSeq <= after + 1) {
+        if (after >= this.lapMark) this.lapMark = Number.POSITIVE_INFINITY;
+        return this.fromStash(after, maxBytes);
+      }
+      if (first !== undefined || after >= this.lapMark) {
+        // A gap before the ring's next batch, or past where the ring lost batches: read the leader's log.
+        this.counters.fallbackPulls++;
+        const r = await this.fallback.pull(after, maxBytes, 0);
+        if (r !== 'gone' && r.records.length === 0) this.lapMark = Number.POSITIVE_INFINITY;
+        if (r === 'gone' || r.records.length > 0 || first !== undefined) return r;
+      }
+      if (attempt === 0 && waitMs > 0) await this.ring.wait(seen, waitMs);
+    }
+    return { records: Buffer.alloc(0), leaderSeq: Number.NaN };
+  }
+
+  private fromStash(after: number, maxBytes: number): Pulled {
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    let last = after;
+    while (this.stash.length > 0 && bytes < maxBytes && this.stash[0]!.firstSeq <= last + 1) {
+      const e = this.stash.shift()!;
+      const records = skipThrough(e, last);
+      parts.push(records);
+      bytes += records.length;
+      last = e.lastSeq;
+      this.counters.ringBatches++;
+    }
+    return { records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes), leaderSeq: last };
+  }
+
+  snapshot(): Promise<SnapshotStream> {
+    return this.fallback.snapshot();
+  }
+
+  close(): Promise<void> {
+    return this.fallback.close();
+  }
+}
+
+/** skipThrough returns the records of `e` with seq > `after` (they are WAL-framed: len at offset 4). */
+function skipThrough(e: RingEntry, after: number): Buffer {
+  let offset = 0;
+  for (let seq = e.firstSeq; seq <= after; seq++) offset += e.records.readUInt32LE(offset + 4) + 8;
+  return offset === 0 ? e.records : e.records.subarray(offset);
+}

@@ -15,11 +15,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { type Child, defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { hasWrk, runWrk, type WrkResult } from './lib/wrk.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-}
+import { arg } from './lib/args.js';
 
 const SECONDS = Number(arg('seconds', '10'));
 const ROUNDS = Number(arg('rounds', '3'));

@@ -22,16 +22,13 @@ import type { LsmStore } from '../src/storage/lsm-store.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
 import { freePort, startProcess } from './lib/processes.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
+import { arg, workload } from './lib/args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-}
 const RATE = Number(arg('rate', '10000'));
 const SECONDS = Number(arg('seconds', '10'));
 const RECORDS = Number(arg('records', '1000000'));
 const SNAPSHOT_MIB = Number(arg('snapshot-mib', '1024'));
-const WHAT = process.argv[2] !== undefined && !process.argv[2].startsWith('--') ? process.argv[2] : 'all';
+const WHAT = workload('all');
 const root = mkdtempSync(join(tmpdir(), 'distkv-repl-bench-'));
 const results: Record<string, unknown> = {};
 const VALUE = Buffer.alloc(100, 0x61);
@@ -105,6 +102,25 @@ async function lagRun(
   return { writes: i, rate: i / ((performance.now() - t0) / 1000) };
 }
 
+/** httpSourceOf is a replica's HTTP source for shard 0 of the leader at `address`. */
+function httpSourceOf(address: string): HttpSource {
+  return new HttpSource({ leader: address, shard: 0, replica: 'bench', token: '', scheme: 'http' });
+}
+
+/** reportLag records and prints one lag run. */
+function reportLag(key: string, name: string, rate: number, lags: number[]): void {
+  results[key] = {
+    writesPerS: Math.round(rate),
+    samples: lags.length,
+    p50Ms: pct(lags, 50),
+    p99Ms: pct(lags, 99),
+    maxMs: pct(lags, 100),
+  };
+  process.stdout.write(
+    `${name}: ${Math.round(rate)} writes/s, lag p50 ${pct(lags, 50).toFixed(2)} ms p99 ${pct(lags, 99).toFixed(2)} ms\n`,
+  );
+}
+
 function ackRecorder(ackTimes: Map<number, number>, lags: number[]): (ack: number) => void {
   return (ack) => {
     const now = performance.now();
@@ -128,16 +144,7 @@ async function lagLocal(): Promise<void> {
     ackTimes,
   );
   await f.stop();
-  results.lagLocal = {
-    writesPerS: Math.round(r.rate),
-    samples: lags.length,
-    p50Ms: pct(lags, 50),
-    p99Ms: pct(lags, 99),
-    maxMs: pct(lags, 100),
-  };
-  process.stdout.write(
-    `lag-local: ${Math.round(r.rate)} writes/s, lag p50 ${pct(lags, 50).toFixed(2)} ms p99 ${pct(lags, 99).toFixed(2)} ms\n`,
-  );
+  reportLag('lagLocal', 'lag-local', r.rate, lags);
   await replica.close();
   await leader.close();
 }
@@ -179,13 +186,7 @@ async function lagHttp(): Promise<void> {
   const replica = await openStore(join(root, 'lhr'));
   const ackTimes = new Map<number, number>();
   const lags: number[] = [];
-  const source = new HttpSource({
-    leader: leader.address,
-    shard: 0,
-    replica: 'bench',
-    token: '',
-    scheme: 'http',
-  });
+  const source = httpSourceOf(leader.address);
   const f = follow(source, replica, ackRecorder(ackTimes, lags));
   const pool = new Pool(leader.url, { connections: 64 });
   const r = await lagRun(async (i) => {
@@ -195,16 +196,7 @@ async function lagHttp(): Promise<void> {
   }, ackTimes);
   await f.stop();
   await pool.close();
-  results.lagHttp = {
-    writesPerS: Math.round(r.rate),
-    samples: lags.length,
-    p50Ms: pct(lags, 50),
-    p99Ms: pct(lags, 99),
-    maxMs: pct(lags, 100),
-  };
-  process.stdout.write(
-    `lag-http: ${Math.round(r.rate)} writes/s, lag p50 ${pct(lags, 50).toFixed(2)} ms p99 ${pct(lags, 99).toFixed(2)} ms\n`,
-  );
+  reportLag('lagHttp', 'lag-http', r.rate, lags);
   await replica.close();
   await leader.stop();
 }
@@ -281,7 +273,7 @@ async function catchup(): Promise<void> {
   const finished = new Promise<void>((r) => (done = r));
   const t0 = performance.now();
   const f = follow(
-    new HttpSource({ leader: leader.address, shard: 0, replica: 'bench', token: '', scheme: 'http' }),
+    httpSourceOf(leader.address),
     replica,
     (ack) => {
       if (ack >= RECORDS) done();
@@ -305,13 +297,7 @@ async function snapshot(): Promise<void> {
   const records = Math.ceil((SNAPSHOT_MIB * 1024 * 1024) / (valueBytes + 14));
   await loadLeader(leader.url, records, valueBytes);
   const replica = await openStore(join(root, 'snr'), 'none');
-  const source = new HttpSource({
-    leader: leader.address,
-    shard: 0,
-    replica: 'bench',
-    token: '',
-    scheme: 'http',
-  });
+  const source = httpSourceOf(leader.address);
   const t0 = performance.now();
   const snap = await source.snapshot();
   let bytes = 0;

@@ -13,11 +13,8 @@ import { join } from 'node:path';
 import { MAX_FROZEN } from '../src/storage/lsm-store.js';
 import { DEFAULTS } from '../src/config/schema.js';
 import { defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
+import { arg } from './lib/args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-}
 const SECONDS = Number(arg('seconds', '600'));
 const DURABILITY = arg('durability', 'fsync');
 const JSON_OUT = arg('json', '');

@@ -19,15 +19,12 @@ import type { LsmStore } from '../src/storage/lsm-store.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
 import type { Store } from '../src/storage/store.js';
 import type { Durability } from '../src/config/schema.js';
+import { arg, workload } from './lib/args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-}
 const SECONDS = Number(arg('seconds', '10'));
 const WAL_MIB = Number(arg('wal-mib', '256'));
 const JSON_OUT = arg('json', '');
-const WHAT = process.argv[2] !== undefined && !process.argv[2].startsWith('--') ? process.argv[2] : 'all';
+const WHAT = workload('all');
 const results: Record<string, unknown> = {};
 const root = mkdtempSync(join(tmpdir(), 'distkv-store-suite-'));
 let dirNo = 0;

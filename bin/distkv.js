@@ -8,6 +8,11 @@ if (!existsSync(entry)) {
   process.stderr.write('distkv: dist/ is missing; run "npm run build" first\n');
   process.exit(1);
 }
+// A closed pipe (distkv scan | head) ends the command quietly, as other CLIs do.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 const { main } = await import(entry.href);
 const code = await main(process.argv.slice(2));
 process.exit(code);

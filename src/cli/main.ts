@@ -4,10 +4,17 @@
  */
 import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
+import { KV_VERBS, runKvVerb } from './kv-commands.js';
 import { serve } from './serve.js';
 
 const VERBS: Record<string, { help: string; run: (argv: readonly string[]) => Promise<number> }> = {
   serve: { help: 'run distkv nodes from a config file', run: serve },
+  ...Object.fromEntries(
+    Object.entries(KV_VERBS).map(([name, v]) => [
+      name,
+      { help: v.summary, run: (argv: readonly string[]) => runKvVerb(name, argv) },
+    ]),
+  ),
 };
 
 /** MAIN_HELP is the text of `distkv --help`. */

@@ -13,6 +13,7 @@ import { OP_DELETE, OP_PUT, ST_ERROR } from '../worker/op-format.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import type { Target } from '../server/node-plan.js';
 import { contentLengthError, readBody } from './body.js';
+import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
 import { parseWireError } from './key-request.js';
 import { refuseIfNotServing } from './kv-routes.js';
@@ -55,13 +56,18 @@ async function scan(
   after: Buffer | undefined,
   limit: number,
   base64: boolean,
-): Promise<unknown> {
+  localOnly: boolean,
+): Promise<{ status: number; body: unknown }> {
   const missing: number[] = [];
-  const pages: Promise<ScanEntry[]>[] = [];
+  const remote = new Map<string, number[]>();
+  const pages: Promise<{ entries: ScanEntry[]; more: boolean }>[] = [];
   for (const s of ctx.shardMap.shards) {
     const t = scanTarget(ctx, s.idx);
     if (t === undefined) {
-      missing.push(s.idx);
+      const owner = ctx.listener.writes[s.idx]!;
+      if (!localOnly && !owner.local)
+        remote.set(owner.address, [...(remote.get(owner.address) ?? []), s.idx]);
+      else missing.push(s.idx);
       continue;
     }
     pages.push(
@@ -69,20 +75,46 @@ async function scan(
         .call(t.worker, { type: 'scan', store: t.store, prefix, after: after ?? null, limit })
         .then((r) => {
           if (r.type !== 'scan-result') throw new Error(`unexpected ${r.type} for a scan`);
-          return r.entries;
+          return { entries: r.entries, more: r.entries.length >= limit };
         }),
     );
   }
+  const unreachable: { shards: number[]; owner: string; error: string }[] = [];
+  for (const [owner, shards] of remote) {
+    pages.push(
+      ctx.forwarder.scan(owner, prefix, after, limit).catch((err: unknown) => {
+        unreachable.push({ shards, owner, error: (err as Error).message });
+        return { entries: [], more: false };
+      }),
+    );
+  }
   const results = await Promise.all(pages);
-  const more = results.some((entries) => entries.length >= limit);
-  const merged = results.flat().sort((a, b) => compareBytes(a.key, b.key));
+  const more = results.some((r) => r.more);
+  const merged = results.flatMap((r) => r.entries).sort((a, b) => compareBytes(a.key, b.key));
   const page = merged.slice(0, limit);
   const items = page.map((e) => ({
     key: Buffer.from(e.key).toString('utf8'),
     ...encodeValue(e.value, base64),
   }));
   const next = (more || merged.length > limit) && page.length > 0 ? items[items.length - 1]!.key : null;
-  return missing.length > 0 ? { items, next, partial: true, missing_shards: missing } : { items, next };
+  if (unreachable.length > 0) {
+    const names = unreachable
+      .map(
+        (u) => `shard${u.shards.length > 1 ? 's' : ''} ${u.shards.join(', ')} (owner ${u.owner}: ${u.error})`,
+      )
+      .join('; ');
+    return {
+      status: 503,
+      body: {
+        error: { code: 'SHARD_UNREACHABLE', message: `scan incomplete: ${names}` },
+        partial: { items, next },
+      },
+    };
+  }
+  return {
+    status: 200,
+    body: missing.length > 0 ? { items, next, partial: true, missing_shards: missing } : { items, next },
+  };
 }
 
 /** registerCollectionRoutes adds `GET /kv` and `POST /kv/_batch`. */
@@ -97,6 +129,8 @@ export function registerCollectionRoutes(app: TemplatedApp, ctx: HttpContext): v
     const state = { aborted: false };
     try {
       const { params, bad } = parseQuery(queryOf(req));
+      const mismatch = configMismatch(params, ctx.shardMap.hash);
+      if (mismatch) throw mismatch;
       if (bad.length > 0)
         throw new DistkvError(
           'INVALID_ARGUMENT',
@@ -112,9 +146,9 @@ export function registerCollectionRoutes(app: TemplatedApp, ctx: HttpContext): v
       res.onAborted(() => {
         state.aborted = true;
       });
-      scan(ctx, prefix, after, limit, encoding === 'base64').then(
-        (body) => {
-          finish(res, ctx, state, 'kv_scan', start, 200, body);
+      scan(ctx, prefix, after, limit, encoding === 'base64', params.get('local') === '1').then(
+        (r) => {
+          finish(res, ctx, state, 'kv_scan', start, r.status, r.body);
         },
         (err: unknown) => {
           finish(res, ctx, state, 'kv_scan', start, 0, err);
@@ -129,6 +163,14 @@ export function registerCollectionRoutes(app: TemplatedApp, ctx: HttpContext): v
   app.post('/kv/_batch', (res, req) => {
     const start = performance.now();
     if (refuseIfNotServing(res, ctx, 'kv_batch', start)) return;
+    const { params } = parseQuery(queryOf(req));
+    const localOnly = params.get('local') === '1';
+    const mismatch = configMismatch(params, ctx.shardMap.hash);
+    if (mismatch) {
+      sendError(res, mismatch);
+      ctx.metrics.record('kv_batch', 409, start);
+      return;
+    }
     const tooBig = contentLengthError(req, batchLimit, 'body');
     if (tooBig) {
       sendError(res, tooBig, { close: true });
@@ -155,7 +197,7 @@ export function registerCollectionRoutes(app: TemplatedApp, ctx: HttpContext): v
           ctx.metrics.record('kv_batch', 400, start);
           return;
         }
-        runBatch(ctx, ops).then(
+        runBatch(ctx, ops, localOnly).then(
           (results) => {
             finish(res, ctx, state, 'kv_batch', start, 200, {
               results,
@@ -245,7 +287,7 @@ function parseOp(raw: unknown, i: number, maxKey: number, maxValue: number): Bat
   return { op: 'set', key: o.key, value };
 }
 
-function runBatch(ctx: HttpContext, ops: BatchOp[]): Promise<BatchResult[]> {
+function runBatch(ctx: HttpContext, ops: BatchOp[], localOnly: boolean): Promise<BatchResult[]> {
   return new Promise((resolve) => {
     const results: BatchResult[] = new Array<BatchResult>(ops.length);
     let pending = ops.length;
@@ -254,6 +296,7 @@ function runBatch(ctx: HttpContext, ops: BatchOp[]): Promise<BatchResult[]> {
       if (--pending === 0) resolve(results);
     };
     if (pending === 0) resolve(results);
+    const remote = new Map<string, { index: number; op: BatchOp }[]>();
     ops.forEach((op, i) => {
       if (op.op === 'invalid') {
         settle(i, { ok: false, error: op.error });
@@ -262,13 +305,15 @@ function runBatch(ctx: HttpContext, ops: BatchOp[]): Promise<BatchResult[]> {
       const shard = ctx.shardMap.shardOf(op.key);
       const t = ctx.listener.writes[shard]!;
       if (!t.local) {
-        settle(i, {
-          ok: false,
-          error: {
-            code: 'WRONG_NODE',
-            message: `key belongs to shard ${shard}, led by ${t.address}; send this operation there`,
-          },
-        });
+        if (localOnly) {
+          settle(i, {
+            ok: false,
+            error: {
+              code: 'WRONG_NODE',
+              message: `key belongs to shard ${shard}, led by ${t.address}; send this operation there`,
+            },
+          });
+        } else remote.set(t.address, [...(remote.get(t.address) ?? []), { index: i, op }]);
         return;
       }
       const handler: OpHandler = {
@@ -288,5 +333,34 @@ function runBatch(ctx: HttpContext, ops: BatchOp[]): Promise<BatchResult[]> {
         handler,
       );
     });
+    for (const [owner, part] of remote) {
+      const wire = part.map(({ op }) =>
+        op.op === 'set'
+          ? { op: 'set', key: op.key, value_base64: op.value.toString('base64') }
+          : op.op === 'delete'
+            ? { op: 'delete', key: op.key }
+            : {},
+      );
+      ctx.forwarder.batch(owner, wire).then(
+        (answers) => {
+          part.forEach(({ index }, k) => {
+            settle(index, answers[k]!);
+          });
+        },
+        (err: unknown) => {
+          const shardOf = (key: string): number => ctx.shardMap.shardOf(key);
+          for (const { index, op } of part) {
+            const shard = op.op === 'invalid' ? -1 : shardOf(op.key);
+            settle(index, {
+              ok: false,
+              error: {
+                code: 'SHARD_UNREACHABLE',
+                message: `shard ${shard} (owner ${owner}) did not answer: ${(err as Error).message}`,
+              },
+            });
+          }
+        },
+      );
+    }
   });
 }

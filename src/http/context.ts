@@ -9,6 +9,7 @@ import type { ShardMap } from '../routing/shard-map.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { HttpMetrics } from './http-metrics.js';
+import type { Forwarder } from './scatter.js';
 
 /** Phase is the node's lifecycle phase as /healthz reports it. */
 export type Phase = 'starting' | 'serving' | 'draining';
@@ -30,6 +31,8 @@ export interface SharedContext {
   registry: Registry;
   state: NodeState;
   log: Logger;
+  /** forwarder sends the parts of scans and batches that belong to other nodes. */
+  forwarder: Forwarder;
   /** scheme is "https" when TLS is configured, else "http" (used in redirects). */
   scheme: 'http' | 'https';
   startedAt: number;

@@ -114,7 +114,7 @@ function localShard(
   const shard = ctx.shardMap.shardOfSlot(slot);
   const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
   if (target.local) return shard;
-  sendRedirect(res, ctx.scheme, url, query, { shard, slot, owner: target.address });
+  sendRedirect(res, ctx.scheme, url, query, { shard, slot, owner: target.address }, ctx.shardMap.hash);
   ctx.metrics.record('redirect', 307, start);
   return -1;
 }

@@ -1,7 +1,8 @@
 /**
  * Redirects to the node that owns a key (design section 4): 307 keeps the method and body, so GET,
  * PUT, DELETE and POST all follow it. A node only redirects to an address it does not host, so a
- * redirect loop would need two nodes to disagree about the config (their /cluster hashes differ).
+ * redirect loop would need two nodes to disagree about the config (their /cluster hashes differ):
+ * every redirect carries the node's hash in `X-Distkv-Config`, so a client notices.
  */
 import { SLOT_COUNT } from '../routing/slot.js';
 import type { HttpResponse } from './uws.js';
@@ -20,11 +21,13 @@ export function sendRedirect(
   url: string,
   query: string,
   info: RedirectInfo,
+  configHash: string,
 ): void {
   const location = `${scheme}://${info.owner}${url}${query === '' ? '' : `?${query}`}`;
   res
     .writeStatus('307 Temporary Redirect')
     .writeHeader('Location', location)
+    .writeHeader('X-Distkv-Config', configHash)
     .writeHeader('Content-Type', 'application/json')
     .end(JSON.stringify({ redirect: { ...info, slots: SLOT_COUNT, location } }));
 }

@@ -14,6 +14,7 @@ import { DistkvError, toDistkvError } from '../errors.js';
 import { encodeSnapshotHeader } from '../replication/snapshot-format.js';
 import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
+import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
 import { intParam, parseQuery } from './request-parse.js';
 import { queryOf, sendError, sendSeedText } from './respond.js';
@@ -130,6 +131,14 @@ export function registerReplRoutes(app: TemplatedApp, ctx: HttpContext): void {
       const denied = authError(req, ctx.config.server.token);
       if (denied) throw denied;
       const { params } = parseQuery(queryOf(req));
+      const mismatch = configMismatch(params, ctx.shardMap.hash);
+      if (mismatch) {
+        ctx.log.error(
+          { replica: params.get('replica'), err: mismatch.message },
+          'refused a replica pull: config mismatch',
+        );
+        throw mismatch;
+      }
       const shard = intParam(params, 'shard', -1, 0, 65535);
       const after = intParam(params, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
       const maxBytes = intParam(

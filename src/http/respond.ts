@@ -16,6 +16,7 @@ const REASONS: Record<number, string> = {
   401: 'Unauthorized',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  409: 'Conflict',
   410: 'Gone',
   413: 'Payload Too Large',
   421: 'Misdirected Request',

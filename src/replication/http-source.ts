@@ -20,6 +20,8 @@ export interface HttpSourceOptions {
   replica: string;
   token: string;
   scheme: 'http' | 'https';
+  /** configHash, when given, lets the leader refuse a replica that routes with another config. */
+  configHash?: string;
 }
 
 /** HttpSource pulls from a leader over HTTP. */
@@ -42,7 +44,7 @@ export class HttpSource implements ReplicationSource {
   async pull(after: number, maxBytes: number, waitMs: number): Promise<Pulled | 'gone'> {
     const r = await this.pool.request({
       method: 'GET',
-      path: `/_repl/pull?shard=${this.o.shard}&after=${after}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}`,
+      path: `/_repl/pull?shard=${this.o.shard}&after=${after}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.o.configHash === undefined ? '' : `&config=${this.o.configHash}`}`,
       headers: this.headers(),
     });
     const leaderSeq = Number(r.headers['x-distkv-leader-seq'] ?? NaN);

@@ -16,6 +16,7 @@ import { isLoopbackHost, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { ringBytesFor } from '../replication/ring-format.js';
+import { ShardMap } from '../routing/shard-map.js';
 import type { StoreSpec } from '../worker/messages.js';
 
 /** Target is where a request for one shard goes from one listener. */
@@ -105,6 +106,7 @@ export function planNode(
   // No more workers than stores: an idle worker only costs memory.
   const workers = Math.max(1, Math.min(requestedWorkers, storeCount));
   const stores: (StoreSpec & { worker: number })[] = [];
+  const configHash = new ShardMap(config.shards).hash;
   const leaderOf = new Map<number, StoreSpec & { worker: number }>();
   const storeSpec = (shardIdx: number, role: 'leader' | 'replica', node: string): StoreSpec => {
     const s = config.shards[shardIdx]!;
@@ -159,6 +161,7 @@ export function planNode(
           scheme: config.server.tls_cert === '' ? 'http' : 'https',
           pullMaxBytes: config.replication.pull_max_bytes,
           pullWaitMs: config.replication.pull_wait_ms,
+          configHash,
           ...(ring === undefined ? {} : { ring }),
         },
       });

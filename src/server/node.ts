@@ -14,6 +14,7 @@ import type { Config } from '../config/schema.js';
 import type { NodeState, SharedContext } from '../http/context.js';
 import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics } from '../http/http-metrics.js';
+import { Forwarder } from '../http/scatter.js';
 import { loadNativeUws } from '../http/uws.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
@@ -51,6 +52,7 @@ export class DistkvNode {
   private readonly pool: WorkerPool;
   private readonly frontDoor: FrontDoor;
   private readonly log: Logger;
+  private readonly forwarder: Forwarder;
   private stopping: Promise<void> | undefined;
 
   private constructor(options: NodeOptions) {
@@ -69,9 +71,10 @@ export class DistkvNode {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'distkv_process_' });
     registerStoreMetrics(registry, this.pool, this.plan.stores);
+    const shardMap = new ShardMap(config.shards);
     const shared: SharedContext = {
       config,
-      shardMap: new ShardMap(config.shards),
+      shardMap,
       plan: this.plan,
       pool: this.pool,
       metrics: new HttpMetrics(registry),
@@ -79,6 +82,10 @@ export class DistkvNode {
       state: this.state,
       log,
       scheme: config.server.tls_cert === '' ? 'http' : 'https',
+      forwarder: (this.forwarder = new Forwarder(
+        config.server.tls_cert === '' ? 'http' : 'https',
+        shardMap.hash,
+      )),
       startedAt: Date.now(),
     };
     this.frontDoor = new FrontDoor(uws, shared);
@@ -148,6 +155,7 @@ export class DistkvNode {
         'drain limit reached; closing stores with requests in flight',
       );
     await this.pool.stop();
+    await this.forwarder.close();
     this.log.info('stores closed; stopped');
   }
 }

@@ -47,6 +47,8 @@ export interface ReplicaSpec {
   scheme: 'http' | 'https';
   pullMaxBytes: number;
   pullWaitMs: number;
+  /** configHash is this node's topology hash, sent with pulls so a leader with another config refuses them. */
+  configHash: string;
   /** ring is the SharedArrayBuffer ring from a leader on another worker of this process (ring-format.ts). */
   ring?: SharedArrayBuffer;
 }

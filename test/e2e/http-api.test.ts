@@ -150,7 +150,7 @@ describe('REST API', () => {
     }
   });
 
-  it('scans a prefix in key order across the hosted shards with a next cursor, and says which shards it missed', async () => {
+  it('scans a prefix in key order across the hosted shards with a next cursor (local=1: this node only)', async () => {
     for (let i = 0; i < 30; i++)
       await fetch(`http://${A}/set?key=scan:${String(i).padStart(2, '0')}&value=v${i}`).catch(
         () => undefined,
@@ -159,7 +159,7 @@ describe('REST API', () => {
     const local = Array.from({ length: 30 }, (_, i) => `scan:${String(i).padStart(2, '0')}`).filter(
       (k) => shardMap.shardOf(k) !== 2,
     );
-    let r = await fetch(`http://${A}/kv?prefix=scan:&limit=5`);
+    let r = await fetch(`http://${A}/kv?prefix=scan:&limit=5&local=1`);
     let page = (await r.json()) as {
       items: { key: string; value: string }[];
       next: string | null;
@@ -175,11 +175,23 @@ describe('REST API', () => {
     assert.deepEqual(page.missing_shards, [2]);
     const seen = [...page.items.map((i) => i.key)];
     while (page.next !== null) {
-      r = await fetch(`http://${A}/kv?prefix=scan:&limit=5&after=${encodeURIComponent(page.next)}`);
+      r = await fetch(`http://${A}/kv?prefix=scan:&limit=5&local=1&after=${encodeURIComponent(page.next)}`);
       page = (await r.json()) as typeof page;
       seen.push(...page.items.map((i) => i.key));
     }
     assert.deepEqual(seen, local);
+  });
+
+  it('answers a scan whose remote owner is down with 503 SHARD_UNREACHABLE naming the shard, and the partial page', async () => {
+    const r = await fetch(`http://${A}/kv?prefix=scan:&limit=50`);
+    assert.equal(r.status, 503);
+    const body = (await r.json()) as {
+      error: { code: string; message: string };
+      partial: { items: unknown[] };
+    };
+    assert.equal(body.error.code, 'SHARD_UNREACHABLE');
+    assert.match(body.error.message, new RegExp(`shard 2 \\(owner ${C.replaceAll('.', '\\.')}`));
+    assert.ok(body.partial.items.length > 0);
   });
 
   it('applies a batch per shard in order and reports one result per operation', async () => {
@@ -203,7 +215,7 @@ describe('REST API', () => {
       body.results.map((x) => x.ok),
       [true, true, false, false, true, true],
     );
-    assert.equal(body.results[2]!.error!.code, 'WRONG_NODE');
+    assert.equal(body.results[2]!.error!.code, 'SHARD_UNREACHABLE', 'the owner of shard 2 is down');
     assert.equal(body.results[3]!.error!.code, 'INVALID_BODY');
     assert.equal(body.errors, 2);
     assert.equal(await (await fetch(`http://${A}/kv/${k0}`)).text(), 'two');

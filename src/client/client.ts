@@ -1,0 +1,281 @@
+/**
+ * DistkvClient: the TypeScript client library (design section 7).
+ *
+ * It loads the topology from `GET /cluster` (the single source of truth: shards, slot ranges,
+ * leader and replica addresses, a config hash), routes every key to its owner itself with the same
+ * routing module as the server (`src/routing/`), and keeps one keep-alive connection pool per node
+ * (undici). A 307/308 means its topology is stale: it follows the Location (re-sending a buffered
+ * body) and reloads `/cluster` in the background. Idempotent requests (GET, PUT, DELETE of one key)
+ * are retried on connection errors with capped exponential backoff. Errors come back as
+ * DistkvError with the server's stable code; an owner that cannot be reached is SHARD_UNREACHABLE
+ * naming the shard.
+ */
+import { Agent, type Dispatcher, request } from 'undici';
+import { DistkvError, codeForStatus, isErrorCode } from '../errors.js';
+import { ShardMap, type ShardInfo } from '../routing/shard-map.js';
+
+/** ClientOptions configure a DistkvClient. */
+export interface ClientOptions {
+  /** urls are one or more nodes to load the topology from ("http://127.0.0.1:8080"). */
+  urls: string[];
+  /** token is sent as a bearer token (needed only for internal endpoints). */
+  token?: string;
+  /** replicaReads sends reads to a replica of the key's shard (eventually consistent) when it has one. */
+  replicaReads?: boolean;
+  /** timeoutMs bounds each request (default 10000). */
+  timeoutMs?: number;
+  /** retries is how many times an idempotent request is retried on a connection error (default 3). */
+  retries?: number;
+  /** connections per node (default 16). */
+  connections?: number;
+}
+
+/** ClientStats count what the client did (tests and benchmarks read them). */
+export interface ClientStats {
+  requests: number;
+  redirects: number;
+  retries: number;
+  topologyLoads: number;
+}
+
+interface ClusterDoc {
+  version: string;
+  shards: {
+    idx: number;
+    name: string;
+    slots: [number, number];
+    leader: { address: string };
+    replicas: { address: string }[];
+  }[];
+}
+
+const MAX_REDIRECTS = 5;
+
+/** DistkvClient talks to a distkv cluster. */
+export class DistkvClient {
+  readonly stats: ClientStats = { requests: 0, redirects: 0, retries: 0, topologyLoads: 0 };
+  private readonly o: Required<Omit<ClientOptions, 'token'>> & { token: string };
+  private readonly agent: Dispatcher;
+  private map: ShardMap | undefined;
+  private reloading: Promise<void> | undefined;
+  private scheme = 'http';
+  private rr = 0;
+
+  constructor(options: ClientOptions) {
+    if (options.urls.length === 0)
+      throw new DistkvError('INVALID_ARGUMENT', 'DistkvClient needs at least one url');
+    this.o = { replicaReads: false, timeoutMs: 10000, retries: 3, connections: 16, token: '', ...options };
+    this.agent = new Agent({
+      connections: this.o.connections,
+      keepAliveTimeout: 30000,
+      headersTimeout: this.o.timeoutMs,
+      bodyTimeout: this.o.timeoutMs,
+    });
+  }
+
+  /** version is the topology hash the client routes with (undefined before the first load). */
+  get version(): string | undefined {
+    return this.map?.hash;
+  }
+
+  /** topology returns the routing table, loading it first if needed. */
+  async topology(): Promise<ShardMap> {
+    if (this.map === undefined) await this.reload();
+    return this.map!;
+  }
+
+  /** reload fetches /cluster from the first node that answers. */
+  reload(): Promise<void> {
+    this.reloading ??= this.load().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  /** get returns the value of `key`, or undefined when it does not exist. */
+  async get(key: string): Promise<Buffer | undefined> {
+    const r = await this.keyRequest('GET', key, undefined, '');
+    if (r.status === 404) return undefined;
+    return r.body;
+  }
+
+  /** put stores `value`; with `w`, waits for that many replicas (REPLICATION_TIMEOUT after timeoutMs). Resolves with the write's seq. */
+  async put(
+    key: string,
+    value: Uint8Array | string,
+    options: { w?: number; timeoutMs?: number } = {},
+  ): Promise<number> {
+    const q =
+      options.w === undefined
+        ? ''
+        : `?w=${options.w}${options.timeoutMs === undefined ? '' : `&timeout_ms=${options.timeoutMs}`}`;
+    const r = await this.keyRequest('PUT', key, typeof value === 'string' ? Buffer.from(value) : value, q);
+    return Number(r.headers['x-distkv-seq'] ?? 0);
+  }
+
+  /** delete removes `key` (not an error when it does not exist). */
+  async delete(key: string): Promise<void> {
+    await this.keyRequest('DELETE', key, undefined, '');
+  }
+
+  /** scan returns a page of keys with `prefix` after `after`, in key order, and the next cursor. */
+  async scan(
+    prefix: string,
+    options: { limit?: number; after?: string } = {},
+  ): Promise<{ items: { key: string; value: string }[]; next: string | null }> {
+    const map = await this.topology();
+    const q = new URLSearchParams({
+      prefix,
+      limit: String(options.limit ?? 100),
+      ...(options.after === undefined ? {} : { after: options.after }),
+    });
+    const node = map.shards[this.rr++ % map.shards.length]!.address;
+    const r = await this.send('GET', node, `/kv?${q.toString()}`, undefined, true);
+    return JSON.parse(r.body.toString('utf8')) as {
+      items: { key: string; value: string }[];
+      next: string | null;
+    };
+  }
+
+  /** cluster returns the /cluster document of a node (the first url by default). */
+  async cluster(node?: string): Promise<unknown> {
+    const r = await this.send('GET', node ?? this.nodeOfUrl(this.o.urls[0]!), '/cluster', undefined, true);
+    return JSON.parse(r.body.toString('utf8'));
+  }
+
+  /** nodeStats returns the /stats document of a node. */
+  async nodeStats(node?: string): Promise<unknown> {
+    const r = await this.send('GET', node ?? this.nodeOfUrl(this.o.urls[0]!), '/stats', undefined, true);
+    return JSON.parse(r.body.toString('utf8'));
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async keyRequest(
+    method: 'GET' | 'PUT' | 'DELETE',
+    key: string,
+    body: Uint8Array | undefined,
+    query: string,
+  ): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
+    const map = await this.topology();
+    const shard = map.shard(map.shardOf(key));
+    const node =
+      method === 'GET' && this.o.replicaReads && shard.replicas.length > 0
+        ? shard.replicas[this.rr++ % shard.replicas.length]!
+        : shard.address;
+    return this.send(method, node, `/kv/${encodeURIComponent(key)}${query}`, body, true, shard);
+  }
+
+  /** send performs a request at `node`, following redirects and retrying connection errors when `idempotent`. */
+  private async send(
+    method: string,
+    node: string,
+    path: string,
+    body: Uint8Array | undefined,
+    idempotent: boolean,
+    shard?: ShardInfo,
+  ): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
+    let origin = `${this.scheme}://${node}`;
+    let target = path;
+    for (let attempt = 0, redirects = 0; ;) {
+      this.stats.requests++;
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(`${origin}${target}`, {
+          method: method,
+          dispatcher: this.agent,
+          ...(body === undefined ? {} : { body }),
+          headers: this.o.token === '' ? {} : { authorization: `Bearer ${this.o.token}` },
+        });
+      } catch (err) {
+        if (idempotent && attempt < this.o.retries) {
+          this.stats.retries++;
+          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+          attempt++;
+          continue;
+        }
+        const what =
+          shard === undefined ? `node ${origin}` : `shard ${shard.idx} (${shard.name}) at ${origin}`;
+        throw new DistkvError('SHARD_UNREACHABLE', `${what} is unreachable: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      const data = Buffer.from(await res.body.arrayBuffer());
+      if (res.statusCode === 307 || res.statusCode === 308) {
+        const location = res.headers.location;
+        if (typeof location !== 'string' || ++redirects > MAX_REDIRECTS)
+          throw new DistkvError('INTERNAL', `too many redirects for ${method} ${path}`);
+        this.stats.redirects++;
+        const theirs = res.headers['x-distkv-config'];
+        if (typeof theirs === 'string' && theirs !== this.version) {
+          // Our topology is stale, or the nodes disagree: reload, and refuse to go on if they disagree.
+          await this.reload();
+          if (theirs !== this.version)
+            throw new DistkvError(
+              'CONFIG_MISMATCH',
+              `${origin} routes with config ${theirs} but ${this.o.urls.join(', ')} serves ${String(this.version)}: give every node the same sharding.toml`,
+            );
+        } else void this.reload().catch(() => undefined);
+        const u = new URL(location);
+        origin = u.origin;
+        target = `${u.pathname}${u.search}`;
+        continue;
+      }
+      if (res.statusCode >= 400 && !(res.statusCode === 404 && method === 'GET' && target.startsWith('/kv/')))
+        throw errorOf(res.statusCode, data);
+      return { status: res.statusCode, body: data, headers: res.headers };
+    }
+  }
+
+  private async load(): Promise<void> {
+    let last: unknown;
+    for (const url of this.o.urls) {
+      try {
+        const u = new URL(url);
+        const res = await request(`${u.origin}/cluster`, { dispatcher: this.agent });
+        const doc = (await res.body.json()) as ClusterDoc;
+        this.scheme = u.protocol.replace(':', '');
+        this.map = new ShardMap(
+          doc.shards.map((s) => ({
+            name: s.name,
+            idx: s.idx,
+            address: s.leader.address,
+            replicas: s.replicas.map((r) => r.address),
+            slots: { first: s.slots[0], last: s.slots[1] },
+          })),
+        );
+        this.stats.topologyLoads++;
+        if (this.map.hash !== doc.version)
+          throw new DistkvError(
+            'INTERNAL',
+            `topology hash mismatch: computed ${this.map.hash}, node says ${doc.version}`,
+          );
+        return;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `no node answered /cluster (${this.o.urls.join(', ')}): ${(last as Error).message}`,
+    );
+  }
+
+  private nodeOfUrl(url: string): string {
+    return new URL(url).host;
+  }
+}
+
+/** errorOf rebuilds a DistkvError from an error response (JSON catalogue body, or the seed's text). */
+export function errorOf(status: number, body: Buffer): DistkvError {
+  try {
+    const e = (JSON.parse(body.toString('utf8')) as { error?: { code?: unknown; message?: unknown } }).error;
+    if (e !== undefined && isErrorCode(e.code) && typeof e.message === 'string')
+      return new DistkvError(e.code, e.message);
+  } catch {
+    // not JSON
+  }
+  return new DistkvError(codeForStatus(status), body.toString('utf8').trim() || `HTTP ${status}`);
+}

@@ -1,0 +1,80 @@
+/**
+ * Scatter/gather across processes for multi-key requests: a node that receives a scan or a batch
+ * touching shards led by other nodes forwards those parts to their owners (with `local=1`, so an
+ * owner never forwards again) and merges the answers. Each owner gets FORWARD_TIMEOUT_MS; one that
+ * does not answer in time is reported by name (shard and address) instead of the request hanging.
+ */
+import { Agent, request } from 'undici';
+import { type WireError } from '../errors.js';
+import type { ScanEntry } from '../worker/messages.js';
+
+/** FORWARD_TIMEOUT_MS bounds each forwarded part. */
+export const FORWARD_TIMEOUT_MS = 2000;
+
+/** Forwarder sends parts of multi-key requests to other nodes over keep-alive connections. */
+export class Forwarder {
+  private readonly agent = new Agent({ connections: 8, keepAliveTimeout: 30000 });
+  private readonly scheme: string;
+  private readonly configHash: string;
+
+  constructor(scheme: 'http' | 'https', configHash: string) {
+    this.scheme = scheme;
+    this.configHash = configHash;
+  }
+
+  /** scan asks `owner` for a page of its own shards (binary-safe: values travel base64). */
+  async scan(
+    owner: string,
+    prefix: Buffer,
+    after: Buffer | undefined,
+    limit: number,
+  ): Promise<{ entries: ScanEntry[]; more: boolean }> {
+    const q = new URLSearchParams({
+      prefix: prefix.toString('utf8'),
+      limit: String(limit),
+      encoding: 'base64',
+      local: '1',
+      config: this.configHash,
+      ...(after === undefined ? {} : { after: after.toString('utf8') }),
+    });
+    const res = await request(`${this.scheme}://${owner}/kv?${q.toString()}`, {
+      dispatcher: this.agent,
+      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+    });
+    const body = (await res.body.json()) as {
+      items?: { key: string; value_base64: string }[];
+      next?: string | null;
+      error?: WireError;
+    };
+    if (res.statusCode !== 200 || body.items === undefined)
+      throw new Error(body.error?.message ?? `HTTP ${res.statusCode}`);
+    return {
+      entries: body.items.map((i) => ({
+        key: Buffer.from(i.key, 'utf8'),
+        value: Buffer.from(i.value_base64, 'base64'),
+      })),
+      more: body.next !== null && body.next !== undefined,
+    };
+  }
+
+  /** batch sends operations to `owner` and returns one result per operation. */
+  async batch(owner: string, ops: unknown[]): Promise<({ ok: true } | { ok: false; error: WireError })[]> {
+    const res = await request(`${this.scheme}://${owner}/kv/_batch?local=1&config=${this.configHash}`, {
+      method: 'POST',
+      body: JSON.stringify(ops),
+      dispatcher: this.agent,
+      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+    });
+    const body = (await res.body.json()) as {
+      results?: ({ ok: true } | { ok: false; error: WireError })[];
+      error?: WireError;
+    };
+    if (res.statusCode !== 200 || body.results?.length !== ops.length)
+      throw new Error(body.error?.message ?? `HTTP ${res.statusCode}`);
+    return body.results;
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}

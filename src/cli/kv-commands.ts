@@ -44,6 +44,26 @@ function needPositionals(args: ParsedArgs, n: number, usage: string): string[] {
   return args.positionals;
 }
 
+interface ReplicaRow {
+  address: string;
+  local: boolean;
+  lag_seqs?: number;
+  lag_ms?: number;
+  state?: string;
+}
+
+interface ClusterDoc {
+  version: string;
+  hosted_nodes: string[];
+  shards: {
+    idx: number;
+    name: string;
+    slots: [number, number];
+    leader: { address: string; local: boolean; last_seq?: number };
+    replicas: ReplicaRow[];
+  }[];
+}
+
 /** VERBS are the client commands, by name. */
 export const KV_VERBS: Record<string, Verb> = {
   get: {
@@ -125,36 +145,56 @@ export const KV_VERBS: Record<string, Verb> = {
   },
   cluster: {
     usage: 'distkv cluster',
-    summary: 'print the shards, their slot ranges, owners, replicas and lag',
+    summary: 'print the shards, their slot ranges, owners, replicas and lag (asking every node)',
     options: {},
     run: async (client, _args, json) => {
-      const doc = (await client.cluster()) as {
-        version: string;
-        shards: {
-          idx: number;
-          name: string;
-          slots: [number, number];
-          leader: { address: string; last_seq?: number };
-          replicas: { address: string; local: boolean; lag_seqs?: number; lag_ms?: number; state?: string }[];
-        }[];
-      };
+      const doc = (await client.cluster()) as ClusterDoc;
+      // Each node knows the positions of the stores it hosts: ask every other node too.
+      const here = new Set(doc.hosted_nodes);
+      const others = [
+        ...new Set(doc.shards.flatMap((s) => [s.leader.address, ...s.replicas.map((r) => r.address)])),
+      ].filter((a) => !here.has(a));
+      const docs = [doc];
+      const down = new Set<string>();
+      await Promise.all(
+        others.map(async (node) => {
+          try {
+            docs.push((await client.cluster(node)) as ClusterDoc);
+          } catch {
+            down.add(node);
+          }
+        }),
+      );
+      const leaderOf = (idx: number): ClusterDoc['shards'][number]['leader'] | undefined =>
+        docs.map((d) => d.shards[idx]?.leader).find((l) => l?.local === true);
+      const replicaOf = (idx: number, address: string): ReplicaRow | undefined =>
+        docs.flatMap((d) => d.shards[idx]?.replicas ?? []).find((r) => r.address === address && r.local);
+      const merged = doc.shards.map((s) => ({
+        ...s,
+        leader: { ...s.leader, ...leaderOf(s.idx), down: down.has(s.leader.address) },
+        replicas: s.replicas.map((r) => ({
+          ...r,
+          ...replicaOf(s.idx, r.address),
+          down: down.has(r.address),
+        })),
+      }));
       if (json) {
-        out(JSON.stringify(doc, null, 2));
-        return 0;
+        out(JSON.stringify({ ...doc, shards: merged, down: [...down] }, null, 2));
+        return down.size > 0 ? 1 : 0;
       }
       const rows = [['SHARD', 'SLOTS', 'LEADER', 'LAST SEQ', 'REPLICAS (state, lag)']];
-      for (const s of doc.shards) {
+      for (const s of merged) {
         const replicas = s.replicas
           .map((r) =>
-            r.state === undefined
-              ? `${r.address} (remote)`
-              : `${r.address} (${r.state}, ${r.lag_seqs ?? 0} seqs, ${r.lag_ms ?? 0} ms)`,
+            r.down
+              ? `${r.address} (DOWN)`
+              : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs ?? 0} seqs, ${r.lag_ms ?? 0} ms)`,
           )
           .join('; ');
         rows.push([
           `${s.idx} ${s.name}`,
           `${s.slots[0]}-${s.slots[1]}`,
-          s.leader.address,
+          s.leader.down ? `${s.leader.address} (DOWN)` : s.leader.address,
           String(s.leader.last_seq ?? '-'),
           replicas || '-',
         ]);
@@ -167,8 +207,10 @@ export const KV_VERBS: Record<string, Verb> = {
             .join('  ')
             .trimEnd(),
         );
-      out(`config version ${doc.version}`);
-      return 0;
+      out(
+        `config version ${doc.version}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}`,
+      );
+      return down.size > 0 ? 1 : 0;
     },
   },
   stats: {

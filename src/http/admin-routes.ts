@@ -59,6 +59,7 @@ export function clusterView(ctx: HttpContext): unknown {
         }),
       };
     }),
+    peers: ctx.peers.view(),
   };
 }
 

@@ -80,9 +80,12 @@ async function scan(
     );
   }
   const unreachable: { shards: number[]; owner: string; error: string }[] = [];
+  let mismatch: string | undefined;
   for (const [owner, shards] of remote) {
     pages.push(
       ctx.forwarder.scan(owner, prefix, after, limit).catch((err: unknown) => {
+        if (err instanceof DistkvError && err.code === 'CONFIG_MISMATCH')
+          mismatch = `owner ${owner}: ${err.message}`;
         unreachable.push({ shards, owner, error: (err as Error).message });
         return { entries: [], more: false };
       }),
@@ -97,6 +100,11 @@ async function scan(
     ...encodeValue(e.value, base64),
   }));
   const next = (more || merged.length > limit) && page.length > 0 ? items[items.length - 1]!.key : null;
+  if (mismatch !== undefined) {
+    ctx.log.error({ err: mismatch }, 'a scan was refused by another node: config mismatch');
+    void ctx.peers.checkAll();
+    return { status: 409, body: { error: { code: 'CONFIG_MISMATCH', message: mismatch } } };
+  }
   if (unreachable.length > 0) {
     const names = unreachable
       .map(
@@ -354,8 +362,8 @@ function runBatch(ctx: HttpContext, ops: BatchOp[], localOnly: boolean): Promise
             settle(index, {
               ok: false,
               error: {
-                code: 'SHARD_UNREACHABLE',
-                message: `shard ${shard} (owner ${owner}) did not answer: ${(err as Error).message}`,
+                code: err instanceof DistkvError ? err.code : 'SHARD_UNREACHABLE',
+                message: `shard ${shard} (owner ${owner}) ${err instanceof DistkvError ? 'refused' : 'did not answer'}: ${(err as Error).message}`,
               },
             });
           }

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
+import type { PeerCheck } from '../server/peer-check.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { HttpMetrics } from './http-metrics.js';
 import type { Forwarder } from './scatter.js';
@@ -33,6 +34,8 @@ export interface SharedContext {
   log: Logger;
   /** forwarder sends the parts of scans and batches that belong to other nodes. */
   forwarder: Forwarder;
+  /** peers reports whether the other nodes of the config route with the same config hash. */
+  peers: PeerCheck;
   /** scheme is "https" when TLS is configured, else "http" (used in redirects). */
   scheme: 'http' | 'https';
   startedAt: number;

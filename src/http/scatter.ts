@@ -5,7 +5,7 @@
  * does not answer in time is reported by name (shard and address) instead of the request hanging.
  */
 import { Agent, request } from 'undici';
-import { type WireError } from '../errors.js';
+import { DistkvError, type WireError, isErrorCode } from '../errors.js';
 import type { ScanEntry } from '../worker/messages.js';
 
 /** FORWARD_TIMEOUT_MS bounds each forwarded part. */
@@ -46,8 +46,7 @@ export class Forwarder {
       next?: string | null;
       error?: WireError;
     };
-    if (res.statusCode !== 200 || body.items === undefined)
-      throw new Error(body.error?.message ?? `HTTP ${res.statusCode}`);
+    if (res.statusCode !== 200 || body.items === undefined) throw remoteError(res.statusCode, body.error);
     return {
       entries: body.items.map((i) => ({
         key: Buffer.from(i.key, 'utf8'),
@@ -70,11 +69,17 @@ export class Forwarder {
       error?: WireError;
     };
     if (res.statusCode !== 200 || body.results?.length !== ops.length)
-      throw new Error(body.error?.message ?? `HTTP ${res.statusCode}`);
+      throw remoteError(res.statusCode, body.error);
     return body.results;
   }
 
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/** remoteError keeps the owner's error code (CONFIG_MISMATCH matters to the caller) when it sent one. */
+function remoteError(status: number, error: WireError | undefined): Error {
+  if (error !== undefined && isErrorCode(error.code)) return new DistkvError(error.code, error.message);
+  return new Error(`HTTP ${status}`);
 }

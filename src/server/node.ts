@@ -18,6 +18,7 @@ import { Forwarder } from '../http/scatter.js';
 import { loadNativeUws } from '../http/uws.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
+import { PeerCheck } from './peer-check.js';
 import { registerStoreMetrics } from './store-metrics.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -53,6 +54,7 @@ export class DistkvNode {
   private readonly frontDoor: FrontDoor;
   private readonly log: Logger;
   private readonly forwarder: Forwarder;
+  private readonly peers: PeerCheck;
   private stopping: Promise<void> | undefined;
 
   private constructor(options: NodeOptions) {
@@ -72,6 +74,12 @@ export class DistkvNode {
     collectDefaultMetrics({ register: registry, prefix: 'distkv_process_' });
     registerStoreMetrics(registry, this.pool, this.plan.stores);
     const shardMap = new ShardMap(config.shards);
+    const scheme = config.server.tls_cert === '' ? 'http' : 'https';
+    const hosted = new Set(this.plan.listeners.map((l) => l.address));
+    const others = [...new Set(config.shards.flatMap((s) => [s.address, ...s.replicas]))].filter(
+      (a) => !hosted.has(a),
+    );
+    this.peers = new PeerCheck(others, shardMap.hash, scheme, log);
     const shared: SharedContext = {
       config,
       shardMap,
@@ -81,11 +89,9 @@ export class DistkvNode {
       registry,
       state: this.state,
       log,
-      scheme: config.server.tls_cert === '' ? 'http' : 'https',
-      forwarder: (this.forwarder = new Forwarder(
-        config.server.tls_cert === '' ? 'http' : 'https',
-        shardMap.hash,
-      )),
+      scheme,
+      forwarder: (this.forwarder = new Forwarder(scheme, shardMap.hash)),
+      peers: this.peers,
       startedAt: Date.now(),
     };
     this.frontDoor = new FrontDoor(uws, shared);
@@ -128,6 +134,7 @@ export class DistkvNode {
       );
     }
     node.state.phase = 'serving';
+    node.peers.start();
     node.log.info(
       { ms: Math.round(performance.now() - t0), workers: node.pool.size, stores: node.plan.stores.length },
       'serving',
@@ -156,6 +163,7 @@ export class DistkvNode {
       );
     await this.pool.stop();
     await this.forwarder.close();
+    await this.peers.stop();
     this.log.info('stores closed; stopped');
   }
 }

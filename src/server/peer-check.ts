@@ -1,0 +1,126 @@
+/**
+ * PeerCheck: every node asks the other nodes of its config for their topology hash (GET /cluster)
+ * at start and then every PEER_CHECK_MS, so that two nodes started with different sharding.toml
+ * files are reported (error log, `/cluster` → `peers`) instead of silently routing keys to different
+ * owners. A peer that does not answer is reported as unreachable; that is normal while a cluster
+ * starts one host at a time, so it is logged only when a peer that answered stops answering.
+ */
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+
+/** PEER_CHECK_MS is how often peers are asked for their config hash. */
+export const PEER_CHECK_MS = 10000;
+const PEER_TIMEOUT_MS = 1000;
+
+/** PeerState is what this node knows about one peer. */
+export type PeerState = 'unknown' | 'agrees' | 'disagrees' | 'unreachable';
+
+/** PeerView is one entry of `/cluster` → `peers`. */
+export interface PeerView {
+  address: string;
+  state: PeerState;
+  /** version is the peer's topology hash when it answered. */
+  version?: string;
+  checked_ms_ago?: number;
+}
+
+interface Peer {
+  address: string;
+  state: PeerState;
+  version: string | undefined;
+  checkedAt: number;
+  everAnswered: boolean;
+}
+
+/** PeerCheck polls the other nodes of the config for their topology hash. */
+export class PeerCheck {
+  private readonly peers: Peer[];
+  private readonly agent = new Agent({ connections: 1, keepAliveTimeout: PEER_CHECK_MS * 2 });
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly mine: string;
+  private readonly scheme: 'http' | 'https';
+  private readonly log: Logger;
+
+  constructor(peers: readonly string[], mine: string, scheme: 'http' | 'https', log: Logger) {
+    this.mine = mine;
+    this.scheme = scheme;
+    this.log = log;
+    this.peers = peers.map((address) => ({
+      address,
+      state: 'unknown',
+      version: undefined,
+      checkedAt: 0,
+      everAnswered: false,
+    }));
+  }
+
+  /** start checks every peer now and then every PEER_CHECK_MS. */
+  start(): void {
+    if (this.peers.length === 0) return;
+    void this.checkAll();
+    this.timer = setInterval(() => void this.checkAll(), PEER_CHECK_MS);
+    this.timer.unref();
+  }
+
+  /** checkAll asks every peer once (concurrent calls share one round). */
+  checkAll(): Promise<void> {
+    this.running ??= Promise.all(this.peers.map((p) => this.check(p))).then(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** view lists the peers for `/cluster`. */
+  view(): PeerView[] {
+    const now = Date.now();
+    return this.peers.map((p) => ({
+      address: p.address,
+      state: p.state,
+      ...(p.version === undefined ? {} : { version: p.version }),
+      ...(p.checkedAt === 0 ? {} : { checked_ms_ago: now - p.checkedAt }),
+    }));
+  }
+
+  /** disagreeing lists the peers known to route with another config. */
+  disagreeing(): string[] {
+    return this.peers.filter((p) => p.state === 'disagrees').map((p) => p.address);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.running;
+    await this.agent.close();
+  }
+
+  private async check(p: Peer): Promise<void> {
+    let state: PeerState;
+    let version: string | undefined;
+    try {
+      const res = await request(`${this.scheme}://${p.address}/cluster`, {
+        dispatcher: this.agent,
+        signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+      });
+      const doc = (await res.body.json()) as { version?: unknown };
+      version = typeof doc.version === 'string' ? doc.version : undefined;
+      state = res.statusCode === 200 && version === this.mine ? 'agrees' : 'disagrees';
+    } catch {
+      state = 'unreachable';
+    }
+    p.checkedAt = Date.now();
+    const was = p.state;
+    p.state = state;
+    p.version = version;
+    if (state === was) return;
+    if (state === 'disagrees')
+      this.log.error(
+        { peer: p.address, theirs: version, mine: this.mine },
+        `CONFIG MISMATCH: node ${p.address} routes with config ${String(version)}, this node with ${this.mine}; give every node the same sharding.toml`,
+      );
+    else if (state === 'unreachable' && p.everAnswered)
+      this.log.warn({ peer: p.address }, `node ${p.address} stopped answering`);
+    else if (state === 'agrees' && was !== 'unknown')
+      this.log.info({ peer: p.address }, `node ${p.address} answers with the same config`);
+    if (state !== 'unreachable') p.everAnswered = true;
+  }
+}

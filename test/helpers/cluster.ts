@@ -1,0 +1,118 @@
+/**
+ * A multi-process cluster on loopback for e2e tests and benchmarks: one `distkv serve --node ADDR`
+ * process per address of a sharding.toml (leaders and replicas alike), each with its own data
+ * directory, all sharing one config file. Nodes can be killed and restarted one by one.
+ */
+import { join } from 'node:path';
+import { freePort } from './ports.js';
+import { ServerProcess, type ShardLayout, writeConfig } from './server-process.js';
+
+/** ClusterOptions configure TestCluster.start. */
+export interface ClusterOptions {
+  dir: string;
+  shards: ShardLayout[];
+  /** extraToml is appended to the generated config (e.g. a [storage] table). */
+  extraToml?: string;
+  /** workers per process (default 1). */
+  workers?: number;
+  env?: NodeJS.ProcessEnv;
+  /** args are extra `distkv serve` arguments for every process. */
+  args?: string[];
+}
+
+/** TestCluster is a running set of `distkv serve --node` processes. */
+export class TestCluster {
+  readonly config: string;
+  readonly addresses: string[];
+  private readonly processes = new Map<string, ServerProcess>();
+  private readonly o: ClusterOptions;
+
+  private constructor(o: ClusterOptions) {
+    this.o = o;
+    this.config = writeConfig(o.dir, o.shards, o.extraToml ?? '');
+    this.addresses = [...new Set(o.shards.flatMap((s) => [s.address, ...(s.replicas ?? [])]))];
+  }
+
+  /** start launches every node concurrently and waits until all serve. */
+  static async start(o: ClusterOptions): Promise<TestCluster> {
+    const c = new TestCluster(o);
+    try {
+      await Promise.all(c.addresses.map((a) => c.startNode(a)));
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  }
+
+  /** leaders are the leader addresses, in shard order. */
+  get leaders(): string[] {
+    return this.o.shards.map((s) => s.address);
+  }
+
+  /** process returns the running process of `address` (throws when it is not running). */
+  process(address: string): ServerProcess {
+    const p = this.processes.get(address);
+    if (p === undefined) throw new Error(`node ${address} is not running`);
+    return p;
+  }
+
+  /** startNode (re)starts the node of `address`, optionally with another config file. */
+  async startNode(address: string, config = this.config): Promise<ServerProcess> {
+    const p = await ServerProcess.start(
+      [
+        '--config',
+        config,
+        '--node',
+        address,
+        '--data-dir',
+        join(this.o.dir, address.replace(/[:.]/g, '_')),
+        '--workers',
+        String(this.o.workers ?? 1),
+        ...(this.o.args ?? []),
+      ],
+      `http://${address}/healthz`,
+      { DISTKV_LOG_LEVEL: 'warn', ...this.o.env },
+      30000,
+    );
+    this.processes.set(address, p);
+    return p;
+  }
+
+  /** kill sends SIGKILL to a node and waits for it to exit. */
+  async kill(address: string): Promise<void> {
+    const p = this.process(address);
+    p.child.kill('SIGKILL');
+    await p.waitExit();
+    this.processes.delete(address);
+  }
+
+  /** stopNode stops one node gracefully. */
+  async stopNode(address: string): Promise<void> {
+    await this.process(address).stop();
+    this.processes.delete(address);
+  }
+
+  /** stop stops every running node. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.processes.values()].map((p) => p.stop()));
+    this.processes.clear();
+  }
+}
+
+/**
+ * seedLayout is the seed's 4-shard layout (leaders on 127.0.0.2-5, replicas on 127.0.0.22, .23, .33,
+ * .44, .45, .55), each address with a free port instead of 8080 so tests can run side by side.
+ */
+export async function seedLayout(withReplicas = true): Promise<ShardLayout[]> {
+  const at = async (host: string): Promise<string> => `${host}:${await freePort(host)}`;
+  const replicas = [['22', '23'], ['33'], ['44', '45'], ['55']];
+  const out: ShardLayout[] = [];
+  for (let i = 0; i < 4; i++) {
+    out.push({
+      address: await at(`127.0.0.${i + 2}`),
+      replicas: withReplicas ? await Promise.all(replicas[i]!.map((r) => at(`127.0.0.${r}`))) : [],
+    });
+  }
+  return out;
+}

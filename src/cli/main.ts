@@ -4,6 +4,7 @@
  */
 import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
+import { bench } from './bench.js';
 import { KV_VERBS, runKvVerb } from './kv-commands.js';
 import { serve } from './serve.js';
 
@@ -15,6 +16,10 @@ const VERBS: Record<string, { help: string; run: (argv: readonly string[]) => Pr
       { help: v.summary, run: (argv: readonly string[]) => runKvVerb(name, argv) },
     ]),
   ),
+  bench: {
+    help: 'load generator: throughput and latency percentiles of a node, a cluster or redis',
+    run: bench,
+  },
 };
 
 /** MAIN_HELP is the text of `distkv --help`. */

@@ -1,0 +1,158 @@
+/**
+ * `distkv bench`: the load generator (src/loadgen/) from the command line. Prints a live progress
+ * line on stderr, then the result as text (or --json), and writes --report FILE.html. Exits 1 when
+ * any operation failed, so scripts notice.
+ */
+import { writeFileSync } from 'node:fs';
+import { DistkvError } from '../errors.js';
+import { DEFAULT_LOAD, type LoadOptions, type Progress, runLoad } from '../loadgen/loadgen.js';
+import { renderHtml } from '../loadgen/report-html.js';
+import { formatResult } from '../loadgen/report-text.js';
+import { formatOptions, intOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+
+const d = DEFAULT_LOAD;
+const SPECS: Record<string, OptionSpec> = {
+  url: {
+    type: 'string',
+    valueName: 'URL',
+    help: 'target: http://HOST:PORT (distkv /kv API) or redis://HOST:PORT',
+  },
+  config: {
+    type: 'string',
+    valueName: 'FILE',
+    help: 'target a cluster by its sharding.toml; the client library routes each key',
+  },
+  client: {
+    type: 'boolean',
+    help: 'drive --url through the client library (routing, redirects) instead of raw connections',
+  },
+  mix: {
+    type: 'string',
+    valueName: 'MIX',
+    help: `operation weights, e.g. get:90,set:10 or get:50,set:40,del:10 (default ${d.mix})`,
+  },
+  keys: { type: 'string', valueName: 'N', help: `key space size (default ${d.keys})` },
+  dist: {
+    type: 'string',
+    valueName: 'DIST',
+    help: `key popularity: uniform | zipf:S, e.g. zipf:0.99 (default ${d.dist})`,
+  },
+  'value-size': { type: 'string', valueName: 'BYTES', help: `value size of sets (default ${d.valueSize})` },
+  concurrency: {
+    type: 'string',
+    valueName: 'N',
+    help: `connections, each with one request in flight (default ${d.concurrency})`,
+  },
+  duration: {
+    type: 'string',
+    valueName: 'S',
+    help: `seconds to measure after the warm-up (default ${d.durationS})`,
+  },
+  requests: { type: 'string', valueName: 'N', help: 'measure this many requests instead of a duration' },
+  rate: {
+    type: 'string',
+    valueName: 'OPS',
+    help: 'open loop at OPS/s with coordinated-omission correction (default: closed loop)',
+  },
+  warmup: { type: 'string', valueName: 'S', help: `seconds of load before measuring (default ${d.warmupS})` },
+  threads: { type: 'string', valueName: 'N', help: `load threads (default ${d.threads}: half the CPUs)` },
+  'no-preload': { type: 'boolean', help: 'do not set every key before the run' },
+  'key-prefix': {
+    type: 'string',
+    valueName: 'P',
+    help: `key names are P0..P(N-1) (default "${d.keyPrefix}")`,
+  },
+  seed: { type: 'string', valueName: 'N', help: 'random seed (default 1)' },
+  json: { type: 'boolean', help: 'print the result as JSON' },
+  report: { type: 'string', valueName: 'FILE.html', help: 'write a self-contained HTML report with charts' },
+  quiet: { type: 'boolean', help: 'no progress line' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const HELP = `Usage: distkv bench --url URL | --config FILE [options]
+
+Drives a distkv node (or redis-server, or any server with GET/PUT /kv/{key}) with keep-alive
+connections from piscina threads and reports throughput, p50/p90/p99/p99.9/max latency from an
+HDR histogram, and errors by status.
+
+Options:
+${formatOptions(SPECS)}
+
+Examples:
+  distkv bench --url http://127.0.0.1:8080 --mix get:90,set:10 --dist zipf:0.99 --duration 30
+  distkv bench --url redis://127.0.0.1:6379 --concurrency 50 --json
+  distkv bench --config sharding.toml --rate 20000 --report run.html`;
+
+function num(args: ReturnType<typeof parseArgs>, name: string, fallback: number): number {
+  const v = stringOption(args, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number ≥ 0, got "${v}"`);
+  return n;
+}
+
+function progressLine(p: Progress): string {
+  const width = 24;
+  const frac = p.totalS > 0 ? Math.min(1, p.elapsedS / p.totalS) : 0;
+  const bar = p.phase === 'preload' ? '' : `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] `;
+  return `\r${bar}${p.phase.padEnd(7)} ${p.elapsedS.toFixed(1)}s  ${Math.round(p.rate)} ops/s  ${p.done} done  ${p.errors} errors   `;
+}
+
+/** bench runs `distkv bench` and returns the exit code. */
+export async function bench(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, SPECS);
+  if (args.options.get('help') === true) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]!}"`);
+  const url = stringOption(args, 'url');
+  const config = stringOption(args, 'config');
+  if ((url === undefined) === (config === undefined))
+    throw new UsageError('give exactly one of --url URL or --config FILE');
+  const requests = intOption(args, 'requests') ?? 0;
+  const o: LoadOptions = {
+    ...d,
+    ...(url === undefined ? {} : { url }),
+    ...(config === undefined ? {} : { config }),
+    client: args.options.get('client') === true,
+    mix: stringOption(args, 'mix') ?? d.mix,
+    keys: intOption(args, 'keys') ?? d.keys,
+    dist: stringOption(args, 'dist') ?? d.dist,
+    valueSize: intOption(args, 'value-size') ?? d.valueSize,
+    concurrency: intOption(args, 'concurrency') ?? d.concurrency,
+    durationS:
+      requests > 0 && stringOption(args, 'duration') === undefined ? 0 : num(args, 'duration', d.durationS),
+    requests,
+    rate: num(args, 'rate', 0),
+    warmupS: num(args, 'warmup', d.warmupS),
+    threads: intOption(args, 'threads') ?? d.threads,
+    preload: args.options.get('no-preload') !== true,
+    keyPrefix: stringOption(args, 'key-prefix') ?? d.keyPrefix,
+    seed: intOption(args, 'seed') ?? d.seed,
+  };
+  const json = args.options.get('json') === true;
+  const live = args.options.get('quiet') !== true && process.stderr.isTTY;
+  let lastLine = 0;
+  const result = await runLoad(o, (p) => {
+    const now = Date.now();
+    if (live) {
+      if (now - lastLine >= 250) process.stderr.write(progressLine(p));
+    } else if (args.options.get('quiet') !== true && now - lastLine >= 5000) {
+      process.stderr.write(`${progressLine(p).slice(1).trimEnd()}\n`);
+    } else return;
+    lastLine = now;
+  }).catch((err: unknown) => {
+    if (live) process.stderr.write('\n');
+    if (err instanceof DistkvError && err.code === 'INVALID_ARGUMENT') throw new UsageError(err.message);
+    throw err;
+  });
+  if (live) process.stderr.write('\r'.padEnd(100) + '\r');
+  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
+  const report = stringOption(args, 'report');
+  if (report !== undefined) {
+    writeFileSync(report, renderHtml(result));
+    if (!json) process.stdout.write(`report      ${report}\n`);
+  }
+  return result.errors > 0 ? 1 : 0;
+}

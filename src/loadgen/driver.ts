@@ -1,0 +1,110 @@
+/**
+ * Drivers send one operation at a time and report its status: RawDriver over its own keep-alive
+ * socket (HTTP or RESP, see wire.ts), ClientDriver through the distkv client library (which routes
+ * each key to its owner itself). Status 0 means the connection failed; a RawDriver reconnects on its
+ * next operation.
+ */
+import { connect, type Socket } from 'node:net';
+import type { DistkvClient } from '../client/client.js';
+import { DistkvError } from '../errors.js';
+import type { RequestCache, ResponseParser, Wire } from './wire.js';
+
+/** OP_ values are the operations of a mix. */
+export const OP_GET = 0;
+export const OP_SET = 1;
+export const OP_DEL = 2;
+export type Op = typeof OP_GET | typeof OP_SET | typeof OP_DEL;
+
+/** Driver performs operations one at a time. */
+export interface Driver {
+  /** op performs operation `op` on key index `key` and calls `done` with its status. */
+  op(op: Op, key: number, done: (status: number) => void): void;
+  close(): void;
+}
+
+/** RawDriver is one keep-alive connection speaking `wire`. */
+export class RawDriver implements Driver {
+  private socket: Socket | undefined;
+  private parser: ResponseParser;
+  private done: ((status: number) => void) | undefined;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly wire: Wire;
+  private readonly requests: RequestCache;
+  private readonly onResponse = (status: number): void => {
+    const d = this.done;
+    this.done = undefined;
+    d?.(status);
+  };
+
+  constructor(host: string, port: number, wire: Wire, requests: RequestCache) {
+    this.host = host;
+    this.port = port;
+    this.wire = wire;
+    this.requests = requests;
+    this.parser = wire.parser();
+  }
+
+  op(op: Op, key: number, done: (status: number) => void): void {
+    this.done = done;
+    (this.socket ?? this.open()).write(this.requests.request(op, key));
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+
+  private open(): Socket {
+    const s = connect({ host: this.host, port: this.port, noDelay: true });
+    this.parser = this.wire.parser();
+    s.on('data', (chunk: Buffer) => {
+      try {
+        this.parser.feed(chunk, this.onResponse);
+      } catch {
+        s.destroy();
+      }
+    });
+    const fail = (): void => {
+      if (this.socket === s) this.socket = undefined;
+      const d = this.done;
+      this.done = undefined;
+      d?.(0);
+    };
+    s.on('error', fail);
+    s.on('close', fail);
+    this.socket = s;
+    return s;
+  }
+}
+
+/** ClientDriver performs operations through a shared DistkvClient. */
+export class ClientDriver implements Driver {
+  private readonly client: DistkvClient;
+  private readonly prefix: string;
+  private readonly value: Buffer;
+
+  constructor(client: DistkvClient, prefix: string, value: Buffer) {
+    this.client = client;
+    this.prefix = prefix;
+    this.value = value;
+  }
+
+  op(op: Op, k: number, done: (status: number) => void): void {
+    const key = `${this.prefix}${k}`;
+    const value = this.value;
+    const p =
+      op === OP_GET
+        ? this.client.get(key).then((v) => (v === undefined ? 404 : 200))
+        : op === OP_SET
+          ? this.client.put(key, value).then(() => 204)
+          : this.client.delete(key).then(() => 204);
+    p.then(done, (err: unknown) => {
+      done(err instanceof DistkvError ? (err.code === 'SHARD_UNREACHABLE' ? 0 : err.status) : 0);
+    });
+  }
+
+  close(): void {
+    // the client is shared by the thread's drivers and closed by the thread
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * `distkv bench` end to end against a spawned distkv: counts add up (requests = ok + errors = sum
+ * of statuses), failures are reported by status and make the exit code 1, and the HTML report is
+ * written.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { LoadResult } from '../../src/loadgen/loadgen.js';
+import { freePorts } from '../helpers/ports.js';
+import { BIN, REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
+
+let dir = '';
+let node = '';
+let server: ServerProcess;
+
+function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'bench', ...args], { cwd: REPO_ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('exit', (code) => {
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const sum = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'distkv-loadgen-'));
+  const [port] = await freePorts(1);
+  node = `127.0.0.1:${port}`;
+  const config = writeConfig(dir, [{ address: node }, { address: node }], '[server]\nmax_value_bytes = 64\n');
+  server = await ServerProcess.start(
+    ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1', '--durability', 'none'],
+    `http://${node}/healthz`,
+    { DISTKV_LOG_LEVEL: 'warn' },
+  );
+});
+
+after(async () => {
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('distkv bench', () => {
+  it('runs a request count with preload and reports counts that add up', async () => {
+    const report = join(dir, 'run.html');
+    const r = await bench([
+      '--url',
+      `http://${node}`,
+      '--requests',
+      '3000',
+      '--keys',
+      '500',
+      '--value-size',
+      '32',
+      '--mix',
+      'get:80,set:15,del:5',
+      '--dist',
+      'zipf:0.99',
+      '--concurrency',
+      '8',
+      '--threads',
+      '2',
+      '--warmup',
+      '0',
+      '--json',
+      '--report',
+      report,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout) as LoadResult;
+    assert.equal(res.requests, 3000);
+    assert.equal(res.ok + res.errors, res.requests);
+    assert.equal(res.errors, 0);
+    assert.equal(sum(res.by_status), res.requests);
+    assert.ok(
+      (res.by_status['200'] ?? 0) > 0 && (res.by_status['204'] ?? 0) > 0,
+      JSON.stringify(res.by_status),
+    );
+    assert.equal(res.latency.count, 3000);
+    assert.ok(res.latency.p50_us > 0 && res.latency.p50_us <= res.latency.p99_us);
+    assert.equal(res.preload?.keys, 500);
+    const html = readFileSync(report, 'utf8');
+    assert.match(html, /<svg/);
+    assert.match(html, /Latency by percentile/);
+  });
+
+  it('reports failed operations by status and exits 1 instead of hiding them', async () => {
+    // Values of 100 bytes are over this server's max_value_bytes (64): every set is a 413.
+    const r = await bench([
+      '--url',
+      `http://${node}`,
+      '--requests',
+      '1000',
+      '--keys',
+      '100',
+      '--value-size',
+      '100',
+      '--mix',
+      'get:50,set:50',
+      '--no-preload',
+      '--concurrency',
+      '4',
+      '--threads',
+      '1',
+      '--warmup',
+      '0',
+    ]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /requests\s+1000 in .*: \d+ ok, \d+ errors/);
+    const errors = Number(/(\d+) errors/.exec(r.stdout)![1]);
+    const status = (name: string): number => Number(new RegExp(`${name}: (\\d+)`).exec(r.stdout)?.[1] ?? 0);
+    // The server closes the connection after a 413, so the request behind it fails as "connection".
+    assert.ok(status('413') > 200, r.stdout);
+    assert.equal(errors, status('413') + status('connection'), r.stdout);
+    assert.match(r.stdout, /ERRORS\s+\d+ operations failed/);
+  });
+
+  it('counts connection failures when nothing listens', async () => {
+    const [port] = await freePorts(1);
+    const r = await bench([
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--requests',
+      '200',
+      '--no-preload',
+      '--concurrency',
+      '2',
+      '--threads',
+      '1',
+      '--warmup',
+      '0',
+      '--json',
+    ]);
+    assert.equal(r.code, 1);
+    const res = JSON.parse(r.stdout) as LoadResult;
+    assert.equal(res.errors, 200);
+    assert.equal(res.by_status.connection, 200);
+  });
+
+  it('rejects bad options with a usage error (exit 2)', async () => {
+    const r = await bench(['--url', `http://${node}`, '--dist', 'pareto']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--dist must be uniform or zipf/);
+    assert.equal(existsSync(join(dir, 'none.html')), false);
+    const both = await bench(['--url', `http://${node}`, '--config', 'x.toml']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /exactly one of --url/);
+  });
+});

@@ -21,6 +21,11 @@ const OPTIONS: Record<string, OptionSpec> = {
     valueName: 'ADDR',
     help: 'host only this node (repeat or comma-separate for several); default: every node of the config on this machine',
   },
+  listen: {
+    type: 'string',
+    valueName: 'HOST:PORT',
+    help: "bind here instead of the node's config address, which clients still use (a proxy or port mapping in front); needs exactly one --node",
+  },
   'data-dir': {
     type: 'string',
     valueName: 'DIR',
@@ -105,9 +110,11 @@ export async function serve(argv: readonly string[]): Promise<number> {
     },
     'starting distkv',
   );
+  const listen = stringOption(args, 'listen');
   const node = await DistkvNode.start({
     config,
     nodes: listOption(args, 'node'),
+    ...(listen === undefined ? {} : { listen }),
     log,
     repair: args.options.get('repair') === true,
   });

@@ -9,7 +9,8 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { isLoopbackHost } from '../config/address.js';
+import { isLoopbackHost, parseAddress } from '../config/address.js';
+import { ConfigError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { NodeState, SharedContext } from '../http/context.js';
 import { FrontDoor } from '../http/front-door.js';
@@ -42,6 +43,8 @@ export interface NodeOptions {
   log: Logger;
   /** workerEntry overrides the shard worker script (tests). */
   workerEntry?: URL;
+  /** listen binds the single hosted node here instead of its config address (`--listen`). */
+  listen?: string;
   /** repair lets store recovery drop damaged data (reported) instead of refusing to start. */
   repair?: boolean;
 }
@@ -68,6 +71,16 @@ export class DistkvNode {
       config.server.workers === 0 ? defaultWorkers() : config.server.workers,
       options.repair === true,
     );
+    if (options.listen !== undefined) {
+      const bind = parseAddress(options.listen);
+      if (typeof bind === 'string') throw new ConfigError('--listen', [`--listen ${options.listen}: ${bind}`]);
+      if (this.plan.listeners.length !== 1)
+        throw new ConfigError('--listen', ['--listen needs exactly one --node (it rebinds that node only)']);
+      const l = this.plan.listeners[0]!;
+      l.host = bind.host;
+      l.port = bind.port;
+      log.info({ node: l.address, listen: options.listen }, `node ${l.address} binds ${options.listen}`);
+    }
     const entry = options.workerEntry ?? new URL('../../workers/shard-worker.js', import.meta.url);
     this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level);
     const registry = new Registry();
@@ -113,7 +126,7 @@ export class DistkvNode {
     try {
       await node.frontDoor.listen();
       for (const l of node.plan.listeners)
-        node.log.info({ address: l.address }, `listening on http://${l.address}`);
+        node.log.info({ address: l.address }, `listening on http://${l.host}:${l.port} as node ${l.address}`);
       await node.pool.start();
     } catch (err) {
       node.frontDoor.close();

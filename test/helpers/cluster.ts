@@ -18,6 +18,8 @@ export interface ClusterOptions {
   env?: NodeJS.ProcessEnv;
   /** args are extra `distkv serve` arguments for every process. */
   args?: string[];
+  /** listen maps a node address to the address it binds instead (`--listen`, e.g. behind a proxy). */
+  listen?: Map<string, string>;
 }
 
 /** TestCluster is a running set of `distkv serve --node` processes. */
@@ -59,6 +61,7 @@ export class TestCluster {
 
   /** startNode (re)starts the node of `address`, optionally with another config file. */
   async startNode(address: string, config = this.config): Promise<ServerProcess> {
+    const bind = this.o.listen?.get(address);
     const p = await ServerProcess.start(
       [
         '--config',
@@ -69,9 +72,10 @@ export class TestCluster {
         join(this.o.dir, address.replace(/[:.]/g, '_')),
         '--workers',
         String(this.o.workers ?? 1),
+        ...(bind === undefined ? [] : ['--listen', bind]),
         ...(this.o.args ?? []),
       ],
-      `http://${address}/healthz`,
+      `http://${bind ?? address}/healthz`,
       { DISTKV_LOG_LEVEL: 'warn', ...this.o.env },
       30000,
     );

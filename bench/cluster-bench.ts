@@ -1,0 +1,201 @@
+/**
+ * Multi-process figures (issue: multi-host mode), measured through the client library:
+ *  split    — the seed's 4 shards as 4 `--node` processes vs the same 4 shards in one process, same
+ *             2 cores, driven by the load generator in client-routed mode; targets alternated.
+ *  redirect — latency of a request sent to its owner, of one sent to the wrong node and followed
+ *             (307 + the owner, what `curl -L` pays), and of a client's first request after the
+ *             topology changed (307 carrying another config hash → reload /cluster → owner).
+ *  delay    — 2 processes behind TCP proxies that hold every response chunk 1 ms (netem is not
+ *             available here; design section 9), GET and PUT through the client at 64 connections,
+ *             next to the same proxies without delay.
+ *
+ * Usage: node dist/bench/cluster-bench.js [split|redirect|delay|all] [--seconds 10] [--rounds 2] [--keys 100000]
+ *        [--durability fsync]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { DistkvClient } from '../src/client/client.js';
+import { DEFAULT_LOAD, type LoadOptions, type LoadResult, runLoad } from '../src/loadgen/loadgen.js';
+import { ShardMap } from '../src/routing/shard-map.js';
+import { seedLayout, TestCluster } from '../test/helpers/cluster.js';
+import { freePort } from '../test/helpers/ports.js';
+import { ServerProcess, writeConfig } from '../test/helpers/server-process.js';
+import { startDelayProxy, type DelayProxy } from '../test/helpers/tcp-proxy.js';
+import { arg, workload } from './lib/args.js';
+
+const SECONDS = Number(arg('seconds', '10'));
+const ROUNDS = Number(arg('rounds', '2'));
+const KEYS = Number(arg('keys', '100000'));
+const WHICH = workload('all');
+const DURABILITY = arg('durability', 'fsync');
+
+const out = (s: string): void => {
+  process.stdout.write(`${s}\n`);
+};
+const ms = (us: number): string => (us / 1000).toFixed(2);
+
+const clientLoad = (config: string, extra: Partial<LoadOptions> = {}): Promise<LoadResult> =>
+  runLoad({
+    ...DEFAULT_LOAD,
+    config,
+    mix: 'get:90,set:10',
+    keys: KEYS,
+    dist: 'uniform',
+    concurrency: 50,
+    durationS: SECONDS,
+    warmupS: 2,
+    threads: 1,
+    preload: false,
+    ...extra,
+  });
+
+const preload = (config: string): Promise<LoadResult> =>
+  clientLoad(config, { preload: true, durationS: 0.001, warmupS: 0, requests: 1 });
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+async function split(dir: string): Promise<void> {
+  const layoutA = await seedLayout(false);
+  const layoutB = await seedLayout(false);
+  const one = await (async () => {
+    const d = mkdtempSync(join(dir, 'one-'));
+    const cfg = writeConfig(d, layoutA);
+    const p = await ServerProcess.start(
+      ['--config', cfg, '--data-dir', join(d, 'data'), '--durability', DURABILITY],
+      `http://${layoutA[0]!.address}/healthz`,
+      { DISTKV_LOG_LEVEL: 'warn' },
+    );
+    return { cfg, stop: () => p.stop() };
+  })();
+  const four = await TestCluster.start({
+    dir: mkdtempSync(join(dir, 'four-')),
+    shards: layoutB,
+    args: ['--durability', DURABILITY],
+  });
+  try {
+    await preload(one.cfg);
+    await preload(four.config);
+    const runs: Record<string, number[]> = { one: [], four: [] };
+    const p99: Record<string, number[]> = { one: [], four: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const order: ['one' | 'four', string][] = [
+        ['one', one.cfg],
+        ['four', four.config],
+      ];
+      if (round % 2 === 1) order.reverse();
+      for (const [name, cfg] of order) {
+        const r = await clientLoad(cfg);
+        runs[name]!.push(r.throughput);
+        p99[name]!.push(r.latency.p99_us);
+        out(`round ${round + 1} ${name === 'one' ? '1 process ' : '4 processes'}: ${Math.round(r.throughput)} ops/s, p99 ${ms(r.latency.p99_us)} ms, errors ${r.errors}`);
+      }
+    }
+    const best = (xs: number[]): number => pct(xs, 50);
+    out(
+      `split: 4 processes ${Math.round(best(runs.four!))} ops/s vs 1 process ${Math.round(best(runs.one!))} ops/s = ${(best(runs.four!) / best(runs.one!)).toFixed(2)}x (median rounds; p99 ${ms(best(p99.four!))} vs ${ms(best(p99.one!))} ms)`,
+    );
+  } finally {
+    await one.stop();
+    await four.stop();
+  }
+}
+
+async function redirect(dir: string): Promise<void> {
+  const layout = await seedLayout(false);
+  const cluster = await TestCluster.start({ dir: mkdtempSync(join(dir, 'redirect-')), shards: layout });
+  const map = new ShardMap(layout.map((s, i) => ({ name: `shard-${i}`, idx: i, address: s.address, replicas: [], slots: { first: Math.floor((16384 * i) / 4), last: Math.floor((16384 * (i + 1)) / 4) - 1 } })));
+  const pools = new Map(layout.map((s) => [s.address, new Pool(`http://${s.address}`, { connections: 1 })]));
+  try {
+    const N = 2000;
+    const keys = Array.from({ length: N }, (_, i) => `redir-${i}`);
+    for (const k of keys) await pools.get(layout[map.shardOf(k)]!.address)!.request({ method: 'PUT', path: `/kv/${k}`, body: 'v' }).then((r) => r.body.dump());
+    const direct: number[] = [];
+    const followed: number[] = [];
+    for (const k of keys) {
+      const owner = layout[map.shardOf(k)]!.address;
+      const wrong = layout[(map.shardOf(k) + 1) % 4]!.address;
+      let t = performance.now();
+      await (await pools.get(owner)!.request({ method: 'GET', path: `/kv/${k}` })).body.dump();
+      direct.push(performance.now() - t);
+      t = performance.now();
+      const r = await pools.get(wrong)!.request({ method: 'GET', path: `/kv/${k}` });
+      await r.body.dump();
+      if (r.statusCode !== 307) throw new Error(`expected 307, got ${r.statusCode}`);
+      const loc = new URL(String(r.headers.location));
+      await (await pools.get(loc.host)!.request({ method: 'GET', path: loc.pathname })).body.dump();
+      followed.push(performance.now() - t);
+    }
+    out(`redirect: direct GET p50 ${pct(direct, 50).toFixed(3)} ms p99 ${pct(direct, 99).toFixed(3)} ms; wrong node + follow p50 ${pct(followed, 50).toFixed(3)} ms p99 ${pct(followed, 99).toFixed(3)} ms (${N} sequential GETs each)`);
+
+    // First request after a topology change: the client holds an older topology (leaders rotated,
+    // so another hash); its first request meets a 307 whose X-Distkv-Config differs, reloads /cluster
+    // and goes to the owner.
+    const client = new DistkvClient({ urls: [`http://${layout[0]!.address}`] });
+    const real = await client.topology();
+    const old = new ShardMap(real.shards.map((s, i) => ({ ...s, address: real.shards[(i + 1) % 4]!.address })));
+    const first: number[] = [];
+    const steady: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      (client as unknown as { map: ShardMap }).map = old;
+      const k = keys[i]!;
+      let t = performance.now();
+      await client.get(k);
+      first.push(performance.now() - t);
+      t = performance.now();
+      await client.get(k);
+      steady.push(performance.now() - t);
+    }
+    out(`topology change: first request p50 ${pct(first, 50).toFixed(3)} ms p99 ${pct(first, 99).toFixed(3)} ms, the next one p50 ${pct(steady, 50).toFixed(3)} ms (${client.stats.redirects} redirects, ${client.stats.topologyLoads} topology loads over 300 changes)`);
+    await client.close();
+  } finally {
+    for (const p of pools.values()) await p.close();
+    await cluster.stop();
+  }
+}
+
+async function delay(dir: string): Promise<void> {
+  for (const delayMs of [0, 1]) {
+    const shards = [{ address: `127.0.0.1:${await freePort()}` }, { address: `127.0.0.1:${await freePort()}` }];
+    const listen = new Map<string, string>();
+    const proxies: DelayProxy[] = [];
+    for (const s of shards) {
+      const bind = `127.0.0.1:${await freePort()}`;
+      listen.set(s.address, bind);
+      proxies.push(
+        await startDelayProxy({
+          listenHost: '127.0.0.1',
+          listenPort: Number(s.address.split(':')[1]),
+          targetHost: '127.0.0.1',
+          targetPort: Number(bind.split(':')[1]),
+          delayMs,
+        }),
+      );
+    }
+    const cluster = await TestCluster.start({ dir: mkdtempSync(join(dir, `delay-${delayMs}-`)), shards, listen });
+    try {
+      await preload(cluster.config);
+      for (const mix of ['get:100', 'set:100']) {
+        const r = await clientLoad(cluster.config, { mix, concurrency: 64 });
+        out(`delay ${delayMs} ms, 2 processes, ${mix === 'get:100' ? 'GET' : 'PUT'} at 64 connections: ${Math.round(r.throughput)} ops/s, p50 ${ms(r.latency.p50_us)} ms, p99 ${ms(r.latency.p99_us)} ms, errors ${r.errors}`);
+      }
+    } finally {
+      await cluster.stop();
+      for (const p of proxies) await p.close();
+    }
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'distkv-cluster-bench-'));
+out(`# cluster-bench ${WHICH} | node ${process.version} | ${availableParallelism()} CPUs | ${SECONDS} s runs, ${ROUNDS} rounds, ${KEYS} keys, client-routed load generator (1 thread)`);
+try {
+  if (WHICH === 'split' || WHICH === 'all') await split(dir);
+  if (WHICH === 'redirect' || WHICH === 'all') await redirect(dir);
+  if (WHICH === 'delay' || WHICH === 'all') await delay(dir);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

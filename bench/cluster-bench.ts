@@ -92,7 +92,9 @@ async function split(dir: string): Promise<void> {
         const r = await clientLoad(cfg);
         runs[name]!.push(r.throughput);
         p99[name]!.push(r.latency.p99_us);
-        out(`round ${round + 1} ${name === 'one' ? '1 process ' : '4 processes'}: ${Math.round(r.throughput)} ops/s, p99 ${ms(r.latency.p99_us)} ms, errors ${r.errors}`);
+        out(
+          `round ${round + 1} ${name === 'one' ? '1 process ' : '4 processes'}: ${Math.round(r.throughput)} ops/s, p99 ${ms(r.latency.p99_us)} ms, errors ${r.errors}`,
+        );
       }
     }
     const best = (xs: number[]): number => pct(xs, 50);
@@ -108,12 +110,24 @@ async function split(dir: string): Promise<void> {
 async function redirect(dir: string): Promise<void> {
   const layout = await seedLayout(false);
   const cluster = await TestCluster.start({ dir: mkdtempSync(join(dir, 'redirect-')), shards: layout });
-  const map = new ShardMap(layout.map((s, i) => ({ name: `shard-${i}`, idx: i, address: s.address, replicas: [], slots: { first: Math.floor((16384 * i) / 4), last: Math.floor((16384 * (i + 1)) / 4) - 1 } })));
+  const map = new ShardMap(
+    layout.map((s, i) => ({
+      name: `shard-${i}`,
+      idx: i,
+      address: s.address,
+      replicas: [],
+      slots: { first: Math.floor((16384 * i) / 4), last: Math.floor((16384 * (i + 1)) / 4) - 1 },
+    })),
+  );
   const pools = new Map(layout.map((s) => [s.address, new Pool(`http://${s.address}`, { connections: 1 })]));
   try {
     const N = 2000;
     const keys = Array.from({ length: N }, (_, i) => `redir-${i}`);
-    for (const k of keys) await pools.get(layout[map.shardOf(k)]!.address)!.request({ method: 'PUT', path: `/kv/${k}`, body: 'v' }).then((r) => r.body.dump());
+    for (const k of keys)
+      await pools
+        .get(layout[map.shardOf(k)]!.address)!
+        .request({ method: 'PUT', path: `/kv/${k}`, body: 'v' })
+        .then((r) => r.body.dump());
     const direct: number[] = [];
     const followed: number[] = [];
     for (const k of keys) {
@@ -130,14 +144,18 @@ async function redirect(dir: string): Promise<void> {
       await (await pools.get(loc.host)!.request({ method: 'GET', path: loc.pathname })).body.dump();
       followed.push(performance.now() - t);
     }
-    out(`redirect: direct GET p50 ${pct(direct, 50).toFixed(3)} ms p99 ${pct(direct, 99).toFixed(3)} ms; wrong node + follow p50 ${pct(followed, 50).toFixed(3)} ms p99 ${pct(followed, 99).toFixed(3)} ms (${N} sequential GETs each)`);
+    out(
+      `redirect: direct GET p50 ${pct(direct, 50).toFixed(3)} ms p99 ${pct(direct, 99).toFixed(3)} ms; wrong node + follow p50 ${pct(followed, 50).toFixed(3)} ms p99 ${pct(followed, 99).toFixed(3)} ms (${N} sequential GETs each)`,
+    );
 
     // First request after a topology change: the client holds an older topology (leaders rotated,
     // so another hash); its first request meets a 307 whose X-Distkv-Config differs, reloads /cluster
     // and goes to the owner.
     const client = new DistkvClient({ urls: [`http://${layout[0]!.address}`] });
     const real = await client.topology();
-    const old = new ShardMap(real.shards.map((s, i) => ({ ...s, address: real.shards[(i + 1) % 4]!.address })));
+    const old = new ShardMap(
+      real.shards.map((s, i) => ({ ...s, address: real.shards[(i + 1) % 4]!.address })),
+    );
     const first: number[] = [];
     const steady: number[] = [];
     for (let i = 0; i < 300; i++) {
@@ -150,7 +168,9 @@ async function redirect(dir: string): Promise<void> {
       await client.get(k);
       steady.push(performance.now() - t);
     }
-    out(`topology change: first request p50 ${pct(first, 50).toFixed(3)} ms p99 ${pct(first, 99).toFixed(3)} ms, the next one p50 ${pct(steady, 50).toFixed(3)} ms (${client.stats.redirects} redirects, ${client.stats.topologyLoads} topology loads over 300 changes)`);
+    out(
+      `topology change: first request p50 ${pct(first, 50).toFixed(3)} ms p99 ${pct(first, 99).toFixed(3)} ms, the next one p50 ${pct(steady, 50).toFixed(3)} ms (${client.stats.redirects} redirects, ${client.stats.topologyLoads} topology loads over 300 changes)`,
+    );
     await client.close();
   } finally {
     for (const p of pools.values()) await p.close();
@@ -160,7 +180,10 @@ async function redirect(dir: string): Promise<void> {
 
 async function delay(dir: string): Promise<void> {
   for (const delayMs of [0, 1]) {
-    const shards = [{ address: `127.0.0.1:${await freePort()}` }, { address: `127.0.0.1:${await freePort()}` }];
+    const shards = [
+      { address: `127.0.0.1:${await freePort()}` },
+      { address: `127.0.0.1:${await freePort()}` },
+    ];
     const listen = new Map<string, string>();
     const proxies: DelayProxy[] = [];
     for (const s of shards) {
@@ -176,12 +199,18 @@ async function delay(dir: string): Promise<void> {
         }),
       );
     }
-    const cluster = await TestCluster.start({ dir: mkdtempSync(join(dir, `delay-${delayMs}-`)), shards, listen });
+    const cluster = await TestCluster.start({
+      dir: mkdtempSync(join(dir, `delay-${delayMs}-`)),
+      shards,
+      listen,
+    });
     try {
       await preload(cluster.config);
       for (const mix of ['get:100', 'set:100']) {
         const r = await clientLoad(cluster.config, { mix, concurrency: 64 });
-        out(`delay ${delayMs} ms, 2 processes, ${mix === 'get:100' ? 'GET' : 'PUT'} at 64 connections: ${Math.round(r.throughput)} ops/s, p50 ${ms(r.latency.p50_us)} ms, p99 ${ms(r.latency.p99_us)} ms, errors ${r.errors}`);
+        out(
+          `delay ${delayMs} ms, 2 processes, ${mix === 'get:100' ? 'GET' : 'PUT'} at 64 connections: ${Math.round(r.throughput)} ops/s, p50 ${ms(r.latency.p50_us)} ms, p99 ${ms(r.latency.p99_us)} ms, errors ${r.errors}`,
+        );
       }
     } finally {
       await cluster.stop();
@@ -191,7 +220,9 @@ async function delay(dir: string): Promise<void> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'distkv-cluster-bench-'));
-out(`# cluster-bench ${WHICH} | node ${process.version} | ${availableParallelism()} CPUs | ${SECONDS} s runs, ${ROUNDS} rounds, ${KEYS} keys, client-routed load generator (1 thread)`);
+out(
+  `# cluster-bench ${WHICH} | node ${process.version} | ${availableParallelism()} CPUs | ${SECONDS} s runs, ${ROUNDS} rounds, ${KEYS} keys, client-routed load generator (1 thread)`,
+);
 try {
   if (WHICH === 'split' || WHICH === 'all') await split(dir);
   if (WHICH === 'redirect' || WHICH === 'all') await redirect(dir);

@@ -71,12 +71,20 @@ async function main(): Promise<void> {
     targets.push({
       name: 'baseline (uWS + Map)',
       url: `http://127.0.0.1:${basePort}`,
-      child: await startProcess(['dist/bench/baseline/server.js', '--port', String(basePort)], `http://127.0.0.1:${basePort}/healthz`),
+      child: await startProcess(
+        ['dist/bench/baseline/server.js', '--port', String(basePort)],
+        `http://127.0.0.1:${basePort}/healthz`,
+      ),
     });
     for (const durability of ['fsync', 'interval', 'none']) {
       const [lp, rp] = [await freePort(), await freePort()];
       mkdirSync(join(dir, durability));
-      const cfg = defaultLayoutConfig(join(dir, durability), lp, rp, `[storage]\ndurability = "${durability}"\n`);
+      const cfg = defaultLayoutConfig(
+        join(dir, durability),
+        lp,
+        rp,
+        `[storage]\ndurability = "${durability}"\n`,
+      );
       targets.push({
         name: `distkv default cluster, durability ${durability}`,
         url: `http://127.0.0.1:${lp}`,
@@ -96,14 +104,19 @@ async function main(): Promise<void> {
           child: await startRedis(port, policy, join(dir, `redis-${policy}`)),
         });
       }
-    } else notes.push('redis-server is not installed (Debian: apt-get install redis-server): redis rows skipped.');
+    } else
+      notes.push('redis-server is not installed (Debian: apt-get install redis-server): redis rows skipped.');
     if (spawnSync('etcd', ['--version']).error === undefined)
-      notes.push('etcd is installed but speaks gRPC/JSON, which the load generator does not: etcd row skipped.');
+      notes.push(
+        'etcd is installed but speaks gRPC/JSON, which the load generator does not: etcd row skipped.',
+      );
     else notes.push('etcd is not installed: etcd row skipped.');
 
     for (const t of targets) {
       const r = await load(t.url, { preload: true, durationS: 0.001, warmupS: 0, requests: 1 });
-      process.stdout.write(`preloaded ${KEYS} keys into ${t.name} in ${r.preload?.seconds.toFixed(1) ?? '?'} s\n`);
+      process.stdout.write(
+        `preloaded ${KEYS} keys into ${t.name} in ${r.preload?.seconds.toFixed(1) ?? '?'} s\n`,
+      );
     }
 
     const runs = new Map<string, LoadResult[]>();
@@ -121,10 +134,17 @@ async function main(): Promise<void> {
       // The generator's own ceiling: GET-only on the baseline, wrk vs the load generator, same connections.
       if (hasWrk()) {
         const w = runWrk(baseUrl, 'get-kv.lua', Math.min(SECONDS, 5), CONNS, { KEYS: String(KEYS) });
-        const l = await load(baseUrl, { mix: 'get:100', dist: 'uniform', durationS: Math.min(SECONDS, 5), warmupS: 1 });
+        const l = await load(baseUrl, {
+          mix: 'get:100',
+          dist: 'uniform',
+          durationS: Math.min(SECONDS, 5),
+          warmupS: 1,
+        });
         ceiling.wrk.push(w.rps);
         ceiling.loadgen.push(l.throughput);
-        process.stdout.write(`round ${round + 1} ceiling on the baseline, GET: wrk ${Math.round(w.rps)}/s, load generator ${Math.round(l.throughput)}/s\n`);
+        process.stdout.write(
+          `round ${round + 1} ceiling on the baseline, GET: wrk ${Math.round(w.rps)}/s, load generator ${Math.round(l.throughput)}/s\n`,
+        );
       }
     }
 
@@ -170,7 +190,9 @@ async function main(): Promise<void> {
       const j = doc.indexOf(END);
       writeFileSync(
         DOC,
-        i >= 0 && j > i ? doc.slice(0, i) + block + doc.slice(j + END.length) : `${doc.trimEnd()}\n\n## Same-run comparison (bench:compare)\n\n${block}\n`,
+        i >= 0 && j > i
+          ? doc.slice(0, i) + block + doc.slice(j + END.length)
+          : `${doc.trimEnd()}\n\n## Same-run comparison (bench:compare)\n\n${block}\n`,
       );
       process.stdout.write(`\nwritten to docs/performance.md\n`);
     }

@@ -244,36 +244,40 @@ export class DistkvClient {
   }
 
   /** dispatch performs one HTTP exchange and collects the status, the headers the client reads, and the body. */
-  private dispatch(origin: string, method: string, path: string, body: Uint8Array | undefined): Promise<Reply> {
+  private dispatch(
+    origin: string,
+    method: string,
+    path: string,
+    body: Uint8Array | undefined,
+  ): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const reply: Reply = { status: 0, body: EMPTY, location: undefined, config: undefined, seq: undefined };
       const chunks: Buffer[] = [];
+      const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
       const handler: Dispatcher.DispatchHandler = {
-        onConnect: () => undefined,
-        onHeaders: (status, raw) => {
+        // undici treats a handler as the current API only when it has onRequestStart.
+        onRequestStart: () => undefined,
+        onResponseStart: (_controller, status, headers) => {
           reply.status = status;
-          for (let i = 0; i + 1 < raw.length; i += 2) {
-            const name = raw[i]!.toString('latin1').toLowerCase();
-            if (name === 'location') reply.location = raw[i + 1]!.toString('latin1');
-            else if (name === 'x-distkv-config') reply.config = raw[i + 1]!.toString('latin1');
-            else if (name === 'x-distkv-seq') reply.seq = raw[i + 1]!.toString('latin1');
-          }
-          return true;
+          reply.location = one(headers.location);
+          reply.config = one(headers['x-distkv-config']);
+          reply.seq = one(headers['x-distkv-seq']);
         },
-        onData: (chunk) => {
+        onResponseData: (_controller, chunk) => {
           chunks.push(chunk);
-          return true;
         },
-        onComplete: () => {
+        onResponseEnd: () => {
           reply.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
           resolve(reply);
         },
-        onError: reject,
+        onResponseError: (_controller, err) => {
+          reject(err);
+        },
       };
       this.pool(origin).dispatch(
         {
           path,
-          method: method as Dispatcher.HttpMethod,
+          method,
           ...(body === undefined ? {} : { body }),
           headers: this.o.token === '' ? {} : { authorization: `Bearer ${this.o.token}` },
         },

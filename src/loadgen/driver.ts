@@ -56,15 +56,25 @@ export class RawDriver implements Driver {
   }
 
   private open(): Socket {
-    const s = connect({ host: this.host, port: this.port, noDelay: true });
-    this.parser = this.wire.parser();
-    s.on('data', (chunk: Buffer) => {
-      try {
-        this.parser.feed(chunk, this.onResponse);
-      } catch {
-        s.destroy();
-      }
+    // onread reads into one reused buffer, skipping the Readable stream machinery (a Buffer and a
+    // 'data' event per read); the parsers copy whatever they must keep across reads.
+    const s = connect({
+      host: this.host,
+      port: this.port,
+      noDelay: true,
+      onread: {
+        buffer: Buffer.allocUnsafe(64 * 1024),
+        callback: (n: number, buf: Uint8Array): boolean => {
+          try {
+            this.parser.feed(Buffer.from(buf.buffer, buf.byteOffset, n), this.onResponse);
+          } catch {
+            s.destroy();
+          }
+          return true;
+        },
+      },
     });
+    this.parser = this.wire.parser();
     const fail = (): void => {
       if (this.socket === s) this.socket = undefined;
       const d = this.done;

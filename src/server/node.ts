@@ -73,7 +73,8 @@ export class DistkvNode {
     );
     if (options.listen !== undefined) {
       const bind = parseAddress(options.listen);
-      if (typeof bind === 'string') throw new ConfigError('--listen', [`--listen ${options.listen}: ${bind}`]);
+      if (typeof bind === 'string')
+        throw new ConfigError('--listen', [`--listen ${options.listen}: ${bind}`]);
       if (this.plan.listeners.length !== 1)
         throw new ConfigError('--listen', ['--listen needs exactly one --node (it rebinds that node only)']);
       const l = this.plan.listeners[0]!;

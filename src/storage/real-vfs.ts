@@ -1,7 +1,10 @@
 /**
- * RealVfs: the Vfs over node:fs. Appends and syncs are asynchronous (libuv thread pool), so a shard
- * worker keeps serving reads while a group commit's fdatasync is in flight; positional reads are
- * synchronous preads (SSTable blocks come from the page cache).
+ * RealVfs: the Vfs over node:fs. Syncs are asynchronous (libuv thread pool), so a shard worker keeps
+ * serving reads while a group commit's fdatasync is in flight. Appends are synchronous pwrites: they
+ * only copy into the page cache (microseconds), and handing each group commit's write to the thread
+ * pool cost more than the write itself (a futex wake-up and two context switches per batch; see
+ * docs/performance.md). Positional reads are synchronous preads (SSTable blocks come from the page
+ * cache).
  */
 import {
   closeSync,
@@ -15,6 +18,7 @@ import {
   renameSync,
   unlinkSync,
   fstatSync,
+  writeSync,
 } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { ReadableFile, Vfs, WritableFile } from './vfs.js';
@@ -30,13 +34,16 @@ class RealWritableFile implements WritableFile {
     this.size = size;
   }
 
-  async append(data: Uint8Array): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.handle.write(data, done, data.length - done, this.size + done);
-      done += bytesWritten;
+  append(data: Uint8Array): Promise<void> {
+    try {
+      let done = 0;
+      while (done < data.length)
+        done += writeSync(this.handle.fd, data, done, data.length - done, this.size + done);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     this.size += data.length;
+    return Promise.resolve();
   }
 
   sync(): Promise<void> {

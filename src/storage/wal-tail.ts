@@ -24,7 +24,9 @@ const EMPTY = Buffer.alloc(0);
 
 /** WalTail answers "records after seq N" for one store. Used only on the store's worker thread. */
 export class WalTail {
-  private readonly chunks: Chunk[] = [];
+  /** chunks[head..] are the retained batches, in seq order (dropping from the front only moves head). */
+  private chunks: Chunk[] = [];
+  private head = 0;
   private bytes = 0;
   private readonly limit: number;
   private readonly vfs: Vfs;
@@ -41,12 +43,18 @@ export class WalTail {
     if (prev !== undefined && first !== prev.last + 1) this.clear();
     this.chunks.push({ first, last, buf: records });
     this.bytes += records.length;
-    while (this.bytes > this.limit && this.chunks.length > 1) this.bytes -= this.chunks.shift()!.buf.length;
+    while (this.bytes > this.limit && this.chunks.length - this.head > 1)
+      this.bytes -= this.chunks[this.head++]!.buf.length;
+    if (this.head > 1024 && this.head * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /** clear forgets the in-memory batches (after a rewind or a reset). */
   clear(): void {
-    this.chunks.length = 0;
+    this.chunks = [];
+    this.head = 0;
     this.bytes = 0;
     this.cached = undefined;
   }
@@ -57,7 +65,7 @@ export class WalTail {
    */
   readAfter(after: number, lastSeq: number, maxBytes: number, segments: readonly SegmentInfo[]): TailResult {
     if (after >= lastSeq) return { records: EMPTY, lastSeq: after };
-    const first = this.chunks[0];
+    const first = this.chunks[this.head];
     if (first !== undefined && first.first <= after + 1) return this.fromMemory(after, maxBytes);
     const seg = segments.find((s) => s.firstSeq <= after + 1 && after + 1 <= s.lastSeq);
     if (seg === undefined) return 'gone';
@@ -68,7 +76,16 @@ export class WalTail {
     const parts: Buffer[] = [];
     let size = 0;
     let last = after;
-    for (const c of this.chunks) {
+    // Binary search for the first chunk holding seq after+1: there are thousands of small batches.
+    let lo = this.head;
+    let hi = this.chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.chunks[mid]!.last <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.chunks.length; i++) {
+      const c = this.chunks[i]!;
       if (c.last <= after) continue;
       let offset = 0;
       let seq = c.first;

@@ -86,17 +86,21 @@ export async function startProcess(
   return {
     proc,
     startupMs,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) {
-          resolve();
-          return;
-        }
-        proc.once('exit', () => {
-          resolve();
-        });
-        proc.kill('SIGTERM');
-        setTimeout(() => proc.kill('SIGKILL'), 8000).unref();
-      }),
+    stop: () => stopChild(proc),
   };
+}
+
+/** stopChild sends SIGTERM and resolves when the child exits (SIGKILL after 8 s). */
+export function stopChild(proc: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (proc.exitCode !== null) {
+      resolve();
+      return;
+    }
+    proc.once('exit', () => {
+      resolve();
+    });
+    proc.kill('SIGTERM');
+    setTimeout(() => proc.kill('SIGKILL'), 8000).unref();
+  });
 }

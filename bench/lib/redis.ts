@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import type { Child } from './processes.js';
+import { type Child, stopChild } from './processes.js';
 
 /** hasRedis reports whether redis-server is installed. */
 export function hasRedis(): boolean {
@@ -62,17 +62,6 @@ export async function startRedis(port: number, appendfsync: string, dir: string)
   return {
     proc,
     startupMs: performance.now() - t0,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) {
-          resolve();
-          return;
-        }
-        proc.once('exit', () => {
-          resolve();
-        });
-        proc.kill('SIGTERM');
-        setTimeout(() => proc.kill('SIGKILL'), 8000).unref();
-      }),
+    stop: () => stopChild(proc),
   };
 }

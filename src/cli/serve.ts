@@ -36,6 +36,10 @@ const OPTIONS: Record<string, OptionSpec> = {
     valueName: 'N',
     help: 'shard worker threads (0 = CPUs minus one, at least 1; overrides server.workers)',
   },
+  inline: {
+    type: 'boolean',
+    help: 'run the stores on the main thread, no worker threads (no thread hop: for several small nodes per machine)',
+  },
   token: {
     type: 'string',
     valueName: 'TOKEN',
@@ -115,6 +119,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     config,
     nodes: listOption(args, 'node'),
     ...(listen === undefined ? {} : { listen }),
+    inline: args.options.get('inline') === true,
     log,
     repair: args.options.get('repair') === true,
   });

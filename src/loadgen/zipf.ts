@@ -57,10 +57,7 @@ export class ZipfChooser implements KeyChooser {
     this.n = n;
     this.scatter = scatter;
     this.rng = new Rng(seed);
-    this.cdf = new Float64Array(n);
-    let sum = 0;
-    for (let i = 0; i < n; i++) this.cdf[i] = sum += 1 / (i + 1) ** s;
-    for (let i = 0; i < n; i++) this.cdf[i]! /= sum;
+    this.cdf = zipfCdf(n, s);
   }
 
   /** probability returns the exact chance of rank `r` (tests compare the sampled skew with it). */
@@ -85,6 +82,22 @@ export class ZipfChooser implements KeyChooser {
     const r = this.nextRank();
     return this.scatter ? scatterIndex(r, this.n) : r;
   }
+}
+
+const cdfs = new Map<string, Float64Array>();
+
+/** zipfCdf returns the cumulative distribution of ranks 0..n-1 (shared by every chooser of a thread). */
+function zipfCdf(n: number, s: number): Float64Array {
+  const id = `${n}/${s}`;
+  let cdf = cdfs.get(id);
+  if (cdf === undefined) {
+    cdf = new Float64Array(n);
+    let sum = 0;
+    for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1) ** s;
+    for (let i = 0; i < n; i++) cdf[i]! /= sum;
+    cdfs.set(id, cdf);
+  }
+  return cdf;
 }
 
 /** scatterIndex maps rank r to a key index by a fixed affine permutation of [0, n). */

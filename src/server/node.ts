@@ -21,7 +21,7 @@ import { ShardMap } from '../routing/shard-map.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
 import { registerStoreMetrics } from './store-metrics.js';
-import { WorkerPool } from './worker-pool.js';
+import { INLINE, WorkerPool } from './worker-pool.js';
 
 /** DRAIN_LIMIT_MS bounds how long stop() waits for in-flight requests. */
 export const DRAIN_LIMIT_MS = 3000;
@@ -43,6 +43,8 @@ export interface NodeOptions {
   log: Logger;
   /** workerEntry overrides the shard worker script (tests). */
   workerEntry?: URL;
+  /** inline runs the stores on the main thread instead of worker threads (`--inline`). */
+  inline?: boolean;
   /** listen binds the single hosted node here instead of its config address (`--listen`). */
   listen?: string;
   /** repair lets store recovery drop damaged data (reported) instead of refusing to start. */
@@ -68,7 +70,7 @@ export class DistkvNode {
     this.plan = planNode(
       config,
       nodes,
-      config.server.workers === 0 ? defaultWorkers() : config.server.workers,
+      options.inline === true ? 1 : config.server.workers === 0 ? defaultWorkers() : config.server.workers,
       options.repair === true,
     );
     if (options.listen !== undefined) {
@@ -82,7 +84,10 @@ export class DistkvNode {
       l.port = bind.port;
       log.info({ node: l.address, listen: options.listen }, `node ${l.address} binds ${options.listen}`);
     }
-    const entry = options.workerEntry ?? new URL('../../workers/shard-worker.js', import.meta.url);
+    const entry =
+      options.inline === true
+        ? INLINE
+        : (options.workerEntry ?? new URL('../../workers/shard-worker.js', import.meta.url));
     this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'distkv_process_' });

@@ -22,6 +22,7 @@ import {
   type WorkerInit,
 } from '../worker/messages.js';
 import { ReplyReader, RequestWriter } from '../worker/op-codec.js';
+import { ShardHost } from '../worker/shard-host.js';
 import { Positions, SLOT_LAST_SEQ } from '../worker/positions.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 
@@ -38,9 +39,18 @@ export type CallMessage = DistributiveOmit<Exclude<ToWorker, { type: 'ops' }>, '
 const RESTART_DELAY_MS = 500;
 const MAX_ID = 0xffffffff;
 
-/** WorkerLink is one worker thread and everything in flight on it. */
+/** Port is what a link needs of its worker: a Worker thread, or the inline host. */
+interface Port {
+  postMessage(msg: ToWorker, transfer?: ArrayBuffer[]): void;
+  terminate(): Promise<unknown>;
+}
+
+/** INLINE as the worker entry runs the stores on the calling (main) thread. */
+export const INLINE = 'inline';
+
+/** WorkerLink is one worker thread (or the inline host) and everything in flight on it. */
 class WorkerLink {
-  worker: Worker | undefined;
+  worker: Port | undefined;
   ready = false;
   private readonly requests = new RequestWriter();
   private readonly ops = new Map<number, OpHandler>();
@@ -58,7 +68,7 @@ class WorkerLink {
   readonly index: number;
   private readonly stores: StoreSpec[];
   private readonly positions: SharedArrayBuffer;
-  private readonly entry: URL;
+  private readonly entry: URL | typeof INLINE;
   private readonly log: Logger;
   private readonly logLevel: string;
 
@@ -66,7 +76,7 @@ class WorkerLink {
     index: number,
     stores: StoreSpec[],
     positions: SharedArrayBuffer,
-    entry: URL,
+    entry: URL | typeof INLINE,
     log: Logger,
     logLevel: string,
   ) {
@@ -80,6 +90,8 @@ class WorkerLink {
 
   /** start spawns the worker and resolves once its stores are open. */
   start(): Promise<void> {
+    if (this.entry === INLINE) return this.startInline();
+    const entry = this.entry;
     return new Promise((resolve, reject) => {
       const init: WorkerInit = {
         version: MESSAGE_VERSION,
@@ -88,7 +100,7 @@ class WorkerLink {
         positions: this.positions,
         logLevel: this.logLevel,
       };
-      const worker = new Worker(this.entry, { workerData: init, name: `shard-worker-${this.index}` });
+      const worker = new Worker(entry, { workerData: init, name: `shard-worker-${this.index}` });
       this.worker = worker;
       let settled = false;
       worker.on('message', (msg: unknown) => {
@@ -140,6 +152,29 @@ class WorkerLink {
         }, RESTART_DELAY_MS).unref();
       });
     });
+  }
+
+  /**
+   * startInline opens the stores on this thread: the same batches and replies, handed over by calls
+   * instead of postMessage. No thread hop and no wake-ups; no crash isolation either (a failure
+   * inside a store is still answered per operation, as on a worker).
+   */
+  private async startInline(): Promise<void> {
+    const host = await ShardHost.open(
+      this.stores,
+      this.positions,
+      (msg) => {
+        if (msg.type !== 'ready' && msg.type !== 'failed') this.receive(msg);
+      },
+      this.log.child({ worker: 'inline' }),
+    );
+    this.worker = {
+      postMessage: (msg) => {
+        host.handle(msg);
+      },
+      terminate: () => Promise.resolve(0),
+    };
+    this.ready = true;
   }
 
   submit(
@@ -246,7 +281,7 @@ export class WorkerPool {
   /** positions are the stores' published seqs and replica states (src/worker/positions.ts). */
   readonly positions: Positions;
 
-  constructor(storesByWorker: StoreSpec[][], entry: URL, log: Logger, logLevel: string) {
+  constructor(storesByWorker: StoreSpec[][], entry: URL | typeof INLINE, log: Logger, logLevel: string) {
     const storeCount = storesByWorker.reduce((n, s) => n + s.length, 0);
     const sab = new SharedArrayBuffer(Positions.bytesFor(storeCount));
     this.positions = new Positions(sab);

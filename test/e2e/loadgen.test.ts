@@ -4,32 +4,19 @@
  * written.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LoadResult } from '../../src/loadgen/loadgen.js';
 import { freePorts } from '../helpers/ports.js';
-import { BIN, REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { type CliResult, runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
 
 let dir = '';
 let node = '';
 let server: ServerProcess;
 
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'bench', ...args], { cwd: REPO_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('exit', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
+const bench = (args: string[]): Promise<CliResult> => runCli(['bench', ...args]);
 const sum = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
 
 before(async () => {

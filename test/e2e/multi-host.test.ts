@@ -5,7 +5,6 @@
  * owners, the CLI works against it, and a node that is down is reported by shard.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { slotOf } from '../../src/routing/slot.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { seedLayout, TestCluster } from '../helpers/cluster.js';
-import { BIN, REPO_ROOT, type ShardLayout, writeConfig } from '../helpers/server-process.js';
+import { runCli as cli, type ShardLayout, writeConfig } from '../helpers/server-process.js';
 
 let dir = '';
 let cluster: TestCluster;
@@ -30,20 +29,6 @@ function keyInShard(shard: number, prefix: string, n = 0): string {
   }
 }
 
-/** cli runs `distkv <args>` and resolves with its exit code and output. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('exit', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'distkv-multihost-'));
   layout = await seedLayout();
@@ -51,6 +36,8 @@ before(async () => {
     dir,
     shards: layout,
     extraToml: '[storage]\nmemtable_bytes = 8388608\n',
+    // One store or two per process: run them on the main thread (10 processes share 2 cores in CI).
+    args: ['--inline'],
   });
   map = new ShardMap(loadConfig(cluster.config).shards);
 });

@@ -4,7 +4,8 @@
  * owner never forwards again) and merges the answers. Each owner gets FORWARD_TIMEOUT_MS; one that
  * does not answer in time is reported by name (shard and address) instead of the request hanging.
  */
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
+import { undici } from '../util/lazy-undici.js';
 import { DistkvError, type WireError, isErrorCode } from '../errors.js';
 import type { ScanEntry } from '../worker/messages.js';
 
@@ -13,7 +14,7 @@ export const FORWARD_TIMEOUT_MS = 2000;
 
 /** Forwarder sends parts of multi-key requests to other nodes over keep-alive connections. */
 export class Forwarder {
-  private readonly agent = new Agent({ connections: 8, keepAliveTimeout: 30000 });
+  private agent: Agent | undefined;
   private readonly scheme: string;
   private readonly configHash: string;
 
@@ -37,8 +38,9 @@ export class Forwarder {
       config: this.configHash,
       ...(after === undefined ? {} : { after: after.toString('utf8') }),
     });
+    const { request, dispatcher } = await this.http();
     const res = await request(`${this.scheme}://${owner}/kv?${q.toString()}`, {
-      dispatcher: this.agent,
+      dispatcher,
       signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
     });
     const body = (await res.body.json()) as {
@@ -58,10 +60,11 @@ export class Forwarder {
 
   /** batch sends operations to `owner` and returns one result per operation. */
   async batch(owner: string, ops: unknown[]): Promise<({ ok: true } | { ok: false; error: WireError })[]> {
+    const { request, dispatcher } = await this.http();
     const res = await request(`${this.scheme}://${owner}/kv/_batch?local=1&config=${this.configHash}`, {
       method: 'POST',
       body: JSON.stringify(ops),
-      dispatcher: this.agent,
+      dispatcher,
       signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
     });
     const body = (await res.body.json()) as {
@@ -73,8 +76,17 @@ export class Forwarder {
     return body.results;
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await this.agent?.close();
+  }
+
+  private async http(): Promise<{
+    request: Awaited<ReturnType<typeof undici>>['request'];
+    dispatcher: Agent;
+  }> {
+    const u = await undici();
+    this.agent ??= new u.Agent({ connections: 8, keepAliveTimeout: 30000 });
+    return { request: u.request, dispatcher: this.agent };
   }
 }
 

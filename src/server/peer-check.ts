@@ -6,7 +6,8 @@
  * starts one host at a time, so it is logged only when a peer that answered stops answering.
  */
 import type { Logger } from 'pino';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
+import { undici } from '../util/lazy-undici.js';
 
 /** PEER_CHECK_MS is how often peers are asked for their config hash. */
 export const PEER_CHECK_MS = 10000;
@@ -35,7 +36,7 @@ interface Peer {
 /** PeerCheck polls the other nodes of the config for their topology hash. */
 export class PeerCheck {
   private readonly peers: Peer[];
-  private readonly agent = new Agent({ connections: 1, keepAliveTimeout: PEER_CHECK_MS * 2 });
+  private agent: Agent | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly mine: string;
@@ -90,14 +91,16 @@ export class PeerCheck {
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.running;
-    await this.agent.close();
+    await this.agent?.close();
   }
 
   private async check(p: Peer): Promise<void> {
     let state: PeerState;
     let version: string | undefined;
     try {
-      const res = await request(`${this.scheme}://${p.address}/cluster`, {
+      const u = await undici();
+      this.agent ??= new u.Agent({ connections: 1, keepAliveTimeout: PEER_CHECK_MS * 2 });
+      const res = await u.request(`${this.scheme}://${p.address}/cluster`, {
         dispatcher: this.agent,
         signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
       });

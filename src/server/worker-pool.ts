@@ -22,7 +22,6 @@ import {
   type WorkerInit,
 } from '../worker/messages.js';
 import { ReplyReader, RequestWriter } from '../worker/op-codec.js';
-import { ShardHost } from '../worker/shard-host.js';
 import { Positions, SLOT_LAST_SEQ } from '../worker/positions.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 
@@ -160,6 +159,9 @@ class WorkerLink {
    * inside a store is still answered per operation, as on a worker).
    */
   private async startInline(): Promise<void> {
+    // Imported here: the storage engine's modules (LMDB's native binding among them) would otherwise
+    // load on the main thread at every start, delaying the listeners.
+    const { ShardHost } = await import('../worker/shard-host.js');
     const host = await ShardHost.open(
       this.stores,
       this.positions,

@@ -8,10 +8,14 @@
  *  delay    — 2 processes behind TCP proxies that hold every response chunk 1 ms (netem is not
  *             available here; design section 9), GET and PUT through the client at 64 connections,
  *             next to the same proxies without delay.
+ *  netns    — the same 2 nodes each in its own network namespace, joined to this one by a veth pair
+ *             (needs root and `ip`; skipped with a message otherwise). The proxies run here, on the
+ *             host side of each veth, so every request crosses a veth in both directions.
  *
- * Usage: node dist/bench/cluster-bench.js [split|redirect|delay|all] [--seconds 10] [--rounds 2] [--keys 100000]
+ * Usage: node dist/bench/cluster-bench.js [split|redirect|delay|netns|all] [--seconds 10] [--rounds 2] [--keys 100000]
  *        [--durability fsync] [--inline]   (--inline: the 4 processes run their store on the main thread)
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +25,7 @@ import { DEFAULT_LOAD, type LoadOptions, type LoadResult, runLoad } from '../src
 import { ShardMap } from '../src/routing/shard-map.js';
 import { seedLayout, TestCluster } from '../test/helpers/cluster.js';
 import { freePort } from '../test/helpers/ports.js';
-import { ServerProcess, writeConfig } from '../test/helpers/server-process.js';
+import { BIN, ServerProcess, writeConfig } from '../test/helpers/server-process.js';
 import { startDelayProxy, type DelayProxy } from '../test/helpers/tcp-proxy.js';
 import { arg, workload } from './lib/args.js';
 
@@ -224,6 +228,101 @@ async function delay(dir: string): Promise<void> {
   }
 }
 
+/** sh runs a command and throws with its stderr when it fails. */
+function sh(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || String(r.error)}`);
+}
+
+async function netns(dir: string): Promise<void> {
+  if (process.getuid?.() !== 0 || spawnSync('ip', ['-V']).error !== undefined) {
+    out('netns: skipped (needs root and iproute2)');
+    return;
+  }
+  const tag = String(process.pid % 10000);
+  const nets = [1, 2].map((i) => ({
+    ns: `dkv${tag}n${i}`,
+    host: `dkv${tag}h${i}`,
+    peer: `dkv${tag}p${i}`,
+    hostIp: `10.213.${i}.254`,
+    nsIp: `10.213.${i}.1`,
+  }));
+  const cleanup = (): void => {
+    for (const n of nets) {
+      spawnSync('ip', ['link', 'del', n.host]);
+      spawnSync('ip', ['netns', 'del', n.ns]);
+    }
+  };
+  cleanup();
+  try {
+    for (const n of nets) {
+      sh('ip', ['netns', 'add', n.ns]);
+      sh('ip', ['link', 'add', n.host, 'type', 'veth', 'peer', 'name', n.peer]);
+      sh('ip', ['link', 'set', n.peer, 'netns', n.ns]);
+      sh('ip', ['addr', 'add', `${n.hostIp}/24`, 'dev', n.host]);
+      sh('ip', ['link', 'set', n.host, 'up']);
+      sh('ip', ['-n', n.ns, 'addr', 'add', `${n.nsIp}/24`, 'dev', n.peer]);
+      sh('ip', ['-n', n.ns, 'link', 'set', n.peer, 'up']);
+      sh('ip', ['-n', n.ns, 'link', 'set', 'lo', 'up']);
+      sh('ip', ['-n', n.ns, 'route', 'add', 'default', 'via', n.hostIp]);
+    }
+    for (const delayMs of [0, 1]) {
+      const d = mkdtempSync(join(dir, `netns-${delayMs}-`));
+      // Clients and the other node reach each node at its proxy on the host side of its veth.
+      const shards = nets.map((n) => ({ address: `${n.hostIp}:8080` }));
+      const cfg = writeConfig(d, shards, '[server]\ntoken = "bench"\n');
+      const proxies: DelayProxy[] = [];
+      const nodes: ServerProcess[] = [];
+      try {
+        for (const n of nets) {
+          proxies.push(
+            await startDelayProxy({
+              listenHost: n.hostIp,
+              listenPort: 8080,
+              targetHost: n.nsIp,
+              targetPort: 8080,
+              delayMs,
+            }),
+          );
+        }
+        for (const n of nets) {
+          nodes.push(
+            await ServerProcess.start(
+              [
+                '--config',
+                cfg,
+                '--node',
+                `${n.hostIp}:8080`,
+                '--listen',
+                `${n.nsIp}:8080`,
+                '--data-dir',
+                join(d, n.ns),
+                '--inline',
+              ],
+              `http://${n.nsIp}:8080/healthz`,
+              { DISTKV_LOG_LEVEL: 'warn' },
+              30000,
+              ['ip', 'netns', 'exec', n.ns, process.execPath, BIN],
+            ),
+          );
+        }
+        await preload(cfg);
+        for (const mix of ['get:100', 'set:100']) {
+          const r = await clientLoad(cfg, { mix, concurrency: 64 });
+          out(
+            `netns + veth, delay ${delayMs} ms, ${mix === 'get:100' ? 'GET' : 'PUT'} at 64 connections: ${Math.round(r.throughput)} ops/s, p50 ${ms(r.latency.p50_us)} ms, p99 ${ms(r.latency.p99_us)} ms, errors ${r.errors}`,
+          );
+        }
+      } finally {
+        for (const p of nodes) await p.stop();
+        for (const p of proxies) await p.close();
+      }
+    }
+  } finally {
+    cleanup();
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'distkv-cluster-bench-'));
 out(
   `# cluster-bench ${WHICH} | node ${process.version} | ${availableParallelism()} CPUs | ${SECONDS} s runs, ${ROUNDS} rounds, ${KEYS} keys, client-routed load generator (1 thread)`,
@@ -232,6 +331,7 @@ try {
   if (WHICH === 'split' || WHICH === 'all') await split(dir);
   if (WHICH === 'redirect' || WHICH === 'all') await redirect(dir);
   if (WHICH === 'delay' || WHICH === 'all') await delay(dir);
+  if (WHICH === 'netns' || WHICH === 'all') await netns(dir);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

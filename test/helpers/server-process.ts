@@ -52,8 +52,13 @@ export class ServerProcess {
   }
 
   /** spawn starts `distkv <args>` without waiting for anything. */
-  static spawn(args: string[], env: NodeJS.ProcessEnv = {}): ServerProcess {
-    const child = spawn(process.execPath, [BIN, ...args], {
+  static spawn(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    launcher: string[] = [process.execPath, BIN],
+  ): ServerProcess {
+    const [cmd, ...pre] = launcher as [string, ...string[]];
+    const child = spawn(cmd, [...pre, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, DISTKV_LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -61,14 +66,18 @@ export class ServerProcess {
     return new ServerProcess(child);
   }
 
-  /** start spawns `distkv serve <args>` and waits until `healthUrl` answers 200 (or throws with its output). */
+  /**
+   * start spawns `distkv serve <args>` and waits until `healthUrl` answers 200 (or throws with its
+   * output). `launcher` is the command that runs distkv (e.g. prefixed with `ip netns exec NS`).
+   */
   static async start(
     args: string[],
     healthUrl: string,
     env: NodeJS.ProcessEnv = {},
     timeoutMs = 15000,
+    launcher?: string[],
   ): Promise<ServerProcess> {
-    const p = ServerProcess.spawn(['serve', ...args], env);
+    const p = ServerProcess.spawn(['serve', ...args], env, launcher);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (p.child.exitCode !== null)

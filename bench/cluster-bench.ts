@@ -8,11 +8,14 @@
  *  delay    — 2 processes behind TCP proxies that hold every response chunk 1 ms (netem is not
  *             available here; design section 9), GET and PUT through the client at 64 connections,
  *             next to the same proxies without delay.
+ *  proxy    — the cost of `serve --proxy`: sequential GETs sent to the owner vs to the other node,
+ *             which forwards them; then 90/10 load through one node (half its keys forwarded) vs
+ *             client-routed load on the same two nodes.
  *  netns    — the same 2 nodes each in its own network namespace, joined to this one by a veth pair
  *             (needs root and `ip`; skipped with a message otherwise). The proxies run here, on the
  *             host side of each veth, so every request crosses a veth in both directions.
  *
- * Usage: node dist/bench/cluster-bench.js [split|redirect|delay|netns|all] [--seconds 10] [--rounds 2] [--keys 100000]
+ * Usage: node dist/bench/cluster-bench.js [split|redirect|delay|proxy|netns|all] [--seconds 10] [--rounds 2] [--keys 100000]
  *        [--durability fsync] [--inline]   (--inline: the 4 processes run their store on the main thread)
  */
 import { spawnSync } from 'node:child_process';
@@ -228,6 +231,72 @@ async function delay(dir: string): Promise<void> {
   }
 }
 
+async function proxy(dir: string): Promise<void> {
+  const l = await seedLayout(false);
+  const shards = [{ address: l[0]!.address }, { address: l[1]!.address }];
+  const cluster = await TestCluster.start({
+    dir: mkdtempSync(join(dir, 'proxy-')),
+    shards,
+    args: ['--proxy', '--durability', DURABILITY],
+  });
+  const [a, b] = [shards[0]!.address, shards[1]!.address];
+  const map = new ShardMap(
+    shards.map((s, i) => ({
+      name: `shard-${i}`,
+      idx: i,
+      address: s.address,
+      replicas: [],
+      slots: { first: i * 8192, last: i * 8192 + 8191 },
+    })),
+  );
+  const pa = new Pool(`http://${a}`, { connections: 1 });
+  const pb = new Pool(`http://${b}`, { connections: 1 });
+  try {
+    const keys = Array.from({ length: 4000 }, (_, i) => `px-${i}`)
+      .filter((k) => map.shardOf(k) === 1)
+      .slice(0, 2000);
+    for (const k of keys)
+      await (await pb.request({ method: 'PUT', path: `/kv/${k}`, body: 'v' })).body.dump();
+    const direct: number[] = [];
+    const forwarded: number[] = [];
+    for (const k of keys) {
+      let t = performance.now();
+      await (await pb.request({ method: 'GET', path: `/kv/${k}` })).body.dump();
+      direct.push(performance.now() - t);
+      t = performance.now();
+      const r = await pa.request({ method: 'GET', path: `/kv/${k}` });
+      await r.body.dump();
+      if (r.statusCode !== 200) throw new Error(`proxied GET answered ${r.statusCode}`);
+      forwarded.push(performance.now() - t);
+    }
+    out(
+      `proxy: ${keys.length} sequential GETs to the owner p50 ${pct(direct, 50).toFixed(3)} ms p99 ${pct(direct, 99).toFixed(3)} ms; through the other node p50 ${pct(forwarded, 50).toFixed(3)} ms p99 ${pct(forwarded, 99).toFixed(3)} ms`,
+    );
+    await preload(cluster.config);
+    for (let round = 0; round < ROUNDS; round++) {
+      const routed = await clientLoad(cluster.config);
+      const viaOne = await runLoad({
+        ...DEFAULT_LOAD,
+        url: `http://${a}`,
+        mix: 'get:90,set:10',
+        keys: KEYS,
+        concurrency: 50,
+        durationS: SECONDS,
+        warmupS: 2,
+        threads: 1,
+        preload: false,
+      });
+      out(
+        `proxy round ${round + 1}: client-routed ${Math.round(routed.throughput)} ops/s p99 ${ms(routed.latency.p99_us)} ms; raw HTTP to one --proxy node (half forwarded) ${Math.round(viaOne.throughput)} ops/s p99 ${ms(viaOne.latency.p99_us)} ms, errors ${viaOne.errors}`,
+      );
+    }
+  } finally {
+    await pa.close();
+    await pb.close();
+    await cluster.stop();
+  }
+}
+
 /** sh runs a command and throws with its stderr when it fails. */
 function sh(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -331,6 +400,7 @@ try {
   if (WHICH === 'split' || WHICH === 'all') await split(dir);
   if (WHICH === 'redirect' || WHICH === 'all') await redirect(dir);
   if (WHICH === 'delay' || WHICH === 'all') await delay(dir);
+  if (WHICH === 'proxy' || WHICH === 'all') await proxy(dir);
   if (WHICH === 'netns' || WHICH === 'all') await netns(dir);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -36,6 +36,10 @@ const OPTIONS: Record<string, OptionSpec> = {
     valueName: 'N',
     help: 'shard worker threads (0 = CPUs minus one, at least 1; overrides server.workers)',
   },
+  proxy: {
+    type: 'boolean',
+    help: 'forward requests for keys owned by other nodes and relay the answer, instead of 307 (for clients that cannot follow redirects; costs a hop)',
+  },
   inline: {
     type: 'boolean',
     help: 'run the stores on the main thread, no worker threads (no thread hop: for several small nodes per machine)',
@@ -120,6 +124,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     nodes: listOption(args, 'node'),
     ...(listen === undefined ? {} : { listen }),
     inline: args.options.get('inline') === true,
+    proxy: args.options.get('proxy') === true,
     log,
     repair: args.options.get('repair') === true,
   });

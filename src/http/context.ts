@@ -36,6 +36,8 @@ export interface SharedContext {
   forwarder: Forwarder;
   /** peers reports whether the other nodes of the config route with the same config hash. */
   peers: PeerCheck;
+  /** proxy forwards single-key requests for other nodes' keys instead of redirecting (`--proxy`). */
+  proxy: boolean;
   /** scheme is "https" when TLS is configured, else "http" (used in redirects). */
   scheme: 'http' | 'https';
   startedAt: number;

@@ -21,6 +21,7 @@ import {
   KIND_SEED_GET,
   KIND_SEED_SET,
 } from './key-request.js';
+import { FORWARDED_HEADER, proxyToOwner } from './proxy.js';
 import { sendRedirect } from './redirect.js';
 import { checkKey, intParam, keyFromPath, parseQuery } from './request-parse.js';
 import { SLOT_LEADER_SEQ } from '../worker/positions.js';
@@ -100,6 +101,40 @@ function dispatch(
   return request;
 }
 
+/**
+ * remoteOwner returns the owner of a key this process does not serve when the node proxies
+ * (`--proxy`) and the request was not itself forwarded by another node; else undefined (serve it
+ * here, or redirect).
+ */
+function remoteOwner(
+  ctx: HttpContext,
+  req: HttpRequest,
+  key: string,
+  write: boolean,
+): { shard: number; owner: string } | undefined {
+  if (!ctx.proxy || req.getHeader(FORWARDED_HEADER) !== '') return undefined;
+  const shard = ctx.shardMap.shardOfSlot(slotOf(key));
+  const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
+  return target.local ? undefined : { shard, owner: target.address };
+}
+
+/** proxyNow forwards a body-less request to the owner of its key (see proxy.ts). */
+function proxyNow(
+  res: HttpResponse,
+  ctx: HttpContext,
+  remote: { shard: number; owner: string },
+  method: string,
+  path: string,
+  route: Route,
+  start: number,
+): void {
+  const state = { aborted: false };
+  res.onAborted(() => {
+    state.aborted = true;
+  });
+  proxyToOwner(res, ctx, state, method, remote.owner, remote.shard, path, undefined, route, start);
+}
+
 /** localShard returns the key's shard when this process serves it, else redirects to the owner and returns -1. */
 function localShard(
   res: HttpResponse,
@@ -136,7 +171,14 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       ctx.metrics.record(route, 400, start);
       return;
     }
-    const shard = localShard(res, ctx, url, queryOf(req), key, op !== OP_GET, start);
+    const query = queryOf(req);
+    const remote = remoteOwner(ctx, req, key, op !== OP_GET);
+    if (remote !== undefined) {
+      const path = `${url}${query === '' ? '' : `?${query}`}`;
+      proxyNow(res, ctx, remote, op === OP_GET ? 'GET' : 'DELETE', path, route, start);
+      return;
+    }
+    const shard = localShard(res, ctx, url, query, key, op !== OP_GET, start);
     if (shard < 0) return;
     const request = dispatch(res, ctx, kind, op, key, shard, undefined, start);
     res.onAborted(() => {
@@ -166,6 +208,38 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       return;
     }
     const query = queryOf(req);
+    const remote = remoteOwner(ctx, req, key, true);
+    if (remote !== undefined) {
+      const state = { aborted: false };
+      res.onAborted(() => {
+        state.aborted = true;
+      });
+      readBody(
+        res,
+        state,
+        maxValue,
+        'value',
+        (body) => {
+          const path = `${url}${query === '' ? '' : `?${query}`}`;
+          proxyToOwner(
+            res,
+            ctx,
+            state,
+            'PUT',
+            remote.owner,
+            remote.shard,
+            path,
+            Buffer.from(body),
+            'kv_put',
+            start,
+          );
+        },
+        () => {
+          ctx.metrics.record('kv_put', 413, start);
+        },
+      );
+      return;
+    }
     const shard = localShard(res, ctx, url, query, key, true, start);
     if (shard < 0) return;
     let concern: { w: number; timeoutMs: number };
@@ -212,6 +286,11 @@ export function registerSeedKeyRoutes(app: TemplatedApp, ctx: HttpContext): void
       return;
     }
     if (!seedKeyOk(res, ctx, key, maxKey, 'seed_get', start)) return;
+    const remote = remoteOwner(ctx, req, key, false);
+    if (remote !== undefined) {
+      proxyNow(res, ctx, remote, 'GET', `/get?${query}`, 'seed_get', start);
+      return;
+    }
     const shard = localShard(res, ctx, '/get', query, key, false, start);
     if (shard < 0) return;
     const request = dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, shard, undefined, start);
@@ -236,6 +315,11 @@ export function registerSeedKeyRoutes(app: TemplatedApp, ctx: HttpContext): void
     if (Buffer.byteLength(value) > maxValue) {
       sendSeedText(res, 413, `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`);
       ctx.metrics.record('seed_set', 413, start);
+      return;
+    }
+    const remote = remoteOwner(ctx, req, key, true);
+    if (remote !== undefined) {
+      proxyNow(res, ctx, remote, 'GET', `/set?${query}`, 'seed_set', start);
       return;
     }
     const shard = localShard(res, ctx, '/set', query, key, true, start);

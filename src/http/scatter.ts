@@ -76,6 +76,32 @@ export class Forwarder {
     return body.results;
   }
 
+  /** relay sends one single-key request to `owner` (for `--proxy`) and returns what to pass back. */
+  async relay(
+    owner: string,
+    method: string,
+    path: string,
+    body: Uint8Array | undefined,
+  ): Promise<{ status: number; headers: [string, string][]; body: Buffer }> {
+    const { request, dispatcher } = await this.http();
+    const res = await request(`${this.scheme}://${owner}${path}`, {
+      method: method as 'GET',
+      dispatcher,
+      headers: { 'x-distkv-forwarded': '1' },
+      ...(body === undefined ? {} : { body }),
+      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS * 5),
+    });
+    const data = Buffer.from(await res.body.arrayBuffer());
+    const headers: [string, string][] = [];
+    for (const [name, value] of Object.entries(res.headers))
+      if (
+        (name === 'content-type' || name.startsWith('x-distkv-') || name === 'location') &&
+        typeof value === 'string'
+      )
+        headers.push([name, value]);
+    return { status: res.statusCode, headers, body: data };
+  }
+
   async close(): Promise<void> {
     await this.agent?.close();
   }

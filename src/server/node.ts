@@ -43,6 +43,8 @@ export interface NodeOptions {
   log: Logger;
   /** workerEntry overrides the shard worker script (tests). */
   workerEntry?: URL;
+  /** proxy forwards requests for keys owned elsewhere instead of answering 307 (`--proxy`). */
+  proxy?: boolean;
   /** inline runs the stores on the main thread instead of worker threads (`--inline`). */
   inline?: boolean;
   /** listen binds the single hosted node here instead of its config address (`--listen`). */
@@ -111,6 +113,7 @@ export class DistkvNode {
       scheme,
       forwarder: (this.forwarder = new Forwarder(scheme, shardMap.hash)),
       peers: this.peers,
+      proxy: options.proxy === true,
       startedAt: Date.now(),
     };
     this.frontDoor = new FrontDoor(uws, shared);

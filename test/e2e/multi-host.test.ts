@@ -387,3 +387,72 @@ describe('nodes started with different configs', () => {
     assert.match(m!.process(b).stdout + m!.process(b).stderr, /CONFIG MISMATCH/);
   });
 });
+
+describe('nodes started with --proxy', () => {
+  let pdir = '';
+  let a = '';
+  let b = '';
+  let pc: TestCluster | undefined;
+  let pmap: ShardMap;
+
+  before(async () => {
+    pdir = mkdtempSync(join(tmpdir(), 'distkv-proxy-'));
+    const l = await seedLayout(false);
+    [a, b] = [l[0]!.address, l[1]!.address];
+    pc = await TestCluster.start({
+      dir: pdir,
+      shards: [{ address: a }, { address: b }],
+      args: ['--proxy', '--inline'],
+    });
+    pmap = new ShardMap(loadConfig(pc.config).shards);
+  });
+
+  after(async () => {
+    await pc?.stop();
+    rmSync(pdir, { recursive: true, force: true });
+  });
+
+  const keyOfB = (p: string): string =>
+    Array.from({ length: 200 }, (_, i) => `${p}${i}`).find((k) => pmap.shardOf(k) === 1)!;
+
+  it('forwards requests for keys owned elsewhere and relays the answer instead of a 307', async () => {
+    const key = keyOfB('proxied-');
+    const put = await fetch(`http://${a}/kv/${key}`, { method: 'PUT', body: 'via-a', redirect: 'manual' });
+    assert.equal(put.status, 204);
+    assert.ok(Number(put.headers.get('x-distkv-seq')) > 0, 'the owner’s seq is relayed');
+    const get = await fetch(`http://${a}/kv/${key}`, { redirect: 'manual' });
+    assert.equal(get.status, 200);
+    assert.equal(await get.text(), 'via-a');
+    assert.equal(await (await fetch(`http://${b}/kv/${key}`)).text(), 'via-a', 'stored at the owner');
+    const seedSet = await fetch(`http://${a}/set?key=${key}&value=seed`, { redirect: 'manual' });
+    assert.equal(seedSet.status, 200);
+    assert.equal(await seedSet.text(), 'Key set successfully on shard 1');
+    assert.equal(
+      await (await fetch(`http://${a}/get?key=${key}`, { redirect: 'manual' })).text(),
+      'Value: seed',
+    );
+    assert.equal(
+      (await fetch(`http://${a}/kv/${key}`, { method: 'DELETE', redirect: 'manual' })).status,
+      204,
+    );
+    assert.equal((await fetch(`http://${a}/kv/${key}`, { redirect: 'manual' })).status, 404);
+  });
+
+  it('never forwards a forwarded request again (it redirects instead)', async () => {
+    const key = keyOfB('loop-');
+    const r = await fetch(`http://${a}/kv/${key}`, {
+      headers: { 'x-distkv-forwarded': '1' },
+      redirect: 'manual',
+    });
+    assert.equal(r.status, 307);
+  });
+
+  it('answers 503 SHARD_UNREACHABLE naming the shard when the owner is down', async () => {
+    await pc!.kill(b);
+    const r = await fetch(`http://${a}/kv/${keyOfB('down-')}`, { redirect: 'manual' });
+    assert.equal(r.status, 503);
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'SHARD_UNREACHABLE');
+    assert.match(body.error.message, new RegExp(`shard 1 \\(owner ${b.replaceAll('.', '\\.')}\\)`));
+  });
+});

@@ -145,7 +145,8 @@ export class Follower {
   }
 
   private setState(next: FollowerState, detail?: string): void {
-    if (next === this.state) return;
+    // A pull or apply that was in flight when stop() ran must not bring the state back.
+    if (next === this.state || this.state === 'stopped') return;
     const prev = this.state;
     this.state = next;
     const fields = {

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:compare`: the same workload, driven by distkv's load generator, against
  *  (a) the bare uWS+Map baseline, (b) distkv's default cluster (4 shards + replicas) in each
- *  durability mode, (c) redis-server with appendfsync always and everysec (skipped, with a message,
+ *  durability mode (and fsync with `--inline`), (c) redis-server with appendfsync always and everysec (skipped, with a message,
  *  when it is not installed), (d) etcd when installed (its API is gRPC/JSON, which the load
  *  generator does not speak: reported as skipped).
  * Targets are alternated round by round (reversed every other round) so machine noise hits them
@@ -76,20 +76,31 @@ async function main(): Promise<void> {
         `http://127.0.0.1:${basePort}/healthz`,
       ),
     });
-    for (const durability of ['fsync', 'interval', 'none']) {
+    // The three durability modes, and fsync once more with the stores on the main thread (--inline).
+    const modes: [string, boolean][] = [
+      ['fsync', false],
+      ['interval', false],
+      ['none', false],
+      ['fsync', true],
+    ];
+    for (const [durability, inline] of modes) {
       const [lp, rp] = [await freePort(), await freePort()];
-      mkdirSync(join(dir, durability));
-      const cfg = defaultLayoutConfig(
-        join(dir, durability),
-        lp,
-        rp,
-        `[storage]\ndurability = "${durability}"\n`,
-      );
+      const sub = join(dir, `${durability}${inline ? '-inline' : ''}`);
+      mkdirSync(sub);
+      const cfg = defaultLayoutConfig(sub, lp, rp, `[storage]\ndurability = "${durability}"\n`);
       targets.push({
-        name: `distkv default cluster, durability ${durability}`,
+        name: `distkv default cluster, durability ${durability}${inline ? ', --inline' : ''}`,
         url: `http://127.0.0.1:${lp}`,
         child: await startProcess(
-          ['bin/distkv.js', 'serve', '--config', cfg, '--data-dir', join(dir, durability, 'data')],
+          [
+            'bin/distkv.js',
+            'serve',
+            '--config',
+            cfg,
+            '--data-dir',
+            join(sub, 'data'),
+            ...(inline ? ['--inline'] : []),
+          ],
           `http://127.0.0.1:${lp}/healthz`,
         ),
       });

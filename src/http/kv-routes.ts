@@ -5,6 +5,7 @@
  * (slot → shard → this listener's target), and either redirects (307) to the owner in another
  * process or submits one operation to the owning worker and registers `res.onAborted`.
  */
+import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
 import { slotOf } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
@@ -101,29 +102,44 @@ function dispatch(
   return request;
 }
 
+/** Placement is where a key's request goes: this process (`owner` undefined) or, with `--proxy`, `owner`. */
+interface Placement {
+  shard: number;
+  owner: string | undefined;
+}
+
 /**
- * remoteOwner returns the owner of a key this process does not serve when the node proxies
- * (`--proxy`) and the request was not itself forwarded by another node; else undefined (serve it
- * here, or redirect).
+ * placeKey routes a key once (slot → shard → this listener's target). It returns where to serve it:
+ * here, or forwarded to its owner when the node proxies (`--proxy`) and the request was not itself
+ * forwarded by another node. Otherwise it answers the 307 itself and returns undefined.
  */
-function remoteOwner(
-  ctx: HttpContext,
+function placeKey(
+  res: HttpResponse,
   req: HttpRequest,
+  ctx: HttpContext,
+  url: string,
+  query: string,
   key: string,
   write: boolean,
-): { shard: number; owner: string } | undefined {
-  if (!ctx.proxy || req.getHeader(FORWARDED_HEADER) !== '') return undefined;
-  const shard = ctx.shardMap.shardOfSlot(slotOf(key));
+  start: number,
+): Placement | undefined {
+  const slot = slotOf(key);
+  const shard = ctx.shardMap.shardOfSlot(slot);
   const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
-  return target.local ? undefined : { shard, owner: target.address };
+  if (target.local) return { shard, owner: undefined };
+  if (ctx.proxy && req.getHeader(FORWARDED_HEADER) === '') return { shard, owner: target.address };
+  sendRedirect(res, ctx.scheme, url, query, { shard, slot, owner: target.address }, ctx.shardMap.hash);
+  ctx.metrics.record('redirect', 307, start);
+  return undefined;
 }
 
 /** proxyNow forwards a body-less request to the owner of its key (see proxy.ts). */
 function proxyNow(
   res: HttpResponse,
   ctx: HttpContext,
-  remote: { shard: number; owner: string },
-  method: string,
+  shard: number,
+  owner: string,
+  method: Dispatcher.HttpMethod,
   path: string,
   route: Route,
   start: number,
@@ -132,26 +148,12 @@ function proxyNow(
   res.onAborted(() => {
     state.aborted = true;
   });
-  proxyToOwner(res, ctx, state, method, remote.owner, remote.shard, path, undefined, route, start);
+  proxyToOwner(res, ctx, state, method, owner, shard, path, undefined, route, start);
 }
 
-/** localShard returns the key's shard when this process serves it, else redirects to the owner and returns -1. */
-function localShard(
-  res: HttpResponse,
-  ctx: HttpContext,
-  url: string,
-  query: string,
-  key: string,
-  write: boolean,
-  start: number,
-): number {
-  const slot = slotOf(key);
-  const shard = ctx.shardMap.shardOfSlot(slot);
-  const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
-  if (target.local) return shard;
-  sendRedirect(res, ctx.scheme, url, query, { shard, slot, owner: target.address }, ctx.shardMap.hash);
-  ctx.metrics.record('redirect', 307, start);
-  return -1;
+/** pathOf rebuilds a request's path and query. */
+function pathOf(url: string, query: string): string {
+  return query === '' ? url : `${url}?${query}`;
 }
 
 /** registerKvRoutes adds the REST single-key routes to `app`. */
@@ -172,15 +174,22 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       return;
     }
     const query = queryOf(req);
-    const remote = remoteOwner(ctx, req, key, op !== OP_GET);
-    if (remote !== undefined) {
-      const path = `${url}${query === '' ? '' : `?${query}`}`;
-      proxyNow(res, ctx, remote, op === OP_GET ? 'GET' : 'DELETE', path, route, start);
+    const at = placeKey(res, req, ctx, url, query, key, op !== OP_GET, start);
+    if (at === undefined) return;
+    if (at.owner !== undefined) {
+      proxyNow(
+        res,
+        ctx,
+        at.shard,
+        at.owner,
+        op === OP_GET ? 'GET' : 'DELETE',
+        pathOf(url, query),
+        route,
+        start,
+      );
       return;
     }
-    const shard = localShard(res, ctx, url, query, key, op !== OP_GET, start);
-    if (shard < 0) return;
-    const request = dispatch(res, ctx, kind, op, key, shard, undefined, start);
+    const request = dispatch(res, ctx, kind, op, key, at.shard, undefined, start);
     res.onAborted(() => {
       request.abort();
     });
@@ -208,47 +217,18 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       return;
     }
     const query = queryOf(req);
-    const remote = remoteOwner(ctx, req, key, true);
-    if (remote !== undefined) {
-      const state = { aborted: false };
-      res.onAborted(() => {
-        state.aborted = true;
-      });
-      readBody(
-        res,
-        state,
-        maxValue,
-        'value',
-        (body) => {
-          const path = `${url}${query === '' ? '' : `?${query}`}`;
-          proxyToOwner(
-            res,
-            ctx,
-            state,
-            'PUT',
-            remote.owner,
-            remote.shard,
-            path,
-            Buffer.from(body),
-            'kv_put',
-            start,
-          );
-        },
-        () => {
-          ctx.metrics.record('kv_put', 413, start);
-        },
-      );
-      return;
-    }
-    const shard = localShard(res, ctx, url, query, key, true, start);
-    if (shard < 0) return;
-    let concern: { w: number; timeoutMs: number };
-    try {
-      concern = writeConcern(ctx, query, shard);
-    } catch (err) {
-      sendError(res, err, { close: true });
-      ctx.metrics.record('kv_put', 400, start);
-      return;
+    const at = placeKey(res, req, ctx, url, query, key, true, start);
+    if (at === undefined) return;
+    const owner = at.owner;
+    let concern = NO_CONCERN;
+    if (owner === undefined) {
+      try {
+        concern = writeConcern(ctx, query, at.shard);
+      } catch (err) {
+        sendError(res, err, { close: true });
+        ctx.metrics.record('kv_put', 400, start);
+        return;
+      }
     }
     const state = { aborted: false, request: undefined as KeyRequest | undefined };
     res.onAborted(() => {
@@ -261,7 +241,22 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       maxValue,
       'value',
       (body) => {
-        state.request = dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, shard, body, start, concern);
+        if (owner === undefined)
+          state.request = dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, start, concern);
+        // `body` may be a view of uWS's chunk, valid only during this call: the forward needs a copy.
+        else
+          proxyToOwner(
+            res,
+            ctx,
+            state,
+            'PUT',
+            owner,
+            at.shard,
+            pathOf(url, query),
+            Buffer.from(body),
+            'kv_put',
+            start,
+          );
       },
       () => {
         ctx.metrics.record('kv_put', 413, start);
@@ -286,14 +281,13 @@ export function registerSeedKeyRoutes(app: TemplatedApp, ctx: HttpContext): void
       return;
     }
     if (!seedKeyOk(res, ctx, key, maxKey, 'seed_get', start)) return;
-    const remote = remoteOwner(ctx, req, key, false);
-    if (remote !== undefined) {
-      proxyNow(res, ctx, remote, 'GET', `/get?${query}`, 'seed_get', start);
+    const at = placeKey(res, req, ctx, '/get', query, key, false, start);
+    if (at === undefined) return;
+    if (at.owner !== undefined) {
+      proxyNow(res, ctx, at.shard, at.owner, 'GET', pathOf('/get', query), 'seed_get', start);
       return;
     }
-    const shard = localShard(res, ctx, '/get', query, key, false, start);
-    if (shard < 0) return;
-    const request = dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, shard, undefined, start);
+    const request = dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, start);
     res.onAborted(() => {
       request.abort();
     });
@@ -317,14 +311,13 @@ export function registerSeedKeyRoutes(app: TemplatedApp, ctx: HttpContext): void
       ctx.metrics.record('seed_set', 413, start);
       return;
     }
-    const remote = remoteOwner(ctx, req, key, true);
-    if (remote !== undefined) {
-      proxyNow(res, ctx, remote, 'GET', `/set?${query}`, 'seed_set', start);
+    const at = placeKey(res, req, ctx, '/set', query, key, true, start);
+    if (at === undefined) return;
+    if (at.owner !== undefined) {
+      proxyNow(res, ctx, at.shard, at.owner, 'GET', pathOf('/set', query), 'seed_set', start);
       return;
     }
-    const shard = localShard(res, ctx, '/set', query, key, true, start);
-    if (shard < 0) return;
-    const request = dispatch(res, ctx, KIND_SEED_SET, OP_PUT, key, shard, value, start);
+    const request = dispatch(res, ctx, KIND_SEED_SET, OP_PUT, key, at.shard, value, start);
     res.onAborted(() => {
       request.abort();
     });

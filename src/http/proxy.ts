@@ -7,6 +7,7 @@
  * (it answers 307 if it does not own the key), so even nodes that disagree about the config cannot
  * bounce a request between them. An owner that cannot be reached gives 503 SHARD_UNREACHABLE.
  */
+import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
 import type { HttpContext } from './context.js';
 import type { Route } from './http-metrics.js';
@@ -24,7 +25,7 @@ export function proxyToOwner(
   res: HttpResponse,
   ctx: HttpContext,
   state: { aborted: boolean },
-  method: string,
+  method: Dispatcher.HttpMethod,
   owner: string,
   shard: number,
   path: string,

@@ -4,7 +4,8 @@
  * owner never forwards again) and merges the answers. Each owner gets FORWARD_TIMEOUT_MS; one that
  * does not answer in time is reported by name (shard and address) instead of the request hanging.
  */
-import type { Agent } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
+import { FORWARDED_HEADER } from './proxy.js';
 import { undici } from '../util/lazy-undici.js';
 import { DistkvError, type WireError, isErrorCode } from '../errors.js';
 import type { ScanEntry } from '../worker/messages.js';
@@ -79,15 +80,15 @@ export class Forwarder {
   /** relay sends one single-key request to `owner` (for `--proxy`) and returns what to pass back. */
   async relay(
     owner: string,
-    method: string,
+    method: Dispatcher.HttpMethod,
     path: string,
     body: Uint8Array | undefined,
   ): Promise<{ status: number; headers: [string, string][]; body: Buffer }> {
     const { request, dispatcher } = await this.http();
     const res = await request(`${this.scheme}://${owner}${path}`, {
-      method: method as 'GET',
+      method,
       dispatcher,
-      headers: { 'x-distkv-forwarded': '1' },
+      headers: { [FORWARDED_HEADER]: '1' },
       ...(body === undefined ? {} : { body }),
       signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS * 5),
     });

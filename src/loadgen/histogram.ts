@@ -10,9 +10,6 @@ import * as hdr from 'hdr-histogram-js';
 const LOWEST_US = 1;
 const HIGHEST_US = 60_000_000;
 
-/** PERCENTILES are the ones every report prints. */
-export const PERCENTILES = [50, 90, 99, 99.9] as const;
-
 /** LatencySummary is what reports print, in microseconds. */
 export interface LatencySummary {
   count: number;

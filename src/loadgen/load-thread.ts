@@ -63,12 +63,12 @@ export interface ThreadResult {
 }
 
 /** isOk says whether a status is a served operation (a GET of a missing key is one). */
-export function isOk(status: number): boolean {
+function isOk(status: number): boolean {
   return (status >= 200 && status < 300) || status === 404;
 }
 
 /** valueOf builds the value written by SETs: `size` printable bytes. */
-export function valueOf(size: number): Buffer {
+function valueOf(size: number): Buffer {
   const b = Buffer.alloc(size);
   for (let i = 0; i < size; i++) b[i] = 97 + (i % 26);
   return b;

@@ -83,11 +83,6 @@ export class PeerCheck {
     }));
   }
 
-  /** disagreeing lists the peers known to route with another config. */
-  disagreeing(): string[] {
-    return this.peers.filter((p) => p.state === 'disagrees').map((p) => p.address);
-  }
-
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.running;

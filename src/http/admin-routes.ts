@@ -2,15 +2,16 @@
  * Observability and admin routes: `/healthz`, `/cluster`, `/stats`, `/metrics` and the seed's
  * `/purge` (token-protected when a token is configured).
  */
-import { DistkvError, toDistkvError } from '../errors.js';
+import { DistkvError } from '../errors.js';
 import { FOLLOWER_STATES } from '../replication/follower.js';
 import { SLOT_BEHIND_SINCE, SLOT_LAST_SEQ, SLOT_LEADER_SEQ, SLOT_STATE } from '../worker/positions.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
-import type { Route } from './http-metrics.js';
-import { refuseIfNotServing } from './kv-routes.js';
+import type { HttpRequest } from './http1-exchange.js';
+import { parseQuery } from './request-parse.js';
 import { sendError, sendJson, sendSeedText } from './respond.js';
-import type { HttpResponse, TemplatedApp } from './uws.js';
+import { answerLater, notServingError, route } from './route.js';
+import type { Router } from './router.js';
 
 /** replicaView reports a hosted replica's position: acked seq, lag in seqs and ms, and follower state. */
 export function replicaView(
@@ -91,133 +92,125 @@ async function statsView(ctx: HttpContext): Promise<unknown> {
   };
 }
 
-function answerAsync(
-  res: HttpResponse,
-  ctx: HttpContext,
-  route: Route,
-  start: number,
-  work: Promise<(res: HttpResponse) => number>,
-): void {
-  const state = { aborted: false };
-  res.onAborted(() => {
-    state.aborted = true;
-  });
-  work.then(
-    (write) => {
-      if (state.aborted) return;
-      let status = 200;
-      res.cork(() => {
-        status = write(res);
+/** registerAdminRoutes adds the observability and admin routes. */
+export function registerAdminRoutes(app: Router, ctx: HttpContext): void {
+  app.any(
+    '/healthz',
+    route(
+      ctx,
+      'healthz',
+      (res) => {
+        const ok = ctx.state.phase === 'serving';
+        sendSeedText(res, ok ? 200 : 503, ok ? 'ok' : ctx.state.phase);
+      },
+      { always: true },
+    ),
+  );
+
+  app.get(
+    '/cluster',
+    route(
+      ctx,
+      'cluster',
+      (res, req) => {
+        sendJson(res, clusterView(ctx), 200, wantsPretty(req));
+      },
+      { always: true },
+    ),
+  );
+
+  app.get(
+    '/stats',
+    route(ctx, 'stats', (res, req) => {
+      const pretty = wantsPretty(req);
+      answerLater(res, statsView(ctx), (r, body) => {
+        sendJson(r, body, 200, pretty);
       });
-      ctx.metrics.record(route, status, start);
-    },
-    (err: unknown) => {
-      if (state.aborted) return;
-      res.cork(() => {
-        sendError(res, err);
-      });
-      ctx.metrics.record(route, toDistkvError(err).status, start);
-    },
+    }),
+  );
+
+  app.get(
+    '/metrics',
+    route(
+      ctx,
+      'metrics',
+      (res) => {
+        answerLater(res, ctx.registry.metrics(), (r, text) => {
+          r.writeHeader('Content-Type', ctx.registry.contentType).end(text + ctx.metrics.latencyExposition());
+        });
+      },
+      { always: true },
+    ),
+  );
+
+  app.any(
+    '/purge',
+    route(
+      ctx,
+      'seed_purge',
+      (res, req) => {
+        const denied = authError(req, ctx.config.server.token);
+        if (denied) {
+          sendSeedText(res, 401, denied.message);
+          return;
+        }
+        const phase = ctx.state.phase;
+        if (phase !== 'serving') throw notServingError(phase);
+        answerLater(res, ctx.pool.callAll({ type: 'purge' }), (r, results) => {
+          const deleted = results.reduce((n, x) => n + (x.type === 'purge-result' ? x.deleted : 0), 0);
+          ctx.log.info({ deleted }, 'purge removed keys this node no longer owns');
+          sendSeedText(r, 200, 'Extra keys deleted successfully');
+        });
+      },
+      { always: true },
+    ),
+    { write: true },
   );
 }
 
-/** registerAdminRoutes adds the observability and admin routes. */
-export function registerAdminRoutes(app: TemplatedApp, ctx: HttpContext): void {
-  app.any('/healthz', (res) => {
-    const start = performance.now();
-    const ok = ctx.state.phase === 'serving';
-    sendSeedText(res, ok ? 200 : 503, ok ? 'ok' : ctx.state.phase);
-    ctx.metrics.record('healthz', ok ? 200 : 503, start);
-  });
-
-  app.get('/cluster', (res) => {
-    const start = performance.now();
-    sendJson(res, clusterView(ctx));
-    ctx.metrics.record('cluster', 200, start);
-  });
-
-  app.get('/stats', (res) => {
-    const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'stats', start)) return;
-    answerAsync(
-      res,
-      ctx,
-      'stats',
-      start,
-      statsView(ctx).then((body) => (r: HttpResponse) => {
-        sendJson(r, body);
-        return 200;
-      }),
-    );
-  });
-
-  app.get('/metrics', (res) => {
-    const start = performance.now();
-    answerAsync(
-      res,
-      ctx,
-      'metrics',
-      start,
-      ctx.registry.metrics().then((text) => (r: HttpResponse) => {
-        r.writeHeader('Content-Type', ctx.registry.contentType).end(text + ctx.metrics.latencyExposition());
-        return 200;
-      }),
-    );
-  });
-
-  app.any('/purge', (res, req) => {
-    const start = performance.now();
-    const denied = authError(req, ctx.config.server.token);
-    if (denied) {
-      sendSeedText(res, 401, denied.message);
-      ctx.metrics.record('seed_purge', 401, start);
-      return;
-    }
-    if (refuseIfNotServing(res, ctx, 'seed_purge', start)) return;
-    answerAsync(
-      res,
-      ctx,
-      'seed_purge',
-      start,
-      ctx.pool.callAll({ type: 'purge' }).then((results) => {
-        const deleted = results.reduce((n, r) => n + (r.type === 'purge-result' ? r.deleted : 0), 0);
-        ctx.log.info({ deleted }, 'purge removed keys this node no longer owns');
-        return (r: HttpResponse) => {
-          sendSeedText(r, 200, 'Extra keys deleted successfully');
-          return 200;
-        };
-      }),
-    );
-  });
+/** wantsPretty reports `?pretty=1` (indented JSON for people). */
+function wantsPretty(req: HttpRequest): boolean {
+  const q = req.getQuery();
+  return q !== '' && parseQuery(q).params.get('pretty') === '1';
 }
 
 /** registerFallbackRoutes answers 405 on known paths with a wrong method and 404 elsewhere. */
-export function registerFallbackRoutes(app: TemplatedApp, ctx: HttpContext): void {
-  const methodNotAllowed = (allow: string) => (res: HttpResponse, req: { getMethod(): string }) => {
-    const start = performance.now();
-    const method = req.getMethod().toUpperCase();
-    sendError(
-      res,
-      new DistkvError('METHOD_NOT_ALLOWED', `${method} is not allowed here; allowed: ${allow}`),
-      { headers: { Allow: allow } },
+export function registerFallbackRoutes(app: Router, ctx: HttpContext): void {
+  const methodNotAllowed = (allow: string) =>
+    route(
+      ctx,
+      'other',
+      (res, req) => {
+        const method = req.getMethod();
+        sendError(
+          res,
+          new DistkvError('METHOD_NOT_ALLOWED', `${method} is not allowed here; allowed: ${allow}`),
+          { headers: { Allow: allow } },
+        );
+      },
+      { always: true },
     );
-    ctx.metrics.record('other', 405, start);
-  };
   app.any('/kv/_batch', methodNotAllowed('POST'));
-  app.any('/kv/*', methodNotAllowed('GET, PUT, DELETE'));
-  app.any('/kv', methodNotAllowed('GET'));
-  app.any('/cluster', methodNotAllowed('GET'));
-  app.any('/stats', methodNotAllowed('GET'));
-  app.any('/metrics', methodNotAllowed('GET'));
-  app.any('/*', (res, req) => {
-    const start = performance.now();
-    sendError(
-      res,
-      new DistkvError(
-        'ROUTE_NOT_FOUND',
-        `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}; see GET /cluster and the README for the API`,
-      ),
-    );
-    ctx.metrics.record('other', 404, start);
-  });
+  app.any('/kv/*', methodNotAllowed('GET, HEAD, PUT, DELETE'));
+  app.any('/kv', methodNotAllowed('GET, HEAD'));
+  app.any('/cluster', methodNotAllowed('GET, HEAD'));
+  app.any('/stats', methodNotAllowed('GET, HEAD'));
+  app.any('/metrics', methodNotAllowed('GET, HEAD'));
+  app.any(
+    '/*',
+    route(
+      ctx,
+      'other',
+      (res, req) => {
+        sendError(
+          res,
+          new DistkvError(
+            'ROUTE_NOT_FOUND',
+            `no route for ${req.getMethod()} ${req.getUrl()}; see GET /cluster and the README for the API`,
+          ),
+        );
+      },
+      { always: true },
+    ),
+  );
 }

@@ -1,60 +1,80 @@
 /**
- * The front door: one uWebSockets.js App per listened address (so a handler knows which node was
- * addressed without trusting the Host header), all on the main thread.
+ * The front door: one HTTP/1.1 server (http1-server.ts) per listened address, so a handler knows
+ * which node was addressed without trusting the Host header, all on the main thread.
+ *
+ * It is also where every exchange is accounted for, once: `state.inFlight` (drain waits for zero),
+ * the request metrics (route, status, latency) and the log line of every 500 with its cause.
  */
-import { DistkvError } from '../errors.js';
 import { registerAdminRoutes, registerFallbackRoutes } from './admin-routes.js';
 import { registerCollectionRoutes } from './collection-routes.js';
 import type { HttpContext, SharedContext } from './context.js';
+import type { HttpResponse } from './http1-exchange.js';
+import { type ExchangeObserver, Http1Server } from './http1-server.js';
 import { registerKvRoutes, registerSeedKeyRoutes } from './kv-routes.js';
 import { registerReplRoutes } from './repl-routes.js';
-import type { ListenSocket, TemplatedApp, UwsModule } from './uws.js';
+import { Router } from './router.js';
 
 /** FrontDoor owns the listeners of this process. */
 export class FrontDoor {
-  private readonly sockets: ListenSocket[] = [];
-  private readonly uws: UwsModule;
+  private readonly servers: Http1Server[] = [];
   private readonly shared: SharedContext;
+  private readonly observer: ExchangeObserver;
 
-  constructor(uws: UwsModule, shared: SharedContext) {
-    this.uws = uws;
+  constructor(shared: SharedContext) {
     this.shared = shared;
+    const { state, metrics, log } = shared;
+    this.observer = {
+      started(): void {
+        state.inFlight++;
+      },
+      finished(res: HttpResponse): void {
+        state.inFlight--;
+        if (res.aborted) return;
+        metrics.record(res.route, res.status, res.start);
+        if (res.status === 500)
+          log.error({ err: res.error, route: res.route }, 'answered 500 Internal Server Error');
+      },
+    };
   }
 
   /** listen opens every listener of the plan; it rejects naming the address that could not be bound. */
   async listen(): Promise<void> {
+    const { tls_cert, tls_key } = this.shared.config.server;
     for (const listener of this.shared.plan.listeners) {
       const ctx: HttpContext = { ...this.shared, listener };
-      const app = this.createApp();
-      registerKvRoutes(app, ctx);
-      registerCollectionRoutes(app, ctx);
-      registerSeedKeyRoutes(app, ctx);
-      registerAdminRoutes(app, ctx);
-      registerReplRoutes(app, ctx);
-      registerFallbackRoutes(app, ctx);
-      const socket = await new Promise<ListenSocket | false>((resolve) => {
-        app.listen(listener.host, listener.port, resolve);
+      const router = new Router();
+      registerKvRoutes(router, ctx);
+      registerCollectionRoutes(router, ctx);
+      registerSeedKeyRoutes(router, ctx);
+      registerAdminRoutes(router, ctx);
+      registerReplRoutes(router, ctx);
+      registerFallbackRoutes(router, ctx);
+      const server = new Http1Server({
+        host: listener.host,
+        port: listener.port,
+        address: listener.address,
+        ...(tls_cert === '' ? {} : { tls: { cert: tls_cert, key: tls_key } }),
+        router,
+        observer: this.observer,
+        log: this.shared.log,
       });
-      if (socket === false) {
+      try {
+        await server.listen();
+      } catch (err) {
         this.close();
-        throw new DistkvError(
-          'UNAVAILABLE',
-          `cannot listen on ${listener.address}: the port is in use or the address is not on this machine`,
-        );
+        throw err;
       }
-      this.sockets.push(socket);
+      this.servers.push(server);
     }
   }
 
-  /** close stops accepting connections on every listener (open connections finish their requests). */
+  /** close stops accepting connections; open ones finish the requests they sent, then close. */
   close(): void {
-    for (const s of this.sockets.splice(0)) this.uws.us_listen_socket_close(s);
+    for (const s of this.servers) s.close();
   }
 
-  private createApp(): TemplatedApp {
-    const { tls_cert, tls_key } = this.shared.config.server;
-    return tls_cert === ''
-      ? this.uws.App()
-      : this.uws.SSLApp({ cert_file_name: tls_cert, key_file_name: tls_key });
+  /** destroyConnections closes every remaining connection (after the drain limit). */
+  destroyConnections(): void {
+    for (const s of this.servers.splice(0)) s.destroyConnections();
   }
 }

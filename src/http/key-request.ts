@@ -1,18 +1,16 @@
 /**
  * KeyRequest: one in-flight single-key request (REST /kv/{key} or seed /get, /set), waiting for its
- * worker's reply. It formats the reply for its kind and records the request's metrics.
+ * worker's reply. It formats the reply for its kind.
  *
- * Lifetime: created in the uWS handler, which registers `res.onAborted` (setting `aborted`) before
- * returning; `onReply` runs later from the worker pool, so it writes inside `res.cork` and writes
- * nothing once the client is gone.
+ * Lifetime: created by the route after the request was read; `onReply` runs later from the worker
+ * pool and writes nothing once the client is gone (`res.aborted`). The route wrapper and the front
+ * door account for the request (route.ts, front-door.ts).
  */
 import { DistkvError, isErrorCode, statusOf, type WireError } from '../errors.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import { ST_DONE, ST_ERROR, ST_MISSING } from '../worker/op-format.js';
-import type { Route } from './http-metrics.js';
-import { errorBody, sendSeedText, STATUS_204, statusLine } from './respond.js';
-import type { HttpContext } from './context.js';
-import type { HttpResponse } from './uws.js';
+import type { HttpResponse } from './http1-exchange.js';
+import { errorBody, noteServerError, sendError, sendSeedText, STATUS_204 } from './respond.js';
 
 /** KIND_ values say how a KeyRequest formats its reply. */
 export const KIND_KV_GET = 0;
@@ -28,7 +26,6 @@ export type KeyKind =
   | typeof KIND_SEED_GET
   | typeof KIND_SEED_SET;
 
-const ROUTE_OF: readonly Route[] = ['kv_get', 'kv_put', 'kv_delete', 'seed_get', 'seed_set'];
 const VALUE_PREFIX = Buffer.from('Value: ');
 const MISSING_BODY = errorBody(new DistkvError('NOT_FOUND', 'key not found'));
 /** The seed answers a missing key with BadgerDB's error text. */
@@ -47,58 +44,40 @@ export function parseWireError(value: Uint8Array): DistkvError {
 
 /** KeyRequest answers one single-key request when its worker replies. */
 export class KeyRequest implements OpHandler {
-  aborted = false;
   private readonly res: HttpResponse;
-  private readonly ctx: HttpContext;
   private readonly kind: KeyKind;
-  private readonly start: number;
   private readonly shard: number;
   /** lag is the X-Distkv-Lag header value for reads served by a replica, else undefined. */
   lag: string | undefined;
 
-  constructor(res: HttpResponse, ctx: HttpContext, kind: KeyKind, shard: number, start: number) {
+  constructor(res: HttpResponse, kind: KeyKind, shard: number) {
     this.res = res;
-    this.ctx = ctx;
     this.kind = kind;
     this.shard = shard;
-    this.start = start;
-    ctx.state.inFlight++;
-  }
-
-  /** abort marks the client gone (res.onAborted) and releases the request's in-flight slot. */
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.ctx.state.inFlight--;
   }
 
   onReply(status: number, seq: number, value: Buffer): void {
-    if (this.aborted) return;
-    this.ctx.state.inFlight--;
-    this.aborted = true; // the response is written now; a late onAborted must not decrement again
-    let code = 200;
-    this.res.cork(() => {
-      code = this.write(status, seq, value);
-    });
-    this.ctx.metrics.record(ROUTE_OF[this.kind]!, code, this.start);
+    if (!this.res.aborted) this.write(status, seq, value);
   }
 
-  /** write sends the response for a worker reply and returns its HTTP status. */
-  private write(status: number, seq: number, value: Buffer): number {
+  /** write sends the response for a worker reply. */
+  private write(status: number, seq: number, value: Buffer): void {
     const res = this.res;
     const seed = this.kind === KIND_SEED_GET || this.kind === KIND_SEED_SET;
     if (status === ST_ERROR) {
       const err = parseWireError(value);
+      if (!seed) {
+        sendError(res, err);
+        return;
+      }
       const code = statusOf(err.code);
-      if (seed)
-        sendSeedText(
-          res,
-          code,
-          this.kind === KIND_SEED_SET ? `Failed to set key: ${err.message}` : `Error: ${err.message}`,
-        );
-      else
-        res.writeStatus(statusLine(code)).writeHeader('Content-Type', 'application/json').end(errorBody(err));
-      return code;
+      noteServerError(res, err, code);
+      sendSeedText(
+        res,
+        code,
+        this.kind === KIND_SEED_SET ? `Failed to set key: ${err.message}` : `Error: ${err.message}`,
+      );
+      return;
     }
     switch (this.kind) {
       case KIND_KV_GET:
@@ -106,29 +85,28 @@ export class KeyRequest implements OpHandler {
           res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json');
           if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
           res.end(MISSING_BODY);
-          return 404;
+          return;
         }
         if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
         res.writeHeader('Content-Type', 'application/octet-stream').end(value);
-        return 200;
+        return;
       case KIND_SEED_GET:
         if (status === ST_MISSING) {
           sendSeedText(res, 404, SEED_MISSING_TEXT);
-          return 404;
+          return;
         }
         if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
         res
           .writeHeader('Content-Type', 'text/plain; charset=utf-8')
           .end(Buffer.concat([VALUE_PREFIX, value]));
-        return 200;
+        return;
       case KIND_SEED_SET:
         sendSeedText(res, 200, `Key set successfully on shard ${this.shard}`);
-        return 200;
+        return;
       default:
         if (status !== ST_DONE) throw new Error(`unexpected reply status ${status} for a write`);
         // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes).
         res.writeStatus(STATUS_204).writeHeader('X-Distkv-Seq', String(seq)).endWithoutBody();
-        return 204;
     }
   }
 }

@@ -1,18 +1,20 @@
 /**
  * Single-key routes: REST `GET/PUT/DELETE /kv/{key}` and the seed's `/get` and `/set`.
  *
- * Each handler reads everything it needs from `req` synchronously, routes the key
- * (slot → shard → this listener's target), and either redirects (307) to the owner in another
- * process or submits one operation to the owning worker and registers `res.onAborted`.
+ * Each handler reads what it needs from `req`, routes the key (slot → shard → this listener's
+ * target), and either redirects (307) to the owner in another process, forwards to it (`--proxy`),
+ * or submits one operation to the owning worker, which answers through a KeyRequest.
  */
-import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
 import { slotOf } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
 import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
+import { SLOT_LEADER_SEQ } from '../worker/positions.js';
 import { contentLengthError, readBody } from './body.js';
 import type { HttpContext } from './context.js';
+import { FORWARDED_HEADER } from './forwarder.js';
 import type { Route } from './http-metrics.js';
+import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import {
   KeyRequest,
   type KeyKind,
@@ -22,32 +24,14 @@ import {
   KIND_SEED_GET,
   KIND_SEED_SET,
 } from './key-request.js';
-import { FORWARDED_HEADER, proxyToOwner } from './proxy.js';
+import { proxyToOwner } from './proxy.js';
 import { sendRedirect } from './redirect.js';
 import { checkKey, intParam, keyFromPath, parseQuery } from './request-parse.js';
-import { SLOT_LEADER_SEQ } from '../worker/positions.js';
-import { queryOf, sendError, sendSeedText } from './respond.js';
-import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
+import { sendError, sendSeedText } from './respond.js';
+import { route } from './route.js';
+import type { Router } from './router.js';
 
 const KV_PREFIX = '/kv/'.length;
-
-/** refuseIfNotServing answers 503 while starting or draining; returns true when it did. */
-export function refuseIfNotServing(
-  res: HttpResponse,
-  ctx: HttpContext,
-  route: Route,
-  start: number,
-): boolean {
-  const phase = ctx.state.phase;
-  if (phase === 'serving') return false;
-  const err =
-    phase === 'draining'
-      ? new DistkvError('DRAINING', 'node is shutting down; retry on another node or after restart')
-      : new DistkvError('UNAVAILABLE', 'node is starting; its stores are not open yet');
-  sendError(res, err);
-  ctx.metrics.record(route, 503, start);
-  return true;
-}
 
 /** lagOf returns X-Distkv-Lag for a read served by a replica: seqs behind its leader (as last seen, for a leader elsewhere). */
 function lagOf(ctx: HttpContext, t: Target & { local: true }): string | undefined {
@@ -79,8 +63,8 @@ function writeConcern(ctx: HttpContext, query: string, shard: number): { w: numb
 const NO_CONCERN = { w: 0, timeoutMs: 0 };
 
 /**
- * dispatch routes one key operation: a redirect for a remote owner, else a KeyRequest submitted to
- * the owning worker. `value` must stay valid only for the duration of the call.
+ * dispatch submits one key operation to the worker that owns its shard; a KeyRequest answers.
+ * `value` must stay valid only for the duration of the call.
  */
 function dispatch(
   res: HttpResponse,
@@ -90,16 +74,14 @@ function dispatch(
   key: string,
   shard: number,
   value: Uint8Array | string | undefined,
-  start: number,
   concern: { w: number; timeoutMs: number } = NO_CONCERN,
-): KeyRequest {
+): void {
   const listener = ctx.listener;
   const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
   if (!target.local) throw new Error(`dispatch: shard ${shard} is not local`);
-  const request = new KeyRequest(res, ctx, kind, shard, start);
+  const request = new KeyRequest(res, kind, shard);
   if (op === OP_GET) request.lag = lagOf(ctx, target);
   ctx.pool.submit(target.worker, op, target.store, key, value, request, concern.w, concern.timeoutMs);
-  return request;
 }
 
 /** Placement is where a key's request goes: this process (`owner` undefined) or, with `--proxy`, `owner`. */
@@ -121,34 +103,15 @@ function placeKey(
   query: string,
   key: string,
   write: boolean,
-  start: number,
 ): Placement | undefined {
   const slot = slotOf(key);
   const shard = ctx.shardMap.shardOfSlot(slot);
   const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
   if (target.local) return { shard, owner: undefined };
   if (ctx.proxy && req.getHeader(FORWARDED_HEADER) === '') return { shard, owner: target.address };
+  res.route = 'redirect';
   sendRedirect(res, ctx.scheme, url, query, { shard, slot, owner: target.address }, ctx.shardMap.hash);
-  ctx.metrics.record('redirect', 307, start);
   return undefined;
-}
-
-/** proxyNow forwards a body-less request to the owner of its key (see proxy.ts). */
-function proxyNow(
-  res: HttpResponse,
-  ctx: HttpContext,
-  shard: number,
-  owner: string,
-  method: Dispatcher.HttpMethod,
-  path: string,
-  route: Route,
-  start: number,
-): void {
-  const state = { aborted: false };
-  res.onAborted(() => {
-    state.aborted = true;
-  });
-  proxyToOwner(res, ctx, state, method, owner, shard, path, undefined, route, start);
 }
 
 /** pathOf rebuilds a request's path and query. */
@@ -156,188 +119,109 @@ function pathOf(url: string, query: string): string {
   return query === '' ? url : `${url}?${query}`;
 }
 
-/** registerKvRoutes adds the REST single-key routes to `app`. */
-export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
+/** registerKvRoutes adds the REST single-key routes. */
+export function registerKvRoutes(app: Router, ctx: HttpContext): void {
   const maxKey = ctx.config.server.max_key_bytes;
   const maxValue = ctx.config.server.max_value_bytes;
 
-  const simple = (kind: KeyKind, op: OpCode, route: Route) => (res: HttpResponse, req: HttpRequest) => {
-    const start = performance.now();
-    if (refuseIfNotServing(res, ctx, route, start)) return;
-    const url = req.getUrl();
-    let key: string;
-    try {
-      key = keyFromPath(url, KV_PREFIX, maxKey);
-    } catch (err) {
-      sendError(res, err);
-      ctx.metrics.record(route, 400, start);
-      return;
-    }
-    const query = queryOf(req);
-    const at = placeKey(res, req, ctx, url, query, key, op !== OP_GET, start);
-    if (at === undefined) return;
-    if (at.owner !== undefined) {
-      proxyNow(
-        res,
-        ctx,
-        at.shard,
-        at.owner,
-        op === OP_GET ? 'GET' : 'DELETE',
-        pathOf(url, query),
-        route,
-        start,
-      );
-      return;
-    }
-    const request = dispatch(res, ctx, kind, op, key, at.shard, undefined, start);
-    res.onAborted(() => {
-      request.abort();
+  const simple = (kind: KeyKind, op: OpCode, name: Route) =>
+    route(ctx, name, (res, req) => {
+      const url = req.getUrl();
+      const key = keyFromPath(url, KV_PREFIX, maxKey);
+      const query = req.getQuery();
+      const at = placeKey(res, req, ctx, url, query, key, op !== OP_GET);
+      if (at === undefined) return;
+      if (at.owner !== undefined) {
+        const method = op === OP_GET ? 'GET' : 'DELETE';
+        proxyToOwner(res, ctx, method, at.owner, at.shard, pathOf(url, query), undefined);
+        return;
+      }
+      dispatch(res, ctx, kind, op, key, at.shard, undefined);
     });
-  };
 
   app.get('/kv/*', simple(KIND_KV_GET, OP_GET, 'kv_get'));
   app.del('/kv/*', simple(KIND_KV_DELETE, OP_DELETE, 'kv_delete'));
 
-  app.put('/kv/*', (res, req) => {
-    const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'kv_put', start)) return;
-    const url = req.getUrl();
-    let key: string;
-    try {
-      key = keyFromPath(url, KV_PREFIX, maxKey);
+  app.put(
+    '/kv/*',
+    route(ctx, 'kv_put', (res, req) => {
+      const url = req.getUrl();
+      const key = keyFromPath(url, KV_PREFIX, maxKey);
+      // Refused from Content-Length before routing: no redirect invites a body that is too large.
       const tooBig = contentLengthError(req, maxValue, 'value');
-      if (tooBig) {
+      if (tooBig !== undefined) {
         sendError(res, tooBig, { close: true });
-        ctx.metrics.record('kv_put', tooBig.status, start);
         return;
       }
-    } catch (err) {
-      sendError(res, err);
-      ctx.metrics.record('kv_put', 400, start);
-      return;
-    }
-    const query = queryOf(req);
-    const at = placeKey(res, req, ctx, url, query, key, true, start);
-    if (at === undefined) return;
-    const owner = at.owner;
-    let concern = NO_CONCERN;
-    if (owner === undefined) {
-      try {
-        concern = writeConcern(ctx, query, at.shard);
-      } catch (err) {
-        sendError(res, err, { close: true });
-        ctx.metrics.record('kv_put', 400, start);
-        return;
-      }
-    }
-    const state = { aborted: false, request: undefined as KeyRequest | undefined };
-    res.onAborted(() => {
-      state.aborted = true;
-      state.request?.abort();
-    });
-    readBody(
-      res,
-      state,
-      maxValue,
-      'value',
-      (body) => {
-        if (owner === undefined)
-          state.request = dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, start, concern);
-        // `body` may be a view of uWS's chunk, valid only during this call: the forward needs a copy.
-        else
-          proxyToOwner(
-            res,
-            ctx,
-            state,
-            'PUT',
-            owner,
-            at.shard,
-            pathOf(url, query),
-            Buffer.from(body),
-            'kv_put',
-            start,
-          );
-      },
-      () => {
-        ctx.metrics.record('kv_put', 413, start);
-      },
-    );
-  });
+      const query = req.getQuery();
+      const at = placeKey(res, req, ctx, url, query, key, true);
+      if (at === undefined) return;
+      const owner = at.owner;
+      const concern = owner === undefined ? writeConcern(ctx, query, at.shard) : NO_CONCERN;
+      readBody(res, req, maxValue, 'value', (body) => {
+        if (owner === undefined) dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, concern);
+        // `body` may be a view of the connection's input, valid only during this call: the forward needs a copy.
+        else proxyToOwner(res, ctx, 'PUT', owner, at.shard, pathOf(url, query), Buffer.from(body));
+      });
+    }),
+  );
 }
 
 /** registerSeedKeyRoutes adds the seed's `/get` and `/set` (any method, as Go's HandleFunc). */
-export function registerSeedKeyRoutes(app: TemplatedApp, ctx: HttpContext): void {
+export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
   const maxKey = ctx.config.server.max_key_bytes;
   const maxValue = ctx.config.server.max_value_bytes;
 
-  app.any('/get', (res, req) => {
-    const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'seed_get', start)) return;
-    const query = queryOf(req);
-    const key = seedParam(query, 'key');
-    if (key === '') {
-      sendSeedText(res, 400, 'Missing key');
-      ctx.metrics.record('seed_get', 400, start);
-      return;
-    }
-    if (!seedKeyOk(res, ctx, key, maxKey, 'seed_get', start)) return;
-    const at = placeKey(res, req, ctx, '/get', query, key, false, start);
-    if (at === undefined) return;
-    if (at.owner !== undefined) {
-      proxyNow(res, ctx, at.shard, at.owner, 'GET', pathOf('/get', query), 'seed_get', start);
-      return;
-    }
-    const request = dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, start);
-    res.onAborted(() => {
-      request.abort();
-    });
-  });
+  app.any(
+    '/get',
+    route(ctx, 'seed_get', (res, req) => {
+      const query = req.getQuery();
+      const key = seedParam(query, 'key');
+      if (key === '') {
+        sendSeedText(res, 400, 'Missing key');
+        return;
+      }
+      if (!seedKeyOk(res, key, maxKey)) return;
+      const at = placeKey(res, req, ctx, '/get', query, key, false);
+      if (at === undefined) return;
+      if (at.owner !== undefined)
+        proxyToOwner(res, ctx, 'GET', at.owner, at.shard, pathOf('/get', query), undefined);
+      else dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined);
+    }),
+  );
 
-  app.any('/set', (res, req) => {
-    const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'seed_set', start)) return;
-    const query = queryOf(req);
-    const { params } = parseQuery(query);
-    const key = params.get('key') ?? '';
-    const value = params.get('value') ?? '';
-    if (key === '' || value === '') {
-      sendSeedText(res, 400, 'Missing key or value');
-      ctx.metrics.record('seed_set', 400, start);
-      return;
-    }
-    if (!seedKeyOk(res, ctx, key, maxKey, 'seed_set', start)) return;
-    if (Buffer.byteLength(value) > maxValue) {
-      sendSeedText(res, 413, `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`);
-      ctx.metrics.record('seed_set', 413, start);
-      return;
-    }
-    const at = placeKey(res, req, ctx, '/set', query, key, true, start);
-    if (at === undefined) return;
-    if (at.owner !== undefined) {
-      proxyNow(res, ctx, at.shard, at.owner, 'GET', pathOf('/set', query), 'seed_set', start);
-      return;
-    }
-    const request = dispatch(res, ctx, KIND_SEED_SET, OP_PUT, key, at.shard, value, start);
-    res.onAborted(() => {
-      request.abort();
-    });
-  });
+  app.any(
+    '/set',
+    route(ctx, 'seed_set', (res, req) => {
+      const query = req.getQuery();
+      const { params } = parseQuery(query);
+      const key = params.get('key') ?? '';
+      const value = params.get('value') ?? '';
+      if (key === '' || value === '') {
+        sendSeedText(res, 400, 'Missing key or value');
+        return;
+      }
+      if (!seedKeyOk(res, key, maxKey)) return;
+      if (Buffer.byteLength(value) > maxValue) {
+        sendSeedText(res, 413, `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`);
+        return;
+      }
+      const at = placeKey(res, req, ctx, '/set', query, key, true);
+      if (at === undefined) return;
+      if (at.owner !== undefined)
+        proxyToOwner(res, ctx, 'GET', at.owner, at.shard, pathOf('/set', query), undefined);
+      else dispatch(res, ctx, KIND_SEED_SET, OP_PUT, key, at.shard, value);
+    }),
+    { write: true },
+  );
 }
 
-function seedKeyOk(
-  res: HttpResponse,
-  ctx: HttpContext,
-  key: string,
-  maxKey: number,
-  route: Route,
-  start: number,
-): boolean {
+function seedKeyOk(res: HttpResponse, key: string, maxKey: number): boolean {
   try {
     checkKey(key, maxKey);
     return true;
   } catch (err) {
     sendSeedText(res, 400, `Invalid key: ${(err as Error).message}`);
-    ctx.metrics.record(route, 400, start);
     return false;
   }
 }

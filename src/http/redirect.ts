@@ -1,11 +1,11 @@
 /**
- * Redirects to the node that owns a key (design section 4): 307 keeps the method and body, so GET,
+ * Redirects to the node that owns a key (docs/api.md): 307 keeps the method and body, so GET,
  * PUT, DELETE and POST all follow it. A node only redirects to an address it does not host, so a
  * redirect loop would need two nodes to disagree about the config (their /cluster hashes differ):
  * every redirect carries the node's hash in `X-Distkv-Config`, so a client notices.
  */
 import { SLOT_COUNT } from '../routing/slot.js';
-import type { HttpResponse } from './uws.js';
+import type { HttpResponse } from './http1-exchange.js';
 
 /** RedirectInfo describes where a key lives. */
 export interface RedirectInfo {

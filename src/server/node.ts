@@ -1,6 +1,6 @@
 /**
  * DistkvNode: one distkv process. It hosts the nodes (addresses) picked from the config, runs their
- * stores on shard workers and serves them through the uWS front door.
+ * stores on shard workers and serves them through the HTTP/1.1 front door (src/http/front-door.ts).
  *
  * Lifecycle: listen (every request answers 503 "starting") → open stores on the workers → serve →
  * on stop: stop accepting, let in-flight requests finish (bounded), close stores (flush + fsync),
@@ -15,8 +15,7 @@ import type { Config } from '../config/schema.js';
 import type { NodeState, SharedContext } from '../http/context.js';
 import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics } from '../http/http-metrics.js';
-import { Forwarder } from '../http/scatter.js';
-import { loadNativeUws } from '../http/uws.js';
+import { Forwarder } from '../http/forwarder.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
@@ -67,7 +66,6 @@ export class DistkvNode {
   private constructor(options: NodeOptions) {
     const { config, log } = options;
     this.log = log;
-    const uws = loadNativeUws();
     const nodes = selectNodes(config, options.nodes);
     this.plan = planNode(
       config,
@@ -116,7 +114,7 @@ export class DistkvNode {
       proxy: options.proxy === true,
       startedAt: Date.now(),
     };
-    this.frontDoor = new FrontDoor(uws, shared);
+    this.frontDoor = new FrontDoor(shared);
     if (config.server.token === '') {
       const exposed = this.plan.listeners.filter((l) => !isLoopbackHost(l.host));
       if (exposed.length > 0) {
@@ -134,8 +132,12 @@ export class DistkvNode {
     const t0 = performance.now();
     try {
       await node.frontDoor.listen();
+      const scheme = options.config.server.tls_cert === '' ? 'http' : 'https';
       for (const l of node.plan.listeners)
-        node.log.info({ address: l.address }, `listening on http://${l.host}:${l.port} as node ${l.address}`);
+        node.log.info(
+          { address: l.address },
+          `listening on ${scheme}://${l.host}:${l.port} as node ${l.address}`,
+        );
       await node.pool.start();
     } catch (err) {
       node.frontDoor.close();
@@ -183,6 +185,7 @@ export class DistkvNode {
         { in_flight: this.state.inFlight },
         'drain limit reached; closing stores with requests in flight',
       );
+    this.frontDoor.destroyConnections();
     await this.pool.stop();
     await this.forwarder.close();
     await this.peers.stop();

@@ -1,14 +1,17 @@
 /**
- * Scatter/gather across processes for multi-key requests: a node that receives a scan or a batch
- * touching shards led by other nodes forwards those parts to their owners (with `local=1`, so an
- * owner never forwards again) and merges the answers. Each owner gets FORWARD_TIMEOUT_MS; one that
- * does not answer in time is reported by name (shard and address) instead of the request hanging.
+ * Forwarder: the node-to-node HTTP client of the front door. A node that receives a scan or a
+ * batch touching shards led by other nodes forwards those parts to their owners (with `local=1`,
+ * so an owner never forwards again; scatter-merge.ts plans and merges them), and with `--proxy` it
+ * relays single-key requests (proxy.ts). Each owner gets FORWARD_TIMEOUT_MS; one that does not
+ * answer in time is reported by name (shard and address) instead of the request hanging.
  */
 import type { Agent, Dispatcher } from 'undici';
-import { FORWARDED_HEADER } from './proxy.js';
 import { undici } from '../util/lazy-undici.js';
 import { DistkvError, type WireError, isErrorCode } from '../errors.js';
 import type { ScanEntry } from '../worker/messages.js';
+
+/** FORWARDED_HEADER marks a request one node forwarded to another (never forwarded again). */
+export const FORWARDED_HEADER = 'x-distkv-forwarded';
 
 /** FORWARD_TIMEOUT_MS bounds each forwarded part. */
 export const FORWARD_TIMEOUT_MS = 2000;

@@ -1,15 +1,19 @@
 /**
  * The HTTP figures of the backbone, measured in one run on one machine (docs/performance.md):
  *  - GET /kv/{key} on distkv's default layout vs the bare uWS+Map baseline (ratio, p99);
+ *  - the same with 16 requests pipelined per connection (bench/wrk/get-kv-pipelined.lua);
  *  - GET /get?key= (seed endpoint) vs GET /kv/{key};
  *  - PUT /kv/{key} acknowledged writes/s in the configured durability mode;
- *  - startup to first served request with empty stores.
+ *  - startup to first served request with empty stores;
+ *  - with `--before DIR` (another checkout, built), plain GET and PUT on its distkv too, so a
+ *    change's cost is measured against the build before it in the same run.
  * Load: wrk -t1 -c50 (Debian's package), 100k preloaded keys with 100-byte values, targets
  * alternated round by round so machine noise hits them alike; the median round is reported.
  *
- * Usage: node dist/bench/http-bench.js [--seconds 10] [--rounds 3] [--keys 100000] [--durability fsync] [--json out.json]
+ * Usage: node dist/bench/http-bench.js [--seconds 10] [--rounds 3] [--keys 100000] [--durability fsync]
+ *        [--before DIR] [--json out.json]
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -22,7 +26,11 @@ const ROUNDS = Number(arg('rounds', '3'));
 const KEYS = Number(arg('keys', '100000'));
 const DURABILITY = arg('durability', 'fsync');
 const JSON_OUT = arg('json', '');
+const BEFORE = arg('before', '');
+const PIPELINE_DEPTH = 16;
 const VALUE = 'v'.repeat(100);
+const PIPED_BASE = `baseline GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
+const PIPED_KV = `distkv GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
 
 async function preloadPut(base: string): Promise<void> {
   const pool = new Pool(base, { connections: 32, pipelining: 1 });
@@ -107,21 +115,44 @@ async function main(): Promise<void> {
       `http://127.0.0.1:${lp}/healthz`,
     );
     children.push(distkv);
+    let beforeUrl = '';
+    if (BEFORE !== '') {
+      const [bp, brp] = [await freePort(), await freePort()];
+      const bdir = join(dir, 'before');
+      mkdirSync(bdir);
+      const bcfg = defaultLayoutConfig(bdir, bp, brp, `[storage]\ndurability = "${DURABILITY}"\n`);
+      const before = await startProcess(
+        [join(BEFORE, 'bin', 'distkv.js'), 'serve', '--config', bcfg, '--data-dir', join(bdir, 'data')],
+        `http://127.0.0.1:${bp}/healthz`,
+      );
+      children.push(before);
+      beforeUrl = `http://127.0.0.1:${bp}`;
+    }
     const baseUrl = `http://127.0.0.1:${basePort}`;
     const kvUrl = `http://127.0.0.1:${lp}`;
     let t = performance.now();
     await preloadPut(baseUrl);
     await preloadBatch(kvUrl);
+    if (beforeUrl !== '') await preloadBatch(beforeUrl);
     process.stdout.write(`preloaded ${KEYS} keys into each in ${Math.round(performance.now() - t)} ms\n`);
 
     const env = { KEYS: String(KEYS) };
+    const piped = { ...env, DEPTH: String(PIPELINE_DEPTH) };
     const targets = new Map<string, () => WrkResult>([
       ['baseline GET /kv/{key}', () => runWrk(baseUrl, 'get-kv.lua', SECONDS, 50, env)],
       ['distkv GET /kv/{key}', () => runWrk(kvUrl, 'get-kv.lua', SECONDS, 50, env)],
       ['distkv GET /get?key=', () => runWrk(kvUrl, 'get-seed.lua', SECONDS, 50, env)],
+      [PIPED_BASE, () => runWrk(baseUrl, 'get-kv-pipelined.lua', SECONDS, 50, piped)],
+      [PIPED_KV, () => runWrk(kvUrl, 'get-kv-pipelined.lua', SECONDS, 50, piped)],
       ['baseline PUT /kv/{key}', () => runWrk(baseUrl, 'put-kv.lua', SECONDS, 50, env)],
       [`distkv PUT /kv/{key} (${DURABILITY})`, () => runWrk(kvUrl, 'put-kv.lua', SECONDS, 50, env)],
     ]);
+    if (beforeUrl !== '') {
+      targets.set('before GET /kv/{key}', () => runWrk(beforeUrl, 'get-kv.lua', SECONDS, 50, env));
+      targets.set(`before PUT /kv/{key} (${DURABILITY})`, () =>
+        runWrk(beforeUrl, 'put-kv.lua', SECONDS, 50, env),
+      );
+    }
     const runs = new Map<string, WrkResult[]>();
     for (let round = 0; round < ROUNDS; round++) {
       const names = [...targets.keys()];
@@ -147,6 +178,16 @@ async function main(): Promise<void> {
     }
     const kvGet = results['distkv GET /kv/{key}']!.rps;
     const seedGet = results['distkv GET /get?key=']!.rps;
+    const pipedRatio = results[PIPED_KV]!.rps / results[PIPED_BASE]!.rps;
+    process.stdout.write(`\nGET pipelined x${PIPELINE_DEPTH}, distkv / baseline: ${pipedRatio.toFixed(2)}\n`);
+    if (beforeUrl !== '') {
+      const put = `/kv/{key} (${DURABILITY})`;
+      const ratio = (what: string, after: string): string =>
+        (results[after]!.rps / results[`before ${what}`]!.rps).toFixed(2);
+      process.stdout.write(
+        `after / before: GET ${ratio('GET /kv/{key}', 'distkv GET /kv/{key}')}, PUT ${ratio(`PUT ${put}`, `distkv PUT ${put}`)}\n`,
+      );
+    }
     process.stdout.write(
       `\nGET /get vs GET /kv: ${((seedGet / kvGet - 1) * 100).toFixed(1)}%\nstartup to first served request (empty stores): ${startups.map((s) => Math.round(s)).join(', ')} ms (median ${Math.round(median(startups))})\n`,
     );

@@ -83,6 +83,8 @@ export class Http1Connection implements ExchangeSink {
   private held: Held | undefined;
   // set when the queue is being aborted: nothing more is run
   private dying = false;
+  // the peer ended its side: nothing more will arrive
+  private peerEnded = false;
 
   constructor(socket: Socket, host: ConnectionHost) {
     this.socket = socket;
@@ -153,14 +155,18 @@ export class Http1Connection implements ExchangeSink {
   private parse(): void {
     if (this.parsing) return;
     this.parsing = true;
+    let stalled = false;
     try {
       while (!this.closing && this.input !== undefined && this.input.length > 0) {
         if (this.bodyOf !== undefined) {
           this.readBody(this.input);
           continue;
         }
-        if (this.held !== undefined) break;
-        if (this.queue.length >= MAX_PENDING || this.socket.writableLength > MAX_UNSENT_BYTES) {
+        stalled =
+          this.held !== undefined ||
+          this.queue.length >= MAX_PENDING ||
+          this.socket.writableLength > MAX_UNSENT_BYTES;
+        if (stalled) {
           this.pause();
           break;
         }
@@ -168,6 +174,13 @@ export class Http1Connection implements ExchangeSink {
       }
     } finally {
       this.parsing = false;
+    }
+    // The peer sends nothing more: once everything it sent is read, answer it, then close. A
+    // request cut off mid-body can never complete; its route never got the body, so it is aborted
+    // (stopReading) without effect.
+    if (this.peerEnded && !stalled && !this.closing) {
+      this.stopReading();
+      if (this.queue.length === 0) this.shutdown();
     }
   }
 
@@ -239,7 +252,8 @@ export class Http1Connection implements ExchangeSink {
     const h = this.held;
     this.held = undefined;
     if (!h.res.aborted && !this.dying) this.run(h.res, h.req, h.match, h.hasBody && this.bodyOf === h.res);
-    if (!this.parsing) this.parse();
+    if (this.paused) this.resume();
+    else this.parse();
   }
 
   private readBody(input: Buffer): void {
@@ -357,11 +371,8 @@ export class Http1Connection implements ExchangeSink {
   }
 
   private onPeerEnd(): void {
-    // The peer sends nothing more: answer what was read, then close. A request cut off mid-body
-    // can never complete; its route never got the body, so it is aborted without effect.
-    this.stopReading();
-    if (this.queue.length === 0) this.shutdown();
-    else this.advance();
+    this.peerEnded = true;
+    this.parse();
   }
 
   private cork(): void {

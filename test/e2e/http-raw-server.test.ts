@@ -159,6 +159,24 @@ describe('pipelining', () => {
     );
     assert.equal(r.closed, true);
   });
+
+  it(`answers all ${3 * MAX_PENDING} pipelined requests of a client that half-closes at once`, async () => {
+    let data = '';
+    for (let i = 0; i < 3 * MAX_PENDING; i++) data += get(`/later?i=${i}&ms=1`);
+    const r = await exchange(port, data, { count: 3 * MAX_PENDING, halfClose: true, lingerMs: 2000 });
+    assert.equal(r.responses.length, 3 * MAX_PENDING);
+    assert.equal(r.closed, true);
+  });
+
+  it('answers a read held behind a write, and everything after it, when the client half-closes', async () => {
+    const data = put('/store/hc?ms=20', 'w') + get('/store/hc') + get('/now?after');
+    const r = await exchange(port, data, { count: 3, halfClose: true, lingerMs: 2000 });
+    assert.deepEqual(
+      r.responses.map((x) => x.body.toString()),
+      ['', 'w', 'now after'],
+    );
+    assert.equal(r.closed, true);
+  });
 });
 
 describe('HTTP/1.0', () => {

@@ -13,7 +13,7 @@
  * Usage: node dist/bench/http-bench.js [--seconds 10] [--rounds 3] [--keys 100000] [--durability fsync]
  *        [--before DIR] [--json out.json]
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -69,6 +69,17 @@ async function preloadBatch(base: string): Promise<void> {
   await pool.close();
 }
 
+/** Target is a server process (for its CPU time) and the wrk run that loads it. */
+type Target = [pid: number, run: () => WrkResult];
+
+/** cpuMsOf returns the CPU time (user + system, all threads) a process has used, from /proc. */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of proc(5), in clock ticks of 10 ms (USER_HZ = 100).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
@@ -116,6 +127,7 @@ async function main(): Promise<void> {
     );
     children.push(distkv);
     let beforeUrl = '';
+    let beforePid = 0;
     if (BEFORE !== '') {
       const [bp, brp] = [await freePort(), await freePort()];
       const bdir = join(dir, 'before');
@@ -127,6 +139,7 @@ async function main(): Promise<void> {
       );
       children.push(before);
       beforeUrl = `http://127.0.0.1:${bp}`;
+      beforePid = before.proc.pid!;
     }
     const baseUrl = `http://127.0.0.1:${basePort}`;
     const kvUrl = `http://127.0.0.1:${lp}`;
@@ -138,54 +151,68 @@ async function main(): Promise<void> {
 
     const env = { KEYS: String(KEYS) };
     const piped = { ...env, DEPTH: String(PIPELINE_DEPTH) };
-    const targets = new Map<string, () => WrkResult>([
-      ['baseline GET /kv/{key}', () => runWrk(baseUrl, 'get-kv.lua', SECONDS, 50, env)],
-      ['distkv GET /kv/{key}', () => runWrk(kvUrl, 'get-kv.lua', SECONDS, 50, env)],
-      ['distkv GET /get?key=', () => runWrk(kvUrl, 'get-seed.lua', SECONDS, 50, env)],
-      [PIPED_BASE, () => runWrk(baseUrl, 'get-kv-pipelined.lua', SECONDS, 50, piped)],
-      [PIPED_KV, () => runWrk(kvUrl, 'get-kv-pipelined.lua', SECONDS, 50, piped)],
-      ['baseline PUT /kv/{key}', () => runWrk(baseUrl, 'put-kv.lua', SECONDS, 50, env)],
-      [`distkv PUT /kv/{key} (${DURABILITY})`, () => runWrk(kvUrl, 'put-kv.lua', SECONDS, 50, env)],
+    const basePid = baseline.proc.pid!;
+    const kvPid = distkv.proc.pid!;
+    const targets = new Map<string, Target>([
+      ['baseline GET /kv/{key}', [basePid, () => runWrk(baseUrl, 'get-kv.lua', SECONDS, 50, env)]],
+      ['distkv GET /kv/{key}', [kvPid, () => runWrk(kvUrl, 'get-kv.lua', SECONDS, 50, env)]],
+      ['distkv GET /get?key=', [kvPid, () => runWrk(kvUrl, 'get-seed.lua', SECONDS, 50, env)]],
+      [PIPED_BASE, [basePid, () => runWrk(baseUrl, 'get-kv-pipelined.lua', SECONDS, 50, piped)]],
+      [PIPED_KV, [kvPid, () => runWrk(kvUrl, 'get-kv-pipelined.lua', SECONDS, 50, piped)]],
+      ['baseline PUT /kv/{key}', [basePid, () => runWrk(baseUrl, 'put-kv.lua', SECONDS, 50, env)]],
+      [`distkv PUT /kv/{key} (${DURABILITY})`, [kvPid, () => runWrk(kvUrl, 'put-kv.lua', SECONDS, 50, env)]],
     ]);
-    if (beforeUrl !== '') {
-      targets.set('before GET /kv/{key}', () => runWrk(beforeUrl, 'get-kv.lua', SECONDS, 50, env));
-      targets.set(`before PUT /kv/{key} (${DURABILITY})`, () =>
-        runWrk(beforeUrl, 'put-kv.lua', SECONDS, 50, env),
-      );
+    if (beforePid !== 0) {
+      const run = (script: string) => () => runWrk(beforeUrl, script, SECONDS, 50, env);
+      targets.set('before GET /kv/{key}', [beforePid, run('get-kv.lua')]);
+      targets.set(`before PUT /kv/{key} (${DURABILITY})`, [beforePid, run('put-kv.lua')]);
     }
     const runs = new Map<string, WrkResult[]>();
+    const cpu = new Map<string, number[]>();
+    const perRound: Map<string, number>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const names = [...targets.keys()];
       const order = round % 2 === 0 ? names : [...names].reverse();
+      perRound.push(new Map());
       for (const name of order) {
         t = performance.now();
-        const r = targets.get(name)!();
+        const [pid, run] = targets.get(name)!;
+        const cpu0 = cpuMsOf(pid);
+        const r = run();
+        const cpuUs = ((cpuMsOf(pid) - cpu0) * 1000) / Math.max(1, r.rps * SECONDS);
         runs.set(name, [...(runs.get(name) ?? []), r]);
+        cpu.set(name, [...(cpu.get(name) ?? []), cpuUs]);
+        perRound[round]!.set(name, r.rps);
         process.stdout.write(
-          `round ${round + 1} ${name}: ${Math.round(r.rps)} req/s p99 ${r.p99Ms} ms (${Math.round(performance.now() - t)} ms)\n`,
+          `round ${round + 1} ${name}: ${Math.round(r.rps)} req/s p99 ${r.p99Ms} ms, server CPU ${cpuUs.toFixed(1)} µs/req (${Math.round(performance.now() - t)} ms)\n`,
         );
       }
     }
+    // Ratios are taken within each round (neighbouring runs share the machine's noise), then the median.
+    const roundRatio = (a: string, b: string): string => {
+      const xs = perRound.map((m) => m.get(a)! / m.get(b)!);
+      return `${median(xs).toFixed(2)} (rounds: ${xs.map((x) => x.toFixed(2)).join(' ')})`;
+    };
     const results = Object.fromEntries([...runs].map(([k, v]) => [k, summarize(v)]));
     const base = results['baseline GET /kv/{key}']!.rps;
     process.stdout.write(
-      '\n| target | req/s | p50 ms | p99 ms | ratio to baseline GET | non-2xx | socket errors |\n|---|---|---|---|---|---|---|\n',
+      '\n| target | req/s | p50 ms | p99 ms | ratio to baseline GET | server CPU µs/req | non-2xx | socket errors |\n|---|---|---|---|---|---|---|---|\n',
     );
     for (const [name, r] of Object.entries(results)) {
       process.stdout.write(
-        `| ${name} | ${Math.round(r.rps)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${(r.rps / base).toFixed(2)} | ${r.non2xx} | ${r.errors} |\n`,
+        `| ${name} | ${Math.round(r.rps)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${(r.rps / base).toFixed(2)} | ${median(cpu.get(name)!).toFixed(1)} | ${r.non2xx} | ${r.errors} |\n`,
       );
     }
     const kvGet = results['distkv GET /kv/{key}']!.rps;
     const seedGet = results['distkv GET /get?key=']!.rps;
-    const pipedRatio = results[PIPED_KV]!.rps / results[PIPED_BASE]!.rps;
-    process.stdout.write(`\nGET pipelined x${PIPELINE_DEPTH}, distkv / baseline: ${pipedRatio.toFixed(2)}\n`);
-    if (beforeUrl !== '') {
-      const put = `/kv/{key} (${DURABILITY})`;
-      const ratio = (what: string, after: string): string =>
-        (results[after]!.rps / results[`before ${what}`]!.rps).toFixed(2);
+    process.stdout.write(
+      `\nGET pipelined x${PIPELINE_DEPTH}, distkv / baseline: ${roundRatio(PIPED_KV, PIPED_BASE)}\n`,
+    );
+    if (beforePid !== 0) {
+      const put = `PUT /kv/{key} (${DURABILITY})`;
       process.stdout.write(
-        `after / before: GET ${ratio('GET /kv/{key}', 'distkv GET /kv/{key}')}, PUT ${ratio(`PUT ${put}`, `distkv PUT ${put}`)}\n`,
+        `after / before, GET: ${roundRatio('distkv GET /kv/{key}', 'before GET /kv/{key}')}\n` +
+          `after / before, PUT: ${roundRatio(`distkv ${put}`, `before ${put}`)}\n`,
       );
     }
     process.stdout.write(

@@ -359,6 +359,21 @@ describe('HEAD, limits and failures', () => {
     );
   });
 
+  it('refuses to listen on an address in use, naming it', async () => {
+    const second = new Http1Server({
+      host: '127.0.0.1',
+      port,
+      address: `127.0.0.1:${port}`,
+      router: new Router(),
+      observer: { started: () => undefined, finished: () => undefined },
+      log: pino({ level: 'silent' }),
+    });
+    await assert.rejects(
+      second.listen(),
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`),
+    );
+  });
+
   it('accounts every request it started as finished', async () => {
     await exchange(port, get('/now'), { count: 1 });
     assert.equal(counts.started, counts.finished);

@@ -330,6 +330,18 @@ describe('client mistakes are 4xx, never 500', () => {
     );
   });
 
+  it('logs every 500 with its cause', async () => {
+    // The seed's protocol answers 500 for an acknowledgement of a change that is not the next one.
+    const r = await exchange(portA, get('/delete-replication-key?key=never-written&value=x'), { count: 1 });
+    assert.equal(r.responses[0]?.status, 500);
+    const deadline = Date.now() + 5000;
+    while (!server.stdout.includes('never-written') && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const line = server.stdout.split('\n').find((l) => l.includes('never-written')) ?? '';
+    assert.match(line, /answered 500/);
+    assert.match(line, /not the next change/);
+  });
+
   it('?pretty=1 indents /stats and /cluster', async () => {
     const r = await exchange(portA, get('/stats?pretty=1') + get('/cluster?pretty=1'), { count: 2 });
     for (const x of r.responses) assert.match(x.body.toString(), /^\{\n {2}"/);

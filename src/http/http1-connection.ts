@@ -12,11 +12,17 @@
  * socket, and resumes when the queue is down to RESUME_PENDING; a request head is bounded by
  * http1-head.ts; a connection idle for IDLE_TIMEOUT_MS with nothing pending is closed.
  *
+ * Read-after-write: the worker answers a read in the batch it arrives in, before that batch's
+ * writes are durable, so a read pipelined behind writes would not see them. A read (a route not
+ * marked as writing, router.ts) that arrives while writes of this connection are unanswered is
+ * held, and reading pauses, until they are; writes behind writes go on at once.
+ *
  * Closing: after a response that closes (HTTP/1.0, `Connection: close`, a refused request, drain),
  * no further request is read; once the queue is written the socket is ended, reading (and
  * discarding) until the peer closes or LINGER_MS pass, so a client still sending a refused body
  * gets the answer rather than a reset. A request whose body never completes (the peer ended or
- * died) is aborted: its route never saw the body, so nothing of it was applied.
+ * died) is aborted: its route never saw the body, so nothing of it was applied. A peer that ends
+ * its side gets the answers to every complete request it sent first.
  */
 import type { Socket } from 'node:net';
 import { DistkvError } from '../errors.js';

@@ -2,7 +2,8 @@
  * One request/response exchange of the HTTP/1.1 front door: `HttpRequest` (what the route reads,
  * synchronously or later: it is a plain object, not a view) and `HttpResponse` (what the route
  * writes, now or after an await). Their methods are the subset of uWebSockets.js's that the
- * routes used (writeStatus, writeHeader, end, onData, onAborted, ...), so route code reads the same.
+ * routes used (writeStatus, writeHeader, end, onData, onAborted, ...), so route code reads the same;
+ * there is no `cork`: the connection coalesces the writes of one event-loop turn itself.
  *
  * Ordering: a response does not write to the socket itself. It hands its bytes to its connection,
  * which sends them at once when every earlier response on the connection is complete and buffers
@@ -116,12 +117,6 @@ export class HttpResponse {
   /** writeHeader adds a header field. */
   writeHeader(name: string, value: string): this {
     this.headers += `${name}: ${value}\r\n`;
-    return this;
-  }
-
-  /** cork runs `fn`; writes are already coalesced per event-loop turn by the connection. */
-  cork(fn: () => void): this {
-    fn();
     return this;
   }
 

@@ -10,7 +10,7 @@
  *
  * Bounds: reading stops while MAX_PENDING responses are queued or MAX_UNSENT_BYTES wait in the
  * socket, and resumes when the queue is down to RESUME_PENDING; a request head is bounded by
- * http1-head.ts; a connection idle for IDLE_TIMEOUT_MS with nothing pending is closed.
+ * http1-head.ts; a connection idle for `idleMs` (default IDLE_TIMEOUT_MS) with nothing pending is closed.
  *
  * Read-after-write: the worker answers a read in the batch it arrives in, before that batch's
  * writes are durable, so a read pipelined behind writes would not see them. A read (a route not
@@ -44,7 +44,7 @@ interface Held {
 export const MAX_PENDING = 128;
 const RESUME_PENDING = 64;
 const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
-/** IDLE_TIMEOUT_MS closes a connection with nothing pending and nothing received for that long. */
+/** IDLE_TIMEOUT_MS is the default idle limit of a connection with nothing pending. */
 export const IDLE_TIMEOUT_MS = 10000;
 const LINGER_MS = 2000;
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -92,10 +92,10 @@ export class Http1Connection implements ExchangeSink {
   // the peer ended its side: nothing more will arrive
   private peerEnded = false;
 
-  constructor(socket: Socket, host: ConnectionHost) {
+  constructor(socket: Socket, host: ConnectionHost, idleMs = IDLE_TIMEOUT_MS) {
     this.socket = socket;
     this.host = host;
-    socket.setTimeout(IDLE_TIMEOUT_MS);
+    socket.setTimeout(idleMs);
     socket.on('data', (chunk: Buffer) => {
       this.onData(chunk);
     });

@@ -42,6 +42,8 @@ export interface Http1ServerOptions {
   router: Router;
   observer: ExchangeObserver;
   log: Logger;
+  /** idleTimeoutMs closes connections idle that long with nothing pending (default IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
 }
 
 /** Http1Server accepts connections for one address and serves them with its router. */
@@ -55,7 +57,7 @@ export class Http1Server implements ConnectionHost {
   constructor(options: Http1ServerOptions) {
     this.options = options;
     const onSocket = (socket: Socket): void => {
-      this.connections.add(new Http1Connection(socket, this));
+      this.connections.add(new Http1Connection(socket, this, options.idleTimeoutMs));
     };
     this.server =
       options.tls === undefined

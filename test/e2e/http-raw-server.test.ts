@@ -18,6 +18,7 @@ import { exchange } from './http-raw-wire.js';
 
 let port = 0;
 let server: Http1Server;
+const router = new Router();
 const store = new Map<string, string>();
 const counts = { started: 0, finished: 0, aborted: 0, bodies: 0, maxWaiting: 0 };
 let waiting = 0;
@@ -35,7 +36,6 @@ function later(res: HttpResponse, ms: number, fn: () => void): void {
 
 before(async () => {
   port = await freePort();
-  const router = new Router();
   router.get('/now', (res, req) => {
     res.writeHeader('X-Q', req.getQuery()).end(`now ${req.getQuery()}`);
   });
@@ -92,6 +92,24 @@ after(() => {
   server.close();
   server.destroyConnections();
 });
+
+/** startExtra starts another server with the same routes (for tests that close it or change its limits). */
+async function startExtra(options: {
+  idleTimeoutMs?: number;
+}): Promise<{ port: number; server: Http1Server }> {
+  const extraPort = await freePort();
+  const extra = new Http1Server({
+    host: '127.0.0.1',
+    port: extraPort,
+    address: `127.0.0.1:${extraPort}`,
+    router,
+    observer: { started: () => undefined, finished: () => undefined },
+    log: pino({ level: 'silent' }),
+    ...options,
+  });
+  await extra.listen();
+  return { port: extraPort, server: extra };
+}
 
 const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: t\r\n${extra}\r\n`;
 const put = (path: string, body: string): string =>
@@ -372,6 +390,40 @@ describe('HEAD, limits and failures', () => {
       second.listen(),
       new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`),
     );
+  });
+
+  it('closes an idle connection, but not one waiting for an answer', async () => {
+    const idle = await startExtra({ idleTimeoutMs: 300 });
+    try {
+      let r = await exchange(idle.port, '', { count: 1, timeoutMs: 5000 });
+      assert.equal(r.closed, true, 'an idle connection is closed');
+      r = await exchange(idle.port, get('/later?i=slow&ms=900'), { count: 1, timeoutMs: 5000 });
+      assert.equal(
+        r.responses[0]?.body.toString(),
+        'later slow',
+        'a pending request outlives the idle limit',
+      );
+    } finally {
+      idle.server.close();
+      idle.server.destroyConnections();
+    }
+  });
+
+  it('on close stops accepting, answers what each connection sent, then closes it', async () => {
+    const extra = await startExtra({});
+    const pending = exchange(extra.port, get('/later?i=last&ms=200') + get('/now'), {
+      count: 2,
+      lingerMs: 2000,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    extra.server.close();
+    const r = await pending;
+    assert.deepEqual(
+      r.responses.map((x) => x.body.toString()),
+      ['later last', 'now '],
+    );
+    assert.equal(r.closed, true);
+    await assert.rejects(exchange(extra.port, get('/now'), { count: 1, timeoutMs: 2000 }), /ECONNREFUSED/);
   });
 
   it('accounts every request it started as finished', async () => {

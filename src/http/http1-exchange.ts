@@ -146,7 +146,7 @@ export class HttpResponse {
       body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     if (this.streaming) {
       if (length > 0) this.chunk(body!, length);
-      if (!this.http10) this.sink.send(this, '0\r\n\r\n');
+      if (!this.http10 && !this.isHead) this.sink.send(this, '0\r\n\r\n');
     } else {
       const bodiless = this.status === 204 || this.status === 304;
       const head = this.headText(bodiless ? '' : `Content-Length: ${length}\r\n`);

@@ -1,119 +1,26 @@
 /**
- * The HTTP/1.1 server (src/http/http1-*.ts) in-process on loopback, with routes that answer now,
- * later or in a scrambled order, over raw sockets: pipelining order and bounds, read-after-write
- * on one connection, HTTP/1.0, every Content-Length case, chunked bodies, 100-continue, HEAD,
- * 414/431, half-close and drain. No test waits on a fixed sleep for its result; all are bounded.
+ * The HTTP/1.1 server (src/http/http1-*.ts) in-process on loopback over raw sockets: pipelining
+ * order and bounds, read-after-write on one connection, half-close, HTTP/1.0, every Content-Length
+ * case, chunked bodies and 100-continue. No test waits on a fixed sleep for its result; all are bounded.
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
 import { MAX_PENDING } from '../../src/http/http1-connection.js';
-import type { HttpResponse } from '../../src/http/http1-exchange.js';
-import { MAX_HEAD_BYTES, MAX_URL_BYTES } from '../../src/http/http1-head.js';
-import { Http1Server } from '../../src/http/http1-server.js';
-import { Router } from '../../src/http/router.js';
-import { freePort } from '../helpers/ports.js';
+import { get, put, startTestServer, type TestServer } from './http-raw-fixture.js';
 import { exchange } from './http-raw-wire.js';
 
+let t: TestServer;
 let port = 0;
-let server: Http1Server;
-const router = new Router();
-const store = new Map<string, string>();
-const counts = { started: 0, finished: 0, aborted: 0, bodies: 0, maxWaiting: 0 };
-let waiting = 0;
-const logged: string[] = [];
-
-/** later answers after a delay, so responses complete out of order. */
-function later(res: HttpResponse, ms: number, fn: () => void): void {
-  waiting++;
-  counts.maxWaiting = Math.max(counts.maxWaiting, waiting);
-  setTimeout(() => {
-    waiting--;
-    if (!res.aborted) fn();
-  }, ms);
-}
 
 before(async () => {
-  port = await freePort();
-  router.get('/now', (res, req) => {
-    res.writeHeader('X-Q', req.getQuery()).end(`now ${req.getQuery()}`);
-  });
-  router.get('/later', (res, req) => {
-    const q = new URLSearchParams(req.getQuery());
-    later(res, Number(q.get('ms') ?? '0'), () => {
-      res.end(`later ${q.get('i') ?? ''}`);
-    });
-  });
-  router.put('/store/*', (res, req) => {
-    const key = req.getUrl().slice(7);
-    const ms = Number(new URLSearchParams(req.getQuery()).get('ms') ?? '0');
-    const parts: Buffer[] = [];
-    res.onAborted(() => {
-      counts.aborted++;
-    });
-    res.onData((chunk, isLast) => {
-      parts.push(Buffer.from(chunk));
-      if (!isLast) return;
-      counts.bodies++;
-      const value = Buffer.concat(parts).toString();
-      later(res, ms, () => {
-        store.set(key, value);
-        res.writeStatus('204 No Content').endWithoutBody();
-      });
-    });
-  });
-  router.get('/store/*', (res, req) => {
-    const v = store.get(req.getUrl().slice(7));
-    if (v === undefined) res.writeStatus('404 Not Found').end('missing');
-    else res.end(v);
-  });
-  router.get('/throw', () => {
-    throw new Error('route bug');
-  });
-  router.any('/*', (res) => {
-    res.writeStatus('404 Not Found').end('no route');
-  });
-  server = new Http1Server({
-    host: '127.0.0.1',
-    port,
-    address: `127.0.0.1:${port}`,
-    router,
-    observer: {
-      started: () => counts.started++,
-      finished: () => counts.finished++,
-    },
-    log: pino({ level: 'error' }, { write: (l: string) => logged.push(l) }),
-  });
-  await server.listen();
+  t = await startTestServer();
+  port = t.port;
 });
 
 after(() => {
-  server.close();
-  server.destroyConnections();
+  t.stop();
 });
-
-/** startExtra starts another server with the same routes (for tests that close it or change its limits). */
-async function startExtra(options: {
-  idleTimeoutMs?: number;
-}): Promise<{ port: number; server: Http1Server }> {
-  const extraPort = await freePort();
-  const extra = new Http1Server({
-    host: '127.0.0.1',
-    port: extraPort,
-    address: `127.0.0.1:${extraPort}`,
-    router,
-    observer: { started: () => undefined, finished: () => undefined },
-    log: pino({ level: 'silent' }),
-    ...options,
-  });
-  await extra.listen();
-  return { port: extraPort, server: extra };
-}
-
-const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: t\r\n${extra}\r\n`;
-const put = (path: string, body: string): string =>
-  `PUT ${path} HTTP/1.1\r\nHost: t\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
 describe('pipelining', () => {
   it('answers 1..128 pipelined requests in request order although they complete in reverse order', async () => {
@@ -138,19 +45,19 @@ describe('pipelining', () => {
       new Array<number>(50).fill(204),
     );
     assert.equal(r.responses[50]!.body.toString(), 'v49', 'the read waited for the writes before it');
-    for (let i = 0; i < 50; i++) assert.equal(store.get(`p${i}`), `v${i}`);
+    for (let i = 0; i < 50; i++) assert.equal(t.store.get(`p${i}`), `v${i}`);
   });
 
   it(`stops reading at ${MAX_PENDING} unanswered requests and resumes, answering all ${3 * MAX_PENDING}`, async () => {
-    counts.maxWaiting = 0;
+    t.counts.maxWaiting = 0;
     let data = '';
     for (let i = 0; i < 3 * MAX_PENDING; i++) data += get(`/later?i=${i}&ms=2`);
     const r = await exchange(port, data, { count: 3 * MAX_PENDING, timeoutMs: 20000 });
     assert.equal(r.responses.length, 3 * MAX_PENDING);
     assert.equal(r.responses.at(-1)!.body.toString(), `later ${3 * MAX_PENDING - 1}`);
     assert.ok(
-      counts.maxWaiting <= MAX_PENDING,
-      `at most ${MAX_PENDING} waited at once (saw ${counts.maxWaiting})`,
+      t.counts.maxWaiting <= MAX_PENDING,
+      `at most ${MAX_PENDING} waited at once (saw ${t.counts.maxWaiting})`,
     );
   });
 
@@ -162,7 +69,7 @@ describe('pipelining', () => {
       r.responses.map((x) => x.status),
       [204, 200],
     );
-    assert.equal(store.get('split'), 'abc');
+    assert.equal(t.store.get('split'), 'abc');
   });
 
   it('answers everything it read when the client half-closes, then closes', async () => {
@@ -216,13 +123,13 @@ describe('HTTP/1.0', () => {
 
 describe('Content-Length and chunked framing', () => {
   const refusedAndClosed = async (head: string, body = ''): Promise<void> => {
-    const bodiesBefore = counts.bodies;
+    const bodiesBefore = t.counts.bodies;
     const r = await exchange(port, head + body + get('/now'), { count: 1, lingerMs: 2000 });
     assert.equal(r.responses.length, 1, JSON.stringify(head));
     assert.equal(r.responses[0]!.status, 400, JSON.stringify(head));
     assert.equal(r.responses[0]!.headers.get('connection'), 'close');
     assert.equal(r.closed, true);
-    assert.equal(counts.bodies, bodiesBefore, 'no body reached a route');
+    assert.equal(t.counts.bodies, bodiesBefore, 'no body reached a route');
   };
 
   it('refuses two different Content-Lengths, an invalid one, a negative one, and one with Transfer-Encoding', async () => {
@@ -236,7 +143,7 @@ describe('Content-Length and chunked framing', () => {
       'PUT /store/cl HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n',
       '3\r\nabc\r\n0\r\n\r\n',
     );
-    assert.equal(store.has('cl'), false);
+    assert.equal(t.store.has('cl'), false);
   });
 
   it('accepts duplicated equal Content-Lengths', async () => {
@@ -248,7 +155,7 @@ describe('Content-Length and chunked framing', () => {
       },
     );
     assert.equal(r.responses[0]!.status, 204);
-    assert.equal(store.get('dup'), 'abc');
+    assert.equal(t.store.get('dup'), 'abc');
   });
 
   it('reads exactly Content-Length bytes: extra bytes are the next request (here garbage: 400, closed)', async () => {
@@ -260,12 +167,12 @@ describe('Content-Length and chunked framing', () => {
       r.responses.map((x) => x.status),
       [204, 400],
     );
-    assert.equal(store.get('short'), 'abc');
+    assert.equal(t.store.get('short'), 'abc');
     assert.equal(r.closed, true);
   });
 
   it('applies nothing when the body is shorter than Content-Length and the client leaves', async () => {
-    const abortedBefore = counts.aborted;
+    const abortedBefore = t.counts.aborted;
     const r = await exchange(port, 'PUT /store/long HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc', {
       count: 1,
       halfClose: true,
@@ -273,8 +180,8 @@ describe('Content-Length and chunked framing', () => {
     });
     assert.equal(r.responses.length, 0);
     assert.equal(r.closed, true, 'the server closed: the request can never complete');
-    assert.equal(store.has('long'), false);
-    assert.equal(counts.aborted, abortedBefore + 1, 'the route was told');
+    assert.equal(t.store.has('long'), false);
+    assert.equal(t.counts.aborted, abortedBefore + 1, 'the route was told');
   });
 
   it('decodes a chunked body with extensions and trailers, then reads the next request', async () => {
@@ -304,7 +211,7 @@ describe('Content-Length and chunked framing', () => {
     );
     assert.equal(r.responses[0]!.status, 400);
     assert.equal(r.closed, true);
-    assert.equal(store.has('badchunk'), false);
+    assert.equal(t.store.has('badchunk'), false);
   });
 
   it('sends 100 Continue, then reads the body the client sends only after it', async () => {
@@ -333,101 +240,9 @@ describe('Content-Length and chunked framing', () => {
       await waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
       sock.write('ok');
       await waitFor(/HTTP\/1\.1 204/);
-      assert.equal(store.get('cont'), 'ok');
+      assert.equal(t.store.get('cont'), 'ok');
     } finally {
       sock.destroy();
     }
-  });
-});
-
-describe('HEAD, limits and failures', () => {
-  it('answers HEAD with the headers of GET and no body', async () => {
-    const r = await exchange(port, `HEAD /now?q=1 HTTP/1.1\r\nHost: t\r\n\r\n${get('/now?q=1')}`, {
-      count: 2,
-      isHead: (i) => i === 0,
-    });
-    assert.equal(r.responses[0]!.headers.get('content-length'), String('now q=1'.length));
-    assert.equal(r.responses[0]!.body.length, 0);
-    assert.equal(r.responses[1]!.body.toString(), 'now q=1', 'the HEAD response had no body bytes');
-  });
-
-  it(`answers 414 for a target over ${MAX_URL_BYTES} bytes and 431 for a head over ${MAX_HEAD_BYTES}`, async () => {
-    let r = await exchange(port, get(`/now?${'a'.repeat(MAX_URL_BYTES + 100)}`), {
-      count: 1,
-      lingerMs: 2000,
-    });
-    assert.equal(r.responses[0]!.status, 414);
-    assert.equal(r.closed, true);
-    // A 414 comes before the head is complete, so a client that never ends its line gets it too.
-    r = await exchange(port, `GET /${'a'.repeat(MAX_URL_BYTES + 100)}`, { count: 1 });
-    assert.equal(r.responses[0]!.status, 414);
-    r = await exchange(port, get('/now', `X-Big: ${'b'.repeat(MAX_HEAD_BYTES)}\r\n`), {
-      count: 1,
-      lingerMs: 2000,
-    });
-    assert.equal(r.responses[0]!.status, 431);
-    assert.equal(r.closed, true);
-  });
-
-  it('answers a route that throws with 500 in its turn and keeps the connection', async () => {
-    const r = await exchange(port, get('/later?i=0&ms=5') + get('/throw') + get('/now'), { count: 3 });
-    assert.deepEqual(
-      r.responses.map((x) => x.status),
-      [200, 500, 200],
-    );
-  });
-
-  it('refuses to listen on an address in use, naming it', async () => {
-    const second = new Http1Server({
-      host: '127.0.0.1',
-      port,
-      address: `127.0.0.1:${port}`,
-      router: new Router(),
-      observer: { started: () => undefined, finished: () => undefined },
-      log: pino({ level: 'silent' }),
-    });
-    await assert.rejects(
-      second.listen(),
-      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`),
-    );
-  });
-
-  it('closes an idle connection, but not one waiting for an answer', async () => {
-    const idle = await startExtra({ idleTimeoutMs: 300 });
-    try {
-      let r = await exchange(idle.port, '', { count: 1, timeoutMs: 5000 });
-      assert.equal(r.closed, true, 'an idle connection is closed');
-      r = await exchange(idle.port, get('/later?i=slow&ms=900'), { count: 1, timeoutMs: 5000 });
-      assert.equal(
-        r.responses[0]?.body.toString(),
-        'later slow',
-        'a pending request outlives the idle limit',
-      );
-    } finally {
-      idle.server.close();
-      idle.server.destroyConnections();
-    }
-  });
-
-  it('on close stops accepting, answers what each connection sent, then closes it', async () => {
-    const extra = await startExtra({});
-    const pending = exchange(extra.port, get('/later?i=last&ms=200') + get('/now'), {
-      count: 2,
-      lingerMs: 2000,
-    });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    extra.server.close();
-    const r = await pending;
-    assert.deepEqual(
-      r.responses.map((x) => x.body.toString()),
-      ['later last', 'now '],
-    );
-    assert.equal(r.closed, true);
-    await assert.rejects(exchange(extra.port, get('/now'), { count: 1, timeoutMs: 2000 }), /ECONNREFUSED/);
-  });
-
-  it('accounts every request it started as finished', async () => {
-    await exchange(port, get('/now'), { count: 1 });
-    assert.equal(counts.started, counts.finished);
   });
 });

@@ -21,6 +21,7 @@
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { latin1Key } from '../util/bytes.js';
+import { LatencyHistogram } from '../util/latency-histogram.js';
 import { hashKey, type KeyHash } from './bloom.js';
 import { compactRuns } from './lsm-compaction.js';
 import type { LmdbLevel } from './lmdb-level.js';
@@ -109,6 +110,9 @@ export class LsmStore implements Store {
     retiredBloomNegatives: 0,
     retiredBloomFalsePositives: 0,
   };
+  /** flushSeconds and compactionSeconds time each flush and compaction (for the /metrics histograms). */
+  private readonly flushSeconds = new LatencyHistogram();
+  private readonly compactionSeconds = new LatencyHistogram();
 
   constructor(opts: LsmOptions, parts: LsmParts) {
     this.opts = opts;
@@ -289,13 +293,16 @@ export class LsmStore implements Store {
       bytes: level.bytes + runBytes + walBytes,
       lastSeq: this.appliedLastSeq,
       appliedSeq: this.level.appliedSeq(),
-      durableSeq: this.durableSeq,
+      // "Durable" in the recovery sense: what needs no WAL replay. What is durable on disk is syncedSeq.
+      flushedSeq: this.durableSeq,
+      syncedSeq: this.wal.syncedSeq,
       walSegments: this.wal.segments().length,
       walBytes,
       walBatches: this.wal.counters.batches,
       walSyncs: this.wal.counters.syncs,
       walSyncMsAvg:
         this.wal.counters.syncs === 0 ? 0 : this.wal.counters.syncMsTotal / this.wal.counters.syncs,
+      walSyncSeconds: this.wal.syncSeconds.snapshot(),
       walFailures: this.wal.counters.failures,
       memtableBytes: this.active.bytes,
       memtableKeys: this.active.size,
@@ -310,10 +317,12 @@ export class LsmStore implements Store {
       blockCacheMisses: this.cache.misses,
       flushes: this.counters.flushes,
       flushMsTotal: this.counters.flushMsTotal,
+      flushSeconds: this.flushSeconds.snapshot(),
       compactions: this.counters.compactions,
       compactionRunning: this.compacting === undefined ? 0 : 1,
       compactionMsTotal: this.counters.compactionMsTotal,
       lastCompactionMs: this.counters.lastCompactionMs,
+      compactionSeconds: this.compactionSeconds.snapshot(),
       writeStalls: this.counters.writeStalls,
       lmdbKeys: level.keys,
       lmdbBytes: level.bytes,
@@ -409,6 +418,7 @@ export class LsmStore implements Store {
         this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
         this.counters.flushes++;
         this.counters.flushMsTotal += performance.now() - t0;
+        this.flushSeconds.observe((performance.now() - t0) / 1000);
         if (this.flushError !== undefined)
           this.opts.log?.info({ dir: this.opts.dir }, 'memtable flush succeeded again');
         this.flushError = undefined;
@@ -450,6 +460,7 @@ export class LsmStore implements Store {
         this.counters.compactions++;
         this.counters.compactionMsTotal += ms;
         this.counters.lastCompactionMs = ms;
+        this.compactionSeconds.observe(ms / 1000);
         this.opts.log?.debug(
           { dir: this.opts.dir, runs: inputs.length, ms: Math.round(ms) },
           'compacted runs into LMDB',

@@ -12,6 +12,7 @@
  *  - a read sees every write whose promise has resolved and may see writes still in flight.
  */
 import type { Durability } from '../config/schema.js';
+import type { HistogramSnapshot } from '../util/latency-histogram.js';
 
 /** StoreEntry is one key/value pair returned by a scan. */
 export interface StoreEntry {
@@ -24,13 +25,13 @@ export interface WriteResult {
   seq: number;
 }
 
-/** StoreStats are counters a store reports for /stats and /metrics. */
+/** StoreStats are counters a store reports for /stats and /metrics (durations as histogram snapshots). */
 export interface StoreStats {
   engine: string;
   keys: number;
   bytes: number;
   lastSeq: number;
-  [counter: string]: number | string;
+  [counter: string]: number | string | HistogramSnapshot;
 }
 
 /** Store is one shard's storage. */

@@ -417,8 +417,9 @@ export class LsmStore implements Store {
         this.frozen.pop();
         this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
         this.counters.flushes++;
-        this.counters.flushMsTotal += performance.now() - t0;
-        this.flushSeconds.observe((performance.now() - t0) / 1000);
+        const ms = performance.now() - t0;
+        this.counters.flushMsTotal += ms;
+        this.flushSeconds.observe(ms / 1000);
         if (this.flushError !== undefined)
           this.opts.log?.info({ dir: this.opts.dir }, 'memtable flush succeeded again');
         this.flushError = undefined;

@@ -238,6 +238,37 @@ describe('/metrics after traffic', () => {
   });
 });
 
+describe('/metrics for a replica whose leader is down', () => {
+  it('reports it not connected and gives no lag sample rather than a lag of 0', async () => {
+    const dir = tempDir(after);
+    const [p1, p2] = await freePorts(2);
+    const config = writeConfig(dir, [{ address: `127.0.0.1:${p1!}`, replicas: [`127.0.0.1:${p2!}`] }]);
+    // Only the replica's node runs: its leader never answers.
+    const s = await ServerProcess.start(
+      ['--config', config, '--data-dir', join(dir, 'data'), '--node', `127.0.0.1:${p2!}`],
+      `http://127.0.0.1:${p2!}/healthz`,
+    );
+    try {
+      let families = new Map<string, PromFamily>();
+      const deadline = Date.now() + 10000;
+      while (Date.now() < deadline) {
+        families = parseExposition(await (await fetch(`http://127.0.0.1:${p2!}/metrics`)).text());
+        if (families.get('distkv_replication_connected')?.samples[0]?.value === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const connected = families.get('distkv_replication_connected')!.samples;
+      assert.deepEqual(
+        connected.map((x) => [x.labels, x.value]),
+        [[{ shard: 'shard-0', replica: `127.0.0.1:${p2!}` }, 0]],
+      );
+      assert.equal(families.get('distkv_replication_lag_seqs')?.samples.length, 0);
+      assert.equal(families.get('distkv_replication_lag_seconds')?.samples.length, 0);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe('logs on a terminal', () => {
   const hasScript = spawnSync('script', ['--version']).status === 0;
 

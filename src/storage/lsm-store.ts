@@ -21,7 +21,7 @@
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { latin1Key } from '../util/bytes.js';
-import { LatencyHistogram } from '../util/latency-histogram.js';
+import { type HistogramSnapshot, LatencyHistogram } from '../util/latency-histogram.js';
 import { hashKey, type KeyHash } from './bloom.js';
 import { compactRuns } from './lsm-compaction.js';
 import type { LmdbLevel } from './lmdb-level.js';
@@ -302,7 +302,6 @@ export class LsmStore implements Store {
       walSyncs: this.wal.counters.syncs,
       walSyncMsAvg:
         this.wal.counters.syncs === 0 ? 0 : this.wal.counters.syncMsTotal / this.wal.counters.syncs,
-      walSyncSeconds: this.wal.syncSeconds.snapshot(),
       walFailures: this.wal.counters.failures,
       memtableBytes: this.active.bytes,
       memtableKeys: this.active.size,
@@ -317,15 +316,21 @@ export class LsmStore implements Store {
       blockCacheMisses: this.cache.misses,
       flushes: this.counters.flushes,
       flushMsTotal: this.counters.flushMsTotal,
-      flushSeconds: this.flushSeconds.snapshot(),
       compactions: this.counters.compactions,
       compactionRunning: this.compacting === undefined ? 0 : 1,
       compactionMsTotal: this.counters.compactionMsTotal,
       lastCompactionMs: this.counters.lastCompactionMs,
-      compactionSeconds: this.compactionSeconds.snapshot(),
       writeStalls: this.counters.writeStalls,
       lmdbKeys: level.keys,
       lmdbBytes: level.bytes,
+    };
+  }
+
+  timings(): Record<string, HistogramSnapshot> {
+    return {
+      walSyncSeconds: this.wal.syncSeconds.snapshot(),
+      flushSeconds: this.flushSeconds.snapshot(),
+      compactionSeconds: this.compactionSeconds.snapshot(),
     };
   }
 

@@ -25,13 +25,13 @@ export interface WriteResult {
   seq: number;
 }
 
-/** StoreStats are counters a store reports for /stats and /metrics (durations as histogram snapshots). */
+/** StoreStats are counters a store reports for /stats and /metrics. */
 export interface StoreStats {
   engine: string;
   keys: number;
   bytes: number;
   lastSeq: number;
-  [counter: string]: number | string | HistogramSnapshot;
+  [counter: string]: number | string;
 }
 
 /** Store is one shard's storage. */
@@ -50,6 +50,8 @@ export interface Store {
   lastSeq(): number;
   /** stats returns the store's counters. */
   stats(): StoreStats;
+  /** timings returns the store's duration histograms by stats field name, if it keeps any (/stats and /metrics). */
+  timings?(): Record<string, HistogramSnapshot>;
   /** close flushes and releases everything; the store is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -7,7 +7,7 @@ import { FOLLOWER_STATES } from '../replication/follower.js';
 import { SLOT_BEHIND_SINCE, SLOT_LAST_SEQ, SLOT_LEADER_SEQ, SLOT_STATE } from '../worker/positions.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
-import type { Route } from './http-metrics.js';
+import { type Route, secondsSince } from './http-metrics.js';
 import { refuseIfNotServing } from './kv-routes.js';
 import { sendError, sendJson, sendSeedText } from './respond.js';
 import type { HttpResponse, TemplatedApp } from './uws.js';
@@ -65,7 +65,7 @@ export function clusterView(ctx: HttpContext): unknown {
 
 async function statsView(ctx: HttpContext): Promise<unknown> {
   const results = await ctx.pool.callAll({ type: 'stats' });
-  const byIndex = new Map<number, Record<string, number | string>>();
+  const byIndex = new Map<number, Record<string, unknown>>();
   for (const r of results)
     if (r.type === 'stats-result') for (const s of r.stores) byIndex.set(s.index, s.stats);
   const mem = process.memoryUsage();
@@ -95,6 +95,7 @@ function answerAsync(
   res: HttpResponse,
   ctx: HttpContext,
   route: Route,
+  method: string,
   start: number,
   work: Promise<(res: HttpResponse) => number>,
 ): void {
@@ -109,40 +110,49 @@ function answerAsync(
       res.cork(() => {
         status = write(res);
       });
-      ctx.metrics.record(route, status, start);
+      ctx.metrics.observeRequest(route, method, status, ctx.listener.address, '', secondsSince(start));
     },
     (err: unknown) => {
       if (state.aborted) return;
+      const e = toDistkvError(err);
       res.cork(() => {
-        sendError(res, err);
+        sendError(res, e);
       });
-      ctx.metrics.record(route, toDistkvError(err).status, start);
+      ctx.metrics.observeRequest(route, method, e.status, ctx.listener.address, e.code, secondsSince(start));
     },
   );
 }
 
 /** registerAdminRoutes adds the observability and admin routes. */
 export function registerAdminRoutes(app: TemplatedApp, ctx: HttpContext): void {
-  app.any('/healthz', (res) => {
+  app.any('/healthz', (res, req) => {
     const start = performance.now();
     const ok = ctx.state.phase === 'serving';
     sendSeedText(res, ok ? 200 : 503, ok ? 'ok' : ctx.state.phase);
-    ctx.metrics.record('healthz', ok ? 200 : 503, start);
+    ctx.metrics.observeRequest(
+      'healthz',
+      req.getMethod().toUpperCase(),
+      ok ? 200 : 503,
+      ctx.listener.address,
+      ok ? '' : ctx.state.phase === 'draining' ? 'DRAINING' : 'UNAVAILABLE',
+      secondsSince(start),
+    );
   });
 
   app.get('/cluster', (res) => {
     const start = performance.now();
     sendJson(res, clusterView(ctx));
-    ctx.metrics.record('cluster', 200, start);
+    ctx.metrics.observeRequest('cluster', 'GET', 200, ctx.listener.address, '', secondsSince(start));
   });
 
   app.get('/stats', (res) => {
     const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'stats', start)) return;
+    if (refuseIfNotServing(res, ctx, 'stats', 'GET', start)) return;
     answerAsync(
       res,
       ctx,
       'stats',
+      'GET',
       start,
       statsView(ctx).then((body) => (r: HttpResponse) => {
         sendJson(r, body);
@@ -157,9 +167,10 @@ export function registerAdminRoutes(app: TemplatedApp, ctx: HttpContext): void {
       res,
       ctx,
       'metrics',
+      'GET',
       start,
       ctx.registry.metrics().then((text) => (r: HttpResponse) => {
-        r.writeHeader('Content-Type', ctx.registry.contentType).end(text + ctx.metrics.latencyExposition());
+        r.writeHeader('Content-Type', ctx.registry.contentType).end(text);
         return 200;
       }),
     );
@@ -167,17 +178,26 @@ export function registerAdminRoutes(app: TemplatedApp, ctx: HttpContext): void {
 
   app.any('/purge', (res, req) => {
     const start = performance.now();
+    const method = req.getMethod().toUpperCase();
     const denied = authError(req, ctx.config.server.token);
     if (denied) {
       sendSeedText(res, 401, denied.message);
-      ctx.metrics.record('seed_purge', 401, start);
+      ctx.metrics.observeRequest(
+        'seed_purge',
+        method,
+        denied.status,
+        ctx.listener.address,
+        denied.code,
+        secondsSince(start),
+      );
       return;
     }
-    if (refuseIfNotServing(res, ctx, 'seed_purge', start)) return;
+    if (refuseIfNotServing(res, ctx, 'seed_purge', method, start)) return;
     answerAsync(
       res,
       ctx,
       'seed_purge',
+      method,
       start,
       ctx.pool.callAll({ type: 'purge' }).then((results) => {
         const deleted = results.reduce((n, r) => n + (r.type === 'purge-result' ? r.deleted : 0), 0);
@@ -201,7 +221,14 @@ export function registerFallbackRoutes(app: TemplatedApp, ctx: HttpContext): voi
       new DistkvError('METHOD_NOT_ALLOWED', `${method} is not allowed here; allowed: ${allow}`),
       { headers: { Allow: allow } },
     );
-    ctx.metrics.record('other', 405, start);
+    ctx.metrics.observeRequest(
+      'other',
+      method,
+      405,
+      ctx.listener.address,
+      'METHOD_NOT_ALLOWED',
+      secondsSince(start),
+    );
   };
   app.any('/kv/_batch', methodNotAllowed('POST'));
   app.any('/kv/*', methodNotAllowed('GET, PUT, DELETE'));
@@ -211,13 +238,21 @@ export function registerFallbackRoutes(app: TemplatedApp, ctx: HttpContext): voi
   app.any('/metrics', methodNotAllowed('GET'));
   app.any('/*', (res, req) => {
     const start = performance.now();
+    const method = req.getMethod().toUpperCase();
     sendError(
       res,
       new DistkvError(
         'ROUTE_NOT_FOUND',
-        `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}; see GET /cluster and the README for the API`,
+        `no route for ${method} ${req.getUrl()}; see GET /cluster and the README for the API`,
       ),
     );
-    ctx.metrics.record('other', 404, start);
+    ctx.metrics.observeRequest(
+      'other',
+      method,
+      404,
+      ctx.listener.address,
+      'ROUTE_NOT_FOUND',
+      secondsSince(start),
+    );
   });
 }

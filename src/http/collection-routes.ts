@@ -16,6 +16,7 @@ import { contentLengthError, readBody } from './body.js';
 import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
 import { parseWireError } from './key-request.js';
+import { errorCodeOf, secondsSince } from './http-metrics.js';
 import { refuseIfNotServing } from './kv-routes.js';
 import { checkKey, intParam, parseQuery } from './request-parse.js';
 import { queryOf, sendError, sendJson } from './respond.js';
@@ -133,7 +134,7 @@ export function registerCollectionRoutes(app: TemplatedApp, ctx: HttpContext): v
 
   app.get('/kv', (res, req) => {
     const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'kv_scan', start)) return;
+    if (refuseIfNotServing(res, ctx, 'kv_scan', 'GET', start)) return;
     const state = { aborted: false };
     try {
       const { params, bad } = parseQuery(queryOf(req));
@@ -163,26 +164,48 @@ export function registerCollectionRoutes(app: TemplatedApp, ctx: HttpContext): v
         },
       );
     } catch (err) {
-      sendError(res, err);
-      ctx.metrics.record('kv_scan', toDistkvError(err).status, start);
+      const e = toDistkvError(err);
+      sendError(res, e);
+      ctx.metrics.observeRequest(
+        'kv_scan',
+        'GET',
+        e.status,
+        ctx.listener.address,
+        e.code,
+        secondsSince(start),
+      );
     }
   });
 
   app.post('/kv/_batch', (res, req) => {
     const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'kv_batch', start)) return;
+    if (refuseIfNotServing(res, ctx, 'kv_batch', 'POST', start)) return;
     const { params } = parseQuery(queryOf(req));
     const localOnly = params.get('local') === '1';
     const mismatch = configMismatch(params, ctx.shardMap.hash);
     if (mismatch) {
       sendError(res, mismatch);
-      ctx.metrics.record('kv_batch', 409, start);
+      ctx.metrics.observeRequest(
+        'kv_batch',
+        'POST',
+        mismatch.status,
+        ctx.listener.address,
+        mismatch.code,
+        secondsSince(start),
+      );
       return;
     }
     const tooBig = contentLengthError(req, batchLimit, 'body');
     if (tooBig) {
       sendError(res, tooBig, { close: true });
-      ctx.metrics.record('kv_batch', 413, start);
+      ctx.metrics.observeRequest(
+        'kv_batch',
+        'POST',
+        tooBig.status,
+        ctx.listener.address,
+        tooBig.code,
+        secondsSince(start),
+      );
       return;
     }
     const state = { aborted: false };
@@ -199,10 +222,18 @@ export function registerCollectionRoutes(app: TemplatedApp, ctx: HttpContext): v
         try {
           ops = parseBatch(body, maxKey, maxValue);
         } catch (err) {
+          const e = toDistkvError(err);
           res.cork(() => {
-            sendError(res, err);
+            sendError(res, e);
           });
-          ctx.metrics.record('kv_batch', 400, start);
+          ctx.metrics.observeRequest(
+            'kv_batch',
+            'POST',
+            e.status,
+            ctx.listener.address,
+            e.code,
+            secondsSince(start),
+          );
           return;
         }
         runBatch(ctx, ops, localOnly).then(
@@ -218,7 +249,14 @@ export function registerCollectionRoutes(app: TemplatedApp, ctx: HttpContext): v
         );
       },
       () => {
-        ctx.metrics.record('kv_batch', 413, start);
+        ctx.metrics.observeRequest(
+          'kv_batch',
+          'POST',
+          413,
+          ctx.listener.address,
+          'BODY_TOO_LARGE',
+          secondsSince(start),
+        );
       },
     );
   });
@@ -238,7 +276,15 @@ function finish(
     if (status === 0) sendError(res, body);
     else sendJson(res, body, status);
   });
-  ctx.metrics.record(route, status === 0 ? toDistkvError(body).status : status, start);
+  const err = status === 0 ? toDistkvError(body) : undefined;
+  ctx.metrics.observeRequest(
+    route,
+    route === 'kv_scan' ? 'GET' : 'POST',
+    err?.status ?? status,
+    ctx.listener.address,
+    err?.code ?? errorCodeOf(body),
+    secondsSince(start),
+  );
 }
 
 /** BatchOp is one validated operation of a batch, or the error that makes it invalid. */

@@ -9,7 +9,7 @@
 import { DistkvError, isErrorCode, statusOf, type WireError } from '../errors.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import { ST_DONE, ST_ERROR, ST_MISSING } from '../worker/op-format.js';
-import type { Route } from './http-metrics.js';
+import { type Route, secondsSince } from './http-metrics.js';
 import { errorBody, sendSeedText, STATUS_204, statusLine } from './respond.js';
 import type { HttpContext } from './context.js';
 import type { HttpResponse } from './uws.js';
@@ -29,8 +29,14 @@ export type KeyKind =
   | typeof KIND_SEED_SET;
 
 const ROUTE_OF: readonly Route[] = ['kv_get', 'kv_put', 'kv_delete', 'seed_get', 'seed_set'];
+/** METHOD_OF is each kind's method label (the seed's routes are counted as the GET they are sent as). */
+const METHOD_OF: readonly string[] = ['GET', 'PUT', 'DELETE', 'GET', 'GET'];
 const VALUE_PREFIX = Buffer.from('Value: ');
 const MISSING_BODY = errorBody(new DistkvError('NOT_FOUND', 'key not found'));
+/** The usual answers, as the status and error code (label) a request is counted under. */
+const ANSWER_200 = { status: 200, code: '' } as const;
+const ANSWER_204 = { status: 204, code: '' } as const;
+const ANSWER_404 = { status: 404, code: 'NOT_FOUND' } as const;
 /** The seed answers a missing key with BadgerDB's error text. */
 const SEED_MISSING_TEXT = 'Error: Key not found';
 
@@ -76,15 +82,26 @@ export class KeyRequest implements OpHandler {
     if (this.aborted) return;
     this.ctx.state.inFlight--;
     this.aborted = true; // the response is written now; a late onAborted must not decrement again
-    let code = 200;
+    let answer: { readonly status: number; readonly code: string } = ANSWER_200;
     this.res.cork(() => {
-      code = this.write(status, seq, value);
+      answer = this.write(status, seq, value);
     });
-    this.ctx.metrics.record(ROUTE_OF[this.kind]!, code, this.start);
+    this.ctx.metrics.observeRequest(
+      ROUTE_OF[this.kind]!,
+      METHOD_OF[this.kind]!,
+      answer.status,
+      this.ctx.listener.address,
+      answer.code,
+      secondsSince(this.start),
+    );
   }
 
-  /** write sends the response for a worker reply and returns its HTTP status. */
-  private write(status: number, seq: number, value: Buffer): number {
+  /** write sends the response for a worker reply and returns its HTTP status and error code ('' for none). */
+  private write(
+    status: number,
+    seq: number,
+    value: Buffer,
+  ): { readonly status: number; readonly code: string } {
     const res = this.res;
     const seed = this.kind === KIND_SEED_GET || this.kind === KIND_SEED_SET;
     if (status === ST_ERROR) {
@@ -98,7 +115,7 @@ export class KeyRequest implements OpHandler {
         );
       else
         res.writeStatus(statusLine(code)).writeHeader('Content-Type', 'application/json').end(errorBody(err));
-      return code;
+      return { status: code, code: err.code };
     }
     switch (this.kind) {
       case KIND_KV_GET:
@@ -106,29 +123,29 @@ export class KeyRequest implements OpHandler {
           res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json');
           if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
           res.end(MISSING_BODY);
-          return 404;
+          return ANSWER_404;
         }
         if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
         res.writeHeader('Content-Type', 'application/octet-stream').end(value);
-        return 200;
+        return ANSWER_200;
       case KIND_SEED_GET:
         if (status === ST_MISSING) {
           sendSeedText(res, 404, SEED_MISSING_TEXT);
-          return 404;
+          return ANSWER_404;
         }
         if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
         res
           .writeHeader('Content-Type', 'text/plain; charset=utf-8')
           .end(Buffer.concat([VALUE_PREFIX, value]));
-        return 200;
+        return ANSWER_200;
       case KIND_SEED_SET:
         sendSeedText(res, 200, `Key set successfully on shard ${this.shard}`);
-        return 200;
+        return ANSWER_200;
       default:
         if (status !== ST_DONE) throw new Error(`unexpected reply status ${status} for a write`);
         // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes).
         res.writeStatus(STATUS_204).writeHeader('X-Distkv-Seq', String(seq)).endWithoutBody();
-        return 204;
+        return ANSWER_204;
     }
   }
 }

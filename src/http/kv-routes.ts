@@ -6,13 +6,13 @@
  * process or submits one operation to the owning worker and registers `res.onAborted`.
  */
 import type { Dispatcher } from 'undici';
-import { DistkvError } from '../errors.js';
+import { DistkvError, toDistkvError } from '../errors.js';
 import { slotOf } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
 import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
 import { contentLengthError, readBody } from './body.js';
 import type { HttpContext } from './context.js';
-import type { Route } from './http-metrics.js';
+import { type Route, secondsSince } from './http-metrics.js';
 import {
   KeyRequest,
   type KeyKind,
@@ -36,6 +36,7 @@ export function refuseIfNotServing(
   res: HttpResponse,
   ctx: HttpContext,
   route: Route,
+  method: string,
   start: number,
 ): boolean {
   const phase = ctx.state.phase;
@@ -45,7 +46,7 @@ export function refuseIfNotServing(
       ? new DistkvError('DRAINING', 'node is shutting down; retry on another node or after restart')
       : new DistkvError('UNAVAILABLE', 'node is starting; its stores are not open yet');
   sendError(res, err);
-  ctx.metrics.record(route, 503, start);
+  ctx.metrics.observeRequest(route, method, err.status, ctx.listener.address, err.code, secondsSince(start));
   return true;
 }
 
@@ -129,7 +130,14 @@ function placeKey(
   if (target.local) return { shard, owner: undefined };
   if (ctx.proxy && req.getHeader(FORWARDED_HEADER) === '') return { shard, owner: target.address };
   sendRedirect(res, ctx.scheme, url, query, { shard, slot, owner: target.address }, ctx.shardMap.hash);
-  ctx.metrics.record('redirect', 307, start);
+  ctx.metrics.observeRequest(
+    'redirect',
+    req.getMethod().toUpperCase(),
+    307,
+    ctx.listener.address,
+    '',
+    secondsSince(start),
+  );
   return undefined;
 }
 
@@ -163,30 +171,23 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
 
   const simple = (kind: KeyKind, op: OpCode, route: Route) => (res: HttpResponse, req: HttpRequest) => {
     const start = performance.now();
-    if (refuseIfNotServing(res, ctx, route, start)) return;
+    const method = op === OP_GET ? 'GET' : 'DELETE';
+    if (refuseIfNotServing(res, ctx, route, method, start)) return;
     const url = req.getUrl();
     let key: string;
     try {
       key = keyFromPath(url, KV_PREFIX, maxKey);
     } catch (err) {
-      sendError(res, err);
-      ctx.metrics.record(route, 400, start);
+      const e = toDistkvError(err);
+      sendError(res, e);
+      ctx.metrics.observeRequest(route, method, e.status, ctx.listener.address, e.code, secondsSince(start));
       return;
     }
     const query = queryOf(req);
     const at = placeKey(res, req, ctx, url, query, key, op !== OP_GET, start);
     if (at === undefined) return;
     if (at.owner !== undefined) {
-      proxyNow(
-        res,
-        ctx,
-        at.shard,
-        at.owner,
-        op === OP_GET ? 'GET' : 'DELETE',
-        pathOf(url, query),
-        route,
-        start,
-      );
+      proxyNow(res, ctx, at.shard, at.owner, method, pathOf(url, query), route, start);
       return;
     }
     const request = dispatch(res, ctx, kind, op, key, at.shard, undefined, start);
@@ -200,7 +201,7 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
 
   app.put('/kv/*', (res, req) => {
     const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'kv_put', start)) return;
+    if (refuseIfNotServing(res, ctx, 'kv_put', 'PUT', start)) return;
     const url = req.getUrl();
     let key: string;
     try {
@@ -208,12 +209,27 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       const tooBig = contentLengthError(req, maxValue, 'value');
       if (tooBig) {
         sendError(res, tooBig, { close: true });
-        ctx.metrics.record('kv_put', tooBig.status, start);
+        ctx.metrics.observeRequest(
+          'kv_put',
+          'PUT',
+          tooBig.status,
+          ctx.listener.address,
+          tooBig.code,
+          secondsSince(start),
+        );
         return;
       }
     } catch (err) {
-      sendError(res, err);
-      ctx.metrics.record('kv_put', 400, start);
+      const e = toDistkvError(err);
+      sendError(res, e);
+      ctx.metrics.observeRequest(
+        'kv_put',
+        'PUT',
+        e.status,
+        ctx.listener.address,
+        e.code,
+        secondsSince(start),
+      );
       return;
     }
     const query = queryOf(req);
@@ -225,8 +241,16 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       try {
         concern = writeConcern(ctx, query, at.shard);
       } catch (err) {
-        sendError(res, err, { close: true });
-        ctx.metrics.record('kv_put', 400, start);
+        const e = toDistkvError(err);
+        sendError(res, e, { close: true });
+        ctx.metrics.observeRequest(
+          'kv_put',
+          'PUT',
+          e.status,
+          ctx.listener.address,
+          e.code,
+          secondsSince(start),
+        );
         return;
       }
     }
@@ -259,7 +283,14 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
           );
       },
       () => {
-        ctx.metrics.record('kv_put', 413, start);
+        ctx.metrics.observeRequest(
+          'kv_put',
+          'PUT',
+          413,
+          ctx.listener.address,
+          'VALUE_TOO_LARGE',
+          secondsSince(start),
+        );
       },
     );
   });
@@ -272,15 +303,23 @@ export function registerSeedKeyRoutes(app: TemplatedApp, ctx: HttpContext): void
 
   app.any('/get', (res, req) => {
     const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'seed_get', start)) return;
+    const method = req.getMethod().toUpperCase();
+    if (refuseIfNotServing(res, ctx, 'seed_get', method, start)) return;
     const query = queryOf(req);
     const key = seedParam(query, 'key');
     if (key === '') {
       sendSeedText(res, 400, 'Missing key');
-      ctx.metrics.record('seed_get', 400, start);
+      ctx.metrics.observeRequest(
+        'seed_get',
+        method,
+        400,
+        ctx.listener.address,
+        'MISSING_KEY',
+        secondsSince(start),
+      );
       return;
     }
-    if (!seedKeyOk(res, ctx, key, maxKey, 'seed_get', start)) return;
+    if (!seedKeyOk(res, ctx, key, maxKey, 'seed_get', method, start)) return;
     const at = placeKey(res, req, ctx, '/get', query, key, false, start);
     if (at === undefined) return;
     if (at.owner !== undefined) {
@@ -295,20 +334,35 @@ export function registerSeedKeyRoutes(app: TemplatedApp, ctx: HttpContext): void
 
   app.any('/set', (res, req) => {
     const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'seed_set', start)) return;
+    const method = req.getMethod().toUpperCase();
+    if (refuseIfNotServing(res, ctx, 'seed_set', method, start)) return;
     const query = queryOf(req);
     const { params } = parseQuery(query);
     const key = params.get('key') ?? '';
     const value = params.get('value') ?? '';
     if (key === '' || value === '') {
       sendSeedText(res, 400, 'Missing key or value');
-      ctx.metrics.record('seed_set', 400, start);
+      ctx.metrics.observeRequest(
+        'seed_set',
+        method,
+        400,
+        ctx.listener.address,
+        key === '' ? 'MISSING_KEY' : 'INVALID_ARGUMENT',
+        secondsSince(start),
+      );
       return;
     }
-    if (!seedKeyOk(res, ctx, key, maxKey, 'seed_set', start)) return;
+    if (!seedKeyOk(res, ctx, key, maxKey, 'seed_set', method, start)) return;
     if (Buffer.byteLength(value) > maxValue) {
       sendSeedText(res, 413, `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`);
-      ctx.metrics.record('seed_set', 413, start);
+      ctx.metrics.observeRequest(
+        'seed_set',
+        method,
+        413,
+        ctx.listener.address,
+        'VALUE_TOO_LARGE',
+        secondsSince(start),
+      );
       return;
     }
     const at = placeKey(res, req, ctx, '/set', query, key, true, start);
@@ -330,14 +384,16 @@ function seedKeyOk(
   key: string,
   maxKey: number,
   route: Route,
+  method: string,
   start: number,
 ): boolean {
   try {
     checkKey(key, maxKey);
     return true;
   } catch (err) {
-    sendSeedText(res, 400, `Invalid key: ${(err as Error).message}`);
-    ctx.metrics.record(route, 400, start);
+    const e = toDistkvError(err);
+    sendSeedText(res, 400, `Invalid key: ${e.message}`);
+    ctx.metrics.observeRequest(route, method, 400, ctx.listener.address, e.code, secondsSince(start));
     return false;
   }
 }

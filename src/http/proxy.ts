@@ -10,7 +10,7 @@
 import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
 import type { HttpContext } from './context.js';
-import type { Route } from './http-metrics.js';
+import { errorCodeOf, type Route, secondsSince } from './http-metrics.js';
 import { sendError, statusLine } from './respond.js';
 import type { HttpResponse } from './uws.js';
 
@@ -43,7 +43,14 @@ export function proxyToOwner(
         for (const [name, value] of r.headers) res.writeHeader(name, value);
         res.end(r.body);
       });
-      ctx.metrics.record(route, r.status, start);
+      ctx.metrics.observeRequest(
+        route,
+        method,
+        r.status,
+        ctx.listener.address,
+        r.status >= 400 ? relayedErrorCode(r.body) : '',
+        secondsSince(start),
+      );
     },
     (err: unknown) => {
       ctx.state.inFlight--;
@@ -55,7 +62,16 @@ export function proxyToOwner(
       res.cork(() => {
         sendError(res, e);
       });
-      ctx.metrics.record(route, e.status, start);
+      ctx.metrics.observeRequest(route, method, e.status, ctx.listener.address, e.code, secondsSince(start));
     },
   );
+}
+
+/** relayedErrorCode reads the error code of an owner's JSON error answer ('' for a seed text answer). */
+function relayedErrorCode(body: Uint8Array): string {
+  try {
+    return errorCodeOf(JSON.parse(Buffer.from(body).toString('utf8')));
+  } catch {
+    return '';
+  }
 }

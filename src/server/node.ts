@@ -20,6 +20,7 @@ import { loadNativeUws } from '../http/uws.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
+import { registerReplicationMetrics } from './replication-metrics.js';
 import { registerStoreMetrics } from './store-metrics.js';
 import { INLINE, WorkerPool } from './worker-pool.js';
 
@@ -62,6 +63,7 @@ export class DistkvNode {
   private readonly log: Logger;
   private readonly forwarder: Forwarder;
   private readonly peers: PeerCheck;
+  private readonly scheme: 'http' | 'https';
   private stopping: Promise<void> | undefined;
 
   private constructor(options: NodeOptions) {
@@ -92,10 +94,12 @@ export class DistkvNode {
         : (options.workerEntry ?? new URL('../../workers/shard-worker.js', import.meta.url));
     this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level);
     const registry = new Registry();
-    collectDefaultMetrics({ register: registry, prefix: 'distkv_process_' });
+    // The standard process_* and nodejs_* names, unprefixed, as dashboards expect them.
+    collectDefaultMetrics({ register: registry });
     registerStoreMetrics(registry, this.pool, this.plan.stores);
+    registerReplicationMetrics(registry, this.pool, this.plan.stores);
     const shardMap = new ShardMap(config.shards);
-    const scheme = config.server.tls_cert === '' ? 'http' : 'https';
+    const scheme = (this.scheme = config.server.tls_cert === '' ? 'http' : 'https');
     const hosted = new Set(this.plan.listeners.map((l) => l.address));
     const others = [...new Set(config.shards.flatMap((s) => [s.address, ...s.replicas]))].filter(
       (a) => !hosted.has(a),
@@ -134,8 +138,12 @@ export class DistkvNode {
     const t0 = performance.now();
     try {
       await node.frontDoor.listen();
+      // Requests are answered from now on, but with 503 until the stores are open ("serving" below).
       for (const l of node.plan.listeners)
-        node.log.info({ address: l.address }, `listening on http://${l.host}:${l.port} as node ${l.address}`);
+        node.log.info(
+          { address: l.address },
+          `listening on ${node.scheme}://${l.host}:${l.port} as node ${l.address} (stores opening: 503 until serving)`,
+        );
       await node.pool.start();
     } catch (err) {
       node.frontDoor.close();
@@ -159,7 +167,7 @@ export class DistkvNode {
     node.peers.start();
     node.log.info(
       { ms: Math.round(performance.now() - t0), workers: node.pool.size, stores: node.plan.stores.length },
-      'serving',
+      `serving on ${node.plan.listeners.map((l) => `${node.scheme}://${l.host}:${l.port}`).join(', ')}`,
     );
     return node;
   }

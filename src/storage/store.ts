@@ -12,6 +12,7 @@
  *  - a read sees every write whose promise has resolved and may see writes still in flight.
  */
 import type { Durability } from '../config/schema.js';
+import type { HistogramSnapshot } from '../util/latency-histogram.js';
 
 /** StoreEntry is one key/value pair returned by a scan. */
 export interface StoreEntry {
@@ -49,6 +50,8 @@ export interface Store {
   lastSeq(): number;
   /** stats returns the store's counters. */
   stats(): StoreStats;
+  /** timings returns the store's duration histograms by stats field name, if it keeps any (/stats and /metrics). */
+  timings?(): Record<string, HistogramSnapshot>;
   /** close flushes and releases everything; the store is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -90,10 +90,10 @@ export type ToWorker =
   | { type: 'seed-next'; id: number; stores: number[] }
   | { type: 'seed-ack'; id: number; stores: number[]; key: string; value: string };
 
-/** StoreStatsReport is one store's entry in a stats result. */
+/** StoreStatsReport is one store's entry in a stats result: StoreStats plus replication fields; readers check each field's type. */
 export interface StoreStatsReport {
   index: number;
-  stats: Record<string, number | string>;
+  stats: Record<string, unknown>;
 }
 
 /** ScanEntry is one entry of a scan result (bytes copied out of the store). */

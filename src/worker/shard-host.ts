@@ -101,10 +101,7 @@ export class ShardHost {
           ok: true,
           stores: [...this.stores.entries()].map(([index, { store }]) => ({
             index,
-            stats: { ...store.stats(), ...this.replication?.statsOf(index) } as Record<
-              string,
-              number | string
-            >,
+            stats: { ...store.stats(), ...store.timings?.(), ...this.replication?.statsOf(index) },
           })),
         }));
         return;

@@ -18,6 +18,7 @@ import { HttpMetrics } from '../http/http-metrics.js';
 import { Forwarder } from '../http/scatter.js';
 import { loadNativeUws } from '../http/uws.js';
 import { ShardMap } from '../routing/shard-map.js';
+import { checkDataFormat } from './data-format.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
 import { registerStoreMetrics } from './store-metrics.js';
@@ -90,6 +91,11 @@ export class DistkvNode {
       options.inline === true
         ? INLINE
         : (options.workerEntry ?? new URL('../../workers/shard-worker.js', import.meta.url));
+    if (config.storage.engine !== 'memory')
+      checkDataFormat(
+        config.server.data_dir,
+        this.plan.stores.map((st) => st.dir),
+      );
     this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'distkv_process_' });

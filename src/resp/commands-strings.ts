@@ -82,21 +82,21 @@ function submit(
 
 /** get: GET key. */
 export function get(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, 1, false);
+  const t = routeKeys(c, args, 1, 1, 1, false);
   if (t === undefined) return;
   submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatGet));
 }
 
 /** strlen: STRLEN key. */
 export function strlen(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, 1, false);
+  const t = routeKeys(c, args, 1, 1, 1, false);
   if (t === undefined) return;
   submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatStrlen));
 }
 
 /** type: TYPE key ("string" or "none": distkv stores strings only). */
 export function type(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, 1, false);
+  const t = routeKeys(c, args, 1, 1, 1, false);
   if (t === undefined) return;
   submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatType));
 }
@@ -121,7 +121,7 @@ export function set(c: RespConnection, args: Buffer[]): void {
   }
   const value = args[2]!;
   if (tooLarge(c, value)) return;
-  const t = routeKeys(c, args, 1, 1, true);
+  const t = routeKeys(c, args, 1, 1, 1, true);
   if (t === undefined) return;
   if (flags === 0 && !getOld) {
     submit(c, t, OP_PUT, args[1]!, value, c.queue.later(c.proto, formatSetOk, t.store));
@@ -166,12 +166,14 @@ export function incrBy(sign: 1 | -1, given: boolean): (c: RespConnection, args: 
     if (given) {
       const d = parseInt64(args[2]!.toString('latin1'));
       if (d === undefined || (sign === -1 && d === -(2n ** 63n))) {
-        c.queue.now(c.proto).error(sign === -1 && d !== undefined ? 'ERR decrement would overflow' : NOT_INTEGER);
+        c.queue
+          .now(c.proto)
+          .error(sign === -1 && d !== undefined ? 'ERR decrement would overflow' : NOT_INTEGER);
         return;
       }
       delta = d * BigInt(sign);
     }
-    const t = routeKeys(c, args, 1, 1, true);
+    const t = routeKeys(c, args, 1, 1, 1, true);
     if (t === undefined) return;
     submit(c, t, OP_INCR, args[1]!, delta.toString(), c.queue.later(c.proto, formatIncrNote, t.store));
   };
@@ -206,7 +208,8 @@ class Gather {
     return {
       onReply: (status, seq, value) => {
         if (status === ST_ERROR) this.error ??= errorText(value);
-        else if (status === ST_VALUE || (status === ST_DONE && value.length > 0)) this.values[i] = Buffer.from(value);
+        else if (status === ST_VALUE || (status === ST_DONE && value.length > 0))
+          this.values[i] = Buffer.from(value);
         if (status === ST_DONE) this.c.noteWrite(this.pending.store, seq);
         if (--this.remaining === 0)
           this.c.queue.completeWith(this.pending, (w) => {
@@ -220,7 +223,7 @@ class Gather {
 
 /** mget: MGET key [key ...]. */
 export function mget(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, 1, false);
+  const t = routeKeys(c, args, 1, -1, 1, false);
   if (t === undefined) return;
   const g = new Gather(c, args.length - 1, writeValues, t.store);
   for (let i = 1; i < args.length; i++) submit(c, t, OP_GET, args[i]!, undefined, g.part(i - 1));
@@ -236,7 +239,7 @@ function writeValues(w: RespWriter, g: Gather): void {
 
 /** exists: EXISTS key [key ...] (a key named twice counts twice, as in Redis). */
 export function exists(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, 1, false);
+  const t = routeKeys(c, args, 1, -1, 1, false);
   if (t === undefined) return;
   const g = new Gather(c, args.length - 1, writeCount, t.store);
   for (let i = 1; i < args.length; i++) submit(c, t, OP_GET, args[i]!, undefined, g.part(i - 1));
@@ -244,7 +247,7 @@ export function exists(c: RespConnection, args: Buffer[]): void {
 
 /** del: DEL key [key ...], answering how many existed. */
 export function del(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, 1, true);
+  const t = routeKeys(c, args, 1, -1, 1, true);
   if (t === undefined) return;
   const g = new Gather(c, args.length - 1, writeDeleted, t.store);
   for (let i = 1; i < args.length; i++) submit(c, t, OP_DELETE_COUNTED, args[i]!, undefined, g.part(i - 1));
@@ -265,8 +268,15 @@ export function mset(c: RespConnection, args: Buffer[]): void {
     return;
   }
   for (let i = 2; i < args.length; i += 2) if (tooLarge(c, args[i]!)) return;
-  const t = routeKeys(c, args, 1, 2, true);
+  const t = routeKeys(c, args, 1, -2, 2, true);
   if (t === undefined) return;
-  const g = new Gather(c, (args.length - 1) / 2, (w) => { w.ok(); }, t.store);
+  const g = new Gather(
+    c,
+    (args.length - 1) / 2,
+    (w) => {
+      w.ok();
+    },
+    t.store,
+  );
   for (let i = 1; i < args.length; i += 2) submit(c, t, OP_PUT, args[i]!, args[i + 1], g.part((i - 1) / 2));
 }

@@ -25,19 +25,21 @@ export function checkKey(key: Buffer, maxKeyBytes: number): string | undefined {
 }
 
 /**
- * routeKeys returns the local store serving `keys` (every one, or every `step`-th from `first`),
- * or writes the error reply (invalid key, CROSSSLOT, MOVED) and returns undefined.
+ * routeKeys returns the local store serving the keys `args[first]`, `args[first + step]`, ... up to
+ * `args[last]` (last < 0 counts from the end, as in COMMAND's key positions), or writes the error reply (invalid key, CROSSSLOT, MOVED) and returns undefined.
  */
 export function routeKeys(
   c: RespConnection,
   args: readonly Buffer[],
   first: number,
+  last: number,
   step: number,
   write: boolean,
 ): LocalTarget | undefined {
   const { config, shardMap, listener } = c.ctx;
   let slot = -1;
-  for (let i = first; i < args.length; i += step) {
+  const end = last < 0 ? args.length + last : last;
+  for (let i = first; i <= end; i += step) {
     const key = args[i]!;
     const bad = checkKey(key, config.server.max_key_bytes);
     if (bad !== undefined) {

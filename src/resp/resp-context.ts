@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
+import type { ScanCursors } from './scan-cursors.js';
 
 /** RespContext is shared by every connection of one RESP listener. */
 export interface RespContext {
@@ -19,6 +20,10 @@ export interface RespContext {
   /** listener is the node this RESP listener speaks for (its routing tables). */
   listener: ListenerPlan;
   startedAt: number;
+  /** cursors are this listener's open SCAN cursors. */
+  cursors: ScanCursors;
+  /** clients counts this listener's open connections. */
+  clients: () => number;
   /** nextClientId numbers connections (CLIENT ID); shared by the process's listeners. */
   nextClientId: () => number;
 }

@@ -55,7 +55,8 @@ export class RespParser {
     while (pos < data.length && !stopped) {
       const args: Buffer[] = [];
       const end = data[pos] === STAR ? this.parseArray(data, pos, args) : this.parseInline(data, pos, args);
-      if (this.error !== undefined) return this.error;
+      const error = this.error as string | undefined; // set by the parse calls above
+      if (error !== undefined) return error;
       if (end === INCOMPLETE) break;
       pos = end;
       if (args.length > 0) stopped = !onCommand(args);

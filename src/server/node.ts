@@ -17,6 +17,8 @@ import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics } from '../http/http-metrics.js';
 import { Forwarder } from '../http/scatter.js';
 import { loadNativeUws } from '../http/uws.js';
+import { respEndpointOf } from '../resp/resp-address.js';
+import { RespListener } from '../resp/resp-listener.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { checkDataFormat } from './data-format.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
@@ -63,6 +65,8 @@ export class DistkvNode {
   private readonly log: Logger;
   private readonly forwarder: Forwarder;
   private readonly peers: PeerCheck;
+  /** resp are the RESP listeners, one per hosted node (none when server.resp_port_offset = 0). */
+  private readonly resp: RespListener[] = [];
   private stopping: Promise<void> | undefined;
 
   private constructor(options: NodeOptions) {
@@ -123,6 +127,24 @@ export class DistkvNode {
       startedAt: Date.now(),
     };
     this.frontDoor = new FrontDoor(uws, shared);
+    let clientIds = 0;
+    const respShared = {
+      config,
+      shardMap,
+      plan: this.plan,
+      pool: this.pool,
+      log,
+      startedAt: shared.startedAt,
+      nextClientId: () => ++clientIds,
+    };
+    for (const l of this.plan.listeners) {
+      // The RESP port follows the bound HTTP port, so --listen moves both.
+      const bind = respEndpointOf(
+        `${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`,
+        config.server.resp_port_offset,
+      );
+      if (bind !== undefined) this.resp.push(new RespListener(respShared, l, bind));
+    }
     if (config.server.token === '') {
       const exposed = this.plan.listeners.filter((l) => !isLoopbackHost(l.host));
       if (exposed.length > 0) {
@@ -143,7 +165,15 @@ export class DistkvNode {
       for (const l of node.plan.listeners)
         node.log.info({ address: l.address }, `listening on http://${l.host}:${l.port} as node ${l.address}`);
       await node.pool.start();
+      for (const r of node.resp) {
+        await r.listen();
+        node.log.info(
+          { address: r.address },
+          `RESP (Redis protocol) on redis://${r.endpoint.host}:${r.endpoint.port} for node ${r.address}`,
+        );
+      }
     } catch (err) {
+      for (const r of node.resp) r.close();
       node.frontDoor.close();
       await node.pool.stop();
       throw err;
@@ -179,6 +209,7 @@ export class DistkvNode {
   private async drain(): Promise<void> {
     this.state.phase = 'draining';
     this.frontDoor.close();
+    for (const r of this.resp) r.stopAccepting();
     this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
     const deadline = performance.now() + DRAIN_LIMIT_MS;
     while ((this.state.inFlight > 0 || this.pool.inFlight > 0) && performance.now() < deadline) {
@@ -190,6 +221,7 @@ export class DistkvNode {
         'drain limit reached; closing stores with requests in flight',
       );
     await this.pool.stop();
+    for (const r of this.resp) r.close();
     await this.forwarder.close();
     await this.peers.stop();
     this.log.info('stores closed; stopped');

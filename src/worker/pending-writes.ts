@@ -23,7 +23,7 @@ export class PendingWrites {
   /** note records a write of `value` (null = delete) to `key` and returns the handle to settle it with. */
   note(store: number, key: Uint8Array, value: Uint8Array | null): string {
     let keys = this.byStore.get(store);
-    if (keys === undefined) this.byStore.set(store, (keys = new Map()));
+    if (keys === undefined) this.byStore.set(store, (keys = new Map<string, Pending>()));
     const k = latin1Key(key);
     const p = keys.get(k);
     if (p === undefined) keys.set(k, { value, inFlight: 1 });

@@ -265,7 +265,8 @@ export class ShardHost {
           }
           case OP_DELETE_COUNTED: {
             const old = this.current(r.store, store, r.key);
-            if (old == null) this.replies.add(id, ST_DONE, this.positions.get(r.store, SLOT_LAST_SEQ), encodeOld(old));
+            if (old == null)
+              this.replies.add(id, ST_DONE, this.positions.get(r.store, SLOT_LAST_SEQ), encodeOld(old));
             else this.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, encodeOld(old));
             break;
           }

@@ -44,6 +44,14 @@ describe('RESP handshake with redis-cli', () => {
     );
   });
 
+  it("names each node's RESP address in /cluster", async () => {
+    const doc = (await (await fetch(`http://${A}/cluster`)).json()) as { resp: Record<string, string> };
+    assert.deepEqual(doc.resp, {
+      [A]: `127.0.0.1:${respOf(A).port}`,
+      [B]: `127.0.0.1:${respOf(B).port}`,
+    });
+  });
+
   it('answers PING, ECHO, SELECT 0, CLIENT SETNAME / GETNAME / ID / SETINFO and QUIT', async () => {
     assert.equal(await cli('PING'), 'PONG\n');
     assert.equal(await cli('PING', 'hi'), 'hi\n');

@@ -19,12 +19,17 @@ const SCRATCH_BYTES = 4096;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 
-/** slotOfRange returns the slot of the key held in `bytes[0, length)`. */
+/**
+ * slotOfRange returns the slot of the key held in `bytes[0, length)`. The brace search is a plain
+ * loop bounded by `length`: `indexOf` would scan the whole scratch buffer behind a short key.
+ */
 function slotOfRange(bytes: Uint8Array, length: number): number {
-  const open = bytes.indexOf(OPEN_BRACE);
-  if (open >= 0 && open < length) {
-    const close = bytes.indexOf(CLOSE_BRACE, open + 1);
-    if (close > open + 1 && close < length) return crc16(bytes, open + 1, close) & (SLOT_COUNT - 1);
+  let open = 0;
+  while (open < length && bytes[open] !== OPEN_BRACE) open++;
+  if (open < length) {
+    let close = open + 1;
+    while (close < length && bytes[close] !== CLOSE_BRACE) close++;
+    if (close < length && close > open + 1) return crc16(bytes, open + 1, close) & (SLOT_COUNT - 1);
   }
   return crc16(bytes, 0, length) & (SLOT_COUNT - 1);
 }

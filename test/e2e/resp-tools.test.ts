@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { seededRandom, testSeed } from '../helpers/random.js';
 import { freeNodeAddress, redisCli, respOf, runTool } from '../helpers/resp.js';
 import { ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -259,6 +260,56 @@ describe('redis-benchmark and ioredis against the RESP listener', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /SET: [\d.]+ requests per second/);
     assert.match(r.stdout, /GET: [\d.]+ requests per second/);
+  });
+
+  it('answers a pipeline of 3,000 random commands on 8 keys in order, each reply as a model predicts', async () => {
+    const seed = testSeed();
+    const rnd = seededRandom(seed);
+    const redis = new Redis({ host: respOf(A).host, port: respOf(A).port, lazyConnect: true });
+    await redis.connect();
+    try {
+      const model = new Map<string, string>();
+      const expected: unknown[] = [];
+      const pipe = redis.pipeline();
+      for (let i = 0; i < 3000; i++) {
+        const k = `pipe-model:${Math.floor(rnd() * 8)}`;
+        const pick = rnd();
+        if (pick < 0.3) {
+          const v = String(Math.floor(rnd() * 100));
+          pipe.set(k, v);
+          model.set(k, v);
+          expected.push('OK');
+        } else if (pick < 0.55) {
+          pipe.get(k);
+          expected.push(model.get(k) ?? null);
+        } else if (pick < 0.75) {
+          const cur = model.get(k) ?? '0';
+          if (/^-?\d+$/.test(cur)) {
+            pipe.incr(k);
+            model.set(k, String(Number(cur) + 1));
+            expected.push(Number(cur) + 1);
+          } else {
+            pipe.exists(k);
+            expected.push(1);
+          }
+        } else if (pick < 0.85) {
+          pipe.del(k);
+          expected.push(model.delete(k) ? 1 : 0);
+        } else {
+          const v = `s${i}`;
+          pipe.set(k, v, 'NX');
+          expected.push(model.has(k) ? null : 'OK');
+          if (!model.has(k)) model.set(k, v);
+        }
+      }
+      const replies = (await pipe.exec()) ?? [];
+      replies.forEach(([err, value], i) => {
+        assert.equal(err, null, `seed ${seed} command ${i}`);
+        assert.deepEqual(value, expected[i], `seed ${seed} command ${i}`);
+      });
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('shares binary values with the HTTP API both ways', async () => {

@@ -4,7 +4,8 @@
  * cluster clients use to find a command's keys), and the function that runs it.
  *
  * Dispatch checks, in Redis's order and wording: unknown command, wrong number of arguments,
- * authentication (`NOAUTH`) when a token is set.
+ * authentication (`NOAUTH`) when a token is set; then, while the node drains, commands on keys get
+ * `-TRYAGAIN`.
  */
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
@@ -309,6 +310,10 @@ export function dispatch(c: RespConnection, args: Buffer[]): void {
   }
   if (!c.authenticated && cmd.noAuth !== true) {
     c.queue.now(c.proto).error('NOAUTH Authentication required.');
+    return;
+  }
+  if (cmd.firstKey > 0 && c.ctx.draining()) {
+    c.queue.now(c.proto).error('TRYAGAIN the node is shutting down');
     return;
   }
   cmd.run(c, args);

@@ -14,7 +14,7 @@ import type { RespContext } from './resp-context.js';
 import { ScanCursors } from './scan-cursors.js';
 
 /** RespShared is what every RESP listener of a process shares; each adds its own node's plan. */
-export type RespShared = Omit<RespContext, 'listener' | 'cursors' | 'clients'>;
+export type RespShared = Omit<RespContext, 'listener' | 'cursors' | 'clients' | 'draining'>;
 
 /** RespListener serves RESP for one node. */
 export class RespListener {
@@ -23,6 +23,7 @@ export class RespListener {
   readonly address: string;
   private readonly server: Server;
   private readonly connections = new Set<RespConnection>();
+  private draining = false;
 
   constructor(shared: RespShared, listener: RespContext['listener'], endpoint: RespEndpoint) {
     this.endpoint = endpoint;
@@ -32,6 +33,7 @@ export class RespListener {
       listener,
       cursors: new ScanCursors(),
       clients: () => this.connections.size,
+      draining: () => this.draining,
     };
     this.server = createServer({ noDelay: true }, (socket: Socket) => {
       const c = new RespConnection(socket, ctx, dispatch);
@@ -59,8 +61,12 @@ export class RespListener {
     });
   }
 
-  /** stopAccepting closes the listening socket; open connections keep being served. */
+  /**
+   * stopAccepting closes the listening socket; open connections get the replies in flight, and
+   * `-TRYAGAIN` for new commands on keys, as HTTP requests get 503 while the node drains.
+   */
   stopAccepting(): void {
+    this.draining = true;
     if (this.server.listening) this.server.close();
   }
 

@@ -23,7 +23,6 @@ async function session(lines: string[]): Promise<string> {
 }
 
 before(async () => {
-  const dir = tempDir(after);
   A = await freeNodeAddress();
   const config = writeConfig(dir, [{ address: A }], '[server]\ntoken = "s3cret"\n');
   server = await ServerProcess.start(
@@ -35,6 +34,11 @@ before(async () => {
 after(async () => {
   await server.stop();
 });
+
+// Created here, not in before(): an after() registered inside a root before() runs as soon as that
+// hook ends (Node 20) and would delete the directory under the running servers. Registered after
+// the stop hook, so the servers stop before the directory is removed.
+const dir = tempDir(after);
 
 describe('RESP AUTH with the node token', () => {
   it('refuses commands before AUTH with NOAUTH, and a wrong password with WRONGPASS', async () => {

@@ -27,7 +27,6 @@ function ownerOf(key: string): string {
 }
 
 before(async () => {
-  const dir = tempDir(after);
   nodes = [await freeNodeAddress(), await freeNodeAddress(), await freeNodeAddress()];
   cluster = await TestCluster.start({ dir, shards: nodes.map((address) => ({ address })) });
 });
@@ -35,6 +34,11 @@ before(async () => {
 after(async () => {
   await cluster.stop();
 });
+
+// Created here, not in before(): an after() registered inside a root before() runs as soon as that
+// hook ends (Node 20) and would delete the directory under the running servers. Registered after
+// the stop hook, so the servers stop before the directory is removed.
+const dir = tempDir(after);
 
 describe('RESP cluster mode over three processes', () => {
   it('answers -MOVED slot host:port for a key another node owns, and redis-cli -c follows it', async () => {

@@ -19,7 +19,6 @@ const cli = (...args: string[]): Promise<string> => redisCli(A, args);
 const err = async (...args: string[]): Promise<string> => (await cli(...args)).replace(/\n\n$/, '\n');
 
 before(async () => {
-  const dir = tempDir(after);
   A = await freeNodeAddress();
   B = await freeNodeAddress();
   const config = writeConfig(
@@ -36,6 +35,11 @@ before(async () => {
 after(async () => {
   await server.stop();
 });
+
+// Created here, not in before(): an after() registered inside a root before() runs as soon as that
+// hook ends (Node 20) and would delete the directory under the running servers. Registered after
+// the stop hook, so the servers stop before the directory is removed.
+const dir = tempDir(after);
 
 describe('RESP handshake with redis-cli', () => {
   it('prints the RESP address of each node at startup', () => {

@@ -39,6 +39,8 @@ export interface ServerConfig {
   max_value_bytes: number;
   tls_cert: string;
   tls_key: string;
+  /** resp_port_offset puts each node's RESP (Redis protocol) listener on its HTTP port plus this; 0 = none. */
+  resp_port_offset: number;
 }
 
 /** StorageConfig is the `[storage]` table. */
@@ -79,6 +81,7 @@ export const DEFAULTS = {
     max_value_bytes: 1048576,
     tls_cert: '',
     tls_key: '',
+    resp_port_offset: 1000,
   },
   storage: {
     engine: 'lsm',

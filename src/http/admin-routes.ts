@@ -3,6 +3,7 @@
  * `/purge` (token-protected when a token is configured).
  */
 import { DistkvError, toDistkvError } from '../errors.js';
+import { respAddressOf } from '../resp/resp-address.js';
 import { FOLLOWER_STATES } from '../replication/follower.js';
 import { SLOT_BEHIND_SINCE, SLOT_LAST_SEQ, SLOT_LEADER_SEQ, SLOT_STATE } from '../worker/positions.js';
 import { authError } from './auth.js';
@@ -38,6 +39,13 @@ export function clusterView(ctx: HttpContext): unknown {
     slots: 16384,
     node: ctx.listener.address,
     hosted_nodes: [...hosted],
+    /** resp names each node's RESP (Redis protocol) address; empty when server.resp_port_offset = 0. */
+    resp: Object.fromEntries(
+      [...new Set(ctx.shardMap.shards.flatMap((s) => [s.address, ...s.replicas]))].flatMap((a) => {
+        const r = respAddressOf(a, ctx.config.server.resp_port_offset);
+        return r === undefined ? [] : [[a, r]];
+      }),
+    ),
     shards: ctx.shardMap.shards.map((s) => {
       const leader = ctx.plan.stores.find((st) => st.shard.idx === s.idx && st.role === 'leader');
       const leaderSeq = leader === undefined ? undefined : ctx.pool.lastSeq(leader.index);

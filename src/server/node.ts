@@ -17,7 +17,10 @@ import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics } from '../http/http-metrics.js';
 import { Forwarder } from '../http/scatter.js';
 import { loadNativeUws } from '../http/uws.js';
+import { respEndpointOf } from '../resp/resp-address.js';
+import { RespListener } from '../resp/resp-listener.js';
 import { ShardMap } from '../routing/shard-map.js';
+import { checkDataFormat } from './data-format.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
@@ -64,6 +67,8 @@ export class DistkvNode {
   private readonly forwarder: Forwarder;
   private readonly peers: PeerCheck;
   private readonly scheme: 'http' | 'https';
+  /** resp are the RESP listeners, one per hosted node (none when server.resp_port_offset = 0). */
+  private readonly resp: RespListener[] = [];
   private stopping: Promise<void> | undefined;
 
   private constructor(options: NodeOptions) {
@@ -92,6 +97,11 @@ export class DistkvNode {
       options.inline === true
         ? INLINE
         : (options.workerEntry ?? new URL('../../workers/shard-worker.js', import.meta.url));
+    if (config.storage.engine !== 'memory')
+      checkDataFormat(
+        config.server.data_dir,
+        this.plan.stores.map((st) => st.dir),
+      );
     this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level);
     const registry = new Registry();
     // The standard process_* and nodejs_* names, unprefixed, as dashboards expect them.
@@ -121,6 +131,24 @@ export class DistkvNode {
       startedAt: Date.now(),
     };
     this.frontDoor = new FrontDoor(uws, shared);
+    let clientIds = 0;
+    const respShared = {
+      config,
+      shardMap,
+      plan: this.plan,
+      pool: this.pool,
+      log,
+      startedAt: shared.startedAt,
+      nextClientId: () => ++clientIds,
+    };
+    for (const l of this.plan.listeners) {
+      // The RESP port follows the bound HTTP port, so --listen moves both.
+      const bind = respEndpointOf(
+        `${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`,
+        config.server.resp_port_offset,
+      );
+      if (bind !== undefined) this.resp.push(new RespListener(respShared, l, bind));
+    }
     if (config.server.token === '') {
       const exposed = this.plan.listeners.filter((l) => !isLoopbackHost(l.host));
       if (exposed.length > 0) {
@@ -145,7 +173,15 @@ export class DistkvNode {
           `listening on ${node.scheme}://${l.host}:${l.port} as node ${l.address} (stores opening: 503 until serving)`,
         );
       await node.pool.start();
+      for (const r of node.resp) {
+        await r.listen();
+        node.log.info(
+          { address: r.address },
+          `RESP (Redis protocol) on redis://${r.endpoint.host}:${r.endpoint.port} for node ${r.address}`,
+        );
+      }
     } catch (err) {
+      for (const r of node.resp) r.close();
       node.frontDoor.close();
       await node.pool.stop();
       throw err;
@@ -181,6 +217,7 @@ export class DistkvNode {
   private async drain(): Promise<void> {
     this.state.phase = 'draining';
     this.frontDoor.close();
+    for (const r of this.resp) r.stopAccepting();
     this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
     const deadline = performance.now() + DRAIN_LIMIT_MS;
     while ((this.state.inFlight > 0 || this.pool.inFlight > 0) && performance.now() < deadline) {
@@ -192,6 +229,7 @@ export class DistkvNode {
         'drain limit reached; closing stores with requests in flight',
       );
     await this.pool.stop();
+    for (const r of this.resp) r.close();
     await this.forwarder.close();
     await this.peers.stop();
     this.log.info('stores closed; stopped');

@@ -16,7 +16,23 @@ import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { ReplyWriter, RequestReader } from './op-codec.js';
 import { Positions, SLOT_LAST_SEQ } from './positions.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
-import { OP_DELETE, OP_GET, OP_PUT, ST_DONE, ST_ERROR, ST_MISSING, ST_VALUE } from './op-format.js';
+import {
+  OP_DELETE,
+  OP_DELETE_COUNTED,
+  OP_GET,
+  OP_INCR,
+  OP_PUT,
+  OP_SET_IF,
+  OP_WAIT,
+  SET_IF_NX,
+  SET_IF_XX,
+  ST_DONE,
+  ST_ERROR,
+  ST_MISSING,
+  ST_VALUE,
+} from './op-format.js';
+import { PendingWrites } from './pending-writes.js';
+import { encodeOld, incremented } from './read-modify-write.js';
 
 /** SendFn delivers a message to the main thread, transferring the listed buffers. */
 export type SendFn = (msg: FromWorker, transfer?: ArrayBuffer[]) => void;
@@ -27,6 +43,8 @@ const PURGE_CHUNK = 1000;
 export class ShardHost {
   private readonly stores = new Map<number, HostedStore>();
   private readonly replies = new ReplyWriter();
+  /** pending holds writes issued but not yet durable, so reads and read-modify-writes see them. */
+  private readonly pending = new PendingWrites();
   private readonly positions: Positions;
   private replication: ReplicationHost | undefined;
   private readonly send: SendFn;
@@ -218,16 +236,39 @@ export class ShardHost {
         const store = this.storeAt(r.store);
         switch (r.op) {
           case OP_GET: {
-            const v = store.get(r.key);
-            if (v === undefined) this.replies.add(id, ST_MISSING, 0, undefined);
+            const v = this.current(r.store, store, r.key);
+            if (v == null) this.replies.add(id, ST_MISSING, 0, undefined);
             else this.replies.add(id, ST_VALUE, 0, v);
             break;
           }
           case OP_PUT:
-            this.track(id, r.store, store.put(r.key, r.value), r.w, r.timeoutMs);
+            this.write(id, r.store, store, r.key, r.value, r.w, r.timeoutMs, undefined);
             break;
           case OP_DELETE:
-            this.track(id, r.store, store.delete(r.key), r.w, r.timeoutMs);
+            this.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, undefined);
+            break;
+          case OP_INCR: {
+            const next = incremented(this.current(r.store, store, r.key), r.value);
+            this.write(id, r.store, store, r.key, next, r.w, r.timeoutMs, next);
+            break;
+          }
+          case OP_SET_IF: {
+            const old = this.current(r.store, store, r.key);
+            const flags = r.value[0] ?? 0;
+            const skip = (flags & SET_IF_NX && old != null) || (flags & SET_IF_XX && old == null);
+            if (skip) this.replies.add(id, ST_MISSING, 0, encodeOld(old));
+            else this.write(id, r.store, store, r.key, r.value.subarray(1), r.w, r.timeoutMs, encodeOld(old));
+            break;
+          }
+          case OP_DELETE_COUNTED: {
+            const old = this.current(r.store, store, r.key);
+            if (old == null)
+              this.replies.add(id, ST_DONE, this.positions.get(r.store, SLOT_LAST_SEQ), encodeOld(old));
+            else this.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, encodeOld(old));
+            break;
+          }
+          case OP_WAIT:
+            this.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
             break;
           default:
             throw new DistkvError('BAD_REQUEST', `unknown op ${r.op}`);
@@ -239,25 +280,62 @@ export class ShardHost {
     this.flush();
   }
 
+  /** current returns the newest value of a key: a write in flight, else what the store holds. */
+  private current(index: number, store: Store, key: Uint8Array): Uint8Array | null | undefined {
+    const p = this.pending.get(index, key);
+    return p === undefined ? store.get(key) : p;
+  }
+
+  /** write issues a put (or, for null, a delete), visible to `current` at once, and replies when durable. */
+  private write(
+    id: number,
+    index: number,
+    store: Store,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    w: number,
+    timeoutMs: number,
+    replyValue: Uint8Array | undefined,
+  ): void {
+    const promise = value === null ? store.delete(key) : store.put(key, value);
+    const handle = this.pending.note(index, key, value);
+    const settle = (): void => {
+      this.pending.settle(index, handle);
+    };
+    promise.then(settle, settle);
+    this.track(id, index, promise, w, timeoutMs, replyValue);
+  }
+
+  /** waitReplicas answers OP_WAIT: how many replicas hold `seq`, once `w` do or after `timeoutMs`. */
+  private waitReplicas(id: number, index: number, seq: number, w: number, timeoutMs: number): void {
+    void this.replicationHost()
+      .waitForAcks(index, seq, w, timeoutMs)
+      .then((acked) => {
+        this.replies.add(id, ST_DONE, acked, undefined);
+        this.scheduleFlush();
+      });
+  }
+
   private track(
     id: number,
     storeIndex: number,
     write: Promise<{ seq: number }>,
     w: number,
     timeoutMs: number,
+    replyValue: Uint8Array | undefined,
   ): void {
     write.then(
       ({ seq }) => {
         this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
         if (w === 0) {
-          this.replies.add(id, ST_DONE, seq, undefined);
+          this.replies.add(id, ST_DONE, seq, replyValue);
           this.scheduleFlush();
           return;
         }
         void this.replicationHost()
           .waitForAcks(storeIndex, seq, w, timeoutMs)
           .then((acked) => {
-            if (acked >= w) this.replies.add(id, ST_DONE, seq, undefined);
+            if (acked >= w) this.replies.add(id, ST_DONE, seq, replyValue);
             else
               this.replyError(
                 id,

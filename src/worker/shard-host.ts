@@ -236,9 +236,9 @@ export class ShardHost {
         const store = this.storeAt(r.store);
         switch (r.op) {
           case OP_GET: {
-            const v = this.current(r.store, store, r.key);
-            if (v == null) this.replies.add(id, ST_MISSING, 0, undefined);
-            else this.replies.add(id, ST_VALUE, 0, v);
+            const settled = this.pending.settledOf(r.store, r.key);
+            if (settled === undefined) this.replyGet(id, store.get(r.key));
+            else this.getWhenDurable(id, store, Buffer.from(r.key), settled);
             break;
           }
           case OP_PUT:
@@ -280,6 +280,28 @@ export class ShardHost {
     this.flush();
   }
 
+  private replyGet(id: number, v: Uint8Array | null | undefined): void {
+    if (v == null) this.replies.add(id, ST_MISSING, 0, undefined);
+    else this.replies.add(id, ST_VALUE, 0, v);
+  }
+
+  /**
+   * getWhenDurable answers a read of a key with a write in flight once that write has settled, from
+   * the store: a reader never sees a value that a failed fsync could still take back. `key` is a copy
+   * (the request batch it came from is reused).
+   */
+  private getWhenDurable(id: number, store: Store, key: Uint8Array, settled: Promise<unknown>): void {
+    const answer = (): void => {
+      try {
+        this.replyGet(id, store.get(key));
+      } catch (err) {
+        this.replyError(id, err);
+      }
+      this.scheduleFlush();
+    };
+    settled.then(answer, answer);
+  }
+
   /** current returns the newest value of a key: a write in flight, else what the store holds. */
   private current(index: number, store: Store, key: Uint8Array): Uint8Array | null | undefined {
     const p = this.pending.get(index, key);
@@ -298,7 +320,7 @@ export class ShardHost {
     replyValue: Uint8Array | undefined,
   ): void {
     const promise = value === null ? store.delete(key) : store.put(key, value);
-    const handle = this.pending.note(index, key, value);
+    const handle = this.pending.note(index, key, value, promise);
     const settle = (): void => {
       this.pending.settle(index, handle);
     };

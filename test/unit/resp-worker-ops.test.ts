@@ -72,6 +72,23 @@ async function until(replies: Map<number, Reply>, ids: number[]): Promise<void> 
 }
 
 describe('worker ops for RESP (one batch, LSM store, fsync)', () => {
+  it('never answers a read with a write that is not durable yet: the GET waits for the PUT before it', async () => {
+    const { host, replies } = await openHost(tempDir(after));
+    after(() => host.close());
+    run(host, (w) => {
+      w.add(1, OP_PUT, 0, 'k', 'v');
+      w.add(2, OP_GET, 0, 'k', undefined);
+      w.add(3, OP_GET, 0, 'other', undefined);
+    });
+    await until(replies, [1, 2, 3]);
+    const order = [...replies.keys()];
+    // A GET answered from the write still in its group commit would arrive before the PUT's reply
+    // (a failed fsync would then take back a value a reader had seen).
+    assert.ok(order.indexOf(1) < order.indexOf(2), `reply order ${order.join(',')}`);
+    assert.equal(replies.get(2)?.value.toString(), 'v');
+    assert.equal(replies.get(3)?.status, ST_MISSING);
+  });
+
   it('answers a GET with the value a PUT earlier in the same batch wrote (pipelined SET then GET)', async () => {
     const { host, replies } = await openHost(tempDir(after));
     after(() => host.close());

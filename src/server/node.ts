@@ -2,8 +2,9 @@
  * DistkvNode: one distkv process. It hosts the nodes (addresses) picked from the config, runs their
  * stores on shard workers and serves them through the uWS front door.
  *
- * Lifecycle: listen (every request answers 503 "starting") → open stores on the workers → serve →
- * on stop: stop accepting, let in-flight requests finish (bounded), close stores (flush + fsync),
+ * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → listen
+ * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
+ * "starting") → open stores on the workers → serve → on stop: stop accepting, let in-flight requests finish (bounded), close stores (flush + fsync),
  * end workers. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  */
 import { availableParallelism } from 'node:os';
@@ -18,6 +19,7 @@ import { HttpMetrics } from '../http/http-metrics.js';
 import { Forwarder } from '../http/scatter.js';
 import { loadNativeUws } from '../http/uws.js';
 import { ShardMap } from '../routing/shard-map.js';
+import { DataDirLock } from './data-dir-lock.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
 import { registerStoreMetrics } from './store-metrics.js';
@@ -62,11 +64,15 @@ export class DistkvNode {
   private readonly log: Logger;
   private readonly forwarder: Forwarder;
   private readonly peers: PeerCheck;
+  private readonly dataDir: string;
+  /** lock is this process's hold on the data directory, from start until the stores are closed. */
+  private lock: DataDirLock | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(options: NodeOptions) {
     const { config, log } = options;
     this.log = log;
+    this.dataDir = config.server.data_dir;
     const uws = loadNativeUws();
     const nodes = selectNodes(config, options.nodes);
     this.plan = planNode(
@@ -132,6 +138,13 @@ export class DistkvNode {
   static async start(options: NodeOptions): Promise<DistkvNode> {
     const node = new DistkvNode(options);
     const t0 = performance.now();
+    node.lock = DataDirLock.acquire(node.dataDir);
+    const previous = node.lock.previousOwner;
+    if (previous !== undefined)
+      node.log.warn(
+        { data_dir: node.dataDir, previous_pid: previous.pid },
+        `took over the lock of ${node.dataDir} left by pid ${previous.pid}, which is no longer running`,
+      );
     try {
       await node.frontDoor.listen();
       for (const l of node.plan.listeners)
@@ -140,6 +153,7 @@ export class DistkvNode {
     } catch (err) {
       node.frontDoor.close();
       await node.pool.stop();
+      node.lock.release();
       throw err;
     }
     for (const st of node.plan.stores) {
@@ -184,6 +198,7 @@ export class DistkvNode {
         'drain limit reached; closing stores with requests in flight',
       );
     await this.pool.stop();
+    this.lock?.release();
     await this.forwarder.close();
     await this.peers.stop();
     this.log.info('stores closed; stopped');

@@ -3,7 +3,7 @@
  * uWS, the seed's 10-address layout in one process, drain on SIGTERM, exit at once on a second signal.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort, freePorts } from '../helpers/ports.js';
@@ -36,6 +36,63 @@ describe('distkv serve lifecycle', () => {
     s = await ServerProcess.start(args, `http://127.0.0.1:${p1}/healthz`);
     assert.equal(await (await fetch(`http://127.0.0.1:${p1}/kv/persisted`)).text(), 'yes');
     assert.equal(await s.stop(), 0);
+  });
+
+  it('refuses a second serve on a port in use and on a data directory in use, naming each', async () => {
+    const dir = tempDir(after);
+    const [port, other] = await freePorts(2);
+    const config = writeConfig(dir, [{ address: `127.0.0.1:${port}` }]);
+    const data = join(dir, 'data');
+    const first = await ServerProcess.start(
+      ['--config', config, '--data-dir', data],
+      `http://127.0.0.1:${port}/healthz`,
+    );
+    try {
+      assert.equal(
+        (await fetch(`http://127.0.0.1:${port}/kv/owner`, { method: 'PUT', body: 'first' })).status,
+        204,
+      );
+      const samePort = ServerProcess.spawn([
+        'serve',
+        '--config',
+        config,
+        '--data-dir',
+        join(dir, 'other-data'),
+      ]);
+      assert.equal(await samePort.waitExit(), 1);
+      assert.match(
+        samePort.stderr,
+        new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`),
+      );
+      const otherDir = join(dir, 'other');
+      mkdirSync(otherDir);
+      const otherConfig = writeConfig(otherDir, [{ address: `127.0.0.1:${other}` }]);
+      const sameData = ServerProcess.spawn(['serve', '--config', otherConfig, '--data-dir', data]);
+      assert.equal(await sameData.waitExit(), 1);
+      assert.match(
+        sameData.stderr,
+        new RegExp(`data directory ${data} is in use by another distkv process \\(pid ${first.child.pid}\\)`),
+      );
+      for (let i = 0; i < 20; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/kv/owner`);
+        assert.equal(await r.text(), 'first', 'every connection still reaches the first server');
+      }
+    } finally {
+      first.child.kill('SIGKILL');
+      await first.waitExit();
+    }
+    assert.ok(existsSync(join(data, 'LOCK')), 'kill -9 leaves the lock file behind');
+    const again = await ServerProcess.start(
+      ['--config', config, '--data-dir', data],
+      `http://127.0.0.1:${port}/healthz`,
+    );
+    try {
+      assert.match(again.stdout, /took over the lock .* left by pid \d+/);
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/kv/owner`)).text(), 'first');
+    } finally {
+      assert.equal(await again.stop(), 0);
+    }
+    assert.equal(existsSync(join(data, 'LOCK')), false, 'a clean stop removes the lock file');
   });
 
   it('finishes in-flight requests when SIGTERM arrives during load', async () => {

@@ -157,6 +157,21 @@ export class DistkvNode {
       throw err;
     }
     for (const st of node.plan.stores) {
+      const failure = node.pool.storeFailure(st.index);
+      if (failure !== undefined) {
+        node.log.error(
+          {
+            shard: st.shard.name,
+            role: st.role,
+            node: st.node,
+            worker: st.worker,
+            dir: st.dir,
+            err: failure.message,
+          },
+          `store ${st.shard.name} (${st.role}) on ${st.node} FAILED to open; it answers 503 until fixed (see the worker's error above for the stack)`,
+        );
+        continue;
+      }
       node.log.info(
         {
           shard: st.shard.name,

@@ -53,6 +53,9 @@ describe('distkv serve lifecycle', () => {
         (await fetch(`http://127.0.0.1:${port}/kv/owner`, { method: 'PUT', body: 'first' })).status,
         204,
       );
+      const same = ServerProcess.spawn(['serve', '--config', config, '--data-dir', data]);
+      assert.equal(await same.waitExit(), 1, 'the same command again refuses');
+      assert.match(same.stderr, /is in use by another distkv process/);
       const samePort = ServerProcess.spawn([
         'serve',
         '--config',

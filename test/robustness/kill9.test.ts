@@ -60,13 +60,18 @@ describe('SIGKILL under load', () => {
       const server = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
       // Check the state left by the previous round's kill.
       const observed = new Map<string, string | null>();
-      for (const key of model.keys()) {
-        const r = await fetch(`${base}/kv/${key}`);
-        const v = r.status === 200 ? await r.text() : (await r.arrayBuffer(), null);
-        assert.ok(r.status === 200 || r.status === 404, `GET ${key}: ${r.status}`);
-        const problem = model.check(key, v);
-        assert.equal(problem, undefined, `after kill ${round} (seed ${seed}): ${problem ?? ''}`);
-        observed.set(key, v);
+      try {
+        for (const key of model.keys()) {
+          const r = await fetch(`${base}/kv/${key}`);
+          const v = r.status === 200 ? await r.text() : (await r.arrayBuffer(), null);
+          assert.ok(r.status === 200 || r.status === 404, `GET ${key}: ${r.status}`);
+          const problem = model.check(key, v);
+          assert.equal(problem, undefined, `after kill ${round} (seed ${seed}): ${problem ?? ''}`);
+          observed.set(key, v);
+        }
+      } catch (err) {
+        await server.stop(); // a failed check must not leave the server running
+        throw err;
       }
       model.settle(observed);
       let stop = false;
@@ -74,8 +79,11 @@ describe('SIGKILL under load', () => {
         while (!stop) {
           const key = `w${w}-k${Math.floor(random() * KEYS_PER_WRITER)}`;
           const del = random() < 0.1;
-          const value = del ? null : `r${round}-v${counter++}-${'x'.repeat(Math.floor(random() * 200))}`;
-          const seq = counter;
+          // Every operation takes the next number, deletes too: a delete issued just after a put of
+          // the same key must order after it (they used to share a number, and the model then
+          // expected the put's value over the acknowledged delete).
+          const seq = ++counter;
+          const value = del ? null : `r${round}-v${seq}-${'x'.repeat(Math.floor(random() * 200))}`;
           model.issued(key, value);
           try {
             const r = await fetch(

@@ -34,6 +34,11 @@ export function replicaView(
 /** clusterView is the topology document of GET /cluster. */
 export function clusterView(ctx: HttpContext): unknown {
   const hosted = new Set(ctx.plan.listeners.map((l) => l.address));
+  // A hosted store that could not open shows as failed, with the cause.
+  const failed = (index: number | undefined): { state?: string; error?: string } => {
+    const f = index === undefined ? undefined : ctx.pool.storeFailure(index);
+    return f === undefined ? {} : { state: 'failed', error: f.message };
+  };
   return {
     version: ctx.shardMap.hash,
     slots: 16384,
@@ -57,13 +62,14 @@ export function clusterView(ctx: HttpContext): unknown {
           address: s.address,
           local: hosted.has(s.address),
           ...(leaderSeq === undefined ? {} : { last_seq: leaderSeq }),
+          ...failed(leader?.index),
         },
         replicas: s.replicas.map((address) => {
           const st = ctx.plan.stores.find(
             (x) => x.shard.idx === s.idx && x.role === 'replica' && x.node === address,
           );
           if (st === undefined) return { address, local: false };
-          return { address, local: true, ...replicaView(ctx, st.index, leaderSeq) };
+          return { address, local: true, ...replicaView(ctx, st.index, leaderSeq), ...failed(st.index) };
         }),
       };
     }),

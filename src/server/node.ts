@@ -2,8 +2,9 @@
  * DistkvNode: one distkv process. It hosts the nodes (addresses) picked from the config, runs their
  * stores on shard workers and serves them through the uWS front door.
  *
- * Lifecycle: listen (every request answers 503 "starting") → open stores on the workers → serve →
- * on stop: stop accepting, let in-flight requests finish (bounded), close stores (flush + fsync),
+ * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → listen
+ * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
+ * "starting") → open stores on the workers → serve → on stop: stop accepting, let in-flight requests finish (bounded), close stores (flush + fsync),
  * end workers. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  */
 import { availableParallelism } from 'node:os';
@@ -21,6 +22,7 @@ import { respEndpointOf } from '../resp/resp-address.js';
 import { RespListener } from '../resp/resp-listener.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { checkDataFormat } from './data-format.js';
+import { DataDirLock } from './data-dir-lock.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
@@ -69,11 +71,15 @@ export class DistkvNode {
   private readonly scheme: 'http' | 'https';
   /** resp are the RESP listeners, one per hosted node (none when server.resp_port_offset = 0). */
   private readonly resp: RespListener[] = [];
+  private readonly dataDir: string;
+  /** lock is this process's hold on the data directory, from start until the stores are closed. */
+  private lock: DataDirLock | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(options: NodeOptions) {
     const { config, log } = options;
     this.log = log;
+    this.dataDir = config.server.data_dir;
     const uws = loadNativeUws();
     const nodes = selectNodes(config, options.nodes);
     this.plan = planNode(
@@ -97,11 +103,6 @@ export class DistkvNode {
       options.inline === true
         ? INLINE
         : (options.workerEntry ?? new URL('../../workers/shard-worker.js', import.meta.url));
-    if (config.storage.engine !== 'memory')
-      checkDataFormat(
-        config.server.data_dir,
-        this.plan.stores.map((st) => st.dir),
-      );
     this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level);
     const registry = new Registry();
     // The standard process_* and nodejs_* names, unprefixed, as dashboards expect them.
@@ -164,7 +165,20 @@ export class DistkvNode {
   static async start(options: NodeOptions): Promise<DistkvNode> {
     const node = new DistkvNode(options);
     const t0 = performance.now();
+    node.lock = DataDirLock.acquire(node.dataDir);
+    const previous = node.lock.previousOwner;
+    if (previous !== undefined)
+      node.log.warn(
+        { data_dir: node.dataDir, previous_pid: previous.pid },
+        `took over the lock of ${node.dataDir} left by pid ${previous.pid}, which is no longer running`,
+      );
     try {
+      // Only the lock holder may look at (and on first start, mark) the directory's format.
+      if (options.config.storage.engine !== 'memory')
+        checkDataFormat(
+          node.dataDir,
+          node.plan.stores.map((st) => st.dir),
+        );
       await node.frontDoor.listen();
       // Requests are answered from now on, but with 503 until the stores are open ("serving" below).
       for (const l of node.plan.listeners)
@@ -184,9 +198,25 @@ export class DistkvNode {
       for (const r of node.resp) r.close();
       node.frontDoor.close();
       await node.pool.stop();
+      node.lock.release();
       throw err;
     }
     for (const st of node.plan.stores) {
+      const failure = node.pool.storeFailure(st.index);
+      if (failure !== undefined) {
+        node.log.error(
+          {
+            shard: st.shard.name,
+            role: st.role,
+            node: st.node,
+            worker: st.worker,
+            dir: st.dir,
+            err: failure.message,
+          },
+          `store ${st.shard.name} (${st.role}) on ${st.node} FAILED to open; it answers 503 until fixed (see the worker's error above for the stack)`,
+        );
+        continue;
+      }
       node.log.info(
         {
           shard: st.shard.name,
@@ -230,6 +260,7 @@ export class DistkvNode {
       );
     await this.pool.stop();
     for (const r of this.resp) r.close();
+    this.lock?.release();
     await this.forwarder.close();
     await this.peers.stop();
     this.log.info('stores closed; stopped');

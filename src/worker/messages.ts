@@ -104,7 +104,12 @@ export interface ScanEntry {
 
 /** FromWorker is a message from a worker to the main thread. */
 export type FromWorker =
-  | { type: 'ready'; stores: { index: number; engine: string; keys: number; lastSeq: number }[] }
+  | {
+      type: 'ready';
+      stores: { index: number; engine: string; keys: number; lastSeq: number }[];
+      /** failedStores are the stores that could not open (they answer UNAVAILABLE with `error`). */
+      failedStores?: { index: number; error: WireError }[];
+    }
   | { type: 'failed'; error: WireError }
   | { type: 'replies'; buffer: ArrayBuffer; length: number }
   | { type: 'scan-result'; id: number; ok: true; entries: ScanEntry[] }

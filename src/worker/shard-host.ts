@@ -7,7 +7,7 @@
  * to `parentPort`; tests drive it directly with an in-memory `send`.
  */
 import type { Logger } from 'pino';
-import { toDistkvError, DistkvError } from '../errors.js';
+import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
 import { openStore } from '../storage/open-store.js';
 import { type HostedStore, ReplicationHost } from '../replication/replication-host.js';
@@ -39,9 +39,19 @@ export type SendFn = (msg: FromWorker, transfer?: ArrayBuffer[]) => void;
 
 const PURGE_CHUNK = 1000;
 
+/** openFailure is the UNAVAILABLE error a store that could not open answers with: which store, and why. */
+function openFailure(spec: StoreSpec, err: unknown): DistkvError {
+  return new DistkvError(
+    'UNAVAILABLE',
+    `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
+  );
+}
+
 /** ShardHost runs the stores of one worker. */
 export class ShardHost {
   private readonly stores = new Map<number, HostedStore>();
+  /** failed holds the stores that could not open, with the error every request for them gets. */
+  private readonly failed = new Map<number, DistkvError>();
   private readonly replies = new ReplyWriter();
   /** pending holds writes issued but not yet durable, so reads and read-modify-writes see them. */
   private readonly pending = new PendingWrites();
@@ -55,7 +65,12 @@ export class ShardHost {
     this.send = send;
   }
 
-  /** open opens (recovering) every store of `specs`; if one fails, the ones opened are closed again. */
+  /**
+   * open opens (recovering) every store of `specs`. A store that cannot open (a damaged file, a
+   * failed replay) is logged with its file, cause and stack and answers every request with
+   * UNAVAILABLE naming it and the cause; the other stores open and serve. If replication cannot
+   * start, the stores opened are closed again.
+   */
   static async open(
     specs: readonly StoreSpec[],
     positions: SharedArrayBuffer,
@@ -65,18 +80,29 @@ export class ShardHost {
     const host = new ShardHost(positions, send);
     try {
       for (const spec of specs) {
-        const store = await openStore(spec.engine, {
-          dir: spec.dir,
-          durability: spec.durability,
-          fsyncIntervalMs: spec.fsyncIntervalMs,
-          lsm: spec.lsm,
-          repair: spec.repair,
-          ...(log === undefined
-            ? {}
-            : { log: log.child({ shard: spec.shard.name, role: spec.role, node: spec.node }) }),
-        });
-        host.stores.set(spec.index, { spec, store });
-        host.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
+        const storeLog = log?.child({ shard: spec.shard.name, role: spec.role, node: spec.node });
+        try {
+          const store = await openStore(spec.engine, {
+            dir: spec.dir,
+            durability: spec.durability,
+            fsyncIntervalMs: spec.fsyncIntervalMs,
+            lsm: spec.lsm,
+            repair: spec.repair,
+            ...(storeLog === undefined ? {} : { log: storeLog }),
+          });
+          host.stores.set(spec.index, { spec, store });
+          host.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
+        } catch (err) {
+          host.failed.set(spec.index, openFailure(spec, err));
+          storeLog?.error(
+            {
+              err,
+              dir: spec.dir,
+              ...(err instanceof CorruptionError ? { file: err.file, offset: err.offset } : {}),
+            },
+            `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
+          );
+        }
       }
       host.replication = new ReplicationHost(host.stores, host.positions, log);
       host.replication.start();
@@ -93,7 +119,8 @@ export class ShardHost {
       const s = store.stats();
       return { index: spec.index, engine: store.engine, keys: s.keys, lastSeq: s.lastSeq };
     });
-    return { type: 'ready', stores };
+    const failedStores = [...this.failed].map(([index, err]) => ({ index, error: err.toWire() }));
+    return { type: 'ready', stores, failedStores };
   }
 
   /** handle executes one message from the main thread. */
@@ -117,10 +144,21 @@ export class ShardHost {
           type: 'stats-result',
           id: msg.id,
           ok: true,
-          stores: [...this.stores.entries()].map(([index, { store }]) => ({
-            index,
-            stats: { ...store.stats(), ...store.timings?.(), ...this.replication?.statsOf(index) },
-          })),
+          stores: [
+            ...[...this.stores.entries()].map(([index, { store }]) => ({
+              index,
+              stats: {
+                state: 'open',
+                ...store.stats(),
+                ...store.timings?.(),
+                ...this.replication?.statsOf(index),
+              },
+            })),
+            ...[...this.failed].map(([index, err]) => ({
+              index,
+              stats: { state: 'failed', error: err.message },
+            })),
+          ],
         }));
         return;
       case 'purge':
@@ -224,7 +262,9 @@ export class ShardHost {
   private storeAt(index: number): Store {
     const entry = this.stores.get(index);
     if (entry === undefined)
-      throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
+      throw (
+        this.failed.get(index) ?? new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`)
+      );
     return entry.store;
   }
 

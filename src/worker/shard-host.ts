@@ -229,9 +229,13 @@ export class ShardHost {
           case OP_PUT:
             this.track(id, r.store, store.put(r.key, r.value), r.w, r.timeoutMs);
             break;
-          case OP_DELETE:
-            this.track(id, r.store, store.delete(r.key), r.w, r.timeoutMs);
+          case OP_DELETE: {
+            // Whether the key existed, as a read at this instant sees it (writes to it that are
+            // still in flight count once they are applied): ST_DONE if it did, ST_MISSING if not.
+            const existed = store.get(r.key) !== undefined;
+            this.track(id, r.store, store.delete(r.key), r.w, r.timeoutMs, existed ? ST_DONE : ST_MISSING);
             break;
+          }
           default:
             throw new DistkvError('BAD_REQUEST', `unknown op ${r.op}`);
         }
@@ -248,19 +252,20 @@ export class ShardHost {
     write: Promise<{ seq: number }>,
     w: number,
     timeoutMs: number,
+    done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
   ): void {
     write.then(
       ({ seq }) => {
         this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
         if (w === 0) {
-          this.replies.add(id, ST_DONE, seq, undefined);
+          this.replies.add(id, done, seq, undefined);
           this.scheduleFlush();
           return;
         }
         void this.replicationHost()
           .waitForAcks(storeIndex, seq, w, timeoutMs)
           .then((acked) => {
-            if (acked >= w) this.replies.add(id, ST_DONE, seq, undefined);
+            if (acked >= w) this.replies.add(id, done, seq, undefined);
             else
               this.replyError(
                 id,

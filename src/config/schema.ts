@@ -39,6 +39,8 @@ export interface ServerConfig {
   max_value_bytes: number;
   tls_cert: string;
   tls_key: string;
+  /** tls_ca is a PEM file of the CA(s) trusted for node-to-node HTTPS instead of the system's (a private CA); "" = system CAs. */
+  tls_ca: string;
 }
 
 /** StorageConfig is the `[storage]` table. */
@@ -79,6 +81,7 @@ export const DEFAULTS = {
     max_value_bytes: 1048576,
     tls_cert: '',
     tls_key: '',
+    tls_ca: '',
   },
   storage: {
     engine: 'lsm',

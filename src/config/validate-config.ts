@@ -237,6 +237,7 @@ function validateServer(t: Table, p: Problems): ServerConfig {
     max_value_bytes: p.int(t, 'max_value_bytes', at, d.max_value_bytes, 0, HARD_MAX_VALUE_BYTES),
     tls_cert: p.str(t, 'tls_cert', at, d.tls_cert),
     tls_key: p.str(t, 'tls_key', at, d.tls_key),
+    tls_ca: p.str(t, 'tls_ca', at, d.tls_ca),
   };
   if (server.data_dir === '') p.add(`${at}data_dir`, 'must not be empty');
   if ((server.tls_cert === '') !== (server.tls_key === '')) {

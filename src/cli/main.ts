@@ -6,11 +6,9 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
 import { BACKUP_VERBS } from './backup.js';
-import { bench } from './bench.js';
 import { CLUSTER_VERBS } from './cluster-commands.js';
 import { type ClientVerb, runClientVerb } from './connect.js';
 import { KV_VERBS } from './kv-commands.js';
-import { serve } from './serve.js';
 
 /** EXIT_CODES are what every verb exits with. */
 export const EXIT_CODES = {
@@ -35,14 +33,19 @@ const clientVerbs = (verbs: Record<string, ClientVerb>): Record<string, Verb> =>
     ]),
   );
 
+// serve and bench load the server and the load generator: imported only when run, so the other
+// verbs start fast.
 const VERBS: Record<string, Verb> = {
-  serve: { help: 'run distkv nodes from a config file', run: serve },
+  serve: {
+    help: 'run distkv nodes from a config file',
+    run: async (argv) => (await import('./serve.js')).serve(argv),
+  },
   ...clientVerbs(KV_VERBS),
   ...clientVerbs(CLUSTER_VERBS),
   ...clientVerbs(BACKUP_VERBS),
   bench: {
     help: 'load generator: throughput and latency percentiles of a node, a cluster or redis',
-    run: bench,
+    run: async (argv) => (await import('./bench.js')).bench(argv),
   },
 };
 

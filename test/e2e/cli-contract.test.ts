@@ -219,6 +219,8 @@ describe('distkv CLI contract', () => {
     () => {
       const out = onTerminal([
         'bench',
+        '--url',
+        `http://${node}`,
         '--duration',
         '3',
         '--warmup',

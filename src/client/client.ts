@@ -233,6 +233,7 @@ export class DistkvClient {
     let origin = `${this.scheme}://${node}`;
     let target = path;
     for (let attempt = 0, redirects = 0; ;) {
+      signal?.throwIfAborted();
       this.stats.requests++;
       let res: Reply;
       try {

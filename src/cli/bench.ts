@@ -3,13 +3,14 @@
  * line on stderr, then the result as text (or --json), and writes --report FILE.html. Exits 1 when
  * any operation failed, so scripts notice.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
 import { DEFAULT_LOAD, type LoadOptions, runLoad } from '../loadgen/loadgen.js';
 import { renderHtml } from '../loadgen/report-html.js';
 import { formatResult } from '../loadgen/report-text.js';
 import { formatOptions, intOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import { fileProblem } from './files.js';
 import { ProgressLine } from './progress-line.js';
 
 const d = DEFAULT_LOAD;
@@ -140,6 +141,16 @@ export async function bench(argv: readonly string[]): Promise<number> {
     seed: intOption(args, 'seed') ?? d.seed,
   };
   const json = args.options.get('json') === true;
+  const report = stringOption(args, 'report');
+  // Open the report file before the run, so a bad path is reported at once, not after it.
+  let reportFd: number | undefined;
+  if (report !== undefined) {
+    try {
+      reportFd = openSync(report, 'w');
+    } catch (err) {
+      throw fileProblem(`cannot write ${report}`, err);
+    }
+  }
   const progress =
     args.options.get('quiet') === true
       ? undefined
@@ -153,9 +164,9 @@ export async function bench(argv: readonly string[]): Promise<number> {
   });
   progress?.clear();
   process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
-  const report = stringOption(args, 'report');
-  if (report !== undefined) {
-    writeFileSync(report, renderHtml(result));
+  if (reportFd !== undefined) {
+    writeFileSync(reportFd, renderHtml(result));
+    closeSync(reportFd);
     if (!json) process.stdout.write(`report      ${report}\n`);
   }
   return result.errors > 0 ? 1 : 0;

@@ -120,19 +120,21 @@ describe('distkv CLI contract', () => {
     assertClean(badInt, USAGE, /--limit must be a non-negative integer/);
   });
 
-  it('exits 2 for file mistakes: a missing value file, an unreadable CA, a damaged backup, an unwritable backup path', async () => {
+  it('exits 2 for file mistakes: a missing value file, an unreadable CA, a damaged backup, unwritable backup and report paths', async () => {
     const garbage = join(dir, 'garbage.dkv');
     writeFileSync(garbage, 'not a backup at all');
-    const [missing, ca, damaged, unwritable] = await Promise.all([
+    const [missing, ca, damaged, unwritable, report] = await Promise.all([
       cli(['set', 'k', '--file', '/nonexistent/value']),
       cli(['get', 'k', '--ca', join(dir, 'no-ca.pem')]),
       cli(['restore', garbage]),
       cli(['backup', join(dir, 'no-such-dir', 'b.dkv')]),
+      cli(['bench', '--report', join(dir, 'no-such-dir', 'r.html')]),
     ]);
     assertClean(missing, USAGE, /cannot read \/nonexistent\/value: no such file or directory/);
     assertClean(ca, USAGE, /cannot read .*no-ca\.pem: no such file or directory/);
     assertClean(damaged, USAGE, /is not a usable backup: the checksum does not match/);
     assertClean(unwritable, USAGE, /cannot write .*b\.dkv\.partial: no such file or directory/);
+    assertClean(report, USAGE, /cannot write .*r\.html: no such file or directory/);
   });
 
   it('exits 1 for an unreachable node and a missing key', async () => {

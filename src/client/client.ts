@@ -15,6 +15,7 @@ import type { Pool } from 'undici';
 import { DistkvError, codeForStatus, isErrorCode } from '../errors.js';
 import { ShardMap, type ShardInfo } from '../routing/shard-map.js';
 import { parseEndpoint } from './endpoint.js';
+import { batchResult, chunks, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, exchange, newPool, type Reply, sleep } from './exchange.js';
 import type {
   BatchOp,
@@ -33,9 +34,6 @@ import type {
 
 const MAX_REDIRECTS = 5;
 const DEFAULT_PAGE_SIZE = 1000;
-/** A batch request carries at most this many operations and about this many value bytes (the server takes 10000 and 16 MiB). */
-const BATCH_CHUNK_OPS = 1000;
-const BATCH_CHUNK_BYTES = 4 * 1024 * 1024;
 
 type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
   token: string;
@@ -167,16 +165,9 @@ export class DistkvClient {
       [...byOwner].map(async ([owner, indexes]) => {
         // One owner's chunks go one after another, so its shards apply their operations in order.
         for (const chunk of chunks(indexes, ops)) {
-          const wire = chunk.map((i) => {
-            const op = ops[i]!;
-            return op.op === 'delete'
-              ? { op: 'delete', key: op.key }
-              : { op: 'set', key: op.key, value_base64: Buffer.from(op.value).toString('base64') };
-          });
+          const wire = chunk.map((i) => wireOp(ops[i]!));
           const r = await this.send('POST', owner, '/kv/_batch', JSON.stringify(wire), false, options.signal);
-          const doc = JSON.parse(r.body.toString('utf8')) as {
-            results: ({ ok: true } | { ok: false; error: { code: unknown; message: string } })[];
-          };
+          const doc = JSON.parse(r.body.toString('utf8')) as { results: WireResult[] };
           chunk.forEach((i, k) => {
             results[i] = batchResult(doc.results[k], owner, i);
           });
@@ -338,39 +329,6 @@ export class DistkvClient {
   private firstNode(): string {
     return new URL(this.origins[0]!).host;
   }
-}
-
-/** chunks splits one owner's operation indexes into requests of bounded size. */
-function* chunks(indexes: readonly number[], ops: readonly BatchOp[]): Generator<number[]> {
-  let chunk: number[] = [];
-  let bytes = 0;
-  for (const i of indexes) {
-    const op = ops[i]!;
-    const size = op.key.length + (op.op === 'set' ? op.value.length : 0);
-    if (chunk.length > 0 && (chunk.length >= BATCH_CHUNK_OPS || bytes + size > BATCH_CHUNK_BYTES)) {
-      yield chunk;
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(i);
-    bytes += size;
-  }
-  if (chunk.length > 0) yield chunk;
-}
-
-/** batchResult turns one wire result into a BatchResult. */
-function batchResult(
-  res: { ok: true } | { ok: false; error: { code: unknown; message: string } } | undefined,
-  owner: string,
-  i: number,
-): BatchResult {
-  if (res === undefined)
-    return { ok: false, error: new DistkvError('INTERNAL', `${owner} sent no result for operation ${i}`) };
-  if (res.ok) return { ok: true };
-  return {
-    ok: false,
-    error: new DistkvError(isErrorCode(res.error.code) ? res.error.code : 'INTERNAL', res.error.message),
-  };
 }
 
 /** decodeScanPage parses a `/kv?encoding=base64` page (values as `value_base64`, or `value` from nodes that send UTF-8). */

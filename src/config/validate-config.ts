@@ -238,6 +238,7 @@ function validateServer(t: Table, p: Problems): ServerConfig {
     tls_cert: p.str(t, 'tls_cert', at, d.tls_cert),
     tls_key: p.str(t, 'tls_key', at, d.tls_key),
     resp_port_offset: p.int(t, 'resp_port_offset', at, d.resp_port_offset, -65535, 65535),
+    tls_ca: p.str(t, 'tls_ca', at, d.tls_ca),
   };
   if (server.data_dir === '') p.add(`${at}data_dir`, 'must not be empty');
   if ((server.tls_cert === '') !== (server.tls_key === '')) {

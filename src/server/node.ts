@@ -7,6 +7,7 @@
  * "starting") → open stores on the workers → serve → on stop: stop accepting, let in-flight requests finish (bounded), close stores (flush + fsync),
  * end workers. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -111,11 +112,12 @@ export class DistkvNode {
     registerReplicationMetrics(registry, this.pool, this.plan.stores);
     const shardMap = new ShardMap(config.shards);
     const scheme = (this.scheme = config.server.tls_cert === '' ? 'http' : 'https');
+    const ca = readTlsCa(config.server.tls_ca);
     const hosted = new Set(this.plan.listeners.map((l) => l.address));
     const others = [...new Set(config.shards.flatMap((s) => [s.address, ...s.replicas]))].filter(
       (a) => !hosted.has(a),
     );
-    this.peers = new PeerCheck(others, shardMap.hash, scheme, log);
+    this.peers = new PeerCheck(others, shardMap.hash, scheme, log, ca);
     const shared: SharedContext = {
       config,
       shardMap,
@@ -126,7 +128,7 @@ export class DistkvNode {
       state: this.state,
       log,
       scheme,
-      forwarder: (this.forwarder = new Forwarder(scheme, shardMap.hash)),
+      forwarder: (this.forwarder = new Forwarder(scheme, shardMap.hash, ca)),
       peers: this.peers,
       proxy: options.proxy === true,
       startedAt: Date.now(),
@@ -264,5 +266,15 @@ export class DistkvNode {
     await this.forwarder.close();
     await this.peers.stop();
     this.log.info('stores closed; stopped');
+  }
+}
+
+/** readTlsCa reads server.tls_ca (PEM) once at startup; "" means the system's CAs. */
+function readTlsCa(path: string): Buffer | undefined {
+  if (path === '') return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError('server.tls_ca', [`server.tls_ca: cannot read ${path}: ${(err as Error).message}`]);
   }
 }

@@ -45,6 +45,8 @@ export interface ReplicaSpec {
   leaderStore: number | undefined;
   token: string;
   scheme: 'http' | 'https';
+  /** tlsCa is the PEM file of the CA trusted for an https leader (server.tls_ca); "" = the system's CAs. */
+  tlsCa: string;
   pullMaxBytes: number;
   pullWaitMs: number;
   /** configHash is this node's topology hash, sent with pulls so a leader with another config refuses them. */

@@ -13,7 +13,7 @@
  *   reply         := id:u32 status:u8 seq:f64 valueLen:u32 value:valueLen
  *   status        := ST_VALUE   (value = the stored bytes)
  *                  | ST_DONE    (a write is durable; seq = its sequence number)
- *                  | ST_MISSING (no such key)
+ *                  | ST_MISSING (no such key; for a delete: durable like ST_DONE, the key did not exist)
  *                  | ST_ERROR   (value = UTF-8 JSON {"code","message"}, a WireError)
  *
  * The read-modify-write ops run atomically on the store's worker against the newest value written,

@@ -284,9 +284,23 @@ export class ShardHost {
           case OP_PUT:
             this.write(id, r.store, store, r.key, r.value, r.w, r.timeoutMs, undefined);
             break;
-          case OP_DELETE:
-            this.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, undefined);
+          case OP_DELETE: {
+            // Whether the key existed, as a read at this instant sees it (writes in flight included):
+            // the reply is ST_DONE if it did, ST_MISSING if not (X-Distkv-Existed, docs/api.md).
+            const existed = this.current(r.store, store, r.key) != null;
+            this.write(
+              id,
+              r.store,
+              store,
+              r.key,
+              null,
+              r.w,
+              r.timeoutMs,
+              undefined,
+              existed ? ST_DONE : ST_MISSING,
+            );
             break;
+          }
           case OP_INCR: {
             const next = incremented(this.current(r.store, store, r.key), r.value);
             this.write(id, r.store, store, r.key, next, r.w, r.timeoutMs, next);
@@ -358,6 +372,7 @@ export class ShardHost {
     w: number,
     timeoutMs: number,
     replyValue: Uint8Array | undefined,
+    done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
   ): void {
     const promise = value === null ? store.delete(key) : store.put(key, value);
     const handle = this.pending.note(index, key, value, promise);
@@ -365,7 +380,7 @@ export class ShardHost {
       this.pending.settle(index, handle);
     };
     promise.then(settle, settle);
-    this.track(id, index, promise, w, timeoutMs, replyValue);
+    this.track(id, index, promise, w, timeoutMs, replyValue, done);
   }
 
   /** waitReplicas answers OP_WAIT: how many replicas hold `seq`, once `w` do or after `timeoutMs`. */
@@ -385,19 +400,20 @@ export class ShardHost {
     w: number,
     timeoutMs: number,
     replyValue: Uint8Array | undefined,
+    done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
   ): void {
     write.then(
       ({ seq }) => {
         this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
         if (w === 0) {
-          this.replies.add(id, ST_DONE, seq, replyValue);
+          this.replies.add(id, done, seq, replyValue);
           this.scheduleFlush();
           return;
         }
         void this.replicationHost()
           .waitForAcks(storeIndex, seq, w, timeoutMs)
           .then((acked) => {
-            if (acked >= w) this.replies.add(id, ST_DONE, seq, replyValue);
+            if (acked >= w) this.replies.add(id, done, seq, replyValue);
             else
               this.replyError(
                 id,

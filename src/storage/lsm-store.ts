@@ -333,6 +333,17 @@ export class LsmStore implements Store {
     }
   }
 
+  /** flush freezes the active memtable (if it holds anything) and resolves once no frozen memtable is left unflushed (tests use it). */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    if (this.active.size > 0) {
+      this.frozen.unshift(this.active);
+      this.active = new Memtable();
+      this.scheduleFlush();
+    }
+    while (this.flushing !== undefined) await this.flushing;
+  }
+
   /** idle resolves once no flush or compaction is running (tests and benchmarks use it). */
   async idle(): Promise<void> {
     while (this.flushing !== undefined || this.compacting !== undefined)

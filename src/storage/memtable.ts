@@ -11,6 +11,9 @@
  * Values are copied into an arena of 1 MiB slabs and an entry records (slab, offset, length): a
  * memtable of a million values is a million plain objects for the garbage collector to trace, not
  * a million Buffers. Overwritten bytes stay in the arena until the memtable is flushed.
+ * Small values are appended to the current slab (`cur`); a value over SLAB_BYTES/4 gets a slab of
+ * its own, which never becomes the current slab, so nothing is ever appended after it.
+ * Invariant: slabUsed ≤ slabSize = slabs[cur].length, and no two entries' bytes overlap.
  *
  * `bytes` approximates the memory held: value bytes written to the arena (overwritten ones too)
  * plus key bytes plus ENTRY_OVERHEAD per key (typed-array slots, Map and tree slots). It is what
@@ -42,6 +45,8 @@ export class Memtable {
   /** lens: value length, -1 for a tombstone. */
   private lens = new Int32Array(INITIAL_ENTRIES);
   private readonly slabs: Buffer[] = [];
+  /** cur is the slab small values are appended to (-1 before the first one); slabUsed of its slabSize bytes are taken. */
+  private cur = -1;
   private slabUsed = 0;
   private slabSize = 0;
   /** bytes is the approximate memory held (see the module comment). */
@@ -64,15 +69,17 @@ export class Memtable {
       len = value.length;
       this.bytes += len;
       if (len > SLAB_BYTES / 4) {
+        // A dedicated slab: `cur`, slabUsed and slabSize keep describing the small-value slab.
         this.slabs.push(Buffer.from(value));
         slab = this.slabs.length - 1;
       } else {
-        if (this.slabUsed + len > this.slabSize) {
+        if (this.cur < 0 || this.slabUsed + len > this.slabSize) {
           this.slabSize = Math.min(SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, this.slabSize * 2, len));
           this.slabs.push(Buffer.allocUnsafeSlow(this.slabSize));
+          this.cur = this.slabs.length - 1;
           this.slabUsed = 0;
         }
-        slab = this.slabs.length - 1;
+        slab = this.cur;
         off = this.slabUsed;
         this.slabs[slab]!.set(value, off);
         this.slabUsed += len;

@@ -37,14 +37,24 @@ export class WalTail {
     this.limit = limitBytes;
   }
 
+  /** memoryBytes is what the tail holds in memory: the recent batches and the segment file last read for a replica. */
+  get memoryBytes(): number {
+    return this.bytes + (this.cached?.buf.length ?? 0);
+  }
+
   /** written records a batch the WAL has written (see WalWriterOptions.onWritten). */
   written(records: Buffer, first: number, last: number): void {
     const prev = this.chunks[this.chunks.length - 1];
     if (prev !== undefined && first !== prev.last + 1) this.clear();
     this.chunks.push({ first, last, buf: records });
     this.bytes += records.length;
-    while (this.bytes > this.limit && this.chunks.length - this.head > 1)
-      this.bytes -= this.chunks[this.head++]!.buf.length;
+    while (this.bytes > this.limit && this.chunks.length - this.head > 1) {
+      // Release the dropped batch now: its slot below head stays in the array until the slice
+      // below, and up to 1024 large batches held there were gigabytes (docs/operations.md, "Memory").
+      const dropped = this.chunks[this.head++]!;
+      this.bytes -= dropped.buf.length;
+      dropped.buf = EMPTY;
+    }
     if (this.head > 1024 && this.head * 2 > this.chunks.length) {
       this.chunks = this.chunks.slice(this.head);
       this.head = 0;

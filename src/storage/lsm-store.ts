@@ -317,7 +317,20 @@ export class LsmStore implements Store {
       writeStalls: this.counters.writeStalls,
       lmdbKeys: level.keys,
       lmdbBytes: level.bytes,
+      ...this.memoryStats(),
     };
+  }
+
+  /** memoryStats are the parts of the memory the store holds (docs/operations.md, "Memory"). */
+  private memoryStats(): Record<`mem${string}`, number> {
+    const parts = {
+      memMemtableBytes: this.active.memoryBytes,
+      memFrozenBytes: this.frozen.reduce((n, m) => n + m.memoryBytes, 0),
+      memBlockCacheBytes: this.cache.memoryBytes,
+      memReplicationLogBytes: this.tail.memoryBytes,
+      memWalBufferBytes: this.wal.bufferBytes,
+    };
+    return { ...parts, memBytes: Object.values(parts).reduce((a, b) => a + b, 0) };
   }
 
   async close(): Promise<void> {

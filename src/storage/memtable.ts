@@ -34,6 +34,8 @@ export const SLAB_BYTES = 1024 * 1024;
 const FIRST_SLAB_BYTES = 4096;
 
 const INITIAL_ENTRIES = 1024;
+/** ENTRY_ARRAY_BYTES is one entry's share of the parallel typed arrays (seq f64, slab, offset, length i32). */
+const ENTRY_ARRAY_BYTES = 8 + 4 * 3;
 
 /** Memtable holds writes in key order. Written only by its store's worker thread. */
 export class Memtable {
@@ -51,6 +53,9 @@ export class Memtable {
   private slabSize = 0;
   /** bytes is the approximate memory held (see the module comment). */
   bytes = 0;
+  /** arenaBytes is the size of every slab allocated, used or not. */
+  arenaBytes = 0;
+  private keyBytes = 0;
   /** minSeq and maxSeq bound the seqs applied to this memtable (0 when empty). */
   minSeq = 0;
   maxSeq = 0;
@@ -71,11 +76,13 @@ export class Memtable {
       if (len > SLAB_BYTES / 4) {
         // A dedicated slab: `cur`, slabUsed and slabSize keep describing the small-value slab.
         this.slabs.push(Buffer.from(value));
+        this.arenaBytes += len;
         slab = this.slabs.length - 1;
       } else {
         if (this.cur < 0 || this.slabUsed + len > this.slabSize) {
           this.slabSize = Math.min(SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, this.slabSize * 2, len));
           this.slabs.push(Buffer.allocUnsafeSlow(this.slabSize));
+          this.arenaBytes += this.slabSize;
           this.cur = this.slabs.length - 1;
           this.slabUsed = 0;
         }
@@ -92,6 +99,7 @@ export class Memtable {
       this.map.set(key, e);
       this.tree.set(key, e);
       this.bytes += key.length + ENTRY_OVERHEAD;
+      this.keyBytes += key.length;
     }
     this.seqs[e] = seq;
     this.slabOf[e] = slab;
@@ -99,6 +107,13 @@ export class Memtable {
     this.lens[e] = len;
     if (this.minSeq === 0) this.minSeq = seq;
     this.maxSeq = seq;
+  }
+
+  /** memoryBytes is the memory the memtable holds: its slabs, its entry arrays and its keys' Map and tree slots. */
+  get memoryBytes(): number {
+    return (
+      this.arenaBytes + this.keyBytes + this.seqs.length * ENTRY_ARRAY_BYTES + this.map.size * ENTRY_OVERHEAD
+    );
   }
 
   /** get returns the key's version (value null for a tombstone), or undefined if the memtable has none. The value is a view into the arena. */

@@ -84,11 +84,17 @@ try {
     ringBytes: DEFAULTS.replication.ring_bytes,
     maxValueBytes: DEFAULTS.server.max_value_bytes,
     walSegmentBytes: DEFAULTS.storage.wal_segment_bytes,
+    inFlightWrites: CONCURRENCY,
   });
   process.stdout.write(
     `# memory soak | node ${process.version} | ${availableParallelism()} CPUs | ${DURATION_S} s load + ${IDLE_S} s idle | ${KEYS} keys, values ${MIN_VALUE} B..${MAX_VALUE / 1024} KiB log-uniform | concurrency ${CONCURRENCY} | durability ${DURABILITY} | ${STORES} stores | bound ${Math.round(bound.totalBytes / MB)} MB anonymous (${bound.formula})\n`,
   );
 
+  await new Promise((r) => setTimeout(r, 2000));
+  const start = procStatus(pid);
+  process.stdout.write(
+    `t=0s idle start rss=${Math.round(start.rssMb)} MB (anon ${Math.round(start.anonMb)}, file ${Math.round(start.fileMb)})\n`,
+  );
   const pool = new Pool(base, { connections: CONCURRENCY });
   const pattern = Buffer.alloc(MAX_VALUE);
   for (let i = 0; i < pattern.length; i++) pattern[i] = (i * 131 + (i >>> 10)) & 0xff;
@@ -140,7 +146,8 @@ try {
   const idle = samples.filter((s) => s.phase === 'idle');
   const lastIdle = idle[idle.length - 1];
   process.stdout.write(
-    `max RSS ${max((s) => s.rssMb)} MB (anonymous ${max((s) => s.anonMb)} MB, file-backed ${max((s) => s.fileMb)} MB); bound ${boundMb} MB anonymous: ${max((s) => s.anonMb) <= boundMb ? 'within' : 'OVER'}\n` +
+    `RSS at start ${Math.round(start.rssMb)} MB (anonymous ${Math.round(start.anonMb)} MB)\n` +
+      `max RSS ${max((s) => s.rssMb)} MB (anonymous ${max((s) => s.anonMb)} MB, file-backed ${max((s) => s.fileMb)} MB); bound ${boundMb} MB anonymous: ${max((s) => s.anonMb) <= boundMb ? 'within' : 'OVER'}\n` +
       `after ${IDLE_S} s idle: RSS ${Math.round(lastIdle?.rssMb ?? NaN)} MB (anonymous ${Math.round(lastIdle?.anonMb ?? NaN)} MB)\n` +
       `${writes} writes, ${Math.round(bytes / MB)} MB, ${errors} errors in ${DURATION_S} s\n` +
       `memory parts at the RSS peak (MB, summed over stores): ${JSON.stringify(mb(peak.parts))}\n` +

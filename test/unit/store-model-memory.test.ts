@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { decodeRecord } from '../../src/storage/wal-format.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { valueBytes } from './store-model-ops.js';
@@ -49,6 +50,37 @@ describe('LSM store memory', () => {
         Object.fromEntries(Object.entries(st).filter(([k]) => k.startsWith('mem'))),
       )})`,
     );
+    await s.close();
+  });
+
+  it('serves a lagging replica from WAL segments a window at a time, values up to the maximum included', async () => {
+    const dir = tempDir(after);
+    // A 4 KiB in-memory tail: every position below is read from the segment files.
+    const s = await openTestLsm(dir, { ringBytes: 4096, walSegmentBytes: 3 * MiB, memtableBytes: 64 * MiB });
+    const sizes = [0, 10, 300_000, MiB, 5000, MiB - 1, 1, 200_000, 70_000, 3];
+    const written: Buffer[] = [];
+    for (let i = 0; i < 30; i++) {
+      const v = valueBytes(sizes[i % sizes.length]!, i);
+      written.push(v);
+      await s.put(Buffer.from(`k${i}`), v);
+    }
+    for (const start of [0, 1, 2, 3, 9, 17, 28]) {
+      let pos = start;
+      while (pos < 30) {
+        const r = s.readLog(pos, 256 * 1024);
+        assert.ok(r !== 'gone', `position ${pos} is retained`);
+        for (let o = 0; o < r.records.length;) {
+          const rec = decodeRecord(r.records, o);
+          assert.ok(typeof rec !== 'string', `record after ${pos}: ${typeof rec === 'string' ? rec : ''}`);
+          assert.equal(rec.seq, pos + 1);
+          assert.ok(rec.value.equals(written[pos]!), `value of seq ${rec.seq}`);
+          pos++;
+          o += rec.size;
+        }
+        assert.equal(r.lastSeq, pos);
+      }
+      assert.ok(Number(s.stats().memReplicationLogBytes) <= 4096 + 2 * MiB, 'the tail holds no segment');
+    }
     await s.close();
   });
 });

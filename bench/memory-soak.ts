@@ -83,7 +83,6 @@ try {
     memtableBytes: DEFAULTS.storage.memtable_bytes,
     ringBytes: DEFAULTS.replication.ring_bytes,
     maxValueBytes: DEFAULTS.server.max_value_bytes,
-    walSegmentBytes: DEFAULTS.storage.wal_segment_bytes,
     inFlightWrites: CONCURRENCY,
   });
   process.stdout.write(

@@ -10,7 +10,7 @@
  *                    small first slabs)
  *   block cache      BLOCK_CACHE_BYTES + max_value_bytes (a block holds at least one whole entry)
  *   replication log  ring_bytes + max_value_bytes (recent batches; the newest is always kept),
- *                    plus wal_segment_bytes + max_value_bytes (the segment read for a lagging replica)
+ *                    plus 1 MiB + max_value_bytes (the window a lagging replica's records are read in)
  *   compaction       CHUNK_BYTES + max_value_bytes (one LMDB transaction's values)
  * Per process: BASE_BYTES (Node, V8 heaps, code, threads), and each write in flight holds its value
  * about IN_FLIGHT_COPIES times (request body, batch to the worker, WAL buffer, written batch).
@@ -19,6 +19,7 @@ import { CHUNK_BYTES } from './lsm-compaction.js';
 import { MAX_FROZEN } from './lsm-store.js';
 import { SLAB_BYTES } from './memtable.js';
 import { BLOCK_CACHE_BYTES } from './open-store.js';
+import { WINDOW_BYTES } from './wal-tail.js';
 
 /** BASE_BYTES is the anonymous memory of a process with idle stores (about 55 MB measured) plus room for its V8 heaps to grow under load. */
 export const BASE_BYTES = 160 * 1024 * 1024;
@@ -32,7 +33,6 @@ export interface MemorySettings {
   memtableBytes: number;
   maxValueBytes: number;
   ringBytes: number;
-  walSegmentBytes: number;
   /** inFlightWrites is the number of writes clients keep in flight at once. */
   inFlightWrites: number;
 }
@@ -49,13 +49,13 @@ export function memoryBound(s: MemorySettings): MemoryBound {
   const v = s.maxValueBytes;
   const memtables = Math.ceil(((1 + MAX_FROZEN) * (s.memtableBytes + v) * 4) / 3) + 2 * SLAB_BYTES;
   const blockCache = BLOCK_CACHE_BYTES + v;
-  const replicationLog = s.ringBytes + v + s.walSegmentBytes + v;
+  const replicationLog = s.ringBytes + v + WINDOW_BYTES + v;
   const compaction = CHUNK_BYTES + v;
   const perStoreBytes = memtables + blockCache + replicationLog + compaction;
   return {
     perStoreBytes,
     totalBytes: BASE_BYTES + s.stores * perStoreBytes + IN_FLIGHT_COPIES * s.inFlightWrites * v,
     formula:
-      '160 MiB + stores × (4/3 × 3 × (memtable_bytes + max_value_bytes) + 2 MiB + 16 MiB + ring_bytes + wal_segment_bytes + 4 MiB + 4 × max_value_bytes) + 4 × writes in flight × max_value_bytes',
+      '160 MiB + stores × (4 × (memtable_bytes + max_value_bytes) + ring_bytes + 4 × max_value_bytes + 23 MiB) + 4 × writes in flight × max_value_bytes',
   };
 }

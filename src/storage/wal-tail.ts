@@ -23,7 +23,7 @@ export type TailResult = { records: Buffer; lastSeq: number } | 'gone';
 
 const EMPTY = Buffer.alloc(0);
 /** WINDOW_BYTES is the least a segment read reads at once. */
-const WINDOW_BYTES = 1024 * 1024;
+export const WINDOW_BYTES = 1024 * 1024;
 
 /** WalTail answers "records after seq N" for one store. Used only on the store's worker thread. */
 export class WalTail {

@@ -57,13 +57,13 @@ function logUniformSize(): number {
   return Math.round(MIN_VALUE * Math.exp(Math.random() * Math.log(MAX_VALUE / MIN_VALUE)));
 }
 
-/** memoryParts picks each store's memory fields out of /stats, summed over the stores. */
+/** memoryParts picks each store's memory fields (and LMDB's file size, what its map can make resident) out of /stats, summed over the stores. */
 async function memoryParts(base: string): Promise<Record<string, number>> {
   const stats = (await (await fetch(`${base}/stats`)).json()) as { stores: Record<string, unknown>[] };
   const sums: Record<string, number> = {};
   for (const st of stats.stores)
     for (const [k, v] of Object.entries(st))
-      if (/^mem[A-Z]/.test(k) && typeof v === 'number') sums[k] = (sums[k] ?? 0) + v;
+      if ((/^mem[A-Z]/.test(k) || k === 'lmdbBytes') && typeof v === 'number') sums[k] = (sums[k] ?? 0) + v;
   return sums;
 }
 

@@ -323,6 +323,7 @@ export class LsmStore implements Store {
       writeStalls: this.counters.writeStalls,
       lmdbKeys: level.keys,
       lmdbBytes: level.bytes,
+      ...this.memoryStats(),
     };
   }
 
@@ -332,6 +333,18 @@ export class LsmStore implements Store {
       flushSeconds: this.flushSeconds.snapshot(),
       compactionSeconds: this.compactionSeconds.snapshot(),
     };
+  }
+
+  /** memoryStats are the parts of the memory the store holds (docs/operations.md, "Memory"). */
+  private memoryStats(): Record<`mem${string}`, number> {
+    const parts = {
+      memMemtableBytes: this.active.memoryBytes,
+      memFrozenBytes: this.frozen.reduce((n, m) => n + m.memoryBytes, 0),
+      memBlockCacheBytes: this.cache.memoryBytes,
+      memReplicationLogBytes: this.tail.memoryBytes,
+      memWalBufferBytes: this.wal.bufferBytes,
+    };
+    return { ...parts, memBytes: Object.values(parts).reduce((a, b) => a + b, 0) };
   }
 
   async close(): Promise<void> {
@@ -345,6 +358,17 @@ export class LsmStore implements Store {
       for (const r of this.runs) r.close();
       await this.level.close();
     }
+  }
+
+  /** flush freezes the active memtable (if it holds anything) and resolves once no frozen memtable is left unflushed (tests use it). */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    if (this.active.size > 0) {
+      this.frozen.unshift(this.active);
+      this.active = new Memtable();
+      this.scheduleFlush();
+    }
+    while (this.flushing !== undefined) await this.flushing;
   }
 
   /** idle resolves once no flush or compaction is running (tests and benchmarks use it). */

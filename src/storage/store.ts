@@ -25,7 +25,10 @@ export interface WriteResult {
   seq: number;
 }
 
-/** StoreStats are counters a store reports for /stats and /metrics. */
+/**
+ * StoreStats are counters a store reports for /stats and /metrics. Fields named `mem*Bytes` are the
+ * parts of the memory the store holds and `memBytes` their sum (docs/operations.md, "Memory").
+ */
 export interface StoreStats {
   engine: string;
   keys: number;

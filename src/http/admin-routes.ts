@@ -3,6 +3,7 @@
  * `/purge` (token-protected when a token is configured).
  */
 import { DistkvError } from '../errors.js';
+import { respAddressOf } from '../resp/resp-address.js';
 import { FOLLOWER_STATES } from '../replication/follower.js';
 import { SLOT_BEHIND_SINCE, SLOT_LAST_SEQ, SLOT_LEADER_SEQ, SLOT_STATE } from '../worker/positions.js';
 import { authError } from './auth.js';
@@ -34,11 +35,23 @@ export function replicaView(
 /** clusterView is the topology document of GET /cluster. */
 export function clusterView(ctx: HttpContext): unknown {
   const hosted = new Set(ctx.plan.listeners.map((l) => l.address));
+  // A hosted store that could not open shows as failed, with the cause.
+  const failed = (index: number | undefined): { state?: string; error?: string } => {
+    const f = index === undefined ? undefined : ctx.pool.storeFailure(index);
+    return f === undefined ? {} : { state: 'failed', error: f.message };
+  };
   return {
     version: ctx.shardMap.hash,
     slots: 16384,
     node: ctx.listener.address,
     hosted_nodes: [...hosted],
+    /** resp names each node's RESP (Redis protocol) address; empty when server.resp_port_offset = 0. */
+    resp: Object.fromEntries(
+      [...new Set(ctx.shardMap.shards.flatMap((s) => [s.address, ...s.replicas]))].flatMap((a) => {
+        const r = respAddressOf(a, ctx.config.server.resp_port_offset);
+        return r === undefined ? [] : [[a, r]];
+      }),
+    ),
     shards: ctx.shardMap.shards.map((s) => {
       const leader = ctx.plan.stores.find((st) => st.shard.idx === s.idx && st.role === 'leader');
       const leaderSeq = leader === undefined ? undefined : ctx.pool.lastSeq(leader.index);
@@ -50,13 +63,14 @@ export function clusterView(ctx: HttpContext): unknown {
           address: s.address,
           local: hosted.has(s.address),
           ...(leaderSeq === undefined ? {} : { last_seq: leaderSeq }),
+          ...failed(leader?.index),
         },
         replicas: s.replicas.map((address) => {
           const st = ctx.plan.stores.find(
             (x) => x.shard.idx === s.idx && x.role === 'replica' && x.node === address,
           );
           if (st === undefined) return { address, local: false };
-          return { address, local: true, ...replicaView(ctx, st.index, leaderSeq) };
+          return { address, local: true, ...replicaView(ctx, st.index, leaderSeq), ...failed(st.index) };
         }),
       };
     }),
@@ -66,7 +80,7 @@ export function clusterView(ctx: HttpContext): unknown {
 
 async function statsView(ctx: HttpContext): Promise<unknown> {
   const results = await ctx.pool.callAll({ type: 'stats' });
-  const byIndex = new Map<number, Record<string, number | string>>();
+  const byIndex = new Map<number, Record<string, unknown>>();
   for (const r of results)
     if (r.type === 'stats-result') for (const s of r.stores) byIndex.set(s.index, s.stats);
   const mem = process.memoryUsage();
@@ -100,8 +114,9 @@ export function registerAdminRoutes(app: Router, ctx: HttpContext): void {
       ctx,
       'healthz',
       (res) => {
-        const ok = ctx.state.phase === 'serving';
-        sendSeedText(res, ok ? 200 : 503, ok ? 'ok' : ctx.state.phase);
+        const phase = ctx.state.phase;
+        if (phase === 'serving') sendSeedText(res, 200, 'ok');
+        else sendSeedText(res, 503, phase, notServingError(phase).code);
       },
       { always: true },
     ),
@@ -136,7 +151,7 @@ export function registerAdminRoutes(app: Router, ctx: HttpContext): void {
       'metrics',
       (res) => {
         answerLater(res, ctx.registry.metrics(), (r, text) => {
-          r.writeHeader('Content-Type', ctx.registry.contentType).end(text + ctx.metrics.latencyExposition());
+          r.writeHeader('Content-Type', ctx.registry.contentType).end(text);
         });
       },
       { always: true },
@@ -151,7 +166,7 @@ export function registerAdminRoutes(app: Router, ctx: HttpContext): void {
       (res, req) => {
         const denied = authError(req, ctx.config.server.token);
         if (denied) {
-          sendSeedText(res, 401, denied.message);
+          sendSeedText(res, 401, denied.message, denied.code);
           return;
         }
         const phase = ctx.state.phase;

@@ -3,11 +3,13 @@
  * which node was addressed without trusting the Host header, all on the main thread.
  *
  * It is also where every exchange is accounted for, once: `state.inFlight` (drain waits for zero),
- * the request metrics (route, status, latency) and the log line of every 500 with its cause.
+ * the request metrics (node, route, method, status, error code, latency) and the log line of every 500 with its cause.
  */
+import { codeForStatus } from '../errors.js';
 import { registerAdminRoutes, registerFallbackRoutes } from './admin-routes.js';
 import { registerCollectionRoutes } from './collection-routes.js';
 import type { HttpContext, SharedContext } from './context.js';
+import { secondsSince } from './http-metrics.js';
 import type { HttpResponse } from './http1-exchange.js';
 import { type ExchangeObserver, Http1Server } from './http1-server.js';
 import { registerKvRoutes, registerSeedKeyRoutes } from './kv-routes.js';
@@ -18,20 +20,26 @@ import { Router } from './router.js';
 export class FrontDoor {
   private readonly servers: Http1Server[] = [];
   private readonly shared: SharedContext;
-  private readonly observer: ExchangeObserver;
 
   constructor(shared: SharedContext) {
     this.shared = shared;
-    const { state, metrics, log } = shared;
-    this.observer = {
+  }
+
+  /** observerFor accounts for the exchanges of the listener of node `address` (see the design block). */
+  private observerFor(address: string): ExchangeObserver {
+    const { state, metrics, log } = this.shared;
+    return {
       started(): void {
         state.inFlight++;
       },
       finished(res: HttpResponse): void {
         state.inFlight--;
         if (res.aborted) return;
-        metrics.record(res.route, res.status, res.start);
-        if (res.status === 500)
+        const status = res.status;
+        // An error answer is counted under its catalogue code; one written without one, under its status's.
+        const code = status < 400 ? '' : res.code !== '' ? res.code : codeForStatus(status);
+        metrics.observeRequest(res.route, res.method, status, address, code, secondsSince(res.start));
+        if (status === 500)
           log.error({ err: res.error, route: res.route }, 'answered 500 Internal Server Error');
       },
     };
@@ -55,7 +63,7 @@ export class FrontDoor {
         address: listener.address,
         ...(tls_cert === '' ? {} : { tls: { cert: tls_cert, key: tls_key } }),
         router,
-        observer: this.observer,
+        observer: this.observerFor(listener.address),
         log: this.shared.log,
       });
       try {

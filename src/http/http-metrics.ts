@@ -1,12 +1,19 @@
 /**
- * HTTP request metrics for /metrics: requests by route and status, and a latency histogram per route.
+ * HTTP request metrics for /metrics (names and labels in docs/api.md):
  *
- * The hot path does a few map and array increments per request; prom-client reads the totals only
- * when /metrics is scraped (through `collect()`), so counting costs no prom-client label lookups.
+ *   distkv_http_requests_total{node,route,method,status[,code]}   counter; `code` on error responses
+ *   distkv_http_request_duration_seconds{node,route,method}       histogram (LATENCY_BUCKETS_S)
+ *
+ * `node` is the listener's address, so each hosted node's traffic is its own series. The hot path
+ * (`observeRequest`) does one string concatenation, one map lookup and a few array increments;
+ * prom-client reads the series only when /metrics is scraped, so counting costs no prom-client
+ * label hashing per request. Owned by the main thread.
  */
 import { Counter, type Registry } from 'prom-client';
+import { bucketOf, type HistogramSnapshot, LATENCY_BUCKETS_S } from '../util/latency-histogram.js';
+import { ScrapedHistogram } from '../util/prom-snapshot.js';
 
-/** ROUTES are the route labels, in the order of their numeric ids. */
+/** ROUTES are the route labels. */
 export const ROUTES = [
   'kv_get',
   'kv_put',
@@ -27,74 +34,111 @@ export const ROUTES = [
 /** Route is one route label. */
 export type Route = (typeof ROUTES)[number];
 
-/** LATENCY_BUCKETS_S are the latency histogram bounds in seconds (50 µs .. 5 s). */
-export const LATENCY_BUCKETS_S = [
-  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-];
+/** METHODS are the method labels kept as sent; any other method is counted as OTHER (bounded series). */
+const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS', 'PATCH']);
+
+/** Series is one combination of labels and what was counted under it. */
+interface Series {
+  node: string;
+  route: Route;
+  method: string;
+  status: string;
+  code: string;
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** secondsSince returns the seconds elapsed since `startMs`, a performance.now() reading. */
+export function secondsSince(startMs: number): number {
+  return (performance.now() - startMs) / 1000;
+}
+
+/** errorCodeOf returns the `code` of a JSON error body (`{"error":{"code":..}}`), or '' when it has none. */
+export function errorCodeOf(body: unknown): string {
+  if (typeof body !== 'object' || body === null) return '';
+  const error = (body as { error?: unknown }).error;
+  if (typeof error !== 'object' || error === null) return '';
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : '';
+}
 
 /** HttpMetrics counts requests cheaply and exposes them through prom-client. */
 export class HttpMetrics {
-  private readonly routeIds = new Map<Route, number>(ROUTES.map((r, i) => [r, i]));
-  // counts[route][status] and per-route latency buckets, folded into prom-client at scrape time.
-  private readonly counts = new Map<number, Map<number, number>>();
-  private readonly buckets: Float64Array[] = ROUTES.map(() => new Float64Array(LATENCY_BUCKETS_S.length + 1));
-  private readonly sums = new Float64Array(ROUTES.length);
+  private readonly series = new Map<string, Series>();
 
   constructor(registry: Registry) {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client calls collect() with its own `this`
-    const self = this;
+    const all = (): IterableIterator<Series> => this.series.values();
     new Counter({
       name: 'distkv_http_requests_total',
-      help: 'HTTP requests by route and status',
-      labelNames: ['route', 'status'],
+      help: 'HTTP requests answered, by listener node, route, method, status and (for errors) error code',
+      labelNames: ['node', 'route', 'method', 'status', 'code'],
       registers: [registry],
       collect() {
         this.reset();
-        for (const [routeId, byStatus] of self.counts) {
-          for (const [status, n] of byStatus)
-            this.inc({ route: ROUTES[routeId]!, status: String(status) }, n);
+        for (const s of all()) {
+          const labels = { node: s.node, route: s.route, method: s.method, status: s.status };
+          this.inc(s.code === '' ? labels : { ...labels, code: s.code }, s.count);
         }
+      },
+    });
+    new ScrapedHistogram({
+      name: 'distkv_http_request_duration_seconds',
+      help: 'HTTP request latency by listener node, route and method, from request parsed to response written',
+      labelNames: ['node', 'route', 'method'],
+      registry,
+      read: () => {
+        const merged = new Map<string, { labels: Record<string, string>; snapshot: HistogramSnapshot }>();
+        for (const s of all()) {
+          const key = `${s.node} ${s.route} ${s.method}`;
+          let m = merged.get(key);
+          if (m === undefined) {
+            m = {
+              labels: { node: s.node, route: s.route, method: s.method },
+              snapshot: { counts: new Array<number>(LATENCY_BUCKETS_S.length + 1).fill(0), sum: 0, count: 0 },
+            };
+            merged.set(key, m);
+          }
+          s.counts.forEach((c, i) => (m.snapshot.counts[i]! += c));
+          m.snapshot.sum += s.sum;
+          m.snapshot.count += s.count;
+        }
+        return [...merged.values()];
       },
     });
   }
 
   /**
-   * latencyExposition renders the latency histogram in Prometheus text format. It is written here
-   * rather than with prom-client's Histogram because the counts are kept in plain arrays (see above).
+   * observeRequest counts one answered request: its route label, HTTP method, status, the node
+   * (listener address) that received it, the error code for an error response ('' otherwise) and
+   * its duration in seconds.
    */
-  latencyExposition(): string {
-    const name = 'distkv_http_request_duration_seconds';
-    const lines = [
-      `# HELP ${name} HTTP request latency by route, from request parsed to response written`,
-      `# TYPE ${name} histogram`,
-    ];
-    this.buckets.forEach((counts, routeId) => {
-      const total = counts.reduce((a, b) => a + b, 0);
-      if (total === 0) return;
-      const route = ROUTES[routeId]!;
-      let cumulative = 0;
-      LATENCY_BUCKETS_S.forEach((le, b) => {
-        cumulative += counts[b]!;
-        lines.push(`${name}_bucket{le="${le}",route="${route}"} ${cumulative}`);
-      });
-      lines.push(`${name}_bucket{le="+Inf",route="${route}"} ${total}`);
-      lines.push(`${name}_sum{route="${route}"} ${this.sums[routeId]!}`);
-      lines.push(`${name}_count{route="${route}"} ${total}`);
-    });
-    return lines.join('\n') + '\n';
-  }
-
-  /** record counts one finished request; `startMs` is performance.now() when it arrived. */
-  record(route: Route, status: number, startMs: number): void {
-    const id = this.routeIds.get(route)!;
-    let byStatus = this.counts.get(id);
-    if (byStatus === undefined) this.counts.set(id, (byStatus = new Map<number, number>()));
-    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
-    const seconds = (performance.now() - startMs) / 1000;
-    this.sums[id]! += seconds;
-    const counts = this.buckets[id]!;
-    let b = 0;
-    while (b < LATENCY_BUCKETS_S.length && seconds > LATENCY_BUCKETS_S[b]!) b++;
-    counts[b]! += 1;
+  observeRequest(
+    route: Route,
+    method: string,
+    status: number,
+    node: string,
+    code: string,
+    seconds: number,
+  ): void {
+    if (!METHODS.has(method)) method = 'OTHER';
+    const key = `${node} ${route} ${method} ${status} ${code}`;
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = {
+        node,
+        route,
+        method,
+        status: String(status),
+        code,
+        counts: new Float64Array(LATENCY_BUCKETS_S.length + 1),
+        sum: 0,
+        count: 0,
+      };
+      this.series.set(key, s);
+    }
+    s.counts[bucketOf(seconds)]! += 1;
+    s.sum += seconds;
+    s.count++;
   }
 }

@@ -222,7 +222,7 @@ export class Http1Connection implements ExchangeSink {
   }
 
   private dispatch(head: RequestHead): void {
-    const res = new HttpResponse(this, head.method === 'HEAD', head.keepAlive, head.minor === 0);
+    const res = new HttpResponse(this, head.method, head.keepAlive, head.minor === 0);
     this.queue.push(res);
     this.host.started(res);
     const hasBody = head.chunked || head.contentLength > 0;
@@ -303,7 +303,7 @@ export class Http1Connection implements ExchangeSink {
 
   /** refuse answers a request that cannot be parsed, in its turn, and closes the connection after it. */
   private refuse(err: DistkvError): void {
-    const res = new HttpResponse(this, false, false, false);
+    const res = new HttpResponse(this, '', false, false);
     this.queue.push(res);
     this.host.started(res);
     this.stopReading();

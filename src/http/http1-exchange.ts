@@ -77,6 +77,10 @@ export class HttpResponse {
   route: Route = 'other';
   /** status is the response's status code (200 unless writeStatus said otherwise). */
   status = 200;
+  /** code is the catalogue error code of an error answer ('' otherwise), the metrics' `code` label. */
+  code = '';
+  /** method is the request's method as sent ('' for a request that could not be parsed). */
+  readonly method: string;
   aborted = false;
   ended = false;
   /** closeAfter: the connection is closed once this response is written. */
@@ -100,9 +104,10 @@ export class HttpResponse {
   private onAbortedHandler: (() => void) | undefined;
   private onWritableHandler: (() => boolean) | undefined;
 
-  constructor(sink: ExchangeSink, isHead: boolean, keepAlive: boolean, http10: boolean) {
+  constructor(sink: ExchangeSink, method: string, keepAlive: boolean, http10: boolean) {
     this.sink = sink;
-    this.isHead = isHead;
+    this.method = method;
+    this.isHead = method === 'HEAD';
     this.closeAfter = !keepAlive;
     this.http10 = http10;
   }

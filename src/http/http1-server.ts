@@ -80,7 +80,7 @@ export class Http1Server implements ConnectionHost {
       const onError = (err: NodeJS.ErrnoException): void => {
         const why =
           err.code === 'EADDRINUSE'
-            ? 'the address is already in use (is another distkv or another server running there?)'
+            ? 'the port is in use (is another distkv or another server running there?)'
             : err.code === 'EADDRNOTAVAIL'
               ? 'the address is not on this machine'
               : err.code === 'EACCES'

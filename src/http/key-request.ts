@@ -60,7 +60,7 @@ export class KeyRequest implements OpHandler {
     if (!this.res.aborted) this.write(status, seq, value);
   }
 
-  /** write sends the response for a worker reply. */
+  /** write sends the response for a worker reply (res.status and res.code are what metrics count). */
   private write(status: number, seq: number, value: Buffer): void {
     const res = this.res;
     const seed = this.kind === KIND_SEED_GET || this.kind === KIND_SEED_SET;
@@ -76,12 +76,14 @@ export class KeyRequest implements OpHandler {
         res,
         code,
         this.kind === KIND_SEED_SET ? `Failed to set key: ${err.message}` : `Error: ${err.message}`,
+        err.code,
       );
       return;
     }
     switch (this.kind) {
       case KIND_KV_GET:
         if (status === ST_MISSING) {
+          res.code = 'NOT_FOUND';
           res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json');
           if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
           res.end(MISSING_BODY);
@@ -92,7 +94,7 @@ export class KeyRequest implements OpHandler {
         return;
       case KIND_SEED_GET:
         if (status === ST_MISSING) {
-          sendSeedText(res, 404, SEED_MISSING_TEXT);
+          sendSeedText(res, 404, SEED_MISSING_TEXT, 'NOT_FOUND');
           return;
         }
         if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
@@ -104,9 +106,13 @@ export class KeyRequest implements OpHandler {
         sendSeedText(res, 200, `Key set successfully on shard ${this.shard}`);
         return;
       default:
-        if (status !== ST_DONE) throw new Error(`unexpected reply status ${status} for a write`);
+        if (status !== ST_DONE && !(status === ST_MISSING && this.kind === KIND_KV_DELETE))
+          throw new Error(`unexpected reply status ${status} for a write`);
         // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes).
-        res.writeStatus(STATUS_204).writeHeader('X-Distkv-Seq', String(seq)).endWithoutBody();
+        res.writeStatus(STATUS_204).writeHeader('X-Distkv-Seq', String(seq));
+        // X-Distkv-Existed says whether a deleted key existed (docs/api.md).
+        if (this.kind === KIND_KV_DELETE) res.writeHeader('X-Distkv-Existed', status === ST_DONE ? '1' : '0');
+        res.endWithoutBody();
     }
   }
 }

@@ -5,7 +5,7 @@
  * target), and either redirects (307) to the owner in another process, forwards to it (`--proxy`),
  * or submits one operation to the owning worker, which answers through a KeyRequest.
  */
-import { DistkvError } from '../errors.js';
+import { DistkvError, toDistkvError } from '../errors.js';
 import { slotOf } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
 import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
@@ -178,7 +178,7 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
       const query = req.getQuery();
       const key = seedParam(query, 'key');
       if (key === '') {
-        sendSeedText(res, 400, 'Missing key');
+        sendSeedText(res, 400, 'Missing key', 'MISSING_KEY');
         return;
       }
       if (!seedKeyOk(res, key, maxKey)) return;
@@ -198,12 +198,17 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
       const key = params.get('key') ?? '';
       const value = params.get('value') ?? '';
       if (key === '' || value === '') {
-        sendSeedText(res, 400, 'Missing key or value');
+        sendSeedText(res, 400, 'Missing key or value', key === '' ? 'MISSING_KEY' : 'INVALID_ARGUMENT');
         return;
       }
       if (!seedKeyOk(res, key, maxKey)) return;
       if (Buffer.byteLength(value) > maxValue) {
-        sendSeedText(res, 413, `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`);
+        sendSeedText(
+          res,
+          413,
+          `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`,
+          'VALUE_TOO_LARGE',
+        );
         return;
       }
       const at = placeKey(res, req, ctx, '/set', query, key, true);
@@ -221,7 +226,8 @@ function seedKeyOk(res: HttpResponse, key: string, maxKey: number): boolean {
     checkKey(key, maxKey);
     return true;
   } catch (err) {
-    sendSeedText(res, 400, `Invalid key: ${(err as Error).message}`);
+    const e = toDistkvError(err);
+    sendSeedText(res, 400, `Invalid key: ${e.message}`, e.code);
     return false;
   }
 }

@@ -11,6 +11,7 @@
 import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
 import type { HttpContext } from './context.js';
+import { errorCodeOf } from './http-metrics.js';
 import type { HttpResponse } from './http1-exchange.js';
 import { sendError, statusLine } from './respond.js';
 import { answerLater } from './route.js';
@@ -29,6 +30,7 @@ export function proxyToOwner(
     res,
     ctx.forwarder.relay(owner, method, path, body),
     (r, reply) => {
+      if (reply.status >= 400) r.code = relayedErrorCode(reply.body);
       r.writeStatus(statusLine(reply.status));
       for (const [name, value] of reply.headers) r.writeHeader(name, value);
       r.end(reply.body);
@@ -43,4 +45,13 @@ export function proxyToOwner(
       );
     },
   );
+}
+
+/** relayedErrorCode reads the error code of an owner's JSON error answer ('' for a seed text answer). */
+function relayedErrorCode(body: Uint8Array): string {
+  try {
+    return errorCodeOf(JSON.parse(Buffer.from(body).toString('utf8')));
+  } catch {
+    return '';
+  }
 }

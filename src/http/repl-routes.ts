@@ -66,7 +66,7 @@ async function seedAck(ctx: HttpContext, key: string, value: string): Promise<bo
 function seedFail(res: HttpResponse, err: unknown): void {
   const e = toDistkvError(err);
   noteServerError(res, err, e.status);
-  sendSeedText(res, e.status, `Error: ${e.message}`);
+  sendSeedText(res, e.status, `Error: ${e.message}`, e.code);
 }
 
 function registerSeedReplication(app: Router, ctx: HttpContext): void {
@@ -75,7 +75,7 @@ function registerSeedReplication(app: Router, ctx: HttpContext): void {
     internal(ctx, (res, req) => {
       const denied = authError(req, ctx.config.server.token);
       if (denied) {
-        sendSeedText(res, 401, denied.message);
+        sendSeedText(res, 401, denied.message, denied.code);
         return;
       }
       answerLater(
@@ -93,14 +93,14 @@ function registerSeedReplication(app: Router, ctx: HttpContext): void {
     internal(ctx, (res, req) => {
       const denied = authError(req, ctx.config.server.token);
       if (denied) {
-        sendSeedText(res, 401, denied.message);
+        sendSeedText(res, 401, denied.message, denied.code);
         return;
       }
       const { params } = parseQuery(req.getQuery());
       const key = params.get('key') ?? '';
       const value = params.get('value') ?? '';
       if (key === '') {
-        sendSeedText(res, 400, 'Missing key or value');
+        sendSeedText(res, 400, 'Missing key or value', 'MISSING_KEY');
         return;
       }
       answerLater(
@@ -114,7 +114,7 @@ function registerSeedReplication(app: Router, ctx: HttpContext): void {
           // The seed's status for this, kept for its replicas; logged like every 500 (front-door.ts).
           const text = 'Error deleting replication key: it is not the next change of the replication log';
           noteServerError(r, new Error(`${text} (key ${JSON.stringify(key)})`), 500);
-          sendSeedText(r, 500, text);
+          sendSeedText(r, 500, text, 'INTERNAL');
         },
         seedFail,
       );

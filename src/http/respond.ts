@@ -4,6 +4,7 @@
  * (`res.error`), so the front door logs it with its cause (front-door.ts).
  */
 import { DistkvError, statusOf, toDistkvError } from '../errors.js';
+import { errorCodeOf } from './http-metrics.js';
 import type { HttpResponse } from './http1-exchange.js';
 
 const REASONS: Record<number, string> = {
@@ -56,25 +57,34 @@ export function sendError(res: HttpResponse, err: unknown, options: SendErrorOpt
   const e = err instanceof DistkvError ? err : toDistkvError(err);
   const status = statusOf(e.code);
   noteServerError(res, err, status);
+  res.code = e.code;
   res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
   for (const [name, value] of Object.entries(options.headers ?? {})) res.writeHeader(name, value);
   res.end(errorBody(e), options.close === true);
 }
 
-/** sendJson writes a JSON body with status 200 (or the one given); `pretty` indents it for people. */
+/**
+ * sendJson writes a JSON body with status 200 (or the one given); `pretty` indents it for people.
+ * An error status is counted under the body's error code.
+ */
 export function sendJson(res: HttpResponse, body: unknown, status = 200, pretty = false): void {
+  if (status >= 400) res.code = errorCodeOf(body);
   res
     .writeStatus(statusLine(status))
     .writeHeader('Content-Type', 'application/json')
     .end(pretty ? `${JSON.stringify(body, null, 2)}\n` : JSON.stringify(body));
 }
 
-/** sendSeedText writes a seed-style text reply: a 200 body, or for errors Go's http.Error format. */
-export function sendSeedText(res: HttpResponse, status: number, text: string): void {
+/**
+ * sendSeedText writes a seed-style text reply: a 200 body, or for errors Go's http.Error format;
+ * `code` is the catalogue code an error is counted under in the metrics.
+ */
+export function sendSeedText(res: HttpResponse, status: number, text: string, code = ''): void {
   if (status === 200) {
     res.writeHeader('Content-Type', 'text/plain; charset=utf-8').end(text);
     return;
   }
+  res.code = code;
   res
     .writeStatus(statusLine(status))
     .writeHeader('Content-Type', 'text/plain; charset=utf-8')

@@ -1,76 +1,151 @@
 /**
- * Store gauges for /metrics, read from the workers' stats when Prometheus scrapes: every numeric
- * counter a store reports becomes `distkv_store_<counter>{shard,role,node}`.
+ * Store metrics for /metrics, read from the workers' stats when Prometheus scrapes (one stats round
+ * per scrape, shared by every family), labelled `{shard,role,node}`. Names follow Prometheus
+ * conventions (docs/api.md lists them):
+ *
+ *  - gauges for levels (`distkv_store_keys`, `distkv_store_wal_bytes`, `distkv_store_last_seq`, ...);
+ *  - counters, named `_total`, for what only grows (`distkv_store_wal_syncs_total`, ...). A store's
+ *    own counters restart from zero when its worker restarts or a replica is rebuilt; MonotonicTotals
+ *    folds each snapshot's increase in, so the exported counter never goes down within a process;
+ *  - histograms, in seconds, for durations (`distkv_store_wal_sync_duration_seconds`, ...), from the
+ *    stores' LatencyHistogram snapshots, folded the same way.
+ *
+ * A store whose worker does not answer (crashed, restarting) has no samples in that scrape.
  */
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { StoreSpec } from '../worker/messages.js';
+import { type HistogramSnapshot, isHistogramSnapshot } from '../util/latency-histogram.js';
+import { MonotonicTotals, ScrapedHistogram } from '../util/prom-snapshot.js';
 import type { WorkerPool } from './worker-pool.js';
 
-const HELP = {
-  keys: 'live keys in the store (approximate for LSM stores: versions not yet compacted count once per level)',
-  bytes: 'bytes the store occupies on disk',
-  lastSeq: 'sequence number of the last acknowledged write',
-  appliedSeq: 'LSM: every write up to this seq is in LMDB',
-  walSegments: 'LSM: WAL segment files',
-  walBytes: 'LSM: bytes in WAL segments',
-  walSyncs: 'LSM: WAL fdatasync calls (one per group commit in fsync mode)',
-  walSyncMsAvg: 'LSM: average WAL fdatasync time in milliseconds',
-  walFailures: 'LSM: WAL batches refused because a write or sync failed',
-  memtableBytes: 'LSM: approximate bytes held by the active memtable',
-  frozenMemtables: 'LSM: memtables waiting to be flushed',
-  runs: 'LSM: SSTable runs',
-  runBytes: 'LSM: bytes in SSTable runs',
-  bloomChecks: 'LSM: bloom filter lookups',
-  bloomNegatives: 'LSM: bloom filter lookups that ruled a run out',
-  bloomFalsePositives: 'LSM: bloom filter lookups that said maybe for an absent key',
-  flushes: 'LSM: memtables flushed to runs',
-  compactions: 'LSM: compactions of runs into LMDB',
-  compactionMsTotal: 'LSM: total milliseconds spent compacting',
-  lastCompactionMs: 'LSM: duration of the last compaction in milliseconds',
-  writeStalls: 'LSM: writes that waited for a memtable flush',
+/** GAUGES map a stats field to its gauge name and help. */
+const GAUGES = {
+  keys: ['keys', 'live keys (approximate for LSM stores: versions not yet compacted count once per level)'],
+  bytes: ['disk_bytes', 'bytes the store occupies on disk (LMDB, runs and WAL)'],
+  lastSeq: ['last_seq', 'sequence number of the last acknowledged write'],
+  syncedSeq: ['synced_seq', 'LSM: every write up to this seq is fsynced in the WAL (durable)'],
+  flushedSeq: [
+    'flushed_seq',
+    'LSM: every write up to this seq is in an SSTable run or LMDB; recovery replays the WAL above it',
+  ],
+  appliedSeq: ['applied_seq', 'LSM: every write up to this seq is in LMDB'],
+  walSegments: ['wal_segments', 'LSM: WAL segment files'],
+  walBytes: ['wal_bytes', 'LSM: bytes in WAL segments'],
+  memtableBytes: ['memtable_bytes', 'LSM: approximate bytes held by the active memtable'],
+  frozenMemtables: ['frozen_memtables', 'LSM: memtables waiting to be flushed'],
+  runs: ['runs', 'LSM: SSTable runs'],
+  runBytes: ['run_bytes', 'LSM: bytes in SSTable runs'],
+  compactionRunning: ['compaction_running', 'LSM: 1 while a compaction runs'],
 } as const;
-const EXPORTED = Object.keys(HELP) as (keyof typeof HELP)[];
 
-function metricName(counter: string): string {
-  return `distkv_store_${counter.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
-}
+/** COUNTERS map a stats field to its counter name (without `_total`) and help. */
+const COUNTERS = {
+  walBatches: ['wal_batches', 'LSM: group-commit batches appended to the WAL'],
+  walSyncs: ['wal_syncs', 'LSM: WAL fdatasync calls (one per group commit in fsync mode)'],
+  walFailures: ['wal_failures', 'LSM: WAL batches refused because a write or sync failed (answered 507)'],
+  bloomChecks: ['bloom_checks', 'LSM: bloom filter lookups'],
+  bloomNegatives: ['bloom_negatives', 'LSM: bloom filter lookups that ruled a run out'],
+  bloomFalsePositives: [
+    'bloom_false_positives',
+    'LSM: bloom filter lookups that said maybe for an absent key',
+  ],
+  blockCacheHits: ['block_cache_hits', 'LSM: SSTable block reads served from the block cache'],
+  blockCacheMisses: ['block_cache_misses', 'LSM: SSTable block reads from disk'],
+  flushes: ['flushes', 'LSM: memtables flushed to runs'],
+  compactions: ['compactions', 'LSM: compactions of runs into LMDB'],
+  writeStalls: ['write_stalls', 'LSM: writes that waited for a memtable flush'],
+  replicaErrors: ['replication_errors', 'replicas: failed pulls or applies (each retried with backoff)'],
+  resyncs: ['replication_resyncs', 'replicas: rebuilds from a leader snapshot'],
+} as const;
 
-/** registerStoreMetrics adds the store gauges to `registry`. */
+/** HISTOGRAMS map a stats field (a HistogramSnapshot) to its histogram name and help. */
+const HISTOGRAMS = {
+  walSyncSeconds: ['wal_sync_duration_seconds', 'LSM: WAL fdatasync duration'],
+  flushSeconds: ['flush_duration_seconds', 'LSM: duration of a memtable flush to a run'],
+  compactionSeconds: ['compaction_duration_seconds', 'LSM: duration of a compaction of runs into LMDB'],
+} as const;
+
+const LABELS = ['shard', 'role', 'node'] as const;
+
+type StatsByStore = Map<number, Record<string, unknown>>;
+
+/** registerStoreMetrics adds the store families to `registry`. */
 export function registerStoreMetrics(
   registry: Registry,
   pool: WorkerPool,
   stores: readonly StoreSpec[],
 ): void {
-  // One stats round per scrape, shared by all gauges (prom-client calls each gauge's collect).
-  let round: Promise<Map<number, Record<string, number | string>>> | undefined;
-  const load = (): Promise<Map<number, Record<string, number | string>>> => {
+  // One stats round per scrape, shared by all families (prom-client collects them concurrently).
+  let round: Promise<StatsByStore> | undefined;
+  const load = (): Promise<StatsByStore> => {
     round ??= pool
       .callAll({ type: 'stats' })
       .then((results) => {
-        const m = new Map<number, Record<string, number | string>>();
+        const m: StatsByStore = new Map();
         for (const r of results)
           if (r.type === 'stats-result') for (const s of r.stores) m.set(s.index, s.stats);
         return m;
       })
-      .catch(() => new Map<number, Record<string, number | string>>())
+      .catch((): StatsByStore => new Map())
       .finally(() => {
         setImmediate(() => (round = undefined));
       });
     return round;
   };
-  for (const counter of EXPORTED) {
+  const labelsOf = (st: StoreSpec): Record<(typeof LABELS)[number], string> => ({
+    shard: st.shard.name,
+    role: st.role,
+    node: st.node,
+  });
+  const totals = new MonotonicTotals();
+
+  for (const [field, [name, help]] of Object.entries(GAUGES)) {
     new Gauge({
-      name: metricName(counter),
-      help: HELP[counter],
-      labelNames: ['shard', 'role', 'node'],
+      name: `distkv_store_${name}`,
+      help,
+      labelNames: LABELS,
       registers: [registry],
       async collect() {
-        this.reset();
         const stats = await load();
+        this.reset();
         for (const st of stores) {
-          const v = stats.get(st.index)?.[counter];
-          if (typeof v === 'number') this.set({ shard: st.shard.name, role: st.role, node: st.node }, v);
+          const v = stats.get(st.index)?.[field];
+          if (typeof v === 'number') this.set(labelsOf(st), v);
         }
+      },
+    });
+  }
+  for (const [field, [name, help]] of Object.entries(COUNTERS)) {
+    new Counter({
+      name: `distkv_store_${name}_total`,
+      help,
+      labelNames: LABELS,
+      registers: [registry],
+      async collect() {
+        const stats = await load();
+        this.reset();
+        for (const st of stores) {
+          const v = stats.get(st.index)?.[field];
+          if (typeof v === 'number') this.inc(labelsOf(st), totals.total(`${st.index} ${field}`, v));
+        }
+      },
+    });
+  }
+  for (const [field, [name, help]] of Object.entries(HISTOGRAMS)) {
+    new ScrapedHistogram({
+      name: `distkv_store_${name}`,
+      help,
+      labelNames: LABELS,
+      registry,
+      read: async () => {
+        const stats = await load();
+        const out: { labels: Record<string, string>; snapshot: HistogramSnapshot }[] = [];
+        for (const st of stores) {
+          const v = stats.get(st.index)?.[field];
+          if (isHistogramSnapshot(v))
+            out.push({ labels: labelsOf(st), snapshot: totals.histogram(`${st.index} ${field}`, v) });
+        }
+        return out;
       },
     });
   }

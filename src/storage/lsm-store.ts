@@ -21,6 +21,7 @@
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { latin1Key } from '../util/bytes.js';
+import { type HistogramSnapshot, LatencyHistogram } from '../util/latency-histogram.js';
 import { hashKey, type KeyHash } from './bloom.js';
 import { compactRuns } from './lsm-compaction.js';
 import type { LmdbLevel } from './lmdb-level.js';
@@ -109,6 +110,9 @@ export class LsmStore implements Store {
     retiredBloomNegatives: 0,
     retiredBloomFalsePositives: 0,
   };
+  /** flushSeconds and compactionSeconds time each flush and compaction (for the /metrics histograms). */
+  private readonly flushSeconds = new LatencyHistogram();
+  private readonly compactionSeconds = new LatencyHistogram();
 
   constructor(opts: LsmOptions, parts: LsmParts) {
     this.opts = opts;
@@ -289,7 +293,9 @@ export class LsmStore implements Store {
       bytes: level.bytes + runBytes + walBytes,
       lastSeq: this.appliedLastSeq,
       appliedSeq: this.level.appliedSeq(),
-      durableSeq: this.durableSeq,
+      // "Durable" in the recovery sense: what needs no WAL replay. What is durable on disk is syncedSeq.
+      flushedSeq: this.durableSeq,
+      syncedSeq: this.wal.syncedSeq,
       walSegments: this.wal.segments().length,
       walBytes,
       walBatches: this.wal.counters.batches,
@@ -317,7 +323,28 @@ export class LsmStore implements Store {
       writeStalls: this.counters.writeStalls,
       lmdbKeys: level.keys,
       lmdbBytes: level.bytes,
+      ...this.memoryStats(),
     };
+  }
+
+  timings(): Record<string, HistogramSnapshot> {
+    return {
+      walSyncSeconds: this.wal.syncSeconds.snapshot(),
+      flushSeconds: this.flushSeconds.snapshot(),
+      compactionSeconds: this.compactionSeconds.snapshot(),
+    };
+  }
+
+  /** memoryStats are the parts of the memory the store holds (docs/operations.md, "Memory"). */
+  private memoryStats(): Record<`mem${string}`, number> {
+    const parts = {
+      memMemtableBytes: this.active.memoryBytes,
+      memFrozenBytes: this.frozen.reduce((n, m) => n + m.memoryBytes, 0),
+      memBlockCacheBytes: this.cache.memoryBytes,
+      memReplicationLogBytes: this.tail.memoryBytes,
+      memWalBufferBytes: this.wal.bufferBytes,
+    };
+    return { ...parts, memBytes: Object.values(parts).reduce((a, b) => a + b, 0) };
   }
 
   async close(): Promise<void> {
@@ -331,6 +358,17 @@ export class LsmStore implements Store {
       for (const r of this.runs) r.close();
       await this.level.close();
     }
+  }
+
+  /** flush freezes the active memtable (if it holds anything) and resolves once no frozen memtable is left unflushed (tests use it). */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    if (this.active.size > 0) {
+      this.frozen.unshift(this.active);
+      this.active = new Memtable();
+      this.scheduleFlush();
+    }
+    while (this.flushing !== undefined) await this.flushing;
   }
 
   /** idle resolves once no flush or compaction is running (tests and benchmarks use it). */
@@ -408,7 +446,9 @@ export class LsmStore implements Store {
         this.frozen.pop();
         this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
         this.counters.flushes++;
-        this.counters.flushMsTotal += performance.now() - t0;
+        const ms = performance.now() - t0;
+        this.counters.flushMsTotal += ms;
+        this.flushSeconds.observe(ms / 1000);
         if (this.flushError !== undefined)
           this.opts.log?.info({ dir: this.opts.dir }, 'memtable flush succeeded again');
         this.flushError = undefined;
@@ -450,6 +490,7 @@ export class LsmStore implements Store {
         this.counters.compactions++;
         this.counters.compactionMsTotal += ms;
         this.counters.lastCompactionMs = ms;
+        this.compactionSeconds.observe(ms / 1000);
         this.opts.log?.debug(
           { dir: this.opts.dir, runs: inputs.length, ms: Math.round(ms) },
           'compacted runs into LMDB',

@@ -37,6 +37,11 @@ export class BlockCache {
     this.limit = limitBytes;
   }
 
+  /** memoryBytes is the size of the cached blocks. */
+  get memoryBytes(): number {
+    return this.bytes;
+  }
+
   get(id: string): Block | undefined {
     const b = this.map.get(id);
     if (b === undefined) return undefined;

@@ -12,6 +12,7 @@
  *  - a read sees every write whose promise has resolved and may see writes still in flight.
  */
 import type { Durability } from '../config/schema.js';
+import type { HistogramSnapshot } from '../util/latency-histogram.js';
 
 /** StoreEntry is one key/value pair returned by a scan. */
 export interface StoreEntry {
@@ -24,7 +25,10 @@ export interface WriteResult {
   seq: number;
 }
 
-/** StoreStats are counters a store reports for /stats and /metrics. */
+/**
+ * StoreStats are counters a store reports for /stats and /metrics. Fields named `mem*Bytes` are the
+ * parts of the memory the store holds and `memBytes` their sum (docs/operations.md, "Memory").
+ */
 export interface StoreStats {
   engine: string;
   keys: number;
@@ -49,6 +53,8 @@ export interface Store {
   lastSeq(): number;
   /** stats returns the store's counters. */
   stats(): StoreStats;
+  /** timings returns the store's duration histograms by stats field name, if it keeps any (/stats and /metrics). */
+  timings?(): Record<string, HistogramSnapshot>;
   /** close flushes and releases everything; the store is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Durability } from '../config/schema.js';
 import { DistkvError, toDistkvError } from '../errors.js';
+import { LatencyHistogram } from '../util/latency-histogram.js';
 import type { SegmentInfo } from './wal-reader.js';
 import type { Vfs, WritableFile } from './vfs.js';
 import {
@@ -82,6 +83,10 @@ export class WalWriter {
   private closed = false;
   /** counters for /stats. */
   readonly counters = { batches: 0, records: 0, syncs: 0, syncMsTotal: 0, failures: 0 };
+  /** syncSeconds times every fdatasync of the log (for the /metrics histogram). */
+  readonly syncSeconds = new LatencyHistogram();
+  /** synced is the seq of the last record known to be on disk (fsynced); see `syncedSeq`. */
+  private synced = 0;
 
   private constructor(opts: WalWriterOptions) {
     this.opts = opts;
@@ -98,10 +103,22 @@ export class WalWriter {
     if (newest !== undefined && newest.bytes < opts.segmentBytes) {
       w.file = await opts.vfs.openAppend(newest.path, false);
       w.current = { ...newest };
+      // What recovery read may be only in the page cache (a crash between an append and its sync):
+      // sync it once, so `syncedSeq` starts true.
+      await w.file.sync();
     } else {
-      if (newest !== undefined) w.sealed.push(newest);
+      if (newest !== undefined) {
+        const full = await opts.vfs.openAppend(newest.path, false);
+        try {
+          await full.sync();
+        } finally {
+          await full.close();
+        }
+        w.sealed.push(newest);
+      }
       await w.startSegment((newest?.no ?? 0) + 1, opts.nextSeq);
     }
+    w.synced = opts.nextSeq - 1;
     if (opts.durability === 'interval') {
       w.timer = setInterval(() => {
         w.intervalSync();
@@ -114,6 +131,16 @@ export class WalWriter {
   /** writtenSeq is the seq of the last record written (and synced in fsync mode). */
   get writtenSeq(): number {
     return this.current.lastSeq;
+  }
+
+  /**
+   * syncedSeq is the seq of the last record fsynced to disk: every write up to it survives a power
+   * loss. In `fsync` mode it reaches a batch's last seq before the batch is acknowledged; in
+   * `interval` mode it trails acknowledgements by up to `fsyncIntervalMs`; in `none` mode it
+   * moves only when a segment is sealed or the log closed.
+   */
+  get syncedSeq(): number {
+    return this.synced;
   }
 
   /** lastSeq is the seq of the last record handed to append (durable or not). */
@@ -193,6 +220,11 @@ export class WalWriter {
     return [...this.sealed, { ...this.current }];
   }
 
+  /** bufferBytes is the size of the buffer records are encoded into before they are written. */
+  get bufferBytes(): number {
+    return this.pending.length;
+  }
+
   /** bytes is the total size of all segments. */
   bytes(): number {
     return this.sealed.reduce((n, s) => n + s.bytes, 0) + this.current.bytes;
@@ -260,7 +292,7 @@ export class WalWriter {
     const before = this.file.size;
     try {
       await this.file.append(batch);
-      if (this.opts.durability === 'fsync') await this.sync();
+      if (this.opts.durability === 'fsync') await this.sync(lastSeq);
       else this.dirty = true;
     } catch (err) {
       await this.fail(err, before, waiters);
@@ -286,11 +318,15 @@ export class WalWriter {
     }
   }
 
-  private async sync(): Promise<void> {
+  /** sync fsyncs the current segment, which then holds every record through `through`. */
+  private async sync(through: number = this.current.lastSeq): Promise<void> {
     const t0 = performance.now();
     await this.file.sync();
+    const ms = performance.now() - t0;
     this.counters.syncs++;
-    this.counters.syncMsTotal += performance.now() - t0;
+    this.counters.syncMsTotal += ms;
+    this.syncSeconds.observe(ms / 1000);
+    this.synced = Math.max(this.synced, through);
     this.dirty = false;
   }
 
@@ -348,17 +384,42 @@ export class WalWriter {
 
   private async roll(nextSeq: number): Promise<void> {
     if (this.opts.durability !== 'fsync') await this.sync();
-    await this.file.close();
+    // The new segment must be whole before the current one is let go: if starting it fails (a full
+    // disk), writes go on in the current segment and no headerless file is left to take records.
+    const next = await this.createSegment(this.current.no + 1, nextSeq);
+    const old = this.file;
     this.sealed.push({ ...this.current });
-    await this.startSegment(this.current.no + 1, nextSeq);
+    this.file = next.file;
+    this.current = next.info;
+    await old.close();
   }
 
   private async startSegment(no: number, firstSeq: number): Promise<void> {
+    const next = await this.createSegment(no, firstSeq);
+    this.file = next.file;
+    this.current = next.info;
+  }
+
+  /** createSegment creates segment `no` with its header, synced; on failure it removes what it made and throws. */
+  private async createSegment(
+    no: number,
+    firstSeq: number,
+  ): Promise<{ file: WritableFile; info: SegmentInfo }> {
     const path = join(this.opts.dir, segmentName(no));
-    this.file = await this.opts.vfs.openAppend(path, true);
-    await this.file.append(encodeHeader(no, 0, firstSeq));
-    await this.file.sync();
-    this.opts.vfs.syncDir(this.opts.dir);
-    this.current = { no, path, firstSeq, lastSeq: firstSeq - 1, bytes: WAL_HEADER_BYTES };
+    const file = await this.opts.vfs.openAppend(path, true);
+    try {
+      await file.append(encodeHeader(no, 0, firstSeq));
+      await file.sync();
+      this.opts.vfs.syncDir(this.opts.dir);
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      try {
+        this.opts.vfs.unlink(path);
+      } catch {
+        // Left behind, it is a newest segment without a whole header and no record: recovery deletes it.
+      }
+      throw err;
+    }
+    return { file, info: { no, path, firstSeq, lastSeq: firstSeq - 1, bytes: WAL_HEADER_BYTES } };
   }
 }

@@ -1,9 +1,35 @@
 /**
- * The process logger: pino writing JSON lines to stdout (synchronously, so nothing is lost on exit).
+ * The process logger: pino writing to stdout synchronously (so nothing is lost on exit), in one of
+ * two forms chosen by what stdout is:
+ *
+ *  - a terminal: one human-readable line per event (pino-pretty as a stream in this thread, not a
+ *    transport thread), local time, level name, message, then the fields;
+ *  - anything else (a pipe, a file, journald): pino's JSON lines, for log collectors
+ *    (`distkv serve | npx pino-pretty` turns them into the terminal form).
+ *
+ * The choice is made with isatty(1), which also answers correctly in the shard worker threads
+ * (their `process.stdout` is not the terminal itself), so every thread logs in the same form.
  */
-import { type Logger, pino } from 'pino';
+import { isatty } from 'node:tty';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 /** createLogger returns the root logger at `level` ("info" unless DISTKV_LOG_LEVEL says otherwise). */
 export function createLogger(level: string = process.env.DISTKV_LOG_LEVEL ?? 'info'): Logger {
-  return pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true }));
+  return pino({ level, base: { pid: process.pid } }, isatty(1) ? prettyStdout() : jsonStdout());
+}
+
+function jsonStdout(): DestinationStream {
+  return pino.destination({ dest: 1, sync: true });
+}
+
+function prettyStdout(): DestinationStream {
+  return PinoPretty({
+    destination: 1,
+    sync: true,
+    colorize: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    singleLine: true,
+  });
 }

@@ -45,6 +45,8 @@ export interface ReplicaSpec {
   leaderStore: number | undefined;
   token: string;
   scheme: 'http' | 'https';
+  /** tlsCa is the PEM file of the CA trusted for an https leader (server.tls_ca); "" = the system's CAs. */
+  tlsCa: string;
   pullMaxBytes: number;
   pullWaitMs: number;
   /** configHash is this node's topology hash, sent with pulls so a leader with another config refuses them. */
@@ -90,10 +92,10 @@ export type ToWorker =
   | { type: 'seed-next'; id: number; stores: number[] }
   | { type: 'seed-ack'; id: number; stores: number[]; key: string; value: string };
 
-/** StoreStatsReport is one store's entry in a stats result. */
+/** StoreStatsReport is one store's entry in a stats result: StoreStats plus replication fields; readers check each field's type. */
 export interface StoreStatsReport {
   index: number;
-  stats: Record<string, number | string>;
+  stats: Record<string, unknown>;
 }
 
 /** ScanEntry is one entry of a scan result (bytes copied out of the store). */
@@ -104,7 +106,12 @@ export interface ScanEntry {
 
 /** FromWorker is a message from a worker to the main thread. */
 export type FromWorker =
-  | { type: 'ready'; stores: { index: number; engine: string; keys: number; lastSeq: number }[] }
+  | {
+      type: 'ready';
+      stores: { index: number; engine: string; keys: number; lastSeq: number }[];
+      /** failedStores are the stores that could not open (they answer UNAVAILABLE with `error`). */
+      failedStores?: { index: number; error: WireError }[];
+    }
   | { type: 'failed'; error: WireError }
   | { type: 'replies'; buffer: ArrayBuffer; length: number }
   | { type: 'scan-result'; id: number; ok: true; entries: ScanEntry[] }

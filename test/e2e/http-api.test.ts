@@ -237,8 +237,14 @@ describe('REST API', () => {
     assert.equal(stats.stores.length, 4);
     assert.ok(stats.stores.every((s) => s.engine === 'lsm' && typeof s.keys === 'number'));
     const metrics = await (await fetch(`http://${A}/metrics`)).text();
-    assert.match(metrics, /distkv_http_requests_total\{route="kv_get",status="200"\} \d+/);
-    assert.match(metrics, /distkv_http_request_duration_seconds_bucket\{le="0.001",route="kv_put"\} \d+/);
+    assert.match(
+      metrics,
+      /distkv_http_requests_total\{node="[^"]+",route="kv_get",method="GET",status="200"\} \d+/,
+    );
+    assert.match(
+      metrics,
+      /distkv_http_request_duration_seconds_bucket\{node="[^"]+",route="kv_put",method="PUT",le="0.001"\} \d+/,
+    );
     assert.match(metrics, /distkv_store_keys\{shard="shard-0",role="leader",node="[^"]+"\} \d+/);
   });
 });

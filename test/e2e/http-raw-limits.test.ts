@@ -92,7 +92,7 @@ describe('HEAD, limits and failures', () => {
     });
     await assert.rejects(
       second.listen(),
-      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`),
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`),
     );
   });
 

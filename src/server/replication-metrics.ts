@@ -1,0 +1,90 @@
+/**
+ * Replication lag for /metrics, per replica hosted in this process, labelled `{shard,replica}`
+ * (`replica` is the replica's node address). Read at scrape time from the shared positions the
+ * workers publish (src/worker/positions.ts), so a scrape costs no message to the workers:
+ *
+ *   distkv_replication_connected{shard,replica}    1 while the replica follows its leader
+ *                                                   (streaming or catching up), else 0
+ *   distkv_replication_lag_seqs{shard,replica}     leader's last seq − replica's durable ack
+ *   distkv_replication_lag_seconds{shard,replica}  how long the replica has been behind (0 when
+ *                                                   caught up)
+ *
+ * The leader's last seq is read directly when the leader is in this process, else as the replica
+ * last heard it. A replica that does not follow its leader (disconnected, starting, resyncing) has
+ * no lag samples: its lag is unknown, and reporting 0 would claim it is caught up. Alert on
+ * `distkv_replication_connected == 0` for those (docs/operations.md).
+ */
+import { Gauge, type Registry } from 'prom-client';
+import { FOLLOWER_STATES } from '../replication/follower.js';
+import type { StoreSpec } from '../worker/messages.js';
+import { SLOT_BEHIND_SINCE, SLOT_LAST_SEQ, SLOT_LEADER_SEQ, SLOT_STATE } from '../worker/positions.js';
+import type { WorkerPool } from './worker-pool.js';
+
+/** ReplicaLag is one replica's position as /metrics reports it; lag fields are undefined when unknown. */
+export interface ReplicaLag {
+  shard: string;
+  replica: string;
+  connected: boolean;
+  lagSeqs: number | undefined;
+  lagSeconds: number | undefined;
+}
+
+/** replicaLags reads every hosted replica's lag from the shared positions. */
+export function replicaLags(pool: WorkerPool, stores: readonly StoreSpec[], nowMs: number): ReplicaLag[] {
+  const p = pool.positions;
+  return stores
+    .filter((st) => st.role === 'replica')
+    .map((st) => {
+      const state = FOLLOWER_STATES[p.get(st.index, SLOT_STATE)];
+      const connected = state === 'streaming' || state === 'catching-up';
+      const leaderStore = st.replication?.leaderStore;
+      const leaderSeq =
+        leaderStore === undefined ? p.get(st.index, SLOT_LEADER_SEQ) : p.get(leaderStore, SLOT_LAST_SEQ);
+      const behindSince = p.get(st.index, SLOT_BEHIND_SINCE);
+      return {
+        shard: st.shard.name,
+        replica: st.node,
+        connected,
+        lagSeqs: connected ? Math.max(0, leaderSeq - p.get(st.index, SLOT_LAST_SEQ)) : undefined,
+        lagSeconds: connected ? (behindSince === 0 ? 0 : Math.max(0, nowMs - behindSince) / 1000) : undefined,
+      };
+    });
+}
+
+/** registerReplicationMetrics adds the replication lag gauges to `registry`. */
+export function registerReplicationMetrics(
+  registry: Registry,
+  pool: WorkerPool,
+  stores: readonly StoreSpec[],
+): void {
+  const gauge = (name: string, help: string, value: (r: ReplicaLag) => number | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['shard', 'replica'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of replicaLags(pool, stores, Date.now())) {
+          const v = value(r);
+          if (v !== undefined) this.set({ shard: r.shard, replica: r.replica }, v);
+        }
+      },
+    });
+  };
+  gauge(
+    'distkv_replication_connected',
+    'replicas hosted here: 1 while following the leader (streaming or catching up), 0 otherwise',
+    (r) => (r.connected ? 1 : 0),
+  );
+  gauge(
+    'distkv_replication_lag_seqs',
+    "replicas hosted here: writes the replica's durable ack is behind its leader (absent while not connected)",
+    (r) => r.lagSeqs,
+  );
+  gauge(
+    'distkv_replication_lag_seconds',
+    'replicas hosted here: seconds since the replica fell behind its leader, 0 when caught up (absent while not connected)',
+    (r) => r.lagSeconds,
+  );
+}

@@ -22,6 +22,7 @@ import type { Router } from './router.js';
 import {
   type BatchResult,
   mergeScan,
+  parseShardList,
   planBatch,
   planScan,
   type ScanPage,
@@ -39,14 +40,10 @@ async function scan(
   limit: number,
   base64: boolean,
   localOnly: boolean,
+  shards: readonly number[],
 ): Promise<{ status: number; body: unknown }> {
   const { writes, reads } = ctx.listener;
-  const plan = planScan(
-    ctx.shardMap.shards.map((s) => s.idx),
-    writes,
-    reads,
-    localOnly,
-  );
+  const plan = planScan(shards, writes, reads, localOnly);
   const pages: Promise<ScanPage>[] = plan.local.map(({ target: t }) =>
     ctx.pool
       .call(t.worker, { type: 'scan', store: t.store, prefix, after: after ?? null, limit })
@@ -59,7 +56,7 @@ async function scan(
   let mismatch: string | undefined;
   for (const [owner, shards] of plan.remote) {
     pages.push(
-      ctx.forwarder.scan(owner, prefix, after, limit).catch((err: unknown) => {
+      ctx.forwarder.scan(owner, shards, prefix, after, limit).catch((err: unknown) => {
         if (err instanceof DistkvError && err.code === 'CONFIG_MISMATCH')
           mismatch = `owner ${owner}: ${err.message}`;
         unreachable.push({ shards, owner, error: (err as Error).message });
@@ -129,9 +126,15 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       const encoding = params.get('encoding') ?? 'utf8';
       if (encoding !== 'utf8' && encoding !== 'base64')
         throw new DistkvError('INVALID_ARGUMENT', `encoding must be "utf8" or "base64", got "${encoding}"`);
+      // A forwarded part names its shards: the owner may host others (replicas) the asker covers.
+      const shardsText = params.get('shards');
+      const shards =
+        shardsText === undefined
+          ? ctx.shardMap.shards.map((s) => s.idx)
+          : parseShardList(shardsText, ctx.shardMap.shards.length);
       answerLater(
         res,
-        scan(ctx, prefix, after, limit, encoding === 'base64', params.get('local') === '1'),
+        scan(ctx, prefix, after, limit, encoding === 'base64', params.get('local') === '1', shards),
         (r, { status, body }) => {
           sendJson(r, body, status);
         },

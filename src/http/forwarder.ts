@@ -30,9 +30,13 @@ export class Forwarder {
     this.ca = ca;
   }
 
-  /** scan asks `owner` for a page of its own shards (binary-safe: values travel base64). */
+  /**
+   * scan asks `owner` for a page of `shards` (binary-safe: values travel base64). All of them:
+   * an owner that does not host one of them answers with it missing, which is an error here.
+   */
   async scan(
     owner: string,
+    shards: readonly number[],
     prefix: Buffer,
     after: Buffer | undefined,
     limit: number,
@@ -42,6 +46,7 @@ export class Forwarder {
       limit: String(limit),
       encoding: 'base64',
       local: '1',
+      shards: shards.join(','),
       config: this.configHash,
       ...(after === undefined ? {} : { after: after.toString('utf8') }),
     });
@@ -53,9 +58,15 @@ export class Forwarder {
     const body = (await res.body.json()) as {
       items?: { key: string; value_base64: string }[];
       next?: string | null;
+      missing_shards?: number[];
       error?: WireError;
     };
     if (res.statusCode !== 200 || body.items === undefined) throw remoteError(res.statusCode, body.error);
+    if (body.missing_shards !== undefined && body.missing_shards.length > 0)
+      throw new DistkvError(
+        'SHARD_UNREACHABLE',
+        `${owner} does not host shard ${body.missing_shards.join(', ')} (is its data directory complete?)`,
+      );
     return {
       entries: body.items.map((i) => ({
         key: Buffer.from(i.key, 'utf8'),

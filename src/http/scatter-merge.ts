@@ -1,13 +1,13 @@
 /**
  * Scatter/merge of multi-key requests, as pure functions (collection-routes.ts does the I/O):
  *  - a scan is planned per shard: read from a store this process hosts (the leader if hosted, else
- *    a hosted replica), ask the owner in another process (grouped by owner), or, with `local=1`,
- *    report the shard missing; the pages are merged in key byte order and cut to the limit, with
+ *    a hosted replica), ask the owner in another process (grouped by owner, naming the shards it is
+ *    asked for, since it may host others too), or, with `local=1`, report the shard missing; the pages are merged in key byte order and cut to the limit, with
  *    `next` the last key when any part had more.
  *  - a batch is split the same way: operations for local leaders, operations per remote owner,
  *    and those answered at once (invalid, or for another node under `local=1`).
  */
-import type { WireError } from '../errors.js';
+import { DistkvError, type WireError } from '../errors.js';
 import type { Target } from '../server/node-plan.js';
 import { compareBytes } from '../util/bytes.js';
 import type { ScanEntry } from '../worker/messages.js';
@@ -43,6 +43,24 @@ export function planScan(
     else plan.missing.push(shard);
   }
   return plan;
+}
+
+/**
+ * parseShardList reads the `shards` parameter of a forwarded scan part ("0,2"): distinct shard
+ * indexes below `count`, in ascending order.
+ */
+export function parseShardList(text: string, count: number): number[] {
+  const shards = new Set<number>();
+  for (const part of text.split(',')) {
+    const n = /^\d{1,9}$/.test(part) ? Number(part) : NaN;
+    if (!(n < count))
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `shards must list shard indexes 0..${count - 1} separated by commas, got "${text}"`,
+      );
+    shards.add(n);
+  }
+  return [...shards].sort((x, y) => x - y);
 }
 
 /** ScanPage is one part's answer: its entries in key order, and whether it had more. */

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DistkvError } from '../../src/errors.js';
 import { type BatchOp, decodeBase64, parseBatch } from '../../src/http/batch-parse.js';
-import { encodeValue, mergeScan, planBatch, planScan, toWireOp } from '../../src/http/scatter-merge.js';
+import {
+  encodeValue,
+  mergeScan,
+  parseShardList,
+  planBatch,
+  planScan,
+  toWireOp,
+} from '../../src/http/scatter-merge.js';
 import type { Target } from '../../src/server/node-plan.js';
 
 const local = (store: number, role: 'leader' | 'replica' = 'leader'): Target => ({
@@ -46,6 +53,12 @@ describe('scan planning and merging', () => {
     const plan = planScan([0, 1, 2, 3, 4], writes, reads, true);
     assert.equal(plan.remote.size, 0);
     assert.deepEqual(plan.missing, [2, 3, 4]);
+  });
+
+  it('reads the shards of a forwarded part as distinct indexes below the shard count', () => {
+    assert.deepEqual(parseShardList('3,1,3', 4), [1, 3]);
+    for (const bad of ['', '4', '-1', '1,,2', 'a', '1.5', ' 1'])
+      assert.throws(() => parseShardList(bad, 4), /shards must list/, JSON.stringify(bad));
   });
 
   it('merges parts in key byte order, cuts to the limit and sets next when anything is left', () => {

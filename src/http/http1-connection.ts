@@ -5,8 +5,8 @@
  *
  * The queue: `queue` holds the responses of the requests read so far and not yet fully written,
  * oldest first. Only `queue[0]` writes to the socket; a later response that completes first keeps
- * its bytes in `res.out` until it reaches the head. Writes go out corked and are uncorked once per
- * event-loop turn, so a batch of worker replies leaves in one writev.
+ * its bytes in `res.out` until it reaches the head. What the head writes in one event-loop turn is
+ * collected and written at the end of the turn: one write, or one writev for a batch of replies.
  *
  * Bounds: reading stops while MAX_PENDING responses are queued or MAX_UNSENT_BYTES wait in the
  * socket, and resumes when the queue is down to RESUME_PENDING; a request head is bounded by
@@ -82,7 +82,9 @@ export class Http1Connection implements ExchangeSink {
   private shut = false;
   private parsing = false;
   private paused = false;
-  private corked = false;
+  // bytes to write at the end of this turn: the first piece, then any others (see flush)
+  private outFirst: string | Uint8Array | undefined;
+  private outRest: (string | Uint8Array)[] | undefined;
   private closed = false;
   // writes dispatched and not yet answered, and the read held back until they are
   private pendingWrites = 0;
@@ -133,8 +135,7 @@ export class Http1Connection implements ExchangeSink {
       (res.out ??= []).push(typeof data === 'string' ? data : Buffer.from(data));
       return;
     }
-    this.cork();
-    this.socket.write(data);
+    this.write(data);
   }
 
   ended(res: HttpResponse): void {
@@ -312,8 +313,7 @@ export class Http1Connection implements ExchangeSink {
 
   private sendContinue(res: HttpResponse): void {
     res.expectContinue = false;
-    this.cork();
-    this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    this.write('HTTP/1.1 100 Continue\r\n\r\n');
   }
 
   /** advance drops written responses from the head of the queue and lets the next one write. */
@@ -371,6 +371,7 @@ export class Http1Connection implements ExchangeSink {
   private shutdown(): void {
     if (this.shut || this.closed) return;
     this.shut = true;
+    this.flush();
     this.socket.end();
     this.socket.resume();
     setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
@@ -381,14 +382,30 @@ export class Http1Connection implements ExchangeSink {
     this.parse();
   }
 
-  private cork(): void {
-    if (this.corked) return;
-    this.corked = true;
+  /** write queues bytes for the end of this turn (they must stay valid until then). */
+  private write(data: string | Uint8Array): void {
+    if (this.outFirst === undefined) {
+      this.outFirst = data;
+      process.nextTick(flushConnection, this);
+    } else (this.outRest ??= []).push(data);
+  }
+
+  /** flush writes what this turn queued: a lone piece directly, several corked into one writev. */
+  flush(): void {
+    const first = this.outFirst;
+    if (first === undefined) return;
+    const rest = this.outRest;
+    this.outFirst = undefined;
+    this.outRest = undefined;
+    if (this.closed) return;
+    if (rest === undefined) {
+      this.socket.write(first);
+      return;
+    }
     this.socket.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      this.socket.uncork();
-    });
+    this.socket.write(first);
+    for (const data of rest) this.socket.write(data);
+    this.socket.uncork();
   }
 
   private abortAll(): void {
@@ -405,4 +422,8 @@ export class Http1Connection implements ExchangeSink {
     this.abortAll();
     this.host.forget(this);
   }
+}
+
+function flushConnection(conn: Http1Connection): void {
+  conn.flush();
 }

@@ -66,7 +66,7 @@ function follow(
     store: () => replica,
     rebuild: () => Promise.reject(new Error('not in this benchmark')),
     reopen: () => Promise.reject(new Error('not in this benchmark')),
-    publish: (ack) => {
+    publish: ({ ack }) => {
       onAck(ack);
     },
     pullMaxBytes: maxBytes,

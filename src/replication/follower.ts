@@ -3,10 +3,16 @@
  *
  * Loop: pull the leader's records after the replica's ack (long poll), apply them with the
  * leader's seqs into the replica's own WAL and memtable (durably), publish the new ack, repeat.
- * When the leader no longer retains the ack's successor (410 / 'gone'), the replica resyncs: its
- * store is wiped, refilled from a leader snapshot at seq S straight into LMDB, reopened so its log
- * continues at S + 1, and pulling resumes from S. An unreachable leader is retried with capped
- * exponential backoff while the replica keeps serving reads; state changes are logged once each.
+ * When the leader no longer retains the ack's successor (410 / 'gone'), or the ack is beyond the
+ * leader's last seq (409 REPLICA_AHEAD / 'diverged': the replica holds another history, e.g. writes
+ * its leader lost in a crash), the replica resyncs: its store is wiped, refilled from a leader
+ * snapshot at seq S straight into LMDB, reopened so its log continues at S + 1, and pulling resumes
+ * from S. An unreachable leader is retried with capped exponential backoff while the replica keeps
+ * serving reads; state changes are logged once each.
+ *
+ * Freshness (src/replication/lag.ts): each answer of the leader carries its last seq L, read as it
+ * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
+ * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
 import type { Logger } from 'pino';
 import type { LsmStore } from '../storage/lsm-store.js';
@@ -33,15 +39,30 @@ export interface FollowerOptions {
   rebuild: () => Promise<LsmStore>;
   /** reopen closes and reopens the replica store (after a snapshot, so its log continues after the snapshot seq). */
   reopen: () => Promise<LsmStore>;
-  /** publish reports the durable ack, the leader's last seq as last seen, and the state. */
-  publish: (ack: number, leaderSeq: number, state: FollowerState) => void;
+  /** publish reports the follower's position after every pull, failure and state change. */
+  publish: (p: FollowerPosition) => void;
   pullMaxBytes: number;
   pullWaitMs: number;
   log?: Logger;
 }
 
+/** FollowerPosition is what a follower publishes (times in ms since the epoch; 0 = never). */
+export interface FollowerPosition {
+  /** ack is the replica's durable seq. */
+  ack: number;
+  /** leaderSeq is the leader's last seq as last seen. */
+  leaderSeq: number;
+  state: FollowerState;
+  /** contactAt is when the leader last answered. */
+  contactAt: number;
+  /** caughtUpAt is the latest time at which the replica provably held all the leader had. */
+  caughtUpAt: number;
+}
+
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 5000;
+/** MAX_SIGHTINGS bounds the remembered (time, leader seq) pairs; dropping the oldest only makes caughtUpAt older. */
+const MAX_SIGHTINGS = 1024;
 
 /** Follower runs the replication loop of one replica store. */
 export class Follower {
@@ -51,6 +72,10 @@ export class Follower {
   private running: Promise<void> | undefined;
   private leaderSeq = 0;
   private lastError = '';
+  private contactAt = 0;
+  private caughtUpAt = 0;
+  /** sightings are leader seqs above the ack with the time they were seen, oldest first. */
+  private sightings: { at: number; seq: number }[] = [];
   /** counters for /stats. */
   readonly counters = { batches: 0, records: 0, resyncs: 0, errors: 0 };
 
@@ -81,11 +106,21 @@ export class Follower {
         const ack = this.o.store().lastSeq();
         const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs);
         if (this.isStopped()) return;
-        if (pulled === 'gone') {
+        if (typeof pulled === 'string') {
+          if (pulled === 'diverged')
+            this.o.log?.warn(
+              { source: this.o.source.describe, ack },
+              'replica is ahead of its leader (it holds writes the leader does not have); resyncing',
+            );
+          this.forgetLeader();
           await this.resync();
           continue;
         }
-        if (Number.isFinite(pulled.leaderSeq)) this.leaderSeq = pulled.leaderSeq;
+        this.contactAt = Date.now();
+        if (Number.isFinite(pulled.leaderSeq)) {
+          this.leaderSeq = pulled.leaderSeq;
+          this.sight(this.contactAt, pulled.leaderSeq);
+        }
         let applied = ack;
         if (pulled.records.length > 0) {
           applied = await this.o.store().applyReplicated(pulled.records);
@@ -93,19 +128,55 @@ export class Follower {
           this.counters.records += applied - ack;
           this.leaderSeq = Math.max(this.leaderSeq, applied);
         }
+        this.reached(applied);
         this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
-        this.o.publish(applied, this.leaderSeq, this.state);
+        this.publish(applied);
         backoff = BACKOFF_MIN_MS;
       } catch (err) {
         if (this.isStopped()) return;
         this.counters.errors++;
         this.lastError = (err as Error).message;
         this.setState('disconnected', this.lastError);
-        this.o.publish(this.safeAck(), this.leaderSeq, this.state);
+        this.publish(this.safeAck());
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
       }
     }
+  }
+
+  /** sight remembers that the leader's last seq was `seq` at time `at`. */
+  private sight(at: number, seq: number): void {
+    const last = this.sightings[this.sightings.length - 1];
+    if (last !== undefined && last.seq >= seq) return;
+    this.sightings.push({ at, seq });
+    if (this.sightings.length > MAX_SIGHTINGS) this.sightings.shift();
+  }
+
+  /** reached moves caughtUpAt to the latest sighting the replica's ack now covers. */
+  private reached(ack: number): void {
+    let i = 0;
+    while (i < this.sightings.length && this.sightings[i]!.seq <= ack) {
+      this.caughtUpAt = Math.max(this.caughtUpAt, this.sightings[i]!.at);
+      i++;
+    }
+    if (i > 0) this.sightings = this.sightings.slice(i);
+  }
+
+  /** forgetLeader drops what the follower knew of its leader's history (it is resyncing to another one). */
+  private forgetLeader(): void {
+    this.sightings = [];
+    this.caughtUpAt = 0;
+    this.leaderSeq = 0;
+  }
+
+  private publish(ack: number): void {
+    this.o.publish({
+      ack,
+      leaderSeq: this.leaderSeq,
+      state: this.state,
+      contactAt: this.contactAt,
+      caughtUpAt: this.caughtUpAt,
+    });
   }
 
   /** isStopped reads the flag through a call: stop() flips it while the loop awaits. */
@@ -116,7 +187,7 @@ export class Follower {
   private async resync(): Promise<void> {
     this.setState('resyncing');
     this.counters.resyncs++;
-    this.o.publish(this.safeAck(), this.leaderSeq, this.state);
+    this.publish(this.safeAck());
     const snapshot = await this.o.source.snapshot();
     const fresh = await this.o.rebuild();
     let keys = 0;

@@ -49,8 +49,8 @@ export class ReplicaPair {
         this.replica = await openTestLsm(replicaDir, this.opts);
         return this.replica;
       },
-      publish: (_ack, _leaderSeq, state) => {
-        this.state = state;
+      publish: (p) => {
+        this.state = p.state;
       },
       pullMaxBytes: 64 * 1024,
       pullWaitMs: 50,

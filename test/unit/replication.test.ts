@@ -96,17 +96,36 @@ describe('snapshot stream format', () => {
 
 describe('leader state', () => {
   it('answers w=N once N replicas acked, and with the count at the timeout', async () => {
-    const l = new LeaderState();
+    let last = 12;
+    const l = new LeaderState(() => last);
     l.ack('r1', 5);
     assert.equal(await l.waitForAcks(5, 1, 100), 1);
     const waiting = l.waitForAcks(10, 2, 5000);
     l.ack('r1', 10);
     l.ack('r2', 12);
     assert.equal(await waiting, 2);
+    last = 20;
     const t0 = Date.now();
     assert.equal(await l.waitForAcks(20, 1, 50), 0);
     assert.ok(Date.now() - t0 < 1000);
     assert.equal(l.retainFrom(), 11, 'the slowest replica needs seq 11 onwards');
+  });
+
+  it("counts no ack beyond its own last seq, and an ack is the replica's latest word", async () => {
+    const l = new LeaderState(() => 7);
+    l.ack('forger', 999999999);
+    assert.equal(l.ackedAtLeast(7), 0, 'an ack past the leader is another history');
+    assert.equal(await l.waitForAcks(7, 1, 20), 0);
+    assert.deepEqual(
+      l.replicas().map((r) => r.replica),
+      [],
+      'nothing is recorded for it',
+    );
+    l.ack('r1', 7);
+    assert.equal(l.ackedAtLeast(7), 1);
+    l.ack('r1', 0);
+    assert.equal(l.ackedAtLeast(7), 0, 'a replica wiped back to zero no longer counts for seq 7');
+    assert.equal(l.ackedAtLeast(8), 0, 'nothing acks a seq the leader has not written');
   });
 });
 

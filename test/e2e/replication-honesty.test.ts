@@ -71,7 +71,7 @@ after(async () => {
 describe('honest replication acks and lag', () => {
   it('refuses w and timeout_ms out of range with 400 naming the parameter and bound, on PUT and DELETE', async () => {
     await start(L);
-    for (const method of ['PUT', 'DELETE']) {
+    for (const method of ['DELETE', 'PUT']) {
       for (const [query, name, bound] of [
         ['w=abc', 'w', '0..1'],
         ['w=-1', 'w', '0..1'],
@@ -113,17 +113,23 @@ describe('honest replication acks and lag', () => {
     assert.match((await errorOf(w)).message, /^0 of 1 replicas/);
   });
 
-  it("refuses an ack beyond the leader's last seq (409 REPLICA_AHEAD): w=1 still times out, on PUT and DELETE", async () => {
+  it('DELETE w=1 times out with 504 while the replica is stopped, and the delete is kept', async () => {
+    assert.equal((await fetch(`http://${L}/kv/gone-soon`, { method: 'PUT', body: 'v' })).status, 204);
+    const del = await fetch(`http://${L}/kv/gone-soon?w=1&timeout_ms=300`, { method: 'DELETE' });
+    assert.equal(del.status, 504, 'DELETE honours w=1 as PUT does');
+    const e = await errorOf(del);
+    assert.equal(e.code, 'REPLICATION_TIMEOUT');
+    assert.match(e.message, /^0 of 1 replicas/);
+    assert.equal((await fetch(`http://${L}/kv/gone-soon`)).status, 404, 'the delete is kept on the leader');
+  });
+
+  it("refuses an ack beyond the leader's last seq (409 REPLICA_AHEAD): w=1 still times out", async () => {
     const forged = await pull(999999999, R);
     assert.equal(forged.status, 409);
     assert.equal((await errorOf(forged)).code, 'REPLICA_AHEAD');
     const put = await fetch(`http://${L}/kv/forged?w=1&timeout_ms=300`, { method: 'PUT', body: 'v' });
     assert.equal(put.status, 504, 'the forged ack did not count');
     assert.equal((await errorOf(put)).code, 'REPLICATION_TIMEOUT');
-    const del = await fetch(`http://${L}/kv/forged?w=1&timeout_ms=300`, { method: 'DELETE' });
-    assert.equal(del.status, 504, 'DELETE honours w=1 as PUT does');
-    assert.equal((await errorOf(del)).code, 'REPLICATION_TIMEOUT');
-    assert.equal((await fetch(`http://${L}/kv/forged`)).status, 404, 'the delete is kept on the leader');
   });
 
   it('serves max_lag_ms reads from a caught-up replica, and DELETE w=1 waits for it', async () => {
@@ -148,7 +154,7 @@ describe('honest replication acks and lag', () => {
     assert.equal(await seed.text(), 'Value: v2');
   });
 
-  it('a replica cut off from its leader reports its lag as unknown and refuses max_lag_ms reads', async () => {
+  it('a replica cut off from its leader reports its lag as unknown (header, /cluster, /stats), never 0', async () => {
     await stop(L);
     await eventually('X-Distkv-Lag says disconnected', async () => {
       const r = await fetch(`http://${R}/kv/k3`);
@@ -157,14 +163,6 @@ describe('honest replication acks and lag', () => {
     });
     const stale = await fetch(`http://${R}/kv/k3`);
     assert.equal(await stale.text(), 'v3', 'it keeps serving plain reads');
-    const fresh = await fetch(`http://${R}/kv/k3?max_lag_ms=600000`);
-    assert.equal(fresh.status, 503);
-    const e = await errorOf(fresh);
-    assert.equal(e.code, 'REPLICA_STALE');
-    assert.match(e.message, /disconnected; its leader last answered \d+ ms ago/);
-    const seed = await fetch(`http://${R}/get?key=k3&max_lag_ms=600000`);
-    assert.equal(seed.status, 503);
-    assert.match(await seed.text(), /max_lag_ms/);
     const cluster = (await (await fetch(`http://${R}/cluster`)).json()) as {
       shards: { replicas: Record<string, unknown>[] }[];
     };
@@ -177,6 +175,22 @@ describe('honest replication acks and lag', () => {
       stores: { lagSeqs?: unknown }[];
     };
     assert.equal(stats.stores[0]?.lagSeqs, 'unknown');
+  });
+
+  it('a replica cut off from its leader answers max_lag_ms reads with 503 REPLICA_STALE', async () => {
+    await eventually('a max_lag_ms read is refused', async () => {
+      const r = await fetch(`http://${R}/kv/k3?max_lag_ms=600000`);
+      await r.arrayBuffer();
+      return r.status === 503;
+    });
+    const fresh = await fetch(`http://${R}/kv/k3?max_lag_ms=600000`);
+    assert.equal(fresh.status, 503);
+    const e = await errorOf(fresh);
+    assert.equal(e.code, 'REPLICA_STALE');
+    assert.match(e.message, /disconnected; its leader last answered \d+ ms ago/);
+    const seed = await fetch(`http://${R}/get?key=k3&max_lag_ms=600000`);
+    assert.equal(seed.status, 503);
+    assert.match(await seed.text(), /max_lag_ms/);
   });
 
   it('a replica ahead of its leader (the leader lost its data) resyncs to the leader history', async () => {

@@ -14,7 +14,7 @@
  *       (src/replication/seed-cursor.ts); any method, seed texts.
  */
 import { DistkvError, toDistkvError } from '../errors.js';
-import { encodeSnapshotHeader } from '../replication/snapshot-format.js';
+import { encodeSnapshotExactSeq, encodeSnapshotHeader } from '../replication/snapshot-format.js';
 import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
 import { configMismatch } from './config-check.js';
@@ -262,8 +262,11 @@ async function streamSnapshot(
         res.write(encodeSnapshotHeader(r.seq));
         started = true;
       }
-      if (last) res.end(body);
-      else ok = res.write(body);
+      if (last) {
+        // Read after the last page: at least the leader's seq when that page was read (snapshot-format.ts).
+        res.write(body);
+        res.end(encodeSnapshotExactSeq(Math.max(r.seq, ctx.pool.lastSeq(t.store))));
+      } else ok = res.write(body);
     });
     if (last) return;
     seq = r.seq;

@@ -10,10 +10,15 @@
  * from S. An unreachable leader is retried with capped exponential backoff while the replica keeps
  * serving reads; state changes are logged once each.
  *
+ * A snapshot is fuzzy (snapshot-format.ts): until the replica has replayed the log through the
+ * snapshot's exactSeq its content may mix states, so it stays `resyncing` (no freshness claimed)
+ * until then. That seq is kept in `resyncMarker` (a file), so a replica restarted in between knows.
+ *
  * Freshness (src/replication/lag.ts): each answer of the leader carries its last seq L, read as it
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
  * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { LsmStore } from '../storage/lsm-store.js';
 import type { ReplicationSource } from './source.js';
@@ -43,6 +48,8 @@ export interface FollowerOptions {
   publish: (p: FollowerPosition) => void;
   pullMaxBytes: number;
   pullWaitMs: number;
+  /** resyncMarker is the file that keeps a resync's exactSeq until the replica reaches it (in the replica's directory). */
+  resyncMarker?: string;
   log?: Logger;
 }
 
@@ -74,6 +81,8 @@ export class Follower {
   private lastError = '';
   private contactAt = 0;
   private caughtUpAt = 0;
+  /** exactFrom is, after a fuzzy snapshot, the seq the replica must reach before its content is exact; 0 otherwise. */
+  private exactFrom: number;
   /** sightings are leader seqs above the ack with the time they were seen, oldest first. */
   private sightings: { at: number; seq: number }[] = [];
   /** counters for /stats. */
@@ -81,6 +90,7 @@ export class Follower {
 
   constructor(o: FollowerOptions) {
     this.o = o;
+    this.exactFrom = readMarker(o.resyncMarker);
   }
 
   /** current reports the state and the leader's last seq as last seen. */
@@ -128,8 +138,15 @@ export class Follower {
           this.counters.records += applied - ack;
           this.leaderSeq = Math.max(this.leaderSeq, applied);
         }
-        this.reached(applied);
-        this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
+        if (this.exactFrom > 0 && applied >= this.exactFrom) {
+          this.exactFrom = 0;
+          if (this.o.resyncMarker !== undefined) rmSync(this.o.resyncMarker, { force: true });
+        }
+        if (this.exactFrom > 0) this.setState('resyncing');
+        else {
+          this.reached(applied);
+          this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
+        }
         this.publish(applied);
         backoff = BACKOFF_MIN_MS;
       } catch (err) {
@@ -200,10 +217,13 @@ export class Follower {
     }
     await writing;
     await fresh.finishSnapshot(snapshot.seq);
+    this.exactFrom = Math.max(snapshot.seq, snapshot.exactSeq());
+    if (this.o.resyncMarker !== undefined)
+      writeFileSync(this.o.resyncMarker, `${JSON.stringify({ exactSeq: this.exactFrom })}\n`);
     await this.o.reopen();
     this.o.log?.info(
-      { source: this.o.source.describe, seq: snapshot.seq, keys },
-      'replica rebuilt from a leader snapshot; pulling the log from its seq',
+      { source: this.o.source.describe, seq: snapshot.seq, exactSeq: this.exactFrom, keys },
+      'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );
   }
 
@@ -236,5 +256,16 @@ export class Follower {
     )
       this.o.log?.debug(fields, `replication: ${next}`);
     else this.o.log?.info(fields, `replication: ${next}`);
+  }
+}
+
+/** readMarker returns the exactSeq a resync left in `file` (0 when there is none). */
+function readMarker(file: string | undefined): number {
+  if (file === undefined) return 0;
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { exactSeq?: unknown };
+    return typeof parsed.exactSeq === 'number' ? parsed.exactSeq : 0;
+  } catch {
+    return 0;
   }
 }

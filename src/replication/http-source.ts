@@ -125,7 +125,8 @@ export class HttpSource implements ReplicationSource {
       }
       if (batch.length > 0) yield batch;
     }
-    return { seq: decoder.seq, chunks: chunks() };
+    const seq = decoder.seq;
+    return { seq, chunks: chunks(), exactSeq: () => decoder.exactSeq ?? seq };
   }
 
   close(): Promise<void> {

@@ -32,17 +32,19 @@ export class LocalSource implements ReplicationSource {
   snapshot(): Promise<SnapshotStream> {
     const leader = this.current();
     const seq = leader.lastSeq();
+    let exact = seq;
     async function* chunks(): AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]> {
       let after: Uint8Array | undefined;
       for (;;) {
         const page = leader.scan(new Uint8Array(0), after, SNAPSHOT_CHUNK);
+        exact = leader.lastSeq();
         if (page.length === 0) return;
         yield page;
         after = page[page.length - 1]!.key;
         await new Promise((r) => setImmediate(r));
       }
     }
-    return Promise.resolve({ seq, chunks: chunks() });
+    return Promise.resolve({ seq, chunks: chunks(), exactSeq: () => exact });
   }
 
   close(): Promise<void> {

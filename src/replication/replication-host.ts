@@ -7,6 +7,7 @@
  * Only LSM stores replicate; replicas of other engines stay empty (logged at start).
  */
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LsmStore } from '../storage/lsm-store.js';
@@ -30,6 +31,9 @@ import { RingConsumer, RingProducer } from './ring.js';
 import { RingSource } from './ring-source.js';
 import { SeedCursor } from './seed-cursor.js';
 import type { ReplicationSource } from './source.js';
+
+/** RESYNC_MARKER names the file in a replica's directory that keeps a resync's exactSeq (follower.ts). */
+const RESYNC_MARKER = 'resync.json';
 
 /** HostedStore is a worker's slot for one store; `store` is replaced when a replica resyncs. */
 export interface HostedStore {
@@ -173,6 +177,7 @@ export class ReplicationHost {
         },
         pullMaxBytes: r.pullMaxBytes,
         pullWaitMs: r.pullWaitMs,
+        resyncMarker: join(h.spec.dir, RESYNC_MARKER),
         ...(log === undefined ? {} : { log }),
       });
       this.followers.set(index, follower);

@@ -18,10 +18,12 @@ export interface Pulled {
 /** PullResult is what a pull answers. */
 export type PullResult = Pulled | 'gone' | 'diverged';
 
-/** SnapshotStream is a leader snapshot: its seq and its entries in chunks. */
+/** SnapshotStream is a leader snapshot: its seq and its entries in chunks (fuzzy: snapshot-format.ts). */
 export interface SnapshotStream {
   seq: number;
   chunks: AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]>;
+  /** exactSeq, once `chunks` is exhausted, is the seq from which the snapshot plus the log is exact. */
+  exactSeq: () => number;
 }
 
 /** ReplicationSource is a replica's view of its leader. */

@@ -125,6 +125,7 @@ export class ReplicaPair {
         this.position = p;
         this.opts.onPublish?.(p, this.replica);
       },
+      resyncMarker: join(replicaDir, 'resync.json'),
       pullMaxBytes: this.opts.pullMaxBytes ?? 64 * 1024,
       pullWaitMs: this.opts.pullWaitMs ?? 50,
     });

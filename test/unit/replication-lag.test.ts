@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { FOLLOWER_STATES } from '../../src/replication/follower.js';
+import { join } from 'node:path';
+import { Follower, FOLLOWER_STATES, type FollowerPosition } from '../../src/replication/follower.js';
 import { CONTACT_GRACE_MS, lagHeader, provablyWithin, replicaLag } from '../../src/replication/lag.js';
 import {
   Positions,
@@ -14,6 +15,9 @@ import {
   SLOT_LEADER_SEQ,
   SLOT_STATE,
 } from '../../src/worker/positions.js';
+import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
+import type { LsmStore } from '../../src/storage/lsm-store.js';
+import { openTestLsm } from '../helpers/lsm.js';
 import { dump, ReplicaPair } from '../helpers/replica-pair.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -164,6 +168,98 @@ describe('follower freshness', () => {
       assert.equal(pair.resyncs(), 1);
     } finally {
       await pair.close();
+    }
+  });
+});
+
+/**
+ * FuzzySource plays a leader whose snapshot was read while it wrote: the snapshot says seq 1 but
+ * already holds seq 2's value. Its first pull says 'gone', the next one answers nothing new yet.
+ */
+class FuzzySource implements ReplicationSource {
+  readonly describe = 'fuzzy test leader';
+  private pulls = 0;
+  private readonly leader: LsmStore;
+
+  constructor(leader: LsmStore) {
+    this.leader = leader;
+  }
+
+  async pull(after: number, _maxBytes: number, waitMs: number): Promise<PullResult> {
+    this.pulls++;
+    if (this.pulls === 1) return 'gone';
+    if (this.pulls === 2) return { records: Buffer.alloc(0), leaderSeq: 2 };
+    const r = this.leader.readLog(after, 1 << 20);
+    if (r === 'gone') return 'gone';
+    // Like a real leader, a pull with nothing new waits (else the follower would spin).
+    if (r.records.length === 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    return { records: r.records, leaderSeq: this.leader.lastSeq() };
+  }
+
+  snapshot(): Promise<SnapshotStream> {
+    async function* chunks(): AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]> {
+      await Promise.resolve();
+      yield [{ key: Buffer.from('a'), value: Buffer.from('2') }];
+    }
+    return Promise.resolve({ seq: 1, chunks: chunks(), exactSeq: () => 2 });
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe('resync from a fuzzy snapshot', () => {
+  it('claims no position until the replica has replayed the log through the snapshot exact seq', async () => {
+    const dir = tempDir(after);
+    const leader = await openTestLsm(join(dir, 'leader'));
+    await leader.put(Buffer.from('a'), Buffer.from('1'));
+    await leader.put(Buffer.from('a'), Buffer.from('2'));
+    let replica = await openTestLsm(join(dir, 'replica'));
+    const published: { p: FollowerPosition; content: string }[] = [];
+    const follower = new Follower({
+      source: new FuzzySource(leader),
+      store: () => replica,
+      rebuild: async () => {
+        await replica.close();
+        replica = await openTestLsm(join(dir, 'replica2'));
+        return replica;
+      },
+      reopen: async () => {
+        await replica.close();
+        replica = await openTestLsm(join(dir, 'replica2'));
+        return replica;
+      },
+      publish: (p) => {
+        published.push({ p, content: JSON.stringify(dump(replica)) });
+      },
+      pullMaxBytes: 1 << 20,
+      pullWaitMs: 10,
+    });
+    follower.start();
+    try {
+      await until('the replica reaches seq 2', () => published.some(({ p }) => p.ack === 2));
+      const following = published.filter(({ p }) => p.state === 'streaming' || p.state === 'catching-up');
+      assert.ok(following.length > 0);
+      const leaderAt = new Map([
+        [1, JSON.stringify([['a', '1']])],
+        [2, JSON.stringify([['a', '2']])],
+      ]);
+      for (const { p, content } of following)
+        assert.equal(
+          content,
+          leaderAt.get(p.ack),
+          `the replica claimed ack ${p.ack} (${p.state}) holding ${content}`,
+        );
+      assert.equal(
+        published.find(({ p }) => p.ack === 1 && p.state !== 'disconnected')?.p.state,
+        'resyncing',
+        'between the snapshot seq and its exact seq it is still resyncing',
+      );
+    } finally {
+      await follower.stop();
+      await replica.close();
+      await leader.close();
     }
   });
 });

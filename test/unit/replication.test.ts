@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import { LeaderState } from '../../src/replication/leader-state.js';
 import {
   encodeSnapshotEntries,
+  encodeSnapshotExactSeq,
   encodeSnapshotHeader,
   SnapshotDecoder,
 } from '../../src/replication/snapshot-format.js';
@@ -67,7 +68,7 @@ describe('replication log reading', () => {
 });
 
 describe('snapshot stream format', () => {
-  it('round-trips entries fed in arbitrary pieces', () => {
+  it('round-trips entries and the exact seq fed in arbitrary pieces', () => {
     const entries = Array.from({ length: 300 }, (_, i) => ({
       key: b(`key${i}`),
       value: Buffer.alloc(i % 50, i),
@@ -76,6 +77,7 @@ describe('snapshot stream format', () => {
       encodeSnapshotHeader(2 ** 40 + 7),
       encodeSnapshotEntries(entries.slice(0, 100), false),
       encodeSnapshotEntries(entries.slice(100), true),
+      encodeSnapshotExactSeq(2 ** 40 + 99),
     ]);
     const d = new SnapshotDecoder();
     const got: { key: Buffer; value: Buffer }[] = [];
@@ -90,6 +92,7 @@ describe('snapshot stream format', () => {
     }
     assert.equal(d.seq, 2 ** 40 + 7);
     assert.ok(d.done);
+    assert.equal(d.exactSeq, 2 ** 40 + 99);
     assert.deepEqual(got, entries);
   });
 });

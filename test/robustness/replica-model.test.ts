@@ -24,7 +24,7 @@ import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { ReplicaPair } from '../helpers/replica-pair.js';
 
 const FULL = process.env.DISTKV_ROBUSTNESS === 'full';
-const RUNS = FULL ? 150 : 12;
+const RUNS = FULL ? 150 : 20;
 const MAX_STEPS = FULL ? 60 : 30;
 const SEED =
   process.env.DISTKV_SEED !== undefined && process.env.DISTKV_SEED !== ''

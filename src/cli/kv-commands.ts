@@ -49,6 +49,7 @@ interface ReplicaRow {
   local: boolean;
   lag_seqs?: number;
   lag_ms?: number;
+  last_contact_ms_ago?: number;
   state?: string;
 }
 
@@ -188,7 +189,9 @@ export const KV_VERBS: Record<string, Verb> = {
           .map((r) =>
             r.down
               ? `${r.address} (DOWN)`
-              : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs ?? 0} seqs, ${r.lag_ms ?? 0} ms)`,
+              : r.lag_seqs === undefined
+                ? `${r.address} (${r.state ?? 'unknown'}, lag unknown, last contact ${r.last_contact_ms_ago === undefined ? 'never' : `${r.last_contact_ms_ago} ms ago`})`
+                : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs} seqs, ${r.lag_ms === undefined ? 'lag ms unknown' : `${r.lag_ms} ms`})`,
           )
           .join('; ');
         rows.push([

@@ -28,6 +28,10 @@ const HELP = {
   compactionMsTotal: 'LSM: total milliseconds spent compacting',
   lastCompactionMs: 'LSM: duration of the last compaction in milliseconds',
   writeStalls: 'LSM: writes that waited for a memtable flush',
+  blockCacheHits: 'LSM: SSTable block reads served from the block cache',
+  blockCacheMisses: 'LSM: SSTable block reads that went to the file',
+  compactionFailures: 'LSM: failed compaction attempts (retried with backoff)',
+  flushFailures: 'LSM: failed memtable flush attempts (retried with backoff)',
 } as const;
 const EXPORTED = Object.keys(HELP) as (keyof typeof HELP)[];
 

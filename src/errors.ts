@@ -45,6 +45,8 @@ export const ERROR_CATALOGUE = {
   DRAINING: { status: 503 },
   /** thrown when a shard's owner cannot be reached. */
   SHARD_UNREACHABLE: { status: 503 },
+  /** thrown when `distkv load` is pointed at a store that is not empty (bulk loads are for initial imports). */
+  BULK_LOAD_REFUSED: { status: 409 },
   /** thrown when fewer than `w` replicas acknowledged a write within `timeout_ms`. */
   REPLICATION_TIMEOUT: { status: 504 },
   /** thrown when the disk is full or an fsync failed: writes are refused, reads keep working. */

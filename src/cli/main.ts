@@ -6,6 +6,7 @@ import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
 import { bench } from './bench.js';
 import { KV_VERBS, runKvVerb } from './kv-commands.js';
+import { load } from './load.js';
 import { serve } from './serve.js';
 
 const VERBS: Record<string, { help: string; run: (argv: readonly string[]) => Promise<number> }> = {
@@ -16,6 +17,7 @@ const VERBS: Record<string, { help: string; run: (argv: readonly string[]) => Pr
       { help: v.summary, run: (argv: readonly string[]) => runKvVerb(name, argv) },
     ]),
   ),
+  load: { help: 'bulk-load JSON lines into empty stores (server stopped)', run: load },
   bench: {
     help: 'load generator: throughput and latency percentiles of a node, a cluster or redis',
     run: bench,

@@ -68,6 +68,19 @@ export class LmdbLevel {
     if (appliedSeq !== undefined) await this.root.flushed;
   }
 
+  /**
+   * applyNow writes `writes` in one synchronous write transaction on this thread (blocking it
+   * while it commits; for bulk loads, where nothing else runs). Durable once `flushed` resolves
+   * (apply with an appliedSeq waits for it).
+   */
+  applyNow(writes: readonly LevelWrite[]): void {
+    this.root.transactionSync(() => {
+      for (const w of writes)
+        if (w.value === null) this.data.removeSync(w.key);
+        else this.data.putSync(w.key, Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength));
+    });
+  }
+
   /** entries iterates live keys ≥ `from` with `prefix`, in byte order (copies). */
   *entries(
     prefix: Uint8Array,

@@ -20,7 +20,7 @@ import { formatOptions, listOption, type OptionSpec, parseArgs, stringOption, Us
 import { DEFAULT_CONFIG } from './serve.js';
 
 /** CHUNK_LINES is how many input lines are parsed, routed and written at a time. */
-export const CHUNK_LINES = 200_000;
+export const CHUNK_LINES = 500_000;
 
 const OPTIONS: Record<string, OptionSpec> = {
   config: { type: 'string', valueName: 'FILE', help: 'config file; default config/default.toml' },

@@ -1,24 +1,30 @@
 /**
- * Bulk load: an initial import written straight into an empty LSM store's bottom level (LMDB),
- * without WAL records, memtables, flushes or compactions (docs/bulk-load.md).
+ * Bulk load: an initial import written into an empty LSM store's bottom level (LMDB) in key order,
+ * without WAL records, memtables or compactions by the server (docs/bulk-load.md).
  *
- * Each `add` sorts its entries by key bytes (a later entry for the same key wins) and writes them
- * in LMDB write transactions of TXN_ENTRIES keys. `finish` records applied_seq = S (the number of
- * entries loaded) in a last transaction and resolves only once LMDB has synced it (and so every
- * earlier one): the load is durable, and acknowledged, only then. When the store opens afterwards,
- * its log starts at S + 1; a replica that does not hold the same load has an ack below S, which the
- * leader's log no longer covers, so it resyncs from a snapshot (design section 6).
+ * Each `add` sorts its entries by key bytes (a later entry for the same key wins), gives them the
+ * next seqs and writes them as one SSTable run in the store's `runs/` directory (an external sort:
+ * memory holds one chunk). `finish` merges every run newest-wins into LMDB in key order (so B-tree
+ * pages fill up, as with appends) in synchronous write transactions of TXN_ENTRIES keys, records
+ * applied_seq = S (the last seq given) in a last transaction and resolves only once LMDB has
+ * synced it (and so every earlier one): the load is durable, and acknowledged, only then; then the
+ * runs are deleted. When the store opens afterwards its log starts at S + 1; a replica that does
+ * not hold the same load has an ack below S, which the leader's log does not cover, so it resyncs
+ * from a snapshot (design section 6).
  *
  * Safety: the store must be empty (no WAL record, no run, applied_seq 0, no LMDB key) and no
  * server may have it open. While a load runs, the store directory holds a `LOADING` marker; a load
- * that did not finish (killed, disk full) leaves the marker and part of the data, and may be run
- * again with the same input (puts are idempotent): the marker lets it past the "no LMDB key" check.
+ * that did not finish (killed, disk full) leaves the marker, and may be run again with the same
+ * input: the marker lets it past the emptiness checks, and its leftover runs are deleted first.
  */
 import { join } from 'node:path';
 import { DistkvError } from '../errors.js';
 import { compareBytes } from '../util/bytes.js';
 import { LmdbLevel, type LevelWrite } from './lmdb-level.js';
+import { mergeNewest, type Versioned } from './merge-iterator.js';
 import { parseRunName } from './sstable-format.js';
+import { BlockCache, RunReader } from './sstable-reader.js';
+import { writeRun } from './sstable-writer.js';
 import type { Vfs } from './vfs.js';
 import { readWal } from './wal-reader.js';
 
@@ -38,13 +44,17 @@ export class BulkLoader {
   readonly dir: string;
   private readonly vfs: Vfs;
   private readonly level: LmdbLevel;
-  /** loaded counts entries written (duplicates within one add count once). */
-  loaded = 0;
+  private readonly runsDir: string;
+  /** runs written so far, oldest first. */
+  private readonly runs: string[] = [];
+  /** lastSeq is the seq given to the last entry written. */
+  private lastSeq = 0;
 
   private constructor(dir: string, vfs: Vfs, level: LmdbLevel) {
     this.dir = dir;
     this.vfs = vfs;
     this.level = level;
+    this.runsDir = join(dir, 'runs');
   }
 
   /**
@@ -63,13 +73,16 @@ export class BulkLoader {
     const marker = join(dir, LOADING_MARKER);
     vfs.mkdirp(runsDir);
     vfs.mkdirp(walDir);
-    if (vfs.list(runsDir).some((n) => parseRunName(n) !== undefined)) refuse('the store has SSTable runs');
+    const resuming = vfs.exists(marker);
+    const leftover = vfs.list(runsDir).filter((n) => parseRunName(n) !== undefined || n.endsWith('.tmp'));
+    if (leftover.length > 0 && !resuming) refuse('the store has SSTable runs');
+    for (const n of leftover) vfs.unlink(join(runsDir, n));
     const wal = await readWal(vfs, walDir, { afterSeq: 0, repair: false, onRecord: () => undefined });
     if (wal.lastSeq > 0) refuse(`the store's log holds writes (last seq ${wal.lastSeq})`);
     const level = new LmdbLevel(dir);
     try {
       if (level.appliedSeq() > 0) refuse(`the store holds data through seq ${level.appliedSeq()}`);
-      if (level.stats().keys > 0 && !vfs.exists(marker)) refuse('the store already holds keys');
+      if (level.stats().keys > 0 && !resuming) refuse('the store already holds keys');
     } catch (err) {
       await level.close();
       throw err;
@@ -81,33 +94,56 @@ export class BulkLoader {
     return new BulkLoader(dir, vfs, level);
   }
 
-  /** add writes `entries` (any order; the last entry for a key wins) into LMDB. */
+  /** add sorts `entries` (the last entry for a key wins) and writes them as the next run. */
   async add(entries: BulkEntry[]): Promise<void> {
     const sorted = entries
       .map((e, i) => ({ e, i }))
       .sort((a, b) => compareBytes(a.e.key, b.e.key) || a.i - b.i)
       .map((x) => x.e);
-    let txn: LevelWrite[] = [];
+    const unique: [string, Versioned][] = [];
     for (let i = 0; i < sorted.length; i++) {
       const e = sorted[i]!;
-      const next = sorted[i + 1];
-      if (next !== undefined && next.key.equals(e.key)) continue;
-      txn.push({ key: e.key, value: e.value });
-      this.loaded++;
-      if (txn.length >= TXN_ENTRIES) {
-        this.level.applyNow(txn);
-        txn = [];
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      if (sorted[i + 1]?.key.equals(e.key) === true) continue;
+      unique.push([e.key.toString('latin1'), { seq: this.lastSeq + unique.length + 1, value: e.value }]);
     }
-    if (txn.length > 0) this.level.applyNow(txn);
+    if (unique.length === 0) return;
+    const first = this.lastSeq + 1;
+    this.lastSeq += unique.length;
+    const meta = await writeRun(
+      this.vfs,
+      this.runsDir,
+      this.runs.length + 1,
+      unique,
+      unique.length,
+      first,
+      this.lastSeq,
+    );
+    this.runs.push(meta.path);
   }
 
-  /** finish makes the load durable with applied_seq = the number of entries loaded, and closes. */
+  /** finish merges the runs into LMDB in key order, makes it durable with applied_seq = S, and closes; resolves with S. */
   async finish(): Promise<number> {
-    const seq = Math.max(1, this.level.stats().keys);
+    const cache = new BlockCache(0);
+    const readers = this.runs.map((path, i) => new RunReader(this.vfs, path, i + 1, cache)).reverse();
+    try {
+      let txn: LevelWrite[] = [];
+      for (const [key, v] of mergeNewest(readers.map((r) => r.entries(undefined, false)))) {
+        txn.push({ key: Buffer.from(key, 'latin1'), value: v.value });
+        if (txn.length >= TXN_ENTRIES) {
+          this.level.applyNow(txn);
+          txn = [];
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+      this.level.applyNow(txn);
+    } finally {
+      for (const r of readers) r.close();
+    }
+    const seq = Math.max(1, this.lastSeq);
     await this.level.apply([], seq);
     await this.level.close();
+    for (const path of this.runs) this.vfs.unlink(path);
+    this.vfs.syncDir(this.runsDir);
     this.vfs.unlink(join(this.dir, LOADING_MARKER));
     this.vfs.syncDir(this.dir);
     return seq;

@@ -12,7 +12,7 @@
  * The table is printed and written into docs/performance.md between the bench:scale markers.
  *
  * Usage: node dist/bench/scale-bench.js [--keys 1000000] [--seconds 10] [--rounds 2]
- *        [--connections 50] [--no-write]
+ *        [--connections 50] [--memtable-bytes 67108864] [--no-write]
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -39,6 +39,9 @@ const SECONDS = Number(arg('seconds', '10'));
 const ROUNDS = Number(arg('rounds', '2'));
 const CONNS = Number(arg('connections', '50'));
 const WRITE = !process.argv.includes('--no-write');
+/** MEMTABLE: storage.memtable_bytes of the distkv targets (smaller values show runs and compaction at small N). */
+const MEMTABLE = Number(arg('memtable-bytes', '67108864'));
+const STORAGE = `[storage]\ndurability = "none"\nmemtable_bytes = ${MEMTABLE}\n`;
 const VALUE = 100;
 const WINDOW_S = 2;
 const SETTLE_LIMIT_MS = 30 * 60_000;
@@ -93,7 +96,7 @@ async function startDistkv(dir: string, name: string): Promise<Target> {
   const sub = join(dir, name);
   mkdirSync(sub);
   const [lp, rp] = [await freePort(), await freePort()];
-  const cfg = defaultLayoutConfig(sub, lp, rp, '[storage]\ndurability = "none"\n');
+  const cfg = defaultLayoutConfig(sub, lp, rp, STORAGE);
   const url = `http://127.0.0.1:${lp}`;
   const args = ['bin/distkv.js', 'serve', '--config', cfg, '--data-dir', join(sub, 'data')];
   return { name, url, dir: sub, child: await startProcess(args, `${url}/healthz`, {}, 120_000) };
@@ -181,7 +184,7 @@ async function writeJsonl(path: string, n: number): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'distkv-scale-'));
-  const header = `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}); default layout (4 shards + 4 replicas, one process), durability none, ${VALUE}-byte values, N = ${KEYS} keys; GET uniform random, load generator 1 thread, ${CONNS} connections, ${SECONDS} s after 1 s warm-up, ${ROUNDS} rounds alternated, median round; machine shared with other jobs`;
+  const header = `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}); default layout (4 shards + 4 replicas, one process), durability none, memtable_bytes ${MEMTABLE}, ${VALUE}-byte values, N = ${KEYS} keys; GET uniform random, load generator 1 thread, ${CONNS} connections, ${SECONDS} s after 1 s warm-up, ${ROUNDS} rounds alternated, median round; machine shared with other jobs`;
   say(`# bench:scale | ${header}`);
   const targets: Target[] = [];
   let logical = 0;
@@ -206,7 +209,7 @@ async function main(): Promise<void> {
       join(dir, 'bulk'),
       await freePort(),
       await freePort(),
-      '[storage]\ndurability = "none"\n',
+      STORAGE,
     );
     const t0 = performance.now();
     const r = spawnSync(

@@ -242,7 +242,7 @@ export class LsmStore implements Store {
     if (runs.length > 0) {
       const hash = hashKey(k, this.hashScratch);
       for (let i = 0; i < runs.length; i++) {
-        const v = runs[i]!.get(k, hash);
+        const v = runs[i]!.get(k, hash, key);
         if (v !== undefined) {
           this.compaction.readPassed(i);
           return v.value ?? undefined;

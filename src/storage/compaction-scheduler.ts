@@ -8,8 +8,9 @@
  *    index search and a block read each) `max(READ_AMP_MIN, run entries ÷ READ_AMP_RATIO)` times
  *    since the run set last changed (read-mostly stores; LevelDB's seek-triggered compaction,
  *    charged per store rather than per file since a compaction takes every run);
- *  - idle: no write for `idleMs` while runs exist (after a bulk load, the data reaches LMDB within
- *    about idleMs + one compaction).
+ *  - idle: no write for `idleMs`: the store first flushes its active memtable (`flushIdle`), then
+ *    its runs are compacted, so after a bulk of writes the data reaches LMDB (and the memtable's
+ *    memory is freed) within about idleMs + one flush + one compaction.
  * A failed compaction is retried after a capped exponential delay (backoff.ts) and logged once
  * per state change (first failure, then recovery), never once per attempt.
  *
@@ -42,6 +43,10 @@ export interface SchedulerOptions {
   log?: Logger | undefined;
   /** runs reports the current number of runs and the entries they hold. */
   runs(): { count: number; entries: number };
+  /** memtableEmpty reports whether the active memtable holds nothing. */
+  memtableEmpty(): boolean;
+  /** flushIdle freezes a non-empty active memtable and schedules its flush (runsChanged follows). */
+  flushIdle(): void;
   /** compact compacts every current run into LMDB (rejecting leaves the runs in place). */
   compact(reason: CompactionReason): Promise<void>;
 }
@@ -72,9 +77,10 @@ export class CompactionScheduler {
     return this.backoff.totalFailures;
   }
 
-  /** wrote records a write (it postpones the idle trigger). */
+  /** wrote records a write (it postpones the idle trigger, and arms it after a quiet spell). */
   wrote(): void {
     this.lastWriteAt = performance.now();
+    if (this.timer === undefined) this.armIdle();
   }
 
   /** readPassed records that a read probed `runs` runs that did not answer it. */
@@ -110,7 +116,8 @@ export class CompactionScheduler {
 
   /** armIdle schedules a check for when the store will have been idle for idleMs. */
   private armIdle(): void {
-    if (this.timer !== undefined || this.closed || this.o.runs().count === 0) return;
+    if (this.timer !== undefined || this.closed) return;
+    if (this.o.runs().count === 0 && this.o.memtableEmpty()) return;
     const wait = Math.max(0, this.lastWriteAt + this.o.idleMs - performance.now());
     this.setTimer(wait + 1);
   }
@@ -119,6 +126,8 @@ export class CompactionScheduler {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      if (performance.now() - this.lastWriteAt >= this.o.idleMs && !this.o.memtableEmpty())
+        this.o.flushIdle();
       this.check();
       this.armIdle();
     }, ms);

@@ -138,6 +138,10 @@ export class LsmStore implements Store {
       dir: opts.dir,
       log: opts.log,
       runs: () => ({ count: this.runs.length, entries: this.runs.reduce((n, r) => n + r.footer.entries, 0) }),
+      memtableEmpty: () => this.active.size === 0,
+      flushIdle: () => {
+        if (this.frozen.length === 0 && this.active.size > 0 && !this.closed) this.freezeActive();
+      },
       compact: (reason) => this.compact(reason),
     });
     this.scheduleFlush();
@@ -208,6 +212,7 @@ export class LsmStore implements Store {
     }
     if (decoded.length === 0) return this.appliedLastSeq;
     await this.stallForFlush();
+    this.compaction.wrote();
     // The batch is already in WAL framing with the leader's seqs: log it as is, then apply it.
     const last = await this.wal.appendRecords(records, decoded[0]!.seq, decoded[decoded.length - 1]!.seq);
     for (const r of decoded) this.applyDurable(r.key, r.seq, r.type === TYPE_PUT ? r.value : null);
@@ -394,11 +399,14 @@ export class LsmStore implements Store {
   private applyDurable(key: Uint8Array, seq: number, value: Uint8Array | null): void {
     this.active.apply(latin1Key(key), seq, value);
     this.appliedLastSeq = seq;
-    if (this.active.bytes >= this.opts.memtableBytes) {
-      this.frozen.unshift(this.active);
-      this.active = new Memtable();
-      this.scheduleFlush();
-    }
+    if (this.active.bytes >= this.opts.memtableBytes) this.freezeActive();
+  }
+
+  /** freezeActive makes the active memtable the newest frozen one and schedules its flush. */
+  private freezeActive(): void {
+    this.frozen.unshift(this.active);
+    this.active = new Memtable();
+    this.scheduleFlush();
   }
 
   /** checkOpen throws UNAVAILABLE once close() has begun (it is re-checked after every await). */

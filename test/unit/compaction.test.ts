@@ -63,15 +63,20 @@ async function fill(s: LsmStore, n: number): Promise<void> {
 }
 
 describe('compaction triggers', () => {
-  it('compacts runs into LMDB once the store has been idle, with runs under max_runs', async () => {
+  it('flushes the memtable and compacts runs into LMDB once the store has been idle', async () => {
     const s = await open(tempDir(after), { idleCompactMs: 200 });
     await fill(s, 200);
     assert.ok(Number(s.stats().runs) >= 2, 'the writes left runs behind');
     assert.ok(Number(s.stats().runs) <= 8, 'fewer runs than max_runs: the run count alone would not compact');
-    await waitFor(() => s.stats().runs === 0, 10_000, 'the idle compaction');
+    assert.ok(Number(s.stats().memtableKeys) > 0, 'and a memtable');
+    await waitFor(
+      () => s.stats().runs === 0 && s.stats().memtableKeys === 0 && s.stats().frozenMemtables === 0,
+      10_000,
+      'the idle flush and compaction',
+    );
     const st = s.stats();
-    assert.equal(st.compactionsForIdle, 1);
-    assert.ok(Number(st.lmdbKeys) > 0);
+    assert.ok(Number(st.compactionsForIdle) >= 1);
+    assert.equal(st.lmdbKeys, 200, 'every key is in LMDB');
     for (let i = 0; i < 200; i++) assert.equal(s.get(key(i))?.[0], i % 251, `key ${i} survives`);
     await s.close();
   });

@@ -30,6 +30,32 @@ export const READ_AMP_RATIO = 4;
 /** READ_AMP_MIN is the smallest read-pass budget before a read-triggered compaction. */
 export const READ_AMP_MIN = 1000;
 
+/**
+ * ThreadGate runs one compaction at a time on this thread. Every worker thread loads its own copy
+ * of this module, so the gate is per thread (state no other thread sees, as slot.ts's hasher):
+ * the stores of one worker share its event loop, and compacting them one after another keeps the
+ * compaction work of each loop turn to one chunk. Eight stores compacting at once after a bulk of
+ * writes all went idle together made foreground reads wait behind eight chunks per turn.
+ */
+class ThreadGate {
+  private busy = false;
+  private readonly waiters: (() => void)[] = [];
+
+  /** run waits for the gate, then runs `job` holding it. */
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    while (this.busy) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.busy = true;
+    try {
+      return await job();
+    } finally {
+      this.busy = false;
+      this.waiters.shift()?.();
+    }
+  }
+}
+
+const THREAD_GATE = new ThreadGate();
+
 /** CompactionReason names what triggered a compaction. */
 export type CompactionReason = 'runs' | 'reads' | 'idle';
 
@@ -55,7 +81,7 @@ export interface SchedulerOptions {
 export class CompactionScheduler {
   private readonly o: SchedulerOptions;
   private readonly backoff: Backoff;
-  /** running is the compaction in progress, if any. */
+  /** running is the compaction in progress or waiting for this thread's gate, if any. */
   running: Promise<void> | undefined;
   /** timer is a pending check: the backoff retry, or the idle check. */
   private timer: NodeJS.Timeout | undefined;
@@ -140,9 +166,13 @@ export class CompactionScheduler {
     if (this.backoff.failing && this.timer !== undefined) return;
     const reason = this.reason();
     if (reason === undefined) return;
-    this.running = this.o
-      .compact(reason)
-      .then(() => {
+    this.running = THREAD_GATE.run(async () => {
+      if (this.closed) return false;
+      await this.o.compact(reason);
+      return true;
+    })
+      .then((ran) => {
+        if (!ran) return;
         this.counts[reason]++;
         if (this.backoff.succeeded()) this.o.log?.info({ dir: this.o.dir }, 'compaction succeeded again');
       })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Backoff } from '../../src/storage/backoff.js';
-import { READ_AMP_MIN } from '../../src/storage/compaction-scheduler.js';
+import { CompactionScheduler, READ_AMP_MIN } from '../../src/storage/compaction-scheduler.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { openLsmStore } from '../../src/storage/lsm-recovery.js';
 import type { LsmOptions, LsmStore } from '../../src/storage/lsm-store.js';
@@ -101,6 +101,34 @@ describe('compaction triggers', () => {
     assert.equal(s.stats().compactionsForReads, 1);
     for (let i = 0; i < 200; i++) assert.equal(s.get(key(i))?.[0], i % 251);
     await s.close();
+  });
+
+  it('runs the compactions of the stores on one thread one after another', async () => {
+    let active = 0;
+    let maxActive = 0;
+    const done: number[] = [];
+    const schedulers = [1, 2, 3].map((id) => {
+      let runs = 5;
+      return new CompactionScheduler({
+        maxRuns: 1,
+        idleMs: 1e9,
+        dir: `store-${id}`,
+        runs: () => ({ count: runs, entries: 100 }),
+        memtableEmpty: () => true,
+        flushIdle: () => undefined,
+        compact: async () => {
+          active++;
+          maxActive = Math.max(maxActive, active);
+          await new Promise((r) => setTimeout(r, 30));
+          active--;
+          runs = 0;
+          done.push(id);
+        },
+      });
+    });
+    await waitFor(() => done.length === 3, 10_000, 'three compactions');
+    assert.equal(maxActive, 1, 'never two at once');
+    for (const s of schedulers) s.close();
   });
 
   it('leaves runs alone under few reads', async () => {

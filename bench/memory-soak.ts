@@ -82,6 +82,7 @@ try {
     stores: STORES,
     memtableBytes: DEFAULTS.storage.memtable_bytes,
     ringBytes: DEFAULTS.replication.ring_bytes,
+    blockCacheBytes: DEFAULTS.storage.block_cache_bytes,
     maxValueBytes: DEFAULTS.server.max_value_bytes,
     inFlightWrites: CONCURRENCY,
   });

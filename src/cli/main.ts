@@ -43,6 +43,10 @@ const VERBS: Record<string, Verb> = {
   ...clientVerbs(KV_VERBS),
   ...clientVerbs(CLUSTER_VERBS),
   ...clientVerbs(BACKUP_VERBS),
+  load: {
+    help: 'bulk-load JSON lines into empty stores (server stopped)',
+    run: async (argv) => (await import('./load.js')).load(argv),
+  },
   bench: {
     help: 'load generator: throughput and latency percentiles of a node, a cluster or redis',
     run: async (argv) => (await import('./bench.js')).bench(argv),

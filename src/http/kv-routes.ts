@@ -6,10 +6,10 @@
  * or submits one operation to the owning worker, which answers through a KeyRequest.
  */
 import { DistkvError, toDistkvError } from '../errors.js';
+import { describeLag, lagHeader, provablyWithin, replicaLag } from '../replication/lag.js';
 import { slotOf } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
 import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
-import { SLOT_LEADER_SEQ } from '../worker/positions.js';
 import { contentLengthError, readBody } from './body.js';
 import type { HttpContext } from './context.js';
 import { FORWARDED_HEADER } from './forwarder.js';
@@ -33,34 +33,57 @@ import type { Router } from './router.js';
 
 const KV_PREFIX = '/kv/'.length;
 
-/** lagOf returns X-Distkv-Lag for a read served by a replica: seqs behind its leader (as last seen, for a leader elsewhere). */
-function lagOf(ctx: HttpContext, t: Target & { local: true }): string | undefined {
+/**
+ * lagOf returns X-Distkv-Lag for a read served by a replica (seqs behind its leader, or its state and
+ * the time since its last contact when the lag is unknown), else undefined. With `maxLagMs` it
+ * throws REPLICA_STALE unless the replica proves it held all its leader had `maxLagMs` ago
+ * (src/replication/lag.ts).
+ */
+function lagOf(
+  ctx: HttpContext,
+  t: Target & { local: true },
+  maxLagMs: number | undefined,
+): string | undefined {
   if (t.role !== 'replica') return undefined;
-  const leaderSeq =
-    t.leaderStore !== undefined
-      ? ctx.pool.lastSeq(t.leaderStore)
-      : ctx.pool.positions.get(t.store, SLOT_LEADER_SEQ);
-  return String(Math.max(0, leaderSeq - ctx.pool.lastSeq(t.store)));
+  const liveLeaderSeq = t.leaderStore === undefined ? undefined : ctx.pool.lastSeq(t.leaderStore);
+  const lag = replicaLag(ctx.pool.positions, t.store, liveLeaderSeq, ctx.config.replication.pull_wait_ms);
+  if (maxLagMs !== undefined && !provablyWithin(lag, maxLagMs))
+    throw new DistkvError(
+      'REPLICA_STALE',
+      `this replica cannot prove it is within max_lag_ms=${maxLagMs} of its leader: ${describeLag(lag)}; read from the leader`,
+    );
+  return lagHeader(lag);
+}
+
+/** MAX_LAG_LIMIT_MS bounds `max_lag_ms` (one day). */
+const MAX_LAG_LIMIT_MS = 86400000;
+
+/** maxLagOf reads `max_lag_ms` of a read (undefined when absent: any lag is accepted). */
+function maxLagOf(query: string): number | undefined {
+  if (!query.includes('max_lag_ms=')) return undefined;
+  const n = intParam(parseQuery(query).params, 'max_lag_ms', -1, 0, MAX_LAG_LIMIT_MS);
+  return n === -1 ? undefined : n;
 }
 
 /** DEFAULT_W_TIMEOUT_MS is how long a `w=N` write waits for acks when no timeout_ms is given. */
 export const DEFAULT_W_TIMEOUT_MS = 5000;
 
-/** writeConcern reads `w` and `timeout_ms` of a PUT or DELETE; `w` may not exceed the shard's replicas. */
+/** writeConcern reads `w` (0..the shard's replica count) and `timeout_ms` (1..600000) of a PUT or DELETE. */
 function writeConcern(ctx: HttpContext, query: string, shard: number): { w: number; timeoutMs: number } {
-  if (!query.includes('w=')) return { w: 0, timeoutMs: 0 };
+  if (!query.includes('w=') && !query.includes('timeout_ms=')) return NO_CONCERN;
   const { params } = parseQuery(query);
   const replicas = ctx.shardMap.shard(shard).replicas.length;
-  const w = intParam(params, 'w', 0, 0, 255);
-  if (w > replicas)
-    throw new DistkvError(
-      'INVALID_ARGUMENT',
-      `w=${w} but shard ${shard} has ${replicas} replica${replicas === 1 ? '' : 's'}`,
-    );
+  const w = intParam(params, 'w', 0, 0, replicas);
   return { w, timeoutMs: intParam(params, 'timeout_ms', DEFAULT_W_TIMEOUT_MS, 1, 600000) };
 }
 
 const NO_CONCERN = { w: 0, timeoutMs: 0 };
+
+/** DispatchOptions are a write's concern or a read's freshness bound. */
+interface DispatchOptions {
+  concern?: { w: number; timeoutMs: number };
+  maxLagMs?: number | undefined;
+}
 
 /**
  * dispatch submits one key operation to the worker that owns its shard; a KeyRequest answers.
@@ -74,13 +97,15 @@ function dispatch(
   key: string,
   shard: number,
   value: Uint8Array | string | undefined,
-  concern: { w: number; timeoutMs: number } = NO_CONCERN,
+  opts: DispatchOptions = {},
 ): void {
   const listener = ctx.listener;
   const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
   if (!target.local) throw new Error(`dispatch: shard ${shard} is not local`);
+  const lag = op === OP_GET ? lagOf(ctx, target, opts.maxLagMs) : undefined;
+  const concern = opts.concern ?? NO_CONCERN;
   const request = new KeyRequest(res, kind, shard);
-  if (op === OP_GET) request.lag = lagOf(ctx, target);
+  request.lag = lag;
   ctx.pool.submit(target.worker, op, target.store, key, value, request, concern.w, concern.timeoutMs);
 }
 
@@ -136,7 +161,9 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
         proxyToOwner(res, ctx, method, at.owner, at.shard, pathOf(url, query), undefined);
         return;
       }
-      dispatch(res, ctx, kind, op, key, at.shard, undefined);
+      const opts: DispatchOptions =
+        op === OP_GET ? { maxLagMs: maxLagOf(query) } : { concern: writeConcern(ctx, query, at.shard) };
+      dispatch(res, ctx, kind, op, key, at.shard, undefined, opts);
     });
 
   app.get('/kv/*', simple(KIND_KV_GET, OP_GET, 'kv_get'));
@@ -159,7 +186,7 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
       const owner = at.owner;
       const concern = owner === undefined ? writeConcern(ctx, query, at.shard) : NO_CONCERN;
       readBody(res, req, maxValue, 'value', (body) => {
-        if (owner === undefined) dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, concern);
+        if (owner === undefined) dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, { concern });
         // `body` may be a view of the connection's input, valid only during this call: the forward needs a copy.
         else proxyToOwner(res, ctx, 'PUT', owner, at.shard, pathOf(url, query), Buffer.from(body));
       });
@@ -186,7 +213,14 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
       if (at === undefined) return;
       if (at.owner !== undefined)
         proxyToOwner(res, ctx, 'GET', at.owner, at.shard, pathOf('/get', query), undefined);
-      else dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined);
+      else {
+        try {
+          dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, { maxLagMs: maxLagOf(query) });
+        } catch (err) {
+          const e = toDistkvError(err);
+          sendSeedText(res, e.status, `Error: ${e.message}`, e.code);
+        }
+      }
     }),
   );
 

@@ -8,7 +8,7 @@
  *                    over memtable_bytes, so it exceeds it by at most one value; its arena wastes
  *                    at most a quarter of each 1 MiB slab, plus the slab being filled and the
  *                    small first slabs)
- *   block cache      BLOCK_CACHE_BYTES + max_value_bytes (a block holds at least one whole entry)
+ *   block cache      block_cache_bytes + max_value_bytes (a block holds at least one whole entry)
  *   replication log  ring_bytes + max_value_bytes (recent batches; the newest is always kept),
  *                    plus 1 MiB + max_value_bytes (the window a lagging replica's records are read in)
  *   compaction       CHUNK_BYTES + max_value_bytes (one LMDB transaction's values)
@@ -18,7 +18,6 @@
 import { CHUNK_BYTES } from './lsm-compaction.js';
 import { MAX_FROZEN } from './lsm-store.js';
 import { SLAB_BYTES } from './memtable.js';
-import { BLOCK_CACHE_BYTES } from './open-store.js';
 import { WINDOW_BYTES } from './wal-tail.js';
 
 /** BASE_BYTES is the anonymous memory of a process with idle stores (about 55 MB measured) plus room for its V8 heaps to grow under load. */
@@ -33,6 +32,7 @@ export interface MemorySettings {
   memtableBytes: number;
   maxValueBytes: number;
   ringBytes: number;
+  blockCacheBytes: number;
   /** inFlightWrites is the number of writes clients keep in flight at once. */
   inFlightWrites: number;
 }
@@ -48,7 +48,7 @@ export interface MemoryBound {
 export function memoryBound(s: MemorySettings): MemoryBound {
   const v = s.maxValueBytes;
   const memtables = Math.ceil(((1 + MAX_FROZEN) * (s.memtableBytes + v) * 4) / 3) + 2 * SLAB_BYTES;
-  const blockCache = BLOCK_CACHE_BYTES + v;
+  const blockCache = s.blockCacheBytes + v;
   const replicationLog = s.ringBytes + v + WINDOW_BYTES + v;
   const compaction = CHUNK_BYTES + v;
   const perStoreBytes = memtables + blockCache + replicationLog + compaction;
@@ -56,6 +56,6 @@ export function memoryBound(s: MemorySettings): MemoryBound {
     perStoreBytes,
     totalBytes: BASE_BYTES + s.stores * perStoreBytes + IN_FLIGHT_COPIES * s.inFlightWrites * v,
     formula:
-      '160 MiB + stores × (4 × (memtable_bytes + max_value_bytes) + ring_bytes + 4 × max_value_bytes + 23 MiB) + 4 × writes in flight × max_value_bytes',
+      '160 MiB + stores × (4 × (memtable_bytes + max_value_bytes) + ring_bytes + block_cache_bytes + 4 × max_value_bytes + 7 MiB) + 4 × writes in flight × max_value_bytes',
   };
 }

@@ -75,4 +75,6 @@ export interface LsmTuning {
   walRetentionBytes: number;
   /** ringBytes bounds the recent log each store keeps in memory for replicas (replication.ring_bytes). */
   ringBytes: number;
+  /** blockCacheBytes bounds each store's SSTable block cache (storage.block_cache_bytes; default when absent). */
+  blockCacheBytes?: number;
 }

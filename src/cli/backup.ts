@@ -17,7 +17,11 @@ import { Agent, request } from 'undici';
 import { errorOf } from '../client/client.js';
 import type { BatchOp } from '../client/types.js';
 import { DistkvError } from '../errors.js';
-import { SNAPSHOT_HEADER_BYTES, SnapshotDecoder } from '../replication/snapshot-format.js';
+import {
+  SNAPSHOT_EXACT_SEQ_BYTES,
+  SNAPSHOT_HEADER_BYTES,
+  SnapshotDecoder,
+} from '../replication/snapshot-format.js';
 import { intOption } from './args.js';
 import {
   BACKUP_HEADER_BYTES,
@@ -292,10 +296,15 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
           if (tag !== TAG_SHARD)
             throw fileProblem(`${file} is not a usable backup`, new Error(`unknown section tag ${tag}`));
           await src.take(SECTION_HEADER_BYTES - 1);
-          new SnapshotDecoder().push(await src.take(SNAPSHOT_HEADER_BYTES));
+          const header = await src.take(SNAPSHOT_HEADER_BYTES);
+          new SnapshotDecoder().push(header);
           for (;;) {
             const keyLen = (await src.take(2)).readUInt16LE(0);
-            if (keyLen === 0) break;
+            if (keyLen === 0) {
+              // Snapshot version 2 closes with exactSeq after the end marker (snapshot-format.ts).
+              if ((header[4] ?? 0) >= 2) await src.take(SNAPSHOT_EXACT_SEQ_BYTES);
+              break;
+            }
             const valueLen = (await src.take(4)).readUInt32LE(0);
             const key = (await src.take(keyLen)).toString('utf8');
             ops.push({ op: 'set', key, value: Buffer.from(await src.take(valueLen)) });

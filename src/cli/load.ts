@@ -7,7 +7,9 @@
  * LMDB (bulk-load.ts); the command exits 0 only once every store has synced its load. It holds
  * the data directory's LOCK (src/server/data-dir-lock.ts) throughout, so a `distkv serve` on the
  * same directory cannot start mid-load, and a running one makes the load fail before it touches a
- * store. FILE is opened first: a missing FILE is a usage mistake that leaves the stores alone.
+ * store. Like serve, it checks and writes the directory's FORMAT marker (src/server/data-format.ts):
+ * without it, serve would take the loaded stores for ones placed by an older slot function. FILE is
+ * opened first: a missing FILE is a usage mistake that leaves the stores alone.
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -17,6 +19,7 @@ import { DistkvError } from '../errors.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { slotOfBytes } from '../routing/slot.js';
 import { DataDirLock } from '../server/data-dir-lock.js';
+import { checkDataFormat } from '../server/data-format.js';
 import { planNode, selectNodes } from '../server/node-plan.js';
 import { type BulkEntry, BulkLoader } from '../storage/bulk-load.js';
 import { RealVfs } from '../storage/real-vfs.js';
@@ -110,6 +113,11 @@ export async function load(argv: readonly string[]): Promise<number> {
 /** loadStores loads the input (`fh`, else standard input) into the stores of `nodes`. */
 async function loadStores(config: Config, nodes: string[], fh: FileHandle | undefined): Promise<number> {
   const plan = planNode(config, nodes, 1);
+  // As serve does on first start: the stores are filled by CRC16 slots, so the directory says so.
+  checkDataFormat(
+    config.server.data_dir,
+    plan.stores.map((st) => st.dir),
+  );
   const map = new ShardMap(config.shards);
   const vfs = new RealVfs();
   const byShard = new Map<number, BulkLoader[]>();

@@ -1,6 +1,7 @@
 /**
  * `distkv load` as a command: it holds the data directory's LOCK while it loads, so it refuses a
- * directory a live process holds, and it opens FILE before touching any store.
+ * directory a live process holds, it marks the directory's FORMAT as serve does, and it opens FILE
+ * before touching any store.
  */
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { UsageError } from '../../src/cli/args.js';
 import { load } from '../../src/cli/load.js';
 import { DataDirLockedError } from '../../src/errors.js';
 import { DataDirLock, LOCK_FILE } from '../../src/server/data-dir-lock.js';
+import { checkDataFormat } from '../../src/server/data-format.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -41,6 +43,14 @@ describe('distkv load', () => {
     const { config, data, input } = await setup();
     assert.equal(await load([input, '--config', config, '--data-dir', data]), 0);
     assert.equal(existsSync(join(data, LOCK_FILE)), false);
+  });
+
+  it('marks the data directory FORMAT, so serve takes the loaded stores for CRC16-placed ones', async () => {
+    const { config, data, input, store } = await setup();
+    assert.equal(await load([input, '--config', config, '--data-dir', data]), 0);
+    assert.doesNotThrow(() => {
+      checkDataFormat(data, [store]);
+    });
   });
 
   it('reports a missing FILE as a usage mistake before touching any store', async () => {

@@ -29,5 +29,5 @@ export function sendRedirect(
     .writeHeader('Location', location)
     .writeHeader('X-Distkv-Config', configHash)
     .writeHeader('Content-Type', 'application/json')
-    .end(JSON.stringify({ redirect: { ...info, slots: SLOT_COUNT, location } }));
+    .end(`${JSON.stringify({ redirect: { ...info, slots: SLOT_COUNT, location } })}\n`);
 }

@@ -37,9 +37,9 @@ export function statusLine(status: number): string {
 /** STATUS_204 is the preformatted status line of the write hot path. */
 export const STATUS_204 = '204 No Content';
 
-/** errorBody returns the JSON body of an error. */
+/** errorBody returns the JSON body of an error (newline-terminated, like every JSON body: a terminal shows the prompt on its own line). */
 export function errorBody(err: DistkvError): string {
-  return JSON.stringify({ error: { code: err.code, message: err.message } });
+  return `${JSON.stringify({ error: { code: err.code, message: err.message } })}\n`;
 }
 
 /** ErrorOptions: `close` closes the connection after the response; `headers` are added to it. */
@@ -73,7 +73,7 @@ export function sendJson(res: HttpResponse, body: unknown, status = 200, pretty 
   res
     .writeStatus(statusLine(status))
     .writeHeader('Content-Type', 'application/json')
-    .end(pretty ? `${JSON.stringify(body, null, 2)}\n` : JSON.stringify(body));
+    .end(pretty ? `${JSON.stringify(body, null, 2)}\n` : `${JSON.stringify(body)}\n`);
 }
 
 /**

@@ -12,10 +12,11 @@
  * socket, and resumes when the queue is down to RESUME_PENDING; a request head is bounded by
  * http1-head.ts; a connection idle for `idleMs` (default IDLE_TIMEOUT_MS) with nothing pending is closed.
  *
- * Read-after-write: the worker answers a read in the batch it arrives in, before that batch's
- * writes are durable, so a read pipelined behind writes would not see them. A read (a route not
- * marked as writing, router.ts) that arrives while writes of this connection are unanswered is
- * held, and reading pauses, until they are; writes behind writes go on at once.
+ * Read-after-write: a worker holds a GET of a key whose write is still in flight on that store
+ * until the write is durable (src/worker/shard-host.ts), but that covers neither a scan nor a write
+ * this node forwards to another (`--proxy`, batches). So a read (a route not marked as writing,
+ * router.ts) that arrives while writes of this connection are unanswered is held, and reading
+ * pauses, until they are; writes behind writes go on at once.
  *
  * Closing: after a response that closes (HTTP/1.0, `Connection: close`, a refused request, drain),
  * no further request is read; once the queue is written the socket is ended, reading (and

@@ -8,7 +8,9 @@
  * body) and reloads `/cluster` in the background. Idempotent requests (GET, PUT, DELETE of one key)
  * are retried on connection errors with capped exponential backoff. Errors come back as
  * DistkvError with the server's stable code; an owner that cannot be reached is SHARD_UNREACHABLE
- * naming the shard.
+ * naming the shard. The live map (docs/failover.md) moves leaders: a response whose `X-Distkv-Map`
+ * version is above the client's makes it reload `/cluster`, and a write held during a leader switch
+ * (503 SWITCHING_LEADER, not executed) is sent again after a short wait, up to SWITCH_WAIT_MS.
  */
 import { type Dispatcher, Pool } from 'undici';
 import { DistkvError, codeForStatus, isErrorCode } from '../errors.js';
@@ -40,6 +42,7 @@ export interface ClientStats {
 
 interface ClusterDoc {
   version: string;
+  map_version?: number;
   shards: {
     idx: number;
     name: string;
@@ -50,6 +53,9 @@ interface ClusterDoc {
 }
 
 const MAX_REDIRECTS = 5;
+/** SWITCH_WAIT_MS bounds how long a request held by a leader switch is retried. */
+const SWITCH_WAIT_MS = 15000;
+const SWITCH_RETRY_MS = 100;
 const EMPTY = Buffer.alloc(0);
 
 /** Reply is one HTTP exchange as the client sees it. */
@@ -58,6 +64,7 @@ interface Reply {
   body: Buffer;
   location: string | undefined;
   config: string | undefined;
+  map: number | undefined;
   seq: string | undefined;
 }
 
@@ -67,6 +74,8 @@ export class DistkvClient {
   private readonly o: Required<Omit<ClientOptions, 'token'>> & { token: string };
   private readonly pools = new Map<string, Pool>();
   private map: ShardMap | undefined;
+  private configHash: string | undefined;
+  private mapVersion = 0;
   private reloading: Promise<void> | undefined;
   private scheme = 'http';
   private rr = 0;
@@ -77,9 +86,14 @@ export class DistkvClient {
     this.o = { replicaReads: false, timeoutMs: 10000, retries: 3, connections: 16, token: '', ...options };
   }
 
-  /** version is the topology hash the client routes with (undefined before the first load). */
+  /** version is the config hash the client routes with (undefined before the first load). */
   get version(): string | undefined {
-    return this.map?.hash;
+    return this.configHash;
+  }
+
+  /** liveMapVersion is the version of the live map the client routes with (0 before the first load). */
+  get liveMapVersion(): number {
+    return this.mapVersion;
   }
 
   /** topology returns the routing table, loading it first if needed. */
@@ -184,6 +198,7 @@ export class DistkvClient {
   ): Promise<Reply> {
     let origin = `${this.scheme}://${node}`;
     let target = path;
+    const switchDeadline = performance.now() + SWITCH_WAIT_MS;
     for (let attempt = 0, redirects = 0; ;) {
       this.stats.requests++;
       let res: Reply;
@@ -201,6 +216,12 @@ export class DistkvClient {
         throw new DistkvError('SHARD_UNREACHABLE', `${what} is unreachable: ${(err as Error).message}`, {
           cause: err,
         });
+      }
+      if (res.map !== undefined && res.map > this.mapVersion) void this.reload().catch(() => undefined);
+      if (res.status === 503 && idempotent && performance.now() < switchDeadline && isSwitching(res.body)) {
+        this.stats.retries++;
+        await new Promise((r) => setTimeout(r, SWITCH_RETRY_MS));
+        continue;
       }
       if (res.status === 307 || res.status === 308) {
         const location = res.location;
@@ -251,7 +272,14 @@ export class DistkvClient {
     body: Uint8Array | undefined,
   ): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      const reply: Reply = { status: 0, body: EMPTY, location: undefined, config: undefined, seq: undefined };
+      const reply: Reply = {
+        status: 0,
+        body: EMPTY,
+        location: undefined,
+        config: undefined,
+        map: undefined,
+        seq: undefined,
+      };
       const chunks: Buffer[] = [];
       const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
       const handler: Dispatcher.DispatchHandler = {
@@ -261,6 +289,8 @@ export class DistkvClient {
           reply.status = status;
           reply.location = one(headers.location);
           reply.config = one(headers['x-distkv-config']);
+          const map = one(headers['x-distkv-map']);
+          reply.map = map === undefined ? undefined : Number(map);
           reply.seq = one(headers['x-distkv-seq']);
         },
         onResponseData: (_controller, chunk) => {
@@ -304,11 +334,8 @@ export class DistkvClient {
           })),
         );
         this.stats.topologyLoads++;
-        if (this.map.hash !== doc.version)
-          throw new DistkvError(
-            'INTERNAL',
-            `topology hash mismatch: computed ${this.map.hash}, node says ${doc.version}`,
-          );
+        this.configHash = doc.version;
+        this.mapVersion = doc.map_version ?? 0;
         return;
       } catch (err) {
         last = err;
@@ -323,6 +350,10 @@ export class DistkvClient {
   private nodeOfUrl(url: string): string {
     return new URL(url).host;
   }
+}
+
+function isSwitching(body: Buffer): boolean {
+  return errorOf(503, body).code === 'SWITCHING_LEADER';
 }
 
 /** errorOf rebuilds a DistkvError from an error response (JSON catalogue body, or the seed's text). */

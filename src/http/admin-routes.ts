@@ -30,25 +30,32 @@ export function replicaView(
   };
 }
 
-/** clusterView is the topology document of GET /cluster. */
+/**
+ * clusterView is the topology document of GET /cluster: `version` fingerprints the config, `map` is
+ * the live map (leaders, epochs, map version) that the shards' leader and replica addresses follow.
+ */
 export function clusterView(ctx: HttpContext): unknown {
   const hosted = new Set(ctx.plan.listeners.map((l) => l.address));
+  const live = ctx.liveMap.current;
   return {
     version: ctx.shardMap.hash,
+    map_version: live.version,
     slots: 16384,
     node: ctx.listener.address,
     hosted_nodes: [...hosted],
-    shards: ctx.shardMap.shards.map((s) => {
+    shards: ctx.liveMap.shards().map((s) => {
       const leader = ctx.plan.stores.find((st) => st.shard.idx === s.idx && st.role === 'leader');
       const leaderSeq = leader === undefined ? undefined : ctx.pool.lastSeq(leader.index);
       return {
         idx: s.idx,
         name: s.name,
         slots: [s.slots.first, s.slots.last],
+        epoch: live.shards.find((l) => l.idx === s.idx)?.epoch ?? 0,
         leader: {
           address: s.address,
           local: hosted.has(s.address),
           ...(leaderSeq === undefined ? {} : { last_seq: leaderSeq }),
+          ...(ctx.liveMap.writesFenced(s.idx) ? { writes_held: true } : {}),
         },
         replicas: s.replicas.map((address) => {
           const st = ctx.plan.stores.find(
@@ -59,6 +66,7 @@ export function clusterView(ctx: HttpContext): unknown {
         }),
       };
     }),
+    map: live,
     peers: ctx.peers.view(),
   };
 }

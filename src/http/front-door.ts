@@ -7,6 +7,7 @@ import { registerAdminRoutes, registerFallbackRoutes } from './admin-routes.js';
 import { registerCollectionRoutes } from './collection-routes.js';
 import type { HttpContext, SharedContext } from './context.js';
 import { registerKvRoutes, registerSeedKeyRoutes } from './kv-routes.js';
+import { registerFailoverRoutes } from './failover-routes.js';
 import { registerReplRoutes } from './repl-routes.js';
 import type { ListenSocket, TemplatedApp, UwsModule } from './uws.js';
 
@@ -31,6 +32,7 @@ export class FrontDoor {
       registerSeedKeyRoutes(app, ctx);
       registerAdminRoutes(app, ctx);
       registerReplRoutes(app, ctx);
+      registerFailoverRoutes(app, ctx);
       registerFallbackRoutes(app, ctx);
       const socket = await new Promise<ListenSocket | false>((resolve) => {
         app.listen(listener.host, listener.port, resolve);

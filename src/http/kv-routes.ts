@@ -7,6 +7,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { DistkvError, toDistkvError } from '../errors.js';
+import { MAP_HEADER } from '../routing/live-map.js';
 import { slotOf } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
 import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
@@ -127,9 +128,31 @@ function placeKey(
   const slot = slotOf(key);
   const shard = ctx.shardMap.shardOfSlot(slot);
   const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
+  if (target.local && write && ctx.liveMap.writesFenced(shard)) {
+    // Held, not failed: the write was not executed, and the client may send it again.
+    const e = new DistkvError('SWITCHING_LEADER', `shard ${shard}'s leader is being switched; retry shortly`);
+    sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
+    ctx.metrics.observeRequest(
+      'other',
+      req.getMethod().toUpperCase(),
+      503,
+      ctx.listener.address,
+      e.code,
+      secondsSince(start),
+    );
+    return undefined;
+  }
   if (target.local) return { shard, owner: undefined };
   if (ctx.proxy && req.getHeader(FORWARDED_HEADER) === '') return { shard, owner: target.address };
-  sendRedirect(res, ctx.scheme, url, query, { shard, slot, owner: target.address }, ctx.shardMap.hash);
+  sendRedirect(
+    res,
+    ctx.scheme,
+    url,
+    query,
+    { shard, slot, owner: target.address },
+    ctx.shardMap.hash,
+    ctx.liveMap.current.version,
+  );
   ctx.metrics.observeRequest(
     'redirect',
     req.getMethod().toUpperCase(),

@@ -84,95 +84,116 @@ export class ReplicationHost {
 
   /** start wires every leader and starts every replica's follower. */
   start(): void {
-    for (const [index, h] of this.stores) {
-      if (h.spec.role === 'leader' && h.store instanceof LsmStore) {
-        const state = new LeaderState();
-        this.leaders.set(index, state);
-        h.store.setRetention(() => state.retainFrom());
-        for (const ring of h.spec.rings ?? []) {
-          const producer = new RingProducer(ring.buffer);
-          h.store.onLog((records, first, last) => {
-            producer.publish(records, first, last);
-          });
-          // A ring replica pulls nothing from us: its ack is read from the shared positions.
-          state.addAckSource(ring.replicaNode, () => this.positions.get(ring.replicaStore, SLOT_LAST_SEQ));
-        }
-      }
-    }
-    for (const [index, h] of this.stores) {
-      const r = h.spec.replication;
-      if (h.spec.role !== 'replica' || r === undefined) continue;
-      if (!(h.store instanceof LsmStore)) {
-        this.log?.warn(
-          { shard: h.spec.shard.name, engine: h.store.engine },
-          'replicas only follow their leader with the lsm engine; this one stays empty',
-        );
-        continue;
-      }
-      const leaderHere = r.leaderStore === undefined ? undefined : this.stores.get(r.leaderStore);
-      const http = (): HttpSource =>
-        new HttpSource({
-          leader: r.leaderAddress,
-          shard: h.spec.shard.idx,
-          replica: h.spec.node,
-          token: r.token,
-          scheme: r.scheme,
-          configHash: r.configHash,
-        });
-      const source: ReplicationSource =
-        r.ring !== undefined
-          ? new RingSource(new RingConsumer(r.ring), http(), `ring from store ${String(r.leaderStore)}`)
-          : leaderHere !== undefined && r.leaderStore !== undefined
-            ? new LocalSource(
-                () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
-                `local store ${r.leaderStore}`,
-              )
-            : http();
-      const localLeader =
-        leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
-      const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
-      // While a snapshot loads, the fresh store is kept here and `h.store` answers UNAVAILABLE.
-      let rebuilt: LsmStore | undefined;
-      const follower = new Follower({
-        source,
-        store: () => {
-          if (!(h.store instanceof LsmStore))
-            throw new DistkvError('UNAVAILABLE', 'replica store is not open');
-          return h.store;
-        },
-        rebuild: async () => {
-          const old = h.store;
-          h.store = new Resyncing();
-          await old.close();
-          rmSync(h.spec.dir, { recursive: true, force: true });
-          rebuilt = await this.open(h);
-          return rebuilt;
-        },
-        reopen: async () => {
-          const old = rebuilt ?? h.store;
-          rebuilt = undefined;
-          h.store = new Resyncing();
-          await old.close();
-          const fresh = await this.open(h);
-          h.store = fresh;
-          return fresh;
-        },
-        publish: (ack, leaderSeq, state) => {
-          this.positions.set(index, SLOT_LAST_SEQ, ack);
-          this.positions.set(index, SLOT_LEADER_SEQ, leaderSeq);
-          this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(state));
-          const behind = this.positions.get(index, SLOT_BEHIND_SINCE);
-          if (ack >= leaderSeq) this.positions.set(index, SLOT_BEHIND_SINCE, 0);
-          else if (behind === 0) this.positions.set(index, SLOT_BEHIND_SINCE, Date.now());
-          localLeader?.ack(h.spec.node, ack);
-        },
-        pullMaxBytes: r.pullMaxBytes,
-        pullWaitMs: r.pullWaitMs,
-        ...(log === undefined ? {} : { log }),
+    for (const [index, h] of this.stores) if (h.spec.role === 'leader') this.startLeader(index, h);
+    for (const [index, h] of this.stores) if (h.spec.role === 'replica') this.startFollower(index, h);
+  }
+
+  /**
+   * setRole turns store `index` over to the role of `spec` (a newer live map moved its shard's
+   * leader): a promoted replica stops following (its log is complete up to its ack) and starts
+   * answering pulls; a demoted leader drops its leader state (pending w=N waits time out) and starts
+   * following the new leader. A replica whose leader moved follows the new one.
+   */
+  async setRole(index: number, spec: StoreSpec): Promise<void> {
+    const h = this.stores.get(index);
+    if (h === undefined) throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
+    const follower = this.followers.get(index);
+    this.followers.delete(index);
+    await follower?.stop();
+    if (this.leaders.delete(index) && h.store instanceof LsmStore) h.store.setRetention(() => undefined);
+    h.spec = spec;
+    if (spec.role === 'leader') this.startLeader(index, h);
+    else this.startFollower(index, h);
+  }
+
+  private startLeader(index: number, h: HostedStore): void {
+    if (!(h.store instanceof LsmStore)) return;
+    const state = new LeaderState();
+    this.leaders.set(index, state);
+    h.store.setRetention(() => state.retainFrom());
+    for (const ring of h.spec.rings ?? []) {
+      const producer = new RingProducer(ring.buffer);
+      // Only while this store leads with this state: after a demotion its log comes from the new leader.
+      h.store.onLog((records, first, last) => {
+        if (this.leaders.get(index) === state) producer.publish(records, first, last);
       });
-      this.followers.set(index, follower);
-      follower.start();
+      // A ring replica pulls nothing from us: its ack is read from the shared positions.
+      state.addAckSource(ring.replicaNode, () => this.positions.get(ring.replicaStore, SLOT_LAST_SEQ));
     }
+  }
+
+  private startFollower(index: number, h: HostedStore): void {
+    const r = h.spec.replication;
+    if (r === undefined) return;
+    if (!(h.store instanceof LsmStore)) {
+      this.log?.warn(
+        { shard: h.spec.shard.name, engine: h.store.engine },
+        'replicas only follow their leader with the lsm engine; this one stays empty',
+      );
+      return;
+    }
+    const leaderHere = r.leaderStore === undefined ? undefined : this.stores.get(r.leaderStore);
+    const http = (): HttpSource =>
+      new HttpSource({
+        leader: r.leaderAddress,
+        shard: h.spec.shard.idx,
+        replica: h.spec.node,
+        token: r.token,
+        scheme: r.scheme,
+        configHash: r.configHash,
+      });
+    const source: ReplicationSource =
+      r.ring !== undefined
+        ? new RingSource(new RingConsumer(r.ring), http(), `ring from store ${String(r.leaderStore)}`)
+        : leaderHere !== undefined && r.leaderStore !== undefined
+          ? new LocalSource(
+              () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
+              `local store ${r.leaderStore}`,
+            )
+          : http();
+    const localLeader =
+      leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
+    const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
+    // While a snapshot loads, the fresh store is kept here and `h.store` answers UNAVAILABLE.
+    let rebuilt: LsmStore | undefined;
+    const follower = new Follower({
+      source,
+      store: () => {
+        if (!(h.store instanceof LsmStore)) throw new DistkvError('UNAVAILABLE', 'replica store is not open');
+        return h.store;
+      },
+      rebuild: async () => {
+        const old = h.store;
+        h.store = new Resyncing();
+        await old.close();
+        rmSync(h.spec.dir, { recursive: true, force: true });
+        rebuilt = await this.open(h);
+        return rebuilt;
+      },
+      reopen: async () => {
+        const old = rebuilt ?? h.store;
+        rebuilt = undefined;
+        h.store = new Resyncing();
+        await old.close();
+        const fresh = await this.open(h);
+        h.store = fresh;
+        return fresh;
+      },
+      publish: (ack, leaderSeq, state) => {
+        this.positions.set(index, SLOT_LAST_SEQ, ack);
+        this.positions.set(index, SLOT_LEADER_SEQ, leaderSeq);
+        this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(state));
+        const behind = this.positions.get(index, SLOT_BEHIND_SINCE);
+        if (ack >= leaderSeq) this.positions.set(index, SLOT_BEHIND_SINCE, 0);
+        else if (behind === 0) this.positions.set(index, SLOT_BEHIND_SINCE, Date.now());
+        localLeader?.ack(h.spec.node, ack);
+      },
+      pullMaxBytes: r.pullMaxBytes,
+      pullWaitMs: r.pullWaitMs,
+      ...(log === undefined ? {} : { log }),
+    });
+    this.followers.set(index, follower);
+    follower.start();
   }
 
   /** pull answers a replica's pull for leader store `store`; `after` is the replica's ack. */

@@ -18,6 +18,7 @@ import { HttpMetrics } from '../http/http-metrics.js';
 import { Forwarder } from '../http/scatter.js';
 import { loadNativeUws } from '../http/uws.js';
 import { ShardMap } from '../routing/shard-map.js';
+import { MapKeeper } from './map-keeper.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
@@ -63,6 +64,7 @@ export class DistkvNode {
   private readonly log: Logger;
   private readonly forwarder: Forwarder;
   private readonly peers: PeerCheck;
+  private readonly liveMap: MapKeeper;
   private readonly scheme: 'http' | 'https';
   private stopping: Promise<void> | undefined;
 
@@ -71,11 +73,13 @@ export class DistkvNode {
     this.log = log;
     const uws = loadNativeUws();
     const nodes = selectNodes(config, options.nodes);
+    this.liveMap = new MapKeeper(config, log);
     this.plan = planNode(
       config,
       nodes,
       options.inline === true ? 1 : config.server.workers === 0 ? defaultWorkers() : config.server.workers,
       options.repair === true,
+      this.liveMap.shards(),
     );
     if (options.listen !== undefined) {
       const bind = parseAddress(options.listen);
@@ -104,10 +108,13 @@ export class DistkvNode {
     const others = [...new Set(config.shards.flatMap((s) => [s.address, ...s.replicas]))].filter(
       (a) => !hosted.has(a),
     );
-    this.peers = new PeerCheck(others, shardMap.hash, scheme, log);
+    this.peers = new PeerCheck(others, shardMap.hash, scheme, log, (doc, from) =>
+      this.liveMap.offer(doc, from),
+    );
     const shared: SharedContext = {
       config,
       shardMap,
+      liveMap: this.liveMap,
       plan: this.plan,
       pool: this.pool,
       metrics: new HttpMetrics(registry),
@@ -145,6 +152,9 @@ export class DistkvNode {
           `listening on ${node.scheme}://${l.host}:${l.port} as node ${l.address} (stores opening: 503 until serving)`,
         );
       await node.pool.start();
+      node.liveMap.attach(node.plan, node.pool);
+      // A node that was down learns a newer live map from its peers before it takes a write.
+      await node.peers.checkAll();
     } catch (err) {
       node.frontDoor.close();
       await node.pool.stop();
@@ -165,6 +175,10 @@ export class DistkvNode {
     }
     node.state.phase = 'serving';
     node.peers.start();
+    node.log.info(
+      { map_version: node.liveMap.current.version },
+      `live map version ${node.liveMap.current.version}`,
+    );
     node.log.info(
       { ms: Math.round(performance.now() - t0), workers: node.pool.size, stores: node.plan.stores.length },
       `serving on ${node.plan.listeners.map((l) => `${node.scheme}://${l.host}:${l.port}`).join(', ')}`,

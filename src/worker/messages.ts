@@ -70,6 +70,8 @@ export type ToWorker =
   | { type: 'stats'; id: number }
   | { type: 'purge'; id: number }
   | { type: 'close'; id: number }
+  /** set-role turns a store over to `spec.role` (a newer live map moved its shard's leader). */
+  | { type: 'set-role'; id: number; store: number; spec: StoreSpec }
   | {
       type: 'repl-pull';
       id: number;
@@ -111,6 +113,7 @@ export type FromWorker =
   | { type: 'stats-result'; id: number; ok: true; stores: StoreStatsReport[] }
   | { type: 'purge-result'; id: number; ok: true; deleted: number }
   | { type: 'close-result'; id: number; ok: true }
+  | { type: 'set-role-result'; id: number; ok: true }
   | {
       type: 'repl-pull-result';
       id: number;
@@ -147,6 +150,7 @@ const TO_WORKER_TYPES = new Set([
   'stats',
   'purge',
   'close',
+  'set-role',
   'repl-pull',
   'repl-snapshot',
   'seed-next',
@@ -160,6 +164,7 @@ const FROM_WORKER_TYPES = new Set([
   'stats-result',
   'purge-result',
   'close-result',
+  'set-role-result',
   'repl-pull-result',
   'repl-snapshot-result',
   'seed-result',

@@ -119,6 +119,12 @@ export class ShardHost {
           return { type: 'close-result', id: msg.id, ok: true };
         });
         return;
+      case 'set-role':
+        void this.answerAsync(msg.id, async () => {
+          await this.replicationHost().setRole(msg.store, msg.spec);
+          return { type: 'set-role-result', id: msg.id, ok: true };
+        });
+        return;
       case 'repl-pull':
         void this.answerAsync(msg.id, async () => {
           const r = await this.replicationHost().pull(

@@ -1,0 +1,145 @@
+/**
+ * Failover admin endpoints (docs/failover.md), token-protected like /_repl:
+ *   POST /_admin/map            body = a live map (src/routing/live-map.ts); adopted when its version
+ *                               is higher. 200 {"adopted": bool, "map": current}; 400 when invalid.
+ *   POST /_admin/fence?shard=I&on=1|0
+ *                               holds (on=1) or releases (on=0) writes to shard I at this node, which
+ *                               must lead it; held writes get 503 SWITCHING_LEADER with Retry-After.
+ *                               200 {"shard", "epoch", "last_seq"}: with on=1, last_seq is taken after
+ *                               the writes already handed to the worker have been assigned their seqs.
+ */
+import { DistkvError, toDistkvError } from '../errors.js';
+import { authError } from './auth.js';
+import { readBody } from './body.js';
+import type { HttpContext } from './context.js';
+import { secondsSince } from './http-metrics.js';
+import { intParam, parseQuery } from './request-parse.js';
+import { queryOf, sendError, sendJson } from './respond.js';
+import type { HttpResponse, TemplatedApp } from './uws.js';
+
+const MAX_MAP_BYTES = 1024 * 1024;
+
+function reply(
+  res: HttpResponse,
+  ctx: HttpContext,
+  state: { aborted: boolean },
+  start: number,
+  work: Promise<unknown>,
+): void {
+  work.then(
+    (body) => {
+      if (state.aborted) return;
+      res.cork(() => {
+        sendJson(res, body);
+      });
+      ctx.metrics.observeRequest('other', 'POST', 200, ctx.listener.address, '', secondsSince(start));
+    },
+    (err: unknown) => {
+      if (state.aborted) return;
+      const e = toDistkvError(err);
+      if (e.status >= 500) ctx.log.error({ err: e.message }, 'failover admin request failed');
+      res.cork(() => {
+        sendError(res, e);
+      });
+      ctx.metrics.observeRequest(
+        'other',
+        'POST',
+        e.status,
+        ctx.listener.address,
+        e.code,
+        secondsSince(start),
+      );
+    },
+  );
+}
+
+/** fenceShard holds or releases writes to a shard this listener leads; resolves with its last seq. */
+async function fenceShard(ctx: HttpContext, shard: number, on: boolean): Promise<unknown> {
+  const t = ctx.listener.writes[shard];
+  const live = ctx.liveMap.current.shards.find((s) => s.idx === shard);
+  if (t === undefined || live === undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `shard must be 0..${ctx.shardMap.shards.length - 1}, got ${shard}`,
+    );
+  if (!t.local)
+    throw new DistkvError('WRONG_NODE', `shard ${shard} is led by ${t.address}, not by this node`);
+  ctx.liveMap.fence(shard, on);
+  // Writes routed before the fence may still sit in the pool's batch (flushed on setImmediate):
+  // let it flush, then ask the worker, whose stores assign seqs in message order.
+  await new Promise((r) => setImmediate(r));
+  const results = await ctx.pool.call(t.worker, { type: 'stats' });
+  const stats =
+    results.type === 'stats-result' ? results.stores.find((s) => s.index === t.store)?.stats : undefined;
+  const lastSeq = typeof stats?.lastSeq === 'number' ? stats.lastSeq : ctx.pool.lastSeq(t.store);
+  return { shard, epoch: live.epoch, fenced: on, last_seq: lastSeq };
+}
+
+/** registerFailoverRoutes adds /_admin/map and /_admin/fence. */
+export function registerFailoverRoutes(app: TemplatedApp, ctx: HttpContext): void {
+  app.post('/_admin/map', (res, req) => {
+    const start = performance.now();
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    const denied = authError(req, ctx.config.server.token);
+    if (denied) {
+      sendError(res, denied);
+      return;
+    }
+    readBody(
+      res,
+      state,
+      MAX_MAP_BYTES,
+      'body',
+      (body) => {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(Buffer.from(body).toString('utf8'));
+        } catch {
+          reply(
+            res,
+            ctx,
+            state,
+            start,
+            Promise.reject(new DistkvError('INVALID_BODY', 'the live map is not JSON')),
+          );
+          return;
+        }
+        reply(
+          res,
+          ctx,
+          state,
+          start,
+          ctx.liveMap
+            .offer(doc, `POST /_admin/map at ${ctx.listener.address}`)
+            .then((adopted) => ({ adopted, map: ctx.liveMap.current })),
+        );
+      },
+      () => undefined,
+    );
+  });
+  app.post('/_admin/fence', (res, req) => {
+    const start = performance.now();
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    const denied = authError(req, ctx.config.server.token);
+    if (denied) {
+      sendError(res, denied);
+      return;
+    }
+    let work: Promise<unknown>;
+    try {
+      const { params } = parseQuery(queryOf(req));
+      const shard = intParam(params, 'shard', -1, 0, 65535);
+      const on = intParam(params, 'on', 1, 0, 1) === 1;
+      work = fenceShard(ctx, shard, on);
+    } catch (err) {
+      work = Promise.reject(toDistkvError(err));
+    }
+    reply(res, ctx, state, start, work);
+  });
+}

@@ -54,10 +54,12 @@ interface ReplicaRow {
 
 interface ClusterDoc {
   version: string;
+  map_version?: number;
   hosted_nodes: string[];
   shards: {
     idx: number;
     name: string;
+    epoch?: number;
     slots: [number, number];
     leader: { address: string; local: boolean; last_seq?: number };
     replicas: ReplicaRow[];
@@ -182,7 +184,7 @@ export const KV_VERBS: Record<string, Verb> = {
         out(JSON.stringify({ ...doc, shards: merged, down: [...down] }, null, 2));
         return down.size > 0 ? 1 : 0;
       }
-      const rows = [['SHARD', 'SLOTS', 'LEADER', 'LAST SEQ', 'REPLICAS (state, lag)']];
+      const rows = [['SHARD', 'SLOTS', 'EPOCH', 'LEADER', 'LAST SEQ', 'REPLICAS (state, lag)']];
       for (const s of merged) {
         const replicas = s.replicas
           .map((r) =>
@@ -194,7 +196,8 @@ export const KV_VERBS: Record<string, Verb> = {
         rows.push([
           `${s.idx} ${s.name}`,
           `${s.slots[0]}-${s.slots[1]}`,
-          s.leader.down ? `${s.leader.address} (DOWN)` : s.leader.address,
+          String(s.epoch ?? 0),
+          s.leader.down ? `NO LEADER (${s.leader.address} DOWN)` : s.leader.address,
           String(s.leader.last_seq ?? '-'),
           replicas || '-',
         ]);
@@ -208,7 +211,7 @@ export const KV_VERBS: Record<string, Verb> = {
             .trimEnd(),
         );
       out(
-        `config version ${doc.version}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}`,
+        `config version ${doc.version}, live map version ${doc.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}`,
       );
       return down.size > 0 ? 1 : 0;
     },

@@ -5,6 +5,7 @@
 import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
 import { bench } from './bench.js';
+import { failoverCommand } from './failover.js';
 import { KV_VERBS, runKvVerb } from './kv-commands.js';
 import { serve } from './serve.js';
 
@@ -16,6 +17,7 @@ const VERBS: Record<string, { help: string; run: (argv: readonly string[]) => Pr
       { help: v.summary, run: (argv: readonly string[]) => runKvVerb(name, argv) },
     ]),
   ),
+  failover: { help: "move a shard's leadership to a replica (planned or --force)", run: failoverCommand },
   bench: {
     help: 'load generator: throughput and latency percentiles of a node, a cluster or redis',
     run: bench,

@@ -184,7 +184,18 @@ export class DistkvClient {
       method === 'GET' && this.o.replicaReads && shard.replicas.length > 0
         ? shard.replicas[this.rr++ % shard.replicas.length]!
         : shard.address;
-    return this.send(method, node, `/kv/${encodeURIComponent(key)}${query}`, body, true, shard);
+    const path = `/kv/${encodeURIComponent(key)}${query}`;
+    try {
+      return await this.send(method, node, path, body, true, shard);
+    } catch (err) {
+      // The owner may have failed over: route once more if the cluster now names another leader.
+      if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE') throw err;
+      const before = this.mapVersion;
+      await this.reload().catch(() => undefined);
+      if (this.mapVersion === before || this.map === undefined) throw err;
+      const moved = this.map.shard(shard.idx);
+      return this.send(method, moved.address, path, body, true, moved);
+    }
   }
 
   /** send performs a request at `node`, following redirects and retrying connection errors when `idempotent`. */

@@ -6,7 +6,7 @@
  *                               holds (on=1) or releases (on=0) writes to shard I at this node, which
  *                               must lead it; held writes get 503 SWITCHING_LEADER with Retry-After.
  *                               200 {"shard", "epoch", "last_seq"}: with on=1, last_seq is taken after
- *                               the writes already handed to the worker have been assigned their seqs.
+ *                               the writes the leader store accepted before the fence have settled.
  */
 import { DistkvError, toDistkvError } from '../errors.js';
 import { authError } from './auth.js';
@@ -65,13 +65,10 @@ async function fenceShard(ctx: HttpContext, shard: number, on: boolean): Promise
   if (!t.local)
     throw new DistkvError('WRONG_NODE', `shard ${shard} is led by ${t.address}, not by this node`);
   ctx.liveMap.fence(shard, on);
-  // Writes routed before the fence may still sit in the pool's batch (flushed on setImmediate):
-  // let it flush, then ask the worker, whose stores assign seqs in message order.
-  await new Promise((r) => setImmediate(r));
-  const results = await ctx.pool.call(t.worker, { type: 'stats' });
-  const stats =
-    results.type === 'stats-result' ? results.stores.find((s) => s.index === t.store)?.stats : undefined;
-  const lastSeq = typeof stats?.lastSeq === 'number' ? stats.lastSeq : ctx.pool.lastSeq(t.store);
+  // The worker holds the store's writes too (a write routed before the fence may still be batched)
+  // and answers once the writes it accepted have settled, with the store's last seq.
+  const r = await ctx.pool.call(t.worker, { type: 'fence', store: t.store, on });
+  const lastSeq = r.type === 'fence-result' ? r.lastSeq : ctx.pool.lastSeq(t.store);
   return { shard, epoch: live.epoch, fenced: on, last_seq: lastSeq };
 }
 

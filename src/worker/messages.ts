@@ -72,6 +72,8 @@ export type ToWorker =
   | { type: 'close'; id: number }
   /** set-role turns a store over to `spec.role` (a newer live map moved its shard's leader). */
   | { type: 'set-role'; id: number; store: number; spec: StoreSpec }
+  /** fence holds (on) or releases client writes of a leader store; the result names its last seq once held. */
+  | { type: 'fence'; id: number; store: number; on: boolean }
   | {
       type: 'repl-pull';
       id: number;
@@ -114,6 +116,7 @@ export type FromWorker =
   | { type: 'purge-result'; id: number; ok: true; deleted: number }
   | { type: 'close-result'; id: number; ok: true }
   | { type: 'set-role-result'; id: number; ok: true }
+  | { type: 'fence-result'; id: number; ok: true; lastSeq: number }
   | {
       type: 'repl-pull-result';
       id: number;
@@ -151,6 +154,7 @@ const TO_WORKER_TYPES = new Set([
   'purge',
   'close',
   'set-role',
+  'fence',
   'repl-pull',
   'repl-snapshot',
   'seed-next',
@@ -165,6 +169,7 @@ const FROM_WORKER_TYPES = new Set([
   'purge-result',
   'close-result',
   'set-role-result',
+  'fence-result',
   'repl-pull-result',
   'repl-snapshot-result',
   'seed-result',

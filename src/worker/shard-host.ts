@@ -5,6 +5,11 @@
  * answered when their store reports them durable) and control requests, and publishes each store's
  * last acknowledged seq into the shared `positions` array. `workers/shard-worker.ts` only wires it
  * to `parentPort`; tests drive it directly with an in-memory `send`.
+ *
+ * Client writes are executed only by a store whose role is leader and that is not fenced; any other
+ * gets SWITCHING_LEADER (503, not executed). That holds whatever the main thread's routing tables
+ * say while a live map changes roles (docs/failover.md): a write batched before a demotion can no
+ * longer land on a store that now follows another leader.
  */
 import type { Logger } from 'pino';
 import { toDistkvError, DistkvError } from '../errors.js';
@@ -31,6 +36,9 @@ export class ShardHost {
   private replication: ReplicationHost | undefined;
   private readonly send: SendFn;
   private flushScheduled = false;
+  /** fenced stores refuse client writes; pending holds each store's writes not yet settled. */
+  private readonly fenced = new Set<number>();
+  private readonly pending = new Map<number, Set<Promise<unknown>>>();
 
   private constructor(positions: SharedArrayBuffer, send: SendFn) {
     this.positions = new Positions(positions);
@@ -119,8 +127,19 @@ export class ShardHost {
           return { type: 'close-result', id: msg.id, ok: true };
         });
         return;
+      case 'fence':
+        void this.answerAsync(msg.id, async () => {
+          const store = this.storeAt(msg.store);
+          if (msg.on) this.fenced.add(msg.store);
+          else this.fenced.delete(msg.store);
+          // Writes accepted before the fence finish first: the seq reported covers every one of them.
+          await Promise.allSettled([...(this.pending.get(msg.store) ?? [])]);
+          return { type: 'fence-result', id: msg.id, ok: true, lastSeq: store.lastSeq() };
+        });
+        return;
       case 'set-role':
         void this.answerAsync(msg.id, async () => {
+          this.fenced.delete(msg.store);
           await this.replicationHost().setRole(msg.store, msg.spec);
           return { type: 'set-role-result', id: msg.id, ok: true };
         });
@@ -230,9 +249,11 @@ export class ShardHost {
             break;
           }
           case OP_PUT:
+            this.checkWritable(r.store);
             this.track(id, r.store, store.put(r.key, r.value), r.w, r.timeoutMs);
             break;
           case OP_DELETE:
+            this.checkWritable(r.store);
             this.track(id, r.store, store.delete(r.key), r.w, r.timeoutMs);
             break;
           default:
@@ -245,6 +266,17 @@ export class ShardHost {
     this.flush();
   }
 
+  private checkWritable(index: number): void {
+    const role = this.stores.get(index)?.spec.role;
+    if (role !== 'leader' || this.fenced.has(index))
+      throw new DistkvError(
+        'SWITCHING_LEADER',
+        role === 'leader'
+          ? `store ${index} holds writes while its shard's leader is switched; retry shortly`
+          : `store ${index} is no longer its shard's leader; retry to reach the new one`,
+      );
+  }
+
   private track(
     id: number,
     storeIndex: number,
@@ -252,6 +284,14 @@ export class ShardHost {
     w: number,
     timeoutMs: number,
   ): void {
+    let set = this.pending.get(storeIndex);
+    if (set === undefined) this.pending.set(storeIndex, (set = new Set()));
+    const settled = set;
+    settled.add(write);
+    const done = (): void => {
+      settled.delete(write);
+    };
+    write.then(done, done);
     write.then(
       ({ seq }) => {
         this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);

@@ -184,7 +184,15 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
     shards: base.shards.map((s) =>
       s.idx !== idx
         ? s
-        : { ...s, leader: target, replicas: members.filter((m) => m !== target), epoch: s.epoch + 1 },
+        : {
+            ...s,
+            leader: target,
+            replicas: members.filter((m) => m !== target),
+            epoch: s.epoch + 1,
+            // The fork point: the target's durable ack, which it cannot pass while the leader is
+            // fenced (planned) or gone (forced).
+            history: [...s.history, { epoch: s.epoch + 1, since: targetSeq }],
+          },
     ),
   };
   const publish = (node: string) =>

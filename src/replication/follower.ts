@@ -37,6 +37,8 @@ export interface FollowerOptions {
   publish: (ack: number, leaderSeq: number, state: FollowerState) => void;
   pullMaxBytes: number;
   pullWaitMs: number;
+  /** resyncFirst rebuilds the store from a leader snapshot before the first pull (its log forked from the leader's). */
+  resyncFirst?: boolean;
   log?: Logger;
 }
 
@@ -67,17 +69,24 @@ export class Follower {
     this.running ??= this.loop();
   }
 
+  /** stop ends the loop; closing the source first aborts a pull in flight (a paused leader never answers it). */
   async stop(): Promise<void> {
     this.stopped = true;
     this.setState('stopped');
-    await this.running;
     await this.o.source.close();
+    await this.running;
   }
 
   private async loop(): Promise<void> {
     let backoff = BACKOFF_MIN_MS;
+    let mustResync = this.o.resyncFirst === true;
     while (!this.stopped) {
       try {
+        if (mustResync) {
+          await this.resync();
+          mustResync = false;
+          continue;
+        }
         const ack = this.o.store().lastSeq();
         const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs);
         if (this.isStopped()) return;

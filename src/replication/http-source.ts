@@ -110,8 +110,9 @@ export class HttpSource implements ReplicationSource {
     return { seq: decoder.seq, chunks: chunks() };
   }
 
+  /** close aborts requests in flight (a long poll to an unreachable leader would otherwise hang). */
   close(): Promise<void> {
-    return this.pool.close();
+    return this.pool.destroy();
   }
 
   private headers(): Record<string, string> {

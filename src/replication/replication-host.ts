@@ -6,13 +6,15 @@
  * leader on another worker of the same process too, through this process's own listener).
  * Only LSM stores replicate; replicas of other engines stay empty (logged at start).
  */
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LsmStore } from '../storage/lsm-store.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store, StoreEntry as ScanEntry, StoreStats, WriteResult } from '../storage/store.js';
-import type { StoreSpec } from '../worker/messages.js';
+import type { Fork, StoreSpec } from '../worker/messages.js';
+import { divergedFileOf, parseDivergedName, saveDiverged } from './diverged-file.js';
 import {
   type Positions,
   SLOT_BEHIND_SINCE,
@@ -92,9 +94,11 @@ export class ReplicationHost {
    * setRole turns store `index` over to the role of `spec` (a newer live map moved its shard's
    * leader): a promoted replica stops following (its log is complete up to its ack) and starts
    * answering pulls; a demoted leader drops its leader state (pending w=N waits time out) and starts
-   * following the new leader. A replica whose leader moved follows the new one.
+   * following the new leader. A replica whose leader moved follows the new one. With a `fork`, a
+   * replica holding records above the fork point first saves them to a divergence file beside the
+   * store (docs/failover.md), then rebuilds itself from the new leader's snapshot.
    */
-  async setRole(index: number, spec: StoreSpec): Promise<void> {
+  async setRole(index: number, spec: StoreSpec, fork?: Fork): Promise<void> {
     const h = this.stores.get(index);
     if (h === undefined) throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
     const follower = this.followers.get(index);
@@ -102,8 +106,24 @@ export class ReplicationHost {
     await follower?.stop();
     if (this.leaders.delete(index) && h.store instanceof LsmStore) h.store.setRetention(() => undefined);
     h.spec = spec;
-    if (spec.role === 'leader') this.startLeader(index, h);
-    else this.startFollower(index, h);
+    if (spec.role === 'leader') {
+      this.startLeader(index, h);
+      return;
+    }
+    let resync = false;
+    if (fork !== undefined && h.store instanceof LsmStore && h.store.lastSeq() > fork.seq) {
+      const saved = saveDiverged(
+        h.store,
+        divergedFileOf(h.spec.dir, fork.epoch, fork.seq + 1, h.store.lastSeq()),
+        fork.seq,
+      );
+      this.log?.warn(
+        { shard: spec.shard.name, node: spec.node, fork: fork.seq, epoch: fork.epoch, ...saved },
+        `store ${spec.shard.name} on ${spec.node} holds ${saved.records} records above seq ${fork.seq} that the leader of epoch ${fork.epoch} never had: saved to ${saved.file}; rebuilding from the new leader`,
+      );
+      resync = true;
+    }
+    this.startFollower(index, h, resync);
   }
 
   private startLeader(index: number, h: HostedStore): void {
@@ -122,7 +142,7 @@ export class ReplicationHost {
     }
   }
 
-  private startFollower(index: number, h: HostedStore): void {
+  private startFollower(index: number, h: HostedStore, resyncFirst = false): void {
     const r = h.spec.replication;
     if (r === undefined) return;
     if (!(h.store instanceof LsmStore)) {
@@ -190,6 +210,7 @@ export class ReplicationHost {
       },
       pullMaxBytes: r.pullMaxBytes,
       pullWaitMs: r.pullWaitMs,
+      resyncFirst,
       ...(log === undefined ? {} : { log }),
     });
     this.followers.set(index, follower);
@@ -263,8 +284,31 @@ export class ReplicationHost {
     return state === undefined ? Promise.resolve(0) : state.waitForAcks(seq, n, timeoutMs);
   }
 
+  /** divergedOf counts the records and files a store's forks left beside it (from the file names). */
+  private divergedOf(index: number): { divergedRecords: number; divergedFiles: number } {
+    const dir = this.stores.get(index)?.spec.dir;
+    let records = 0;
+    let files = 0;
+    if (dir !== undefined) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(dirname(dir));
+      } catch {
+        // no parent directory yet
+      }
+      for (const name of names) {
+        const d = parseDivergedName(basename(dir), name);
+        if (d === undefined) continue;
+        files++;
+        records += d.last - d.first + 1;
+      }
+    }
+    return { divergedRecords: records, divergedFiles: files };
+  }
+
   /** statsOf adds replication fields to a store's stats. */
   statsOf(index: number): Record<string, number | string | object> {
+    const diverged = this.divergedOf(index);
     const f = this.followers.get(index);
     if (f !== undefined) {
       const c = f.current();
@@ -276,11 +320,12 @@ export class ReplicationHost {
         lagSeqs: Math.max(0, c.leaderSeq - ack),
         replicaErrors: f.counters.errors,
         resyncs: f.counters.resyncs,
+        ...diverged,
         ...(c.lastError === '' ? {} : { lastError: c.lastError }),
       };
     }
     const l = this.leaders.get(index);
-    return l === undefined ? {} : { replicas: l.replicas() };
+    return l === undefined ? diverged : { replicas: l.replicas(), ...diverged };
   }
 
   /** stop stops every follower. */

@@ -8,6 +8,11 @@
  * and adopts any valid map with a higher version it sees. Invariants a valid map keeps against its
  * config: the same shards (idx, name), every shard's members (leader + replicas) are exactly the
  * configured members, the leader is not among the replicas, epochs never go down.
+ *
+ * Each shard carries its epoch history: for every epoch after 0, `since`, the last seq the new leader
+ * held when it was promoted (the fork point; it writes from since + 1). A store that last knew epoch
+ * e holds, above the `since` of the first epoch after e, only records that no later leader has: they
+ * are cut (saved to a divergence file) before it follows the new leader (docs/failover.md).
  */
 import { DistkvError } from '../errors.js';
 import type { ShardInfo } from './shard-map.js';
@@ -23,6 +28,19 @@ export interface LiveShard {
   replicas: string[];
   /** epoch is the leader's term: raised by every change of leader, never lowered. */
   epoch: number;
+  /** history lists, oldest first, each epoch after 0 with the seq its leader started from (exclusive). */
+  history: EpochStart[];
+}
+
+/** EpochStart says epoch `epoch` began after seq `since` (its leader's first own record is since + 1). */
+export interface EpochStart {
+  epoch: number;
+  since: number;
+}
+
+/** forkSeq returns the seq above which a store that last knew epoch `known` holds records no later leader has (undefined: none). */
+export function forkSeq(shard: LiveShard, known: number): number | undefined {
+  return shard.history.find((h) => h.epoch > known)?.since;
 }
 
 /** LiveMap is the versioned map of shard leaders. */
@@ -37,7 +55,14 @@ export function initialLiveMap(shards: readonly ShardInfo[]): LiveMap {
     version: 1,
     shards: [...shards]
       .sort((a, b) => a.idx - b.idx)
-      .map((s) => ({ idx: s.idx, name: s.name, leader: s.address, replicas: [...s.replicas], epoch: 0 })),
+      .map((s) => ({
+        idx: s.idx,
+        name: s.name,
+        leader: s.address,
+        replicas: [...s.replicas],
+        epoch: 0,
+        history: [],
+      })),
   };
 }
 
@@ -51,6 +76,22 @@ export function liveShardInfos(config: readonly ShardInfo[], map: LiveMap): Shar
 
 function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+function isHistory(v: unknown): v is EpochStart[] {
+  return (
+    Array.isArray(v) &&
+    v.every((h) => {
+      const e = h as Partial<EpochStart> | null;
+      return (
+        typeof e === 'object' &&
+        e !== null &&
+        Number.isSafeInteger(e.epoch) &&
+        Number.isSafeInteger(e.since) &&
+        (e.since ?? -1) >= 0
+      );
+    })
+  );
 }
 
 /**
@@ -96,13 +137,16 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
         problems.push(
           `${at}: leader and replicas must be exactly the configured members ${[...members].join(', ')}`,
         );
-      if (typeof s.leader === 'string' && typeof s.epoch === 'number')
+      const history = s.history ?? [];
+      if (!isHistory(history)) problems.push(`${at}.history must be a list of {epoch, since} integers`);
+      if (typeof s.leader === 'string' && typeof s.epoch === 'number' && isHistory(history))
         shards.push({
           idx: c.idx,
           name: c.name,
           leader: s.leader,
           replicas: [...s.replicas],
           epoch: s.epoch,
+          history: history.map((h) => ({ epoch: h.epoch, since: h.since })),
         });
     }
   }

@@ -12,7 +12,8 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { checkSuccessor, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
+import { checkSuccessor, forkSeq, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
+import type { Fork } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
 import { applyLeaders, type NodePlan } from './node-plan.js';
@@ -103,12 +104,25 @@ export class MapKeeper {
     }
     try {
       const changes = applyLeaders(this.plan, this.config, this.shards());
+      // Replicas of a shard whose epoch rose may hold records of an older epoch above its fork point.
+      const forks = new Map<number, Fork>();
+      for (const s of map.shards) {
+        const known = previous.shards.find((p) => p.idx === s.idx)?.epoch ?? 0;
+        const seq = s.epoch > known ? forkSeq(s, known) : undefined;
+        if (seq === undefined) continue;
+        for (const st of this.plan.stores)
+          if (st.shard.idx === s.idx && st.role === 'replica') {
+            forks.set(st.index, { epoch: s.epoch, seq });
+            if (!changes.some((c) => c.spec === st)) changes.push({ spec: st, from: 'replica' });
+          }
+      }
       // Promotions first, so a demoted store's first pull finds its new leader ready.
       changes.sort((a, b) => (a.spec.role === 'leader' ? 0 : 1) - (b.spec.role === 'leader' ? 0 : 1));
       for (const c of changes) {
-        await this.pool.call(c.spec.worker, { type: 'set-role', store: c.spec.index, spec: c.spec });
+        const fork = forks.get(c.spec.index) ?? null;
+        await this.pool.call(c.spec.worker, { type: 'set-role', store: c.spec.index, spec: c.spec, fork });
         this.log.info(
-          { shard: c.spec.shard.name, node: c.spec.node, from: c.from, to: c.spec.role },
+          { shard: c.spec.shard.name, node: c.spec.node, from: c.from, to: c.spec.role, fork },
           `store ${c.spec.shard.name} on ${c.spec.node}: ${c.from} → ${c.spec.role}`,
         );
       }

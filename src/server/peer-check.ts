@@ -11,8 +11,12 @@ import type { Logger } from 'pino';
 import type { Agent } from 'undici';
 import { undici } from '../util/lazy-undici.js';
 
-/** PEER_CHECK_MS is how often peers are asked for their config hash. */
-export const PEER_CHECK_MS = 10000;
+/**
+ * PEER_CHECK_MS is how often peers are asked for their config hash and live map. It also bounds how
+ * long a former leader that comes back from a partition keeps taking writes in its old epoch (they
+ * end in its divergence file), so it is short: one small GET per peer every 2 s.
+ */
+export const PEER_CHECK_MS = 2000;
 const PEER_TIMEOUT_MS = 1000;
 
 /** OnMap receives a peer's live map document (unchecked) and resolves with whether it was adopted. */

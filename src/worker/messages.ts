@@ -53,6 +53,12 @@ export interface ReplicaSpec {
   ring?: SharedArrayBuffer;
 }
 
+/** Fork tells a replica store that its records above `seq` were written in an epoch before `epoch` and no leader of `epoch` has them. */
+export interface Fork {
+  epoch: number;
+  seq: number;
+}
+
 /** WorkerInit is the workerData every shard worker starts with. */
 export interface WorkerInit {
   version: typeof MESSAGE_VERSION;
@@ -71,7 +77,7 @@ export type ToWorker =
   | { type: 'purge'; id: number }
   | { type: 'close'; id: number }
   /** set-role turns a store over to `spec.role` (a newer live map moved its shard's leader). */
-  | { type: 'set-role'; id: number; store: number; spec: StoreSpec }
+  | { type: 'set-role'; id: number; store: number; spec: StoreSpec; fork: Fork | null }
   /** fence holds (on) or releases client writes of a leader store; the result names its last seq once held. */
   | { type: 'fence'; id: number; store: number; on: boolean }
   | {

@@ -140,7 +140,7 @@ export class ShardHost {
       case 'set-role':
         void this.answerAsync(msg.id, async () => {
           this.fenced.delete(msg.store);
-          await this.replicationHost().setRole(msg.store, msg.spec);
+          await this.replicationHost().setRole(msg.store, msg.spec, msg.fork ?? undefined);
           return { type: 'set-role-result', id: msg.id, ok: true };
         });
         return;

@@ -5,9 +5,9 @@
  * member's store must converge to the new leader's content.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
@@ -70,14 +70,14 @@ class Load {
   private stopped = false;
   private readonly loops: Promise<void>[];
 
-  constructor(client: DistkvClient, prefix: string, concurrency: number, max: number) {
+  constructor(client: DistkvClient, prefix: string, concurrency: number, max: number, w = 1) {
     this.loops = Array.from({ length: concurrency }, async () => {
       while (!this.stopped && this.n < max) {
         const i = this.n++;
         const key = `${prefix}-${i}`;
         const value = `v${i}-${'x'.repeat(i % 97)}`;
         try {
-          await client.put(key, value, { w: 1, timeoutMs: 5000 });
+          await client.put(key, value, w === 0 ? {} : { w, timeoutMs: 5000 });
           this.acked.set(key, value);
         } catch {
           this.failed++;
@@ -215,12 +215,37 @@ describe('failover', { timeout: 180000 }, () => {
     await expectConverged(B, load.acked);
   });
 
-  it('promotes the most advanced replica when the leader was killed (forced), keeping every w=1 write', async () => {
-    const load = new Load(client, 'forced', 4, 20000);
-    await load.until(300);
+  /** divergedOf reads a node's divergence counters and the bytes of its divergence files. */
+  async function divergedOf(node: string): Promise<{ records: number; bytes: Buffer }> {
+    const st = (await (await fetch(`http://${node}/stats`)).json()) as {
+      stores: { dir: string; divergedRecords?: number }[];
+    };
+    const store = st.stores[0]!;
+    const parent = dirname(store.dir);
+    const files = readdirSync(parent).filter((f) => f.startsWith(`${basename(store.dir)}.diverged-`));
+    return {
+      records: store.divergedRecords ?? 0,
+      bytes: Buffer.concat(files.map((f) => readFileSync(join(parent, f)))),
+    };
+  }
+
+  /** lostWrites lists the acknowledged writes the leader does not hold, checking each is in `saved`. */
+  async function lostWrites(acked: Map<string, string>, saved: Buffer): Promise<string[]> {
+    const lost: string[] = [];
+    for (const [k, v] of acked) {
+      if ((await client.get(k))?.toString() === v) continue;
+      lost.push(k);
+      assert.ok(saved.includes(Buffer.from(`${k}${v}`)), `lost write ${k} is in the divergence file`);
+    }
+    return lost;
+  }
+
+  it("promotes the most advanced replica when the leader was killed (forced): w=1 writes survive, lost w=0 writes are in the old leader's divergence file", async () => {
+    const w1 = new Load(client, 'forced1', 2, 20000, 1);
+    const w0 = new Load(client, 'forced0', 2, 20000, 0);
+    await Promise.all([w1.until(200), w0.until(200)]);
     await cluster.kill(B);
-    await load.stop();
-    const acked = new Map(load.acked);
+    await Promise.all([w1.stop(), w0.stop()]);
     const r = await failover({
       urls: [`http://${A}`, `http://${C}`],
       shard: 'shard-0',
@@ -230,9 +255,66 @@ describe('failover', { timeout: 180000 }, () => {
     });
     assert.ok([A, C].includes(r.to));
     assert.deepEqual(r.unreached, [B]);
-    for (const [k, v] of acked) assert.equal((await client.get(k))?.toString(), v, `w=1 write ${k} survived`);
-    const after = new Load(client, 'after-forced', 2, 200);
-    await after.until(200);
-    await after.stop();
+    for (const [k, v] of w1.acked)
+      assert.equal((await client.get(k))?.toString(), v, `w=1 write ${k} survived`);
+    const more = new Load(client, 'after-forced', 2, 200);
+    await more.until(200);
+    await more.stop();
+    // The old leader comes back: it adopts the newer map before serving, cuts its tail and follows.
+    await cluster.startNode(B);
+    assert.equal((await clusterOf(B)).map_version, r.mapVersion);
+    const saved = await divergedOf(B);
+    const lost = await lostWrites(w0.acked, saved.bytes);
+    assert.ok(
+      saved.records >= lost.length,
+      `${saved.records} records saved, ${lost.length} acknowledged w=0 writes lost`,
+    );
+    await expectConverged(r.to, new Map([...w1.acked, ...more.acked]));
+  });
+
+  it('fences a leader that was paused (SIGSTOP) while a replica was promoted: on SIGCONT it rejoins and its tail is in the file', async () => {
+    const leader = (await clusterOf(A)).shards[0]!.leader.address;
+    const others = members().filter((m) => m !== leader);
+    const before = await divergedOf(leader);
+    const p = cluster.process(leader);
+    p.child.kill('SIGSTOP');
+    let resumed = false;
+    try {
+      const r = await failover({
+        urls: others.map((o) => `http://${o}`),
+        shard: 'shard-0',
+        force: true,
+        token: '',
+        timeoutMs: 20000,
+      });
+      assert.deepEqual(r.unreached, [leader]);
+      // A client that still routes to the paused leader: its w=0 writes are taken in the old epoch.
+      const stale = new DistkvClient({ urls: [`http://${leader}`], retries: 0 });
+      const fresh = new Load(client, 'after-stop', 2, 300);
+      p.child.kill('SIGCONT');
+      resumed = true;
+      const staleAcked = new Map<string, string>();
+      for (let i = 0; i < 50; i++) {
+        try {
+          await stale.put(`stale-${i}`, `s${i}`);
+          staleAcked.set(`stale-${i}`, `s${i}`);
+        } catch {
+          // refused once it learned the new map: fine
+        }
+      }
+      await stale.close();
+      await fresh.until(300);
+      await fresh.stop();
+      await waitFor(`${leader} to follow ${r.to}`, async () => (await storeOf(leader)).role === 'replica');
+      await expectConverged(r.to, fresh.acked);
+      const saved = await divergedOf(leader);
+      const lost = await lostWrites(staleAcked, saved.bytes);
+      assert.ok(
+        saved.records - before.records >= lost.length,
+        `${saved.records - before.records} records saved, ${lost.length} acknowledged stale writes lost`,
+      );
+    } finally {
+      if (!resumed) p.child.kill('SIGCONT');
+    }
   });
 });

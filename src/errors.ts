@@ -55,6 +55,8 @@ export const ERROR_CATALOGUE = {
   CONFIG_INVALID: { status: 500 },
   /** thrown when stored data fails its checksum or structure checks. */
   CORRUPTION: { status: 500 },
+  /** thrown at startup when another live process owns the data directory (never sent over HTTP). */
+  DATA_DIR_LOCKED: { status: 500 },
 } as const;
 
 /** ErrorCode is one of the stable codes of ERROR_CATALOGUE. */
@@ -108,6 +110,25 @@ export class CorruptionError extends DistkvError {
     this.name = 'CorruptionError';
     this.file = file;
     this.offset = offset;
+  }
+}
+
+/** DataDirLockedError is thrown when another live process holds a data directory's lock. */
+export class DataDirLockedError extends DistkvError {
+  readonly dir: string;
+  /** holderPid is the owner's pid (undefined when the lock could not be read or kept changing). */
+  readonly holderPid: number | undefined;
+
+  constructor(dir: string, holderPid: number | undefined) {
+    super(
+      'DATA_DIR_LOCKED',
+      holderPid === undefined
+        ? `data directory ${dir} is locked by another process (its LOCK file kept changing); try again`
+        : `data directory ${dir} is in use by another distkv process (pid ${holderPid}); stop it or use another --data-dir`,
+    );
+    this.name = 'DataDirLockedError';
+    this.dir = dir;
+    this.holderPid = holderPid;
   }
 }
 

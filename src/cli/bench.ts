@@ -3,19 +3,22 @@
  * line on stderr, then the result as text (or --json), and writes --report FILE.html. Exits 1 when
  * any operation failed, so scripts notice.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
-import { DEFAULT_LOAD, type LoadOptions, type Progress, runLoad } from '../loadgen/loadgen.js';
+import { DEFAULT_LOAD, type LoadOptions, runLoad } from '../loadgen/loadgen.js';
 import { renderHtml } from '../loadgen/report-html.js';
 import { formatResult } from '../loadgen/report-text.js';
 import { formatOptions, intOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import { fileProblem } from './files.js';
+import { ProgressLine } from './progress-line.js';
 
 const d = DEFAULT_LOAD;
 const SPECS: Record<string, OptionSpec> = {
   url: {
     type: 'string',
     valueName: 'URL',
-    help: 'target: http://HOST:PORT (distkv /kv API) or redis://HOST:PORT',
+    help: 'target: HOST:PORT or http(s)://HOST:PORT (distkv /kv API), or redis://HOST:PORT (default env DISTKV_URL)',
   },
   config: {
     type: 'string',
@@ -91,11 +94,14 @@ function num(args: ReturnType<typeof parseArgs>, name: string, fallback: number)
   return n;
 }
 
-function progressLine(p: Progress): string {
-  const width = 24;
-  const frac = p.totalS > 0 ? Math.min(1, p.elapsedS / p.totalS) : 0;
-  const bar = p.phase === 'preload' ? '' : `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] `;
-  return `\r${bar}${p.phase.padEnd(7)} ${p.elapsedS.toFixed(1)}s  ${Math.round(p.rate)} ops/s  ${p.done} done  ${p.errors} errors   `;
+/** targetUrl accepts HOST:PORT as http://HOST:PORT, and redis:// as is. */
+function targetUrl(text: string | undefined): string | undefined {
+  if (text === undefined || text.startsWith('redis://')) return text;
+  try {
+    return parseEndpoint(text);
+  } catch (err) {
+    throw new UsageError(`--url: ${(err as Error).message}`);
+  }
 }
 
 /** bench runs `distkv bench` and returns the exit code. */
@@ -106,10 +112,13 @@ export async function bench(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]!}"`);
-  const url = stringOption(args, 'url');
   const config = stringOption(args, 'config');
+  const url = targetUrl(
+    stringOption(args, 'url') ??
+      (config === undefined ? endpointsFromEnv(process.env.DISTKV_URL)[0] : undefined),
+  );
   if ((url === undefined) === (config === undefined))
-    throw new UsageError('give exactly one of --url URL or --config FILE');
+    throw new UsageError('give exactly one of --url URL (or env DISTKV_URL) or --config FILE');
   const requests = intOption(args, 'requests') ?? 0;
   const o: LoadOptions = {
     ...d,
@@ -132,26 +141,32 @@ export async function bench(argv: readonly string[]): Promise<number> {
     seed: intOption(args, 'seed') ?? d.seed,
   };
   const json = args.options.get('json') === true;
-  const live = args.options.get('quiet') !== true && process.stderr.isTTY;
-  let lastLine = 0;
+  const report = stringOption(args, 'report');
+  // Open the report file before the run, so a bad path is reported at once, not after it.
+  let reportFd: number | undefined;
+  if (report !== undefined) {
+    try {
+      reportFd = openSync(report, 'w');
+    } catch (err) {
+      throw fileProblem(`cannot write ${report}`, err);
+    }
+  }
+  const progress =
+    args.options.get('quiet') === true
+      ? undefined
+      : new ProgressLine((text) => void process.stderr.write(text), process.stderr.isTTY);
   const result = await runLoad(o, (p) => {
-    const now = Date.now();
-    if (live) {
-      if (now - lastLine >= 250) process.stderr.write(progressLine(p));
-    } else if (args.options.get('quiet') !== true && now - lastLine >= 5000) {
-      process.stderr.write(`${progressLine(p).slice(1).trimEnd()}\n`);
-    } else return;
-    lastLine = now;
+    progress?.update(p);
   }).catch((err: unknown) => {
-    if (live) process.stderr.write('\n');
+    progress?.clear();
     if (err instanceof DistkvError && err.code === 'INVALID_ARGUMENT') throw new UsageError(err.message);
     throw err;
   });
-  if (live) process.stderr.write('\r'.padEnd(100) + '\r');
+  progress?.clear();
   process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
-  const report = stringOption(args, 'report');
-  if (report !== undefined) {
-    writeFileSync(report, renderHtml(result));
+  if (reportFd !== undefined) {
+    writeFileSync(reportFd, renderHtml(result));
+    closeSync(reportFd);
     if (!json) process.stdout.write(`report      ${report}\n`);
   }
   return result.errors > 0 ? 1 : 0;

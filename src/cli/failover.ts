@@ -14,6 +14,7 @@
  * durable ack) is promoted in epoch+1. Writes the old leader acknowledged without a replica's ack may
  * be lost; nodes that are down learn the new map from their peers when they come back.
  */
+import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
 import type { LiveMap } from '../routing/live-map.js';
 import {
@@ -30,7 +31,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   url: {
     type: 'list',
     valueName: 'URL',
-    help: 'a node of the cluster (repeatable; default http://127.0.0.1:8080)',
+    help: 'a node of the cluster, HOST:PORT (repeatable; default env DISTKV_URL, else 127.0.0.1:8080)',
   },
   shard: { type: 'string', valueName: 'NAME', help: 'the shard to move (its name or idx)' },
   to: { type: 'string', valueName: 'ADDR', help: 'the replica to promote (default: the most advanced)' },
@@ -236,9 +237,10 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
   const shard = stringOption(args, 'shard');
   if (shard === undefined) throw new UsageError('--shard is required');
   const to = stringOption(args, 'to');
-  const urls = listOption(args, 'url');
+  const given = listOption(args, 'url');
+  const urls = given.length > 0 ? given : endpointsFromEnv(process.env.DISTKV_URL);
   const r = await failover({
-    urls: urls.length > 0 ? urls : ['http://127.0.0.1:8080'],
+    urls: (urls.length > 0 ? urls : ['127.0.0.1:8080']).map(parseEndpoint),
     shard,
     ...(to === undefined ? {} : { to }),
     force: args.options.get('force') === true,

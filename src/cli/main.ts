@@ -1,28 +1,58 @@
 /**
- * The `distkv` command: dispatches to a verb and turns errors into clear messages and exit codes
- * (0 ok, 1 runtime failure, 2 usage or configuration error).
+ * The `distkv` command: dispatches to a verb and turns every error into one line on stderr and an
+ * exit code (EXIT_CODES), never a stack trace (set DISTKV_DEBUG=1 to see one).
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
-import { bench } from './bench.js';
-import { failoverCommand } from './failover.js';
-import { KV_VERBS, runKvVerb } from './kv-commands.js';
-import { serve } from './serve.js';
+import { BACKUP_VERBS } from './backup.js';
+import { CLUSTER_VERBS } from './cluster-commands.js';
+import { type ClientVerb, runClientVerb } from './connect.js';
+import { KV_VERBS } from './kv-commands.js';
 
-const VERBS: Record<string, { help: string; run: (argv: readonly string[]) => Promise<number> }> = {
-  serve: { help: 'run distkv nodes from a config file', run: serve },
-  ...Object.fromEntries(
-    Object.entries(KV_VERBS).map(([name, v]) => [
+/** EXIT_CODES are what every verb exits with. */
+export const EXIT_CODES = {
+  /** OK: the command did what it was asked. */
+  OK: 0,
+  /** FAILED: the key does not exist, a node could not be reached, or the cluster refused the request. */
+  FAILED: 1,
+  /** USAGE: a mistake in the command line or its files (unknown verb or option, missing or extra argument, bad address, unreadable file). */
+  USAGE: 2,
+} as const;
+
+interface Verb {
+  help: string;
+  run: (argv: readonly string[]) => Promise<number>;
+}
+
+const clientVerbs = (verbs: Record<string, ClientVerb>): Record<string, Verb> =>
+  Object.fromEntries(
+    Object.entries(verbs).map(([name, v]) => [
       name,
-      { help: v.summary, run: (argv: readonly string[]) => runKvVerb(name, argv) },
+      { help: v.summary, run: (argv: readonly string[]) => runClientVerb(v, argv) },
     ]),
-  ),
-  failover: { help: "move a shard's leadership to a replica (planned or --force)", run: failoverCommand },
+  );
+
+// serve and bench load the server and the load generator: imported only when run, so the other
+// verbs start fast.
+const VERBS: Record<string, Verb> = {
+  serve: {
+    help: 'run distkv nodes from a config file',
+    run: async (argv) => (await import('./serve.js')).serve(argv),
+  },
+  ...clientVerbs(KV_VERBS),
+  ...clientVerbs(CLUSTER_VERBS),
+  ...clientVerbs(BACKUP_VERBS),
   bench: {
     help: 'load generator: throughput and latency percentiles of a node, a cluster or redis',
-    run: bench,
+    run: async (argv) => (await import('./bench.js')).bench(argv),
   },
 };
+
+/** VERSION is the version of this distkv package. */
+export const VERSION = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** MAIN_HELP is the text of `distkv --help`. */
 export const MAIN_HELP = `Usage: distkv <command> [options]
@@ -32,35 +62,54 @@ ${Object.entries(VERBS)
   .map(([name, v]) => `  ${name.padEnd(10)}${v.help}`)
   .join('\n')}
 
-Run "distkv <command> --help" for a command's options.`;
+Run "distkv <command> --help" for a command's options; "distkv --version" for the version.
+Client commands talk to --url HOST:PORT (or env DISTKV_URL, comma-separated; default 127.0.0.1:8080).
+
+Exit codes: 0 ok; 1 not found, unreachable or refused by the cluster; 2 usage or file mistake.`;
 
 /** main runs the CLI with argv (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
-    process.stdout.write(`${MAIN_HELP}\n`);
-    return verb === undefined ? 2 : 0;
+    const topic = verb === 'help' ? rest[0] : undefined;
+    if (topic !== undefined && VERBS[topic] !== undefined) return main([topic, '--help']);
+    (verb === undefined ? process.stderr : process.stdout).write(`${MAIN_HELP}\n`);
+    return verb === undefined ? EXIT_CODES.USAGE : EXIT_CODES.OK;
+  }
+  if (verb === '--version' || verb === '-V' || verb === 'version') {
+    process.stdout.write(`distkv ${VERSION} (node ${process.version})\n`);
+    return EXIT_CODES.OK;
   }
   const command = VERBS[verb];
   if (command === undefined) {
-    process.stderr.write(`distkv: unknown command "${verb}"\n\n${MAIN_HELP}\n`);
-    return 2;
+    process.stderr.write(`distkv: unknown command "${verb}"\nRun "distkv --help" for the commands.\n`);
+    return EXIT_CODES.USAGE;
   }
   try {
     return await command.run(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`distkv ${verb}: ${err.message}\nRun "distkv ${verb} --help" for usage.\n`);
-      return 2;
-    }
-    if (err instanceof ConfigError) {
-      process.stderr.write(`distkv ${verb}: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof DistkvError) {
-      process.stderr.write(`distkv ${verb}: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
+    return report(verb, err);
   }
+}
+
+/** report prints a verb's error as one line (plus a hint) and returns its exit code. */
+function report(verb: string, err: unknown): number {
+  if (process.env.DISTKV_DEBUG === '1') process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  if (err instanceof UsageError) {
+    process.stderr.write(`distkv ${verb}: ${err.message}\nRun "distkv ${verb} --help" for usage.\n`);
+    return EXIT_CODES.USAGE;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`distkv ${verb}: ${err.message}\n`);
+    return EXIT_CODES.USAGE;
+  }
+  if (err instanceof DistkvError) {
+    process.stderr.write(`distkv ${verb}: ${err.code}: ${err.message}\n`);
+    return EXIT_CODES.FAILED;
+  }
+  const e = err as { name?: unknown; message?: unknown } | null;
+  process.stderr.write(
+    `distkv ${verb}: ${typeof e?.message === 'string' ? e.message : String(err)} (DISTKV_DEBUG=1 shows where)\n`,
+  );
+  return EXIT_CODES.FAILED;
 }

@@ -1,89 +1,79 @@
 /**
- * DistkvClient: the TypeScript client library (design section 7).
+ * DistkvClient: the TypeScript client library (docs/architecture.md, "src/client/").
  *
  * It loads the topology from `GET /cluster` (the single source of truth: shards, slot ranges,
  * leader and replica addresses, a config hash), routes every key to its owner itself with the same
  * routing module as the server (`src/routing/`), and keeps one keep-alive connection pool per node
- * (an undici Pool driven through `dispatch`, which costs half the CPU of `request()`). A 307/308 means its topology is stale: it follows the Location (re-sending a buffered
- * body) and reloads `/cluster` in the background. Idempotent requests (GET, PUT, DELETE of one key)
- * are retried on connection errors with capped exponential backoff. Errors come back as
+ * (exchange.ts). A 307/308 means its topology is stale: it follows the Location (re-sending a
+ * buffered body) and reloads `/cluster` in the background. Idempotent requests (GET, PUT, DELETE of
+ * one key) are retried on connection errors with capped exponential backoff. Errors come back as
  * DistkvError with the server's stable code; an owner that cannot be reached is SHARD_UNREACHABLE
- * naming the shard. The live map (docs/failover.md) moves leaders: a response whose `X-Distkv-Map`
- * version is above the client's makes it reload `/cluster`, and a write held during a leader switch
- * (503 SWITCHING_LEADER, not executed) is sent again after a short wait, up to SWITCH_WAIT_MS.
+ * naming the shard. Values are bytes (`Buffer`) everywhere; every call takes an AbortSignal and then
+ * rejects with the signal's reason, without retrying. The live map (docs/failover.md) moves leaders: a response whose
+ * `X-Distkv-Map` version is above the client's makes it reload `/cluster`, a write held during a
+ * leader switch (503 SWITCHING_LEADER, not executed) is sent again after a short wait, up to
+ * SWITCH_WAIT_MS, and a key whose owner is unreachable is routed once more after a reload.
  */
-import { type Dispatcher, Pool } from 'undici';
+import type { Pool } from 'undici';
 import { DistkvError, codeForStatus, isErrorCode } from '../errors.js';
 import { ShardMap, type ShardInfo } from '../routing/shard-map.js';
-
-/** ClientOptions configure a DistkvClient. */
-export interface ClientOptions {
-  /** urls are one or more nodes to load the topology from ("http://127.0.0.1:8080"). */
-  urls: string[];
-  /** token is sent as a bearer token (needed only for internal endpoints). */
-  token?: string;
-  /** replicaReads sends reads to a replica of the key's shard (eventually consistent) when it has one. */
-  replicaReads?: boolean;
-  /** timeoutMs bounds each request (default 10000). */
-  timeoutMs?: number;
-  /** retries is how many times an idempotent request is retried on a connection error (default 3). */
-  retries?: number;
-  /** connections per node (default 16). */
-  connections?: number;
-}
-
-/** ClientStats count what the client did (tests and benchmarks read them). */
-export interface ClientStats {
-  requests: number;
-  redirects: number;
-  retries: number;
-  topologyLoads: number;
-}
-
-interface ClusterDoc {
-  version: string;
-  map_version?: number;
-  shards: {
-    idx: number;
-    name: string;
-    slots: [number, number];
-    leader: { address: string };
-    replicas: { address: string }[];
-  }[];
-}
+import { parseEndpoint } from './endpoint.js';
+import { batchResult, chunks, type WireResult, wireOp } from './batch-wire.js';
+import { abortable, exchange, newPool, type Reply, sleep } from './exchange.js';
+import type {
+  BatchOp,
+  BatchResult,
+  CallOptions,
+  ClientOptions,
+  ClientStats,
+  ClusterView,
+  NodeStats,
+  PutOptions,
+  ScanItem,
+  ScanOptions,
+  ScanPage,
+  ScanPageOptions,
+} from './types.js';
 
 const MAX_REDIRECTS = 5;
 /** SWITCH_WAIT_MS bounds how long a request held by a leader switch is retried. */
 const SWITCH_WAIT_MS = 15000;
 const SWITCH_RETRY_MS = 100;
-const EMPTY = Buffer.alloc(0);
+const DEFAULT_PAGE_SIZE = 1000;
 
-/** Reply is one HTTP exchange as the client sees it. */
-interface Reply {
-  status: number;
-  body: Buffer;
-  location: string | undefined;
-  config: string | undefined;
-  map: number | undefined;
-  seq: string | undefined;
-}
+type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
+  token: string;
+  ca: string | Buffer | undefined;
+};
 
 /** DistkvClient talks to a distkv cluster. */
 export class DistkvClient {
   readonly stats: ClientStats = { requests: 0, redirects: 0, retries: 0, topologyLoads: 0 };
-  private readonly o: Required<Omit<ClientOptions, 'token'>> & { token: string };
+  private readonly o: Settings;
+  /** origins are the parsed `urls` ("http://host:port"). */
+  private readonly origins: string[];
   private readonly pools = new Map<string, Pool>();
   private map: ShardMap | undefined;
   private configHash: string | undefined;
   private mapVersion = 0;
   private reloading: Promise<void> | undefined;
-  private scheme = 'http';
+  private scheme: string;
   private rr = 0;
 
   constructor(options: ClientOptions) {
     if (options.urls.length === 0)
       throw new DistkvError('INVALID_ARGUMENT', 'DistkvClient needs at least one url');
-    this.o = { replicaReads: false, timeoutMs: 10000, retries: 3, connections: 16, token: '', ...options };
+    this.origins = options.urls.map(parseEndpoint);
+    this.scheme = new URL(this.origins[0]!).protocol.replace(':', '');
+    this.o = {
+      replicaReads: false,
+      timeoutMs: 10000,
+      retries: 3,
+      connections: 16,
+      token: '',
+      ca: undefined,
+      ...options,
+    };
   }
 
   /** version is the config hash the client routes with (undefined before the first load). */
@@ -96,13 +86,13 @@ export class DistkvClient {
     return this.mapVersion;
   }
 
-  /** topology returns the routing table, loading it first if needed. */
-  async topology(): Promise<ShardMap> {
-    if (this.map === undefined) await this.reload();
+  /** topology returns the routing table (shards, slot ranges, owners), loading it first if needed. */
+  async topology(options: CallOptions = {}): Promise<ShardMap> {
+    if (this.map === undefined) await abortable(this.reload(), options.signal);
     return this.map!;
   }
 
-  /** reload fetches /cluster from the first node that answers. */
+  /** reload fetches /cluster from the first node that answers (one load at a time, shared by callers). */
   reload(): Promise<void> {
     this.reloading ??= this.load().finally(() => {
       this.reloading = undefined;
@@ -111,62 +101,108 @@ export class DistkvClient {
   }
 
   /** get returns the value of `key`, or undefined when it does not exist. */
-  async get(key: string): Promise<Buffer | undefined> {
-    const r = await this.keyRequest('GET', key, undefined, '');
-    if (r.status === 404) return undefined;
-    return r.body;
+  async get(key: string, options: CallOptions = {}): Promise<Buffer | undefined> {
+    const r = await this.keyRequest('GET', key, undefined, '', options.signal);
+    return r.status === 404 ? undefined : r.body;
   }
 
-  /** put stores `value`; with `w`, waits for that many replicas (REPLICATION_TIMEOUT after timeoutMs). Resolves with the write's seq. */
-  async put(
-    key: string,
-    value: Uint8Array | string,
-    options: { w?: number; timeoutMs?: number } = {},
-  ): Promise<number> {
+  /** getString returns the value of `key` decoded as UTF-8, or undefined when it does not exist. */
+  async getString(key: string, options: CallOptions = {}): Promise<string | undefined> {
+    return (await this.get(key, options))?.toString('utf8');
+  }
+
+  /** put stores `value` (a string is stored as UTF-8); with `w`, waits for that many replicas. Resolves with the write's seq. */
+  async put(key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<number> {
     const q =
       options.w === undefined
         ? ''
         : `?w=${options.w}${options.timeoutMs === undefined ? '' : `&timeout_ms=${options.timeoutMs}`}`;
-    const r = await this.keyRequest('PUT', key, typeof value === 'string' ? Buffer.from(value) : value, q);
+    const body = typeof value === 'string' ? Buffer.from(value) : value;
+    const r = await this.keyRequest('PUT', key, body, q, options.signal);
     return Number(r.seq ?? 0);
   }
 
-  /** delete removes `key` (not an error when it does not exist). */
-  async delete(key: string): Promise<void> {
-    await this.keyRequest('DELETE', key, undefined, '');
+  /**
+   * delete removes `key` and resolves with whether it existed (as a read of its leader saw it at
+   * that instant). Deleting a missing key is not an error. A node that does not report it
+   * (X-Distkv-Existed, older versions) gives true.
+   */
+  async delete(key: string, options: CallOptions = {}): Promise<boolean> {
+    const r = await this.keyRequest('DELETE', key, undefined, '', options.signal);
+    return r.existed !== '0';
   }
 
-  /** scan returns a page of keys with `prefix` after `after`, in key order, and the next cursor. */
-  async scan(
-    prefix: string,
-    options: { limit?: number; after?: string } = {},
-  ): Promise<{ items: { key: string; value: string }[]; next: string | null }> {
-    const map = await this.topology();
+  /** scanPage returns one page of keys starting with `prefix`, in key order, and the next cursor. */
+  async scanPage(prefix: string, options: ScanPageOptions = {}): Promise<ScanPage> {
+    const map = await this.topology(options);
     const q = new URLSearchParams({
       prefix,
       limit: String(options.limit ?? 100),
+      encoding: 'base64',
       ...(options.after === undefined ? {} : { after: options.after }),
     });
     const node = map.shards[this.rr++ % map.shards.length]!.address;
-    const r = await this.send('GET', node, `/kv?${q.toString()}`, undefined, true);
-    return JSON.parse(r.body.toString('utf8')) as {
-      items: { key: string; value: string }[];
-      next: string | null;
-    };
+    const r = await this.send('GET', node, `/kv?${q.toString()}`, undefined, true, options.signal);
+    return decodeScanPage(r.body);
   }
 
-  /** cluster returns the /cluster document of a node (the first url by default). */
-  async cluster(node?: string): Promise<unknown> {
-    const r = await this.send('GET', node ?? this.nodeOfUrl(this.o.urls[0]!), '/cluster', undefined, true);
-    return JSON.parse(r.body.toString('utf8'));
+  /** scan iterates over every key starting with `prefix` in key order, fetching pages as it goes. */
+  async *scan(prefix = '', options: ScanOptions = {}): AsyncGenerator<ScanItem, void, undefined> {
+    let after = options.after;
+    for (;;) {
+      const page = await this.scanPage(prefix, {
+        limit: options.pageSize ?? DEFAULT_PAGE_SIZE,
+        ...(after === undefined ? {} : { after }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      yield* page.items;
+      if (page.next === null) return;
+      after = page.next;
+    }
   }
 
-  /** nodeStats returns the /stats document of a node. */
-  async nodeStats(node?: string): Promise<unknown> {
-    const r = await this.send('GET', node ?? this.nodeOfUrl(this.o.urls[0]!), '/stats', undefined, true);
-    return JSON.parse(r.body.toString('utf8'));
+  /**
+   * batch applies set and delete operations and resolves with one result per operation, in order.
+   * Operations are grouped by the leader of their key's shard, so each shard applies its own in
+   * order; a failed operation is a result, not a rejection.
+   */
+  async batch(ops: readonly BatchOp[], options: CallOptions = {}): Promise<BatchResult[]> {
+    const map = await this.topology(options);
+    const byOwner = new Map<string, number[]>();
+    ops.forEach((op, i) => {
+      const owner = map.shard(map.shardOf(op.key)).address;
+      byOwner.set(owner, [...(byOwner.get(owner) ?? []), i]);
+    });
+    const results = new Array<BatchResult>(ops.length);
+    await Promise.all(
+      [...byOwner].map(async ([owner, indexes]) => {
+        // One owner's chunks go one after another, so its shards apply their operations in order.
+        for (const chunk of chunks(indexes, ops)) {
+          const wire = chunk.map((i) => wireOp(ops[i]!));
+          const r = await this.send('POST', owner, '/kv/_batch', JSON.stringify(wire), false, options.signal);
+          const doc = JSON.parse(r.body.toString('utf8')) as { results: WireResult[] };
+          chunk.forEach((i, k) => {
+            results[i] = batchResult(doc.results[k], owner, i);
+          });
+        }
+      }),
+    );
+    return results;
   }
 
+  /** cluster returns the /cluster document of a node ("host:port"; the first url by default). */
+  async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
+    const r = await this.send('GET', node ?? this.firstNode(), '/cluster', undefined, true, options.signal);
+    return JSON.parse(r.body.toString('utf8')) as ClusterView;
+  }
+
+  /** nodeStats returns the /stats document of a node ("host:port"; the first url by default). */
+  async nodeStats(node?: string, options: CallOptions = {}): Promise<NodeStats> {
+    const r = await this.send('GET', node ?? this.firstNode(), '/stats', undefined, true, options.signal);
+    return JSON.parse(r.body.toString('utf8')) as NodeStats;
+  }
+
+  /** close ends every keep-alive connection; the client is unusable afterwards. */
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
@@ -177,8 +213,9 @@ export class DistkvClient {
     key: string,
     body: Uint8Array | undefined,
     query: string,
+    signal: AbortSignal | undefined,
   ): Promise<Reply> {
-    const map = await this.topology();
+    const map = await this.topology(signal === undefined ? {} : { signal });
     const shard = map.shard(map.shardOf(key));
     const node =
       method === 'GET' && this.o.replicaReads && shard.replicas.length > 0
@@ -186,15 +223,16 @@ export class DistkvClient {
         : shard.address;
     const path = `/kv/${encodeURIComponent(key)}${query}`;
     try {
-      return await this.send(method, node, path, body, true, shard);
+      return await this.send(method, node, path, body, true, signal, shard);
     } catch (err) {
       // The owner may have failed over: route once more if the cluster now names another leader.
-      if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE') throw err;
+      if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE' || signal?.aborted === true)
+        throw err;
       const before = this.mapVersion;
       await this.reload().catch(() => undefined);
       if (this.mapVersion === before || this.map === undefined) throw err;
       const moved = this.map.shard(shard.idx);
-      return this.send(method, moved.address, path, body, true, moved);
+      return this.send(method, moved.address, path, body, true, signal, moved);
     }
   }
 
@@ -203,22 +241,25 @@ export class DistkvClient {
     method: string,
     node: string,
     path: string,
-    body: Uint8Array | undefined,
+    body: Uint8Array | string | undefined,
     idempotent: boolean,
+    signal: AbortSignal | undefined,
     shard?: ShardInfo,
   ): Promise<Reply> {
     let origin = `${this.scheme}://${node}`;
     let target = path;
     const switchDeadline = performance.now() + SWITCH_WAIT_MS;
     for (let attempt = 0, redirects = 0; ;) {
+      signal?.throwIfAborted();
       this.stats.requests++;
       let res: Reply;
       try {
-        res = await this.dispatch(origin, method, target, body);
+        res = await exchange(this.pool(origin), method, target, body, this.headers(), signal);
       } catch (err) {
+        if (signal?.aborted === true) throw err;
         if (idempotent && attempt < this.o.retries) {
           this.stats.retries++;
-          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+          await sleep(Math.min(1000, 50 * 2 ** attempt), signal);
           attempt++;
           continue;
         }
@@ -231,7 +272,7 @@ export class DistkvClient {
       if (res.map !== undefined && res.map > this.mapVersion) void this.reload().catch(() => undefined);
       if (res.status === 503 && idempotent && performance.now() < switchDeadline && isSwitching(res.body)) {
         this.stats.retries++;
-        await new Promise((r) => setTimeout(r, SWITCH_RETRY_MS));
+        await sleep(SWITCH_RETRY_MS, signal);
         continue;
       }
       if (res.status === 307 || res.status === 308) {
@@ -242,7 +283,7 @@ export class DistkvClient {
         const theirs = res.config;
         if (theirs !== undefined && theirs !== this.version) {
           // Our topology is stale, or the nodes disagree: reload, and refuse to go on if they disagree.
-          await this.reload();
+          await abortable(this.reload(), signal);
           if (theirs !== this.version)
             throw new DistkvError(
               'CONFIG_MISMATCH',
@@ -260,82 +301,35 @@ export class DistkvClient {
     }
   }
 
+  private headers(): Record<string, string> {
+    return this.o.token === '' ? {} : { authorization: `Bearer ${this.o.token}` };
+  }
+
   /** pool returns the keep-alive pool of `origin`. */
   private pool(origin: string): Pool {
     let p = this.pools.get(origin);
     if (p === undefined) {
-      p = new Pool(origin, {
-        connections: this.o.connections,
-        keepAliveTimeout: 30000,
-        headersTimeout: this.o.timeoutMs,
-        bodyTimeout: this.o.timeoutMs,
-      });
+      p = newPool(origin, { connections: this.o.connections, timeoutMs: this.o.timeoutMs, ca: this.o.ca });
       this.pools.set(origin, p);
     }
     return p;
   }
 
-  /** dispatch performs one HTTP exchange and collects the status, the headers the client reads, and the body. */
-  private dispatch(
-    origin: string,
-    method: string,
-    path: string,
-    body: Uint8Array | undefined,
-  ): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const reply: Reply = {
-        status: 0,
-        body: EMPTY,
-        location: undefined,
-        config: undefined,
-        map: undefined,
-        seq: undefined,
-      };
-      const chunks: Buffer[] = [];
-      const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
-      const handler: Dispatcher.DispatchHandler = {
-        // undici treats a handler as the current API only when it has onRequestStart.
-        onRequestStart: () => undefined,
-        onResponseStart: (_controller, status, headers) => {
-          reply.status = status;
-          reply.location = one(headers.location);
-          reply.config = one(headers['x-distkv-config']);
-          const map = one(headers['x-distkv-map']);
-          reply.map = map === undefined ? undefined : Number(map);
-          reply.seq = one(headers['x-distkv-seq']);
-        },
-        onResponseData: (_controller, chunk) => {
-          chunks.push(chunk);
-        },
-        onResponseEnd: () => {
-          reply.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          resolve(reply);
-        },
-        onResponseError: (_controller, err) => {
-          reject(err);
-        },
-      };
-      this.pool(origin).dispatch(
-        {
-          path,
-          method,
-          ...(body === undefined ? {} : { body }),
-          headers: this.o.token === '' ? {} : { authorization: `Bearer ${this.o.token}` },
-        },
-        handler,
-      );
-    });
-  }
-
   private async load(): Promise<void> {
     let last: unknown;
-    for (const url of this.o.urls) {
+    for (const origin of this.origins) {
       try {
-        const u = new URL(url);
-        const res = await this.dispatch(u.origin, 'GET', '/cluster', undefined);
-        const doc = JSON.parse(res.body.toString('utf8')) as ClusterDoc;
-        this.scheme = u.protocol.replace(':', '');
-        this.map = new ShardMap(
+        const res = await exchange(
+          this.pool(origin),
+          'GET',
+          '/cluster',
+          undefined,
+          this.headers(),
+          undefined,
+        );
+        if (res.status !== 200) throw errorOf(res.status, res.body);
+        const doc = JSON.parse(res.body.toString('utf8')) as ClusterView;
+        const map = new ShardMap(
           doc.shards.map((s) => ({
             name: s.name,
             idx: s.idx,
@@ -344,7 +338,10 @@ export class DistkvClient {
             slots: { first: s.slots[0], last: s.slots[1] },
           })),
         );
+        this.scheme = new URL(origin).protocol.replace(':', '');
+        this.map = map;
         this.stats.topologyLoads++;
+        // The leaders follow the live map, so `version` (the config hash) is not a hash of these addresses.
         this.configHash = doc.version;
         this.mapVersion = doc.map_version ?? 0;
         return;
@@ -355,16 +352,35 @@ export class DistkvClient {
     throw new DistkvError(
       'SHARD_UNREACHABLE',
       `no node answered /cluster (${this.o.urls.join(', ')}): ${(last as Error).message}`,
+      { cause: last },
     );
   }
 
-  private nodeOfUrl(url: string): string {
-    return new URL(url).host;
+  private firstNode(): string {
+    return new URL(this.origins[0]!).host;
   }
 }
 
 function isSwitching(body: Buffer): boolean {
   return errorOf(503, body).code === 'SWITCHING_LEADER';
+}
+
+/** decodeScanPage parses a `/kv?encoding=base64` page (values as `value_base64`, or `value` from nodes that send UTF-8). */
+export function decodeScanPage(body: Buffer): ScanPage {
+  const doc = JSON.parse(body.toString('utf8')) as {
+    items: { key: string; value?: string; value_base64?: string }[];
+    next: string | null;
+  };
+  return {
+    items: doc.items.map((i) => ({
+      key: i.key,
+      value:
+        i.value_base64 !== undefined
+          ? Buffer.from(i.value_base64, 'base64')
+          : Buffer.from(i.value ?? '', 'utf8'),
+    })),
+    next: doc.next,
+  };
 }
 
 /** errorOf rebuilds a DistkvError from an error response (JSON catalogue body, or the seed's text). */

@@ -1,5 +1,23 @@
 /**
- * The client library's public surface.
+ * The client library's public surface (`distkv/client`).
  */
-export { type ClientOptions, type ClientStats, DistkvClient, errorOf } from './client.js';
+export { DistkvClient, decodeScanPage, errorOf } from './client.js';
+export { DEFAULT_PORT, endpointsFromEnv, parseEndpoint } from './endpoint.js';
+export type {
+  BatchOp,
+  BatchResult,
+  CallOptions,
+  ClientOptions,
+  ClientStats,
+  ClusterReplica,
+  ClusterShard,
+  ClusterView,
+  NodeStats,
+  PutOptions,
+  ScanItem,
+  ScanOptions,
+  ScanPage,
+  ScanPageOptions,
+} from './types.js';
+export type { ShardInfo, ShardMap } from '../routing/shard-map.js';
 export { DistkvError, type ErrorCode } from '../errors.js';

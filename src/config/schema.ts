@@ -39,6 +39,10 @@ export interface ServerConfig {
   max_value_bytes: number;
   tls_cert: string;
   tls_key: string;
+  /** resp_port_offset puts each node's RESP (Redis protocol) listener on its HTTP port plus this; 0 = none. */
+  resp_port_offset: number;
+  /** tls_ca is a PEM file of the CA(s) trusted for node-to-node HTTPS instead of the system's (a private CA); "" = system CAs. */
+  tls_ca: string;
 }
 
 /** StorageConfig is the `[storage]` table. */
@@ -79,6 +83,8 @@ export const DEFAULTS = {
     max_value_bytes: 1048576,
     tls_cert: '',
     tls_key: '',
+    resp_port_offset: 1000,
+    tls_ca: '',
   },
   storage: {
     engine: 'lsm',

@@ -237,6 +237,8 @@ function validateServer(t: Table, p: Problems): ServerConfig {
     max_value_bytes: p.int(t, 'max_value_bytes', at, d.max_value_bytes, 0, HARD_MAX_VALUE_BYTES),
     tls_cert: p.str(t, 'tls_cert', at, d.tls_cert),
     tls_key: p.str(t, 'tls_key', at, d.tls_key),
+    resp_port_offset: p.int(t, 'resp_port_offset', at, d.resp_port_offset, -65535, 65535),
+    tls_ca: p.str(t, 'tls_ca', at, d.tls_ca),
   };
   if (server.data_dir === '') p.add(`${at}data_dir`, 'must not be empty');
   if ((server.tls_cert === '') !== (server.tls_key === '')) {
@@ -271,6 +273,22 @@ function validateReplication(t: Table, p: Problems): ReplicationConfig {
   };
 }
 
+/** checkRespPorts reports nodes whose RESP port (HTTP port + resp_port_offset) falls outside 1..65535. */
+function checkRespPorts(shards: readonly ShardConfig[], offset: number, p: Problems): void {
+  if (offset === 0) return;
+  const nodes = new Set(shards.flatMap((s) => [s.address, ...s.replicas]));
+  for (const node of nodes) {
+    const a = parseAddress(node);
+    if (typeof a === 'string') continue;
+    const port = a.port + offset;
+    if (port < 1 || port > 65535)
+      p.add(
+        'server.resp_port_offset',
+        `node ${node} would get RESP port ${port}, outside 1..65535 (pick another offset, or 0 for no RESP listener)`,
+      );
+  }
+}
+
 /** validateConfig checks a parsed TOML document and returns the Config, or throws ConfigError listing every problem. */
 export function validateConfig(raw: unknown, source: string): Config {
   const p = new Problems();
@@ -280,6 +298,7 @@ export function validateConfig(raw: unknown, source: string): Config {
   const server = validateServer(p.table(raw, 'server'), p);
   const storage = validateStorage(p.table(raw, 'storage'), p);
   const replication = validateReplication(p.table(raw, 'replication'), p);
+  checkRespPorts(shards, server.resp_port_offset, p);
   if (p.list.length > 0) throw new ConfigError(source, p.list);
   return { shards, server, storage, replication, source };
 }

@@ -3,6 +3,7 @@
  * `/purge` (token-protected when a token is configured).
  */
 import { DistkvError, toDistkvError } from '../errors.js';
+import { respAddressOf } from '../resp/resp-address.js';
 import { FOLLOWER_STATES } from '../replication/follower.js';
 import { SLOT_BEHIND_SINCE, SLOT_LAST_SEQ, SLOT_LEADER_SEQ, SLOT_STATE } from '../worker/positions.js';
 import { authError } from './auth.js';
@@ -37,12 +38,24 @@ export function replicaView(
 export function clusterView(ctx: HttpContext): unknown {
   const hosted = new Set(ctx.plan.listeners.map((l) => l.address));
   const live = ctx.liveMap.current;
+  // A hosted store that could not open shows as failed, with the cause.
+  const failed = (index: number | undefined): { state?: string; error?: string } => {
+    const f = index === undefined ? undefined : ctx.pool.storeFailure(index);
+    return f === undefined ? {} : { state: 'failed', error: f.message };
+  };
   return {
     version: ctx.shardMap.hash,
     map_version: live.version,
     slots: 16384,
     node: ctx.listener.address,
     hosted_nodes: [...hosted],
+    /** resp names each node's RESP (Redis protocol) address; empty when server.resp_port_offset = 0. */
+    resp: Object.fromEntries(
+      [...new Set(ctx.shardMap.shards.flatMap((s) => [s.address, ...s.replicas]))].flatMap((a) => {
+        const r = respAddressOf(a, ctx.config.server.resp_port_offset);
+        return r === undefined ? [] : [[a, r]];
+      }),
+    ),
     shards: ctx.liveMap.shards().map((s) => {
       const leader = ctx.plan.stores.find((st) => st.shard.idx === s.idx && st.role === 'leader');
       const leaderSeq = leader === undefined ? undefined : ctx.pool.lastSeq(leader.index);
@@ -56,13 +69,14 @@ export function clusterView(ctx: HttpContext): unknown {
           local: hosted.has(s.address),
           ...(leaderSeq === undefined ? {} : { last_seq: leaderSeq }),
           ...(ctx.liveMap.writesFenced(s.idx) ? { writes_held: true } : {}),
+          ...failed(leader?.index),
         },
         replicas: s.replicas.map((address) => {
           const st = ctx.plan.stores.find(
             (x) => x.shard.idx === s.idx && x.role === 'replica' && x.node === address,
           );
           if (st === undefined) return { address, local: false };
-          return { address, local: true, ...replicaView(ctx, st.index, leaderSeq) };
+          return { address, local: true, ...replicaView(ctx, st.index, leaderSeq), ...failed(st.index) };
         }),
       };
     }),

@@ -11,6 +11,16 @@ import { registerFailoverRoutes } from './failover-routes.js';
 import { registerReplRoutes } from './repl-routes.js';
 import type { ListenSocket, TemplatedApp, UwsModule } from './uws.js';
 
+/** EXCLUSIVE_PORT is uWS's LIBUS_LISTEN_EXCLUSIVE_PORT listen option (binds without SO_REUSEPORT). */
+const EXCLUSIVE_PORT = 1;
+/** ExclusiveListen is `listen(host, port, options, cb)`, which uWS accepts but its typings omit. */
+type ExclusiveListen = (
+  host: string,
+  port: number,
+  options: number,
+  cb: (s: ListenSocket | false) => void,
+) => void;
+
 /** FrontDoor owns the listeners of this process. */
 export class FrontDoor {
   private readonly sockets: ListenSocket[] = [];
@@ -35,7 +45,14 @@ export class FrontDoor {
       registerFailoverRoutes(app, ctx);
       registerFallbackRoutes(app, ctx);
       const socket = await new Promise<ListenSocket | false>((resolve) => {
-        app.listen(listener.host, listener.port, resolve);
+        // Exclusive: without it uWS sets SO_REUSEPORT and a second process would share the port.
+        (app.listen as unknown as ExclusiveListen).call(
+          app,
+          listener.host,
+          listener.port,
+          EXCLUSIVE_PORT,
+          resolve,
+        );
       });
       if (socket === false) {
         this.close();

@@ -142,9 +142,13 @@ export class KeyRequest implements OpHandler {
         sendSeedText(res, 200, `Key set successfully on shard ${this.shard}`);
         return ANSWER_200;
       default:
-        if (status !== ST_DONE) throw new Error(`unexpected reply status ${status} for a write`);
+        if (status !== ST_DONE && !(status === ST_MISSING && this.kind === KIND_KV_DELETE))
+          throw new Error(`unexpected reply status ${status} for a write`);
         // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes).
-        res.writeStatus(STATUS_204).writeHeader('X-Distkv-Seq', String(seq)).endWithoutBody();
+        res.writeStatus(STATUS_204).writeHeader('X-Distkv-Seq', String(seq));
+        // X-Distkv-Existed says whether a deleted key existed (docs/api.md).
+        if (this.kind === KIND_KV_DELETE) res.writeHeader('X-Distkv-Existed', status === ST_DONE ? '1' : '0');
+        res.endWithoutBody();
         return ANSWER_204;
     }
   }

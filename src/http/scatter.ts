@@ -18,10 +18,13 @@ export class Forwarder {
   private agent: Agent | undefined;
   private readonly scheme: string;
   private readonly configHash: string;
+  /** ca is the PEM of the CA(s) trusted for https owners (server.tls_ca); undefined = the system's. */
+  private readonly ca: Buffer | undefined;
 
-  constructor(scheme: 'http' | 'https', configHash: string) {
+  constructor(scheme: 'http' | 'https', configHash: string, ca?: Buffer) {
     this.scheme = scheme;
     this.configHash = configHash;
+    this.ca = ca;
   }
 
   /** scan asks `owner` for a page of its own shards (binary-safe: values travel base64). */
@@ -112,7 +115,11 @@ export class Forwarder {
     dispatcher: Agent;
   }> {
     const u = await undici();
-    this.agent ??= new u.Agent({ connections: 8, keepAliveTimeout: 30000 });
+    this.agent ??= new u.Agent({
+      connections: 8,
+      keepAliveTimeout: 30000,
+      ...(this.ca === undefined ? {} : { connect: { ca: this.ca } }),
+    });
     return { request: u.request, dispatcher: this.agent };
   }
 }

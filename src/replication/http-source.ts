@@ -5,6 +5,7 @@
  * `after` is the replica's ack: the leader learns acks from pulls. Responses carry the leader's
  * last seq in `X-Distkv-Leader-Seq`.
  */
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { Pulled, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder } from './snapshot-format.js';
@@ -20,6 +21,8 @@ export interface HttpSourceOptions {
   replica: string;
   token: string;
   scheme: 'http' | 'https';
+  /** caFile is a PEM file of the CA(s) trusted for an https leader instead of the system's ("" or absent: the system's). */
+  caFile?: string;
   /** configHash, when given, lets the leader refuse a replica that routes with another config. */
   configHash?: string;
 }
@@ -38,6 +41,7 @@ export class HttpSource implements ReplicationSource {
       keepAliveTimeout: 60000,
       headersTimeout: 0,
       bodyTimeout: 0,
+      ...(o.caFile === undefined || o.caFile === '' ? {} : { connect: { ca: readFileSync(o.caFile) } }),
     });
   }
 

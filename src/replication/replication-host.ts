@@ -160,6 +160,7 @@ export class ReplicationHost {
         replica: h.spec.node,
         token: r.token,
         scheme: r.scheme,
+        caFile: r.tlsCa,
         configHash: r.configHash,
       });
     const source: ReplicationSource =

@@ -3,11 +3,11 @@
  *
  * Built from the shards of a config (or of a `/cluster` response), it maps every slot to its shard
  * through a 16384-entry table, so routing a key is one hash and one array read. `hash` is a digest
- * of the topology (names, indexes, slot ranges, addresses) that nodes and clients compare to detect
- * a changed or mismatched config.
+ * of the topology (names, indexes, slot ranges, addresses) and of the slot function, that nodes and
+ * clients compare to detect a changed or mismatched config (or a peer that hashes keys otherwise).
  */
 import { createHash } from 'node:crypto';
-import { SLOT_COUNT, slotOf } from './slot.js';
+import { SLOT_COUNT, SLOT_FUNCTION, slotOf } from './slot.js';
 
 /** ShardInfo is the routing view of one shard. */
 export interface ShardInfo {
@@ -54,7 +54,7 @@ export class ShardMap {
 
 /** topologyHash returns a short hex digest of the routing-relevant parts of a shard list. */
 export function topologyHash(shards: readonly ShardInfo[]): string {
-  const canonical = shards.map((s) => [
+  const canonical: unknown[] = shards.map((s) => [
     s.idx,
     s.name,
     s.slots.first,
@@ -62,5 +62,6 @@ export function topologyHash(shards: readonly ShardInfo[]): string {
     s.address,
     [...s.replicas],
   ]);
+  canonical.push(SLOT_FUNCTION);
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
 }

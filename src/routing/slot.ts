@@ -1,26 +1,47 @@
 /**
- * Slot hashing: `slot = xxh64(utf8(key)) mod 16384`, the one routing function used by the server, the
- * client library and the load generator.
+ * Slot hashing, exactly as Redis Cluster computes it: `slot = crc16(k) mod 16384` where `k` is the
+ * key's UTF-8 bytes, or only the bytes between the first `{` and the first `}` after it when that
+ * hash tag is non-empty ("{user1000}.following" and "{user1000}.followers" share a slot; "foo{}{bar}"
+ * hashes the whole key). The one routing function of the server, the client library and the load
+ * generator, so Redis cluster clients compute the same owner as distkv does (docs/resp.md).
  *
- * `SlotHasher` keeps a scratch byte buffer and hash registers, so one instance serves one thread.
+ * `SlotHasher` keeps a scratch byte buffer, so one instance serves one thread.
  */
-import { type U64, Xxh64 } from './xxh64.js';
+import { crc16 } from './crc16.js';
 
 /** SLOT_COUNT is the number of hash slots the key space is divided into. */
 export const SLOT_COUNT = 16384;
 
+/** SLOT_FUNCTION names the slot function; data directories record it (src/server/data-format.ts). */
+export const SLOT_FUNCTION = 'crc16-redis-cluster';
+
 const SCRATCH_BYTES = 4096;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * slotOfRange returns the slot of the key held in `bytes[0, length)`. The brace search is a plain
+ * loop bounded by `length`: `indexOf` would scan the whole scratch buffer behind a short key.
+ */
+function slotOfRange(bytes: Uint8Array, length: number): number {
+  let open = 0;
+  while (open < length && bytes[open] !== OPEN_BRACE) open++;
+  if (open < length) {
+    let close = open + 1;
+    while (close < length && bytes[close] !== CLOSE_BRACE) close++;
+    if (close < length && close > open + 1) return crc16(bytes, open + 1, close) & (SLOT_COUNT - 1);
+  }
+  return crc16(bytes, 0, length) & (SLOT_COUNT - 1);
+}
 
 /** SlotHasher maps keys to slots without allocating for keys up to 1365 UTF-16 units. */
 export class SlotHasher {
-  private readonly xxh = new Xxh64();
-  private readonly out: U64 = { hi: 0, lo: 0 };
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
   private readonly encoder = new TextEncoder();
 
   /** slotOfBytes returns the slot of a key given as its UTF-8 bytes. */
   slotOfBytes(bytes: Uint8Array): number {
-    return this.xxh.hash(bytes, bytes.length, this.out).lo & (SLOT_COUNT - 1);
+    return slotOfRange(bytes, bytes.length);
   }
 
   /** slotOf returns the slot of a key given as a string (hashed as UTF-8). */
@@ -34,11 +55,8 @@ export class SlotHasher {
         if (c > 0x7f) break;
         buf[i] = c;
       }
-      if (i === n) return this.xxh.hash(buf, n, this.out).lo & (SLOT_COUNT - 1);
-      if (n * 3 <= SCRATCH_BYTES) {
-        const { written } = this.encoder.encodeInto(key, buf);
-        return this.xxh.hash(buf, written, this.out).lo & (SLOT_COUNT - 1);
-      }
+      if (i === n) return slotOfRange(buf, n);
+      if (n * 3 <= SCRATCH_BYTES) return slotOfRange(buf, this.encoder.encodeInto(key, buf).written);
     }
     return this.slotOfBytes(this.encoder.encode(key));
   }

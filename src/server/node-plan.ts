@@ -188,6 +188,7 @@ function replicaSpec(
     leaderStore,
     token: config.server.token,
     scheme: config.server.tls_cert === '' ? 'http' : 'https',
+    tlsCa: config.server.tls_ca,
     pullMaxBytes: config.replication.pull_max_bytes,
     pullWaitMs: config.replication.pull_wait_ms,
     configHash,

@@ -2,10 +2,12 @@
  * DistkvNode: one distkv process. It hosts the nodes (addresses) picked from the config, runs their
  * stores on shard workers and serves them through the uWS front door.
  *
- * Lifecycle: listen (every request answers 503 "starting") → open stores on the workers → serve →
- * on stop: stop accepting, let in-flight requests finish (bounded), close stores (flush + fsync),
+ * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → listen
+ * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
+ * "starting") → open stores on the workers → serve → on stop: stop accepting, let in-flight requests finish (bounded), close stores (flush + fsync),
  * end workers. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -17,8 +19,12 @@ import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics } from '../http/http-metrics.js';
 import { Forwarder } from '../http/scatter.js';
 import { loadNativeUws } from '../http/uws.js';
+import { respEndpointOf } from '../resp/resp-address.js';
+import { RespListener } from '../resp/resp-listener.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { MapKeeper } from './map-keeper.js';
+import { checkDataFormat } from './data-format.js';
+import { DataDirLock } from './data-dir-lock.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
@@ -66,11 +72,17 @@ export class DistkvNode {
   private readonly peers: PeerCheck;
   private readonly liveMap: MapKeeper;
   private readonly scheme: 'http' | 'https';
+  /** resp are the RESP listeners, one per hosted node (none when server.resp_port_offset = 0). */
+  private readonly resp: RespListener[] = [];
+  private readonly dataDir: string;
+  /** lock is this process's hold on the data directory, from start until the stores are closed. */
+  private lock: DataDirLock | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(options: NodeOptions) {
     const { config, log } = options;
     this.log = log;
+    this.dataDir = config.server.data_dir;
     const uws = loadNativeUws();
     const nodes = selectNodes(config, options.nodes);
     this.liveMap = new MapKeeper(config, log);
@@ -104,11 +116,12 @@ export class DistkvNode {
     registerReplicationMetrics(registry, this.pool, this.plan.stores);
     const shardMap = new ShardMap(config.shards);
     const scheme = (this.scheme = config.server.tls_cert === '' ? 'http' : 'https');
+    const ca = readTlsCa(config.server.tls_ca);
     const hosted = new Set(this.plan.listeners.map((l) => l.address));
     const others = [...new Set(config.shards.flatMap((s) => [s.address, ...s.replicas]))].filter(
       (a) => !hosted.has(a),
     );
-    this.peers = new PeerCheck(others, shardMap.hash, scheme, log, (doc, from) =>
+    this.peers = new PeerCheck(others, shardMap.hash, scheme, log, ca, (doc, from) =>
       this.liveMap.offer(doc, from),
     );
     const shared: SharedContext = {
@@ -122,12 +135,30 @@ export class DistkvNode {
       state: this.state,
       log,
       scheme,
-      forwarder: (this.forwarder = new Forwarder(scheme, shardMap.hash)),
+      forwarder: (this.forwarder = new Forwarder(scheme, shardMap.hash, ca)),
       peers: this.peers,
       proxy: options.proxy === true,
       startedAt: Date.now(),
     };
     this.frontDoor = new FrontDoor(uws, shared);
+    let clientIds = 0;
+    const respShared = {
+      config,
+      shardMap,
+      plan: this.plan,
+      pool: this.pool,
+      log,
+      startedAt: shared.startedAt,
+      nextClientId: () => ++clientIds,
+    };
+    for (const l of this.plan.listeners) {
+      // The RESP port follows the bound HTTP port, so --listen moves both.
+      const bind = respEndpointOf(
+        `${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`,
+        config.server.resp_port_offset,
+      );
+      if (bind !== undefined) this.resp.push(new RespListener(respShared, l, bind));
+    }
     if (config.server.token === '') {
       const exposed = this.plan.listeners.filter((l) => !isLoopbackHost(l.host));
       if (exposed.length > 0) {
@@ -143,7 +174,20 @@ export class DistkvNode {
   static async start(options: NodeOptions): Promise<DistkvNode> {
     const node = new DistkvNode(options);
     const t0 = performance.now();
+    node.lock = DataDirLock.acquire(node.dataDir);
+    const previous = node.lock.previousOwner;
+    if (previous !== undefined)
+      node.log.warn(
+        { data_dir: node.dataDir, previous_pid: previous.pid },
+        `took over the lock of ${node.dataDir} left by pid ${previous.pid}, which is no longer running`,
+      );
     try {
+      // Only the lock holder may look at (and on first start, mark) the directory's format.
+      if (options.config.storage.engine !== 'memory')
+        checkDataFormat(
+          node.dataDir,
+          node.plan.stores.map((st) => st.dir),
+        );
       await node.frontDoor.listen();
       // Requests are answered from now on, but with 503 until the stores are open ("serving" below).
       for (const l of node.plan.listeners)
@@ -152,15 +196,39 @@ export class DistkvNode {
           `listening on ${node.scheme}://${l.host}:${l.port} as node ${l.address} (stores opening: 503 until serving)`,
         );
       await node.pool.start();
+      for (const r of node.resp) {
+        await r.listen();
+        node.log.info(
+          { address: r.address },
+          `RESP (Redis protocol) on redis://${r.endpoint.host}:${r.endpoint.port} for node ${r.address}`,
+        );
+      }
       node.liveMap.attach(node.plan, node.pool);
       // A node that was down learns a newer live map from its peers before it takes a write.
       await node.peers.checkAll();
     } catch (err) {
+      for (const r of node.resp) r.close();
       node.frontDoor.close();
       await node.pool.stop();
+      node.lock.release();
       throw err;
     }
     for (const st of node.plan.stores) {
+      const failure = node.pool.storeFailure(st.index);
+      if (failure !== undefined) {
+        node.log.error(
+          {
+            shard: st.shard.name,
+            role: st.role,
+            node: st.node,
+            worker: st.worker,
+            dir: st.dir,
+            err: failure.message,
+          },
+          `store ${st.shard.name} (${st.role}) on ${st.node} FAILED to open; it answers 503 until fixed (see the worker's error above for the stack)`,
+        );
+        continue;
+      }
       node.log.info(
         {
           shard: st.shard.name,
@@ -195,6 +263,7 @@ export class DistkvNode {
   private async drain(): Promise<void> {
     this.state.phase = 'draining';
     this.frontDoor.close();
+    for (const r of this.resp) r.stopAccepting();
     this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
     const deadline = performance.now() + DRAIN_LIMIT_MS;
     while ((this.state.inFlight > 0 || this.pool.inFlight > 0) && performance.now() < deadline) {
@@ -206,8 +275,20 @@ export class DistkvNode {
         'drain limit reached; closing stores with requests in flight',
       );
     await this.pool.stop();
+    for (const r of this.resp) r.close();
+    this.lock?.release();
     await this.forwarder.close();
     await this.peers.stop();
     this.log.info('stores closed; stopped');
+  }
+}
+
+/** readTlsCa reads server.tls_ca (PEM) once at startup; "" means the system's CAs. */
+function readTlsCa(path: string): Buffer | undefined {
+  if (path === '') return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError('server.tls_ca', [`server.tls_ca: cannot read ${path}: ${(err as Error).message}`]);
   }
 }

@@ -51,13 +51,23 @@ export class PeerCheck {
   private readonly mine: string;
   private readonly scheme: 'http' | 'https';
   private readonly log: Logger;
+  /** ca is the PEM of the CA(s) trusted for https peers (server.tls_ca); undefined = the system's. */
+  private readonly ca: Buffer | undefined;
   private readonly onMap: OnMap | undefined;
 
-  constructor(peers: readonly string[], mine: string, scheme: 'http' | 'https', log: Logger, onMap?: OnMap) {
+  constructor(
+    peers: readonly string[],
+    mine: string,
+    scheme: 'http' | 'https',
+    log: Logger,
+    ca?: Buffer,
+    onMap?: OnMap,
+  ) {
     this.onMap = onMap;
     this.mine = mine;
     this.scheme = scheme;
     this.log = log;
+    this.ca = ca;
     this.peers = peers.map((address) => ({
       address,
       state: 'unknown',
@@ -105,7 +115,11 @@ export class PeerCheck {
     let version: string | undefined;
     try {
       const u = await undici();
-      this.agent ??= new u.Agent({ connections: 1, keepAliveTimeout: PEER_CHECK_MS * 2 });
+      this.agent ??= new u.Agent({
+        connections: 1,
+        keepAliveTimeout: PEER_CHECK_MS * 2,
+        ...(this.ca === undefined ? {} : { connect: { ca: this.ca } }),
+      });
       const res = await u.request(`${this.scheme}://${p.address}/cluster`, {
         dispatcher: this.agent,
         signal: AbortSignal.timeout(PEER_TIMEOUT_MS),

@@ -6,6 +6,9 @@
  * phase before the check phase runs). Replies come back in batches and are matched to their
  * handlers by id. Control calls (scan, stats, purge, close) are ordinary messages with an id.
  *
+ * A store that could not open does not stop the others: its worker reports it in its ready message
+ * (`storeFailure`), and it answers every request with UNAVAILABLE naming it and the cause.
+ *
  * When a worker dies, every operation and call in flight on it fails with UNAVAILABLE (503), the
  * failure is logged, and the worker is restarted with its stores after a short backoff; requests for
  * its stores fail fast with UNAVAILABLE until it is ready again.
@@ -70,6 +73,8 @@ class WorkerLink {
   private readonly entry: URL | typeof INLINE;
   private readonly log: Logger;
   private readonly logLevel: string;
+  /** failures is the pool's map of stores that could not open (shared by all links). */
+  private readonly failures: Map<number, WireError>;
 
   constructor(
     index: number,
@@ -78,6 +83,7 @@ class WorkerLink {
     entry: URL | typeof INLINE,
     log: Logger,
     logLevel: string,
+    failures: Map<number, WireError>,
   ) {
     this.index = index;
     this.stores = stores;
@@ -85,6 +91,13 @@ class WorkerLink {
     this.entry = entry;
     this.log = log;
     this.logLevel = logLevel;
+    this.failures = failures;
+  }
+
+  /** opened records which of this worker's stores could not open, from its ready message. */
+  private opened(msg: Extract<FromWorker, { type: 'ready' }>): void {
+    for (const s of this.stores) this.failures.delete(s.index);
+    for (const f of msg.failedStores ?? []) this.failures.set(f.index, f.error);
   }
 
   /** start spawns the worker and resolves once its stores are open. */
@@ -108,6 +121,7 @@ class WorkerLink {
           return;
         }
         if (msg.type === 'ready') {
+          this.opened(msg);
           this.ready = true;
           settled = true;
           resolve();
@@ -176,6 +190,8 @@ class WorkerLink {
       },
       terminate: () => Promise.resolve(0),
     };
+    const ready = host.readyMessage();
+    if (ready.type === 'ready') this.opened(ready);
     this.ready = true;
   }
 
@@ -282,12 +298,21 @@ export class WorkerPool {
   private readonly links: WorkerLink[];
   /** positions are the stores' published seqs and replica states (src/worker/positions.ts). */
   readonly positions: Positions;
+  /** failures maps each store that could not open to the error it answers with (updated when a worker starts). */
+  private readonly failures = new Map<number, WireError>();
 
   constructor(storesByWorker: StoreSpec[][], entry: URL | typeof INLINE, log: Logger, logLevel: string) {
     const storeCount = storesByWorker.reduce((n, s) => n + s.length, 0);
     const sab = new SharedArrayBuffer(Positions.bytesFor(storeCount));
     this.positions = new Positions(sab);
-    this.links = storesByWorker.map((stores, i) => new WorkerLink(i, stores, sab, entry, log, logLevel));
+    this.links = storesByWorker.map(
+      (stores, i) => new WorkerLink(i, stores, sab, entry, log, logLevel, this.failures),
+    );
+  }
+
+  /** storeFailure returns why a store could not open, or undefined when it is open (or not started). */
+  storeFailure(store: number): WireError | undefined {
+    return this.failures.get(store);
   }
 
   /** start spawns every worker and waits until all stores are open. */

@@ -3,20 +3,32 @@
  * caller, cuts a torn tail off the newest segment, and stops at corruption anywhere else with the
  * file and offset (or, with `repair`, keeps everything before the damage and reports what it dropped).
  *
- * A bad record in the newest segment is a torn tail (cut off, logged) when it runs past the end of
- * the file, ends exactly at the end, or the bytes from it to the end are all zero: a crash in
- * mid-append leaves exactly these. Any other bad record, a bad header, a seq out of order, or a missing segment
- * number is corruption.
+ * The rule (docs/wal-format.md, "Torn tail or corruption"): a bad record in the newest segment with
+ * no valid record after it is a torn tail, whatever the garbage looks like (random bytes, zeros, a
+ * truncated record, an impossible length): a crash in mid-append leaves only unacknowledged bytes
+ * behind the last good record, so it is cut off and reported. A bad record followed by a valid one
+ * is corruption: acknowledged records lie behind the damage, so recovery refuses (naming file and
+ * offset) unless `repair`. "Valid" means a record that passes its CRC and whose seq could follow
+ * the bad point (see `findLaterRecord`). A newest segment whose header is bad is judged the same
+ * way (a crash while starting it). A bad record in an older segment, a seq out of order or a
+ * missing segment number is always corruption.
  */
 import { join } from 'node:path';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import type { Vfs } from './vfs.js';
 import {
   decodeHeader,
   decodeRecord,
   type DecodedRecord,
+  MAX_RECORD_LEN,
   parseSegmentName,
+  readU64,
+  RECORD_FIXED_BYTES,
+  RECORD_PREFIX_BYTES,
+  recordSize,
   segmentName,
+  TYPE_DELETE,
+  TYPE_PUT,
   WAL_HEADER_BYTES,
 } from './wal-format.js';
 
@@ -57,9 +69,55 @@ export interface ReadWalOptions {
   onRecord: (record: DecodedRecord) => void;
 }
 
-function isZero(b: Buffer, from: number): boolean {
-  for (let i = from; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
+/** MIN_RECORD_BYTES is the size of the smallest record (empty key and value). */
+const MIN_RECORD_BYTES = recordSize(0, 0);
+
+/**
+ * findLaterRecord looks for a valid record at any offset in `[from, b.length)` that could belong
+ * after a damaged spot at offset `base` whose seq would have been `lowSeq`: its CRC passes and its
+ * seq lies in `[lowSeq, highSeq + (offset - base) / MIN_RECORD_BYTES]` (every record between the
+ * two takes at least MIN_RECORD_BYTES). Returns its offset and seq, or undefined.
+ *
+ * Cost: the seq window rejects garbage before any CRC is computed (a random u64 falls in it with
+ * odds below 2^-40), so scanning a torn tail is a few operations per byte.
+ */
+function findLaterRecord(
+  b: Buffer,
+  from: number,
+  base: number,
+  lowSeq: number,
+  highSeq: number,
+): { offset: number; seq: number } | undefined {
+  for (let p = from; p + MIN_RECORD_BYTES <= b.length; p++) {
+    const len = b.readUInt32LE(p + 4);
+    if (len < RECORD_FIXED_BYTES || len > MAX_RECORD_LEN || p + RECORD_PREFIX_BYTES + len > b.length)
+      continue;
+    const type = b[p + 8];
+    if (type !== TYPE_PUT && type !== TYPE_DELETE) continue;
+    const seq = readU64(b, p + 9);
+    if (seq < lowSeq || seq > highSeq + Math.floor((p - base) / MIN_RECORD_BYTES)) continue;
+    if (typeof decodeRecord(b, p) !== 'string') return { offset: p, seq };
+  }
+  return undefined;
+}
+
+function followedBy(reason: string, later: { offset: number; seq: number } | undefined): string {
+  if (later === undefined) return reason;
+  return `${reason}; a valid record (seq ${later.seq}) follows at offset ${later.offset}, so this is damage, not a torn tail`;
+}
+
+/** replay hands one record to `onRecord`; a failure there is rethrown naming the file, offset and seq. */
+function replay(onRecord: ReadWalOptions['onRecord'], r: DecodedRecord, path: string, offset: number): void {
+  try {
+    onRecord(r);
+  } catch (err) {
+    const e = toDistkvError(err);
+    throw new DistkvError(
+      e.code,
+      `${path} at offset ${offset}: replaying the record with seq ${r.seq} failed: ${e.message}`,
+      { cause: err },
+    );
+  }
 }
 
 /** listSegments returns the segment numbers in `dir`, ascending. */
@@ -140,11 +198,18 @@ export async function readWal(vfs: Vfs, dir: string, options: ReadWalOptions): P
     }
     const { header, size } = readHeaderOf(vfs, path);
     if (typeof header === 'string') {
-      if (isLast && (size < WAL_HEADER_BYTES || isZero(vfs.readFile(path), 0))) {
-        await cut(i, 0, `incomplete segment header: ${header}`, 'torn-tail');
-        break;
-      }
-      await corrupt(i, 0, header);
+      // A newest segment whose header never got written whole is a torn tail if no record follows.
+      const later = isLast
+        ? findLaterRecord(
+            vfs.readFile(path),
+            0,
+            0,
+            expectSeq >= 0 ? expectSeq : 1,
+            expectSeq >= 0 ? expectSeq : options.afterSeq + 1,
+          )
+        : undefined;
+      if (isLast && later === undefined) await cut(i, 0, `incomplete segment header: ${header}`, 'torn-tail');
+      else await corrupt(i, 0, followedBy(header, later));
       break;
     }
     if (expectSeq >= 0 && header.firstSeq !== expectSeq) {
@@ -170,10 +235,9 @@ export async function readWal(vfs: Vfs, dir: string, options: ReadWalOptions): P
       const r = decodeRecord(buf, offset);
       if (typeof r === 'string') {
         const reason = r === 'short' ? 'record runs past the end of the file' : r;
-        const endsAtEof =
-          r === 'short' || offset + 8 + buf.readUInt32LE(offset + 4) === buf.length || isZero(buf, offset);
-        if (isLast && endsAtEof) await cut(i, offset, reason, 'torn-tail');
-        else await corrupt(i, offset, reason);
+        const later = findLaterRecord(buf, offset + 1, offset, seq, seq);
+        if (isLast && later === undefined) await cut(i, offset, reason, 'torn-tail');
+        else await corrupt(i, offset, followedBy(reason, later));
         stopped = true;
         break;
       }
@@ -182,7 +246,7 @@ export async function readWal(vfs: Vfs, dir: string, options: ReadWalOptions): P
         stopped = true;
         break;
       }
-      if (r.seq > options.afterSeq) options.onRecord(r);
+      if (r.seq > options.afterSeq) replay(options.onRecord, r, path, offset);
       seq++;
       offset += r.size;
     }

@@ -7,6 +7,7 @@
  * up sequentially reads each segment once. A position older than the oldest retained segment is
  * "gone": the replica must resync from a snapshot.
  */
+import { CorruptionError } from '../errors.js';
 import type { SegmentInfo } from './wal-reader.js';
 import type { Vfs } from './vfs.js';
 import { decodeRecord, WAL_HEADER_BYTES } from './wal-format.js';
@@ -122,7 +123,7 @@ export class WalTail {
     const start = offset;
     while (seq <= seg.lastSeq && offset < b.length && (offset - start < maxBytes || offset === start)) {
       const r = decodeRecord(b, offset);
-      if (typeof r === 'string') throw new Error(`${seg.path} at offset ${offset}: ${r}`);
+      if (typeof r === 'string') throw new CorruptionError(seg.path, offset, r);
       offset += r.size;
       seq++;
     }

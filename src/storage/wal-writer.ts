@@ -379,17 +379,42 @@ export class WalWriter {
 
   private async roll(nextSeq: number): Promise<void> {
     if (this.opts.durability !== 'fsync') await this.sync();
-    await this.file.close();
+    // The new segment must be whole before the current one is let go: if starting it fails (a full
+    // disk), writes go on in the current segment and no headerless file is left to take records.
+    const next = await this.createSegment(this.current.no + 1, nextSeq);
+    const old = this.file;
     this.sealed.push({ ...this.current });
-    await this.startSegment(this.current.no + 1, nextSeq);
+    this.file = next.file;
+    this.current = next.info;
+    await old.close();
   }
 
   private async startSegment(no: number, firstSeq: number): Promise<void> {
+    const next = await this.createSegment(no, firstSeq);
+    this.file = next.file;
+    this.current = next.info;
+  }
+
+  /** createSegment creates segment `no` with its header, synced; on failure it removes what it made and throws. */
+  private async createSegment(
+    no: number,
+    firstSeq: number,
+  ): Promise<{ file: WritableFile; info: SegmentInfo }> {
     const path = join(this.opts.dir, segmentName(no));
-    this.file = await this.opts.vfs.openAppend(path, true);
-    await this.file.append(encodeHeader(no, 0, firstSeq));
-    await this.file.sync();
-    this.opts.vfs.syncDir(this.opts.dir);
-    this.current = { no, path, firstSeq, lastSeq: firstSeq - 1, bytes: WAL_HEADER_BYTES };
+    const file = await this.opts.vfs.openAppend(path, true);
+    try {
+      await file.append(encodeHeader(no, 0, firstSeq));
+      await file.sync();
+      this.opts.vfs.syncDir(this.opts.dir);
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      try {
+        this.opts.vfs.unlink(path);
+      } catch {
+        // Left behind, it is a newest segment without a whole header and no record: recovery deletes it.
+      }
+      throw err;
+    }
+    return { file, info: { no, path, firstSeq, lastSeq: firstSeq - 1, bytes: WAL_HEADER_BYTES } };
   }
 }

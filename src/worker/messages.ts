@@ -45,6 +45,8 @@ export interface ReplicaSpec {
   leaderStore: number | undefined;
   token: string;
   scheme: 'http' | 'https';
+  /** tlsCa is the PEM file of the CA trusted for an https leader (server.tls_ca); "" = the system's CAs. */
+  tlsCa: string;
   pullMaxBytes: number;
   pullWaitMs: number;
   /** configHash is this node's topology hash, sent with pulls so a leader with another config refuses them. */
@@ -114,7 +116,12 @@ export interface ScanEntry {
 
 /** FromWorker is a message from a worker to the main thread. */
 export type FromWorker =
-  | { type: 'ready'; stores: { index: number; engine: string; keys: number; lastSeq: number }[] }
+  | {
+      type: 'ready';
+      stores: { index: number; engine: string; keys: number; lastSeq: number }[];
+      /** failedStores are the stores that could not open (they answer UNAVAILABLE with `error`). */
+      failedStores?: { index: number; error: WireError }[];
+    }
   | { type: 'failed'; error: WireError }
   | { type: 'replies'; buffer: ArrayBuffer; length: number }
   | { type: 'scan-result'; id: number; ok: true; entries: ScanEntry[] }

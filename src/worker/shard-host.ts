@@ -12,7 +12,7 @@
  * longer land on a store that now follows another leader.
  */
 import type { Logger } from 'pino';
-import { toDistkvError, DistkvError } from '../errors.js';
+import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
 import { openStore } from '../storage/open-store.js';
 import { type HostedStore, ReplicationHost } from '../replication/replication-host.js';
@@ -21,31 +21,64 @@ import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { ReplyWriter, RequestReader } from './op-codec.js';
 import { Positions, SLOT_LAST_SEQ } from './positions.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
-import { OP_DELETE, OP_GET, OP_PUT, ST_DONE, ST_ERROR, ST_MISSING, ST_VALUE } from './op-format.js';
+import {
+  OP_DELETE,
+  OP_DELETE_COUNTED,
+  OP_GET,
+  OP_INCR,
+  OP_PUT,
+  OP_SET_IF,
+  OP_WAIT,
+  SET_IF_NX,
+  SET_IF_XX,
+  ST_DONE,
+  ST_ERROR,
+  ST_MISSING,
+  ST_VALUE,
+} from './op-format.js';
+import { PendingWrites } from './pending-writes.js';
+import { encodeOld, incremented } from './read-modify-write.js';
 
 /** SendFn delivers a message to the main thread, transferring the listed buffers. */
 export type SendFn = (msg: FromWorker, transfer?: ArrayBuffer[]) => void;
 
 const PURGE_CHUNK = 1000;
 
+/** openFailure is the UNAVAILABLE error a store that could not open answers with: which store, and why. */
+function openFailure(spec: StoreSpec, err: unknown): DistkvError {
+  return new DistkvError(
+    'UNAVAILABLE',
+    `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
+  );
+}
+
 /** ShardHost runs the stores of one worker. */
 export class ShardHost {
   private readonly stores = new Map<number, HostedStore>();
+  /** failed holds the stores that could not open, with the error every request for them gets. */
+  private readonly failed = new Map<number, DistkvError>();
   private readonly replies = new ReplyWriter();
+  /** pending holds writes issued but not yet durable, so reads and read-modify-writes see them. */
+  private readonly pending = new PendingWrites();
   private readonly positions: Positions;
   private replication: ReplicationHost | undefined;
   private readonly send: SendFn;
   private flushScheduled = false;
-  /** fenced stores refuse client writes; pending holds each store's writes not yet settled. */
+  /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
   private readonly fenced = new Set<number>();
-  private readonly pending = new Map<number, Set<Promise<unknown>>>();
+  private readonly unsettled = new Map<number, Set<Promise<unknown>>>();
 
   private constructor(positions: SharedArrayBuffer, send: SendFn) {
     this.positions = new Positions(positions);
     this.send = send;
   }
 
-  /** open opens (recovering) every store of `specs`; if one fails, the ones opened are closed again. */
+  /**
+   * open opens (recovering) every store of `specs`. A store that cannot open (a damaged file, a
+   * failed replay) is logged with its file, cause and stack and answers every request with
+   * UNAVAILABLE naming it and the cause; the other stores open and serve. If replication cannot
+   * start, the stores opened are closed again.
+   */
   static async open(
     specs: readonly StoreSpec[],
     positions: SharedArrayBuffer,
@@ -55,18 +88,29 @@ export class ShardHost {
     const host = new ShardHost(positions, send);
     try {
       for (const spec of specs) {
-        const store = await openStore(spec.engine, {
-          dir: spec.dir,
-          durability: spec.durability,
-          fsyncIntervalMs: spec.fsyncIntervalMs,
-          lsm: spec.lsm,
-          repair: spec.repair,
-          ...(log === undefined
-            ? {}
-            : { log: log.child({ shard: spec.shard.name, role: spec.role, node: spec.node }) }),
-        });
-        host.stores.set(spec.index, { spec, store });
-        host.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
+        const storeLog = log?.child({ shard: spec.shard.name, role: spec.role, node: spec.node });
+        try {
+          const store = await openStore(spec.engine, {
+            dir: spec.dir,
+            durability: spec.durability,
+            fsyncIntervalMs: spec.fsyncIntervalMs,
+            lsm: spec.lsm,
+            repair: spec.repair,
+            ...(storeLog === undefined ? {} : { log: storeLog }),
+          });
+          host.stores.set(spec.index, { spec, store });
+          host.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
+        } catch (err) {
+          host.failed.set(spec.index, openFailure(spec, err));
+          storeLog?.error(
+            {
+              err,
+              dir: spec.dir,
+              ...(err instanceof CorruptionError ? { file: err.file, offset: err.offset } : {}),
+            },
+            `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
+          );
+        }
       }
       host.replication = new ReplicationHost(host.stores, host.positions, log);
       host.replication.start();
@@ -83,7 +127,8 @@ export class ShardHost {
       const s = store.stats();
       return { index: spec.index, engine: store.engine, keys: s.keys, lastSeq: s.lastSeq };
     });
-    return { type: 'ready', stores };
+    const failedStores = [...this.failed].map(([index, err]) => ({ index, error: err.toWire() }));
+    return { type: 'ready', stores, failedStores };
   }
 
   /** handle executes one message from the main thread. */
@@ -107,10 +152,21 @@ export class ShardHost {
           type: 'stats-result',
           id: msg.id,
           ok: true,
-          stores: [...this.stores.entries()].map(([index, { store }]) => ({
-            index,
-            stats: { ...store.stats(), ...store.timings?.(), ...this.replication?.statsOf(index) },
-          })),
+          stores: [
+            ...[...this.stores.entries()].map(([index, { store }]) => ({
+              index,
+              stats: {
+                state: 'open',
+                ...store.stats(),
+                ...store.timings?.(),
+                ...this.replication?.statsOf(index),
+              },
+            })),
+            ...[...this.failed].map(([index, err]) => ({
+              index,
+              stats: { state: 'failed', error: err.message },
+            })),
+          ],
         }));
         return;
       case 'purge':
@@ -133,7 +189,7 @@ export class ShardHost {
           if (msg.on) this.fenced.add(msg.store);
           else this.fenced.delete(msg.store);
           // Writes accepted before the fence finish first: the seq reported covers every one of them.
-          await Promise.allSettled([...(this.pending.get(msg.store) ?? [])]);
+          await Promise.allSettled([...(this.unsettled.get(msg.store) ?? [])]);
           return { type: 'fence-result', id: msg.id, ok: true, lastSeq: store.lastSeq() };
         });
         return;
@@ -231,7 +287,9 @@ export class ShardHost {
   private storeAt(index: number): Store {
     const entry = this.stores.get(index);
     if (entry === undefined)
-      throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
+      throw (
+        this.failed.get(index) ?? new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`)
+      );
     return entry.store;
   }
 
@@ -243,18 +301,53 @@ export class ShardHost {
         const store = this.storeAt(r.store);
         switch (r.op) {
           case OP_GET: {
-            const v = store.get(r.key);
-            if (v === undefined) this.replies.add(id, ST_MISSING, 0, undefined);
-            else this.replies.add(id, ST_VALUE, 0, v);
+            const settled = this.pending.settledOf(r.store, r.key);
+            if (settled === undefined) this.replyGet(id, store.get(r.key));
+            else this.getWhenDurable(id, store, Buffer.from(r.key), settled);
             break;
           }
           case OP_PUT:
-            this.checkWritable(r.store);
-            this.track(id, r.store, store.put(r.key, r.value), r.w, r.timeoutMs);
+            this.write(id, r.store, store, r.key, r.value, r.w, r.timeoutMs, undefined);
             break;
-          case OP_DELETE:
-            this.checkWritable(r.store);
-            this.track(id, r.store, store.delete(r.key), r.w, r.timeoutMs);
+          case OP_DELETE: {
+            // Whether the key existed, as a read at this instant sees it (writes in flight included):
+            // the reply is ST_DONE if it did, ST_MISSING if not (X-Distkv-Existed, docs/api.md).
+            const existed = this.current(r.store, store, r.key) != null;
+            this.write(
+              id,
+              r.store,
+              store,
+              r.key,
+              null,
+              r.w,
+              r.timeoutMs,
+              undefined,
+              existed ? ST_DONE : ST_MISSING,
+            );
+            break;
+          }
+          case OP_INCR: {
+            const next = incremented(this.current(r.store, store, r.key), r.value);
+            this.write(id, r.store, store, r.key, next, r.w, r.timeoutMs, next);
+            break;
+          }
+          case OP_SET_IF: {
+            const old = this.current(r.store, store, r.key);
+            const flags = r.value[0] ?? 0;
+            const skip = (flags & SET_IF_NX && old != null) || (flags & SET_IF_XX && old == null);
+            if (skip) this.replies.add(id, ST_MISSING, 0, encodeOld(old));
+            else this.write(id, r.store, store, r.key, r.value.subarray(1), r.w, r.timeoutMs, encodeOld(old));
+            break;
+          }
+          case OP_DELETE_COUNTED: {
+            const old = this.current(r.store, store, r.key);
+            if (old == null)
+              this.replies.add(id, ST_DONE, this.positions.get(r.store, SLOT_LAST_SEQ), encodeOld(old));
+            else this.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, encodeOld(old));
+            break;
+          }
+          case OP_WAIT:
+            this.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
             break;
           default:
             throw new DistkvError('BAD_REQUEST', `unknown op ${r.op}`);
@@ -277,33 +370,95 @@ export class ShardHost {
       );
   }
 
+  private replyGet(id: number, v: Uint8Array | null | undefined): void {
+    if (v == null) this.replies.add(id, ST_MISSING, 0, undefined);
+    else this.replies.add(id, ST_VALUE, 0, v);
+  }
+
+  /**
+   * getWhenDurable answers a read of a key with a write in flight once that write has settled, from
+   * the store: a reader never sees a value that a failed fsync could still take back. `key` is a copy
+   * (the request batch it came from is reused).
+   */
+  private getWhenDurable(id: number, store: Store, key: Uint8Array, settled: Promise<unknown>): void {
+    const answer = (): void => {
+      try {
+        this.replyGet(id, store.get(key));
+      } catch (err) {
+        this.replyError(id, err);
+      }
+      this.scheduleFlush();
+    };
+    settled.then(answer, answer);
+  }
+
+  /** current returns the newest value of a key: a write in flight, else what the store holds. */
+  private current(index: number, store: Store, key: Uint8Array): Uint8Array | null | undefined {
+    const p = this.pending.get(index, key);
+    return p === undefined ? store.get(key) : p;
+  }
+
+  /** write issues a put (or, for null, a delete), visible to `current` at once, and replies when durable. */
+  private write(
+    id: number,
+    index: number,
+    store: Store,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    w: number,
+    timeoutMs: number,
+    replyValue: Uint8Array | undefined,
+    done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
+  ): void {
+    this.checkWritable(index);
+    const promise = value === null ? store.delete(key) : store.put(key, value);
+    const handle = this.pending.note(index, key, value, promise);
+    const settle = (): void => {
+      this.pending.settle(index, handle);
+    };
+    promise.then(settle, settle);
+    this.track(id, index, promise, w, timeoutMs, replyValue, done);
+  }
+
+  /** waitReplicas answers OP_WAIT: how many replicas hold `seq`, once `w` do or after `timeoutMs`. */
+  private waitReplicas(id: number, index: number, seq: number, w: number, timeoutMs: number): void {
+    void this.replicationHost()
+      .waitForAcks(index, seq, w, timeoutMs)
+      .then((acked) => {
+        this.replies.add(id, ST_DONE, acked, undefined);
+        this.scheduleFlush();
+      });
+  }
+
   private track(
     id: number,
     storeIndex: number,
     write: Promise<{ seq: number }>,
     w: number,
     timeoutMs: number,
+    replyValue: Uint8Array | undefined,
+    done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
   ): void {
-    let set = this.pending.get(storeIndex);
-    if (set === undefined) this.pending.set(storeIndex, (set = new Set()));
+    let set = this.unsettled.get(storeIndex);
+    if (set === undefined) this.unsettled.set(storeIndex, (set = new Set()));
     const settled = set;
     settled.add(write);
-    const done = (): void => {
+    const forget = (): void => {
       settled.delete(write);
     };
-    write.then(done, done);
+    write.then(forget, forget);
     write.then(
       ({ seq }) => {
         this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
         if (w === 0) {
-          this.replies.add(id, ST_DONE, seq, undefined);
+          this.replies.add(id, done, seq, replyValue);
           this.scheduleFlush();
           return;
         }
         void this.replicationHost()
           .waitForAcks(storeIndex, seq, w, timeoutMs)
           .then((acked) => {
-            if (acked >= w) this.replies.add(id, ST_DONE, seq, undefined);
+            if (acked >= w) this.replies.add(id, done, seq, replyValue);
             else
               this.replyError(
                 id,

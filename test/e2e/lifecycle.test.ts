@@ -3,9 +3,10 @@
  * uWS, the seed's 10-address layout in one process, drain on SIGTERM, exit at once on a second signal.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { WAL_HEADER_BYTES } from '../../src/storage/wal-format.js';
 import { freePort, freePorts } from '../helpers/ports.js';
 import { REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -36,6 +37,131 @@ describe('distkv serve lifecycle', () => {
     s = await ServerProcess.start(args, `http://127.0.0.1:${p1}/healthz`);
     assert.equal(await (await fetch(`http://127.0.0.1:${p1}/kv/persisted`)).text(), 'yes');
     assert.equal(await s.stop(), 0);
+  });
+
+  it('refuses a second serve on a port in use and on a data directory in use, naming each', async () => {
+    const dir = tempDir(after);
+    const [port, other] = await freePorts(2);
+    const config = writeConfig(dir, [{ address: `127.0.0.1:${port}` }]);
+    const data = join(dir, 'data');
+    const first = await ServerProcess.start(
+      ['--config', config, '--data-dir', data],
+      `http://127.0.0.1:${port}/healthz`,
+    );
+    try {
+      assert.equal(
+        (await fetch(`http://127.0.0.1:${port}/kv/owner`, { method: 'PUT', body: 'first' })).status,
+        204,
+      );
+      const same = ServerProcess.spawn(['serve', '--config', config, '--data-dir', data]);
+      assert.equal(await same.waitExit(), 1, 'the same command again refuses');
+      assert.match(same.stderr, /is in use by another distkv process/);
+      const samePort = ServerProcess.spawn([
+        'serve',
+        '--config',
+        config,
+        '--data-dir',
+        join(dir, 'other-data'),
+      ]);
+      assert.equal(await samePort.waitExit(), 1);
+      assert.match(
+        samePort.stderr,
+        new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`),
+      );
+      const otherDir = join(dir, 'other');
+      mkdirSync(otherDir);
+      const otherConfig = writeConfig(otherDir, [{ address: `127.0.0.1:${other}` }]);
+      const sameData = ServerProcess.spawn(['serve', '--config', otherConfig, '--data-dir', data]);
+      assert.equal(await sameData.waitExit(), 1);
+      assert.match(
+        sameData.stderr,
+        new RegExp(`data directory ${data} is in use by another distkv process \\(pid ${first.child.pid}\\)`),
+      );
+      for (let i = 0; i < 20; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/kv/owner`);
+        assert.equal(await r.text(), 'first', 'every connection still reaches the first server');
+      }
+    } finally {
+      first.child.kill('SIGKILL');
+      await first.waitExit();
+    }
+    assert.ok(existsSync(join(data, 'LOCK')), 'kill -9 leaves the lock file behind');
+    const again = await ServerProcess.start(
+      ['--config', config, '--data-dir', data],
+      `http://127.0.0.1:${port}/healthz`,
+    );
+    try {
+      assert.match(again.stdout, /took over the lock .* left by pid \d+/);
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/kv/owner`)).text(), 'first');
+    } finally {
+      assert.equal(await again.stop(), 0);
+    }
+    assert.equal(existsSync(join(data, 'LOCK')), false, 'a clean stop removes the lock file');
+  });
+
+  it('serves the other stores when one cannot open, and names that store, its file and the cause', async () => {
+    const dir = tempDir(after);
+    const port = await freePort();
+    const node = `127.0.0.1:${port}`;
+    const config = writeConfig(dir, [{ address: node }, { address: node }]);
+    const data = join(dir, 'data');
+    const args = ['--config', config, '--data-dir', data, '--workers', '1'];
+    const base = `http://${node}`;
+    let s = await ServerProcess.start(args, `${base}/healthz`);
+    const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
+    for (const k of keys)
+      assert.equal((await fetch(`${base}/kv/${k}`, { method: 'PUT', body: k })).status, 204);
+    s.child.kill('SIGKILL'); // the records stay in the WAL
+    await s.waitExit();
+    const wal = join(data, node.replace(':', '_'), 'shard-1', 'wal', '00000001.log');
+    const bytes = readFileSync(wal);
+    bytes[WAL_HEADER_BYTES + 20]! ^= 0xff; // inside the first record; valid records follow
+    writeFileSync(wal, bytes);
+
+    s = await ServerProcess.start(args, `${base}/healthz`);
+    try {
+      let served = 0;
+      let refused = 0;
+      for (const k of keys) {
+        const r = await fetch(`${base}/kv/${k}`);
+        if (r.status === 200) {
+          assert.equal(await r.text(), k);
+          served++;
+        } else {
+          assert.equal(r.status, 503, k);
+          const body = (await r.json()) as { error: { code: string; message: string } };
+          assert.equal(body.error.code, 'UNAVAILABLE');
+          assert.match(
+            body.error.message,
+            /store shard-1 \(leader on .*\) could not open: .*00000001\.log at offset 24: checksum mismatch/,
+          );
+          refused++;
+        }
+      }
+      assert.ok(served > 0 && refused > 0, `shard-0 serves (${served}), shard-1 refuses (${refused})`);
+      const stats = (await (await fetch(`${base}/stats`)).json()) as {
+        stores: { name: string; state?: string; error?: string }[];
+      };
+      assert.deepEqual(
+        stats.stores.map((x) => [x.name, x.state]),
+        [
+          ['shard-0', 'open'],
+          ['shard-1', 'failed'],
+        ],
+      );
+      const cluster = (await (await fetch(`${base}/cluster`)).json()) as {
+        shards: { name: string; leader: { state?: string; error?: string } }[];
+      };
+      assert.equal(cluster.shards[0]!.leader.state, undefined);
+      assert.equal(cluster.shards[1]!.leader.state, 'failed');
+      assert.match(cluster.shards[1]!.leader.error ?? '', /checksum mismatch/);
+      const logged = s.stdout.split('\n').find((l) => l.includes('could not open'));
+      assert.ok(logged !== undefined, 'the failure is logged');
+      assert.match(logged, /"file":"[^"]*shard-1[^"]*00000001\.log"/);
+      assert.match(logged, /"stack":"[^"]*at /, 'with the stack');
+    } finally {
+      assert.equal(await s.stop(), 0);
+    }
   });
 
   it('finishes in-flight requests when SIGTERM arrives during load', async () => {

@@ -178,6 +178,30 @@ describe('WAL', () => {
     );
   });
 
+  it('keeps writing into the current segment when the disk fills while a new segment is started', async () => {
+    const vfs = new FaultyVfs();
+    const w = await writer(vfs, 200);
+    const record = 8 + 11 + 2 + 5; // key "kN", value "value"
+    let seq = 0;
+    // Fill segment 1 up to the write that takes it past 200 bytes; leave room for that write and
+    // 10 bytes of the next segment's header only.
+    while (WAL_HEADER_BYTES + (seq + 1) * record < 200)
+      seq = await w.append(TYPE_PUT, b(`k${seq % 10}`), b('value'));
+    vfs.setCapacity(vfs.usedBytes() + record + 10);
+    seq = await w.append(TYPE_PUT, b(`k${seq % 10}`), b('value'));
+    await new Promise((r) => setImmediate(r)); // the roll to segment 2 runs after the write resolves
+    vfs.setCapacity(Infinity);
+    for (let i = 0; i < 10; i++) seq = await w.append(TYPE_PUT, b(`k${i}`), b('value'));
+    await w.close();
+    const { rec, records } = await recover(vfs);
+    assert.equal(rec.damage.length, 0, JSON.stringify(rec.damage));
+    assert.deepEqual(
+      records.map((r) => r[0]),
+      Array.from({ length: seq }, (_, i) => i + 1),
+      'every acknowledged record is read back',
+    );
+  });
+
   it('loses nothing synced when power fails, in fsync mode', async () => {
     const vfs = new FaultyVfs();
     const w = await writer(vfs);

@@ -1,40 +1,40 @@
 /**
- * Measures: the cost of routing one key to its slot, `xxh64(utf8(key)) mod 16384`.
- * Compares distkv's pure-JavaScript xxh64 (src/routing/xxh64.ts, used on every request) with the
- * xxhash-addon native binding (plus the Buffer.from(key) it needs), on 16-byte ASCII keys, a
- * non-ASCII key, and a 1024-byte key.
+ * Measures: the cost of routing one key to its slot, Redis Cluster's `crc16(key or {tag}) mod 16384`
+ * (src/routing/slot.ts, used on every request), on 16-byte ASCII keys, a hash-tagged key, a
+ * non-ASCII key and a 1024-byte key; and the bare CRC16 of 16 bytes for reference.
  */
-import { createRequire } from 'node:module';
 import { bench, do_not_optimize, run, summary } from 'mitata';
+import { crc16 } from '../../../src/routing/crc16.js';
 import { SlotHasher } from '../../../src/routing/slot.js';
 import { printHeader } from '../header.js';
 
-const require = createRequire(import.meta.url);
-const { XXHash64 } = require('xxhash-addon') as { XXHash64: { hash(b: Buffer): Buffer } };
-
 printHeader('routing/slot-hash');
 const keys = Array.from({ length: 1024 }, (_, i) => `user:${String(i * 7919).padStart(10, '0')}`);
+const bytes = keys.map((k) => Buffer.from(k));
 const hasher = new SlotHasher();
 let i = 0;
 
 summary(() => {
-  bench('distkv JS xxh64 slotOf (16-byte ASCII key)', () => {
+  bench('slotOf (16-byte ASCII key)', () => {
     do_not_optimize(hasher.slotOf(keys[i++ & 1023]!));
   });
-  bench('xxhash-addon XXHash64.hash(Buffer.from(key))', () => {
-    do_not_optimize(XXHash64.hash(Buffer.from(keys[i++ & 1023]!)).readUInt16BE(6) & 16383);
+  bench('slotOfBytes (16-byte key as bytes)', () => {
+    do_not_optimize(hasher.slotOfBytes(bytes[i++ & 1023]!));
+  });
+  bench('crc16 (16 bytes)', () => {
+    do_not_optimize(crc16(bytes[i++ & 1023]!));
   });
 });
 
-bench('distkv JS xxh64 slotOf (non-ASCII key "ключ-42")', () => {
+bench('slotOf (hash-tagged key "{user1000}.following")', () => {
+  do_not_optimize(hasher.slotOf('{user1000}.following'));
+});
+bench('slotOf (non-ASCII key "ключ-42")', () => {
   do_not_optimize(hasher.slotOf('ключ-42'));
 });
 const long = 'k'.repeat(1024);
-bench('distkv JS xxh64 slotOf (1024-byte key)', () => {
+bench('slotOf (1024-byte key)', () => {
   do_not_optimize(hasher.slotOf(long));
-});
-bench('xxhash-addon (1024-byte key)', () => {
-  do_not_optimize(XXHash64.hash(Buffer.from(long)).readUInt16BE(6) & 16383);
 });
 
 await run();

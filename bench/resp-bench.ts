@@ -1,0 +1,180 @@
+/**
+ * `npm run bench:resp`: distkv's RESP listener against redis-server, with redis-server's own tool.
+ *
+ *  1. `redis-benchmark -t set,get -c 50 -P <1|16> -d 100 -r 100000 -n N` against distkv's RESP
+ *     listener (the default layout: 4 shards, leaders and replicas in one process, durability
+ *     fsync) and against a redis-server started here (appendfsync always, AOF in a temp dir, on a
+ *     free loopback port); the two targets alternate round by round (reversed every other round).
+ *  2. RESP GET against HTTP GET on the same distkv process, with distkv's own load generator
+ *     (same connections, same keys, get:100), alternated the same way.
+ * Reported: median requests/s per target and the median of the per-round ratios. The table is
+ * printed and written into docs/performance.md between the bench:resp markers.
+ *
+ * Usage: node dist/bench/resp-bench.js [--requests 200000] [--rounds 3] [--seconds 10]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
+import { arg } from './lib/args.js';
+import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
+import { hasRedis, startRedis } from './lib/redis.js';
+
+const REQUESTS = Number(arg('requests', '200000'));
+const ROUNDS = Number(arg('rounds', '3'));
+const SECONDS = Number(arg('seconds', '10'));
+const RESP_OFFSET = 1000;
+const DOC = join(ROOT, 'docs', 'performance.md');
+const START = '<!-- bench:resp start -->';
+const END = '<!-- bench:resp end -->';
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => {
+      resolve(false);
+    });
+    srv.listen(port, '127.0.0.1', () => {
+      srv.close(() => {
+        resolve(true);
+      });
+    });
+  });
+}
+
+/** nodePort returns a free port whose RESP twin (port + 1000) is free too. */
+async function nodePort(): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    if (p + RESP_OFFSET <= 65535 && (await isFree(p + RESP_OFFSET))) return p;
+  }
+}
+
+/** redisBenchmark runs redis-benchmark and returns requests/s per test (SET, GET). */
+function redisBenchmark(port: number, pipeline: number): Record<string, number> {
+  const args = ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-c', '50', '-P', String(pipeline)];
+  args.push('-d', '100', '-r', '100000', '-n', String(REQUESTS), '--csv');
+  const r = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 1_800_000 });
+  if (r.status !== 0) throw new Error(`redis-benchmark ${args.join(' ')} failed: ${r.stderr}`);
+  const out: Record<string, number> = {};
+  for (const line of r.stdout.split('\n')) {
+    const m = /^"(SET|GET)","([\d.]+)"/.exec(line);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  if (out.SET === undefined || out.GET === undefined) throw new Error(`unexpected output:\n${r.stdout}`);
+  return out;
+}
+
+async function main(): Promise<void> {
+  if (!hasRedis() || spawnSync('redis-benchmark', ['--version']).error !== undefined)
+    throw new Error(
+      'bench:resp needs redis-server and redis-benchmark (Debian: apt-get install redis-server redis-tools)',
+    );
+  const dir = mkdtempSync(join(tmpdir(), 'distkv-resp-bench-'));
+  const children: Child[] = [];
+  const header = `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}); redis-benchmark -c 50 -d 100 -r 100000 -n ${REQUESTS}; ${ROUNDS} rounds alternated, medians; the machine was shared with other jobs`;
+  process.stdout.write(`# bench:resp | ${header}\n`);
+  try {
+    const [lp, rp] = [await nodePort(), await nodePort()];
+    const cfg = defaultLayoutConfig(dir, lp, rp);
+    children.push(
+      await startProcess(
+        ['bin/distkv.js', 'serve', '--config', cfg, '--data-dir', join(dir, 'data')],
+        `http://127.0.0.1:${lp}/healthz`,
+      ),
+    );
+    const redisPort = await freePort();
+    mkdirSync(join(dir, 'redis'));
+    children.push(await startRedis(redisPort, 'always', join(dir, 'redis')));
+    const targets = [
+      { name: 'distkv RESP', port: lp + RESP_OFFSET },
+      { name: 'redis-server (appendfsync always)', port: redisPort },
+    ];
+
+    const rows: string[] = [];
+    for (const pipeline of [1, 16]) {
+      const runs = new Map<string, Record<string, number>[]>();
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? targets : [...targets].reverse();
+        for (const t of order) {
+          const r = redisBenchmark(t.port, pipeline);
+          process.stdout.write(
+            `-P ${pipeline} round ${round + 1} ${t.name}: SET ${r.SET} GET ${r.GET} req/s\n`,
+          );
+          runs.set(t.name, [...(runs.get(t.name) ?? []), r]);
+        }
+      }
+      const d = runs.get(targets[0]!.name)!;
+      const r = runs.get(targets[1]!.name)!;
+      for (const test of ['GET', 'SET']) {
+        const ratio = median(d.map((x, i) => x[test]! / r[i]![test]!));
+        rows.push(
+          `| ${test} | ${pipeline} | ${Math.round(median(d.map((x) => x[test]!)))} | ${Math.round(median(r.map((x) => x[test]!)))} | **${ratio.toFixed(2)}** |`,
+        );
+      }
+    }
+
+    const base = {
+      ...DEFAULT_LOAD,
+      mix: 'get:100',
+      keys: 100000,
+      valueSize: 100,
+      concurrency: 50,
+      threads: 1,
+    };
+    await runLoad({
+      ...base,
+      url: `http://127.0.0.1:${lp}`,
+      preload: true,
+      durationS: 0.001,
+      warmupS: 0,
+      requests: 1,
+    });
+    const proto = [
+      { name: 'RESP', url: `redis://127.0.0.1:${lp + RESP_OFFSET}` },
+      { name: 'HTTP', url: `http://127.0.0.1:${lp}` },
+    ];
+    const gets = new Map<string, number[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? proto : [...proto].reverse();
+      for (const p of order) {
+        const r = await runLoad({ ...base, url: p.url, preload: false, durationS: SECONDS, warmupS: 2 });
+        process.stdout.write(
+          `GET round ${round + 1} ${p.name}: ${Math.round(r.throughput)} req/s, ${r.errors} errors\n`,
+        );
+        gets.set(p.name, [...(gets.get(p.name) ?? []), r.throughput]);
+      }
+    }
+    const resp = gets.get('RESP')!;
+    const http = gets.get('HTTP')!;
+    const getRatio = median(resp.map((x, i) => x / http[i]!));
+
+    const table = [
+      `Measured by \`npm run bench:resp\` (${new Date().toISOString().slice(0, 10)}): ${header}.`,
+      '',
+      '| test | -P | distkv RESP req/s | redis-server req/s | distkv ÷ redis |',
+      '| ---- | -- | ----------------- | ------------------ | -------------- |',
+      ...rows,
+      '',
+      `RESP GET ÷ HTTP GET on the same distkv process (distkv's load generator, 1 thread, 50 connections, get:100 over 100000 preloaded keys, ${SECONDS} s after 2 s warm-up): **${getRatio.toFixed(2)}** (medians ${Math.round(median(resp))} vs ${Math.round(median(http))} req/s).`,
+    ].join('\n');
+    process.stdout.write(`\n${table}\n`);
+    const doc = readFileSync(DOC, 'utf8');
+    const at = doc.indexOf(START);
+    const end = doc.indexOf(END);
+    if (at >= 0 && end > at)
+      writeFileSync(DOC, `${doc.slice(0, at + START.length)}\n\n${table}\n\n${doc.slice(end)}`);
+  } finally {
+    for (const c of children) await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,119 @@
+/**
+ * The cluster verbs of `distkv`: `cluster` (the topology with every node's view of its own stores:
+ * last seqs, replica state and lag, nodes that do not answer) and `stats` (a node's counters).
+ * Exit codes: 0 ok, 1 when a node is down or the request failed, 2 usage (see main.ts).
+ */
+import type { ClusterReplica, ClusterShard } from '../client/types.js';
+import type { ClientVerb } from './connect.js';
+
+/** CLUSTER_VERBS are the cluster verbs, by name. */
+export const CLUSTER_VERBS: Record<string, ClientVerb> = {
+  cluster: {
+    usage: 'distkv cluster',
+    summary: 'print the shards, their slot ranges, owners, replicas and lag (asking every node)',
+    options: {},
+    run: async (client, _args, out) => {
+      const doc = await client.cluster();
+      // Each node knows the positions of the stores it hosts: ask every other node too.
+      const here = new Set(doc.hosted_nodes);
+      const others = [
+        ...new Set(doc.shards.flatMap((s) => [s.leader.address, ...s.replicas.map((r) => r.address)])),
+      ].filter((a) => !here.has(a));
+      const docs = [doc];
+      const down = new Set<string>();
+      await Promise.all(
+        others.map(async (node) => {
+          try {
+            docs.push(await client.cluster(node));
+          } catch {
+            down.add(node);
+          }
+        }),
+      );
+      const leaderOf = (idx: number): ClusterShard['leader'] | undefined =>
+        docs.map((d) => d.shards[idx]?.leader).find((l) => l?.local === true);
+      const replicaOf = (idx: number, address: string): ClusterReplica | undefined =>
+        docs.flatMap((d) => d.shards[idx]?.replicas ?? []).find((r) => r.address === address && r.local);
+      const merged = doc.shards.map((s) => ({
+        ...s,
+        leader: { ...s.leader, ...leaderOf(s.idx), down: down.has(s.leader.address) },
+        replicas: s.replicas.map((r) => ({
+          ...r,
+          ...replicaOf(s.idx, r.address),
+          down: down.has(r.address),
+        })),
+      }));
+      if (out.json) {
+        out.doc({ ...doc, shards: merged, down: [...down] });
+        return down.size > 0 ? 1 : 0;
+      }
+      const rows = [['SHARD', 'SLOTS', 'EPOCH', 'LEADER', 'LAST SEQ', 'REPLICAS (state, lag)']];
+      for (const s of merged) {
+        const replicas = s.replicas
+          .map((r) =>
+            r.down
+              ? `${r.address} (DOWN)`
+              : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs ?? '?'} seqs, ${r.lag_ms ?? '?'} ms)`,
+          )
+          .join('; ');
+        rows.push([
+          `${s.idx} ${s.name}`,
+          `${s.slots[0]}-${s.slots[1]}`,
+          String(s.epoch ?? 0),
+          s.leader.down ? `NO LEADER (${s.leader.address} is down)` : s.leader.address,
+          String(s.leader.last_seq ?? '-'),
+          replicas || '-',
+        ]);
+      }
+      const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+      for (const r of rows)
+        out.line(
+          r
+            .map((cell, c) => cell.padEnd(widths[c]!))
+            .join('  ')
+            .trimEnd(),
+        );
+      out.line(
+        `config version ${doc.version}, live map version ${doc.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}`,
+      );
+      return down.size > 0 ? 1 : 0;
+    },
+  },
+  stats: {
+    usage: 'distkv stats',
+    summary: "print a node's per-store counters",
+    options: {},
+    run: async (client, _args, out) => {
+      const doc = await client.nodeStats();
+      if (out.json) {
+        out.doc(doc);
+        return 0;
+      }
+      out.line(
+        `node: ${Object.entries(doc.node)
+          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+          .join(' ')}`,
+      );
+      for (const s of doc.stores) {
+        const pick = [
+          'engine',
+          'keys',
+          'lastSeq',
+          'walSegments',
+          'memtableBytes',
+          'runs',
+          'compactions',
+          'replicaState',
+          'lagSeqs',
+        ];
+        out.line(
+          `${String(s.name)} ${String(s.role)} @${String(s.node)}: ${pick
+            .filter((k) => s[k] !== undefined)
+            .map((k) => `${k}=${String(s[k])}`)
+            .join(' ')}`,
+        );
+      }
+      return 0;
+    },
+  },
+};

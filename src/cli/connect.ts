@@ -1,0 +1,119 @@
+/**
+ * The options every client verb shares (which nodes, token, CA, output) and the client they build.
+ * Nodes come from `--url` (repeatable or comma-separated), else `DISTKV_URL` (comma-separated, like
+ * `ETCDCTL_ENDPOINTS`), else 127.0.0.1:8080; each is `host:port` or `http(s)://host:port`.
+ * `--ca FILE` (or `DISTKV_CA`) trusts a private CA for https:// nodes.
+ */
+import { DistkvClient } from '../client/client.js';
+import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
+import { DistkvError } from '../errors.js';
+import {
+  formatOptions,
+  listOption,
+  type OptionSpec,
+  type ParsedArgs,
+  parseArgs,
+  stringOption,
+  UsageError,
+} from './args.js';
+import { readInput } from './files.js';
+import { Output } from './output.js';
+
+/** DEFAULT_URL is the node the client verbs talk to when neither --url nor DISTKV_URL is given. */
+export const DEFAULT_URL = '127.0.0.1:8080';
+
+/** CONNECT_OPTIONS are the options of every verb that talks to a cluster. */
+export const CONNECT_OPTIONS: Record<string, OptionSpec> = {
+  url: {
+    type: 'list',
+    valueName: 'HOST:PORT',
+    help: `a node of the cluster, or http(s)://HOST:PORT (repeatable; default env DISTKV_URL, else ${DEFAULT_URL})`,
+  },
+  token: { type: 'string', valueName: 'TOKEN', help: 'bearer token (or env DISTKV_TOKEN)' },
+  ca: {
+    type: 'string',
+    valueName: 'FILE',
+    help: "PEM file of the CA that signed the nodes' certificates (or env DISTKV_CA)",
+  },
+  json: { type: 'boolean', help: 'print JSON' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+/** endpoints returns the nodes a verb talks to, checked: a malformed address is a UsageError. */
+export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): string[] {
+  const given = listOption(args, 'url');
+  const fromEnv = endpointsFromEnv(env.DISTKV_URL);
+  const list = given.length > 0 ? given : fromEnv.length > 0 ? fromEnv : [DEFAULT_URL];
+  const source = given.length > 0 ? '--url' : fromEnv.length > 0 ? 'DISTKV_URL' : 'default';
+  return list.map((u) => {
+    try {
+      return parseEndpoint(u);
+    } catch (err) {
+      if (err instanceof DistkvError) throw new UsageError(`${source}: ${err.message}`);
+      throw err;
+    }
+  });
+}
+
+/** Connection is what a verb needs to reach the cluster. */
+export interface Connection {
+  urls: string[];
+  token: string;
+  ca: Buffer | undefined;
+}
+
+/** connection reads the nodes, token and CA of a verb's options (and environment). */
+export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Connection {
+  const caFile = stringOption(args, 'ca') ?? env.DISTKV_CA;
+  return {
+    urls: endpoints(args, env),
+    token: stringOption(args, 'token') ?? env.DISTKV_TOKEN ?? '',
+    ca: caFile === undefined || caFile === '' ? undefined : readInput(caFile),
+  };
+}
+
+/** ClientVerb is a verb that talks to a cluster through the client library. */
+export interface ClientVerb {
+  usage: string;
+  summary: string;
+  /** details follow the summary in --help (exit codes, examples). */
+  details?: string;
+  options: Record<string, OptionSpec>;
+  run: (client: DistkvClient, args: ParsedArgs, out: Output, conn: Connection) => Promise<number>;
+}
+
+/** clientVerbHelp is the --help text of a client verb. */
+export function clientVerbHelp(verb: ClientVerb): string {
+  const specs = { ...CONNECT_OPTIONS, ...verb.options };
+  return `Usage: ${verb.usage}\n\n${verb.summary}.${verb.details === undefined ? '' : `\n\n${verb.details}`}\n\nOptions:\n${formatOptions(specs)}`;
+}
+
+/** runClientVerb parses a client verb's options, connects and runs it; returns the exit code. */
+export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, { ...CONNECT_OPTIONS, ...verb.options });
+  const out = new Output(args.options.get('json') === true);
+  if (args.options.get('help') === true) {
+    out.line(clientVerbHelp(verb));
+    return 0;
+  }
+  const conn = connection(args);
+  const client = new DistkvClient({
+    urls: conn.urls,
+    token: conn.token,
+    replicaReads: args.options.get('replica') === true,
+    ...(conn.ca === undefined ? {} : { ca: conn.ca }),
+  });
+  try {
+    return await verb.run(client, args, out, conn);
+  } finally {
+    await client.close();
+  }
+}
+
+/** positionals checks the number of positional arguments (a UsageError naming the usage otherwise). */
+export function positionals(args: ParsedArgs, min: number, max: number, usage: string): string[] {
+  const n = args.positionals.length;
+  if (n < min) throw new UsageError(`missing argument: ${usage}`);
+  if (n > max) throw new UsageError(`unexpected argument "${args.positionals[max]!}": ${usage}`);
+  return args.positionals;
+}

@@ -1,0 +1,57 @@
+/**
+ * The live progress line of `distkv bench`. The load generator reports progress every 50 ms; on a
+ * terminal the line is redrawn in place (carriage return, erase to end of line) at most every
+ * REDRAW_MS, otherwise a plain line is printed every LOG_MS so logs stay short.
+ *
+ * The throttle compares with the time of the last *draw*: the first version stored the time of
+ * every report instead, and since reports come every 50 ms (< REDRAW_MS) it never drew again
+ * after the first line.
+ */
+import type { Progress } from '../loadgen/loadgen.js';
+
+/** REDRAW_MS is the shortest time between two redraws on a terminal. */
+export const REDRAW_MS = 250;
+/** LOG_MS is the time between two progress lines when stderr is not a terminal. */
+export const LOG_MS = 5000;
+const BAR_WIDTH = 24;
+/** ERASE_LINE moves to the start of the line and clears it (ANSI CSI K). */
+const ERASE_LINE = '\r\x1b[K';
+
+/** formatProgress renders one progress report without line control characters. */
+export function formatProgress(p: Progress): string {
+  const frac = p.totalS > 0 ? Math.min(1, p.elapsedS / p.totalS) : 0;
+  const bar =
+    p.phase === 'preload' ? '' : `[${'#'.repeat(Math.round(frac * BAR_WIDTH)).padEnd(BAR_WIDTH, '.')}] `;
+  return `${bar}${p.phase.padEnd(7)} ${p.elapsedS.toFixed(1)}s  ${Math.round(p.rate)} ops/s  ${p.done} done  ${p.errors} errors`;
+}
+
+/** ProgressLine draws progress reports to a terminal or a log. */
+export class ProgressLine {
+  private lastDraw = Number.NEGATIVE_INFINITY;
+  private drawn = false;
+
+  private readonly write: (text: string) => void;
+  private readonly tty: boolean;
+  private readonly now: () => number;
+
+  constructor(write: (text: string) => void, tty: boolean, now: () => number = () => performance.now()) {
+    this.write = write;
+    this.tty = tty;
+    this.now = now;
+  }
+
+  /** update shows `p` if enough time passed since the last draw. */
+  update(p: Progress): void {
+    const now = this.now();
+    if (now - this.lastDraw < (this.tty ? REDRAW_MS : LOG_MS)) return;
+    this.lastDraw = now;
+    this.drawn = true;
+    this.write(this.tty ? `${ERASE_LINE}${formatProgress(p)}` : `${formatProgress(p)}\n`);
+  }
+
+  /** clear erases the line on a terminal (before the result is printed). */
+  clear(): void {
+    if (this.tty && this.drawn) this.write(ERASE_LINE);
+    this.drawn = false;
+  }
+}

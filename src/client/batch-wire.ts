@@ -1,0 +1,51 @@
+/**
+ * How DistkvClient.batch() speaks `POST /kv/_batch`: operations in JSON (values always as
+ * `value_base64`, so any bytes survive), requests of bounded size, and one result per operation.
+ */
+import { DistkvError, isErrorCode } from '../errors.js';
+import type { BatchOp, BatchResult } from './types.js';
+
+/** A batch request carries at most this many operations and about this many value bytes (the server takes 10000 and 16 MiB). */
+const BATCH_CHUNK_OPS = 1000;
+const BATCH_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** WireResult is one operation's result as the server sends it. */
+export type WireResult = { ok: true } | { ok: false; error: { code: unknown; message: string } };
+
+/** wireOp renders one operation for the request body. */
+export function wireOp(
+  op: BatchOp,
+): { op: 'delete'; key: string } | { op: 'set'; key: string; value_base64: string } {
+  return op.op === 'delete'
+    ? { op: 'delete', key: op.key }
+    : { op: 'set', key: op.key, value_base64: Buffer.from(op.value).toString('base64') };
+}
+
+/** chunks splits one owner's operation indexes into requests of bounded size. */
+export function* chunks(indexes: readonly number[], ops: readonly BatchOp[]): Generator<number[]> {
+  let chunk: number[] = [];
+  let bytes = 0;
+  for (const i of indexes) {
+    const op = ops[i]!;
+    const size = op.key.length + (op.op === 'set' ? op.value.length : 0);
+    if (chunk.length > 0 && (chunk.length >= BATCH_CHUNK_OPS || bytes + size > BATCH_CHUNK_BYTES)) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(i);
+    bytes += size;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** batchResult turns one wire result into a BatchResult. */
+export function batchResult(res: WireResult | undefined, owner: string, i: number): BatchResult {
+  if (res === undefined)
+    return { ok: false, error: new DistkvError('INTERNAL', `${owner} sent no result for operation ${i}`) };
+  if (res.ok) return { ok: true };
+  return {
+    ok: false,
+    error: new DistkvError(isErrorCode(res.error.code) ? res.error.code : 'INTERNAL', res.error.message),
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Node addresses as users type them: `host:port` (as redis-cli and etcdctl take them),
+ * `http://host:port` or `https://host:port`, and the `DISTKV_URL` variable (comma-separated, like
+ * `ETCDCTL_ENDPOINTS`). Shared by the client library and the CLI so both accept the same forms.
+ */
+import { DistkvError } from '../errors.js';
+
+/** DEFAULT_PORT is used when an address gives no port (distkv's default listener). */
+export const DEFAULT_PORT = 8080;
+
+/** parseEndpoint returns the origin ("http://127.0.0.1:8080") of an address, or throws INVALID_ARGUMENT. */
+export function parseEndpoint(text: string): string {
+  const t = text.trim();
+  const bad = (why: string): DistkvError =>
+    new DistkvError(
+      'INVALID_ARGUMENT',
+      `"${text}" is not a node address (${why}): expected HOST:PORT or http(s)://HOST:PORT`,
+    );
+  if (t === '') throw bad('empty');
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(t) ? t : `http://${t}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw bad('unparsable');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw bad(`scheme ${u.protocol} is not http or https`);
+  if (u.hostname === '') throw bad('no host');
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '')
+    throw bad('a node address has no path or query');
+  if (u.username !== '' || u.password !== '') throw bad('credentials go in --token, not in the address');
+  // URL drops a port equal to the scheme's default (":80"): read the one written, if any.
+  const authority = withScheme.slice(withScheme.indexOf('//') + 2).split('/')[0]!;
+  const port = /:(\d+)$/.exec(authority)?.[1] ?? String(DEFAULT_PORT);
+  return `${u.protocol}//${u.hostname}:${port}`;
+}
+
+/** endpointsFromEnv splits a comma-separated list (DISTKV_URL) into addresses; empty when unset. */
+export function endpointsFromEnv(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

@@ -1,0 +1,120 @@
+/**
+ * The types of everything the client library takes and returns. Values are always bytes
+ * (`Buffer`); `getString()` is the UTF-8 convenience. Every call takes an optional `AbortSignal`.
+ */
+import type { DistkvError } from '../errors.js';
+
+/** ClientOptions configure a DistkvClient. */
+export interface ClientOptions {
+  /** urls are one or more nodes to load the topology from: "host:port" or "http(s)://host:port". */
+  urls: string[];
+  /** token is sent as a bearer token (needed only for internal endpoints). */
+  token?: string;
+  /** replicaReads sends reads to a replica of the key's shard (eventually consistent) when it has one. */
+  replicaReads?: boolean;
+  /** timeoutMs bounds each request (default 10000). */
+  timeoutMs?: number;
+  /** retries is how many times an idempotent request is retried on a connection error (default 3). */
+  retries?: number;
+  /** connections per node (default 16). */
+  connections?: number;
+  /** ca is the PEM certificate(s) trusted for https:// nodes instead of the system's CAs (a private CA). */
+  ca?: string | Buffer;
+}
+
+/** CallOptions are what every call takes. */
+export interface CallOptions {
+  /** signal aborts the call; it then rejects with the signal's reason (an AbortError by default). */
+  signal?: AbortSignal;
+}
+
+/** PutOptions ask a write to wait for replicas. */
+export interface PutOptions extends CallOptions {
+  /** w waits until this many replicas hold the write (REPLICATION_TIMEOUT after timeoutMs). */
+  w?: number;
+  /** timeoutMs bounds the wait for `w` (the server's default is 5000). */
+  timeoutMs?: number;
+}
+
+/** ScanItem is one key and its value. */
+export interface ScanItem {
+  key: string;
+  value: Buffer;
+}
+
+/** ScanPage is one page of a scan: items in key order and the cursor of the next page (null at the end). */
+export interface ScanPage {
+  items: ScanItem[];
+  next: string | null;
+}
+
+/** ScanPageOptions select one page. */
+export interface ScanPageOptions extends CallOptions {
+  /** limit is the page size (1..10000, default 100). */
+  limit?: number;
+  /** after starts the page after this key. */
+  after?: string;
+}
+
+/** ScanOptions configure an iterating scan. */
+export interface ScanOptions extends CallOptions {
+  /** pageSize is how many items each request fetches (default 1000). */
+  pageSize?: number;
+  /** after starts the scan after this key. */
+  after?: string;
+}
+
+/** BatchOp is one operation of a batch. */
+export type BatchOp = { op: 'set'; key: string; value: Uint8Array | string } | { op: 'delete'; key: string };
+
+/** BatchResult is one operation's outcome, in the order of the operations. */
+export type BatchResult = { ok: true } | { ok: false; error: DistkvError };
+
+/** ClusterReplica is a replica as /cluster shows it (positions only when the node hosts it). */
+export interface ClusterReplica {
+  address: string;
+  local: boolean;
+  acked_seq?: number;
+  lag_seqs?: number | null;
+  lag_ms?: number | null;
+  state?: string;
+}
+
+/** ClusterShard is one shard of /cluster. */
+export interface ClusterShard {
+  idx: number;
+  name: string;
+  /** slots is the first and last slot of the shard's range. */
+  slots: [number, number];
+  /** epoch is the term of the shard's current leader (docs/failover.md). */
+  epoch?: number;
+  leader: { address: string; local: boolean; last_seq?: number };
+  replicas: ClusterReplica[];
+}
+
+/** ClusterView is the /cluster document of one node. */
+export interface ClusterView {
+  /** version is the topology hash every node and client compares. */
+  version: string;
+  /** map_version is the version of the live map the leaders below follow (docs/failover.md). */
+  map_version?: number;
+  slots: number;
+  node: string;
+  hosted_nodes: string[];
+  shards: ClusterShard[];
+  peers?: unknown;
+}
+
+/** NodeStats is the /stats document of one node (per-store counters vary by engine). */
+export interface NodeStats {
+  node: Record<string, unknown>;
+  stores: Record<string, unknown>[];
+}
+
+/** ClientStats count what the client did (tests and benchmarks read them). */
+export interface ClientStats {
+  requests: number;
+  redirects: number;
+  retries: number;
+  topologyLoads: number;
+}

@@ -1,0 +1,380 @@
+/**
+ * The RESP command table and dispatcher: every command distkv answers, with Redis's arity, flags
+ * and key positions (what COMMAND, COMMAND INFO, COMMAND DOCS and COMMAND COUNT report, and what
+ * cluster clients use to find a command's keys), and the function that runs it.
+ *
+ * Dispatch checks, in Redis's order and wording: unknown command, wrong number of arguments,
+ * authentication (`NOAUTH`) when a token is set; then, while the node drains, commands on keys get
+ * `-TRYAGAIN`.
+ */
+import type { RespConnection } from './resp-connection.js';
+import type { RespWriter } from './resp-format.js';
+import * as conn from './commands-connection.js';
+import * as keyspace from './commands-keyspace.js';
+import * as strings from './commands-strings.js';
+import { cluster } from './commands-cluster.js';
+
+type Handler = (c: RespConnection, args: Buffer[]) => void;
+
+/** CommandSpec describes one command. */
+export interface CommandSpec {
+  name: string;
+  /** arity counts the command name; negative = at least that many. */
+  arity: number;
+  flags: readonly string[];
+  firstKey: number;
+  lastKey: number;
+  step: number;
+  group: string;
+  summary: string;
+  /** noAuth commands run before AUTH. */
+  noAuth?: boolean;
+  run: Handler;
+}
+
+const spec = (
+  name: string,
+  arity: number,
+  flags: string,
+  keys: [number, number, number],
+  group: string,
+  summary: string,
+  run: Handler,
+  noAuth = false,
+): CommandSpec => ({
+  name,
+  arity,
+  flags: flags === '' ? [] : flags.split(' '),
+  firstKey: keys[0],
+  lastKey: keys[1],
+  step: keys[2],
+  group,
+  summary,
+  run,
+  ...(noAuth ? { noAuth } : {}),
+});
+
+const NO_KEYS: [number, number, number] = [0, 0, 0];
+const ONE_KEY: [number, number, number] = [1, 1, 1];
+const ALL_KEYS: [number, number, number] = [1, -1, 1];
+
+/** COMMANDS lists every command distkv answers. */
+export const COMMANDS: readonly CommandSpec[] = [
+  spec('ping', -1, 'fast', NO_KEYS, 'connection', "Returns the server's liveliness response.", conn.ping),
+  spec('echo', 2, 'fast', NO_KEYS, 'connection', 'Returns the given string.', conn.echo),
+  spec(
+    'hello',
+    -1,
+    'noscript loading stale fast no_auth',
+    NO_KEYS,
+    'connection',
+    'Handshakes with the server.',
+    conn.hello,
+    true,
+  ),
+  spec(
+    'auth',
+    -2,
+    'noscript loading stale fast no_auth',
+    NO_KEYS,
+    'connection',
+    'Authenticates the connection.',
+    conn.auth,
+    true,
+  ),
+  spec(
+    'quit',
+    -1,
+    'noscript loading stale fast no_auth',
+    NO_KEYS,
+    'connection',
+    'Closes the connection.',
+    conn.quit,
+    true,
+  ),
+  spec(
+    'select',
+    2,
+    'loading stale fast',
+    NO_KEYS,
+    'connection',
+    'Changes the selected database (only 0).',
+    conn.select,
+  ),
+  spec(
+    'client',
+    -2,
+    'noscript loading stale',
+    NO_KEYS,
+    'connection',
+    'CLIENT ID, GETNAME, SETNAME, SETINFO, INFO.',
+    conn.client,
+  ),
+  spec(
+    'readonly',
+    1,
+    'loading stale fast',
+    NO_KEYS,
+    'cluster',
+    'Enables read-only queries to replicas for the connection.',
+    conn.readonly,
+  ),
+  spec(
+    'readwrite',
+    1,
+    'loading stale fast',
+    NO_KEYS,
+    'cluster',
+    'Sends reads to the leaders again.',
+    conn.readwrite,
+  ),
+  spec(
+    'asking',
+    1,
+    'fast',
+    NO_KEYS,
+    'cluster',
+    'Signals that a cluster client is following an -ASK redirect.',
+    conn.asking,
+  ),
+  spec(
+    'config',
+    -2,
+    'admin noscript loading stale',
+    NO_KEYS,
+    'server',
+    'CONFIG GET: reads configuration parameters.',
+    conn.config,
+  ),
+  spec(
+    'command',
+    -1,
+    'loading stale',
+    NO_KEYS,
+    'server',
+    'Returns detailed information about all commands.',
+    command,
+  ),
+  spec(
+    'info',
+    -1,
+    'loading stale',
+    NO_KEYS,
+    'server',
+    'Returns information and statistics about the server.',
+    keyspace.info,
+  ),
+  spec(
+    'dbsize',
+    1,
+    'readonly fast',
+    NO_KEYS,
+    'server',
+    'Returns the number of keys this node serves.',
+    keyspace.dbsize,
+  ),
+  spec('scan', -2, 'readonly', NO_KEYS, 'generic', 'Iterates over the keys this node serves.', keyspace.scan),
+  spec(
+    'wait',
+    3,
+    'noscript',
+    NO_KEYS,
+    'generic',
+    "Waits until replicas acknowledge this connection's writes.",
+    keyspace.wait,
+  ),
+  spec('cluster', -2, '', NO_KEYS, 'cluster', 'CLUSTER SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.', cluster),
+  spec('get', 2, 'readonly fast', ONE_KEY, 'string', 'Returns the string value of a key.', strings.get),
+  spec(
+    'set',
+    -3,
+    'write denyoom',
+    ONE_KEY,
+    'string',
+    'Sets the string value of a key (NX, XX, GET).',
+    strings.set,
+  ),
+  spec(
+    'strlen',
+    2,
+    'readonly fast',
+    ONE_KEY,
+    'string',
+    'Returns the length of a string value.',
+    strings.strlen,
+  ),
+  spec(
+    'type',
+    2,
+    'readonly fast',
+    ONE_KEY,
+    'generic',
+    'Determines the type of value stored at a key.',
+    strings.type,
+  ),
+  spec('del', -2, 'write', ALL_KEYS, 'generic', 'Deletes one or more keys.', strings.del),
+  spec(
+    'exists',
+    -2,
+    'readonly fast',
+    ALL_KEYS,
+    'generic',
+    'Determines whether one or more keys exist.',
+    strings.exists,
+  ),
+  spec(
+    'mget',
+    -2,
+    'readonly fast',
+    ALL_KEYS,
+    'string',
+    'Atomically returns the string values of one or more keys.',
+    strings.mget,
+  ),
+  spec(
+    'mset',
+    -3,
+    'write denyoom',
+    [1, -1, 2],
+    'string',
+    'Sets the string values of one or more keys.',
+    strings.mset,
+  ),
+  spec(
+    'incr',
+    2,
+    'write denyoom fast',
+    ONE_KEY,
+    'string',
+    'Increments the integer value of a key by one.',
+    strings.incrBy(1, false),
+  ),
+  spec(
+    'decr',
+    2,
+    'write denyoom fast',
+    ONE_KEY,
+    'string',
+    'Decrements the integer value of a key by one.',
+    strings.incrBy(-1, false),
+  ),
+  spec(
+    'incrby',
+    3,
+    'write denyoom fast',
+    ONE_KEY,
+    'string',
+    'Increments the integer value of a key by a number.',
+    strings.incrBy(1, true),
+  ),
+  spec(
+    'decrby',
+    3,
+    'write denyoom fast',
+    ONE_KEY,
+    'string',
+    'Decrements a number from the integer value of a key.',
+    strings.incrBy(-1, true),
+  ),
+];
+
+/** BY_NAME finds a command by its name as sent, in lower or upper case (other cases are lowered first). */
+const BY_NAME = new Map<string, CommandSpec>();
+for (const c of COMMANDS) {
+  BY_NAME.set(c.name, c);
+  BY_NAME.set(c.name.toUpperCase(), c);
+}
+
+/** lookup returns the command named `name` (any case). */
+export function lookup(name: string): CommandSpec | undefined {
+  return BY_NAME.get(name) ?? BY_NAME.get(name.toLowerCase());
+}
+
+/** dispatch runs one command on a connection. */
+export function dispatch(c: RespConnection, args: Buffer[]): void {
+  const name = args[0]!.toString('latin1');
+  const cmd = lookup(name);
+  if (cmd === undefined) {
+    const shown = args
+      .slice(1)
+      .map((a) => `'${a.toString('utf8', 0, 128)}' `)
+      .join('');
+    c.queue
+      .now(c.proto)
+      .error(`ERR unknown command '${name.slice(0, 128)}', with args beginning with: ${shown}`);
+    return;
+  }
+  if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
+    c.queue.now(c.proto).error(`ERR wrong number of arguments for '${cmd.name}' command`);
+    return;
+  }
+  if (!c.authenticated && cmd.noAuth !== true) {
+    c.queue.now(c.proto).error('NOAUTH Authentication required.');
+    return;
+  }
+  if (cmd.firstKey > 0 && c.ctx.draining()) {
+    c.queue.now(c.proto).error('TRYAGAIN the node is shutting down');
+    return;
+  }
+  cmd.run(c, args);
+}
+
+function writeInfo(w: RespWriter, cmd: CommandSpec): void {
+  w.array(10);
+  w.bulk(cmd.name);
+  w.integer(cmd.arity);
+  w.array(cmd.flags.length);
+  for (const f of cmd.flags) w.simple(f);
+  w.integer(cmd.firstKey);
+  w.integer(cmd.lastKey);
+  w.integer(cmd.step);
+  w.array(1);
+  w.simple(`@${cmd.group}`);
+  w.array(0);
+  w.array(0);
+  w.array(0);
+}
+
+function writeDocs(w: RespWriter, cmd: CommandSpec): void {
+  w.bulk(cmd.name);
+  w.stringMap([
+    ['summary', cmd.summary],
+    ['since', '1.0.0'],
+    ['group', cmd.group],
+  ]);
+}
+
+/** command: COMMAND, COMMAND COUNT, COMMAND INFO name..., COMMAND DOCS [name...], COMMAND LIST. */
+function command(c: RespConnection, args: Buffer[]): void {
+  const w = c.queue.now(c.proto);
+  const sub = args[1]?.toString('latin1').toLowerCase();
+  const named = args.slice(2).map((a) => lookup(a.toString('latin1')));
+  switch (sub) {
+    case undefined:
+      w.array(COMMANDS.length);
+      for (const cmd of COMMANDS) writeInfo(w, cmd);
+      return;
+    case 'count':
+      w.integer(COMMANDS.length);
+      return;
+    case 'list':
+      w.array(COMMANDS.length);
+      for (const cmd of COMMANDS) w.bulk(cmd.name);
+      return;
+    case 'info':
+      w.array(named.length);
+      for (const cmd of named) {
+        if (cmd === undefined) w.nilArray();
+        else writeInfo(w, cmd);
+      }
+      return;
+    case 'docs': {
+      const docs = args.length === 2 ? COMMANDS : named.filter((x) => x !== undefined);
+      w.map(docs.length);
+      for (const cmd of docs) writeDocs(w, cmd);
+      return;
+    }
+    default:
+      w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try COMMAND HELP.`);
+  }
+}

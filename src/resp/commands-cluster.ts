@@ -1,0 +1,197 @@
+/**
+ * Cluster commands: CLUSTER SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT, HELP.
+ *
+ * distkv's topology in Redis Cluster's terms: every node of the config is a cluster node at its
+ * RESP address, with id nodeIdOf(address); a node that leads shards is a master owning their slot
+ * ranges, a node that only hosts replicas is a replica of its first shard's leader. The view is the
+ * config's, the same on every node, so clients that ask any node route alike.
+ */
+import { configNodes } from '../server/node-plan.js';
+import { slotOfBytes } from '../routing/slot.js';
+import type { ShardInfo } from '../routing/shard-map.js';
+import { formatEndpoint, nodeIdOf, type RespEndpoint, respEndpointOf } from './resp-address.js';
+import type { RespConnection } from './resp-connection.js';
+import type { RespWriter } from './resp-format.js';
+
+/** ClusterNode is one node of the topology as cluster commands describe it. */
+interface ClusterNode {
+  address: string;
+  id: string;
+  endpoint: RespEndpoint;
+  /** led are the shards this node leads (it is a master when there are any). */
+  led: ShardInfo[];
+  /** masterOf is the leader a replica-only node follows. */
+  master: string | undefined;
+}
+
+function clusterNodes(c: RespConnection): ClusterNode[] {
+  const { config, shardMap } = c.ctx;
+  return configNodes(config).map((address) => {
+    const led = shardMap.shards.filter((s) => s.address === address);
+    const followed = shardMap.shards.find((s) => s.replicas.includes(address));
+    return {
+      address,
+      id: nodeIdOf(address),
+      endpoint: respEndpointOf(address, config.server.resp_port_offset) ?? { host: '', port: 0 },
+      led,
+      master: led.length === 0 ? followed?.address : undefined,
+    };
+  });
+}
+
+function writeNodeTriple(w: RespWriter, address: string, offset: number): void {
+  const e = respEndpointOf(address, offset) ?? { host: '', port: 0 };
+  w.array(3);
+  w.bulk(e.host);
+  w.integer(e.port);
+  w.bulk(nodeIdOf(address));
+}
+
+/** rangesOf merges the slot ranges of shards into "first-last" runs. */
+function rangesOf(shards: readonly ShardInfo[]): [number, number][] {
+  const sorted = [...shards].sort((a, b) => a.slots.first - b.slots.first);
+  const out: [number, number][] = [];
+  for (const s of sorted) {
+    const prev = out[out.length - 1];
+    if (prev !== undefined && prev[1] + 1 === s.slots.first) prev[1] = s.slots.last;
+    else out.push([s.slots.first, s.slots.last]);
+  }
+  return out;
+}
+
+function slots(c: RespConnection, w: RespWriter): void {
+  const offset = c.ctx.config.server.resp_port_offset;
+  const shards = c.ctx.shardMap.shards;
+  w.array(shards.length);
+  for (const s of shards) {
+    w.array(3 + s.replicas.length);
+    w.integer(s.slots.first);
+    w.integer(s.slots.last);
+    writeNodeTriple(w, s.address, offset);
+    for (const r of s.replicas) writeNodeTriple(w, r, offset);
+  }
+}
+
+function shardsReply(c: RespConnection, w: RespWriter): void {
+  const nodes = clusterNodes(c);
+  const masters = nodes.filter((n) => n.led.length > 0);
+  const byAddress = new Map(nodes.map((n) => [n.address, n]));
+  w.array(masters.length);
+  for (const m of masters) {
+    const replicas = [...new Set(m.led.flatMap((s) => s.replicas))].map((r) => byAddress.get(r)!);
+    const ranges = rangesOf(m.led);
+    w.stringMap([
+      [
+        'slots',
+        (x) => {
+          x.array(ranges.length * 2);
+          for (const [a, b] of ranges) {
+            x.integer(a);
+            x.integer(b);
+          }
+        },
+      ],
+      [
+        'nodes',
+        (x) => {
+          x.array(1 + replicas.length);
+          for (const n of [m, ...replicas])
+            x.stringMap([
+              ['id', n.id],
+              ['port', n.endpoint.port],
+              ['ip', n.endpoint.host],
+              ['endpoint', n.endpoint.host],
+              ['role', n === m ? 'master' : 'replica'],
+              ['replication-offset', 0],
+              ['health', 'online'],
+            ]);
+        },
+      ],
+    ]);
+  }
+}
+
+function nodesText(c: RespConnection): string {
+  const me = c.ctx.listener.address;
+  return clusterNodes(c)
+    .map((n) => {
+      const flags = `${n.address === me ? 'myself,' : ''}${n.led.length > 0 || n.master === undefined ? 'master' : 'slave'}`;
+      const master = n.master === undefined ? '-' : nodeIdOf(n.master);
+      const ranges = rangesOf(n.led).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
+      const ep = `${formatEndpoint(n.endpoint)}@${n.endpoint.port + 10000}`;
+      return [n.id, ep, flags, master, '0', '0', '1', 'connected', ...ranges].join(' ');
+    })
+    .join('\n')
+    .concat('\n');
+}
+
+function infoText(c: RespConnection): string {
+  const nodes = clusterNodes(c);
+  return [
+    'cluster_enabled:1',
+    'cluster_state:ok',
+    'cluster_slots_assigned:16384',
+    'cluster_slots_ok:16384',
+    'cluster_slots_pfail:0',
+    'cluster_slots_fail:0',
+    `cluster_known_nodes:${nodes.length}`,
+    `cluster_size:${nodes.filter((n) => n.led.length > 0).length}`,
+    'cluster_current_epoch:1',
+    'cluster_my_epoch:1',
+    '',
+  ].join('\r\n');
+}
+
+const HELP = [
+  'CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  'INFO, MYID, NODES, SHARDS, SLOTS, KEYSLOT <key>, HELP',
+];
+
+/** ARITY of each subcommand, counting "CLUSTER" and the subcommand (negative = at least). */
+const ARITY: Record<string, number> = {
+  slots: 2,
+  shards: 2,
+  nodes: 2,
+  info: 2,
+  myid: 2,
+  keyslot: 3,
+  help: 2,
+};
+
+/** cluster: the CLUSTER command family. */
+export function cluster(c: RespConnection, args: Buffer[]): void {
+  const w = c.queue.now(c.proto);
+  const sub = args[1]!.toString('latin1').toLowerCase();
+  const arity = ARITY[sub];
+  if (arity === undefined) {
+    w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try CLUSTER HELP.`);
+    return;
+  }
+  if (args.length !== arity) {
+    w.error(`ERR wrong number of arguments for 'cluster|${sub}' command`);
+    return;
+  }
+  switch (sub) {
+    case 'slots':
+      slots(c, w);
+      return;
+    case 'shards':
+      shardsReply(c, w);
+      return;
+    case 'nodes':
+      w.bulk(nodesText(c));
+      return;
+    case 'info':
+      w.bulk(infoText(c));
+      return;
+    case 'myid':
+      w.bulk(nodeIdOf(c.ctx.listener.address));
+      return;
+    case 'keyslot':
+      w.integer(slotOfBytes(args[2]!));
+      return;
+    default:
+      w.array(HELP.length);
+      for (const line of HELP) w.simple(line);
+  }
+}

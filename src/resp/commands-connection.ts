@@ -1,0 +1,219 @@
+/**
+ * Connection and handshake commands: what clients send when they connect (PING, ECHO, HELLO,
+ * AUTH, SELECT, CLIENT ..., CONFIG GET, QUIT) and the cluster session flags (READONLY, READWRITE,
+ * ASKING). AUTH checks the node token (`server.token`): while one is set, a connection must
+ * authenticate (AUTH or HELLO ... AUTH) before any other command.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { RespConnection } from './resp-connection.js';
+import { globMatch } from './glob.js';
+
+/** SERVER_VERSION is the Redis version distkv reports (the command set it follows). */
+export const SERVER_VERSION = '7.0.0';
+
+function lower(b: Buffer | undefined): string {
+  return b === undefined ? '' : b.toString('latin1').toLowerCase();
+}
+
+function tokenMatches(c: RespConnection, given: Buffer): boolean {
+  const token = Buffer.from(c.ctx.config.server.token);
+  return token.length === given.length && timingSafeEqual(token, given);
+}
+
+/** ping: PING [message]. */
+export function ping(c: RespConnection, args: Buffer[]): void {
+  const w = c.queue.now(c.proto);
+  if (args.length === 1) w.simple('PONG');
+  else w.bulk(args[1]!);
+}
+
+/** echo: ECHO message. */
+export function echo(c: RespConnection, args: Buffer[]): void {
+  c.queue.now(c.proto).bulk(args[1]!);
+}
+
+/** quit: QUIT, answered OK; the connection closes after the replies before it. */
+export function quit(c: RespConnection): void {
+  c.queue.now(c.proto).ok();
+  c.quit();
+}
+
+/** auth: AUTH password | AUTH default password. */
+export function auth(c: RespConnection, args: Buffer[]): void {
+  const w = c.queue.now(c.proto);
+  if (c.ctx.config.server.token === '') {
+    w.error(
+      'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
+    );
+    return;
+  }
+  if (args.length > 3) {
+    w.error('ERR syntax error');
+    return;
+  }
+  const user = args.length === 3 ? args[1]!.toString() : 'default';
+  if (user !== 'default' || !tokenMatches(c, args[args.length - 1]!)) {
+    w.error('WRONGPASS invalid username-password pair or user is disabled.');
+    return;
+  }
+  c.authenticated = true;
+  w.ok();
+}
+
+/** hello: HELLO [protover [AUTH username password] [SETNAME clientname]]. */
+export function hello(c: RespConnection, args: Buffer[]): void {
+  let proto = c.proto;
+  if (args.length > 1) {
+    const v = args[1]!.toString();
+    if (v !== '2' && v !== '3') {
+      c.queue.now(c.proto).error('NOPROTO unsupported protocol version');
+      return;
+    }
+    proto = v === '3' ? 3 : 2;
+  }
+  let name: string | undefined;
+  for (let i = 2; i < args.length; i++) {
+    const opt = lower(args[i]);
+    if (opt === 'auth' && i + 2 < args.length) {
+      const user = args[i + 1]!.toString();
+      if (c.ctx.config.server.token !== '' && (user !== 'default' || !tokenMatches(c, args[i + 2]!))) {
+        c.queue.now(c.proto).error('WRONGPASS invalid username-password pair or user is disabled.');
+        return;
+      }
+      c.authenticated = true;
+      i += 2;
+    } else if (opt === 'setname' && i + 1 < args.length) {
+      name = args[++i]!.toString();
+    } else {
+      c.queue.now(c.proto).error(`ERR Syntax error in HELLO option '${args[i]!.toString()}'`);
+      return;
+    }
+  }
+  if (!c.authenticated) {
+    c.queue
+      .now(c.proto)
+      .error(
+        'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+      );
+    return;
+  }
+  if (name !== undefined) c.name = name;
+  c.proto = proto;
+  const leads = c.ctx.listener.writes.some((t) => t.local && t.role === 'leader');
+  c.queue.now(proto).stringMap([
+    ['server', 'redis'],
+    ['version', SERVER_VERSION],
+    ['proto', proto],
+    ['id', c.id],
+    ['mode', 'cluster'],
+    ['role', leads ? 'master' : 'replica'],
+    [
+      'modules',
+      (w) => {
+        w.array(0);
+      },
+    ],
+  ]);
+}
+
+/** select: SELECT 0 (distkv has one database, as Redis Cluster does). */
+export function select(c: RespConnection, args: Buffer[]): void {
+  const w = c.queue.now(c.proto);
+  const db = args[1]!.toString();
+  if (!/^-?\d+$/.test(db)) w.error('ERR value is not an integer or out of range');
+  else if (Number(db) === 0) w.ok();
+  else w.error('ERR SELECT is not allowed in cluster mode');
+}
+
+/** client: CLIENT ID | GETNAME | SETNAME name | SETINFO attr value | INFO | NO-EVICT | NO-TOUCH | REPLY ON. */
+export function client(c: RespConnection, args: Buffer[]): void {
+  const w = c.queue.now(c.proto);
+  const sub = lower(args[1]);
+  switch (sub) {
+    case 'id':
+      w.integer(c.id);
+      return;
+    case 'getname':
+      if (c.name === '') w.nil();
+      else w.bulk(c.name);
+      return;
+    case 'setname': {
+      if (args.length !== 3) break;
+      const name = args[2]!.toString();
+      if (/[\s]/.test(name)) {
+        w.error('ERR Client names cannot contain spaces, newlines or special characters.');
+        return;
+      }
+      c.name = name;
+      w.ok();
+      return;
+    }
+    case 'setinfo':
+      if (args.length !== 4) break;
+      w.ok();
+      return;
+    case 'info':
+      w.bulk(`id=${c.id} addr=${c.remote} name=${c.name} db=0 resp=${c.proto}\n`);
+      return;
+    case 'no-evict':
+    case 'no-touch':
+    case 'reply':
+      w.ok();
+      return;
+    default:
+      w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try CLIENT HELP.`);
+      return;
+  }
+  w.error(`ERR wrong number of arguments for 'client|${sub}' command`);
+}
+
+/** readonly: READONLY; reads on this connection may then be served by this node's replicas. */
+export function readonly(c: RespConnection): void {
+  c.readonly = true;
+  c.queue.now(c.proto).ok();
+}
+
+/** readwrite: READWRITE; reads go to the leaders again. */
+export function readwrite(c: RespConnection): void {
+  c.readonly = false;
+  c.queue.now(c.proto).ok();
+}
+
+/** asking: ASKING (distkv never migrates slots between nodes, so it has no effect). */
+export function asking(c: RespConnection): void {
+  c.queue.now(c.proto).ok();
+}
+
+/** config: CONFIG GET pattern [pattern ...] over the settings clients and redis-benchmark ask for. */
+export function config(c: RespConnection, args: Buffer[]): void {
+  const w = c.queue.now(c.proto);
+  if (lower(args[1]) !== 'get') {
+    w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try CONFIG HELP.`);
+    return;
+  }
+  if (args.length < 3) {
+    w.error("ERR wrong number of arguments for 'config|get' command");
+    return;
+  }
+  const cfg = c.ctx.config;
+  const appendfsync = { fsync: 'always', interval: 'everysec', none: 'no' }[cfg.storage.durability];
+  const settings: [string, string][] = [
+    ['save', ''],
+    ['appendonly', cfg.storage.engine === 'memory' ? 'no' : 'yes'],
+    ['appendfsync', appendfsync],
+    ['databases', '1'],
+    ['cluster-enabled', 'yes'],
+    ['maxmemory', '0'],
+    ['maxmemory-policy', 'noeviction'],
+    ['proto-max-bulk-len', String(cfg.server.max_value_bytes)],
+    ['requirepass', ''],
+  ];
+  const matched = settings.filter(([name]) =>
+    args.slice(2).some((p) => globMatch(p.toString('latin1').toLowerCase(), name)),
+  );
+  w.map(matched.length);
+  for (const [k, v] of matched) {
+    w.bulk(k);
+    w.bulk(v);
+  }
+}

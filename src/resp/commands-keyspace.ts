@@ -1,0 +1,282 @@
+/**
+ * Keyspace and server commands: SCAN, DBSIZE, INFO, WAIT. They cover the stores this node serves:
+ * the shards whose leader is this node (after READONLY, also the replicas hosted at its address),
+ * so a cluster client that scans every node sees every key once.
+ */
+import { arch, platform } from 'node:os';
+import { globMatch, literalPrefix } from './glob.js';
+import type { LocalTarget } from './key-route.js';
+import type { RespConnection } from './resp-connection.js';
+import { SERVER_VERSION } from './commands-connection.js';
+import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
+
+const NOT_INTEGER = 'ERR value is not an integer or out of range';
+const DEFAULT_SCAN_COUNT = 10;
+/** MAX_WAIT_MS caps WAIT's timeout (0 = "forever" in Redis) to what a timer can hold. */
+const MAX_WAIT_MS = 2 ** 31 - 1;
+
+/** servedStores lists the local stores holding this node's keys, in shard order. */
+export function servedStores(c: RespConnection): LocalTarget[] {
+  const { listener, shardMap, plan } = c.ctx;
+  const out: LocalTarget[] = [];
+  for (const s of shardMap.shards) {
+    const read = listener.reads[s.idx]!;
+    if (c.readonly && read.local && plan.stores[read.store]!.node === listener.address) out.push(read);
+    else {
+      const write = listener.writes[s.idx]!;
+      if (write.local && s.address === listener.address) out.push(write);
+    }
+  }
+  return out;
+}
+
+function parseCount(b: Buffer | undefined): number | undefined {
+  const text = b?.toString('latin1') ?? '';
+  return /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
+/** scan: SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. */
+export function scan(c: RespConnection, args: Buffer[]): void {
+  const cursor = parseCount(args[1]);
+  let pattern: string | undefined;
+  let count = DEFAULT_SCAN_COUNT;
+  let typeOk = true;
+  for (let i = 2; i < args.length; i += 2) {
+    const opt = args[i]!.toString('latin1').toUpperCase();
+    const arg = args[i + 1];
+    if (arg === undefined) {
+      c.queue.now(c.proto).error('ERR syntax error');
+      return;
+    }
+    if (opt === 'MATCH') pattern = arg.toString('latin1');
+    else if (opt === 'COUNT') {
+      const n = parseCount(arg);
+      if (n === undefined || n < 1) {
+        c.queue.now(c.proto).error(n === undefined ? NOT_INTEGER : 'ERR syntax error');
+        return;
+      }
+      count = Math.min(n, 100000);
+    } else if (opt === 'TYPE') typeOk = arg.toString('latin1').toLowerCase() === 'string';
+    else {
+      c.queue.now(c.proto).error('ERR syntax error');
+      return;
+    }
+  }
+  if (cursor === undefined) {
+    c.queue.now(c.proto).error('ERR invalid cursor');
+    return;
+  }
+  const pos = c.ctx.cursors.take(cursor);
+  if (pos === undefined) {
+    c.queue.now(c.proto).error('ERR invalid cursor');
+    return;
+  }
+  const stores = servedStores(c);
+  const p = c.queue.later(c.proto, () => undefined);
+  const target = stores[pos.store];
+  if (target === undefined) {
+    c.queue.completeWith(p, (w) => {
+      w.array(2);
+      w.bulk('0');
+      w.array(0);
+    });
+    return;
+  }
+  const prefix = Buffer.from(pattern === undefined ? '' : literalPrefix(pattern), 'latin1');
+  c.ctx.pool
+    .call(target.worker, {
+      type: 'scan',
+      store: target.store,
+      prefix,
+      after: pos.after ?? null,
+      limit: count,
+    })
+    .then(
+      (r) => {
+        const entries = r.type === 'scan-result' ? r.entries : [];
+        const last = entries[entries.length - 1];
+        const next =
+          entries.length < count
+            ? { store: pos.store + 1, after: undefined }
+            : { store: pos.store, after: Buffer.from(last!.key) };
+        const done = next.store >= stores.length;
+        const keys = entries
+          .map((e) => Buffer.from(e.key))
+          .filter((k) => typeOk && (pattern === undefined || globMatch(pattern, k.toString('latin1'))));
+        c.queue.completeWith(p, (w) => {
+          w.array(2);
+          w.bulk(done ? '0' : String(c.ctx.cursors.save(next)));
+          w.array(keys.length);
+          for (const k of keys) w.bulk(k);
+        });
+      },
+      (err: unknown) => {
+        c.queue.completeWith(p, (w) => {
+          w.error(`TRYAGAIN ${err instanceof Error ? err.message : String(err)}`);
+        });
+      },
+    );
+}
+
+/** keyCount resolves with the number of keys in the stores this node serves. */
+async function keyCount(c: RespConnection): Promise<number> {
+  const wanted = new Set(servedStores(c).map((t) => t.store));
+  const results = await c.ctx.pool.callAll({ type: 'stats' });
+  let keys = 0;
+  for (const r of results)
+    if (r.type === 'stats-result')
+      for (const s of r.stores) if (wanted.has(s.index)) keys += Number(s.stats.keys ?? 0);
+  return keys;
+}
+
+/** dbsize: DBSIZE. */
+export function dbsize(c: RespConnection): void {
+  const p = c.queue.later(c.proto, () => undefined);
+  keyCount(c).then(
+    (n) => {
+      c.queue.completeWith(p, (w) => {
+        w.integer(n);
+      });
+    },
+    (err: unknown) => {
+      c.queue.completeWith(p, (w) => {
+        w.error(`TRYAGAIN ${err instanceof Error ? err.message : String(err)}`);
+      });
+    },
+  );
+}
+
+/** info: INFO [section ...]: server, clients, memory, persistence, replication, cluster, keyspace. */
+export function info(c: RespConnection, args: Buffer[]): void {
+  const wanted = new Set(args.slice(1).map((a) => a.toString('latin1').toLowerCase()));
+  const all = wanted.size === 0 || wanted.has('all') || wanted.has('everything') || wanted.has('default');
+  const p = c.queue.later(c.proto, () => undefined);
+  keyCount(c).then(
+    (keys) => {
+      const sections = infoSections(c, keys).filter(([name]) => all || wanted.has(name.toLowerCase()));
+      const text = sections.map(([name, lines]) => `# ${name}\r\n${lines.join('\r\n')}\r\n`).join('\r\n');
+      c.queue.completeWith(p, (w) => {
+        w.bulk(text);
+      });
+    },
+    (err: unknown) => {
+      c.queue.completeWith(p, (w) => {
+        w.error(`TRYAGAIN ${err instanceof Error ? err.message : String(err)}`);
+      });
+    },
+  );
+}
+
+function infoSections(c: RespConnection, keys: number): [string, string[]][] {
+  const { listener, shardMap, config, plan } = c.ctx;
+  const led = shardMap.shards.filter((s) => s.address === listener.address);
+  const replicaOf = shardMap.shards.find((s) => s.replicas.includes(listener.address));
+  const replicas = [...new Set(led.flatMap((s) => s.replicas))];
+  const mem = process.memoryUsage();
+  const replication =
+    led.length > 0 || replicaOf === undefined
+      ? ['role:master', `connected_slaves:${replicas.length}`]
+      : (() => {
+          const [host, port] = splitHostPort(replicaOf.address);
+          const st = plan.stores.find((x) => x.node === listener.address && x.role === 'replica');
+          const ack = st === undefined ? 0 : c.ctx.pool.lastSeq(st.index);
+          return [
+            'role:slave',
+            `master_host:${host}`,
+            `master_port:${port + config.server.resp_port_offset}`,
+            'master_link_status:up',
+            `slave_repl_offset:${ack}`,
+            'slave_read_only:1',
+            'connected_slaves:0',
+          ];
+        })();
+  return [
+    [
+      'Server',
+      [
+        `redis_version:${SERVER_VERSION}`,
+        'redis_mode:cluster',
+        `os:${platform()}`,
+        `arch_bits:${arch().endsWith('64') ? 64 : 32}`,
+        `process_id:${process.pid}`,
+        `tcp_port:${listener.port + config.server.resp_port_offset}`,
+        `uptime_in_seconds:${Math.floor((Date.now() - c.ctx.startedAt) / 1000)}`,
+        'server_name:distkv',
+      ],
+    ],
+    ['Clients', [`connected_clients:${c.ctx.clients()}`]],
+    ['Memory', [`used_memory:${mem.heapUsed}`, `used_memory_rss:${mem.rss}`, 'maxmemory:0']],
+    [
+      'Persistence',
+      [
+        'loading:0',
+        'async_loading:0',
+        `aof_enabled:${config.storage.engine === 'memory' ? 0 : 1}`,
+        'rdb_bgsave_in_progress:0',
+        'aof_rewrite_in_progress:0',
+      ],
+    ],
+    ['Replication', replication],
+    ['Cluster', ['cluster_enabled:1']],
+    ['Keyspace', keys > 0 ? [`db0:keys=${keys},expires=0,avg_ttl=0`] : []],
+  ];
+}
+
+function splitHostPort(address: string): [string, number] {
+  const colon = address.lastIndexOf(':');
+  return [address.slice(0, colon).replace(/^\[|\]$/g, ''), Number(address.slice(colon + 1))];
+}
+
+/**
+ * wait: WAIT numreplicas timeout. Answers how many replicas hold every write this connection made
+ * (per store: the seq of its last acknowledged write; with none, each served store's current seq),
+ * once `numreplicas` do or after `timeout` ms (0 = no limit), like a `w=N` write.
+ */
+export function wait(c: RespConnection, args: Buffer[]): void {
+  const n = parseCount(args[1]);
+  const timeout = parseCount(args[2]);
+  if (n === undefined || timeout === undefined) {
+    c.queue
+      .now(c.proto)
+      .error(n === undefined ? NOT_INTEGER : 'ERR timeout is not an integer or out of range');
+    return;
+  }
+  const { plan, pool } = c.ctx;
+  const waits: [number, number][] =
+    c.lastWrites.size > 0
+      ? [...c.lastWrites]
+      : servedStores(c)
+          .filter((t) => t.role === 'leader')
+          .map((t) => [t.store, pool.lastSeq(t.store)]);
+  const p = c.queue.later(c.proto, () => undefined);
+  if (waits.length === 0) {
+    c.queue.completeWith(p, (w) => {
+      w.integer(0);
+    });
+    return;
+  }
+  let remaining = waits.length;
+  let least = Infinity;
+  const seqBytes = Buffer.alloc(8);
+  for (const [store, seq] of waits) {
+    seqBytes.writeDoubleLE(seq, 0);
+    pool.submit(
+      plan.stores[store]!.worker,
+      OP_WAIT,
+      store,
+      '',
+      Buffer.from(seqBytes),
+      {
+        onReply: (status, acked) => {
+          least = Math.min(least, status === ST_DONE ? acked : 0);
+          if (--remaining === 0)
+            c.queue.completeWith(p, (w) => {
+              w.integer(least);
+            });
+        },
+      },
+      Math.min(n, 255),
+      timeout === 0 ? MAX_WAIT_MS : Math.min(timeout, MAX_WAIT_MS),
+    );
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * The string commands: GET, SET (NX, XX, GET, KEEPTTL), DEL, EXISTS, MGET, MSET, STRLEN, TYPE,
+ * INCR, INCRBY, DECR, DECRBY. Each becomes ops in the same worker batches as HTTP requests
+ * (op-format.ts); conditional writes and INCR run as one read-modify-write op on the store's
+ * worker, so they are atomic. Multi-key commands need their keys in one slot (key-route.ts), hence
+ * one store; their ops go into one batch.
+ */
+import { decodeOld } from '../worker/read-modify-write.js';
+import {
+  OP_DELETE_COUNTED,
+  OP_GET,
+  OP_INCR,
+  OP_PUT,
+  OP_SET_IF,
+  SET_IF_NX,
+  SET_IF_XX,
+  ST_DONE,
+  ST_ERROR,
+  ST_MISSING,
+  ST_VALUE,
+} from '../worker/op-format.js';
+import type { OpHandler } from '../server/worker-pool.js';
+import type { RespConnection } from './resp-connection.js';
+import type { RespWriter } from './resp-format.js';
+import { type LocalTarget, routeKeys } from './key-route.js';
+import type { Pending } from './reply-queue.js';
+import { errorText } from './worker-reply.js';
+import { parseInt64 } from '../worker/read-modify-write.js';
+
+const CRLF_BYTES = Buffer.from('\r\n');
+const SYNTAX_ERROR = 'ERR syntax error';
+const NOT_INTEGER = 'ERR value is not an integer or out of range';
+
+function noteIfWrite(status: number, seq: number, p: Pending): void {
+  if (status === ST_DONE) p.noteWrite(seq);
+}
+
+function formatGet(w: RespWriter, status: number, _seq: number, value: Buffer): void {
+  if (status === ST_VALUE) w.bulk(value);
+  else if (status === ST_MISSING) w.nil();
+  else w.error(errorText(value));
+}
+
+function formatStrlen(w: RespWriter, status: number, _seq: number, value: Buffer): void {
+  if (status === ST_VALUE) w.integer(value.length);
+  else if (status === ST_MISSING) w.integer(0);
+  else w.error(errorText(value));
+}
+
+function formatType(w: RespWriter, status: number, _seq: number, value: Buffer): void {
+  if (status === ST_VALUE) w.simple('string');
+  else if (status === ST_MISSING) w.simple('none');
+  else w.error(errorText(value));
+}
+
+function formatIncr(w: RespWriter, status: number, _seq: number, value: Buffer): void {
+  if (status === ST_DONE) {
+    w.raw(Buffer.from(':'));
+    w.raw(value);
+    w.raw(CRLF_BYTES);
+  } else w.error(errorText(value));
+}
+
+function tooLarge(c: RespConnection, value: Buffer): boolean {
+  const limit = c.ctx.config.server.max_value_bytes;
+  if (value.length <= limit) return false;
+  c.queue.now(c.proto).error(`ERR value is ${value.length} bytes; limit is ${limit}`);
+  return true;
+}
+
+/** submit queues one op on the target's worker, its reply written by `format` in order. */
+function submit(
+  c: RespConnection,
+  t: LocalTarget,
+  op: Parameters<RespConnection['ctx']['pool']['submit']>[1],
+  key: Buffer,
+  value: Uint8Array | string | undefined,
+  handler: OpHandler,
+): void {
+  c.ctx.pool.submit(t.worker, op, t.store, key.toString('utf8'), value, handler);
+}
+
+/** get: GET key. */
+export function get(c: RespConnection, args: Buffer[]): void {
+  const t = routeKeys(c, args, 1, 1, 1, false);
+  if (t === undefined) return;
+  submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatGet));
+}
+
+/** strlen: STRLEN key. */
+export function strlen(c: RespConnection, args: Buffer[]): void {
+  const t = routeKeys(c, args, 1, 1, 1, false);
+  if (t === undefined) return;
+  submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatStrlen));
+}
+
+/** type: TYPE key ("string" or "none": distkv stores strings only). */
+export function type(c: RespConnection, args: Buffer[]): void {
+  const t = routeKeys(c, args, 1, 1, 1, false);
+  if (t === undefined) return;
+  submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatType));
+}
+
+/** set: SET key value [NX | XX] [GET] [KEEPTTL]; EX, PX, EXAT and PXAT are refused (no TTL yet). */
+export function set(c: RespConnection, args: Buffer[]): void {
+  let flags = 0;
+  let getOld = false;
+  for (let i = 3; i < args.length; i++) {
+    const opt = args[i]!.toString('latin1').toUpperCase();
+    if (opt === 'NX' && !(flags & SET_IF_XX)) flags |= SET_IF_NX;
+    else if (opt === 'XX' && !(flags & SET_IF_NX)) flags |= SET_IF_XX;
+    else if (opt === 'GET') getOld = true;
+    else if (opt === 'KEEPTTL') continue;
+    else if (opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') {
+      c.queue.now(c.proto).error(`ERR SET ${opt} is not supported: distkv has no key expiry yet`);
+      return;
+    } else {
+      c.queue.now(c.proto).error(SYNTAX_ERROR);
+      return;
+    }
+  }
+  const value = args[2]!;
+  if (tooLarge(c, value)) return;
+  const t = routeKeys(c, args, 1, 1, 1, true);
+  if (t === undefined) return;
+  if (flags === 0 && !getOld) {
+    submit(c, t, OP_PUT, args[1]!, value, c.queue.later(c.proto, formatSetOk, t.store));
+    return;
+  }
+  const body = Buffer.allocUnsafe(value.length + 1);
+  body[0] = flags;
+  value.copy(body, 1);
+  const format = getOld ? formatSetGet : formatSetIf;
+  submit(c, t, OP_SET_IF, args[1]!, body, c.queue.later(c.proto, format, t.store));
+}
+
+function formatSetOk(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
+  if (status === ST_DONE) {
+    p.noteWrite(seq);
+    w.ok();
+  } else w.error(errorText(value));
+}
+
+function formatSetIf(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
+  noteIfWrite(status, seq, p);
+  if (status === ST_DONE) w.ok();
+  else if (status === ST_MISSING) w.nil();
+  else w.error(errorText(value));
+}
+
+function formatSetGet(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
+  noteIfWrite(status, seq, p);
+  if (status === ST_ERROR) {
+    w.error(errorText(value));
+    return;
+  }
+  const old = decodeOld(value);
+  if (old === undefined) w.nil();
+  else w.bulk(old);
+}
+
+/** incrBy: INCR, DECR (delta ±1) and INCRBY, DECRBY (delta given). */
+export function incrBy(sign: 1 | -1, given: boolean): (c: RespConnection, args: Buffer[]) => void {
+  return (c, args) => {
+    let delta = BigInt(sign);
+    if (given) {
+      const d = parseInt64(args[2]!.toString('latin1'));
+      if (d === undefined || (sign === -1 && d === -(2n ** 63n))) {
+        c.queue
+          .now(c.proto)
+          .error(sign === -1 && d !== undefined ? 'ERR decrement would overflow' : NOT_INTEGER);
+        return;
+      }
+      delta = d * BigInt(sign);
+    }
+    const t = routeKeys(c, args, 1, 1, 1, true);
+    if (t === undefined) return;
+    submit(c, t, OP_INCR, args[1]!, delta.toString(), c.queue.later(c.proto, formatIncrNote, t.store));
+  };
+}
+
+function formatIncrNote(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
+  noteIfWrite(status, seq, p);
+  formatIncr(w, status, seq, value);
+}
+
+/**
+ * Gather collects the replies of one multi-key command's ops (one per key, all on one store) and
+ * writes the command's reply when the last one arrives.
+ */
+class Gather {
+  readonly values: (Buffer | undefined)[];
+  error: string | undefined;
+  private remaining: number;
+  private readonly c: RespConnection;
+  private readonly pending: Pending;
+  private readonly write: (w: RespWriter, g: Gather) => void;
+
+  constructor(c: RespConnection, n: number, write: (w: RespWriter, g: Gather) => void, store: number) {
+    this.c = c;
+    this.values = new Array<Buffer | undefined>(n);
+    this.remaining = n;
+    this.write = write;
+    this.pending = c.queue.later(c.proto, formatGet, store);
+  }
+
+  part(i: number): OpHandler {
+    return {
+      onReply: (status, seq, value) => {
+        if (status === ST_ERROR) this.error ??= errorText(value);
+        else if (status === ST_VALUE || (status === ST_DONE && value.length > 0))
+          this.values[i] = Buffer.from(value);
+        if (status === ST_DONE) this.c.noteWrite(this.pending.store, seq);
+        if (--this.remaining === 0)
+          this.c.queue.completeWith(this.pending, (w) => {
+            if (this.error !== undefined) w.error(this.error);
+            else this.write(w, this);
+          });
+      },
+    };
+  }
+}
+
+/** mget: MGET key [key ...]. */
+export function mget(c: RespConnection, args: Buffer[]): void {
+  const t = routeKeys(c, args, 1, -1, 1, false);
+  if (t === undefined) return;
+  const g = new Gather(c, args.length - 1, writeValues, t.store);
+  for (let i = 1; i < args.length; i++) submit(c, t, OP_GET, args[i]!, undefined, g.part(i - 1));
+}
+
+function writeValues(w: RespWriter, g: Gather): void {
+  w.array(g.values.length);
+  for (const v of g.values) {
+    if (v === undefined) w.nil();
+    else w.bulk(v);
+  }
+}
+
+/** exists: EXISTS key [key ...] (a key named twice counts twice, as in Redis). */
+export function exists(c: RespConnection, args: Buffer[]): void {
+  const t = routeKeys(c, args, 1, -1, 1, false);
+  if (t === undefined) return;
+  const g = new Gather(c, args.length - 1, writeCount, t.store);
+  for (let i = 1; i < args.length; i++) submit(c, t, OP_GET, args[i]!, undefined, g.part(i - 1));
+}
+
+/** del: DEL key [key ...], answering how many existed. */
+export function del(c: RespConnection, args: Buffer[]): void {
+  const t = routeKeys(c, args, 1, -1, 1, true);
+  if (t === undefined) return;
+  const g = new Gather(c, args.length - 1, writeDeleted, t.store);
+  for (let i = 1; i < args.length; i++) submit(c, t, OP_DELETE_COUNTED, args[i]!, undefined, g.part(i - 1));
+}
+
+function writeCount(w: RespWriter, g: Gather): void {
+  w.integer(g.values.filter((v) => v !== undefined).length);
+}
+
+function writeDeleted(w: RespWriter, g: Gather): void {
+  w.integer(g.values.filter((v) => v !== undefined && decodeOld(v) !== undefined).length);
+}
+
+/** mset: MSET key value [key value ...]. */
+export function mset(c: RespConnection, args: Buffer[]): void {
+  if (args.length % 2 === 0) {
+    c.queue.now(c.proto).error("ERR wrong number of arguments for 'mset' command");
+    return;
+  }
+  for (let i = 2; i < args.length; i += 2) if (tooLarge(c, args[i]!)) return;
+  const t = routeKeys(c, args, 1, -2, 2, true);
+  if (t === undefined) return;
+  const g = new Gather(
+    c,
+    (args.length - 1) / 2,
+    (w) => {
+      w.ok();
+    },
+    t.store,
+  );
+  for (let i = 1; i < args.length; i += 2) submit(c, t, OP_PUT, args[i]!, args[i + 1], g.part((i - 1) / 2));
+}

@@ -1,0 +1,62 @@
+/**
+ * Key routing for RESP commands: Redis Cluster's rules on distkv's shard map.
+ *
+ * A command's keys must all hash to one slot (else `-CROSSSLOT`); the slot's shard is then served
+ * here when this process hosts its target, else the client is sent to the owner with
+ * `-MOVED slot host:port` (the owner's RESP address). Writes, and reads on a connection that did
+ * not send READONLY, target the shard's leader; after READONLY, reads target the listener's read
+ * table (a replica hosted at this address if any), as Redis serves reads from replicas.
+ */
+import { isUtf8 } from 'node:buffer';
+import { slotOfBytes } from '../routing/slot.js';
+import type { Target } from '../server/node-plan.js';
+import { respAddressOf } from './resp-address.js';
+import type { RespConnection } from './resp-connection.js';
+
+/** LocalTarget is a store of this process. */
+export type LocalTarget = Extract<Target, { local: true }>;
+
+/** checkKey returns why `key` is not a valid distkv key, or undefined. */
+export function checkKey(key: Buffer, maxKeyBytes: number): string | undefined {
+  if (key.length === 0) return 'ERR invalid key: distkv keys are 1 or more bytes';
+  if (key.length > maxKeyBytes) return `ERR invalid key: ${key.length} bytes; limit is ${maxKeyBytes}`;
+  if (!isUtf8(key)) return 'ERR invalid key: distkv keys are UTF-8 text';
+  return undefined;
+}
+
+/**
+ * routeKeys returns the local store serving the keys `args[first]`, `args[first + step]`, ... up to
+ * `args[last]` (last < 0 counts from the end, as in COMMAND's key positions), or writes the error reply (invalid key, CROSSSLOT, MOVED) and returns undefined.
+ */
+export function routeKeys(
+  c: RespConnection,
+  args: readonly Buffer[],
+  first: number,
+  last: number,
+  step: number,
+  write: boolean,
+): LocalTarget | undefined {
+  const { config, shardMap, listener } = c.ctx;
+  let slot = -1;
+  const end = last < 0 ? args.length + last : last;
+  for (let i = first; i <= end; i += step) {
+    const key = args[i]!;
+    const bad = checkKey(key, config.server.max_key_bytes);
+    if (bad !== undefined) {
+      c.queue.now(c.proto).error(bad);
+      return undefined;
+    }
+    const s = slotOfBytes(key);
+    if (slot >= 0 && s !== slot) {
+      c.queue.now(c.proto).error("CROSSSLOT Keys in request don't hash to the same slot");
+      return undefined;
+    }
+    slot = s;
+  }
+  const shard = shardMap.shardOfSlot(slot);
+  const target = (write || !c.readonly ? listener.writes : listener.reads)[shard]!;
+  if (target.local) return target;
+  const owner = respAddressOf(target.address, config.server.resp_port_offset) ?? target.address;
+  c.queue.now(c.proto).error(`MOVED ${slot} ${owner}`);
+  return undefined;
+}

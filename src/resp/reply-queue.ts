@@ -1,0 +1,134 @@
+/**
+ * ReplyQueue: keeps a connection's replies in the order its commands arrived, whatever order the
+ * shard workers answer in (commands for different workers complete independently).
+ *
+ * Every command either writes its reply at once (`now()`) or reserves a `Pending` place
+ * (`later()`) that a worker reply fills. Replies at the head of the queue are encoded straight
+ * into `out`; a reply that completes behind an unanswered one is encoded into its own small
+ * writer and copied into `out` when everything before it is done. `out` is drained by the
+ * connection (one socket write per event-loop turn).
+ */
+import type { OpHandler } from '../server/worker-pool.js';
+import { type ProtocolVersion, RespWriter } from './resp-format.js';
+
+/** Format writes the reply of a worker answer; `value` is a view valid only during the call. */
+export type Format = (w: RespWriter, status: number, seq: number, value: Buffer, p: Pending) => void;
+
+const SMALL_WRITER_BYTES = 256;
+
+/** Pending is a reserved place in the reply order, filled by a worker reply or by `completeWith`. */
+export class Pending implements OpHandler {
+  ready = false;
+  writer: RespWriter | undefined;
+  readonly proto: ProtocolVersion;
+  private readonly queue: ReplyQueue;
+  readonly format: Format;
+  /** store is the store the command's op went to (for WAIT), or -1. */
+  readonly store: number;
+
+  constructor(queue: ReplyQueue, proto: ProtocolVersion, format: Format, store: number) {
+    this.queue = queue;
+    this.proto = proto;
+    this.format = format;
+    this.store = store;
+  }
+
+  onReply(status: number, seq: number, value: Buffer): void {
+    this.queue.complete(this, status, seq, value);
+  }
+
+  /** noteWrite reports that this command's write to `store` was acknowledged at `seq` (for WAIT). */
+  noteWrite(seq: number): void {
+    this.queue.onWrite(this.store, seq);
+  }
+}
+
+/** ReplyQueue orders the replies of one connection. */
+export class ReplyQueue {
+  readonly out = new RespWriter(2);
+  private queue: Pending[] = [];
+  private head = 0;
+  private readonly onReady: () => void;
+  /** onWrite is told the store and seq of each acknowledged write. */
+  readonly onWrite: (store: number, seq: number) => void;
+
+  constructor(onReady: () => void, onWrite: (store: number, seq: number) => void) {
+    this.onReady = onReady;
+    this.onWrite = onWrite;
+  }
+
+  /** depth is the number of replies reserved and not yet written to `out`. */
+  get depth(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** now returns the writer for a reply produced at this point of the order, right away. */
+  now(proto: ProtocolVersion): RespWriter {
+    if (this.head === this.queue.length) {
+      this.out.proto = proto;
+      return this.out;
+    }
+    const p = new Pending(this, proto, noFormat, -1);
+    p.writer = new RespWriter(proto, SMALL_WRITER_BYTES);
+    p.ready = true;
+    this.queue.push(p);
+    return p.writer;
+  }
+
+  /** later reserves the next place in the order for a reply that `format` will write. */
+  later(proto: ProtocolVersion, format: Format, store = -1): Pending {
+    const p = new Pending(this, proto, format, store);
+    this.queue.push(p);
+    return p;
+  }
+
+  /** complete fills `p` with a worker reply. */
+  complete(p: Pending, status: number, seq: number, value: Buffer): void {
+    if (this.queue[this.head] === p) {
+      this.out.proto = p.proto;
+      p.format(this.out, status, seq, value, p);
+      this.advance();
+    } else {
+      p.writer = new RespWriter(p.proto, value.length + SMALL_WRITER_BYTES);
+      p.format(p.writer, status, seq, value, p);
+      p.ready = true;
+    }
+    this.onReady();
+  }
+
+  /** completeWith fills `p` with a reply written by `write`. */
+  completeWith(p: Pending, write: (w: RespWriter) => void): void {
+    if (this.queue[this.head] === p) {
+      this.out.proto = p.proto;
+      write(this.out);
+      this.advance();
+    } else {
+      p.writer = new RespWriter(p.proto, SMALL_WRITER_BYTES);
+      write(p.writer);
+      p.ready = true;
+    }
+    this.onReady();
+  }
+
+  /** advance pops the head and moves every ready reply behind it into `out`. */
+  private advance(): void {
+    this.head++;
+    for (;;) {
+      const next = this.queue[this.head];
+      if (next?.ready !== true) break;
+      if (next.writer !== undefined) this.out.raw(next.writer.take());
+      this.head++;
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+function noFormat(): void {
+  // A reply written through now() is complete when reserved.
+}

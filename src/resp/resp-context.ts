@@ -1,0 +1,31 @@
+/**
+ * RespContext: what the RESP commands of one listener may use. Built by the node (src/server/node.ts)
+ * from the same pool, plan and shard map as the HTTP front door, so both protocols reach the same
+ * stores through the same worker batches.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { ShardMap } from '../routing/shard-map.js';
+import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
+import type { WorkerPool } from '../server/worker-pool.js';
+import type { ScanCursors } from './scan-cursors.js';
+
+/** RespContext is shared by every connection of one RESP listener. */
+export interface RespContext {
+  config: Config;
+  shardMap: ShardMap;
+  plan: NodePlan;
+  pool: WorkerPool;
+  log: Logger;
+  /** listener is the node this RESP listener speaks for (its routing tables). */
+  listener: ListenerPlan;
+  startedAt: number;
+  /** cursors are this listener's open SCAN cursors. */
+  cursors: ScanCursors;
+  /** clients counts this listener's open connections. */
+  clients: () => number;
+  /** draining is true once the node stops accepting: commands on keys are refused with TRYAGAIN. */
+  draining: () => boolean;
+  /** nextClientId numbers connections (CLIENT ID); shared by the process's listeners. */
+  nextClientId: () => number;
+}

@@ -1,0 +1,155 @@
+/**
+ * The RESP wire grammar (Redis serialization protocol, versions 2 and 3) and the reply encoder.
+ *
+ *   command      := array-cmd | inline-cmd
+ *   array-cmd    := '*' count CRLF ( '$' len CRLF bytes:len CRLF ){count}
+ *   inline-cmd   := word ( (' ' | '\t')+ word )* CRLF          (telnet-style; '\r' optional)
+ *   reply        := '+' text CRLF                (simple string)
+ *                 | '-' CODE ' ' text CRLF       (error: ERR, MOVED, CROSSSLOT, NOAUTH, ...)
+ *                 | ':' integer CRLF
+ *                 | '$' len CRLF bytes:len CRLF  (bulk string)
+ *                 | '*' count CRLF reply{count}  (array)
+ *                 | null                         (RESP2: '$-1' CRLF or '*-1' CRLF; RESP3: '_' CRLF)
+ *                 | '%' pairs CRLF reply{2*pairs} (RESP3 map; RESP2 sends it as a flat array)
+ *
+ * A connection speaks RESP2 until `HELLO 3`. docs/resp.md mirrors this grammar and lists the commands.
+ */
+
+/** CRLF ends every line of the protocol. */
+export const CRLF = Buffer.from('\r\n');
+/** MAX_ARRAY_COUNT bounds the arguments of one command (Redis's limit). */
+export const MAX_ARRAY_COUNT = 1024 * 1024;
+/** MAX_INLINE_BYTES bounds an inline command or a count line (Redis's limit). */
+export const MAX_INLINE_BYTES = 64 * 1024;
+
+/** ProtocolVersion is 2 (RESP2) or 3 (RESP3). */
+export type ProtocolVersion = 2 | 3;
+
+const NIL2 = Buffer.from('$-1\r\n');
+const NIL_ARRAY2 = Buffer.from('*-1\r\n');
+const NIL3 = Buffer.from('_\r\n');
+const OK = Buffer.from('+OK\r\n');
+const INITIAL_BYTES = 16 * 1024;
+
+/**
+ * RespWriter appends replies to a growable buffer. `proto` picks the RESP2 or RESP3 form of nulls
+ * and maps. `take()` hands out a copy of what was written and empties the writer.
+ */
+export class RespWriter {
+  proto: ProtocolVersion;
+  private buf: Buffer;
+  private len = 0;
+
+  constructor(proto: ProtocolVersion, initialBytes = INITIAL_BYTES) {
+    this.proto = proto;
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** length is the number of bytes written and not yet taken. */
+  get length(): number {
+    return this.len;
+  }
+
+  /** take returns a copy of the bytes written and empties the writer. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.len);
+    this.buf.copy(out, 0, 0, this.len);
+    this.len = 0;
+    return out;
+  }
+
+  /** raw appends encoded bytes as they are. */
+  raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
+  /** ok writes `+OK`. */
+  ok(): void {
+    this.raw(OK);
+  }
+
+  /** simple writes a simple string (no CR or LF inside). */
+  simple(text: string): void {
+    this.line('+', text);
+  }
+
+  /** error writes an error; `text` starts with its code ("ERR ...", "MOVED ..."). */
+  error(text: string): void {
+    this.line('-', text.replaceAll(/[\r\n]+/g, ' '));
+  }
+
+  /** integer writes an integer. */
+  integer(n: number | bigint): void {
+    this.line(':', String(n));
+  }
+
+  /** bulk writes a bulk string (a string is written as UTF-8). */
+  bulk(value: Uint8Array | string): void {
+    if (typeof value === 'string') {
+      const n = Buffer.byteLength(value);
+      this.line('$', String(n));
+      this.reserve(n + 2);
+      this.len += this.buf.write(value, this.len, 'utf8');
+    } else {
+      this.line('$', String(value.length));
+      this.reserve(value.length + 2);
+      this.buf.set(value, this.len);
+      this.len += value.length;
+    }
+    this.buf[this.len++] = 13;
+    this.buf[this.len++] = 10;
+  }
+
+  /** nil writes a null bulk string. */
+  nil(): void {
+    this.raw(this.proto === 3 ? NIL3 : NIL2);
+  }
+
+  /** nilArray writes a null array. */
+  nilArray(): void {
+    this.raw(this.proto === 3 ? NIL3 : NIL_ARRAY2);
+  }
+
+  /** array writes the header of an array of `count` replies. */
+  array(count: number): void {
+    this.line('*', String(count));
+  }
+
+  /** map writes the header of a map of `pairs` key/value pairs (a flat array in RESP2). */
+  map(pairs: number): void {
+    if (this.proto === 3) this.line('%', String(pairs));
+    else this.line('*', String(pairs * 2));
+  }
+
+  /** stringMap writes a map of string keys to strings, integers or nested replies written by a function. */
+  stringMap(entries: readonly (readonly [string, string | number | ((w: RespWriter) => void)])[]): void {
+    this.map(entries.length);
+    for (const [k, v] of entries) {
+      this.bulk(k);
+      if (typeof v === 'string') this.bulk(v);
+      else if (typeof v === 'number') this.integer(v);
+      else v(this);
+    }
+  }
+
+  private line(type: string, text: string): void {
+    const n = text.length * 3 + 3;
+    this.reserve(n);
+    const b = this.buf;
+    b[this.len++] = type.charCodeAt(0);
+    this.len += b.write(text, this.len, 'utf8');
+    b[this.len++] = 13;
+    b[this.len++] = 10;
+  }
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * RespListener: the RESP (Redis protocol) listener of one node, on the main thread next to the
+ * HTTP front door, at the node's RESP address (resp-address.ts). Each connection parses commands
+ * and submits their ops to the same worker pool as HTTP requests (docs/resp.md).
+ *
+ * Lifecycle: `listen()` once the stores are open; on shutdown `stopAccepting()` first (in-flight
+ * replies still go out while the node drains), then `close()` ends the remaining connections.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { dispatch } from './command-table.js';
+import type { RespEndpoint } from './resp-address.js';
+import { RespConnection } from './resp-connection.js';
+import type { RespContext } from './resp-context.js';
+import { ScanCursors } from './scan-cursors.js';
+
+/** RespShared is what every RESP listener of a process shares; each adds its own node's plan. */
+export type RespShared = Omit<RespContext, 'listener' | 'cursors' | 'clients' | 'draining'>;
+
+/** RespListener serves RESP for one node. */
+export class RespListener {
+  readonly endpoint: RespEndpoint;
+  /** address is the node (config address) this listener speaks for. */
+  readonly address: string;
+  private readonly server: Server;
+  private readonly connections = new Set<RespConnection>();
+  private draining = false;
+
+  constructor(shared: RespShared, listener: RespContext['listener'], endpoint: RespEndpoint) {
+    this.endpoint = endpoint;
+    this.address = listener.address;
+    const ctx: RespContext = {
+      ...shared,
+      listener,
+      cursors: new ScanCursors(),
+      clients: () => this.connections.size,
+      draining: () => this.draining,
+    };
+    this.server = createServer({ noDelay: true }, (socket: Socket) => {
+      const c = new RespConnection(socket, ctx, dispatch);
+      this.connections.add(c);
+      socket.on('close', () => this.connections.delete(c));
+    });
+  }
+
+  /** listen binds the endpoint; it rejects (EADDRINUSE, ...) with a message naming it. */
+  listen(): Promise<void> {
+    const { host, port } = this.endpoint;
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(
+          new Error(
+            `RESP listener on ${host}:${port}: ${err.message} (server.resp_port_offset moves it; 0 turns RESP off)`,
+          ),
+        );
+      };
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * stopAccepting closes the listening socket; open connections get the replies in flight, and
+   * `-TRYAGAIN` for new commands on keys, as HTTP requests get 503 while the node drains.
+   */
+  stopAccepting(): void {
+    this.draining = true;
+    if (this.server.listening) this.server.close();
+  }
+
+  /** close ends every open connection. */
+  close(): void {
+    this.stopAccepting();
+    for (const c of this.connections) c.end();
+    this.connections.clear();
+  }
+}

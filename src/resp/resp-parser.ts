@@ -1,0 +1,156 @@
+/**
+ * RespParser: turns the bytes of one connection into commands (arrays of byte-string arguments),
+ * in the grammar of resp-format.ts, however the bytes are split into chunks.
+ *
+ * Arguments are views into the received chunks (never reused by node:net), valid as long as the
+ * caller keeps them. An incomplete command is kept; when a bulk string's length is known, chunks
+ * are only gathered until it can be complete, so a 1 MiB value arriving in 64 KiB chunks is
+ * concatenated once, not once per chunk. A protocol error is returned with Redis's wording; the
+ * connection must then be closed, as Redis does.
+ */
+import { MAX_ARRAY_COUNT, MAX_INLINE_BYTES } from './resp-format.js';
+
+/** OnCommand receives one command; returning false stops parsing (the rest stays buffered). */
+export type OnCommand = (args: Buffer[]) => boolean;
+
+const STAR = 0x2a;
+const DOLLAR = 0x24;
+const CR = 0x0d;
+const LF = 0x0a;
+const INCOMPLETE = -1;
+
+/** RespParser is the incremental command parser of one connection. */
+export class RespParser {
+  private readonly maxBulk: number;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** need is how many held bytes the next command needs at least before parsing is retried. */
+  private need = 0;
+  private error: string | undefined;
+
+  constructor(maxBulk: number) {
+    this.maxBulk = maxBulk;
+  }
+
+  /** buffered is the number of bytes held for an incomplete command. */
+  get buffered(): number {
+    return this.heldBytes;
+  }
+
+  /**
+   * feed parses `chunk` (appended to anything held) and calls `onCommand` per complete command.
+   * It returns a protocol error message (and keeps failing) once the input is malformed.
+   */
+  feed(chunk: Buffer | undefined, onCommand: OnCommand): string | undefined {
+    if (this.error !== undefined) return this.error;
+    if (chunk !== undefined && chunk.length > 0) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+    }
+    if (this.heldBytes === 0 || this.heldBytes < this.need) return undefined;
+    const data = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
+    let pos = 0;
+    this.need = 0;
+    let stopped = false;
+    while (pos < data.length && !stopped) {
+      const args: Buffer[] = [];
+      const end = data[pos] === STAR ? this.parseArray(data, pos, args) : this.parseInline(data, pos, args);
+      const error = this.error as string | undefined; // set by the parse calls above
+      if (error !== undefined) return error;
+      if (end === INCOMPLETE) break;
+      pos = end;
+      if (args.length > 0) stopped = !onCommand(args);
+    }
+    if (pos >= data.length) {
+      this.held = [];
+      this.heldBytes = 0;
+    } else {
+      const rest = data.subarray(pos);
+      this.held = [rest];
+      this.heldBytes = rest.length;
+      if (this.need > 0) this.need -= pos;
+    }
+    return undefined;
+  }
+
+  /** parseArray parses `*count` and its bulk strings into `args`; returns the end, or INCOMPLETE. */
+  private parseArray(data: Buffer, start: number, args: Buffer[]): number {
+    const countEnd = this.lineEnd(data, start, 'multibulk count');
+    if (countEnd < 0) return INCOMPLETE;
+    const count = parseDecimal(data, start + 1, countEnd);
+    if (count === undefined || count > MAX_ARRAY_COUNT) {
+      this.error = 'Protocol error: invalid multibulk length';
+      return INCOMPLETE;
+    }
+    let p = countEnd + 2;
+    for (let i = 0; i < count; i++) {
+      if (p >= data.length) return this.wait(p + 1);
+      if (data[p] !== DOLLAR) {
+        this.error = `Protocol error: expected '$', got '${String.fromCharCode(data[p]!)}'`;
+        return INCOMPLETE;
+      }
+      const lenEnd = this.lineEnd(data, p, 'bulk count');
+      if (lenEnd < 0) return INCOMPLETE;
+      const len = parseDecimal(data, p + 1, lenEnd);
+      if (len === undefined || len < 0 || len > this.maxBulk) {
+        this.error = 'Protocol error: invalid bulk length';
+        return INCOMPLETE;
+      }
+      const from = lenEnd + 2;
+      if (from + len + 2 > data.length) return this.wait(from + len + 2);
+      args.push(data.subarray(from, from + len));
+      p = from + len + 2;
+    }
+    return p;
+  }
+
+  /** parseInline splits one line on spaces and tabs into `args`; returns the end, or INCOMPLETE. */
+  private parseInline(data: Buffer, start: number, args: Buffer[]): number {
+    const nl = data.indexOf(LF, start);
+    if (nl < 0) {
+      if (data.length - start > MAX_INLINE_BYTES) this.error = 'Protocol error: too big inline request';
+      return INCOMPLETE;
+    }
+    const end = nl > start && data[nl - 1] === CR ? nl - 1 : nl;
+    let i = start;
+    while (i < end) {
+      while (i < end && (data[i] === 0x20 || data[i] === 0x09)) i++;
+      const from = i;
+      while (i < end && data[i] !== 0x20 && data[i] !== 0x09) i++;
+      if (i > from) args.push(data.subarray(from, i));
+    }
+    return nl + 1;
+  }
+
+  /** lineEnd returns the index of the CR ending the line at `start`, or -1 when it has not arrived. */
+  private lineEnd(data: Buffer, start: number, what: string): number {
+    const cr = data.indexOf(CR, start);
+    if (cr >= 0 && cr + 1 < data.length) return cr;
+    if (data.length - start > MAX_INLINE_BYTES) this.error = `Protocol error: too big ${what} string`;
+    return -1;
+  }
+
+  /** wait records that the incomplete command needs the data up to `end` and returns INCOMPLETE. */
+  private wait(end: number): number {
+    this.need = end;
+    return INCOMPLETE;
+  }
+}
+
+/** parseDecimal reads a (possibly negative) decimal integer from data[from, to), or undefined. */
+function parseDecimal(data: Buffer, from: number, to: number): number | undefined {
+  let i = from;
+  let negative = false;
+  if (data[i] === 0x2d) {
+    negative = true;
+    i++;
+  }
+  if (i >= to || to - i > 15) return undefined;
+  let n = 0;
+  for (; i < to; i++) {
+    const d = data[i]! - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+  }
+  return negative ? -n : n;
+}

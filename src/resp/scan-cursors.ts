@@ -1,0 +1,38 @@
+/**
+ * ScanCursors: SCAN's cursors for one listener. Redis clients send the cursor back as a decimal
+ * number, and a distkv scan position is a store and a key, so the listener keeps the positions
+ * and hands out numbers for them. Positions are kept for the newest MAX_CURSORS cursors; an older
+ * one is refused ("invalid cursor"), and the client starts again from 0.
+ */
+
+/** MAX_CURSORS is how many open cursors a listener remembers. */
+export const MAX_CURSORS = 4096;
+
+/** ScanPosition is where a scan resumes: the index into the served stores and the last key returned. */
+export interface ScanPosition {
+  store: number;
+  after: Buffer | undefined;
+}
+
+/** ScanCursors maps cursor numbers to scan positions. */
+export class ScanCursors {
+  private readonly open = new Map<number, ScanPosition>();
+  private next = 1;
+
+  /** save stores a position and returns its cursor number. */
+  save(pos: ScanPosition): number {
+    const id = this.next;
+    this.next = this.next >= 2 ** 52 ? 1 : this.next + 1;
+    this.open.set(id, pos);
+    if (this.open.size > MAX_CURSORS) this.open.delete(this.open.keys().next().value!);
+    return id;
+  }
+
+  /** take returns (and forgets) the position of a cursor; 0 is the start; undefined when unknown. */
+  take(cursor: number): ScanPosition | undefined {
+    if (cursor === 0) return { store: 0, after: undefined };
+    const pos = this.open.get(cursor);
+    this.open.delete(cursor);
+    return pos;
+  }
+}

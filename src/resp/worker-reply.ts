@@ -1,0 +1,20 @@
+/**
+ * Turning shard worker replies into RESP errors: a worker's `{code, message}` becomes the Redis
+ * error a client expects. Codes a client should retry (the store is not open yet, the node is
+ * draining, a worker restarting) become `TRYAGAIN`, which cluster clients retry; the rest `ERR`.
+ */
+import { isErrorCode, type WireError } from '../errors.js';
+
+const RETRY_CODES = new Set(['UNAVAILABLE', 'DRAINING', 'SHARD_UNREACHABLE']);
+
+/** errorText returns the RESP error text for an ST_ERROR reply body. */
+export function errorText(value: Uint8Array): string {
+  try {
+    const w = JSON.parse(Buffer.from(value).toString('utf8')) as Partial<WireError>;
+    if (isErrorCode(w.code) && typeof w.message === 'string')
+      return `${RETRY_CODES.has(w.code) ? 'TRYAGAIN' : 'ERR'} ${w.message}`;
+  } catch {
+    // fall through
+  }
+  return 'ERR malformed error reply from a shard worker';
+}

@@ -1,0 +1,224 @@
+/**
+ * The data directory lock: one process owns a data directory for its whole life (as LevelDB's
+ * LOCK), so two `distkv serve` can never replay and append to the same WAL.
+ *
+ * On disk: `<data_dir>/LOCK`, one line of JSON naming the owner: `{"pid":…,"start":…,"boot":…}`,
+ * where `start` is the process's start time (field 22 of /proc/<pid>/stat) and `boot` the kernel's
+ * boot id, so a pid reused by another process, or a lock left from before a reboot, is not
+ * mistaken for a live owner. (Without /proc both are empty and only the pid is checked.)
+ *
+ * Taking it:
+ * 1. The identity is written to a private temp file, which is hard-linked to `LOCK`: link() creates
+ *    the name atomically and fails if it exists, and `LOCK` is never seen half-written.
+ * 2. If `LOCK` exists and its owner is alive, startup fails with DataDirLockedError naming the
+ *    directory and the owner's pid.
+ * 3. If its owner is dead (kill -9 leaves the file behind), the lock is taken over: the taker first
+ *    creates `LOCK.takeover.<pid>.<start>` for that dead owner (again by link, so exactly one
+ *    process wins a given stale lock) and then renames its identity over `LOCK` (atomic: `LOCK` is
+ *    never missing). A process that loses the takeover race reads `LOCK` again and finds the
+ *    winner alive. Takeover markers are removed by their owner on release; markers left by a
+ *    killed owner are removed by a later taker once they are a minute old.
+ *
+ * Invariant: while a DataDirLock is held, `LOCK` holds its identity.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { DataDirLockedError } from '../errors.js';
+
+/** LOCK_FILE is the name of the lock file in a data directory. */
+export const LOCK_FILE = 'LOCK';
+const TAKEOVER_PREFIX = `${LOCK_FILE}.takeover.`;
+/** STALE_MARKER_MS: a takeover marker this old belongs to no takeover in progress. */
+const STALE_MARKER_MS = 60_000;
+const ATTEMPTS = 50;
+
+/** LockOwner identifies the process holding a lock. */
+export interface LockOwner {
+  pid: number;
+  /** start is the process's start time in clock ticks since boot ('' where /proc is missing). */
+  start: string;
+  /** boot is the kernel boot id ('' where /proc is missing). */
+  boot: string;
+}
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** processStart returns a process's start time from /proc, '' without /proc, undefined if it does not exist. */
+function processStart(pid: number): string | undefined {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === undefined) return readText('/proc/self/stat') === undefined ? '' : undefined;
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+}
+
+function bootId(): string {
+  return readText('/proc/sys/kernel/random/boot_id')?.trim() ?? '';
+}
+
+/** selfIdentity returns this process's LockOwner. */
+export function selfIdentity(): LockOwner {
+  return { pid: process.pid, start: processStart(process.pid) ?? '', boot: bootId() };
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const o = JSON.parse(text) as Partial<LockOwner>;
+    if (typeof o.pid !== 'number' || typeof o.start !== 'string' || typeof o.boot !== 'string')
+      return undefined;
+    return { pid: o.pid, start: o.start, boot: o.boot };
+  } catch {
+    return undefined;
+  }
+}
+
+/** isAlive reports whether the process `owner` names is still running (the same process, not a reuse of its pid). */
+export function isAlive(owner: LockOwner): boolean {
+  if (owner.boot !== bootId()) return false;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (err) {
+    if (errnoOf(err) !== 'EPERM') return false; // ESRCH: no such process
+  }
+  const start = processStart(owner.pid);
+  return start !== undefined && (owner.start === '' || start === '' || start === owner.start);
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** DataDirLock is a held lock on one data directory; `release()` gives it up. */
+export class DataDirLock {
+  readonly dir: string;
+  readonly owner: LockOwner;
+  /** previousOwner is the dead process whose lock was taken over (undefined when there was none). */
+  readonly previousOwner: LockOwner | undefined;
+  private readonly marker: string | undefined;
+  private released = false;
+
+  private constructor(
+    dir: string,
+    owner: LockOwner,
+    taken?: { from: LockOwner | undefined; marker: string },
+  ) {
+    this.dir = dir;
+    this.owner = owner;
+    this.previousOwner = taken?.from;
+    this.marker = taken?.marker;
+  }
+
+  /**
+   * acquire takes the lock of `dir` (created if missing) for this process, taking over a lock
+   * left by a dead process; it throws DataDirLockedError when a live process holds it.
+   */
+  static acquire(dir: string, owner: LockOwner = selfIdentity()): DataDirLock {
+    mkdirSync(dir, { recursive: true });
+    const lockPath = join(dir, LOCK_FILE);
+    const text = `${JSON.stringify(owner)}\n`;
+    const tmp = join(dir, `${LOCK_FILE}.${owner.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    writeFileSync(tmp, text);
+    try {
+      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        try {
+          linkSync(tmp, lockPath);
+          return new DataDirLock(dir, owner);
+        } catch (err) {
+          if (errnoOf(err) !== 'EEXIST') throw err;
+        }
+        const current = readText(lockPath);
+        if (current === undefined) continue; // released meanwhile: try again
+        const holder = parseOwner(current);
+        if (holder !== undefined && isAlive(holder)) throw new DataDirLockedError(dir, holder.pid);
+        // Stale (or unreadable, which no distkv writes): take it over, once per stale owner.
+        const marker = join(dir, `${TAKEOVER_PREFIX}${holder?.pid ?? 'unknown'}.${holder?.start ?? ''}`);
+        try {
+          linkSync(tmp, marker);
+        } catch (err) {
+          if (errnoOf(err) !== 'EEXIST') throw err;
+          DataDirLock.clearDeadMarker(marker);
+          sleepSync(5 + attempt * 5); // another process is taking this stale lock over
+          continue;
+        }
+        if (readText(lockPath) !== current) {
+          unlinkSync(marker); // it changed under us: look again
+          continue;
+        }
+        renameSync(tmp, lockPath);
+        DataDirLock.clearOldMarkers(dir, marker);
+        return new DataDirLock(dir, owner, { from: holder, marker });
+      }
+      throw new DataDirLockedError(dir, undefined);
+    } finally {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // renamed into LOCK: nothing to remove
+      }
+    }
+  }
+
+  /**
+   * clearDeadMarker removes a takeover marker whose taker died before finishing the takeover (a
+   * dead taker never renames, so removing its marker is safe; a live taker's marker stays).
+   */
+  private static clearDeadMarker(marker: string): void {
+    const text = readText(marker);
+    const taker = text === undefined ? undefined : parseOwner(text);
+    if (taker === undefined || isAlive(taker)) return;
+    try {
+      unlinkSync(marker);
+    } catch {
+      // another process removed it first
+    }
+  }
+
+  /** clearOldMarkers removes markers other than `keep` left by killed owners (a minute old or more). */
+  private static clearOldMarkers(dir: string, keep: string): void {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (!name.startsWith(TAKEOVER_PREFIX) || path === keep) continue;
+      try {
+        if (Date.now() - statSync(path).mtimeMs > STALE_MARKER_MS) unlinkSync(path);
+      } catch {
+        // removed by someone else
+      }
+    }
+  }
+
+  /** release removes the lock (if it is still ours); calling it again does nothing. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const lockPath = join(this.dir, LOCK_FILE);
+    const current = readText(lockPath);
+    if (current !== undefined && parseOwner(current)?.pid === this.owner.pid) unlinkSync(lockPath);
+    if (this.marker !== undefined) {
+      try {
+        unlinkSync(this.marker);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * `distkv backup` and `distkv restore` end to end: a backup of a running two-shard node (with a
+ * replica and a token) restored into an empty node with another layout (three shards) holds exactly
+ * the same keys and values; restore refuses a cluster that already holds keys unless --force, and
+ * writes nothing from a damaged file.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DistkvClient } from '../../src/client/client.js';
+import { freePorts } from '../helpers/ports.js';
+import { BIN, REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const servers: ServerProcess[] = [];
+const clients: DistkvClient[] = [];
+after(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await Promise.all(servers.map((s) => s.stop()));
+});
+const dir = tempDir(after);
+let source = '';
+let target = '';
+const TOKEN = 'backup-sekrit';
+
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('exit', (code) => {
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** everything returns every key and value of a cluster, in key order. */
+async function everything(client: DistkvClient): Promise<[string, string][]> {
+  const all: [string, string][] = [];
+  for await (const i of client.scan('', { pageSize: 50 })) all.push([i.key, i.value.toString('base64')]);
+  return all;
+}
+
+async function start(
+  name: string,
+  shards: { address: string; replicas?: string[] }[],
+  extra: string,
+): Promise<void> {
+  const d = join(dir, name);
+  mkdirSync(d);
+  const config = writeConfig(d, shards, extra);
+  servers.push(
+    await ServerProcess.start(
+      ['--config', config, '--data-dir', join(d, 'data'), '--workers', '1', '--durability', 'none'],
+      `http://${shards[0]!.address}/healthz`,
+      { DISTKV_LOG_LEVEL: 'warn' },
+    ),
+  );
+}
+
+before(async () => {
+  const [a, b, c] = await freePorts(3);
+  source = `127.0.0.1:${a}`;
+  target = `127.0.0.1:${c}`;
+  const replica = `127.0.0.1:${b}`;
+  await Promise.all([
+    start(
+      'source',
+      [
+        { address: source, replicas: [replica] },
+        { address: source, replicas: [replica] },
+      ],
+      `[server]\ntoken = "${TOKEN}"\n`,
+    ),
+    start('target', [{ address: target }, { address: target }, { address: target }], ''),
+  ]);
+  const writer = new DistkvClient({ urls: [source] });
+  clients.push(writer);
+  // Values of many sizes and every byte; some keys overwritten and some deleted before the backup.
+  const ops = Array.from({ length: 300 }, (_, i) => ({
+    op: 'set' as const,
+    key: `user:${i}:${'é'.repeat(i % 3)}`,
+    value: Buffer.alloc(1 + ((i * 37) % 2000), i % 256),
+  }));
+  ops.push({ op: 'set', key: 'big', value: Buffer.alloc(100 * 1024, 7) });
+  const results = await writer.batch(ops);
+  assert.ok(results.every((r) => r.ok));
+  for (let i = 0; i < 300; i += 7) await writer.delete(ops[i]!.key);
+  for (let i = 1; i < 300; i += 11) await writer.put(ops[i]!.key, `overwritten ${i}`);
+});
+
+describe('distkv backup and restore', () => {
+  it('needs the token for the snapshot endpoint', async () => {
+    const r = await cli(['backup', join(dir, 'no-token.dkv'), '--url', source]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /UNAUTHORIZED/);
+  });
+
+  it('restores a backup of a running node into an empty node with another layout, key for key', async () => {
+    const file = join(dir, 'full.dkv');
+    const backup = await cli(['backup', file, '--url', source, '--json'], { DISTKV_TOKEN: TOKEN });
+    assert.equal(backup.code, 0, backup.stderr);
+    const report = JSON.parse(backup.stdout) as {
+      keys: number;
+      shards: { consistent: boolean; seq: number }[];
+    };
+    assert.equal(report.shards.length, 2);
+    assert.ok(report.shards.every((s) => s.consistent && s.seq > 0));
+    const from = new DistkvClient({ urls: [source] });
+    const to = new DistkvClient({ urls: [target] });
+    clients.push(from, to);
+    const expected = await everything(from);
+    assert.equal(report.keys, expected.length);
+    const restore = await cli(['restore', file, '--url', target]);
+    assert.equal(restore.code, 0, restore.stderr);
+    assert.match(restore.stdout, new RegExp(`restored ${expected.length} keys`));
+    assert.deepEqual(await everything(to), expected);
+  });
+
+  it('refuses a cluster that holds keys unless --force', async () => {
+    const file = join(dir, 'full.dkv');
+    const again = await cli(['restore', file, '--url', target]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already holds keys .*--force/);
+    assert.equal((await cli(['restore', file, '--url', target, '--force'])).code, 0);
+  });
+
+  it('writes nothing from a damaged file', async () => {
+    const bytes = readFileSync(join(dir, 'full.dkv'));
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = bytes[middle]! ^ 0xff;
+    const damaged = join(dir, 'damaged.dkv');
+    writeFileSync(damaged, bytes);
+    const to = new DistkvClient({ urls: [target] });
+    clients.push(to);
+    await to.delete('big');
+    const r = await cli(['restore', damaged, '--url', target, '--force']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /not a usable backup: the checksum does not match/);
+    assert.equal(await to.get('big'), undefined);
+  });
+});

@@ -1,0 +1,243 @@
+/**
+ * The CLI contract: every verb answers --help with exit 0; every mistake (bad address, missing
+ * file, missing argument, unknown option or command, unreachable node, missing key, damaged backup)
+ * exits with its documented code (main.ts EXIT_CODES) and one clean message, never a stack trace;
+ * output is exact bytes when piped and readable text with a newline on a terminal; --json is
+ * binary-safe; the bench progress line keeps redrawing on a terminal.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freePorts } from '../helpers/ports.js';
+import { BIN, REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const VERBS = ['serve', 'get', 'set', 'del', 'scan', 'cluster', 'stats', 'backup', 'restore', 'bench'];
+const OK = 0;
+const FAILED = 1;
+const USAGE = 2;
+
+let server: ServerProcess | undefined;
+after(async () => {
+  await server?.stop();
+});
+const dir = tempDir(after);
+let node = '';
+let closedPort = 0;
+
+interface Run {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** cli runs distkv with DISTKV_URL pointing at the test node (unless env overrides it), feeding `input` to stdin. */
+function cli(args: string[], env: Record<string, string> = {}, input?: Buffer): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DISTKV_URL: node, DISTKV_DEBUG: '', ...env },
+    });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.end(input);
+    child.on('exit', (code) => {
+      resolve({ code, stdout: Buffer.concat(out), stderr });
+    });
+  });
+}
+
+/** onTerminal runs distkv under a pseudo-terminal (util-linux `script`) and returns what it wrote. */
+function onTerminal(args: string[]): string {
+  const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, DISTKV_URL: node },
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  return r.stdout;
+}
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+/** assertClean checks a failure: the expected code and a short message without a stack trace. */
+function assertClean(r: Run, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, `exit ${String(r.code)}, stderr: ${r.stderr}`);
+  assert.match(r.stderr, pattern);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, `a stack trace:\n${r.stderr}`);
+  assert.ok(r.stderr.split('\n').length <= 3, `more than two lines:\n${r.stderr}`);
+}
+
+before(async () => {
+  const [port, closed] = await freePorts(2);
+  node = `127.0.0.1:${port}`;
+  closedPort = closed!;
+  const config = writeConfig(dir, [{ address: node }, { address: node }]);
+  server = await ServerProcess.start(
+    ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1', '--durability', 'none'],
+    `http://${node}/healthz`,
+    { DISTKV_LOG_LEVEL: 'warn' },
+  );
+});
+
+describe('distkv CLI contract', () => {
+  it('answers --help on every verb, `help VERB`, --help and --version with exit 0', async () => {
+    const runs = await Promise.all([
+      ...VERBS.map((v) => cli([v, '--help'])),
+      cli(['help', 'scan']),
+      cli(['--help']),
+      cli(['--version']),
+    ]);
+    runs.forEach((r, i) => {
+      assert.equal(r.code, OK, `${VERBS[i] ?? 'help'}: ${r.stderr}`);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout.toString(), /Usage: distkv|^distkv \d+\.\d+\.\d+/);
+    });
+    assert.match(runs.at(-1)!.stdout.toString(), /^distkv \d+\.\d+\.\d+ \(node v\d+/);
+  });
+
+  it('exits 2 with one line for command-line mistakes', async () => {
+    const [unknownVerb, unknownFlag, missingArg, extraArg, badUrl, badEnvUrl, badInt] = await Promise.all([
+      cli(['frobnicate']),
+      cli(['get', '--colour', 'k']),
+      cli(['get']),
+      cli(['del', 'a', 'b']),
+      cli(['get', '--url', 'ftp://example', 'k']),
+      cli(['get', 'k'], { DISTKV_URL: 'http://host/path' }),
+      cli(['scan', '--limit', 'many']),
+    ]);
+    assertClean(unknownVerb, USAGE, /unknown command "frobnicate"/);
+    assertClean(unknownFlag, USAGE, /unknown option --colour/);
+    assertClean(missingArg, USAGE, /missing argument: distkv get KEY/);
+    assertClean(extraArg, USAGE, /unexpected argument "b"/);
+    assertClean(badUrl, USAGE, /--url: "ftp:\/\/example" is not a node address/);
+    assertClean(badEnvUrl, USAGE, /DISTKV_URL: "http:\/\/host\/path" is not a node address/);
+    assertClean(badInt, USAGE, /--limit must be a non-negative integer/);
+  });
+
+  it('exits 2 for file mistakes: a missing value file, an unreadable CA, a damaged backup, unwritable backup and report paths', async () => {
+    const garbage = join(dir, 'garbage.dkv');
+    writeFileSync(garbage, 'not a backup at all');
+    const [missing, ca, damaged, unwritable, report] = await Promise.all([
+      cli(['set', 'k', '--file', '/nonexistent/value']),
+      cli(['get', 'k', '--ca', join(dir, 'no-ca.pem')]),
+      cli(['restore', garbage]),
+      cli(['backup', join(dir, 'no-such-dir', 'b.dkv')]),
+      cli(['bench', '--report', join(dir, 'no-such-dir', 'r.html')]),
+    ]);
+    assertClean(missing, USAGE, /cannot read \/nonexistent\/value: no such file or directory/);
+    assertClean(ca, USAGE, /cannot read .*no-ca\.pem: no such file or directory/);
+    assertClean(damaged, USAGE, /is not a usable backup: the checksum does not match/);
+    assertClean(unwritable, USAGE, /cannot write .*b\.dkv\.partial: no such file or directory/);
+    assertClean(report, USAGE, /cannot write .*r\.html: no such file or directory/);
+  });
+
+  it('exits 1 for an unreachable node and a missing key', async () => {
+    const [down, missing, missingJson] = await Promise.all([
+      cli(['get', '--url', `127.0.0.1:${closedPort}`, 'k']),
+      cli(['get', 'never-set']),
+      cli(['get', '--json', 'never-set']),
+    ]);
+    assertClean(down, FAILED, /SHARD_UNREACHABLE: no node answered \/cluster/);
+    assertClean(missing, FAILED, /key "never-set" not found/);
+    assert.equal(missingJson.code, FAILED);
+    assert.deepEqual(JSON.parse(missingJson.stdout.toString()), { key: 'never-set', found: false });
+  });
+
+  it('takes host:port and http(s)://host:port, and DISTKV_URL as the default (the first that answers)', async () => {
+    assert.equal((await cli(['set', 'where', 'here', '--url', node])).code, OK);
+    const got = await cli(['get', 'where', '--url', `http://${node}`]);
+    assert.equal(got.stdout.toString(), 'here');
+    const fallback = await cli(['get', 'where'], { DISTKV_URL: `127.0.0.1:${closedPort},${node}` });
+    assert.equal(fallback.stdout.toString(), 'here', fallback.stderr);
+  });
+
+  it('keeps binary values exact: raw bytes when piped, value_base64 in --json, escaped in scan', async () => {
+    const bytes = Buffer.from([0, 1, 0xff, 0x0a, 0x80, 0x22]);
+    const file = join(dir, 'binary');
+    writeFileSync(file, bytes);
+    assert.equal((await cli(['set', 'bin:1', '--file', file])).code, OK);
+    assert.equal((await cli(['set', 'bin:2', '-'], {}, Buffer.from('from stdin'))).code, OK);
+    const raw = await cli(['get', 'bin:1']);
+    assert.deepEqual(raw.stdout, bytes);
+    const json = await cli(['get', '--json', 'bin:1']);
+    assert.deepEqual(JSON.parse(json.stdout.toString()), {
+      key: 'bin:1',
+      value_base64: bytes.toString('base64'),
+    });
+    const scan = await cli(['scan', '--json', 'bin:']);
+    assert.deepEqual(
+      scan.stdout
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+      [
+        { key: 'bin:1', value_base64: bytes.toString('base64') },
+        { key: 'bin:2', value: 'from stdin' },
+      ],
+    );
+    const text = await cli(['scan', 'bin:']);
+    assert.equal(text.stdout.toString(), 'bin:1\t"\\x00\\x01\\xff\\n\\x80\\""\nbin:2\tfrom stdin\n');
+    assert.doesNotMatch(text.stdout.toString(), /undefined/);
+  });
+
+  it('says whether del removed a key', async () => {
+    await cli(['set', 'gone', 'x']);
+    assert.equal((await cli(['del', 'gone'])).stdout.toString(), 'OK (deleted)\n');
+    assert.deepEqual(JSON.parse((await cli(['del', '--json', 'gone'])).stdout.toString()), {
+      key: 'gone',
+      existed: false,
+    });
+  });
+
+  it('pages scans with --limit and follows them with --all', async () => {
+    for (let i = 0; i < 5; i++) await cli(['set', `page:${i}`, String(i)]);
+    const first = await cli(['scan', 'page:', '--limit', '2']);
+    assert.equal(first.stdout.toString(), 'page:0\t0\npage:1\t1\n');
+    assert.match(first.stderr, /more: --after "page:1"/);
+    const all = await cli(['scan', 'page:', '--limit', '2', '--all']);
+    assert.equal(all.stdout.toString().trim().split('\n').length, 5);
+  });
+
+  it(
+    'ends a value with a newline on a terminal only',
+    { skip: hasScript ? false : 'no `script` command for a pseudo-terminal' },
+    async () => {
+      await cli(['set', 'tty', 'hello']);
+      assert.equal((await cli(['get', 'tty'])).stdout.toString(), 'hello');
+      assert.equal(onTerminal(['get', 'tty']), 'hello\r\n');
+    },
+  );
+
+  it(
+    'redraws the bench progress line on a terminal',
+    { skip: hasScript ? false : 'no `script` command for a pseudo-terminal' },
+    () => {
+      const out = onTerminal([
+        'bench',
+        '--url',
+        `http://${node}`,
+        '--duration',
+        '3',
+        '--warmup',
+        '0',
+        '--threads',
+        '1',
+        '--concurrency',
+        '2',
+        '--keys',
+        '50',
+      ]);
+      // Each draw shows "N done  M errors"; the old code drew once and never again.
+      const redraws = out.match(/\d+ done {2}\d+ errors/g)?.length ?? 0;
+      assert.ok(redraws >= 4, `${redraws} redraws in:\n${JSON.stringify(out)}`);
+      assert.match(out, /throughput/);
+    },
+  );
+});

@@ -1,0 +1,58 @@
+/**
+ * RESP with a node token (`server.token`): connections must AUTH (or HELLO ... AUTH) before any
+ * other command, with Redis's errors for a missing or wrong password.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { freeNodeAddress, respOf, runTool } from '../helpers/resp.js';
+import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+let server: ServerProcess;
+let A = '';
+
+/** session sends `lines` on one redis-cli connection and returns its output. */
+async function session(lines: string[]): Promise<string> {
+  const { host, port } = respOf(A);
+  const r = await runTool(
+    'redis-cli',
+    ['-h', host, '-p', String(port)],
+    Buffer.from(lines.join('\n') + '\n'),
+  );
+  return r.stdout;
+}
+
+before(async () => {
+  A = await freeNodeAddress();
+  const config = writeConfig(dir, [{ address: A }], '[server]\ntoken = "s3cret"\n');
+  server = await ServerProcess.start(
+    ['--config', config, '--data-dir', `${dir}/data`, '--workers', '1'],
+    `http://${A}/healthz`,
+  );
+});
+
+after(async () => {
+  await server.stop();
+});
+
+// Created here, not in before(): an after() registered inside a root before() runs as soon as that
+// hook ends (Node 20) and would delete the directory under the running servers. Registered after
+// the stop hook, so the servers stop before the directory is removed.
+const dir = tempDir(after);
+
+describe('RESP AUTH with the node token', () => {
+  it('refuses commands before AUTH with NOAUTH, and a wrong password with WRONGPASS', async () => {
+    const out = await session(['GET k', 'AUTH nope', 'AUTH default nope', 'PING']);
+    assert.equal(
+      out,
+      'NOAUTH Authentication required.\n\nWRONGPASS invalid username-password pair or user is disabled.\n\n' +
+        'WRONGPASS invalid username-password pair or user is disabled.\n\nNOAUTH Authentication required.\n\n',
+    );
+  });
+
+  it('serves commands after AUTH <token> or HELLO 3 AUTH default <token>', async () => {
+    assert.equal(await session(['AUTH s3cret', 'SET k v', 'GET k']), 'OK\nOK\nv\n');
+    const hello = await session(['HELLO 3 AUTH default s3cret', 'GET k']);
+    assert.match(hello, /^server redis\n[\s\S]*proto 3\n[\s\S]*\nv\n$/);
+  });
+});

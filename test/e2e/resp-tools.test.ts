@@ -1,0 +1,346 @@
+/**
+ * The RESP listener against the real Redis tools: redis-cli for the handshake and each command,
+ * redis-benchmark to completion, and ioredis for binary values shared with the HTTP API. One
+ * process hosts a leader node A (every shard) and a replica node B, as `npm start` does.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { seededRandom, testSeed } from '../helpers/random.js';
+import { freeNodeAddress, redisCli, respOf, runTool } from '../helpers/resp.js';
+import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+let server: ServerProcess;
+let A = '';
+let B = '';
+const cli = (...args: string[]): Promise<string> => redisCli(A, args);
+/** err runs a command whose reply is an error: redis-cli prints it followed by an empty line. */
+const err = async (...args: string[]): Promise<string> => (await cli(...args)).replace(/\n\n$/, '\n');
+
+before(async () => {
+  A = await freeNodeAddress();
+  B = await freeNodeAddress();
+  const config = writeConfig(
+    dir,
+    [0, 1, 2, 3].map(() => ({ address: A, replicas: [B] })),
+    '[server]\nmax_value_bytes = 65536\n',
+  );
+  server = await ServerProcess.start(
+    ['--config', config, '--data-dir', `${dir}/data`, '--workers', '1'],
+    `http://${A}/healthz`,
+  );
+});
+
+after(async () => {
+  await server.stop();
+});
+
+// Created here, not in before(): an after() registered inside a root before() runs as soon as that
+// hook ends (Node 20) and would delete the directory under the running servers. Registered after
+// the stop hook, so the servers stop before the directory is removed.
+const dir = tempDir(after);
+
+describe('RESP handshake with redis-cli', () => {
+  it('prints the RESP address of each node at startup', () => {
+    assert.match(
+      server.stdout,
+      new RegExp(`RESP \\(Redis protocol\\) on redis://127.0.0.1:${respOf(A).port}`),
+    );
+  });
+
+  it("names each node's RESP address in /cluster", async () => {
+    const doc = (await (await fetch(`http://${A}/cluster`)).json()) as { resp: Record<string, string> };
+    assert.deepEqual(doc.resp, {
+      [A]: `127.0.0.1:${respOf(A).port}`,
+      [B]: `127.0.0.1:${respOf(B).port}`,
+    });
+  });
+
+  it('answers PING, ECHO, SELECT 0, CLIENT SETNAME / GETNAME / ID / SETINFO and QUIT', async () => {
+    assert.equal(await cli('PING'), 'PONG\n');
+    assert.equal(await cli('PING', 'hi'), 'hi\n');
+    assert.equal(await cli('ECHO', 'x y'), 'x y\n');
+    assert.equal(await cli('SELECT', '0'), 'OK\n');
+    assert.equal(await err('SELECT', '1'), 'ERR SELECT is not allowed in cluster mode\n');
+    assert.match(await cli('CLIENT', 'ID'), /^\d+\n$/);
+    assert.equal(await cli('CLIENT', 'SETINFO', 'lib-name', 'test'), 'OK\n');
+    assert.equal(await cli('CLIENT', 'SETNAME', 'me'), 'OK\n');
+    assert.equal(await cli('QUIT'), 'OK\n');
+  });
+
+  it('speaks RESP3 after HELLO 3 and refuses other versions with NOPROTO', async () => {
+    const hello = await cli('HELLO', '3');
+    assert.match(hello, /^server redis\nversion 7\.\d+\.\d+\nproto 3\n/);
+    assert.match(hello, /mode cluster\nrole master/);
+    assert.equal(await err('HELLO', '4'), 'NOPROTO unsupported protocol version\n');
+    const r = await runTool('redis-cli', [
+      '-3',
+      '-h',
+      respOf(A).host,
+      '-p',
+      String(respOf(A).port),
+      'GET',
+      'missing-in-resp3',
+    ]);
+    assert.equal(r.stdout, '\n', 'a RESP3 null');
+  });
+
+  it('reports INFO with loading:0 and the replication and keyspace sections', async () => {
+    await cli('SET', 'info-key', '1');
+    const info = await cli('INFO');
+    for (const line of [
+      'loading:0',
+      '# Replication',
+      'role:master',
+      'connected_slaves:1',
+      '# Keyspace',
+      'cluster_enabled:1',
+    ])
+      assert.ok(info.includes(line), `INFO lacks ${line}:\n${info}`);
+    assert.match(info, /db0:keys=\d+,expires=0,avg_ttl=0/);
+    assert.match(await cli('INFO', 'replication'), /^# Replication\r?\nrole:master/);
+    assert.match(
+      await redisCli(B, ['INFO', 'replication']),
+      /role:slave\r?\nmaster_host:127\.0\.0\.1\r?\nmaster_port:\d+/,
+    );
+  });
+
+  it('answers COMMAND COUNT, COMMAND INFO with key positions, COMMAND DOCS and CONFIG GET', async () => {
+    const count = Number(await cli('COMMAND', 'COUNT'));
+    assert.ok(count >= 25, `COMMAND COUNT ${count}`);
+    const info = (await cli('COMMAND', 'INFO', 'get', 'mset', 'del')).split('\n');
+    // name, arity, flags..., first key, last key, step: checked by position after the flags.
+    const at = (name: string): string[] => info.slice(info.indexOf(name));
+    assert.deepEqual(at('get').slice(1, 2), ['2']);
+    assert.deepEqual(at('get').slice(4, 7), ['1', '1', '1']);
+    assert.deepEqual(at('mset').slice(1, 2), ['-3']);
+    assert.deepEqual(at('mset').slice(4, 7), ['1', '-1', '2']);
+    assert.deepEqual(at('del').slice(1, 2), ['-2']);
+    assert.deepEqual(at('del').slice(3, 6), ['1', '-1', '1']);
+    assert.match(await cli('COMMAND', 'DOCS', 'get'), /^get\nsummary\n.+\nsince\n/);
+    assert.equal(await cli('CONFIG', 'GET', 'save'), 'save\n\n');
+    assert.equal(await cli('CONFIG', 'GET', 'appendonly'), 'appendonly\nyes\n');
+    assert.equal(await cli('CONFIG', 'GET', 'appendfsync'), 'appendfsync\nalways\n');
+  });
+
+  it('words unknown commands, wrong arity and CROSSSLOT exactly as Redis does', async () => {
+    assert.equal(
+      await err('FOO', 'a', 'b'),
+      "ERR unknown command 'FOO', with args beginning with: 'a' 'b' \n",
+    );
+    assert.equal(await err('GET'), "ERR wrong number of arguments for 'get' command\n");
+    assert.equal(await err('MGET', 'a', 'b'), "CROSSSLOT Keys in request don't hash to the same slot\n");
+    assert.equal(await err('CLUSTER', 'NOPE'), "ERR unknown subcommand 'NOPE'. Try CLUSTER HELP.\n");
+  });
+});
+
+describe('RESP data commands with redis-cli', () => {
+  it('SET / GET / STRLEN / TYPE / EXISTS / DEL', async () => {
+    assert.equal(await cli('SET', 'k1', 'hello'), 'OK\n');
+    assert.equal(await cli('GET', 'k1'), 'hello\n');
+    assert.equal(await cli('STRLEN', 'k1'), '5\n');
+    assert.equal(await cli('TYPE', 'k1'), 'string\n');
+    assert.equal(await cli('TYPE', 'nope'), 'none\n');
+    assert.equal(await cli('EXISTS', 'k1'), '1\n');
+    assert.equal(await cli('DEL', 'k1'), '1\n');
+    assert.equal(await cli('DEL', 'k1'), '0\n');
+    assert.equal(await cli('GET', 'k1'), '\n');
+    assert.equal(await cli('EXISTS', 'k1'), '0\n');
+  });
+
+  it('SET NX / XX / GET, and refuses EX (no TTL yet) with a clear error', async () => {
+    assert.equal(await cli('SET', 'c', 'a', 'NX'), 'OK\n');
+    assert.equal(await cli('SET', 'c', 'b', 'NX'), '\n');
+    assert.equal(await cli('SET', 'c', 'b', 'XX', 'GET'), 'a\n');
+    assert.equal(await cli('SET', 'nx-none', 'v', 'XX'), '\n');
+    assert.equal(await cli('GET', 'c'), 'b\n');
+    assert.equal(await err('SET', 'c', 'v', 'NX', 'XX'), 'ERR syntax error\n');
+    assert.match(
+      await err('SET', 'c', 'v', 'EX', '10'),
+      /^ERR SET EX is not supported: distkv has no key expiry yet\n$/,
+    );
+  });
+
+  it('MSET / MGET / EXISTS / DEL over keys sharing a hash tag', async () => {
+    assert.equal(await cli('MSET', '{u1}.a', '1', '{u1}.b', '2'), 'OK\n');
+    assert.equal(await cli('MGET', '{u1}.a', '{u1}.b', '{u1}.c'), '1\n2\n\n');
+    assert.equal(await cli('EXISTS', '{u1}.a', '{u1}.b', '{u1}.c', '{u1}.a'), '3\n');
+    assert.equal(await cli('DEL', '{u1}.a', '{u1}.c'), '1\n');
+  });
+
+  it('INCR / INCRBY / DECR / DECRBY, with Redis errors for non-integers and overflow', async () => {
+    assert.equal(await cli('INCR', 'n'), '1\n');
+    assert.equal(await cli('INCRBY', 'n', '41'), '42\n');
+    assert.equal(await cli('DECR', 'n'), '41\n');
+    assert.equal(await cli('DECRBY', 'n', '50'), '-9\n');
+    assert.equal(await err('INCRBY', 'n', 'x'), 'ERR value is not an integer or out of range\n');
+    await cli('SET', 'n2', '9223372036854775807');
+    assert.equal(await err('INCR', 'n2'), 'ERR increment or decrement would overflow\n');
+    await cli('SET', 'txt', 'abc');
+    assert.equal(await err('INCR', 'txt'), 'ERR value is not an integer or out of range\n');
+  });
+
+  it('SCAN with MATCH and COUNT visits every key once; DBSIZE counts them', async () => {
+    const keys = Array.from({ length: 120 }, (_, i) => `scan:${i}`);
+    for (let i = 0; i < keys.length; i += 40)
+      await runTool(
+        'redis-cli',
+        ['-h', respOf(A).host, '-p', String(respOf(A).port)],
+        Buffer.from(
+          keys
+            .slice(i, i + 40)
+            .map((k) => `SET ${k} v\n`)
+            .join(''),
+        ),
+      );
+    const r = await runTool('redis-cli', [
+      '-h',
+      respOf(A).host,
+      '-p',
+      String(respOf(A).port),
+      '--scan',
+      '--pattern',
+      'scan:*',
+    ]);
+    assert.equal(r.stderr, '');
+    const seen = r.stdout.trim().split('\n').sort();
+    assert.deepEqual(seen, [...keys].sort());
+    const dbsize = Number(await cli('DBSIZE'));
+    assert.ok(dbsize >= 120, `DBSIZE ${dbsize}`);
+    assert.equal(await err('SCAN', 'abc'), 'ERR invalid cursor\n');
+    const page = (await cli('SCAN', '0', 'MATCH', 'scan:1*', 'COUNT', '1000')).split('\n');
+    assert.ok(
+      page.slice(1).every((k) => k === '' || k.startsWith('scan:1')),
+      page.join(','),
+    );
+  });
+
+  it("WAIT returns the number of replicas holding the connection's writes", async () => {
+    const r = await runTool(
+      'redis-cli',
+      ['-h', respOf(A).host, '-p', String(respOf(A).port)],
+      Buffer.from('SET w 1\nWAIT 1 5000\n'),
+    );
+    assert.equal(r.stdout, 'OK\n1\n');
+  });
+
+  it('CLUSTER KEYSLOT / MYID / INFO / SLOTS / SHARDS / NODES describe the config', async () => {
+    assert.equal(await cli('CLUSTER', 'KEYSLOT', 'foo'), '12182\n');
+    assert.match(await cli('CLUSTER', 'MYID'), /^[0-9a-f]{40}\n$/);
+    assert.match(await cli('CLUSTER', 'INFO'), /cluster_state:ok/);
+    const slots = (await cli('CLUSTER', 'SLOTS')).split('\n');
+    assert.deepEqual(slots.slice(0, 4), ['0', '4095', '127.0.0.1', String(respOf(A).port)]);
+    const nodes = await cli('CLUSTER', 'NODES');
+    assert.match(
+      nodes,
+      new RegExp(`127\\.0\\.0\\.1:${respOf(A).port}@\\d+ myself,master - 0 0 1 connected 0-16383`),
+    );
+    assert.match(nodes, new RegExp(`127\\.0\\.0\\.1:${respOf(B).port}@\\d+ slave [0-9a-f]{40}`));
+    assert.match(await cli('CLUSTER', 'SHARDS'), /slots\n0\n16383\nnodes\n/);
+  });
+
+  it('serves reads at the replica address after READONLY', async () => {
+    await cli('SET', 'ro', 'x');
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await runTool(
+      'redis-cli',
+      ['-h', respOf(B).host, '-p', String(respOf(B).port)],
+      Buffer.from('READONLY\nGET ro\n'),
+    );
+    assert.equal(r.stdout, 'OK\nx\n');
+  });
+});
+
+describe('redis-benchmark and ioredis against the RESP listener', () => {
+  it('runs redis-benchmark -t set,get -n 20000 to completion', async () => {
+    const { host, port } = respOf(A);
+    const r = await runTool(
+      'redis-benchmark',
+      ['-h', host, '-p', String(port), '-t', 'set,get', '-n', '20000', '-q'],
+      undefined,
+      300000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /SET: [\d.]+ requests per second/);
+    assert.match(r.stdout, /GET: [\d.]+ requests per second/);
+  });
+
+  it('answers a pipeline of 3,000 random commands on 8 keys in order, each reply as a model predicts', async () => {
+    const seed = testSeed();
+    const rnd = seededRandom(seed);
+    const redis = new Redis({ host: respOf(A).host, port: respOf(A).port, lazyConnect: true });
+    await redis.connect();
+    try {
+      const model = new Map<string, string>();
+      const expected: unknown[] = [];
+      const pipe = redis.pipeline();
+      for (let i = 0; i < 3000; i++) {
+        const k = `pipe-model:${Math.floor(rnd() * 8)}`;
+        const pick = rnd();
+        if (pick < 0.3) {
+          const v = String(Math.floor(rnd() * 100));
+          pipe.set(k, v);
+          model.set(k, v);
+          expected.push('OK');
+        } else if (pick < 0.55) {
+          pipe.get(k);
+          expected.push(model.get(k) ?? null);
+        } else if (pick < 0.75) {
+          const cur = model.get(k) ?? '0';
+          if (/^-?\d+$/.test(cur)) {
+            pipe.incr(k);
+            model.set(k, String(Number(cur) + 1));
+            expected.push(Number(cur) + 1);
+          } else {
+            pipe.exists(k);
+            expected.push(1);
+          }
+        } else if (pick < 0.85) {
+          pipe.del(k);
+          expected.push(model.delete(k) ? 1 : 0);
+        } else {
+          const v = `s${i}`;
+          pipe.set(k, v, 'NX');
+          expected.push(model.has(k) ? null : 'OK');
+          if (!model.has(k)) model.set(k, v);
+        }
+      }
+      const replies = (await pipe.exec()) ?? [];
+      replies.forEach(([err, value], i) => {
+        assert.equal(err, null, `seed ${seed} command ${i}`);
+        assert.deepEqual(value, expected[i], `seed ${seed} command ${i}`);
+      });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('shares binary values with the HTTP API both ways', async () => {
+    const redis = new Redis({ host: respOf(A).host, port: respOf(A).port, lazyConnect: true });
+    await redis.connect();
+    try {
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      await redis.set('bin:resp', bytes);
+      const viaHttp = Buffer.from(await (await fetch(`http://${A}/kv/bin:resp`)).arrayBuffer());
+      assert.deepEqual(viaHttp, bytes);
+      const put = await fetch(`http://${A}/kv/bin:http`, { method: 'PUT', body: bytes.reverse() });
+      assert.equal(put.status, 204);
+      assert.deepEqual(await redis.getBuffer('bin:http'), bytes);
+      // Pipelined: a GET right behind a SET of the same key sees it.
+      const replies = await redis
+        .pipeline()
+        .set('pipe', 'v1')
+        .get('pipe')
+        .set('pipe', 'v2')
+        .get('pipe')
+        .exec();
+      assert.deepEqual(
+        replies?.map(([, v]) => v),
+        ['OK', 'v1', 'OK', 'v2'],
+      );
+    } finally {
+      redis.disconnect();
+    }
+  });
+});

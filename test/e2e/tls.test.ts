@@ -1,0 +1,203 @@
+/**
+ * TLS with a private CA, through public behaviour only: two `distkv serve` processes with
+ * tls_cert/tls_key signed by a CA made for this test and `server.tls_ca` naming it, started without
+ * NODE_EXTRA_CA_CERTS, one process per node. Node A leads shard 0 (replicated to C) and B leads
+ * shard 1, so C's replica pulls from A over HTTPS and A forwards the shard-1 parts of scans and
+ * batches to B over HTTPS.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Agent, request } from 'undici';
+import { DistkvClient } from '../../src/client/client.js';
+import { defaultSlotRange } from '../../src/config/validate-config.js';
+import { DistkvError } from '../../src/errors.js';
+import { ShardMap } from '../../src/routing/shard-map.js';
+import { freePorts } from '../helpers/ports.js';
+import { BIN, REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const servers: ServerProcess[] = [];
+// Registered first, so the servers stop before their directory is removed.
+after(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+});
+const dir = tempDir(after);
+let A = '';
+let B = '';
+let C = '';
+let caFile = '';
+let ca: Buffer;
+let agent: Agent;
+let shardMap: ShardMap;
+
+/** makeCerts writes ca.pem and a node certificate for 127.0.0.1 signed by it, with openssl. */
+function makeCerts(d: string): void {
+  const run = (args: string[]): void => {
+    execFileSync('openssl', args, { cwd: d, stdio: 'pipe' });
+  };
+  run(
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem'].concat([
+      '-days',
+      '2',
+      '-subj',
+      '/CN=distkv test CA',
+    ]),
+  );
+  run(
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'node-key.pem', '-out', 'node.csr'].concat([
+      '-subj',
+      '/CN=127.0.0.1',
+    ]),
+  );
+  writeFileSync(join(d, 'ext.cnf'), 'subjectAltName = IP:127.0.0.1\n');
+  run(
+    ['x509', '-req', '-in', 'node.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial'].concat([
+      '-out',
+      'node.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ]),
+  );
+}
+
+function keyInShard(shard: number, prefix: string): string {
+  for (let i = 0; ; i++) if (shardMap.shardOf(`${prefix}${i}`) === shard) return `${prefix}${i}`;
+}
+
+async function waitHealthy(p: ServerProcess, address: string): Promise<void> {
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline) {
+    if (p.child.exitCode !== null) throw new Error(`server exited:\n${p.stdout}\n${p.stderr}`);
+    try {
+      const r = await request(`https://${address}/healthz`, { dispatcher: agent });
+      await r.body.dump();
+      if (r.statusCode === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${address} did not become healthy:\n${p.stdout}\n${p.stderr}`);
+}
+
+before(async () => {
+  makeCerts(dir);
+  caFile = join(dir, 'ca.pem');
+  ca = readFileSync(caFile);
+  agent = new Agent({ connect: { ca } });
+  const [pa, pb, pc] = await freePorts(3);
+  A = `127.0.0.1:${pa}`;
+  B = `127.0.0.1:${pb}`;
+  C = `127.0.0.1:${pc}`;
+  const config = writeConfig(
+    dir,
+    [
+      { address: A, replicas: [C] },
+      { address: B, replicas: [] },
+    ],
+    `[server]\ntoken = "sekrit"\ntls_cert = "${join(dir, 'node.pem')}"\ntls_key = "${join(dir, 'node-key.pem')}"\ntls_ca = "${caFile}"\n`,
+  );
+  shardMap = new ShardMap(
+    [0, 1].map((i) => ({
+      name: `shard-${i}`,
+      idx: i,
+      address: i === 0 ? A : B,
+      replicas: i === 0 ? [C] : [],
+      slots: defaultSlotRange(i, 2),
+    })),
+  );
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' };
+  for (const node of [A, B, C]) {
+    const p = ServerProcess.spawn(
+      ['serve', '--config', config, '--node', node, '--data-dir', join(dir, 'data'), '--workers', '1'],
+      env,
+    );
+    servers.push(p);
+  }
+  await Promise.all([A, B, C].map((node, i) => waitHealthy(servers[i]!, node)));
+});
+
+after(async () => {
+  await agent.close();
+});
+
+describe('TLS with a private CA (server.tls_ca, client ca)', () => {
+  it('logs https:// for an HTTPS listener', () => {
+    assert.match(
+      servers[0]!.stdout + servers[0]!.stderr,
+      new RegExp(`listening on https://${A.replace(/\./g, '\\.')}`),
+    );
+  });
+
+  it('serves the client with `ca`, forwards scans and batches between nodes, and replicates over HTTPS', async () => {
+    const client = new DistkvClient({ urls: [`https://${A}`], ca });
+    try {
+      const k0 = keyInShard(0, 'tls-');
+      const k1 = keyInShard(1, 'tls-');
+      await client.put(k0, 'zero');
+      await client.put(k1, 'one');
+      assert.equal(await client.getString(k1), 'one');
+      // A scan sent to A holds B's shard too: A asked B over HTTPS.
+      const page = await client.scanPage('tls-', { limit: 10 });
+      assert.deepEqual(
+        page.items.map((i) => [i.key, i.value.toString()]),
+        [
+          [k0, 'zero'],
+          [k1, 'one'],
+        ].sort((x, y) => (x[0]! < y[0]! ? -1 : 1)),
+      );
+      // A batch sent to A alone (raw, so A must forward the shard-1 operation to B).
+      const res = await request(`https://${A}/kv/_batch`, {
+        method: 'POST',
+        dispatcher: agent,
+        body: JSON.stringify([{ op: 'set', key: keyInShard(1, 'tls-b-'), value: 'via A' }]),
+      });
+      assert.deepEqual(await res.body.json(), { results: [{ ok: true }], errors: 0 });
+      assert.equal(await client.getString(keyInShard(1, 'tls-b-')), 'via A');
+      // C's replica of shard 0 pulls from A over HTTPS: reads at C see the write.
+      const reader = new DistkvClient({ urls: [`https://${C}`], ca, replicaReads: true });
+      try {
+        const deadline = Date.now() + 15000;
+        let seen: string | undefined;
+        while (seen !== 'zero' && Date.now() < deadline) {
+          seen = await reader.getString(k0);
+          if (seen !== 'zero') await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(seen, 'zero', `replica never caught up:\n${servers[2]!.stdout}`);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses the nodes without the CA (the trust comes from the option, not the environment)', async () => {
+    const client = new DistkvClient({ urls: [`https://${A}`], retries: 0 });
+    try {
+      await assert.rejects(
+        client.get('x'),
+        (err: unknown) => err instanceof DistkvError && err.code === 'SHARD_UNREACHABLE',
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('lets the CLI trust the CA with --ca or DISTKV_CA', () => {
+    const cli = (args: string[], env: Record<string, string>): string =>
+      execFileSync(process.execPath, [BIN, ...args], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: '', ...env },
+        encoding: 'utf8',
+      });
+    const key = keyInShard(1, 'tls-cli-');
+    cli(['set', key, 'by cli', '--ca', caFile], { DISTKV_URL: `https://${A}` });
+    assert.equal(cli(['get', key], { DISTKV_URL: `https://${B}`, DISTKV_CA: caFile }), 'by cli');
+  });
+});

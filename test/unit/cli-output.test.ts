@@ -1,0 +1,49 @@
+/**
+ * What the CLI prints: exact bytes when piped, readable escaped text with a newline on a terminal,
+ * and JSON values as the HTTP API gives them (`value`, or `value_base64` when not UTF-8).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { displayBytes, jsonValue, Output } from '../../src/cli/output.js';
+
+function capture(json: boolean, tty: boolean): { out: Output; written: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const out = new Output(json, tty, (c) => {
+    chunks.push(Buffer.from(c));
+  });
+  return { out, written: () => Buffer.concat(chunks) };
+}
+
+describe('CLI output', () => {
+  it('shows printable text as is and escapes everything else', () => {
+    assert.equal(displayBytes(Buffer.from('héllo wörld ✓')), 'héllo wörld ✓');
+    assert.equal(displayBytes(Buffer.from([0x61, 0x00, 0xff, 0x0a, 0x09])), '"a\\x00\\xff\\n\\t"');
+    assert.equal(displayBytes(Buffer.from('"quoted"')), '"\\"quoted\\""');
+    assert.equal(displayBytes(Buffer.concat([Buffer.from('é'), Buffer.from([0xc3])])), '"é\\xc3"');
+    assert.equal(displayBytes(Buffer.alloc(0)), '');
+  });
+
+  it('gives JSON values as value or value_base64, never undefined', () => {
+    assert.deepEqual(jsonValue(Buffer.from('ok')), { value: 'ok' });
+    assert.deepEqual(jsonValue(Buffer.from([0xff])), { value_base64: '/w==' });
+  });
+
+  it('writes a value raw when piped and readable with a newline on a terminal', () => {
+    const bytes = Buffer.from([1, 2, 0xff]);
+    const piped = capture(false, false);
+    piped.out.value(bytes);
+    assert.deepEqual(piped.written(), bytes);
+    const tty = capture(false, true);
+    tty.out.value(Buffer.from('hi'));
+    assert.equal(tty.written().toString(), 'hi\n');
+  });
+
+  it('prints scan items as KEY<TAB>VALUE or one JSON line each', () => {
+    const text = capture(false, false);
+    text.out.item('k\t1', Buffer.from([0]));
+    assert.equal(text.written().toString(), '"k\\t1"\t"\\x00"\n');
+    const json = capture(true, false);
+    json.out.item('k', Buffer.from([0xfe]));
+    assert.deepEqual(JSON.parse(json.written().toString()), { key: 'k', value_base64: '/g==' });
+  });
+});

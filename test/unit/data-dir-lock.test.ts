@@ -1,0 +1,121 @@
+/**
+ * The data directory lock: one live owner at a time, a clear error naming the directory and the
+ * owner's pid, and a lock left behind by a killed process (or a reused pid) taken over, by exactly
+ * one of several processes racing for it.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DataDirLockedError } from '../../src/errors.js';
+import { DataDirLock, LOCK_FILE, selfIdentity } from '../../src/server/data-dir-lock.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const MODULE = new URL('../../src/server/data-dir-lock.js', import.meta.url).href;
+
+/** lockingChild starts a process that takes the lock of `dir`, prints "won" or "locked", and holds it until killed. */
+function lockingChild(dir: string): { child: ChildProcess; said: Promise<string> } {
+  const code = `import { DataDirLock } from ${JSON.stringify(MODULE)};
+    try { DataDirLock.acquire(${JSON.stringify(dir)}); console.log('won'); }
+    catch (e) { console.log(e.code === 'DATA_DIR_LOCKED' ? 'locked' : String(e)); }
+    setTimeout(() => {}, 60000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const said = new Promise<string>((resolve) => {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('\n')) resolve(out.trim());
+    });
+  });
+  return { child, said };
+}
+
+function lockPid(dir: string): unknown {
+  return (JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')) as { pid?: unknown }).pid;
+}
+
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  return r.pid;
+}
+
+describe('data directory lock', () => {
+  it('writes the owner into LOCK and refuses a second owner, naming the directory and its pid', () => {
+    const dir = join(tempDir(after), 'data');
+    const lock = DataDirLock.acquire(dir);
+    assert.equal(lockPid(dir), process.pid);
+    assert.throws(
+      () => DataDirLock.acquire(dir),
+      (err: unknown) => {
+        assert.ok(err instanceof DataDirLockedError);
+        assert.equal(err.holderPid, process.pid);
+        assert.match(err.message, new RegExp(`${dir}.*pid ${process.pid}`));
+        return true;
+      },
+    );
+    lock.release();
+    assert.equal(existsSync(join(dir, LOCK_FILE)), false, 'release removes LOCK');
+    DataDirLock.acquire(dir).release();
+  });
+
+  it('takes over a lock left by a dead process', () => {
+    const dir = tempDir(after);
+    const me = selfIdentity();
+    writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify({ ...me, pid: deadPid() })}\n`);
+    const lock = DataDirLock.acquire(dir);
+    assert.equal(lockPid(dir), process.pid);
+    lock.release();
+  });
+
+  it('takes over a lock whose pid now belongs to another process, or that predates a reboot', () => {
+    const dir = tempDir(after);
+    const me = selfIdentity();
+    for (const stale of [
+      { ...me, start: `${me.start}0` },
+      { ...me, boot: 'another-boot' },
+    ]) {
+      writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify(stale)}\n`);
+      DataDirLock.acquire(dir).release();
+    }
+  });
+
+  it('refuses while another process holds it and takes it after that process is killed with SIGKILL', async () => {
+    const dir = tempDir(after);
+    const holder = lockingChild(dir);
+    try {
+      assert.equal(await holder.said, 'won');
+      assert.throws(
+        () => DataDirLock.acquire(dir),
+        (err: unknown) => err instanceof DataDirLockedError && err.holderPid === holder.child.pid,
+      );
+    } finally {
+      holder.child.kill('SIGKILL');
+    }
+    await new Promise((r) => holder.child.once('exit', r));
+    assert.ok(existsSync(join(dir, LOCK_FILE)), 'kill -9 leaves LOCK behind');
+    DataDirLock.acquire(dir).release();
+  });
+
+  it('lets exactly one of several processes take over a stale lock', async () => {
+    const dir = tempDir(after);
+    writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify({ ...selfIdentity(), pid: deadPid() })}\n`);
+    const racers = Array.from({ length: 6 }, () => lockingChild(dir));
+    try {
+      const said = await Promise.all(racers.map((r) => r.said));
+      assert.deepEqual(
+        said.filter((s) => s === 'won').length,
+        1,
+        `exactly one winner: ${JSON.stringify(said)}`,
+      );
+      assert.ok(
+        said.every((s) => s === 'won' || s === 'locked'),
+        JSON.stringify(said),
+      );
+    } finally {
+      for (const r of racers) r.child.kill('SIGKILL');
+    }
+  });
+});

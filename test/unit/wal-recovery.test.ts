@@ -1,0 +1,198 @@
+/**
+ * The recovery rule for a damaged WAL (docs/wal-format.md, "Torn tail or corruption"): a bad record
+ * in the newest segment with no valid record after it is a torn tail, cut off and reported whatever
+ * the garbage looks like; a bad record followed by a valid one is corruption, refused with the file
+ * and offset unless --repair. The same holds for a newest segment whose header never got written.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CorruptionError } from '../../src/errors.js';
+import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
+import { recordSize, TYPE_PUT, WAL_HEADER_BYTES } from '../../src/storage/wal-format.js';
+import { readWal, type WalRecovery } from '../../src/storage/wal-reader.js';
+import { WalWriter } from '../../src/storage/wal-writer.js';
+import { seededRandom } from '../helpers/random.js';
+
+const DIR = '/store/wal';
+const SEG1 = `${DIR}/00000001.log`;
+const SEG2 = `${DIR}/00000002.log`;
+/** RECORD is the size of each record written by `logWith` (key "kN", value "value-N"). */
+const RECORD = recordSize(2, 7);
+
+/** logWith writes `n` records (seqs 1..n) into a fresh WAL and returns the disk. */
+async function logWith(n: number, segmentBytes = 1 << 20): Promise<FaultyVfs> {
+  const vfs = new FaultyVfs();
+  const w = await WalWriter.open({
+    vfs,
+    dir: DIR,
+    segmentBytes,
+    durability: 'fsync',
+    fsyncIntervalMs: 100,
+    segments: [],
+    nextSeq: 1,
+  });
+  for (let i = 1; i <= n; i++)
+    await w.append(TYPE_PUT, Buffer.from(`k${i % 10}`), Buffer.from(`value-${i % 10}`));
+  await w.close();
+  return vfs;
+}
+
+async function recover(vfs: FaultyVfs, repair = false): Promise<{ rec: WalRecovery; seqs: number[] }> {
+  const seqs: number[] = [];
+  const rec = await readWal(vfs, DIR, { afterSeq: 0, repair, onRecord: (r) => seqs.push(r.seq) });
+  return { rec, seqs };
+}
+
+function append(vfs: FaultyVfs, path: string, bytes: Buffer): void {
+  const f = vfs.file(path);
+  f.data = Buffer.concat([f.data, bytes]);
+  f.synced = f.data;
+}
+
+function randomBytes(random: () => number, n: number): Buffer {
+  return Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
+}
+
+/** assertTornTailCut checks that recovery kept seqs 1..n, cut the tail at `offset`, and that a second recovery is clean. */
+async function assertTornTailCut(vfs: FaultyVfs, n: number, offset: number): Promise<void> {
+  const { rec, seqs } = await recover(vfs);
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: n }, (_, i) => i + 1),
+  );
+  assert.equal(rec.damage.length, 1);
+  assert.equal(rec.damage[0]!.kind, 'torn-tail');
+  assert.equal(rec.damage[0]!.offset, offset);
+  assert.equal(vfs.file(rec.damage[0]!.file).data.length, offset, 'the tail was cut off the file');
+  assert.equal((await recover(vfs)).rec.damage.length, 0, 'a second recovery finds nothing to cut');
+}
+
+describe('WAL recovery: torn tails', () => {
+  it('cuts off a tail of random bytes after the last record, whatever the bytes are', async () => {
+    const random = seededRandom(12);
+    for (let round = 0; round < 300; round++) {
+      const vfs = await logWith(5);
+      const length = 1 + Math.floor(random() * (round < 200 ? 64 : 4096));
+      append(vfs, SEG1, randomBytes(random, length));
+      await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD);
+    }
+  });
+
+  it('cuts off 37 random bytes appended after a crash (the case from issue 12)', async () => {
+    const vfs = await logWith(20);
+    const tail = Buffer.alloc(37);
+    tail.writeUInt32LE(0x1234abcd, 0);
+    tail.writeUInt32LE(3331363360, 4); // a length no record can have
+    append(vfs, SEG1, tail);
+    await assertTornTailCut(vfs, 20, WAL_HEADER_BYTES + 20 * RECORD);
+  });
+
+  it('cuts off a tail of zeros', async () => {
+    const vfs = await logWith(5);
+    append(vfs, SEG1, Buffer.alloc(4096));
+    await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD);
+  });
+
+  it('cuts off a record truncated at every possible length', async () => {
+    for (let keep = 1; keep < RECORD; keep++) {
+      const vfs = await logWith(6);
+      const f = vfs.file(SEG1);
+      f.data = f.data.subarray(0, f.data.length - RECORD + keep);
+      f.synced = f.data;
+      await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD);
+    }
+  });
+
+  it('cuts off a last record whose length field is impossible', async () => {
+    for (const len of [0, 5, 0xffffffff, 67174411]) {
+      const vfs = await logWith(6);
+      vfs.file(SEG1).data.writeUInt32LE(len, WAL_HEADER_BYTES + 5 * RECORD + 4);
+      await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD);
+    }
+  });
+
+  it('scans a megabyte of garbage at the tail in well under a second', async () => {
+    const vfs = await logWith(5);
+    append(vfs, SEG1, randomBytes(seededRandom(7), 1 << 20));
+    const t0 = performance.now();
+    await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD);
+    assert.ok(performance.now() - t0 < 5000, `took ${Math.round(performance.now() - t0)} ms`);
+  });
+
+  it('deletes a newest segment whose header never got written and that holds no record', async () => {
+    for (const content of [Buffer.alloc(0), Buffer.from([0x44, 0x4b]), randomBytes(seededRandom(3), 300)]) {
+      const vfs = await logWith(12, 200);
+      const last = vfs.list(DIR).sort().pop()!;
+      const path = `${DIR}/${last}`;
+      const { rec: before } = await recover(vfs);
+      const f = vfs.file(path);
+      f.data = content;
+      f.synced = content;
+      const { rec, seqs } = await recover(vfs);
+      assert.equal(rec.damage[0]!.kind, 'torn-tail', `header ${content.length} bytes`);
+      assert.equal(rec.damage[0]!.offset, 0);
+      assert.equal(vfs.exists(path), false, 'the headerless segment is deleted');
+      const kept = before.segments[before.segments.length - 2]!.lastSeq;
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: kept }, (_, i) => i + 1),
+      );
+    }
+  });
+});
+
+describe('WAL recovery: corruption', () => {
+  it('refuses a damaged record followed by valid ones, naming the file and offset', async () => {
+    const bad = WAL_HEADER_BYTES + 2 * RECORD;
+    for (const damage of ['checksum', 'length past the end', 'length to the end', 'impossible length']) {
+      const vfs = await logWith(6);
+      const data = vfs.file(SEG1).data;
+      if (damage === 'checksum') data[bad + 20]! ^= 0xff;
+      else if (damage === 'length past the end') data.writeUInt32LE(1 << 20, bad + 4);
+      else if (damage === 'length to the end') data.writeUInt32LE(data.length - bad - 8, bad + 4);
+      else data.writeUInt32LE(0xffffffff, bad + 4);
+      await assert.rejects(recover(vfs), (err: unknown) => {
+        assert.ok(err instanceof CorruptionError, damage);
+        assert.equal(err.file, SEG1);
+        assert.equal(err.offset, bad, damage);
+        assert.match(err.message, /valid record .*follows/, damage);
+        assert.match(err.message, /--repair/);
+        return true;
+      });
+    }
+  });
+
+  it('with --repair, keeps the records before a damaged middle record and reports what it dropped', async () => {
+    const vfs = await logWith(6);
+    const bad = WAL_HEADER_BYTES + 2 * RECORD;
+    vfs.file(SEG1).data.writeUInt32LE(1 << 20, bad + 4);
+    const { rec, seqs } = await recover(vfs, true);
+    assert.deepEqual(seqs, [1, 2]);
+    assert.equal(rec.damage[0]!.kind, 'repaired');
+    assert.equal(rec.damage[0]!.offset, bad);
+    assert.equal(rec.damage[0]!.droppedBytes, 4 * RECORD);
+    assert.equal(rec.lastSeq, 2);
+    assert.equal((await recover(vfs)).rec.damage.length, 0, 'the repaired log reads clean');
+  });
+
+  it('refuses a newest segment with a bad header but valid records in it', async () => {
+    const vfs = await logWith(12, 200);
+    const f = vfs.file(SEG2);
+    f.data = Buffer.from(f.data.subarray(WAL_HEADER_BYTES)); // records with no header before them
+    f.synced = f.data;
+    await assert.rejects(recover(vfs), (err: unknown) => {
+      assert.ok(err instanceof CorruptionError);
+      assert.equal(err.file, SEG2);
+      assert.equal(err.offset, 0);
+      assert.match(err.message, /bad magic.*valid record/);
+      return true;
+    });
+  });
+
+  it('refuses a bad record in a segment that is not the newest, even with nothing valid after it', async () => {
+    const vfs = await logWith(12, 200);
+    const f = vfs.file(SEG1);
+    f.data.writeUInt32LE(0xffffffff, f.data.length - RECORD + 4);
+    await assert.rejects(recover(vfs), (err: unknown) => err instanceof CorruptionError && err.file === SEG1);
+  });
+});

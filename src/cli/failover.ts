@@ -192,7 +192,7 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
             epoch: s.epoch + 1,
             // The fork point: the target's durable ack, which it cannot pass while the leader is
             // fenced (planned) or gone (forced).
-            history: [...s.history, { epoch: s.epoch + 1, since: targetSeq }],
+            history: [...s.history, { epoch: s.epoch + 1, firstSeq: targetSeq + 1 }],
           },
     ),
   };

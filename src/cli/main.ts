@@ -43,6 +43,10 @@ const VERBS: Record<string, Verb> = {
   ...clientVerbs(KV_VERBS),
   ...clientVerbs(CLUSTER_VERBS),
   ...clientVerbs(BACKUP_VERBS),
+  failover: {
+    help: "move a shard's leadership to a replica (planned, or --force without the leader)",
+    run: async (argv) => (await import('./failover.js')).failoverCommand(argv),
+  },
   bench: {
     help: 'load generator: throughput and latency percentiles of a node, a cluster or redis',
     run: async (argv) => (await import('./bench.js')).bench(argv),

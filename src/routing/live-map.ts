@@ -9,10 +9,11 @@
  * config: the same shards (idx, name), every shard's members (leader + replicas) are exactly the
  * configured members, the leader is not among the replicas, epochs never go down.
  *
- * Each shard carries its epoch history: for every epoch after 0, `since`, the last seq the new leader
- * held when it was promoted (the fork point; it writes from since + 1). A store that last knew epoch
- * e holds, above the `since` of the first epoch after e, only records that no later leader has: they
- * are cut (saved to a divergence file) before it follows the new leader (docs/failover.md).
+ * Each shard carries its epoch history (docs/wal-format.md, "Epoch history"): for every epoch after
+ * 0, `firstSeq`, the seq of the first record its leader wrote (the leader held firstSeq - 1 records
+ * when it was promoted: the fork point). A store that last knew epoch e holds, above the fork point
+ * of the first epoch after e, only records that no later leader has: they are cut (saved to a
+ * divergence file) before it follows the new leader (docs/failover.md).
  */
 import { DistkvError } from '../errors.js';
 import type { ShardInfo } from './shard-map.js';
@@ -32,15 +33,16 @@ export interface LiveShard {
   history: EpochStart[];
 }
 
-/** EpochStart says epoch `epoch` began after seq `since` (its leader's first own record is since + 1). */
+/** EpochStart says epoch `epoch` began at seq `firstSeq` (its leader's first own record). */
 export interface EpochStart {
   epoch: number;
-  since: number;
+  firstSeq: number;
 }
 
 /** forkSeq returns the seq above which a store that last knew epoch `known` holds records no later leader has (undefined: none). */
 export function forkSeq(shard: LiveShard, known: number): number | undefined {
-  return shard.history.find((h) => h.epoch > known)?.since;
+  const next = shard.history.find((h) => h.epoch > known);
+  return next === undefined ? undefined : next.firstSeq - 1;
 }
 
 /** LiveMap is the versioned map of shard leaders. */
@@ -87,8 +89,8 @@ function isHistory(v: unknown): v is EpochStart[] {
         typeof e === 'object' &&
         e !== null &&
         Number.isSafeInteger(e.epoch) &&
-        Number.isSafeInteger(e.since) &&
-        (e.since ?? -1) >= 0
+        Number.isSafeInteger(e.firstSeq) &&
+        (e.firstSeq ?? 0) >= 1
       );
     })
   );
@@ -138,7 +140,7 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
           `${at}: leader and replicas must be exactly the configured members ${[...members].join(', ')}`,
         );
       const history = s.history ?? [];
-      if (!isHistory(history)) problems.push(`${at}.history must be a list of {epoch, since} integers`);
+      if (!isHistory(history)) problems.push(`${at}.history must be a list of {epoch, firstSeq} integers`);
       if (typeof s.leader === 'string' && typeof s.epoch === 'number' && isHistory(history))
         shards.push({
           idx: c.idx,
@@ -146,7 +148,7 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
           leader: s.leader,
           replicas: [...s.replicas],
           epoch: s.epoch,
-          history: history.map((h) => ({ epoch: h.epoch, since: h.since })),
+          history: history.map((h) => ({ epoch: h.epoch, firstSeq: h.firstSeq })),
         });
     }
   }

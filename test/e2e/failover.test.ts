@@ -290,7 +290,9 @@ describe('failover', { timeout: 180000 }, () => {
       assert.deepEqual(r.unreached, [leader]);
       // A client that still routes to the paused leader: its w=0 writes are taken in the old epoch.
       const stale = new DistkvClient({ urls: [`http://${leader}`], retries: 0 });
-      const fresh = new Load(client, 'after-stop', 2, 300);
+      // A client that knows only the nodes that answer, as an operator would point it after the failover.
+      const moved = new DistkvClient({ urls: others.map((o) => `http://${o}`), timeoutMs: 3000 });
+      const fresh = new Load(moved, 'after-stop', 2, 300);
       p.child.kill('SIGCONT');
       resumed = true;
       const staleAcked = new Map<string, string>();
@@ -305,6 +307,7 @@ describe('failover', { timeout: 180000 }, () => {
       await stale.close();
       await fresh.until(300);
       await fresh.stop();
+      await moved.close();
       await waitFor(`${leader} to follow ${r.to}`, async () => (await storeOf(leader)).role === 'replica');
       await expectConverged(r.to, fresh.acked);
       const saved = await divergedOf(leader);

@@ -108,8 +108,12 @@ describe('live map', () => {
   it('refuses a successor that is not newer, lowers an epoch, or moves a leader within its epoch', () => {
     const m0 = initialLiveMap(seed.shards);
     const m1 = moved(m0, 0, seed.shards[0]!.replicas[0]!, 5);
-    assert.throws(() => checkSuccessor(m1, { ...m1 }), /not above/);
-    assert.throws(() => checkSuccessor(m1, { ...m0, version: 9 }), /below the current/);
+    assert.throws(() => {
+      checkSuccessor(m1, { ...m1 });
+    }, /not above/);
+    assert.throws(() => {
+      checkSuccessor(m1, { ...m0, version: 9 });
+    }, /below the current/);
     const sameEpoch = {
       ...m1,
       version: 3,
@@ -117,7 +121,9 @@ describe('live map', () => {
         s.idx === 0 ? { ...s, leader: seed.shards[0]!.address, replicas: [...seed.shards[0]!.replicas] } : s,
       ),
     };
-    assert.throws(() => checkSuccessor(m1, sameEpoch), /epoch above/);
+    assert.throws(() => {
+      checkSuccessor(m1, sameEpoch);
+    }, /epoch above/);
   });
 
   it('finds the fork point of a store from the first epoch after the one it knew', () => {

@@ -73,7 +73,9 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 
+/** lost counts acknowledged writes the leader does not hold (after a reload of the live map, so reads go to the leader). */
 async function lost(client: DistkvClient, acked: Map<string, string>): Promise<number> {
+  await client.reload();
   let n = 0;
   for (const [k, v] of acked) if ((await client.get(k))?.toString() !== v) n++;
   return n;

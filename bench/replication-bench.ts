@@ -66,7 +66,7 @@ function follow(
     store: () => replica,
     rebuild: () => Promise.reject(new Error('not in this benchmark')),
     reopen: () => Promise.reject(new Error('not in this benchmark')),
-    publish: (ack) => {
+    publish: ({ ack }) => {
       onAck(ack);
     },
     pullMaxBytes: maxBytes,
@@ -102,9 +102,12 @@ async function lagRun(
   return { writes: i, rate: i / ((performance.now() - t0) / 1000) };
 }
 
+/** BENCH_REPLICA is the replica address the leaders' configs name (leaders hear pulls only from their replicas). */
+const BENCH_REPLICA = '127.0.0.1:1';
+
 /** httpSourceOf is a replica's HTTP source for shard 0 of the leader at `address`. */
 function httpSourceOf(address: string): HttpSource {
-  return new HttpSource({ leader: address, shard: 0, replica: 'bench', token: '', scheme: 'http' });
+  return new HttpSource({ leader: address, shard: 0, replica: BENCH_REPLICA, token: '', scheme: 'http' });
 }
 
 /** reportLag records and prints one lag run. */
@@ -182,7 +185,7 @@ async function leaderProcess(
 }
 
 async function lagHttp(): Promise<void> {
-  const leader = await leaderProcess('lh', '127.0.0.1:1');
+  const leader = await leaderProcess('lh', BENCH_REPLICA);
   const replica = await openStore(join(root, 'lhr'));
   const ackTimes = new Map<number, number>();
   const lags: number[] = [];
@@ -264,9 +267,11 @@ async function loadLeader(url: string, records: number, valueBytes: number): Pro
 }
 
 async function catchup(): Promise<void> {
-  const leader = await leaderProcess('cu', '127.0.0.1:1');
+  const leader = await leaderProcess('cu', BENCH_REPLICA);
   // Register the replica with the leader first, so the leader retains the log it will need.
-  await (await fetch(`${leader.url}/_repl/pull?shard=0&after=0&wait_ms=0&replica=bench`)).arrayBuffer();
+  await (
+    await fetch(`${leader.url}/_repl/pull?shard=0&after=0&wait_ms=0&replica=${BENCH_REPLICA}`)
+  ).arrayBuffer();
   await loadLeader(leader.url, RECORDS, 100);
   const replica = await openStore(join(root, 'cur'), 'fsync');
   let done: () => void = () => undefined;

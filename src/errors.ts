@@ -25,6 +25,10 @@ export const ERROR_CATALOGUE = {
   CONFIG_MISMATCH: { status: 409 },
   /** thrown when a replica asks for log records older than the leader retains (it must resync from a snapshot). */
   LOG_GONE: { status: 410 },
+  /** thrown when a replica pulls after a seq beyond the leader's last one: it holds another history and must resync. */
+  REPLICA_AHEAD: { status: 409 },
+  /** thrown when a pull names a replica that is not a configured replica of the shard. */
+  UNKNOWN_REPLICA: { status: 403 },
   /** thrown when a key does not exist. */
   NOT_FOUND: { status: 404 },
   /** thrown when no route matches the request path. */
@@ -47,6 +51,10 @@ export const ERROR_CATALOGUE = {
   SWITCHING_LEADER: { status: 503 },
   /** thrown when a shard's owner cannot be reached. */
   SHARD_UNREACHABLE: { status: 503 },
+  /** thrown when a read with `max_lag_ms` reaches a replica that cannot prove it is that close to its leader. */
+  REPLICA_STALE: { status: 503 },
+  /** thrown when `distkv load` is pointed at a store that is not empty (bulk loads are for initial imports). */
+  BULK_LOAD_REFUSED: { status: 409 },
   /** thrown when fewer than `w` replicas acknowledged a write within `timeout_ms`. */
   REPLICATION_TIMEOUT: { status: 504 },
   /** thrown when the disk is full or an fsync failed: writes are refused, reads keep working. */

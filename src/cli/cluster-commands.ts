@@ -53,7 +53,9 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           .map((r) =>
             r.down
               ? `${r.address} (DOWN)`
-              : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs ?? '?'} seqs, ${r.lag_ms ?? '?'} ms)`,
+              : r.lag_seqs == null
+                ? `${r.address} (${r.state ?? 'unknown'}, lag unknown, last contact ${r.last_contact_ms_ago === undefined ? 'never' : `${r.last_contact_ms_ago} ms ago`})`
+                : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs} seqs, ${r.lag_ms ?? '?'} ms)`,
           )
           .join('; ');
         rows.push([

@@ -47,6 +47,10 @@ const VERBS: Record<string, Verb> = {
     help: "move a shard's leadership to a replica (planned, or --force without the leader)",
     run: async (argv) => (await import('./failover.js')).failoverCommand(argv),
   },
+  load: {
+    help: 'bulk-load JSON lines into empty stores (server stopped)',
+    run: async (argv) => (await import('./load.js')).load(argv),
+  },
   bench: {
     help: 'load generator: throughput and latency percentiles of a node, a cluster or redis',
     run: async (argv) => (await import('./bench.js')).bench(argv),

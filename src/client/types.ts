@@ -77,6 +77,8 @@ export interface ClusterReplica {
   acked_seq?: number;
   lag_seqs?: number | null;
   lag_ms?: number | null;
+  /** last_contact_ms_ago is set when the lag is unknown (the replica is not following its leader). */
+  last_contact_ms_ago?: number;
   state?: string;
 }
 

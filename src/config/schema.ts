@@ -54,6 +54,7 @@ export interface StorageConfig {
   max_runs: number;
   wal_segment_bytes: number;
   wal_retention_bytes: number;
+  block_cache_bytes: number;
 }
 
 /** ReplicationConfig is the `[replication]` table. */
@@ -94,6 +95,7 @@ export const DEFAULTS = {
     max_runs: 4,
     wal_segment_bytes: 67108864,
     wal_retention_bytes: 1073741824,
+    block_cache_bytes: 16777216,
   },
   replication: {
     ring_bytes: 8388608,

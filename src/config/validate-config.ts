@@ -259,6 +259,7 @@ function validateStorage(t: Table, p: Problems): StorageConfig {
     max_runs: p.int(t, 'max_runs', at, d.max_runs, 1, 64),
     wal_segment_bytes: p.int(t, 'wal_segment_bytes', at, d.wal_segment_bytes, 65536, 2 ** 32),
     wal_retention_bytes: p.int(t, 'wal_retention_bytes', at, d.wal_retention_bytes, 0, 2 ** 50),
+    block_cache_bytes: p.int(t, 'block_cache_bytes', at, d.block_cache_bytes, 0, 2 ** 40),
   };
 }
 

@@ -4,8 +4,7 @@
  */
 import { DistkvError, toDistkvError } from '../errors.js';
 import { respAddressOf } from '../resp/resp-address.js';
-import { FOLLOWER_STATES } from '../replication/follower.js';
-import { SLOT_BEHIND_SINCE, SLOT_LAST_SEQ, SLOT_LEADER_SEQ, SLOT_STATE } from '../worker/positions.js';
+import { replicaLag } from '../replication/lag.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
 import { type Route, secondsSince } from './http-metrics.js';
@@ -13,21 +12,23 @@ import { refuseIfNotServing } from './kv-routes.js';
 import { sendError, sendJson, sendSeedText } from './respond.js';
 import type { HttpResponse, TemplatedApp } from './uws.js';
 
-/** replicaView reports a hosted replica's position: acked seq, lag in seqs and ms, and follower state. */
+/**
+ * replicaView reports a hosted replica's position: acked seq, lag in seqs and ms, and follower state;
+ * when its leader is out of reach, no lag (it is unknown) but the time since the last contact.
+ */
 export function replicaView(
   ctx: HttpContext,
   index: number,
   localLeaderSeq: number | undefined,
 ): Record<string, number | string> {
-  const p = ctx.pool.positions;
-  const seq = p.get(index, SLOT_LAST_SEQ);
-  const leaderSeq = localLeaderSeq ?? p.get(index, SLOT_LEADER_SEQ);
-  const behindSince = p.get(index, SLOT_BEHIND_SINCE);
+  const lag = replicaLag(ctx.pool.positions, index, localLeaderSeq, ctx.config.replication.pull_wait_ms);
   return {
-    acked_seq: seq,
-    lag_seqs: Math.max(0, leaderSeq - seq),
-    lag_ms: behindSince === 0 ? 0 : Math.max(0, Date.now() - behindSince),
-    state: FOLLOWER_STATES[p.get(index, SLOT_STATE)] ?? 'starting',
+    acked_seq: lag.ackedSeq,
+    ...(lag.known
+      ? { lag_seqs: lag.lagSeqs, ...(lag.lagMs === undefined ? {} : { lag_ms: lag.lagMs }) }
+      : {}),
+    ...(lag.lastContactMsAgo === undefined ? {} : { last_contact_ms_ago: lag.lastContactMsAgo }),
+    state: lag.state,
   };
 }
 

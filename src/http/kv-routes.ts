@@ -8,6 +8,7 @@
 import type { Dispatcher } from 'undici';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { MAP_HEADER } from '../routing/live-map.js';
+import { describeLag, lagHeader, provablyWithin, replicaLag } from '../replication/lag.js';
 import { slotOf } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
 import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
@@ -26,7 +27,6 @@ import {
 import { FORWARDED_HEADER, proxyToOwner } from './proxy.js';
 import { sendRedirect } from './redirect.js';
 import { checkKey, intParam, keyFromPath, parseQuery } from './request-parse.js';
-import { SLOT_LEADER_SEQ } from '../worker/positions.js';
 import { queryOf, sendError, sendSeedText } from './respond.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -51,34 +51,57 @@ export function refuseIfNotServing(
   return true;
 }
 
-/** lagOf returns X-Distkv-Lag for a read served by a replica: seqs behind its leader (as last seen, for a leader elsewhere). */
-function lagOf(ctx: HttpContext, t: Target & { local: true }): string | undefined {
+/**
+ * lagOf returns X-Distkv-Lag for a read served by a replica (seqs behind its leader, or its state and
+ * the time since its last contact when the lag is unknown), else undefined. With `maxLagMs` it
+ * throws REPLICA_STALE unless the replica proves it held all its leader had `maxLagMs` ago
+ * (src/replication/lag.ts).
+ */
+function lagOf(
+  ctx: HttpContext,
+  t: Target & { local: true },
+  maxLagMs: number | undefined,
+): string | undefined {
   if (t.role !== 'replica') return undefined;
-  const leaderSeq =
-    t.leaderStore !== undefined
-      ? ctx.pool.lastSeq(t.leaderStore)
-      : ctx.pool.positions.get(t.store, SLOT_LEADER_SEQ);
-  return String(Math.max(0, leaderSeq - ctx.pool.lastSeq(t.store)));
+  const liveLeaderSeq = t.leaderStore === undefined ? undefined : ctx.pool.lastSeq(t.leaderStore);
+  const lag = replicaLag(ctx.pool.positions, t.store, liveLeaderSeq, ctx.config.replication.pull_wait_ms);
+  if (maxLagMs !== undefined && !provablyWithin(lag, maxLagMs))
+    throw new DistkvError(
+      'REPLICA_STALE',
+      `this replica cannot prove it is within max_lag_ms=${maxLagMs} of its leader: ${describeLag(lag)}; read from the leader`,
+    );
+  return lagHeader(lag);
+}
+
+/** MAX_LAG_LIMIT_MS bounds `max_lag_ms` (one day). */
+const MAX_LAG_LIMIT_MS = 86400000;
+
+/** maxLagOf reads `max_lag_ms` of a read (undefined when absent: any lag is accepted). */
+function maxLagOf(query: string): number | undefined {
+  if (!query.includes('max_lag_ms=')) return undefined;
+  const n = intParam(parseQuery(query).params, 'max_lag_ms', -1, 0, MAX_LAG_LIMIT_MS);
+  return n === -1 ? undefined : n;
 }
 
 /** DEFAULT_W_TIMEOUT_MS is how long a `w=N` write waits for acks when no timeout_ms is given. */
 export const DEFAULT_W_TIMEOUT_MS = 5000;
 
-/** writeConcern reads `w` and `timeout_ms` of a PUT or DELETE; `w` may not exceed the shard's replicas. */
+/** writeConcern reads `w` (0..the shard's replica count) and `timeout_ms` (1..600000) of a PUT or DELETE. */
 function writeConcern(ctx: HttpContext, query: string, shard: number): { w: number; timeoutMs: number } {
-  if (!query.includes('w=')) return { w: 0, timeoutMs: 0 };
+  if (!query.includes('w=') && !query.includes('timeout_ms=')) return NO_CONCERN;
   const { params } = parseQuery(query);
   const replicas = ctx.shardMap.shard(shard).replicas.length;
-  const w = intParam(params, 'w', 0, 0, 255);
-  if (w > replicas)
-    throw new DistkvError(
-      'INVALID_ARGUMENT',
-      `w=${w} but shard ${shard} has ${replicas} replica${replicas === 1 ? '' : 's'}`,
-    );
+  const w = intParam(params, 'w', 0, 0, replicas);
   return { w, timeoutMs: intParam(params, 'timeout_ms', DEFAULT_W_TIMEOUT_MS, 1, 600000) };
 }
 
 const NO_CONCERN = { w: 0, timeoutMs: 0 };
+
+/** DispatchOptions are a write's concern or a read's freshness bound. */
+interface DispatchOptions {
+  concern?: { w: number; timeoutMs: number };
+  maxLagMs?: number | undefined;
+}
 
 /**
  * dispatch routes one key operation: a redirect for a remote owner, else a KeyRequest submitted to
@@ -93,13 +116,15 @@ function dispatch(
   shard: number,
   value: Uint8Array | string | undefined,
   start: number,
-  concern: { w: number; timeoutMs: number } = NO_CONCERN,
+  opts: DispatchOptions = {},
 ): KeyRequest {
   const listener = ctx.listener;
   const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
   if (!target.local) throw new Error(`dispatch: shard ${shard} is not local`);
+  const lag = op === OP_GET ? lagOf(ctx, target, opts.maxLagMs) : undefined;
+  const concern = opts.concern ?? NO_CONCERN;
   const request = new KeyRequest(res, ctx, kind, shard, start);
-  if (op === OP_GET) request.lag = lagOf(ctx, target);
+  request.lag = lag;
   ctx.pool.submit(target.worker, op, target.store, key, value, request, concern.w, concern.timeoutMs);
   return request;
 }
@@ -213,7 +238,17 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       proxyNow(res, ctx, at.shard, at.owner, method, pathOf(url, query), route, start);
       return;
     }
-    const request = dispatch(res, ctx, kind, op, key, at.shard, undefined, start);
+    let request: KeyRequest;
+    try {
+      const opts: DispatchOptions =
+        op === OP_GET ? { maxLagMs: maxLagOf(query) } : { concern: writeConcern(ctx, query, at.shard) };
+      request = dispatch(res, ctx, kind, op, key, at.shard, undefined, start, opts);
+    } catch (err) {
+      const e = toDistkvError(err);
+      sendError(res, e);
+      ctx.metrics.observeRequest(route, method, e.status, ctx.listener.address, e.code, secondsSince(start));
+      return;
+    }
     res.onAborted(() => {
       request.abort();
     });
@@ -289,7 +324,7 @@ export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
       'value',
       (body) => {
         if (owner === undefined)
-          state.request = dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, start, concern);
+          state.request = dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, start, { concern });
         // `body` may be a view of uWS's chunk, valid only during this call: the forward needs a copy.
         else
           proxyToOwner(
@@ -349,7 +384,24 @@ export function registerSeedKeyRoutes(app: TemplatedApp, ctx: HttpContext): void
       proxyNow(res, ctx, at.shard, at.owner, 'GET', pathOf('/get', query), 'seed_get', start);
       return;
     }
-    const request = dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, start);
+    let request: KeyRequest;
+    try {
+      request = dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, start, {
+        maxLagMs: maxLagOf(query),
+      });
+    } catch (err) {
+      const e = toDistkvError(err);
+      sendSeedText(res, e.status, `Error: ${e.message}`);
+      ctx.metrics.observeRequest(
+        'seed_get',
+        'GET',
+        e.status,
+        ctx.listener.address,
+        e.code,
+        secondsSince(start),
+      );
+      return;
+    }
     res.onAborted(() => {
       request.abort();
     });

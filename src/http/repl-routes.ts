@@ -2,7 +2,10 @@
  * Internal replication endpoints (design section 6), token-protected when a token is configured:
  *   GET /_repl/pull?shard=I&after=SEQ&max_bytes=B&wait_ms=W&replica=ID
  *       200 records in WAL framing | 204 nothing new within wait_ms | 410 LOG_GONE (resync)
+ *       | 409 REPLICA_AHEAD (`after` beyond the leader's last seq: resync)
+ *       | 403 UNKNOWN_REPLICA (ID is not a replica of shard I in the topology)
  *       X-Distkv-Leader-Seq: the leader's last seq
+ *       `after` is the replica's ack: only configured replicas are heard, so `w=N` counts only them.
  *   GET /_repl/snapshot?shard=I
  *       a snapshot stream (src/replication/snapshot-format.ts), paged from the leader's worker
  *       and written with backpressure.
@@ -11,7 +14,7 @@
  *       (src/replication/seed-cursor.ts); any method, seed texts.
  */
 import { DistkvError, toDistkvError } from '../errors.js';
-import { encodeSnapshotHeader } from '../replication/snapshot-format.js';
+import { encodeSnapshotExactSeq, encodeSnapshotHeader } from '../replication/snapshot-format.js';
 import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
 import { configMismatch } from './config-check.js';
@@ -34,6 +37,16 @@ function leaderTarget(ctx: HttpContext, shard: number): Target & { local: true }
   if (!t.local)
     throw new DistkvError('WRONG_NODE', `shard ${shard} is led by ${t.address}, not by this node`);
   return t;
+}
+
+/** replicaOf returns the `replica` parameter when it names a replica of `shard` in the live map (docs/failover.md). */
+function replicaOf(ctx: HttpContext, shard: number, replica: string | undefined): string {
+  const configured = ctx.liveMap.current.shards.find((s) => s.idx === shard)?.replicas ?? [];
+  if (replica !== undefined && configured.includes(replica)) return replica;
+  throw new DistkvError(
+    'UNKNOWN_REPLICA',
+    `replica must be one of shard ${shard}'s replicas (${configured.join(', ') || 'none configured'}), got ${JSON.stringify(replica ?? '')}`,
+  );
 }
 
 /** seedLeaders lists the leader stores at this listener's address, in shard order. */
@@ -149,8 +162,8 @@ export function registerReplRoutes(app: TemplatedApp, ctx: HttpContext): void {
         MAX_PULL_BYTES,
       );
       const waitMs = intParam(params, 'wait_ms', 0, 0, MAX_WAIT_MS);
-      const replica = params.get('replica') ?? 'anonymous';
       const t = leaderTarget(ctx, shard);
+      const replica = replicaOf(ctx, shard, params.get('replica'));
       res.onAborted(() => {
         state.aborted = true;
       });
@@ -249,8 +262,11 @@ async function streamSnapshot(
         res.write(encodeSnapshotHeader(r.seq));
         started = true;
       }
-      if (last) res.end(body);
-      else ok = res.write(body);
+      if (last) {
+        // Read after the last page: at least the leader's seq when that page was read (snapshot-format.ts).
+        res.write(body);
+        res.end(encodeSnapshotExactSeq(Math.max(r.seq, ctx.pool.lastSeq(t.store))));
+      } else ok = res.write(body);
     });
     if (last) return;
     seq = r.seq;

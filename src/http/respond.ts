@@ -14,6 +14,7 @@ const REASONS: Record<number, string> = {
   308: 'Permanent Redirect',
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',

@@ -3,11 +3,22 @@
  *
  * Loop: pull the leader's records after the replica's ack (long poll), apply them with the
  * leader's seqs into the replica's own WAL and memtable (durably), publish the new ack, repeat.
- * When the leader no longer retains the ack's successor (410 / 'gone'), the replica resyncs: its
- * store is wiped, refilled from a leader snapshot at seq S straight into LMDB, reopened so its log
- * continues at S + 1, and pulling resumes from S. An unreachable leader is retried with capped
- * exponential backoff while the replica keeps serving reads; state changes are logged once each.
+ * When the leader no longer retains the ack's successor (410 / 'gone'), or the ack is beyond the
+ * leader's last seq (409 REPLICA_AHEAD / 'diverged': the replica holds another history, e.g. writes
+ * its leader lost in a crash), the replica resyncs: its store is wiped, refilled from a leader
+ * snapshot at seq S straight into LMDB, reopened so its log continues at S + 1, and pulling resumes
+ * from S. An unreachable leader is retried with capped exponential backoff while the replica keeps
+ * serving reads; state changes are logged once each.
+ *
+ * A snapshot is fuzzy (snapshot-format.ts): until the replica has replayed the log through the
+ * snapshot's exactSeq its content may mix states, so it stays `resyncing` (no freshness claimed)
+ * until then. That seq is kept in `resyncMarker` (a file), so a replica restarted in between knows.
+ *
+ * Freshness (src/replication/lag.ts): each answer of the leader carries its last seq L, read as it
+ * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
+ * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { LsmStore } from '../storage/lsm-store.js';
 import type { ReplicationSource } from './source.js';
@@ -33,17 +44,34 @@ export interface FollowerOptions {
   rebuild: () => Promise<LsmStore>;
   /** reopen closes and reopens the replica store (after a snapshot, so its log continues after the snapshot seq). */
   reopen: () => Promise<LsmStore>;
-  /** publish reports the durable ack, the leader's last seq as last seen, and the state. */
-  publish: (ack: number, leaderSeq: number, state: FollowerState) => void;
+  /** publish reports the follower's position after every pull, failure and state change. */
+  publish: (p: FollowerPosition) => void;
   pullMaxBytes: number;
   pullWaitMs: number;
   /** resyncFirst rebuilds the store from a leader snapshot before the first pull (its log forked from the leader's). */
   resyncFirst?: boolean;
+  /** resyncMarker is the file that keeps a resync's exactSeq until the replica reaches it (in the replica's directory). */
+  resyncMarker?: string;
   log?: Logger;
+}
+
+/** FollowerPosition is what a follower publishes (times in ms since the epoch; 0 = never). */
+export interface FollowerPosition {
+  /** ack is the replica's durable seq. */
+  ack: number;
+  /** leaderSeq is the leader's last seq as last seen. */
+  leaderSeq: number;
+  state: FollowerState;
+  /** contactAt is when the leader last answered. */
+  contactAt: number;
+  /** caughtUpAt is the latest time at which the replica provably held all the leader had. */
+  caughtUpAt: number;
 }
 
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 5000;
+/** MAX_SIGHTINGS bounds the remembered (time, leader seq) pairs; dropping the oldest only makes caughtUpAt older. */
+const MAX_SIGHTINGS = 1024;
 
 /** Follower runs the replication loop of one replica store. */
 export class Follower {
@@ -53,11 +81,18 @@ export class Follower {
   private running: Promise<void> | undefined;
   private leaderSeq = 0;
   private lastError = '';
+  private contactAt = 0;
+  private caughtUpAt = 0;
+  /** exactFrom is, after a fuzzy snapshot, the seq the replica must reach before its content is exact; 0 otherwise. */
+  private exactFrom: number;
+  /** sightings are leader seqs above the ack with the time they were seen, oldest first. */
+  private sightings: { at: number; seq: number }[] = [];
   /** counters for /stats. */
   readonly counters = { batches: 0, records: 0, resyncs: 0, errors: 0 };
 
   constructor(o: FollowerOptions) {
     this.o = o;
+    this.exactFrom = readMarker(o.resyncMarker);
   }
 
   /** current reports the state and the leader's last seq as last seen. */
@@ -90,11 +125,21 @@ export class Follower {
         const ack = this.o.store().lastSeq();
         const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs);
         if (this.isStopped()) return;
-        if (pulled === 'gone') {
+        if (typeof pulled === 'string') {
+          if (pulled === 'diverged')
+            this.o.log?.warn(
+              { source: this.o.source.describe, ack },
+              'replica is ahead of its leader (it holds writes the leader does not have); resyncing',
+            );
+          this.forgetLeader();
           await this.resync();
           continue;
         }
-        if (Number.isFinite(pulled.leaderSeq)) this.leaderSeq = pulled.leaderSeq;
+        this.contactAt = Date.now();
+        if (Number.isFinite(pulled.leaderSeq)) {
+          this.leaderSeq = pulled.leaderSeq;
+          this.sight(this.contactAt, pulled.leaderSeq);
+        }
         let applied = ack;
         if (pulled.records.length > 0) {
           applied = await this.o.store().applyReplicated(pulled.records);
@@ -102,19 +147,62 @@ export class Follower {
           this.counters.records += applied - ack;
           this.leaderSeq = Math.max(this.leaderSeq, applied);
         }
-        this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
-        this.o.publish(applied, this.leaderSeq, this.state);
+        if (this.exactFrom > 0 && applied >= this.exactFrom) {
+          this.exactFrom = 0;
+          if (this.o.resyncMarker !== undefined) rmSync(this.o.resyncMarker, { force: true });
+        }
+        if (this.exactFrom > 0) this.setState('resyncing');
+        else {
+          this.reached(applied);
+          this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
+        }
+        this.publish(applied);
         backoff = BACKOFF_MIN_MS;
       } catch (err) {
         if (this.isStopped()) return;
         this.counters.errors++;
         this.lastError = (err as Error).message;
         this.setState('disconnected', this.lastError);
-        this.o.publish(this.safeAck(), this.leaderSeq, this.state);
+        this.publish(this.safeAck());
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
       }
     }
+  }
+
+  /** sight remembers that the leader's last seq was `seq` at time `at`. */
+  private sight(at: number, seq: number): void {
+    const last = this.sightings[this.sightings.length - 1];
+    if (last !== undefined && last.seq >= seq) return;
+    this.sightings.push({ at, seq });
+    if (this.sightings.length > MAX_SIGHTINGS) this.sightings.shift();
+  }
+
+  /** reached moves caughtUpAt to the latest sighting the replica's ack now covers. */
+  private reached(ack: number): void {
+    let i = 0;
+    while (i < this.sightings.length && this.sightings[i]!.seq <= ack) {
+      this.caughtUpAt = Math.max(this.caughtUpAt, this.sightings[i]!.at);
+      i++;
+    }
+    if (i > 0) this.sightings = this.sightings.slice(i);
+  }
+
+  /** forgetLeader drops what the follower knew of its leader's history (it is resyncing to another one). */
+  private forgetLeader(): void {
+    this.sightings = [];
+    this.caughtUpAt = 0;
+    this.leaderSeq = 0;
+  }
+
+  private publish(ack: number): void {
+    this.o.publish({
+      ack,
+      leaderSeq: this.leaderSeq,
+      state: this.state,
+      contactAt: this.contactAt,
+      caughtUpAt: this.caughtUpAt,
+    });
   }
 
   /** isStopped reads the flag through a call: stop() flips it while the loop awaits. */
@@ -125,7 +213,7 @@ export class Follower {
   private async resync(): Promise<void> {
     this.setState('resyncing');
     this.counters.resyncs++;
-    this.o.publish(this.safeAck(), this.leaderSeq, this.state);
+    this.publish(this.safeAck());
     const snapshot = await this.o.source.snapshot();
     const fresh = await this.o.rebuild();
     let keys = 0;
@@ -138,10 +226,13 @@ export class Follower {
     }
     await writing;
     await fresh.finishSnapshot(snapshot.seq);
+    this.exactFrom = Math.max(snapshot.seq, snapshot.exactSeq());
+    if (this.o.resyncMarker !== undefined)
+      writeFileSync(this.o.resyncMarker, `${JSON.stringify({ exactSeq: this.exactFrom })}\n`);
     await this.o.reopen();
     this.o.log?.info(
-      { source: this.o.source.describe, seq: snapshot.seq, keys },
-      'replica rebuilt from a leader snapshot; pulling the log from its seq',
+      { source: this.o.source.describe, seq: snapshot.seq, exactSeq: this.exactFrom, keys },
+      'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );
   }
 
@@ -174,5 +265,16 @@ export class Follower {
     )
       this.o.log?.debug(fields, `replication: ${next}`);
     else this.o.log?.info(fields, `replication: ${next}`);
+  }
+}
+
+/** readMarker returns the exactSeq a resync left in `file` (0 when there is none). */
+function readMarker(file: string | undefined): number {
+  if (file === undefined) return 0;
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { exactSeq?: unknown };
+    return typeof parsed.exactSeq === 'number' ? parsed.exactSeq : 0;
+  } catch {
+    return 0;
   }
 }

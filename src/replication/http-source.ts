@@ -1,16 +1,31 @@
 /**
  * HttpSource: a replica pulls its leader's log over HTTP (design section 6):
  *   GET /_repl/pull?shard=I&after=SEQ&max_bytes=B&wait_ms=W&replica=ID   200 records | 204 none | 410 gone
+ *                                                                       | 409 REPLICA_AHEAD (diverged)
  *   GET /_repl/snapshot?shard=I                                         a snapshot stream (snapshot-format.ts)
  * `after` is the replica's ack: the leader learns acks from pulls. Responses carry the leader's
- * last seq in `X-Distkv-Leader-Seq`.
+ * last seq in `X-Distkv-Leader-Seq`. A pull that gets no answer within `wait_ms + CONTACT_GRACE_MS`
+ * fails, so a leader lost behind a stalled connection is reported as disconnected (lag.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
-import type { Pulled, ReplicationSource, SnapshotStream } from './source.js';
+import { CONTACT_GRACE_MS } from './lag.js';
+import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder } from './snapshot-format.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
+/** BODY_IDLE_MS bounds the silence between two chunks of a pull's body. */
+const BODY_IDLE_MS = 30000;
+
+/** errorCodeOf reads the code of a JSON error body (undefined when it is not one). */
+function errorCodeOf(body: Buffer): string | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { error?: { code?: unknown } };
+    return typeof parsed.error?.code === 'string' ? parsed.error.code : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** HttpSourceOptions configure an HttpSource. */
 export interface HttpSourceOptions {
@@ -45,11 +60,13 @@ export class HttpSource implements ReplicationSource {
     });
   }
 
-  async pull(after: number, maxBytes: number, waitMs: number): Promise<Pulled | 'gone'> {
+  async pull(after: number, maxBytes: number, waitMs: number): Promise<PullResult> {
     const r = await this.pool.request({
       method: 'GET',
       path: `/_repl/pull?shard=${this.o.shard}&after=${after}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.o.configHash === undefined ? '' : `&config=${this.o.configHash}`}`,
       headers: this.headers(),
+      headersTimeout: waitMs + CONTACT_GRACE_MS,
+      bodyTimeout: BODY_IDLE_MS,
     });
     const leaderSeq = Number(r.headers['x-distkv-leader-seq'] ?? NaN);
     if (r.statusCode === 410) {
@@ -61,6 +78,7 @@ export class HttpSource implements ReplicationSource {
       return { records: Buffer.alloc(0), leaderSeq };
     }
     const body = Buffer.from(await r.body.arrayBuffer());
+    if (r.statusCode === 409 && errorCodeOf(body) === 'REPLICA_AHEAD') return 'diverged';
     if (r.statusCode !== 200)
       throw new Error(
         `pull from ${this.describe}: HTTP ${r.statusCode} ${body.toString('utf8').slice(0, 200)}`,
@@ -111,7 +129,8 @@ export class HttpSource implements ReplicationSource {
       }
       if (batch.length > 0) yield batch;
     }
-    return { seq: decoder.seq, chunks: chunks() };
+    const seq = decoder.seq;
+    return { seq, chunks: chunks(), exactSeq: () => decoder.exactSeq ?? seq };
   }
 
   /** close aborts requests in flight (a long poll to an unreachable leader would otherwise hang). */

@@ -3,6 +3,11 @@
  * durably), learnt from its pulls (`after` is the ack) or, for a replica on the same worker, from
  * its follower directly. It answers `w=N` writes (wait until N replicas acked a seq) and gives the
  * store its WAL retention hook (the lowest seq a known replica still needs).
+ *
+ * Honest acks (design section 6): only replicas of the shard report here (the pull route refuses
+ * other ids), an ack is the replica's latest word (a replica that resynced from zero no longer
+ * counts for what it held before), and an ack beyond the leader's last seq counts for nothing: that
+ * replica holds another history.
  */
 
 interface AckWaiter {
@@ -17,28 +22,40 @@ export const REPLICA_FORGET_MS = 10 * 60 * 1000;
 
 /** LeaderState tracks the replicas of one leader store. Used only on the leader's worker thread. */
 export class LeaderState {
+  private readonly lastSeq: () => number;
   private readonly acks = new Map<string, { seq: number; at: number }>();
   private readonly ackSources = new Map<string, () => number>();
   private waiters: AckWaiter[] = [];
   private poll: NodeJS.Timeout | undefined;
+
+  /** `lastSeq` reads the leader store's last seq. */
+  constructor(lastSeq: () => number) {
+    this.lastSeq = lastSeq;
+  }
 
   /** addAckSource registers a replica whose ack is read on demand (a ring replica publishes it in shared memory). */
   addAckSource(replica: string, read: () => number): void {
     this.ackSources.set(replica, read);
   }
 
-  /** ack records that `replica` durably holds everything through `seq`. */
+  /** ack records that `replica` durably holds everything through `seq` (and nothing of ours beyond). */
   ack(replica: string, seq: number): void {
-    const prev = this.acks.get(replica);
-    this.acks.set(replica, { seq: Math.max(seq, prev?.seq ?? 0), at: Date.now() });
+    if (seq > this.lastSeq()) {
+      this.acks.delete(replica);
+      return;
+    }
+    this.acks.set(replica, { seq, at: Date.now() });
     if (this.waiters.length > 0) this.recheck();
   }
 
-  /** ackedAtLeast counts replicas whose ack is ≥ seq. */
+  /** ackedAtLeast counts replicas whose ack is ≥ seq, never counting an ack beyond the leader's last seq. */
   ackedAtLeast(seq: number): number {
+    const last = this.lastSeq();
+    if (seq > last) return 0;
+    const holds = (ack: number): boolean => ack >= seq && ack <= last;
     let n = 0;
-    for (const [r, a] of this.acks) if (!this.ackSources.has(r) && a.seq >= seq) n++;
-    for (const read of this.ackSources.values()) if (read() >= seq) n++;
+    for (const [r, a] of this.acks) if (!this.ackSources.has(r) && holds(a.seq)) n++;
+    for (const read of this.ackSources.values()) if (holds(read())) n++;
     return n;
   }
 

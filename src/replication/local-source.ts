@@ -3,7 +3,7 @@
  * log directly (no copy beyond the batch itself, no message).
  */
 import type { LsmStore } from '../storage/lsm-store.js';
-import type { Pulled, ReplicationSource, SnapshotStream } from './source.js';
+import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
 const SNAPSHOT_CHUNK = 1000;
 
@@ -17,8 +17,9 @@ export class LocalSource implements ReplicationSource {
     this.describe = describe;
   }
 
-  async pull(after: number, maxBytes: number, waitMs: number): Promise<Pulled | 'gone'> {
+  async pull(after: number, maxBytes: number, waitMs: number): Promise<PullResult> {
     const leader = this.current();
+    if (after > leader.lastSeq()) return 'diverged';
     let r = leader.readLog(after, maxBytes);
     if (r !== 'gone' && r.records.length === 0 && waitMs > 0) {
       await leader.waitForLog(after, waitMs);
@@ -31,17 +32,19 @@ export class LocalSource implements ReplicationSource {
   snapshot(): Promise<SnapshotStream> {
     const leader = this.current();
     const seq = leader.lastSeq();
+    let exact = seq;
     async function* chunks(): AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]> {
       let after: Uint8Array | undefined;
       for (;;) {
         const page = leader.scan(new Uint8Array(0), after, SNAPSHOT_CHUNK);
+        exact = leader.lastSeq();
         if (page.length === 0) return;
         yield page;
         after = page[page.length - 1]!.key;
         await new Promise((r) => setImmediate(r));
       }
     }
-    return Promise.resolve({ seq, chunks: chunks() });
+    return Promise.resolve({ seq, chunks: chunks(), exactSeq: () => exact });
   }
 
   close(): Promise<void> {

@@ -7,7 +7,7 @@
  * Only LSM stores replicate; replicas of other engines stay empty (logged at start).
  */
 import { readdirSync, rmSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LsmStore } from '../storage/lsm-store.js';
@@ -17,19 +17,24 @@ import type { Fork, StoreSpec } from '../worker/messages.js';
 import { divergedFileOf, parseDivergedName, saveDiverged } from './diverged-file.js';
 import {
   type Positions,
-  SLOT_BEHIND_SINCE,
+  SLOT_CAUGHT_UP_AT,
+  SLOT_CONTACT_AT,
   SLOT_LAST_SEQ,
   SLOT_LEADER_SEQ,
   SLOT_STATE,
 } from '../worker/positions.js';
 import { FOLLOWER_STATES, Follower } from './follower.js';
 import { HttpSource } from './http-source.js';
+import { replicaLag } from './lag.js';
 import { LeaderState } from './leader-state.js';
 import { LocalSource } from './local-source.js';
 import { RingConsumer, RingProducer } from './ring.js';
 import { RingSource } from './ring-source.js';
 import { SeedCursor } from './seed-cursor.js';
 import type { ReplicationSource } from './source.js';
+
+/** RESYNC_MARKER names the file in a replica's directory that keeps a resync's exactSeq (follower.ts). */
+const RESYNC_MARKER = 'resync.json';
 
 /** HostedStore is a worker's slot for one store; `store` is replaced when a replica resyncs. */
 export interface HostedStore {
@@ -128,7 +133,8 @@ export class ReplicationHost {
 
   private startLeader(index: number, h: HostedStore): void {
     if (!(h.store instanceof LsmStore)) return;
-    const state = new LeaderState();
+    const leader = h.store;
+    const state = new LeaderState(() => leader.lastSeq());
     this.leaders.set(index, state);
     h.store.setRetention(() => state.retainFrom());
     for (const ring of h.spec.rings ?? []) {
@@ -163,9 +169,12 @@ export class ReplicationHost {
         caFile: r.tlsCa,
         configHash: r.configHash,
       });
+    const ringLeader = r.leaderStore;
     const source: ReplicationSource =
-      r.ring !== undefined
-        ? new RingSource(new RingConsumer(r.ring), http(), `ring from store ${String(r.leaderStore)}`)
+      r.ring !== undefined && ringLeader !== undefined
+        ? new RingSource(new RingConsumer(r.ring), http(), `ring from store ${String(ringLeader)}`, () =>
+            this.positions.get(ringLeader, SLOT_LAST_SEQ),
+          )
         : leaderHere !== undefined && r.leaderStore !== undefined
           ? new LocalSource(
               () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
@@ -200,17 +209,17 @@ export class ReplicationHost {
         h.store = fresh;
         return fresh;
       },
-      publish: (ack, leaderSeq, state) => {
-        this.positions.set(index, SLOT_LAST_SEQ, ack);
-        this.positions.set(index, SLOT_LEADER_SEQ, leaderSeq);
-        this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(state));
-        const behind = this.positions.get(index, SLOT_BEHIND_SINCE);
-        if (ack >= leaderSeq) this.positions.set(index, SLOT_BEHIND_SINCE, 0);
-        else if (behind === 0) this.positions.set(index, SLOT_BEHIND_SINCE, Date.now());
-        localLeader?.ack(h.spec.node, ack);
+      publish: (p) => {
+        this.positions.set(index, SLOT_LAST_SEQ, p.ack);
+        this.positions.set(index, SLOT_LEADER_SEQ, p.leaderSeq);
+        this.positions.set(index, SLOT_CAUGHT_UP_AT, p.caughtUpAt);
+        this.positions.set(index, SLOT_CONTACT_AT, p.contactAt);
+        this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(p.state));
+        localLeader?.ack(h.spec.node, p.ack);
       },
       pullMaxBytes: r.pullMaxBytes,
       pullWaitMs: r.pullWaitMs,
+      resyncMarker: join(h.spec.dir, RESYNC_MARKER),
       resyncFirst,
       ...(log === undefined ? {} : { log }),
     });
@@ -218,7 +227,11 @@ export class ReplicationHost {
     follower.start();
   }
 
-  /** pull answers a replica's pull for leader store `store`; `after` is the replica's ack. */
+  /**
+   * pull answers a replica's pull for leader store `store`; `after` is the replica's ack. `replica`
+   * must be a configured replica of the shard (the HTTP route checks it against the topology). An
+   * `after` beyond the leader's last seq is refused with REPLICA_AHEAD and recorded nowhere.
+   */
   async pull(
     store: number,
     after: number,
@@ -227,6 +240,12 @@ export class ReplicationHost {
     replica: string,
   ): Promise<{ gone: boolean; records: Buffer; leaderSeq: number }> {
     const leader = this.leaderStore(store);
+    const last = leader.lastSeq();
+    if (after > last)
+      throw new DistkvError(
+        'REPLICA_AHEAD',
+        `replica ${replica} acknowledges seq ${after} but the leader's last seq is ${last}: it holds another history and must resync from /_repl/snapshot`,
+      );
     this.leaders.get(store)?.ack(replica, after);
     let r = leader.readLog(after, maxBytes);
     if (r !== 'gone' && r.records.length === 0 && waitMs > 0) {
@@ -311,14 +330,19 @@ export class ReplicationHost {
   statsOf(index: number): Record<string, number | string | object> {
     const diverged = this.divergedOf(index);
     const f = this.followers.get(index);
-    if (f !== undefined) {
+    const spec = this.stores.get(index)?.spec.replication;
+    if (f !== undefined && spec !== undefined) {
       const c = f.current();
-      const ack = this.positions.get(index, SLOT_LAST_SEQ);
+      const lag = replicaLag(this.positions, index, undefined, spec.pullWaitMs);
       return {
-        replicaState: c.state,
-        replicaAck: ack,
+        replicaState: lag.known ? c.state : lag.state,
+        replicaAck: lag.ackedSeq,
         leaderSeq: c.leaderSeq,
-        lagSeqs: Math.max(0, c.leaderSeq - ack),
+        // Unknown, never 0, while the leader is out of reach (design section 6).
+        ...(lag.known
+          ? { lagSeqs: lag.lagSeqs, ...(lag.lagMs === undefined ? {} : { lagMs: lag.lagMs }) }
+          : { lagSeqs: 'unknown' }),
+        ...(lag.lastContactMsAgo === undefined ? {} : { lastContactMsAgo: lag.lastContactMsAgo }),
         replicaErrors: f.counters.errors,
         resyncs: f.counters.resyncs,
         ...diverged,

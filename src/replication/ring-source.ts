@@ -6,13 +6,14 @@
  * ring's batches follow on; snapshots also come from `fallback`.
  */
 import type { RingConsumer, RingEntry } from './ring.js';
-import type { Pulled, ReplicationSource, SnapshotStream } from './source.js';
+import type { Pulled, PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
 /** RingSource reads a ring, with a fallback source for catch-up and snapshots. */
 export class RingSource implements ReplicationSource {
   readonly describe: string;
   private readonly ring: RingConsumer;
   private readonly fallback: ReplicationSource;
+  private readonly leaderSeq: () => number;
   /** stash holds batches taken from the ring that are ahead of the replica (used once it catches up). */
   private stash: RingEntry[] = [];
   /**
@@ -24,14 +25,23 @@ export class RingSource implements ReplicationSource {
   /** counters for /stats and tests. */
   readonly counters = { ringBatches: 0, fallbackPulls: 0 };
 
-  constructor(ring: RingConsumer, fallback: ReplicationSource, describe: string) {
+  /**
+   * `leaderSeq` reads the leader's last acknowledged seq (published in shared memory by the leader's
+   * worker after the batch went into the ring).
+   */
+  constructor(ring: RingConsumer, fallback: ReplicationSource, describe: string, leaderSeq: () => number) {
     this.ring = ring;
     this.fallback = fallback;
     this.describe = describe;
+    this.leaderSeq = leaderSeq;
   }
 
-  async pull(after: number, maxBytes: number, waitMs: number): Promise<Pulled | 'gone'> {
+  async pull(after: number, maxBytes: number, waitMs: number): Promise<PullResult> {
     for (let attempt = 0; attempt < 2; attempt++) {
+      // Read before taking: every batch through this seq is then in the ring, taken, or marked lapped.
+      // (A replica may be ahead of it: batches enter the ring just before the seq is published.
+      // Divergence is checked by the leader, on the first pull, which goes to `fallback`.)
+      const leaderSeq = this.leaderSeq();
       const seen = this.ring.wakeValue();
       const lapped = this.ring.takeLapped();
       this.stash.push(...this.ring.take(maxBytes));
@@ -41,21 +51,21 @@ export class RingSource implements ReplicationSource {
       const first = this.stash[0];
       if (first !== undefined && first.firstSeq <= after + 1) {
         if (after >= this.lapMark) this.lapMark = Number.POSITIVE_INFINITY;
-        return this.fromStash(after, maxBytes);
+        return this.fromStash(after, maxBytes, leaderSeq);
       }
       if (first !== undefined || after >= this.lapMark) {
         // A gap before the ring's next batch, or past where the ring lost batches: read the leader's log.
         this.counters.fallbackPulls++;
         const r = await this.fallback.pull(after, maxBytes, 0);
-        if (r !== 'gone' && r.records.length === 0) this.lapMark = Number.POSITIVE_INFINITY;
-        if (r === 'gone' || r.records.length > 0 || first !== undefined) return r;
+        if (typeof r !== 'string' && r.records.length === 0) this.lapMark = Number.POSITIVE_INFINITY;
+        if (typeof r === 'string' || r.records.length > 0 || first !== undefined) return r;
       }
       if (attempt === 0 && waitMs > 0) await this.ring.wait(seen, waitMs);
     }
-    return { records: Buffer.alloc(0), leaderSeq: Number.NaN };
+    return { records: Buffer.alloc(0), leaderSeq: this.leaderSeq() };
   }
 
-  private fromStash(after: number, maxBytes: number): Pulled {
+  private fromStash(after: number, maxBytes: number, leaderSeq: number): Pulled {
     const parts: Buffer[] = [];
     let bytes = 0;
     let last = after;
@@ -67,7 +77,10 @@ export class RingSource implements ReplicationSource {
       last = e.lastSeq;
       this.counters.ringBatches++;
     }
-    return { records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes), leaderSeq: last };
+    return {
+      records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes),
+      leaderSeq: Math.max(leaderSeq, last),
+    };
   }
 
   snapshot(): Promise<SnapshotStream> {

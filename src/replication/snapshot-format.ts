@@ -4,18 +4,22 @@
  *
  *   snapshot := magic:u32 version:u8 reserved:u8[3] seq:u64 entry* end
  *   entry    := keyLen:u16 valueLen:u32 key:keyLen value:valueLen     (keyLen ≥ 1)
- *   end      := keyLen:u16 = 0
+ *   end      := keyLen:u16 = 0 exactSeq:u64
  *
  * The snapshot is fuzzy: it starts at seq S (the leader's last seq when it began) and is read in
- * chunks while writes go on, so an entry may already hold a value written after S. The replica then
- * pulls the log from S: replaying writes after S in order gives the leader's state, because every
- * record sets or deletes a whole key.
+ * chunks while writes go on, so an entry may already hold a value written after S, up to exactSeq
+ * (a seq at or after the leader's last one when the last entry was read). The replica then pulls
+ * the log from S: once it has replayed the writes through exactSeq, in order, it holds exactly the
+ * leader's state at exactSeq, because every record sets or deletes a whole key. Before that its
+ * content may mix states the leader never had at one seq, so it does not claim a position yet.
+ * (The leader's worker writes the entries and the 0 key length; the front door appends exactSeq,
+ * read after the last page.)
  */
 
 /** SNAPSHOT_MAGIC is "DKVP" as a little-endian u32. */
 export const SNAPSHOT_MAGIC = 0x50564b44;
 /** SNAPSHOT_VERSION is the format version. */
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 /** SNAPSHOT_HEADER_BYTES is the size of the header. */
 export const SNAPSHOT_HEADER_BYTES = 16;
 
@@ -49,9 +53,22 @@ export function encodeSnapshotEntries(
   return b;
 }
 
+/** SNAPSHOT_EXACT_SEQ_BYTES is the size of the exactSeq that follows the end marker. */
+export const SNAPSHOT_EXACT_SEQ_BYTES = 8;
+
+/** encodeSnapshotExactSeq returns the exactSeq that closes a snapshot, after its end marker. */
+export function encodeSnapshotExactSeq(seq: number): Buffer {
+  const b = Buffer.alloc(SNAPSHOT_EXACT_SEQ_BYTES);
+  b.writeUInt32LE(seq % 0x100000000, 0);
+  b.writeUInt32LE(Math.floor(seq / 0x100000000), 4);
+  return b;
+}
+
 /** SnapshotDecoder parses a snapshot stream fed in arbitrary chunks. */
 export class SnapshotDecoder {
   seq: number | undefined;
+  /** exactSeq is set with `done`: from that seq on, the loaded snapshot plus the log is exact. */
+  exactSeq: number | undefined;
   done = false;
   private pending: Buffer = Buffer.alloc(0);
 
@@ -71,8 +88,10 @@ export class SnapshotDecoder {
     while (!this.done && p + 2 <= b.length) {
       const keyLen = b.readUInt16LE(p);
       if (keyLen === 0) {
+        if (p + 2 + SNAPSHOT_EXACT_SEQ_BYTES > b.length) break;
+        this.exactSeq = b.readUInt32LE(p + 2) + b.readUInt32LE(p + 6) * 0x100000000;
         this.done = true;
-        p += 2;
+        p += 2 + SNAPSHOT_EXACT_SEQ_BYTES;
         break;
       }
       if (p + 6 > b.length) break;

@@ -15,18 +15,27 @@ export interface Pulled {
   leaderSeq: number;
 }
 
-/** SnapshotStream is a leader snapshot: its seq and its entries in chunks. */
+/** PullResult is what a pull answers. */
+export type PullResult = Pulled | 'gone' | 'diverged';
+
+/** SnapshotStream is a leader snapshot: its seq and its entries in chunks (fuzzy: snapshot-format.ts). */
 export interface SnapshotStream {
   seq: number;
   chunks: AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]>;
+  /** exactSeq, once `chunks` is exhausted, is the seq from which the snapshot plus the log is exact. */
+  exactSeq: () => number;
 }
 
 /** ReplicationSource is a replica's view of its leader. */
 export interface ReplicationSource {
   /** describe names the leader for logs ("local store 3", "http://127.0.0.1:8080"). */
   readonly describe: string;
-  /** pull returns records after `after` (waiting up to `waitMs` for some), or 'gone' when `after` is no longer retained. */
-  pull(after: number, maxBytes: number, waitMs: number): Promise<Pulled | 'gone'>;
+  /**
+   * pull returns records after `after` (waiting up to `waitMs` for some), 'gone' when `after` is no
+   * longer retained, or 'diverged' when `after` is beyond the leader's last seq (the replica holds
+   * another history). Either way the replica must resync from a snapshot.
+   */
+  pull(after: number, maxBytes: number, waitMs: number): Promise<PullResult>;
   /** snapshot streams the leader's whole state. */
   snapshot(): Promise<SnapshotStream>;
   close(): Promise<void>;

@@ -129,6 +129,7 @@ export function planNode(
         walSegmentBytes: config.storage.wal_segment_bytes,
         walRetentionBytes: config.storage.wal_retention_bytes,
         ringBytes: config.replication.ring_bytes,
+        blockCacheBytes: config.storage.block_cache_bytes,
       },
       repair,
     };

@@ -113,7 +113,7 @@ export class DistkvNode {
     // The standard process_* and nodejs_* names, unprefixed, as dashboards expect them.
     collectDefaultMetrics({ register: registry });
     registerStoreMetrics(registry, this.pool, this.plan.stores);
-    registerReplicationMetrics(registry, this.pool, this.plan.stores);
+    registerReplicationMetrics(registry, this.pool, this.plan.stores, config.replication.pull_wait_ms);
     const shardMap = new ShardMap(config.shards);
     const scheme = (this.scheme = config.server.tls_cert === '' ? 'http' : 'https');
     const ca = readTlsCa(config.server.tls_ca);

@@ -6,22 +6,22 @@
  *   distkv_replication_connected{shard,replica}    1 while the replica follows its leader
  *                                                   (streaming or catching up), else 0
  *   distkv_replication_lag_seqs{shard,replica}     leader's last seq − replica's durable ack
- *   distkv_replication_lag_seconds{shard,replica}  how long the replica has been behind (0 when
- *                                                   caught up)
+ *   distkv_replication_lag_seconds{shard,replica}  how long ago the replica provably held all its
+ *                                                   leader had (0 when caught up)
  *
  * The leader's last seq is read directly when the leader is in this process, else as the replica
- * last heard it. A replica that does not follow its leader (disconnected, starting, resyncing) has
+ * last heard it. A replica whose lag is unknown (disconnected, starting, resyncing) has
  * no lag samples: its lag is unknown, and reporting 0 would claim it is caught up. Alert on
  * `distkv_replication_connected == 0` for those (docs/operations.md).
  */
 import { Gauge, type Registry } from 'prom-client';
-import { FOLLOWER_STATES } from '../replication/follower.js';
+import { replicaLag } from '../replication/lag.js';
 import type { StoreSpec } from '../worker/messages.js';
-import { SLOT_BEHIND_SINCE, SLOT_LAST_SEQ, SLOT_LEADER_SEQ, SLOT_STATE } from '../worker/positions.js';
+import { SLOT_LAST_SEQ } from '../worker/positions.js';
 import type { WorkerPool } from './worker-pool.js';
 
-/** ReplicaLag is one replica's position as /metrics reports it; lag fields are undefined when unknown. */
-export interface ReplicaLag {
+/** ReplicaLagSample is one replica's position as /metrics reports it; lag fields are undefined when unknown. */
+export interface ReplicaLagSample {
   shard: string;
   replica: string;
   connected: boolean;
@@ -29,24 +29,26 @@ export interface ReplicaLag {
   lagSeconds: number | undefined;
 }
 
-/** replicaLags reads every hosted replica's lag from the shared positions. */
-export function replicaLags(pool: WorkerPool, stores: readonly StoreSpec[], nowMs: number): ReplicaLag[] {
+/** replicaLags reads every hosted replica's lag from the shared positions (src/replication/lag.ts decides what is known). */
+export function replicaLags(
+  pool: WorkerPool,
+  stores: readonly StoreSpec[],
+  pullWaitMs: number,
+  nowMs: number,
+): ReplicaLagSample[] {
   const p = pool.positions;
   return stores
     .filter((st) => st.role === 'replica')
     .map((st) => {
-      const state = FOLLOWER_STATES[p.get(st.index, SLOT_STATE)];
-      const connected = state === 'streaming' || state === 'catching-up';
       const leaderStore = st.replication?.leaderStore;
-      const leaderSeq =
-        leaderStore === undefined ? p.get(st.index, SLOT_LEADER_SEQ) : p.get(leaderStore, SLOT_LAST_SEQ);
-      const behindSince = p.get(st.index, SLOT_BEHIND_SINCE);
+      const liveLeaderSeq = leaderStore === undefined ? undefined : p.get(leaderStore, SLOT_LAST_SEQ);
+      const lag = replicaLag(p, st.index, liveLeaderSeq, pullWaitMs, nowMs);
       return {
         shard: st.shard.name,
         replica: st.node,
-        connected,
-        lagSeqs: connected ? Math.max(0, leaderSeq - p.get(st.index, SLOT_LAST_SEQ)) : undefined,
-        lagSeconds: connected ? (behindSince === 0 ? 0 : Math.max(0, nowMs - behindSince) / 1000) : undefined,
+        connected: lag.known,
+        lagSeqs: lag.known ? lag.lagSeqs : undefined,
+        lagSeconds: lag.known && lag.lagMs !== undefined ? lag.lagMs / 1000 : undefined,
       };
     });
 }
@@ -56,8 +58,9 @@ export function registerReplicationMetrics(
   registry: Registry,
   pool: WorkerPool,
   stores: readonly StoreSpec[],
+  pullWaitMs: number,
 ): void {
-  const gauge = (name: string, help: string, value: (r: ReplicaLag) => number | undefined): void => {
+  const gauge = (name: string, help: string, value: (r: ReplicaLagSample) => number | undefined): void => {
     new Gauge({
       name,
       help,
@@ -65,7 +68,7 @@ export function registerReplicationMetrics(
       registers: [registry],
       collect() {
         this.reset();
-        for (const r of replicaLags(pool, stores, Date.now())) {
+        for (const r of replicaLags(pool, stores, pullWaitMs, Date.now())) {
           const v = value(r);
           if (v !== undefined) this.set({ shard: r.shard, replica: r.replica }, v);
         }
@@ -84,7 +87,7 @@ export function registerReplicationMetrics(
   );
   gauge(
     'distkv_replication_lag_seconds',
-    'replicas hosted here: seconds since the replica fell behind its leader, 0 when caught up (absent while not connected)',
+    'replicas hosted here: seconds since the replica last provably held all its leader had (absent while the lag is unknown)',
     (r) => r.lagSeconds,
   );
 }

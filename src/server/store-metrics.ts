@@ -56,6 +56,17 @@ const COUNTERS = {
   writeStalls: ['write_stalls', 'LSM: writes that waited for a memtable flush'],
   replicaErrors: ['replication_errors', 'replicas: failed pulls or applies (each retried with backoff)'],
   resyncs: ['replication_resyncs', 'replicas: rebuilds from a leader snapshot'],
+  compactionFailures: [
+    'compaction_failures',
+    'LSM: failed compaction attempts (retried with capped backoff)',
+  ],
+  flushFailures: ['flush_failures', 'LSM: failed memtable flush attempts (retried with capped backoff)'],
+  compactionsForRuns: ['compactions_for_runs', 'LSM: compactions started because runs exceeded max_runs'],
+  compactionsForReads: [
+    'compactions_for_reads',
+    'LSM: compactions started because reads passed through runs',
+  ],
+  compactionsForIdle: ['compactions_for_idle', 'LSM: compactions started because the store was idle'],
 } as const;
 
 /** HISTOGRAMS map a stats field (a HistogramSnapshot) to its histogram name and help. */

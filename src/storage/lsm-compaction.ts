@@ -14,17 +14,22 @@ import type { RunReader } from './sstable-reader.js';
 
 /** CHUNK_ENTRIES is the number of keys per compaction transaction. */
 export const CHUNK_ENTRIES = 500;
+/** CHUNK_BYTES ends a transaction early: 500 values of up to 1 MiB held at once were half a gigabyte. */
+export const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** compactRuns merges `inputs` (newest first) into `level`; resolves once applied_seq is durable. */
 export async function compactRuns(level: LmdbLevel, inputs: readonly RunReader[]): Promise<void> {
   const appliedSeq = Math.max(...inputs.map((r) => r.footer.maxSeq));
   const merged = mergeNewest(inputs.map((r) => r.entries(undefined, false)));
   let chunk: LevelWrite[] = [];
+  let chunkBytes = 0;
   for (const [key, v] of merged) {
     chunk.push({ key: Buffer.from(key, 'latin1'), value: v.value });
-    if (chunk.length >= CHUNK_ENTRIES) {
+    chunkBytes += key.length + (v.value?.length ?? 0);
+    if (chunk.length >= CHUNK_ENTRIES || chunkBytes >= CHUNK_BYTES) {
       await level.apply(chunk);
       chunk = [];
+      chunkBytes = 0;
       // Let queued foreground work (reads, WAL completions) run between chunks.
       await new Promise((resolve) => setImmediate(resolve));
     }

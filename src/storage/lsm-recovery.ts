@@ -64,22 +64,8 @@ export async function openLsmStore(opts: LsmOptions): Promise<LsmStore> {
     runs = runs.filter((r) => r.footer.maxSeq > applied).sort((a, b) => b.no - a.no);
     const durableSeq = Math.max(applied, runs[0]?.footer.maxSeq ?? 0);
 
-    const frozen: Memtable[] = [];
-    let active = new Memtable();
     const t0 = performance.now();
-    let replayed = 0;
-    const rec = await readWal(vfs, walDir, {
-      afterSeq: durableSeq,
-      repair: opts.repair,
-      onRecord: (r) => {
-        active.apply(latin1Key(r.key), r.seq, r.type === TYPE_PUT ? r.value : null);
-        replayed++;
-        if (active.bytes >= opts.memtableBytes) {
-          frozen.unshift(active);
-          active = new Memtable();
-        }
-      },
-    });
+    const { rec, active, frozen, replayed } = await replayWal(opts, walDir, durableSeq);
     for (const d of rec.damage) {
       const fields = {
         file: d.file,
@@ -142,4 +128,38 @@ export async function openLsmStore(opts: LsmOptions): Promise<LsmStore> {
     await level.close();
     throw err;
   }
+}
+
+/**
+ * replayWal reads the WAL records above `afterSeq` into memtables. It is a function of its own
+ * because its record callback is a closure: had it been created in openLsmStore, the memtables it
+ * captures would share a context with the store's WAL hook, which lives as long as the store, and
+ * the first memtable would never be freed after its flush (docs/operations.md, "Memory").
+ */
+async function replayWal(
+  opts: LsmOptions,
+  walDir: string,
+  afterSeq: number,
+): Promise<{
+  rec: Awaited<ReturnType<typeof readWal>>;
+  active: Memtable;
+  frozen: Memtable[];
+  replayed: number;
+}> {
+  const frozen: Memtable[] = [];
+  let active = new Memtable();
+  let replayed = 0;
+  const rec = await readWal(opts.vfs, walDir, {
+    afterSeq,
+    repair: opts.repair,
+    onRecord: (r) => {
+      active.apply(latin1Key(r.key), r.seq, r.type === TYPE_PUT ? r.value : null);
+      replayed++;
+      if (active.bytes >= opts.memtableBytes) {
+        frozen.unshift(active);
+        active = new Memtable();
+      }
+    },
+  });
+  return { rec, active, frozen, replayed };
 }

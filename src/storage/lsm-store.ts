@@ -8,7 +8,9 @@
  *
  * Write: WAL append (group commit, durable per the mode) → apply to the active memtable → ack.
  * A memtable over `memtable_bytes` is frozen and flushed to a run in the background; reads see it
- * while it flushes. More than `max_runs` runs are compacted newest-wins into LMDB (lsm-compaction.ts).
+ * while it flushes. Runs are compacted newest-wins into LMDB (lsm-compaction.ts) when there are
+ * more than `max_runs`, when reads pass through them too often, or when writes stop for a while
+ * (compaction-scheduler.ts); failed flushes and compactions retry with backoff (backoff.ts).
  * Read: active memtable → frozen memtables (newest first) → runs (newest first: bloom, index,
  * block cache) → LMDB. Invariant: every acknowledged write is in the WAL, or in a synced run, or in
  * LMDB at or below applied_seq; files are deleted only once a later level durably holds their data.
@@ -22,7 +24,9 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { latin1Key } from '../util/bytes.js';
 import { type HistogramSnapshot, LatencyHistogram } from '../util/latency-histogram.js';
+import { Backoff } from './backoff.js';
 import { hashKey, type KeyHash } from './bloom.js';
+import { type CompactionReason, CompactionScheduler, IDLE_COMPACT_MS } from './compaction-scheduler.js';
 import { compactRuns } from './lsm-compaction.js';
 import type { LmdbLevel } from './lmdb-level.js';
 import { Memtable } from './memtable.js';
@@ -39,8 +43,6 @@ import type { WalWriter } from './wal-writer.js';
 
 /** MAX_FROZEN is how many frozen memtables may wait for flushing before writes stall. */
 export const MAX_FROZEN = 2;
-const FLUSH_RETRY_MS = 1000;
-
 /** LsmOptions configure an LsmStore. */
 export interface LsmOptions extends StoreOptions {
   vfs: Vfs;
@@ -53,6 +55,11 @@ export interface LsmOptions extends StoreOptions {
   ringBytes: number;
   repair: boolean;
   log?: Logger;
+  /** idleCompactMs overrides IDLE_COMPACT_MS (compaction-scheduler.ts; tests). */
+  idleCompactMs?: number;
+  /** retryMinMs and retryMaxMs override the flush and compaction backoff bounds (backoff.ts). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
 }
 
 /** LsmParts are what recovery hands to the store. */
@@ -91,12 +98,11 @@ export class LsmStore implements Store {
   private durableSeq: number;
   private appliedLastSeq: number;
   private flushing: Promise<void> | undefined;
-  private compacting: Promise<void> | undefined;
+  private readonly compaction: CompactionScheduler;
+  private readonly flushBackoff: Backoff;
   private stallWaiters: (() => void)[] = [];
   private closed = false;
   private retention: (() => number | undefined) | undefined;
-  /** flushError is the last flush failure while it keeps failing (cleared by a successful flush). */
-  private flushError: Error | undefined;
   /** hashScratch holds a key's bloom hashes during one get. */
   private readonly hashScratch: KeyHash = { h1: 0, h2: 0 };
   private readonly counters = {
@@ -127,8 +133,22 @@ export class LsmStore implements Store {
     this.appliedLastSeq = parts.lastSeq;
     this.runsDir = parts.runsDir;
     this.tail = parts.tail;
+    this.flushBackoff = new Backoff(opts.retryMinMs, opts.retryMaxMs);
+    this.compaction = new CompactionScheduler({
+      maxRuns: opts.maxRuns,
+      idleMs: opts.idleCompactMs ?? IDLE_COMPACT_MS,
+      retryMinMs: opts.retryMinMs,
+      retryMaxMs: opts.retryMaxMs,
+      dir: opts.dir,
+      log: opts.log,
+      runs: () => ({ count: this.runs.length, entries: this.runs.reduce((n, r) => n + r.footer.entries, 0) }),
+      memtableEmpty: () => this.active.size === 0,
+      flushIdle: () => {
+        if (this.frozen.length === 0 && this.active.size > 0 && !this.closed) this.freezeActive();
+      },
+      compact: (reason) => this.compact(reason),
+    });
     this.scheduleFlush();
-    this.maybeCompact();
   }
 
   /**
@@ -196,6 +216,7 @@ export class LsmStore implements Store {
     }
     if (decoded.length === 0) return this.appliedLastSeq;
     await this.stallForFlush();
+    this.compaction.wrote();
     // The batch is already in WAL framing with the leader's seqs: log it as is, then apply it.
     const last = await this.wal.appendRecords(records, decoded[0]!.seq, decoded[decoded.length - 1]!.seq);
     for (const r of decoded) this.applyDurable(r.key, r.seq, r.type === TYPE_PUT ? r.value : null);
@@ -230,9 +251,13 @@ export class LsmStore implements Store {
     if (runs.length > 0) {
       const hash = hashKey(k, this.hashScratch);
       for (let i = 0; i < runs.length; i++) {
-        const v = runs[i]!.get(k, hash);
-        if (v !== undefined) return v.value ?? undefined;
+        const v = runs[i]!.get(k, hash, key);
+        if (v !== undefined) {
+          this.compaction.readPassed(i);
+          return v.value ?? undefined;
+        }
       }
+      this.compaction.readPassed(runs.length);
     }
     return this.level.get(key);
   }
@@ -317,12 +342,18 @@ export class LsmStore implements Store {
       flushes: this.counters.flushes,
       flushMsTotal: this.counters.flushMsTotal,
       compactions: this.counters.compactions,
-      compactionRunning: this.compacting === undefined ? 0 : 1,
+      compactionsForRuns: this.compaction.counts.runs,
+      compactionsForReads: this.compaction.counts.reads,
+      compactionsForIdle: this.compaction.counts.idle,
+      compactionFailures: this.compaction.failures,
+      flushFailures: this.flushBackoff.totalFailures,
+      compactionRunning: this.compaction.running === undefined ? 0 : 1,
       compactionMsTotal: this.counters.compactionMsTotal,
       lastCompactionMs: this.counters.lastCompactionMs,
       writeStalls: this.counters.writeStalls,
       lmdbKeys: level.keys,
       lmdbBytes: level.bytes,
+      ...this.memoryStats(),
     };
   }
 
@@ -334,28 +365,53 @@ export class LsmStore implements Store {
     };
   }
 
+  /** memoryStats are the parts of the memory the store holds (docs/operations.md, "Memory"). */
+  private memoryStats(): Record<`mem${string}`, number> {
+    const parts = {
+      memMemtableBytes: this.active.memoryBytes,
+      memFrozenBytes: this.frozen.reduce((n, m) => n + m.memoryBytes, 0),
+      memBlockCacheBytes: this.cache.memoryBytes,
+      memReplicationLogBytes: this.tail.memoryBytes,
+      memWalBufferBytes: this.wal.bufferBytes,
+    };
+    return { ...parts, memBytes: Object.values(parts).reduce((a, b) => a + b, 0) };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.compaction.close();
     try {
       await this.wal.close();
     } finally {
       await this.flushing;
-      await this.compacting;
+      await this.compaction.running;
       for (const r of this.runs) r.close();
       await this.level.close();
     }
   }
 
+  /** flush freezes the active memtable (if it holds anything) and resolves once no frozen memtable is left unflushed (tests use it). */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    if (this.active.size > 0) {
+      this.frozen.unshift(this.active);
+      this.active = new Memtable();
+      this.scheduleFlush();
+    }
+    while (this.flushing !== undefined) await this.flushing;
+  }
+
   /** idle resolves once no flush or compaction is running (tests and benchmarks use it). */
   async idle(): Promise<void> {
-    while (this.flushing !== undefined || this.compacting !== undefined)
-      await (this.flushing ?? this.compacting);
+    while (this.flushing !== undefined || this.compaction.running !== undefined)
+      await (this.flushing ?? this.compaction.running);
   }
 
   private async write(key: Uint8Array, value: Uint8Array | null): Promise<WriteResult> {
     this.checkOpen();
     await this.stallForFlush();
+    this.compaction.wrote();
     const seq = await this.wal.append(value === null ? TYPE_DELETE : TYPE_PUT, key, value ?? undefined);
     this.applyDurable(key, seq, value);
     return { seq };
@@ -365,10 +421,11 @@ export class LsmStore implements Store {
   private async stallForFlush(): Promise<void> {
     while (this.frozen.length >= MAX_FROZEN) {
       // Stall until a flush frees a slot, but never wait on a flush that keeps failing (disk full).
-      if (this.flushError !== undefined)
+      const failure = this.flushBackoff.lastError;
+      if (failure !== undefined)
         throw new DistkvError(
           'DISK_FULL',
-          `memtable flush is failing (${this.flushError.message}); writes are refused until it succeeds`,
+          `memtable flush is failing (${failure.message}); writes are refused until it succeeds`,
         );
       this.counters.writeStalls++;
       await new Promise<void>((resolve) => this.stallWaiters.push(resolve));
@@ -380,11 +437,14 @@ export class LsmStore implements Store {
   private applyDurable(key: Uint8Array, seq: number, value: Uint8Array | null): void {
     this.active.apply(latin1Key(key), seq, value);
     this.appliedLastSeq = seq;
-    if (this.active.bytes >= this.opts.memtableBytes) {
-      this.frozen.unshift(this.active);
-      this.active = new Memtable();
-      this.scheduleFlush();
-    }
+    if (this.active.bytes >= this.opts.memtableBytes) this.freezeActive();
+  }
+
+  /** freezeActive makes the active memtable the newest frozen one and schedules its flush. */
+  private freezeActive(): void {
+    this.frozen.unshift(this.active);
+    this.active = new Memtable();
+    this.scheduleFlush();
   }
 
   /** checkOpen throws UNAVAILABLE once close() has begun (it is re-checked after every await). */
@@ -403,8 +463,8 @@ export class LsmStore implements Store {
     while (this.frozen.length > 0) {
       // Backpressure: while runs are over the limit and a compaction is draining them, flush no
       // more; frozen memtables then pile up and writes stall, so writes go no faster than compaction.
-      while (this.runs.length > this.opts.maxRuns && this.compacting !== undefined && !this.closed)
-        await this.compacting;
+      while (this.runs.length > this.opts.maxRuns && this.compaction.running !== undefined && !this.closed)
+        await this.compaction.running;
       const m = this.frozen[this.frozen.length - 1]!;
       const t0 = performance.now();
       try {
@@ -425,68 +485,50 @@ export class LsmStore implements Store {
         const ms = performance.now() - t0;
         this.counters.flushMsTotal += ms;
         this.flushSeconds.observe(ms / 1000);
-        if (this.flushError !== undefined)
+        if (this.flushBackoff.succeeded())
           this.opts.log?.info({ dir: this.opts.dir }, 'memtable flush succeeded again');
-        this.flushError = undefined;
       } catch (err) {
-        if (this.flushError === undefined)
+        if (this.flushBackoff.failed(err as Error))
           this.opts.log?.error(
             { err: (err as Error).message, dir: this.opts.dir },
-            'memtable flush failed; retrying every second',
+            'memtable flush failed; retrying with backoff (logged again only when it succeeds)',
           );
-        this.flushError = err as Error;
         if (this.closed) return;
-        await new Promise((r) => setTimeout(r, FLUSH_RETRY_MS));
+        await new Promise((r) => setTimeout(r, this.flushBackoff.delayMs()));
         continue;
       } finally {
         for (const w of this.stallWaiters.splice(0)) w();
       }
       this.trimWal();
-      this.maybeCompact();
+      this.compaction.runsChanged();
       if (this.closed) return;
     }
   }
 
-  private maybeCompact(): void {
-    if (this.compacting !== undefined || this.runs.length <= this.opts.maxRuns || this.closed) return;
+  /** compact merges every current run into LMDB, then retires the runs (the scheduler calls it). */
+  private async compact(reason: CompactionReason): Promise<void> {
     const inputs = [...this.runs];
     const t0 = performance.now();
-    this.compacting = compactRuns(this.level, inputs)
-      .then(() => {
-        const ms = performance.now() - t0;
-        this.runs = this.runs.filter((r) => !inputs.includes(r));
-        for (const r of inputs) {
-          this.counters.retiredBloomChecks += r.bloomChecks;
-          this.counters.retiredBloomNegatives += r.bloomNegatives;
-          this.counters.retiredBloomFalsePositives += r.bloomFalsePositives;
-          r.close();
-          this.opts.vfs.unlink(r.path);
-        }
-        this.opts.vfs.syncDir(this.runsDir);
-        this.counters.compactions++;
-        this.counters.compactionMsTotal += ms;
-        this.counters.lastCompactionMs = ms;
-        this.compactionSeconds.observe(ms / 1000);
-        this.opts.log?.debug(
-          { dir: this.opts.dir, runs: inputs.length, ms: Math.round(ms) },
-          'compacted runs into LMDB',
-        );
-        this.trimWal();
-      })
-      .catch((err: unknown) => {
-        this.opts.log?.error(
-          { err: (err as Error).message, dir: this.opts.dir },
-          'compaction failed; will retry',
-        );
-      })
-      .finally(() => {
-        this.compacting = undefined;
-        if (!this.closed) {
-          setTimeout(() => {
-            this.maybeCompact();
-          }, 10).unref();
-        }
-      });
+    await compactRuns(this.level, inputs);
+    const ms = performance.now() - t0;
+    this.runs = this.runs.filter((r) => !inputs.includes(r));
+    for (const r of inputs) {
+      this.counters.retiredBloomChecks += r.bloomChecks;
+      this.counters.retiredBloomNegatives += r.bloomNegatives;
+      this.counters.retiredBloomFalsePositives += r.bloomFalsePositives;
+      r.close();
+      this.opts.vfs.unlink(r.path);
+    }
+    this.opts.vfs.syncDir(this.runsDir);
+    this.counters.compactions++;
+    this.counters.compactionMsTotal += ms;
+    this.counters.lastCompactionMs = ms;
+    this.compactionSeconds.observe(ms / 1000);
+    this.opts.log?.debug(
+      { dir: this.opts.dir, runs: inputs.length, reason, ms: Math.round(ms) },
+      'compacted runs into LMDB',
+    );
+    this.trimWal();
   }
 
   private trimWal(): void {

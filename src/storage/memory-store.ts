@@ -55,7 +55,14 @@ export class MemoryStore implements Store {
   }
 
   stats(): StoreStats {
-    return { engine: this.engine, keys: this.map.size, bytes: this.bytes, lastSeq: this.seq };
+    // Its memory is its Map: the keys and values it holds (docs/operations.md, "Memory").
+    return {
+      engine: this.engine,
+      keys: this.map.size,
+      bytes: this.bytes,
+      lastSeq: this.seq,
+      memBytes: this.bytes,
+    };
   }
 
   close(): Promise<void> {

@@ -11,6 +11,9 @@
  * Values are copied into an arena of 1 MiB slabs and an entry records (slab, offset, length): a
  * memtable of a million values is a million plain objects for the garbage collector to trace, not
  * a million Buffers. Overwritten bytes stay in the arena until the memtable is flushed.
+ * Small values are appended to the current slab (`cur`); a value over SLAB_BYTES/4 gets a slab of
+ * its own, which never becomes the current slab, so nothing is ever appended after it.
+ * Invariant: slabUsed ≤ slabSize = slabs[cur].length, and no two entries' bytes overlap.
  *
  * `bytes` approximates the memory held: value bytes written to the arena (overwritten ones too)
  * plus key bytes plus ENTRY_OVERHEAD per key (typed-array slots, Map and tree slots). It is what
@@ -31,6 +34,8 @@ export const SLAB_BYTES = 1024 * 1024;
 const FIRST_SLAB_BYTES = 4096;
 
 const INITIAL_ENTRIES = 1024;
+/** ENTRY_ARRAY_BYTES is one entry's share of the parallel typed arrays (seq f64, slab, offset, length i32). */
+const ENTRY_ARRAY_BYTES = 8 + 4 * 3;
 
 /** Memtable holds writes in key order. Written only by its store's worker thread. */
 export class Memtable {
@@ -42,10 +47,15 @@ export class Memtable {
   /** lens: value length, -1 for a tombstone. */
   private lens = new Int32Array(INITIAL_ENTRIES);
   private readonly slabs: Buffer[] = [];
+  /** cur is the slab small values are appended to (-1 before the first one); slabUsed of its slabSize bytes are taken. */
+  private cur = -1;
   private slabUsed = 0;
   private slabSize = 0;
   /** bytes is the approximate memory held (see the module comment). */
   bytes = 0;
+  /** arenaBytes is the size of every slab allocated, used or not. */
+  arenaBytes = 0;
+  private keyBytes = 0;
   /** minSeq and maxSeq bound the seqs applied to this memtable (0 when empty). */
   minSeq = 0;
   maxSeq = 0;
@@ -64,15 +74,19 @@ export class Memtable {
       len = value.length;
       this.bytes += len;
       if (len > SLAB_BYTES / 4) {
+        // A dedicated slab: `cur`, slabUsed and slabSize keep describing the small-value slab.
         this.slabs.push(Buffer.from(value));
+        this.arenaBytes += len;
         slab = this.slabs.length - 1;
       } else {
-        if (this.slabUsed + len > this.slabSize) {
+        if (this.cur < 0 || this.slabUsed + len > this.slabSize) {
           this.slabSize = Math.min(SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, this.slabSize * 2, len));
           this.slabs.push(Buffer.allocUnsafeSlow(this.slabSize));
+          this.arenaBytes += this.slabSize;
+          this.cur = this.slabs.length - 1;
           this.slabUsed = 0;
         }
-        slab = this.slabs.length - 1;
+        slab = this.cur;
         off = this.slabUsed;
         this.slabs[slab]!.set(value, off);
         this.slabUsed += len;
@@ -85,6 +99,7 @@ export class Memtable {
       this.map.set(key, e);
       this.tree.set(key, e);
       this.bytes += key.length + ENTRY_OVERHEAD;
+      this.keyBytes += key.length;
     }
     this.seqs[e] = seq;
     this.slabOf[e] = slab;
@@ -92,6 +107,13 @@ export class Memtable {
     this.lens[e] = len;
     if (this.minSeq === 0) this.minSeq = seq;
     this.maxSeq = seq;
+  }
+
+  /** memoryBytes is the memory the memtable holds: its slabs, its entry arrays and its keys' Map and tree slots. */
+  get memoryBytes(): number {
+    return (
+      this.arenaBytes + this.keyBytes + this.seqs.length * ENTRY_ARRAY_BYTES + this.map.size * ENTRY_OVERHEAD
+    );
   }
 
   /** get returns the key's version (value null for a tombstone), or undefined if the memtable has none. The value is a view into the arena. */

@@ -2,15 +2,12 @@
  * openStore: the one place that maps `storage.engine` to a Store implementation.
  */
 import type { Logger } from 'pino';
-import type { StorageEngine } from '../config/schema.js';
+import { DEFAULTS, type StorageEngine } from '../config/schema.js';
 import { LmdbStore } from './lmdb-store.js';
 import { openLsmStore } from './lsm-recovery.js';
 import { MemoryStore } from './memory-store.js';
 import { RealVfs } from './real-vfs.js';
 import type { LsmTuning, Store, StoreOptions } from './store.js';
-
-/** BLOCK_CACHE_BYTES is each LSM store's SSTable block cache size. */
-export const BLOCK_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** OpenStoreOptions are StoreOptions plus the LSM settings, `repair` and a logger. */
 export interface OpenStoreOptions extends StoreOptions {
@@ -29,7 +26,7 @@ export async function openStore(engine: StorageEngine, options: OpenStoreOptions
         fsyncIntervalMs: options.fsyncIntervalMs,
         vfs: new RealVfs(),
         ...options.lsm,
-        blockCacheBytes: BLOCK_CACHE_BYTES,
+        blockCacheBytes: options.lsm.blockCacheBytes ?? DEFAULTS.storage.block_cache_bytes,
         repair: options.repair,
         ...(options.log === undefined ? {} : { log: options.log }),
       });

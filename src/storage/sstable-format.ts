@@ -3,9 +3,11 @@
  * by bytes, newest-first precedence between runs by run number. Integers are little-endian.
  *
  *   sstable := block* index bloom footer
- *   block   := entry*                                     (about BLOCK_BYTES; a key never spans blocks)
+ *   block   := entry* restarts                            (about BLOCK_BYTES; a key never spans blocks)
  *   entry   := keyLen:u16 flags:u8 seq:u64 valueLen:u32 key:keyLen value:valueLen
  *   flags   := FLAG_TOMBSTONE (bit 0) for a deleted key (valueLen = 0)
+ *   restarts := restart:u32[n] n:u32                      (version 3: offsets in the block of entry 0,
+ *                                                          RESTART_INTERVAL, 2·RESTART_INTERVAL, ...)
  *   index   := count:u32 indexEntry*                      (one per block, in key order)
  *   indexEntry := keyLen:u16 firstKey:keyLen offset:u64 length:u32 crc:u32   (crc32c of the block)
  *   bloom   := see bloom.ts
@@ -13,13 +15,19 @@
  *              bloomOffset:u64 bloomLength:u32 bloomCrc:u32 entries:u64 minSeq:u64 maxSeq:u64
  *              reserved:u8[4] footerCrc:u32                (FOOTER_BYTES; footerCrc covers the bytes before it)
  *
+ * Version 2 blocks have no restarts (entries fill the block); readers still read them (a point
+ * read then scans the block from its start). Runs are written as version 3.
  * A run is written to `NNNNNN.sst.tmp`, synced, then renamed: a `.sst` file is always complete.
  */
 
 /** SST_MAGIC is "DKVS" as a little-endian u32. */
 export const SST_MAGIC = 0x53564b44;
-/** SST_VERSION is the format version in the footer. */
-export const SST_VERSION = 2;
+/** SST_VERSION is the format version written in the footer (3 = blocks end with restart points). */
+export const SST_VERSION = 3;
+/** SST_VERSION_NO_RESTARTS is the older version still read: blocks without restart points. */
+export const SST_VERSION_NO_RESTARTS = 2;
+/** RESTART_INTERVAL is the number of entries between restart points in a version 3 block. */
+export const RESTART_INTERVAL = 4;
 /** FOOTER_BYTES is the fixed size of the footer. */
 export const FOOTER_BYTES = 72;
 /** BLOCK_BYTES is the target size of a data block. */

@@ -1,7 +1,13 @@
 /**
  * Reading an SSTable run: the footer, index and bloom filter are loaded and checked when the run is
- * opened; data blocks are read on demand (a pread each) and kept decoded in a shared BlockCache.
+ * opened; data blocks are read on demand (a pread each), checked against their CRC once, and kept
+ * raw in a shared BlockCache. A point read never decodes a block: it binary-searches the block's
+ * restart points, comparing key bytes in place, then scans at most RESTART_INTERVAL entries.
  * Any checksum or structure failure is a CorruptionError naming the file and offset.
+ *
+ * Lifetime of returned values: a value is a view into a block's buffer. Block buffers are never
+ * written after they are read and never reused (the cache only drops its reference), so a view
+ * stays valid for as long as the caller holds it, after eviction and after the run is closed.
  */
 import { CorruptionError } from '../errors.js';
 import { hashKey, KeyBloom, type KeyHash } from './bloom.js';
@@ -13,21 +19,29 @@ import {
   type Footer,
   SST_MAGIC,
   SST_VERSION,
+  SST_VERSION_NO_RESTARTS,
 } from './sstable-format.js';
 import type { ReadableFile, Vfs } from './vfs.js';
 import { readU64 } from './wal-format.js';
 
-/** Block is a decoded data block: parallel arrays in key order (values null for tombstones). */
-export interface Block {
-  keys: string[];
-  seqs: number[];
-  values: (Buffer | null)[];
-  bytes: number;
+/** BLOCKS_PER_RUN bounds a run's block count so (run number, block) packs into one cache id. */
+const BLOCKS_PER_RUN = 2 ** 24;
+
+/** Block is a checked raw data block: `data` ends where its entries end (before the restarts). */
+interface Block {
+  raw: Buffer;
+  dataEnd: number;
+  /** restarts is the offset of the restart array (restart i is at restarts + 4i); count = n. */
+  restarts: number;
+  n: number;
 }
 
-/** BlockCache keeps recently used decoded blocks, bounded by bytes (least recently used evicted first). */
+/**
+ * BlockCache keeps recently used raw blocks of one store's runs, bounded by bytes (least recently
+ * used evicted first; 0 = keep nothing). A block's id is runNo · 2^24 + block index.
+ */
 export class BlockCache {
-  private readonly map = new Map<string, Block>();
+  private readonly map = new Map<number, Block>();
   private bytes = 0;
   private readonly limit: number;
   hits = 0;
@@ -37,7 +51,12 @@ export class BlockCache {
     this.limit = limitBytes;
   }
 
-  get(id: string): Block | undefined {
+  /** memoryBytes is the size of the cached blocks. */
+  get memoryBytes(): number {
+    return this.bytes;
+  }
+
+  get(id: number): Block | undefined {
     const b = this.map.get(id);
     if (b === undefined) return undefined;
     this.map.delete(id);
@@ -45,22 +64,23 @@ export class BlockCache {
     return b;
   }
 
-  put(id: string, block: Block): void {
+  put(id: number, block: Block): void {
+    if (this.limit <= 0) return;
     this.map.set(id, block);
-    this.bytes += block.bytes;
+    this.bytes += block.raw.length;
     while (this.bytes > this.limit && this.map.size > 1) {
-      const [oldest, b] = this.map.entries().next().value as [string, Block];
+      const [oldest, b] = this.map.entries().next().value as [number, Block];
       this.map.delete(oldest);
-      this.bytes -= b.bytes;
+      this.bytes -= b.raw.length;
     }
   }
 
-  /** dropPrefix forgets every block of one run (ids start with the run's path). */
-  dropPrefix(prefix: string): void {
+  /** dropRun forgets every block of run `no`. */
+  dropRun(no: number): void {
     for (const [id, b] of this.map) {
-      if (id.startsWith(prefix)) {
+      if (Math.floor(id / BLOCKS_PER_RUN) === no) {
         this.map.delete(id);
-        this.bytes -= b.bytes;
+        this.bytes -= b.raw.length;
       }
     }
   }
@@ -83,6 +103,7 @@ export class RunReader {
   private readonly lengths: number[] = [];
   private readonly crcs: number[] = [];
   private readonly cache: BlockCache;
+  private version = SST_VERSION;
 
   constructor(vfs: Vfs, path: string, no: number, cache: BlockCache) {
     this.no = no;
@@ -119,10 +140,15 @@ export class RunReader {
     }
   }
 
-  /** get returns the run's newest version of `key` (value null = tombstone), or undefined; `hash` is hashKey(key) when the caller has it. */
+  /**
+   * get returns the run's version of `key` (a latin1 string; value null = tombstone), or undefined.
+   * `hash` is hashKey(key) and `bytes` the key's bytes when the caller has them. The value is a
+   * view into a block buffer (see the module comment for its lifetime).
+   */
   get(
     key: string,
     hash: KeyHash = hashKey(key, { h1: 0, h2: 0 }),
+    bytes: Uint8Array = Buffer.from(key, 'latin1'),
   ): { seq: number; value: Buffer | null } | undefined {
     this.bloomChecks++;
     if (!this.bloom.mayHaveHash(hash)) {
@@ -131,10 +157,8 @@ export class RunReader {
     }
     const b = this.blockFor(key);
     if (b >= 0) {
-      const block = this.block(b);
-      const i = lowerBound(block.keys, key);
-      if (i < block.keys.length && block.keys[i] === key)
-        return { seq: block.seqs[i]!, value: block.values[i]! };
+      const found = this.search(this.block(b), b, bytes);
+      if (found !== undefined) return found;
     }
     this.bloomFalsePositives++;
     return undefined;
@@ -144,15 +168,30 @@ export class RunReader {
   *entries(from?: string, cached = true): IterableIterator<[string, { seq: number; value: Buffer | null }]> {
     let b = from === undefined ? 0 : Math.max(0, this.blockFor(from));
     for (; b < this.firstKeys.length; b++) {
-      const block = cached ? this.block(b) : this.readBlock(b);
-      const start = from === undefined ? 0 : lowerBound(block.keys, from);
-      for (let i = start; i < block.keys.length; i++)
-        yield [block.keys[i]!, { seq: block.seqs[i]!, value: block.values[i]! }];
+      const { raw, dataEnd } = cached ? this.block(b) : this.readBlock(b);
+      for (let p = 0; p < dataEnd;) {
+        const keyLen = raw.readUInt16LE(p);
+        const valueLen = raw.readUInt32LE(p + 11);
+        const k = p + ENTRY_HEADER_BYTES;
+        const end = k + keyLen + valueLen;
+        if (end > dataEnd)
+          throw new CorruptionError(this.path, this.offsets[b]! + p, `entry runs past the end of block ${b}`);
+        const key = raw.toString('latin1', k, k + keyLen);
+        if (from === undefined || key >= from)
+          yield [
+            key,
+            {
+              seq: readU64(raw, p + 3),
+              value: raw[p + 2]! & FLAG_TOMBSTONE ? null : raw.subarray(k + keyLen, end),
+            },
+          ];
+        p = end;
+      }
     }
   }
 
   close(): void {
-    this.cache.dropPrefix(`${this.path}#`);
+    this.cache.dropRun(this.no);
     this.file.close();
   }
 
@@ -161,8 +200,44 @@ export class RunReader {
     return upperBound(this.firstKeys, key) - 1;
   }
 
+  /**
+   * search finds `key` in a block: a binary search over the restart points for the last one whose
+   * key is ≤ key, then a scan of the entries from there (to the block's end in version 2 blocks).
+   */
+  private search(
+    block: Block,
+    b: number,
+    key: Uint8Array,
+  ): { seq: number; value: Buffer | null } | undefined {
+    const { raw, dataEnd, restarts, n } = block;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (compareAt(raw, raw.readUInt32LE(restarts + 4 * mid), key) <= 0) lo = mid;
+      else hi = mid - 1;
+    }
+    for (let p = n === 0 ? 0 : raw.readUInt32LE(restarts + 4 * lo); p < dataEnd;) {
+      const keyLen = raw.readUInt16LE(p);
+      const valueLen = raw.readUInt32LE(p + 11);
+      const k = p + ENTRY_HEADER_BYTES;
+      const end = k + keyLen + valueLen;
+      if (end > dataEnd)
+        throw new CorruptionError(this.path, this.offsets[b]! + p, `entry runs past the end of block ${b}`);
+      const c = compareAt(raw, p, key);
+      if (c === 0)
+        return {
+          seq: readU64(raw, p + 3),
+          value: raw[p + 2]! & FLAG_TOMBSTONE ? null : raw.subarray(k + keyLen, end),
+        };
+      if (c > 0) return undefined;
+      p = end;
+    }
+    return undefined;
+  }
+
   private block(b: number): Block {
-    const id = `${this.path}#${b}`;
+    const id = this.no * BLOCKS_PER_RUN + b;
     const hit = this.cache.get(id);
     if (hit !== undefined) {
       this.cache.hits++;
@@ -174,28 +249,25 @@ export class RunReader {
     return block;
   }
 
+  /** readBlock reads block b, checks its CRC and, in version 3, its restart array. */
   private readBlock(b: number): Block {
     const offset = this.offsets[b]!;
     const raw = this.file.readAt(offset, this.lengths[b]!);
     if (raw.length !== this.lengths[b] || crc32c(raw) !== this.crcs[b])
       throw new CorruptionError(this.path, offset, `data block ${b} checksum mismatch`);
-    const block: Block = { keys: [], seqs: [], values: [], bytes: raw.length + 64 };
-    let p = 0;
-    while (p < raw.length) {
-      const keyLen = raw.readUInt16LE(p);
-      const flags = raw[p + 2]!;
-      const seq = readU64(raw, p + 3);
-      const valueLen = raw.readUInt32LE(p + 11);
-      const k = p + ENTRY_HEADER_BYTES;
-      if (k + keyLen + valueLen > raw.length)
-        throw new CorruptionError(this.path, offset + p, `entry runs past the end of block ${b}`);
-      block.keys.push(raw.toString('latin1', k, k + keyLen));
-      block.seqs.push(seq);
-      block.values.push(flags & FLAG_TOMBSTONE ? null : raw.subarray(k + keyLen, k + keyLen + valueLen));
-      block.bytes += keyLen + 48;
-      p = k + keyLen + valueLen;
-    }
-    return block;
+    if (this.version === SST_VERSION_NO_RESTARTS) return { raw, dataEnd: raw.length, restarts: 0, n: 0 };
+    const n = raw.length >= 4 ? raw.readUInt32LE(raw.length - 4) : -1;
+    const restarts = raw.length - 4 - 4 * n;
+    if (n < 1 || restarts < ENTRY_HEADER_BYTES)
+      throw new CorruptionError(
+        this.path,
+        offset,
+        `data block ${b} has a malformed restart array (${n} restarts)`,
+      );
+    for (let i = 0; i < n; i++)
+      if (raw.readUInt32LE(restarts + 4 * i) >= restarts)
+        throw new CorruptionError(this.path, offset, `data block ${b}: restart ${i} points past the entries`);
+    return { raw, dataEnd: restarts, restarts, n };
   }
 
   private readFooter(): Footer {
@@ -207,7 +279,13 @@ export class RunReader {
       throw new CorruptionError(this.path, at, 'bad footer magic (not a distkv run)');
     if (crc32c(b, 0, FOOTER_BYTES - 4) !== b.readUInt32LE(FOOTER_BYTES - 4))
       throw new CorruptionError(this.path, at, 'footer checksum mismatch');
-    if (b[4] !== SST_VERSION) throw new CorruptionError(this.path, at, `unsupported run version ${b[4]}`);
+    if (b[4] !== SST_VERSION && b[4] !== SST_VERSION_NO_RESTARTS)
+      throw new CorruptionError(
+        this.path,
+        at,
+        `unsupported run version ${b[4]} (this build reads versions ${SST_VERSION_NO_RESTARTS} and ${SST_VERSION})`,
+      );
+    this.version = b[4];
     const f: Footer = {
       indexOffset: readU64(b, 8),
       indexLength: b.readUInt32LE(16),
@@ -239,16 +317,17 @@ export class RunReader {
   }
 }
 
-/** lowerBound returns the first index whose key is ≥ key. */
-function lowerBound(keys: string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < key) lo = mid + 1;
-    else hi = mid;
+/** compareAt compares the key of the entry at `p` in `raw` with `key`, by bytes, without copying. */
+function compareAt(raw: Buffer, p: number, key: Uint8Array): number {
+  const keyLen = raw[p]! | (raw[p + 1]! << 8);
+  const k = p + ENTRY_HEADER_BYTES;
+  const n = keyLen < key.length ? keyLen : key.length;
+  // A byte loop beats Buffer.compare's native call for keys of tens of bytes.
+  for (let i = 0; i < n; i++) {
+    const d = raw[k + i]! - key[i]!;
+    if (d !== 0) return d;
   }
-  return lo;
+  return keyLen - key.length;
 }
 
 /** upperBound returns the first index whose key is > key. */

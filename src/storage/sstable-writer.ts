@@ -13,6 +13,7 @@ import {
   ENTRY_HEADER_BYTES,
   FLAG_TOMBSTONE,
   FOOTER_BYTES,
+  RESTART_INTERVAL,
   runName,
   SST_MAGIC,
   SST_VERSION,
@@ -56,9 +57,27 @@ export async function writeRun(
     let fileOffset = 0;
     let blockStart = 0;
     let blockFirstKey: string | undefined;
+    /** restarts of the open block: offsets (from its start) of every RESTART_INTERVAL-th entry. */
+    const restarts: number[] = [];
+    let blockEntries = 0;
     let n = 0;
+    const ensure = (bytes: number): void => {
+      if (chunkLen + bytes <= chunk.length) return;
+      const bigger = Buffer.allocUnsafe(Math.max(chunk.length * 2, chunkLen + bytes));
+      chunk.copy(bigger, 0, 0, chunkLen);
+      chunk = bigger;
+    };
     const closeBlock = (): void => {
       if (blockFirstKey === undefined) return;
+      ensure(4 * restarts.length + 4);
+      for (const r of restarts) {
+        chunk.writeUInt32LE(r, chunkLen);
+        chunkLen += 4;
+      }
+      chunk.writeUInt32LE(restarts.length, chunkLen);
+      chunkLen += 4;
+      restarts.length = 0;
+      blockEntries = 0;
       const length = chunkLen - blockStart;
       index.push({
         firstKey: blockFirstKey,
@@ -72,12 +91,9 @@ export async function writeRun(
     for (const [key, e] of entries) {
       const valueLen = e.value?.length ?? 0;
       const size = ENTRY_HEADER_BYTES + key.length + valueLen;
-      if (chunkLen + size > chunk.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(chunk.length * 2, chunkLen + size));
-        chunk.copy(bigger, 0, 0, chunkLen);
-        chunk = bigger;
-      }
+      ensure(size);
       blockFirstKey ??= key;
+      if (blockEntries++ % RESTART_INTERVAL === 0) restarts.push(chunkLen - blockStart);
       chunk.writeUInt16LE(key.length, chunkLen);
       chunk[chunkLen + 2] = e.value === null ? FLAG_TOMBSTONE : 0;
       writeU64(chunk, e.seq, chunkLen + 3);

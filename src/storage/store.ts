@@ -25,7 +25,10 @@ export interface WriteResult {
   seq: number;
 }
 
-/** StoreStats are counters a store reports for /stats and /metrics. */
+/**
+ * StoreStats are counters a store reports for /stats and /metrics. Fields named `mem*Bytes` are the
+ * parts of the memory the store holds and `memBytes` their sum (docs/operations.md, "Memory").
+ */
 export interface StoreStats {
   engine: string;
   keys: number;
@@ -72,4 +75,6 @@ export interface LsmTuning {
   walRetentionBytes: number;
   /** ringBytes bounds the recent log each store keeps in memory for replicas (replication.ring_bytes). */
   ringBytes: number;
+  /** blockCacheBytes bounds each store's SSTable block cache (storage.block_cache_bytes; default when absent). */
+  blockCacheBytes?: number;
 }

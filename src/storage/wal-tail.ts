@@ -3,8 +3,9 @@
  *
  * Recent batches are kept in memory as written (`RecentLog`, bounded by `ring_bytes`), so a replica
  * that keeps up is served without touching the disk. An older position is read from the WAL
- * segment files; the last segment read and the offset reached are remembered, so a replica catching
- * up sequentially reads each segment once. A position older than the oldest retained segment is
+ * segment files, a window at a time (never a whole segment: that was 64 MiB per lagging replica);
+ * the last segment read and the offset reached are remembered, so a replica catching up
+ * sequentially reads each segment once. A position older than the oldest retained segment is
  * "gone": the replica must resync from a snapshot.
  */
 import { CorruptionError } from '../errors.js';
@@ -22,6 +23,8 @@ interface Chunk {
 export type TailResult = { records: Buffer; lastSeq: number } | 'gone';
 
 const EMPTY = Buffer.alloc(0);
+/** WINDOW_BYTES is the least a segment read reads at once. */
+export const WINDOW_BYTES = 1024 * 1024;
 
 /** WalTail answers "records after seq N" for one store. Used only on the store's worker thread. */
 export class WalTail {
@@ -31,11 +34,17 @@ export class WalTail {
   private bytes = 0;
   private readonly limit: number;
   private readonly vfs: Vfs;
-  private cached: { no: number; buf: Buffer; nextSeq: number; offset: number } | undefined;
+  /** position: where the last segment read ended (segment number, next seq, byte offset). */
+  private position: { no: number; nextSeq: number; offset: number } | undefined;
 
   constructor(vfs: Vfs, limitBytes: number) {
     this.vfs = vfs;
     this.limit = limitBytes;
+  }
+
+  /** memoryBytes is what the tail holds in memory: the recent batches. */
+  get memoryBytes(): number {
+    return this.bytes;
   }
 
   /** written records a batch the WAL has written (see WalWriterOptions.onWritten). */
@@ -44,8 +53,13 @@ export class WalTail {
     if (prev !== undefined && first !== prev.last + 1) this.clear();
     this.chunks.push({ first, last, buf: records });
     this.bytes += records.length;
-    while (this.bytes > this.limit && this.chunks.length - this.head > 1)
-      this.bytes -= this.chunks[this.head++]!.buf.length;
+    while (this.bytes > this.limit && this.chunks.length - this.head > 1) {
+      // Release the dropped batch now: its slot below head stays in the array until the slice
+      // below, and up to 1024 large batches held there were gigabytes (docs/operations.md, "Memory").
+      const dropped = this.chunks[this.head++]!;
+      this.bytes -= dropped.buf.length;
+      dropped.buf = EMPTY;
+    }
     if (this.head > 1024 && this.head * 2 > this.chunks.length) {
       this.chunks = this.chunks.slice(this.head);
       this.head = 0;
@@ -57,7 +71,7 @@ export class WalTail {
     this.chunks = [];
     this.head = 0;
     this.bytes = 0;
-    this.cached = undefined;
+    this.position = undefined;
   }
 
   /**
@@ -107,28 +121,50 @@ export class WalTail {
     return { records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size), lastSeq: last };
   }
 
+  /**
+   * fromSegment reads the records after `after` from a segment file in windows of at least
+   * WINDOW_BYTES (a record larger than a window is read whole), so a replica catching up holds a
+   * window and its answer, not the segment. The position reached is remembered for the next call.
+   */
   private fromSegment(seg: SegmentInfo, after: number, maxBytes: number): TailResult {
-    let c = this.cached;
-    if (c?.no !== seg.no || c.nextSeq > after + 1 || c.buf.length < seg.bytes) {
-      c = { no: seg.no, buf: this.vfs.readFile(seg.path), nextSeq: seg.firstSeq, offset: WAL_HEADER_BYTES };
-      this.cached = c;
+    let p = this.position;
+    if (p?.no !== seg.no || p.nextSeq > after + 1)
+      p = { no: seg.no, nextSeq: seg.firstSeq, offset: WAL_HEADER_BYTES };
+    const file = this.vfs.openRead(seg.path);
+    try {
+      let window: Buffer = EMPTY;
+      let windowAt = 0;
+      /** at returns the window holding bytes [offset, offset + n), reading a new one if need be. */
+      const at = (offset: number, n: number): Buffer => {
+        if (offset < windowAt || offset + n > windowAt + window.length) {
+          window = file.readAt(offset, Math.max(n, WINDOW_BYTES));
+          windowAt = offset;
+          if (window.length < n)
+            throw new Error(`${seg.path} at offset ${offset}: the segment ends inside a record`);
+        }
+        return window;
+      };
+      const sizeAt = (offset: number): number => at(offset, 8).readUInt32LE(offset - windowAt + 4) + 8;
+      let { offset, nextSeq: seq } = p;
+      while (seq <= after) {
+        offset += sizeAt(offset);
+        seq++;
+      }
+      const parts: Buffer[] = [];
+      let size = 0;
+      while (seq <= seg.lastSeq && offset < seg.bytes && (size < maxBytes || size === 0)) {
+        const b = at(offset, sizeAt(offset));
+        const r = decodeRecord(b, offset - windowAt);
+        if (typeof r === 'string') throw new CorruptionError(seg.path, offset, r);
+        parts.push(b.subarray(offset - windowAt, offset - windowAt + r.size));
+        size += r.size;
+        offset += r.size;
+        seq++;
+      }
+      this.position = { no: seg.no, nextSeq: seq, offset };
+      return { records: Buffer.concat(parts, size), lastSeq: seq - 1 };
+    } finally {
+      file.close();
     }
-    const b = c.buf;
-    let offset = c.offset;
-    let seq = c.nextSeq;
-    while (seq <= after) {
-      offset += b.readUInt32LE(offset + 4) + 8;
-      seq++;
-    }
-    const start = offset;
-    while (seq <= seg.lastSeq && offset < b.length && (offset - start < maxBytes || offset === start)) {
-      const r = decodeRecord(b, offset);
-      if (typeof r === 'string') throw new CorruptionError(seg.path, offset, r);
-      offset += r.size;
-      seq++;
-    }
-    c.offset = offset;
-    c.nextSeq = seq;
-    return { records: Buffer.from(b.subarray(start, offset)), lastSeq: seq - 1 };
   }
 }

@@ -220,6 +220,11 @@ export class WalWriter {
     return [...this.sealed, { ...this.current }];
   }
 
+  /** bufferBytes is the size of the buffer records are encoded into before they are written. */
+  get bufferBytes(): number {
+    return this.pending.length;
+  }
+
   /** bytes is the total size of all segments. */
   bytes(): number {
     return this.sealed.reduce((n, s) => n + s.bytes, 0) + this.current.bytes;

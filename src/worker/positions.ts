@@ -5,21 +5,25 @@
  *   slot 0 SLOT_LAST_SEQ    the store's last durable seq             written by the owning worker
  *   slot 1 SLOT_LEADER_SEQ  replicas: the leader's last seq, as seen written by the replica's worker
  *   slot 2 SLOT_STATE       replicas: FOLLOWER_STATES index          written by the replica's worker
- *   slot 3 SLOT_BEHIND_SINCE replicas: Date.now() when it fell behind, 0 when caught up (ditto)
+ *   slot 3 SLOT_CAUGHT_UP_AT replicas: Date.now() of the latest moment the replica is known to have
+ *                            held everything its leader had acknowledged; 0 = never (ditto)
+ *   slot 4 SLOT_CONTACT_AT   replicas: Date.now() when the leader last answered; 0 = never (ditto)
  *
  * Writers use Atomics.store, readers Atomics.load; each slot has exactly one writing thread.
  */
 
 /** POSITION_SLOTS is the number of slots per store. */
-export const POSITION_SLOTS = 4;
+export const POSITION_SLOTS = 5;
 /** SLOT_LAST_SEQ holds the store's last durable seq. */
 export const SLOT_LAST_SEQ = 0;
 /** SLOT_LEADER_SEQ holds, for a replica, its leader's last seq as last seen. */
 export const SLOT_LEADER_SEQ = 1;
 /** SLOT_STATE holds, for a replica, the index of its follower state. */
 export const SLOT_STATE = 2;
-/** SLOT_BEHIND_SINCE holds, for a replica, when it last fell behind its leader (ms since the epoch; 0 = caught up). */
-export const SLOT_BEHIND_SINCE = 3;
+/** SLOT_CAUGHT_UP_AT holds, for a replica, the latest time it provably held all its leader had (ms since the epoch; 0 = never). */
+export const SLOT_CAUGHT_UP_AT = 3;
+/** SLOT_CONTACT_AT holds, for a replica, when its leader last answered it (ms since the epoch; 0 = never). */
+export const SLOT_CONTACT_AT = 4;
 
 /** Positions wraps the shared slots. */
 export class Positions {

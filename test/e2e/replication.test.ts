@@ -141,7 +141,7 @@ describe('replication over HTTP between processes', () => {
   it('a replica wiped while down resyncs from a snapshot (410) and converges', async () => {
     rmSync(join(dir, 'b'), { recursive: true, force: true });
     await writes(3000, 'wiped');
-    const gone = await fetch(`http://${A}/_repl/pull?shard=0&after=0&wait_ms=0`);
+    const gone = await fetch(`http://${A}/_repl/pull?shard=0&after=0&wait_ms=0&replica=${B}`);
     assert.equal(gone.status, 410, 'the leader no longer has the log from seq 1');
     await gone.arrayBuffer();
     await start(B, 'b');

@@ -49,3 +49,45 @@ export class CrashModel {
     for (const [k, v] of observed) this.acked.set(k, { seq: 0, value: v });
   }
 }
+
+/**
+ * KvModel is the reference a Store is checked against: a Map from key to value plus the sequence
+ * counter. Keys are latin1 strings of the key bytes, so string order is byte order, as in a Store.
+ */
+export class KvModel {
+  private readonly map = new Map<string, Uint8Array>();
+  /** seq is the sequence number of the newest write. */
+  seq = 0;
+
+  /** put records a write and returns the seq it must get. */
+  put(key: Uint8Array, value: Uint8Array): number {
+    this.map.set(Buffer.from(key).toString('latin1'), value);
+    return ++this.seq;
+  }
+
+  /** delete records a delete (a write even when the key is absent) and returns its seq. */
+  delete(key: Uint8Array): number {
+    this.map.delete(Buffer.from(key).toString('latin1'));
+    return ++this.seq;
+  }
+
+  /** get returns the key's value, or undefined. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    return this.map.get(Buffer.from(key).toString('latin1'));
+  }
+
+  /** scan answers as Store.scan does: keys with `prefix`, greater than `after`, in byte order, up to `limit`. */
+  scan(
+    prefix: Uint8Array,
+    after: Uint8Array | undefined,
+    limit: number,
+  ): { key: Buffer; value: Uint8Array }[] {
+    const p = Buffer.from(prefix).toString('latin1');
+    const a = after === undefined ? undefined : Buffer.from(after).toString('latin1');
+    return [...this.map.keys()]
+      .filter((k) => k.startsWith(p) && (a === undefined || k > a))
+      .sort()
+      .slice(0, limit)
+      .map((k) => ({ key: Buffer.from(k, 'latin1'), value: this.map.get(k)! }));
+  }
+}

@@ -3,8 +3,37 @@
  */
 import { createServer } from 'node:net';
 
-/** freePort returns a TCP port that is free on `host` right now. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/** RESP_PORT_OFFSET is the default `server.resp_port_offset`: a node also listens on its HTTP port + this. */
+const RESP_PORT_OFFSET = 1000;
+
+/** canBind reports whether `port` can be bound on `host` right now. */
+function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', () => {
+      resolve(false);
+    });
+    srv.listen(port, host, () => {
+      srv.close(() => {
+        resolve(true);
+      });
+    });
+  });
+}
+
+/**
+ * freePort returns a TCP port that is free on `host` right now, and whose RESP twin (port +
+ * RESP_PORT_OFFSET, where a spawned node also listens by default) is free too.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort(host);
+    if (port + RESP_PORT_OFFSET <= 65535 && (await canBind(port + RESP_PORT_OFFSET, host))) return port;
+  }
+}
+
+function anyFreePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

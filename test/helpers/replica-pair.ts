@@ -1,32 +1,96 @@
 /**
- * An in-process leader/replica pair of LSM stores joined by a Follower over a LocalSource, for
- * replication tests without threads or HTTP. `pause()`/`resume()` stop and restart the follower.
+ * An in-process leader/replica pair of LSM stores joined by a Follower, for replication tests
+ * without threads or HTTP. The follower reads the leader directly (LocalSource) or, with
+ * `ringBytes`, through a SharedArrayBuffer ring that falls back to the leader's log when lapped
+ * (RingSource), as a replica on another worker does. `pause()`/`resume()` stop and restart the
+ * follower, `restartReplica()` also closes and reopens the replica store, and `cut(true)` makes the
+ * leader unreachable (every pull fails) until `cut(false)`. `onPublish` sees every position the
+ * follower publishes, with the replica store as it is at that moment.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Follower, type FollowerState } from '../../src/replication/follower.js';
+import { Follower, type FollowerPosition, type FollowerState } from '../../src/replication/follower.js';
 import { LocalSource } from '../../src/replication/local-source.js';
+import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
+import { ringBytesFor } from '../../src/replication/ring-format.js';
+import { RingSource } from '../../src/replication/ring-source.js';
+import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { openTestLsm, type TestLsmOptions } from './lsm.js';
+
+/** ReplicaPairOptions configure a pair: the stores' options plus the transport. */
+export interface ReplicaPairOptions extends TestLsmOptions {
+  /** ringBytes, when set, joins the pair through a ring of this capacity (else a LocalSource). */
+  ringBytes?: number;
+  pullMaxBytes?: number;
+  pullWaitMs?: number;
+  /** onPublish is called with each published position and the replica store at that moment. */
+  onPublish?: (p: FollowerPosition, replica: LsmStore) => void;
+}
+
+/** CuttableSource wraps a source; while `down`, every pull fails as an unreachable leader's would. */
+class CuttableSource implements ReplicationSource {
+  readonly describe: string;
+  down = false;
+  private readonly inner: ReplicationSource;
+
+  constructor(inner: ReplicationSource) {
+    this.inner = inner;
+    this.describe = inner.describe;
+  }
+
+  async pull(after: number, maxBytes: number, waitMs: number): Promise<PullResult> {
+    if (this.down) {
+      await new Promise((r) => setTimeout(r, 5));
+      throw new Error('connect ECONNREFUSED (the test cut the leader off)');
+    }
+    return this.inner.pull(after, maxBytes, waitMs);
+  }
+
+  snapshot(): Promise<SnapshotStream> {
+    if (this.down) return Promise.reject(new Error('connect ECONNREFUSED (the test cut the leader off)'));
+    return this.inner.snapshot();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
 
 /** ReplicaPair is a leader store and a following replica store. */
 export class ReplicaPair {
   leader!: LsmStore;
   replica!: LsmStore;
   state: FollowerState = 'starting';
+  /** position is the last position the follower published. */
+  position: FollowerPosition | undefined;
   private follower: Follower | undefined;
+  private source: CuttableSource | undefined;
+  private cutOff = false;
+  private ring: SharedArrayBuffer | undefined;
+  /** keepAlive holds the event loop open: a pending Atomics.waitAsync (the ring's wait) does not. */
+  private keepAlive: NodeJS.Timeout | undefined;
   private readonly dir: string;
-  private readonly opts: TestLsmOptions;
+  private readonly opts: ReplicaPairOptions;
 
-  private constructor(dir: string, opts: TestLsmOptions) {
+  private constructor(dir: string, opts: ReplicaPairOptions) {
     this.dir = dir;
     this.opts = opts;
   }
 
-  static async open(dir: string, opts: TestLsmOptions = {}): Promise<ReplicaPair> {
+  static async open(dir: string, opts: ReplicaPairOptions = {}): Promise<ReplicaPair> {
     const p = new ReplicaPair(dir, opts);
     p.leader = await openTestLsm(join(dir, 'leader'), opts);
     p.replica = await openTestLsm(join(dir, 'replica'), opts);
+    if (opts.ringBytes !== undefined) {
+      const ring = new SharedArrayBuffer(ringBytesFor(opts.ringBytes));
+      const producer = new RingProducer(ring);
+      p.leader.onLog((records, first, last) => {
+        producer.publish(records, first, last);
+      });
+      p.ring = ring;
+      p.keepAlive = setInterval(() => undefined, 1000);
+    }
     p.resume();
     return p;
   }
@@ -34,8 +98,15 @@ export class ReplicaPair {
   resume(): void {
     const replicaDir = join(this.dir, 'replica');
     let rebuilt: LsmStore | undefined;
+    const local = new LocalSource(() => this.leader, 'test leader');
+    const inner: ReplicationSource =
+      this.ring === undefined
+        ? local
+        : new RingSource(new RingConsumer(this.ring), local, 'test ring', () => this.leader.lastSeq());
+    this.source = new CuttableSource(inner);
+    this.source.down = this.cutOff;
     this.follower = new Follower({
-      source: new LocalSource(() => this.leader, 'test leader'),
+      source: this.source,
       store: () => this.replica,
       rebuild: async () => {
         await this.replica.close();
@@ -49,11 +120,14 @@ export class ReplicaPair {
         this.replica = await openTestLsm(replicaDir, this.opts);
         return this.replica;
       },
-      publish: (_ack, _leaderSeq, state) => {
-        this.state = state;
+      publish: (p) => {
+        this.state = p.state;
+        this.position = p;
+        this.opts.onPublish?.(p, this.replica);
       },
-      pullMaxBytes: 64 * 1024,
-      pullWaitMs: 50,
+      resyncMarker: join(replicaDir, 'resync.json'),
+      pullMaxBytes: this.opts.pullMaxBytes ?? 64 * 1024,
+      pullWaitMs: this.opts.pullWaitMs ?? 50,
     });
     this.follower.start();
   }
@@ -61,6 +135,20 @@ export class ReplicaPair {
   async pause(): Promise<void> {
     await this.follower?.stop();
     this.follower = undefined;
+  }
+
+  /** restartReplica stops the follower, closes and reopens the replica store, and follows again. */
+  async restartReplica(): Promise<void> {
+    await this.pause();
+    await this.replica.close();
+    this.replica = await openTestLsm(join(this.dir, 'replica'), this.opts);
+    this.resume();
+  }
+
+  /** cut makes the leader unreachable for the follower (`true`) or reachable again (`false`). */
+  cut(down: boolean): void {
+    this.cutOff = down;
+    if (this.source !== undefined) this.source.down = down;
   }
 
   /** caughtUp waits until the replica holds the leader's last seq (or throws after `ms`). */
@@ -79,6 +167,7 @@ export class ReplicaPair {
 
   async close(): Promise<void> {
     await this.pause();
+    clearInterval(this.keepAlive);
     await this.replica.close();
     await this.leader.close();
   }

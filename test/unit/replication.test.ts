@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import { LeaderState } from '../../src/replication/leader-state.js';
 import {
   encodeSnapshotEntries,
+  encodeSnapshotExactSeq,
   encodeSnapshotHeader,
   SnapshotDecoder,
 } from '../../src/replication/snapshot-format.js';
@@ -67,7 +68,7 @@ describe('replication log reading', () => {
 });
 
 describe('snapshot stream format', () => {
-  it('round-trips entries fed in arbitrary pieces', () => {
+  it('round-trips entries and the exact seq fed in arbitrary pieces', () => {
     const entries = Array.from({ length: 300 }, (_, i) => ({
       key: b(`key${i}`),
       value: Buffer.alloc(i % 50, i),
@@ -76,6 +77,7 @@ describe('snapshot stream format', () => {
       encodeSnapshotHeader(2 ** 40 + 7),
       encodeSnapshotEntries(entries.slice(0, 100), false),
       encodeSnapshotEntries(entries.slice(100), true),
+      encodeSnapshotExactSeq(2 ** 40 + 99),
     ]);
     const d = new SnapshotDecoder();
     const got: { key: Buffer; value: Buffer }[] = [];
@@ -90,23 +92,43 @@ describe('snapshot stream format', () => {
     }
     assert.equal(d.seq, 2 ** 40 + 7);
     assert.ok(d.done);
+    assert.equal(d.exactSeq, 2 ** 40 + 99);
     assert.deepEqual(got, entries);
   });
 });
 
 describe('leader state', () => {
   it('answers w=N once N replicas acked, and with the count at the timeout', async () => {
-    const l = new LeaderState();
+    let last = 12;
+    const l = new LeaderState(() => last);
     l.ack('r1', 5);
     assert.equal(await l.waitForAcks(5, 1, 100), 1);
     const waiting = l.waitForAcks(10, 2, 5000);
     l.ack('r1', 10);
     l.ack('r2', 12);
     assert.equal(await waiting, 2);
+    last = 20;
     const t0 = Date.now();
     assert.equal(await l.waitForAcks(20, 1, 50), 0);
     assert.ok(Date.now() - t0 < 1000);
     assert.equal(l.retainFrom(), 11, 'the slowest replica needs seq 11 onwards');
+  });
+
+  it("counts no ack beyond its own last seq, and an ack is the replica's latest word", async () => {
+    const l = new LeaderState(() => 7);
+    l.ack('forger', 999999999);
+    assert.equal(l.ackedAtLeast(7), 0, 'an ack past the leader is another history');
+    assert.equal(await l.waitForAcks(7, 1, 20), 0);
+    assert.deepEqual(
+      l.replicas().map((r) => r.replica),
+      [],
+      'nothing is recorded for it',
+    );
+    l.ack('r1', 7);
+    assert.equal(l.ackedAtLeast(7), 1);
+    l.ack('r1', 0);
+    assert.equal(l.ackedAtLeast(7), 0, 'a replica wiped back to zero no longer counts for seq 7');
+    assert.equal(l.ackedAtLeast(8), 0, 'nothing acks a seq the leader has not written');
   });
 });
 

@@ -79,6 +79,8 @@ export class Follower {
   private state: FollowerState = 'starting';
   private stopped = false;
   private running: Promise<void> | undefined;
+  /** wake ends the current backoff wait early (set only while the loop waits). */
+  private wake: (() => void) | undefined;
   private leaderSeq = 0;
   private lastError = '';
   private contactAt = 0;
@@ -104,10 +106,14 @@ export class Follower {
     this.running ??= this.loop();
   }
 
-  /** stop ends the loop; closing the source first aborts a pull in flight (a paused leader never answers it). */
+  /**
+   * stop ends the loop; closing the source first aborts a pull in flight (a paused leader never
+   * answers it), and a backoff wait is cut short, so a promotion never waits for a dead leader.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.setState('stopped');
+    this.wake?.();
     await this.o.source.close();
     await this.running;
   }
@@ -164,7 +170,14 @@ export class Follower {
         this.lastError = (err as Error).message;
         this.setState('disconnected', this.lastError);
         this.publish(this.safeAck());
-        await new Promise((r) => setTimeout(r, backoff));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, backoff);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
         backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
       }
     }

@@ -303,7 +303,11 @@ export class ShardHost {
           case OP_GET: {
             const settled = this.pending.settledOf(r.store, r.key);
             if (settled === undefined) this.replyGet(id, store.get(r.key));
-            else this.getWhenDurable(id, store, Buffer.from(r.key), settled);
+            else {
+              const newest = this.pending.get(r.store, r.key);
+              const value = newest == null ? null : Buffer.from(newest);
+              this.getWhenDurable(id, store, Buffer.from(r.key), value, settled);
+            }
             break;
           }
           case OP_PUT:
@@ -376,20 +380,35 @@ export class ShardHost {
   }
 
   /**
-   * getWhenDurable answers a read of a key with a write in flight once that write has settled, from
-   * the store: a reader never sees a value that a failed fsync could still take back. `key` is a copy
-   * (the request batch it came from is reused).
+   * getWhenDurable answers a read of a key with a write in flight once that write has settled: a
+   * reader never sees a value that a failed fsync could still take back. Once durable, it answers
+   * `value`, the newest write when the read was issued (null = a delete): the store may by then hold
+   * writes issued after the read, made visible by the same group commit. If the write failed, it
+   * answers from the store. `key` and `value` are copies (the request batch is reused).
    */
-  private getWhenDurable(id: number, store: Store, key: Uint8Array, settled: Promise<unknown>): void {
-    const answer = (): void => {
+  private getWhenDurable(
+    id: number,
+    store: Store,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    settled: Promise<unknown>,
+  ): void {
+    const answer = (read: () => Uint8Array | null | undefined): void => {
       try {
-        this.replyGet(id, store.get(key));
+        this.replyGet(id, read());
       } catch (err) {
         this.replyError(id, err);
       }
       this.scheduleFlush();
     };
-    settled.then(answer, answer);
+    settled.then(
+      () => {
+        answer(() => value);
+      },
+      () => {
+        answer(() => store.get(key));
+      },
+    );
   }
 
   /** current returns the newest value of a key: a write in flight, else what the store holds. */

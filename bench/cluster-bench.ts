@@ -6,7 +6,7 @@
  *             (307 + the owner, what `curl -L` pays), and of a client's first request after the
  *             topology changed (307 carrying another config hash → reload /cluster → owner).
  *  delay    — 2 processes behind TCP proxies that hold every response chunk 1 ms (netem is not
- *             available here; design section 9), GET and PUT through the client at 64 connections,
+ *             available on these machines), GET and PUT through the client at 64 connections,
  *             next to the same proxies without delay.
  *  proxy    — the cost of `serve --proxy`: sequential GETs sent to the owner vs to the other node,
  *             which forwards them; then 90/10 load through one node (half its keys forwarded) vs

@@ -1,15 +1,19 @@
 /**
  * The HTTP figures of the backbone, measured in one run on one machine (docs/performance.md):
  *  - GET /kv/{key} on distkv's default layout vs the bare uWS+Map baseline (ratio, p99);
+ *  - the same with 16 requests pipelined per connection (bench/wrk/get-kv-pipelined.lua);
  *  - GET /get?key= (seed endpoint) vs GET /kv/{key};
  *  - PUT /kv/{key} acknowledged writes/s in the configured durability mode;
- *  - startup to first served request with empty stores.
+ *  - startup to first served request with empty stores;
+ *  - with `--before DIR` (another checkout, built), plain GET and PUT on its distkv too, so a
+ *    change's cost is measured against the build before it in the same run.
  * Load: wrk -t1 -c50 (Debian's package), 100k preloaded keys with 100-byte values, targets
  * alternated round by round so machine noise hits them alike; the median round is reported.
  *
- * Usage: node dist/bench/http-bench.js [--seconds 10] [--rounds 3] [--keys 100000] [--durability fsync] [--json out.json]
+ * Usage: node dist/bench/http-bench.js [--seconds 10] [--rounds 3] [--keys 100000] [--durability fsync]
+ *        [--before DIR] [--json out.json]
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -22,7 +26,11 @@ const ROUNDS = Number(arg('rounds', '3'));
 const KEYS = Number(arg('keys', '100000'));
 const DURABILITY = arg('durability', 'fsync');
 const JSON_OUT = arg('json', '');
+const BEFORE = arg('before', '');
+const PIPELINE_DEPTH = 16;
 const VALUE = 'v'.repeat(100);
+const PIPED_BASE = `baseline GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
+const PIPED_KV = `distkv GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
 
 async function preloadPut(base: string): Promise<void> {
   const pool = new Pool(base, { connections: 32, pipelining: 1 });
@@ -59,6 +67,17 @@ async function preloadBatch(base: string): Promise<void> {
     }),
   );
   await pool.close();
+}
+
+/** Target is a server process (for its CPU time) and the wrk run that loads it. */
+type Target = [pid: number, run: () => WrkResult];
+
+/** cpuMsOf returns the CPU time (user + system, all threads) a process has used, from /proc. */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of proc(5), in clock ticks of 10 ms (USER_HZ = 100).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function median(xs: number[]): number {
@@ -107,46 +126,95 @@ async function main(): Promise<void> {
       `http://127.0.0.1:${lp}/healthz`,
     );
     children.push(distkv);
+    let beforeUrl = '';
+    let beforePid = 0;
+    if (BEFORE !== '') {
+      const [bp, brp] = [await freePort(), await freePort()];
+      const bdir = join(dir, 'before');
+      mkdirSync(bdir);
+      const bcfg = defaultLayoutConfig(bdir, bp, brp, `[storage]\ndurability = "${DURABILITY}"\n`);
+      const before = await startProcess(
+        [join(BEFORE, 'bin', 'distkv.js'), 'serve', '--config', bcfg, '--data-dir', join(bdir, 'data')],
+        `http://127.0.0.1:${bp}/healthz`,
+      );
+      children.push(before);
+      beforeUrl = `http://127.0.0.1:${bp}`;
+      beforePid = before.proc.pid!;
+    }
     const baseUrl = `http://127.0.0.1:${basePort}`;
     const kvUrl = `http://127.0.0.1:${lp}`;
     let t = performance.now();
     await preloadPut(baseUrl);
     await preloadBatch(kvUrl);
+    if (beforeUrl !== '') await preloadBatch(beforeUrl);
     process.stdout.write(`preloaded ${KEYS} keys into each in ${Math.round(performance.now() - t)} ms\n`);
 
     const env = { KEYS: String(KEYS) };
-    const targets = new Map<string, () => WrkResult>([
-      ['baseline GET /kv/{key}', () => runWrk(baseUrl, 'get-kv.lua', SECONDS, 50, env)],
-      ['distkv GET /kv/{key}', () => runWrk(kvUrl, 'get-kv.lua', SECONDS, 50, env)],
-      ['distkv GET /get?key=', () => runWrk(kvUrl, 'get-seed.lua', SECONDS, 50, env)],
-      ['baseline PUT /kv/{key}', () => runWrk(baseUrl, 'put-kv.lua', SECONDS, 50, env)],
-      [`distkv PUT /kv/{key} (${DURABILITY})`, () => runWrk(kvUrl, 'put-kv.lua', SECONDS, 50, env)],
+    const piped = { ...env, DEPTH: String(PIPELINE_DEPTH) };
+    const basePid = baseline.proc.pid!;
+    const kvPid = distkv.proc.pid!;
+    const targets = new Map<string, Target>([
+      ['baseline GET /kv/{key}', [basePid, () => runWrk(baseUrl, 'get-kv.lua', SECONDS, 50, env)]],
+      ['distkv GET /kv/{key}', [kvPid, () => runWrk(kvUrl, 'get-kv.lua', SECONDS, 50, env)]],
+      ['distkv GET /get?key=', [kvPid, () => runWrk(kvUrl, 'get-seed.lua', SECONDS, 50, env)]],
+      [PIPED_BASE, [basePid, () => runWrk(baseUrl, 'get-kv-pipelined.lua', SECONDS, 50, piped)]],
+      [PIPED_KV, [kvPid, () => runWrk(kvUrl, 'get-kv-pipelined.lua', SECONDS, 50, piped)]],
+      ['baseline PUT /kv/{key}', [basePid, () => runWrk(baseUrl, 'put-kv.lua', SECONDS, 50, env)]],
+      [`distkv PUT /kv/{key} (${DURABILITY})`, [kvPid, () => runWrk(kvUrl, 'put-kv.lua', SECONDS, 50, env)]],
     ]);
+    if (beforePid !== 0) {
+      const run = (script: string) => () => runWrk(beforeUrl, script, SECONDS, 50, env);
+      targets.set('before GET /kv/{key}', [beforePid, run('get-kv.lua')]);
+      targets.set(`before PUT /kv/{key} (${DURABILITY})`, [beforePid, run('put-kv.lua')]);
+    }
     const runs = new Map<string, WrkResult[]>();
+    const cpu = new Map<string, number[]>();
+    const perRound: Map<string, number>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const names = [...targets.keys()];
       const order = round % 2 === 0 ? names : [...names].reverse();
+      perRound.push(new Map());
       for (const name of order) {
         t = performance.now();
-        const r = targets.get(name)!();
+        const [pid, run] = targets.get(name)!;
+        const cpu0 = cpuMsOf(pid);
+        const r = run();
+        const cpuUs = ((cpuMsOf(pid) - cpu0) * 1000) / Math.max(1, r.rps * SECONDS);
         runs.set(name, [...(runs.get(name) ?? []), r]);
+        cpu.set(name, [...(cpu.get(name) ?? []), cpuUs]);
+        perRound[round]!.set(name, r.rps);
         process.stdout.write(
-          `round ${round + 1} ${name}: ${Math.round(r.rps)} req/s p99 ${r.p99Ms} ms (${Math.round(performance.now() - t)} ms)\n`,
+          `round ${round + 1} ${name}: ${Math.round(r.rps)} req/s p99 ${r.p99Ms} ms, server CPU ${cpuUs.toFixed(1)} µs/req (${Math.round(performance.now() - t)} ms)\n`,
         );
       }
     }
+    // Ratios are taken within each round (neighbouring runs share the machine's noise), then the median.
+    const roundRatio = (a: string, b: string): string => {
+      const xs = perRound.map((m) => m.get(a)! / m.get(b)!);
+      return `${median(xs).toFixed(2)} (rounds: ${xs.map((x) => x.toFixed(2)).join(' ')})`;
+    };
     const results = Object.fromEntries([...runs].map(([k, v]) => [k, summarize(v)]));
     const base = results['baseline GET /kv/{key}']!.rps;
     process.stdout.write(
-      '\n| target | req/s | p50 ms | p99 ms | ratio to baseline GET | non-2xx | socket errors |\n|---|---|---|---|---|---|---|\n',
+      '\n| target | req/s | p50 ms | p99 ms | ratio to baseline GET | server CPU µs/req | non-2xx | socket errors |\n|---|---|---|---|---|---|---|---|\n',
     );
     for (const [name, r] of Object.entries(results)) {
       process.stdout.write(
-        `| ${name} | ${Math.round(r.rps)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${(r.rps / base).toFixed(2)} | ${r.non2xx} | ${r.errors} |\n`,
+        `| ${name} | ${Math.round(r.rps)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${(r.rps / base).toFixed(2)} | ${median(cpu.get(name)!).toFixed(1)} | ${r.non2xx} | ${r.errors} |\n`,
       );
     }
     const kvGet = results['distkv GET /kv/{key}']!.rps;
     const seedGet = results['distkv GET /get?key=']!.rps;
+    process.stdout.write(
+      `\nGET pipelined x${PIPELINE_DEPTH}, distkv / baseline: ${roundRatio(PIPED_KV, PIPED_BASE)}\n`,
+    );
+    if (beforePid !== 0) {
+      const put = `PUT /kv/{key} (${DURABILITY})`;
+      process.stdout.write(
+        `after / before, GET: ${roundRatio('distkv GET /kv/{key}', 'before GET /kv/{key}')}\n` +
+          `after / before, PUT: ${roundRatio(`distkv ${put}`, `before ${put}`)}\n`,
+      );
+    }
     process.stdout.write(
       `\nGET /get vs GET /kv: ${((seedGet / kvGet - 1) * 100).toFixed(1)}%\nstartup to first served request (empty stores): ${startups.map((s) => Math.round(s)).join(', ')} ms (median ${Math.round(median(startups))})\n`,
     );

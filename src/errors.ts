@@ -39,6 +39,10 @@ export const ERROR_CATALOGUE = {
   VALUE_TOO_LARGE: { status: 413 },
   /** thrown when a request body (other than a value) is larger than its limit. */
   BODY_TOO_LARGE: { status: 413 },
+  /** thrown when a request target (path and query) is longer than the server reads. */
+  URL_TOO_LONG: { status: 414 },
+  /** thrown when a request head (request line and header fields) is larger than the server reads. */
+  HEAD_TOO_LARGE: { status: 431 },
   /** thrown when part of a multi-key request belongs to a shard this node neither hosts nor forwards to. */
   WRONG_NODE: { status: 421 },
   /** thrown when a store or worker fails unexpectedly. */

@@ -8,7 +8,7 @@
  * is copied again, up to --retries times. A shard that never holds still fails the backup unless
  * --allow-fuzzy. The file is written as FILE.partial and renamed when whole.
  *
- * restore checks the file's crc first, refuses a cluster that already holds keys (unless --force),
+ * restore checks the file's crc and parses it whole before it writes anything, refuses a cluster that already holds keys (unless --force),
  * then writes every entry through the client library's batch(), which routes each key to its
  * shard in the target cluster (its layout may differ from the source's).
  */
@@ -17,7 +17,11 @@ import { Agent, request } from 'undici';
 import { errorOf } from '../client/client.js';
 import type { BatchOp } from '../client/types.js';
 import { DistkvError } from '../errors.js';
-import { SNAPSHOT_HEADER_BYTES, SnapshotDecoder } from '../replication/snapshot-format.js';
+import {
+  SNAPSHOT_EXACT_SEQ_BYTES,
+  SNAPSHOT_HEADER_BYTES,
+  SnapshotDecoder,
+} from '../replication/snapshot-format.js';
 import { intOption } from './args.js';
 import {
   BACKUP_HEADER_BYTES,
@@ -146,6 +150,35 @@ async function checkCrc(fh: FileHandle, size: number): Promise<void> {
     throw new Error('the checksum does not match: the file is damaged or incomplete');
 }
 
+/**
+ * readEntries parses a backup of `size` bytes (header, shard sections, end) and calls `onEntry` for
+ * each key in file order; throws on a malformed file. Each section's snapshot ends with its key
+ * length 0 and exactSeq (src/replication/snapshot-format.ts).
+ */
+async function readEntries(
+  fh: FileHandle,
+  size: number,
+  onEntry: (key: string, value: Buffer) => Promise<void>,
+): Promise<void> {
+  const src = new FileSource(fh, size - 4);
+  checkBackupHeader(await src.take(BACKUP_HEADER_BYTES));
+  for (;;) {
+    const tag = (await src.take(1))[0];
+    if (tag === TAG_END) return;
+    if (tag !== TAG_SHARD) throw new Error(`unknown section tag ${tag}`);
+    await src.take(SECTION_HEADER_BYTES - 1);
+    new SnapshotDecoder().push(await src.take(SNAPSHOT_HEADER_BYTES));
+    for (;;) {
+      const keyLen = (await src.take(2)).readUInt16LE(0);
+      if (keyLen === 0) break;
+      const valueLen = (await src.take(4)).readUInt32LE(0);
+      const key = (await src.take(keyLen)).toString('utf8');
+      await onEntry(key, Buffer.from(await src.take(valueLen)));
+    }
+    await src.take(SNAPSHOT_EXACT_SEQ_BYTES);
+  }
+}
+
 /** BACKUP_VERBS are `backup` and `restore`. */
 export const BACKUP_VERBS: Record<string, ClientVerb> = {
   backup: {
@@ -257,10 +290,9 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
       }
       try {
         const size = (await fh.stat()).size;
-        const src = new FileSource(fh, size - 4);
         try {
           await checkCrc(fh, size);
-          checkBackupHeader(await src.take(BACKUP_HEADER_BYTES));
+          await readEntries(fh, size, () => Promise.resolve());
         } catch (err) {
           throw fileProblem(`${file} is not a usable backup`, err);
         }
@@ -286,22 +318,10 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
           written += ops.length;
           ops = [];
         };
-        for (;;) {
-          const tag = (await src.take(1))[0];
-          if (tag === TAG_END) break;
-          if (tag !== TAG_SHARD)
-            throw fileProblem(`${file} is not a usable backup`, new Error(`unknown section tag ${tag}`));
-          await src.take(SECTION_HEADER_BYTES - 1);
-          new SnapshotDecoder().push(await src.take(SNAPSHOT_HEADER_BYTES));
-          for (;;) {
-            const keyLen = (await src.take(2)).readUInt16LE(0);
-            if (keyLen === 0) break;
-            const valueLen = (await src.take(4)).readUInt32LE(0);
-            const key = (await src.take(keyLen)).toString('utf8');
-            ops.push({ op: 'set', key, value: Buffer.from(await src.take(valueLen)) });
-            if (ops.length >= RESTORE_BATCH_OPS) await flush();
-          }
-        }
+        await readEntries(fh, size, async (key, value) => {
+          ops.push({ op: 'set', key, value });
+          if (ops.length >= RESTORE_BATCH_OPS) await flush();
+        });
         if (ops.length > 0) await flush();
         if (out.json) out.doc({ file, keys: written });
         else out.line(`restored ${written} keys from ${file}`);

@@ -4,19 +4,27 @@
  * `distkv scan --json` prints) or `{"key": K, "value_base64": B}` for binary values. Keys are
  * routed by slot as the server routes them; every local store of the key's shard (its leader and
  * the replicas hosted here) gets it. Lines are read in chunks of CHUNK_LINES, each written into
- * LMDB (bulk-load.ts); the command exits 0 only once every store has synced its load.
+ * LMDB (bulk-load.ts); the command exits 0 only once every store has synced its load. It holds
+ * the data directory's LOCK (src/server/data-dir-lock.ts) throughout, so a `distkv serve` on the
+ * same directory cannot start mid-load, and a running one makes the load fail before it touches a
+ * store. Like serve, it checks and writes the directory's FORMAT marker (src/server/data-format.ts):
+ * without it, serve would take the loaded stores for ones placed by an older slot function. FILE is
+ * opened first: a missing FILE is a usage mistake that leaves the stores alone.
  */
-import { createReadStream } from 'node:fs';
-import { connect } from 'node:net';
+import { type FileHandle, open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
+import type { Config } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { slotOfBytes } from '../routing/slot.js';
+import { DataDirLock } from '../server/data-dir-lock.js';
+import { checkDataFormat } from '../server/data-format.js';
 import { planNode, selectNodes } from '../server/node-plan.js';
 import { type BulkEntry, BulkLoader } from '../storage/bulk-load.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import { formatOptions, listOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import { fileProblem } from './files.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 /** CHUNK_LINES is how many input lines are parsed, routed and written at a time. */
@@ -68,20 +76,6 @@ export function parseLine(line: string, lineNo: number, maxKey: number, maxValue
   return { key: k, value: v };
 }
 
-/** listening reports whether something accepts connections at host:port. */
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => {
-      resolve(false);
-    });
-  });
-}
-
 /** load runs `distkv load`. */
 export async function load(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
@@ -98,12 +92,32 @@ export async function load(argv: readonly string[]): Promise<number> {
   if (config.storage.engine !== 'lsm')
     throw new UsageError(`bulk load writes LSM stores; storage.engine is "${config.storage.engine}"`);
   const nodes = selectNodes(config, listOption(args, 'node'));
-  for (const n of nodes) {
-    const i = n.lastIndexOf(':');
-    if (await listening(n.slice(0, i).replace(/^\[|\]$/g, ''), Number(n.slice(i + 1))))
-      throw new DistkvError('BULK_LOAD_REFUSED', `a server is listening on ${n}: stop it before a bulk load`);
+  let fh: FileHandle | undefined;
+  if (file !== '-') {
+    try {
+      fh = await open(file, 'r');
+    } catch (err) {
+      throw fileProblem(`cannot read ${file}`, err);
+    }
   }
+  let lock: DataDirLock | undefined;
+  try {
+    lock = DataDirLock.acquire(config.server.data_dir);
+    return await loadStores(config, nodes, fh);
+  } finally {
+    lock?.release();
+    await fh?.close();
+  }
+}
+
+/** loadStores loads the input (`fh`, else standard input) into the stores of `nodes`. */
+async function loadStores(config: Config, nodes: string[], fh: FileHandle | undefined): Promise<number> {
   const plan = planNode(config, nodes, 1);
+  // As serve does on first start: the stores are filled by CRC16 slots, so the directory says so.
+  checkDataFormat(
+    config.server.data_dir,
+    plan.stores.map((st) => st.dir),
+  );
   const map = new ShardMap(config.shards);
   const vfs = new RealVfs();
   const byShard = new Map<number, BulkLoader[]>();
@@ -115,7 +129,7 @@ export async function load(argv: readonly string[]): Promise<number> {
       byShard.set(st.shard.idx, [...(byShard.get(st.shard.idx) ?? []), l]);
     }
     const t0 = performance.now();
-    const input = file === '-' ? process.stdin : createReadStream(file);
+    const input = fh === undefined ? process.stdin : fh.createReadStream({ autoClose: false });
     const lines = createInterface({ input, crlfDelay: Infinity });
     let chunk = new Map<number, BulkEntry[]>();
     let inChunk = 0;

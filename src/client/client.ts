@@ -1,5 +1,5 @@
 /**
- * DistkvClient: the TypeScript client library (docs/architecture.md, "src/client/").
+ * DistkvClient: the TypeScript client library (docs/api.md).
  *
  * It loads the topology from `GET /cluster` (the single source of truth: shards, slot ranges,
  * leader and replica addresses, a config hash), routes every key to its owner itself with the same

@@ -2,15 +2,16 @@
  * Observability and admin routes: `/healthz`, `/cluster`, `/stats`, `/metrics` and the seed's
  * `/purge` (token-protected when a token is configured).
  */
-import { DistkvError, toDistkvError } from '../errors.js';
+import { DistkvError } from '../errors.js';
 import { respAddressOf } from '../resp/resp-address.js';
 import { replicaLag } from '../replication/lag.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
-import { type Route, secondsSince } from './http-metrics.js';
-import { refuseIfNotServing } from './kv-routes.js';
+import type { HttpRequest } from './http1-exchange.js';
+import { parseQuery } from './request-parse.js';
 import { sendError, sendJson, sendSeedText } from './respond.js';
-import type { HttpResponse, TemplatedApp } from './uws.js';
+import { answerLater, notServingError, route } from './route.js';
+import type { Router } from './router.js';
 
 /**
  * replicaView reports a hosted replica's position: acked seq, lag in seqs and ms, and follower state;
@@ -114,168 +115,126 @@ async function statsView(ctx: HttpContext): Promise<unknown> {
   };
 }
 
-function answerAsync(
-  res: HttpResponse,
-  ctx: HttpContext,
-  route: Route,
-  method: string,
-  start: number,
-  work: Promise<(res: HttpResponse) => number>,
-): void {
-  const state = { aborted: false };
-  res.onAborted(() => {
-    state.aborted = true;
-  });
-  work.then(
-    (write) => {
-      if (state.aborted) return;
-      let status = 200;
-      res.cork(() => {
-        status = write(res);
+/** registerAdminRoutes adds the observability and admin routes. */
+export function registerAdminRoutes(app: Router, ctx: HttpContext): void {
+  app.any(
+    '/healthz',
+    route(
+      ctx,
+      'healthz',
+      (res) => {
+        const phase = ctx.state.phase;
+        if (phase === 'serving') sendSeedText(res, 200, 'ok');
+        else sendSeedText(res, 503, phase, notServingError(phase).code);
+      },
+      { always: true },
+    ),
+  );
+
+  app.get(
+    '/cluster',
+    route(
+      ctx,
+      'cluster',
+      (res, req) => {
+        sendJson(res, clusterView(ctx), 200, wantsPretty(req));
+      },
+      { always: true },
+    ),
+  );
+
+  app.get(
+    '/stats',
+    route(ctx, 'stats', (res, req) => {
+      const pretty = wantsPretty(req);
+      answerLater(res, statsView(ctx), (r, body) => {
+        sendJson(r, body, 200, pretty);
       });
-      ctx.metrics.observeRequest(route, method, status, ctx.listener.address, '', secondsSince(start));
-    },
-    (err: unknown) => {
-      if (state.aborted) return;
-      const e = toDistkvError(err);
-      res.cork(() => {
-        sendError(res, e);
-      });
-      ctx.metrics.observeRequest(route, method, e.status, ctx.listener.address, e.code, secondsSince(start));
-    },
+    }),
+  );
+
+  app.get(
+    '/metrics',
+    route(
+      ctx,
+      'metrics',
+      (res) => {
+        answerLater(res, ctx.registry.metrics(), (r, text) => {
+          r.writeHeader('Content-Type', ctx.registry.contentType).end(text);
+        });
+      },
+      { always: true },
+    ),
+  );
+
+  app.any(
+    '/purge',
+    route(
+      ctx,
+      'seed_purge',
+      (res, req) => {
+        const denied = authError(req, ctx.config.server.token);
+        if (denied) {
+          sendSeedText(res, 401, denied.message, denied.code);
+          return;
+        }
+        const phase = ctx.state.phase;
+        if (phase !== 'serving') throw notServingError(phase);
+        answerLater(res, ctx.pool.callAll({ type: 'purge' }), (r, results) => {
+          const deleted = results.reduce((n, x) => n + (x.type === 'purge-result' ? x.deleted : 0), 0);
+          ctx.log.info({ deleted }, 'purge removed keys this node no longer owns');
+          sendSeedText(r, 200, 'Extra keys deleted successfully');
+        });
+      },
+      { always: true },
+    ),
+    { write: true },
   );
 }
 
-/** registerAdminRoutes adds the observability and admin routes. */
-export function registerAdminRoutes(app: TemplatedApp, ctx: HttpContext): void {
-  app.any('/healthz', (res, req) => {
-    const start = performance.now();
-    const ok = ctx.state.phase === 'serving';
-    sendSeedText(res, ok ? 200 : 503, ok ? 'ok' : ctx.state.phase);
-    ctx.metrics.observeRequest(
-      'healthz',
-      req.getMethod().toUpperCase(),
-      ok ? 200 : 503,
-      ctx.listener.address,
-      ok ? '' : ctx.state.phase === 'draining' ? 'DRAINING' : 'UNAVAILABLE',
-      secondsSince(start),
-    );
-  });
-
-  app.get('/cluster', (res) => {
-    const start = performance.now();
-    sendJson(res, clusterView(ctx));
-    ctx.metrics.observeRequest('cluster', 'GET', 200, ctx.listener.address, '', secondsSince(start));
-  });
-
-  app.get('/stats', (res) => {
-    const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'stats', 'GET', start)) return;
-    answerAsync(
-      res,
-      ctx,
-      'stats',
-      'GET',
-      start,
-      statsView(ctx).then((body) => (r: HttpResponse) => {
-        sendJson(r, body);
-        return 200;
-      }),
-    );
-  });
-
-  app.get('/metrics', (res) => {
-    const start = performance.now();
-    answerAsync(
-      res,
-      ctx,
-      'metrics',
-      'GET',
-      start,
-      ctx.registry.metrics().then((text) => (r: HttpResponse) => {
-        r.writeHeader('Content-Type', ctx.registry.contentType).end(text);
-        return 200;
-      }),
-    );
-  });
-
-  app.any('/purge', (res, req) => {
-    const start = performance.now();
-    const method = req.getMethod().toUpperCase();
-    const denied = authError(req, ctx.config.server.token);
-    if (denied) {
-      sendSeedText(res, 401, denied.message);
-      ctx.metrics.observeRequest(
-        'seed_purge',
-        method,
-        denied.status,
-        ctx.listener.address,
-        denied.code,
-        secondsSince(start),
-      );
-      return;
-    }
-    if (refuseIfNotServing(res, ctx, 'seed_purge', method, start)) return;
-    answerAsync(
-      res,
-      ctx,
-      'seed_purge',
-      method,
-      start,
-      ctx.pool.callAll({ type: 'purge' }).then((results) => {
-        const deleted = results.reduce((n, r) => n + (r.type === 'purge-result' ? r.deleted : 0), 0);
-        ctx.log.info({ deleted }, 'purge removed keys this node no longer owns');
-        return (r: HttpResponse) => {
-          sendSeedText(r, 200, 'Extra keys deleted successfully');
-          return 200;
-        };
-      }),
-    );
-  });
+/** wantsPretty reports `?pretty=1` (indented JSON for people). */
+function wantsPretty(req: HttpRequest): boolean {
+  const q = req.getQuery();
+  return q !== '' && parseQuery(q).params.get('pretty') === '1';
 }
 
 /** registerFallbackRoutes answers 405 on known paths with a wrong method and 404 elsewhere. */
-export function registerFallbackRoutes(app: TemplatedApp, ctx: HttpContext): void {
-  const methodNotAllowed = (allow: string) => (res: HttpResponse, req: { getMethod(): string }) => {
-    const start = performance.now();
-    const method = req.getMethod().toUpperCase();
-    sendError(
-      res,
-      new DistkvError('METHOD_NOT_ALLOWED', `${method} is not allowed here; allowed: ${allow}`),
-      { headers: { Allow: allow } },
-    );
-    ctx.metrics.observeRequest(
+export function registerFallbackRoutes(app: Router, ctx: HttpContext): void {
+  const methodNotAllowed = (allow: string) =>
+    route(
+      ctx,
       'other',
-      method,
-      405,
-      ctx.listener.address,
-      'METHOD_NOT_ALLOWED',
-      secondsSince(start),
+      (res, req) => {
+        const method = req.getMethod();
+        sendError(
+          res,
+          new DistkvError('METHOD_NOT_ALLOWED', `${method} is not allowed here; allowed: ${allow}`),
+          { headers: { Allow: allow } },
+        );
+      },
+      { always: true },
     );
-  };
   app.any('/kv/_batch', methodNotAllowed('POST'));
-  app.any('/kv/*', methodNotAllowed('GET, PUT, DELETE'));
-  app.any('/kv', methodNotAllowed('GET'));
-  app.any('/cluster', methodNotAllowed('GET'));
-  app.any('/stats', methodNotAllowed('GET'));
-  app.any('/metrics', methodNotAllowed('GET'));
-  app.any('/*', (res, req) => {
-    const start = performance.now();
-    const method = req.getMethod().toUpperCase();
-    sendError(
-      res,
-      new DistkvError(
-        'ROUTE_NOT_FOUND',
-        `no route for ${method} ${req.getUrl()}; see GET /cluster and the README for the API`,
-      ),
-    );
-    ctx.metrics.observeRequest(
+  app.any('/kv/*', methodNotAllowed('GET, HEAD, PUT, DELETE'));
+  app.any('/kv', methodNotAllowed('GET, HEAD'));
+  app.any('/cluster', methodNotAllowed('GET, HEAD'));
+  app.any('/stats', methodNotAllowed('GET, HEAD'));
+  app.any('/metrics', methodNotAllowed('GET, HEAD'));
+  app.any(
+    '/*',
+    route(
+      ctx,
       'other',
-      method,
-      404,
-      ctx.listener.address,
-      'ROUTE_NOT_FOUND',
-      secondsSince(start),
-    );
-  });
+      (res, req) => {
+        sendError(
+          res,
+          new DistkvError(
+            'ROUTE_NOT_FOUND',
+            `no route for ${req.getMethod()} ${req.getUrl()}; see GET /cluster and the README for the API`,
+          ),
+        );
+      },
+      { always: true },
+    ),
+  );
 }

@@ -1,10 +1,10 @@
 /**
- * Bearer-token check for internal and admin endpoints (design section 8): required only when
+ * Bearer-token check for internal and admin endpoints (docs/api.md, internal endpoints): required only when
  * `server.token` (or DISTKV_TOKEN) is set; compared in constant time.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { DistkvError } from '../errors.js';
-import type { HttpRequest } from './uws.js';
+import type { HttpRequest } from './http1-exchange.js';
 
 /** authError returns UNAUTHORIZED when a token is configured and the request does not carry it. */
 export function authError(req: HttpRequest, token: string): DistkvError | undefined {

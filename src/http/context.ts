@@ -11,7 +11,7 @@ import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { PeerCheck } from '../server/peer-check.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { HttpMetrics } from './http-metrics.js';
-import type { Forwarder } from './scatter.js';
+import type { Forwarder } from './forwarder.js';
 
 /** Phase is the node's lifecycle phase as /healthz reports it. */
 export type Phase = 'starting' | 'serving' | 'draining';

@@ -8,50 +8,16 @@
  *                               200 {"shard", "epoch", "last_seq"}: with on=1, last_seq is taken after
  *                               the writes the leader store accepted before the fence have settled.
  */
-import { DistkvError, toDistkvError } from '../errors.js';
+import { DistkvError } from '../errors.js';
 import { authError } from './auth.js';
 import { readBody } from './body.js';
 import type { HttpContext } from './context.js';
-import { secondsSince } from './http-metrics.js';
 import { intParam, parseQuery } from './request-parse.js';
-import { queryOf, sendError, sendJson } from './respond.js';
-import type { HttpResponse, TemplatedApp } from './uws.js';
+import { sendJson } from './respond.js';
+import { answerLater, route } from './route.js';
+import type { Router } from './router.js';
 
 const MAX_MAP_BYTES = 1024 * 1024;
-
-function reply(
-  res: HttpResponse,
-  ctx: HttpContext,
-  state: { aborted: boolean },
-  start: number,
-  work: Promise<unknown>,
-): void {
-  work.then(
-    (body) => {
-      if (state.aborted) return;
-      res.cork(() => {
-        sendJson(res, body);
-      });
-      ctx.metrics.observeRequest('other', 'POST', 200, ctx.listener.address, '', secondsSince(start));
-    },
-    (err: unknown) => {
-      if (state.aborted) return;
-      const e = toDistkvError(err);
-      if (e.status >= 500) ctx.log.error({ err: e.message }, 'failover admin request failed');
-      res.cork(() => {
-        sendError(res, e);
-      });
-      ctx.metrics.observeRequest(
-        'other',
-        'POST',
-        e.status,
-        ctx.listener.address,
-        e.code,
-        secondsSince(start),
-      );
-    },
-  );
-}
 
 /** fenceShard holds or releases writes to a shard this listener leads; resolves with its last seq. */
 async function fenceShard(ctx: HttpContext, shard: number, on: boolean): Promise<unknown> {
@@ -73,70 +39,44 @@ async function fenceShard(ctx: HttpContext, shard: number, on: boolean): Promise
 }
 
 /** registerFailoverRoutes adds /_admin/map and /_admin/fence. */
-export function registerFailoverRoutes(app: TemplatedApp, ctx: HttpContext): void {
-  app.post('/_admin/map', (res, req) => {
-    const start = performance.now();
-    const state = { aborted: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
-    const denied = authError(req, ctx.config.server.token);
-    if (denied) {
-      sendError(res, denied);
-      return;
-    }
-    readBody(
-      res,
-      state,
-      MAX_MAP_BYTES,
-      'body',
-      (body) => {
-        let doc: unknown;
-        try {
-          doc = JSON.parse(Buffer.from(body).toString('utf8'));
-        } catch {
-          reply(
-            res,
-            ctx,
-            state,
-            start,
-            Promise.reject(new DistkvError('INVALID_BODY', 'the live map is not JSON')),
-          );
-          return;
-        }
-        reply(
-          res,
-          ctx,
-          state,
-          start,
-          ctx.liveMap
+export function registerFailoverRoutes(app: Router, ctx: HttpContext): void {
+  app.post(
+    '/_admin/map',
+    route(
+      ctx,
+      'other',
+      (res, req) => {
+        const denied = authError(req, ctx.config.server.token);
+        if (denied) throw denied;
+        readBody(res, req, MAX_MAP_BYTES, 'body', (body) => {
+          let doc: unknown;
+          try {
+            doc = JSON.parse(Buffer.from(body).toString('utf8'));
+          } catch {
+            throw new DistkvError('INVALID_BODY', 'the live map is not JSON');
+          }
+          const work = ctx.liveMap
             .offer(doc, `POST /_admin/map at ${ctx.listener.address}`)
-            .then((adopted) => ({ adopted, map: ctx.liveMap.current })),
-        );
+            .then((adopted) => ({ adopted, map: ctx.liveMap.current }));
+          answerLater(res, work, (r, value) => {
+            sendJson(r, value);
+          });
+        });
       },
-      () => undefined,
-    );
-  });
-  app.post('/_admin/fence', (res, req) => {
-    const start = performance.now();
-    const state = { aborted: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
-    const denied = authError(req, ctx.config.server.token);
-    if (denied) {
-      sendError(res, denied);
-      return;
-    }
-    let work: Promise<unknown>;
-    try {
-      const { params } = parseQuery(queryOf(req));
+      { always: true },
+    ),
+  );
+  app.post(
+    '/_admin/fence',
+    route(ctx, 'other', (res, req) => {
+      const denied = authError(req, ctx.config.server.token);
+      if (denied) throw denied;
+      const { params } = parseQuery(req.getQuery());
       const shard = intParam(params, 'shard', -1, 0, 65535);
       const on = intParam(params, 'on', 1, 0, 1) === 1;
-      work = fenceShard(ctx, shard, on);
-    } catch (err) {
-      work = Promise.reject(toDistkvError(err));
-    }
-    reply(res, ctx, state, start, work);
-  });
+      answerLater(res, fenceShard(ctx, shard, on), (r, value) => {
+        sendJson(r, value);
+      });
+    }),
+  );
 }

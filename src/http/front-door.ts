@@ -1,79 +1,90 @@
 /**
- * The front door: one uWebSockets.js App per listened address (so a handler knows which node was
- * addressed without trusting the Host header), all on the main thread.
+ * The front door: one HTTP/1.1 server (http1-server.ts) per listened address, so a handler knows
+ * which node was addressed without trusting the Host header, all on the main thread.
+ *
+ * It is also where every exchange is accounted for, once: `state.inFlight` (drain waits for zero),
+ * the request metrics (node, route, method, status, error code, latency) and the log line of every 500 with its cause.
  */
-import { DistkvError } from '../errors.js';
+import { codeForStatus } from '../errors.js';
 import { registerAdminRoutes, registerFallbackRoutes } from './admin-routes.js';
 import { registerCollectionRoutes } from './collection-routes.js';
 import type { HttpContext, SharedContext } from './context.js';
+import { secondsSince } from './http-metrics.js';
+import type { HttpResponse } from './http1-exchange.js';
+import { type ExchangeObserver, Http1Server } from './http1-server.js';
 import { registerKvRoutes, registerSeedKeyRoutes } from './kv-routes.js';
 import { registerFailoverRoutes } from './failover-routes.js';
 import { registerReplRoutes } from './repl-routes.js';
-import type { ListenSocket, TemplatedApp, UwsModule } from './uws.js';
-
-/** EXCLUSIVE_PORT is uWS's LIBUS_LISTEN_EXCLUSIVE_PORT listen option (binds without SO_REUSEPORT). */
-const EXCLUSIVE_PORT = 1;
-/** ExclusiveListen is `listen(host, port, options, cb)`, which uWS accepts but its typings omit. */
-type ExclusiveListen = (
-  host: string,
-  port: number,
-  options: number,
-  cb: (s: ListenSocket | false) => void,
-) => void;
+import { Router } from './router.js';
 
 /** FrontDoor owns the listeners of this process. */
 export class FrontDoor {
-  private readonly sockets: ListenSocket[] = [];
-  private readonly uws: UwsModule;
+  private readonly servers: Http1Server[] = [];
   private readonly shared: SharedContext;
 
-  constructor(uws: UwsModule, shared: SharedContext) {
-    this.uws = uws;
+  constructor(shared: SharedContext) {
     this.shared = shared;
+  }
+
+  /** observerFor accounts for the exchanges of the listener of node `address` (see the design block). */
+  private observerFor(address: string): ExchangeObserver {
+    const { state, metrics, log } = this.shared;
+    return {
+      started(): void {
+        state.inFlight++;
+      },
+      finished(res: HttpResponse): void {
+        state.inFlight--;
+        if (res.aborted) return;
+        const status = res.status;
+        // An error answer is counted under its catalogue code; one written without one, under its status's.
+        const code = status < 400 ? '' : res.code !== '' ? res.code : codeForStatus(status);
+        metrics.observeRequest(res.route, res.method, status, address, code, secondsSince(res.start));
+        if (status === 500)
+          log.error({ err: res.error, route: res.route }, 'answered 500 Internal Server Error');
+      },
+    };
   }
 
   /** listen opens every listener of the plan; it rejects naming the address that could not be bound. */
   async listen(): Promise<void> {
+    const { tls_cert, tls_key } = this.shared.config.server;
     for (const listener of this.shared.plan.listeners) {
       const ctx: HttpContext = { ...this.shared, listener };
-      const app = this.createApp();
-      registerKvRoutes(app, ctx);
-      registerCollectionRoutes(app, ctx);
-      registerSeedKeyRoutes(app, ctx);
-      registerAdminRoutes(app, ctx);
-      registerReplRoutes(app, ctx);
-      registerFailoverRoutes(app, ctx);
-      registerFallbackRoutes(app, ctx);
-      const socket = await new Promise<ListenSocket | false>((resolve) => {
-        // Exclusive: without it uWS sets SO_REUSEPORT and a second process would share the port.
-        (app.listen as unknown as ExclusiveListen).call(
-          app,
-          listener.host,
-          listener.port,
-          EXCLUSIVE_PORT,
-          resolve,
-        );
+      const router = new Router();
+      registerKvRoutes(router, ctx);
+      registerCollectionRoutes(router, ctx);
+      registerSeedKeyRoutes(router, ctx);
+      registerAdminRoutes(router, ctx);
+      registerReplRoutes(router, ctx);
+      registerFailoverRoutes(router, ctx);
+      registerFallbackRoutes(router, ctx);
+      const server = new Http1Server({
+        host: listener.host,
+        port: listener.port,
+        address: listener.address,
+        ...(tls_cert === '' ? {} : { tls: { cert: tls_cert, key: tls_key } }),
+        router,
+        observer: this.observerFor(listener.address),
+        log: this.shared.log,
       });
-      if (socket === false) {
+      try {
+        await server.listen();
+      } catch (err) {
         this.close();
-        throw new DistkvError(
-          'UNAVAILABLE',
-          `cannot listen on ${listener.address}: the port is in use or the address is not on this machine`,
-        );
+        throw err;
       }
-      this.sockets.push(socket);
+      this.servers.push(server);
     }
   }
 
-  /** close stops accepting connections on every listener (open connections finish their requests). */
+  /** close stops accepting connections; open ones finish the requests they sent, then close. */
   close(): void {
-    for (const s of this.sockets.splice(0)) this.uws.us_listen_socket_close(s);
+    for (const s of this.servers) s.close();
   }
 
-  private createApp(): TemplatedApp {
-    const { tls_cert, tls_key } = this.shared.config.server;
-    return tls_cert === ''
-      ? this.uws.App()
-      : this.uws.SSLApp({ cert_file_name: tls_cert, key_file_name: tls_key });
+  /** destroyConnections closes every remaining connection (after the drain limit). */
+  destroyConnections(): void {
+    for (const s of this.servers.splice(0)) s.destroyConnections();
   }
 }

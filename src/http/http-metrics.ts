@@ -43,6 +43,9 @@ interface Series {
   route: Route;
   method: string;
   status: string;
+  /** statusCode and sentMethod are the status and method as observed (the cache key of `last`). */
+  statusCode: number;
+  sentMethod: string;
   code: string;
   counts: Float64Array;
   sum: number;
@@ -66,6 +69,7 @@ export function errorCodeOf(body: unknown): string {
 /** HttpMetrics counts requests cheaply and exposes them through prom-client. */
 export class HttpMetrics {
   private readonly series = new Map<string, Series>();
+  private last: Series | undefined;
 
   constructor(registry: Registry) {
     const all = (): IterableIterator<Series> => this.series.values();
@@ -121,7 +125,24 @@ export class HttpMetrics {
     code: string,
     seconds: number,
   ): void {
-    if (!METHODS.has(method)) method = 'OTHER';
+    let s = this.last;
+    // Under load most requests repeat the labels of the one before: no key string, no lookup.
+    if (
+      s === undefined ||
+      s.route !== route ||
+      s.statusCode !== status ||
+      s.code !== code ||
+      s.node !== node ||
+      s.sentMethod !== method
+    )
+      this.last = s = this.seriesOf(route, method, status, node, code);
+    s.counts[bucketOf(seconds)]! += 1;
+    s.sum += seconds;
+    s.count++;
+  }
+
+  private seriesOf(route: Route, sentMethod: string, status: number, node: string, code: string): Series {
+    const method = METHODS.has(sentMethod) ? sentMethod : 'OTHER';
     const key = `${node} ${route} ${method} ${status} ${code}`;
     let s = this.series.get(key);
     if (s === undefined) {
@@ -130,6 +151,8 @@ export class HttpMetrics {
         route,
         method,
         status: String(status),
+        statusCode: status,
+        sentMethod,
         code,
         counts: new Float64Array(LATENCY_BUCKETS_S.length + 1),
         sum: 0,
@@ -137,8 +160,6 @@ export class HttpMetrics {
       };
       this.series.set(key, s);
     }
-    s.counts[bucketOf(seconds)]! += 1;
-    s.sum += seconds;
-    s.count++;
+    return s;
   }
 }

@@ -1,11 +1,10 @@
 /**
  * Single-key routes: REST `GET/PUT/DELETE /kv/{key}` and the seed's `/get` and `/set`.
  *
- * Each handler reads everything it needs from `req` synchronously, routes the key
- * (slot → shard → this listener's target), and either redirects (307) to the owner in another
- * process or submits one operation to the owning worker and registers `res.onAborted`.
+ * Each handler reads what it needs from `req`, routes the key (slot → shard → this listener's
+ * target), and either redirects (307) to the owner in another process, forwards to it (`--proxy`),
+ * or submits one operation to the owning worker, which answers through a KeyRequest.
  */
-import type { Dispatcher } from 'undici';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { MAP_HEADER } from '../routing/live-map.js';
 import { describeLag, lagHeader, provablyWithin, replicaLag } from '../replication/lag.js';
@@ -14,7 +13,9 @@ import type { Target } from '../server/node-plan.js';
 import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
 import { contentLengthError, readBody } from './body.js';
 import type { HttpContext } from './context.js';
-import { type Route, secondsSince } from './http-metrics.js';
+import { FORWARDED_HEADER } from './forwarder.js';
+import type { Route } from './http-metrics.js';
+import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import {
   KeyRequest,
   type KeyKind,
@@ -24,32 +25,14 @@ import {
   KIND_SEED_GET,
   KIND_SEED_SET,
 } from './key-request.js';
-import { FORWARDED_HEADER, proxyToOwner } from './proxy.js';
+import { proxyToOwner } from './proxy.js';
 import { sendRedirect } from './redirect.js';
 import { checkKey, intParam, keyFromPath, parseQuery } from './request-parse.js';
-import { queryOf, sendError, sendSeedText } from './respond.js';
-import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
+import { sendError, sendSeedText } from './respond.js';
+import { route } from './route.js';
+import type { Router } from './router.js';
 
 const KV_PREFIX = '/kv/'.length;
-
-/** refuseIfNotServing answers 503 while starting or draining; returns true when it did. */
-export function refuseIfNotServing(
-  res: HttpResponse,
-  ctx: HttpContext,
-  route: Route,
-  method: string,
-  start: number,
-): boolean {
-  const phase = ctx.state.phase;
-  if (phase === 'serving') return false;
-  const err =
-    phase === 'draining'
-      ? new DistkvError('DRAINING', 'node is shutting down; retry on another node or after restart')
-      : new DistkvError('UNAVAILABLE', 'node is starting; its stores are not open yet');
-  sendError(res, err);
-  ctx.metrics.observeRequest(route, method, err.status, ctx.listener.address, err.code, secondsSince(start));
-  return true;
-}
 
 /**
  * lagOf returns X-Distkv-Lag for a read served by a replica (seqs behind its leader, or its state and
@@ -104,8 +87,8 @@ interface DispatchOptions {
 }
 
 /**
- * dispatch routes one key operation: a redirect for a remote owner, else a KeyRequest submitted to
- * the owning worker. `value` must stay valid only for the duration of the call.
+ * dispatch submits one key operation to the worker that owns its shard; a KeyRequest answers.
+ * `value` must stay valid only for the duration of the call.
  */
 function dispatch(
   res: HttpResponse,
@@ -115,18 +98,16 @@ function dispatch(
   key: string,
   shard: number,
   value: Uint8Array | string | undefined,
-  start: number,
   opts: DispatchOptions = {},
-): KeyRequest {
+): void {
   const listener = ctx.listener;
   const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
   if (!target.local) throw new Error(`dispatch: shard ${shard} is not local`);
   const lag = op === OP_GET ? lagOf(ctx, target, opts.maxLagMs) : undefined;
   const concern = opts.concern ?? NO_CONCERN;
-  const request = new KeyRequest(res, ctx, kind, shard, start);
+  const request = new KeyRequest(res, kind, shard);
   request.lag = lag;
   ctx.pool.submit(target.worker, op, target.store, key, value, request, concern.w, concern.timeoutMs);
-  return request;
 }
 
 /** Placement is where a key's request goes: this process (`owner` undefined) or, with `--proxy`, `owner`. */
@@ -148,7 +129,6 @@ function placeKey(
   query: string,
   key: string,
   write: boolean,
-  start: number,
 ): Placement | undefined {
   const slot = slotOf(key);
   const shard = ctx.shardMap.shardOfSlot(slot);
@@ -157,18 +137,11 @@ function placeKey(
     // Held, not failed: the write was not executed, and the client may send it again.
     const e = new DistkvError('SWITCHING_LEADER', `shard ${shard}'s leader is being switched; retry shortly`);
     sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
-    ctx.metrics.observeRequest(
-      'other',
-      req.getMethod().toUpperCase(),
-      503,
-      ctx.listener.address,
-      e.code,
-      secondsSince(start),
-    );
     return undefined;
   }
   if (target.local) return { shard, owner: undefined };
   if (ctx.proxy && req.getHeader(FORWARDED_HEADER) === '') return { shard, owner: target.address };
+  res.route = 'redirect';
   sendRedirect(
     res,
     ctx.scheme,
@@ -178,33 +151,7 @@ function placeKey(
     ctx.shardMap.hash,
     ctx.liveMap.current.version,
   );
-  ctx.metrics.observeRequest(
-    'redirect',
-    req.getMethod().toUpperCase(),
-    307,
-    ctx.listener.address,
-    '',
-    secondsSince(start),
-  );
   return undefined;
-}
-
-/** proxyNow forwards a body-less request to the owner of its key (see proxy.ts). */
-function proxyNow(
-  res: HttpResponse,
-  ctx: HttpContext,
-  shard: number,
-  owner: string,
-  method: Dispatcher.HttpMethod,
-  path: string,
-  route: Route,
-  start: number,
-): void {
-  const state = { aborted: false };
-  res.onAborted(() => {
-    state.aborted = true;
-  });
-  proxyToOwner(res, ctx, state, method, owner, shard, path, undefined, route, start);
 }
 
 /** pathOf rebuilds a request's path and query. */
@@ -212,263 +159,124 @@ function pathOf(url: string, query: string): string {
   return query === '' ? url : `${url}?${query}`;
 }
 
-/** registerKvRoutes adds the REST single-key routes to `app`. */
-export function registerKvRoutes(app: TemplatedApp, ctx: HttpContext): void {
+/** registerKvRoutes adds the REST single-key routes. */
+export function registerKvRoutes(app: Router, ctx: HttpContext): void {
   const maxKey = ctx.config.server.max_key_bytes;
   const maxValue = ctx.config.server.max_value_bytes;
 
-  const simple = (kind: KeyKind, op: OpCode, route: Route) => (res: HttpResponse, req: HttpRequest) => {
-    const start = performance.now();
-    const method = op === OP_GET ? 'GET' : 'DELETE';
-    if (refuseIfNotServing(res, ctx, route, method, start)) return;
-    const url = req.getUrl();
-    let key: string;
-    try {
-      key = keyFromPath(url, KV_PREFIX, maxKey);
-    } catch (err) {
-      const e = toDistkvError(err);
-      sendError(res, e);
-      ctx.metrics.observeRequest(route, method, e.status, ctx.listener.address, e.code, secondsSince(start));
-      return;
-    }
-    const query = queryOf(req);
-    const at = placeKey(res, req, ctx, url, query, key, op !== OP_GET, start);
-    if (at === undefined) return;
-    if (at.owner !== undefined) {
-      proxyNow(res, ctx, at.shard, at.owner, method, pathOf(url, query), route, start);
-      return;
-    }
-    let request: KeyRequest;
-    try {
+  const simple = (kind: KeyKind, op: OpCode, name: Route) =>
+    route(ctx, name, (res, req) => {
+      const url = req.getUrl();
+      const key = keyFromPath(url, KV_PREFIX, maxKey);
+      const query = req.getQuery();
+      const at = placeKey(res, req, ctx, url, query, key, op !== OP_GET);
+      if (at === undefined) return;
+      if (at.owner !== undefined) {
+        const method = op === OP_GET ? 'GET' : 'DELETE';
+        proxyToOwner(res, ctx, method, at.owner, at.shard, pathOf(url, query), undefined);
+        return;
+      }
       const opts: DispatchOptions =
         op === OP_GET ? { maxLagMs: maxLagOf(query) } : { concern: writeConcern(ctx, query, at.shard) };
-      request = dispatch(res, ctx, kind, op, key, at.shard, undefined, start, opts);
-    } catch (err) {
-      const e = toDistkvError(err);
-      sendError(res, e);
-      ctx.metrics.observeRequest(route, method, e.status, ctx.listener.address, e.code, secondsSince(start));
-      return;
-    }
-    res.onAborted(() => {
-      request.abort();
+      dispatch(res, ctx, kind, op, key, at.shard, undefined, opts);
     });
-  };
 
   app.get('/kv/*', simple(KIND_KV_GET, OP_GET, 'kv_get'));
   app.del('/kv/*', simple(KIND_KV_DELETE, OP_DELETE, 'kv_delete'));
 
-  app.put('/kv/*', (res, req) => {
-    const start = performance.now();
-    if (refuseIfNotServing(res, ctx, 'kv_put', 'PUT', start)) return;
-    const url = req.getUrl();
-    let key: string;
-    try {
-      key = keyFromPath(url, KV_PREFIX, maxKey);
+  app.put(
+    '/kv/*',
+    route(ctx, 'kv_put', (res, req) => {
+      const url = req.getUrl();
+      const key = keyFromPath(url, KV_PREFIX, maxKey);
+      // Refused from Content-Length before routing: no redirect invites a body that is too large.
       const tooBig = contentLengthError(req, maxValue, 'value');
-      if (tooBig) {
+      if (tooBig !== undefined) {
         sendError(res, tooBig, { close: true });
-        ctx.metrics.observeRequest(
-          'kv_put',
-          'PUT',
-          tooBig.status,
-          ctx.listener.address,
-          tooBig.code,
-          secondsSince(start),
-        );
         return;
       }
-    } catch (err) {
-      const e = toDistkvError(err);
-      sendError(res, e);
-      ctx.metrics.observeRequest(
-        'kv_put',
-        'PUT',
-        e.status,
-        ctx.listener.address,
-        e.code,
-        secondsSince(start),
-      );
-      return;
-    }
-    const query = queryOf(req);
-    const at = placeKey(res, req, ctx, url, query, key, true, start);
-    if (at === undefined) return;
-    const owner = at.owner;
-    let concern = NO_CONCERN;
-    if (owner === undefined) {
-      try {
-        concern = writeConcern(ctx, query, at.shard);
-      } catch (err) {
-        const e = toDistkvError(err);
-        sendError(res, e, { close: true });
-        ctx.metrics.observeRequest(
-          'kv_put',
-          'PUT',
-          e.status,
-          ctx.listener.address,
-          e.code,
-          secondsSince(start),
-        );
-        return;
-      }
-    }
-    const state = { aborted: false, request: undefined as KeyRequest | undefined };
-    res.onAborted(() => {
-      state.aborted = true;
-      state.request?.abort();
-    });
-    readBody(
-      res,
-      state,
-      maxValue,
-      'value',
-      (body) => {
-        if (owner === undefined)
-          state.request = dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, start, { concern });
-        // `body` may be a view of uWS's chunk, valid only during this call: the forward needs a copy.
-        else
-          proxyToOwner(
-            res,
-            ctx,
-            state,
-            'PUT',
-            owner,
-            at.shard,
-            pathOf(url, query),
-            Buffer.from(body),
-            'kv_put',
-            start,
-          );
-      },
-      () => {
-        ctx.metrics.observeRequest(
-          'kv_put',
-          'PUT',
-          413,
-          ctx.listener.address,
-          'VALUE_TOO_LARGE',
-          secondsSince(start),
-        );
-      },
-    );
-  });
+      const query = req.getQuery();
+      const at = placeKey(res, req, ctx, url, query, key, true);
+      if (at === undefined) return;
+      const owner = at.owner;
+      const concern = owner === undefined ? writeConcern(ctx, query, at.shard) : NO_CONCERN;
+      readBody(res, req, maxValue, 'value', (body) => {
+        if (owner === undefined) dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, { concern });
+        // `body` may be a view of the connection's input, valid only during this call: the forward needs a copy.
+        else proxyToOwner(res, ctx, 'PUT', owner, at.shard, pathOf(url, query), Buffer.from(body));
+      });
+    }),
+  );
 }
 
 /** registerSeedKeyRoutes adds the seed's `/get` and `/set` (any method, as Go's HandleFunc). */
-export function registerSeedKeyRoutes(app: TemplatedApp, ctx: HttpContext): void {
+export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
   const maxKey = ctx.config.server.max_key_bytes;
   const maxValue = ctx.config.server.max_value_bytes;
 
-  app.any('/get', (res, req) => {
-    const start = performance.now();
-    const method = req.getMethod().toUpperCase();
-    if (refuseIfNotServing(res, ctx, 'seed_get', method, start)) return;
-    const query = queryOf(req);
-    const key = seedParam(query, 'key');
-    if (key === '') {
-      sendSeedText(res, 400, 'Missing key');
-      ctx.metrics.observeRequest(
-        'seed_get',
-        method,
-        400,
-        ctx.listener.address,
-        'MISSING_KEY',
-        secondsSince(start),
-      );
-      return;
-    }
-    if (!seedKeyOk(res, ctx, key, maxKey, 'seed_get', method, start)) return;
-    const at = placeKey(res, req, ctx, '/get', query, key, false, start);
-    if (at === undefined) return;
-    if (at.owner !== undefined) {
-      proxyNow(res, ctx, at.shard, at.owner, 'GET', pathOf('/get', query), 'seed_get', start);
-      return;
-    }
-    let request: KeyRequest;
-    try {
-      request = dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, start, {
-        maxLagMs: maxLagOf(query),
-      });
-    } catch (err) {
-      const e = toDistkvError(err);
-      sendSeedText(res, e.status, `Error: ${e.message}`);
-      ctx.metrics.observeRequest(
-        'seed_get',
-        'GET',
-        e.status,
-        ctx.listener.address,
-        e.code,
-        secondsSince(start),
-      );
-      return;
-    }
-    res.onAborted(() => {
-      request.abort();
-    });
-  });
+  app.any(
+    '/get',
+    route(ctx, 'seed_get', (res, req) => {
+      const query = req.getQuery();
+      const key = seedParam(query, 'key');
+      if (key === '') {
+        sendSeedText(res, 400, 'Missing key', 'MISSING_KEY');
+        return;
+      }
+      if (!seedKeyOk(res, key, maxKey)) return;
+      const at = placeKey(res, req, ctx, '/get', query, key, false);
+      if (at === undefined) return;
+      if (at.owner !== undefined)
+        proxyToOwner(res, ctx, 'GET', at.owner, at.shard, pathOf('/get', query), undefined);
+      else {
+        try {
+          dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, { maxLagMs: maxLagOf(query) });
+        } catch (err) {
+          const e = toDistkvError(err);
+          sendSeedText(res, e.status, `Error: ${e.message}`, e.code);
+        }
+      }
+    }),
+  );
 
-  app.any('/set', (res, req) => {
-    const start = performance.now();
-    const method = req.getMethod().toUpperCase();
-    if (refuseIfNotServing(res, ctx, 'seed_set', method, start)) return;
-    const query = queryOf(req);
-    const { params } = parseQuery(query);
-    const key = params.get('key') ?? '';
-    const value = params.get('value') ?? '';
-    if (key === '' || value === '') {
-      sendSeedText(res, 400, 'Missing key or value');
-      ctx.metrics.observeRequest(
-        'seed_set',
-        method,
-        400,
-        ctx.listener.address,
-        key === '' ? 'MISSING_KEY' : 'INVALID_ARGUMENT',
-        secondsSince(start),
-      );
-      return;
-    }
-    if (!seedKeyOk(res, ctx, key, maxKey, 'seed_set', method, start)) return;
-    if (Buffer.byteLength(value) > maxValue) {
-      sendSeedText(res, 413, `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`);
-      ctx.metrics.observeRequest(
-        'seed_set',
-        method,
-        413,
-        ctx.listener.address,
-        'VALUE_TOO_LARGE',
-        secondsSince(start),
-      );
-      return;
-    }
-    const at = placeKey(res, req, ctx, '/set', query, key, true, start);
-    if (at === undefined) return;
-    if (at.owner !== undefined) {
-      proxyNow(res, ctx, at.shard, at.owner, 'GET', pathOf('/set', query), 'seed_set', start);
-      return;
-    }
-    const request = dispatch(res, ctx, KIND_SEED_SET, OP_PUT, key, at.shard, value, start);
-    res.onAborted(() => {
-      request.abort();
-    });
-  });
+  app.any(
+    '/set',
+    route(ctx, 'seed_set', (res, req) => {
+      const query = req.getQuery();
+      const { params } = parseQuery(query);
+      const key = params.get('key') ?? '';
+      const value = params.get('value') ?? '';
+      if (key === '' || value === '') {
+        sendSeedText(res, 400, 'Missing key or value', key === '' ? 'MISSING_KEY' : 'INVALID_ARGUMENT');
+        return;
+      }
+      if (!seedKeyOk(res, key, maxKey)) return;
+      if (Buffer.byteLength(value) > maxValue) {
+        sendSeedText(
+          res,
+          413,
+          `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`,
+          'VALUE_TOO_LARGE',
+        );
+        return;
+      }
+      const at = placeKey(res, req, ctx, '/set', query, key, true);
+      if (at === undefined) return;
+      if (at.owner !== undefined)
+        proxyToOwner(res, ctx, 'GET', at.owner, at.shard, pathOf('/set', query), undefined);
+      else dispatch(res, ctx, KIND_SEED_SET, OP_PUT, key, at.shard, value);
+    }),
+    { write: true },
+  );
 }
 
-function seedKeyOk(
-  res: HttpResponse,
-  ctx: HttpContext,
-  key: string,
-  maxKey: number,
-  route: Route,
-  method: string,
-  start: number,
-): boolean {
+function seedKeyOk(res: HttpResponse, key: string, maxKey: number): boolean {
   try {
     checkKey(key, maxKey);
     return true;
   } catch (err) {
     const e = toDistkvError(err);
-    sendSeedText(res, 400, `Invalid key: ${e.message}`);
-    ctx.metrics.observeRequest(route, method, 400, ctx.listener.address, e.code, secondsSince(start));
+    sendSeedText(res, 400, `Invalid key: ${e.message}`, e.code);
     return false;
   }
 }

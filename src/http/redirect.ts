@@ -1,5 +1,5 @@
 /**
- * Redirects to the node that owns a key (design section 4): 307 keeps the method and body, so GET,
+ * Redirects to the node that owns a key (docs/api.md): 307 keeps the method and body, so GET,
  * PUT, DELETE and POST all follow it. A node only redirects to an address it does not host, so a
  * redirect loop would need two nodes to disagree about the config (their /cluster hashes differ):
  * every redirect carries the node's hash in `X-Distkv-Config`, so a client notices, and the version
@@ -7,7 +7,7 @@
  */
 import { MAP_HEADER } from '../routing/live-map.js';
 import { SLOT_COUNT } from '../routing/slot.js';
-import type { HttpResponse } from './uws.js';
+import type { HttpResponse } from './http1-exchange.js';
 
 /** RedirectInfo describes where a key lives. */
 export interface RedirectInfo {
@@ -33,5 +33,5 @@ export function sendRedirect(
     .writeHeader('X-Distkv-Config', configHash)
     .writeHeader(MAP_HEADER, String(mapVersion))
     .writeHeader('Content-Type', 'application/json')
-    .end(JSON.stringify({ redirect: { ...info, slots: SLOT_COUNT, location } }));
+    .end(`${JSON.stringify({ redirect: { ...info, slots: SLOT_COUNT, location } })}\n`);
 }

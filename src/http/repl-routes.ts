@@ -1,5 +1,5 @@
 /**
- * Internal replication endpoints (design section 6), token-protected when a token is configured:
+ * Internal replication endpoints (docs/replication.md, docs/api.md), token-protected when a token is configured:
  *   GET /_repl/pull?shard=I&after=SEQ&max_bytes=B&wait_ms=W&replica=ID
  *       200 records in WAL framing | 204 nothing new within wait_ms | 410 LOG_GONE (resync)
  *       | 409 REPLICA_AHEAD (`after` beyond the leader's last seq: resync)
@@ -19,9 +19,11 @@ import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
 import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
+import type { HttpResponse } from './http1-exchange.js';
 import { intParam, parseQuery } from './request-parse.js';
-import { queryOf, sendError, sendSeedText } from './respond.js';
-import type { HttpResponse, TemplatedApp } from './uws.js';
+import { noteServerError, sendError, sendSeedText } from './respond.js';
+import { answerLater, route } from './route.js';
+import type { Handler, Router } from './router.js';
 
 const MAX_WAIT_MS = 60000;
 const MAX_PULL_BYTES = 64 * 1024 * 1024;
@@ -73,77 +75,81 @@ async function seedAck(ctx: HttpContext, key: string, value: string): Promise<bo
   return false;
 }
 
-function registerSeedReplication(app: TemplatedApp, ctx: HttpContext): void {
-  const answer = (res: HttpResponse, work: Promise<(r: HttpResponse) => void>): void => {
-    const state = { aborted: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
-    work.then(
-      (write) => {
-        if (!isAborted(state))
-          res.cork(() => {
-            write(res);
-          });
-      },
-      (err: unknown) => {
-        if (!isAborted(state))
-          res.cork(() => {
-            sendSeedText(res, toDistkvError(err).status, `Error: ${toDistkvError(err).message}`);
-          });
-      },
-    );
-  };
-  app.any('/next-replication-key', (res, req) => {
-    const denied = authError(req, ctx.config.server.token);
-    if (denied) {
-      sendSeedText(res, 401, denied.message);
-      return;
-    }
-    answer(
-      res,
-      seedNext(ctx).then((change) => (r: HttpResponse) => {
-        r.writeHeader('Content-Type', 'application/json').end(`${JSON.stringify(change)}\n`);
-      }),
-    );
-  });
-  app.any('/delete-replication-key', (res, req) => {
-    const denied = authError(req, ctx.config.server.token);
-    if (denied) {
-      sendSeedText(res, 401, denied.message);
-      return;
-    }
-    const { params } = parseQuery(queryOf(req));
-    const key = params.get('key') ?? '';
-    const value = params.get('value') ?? '';
-    if (key === '') {
-      sendSeedText(res, 400, 'Missing key or value');
-      return;
-    }
-    answer(
-      res,
-      seedAck(ctx, key, value).then((acked) => (r: HttpResponse) => {
-        if (acked) sendSeedText(r, 200, 'ok');
-        else
-          sendSeedText(
-            r,
-            500,
-            'Error deleting replication key: it is not the next change of the replication log',
-          );
-      }),
-    );
-  });
+/** seedFail answers a failure in the seed's text format. */
+function seedFail(res: HttpResponse, err: unknown): void {
+  const e = toDistkvError(err);
+  noteServerError(res, err, e.status);
+  sendSeedText(res, e.status, `Error: ${e.message}`, e.code);
+}
+
+function registerSeedReplication(app: Router, ctx: HttpContext): void {
+  app.any(
+    '/next-replication-key',
+    internal(ctx, (res, req) => {
+      const denied = authError(req, ctx.config.server.token);
+      if (denied) {
+        sendSeedText(res, 401, denied.message, denied.code);
+        return;
+      }
+      answerLater(
+        res,
+        seedNext(ctx),
+        (r, change) => {
+          r.writeHeader('Content-Type', 'application/json').end(`${JSON.stringify(change)}\n`);
+        },
+        seedFail,
+      );
+    }),
+  );
+  app.any(
+    '/delete-replication-key',
+    internal(ctx, (res, req) => {
+      const denied = authError(req, ctx.config.server.token);
+      if (denied) {
+        sendSeedText(res, 401, denied.message, denied.code);
+        return;
+      }
+      const { params } = parseQuery(req.getQuery());
+      const key = params.get('key') ?? '';
+      const value = params.get('value') ?? '';
+      if (key === '') {
+        sendSeedText(res, 400, 'Missing key or value', 'MISSING_KEY');
+        return;
+      }
+      answerLater(
+        res,
+        seedAck(ctx, key, value),
+        (r, acked) => {
+          if (acked) {
+            sendSeedText(r, 200, 'ok');
+            return;
+          }
+          // The seed's status for this, kept for its replicas; logged like every 500 (front-door.ts).
+          const text = 'Error deleting replication key: it is not the next change of the replication log';
+          noteServerError(r, new Error(`${text} (key ${JSON.stringify(key)})`), 500);
+          sendSeedText(r, 500, text, 'INTERNAL');
+        },
+        seedFail,
+      );
+    }),
+    { write: true },
+  );
+}
+
+/** internal wraps an internal endpoint (labelled "other" in the metrics; served in every phase). */
+function internal(ctx: HttpContext, handler: Handler): Handler {
+  return route(ctx, 'other', handler, { always: true });
 }
 
 /** registerReplRoutes adds /_repl/pull, /_repl/snapshot and the seed's replication endpoints. */
-export function registerReplRoutes(app: TemplatedApp, ctx: HttpContext): void {
+export function registerReplRoutes(app: Router, ctx: HttpContext): void {
   registerSeedReplication(app, ctx);
-  app.get('/_repl/pull', (res, req) => {
-    const state = { aborted: false };
-    try {
+  app.get(
+    '/_repl/pull',
+    internal(ctx, (res, req) => {
       const denied = authError(req, ctx.config.server.token);
       if (denied) throw denied;
-      const { params } = parseQuery(queryOf(req));
+      const { params } = parseQuery(req.getQuery());
       const mismatch = configMismatch(params, ctx.shardMap.hash);
       if (mismatch) {
         ctx.log.error(
@@ -162,60 +168,45 @@ export function registerReplRoutes(app: TemplatedApp, ctx: HttpContext): void {
         MAX_PULL_BYTES,
       );
       const waitMs = intParam(params, 'wait_ms', 0, 0, MAX_WAIT_MS);
-      const t = leaderTarget(ctx, shard);
       const replica = replicaOf(ctx, shard, params.get('replica'));
-      res.onAborted(() => {
-        state.aborted = true;
-      });
-      ctx.pool.call(t.worker, { type: 'repl-pull', store: t.store, after, maxBytes, waitMs, replica }).then(
-        (r) => {
-          if (state.aborted) return;
-          res.cork(() => {
-            if (r.type !== 'repl-pull-result') throw new Error(`unexpected ${r.type} for a pull`);
-            if (r.gone) {
-              sendError(
-                res,
-                new DistkvError(
-                  'LOG_GONE',
-                  `seq ${after + 1} is no longer retained by the leader; fetch /_repl/snapshot?shard=${shard}`,
-                ),
-                { headers: { 'X-Distkv-Leader-Seq': String(r.leaderSeq) } },
-              );
-            } else if (r.buffer === null) {
-              res
-                .writeStatus('204 No Content')
-                .writeHeader('X-Distkv-Leader-Seq', String(r.leaderSeq))
-                .endWithoutBody();
-            } else {
-              res
-                .writeHeader('Content-Type', 'application/octet-stream')
-                .writeHeader('X-Distkv-Leader-Seq', String(r.leaderSeq))
-                .end(new Uint8Array(r.buffer, 0, r.length));
-            }
-          });
-        },
-        (err: unknown) => {
-          if (!state.aborted) {
-            res.cork(() => {
-              sendError(res, err);
-            });
+      const t = leaderTarget(ctx, shard);
+      answerLater(
+        res,
+        ctx.pool.call(t.worker, { type: 'repl-pull', store: t.store, after, maxBytes, waitMs, replica }),
+        (r, reply) => {
+          if (reply.type !== 'repl-pull-result') throw new Error(`unexpected ${reply.type} for a pull`);
+          if (reply.gone) {
+            sendError(
+              r,
+              new DistkvError(
+                'LOG_GONE',
+                `seq ${after + 1} is no longer retained by the leader; fetch /_repl/snapshot?shard=${shard}`,
+              ),
+              { headers: { 'X-Distkv-Leader-Seq': String(reply.leaderSeq) } },
+            );
+          } else if (reply.buffer === null) {
+            r.writeStatus('204 No Content')
+              .writeHeader('X-Distkv-Leader-Seq', String(reply.leaderSeq))
+              .endWithoutBody();
+          } else {
+            r.writeHeader('Content-Type', 'application/octet-stream')
+              .writeHeader('X-Distkv-Leader-Seq', String(reply.leaderSeq))
+              .end(new Uint8Array(reply.buffer, 0, reply.length));
           }
         },
       );
-    } catch (err) {
-      sendError(res, err);
-    }
-  });
+    }),
+  );
 
-  app.get('/_repl/snapshot', (res, req) => {
-    try {
+  app.get(
+    '/_repl/snapshot',
+    internal(ctx, (res, req) => {
       const denied = authError(req, ctx.config.server.token);
       if (denied) throw denied;
-      const shard = intParam(parseQuery(queryOf(req)).params, 'shard', -1, 0, 65535);
+      const shard = intParam(parseQuery(req.getQuery()).params, 'shard', -1, 0, 65535);
       const t = leaderTarget(ctx, shard);
-      const state = { aborted: false, writable: undefined as (() => void) | undefined };
+      const state = { writable: undefined as (() => void) | undefined };
       res.onAborted(() => {
-        state.aborted = true;
         state.writable?.();
       });
       res.onWritable(() => {
@@ -224,19 +215,17 @@ export function registerReplRoutes(app: TemplatedApp, ctx: HttpContext): void {
       });
       streamSnapshot(ctx, res, t, state).catch((err: unknown) => {
         ctx.log.error({ shard, err: toDistkvError(err).message }, 'snapshot stream failed');
-        if (!state.aborted) res.close();
+        if (!res.aborted) res.close();
       });
-    } catch (err) {
-      sendError(res, err);
-    }
-  });
+    }),
+  );
 }
 
 async function streamSnapshot(
   ctx: HttpContext,
   res: HttpResponse,
   t: Target & { local: true },
-  state: { aborted: boolean; writable: (() => void) | undefined },
+  state: { writable: (() => void) | undefined },
 ): Promise<void> {
   let seq: number | null = null;
   let after: Uint8Array | null = null;
@@ -250,25 +239,23 @@ async function streamSnapshot(
       seq,
     });
     if (r.type !== 'repl-snapshot-result') throw new Error(`unexpected ${r.type} for a snapshot page`);
-    if (state.aborted) return;
+    if (res.aborted) return;
     const last = r.last;
     const body = new Uint8Array(r.buffer, 0, r.length);
-    let ok = true as boolean;
-    res.cork(() => {
-      if (!started) {
-        res
-          .writeHeader('Content-Type', 'application/octet-stream')
-          .writeHeader('X-Distkv-Snapshot-Seq', String(r.seq));
-        res.write(encodeSnapshotHeader(r.seq));
-        started = true;
-      }
-      if (last) {
-        // Read after the last page: at least the leader's seq when that page was read (snapshot-format.ts).
-        res.write(body);
-        res.end(encodeSnapshotExactSeq(Math.max(r.seq, ctx.pool.lastSeq(t.store))));
-      } else ok = res.write(body);
-    });
-    if (last) return;
+    if (!started) {
+      res
+        .writeHeader('Content-Type', 'application/octet-stream')
+        .writeHeader('X-Distkv-Snapshot-Seq', String(r.seq));
+      res.write(encodeSnapshotHeader(r.seq));
+      started = true;
+    }
+    if (last) {
+      // Read after the last page: at least the leader's seq when that page was read (snapshot-format.ts).
+      res.write(body);
+      res.end(encodeSnapshotExactSeq(Math.max(r.seq, ctx.pool.lastSeq(t.store))));
+      return;
+    }
+    const ok = res.write(body);
     seq = r.seq;
     after = r.lastKey;
     if (!ok) {
@@ -276,12 +263,12 @@ async function streamSnapshot(
         state.writable = resolve;
       });
       state.writable = undefined;
-      if (isAborted(state)) return;
+      if (isAborted(res)) return;
     }
   }
 }
 
 /** isAborted reads the flag through a call, so TypeScript does not narrow it across awaits. */
-function isAborted(state: { aborted: boolean }): boolean {
-  return state.aborted;
+function isAborted(res: HttpResponse): boolean {
+  return res.aborted;
 }

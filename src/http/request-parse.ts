@@ -22,9 +22,18 @@ export function decodeComponent(raw: string, field: string, plusIsSpace: boolean
   }
 }
 
-/** checkKey validates a decoded key: non-empty and at most `maxBytes` UTF-8 bytes. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** isWellFormed reports whether a string has no lone UTF-16 surrogate (so it encodes to UTF-8 as is). */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/** checkKey validates a decoded key: non-empty, well-formed Unicode, at most `maxBytes` UTF-8 bytes. */
 export function checkKey(key: string, maxBytes: number): void {
   if (key.length === 0) throw new DistkvError('MISSING_KEY', `key is empty; expected 1 to ${maxBytes} bytes`);
+  if (!isWellFormed(key))
+    throw new DistkvError('INVALID_KEY', 'key has a lone UTF-16 surrogate, which is not a Unicode character');
   // A UTF-16 code unit is at most 3 UTF-8 bytes, so short keys need no byte count.
   if (key.length * 3 > maxBytes) {
     const bytes = Buffer.byteLength(key);

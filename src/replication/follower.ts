@@ -1,5 +1,5 @@
 /**
- * Follower: keeps one replica store a converging copy of its leader (design section 6).
+ * Follower: keeps one replica store a converging copy of its leader (docs/architecture.md, "Replication").
  *
  * Loop: pull the leader's records after the replica's ack (long poll), apply them with the
  * leader's seqs into the replica's own WAL and memtable (durably), publish the new ack, repeat.

@@ -1,5 +1,5 @@
 /**
- * HttpSource: a replica pulls its leader's log over HTTP (design section 6):
+ * HttpSource: a replica pulls its leader's log over HTTP (docs/architecture.md, "Replication"; docs/api.md):
  *   GET /_repl/pull?shard=I&after=SEQ&max_bytes=B&wait_ms=W&replica=ID   200 records | 204 none | 410 gone
  *                                                                       | 409 REPLICA_AHEAD (diverged)
  *   GET /_repl/snapshot?shard=I                                         a snapshot stream (snapshot-format.ts)

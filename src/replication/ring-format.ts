@@ -1,6 +1,6 @@
 /**
  * The SharedArrayBuffer ring between a leader store and a replica store on different workers of one
- * process (design section 6): single producer (the leader's worker), single consumer (the replica's).
+ * process (docs/architecture.md, "Replication"): single producer (the leader's worker), single consumer (the replica's).
  *
  * Layout (byte offsets into the SharedArrayBuffer; each control word on its own 64-byte line):
  *

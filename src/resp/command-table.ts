@@ -355,7 +355,8 @@ function command(c: RespConnection, args: Buffer[]): void {
       for (const cmd of COMMANDS) writeInfo(w, cmd);
       return;
     case 'count':
-      w.integer(COMMANDS.length);
+      if (args.length !== 2) w.error("ERR wrong number of arguments for 'command|count' command");
+      else w.integer(COMMANDS.length);
       return;
     case 'list':
       w.array(COMMANDS.length);

@@ -23,7 +23,8 @@ function tokenMatches(c: RespConnection, given: Buffer): boolean {
 /** ping: PING [message]. */
 export function ping(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
-  if (args.length === 1) w.simple('PONG');
+  if (args.length > 2) w.error("ERR wrong number of arguments for 'ping' command");
+  else if (args.length === 1) w.simple('PONG');
   else w.bulk(args[1]!);
 }
 

@@ -4,6 +4,7 @@
  *   command      := array-cmd | inline-cmd
  *   array-cmd    := '*' count CRLF ( '$' len CRLF bytes:len CRLF ){count}
  *   inline-cmd   := word ( (' ' | '\t')+ word )* CRLF          (telnet-style; '\r' optional)
+ *   word         := bytes | '"' bytes with \n \r \t \b \a \xHH \<byte> '"' | "'" bytes with \' "'"
  *   reply        := '+' text CRLF                (simple string)
  *                 | '-' CODE ' ' text CRLF       (error: ERR, MOVED, CROSSSLOT, NOAUTH, ...)
  *                 | ':' integer CRLF

@@ -5,7 +5,8 @@
  * Arguments are views into the received chunks (never reused by node:net), valid as long as the
  * caller keeps them. An incomplete command is kept; when a bulk string's length is known, chunks
  * are only gathered until it can be complete, so a 1 MiB value arriving in 64 KiB chunks is
- * concatenated once, not once per chunk. A protocol error is returned with Redis's wording; the
+ * concatenated once, not once per chunk. Inline commands split as Redis splits them (quotes and
+ * escapes, splitInline). A protocol error is returned with Redis's wording; the
  * connection must then be closed, as Redis does.
  */
 import { MAX_ARRAY_COUNT, MAX_INLINE_BYTES } from './resp-format.js';
@@ -18,6 +19,13 @@ const DOLLAR = 0x24;
 const CR = 0x0d;
 const LF = 0x0a;
 const INCOMPLETE = -1;
+const SPACE = 0x20;
+const TAB = 0x09;
+const DQUOTE = 0x22;
+const SQUOTE = 0x27;
+const BACKSLASH = 0x5c;
+/** ESCAPES maps the letter after a backslash in a double-quoted inline argument to its byte. */
+const ESCAPES: Record<number, number> = { 0x6e: LF, 0x72: CR, 0x74: TAB, 0x62: 0x08, 0x61: 0x07 };
 
 /** RespParser is the incremental command parser of one connection. */
 export class RespParser {
@@ -104,7 +112,7 @@ export class RespParser {
     return p;
   }
 
-  /** parseInline splits one line on spaces and tabs into `args`; returns the end, or INCOMPLETE. */
+  /** parseInline splits one line into `args` (splitInline); returns the end, or INCOMPLETE. */
   private parseInline(data: Buffer, start: number, args: Buffer[]): number {
     const nl = data.indexOf(LF, start);
     if (nl < 0) {
@@ -112,12 +120,9 @@ export class RespParser {
       return INCOMPLETE;
     }
     const end = nl > start && data[nl - 1] === CR ? nl - 1 : nl;
-    let i = start;
-    while (i < end) {
-      while (i < end && (data[i] === 0x20 || data[i] === 0x09)) i++;
-      const from = i;
-      while (i < end && data[i] !== 0x20 && data[i] !== 0x09) i++;
-      if (i > from) args.push(data.subarray(from, i));
+    if (!splitInline(data.subarray(start, end), args)) {
+      this.error = 'Protocol error: unbalanced quotes in request';
+      return INCOMPLETE;
     }
     return nl + 1;
   }
@@ -153,4 +158,73 @@ function parseDecimal(data: Buffer, from: number, to: number): number | undefine
     n = n * 10 + d;
   }
   return negative ? -n : n;
+}
+
+/** isBlank is C's isspace(): the bytes skipped between inline arguments. */
+function isBlank(c: number | undefined): boolean {
+  return c === SPACE || (c !== undefined && c >= TAB && c <= CR);
+}
+
+/** isSeparator reports whether `c` ends an unquoted inline argument. */
+function isSeparator(c: number): boolean {
+  return c === SPACE || c === TAB || c === CR || c === LF;
+}
+
+/** hexDigit returns the value of a hex digit byte, or -1. */
+function hexDigit(c: number | undefined): number {
+  if (c === undefined) return -1;
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
+}
+
+/**
+ * splitInline splits an inline command line into `args` as Redis's sdssplitargs does: blanks
+ * separate arguments; "double quotes" take the escapes \n \r \t \b \a \xHH and \<any byte>;
+ * 'single quotes' take \'; a closing quote must end the argument. It returns false for an
+ * unterminated quote or a closing quote followed by something other than a blank. Arguments
+ * without quotes are views into `line`.
+ */
+export function splitInline(line: Buffer, args: Buffer[]): boolean {
+  const end = line.length;
+  let i = 0;
+  for (;;) {
+    while (i < end && isBlank(line[i])) i++;
+    if (i >= end) return true;
+    const from = i;
+    while (i < end && !isSeparator(line[i]!) && line[i] !== DQUOTE && line[i] !== SQUOTE) i++;
+    if (i >= end || isSeparator(line[i]!)) {
+      args.push(line.subarray(from, i));
+      continue;
+    }
+    // A quote: the argument is copied, escapes resolved, through the matching quote.
+    const quote = line[i]!;
+    const out: number[] = [...line.subarray(from, i)];
+    for (i++; ;) {
+      if (i >= end) return false;
+      const c = line[i]!;
+      if (c === quote) break;
+      if (c === BACKSLASH && quote === DQUOTE && i + 1 < end) {
+        const hi = hexDigit(line[i + 2]);
+        const lo = hexDigit(line[i + 3]);
+        if (line[i + 1] === 0x78 && hi >= 0 && lo >= 0) {
+          out.push(hi * 16 + lo);
+          i += 4;
+        } else {
+          const e = line[i + 1]!;
+          out.push(ESCAPES[e] ?? e);
+          i += 2;
+        }
+      } else if (c === BACKSLASH && quote === SQUOTE && line[i + 1] === SQUOTE) {
+        out.push(SQUOTE);
+        i += 2;
+      } else {
+        out.push(c);
+        i++;
+      }
+    }
+    i++;
+    if (i < end && !isBlank(line[i])) return false;
+    args.push(Buffer.from(out));
+  }
 }

@@ -2,7 +2,7 @@
  * The node plan: given a config and the addresses this process hosts, which listeners to open,
  * which stores to run on which worker, and for each listener where every shard's reads and writes go.
  *
- * Placement rules (design sections 3 and 4):
+ * Placement rules (docs/architecture.md, "Processes, nodes and listeners"):
  *  - a store per (shard, hosted node): the leader where `address` is hosted, a replica for each
  *    hosted entry of `replicas`; its directory is `<data_dir>/<node>/<shard name>` (":" → "_");
  *  - stores are spread over workers; with two or more workers a replica never shares its leader's;

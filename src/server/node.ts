@@ -1,6 +1,6 @@
 /**
  * DistkvNode: one distkv process. It hosts the nodes (addresses) picked from the config, runs their
- * stores on shard workers and serves them through the uWS front door.
+ * stores on shard workers and serves them through the HTTP/1.1 front door (src/http/front-door.ts).
  *
  * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → listen
  * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
@@ -17,8 +17,7 @@ import type { Config } from '../config/schema.js';
 import type { NodeState, SharedContext } from '../http/context.js';
 import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics } from '../http/http-metrics.js';
-import { Forwarder } from '../http/scatter.js';
-import { loadNativeUws } from '../http/uws.js';
+import { Forwarder } from '../http/forwarder.js';
 import { respEndpointOf } from '../resp/resp-address.js';
 import { RespListener } from '../resp/resp-listener.js';
 import { ShardMap } from '../routing/shard-map.js';
@@ -83,7 +82,6 @@ export class DistkvNode {
     const { config, log } = options;
     this.log = log;
     this.dataDir = config.server.data_dir;
-    const uws = loadNativeUws();
     const nodes = selectNodes(config, options.nodes);
     this.liveMap = new MapKeeper(config, log);
     this.plan = planNode(
@@ -140,7 +138,7 @@ export class DistkvNode {
       proxy: options.proxy === true,
       startedAt: Date.now(),
     };
-    this.frontDoor = new FrontDoor(uws, shared);
+    this.frontDoor = new FrontDoor(shared);
     let clientIds = 0;
     const respShared = {
       config,
@@ -274,6 +272,7 @@ export class DistkvNode {
         { in_flight: this.state.inFlight },
         'drain limit reached; closing stores with requests in flight',
       );
+    this.frontDoor.destroyConnections();
     await this.pool.stop();
     for (const r of this.resp) r.close();
     this.lock?.release();

@@ -1,5 +1,5 @@
 /**
- * Opening an LsmStore: recovery from whatever a crash left (design section 5).
+ * Opening an LsmStore: recovery from whatever a crash left (docs/architecture.md, "Storage").
  *
  * 1. Open LMDB and read applied_seq A.
  * 2. Delete leftover `*.sst.tmp` files (a flush cut short); open every run, checking footer, index

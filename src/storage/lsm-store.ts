@@ -1,5 +1,5 @@
 /**
- * LsmStore: the LSM sidecar over LMDB (design section 5), distkv's default Store.
+ * LsmStore: the LSM sidecar over LMDB (docs/architecture.md, "Storage"), distkv's default Store.
  *
  * On disk, per store directory:
  *   wal/NNNNNNNN.log   write-ahead log segments (wal-format.ts); also the replication log

@@ -1,5 +1,5 @@
 /**
- * Reading the log after a seq, for replicas: "give me every record after N" (design section 6).
+ * Reading the log after a seq, for replicas: "give me every record after N" (docs/architecture.md, "Replication").
  *
  * Recent batches are kept in memory as written (`RecentLog`, bounded by `ring_bytes`), so a replica
  * that keeps up is served without touching the disk. An older position is read from the WAL

@@ -249,6 +249,20 @@ describe('REST API', () => {
   });
 });
 
+describe('response bodies for people and line-oriented tools', () => {
+  it('ends every JSON body with a newline, so pipelined answers each start a line', async () => {
+    const port = Number(A.split(':')[1]);
+    const text = await rawRequest(port, 'GET /kv/no-such-key HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(5), {
+      idleMs: 500,
+    });
+    assert.equal(text.match(/^HTTP\/1\.1 404 /gm)?.length, 5, text);
+    for (const path of ['/cluster', '/stats', '/kv?prefix=']) {
+      const body = await (await fetch(`http://${A}${path}`)).text();
+      assert.ok(body.endsWith('\n'), `${path} body ends with a newline`);
+    }
+  });
+});
+
 describe('bad input', () => {
   const expectError = async (r: Response, status: number, code: string): Promise<void> => {
     assert.equal(r.status, status);

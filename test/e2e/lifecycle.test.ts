@@ -258,17 +258,6 @@ describe('distkv serve lifecycle', () => {
     assert.doesNotMatch(s.stderr, /at .*\.js:\d+/);
   });
 
-  it('refuses to run on the slow JavaScript fallback of uWebSockets.js', async () => {
-    const port = await freePort();
-    const dir = tempDir(after);
-    const config = writeConfig(dir, [{ address: `127.0.0.1:${port}` }]);
-    const s = ServerProcess.spawn(['serve', '--config', config, '--data-dir', join(dir, 'data')], {
-      UWS_USE_FALLBACK: '1',
-    });
-    assert.equal(await s.waitExit(), 1);
-    assert.match(s.stderr, /only runs on the native uWebSockets\.js binary/);
-  });
-
   it('prints usage for --help and for unknown options', async () => {
     const help = ServerProcess.spawn(['serve', '--help']);
     assert.equal(await help.waitExit(), 0);

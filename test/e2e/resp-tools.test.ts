@@ -130,6 +130,11 @@ describe('RESP handshake with redis-cli', () => {
       "ERR unknown command 'FOO', with args beginning with: 'a' 'b' \n",
     );
     assert.equal(await err('GET'), "ERR wrong number of arguments for 'get' command\n");
+    assert.equal(await err('PING', 'a', 'b'), "ERR wrong number of arguments for 'ping' command\n");
+    assert.equal(
+      await err('COMMAND', 'COUNT', 'x'),
+      "ERR wrong number of arguments for 'command|count' command\n",
+    );
     assert.equal(await err('MGET', 'a', 'b'), "CROSSSLOT Keys in request don't hash to the same slot\n");
     assert.equal(await err('CLUSTER', 'NOPE'), "ERR unknown subcommand 'NOPE'. Try CLUSTER HELP.\n");
   });

@@ -112,9 +112,10 @@ before(async () => {
     })),
   );
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: '' };
-  for (const node of [A, B, C]) {
+  // One data directory per process: each `serve` holds its directory's LOCK.
+  for (const [i, node] of [A, B, C].entries()) {
     const p = ServerProcess.spawn(
-      ['serve', '--config', config, '--node', node, '--data-dir', join(dir, 'data'), '--workers', '1'],
+      ['serve', '--config', config, '--node', node, '--data-dir', join(dir, `data-${i}`), '--workers', '1'],
       env,
     );
     servers.push(p);

@@ -77,15 +77,18 @@ describe('HttpMetrics', () => {
     m.observeRequest('kv_get', 'GET', 200, 'b:2', '', 0.001);
     m.observeRequest('kv_put', 'PUT', 507, 'a:1', 'DISK_FULL', 0.01);
     m.observeRequest('other', 'BREW', 405, 'a:1', 'METHOD_NOT_ALLOWED', 0.0001);
+    // Labels seen before, after others (the series of the previous request is reused only when equal).
+    m.observeRequest('other', 'MKCOL', 405, 'a:1', 'METHOD_NOT_ALLOWED', 0.0001);
+    m.observeRequest('kv_get', 'GET', 200, 'a:1', '', 0.001);
     const f = parseExposition(await registry.metrics());
     const requests = f.get('distkv_http_requests_total')!.samples;
     assert.deepEqual(
       requests.map((s) => [s.labels, s.value]),
       [
-        [{ node: 'a:1', route: 'kv_get', method: 'GET', status: '200' }, 2],
+        [{ node: 'a:1', route: 'kv_get', method: 'GET', status: '200' }, 3],
         [{ node: 'b:2', route: 'kv_get', method: 'GET', status: '200' }, 1],
         [{ node: 'a:1', route: 'kv_put', method: 'PUT', status: '507', code: 'DISK_FULL' }, 1],
-        [{ node: 'a:1', route: 'other', method: 'OTHER', status: '405', code: 'METHOD_NOT_ALLOWED' }, 1],
+        [{ node: 'a:1', route: 'other', method: 'OTHER', status: '405', code: 'METHOD_NOT_ALLOWED' }, 2],
       ],
     );
     const count = f
@@ -93,6 +96,6 @@ describe('HttpMetrics', () => {
       .samples.find(
         (s) => s.name.endsWith('_count') && s.labels.node === 'a:1' && s.labels.route === 'kv_get',
       );
-    assert.equal(count?.value, 2);
+    assert.equal(count?.value, 3);
   });
 });

@@ -59,6 +59,23 @@ describe('request parsing', () => {
     );
   });
 
+  it('rejects a key with a lone UTF-16 surrogate instead of storing U+FFFD, and takes surrogate pairs', () => {
+    for (const key of ['\ud800', 'a\udc00', '\ude00\ud83d'])
+      assert.equal(
+        code(() => {
+          checkKey(key, 1024);
+        }),
+        'INVALID_KEY',
+        JSON.stringify(key),
+      );
+    assert.equal(
+      code(() => {
+        checkKey('\ud83d\ude00', 1024);
+      }),
+      'none',
+    );
+  });
+
   it("parses queries as Go's ParseForm does: '+' is a space, first value wins, malformed pairs are reported", () => {
     const { params, bad } = parseQuery('key=John+Doe&value=a%26b&key=second&bad=%zz');
     assert.equal(params.get('key'), 'John Doe');

@@ -114,4 +114,28 @@ describe('RespParser', () => {
   it('ignores empty arrays and blank inline lines', () => {
     assert.deepEqual(parseChunks([Buffer.from('*0\r\n\r\n*-1\r\nPING\r\n')]).commands, hex([['PING']]));
   });
+
+  it('splits inline commands as Redis does: quotes, escapes and quoted empty arguments', () => {
+    const r = parseChunks([
+      Buffer.from('SET "a b" \'c d\'\r\nSET "x\\ty\\x41\\"z" \'it\\\'s\'\r\nSET k"e y" ""\r\n'),
+    ]);
+    assert.equal(r.error, undefined);
+    assert.deepEqual(
+      r.commands,
+      hex([
+        ['SET', 'a b', 'c d'],
+        ['SET', 'x\tyA"z', "it's"],
+        ['SET', 'ke y', ''],
+      ]),
+    );
+  });
+
+  it('refuses unbalanced quotes in an inline command, as Redis does', () => {
+    for (const line of ['SET "a b\r\n', "SET 'a\r\n", 'SET "a"b c\r\n'])
+      assert.equal(
+        parseChunks([Buffer.from(line)]).error,
+        'Protocol error: unbalanced quotes in request',
+        line,
+      );
+  });
 });

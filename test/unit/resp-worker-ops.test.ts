@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
 import { ReplyReader, RequestWriter } from '../../src/worker/op-codec.js';
 import {
+  OP_DELETE,
   OP_DELETE_COUNTED,
   OP_GET,
   OP_INCR,
@@ -87,6 +88,24 @@ describe('worker ops for RESP (one batch, LSM store, fsync)', () => {
     assert.ok(order.indexOf(1) < order.indexOf(2), `reply order ${order.join(',')}`);
     assert.equal(replies.get(2)?.value.toString(), 'v');
     assert.equal(replies.get(3)?.status, ST_MISSING);
+  });
+
+  it('answers a GET between two PUTs of its key in one batch with the first: never a later write', async () => {
+    const { host, replies } = await openHost(tempDir(after));
+    after(() => host.close());
+    run(host, (w) => {
+      w.add(1, OP_PUT, 0, 'k', 'first');
+      w.add(2, OP_GET, 0, 'k', undefined);
+      w.add(3, OP_PUT, 0, 'k', 'second');
+      w.add(4, OP_DELETE, 0, 'k', undefined);
+      w.add(5, OP_GET, 0, 'k', undefined);
+      w.add(6, OP_PUT, 0, 'k', 'third');
+    });
+    await until(replies, [1, 2, 3, 4, 5, 6]);
+    // The group commit makes all three writes visible at once; the GETs answer what was newest
+    // when they were issued.
+    assert.equal(replies.get(2)?.value.toString(), 'first');
+    assert.equal(replies.get(5)?.status, ST_MISSING);
   });
 
   it('answers a GET with the value a PUT earlier in the same batch wrote (pipelined SET then GET)', async () => {

@@ -1,14 +1,17 @@
 /**
- * Scatter/gather across processes for multi-key requests: a node that receives a scan or a batch
- * touching shards led by other nodes forwards those parts to their owners (with `local=1`, so an
- * owner never forwards again) and merges the answers. Each owner gets FORWARD_TIMEOUT_MS; one that
- * does not answer in time is reported by name (shard and address) instead of the request hanging.
+ * Forwarder: the node-to-node HTTP client of the front door. A node that receives a scan or a
+ * batch touching shards led by other nodes forwards those parts to their owners (with `local=1`,
+ * so an owner never forwards again; scatter-merge.ts plans and merges them), and with `--proxy` it
+ * relays single-key requests (proxy.ts). Each owner gets FORWARD_TIMEOUT_MS; one that does not
+ * answer in time is reported by name (shard and address) instead of the request hanging.
  */
 import type { Agent, Dispatcher } from 'undici';
-import { FORWARDED_HEADER } from './proxy.js';
 import { undici } from '../util/lazy-undici.js';
 import { DistkvError, type WireError, isErrorCode } from '../errors.js';
 import type { ScanEntry } from '../worker/messages.js';
+
+/** FORWARDED_HEADER marks a request one node forwarded to another (never forwarded again). */
+export const FORWARDED_HEADER = 'x-distkv-forwarded';
 
 /** FORWARD_TIMEOUT_MS bounds each forwarded part. */
 export const FORWARD_TIMEOUT_MS = 2000;
@@ -27,9 +30,13 @@ export class Forwarder {
     this.ca = ca;
   }
 
-  /** scan asks `owner` for a page of its own shards (binary-safe: values travel base64). */
+  /**
+   * scan asks `owner` for a page of `shards` (binary-safe: values travel base64). All of them:
+   * an owner that does not host one of them answers with it missing, which is an error here.
+   */
   async scan(
     owner: string,
+    shards: readonly number[],
     prefix: Buffer,
     after: Buffer | undefined,
     limit: number,
@@ -39,6 +46,7 @@ export class Forwarder {
       limit: String(limit),
       encoding: 'base64',
       local: '1',
+      shards: shards.join(','),
       config: this.configHash,
       ...(after === undefined ? {} : { after: after.toString('utf8') }),
     });
@@ -50,9 +58,15 @@ export class Forwarder {
     const body = (await res.body.json()) as {
       items?: { key: string; value_base64: string }[];
       next?: string | null;
+      missing_shards?: number[];
       error?: WireError;
     };
     if (res.statusCode !== 200 || body.items === undefined) throw remoteError(res.statusCode, body.error);
+    if (body.missing_shards !== undefined && body.missing_shards.length > 0)
+      throw new DistkvError(
+        'SHARD_UNREACHABLE',
+        `${owner} does not host shard ${body.missing_shards.join(', ')} (is its data directory complete?)`,
+      );
     return {
       entries: body.items.map((i) => ({
         key: Buffer.from(i.key, 'utf8'),

@@ -1,0 +1,87 @@
+/**
+ * Parsing the body of `POST /kv/_batch` (docs/api.md): a JSON array of operations, or
+ * `{"ops": [...]}`. A body that is not such a list is refused whole (400 INVALID_BODY); an
+ * operation that is invalid on its own (bad key, bad value, unknown op) becomes an `invalid` entry,
+ * answered in its place with its error while the others are applied.
+ *
+ * Every client mistake is a 4xx here, never a silent change of the data: `value_base64` must be
+ * canonical base64 (Node's decoder skips bad characters), and a key or value string with a lone
+ * UTF-16 surrogate (possible in JSON, not in UTF-8) is refused instead of becoming U+FFFD.
+ */
+import { DistkvError, toDistkvError, type WireError } from '../errors.js';
+import { checkKey, isWellFormed } from './request-parse.js';
+
+/** BATCH_MAX_OPS bounds the operations of one batch. */
+export const BATCH_MAX_OPS = 10000;
+
+/** BatchOp is one validated operation of a batch, or the error that makes it invalid. */
+export type BatchOp =
+  | { op: 'set'; key: string; value: Buffer }
+  | { op: 'delete'; key: string }
+  | { op: 'invalid'; error: WireError };
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** decodeBase64 decodes canonical base64 (padding required), or throws naming the field. */
+export function decodeBase64(text: string, field: string): Buffer {
+  if (!BASE64.test(text)) throw new DistkvError('INVALID_BODY', `${field} is not valid base64`);
+  return Buffer.from(text, 'base64');
+}
+
+/** parseBatch parses a batch body; it throws INVALID_BODY when the body is not a list of operations. */
+export function parseBatch(body: Uint8Array, maxKey: number, maxValue: number): BatchOp[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch (err) {
+    throw new DistkvError('INVALID_BODY', `body is not valid JSON: ${(err as Error).message}`);
+  }
+  const list = Array.isArray(doc) ? doc : (doc as { ops?: unknown } | null)?.ops;
+  if (!Array.isArray(list))
+    throw new DistkvError('INVALID_BODY', 'expected a JSON array of operations (or {"ops": [...]})');
+  if (list.length > BATCH_MAX_OPS)
+    throw new DistkvError('INVALID_BODY', `batch has ${list.length} operations; limit is ${BATCH_MAX_OPS}`);
+  return list.map((raw: unknown, i): BatchOp => {
+    try {
+      return parseOp(raw, i, maxKey, maxValue);
+    } catch (err) {
+      return { op: 'invalid', error: toDistkvError(err).toWire() };
+    }
+  });
+}
+
+/** parseOp validates one operation (index `i` names it in errors). */
+export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: number): BatchOp {
+  if (typeof raw !== 'object' || raw === null)
+    throw new DistkvError('INVALID_BODY', `ops[${i}]: expected an object`);
+  const o = raw as { op?: unknown; key?: unknown; value?: unknown; value_base64?: unknown };
+  if (typeof o.key !== 'string') throw new DistkvError('MISSING_KEY', `ops[${i}].key: expected a string`);
+  try {
+    checkKey(o.key, maxKey);
+  } catch (err) {
+    throw new DistkvError(toDistkvError(err).code, `ops[${i}].key: ${(err as Error).message}`);
+  }
+  if (o.op === 'delete' || o.op === 'del') return { op: 'delete', key: o.key };
+  if (o.op !== 'set' && o.op !== 'put')
+    throw new DistkvError(
+      'INVALID_BODY',
+      `ops[${i}].op: expected "set" or "delete", got ${JSON.stringify(o.op)}`,
+    );
+  let value: Buffer;
+  if (typeof o.value === 'string') {
+    if (!isWellFormed(o.value))
+      throw new DistkvError(
+        'INVALID_BODY',
+        `ops[${i}].value has a lone UTF-16 surrogate; use value_base64 for bytes`,
+      );
+    value = Buffer.from(o.value, 'utf8');
+  } else if (typeof o.value_base64 === 'string')
+    value = decodeBase64(o.value_base64, `ops[${i}].value_base64`);
+  else throw new DistkvError('INVALID_BODY', `ops[${i}]: expected "value" (string) or "value_base64"`);
+  if (value.length > maxValue)
+    throw new DistkvError(
+      'VALUE_TOO_LARGE',
+      `ops[${i}]: value is ${value.length} bytes; limit is ${maxValue}`,
+    );
+  return { op: 'set', key: o.key, value };
+}

@@ -1,0 +1,94 @@
+/**
+ * An incremental decoder of the chunked transfer coding of request bodies (RFC 9112 section 7.1):
+ *
+ *   chunked-body = *chunk last-chunk trailer-section CRLF
+ *   chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+ *   last-chunk   = 1*("0") [ chunk-ext ] CRLF
+ *
+ * Input arrives in pieces cut anywhere; `feed` consumes what it can and hands out data as views
+ * of the input (valid only during the call). Chunk extensions and trailer fields are read and
+ * ignored. A size line or trailer line over MAX_LINE_BYTES, a size that is not hex, or missing
+ * CRLFs are errors (the connection is then closed: framing is lost).
+ */
+
+const MAX_LINE_BYTES = 4096;
+const MAX_CHUNK_SIZE = 2 ** 48;
+
+const SIZE = 0; // reading a chunk-size line
+const DATA = 1; // reading chunk-data
+const DATA_CRLF = 2; // reading the CRLF after chunk-data
+const TRAILER = 3; // reading trailer lines until an empty one
+const DONE = 4;
+
+/** ChunkResult: bytes consumed from the input, whether the body ended, or an error message. */
+export interface ChunkResult {
+  consumed: number;
+  done: boolean;
+  error: string | undefined;
+}
+
+/** ChunkedDecoder decodes one chunked body. */
+export class ChunkedDecoder {
+  private state = SIZE;
+  private remaining = 0;
+  // a line cut by the end of the input, kept as latin1 until its CRLF arrives
+  private partial = '';
+
+  /** feed decodes from `input`, calling `onData` with each piece of chunk data. */
+  feed(input: Buffer, onData: (data: Buffer) => void): ChunkResult {
+    let pos = 0;
+    while (pos < input.length && this.state !== DONE) {
+      if (this.state === DATA) {
+        const n = Math.min(this.remaining, input.length - pos);
+        onData(input.subarray(pos, pos + n));
+        pos += n;
+        this.remaining -= n;
+        if (this.remaining === 0) this.state = DATA_CRLF;
+        continue;
+      }
+      const lf = input.indexOf(10, pos);
+      const end = lf < 0 ? input.length : lf + 1;
+      this.partial += input.toString('latin1', pos, end);
+      pos = end;
+      if (this.partial.length > MAX_LINE_BYTES + 2)
+        return this.fail(pos, 'chunk size or trailer line too long');
+      if (lf < 0) break;
+      const line = this.partial;
+      this.partial = '';
+      if (!line.endsWith('\r\n')) return this.fail(pos, 'chunked body line without CRLF');
+      const error = this.line(line.slice(0, -2));
+      if (error !== undefined) return this.fail(pos, error);
+    }
+    return { consumed: pos, done: this.state === DONE, error: undefined };
+  }
+
+  private line(text: string): string | undefined {
+    switch (this.state) {
+      case SIZE: {
+        const semi = text.indexOf(';');
+        const hex = (semi < 0 ? text : text.slice(0, semi)).trim();
+        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) return `chunk size "${hex.slice(0, 20)}" is not hexadecimal`;
+        const size = parseInt(hex, 16);
+        if (size > MAX_CHUNK_SIZE) return 'chunk size too large';
+        if (size === 0) this.state = TRAILER;
+        else {
+          this.remaining = size;
+          this.state = DATA;
+        }
+        return undefined;
+      }
+      case DATA_CRLF:
+        if (text !== '') return 'chunk data longer than its size';
+        this.state = SIZE;
+        return undefined;
+      default: // TRAILER
+        if (text === '') this.state = DONE;
+        return undefined;
+    }
+  }
+
+  private fail(consumed: number, error: string): ChunkResult {
+    this.state = DONE;
+    return { consumed, done: true, error };
+  }
+}

@@ -1,0 +1,430 @@
+/**
+ * One HTTP/1.1 connection of the front door: it parses requests as they arrive (one parser per
+ * connection, heads scanned as latin1), hands each to the router at once, and writes the answers
+ * back in request order whichever answers first (RFC 9112 section 9.3.2: pipelining).
+ *
+ * The queue: `queue` holds the responses of the requests read so far and not yet fully written,
+ * oldest first. Only `queue[0]` writes to the socket; a later response that completes first keeps
+ * its bytes in `res.out` until it reaches the head. What the head writes in one event-loop turn is
+ * collected and written at the end of the turn: one write, or one writev for a batch of replies.
+ *
+ * Bounds: reading stops while MAX_PENDING responses are queued or MAX_UNSENT_BYTES wait in the
+ * socket, and resumes when the queue is down to RESUME_PENDING; a request head is bounded by
+ * http1-head.ts; a connection idle for `idleMs` (default IDLE_TIMEOUT_MS) with nothing pending is closed.
+ *
+ * Read-after-write: a worker holds a GET of a key whose write is still in flight on that store
+ * until the write is durable (src/worker/shard-host.ts), but that covers neither a scan nor a write
+ * this node forwards to another (`--proxy`, batches). So a read (a route not marked as writing,
+ * router.ts) that arrives while writes of this connection are unanswered is held, and reading
+ * pauses, until they are; writes behind writes go on at once.
+ *
+ * Closing: after a response that closes (HTTP/1.0, `Connection: close`, a refused request, drain),
+ * no further request is read; once the queue is written the socket is ended, reading (and
+ * discarding) until the peer closes or LINGER_MS pass, so a client still sending a refused body
+ * gets the answer rather than a reset. A request whose body never completes (the peer ended or
+ * died) is aborted: its route never saw the body, so nothing of it was applied. A peer that ends
+ * its side gets the answers to every complete request it sent first.
+ */
+import type { Socket } from 'node:net';
+import { DistkvError } from '../errors.js';
+import { ChunkedDecoder } from './chunked-decoder.js';
+import { type ExchangeSink, HttpRequest, HttpResponse } from './http1-exchange.js';
+import { isHeadError, MAX_HEAD_BYTES, MAX_URL_BYTES, parseHead, type RequestHead } from './http1-head.js';
+import { sendError } from './respond.js';
+import type { RouteMatch } from './router.js';
+
+/** Held is a read that waits for the writes before it on its connection. */
+interface Held {
+  res: HttpResponse;
+  req: HttpRequest;
+  match: RouteMatch;
+  hasBody: boolean;
+}
+
+/** MAX_PENDING is how many pipelined requests may await their answers before reading pauses. */
+export const MAX_PENDING = 128;
+const RESUME_PENDING = 64;
+const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+/** IDLE_TIMEOUT_MS is the default idle limit of a connection with nothing pending. */
+export const IDLE_TIMEOUT_MS = 10000;
+const LINGER_MS = 2000;
+const HEAD_END = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
+
+/** ConnectionHost is what a connection needs from its server. */
+export interface ConnectionHost {
+  /** find matches a request to its route. */
+  find(req: HttpRequest): RouteMatch;
+  /** handle runs a route; it may answer now or later. */
+  handle(res: HttpResponse, req: HttpRequest, match: RouteMatch): void;
+  /** started and finished bracket every request (finished with status 0 when aborted). */
+  started(res: HttpResponse): void;
+  finished(res: HttpResponse): void;
+  /** fail answers 500 (logged) for a route that threw, or logs it when the response is already out. */
+  fail(res: HttpResponse, err: unknown): void;
+  /** dateLine is the current `Date: ...\r\n` header line. */
+  dateLine(): string;
+  /** forget drops a closed connection. */
+  forget(conn: Http1Connection): void;
+}
+
+/** Http1Connection parses one socket's requests and writes their responses in order. */
+export class Http1Connection implements ExchangeSink {
+  private readonly socket: Socket;
+  private readonly host: ConnectionHost;
+  private readonly queue: HttpResponse[] = [];
+  private input: Buffer | undefined;
+  // the request whose body is being read, and its framing
+  private bodyOf: HttpResponse | undefined;
+  private bodyLeft = 0;
+  private chunked: ChunkedDecoder | undefined;
+  // no more requests are read; the socket ends once the queue is written
+  private closing = false;
+  private shut = false;
+  private parsing = false;
+  private paused = false;
+  // bytes to write at the end of this turn: the first piece, then any others (see flush)
+  private outFirst: string | Uint8Array | undefined;
+  private outRest: (string | Uint8Array)[] | undefined;
+  private closed = false;
+  // writes dispatched and not yet answered, and the read held back until they are
+  private pendingWrites = 0;
+  private held: Held | undefined;
+  // set when the queue is being aborted: nothing more is run
+  private dying = false;
+  // the peer ended its side: nothing more will arrive
+  private peerEnded = false;
+
+  constructor(socket: Socket, host: ConnectionHost, idleMs = IDLE_TIMEOUT_MS) {
+    this.socket = socket;
+    this.host = host;
+    socket.setTimeout(idleMs);
+    socket.on('data', (chunk: Buffer) => {
+      this.onData(chunk);
+    });
+    socket.on('end', () => {
+      this.onPeerEnd();
+    });
+    socket.on('timeout', () => {
+      if (this.queue.length === 0) socket.destroy();
+    });
+    socket.on('drain', () => {
+      this.queue[0]?.writable();
+      if (this.paused && this.queue.length <= RESUME_PENDING) this.resume();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.onClose();
+    });
+  }
+
+  /** drain stops reading requests: the socket ends once the answers to the ones read are written. */
+  drain(): void {
+    this.stopReading();
+    if (this.queue.length === 0) this.shutdown();
+  }
+
+  /** destroy closes the connection at once (pending responses are aborted). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  send(res: HttpResponse, data: string | Uint8Array): void {
+    if (this.closed || this.shut) return;
+    if (this.queue[0] !== res) {
+      // Kept until the earlier responses are written: a copy, as `data` may be a caller's view.
+      (res.out ??= []).push(typeof data === 'string' ? data : Buffer.from(data));
+      return;
+    }
+    this.write(data);
+  }
+
+  ended(res: HttpResponse): void {
+    this.settled(res);
+    if (res.closeAfter) this.stopReading();
+    if (this.queue[0] === res) this.advance();
+  }
+
+  needsDrain(res: HttpResponse): boolean {
+    return this.queue[0] !== res || this.socket.writableNeedDrain;
+  }
+
+  dateLine(): string {
+    return this.host.dateLine();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    this.input =
+      this.input === undefined || this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
+    this.parse();
+  }
+
+  private parse(): void {
+    if (this.parsing) return;
+    this.parsing = true;
+    let stalled = false;
+    try {
+      while (!this.closing && this.input !== undefined && this.input.length > 0) {
+        if (this.bodyOf !== undefined) {
+          this.readBody(this.input);
+          continue;
+        }
+        stalled =
+          this.held !== undefined ||
+          this.queue.length >= MAX_PENDING ||
+          this.socket.writableLength > MAX_UNSENT_BYTES;
+        if (stalled) {
+          this.pause();
+          break;
+        }
+        if (!this.readHead(this.input)) break;
+      }
+    } finally {
+      this.parsing = false;
+    }
+    // The peer sends nothing more: once everything it sent is read, answer it, then close. A
+    // request cut off mid-body can never complete; its route never got the body, so it is aborted
+    // (stopReading) without effect.
+    if (this.peerEnded && !stalled && !this.closing) {
+      this.stopReading();
+      if (this.queue.length === 0) this.shutdown();
+    }
+  }
+
+  /** readHead parses and dispatches one request head; false when it is not complete yet. */
+  private readHead(input: Buffer): boolean {
+    let start = 0;
+    // RFC 9112 section 2.2: ignore empty lines before a request line.
+    while (start + 1 < input.length && input[start] === 13 && input[start + 1] === 10) start += 2;
+    const end = input.indexOf(HEAD_END, start);
+    if (end < 0) {
+      const lineEnd = input.indexOf(10, start);
+      if ((lineEnd < 0 ? input.length : lineEnd) - start > MAX_URL_BYTES + 16)
+        this.refuse(new DistkvError('URL_TOO_LONG', `request target is over ${MAX_URL_BYTES} bytes`));
+      else if (input.length - start > MAX_HEAD_BYTES)
+        this.refuse(new DistkvError('HEAD_TOO_LARGE', `request head is over ${MAX_HEAD_BYTES} bytes`));
+      else this.input = start === 0 ? input : input.subarray(start);
+      return false;
+    }
+    if (end - start > MAX_HEAD_BYTES) {
+      this.refuse(new DistkvError('HEAD_TOO_LARGE', `request head is over ${MAX_HEAD_BYTES} bytes`));
+      return false;
+    }
+    const head = parseHead(input.toString('latin1', start, end));
+    this.input = input.subarray(end + 4);
+    if (isHeadError(head)) {
+      const code =
+        head.status === 414 ? 'URL_TOO_LONG' : head.status === 431 ? 'HEAD_TOO_LARGE' : 'BAD_REQUEST';
+      this.refuse(new DistkvError(code, head.message));
+      return false;
+    }
+    this.dispatch(head);
+    return true;
+  }
+
+  private dispatch(head: RequestHead): void {
+    const res = new HttpResponse(this, head.method, head.keepAlive, head.minor === 0);
+    this.queue.push(res);
+    this.host.started(res);
+    const hasBody = head.chunked || head.contentLength > 0;
+    if (hasBody) {
+      this.bodyOf = res;
+      this.bodyLeft = head.contentLength;
+      this.chunked = head.chunked ? new ChunkedDecoder() : undefined;
+      res.expectContinue = head.expectContinue;
+    }
+    const req = new HttpRequest(head);
+    const match = this.host.find(req);
+    if (!match.write && this.pendingWrites > 0) {
+      // Read-after-write on one connection: the read runs once the writes before it are answered.
+      this.held = { res, req, match, hasBody };
+    } else this.run(res, req, match, hasBody);
+    if (!head.keepAlive && !hasBody) this.stopReading();
+  }
+
+  private run(res: HttpResponse, req: HttpRequest, match: RouteMatch, hasBody: boolean): void {
+    res.pendingWrite = match.write;
+    if (match.write) this.pendingWrites++;
+    this.host.handle(res, req, match);
+    if (!hasBody) this.deliver(res, EMPTY, true);
+    else if (res.expectContinue && !res.ended && this.queue[0] === res) this.sendContinue(res);
+  }
+
+  /** settled is called once per response that ended or was aborted. */
+  private settled(res: HttpResponse): void {
+    this.host.finished(res);
+    if (!res.pendingWrite) return;
+    res.pendingWrite = false;
+    if (--this.pendingWrites > 0 || this.held === undefined) return;
+    const h = this.held;
+    this.held = undefined;
+    if (!h.res.aborted && !this.dying) this.run(h.res, h.req, h.match, h.hasBody && this.bodyOf === h.res);
+    if (this.paused) this.resume();
+    else this.parse();
+  }
+
+  private readBody(input: Buffer): void {
+    const res = this.bodyOf!;
+    let done: boolean;
+    if (this.chunked !== undefined) {
+      const r = this.chunked.feed(input, (data) => {
+        this.deliver(res, data, false);
+      });
+      this.input = input.subarray(r.consumed);
+      if (r.error !== undefined) {
+        this.bodyOf = undefined;
+        this.abandon(res);
+        this.refuse(new DistkvError('BAD_REQUEST', `malformed chunked body: ${r.error}`));
+        return;
+      }
+      done = r.done;
+      if (done) this.deliver(res, EMPTY, true);
+    } else {
+      const n = Math.min(this.bodyLeft, input.length);
+      this.bodyLeft -= n;
+      this.input = input.subarray(n);
+      done = this.bodyLeft === 0;
+      this.deliver(res, input.subarray(0, n), done);
+    }
+    if (done) {
+      this.bodyOf = undefined;
+      this.chunked = undefined;
+      if (res.closeAfter) this.stopReading();
+    }
+  }
+
+  /** deliver hands body bytes to the route's onData handler; what it throws is answered like a throwing route. */
+  private deliver(res: HttpResponse, chunk: Buffer, isLast: boolean): void {
+    try {
+      res.deliver(chunk, isLast);
+    } catch (err) {
+      this.host.fail(res, err);
+    }
+  }
+
+  /** refuse answers a request that cannot be parsed, in its turn, and closes the connection after it. */
+  private refuse(err: DistkvError): void {
+    const res = new HttpResponse(this, '', false, false);
+    this.queue.push(res);
+    this.host.started(res);
+    this.stopReading();
+    sendError(res, err, { close: true });
+  }
+
+  private sendContinue(res: HttpResponse): void {
+    res.expectContinue = false;
+    this.write('HTTP/1.1 100 Continue\r\n\r\n');
+  }
+
+  /** advance drops written responses from the head of the queue and lets the next one write. */
+  private advance(): void {
+    const q = this.queue;
+    while (q.length > 0 && (q[0]!.ended || q[0]!.aborted)) {
+      const done = q.shift()!;
+      if (done.closeAfter && done.ended) {
+        this.abortAll();
+        this.shutdown();
+        return;
+      }
+      const next = q[0];
+      if (next === undefined) break;
+      const out = next.out;
+      next.out = undefined;
+      if (out !== undefined) for (const data of out) this.send(next, data);
+      if (!next.ended) {
+        if (next.expectContinue && this.bodyOf === next) this.sendContinue(next);
+        next.writable();
+      }
+    }
+    if (q.length === 0 && this.closing) this.shutdown();
+    else if (this.paused && q.length <= RESUME_PENDING && !this.socket.writableNeedDrain) this.resume();
+  }
+
+  private stopReading(): void {
+    this.closing = true;
+    this.input = undefined;
+    const cut = this.bodyOf;
+    this.bodyOf = undefined;
+    if (cut !== undefined) this.abandon(cut);
+  }
+
+  /** abandon aborts a response that will never be answered (its body never completes). */
+  private abandon(res: HttpResponse): void {
+    if (res.ended || res.aborted) return;
+    res.abort();
+    this.settled(res);
+    if (this.queue[0] === res) this.advance();
+  }
+
+  private pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private resume(): void {
+    this.paused = false;
+    this.socket.resume();
+    this.parse();
+  }
+
+  /** shutdown ends the socket after what is written, reading until the peer closes or LINGER_MS pass. */
+  private shutdown(): void {
+    if (this.shut || this.closed) return;
+    this.shut = true;
+    this.flush();
+    this.socket.end();
+    this.socket.resume();
+    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
+  }
+
+  private onPeerEnd(): void {
+    this.peerEnded = true;
+    this.parse();
+  }
+
+  /** write queues bytes for the end of this turn (they must stay valid until then). */
+  private write(data: string | Uint8Array): void {
+    if (this.outFirst === undefined) {
+      this.outFirst = data;
+      process.nextTick(flushConnection, this);
+    } else (this.outRest ??= []).push(data);
+  }
+
+  /** flush writes what this turn queued: a lone piece directly, several corked into one writev. */
+  flush(): void {
+    const first = this.outFirst;
+    if (first === undefined) return;
+    const rest = this.outRest;
+    this.outFirst = undefined;
+    this.outRest = undefined;
+    if (this.closed) return;
+    if (rest === undefined) {
+      this.socket.write(first);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(first);
+    for (const data of rest) this.socket.write(data);
+    this.socket.uncork();
+  }
+
+  private abortAll(): void {
+    this.dying = true;
+    for (const res of this.queue.splice(0)) {
+      if (res.ended || res.aborted) continue;
+      res.abort();
+      this.settled(res);
+    }
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.abortAll();
+    this.host.forget(this);
+  }
+}
+
+function flushConnection(conn: Http1Connection): void {
+  conn.flush();
+}

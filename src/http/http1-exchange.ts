@@ -1,0 +1,245 @@
+/**
+ * One request/response exchange of the HTTP/1.1 front door: `HttpRequest` (what the route reads,
+ * synchronously or later: it is a plain object, not a view) and `HttpResponse` (what the route
+ * writes, now or after an await). Their methods are the subset of uWebSockets.js's that the
+ * routes used (writeStatus, writeHeader, end, onData, onAborted, ...), so route code reads the same;
+ * there is no `cork`: the connection coalesces the writes of one event-loop turn itself.
+ *
+ * Ordering: a response does not write to the socket itself. It hands its bytes to its connection,
+ * which sends them at once when every earlier response on the connection is complete and buffers
+ * them otherwise (http1-connection.ts). So a route may answer whenever its work completes.
+ *
+ * Lifetime: `aborted` becomes true when the connection dies before the response ended; writes after
+ * that are ignored. `ended` becomes true at `end()`. Each is final.
+ */
+import type { Route } from './http-metrics.js';
+import type { RequestHead } from './http1-head.js';
+
+/** ExchangeSink is what a response needs from its connection (implemented by Http1Connection). */
+export interface ExchangeSink {
+  /** send writes (or buffers, when earlier responses are pending) bytes of `res`. */
+  send(res: HttpResponse, data: string | Uint8Array): void;
+  /** ended tells the connection that `res` has written its last byte. */
+  ended(res: HttpResponse): void;
+  /** needsDrain reports whether `res` should stop streaming until its writable handler runs. */
+  needsDrain(res: HttpResponse): boolean;
+  /** destroy closes the connection at once. */
+  destroy(): void;
+  /** dateLine is the current `Date: ...\r\n` header line. */
+  dateLine(): string;
+}
+
+// Bodies up to this size are copied behind their head into one buffer (see end()).
+const COALESCE_MAX_BYTES = 16 * 1024;
+
+/** HttpRequest is a parsed request head. Header names are looked up in lower case. */
+export class HttpRequest {
+  private readonly head: RequestHead;
+
+  constructor(head: RequestHead) {
+    this.head = head;
+  }
+
+  /** getMethod returns the method as sent (upper case for every standard method). */
+  getMethod(): string {
+    return this.head.method;
+  }
+
+  /** getUrl returns the path, still percent-encoded, without the query. */
+  getUrl(): string {
+    return this.head.path;
+  }
+
+  /** getQuery returns the raw query string ("" when there is none). */
+  getQuery(): string {
+    return this.head.query;
+  }
+
+  /** contentLength is the body's declared length (-1 when chunked or absent). */
+  get contentLength(): number {
+    return this.head.contentLength;
+  }
+
+  /** getHeader returns the first value of header `lowerName` ("" when absent). */
+  getHeader(lowerName: string): string {
+    const i = this.head.names.indexOf(lowerName);
+    return i < 0 ? '' : this.head.values[i]!;
+  }
+}
+
+type DataHandler = (chunk: Buffer, isLast: boolean) => void;
+
+/** HttpResponse builds one response and hands it to its connection in order. */
+export class HttpResponse {
+  /** start is performance.now() when the request head was parsed (for latency metrics). */
+  readonly start = performance.now();
+  /** route is the metrics label of the handler that took the request ('other' until one does). */
+  route: Route = 'other';
+  /** status is the response's status code (200 unless writeStatus said otherwise). */
+  status = 200;
+  /** code is the catalogue error code of an error answer ('' otherwise), the metrics' `code` label. */
+  code = '';
+  /** method is the request's method as sent ('' for a request that could not be parsed). */
+  readonly method: string;
+  aborted = false;
+  ended = false;
+  /** closeAfter: the connection is closed once this response is written. */
+  closeAfter: boolean;
+  /** expectContinue: the client waits for `100 Continue` before sending the body. */
+  expectContinue = false;
+  /** error is the cause of a 5xx answer, kept for the log line (respond.ts sets it). */
+  error: unknown;
+  /** pendingWrite marks a write dispatched and not yet settled (owned by the connection). */
+  pendingWrite = false;
+  /** out holds bytes written while earlier responses were pending (owned by the connection). */
+  out: (string | Uint8Array)[] | undefined;
+
+  private readonly sink: ExchangeSink;
+  private readonly isHead: boolean;
+  private readonly http10: boolean;
+  private statusLine = '200 OK';
+  private headers = '';
+  private streaming = false;
+  private onDataHandler: DataHandler | undefined;
+  private onAbortedHandler: (() => void) | undefined;
+  private onWritableHandler: (() => boolean) | undefined;
+
+  constructor(sink: ExchangeSink, method: string, keepAlive: boolean, http10: boolean) {
+    this.sink = sink;
+    this.method = method;
+    this.isHead = method === 'HEAD';
+    this.closeAfter = !keepAlive;
+    this.http10 = http10;
+  }
+
+  /** writeStatus sets the status line text, e.g. "404 Not Found". */
+  writeStatus(status: string): this {
+    this.statusLine = status;
+    this.status = parseInt(status, 10);
+    return this;
+  }
+
+  /** writeHeader adds a header field. */
+  writeHeader(name: string, value: string): this {
+    this.headers += `${name}: ${value}\r\n`;
+    return this;
+  }
+
+  /** onAborted registers what to do if the connection dies before this response ends. */
+  onAborted(handler: () => void): this {
+    this.onAbortedHandler = handler;
+    return this;
+  }
+
+  /** onData registers the body reader: chunks are views valid only during the call; the last has isLast. */
+  onData(handler: DataHandler): this {
+    this.onDataHandler = handler;
+    return this;
+  }
+
+  /** onWritable registers what to call when a streaming response may write again. */
+  onWritable(handler: () => boolean): this {
+    this.onWritableHandler = handler;
+    return this;
+  }
+
+  /** end writes the response with `body` (Content-Length framed); `closeConnection` closes after it. */
+  end(body?: string | Uint8Array, closeConnection = false): this {
+    if (this.ended || this.aborted) return this;
+    if (closeConnection) this.closeAfter = true;
+    const length =
+      body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (this.streaming) {
+      if (length > 0) this.chunk(body!, length);
+      if (!this.http10 && !this.isHead) this.sink.send(this, '0\r\n\r\n');
+    } else {
+      const bodiless = this.status === 204 || this.status === 304;
+      const head = this.headText(bodiless ? '' : `Content-Length: ${length}\r\n`);
+      if (this.isHead || length === 0 || bodiless) this.sink.send(this, head);
+      else if (typeof body === 'string') this.sink.send(this, head + body);
+      else if (length <= COALESCE_MAX_BYTES) {
+        // One buffer, one write: cheaper than a writev of head and body for small values.
+        const headBytes = Buffer.byteLength(head);
+        const out = Buffer.allocUnsafe(headBytes + length);
+        out.write(head, 0);
+        out.set(body!, headBytes);
+        this.sink.send(this, out);
+      } else {
+        this.sink.send(this, head);
+        this.sink.send(this, body!);
+      }
+    }
+    this.finish();
+    return this;
+  }
+
+  /** endWithoutBody ends a response that has no body and no Content-Length (204, 304). */
+  endWithoutBody(): this {
+    if (this.ended || this.aborted) return this;
+    this.sink.send(this, this.headText(''));
+    this.finish();
+    return this;
+  }
+
+  /**
+   * write streams a piece of the body (chunked transfer coding; HTTP/1.0: unframed, then close).
+   * It returns false when the caller should wait for its onWritable handler.
+   */
+  write(data: Uint8Array): boolean {
+    if (this.ended || this.aborted) return false;
+    if (!this.streaming) {
+      this.streaming = true;
+      if (this.http10) this.closeAfter = true;
+      this.sink.send(this, this.headText(this.http10 ? '' : 'Transfer-Encoding: chunked\r\n'));
+    }
+    if (data.byteLength > 0 && !this.isHead) this.chunk(data, data.byteLength);
+    return !this.sink.needsDrain(this);
+  }
+
+  /** close destroys the connection (for a stream that cannot be finished). */
+  close(): void {
+    this.sink.destroy();
+  }
+
+  /** deliver hands a body chunk to the onData handler (called by the connection). */
+  deliver(chunk: Buffer, isLast: boolean): void {
+    if (this.aborted || this.ended) return;
+    this.onDataHandler?.(chunk, isLast);
+  }
+
+  /** abort marks the response abandoned (the connection died or the body never came) and tells the route. */
+  abort(): void {
+    if (this.aborted || this.ended) return;
+    this.aborted = true;
+    this.onAbortedHandler?.();
+  }
+
+  /** writable tells a streaming response it may write again. */
+  writable(): void {
+    if (!this.ended && !this.aborted) this.onWritableHandler?.();
+  }
+
+  private chunk(data: string | Uint8Array, length: number): void {
+    if (this.isHead) return;
+    if (this.http10) this.sink.send(this, data);
+    else {
+      this.sink.send(this, `${length.toString(16)}\r\n`);
+      this.sink.send(this, data);
+      this.sink.send(this, '\r\n');
+    }
+  }
+
+  private headText(framing: string): string {
+    const connection = this.closeAfter
+      ? 'Connection: close\r\n'
+      : this.http10
+        ? 'Connection: keep-alive\r\n'
+        : '';
+    return `HTTP/1.1 ${this.statusLine}\r\n${this.sink.dateLine()}${this.headers}${framing}${connection}\r\n`;
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.sink.ended(this);
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Parsing one HTTP/1.1 request head (RFC 9112 sections 2-3, 6-7): the request line and the header
+ * fields, given as a latin1 string (one char per byte, so offsets are byte offsets and nothing is
+ * decoded twice). Pure and synchronous; http1-connection.ts finds the head's end and calls it.
+ *
+ * What it decides, so the connection never guesses at framing (request smuggling):
+ *  - body framing: `Transfer-Encoding: chunked` or one `Content-Length`. A Content-Length that is
+ *    not digits, or two that differ (also inside one comma list), or both headers: 400. Equal
+ *    duplicates are accepted (RFC 9110 section 8.6 allows it). A transfer coding other than a lone
+ *    `chunked`: 400 (no other coding is implemented).
+ *  - persistence: HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes it
+ *    unless `Connection: keep-alive`.
+ *  - `Expect: 100-continue`.
+ * Limits (docs/api.md, "HTTP/1.1"): a request target over MAX_URL_BYTES is 414, a head over
+ * MAX_HEAD_BYTES is 431.
+ */
+
+/** MAX_URL_BYTES bounds the request target (path and query); over it the answer is 414. */
+export const MAX_URL_BYTES = 32 * 1024;
+/** MAX_HEAD_BYTES bounds the request line plus header fields; over it the answer is 431. */
+export const MAX_HEAD_BYTES = 64 * 1024;
+
+/** RequestHead is a parsed, validated request head. */
+export interface RequestHead {
+  method: string;
+  /** path is the target's path, still percent-encoded (non-ASCII bytes decoded as UTF-8). */
+  path: string;
+  /** query is what follows "?" ("" when none). */
+  query: string;
+  /** minor is the HTTP minor version: 1 or 0. */
+  minor: number;
+  /** names are the header names in lower case, values their values, index for index. */
+  names: string[];
+  values: string[];
+  /** contentLength is the body length (-1 when there is no Content-Length). */
+  contentLength: number;
+  chunked: boolean;
+  keepAlive: boolean;
+  expectContinue: boolean;
+}
+
+/** HeadError is a head that must be refused: its status and why. The connection is closed after it. */
+export interface HeadError {
+  status: 400 | 414 | 431;
+  message: string;
+}
+
+// tchar of RFC 9110 section 5.6.2, as a 128-entry table.
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TCHAR[c.charCodeAt(0)] = 1;
+
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+function bad(message: string): HeadError {
+  return { status: 400, message };
+}
+
+/** isHeadError tells a HeadError from a RequestHead. */
+export function isHeadError(h: RequestHead | HeadError): h is HeadError {
+  return 'status' in h;
+}
+
+/**
+ * parseContentLength reads every Content-Length value (each possibly a comma list): the length,
+ * or a HeadError when one is not a decimal number or two differ.
+ */
+export function parseContentLength(values: readonly string[]): number | HeadError {
+  let length = -1;
+  for (const value of values) {
+    for (const part of value.split(',')) {
+      const text = part.trim();
+      if (!/^\d{1,15}$/.test(text)) return bad(`Content-Length "${value}" is not a decimal number of bytes`);
+      const n = Number(text);
+      if (length !== -1 && n !== length)
+        return bad(`conflicting Content-Length values ${length} and ${n}: refusing an ambiguous body`);
+      length = n;
+    }
+  }
+  return length;
+}
+
+/** hasToken reports whether a comma-separated header value lists `token` (case-insensitive). */
+function hasToken(value: string, token: string): boolean {
+  for (const part of value.split(',')) if (part.trim().toLowerCase() === token) return true;
+  return false;
+}
+
+/** parseTarget splits a request target into path and query; absolute-form loses its scheme and authority. */
+function parseTarget(raw: string): { path: string; query: string } | HeadError {
+  let target = raw;
+  if (target.charCodeAt(0) !== 47 /* '/' */) {
+    const m = /^https?:\/\/[^/?#]*/i.exec(target);
+    if (m === null) {
+      if (target === '*') return { path: '*', query: '' };
+      return bad(`request target "${target.slice(0, 100)}" is not a path`);
+    }
+    target = target.slice(m[0].length);
+    if (target === '' || target.startsWith('?')) target = `/${target}`;
+  }
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return bad('request target has a control character');
+  }
+  // Bytes over 0x7F are not allowed by RFC 3986, but seed clients send raw UTF-8: decode it, and let
+  // the key checks refuse what is not valid UTF-8 (it becomes U+FFFD here).
+  const hash = target.indexOf('#');
+  if (hash >= 0) target = target.slice(0, hash);
+  if (/[\x80-\xff]/.test(target)) target = Buffer.from(target, 'latin1').toString('utf8');
+  const q = target.indexOf('?');
+  return q < 0 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q + 1) };
+}
+
+/** parseHead parses a request head (everything before the blank line, as latin1). */
+export function parseHead(head: string): RequestHead | HeadError {
+  let lineEnd = head.indexOf('\r\n');
+  if (lineEnd < 0) lineEnd = head.length;
+  const sp1 = head.indexOf(' ');
+  const sp2 = head.lastIndexOf(' ', lineEnd - 1);
+  if (sp1 <= 0 || sp2 <= sp1 || sp2 > lineEnd) return bad('malformed request line');
+  if (sp2 - sp1 - 1 > MAX_URL_BYTES)
+    return { status: 414, message: `request target is over ${MAX_URL_BYTES} bytes` };
+  const method = head.slice(0, sp1);
+  if (!isToken(method)) return bad('malformed request method');
+  const version = head.slice(sp2 + 1, lineEnd);
+  let minor: number;
+  if (version === 'HTTP/1.1') minor = 1;
+  else if (version === 'HTTP/1.0') minor = 0;
+  else return bad(`unsupported protocol "${version.slice(0, 20)}"; this server speaks HTTP/1.1 and 1.0`);
+  const target = parseTarget(head.slice(sp1 + 1, sp2));
+  if ('status' in target) return target;
+
+  const names: string[] = [];
+  const values: string[] = [];
+  let lengths: string[] | undefined;
+  let te: string | undefined;
+  let keepAlive = minor === 1;
+  let expectContinue = false;
+  let pos = lineEnd + 2;
+  while (pos < head.length) {
+    let end = head.indexOf('\r\n', pos);
+    if (end < 0) end = head.length;
+    const first = head.charCodeAt(pos);
+    if (first === 0x20 || first === 0x09) return bad('obsolete line folding in a header field');
+    const colon = head.indexOf(':', pos);
+    if (colon < 0 || colon > end) return bad('header field without a colon');
+    const name = head.slice(pos, colon).toLowerCase();
+    if (!isToken(name)) return bad(`malformed header field name "${name.slice(0, 40)}"`);
+    const value = head.slice(colon + 1, end).trim();
+    if (value.includes('\0') || value.includes('\r') || value.includes('\n'))
+      return bad(`header field ${name} has a forbidden character`);
+    names.push(name);
+    values.push(value);
+    switch (name) {
+      case 'content-length':
+        (lengths ??= []).push(value);
+        break;
+      case 'transfer-encoding':
+        te = te === undefined ? value : `${te}, ${value}`;
+        break;
+      case 'connection':
+        if (hasToken(value, 'close')) keepAlive = false;
+        else if (minor === 0 && hasToken(value, 'keep-alive')) keepAlive = true;
+        break;
+      case 'expect':
+        if (value.toLowerCase() === '100-continue') expectContinue = true;
+        break;
+    }
+    pos = end + 2;
+  }
+
+  let contentLength = -1;
+  let chunked = false;
+  if (te !== undefined) {
+    if (lengths !== undefined)
+      return bad('both Transfer-Encoding and Content-Length: refusing an ambiguous body');
+    if (te.trim().toLowerCase() !== 'chunked')
+      return bad(`Transfer-Encoding "${te}" is not supported; only "chunked" is`);
+    if (minor === 0) return bad('Transfer-Encoding in an HTTP/1.0 request');
+    chunked = true;
+  } else if (lengths !== undefined) {
+    const n = parseContentLength(lengths);
+    if (typeof n !== 'number') return n;
+    contentLength = n;
+  }
+  return {
+    method,
+    path: target.path,
+    query: target.query,
+    minor,
+    names,
+    values,
+    contentLength,
+    chunked,
+    keepAlive,
+    expectContinue,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * The HTTP/1.1 server of one listened address, on node:net (node:tls when a certificate is
+ * configured). docs/architecture.md says why distkv does not use uWebSockets.js's HTTP parser:
+ * it closes a connection that pipelines a request while an earlier one is unanswered, and distkv
+ * answers most requests later (from a worker thread, after an fsync).
+ *
+ * Listening is exclusive: an address already in use is a startup error naming it. A route that
+ * throws is answered 500 and logged with its cause (respond.ts logs every 500).
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Logger } from 'pino';
+import { DistkvError } from '../errors.js';
+import { type ConnectionHost, Http1Connection } from './http1-connection.js';
+import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import { sendError } from './respond.js';
+import type { RouteMatch, Router } from './router.js';
+
+// The front door registers a catch-all route; this answers 500 if a router has none.
+const NO_ROUTE: RouteMatch = {
+  handler: (_res, req) => {
+    throw new Error(`no route for ${req.getMethod()} ${req.getUrl()}`);
+  },
+  write: false,
+};
+
+/** ExchangeObserver is told when each request starts and finishes (status 0 when aborted). */
+export interface ExchangeObserver {
+  started(res: HttpResponse): void;
+  finished(res: HttpResponse): void;
+}
+
+/** Http1ServerOptions configure one listener. */
+export interface Http1ServerOptions {
+  host: string;
+  port: number;
+  /** address names the listener in errors and logs. */
+  address: string;
+  /** tls: PEM file paths; both set = HTTPS. */
+  tls?: { cert: string; key: string };
+  router: Router;
+  observer: ExchangeObserver;
+  log: Logger;
+  /** idleTimeoutMs closes connections idle that long with nothing pending (default IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
+}
+
+/** Http1Server accepts connections for one address and serves them with its router. */
+export class Http1Server implements ConnectionHost {
+  private readonly options: Http1ServerOptions;
+  private readonly server: Server;
+  private readonly connections = new Set<Http1Connection>();
+  private dateSecond = 0;
+  private date = '';
+
+  constructor(options: Http1ServerOptions) {
+    this.options = options;
+    const onSocket = (socket: Socket): void => {
+      this.connections.add(new Http1Connection(socket, this, options.idleTimeoutMs));
+    };
+    this.server =
+      options.tls === undefined
+        ? createNetServer({ allowHalfOpen: true, noDelay: true }, onSocket)
+        : createTlsServer(
+            {
+              allowHalfOpen: true,
+              noDelay: true,
+              cert: readFileSync(options.tls.cert),
+              key: readFileSync(options.tls.key),
+            },
+            onSocket,
+          );
+  }
+
+  /** listen binds the address exclusively; it rejects naming the address when it cannot. */
+  listen(): Promise<void> {
+    const { host, port, address } = this.options;
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const why =
+          err.code === 'EADDRINUSE'
+            ? 'the port is in use (is another distkv or another server running there?)'
+            : err.code === 'EADDRNOTAVAIL'
+              ? 'the address is not on this machine'
+              : err.code === 'EACCES'
+                ? 'permission denied (ports below 1024 need privileges)'
+                : err.message;
+        reject(new DistkvError('UNAVAILABLE', `cannot listen on ${address}: ${why}`, { cause: err }));
+      };
+      this.server.once('error', onError);
+      this.server.listen({ host, port, exclusive: true }, () => {
+        this.server.off('error', onError);
+        this.server.on('error', (err) => {
+          this.options.log.error({ err, address }, 'listener error');
+        });
+        resolve();
+      });
+    });
+  }
+
+  /** close stops accepting; open connections finish the requests they sent, then close. */
+  close(): void {
+    this.server.close();
+    for (const c of this.connections) c.drain();
+  }
+
+  /** destroyConnections closes every connection at once (after the drain limit). */
+  destroyConnections(): void {
+    for (const c of this.connections) c.destroy();
+  }
+
+  find(req: HttpRequest): RouteMatch {
+    return this.options.router.find(req.getMethod(), req.getUrl()) ?? NO_ROUTE;
+  }
+
+  handle(res: HttpResponse, req: HttpRequest, match: RouteMatch): void {
+    try {
+      match.handler(res, req);
+    } catch (err) {
+      this.fail(res, err);
+    }
+  }
+
+  fail(res: HttpResponse, err: unknown): void {
+    if (!res.ended && !res.aborted) sendError(res, err);
+    else this.options.log.error({ err, route: res.route }, 'a route threw after answering');
+  }
+
+  started(res: HttpResponse): void {
+    this.options.observer.started(res);
+  }
+
+  finished(res: HttpResponse): void {
+    this.options.observer.finished(res);
+  }
+
+  dateLine(): string {
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== this.dateSecond) {
+      this.dateSecond = second;
+      this.date = `Date: ${new Date(now).toUTCString()}\r\n`;
+    }
+    return this.date;
+  }
+
+  forget(conn: Http1Connection): void {
+    this.connections.delete(conn);
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Scatter/merge of multi-key requests, as pure functions (collection-routes.ts does the I/O):
+ *  - a scan is planned per shard: read from a store this process hosts (the leader if hosted, else
+ *    a hosted replica), ask the owner in another process (grouped by owner, naming the shards it is
+ *    asked for, since it may host others too), or, with `local=1`, report the shard missing; the pages are merged in key byte order and cut to the limit, with
+ *    `next` the last key when any part had more.
+ *  - a batch is split the same way: operations for local leaders, operations per remote owner,
+ *    and those answered at once (invalid, or for another node under `local=1`).
+ */
+import { DistkvError, type WireError } from '../errors.js';
+import type { Target } from '../server/node-plan.js';
+import { compareBytes } from '../util/bytes.js';
+import type { ScanEntry } from '../worker/messages.js';
+import type { BatchOp } from './batch-parse.js';
+
+/** LocalTarget is a store hosted by this process. */
+export type LocalTarget = Target & { local: true };
+
+/** ScanPlan says where each shard's part of a scan comes from. */
+export interface ScanPlan {
+  local: { shard: number; target: LocalTarget }[];
+  /** remote: owner address → the shards it is asked for. */
+  remote: Map<string, number[]>;
+  /** missing: shards left out (`local=1`, or no store and no other owner). */
+  missing: number[];
+}
+
+/** planScan picks a source per shard from the listener's routing tables. */
+export function planScan(
+  shards: readonly number[],
+  writes: readonly Target[],
+  reads: readonly Target[],
+  localOnly: boolean,
+): ScanPlan {
+  const plan: ScanPlan = { local: [], remote: new Map(), missing: [] };
+  for (const shard of shards) {
+    const w = writes[shard]!;
+    const r = reads[shard]!;
+    const target = w.local ? w : r.local ? r : undefined;
+    if (target !== undefined) plan.local.push({ shard, target });
+    else if (!localOnly && !w.local)
+      plan.remote.set(w.address, [...(plan.remote.get(w.address) ?? []), shard]);
+    else plan.missing.push(shard);
+  }
+  return plan;
+}
+
+/**
+ * parseShardList reads the `shards` parameter of a forwarded scan part ("0,2"): distinct shard
+ * indexes below `count`, in ascending order.
+ */
+export function parseShardList(text: string, count: number): number[] {
+  const shards = new Set<number>();
+  for (const part of text.split(',')) {
+    const n = /^\d{1,9}$/.test(part) ? Number(part) : NaN;
+    if (!(n < count))
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `shards must list shard indexes 0..${count - 1} separated by commas, got "${text}"`,
+      );
+    shards.add(n);
+  }
+  return [...shards].sort((x, y) => x - y);
+}
+
+/** ScanPage is one part's answer: its entries in key order, and whether it had more. */
+export interface ScanPage {
+  entries: ScanEntry[];
+  more: boolean;
+}
+
+/** ScanItem is one entry as the JSON page shows it. */
+export type ScanItem = { key: string } & ({ value: string } | { value_base64: string });
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** encodeValue renders bytes for JSON: `{value}` when valid UTF-8 (and not forced), else `{value_base64}`. */
+export function encodeValue(
+  bytes: Uint8Array,
+  forceBase64: boolean,
+): { value: string } | { value_base64: string } {
+  if (!forceBase64) {
+    try {
+      return { value: STRICT_UTF8.decode(bytes) };
+    } catch {
+      // not UTF-8: fall back to base64
+    }
+  }
+  return { value_base64: Buffer.from(bytes).toString('base64') };
+}
+
+/** mergeScan merges parts in key byte order into one page of at most `limit` items and its `next` cursor. */
+export function mergeScan(
+  pages: readonly ScanPage[],
+  limit: number,
+  base64: boolean,
+): { items: ScanItem[]; next: string | null } {
+  const more = pages.some((p) => p.more);
+  const merged = pages.flatMap((p) => p.entries).sort((a, b) => compareBytes(a.key, b.key));
+  const page = merged.slice(0, limit);
+  const items = page.map((e) => ({
+    key: Buffer.from(e.key).toString('utf8'),
+    ...encodeValue(e.value, base64),
+  }));
+  const next = (more || merged.length > limit) && items.length > 0 ? items[items.length - 1]!.key : null;
+  return { items, next };
+}
+
+/** BatchResult is one operation's outcome. */
+export type BatchResult = { ok: true } | { ok: false; error: WireError };
+
+/** IndexedOp is an operation with its position in the batch. */
+export interface IndexedOp {
+  index: number;
+  op: BatchOp & { op: 'set' | 'delete' };
+}
+
+/** BatchPlan splits a batch: local operations with their store, remote ones per owner, answers now. */
+export interface BatchPlan {
+  local: (IndexedOp & { target: LocalTarget })[];
+  remote: Map<string, IndexedOp[]>;
+  settled: { index: number; result: BatchResult }[];
+}
+
+/** planBatch splits `ops` by the leader of each key's shard. */
+export function planBatch(
+  ops: readonly BatchOp[],
+  shardOf: (key: string) => number,
+  writes: readonly Target[],
+  localOnly: boolean,
+): BatchPlan {
+  const plan: BatchPlan = { local: [], remote: new Map(), settled: [] };
+  ops.forEach((op, index) => {
+    if (op.op === 'invalid') {
+      plan.settled.push({ index, result: { ok: false, error: op.error } });
+      return;
+    }
+    const shard = shardOf(op.key);
+    const t = writes[shard]!;
+    if (t.local) plan.local.push({ index, op, target: t });
+    else if (localOnly)
+      plan.settled.push({
+        index,
+        result: {
+          ok: false,
+          error: {
+            code: 'WRONG_NODE',
+            message: `key belongs to shard ${shard}, led by ${t.address}; send this operation there`,
+          },
+        },
+      });
+    else plan.remote.set(t.address, [...(plan.remote.get(t.address) ?? []), { index, op }]);
+  });
+  return plan;
+}
+
+/** toWireOp is an operation as forwarded to its owner (values as base64). */
+export function toWireOp(op: IndexedOp['op']): Record<string, string> {
+  return op.op === 'set'
+    ? { op: 'set', key: op.key, value_base64: op.value.toString('base64') }
+    : { op: 'delete', key: op.key };
+}

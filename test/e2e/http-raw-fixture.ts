@@ -1,0 +1,133 @@
+/**
+ * The in-process fixture of the raw-socket suites: an HTTP/1.1 server (src/http/http1-*.ts) on a
+ * free loopback port with routes that answer now, later (out of order), stream, store bodies or
+ * throw, and counters of what the routes saw.
+ */
+import { pino } from 'pino';
+import type { HttpResponse } from '../../src/http/http1-exchange.js';
+import { Http1Server } from '../../src/http/http1-server.js';
+import { Router } from '../../src/http/router.js';
+import { freePort } from '../helpers/ports.js';
+
+/** Counts is what the fixture's routes and observer saw. */
+export interface Counts {
+  started: number;
+  finished: number;
+  aborted: number;
+  bodies: number;
+  /** maxWaiting is the most requests waiting on a timer at once (reset it before a test). */
+  maxWaiting: number;
+}
+
+/** TestServer is a running fixture server. */
+export interface TestServer {
+  port: number;
+  server: Http1Server;
+  store: Map<string, string>;
+  counts: Counts;
+  /** startExtra starts another server with the same routes (to close it, or with other limits). */
+  startExtra(options: { idleTimeoutMs?: number }): Promise<{ port: number; server: Http1Server }>;
+  stop(): void;
+}
+
+/** get and put format raw requests. */
+export const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: t\r\n${extra}\r\n`;
+export const put = (path: string, body: string): string =>
+  `PUT ${path} HTTP/1.1\r\nHost: t\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+/** startTestServer starts the fixture server. */
+export async function startTestServer(): Promise<TestServer> {
+  const store = new Map<string, string>();
+  const counts: Counts = { started: 0, finished: 0, aborted: 0, bodies: 0, maxWaiting: 0 };
+  let waiting = 0;
+  // later answers after a delay, so responses complete out of order.
+  const later = (res: HttpResponse, ms: number, fn: () => void): void => {
+    waiting++;
+    counts.maxWaiting = Math.max(counts.maxWaiting, waiting);
+    setTimeout(() => {
+      waiting--;
+      if (!res.aborted) fn();
+    }, ms);
+  };
+  const router = new Router();
+  router.get('/now', (res, req) => {
+    res.writeHeader('X-Q', req.getQuery()).end(`now ${req.getQuery()}`);
+  });
+  router.get('/later', (res, req) => {
+    const q = new URLSearchParams(req.getQuery());
+    later(res, Number(q.get('ms') ?? '0'), () => {
+      res.end(`later ${q.get('i') ?? ''}`);
+    });
+  });
+  router.put('/store/*', (res, req) => {
+    const key = req.getUrl().slice(7);
+    const ms = Number(new URLSearchParams(req.getQuery()).get('ms') ?? '0');
+    const parts: Buffer[] = [];
+    res.onAborted(() => {
+      counts.aborted++;
+    });
+    res.onData((chunk, isLast) => {
+      parts.push(Buffer.from(chunk));
+      if (!isLast) return;
+      counts.bodies++;
+      const value = Buffer.concat(parts).toString();
+      later(res, ms, () => {
+        store.set(key, value);
+        res.writeStatus('204 No Content').endWithoutBody();
+      });
+    });
+  });
+  router.get('/store/*', (res, req) => {
+    const v = store.get(req.getUrl().slice(7));
+    if (v === undefined) res.writeStatus('404 Not Found').end('missing');
+    else res.end(v);
+  });
+  router.get('/stream', (res) => {
+    res.writeHeader('Content-Type', 'text/plain');
+    res.write(Buffer.from('one,'));
+    later(res, 5, () => {
+      res.write(Buffer.from('two,'));
+      res.end('three');
+    });
+  });
+  router.get('/throw', () => {
+    throw new Error('route bug');
+  });
+  router.any('/*', (res) => {
+    res.writeStatus('404 Not Found').end('no route');
+  });
+  const start = async (
+    observer: { started(): void; finished(): void },
+    options: { idleTimeoutMs?: number },
+  ): Promise<{ port: number; server: Http1Server }> => {
+    const port = await freePort();
+    const server = new Http1Server({
+      host: '127.0.0.1',
+      port,
+      address: `127.0.0.1:${port}`,
+      router,
+      observer,
+      log: pino({ level: 'silent' }),
+      ...options,
+    });
+    await server.listen();
+    return { port, server };
+  };
+  const main = await start(
+    {
+      started: () => counts.started++,
+      finished: () => counts.finished++,
+    },
+    {},
+  );
+  return {
+    ...main,
+    store,
+    counts,
+    startExtra: (options) => start({ started: () => undefined, finished: () => undefined }, options),
+    stop: () => {
+      main.server.close();
+      main.server.destroyConnections();
+    },
+  };
+}

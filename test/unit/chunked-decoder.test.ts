@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { ChunkedDecoder } from '../../src/http/chunked-decoder.js';
+
+/** decode feeds `wire` cut at `cuts` and returns the body, whether it ended, and the bytes left over. */
+function decode(wire: Buffer, cuts: number[]): { body: Buffer; done: boolean; rest: number; error?: string } {
+  const d = new ChunkedDecoder();
+  const parts: Buffer[] = [];
+  const bounds = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+  let from = 0;
+  for (const to of [...bounds, wire.length]) {
+    if (to < from) continue;
+    const piece = wire.subarray(from, to);
+    const r = d.feed(piece, (data) => parts.push(Buffer.from(data)));
+    from = to;
+    if (r.error !== undefined) return { body: Buffer.concat(parts), done: true, rest: 0, error: r.error };
+    if (r.done)
+      return {
+        body: Buffer.concat(parts),
+        done: true,
+        rest: wire.length - (from - piece.length + r.consumed),
+      };
+  }
+  return { body: Buffer.concat(parts), done: false, rest: 0 };
+}
+
+function encode(chunks: Buffer[], trailer = ''): Buffer {
+  const out: Buffer[] = [];
+  for (const c of chunks)
+    if (c.length > 0) out.push(Buffer.from(`${c.length.toString(16)};ext=1\r\n`), c, Buffer.from('\r\n'));
+  out.push(Buffer.from(`0\r\n${trailer}\r\n`));
+  return Buffer.concat(out);
+}
+
+describe('chunked body decoding', () => {
+  it('decodes a body cut anywhere into the same bytes, and stops right after the last chunk (seeded property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.boolean(),
+        (chunks, cuts, withTrailer) => {
+          const bufs = chunks.map((c) => Buffer.from(c));
+          const wire = Buffer.concat([
+            encode(bufs, withTrailer ? 'X-Sum: 1\r\n' : ''),
+            Buffer.from('GET / HTTP/1.1'),
+          ]);
+          const r = decode(wire, cuts);
+          assert.equal(r.error, undefined);
+          assert.ok(r.done);
+          assert.deepEqual(r.body, Buffer.concat(bufs));
+          assert.equal(r.rest, 'GET / HTTP/1.1'.length, 'the next request is left unread');
+        },
+      ),
+      { seed: 1301, numRuns: 300 },
+    );
+  });
+
+  it('refuses a size that is not hexadecimal, data longer than its size, and an endless size line', () => {
+    assert.match(decode(Buffer.from('zz\r\nab\r\n0\r\n\r\n'), []).error ?? '', /not hexadecimal/);
+    assert.match(decode(Buffer.from('2\r\nabc\r\n0\r\n\r\n'), []).error ?? '', /longer than its size/);
+    assert.match(decode(Buffer.from('1'.repeat(5000)), []).error ?? '', /too long/);
+    assert.match(decode(Buffer.from('-1\r\n'), []).error ?? '', /not hexadecimal/);
+  });
+
+  it('waits for more input when the body is incomplete', () => {
+    const r = decode(Buffer.from('5\r\nab'), [1, 3]);
+    assert.equal(r.done, false);
+    assert.equal(r.body.toString(), 'ab');
+  });
+});

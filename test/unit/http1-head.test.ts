@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  type HeadError,
+  isHeadError,
+  MAX_URL_BYTES,
+  parseContentLength,
+  parseHead,
+  type RequestHead,
+} from '../../src/http/http1-head.js';
+
+const ok = (head: string): RequestHead => {
+  const h = parseHead(head);
+  if (isHeadError(h)) assert.fail(`expected a head, got ${h.status} ${h.message}`);
+  return h;
+};
+const refused = (head: string): HeadError => {
+  const h = parseHead(head);
+  if (!isHeadError(h)) assert.fail(`expected a refusal of ${JSON.stringify(head)}`);
+  return h;
+};
+
+describe('HTTP/1.1 request head parsing', () => {
+  it('splits the target into path and query and keeps percent-encoding', () => {
+    const h = ok('GET /kv/a%2Fb?x=1&y=%20 HTTP/1.1\r\nHost: a');
+    assert.equal(h.method, 'GET');
+    assert.equal(h.path, '/kv/a%2Fb');
+    assert.equal(h.query, 'x=1&y=%20');
+    assert.deepEqual([h.minor, h.keepAlive, h.contentLength, h.chunked], [1, true, -1, false]);
+    assert.deepEqual(h.names, ['host']);
+  });
+
+  it('keeps HTTP/1.0 alive only with Connection: keep-alive, and HTTP/1.1 unless Connection: close', () => {
+    assert.equal(ok('GET / HTTP/1.0').keepAlive, false);
+    assert.equal(ok('GET / HTTP/1.0\r\nConnection: Keep-Alive').keepAlive, true);
+    assert.equal(ok('GET / HTTP/1.1\r\nConnection: close').keepAlive, false);
+    assert.equal(ok('GET / HTTP/1.1\r\nConnection: upgrade, close').keepAlive, false);
+  });
+
+  it('accepts one Content-Length and equal duplicates; refuses different, invalid and negative ones', () => {
+    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nContent-Length: 5').contentLength, 5);
+    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5').contentLength, 5);
+    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nContent-Length: 5, 5').contentLength, 5);
+    assert.match(
+      refused('PUT /kv/a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5').message,
+      /conflicting/,
+    );
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nContent-Length: 3, 5').status, 400);
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nContent-Length: -1').status, 400);
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nContent-Length: 0x10').status, 400);
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nContent-Length: ').status, 400);
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nContent-Length: 1 2').status, 400);
+    assert.equal(refused(`PUT /kv/a HTTP/1.1\r\nContent-Length: ${'9'.repeat(16)}`).status, 400);
+    assert.deepEqual(parseContentLength(['007']), 7);
+  });
+
+  it('reads chunked framing and refuses it together with Content-Length, other codings and HTTP/1.0', () => {
+    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nTransfer-Encoding: Chunked').chunked, true);
+    assert.match(
+      refused('PUT /kv/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3').message,
+      /both/,
+    );
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nTransfer-Encoding: gzip, chunked').status, 400);
+    assert.equal(
+      refused('PUT /kv/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked').status,
+      400,
+    );
+    assert.equal(refused('PUT /kv/a HTTP/1.0\r\nTransfer-Encoding: chunked').status, 400);
+  });
+
+  it('notes Expect: 100-continue', () => {
+    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 1').expectContinue, true);
+  });
+
+  it('refuses malformed request lines, header lines and versions with 400', () => {
+    for (const head of [
+      'GET /',
+      'GET  / HTTP/1.1',
+      'G@T / HTTP/1.1',
+      'GET / HTTP/2.0',
+      'GET / HTTP/1.1\r\nno-colon',
+      'GET / HTTP/1.1\r\nbad name: x',
+      'GET / HTTP/1.1\r\nHost : x',
+      'GET / HTTP/1.1\r\nA: b\r\n folded',
+      'GET / HTTP/1.1\r\nA: b\0c',
+      'GET a/b HTTP/1.1',
+    ])
+      assert.equal(refused(head).status, 400, JSON.stringify(head));
+  });
+
+  it('answers 414 for a target over MAX_URL_BYTES', () => {
+    assert.equal(refused(`GET /${'a'.repeat(MAX_URL_BYTES)} HTTP/1.1`).status, 414);
+  });
+
+  it('takes absolute-form targets and decodes raw UTF-8 bytes in them', () => {
+    const h = ok('GET http://host:1/kv/x?y=1 HTTP/1.1');
+    assert.deepEqual([h.path, h.query], ['/kv/x', 'y=1']);
+    const raw = Buffer.from('/kv/€', 'utf8').toString('latin1');
+    assert.equal(ok(`GET ${raw} HTTP/1.1`).path, '/kv/€');
+  });
+});

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DistkvError } from '../../src/errors.js';
+import { type BatchOp, decodeBase64, parseBatch } from '../../src/http/batch-parse.js';
+import {
+  encodeValue,
+  mergeScan,
+  parseShardList,
+  planBatch,
+  planScan,
+  toWireOp,
+} from '../../src/http/scatter-merge.js';
+import type { Target } from '../../src/server/node-plan.js';
+
+const local = (store: number, role: 'leader' | 'replica' = 'leader'): Target => ({
+  local: true,
+  worker: 0,
+  store,
+  role,
+  leaderStore: undefined,
+});
+const remote = (address: string): Target => ({ local: false, address });
+const entry = (key: string, value = key): { key: Uint8Array; value: Uint8Array } => ({
+  key: Buffer.from(key),
+  value: Buffer.from(value),
+});
+
+describe('scan planning and merging', () => {
+  // shard 0: leader here; shard 1: only a replica here; shards 2 and 3: led by B; shard 4: led by C
+  const writes = [local(0), remote('B'), remote('B'), remote('B'), remote('C')];
+  const reads = [local(0), local(1, 'replica'), remote('B'), remote('B'), remote('C')];
+
+  it('reads hosted stores (leader first, else a replica) and groups the other shards by owner', () => {
+    const plan = planScan([0, 1, 2, 3, 4], writes, reads, false);
+    assert.deepEqual(
+      plan.local.map((p) => [p.shard, p.target.store]),
+      [
+        [0, 0],
+        [1, 1],
+      ],
+    );
+    assert.deepEqual(
+      [...plan.remote],
+      [
+        ['B', [2, 3]],
+        ['C', [4]],
+      ],
+    );
+    assert.deepEqual(plan.missing, []);
+  });
+
+  it('with local=1 reports the shards it does not host as missing instead of asking their owners', () => {
+    const plan = planScan([0, 1, 2, 3, 4], writes, reads, true);
+    assert.equal(plan.remote.size, 0);
+    assert.deepEqual(plan.missing, [2, 3, 4]);
+  });
+
+  it('reads the shards of a forwarded part as distinct indexes below the shard count', () => {
+    assert.deepEqual(parseShardList('3,1,3', 4), [1, 3]);
+    for (const bad of ['', '4', '-1', '1,,2', 'a', '1.5', ' 1'])
+      assert.throws(() => parseShardList(bad, 4), /shards must list/, JSON.stringify(bad));
+  });
+
+  it('merges parts in key byte order, cuts to the limit and sets next when anything is left', () => {
+    const pages = [
+      { entries: [entry('b'), entry('d')], more: false },
+      { entries: [entry('a'), entry('c'), entry('é')], more: false },
+    ];
+    const r = mergeScan(pages, 3, false);
+    assert.deepEqual(
+      r.items.map((i) => i.key),
+      ['a', 'b', 'c'],
+    );
+    assert.equal(r.next, 'c');
+    const all = mergeScan(pages, 10, false);
+    assert.deepEqual(
+      all.items.map((i) => i.key),
+      ['a', 'b', 'c', 'd', 'é'],
+    );
+    assert.equal(all.next, null);
+    assert.equal(mergeScan([{ entries: [entry('a')], more: true }], 10, false).next, 'a', 'a part had more');
+    assert.deepEqual(mergeScan([], 10, false), { items: [], next: null });
+  });
+
+  it('gives values as UTF-8 text when they are, else (or when asked) as base64', () => {
+    assert.deepEqual(encodeValue(Buffer.from('héllo'), false), { value: 'héllo' });
+    assert.deepEqual(encodeValue(Buffer.from([0xff, 0x00]), false), { value_base64: '/wA=' });
+    assert.deepEqual(encodeValue(Buffer.from('x'), true), { value_base64: 'eA==' });
+  });
+});
+
+describe('batch parsing and planning', () => {
+  const code = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (err) {
+      assert.ok(err instanceof DistkvError);
+      return err.code;
+    }
+    return 'none';
+  };
+  const parse = (doc: unknown): BatchOp[] => parseBatch(Buffer.from(JSON.stringify(doc)), 1024, 16);
+
+  it('refuses a body that is not a list of operations as a whole', () => {
+    assert.equal(
+      code(() => parseBatch(Buffer.from('{not json'), 1024, 16)),
+      'INVALID_BODY',
+    );
+    assert.equal(
+      code(() => parse({ nope: 1 })),
+      'INVALID_BODY',
+    );
+    assert.deepEqual(parse({ ops: [{ op: 'delete', key: 'a' }] }), [{ op: 'delete', key: 'a' }]);
+  });
+
+  it('answers an invalid operation in its place: bad base64, a lone surrogate, a long value, a missing key', () => {
+    const ops = parse([
+      { op: 'set', key: 'a', value_base64: '!!!' },
+      { op: 'set', key: 'b', value_base64: 'eA' },
+      { op: 'set', key: '\ud800', value: 'x' },
+      { op: 'set', key: 'c', value: '\udc00' },
+      { op: 'set', key: 'd', value: 'x'.repeat(17) },
+      { op: 'set', value: 'x' },
+      { op: 'frob', key: 'e' },
+      { op: 'set', key: 'ok', value_base64: 'eA==' },
+    ]);
+    assert.deepEqual(
+      ops.map((o) => (o.op === 'invalid' ? o.error.code : o.op)),
+      [
+        'INVALID_BODY',
+        'INVALID_BODY',
+        'INVALID_KEY',
+        'INVALID_BODY',
+        'VALUE_TOO_LARGE',
+        'MISSING_KEY',
+        'INVALID_BODY',
+        'set',
+      ],
+    );
+    assert.deepEqual(ops[7], { op: 'set', key: 'ok', value: Buffer.from('x') });
+  });
+
+  it('decodes only canonical base64', () => {
+    assert.deepEqual(decodeBase64('', 'v'), Buffer.alloc(0));
+    assert.deepEqual(decodeBase64('AAEC', 'v'), Buffer.from([0, 1, 2]));
+    for (const bad of ['A', 'AA=', 'A===', 'AB C', 'AB-_'])
+      assert.equal(
+        code(() => decodeBase64(bad, 'v')),
+        'INVALID_BODY',
+        bad,
+      );
+  });
+
+  it('splits operations into local stores, remote owners, and answers given at once', () => {
+    const writes = [local(0), remote('B')];
+    const ops: BatchOp[] = [
+      { op: 'set', key: 'k0', value: Buffer.from('v') },
+      { op: 'delete', key: 'k1' },
+      { op: 'invalid', error: { code: 'INVALID_KEY', message: 'x' } },
+      { op: 'set', key: 'k1b', value: Buffer.from('w') },
+    ];
+    const shardOf = (key: string): number => (key.startsWith('k1') ? 1 : 0);
+    const plan = planBatch(ops, shardOf, writes, false);
+    assert.deepEqual(
+      plan.local.map((p) => p.index),
+      [0],
+    );
+    assert.deepEqual(
+      plan.remote.get('B')?.map((p) => p.index),
+      [1, 3],
+    );
+    assert.deepEqual(
+      plan.settled.map((s) => s.index),
+      [2],
+    );
+    assert.deepEqual(
+      plan.remote.get('B')?.map((p) => toWireOp(p.op)),
+      [
+        { op: 'delete', key: 'k1' },
+        { op: 'set', key: 'k1b', value_base64: 'dw==' },
+      ],
+    );
+    const localOnly = planBatch(ops, shardOf, writes, true);
+    assert.equal(localOnly.remote.size, 0);
+    assert.deepEqual(
+      localOnly.settled.map((s) => [s.index, s.result.ok ? 'ok' : s.result.error.code]),
+      [
+        [1, 'WRONG_NODE'],
+        [2, 'INVALID_KEY'],
+        [3, 'WRONG_NODE'],
+      ],
+    );
+  });
+});

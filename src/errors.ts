@@ -51,6 +51,8 @@ export const ERROR_CATALOGUE = {
   UNAVAILABLE: { status: 503 },
   /** thrown when the node is draining for shutdown. */
   DRAINING: { status: 503 },
+  /** thrown when a write reaches a shard whose leader is being switched (retry after Retry-After seconds). */
+  SWITCHING_LEADER: { status: 503 },
   /** thrown when a shard's owner cannot be reached. */
   SHARD_UNREACHABLE: { status: 503 },
   /** thrown when a read with `max_lag_ms` reaches a replica that cannot prove it is that close to its leader. */

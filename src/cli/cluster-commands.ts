@@ -47,7 +47,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         out.doc({ ...doc, shards: merged, down: [...down] });
         return down.size > 0 ? 1 : 0;
       }
-      const rows = [['SHARD', 'SLOTS', 'LEADER', 'LAST SEQ', 'REPLICAS (state, lag)']];
+      const rows = [['SHARD', 'SLOTS', 'EPOCH', 'LEADER', 'LAST SEQ', 'REPLICAS (state, lag)']];
       for (const s of merged) {
         const replicas = s.replicas
           .map((r) =>
@@ -61,7 +61,8 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         rows.push([
           `${s.idx} ${s.name}`,
           `${s.slots[0]}-${s.slots[1]}`,
-          s.leader.down ? `${s.leader.address} (DOWN)` : s.leader.address,
+          String(s.epoch ?? 0),
+          s.leader.down ? `NO LEADER: ${s.leader.address} (DOWN)` : s.leader.address,
           String(s.leader.last_seq ?? '-'),
           replicas || '-',
         ]);
@@ -75,7 +76,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
             .trimEnd(),
         );
       out.line(
-        `config version ${doc.version}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}`,
+        `config version ${doc.version}, live map version ${doc.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}`,
       );
       return down.size > 0 ? 1 : 0;
     },

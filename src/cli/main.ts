@@ -43,6 +43,10 @@ const VERBS: Record<string, Verb> = {
   ...clientVerbs(KV_VERBS),
   ...clientVerbs(CLUSTER_VERBS),
   ...clientVerbs(BACKUP_VERBS),
+  failover: {
+    help: "move a shard's leadership to a replica (planned, or --force without the leader)",
+    run: async (argv) => (await import('./failover.js')).failoverCommand(argv),
+  },
   load: {
     help: 'bulk-load JSON lines into empty stores (server stopped)',
     run: async (argv) => (await import('./load.js')).load(argv),

@@ -9,7 +9,10 @@
  * one key) are retried on connection errors with capped exponential backoff. Errors come back as
  * DistkvError with the server's stable code; an owner that cannot be reached is SHARD_UNREACHABLE
  * naming the shard. Values are bytes (`Buffer`) everywhere; every call takes an AbortSignal and then
- * rejects with the signal's reason, without retrying.
+ * rejects with the signal's reason, without retrying. The live map (docs/failover.md) moves leaders: a response whose
+ * `X-Distkv-Map` version is above the client's makes it reload `/cluster`, a write held during a
+ * leader switch (503 SWITCHING_LEADER, not executed) is sent again after a short wait, up to
+ * SWITCH_WAIT_MS, and a key whose owner is unreachable is routed once more after a reload.
  */
 import type { Pool } from 'undici';
 import { DistkvError, codeForStatus, isErrorCode } from '../errors.js';
@@ -33,6 +36,9 @@ import type {
 } from './types.js';
 
 const MAX_REDIRECTS = 5;
+/** SWITCH_WAIT_MS bounds how long a request held by a leader switch is retried. */
+const SWITCH_WAIT_MS = 15000;
+const SWITCH_RETRY_MS = 100;
 const DEFAULT_PAGE_SIZE = 1000;
 
 type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
@@ -48,6 +54,8 @@ export class DistkvClient {
   private readonly origins: string[];
   private readonly pools = new Map<string, Pool>();
   private map: ShardMap | undefined;
+  private configHash: string | undefined;
+  private mapVersion = 0;
   private reloading: Promise<void> | undefined;
   private scheme: string;
   private rr = 0;
@@ -68,9 +76,14 @@ export class DistkvClient {
     };
   }
 
-  /** version is the topology hash the client routes with (undefined before the first load). */
+  /** version is the config hash the client routes with (undefined before the first load). */
   get version(): string | undefined {
-    return this.map?.hash;
+    return this.configHash;
+  }
+
+  /** liveMapVersion is the version of the live map the client routes with (0 before the first load). */
+  get liveMapVersion(): number {
+    return this.mapVersion;
   }
 
   /** topology returns the routing table (shards, slot ranges, owners), loading it first if needed. */
@@ -208,7 +221,19 @@ export class DistkvClient {
       method === 'GET' && this.o.replicaReads && shard.replicas.length > 0
         ? shard.replicas[this.rr++ % shard.replicas.length]!
         : shard.address;
-    return this.send(method, node, `/kv/${encodeURIComponent(key)}${query}`, body, true, signal, shard);
+    const path = `/kv/${encodeURIComponent(key)}${query}`;
+    try {
+      return await this.send(method, node, path, body, true, signal, shard);
+    } catch (err) {
+      // The owner may have failed over: route once more if the cluster now names another leader.
+      if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE' || signal?.aborted === true)
+        throw err;
+      const before = this.mapVersion;
+      await this.reload().catch(() => undefined);
+      if (this.mapVersion === before || this.map === undefined) throw err;
+      const moved = this.map.shard(shard.idx);
+      return this.send(method, moved.address, path, body, true, signal, moved);
+    }
   }
 
   /** send performs a request at `node`, following redirects and retrying connection errors when `idempotent`. */
@@ -223,6 +248,7 @@ export class DistkvClient {
   ): Promise<Reply> {
     let origin = `${this.scheme}://${node}`;
     let target = path;
+    const switchDeadline = performance.now() + SWITCH_WAIT_MS;
     for (let attempt = 0, redirects = 0; ;) {
       signal?.throwIfAborted();
       this.stats.requests++;
@@ -242,6 +268,12 @@ export class DistkvClient {
         throw new DistkvError('SHARD_UNREACHABLE', `${what} is unreachable: ${(err as Error).message}`, {
           cause: err,
         });
+      }
+      if (res.map !== undefined && res.map > this.mapVersion) void this.reload().catch(() => undefined);
+      if (res.status === 503 && idempotent && performance.now() < switchDeadline && isSwitching(res.body)) {
+        this.stats.retries++;
+        await sleep(SWITCH_RETRY_MS, signal);
+        continue;
       }
       if (res.status === 307 || res.status === 308) {
         const location = res.location;
@@ -306,14 +338,12 @@ export class DistkvClient {
             slots: { first: s.slots[0], last: s.slots[1] },
           })),
         );
-        if (map.hash !== doc.version)
-          throw new DistkvError(
-            'INTERNAL',
-            `topology hash mismatch: computed ${map.hash}, node says ${doc.version}`,
-          );
         this.scheme = new URL(origin).protocol.replace(':', '');
         this.map = map;
         this.stats.topologyLoads++;
+        // The leaders follow the live map, so `version` (the config hash) is not a hash of these addresses.
+        this.configHash = doc.version;
+        this.mapVersion = doc.map_version ?? 0;
         return;
       } catch (err) {
         last = err;
@@ -329,6 +359,10 @@ export class DistkvClient {
   private firstNode(): string {
     return new URL(this.origins[0]!).host;
   }
+}
+
+function isSwitching(body: Buffer): boolean {
+  return errorOf(503, body).code === 'SWITCHING_LEADER';
 }
 
 /** decodeScanPage parses a `/kv?encoding=base64` page (values as `value_base64`, or `value` from nodes that send UTF-8). */

@@ -11,6 +11,8 @@ export interface Reply {
   location: string | undefined;
   /** config is X-Distkv-Config: the topology hash of a node that redirected. */
   config: string | undefined;
+  /** map is X-Distkv-Map: the live map version of the node that answered (redirects, held writes). */
+  map: number | undefined;
   /** seq is X-Distkv-Seq: the seq of an acknowledged write. */
   seq: string | undefined;
   /** existed is X-Distkv-Existed of a DELETE ("1" or "0"). */
@@ -57,6 +59,7 @@ export function exchange(
       body: EMPTY,
       location: undefined,
       config: undefined,
+      map: undefined,
       seq: undefined,
       existed: undefined,
     };
@@ -79,6 +82,8 @@ export function exchange(
         reply.status = status;
         reply.location = one(h.location);
         reply.config = one(h['x-distkv-config']);
+        const map = one(h['x-distkv-map']);
+        reply.map = map === undefined ? undefined : Number(map);
         reply.seq = one(h['x-distkv-seq']);
         reply.existed = one(h['x-distkv-existed']);
       },

@@ -88,6 +88,8 @@ export interface ClusterShard {
   name: string;
   /** slots is the first and last slot of the shard's range. */
   slots: [number, number];
+  /** epoch is the term of the shard's current leader (docs/failover.md). */
+  epoch?: number;
   leader: { address: string; local: boolean; last_seq?: number };
   replicas: ClusterReplica[];
 }
@@ -96,6 +98,8 @@ export interface ClusterShard {
 export interface ClusterView {
   /** version is the topology hash every node and client compares. */
   version: string;
+  /** map_version is the version of the live map the leaders below follow (docs/failover.md). */
+  map_version?: number;
   slots: number;
   node: string;
   hosted_nodes: string[];

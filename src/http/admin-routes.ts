@@ -33,9 +33,13 @@ export function replicaView(
   };
 }
 
-/** clusterView is the topology document of GET /cluster. */
+/**
+ * clusterView is the topology document of GET /cluster: `version` fingerprints the config, `map` is
+ * the live map (leaders, epochs, map version) that the shards' leader and replica addresses follow.
+ */
 export function clusterView(ctx: HttpContext): unknown {
   const hosted = new Set(ctx.plan.listeners.map((l) => l.address));
+  const live = ctx.liveMap.current;
   // A hosted store that could not open shows as failed, with the cause.
   const failed = (index: number | undefined): { state?: string; error?: string } => {
     const f = index === undefined ? undefined : ctx.pool.storeFailure(index);
@@ -43,6 +47,7 @@ export function clusterView(ctx: HttpContext): unknown {
   };
   return {
     version: ctx.shardMap.hash,
+    map_version: live.version,
     slots: 16384,
     node: ctx.listener.address,
     hosted_nodes: [...hosted],
@@ -53,17 +58,19 @@ export function clusterView(ctx: HttpContext): unknown {
         return r === undefined ? [] : [[a, r]];
       }),
     ),
-    shards: ctx.shardMap.shards.map((s) => {
+    shards: ctx.liveMap.shards().map((s) => {
       const leader = ctx.plan.stores.find((st) => st.shard.idx === s.idx && st.role === 'leader');
       const leaderSeq = leader === undefined ? undefined : ctx.pool.lastSeq(leader.index);
       return {
         idx: s.idx,
         name: s.name,
         slots: [s.slots.first, s.slots.last],
+        epoch: live.shards.find((l) => l.idx === s.idx)?.epoch ?? 0,
         leader: {
           address: s.address,
           local: hosted.has(s.address),
           ...(leaderSeq === undefined ? {} : { last_seq: leaderSeq }),
+          ...(ctx.liveMap.writesFenced(s.idx) ? { writes_held: true } : {}),
           ...failed(leader?.index),
         },
         replicas: s.replicas.map((address) => {
@@ -75,6 +82,7 @@ export function clusterView(ctx: HttpContext): unknown {
         }),
       };
     }),
+    map: live,
     peers: ctx.peers.view(),
   };
 }

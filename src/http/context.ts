@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { ShardMap } from '../routing/shard-map.js';
+import type { MapKeeper } from '../server/map-keeper.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { PeerCheck } from '../server/peer-check.js';
 import type { WorkerPool } from '../server/worker-pool.js';
@@ -25,7 +26,10 @@ export interface NodeState {
 /** SharedContext is the part of the context common to all listeners. */
 export interface SharedContext {
   config: Config;
+  /** shardMap routes keys to shards; its hash fingerprints the config (sharding.toml), not the live map. */
   shardMap: ShardMap;
+  /** liveMap holds who leads each shard now (src/routing/live-map.ts). */
+  liveMap: MapKeeper;
   plan: NodePlan;
   pool: WorkerPool;
   metrics: HttpMetrics;

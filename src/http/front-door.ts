@@ -13,6 +13,7 @@ import { secondsSince } from './http-metrics.js';
 import type { HttpResponse } from './http1-exchange.js';
 import { type ExchangeObserver, Http1Server } from './http1-server.js';
 import { registerKvRoutes, registerSeedKeyRoutes } from './kv-routes.js';
+import { registerFailoverRoutes } from './failover-routes.js';
 import { registerReplRoutes } from './repl-routes.js';
 import { Router } from './router.js';
 
@@ -56,6 +57,7 @@ export class FrontDoor {
       registerSeedKeyRoutes(router, ctx);
       registerAdminRoutes(router, ctx);
       registerReplRoutes(router, ctx);
+      registerFailoverRoutes(router, ctx);
       registerFallbackRoutes(router, ctx);
       const server = new Http1Server({
         host: listener.host,

@@ -6,6 +6,7 @@
  * or submits one operation to the owning worker, which answers through a KeyRequest.
  */
 import { DistkvError, toDistkvError } from '../errors.js';
+import { MAP_HEADER } from '../routing/live-map.js';
 import { describeLag, lagHeader, provablyWithin, replicaLag } from '../replication/lag.js';
 import { slotOf } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
@@ -132,10 +133,24 @@ function placeKey(
   const slot = slotOf(key);
   const shard = ctx.shardMap.shardOfSlot(slot);
   const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
+  if (target.local && write && ctx.liveMap.writesFenced(shard)) {
+    // Held, not failed: the write was not executed, and the client may send it again.
+    const e = new DistkvError('SWITCHING_LEADER', `shard ${shard}'s leader is being switched; retry shortly`);
+    sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
+    return undefined;
+  }
   if (target.local) return { shard, owner: undefined };
   if (ctx.proxy && req.getHeader(FORWARDED_HEADER) === '') return { shard, owner: target.address };
   res.route = 'redirect';
-  sendRedirect(res, ctx.scheme, url, query, { shard, slot, owner: target.address }, ctx.shardMap.hash);
+  sendRedirect(
+    res,
+    ctx.scheme,
+    url,
+    query,
+    { shard, slot, owner: target.address },
+    ctx.shardMap.hash,
+    ctx.liveMap.current.version,
+  );
   return undefined;
 }
 

@@ -41,9 +41,9 @@ function leaderTarget(ctx: HttpContext, shard: number): Target & { local: true }
   return t;
 }
 
-/** replicaOf returns the `replica` parameter when it names a configured replica of `shard`. */
+/** replicaOf returns the `replica` parameter when it names a replica of `shard` in the live map (docs/failover.md). */
 function replicaOf(ctx: HttpContext, shard: number, replica: string | undefined): string {
-  const configured = ctx.shardMap.shard(shard).replicas;
+  const configured = ctx.liveMap.current.shards.find((s) => s.idx === shard)?.replicas ?? [];
   if (replica !== undefined && configured.includes(replica)) return replica;
   throw new DistkvError(
     'UNKNOWN_REPLICA',

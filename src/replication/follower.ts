@@ -48,6 +48,8 @@ export interface FollowerOptions {
   publish: (p: FollowerPosition) => void;
   pullMaxBytes: number;
   pullWaitMs: number;
+  /** resyncFirst rebuilds the store from a leader snapshot before the first pull (its log forked from the leader's). */
+  resyncFirst?: boolean;
   /** resyncMarker is the file that keeps a resync's exactSeq until the replica reaches it (in the replica's directory). */
   resyncMarker?: string;
   log?: Logger;
@@ -77,6 +79,8 @@ export class Follower {
   private state: FollowerState = 'starting';
   private stopped = false;
   private running: Promise<void> | undefined;
+  /** wake ends the current backoff wait early (set only while the loop waits). */
+  private wake: (() => void) | undefined;
   private leaderSeq = 0;
   private lastError = '';
   private contactAt = 0;
@@ -102,17 +106,28 @@ export class Follower {
     this.running ??= this.loop();
   }
 
+  /**
+   * stop ends the loop; closing the source first aborts a pull in flight (a paused leader never
+   * answers it), and a backoff wait is cut short, so a promotion never waits for a dead leader.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.setState('stopped');
-    await this.running;
+    this.wake?.();
     await this.o.source.close();
+    await this.running;
   }
 
   private async loop(): Promise<void> {
     let backoff = BACKOFF_MIN_MS;
+    let mustResync = this.o.resyncFirst === true;
     while (!this.stopped) {
       try {
+        if (mustResync) {
+          await this.resync();
+          mustResync = false;
+          continue;
+        }
         const ack = this.o.store().lastSeq();
         const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs);
         if (this.isStopped()) return;
@@ -155,7 +170,14 @@ export class Follower {
         this.lastError = (err as Error).message;
         this.setState('disconnected', this.lastError);
         this.publish(this.safeAck());
-        await new Promise((r) => setTimeout(r, backoff));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, backoff);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
         backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
       }
     }

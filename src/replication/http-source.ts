@@ -133,8 +133,9 @@ export class HttpSource implements ReplicationSource {
     return { seq, chunks: chunks(), exactSeq: () => decoder.exactSeq ?? seq };
   }
 
+  /** close aborts requests in flight (a long poll to an unreachable leader would otherwise hang). */
   close(): Promise<void> {
-    return this.pool.close();
+    return this.pool.destroy();
   }
 
   private headers(): Record<string, string> {

@@ -6,14 +6,15 @@
  * leader on another worker of the same process too, through this process's own listener).
  * Only LSM stores replicate; replicas of other engines stay empty (logged at start).
  */
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LsmStore } from '../storage/lsm-store.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store, StoreEntry as ScanEntry, StoreStats, WriteResult } from '../storage/store.js';
-import type { StoreSpec } from '../worker/messages.js';
+import type { Fork, StoreSpec } from '../worker/messages.js';
+import { divergedFileOf, parseDivergedName, saveDiverged } from './diverged-file.js';
 import {
   type Positions,
   SLOT_CAUGHT_UP_AT,
@@ -90,100 +91,140 @@ export class ReplicationHost {
 
   /** start wires every leader and starts every replica's follower. */
   start(): void {
-    for (const [index, h] of this.stores) {
-      if (h.spec.role === 'leader' && h.store instanceof LsmStore) {
-        const leader = h.store;
-        const state = new LeaderState(() => leader.lastSeq());
-        this.leaders.set(index, state);
-        h.store.setRetention(() => state.retainFrom());
-        for (const ring of h.spec.rings ?? []) {
-          const producer = new RingProducer(ring.buffer);
-          h.store.onLog((records, first, last) => {
-            producer.publish(records, first, last);
-          });
-          // A ring replica pulls nothing from us: its ack is read from the shared positions.
-          state.addAckSource(ring.replicaNode, () => this.positions.get(ring.replicaStore, SLOT_LAST_SEQ));
-        }
-      }
+    for (const [index, h] of this.stores) if (h.spec.role === 'leader') this.startLeader(index, h);
+    for (const [index, h] of this.stores) if (h.spec.role === 'replica') this.startFollower(index, h);
+  }
+
+  /**
+   * setRole turns store `index` over to the role of `spec` (a newer live map moved its shard's
+   * leader): a promoted replica stops following (its log is complete up to its ack) and starts
+   * answering pulls; a demoted leader drops its leader state (pending w=N waits time out) and starts
+   * following the new leader. A replica whose leader moved follows the new one. With a `fork`, a
+   * replica holding records above the fork point first saves them to a divergence file beside the
+   * store (docs/failover.md), then rebuilds itself from the new leader's snapshot.
+   */
+  async setRole(index: number, spec: StoreSpec, fork?: Fork): Promise<void> {
+    const h = this.stores.get(index);
+    if (h === undefined) throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
+    const follower = this.followers.get(index);
+    this.followers.delete(index);
+    await follower?.stop();
+    if (this.leaders.delete(index) && h.store instanceof LsmStore) h.store.setRetention(() => undefined);
+    h.spec = spec;
+    if (spec.role === 'leader') {
+      this.startLeader(index, h);
+      return;
     }
-    for (const [index, h] of this.stores) {
-      const r = h.spec.replication;
-      if (h.spec.role !== 'replica' || r === undefined) continue;
-      if (!(h.store instanceof LsmStore)) {
-        this.log?.warn(
-          { shard: h.spec.shard.name, engine: h.store.engine },
-          'replicas only follow their leader with the lsm engine; this one stays empty',
-        );
-        continue;
-      }
-      const leaderHere = r.leaderStore === undefined ? undefined : this.stores.get(r.leaderStore);
-      const http = (): HttpSource =>
-        new HttpSource({
-          leader: r.leaderAddress,
-          shard: h.spec.shard.idx,
-          replica: h.spec.node,
-          token: r.token,
-          scheme: r.scheme,
-          caFile: r.tlsCa,
-          configHash: r.configHash,
-        });
-      const ringLeader = r.leaderStore;
-      const source: ReplicationSource =
-        r.ring !== undefined && ringLeader !== undefined
-          ? new RingSource(new RingConsumer(r.ring), http(), `ring from store ${String(ringLeader)}`, () =>
-              this.positions.get(ringLeader, SLOT_LAST_SEQ),
-            )
-          : leaderHere !== undefined && r.leaderStore !== undefined
-            ? new LocalSource(
-                () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
-                `local store ${r.leaderStore}`,
-              )
-            : http();
-      const localLeader =
-        leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
-      const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
-      // While a snapshot loads, the fresh store is kept here and `h.store` answers UNAVAILABLE.
-      let rebuilt: LsmStore | undefined;
-      const follower = new Follower({
-        source,
-        store: () => {
-          if (!(h.store instanceof LsmStore))
-            throw new DistkvError('UNAVAILABLE', 'replica store is not open');
-          return h.store;
-        },
-        rebuild: async () => {
-          const old = h.store;
-          h.store = new Resyncing();
-          await old.close();
-          rmSync(h.spec.dir, { recursive: true, force: true });
-          rebuilt = await this.open(h);
-          return rebuilt;
-        },
-        reopen: async () => {
-          const old = rebuilt ?? h.store;
-          rebuilt = undefined;
-          h.store = new Resyncing();
-          await old.close();
-          const fresh = await this.open(h);
-          h.store = fresh;
-          return fresh;
-        },
-        publish: (p) => {
-          this.positions.set(index, SLOT_LAST_SEQ, p.ack);
-          this.positions.set(index, SLOT_LEADER_SEQ, p.leaderSeq);
-          this.positions.set(index, SLOT_CAUGHT_UP_AT, p.caughtUpAt);
-          this.positions.set(index, SLOT_CONTACT_AT, p.contactAt);
-          this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(p.state));
-          localLeader?.ack(h.spec.node, p.ack);
-        },
-        pullMaxBytes: r.pullMaxBytes,
-        pullWaitMs: r.pullWaitMs,
-        resyncMarker: join(h.spec.dir, RESYNC_MARKER),
-        ...(log === undefined ? {} : { log }),
+    let resync = false;
+    if (fork !== undefined && h.store instanceof LsmStore && h.store.lastSeq() > fork.seq) {
+      const saved = saveDiverged(
+        h.store,
+        divergedFileOf(h.spec.dir, fork.epoch, fork.seq + 1, h.store.lastSeq()),
+        fork.seq,
+      );
+      this.log?.warn(
+        { shard: spec.shard.name, node: spec.node, fork: fork.seq, epoch: fork.epoch, ...saved },
+        `store ${spec.shard.name} on ${spec.node} holds ${saved.records} records above seq ${fork.seq} that the leader of epoch ${fork.epoch} never had: saved to ${saved.file}; rebuilding from the new leader`,
+      );
+      resync = true;
+    }
+    this.startFollower(index, h, resync);
+  }
+
+  private startLeader(index: number, h: HostedStore): void {
+    if (!(h.store instanceof LsmStore)) return;
+    const leader = h.store;
+    const state = new LeaderState(() => leader.lastSeq());
+    this.leaders.set(index, state);
+    h.store.setRetention(() => state.retainFrom());
+    for (const ring of h.spec.rings ?? []) {
+      const producer = new RingProducer(ring.buffer);
+      // Only while this store leads with this state: after a demotion its log comes from the new leader.
+      h.store.onLog((records, first, last) => {
+        if (this.leaders.get(index) === state) producer.publish(records, first, last);
       });
-      this.followers.set(index, follower);
-      follower.start();
+      // A ring replica pulls nothing from us: its ack is read from the shared positions.
+      state.addAckSource(ring.replicaNode, () => this.positions.get(ring.replicaStore, SLOT_LAST_SEQ));
     }
+  }
+
+  private startFollower(index: number, h: HostedStore, resyncFirst = false): void {
+    const r = h.spec.replication;
+    if (r === undefined) return;
+    if (!(h.store instanceof LsmStore)) {
+      this.log?.warn(
+        { shard: h.spec.shard.name, engine: h.store.engine },
+        'replicas only follow their leader with the lsm engine; this one stays empty',
+      );
+      return;
+    }
+    const leaderHere = r.leaderStore === undefined ? undefined : this.stores.get(r.leaderStore);
+    const http = (): HttpSource =>
+      new HttpSource({
+        leader: r.leaderAddress,
+        shard: h.spec.shard.idx,
+        replica: h.spec.node,
+        token: r.token,
+        scheme: r.scheme,
+        caFile: r.tlsCa,
+        configHash: r.configHash,
+      });
+    const ringLeader = r.leaderStore;
+    const source: ReplicationSource =
+      r.ring !== undefined && ringLeader !== undefined
+        ? new RingSource(new RingConsumer(r.ring), http(), `ring from store ${String(ringLeader)}`, () =>
+            this.positions.get(ringLeader, SLOT_LAST_SEQ),
+          )
+        : leaderHere !== undefined && r.leaderStore !== undefined
+          ? new LocalSource(
+              () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
+              `local store ${r.leaderStore}`,
+            )
+          : http();
+    const localLeader =
+      leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
+    const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
+    // While a snapshot loads, the fresh store is kept here and `h.store` answers UNAVAILABLE.
+    let rebuilt: LsmStore | undefined;
+    const follower = new Follower({
+      source,
+      store: () => {
+        if (!(h.store instanceof LsmStore)) throw new DistkvError('UNAVAILABLE', 'replica store is not open');
+        return h.store;
+      },
+      rebuild: async () => {
+        const old = h.store;
+        h.store = new Resyncing();
+        await old.close();
+        rmSync(h.spec.dir, { recursive: true, force: true });
+        rebuilt = await this.open(h);
+        return rebuilt;
+      },
+      reopen: async () => {
+        const old = rebuilt ?? h.store;
+        rebuilt = undefined;
+        h.store = new Resyncing();
+        await old.close();
+        const fresh = await this.open(h);
+        h.store = fresh;
+        return fresh;
+      },
+      publish: (p) => {
+        this.positions.set(index, SLOT_LAST_SEQ, p.ack);
+        this.positions.set(index, SLOT_LEADER_SEQ, p.leaderSeq);
+        this.positions.set(index, SLOT_CAUGHT_UP_AT, p.caughtUpAt);
+        this.positions.set(index, SLOT_CONTACT_AT, p.contactAt);
+        this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(p.state));
+        localLeader?.ack(h.spec.node, p.ack);
+      },
+      pullMaxBytes: r.pullMaxBytes,
+      pullWaitMs: r.pullWaitMs,
+      resyncMarker: join(h.spec.dir, RESYNC_MARKER),
+      resyncFirst,
+      ...(log === undefined ? {} : { log }),
+    });
+    this.followers.set(index, follower);
+    follower.start();
   }
 
   /**
@@ -263,8 +304,31 @@ export class ReplicationHost {
     return state === undefined ? Promise.resolve(0) : state.waitForAcks(seq, n, timeoutMs);
   }
 
+  /** divergedOf counts the records and files a store's forks left beside it (from the file names). */
+  private divergedOf(index: number): { divergedRecords: number; divergedFiles: number } {
+    const dir = this.stores.get(index)?.spec.dir;
+    let records = 0;
+    let files = 0;
+    if (dir !== undefined) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(dirname(dir));
+      } catch {
+        // no parent directory yet
+      }
+      for (const name of names) {
+        const d = parseDivergedName(basename(dir), name);
+        if (d === undefined) continue;
+        files++;
+        records += d.last - d.first + 1;
+      }
+    }
+    return { divergedRecords: records, divergedFiles: files };
+  }
+
   /** statsOf adds replication fields to a store's stats. */
   statsOf(index: number): Record<string, number | string | object> {
+    const diverged = this.divergedOf(index);
     const f = this.followers.get(index);
     const spec = this.stores.get(index)?.spec.replication;
     if (f !== undefined && spec !== undefined) {
@@ -281,11 +345,12 @@ export class ReplicationHost {
         ...(lag.lastContactMsAgo === undefined ? {} : { lastContactMsAgo: lag.lastContactMsAgo }),
         replicaErrors: f.counters.errors,
         resyncs: f.counters.resyncs,
+        ...diverged,
         ...(c.lastError === '' ? {} : { lastError: c.lastError }),
       };
     }
     const l = this.leaders.get(index);
-    return l === undefined ? {} : { replicas: l.replicas() };
+    return l === undefined ? diverged : { replicas: l.replicas(), ...diverged };
   }
 
   /** stop stops every follower. */

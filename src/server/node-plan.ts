@@ -9,6 +9,9 @@
  *  - a write goes to the shard's leader: in-process if hosted here, else a redirect to its address;
  *  - a read at a replica's address is served by that replica; any other read by the leader if it is
  *    hosted here, else by any hosted replica, else a redirect to the leader.
+ * Leaders and replicas come from the live map (src/routing/live-map.ts); when a later map moves a
+ * shard's leader to another of its members, `applyLeaders` turns the stores' roles over in place (same
+ * store, worker and directory) and rebuilds the routing tables.
  */
 import { networkInterfaces, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +19,8 @@ import { isLoopbackHost, parseAddress } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { ringBytesFor } from '../replication/ring-format.js';
-import { ShardMap } from '../routing/shard-map.js';
-import type { StoreSpec } from '../worker/messages.js';
+import { type ShardInfo, ShardMap } from '../routing/shard-map.js';
+import type { ReplicaSpec, StoreSpec } from '../worker/messages.js';
 
 /** Target is where a request for one shard goes from one listener. */
 export type Target =
@@ -91,15 +94,16 @@ export function selectNodes(
   return hosted;
 }
 
-/** planNode builds the plan for hosting `nodes` with `workers` worker threads. */
+/** planNode builds the plan for hosting `nodes` with `workers` worker threads; `shards` are the live leaders (default: the config's). */
 export function planNode(
   config: Config,
   nodes: readonly string[],
   requestedWorkers: number,
   repair = false,
+  shards: readonly ShardInfo[] = config.shards,
 ): NodePlan {
   let storeCount = 0;
-  for (const s of config.shards) {
+  for (const s of shards) {
     if (nodes.includes(s.address)) storeCount++;
     storeCount += s.replicas.filter((r) => nodes.includes(r)).length;
   }
@@ -109,7 +113,7 @@ export function planNode(
   const configHash = new ShardMap(config.shards).hash;
   const leaderOf = new Map<number, StoreSpec & { worker: number }>();
   const storeSpec = (shardIdx: number, role: 'leader' | 'replica', node: string): StoreSpec => {
-    const s = config.shards[shardIdx]!;
+    const s = shards[shardIdx]!;
     return {
       index: stores.length,
       shard: { idx: s.idx, name: s.name, first: s.slots.first, last: s.slots.last },
@@ -132,13 +136,13 @@ export function planNode(
   };
   // Leaders round-robin over workers, then replicas, each skipping its leader's worker.
   let next = 0;
-  for (const s of config.shards) {
+  for (const s of shards) {
     if (!nodes.includes(s.address)) continue;
     const spec = { ...storeSpec(s.idx, 'leader', s.address), worker: next++ % workers };
     stores.push(spec);
     leaderOf.set(s.idx, spec);
   }
-  for (const s of config.shards) {
+  for (const s of shards) {
     for (const r of s.replicas) {
       if (!nodes.includes(r)) continue;
       let worker = next++ % workers;
@@ -156,14 +160,7 @@ export function planNode(
         ...storeSpec(s.idx, 'replica', r),
         worker,
         replication: {
-          leaderAddress: s.address,
-          leaderStore: leader?.index,
-          token: config.server.token,
-          scheme: config.server.tls_cert === '' ? 'http' : 'https',
-          tlsCa: config.server.tls_ca,
-          pullMaxBytes: config.replication.pull_max_bytes,
-          pullWaitMs: config.replication.pull_wait_ms,
-          configHash,
+          ...replicaSpec(config, configHash, s.address, leader?.index),
           ...(ring === undefined ? {} : { ring }),
         },
       });
@@ -171,6 +168,73 @@ export function planNode(
   }
   const storesByWorker: StoreSpec[][] = Array.from({ length: workers }, () => []);
   for (const st of stores) storesByWorker[st.worker]!.push(st);
+  const listeners = nodes.map((address): ListenerPlan => {
+    const parsed = parseAddress(address);
+    if (typeof parsed === 'string') throw new ConfigError(config.source, [`node ${address}: ${parsed}`]);
+    return { address, host: parsed.host, port: parsed.port, reads: [], writes: [] };
+  });
+  const plan = { listeners, stores, storesByWorker, workers };
+  routeTables(plan, shards);
+  return plan;
+}
+
+function replicaSpec(
+  config: Config,
+  configHash: string,
+  leaderAddress: string,
+  leaderStore: number | undefined,
+): ReplicaSpec {
+  return {
+    leaderAddress,
+    leaderStore,
+    token: config.server.token,
+    scheme: config.server.tls_cert === '' ? 'http' : 'https',
+    tlsCa: config.server.tls_ca,
+    pullMaxBytes: config.replication.pull_max_bytes,
+    pullWaitMs: config.replication.pull_wait_ms,
+    configHash,
+  };
+}
+
+/** RoleChange is a hosted store whose role `applyLeaders` changed; `spec` is its updated spec. */
+export interface RoleChange {
+  spec: StoreSpec & { worker: number };
+  from: 'leader' | 'replica';
+}
+
+/**
+ * applyLeaders gives every hosted store the role `shards` assigns it (leader where its node leads the
+ * shard, else replica following that leader over HTTP: rings only run in the direction planned at
+ * start), rebuilds the routing tables in place and returns the stores whose role changed.
+ */
+export function applyLeaders(plan: NodePlan, config: Config, shards: readonly ShardInfo[]): RoleChange[] {
+  const configHash = new ShardMap(config.shards).hash;
+  const changes: RoleChange[] = [];
+  for (const st of plan.stores) {
+    const s = shards[st.shard.idx]!;
+    const role = st.node === s.address ? 'leader' : 'replica';
+    const leader = plan.stores.find((x) => x.shard.idx === s.idx && x.node === s.address);
+    const leaderAddress = st.replication?.leaderAddress;
+    if (role === st.role && (role === 'leader' || leaderAddress === s.address)) continue;
+    const from = st.role;
+    st.role = role;
+    delete st.rings;
+    if (role === 'leader') delete st.replication;
+    else st.replication = replicaSpec(config, configHash, s.address, leader?.index);
+    changes.push({ spec: st, from });
+  }
+  routeTables(plan, shards);
+  return changes;
+}
+
+/** routeTables (re)builds every listener's reads and writes tables from the stores' roles. */
+function routeTables(
+  plan: Omit<NodePlan, 'listeners'> & { listeners: ListenerPlan[] },
+  shards: readonly ShardInfo[],
+): void {
+  const { stores } = plan;
+  const leaderOf = new Map<number, StoreSpec & { worker: number }>();
+  for (const st of stores) if (st.role === 'leader') leaderOf.set(st.shard.idx, st);
 
   const localTarget = (st: StoreSpec & { worker: number }): Target => ({
     local: true,
@@ -179,15 +243,14 @@ export function planNode(
     role: st.role,
     leaderStore: leaderOf.get(st.shard.idx)?.index,
   });
-  const writes: Target[] = config.shards.map((s) => {
+  const writes: Target[] = shards.map((s) => {
     const leader = leaderOf.get(s.idx);
     return leader ? localTarget(leader) : { local: false, address: s.address };
   });
-  const listeners = nodes.map((address): ListenerPlan => {
-    const parsed = parseAddress(address);
-    if (typeof parsed === 'string') throw new ConfigError(config.source, [`node ${address}: ${parsed}`]);
-    const reads = config.shards.map((s): Target => {
-      const here = stores.find((st) => st.shard.idx === s.idx && st.node === address);
+  for (const l of plan.listeners) {
+    l.writes = writes;
+    l.reads = shards.map((s): Target => {
+      const here = stores.find((st) => st.shard.idx === s.idx && st.node === l.address);
       if (here) return localTarget(here);
       const leader = leaderOf.get(s.idx);
       if (leader) return localTarget(leader);
@@ -195,7 +258,5 @@ export function planNode(
       if (anyReplica) return localTarget(anyReplica);
       return { local: false, address: s.address };
     });
-    return { address, host: parsed.host, port: parsed.port, reads, writes };
-  });
-  return { listeners, stores, storesByWorker, workers };
+  }
 }

@@ -21,6 +21,7 @@ import { Forwarder } from '../http/forwarder.js';
 import { respEndpointOf } from '../resp/resp-address.js';
 import { RespListener } from '../resp/resp-listener.js';
 import { ShardMap } from '../routing/shard-map.js';
+import { MapKeeper } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
@@ -68,6 +69,7 @@ export class DistkvNode {
   private readonly log: Logger;
   private readonly forwarder: Forwarder;
   private readonly peers: PeerCheck;
+  private readonly liveMap: MapKeeper;
   private readonly scheme: 'http' | 'https';
   /** resp are the RESP listeners, one per hosted node (none when server.resp_port_offset = 0). */
   private readonly resp: RespListener[] = [];
@@ -81,11 +83,13 @@ export class DistkvNode {
     this.log = log;
     this.dataDir = config.server.data_dir;
     const nodes = selectNodes(config, options.nodes);
+    this.liveMap = new MapKeeper(config, log);
     this.plan = planNode(
       config,
       nodes,
       options.inline === true ? 1 : config.server.workers === 0 ? defaultWorkers() : config.server.workers,
       options.repair === true,
+      this.liveMap.shards(),
     );
     if (options.listen !== undefined) {
       const bind = parseAddress(options.listen);
@@ -115,10 +119,13 @@ export class DistkvNode {
     const others = [...new Set(config.shards.flatMap((s) => [s.address, ...s.replicas]))].filter(
       (a) => !hosted.has(a),
     );
-    this.peers = new PeerCheck(others, shardMap.hash, scheme, log, ca);
+    this.peers = new PeerCheck(others, shardMap.hash, scheme, log, ca, (doc, from) =>
+      this.liveMap.offer(doc, from),
+    );
     const shared: SharedContext = {
       config,
       shardMap,
+      liveMap: this.liveMap,
       plan: this.plan,
       pool: this.pool,
       metrics: new HttpMetrics(registry),
@@ -194,6 +201,9 @@ export class DistkvNode {
           `RESP (Redis protocol) on redis://${r.endpoint.host}:${r.endpoint.port} for node ${r.address}`,
         );
       }
+      node.liveMap.attach(node.plan, node.pool);
+      // A node that was down learns a newer live map from its peers before it takes a write.
+      await node.peers.checkAll();
     } catch (err) {
       for (const r of node.resp) r.close();
       node.frontDoor.close();
@@ -231,6 +241,10 @@ export class DistkvNode {
     }
     node.state.phase = 'serving';
     node.peers.start();
+    node.log.info(
+      { map_version: node.liveMap.current.version },
+      `live map version ${node.liveMap.current.version}`,
+    );
     node.log.info(
       { ms: Math.round(performance.now() - t0), workers: node.pool.size, stores: node.plan.stores.length },
       `serving on ${node.plan.listeners.map((l) => `${node.scheme}://${l.host}:${l.port}`).join(', ')}`,

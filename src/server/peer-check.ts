@@ -4,14 +4,23 @@
  * files are reported (error log, `/cluster` → `peers`) instead of silently routing keys to different
  * owners. A peer that does not answer is reported as unreachable; that is normal while a cluster
  * starts one host at a time, so it is logged only when a peer that answered stops answering.
+ * The same answer carries the peer's live map (`map`): it is handed to `onMap`, which adopts it when
+ * its version is higher, so a map spreads to nodes that were down when it was published.
  */
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';
 import { undici } from '../util/lazy-undici.js';
 
-/** PEER_CHECK_MS is how often peers are asked for their config hash. */
-export const PEER_CHECK_MS = 10000;
+/**
+ * PEER_CHECK_MS is how often peers are asked for their config hash and live map. It also bounds how
+ * long a former leader that comes back from a partition keeps taking writes in its old epoch (they
+ * end in its divergence file), so it is short: one small GET per peer every 2 s.
+ */
+export const PEER_CHECK_MS = 2000;
 const PEER_TIMEOUT_MS = 1000;
+
+/** OnMap receives a peer's live map document (unchecked) and resolves with whether it was adopted. */
+export type OnMap = (doc: unknown, from: string) => Promise<boolean>;
 
 /** PeerState is what this node knows about one peer. */
 export type PeerState = 'unknown' | 'agrees' | 'disagrees' | 'unreachable';
@@ -44,8 +53,17 @@ export class PeerCheck {
   private readonly log: Logger;
   /** ca is the PEM of the CA(s) trusted for https peers (server.tls_ca); undefined = the system's. */
   private readonly ca: Buffer | undefined;
+  private readonly onMap: OnMap | undefined;
 
-  constructor(peers: readonly string[], mine: string, scheme: 'http' | 'https', log: Logger, ca?: Buffer) {
+  constructor(
+    peers: readonly string[],
+    mine: string,
+    scheme: 'http' | 'https',
+    log: Logger,
+    ca?: Buffer,
+    onMap?: OnMap,
+  ) {
+    this.onMap = onMap;
     this.mine = mine;
     this.scheme = scheme;
     this.log = log;
@@ -106,9 +124,13 @@ export class PeerCheck {
         dispatcher: this.agent,
         signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
       });
-      const doc = (await res.body.json()) as { version?: unknown };
+      const doc = (await res.body.json()) as { version?: unknown; map?: unknown };
       version = typeof doc.version === 'string' ? doc.version : undefined;
       state = res.statusCode === 200 && version === this.mine ? 'agrees' : 'disagrees';
+      if (state === 'agrees' && doc.map !== undefined && this.onMap !== undefined)
+        await this.onMap(doc.map, p.address).catch((err: unknown) => {
+          this.log.error({ peer: p.address, err: (err as Error).message }, 'refused the live map of a peer');
+        });
     } catch {
       state = 'unreachable';
     }

@@ -14,6 +14,10 @@
  * `firstSeq` is the seq of its first record (or of the first record it will hold, when empty); the
  * segment numbers of a store have no gaps. Only the tail of the newest segment may hold a torn
  * record (a crash in mid-append); anything wrong elsewhere is corruption.
+ *
+ * Epoch history (docs/wal-format.md): a store's history is a list of (epoch, firstSeq) transitions.
+ * It is kept per shard in the live map today (src/routing/live-map.ts) and `epoch` here is written as
+ * 0; the agreed direction is a new segment, carrying the new epoch, at every change of epoch.
  */
 import { crc32c } from './crc32c.js';
 

@@ -55,6 +55,12 @@ export interface ReplicaSpec {
   ring?: SharedArrayBuffer;
 }
 
+/** Fork tells a replica store that its records above `seq` were written in an epoch before `epoch` and no leader of `epoch` has them. */
+export interface Fork {
+  epoch: number;
+  seq: number;
+}
+
 /** WorkerInit is the workerData every shard worker starts with. */
 export interface WorkerInit {
   version: typeof MESSAGE_VERSION;
@@ -72,6 +78,10 @@ export type ToWorker =
   | { type: 'stats'; id: number }
   | { type: 'purge'; id: number }
   | { type: 'close'; id: number }
+  /** set-role turns a store over to `spec.role` (a newer live map moved its shard's leader). */
+  | { type: 'set-role'; id: number; store: number; spec: StoreSpec; fork: Fork | null }
+  /** fence holds (on) or releases client writes of a leader store; the result names its last seq once held. */
+  | { type: 'fence'; id: number; store: number; on: boolean }
   | {
       type: 'repl-pull';
       id: number;
@@ -118,6 +128,8 @@ export type FromWorker =
   | { type: 'stats-result'; id: number; ok: true; stores: StoreStatsReport[] }
   | { type: 'purge-result'; id: number; ok: true; deleted: number }
   | { type: 'close-result'; id: number; ok: true }
+  | { type: 'set-role-result'; id: number; ok: true }
+  | { type: 'fence-result'; id: number; ok: true; lastSeq: number }
   | {
       type: 'repl-pull-result';
       id: number;
@@ -154,6 +166,8 @@ const TO_WORKER_TYPES = new Set([
   'stats',
   'purge',
   'close',
+  'set-role',
+  'fence',
   'repl-pull',
   'repl-snapshot',
   'seed-next',
@@ -167,6 +181,8 @@ const FROM_WORKER_TYPES = new Set([
   'stats-result',
   'purge-result',
   'close-result',
+  'set-role-result',
+  'fence-result',
   'repl-pull-result',
   'repl-snapshot-result',
   'seed-result',

@@ -5,6 +5,11 @@
  * answered when their store reports them durable) and control requests, and publishes each store's
  * last acknowledged seq into the shared `positions` array. `workers/shard-worker.ts` only wires it
  * to `parentPort`; tests drive it directly with an in-memory `send`.
+ *
+ * Client writes are executed only by a store whose role is leader and that is not fenced; any other
+ * gets SWITCHING_LEADER (503, not executed). That holds whatever the main thread's routing tables
+ * say while a live map changes roles (docs/failover.md): a write batched before a demotion can no
+ * longer land on a store that now follows another leader.
  */
 import type { Logger } from 'pino';
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
@@ -59,6 +64,9 @@ export class ShardHost {
   private replication: ReplicationHost | undefined;
   private readonly send: SendFn;
   private flushScheduled = false;
+  /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
+  private readonly fenced = new Set<number>();
+  private readonly unsettled = new Map<number, Set<Promise<unknown>>>();
 
   private constructor(positions: SharedArrayBuffer, send: SendFn) {
     this.positions = new Positions(positions);
@@ -173,6 +181,23 @@ export class ShardHost {
         void this.answerAsync(msg.id, async () => {
           await this.close();
           return { type: 'close-result', id: msg.id, ok: true };
+        });
+        return;
+      case 'fence':
+        void this.answerAsync(msg.id, async () => {
+          const store = this.storeAt(msg.store);
+          if (msg.on) this.fenced.add(msg.store);
+          else this.fenced.delete(msg.store);
+          // Writes accepted before the fence finish first: the seq reported covers every one of them.
+          await Promise.allSettled([...(this.unsettled.get(msg.store) ?? [])]);
+          return { type: 'fence-result', id: msg.id, ok: true, lastSeq: store.lastSeq() };
+        });
+        return;
+      case 'set-role':
+        void this.answerAsync(msg.id, async () => {
+          this.fenced.delete(msg.store);
+          await this.replicationHost().setRole(msg.store, msg.spec, msg.fork ?? undefined);
+          return { type: 'set-role-result', id: msg.id, ok: true };
         });
         return;
       case 'repl-pull':
@@ -338,6 +363,17 @@ export class ShardHost {
     this.flush();
   }
 
+  private checkWritable(index: number): void {
+    const role = this.stores.get(index)?.spec.role;
+    if (role !== 'leader' || this.fenced.has(index))
+      throw new DistkvError(
+        'SWITCHING_LEADER',
+        role === 'leader'
+          ? `store ${index} holds writes while its shard's leader is switched; retry shortly`
+          : `store ${index} is no longer its shard's leader; retry to reach the new one`,
+      );
+  }
+
   private replyGet(id: number, v: Uint8Array | null | undefined): void {
     if (v == null) this.replies.add(id, ST_MISSING, 0, undefined);
     else this.replies.add(id, ST_VALUE, 0, v);
@@ -393,6 +429,7 @@ export class ShardHost {
     replyValue: Uint8Array | undefined,
     done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
   ): void {
+    this.checkWritable(index);
     const promise = value === null ? store.delete(key) : store.put(key, value);
     const handle = this.pending.note(index, key, value, promise);
     const settle = (): void => {
@@ -421,6 +458,14 @@ export class ShardHost {
     replyValue: Uint8Array | undefined,
     done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
   ): void {
+    let set = this.unsettled.get(storeIndex);
+    if (set === undefined) this.unsettled.set(storeIndex, (set = new Set()));
+    const settled = set;
+    settled.add(write);
+    const forget = (): void => {
+      settled.delete(write);
+    };
+    write.then(forget, forget);
     write.then(
       ({ seq }) => {
         this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);

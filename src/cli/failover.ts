@@ -1,0 +1,259 @@
+/**
+ * `distkv failover --shard NAME [--to ADDR] [--force]`: moves a shard's leadership to one of its
+ * replicas by publishing a live map with a higher version (docs/failover.md).
+ *
+ * Planned (default), with the leader up:
+ *   1. hold writes at the leader (`POST /_admin/fence`): new writes get 503 SWITCHING_LEADER with
+ *      Retry-After, never executed; the answer names the leader's last seq L;
+ *   2. wait until the target replica (default: the most advanced) has acknowledged L durably;
+ *   3. publish map version+1 with the target as leader in epoch+1: the target first (it promotes
+ *      itself), then every other node (the old leader demotes itself and follows the target, which
+ *      releases its held writes as redirects). If step 2 times out, writes are released and nothing
+ *      changes. No acknowledged write is lost: every one of them has a seq <= L.
+ * Forced (`--force`), when the leader does not answer: the most advanced reachable replica (highest
+ * durable ack) is promoted in epoch+1. Writes the old leader acknowledged without a replica's ack may
+ * be lost; nodes that are down learn the new map from their peers when they come back.
+ */
+import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
+import { DistkvError } from '../errors.js';
+import type { LiveMap } from '../routing/live-map.js';
+import {
+  formatOptions,
+  type OptionSpec,
+  parseArgs,
+  stringOption,
+  UsageError,
+  listOption,
+  intOption,
+} from './args.js';
+
+const OPTIONS: Record<string, OptionSpec> = {
+  url: {
+    type: 'list',
+    valueName: 'URL',
+    help: 'a node of the cluster, HOST:PORT (repeatable; default env DISTKV_URL, else 127.0.0.1:8080)',
+  },
+  shard: { type: 'string', valueName: 'NAME', help: 'the shard to move (its name or idx)' },
+  to: { type: 'string', valueName: 'ADDR', help: 'the replica to promote (default: the most advanced)' },
+  force: {
+    type: 'boolean',
+    help: 'promote without the leader (when it is unreachable); unreplicated writes may be lost',
+  },
+  'timeout-ms': {
+    type: 'string',
+    valueName: 'MS',
+    help: 'how long the target may take to catch up (default 30000)',
+  },
+  token: { type: 'string', valueName: 'TOKEN', help: 'bearer token (or env DISTKV_TOKEN)' },
+  json: { type: 'boolean', help: 'print JSON' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const NODE_TIMEOUT_MS = 2000;
+const POLL_MS = 50;
+
+/** FailoverOptions configure one failover. */
+export interface FailoverOptions {
+  urls: string[];
+  shard: string;
+  to?: string;
+  force: boolean;
+  token: string;
+  timeoutMs: number;
+}
+
+/** FailoverResult describes a completed failover. */
+export interface FailoverResult {
+  shard: string;
+  from: string;
+  to: string;
+  epoch: number;
+  mapVersion: number;
+  /** leaderSeq is the old leader's last seq when writes were held (planned only). */
+  leaderSeq?: number;
+  /** targetSeq is the promoted replica's durable ack when it was promoted. */
+  targetSeq: number;
+  /** unreached lists nodes that did not take the new map (they learn it from peers later). */
+  unreached: string[];
+  ms: number;
+}
+
+interface NodeDoc {
+  map: LiveMap;
+  shards: { idx: number; replicas: { address: string; local: boolean; acked_seq?: number }[] }[];
+}
+
+async function call(url: string, token: string, init: RequestInit = {}): Promise<unknown> {
+  const res = await fetch(url, {
+    ...init,
+    headers: {
+      ...(token === '' ? {} : { authorization: `Bearer ${token}` }),
+      'content-type': 'application/json',
+    },
+    signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  if (!res.ok)
+    throw new DistkvError('INTERNAL', `${init.method ?? 'GET'} ${url}: HTTP ${res.status} ${text.trim()}`);
+  return JSON.parse(text) as unknown;
+}
+
+async function clusterOf(scheme: string, node: string, token: string): Promise<NodeDoc | undefined> {
+  try {
+    return (await call(`${scheme}://${node}/cluster`, token)) as NodeDoc;
+  } catch {
+    return undefined;
+  }
+}
+
+/** ackOf is the durable ack of replica `address` of shard `idx`, as its own node reports it. */
+function ackOf(doc: NodeDoc | undefined, idx: number, address: string): number | undefined {
+  const r = doc?.shards.find((s) => s.idx === idx)?.replicas.find((x) => x.address === address && x.local);
+  return r?.acked_seq;
+}
+
+/** failover moves a shard's leader as described above. */
+export async function failover(o: FailoverOptions): Promise<FailoverResult> {
+  const t0 = performance.now();
+  const first = new URL(o.urls[0] ?? 'http://127.0.0.1:8080');
+  const scheme = first.protocol.replace(':', '');
+  let seedDoc: NodeDoc | undefined;
+  for (const u of o.urls)
+    if ((seedDoc = await clusterOf(scheme, new URL(u).host, o.token)) !== undefined) break;
+  if (seedDoc === undefined)
+    throw new DistkvError('SHARD_UNREACHABLE', `no node answered /cluster (${o.urls.join(', ')})`);
+  const shardOf = (m: LiveMap) => m.shards.find((s) => s.name === o.shard || String(s.idx) === o.shard);
+  let live = shardOf(seedDoc.map);
+  if (live === undefined) throw new DistkvError('INVALID_ARGUMENT', `--shard ${o.shard}: no such shard`);
+  const members = [live.leader, ...live.replicas];
+  const docs = new Map<string, NodeDoc | undefined>();
+  await Promise.all(members.map(async (m) => docs.set(m, await clusterOf(scheme, m, o.token))));
+  // Start from the freshest map any member has.
+  let base = seedDoc.map;
+  for (const d of docs.values()) if (d !== undefined && d.map.version > base.version) base = d.map;
+  live = shardOf(base)!;
+  const idx = live.idx;
+  const leader = live.leader;
+  const leaderUp = docs.get(leader) !== undefined;
+  if (o.force && leaderUp)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `the leader ${leader} of ${live.name} answers: run a planned failover (without --force)`,
+    );
+  if (!o.force && !leaderUp)
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `the leader ${leader} of ${live.name} does not answer: use --force to promote a replica without it`,
+    );
+  const candidates = live.replicas.filter(
+    (r) => docs.get(r) !== undefined && ackOf(docs.get(r), idx, r) !== undefined,
+  );
+  if (o.to !== undefined && !live.replicas.includes(o.to))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `--to ${o.to} is not a replica of ${live.name} (replicas: ${live.replicas.join(', ')})`,
+    );
+  const pick = (): string | undefined =>
+    o.to ??
+    [...candidates].sort((a, b) => (ackOf(docs.get(b), idx, b) ?? 0) - (ackOf(docs.get(a), idx, a) ?? 0))[0];
+  const target = pick();
+  if (target === undefined || docs.get(target) === undefined)
+    throw new DistkvError('SHARD_UNREACHABLE', `no reachable replica of ${live.name} to promote`);
+
+  let leaderSeq: number | undefined;
+  let targetSeq = ackOf(docs.get(target), idx, target) ?? 0;
+  if (!o.force) {
+    const fence = (on: boolean) =>
+      call(`${scheme}://${leader}/_admin/fence?shard=${idx}&on=${on ? 1 : 0}`, o.token, { method: 'POST' });
+    leaderSeq = ((await fence(true)) as { last_seq: number }).last_seq;
+    const deadline = performance.now() + o.timeoutMs;
+    for (;;) {
+      targetSeq = ackOf(await clusterOf(scheme, target, o.token), idx, target) ?? -1;
+      if (targetSeq >= leaderSeq) break;
+      if (performance.now() > deadline) {
+        await fence(false);
+        throw new DistkvError(
+          'REPLICATION_TIMEOUT',
+          `${target} reached seq ${targetSeq} of ${leaderSeq} within ${o.timeoutMs} ms; writes released, nothing changed`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+  const next: LiveMap = {
+    version: base.version + 1,
+    shards: base.shards.map((s) =>
+      s.idx !== idx
+        ? s
+        : {
+            ...s,
+            leader: target,
+            replicas: members.filter((m) => m !== target),
+            epoch: s.epoch + 1,
+            // The fork point: the target's durable ack, which it cannot pass while the leader is
+            // fenced (planned) or gone (forced).
+            history: [...s.history, { epoch: s.epoch + 1, firstSeq: targetSeq + 1 }],
+          },
+    ),
+  };
+  const publish = (node: string) =>
+    call(`${scheme}://${node}/_admin/map`, o.token, { method: 'POST', body: JSON.stringify(next) });
+  await publish(target);
+  const everyone = [...new Set(base.shards.flatMap((s) => [s.leader, ...s.replicas]))].filter(
+    (n) => n !== target,
+  );
+  const unreached: string[] = [];
+  await Promise.all(
+    everyone.map(async (n) => {
+      try {
+        await publish(n);
+      } catch {
+        unreached.push(n);
+      }
+    }),
+  );
+  return {
+    shard: live.name,
+    from: leader,
+    to: target,
+    epoch: live.epoch + 1,
+    mapVersion: next.version,
+    ...(leaderSeq === undefined ? {} : { leaderSeq }),
+    targetSeq,
+    unreached,
+    ms: Math.round(performance.now() - t0),
+  };
+}
+
+/** failoverCommand is the `distkv failover` verb. */
+export async function failoverCommand(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, OPTIONS);
+  if (args.options.get('help') === true) {
+    process.stdout.write(
+      `Usage: distkv failover --shard NAME [--to ADDR] [--force]\n\nMove a shard's leadership to a replica (planned, or --force without the leader).\n\nOptions:\n${formatOptions(OPTIONS)}\n`,
+    );
+    return 0;
+  }
+  const shard = stringOption(args, 'shard');
+  if (shard === undefined) throw new UsageError('--shard is required');
+  const to = stringOption(args, 'to');
+  const given = listOption(args, 'url');
+  const urls = given.length > 0 ? given : endpointsFromEnv(process.env.DISTKV_URL);
+  const r = await failover({
+    urls: (urls.length > 0 ? urls : ['127.0.0.1:8080']).map(parseEndpoint),
+    shard,
+    ...(to === undefined ? {} : { to }),
+    force: args.options.get('force') === true,
+    token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
+    timeoutMs: intOption(args, 'timeout-ms') ?? 30000,
+  });
+  if (args.options.get('json') === true) process.stdout.write(`${JSON.stringify(r)}\n`);
+  else
+    process.stdout.write(
+      `${r.shard}: leader ${r.from} → ${r.to} in epoch ${r.epoch} (map version ${r.mapVersion}, ${r.ms} ms; promoted at seq ${r.targetSeq})` +
+        (r.unreached.length === 0
+          ? '\n'
+          : `\nnot reached (they learn it from peers): ${r.unreached.join(', ')}\n`),
+    );
+  return 0;
+}

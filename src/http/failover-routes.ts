@@ -1,0 +1,82 @@
+/**
+ * Failover admin endpoints (docs/failover.md), token-protected like /_repl:
+ *   POST /_admin/map            body = a live map (src/routing/live-map.ts); adopted when its version
+ *                               is higher. 200 {"adopted": bool, "map": current}; 400 when invalid.
+ *   POST /_admin/fence?shard=I&on=1|0
+ *                               holds (on=1) or releases (on=0) writes to shard I at this node, which
+ *                               must lead it; held writes get 503 SWITCHING_LEADER with Retry-After.
+ *                               200 {"shard", "epoch", "last_seq"}: with on=1, last_seq is taken after
+ *                               the writes the leader store accepted before the fence have settled.
+ */
+import { DistkvError } from '../errors.js';
+import { authError } from './auth.js';
+import { readBody } from './body.js';
+import type { HttpContext } from './context.js';
+import { intParam, parseQuery } from './request-parse.js';
+import { sendJson } from './respond.js';
+import { answerLater, route } from './route.js';
+import type { Router } from './router.js';
+
+const MAX_MAP_BYTES = 1024 * 1024;
+
+/** fenceShard holds or releases writes to a shard this listener leads; resolves with its last seq. */
+async function fenceShard(ctx: HttpContext, shard: number, on: boolean): Promise<unknown> {
+  const t = ctx.listener.writes[shard];
+  const live = ctx.liveMap.current.shards.find((s) => s.idx === shard);
+  if (t === undefined || live === undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `shard must be 0..${ctx.shardMap.shards.length - 1}, got ${shard}`,
+    );
+  if (!t.local)
+    throw new DistkvError('WRONG_NODE', `shard ${shard} is led by ${t.address}, not by this node`);
+  ctx.liveMap.fence(shard, on);
+  // The worker holds the store's writes too (a write routed before the fence may still be batched)
+  // and answers once the writes it accepted have settled, with the store's last seq.
+  const r = await ctx.pool.call(t.worker, { type: 'fence', store: t.store, on });
+  const lastSeq = r.type === 'fence-result' ? r.lastSeq : ctx.pool.lastSeq(t.store);
+  return { shard, epoch: live.epoch, fenced: on, last_seq: lastSeq };
+}
+
+/** registerFailoverRoutes adds /_admin/map and /_admin/fence. */
+export function registerFailoverRoutes(app: Router, ctx: HttpContext): void {
+  app.post(
+    '/_admin/map',
+    route(
+      ctx,
+      'other',
+      (res, req) => {
+        const denied = authError(req, ctx.config.server.token);
+        if (denied) throw denied;
+        readBody(res, req, MAX_MAP_BYTES, 'body', (body) => {
+          let doc: unknown;
+          try {
+            doc = JSON.parse(Buffer.from(body).toString('utf8'));
+          } catch {
+            throw new DistkvError('INVALID_BODY', 'the live map is not JSON');
+          }
+          const work = ctx.liveMap
+            .offer(doc, `POST /_admin/map at ${ctx.listener.address}`)
+            .then((adopted) => ({ adopted, map: ctx.liveMap.current }));
+          answerLater(res, work, (r, value) => {
+            sendJson(r, value);
+          });
+        });
+      },
+      { always: true },
+    ),
+  );
+  app.post(
+    '/_admin/fence',
+    route(ctx, 'other', (res, req) => {
+      const denied = authError(req, ctx.config.server.token);
+      if (denied) throw denied;
+      const { params } = parseQuery(req.getQuery());
+      const shard = intParam(params, 'shard', -1, 0, 65535);
+      const on = intParam(params, 'on', 1, 0, 1) === 1;
+      answerLater(res, fenceShard(ctx, shard, on), (r, value) => {
+        sendJson(r, value);
+      });
+    }),
+  );
+}

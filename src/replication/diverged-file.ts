@@ -1,0 +1,54 @@
+/**
+ * Divergence files: the records a store cut off when it learned that a newer epoch forked from its
+ * history below them (docs/failover.md). Nothing is dropped silently: before the store follows the
+ * new leader, its records above the fork point are written, in WAL record framing
+ * (docs/wal-format.md, no segment header), to a file beside the store directory:
+ *   `<store dir>.diverged-<epoch>-<first seq>-<last seq>.log`
+ * where `epoch` is the epoch that forked. The file is fsynced before the store is rebuilt, and
+ * `/stats` counts the records of these files (`divergedRecords`, `divergedFiles`).
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { DistkvError } from '../errors.js';
+import type { LsmStore } from '../storage/lsm-store.js';
+
+const READ_BYTES = 4 * 1024 * 1024;
+
+/** divergedFileOf names the divergence file of store directory `dir`. */
+export function divergedFileOf(dir: string, epoch: number, first: number, last: number): string {
+  return `${dir}.diverged-${epoch}-${first}-${last}.log`;
+}
+
+/** parseDivergedName reads a file name of `divergedFileOf` for store directory base name `base`. */
+export function parseDivergedName(
+  base: string,
+  name: string,
+): { epoch: number; first: number; last: number } | undefined {
+  const m = /^(.*)\.diverged-(\d+)-(\d+)-(\d+)\.log$/.exec(name);
+  if (m?.[1] !== base) return undefined;
+  return { epoch: Number(m[2]), first: Number(m[3]), last: Number(m[4]) };
+}
+
+/**
+ * saveDiverged writes every record of `store` above `fork` to `file` and fsyncs it. It throws
+ * CORRUPTION when the log no longer holds them (compacted away): the store must then not be rebuilt.
+ */
+export function saveDiverged(store: LsmStore, file: string, fork: number): { file: string; records: number } {
+  const last = store.lastSeq();
+  const fd = openSync(file, 'w');
+  try {
+    for (let after = fork; after < last;) {
+      const r = store.readLog(after, READ_BYTES);
+      if (r === 'gone' || r.lastSeq <= after)
+        throw new DistkvError(
+          'CORRUPTION',
+          `records ${after + 1}..${last} above the fork point are no longer in the log; keeping the store as it is`,
+        );
+      writeSync(fd, r.records);
+      after = r.lastSeq;
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return { file, records: last - fork };
+}

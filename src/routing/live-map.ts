@@ -1,0 +1,172 @@
+/**
+ * LiveMap: who leads each shard right now (docs/failover.md).
+ *
+ * `sharding.toml` is the initial map: version 1, every shard's leader as configured, epoch 0. A
+ * failover publishes a map with a higher `version` in which one shard has another leader (one of its
+ * configured members) and a higher `epoch`. Every node persists the map it routes with, serves it in
+ * `/cluster`, sends its version in the `X-Distkv-Map` header of redirects and node-to-node requests,
+ * and adopts any valid map with a higher version it sees. Invariants a valid map keeps against its
+ * config: the same shards (idx, name), every shard's members (leader + replicas) are exactly the
+ * configured members, the leader is not among the replicas, epochs never go down.
+ *
+ * Each shard carries its epoch history (docs/wal-format.md, "Epoch history"): for every epoch after
+ * 0, `firstSeq`, the seq of the first record its leader wrote (the leader held firstSeq - 1 records
+ * when it was promoted: the fork point). A store that last knew epoch e holds, above the fork point
+ * of the first epoch after e, only records that no later leader has: they are cut (saved to a
+ * divergence file) before it follows the new leader (docs/failover.md).
+ */
+import { DistkvError } from '../errors.js';
+import type { ShardInfo } from './shard-map.js';
+
+/** MAP_HEADER carries the sender's live map version on redirects and node-to-node requests. */
+export const MAP_HEADER = 'X-Distkv-Map';
+
+/** LiveShard is one shard's entry of the live map. */
+export interface LiveShard {
+  idx: number;
+  name: string;
+  leader: string;
+  replicas: string[];
+  /** epoch is the leader's term: raised by every change of leader, never lowered. */
+  epoch: number;
+  /** history lists, oldest first, each epoch after 0 with the seq its leader started from (exclusive). */
+  history: EpochStart[];
+}
+
+/** EpochStart says epoch `epoch` began at seq `firstSeq` (its leader's first own record). */
+export interface EpochStart {
+  epoch: number;
+  firstSeq: number;
+}
+
+/** forkSeq returns the seq above which a store that last knew epoch `known` holds records no later leader has (undefined: none). */
+export function forkSeq(shard: LiveShard, known: number): number | undefined {
+  const next = shard.history.find((h) => h.epoch > known);
+  return next === undefined ? undefined : next.firstSeq - 1;
+}
+
+/** LiveMap is the versioned map of shard leaders. */
+export interface LiveMap {
+  version: number;
+  shards: LiveShard[];
+}
+
+/** initialLiveMap is the map a config describes: version 1, epoch 0 everywhere. */
+export function initialLiveMap(shards: readonly ShardInfo[]): LiveMap {
+  return {
+    version: 1,
+    shards: [...shards]
+      .sort((a, b) => a.idx - b.idx)
+      .map((s) => ({
+        idx: s.idx,
+        name: s.name,
+        leader: s.address,
+        replicas: [...s.replicas],
+        epoch: 0,
+        history: [],
+      })),
+  };
+}
+
+/** liveShardInfos applies a live map to the configured shards: same slots, leader and replicas from the map. */
+export function liveShardInfos(config: readonly ShardInfo[], map: LiveMap): ShardInfo[] {
+  return config.map((s) => {
+    const live = map.shards.find((l) => l.idx === s.idx);
+    return live === undefined ? s : { ...s, address: live.leader, replicas: [...live.replicas] };
+  });
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+function isHistory(v: unknown): v is EpochStart[] {
+  return (
+    Array.isArray(v) &&
+    v.every((h) => {
+      const e = h as Partial<EpochStart> | null;
+      return (
+        typeof e === 'object' &&
+        e !== null &&
+        Number.isSafeInteger(e.epoch) &&
+        Number.isSafeInteger(e.firstSeq) &&
+        (e.firstSeq ?? 0) >= 1
+      );
+    })
+  );
+}
+
+/**
+ * parseLiveMap checks an untrusted document against the config's shards and returns it as a LiveMap;
+ * it throws INVALID_ARGUMENT listing every problem.
+ */
+export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMap {
+  const problems: string[] = [];
+  const d = (typeof doc === 'object' && doc !== null ? doc : {}) as { version?: unknown; shards?: unknown };
+  if (typeof d.version !== 'number' || !Number.isSafeInteger(d.version) || d.version < 1)
+    problems.push(`version must be an integer >= 1, got ${JSON.stringify(d.version)}`);
+  const shards: LiveShard[] = [];
+  if (!Array.isArray(d.shards) || d.shards.length !== config.length) {
+    problems.push(`shards must list the ${config.length} shards of the config`);
+  } else {
+    for (const c of config) {
+      const s = (d.shards as unknown[]).find(
+        (x) => typeof x === 'object' && x !== null && (x as { idx?: unknown }).idx === c.idx,
+      ) as Partial<Record<keyof LiveShard, unknown>> | undefined;
+      const at = `shards[idx=${c.idx}]`;
+      if (s === undefined) {
+        problems.push(`${at}: missing`);
+        continue;
+      }
+      const members = new Set([c.address, ...c.replicas]);
+      if (s.name !== c.name) problems.push(`${at}.name must be ${c.name}, got ${JSON.stringify(s.name)}`);
+      if (typeof s.epoch !== 'number' || !Number.isSafeInteger(s.epoch) || s.epoch < 0)
+        problems.push(`${at}.epoch must be an integer >= 0, got ${JSON.stringify(s.epoch)}`);
+      if (typeof s.leader !== 'string' || !members.has(s.leader))
+        problems.push(
+          `${at}.leader must be one of ${[...members].join(', ')}, got ${JSON.stringify(s.leader)}`,
+        );
+      if (!isStringArray(s.replicas)) {
+        problems.push(`${at}.replicas must be a list of addresses`);
+        continue;
+      }
+      const listed = new Set([s.leader, ...s.replicas]);
+      if (
+        listed.size !== members.size ||
+        s.replicas.length !== members.size - 1 ||
+        ![...listed].every((m) => members.has(m as string))
+      )
+        problems.push(
+          `${at}: leader and replicas must be exactly the configured members ${[...members].join(', ')}`,
+        );
+      const history = s.history ?? [];
+      if (!isHistory(history)) problems.push(`${at}.history must be a list of {epoch, firstSeq} integers`);
+      if (typeof s.leader === 'string' && typeof s.epoch === 'number' && isHistory(history))
+        shards.push({
+          idx: c.idx,
+          name: c.name,
+          leader: s.leader,
+          replicas: [...s.replicas],
+          epoch: s.epoch,
+          history: history.map((h) => ({ epoch: h.epoch, firstSeq: h.firstSeq })),
+        });
+    }
+  }
+  if (problems.length > 0) throw new DistkvError('INVALID_ARGUMENT', `live map: ${problems.join('; ')}`);
+  return { version: d.version as number, shards };
+}
+
+/** checkSuccessor throws INVALID_ARGUMENT unless `next` may replace `current`: higher version, no epoch lowered, a new leader in a higher epoch. */
+export function checkSuccessor(current: LiveMap, next: LiveMap): void {
+  const problems: string[] = [];
+  if (next.version <= current.version)
+    problems.push(`version ${next.version} is not above the current ${current.version}`);
+  for (const n of next.shards) {
+    const c = current.shards.find((s) => s.idx === n.idx);
+    if (c === undefined) continue;
+    if (n.epoch < c.epoch) problems.push(`shard ${n.name}: epoch ${n.epoch} is below the current ${c.epoch}`);
+    else if (n.leader !== c.leader && n.epoch === c.epoch)
+      problems.push(`shard ${n.name}: a new leader needs an epoch above ${c.epoch}`);
+  }
+  if (problems.length > 0) throw new DistkvError('INVALID_ARGUMENT', `live map: ${problems.join('; ')}`);
+}

@@ -1,0 +1,134 @@
+/**
+ * MapKeeper: the main thread's owner of the live map (src/routing/live-map.ts).
+ *
+ * It loads the persisted map at start, adopts any valid successor it is given (by a peer's
+ * `/cluster`, a request's `X-Distkv-Map` hint, or `POST /_admin/map`), persists it before acting on
+ * it, turns the hosted stores over to their new roles and rebuilds the routing tables.
+ *
+ * Write fencing: while a shard's stores change role, and while an operator's planned failover holds
+ * it (`fence`), writes to that shard are answered 503 with Retry-After (SWITCHING_LEADER), never
+ * executed: a store must not take writes while its role is changing, and the old leader must not take
+ * writes its successor has not copied. Adoptions run one at a time, in arrival order.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { checkSuccessor, forkSeq, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
+import type { Fork } from '../worker/messages.js';
+import type { ShardInfo } from '../routing/shard-map.js';
+import { loadLiveMap, saveLiveMap } from './live-map-file.js';
+import { applyLeaders, type NodePlan } from './node-plan.js';
+import type { WorkerPool } from './worker-pool.js';
+
+/** MapKeeper holds, persists and applies this process's live map. */
+export class MapKeeper {
+  private map: LiveMap;
+  private readonly config: Config;
+  private readonly log: Logger;
+  private plan: NodePlan | undefined;
+  private pool: WorkerPool | undefined;
+  /** switching holds shards whose stores are changing role; fenced holds shards an operator fenced. */
+  private readonly switching = new Set<number>();
+  private readonly fenced = new Set<number>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(config: Config, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.map = loadLiveMap(config.server.data_dir, config.shards, log);
+  }
+
+  /** current is the map this process routes with. */
+  get current(): LiveMap {
+    return this.map;
+  }
+
+  /** shards are the config's shards with the live leaders and replicas. */
+  shards(): ShardInfo[] {
+    return liveShardInfos(this.config.shards, this.map);
+  }
+
+  /** attach connects the keeper to the running plan and workers (before the node serves). */
+  attach(plan: NodePlan, pool: WorkerPool): void {
+    this.plan = plan;
+    this.pool = pool;
+  }
+
+  /** writesFenced tells whether writes to shard `idx` must wait (503 with Retry-After). */
+  writesFenced(idx: number): boolean {
+    return this.fenced.has(idx) || this.switching.has(idx);
+  }
+
+  /** fence holds (or releases) writes to shard `idx` for a planned failover. */
+  fence(idx: number, on: boolean): void {
+    if (on) this.fenced.add(idx);
+    else this.fenced.delete(idx);
+    this.log.info(
+      { shard: idx, fenced: on },
+      on ? `writes to shard ${idx} held for a failover` : `writes to shard ${idx} released`,
+    );
+  }
+
+  /**
+   * offer adopts `doc` when it is a valid map with a higher version; resolves with whether it did.
+   * An invalid map throws INVALID_ARGUMENT; an older or equal one is ignored.
+   */
+  offer(doc: unknown, from: string): Promise<boolean> {
+    const next = this.queue.then(() => this.adopt(doc, from));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async adopt(doc: unknown, from: string): Promise<boolean> {
+    const map = parseLiveMap(doc, this.config.shards);
+    if (map.version <= this.map.version) return false;
+    checkSuccessor(this.map, map);
+    saveLiveMap(this.config.server.data_dir, map);
+    const previous = this.map;
+    this.map = map;
+    const moved = map.shards.filter((s) => previous.shards.find((p) => p.idx === s.idx)?.leader !== s.leader);
+    this.log.warn(
+      {
+        from,
+        version: map.version,
+        moved: moved.map((s) => ({ shard: s.name, leader: s.leader, epoch: s.epoch })),
+      },
+      `adopted live map version ${map.version} from ${from}` +
+        (moved.length === 0
+          ? ''
+          : `: ${moved.map((s) => `${s.name} led by ${s.leader} in epoch ${s.epoch}`).join(', ')}`),
+    );
+    if (this.plan === undefined || this.pool === undefined) return true;
+    for (const s of moved) {
+      this.switching.add(s.idx);
+      this.fenced.delete(s.idx);
+    }
+    try {
+      const changes = applyLeaders(this.plan, this.config, this.shards());
+      // Replicas of a shard whose epoch rose may hold records of an older epoch above its fork point.
+      const forks = new Map<number, Fork>();
+      for (const s of map.shards) {
+        const known = previous.shards.find((p) => p.idx === s.idx)?.epoch ?? 0;
+        const seq = s.epoch > known ? forkSeq(s, known) : undefined;
+        if (seq === undefined) continue;
+        for (const st of this.plan.stores)
+          if (st.shard.idx === s.idx && st.role === 'replica') {
+            forks.set(st.index, { epoch: s.epoch, seq });
+            if (!changes.some((c) => c.spec === st)) changes.push({ spec: st, from: 'replica' });
+          }
+      }
+      // Promotions first, so a demoted store's first pull finds its new leader ready.
+      changes.sort((a, b) => (a.spec.role === 'leader' ? 0 : 1) - (b.spec.role === 'leader' ? 0 : 1));
+      for (const c of changes) {
+        const fork = forks.get(c.spec.index) ?? null;
+        await this.pool.call(c.spec.worker, { type: 'set-role', store: c.spec.index, spec: c.spec, fork });
+        this.log.info(
+          { shard: c.spec.shard.name, node: c.spec.node, from: c.from, to: c.spec.role, fork },
+          `store ${c.spec.shard.name} on ${c.spec.node}: ${c.from} → ${c.spec.role}`,
+        );
+      }
+    } finally {
+      for (const s of moved) this.switching.delete(s.idx);
+    }
+    return true;
+  }
+}

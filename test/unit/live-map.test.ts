@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load-config.js';
+import { DistkvError } from '../../src/errors.js';
+import {
+  checkSuccessor,
+  forkSeq,
+  initialLiveMap,
+  type LiveMap,
+  liveShardInfos,
+  parseLiveMap,
+} from '../../src/routing/live-map.js';
+import { LIVE_MAP_FILE, loadLiveMap, saveLiveMap } from '../../src/server/live-map-file.js';
+import { applyLeaders, planNode, selectNodes } from '../../src/server/node-plan.js';
+
+const seed = loadConfig(fileURLToPath(new URL('../../../config/sharding.toml', import.meta.url)), {}, {});
+const dflt = loadConfig(fileURLToPath(new URL('../../../config/default.toml', import.meta.url)), {}, {});
+
+/** moved returns `map` with shard `idx` led by `to` in the next epoch, starting at `firstSeq`. */
+function moved(map: LiveMap, idx: number, to: string, firstSeq: number): LiveMap {
+  return {
+    version: map.version + 1,
+    shards: map.shards.map((s) =>
+      s.idx !== idx
+        ? s
+        : {
+            ...s,
+            leader: to,
+            replicas: [s.leader, ...s.replicas].filter((m) => m !== to),
+            epoch: s.epoch + 1,
+            history: [...s.history, { epoch: s.epoch + 1, firstSeq }],
+          },
+    ),
+  };
+}
+
+describe('live map', () => {
+  it('starts as the config: version 1, epoch 0, the configured leaders', () => {
+    const m = initialLiveMap(seed.shards);
+    assert.equal(m.version, 1);
+    assert.deepEqual(
+      m.shards.map((s) => [s.leader, s.epoch]),
+      seed.shards.map((s) => [s.address, 0]),
+    );
+    assert.deepEqual(liveShardInfos(seed.shards, m), seed.shards);
+  });
+
+  it('accepts a leader moved to one of its replicas and routes with it', () => {
+    const m0 = initialLiveMap(seed.shards);
+    const to = seed.shards[0]!.replicas[0]!;
+    const m1 = parseLiveMap(JSON.parse(JSON.stringify(moved(m0, 0, to, 11))), seed.shards);
+    checkSuccessor(m0, m1);
+    const infos = liveShardInfos(seed.shards, m1);
+    assert.equal(infos[0]!.address, to);
+    assert.ok(infos[0]!.replicas.includes(seed.shards[0]!.address));
+    assert.deepEqual(infos[0]!.slots, seed.shards[0]!.slots, 'slots never move');
+  });
+
+  it('reports every problem of a bad map at once', () => {
+    const m = initialLiveMap(seed.shards) as unknown as { shards: Record<string, unknown>[] };
+    m.shards[0]!.leader = '10.0.0.1:1';
+    m.shards[1]!.epoch = -1;
+    m.shards[2]!.name = 'other';
+    m.shards[3]!.history = [{ epoch: 1 }];
+    (m as { version?: unknown }).version = 0;
+    const err = (() => {
+      try {
+        parseLiveMap(m, seed.shards);
+      } catch (e) {
+        return e as DistkvError;
+      }
+      return undefined;
+    })();
+    assert.ok(err instanceof DistkvError);
+    assert.equal(err.code, 'INVALID_ARGUMENT');
+    for (const part of [
+      'version',
+      'shards[idx=0].leader',
+      'shards[idx=1].epoch',
+      'shards[idx=2].name',
+      'shards[idx=3].history',
+    ])
+      assert.ok(err.message.includes(part), `${part} in: ${err.message}`);
+  });
+
+  it('refuses a map that adds a member, drops one, or lists the leader as a replica', () => {
+    const m = initialLiveMap(seed.shards);
+    const s0 = seed.shards[0]!;
+    const bad = (replicas: string[]) => ({
+      ...m,
+      shards: m.shards.map((s) => (s.idx === 0 ? { ...s, replicas } : s)),
+    });
+    assert.throws(
+      () => parseLiveMap(bad([...s0.replicas, '127.0.0.99:8080']), seed.shards),
+      /configured members/,
+    );
+    assert.throws(() => parseLiveMap(bad(s0.replicas.slice(1)), seed.shards), /configured members/);
+    assert.throws(
+      () => parseLiveMap(bad([s0.address, ...s0.replicas.slice(1)]), seed.shards),
+      /configured members/,
+    );
+  });
+
+  it('refuses a successor that is not newer, lowers an epoch, or moves a leader within its epoch', () => {
+    const m0 = initialLiveMap(seed.shards);
+    const m1 = moved(m0, 0, seed.shards[0]!.replicas[0]!, 5);
+    assert.throws(() => {
+      checkSuccessor(m1, { ...m1 });
+    }, /not above/);
+    assert.throws(() => {
+      checkSuccessor(m1, { ...m0, version: 9 });
+    }, /below the current/);
+    const sameEpoch = {
+      ...m1,
+      version: 3,
+      shards: m1.shards.map((s) =>
+        s.idx === 0 ? { ...s, leader: seed.shards[0]!.address, replicas: [...seed.shards[0]!.replicas] } : s,
+      ),
+    };
+    assert.throws(() => {
+      checkSuccessor(m1, sameEpoch);
+    }, /epoch above/);
+  });
+
+  it('finds the fork point of a store from the first epoch after the one it knew', () => {
+    const m0 = initialLiveMap(seed.shards);
+    const m2 = moved(moved(m0, 0, seed.shards[0]!.replicas[0]!, 101), 0, seed.shards[0]!.address, 251);
+    const s = m2.shards[0]!;
+    assert.equal(forkSeq(s, 0), 100, 'a store of epoch 0 is cut above the first promotion');
+    assert.equal(forkSeq(s, 1), 250);
+    assert.equal(forkSeq(s, 2), undefined, 'a store of the current epoch has nothing to cut');
+  });
+
+  it('persists atomically and ignores a file that no longer fits the config', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'distkv-live-map-'));
+    try {
+      assert.equal(loadLiveMap(dir, seed.shards).version, 1, 'no file: the config');
+      const m1 = moved(initialLiveMap(seed.shards), 1, seed.shards[1]!.replicas[0]!, 7);
+      saveLiveMap(dir, m1);
+      assert.deepEqual(loadLiveMap(dir, seed.shards), m1);
+      assert.equal(loadLiveMap(dir, dflt.shards).version, 1, 'another config: its own initial map');
+      writeFileSync(join(dir, LIVE_MAP_FILE), readFileSync(join(dir, LIVE_MAP_FILE), 'utf8').slice(0, 20));
+      assert.equal(loadLiveMap(dir, seed.shards).version, 1, 'a torn file is not trusted');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('turns stores over in place: same index, worker and directory; routing follows', () => {
+    const nodes = selectNodes(dflt, ['127.0.0.1:8080', '127.0.0.1:8081']);
+    const plan = planNode(dflt, nodes, 2);
+    const before = plan.stores.map((st) => ({
+      index: st.index,
+      worker: st.worker,
+      dir: st.dir,
+      role: st.role,
+    }));
+    const m1 = moved(initialLiveMap(dflt.shards), 2, '127.0.0.1:8081', 1);
+    const changes = applyLeaders(plan, dflt, liveShardInfos(dflt.shards, m1));
+    assert.deepEqual(changes.map((c) => [c.spec.node, c.from, c.spec.role]).sort(), [
+      ['127.0.0.1:8080', 'leader', 'replica'],
+      ['127.0.0.1:8081', 'replica', 'leader'],
+    ]);
+    assert.deepEqual(
+      plan.stores.map((st) => ({ index: st.index, worker: st.worker, dir: st.dir })),
+      before.map(({ index, worker, dir }) => ({ index, worker, dir })),
+    );
+    const demoted = plan.stores.find((st) => st.shard.idx === 2 && st.node === '127.0.0.1:8080')!;
+    assert.equal(demoted.replication?.leaderAddress, '127.0.0.1:8081');
+    assert.equal(demoted.rings, undefined, 'rings only run in the planned direction');
+    for (const l of plan.listeners) {
+      const w = l.writes[2]!;
+      assert.ok(
+        w.local && w.role === 'leader' && w.store !== demoted.index,
+        `${l.address} writes shard 2 to the new leader`,
+      );
+    }
+    assert.deepEqual(
+      applyLeaders(plan, dflt, liveShardInfos(dflt.shards, m1)),
+      [],
+      'applying it again changes nothing',
+    );
+  });
+});

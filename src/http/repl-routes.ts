@@ -19,7 +19,7 @@ import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
 import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
-import type { HttpResponse } from './http1-exchange.js';
+import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { intParam, parseQuery } from './request-parse.js';
 import { noteServerError, sendError, sendSeedText } from './respond.js';
 import { answerLater, route } from './route.js';
@@ -82,15 +82,19 @@ function seedFail(res: HttpResponse, err: unknown): void {
   sendSeedText(res, e.status, `Error: ${e.message}`, e.code);
 }
 
+/** seedAuthorized answers 401 in the seed's text format and returns false when the token is missing or wrong. */
+function seedAuthorized(res: HttpResponse, req: HttpRequest, ctx: HttpContext): boolean {
+  const denied = authError(req, ctx.config.server.token);
+  if (denied === undefined) return true;
+  sendSeedText(res, 401, denied.message, denied.code);
+  return false;
+}
+
 function registerSeedReplication(app: Router, ctx: HttpContext): void {
   app.any(
     '/next-replication-key',
     internal(ctx, (res, req) => {
-      const denied = authError(req, ctx.config.server.token);
-      if (denied) {
-        sendSeedText(res, 401, denied.message, denied.code);
-        return;
-      }
+      if (!seedAuthorized(res, req, ctx)) return;
       answerLater(
         res,
         seedNext(ctx),
@@ -104,11 +108,7 @@ function registerSeedReplication(app: Router, ctx: HttpContext): void {
   app.any(
     '/delete-replication-key',
     internal(ctx, (res, req) => {
-      const denied = authError(req, ctx.config.server.token);
-      if (denied) {
-        sendSeedText(res, 401, denied.message, denied.code);
-        return;
-      }
+      if (!seedAuthorized(res, req, ctx)) return;
       const { params } = parseQuery(req.getQuery());
       const key = params.get('key') ?? '';
       const value = params.get('value') ?? '';

@@ -27,7 +27,15 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
 import { arg } from './lib/args.js';
-import { distkvConfig, type Row, RATIOS, ROW_GROUPS, ROWS, type ServerSpec } from './lib/compare-rows.js';
+import {
+  distkvConfig,
+  type Row,
+  RATIOS,
+  ROW_GROUPS,
+  ROWS,
+  RUN_ORDER,
+  type ServerSpec,
+} from './lib/compare-rows.js';
 import { describeRatio, formatRate, median, roundOrder, selectRows } from './lib/compare-stats.js';
 import { type Child, freePort, ROOT, startProcess } from './lib/processes.js';
 import { hasRedis, startRedis } from './lib/redis.js';
@@ -199,7 +207,8 @@ function report(
     `| target | ${cols.join(' | ')} | median | p99 ms (median) |`,
     `|---|${cols.map(() => '---|').join('')}---|---|`,
   ];
-  for (const { row, build } of jobs) {
+  const inCatalogueOrder = [...jobs].sort((a, b) => ROWS.indexOf(a.row) - ROWS.indexOf(b.row));
+  for (const { row, build } of inCatalogueOrder) {
     const ms = results.get(key(row, build)) ?? [];
     const label = bs.length > 1 && row.server.kind === 'distkv' ? `${row.label} (${build.name})` : row.label;
     const cells = Array.from({ length: rounds }, (_, i) => formatRate(ms[i]?.rps));
@@ -251,7 +260,8 @@ async function main(): Promise<void> {
   }
   rows = rows.filter((r) => missing(r) === undefined);
   // A round: each row, each build side by side (a distkv row runs once per build).
-  const jobs: Job[] = rows.flatMap((row) =>
+  const runOrder = [...rows].sort((a, b) => RUN_ORDER.indexOf(a.id) - RUN_ORDER.indexOf(b.id));
+  const jobs: Job[] = runOrder.flatMap((row) =>
     (row.server.kind === 'distkv' ? bs : bs.slice(0, 1)).map((build) => ({ row, build })),
   );
   const perJobS = SECONDS + WARMUP + 1;

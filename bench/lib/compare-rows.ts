@@ -190,6 +190,31 @@ export const ROWS: readonly Row[] = [
   },
 ];
 
+/**
+ * RUN_ORDER is the order of a round (reversed every other round): the two sides of each ratio of
+ * RATIOS next to each other, so that a change of the machine's load within a round (other jobs come
+ * and go on a shared machine) falls on both sides of a ratio rather than between them.
+ */
+export const RUN_ORDER: readonly string[] = [
+  'put-fsync',
+  'redis-always',
+  'put-interval',
+  'redis-everysec',
+  'put-noreplicas',
+  'put-inline',
+  'put-c10',
+  'get-default',
+  'get-bare',
+  'get-inline',
+  'mix-fsync',
+  'mix-redis-always',
+  'mix-interval',
+  'mix-redis-everysec',
+  'mix-none',
+  'mix-inline',
+  'mix-bare',
+];
+
 /** ROW_GROUPS are the names `--rows` accepts besides row ids. */
 export const ROW_GROUPS: Record<string, readonly string[]> = {
   write: ROWS.filter((r) => !r.id.startsWith('mix-')).map((r) => r.id),

@@ -8,6 +8,7 @@ import {
   roundRatios,
   selectRows,
 } from '../../bench/lib/compare-stats.js';
+import { RATIOS, ROWS, RUN_ORDER } from '../../bench/lib/compare-rows.js';
 import { parseRedisBenchCsv } from '../../bench/lib/redis-benchmark.js';
 
 describe('bench:compare report arithmetic', () => {
@@ -72,5 +73,16 @@ describe('redis-benchmark CSV', () => {
 
   it('fails with the output when the test is missing', () => {
     assert.throws(() => parseRedisBenchCsv('"test","rps"\n"GET","1"\n', 'set'), /no set line/);
+  });
+});
+
+describe('bench:compare catalogue', () => {
+  it('runs every row once per round and puts the two sides of each ratio next to each other', () => {
+    const ids = ROWS.map((r) => r.id);
+    assert.deepEqual([...RUN_ORDER].sort(), [...ids].sort());
+    for (const [label, a, b] of RATIOS) {
+      assert.ok(ids.includes(a) && ids.includes(b), label);
+      assert.equal(Math.abs(RUN_ORDER.indexOf(a) - RUN_ORDER.indexOf(b)), 1, label);
+    }
   });
 });

@@ -268,7 +268,7 @@ async function main(): Promise<void> {
   const plannedMin = (jobs.length * ROUNDS * perJobS) / 60;
   const maxMin = Number(arg('max-minutes', String(Math.ceil(plannedMin * 1.5 + 3))));
   const deadline = Date.now() + maxMin * 60_000;
-  const header = `Measured by \`npm run bench:compare\` (${new Date().toISOString().slice(0, 16)}Z): node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]!.toFixed(1)} at start; ${bs.map((b) => `${b.name} = ${b.commit}`).join(', ')}; wrk -t1 -c50 (put-c10: -c10) and redis-benchmark -c 50 -P 1, 100-byte values, ${KEYS} random keys, ${SECONDS} s per measurement after ${WARMUP} s warm-up, ${ROUNDS} rounds alternated (k/s per round, median)`;
+  const header = `Measured by \`npm run bench:compare\` (${new Date().toISOString().slice(0, 16)}Z): node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]!.toFixed(1)} at start; ${bs.map((b) => `${b.name} = ${b.commit}`).join(', ')}; wrk -t1 -c50 (put-c10: -c10) and redis-benchmark -c 50 -P 1, 100-byte values, ${KEYS} random keys, ${SECONDS} s per measurement after ${WARMUP} s warm-up, ${ROUNDS} rounds alternated (k/s per round, median)${rows.some((r) => r.driver.kind === 'loadgen') ? `; mix rows: distkv's load generator, 1 thread, 50 connections, ${MIX}, ${DIST} keys` : ''}`;
   process.stdout.write(
     `# bench:compare | ${header}\n# ${jobs.length} measurements per round, planned ${plannedMin.toFixed(1)} min, stops starting new ones after ${maxMin} min\n`,
   );

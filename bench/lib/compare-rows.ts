@@ -219,7 +219,7 @@ export const RUN_ORDER: readonly string[] = [
 export const ROW_GROUPS: Record<string, readonly string[]> = {
   write: ROWS.filter((r) => !r.id.startsWith('mix-')).map((r) => r.id),
   mix: ROWS.filter((r) => r.id.startsWith('mix-')).map((r) => r.id),
-  distkv: ROWS.filter((r) => r.server.kind === 'distkv').map((r) => r.id),
+  distkv: ROWS.filter((r) => !r.id.startsWith('mix-') && r.server.kind === 'distkv').map((r) => r.id),
   all: ROWS.map((r) => r.id),
 };
 

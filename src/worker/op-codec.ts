@@ -18,25 +18,30 @@ export class RequestWriter extends BatchBuffer {
     super(OP_VERSION);
   }
 
-  /** add appends one request; `key` is written as UTF-8, `value` as given (strings as UTF-8). */
+  /** add appends one request; `key` and `value` are written as given (strings as UTF-8). */
   add(
     id: number,
     op: OpCode,
     store: number,
-    key: string,
+    key: string | Uint8Array,
     value: Uint8Array | string | undefined,
     w = 0,
     timeoutMs = 0,
   ): void {
     const valueBytes =
       value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-    this.reserve(REQUEST_HEADER_BYTES + key.length * 3 + valueBytes);
+    this.reserve(REQUEST_HEADER_BYTES + (typeof key === 'string' ? key.length * 3 : key.length) + valueBytes);
     const b = this.buf;
     let p = this.len;
     b.writeUInt32LE(id, p);
     b[p + 4] = op;
     b.writeUInt16LE(store, p + 5);
-    const keyLen = b.write(key, p + REQUEST_HEADER_BYTES, 'utf8');
+    let keyLen: number;
+    if (typeof key === 'string') keyLen = b.write(key, p + REQUEST_HEADER_BYTES, 'utf8');
+    else {
+      b.set(key, p + REQUEST_HEADER_BYTES);
+      keyLen = key.length;
+    }
     b.writeUInt16LE(keyLen, p + 7);
     b.writeUInt32LE(valueBytes, p + 9);
     b[p + 13] = w;

@@ -4,27 +4,35 @@
  *  1. `redis-benchmark -t set,get -c 50 -P <1|16> -d 100 -r 100000 -n N` against distkv's RESP
  *     listener (the default layout: 4 shards, leaders and replicas in one process, durability
  *     fsync) and against a redis-server started here (appendfsync always, AOF in a temp dir, on a
- *     free loopback port); the two targets alternate round by round (reversed every other round).
+ *     free loopback port); the targets alternate round by round (reversed every other round).
  *  2. RESP GET against HTTP GET on the same distkv process, with distkv's own load generator
  *     (same connections, same keys, get:100), alternated the same way.
  * Reported: median requests/s per target and the median of the per-round ratios. The table is
  * printed and written into docs/performance.md between the bench:resp markers.
  *
- * Usage: node dist/bench/resp-bench.js [--requests 200000] [--rounds 3] [--seconds 10]
+ * A third target is the node:net + Map baseline (bench/baseline/resp-server.ts): what a Node.js
+ * RESP server reaches here without worker threads or storage (the "baseline ÷ redis" column).
+ * `--before DIR` adds a fourth target to step 1: distkv built from another checkout (DIR holds its
+ * bin/ and dist/, e.g. the branch point), same layout, alternated with the other two, so a change
+ * is reported as after ÷ before from one run. `--http 0` skips step 2.
+ *
+ * Usage: node dist/bench/resp-bench.js [--requests 200000] [--rounds 3] [--seconds 10] [--before DIR] [--http 0]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
 import { arg } from './lib/args.js';
-import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
-import { hasRedis, startRedis } from './lib/redis.js';
+import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess, stopChild } from './lib/processes.js';
+import { hasRedis, respPing, startRedis } from './lib/redis.js';
 
 const REQUESTS = Number(arg('requests', '200000'));
 const ROUNDS = Number(arg('rounds', '3'));
 const SECONDS = Number(arg('seconds', '10'));
+const BEFORE = arg('before', '');
+const HTTP = arg('http', '1') !== '0';
 const RESP_OFFSET = 1000;
 const DOC = join(ROOT, 'docs', 'performance.md');
 const START = '<!-- bench:resp start -->';
@@ -55,6 +63,24 @@ async function nodePort(): Promise<number> {
     const p = await freePort();
     if (p + RESP_OFFSET <= 65535 && (await isFree(p + RESP_OFFSET))) return p;
   }
+}
+
+/** startRespBaseline starts the node:net + Map RESP baseline (bench/baseline/resp-server.ts) and waits for PING. */
+async function startRespBaseline(port: number): Promise<Child> {
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, ['dist/bench/baseline/resp-server.js', '--port', String(port)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const deadline = Date.now() + 10000;
+  while (!(await respPing(port))) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error('the RESP baseline did not answer PING within 10 s');
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { proc, startupMs: performance.now() - t0, stop: () => stopChild(proc) };
 }
 
 /** redisBenchmark runs redis-benchmark and returns requests/s per test (SET, GET). */
@@ -93,10 +119,32 @@ async function main(): Promise<void> {
     const redisPort = await freePort();
     mkdirSync(join(dir, 'redis'));
     children.push(await startRedis(redisPort, 'always', join(dir, 'redis')));
+    const basePort = await freePort();
+    children.push(await startRespBaseline(basePort));
     const targets = [
       { name: 'distkv RESP', port: lp + RESP_OFFSET },
       { name: 'redis-server (appendfsync always)', port: redisPort },
+      { name: 'node:net + Map baseline', port: basePort },
     ];
+    if (BEFORE !== '') {
+      const [blp, brp] = [await nodePort(), await nodePort()];
+      mkdirSync(join(dir, 'before'));
+      const bcfg = defaultLayoutConfig(join(dir, 'before'), blp, brp);
+      children.push(
+        await startProcess(
+          [
+            join(BEFORE, 'bin/distkv.js'),
+            'serve',
+            '--config',
+            bcfg,
+            '--data-dir',
+            join(dir, 'before', 'data'),
+          ],
+          `http://127.0.0.1:${blp}/healthz`,
+        ),
+      );
+      targets.push({ name: 'distkv RESP before', port: blp + RESP_OFFSET });
+    }
 
     const rows: string[] = [];
     for (const pipeline of [1, 16]) {
@@ -113,68 +161,85 @@ async function main(): Promise<void> {
       }
       const d = runs.get(targets[0]!.name)!;
       const r = runs.get(targets[1]!.name)!;
+      const n = runs.get(targets[2]!.name)!;
+      const b = BEFORE === '' ? undefined : runs.get(targets[3]!.name)!;
       for (const test of ['GET', 'SET']) {
-        const ratio = median(d.map((x, i) => x[test]! / r[i]![test]!));
-        rows.push(
-          `| ${test} | ${pipeline} | ${Math.round(median(d.map((x) => x[test]!)))} | ${Math.round(median(r.map((x) => x[test]!)))} | **${ratio.toFixed(2)}** |`,
-        );
+        const ratio = (xs: Record<string, number>[], ys: Record<string, number>[]): string =>
+          median(xs.map((x, i) => x[test]! / ys[i]![test]!)).toFixed(2);
+        const rate = (xs: Record<string, number>[]): number => Math.round(median(xs.map((x) => x[test]!)));
+        const cells = [test, pipeline, rate(d), rate(r), `**${ratio(d, r)}**`, ratio(n, r)];
+        if (b !== undefined) cells.push(rate(b), ratio(b, r), `**${ratio(d, b)}**`);
+        rows.push(`| ${cells.join(' | ')} |`);
       }
     }
 
-    const base = {
-      ...DEFAULT_LOAD,
-      mix: 'get:100',
-      keys: 100000,
-      valueSize: 100,
-      concurrency: 50,
-      threads: 1,
-    };
-    await runLoad({
-      ...base,
-      url: `http://127.0.0.1:${lp}`,
-      preload: true,
-      durationS: 0.001,
-      warmupS: 0,
-      requests: 1,
-    });
-    const proto = [
-      { name: 'RESP', url: `redis://127.0.0.1:${lp + RESP_OFFSET}` },
-      { name: 'HTTP', url: `http://127.0.0.1:${lp}` },
-    ];
-    const gets = new Map<string, number[]>();
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? proto : [...proto].reverse();
-      for (const p of order) {
-        const r = await runLoad({ ...base, url: p.url, preload: false, durationS: SECONDS, warmupS: 2 });
-        process.stdout.write(
-          `GET round ${round + 1} ${p.name}: ${Math.round(r.throughput)} req/s, ${r.errors} errors\n`,
-        );
-        gets.set(p.name, [...(gets.get(p.name) ?? []), r.throughput]);
-      }
-    }
-    const resp = gets.get('RESP')!;
-    const http = gets.get('HTTP')!;
-    const getRatio = median(resp.map((x, i) => x / http[i]!));
-
+    const columns =
+      BEFORE === ''
+        ? [
+            '| test | -P | distkv RESP req/s | redis-server req/s | distkv ÷ redis | baseline ÷ redis |',
+            '| ---- | -- | --- | --- | --- | --- |',
+          ]
+        : [
+            '| test | -P | distkv RESP req/s | redis-server req/s | distkv ÷ redis | baseline ÷ redis | before req/s | before ÷ redis | after ÷ before |',
+            '| ---- | -- | --- | --- | --- | --- | --- | --- | --- |',
+          ];
     const table = [
-      `Measured by \`npm run bench:resp\` (${new Date().toISOString().slice(0, 10)}): ${header}.`,
+      `Measured by \`npm run bench:resp${BEFORE === '' ? '' : ' -- --before <branch point>'}\` (${new Date().toISOString().slice(0, 10)}): ${header}.`,
       '',
-      '| test | -P | distkv RESP req/s | redis-server req/s | distkv ÷ redis |',
-      '| ---- | -- | ----------------- | ------------------ | -------------- |',
+      ...columns,
       ...rows,
-      '',
-      `RESP GET ÷ HTTP GET on the same distkv process (distkv's load generator, 1 thread, 50 connections, get:100 over 100000 preloaded keys, ${SECONDS} s after 2 s warm-up): **${getRatio.toFixed(2)}** (medians ${Math.round(median(resp))} vs ${Math.round(median(http))} req/s).`,
-    ].join('\n');
-    process.stdout.write(`\n${table}\n`);
+    ];
+    if (HTTP) table.push('', await httpComparison(lp));
+    const text = table.join('\n');
+    process.stdout.write(`\n${text}\n`);
     const doc = readFileSync(DOC, 'utf8');
     const at = doc.indexOf(START);
     const end = doc.indexOf(END);
     if (at >= 0 && end > at)
-      writeFileSync(DOC, `${doc.slice(0, at + START.length)}\n\n${table}\n\n${doc.slice(end)}`);
+      writeFileSync(DOC, `${doc.slice(0, at + START.length)}\n\n${text}\n\n${doc.slice(end)}`);
   } finally {
     for (const c of children) await c.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** httpComparison measures RESP GET against HTTP GET on the distkv process at HTTP port `lp` and returns the sentence. */
+async function httpComparison(lp: number): Promise<string> {
+  const base = {
+    ...DEFAULT_LOAD,
+    mix: 'get:100',
+    keys: 100000,
+    valueSize: 100,
+    concurrency: 50,
+    threads: 1,
+  };
+  await runLoad({
+    ...base,
+    url: `http://127.0.0.1:${lp}`,
+    preload: true,
+    durationS: 0.001,
+    warmupS: 0,
+    requests: 1,
+  });
+  const proto = [
+    { name: 'RESP', url: `redis://127.0.0.1:${lp + RESP_OFFSET}` },
+    { name: 'HTTP', url: `http://127.0.0.1:${lp}` },
+  ];
+  const gets = new Map<string, number[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? proto : [...proto].reverse();
+    for (const p of order) {
+      const r = await runLoad({ ...base, url: p.url, preload: false, durationS: SECONDS, warmupS: 2 });
+      process.stdout.write(
+        `GET round ${round + 1} ${p.name}: ${Math.round(r.throughput)} req/s, ${r.errors} errors\n`,
+      );
+      gets.set(p.name, [...(gets.get(p.name) ?? []), r.throughput]);
+    }
+  }
+  const resp = gets.get('RESP')!;
+  const http = gets.get('HTTP')!;
+  const getRatio = median(resp.map((x, i) => x / http[i]!));
+  return `RESP GET ÷ HTTP GET on the same distkv process (distkv's load generator, 1 thread, 50 connections, get:100 over 100000 preloaded keys, ${SECONDS} s after 2 s warm-up): **${getRatio.toFixed(2)}** (medians ${Math.round(median(resp))} vs ${Math.round(median(http))} req/s).`;
 }
 
 await main();

@@ -14,9 +14,10 @@
  * RESP server reaches here without worker threads or storage (the "baseline ÷ redis" column).
  * `--before DIR` adds a fourth target to step 1: distkv built from another checkout (DIR holds its
  * bin/ and dist/, e.g. the branch point), same layout, alternated with the other two, so a change
- * is reported as after ÷ before from one run. `--http 0` skips step 2.
+ * is reported as after ÷ before from one run. `--inline 1` runs every distkv target with its stores
+ * on the main thread (no worker hop). `--http 0` skips step 2.
  *
- * Usage: node dist/bench/resp-bench.js [--requests 200000] [--rounds 3] [--seconds 10] [--before DIR] [--http 0]
+ * Usage: node dist/bench/resp-bench.js [--requests 200000] [--rounds 3] [--seconds 10] [--before DIR] [--inline 1] [--http 0]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,8 @@ const ROUNDS = Number(arg('rounds', '3'));
 const SECONDS = Number(arg('seconds', '10'));
 const BEFORE = arg('before', '');
 const HTTP = arg('http', '1') !== '0';
+/** SERVE_ARGS are extra `distkv serve` flags for every distkv target (`--inline 1`: stores on the main thread). */
+const SERVE_ARGS = arg('inline', '0') === '1' ? ['--inline'] : [];
 const RESP_OFFSET = 1000;
 const DOC = join(ROOT, 'docs', 'performance.md');
 const START = '<!-- bench:resp start -->';
@@ -83,18 +86,36 @@ async function startRespBaseline(port: number): Promise<Child> {
   return { proc, startupMs: performance.now() - t0, stop: () => stopChild(proc) };
 }
 
-/** redisBenchmark runs redis-benchmark and returns requests/s per test (SET, GET). */
-function redisBenchmark(port: number, pipeline: number): Record<string, number> {
-  const args = ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-c', '50', '-P', String(pipeline)];
-  args.push('-d', '100', '-r', '100000', '-n', String(REQUESTS), '--csv');
-  const r = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 1_800_000 });
-  if (r.status !== 0) throw new Error(`redis-benchmark ${args.join(' ')} failed: ${r.stderr}`);
-  const out: Record<string, number> = {};
-  for (const line of r.stdout.split('\n')) {
-    const m = /^"(SET|GET)","([\d.]+)"/.exec(line);
-    if (m) out[m[1]!] = Number(m[2]);
+const TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** cpuSeconds is the user + system CPU time a process has used so far (all its threads), from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+}
+
+/** Run is one target's figures in one round: requests/s and server CPU µs per request, per test. */
+type Run = Record<string, number>;
+
+/**
+ * redisBenchmark runs redis-benchmark once per test (SET, then GET) and returns requests/s and the
+ * server's CPU µs per request of each (`SET`, `GET`, `SET cpu`, `GET cpu`).
+ */
+function redisBenchmark(port: number, pid: number, pipeline: number): Run {
+  const out: Run = {};
+  for (const test of ['SET', 'GET']) {
+    const args = ['-h', '127.0.0.1', '-p', String(port), '-t', test.toLowerCase(), '-c', '50'];
+    args.push('-P', String(pipeline), '-d', '100', '-r', '100000', '-n', String(REQUESTS), '--csv');
+    const cpu0 = cpuSeconds(pid);
+    const r = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 1_800_000 });
+    const cpu = cpuSeconds(pid) - cpu0;
+    if (r.status !== 0) throw new Error(`redis-benchmark ${args.join(' ')} failed: ${r.stderr}`);
+    const m = new RegExp(`^"${test}","([\\d.]+)"`, 'm').exec(r.stdout);
+    if (m === null) throw new Error(`unexpected output:\n${r.stdout}`);
+    out[test] = Number(m[1]);
+    out[`${test} cpu`] = (cpu * 1e6) / REQUESTS;
   }
-  if (out.SET === undefined || out.GET === undefined) throw new Error(`unexpected output:\n${r.stdout}`);
   return out;
 }
 
@@ -105,14 +126,14 @@ async function main(): Promise<void> {
     );
   const dir = mkdtempSync(join(tmpdir(), 'distkv-resp-bench-'));
   const children: Child[] = [];
-  const header = `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}); redis-benchmark -c 50 -d 100 -r 100000 -n ${REQUESTS}; ${ROUNDS} rounds alternated, medians; the machine was shared with other jobs`;
+  const header = `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}); ${SERVE_ARGS.length > 0 ? 'distkv --inline; ' : ''}redis-benchmark -c 50 -d 100 -r 100000 -n ${REQUESTS}; ${ROUNDS} rounds alternated, medians; the machine was shared with other jobs`;
   process.stdout.write(`# bench:resp | ${header}\n`);
   try {
     const [lp, rp] = [await nodePort(), await nodePort()];
     const cfg = defaultLayoutConfig(dir, lp, rp);
     children.push(
       await startProcess(
-        ['bin/distkv.js', 'serve', '--config', cfg, '--data-dir', join(dir, 'data')],
+        ['bin/distkv.js', 'serve', '--config', cfg, '--data-dir', join(dir, 'data'), ...SERVE_ARGS],
         `http://127.0.0.1:${lp}/healthz`,
       ),
     );
@@ -121,10 +142,11 @@ async function main(): Promise<void> {
     children.push(await startRedis(redisPort, 'always', join(dir, 'redis')));
     const basePort = await freePort();
     children.push(await startRespBaseline(basePort));
+    const pid = (c: Child | undefined): number => c?.proc.pid ?? 0;
     const targets = [
-      { name: 'distkv RESP', port: lp + RESP_OFFSET },
-      { name: 'redis-server (appendfsync always)', port: redisPort },
-      { name: 'node:net + Map baseline', port: basePort },
+      { name: 'distkv RESP', port: lp + RESP_OFFSET, pid: pid(children[0]) },
+      { name: 'redis-server (appendfsync always)', port: redisPort, pid: pid(children[1]) },
+      { name: 'node:net + Map baseline', port: basePort, pid: pid(children[2]) },
     ];
     if (BEFORE !== '') {
       const [blp, brp] = [await nodePort(), await nodePort()];
@@ -139,22 +161,24 @@ async function main(): Promise<void> {
             bcfg,
             '--data-dir',
             join(dir, 'before', 'data'),
+            ...SERVE_ARGS,
           ],
           `http://127.0.0.1:${blp}/healthz`,
         ),
       );
-      targets.push({ name: 'distkv RESP before', port: blp + RESP_OFFSET });
+      targets.push({ name: 'distkv RESP before', port: blp + RESP_OFFSET, pid: pid(children[3]) });
     }
 
     const rows: string[] = [];
+    const cpuRows: string[] = [];
     for (const pipeline of [1, 16]) {
-      const runs = new Map<string, Record<string, number>[]>();
+      const runs = new Map<string, Run[]>();
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const t of order) {
-          const r = redisBenchmark(t.port, pipeline);
+          const r = redisBenchmark(t.port, t.pid, pipeline);
           process.stdout.write(
-            `-P ${pipeline} round ${round + 1} ${t.name}: SET ${r.SET} GET ${r.GET} req/s\n`,
+            `-P ${pipeline} round ${round + 1} ${t.name}: SET ${r.SET} GET ${r.GET} req/s; CPU per request SET ${r['SET cpu']!.toFixed(1)} GET ${r['GET cpu']!.toFixed(1)} µs\n`,
           );
           runs.set(t.name, [...(runs.get(t.name) ?? []), r]);
         }
@@ -164,12 +188,17 @@ async function main(): Promise<void> {
       const n = runs.get(targets[2]!.name)!;
       const b = BEFORE === '' ? undefined : runs.get(targets[3]!.name)!;
       for (const test of ['GET', 'SET']) {
-        const ratio = (xs: Record<string, number>[], ys: Record<string, number>[]): string =>
-          median(xs.map((x, i) => x[test]! / ys[i]![test]!)).toFixed(2);
-        const rate = (xs: Record<string, number>[]): number => Math.round(median(xs.map((x) => x[test]!)));
+        const ratio = (xs: Run[], ys: Run[], key = test): string =>
+          median(xs.map((x, i) => x[key]! / ys[i]![key]!)).toFixed(2);
+        const rate = (xs: Run[]): number => Math.round(median(xs.map((x) => x[test]!)));
         const cells = [test, pipeline, rate(d), rate(r), `**${ratio(d, r)}**`, ratio(n, r)];
         if (b !== undefined) cells.push(rate(b), ratio(b, r), `**${ratio(d, b)}**`);
         rows.push(`| ${cells.join(' | ')} |`);
+        const cpu = `${test} cpu`;
+        const us = (xs: Run[]): string => median(xs.map((x) => x[cpu]!)).toFixed(1);
+        const cpuCells = [test, pipeline, us(d), us(r), us(n), `**${ratio(d, r, cpu)}**`];
+        if (b !== undefined) cpuCells.push(us(b), `**${ratio(d, b, cpu)}**`);
+        cpuRows.push(`| ${cpuCells.join(' | ')} |`);
       }
     }
 
@@ -183,11 +212,20 @@ async function main(): Promise<void> {
             '| test | -P | distkv RESP req/s | redis-server req/s | distkv ÷ redis | baseline ÷ redis | before req/s | before ÷ redis | after ÷ before |',
             '| ---- | -- | --- | --- | --- | --- | --- | --- | --- |',
           ];
+    const cpuColumns = [
+      `| test | -P | distkv µs | redis-server µs | baseline µs | distkv ÷ redis${BEFORE === '' ? '' : ' | before µs | after ÷ before'} |`,
+      `| ---- | -- | --- | --- | --- | ---${BEFORE === '' ? '' : ' | --- | ---'} |`,
+    ];
     const table = [
       `Measured by \`npm run bench:resp${BEFORE === '' ? '' : ' -- --before <branch point>'}\` (${new Date().toISOString().slice(0, 10)}): ${header}.`,
       '',
       ...columns,
       ...rows,
+      '',
+      'Server CPU (user + system, all threads, from /proc) per request, medians of the rounds; lower is better:',
+      '',
+      ...cpuColumns,
+      ...cpuRows,
     ];
     if (HTTP) table.push('', await httpComparison(lp));
     const text = table.join('\n');

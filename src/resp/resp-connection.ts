@@ -100,8 +100,6 @@ export class RespConnection {
       this.queue.now(this.proto).error(`ERR ${error}`);
       this.closing = true;
     }
-    // Stores on this thread (--inline) answer reads now, so they leave in this write.
-    this.ctx.pool.flushInline();
     this.flush();
   }
 

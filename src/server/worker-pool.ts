@@ -217,11 +217,6 @@ class WorkerLink {
     }
   }
 
-  /** flushIfInline posts the pending batch now when the stores run on this thread (see WorkerPool.flushInline). */
-  flushIfInline(): void {
-    if (this.entry === INLINE && this.requests.count > 0) this.flush();
-  }
-
   call(msg: CallMessage): Promise<CallResult> {
     const worker = this.worker;
     if (!this.ready || worker === undefined)
@@ -345,17 +340,6 @@ export class WorkerPool {
     timeoutMs = 0,
   ): void {
     this.links[worker]!.submit(op, store, key, value, handler, w, timeoutMs);
-  }
-
-  /**
-   * flushInline hands the pending batches of stores that run on this thread (INLINE) over now, not
-   * at the end of the turn: their reads are answered during the call, so a caller that flushes
-   * after a burst of requests (a RESP connection after each read) sends those replies in the same
-   * write. The batch is the same as at the end of the turn, only earlier: order and durability are
-   * unchanged. Worker threads keep one batch per turn (a postMessage each).
-   */
-  flushInline(): void {
-    for (const l of this.links) l.flushIfInline();
   }
 
   /** call sends a control message to a worker and resolves with its result. */

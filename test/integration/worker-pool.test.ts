@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { INLINE, WorkerPool } from '../../src/server/worker-pool.js';
+import { WorkerPool } from '../../src/server/worker-pool.js';
 import type { StoreSpec } from '../../src/worker/messages.js';
 import {
   OP_DELETE,
@@ -124,34 +124,6 @@ describe('worker pool with real worker threads', () => {
         after = await op(pool, 0, OP_PUT, 0, 'k', 'v');
       }
       assert.equal(after.status, ST_DONE, 'the worker came back and serves again');
-    } finally {
-      await pool.stop();
-    }
-  });
-
-  it('with stores on this thread, flushInline answers the reads of the pending batch during the call, after the writes queued before them', async () => {
-    const all = specs(tempDir(after), 1, 'lsm');
-    const pool = new WorkerPool([all], INLINE, silent, 'silent');
-    await pool.start();
-    try {
-      assert.equal((await op(pool, 0, OP_PUT, 0, 'k', 'v1')).status, ST_DONE);
-      const seen: string[] = [];
-      const record = (what: string) => ({
-        onReply: (status: number, _seq: number, v: Buffer) => {
-          seen.push(`${what} ${status} ${v.toString()}`);
-        },
-      });
-      pool.submit(0, OP_GET, 0, 'k', undefined, record('get-before'));
-      pool.submit(0, OP_PUT, 0, 'k', 'v2', record('put'));
-      pool.submit(0, OP_GET, 0, 'k', undefined, record('get-after'));
-      pool.submit(0, OP_GET, 0, 'absent', undefined, record('get-absent'));
-      assert.deepEqual(seen, [], 'nothing is answered before the flush');
-      pool.flushInline();
-      assert.deepEqual(seen, [`get-before ${ST_VALUE} v1`, `get-absent ${ST_MISSING} `]);
-      // The read behind the write waits until the write is durable, then sees it.
-      const deadline = Date.now() + 10000;
-      while (seen.length < 4 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
-      assert.deepEqual(seen.slice(2).sort(), [`get-after ${ST_VALUE} v2`, `put ${ST_DONE} `]);
     } finally {
       await pool.stop();
     }

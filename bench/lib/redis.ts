@@ -11,7 +11,8 @@ export function hasRedis(): boolean {
   return spawnSync('redis-server', ['--version']).error === undefined;
 }
 
-function ping(port: number): Promise<boolean> {
+/** respPing reports whether a RESP server on 127.0.0.1:`port` answers PING. */
+export function respPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
     s.on('error', () => {
@@ -51,7 +52,7 @@ export async function startRedis(port: number, appendfsync: string, dir: string)
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const deadline = Date.now() + 10000;
-  while (!(await ping(port))) {
+  while (!(await respPing(port))) {
     if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');

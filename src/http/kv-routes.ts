@@ -8,7 +8,7 @@
 import { DistkvError, toDistkvError } from '../errors.js';
 import { MAP_HEADER } from '../routing/live-map.js';
 import { describeLag, lagHeader, provablyWithin, replicaLag } from '../replication/lag.js';
-import { slotOf } from '../routing/slot.js';
+import { slotOf, slotOfBytes } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
 import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
 import { contentLengthError, readBody } from './body.js';
@@ -95,7 +95,7 @@ function dispatch(
   ctx: HttpContext,
   kind: KeyKind,
   op: OpCode,
-  key: string,
+  key: string | Uint8Array,
   shard: number,
   value: Uint8Array | string | undefined,
   opts: DispatchOptions = {},
@@ -127,10 +127,10 @@ function placeKey(
   ctx: HttpContext,
   url: string,
   query: string,
-  key: string,
+  key: string | Uint8Array,
   write: boolean,
 ): Placement | undefined {
-  const slot = slotOf(key);
+  const slot = typeof key === 'string' ? slotOf(key) : slotOfBytes(key);
   const shard = ctx.shardMap.shardOfSlot(slot);
   const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
   if (target.local && write && ctx.liveMap.writesFenced(shard)) {

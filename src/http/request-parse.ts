@@ -41,9 +41,38 @@ export function checkKey(key: string, maxBytes: number): void {
   }
 }
 
-/** keyFromPath extracts and validates the key of a `/kv/{key}` URL (everything after the prefix). */
-export function keyFromPath(url: string, prefixLength: number, maxBytes: number): string {
-  const key = decodeComponent(url.slice(prefixLength), 'key', false);
+const PERCENT_BYTE = /%([0-9A-Fa-f]{2})/g;
+
+/**
+ * percentBytes percent-decodes `raw` into bytes (a key that is not UTF-8), or returns undefined
+ * when a '%' is not followed by two hex digits or `raw` holds a character that is not ASCII (bytes
+ * that are not UTF-8 must be sent percent-encoded).
+ */
+function percentBytes(raw: string): Buffer | undefined {
+  if (/%(?![0-9A-Fa-f]{2})|[\u0080-\uffff]/.test(raw)) return undefined;
+  return Buffer.from(
+    raw.replaceAll(PERCENT_BYTE, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  );
+}
+
+/**
+ * keyFromPath extracts and validates the key of a `/kv/{key}` URL (everything after the prefix). A
+ * key whose percent-encoded bytes are not UTF-8 comes back as those bytes (keys are binary-safe, as
+ * over RESP; docs/api.md); every other key as a string.
+ */
+export function keyFromPath(url: string, prefixLength: number, maxBytes: number): string | Buffer {
+  const raw = url.slice(prefixLength);
+  let key: string;
+  try {
+    key = decodeComponent(raw, 'key', false);
+  } catch (err) {
+    const bytes = percentBytes(raw);
+    if (bytes === undefined) throw err;
+    if (bytes.length > maxBytes)
+      throw new DistkvError('INVALID_KEY', `key is ${bytes.length} bytes; limit is ${maxBytes}`);
+    return bytes;
+  }
   checkKey(key, maxBytes);
   return key;
 }

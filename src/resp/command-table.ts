@@ -290,11 +290,27 @@ export function lookup(name: string): CommandSpec | undefined {
   return BY_NAME.get(name) ?? BY_NAME.get(name.toLowerCase());
 }
 
+const GET = lookup('get')!;
+const SET = lookup('set')!;
+
+/**
+ * commandOf finds the command named by the bytes `name`. GET and SET, the bulk of any workload, are
+ * recognised from their bytes (any case) without making a string of the name.
+ */
+function commandOf(name: Buffer): CommandSpec | undefined {
+  if (name.length === 3 && (name[1]! | 0x20) === 0x65 && (name[2]! | 0x20) === 0x74) {
+    const first = name[0]! | 0x20;
+    if (first === 0x67) return GET;
+    if (first === 0x73) return SET;
+  }
+  return lookup(name.toString('latin1'));
+}
+
 /** dispatch runs one command on a connection. */
 export function dispatch(c: RespConnection, args: Buffer[]): void {
-  const name = args[0]!.toString('latin1');
-  const cmd = lookup(name);
+  const cmd = commandOf(args[0]!);
   if (cmd === undefined) {
+    const name = args[0]!.toString('latin1');
     const shown = args
       .slice(1)
       .map((a) => `'${a.toString('utf8', 0, 128)}' `)

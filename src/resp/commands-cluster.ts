@@ -25,10 +25,11 @@ interface ClusterNode {
 }
 
 function clusterNodes(c: RespConnection): ClusterNode[] {
-  const { config, shardMap } = c.ctx;
+  const { config } = c.ctx;
+  const shards = c.ctx.liveShards();
   return configNodes(config).map((address) => {
-    const led = shardMap.shards.filter((s) => s.address === address);
-    const followed = shardMap.shards.find((s) => s.replicas.includes(address));
+    const led = shards.filter((s) => s.address === address);
+    const followed = shards.find((s) => s.replicas.includes(address));
     return {
       address,
       id: nodeIdOf(address),
@@ -61,7 +62,7 @@ function rangesOf(shards: readonly ShardInfo[]): [number, number][] {
 
 function slots(c: RespConnection, w: RespWriter): void {
   const offset = c.ctx.config.server.resp_port_offset;
-  const shards = c.ctx.shardMap.shards;
+  const shards = c.ctx.liveShards();
   w.array(shards.length);
   for (const s of shards) {
     w.array(3 + s.replicas.length);

@@ -17,9 +17,9 @@ const MAX_WAIT_MS = 2 ** 31 - 1;
 
 /** servedStores lists the local stores holding this node's keys, in shard order. */
 export function servedStores(c: RespConnection): LocalTarget[] {
-  const { listener, shardMap, plan } = c.ctx;
+  const { listener, plan } = c.ctx;
   const out: LocalTarget[] = [];
-  for (const s of shardMap.shards) {
+  for (const s of c.ctx.liveShards()) {
     const read = listener.reads[s.idx]!;
     if (c.readonly && read.local && plan.stores[read.store]!.node === listener.address) out.push(read);
     else {
@@ -168,9 +168,10 @@ export function info(c: RespConnection, args: Buffer[]): void {
 }
 
 function infoSections(c: RespConnection, keys: number): [string, string[]][] {
-  const { listener, shardMap, config, plan } = c.ctx;
-  const led = shardMap.shards.filter((s) => s.address === listener.address);
-  const replicaOf = shardMap.shards.find((s) => s.replicas.includes(listener.address));
+  const { listener, config, plan } = c.ctx;
+  const shards = c.ctx.liveShards();
+  const led = shards.filter((s) => s.address === listener.address);
+  const replicaOf = shards.find((s) => s.replicas.includes(listener.address));
   const replicas = [...new Set(led.flatMap((s) => s.replicas))];
   const mem = process.memoryUsage();
   const replication =

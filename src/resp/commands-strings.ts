@@ -68,7 +68,7 @@ function tooLarge(c: RespConnection, value: Buffer): boolean {
   return true;
 }
 
-/** submit queues one op on the target's worker, its reply written by `format` in order. */
+/** submit queues one op on the target's worker (the key's bytes as received), its reply written by `format` in order. */
 function submit(
   c: RespConnection,
   t: LocalTarget,
@@ -77,7 +77,7 @@ function submit(
   value: Uint8Array | string | undefined,
   handler: OpHandler,
 ): void {
-  c.ctx.pool.submit(t.worker, op, t.store, key.toString('utf8'), value, handler);
+  c.ctx.pool.submit(t.worker, op, t.store, key, value, handler);
 }
 
 /** get: GET key. */

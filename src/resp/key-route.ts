@@ -7,7 +7,6 @@
  * not send READONLY, target the shard's leader; after READONLY, reads target the listener's read
  * table (a replica hosted at this address if any), as Redis serves reads from replicas.
  */
-import { isUtf8 } from 'node:buffer';
 import { slotOfBytes } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
 import { respAddressOf } from './resp-address.js';
@@ -16,11 +15,13 @@ import type { RespConnection } from './resp-connection.js';
 /** LocalTarget is a store of this process. */
 export type LocalTarget = Extract<Target, { local: true }>;
 
-/** checkKey returns why `key` is not a valid distkv key, or undefined. */
+/**
+ * checkKey returns why `key` is not a valid distkv key, or undefined. Keys are bytes (binary-safe,
+ * as in Redis): a key that is not UTF-8 is the key HTTP names with its bytes percent-encoded.
+ */
 export function checkKey(key: Buffer, maxKeyBytes: number): string | undefined {
   if (key.length === 0) return 'ERR invalid key: distkv keys are 1 or more bytes';
   if (key.length > maxKeyBytes) return `ERR invalid key: ${key.length} bytes; limit is ${maxKeyBytes}`;
-  if (!isUtf8(key)) return 'ERR invalid key: distkv keys are UTF-8 text';
   return undefined;
 }
 

@@ -114,10 +114,15 @@ export class RespConnection {
     return true;
   }
 
+  /**
+   * scheduleFlush writes worker replies at the end of the event-loop turn (setImmediate), not after
+   * each reply batch (a microtask): a pipeline whose keys live on several workers gets one write
+   * for all the batches that arrived in the same turn.
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(this.flushBound);
+    setImmediate(this.flushBound);
   }
 
   private flush(): void {

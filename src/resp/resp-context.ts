@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { ShardMap } from '../routing/shard-map.js';
+import type { ShardInfo, ShardMap } from '../routing/shard-map.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { ScanCursors } from './scan-cursors.js';
@@ -13,7 +13,13 @@ import type { ScanCursors } from './scan-cursors.js';
 /** RespContext is shared by every connection of one RESP listener. */
 export interface RespContext {
   config: Config;
+  /** shardMap is the config's map: slot ranges (which never move) and the config's members. */
   shardMap: ShardMap;
+  /**
+   * liveShards are the shards with their leaders and replicas now (the live map, moved by a failover;
+   * src/routing/live-map.ts): what the cluster commands describe and which stores SCAN covers.
+   */
+  liveShards: () => readonly ShardInfo[];
   plan: NodePlan;
   pool: WorkerPool;
   log: Logger;

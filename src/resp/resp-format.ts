@@ -31,6 +31,10 @@ const NIL_ARRAY2 = Buffer.from('*-1\r\n');
 const NIL3 = Buffer.from('_\r\n');
 const OK = Buffer.from('+OK\r\n');
 const INITIAL_BYTES = 16 * 1024;
+const DOLLAR = 0x24;
+const STAR = 0x2a;
+/** MAX_COUNT_LINE bounds a type byte, a length of up to 16 digits and CRLF. */
+const MAX_COUNT_LINE = 1 + 16 + 2;
 
 /**
  * RespWriter appends replies to a growable buffer. `proto` picks the RESP2 or RESP3 form of nulls
@@ -90,11 +94,11 @@ export class RespWriter {
   bulk(value: Uint8Array | string): void {
     if (typeof value === 'string') {
       const n = Buffer.byteLength(value);
-      this.line('$', String(n));
+      this.count(DOLLAR, n);
       this.reserve(n + 2);
       this.len += this.buf.write(value, this.len, 'utf8');
     } else {
-      this.line('$', String(value.length));
+      this.count(DOLLAR, value.length);
       this.reserve(value.length + 2);
       this.buf.set(value, this.len);
       this.len += value.length;
@@ -115,7 +119,7 @@ export class RespWriter {
 
   /** array writes the header of an array of `count` replies. */
   array(count: number): void {
-    this.line('*', String(count));
+    this.count(STAR, count);
   }
 
   /** map writes the header of a map of `pairs` key/value pairs (a flat array in RESP2). */
@@ -133,6 +137,23 @@ export class RespWriter {
       else if (typeof v === 'number') this.integer(v);
       else v(this);
     }
+  }
+
+  /** count writes a line of `type` and a length (a non-negative integer) without making a string of it. */
+  private count(type: number, n: number): void {
+    this.reserve(MAX_COUNT_LINE);
+    const b = this.buf;
+    b[this.len++] = type;
+    if (n < 10) b[this.len++] = 0x30 + n;
+    else {
+      let digits = 1;
+      for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
+      let at = this.len + digits;
+      this.len = at;
+      for (let v = n; v > 0; v = Math.floor(v / 10)) b[--at] = 0x30 + (v % 10);
+    }
+    b[this.len++] = 13;
+    b[this.len++] = 10;
   }
 
   private line(type: string, text: string): void {

@@ -143,6 +143,7 @@ export class DistkvNode {
     const respShared = {
       config,
       shardMap,
+      liveShards: () => this.liveMap.shards(),
       plan: this.plan,
       pool: this.pool,
       log,

@@ -198,7 +198,7 @@ class WorkerLink {
   submit(
     op: OpCode,
     store: number,
-    key: string,
+    key: string | Uint8Array,
     value: Uint8Array | string | undefined,
     handler: OpHandler,
     w: number,
@@ -325,12 +325,15 @@ export class WorkerPool {
     }
   }
 
-  /** submit queues one key operation on a worker; the handler is called exactly once. `w` > 0 waits for replica acks. */
+  /**
+   * submit queues one key operation on a worker; the handler is called exactly once. `w` > 0 waits
+   * for replica acks. A string key is sent as UTF-8, a byte key as it is (binary-safe).
+   */
   submit(
     worker: number,
     op: OpCode,
     store: number,
-    key: string,
+    key: string | Uint8Array,
     value: Uint8Array | string | undefined,
     handler: OpHandler,
     w = 0,

@@ -12,35 +12,55 @@ import {
   type ReplyStatus,
 } from './op-format.js';
 
+// Byte-wise little-endian integers: cheaper per record than Buffer's range-checked writeUInt32LE
+// and readUInt32LE (the callers reserve the room and read inside the batch).
+function putU32(b: Buffer, p: number, v: number): void {
+  b[p] = v;
+  b[p + 1] = v >>> 8;
+  b[p + 2] = v >>> 16;
+  b[p + 3] = v >>> 24;
+}
+
+function getU32(b: Buffer, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}
+
 /** RequestWriter encodes requests into a batch. */
 export class RequestWriter extends BatchBuffer {
   constructor() {
     super(OP_VERSION);
   }
 
-  /** add appends one request; `key` is written as UTF-8, `value` as given (strings as UTF-8). */
+  /** add appends one request; `key` and `value` are written as given (strings as UTF-8). */
   add(
     id: number,
     op: OpCode,
     store: number,
-    key: string,
+    key: string | Uint8Array,
     value: Uint8Array | string | undefined,
     w = 0,
     timeoutMs = 0,
   ): void {
     const valueBytes =
       value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-    this.reserve(REQUEST_HEADER_BYTES + key.length * 3 + valueBytes);
+    this.reserve(REQUEST_HEADER_BYTES + (typeof key === 'string' ? key.length * 3 : key.length) + valueBytes);
     const b = this.buf;
     let p = this.len;
-    b.writeUInt32LE(id, p);
+    putU32(b, p, id);
     b[p + 4] = op;
-    b.writeUInt16LE(store, p + 5);
-    const keyLen = b.write(key, p + REQUEST_HEADER_BYTES, 'utf8');
-    b.writeUInt16LE(keyLen, p + 7);
-    b.writeUInt32LE(valueBytes, p + 9);
+    b[p + 5] = store;
+    b[p + 6] = store >>> 8;
+    let keyLen: number;
+    if (typeof key === 'string') keyLen = b.write(key, p + REQUEST_HEADER_BYTES, 'utf8');
+    else {
+      b.set(key, p + REQUEST_HEADER_BYTES);
+      keyLen = key.length;
+    }
+    b[p + 7] = keyLen;
+    b[p + 8] = keyLen >>> 8;
+    putU32(b, p + 9, valueBytes);
     b[p + 13] = w;
-    b.writeUInt32LE(timeoutMs, p + 14);
+    putU32(b, p + 14, timeoutMs);
     p += REQUEST_HEADER_BYTES + keyLen;
     if (typeof value === 'string') p += b.write(value, p, 'utf8');
     else if (value !== undefined) {
@@ -87,13 +107,13 @@ export class RequestReader extends BatchReader {
     const b = this.b;
     const p = this.p;
     if (p + REQUEST_HEADER_BYTES > this.length) return false;
-    this.id = b.readUInt32LE(p);
+    this.id = getU32(b, p);
     this.op = b[p + 4]!;
-    this.store = b.readUInt16LE(p + 5);
-    const keyLen = b.readUInt16LE(p + 7);
-    const valueLen = b.readUInt32LE(p + 9);
+    this.store = b[p + 5]! | (b[p + 6]! << 8);
+    const keyLen = b[p + 7]! | (b[p + 8]! << 8);
+    const valueLen = getU32(b, p + 9);
     this.w = b[p + 13]!;
-    this.timeoutMs = b.readUInt32LE(p + 14);
+    this.timeoutMs = getU32(b, p + 14);
     const k = p + REQUEST_HEADER_BYTES;
     this.key = b.subarray(k, k + keyLen);
     this.value = b.subarray(k + keyLen, k + keyLen + valueLen);
@@ -114,10 +134,12 @@ export class ReplyWriter extends BatchBuffer {
     this.reserve(REPLY_HEADER_BYTES + n);
     const b = this.buf;
     const p = this.len;
-    b.writeUInt32LE(id, p);
+    putU32(b, p, id);
     b[p + 4] = status;
-    b.writeDoubleLE(seq, p + 5);
-    b.writeUInt32LE(n, p + 13);
+    // Reads carry seq 0: eight zero bytes, without the float conversion.
+    if (seq === 0) for (let i = p + 5; i < p + 13; i++) b[i] = 0;
+    else b.writeDoubleLE(seq, p + 5);
+    putU32(b, p + 13, n);
     if (value !== undefined) b.set(value, p + REPLY_HEADER_BYTES);
     this.len = p + REPLY_HEADER_BYTES + n;
     this.count++;
@@ -139,10 +161,10 @@ export class ReplyReader extends BatchReader {
     const b = this.b;
     const p = this.p;
     if (p + REPLY_HEADER_BYTES > this.length) return false;
-    this.id = b.readUInt32LE(p);
+    this.id = getU32(b, p);
     this.status = b[p + 4]!;
     this.seq = b.readDoubleLE(p + 5);
-    const n = b.readUInt32LE(p + 13);
+    const n = getU32(b, p + 13);
     this.value = b.subarray(p + REPLY_HEADER_BYTES, p + REPLY_HEADER_BYTES + n);
     this.p = p + REPLY_HEADER_BYTES + n;
     return true;

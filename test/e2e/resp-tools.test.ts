@@ -348,4 +348,35 @@ describe('redis-benchmark and ioredis against the RESP listener', () => {
       redis.disconnect();
     }
   });
+
+  it('shares keys that are not UTF-8 with the HTTP API both ways (raw bytes over RESP, percent-encoded over HTTP)', async () => {
+    const redis = new Redis({ host: respOf(A).host, port: respOf(A).port, lazyConnect: true });
+    await redis.connect();
+    const pct = (b: Buffer): string => [...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('');
+    try {
+      const viaResp = Buffer.from([0x6b, 0xff, 0x00, 0xfe, 0x80]);
+      assert.equal(await redis.set(viaResp, 'set over RESP'), 'OK');
+      const get = await fetch(`http://${A}/kv/${pct(viaResp)}`);
+      assert.equal(get.status, 200);
+      assert.equal(await get.text(), 'set over RESP');
+      const viaHttp = Buffer.from([0xc3, 0x28, 0xa0, 0xa1, 0x01]);
+      const put = await fetch(`http://${A}/kv/${pct(viaHttp)}`, { method: 'PUT', body: 'set over HTTP' });
+      assert.equal(put.status, 204);
+      assert.equal((await redis.getBuffer(viaHttp))?.toString(), 'set over HTTP');
+      // SCAN hands the keys back as the same bytes.
+      const keys: Buffer[] = [];
+      let cursor = '0';
+      do {
+        const [next, page] = await redis.scanBuffer(cursor, 'COUNT', 1000);
+        cursor = next.toString();
+        keys.push(...page);
+      } while (cursor !== '0');
+      assert.ok(keys.some((k) => k.equals(viaResp)));
+      assert.ok(keys.some((k) => k.equals(viaHttp)));
+      assert.equal(await redis.del(viaResp), 1);
+      assert.equal((await fetch(`http://${A}/kv/${pct(viaResp)}`)).status, 404);
+    } finally {
+      redis.disconnect();
+    }
+  });
 });

@@ -25,6 +25,18 @@ describe('op batch format', () => {
     ]);
   });
 
+  it('writes a byte key as its bytes, even when they are not UTF-8', () => {
+    const w = new RequestWriter();
+    const key = Buffer.from([0xff, 0x00, 0xc3, 0x28]);
+    w.add(1, OP_PUT, 2, key, 'v');
+    const { buffer, length } = w.take();
+    const r = new RequestReader(buffer, length);
+    assert.ok(r.next());
+    assert.deepEqual(Buffer.from(r.key), key);
+    assert.equal(r.value.toString(), 'v');
+    assert.equal(r.next(), false);
+  });
+
   it('round-trips replies with seqs and values', () => {
     const w = new ReplyWriter();
     w.add(9, ST_VALUE, 0, Buffer.from('hello'));

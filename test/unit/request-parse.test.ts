@@ -18,6 +18,11 @@ describe('request parsing', () => {
     assert.equal(keyFromPath('/kv/a%2Fb', 4, 1024), 'a/b');
     assert.equal(keyFromPath('/kv/a/b', 4, 1024), 'a/b');
     assert.equal(keyFromPath('/kv/%E2%82%AC', 4, 1024), '€');
+    assert.deepEqual(
+      keyFromPath('/kv/a%FF%00%E2%82', 4, 1024),
+      Buffer.from([0x61, 0xff, 0x00, 0xe2, 0x82]),
+      'bytes that are not UTF-8 are the key as bytes',
+    );
     assert.equal(keyFromPath('/kv/a+b', 4, 1024), 'a+b', "'+' is literal in a path");
   });
 
@@ -50,7 +55,11 @@ describe('request parsing', () => {
       'INVALID_KEY',
     );
     assert.equal(
-      code(() => keyFromPath('/kv/%FF', 4, 1024)),
+      code(() => keyFromPath('/kv/%FF%zz', 4, 1024)),
+      'INVALID_KEY',
+    );
+    assert.equal(
+      code(() => keyFromPath(`/kv/${'%FF'.repeat(1025)}`, 4, 1024)),
       'INVALID_KEY',
     );
     assert.equal(

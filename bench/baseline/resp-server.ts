@@ -1,0 +1,48 @@
+/**
+ * The RESP baseline: a bare node:net server over a JavaScript Map that answers GET and SET (and
+ * what redis-benchmark asks first: PING, CONFIG GET) with distkv's own RESP parser and reply
+ * writer, one socket write per connection per read. No routing, no worker thread, no persistence:
+ * the ceiling a Node.js RESP server reaches on this machine, so `npm run bench:resp` can say how
+ * much of the distance to redis-server is Node's socket layer and how much is distkv's.
+ *
+ * Usage: node dist/bench/baseline/resp-server.js [--port 9091] [--host 127.0.0.1]
+ */
+import { createServer } from 'node:net';
+import { RespWriter } from '../../src/resp/resp-format.js';
+import { RespParser } from '../../src/resp/resp-parser.js';
+import { arg } from '../lib/args.js';
+
+const host = arg('host', '127.0.0.1');
+const port = Number(arg('port', '9091'));
+const map = new Map<string, Buffer>();
+
+createServer({ noDelay: true }, (socket) => {
+  const parser = new RespParser(64 * 1024 * 1024);
+  const out = new RespWriter(2);
+  const onCommand = (args: Buffer[]): boolean => {
+    const name = args[0]!.toString('latin1').toUpperCase();
+    if (name === 'GET' && args.length === 2) {
+      const v = map.get(args[1]!.toString('latin1'));
+      if (v === undefined) out.nil();
+      else out.bulk(v);
+    } else if (name === 'SET' && args.length >= 3) {
+      map.set(args[1]!.toString('latin1'), Buffer.from(args[2]!));
+      out.ok();
+    } else if (name === 'PING') out.simple('PONG');
+    else if (name === 'CONFIG') out.array(0);
+    else out.error(`ERR unknown command '${name}'`);
+    return true;
+  };
+  socket.on('data', (chunk: Buffer) => {
+    const error = parser.feed(chunk, onCommand);
+    if (error !== undefined) {
+      out.error(`ERR ${error}`);
+      socket.end(out.take());
+      return;
+    }
+    if (out.length > 0) socket.write(out.take());
+  });
+  socket.on('error', () => {
+    socket.destroy();
+  });
+}).listen(port, host);

@@ -31,6 +31,8 @@ export const ERROR_CATALOGUE = {
   UNKNOWN_REPLICA: { status: 403 },
   /** thrown when a key does not exist. */
   NOT_FOUND: { status: 404 },
+  /** thrown when a write's If-Match / If-None-Match condition does not hold (the key's current version is sent with it). */
+  PRECONDITION_FAILED: { status: 412 },
   /** thrown when no route matches the request path. */
   ROUTE_NOT_FOUND: { status: 404 },
   /** thrown when the route exists but not for this HTTP method. */

@@ -19,6 +19,7 @@ import { intParam, parseQuery } from './request-parse.js';
 import { sendJson } from './respond.js';
 import { answerLater, route } from './route.js';
 import type { Router } from './router.js';
+import { versionOf } from './write-conditions.js';
 import {
   type BatchResult,
   mergeScan,
@@ -44,11 +45,15 @@ async function scan(
 ): Promise<{ status: number; body: unknown }> {
   const { writes, reads } = ctx.listener;
   const plan = planScan(shards, writes, reads, localOnly);
-  const pages: Promise<ScanPage>[] = plan.local.map(({ target: t }) =>
+  const pages: Promise<ScanPage>[] = plan.local.map(({ shard, target: t }) =>
     ctx.pool
       .call(t.worker, { type: 'scan', store: t.store, prefix, after: after ?? null, limit })
       .then((r) => {
         if (r.type !== 'scan-result') throw new Error(`unexpected ${r.type} for a scan`);
+        for (const e of r.entries) {
+          const v = versionOf(ctx, shard, e.seq ?? 0);
+          if (v !== undefined) e.version = v.slice(1, -1);
+        }
         return { entries: r.entries, more: r.entries.length >= limit };
       }),
   );

@@ -56,7 +56,7 @@ export class Forwarder {
       signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
     });
     const body = (await res.body.json()) as {
-      items?: { key: string; value_base64: string }[];
+      items?: { key: string; value_base64: string; version?: string }[];
       next?: string | null;
       missing_shards?: number[];
       error?: WireError;
@@ -71,6 +71,7 @@ export class Forwarder {
       entries: body.items.map((i) => ({
         key: Buffer.from(i.key, 'utf8'),
         value: Buffer.from(i.value_base64, 'base64'),
+        ...(i.version === undefined ? {} : { version: i.version }),
       })),
       more: body.next !== null && body.next !== undefined,
     };

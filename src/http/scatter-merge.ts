@@ -101,6 +101,7 @@ export function mergeScan(
   const items = page.map((e) => ({
     key: Buffer.from(e.key).toString('utf8'),
     ...encodeValue(e.value, base64),
+    ...(e.version === undefined ? {} : { version: e.version }),
   }));
   const next = (more || merged.length > limit) && items.length > 0 ? items[items.length - 1]!.key : null;
   return { items, next };

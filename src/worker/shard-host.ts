@@ -161,6 +161,7 @@ export class ShardHost {
           const entries = store.scan(msg.prefix, msg.after ?? undefined, msg.limit).map((e) => ({
             key: Uint8Array.prototype.slice.call(e.key),
             value: Uint8Array.prototype.slice.call(e.value),
+            seq: e.seq,
           }));
           return { type: 'scan-result', id: msg.id, ok: true, entries };
         });

@@ -114,6 +114,20 @@ export class ConfigError extends DistkvError {
   }
 }
 
+/**
+ * PreconditionFailedError is thrown (by the client library) when a write's If-Match / If-None-Match
+ * does not hold; `version` is the key's current version `E.S`, or null when it does not exist.
+ */
+export class PreconditionFailedError extends DistkvError {
+  readonly version: string | null;
+
+  constructor(message: string, version: string | null) {
+    super('PRECONDITION_FAILED', message);
+    this.name = 'PreconditionFailedError';
+    this.version = version;
+  }
+}
+
 /** CorruptionError is thrown when a file fails its checks; it names the file and byte offset. */
 export class CorruptionError extends DistkvError {
   readonly file: string;

@@ -33,6 +33,8 @@ export const ERROR_CATALOGUE = {
   NOT_FOUND: { status: 404 },
   /** thrown when a write's If-Match / If-None-Match condition does not hold (the key's current version is sent with it). */
   PRECONDITION_FAILED: { status: 412 },
+  /** thrown for an operation of a batch with conditions that was not applied because another operation's condition failed. */
+  BATCH_ABORTED: { status: 409 },
   /** thrown when no route matches the request path. */
   ROUTE_NOT_FOUND: { status: 404 },
   /** thrown when the route exists but not for this HTTP method. */

@@ -11,6 +11,7 @@
 import { DistkvError } from '../errors.js';
 import { epochOfSeq, formatVersion, parseVersion } from '../routing/version.js';
 import { COND_IF_EXISTS, COND_IF_MATCH, COND_IF_NONE_MATCH, type WriteExt } from '../worker/op-format.js';
+import type { BatchCondition } from './batch-parse.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest } from './http1-exchange.js';
 import { parseQuery } from './request-parse.js';
@@ -45,27 +46,35 @@ export function writeExtOf(
   const ifNoneMatch = req.getHeader('if-none-match');
   const ttlMs = put && query.includes('ttl_ms') ? ttlOf(query) : 0;
   if (ifMatch === '' && ifNoneMatch === '' && ttlMs === 0) return undefined;
-  let flags = 0;
-  let ifSeq = 0;
   if (ifMatch !== '' && ifNoneMatch !== '')
     throw new DistkvError('INVALID_ARGUMENT', 'send If-Match or If-None-Match, not both');
-  if (ifNoneMatch !== '') {
-    if (ifNoneMatch.trim() !== '*')
-      throw new DistkvError(
-        'INVALID_ARGUMENT',
-        `If-None-Match must be *, got ${JSON.stringify(ifNoneMatch)}`,
-      );
-    flags = COND_IF_NONE_MATCH;
-  } else if (ifMatch.trim() === '*') flags = COND_IF_EXISTS;
-  else if (ifMatch !== '') {
-    const v = parseVersion(ifMatch);
-    if (v === undefined)
-      throw new DistkvError(
-        'INVALID_ARGUMENT',
-        `If-Match must be a version "E.S" (as an ETag gives it) or *, got ${JSON.stringify(ifMatch)}`,
-      );
+  if (ifNoneMatch !== '' && ifNoneMatch.trim() !== '*')
+    throw new DistkvError('INVALID_ARGUMENT', `If-None-Match must be *, got ${JSON.stringify(ifNoneMatch)}`);
+  if (ifMatch !== '' && ifMatch.trim() !== '*' && parseVersion(ifMatch) === undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `If-Match must be a version "E.S" (as an ETag gives it) or *, got ${JSON.stringify(ifMatch)}`,
+    );
+  const cond = ifNoneMatch !== '' ? { ifNoneMatch: true as const } : ifMatch !== '' ? { ifMatch } : undefined;
+  return extOf(ctx, shard, cond, ttlMs);
+}
+
+/** extOf builds the ext of a write from an already validated condition and a TTL (0 = none). */
+export function extOf(
+  ctx: HttpContext,
+  shard: number,
+  cond: BatchCondition | undefined,
+  ttlMs: number,
+): WriteExt {
+  let flags = 0;
+  let ifSeq = 0;
+  if (cond !== undefined && 'ifNoneMatch' in cond) flags = COND_IF_NONE_MATCH;
+  else if (cond !== undefined && cond.ifMatch.trim() === '*') flags = COND_IF_EXISTS;
+  else if (cond !== undefined) {
+    const v = parseVersion(cond.ifMatch);
     flags = COND_IF_MATCH;
-    ifSeq = v.seq > 0 && epochOfSeq(historyOf(ctx, shard), v.seq) === v.epoch ? v.seq : IMPOSSIBLE_SEQ;
+    const known = v !== undefined && v.seq > 0 && epochOfSeq(historyOf(ctx, shard), v.seq) === v.epoch;
+    ifSeq = known ? v.seq : IMPOSSIBLE_SEQ;
   }
   return { flags, ifSeq, expiresAtMs: ttlMs === 0 ? 0 : Date.now() + ttlMs };
 }

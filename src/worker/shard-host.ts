@@ -27,11 +27,10 @@ import { ReplyWriter, RequestReader } from './op-codec.js';
 import { Positions, SLOT_LAST_SEQ } from './positions.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
+import { conditionHolds } from './conditions.js';
 import {
-  COND_IF_EXISTS,
-  COND_IF_MATCH,
-  COND_IF_NONE_MATCH,
   decodeExt,
+  decodeTxn,
   EXT_BYTES,
   OP_DELETE,
   OP_DELETE_COUNTED,
@@ -41,6 +40,7 @@ import {
   OP_PUT,
   OP_PUT_EXT,
   OP_SET_IF,
+  OP_TXN,
   OP_WAIT,
   SET_IF_NX,
   SET_IF_XX,
@@ -49,6 +49,7 @@ import {
   ST_ERROR,
   ST_MISSING,
   ST_VALUE,
+  TXN_RESULT_BYTES,
 } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
 import { encodeOld, incremented } from './read-modify-write.js';
@@ -374,6 +375,9 @@ export class ShardHost {
           case OP_DELETE_EXT:
             this.writeExt(id, r.store, store, r.op, r.key, r.value, r.w, r.timeoutMs);
             break;
+          case OP_TXN:
+            this.runTxn(id, r.store, store, r.value, r.w, r.timeoutMs);
+            break;
           case OP_WAIT:
             this.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
             break;
@@ -454,11 +458,7 @@ export class ShardHost {
         return;
       }
       const cur = store.read(key);
-      const ok =
-        (!(ext.flags & COND_IF_MATCH) || cur?.seq === ext.ifSeq) &&
-        (!(ext.flags & COND_IF_NONE_MATCH) || cur === undefined) &&
-        (!(ext.flags & COND_IF_EXISTS) || cur !== undefined);
-      if (!ok) {
+      if (!conditionHolds(ext, cur)) {
         this.replies.add(id, ST_CONFLICT, cur?.seq ?? 0, undefined);
         return;
       }
@@ -480,6 +480,60 @@ export class ShardHost {
       const existed = this.current(index, store, key) != null;
       this.write(id, index, store, key, null, w, timeoutMs, undefined, existed ? ST_DONE : ST_MISSING);
     }
+  }
+
+  /**
+   * runTxn runs OP_TXN: all its conditions are checked against the keys as they are before it
+   * (after any write in flight on them has settled), then either every write is issued in this
+   * turn, so they share one group commit, or none is and the reply says which conditions failed.
+   */
+  private runTxn(
+    id: number,
+    index: number,
+    store: Store,
+    raw: Uint8Array,
+    w: number,
+    timeoutMs: number,
+  ): void {
+    this.checkWritable(index);
+    const subs = decodeTxn(raw);
+    const inFlight = subs.flatMap((s) => this.pending.settledOf(index, s.key) ?? []);
+    if (inFlight.length > 0) {
+      const copy = Buffer.from(raw);
+      void Promise.allSettled(inFlight).then(() => {
+        try {
+          this.runTxn(id, index, this.storeAt(index), copy, w, timeoutMs);
+        } catch (err) {
+          this.replyError(id, err);
+        }
+        this.scheduleFlush();
+      });
+      return;
+    }
+    const exts = subs.map((s) => decodeExt(s.value));
+    // Conditions use only existence and seq: read's value bytes may be stale views, never looked at.
+    const current = subs.map((s) => store.read(s.key));
+    const held = exts.map((ext, i) => conditionHolds(ext, current[i]));
+    if (held.includes(false)) {
+      const results = Buffer.alloc(subs.length * TXN_RESULT_BYTES);
+      held.forEach((ok, i) => {
+        results[i * TXN_RESULT_BYTES] = ok ? 1 : 0;
+        results.writeDoubleLE(current[i]?.seq ?? 0, i * TXN_RESULT_BYTES + 1);
+      });
+      this.replies.add(id, ST_CONFLICT, 0, results);
+      return;
+    }
+    const writes = subs.map((s, i) =>
+      this.issue(
+        index,
+        store,
+        s.key,
+        s.op === OP_PUT_EXT ? s.value.subarray(EXT_BYTES) : null,
+        exts[i]!.expiresAtMs,
+      ),
+    );
+    const all = Promise.all(writes).then((rs) => ({ seq: Math.max(0, ...rs.map((r) => r.seq)) }));
+    this.track(id, index, all, w, timeoutMs, undefined);
   }
 
   /**
@@ -565,6 +619,17 @@ export class ShardHost {
     expiresAtMs = 0,
   ): void {
     this.checkWritable(index);
+    this.track(id, index, this.issue(index, store, key, value, expiresAtMs), w, timeoutMs, replyValue, done);
+  }
+
+  /** issue starts a put (or, for null, a delete) that `current` sees at once; a leader's expiring put goes to the reaper once durable. */
+  private issue(
+    index: number,
+    store: Store,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+  ): Promise<WriteResult> {
     const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
     const handle = this.pending.note(index, key, value, promise);
     const settle = (): void => {
@@ -580,7 +645,7 @@ export class ShardHost {
         () => undefined,
       );
     }
-    this.track(id, index, promise, w, timeoutMs, replyValue, done);
+    return promise;
   }
 
   /** waitReplicas answers OP_WAIT: how many replicas hold `seq`, once `w` do or after `timeoutMs`. */

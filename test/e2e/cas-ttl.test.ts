@@ -162,6 +162,70 @@ describe('versions and conditional writes', () => {
   });
 });
 
+describe('batches with conditions', () => {
+  const batch = async (ops: unknown[]): Promise<{ status: number; body: any }> => {
+    const r = await fetch(`http://${A}/kv/_batch`, { method: 'POST', body: JSON.stringify(ops) });
+    return { status: r.status, body: await r.json() };
+  };
+  const get = async (key: string): Promise<[number, string, string | null]> => {
+    const r = await fetch(`http://${A}/kv/${encodeURIComponent(key)}`);
+    return [r.status, await r.text(), r.headers.get('etag')];
+  };
+
+  it('applies a batch of one shard whole, or none of it when one condition fails', async () => {
+    // One hash tag puts both keys in one shard; pick a tag whose shard this node leads.
+    let tag = 0;
+    while (shardMap.shardOf(`{acct${tag}}`) === 2) tag++;
+    const [x, y] = [`{acct${tag}}x`, `{acct${tag}}y`];
+    let r = await batch([
+      { op: 'set', key: x, value: '10', if_none_match: '*' },
+      { op: 'set', key: y, value: '0', if_none_match: '*' },
+    ]);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.results, [{ ok: true }, { ok: true }]);
+    const vx = (await get(x))[2]!.slice(1, -1);
+    const vy = (await get(y))[2]!.slice(1, -1);
+    r = await batch([
+      { op: 'set', key: x, value: '5', if_match: vx },
+      { op: 'set', key: y, value: '5', if_match: '0.1' },
+    ]);
+    assert.equal(r.body.results[0].error.code, 'BATCH_ABORTED');
+    assert.equal(r.body.results[1].error.code, 'PRECONDITION_FAILED');
+    assert.equal(r.body.results[1].version, vy);
+    assert.equal((await get(x))[1], '10', 'nothing applied');
+    assert.equal((await get(y))[1], '0');
+    r = await batch([
+      { op: 'set', key: x, value: '5', if_match: vx },
+      { op: 'set', key: y, value: '5', if_match: vy, ttl_ms: 60000 },
+      { op: 'delete', key: `{acct${tag}}z` },
+    ]);
+    assert.deepEqual(r.body.results, [{ ok: true }, { ok: true }, { ok: true }]);
+    assert.equal((await get(x))[1], '5');
+    assert.equal((await get(y))[1], '5');
+  });
+
+  it('refuses a batch with conditions across shards, or with an invalid operation, writing nothing', async () => {
+    const k0 = keyInShard(0, 'xs');
+    const k1 = keyInShard(1, 'xs');
+    let r = await batch([
+      { op: 'set', key: k0, value: 'a', if_none_match: '*' },
+      { op: 'set', key: k1, value: 'b' },
+    ]);
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.code, 'INVALID_ARGUMENT');
+    assert.match(r.body.error.message, /one shard/);
+    r = await batch([
+      { op: 'set', key: k0, value: 'a', if_none_match: '*' },
+      { op: 'set', key: k0, value: 'b', if_match: 'nope' },
+    ]);
+    assert.equal(r.status, 400);
+    r = await batch([{ op: 'set', key: k0, value: 'a', ttl_ms: 0 }]);
+    assert.equal(r.body.results[0].error.code, 'INVALID_ARGUMENT');
+    assert.equal((await get(k0))[0], 404);
+    assert.equal((await get(k1))[0], 404);
+  });
+});
+
 describe('TTL', () => {
   it('expires a key on the leader and the replica at the same log position', async () => {
     const key = keyInShard(0, 'ttl');

@@ -18,7 +18,7 @@ import type { Pool } from 'undici';
 import { DistkvError } from '../errors.js';
 import { ShardMap, type ShardInfo } from '../routing/shard-map.js';
 import { parseEndpoint } from './endpoint.js';
-import { batchResult, chunks, type WireResult, wireOp } from './batch-wire.js';
+import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, exchange, newPool, type Reply, sleep } from './exchange.js';
 import { conditionsOf, decodeScanPage, errorOf, unquote } from './wire-decode.js';
 
@@ -182,6 +182,12 @@ export class DistkvClient {
    */
   async batch(ops: readonly BatchOp[], options: CallOptions = {}): Promise<BatchResult[]> {
     const map = await this.topology(options);
+    const shards = new Set(ops.map((op) => map.shardOf(op.key)));
+    if (conditional(ops) && shards.size > 1)
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `a batch with conditions must keep all its keys in one shard; its keys are in shards ${[...shards].sort((a, b) => a - b).join(', ')} (use a {hash tag})`,
+      );
     const byOwner = new Map<string, number[]>();
     ops.forEach((op, i) => {
       const owner = map.shard(map.shardOf(op.key)).address;

@@ -88,8 +88,14 @@ export interface ScanOptions extends CallOptions {
   after?: string;
 }
 
-/** BatchOp is one operation of a batch. */
-export type BatchOp = { op: 'set'; key: string; value: Uint8Array | string } | { op: 'delete'; key: string };
+/**
+ * BatchOp is one operation of a batch; a set may expire (`ttlMs`). An operation with a condition
+ * (WriteConditions) makes the whole batch all-or-nothing: then every key must be in one shard
+ * (use a {hash tag}), and a failed condition fails every operation (docs/api.md).
+ */
+export type BatchOp =
+  | ({ op: 'set'; key: string; value: Uint8Array | string; ttlMs?: number } & WriteConditions)
+  | ({ op: 'delete'; key: string } & WriteConditions);
 
 /** BatchResult is one operation's outcome, in the order of the operations. */
 export type BatchResult = { ok: true } | { ok: false; error: DistkvError };

@@ -204,6 +204,32 @@ describe('batches with conditions', () => {
     assert.equal((await get(y))[1], '5');
   });
 
+  it('runs through the client: all-or-nothing with ifMatch/ifNoneMatch, refused across shards', async () => {
+    const c = new DistkvClient({ urls: [A] });
+    try {
+      let tag = 0;
+      while (shardMap.shardOf(`{cli${tag}}`) === 2) tag++;
+      const k = `{cli${tag}}k`;
+      const created = await c.batch([
+        { op: 'set', key: k, value: 'v', ifNoneMatch: true, ttlMs: 60000 },
+        { op: 'set', key: `{cli${tag}}j`, value: 'w' },
+      ]);
+      assert.deepEqual(created, [{ ok: true }, { ok: true }]);
+      const again = await c.batch([{ op: 'set', key: k, value: 'x', ifNoneMatch: true }]);
+      assert.equal(again[0]!.ok ? '' : again[0]!.error.code, 'PRECONDITION_FAILED');
+      await assert.rejects(
+        c.batch([
+          { op: 'set', key: keyInShard(0, 'cx'), value: 'a', ifNoneMatch: true },
+          { op: 'set', key: keyInShard(1, 'cx'), value: 'a' },
+        ]),
+        /one shard/,
+      );
+      assert.equal(await c.getString(k), 'v');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('refuses a batch with conditions across shards, or with an invalid operation, writing nothing', async () => {
     const k0 = keyInShard(0, 'xs');
     const k1 = keyInShard(1, 'xs');

@@ -8,7 +8,7 @@
  *
  * Layout 1 (distkv before versions) stored the bare value. The `meta` database records the layout
  * under META_VALUE_LAYOUT; an environment with data but no such record is layout 1 and is rewritten
- * in place by upgradeValueLayout when it is opened (docs/storage-format.md, "LMDB values").
+ * in place by upgradeValueLayout when it is opened (docs/sstable-format.md, "LMDB values").
  */
 import type { Database, RootDatabase } from 'lmdb';
 import { readU64, writeU64 } from './wal-format.js';

@@ -35,6 +35,7 @@
  *   ext               := flags:u8 ifSeq:f64 expiresAtMs:f64                    (EXT_BYTES)
  *   flags             := COND_IF_MATCH (the key exists and its seq is ifSeq)
  *                      | COND_IF_NONE_MATCH (the key is missing) | COND_IF_EXISTS (the key exists)
+ *                      | EXT_KEEP_TTL (a put keeps the key's current expiry; Redis's SET KEEPTTL)
  * Conditions are checked on the store's worker against the newest write, durable or not: an op whose
  * key has a write in flight waits for it to settle, then is checked (src/worker/pending-writes.ts).
  *
@@ -85,6 +86,8 @@ export const TXN_RESULT_BYTES = 1 + 8;
 export const COND_IF_MATCH = 1;
 export const COND_IF_NONE_MATCH = 2;
 export const COND_IF_EXISTS = 4;
+/** EXT_KEEP_TTL makes a put keep the key's current expiry instead of expiresAtMs. */
+export const EXT_KEEP_TTL = 8;
 /** EXT_BYTES is the size of an ext before the value. */
 export const EXT_BYTES = 1 + 8 + 8;
 

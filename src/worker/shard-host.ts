@@ -32,6 +32,7 @@ import {
   decodeExt,
   decodeTxn,
   EXT_BYTES,
+  EXT_KEEP_TTL,
   OP_DELETE,
   OP_DELETE_COUNTED,
   OP_DELETE_EXT,
@@ -462,6 +463,7 @@ export class ShardHost {
         this.replies.add(id, ST_CONFLICT, cur?.seq ?? 0, undefined);
         return;
       }
+      if (ext.flags & EXT_KEEP_TTL) ext.expiresAtMs = cur?.expiresAtMs ?? 0;
     }
     if (op === OP_PUT_EXT)
       this.write(

@@ -162,10 +162,16 @@ describe('versions and conditional writes', () => {
   });
 });
 
+/** BatchAnswer is a `/kv/_batch` answer: per-op results, or a whole-batch error. */
+interface BatchAnswer {
+  results: { ok: boolean; error?: { code: string }; version?: string | null }[];
+  error: { code: string; message: string };
+}
+
 describe('batches with conditions', () => {
-  const batch = async (ops: unknown[]): Promise<{ status: number; body: any }> => {
+  const batch = async (ops: unknown[]): Promise<{ status: number; body: BatchAnswer }> => {
     const r = await fetch(`http://${A}/kv/_batch`, { method: 'POST', body: JSON.stringify(ops) });
-    return { status: r.status, body: await r.json() };
+    return { status: r.status, body: (await r.json()) as BatchAnswer };
   };
   const get = async (key: string): Promise<[number, string, string | null]> => {
     const r = await fetch(`http://${A}/kv/${encodeURIComponent(key)}`);
@@ -189,9 +195,9 @@ describe('batches with conditions', () => {
       { op: 'set', key: x, value: '5', if_match: vx },
       { op: 'set', key: y, value: '5', if_match: '0.1' },
     ]);
-    assert.equal(r.body.results[0].error.code, 'BATCH_ABORTED');
-    assert.equal(r.body.results[1].error.code, 'PRECONDITION_FAILED');
-    assert.equal(r.body.results[1].version, vy);
+    assert.equal(r.body.results[0]!.error?.code, 'BATCH_ABORTED');
+    assert.equal(r.body.results[1]!.error?.code, 'PRECONDITION_FAILED');
+    assert.equal(r.body.results[1]!.version, vy);
     assert.equal((await get(x))[1], '10', 'nothing applied');
     assert.equal((await get(y))[1], '0');
     r = await batch([
@@ -246,7 +252,7 @@ describe('batches with conditions', () => {
     ]);
     assert.equal(r.status, 400);
     r = await batch([{ op: 'set', key: k0, value: 'a', ttl_ms: 0 }]);
-    assert.equal(r.body.results[0].error.code, 'INVALID_ARGUMENT');
+    assert.equal(r.body.results[0]!.error?.code, 'INVALID_ARGUMENT');
     assert.equal((await get(k0))[0], 404);
     assert.equal((await get(k1))[0], 404);
   });

@@ -145,7 +145,9 @@ describe('ExpiryReaper', () => {
     const reaped: string[] = [];
     const now = Date.now();
     const r = new ExpiryReaper((e) => reaped.push(e.key.toString()));
-    after(() => r.close());
+    after(() => {
+      r.close();
+    });
     r.add(entry('c', now + 30));
     r.add(entry('a', now - 5));
     r.add(entry('later', now + 60_000));
@@ -162,7 +164,9 @@ describe('ExpiryReaper', () => {
       () => reaped++,
       () => 1000,
     );
-    after(() => r.close());
+    after(() => {
+      r.close();
+    });
     for (let i = 0; i < REAP_PER_TURN * 2 + 5; i++) r.add(entry(`k${i}`, 999));
     while (reaped === 0) await new Promise((res) => setTimeout(res, 1));
     assert.equal(reaped, REAP_PER_TURN, 'the first turn stops at the bound');

@@ -310,7 +310,7 @@ async function snapshot(): Promise<void> {
   let writing: Promise<void> = Promise.resolve();
   for await (const chunk of snap.chunks) {
     await writing;
-    writing = replica.loadSnapshotChunk(chunk);
+    writing = replica.loadSnapshotChunk(chunk, snap.seq);
     for (const e of chunk) bytes += e.key.length + e.value.length;
     keys += chunk.length;
   }

@@ -31,6 +31,10 @@ export const ERROR_CATALOGUE = {
   UNKNOWN_REPLICA: { status: 403 },
   /** thrown when a key does not exist. */
   NOT_FOUND: { status: 404 },
+  /** thrown when a write's If-Match / If-None-Match condition does not hold (the key's current version is sent with it). */
+  PRECONDITION_FAILED: { status: 412 },
+  /** thrown for an operation of a batch with conditions that was not applied because another operation's condition failed. */
+  BATCH_ABORTED: { status: 409 },
   /** thrown when no route matches the request path. */
   ROUTE_NOT_FOUND: { status: 404 },
   /** thrown when the route exists but not for this HTTP method. */
@@ -109,6 +113,20 @@ export class ConfigError extends DistkvError {
     super('CONFIG_INVALID', `invalid configuration in ${source}:\n  - ${problems.join('\n  - ')}`);
     this.name = 'ConfigError';
     this.problems = problems;
+  }
+}
+
+/**
+ * PreconditionFailedError is thrown (by the client library) when a write's If-Match / If-None-Match
+ * does not hold; `version` is the key's current version `E.S`, or null when it does not exist.
+ */
+export class PreconditionFailedError extends DistkvError {
+  readonly version: string | null;
+
+  constructor(message: string, version: string | null) {
+    super('PRECONDITION_FAILED', message);
+    this.name = 'PreconditionFailedError';
+    this.version = version;
   }
 }
 

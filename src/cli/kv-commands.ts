@@ -15,17 +15,30 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     summary: 'print the value of a key (exit 1 when it does not exist)',
     details:
       'On a terminal the value is shown as text with a newline (bytes that are not printable text are\nescaped); piped, the exact bytes are written and nothing else. --json prints {"key","value"}, or\n{"key","value_base64"} when the value is not UTF-8.',
-    options: { replica: { type: 'boolean', help: 'read from a replica of the key (may lag)' } },
+    options: {
+      replica: { type: 'boolean', help: 'read from a replica of the key (may lag)' },
+      'show-version': {
+        type: 'boolean',
+        help: 'also print the key\'s version E.S (first line; "version" in --json), for --if-match',
+      },
+    },
     run: async (client, args, out) => {
       const [key] = positionals(args, 1, 1, 'distkv get KEY') as [string];
-      const v = await client.get(key);
+      const showVersion = args.options.get('show-version') === true;
+      const v = await client.getVersioned(key);
       if (v === undefined) {
         if (out.json) out.line(JSON.stringify({ key, found: false }));
         else process.stderr.write(`distkv get: key "${key}" not found\n`);
         return 1;
       }
-      if (out.json) out.line(JSON.stringify({ key, ...jsonValue(v) }));
-      else out.value(v);
+      if (out.json)
+        out.line(
+          JSON.stringify({ key, ...jsonValue(v.value), ...(showVersion ? { version: v.version } : {}) }),
+        );
+      else {
+        if (showVersion) out.line(v.version);
+        out.value(v.value);
+      }
       return 0;
     },
   },
@@ -36,6 +49,13 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       file: { type: 'string', valueName: 'FILE', help: 'read the value from a file ("-" for stdin)' },
       w: { type: 'string', valueName: 'N', help: 'wait until N replicas hold the write' },
       'timeout-ms': { type: 'string', valueName: 'MS', help: 'how long to wait for --w (default 5000)' },
+      ttl: { type: 'string', valueName: 'MS', help: 'expire the key MS milliseconds after the write' },
+      'if-match': {
+        type: 'string',
+        valueName: 'V',
+        help: 'write only if the key\'s version is V (from get --show-version), or exists with "*"',
+      },
+      'if-none-match': { type: 'boolean', help: 'write only if the key does not exist (create only)' },
     },
     run: async (client, args, out) => {
       const file = stringOption(args, 'file');
@@ -51,21 +71,31 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       }
       const w = intOption(args, 'w');
       const timeoutMs = intOption(args, 'timeout-ms');
-      const seq = await client.put(key, value, {
+      const ttlMs = intOption(args, 'ttl');
+      const ifMatch = stringOption(args, 'if-match');
+      const version = await client.putVersioned(key, value, {
         ...(w === undefined ? {} : { w }),
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        ...(ttlMs === undefined ? {} : { ttlMs }),
+        ...(ifMatch === undefined ? {} : { ifMatch }),
+        ...(args.options.get('if-none-match') === true ? { ifNoneMatch: true } : {}),
       });
-      out.line(out.json ? JSON.stringify({ key, seq }) : `OK (seq ${seq})`);
+      // A version is E.S: its seq is the write's seq.
+      const seq = Number(version.slice(version.indexOf('.') + 1));
+      out.line(out.json ? JSON.stringify({ key, seq, version }) : `OK (seq ${seq}, version ${version})`);
       return 0;
     },
   },
   del: {
     usage: 'distkv del KEY',
     summary: 'delete a key (exit 0 whether or not it existed; says which)',
-    options: {},
+    options: {
+      'if-match': { type: 'string', valueName: 'V', help: "delete only if the key's version is V" },
+    },
     run: async (client, args, out) => {
       const [key] = positionals(args, 1, 1, 'distkv del KEY') as [string];
-      const existed = await client.delete(key);
+      const ifMatch = stringOption(args, 'if-match');
+      const existed = await client.delete(key, ifMatch === undefined ? {} : { ifMatch });
       out.line(out.json ? JSON.stringify({ key, existed }) : existed ? 'OK (deleted)' : 'OK (did not exist)');
       return 0;
     },

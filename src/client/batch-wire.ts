@@ -12,17 +12,35 @@ const BATCH_CHUNK_BYTES = 4 * 1024 * 1024;
 /** WireResult is one operation's result as the server sends it. */
 export type WireResult = { ok: true } | { ok: false; error: { code: unknown; message: string } };
 
-/** wireOp renders one operation for the request body. */
-export function wireOp(
-  op: BatchOp,
-): { op: 'delete'; key: string } | { op: 'set'; key: string; value_base64: string } {
+/** wireOp renders one operation for the request body (with its condition and TTL, when it has them). */
+export function wireOp(op: BatchOp): Record<string, string | number> {
+  const cond = {
+    ...(op.ifMatch === undefined ? {} : { if_match: op.ifMatch.replace(/^"|"$/g, '') }),
+    ...(op.ifNoneMatch === true ? { if_none_match: '*' } : {}),
+  };
   return op.op === 'delete'
-    ? { op: 'delete', key: op.key }
-    : { op: 'set', key: op.key, value_base64: Buffer.from(op.value).toString('base64') };
+    ? { op: 'delete', key: op.key, ...cond }
+    : {
+        op: 'set',
+        key: op.key,
+        value_base64: Buffer.from(op.value).toString('base64'),
+        ...cond,
+        ...(op.ttlMs === undefined ? {} : { ttl_ms: op.ttlMs }),
+      };
+}
+
+/** conditional tells whether a batch is all-or-nothing (some operation carries a condition). */
+export function conditional(ops: readonly BatchOp[]): boolean {
+  return ops.some((op) => op.ifMatch !== undefined || op.ifNoneMatch === true);
 }
 
 /** chunks splits one owner's operation indexes into requests of bounded size. */
 export function* chunks(indexes: readonly number[], ops: readonly BatchOp[]): Generator<number[]> {
+  // An all-or-nothing batch travels whole (the server refuses it over 10000 operations).
+  if (conditional(ops)) {
+    yield [...indexes];
+    return;
+  }
   let chunk: number[] = [];
   let bytes = 0;
   for (const i of indexes) {

@@ -15,11 +15,14 @@
  * SWITCH_WAIT_MS, and a key whose owner is unreachable is routed once more after a reload.
  */
 import type { Pool } from 'undici';
-import { DistkvError, codeForStatus, isErrorCode } from '../errors.js';
+import { DistkvError } from '../errors.js';
 import { ShardMap, type ShardInfo } from '../routing/shard-map.js';
 import { parseEndpoint } from './endpoint.js';
-import { batchResult, chunks, type WireResult, wireOp } from './batch-wire.js';
+import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, exchange, newPool, type Reply, sleep } from './exchange.js';
+import { conditionsOf, decodeScanPage, errorOf, unquote } from './wire-decode.js';
+
+export { decodeScanPage, errorOf } from './wire-decode.js';
 import type {
   BatchOp,
   BatchResult,
@@ -27,12 +30,14 @@ import type {
   ClientOptions,
   ClientStats,
   ClusterView,
+  DeleteOptions,
   NodeStats,
   PutOptions,
   ScanItem,
   ScanOptions,
   ScanPage,
   ScanPageOptions,
+  Versioned,
 } from './types.js';
 
 const MAX_REDIRECTS = 5;
@@ -111,15 +116,24 @@ export class DistkvClient {
     return (await this.get(key, options))?.toString('utf8');
   }
 
-  /** put stores `value` (a string is stored as UTF-8); with `w`, waits for that many replicas. Resolves with the write's seq. */
+  /** getVersioned returns the value of `key` with its version `E.S`, or undefined when it does not exist. */
+  async getVersioned(key: string, options: CallOptions = {}): Promise<Versioned | undefined> {
+    const r = await this.keyRequest('GET', key, undefined, '', options.signal);
+    return r.status === 404 ? undefined : { value: r.body, version: unquote(r.etag) };
+  }
+
+  /**
+   * put stores `value` (a string is stored as UTF-8) and resolves with the write's seq; with `w`,
+   * waits for that many replicas; with `ttlMs`, the key expires; with `ifMatch` / `ifNoneMatch`,
+   * it writes only if the condition holds (PreconditionFailedError otherwise).
+   */
   async put(key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<number> {
-    const q =
-      options.w === undefined
-        ? ''
-        : `?w=${options.w}${options.timeoutMs === undefined ? '' : `&timeout_ms=${options.timeoutMs}`}`;
-    const body = typeof value === 'string' ? Buffer.from(value) : value;
-    const r = await this.keyRequest('PUT', key, body, q, options.signal);
-    return Number(r.seq ?? 0);
+    return Number((await this.putRequest(key, value, options)).seq ?? 0);
+  }
+
+  /** putVersioned is put, resolving with the key's new version `E.S` (to pass as the next ifMatch). */
+  async putVersioned(key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<string> {
+    return unquote((await this.putRequest(key, value, options)).etag);
   }
 
   /**
@@ -127,8 +141,8 @@ export class DistkvClient {
    * that instant). Deleting a missing key is not an error. A node that does not report it
    * (X-Distkv-Existed, older versions) gives true.
    */
-  async delete(key: string, options: CallOptions = {}): Promise<boolean> {
-    const r = await this.keyRequest('DELETE', key, undefined, '', options.signal);
+  async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
+    const r = await this.keyRequest('DELETE', key, undefined, '', options.signal, conditionsOf(options));
     return r.existed !== '0';
   }
 
@@ -168,6 +182,12 @@ export class DistkvClient {
    */
   async batch(ops: readonly BatchOp[], options: CallOptions = {}): Promise<BatchResult[]> {
     const map = await this.topology(options);
+    const shards = new Set(ops.map((op) => map.shardOf(op.key)));
+    if (conditional(ops) && shards.size > 1)
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `a batch with conditions must keep all its keys in one shard; its keys are in shards ${[...shards].sort((a, b) => a - b).join(', ')} (use a {hash tag})`,
+      );
     const byOwner = new Map<string, number[]>();
     ops.forEach((op, i) => {
       const owner = map.shard(map.shardOf(op.key)).address;
@@ -208,12 +228,24 @@ export class DistkvClient {
     this.pools.clear();
   }
 
+  private putRequest(key: string, value: Uint8Array | string, options: PutOptions): Promise<Reply> {
+    const params = new URLSearchParams();
+    if (options.w !== undefined) params.set('w', String(options.w));
+    if (options.w !== undefined && options.timeoutMs !== undefined)
+      params.set('timeout_ms', String(options.timeoutMs));
+    if (options.ttlMs !== undefined) params.set('ttl_ms', String(options.ttlMs));
+    const q = params.size === 0 ? '' : `?${params.toString()}`;
+    const body = typeof value === 'string' ? Buffer.from(value) : value;
+    return this.keyRequest('PUT', key, body, q, options.signal, conditionsOf(options));
+  }
+
   private async keyRequest(
     method: 'GET' | 'PUT' | 'DELETE',
     key: string,
     body: Uint8Array | undefined,
     query: string,
     signal: AbortSignal | undefined,
+    conditions: Record<string, string> = {},
   ): Promise<Reply> {
     const map = await this.topology(signal === undefined ? {} : { signal });
     const shard = map.shard(map.shardOf(key));
@@ -222,8 +254,10 @@ export class DistkvClient {
         ? shard.replicas[this.rr++ % shard.replicas.length]!
         : shard.address;
     const path = `/kv/${encodeURIComponent(key)}${query}`;
+    // A conditional write is not retried: a retry after a lost answer would fail against its own write.
+    const idempotent = Object.keys(conditions).length === 0;
     try {
-      return await this.send(method, node, path, body, true, signal, shard);
+      return await this.send(method, node, path, body, idempotent, signal, shard, conditions);
     } catch (err) {
       // The owner may have failed over: route once more if the cluster now names another leader.
       if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE' || signal?.aborted === true)
@@ -232,7 +266,7 @@ export class DistkvClient {
       await this.reload().catch(() => undefined);
       if (this.mapVersion === before || this.map === undefined) throw err;
       const moved = this.map.shard(shard.idx);
-      return this.send(method, moved.address, path, body, true, signal, moved);
+      return this.send(method, moved.address, path, body, idempotent, signal, moved, conditions);
     }
   }
 
@@ -245,6 +279,7 @@ export class DistkvClient {
     idempotent: boolean,
     signal: AbortSignal | undefined,
     shard?: ShardInfo,
+    conditions: Record<string, string> = {},
   ): Promise<Reply> {
     let origin = `${this.scheme}://${node}`;
     let target = path;
@@ -254,7 +289,14 @@ export class DistkvClient {
       this.stats.requests++;
       let res: Reply;
       try {
-        res = await exchange(this.pool(origin), method, target, body, this.headers(), signal);
+        res = await exchange(
+          this.pool(origin),
+          method,
+          target,
+          body,
+          { ...this.headers(), ...conditions },
+          signal,
+        );
       } catch (err) {
         if (signal?.aborted === true) throw err;
         if (idempotent && attempt < this.o.retries) {
@@ -363,34 +405,4 @@ export class DistkvClient {
 
 function isSwitching(body: Buffer): boolean {
   return errorOf(503, body).code === 'SWITCHING_LEADER';
-}
-
-/** decodeScanPage parses a `/kv?encoding=base64` page (values as `value_base64`, or `value` from nodes that send UTF-8). */
-export function decodeScanPage(body: Buffer): ScanPage {
-  const doc = JSON.parse(body.toString('utf8')) as {
-    items: { key: string; value?: string; value_base64?: string }[];
-    next: string | null;
-  };
-  return {
-    items: doc.items.map((i) => ({
-      key: i.key,
-      value:
-        i.value_base64 !== undefined
-          ? Buffer.from(i.value_base64, 'base64')
-          : Buffer.from(i.value ?? '', 'utf8'),
-    })),
-    next: doc.next,
-  };
-}
-
-/** errorOf rebuilds a DistkvError from an error response (JSON catalogue body, or the seed's text). */
-export function errorOf(status: number, body: Buffer): DistkvError {
-  try {
-    const e = (JSON.parse(body.toString('utf8')) as { error?: { code?: unknown; message?: unknown } }).error;
-    if (e !== undefined && isErrorCode(e.code) && typeof e.message === 'string')
-      return new DistkvError(e.code, e.message);
-  } catch {
-    // not JSON
-  }
-  return new DistkvError(codeForStatus(status), body.toString('utf8').trim() || `HTTP ${status}`);
 }

@@ -17,6 +17,8 @@ export interface Reply {
   seq: string | undefined;
   /** existed is X-Distkv-Existed of a DELETE ("1" or "0"). */
   existed: string | undefined;
+  /** etag is the ETag of a GET, a PUT or a 412: the key's version, quoted. */
+  etag: string | undefined;
 }
 
 /** PoolOptions configure one node's keep-alive pool. */
@@ -62,6 +64,7 @@ export function exchange(
       map: undefined,
       seq: undefined,
       existed: undefined,
+      etag: undefined,
     };
     const chunks: Buffer[] = [];
     const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
@@ -86,6 +89,7 @@ export function exchange(
         reply.map = map === undefined ? undefined : Number(map);
         reply.seq = one(h['x-distkv-seq']);
         reply.existed = one(h['x-distkv-existed']);
+        reply.etag = one(h.etag);
       },
       onResponseData: (_controller, chunk) => {
         chunks.push(chunk);

@@ -12,12 +12,15 @@ export type {
   ClusterReplica,
   ClusterShard,
   ClusterView,
+  DeleteOptions,
   NodeStats,
   PutOptions,
   ScanItem,
   ScanOptions,
   ScanPage,
   ScanPageOptions,
+  Versioned,
+  WriteConditions,
 } from './types.js';
 export type { ShardInfo, ShardMap } from '../routing/shard-map.js';
-export { DistkvError, type ErrorCode } from '../errors.js';
+export { DistkvError, type ErrorCode, PreconditionFailedError } from '../errors.js';

@@ -28,18 +28,42 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-/** PutOptions ask a write to wait for replicas. */
-export interface PutOptions extends CallOptions {
+/**
+ * WriteConditions make a write conditional on the key's version (docs/api.md, "Versions"): a failed
+ * condition rejects with PreconditionFailedError (code PRECONDITION_FAILED) carrying the current one.
+ * A conditional write is never retried on a connection error (a retry could see its own write).
+ */
+export interface WriteConditions {
+  /** ifMatch writes only if the key's version is this `E.S` (as getVersioned returns it), or, with "*", if it exists. */
+  ifMatch?: string;
+  /** ifNoneMatch true writes only if the key does not exist (create only). */
+  ifNoneMatch?: boolean;
+}
+
+/** PutOptions ask a write to wait for replicas, make it conditional, or make it expire. */
+export interface PutOptions extends CallOptions, WriteConditions {
   /** w waits until this many replicas hold the write (REPLICATION_TIMEOUT after timeoutMs). */
   w?: number;
   /** timeoutMs bounds the wait for `w` (the server's default is 5000). */
   timeoutMs?: number;
+  /** ttlMs makes the key expire this many milliseconds after the write (1..10 years). */
+  ttlMs?: number;
 }
 
-/** ScanItem is one key and its value. */
+/** DeleteOptions make a delete conditional. */
+export interface DeleteOptions extends CallOptions, WriteConditions {}
+
+/** Versioned is a value with its version `E.S` (epoch.seq of the key's last write). */
+export interface Versioned {
+  value: Buffer;
+  version: string;
+}
+
+/** ScanItem is one key, its value and (from servers that report it) its version `E.S`. */
 export interface ScanItem {
   key: string;
   value: Buffer;
+  version?: string;
 }
 
 /** ScanPage is one page of a scan: items in key order and the cursor of the next page (null at the end). */
@@ -64,8 +88,14 @@ export interface ScanOptions extends CallOptions {
   after?: string;
 }
 
-/** BatchOp is one operation of a batch. */
-export type BatchOp = { op: 'set'; key: string; value: Uint8Array | string } | { op: 'delete'; key: string };
+/**
+ * BatchOp is one operation of a batch; a set may expire (`ttlMs`). An operation with a condition
+ * (WriteConditions) makes the whole batch all-or-nothing: then every key must be in one shard
+ * (use a {hash tag}), and a failed condition fails every operation (docs/api.md).
+ */
+export type BatchOp =
+  | ({ op: 'set'; key: string; value: Uint8Array | string; ttlMs?: number } & WriteConditions)
+  | ({ op: 'delete'; key: string } & WriteConditions);
 
 /** BatchResult is one operation's outcome, in the order of the operations. */
 export type BatchResult = { ok: true } | { ok: false; error: DistkvError };

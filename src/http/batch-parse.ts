@@ -4,20 +4,29 @@
  * operation that is invalid on its own (bad key, bad value, unknown op) becomes an `invalid` entry,
  * answered in its place with its error while the others are applied.
  *
+ * An operation may carry conditions, `if_match` ("E.S" or "*") or `if_none_match` ("*"), and a
+ * set may carry `ttl_ms` (docs/api.md, "Batches with conditions"); they are checked here for form,
+ * and a batch with conditions is all-or-nothing (collection-routes.ts).
+ *
  * Every client mistake is a 4xx here, never a silent change of the data: `value_base64` must be
  * canonical base64 (Node's decoder skips bad characters), and a key or value string with a lone
  * UTF-16 surrogate (possible in JSON, not in UTF-8) is refused instead of becoming U+FFFD.
  */
 import { DistkvError, toDistkvError, type WireError } from '../errors.js';
+import { parseVersion } from '../routing/version.js';
 import { checkKey, isWellFormed } from './request-parse.js';
+import { MAX_TTL_MS } from './write-conditions.js';
 
 /** BATCH_MAX_OPS bounds the operations of one batch. */
 export const BATCH_MAX_OPS = 10000;
 
+/** BatchCondition is an operation's condition: `ifMatch` a version "E.S" or "*", or `ifNoneMatch`. */
+export type BatchCondition = { ifMatch: string } | { ifNoneMatch: true };
+
 /** BatchOp is one validated operation of a batch, or the error that makes it invalid. */
 export type BatchOp =
-  | { op: 'set'; key: string; value: Buffer }
-  | { op: 'delete'; key: string }
+  | { op: 'set'; key: string; value: Buffer; cond?: BatchCondition; ttlMs?: number }
+  | { op: 'delete'; key: string; cond?: BatchCondition }
   | { op: 'invalid'; error: WireError };
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -54,14 +63,28 @@ export function parseBatch(body: Uint8Array, maxKey: number, maxValue: number): 
 export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: number): BatchOp {
   if (typeof raw !== 'object' || raw === null)
     throw new DistkvError('INVALID_BODY', `ops[${i}]: expected an object`);
-  const o = raw as { op?: unknown; key?: unknown; value?: unknown; value_base64?: unknown };
+  const o = raw as {
+    op?: unknown;
+    key?: unknown;
+    value?: unknown;
+    value_base64?: unknown;
+    if_match?: unknown;
+    if_none_match?: unknown;
+    ttl_ms?: unknown;
+  };
   if (typeof o.key !== 'string') throw new DistkvError('MISSING_KEY', `ops[${i}].key: expected a string`);
   try {
     checkKey(o.key, maxKey);
   } catch (err) {
     throw new DistkvError(toDistkvError(err).code, `ops[${i}].key: ${(err as Error).message}`);
   }
-  if (o.op === 'delete' || o.op === 'del') return { op: 'delete', key: o.key };
+  const cond = conditionOf(o.if_match, o.if_none_match, i);
+  const withCond = cond === undefined ? {} : { cond };
+  if (o.op === 'delete' || o.op === 'del') {
+    if (o.ttl_ms !== undefined)
+      throw new DistkvError('INVALID_ARGUMENT', `ops[${i}].ttl_ms: only a set takes a TTL`);
+    return { op: 'delete', key: o.key, ...withCond };
+  }
   if (o.op !== 'set' && o.op !== 'put')
     throw new DistkvError(
       'INVALID_BODY',
@@ -83,5 +106,32 @@ export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: numbe
       'VALUE_TOO_LARGE',
       `ops[${i}]: value is ${value.length} bytes; limit is ${maxValue}`,
     );
-  return { op: 'set', key: o.key, value };
+  if (o.ttl_ms === undefined) return { op: 'set', key: o.key, value, ...withCond };
+  if (typeof o.ttl_ms !== 'number' || !Number.isInteger(o.ttl_ms) || o.ttl_ms < 1 || o.ttl_ms > MAX_TTL_MS)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `ops[${i}].ttl_ms must be an integer in 1..${MAX_TTL_MS} (milliseconds), got ${JSON.stringify(o.ttl_ms)}`,
+    );
+  return { op: 'set', key: o.key, value, ...withCond, ttlMs: o.ttl_ms };
+}
+
+/** conditionOf validates an operation's `if_match` / `if_none_match` (at most one). */
+function conditionOf(ifMatch: unknown, ifNoneMatch: unknown, i: number): BatchCondition | undefined {
+  if (ifMatch !== undefined && ifNoneMatch !== undefined)
+    throw new DistkvError('INVALID_ARGUMENT', `ops[${i}]: give if_match or if_none_match, not both`);
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch !== '*')
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `ops[${i}].if_none_match must be "*", got ${JSON.stringify(ifNoneMatch)}`,
+      );
+    return { ifNoneMatch: true };
+  }
+  if (ifMatch === undefined) return undefined;
+  if (ifMatch !== '*' && (typeof ifMatch !== 'string' || parseVersion(ifMatch) === undefined))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `ops[${i}].if_match must be a version "E.S" or "*", got ${JSON.stringify(ifMatch)}`,
+    );
+  return { ifMatch };
 }

@@ -9,8 +9,9 @@
  */
 import { DistkvError } from '../errors.js';
 import type { OpHandler } from '../server/worker-pool.js';
-import { OP_DELETE, OP_PUT, ST_ERROR } from '../worker/op-format.js';
+import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR } from '../worker/op-format.js';
 import { parseBatch } from './batch-parse.js';
+import { hasConditions, runConditionalBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
 import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
@@ -19,6 +20,7 @@ import { intParam, parseQuery } from './request-parse.js';
 import { sendJson } from './respond.js';
 import { answerLater, route } from './route.js';
 import type { Router } from './router.js';
+import { extOf, versionOf } from './write-conditions.js';
 import {
   type BatchResult,
   mergeScan,
@@ -44,11 +46,15 @@ async function scan(
 ): Promise<{ status: number; body: unknown }> {
   const { writes, reads } = ctx.listener;
   const plan = planScan(shards, writes, reads, localOnly);
-  const pages: Promise<ScanPage>[] = plan.local.map(({ target: t }) =>
+  const pages: Promise<ScanPage>[] = plan.local.map(({ shard, target: t }) =>
     ctx.pool
       .call(t.worker, { type: 'scan', store: t.store, prefix, after: after ?? null, limit })
       .then((r) => {
         if (r.type !== 'scan-result') throw new Error(`unexpected ${r.type} for a scan`);
+        for (const e of r.entries) {
+          const v = versionOf(ctx, shard, e.seq ?? 0);
+          if (v !== undefined) e.version = v.slice(1, -1);
+        }
         return { entries: r.entries, more: r.entries.length >= limit };
       }),
   );
@@ -164,6 +170,7 @@ function runBatch(
   ops: ReturnType<typeof parseBatch>,
   localOnly: boolean,
 ): Promise<BatchResult[]> {
+  if (hasConditions(ops)) return runConditionalBatch(ctx, ops, localOnly);
   const plan = planBatch(ops, (key) => ctx.shardMap.shardOf(key), ctx.listener.writes, localOnly);
   return new Promise((resolve) => {
     const results: BatchResult[] = new Array<BatchResult>(ops.length);
@@ -183,14 +190,18 @@ function runBatch(
           );
         },
       };
-      ctx.pool.submit(
-        t.worker,
-        op.op === 'set' ? OP_PUT : OP_DELETE,
-        t.store,
-        op.key,
-        op.op === 'set' ? op.value : undefined,
-        handler,
-      );
+      if (op.op === 'set' && op.ttlMs !== undefined) {
+        const ext = extOf(ctx, ctx.shardMap.shardOf(op.key), undefined, op.ttlMs);
+        ctx.pool.submit(t.worker, OP_PUT_EXT, t.store, op.key, encodeExt(ext, op.value), handler);
+      } else
+        ctx.pool.submit(
+          t.worker,
+          op.op === 'set' ? OP_PUT : OP_DELETE,
+          t.store,
+          op.key,
+          op.op === 'set' ? op.value : undefined,
+          handler,
+        );
     }
     for (const [owner, part] of plan.remote) {
       ctx.forwarder

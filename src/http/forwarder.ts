@@ -56,7 +56,7 @@ export class Forwarder {
       signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
     });
     const body = (await res.body.json()) as {
-      items?: { key: string; value_base64: string }[];
+      items?: { key: string; value_base64: string; version?: string }[];
       next?: string | null;
       missing_shards?: number[];
       error?: WireError;
@@ -71,6 +71,7 @@ export class Forwarder {
       entries: body.items.map((i) => ({
         key: Buffer.from(i.key, 'utf8'),
         value: Buffer.from(i.value_base64, 'base64'),
+        ...(i.version === undefined ? {} : { version: i.version }),
       })),
       more: body.next !== null && body.next !== undefined,
     };
@@ -94,18 +95,19 @@ export class Forwarder {
     return body.results;
   }
 
-  /** relay sends one single-key request to `owner` (for `--proxy`) and returns what to pass back. */
+  /** relay sends one single-key request to `owner` (for `--proxy`), with its write `conditions` headers, and returns what to pass back. */
   async relay(
     owner: string,
     method: Dispatcher.HttpMethod,
     path: string,
     body: Uint8Array | undefined,
+    conditions: Record<string, string> = {},
   ): Promise<{ status: number; headers: [string, string][]; body: Buffer }> {
     const { request, dispatcher } = await this.http();
     const res = await request(`${this.scheme}://${owner}${path}`, {
       method,
       dispatcher,
-      headers: { [FORWARDED_HEADER]: '1' },
+      headers: { ...conditions, [FORWARDED_HEADER]: '1' },
       ...(body === undefined ? {} : { body }),
       signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS * 5),
     });
@@ -113,7 +115,7 @@ export class Forwarder {
     const headers: [string, string][] = [];
     for (const [name, value] of Object.entries(res.headers))
       if (
-        (name === 'content-type' || name.startsWith('x-distkv-') || name === 'location') &&
+        (name === 'content-type' || name === 'etag' || name.startsWith('x-distkv-') || name === 'location') &&
         typeof value === 'string'
       )
         headers.push([name, value]);

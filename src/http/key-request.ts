@@ -8,9 +8,9 @@
  */
 import { DistkvError, isErrorCode, statusOf, type WireError } from '../errors.js';
 import type { OpHandler } from '../server/worker-pool.js';
-import { ST_DONE, ST_ERROR, ST_MISSING } from '../worker/op-format.js';
+import { ST_CONFLICT, ST_DONE, ST_ERROR, ST_MISSING } from '../worker/op-format.js';
 import type { HttpResponse } from './http1-exchange.js';
-import { errorBody, noteServerError, sendError, sendSeedText, STATUS_204 } from './respond.js';
+import { errorBody, noteServerError, sendError, sendSeedText, statusLine, STATUS_204 } from './respond.js';
 
 /** KIND_ values say how a KeyRequest formats its reply. */
 export const KIND_KV_GET = 0;
@@ -49,6 +49,8 @@ export class KeyRequest implements OpHandler {
   private readonly shard: number;
   /** lag is the X-Distkv-Lag header value for reads served by a replica, else undefined. */
   lag: string | undefined;
+  /** versionOf formats a seq of this shard as an ETag (REST kinds; src/http/write-conditions.ts), else undefined. */
+  versionOf: ((seq: number) => string | undefined) | undefined;
 
   constructor(res: HttpResponse, kind: KeyKind, shard: number) {
     this.res = res;
@@ -80,6 +82,11 @@ export class KeyRequest implements OpHandler {
       );
       return;
     }
+    if (status === ST_CONFLICT) {
+      this.conflict(seq);
+      return;
+    }
+    const etag = this.versionOf?.(seq);
     switch (this.kind) {
       case KIND_KV_GET:
         if (status === ST_MISSING) {
@@ -90,6 +97,7 @@ export class KeyRequest implements OpHandler {
           return;
         }
         if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
+        if (etag !== undefined) res.writeHeader('ETag', etag);
         res.writeHeader('Content-Type', 'application/octet-stream').end(value);
         return;
       case KIND_SEED_GET:
@@ -110,9 +118,27 @@ export class KeyRequest implements OpHandler {
           throw new Error(`unexpected reply status ${status} for a write`);
         // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes).
         res.writeStatus(STATUS_204).writeHeader('X-Distkv-Seq', String(seq));
+        if (this.kind === KIND_KV_PUT && etag !== undefined) res.writeHeader('ETag', etag);
         // X-Distkv-Existed says whether a deleted key existed (docs/api.md).
         if (this.kind === KIND_KV_DELETE) res.writeHeader('X-Distkv-Existed', status === ST_DONE ? '1' : '0');
         res.endWithoutBody();
     }
+  }
+
+  /** conflict answers 412 PRECONDITION_FAILED with the key's current version (ETag and `version`; null when missing). */
+  private conflict(seq: number): void {
+    const res = this.res;
+    const version = this.versionOf?.(seq);
+    const message =
+      version === undefined
+        ? 'the condition does not hold: the key does not exist'
+        : `the condition does not hold: the key's version is ${version}`;
+    res.code = 'PRECONDITION_FAILED';
+    res.writeStatus(statusLine(412)).writeHeader('Content-Type', 'application/json');
+    if (version !== undefined) res.writeHeader('ETag', version);
+    const body = {
+      error: { code: 'PRECONDITION_FAILED', message, version: version?.slice(1, -1) ?? null },
+    };
+    res.end(`${JSON.stringify(body)}\n`);
   }
 }

@@ -10,7 +10,15 @@ import { MAP_HEADER } from '../routing/live-map.js';
 import { describeLag, lagHeader, provablyWithin, replicaLag } from '../replication/lag.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
-import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
+import {
+  encodeExt,
+  OP_DELETE,
+  OP_DELETE_EXT,
+  OP_GET,
+  OP_PUT,
+  OP_PUT_EXT,
+  type OpCode,
+} from '../worker/op-format.js';
 import { contentLengthError, readBody } from './body.js';
 import type { HttpContext } from './context.js';
 import { FORWARDED_HEADER } from './forwarder.js';
@@ -31,6 +39,7 @@ import { checkKey, intParam, keyFromPath, parseQuery } from './request-parse.js'
 import { sendError, sendSeedText } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
+import { versionOf, writeExtOf } from './write-conditions.js';
 
 const KV_PREFIX = '/kv/'.length;
 
@@ -107,6 +116,8 @@ function dispatch(
   const concern = opts.concern ?? NO_CONCERN;
   const request = new KeyRequest(res, kind, shard);
   request.lag = lag;
+  if (kind !== KIND_SEED_GET && kind !== KIND_SEED_SET)
+    request.versionOf = (seq) => versionOf(ctx, shard, seq);
   ctx.pool.submit(target.worker, op, target.store, key, value, request, concern.w, concern.timeoutMs);
 }
 
@@ -154,6 +165,16 @@ function placeKey(
   return undefined;
 }
 
+/** conditionHeaders are the write conditions a proxied request carries on to its owner. */
+function conditionHeaders(req: HttpRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ['if-match', 'if-none-match']) {
+    const v = req.getHeader(name);
+    if (v !== '') out[name] = v;
+  }
+  return out;
+}
+
 /** pathOf rebuilds a request's path and query. */
 function pathOf(url: string, query: string): string {
   return query === '' ? url : `${url}?${query}`;
@@ -173,12 +194,18 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
       if (at === undefined) return;
       if (at.owner !== undefined) {
         const method = op === OP_GET ? 'GET' : 'DELETE';
-        proxyToOwner(res, ctx, method, at.owner, at.shard, pathOf(url, query), undefined);
+        const headers = op === OP_GET ? {} : conditionHeaders(req);
+        proxyToOwner(res, ctx, method, at.owner, at.shard, pathOf(url, query), undefined, headers);
         return;
       }
-      const opts: DispatchOptions =
-        op === OP_GET ? { maxLagMs: maxLagOf(query) } : { concern: writeConcern(ctx, query, at.shard) };
-      dispatch(res, ctx, kind, op, key, at.shard, undefined, opts);
+      if (op === OP_GET) {
+        dispatch(res, ctx, kind, op, key, at.shard, undefined, { maxLagMs: maxLagOf(query) });
+        return;
+      }
+      const ext = writeExtOf(req, ctx, at.shard, query, false);
+      const concern = writeConcern(ctx, query, at.shard);
+      if (ext === undefined) dispatch(res, ctx, kind, op, key, at.shard, undefined, { concern });
+      else dispatch(res, ctx, kind, OP_DELETE_EXT, key, at.shard, encodeExt(ext), { concern });
     });
 
   app.get('/kv/*', simple(KIND_KV_GET, OP_GET, 'kv_get'));
@@ -200,10 +227,14 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
       if (at === undefined) return;
       const owner = at.owner;
       const concern = owner === undefined ? writeConcern(ctx, query, at.shard) : NO_CONCERN;
+      const ext = owner === undefined ? writeExtOf(req, ctx, at.shard, query, true) : undefined;
+      const headers = owner === undefined ? {} : conditionHeaders(req);
       readBody(res, req, maxValue, 'value', (body) => {
-        if (owner === undefined) dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, { concern });
-        // `body` may be a view of the connection's input, valid only during this call: the forward needs a copy.
-        else proxyToOwner(res, ctx, 'PUT', owner, at.shard, pathOf(url, query), Buffer.from(body));
+        if (owner !== undefined)
+          // `body` may be a view of the connection's input, valid only during this call: the forward needs a copy.
+          proxyToOwner(res, ctx, 'PUT', owner, at.shard, pathOf(url, query), Buffer.from(body), headers);
+        else if (ext === undefined) dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, { concern });
+        else dispatch(res, ctx, KIND_KV_PUT, OP_PUT_EXT, key, at.shard, encodeExt(ext, body), { concern });
       });
     }),
   );

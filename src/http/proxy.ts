@@ -1,7 +1,7 @@
 /**
  * `distkv serve --proxy`: for clients that cannot follow redirects, a single-key request for a key
- * owned by another process is forwarded to the owner and its answer relayed (status, content type,
- * the X-Distkv-* headers and the body), as the seed's code did, instead of a 307.
+ * owned by another process is forwarded to the owner (with its If-Match / If-None-Match) and its
+ * answer relayed (status, content type, ETag, the X-Distkv-* headers and the body), as the seed's code did, instead of a 307.
  *
  * A forwarded request carries `X-Distkv-Forwarded: 1` (FORWARDED_HEADER); a node never forwards
  * such a request again (it answers 307 if it does not own the key), so even nodes that disagree
@@ -25,10 +25,11 @@ export function proxyToOwner(
   shard: number,
   path: string,
   body: Uint8Array | undefined,
+  headers: Record<string, string> = {},
 ): void {
   answerLater(
     res,
-    ctx.forwarder.relay(owner, method, path, body),
+    ctx.forwarder.relay(owner, method, path, body, headers),
     (r, reply) => {
       if (reply.status >= 400) r.code = relayedErrorCode(reply.body);
       r.writeStatus(statusLine(reply.status));

@@ -101,13 +101,14 @@ export function mergeScan(
   const items = page.map((e) => ({
     key: Buffer.from(e.key).toString('utf8'),
     ...encodeValue(e.value, base64),
+    ...(e.version === undefined ? {} : { version: e.version }),
   }));
   const next = (more || merged.length > limit) && items.length > 0 ? items[items.length - 1]!.key : null;
   return { items, next };
 }
 
-/** BatchResult is one operation's outcome. */
-export type BatchResult = { ok: true } | { ok: false; error: WireError };
+/** BatchResult is one operation's outcome (`version`: the key's current one, for a failed condition). */
+export type BatchResult = { ok: true } | { ok: false; error: WireError; version?: string | null };
 
 /** IndexedOp is an operation with its position in the batch. */
 export interface IndexedOp {
@@ -154,9 +155,21 @@ export function planBatch(
   return plan;
 }
 
-/** toWireOp is an operation as forwarded to its owner (values as base64). */
-export function toWireOp(op: IndexedOp['op']): Record<string, string> {
+/** toWireOp is an operation as forwarded to its owner (values as base64, with its condition and TTL). */
+export function toWireOp(op: IndexedOp['op']): Record<string, string | number> {
+  const cond =
+    op.cond === undefined
+      ? {}
+      : 'ifMatch' in op.cond
+        ? { if_match: op.cond.ifMatch }
+        : { if_none_match: '*' };
   return op.op === 'set'
-    ? { op: 'set', key: op.key, value_base64: op.value.toString('base64') }
-    : { op: 'delete', key: op.key };
+    ? {
+        op: 'set',
+        key: op.key,
+        value_base64: op.value.toString('base64'),
+        ...cond,
+        ...(op.ttlMs === undefined ? {} : { ttl_ms: op.ttlMs }),
+      }
+    : { op: 'delete', key: op.key, ...cond };
 }

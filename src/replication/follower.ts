@@ -234,7 +234,7 @@ export class Follower {
     let writing: Promise<void> = Promise.resolve();
     for await (const chunk of snapshot.chunks) {
       await writing;
-      writing = fresh.loadSnapshotChunk(chunk);
+      writing = fresh.loadSnapshotChunk(chunk, snapshot.seq);
       keys += chunk.length;
     }
     await writing;

@@ -12,7 +12,13 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LsmStore } from '../storage/lsm-store.js';
 import { openStore } from '../storage/open-store.js';
-import type { Store, StoreEntry as ScanEntry, StoreStats, WriteResult } from '../storage/store.js';
+import type {
+  Store,
+  StoreEntry as ScanEntry,
+  StoreStats,
+  StoreValue,
+  WriteResult,
+} from '../storage/store.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import { divergedFileOf, parseDivergedName, saveDiverged } from './diverged-file.js';
 import {
@@ -54,10 +60,16 @@ class Resyncing implements Store {
   get(): Uint8Array | undefined {
     return this.fail();
   }
+  read(): StoreValue | undefined {
+    return this.fail();
+  }
   put(): Promise<WriteResult> {
     return this.fail();
   }
   delete(): Promise<WriteResult> {
+    return this.fail();
+  }
+  expire(): Promise<WriteResult> {
     return this.fail();
   }
   scan(): ScanEntry[] {

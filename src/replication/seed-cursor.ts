@@ -10,7 +10,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LsmStore } from '../storage/lsm-store.js';
-import { decodeRecord, TYPE_PUT } from '../storage/wal-format.js';
+import { decodeRecord, putValueOf } from '../storage/wal-format.js';
 
 /** SeedChange is the next change a seed replica sees. */
 export interface SeedChange {
@@ -50,7 +50,7 @@ export class SeedCursor {
     if (typeof rec === 'string') return undefined;
     return {
       key: rec.key.toString('utf8'),
-      value: rec.type === TYPE_PUT ? rec.value.toString('utf8') : '',
+      value: putValueOf(rec)?.toString('utf8') ?? '',
       seq: rec.seq,
     };
   }

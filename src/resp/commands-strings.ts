@@ -1,24 +1,32 @@
 /**
- * The string commands: GET, SET (NX, XX, GET, KEEPTTL), DEL, EXISTS, MGET, MSET, STRLEN, TYPE,
+ * The string commands: GET, SET (NX, XX, GET, KEEPTTL, EX, PX, EXAT, PXAT), DEL, EXISTS, MGET, MSET, STRLEN, TYPE,
  * INCR, INCRBY, DECR, DECRBY. Each becomes ops in the same worker batches as HTTP requests
  * (op-format.ts); conditional writes and INCR run as one read-modify-write op on the store's
  * worker, so they are atomic. Multi-key commands need their keys in one slot (key-route.ts), hence
- * one store; their ops go into one batch.
+ * one store; their ops go into one batch. A SET with an expiry or KEEPTTL is an OP_PUT_EXT
+ * (docs/api.md, "TTL"): NX and XX become its conditions, a failed one answers nil.
  */
 import { decodeOld } from '../worker/read-modify-write.js';
 import {
+  COND_IF_EXISTS,
+  COND_IF_NONE_MATCH,
+  encodeExt,
+  EXT_KEEP_TTL,
   OP_DELETE_COUNTED,
   OP_GET,
   OP_INCR,
   OP_PUT,
+  OP_PUT_EXT,
   OP_SET_IF,
   SET_IF_NX,
   SET_IF_XX,
+  ST_CONFLICT,
   ST_DONE,
   ST_ERROR,
   ST_MISSING,
   ST_VALUE,
 } from '../worker/op-format.js';
+import { MAX_TTL_MS } from '../http/write-conditions.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
@@ -101,28 +109,57 @@ export function type(c: RespConnection, args: Buffer[]): void {
   submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatType));
 }
 
-/** set: SET key value [NX | XX] [GET] [KEEPTTL]; EX, PX, EXAT and PXAT are refused (no TTL yet). */
+/** expiryOf turns SET's EX/PX/EXAT/PXAT argument into an absolute time in ms, or undefined when invalid. */
+function expiryOf(opt: string, arg: Buffer | undefined): number | undefined {
+  const n = arg === undefined ? undefined : parseInt64(arg.toString('latin1'));
+  if (n === undefined || n <= 0n) return undefined;
+  const ms = opt === 'EX' || opt === 'EXAT' ? Number(n) * 1000 : Number(n);
+  const at = opt === 'EX' || opt === 'PX' ? Date.now() + ms : ms;
+  return ms > (opt.endsWith('AT') ? Date.now() + MAX_TTL_MS : MAX_TTL_MS) ? undefined : at;
+}
+
+/** set: SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL] (GET with an expiry is refused). */
 export function set(c: RespConnection, args: Buffer[]): void {
   let flags = 0;
   let getOld = false;
+  let expiresAtMs = 0;
+  let keepTtl = false;
   for (let i = 3; i < args.length; i++) {
     const opt = args[i]!.toString('latin1').toUpperCase();
     if (opt === 'NX' && !(flags & SET_IF_XX)) flags |= SET_IF_NX;
     else if (opt === 'XX' && !(flags & SET_IF_NX)) flags |= SET_IF_XX;
     else if (opt === 'GET') getOld = true;
-    else if (opt === 'KEEPTTL') continue;
-    else if (opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') {
-      c.queue.now(c.proto).error(`ERR SET ${opt} is not supported: distkv has no key expiry yet`);
-      return;
+    else if (opt === 'KEEPTTL' && expiresAtMs === 0) keepTtl = true;
+    else if (
+      (opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') &&
+      expiresAtMs === 0 &&
+      !keepTtl
+    ) {
+      const at = expiryOf(opt, args[++i]);
+      if (at === undefined) {
+        c.queue.now(c.proto).error("ERR invalid expire time in 'set' command");
+        return;
+      }
+      expiresAtMs = at;
     } else {
       c.queue.now(c.proto).error(SYNTAX_ERROR);
       return;
     }
   }
+  if (getOld && (expiresAtMs > 0 || keepTtl)) {
+    c.queue.now(c.proto).error('ERR SET GET with an expiry or KEEPTTL is not supported by distkv');
+    return;
+  }
   const value = args[2]!;
   if (tooLarge(c, value)) return;
   const t = routeKeys(c, args, 1, 1, 1, true);
   if (t === undefined) return;
+  if (expiresAtMs > 0 || keepTtl) {
+    const cond = flags & SET_IF_NX ? COND_IF_NONE_MATCH : flags & SET_IF_XX ? COND_IF_EXISTS : 0;
+    const ext = { flags: cond | (keepTtl ? EXT_KEEP_TTL : 0), ifSeq: 0, expiresAtMs };
+    submit(c, t, OP_PUT_EXT, args[1]!, encodeExt(ext, value), c.queue.later(c.proto, formatSetExt, t.store));
+    return;
+  }
   if (flags === 0 && !getOld) {
     submit(c, t, OP_PUT, args[1]!, value, c.queue.later(c.proto, formatSetOk, t.store));
     return;
@@ -139,6 +176,13 @@ function formatSetOk(w: RespWriter, status: number, seq: number, value: Buffer, 
     p.noteWrite(seq);
     w.ok();
   } else w.error(errorText(value));
+}
+
+function formatSetExt(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
+  noteIfWrite(status, seq, p);
+  if (status === ST_DONE) w.ok();
+  else if (status === ST_CONFLICT) w.nil();
+  else w.error(errorText(value));
 }
 
 function formatSetIf(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {

@@ -2,7 +2,7 @@
  * The data directory's FORMAT marker: which slot function placed the keys of its stores.
  *
  * On disk: `<data_dir>/FORMAT`, text, one `name=value` per line:
- *   format=1
+ *   format=2
  *   slots=crc16-redis-cluster
  *
  * A store holds only the keys of its shard's slot range, so a directory written under one slot
@@ -10,6 +10,11 @@
  * reads. distkv first routed by xxh64 and wrote no marker; since it routes as Redis Cluster does
  * (src/routing/slot.ts), a directory without the marker whose stores hold files is refused, with
  * a message saying what to do (docs/seed-compatibility.md). An empty directory gets the marker.
+ *
+ * Format 2 stores each LMDB value with its version and expiry (src/storage/lmdb-value-format.ts).
+ * A format 1 directory is upgraded: its marker is rewritten as format 2 here, and each store's LMDB
+ * values are rewritten when the store opens (one transaction per store, redone if interrupted). The
+ * marker keeps a distkv that predates versions from opening an upgraded directory.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +23,9 @@ import { SLOT_FUNCTION } from '../routing/slot.js';
 
 /** FORMAT_FILE is the marker's file name inside the data directory. */
 export const FORMAT_FILE = 'FORMAT';
-const FORMAT_VERSION = '1';
+const FORMAT_VERSION = '2';
+/** UPGRADABLE_FORMAT is the older format upgraded in place (see the module comment). */
+const UPGRADABLE_FORMAT = '1';
 
 function hasFiles(dir: string): boolean {
   if (!existsSync(dir)) return false;
@@ -45,11 +52,13 @@ export function checkDataFormat(dataDir: string, storeDirs: readonly string[]): 
   if (existsSync(path)) {
     const fields = parseMarker(readFileSync(path, 'utf8'));
     const slots = fields.get('slots');
-    if (fields.get('format') !== FORMAT_VERSION || slots !== SLOT_FUNCTION)
+    const format = fields.get('format');
+    if ((format !== FORMAT_VERSION && format !== UPGRADABLE_FORMAT) || slots !== SLOT_FUNCTION)
       throw new DistkvError(
         'CONFIG_INVALID',
-        `${path} says format=${fields.get('format') ?? '?'} slots=${slots ?? '?'}; this distkv reads format=${FORMAT_VERSION} slots=${SLOT_FUNCTION}. Use a distkv that matches it, or another --data-dir.`,
+        `${path} says format=${format ?? '?'} slots=${slots ?? '?'}; this distkv reads format=${UPGRADABLE_FORMAT} or ${FORMAT_VERSION} with slots=${SLOT_FUNCTION}. Use a distkv that matches it, or another --data-dir.`,
       );
+    if (format === UPGRADABLE_FORMAT) writeMarker(dataDir, path);
     return;
   }
   const used = storeDirs.filter(hasFiles);
@@ -61,6 +70,11 @@ export function checkDataFormat(dataDir: string, storeDirs: readonly string[]): 
         `Copy the data out with the older version (distkv scan) and load it into a fresh --data-dir, or delete ${dataDir} ` +
         `(docs/seed-compatibility.md).`,
     );
+  writeMarker(dataDir, path);
+}
+
+/** writeMarker writes this build's marker at `path` (atomically, by rename). */
+function writeMarker(dataDir: string, path: string): void {
   mkdirSync(dataDir, { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, `format=${FORMAT_VERSION}\nslots=${SLOT_FUNCTION}\n`);

@@ -104,7 +104,10 @@ export class BulkLoader {
     for (let i = 0; i < sorted.length; i++) {
       const e = sorted[i]!;
       if (sorted[i + 1]?.key.equals(e.key) === true) continue;
-      unique.push([e.key.toString('latin1'), { seq: this.lastSeq + unique.length + 1, value: e.value }]);
+      unique.push([
+        e.key.toString('latin1'),
+        { seq: this.lastSeq + unique.length + 1, value: e.value, expiresAtMs: 0 },
+      ]);
     }
     if (unique.length === 0) return;
     const first = this.lastSeq + 1;
@@ -128,7 +131,12 @@ export class BulkLoader {
     try {
       let txn: LevelWrite[] = [];
       for (const [key, v] of mergeNewest(readers.map((r) => r.entries(undefined, false)))) {
-        txn.push({ key: Buffer.from(key, 'latin1'), value: v.value });
+        txn.push({
+          key: Buffer.from(key, 'latin1'),
+          value: v.value,
+          seq: v.seq,
+          expiresAtMs: v.expiresAtMs ?? 0,
+        });
         if (txn.length >= TXN_ENTRIES) {
           this.level.applyNow(txn);
           txn = [];

@@ -1,7 +1,8 @@
 /**
  * LmdbLevel: the bottom level of the LSM store, one LMDB environment at `<store>/lmdb/data.mdb`.
  *
- * It holds every key compacted out of SSTable runs (tombstones already applied) and, in its `meta`
+ * It holds every key compacted out of SSTable runs (tombstones and expired values already applied,
+ * each value stored with its seq and expiry as lmdb-value-format.ts lays out) and, in its `meta`
  * database, `applied_seq`: every write with seq ≤ applied_seq is in LMDB. Compaction writes data
  * and the new applied_seq in the same write transaction, and waits for that transaction to be
  * synced whatever the store's durability mode, because WAL segments and runs are deleted once
@@ -10,16 +11,27 @@
 import { join } from 'node:path';
 import { type Database, type RootDatabase, TransactionFlags } from 'lmdb';
 import { dbStats, openKvEnv } from './lmdb-env.js';
+import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
+import type { Versioned } from './merge-iterator.js';
+import { CorruptionError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
 
 const APPLIED_SEQ = 'applied_seq';
 /** COMMIT_WITHOUT_FLUSH: commit before returning, but do not wait for the commit's fsync. */
 const COMMIT_WITHOUT_FLUSH = TransactionFlags.SYNCHRONOUS_COMMIT | TransactionFlags.NO_SYNC_FLUSH;
 
-/** LevelWrite is one change compaction applies: a value, or null to delete. */
+/** LevelWrite is one change compaction applies: a value with its seq and expiry (0 or absent = none), or null to delete. */
 export interface LevelWrite {
   key: Uint8Array;
   value: Uint8Array | null;
+  seq: number;
+  expiresAtMs?: number;
+}
+
+/** LevelEntry is a live entry of the level: its key and version (copies). */
+export interface LevelEntry {
+  key: Buffer;
+  version: Versioned & { value: Buffer; expiresAtMs: number };
 }
 
 /** LmdbLevel wraps the bottom level's environment. */
@@ -27,8 +39,10 @@ export class LmdbLevel {
   private readonly root: RootDatabase;
   private readonly data: Database<Buffer, Uint8Array>;
   private readonly meta: Database<number, string>;
+  private readonly path: string;
 
   constructor(storeDir: string) {
+    this.path = join(storeDir, 'lmdb', 'data.mdb');
     ({
       root: this.root,
       data: this.data,
@@ -40,6 +54,7 @@ export class LmdbLevel {
       overlappingSync: true,
       noSync: false,
     }));
+    upgradeValueLayout(this.root, this.data, this.meta);
   }
 
   /** appliedSeq is the seq through which every write is in LMDB. */
@@ -47,10 +62,10 @@ export class LmdbLevel {
     return this.meta.get(APPLIED_SEQ) ?? 0;
   }
 
-  /** get returns a view of the value valid until the next read on this thread, or undefined. */
-  get(key: Uint8Array): Buffer | undefined {
+  /** get returns the key's version, its value a view valid until the next read on this thread, or undefined. */
+  get(key: Uint8Array): Versioned | undefined {
     const v = this.data.getBinaryFast(key);
-    return v === undefined ? undefined : v.subarray(0, v.length);
+    return v === undefined ? undefined : this.decode(v.subarray(0, v.length));
   }
 
   /**
@@ -64,7 +79,7 @@ export class LmdbLevel {
       last =
         w.value === null
           ? this.data.remove(w.key)
-          : this.data.put(w.key, Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength));
+          : this.data.put(w.key, encodeStoredValue(w.seq, w.expiresAtMs ?? 0, w.value));
     if (appliedSeq !== undefined) last = this.meta.put(APPLIED_SEQ, appliedSeq);
     await last;
     if (appliedSeq !== undefined) await this.root.flushed;
@@ -79,19 +94,19 @@ export class LmdbLevel {
     const write = (): void => {
       for (const w of writes)
         if (w.value === null) this.data.removeSync(w.key);
-        else this.data.putSync(w.key, Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength));
+        else this.data.putSync(w.key, encodeStoredValue(w.seq, w.expiresAtMs ?? 0, w.value));
     };
     // lmdb-js types the flags as one enum member although they are bits to combine.
     // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment
     this.root.transactionSync(write, COMMIT_WITHOUT_FLUSH);
   }
 
-  /** entries iterates live keys ≥ `from` with `prefix`, in byte order (copies). */
+  /** entries iterates keys ≥ `from` with `prefix`, in byte order, expired or not (copies). */
   *entries(
     prefix: Uint8Array,
     from: Uint8Array | undefined,
     exclusive: boolean,
-  ): IterableIterator<{ key: Buffer; value: Buffer }> {
+  ): IterableIterator<LevelEntry> {
     const end = prefixEnd(prefix);
     const start = from !== undefined && Buffer.compare(from, prefix) > 0 ? from : prefix;
     const range = this.data.getRange({
@@ -99,7 +114,23 @@ export class LmdbLevel {
       ...(end === undefined ? {} : { end }),
       exclusiveStart: exclusive && start === from,
     });
-    for (const { key, value } of range) yield { key: key as Buffer, value };
+    for (const { key, value } of range)
+      yield {
+        key: key as Buffer,
+        version: this.decode(Buffer.from(value.buffer, value.byteOffset, value.length)),
+      };
+  }
+
+  /** decode splits a stored value, reporting one shorter than its header as corruption. */
+  private decode(b: Buffer): Versioned & { value: Buffer; expiresAtMs: number } {
+    const v = decodeStoredValue(b);
+    if (v === undefined)
+      throw new CorruptionError(
+        this.path,
+        0,
+        `an LMDB value of ${b.length} bytes is shorter than its header`,
+      );
+    return v;
   }
 
   /** stats returns the level's entry count and size on disk. */

@@ -1,8 +1,8 @@
 /**
  * LmdbStore: a Store kept entirely in LMDB (lmdb-js), one environment per store directory.
  *
- * On disk: `<dir>/data.mdb` + `<dir>/data.mdb-lock` holding two named databases, `data` (the keys,
- * binary keys and values) and `meta` (`last_seq`). Group commit comes from lmdb-js itself: every
+ * On disk: `<dir>/data.mdb` + `<dir>/data.mdb-lock` holding two named databases, `data` (binary
+ * keys; values with their seq and expiry, lmdb-value-format.ts) and `meta` (`last_seq`). Group commit comes from lmdb-js itself: every
  * put issued in one event-loop turn goes into one write transaction, committed off-thread. With
  * `durability = "fsync"` the environment syncs inside each commit (overlappingSync off), so a
  * write's commit promise resolves only once it is on disk. `"interval"` and `"none"` open it with
@@ -12,7 +12,8 @@ import type { Database, RootDatabase } from 'lmdb';
 import { dbStats, openKvEnv } from './lmdb-env.js';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
-import type { Store, StoreEntry, StoreOptions, StoreStats, WriteResult } from './store.js';
+import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
+import type { Store, StoreEntry, StoreOptions, StoreStats, StoreValue, WriteResult } from './store.js';
 
 const META_LAST_SEQ = 'last_seq';
 
@@ -35,6 +36,7 @@ export class LmdbStore implements Store {
   private readonly data: Database<Buffer, Uint8Array>;
   private readonly meta: Database<number, string>;
   private readonly syncTimer: NodeJS.Timeout | undefined;
+  private readonly clock: () => number;
   private seq: number;
   private closed = false;
 
@@ -50,24 +52,36 @@ export class LmdbStore implements Store {
       }, options.fsyncIntervalMs);
       this.syncTimer.unref();
     }
+    upgradeValueLayout(this.root, this.data, this.meta);
     this.seq = this.meta.get(META_LAST_SEQ) ?? 0;
+    this.clock = options.clock ?? Date.now;
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    // getBinaryFast returns lmdb-js's shared read buffer with an overridden `length`; a subarray gives
-    // an honest view of just the value (valid until the next read, as the Store contract says).
-    const v = this.data.getBinaryFast(key);
-    return v === undefined ? undefined : v.subarray(0, v.length);
+    return this.read(key)?.value;
   }
 
-  put(key: Uint8Array, value: Uint8Array): Promise<WriteResult> {
+  read(key: Uint8Array, nowMs = this.clock()): StoreValue | undefined {
+    // getBinaryFast returns lmdb-js's shared read buffer with an overridden `length`; a subarray gives
+    // an honest view of just the value (valid until the next read, as the Store contract says).
+    const raw = this.data.getBinaryFast(key);
+    const v = raw === undefined ? undefined : decodeStoredValue(raw.subarray(0, raw.length));
+    return v !== undefined && (v.expiresAtMs === 0 || v.expiresAtMs > nowMs) ? v : undefined;
+  }
+
+  put(key: Uint8Array, value: Uint8Array, expiresAtMs = 0): Promise<WriteResult> {
     this.checkOpen();
-    return this.commit(this.data.put(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength)));
+    const seq = this.seq + 1;
+    return this.commit(this.data.put(key, encodeStoredValue(seq, expiresAtMs, value)));
   }
 
   delete(key: Uint8Array): Promise<WriteResult> {
     this.checkOpen();
     return this.commit(this.data.remove(key));
+  }
+
+  expire(key: Uint8Array): Promise<WriteResult> {
+    return this.delete(key);
   }
 
   scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
@@ -77,10 +91,14 @@ export class LmdbStore implements Store {
       start: startAfter ? after : prefix,
       ...(end === undefined ? {} : { end }),
       exclusiveStart: startAfter,
-      limit,
     });
     const out: StoreEntry[] = [];
-    for (const { key, value } of range) out.push({ key, value });
+    const now = this.clock();
+    for (const { key, value } of range) {
+      const v = decodeStoredValue(Buffer.from(value.buffer, value.byteOffset, value.length));
+      if (v !== undefined && (v.expiresAtMs === 0 || v.expiresAtMs > now)) out.push({ key, ...v });
+      if (out.length >= limit) break;
+    }
     return out;
   }
 

@@ -1,15 +1,16 @@
 /**
  * Compaction: merge every input run newest-wins into the LMDB level.
  *
- * The merged stream is written in transactions of CHUNK_ENTRIES keys (values put, tombstones
- * removed); the last one also records `applied_seq` = the newest seq of the inputs and is waited
+ * The merged stream is written in transactions of CHUNK_ENTRIES keys (values put with their seq
+ * and expiry; tombstones and values expired at `nowMs` removed: an expired value is invisible to
+ * every read already, so dropping it changes nothing a reader sees); the last one also records `applied_seq` = the newest seq of the inputs and is waited
  * on until it is synced (LMDB syncs commits in order, so the earlier ones are durable by then).
  * Until that last commit, the input runs stay in place and keep shadowing LMDB, so readers never
  * see a half-compacted state, and a crash mid-way only redoes the same idempotent writes. Between
  * chunks the worker's event loop runs (each commit is awaited), so foreground reads and writes go on.
  */
 import type { LevelWrite, LmdbLevel } from './lmdb-level.js';
-import { mergeNewest } from './merge-iterator.js';
+import { isLive, mergeNewest } from './merge-iterator.js';
 import type { RunReader } from './sstable-reader.js';
 
 /** CHUNK_ENTRIES is the number of keys per compaction transaction. */
@@ -17,14 +18,23 @@ export const CHUNK_ENTRIES = 500;
 /** CHUNK_BYTES ends a transaction early: 500 values of up to 1 MiB held at once were half a gigabyte. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
 
-/** compactRuns merges `inputs` (newest first) into `level`; resolves once applied_seq is durable. */
-export async function compactRuns(level: LmdbLevel, inputs: readonly RunReader[]): Promise<void> {
+/** compactRuns merges `inputs` (newest first) into `level` as of `nowMs`; resolves once applied_seq is durable. */
+export async function compactRuns(
+  level: LmdbLevel,
+  inputs: readonly RunReader[],
+  nowMs: number,
+): Promise<void> {
   const appliedSeq = Math.max(...inputs.map((r) => r.footer.maxSeq));
   const merged = mergeNewest(inputs.map((r) => r.entries(undefined, false)));
   let chunk: LevelWrite[] = [];
   let chunkBytes = 0;
   for (const [key, v] of merged) {
-    chunk.push({ key: Buffer.from(key, 'latin1'), value: v.value });
+    chunk.push({
+      key: Buffer.from(key, 'latin1'),
+      value: isLive(v, nowMs) ? v.value : null,
+      seq: v.seq,
+      expiresAtMs: v.expiresAtMs ?? 0,
+    });
     chunkBytes += key.length + (v.value?.length ?? 0);
     if (chunk.length >= CHUNK_ENTRIES || chunkBytes >= CHUNK_BYTES) {
       await level.apply(chunk);

@@ -18,7 +18,7 @@ import { type LsmOptions, LsmStore } from './lsm-store.js';
 import { Memtable } from './memtable.js';
 import { parseRunName } from './sstable-format.js';
 import { BlockCache, RunReader } from './sstable-reader.js';
-import { TYPE_PUT } from './wal-format.js';
+import { putValueOf } from './wal-format.js';
 import { readWal } from './wal-reader.js';
 import { WalTail } from './wal-tail.js';
 import { WalWriter } from './wal-writer.js';
@@ -153,7 +153,7 @@ async function replayWal(
     afterSeq,
     repair: opts.repair,
     onRecord: (r) => {
-      active.apply(latin1Key(r.key), r.seq, r.type === TYPE_PUT ? r.value : null);
+      active.apply(latin1Key(r.key), r.seq, putValueOf(r), r.expiresAtMs);
       replayed++;
       if (active.bytes >= opts.memtableBytes) {
         frozen.unshift(active);

@@ -28,15 +28,25 @@ import { Backoff } from './backoff.js';
 import { hashKey, type KeyHash } from './bloom.js';
 import { type CompactionReason, CompactionScheduler, IDLE_COMPACT_MS } from './compaction-scheduler.js';
 import { compactRuns } from './lsm-compaction.js';
-import type { LmdbLevel } from './lmdb-level.js';
+import type { LevelEntry, LmdbLevel } from './lmdb-level.js';
 import { Memtable } from './memtable.js';
-import { mergeNewest, type Versioned } from './merge-iterator.js';
+import { isLive, mergeNewest, type Versioned } from './merge-iterator.js';
 import type { BlockCache, RunReader } from './sstable-reader.js';
 import { RunReader as Reader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
-import type { Store, StoreEntry, StoreOptions, StoreStats, WriteResult } from './store.js';
+import type { Store, StoreEntry, StoreOptions, StoreStats, StoreValue, WriteResult } from './store.js';
 import type { Vfs } from './vfs.js';
-import { type DecodedRecord, decodeRecord, TYPE_DELETE, TYPE_PUT } from './wal-format.js';
+import {
+  type DecodedRecord,
+  decodeRecord,
+  putValueOf,
+  type RecordType,
+  TYPE_DELETE,
+  TYPE_EXPIRE,
+  TYPE_PUT,
+  TYPE_PUT_TTL,
+  withExpiry,
+} from './wal-format.js';
 import type { TailResult, WalTail } from './wal-tail.js';
 import { removableThrough } from './wal-retention.js';
 import type { WalWriter } from './wal-writer.js';
@@ -219,13 +229,16 @@ export class LsmStore implements Store {
     this.compaction.wrote();
     // The batch is already in WAL framing with the leader's seqs: log it as is, then apply it.
     const last = await this.wal.appendRecords(records, decoded[0]!.seq, decoded[decoded.length - 1]!.seq);
-    for (const r of decoded) this.applyDurable(r.key, r.seq, r.type === TYPE_PUT ? r.value : null);
+    for (const r of decoded) this.applyDurable(r.key, r.seq, putValueOf(r), r.expiresAtMs);
     return last;
   }
 
-  /** loadSnapshotChunk writes snapshot entries straight into LMDB (only for a store being rebuilt, before any write). */
-  loadSnapshotChunk(entries: readonly { key: Uint8Array; value: Uint8Array }[]): Promise<void> {
-    return this.level.apply(entries);
+  /**
+   * loadSnapshotChunk writes snapshot entries straight into LMDB (only for a store being rebuilt,
+   * before any write). The snapshot format carries no versions: entries get `seq` (the snapshot's).
+   */
+  loadSnapshotChunk(entries: readonly { key: Uint8Array; value: Uint8Array }[], seq: number): Promise<void> {
+    return this.level.apply(entries.map((e) => ({ key: e.key, value: e.value, seq, expiresAtMs: 0 })));
   }
 
   /** finishSnapshot records that LMDB holds everything through `seq`; reopen the store afterwards so its log continues at seq + 1. */
@@ -239,13 +252,25 @@ export class LsmStore implements Store {
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
+    return this.read(key)?.value;
+  }
+
+  read(key: Uint8Array, nowMs = this.now()): StoreValue | undefined {
+    const v = this.newest(key);
+    return v !== undefined && isLive(v, nowMs)
+      ? { value: v.value, seq: v.seq, expiresAtMs: v.expiresAtMs ?? 0 }
+      : undefined;
+  }
+
+  /** newest returns the newest version of `key` in any level (tombstone or expired included). */
+  private newest(key: Uint8Array): Versioned | undefined {
     const k = latin1Key(key);
     const e = this.active.get(k);
-    if (e !== undefined) return e.value ?? undefined;
+    if (e !== undefined) return e;
     const frozen = this.frozen;
     for (let i = 0; i < frozen.length; i++) {
       const f = frozen[i]!.get(k);
-      if (f !== undefined) return f.value ?? undefined;
+      if (f !== undefined) return f;
     }
     const runs = this.runs;
     if (runs.length > 0) {
@@ -254,7 +279,7 @@ export class LsmStore implements Store {
         const v = runs[i]!.get(k, hash, key);
         if (v !== undefined) {
           this.compaction.readPassed(i);
-          return v.value ?? undefined;
+          return v;
         }
       }
       this.compaction.readPassed(runs.length);
@@ -262,12 +287,16 @@ export class LsmStore implements Store {
     return this.level.get(key);
   }
 
-  put(key: Uint8Array, value: Uint8Array): Promise<WriteResult> {
-    return this.write(key, value);
+  put(key: Uint8Array, value: Uint8Array, expiresAtMs = 0): Promise<WriteResult> {
+    return this.write(key, value, expiresAtMs);
   }
 
   delete(key: Uint8Array): Promise<WriteResult> {
-    return this.write(key, null);
+    return this.write(key, null, 0);
+  }
+
+  expire(key: Uint8Array): Promise<WriteResult> {
+    return this.write(key, null, 0, TYPE_EXPIRE);
   }
 
   scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
@@ -281,10 +310,16 @@ export class LsmStore implements Store {
     ];
     sources.push(mapLevel(this.level.entries(prefix, fromBytes, false)));
     const out: StoreEntry[] = [];
+    const now = this.now();
     for (const [k, v] of mergeNewest(sources)) {
       if (!k.startsWith(p)) break;
-      if (v.value === null) continue;
-      out.push({ key: Buffer.from(k, 'latin1'), value: Buffer.from(v.value) });
+      if (!isLive(v, now)) continue;
+      out.push({
+        key: Buffer.from(k, 'latin1'),
+        value: Buffer.from(v.value),
+        seq: v.seq,
+        expiresAtMs: v.expiresAtMs ?? 0,
+      });
       if (out.length >= limit) break;
     }
     return out;
@@ -408,12 +443,27 @@ export class LsmStore implements Store {
       await (this.flushing ?? this.compaction.running);
   }
 
-  private async write(key: Uint8Array, value: Uint8Array | null): Promise<WriteResult> {
+  /** now is the store's clock (Unix ms), which expiries are compared with. */
+  private now(): number {
+    return this.opts.clock?.() ?? Date.now();
+  }
+
+  private async write(
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+    deleteType: RecordType = TYPE_DELETE,
+  ): Promise<WriteResult> {
     this.checkOpen();
     await this.stallForFlush();
     this.compaction.wrote();
-    const seq = await this.wal.append(value === null ? TYPE_DELETE : TYPE_PUT, key, value ?? undefined);
-    this.applyDurable(key, seq, value);
+    const seq =
+      value === null
+        ? await this.wal.append(deleteType, key, undefined)
+        : expiresAtMs > 0
+          ? await this.wal.append(TYPE_PUT_TTL, key, withExpiry(expiresAtMs, value))
+          : await this.wal.append(TYPE_PUT, key, value);
+    this.applyDurable(key, seq, value, expiresAtMs);
     return { seq };
   }
 
@@ -434,8 +484,8 @@ export class LsmStore implements Store {
   }
 
   /** applyDurable puts a durable write into the active memtable (which copies the value; it may be a view of a request batch). */
-  private applyDurable(key: Uint8Array, seq: number, value: Uint8Array | null): void {
-    this.active.apply(latin1Key(key), seq, value);
+  private applyDurable(key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number): void {
+    this.active.apply(latin1Key(key), seq, value, expiresAtMs);
     this.appliedLastSeq = seq;
     if (this.active.bytes >= this.opts.memtableBytes) this.freezeActive();
   }
@@ -509,7 +559,7 @@ export class LsmStore implements Store {
   private async compact(reason: CompactionReason): Promise<void> {
     const inputs = [...this.runs];
     const t0 = performance.now();
-    await compactRuns(this.level, inputs);
+    await compactRuns(this.level, inputs, this.now());
     const ms = performance.now() - t0;
     this.runs = this.runs.filter((r) => !inputs.includes(r));
     for (const r of inputs) {
@@ -543,8 +593,6 @@ export class LsmStore implements Store {
   }
 }
 
-function* mapLevel(
-  it: IterableIterator<{ key: Buffer; value: Buffer }>,
-): IterableIterator<[string, Versioned]> {
-  for (const { key, value } of it) yield [key.toString('latin1'), { seq: 0, value }];
+function* mapLevel(it: IterableIterator<LevelEntry>): IterableIterator<[string, Versioned]> {
+  for (const { key, version } of it) yield [key.toString('latin1'), version];
 }

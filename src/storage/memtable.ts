@@ -3,8 +3,8 @@
  *
  * Keys are latin1 strings (one character per key byte, so string order is byte order). A Map
  * answers point reads; a B+ tree (sorted-btree) keeps key order for scans and for flushing to an
- * SSTable run. Both map a key to an entry number; an entry's seq, arena slab, offset and length
- * live in parallel typed arrays, so the garbage collector sees no object per entry (replaying a
+ * SSTable run. Both map a key to an entry number; an entry's seq, expiry (Unix ms, 0 = none), arena
+ * slab, offset and length live in parallel typed arrays, so the garbage collector sees no object per entry (replaying a
  * 2-million-record WAL spent most of its time marking entry objects). An overwrite updates the
  * entry in place.
  *
@@ -34,14 +34,15 @@ export const SLAB_BYTES = 1024 * 1024;
 const FIRST_SLAB_BYTES = 4096;
 
 const INITIAL_ENTRIES = 1024;
-/** ENTRY_ARRAY_BYTES is one entry's share of the parallel typed arrays (seq f64, slab, offset, length i32). */
-const ENTRY_ARRAY_BYTES = 8 + 4 * 3;
+/** ENTRY_ARRAY_BYTES is one entry's share of the parallel typed arrays (seq and expiry f64, slab, offset, length i32). */
+const ENTRY_ARRAY_BYTES = 8 * 2 + 4 * 3;
 
 /** Memtable holds writes in key order. Written only by its store's worker thread. */
 export class Memtable {
   private readonly map = new Map<string, number>();
   private readonly tree: BTreeType<string, number> = new BTree<string, number>();
   private seqs = new Float64Array(INITIAL_ENTRIES);
+  private expiries = new Float64Array(INITIAL_ENTRIES);
   private slabOf = new Int32Array(INITIAL_ENTRIES);
   private offs = new Int32Array(INITIAL_ENTRIES);
   /** lens: value length, -1 for a tombstone. */
@@ -65,8 +66,11 @@ export class Memtable {
     return this.map.size;
   }
 
-  /** apply records a write (value null = delete) with its seq; seqs must arrive in increasing order. The value is copied. */
-  apply(key: string, seq: number, value: Uint8Array | null): void {
+  /**
+   * apply records a write (value null = delete) with its seq and expiry (0 = none); seqs must arrive
+   * in increasing order. The value is copied.
+   */
+  apply(key: string, seq: number, value: Uint8Array | null, expiresAtMs = 0): void {
     let slab = 0;
     let off = 0;
     let len = -1;
@@ -102,6 +106,7 @@ export class Memtable {
       this.keyBytes += key.length;
     }
     this.seqs[e] = seq;
+    this.expiries[e] = expiresAtMs;
     this.slabOf[e] = slab;
     this.offs[e] = off;
     this.lens[e] = len;
@@ -119,12 +124,16 @@ export class Memtable {
   /** get returns the key's version (value null for a tombstone), or undefined if the memtable has none. The value is a view into the arena. */
   get(key: string): Versioned | undefined {
     const e = this.map.get(key);
-    return e === undefined ? undefined : { seq: this.seqs[e]!, value: this.valueOf(e) };
+    return e === undefined ? undefined : this.versionOf(e);
   }
 
   /** entries iterates versions with key ≥ `from` (all when undefined) in key order. */
   *entries(from?: string): IterableIterator<[string, Versioned]> {
-    for (const [k, e] of this.tree.entries(from)) yield [k, { seq: this.seqs[e]!, value: this.valueOf(e) }];
+    for (const [k, e] of this.tree.entries(from)) yield [k, this.versionOf(e)];
+  }
+
+  private versionOf(e: number): Versioned {
+    return { seq: this.seqs[e]!, value: this.valueOf(e), expiresAtMs: this.expiries[e]! };
   }
 
   private valueOf(e: number): Buffer | null {
@@ -136,9 +145,11 @@ export class Memtable {
 
   private grow(): void {
     const n = this.seqs.length * 2;
-    const seqs = new Float64Array(n);
-    seqs.set(this.seqs);
-    this.seqs = seqs;
+    for (const name of ['seqs', 'expiries'] as const) {
+      const next = new Float64Array(n);
+      next.set(this[name]);
+      this[name] = next;
+    }
     for (const name of ['slabOf', 'offs', 'lens'] as const) {
       const next = new Int32Array(n);
       next.set(this[name]);

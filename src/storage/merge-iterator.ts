@@ -5,10 +5,16 @@
  * caller decides whether to hide or apply them.
  */
 
-/** Versioned is a key's version as the levels hold it. */
+/** Versioned is a key's version as the levels hold it: its seq, value (null = tombstone) and expiry (0 or absent = none). */
 export interface Versioned {
   seq: number;
   value: Buffer | null;
+  expiresAtMs?: number;
+}
+
+/** isLive tells whether a version is a value that has not expired at `nowMs`. */
+export function isLive(v: Versioned, nowMs: number): v is Versioned & { value: Buffer } {
+  return v.value !== null && (v.expiresAtMs === undefined || v.expiresAtMs === 0 || v.expiresAtMs > nowMs);
 }
 
 /** mergeNewest yields each distinct key once, in ascending order, with its newest version. */

@@ -6,6 +6,8 @@
  *   block   := entry* restarts                            (about BLOCK_BYTES; a key never spans blocks)
  *   entry   := keyLen:u16 flags:u8 seq:u64 valueLen:u32 key:keyLen value:valueLen
  *   flags   := FLAG_TOMBSTONE (bit 0) for a deleted key (valueLen = 0)
+ *            | FLAG_EXPIRES (bit 1, version 4) when the value starts with expiresAtMs:u64 (Unix ms);
+ *              valueLen counts those 8 bytes
  *   restarts := restart:u32[n] n:u32                      (version 3: offsets in the block of entry 0,
  *                                                          RESTART_INTERVAL, 2·RESTART_INTERVAL, ...)
  *   index   := count:u32 indexEntry*                      (one per block, in key order)
@@ -16,14 +18,17 @@
  *              reserved:u8[4] footerCrc:u32                (FOOTER_BYTES; footerCrc covers the bytes before it)
  *
  * Version 2 blocks have no restarts (entries fill the block); readers still read them (a point
- * read then scans the block from its start). Runs are written as version 3.
+ * read then scans the block from its start). Version 3 has no FLAG_EXPIRES; readers still read it.
+ * Runs are written as version 4.
  * A run is written to `NNNNNN.sst.tmp`, synced, then renamed: a `.sst` file is always complete.
  */
 
 /** SST_MAGIC is "DKVS" as a little-endian u32. */
 export const SST_MAGIC = 0x53564b44;
-/** SST_VERSION is the format version written in the footer (3 = blocks end with restart points). */
-export const SST_VERSION = 3;
+/** SST_VERSION is the format version written in the footer (4 = entries may carry an expiry). */
+export const SST_VERSION = 4;
+/** SST_VERSION_NO_EXPIRY is the older version still read: restart points, no expiries. */
+export const SST_VERSION_NO_EXPIRY = 3;
 /** SST_VERSION_NO_RESTARTS is the older version still read: blocks without restart points. */
 export const SST_VERSION_NO_RESTARTS = 2;
 /** RESTART_INTERVAL is the number of entries between restart points in a version 3 block. */
@@ -36,6 +41,10 @@ export const BLOCK_BYTES = 4096;
 export const ENTRY_HEADER_BYTES = 2 + 1 + 8 + 4;
 /** FLAG_TOMBSTONE marks a deleted key. */
 export const FLAG_TOMBSTONE = 1;
+/** FLAG_EXPIRES marks a value that starts with its expiry, expiresAtMs:u64 (version 4). */
+export const FLAG_EXPIRES = 2;
+/** EXPIRY_BYTES is the size of an entry's expiry prefix. */
+export const EXPIRY_BYTES = 8;
 /** BLOOM_FP_RATE is the configured false-positive rate of run bloom filters. */
 export const BLOOM_FP_RATE = 0.01;
 

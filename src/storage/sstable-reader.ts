@@ -14,13 +14,17 @@ import { hashKey, KeyBloom, type KeyHash } from './bloom.js';
 import { crc32c } from './crc32c.js';
 import {
   ENTRY_HEADER_BYTES,
+  EXPIRY_BYTES,
+  FLAG_EXPIRES,
   FLAG_TOMBSTONE,
   FOOTER_BYTES,
   type Footer,
   SST_MAGIC,
   SST_VERSION,
+  SST_VERSION_NO_EXPIRY,
   SST_VERSION_NO_RESTARTS,
 } from './sstable-format.js';
+import type { Versioned } from './merge-iterator.js';
 import type { ReadableFile, Vfs } from './vfs.js';
 import { readU64 } from './wal-format.js';
 
@@ -149,7 +153,7 @@ export class RunReader {
     key: string,
     hash: KeyHash = hashKey(key, { h1: 0, h2: 0 }),
     bytes: Uint8Array = Buffer.from(key, 'latin1'),
-  ): { seq: number; value: Buffer | null } | undefined {
+  ): Versioned | undefined {
     this.bloomChecks++;
     if (!this.bloom.mayHaveHash(hash)) {
       this.bloomNegatives++;
@@ -165,7 +169,7 @@ export class RunReader {
   }
 
   /** entries iterates entries with key ≥ `from` in key order; `cached` false bypasses the block cache (compaction). */
-  *entries(from?: string, cached = true): IterableIterator<[string, { seq: number; value: Buffer | null }]> {
+  *entries(from?: string, cached = true): IterableIterator<[string, Versioned]> {
     let b = from === undefined ? 0 : Math.max(0, this.blockFor(from));
     for (; b < this.firstKeys.length; b++) {
       const { raw, dataEnd } = cached ? this.block(b) : this.readBlock(b);
@@ -177,14 +181,7 @@ export class RunReader {
         if (end > dataEnd)
           throw new CorruptionError(this.path, this.offsets[b]! + p, `entry runs past the end of block ${b}`);
         const key = raw.toString('latin1', k, k + keyLen);
-        if (from === undefined || key >= from)
-          yield [
-            key,
-            {
-              seq: readU64(raw, p + 3),
-              value: raw[p + 2]! & FLAG_TOMBSTONE ? null : raw.subarray(k + keyLen, end),
-            },
-          ];
+        if (from === undefined || key >= from) yield [key, versionAt(raw, p, k + keyLen, end)];
         p = end;
       }
     }
@@ -204,11 +201,7 @@ export class RunReader {
    * search finds `key` in a block: a binary search over the restart points for the last one whose
    * key is ≤ key, then a scan of the entries from there (to the block's end in version 2 blocks).
    */
-  private search(
-    block: Block,
-    b: number,
-    key: Uint8Array,
-  ): { seq: number; value: Buffer | null } | undefined {
+  private search(block: Block, b: number, key: Uint8Array): Versioned | undefined {
     const { raw, dataEnd, restarts, n } = block;
     let lo = 0;
     let hi = n - 1;
@@ -225,11 +218,7 @@ export class RunReader {
       if (end > dataEnd)
         throw new CorruptionError(this.path, this.offsets[b]! + p, `entry runs past the end of block ${b}`);
       const c = compareAt(raw, p, key);
-      if (c === 0)
-        return {
-          seq: readU64(raw, p + 3),
-          value: raw[p + 2]! & FLAG_TOMBSTONE ? null : raw.subarray(k + keyLen, end),
-        };
+      if (c === 0) return versionAt(raw, p, k + keyLen, end);
       if (c > 0) return undefined;
       p = end;
     }
@@ -279,11 +268,11 @@ export class RunReader {
       throw new CorruptionError(this.path, at, 'bad footer magic (not a distkv run)');
     if (crc32c(b, 0, FOOTER_BYTES - 4) !== b.readUInt32LE(FOOTER_BYTES - 4))
       throw new CorruptionError(this.path, at, 'footer checksum mismatch');
-    if (b[4] !== SST_VERSION && b[4] !== SST_VERSION_NO_RESTARTS)
+    if (b[4] !== SST_VERSION && b[4] !== SST_VERSION_NO_EXPIRY && b[4] !== SST_VERSION_NO_RESTARTS)
       throw new CorruptionError(
         this.path,
         at,
-        `unsupported run version ${b[4]} (this build reads versions ${SST_VERSION_NO_RESTARTS} and ${SST_VERSION})`,
+        `unsupported run version ${b[4]} (this build reads versions ${SST_VERSION_NO_RESTARTS} to ${SST_VERSION})`,
       );
     this.version = b[4];
     const f: Footer = {
@@ -315,6 +304,19 @@ export class RunReader {
       p += 16;
     }
   }
+}
+
+/**
+ * versionAt decodes the entry at `p` of `raw` whose value spans [v, end): a tombstone, or a value
+ * with its expiry prefix (FLAG_EXPIRES) split off. Versions before 4 never set FLAG_EXPIRES.
+ */
+function versionAt(raw: Buffer, p: number, v: number, end: number): Versioned {
+  const seq = readU64(raw, p + 3);
+  const flags = raw[p + 2]!;
+  if (flags & FLAG_TOMBSTONE) return { seq, value: null, expiresAtMs: 0 };
+  if (flags & FLAG_EXPIRES && v + EXPIRY_BYTES <= end)
+    return { seq, value: raw.subarray(v + EXPIRY_BYTES, end), expiresAtMs: readU64(raw, v) };
+  return { seq, value: raw.subarray(v, end), expiresAtMs: 0 };
 }
 
 /** compareAt compares the key of the entry at `p` in `raw` with `key`, by bytes, without copying. */

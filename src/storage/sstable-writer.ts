@@ -11,6 +11,8 @@ import {
   BLOCK_BYTES,
   BLOOM_FP_RATE,
   ENTRY_HEADER_BYTES,
+  EXPIRY_BYTES,
+  FLAG_EXPIRES,
   FLAG_TOMBSTONE,
   FOOTER_BYTES,
   RESTART_INTERVAL,
@@ -89,17 +91,21 @@ export async function writeRun(
       blockStart = chunkLen;
     };
     for (const [key, e] of entries) {
-      const valueLen = e.value?.length ?? 0;
+      const expiresAtMs = e.expiresAtMs ?? 0;
+      const expiryLen = e.value !== null && expiresAtMs > 0 ? EXPIRY_BYTES : 0;
+      const valueLen = expiryLen + (e.value?.length ?? 0);
       const size = ENTRY_HEADER_BYTES + key.length + valueLen;
       ensure(size);
       blockFirstKey ??= key;
       if (blockEntries++ % RESTART_INTERVAL === 0) restarts.push(chunkLen - blockStart);
       chunk.writeUInt16LE(key.length, chunkLen);
-      chunk[chunkLen + 2] = e.value === null ? FLAG_TOMBSTONE : 0;
+      chunk[chunkLen + 2] = e.value === null ? FLAG_TOMBSTONE : expiryLen > 0 ? FLAG_EXPIRES : 0;
       writeU64(chunk, e.seq, chunkLen + 3);
       chunk.writeUInt32LE(valueLen, chunkLen + 11);
       chunk.write(key, chunkLen + ENTRY_HEADER_BYTES, 'latin1');
-      if (e.value !== null) e.value.copy(chunk, chunkLen + ENTRY_HEADER_BYTES + key.length);
+      const v = chunkLen + ENTRY_HEADER_BYTES + key.length;
+      if (expiryLen > 0) writeU64(chunk, expiresAtMs, v);
+      if (e.value !== null) e.value.copy(chunk, v + expiryLen);
       chunkLen += size;
       bloom.add(key);
       n++;

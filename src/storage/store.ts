@@ -6,7 +6,10 @@
  *
  * Invariants every implementation keeps:
  *  - keys are byte strings (UTF-8 of the user's key) ordered by bytes; values are bytes;
- *  - every write gets the next per-store sequence number (`seq`, starting at 1);
+ *  - every write gets the next per-store sequence number (`seq`, starting at 1); a key's version is
+ *    the seq of its last write (src/routing/version.ts adds the epoch), and reads report it;
+ *  - a value put with an expiry is invisible to reads from the instant the store's clock reaches
+ *    it, whether or not an expire record has been written yet;
  *  - the promise of a write resolves only once the write is durable as the durability mode says
  *    (after fsync in "fsync" mode) and rejects, never resolves, when it could not be made durable;
  *  - a read sees every write whose promise has resolved and may see writes still in flight.
@@ -14,10 +17,16 @@
 import type { Durability } from '../config/schema.js';
 import type { HistogramSnapshot } from '../util/latency-histogram.js';
 
-/** StoreEntry is one key/value pair returned by a scan. */
-export interface StoreEntry {
-  key: Uint8Array;
+/** StoreValue is a live key's value, the seq of its last write and its expiry (Unix ms, 0 = none). */
+export interface StoreValue {
   value: Uint8Array;
+  seq: number;
+  expiresAtMs: number;
+}
+
+/** StoreEntry is one key/value pair returned by a scan, with its seq and expiry. */
+export interface StoreEntry extends StoreValue {
+  key: Uint8Array;
 }
 
 /** WriteResult is what a durable write reports: its sequence number. */
@@ -41,12 +50,20 @@ export interface StoreStats {
 export interface Store {
   /** engine names the implementation ("memory", "lmdb", ...). */
   readonly engine: string;
-  /** get returns the value of `key`, or undefined; the returned bytes are only valid until the next call on this store. */
+  /** get returns the value of `key`, or undefined (also once expired); the returned bytes are only valid until the next call on this store. */
   get(key: Uint8Array): Uint8Array | undefined;
-  /** put stores `value` under `key`; resolves once durable. */
-  put(key: Uint8Array, value: Uint8Array): Promise<WriteResult>;
+  /**
+   * read returns the value and version of `key`, or undefined when it is missing or expired at
+   * `nowMs` (default: the store's clock; 0 shows expired values too). The value bytes are only
+   * valid until the next call on this store.
+   */
+  read(key: Uint8Array, nowMs?: number): StoreValue | undefined;
+  /** put stores `value` under `key`, expiring at `expiresAtMs` (Unix ms; 0 or absent = never); resolves once durable. */
+  put(key: Uint8Array, value: Uint8Array, expiresAtMs?: number): Promise<WriteResult>;
   /** delete removes `key` (a no-op write if absent); resolves once durable. */
   delete(key: Uint8Array): Promise<WriteResult>;
+  /** expire logs the ordered delete of `key` whose expiry passed (TYPE_EXPIRE; applies as a delete); resolves once durable. */
+  expire(key: Uint8Array): Promise<WriteResult>;
   /** scan returns up to `limit` live entries whose key starts with `prefix` and is greater than `after`, in key order (copies). */
   scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[];
   /** lastSeq returns the sequence number of the newest acknowledged write. */
@@ -65,6 +82,8 @@ export interface StoreOptions {
   dir: string;
   durability: Durability;
   fsyncIntervalMs: number;
+  /** clock returns the time in Unix ms that expiries are compared with (default Date.now; tests inject one). */
+  clock?: () => number;
 }
 
 /** LsmTuning are the LSM engine's settings (the [storage] table). */

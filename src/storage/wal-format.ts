@@ -7,7 +7,8 @@
  *   segment := header record*
  *   header  := magic:u32 version:u8 reserved:u8[3] segmentNo:u32 epoch:u32 firstSeq:u64      (24 bytes)
  *   record  := crc:u32 len:u32 type:u8 seq:u64 keyLen:u16 key:keyLen value:(len - 11 - keyLen)
- *   type    := TYPE_PUT | TYPE_DELETE                      (a DELETE has an empty value)
+ *   type    := TYPE_PUT | TYPE_DELETE | TYPE_PUT_TTL | TYPE_EXPIRE   (DELETE and EXPIRE have an empty value)
+ *   value of TYPE_PUT_TTL := expiresAtMs:u64 bytes        (absolute expiry, Unix ms; decodeRecord strips it)
  *   crc     := crc32c of the bytes after the crc field: len, type, seq, keyLen, key, value
  *
  * Invariants: seqs increase by exactly 1 from record to record, across segments; a segment's
@@ -35,11 +36,35 @@ export const RECORD_FIXED_BYTES = 1 + 8 + 2;
 export const TYPE_PUT = 1;
 /** TYPE_DELETE marks a record that deletes a key (a tombstone). */
 export const TYPE_DELETE = 2;
+/** TYPE_PUT_TTL marks a put with an absolute expiry: the value starts with expiresAtMs:u64 (Unix ms). */
+export const TYPE_PUT_TTL = 3;
+/** TYPE_EXPIRE marks the leader's ordered delete of a key whose expiry passed (applies as a delete). */
+export const TYPE_EXPIRE = 4;
+/** EXPIRY_BYTES is the size of the expiry prefix of a TYPE_PUT_TTL value. */
+export const EXPIRY_BYTES = 8;
 /** MAX_RECORD_LEN bounds `len` (keys ≤ 64 KiB, values ≤ 64 MiB) so garbage is not taken for a record. */
 export const MAX_RECORD_LEN = RECORD_FIXED_BYTES + 0xffff + 64 * 1024 * 1024;
 
-/** RecordType is TYPE_PUT or TYPE_DELETE. */
-export type RecordType = typeof TYPE_PUT | typeof TYPE_DELETE;
+/** RecordType is one of the TYPE_ constants. */
+export type RecordType = typeof TYPE_PUT | typeof TYPE_DELETE | typeof TYPE_PUT_TTL | typeof TYPE_EXPIRE;
+
+/** isRecordType tells whether a type byte names a record type. */
+export function isRecordType(type: number | undefined): type is RecordType {
+  return type === TYPE_PUT || type === TYPE_DELETE || type === TYPE_PUT_TTL || type === TYPE_EXPIRE;
+}
+
+/** withExpiry returns the value of a TYPE_PUT_TTL record: expiresAtMs:u64 then `value` (a copy). */
+export function withExpiry(expiresAtMs: number, value: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(EXPIRY_BYTES + value.length);
+  writeU64(b, expiresAtMs, 0);
+  b.set(value, EXPIRY_BYTES);
+  return b;
+}
+
+/** putValueOf returns the value a record sets, or null for a delete or an expire. */
+export function putValueOf(r: DecodedRecord): Buffer | null {
+  return r.type === TYPE_PUT || r.type === TYPE_PUT_TTL ? r.value : null;
+}
 
 /** segmentName returns the file name of segment `no`. */
 export function segmentName(no: number): string {
@@ -115,12 +140,16 @@ export function encodeRecord(
   return RECORD_PREFIX_BYTES + len;
 }
 
-/** DecodedRecord is a record read from a buffer; key and value are views into it. */
+/**
+ * DecodedRecord is a record read from a buffer; key and value are views into it. `value` is the
+ * user's value (without the expiry prefix of TYPE_PUT_TTL); `expiresAtMs` is 0 when there is none.
+ */
 export interface DecodedRecord {
   type: RecordType;
   seq: number;
   key: Buffer;
   value: Buffer;
+  expiresAtMs: number;
   /** size is the record's encoded size. */
   size: number;
 }
@@ -138,15 +167,23 @@ export function decodeRecord(b: Buffer, offset: number): DecodedRecord | string 
   const crc = b.readUInt32LE(offset);
   if (crc32c(b, offset + 4, end) !== crc) return 'checksum mismatch';
   const type = b[offset + 8];
-  if (type !== TYPE_PUT && type !== TYPE_DELETE) return `unknown record type ${type}`;
+  if (!isRecordType(type)) return `unknown record type ${type}`;
   const keyLen = b.readUInt16LE(offset + 17);
   if (RECORD_FIXED_BYTES + keyLen > len) return `key length ${keyLen} exceeds the record`;
   const k = offset + 19;
+  let v = k + keyLen;
+  let expiresAtMs = 0;
+  if (type === TYPE_PUT_TTL) {
+    if (v + EXPIRY_BYTES > end) return 'TTL put shorter than its expiry';
+    expiresAtMs = readU64(b, v);
+    v += EXPIRY_BYTES;
+  }
   return {
     type,
     seq: readU64(b, offset + 9),
     key: b.subarray(k, k + keyLen),
-    value: b.subarray(k + keyLen, end),
+    value: b.subarray(v, end),
+    expiresAtMs,
     size: end - offset,
   };
 }

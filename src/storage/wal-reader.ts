@@ -26,9 +26,8 @@ import {
   RECORD_FIXED_BYTES,
   RECORD_PREFIX_BYTES,
   recordSize,
+  isRecordType,
   segmentName,
-  TYPE_DELETE,
-  TYPE_PUT,
   WAL_HEADER_BYTES,
 } from './wal-format.js';
 
@@ -93,7 +92,7 @@ function findLaterRecord(
     if (len < RECORD_FIXED_BYTES || len > MAX_RECORD_LEN || p + RECORD_PREFIX_BYTES + len > b.length)
       continue;
     const type = b[p + 8];
-    if (type !== TYPE_PUT && type !== TYPE_DELETE) continue;
+    if (!isRecordType(type)) continue;
     const seq = readU64(b, p + 9);
     if (seq < lowSeq || seq > highSeq + Math.floor((p - base) / MIN_RECORD_BYTES)) continue;
     if (typeof decodeRecord(b, p) !== 'string') return { offset: p, seq };

@@ -108,10 +108,15 @@ export interface StoreStatsReport {
   stats: Record<string, unknown>;
 }
 
-/** ScanEntry is one entry of a scan result (bytes copied out of the store). */
+/**
+ * ScanEntry is one entry of a scan result (bytes copied out of the store), with the seq of the key's
+ * last write (set by the worker) and, once the main thread has mapped it, its version `E.S`.
+ */
 export interface ScanEntry {
   key: Uint8Array;
   value: Uint8Array;
+  seq?: number;
+  version?: string;
 }
 
 /** FromWorker is a message from a worker to the main thread. */

@@ -9,12 +9,15 @@
  *   request-batch := VERSION:u8 request*
  *   request       := id:u32 op:u8 store:u16 keyLen:u16 valueLen:u32 w:u8 timeoutMs:u32 key:keyLen value:valueLen
  *   op            := OP_GET | OP_PUT | OP_DELETE | OP_INCR | OP_SET_IF | OP_DELETE_COUNTED | OP_WAIT
+ *                  | OP_PUT_EXT | OP_DELETE_EXT | OP_TXN
  *   reply-batch   := VERSION:u8 reply*
  *   reply         := id:u32 status:u8 seq:f64 valueLen:u32 value:valueLen
- *   status        := ST_VALUE   (value = the stored bytes)
+ *   status        := ST_VALUE   (value = the stored bytes; seq = the seq of the key's last write, its version)
  *                  | ST_DONE    (a write is durable; seq = its sequence number)
  *                  | ST_MISSING (no such key; for a delete: durable like ST_DONE, the key did not exist)
  *                  | ST_ERROR   (value = UTF-8 JSON {"code","message"}, a WireError)
+ *                  | ST_CONFLICT (a condition of an _EXT op failed, nothing written; seq = the key's
+ *                               current version seq, 0 when it is missing)
  *
  * The read-modify-write ops run atomically on the store's worker against the newest value written,
  * durable or not (src/worker/pending-writes.ts), and answer once their own write is durable:
@@ -25,6 +28,24 @@
  *   old               := 0x00 (the key was missing) | 0x01 bytes (its value before)
  *   OP_WAIT           value = seq:f64, waits like a `w` write for seq; reply ST_DONE, seq = the
  *                     number of replicas holding seq (even when fewer than w, after timeoutMs)
+ *
+ * The extended writes carry conditions on the key's version and an expiry (docs/api.md, "Versions"):
+ *   OP_PUT_EXT        value = ext bytes; a put, expiring at expiresAtMs when it is not 0
+ *   OP_DELETE_EXT     value = ext; a delete (expiresAtMs ignored); replies as OP_DELETE does
+ *   ext               := flags:u8 ifSeq:f64 expiresAtMs:f64                    (EXT_BYTES)
+ *   flags             := COND_IF_MATCH (the key exists and its seq is ifSeq)
+ *                      | COND_IF_NONE_MATCH (the key is missing) | COND_IF_EXISTS (the key exists)
+ *                      | EXT_KEEP_TTL (a put keeps the key's current expiry; Redis's SET KEEPTTL)
+ * Conditions are checked on the store's worker against the newest write, durable or not: an op whose
+ * key has a write in flight waits for it to settle, then is checked (src/worker/pending-writes.ts).
+ *
+ * A conditional batch of one store is all-or-nothing (docs/api.md, "Batches with conditions"):
+ *   OP_TXN            key = "", value = count:u16 sub*; every condition is checked against the
+ *                     keys as they were before the batch; if all hold, every write is issued in the
+ *                     same turn (one group commit) and the reply is ST_DONE (seq = the last one);
+ *                     else nothing is written and the reply is ST_CONFLICT, value = result*
+ *   sub               := op:u8 keyLen:u16 valueLen:u32 key value   (op OP_PUT_EXT | OP_DELETE_EXT)
+ *   result            := held:u8 seq:f64                (held 0 = this condition failed; seq = current)
  *
  * `id` is chosen by the main thread and echoed back; `store` is the process-wide store index; a
  * write with `w` > 0 is answered only once `w` replicas acknowledged it, or with REPLICATION_TIMEOUT
@@ -50,6 +71,26 @@ export const OP_DELETE_COUNTED = 6;
 /** OP_WAIT waits until replicas acknowledge a seq of the store. */
 export const OP_WAIT = 7;
 
+/** OP_PUT_EXT is a put with conditions and an expiry. */
+export const OP_PUT_EXT = 8;
+/** OP_DELETE_EXT is a delete with conditions. */
+export const OP_DELETE_EXT = 9;
+
+/** OP_TXN is an all-or-nothing batch of _EXT writes on one store. */
+export const OP_TXN = 10;
+/** TXN_SUB_HEADER_BYTES is a sub-op's size before its key; TXN_RESULT_BYTES one result's size. */
+export const TXN_SUB_HEADER_BYTES = 1 + 2 + 4;
+export const TXN_RESULT_BYTES = 1 + 8;
+
+/** COND_ flags of an ext: IF_MATCH = the version is ifSeq, IF_NONE_MATCH = missing, IF_EXISTS = present. */
+export const COND_IF_MATCH = 1;
+export const COND_IF_NONE_MATCH = 2;
+export const COND_IF_EXISTS = 4;
+/** EXT_KEEP_TTL makes a put keep the key's current expiry instead of expiresAtMs. */
+export const EXT_KEEP_TTL = 8;
+/** EXT_BYTES is the size of an ext before the value. */
+export const EXT_BYTES = 1 + 8 + 8;
+
 /** SET_IF_ flags of OP_SET_IF: NX = only if missing, XX = only if present. */
 export const SET_IF_NX = 1;
 export const SET_IF_XX = 2;
@@ -62,6 +103,8 @@ export const ST_DONE = 1;
 export const ST_MISSING = 2;
 /** ST_ERROR: a JSON WireError follows. */
 export const ST_ERROR = 3;
+/** ST_CONFLICT: a condition failed; seq is the key's current version seq (0 = missing). */
+export const ST_CONFLICT = 4;
 
 /** REQUEST_HEADER_BYTES is the size of a request before its key and value. */
 export const REQUEST_HEADER_BYTES = 4 + 1 + 2 + 2 + 4 + 1 + 4;
@@ -76,6 +119,80 @@ export type OpCode =
   | typeof OP_INCR
   | typeof OP_SET_IF
   | typeof OP_DELETE_COUNTED
-  | typeof OP_WAIT;
+  | typeof OP_WAIT
+  | typeof OP_PUT_EXT
+  | typeof OP_DELETE_EXT
+  | typeof OP_TXN;
 /** ReplyStatus is one of the ST_ constants. */
-export type ReplyStatus = typeof ST_VALUE | typeof ST_DONE | typeof ST_MISSING | typeof ST_ERROR;
+export type ReplyStatus =
+  typeof ST_VALUE | typeof ST_DONE | typeof ST_MISSING | typeof ST_ERROR | typeof ST_CONFLICT;
+
+/** WriteExt is a decoded ext: conditions and expiry of an _EXT op. */
+export interface WriteExt {
+  flags: number;
+  ifSeq: number;
+  expiresAtMs: number;
+}
+
+/** encodeExt returns an ext followed by `value` (for OP_PUT_EXT) or alone. */
+export function encodeExt(ext: WriteExt, value?: Uint8Array | string): Buffer {
+  const v = value === undefined ? undefined : typeof value === 'string' ? Buffer.from(value) : value;
+  const b = Buffer.allocUnsafe(EXT_BYTES + (v?.length ?? 0));
+  b[0] = ext.flags;
+  b.writeDoubleLE(ext.ifSeq, 1);
+  b.writeDoubleLE(ext.expiresAtMs, 9);
+  if (v !== undefined) b.set(v, EXT_BYTES);
+  return b;
+}
+
+/** decodeExt reads the ext at the start of an _EXT op's value; throws when it is shorter. */
+export function decodeExt(b: Uint8Array): WriteExt {
+  if (b.length < EXT_BYTES) throw new Error(`ext is ${b.length} bytes; expected at least ${EXT_BYTES}`);
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
+  return { flags: buf[0]!, ifSeq: buf.readDoubleLE(1), expiresAtMs: buf.readDoubleLE(9) };
+}
+
+/** TxnSub is one write of an OP_TXN: OP_PUT_EXT or OP_DELETE_EXT, its key and its ext (+ value). */
+export interface TxnSub {
+  op: typeof OP_PUT_EXT | typeof OP_DELETE_EXT;
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/** encodeTxn returns the value of an OP_TXN request. */
+export function encodeTxn(subs: readonly TxnSub[]): Buffer {
+  const size = subs.reduce((n, s) => n + TXN_SUB_HEADER_BYTES + s.key.length + s.value.length, 2);
+  const b = Buffer.allocUnsafe(size);
+  b.writeUInt16LE(subs.length, 0);
+  let p = 2;
+  for (const s of subs) {
+    b[p] = s.op;
+    b.writeUInt16LE(s.key.length, p + 1);
+    b.writeUInt32LE(s.value.length, p + 3);
+    b.set(s.key, p + TXN_SUB_HEADER_BYTES);
+    b.set(s.value, p + TXN_SUB_HEADER_BYTES + s.key.length);
+    p += TXN_SUB_HEADER_BYTES + s.key.length + s.value.length;
+  }
+  return b;
+}
+
+/** decodeTxn reads the value of an OP_TXN request (views into it); throws when it is malformed. */
+export function decodeTxn(value: Uint8Array): TxnSub[] {
+  const b = Buffer.from(value.buffer, value.byteOffset, value.length);
+  if (b.length < 2) throw new Error('txn is shorter than its count');
+  const subs: TxnSub[] = [];
+  let p = 2;
+  for (let i = b.readUInt16LE(0); i > 0; i--) {
+    if (p + TXN_SUB_HEADER_BYTES > b.length) throw new Error('txn ends inside a sub-op header');
+    const op = b[p];
+    const keyLen = b.readUInt16LE(p + 1);
+    const valueLen = b.readUInt32LE(p + 3);
+    const k = p + TXN_SUB_HEADER_BYTES;
+    if (k + keyLen + valueLen > b.length) throw new Error('txn ends inside a sub-op');
+    if (op !== OP_PUT_EXT && op !== OP_DELETE_EXT)
+      throw new Error(`txn sub-op ${op} is not a PUT_EXT or DELETE_EXT`);
+    subs.push({ op, key: b.subarray(k, k + keyLen), value: b.subarray(k + keyLen, k + keyLen + valueLen) });
+    p = k + keyLen + valueLen;
+  }
+  return subs;
+}

@@ -8,16 +8,20 @@
  * A plain read never sees a write that is not durable yet (it could still fail and vanish): it waits
  * for `settled` of the key's newest write, then reads the store. An entry counts the writes in flight
  * on its key and goes away when the last one settles. `null` is a pending delete.
+ * A write conditioned on the key's version (OP_PUT_EXT/OP_DELETE_EXT) cannot be checked against a
+ * write in flight, whose seq is known only once it is durable: it waits for `settled` (which
+ * resolves with that seq), then is checked again against the store.
  *
  * Owned by one shard worker thread; values are views into request batches, kept alive until settled.
  */
+import type { WriteResult } from '../storage/store.js';
 import { latin1Key } from '../util/bytes.js';
 
 interface Pending {
   value: Uint8Array | null;
   inFlight: number;
-  /** settled resolves when the newest write noted on this key has settled (durable or failed). */
-  settled: Promise<unknown>;
+  /** settled resolves (with its seq) when the newest write noted on this key is durable, or rejects when it failed. */
+  settled: Promise<WriteResult>;
 }
 
 /** PendingWrites tracks writes in flight by store index and key. */
@@ -25,7 +29,7 @@ export class PendingWrites {
   private readonly byStore = new Map<number, Map<string, Pending>>();
 
   /** note records a write of `value` (null = delete) to `key` and returns the handle to settle it with. */
-  note(store: number, key: Uint8Array, value: Uint8Array | null, settled: Promise<unknown>): string {
+  note(store: number, key: Uint8Array, value: Uint8Array | null, settled: Promise<WriteResult>): string {
     let keys = this.byStore.get(store);
     if (keys === undefined) this.byStore.set(store, (keys = new Map<string, Pending>()));
     const k = latin1Key(key);
@@ -55,7 +59,7 @@ export class PendingWrites {
   }
 
   /** settledOf returns a promise of the newest pending write on `key` settling, or undefined when none is pending. */
-  settledOf(store: number, key: Uint8Array): Promise<unknown> | undefined {
+  settledOf(store: number, key: Uint8Array): Promise<WriteResult> | undefined {
     const keys = this.byStore.get(store);
     if (keys === undefined || keys.size === 0) return undefined;
     return keys.get(latin1Key(key))?.settled;

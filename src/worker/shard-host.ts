@@ -6,6 +6,11 @@
  * last acknowledged seq into the shared `positions` array. `workers/shard-worker.ts` only wires it
  * to `parentPort`; tests drive it directly with an in-memory `send`.
  *
+ * Versions, conditions and TTL (docs/api.md, "Versions" and "TTL"): reads report the seq of the
+ * key's last write; OP_PUT_EXT/OP_DELETE_EXT check their conditions here, atomically, against the
+ * newest write (one still in group commit is waited for first); a leader's expiring writes go to
+ * the ExpiryReaper, which logs TYPE_EXPIRE once they expire.
+ *
  * Client writes are executed only by a store whose role is leader and that is not fenced; any other
  * gets SWITCHING_LEADER (503, not executed). That holds whatever the main thread's routing tables
  * say while a live map changes roles (docs/failover.md): a write batched before a demotion can no
@@ -16,25 +21,36 @@ import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
 import { openStore } from '../storage/open-store.js';
 import { type HostedStore, ReplicationHost } from '../replication/replication-host.js';
-import type { Store } from '../storage/store.js';
+import type { Store, WriteResult } from '../storage/store.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { ReplyWriter, RequestReader } from './op-codec.js';
 import { Positions, SLOT_LAST_SEQ } from './positions.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
+import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
+import { conditionHolds } from './conditions.js';
 import {
+  decodeExt,
+  decodeTxn,
+  EXT_BYTES,
+  EXT_KEEP_TTL,
   OP_DELETE,
   OP_DELETE_COUNTED,
+  OP_DELETE_EXT,
   OP_GET,
   OP_INCR,
   OP_PUT,
+  OP_PUT_EXT,
   OP_SET_IF,
+  OP_TXN,
   OP_WAIT,
   SET_IF_NX,
   SET_IF_XX,
+  ST_CONFLICT,
   ST_DONE,
   ST_ERROR,
   ST_MISSING,
   ST_VALUE,
+  TXN_RESULT_BYTES,
 } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
 import { encodeOld, incremented } from './read-modify-write.js';
@@ -67,6 +83,10 @@ export class ShardHost {
   /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
   private readonly fenced = new Set<number>();
   private readonly unsettled = new Map<number, Set<Promise<unknown>>>();
+  /** reaper logs the expiry of leader stores' expiring writes. */
+  private readonly reaper = new ExpiryReaper((e) => {
+    this.reap(e);
+  });
 
   private constructor(positions: SharedArrayBuffer, send: SendFn) {
     this.positions = new Positions(positions);
@@ -143,6 +163,7 @@ export class ShardHost {
           const entries = store.scan(msg.prefix, msg.after ?? undefined, msg.limit).map((e) => ({
             key: Uint8Array.prototype.slice.call(e.key),
             value: Uint8Array.prototype.slice.call(e.value),
+            seq: e.seq,
           }));
           return { type: 'scan-result', id: msg.id, ok: true, entries };
         });
@@ -271,6 +292,7 @@ export class ShardHost {
 
   /** close stops replication and closes every store (flushing what they hold). */
   async close(): Promise<void> {
+    this.reaper.close();
     await this.replication?.stop();
     this.replication = undefined;
     const all = [...this.stores.values()];
@@ -302,7 +324,7 @@ export class ShardHost {
         switch (r.op) {
           case OP_GET: {
             const settled = this.pending.settledOf(r.store, r.key);
-            if (settled === undefined) this.replyGet(id, store.get(r.key));
+            if (settled === undefined) this.replyRead(id, r.store, store, r.key);
             else {
               const newest = this.pending.get(r.store, r.key);
               const value = newest == null ? null : Buffer.from(newest);
@@ -350,6 +372,13 @@ export class ShardHost {
             else this.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, encodeOld(old));
             break;
           }
+          case OP_PUT_EXT:
+          case OP_DELETE_EXT:
+            this.writeExt(id, r.store, store, r.op, r.key, r.value, r.w, r.timeoutMs);
+            break;
+          case OP_TXN:
+            this.runTxn(id, r.store, store, r.value, r.w, r.timeoutMs);
+            break;
           case OP_WAIT:
             this.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
             break;
@@ -374,9 +403,166 @@ export class ShardHost {
       );
   }
 
-  private replyGet(id: number, v: Uint8Array | null | undefined): void {
+  private replyGet(id: number, v: Uint8Array | null | undefined, seq: number): void {
     if (v == null) this.replies.add(id, ST_MISSING, 0, undefined);
-    else this.replies.add(id, ST_VALUE, 0, v);
+    else this.replies.add(id, ST_VALUE, seq, v);
+  }
+
+  /** replyRead answers a read from the store with the value and its version; a leader that finds the key expired has the reaper log it. */
+  private replyRead(id: number, index: number, store: Store, key: Uint8Array): void {
+    const v = store.read(key);
+    if (v !== undefined) {
+      this.replies.add(id, ST_VALUE, v.seq, v.value);
+      return;
+    }
+    this.replies.add(id, ST_MISSING, 0, undefined);
+    if (this.stores.get(index)?.spec.role !== 'leader') return;
+    // An expiry the reaper does not know of (written before a restart or a promotion).
+    const raw = store.read(key, 0);
+    if (raw !== undefined && raw.expiresAtMs > 0)
+      this.reaper.add({ store: index, key: Buffer.from(key), seq: raw.seq, expiresAtMs: raw.expiresAtMs });
+  }
+
+  /**
+   * writeExt runs OP_PUT_EXT / OP_DELETE_EXT. With conditions, a key with a write in flight waits
+   * for it to settle (its seq is known only then) and is checked again; the check and the issue of
+   * the write happen in one synchronous step, so nothing can come between them. A failed condition
+   * answers ST_CONFLICT with the key's current version seq.
+   */
+  private writeExt(
+    id: number,
+    index: number,
+    store: Store,
+    op: number,
+    key: Uint8Array,
+    raw: Uint8Array,
+    w: number,
+    timeoutMs: number,
+  ): void {
+    this.checkWritable(index);
+    const ext = decodeExt(raw);
+    if (ext.flags !== 0) {
+      const settled = this.pending.settledOf(index, key);
+      if (settled !== undefined) {
+        // The request batch is reused: keep copies until the retry.
+        const k = Buffer.from(key);
+        const v = Buffer.from(raw);
+        const retry = (): void => {
+          try {
+            this.writeExt(id, index, this.storeAt(index), op, k, v, w, timeoutMs);
+          } catch (err) {
+            this.replyError(id, err);
+          }
+          this.scheduleFlush();
+        };
+        settled.then(retry, retry);
+        return;
+      }
+      const cur = store.read(key);
+      if (!conditionHolds(ext, cur)) {
+        this.replies.add(id, ST_CONFLICT, cur?.seq ?? 0, undefined);
+        return;
+      }
+      if (ext.flags & EXT_KEEP_TTL) ext.expiresAtMs = cur?.expiresAtMs ?? 0;
+    }
+    if (op === OP_PUT_EXT)
+      this.write(
+        id,
+        index,
+        store,
+        key,
+        raw.subarray(EXT_BYTES),
+        w,
+        timeoutMs,
+        undefined,
+        ST_DONE,
+        ext.expiresAtMs,
+      );
+    else {
+      const existed = this.current(index, store, key) != null;
+      this.write(id, index, store, key, null, w, timeoutMs, undefined, existed ? ST_DONE : ST_MISSING);
+    }
+  }
+
+  /**
+   * runTxn runs OP_TXN: all its conditions are checked against the keys as they are before it
+   * (after any write in flight on them has settled), then either every write is issued in this
+   * turn, so they share one group commit, or none is and the reply says which conditions failed.
+   */
+  private runTxn(
+    id: number,
+    index: number,
+    store: Store,
+    raw: Uint8Array,
+    w: number,
+    timeoutMs: number,
+  ): void {
+    this.checkWritable(index);
+    const subs = decodeTxn(raw);
+    const inFlight = subs.flatMap((s) => this.pending.settledOf(index, s.key) ?? []);
+    if (inFlight.length > 0) {
+      const copy = Buffer.from(raw);
+      void Promise.allSettled(inFlight).then(() => {
+        try {
+          this.runTxn(id, index, this.storeAt(index), copy, w, timeoutMs);
+        } catch (err) {
+          this.replyError(id, err);
+        }
+        this.scheduleFlush();
+      });
+      return;
+    }
+    const exts = subs.map((s) => decodeExt(s.value));
+    // Conditions use only existence and seq: read's value bytes may be stale views, never looked at.
+    const current = subs.map((s) => store.read(s.key));
+    const held = exts.map((ext, i) => conditionHolds(ext, current[i]));
+    if (held.includes(false)) {
+      const results = Buffer.alloc(subs.length * TXN_RESULT_BYTES);
+      held.forEach((ok, i) => {
+        results[i * TXN_RESULT_BYTES] = ok ? 1 : 0;
+        results.writeDoubleLE(current[i]?.seq ?? 0, i * TXN_RESULT_BYTES + 1);
+      });
+      this.replies.add(id, ST_CONFLICT, 0, results);
+      return;
+    }
+    const writes = subs.map((s, i) =>
+      this.issue(
+        index,
+        store,
+        s.key,
+        s.op === OP_PUT_EXT ? s.value.subarray(EXT_BYTES) : null,
+        exts[i]!.expiresAtMs,
+      ),
+    );
+    const all = Promise.all(writes).then((rs) => ({ seq: Math.max(0, ...rs.map((r) => r.seq)) }));
+    this.track(id, index, all, w, timeoutMs, undefined);
+  }
+
+  /**
+   * reap writes the TYPE_EXPIRE record of a remembered expiring write, if its store still leads and
+   * the key still holds exactly that write (no newer write durable or in flight).
+   */
+  private reap(e: Expiring): void {
+    const hosted = this.stores.get(e.store);
+    if (hosted?.spec.role !== 'leader' || this.fenced.has(e.store)) return;
+    if (this.pending.settledOf(e.store, e.key) !== undefined) return;
+    const { store } = hosted;
+    if (store.read(e.key, 0)?.seq !== e.seq) return;
+    const promise = store.expire(e.key);
+    const handle = this.pending.note(e.store, e.key, null, promise);
+    const settle = (): void => {
+      this.pending.settle(e.store, handle);
+    };
+    promise.then(settle, settle);
+    this.trackUnsettled(e.store, promise);
+    promise.then(
+      ({ seq }) => {
+        this.positions.raise(e.store, SLOT_LAST_SEQ, seq);
+      },
+      () => {
+        // A failed expire record (disk full) is retried by the next read that finds the key expired.
+      },
+    );
   }
 
   /**
@@ -391,22 +577,26 @@ export class ShardHost {
     store: Store,
     key: Uint8Array,
     value: Uint8Array | null,
-    settled: Promise<unknown>,
+    settled: Promise<WriteResult>,
   ): void {
-    const answer = (read: () => Uint8Array | null | undefined): void => {
+    const answer = (read: () => { value: Uint8Array | null | undefined; seq: number }): void => {
       try {
-        this.replyGet(id, read());
+        const r = read();
+        this.replyGet(id, r.value, r.seq);
       } catch (err) {
         this.replyError(id, err);
       }
       this.scheduleFlush();
     };
     settled.then(
-      () => {
-        answer(() => value);
+      ({ seq }) => {
+        answer(() => ({ value, seq }));
       },
       () => {
-        answer(() => store.get(key));
+        answer(() => {
+          const v = store.read(key);
+          return { value: v?.value, seq: v?.seq ?? 0 };
+        });
       },
     );
   }
@@ -428,15 +618,36 @@ export class ShardHost {
     timeoutMs: number,
     replyValue: Uint8Array | undefined,
     done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
+    expiresAtMs = 0,
   ): void {
     this.checkWritable(index);
-    const promise = value === null ? store.delete(key) : store.put(key, value);
+    this.track(id, index, this.issue(index, store, key, value, expiresAtMs), w, timeoutMs, replyValue, done);
+  }
+
+  /** issue starts a put (or, for null, a delete) that `current` sees at once; a leader's expiring put goes to the reaper once durable. */
+  private issue(
+    index: number,
+    store: Store,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+  ): Promise<WriteResult> {
+    const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
     const handle = this.pending.note(index, key, value, promise);
     const settle = (): void => {
       this.pending.settle(index, handle);
     };
     promise.then(settle, settle);
-    this.track(id, index, promise, w, timeoutMs, replyValue, done);
+    if (expiresAtMs > 0) {
+      const copy = Buffer.from(key);
+      promise.then(
+        ({ seq }) => {
+          this.reaper.add({ store: index, key: copy, seq, expiresAtMs });
+        },
+        () => undefined,
+      );
+    }
+    return promise;
   }
 
   /** waitReplicas answers OP_WAIT: how many replicas hold `seq`, once `w` do or after `timeoutMs`. */
@@ -458,14 +669,7 @@ export class ShardHost {
     replyValue: Uint8Array | undefined,
     done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
   ): void {
-    let set = this.unsettled.get(storeIndex);
-    if (set === undefined) this.unsettled.set(storeIndex, (set = new Set()));
-    const settled = set;
-    settled.add(write);
-    const forget = (): void => {
-      settled.delete(write);
-    };
-    write.then(forget, forget);
+    this.trackUnsettled(storeIndex, write);
     write.then(
       ({ seq }) => {
         this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
@@ -494,6 +698,18 @@ export class ShardHost {
         this.scheduleFlush();
       },
     );
+  }
+
+  /** trackUnsettled keeps a write in its store's unsettled set until it settles (a fence waits for them). */
+  private trackUnsettled(storeIndex: number, write: Promise<unknown>): void {
+    let set = this.unsettled.get(storeIndex);
+    if (set === undefined) this.unsettled.set(storeIndex, (set = new Set()));
+    const settled = set;
+    settled.add(write);
+    const forget = (): void => {
+      settled.delete(write);
+    };
+    write.then(forget, forget);
   }
 
   private replyError(id: number, err: unknown): void {

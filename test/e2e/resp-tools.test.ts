@@ -154,17 +154,23 @@ describe('RESP data commands with redis-cli', () => {
     assert.equal(await cli('EXISTS', 'k1'), '0\n');
   });
 
-  it('SET NX / XX / GET, and refuses EX (no TTL yet) with a clear error', async () => {
+  it('SET NX / XX / GET, EX / PX with NX / XX, KEEPTTL, and Redis errors for bad expiries', async () => {
     assert.equal(await cli('SET', 'c', 'a', 'NX'), 'OK\n');
     assert.equal(await cli('SET', 'c', 'b', 'NX'), '\n');
     assert.equal(await cli('SET', 'c', 'b', 'XX', 'GET'), 'a\n');
     assert.equal(await cli('SET', 'nx-none', 'v', 'XX'), '\n');
     assert.equal(await cli('GET', 'c'), 'b\n');
     assert.equal(await err('SET', 'c', 'v', 'NX', 'XX'), 'ERR syntax error\n');
-    assert.match(
-      await err('SET', 'c', 'v', 'EX', '10'),
-      /^ERR SET EX is not supported: distkv has no key expiry yet\n$/,
-    );
+    assert.equal(await cli('SET', 'ttl', 'v', 'PX', '300', 'NX'), 'OK\n');
+    assert.equal(await cli('SET', 'ttl', 'w', 'PX', '300', 'NX'), '\n');
+    assert.equal(await cli('SET', 'ttl', 'w', 'XX', 'KEEPTTL'), 'OK\n');
+    assert.equal(await cli('GET', 'ttl'), 'w\n');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await cli('GET', 'ttl'), '\n', 'KEEPTTL kept the expiry, which passed');
+    assert.equal(await cli('SET', 'c', 'v', 'EX', '100'), 'OK\n');
+    assert.equal(await err('SET', 'c', 'v', 'EX', '0'), "ERR invalid expire time in 'set' command\n");
+    assert.equal(await err('SET', 'c', 'v', 'PX', 'x'), "ERR invalid expire time in 'set' command\n");
+    assert.equal(await err('SET', 'c', 'v', 'EX', '1', 'PX', '1'), 'ERR syntax error\n');
   });
 
   it('MSET / MGET / EXISTS / DEL over keys sharing a hash tag', async () => {

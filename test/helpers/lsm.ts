@@ -17,6 +17,8 @@ export interface TestLsmOptions {
   durability?: Durability;
   repair?: boolean;
   ringBytes?: number;
+  /** clock is the time expiries are compared with (default Date.now). */
+  clock?: () => number;
 }
 
 /** openTestLsm opens an LsmStore in `dir` with small limits. */
@@ -33,5 +35,6 @@ export function openTestLsm(dir: string, o: TestLsmOptions = {}): Promise<LsmSto
     blockCacheBytes: 1 << 20,
     ringBytes: o.ringBytes ?? 1 << 20,
     repair: o.repair ?? false,
+    ...(o.clock === undefined ? {} : { clock: o.clock }),
   });
 }

@@ -50,19 +50,33 @@ export class CrashModel {
   }
 }
 
+/** ModelEntry is a key's value, the seq of its last write (its version) and its expiry (0 = none). */
+export interface ModelEntry {
+  value: Uint8Array;
+  seq: number;
+  expiresAtMs: number;
+}
+
 /**
- * KvModel is the reference a Store is checked against: a Map from key to value plus the sequence
- * counter. Keys are latin1 strings of the key bytes, so string order is byte order, as in a Store.
+ * KvModel is the reference a Store is checked against: a Map from key to value, version and expiry,
+ * plus the sequence counter. Keys are latin1 strings of the key bytes, so string order is byte
+ * order, as in a Store. A value whose expiry the clock has reached is gone, as in a Store.
  */
 export class KvModel {
-  private readonly map = new Map<string, Uint8Array>();
+  private readonly map = new Map<string, ModelEntry>();
+  private readonly clock: () => number;
   /** seq is the sequence number of the newest write. */
   seq = 0;
 
-  /** put records a write and returns the seq it must get. */
-  put(key: Uint8Array, value: Uint8Array): number {
-    this.map.set(Buffer.from(key).toString('latin1'), value);
-    return ++this.seq;
+  /** constructor takes the clock expiries are compared with (the store's). */
+  constructor(clock: () => number = Date.now) {
+    this.clock = clock;
+  }
+
+  /** put records a write (expiring at `expiresAtMs`, 0 = never) and returns the seq it must get. */
+  put(key: Uint8Array, value: Uint8Array, expiresAtMs = 0): number {
+    this.map.set(Buffer.from(key).toString('latin1'), { value, seq: ++this.seq, expiresAtMs });
+    return this.seq;
   }
 
   /** delete records a delete (a write even when the key is absent) and returns its seq. */
@@ -73,21 +87,27 @@ export class KvModel {
 
   /** get returns the key's value, or undefined. */
   get(key: Uint8Array): Uint8Array | undefined {
-    return this.map.get(Buffer.from(key).toString('latin1'));
+    return this.entry(key)?.value;
+  }
+
+  /** entry returns the key's live entry (value, version seq, expiry), or undefined. */
+  entry(key: Uint8Array): ModelEntry | undefined {
+    return this.live(Buffer.from(key).toString('latin1'));
+  }
+
+  private live(k: string): ModelEntry | undefined {
+    const e = this.map.get(k);
+    return e !== undefined && (e.expiresAtMs === 0 || e.expiresAtMs > this.clock()) ? e : undefined;
   }
 
   /** scan answers as Store.scan does: keys with `prefix`, greater than `after`, in byte order, up to `limit`. */
-  scan(
-    prefix: Uint8Array,
-    after: Uint8Array | undefined,
-    limit: number,
-  ): { key: Buffer; value: Uint8Array }[] {
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): ({ key: Buffer } & ModelEntry)[] {
     const p = Buffer.from(prefix).toString('latin1');
     const a = after === undefined ? undefined : Buffer.from(after).toString('latin1');
     return [...this.map.keys()]
-      .filter((k) => k.startsWith(p) && (a === undefined || k > a))
+      .filter((k) => k.startsWith(p) && (a === undefined || k > a) && this.live(k) !== undefined)
       .sort()
       .slice(0, limit)
-      .map((k) => ({ key: Buffer.from(k, 'latin1'), value: this.map.get(k)! }));
+      .map((k) => ({ key: Buffer.from(k, 'latin1'), ...this.map.get(k)! }));
   }
 }

@@ -83,7 +83,11 @@ describe('worker pool with real worker threads', () => {
       );
       assert.ok(puts.every((r) => r.status === ST_DONE && r.seq > 0));
       const got = await op(pool, 1, OP_GET, 3, 'k3');
-      assert.deepEqual(got, { status: ST_VALUE, seq: 0, value: 'v3' });
+      assert.deepEqual(
+        got,
+        { status: ST_VALUE, seq: puts[3]!.seq, value: 'v3' },
+        'a read reports the version seq',
+      );
       assert.equal((await op(pool, 0, OP_GET, 0, 'absent')).status, ST_MISSING);
       assert.equal((await op(pool, 1, OP_DELETE, 3, 'k3')).status, ST_DONE);
       assert.equal((await op(pool, 1, OP_GET, 3, 'k3')).status, ST_MISSING);

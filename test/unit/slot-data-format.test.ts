@@ -10,7 +10,7 @@ describe('data directory FORMAT marker', () => {
     const dir = join(tempDir(after), 'data');
     const store = join(dir, '127.0.0.1_8080', 'shard-0');
     checkDataFormat(dir, [store]);
-    assert.match(readFileSync(join(dir, FORMAT_FILE), 'utf8'), /^format=1\nslots=crc16-redis-cluster\n$/);
+    assert.match(readFileSync(join(dir, FORMAT_FILE), 'utf8'), /^format=2\nslots=crc16-redis-cluster\n$/);
     mkdirSync(join(store, 'wal'), { recursive: true });
     writeFileSync(join(store, 'wal', '00000001.log'), 'x');
     checkDataFormat(dir, [store]);

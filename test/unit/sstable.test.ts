@@ -164,7 +164,7 @@ describe('older run versions', () => {
       (err: unknown) =>
         err instanceof CorruptionError &&
         err.offset === at &&
-        /unsupported run version 9 \(this build reads versions 2 and 3\)/.test(err.message),
+        /unsupported run version 9 \(this build reads versions 2 to 4\)/.test(err.message),
     );
   });
 });

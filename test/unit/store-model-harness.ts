@@ -4,6 +4,9 @@
  * lastSeq must agree. fast-check generates the sequences from a seed and shrinks a failing one to
  * a short script; the report names the seed and path that replay it (DISTKV_SEED, DISTKV_MODEL_PATH).
  *
+ * Versions and expiry are checked too: every key's seq (its version) in reads and scans, and values
+ * hidden once a fake clock, shared by store and model, reaches their expiry.
+ *
  * Each target opens one Store implementation on a fresh directory with a generated configuration
  * (for the LSM store: small memtables, segments and max_runs, so flushes, compactions and WAL
  * rollover happen within a few commands).
@@ -48,7 +51,8 @@ export interface ModelTarget<C> {
   /** persistent: data survives close and reopen (then `reopen` is a command). */
   persistent: boolean;
   config: fc.Arbitrary<C>;
-  open(dir: string, config: C): Promise<Opened>;
+  /** open opens the store on `dir`, comparing expiries with `clock`. */
+  open(dir: string, config: C, clock: () => number): Promise<Opened>;
 }
 
 const durability = fc.constantFrom<Durability>('fsync', 'interval', 'none');
@@ -59,7 +63,7 @@ export const memoryTarget: ModelTarget<null> = {
   name: 'MemoryStore',
   persistent: false,
   config: fc.constant(null),
-  open: () => Promise.resolve({ store: new MemoryStore(), flush: noop, idle: noop }),
+  open: (_dir, _c, clock) => Promise.resolve({ store: new MemoryStore(clock), flush: noop, idle: noop }),
 };
 
 /** lmdbTarget drives LmdbStore in every durability mode. */
@@ -67,9 +71,9 @@ export const lmdbTarget: ModelTarget<{ durability: Durability }> = {
   name: 'LmdbStore',
   persistent: true,
   config: fc.record({ durability }),
-  open: (dir, c) =>
+  open: (dir, c, clock) =>
     Promise.resolve({
-      store: new LmdbStore({ dir, durability: c.durability, fsyncIntervalMs: 20 }),
+      store: new LmdbStore({ dir, durability: c.durability, fsyncIntervalMs: 20, clock }),
       flush: noop,
       idle: noop,
     }),
@@ -95,8 +99,8 @@ export const lsmTarget: ModelTarget<LsmModelConfig> = {
     walSegmentBytes: fc.constantFrom(...LSM_SEGMENT_BYTES),
     ringBytes: fc.constantFrom(4096, 1 << 20),
   }),
-  open: async (dir, c) => {
-    const s = await openTestLsm(dir, c);
+  open: async (dir, c, clock) => {
+    const s = await openTestLsm(dir, { ...c, clock });
     return { store: s, flush: () => s.flush(), idle: () => s.idle() };
   },
 };
@@ -150,20 +154,31 @@ function sameBytes(actual: Uint8Array | undefined, expected: Uint8Array | undefi
   );
 }
 
-function sameEntries(
-  actual: readonly { key: Uint8Array; value: Uint8Array }[],
-  expected: readonly { key: Uint8Array; value: Uint8Array }[],
-  what: string,
-): void {
+type Entry = { key: Uint8Array; value: Uint8Array; seq: number; expiresAtMs: number };
+
+function sameEntries(actual: readonly Entry[], expected: readonly Entry[], what: string): void {
   const names = (es: readonly { key: Uint8Array }[]): string[] => es.map((e) => keyName(Buffer.from(e.key)));
   assert.deepEqual(names(actual), names(expected), `${what}: keys`);
-  for (let i = 0; i < expected.length; i++)
+  for (let i = 0; i < expected.length; i++) {
     sameBytes(actual[i]!.value, expected[i]!.value, `${what}: value of ${names(expected)[i]!}`);
+    assert.equal(actual[i]!.seq, expected[i]!.seq, `${what}: version seq of ${names(expected)[i]!}`);
+    assert.equal(
+      actual[i]!.expiresAtMs,
+      expected[i]!.expiresAtMs,
+      `${what}: expiry of ${names(expected)[i]!}`,
+    );
+  }
 }
 
-/** checkAll compares every key, a full scan and lastSeq with the model. */
+/** checkAll compares every key (value, version, expiry), a full scan and lastSeq with the model. */
 function checkAll(store: Store, model: KvModel): void {
-  for (const k of KEYS) sameBytes(store.get(k), model.get(k), `get ${keyName(k)}`);
+  for (const k of KEYS) {
+    sameBytes(store.get(k), model.get(k), `get ${keyName(k)}`);
+    const r = store.read(k);
+    const m = model.entry(k);
+    assert.equal(r?.seq, m?.seq, `version seq of ${keyName(k)}`);
+    assert.equal(r?.expiresAtMs, m?.expiresAtMs, `expiry of ${keyName(k)}`);
+  }
   const all = Buffer.alloc(0);
   sameEntries(
     store.scan(all, undefined, KEYS.length + 1),
@@ -179,6 +194,7 @@ async function applyWrites(
   model: KvModel,
   writes: readonly Write[],
   tally: Tally,
+  now: number,
 ): Promise<void> {
   const issued: Promise<{ seq: number }>[] = [];
   const expected: number[] = [];
@@ -190,8 +206,9 @@ async function applyWrites(
     } else {
       const v = valueBytes(w.size, w.tag);
       tally.bytesWritten += w.size;
-      issued.push(store.put(k, v));
-      expected.push(model.put(k, v));
+      const expiresAtMs = w.ttl ? now + w.ttl : 0;
+      issued.push(store.put(k, v, expiresAtMs));
+      expected.push(model.put(k, v, expiresAtMs));
     }
   }
   const seqs = (await Promise.all(issued)).map((r) => r.seq);
@@ -222,27 +239,43 @@ export async function runSequence<C>(
   tally: Tally,
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'distkv-model-'));
-  const model = new KvModel();
+  const time = { now: 1_000_000 };
+  const clock = (): number => time.now;
+  const model = new KvModel(clock);
   let o: Opened | undefined;
   tally.runs++;
   try {
-    o = await target.open(dir, config);
+    o = await target.open(dir, config, clock);
     for (const [i, op] of ops.entries()) {
       tally.steps++;
       try {
-        const s = o.store;
+        const s: Store = o.store;
         switch (op.op) {
           case 'put':
           case 'delete':
             await applyWrites(
               s,
               model,
-              [{ key: op.key, size: op.op === 'put' ? op.size : null, tag: op.op === 'put' ? op.tag : 0 }],
+              [
+                op.op === 'put'
+                  ? { key: op.key, size: op.size, tag: op.tag, ttl: op.ttl ?? 0 }
+                  : { key: op.key, size: null, tag: 0 },
+              ],
               tally,
+              time.now,
             );
             break;
+          case 'expire': {
+            const k = KEYS[op.key]!;
+            const r: { seq: number } = await s.expire(k);
+            assert.equal(r.seq, model.delete(k), 'expire seq');
+            break;
+          }
+          case 'tick':
+            time.now += op.ms;
+            break;
           case 'batch':
-            await applyWrites(s, model, op.writes, tally);
+            await applyWrites(s, model, op.writes, tally, time.now);
             break;
           case 'get':
             sameBytes(s.get(KEYS[op.key]!), model.get(KEYS[op.key]!), 'get');
@@ -263,7 +296,7 @@ export async function runSequence<C>(
             const closing = o;
             o = undefined;
             await closeCounting(closing, tally);
-            o = await target.open(dir, config);
+            o = await target.open(dir, config, clock);
             tally.reopens++;
             break;
           }

@@ -6,6 +6,10 @@
  * a short script. Value sizes span 0..DEFAULTS.server.max_value_bytes and are weighted towards every
  * size where the storage code changes behaviour: the memtable arena's slab limits, the SSTable block
  * size, the test's memtable and WAL segment sizes, and the maximum.
+ *
+ * Time is a fake clock the stores and the model share: `tick` advances it, and a put may carry a
+ * TTL of a few ticks, so values expire in the memtable, in runs and in LMDB, across reopens and
+ * compactions; `expire` writes the leader's expire record (TYPE_EXPIRE) as the reaper would.
  */
 import fc from 'fast-check';
 import { DEFAULTS } from '../../src/config/schema.js';
@@ -61,17 +65,20 @@ export const BOUNDARY_SIZES: readonly number[] = [
   ),
 ].sort((x, y) => x - y);
 
-/** Write is one put (size ≥ 0) or delete (size null) inside a batch. */
+/** Write is one put (size ≥ 0; expiring `ttl` ms after it is issued, 0 = never) or delete (size null) inside a batch. */
 export interface Write {
   key: number;
   size: number | null;
   tag: number;
+  ttl?: number;
 }
 
 /** ModelOp is one step of a model run. */
 export type ModelOp =
-  | { op: 'put'; key: number; size: number; tag: number }
+  | { op: 'put'; key: number; size: number; tag: number; ttl?: number }
   | { op: 'delete'; key: number }
+  | { op: 'expire'; key: number }
+  | { op: 'tick'; ms: number }
   | { op: 'get'; key: number }
   | { op: 'scan'; prefix: number; after: number | null; limit: number }
   | { op: 'batch'; writes: Write[] }
@@ -88,6 +95,11 @@ export const valueSize: fc.Arbitrary<number> = fc.oneof(
 
 const key = fc.nat(KEYS.length - 1);
 const tag = fc.nat(255);
+/** ttl: mostly none, else a few ms of the fake clock (ticks advance it by 1..40). */
+const ttl = fc.oneof(
+  { arbitrary: fc.constant(0), weight: 3 },
+  { arbitrary: fc.integer({ min: 1, max: 60 }), weight: 1 },
+);
 
 /** CURSOR_BASE: a scan's `after` below it names KEYS[after], at or above it CURSORS[after - CURSOR_BASE]. */
 const CURSOR_BASE = KEYS.length;
@@ -101,13 +113,16 @@ const write: fc.Arbitrary<Write> = fc.record({
   key,
   size: fc.oneof({ arbitrary: valueSize, weight: 4 }, { arbitrary: fc.constant(null), weight: 1 }),
   tag,
+  ttl,
 });
 
 /** modelOp draws one command; `persistent` says whether close-and-reopen is one of them. */
 export function modelOp(persistent: boolean): fc.Arbitrary<ModelOp> {
   const ops: fc.WeightedArbitrary<ModelOp>[] = [
-    { arbitrary: fc.record({ op: fc.constant('put'), key, size: valueSize, tag }), weight: 8 },
+    { arbitrary: fc.record({ op: fc.constant('put'), key, size: valueSize, tag, ttl }), weight: 8 },
     { arbitrary: fc.record({ op: fc.constant('delete'), key }), weight: 2 },
+    { arbitrary: fc.record({ op: fc.constant('expire'), key }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('tick'), ms: fc.integer({ min: 1, max: 40 }) }), weight: 2 },
     { arbitrary: fc.record({ op: fc.constant('get'), key }), weight: 1 },
     {
       arbitrary: fc.record({
@@ -151,12 +166,16 @@ export function formatOp(op: ModelOp): string {
   const w = (x: Write): string =>
     x.size === null
       ? `delete ${keyName(KEYS[x.key]!)}`
-      : `put ${keyName(KEYS[x.key]!)} ${x.size} B #${x.tag}`;
+      : `put ${keyName(KEYS[x.key]!)} ${x.size} B #${x.tag}${x.ttl ? ` ttl ${x.ttl} ms` : ''}`;
   switch (op.op) {
     case 'put':
       return w(op);
     case 'delete':
       return w({ key: op.key, size: null, tag: 0 });
+    case 'expire':
+      return `expire ${keyName(KEYS[op.key]!)}`;
+    case 'tick':
+      return `tick ${op.ms} ms`;
     case 'get':
       return `get ${keyName(KEYS[op.key]!)}`;
     case 'scan':

@@ -22,7 +22,7 @@ const value = Buffer.alloc(100, 0x61);
 const dir = mkdtempSync(join(tmpdir(), 'distkv-bench-lmdb-'));
 const level = new LmdbLevel(dir);
 for (let start = 0; start < N; start += CHUNK) {
-  const writes: LevelWrite[] = present.slice(start, start + CHUNK).map((key) => ({ key, value }));
+  const writes: LevelWrite[] = present.slice(start, start + CHUNK).map((key) => ({ key, value, seq: 1 }));
   await level.apply(writes);
 }
 let i = 0;

@@ -1,0 +1,57 @@
+/**
+ * How the client reads the server's answers and writes its conditions: scan pages, error bodies
+ * (rebuilt as catalogue errors, PRECONDITION_FAILED with the key's current version), ETags and
+ * the If-Match / If-None-Match headers of conditional writes.
+ */
+import { DistkvError, PreconditionFailedError, codeForStatus, isErrorCode } from '../errors.js';
+import type { ScanPage, WriteConditions } from './types.js';
+
+/** decodeScanPage parses a `/kv?encoding=base64` page (values as `value_base64`, or `value` from nodes that send UTF-8). */
+export function decodeScanPage(body: Buffer): ScanPage {
+  const doc = JSON.parse(body.toString('utf8')) as {
+    items: { key: string; value?: string; value_base64?: string; version?: string }[];
+    next: string | null;
+  };
+  return {
+    items: doc.items.map((i) => ({
+      key: i.key,
+      value:
+        i.value_base64 !== undefined
+          ? Buffer.from(i.value_base64, 'base64')
+          : Buffer.from(i.value ?? '', 'utf8'),
+      ...(i.version === undefined ? {} : { version: i.version }),
+    })),
+    next: doc.next,
+  };
+}
+
+/** errorOf rebuilds a DistkvError from an error response (JSON catalogue body, or the seed's text). */
+export function errorOf(status: number, body: Buffer): DistkvError {
+  try {
+    const e = (
+      JSON.parse(body.toString('utf8')) as {
+        error?: { code?: unknown; message?: unknown; version?: unknown };
+      }
+    ).error;
+    if (e?.code === 'PRECONDITION_FAILED' && typeof e.message === 'string')
+      return new PreconditionFailedError(e.message, typeof e.version === 'string' ? e.version : null);
+    if (e !== undefined && isErrorCode(e.code) && typeof e.message === 'string')
+      return new DistkvError(e.code, e.message);
+  } catch {
+    // not JSON
+  }
+  return new DistkvError(codeForStatus(status), body.toString('utf8').trim() || `HTTP ${status}`);
+}
+
+/** conditionsOf renders write conditions as request headers. */
+export function conditionsOf(o: WriteConditions): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (o.ifMatch !== undefined) h['if-match'] = o.ifMatch === '*' ? '*' : `"${unquote(o.ifMatch)}"`;
+  if (o.ifNoneMatch === true) h['if-none-match'] = '*';
+  return h;
+}
+
+/** unquote strips the double quotes of an ETag (a missing one gives ""). */
+export function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"|"$/g, '');
+}

@@ -1,0 +1,111 @@
+/**
+ * Batches with conditions (docs/api.md, "Batches with conditions"): a `POST /kv/_batch` in which
+ * some operation carries `if_match` / `if_none_match` is applied whole or not at all. That needs
+ * one store to decide, so every key must be in one shard (a {hash tag} puts related keys there);
+ * a batch whose keys span shards, or that holds an invalid operation, is refused with a 400 before
+ * anything is written. The shard's leader runs it as one OP_TXN (src/worker/op-format.ts); when
+ * that leader is another node, the batch is forwarded to it whole.
+ */
+import { DistkvError } from '../errors.js';
+import {
+  encodeExt,
+  encodeTxn,
+  OP_DELETE_EXT,
+  OP_PUT_EXT,
+  OP_TXN,
+  ST_CONFLICT,
+  ST_DONE,
+  ST_ERROR,
+  TXN_RESULT_BYTES,
+  type TxnSub,
+} from '../worker/op-format.js';
+import type { BatchOp } from './batch-parse.js';
+import type { HttpContext } from './context.js';
+import { parseWireError } from './key-request.js';
+import { type BatchResult, toWireOp } from './scatter-merge.js';
+import { extOf, versionOf } from './write-conditions.js';
+
+/** hasConditions tells whether any operation of a batch carries a condition. */
+export function hasConditions(ops: readonly BatchOp[]): boolean {
+  return ops.some((o) => o.op !== 'invalid' && o.cond !== undefined);
+}
+
+/** runConditionalBatch applies a batch with conditions all-or-nothing, or throws a 4xx before writing anything. */
+export async function runConditionalBatch(
+  ctx: HttpContext,
+  ops: readonly BatchOp[],
+  localOnly: boolean,
+): Promise<BatchResult[]> {
+  const valid: Exclude<BatchOp, { op: 'invalid' }>[] = [];
+  for (const [i, o] of ops.entries()) {
+    if (o.op === 'invalid')
+      throw new DistkvError(
+        o.error.code,
+        `a batch with conditions is applied whole or not at all, and ops[${i}] is invalid: ${o.error.message}`,
+      );
+    valid.push(o);
+  }
+  const shards = [...new Set(valid.map((o) => ctx.shardMap.shardOf(o.key)))].sort((a, b) => a - b);
+  if (shards.length > 1)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `a batch with conditions must keep all its keys in one shard to be applied whole or not at all; its keys are in shards ${shards.join(', ')} (put related keys in one shard with a {hash tag})`,
+    );
+  const shard = shards[0];
+  if (shard === undefined) return [];
+  const t = ctx.listener.writes[shard]!;
+  if (!t.local) {
+    if (localOnly)
+      throw new DistkvError('WRONG_NODE', `the batch's shard ${shard} is led by ${t.address}; send it there`);
+    return ctx.forwarder.batch(
+      t.address,
+      valid.map((o) => toWireOp(o)),
+    );
+  }
+  const subs: TxnSub[] = valid.map((o) => {
+    const ext = extOf(ctx, shard, o.cond, o.op === 'set' ? (o.ttlMs ?? 0) : 0);
+    return o.op === 'set'
+      ? { op: OP_PUT_EXT, key: Buffer.from(o.key), value: encodeExt(ext, o.value) }
+      : { op: OP_DELETE_EXT, key: Buffer.from(o.key), value: encodeExt(ext) };
+  });
+  return new Promise((resolve) => {
+    ctx.pool.submit(t.worker, OP_TXN, t.store, '', encodeTxn(subs), {
+      onReply(status, _seq, value) {
+        resolve(resultsOf(ctx, shard, status, value, valid.length));
+      },
+    });
+  });
+}
+
+/** resultsOf turns an OP_TXN reply into one result per operation. */
+function resultsOf(ctx: HttpContext, shard: number, status: number, value: Buffer, n: number): BatchResult[] {
+  if (status === ST_DONE) return Array.from({ length: n }, () => ({ ok: true }));
+  if (status === ST_ERROR) {
+    const error = parseWireError(value).toWire();
+    return Array.from({ length: n }, () => ({ ok: false, error }));
+  }
+  if (status !== ST_CONFLICT || value.length !== n * TXN_RESULT_BYTES)
+    throw new DistkvError('INTERNAL', `unexpected reply ${status} to a batch with conditions`);
+  const failed: number[] = [];
+  for (let i = 0; i < n; i++) if (value[i * TXN_RESULT_BYTES] === 0) failed.push(i);
+  return Array.from({ length: n }, (_, i): BatchResult => {
+    const version = versionOf(ctx, shard, value.readDoubleLE(i * TXN_RESULT_BYTES + 1))?.slice(1, -1) ?? null;
+    if (failed.includes(i))
+      return {
+        ok: false,
+        version,
+        error: {
+          code: 'PRECONDITION_FAILED',
+          message: `the condition does not hold: the key's version is ${version ?? 'none (missing)'}`,
+        },
+      };
+    return {
+      ok: false,
+      version,
+      error: {
+        code: 'BATCH_ABORTED',
+        message: `not applied: the condition of ops[${failed.join('], ops[')}] does not hold`,
+      },
+    };
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * Versions, conditions and TTL of single-key REST writes (docs/api.md, "Versions" and "TTL").
+ *
+ * A key's version is `E.S` (src/routing/version.ts): the worker reports the seq, and the epoch
+ * comes from the shard's epoch history in the live map. `If-Match: "E.S"` writes only if the key
+ * has that version (`If-Match: *`: only if it exists); `If-None-Match: *` only if it is missing.
+ * An If-Match whose epoch is not the one the history gives its seq can never match: it is sent to
+ * the worker as an impossible seq, so the 412 still carries the current version. `?ttl_ms=N`
+ * (1..MAX_TTL_MS) makes a put expire N ms from now; the expiry travels as an absolute time.
+ */
+import { DistkvError } from '../errors.js';
+import { epochOfSeq, formatVersion, parseVersion } from '../routing/version.js';
+import { COND_IF_EXISTS, COND_IF_MATCH, COND_IF_NONE_MATCH, type WriteExt } from '../worker/op-format.js';
+import type { BatchCondition } from './batch-parse.js';
+import type { HttpContext } from './context.js';
+import type { HttpRequest } from './http1-exchange.js';
+import { parseQuery } from './request-parse.js';
+
+/** MAX_TTL_MS bounds `ttl_ms`: ten years. */
+export const MAX_TTL_MS = 10 * 365 * 86400 * 1000;
+/** IMPOSSIBLE_SEQ is an If-Match seq no key can have. */
+const IMPOSSIBLE_SEQ = -1;
+
+/** versionOf formats the version of `seq` in `shard` as an ETag value (quoted `E.S`), or undefined for 0 (missing). */
+export function versionOf(ctx: HttpContext, shard: number, seq: number): string | undefined {
+  if (seq <= 0) return undefined;
+  return `"${formatVersion({ epoch: epochOfSeq(historyOf(ctx, shard), seq), seq })}"`;
+}
+
+function historyOf(ctx: HttpContext, shard: number): readonly { epoch: number; firstSeq: number }[] {
+  return ctx.liveMap.current.shards.find((s) => s.idx === shard)?.history ?? [];
+}
+
+/**
+ * writeExtOf reads a write's conditions (If-Match, If-None-Match) and, for a put, `ttl_ms`; it
+ * returns undefined when there are none (a plain write), and throws INVALID_ARGUMENT for bad ones.
+ */
+export function writeExtOf(
+  req: HttpRequest,
+  ctx: HttpContext,
+  shard: number,
+  query: string,
+  put: boolean,
+): WriteExt | undefined {
+  const ifMatch = req.getHeader('if-match');
+  const ifNoneMatch = req.getHeader('if-none-match');
+  const ttlMs = put && query.includes('ttl_ms') ? ttlOf(query) : 0;
+  if (ifMatch === '' && ifNoneMatch === '' && ttlMs === 0) return undefined;
+  if (ifMatch !== '' && ifNoneMatch !== '')
+    throw new DistkvError('INVALID_ARGUMENT', 'send If-Match or If-None-Match, not both');
+  if (ifNoneMatch !== '' && ifNoneMatch.trim() !== '*')
+    throw new DistkvError('INVALID_ARGUMENT', `If-None-Match must be *, got ${JSON.stringify(ifNoneMatch)}`);
+  if (ifMatch !== '' && ifMatch.trim() !== '*' && parseVersion(ifMatch) === undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `If-Match must be a version "E.S" (as an ETag gives it) or *, got ${JSON.stringify(ifMatch)}`,
+    );
+  const cond = ifNoneMatch !== '' ? { ifNoneMatch: true as const } : ifMatch !== '' ? { ifMatch } : undefined;
+  return extOf(ctx, shard, cond, ttlMs);
+}
+
+/** extOf builds the ext of a write from an already validated condition and a TTL (0 = none). */
+export function extOf(
+  ctx: HttpContext,
+  shard: number,
+  cond: BatchCondition | undefined,
+  ttlMs: number,
+): WriteExt {
+  let flags = 0;
+  let ifSeq = 0;
+  if (cond !== undefined && 'ifNoneMatch' in cond) flags = COND_IF_NONE_MATCH;
+  else if (cond !== undefined && cond.ifMatch.trim() === '*') flags = COND_IF_EXISTS;
+  else if (cond !== undefined) {
+    const v = parseVersion(cond.ifMatch);
+    flags = COND_IF_MATCH;
+    const known = v !== undefined && v.seq > 0 && epochOfSeq(historyOf(ctx, shard), v.seq) === v.epoch;
+    ifSeq = known ? v.seq : IMPOSSIBLE_SEQ;
+  }
+  return { flags, ifSeq, expiresAtMs: ttlMs === 0 ? 0 : Date.now() + ttlMs };
+}
+
+/** ttlOf reads `ttl_ms`: a decimal integer in 1..MAX_TTL_MS (0 when absent). */
+export function ttlOf(query: string): number {
+  const text = parseQuery(query).params.get('ttl_ms');
+  if (text === undefined) return 0;
+  const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= MAX_TTL_MS))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `ttl_ms must be an integer in 1..${MAX_TTL_MS} (milliseconds), got ${JSON.stringify(text)}`,
+    );
+  return n;
+}

@@ -1,0 +1,122 @@
+/**
+ * ExpiryReaper: the leader's clock for TTLs. It remembers (store, key, seq, expiresAtMs) of every
+ * expiring write a leader store acknowledged (or a read found expired), in a min-heap by expiry,
+ * and when an expiry passes hands the entry to `reap`, which writes the ordered TYPE_EXPIRE record
+ * if the key still holds that very write (src/worker/shard-host.ts). Reads never wait for it: a
+ * store hides an expired value by the clock (src/storage/store.ts); the record is what makes
+ * replicas, watchers and compaction agree on when, in log order, the key went away.
+ *
+ * Bounded work: one timer for the earliest expiry; each turn reaps at most REAP_PER_TURN entries,
+ * then yields (setImmediate) when more are due. Entries are never deduplicated: `reap` ignores
+ * one whose key has since been written again. Owned by one shard worker thread.
+ */
+
+/** REAP_PER_TURN bounds the expiries handed to `reap` in one event-loop turn. */
+export const REAP_PER_TURN = 256;
+/** MAX_TIMER_MS caps a timer's delay (setTimeout's limit is 2^31-1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Expiring is one remembered expiring write. */
+export interface Expiring {
+  store: number;
+  key: Buffer;
+  seq: number;
+  expiresAtMs: number;
+}
+
+/** ExpiryReaper calls `reap` with each remembered write once the clock passes its expiry. */
+export class ExpiryReaper {
+  private readonly heap: Expiring[] = [];
+  private readonly reap: (e: Expiring) => void;
+  private readonly clock: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private draining = false;
+  private closed = false;
+
+  constructor(reap: (e: Expiring) => void, clock: () => number = Date.now) {
+    this.reap = reap;
+    this.clock = clock;
+  }
+
+  /** size is the number of remembered writes. */
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** add remembers an expiring write (`key` must be a copy the reaper may keep). */
+  add(e: Expiring): void {
+    if (this.closed) return;
+    const h = this.heap;
+    h.push(e);
+    for (let i = h.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]!.expiresAtMs <= h[i]!.expiresAtMs) break;
+      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      i = parent;
+    }
+    this.arm();
+  }
+
+  /** close forgets everything and stops the timer. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.heap.length = 0;
+  }
+
+  /** arm sets the timer for the earliest expiry, unless a sooner one is set or a drain is queued. */
+  private arm(): void {
+    const first = this.heap[0];
+    if (first === undefined || this.draining || this.closed) return;
+    if (this.timer !== undefined && this.timerAt <= first.expiresAtMs) return;
+    clearTimeout(this.timer);
+    this.timerAt = first.expiresAtMs;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, first.expiresAtMs - this.clock()));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.drain();
+    }, delay);
+    this.timer.unref();
+  }
+
+  /** drain reaps up to REAP_PER_TURN due entries, then continues next turn or re-arms the timer. */
+  private drain(): void {
+    if (this.closed) return;
+    const now = this.clock();
+    let n = 0;
+    while (n < REAP_PER_TURN && this.heap.length > 0 && this.heap[0]!.expiresAtMs <= now) {
+      this.reap(this.pop());
+      n++;
+    }
+    if (this.heap.length > 0 && this.heap[0]!.expiresAtMs <= now) {
+      this.draining = true;
+      setImmediate(() => {
+        this.draining = false;
+        this.drain();
+      });
+    } else this.arm();
+  }
+
+  private pop(): Expiring {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && h[l]!.expiresAtMs < h[m]!.expiresAtMs) m = l;
+        if (r < h.length && h[r]!.expiresAtMs < h[m]!.expiresAtMs) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

@@ -13,7 +13,5 @@ export interface Published {
 
 /** ranksFirst tells whether `me` (holding `mySeq`) outranks every other published member. */
 export function ranksFirst(me: string, mySeq: number, others: readonly Published[]): boolean {
-  return others.every(
-    (o) => o.address === me || o.seq < mySeq || (o.seq === mySeq && o.address > me),
-  );
+  return others.every((o) => o.address === me || o.seq < mySeq || (o.seq === mySeq && o.address > me));
 }

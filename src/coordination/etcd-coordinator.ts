@@ -34,6 +34,8 @@ import { LeaseDeadline } from './lease-deadline.js';
 
 /** CALL_TIMEOUT_MS bounds each etcd call so a lost etcd never stalls the loop. */
 const CALL_TIMEOUT_MS = 1000;
+/** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
+const START_ATTEMPTS = 10;
 /** CAS_ATTEMPTS bounds how often a map change is retried when another change raced it. */
 const CAS_ATTEMPTS = 4;
 
@@ -56,6 +58,11 @@ export class EtcdCoordinator {
   /** workerFenced are the leader stores this loop fenced at their worker. */
   private readonly workerFenced = new Set<number>();
   private readonly published = new Map<string, number>();
+  /** absentSince holds, per shard, when this process first saw its leader key missing. */
+  private readonly absentSince = new Map<number, number>();
+  /** seenHeld are the shards whose leader key this process has seen held since it started. */
+  private readonly seenHeld = new Set<number>();
+  private readonly tickMs: number;
   private watcher: Watcher | undefined;
   private timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
@@ -86,6 +93,7 @@ export class EtcdCoordinator {
     this.etcd = new Etcd3({ hosts: config.coordination.etcd, dialTimeout: CALL_TIMEOUT_MS });
     this.prefix = `/distkv/${clusterName}/`;
     this.ttlMs = config.coordination.lease_ttl_ms;
+    this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
   }
 
   private get mapKey(): string {
@@ -114,17 +122,30 @@ export class EtcdCoordinator {
    * the node serves; then keeps doing so. It throws when etcd does not answer.
    */
   async start(): Promise<void> {
-    await this.keepalive();
-    if (this.leaseId === undefined) throw new Error(`etcd ${this.config.coordination.etcd.join(', ')}: ${this.lastError}`);
-    await this.tick();
-    const every = Math.max(50, Math.floor(this.ttlMs / 4));
-    this.timers = [
-      setInterval(() => void this.keepalive(), every),
-      setInterval(() => {
-        this.kick();
-      }, every),
-    ];
-    for (const t of this.timers) t.unref();
+    const keeper = setInterval(() => void this.keepalive(), this.tickMs);
+    keeper.unref();
+    this.timers.push(keeper);
+    for (let attempt = 1; ; attempt++) {
+      await this.keepalive();
+      try {
+        if (this.leaseId === undefined) throw new Error(this.lastError);
+        await this.tick();
+        break;
+      } catch (err) {
+        // A lease that expired while the process was starting (a loaded machine): take a new one.
+        if (err instanceof EtcdLeaseInvalidError) this.dropLease();
+        if (attempt >= START_ATTEMPTS)
+          throw new Error(
+            `etcd ${this.config.coordination.etcd.join(', ')} (coordination): ${(err as Error).message}`,
+          );
+        await new Promise((r) => setTimeout(r, this.tickMs));
+      }
+    }
+    const ticker = setInterval(() => {
+      this.kick();
+    }, this.tickMs);
+    ticker.unref();
+    this.timers.push(ticker);
     this.watcher = await this.etcd.watch().prefix(this.prefix).create();
     const onChange = (kv: IKeyValue): void => {
       if (!kv.key.toString().startsWith(`${this.prefix}seq/`)) this.kick();
@@ -149,7 +170,7 @@ export class EtcdCoordinator {
   /** publish writes `map` to etcd if it is newer than etcd's (compare-and-swap); throws when it lost a race. */
   async publish(map: LiveMap): Promise<void> {
     const snap = await this.read();
-    const theirs = snap.map === undefined ? 0 : this.parse(snap.map.doc)?.version ?? 0;
+    const theirs = snap.map === undefined ? 0 : (this.parse(snap.map.doc)?.version ?? 0);
     if (map.version <= theirs)
       throw new Error(`etcd already holds live map version ${theirs}; this one is ${map.version}`);
     if (!(await this.swapMap(map, snap.map?.modRevision)))
@@ -164,6 +185,7 @@ export class EtcdCoordinator {
     }
     this.ticking = this.tick()
       .catch((err: unknown) => {
+        if (err instanceof EtcdLeaseInvalidError) this.dropLease();
         this.warnOnce(`etcd coordination: ${(err as Error).message}`);
       })
       .finally(() => {
@@ -207,17 +229,23 @@ export class EtcdCoordinator {
       this.deadline.renewed(sentAt, Number(r.TTL) * 1000);
     } catch (err) {
       if (err instanceof EtcdLeaseInvalidError) {
-        this.log.warn(`lease ${String(this.leaseId)} expired in etcd: this process holds no leader key now`);
-        this.deadline.lost();
-        this.held.clear();
-        this.lease?.release();
-        this.lease = undefined;
-        this.leaseId = undefined;
+        this.dropLease();
         this.kick();
       } else this.warnOnce(`etcd keepalive: ${(err as Error).message}`);
     } finally {
       this.keeping = false;
     }
+  }
+
+  /** dropLease forgets a lease etcd no longer has: every leader key under it is gone. */
+  private dropLease(): void {
+    if (this.lease === undefined) return;
+    this.log.warn(`lease ${String(this.leaseId)} expired in etcd: this process holds no leader key now`);
+    this.deadline.lost();
+    this.held.clear();
+    this.lease.release();
+    this.lease = undefined;
+    this.leaseId = undefined;
   }
 
   private async read(): Promise<Snapshot> {
@@ -263,12 +291,16 @@ export class EtcdCoordinator {
   }
 
   private async tick(): Promise<void> {
-    if (this.leaseId === undefined) return;
-    const snap = await this.read();
-    await this.syncMap(snap);
-    await this.publishSeqs();
-    for (const shard of this.keeper.current.shards) await this.step(shard, snap);
-    await this.applyFences();
+    try {
+      if (this.leaseId === undefined) return;
+      const snap = await this.read();
+      await this.syncMap(snap);
+      await this.publishSeqs();
+      for (const shard of this.keeper.current.shards) await this.step(shard, snap);
+    } finally {
+      // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
+      await this.applyFences();
+    }
   }
 
   /** syncMap adopts etcd's map when newer, and writes this process's when etcd's is older or missing. */
@@ -284,7 +316,9 @@ export class EtcdCoordinator {
   }
 
   private hostedStores(idx: number): NodePlan['stores'] {
-    return this.plan.stores.filter((st) => st.shard.idx === idx && this.pool.storeFailure(st.index) === undefined);
+    return this.plan.stores.filter(
+      (st) => st.shard.idx === idx && this.pool.storeFailure(st.index) === undefined,
+    );
   }
 
   private async publishSeqs(): Promise<void> {
@@ -329,7 +363,18 @@ export class EtcdCoordinator {
           .commit();
         continue;
       }
+      if (kv !== undefined) {
+        this.absentSince.delete(shard.idx);
+        this.seenHeld.add(shard.idx);
+      }
       if (kv !== undefined || st.role !== 'replica') continue;
+      // Campaign only once the key has been gone for a tick: every live member has republished its
+      // seq by then (after a mass lease expiry too), so the ranking sees them all. A key never seen
+      // since this process started gets its leader a whole TTL more to start and take it.
+      const since = this.absentSince.get(shard.idx) ?? performance.now();
+      this.absentSince.set(shard.idx, since);
+      const wait = this.seenHeld.has(shard.idx) ? this.tickMs : this.ttlMs + this.tickMs;
+      if (performance.now() - since < wait) continue;
       const seq = this.pool.lastSeq(st.index);
       const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
       if (!ranksFirst(st.node, seq, others)) continue;
@@ -339,7 +384,10 @@ export class EtcdCoordinator {
 
   private take(shard: LiveShard, node: string): void {
     if (!this.held.has(shard.idx))
-      this.log.info({ shard: shard.name, node, epoch: shard.epoch }, `${node} holds the leader key of ${shard.name}`);
+      this.log.info(
+        { shard: shard.name, node, epoch: shard.epoch },
+        `${node} holds the leader key of ${shard.name}`,
+      );
     this.held.add(shard.idx);
   }
 
@@ -361,8 +409,16 @@ export class EtcdCoordinator {
       const snap = await this.read();
       const base = snap.map === undefined ? undefined : this.parse(snap.map.doc);
       const cur = base?.shards.find((s) => s.idx === shard.idx);
-      if (base === undefined || cur === undefined || cur.leader !== shard.leader || cur.epoch !== shard.epoch) {
-        this.log.warn({ shard: shard.name }, `the map of ${shard.name} changed during the campaign; ${node} stands down`);
+      if (
+        base === undefined ||
+        cur === undefined ||
+        cur.leader !== shard.leader ||
+        cur.epoch !== shard.epoch
+      ) {
+        this.log.warn(
+          { shard: shard.name },
+          `the map of ${shard.name} changed during the campaign; ${node} stands down`,
+        );
         return;
       }
       const epoch = Math.max(revision, cur.epoch + 1);

@@ -79,9 +79,20 @@ export class TestEtcd {
     throw new Error(`etcd did not become healthy within ${timeoutMs} ms:\n${etcd.output}`);
   }
 
+  /** pause stops etcd (SIGSTOP): it stops answering without closing its connections. */
+  pause(): void {
+    this.child.kill('SIGSTOP');
+  }
+
+  /** resume continues a paused etcd (SIGCONT). */
+  resume(): void {
+    this.child.kill('SIGCONT');
+  }
+
   /** stop kills etcd and removes its data. */
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGCONT');
       const exited = new Promise((r) => this.child.once('exit', r));
       this.child.kill('SIGKILL');
       await exited;

@@ -24,7 +24,7 @@
  *   npm run bench:failover -- [--switches 20] [--rounds 50]
  *   npm run bench:failover -- --etcd [--kills 20] [--rounds 50] [--ttl-ms 1000]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DistkvClient } from '../src/client/client.js';
@@ -124,6 +124,7 @@ interface Cluster3 {
 }
 
 async function startCluster(dir: string, extraToml: string): Promise<Cluster3> {
+  mkdirSync(dir);
   const nodes = await Promise.all(
     ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${await freePort(h)}`),
   );
@@ -133,7 +134,8 @@ async function startCluster(dir: string, extraToml: string): Promise<Cluster3> {
     extraToml,
   });
   const urls = nodes.map((n) => `http://${n}`);
-  return { cluster, nodes, urls, client: new DistkvClient({ urls, timeoutMs: 3000 }) };
+  // A short client timeout: requests held by a paused leader give up sooner and re-route.
+  return { cluster, nodes, urls, client: new DistkvClient({ urls, timeoutMs: 1500, retries: 1 }) };
 }
 
 /** Tally sums the model over fault rounds. */
@@ -145,6 +147,7 @@ interface Tally {
   w0LostInFiles: number;
   fileRecords: number;
   ms: number[];
+  promoteMs: number[];
 }
 
 /** divergence sums the divergence counters of the running nodes and concatenates their files. */
@@ -167,7 +170,16 @@ async function faultRounds(
   auto: boolean,
   rounds: number,
 ): Promise<Tally> {
-  const t: Tally = { w1Acked: 0, w1Lost: 0, w0Acked: 0, w0Lost: 0, w0LostInFiles: 0, fileRecords: 0, ms: [] };
+  const t: Tally = {
+    w1Acked: 0,
+    w1Lost: 0,
+    w0Acked: 0,
+    w0Lost: 0,
+    w0LostInFiles: 0,
+    fileRecords: 0,
+    ms: [],
+    promoteMs: [],
+  };
   for (let i = 0; i < rounds; i++) {
     const leader = await leaderOf(c.nodes);
     const others = c.nodes.filter((n) => n !== leader);
@@ -187,6 +199,8 @@ async function faultRounds(
           token: '',
           timeoutMs: 20000,
         });
+      await waitFor('a replica to be promoted', async () => (await leaderOf(others)) !== leader, 20000);
+      t.promoteMs.push(performance.now() - t0);
       await waitFor(
         'a write acknowledged after the fault',
         () => Promise.resolve(w1.firstAckAfter(t0) !== undefined),
@@ -214,7 +228,7 @@ async function faultRounds(
 
 function report(name: string, rounds: number, t: Tally): void {
   console.log(
-    `${name}: ${rounds} rounds; w=1: ${t.w1Acked} acknowledged, lost ${t.w1Lost}; w=0: ${t.w0Acked} acknowledged, lost ${t.w0Lost}, of which in divergence files ${t.w0LostInFiles}; divergence files gained ${t.fileRecords} records; fault → first acknowledged write p50 ${pct(t.ms, 50).toFixed(0)} ms, max ${Math.max(...t.ms).toFixed(0)} ms`,
+    `${name}: ${rounds} rounds; w=1: ${t.w1Acked} acknowledged, lost ${t.w1Lost}; w=0: ${t.w0Acked} acknowledged, lost ${t.w0Lost}, of which in divergence files ${t.w0LostInFiles}; divergence files gained ${t.fileRecords} records; fault → replica promoted p50 ${pct(t.promoteMs, 50).toFixed(0)} ms, max ${Math.max(...t.promoteMs).toFixed(0)} ms; fault → first acknowledged write p50 ${pct(t.ms, 50).toFixed(0)} ms, max ${Math.max(...t.ms).toFixed(0)} ms`,
   );
 }
 
@@ -238,9 +252,9 @@ async function planned(c: Cluster3): Promise<void> {
   );
 }
 
-/** putRate is the acknowledged PUTs per second of 16 writers over COST_MS. */
+/** putRate is the acknowledged PUTs (default write concern) per second of 16 writers over COST_MS. */
 async function putRate(c: Cluster3, prefix: string): Promise<number> {
-  const w = new Writer(c.client, prefix, 16, 1);
+  const w = new Writer(c.client, prefix, 16, 0);
   const t0 = performance.now();
   await sleep(COST_MS);
   await w.stop();
@@ -267,17 +281,20 @@ async function main(): Promise<void> {
         report('paused (SIGSTOP, --force, SIGCONT)', ROUNDS, await faultRounds(c, 'stop', false, ROUNDS));
       return;
     }
-    await waitFor(
-      'the first leader to hold its lease',
-      async () => (await clusterOf(c.nodes[0]!)).shards[0]!.leader.writes_held !== true,
-    );
+    await waitFor('a leader to hold its lease', async () => {
+      const leader = await leaderOf(c.nodes);
+      return (await clusterOf(leader)).shards[0]!.leader.writes_held !== true;
+    });
     if (COST_ROUNDS > 0) {
       const off = await startCluster(join(dir, 'b'), '');
       started.push(off);
       const ratios: number[] = [];
       for (let i = 0; i < COST_ROUNDS; i++) {
-        const a = await putRate(off, `off${i}`);
-        const b = await putRate(c, `on${i}`);
+        // Alternate which goes first, so neither gets the warmer machine every time.
+        const first = i % 2 === 0 ? off : c;
+        const r1 = await putRate(first, `cost${i}a`);
+        const r2 = await putRate(first === off ? c : off, `cost${i}b`);
+        const [a, b] = first === off ? [r1, r2] : [r2, r1];
         ratios.push(b / a);
         console.log(
           `  cost round ${i + 1}: off ${a.toFixed(0)} PUT/s, on ${b.toFixed(0)} PUT/s, ratio ${(b / a).toFixed(3)}`,

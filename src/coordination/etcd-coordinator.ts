@@ -63,6 +63,8 @@ export class EtcdCoordinator {
   /** seenHeld are the shards whose leader key this process has seen held since it started. */
   private readonly seenHeld = new Set<number>();
   private readonly tickMs: number;
+  /** grantedAt is when the current lease was granted. */
+  private grantedAt = 0;
   private watcher: Watcher | undefined;
   private timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
@@ -217,6 +219,7 @@ export class EtcdCoordinator {
         try {
           this.leaseId = await lease.grant();
           this.lease = lease;
+          this.grantedAt = performance.now();
           this.published.clear();
           this.deadline.renewed(sentAt, this.ttlMs);
         } catch (err) {
@@ -368,12 +371,17 @@ export class EtcdCoordinator {
         this.seenHeld.add(shard.idx);
       }
       if (kv !== undefined || st.role !== 'replica') continue;
-      // Campaign only once the key has been gone for a tick: every live member has republished its
-      // seq by then (after a mass lease expiry too), so the ranking sees them all. A key never seen
-      // since this process started gets its leader a whole TTL more to start and take it.
+      // Live members publish their seqs every tick, so the ranking sees them all; but after this
+      // process's own lease was renewed lately (a mass expiry: etcd was unreachable), campaign only
+      // once the key has been gone for a tick, when every live member has republished. A key never
+      // seen since this process started gives its leader a whole TTL more to start and take it.
       const since = this.absentSince.get(shard.idx) ?? performance.now();
       this.absentSince.set(shard.idx, since);
-      const wait = this.seenHeld.has(shard.idx) ? this.tickMs : this.ttlMs + this.tickMs;
+      const wait = !this.seenHeld.has(shard.idx)
+        ? this.ttlMs + this.tickMs
+        : performance.now() - this.grantedAt < this.ttlMs
+          ? this.tickMs
+          : 0;
       if (performance.now() - since < wait) continue;
       const seq = this.pool.lastSeq(st.index);
       const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);

@@ -69,7 +69,7 @@ export class EtcdCoordinator {
   private timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
   private again = false;
-  private keeping = false;
+  private granting = false;
   private stopped = false;
   private lastError = '';
 
@@ -169,14 +169,20 @@ export class EtcdCoordinator {
     this.etcd.close();
   }
 
-  /** publish writes `map` to etcd if it is newer than etcd's (compare-and-swap); throws when it lost a race. */
-  async publish(map: LiveMap): Promise<void> {
+  /**
+   * publish writes `map` to etcd when it is newer than etcd's (compare-and-swap) and resolves with
+   * the map etcd holds afterwards: `map`, or the one another change stored first at that version or
+   * above (so every node adopts the same map). It throws when etcd's map is older yet changed meanwhile.
+   */
+  async publish(map: LiveMap): Promise<LiveMap> {
     const snap = await this.read();
-    const theirs = snap.map === undefined ? 0 : (this.parse(snap.map.doc)?.version ?? 0);
-    if (map.version <= theirs)
-      throw new Error(`etcd already holds live map version ${theirs}; this one is ${map.version}`);
-    if (!(await this.swapMap(map, snap.map?.modRevision)))
-      throw new Error('the live map in etcd changed meanwhile; retry');
+    const theirs = snap.map === undefined ? undefined : this.parse(snap.map.doc);
+    if (theirs !== undefined && theirs.version >= map.version) return theirs;
+    if (await this.swapMap(map, snap.map?.modRevision)) return map;
+    const now = await this.read();
+    const won = now.map === undefined ? undefined : this.parse(now.map.doc);
+    if (won !== undefined && won.version >= map.version) return won;
+    throw new Error('the live map in etcd changed meanwhile; retry');
   }
 
   private kick(): void {
@@ -205,38 +211,50 @@ export class EtcdCoordinator {
     this.log.warn(message);
   }
 
-  /** keepalive grants the lease when there is none, else renews it and moves the deadline. */
+  /**
+   * keepalive grants the lease when there is none, else renews it and moves the deadline. Renewals
+   * do not wait for each other (each is bounded by CALL_TIMEOUT_MS): one slow answer must not hold
+   * back the next keepalive and let the deadline pass on a loaded machine.
+   */
   private async keepalive(): Promise<void> {
-    if (this.keeping || this.stopped) return;
-    this.keeping = true;
+    if (this.stopped) return;
+    const lease = this.lease;
+    if (lease === undefined) {
+      await this.grant();
+      return;
+    }
     const sentAt = performance.now();
     try {
-      if (this.lease === undefined) {
-        this.deadline.lost();
-        this.held.clear();
-        const lease = this.etcd.lease(Math.ceil(this.ttlMs / 1000), { autoKeepAlive: false });
-        lease.on('lost', () => undefined);
-        try {
-          this.leaseId = await lease.grant();
-          this.lease = lease;
-          this.grantedAt = performance.now();
-          this.published.clear();
-          this.deadline.renewed(sentAt, this.ttlMs);
-        } catch (err) {
-          lease.release();
-          throw err;
-        }
-        return;
-      }
-      const r = await this.lease.keepaliveOnce(this.opts());
-      this.deadline.renewed(sentAt, Number(r.TTL) * 1000);
+      const r = await lease.keepaliveOnce(this.opts());
+      if (this.lease === lease) this.deadline.renewed(sentAt, Number(r.TTL) * 1000);
     } catch (err) {
+      if (this.lease !== lease) return;
       if (err instanceof EtcdLeaseInvalidError) {
         this.dropLease();
         this.kick();
       } else this.warnOnce(`etcd keepalive: ${(err as Error).message}`);
+    }
+  }
+
+  private async grant(): Promise<void> {
+    if (this.granting) return;
+    this.granting = true;
+    const sentAt = performance.now();
+    this.deadline.lost();
+    this.held.clear();
+    const lease = this.etcd.lease(Math.ceil(this.ttlMs / 1000), { autoKeepAlive: false });
+    lease.on('lost', () => undefined);
+    try {
+      this.leaseId = await lease.grant();
+      this.lease = lease;
+      this.grantedAt = performance.now();
+      this.published.clear();
+      this.deadline.renewed(sentAt, this.ttlMs);
+    } catch (err) {
+      lease.release();
+      this.warnOnce(`etcd lease grant: ${(err as Error).message}`);
     } finally {
-      this.keeping = false;
+      this.granting = false;
     }
   }
 

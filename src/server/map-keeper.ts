@@ -28,8 +28,8 @@ import type { WorkerPool } from './worker-pool.js';
 export interface Coordination {
   /** mayWrite tells whether this process holds shard `idx`'s leadership right now (its lease). */
   mayWrite(idx: number): boolean;
-  /** publish stores a successor map in the coordinator; it throws when another change won. */
-  publish(map: LiveMap): Promise<void>;
+  /** publish stores a successor map in the coordinator; resolves with the map it holds afterwards. */
+  publish(map: LiveMap): Promise<LiveMap>;
 }
 
 /** MapKeeper holds, persists and applies this process's live map. */
@@ -115,8 +115,7 @@ export class MapKeeper {
     const map = parseLiveMap(doc, this.config.shards);
     if (map.version <= this.map.version) return false;
     checkSuccessor(this.map, map);
-    await this.coordination.publish(map);
-    return this.offer(map, from);
+    return this.offer(await this.coordination.publish(map), from);
   }
 
   private async adopt(doc: unknown, from: string): Promise<boolean> {

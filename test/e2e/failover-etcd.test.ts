@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
+import { failover } from '../../src/cli/failover.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { TestEtcd, etcdMissing } from '../helpers/etcd.js';
 import { clusterOf, expectConverged, Load, storeOf, waitFor } from '../helpers/failover-model.js';
@@ -151,6 +152,29 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
     } finally {
       if (!resumed) p.child.kill('SIGCONT');
     }
+  });
+
+  it('a planned failover (distkv failover) goes through etcd: the new leader takes the key, no acknowledged write is lost', async () => {
+    const from = (await leaderSeenBy(members[0]!))!;
+    const load = new Load(client, 'planned', 4, 50000);
+    await load.until(200);
+    const r = await failover({
+      urls: members.map((m) => `http://${m}`),
+      shard: 'shard-0',
+      force: false,
+      token: '',
+      timeoutMs: 20000,
+    });
+    assert.equal(r.from, from);
+    assert.deepEqual(r.unreached, []);
+    await load.until(load.acked.size + 200);
+    await load.stop();
+    for (const m of members) assert.equal((await clusterOf(m)).shards[0]!.leader.address, r.to);
+    await waitFor(`${r.to} to hold the leader key`, async () => {
+      const doc = await clusterOf(r.to);
+      return doc.shards[0]!.leader.writes_held !== true;
+    });
+    await expectConverged(client, members, r.to, load.acked);
   });
 
   it('_batch is held like a single-key write by a leader past its lease deadline (SIGSTOP, no replica to take over)', async () => {

@@ -1,35 +1,53 @@
 /**
  * Failover benchmark (docs/failover.md): one shard with a leader and two replicas, each its own
- * `distkv serve --node` process on loopback, under a bounded w=1 write load through the client
- * library.
+ * `distkv serve --node` process on loopback, under a bounded write load through the client library.
  *
+ * Manual (default, no coordinator):
  *  - planned: `--switches` planned failovers, each to the most advanced replica; per switch, the
  *    write-unavailability window is the longest gap between two consecutive acknowledged writes
  *    that spans the switch, next to the failover command's own duration.
  *  - forced: `--rounds` rounds of kill -9 of the leader, `--force` promotion, restart of the old
  *    leader (it cuts its tail into a divergence file and rejoins).
- * After each part every acknowledged write is read back from the leader: "lost" counts the ones
- * missing (w=1 writes must all be there). Prints p50 and max. Bounded: every loop has a count limit.
+ *  - stop: `--rounds` rounds of SIGSTOP of the leader, `--force` promotion, SIGCONT (the old leader
+ *    learns the map from its peers, cuts its tail and rejoins).
+ * Automatic (`--etcd`, a private etcd, lease TTL `--ttl-ms`):
+ *  - kill: `--kills` rounds of SIGKILL of the leader under load: time from the kill to the first
+ *    acknowledged write (necessarily on the new leader), then restart of the old leader;
+ *  - stop: `--rounds` rounds of SIGSTOP of the leader until a replica is promoted, then SIGCONT;
+ *  - cost: PUT throughput of a cluster with coordination ÷ the same cluster without, alternating
+ *    `--cost-rounds` rounds of `--cost-ms` each, median ratio.
+ * Every part runs w=1 writers (each acknowledged one must be on the leader afterwards: "lost") and
+ * w=0 writers next to them: their lost acknowledged writes are counted and looked up in the old
+ * leaders' divergence files, next to the number of records those files hold. Bounded: every loop
+ * has a count limit and every wait a time limit.
  *
- *   npm run bench:failover -- [--switches 20] [--rounds 5]
+ *   npm run bench:failover -- [--switches 20] [--rounds 50]
+ *   npm run bench:failover -- --etcd [--kills 20] [--rounds 50] [--ttl-ms 1000]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DistkvClient } from '../src/client/client.js';
 import { failover } from '../src/cli/failover.js';
 import { TestCluster } from '../test/helpers/cluster.js';
+import { TestEtcd } from '../test/helpers/etcd.js';
+import { clusterOf, divergedOf, storeOf, waitFor } from '../test/helpers/failover-model.js';
 import { freePort } from '../test/helpers/ports.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i < 0 ? fallback : Number(process.argv[i + 1]);
 };
+const ETCD = process.argv.includes('--etcd');
 const SWITCHES = arg('switches', 20);
-const ROUNDS = arg('rounds', 5);
+const ROUNDS = arg('rounds', 50);
+const KILLS = arg('kills', 20);
+const TTL_MS = arg('ttl-ms', 1000);
+const COST_ROUNDS = arg('cost-rounds', 5);
+const COST_MS = arg('cost-ms', 3000);
 const MAX_WRITES = 200000;
 
-/** Writer keeps `concurrency` w=1 writes in flight and records each ack's time. */
+/** Writer keeps `concurrency` writes with concern `w` in flight and records each ack's time. */
 class Writer {
   readonly acked = new Map<string, string>();
   readonly ackTimes: number[] = [];
@@ -37,12 +55,12 @@ class Writer {
   private stopped = false;
   private readonly loops: Promise<void>[];
 
-  constructor(client: DistkvClient, prefix: string, concurrency: number) {
+  constructor(client: DistkvClient, prefix: string, concurrency: number, w = 1) {
     this.loops = Array.from({ length: concurrency }, async () => {
       while (!this.stopped && this.n < MAX_WRITES) {
         const i = this.n++;
         try {
-          await client.put(`${prefix}-${i}`, `v${i}`, { w: 1, timeoutMs: 5000 });
+          await client.put(`${prefix}-${i}`, `v${i}`, w === 0 ? {} : { w, timeoutMs: 5000 });
           this.acked.set(`${prefix}-${i}`, `v${i}`);
           this.ackTimes.push(performance.now());
         } catch {
@@ -61,6 +79,11 @@ class Writer {
     return gap;
   }
 
+  /** firstAckAfter is the time of the first ack after `t` (undefined: none yet). */
+  firstAckAfter(t: number): number | undefined {
+    return this.ackTimes.filter((x) => x > t).sort((a, b) => a - b)[0];
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.loops);
@@ -73,78 +96,232 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 
-/** lost counts acknowledged writes the leader does not hold (after a reload of the live map, so reads go to the leader). */
-async function lost(client: DistkvClient, acked: Map<string, string>): Promise<number> {
+/** missing lists acknowledged writes the leader does not hold (after a reload of the live map, so reads go to the leader). */
+async function missing(client: DistkvClient, acked: Map<string, string>): Promise<string[]> {
   await client.reload();
-  let n = 0;
-  for (const [k, v] of acked) if ((await client.get(k))?.toString() !== v) n++;
-  return n;
+  const out: string[] = [];
+  for (const [k, v] of acked) if ((await client.get(k))?.toString() !== v) out.push(`${k}${v}`);
+  return out;
 }
 
-async function leaderOf(node: string): Promise<string> {
-  const doc = (await (await fetch(`http://${node}/cluster`)).json()) as {
-    shards: { leader: { address: string } }[];
-  };
-  return doc.shards[0]!.leader.address;
+/** leaderOf is the leader in the map of the first node of `nodes` that answers. */
+async function leaderOf(nodes: readonly string[]): Promise<string> {
+  for (const n of nodes)
+    try {
+      return (await clusterOf(n)).shards[0]!.leader.address;
+    } catch {
+      // down: ask the next one
+    }
+  throw new Error(`no node answers: ${nodes.join(', ')}`);
 }
 
-async function main(): Promise<void> {
-  console.log(
-    `node ${process.version}, ${availableParallelism()} CPUs; 1 shard, 3 nodes (1 worker each); w=1 writes, 4 in flight`,
-  );
-  const dir = mkdtempSync(join(tmpdir(), 'distkv-failover-bench-'));
+/** Cluster3 is one shard led by one node and replicated on two more, with its client. */
+interface Cluster3 {
+  cluster: TestCluster;
+  nodes: string[];
+  urls: string[];
+  client: DistkvClient;
+}
+
+async function startCluster(dir: string, extraToml: string): Promise<Cluster3> {
+  mkdirSync(dir);
   const nodes = await Promise.all(
     ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${await freePort(h)}`),
   );
   const cluster = await TestCluster.start({
     dir,
     shards: [{ address: nodes[0]!, replicas: nodes.slice(1) }],
+    extraToml,
   });
   const urls = nodes.map((n) => `http://${n}`);
-  const client = new DistkvClient({ urls, timeoutMs: 3000 });
-  try {
-    // Planned switches.
-    const writer = new Writer(client, 'planned', 4);
-    const windows: number[] = [];
-    const durations: number[] = [];
-    for (let i = 0; i < SWITCHES; i++) {
-      await sleep(300);
-      const t0 = performance.now();
-      const r = await failover({ urls, shard: 'shard-0', force: false, token: '', timeoutMs: 20000 });
-      const t1 = performance.now();
-      durations.push(r.ms);
-      await sleep(300);
-      windows.push(writer.gapAround(t0, t1));
-    }
-    await writer.stop();
-    const plannedLost = await lost(client, writer.acked);
-    console.log(
-      `planned: ${SWITCHES} switches, ${writer.acked.size} acknowledged writes, lost ${plannedLost}; write gap across a switch p50 ${pct(windows, 50).toFixed(0)} ms, max ${Math.max(...windows).toFixed(0)} ms; failover command p50 ${pct(durations, 50)} ms, max ${Math.max(...durations)} ms`,
-    );
+  // A short client timeout: requests held by a paused leader give up sooner and re-route.
+  return { cluster, nodes, urls, client: new DistkvClient({ urls, timeoutMs: 1500, retries: 1 }) };
+}
 
-    // Forced rounds: kill -9 the leader, promote, restart the old leader.
-    let w1Lost = 0;
-    let acked = 0;
-    const forcedMs: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      const w = new Writer(client, `forced${i}`, 4);
-      await sleep(500);
-      const leader = await leaderOf(nodes[0]!);
-      await cluster.kill(leader);
-      await w.stop();
-      const others = urls.filter((u) => !u.endsWith(leader));
-      const r = await failover({ urls: others, shard: 'shard-0', force: true, token: '', timeoutMs: 20000 });
-      forcedMs.push(r.ms);
-      await cluster.startNode(leader);
-      acked += w.acked.size;
-      w1Lost += await lost(client, w.acked);
+/** Tally sums the model over fault rounds. */
+interface Tally {
+  w1Acked: number;
+  w1Lost: number;
+  w0Acked: number;
+  w0Lost: number;
+  w0LostInFiles: number;
+  fileRecords: number;
+  ms: number[];
+  promoteMs: number[];
+}
+
+/** divergence sums the divergence counters of the running nodes and concatenates their files. */
+async function divergence(c: Cluster3, skip: string): Promise<{ records: number; bytes: Buffer }> {
+  const all = await Promise.all(c.nodes.filter((n) => n !== skip).map((n) => divergedOf(n)));
+  return {
+    records: all.reduce((a, d) => a + d.records, 0),
+    bytes: Buffer.concat(all.map((d) => d.bytes)),
+  };
+}
+
+/**
+ * faultRounds runs `rounds` rounds of SIGKILL or SIGSTOP of the leader under w=1 and w=0 load; the
+ * promotion is a `--force` failover (manual) or etcd's (auto). `ms` collects, per round, the time
+ * from the fault to the first acknowledged w=1 write after it.
+ */
+async function faultRounds(
+  c: Cluster3,
+  fault: 'kill' | 'stop',
+  auto: boolean,
+  rounds: number,
+): Promise<Tally> {
+  const t: Tally = {
+    w1Acked: 0,
+    w1Lost: 0,
+    w0Acked: 0,
+    w0Lost: 0,
+    w0LostInFiles: 0,
+    fileRecords: 0,
+    ms: [],
+    promoteMs: [],
+  };
+  for (let i = 0; i < rounds; i++) {
+    const leader = await leaderOf(c.nodes);
+    const others = c.nodes.filter((n) => n !== leader);
+    const before = await divergence(c, '');
+    const w1 = new Writer(c.client, `${fault}${i}-w1`, 3, 1);
+    const w0 = new Writer(c.client, `${fault}${i}-w0`, 1, 0);
+    await sleep(300);
+    const t0 = performance.now();
+    if (fault === 'kill') await c.cluster.kill(leader);
+    else c.cluster.process(leader).child.kill('SIGSTOP');
+    try {
+      if (!auto)
+        await failover({
+          urls: others.map((o) => `http://${o}`),
+          shard: 'shard-0',
+          force: true,
+          token: '',
+          timeoutMs: 20000,
+        });
+      await waitFor('a replica to be promoted', async () => (await leaderOf(others)) !== leader, 20000);
+      t.promoteMs.push(performance.now() - t0);
+      await waitFor(
+        'a write acknowledged after the fault',
+        () => Promise.resolve(w1.firstAckAfter(t0) !== undefined),
+        20000,
+      );
+      t.ms.push(w1.firstAckAfter(t0)! - t0);
+    } finally {
+      if (fault === 'kill') await c.cluster.startNode(leader);
+      else c.cluster.process(leader).child.kill('SIGCONT');
     }
-    console.log(
-      `forced: ${ROUNDS} rounds of kill -9 + --force + restart, ${acked} acknowledged w=1 writes, lost ${w1Lost}; failover command p50 ${pct(forcedMs, 50)} ms, max ${Math.max(...forcedMs)} ms`,
-    );
+    await sleep(300);
+    await Promise.all([w1.stop(), w0.stop()]);
+    await waitFor(`${leader} to follow`, async () => (await storeOf(leader)).role === 'replica', 20000);
+    const after = await divergence(c, '');
+    t.w1Acked += w1.acked.size;
+    t.w1Lost += (await missing(c.client, w1.acked)).length;
+    const lost0 = await missing(c.client, w0.acked);
+    t.w0Acked += w0.acked.size;
+    t.w0Lost += lost0.length;
+    t.w0LostInFiles += lost0.filter((kv) => after.bytes.includes(Buffer.from(kv))).length;
+    t.fileRecords += after.records - before.records;
+  }
+  return t;
+}
+
+function report(name: string, rounds: number, t: Tally): void {
+  console.log(
+    `${name}: ${rounds} rounds; w=1: ${t.w1Acked} acknowledged, lost ${t.w1Lost}; w=0: ${t.w0Acked} acknowledged, lost ${t.w0Lost}, of which in divergence files ${t.w0LostInFiles}; divergence files gained ${t.fileRecords} records; fault → replica promoted p50 ${pct(t.promoteMs, 50).toFixed(0)} ms, max ${Math.max(...t.promoteMs).toFixed(0)} ms; fault → first acknowledged write p50 ${pct(t.ms, 50).toFixed(0)} ms, max ${Math.max(...t.ms).toFixed(0)} ms`,
+  );
+}
+
+async function planned(c: Cluster3): Promise<void> {
+  const writer = new Writer(c.client, 'planned', 4);
+  const windows: number[] = [];
+  const durations: number[] = [];
+  for (let i = 0; i < SWITCHES; i++) {
+    await sleep(300);
+    const t0 = performance.now();
+    const r = await failover({ urls: c.urls, shard: 'shard-0', force: false, token: '', timeoutMs: 20000 });
+    const t1 = performance.now();
+    durations.push(r.ms);
+    await sleep(300);
+    windows.push(writer.gapAround(t0, t1));
+  }
+  await writer.stop();
+  const lost = (await missing(c.client, writer.acked)).length;
+  console.log(
+    `planned: ${SWITCHES} switches, ${writer.acked.size} acknowledged writes, lost ${lost}; write gap across a switch p50 ${pct(windows, 50).toFixed(0)} ms, max ${Math.max(...windows).toFixed(0)} ms; failover command p50 ${pct(durations, 50)} ms, max ${Math.max(...durations)} ms`,
+  );
+}
+
+/** putRate is the acknowledged PUTs (default write concern) per second of 16 writers over COST_MS. */
+async function putRate(c: Cluster3, prefix: string): Promise<number> {
+  const w = new Writer(c.client, prefix, 16, 0);
+  const t0 = performance.now();
+  await sleep(COST_MS);
+  await w.stop();
+  return w.acked.size / ((performance.now() - t0) / 1000);
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `node ${process.version}, ${availableParallelism()} CPUs; 1 shard, 3 nodes (1 worker each); ${ETCD ? `automatic failover with etcd, lease TTL ${TTL_MS} ms` : 'manual failover'}`,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'distkv-failover-bench-'));
+  const etcd = ETCD ? await TestEtcd.start() : undefined;
+  const started: Cluster3[] = [];
+  try {
+    const coordination =
+      etcd === undefined ? '' : `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = ${TTL_MS}\n`;
+    const c = await startCluster(join(dir, 'a'), coordination);
+    started.push(c);
+    if (etcd === undefined) {
+      if (SWITCHES > 0) await planned(c);
+      if (ROUNDS > 0)
+        report('forced (kill -9, --force, restart)', ROUNDS, await faultRounds(c, 'kill', false, ROUNDS));
+      if (ROUNDS > 0)
+        report('paused (SIGSTOP, --force, SIGCONT)', ROUNDS, await faultRounds(c, 'stop', false, ROUNDS));
+      return;
+    }
+    await waitFor('a leader to hold its lease', async () => {
+      const leader = await leaderOf(c.nodes);
+      return (await clusterOf(leader)).shards[0]!.leader.writes_held !== true;
+    });
+    if (COST_ROUNDS > 0) {
+      const off = await startCluster(join(dir, 'b'), '');
+      started.push(off);
+      const ratios: number[] = [];
+      for (let i = 0; i < COST_ROUNDS; i++) {
+        // Alternate which goes first, so neither gets the warmer machine every time.
+        const first = i % 2 === 0 ? off : c;
+        const r1 = await putRate(first, `cost${i}a`);
+        const r2 = await putRate(first === off ? c : off, `cost${i}b`);
+        const [a, b] = first === off ? [r1, r2] : [r2, r1];
+        ratios.push(b / a);
+        console.log(
+          `  cost round ${i + 1}: off ${a.toFixed(0)} PUT/s, on ${b.toFixed(0)} PUT/s, ratio ${(b / a).toFixed(3)}`,
+        );
+      }
+      console.log(
+        `cost: PUT throughput with coordination ÷ without, median of ${COST_ROUNDS} alternating rounds: ${pct(ratios, 50).toFixed(3)}`,
+      );
+    }
+    if (KILLS > 0)
+      report(
+        'automatic, kill -9 of the leader (then restart)',
+        KILLS,
+        await faultRounds(c, 'kill', true, KILLS),
+      );
+    if (ROUNDS > 0)
+      report(
+        'automatic, SIGSTOP of the leader (then SIGCONT)',
+        ROUNDS,
+        await faultRounds(c, 'stop', true, ROUNDS),
+      );
   } finally {
-    await client.close();
-    await cluster.stop();
+    for (const c of started) {
+      await c.client.close();
+      await c.cluster.stop();
+    }
+    await etcd?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -62,7 +62,11 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           `${s.idx} ${s.name}`,
           `${s.slots[0]}-${s.slots[1]}`,
           String(s.epoch ?? 0),
-          s.leader.down ? `NO LEADER: ${s.leader.address} (DOWN)` : s.leader.address,
+          s.leader.down
+            ? `NO LEADER: ${s.leader.address} (DOWN)`
+            : s.leader.no_lease === true
+              ? `NO LEADER: ${s.leader.address} (no lease in etcd)`
+              : s.leader.address,
           String(s.leader.last_seq ?? '-'),
           replicas || '-',
         ]);

@@ -120,7 +120,8 @@ export interface ClusterShard {
   slots: [number, number];
   /** epoch is the term of the shard's current leader (docs/failover.md). */
   epoch?: number;
-  leader: { address: string; local: boolean; last_seq?: number };
+  /** no_lease: with `[coordination] etcd`, the leader's node does not hold the shard's leader key (it takes no writes). */
+  leader: { address: string; local: boolean; last_seq?: number; no_lease?: boolean };
   replicas: ClusterReplica[];
 }
 

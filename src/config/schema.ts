@@ -2,7 +2,7 @@
  * The configuration schema: the types of a validated config and the one defaults object.
  *
  * A config file is the seed's `sharding.toml` (`[[shards]]` with name, idx, address, replicas) plus
- * optional `[server]`, `[storage]` and `[replication]` tables and an optional per-shard `slots`.
+ * optional `[server]`, `[storage]`, `[replication]` and `[coordination]` tables and an optional per-shard `slots`.
  * `validateConfig()` turns the parsed TOML into a `Config`; every field below is then present.
  */
 
@@ -64,12 +64,26 @@ export interface ReplicationConfig {
   pull_wait_ms: number;
 }
 
+/**
+ * CoordinationConfig is the `[coordination]` table: automatic failover with etcd (docs/failover.md).
+ * An empty `etcd` list means no coordinator: leadership moves only with `distkv failover`.
+ */
+export interface CoordinationConfig {
+  /** etcd lists the etcd client URLs ("http://host:port"); [] = no coordination. */
+  etcd: string[];
+  /** lease_ttl_ms is the leader lease's TTL; etcd counts whole seconds, so a multiple of 1000. */
+  lease_ttl_ms: number;
+  /** cluster names this cluster's keys in etcd (/distkv/<cluster>/...); "" = the config's topology hash. */
+  cluster: string;
+}
+
 /** Config is a whole validated configuration. */
 export interface Config {
   shards: ShardConfig[];
   server: ServerConfig;
   storage: StorageConfig;
   replication: ReplicationConfig;
+  coordination: CoordinationConfig;
   /** source names where the config came from (a file path or "<inline>"). */
   source: string;
 }
@@ -102,7 +116,12 @@ export const DEFAULTS = {
     pull_max_bytes: 1048576,
     pull_wait_ms: 1000,
   },
-} as const satisfies Pick<Config, 'server' | 'storage' | 'replication'>;
+  coordination: {
+    etcd: [] as string[],
+    lease_ttl_ms: 2000,
+    cluster: '',
+  },
+} as const satisfies Pick<Config, 'server' | 'storage' | 'replication' | 'coordination'>;
 
 /** HARD_MAX_KEY_BYTES is the largest key any configuration may allow (LMDB's key limit is 1978). */
 export const HARD_MAX_KEY_BYTES = 1024;

@@ -11,6 +11,7 @@ import { SLOT_COUNT } from '../routing/slot.js';
 import { parseAddress } from './address.js';
 import {
   type Config,
+  type CoordinationConfig,
   DEFAULTS,
   type Durability,
   HARD_MAX_KEY_BYTES,
@@ -274,6 +275,42 @@ function validateReplication(t: Table, p: Problems): ReplicationConfig {
   };
 }
 
+const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function validateCoordination(t: Table, p: Problems): CoordinationConfig {
+  const d = DEFAULTS.coordination;
+  const at = 'coordination.';
+  p.unknownKeys(t, Object.keys(d), at);
+  const etcd: string[] = [];
+  const raw = t.etcd ?? [];
+  if (!Array.isArray(raw))
+    p.add(`${at}etcd`, `expected a list of URLs such as ["http://127.0.0.1:2379"], got ${describe(raw)}`);
+  else
+    raw.forEach((u: unknown, i) => {
+      const field = `${at}etcd[${i}]`;
+      if (typeof u !== 'string') {
+        p.add(field, `expected a URL string, got ${describe(u)}`);
+        return;
+      }
+      let url: URL | undefined;
+      try {
+        url = new URL(u);
+      } catch {
+        url = undefined;
+      }
+      if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.port === '')
+        p.add(field, `"${u}" is not an etcd client URL (expected "http://host:port")`);
+      else etcd.push(u);
+    });
+  const lease = p.int(t, 'lease_ttl_ms', at, d.lease_ttl_ms, 1000, 60000);
+  if (lease % 1000 !== 0)
+    p.add(`${at}lease_ttl_ms`, `etcd leases count whole seconds: expected a multiple of 1000, got ${lease}`);
+  const cluster = p.str(t, 'cluster', at, d.cluster);
+  if (cluster !== '' && !CLUSTER_NAME.test(cluster))
+    p.add(`${at}cluster`, `"${cluster}" must be 1-64 of A-Z a-z 0-9 . _ - (it names etcd keys)`);
+  return { etcd, lease_ttl_ms: lease, cluster };
+}
+
 /** checkRespPorts reports nodes whose RESP port (HTTP port + resp_port_offset) falls outside 1..65535. */
 function checkRespPorts(shards: readonly ShardConfig[], offset: number, p: Problems): void {
   if (offset === 0) return;
@@ -294,12 +331,13 @@ function checkRespPorts(shards: readonly ShardConfig[], offset: number, p: Probl
 export function validateConfig(raw: unknown, source: string): Config {
   const p = new Problems();
   if (!isTable(raw)) throw new ConfigError(source, [`expected a TOML document, got ${describe(raw)}`]);
-  p.unknownKeys(raw, ['shards', 'server', 'storage', 'replication'], '');
+  p.unknownKeys(raw, ['shards', 'server', 'storage', 'replication', 'coordination'], '');
   const shards = validateShards(raw.shards, p);
   const server = validateServer(p.table(raw, 'server'), p);
   const storage = validateStorage(p.table(raw, 'storage'), p);
   const replication = validateReplication(p.table(raw, 'replication'), p);
+  const coordination = validateCoordination(p.table(raw, 'coordination'), p);
   checkRespPorts(shards, server.resp_port_offset, p);
   if (p.list.length > 0) throw new ConfigError(source, p.list);
-  return { shards, server, storage, replication, source };
+  return { shards, server, storage, replication, coordination, source };
 }

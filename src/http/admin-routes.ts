@@ -71,6 +71,7 @@ export function clusterView(ctx: HttpContext): unknown {
           local: hosted.has(s.address),
           ...(leaderSeq === undefined ? {} : { last_seq: leaderSeq }),
           ...(ctx.liveMap.writesFenced(s.idx) ? { writes_held: true } : {}),
+          ...(hosted.has(s.address) && ctx.liveMap.leaseless(s.idx) ? { no_lease: true } : {}),
           ...failed(leader?.index),
         },
         replicas: s.replicas.map((address) => {

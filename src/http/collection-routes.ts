@@ -182,6 +182,16 @@ function runBatch(
     if (pending === 0) resolve(results);
     for (const { index, result } of plan.settled) settle(index, result);
     for (const { index, op, target: t } of plan.local) {
+      const shard = ctx.shardMap.shardOf(op.key);
+      if (ctx.liveMap.writesFenced(shard)) {
+        // Held like a single-key write (kv-routes.ts): not executed, safe to send again.
+        const e = new DistkvError(
+          'SWITCHING_LEADER',
+          `shard ${shard}'s leader is being switched; retry shortly`,
+        );
+        settle(index, { ok: false, error: e.toWire() });
+        continue;
+      }
       const handler: OpHandler = {
         onReply(status, _seq, value) {
           settle(

@@ -1,7 +1,8 @@
 /**
  * Failover admin endpoints (docs/failover.md), token-protected like /_repl:
  *   POST /_admin/map            body = a live map (src/routing/live-map.ts); adopted when its version
- *                               is higher. 200 {"adopted": bool, "map": current}; 400 when invalid.
+ *                               is higher (with [coordination], stored in etcd first).
+ *                               200 {"adopted": bool, "map": current}; 400 when invalid.
  *   POST /_admin/fence?shard=I&on=1|0
  *                               holds (on=1) or releases (on=0) writes to shard I at this node, which
  *                               must lead it; held writes get 503 SWITCHING_LEADER with Retry-After.
@@ -56,7 +57,7 @@ export function registerFailoverRoutes(app: Router, ctx: HttpContext): void {
             throw new DistkvError('INVALID_BODY', 'the live map is not JSON');
           }
           const work = ctx.liveMap
-            .offer(doc, `POST /_admin/map at ${ctx.listener.address}`)
+            .propose(doc, `POST /_admin/map at ${ctx.listener.address}`)
             .then((adopted) => ({ adopted, map: ctx.liveMap.current }));
           answerLater(res, work, (r, value) => {
             sendJson(r, value);

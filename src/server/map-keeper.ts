@@ -9,6 +9,11 @@
  * it (`fence`), writes to that shard are answered 503 with Retry-After (SWITCHING_LEADER), never
  * executed: a store must not take writes while its role is changing, and the old leader must not take
  * writes its successor has not copied. Adoptions run one at a time, in arrival order.
+ *
+ * With a coordinator (`[coordination] etcd`, src/coordination/etcd-coordinator.ts) a leader also
+ * needs its lease: writes are fenced whenever the coordinator says this process may not write the
+ * shard, and a map proposed through `POST /_admin/map` goes to etcd first (etcd orders map versions;
+ * peers' maps are not adopted, etcd's are).
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -18,6 +23,14 @@ import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
 import { applyLeaders, type NodePlan } from './node-plan.js';
 import type { WorkerPool } from './worker-pool.js';
+
+/** Coordination is what the keeper asks of a coordinator (src/coordination/etcd-coordinator.ts). */
+export interface Coordination {
+  /** mayWrite tells whether this process holds shard `idx`'s leadership right now (its lease). */
+  mayWrite(idx: number): boolean;
+  /** publish stores a successor map in the coordinator; resolves with the map it holds afterwards. */
+  publish(map: LiveMap): Promise<LiveMap>;
+}
 
 /** MapKeeper holds, persists and applies this process's live map. */
 export class MapKeeper {
@@ -30,6 +43,7 @@ export class MapKeeper {
   private readonly switching = new Set<number>();
   private readonly fenced = new Set<number>();
   private queue: Promise<unknown> = Promise.resolve();
+  private coordination: Coordination | undefined;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -53,9 +67,23 @@ export class MapKeeper {
     this.pool = pool;
   }
 
+  /** coordinate puts this process's leadership under `c` (before the node serves). */
+  coordinate(c: Coordination): void {
+    this.coordination = c;
+  }
+
   /** writesFenced tells whether writes to shard `idx` must wait (503 with Retry-After). */
   writesFenced(idx: number): boolean {
-    return this.fenced.has(idx) || this.switching.has(idx);
+    return (
+      this.fenced.has(idx) ||
+      this.switching.has(idx) ||
+      (this.coordination !== undefined && !this.coordination.mayWrite(idx))
+    );
+  }
+
+  /** leaseless tells whether a coordinator runs and this process does not hold shard `idx`'s leadership. */
+  leaseless(idx: number): boolean {
+    return this.coordination !== undefined && !this.coordination.mayWrite(idx);
   }
 
   /** fence holds (or releases) writes to shard `idx` for a planned failover. */
@@ -76,6 +104,18 @@ export class MapKeeper {
     const next = this.queue.then(() => this.adopt(doc, from));
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * propose is `offer` for a map an operator publishes (`POST /_admin/map`): with a coordinator, the
+   * map is stored there first (compare-and-swap), so every node adopts it from one place.
+   */
+  async propose(doc: unknown, from: string): Promise<boolean> {
+    if (this.coordination === undefined) return this.offer(doc, from);
+    const map = parseLiveMap(doc, this.config.shards);
+    if (map.version <= this.map.version) return false;
+    checkSuccessor(this.map, map);
+    return this.offer(await this.coordination.publish(map), from);
   }
 
   private async adopt(doc: unknown, from: string): Promise<boolean> {

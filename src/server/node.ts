@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { isLoopbackHost, parseAddress } from '../config/address.js';
+import { EtcdCoordinator } from '../coordination/etcd-coordinator.js';
 import { ConfigError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { NodeState, SharedContext } from '../http/context.js';
@@ -70,6 +71,8 @@ export class DistkvNode {
   private readonly forwarder: Forwarder;
   private readonly peers: PeerCheck;
   private readonly liveMap: MapKeeper;
+  /** coordinator runs automatic failover when `[coordination] etcd` is set. */
+  private readonly coordinator: EtcdCoordinator | undefined;
   private readonly scheme: 'http' | 'https';
   /** resp are the RESP listeners, one per hosted node (none when server.resp_port_offset = 0). */
   private readonly resp: RespListener[] = [];
@@ -119,9 +122,27 @@ export class DistkvNode {
     const others = [...new Set(config.shards.flatMap((s) => [s.address, ...s.replicas]))].filter(
       (a) => !hosted.has(a),
     );
-    this.peers = new PeerCheck(others, shardMap.hash, scheme, log, ca, (doc, from) =>
-      this.liveMap.offer(doc, from),
+    const coordinated = config.coordination.etcd.length > 0;
+    // With a coordinator, etcd holds the live map: peers' maps are not adopted (etcd wins).
+    this.peers = new PeerCheck(
+      others,
+      shardMap.hash,
+      scheme,
+      log,
+      ca,
+      coordinated ? undefined : (doc, from) => this.liveMap.offer(doc, from),
     );
+    if (coordinated) {
+      this.coordinator = new EtcdCoordinator(
+        config,
+        this.liveMap,
+        this.plan,
+        this.pool,
+        log,
+        config.coordination.cluster === '' ? shardMap.hash : config.coordination.cluster,
+      );
+      this.liveMap.coordinate(this.coordinator);
+    }
     const shared: SharedContext = {
       config,
       shardMap,
@@ -203,9 +224,12 @@ export class DistkvNode {
         );
       }
       node.liveMap.attach(node.plan, node.pool);
-      // A node that was down learns a newer live map from its peers before it takes a write.
-      await node.peers.checkAll();
+      // A node that was down learns a newer live map (from etcd, else from its peers) before it
+      // takes a write; with etcd it also takes the leader keys it is due.
+      if (node.coordinator !== undefined) await node.coordinator.start();
+      else await node.peers.checkAll();
     } catch (err) {
+      await node.coordinator?.stop();
       for (const r of node.resp) r.close();
       node.frontDoor.close();
       await node.pool.stop();
@@ -263,6 +287,8 @@ export class DistkvNode {
     this.state.phase = 'draining';
     this.frontDoor.close();
     for (const r of this.resp) r.stopAccepting();
+    // The lease goes first: a replica takes over at once, and writes still in flight here are held.
+    await this.coordinator?.stop();
     this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
     const deadline = performance.now() + DRAIN_LIMIT_MS;
     while ((this.state.inFlight > 0 || this.pool.inFlight > 0) && performance.now() < deadline) {

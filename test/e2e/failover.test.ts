@@ -5,96 +5,23 @@
  * member's store must converge to the new leader's content.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
-import type { LiveMap } from '../../src/routing/live-map.js';
 import { TestCluster } from '../helpers/cluster.js';
+import {
+  clusterOf,
+  divergedOf,
+  expectConverged as converged,
+  Load,
+  storeOf,
+  waitFor,
+} from '../helpers/failover-model.js';
 import { freePort } from '../helpers/ports.js';
 import { runCli } from '../helpers/server-process.js';
-
-interface ClusterDoc {
-  map_version: number;
-  map: LiveMap;
-  shards: { epoch: number; leader: { address: string } }[];
-}
-
-async function clusterOf(node: string): Promise<ClusterDoc> {
-  return (await (await fetch(`http://${node}/cluster`)).json()) as ClusterDoc;
-}
-
-/** storeOf reads the /stats entry of the one store a node hosts. */
-async function storeOf(node: string): Promise<{ role: string; lastSeq: number; keys: number }> {
-  const doc = (await (await fetch(`http://${node}/stats`)).json()) as {
-    stores: { role: string; lastSeq: number; keys: number }[];
-  };
-  return doc.stores[0]!;
-}
-
-/** dumpAt scans everything a node serves locally (a replica's address reads its own store). */
-async function dumpAt(node: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  let next: string | null = '';
-  while (next !== null) {
-    const r = await fetch(
-      `http://${node}/kv?limit=1000${next === '' ? '' : `&after=${encodeURIComponent(next)}`}`,
-    );
-    const page = (await r.json()) as { items: { key: string; value: string }[]; next: string | null };
-    assert.equal(r.status, 200, `scan of ${node}: ${JSON.stringify(page)}`);
-    for (const i of page.items) out.set(i.key, i.value);
-    next = page.next;
-  }
-  return out;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 20000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
-/**
- * Load writes distinct keys with w=1 from `concurrency` loops until stopped (bounded by `max` writes
- * and by the caller's stop); `acked` is the model: every write the cluster acknowledged.
- */
-class Load {
-  readonly acked = new Map<string, string>();
-  failed = 0;
-  private n = 0;
-  private stopped = false;
-  private readonly loops: Promise<void>[];
-
-  constructor(client: DistkvClient, prefix: string, concurrency: number, max: number, w = 1) {
-    this.loops = Array.from({ length: concurrency }, async () => {
-      while (!this.stopped && this.n < max) {
-        const i = this.n++;
-        const key = `${prefix}-${i}`;
-        const value = `v${i}-${'x'.repeat(i % 97)}`;
-        try {
-          await client.put(key, value, w === 0 ? {} : { w, timeoutMs: 5000 });
-          this.acked.set(key, value);
-        } catch {
-          this.failed++;
-        }
-      }
-    });
-  }
-
-  async until(count: number): Promise<void> {
-    await waitFor(`${count} acknowledged writes`, () => Promise.resolve(this.acked.size >= count), 30000);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await Promise.all(this.loops);
-  }
-}
 
 describe('failover', { timeout: 180000 }, () => {
   let dir = '';
@@ -122,30 +49,8 @@ describe('failover', { timeout: 180000 }, () => {
 
   const members = (): string[] => [A, B, C];
 
-  async function expectConverged(leader: string, acked: Map<string, string>): Promise<void> {
-    for (const [k, v] of acked) assert.equal((await client.get(k))?.toString(), v, `acknowledged ${k}`);
-    const want = await storeOf(leader);
-    assert.equal(want.role, 'leader');
-    for (const n of members().filter((m) => m !== leader))
-      await waitFor(
-        `${n} to reach seq ${want.lastSeq}`,
-        async () => (await storeOf(n)).lastSeq >= want.lastSeq,
-      );
-    const leaderDump = await dumpAt(leader);
-    for (const [k, v] of acked) assert.equal(leaderDump.get(k), v, `${k} on the leader`);
-    for (const n of members().filter((m) => m !== leader)) {
-      assert.equal((await storeOf(n)).role, 'replica', `${n} follows`);
-      const mine = await dumpAt(n);
-      const differ = [...new Set([...mine.keys(), ...leaderDump.keys()])].filter(
-        (k) => mine.get(k) !== leaderDump.get(k),
-      );
-      assert.deepEqual(
-        differ.slice(0, 10).map((k) => [k, mine.get(k), leaderDump.get(k)]),
-        [],
-        `${n} holds the leader's content (${differ.length} keys differ: key, replica, leader)`,
-      );
-    }
-  }
+  const expectConverged = (leader: string, acked: Map<string, string>): Promise<void> =>
+    converged(client, members(), leader, acked);
 
   it('moves the leader under write load without losing an acknowledged write (planned)', async () => {
     const load = new Load(client, 'planned', 4, 20000);
@@ -214,20 +119,6 @@ describe('failover', { timeout: 180000 }, () => {
     assert.equal((await clusterOf(C)).map_version, r.mapVersion, 'C adopted the map from a peer at start');
     await expectConverged(B, load.acked);
   });
-
-  /** divergedOf reads a node's divergence counters and the bytes of its divergence files. */
-  async function divergedOf(node: string): Promise<{ records: number; bytes: Buffer }> {
-    const st = (await (await fetch(`http://${node}/stats`)).json()) as {
-      stores: { dir: string; divergedRecords?: number }[];
-    };
-    const store = st.stores[0]!;
-    const parent = dirname(store.dir);
-    const files = readdirSync(parent).filter((f) => f.startsWith(`${basename(store.dir)}.diverged-`));
-    return {
-      records: store.divergedRecords ?? 0,
-      bytes: Buffer.concat(files.map((f) => readFileSync(join(parent, f)))),
-    };
-  }
 
   /** lostWrites lists the acknowledged writes the leader does not hold, checking each is in `saved`. */
   async function lostWrites(acked: Map<string, string>, saved: Buffer): Promise<string[]> {

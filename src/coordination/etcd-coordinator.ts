@@ -1,0 +1,381 @@
+/**
+ * EtcdCoordinator: automatic failover with etcd (docs/failover.md, "Automatic failover with etcd").
+ *
+ * Its keys in etcd (the live map, a leader key per shard, each member's published seq) are laid out
+ * in etcd-keyspace.ts.
+ *
+ * One lease per process, kept alive every TTL/4 by its own keepalives. A leader store may take writes
+ * only while this process holds its shard's leader key AND its own lease deadline (lease-deadline.ts:
+ * last successful keepalive's send time + TTL - drift margin) has not passed: the deadline comes
+ * before etcd can expire the key, so before any other node can win it (`mayWrite`, checked by the
+ * main thread on every write; the store's worker is fenced too once the loop sees the deadline).
+ *
+ * Every TTL/4 (and at once on a change of the map or of a leader key, through a watch) the loop
+ * reads the prefix and reconciles: it adopts a newer map from etcd (etcd wins over peer gossip),
+ * publishes its stores' seqs, (re)takes the leader key of each shard the map says it leads, and for
+ * each shard it replicates whose leader key is gone, campaigns if it ranks first (candidate-rank.ts).
+ * The winner's epoch is its key's create revision, a fencing token no earlier leader can hold; it
+ * publishes map version+1 naming it leader in that epoch with `firstSeq = its durable seq + 1`, then
+ * promotes itself through the map keeper like any adopted map. A former leader learns the map from
+ * etcd before it serves again (`start`) and rejoins as a replica (fork point, divergence file).
+ */
+import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { LiveMap, LiveShard } from '../routing/live-map.js';
+import type { MapKeeper } from '../server/map-keeper.js';
+import type { NodePlan } from '../server/node-plan.js';
+import type { WorkerPool } from '../server/worker-pool.js';
+import { ranksFirst } from './candidate-rank.js';
+import { CALL_TIMEOUT_MS, callOptions, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
+import { ProcessLease } from './process-lease.js';
+
+/** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
+const START_ATTEMPTS = 10;
+/** CAS_ATTEMPTS bounds how often a map change is retried when another change raced it. */
+const CAS_ATTEMPTS = 4;
+
+/** EtcdCoordinator runs this process's side of leader election; see the design block above. */
+export class EtcdCoordinator {
+  private readonly etcd: Etcd3;
+  private readonly keys: EtcdKeyspace;
+  private readonly ttlMs: number;
+  private readonly lease: ProcessLease;
+  /** held are the shards whose leader key this process holds under its current lease. */
+  private readonly held = new Set<number>();
+  /** workerFenced are the leader stores this loop fenced at their worker. */
+  private readonly workerFenced = new Set<number>();
+  /** published are the seqs last published, by key, under lease `publishedUnder`. */
+  private readonly published = new Map<string, number>();
+  private publishedUnder: string | undefined;
+  /** absentSince holds, per shard, when this process first saw its leader key missing. */
+  private readonly absentSince = new Map<number, number>();
+  /** seenHeld are the shards whose leader key this process has seen held since it started. */
+  private readonly seenHeld = new Set<number>();
+  private readonly tickMs: number;
+  private watcher: Watcher | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private lastError = '';
+
+  private readonly config: Config;
+  private readonly keeper: MapKeeper;
+  private readonly plan: NodePlan;
+  private readonly pool: WorkerPool;
+  private readonly log: Logger;
+
+  constructor(
+    config: Config,
+    keeper: MapKeeper,
+    plan: NodePlan,
+    pool: WorkerPool,
+    log: Logger,
+    clusterName: string,
+  ) {
+    this.config = config;
+    this.keeper = keeper;
+    this.plan = plan;
+    this.pool = pool;
+    this.log = log;
+    this.etcd = new Etcd3({ hosts: config.coordination.etcd, dialTimeout: CALL_TIMEOUT_MS });
+    this.lease = new ProcessLease(
+      this.etcd,
+      config.coordination.lease_ttl_ms,
+      log,
+      () => {
+        this.held.clear();
+        this.kick();
+      },
+      (m) => {
+        this.warnOnce(m);
+      },
+    );
+    this.keys = new EtcdKeyspace(this.etcd, clusterName, config.shards, (m) => {
+      this.warnOnce(m);
+    });
+    this.ttlMs = config.coordination.lease_ttl_ms;
+    this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
+  }
+
+  /** mayWrite tells whether this process may execute writes to shard `idx` as its leader now. */
+  mayWrite(idx: number): boolean {
+    return this.held.has(idx) && this.lease.valid();
+  }
+
+  /**
+   * start takes a lease, adopts etcd's map and takes the leader keys this process is due, before
+   * the node serves; then keeps doing so. It throws when etcd does not answer.
+   */
+  async start(): Promise<void> {
+    const keeper = setInterval(() => void this.lease.keepalive(), this.tickMs);
+    keeper.unref();
+    this.timers.push(keeper);
+    for (let attempt = 1; ; attempt++) {
+      await this.lease.keepalive();
+      try {
+        if (this.lease.id === undefined) throw new Error(this.lastError);
+        await this.tick();
+        break;
+      } catch (err) {
+        // A lease that expired while the process was starting (a loaded machine): take a new one.
+        if (err instanceof EtcdLeaseInvalidError) this.lease.drop();
+        if (attempt >= START_ATTEMPTS)
+          throw new Error(
+            `etcd ${this.config.coordination.etcd.join(', ')} (coordination): ${(err as Error).message}`,
+          );
+        await new Promise((r) => setTimeout(r, this.tickMs));
+      }
+    }
+    const ticker = setInterval(() => {
+      this.kick();
+    }, this.tickMs);
+    ticker.unref();
+    this.timers.push(ticker);
+    this.watcher = await this.etcd.watch().prefix(this.keys.prefix).create();
+    const onChange = (kv: IKeyValue): void => {
+      if (!kv.key.toString().startsWith(`${this.keys.prefix}seq/`)) this.kick();
+    };
+    this.watcher.on('put', onChange).on('delete', onChange);
+    this.watcher.on('error', (err) => {
+      this.log.debug({ err: err.message }, 'etcd watch error');
+    });
+  }
+
+  /** stop ends the loop and revokes the lease, so the leader keys go at once (a replica takes over). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.ticking;
+    await this.watcher?.cancel().catch(() => undefined);
+    this.held.clear();
+    await this.lease.revoke();
+    this.etcd.close();
+  }
+
+  /**
+   * publish writes `map` to etcd when it is newer than etcd's (compare-and-swap) and resolves with
+   * the map etcd holds afterwards: `map`, or the one another change stored first at that version or
+   * above (so every node adopts the same map). It throws when etcd's map is older yet changed meanwhile.
+   */
+  async publish(map: LiveMap): Promise<LiveMap> {
+    const snap = await this.keys.read();
+    const theirs = snap.map?.live;
+    if (theirs !== undefined && theirs.version >= map.version) return theirs;
+    if (await this.keys.swapMap(map, snap.map?.modRevision)) return map;
+    const now = await this.keys.read();
+    const won = now.map?.live;
+    if (won !== undefined && won.version >= map.version) return won;
+    throw new Error('the live map in etcd changed meanwhile; retry');
+  }
+
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.ticking !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.ticking = this.tick()
+      .catch((err: unknown) => {
+        if (err instanceof EtcdLeaseInvalidError) this.lease.drop();
+        this.warnOnce(`etcd coordination: ${(err as Error).message}`);
+      })
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private warnOnce(message: string): void {
+    if (message === this.lastError) return;
+    this.lastError = message;
+    this.log.warn(message);
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      if (this.lease.id === undefined) return;
+      const snap = await this.keys.read();
+      await this.syncMap(snap);
+      await this.publishSeqs();
+      for (const shard of this.keeper.current.shards) await this.step(shard, snap);
+    } finally {
+      // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
+      await this.applyFences();
+    }
+  }
+
+  /** syncMap adopts etcd's map when newer, and writes this process's when etcd's is older or missing. */
+  private async syncMap(snap: Snapshot): Promise<void> {
+    const theirs = snap.map?.live;
+    const mine = this.keeper.current;
+    if (theirs !== undefined && theirs.version > mine.version)
+      await this.keeper.offer(theirs, 'etcd').catch((err: unknown) => {
+        this.warnOnce(`refused the live map in etcd: ${(err as Error).message}`);
+      });
+    else if (theirs === undefined || theirs.version < mine.version)
+      await this.keys.swapMap(mine, snap.map?.modRevision);
+  }
+
+  private hostedStores(idx: number): NodePlan['stores'] {
+    return this.plan.stores.filter(
+      (st) => st.shard.idx === idx && this.pool.storeFailure(st.index) === undefined,
+    );
+  }
+
+  private async publishSeqs(): Promise<void> {
+    // Keys under an earlier lease are gone with it: publish everything again under the new one.
+    if (this.publishedUnder !== this.lease.id) this.published.clear();
+    this.publishedUnder = this.lease.id;
+    for (const st of this.plan.stores) {
+      if (this.pool.storeFailure(st.index) !== undefined) continue;
+      const key = this.keys.seqKey(st.shard.name, st.node);
+      const seq = this.pool.lastSeq(st.index);
+      if (this.published.get(key) === seq) continue;
+      await this.etcd.put(key).value(String(seq)).lease(this.lease.id!).options(callOptions()).exec();
+      this.published.set(key, seq);
+    }
+  }
+
+  /** step reconciles one shard: keep or take its leader key if this process leads it, else maybe campaign. */
+  private async step(shard: LiveShard, snap: Snapshot): Promise<void> {
+    const key = this.keys.leaderKey(shard.name);
+    const kv = snap.leaders.get(shard.name);
+    const holder = kv?.value.toString();
+    const mine = kv !== undefined && kv.lease === this.lease.id;
+    for (const st of this.hostedStores(shard.idx)) {
+      if (st.node === shard.leader) {
+        if (kv === undefined) {
+          if (await this.createLeaderKey(key, st.node)) this.take(shard, st.node);
+        } else if (holder === st.node && mine) this.held.add(shard.idx);
+        else if (holder === st.node) {
+          // This node's key under an earlier lease (a restart): the map still names it, take it over.
+          const r = await this.etcd
+            .if(key, 'Mod', '==', kv.mod_revision)
+            .then(this.etcd.put(key).value(st.node).lease(this.lease.id!))
+            .options(callOptions())
+            .commit();
+          if (r.succeeded) this.take(shard, st.node);
+        } else this.held.delete(shard.idx);
+        continue;
+      }
+      if (holder === st.node && mine) {
+        // Led by another node in the map now (a planned failover): let its leader key go.
+        await this.etcd
+          .if(key, 'Mod', '==', kv.mod_revision)
+          .then(this.etcd.delete().key(key))
+          .options(callOptions())
+          .commit();
+        continue;
+      }
+      if (kv !== undefined) {
+        this.absentSince.delete(shard.idx);
+        this.seenHeld.add(shard.idx);
+      }
+      if (kv !== undefined || st.role !== 'replica') continue;
+      // Live members publish their seqs every tick, so the ranking sees them all; but after this
+      // process's own lease was renewed lately (a mass expiry: etcd was unreachable), campaign only
+      // once the key has been gone for a tick, when every live member has republished. A key never
+      // seen since this process started gives its leader a whole TTL more to start and take it.
+      const since = this.absentSince.get(shard.idx) ?? performance.now();
+      this.absentSince.set(shard.idx, since);
+      const wait = !this.seenHeld.has(shard.idx)
+        ? this.ttlMs + this.tickMs
+        : performance.now() - this.lease.grantedAt < this.ttlMs
+          ? this.tickMs
+          : 0;
+      if (performance.now() - since < wait) continue;
+      const seq = this.pool.lastSeq(st.index);
+      const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
+      if (!ranksFirst(st.node, seq, others)) continue;
+      await this.campaign(shard, st.node, st.index);
+    }
+  }
+
+  private take(shard: LiveShard, node: string): void {
+    if (!this.held.has(shard.idx))
+      this.log.info(
+        { shard: shard.name, node, epoch: shard.epoch },
+        `${node} holds the leader key of ${shard.name}`,
+      );
+    this.held.add(shard.idx);
+  }
+
+  private async createLeaderKey(key: string, node: string): Promise<string | undefined> {
+    const r = await this.etcd
+      .if(key, 'Create', '==', 0)
+      .then(this.etcd.put(key).value(node).lease(this.lease.id!))
+      .options(callOptions())
+      .commit();
+    return r.succeeded ? r.header.revision : undefined;
+  }
+
+  /** campaign takes the leader key of a shard whose leader is gone, then publishes and adopts the map that promotes `node`. */
+  private async campaign(shard: LiveShard, node: string, store: number): Promise<void> {
+    const won = await this.createLeaderKey(this.keys.leaderKey(shard.name), node);
+    if (won === undefined) return;
+    const revision = Number(won);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const snap = await this.keys.read();
+      const base = snap.map?.live;
+      const cur = base?.shards.find((s) => s.idx === shard.idx);
+      if (
+        base === undefined ||
+        cur === undefined ||
+        cur.leader !== shard.leader ||
+        cur.epoch !== shard.epoch
+      ) {
+        this.log.warn(
+          { shard: shard.name },
+          `the map of ${shard.name} changed during the campaign; ${node} stands down`,
+        );
+        return;
+      }
+      const epoch = Math.max(revision, cur.epoch + 1);
+      // The fork point: this store's durable seq; its old leader is gone (its lease expired after it fenced itself).
+      const seq = this.pool.lastSeq(store);
+      const next: LiveMap = {
+        version: base.version + 1,
+        shards: base.shards.map((s) =>
+          s.idx !== shard.idx
+            ? s
+            : {
+                ...s,
+                leader: node,
+                replicas: [s.leader, ...s.replicas].filter((m) => m !== node),
+                epoch,
+                history: [...s.history, { epoch, firstSeq: seq + 1 }],
+              },
+        ),
+      };
+      if (!(await this.keys.swapMap(next, snap.map?.modRevision))) continue;
+      this.log.warn(
+        { shard: shard.name, from: shard.leader, to: node, epoch, seq, map_version: next.version },
+        `automatic failover: ${node} leads ${shard.name} in epoch ${epoch} from seq ${seq + 1} (the leader ${shard.leader} lost its lease)`,
+      );
+      await this.keeper.offer(next, 'etcd (automatic failover)');
+      this.take({ ...shard, epoch }, node);
+      return;
+    }
+  }
+
+  /** applyFences fences, at their worker, the leader stores this process may not write for now (RESP and queued writes included). */
+  private async applyFences(): Promise<void> {
+    for (const st of this.plan.stores) {
+      if (st.role !== 'leader') {
+        this.workerFenced.delete(st.index);
+        continue;
+      }
+      if (this.pool.storeFailure(st.index) !== undefined) continue;
+      const want = !this.mayWrite(st.shard.idx);
+      if (want === this.workerFenced.has(st.index)) continue;
+      await this.pool.call(st.worker, { type: 'fence', store: st.index, on: want });
+      if (want) this.workerFenced.add(st.index);
+      else this.workerFenced.delete(st.index);
+    }
+  }
+}

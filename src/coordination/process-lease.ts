@@ -1,0 +1,97 @@
+/**
+ * ProcessLease: the one etcd lease a distkv process keeps its leader keys and published seqs under
+ * (docs/failover.md, "Automatic failover with etcd"), renewed by its own keepalives (not etcd3's:
+ * its `lost` event fires only after 2x TTL), with the deadline the process must stop acting by
+ * (lease-deadline.ts). Renewals do not wait for each other (each is bounded by CALL_TIMEOUT_MS): one
+ * slow answer must not hold back the next keepalive and let the deadline pass on a loaded machine.
+ */
+import { type Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3';
+import type { Logger } from 'pino';
+import { callOptions } from './etcd-keyspace.js';
+import { LeaseDeadline } from './lease-deadline.js';
+
+/** ProcessLease holds this process's lease; see the design block above. */
+export class ProcessLease {
+  /** id is the current lease's ID (undefined: none, a keepalive grants one). */
+  id: string | undefined;
+  /** grantedAt is when the current lease was granted (performance.now()). */
+  grantedAt = 0;
+  private lease: Lease | undefined;
+  private granting = false;
+  private readonly deadline = new LeaseDeadline();
+  private readonly etcd: Etcd3;
+  private readonly ttlMs: number;
+  private readonly log: Logger;
+  private readonly onLost: () => void;
+  private readonly warn: (message: string) => void;
+
+  constructor(etcd: Etcd3, ttlMs: number, log: Logger, onLost: () => void, warn: (message: string) => void) {
+    this.etcd = etcd;
+    this.ttlMs = ttlMs;
+    this.log = log;
+    this.onLost = onLost;
+    this.warn = warn;
+  }
+
+  /** valid tells whether this process is before its deadline (it may act as a lease holder). */
+  valid(): boolean {
+    return this.deadline.valid();
+  }
+
+  /** keepalive grants a lease when there is none, else renews it and moves the deadline. */
+  async keepalive(): Promise<void> {
+    const lease = this.lease;
+    if (lease === undefined) {
+      await this.grant();
+      return;
+    }
+    const sentAt = performance.now();
+    try {
+      const r = await lease.keepaliveOnce(callOptions());
+      if (this.lease === lease) this.deadline.renewed(sentAt, Number(r.TTL) * 1000);
+    } catch (err) {
+      if (this.lease !== lease) return;
+      if (err instanceof EtcdLeaseInvalidError) this.drop();
+      else this.warn(`etcd keepalive: ${(err as Error).message}`);
+    }
+  }
+
+  private async grant(): Promise<void> {
+    if (this.granting) return;
+    this.granting = true;
+    const sentAt = performance.now();
+    this.deadline.lost();
+    const lease = this.etcd.lease(Math.ceil(this.ttlMs / 1000), { autoKeepAlive: false });
+    lease.on('lost', () => undefined);
+    try {
+      this.id = await lease.grant();
+      this.lease = lease;
+      this.grantedAt = performance.now();
+      this.deadline.renewed(sentAt, this.ttlMs);
+    } catch (err) {
+      lease.release();
+      this.warn(`etcd lease grant: ${(err as Error).message}`);
+    } finally {
+      this.granting = false;
+    }
+  }
+
+  /** drop forgets a lease etcd no longer has (every key under it is gone) and tells the owner. */
+  drop(): void {
+    if (this.lease === undefined) return;
+    this.log.warn(`lease ${String(this.id)} expired in etcd: this process holds no leader key now`);
+    this.deadline.lost();
+    this.lease.release();
+    this.lease = undefined;
+    this.id = undefined;
+    this.onLost();
+  }
+
+  /** revoke gives the lease back to etcd, so its keys go at once. */
+  async revoke(): Promise<void> {
+    this.deadline.lost();
+    await this.lease?.revoke(callOptions()).catch(() => undefined);
+    this.lease = undefined;
+    this.id = undefined;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The failover e2e tests' model and probes (test/e2e/failover*.test.ts): a bounded write load whose
+ * acknowledged writes are the model, per-node views (`/cluster`, the store's `/stats`, a full local
+ * scan, divergence files) and the convergence check: every acknowledged write is readable, and every
+ * member holds exactly the leader's content.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { DistkvClient } from '../../src/client/client.js';
+import type { LiveMap } from '../../src/routing/live-map.js';
+
+/** ClusterDoc is the part of GET /cluster the tests read. */
+export interface ClusterDoc {
+  map_version: number;
+  map: LiveMap;
+  shards: { epoch: number; leader: { address: string; writes_held?: boolean } }[];
+}
+
+/** clusterOf reads a node's /cluster. */
+export async function clusterOf(node: string): Promise<ClusterDoc> {
+  return (await (await fetch(`http://${node}/cluster`)).json()) as ClusterDoc;
+}
+
+/** storeOf reads the /stats entry of the one store a node hosts. */
+export async function storeOf(node: string): Promise<{ role: string; lastSeq: number; keys: number }> {
+  const doc = (await (await fetch(`http://${node}/stats`)).json()) as {
+    stores: { role: string; lastSeq: number; keys: number }[];
+  };
+  return doc.stores[0]!;
+}
+
+/** dumpAt scans everything a node serves locally (a replica's address reads its own store). */
+export async function dumpAt(node: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let next: string | null = '';
+  while (next !== null) {
+    const r = await fetch(
+      `http://${node}/kv?limit=1000${next === '' ? '' : `&after=${encodeURIComponent(next)}`}`,
+    );
+    const page = (await r.json()) as { items: { key: string; value: string }[]; next: string | null };
+    assert.equal(r.status, 200, `scan of ${node}: ${JSON.stringify(page)}`);
+    for (const i of page.items) out.set(i.key, i.value);
+    next = page.next;
+  }
+  return out;
+}
+
+/** waitFor polls `check` until it holds, failing after `ms`. */
+export async function waitFor(what: string, check: () => Promise<boolean>, ms = 20000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/**
+ * Load writes distinct keys with write concern `w` from `concurrency` loops until stopped (bounded
+ * by `max` writes and by the caller's stop); `acked` is the model: every write acknowledged.
+ */
+export class Load {
+  readonly acked = new Map<string, string>();
+  failed = 0;
+  private n = 0;
+  private stopped = false;
+  private readonly loops: Promise<void>[];
+
+  constructor(client: DistkvClient, prefix: string, concurrency: number, max: number, w = 1) {
+    this.loops = Array.from({ length: concurrency }, async () => {
+      while (!this.stopped && this.n < max) {
+        const i = this.n++;
+        const key = `${prefix}-${i}`;
+        const value = `v${i}-${'x'.repeat(i % 97)}`;
+        try {
+          await client.put(key, value, w === 0 ? {} : { w, timeoutMs: 5000 });
+          this.acked.set(key, value);
+        } catch {
+          this.failed++;
+        }
+      }
+    });
+  }
+
+  async until(count: number, ms = 30000): Promise<void> {
+    await waitFor(`${count} acknowledged writes`, () => Promise.resolve(this.acked.size >= count), ms);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+  }
+}
+
+/** divergedOf reads a node's divergence counters and the bytes of its divergence files. */
+export async function divergedOf(node: string): Promise<{ records: number; bytes: Buffer }> {
+  const st = (await (await fetch(`http://${node}/stats`)).json()) as {
+    stores: { dir: string; divergedRecords?: number }[];
+  };
+  const store = st.stores[0]!;
+  const parent = dirname(store.dir);
+  const files = readdirSync(parent).filter((f) => f.startsWith(`${basename(store.dir)}.diverged-`));
+  return {
+    records: store.divergedRecords ?? 0,
+    bytes: Buffer.concat(files.map((f) => readFileSync(join(parent, f)))),
+  };
+}
+
+/**
+ * expectConverged checks that every acknowledged write reads back through `client`, that `leader`
+ * leads and holds them, and that every other member follows it with exactly its content.
+ */
+export async function expectConverged(
+  client: DistkvClient,
+  members: readonly string[],
+  leader: string,
+  acked: Map<string, string>,
+): Promise<void> {
+  for (const [k, v] of acked) assert.equal((await client.get(k))?.toString(), v, `acknowledged ${k}`);
+  const want = await storeOf(leader);
+  assert.equal(want.role, 'leader');
+  for (const n of members.filter((m) => m !== leader))
+    await waitFor(
+      `${n} to reach seq ${want.lastSeq}`,
+      async () => (await storeOf(n)).lastSeq >= want.lastSeq,
+    );
+  const leaderDump = await dumpAt(leader);
+  for (const [k, v] of acked) assert.equal(leaderDump.get(k), v, `${k} on the leader`);
+  for (const n of members.filter((m) => m !== leader)) {
+    assert.equal((await storeOf(n)).role, 'replica', `${n} follows`);
+    const mine = await dumpAt(n);
+    const differ = [...new Set([...mine.keys(), ...leaderDump.keys()])].filter(
+      (k) => mine.get(k) !== leaderDump.get(k),
+    );
+    assert.deepEqual(
+      differ.slice(0, 10).map((k) => [k, mine.get(k), leaderDump.get(k)]),
+      [],
+      `${n} holds the leader's content (${differ.length} keys differ: key, replica, leader)`,
+    );
+  }
+}

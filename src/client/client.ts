@@ -20,6 +20,7 @@ import { ShardMap, type ShardInfo } from '../routing/shard-map.js';
 import { parseEndpoint } from './endpoint.js';
 import { batchResult, chunks, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, exchange, newPool, type Reply, sleep } from './exchange.js';
+import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
 import type {
   BatchOp,
   BatchResult,
@@ -188,6 +189,17 @@ export class DistkvClient {
       }),
     );
     return results;
+  }
+
+  /** watch yields the changes of the keys under `prefix` (src/client/watch.ts, docs/watch.md). */
+  watch(prefix: string, options: WatchOptions = {}): AsyncGenerator<WatchChange, void, undefined> {
+    const source: WatchSource = {
+      topology: (signal) => this.topology(signal === undefined ? {} : { signal }),
+      reload: () => this.reload(),
+      scheme: this.scheme,
+      ca: this.o.ca,
+    };
+    return watchPrefix(source, prefix, options);
   }
 
   /** cluster returns the /cluster document of a node ("host:port"; the first url by default). */

@@ -19,5 +19,6 @@ export type {
   ScanPage,
   ScanPageOptions,
 } from './types.js';
+export type { WatchChange, WatchOptions } from './watch.js';
 export type { ShardInfo, ShardMap } from '../routing/shard-map.js';
 export { DistkvError, type ErrorCode } from '../errors.js';

@@ -81,7 +81,12 @@ function random(seed: number): () => number {
   };
 }
 
-async function writeRandom(client: DistkvClient, rnd: () => number, n: number, valueBytes: number): Promise<void> {
+async function writeRandom(
+  client: DistkvClient,
+  rnd: () => number,
+  n: number,
+  valueBytes: number,
+): Promise<void> {
   for (let i = 0; i < n; i += 8) {
     const batch: Promise<unknown>[] = [];
     for (let j = i; j < Math.min(n, i + 8); j++) {

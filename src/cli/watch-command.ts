@@ -33,7 +33,7 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const lines = out.json || process.stdout.isTTY !== true;
+      const lines = out.json || !process.stdout.isTTY;
       let cursor = from ?? '';
       try {
         const events = client.watch(prefix, {

@@ -81,7 +81,6 @@ export async function* watchPrefix(
     stop.abort(outer?.reason);
   };
   outer?.addEventListener('abort', onAbort, { once: true });
-  stop.signal.addEventListener('abort', () => notify(), { once: true });
   const from = parseFrom(options.from ?? '');
   const positions = new Map<number, Version>();
   const queue: WatchChange[] = [];
@@ -98,7 +97,9 @@ export async function* watchPrefix(
     wake = undefined;
     w?.();
   };
+  stop.signal.addEventListener('abort', notify, { once: true });
   const cursor = (): string => formatCursor(positions);
+  const stopped = (): boolean => stop.signal.aborted;
   const fromFor = (shards: readonly number[]): string =>
     shards
       .map((s) => {
@@ -188,7 +189,7 @@ export async function* watchPrefix(
         backoff = RETRY_MIN_MS;
         await readEvents(res.body, push);
       } catch (err) {
-        if (stop.signal.aborted) return;
+        if (stopped()) return;
         if (err instanceof DistkvError && (err as DistkvError & { retry?: boolean }).retry !== true)
           throw err;
       }
@@ -223,7 +224,8 @@ export async function* watchPrefix(
         yield next;
         continue;
       }
-      if (failure !== undefined) throw failure;
+      if (failure !== undefined)
+        throw failure instanceof Error ? failure : new Error('watch failed', { cause: failure });
       if (stop.signal.aborted) return;
       await new Promise<void>((resolve) => (wake = resolve));
     }

@@ -204,7 +204,7 @@ export class Watcher {
         await sleep(RETRY_MS);
         continue;
       }
-      if (this.closed) return;
+      if (this.isClosed) return;
       if (r.gone) {
         needSnapshot = true;
         continue;

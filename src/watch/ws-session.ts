@@ -58,7 +58,7 @@ export class WsSession implements WatchOutput {
     if (head.length > 0) this.onData(head);
   }
 
-  emit(_type: string, json: string, _cursor?: string): void {
+  emit(_type: string, json: string): void {
     if (this.closed) return;
     const frame = encodeFrame(OP_TEXT, Buffer.from(json));
     this.pending.push(frame);
@@ -81,8 +81,8 @@ export class WsSession implements WatchOutput {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  end(type: string, json: string, cursor: string): void {
-    this.emit(type, json, cursor);
+  end(type: string, json: string): void {
+    this.emit(type, json);
     this.blocked = false;
     this.flush();
     this.shutdown(CLOSE_RESUME, 'resume');
@@ -96,6 +96,10 @@ export class WsSession implements WatchOutput {
     setTimeout(() => this.socket.destroy(), CUT_GRACE_MS).unref();
   }
 
+  private isOver(): boolean {
+    return this.closed;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     try {
@@ -103,7 +107,7 @@ export class WsSession implements WatchOutput {
         if (m.kind === 'ping') this.socket.write(encodeFrame(OP_PONG, m.data));
         // A close is answered with the code it carried (RFC 6455 section 5.5.1), 1000 when none.
         else if (m.kind === 'close') this.shutdown(m.code === NO_CODE ? CLOSE_NORMAL : m.code, '');
-        if (this.closed) return;
+        if (this.isOver()) return;
       }
     } catch (err) {
       if (err instanceof WsProtocolError) this.shutdown(err.code, err.message);

@@ -75,6 +75,7 @@ describe('slow watcher', () => {
       const socket: Socket = connect(port, '127.0.0.1');
       let received = Buffer.alloc(0);
       let closed = false;
+      const isClosed = (): boolean => closed;
       socket.on('data', (d: Buffer) => {
         received = Buffer.concat([received, d]);
       });
@@ -94,8 +95,8 @@ describe('slow watcher', () => {
 
       socket.resume();
       const end = Date.now() + 20000;
-      while (!closed && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-      assert.ok(closed, 'the stalled watcher was disconnected');
+      while (!isClosed() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(isClosed(), 'the stalled watcher was disconnected');
       const events = dataLines(dechunk(received));
       const last = events[events.length - 1]!;
       assert.equal(last.type, 'resume');
@@ -114,7 +115,7 @@ describe('slow watcher', () => {
       let text = '';
       const decoder = new TextDecoder();
       while (!/event: put\ndata: [^\n]*\n\n/.test(text))
-        text += decoder.decode((await reader.read()).value, { stream: true });
+        text += decoder.decode((await reader.read()).value as Uint8Array | undefined, { stream: true });
       await reader.cancel();
       const next = dataLines(text).find((e) => e.type === 'put')!;
       assert.equal(Number(String(next.version).split('.')[1]), (cursorSeq as { seq: number }).seq + 1);

@@ -186,7 +186,9 @@ describe('watch on the wire', () => {
     );
     const events = sseEvents(c.text).filter((e) => e.event === 'put' || e.event === 'delete');
     assert.deepEqual(
-      events.filter((e) => e.data.key === 'sse/a').map((e) => `${e.event}:${String(e.data.value ?? '')}`),
+      events
+        .filter((e) => e.data.key === 'sse/a')
+        .map((e) => `${e.event}:${(e.data.value as string | undefined) ?? ''}`),
       ['put:1', 'delete:', 'put:3'],
     );
     assert.ok(!events.some((e) => e.data.key === 'other/x'), 'keys outside the prefix are not sent');

@@ -9,44 +9,61 @@ import { sseFrame } from './watch-event.js';
 import type { WatchOutput } from './watcher.js';
 
 /** CUT_GRACE_MS is how long a stream that was told to resume may take to drain before it is closed. */
-export const CUT_GRACE_MS = 5000;
+export const CUT_GRACE_MS = 30000;
 
 /** SseOutput writes events to one streaming response. */
 export class SseOutput implements WatchOutput {
   private readonly res: HttpResponse;
-  private pending: string[] = [];
+  readonly format = 'sse';
+  private pending: (string | Buffer)[] = [];
   private pendingBytes = 0;
   private blocked = false;
   private scheduled = false;
   private ended = false;
+  // a last event was sent: the response ends once it is written
+  private ending = false;
   private waiters: (() => void)[] = [];
 
   constructor(res: HttpResponse) {
     this.res = res;
     res.onWritable(() => {
       this.blocked = false;
-      this.flush();
+      if (this.ending) this.finishIfDrained();
+      else this.flush();
       return true;
     });
   }
 
   emit(type: string, json: string, cursor: string): void {
-    if (this.ended) return;
+    if (this.ended || this.ending) return;
     const frame = sseFrame(json, type, cursor);
     this.pending.push(frame);
     this.pendingBytes += frame.length;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.flush();
-      });
-    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  emitBlock(block: Buffer, cursor: string): void {
+    if (this.ended || this.ending) return;
+    // An id-only block sets the stream's last event id without dispatching an event (the SSE spec).
+    const id = `id: ${cursor}\n\n`;
+    this.pending.push(block, id);
+    this.pendingBytes += block.length + id.length;
+    // At once: the connection gathers this turn's writes itself (one writev), no timer per watcher.
+    this.flush();
   }
 
   /** comment sends an SSE comment line (a keep-alive nobody's parser sees as an event). */
   comment(text: string): void {
-    if (this.ended || this.blocked || this.res.aborted) return;
+    if (this.ended || this.ending || this.blocked || this.res.aborted) return;
     this.blocked = !this.res.write(Buffer.from(`: ${text}\n\n`));
   }
 
@@ -59,19 +76,28 @@ export class SseOutput implements WatchOutput {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /**
+   * end sends a last event and ends the response once everything before it is written, keeping
+   * the connection; one still not drained after CUT_GRACE_MS is closed (its client resumes from
+   * the last id it read).
+   */
   end(type: string, json: string, cursor: string): void {
-    if (this.ended) return;
+    if (this.ended || this.ending) return;
     this.emit(type, json, cursor);
+    this.ending = true;
+    this.finishIfDrained();
+    if (!this.ended)
+      setTimeout(() => {
+        if (!this.ended && !this.res.aborted) this.res.close();
+      }, CUT_GRACE_MS).unref();
+  }
+
+  private finishIfDrained(): void {
+    this.flush();
+    if (this.blocked || this.pendingBytes > 0 || this.ended) return;
     this.ended = true;
-    const data = this.pending.join('');
-    this.pending = [];
-    this.pendingBytes = 0;
     this.wake();
-    if (this.res.aborted) return;
-    this.res.end(Buffer.from(data), true);
-    setTimeout(() => {
-      if (!this.res.aborted) this.res.close();
-    }, CUT_GRACE_MS).unref();
+    if (!this.res.aborted) this.res.end();
   }
 
   private flush(): void {
@@ -82,10 +108,23 @@ export class SseOutput implements WatchOutput {
       this.wake();
       return;
     }
-    const data = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    // Shared blocks are written as they are (no copy); strings next to each other go out as one piece.
+    const pieces = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    this.blocked = !this.res.write(Buffer.from(data));
+    let text = '';
+    let ok = true;
+    for (const p of pieces) {
+      if (typeof p === 'string') {
+        text += p;
+        continue;
+      }
+      if (text !== '') ok = this.res.write(Buffer.from(text));
+      text = '';
+      ok = this.res.write(p);
+    }
+    if (text !== '') ok = this.res.write(Buffer.from(text));
+    this.blocked = !ok;
     if (!this.blocked) this.wake();
   }
 

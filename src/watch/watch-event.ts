@@ -14,7 +14,9 @@
  *
  * A value is sent as UTF-8 text when it is valid UTF-8, else as `value_base64`.
  */
+import { encodeFrame, OP_TEXT } from '../http/websocket-format.js';
 import { formatVersion, type Version } from '../routing/version.js';
+import type { LogRecord } from './store-log.js';
 
 /** WatchEvent is one event as sent (its `type` and fields). */
 export type WatchEvent = { type: string } & Record<string, unknown>;
@@ -42,6 +44,57 @@ export function changeEvent(
   if (value !== undefined) Object.assign(ev, valueFields(value));
   ev.version = formatVersion(version);
   return ev;
+}
+
+/** WireFormat is how a stream frames its events: Server-Sent Events or WebSocket text messages. */
+export type WireFormat = 'sse' | 'ws';
+
+/** Cached is a log record with its event JSON, once encoded (a feed's records are shared by its watchers). */
+type Cached = LogRecord & { jsonWithValue?: string; jsonNoValue?: string };
+
+/** Batch is a feed batch; `encoded` caches its shared encodings (see sharedBlock). */
+export type Batch = readonly LogRecord[] & { encoded?: Map<string, Buffer> };
+
+/** recordJson returns the JSON of a record's change event, encoded once per form (with or without value). */
+export function recordJson(r: LogRecord, shard: number, values: boolean, epoch: number): string {
+  const c = r as Cached;
+  let json = values ? c.jsonWithValue : c.jsonNoValue;
+  if (json === undefined) {
+    const ev = changeEvent(r.kind, shard, r.key, values ? r.value : undefined, { epoch, seq: r.seq });
+    json = JSON.stringify(ev);
+    if (values) c.jsonWithValue = json;
+    else c.jsonNoValue = json;
+  }
+  return json;
+}
+
+/**
+ * sharedBlock encodes a whole feed batch's events under `prefix` once for every live watcher with
+ * the same prefix, value choice and format (SSE frames without `id`, or WebSocket messages); the
+ * watcher then writes the block and, for SSE, one `id:` line with its cursor after it.
+ */
+export function sharedBlock(
+  batch: Batch,
+  shard: number,
+  prefix: string,
+  values: boolean,
+  format: WireFormat,
+  epochOf: (seq: number) => number,
+): Buffer {
+  const cacheKey = `${format}${values ? '1' : '0'}${prefix}`;
+  const cached = batch.encoded?.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const parts: Buffer[] = [];
+  let text = '';
+  for (const r of batch) {
+    if (!r.key.startsWith(prefix)) continue;
+    const json = recordJson(r, shard, values, epochOf(r.seq));
+    if (format === 'sse') text += `event: ${r.kind}\ndata: ${json}\n\n`;
+    else parts.push(encodeFrame(OP_TEXT, Buffer.from(json)));
+  }
+  const block = format === 'sse' ? Buffer.from(text) : Buffer.concat(parts);
+  (batch.encoded ??= new Map()).set(cacheKey, block);
+  return block;
 }
 
 /** sseFrame encodes an event as a Server-Sent Events frame (`id` = the cursor after it). */

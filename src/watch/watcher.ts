@@ -11,7 +11,14 @@
  */
 import { formatVersion, type Version } from '../routing/version.js';
 import type { Start } from './watch-cursor.js';
-import { changeEvent, valueFields, type WatchEvent } from './watch-event.js';
+import {
+  type Batch,
+  recordJson,
+  sharedBlock,
+  valueFields,
+  type WatchEvent,
+  type WireFormat,
+} from './watch-event.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
 import { decodeLog, type LogRecord } from './store-log.js';
 
@@ -46,6 +53,9 @@ export interface WatchDeps {
 
 /** WatchOutput is where a watcher's events go (an SSE response or a WebSocket). */
 export interface WatchOutput {
+  readonly format: WireFormat;
+  /** emitBlock sends a block of encoded events shared with other watchers, then the cursor after them. */
+  emitBlock(block: Buffer, cursor: string): void;
   /** emit sends one event: its type, its JSON, and the cursor after it. */
   emit(type: string, json: string, cursor: string): void;
   /** backlog is the bytes emitted and not yet handed to the network. */
@@ -67,9 +77,6 @@ export interface WatchOptions {
 export const READ_BYTES = 256 * 1024;
 export const SNAPSHOT_PAGE = 1000;
 const RETRY_MS = 200;
-
-/** Cached is a log record with its event JSON, once encoded. */
-type Cached = LogRecord & { jsonWithValue?: string; jsonNoValue?: string };
 
 class ShardWatch implements FeedSubscriber {
   pos = 0;
@@ -173,7 +180,19 @@ export class Watcher {
       this.leaveLive(s);
       return;
     }
-    this.deliver(s, batch);
+    if (first.seq === s.pos + 1) {
+      // The usual case: the whole batch is new to us, so its encoding is shared with the others.
+      const shard = s.src.shard;
+      const block = sharedBlock(batch as Batch, shard, this.o.prefix, this.o.values, this.out.format, (seq) =>
+        this.deps.epochOf(shard, seq),
+      );
+      s.pos = batch[batch.length - 1]!.seq;
+      if (block.length > 0) {
+        const cursor = this.cursor();
+        this.lastCursor = cursor;
+        this.out.emitBlock(block, cursor);
+      }
+    } else this.deliver(s, batch);
     if (this.out.backlog() > this.o.maxBuffer) this.cut('slow');
   }
 
@@ -279,18 +298,7 @@ export class Watcher {
       if (r.seq <= s.pos) continue;
       s.pos = r.seq;
       if (!r.key.startsWith(this.o.prefix)) continue;
-      // A feed's records are shared by every watcher of the store: each is encoded once per form.
-      const c = r as Cached;
-      let json = this.o.values ? c.jsonWithValue : c.jsonNoValue;
-      if (json === undefined) {
-        const version = { epoch: this.deps.epochOf(shard, r.seq), seq: r.seq };
-        json = JSON.stringify(
-          changeEvent(r.kind, shard, r.key, this.o.values ? r.value : undefined, version),
-        );
-        if (this.o.values) c.jsonWithValue = json;
-        else c.jsonNoValue = json;
-      }
-      this.send(r.kind, json);
+      this.send(r.kind, recordJson(r, shard, this.o.values, this.deps.epochOf(shard, r.seq)));
     }
   }
 

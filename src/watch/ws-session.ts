@@ -18,6 +18,8 @@ import {
 import { CUT_GRACE_MS } from './sse-output.js';
 import type { WatchOutput } from './watcher.js';
 
+// A block this large is written at once; smaller ones (single events) are gathered for the turn.
+const SMALL_BLOCK = 4096;
 /** MAX_CLIENT_MESSAGE bounds what a watch client may send in one message. */
 export const MAX_CLIENT_MESSAGE = 64 * 1024;
 /** CLOSE_RESUME is the close code of a stream told to resume (a slow watcher, a draining node). */
@@ -29,6 +31,7 @@ const NO_CODE = 1005;
 export class WsSession implements WatchOutput {
   private readonly socket: Socket;
   private readonly parser = new WsParser(MAX_CLIENT_MESSAGE);
+  readonly format = 'ws';
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private blocked = false;
@@ -60,10 +63,15 @@ export class WsSession implements WatchOutput {
 
   emit(_type: string, json: string): void {
     if (this.closed) return;
-    const frame = encodeFrame(OP_TEXT, Buffer.from(json));
-    this.pending.push(frame);
-    this.pendingBytes += frame.length;
-    if (!this.scheduled) {
+    this.emitBlock(encodeFrame(OP_TEXT, Buffer.from(json)));
+  }
+
+  emitBlock(block: Buffer): void {
+    if (this.closed) return;
+    this.pending.push(block);
+    this.pendingBytes += block.length;
+    if (block.length > SMALL_BLOCK) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;

@@ -9,7 +9,8 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { acceptKey } from '../../src/http/websocket-format.js';
-import { parseVersion } from '../../src/routing/version.js';
+import { formatVersion, parseVersion, type Version } from '../../src/routing/version.js';
+import { parseFrom } from '../../src/watch/watch-cursor.js';
 import { freePorts } from '../helpers/ports.js';
 import { ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -40,7 +41,8 @@ class Conn {
 }
 
 interface SseEvent {
-  id: string;
+  /** idAfter is the stream's last event id once this event and any id-only blocks after it are read. */
+  idAfter: string;
   event: string;
   data: Record<string, unknown>;
 }
@@ -59,14 +61,20 @@ function sseEvents(raw: string): SseEvent[] {
     at = nl + 2 + size + 2;
   }
   const out: SseEvent[] = [];
-  for (const block of text.split('\n\n')) {
+  const blocks = text.split('\n\n');
+  blocks.pop(); // the unfinished tail
+  for (const block of blocks) {
     const lines = block.split('\n');
     const field = (name: string): string | undefined =>
       lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+    const id = field('id');
     const data = field('data');
+    // An id-only block moves the last event id without an event (the SSE spec's dispatch steps).
+    if (id !== undefined)
+      for (let i = out.length - 1; i >= 0 && out[i]!.idAfter !== id; i--) out[i]!.idAfter = id;
     if (data === undefined) continue;
     out.push({
-      id: field('id') ?? '',
+      idAfter: id ?? '',
       event: field('event') ?? '',
       data: JSON.parse(data) as Record<string, unknown>,
     });
@@ -195,27 +203,33 @@ describe('watch on the wire', () => {
     for (const e of events) {
       assert.equal(e.data.type, e.event);
       assert.ok(parseVersion(String(e.data.version)) !== undefined, 'every change carries its version');
-      assert.ok(
-        e.id.includes(`${String(e.data.shard)}:${String(e.data.version)}`),
-        'the id is the cursor after the event',
-      );
     }
+    const last = events[events.length - 1]!;
+    const atEnd = parseFrom(last.idAfter).shards.get(Number(last.data.shard));
+    assert.equal(
+      formatVersion(atEnd as Version),
+      last.data.version,
+      'the id after the last event is its version',
+    );
     c.socket.destroy();
 
-    // Last-Event-ID = the id of the first event: everything after it comes again, not the event itself.
-    const first = events[0]!;
+    // Last-Event-ID = the id after the first event: exactly the events after that position come again.
+    const position = parseFrom(events[0]!.idAfter);
+    const expected = events.filter((e) => {
+      const p = position.shards.get(Number(e.data.shard)) as Version;
+      return parseVersion(String(e.data.version))!.seq > p.seq;
+    });
     const r = new Conn(p1);
-    r.socket.write(`GET /watch?prefix=sse/ HTTP/1.1\r\nHost: t\r\nLast-Event-ID: ${first.id}\r\n\r\n`);
-    await r.until(
-      () =>
-        sseEvents(r.text).filter((e) => e.event === 'put' || e.event === 'delete').length >=
-        events.length - 1,
-      'resumed events',
+    r.socket.write(
+      `GET /watch?prefix=sse/ HTTP/1.1\r\nHost: t\r\nLast-Event-ID: ${events[0]!.idAfter}\r\n\r\n`,
     );
-    const resumed = sseEvents(r.text).filter((e) => e.event === 'put' || e.event === 'delete');
+    const changes = (): SseEvent[] =>
+      sseEvents(r.text).filter((e) => e.event === 'put' || e.event === 'delete');
+    await r.until(() => changes().length >= expected.length, 'resumed events');
+    await new Promise((resolve) => setTimeout(resolve, 300));
     assert.deepEqual(
-      resumed.map((e) => e.id),
-      events.slice(1).map((e) => e.id),
+      changes().map((e) => `${String(e.data.key)}@${String(e.data.version)}`),
+      expected.map((e) => `${String(e.data.key)}@${String(e.data.version)}`),
     );
     r.socket.destroy();
   });

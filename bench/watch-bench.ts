@@ -110,7 +110,9 @@ async function main(): Promise<void> {
       const r = await measureFanout(lp, 100, true);
       with100.push(r.putPerS);
       latencies.push(...r.latencyMs);
-      process.stderr.write(`round ${round + 1}: none ${none[round]!} put/s, 100 watchers ${with100[round]!} put/s\n`);
+      process.stderr.write(
+        `round ${round + 1}: none ${none[round]!} put/s, 100 watchers ${with100[round]!} put/s\n`,
+      );
     }
     const ratios = none.map((n, i) => with100[i]! / n);
     results.overhead = {
@@ -148,14 +150,20 @@ async function measureFanout(port: number, n: number, probe = false): Promise<Fa
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const ready = new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`watchers exited with ${String(code)}`)));
+    child.once('message', () => {
+      resolve();
+    });
+    child.once('exit', (code) => {
+      reject(new Error(`watchers exited with ${String(code)}`));
+    });
   });
   await ready;
   // wrk runs with spawnSync and blocks this process: the watchers read in their own (the child).
   const load = runWrk(`http://127.0.0.1:${port}`, 'put-kv.lua', SECONDS, 50, { KEYS: '100000' });
   const report = new Promise<{ events: number; seconds: number; latencyMs: number[] }>((resolve) => {
-    child.once('message', (m) => resolve(m as { events: number; seconds: number; latencyMs: number[] }));
+    child.once('message', (m) => {
+      resolve(m as { events: number; seconds: number; latencyMs: number[] });
+    });
   });
   child.send('stop');
   const r = await report;
@@ -181,6 +189,7 @@ async function child(port: number, n: number, probe: boolean): Promise<void> {
       else acked.set(key, -at);
     };
   let stop = false;
+  const stopped = (): boolean => stop;
   const t0 = performance.now();
   process.once('message', () => {
     stop = true;
@@ -188,7 +197,7 @@ async function child(port: number, n: number, probe: boolean): Promise<void> {
   process.send!('ready');
   let i = 0;
   const deadline = Date.now() + (SECONDS + 60) * 1000;
-  while (!stop && Date.now() < deadline) {
+  while (!stopped() && Date.now() < deadline) {
     if (probe) {
       const key = `lat/${i++}`;
       const r = await fetch(`http://127.0.0.1:${port}/kv/${key}`, { method: 'PUT', body: 'x' });

@@ -28,7 +28,7 @@ export class SseOutput implements WatchOutput {
     this.res = res;
     res.onWritable(() => {
       this.blocked = false;
-      if (this.ending) this.finishIfDrained();
+      if (this.ending) void this.finishIfDrained();
       else this.flush();
       return true;
     });
@@ -85,19 +85,21 @@ export class SseOutput implements WatchOutput {
     if (this.ended || this.ending) return;
     this.emit(type, json, cursor);
     this.ending = true;
-    this.finishIfDrained();
-    if (!this.ended)
+    if (!this.finishIfDrained())
       setTimeout(() => {
         if (!this.ended && !this.res.aborted) this.res.close();
       }, CUT_GRACE_MS).unref();
   }
 
-  private finishIfDrained(): void {
+  /** finishIfDrained ends the response when everything is written; true when it is ended. */
+  private finishIfDrained(): boolean {
     this.flush();
-    if (this.blocked || this.pendingBytes > 0 || this.ended) return;
+    if (this.ended) return true;
+    if (this.blocked || this.pendingBytes > 0) return false;
     this.ended = true;
     this.wake();
     if (!this.res.aborted) this.res.end();
+    return true;
   }
 
   private flush(): void {

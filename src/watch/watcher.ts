@@ -11,14 +11,7 @@
  */
 import { formatVersion, type Version } from '../routing/version.js';
 import type { Start } from './watch-cursor.js';
-import {
-  type Batch,
-  recordJson,
-  sharedBlock,
-  valueFields,
-  type WatchEvent,
-  type WireFormat,
-} from './watch-event.js';
+import { recordJson, sharedBlock, valueFields, type WatchEvent, type WireFormat } from './watch-event.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
 import { decodeLog, type LogRecord } from './store-log.js';
 
@@ -183,7 +176,7 @@ export class Watcher {
     if (first.seq === s.pos + 1) {
       // The usual case: the whole batch is new to us, so its encoding is shared with the others.
       const shard = s.src.shard;
-      const block = sharedBlock(batch as Batch, shard, this.o.prefix, this.o.values, this.out.format, (seq) =>
+      const block = sharedBlock(batch, shard, this.o.prefix, this.o.values, this.out.format, (seq) =>
         this.deps.epochOf(shard, seq),
       );
       s.pos = batch[batch.length - 1]!.seq;

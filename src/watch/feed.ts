@@ -23,6 +23,8 @@ export interface FeedSubscriber {
   records(batch: readonly LogRecord[]): void;
   /** reset: the feed's log jumped; catch up again from your own position. */
   reset(): void;
+  /** failed: the feed cannot go on (a record it cannot decode); the stream must end. */
+  failed(): void;
 }
 
 /** FEED_MAX_BYTES is the most a feed reads per poll. */
@@ -61,7 +63,14 @@ export class Feed {
     this.subscribers.add(s);
     if (!this.running && !this.stopped) {
       this.running = true;
-      void this.loop();
+      void this.loop().catch(() => {
+        // Only decoding can throw here (a damaged record): no watcher of this store can go on.
+        this.running = false;
+        this.stopped = true;
+        for (const s of [...this.subscribers]) s.failed();
+        this.subscribers.clear();
+        this.onIdle();
+      });
     }
   }
 
@@ -92,7 +101,7 @@ export class Feed {
       if (r.records.length === 0) continue;
       const batch = decodeLog(r.records);
       this.pos = r.lastSeq;
-      for (const s of [...this.subscribers]) s.records(batch);
+      for (const s of [...this.subscribers]) deliver(s, batch);
     }
     this.running = false;
     this.stopped = true;
@@ -102,4 +111,13 @@ export class Feed {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** deliver hands a batch to one subscriber; one that throws is ended alone. */
+function deliver(s: FeedSubscriber, batch: readonly LogRecord[]): void {
+  try {
+    s.records(batch);
+  } catch {
+    s.failed();
+  }
 }

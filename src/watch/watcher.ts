@@ -86,6 +86,9 @@ class ShardWatch implements FeedSubscriber {
   reset(): void {
     this.w.leaveLive(this);
   }
+  failed(): void {
+    this.w.cut('error');
+  }
 }
 
 /** Watcher runs one watch stream. */
@@ -125,7 +128,7 @@ export class Watcher {
       elsewhere,
       cursor: this.cursor(),
     });
-    for (const s of this.shards) void this.run(s, snapshotFirst.includes(s));
+    for (const s of this.shards) this.follow(s, snapshotFirst.includes(s));
   }
 
   /** close stops the stream (the client is gone or the node drains). */
@@ -192,7 +195,14 @@ export class Watcher {
   /** leaveLive stops following the feed and catches up from the shard's own position. */
   leaveLive(s: ShardWatch): void {
     this.unsubscribe(s);
-    if (!this.closed) void this.run(s, false);
+    if (!this.closed) this.follow(s, false);
+  }
+
+  /** follow runs shard `s`; a failure (a damaged record, a broken output) ends the stream with resume. */
+  private follow(s: ShardWatch, snapshotFirst: boolean): void {
+    this.run(s, snapshotFirst).catch(() => {
+      this.cut('error');
+    });
   }
 
   private unsubscribe(s: ShardWatch): void {

@@ -12,7 +12,7 @@
  *
  * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     ['bin/distkv.js', 'serve', '--config', config, '--data-dir', join(root, 'data')],
     `http://127.0.0.1:${lp}/healthz`,
   );
+  serverPid = server.proc.pid ?? 0;
   const results: Record<string, unknown> = { cpus: availableParallelism(), seconds: SECONDS, rounds: ROUNDS };
   try {
     const fanout: Record<string, unknown> = {};
@@ -106,10 +107,14 @@ async function main(): Promise<void> {
     const with100: number[] = [];
     const latencies: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      none.push((await measureFanout(lp, 0)).putPerS);
+      const n = await measureFanout(lp, 0);
+      none.push(n.putPerS);
       const r = await measureFanout(lp, 100, true);
       with100.push(r.putPerS);
       latencies.push(...r.latencyMs);
+      process.stderr.write(
+        `round ${round + 1}: server cpu-s ${n.serverCpuS} without, ${r.serverCpuS} with 100 (watchers' process ${r.watcherCpuS})\n`,
+      );
       process.stderr.write(
         `round ${round + 1}: none ${none[round]!} put/s, 100 watchers ${with100[round]!} put/s\n`,
       );
@@ -138,6 +143,29 @@ interface FanoutResult {
   putPerS: number;
   eventsPerS: number;
   latencyMs: number[];
+  /** serverCpuS and watcherCpuS: CPU seconds the server and the watchers' process used in the round. */
+  serverCpuS: number;
+  watcherCpuS: number;
+}
+
+/** ChildReport is what the watchers' process reports at the end of a round. */
+interface ChildReport {
+  events: number;
+  seconds: number;
+  latencyMs: number[];
+  cpuS: number;
+}
+
+let serverPid = 0;
+
+/** serverCpuSeconds reads the server process's user + system CPU time (Linux /proc; NaN elsewhere). */
+function serverCpuSeconds(): number {
+  try {
+    const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 /**
@@ -159,18 +187,22 @@ async function measureFanout(port: number, n: number, probe = false): Promise<Fa
   });
   await ready;
   // wrk runs with spawnSync and blocks this process: the watchers read in their own (the child).
+  const cpu0 = serverCpuSeconds();
   const load = runWrk(`http://127.0.0.1:${port}`, 'put-kv.lua', SECONDS, 50, { KEYS: '100000' });
-  const report = new Promise<{ events: number; seconds: number; latencyMs: number[] }>((resolve) => {
+  const report = new Promise<ChildReport>((resolve) => {
     child.once('message', (m) => {
-      resolve(m as { events: number; seconds: number; latencyMs: number[] });
+      resolve(m as ChildReport);
     });
   });
   child.send('stop');
   const r = await report;
+  const serverCpu = serverCpuSeconds() - cpu0;
   child.kill();
   return {
     watchers: n,
     putPerS: Math.round(load.rps),
+    serverCpuS: Number(serverCpu.toFixed(2)),
+    watcherCpuS: r.cpuS,
     eventsPerS: Math.round(r.events / r.seconds),
     latencyMs: r.latencyMs,
   };
@@ -191,6 +223,7 @@ async function child(port: number, n: number, probe: boolean): Promise<void> {
   let stop = false;
   const stopped = (): boolean => stop;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   process.once('message', () => {
     stop = true;
   });
@@ -211,7 +244,9 @@ async function child(port: number, n: number, probe: boolean): Promise<void> {
     await sleep(5);
   }
   const seconds = (performance.now() - t0) / 1000;
-  process.send!({ events: w.events, seconds, latencyMs });
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = Number(((cpu.user + cpu.system) / 1e6).toFixed(2));
+  process.send!({ events: w.events, seconds, latencyMs, cpuS } satisfies ChildReport);
   w.close();
   probeWatcher?.close();
 }

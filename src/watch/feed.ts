@@ -31,6 +31,12 @@ export interface FeedSubscriber {
 export const FEED_MAX_BYTES = 1024 * 1024;
 /** FEED_WAIT_MS is how long a poll waits for a record (and so how late a feed notices it is unused). */
 export const FEED_WAIT_MS = 500;
+/**
+ * FEED_MIN_INTERVAL_MS spaces a feed's polls while records keep coming: under load each poll then
+ * brings a larger batch, so a watcher gets one write per interval instead of one per group commit
+ * (the fan-out costs a write per batch and watcher). An idle feed's poll returns at the first record.
+ */
+export const FEED_MIN_INTERVAL_MS = 10;
 const RETRY_MS = 200;
 
 /** Feed is the shared follower of one store's log. */
@@ -84,7 +90,11 @@ export class Feed {
   }
 
   private async loop(): Promise<void> {
+    let lastPoll = 0;
     while (!this.stopped && this.subscribers.size > 0) {
+      const early = lastPoll + FEED_MIN_INTERVAL_MS - performance.now();
+      if (early > 0) await sleep(early);
+      lastPoll = performance.now();
       let r: Awaited<ReturnType<LogReader>>;
       try {
         r = await this.read(this.pos, FEED_MAX_BYTES, FEED_WAIT_MS);

@@ -8,6 +8,11 @@ import type { HttpResponse } from '../http/http1-exchange.js';
 import { sseFrame } from './watch-event.js';
 import type { WatchOutput } from './watcher.js';
 
+/**
+ * GATHER_MS is how long events wait to be written together: the feeds of a watcher's shards
+ * deliver in different turns, and the fan-out costs one write per watcher per flush, not per batch.
+ */
+export const GATHER_MS = 5;
 /** CUT_GRACE_MS is how long a stream that was told to resume may take to drain before it is closed. */
 export const CUT_GRACE_MS = 30000;
 
@@ -45,10 +50,10 @@ export class SseOutput implements WatchOutput {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.scheduled = false;
       this.flush();
-    });
+    }, GATHER_MS);
   }
 
   emitBlock(block: Buffer, cursor: string): void {
@@ -57,8 +62,7 @@ export class SseOutput implements WatchOutput {
     const id = `id: ${cursor}\n\n`;
     this.pending.push(block, id);
     this.pendingBytes += block.length + id.length;
-    // At once: the connection gathers this turn's writes itself (one writev), no timer per watcher.
-    this.flush();
+    this.schedule();
   }
 
   /** comment sends an SSE comment line (a keep-alive nobody's parser sees as an event). */
@@ -67,8 +71,9 @@ export class SseOutput implements WatchOutput {
     this.blocked = !this.res.write(Buffer.from(`: ${text}\n\n`));
   }
 
+  /** backlog counts only what waits for a full socket: a gathered write goes out within GATHER_MS. */
   backlog(): number {
-    return this.pendingBytes;
+    return this.blocked ? this.pendingBytes : 0;
   }
 
   drained(): Promise<void> {
@@ -110,23 +115,14 @@ export class SseOutput implements WatchOutput {
       this.wake();
       return;
     }
-    // Shared blocks are written as they are (no copy); strings next to each other go out as one piece.
     const pieces = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    let text = '';
-    let ok = true;
-    for (const p of pieces) {
-      if (typeof p === 'string') {
-        text += p;
-        continue;
-      }
-      if (text !== '') ok = this.res.write(Buffer.from(text));
-      text = '';
-      ok = this.res.write(p);
-    }
-    if (text !== '') ok = this.res.write(Buffer.from(text));
-    this.blocked = !ok;
+    const data =
+      pieces.length === 1 && typeof pieces[0] !== 'string'
+        ? pieces[0]!
+        : Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+    this.blocked = !this.res.write(data);
     if (!this.blocked) this.wake();
   }
 

@@ -51,7 +51,7 @@ export interface WatchOutput {
   emitBlock(block: Buffer, cursor: string): void;
   /** emit sends one event: its type, its JSON, and the cursor after it. */
   emit(type: string, json: string, cursor: string): void;
-  /** backlog is the bytes emitted and not yet handed to the network. */
+  /** backlog is the bytes emitted and held back because the client does not read. */
   backlog(): number;
   /** drained resolves when the backlog is empty. */
   drained(): Promise<void>;

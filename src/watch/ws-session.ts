@@ -15,11 +15,9 @@ import {
   WsParser,
   WsProtocolError,
 } from '../http/websocket-format.js';
-import { CUT_GRACE_MS } from './sse-output.js';
+import { CUT_GRACE_MS, GATHER_MS } from './sse-output.js';
 import type { WatchOutput } from './watcher.js';
 
-// A block this large is written at once; smaller ones (single events) are gathered for the turn.
-const SMALL_BLOCK = 4096;
 /** MAX_CLIENT_MESSAGE bounds what a watch client may send in one message. */
 export const MAX_CLIENT_MESSAGE = 64 * 1024;
 /** CLOSE_RESUME is the close code of a stream told to resume (a slow watcher, a draining node). */
@@ -70,18 +68,18 @@ export class WsSession implements WatchOutput {
     if (this.closed) return;
     this.pending.push(block);
     this.pendingBytes += block.length;
-    if (block.length > SMALL_BLOCK) this.flush();
-    else if (!this.scheduled) {
+    if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
+      setTimeout(() => {
         this.scheduled = false;
         this.flush();
-      });
+      }, GATHER_MS);
     }
   }
 
+  /** backlog counts only what waits for a full socket: a gathered write goes out within GATHER_MS. */
   backlog(): number {
-    return this.pendingBytes;
+    return this.blocked ? this.pendingBytes : 0;
   }
 
   drained(): Promise<void> {

@@ -109,7 +109,7 @@ export function registerWatchRoutes(app: Router, ctx: HttpContext): void {
           ctx.scheme,
           '/watch',
           query,
-          { shard: Number(shard), slot: -1, owner },
+          { shard: Number(shard), slot: ctx.shardMap.shard(Number(shard)).slots.first, owner },
           ctx.shardMap.hash,
           ctx.liveMap.current.version,
         );

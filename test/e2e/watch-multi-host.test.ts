@@ -41,7 +41,11 @@ describe('watch across processes', () => {
       for (const k of keys) await client.put(k, `v-${k}`);
       await Promise.race([
         done,
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`saw ${seen.length} events`)), 20000)),
+        new Promise((_, reject) =>
+          setTimeout(() => {
+            reject(new Error(`saw ${seen.length} events`));
+          }, 20000),
+        ),
       ]);
       assert.deepEqual(seen.map((e) => e.key).sort(), [...keys].sort());
       for (const e of seen) {

@@ -9,6 +9,7 @@ import { BACKUP_VERBS } from './backup.js';
 import { CLUSTER_VERBS } from './cluster-commands.js';
 import { type ClientVerb, runClientVerb } from './connect.js';
 import { KV_VERBS } from './kv-commands.js';
+import { WATCH_VERBS } from './watch-command.js';
 
 /** EXIT_CODES are what every verb exits with. */
 export const EXIT_CODES = {
@@ -41,6 +42,7 @@ const VERBS: Record<string, Verb> = {
     run: async (argv) => (await import('./serve.js')).serve(argv),
   },
   ...clientVerbs(KV_VERBS),
+  ...clientVerbs(WATCH_VERBS),
   ...clientVerbs(CLUSTER_VERBS),
   ...clientVerbs(BACKUP_VERBS),
   failover: {

@@ -23,6 +23,7 @@ import { abortable, exchange, newPool, type Reply, sleep } from './exchange.js';
 import { conditionsOf, decodeScanPage, errorOf, unquote } from './wire-decode.js';
 
 export { decodeScanPage, errorOf } from './wire-decode.js';
+import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
 import type {
   BatchOp,
   BatchResult,
@@ -208,6 +209,17 @@ export class DistkvClient {
       }),
     );
     return results;
+  }
+
+  /** watch yields the changes of the keys under `prefix` (src/client/watch.ts, docs/watch.md). */
+  watch(prefix: string, options: WatchOptions = {}): AsyncGenerator<WatchChange, void, undefined> {
+    const source: WatchSource = {
+      topology: (signal) => this.topology(signal === undefined ? {} : { signal }),
+      reload: () => this.reload(),
+      scheme: this.scheme,
+      ca: this.o.ca,
+    };
+    return watchPrefix(source, prefix, options);
   }
 
   /** cluster returns the /cluster document of a node ("host:port"; the first url by default). */

@@ -22,5 +22,6 @@ export type {
   Versioned,
   WriteConditions,
 } from './types.js';
+export type { WatchChange, WatchOptions } from './watch.js';
 export type { ShardInfo, ShardMap } from '../routing/shard-map.js';
 export { DistkvError, type ErrorCode, PreconditionFailedError } from '../errors.js';

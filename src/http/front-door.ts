@@ -16,6 +16,7 @@ import { registerKvRoutes, registerSeedKeyRoutes } from './kv-routes.js';
 import { registerFailoverRoutes } from './failover-routes.js';
 import { registerReplRoutes } from './repl-routes.js';
 import { Router } from './router.js';
+import { registerWatchRoutes } from './watch-routes.js';
 
 /** FrontDoor owns the listeners of this process. */
 export class FrontDoor {
@@ -58,6 +59,7 @@ export class FrontDoor {
       registerAdminRoutes(router, ctx);
       registerReplRoutes(router, ctx);
       registerFailoverRoutes(router, ctx);
+      registerWatchRoutes(router, ctx);
       registerFallbackRoutes(router, ctx);
       const server = new Http1Server({
         host: listener.host,

@@ -28,6 +28,7 @@ export const ROUTES = [
   'stats',
   'metrics',
   'redirect',
+  'watch',
   'other',
 ] as const;
 

@@ -28,7 +28,7 @@
 import type { Socket } from 'node:net';
 import { DistkvError } from '../errors.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
-import { type ExchangeSink, HttpRequest, HttpResponse } from './http1-exchange.js';
+import { type Detached, type ExchangeSink, HttpRequest, HttpResponse } from './http1-exchange.js';
 import { isHeadError, MAX_HEAD_BYTES, MAX_URL_BYTES, parseHead, type RequestHead } from './http1-head.js';
 import { sendError } from './respond.js';
 import type { RouteMatch } from './router.js';
@@ -151,6 +151,25 @@ export class Http1Connection implements ExchangeSink {
 
   dateLine(): string {
     return this.host.dateLine();
+  }
+
+  /** detach gives the socket to an upgraded protocol: `res` must be the only request pending, with no body. */
+  detach(res: HttpResponse): Detached | undefined {
+    if (this.queue.length !== 1 || this.queue[0] !== res || this.bodyOf !== undefined) return undefined;
+    if (this.closed || this.shut || this.held !== undefined) return undefined;
+    this.flush();
+    this.queue.shift();
+    const head = this.input ?? EMPTY;
+    this.input = undefined;
+    this.closing = true;
+    this.shut = true;
+    this.closed = true;
+    for (const event of ['data', 'end', 'timeout', 'drain', 'close']) this.socket.removeAllListeners(event);
+    this.socket.setTimeout(0);
+    this.host.forget(this);
+    res.ended = true;
+    this.host.finished(res);
+    return { socket: this.socket, head };
   }
 
   private onData(chunk: Buffer): void {

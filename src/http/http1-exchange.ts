@@ -12,6 +12,7 @@
  * Lifetime: `aborted` becomes true when the connection dies before the response ended; writes after
  * that are ignored. `ended` becomes true at `end()`. Each is final.
  */
+import type { Socket } from 'node:net';
 import type { Route } from './http-metrics.js';
 import type { RequestHead } from './http1-head.js';
 
@@ -27,6 +28,14 @@ export interface ExchangeSink {
   destroy(): void;
   /** dateLine is the current `Date: ...\r\n` header line. */
   dateLine(): string;
+  /** detach hands the socket over (a protocol upgrade), or returns undefined when `res` cannot have it. */
+  detach(res: HttpResponse): Detached | undefined;
+}
+
+/** Detached is a socket taken over by an upgrade, with the bytes already read after the request head. */
+export interface Detached {
+  socket: Socket;
+  head: Buffer;
 }
 
 // Bodies up to this size are copied behind their head into one buffer (see end()).
@@ -194,6 +203,24 @@ export class HttpResponse {
     }
     if (data.byteLength > 0 && !this.isHead) this.chunk(data, data.byteLength);
     return !this.sink.needsDrain(this);
+  }
+
+  /**
+   * upgrade writes `head` (a complete `101 Switching Protocols` head) and hands the socket over
+   * (WebSocket): only for a request with no body and no response pending before it on its
+   * connection. Returns undefined, having written nothing, when it cannot.
+   */
+  upgrade(head: string): Detached | undefined {
+    if (this.ended || this.aborted) return undefined;
+    this.status = 101;
+    const taken = this.sink.detach(this);
+    if (taken === undefined) {
+      this.status = 200;
+      return undefined;
+    }
+    this.ended = true;
+    taken.socket.write(head);
+    return taken;
   }
 
   /** close destroys the connection (for a stream that cannot be finished). */

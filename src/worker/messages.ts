@@ -100,7 +100,18 @@ export type ToWorker =
       seq: number | null;
     }
   | { type: 'seed-next'; id: number; stores: number[] }
-  | { type: 'seed-ack'; id: number; stores: number[]; key: string; value: string };
+  | { type: 'seed-ack'; id: number; stores: number[]; key: string; value: string }
+  /** watch-read reads a store's log after `after` for watchers (src/watch/watch-tap.ts). */
+  | { type: 'watch-read'; id: number; store: number; after: number; maxBytes: number; waitMs: number }
+  /** watch-scan reads a page of a watch snapshot: live keys under `prefix` after `after`. */
+  | {
+      type: 'watch-scan';
+      id: number;
+      store: number;
+      prefix: Uint8Array;
+      after: Uint8Array | null;
+      limit: number;
+    };
 
 /** StoreStatsReport is one store's entry in a stats result: StoreStats plus replication fields; readers check each field's type. */
 export interface StoreStatsReport {
@@ -163,6 +174,20 @@ export type FromWorker =
       change: { key: string; value: string } | null;
       acked: boolean;
     }
+  | {
+      type: 'watch-read-result';
+      id: number;
+      ok: true;
+      /** gone: the log no longer holds `after` + 1 (or `after` is past the store's end). */
+      gone: boolean;
+      buffer: ArrayBuffer | null;
+      length: number;
+      /** lastSeq is the seq of the last record returned (`after` when none). */
+      lastSeq: number;
+      /** end is the store's last seq when read. */
+      end: number;
+    }
+  | { type: 'watch-scan-result'; id: number; ok: true; entries: ScanEntry[]; seq: number; last: boolean }
   | { type: 'error-result'; id: number; ok: false; error: WireError };
 
 const TO_WORKER_TYPES = new Set([
@@ -177,6 +202,8 @@ const TO_WORKER_TYPES = new Set([
   'repl-snapshot',
   'seed-next',
   'seed-ack',
+  'watch-read',
+  'watch-scan',
 ]);
 const FROM_WORKER_TYPES = new Set([
   'ready',
@@ -191,6 +218,8 @@ const FROM_WORKER_TYPES = new Set([
   'repl-pull-result',
   'repl-snapshot-result',
   'seed-result',
+  'watch-read-result',
+  'watch-scan-result',
   'error-result',
 ]);
 

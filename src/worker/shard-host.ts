@@ -53,6 +53,7 @@ import {
   TXN_RESULT_BYTES,
 } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
+import { watchRead, watchScan } from '../watch/watch-tap.js';
 import { encodeOld, incremented } from './read-modify-write.js';
 
 /** SendFn delivers a message to the main thread, transferring the listed buffers. */
@@ -259,6 +260,12 @@ export class ShardHost {
           change: null,
           acked: this.replicationHost().seedAck(msg.stores, msg.key, msg.value),
         }));
+        return;
+      case 'watch-read':
+        void this.answerAsync(msg.id, () => watchRead(this.storeAt(msg.store), msg));
+        return;
+      case 'watch-scan':
+        this.answer(msg.id, () => watchScan(this.storeAt(msg.store), msg));
         return;
       case 'repl-snapshot':
         try {

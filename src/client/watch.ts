@@ -1,0 +1,262 @@
+/**
+ * `client.watch(prefix, {from})`: the changes of the keys under a prefix as an async iterator
+ * (docs/watch.md, "Client library"). It opens one Server-Sent Events stream per node that leads
+ * some of the prefix's shards (`GET /watch?shards=...`), merges them, and keeps each shard's
+ * position: after a dropped connection, a node restart, a 307 to another node or a `resume` from
+ * a server that found it too slow, it reconnects with `from` = the positions it holds, so every
+ * shard's events continue exactly after the last one yielded (duplicates across a reconnect are
+ * dropped by version), or with a snapshot when the server's log no longer reaches back.
+ *
+ * Each yielded event carries `cursor`: pass it as `from` later to resume after that event.
+ * Reading is paced by the consumer: a stream stops reading while HIGH_WATER events wait.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { Agent } from 'undici';
+import { DistkvError } from '../errors.js';
+import type { ShardMap } from '../routing/shard-map.js';
+import { formatVersion, parseVersion, type Version } from '../routing/version.js';
+import { formatCursor, parseFrom } from '../watch/watch-cursor.js';
+import { errorOf } from './client.js';
+import { sleep } from './exchange.js';
+
+/** WatchOptions configure a watch. */
+export interface WatchOptions {
+  /** from: a cursor (or version) to start after; default: from now on. */
+  from?: string;
+  /** values: false omits values (default true). */
+  values?: boolean;
+  signal?: AbortSignal;
+}
+
+/** WatchChange is one change or snapshot marker yielded by `watch`. */
+export interface WatchChange {
+  type: 'put' | 'delete' | 'expire' | 'snapshot-begin' | 'snapshot-end';
+  shard: number;
+  /** key is set on put, delete and expire. */
+  key?: string;
+  /** value is set on put (unless values: false). */
+  value?: Buffer;
+  /** version is the change's version `E.S` (on snapshot markers: the snapshot's); absent on snapshot entries. */
+  version?: string;
+  /** snapshot marks a put that lists a key's current value inside a snapshot. */
+  snapshot?: boolean;
+  /** cursor resumes after this event (as `from`). */
+  cursor: string;
+}
+
+/** WatchSource is what a watch needs from its client. */
+export interface WatchSource {
+  topology(signal?: AbortSignal): Promise<ShardMap>;
+  reload(): Promise<void>;
+  scheme: string;
+  ca: string | Buffer | undefined;
+}
+
+const HIGH_WATER = 1000;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 2000;
+const MAX_REDIRECTS = 5;
+
+interface ServerEvent {
+  type: string;
+  shard?: number;
+  key?: string;
+  value?: string;
+  value_base64?: string;
+  version?: string;
+  snapshot?: boolean;
+  cursor?: string;
+  reason?: string;
+}
+
+/** watchPrefix runs a watch (see the design block). */
+export async function* watchPrefix(
+  source: WatchSource,
+  prefix: string,
+  options: WatchOptions = {},
+): AsyncGenerator<WatchChange, void, undefined> {
+  const outer = options.signal;
+  const stop = new AbortController();
+  const onAbort = (): void => {
+    stop.abort(outer?.reason);
+  };
+  outer?.addEventListener('abort', onAbort, { once: true });
+  const from = parseFrom(options.from ?? '');
+  const positions = new Map<number, Version>();
+  const queue: WatchChange[] = [];
+  let wake: (() => void) | undefined;
+  let resumeReading: (() => void) | undefined;
+  let failure: unknown;
+  const agent = new Agent({
+    ...(source.ca === undefined ? {} : { connect: { ca: source.ca } }),
+    bodyTimeout: 0,
+  });
+
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  stop.signal.addEventListener('abort', notify, { once: true });
+  const cursor = (): string => formatCursor(positions);
+  const stopped = (): boolean => stop.signal.aborted;
+  const fromFor = (shards: readonly number[]): string =>
+    shards
+      .map((s) => {
+        const v = positions.get(s);
+        if (v !== undefined) return `${String(s)}:${formatVersion(v)}`;
+        const start = from.shards.get(s) ?? from.rest;
+        return `${String(s)}:${start === 'now' ? 'now' : formatVersion(start)}`;
+      })
+      .join(',');
+
+  const push = async (ev: ServerEvent): Promise<void> => {
+    const shard = ev.shard ?? -1;
+    if (ev.type === 'put' || ev.type === 'delete' || ev.type === 'expire') {
+      if (ev.snapshot !== true) {
+        const v = parseVersion(ev.version ?? '');
+        if (v === undefined) return;
+        const known = positions.get(shard);
+        if (known !== undefined && v.seq <= known.seq) return;
+        positions.set(shard, v);
+      }
+      const change: WatchChange = { type: ev.type, shard, key: ev.key ?? '', cursor: cursor() };
+      if (ev.value !== undefined) change.value = Buffer.from(ev.value, 'utf8');
+      else if (ev.value_base64 !== undefined) change.value = Buffer.from(ev.value_base64, 'base64');
+      if (ev.version !== undefined) change.version = ev.version;
+      if (ev.snapshot === true) change.snapshot = true;
+      queue.push(change);
+    } else if (ev.type === 'snapshot-begin' || ev.type === 'snapshot-end') {
+      if (ev.type === 'snapshot-end') {
+        const v = parseVersion(ev.version ?? '');
+        if (v !== undefined) positions.set(shard, v);
+      }
+      queue.push({
+        type: ev.type,
+        shard,
+        ...(ev.version === undefined ? {} : { version: ev.version }),
+        cursor: cursor(),
+      });
+    } else if (ev.cursor !== undefined && (ev.type === 'hello' || ev.type === 'progress')) {
+      // Positions the server reports, for shards whose own events have not moved them further.
+      const spec = parseFrom(ev.cursor);
+      for (const [s, start] of spec.shards) {
+        if (start === 'now') continue;
+        const known = positions.get(s);
+        if (known === undefined || start.seq > known.seq) positions.set(s, start);
+      }
+    }
+    notify();
+    if (queue.length >= HIGH_WATER) await new Promise<void>((resolve) => (resumeReading = resolve));
+  };
+
+  /** follow keeps one node's stream of `shards` open until the watch stops. */
+  const follow = async (address: string, shards: readonly number[]): Promise<void> => {
+    let node = address;
+    let backoff = RETRY_MIN_MS;
+    let redirects = 0;
+    while (!stop.signal.aborted) {
+      const q = new URLSearchParams({ prefix, shards: shards.join(','), from: fromFor(shards) });
+      if (options.values === false) q.set('values', '0');
+      try {
+        const res = await agent.request({
+          origin: `${source.scheme}://${node}`,
+          path: `/watch?${q.toString()}`,
+          method: 'GET',
+          headers: { accept: 'text/event-stream' },
+          signal: stop.signal,
+        });
+        if (res.statusCode === 307 || res.statusCode === 308) {
+          const location = res.headers.location;
+          await res.body.dump();
+          if (typeof location !== 'string' || ++redirects > MAX_REDIRECTS)
+            throw new DistkvError(
+              'SHARD_UNREACHABLE',
+              `watch of shards ${shards.join(',')}: too many redirects`,
+            );
+          node = new URL(location).host;
+          void source.reload().catch(() => undefined);
+          continue;
+        }
+        if (res.statusCode !== 200) {
+          const body = Buffer.from(await res.body.arrayBuffer());
+          const err = errorOf(res.statusCode, body);
+          // A node starting, draining or unreachable is waited for; a refused request is the caller's.
+          if (res.statusCode < 500) throw err;
+          throw Object.assign(err, { retry: true });
+        }
+        redirects = 0;
+        backoff = RETRY_MIN_MS;
+        await readEvents(res.body, push);
+      } catch (err) {
+        if (stopped()) return;
+        if (err instanceof DistkvError && (err as DistkvError & { retry?: boolean }).retry !== true)
+          throw err;
+      }
+      // The stream ended (resume, restart, network): reconnect where we are, at the leader again.
+      await sleep(backoff, stop.signal).catch(() => undefined);
+      backoff = Math.min(backoff * 2, RETRY_MAX_MS);
+      node = address;
+    }
+  };
+
+  try {
+    const map = await source.topology(stop.signal);
+    const groups = new Map<string, number[]>();
+    for (const s of map.shards) {
+      const list = groups.get(s.address) ?? [];
+      list.push(s.idx);
+      groups.set(s.address, list);
+    }
+    for (const [address, shards] of groups)
+      void follow(address, shards).catch((err: unknown) => {
+        failure ??= err;
+        notify();
+      });
+    for (;;) {
+      const next = queue.shift();
+      if (next !== undefined) {
+        if (queue.length < HIGH_WATER / 2 && resumeReading !== undefined) {
+          const r = resumeReading;
+          resumeReading = undefined;
+          r();
+        }
+        yield next;
+        continue;
+      }
+      if (failure !== undefined)
+        throw failure instanceof Error ? failure : new Error('watch failed', { cause: failure });
+      if (stop.signal.aborted) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    outer?.removeEventListener('abort', onAbort);
+    stop.abort();
+    resumeReading?.();
+    await agent.close().catch(() => undefined);
+  }
+}
+
+/** readEvents parses a Server-Sent Events body and hands each event's JSON data to `push`. */
+async function readEvents(
+  body: AsyncIterable<Buffer>,
+  push: (ev: ServerEvent) => Promise<void>,
+): Promise<void> {
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  let data = '';
+  for await (const chunk of body) {
+    const lines = (partial + decoder.write(chunk)).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (line === '') {
+        if (data !== '') {
+          const ev = JSON.parse(data) as ServerEvent;
+          data = '';
+          await push(ev);
+          if (ev.type === 'resume') return;
+        }
+      } else if (line.startsWith('data: ')) data += line.slice(6);
+    }
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * `GET /watch?prefix=P&from=CURSOR&values=0|1&shards=I,J&max_buffer_bytes=N` (docs/watch.md):
+ * a stream of the changes of the keys under P, as Server-Sent Events, or over a WebSocket when the
+ * request asks to upgrade (same URL, same events).
+ *
+ * Shards: the prefix's shards (one when the prefix holds a whole `{hash tag}`, else all), or those
+ * named by `shards`. This node serves those it holds a store of (the replica at a replica's
+ * address, as reads are routed); the others are named in `hello` (`elsewhere`: shard → node). When
+ * it holds none of them, it answers 307 to the node of the first. A replica's lag is sent as
+ * `X-Distkv-Lag` and in every `progress` event.
+ */
+import { DistkvError } from '../errors.js';
+import { slotOf } from '../routing/slot.js';
+import type { HttpContext } from './context.js';
+import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import { sendRedirect } from './redirect.js';
+import { intParam, parseQuery, type QueryParams } from './request-parse.js';
+import { sendError } from './respond.js';
+import { route } from './route.js';
+import type { Router } from './router.js';
+import { acceptKey, isValidKey } from './websocket-format.js';
+import { SseOutput } from '../watch/sse-output.js';
+import { parseFrom, startOf, type Start } from '../watch/watch-cursor.js';
+import { WatchHub } from '../watch/watch-hub.js';
+import { type ShardSource, Watcher } from '../watch/watcher.js';
+import { WsSession } from '../watch/ws-session.js';
+
+/** DEFAULT_MAX_BUFFER is how many bytes may wait for a slow watcher before it is told to resume. */
+export const DEFAULT_MAX_BUFFER = 1024 * 1024;
+const MIN_MAX_BUFFER = 1024;
+const MAX_MAX_BUFFER = 64 * 1024 * 1024;
+const KEEPALIVE_MS = 15000;
+
+/** WatchPlan is a parsed watch request. */
+interface WatchPlan {
+  prefix: string;
+  values: boolean;
+  maxBuffer: number;
+  sources: ShardSource[];
+  starts: Map<number, Start>;
+  elsewhere: Record<string, string>;
+}
+
+/** prefixShards lists the shards keys under `prefix` can live on. */
+export function prefixShards(ctx: HttpContext, prefix: string): number[] {
+  const open = prefix.indexOf('{');
+  const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
+  // A prefix holding a whole non-empty hash tag fixes the tag, so the slot, of every key under it.
+  if (close > open + 1) return [ctx.shardMap.shardOfSlot(slotOf(prefix))];
+  return ctx.shardMap.shards.map((s) => s.idx);
+}
+
+function shardsParam(ctx: HttpContext, params: QueryParams, prefix: string): number[] {
+  const text = params.get('shards');
+  if (text === undefined || text === '') return prefixShards(ctx, prefix);
+  const count = ctx.shardMap.shards.length;
+  const out: number[] = [];
+  for (const item of text.split(',')) {
+    if (!/^\d{1,5}$/.test(item) || Number(item) >= count)
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `shards must list shard numbers 0..${count - 1}, got "${item}"`,
+      );
+    if (!out.includes(Number(item))) out.push(Number(item));
+  }
+  return out;
+}
+
+function planOf(ctx: HttpContext, req: HttpRequest, params: QueryParams): WatchPlan {
+  const prefix = params.get('prefix') ?? '';
+  if (Buffer.byteLength(prefix) > ctx.config.server.max_key_bytes)
+    throw new DistkvError('INVALID_KEY', `prefix is over ${ctx.config.server.max_key_bytes} bytes`);
+  const valuesText = params.get('values') ?? '1';
+  if (valuesText !== '0' && valuesText !== '1')
+    throw new DistkvError('INVALID_ARGUMENT', `values must be 0 or 1, got "${valuesText}"`);
+  const maxBuffer = intParam(params, 'max_buffer_bytes', DEFAULT_MAX_BUFFER, MIN_MAX_BUFFER, MAX_MAX_BUFFER);
+  const from = parseFrom(params.get('from') ?? req.getHeader('last-event-id'));
+  const sources: ShardSource[] = [];
+  const starts = new Map<number, Start>();
+  const elsewhere: Record<string, string> = {};
+  for (const shard of shardsParam(ctx, params, prefix)) {
+    const t = ctx.listener.reads[shard]!;
+    if (!t.local) {
+      elsewhere[String(shard)] = t.address;
+      continue;
+    }
+    sources.push({ shard, worker: t.worker, store: t.store, role: t.role, leaderStore: t.leaderStore });
+    starts.set(shard, startOf(from, shard));
+  }
+  return { prefix, values: valuesText === '1', maxBuffer, sources, starts, elsewhere };
+}
+
+/** registerWatchRoutes adds GET /watch. */
+export function registerWatchRoutes(app: Router, ctx: HttpContext): void {
+  app.get(
+    '/watch',
+    route(ctx, 'watch', (res, req) => {
+      const query = req.getQuery();
+      const { params, bad } = parseQuery(query);
+      if (bad.length > 0) throw new DistkvError('BAD_REQUEST', `malformed query parameter ${bad[0]!}`);
+      const plan = planOf(ctx, req, params);
+      if (plan.sources.length === 0) {
+        const [shard, owner] = Object.entries(plan.elsewhere)[0] ?? [];
+        if (shard === undefined || owner === undefined)
+          throw new DistkvError('INVALID_ARGUMENT', 'no shard to watch');
+        res.route = 'redirect';
+        sendRedirect(
+          res,
+          ctx.scheme,
+          '/watch',
+          query,
+          { shard: Number(shard), slot: ctx.shardMap.shard(Number(shard)).slots.first, owner },
+          ctx.shardMap.hash,
+          ctx.liveMap.current.version,
+        );
+        return;
+      }
+      const hub = WatchHub.of(ctx);
+      const lag = plan.sources.map((s) => hub.lag(s)).find((l) => l !== undefined);
+      if (req.getHeader('upgrade').toLowerCase() === 'websocket') serveWebSocket(res, req, hub, plan, lag);
+      else serveSse(res, hub, plan, lag);
+    }),
+  );
+}
+
+function serveSse(res: HttpResponse, hub: WatchHub, plan: WatchPlan, lag: string | undefined): void {
+  res
+    .writeHeader('Content-Type', 'text/event-stream')
+    .writeHeader('Cache-Control', 'no-cache')
+    .writeHeader('X-Accel-Buffering', 'no');
+  if (lag !== undefined) res.writeHeader('X-Distkv-Lag', lag);
+  const out = new SseOutput(res);
+  const watcher = new Watcher(plan.sources, hub, out, plan);
+  const keepAlive = setInterval(() => {
+    out.comment('keep-alive');
+  }, KEEPALIVE_MS);
+  res.onAborted(() => {
+    clearInterval(keepAlive);
+    watcher.close();
+    hub.remove(watcher);
+  });
+  res.write(new Uint8Array(0));
+  hub.add(watcher);
+  watcher.start(plan.starts, plan.elsewhere);
+}
+
+function serveWebSocket(
+  res: HttpResponse,
+  req: HttpRequest,
+  hub: WatchHub,
+  plan: WatchPlan,
+  lag: string | undefined,
+): void {
+  const key = req.getHeader('sec-websocket-key');
+  if (!/\bupgrade\b/i.test(req.getHeader('connection')) || !isValidKey(key))
+    throw new DistkvError(
+      'BAD_REQUEST',
+      'a WebSocket upgrade needs Connection: Upgrade and a valid Sec-WebSocket-Key',
+    );
+  if (req.getHeader('sec-websocket-version') !== '13') {
+    sendError(res, new DistkvError('BAD_REQUEST', 'only WebSocket version 13 is supported'), {
+      headers: { 'Sec-WebSocket-Version': '13' },
+    });
+    return;
+  }
+  const head =
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n${lag === undefined ? '' : `X-Distkv-Lag: ${lag}\r\n`}\r\n`;
+  const taken = res.upgrade(head);
+  if (taken === undefined)
+    throw new DistkvError(
+      'BAD_REQUEST',
+      'a WebSocket upgrade must be the only request in flight on its connection',
+    );
+  let watcher: Watcher | undefined = undefined;
+  const session = new WsSession(taken.socket, taken.head, () => {
+    if (watcher === undefined) return;
+    watcher.close();
+    hub.remove(watcher);
+  });
+  watcher = new Watcher(plan.sources, hub, session, plan);
+  hub.add(watcher);
+  watcher.start(plan.starts, plan.elsewhere);
+}

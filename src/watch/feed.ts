@@ -1,0 +1,133 @@
+/**
+ * A Feed follows one local store's log for every watcher of this process (docs/watch.md, "Where
+ * events come from"): one long-poll (`watch-read`) at a time, however many watchers, decoding
+ * each batch once and handing it to every subscriber in log order. It reads after its own
+ * position, so a watcher never slows the store: a slow watcher only falls behind in its own buffer.
+ *
+ * When the store's log jumps (the store was rebuilt, or its seqs went back), subscribers are told
+ * to `reset`: each catches up from its own position again (or takes a snapshot).
+ */
+import type { LogRecord } from './store-log.js';
+import { decodeLog } from './store-log.js';
+
+/** LogReader reads a store's log on its worker (the `watch-read` message). */
+export type LogReader = (
+  after: number,
+  maxBytes: number,
+  waitMs: number,
+) => Promise<{ gone: boolean; records: Buffer; lastSeq: number; end: number }>;
+
+/** FeedSubscriber receives a feed's batches. */
+export interface FeedSubscriber {
+  /** records: contiguous records, in seq order, continuing the feed's previous batch. */
+  records(batch: readonly LogRecord[]): void;
+  /** reset: the feed's log jumped; catch up again from your own position. */
+  reset(): void;
+  /** failed: the feed cannot go on (a record it cannot decode); the stream must end. */
+  failed(): void;
+}
+
+/** FEED_MAX_BYTES is the most a feed reads per poll. */
+export const FEED_MAX_BYTES = 1024 * 1024;
+/** FEED_WAIT_MS is how long a poll waits for a record (and so how late a feed notices it is unused). */
+export const FEED_WAIT_MS = 500;
+/**
+ * FEED_MIN_INTERVAL_MS spaces a feed's polls while records keep coming: under load each poll then
+ * brings a larger batch, so a watcher gets one write per interval instead of one per group commit
+ * (the fan-out costs a write per batch and watcher). An idle feed's poll returns at the first record.
+ */
+export const FEED_MIN_INTERVAL_MS = 10;
+const RETRY_MS = 200;
+
+/** Feed is the shared follower of one store's log. */
+export class Feed {
+  private readonly subscribers = new Set<FeedSubscriber>();
+  private readonly read: LogReader;
+  private readonly onIdle: () => void;
+  private pos: number;
+  private running = false;
+  private stopped = false;
+
+  /** `start` is the seq the feed follows after (the store's last acknowledged seq). */
+  constructor(read: LogReader, start: number, onIdle: () => void) {
+    this.read = read;
+    this.pos = start;
+    this.onIdle = onIdle;
+  }
+
+  /** stopped: the feed ended (no subscriber was left); a new one must be made. */
+  get done(): boolean {
+    return this.stopped;
+  }
+
+  /** position is the seq of the last record the feed delivered (or started after). */
+  get position(): number {
+    return this.pos;
+  }
+
+  subscribe(s: FeedSubscriber): void {
+    this.subscribers.add(s);
+    if (!this.running && !this.stopped) {
+      this.running = true;
+      void this.loop().catch(() => {
+        // Only decoding can throw here (a damaged record): no watcher of this store can go on.
+        this.running = false;
+        this.stopped = true;
+        for (const s of [...this.subscribers]) s.failed();
+        this.subscribers.clear();
+        this.onIdle();
+      });
+    }
+  }
+
+  unsubscribe(s: FeedSubscriber): void {
+    this.subscribers.delete(s);
+  }
+
+  /** stop ends the feed after its current poll. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async loop(): Promise<void> {
+    let lastPoll = 0;
+    while (!this.stopped && this.subscribers.size > 0) {
+      const early = lastPoll + FEED_MIN_INTERVAL_MS - performance.now();
+      if (early > 0) await sleep(early);
+      lastPoll = performance.now();
+      let r: Awaited<ReturnType<LogReader>>;
+      try {
+        r = await this.read(this.pos, FEED_MAX_BYTES, FEED_WAIT_MS);
+      } catch {
+        // The worker is restarting or the store is being rebuilt: try again shortly.
+        await sleep(RETRY_MS);
+        continue;
+      }
+      if (r.gone || r.end < this.pos) {
+        this.pos = r.end;
+        for (const s of [...this.subscribers]) s.reset();
+        continue;
+      }
+      if (r.records.length === 0) continue;
+      const batch = decodeLog(r.records);
+      this.pos = r.lastSeq;
+      for (const s of [...this.subscribers]) deliver(s, batch);
+    }
+    this.running = false;
+    this.stopped = true;
+    this.onIdle();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** deliver hands a batch to one subscriber; one that throws is ended alone. */
+function deliver(s: FeedSubscriber, batch: readonly LogRecord[]): void {
+  try {
+    s.records(batch);
+  } catch {
+    s.failed();
+  }
+}

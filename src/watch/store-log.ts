@@ -1,0 +1,69 @@
+/**
+ * The one place the watch feature touches a store's log (docs/watch.md, "Where events come from"):
+ * the per-store log API every helper agreed on — `readLog(after, maxBytes)`, `oldestLogSeq()`,
+ * `waitForLog(after, ms)` — and the decoding of the records it returns. Whatever stands behind that
+ * API (a WAL per store today, one commit log per worker later), only this file follows it.
+ *
+ * The worker side (`logOf`) runs on the store's thread; `decodeLog` runs on the main thread, on
+ * the bytes the worker copied out.
+ */
+import { DistkvError } from '../errors.js';
+import type { Store } from '../storage/store.js';
+import { decodeRecord, TYPE_DELETE, TYPE_EXPIRE, TYPE_PUT, TYPE_PUT_TTL } from '../storage/wal-format.js';
+import type { TailResult } from '../storage/wal-tail.js';
+
+/** StoreLog is the agreed per-store log API. */
+export interface StoreLog {
+  readLog(after: number, maxBytes: number): TailResult;
+  oldestLogSeq(): number;
+  waitForLog(after: number, ms: number): Promise<void>;
+}
+
+/** logOf returns the log API of `store`, or throws when its engine keeps no log (memory, lmdb). */
+export function logOf(store: Store): StoreLog {
+  const s = store as Partial<StoreLog> & Store;
+  if (
+    typeof s.readLog !== 'function' ||
+    typeof s.waitForLog !== 'function' ||
+    typeof s.oldestLogSeq !== 'function'
+  )
+    throw new DistkvError(
+      'BAD_REQUEST',
+      `watch needs a store with a log; the ${store.engine} engine keeps none`,
+    );
+  return s as StoreLog;
+}
+
+/** EventKind is what a log record means to a watcher. */
+export type EventKind = 'put' | 'delete' | 'expire';
+
+/** LogRecord is one decoded record: key as text, value bytes (a copy) for a put. */
+export interface LogRecord {
+  kind: EventKind;
+  seq: number;
+  key: string;
+  value: Buffer | undefined;
+}
+
+/**
+ * decodeLog decodes a batch of records (as `readLog` returns them). The record types follow
+ * docs/wal-format.md: a put, a delete, and (with TTL) a put carrying an expiry and the leader's
+ * ordered delete of an expired key; any other type is refused as corruption.
+ */
+export function decodeLog(buf: Buffer): LogRecord[] {
+  const out: LogRecord[] = [];
+  for (let offset = 0; offset < buf.length;) {
+    const r = decodeRecord(buf, offset);
+    if (typeof r === 'string')
+      throw new DistkvError('CORRUPTION', `watch: log batch at offset ${offset}: ${r}`);
+    offset += r.size;
+    const key = r.key.toString('utf8');
+    const type: number = r.type;
+    if (type === TYPE_PUT) out.push({ kind: 'put', seq: r.seq, key, value: Buffer.from(r.value) });
+    else if (type === TYPE_DELETE) out.push({ kind: 'delete', seq: r.seq, key, value: undefined });
+    else if (type === TYPE_PUT_TTL) out.push({ kind: 'put', seq: r.seq, key, value: Buffer.from(r.value) });
+    else if (type === TYPE_EXPIRE) out.push({ kind: 'expire', seq: r.seq, key, value: undefined });
+    else throw new DistkvError('CORRUPTION', `watch: unknown record type ${type} at seq ${r.seq}`);
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * Where a watch starts and resumes (docs/watch.md, "Resuming"): the `from` parameter and the
+ * cursor every event carries are the same text, a comma-separated list of
+ *
+ *   SHARD:E.S   shard SHARD: events after version E.S (its epoch and seq, routing/version.ts)
+ *   E.S         every shard not named otherwise: events after E.S
+ *   now         every shard not named otherwise: events from now on (the default)
+ *
+ * e.g. `0:0.120,1:0.98` or `now`. `0.0` replays each shard's whole log (a snapshot when the log
+ * no longer starts at seq 1). A cursor names every watched shard, so sending back the last one
+ * received resumes exactly after it, shard by shard.
+ */
+import { DistkvError } from '../errors.js';
+import { formatVersion, parseVersion, type Version } from '../routing/version.js';
+
+/** Start is where one shard's watch starts: after a version, or now. */
+export type Start = Version | 'now';
+
+/** FromSpec is a parsed `from`: per-shard starts and the start of every other shard. */
+export interface FromSpec {
+  shards: Map<number, Start>;
+  rest: Start;
+}
+
+const MAX_ITEMS = 16384;
+
+/** parseFrom reads a `from` parameter ("" = now); it throws INVALID_ARGUMENT naming the bad item. */
+export function parseFrom(text: string): FromSpec {
+  const spec: FromSpec = { shards: new Map(), rest: 'now' };
+  if (text === '') return spec;
+  const items = text.split(',');
+  if (items.length > MAX_ITEMS) throw bad(`from has ${items.length} items; at most ${MAX_ITEMS}`);
+  for (const item of items) {
+    const colon = item.indexOf(':');
+    const startText = colon < 0 ? item : item.slice(colon + 1);
+    const start = startText === 'now' ? 'now' : parseVersion(startText);
+    if (start === undefined) throw bad(`from item "${item}" is not SHARD:E.S, E.S or now`);
+    if (colon < 0) {
+      spec.rest = start;
+      continue;
+    }
+    const shardText = item.slice(0, colon);
+    if (!/^\d{1,5}$/.test(shardText)) throw bad(`from item "${item}" has no shard number before ":"`);
+    spec.shards.set(Number(shardText), start);
+  }
+  return spec;
+}
+
+/** startOf returns where shard `shard` starts under `spec`. */
+export function startOf(spec: FromSpec, shard: number): Start {
+  return spec.shards.get(shard) ?? spec.rest;
+}
+
+/** formatCursor writes per-shard positions (shard order) as a `from` value. */
+export function formatCursor(positions: ReadonlyMap<number, Version>): string {
+  return [...positions.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([shard, v]) => `${String(shard)}:${formatVersion(v)}`)
+    .join(',');
+}
+
+function bad(message: string): DistkvError {
+  return new DistkvError('INVALID_ARGUMENT', message);
+}

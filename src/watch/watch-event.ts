@@ -1,0 +1,103 @@
+/**
+ * The events a watcher receives (docs/watch.md, "Events"), one JSON object each, the same over
+ * Server-Sent Events (`event:` = its type, `data:` = the object, `id:` = the cursor) and over a
+ * WebSocket (one text message per object, the cursor in its `cursor` field):
+ *
+ *   hello           {shards, elsewhere, cursor}        first: what this stream serves
+ *   put             {shard, key, value?, version}      a key written (value omitted with values=0)
+ *   delete / expire {shard, key, version}              a key deleted / expired (ordered, from the log)
+ *   snapshot-begin  {shard, version}                   the log no longer holds `from`: the shard's
+ *   put             {shard, key, value?, snapshot: true}  current matching keys follow...
+ *   snapshot-end    {shard, version}                   ...then events continue after `version`
+ *   progress        {cursor, lag?}                     the position moved (and a replica's lag)
+ *   resume          {reason, cursor}                   last: reconnect with from=cursor
+ *
+ * A value is sent as UTF-8 text when it is valid UTF-8, else as `value_base64`.
+ */
+import { encodeFrame, OP_TEXT } from '../http/websocket-format.js';
+import { formatVersion, type Version } from '../routing/version.js';
+import type { LogRecord } from './store-log.js';
+
+/** WatchEvent is one event as sent (its `type` and fields). */
+export type WatchEvent = { type: string } & Record<string, unknown>;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** valueFields returns the JSON fields of a value: `value` (UTF-8) or `value_base64`. */
+export function valueFields(value: Uint8Array): Record<string, string> {
+  try {
+    return { value: utf8.decode(value) };
+  } catch {
+    return { value_base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  }
+}
+
+/** changeEvent builds a put, delete or expire event. */
+export function changeEvent(
+  type: 'put' | 'delete' | 'expire',
+  shard: number,
+  key: string,
+  value: Uint8Array | undefined,
+  version: Version,
+): WatchEvent {
+  const ev: WatchEvent = { type, shard, key };
+  if (value !== undefined) Object.assign(ev, valueFields(value));
+  ev.version = formatVersion(version);
+  return ev;
+}
+
+/** WireFormat is how a stream frames its events: Server-Sent Events or WebSocket text messages. */
+export type WireFormat = 'sse' | 'ws';
+
+/** Cached is a log record with its event JSON, once encoded (a feed's records are shared by its watchers). */
+type Cached = LogRecord & { jsonWithValue?: string; jsonNoValue?: string };
+
+/** Batch is a feed batch; `encoded` caches its shared encodings (see sharedBlock). */
+export type Batch = readonly LogRecord[] & { encoded?: Map<string, Buffer> };
+
+/** recordJson returns the JSON of a record's change event, encoded once per form (with or without value). */
+export function recordJson(r: LogRecord, shard: number, values: boolean, epoch: number): string {
+  const c = r as Cached;
+  let json = values ? c.jsonWithValue : c.jsonNoValue;
+  if (json === undefined) {
+    const ev = changeEvent(r.kind, shard, r.key, values ? r.value : undefined, { epoch, seq: r.seq });
+    json = JSON.stringify(ev);
+    if (values) c.jsonWithValue = json;
+    else c.jsonNoValue = json;
+  }
+  return json;
+}
+
+/**
+ * sharedBlock encodes a whole feed batch's events under `prefix` once for every live watcher with
+ * the same prefix, value choice and format (SSE frames without `id`, or WebSocket messages); the
+ * watcher then writes the block and, for SSE, one `id:` line with its cursor after it.
+ */
+export function sharedBlock(
+  batch: Batch,
+  shard: number,
+  prefix: string,
+  values: boolean,
+  format: WireFormat,
+  epochOf: (seq: number) => number,
+): Buffer {
+  const cacheKey = `${format}${values ? '1' : '0'}${prefix}`;
+  const cached = batch.encoded?.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const parts: Buffer[] = [];
+  let text = '';
+  for (const r of batch) {
+    if (!r.key.startsWith(prefix)) continue;
+    const json = recordJson(r, shard, values, epochOf(r.seq));
+    if (format === 'sse') text += `event: ${r.kind}\ndata: ${json}\n\n`;
+    else parts.push(encodeFrame(OP_TEXT, Buffer.from(json)));
+  }
+  const block = format === 'sse' ? Buffer.from(text) : Buffer.concat(parts);
+  (batch.encoded ??= new Map()).set(cacheKey, block);
+  return block;
+}
+
+/** sseFrame encodes an event as a Server-Sent Events frame (`id` = the cursor after it). */
+export function sseFrame(json: string, type: string, cursor: string): string {
+  return `id: ${cursor}\nevent: ${type}\ndata: ${json}\n\n`;
+}

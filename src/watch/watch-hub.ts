@@ -1,0 +1,125 @@
+/**
+ * The watch side of one process (docs/watch.md): the feeds of its stores (one per watched store,
+ * shared by every listener) and the live watchers, with a heartbeat that sends each watcher its
+ * progress (and replicas' lag) and ends every stream with `resume` when the node drains.
+ */
+import { DistkvError } from '../errors.js';
+import type { HttpContext } from '../http/context.js';
+import { lagHeader, replicaLag } from '../replication/lag.js';
+import { epochOfSeq } from '../routing/version.js';
+import type { WorkerPool } from '../server/worker-pool.js';
+import { Feed, type LogReader } from './feed.js';
+import type { ScanPage, ShardSource, WatchDeps, Watcher } from './watcher.js';
+
+/** HEARTBEAT_MS is how often watchers get `progress` and the drain check runs. */
+export const HEARTBEAT_MS = 1000;
+
+const hubs = new WeakMap<WorkerPool, WatchHub>();
+
+/** WatchHub holds the feeds and watchers of one process. */
+export class WatchHub implements WatchDeps {
+  private readonly ctx: HttpContext;
+  private readonly feeds = new Map<number, Feed>();
+  private readonly watchers = new Set<Watcher>();
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(ctx: HttpContext) {
+    this.ctx = ctx;
+  }
+
+  /** of returns the hub of the process `ctx` belongs to. */
+  static of(ctx: HttpContext): WatchHub {
+    let hub = hubs.get(ctx.pool);
+    if (hub === undefined) hubs.set(ctx.pool, (hub = new WatchHub(ctx)));
+    return hub;
+  }
+
+  /** add registers a running watcher (its heartbeat starts with the first). */
+  add(w: Watcher): void {
+    this.watchers.add(w);
+    this.timer ??= setInterval(() => {
+      this.beat();
+    }, HEARTBEAT_MS);
+  }
+
+  /** remove forgets a watcher that ended. */
+  remove(w: Watcher): void {
+    this.watchers.delete(w);
+    if (this.watchers.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** count is the number of live watchers (for /stats and tests). */
+  get count(): number {
+    return this.watchers.size;
+  }
+
+  reader(src: ShardSource): LogReader {
+    const pool = this.ctx.pool;
+    return async (after, maxBytes, waitMs) => {
+      const r = await pool.call(src.worker, {
+        type: 'watch-read',
+        store: src.store,
+        after,
+        maxBytes,
+        waitMs,
+      });
+      if (r.type !== 'watch-read-result') throw new DistkvError('INTERNAL', `watch-read answered ${r.type}`);
+      const records = r.buffer === null ? Buffer.alloc(0) : Buffer.from(r.buffer, 0, r.length);
+      return { gone: r.gone, records, lastSeq: r.lastSeq, end: r.end };
+    };
+  }
+
+  async scan(src: ShardSource, prefix: Buffer, after: Uint8Array | null, limit: number): Promise<ScanPage> {
+    const r = await this.ctx.pool.call(src.worker, {
+      type: 'watch-scan',
+      store: src.store,
+      prefix,
+      after,
+      limit,
+    });
+    if (r.type !== 'watch-scan-result') throw new DistkvError('INTERNAL', `watch-scan answered ${r.type}`);
+    return { entries: r.entries, seq: r.seq, last: r.last };
+  }
+
+  feed(src: ShardSource, pos: number): Feed {
+    let f = this.feeds.get(src.store);
+    if (f === undefined || f.done) {
+      const made = new Feed(this.reader(src), pos, () => {
+        if (this.feeds.get(src.store) === made) this.feeds.delete(src.store);
+      });
+      this.feeds.set(src.store, made);
+      f = made;
+    }
+    return f;
+  }
+
+  lastSeq(src: ShardSource): number {
+    return this.ctx.pool.lastSeq(src.store);
+  }
+
+  epochOf(shard: number, seq: number): number {
+    const live = this.ctx.liveMap.current.shards.find((s) => s.idx === shard);
+    return live === undefined || live.history.length === 0 ? 0 : epochOfSeq(live.history, seq);
+  }
+
+  lag(src: ShardSource): string | undefined {
+    if (src.role !== 'replica') return undefined;
+    const leaderSeq = src.leaderStore === undefined ? undefined : this.ctx.pool.lastSeq(src.leaderStore);
+    return lagHeader(
+      replicaLag(this.ctx.pool.positions, src.store, leaderSeq, this.ctx.config.replication.pull_wait_ms),
+    );
+  }
+
+  private beat(): void {
+    const draining = this.ctx.state.phase === 'draining';
+    for (const w of [...this.watchers]) {
+      if (w.isClosed) this.remove(w);
+      else if (draining) w.cut('draining');
+      else w.progress();
+    }
+    if (draining) for (const f of this.feeds.values()) f.stop();
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * A slow watcher is bounded and never slows writers (docs/watch.md, "Slow watchers"): a watcher
+ * that stops reading while a burst of writes goes on is sent `resume` with its cursor and its
+ * stream is ended once `max_buffer_bytes` wait for it; the writers' throughput meanwhile stays that of a run with
+ * no watcher (measured in the same test, alternating, with a loose bound: the machine is shared);
+ * and resuming from the cursor continues right after the last event the watcher received.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parseFrom } from '../../src/watch/watch-cursor.js';
+import { freePort } from '../helpers/ports.js';
+import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const VALUE = 'v'.repeat(16 * 1024);
+const WRITES = 1500;
+
+/** writeBurst PUTs `n` keys under `prefix` with 16 concurrent writers; returns writes per second. */
+async function writeBurst(port: number, prefix: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < n) {
+        const i = next++;
+        const r = await fetch(`http://127.0.0.1:${port}/kv/${prefix}${i % 200}`, {
+          method: 'PUT',
+          body: VALUE,
+        });
+        assert.equal(r.status, 204);
+      }
+    }),
+  );
+  return n / ((performance.now() - t0) / 1000);
+}
+
+function dechunk(raw: Buffer): string {
+  const text = raw.toString('latin1');
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  let out = '';
+  for (let at = 0; at < body.length;) {
+    const nl = body.indexOf('\r\n', at);
+    if (nl < 0) break;
+    const size = parseInt(body.slice(at, nl), 16);
+    if (Number.isNaN(size) || size === 0 || nl + 2 + size > body.length) break;
+    out += body.slice(nl + 2, nl + 2 + size);
+    at = nl + 2 + size + 2;
+  }
+  return Buffer.from(out, 'latin1').toString('utf8');
+}
+
+function dataLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('data: '))
+    .map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
+}
+
+describe('slow watcher', () => {
+  it('is cut off with resume while writers keep their throughput, and resumes after its last event', async () => {
+    const dir = tempDir(after);
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const config = writeConfig(dir, [{ address }], '[storage]\ndurability = "none"\n');
+    const server = await ServerProcess.start(
+      ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1'],
+      `http://${address}/healthz`,
+      { DISTKV_LOG_LEVEL: 'warn' },
+    );
+    try {
+      const alone = await writeBurst(port, 'warm/', WRITES);
+      // The watcher reads its head, then nothing: the socket is paused.
+      const socket: Socket = connect(port, '127.0.0.1');
+      let received = Buffer.alloc(0);
+      let closed = false;
+      const isClosed = (): boolean => closed;
+      socket.on('data', (d: Buffer) => {
+        received = Buffer.concat([received, d]);
+      });
+      socket.on('close', () => (closed = true));
+      socket.write('GET /watch?prefix=slow/&max_buffer_bytes=65536 HTTP/1.1\r\nHost: t\r\n\r\n');
+      const deadline = Date.now() + 10000;
+      while (!received.includes('hello') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      socket.pause();
+      const watched = await writeBurst(port, 'slow/', WRITES);
+      socket.resume();
+      const end = Date.now() + 20000;
+      const finished = (): boolean => isClosed() || received.subarray(-5).toString() === '0\r\n\r\n';
+      while (!finished() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(finished(), 'the stalled watcher was sent the end of its stream');
+      socket.destroy();
+      const events = dataLines(dechunk(received));
+      const last = events[events.length - 1]!;
+      assert.equal(last.type, 'resume');
+      assert.equal(last.reason, 'slow');
+      const puts = events.filter((e) => e.type === 'put');
+      assert.ok(puts.length < WRITES, `cut off before the end of the burst (${puts.length} events)`);
+      const lastSeen = puts.length === 0 ? 0 : Number(String(puts[puts.length - 1]!.version).split('.')[1]);
+      const cursorSeq = parseFrom(String(last.cursor)).shards.get(0);
+      assert.ok(cursorSeq !== undefined && cursorSeq !== 'now' && cursorSeq.seq >= lastSeen);
+
+      // Resuming from the cursor: the next event follows the cursor's position exactly.
+      const r = await fetch(`http://${address}/watch?prefix=slow/&values=0&from=${String(last.cursor)}`, {
+        signal: AbortSignal.timeout(20000),
+      });
+      const reader = r.body!.getReader();
+      let text = '';
+      const decoder = new TextDecoder();
+      while (!/event: put\ndata: [^\n]*\n\n/.test(text))
+        text += decoder.decode((await reader.read()).value as Uint8Array | undefined, { stream: true });
+      await reader.cancel();
+      const next = dataLines(text).find((e) => e.type === 'put')!;
+      assert.equal(Number(String(next.version).split('.')[1]), (cursorSeq as { seq: number }).seq + 1);
+      assert.equal(next.value, undefined, 'values=0 omits values');
+
+      // Measured last: the writes before and after bracket the ones with the stalled watcher.
+      const again = await writeBurst(port, 'warm/', WRITES);
+      const ratio = watched / Math.max(alone, again);
+      assert.ok(
+        ratio > 0.5,
+        `writers with a stalled watcher ran at ${ratio.toFixed(2)} of their rate without`,
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+});

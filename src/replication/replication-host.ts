@@ -11,7 +11,6 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LsmStore } from '../storage/lsm-store.js';
-import { openStore } from '../storage/open-store.js';
 import type { Store, StoreEntry as ScanEntry, StoreStats, WriteResult } from '../storage/store.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import { divergedFileOf, parseDivergedName, saveDiverged } from './diverged-file.js';
@@ -82,11 +81,19 @@ export class ReplicationHost {
   private readonly leaders = new Map<number, LeaderState>();
   private readonly followers = new Map<number, Follower>();
   private readonly seedCursors = new Map<number, SeedCursor>();
+  private readonly openSpec: (spec: StoreSpec) => Promise<Store>;
 
-  constructor(stores: Map<number, HostedStore>, positions: Positions, log?: Logger) {
+  /** `open` opens (a replica's) store afresh from its spec, as the worker does (into its commit log). */
+  constructor(
+    stores: Map<number, HostedStore>,
+    positions: Positions,
+    log: Logger | undefined,
+    open: (spec: StoreSpec) => Promise<Store>,
+  ) {
     this.stores = stores;
     this.positions = positions;
     this.log = log;
+    this.openSpec = open;
   }
 
   /** start wires every leader and starts every replica's follower. */
@@ -366,14 +373,7 @@ export class ReplicationHost {
   }
 
   private async open(h: HostedStore): Promise<LsmStore> {
-    const s = await openStore(h.spec.engine, {
-      dir: h.spec.dir,
-      durability: h.spec.durability,
-      fsyncIntervalMs: h.spec.fsyncIntervalMs,
-      lsm: h.spec.lsm,
-      repair: false,
-      ...(this.log === undefined ? {} : { log: this.log }),
-    });
+    const s = await this.openSpec({ ...h.spec, repair: false });
     if (!(s instanceof LsmStore)) throw new Error('replica store is not an lsm store');
     return s;
   }

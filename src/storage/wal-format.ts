@@ -7,8 +7,12 @@
  *   segment := header record*
  *   header  := magic:u32 version:u8 reserved:u8[3] segmentNo:u32 epoch:u32 firstSeq:u64      (24 bytes)
  *   record  := crc:u32 len:u32 type:u8 seq:u64 keyLen:u16 key:keyLen value:(len - 11 - keyLen)
- *   type    := TYPE_PUT | TYPE_DELETE                      (a DELETE has an empty value)
+ *   type    := TYPE_PUT | TYPE_DELETE | TYPE_PUT_TTL | TYPE_EXPIRE
+ *              (DELETE and EXPIRE have an empty value; PUT_TTL's value is expiresAtMs:u64 bytes)
  *   crc     := crc32c of the bytes after the crc field: len, type, seq, keyLen, key, value
+ *
+ * Since the commit log (docs/commit-log-format.md) these records travel inside its frames and to
+ * replicas; the segment layout below is the previous layout, read only to migrate a data directory.
  *
  * Invariants: seqs increase by exactly 1 from record to record, across segments; a segment's
  * `firstSeq` is the seq of its first record (or of the first record it will hold, when empty); the
@@ -35,11 +39,27 @@ export const RECORD_FIXED_BYTES = 1 + 8 + 2;
 export const TYPE_PUT = 1;
 /** TYPE_DELETE marks a record that deletes a key (a tombstone). */
 export const TYPE_DELETE = 2;
+/** TYPE_PUT_TTL marks a put with an absolute expiry: its value is expiresAtMs:u64 (Unix ms) then the bytes. */
+export const TYPE_PUT_TTL = 3;
+/** TYPE_EXPIRE marks the leader's ordered delete of a key whose expiry passed (applies as a delete). */
+export const TYPE_EXPIRE = 4;
+/** EXPIRY_BYTES is the size of the expiry prefix of a TYPE_PUT_TTL value. */
+export const EXPIRY_BYTES = 8;
 /** MAX_RECORD_LEN bounds `len` (keys ≤ 64 KiB, values ≤ 64 MiB) so garbage is not taken for a record. */
 export const MAX_RECORD_LEN = RECORD_FIXED_BYTES + 0xffff + 64 * 1024 * 1024;
 
-/** RecordType is TYPE_PUT or TYPE_DELETE. */
-export type RecordType = typeof TYPE_PUT | typeof TYPE_DELETE;
+/** RecordType is one of the record types above. */
+export type RecordType = typeof TYPE_PUT | typeof TYPE_DELETE | typeof TYPE_PUT_TTL | typeof TYPE_EXPIRE;
+
+/** isRecordType tells whether a type byte names a record type. */
+export function isRecordType(t: number | undefined): t is RecordType {
+  return t === TYPE_PUT || t === TYPE_DELETE || t === TYPE_PUT_TTL || t === TYPE_EXPIRE;
+}
+
+/** isPutType tells whether records of a type set their key (the others delete it). */
+export function isPutType(t: RecordType): boolean {
+  return t === TYPE_PUT || t === TYPE_PUT_TTL;
+}
 
 /** segmentName returns the file name of segment `no`. */
 export function segmentName(no: number): string {
@@ -89,12 +109,15 @@ export function decodeHeader(b: Buffer): SegmentHeader | string {
   return { segmentNo: b.readUInt32LE(8), epoch: b.readUInt32LE(12), firstSeq: readU64(b, 16) };
 }
 
-/** recordSize returns the encoded size of a record. */
-export function recordSize(keyLen: number, valueLen: number): number {
-  return RECORD_PREFIX_BYTES + RECORD_FIXED_BYTES + keyLen + valueLen;
+/** recordSize returns the encoded size of a record (`type` TYPE_PUT_TTL adds the expiry prefix). */
+export function recordSize(keyLen: number, valueLen: number, type: RecordType = TYPE_PUT): number {
+  return RECORD_PREFIX_BYTES + RECORD_FIXED_BYTES + keyLen + valueLen + (type === TYPE_PUT_TTL ? EXPIRY_BYTES : 0);
 }
 
-/** encodeRecord writes one record at `offset` of `b` (which must have room) and returns its size. */
+/**
+ * encodeRecord writes one record at `offset` of `b` (which must have room) and returns its size.
+ * For TYPE_PUT_TTL, `expiresAtMs` is written before the value.
+ */
 export function encodeRecord(
   b: Buffer,
   offset: number,
@@ -102,25 +125,34 @@ export function encodeRecord(
   seq: number,
   key: Uint8Array,
   value: Uint8Array | undefined,
+  expiresAtMs = 0,
 ): number {
+  const prefix = type === TYPE_PUT_TTL ? EXPIRY_BYTES : 0;
   const valueLen = value === undefined ? 0 : value.length;
-  const len = RECORD_FIXED_BYTES + key.length + valueLen;
+  const len = RECORD_FIXED_BYTES + key.length + prefix + valueLen;
   b.writeUInt32LE(len, offset + 4);
   b[offset + 8] = type;
   writeU64(b, seq, offset + 9);
   b.writeUInt16LE(key.length, offset + 17);
   b.set(key, offset + 19);
-  if (value !== undefined) b.set(value, offset + 19 + key.length);
+  if (prefix > 0) writeU64(b, expiresAtMs, offset + 19 + key.length);
+  if (value !== undefined) b.set(value, offset + 19 + key.length + prefix);
   b.writeUInt32LE(crc32c(b, offset + 4, offset + RECORD_PREFIX_BYTES + len), offset);
   return RECORD_PREFIX_BYTES + len;
 }
 
-/** DecodedRecord is a record read from a buffer; key and value are views into it. */
+/**
+ * DecodedRecord is a record read from a buffer; key and value are views into it. `value` is
+ * without the expiry prefix, `expiresAtMs` is 0 when there is none, and `epoch` is the epoch of
+ * the commit log frame that carried the record (0 when decoded on its own).
+ */
 export interface DecodedRecord {
   type: RecordType;
   seq: number;
+  epoch: number;
   key: Buffer;
   value: Buffer;
+  expiresAtMs: number;
   /** size is the record's encoded size. */
   size: number;
 }
@@ -138,15 +170,19 @@ export function decodeRecord(b: Buffer, offset: number): DecodedRecord | string 
   const crc = b.readUInt32LE(offset);
   if (crc32c(b, offset + 4, end) !== crc) return 'checksum mismatch';
   const type = b[offset + 8];
-  if (type !== TYPE_PUT && type !== TYPE_DELETE) return `unknown record type ${type}`;
+  if (!isRecordType(type)) return `unknown record type ${type}`;
   const keyLen = b.readUInt16LE(offset + 17);
   if (RECORD_FIXED_BYTES + keyLen > len) return `key length ${keyLen} exceeds the record`;
   const k = offset + 19;
+  const prefix = type === TYPE_PUT_TTL ? EXPIRY_BYTES : 0;
+  if (RECORD_FIXED_BYTES + keyLen + prefix > len) return `a TTL record of ${len} bytes has no room for its expiry`;
   return {
     type,
     seq: readU64(b, offset + 9),
+    epoch: 0,
     key: b.subarray(k, k + keyLen),
-    value: b.subarray(k + keyLen, end),
+    value: b.subarray(k + keyLen + prefix, end),
+    expiresAtMs: prefix === 0 ? 0 : readU64(b, k + keyLen),
     size: end - offset,
   };
 }

@@ -27,8 +27,7 @@ import {
   RECORD_PREFIX_BYTES,
   recordSize,
   segmentName,
-  TYPE_DELETE,
-  TYPE_PUT,
+  isRecordType,
   WAL_HEADER_BYTES,
 } from './wal-format.js';
 
@@ -92,8 +91,7 @@ function findLaterRecord(
     const len = b.readUInt32LE(p + 4);
     if (len < RECORD_FIXED_BYTES || len > MAX_RECORD_LEN || p + RECORD_PREFIX_BYTES + len > b.length)
       continue;
-    const type = b[p + 8];
-    if (type !== TYPE_PUT && type !== TYPE_DELETE) continue;
+    if (!isRecordType(b[p + 8])) continue;
     const seq = readU64(b, p + 9);
     if (seq < lowSeq || seq > highSeq + Math.floor((p - base) / MIN_RECORD_BYTES)) continue;
     if (typeof decodeRecord(b, p) !== 'string') return { offset: p, seq };

@@ -85,6 +85,8 @@ export class CommitLog {
   private file!: WritableFile;
   private readonly all: LogSegment[] = [];
   private readonly members = new Map<number, LogMember>();
+  /** pinned are stores that could not open: every segment holding their records is kept. */
+  private readonly pinned = new Set<number>();
   private readonly dirtyMembers = new Set<LogMember>();
   private bases: { frame: Buffer; store: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private writing = false;
@@ -178,6 +180,11 @@ export class CommitLog {
     });
   }
 
+  /** pin keeps every segment holding records of store `id` (a store of the worker that could not open). */
+  pin(id: number): void {
+    this.pinned.add(id);
+  }
+
   /** detach stops counting `member` for retention (its store closed); what it wrote stays in the log. */
   detach(member: LogMember): void {
     if (this.members.get(member.id) === member) this.members.delete(member.id);
@@ -242,7 +249,7 @@ export class CommitLog {
     let replicaBytes = 0;
     for (let i = sealed - 1; i >= 0; i--) {
       const s = this.all[i]!;
-      let recovery = false;
+      let recovery = [...this.pinned].some((id) => s.stores.has(id));
       let replica = false;
       for (const { m, retain } of members) {
         const r = s.stores.get(m.id);

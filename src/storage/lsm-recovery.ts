@@ -21,7 +21,7 @@
  * a snapshot: whatever the log held of it is void from its base frame on). `openLsmStore` opens a
  * store with a commit log of its own in `<dir>/log` (tools and tests).
  */
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { CorruptionError } from '../errors.js';
 import { latin1Key } from '../util/bytes.js';
@@ -186,7 +186,7 @@ async function migrateOldWal(opts: LsmOptions, replay: Replay): Promise<boolean>
   return true;
 }
 
-/** HOME_FILE names the file in a store directory that says which log (under `<data_dir>/log`) holds its records. */
+/** HOME_FILE names the file in a store directory that says which log holds its records (its path from the store directory). */
 export const HOME_FILE = 'commit-log';
 
 function readHome(vfs: Vfs, dir: string): string | undefined {
@@ -197,9 +197,9 @@ function readHome(vfs: Vfs, dir: string): string | undefined {
 /** adoptForeign is step 4: the records of store `id` in the log it last wrote to, if that is another one. */
 async function adoptForeign(settings: LogSettings, opts: LsmOptions, id: number, replay: Replay): Promise<void> {
   const home = readHome(opts.vfs, opts.dir);
-  if (home === undefined || home === basename(settings.dir)) return;
-  const dir = join(dirname(settings.dir), home);
-  if (!settings.vfs.exists(dir)) return;
+  if (home === undefined) return;
+  const dir = join(opts.dir, home);
+  if (resolve(dir) === resolve(settings.dir) || !settings.vfs.exists(dir)) return;
   const from = replay.last;
   const records: DecodedRecord[] = [];
   const rec = await readCommitLog(settings.vfs, dir, {
@@ -219,12 +219,37 @@ async function adoptForeign(settings: LogSettings, opts: LsmOptions, id: number,
   opts.log?.info({ dir: opts.dir, from: home, records: records.length }, 'took over the store\'s records from the log it last wrote to');
 }
 
-async function writeHome(vfs: Vfs, dir: string, home: string): Promise<void> {
+async function writeHome(vfs: Vfs, dir: string, logDir: string): Promise<void> {
+  const home = relative(dir, logDir);
   if (readHome(vfs, dir) === home) return;
   const tmp = join(dir, `${HOME_FILE}.tmp`);
   await vfs.writeFile(tmp, Buffer.from(`${home}\n`));
   vfs.rename(tmp, join(dir, HOME_FILE));
   vfs.syncDir(dir);
+}
+
+/**
+ * loggedSeq returns the seq of the newest record of the store in `dir` that a log still holds
+ * (the log its `commit-log` file names, read-only, or a previous layout's own `wal/`), 0 if none.
+ */
+export async function loggedSeq(vfs: Vfs, dir: string): Promise<number> {
+  let last = 0;
+  const old = await readWal(vfs, join(dir, 'wal'), { afterSeq: 0, repair: false, onRecord: () => undefined });
+  last = old.lastSeq;
+  const home = readHome(vfs, dir);
+  if (home === undefined || !vfs.exists(join(dir, home))) return last;
+  const id = storeIdOf(storeNameOf(dir));
+  await readCommitLog(vfs, join(dir, home), {
+    repair: false,
+    readOnly: true,
+    onRecord: (store, r) => {
+      if (store === id) last = r.seq;
+    },
+    onBase: (store, nextSeq) => {
+      if (store === id && last >= nextSeq) last = 0;
+    },
+  });
+  return last;
 }
 
 /** removeOldWal deletes a migrated `wal/` once its records are durable in the shared log. */
@@ -248,6 +273,7 @@ export async function openLsmStores(settings: LogSettings, all: readonly LsmOpti
   if (first === undefined) throw new Error('openLsmStores needs at least one store');
   const results: (LsmStore | Error)[] = [];
   const opened = new Map<number, { i: number; opts: LsmOptions; levels: Levels; replay: Replay }>();
+  const failed: number[] = [];
   for (const [i, opts] of all.entries()) {
     try {
       const levels = await openLevels(opts);
@@ -256,6 +282,7 @@ export async function openLsmStores(settings: LogSettings, all: readonly LsmOpti
       opened.set(id, { i, opts, levels, replay: new Replay(levels.durableSeq, opts.memtableBytes) });
       results.push(new Error('not attached'));
     } catch (err) {
+      failed.push(storeIdOf(storeNameOf(opts.dir)));
       results.push(err as Error);
     }
   }
@@ -283,6 +310,7 @@ export async function openLsmStores(settings: LogSettings, all: readonly LsmOpti
       if (await migrateOldWal(o.opts, o.replay)) migrating.push({ dir: o.opts.dir, vfs: o.opts.vfs });
     } catch (err) {
       results[o.i] = err as Error;
+      failed.push(id);
       opened.delete(id);
       await o.levels.level.close();
     }
@@ -297,6 +325,7 @@ export async function openLsmStores(settings: LogSettings, all: readonly LsmOpti
     segments: rec.segments,
     ...(settings.log === undefined ? {} : { log: settings.log }),
   });
+  for (const id of failed) log.pin(id);
   await Promise.all(
     [...opened].map(async ([id, o]) => {
       const { replay, levels } = o;
@@ -317,7 +346,7 @@ export async function openLsmStores(settings: LogSettings, all: readonly LsmOpti
   );
   await log.sync();
   for (const m of migrating) removeOldWal(m.vfs, m.dir);
-  for (const o of opened.values()) await writeHome(o.opts.vfs, o.opts.dir, basename(settings.dir));
+  for (const o of opened.values()) await writeHome(o.opts.vfs, o.opts.dir, settings.dir);
   log.startTrimming();
   return { log, stores: results };
 }
@@ -349,7 +378,7 @@ export async function attachLsmStore(log: CommitLog, opts: LsmOptions): Promise<
     const storeLog = new StoreLog(log, storeIdOf(storeNameOf(opts.dir)), levels.durableSeq + 1, opts.ringBytes);
     storeLog.setDurable(levels.durableSeq);
     await log.attach(storeLog, levels.durableSeq + 1);
-    await writeHome(opts.vfs, opts.dir, basename(log.dir));
+    await writeHome(opts.vfs, opts.dir, log.dir);
     return buildStore(opts, levels, new Replay(levels.durableSeq, opts.memtableBytes), storeLog);
   } catch (err) {
     await levels.level.close();

@@ -72,7 +72,7 @@ export class StoreCursor {
           frameSeq = seq;
           frameAt = offset;
           let from = -1;
-          for (let r = offset + FRAME_HEADER_BYTES; r < end; ) {
+          for (let r = offset + FRAME_HEADER_BYTES; r < end;) {
             const rec = decodeRecord(b, r - windowAt);
             if (typeof rec === 'string') throw new CorruptionError(seg.path, r, rec);
             if (rec.seq > after && from < 0) from = r;

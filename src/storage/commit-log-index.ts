@@ -28,7 +28,13 @@ export interface LogSegment {
 }
 
 /** indexFrame notes a frame of `store` at `offset` holding seqs first..last. */
-export function indexFrame(seg: LogSegment, store: number, offset: number, first: number, last: number): void {
+export function indexFrame(
+  seg: LogSegment,
+  store: number,
+  offset: number,
+  first: number,
+  last: number,
+): void {
   const r = seg.stores.get(store);
   if (r === undefined) {
     seg.stores.set(store, { first, last, points: [first, offset] });

@@ -61,10 +61,14 @@ function findLaterFrame(b: Buffer, from: number): number | undefined {
  * checkFrame decodes the records of the frame body [start, end) of `b`, or returns why it cannot
  * (with the offset of the damage).
  */
-function checkFrame(b: Buffer, start: number, end: number): DecodedRecord[] | { offset: number; reason: string } {
+function checkFrame(
+  b: Buffer,
+  start: number,
+  end: number,
+): DecodedRecord[] | { offset: number; reason: string } {
   const out: DecodedRecord[] = [];
   const body = b.subarray(0, end);
-  for (let r = start; r < end; ) {
+  for (let r = start; r < end;) {
     const rec = decodeRecord(body, r);
     if (typeof rec === 'string')
       return { offset: r, reason: rec === 'short' ? 'record runs past the end of its frame' : rec };
@@ -135,7 +139,12 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     if (typeof header === 'string') {
       const later = isLast ? findLaterFrame(buf, 0) : undefined;
       if (isLast && later === undefined) await cut(i, 0, `incomplete segment header: ${header}`, 'torn-tail');
-      else await corrupt(i, 0, later === undefined ? header : `${header}; a valid frame follows at offset ${later}`);
+      else
+        await corrupt(
+          i,
+          0,
+          later === undefined ? header : `${header}; a valid frame follows at offset ${later}`,
+        );
       break;
     }
     const seg: LogSegment = { no, path, bytes: LOG_HEADER_BYTES, stores: new Map() };
@@ -144,8 +153,18 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     while (offset < buf.length) {
       const h = decodeFrameHeader(buf, offset);
       const end = typeof h === 'string' ? offset : offset + FRAME_HEADER_BYTES + h.len;
-      const recs = typeof h === 'string' || h.kind === FRAME_BASE ? [] : checkFrame(buf, offset + FRAME_HEADER_BYTES, end);
-      const bad = typeof h === 'string' ? (h === 'short' ? 'frame runs past the end of the file' : h) : 'offset' in recs ? recs.reason : undefined;
+      const recs =
+        typeof h === 'string' || h.kind === FRAME_BASE
+          ? []
+          : checkFrame(buf, offset + FRAME_HEADER_BYTES, end);
+      const bad =
+        typeof h === 'string'
+          ? h === 'short'
+            ? 'frame runs past the end of the file'
+            : h
+          : 'offset' in recs
+            ? recs.reason
+            : undefined;
       if (bad !== undefined) {
         const later = findLaterFrame(buf, offset + 1);
         if (isLast && later === undefined) await cut(i, offset, bad, 'torn-tail');
@@ -153,7 +172,9 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
           await corrupt(
             i,
             offset,
-            later === undefined ? bad : `${bad}; a valid frame follows at offset ${later}, so this is damage, not a torn tail`,
+            later === undefined
+              ? bad
+              : `${bad}; a valid frame follows at offset ${later}, so this is damage, not a torn tail`,
           );
         stopped = true;
         break;
@@ -168,13 +189,21 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
         const list = recs as DecodedRecord[];
         const expect = nextSeqs.get(frame.store);
         if (expect !== undefined && list[0]!.seq !== expect) {
-          await corrupt(i, offset, `store ${frame.store}: record has seq ${list[0]!.seq}; expected ${expect}`);
+          await corrupt(
+            i,
+            offset,
+            `store ${frame.store}: record has seq ${list[0]!.seq}; expected ${expect}`,
+          );
           stopped = true;
           break;
         }
         for (let k = 1; k < list.length; k++)
           if (list[k]!.seq !== list[k - 1]!.seq + 1) {
-            await corrupt(i, offset, `store ${frame.store}: seq ${list[k]!.seq} follows ${list[k - 1]!.seq} in one frame`);
+            await corrupt(
+              i,
+              offset,
+              `store ${frame.store}: seq ${list[k]!.seq} follows ${list[k - 1]!.seq} in one frame`,
+            );
             stopped = true;
             break;
           }

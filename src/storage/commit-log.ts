@@ -175,7 +175,12 @@ export class CommitLog {
     this.members.set(member.id, member);
     voidFrom(this.all, member.id, nextSeq);
     await new Promise<void>((resolve, reject) => {
-      this.bases.push({ frame: encodeBaseFrame(member.id, member.epoch, nextSeq), store: member.id, resolve, reject });
+      this.bases.push({
+        frame: encodeBaseFrame(member.id, member.epoch, nextSeq),
+        store: member.id,
+        resolve,
+        reject,
+      });
       this.schedule();
     });
   }
@@ -373,7 +378,10 @@ export class CommitLog {
     this.failure = refusal;
     this.failedAt = Date.now();
     this.counters.failures++;
-    this.opts.log?.error({ err: e.message, dir: this.opts.dir }, 'commit log write failed; refusing writes and retrying');
+    this.opts.log?.error(
+      { err: e.message, dir: this.opts.dir },
+      'commit log write failed; refusing writes and retrying',
+    );
     // Everything queued behind the failed batch carries later seqs: refuse it too, in every store.
     for (const p of parts) this.dirtyMembers.add(p.member);
     for (const m of this.dirtyMembers) m.failed(refusal);
@@ -397,7 +405,10 @@ export class CommitLog {
     this.writing = true;
     this.syncNow()
       .catch((err: unknown) => {
-        this.failure = new DistkvError('DISK_FULL', `periodic commit log sync failed: ${toDistkvError(err).message}`);
+        this.failure = new DistkvError(
+          'DISK_FULL',
+          `periodic commit log sync failed: ${toDistkvError(err).message}`,
+        );
         this.failedAt = Date.now();
         this.opts.log?.error({ err: toDistkvError(err).message }, 'periodic commit log sync failed');
       })

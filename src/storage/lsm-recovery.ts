@@ -135,7 +135,10 @@ async function openLevels(opts: LsmOptions): Promise<Levels> {
       } catch (err) {
         if (!(err instanceof CorruptionError) || !opts.repair) throw err;
         vfs.rename(path, `${path}.corrupt`);
-        log?.error({ file: path, offset: err.offset, reason: err.message }, 'repair: moved a damaged run aside');
+        log?.error(
+          { file: path, offset: err.offset, reason: err.message },
+          'repair: moved a damaged run aside',
+        );
       }
     }
     const obsolete = runs.filter((r) => r.footer.maxSeq <= applied);
@@ -162,7 +165,10 @@ function reportDamage(damage: readonly WalDamage[], log: Logger | undefined, wha
       dropped_segments: d.droppedSegments,
     };
     if (d.kind === 'torn-tail')
-      log?.warn(fields, `${what}: cut off a torn frame at the tail (a crash during a write that was never acknowledged)`);
+      log?.warn(
+        fields,
+        `${what}: cut off a torn frame at the tail (a crash during a write that was never acknowledged)`,
+      );
     else log?.error(fields, `${what} repair: dropped everything after the damage`);
   }
 }
@@ -181,7 +187,7 @@ async function migrateOldWal(opts: LsmOptions, replay: Replay): Promise<boolean>
   reportDamage(rec.damage, opts.log, 'old WAL');
   opts.log?.info(
     { dir: opts.dir, records: replay.migrated.length },
-    'migrating the store\'s own WAL (previous layout) into the worker\'s commit log',
+    "migrating the store's own WAL (previous layout) into the worker's commit log",
   );
   return true;
 }
@@ -195,7 +201,12 @@ function readHome(vfs: Vfs, dir: string): string | undefined {
 }
 
 /** adoptForeign is step 4: the records of store `id` in the log it last wrote to, if that is another one. */
-async function adoptForeign(settings: LogSettings, opts: LsmOptions, id: number, replay: Replay): Promise<void> {
+async function adoptForeign(
+  settings: LogSettings,
+  opts: LsmOptions,
+  id: number,
+  replay: Replay,
+): Promise<void> {
   const home = readHome(opts.vfs, opts.dir);
   if (home === undefined) return;
   const dir = join(opts.dir, home);
@@ -206,7 +217,8 @@ async function adoptForeign(settings: LogSettings, opts: LsmOptions, id: number,
     repair: false,
     readOnly: true,
     onRecord: (store, r) => {
-      if (store === id && r.seq > from) records.push({ ...r, key: Buffer.from(r.key), value: Buffer.from(r.value) });
+      if (store === id && r.seq > from)
+        records.push({ ...r, key: Buffer.from(r.key), value: Buffer.from(r.value) });
     },
     onBase: (store, nextSeq) => {
       if (store !== id) return;
@@ -216,7 +228,10 @@ async function adoptForeign(settings: LogSettings, opts: LsmOptions, id: number,
   });
   reportDamage(rec.damage, opts.log, `commit log ${home} (read-only)`);
   for (const r of records) replay.migrate(r);
-  opts.log?.info({ dir: opts.dir, from: home, records: records.length }, 'took over the store\'s records from the log it last wrote to');
+  opts.log?.info(
+    { dir: opts.dir, from: home, records: records.length },
+    "took over the store's records from the log it last wrote to",
+  );
 }
 
 async function writeHome(vfs: Vfs, dir: string, logDir: string): Promise<void> {
@@ -268,7 +283,10 @@ export interface OpenedStores {
 }
 
 /** openLsmStores opens the stores of one worker over one shared commit log (see the module comment). */
-export async function openLsmStores(settings: LogSettings, all: readonly LsmOptions[]): Promise<OpenedStores> {
+export async function openLsmStores(
+  settings: LogSettings,
+  all: readonly LsmOptions[],
+): Promise<OpenedStores> {
   const first = all[0];
   if (first === undefined) throw new Error('openLsmStores needs at least one store');
   const results: (LsmStore | Error)[] = [];
@@ -278,7 +296,8 @@ export async function openLsmStores(settings: LogSettings, all: readonly LsmOpti
     try {
       const levels = await openLevels(opts);
       const id = storeIdOf(storeNameOf(opts.dir));
-      if (opened.has(id)) throw new Error(`store ${opts.dir} has the same log id as ${opened.get(id)!.opts.dir}`);
+      if (opened.has(id))
+        throw new Error(`store ${opts.dir} has the same log id as ${opened.get(id)!.opts.dir}`);
       opened.set(id, { i, opts, levels, replay: new Replay(levels.durableSeq, opts.memtableBytes) });
       results.push(new Error('not attached'));
     } catch (err) {
@@ -351,12 +370,7 @@ export async function openLsmStores(settings: LogSettings, all: readonly LsmOpti
   return { log, stores: results };
 }
 
-function buildStore(
-  opts: LsmOptions,
-  levels: Levels,
-  replay: Replay,
-  storeLog: StoreLog,
-): LsmStore {
+function buildStore(opts: LsmOptions, levels: Levels, replay: Replay, storeLog: StoreLog): LsmStore {
   return new LsmStore(opts, {
     level: levels.level,
     log: storeLog,
@@ -375,7 +389,12 @@ function buildStore(
 export async function attachLsmStore(log: CommitLog, opts: LsmOptions): Promise<LsmStore> {
   const levels = await openLevels(opts);
   try {
-    const storeLog = new StoreLog(log, storeIdOf(storeNameOf(opts.dir)), levels.durableSeq + 1, opts.ringBytes);
+    const storeLog = new StoreLog(
+      log,
+      storeIdOf(storeNameOf(opts.dir)),
+      levels.durableSeq + 1,
+      opts.ringBytes,
+    );
     storeLog.setDurable(levels.durableSeq);
     await log.attach(storeLog, levels.durableSeq + 1);
     await writeHome(opts.vfs, opts.dir, log.dir);

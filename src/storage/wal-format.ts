@@ -111,7 +111,9 @@ export function decodeHeader(b: Buffer): SegmentHeader | string {
 
 /** recordSize returns the encoded size of a record (`type` TYPE_PUT_TTL adds the expiry prefix). */
 export function recordSize(keyLen: number, valueLen: number, type: RecordType = TYPE_PUT): number {
-  return RECORD_PREFIX_BYTES + RECORD_FIXED_BYTES + keyLen + valueLen + (type === TYPE_PUT_TTL ? EXPIRY_BYTES : 0);
+  return (
+    RECORD_PREFIX_BYTES + RECORD_FIXED_BYTES + keyLen + valueLen + (type === TYPE_PUT_TTL ? EXPIRY_BYTES : 0)
+  );
 }
 
 /**
@@ -175,7 +177,8 @@ export function decodeRecord(b: Buffer, offset: number): DecodedRecord | string 
   if (RECORD_FIXED_BYTES + keyLen > len) return `key length ${keyLen} exceeds the record`;
   const k = offset + 19;
   const prefix = type === TYPE_PUT_TTL ? EXPIRY_BYTES : 0;
-  if (RECORD_FIXED_BYTES + keyLen + prefix > len) return `a TTL record of ${len} bytes has no room for its expiry`;
+  if (RECORD_FIXED_BYTES + keyLen + prefix > len)
+    return `a TTL record of ${len} bytes has no room for its expiry`;
   return {
     type,
     seq: readU64(b, offset + 9),

@@ -36,7 +36,7 @@ export class WalTail {
     return this.bytes;
   }
 
-  /** written records a batch the WAL has written (see WalWriterOptions.onWritten). */
+  /** written records a batch the log has written for this store (StoreLog.written). */
   written(records: Buffer, first: number, last: number): void {
     const prev = this.chunks[this.chunks.length - 1];
     if (prev !== undefined && first !== prev.last + 1) this.clear();

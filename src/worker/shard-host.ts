@@ -123,7 +123,11 @@ export class ShardHost {
       if (lsm.length > 0) {
         try {
           const opened = await openLsmStores(
-            { vfs: new RealVfs(), dir: workerLogDir(lsm[0]!.dir, worker), ...(log === undefined ? {} : { log }) },
+            {
+              vfs: new RealVfs(),
+              dir: workerLogDir(lsm[0]!.dir, worker),
+              ...(log === undefined ? {} : { log }),
+            },
             lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec)))),
           );
           host.commitLog = opened.log;

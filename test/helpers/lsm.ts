@@ -15,6 +15,7 @@ export interface TestLsmOptions {
   memtableBytes?: number;
   maxRuns?: number;
   walSegmentBytes?: number;
+  walRetentionBytes?: number;
   durability?: Durability;
   repair?: boolean;
   ringBytes?: number;
@@ -57,7 +58,7 @@ function testLsmOptions(dir: string, o: TestLsmOptions): LsmOptions {
     memtableBytes: o.memtableBytes ?? 64 * 1024,
     maxRuns: o.maxRuns ?? 3,
     walSegmentBytes: o.walSegmentBytes ?? 32 * 1024,
-    walRetentionBytes: 0,
+    walRetentionBytes: o.walRetentionBytes ?? 0,
     blockCacheBytes: 1 << 20,
     ringBytes: o.ringBytes ?? 1 << 20,
     repair: o.repair ?? false,

@@ -15,14 +15,15 @@ import type { Store, StoreEntry as ScanEntry, StoreStats, WriteResult } from '..
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import { divergedFileOf, parseDivergedName, saveDiverged } from './diverged-file.js';
 import {
+  FOLLOWER_STATES,
   type Positions,
   SLOT_CAUGHT_UP_AT,
   SLOT_CONTACT_AT,
   SLOT_LAST_SEQ,
   SLOT_LEADER_SEQ,
   SLOT_STATE,
-} from '../worker/positions.js';
-import { FOLLOWER_STATES, Follower } from './follower.js';
+} from './positions.js';
+import { Follower } from './follower.js';
 import { HttpSource } from './http-source.js';
 import { replicaLag } from './lag.js';
 import { LeaderState } from './leader-state.js';
@@ -143,7 +144,13 @@ export class ReplicationHost {
     const leader = h.store;
     const state = new LeaderState(() => leader.lastSeq());
     this.leaders.set(index, state);
-    h.store.setRetention(() => state.retainFrom());
+    // The log keeps what a replica or the seed-compatible cursor (once used) has yet to read.
+    h.store.setRetention(() => {
+      const replicas = state.retainFrom();
+      const seed = this.seedCursors.get(index);
+      if (seed === undefined) return replicas;
+      return Math.min(replicas ?? Number.POSITIVE_INFINITY, seed.position + 1);
+    });
     for (const ring of h.spec.rings ?? []) {
       const producer = new RingProducer(ring.buffer);
       // Only while this store leads with this state: after a demotion its log comes from the new leader.

@@ -17,7 +17,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import { replicaLag } from '../replication/lag.js';
 import type { StoreSpec } from '../worker/messages.js';
-import { SLOT_LAST_SEQ } from '../worker/positions.js';
+import { SLOT_LAST_SEQ } from '../replication/positions.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** ReplicaLagSample is one replica's position as /metrics reports it; lag fields are undefined when unknown. */

@@ -25,7 +25,7 @@ import {
   type WorkerInit,
 } from '../worker/messages.js';
 import { ReplyReader, RequestWriter } from '../worker/op-codec.js';
-import { Positions, SLOT_LAST_SEQ } from '../worker/positions.js';
+import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 
 /** OpHandler receives the reply to one key operation. `value` is a view valid only during the call. */

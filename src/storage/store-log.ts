@@ -43,7 +43,7 @@ export class StoreLog implements LogMember, ReplicationLog {
   private durable = 0;
   private retention: (() => number | undefined) | undefined;
   private readonly listeners: LogListener[] = [];
-  private logWaiters: { after: number; resolve: () => void }[] = [];
+  private logWaiters: { after: number; resolve: () => void; timer?: NodeJS.Timeout }[] = [];
   private closed = false;
 
   /** `nextSeq` is the seq the store's next record carries; everything before it is durable. */
@@ -193,7 +193,10 @@ export class StoreLog implements LogMember, ReplicationLog {
     if (this.logWaiters.length > 0) {
       const ready = this.logWaiters.filter((w) => w.after < part.last);
       this.logWaiters = this.logWaiters.filter((w) => w.after >= part.last);
-      for (const w of ready) w.resolve();
+      for (const w of ready) {
+        clearTimeout(w.timer);
+        w.resolve();
+      }
     }
     for (const w of this.taken.shift() ?? []) w.resolve(w.seq);
   }
@@ -232,9 +235,9 @@ export class StoreLog implements LogMember, ReplicationLog {
   waitForLog(after: number, ms: number): Promise<void> {
     if (this.writtenThrough > after || ms <= 0 || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const waiter = { after, resolve };
+      const waiter: { after: number; resolve: () => void; timer?: NodeJS.Timeout } = { after, resolve };
       this.logWaiters.push(waiter);
-      setTimeout(() => {
+      waiter.timer = setTimeout(() => {
         this.logWaiters = this.logWaiters.filter((w) => w !== waiter);
         resolve();
       }, ms);

@@ -23,7 +23,7 @@ import { type HostedStore, ReplicationHost } from '../replication/replication-ho
 import type { Store } from '../storage/store.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { ReplyWriter, RequestReader } from './op-codec.js';
-import { Positions, SLOT_LAST_SEQ } from './positions.js';
+import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
 import {
   OP_DELETE,

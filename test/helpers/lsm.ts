@@ -42,7 +42,7 @@ export async function openTestGroup(
   );
   const failed = stores.find((s) => s instanceof Error);
   if (failed !== undefined) {
-    await Promise.all(stores.map((s) => (s instanceof Error ? undefined : s.close())));
+    for (const s of stores) if (!(s instanceof Error)) await s.close();
     await log.close();
     throw failed;
   }

@@ -32,7 +32,7 @@ function keysOf(records: Buffer): [number, string][] {
   const out: [number, string][] = [];
   for (let o = 0; o < records.length;) {
     const r = decodeRecord(records, o);
-    assert.ok(typeof r !== 'string', String(r));
+    assert.ok(typeof r !== 'string', typeof r === 'string' ? r : '');
     out.push([r.seq, r.key.toString()]);
     o += r.size;
   }
@@ -152,7 +152,8 @@ describe('commit log shared by several stores', () => {
       const kept = vfs.list(logDir).length;
       assert.ok(kept > 4, `a replica behind keeps the segments within wal_retention_bytes (${kept})`);
       assert.ok(busy.oldestLogSeq() <= 201, 'the replica can read from seq 1 of the kept segments on');
-      assert.deepEqual(readAll(busy, 200, 1 << 20)?.[0], [201, 'm0']);
+      const tail = readAll(busy, 200, 1 << 20);
+      assert.deepEqual(tail === 'gone' ? tail : tail[0], [201, 'm0']);
     } finally {
       for (const s of stores) await s.close();
       await log.close();

@@ -47,7 +47,6 @@ import {
   TYPE_EXPIRE,
   TYPE_PUT,
   TYPE_PUT_TTL,
-  withExpiry,
 } from './wal-format.js';
 import type { CommitLog } from './commit-log.js';
 import type { LogListener, ReplicationLog } from './replication-log.js';
@@ -438,7 +437,7 @@ export class LsmStore implements Store, ReplicationLog {
       value === null
         ? await this.wal.append(deleteType, key, undefined)
         : expiresAtMs > 0
-          ? await this.wal.append(TYPE_PUT_TTL, key, withExpiry(expiresAtMs, value))
+          ? await this.wal.append(TYPE_PUT_TTL, key, value, undefined, expiresAtMs)
           : await this.wal.append(TYPE_PUT, key, value);
     this.applyDurable(key, seq, value, expiresAtMs);
     return { seq };

@@ -56,14 +56,6 @@ export function isRecordType(type: number | undefined): type is RecordType {
   return type === TYPE_PUT || type === TYPE_DELETE || type === TYPE_PUT_TTL || type === TYPE_EXPIRE;
 }
 
-/** withExpiry returns the value of a TYPE_PUT_TTL record: expiresAtMs:u64 then `value` (a copy). */
-export function withExpiry(expiresAtMs: number, value: Uint8Array): Buffer {
-  const b = Buffer.allocUnsafe(EXPIRY_BYTES + value.length);
-  writeU64(b, expiresAtMs, 0);
-  b.set(value, EXPIRY_BYTES);
-  return b;
-}
-
 /** putValueOf returns the value a record sets, or null for a delete or an expire. */
 export function putValueOf(r: DecodedRecord): Buffer | null {
   return r.type === TYPE_PUT || r.type === TYPE_PUT_TTL ? r.value : null;
@@ -187,7 +179,7 @@ export function decodeRecord(b: Buffer, offset: number): DecodedRecord | string 
   let v = k + keyLen;
   let expiresAtMs = 0;
   if (type === TYPE_PUT_TTL) {
-    if (v + EXPIRY_BYTES > end) return 'TTL put shorter than its expiry';
+    if (v + EXPIRY_BYTES > end) return `a TTL record of ${len} bytes has no room for its expiry`;
     expiresAtMs = readU64(b, v);
     v += EXPIRY_BYTES;
   }

@@ -12,6 +12,7 @@ import type { RespWriter } from './resp-format.js';
 import * as conn from './commands-connection.js';
 import * as keyspace from './commands-keyspace.js';
 import * as strings from './commands-strings.js';
+import * as expiry from './commands-expiry.js';
 import { cluster } from './commands-cluster.js';
 
 type Handler = (c: RespConnection, args: Buffer[]) => void;
@@ -213,6 +214,43 @@ export const COMMANDS: readonly CommandSpec[] = [
     strings.type,
   ),
   spec('del', -2, 'write', ALL_KEYS, 'generic', 'Deletes one or more keys.', strings.del),
+  spec(
+    'ttl',
+    2,
+    'readonly fast',
+    ONE_KEY,
+    'generic',
+    'Returns the seconds until a key expires.',
+    expiry.ttl(1000),
+  ),
+  spec(
+    'pttl',
+    2,
+    'readonly fast',
+    ONE_KEY,
+    'generic',
+    'Returns the milliseconds until a key expires.',
+    expiry.ttl(1),
+  ),
+  spec(
+    'expire',
+    3,
+    'write fast',
+    ONE_KEY,
+    'generic',
+    "Sets a key's time to live in seconds.",
+    expiry.expire(1000),
+  ),
+  spec(
+    'pexpire',
+    3,
+    'write fast',
+    ONE_KEY,
+    'generic',
+    "Sets a key's time to live in milliseconds.",
+    expiry.expire(1),
+  ),
+  spec('persist', 2, 'write fast', ONE_KEY, 'generic', "Removes a key's expiry.", expiry.persist),
   spec(
     'exists',
     -2,

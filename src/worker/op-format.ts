@@ -35,7 +35,11 @@
  *   ext               := flags:u8 ifSeq:f64 expiresAtMs:f64                    (EXT_BYTES)
  *   flags             := COND_IF_MATCH (the key exists and its seq is ifSeq)
  *                      | COND_IF_NONE_MATCH (the key is missing) | COND_IF_EXISTS (the key exists)
+ *                      | COND_EXPIRES (the key exists and has an expiry)
  *                      | EXT_KEEP_TTL (a put keeps the key's current expiry; Redis's SET KEEPTTL)
+ *                      | EXT_KEEP_VALUE (a put keeps the key's current value and sets only the
+ *                        expiry; the request carries no value; Redis's EXPIRE and PERSIST)
+ *   OP_GET_EXPIRY     reply ST_VALUE, value = expiresAtMs:f64 (0 = none), or ST_MISSING
  * Conditions are checked on the store's worker against the newest write, durable or not: an op whose
  * key has a write in flight waits for it to settle, then is checked (src/worker/pending-writes.ts).
  *
@@ -88,6 +92,12 @@ export const COND_IF_NONE_MATCH = 2;
 export const COND_IF_EXISTS = 4;
 /** EXT_KEEP_TTL makes a put keep the key's current expiry instead of expiresAtMs. */
 export const EXT_KEEP_TTL = 8;
+/** EXT_KEEP_VALUE makes a put keep the key's current value (only its expiry changes). */
+export const EXT_KEEP_VALUE = 16;
+/** COND_EXPIRES: the key exists and has an expiry. */
+export const COND_EXPIRES = 32;
+/** OP_GET_EXPIRY reads a key's expiry. */
+export const OP_GET_EXPIRY = 11;
 /** EXT_BYTES is the size of an ext before the value. */
 export const EXT_BYTES = 1 + 8 + 8;
 
@@ -122,7 +132,8 @@ export type OpCode =
   | typeof OP_WAIT
   | typeof OP_PUT_EXT
   | typeof OP_DELETE_EXT
-  | typeof OP_TXN;
+  | typeof OP_TXN
+  | typeof OP_GET_EXPIRY;
 /** ReplyStatus is one of the ST_ constants. */
 export type ReplyStatus =
   typeof ST_VALUE | typeof ST_DONE | typeof ST_MISSING | typeof ST_ERROR | typeof ST_CONFLICT;

@@ -37,10 +37,12 @@ import {
   decodeTxn,
   EXT_BYTES,
   EXT_KEEP_TTL,
+  EXT_KEEP_VALUE,
   OP_DELETE,
   OP_DELETE_COUNTED,
   OP_DELETE_EXT,
   OP_GET,
+  OP_GET_EXPIRY,
   OP_INCR,
   OP_PUT,
   OP_PUT_EXT,
@@ -440,6 +442,9 @@ export class ShardHost {
           case OP_TXN:
             this.runTxn(id, r.store, store, r.value, r.w, r.timeoutMs);
             break;
+          case OP_GET_EXPIRY:
+            this.replyExpiry(id, r.store, Buffer.from(r.key));
+            break;
           case OP_WAIT:
             this.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
             break;
@@ -525,6 +530,9 @@ export class ShardHost {
         return;
       }
       if (ext.flags & EXT_KEEP_TTL) ext.expiresAtMs = cur?.expiresAtMs ?? 0;
+      // The value is a view that the next read invalidates: the write keeps a copy.
+      if (ext.flags & EXT_KEEP_VALUE && cur !== undefined)
+        raw = Buffer.concat([raw.subarray(0, EXT_BYTES), cur.value]);
     }
     if (op === OP_PUT_EXT)
       this.write(
@@ -542,6 +550,30 @@ export class ShardHost {
     else {
       const existed = this.current(index, store, key) != null;
       this.write(id, index, store, key, null, w, timeoutMs, undefined, existed ? ST_DONE : ST_MISSING);
+    }
+  }
+
+  /** replyExpiry answers OP_GET_EXPIRY from the store, once any write in flight on the key has settled. */
+  private replyExpiry(id: number, index: number, key: Buffer): void {
+    const settled = this.pending.settledOf(index, key);
+    if (settled !== undefined) {
+      const again = (): void => {
+        this.replyExpiry(id, index, key);
+        this.scheduleFlush();
+      };
+      settled.then(again, again);
+      return;
+    }
+    try {
+      const v = this.storeAt(index).read(key);
+      if (v === undefined) this.replies.add(id, ST_MISSING, 0, undefined);
+      else {
+        const b = Buffer.allocUnsafe(8);
+        b.writeDoubleLE(v.expiresAtMs, 0);
+        this.replies.add(id, ST_VALUE, v.seq, b);
+      }
+    } catch (err) {
+      this.replyError(id, err);
     }
   }
 

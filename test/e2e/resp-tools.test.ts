@@ -173,6 +173,23 @@ describe('RESP data commands with redis-cli', () => {
     assert.equal(await err('SET', 'c', 'v', 'EX', '1', 'PX', '1'), 'ERR syntax error\n');
   });
 
+  it('TTL / PTTL / EXPIRE / PEXPIRE / PERSIST', async () => {
+    assert.equal(await cli('TTL', 'no-such'), '-2\n');
+    assert.equal(await cli('SET', 'e', 'v'), 'OK\n');
+    assert.equal(await cli('TTL', 'e'), '-1\n');
+    assert.equal(await cli('PERSIST', 'e'), '0\n');
+    assert.equal(await cli('EXPIRE', 'e', '100'), '1\n');
+    assert.match(await cli('TTL', 'e'), /^(99|100)\n$/);
+    assert.equal(await cli('PERSIST', 'e'), '1\n');
+    assert.equal(await cli('PTTL', 'e'), '-1\n');
+    assert.equal(await cli('PEXPIRE', 'e', '200'), '1\n');
+    assert.equal(await cli('GET', 'e'), 'v\n', 'EXPIRE keeps the value');
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(await cli('GET', 'e'), '\n');
+    assert.equal(await cli('EXPIRE', 'e', '10'), '0\n');
+    assert.equal(await err('EXPIRE', 'e', '0'), "ERR invalid expire time in 'expire' command\n");
+  });
+
   it('MSET / MGET / EXISTS / DEL over keys sharing a hash tag', async () => {
     assert.equal(await cli('MSET', '{u1}.a', '1', '{u1}.b', '2'), 'OK\n');
     assert.equal(await cli('MGET', '{u1}.a', '{u1}.b', '{u1}.c'), '1\n2\n\n');

@@ -1,0 +1,89 @@
+/**
+ * The expiry commands (docs/resp.md; distkv's TTLs in docs/api.md, "TTL"): TTL, PTTL, EXPIRE,
+ * PEXPIRE, PERSIST. TTL/PTTL read the key's expiry (OP_GET_EXPIRY); EXPIRE/PEXPIRE/PERSIST are an
+ * OP_PUT_EXT that keeps the key's value and sets only its expiry, conditioned on the key existing
+ * (PERSIST: on it having an expiry), so they are atomic on the store's worker and logged as a write.
+ */
+import {
+  COND_EXPIRES,
+  COND_IF_EXISTS,
+  encodeExt,
+  EXT_KEEP_VALUE,
+  OP_GET_EXPIRY,
+  OP_PUT_EXT,
+  ST_CONFLICT,
+  ST_DONE,
+  ST_MISSING,
+  ST_VALUE,
+} from '../worker/op-format.js';
+import { parseInt64 } from '../worker/read-modify-write.js';
+import { MAX_TTL_MS } from '../http/write-conditions.js';
+import { routeKeys } from './key-route.js';
+import type { Pending } from './reply-queue.js';
+import type { RespConnection } from './resp-connection.js';
+import type { RespWriter } from './resp-format.js';
+import { errorText } from './worker-reply.js';
+
+/** ttl: TTL key (seconds) or PTTL key (ms): -2 missing, -1 no expiry. */
+export function ttl(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => void {
+  const format = (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
+    if (status === ST_MISSING) w.integer(-2);
+    else if (status !== ST_VALUE) w.error(errorText(value));
+    else {
+      const at = value.readDoubleLE(0);
+      w.integer(at === 0 ? -1 : Math.max(0, Math.round((at - Date.now()) / unitMs)));
+    }
+  };
+  return (c, args) => {
+    const t = routeKeys(c, args, 1, 1, 1, false);
+    if (t === undefined) return;
+    c.ctx.pool.submit(
+      t.worker,
+      OP_GET_EXPIRY,
+      t.store,
+      args[1]!.toString('utf8'),
+      undefined,
+      c.queue.later(c.proto, format),
+    );
+  };
+}
+
+function formatChanged(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
+  if (status === ST_DONE) {
+    p.noteWrite(seq);
+    w.integer(1);
+  } else if (status === ST_CONFLICT) w.integer(0);
+  else w.error(errorText(value));
+}
+
+/** expire: EXPIRE key seconds / PEXPIRE key ms (a positive time up to ten years; 1 if set, 0 if the key is missing). */
+export function expire(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => void {
+  return (c, args) => {
+    const n = parseInt64(args[2]!.toString('latin1'));
+    if (n === undefined) {
+      c.queue.now(c.proto).error('ERR value is not an integer or out of range');
+      return;
+    }
+    const ms = Number(n) * unitMs;
+    if (ms <= 0 || ms > MAX_TTL_MS) {
+      c.queue
+        .now(c.proto)
+        .error(`ERR invalid expire time in '${unitMs === 1 ? 'pexpire' : 'expire'}' command`);
+      return;
+    }
+    const t = routeKeys(c, args, 1, 1, 1, true);
+    if (t === undefined) return;
+    const ext = { flags: COND_IF_EXISTS | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: Date.now() + ms };
+    const handler = c.queue.later(c.proto, formatChanged, t.store);
+    c.ctx.pool.submit(t.worker, OP_PUT_EXT, t.store, args[1]!.toString('utf8'), encodeExt(ext), handler);
+  };
+}
+
+/** persist: PERSIST key (1 if an expiry was removed, 0 if the key is missing or has none). */
+export function persist(c: RespConnection, args: Buffer[]): void {
+  const t = routeKeys(c, args, 1, 1, 1, true);
+  if (t === undefined) return;
+  const ext = { flags: COND_EXPIRES | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: 0 };
+  const handler = c.queue.later(c.proto, formatChanged, t.store);
+  c.ctx.pool.submit(t.worker, OP_PUT_EXT, t.store, args[1]!.toString('utf8'), encodeExt(ext), handler);
+}

@@ -7,11 +7,10 @@
  * writes them as one frame per store in ONE append and, with `durability = "fsync"`, ONE
  * fdatasync, then hands each store its part (the store applies and acknowledges it).
  *
- * Pipelining: up to MAX_IN_FLIGHT batches may be syncing at once (appends stay in order; each
- * fdatasync covers everything appended before it); when slots are free, a turn's stores are spread
- * over them. Batches settle strictly in order, so each store's writes resolve in seq order. Disks
- * that queue fdatasyncs finish overlapping ones sooner than one after another (docs/performance.md,
- * "Commit log"); elsewhere the later ones find nothing left to write. In
+ * Pipelining: a turn whose records arrive while earlier batches are still syncing does not wait
+ * for them: up to MAX_IN_FLIGHT batches (one per turn) may be syncing at once; appends stay in
+ * order, each fdatasync covers everything appended before it, and batches settle strictly in
+ * order, so each store's writes resolve in seq order. In
  * `interval` mode writes are acknowledged after the append and a timer syncs every
  * `fsyncIntervalMs`; in `none` mode the OS decides (segments are still synced when sealed and at close).
  *
@@ -123,6 +122,8 @@ export class CommitLog {
   private blocked = false;
   private rollFailed = false;
   private syncing = false;
+  /** end is the current segment's size once every batch started is appended. */
+  private end = 0;
   private failedAt = 0;
   private failure: DistkvError | undefined;
   private dirty = false;
@@ -162,6 +163,7 @@ export class CommitLog {
       c.file = next.file;
       c.all.push(next.seg);
     }
+    c.end = c.file.size;
     if (opts.durability === 'interval') {
       c.timer = setInterval(() => {
         c.intervalSync();
@@ -332,30 +334,26 @@ export class CommitLog {
       this.retryCut();
       return;
     }
-    if (this.file.size >= this.opts.segmentBytes && !this.rollFailed) {
+    if (this.end >= this.opts.segmentBytes && !this.rollFailed) {
       if (this.inFlight === 0) this.rollNow();
       return;
     }
-    // The pending stores are spread over the free slots: concurrent fdatasyncs of one file overlap
-    // on disks that queue them (docs/performance.md, "Commit log"), one batch per slot at most.
-    const slots = MAX_IN_FLIGHT - this.inFlight;
-    const perBatch = Math.max(1, Math.ceil(this.dirtyMembers.size / Math.max(1, slots)));
-    while (this.inFlight < MAX_IN_FLIGHT && this.hasPending()) this.startBatch(perBatch);
+    // Everything pending (every store's records of the turn) goes into one batch: one fdatasync.
+    if (this.inFlight < MAX_IN_FLIGHT && this.hasPending()) this.startBatch();
   }
 
-  private takeBatch(maxMembers: number): { batch: Buffer; parts: Part[]; bases: Base[] } {
+  private takeBatch(): { batch: Buffer; parts: Part[]; bases: Base[] } {
     const bases = this.bases;
     this.bases = [];
     const parts: Part[] = [];
     let size = bases.reduce((n, b) => n + b.frame.length, 0);
     for (const member of this.dirtyMembers) {
-      if (parts.length >= maxMembers) break;
-      this.dirtyMembers.delete(member);
       const part = member.take();
       if (part === undefined) continue;
       parts.push({ member, part, at: size });
       size += FRAME_HEADER_BYTES + part.records.length;
     }
+    this.dirtyMembers.clear();
     const batch = Buffer.allocUnsafe(size);
     let at = 0;
     for (const b of bases) at += b.frame.copy(batch, at);
@@ -366,12 +364,14 @@ export class CommitLog {
     return { batch, parts, bases };
   }
 
-  private startBatch(maxMembers: number): void {
+  private startBatch(): void {
     const generation = this.generation;
-    const { batch, parts, bases } = this.takeBatch(maxMembers);
+    const { batch, parts, bases } = this.takeBatch();
     const file = this.file;
     const seg = this.all[this.all.length - 1]!;
-    const before = file.size;
+    // The append runs after those queued before it: its offset is the end they leave.
+    const before = this.end;
+    this.end += batch.length;
     const sync = this.opts.durability === 'fsync' || bases.length > 0;
     this.inFlight++;
     // Appends are issued in order (the previous one has returned before this one starts).
@@ -537,6 +537,7 @@ export class CommitLog {
     for (const b of this.bases.splice(0)) b.reject(refusal);
     // Cut the refused batches back off so the log never holds a record that was not acknowledged.
     this.blocked = true;
+    this.end = before;
     try {
       await this.file.truncate(before);
       await this.file.sync();
@@ -575,6 +576,7 @@ export class CommitLog {
     const next = await this.createSegment(current.no + 1);
     const old = this.file;
     this.file = next.file;
+    this.end = next.file.size;
     this.all.push(next.seg);
     await old.close();
   }

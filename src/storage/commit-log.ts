@@ -5,12 +5,18 @@
  * Each store's StoreLog (store-log.ts) assigns its own seqs and encodes its records into a buffer of
  * its own; at the end of the event-loop turn the commit log takes every store's pending records,
  * writes them as one frame per store in ONE append and, with `durability = "fsync"`, ONE
- * fdatasync, then hands each store its part (the store applies and acknowledges it). In
+ * fdatasync, then hands each store its part (the store applies and acknowledges it).
+ *
+ * Pipelining: a turn whose records arrive while earlier batches are still syncing does not wait
+ * for them: up to MAX_IN_FLIGHT batches (one per turn) may be syncing at once; appends stay in
+ * order, each fdatasync covers everything appended before it, and batches settle strictly in
+ * order, so each store's writes resolve in seq order. In
  * `interval` mode writes are acknowledged after the append and a timer syncs every
  * `fsyncIntervalMs`; in `none` mode the OS decides (segments are still synced when sealed and at close).
  *
- * Failure: a batch whose append or sync fails is cut back off the file and every write in it, and
- * every write queued behind it in any store, is refused with DISK_FULL (507); each store's seq
+ * Failure: a batch whose append or sync fails is cut back off the file with every batch appended
+ * after it, and every write in them or queued behind them in any store is refused with DISK_FULL
+ * (507); each store's seq
  * counter rewinds to just after its last written record, so seqs stay gapless. New writes are then
  * refused for RETRY_MS, after which the next batch is tried normally.
  *
@@ -66,6 +72,22 @@ export interface LogMember {
   retainFrom(): number | undefined;
 }
 
+/** MAX_IN_FLIGHT is how many batches may be syncing at once (libuv's default thread pool size). */
+export const MAX_IN_FLIGHT = 4;
+
+interface Base {
+  frame: Buffer;
+  store: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+interface Part {
+  member: LogMember;
+  part: Pending;
+  at: number;
+}
+
 /** CommitLogOptions configure a CommitLog. */
 export interface CommitLogOptions {
   vfs: Vfs;
@@ -88,9 +110,20 @@ export class CommitLog {
   /** pinned are stores that could not open: every segment holding their records is kept. */
   private readonly pinned = new Set<number>();
   private readonly dirtyMembers = new Set<LogMember>();
-  private bases: { frame: Buffer; store: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-  private writing = false;
+  private bases: Base[] = [];
   private scheduled = false;
+  /** inFlight counts batches appended and not yet settled; completed settles after the newest. */
+  private inFlight = 0;
+  private completed: Promise<void> = Promise.resolve();
+  private appendTail: Promise<void> = Promise.resolve();
+  /** generation changes at every failure: batches of an older generation were refused with it. */
+  private generation = 0;
+  /** blocked: a roll or a cut is under way; no batch starts. */
+  private blocked = false;
+  private rollFailed = false;
+  private syncing = false;
+  /** end is the current segment's size once every batch started is appended. */
+  private end = 0;
   private failedAt = 0;
   private failure: DistkvError | undefined;
   private dirty = false;
@@ -130,6 +163,7 @@ export class CommitLog {
       c.file = next.file;
       c.all.push(next.seg);
     }
+    c.end = c.file.size;
     if (opts.durability === 'interval') {
       c.timer = setInterval(() => {
         c.intervalSync();
@@ -216,9 +250,12 @@ export class CommitLog {
 
   /** flushAll waits until everything handed to the log has been written (and synced in fsync mode). */
   async flushAll(): Promise<void> {
-    while (this.writing || this.scheduled || this.dirtyMembers.size > 0 || this.bases.length > 0) {
-      if (!this.writing && !this.scheduled) await this.drain();
-      else await new Promise((r) => setImmediate(r));
+    while (this.inFlight > 0 || this.scheduled || this.blocked || this.hasPending()) {
+      if (this.inFlight > 0) await this.completed;
+      else {
+        if (!this.scheduled) this.pump();
+        await new Promise((r) => setImmediate(r));
+      }
     }
   }
 
@@ -274,28 +311,41 @@ export class CommitLog {
   }
 
   private schedule(): void {
-    if (this.writing || this.scheduled) return;
+    if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      void this.drain();
+      this.pump();
     });
   }
 
-  private async drain(): Promise<void> {
-    if (this.writing) return;
-    this.writing = true;
-    try {
-      while (this.dirtyMembers.size > 0 || this.bases.length > 0) await this.writeBatch();
-    } finally {
-      this.writing = false;
-    }
+  private hasPending(): boolean {
+    return this.dirtyMembers.size > 0 || this.bases.length > 0;
   }
 
-  private async writeBatch(): Promise<void> {
+  /**
+   * pump starts batches while records are pending and fewer than MAX_IN_FLIGHT are being synced.
+   * Appends are in order; their fdatasyncs overlap (each covers everything written before it), and
+   * batches complete in order (`settle`). A full segment is rolled once nothing is in flight.
+   */
+  private pump(): void {
+    if (this.blocked || this.closed) return;
+    if (this.cutTo !== undefined) {
+      this.retryCut();
+      return;
+    }
+    if (this.end >= this.opts.segmentBytes && !this.rollFailed) {
+      if (this.inFlight === 0) this.rollNow();
+      return;
+    }
+    // Everything pending (every store's records of the turn) goes into one batch: one fdatasync.
+    if (this.inFlight < MAX_IN_FLIGHT && this.hasPending()) this.startBatch();
+  }
+
+  private takeBatch(): { batch: Buffer; parts: Part[]; bases: Base[] } {
     const bases = this.bases;
     this.bases = [];
-    const parts: { member: LogMember; part: Pending; at: number }[] = [];
+    const parts: Part[] = [];
     let size = bases.reduce((n, b) => n + b.frame.length, 0);
     for (const member of this.dirtyMembers) {
       const part = member.take();
@@ -311,43 +361,142 @@ export class CommitLog {
       writeFrameHeader(batch, p.at, FRAME_RECORDS, p.member.id, p.member.epoch, p.part.records.length);
       p.part.records.copy(batch, p.at + FRAME_HEADER_BYTES);
     }
-    const before = this.file.size;
-    try {
-      if (this.cutTo !== undefined) {
-        await this.file.truncate(this.cutTo);
-        await this.file.sync();
-        this.cutTo = undefined;
-      }
-      await this.file.append(batch);
-      if (this.opts.durability === 'fsync' || bases.length > 0) await this.syncNow();
-      else this.dirty = true;
-    } catch (err) {
-      await this.fail(err, this.cutTo ?? before, parts, bases);
+    return { batch, parts, bases };
+  }
+
+  private startBatch(): void {
+    const generation = this.generation;
+    const { batch, parts, bases } = this.takeBatch();
+    const file = this.file;
+    const seg = this.all[this.all.length - 1]!;
+    // The append runs after those queued before it: its offset is the end they leave.
+    const before = this.end;
+    this.end += batch.length;
+    const sync = this.opts.durability === 'fsync' || bases.length > 0;
+    this.inFlight++;
+    // Appends are issued in order (the previous one has returned before this one starts).
+    const appended = this.appendTail.then(() => file.append(batch));
+    this.appendTail = appended.catch(() => undefined);
+    const work = appended.then(() => (sync ? this.timedSync(file) : undefined));
+    const previous = this.completed;
+    this.completed = work
+      .then(
+        () => undefined,
+        (err: unknown) => err ?? new Error('commit log write failed'),
+      )
+      .then(async (err) => {
+        await previous;
+        this.inFlight--;
+        try {
+          await this.settle(err, generation, {
+            batch,
+            parts,
+            bases,
+            seg,
+            before,
+            sync,
+            size: before + batch.length,
+          });
+        } catch (settleErr) {
+          // Settling only hands records to the stores; a throwing listener must not stall the log.
+          this.opts.log?.error(
+            { err: toDistkvError(settleErr).message },
+            'commit log: settling a batch failed',
+          );
+        }
+        this.pump();
+      });
+  }
+
+  /** settle finishes a batch, in batch order: acknowledges it, or refuses it and everything after it. */
+  private async settle(
+    err: unknown,
+    generation: number,
+    b: {
+      batch: Buffer;
+      parts: Part[];
+      bases: Base[];
+      seg: LogSegment;
+      before: number;
+      sync: boolean;
+      size: number;
+    },
+  ): Promise<void> {
+    if (generation !== this.generation) {
+      // A batch before this one failed: its stores were refused (and rewound) with it.
+      for (const x of b.bases)
+        x.reject(this.failure ?? new DistkvError('DISK_FULL', 'commit log write failed'));
+      return;
+    }
+    if (err !== undefined) {
+      await this.fail(err, b.before, b.bases);
       return;
     }
     this.failure = undefined;
-    const seg = this.all[this.all.length - 1]!;
-    seg.bytes = this.file.size;
+    b.seg.bytes = Math.max(b.seg.bytes, b.size);
     this.counters.batches++;
-    for (const b of bases) b.resolve();
-    for (const p of parts) {
+    if (!b.sync) this.dirty = true;
+    for (const x of b.bases) x.resolve();
+    for (const p of b.parts) {
       const body = p.at + FRAME_HEADER_BYTES;
-      const records = batch.subarray(body, body + p.part.records.length);
-      indexFrame(seg, p.member.id, before + p.at, p.part.first, p.part.last);
+      const records = b.batch.subarray(body, body + p.part.records.length);
+      indexFrame(b.seg, p.member.id, b.before + p.at, p.part.first, p.part.last);
       this.counters.records += p.part.last - p.part.first + 1;
       p.member.written({ records, first: p.part.first, last: p.part.last });
     }
-    if (this.file.size >= this.opts.segmentBytes) {
-      try {
-        await this.roll();
-      } catch (err) {
+    if (b.sync && this.opts.durability !== 'fsync')
+      for (const m of this.members.values()) m.synced(m.writtenSeq);
+    this.rollFailed = false;
+  }
+
+  private rollNow(): void {
+    this.blocked = true;
+    this.roll()
+      .catch((err: unknown) => {
         // The current segment keeps taking writes; rolling is retried after the next batch.
+        this.rollFailed = true;
         this.opts.log?.error(
           { err: toDistkvError(err).message },
           'could not start a new commit log segment; continuing in the current one',
         );
+      })
+      .finally(() => {
+        this.blocked = false;
+        this.pump();
+      });
+  }
+
+  /** retryCut cuts a failed batch off before anything else is written; if it still fails, what is pending is refused. */
+  private retryCut(): void {
+    const to = this.cutTo;
+    if (to === undefined) return;
+    this.blocked = true;
+    void (async () => {
+      try {
+        await this.file.truncate(to);
+        await this.file.sync();
+        this.cutTo = undefined;
+      } catch (err) {
+        await this.fail(err, to, this.bases.splice(0));
       }
-    }
+    })()
+      .catch((err: unknown) => {
+        this.opts.log?.error({ err: toDistkvError(err).message }, 'commit log: retrying a cut failed');
+      })
+      .finally(() => {
+        this.blocked = false;
+        if (this.cutTo === undefined) this.pump();
+      });
+  }
+
+  /** timedSync fsyncs `file` for a batch, counting and timing it. */
+  private async timedSync(file: WritableFile): Promise<void> {
+    const t0 = performance.now();
+    await file.sync();
+    const ms = performance.now() - t0;
+    this.counters.syncs++;
+    this.counters.syncMsTotal += ms;
+    this.syncSeconds.observe(ms / 1000);
   }
 
   /** syncNow fsyncs the current segment and tells every member what is now on disk. */
@@ -363,12 +512,8 @@ export class CommitLog {
     for (const [m, seq] of through) m.synced(seq);
   }
 
-  private async fail(
-    err: unknown,
-    before: number,
-    parts: readonly { member: LogMember }[],
-    bases: readonly { reject: (e: Error) => void }[],
-  ): Promise<void> {
+  /** fail refuses a failed batch and everything after it, in every store, and cuts it back off the file. */
+  private async fail(err: unknown, before: number, bases: readonly Base[]): Promise<void> {
     const e = toDistkvError(err);
     const refusal = new DistkvError(
       'DISK_FULL',
@@ -377,17 +522,22 @@ export class CommitLog {
     );
     this.failure = refusal;
     this.failedAt = Date.now();
+    this.generation++;
     this.counters.failures++;
     this.opts.log?.error(
       { err: e.message, dir: this.opts.dir },
       'commit log write failed; refusing writes and retrying',
     );
-    // Everything queued behind the failed batch carries later seqs: refuse it too, in every store.
-    for (const p of parts) this.dirtyMembers.add(p.member);
+    // Everything written or queued behind the failed batch carries later seqs: refuse it too, in
+    // every store (each rewinds to just after its last acknowledged record).
+    for (const m of this.members.values()) m.failed(refusal);
     for (const m of this.dirtyMembers) m.failed(refusal);
     this.dirtyMembers.clear();
     for (const b of bases) b.reject(refusal);
-    // Cut the refused batch back off so the log never holds a record that was not acknowledged.
+    for (const b of this.bases.splice(0)) b.reject(refusal);
+    // Cut the refused batches back off so the log never holds a record that was not acknowledged.
+    this.blocked = true;
+    this.end = before;
     try {
       await this.file.truncate(before);
       await this.file.sync();
@@ -397,12 +547,14 @@ export class CommitLog {
         { err: toDistkvError(cutErr).message },
         'could not cut a failed batch off the commit log; will cut it before the next write',
       );
+    } finally {
+      this.blocked = false;
     }
   }
 
   private intervalSync(): void {
-    if (!this.dirty || this.writing || this.closed) return;
-    this.writing = true;
+    if (!this.dirty || this.syncing || this.closed) return;
+    this.syncing = true;
     this.syncNow()
       .catch((err: unknown) => {
         this.failure = new DistkvError(
@@ -413,8 +565,7 @@ export class CommitLog {
         this.opts.log?.error({ err: toDistkvError(err).message }, 'periodic commit log sync failed');
       })
       .finally(() => {
-        this.writing = false;
-        if (this.dirtyMembers.size > 0 || this.bases.length > 0) void this.drain();
+        this.syncing = false;
       });
   }
 
@@ -425,6 +576,7 @@ export class CommitLog {
     const next = await this.createSegment(current.no + 1);
     const old = this.file;
     this.file = next.file;
+    this.end = next.file.size;
     this.all.push(next.seg);
     await old.close();
   }

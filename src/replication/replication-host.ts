@@ -11,7 +11,6 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LsmStore } from '../storage/lsm-store.js';
-import { openStore } from '../storage/open-store.js';
 import type {
   Store,
   StoreEntry as ScanEntry,

@@ -387,8 +387,22 @@ export class LsmStore implements Store, ReplicationLog {
     return { ...parts, memBytes: Object.values(parts).reduce((a, b) => a + b, 0) };
   }
 
+  /**
+   * close flushes the memtables to a run first, so that a cleanly closed store's directory holds
+   * all its data: its log records are in the worker's shared log, which a copied or moved store
+   * directory leaves behind (a failed flush is logged; the log still has those records).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.active.size > 0 || this.frozen.length > 0)
+      await this.flush().catch((err: unknown) => {
+        this.opts.log?.warn(
+          { err: (err as Error).message, dir: this.opts.dir },
+          'could not flush the memtable at close; its records stay in the commit log',
+        );
+      });
+    // A close that started while this one flushed has done (or is doing) the rest.
+    if (this.isClosed()) return;
     this.closed = true;
     this.compaction.close();
     try {
@@ -471,6 +485,10 @@ export class LsmStore implements Store, ReplicationLog {
     this.frozen.unshift(this.active);
     this.active = new Memtable();
     this.scheduleFlush();
+  }
+
+  private isClosed(): boolean {
+    return this.closed;
   }
 
   /** checkOpen throws UNAVAILABLE once close() has begun (it is re-checked after every await). */

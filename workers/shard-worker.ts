@@ -41,7 +41,7 @@ if ((init.version as number) !== MESSAGE_VERSION) {
     else host.handle(msg);
   });
   const log = createLogger(init.logLevel).child({ worker: init.workerIndex });
-  ShardHost.open(init.stores, init.positions, send, log).then(
+  ShardHost.open(init.stores, init.positions, send, log, init.workerIndex).then(
     (h) => {
       host = h;
       send(h.readyMessage());

@@ -21,19 +21,8 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { LsmStore } from '../storage/lsm-store.js';
+import type { FollowerState } from './positions.js';
 import type { ReplicationSource } from './source.js';
-
-/** FollowerState says what a follower is doing; its number is what /cluster and /stats report. */
-export const FOLLOWER_STATES = [
-  'starting',
-  'streaming',
-  'catching-up',
-  'resyncing',
-  'disconnected',
-  'stopped',
-] as const;
-/** FollowerState is one of FOLLOWER_STATES. */
-export type FollowerState = (typeof FOLLOWER_STATES)[number];
 
 /** FollowerOptions configure a follower. */
 export interface FollowerOptions {

@@ -1,6 +1,6 @@
 /**
  * Replica lag as the main thread reports it (X-Distkv-Lag, /cluster, `max_lag_ms`), read from the
- * positions a replica's worker publishes (src/worker/positions.ts). Design section 6: a replica
+ * positions a replica's worker publishes (src/replication/positions.ts). Design section 6: a replica
  * that cannot reach its leader reports its lag as unknown, never 0.
  *
  * Known vs unknown: the lag is known while the follower is `streaming` or `catching-up` and its
@@ -16,14 +16,15 @@
  * its leader is in this process and its published seq is not above the replica's ack.
  */
 import {
+  FOLLOWER_STATES,
+  type FollowerState,
   type Positions,
   SLOT_CAUGHT_UP_AT,
   SLOT_CONTACT_AT,
   SLOT_LAST_SEQ,
   SLOT_LEADER_SEQ,
   SLOT_STATE,
-} from '../worker/positions.js';
-import { FOLLOWER_STATES, type FollowerState } from './follower.js';
+} from './positions.js';
 
 /** CONTACT_GRACE_MS is how long past `pull_wait_ms` a replica waits for its leader before calling it lost. */
 export const CONTACT_GRACE_MS = 3000;

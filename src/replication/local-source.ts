@@ -2,17 +2,21 @@
  * LocalSource: a replica whose leader store lives on the same worker thread reads the leader's
  * log directly (no copy beyond the batch itself, no message).
  */
-import type { LsmStore } from '../storage/lsm-store.js';
+import type { ReplicationLog } from '../storage/replication-log.js';
+import type { Store } from '../storage/store.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
 const SNAPSHOT_CHUNK = 1000;
 
+/** LocalLeader is what a LocalSource reads of its leader: its log and its data. */
+export type LocalLeader = ReplicationLog & Pick<Store, 'lastSeq' | 'scan'>;
+
 /** LocalSource reads a leader store on this thread. */
 export class LocalSource implements ReplicationSource {
   readonly describe: string;
-  private readonly leader: () => LsmStore | undefined;
+  private readonly leader: () => LocalLeader | undefined;
 
-  constructor(leader: () => LsmStore | undefined, describe: string) {
+  constructor(leader: () => LocalLeader | undefined, describe: string) {
     this.leader = leader;
     this.describe = describe;
   }
@@ -51,7 +55,7 @@ export class LocalSource implements ReplicationSource {
     return Promise.resolve();
   }
 
-  private current(): LsmStore {
+  private current(): LocalLeader {
     const l = this.leader();
     if (l === undefined) throw new Error(`${this.describe}: the leader store is not open`);
     return l;

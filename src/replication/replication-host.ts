@@ -11,7 +11,6 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LsmStore } from '../storage/lsm-store.js';
-import { openStore } from '../storage/open-store.js';
 import type {
   Store,
   StoreEntry as ScanEntry,
@@ -22,14 +21,15 @@ import type {
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import { divergedFileOf, parseDivergedName, saveDiverged } from './diverged-file.js';
 import {
+  FOLLOWER_STATES,
   type Positions,
   SLOT_CAUGHT_UP_AT,
   SLOT_CONTACT_AT,
   SLOT_LAST_SEQ,
   SLOT_LEADER_SEQ,
   SLOT_STATE,
-} from '../worker/positions.js';
-import { FOLLOWER_STATES, Follower } from './follower.js';
+} from './positions.js';
+import { Follower } from './follower.js';
 import { HttpSource } from './http-source.js';
 import { replicaLag } from './lag.js';
 import { LeaderState } from './leader-state.js';
@@ -94,11 +94,19 @@ export class ReplicationHost {
   private readonly leaders = new Map<number, LeaderState>();
   private readonly followers = new Map<number, Follower>();
   private readonly seedCursors = new Map<number, SeedCursor>();
+  private readonly openSpec: (spec: StoreSpec) => Promise<Store>;
 
-  constructor(stores: Map<number, HostedStore>, positions: Positions, log?: Logger) {
+  /** `open` opens (a replica's) store afresh from its spec, as the worker does (into its commit log). */
+  constructor(
+    stores: Map<number, HostedStore>,
+    positions: Positions,
+    log: Logger | undefined,
+    open: (spec: StoreSpec) => Promise<Store>,
+  ) {
     this.stores = stores;
     this.positions = positions;
     this.log = log;
+    this.openSpec = open;
   }
 
   /** start wires every leader and starts every replica's follower. */
@@ -148,7 +156,13 @@ export class ReplicationHost {
     const leader = h.store;
     const state = new LeaderState(() => leader.lastSeq());
     this.leaders.set(index, state);
-    h.store.setRetention(() => state.retainFrom());
+    // The log keeps what a replica or the seed-compatible cursor (once used) has yet to read.
+    h.store.setRetention(() => {
+      const replicas = state.retainFrom();
+      const seed = this.seedCursors.get(index);
+      if (seed === undefined) return replicas;
+      return Math.min(replicas ?? Number.POSITIVE_INFINITY, seed.position + 1);
+    });
     for (const ring of h.spec.rings ?? []) {
       const producer = new RingProducer(ring.buffer);
       // Only while this store leads with this state: after a demotion its log comes from the new leader.
@@ -378,14 +392,7 @@ export class ReplicationHost {
   }
 
   private async open(h: HostedStore): Promise<LsmStore> {
-    const s = await openStore(h.spec.engine, {
-      dir: h.spec.dir,
-      durability: h.spec.durability,
-      fsyncIntervalMs: h.spec.fsyncIntervalMs,
-      lsm: h.spec.lsm,
-      repair: false,
-      ...(this.log === undefined ? {} : { log: this.log }),
-    });
+    const s = await this.openSpec({ ...h.spec, repair: false });
     if (!(s instanceof LsmStore)) throw new Error('replica store is not an lsm store');
     return s;
   }

@@ -9,7 +9,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LsmStore } from '../storage/lsm-store.js';
+import type { ReplicationLog } from '../storage/replication-log.js';
 import { decodeRecord, putValueOf } from '../storage/wal-format.js';
 
 /** SeedChange is the next change a seed replica sees. */
@@ -35,8 +35,13 @@ export class SeedCursor {
     this.seq = seq;
   }
 
+  /** position is the seq of the last change the seed replica acknowledged (the log must keep what follows). */
+  get position(): number {
+    return this.seq;
+  }
+
   /** next returns the first change after the cursor, or undefined when there is none (or the log no longer has it: the cursor then skips to the oldest retained change). */
-  next(store: LsmStore): SeedChange | undefined {
+  next(store: ReplicationLog): SeedChange | undefined {
     let r = store.readLog(this.seq, 64 * 1024);
     if (r === 'gone') {
       // The log moved past the cursor; the seed's protocol has no resync, so continue from what is left.
@@ -56,7 +61,7 @@ export class SeedCursor {
   }
 
   /** ack moves the cursor past the next change if it is (key, value); returns whether it did. */
-  ack(store: LsmStore, key: string, value: string): boolean {
+  ack(store: ReplicationLog, key: string, value: string): boolean {
     const n = this.next(store);
     if (n?.key !== key || n.value !== value) return false;
     this.save(n.seq);

@@ -1,7 +1,7 @@
 /**
  * Replication lag for /metrics, per replica hosted in this process, labelled `{shard,replica}`
  * (`replica` is the replica's node address). Read at scrape time from the shared positions the
- * workers publish (src/worker/positions.ts), so a scrape costs no message to the workers:
+ * workers publish (src/replication/positions.ts), so a scrape costs no message to the workers:
  *
  *   distkv_replication_connected{shard,replica}    1 while the replica follows its leader
  *                                                   (streaming or catching up), else 0
@@ -17,7 +17,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import { replicaLag } from '../replication/lag.js';
 import type { StoreSpec } from '../worker/messages.js';
-import { SLOT_LAST_SEQ } from '../worker/positions.js';
+import { SLOT_LAST_SEQ } from '../replication/positions.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** ReplicaLagSample is one replica's position as /metrics reports it; lag fields are undefined when unknown. */

@@ -25,7 +25,7 @@ import {
   type WorkerInit,
 } from '../worker/messages.js';
 import { ReplyReader, RequestWriter } from '../worker/op-codec.js';
-import { Positions, SLOT_LAST_SEQ } from '../worker/positions.js';
+import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 
 /** OpHandler receives the reply to one key operation. `value` is a view valid only during the call. */
@@ -296,7 +296,7 @@ function unavailable(worker: number): Buffer {
 /** WorkerPool owns all shard workers of this process. */
 export class WorkerPool {
   private readonly links: WorkerLink[];
-  /** positions are the stores' published seqs and replica states (src/worker/positions.ts). */
+  /** positions are the stores' published seqs and replica states (src/replication/positions.ts). */
   readonly positions: Positions;
   /** failures maps each store that could not open to the error it answers with (updated when a worker starts). */
   private readonly failures = new Map<number, WireError>();

@@ -12,7 +12,7 @@
  * not hold the same load has an ack below S, which the leader's log does not cover, so it resyncs
  * from a snapshot (design section 6).
  *
- * Safety: the store must be empty (no WAL record, no run, applied_seq 0, no LMDB key) and no
+ * Safety: the store must be empty (no record in its log, no run, applied_seq 0, no LMDB key) and no
  * server may have it open. While a load runs, the store directory holds a `LOADING` marker; a load
  * that did not finish (killed, disk full) leaves the marker, and may be run again with the same
  * input: the marker lets it past the emptiness checks, and its leftover runs are deleted first.
@@ -26,7 +26,7 @@ import { parseRunName } from './sstable-format.js';
 import { BlockCache, RunReader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
 import type { Vfs } from './vfs.js';
-import { readWal } from './wal-reader.js';
+import { loggedSeq } from './lsm-recovery.js';
 
 /** TXN_ENTRIES is the number of keys per LMDB write transaction of a bulk load. */
 export const TXN_ENTRIES = 20_000;
@@ -69,16 +69,14 @@ export class BulkLoader {
       );
     };
     const runsDir = join(dir, 'runs');
-    const walDir = join(dir, 'wal');
     const marker = join(dir, LOADING_MARKER);
     vfs.mkdirp(runsDir);
-    vfs.mkdirp(walDir);
     const resuming = vfs.exists(marker);
     const leftover = vfs.list(runsDir).filter((n) => parseRunName(n) !== undefined || n.endsWith('.tmp'));
     if (leftover.length > 0 && !resuming) refuse('the store has SSTable runs');
     for (const n of leftover) vfs.unlink(join(runsDir, n));
-    const wal = await readWal(vfs, walDir, { afterSeq: 0, repair: false, onRecord: () => undefined });
-    if (wal.lastSeq > 0) refuse(`the store's log holds writes (last seq ${wal.lastSeq})`);
+    const logged = await loggedSeq(vfs, dir);
+    if (logged > 0) refuse(`the store's log holds writes (last seq ${logged})`);
     const level = new LmdbLevel(dir);
     try {
       if (level.appliedSeq() > 0) refuse(`the store holds data through seq ${level.appliedSeq()}`);
@@ -87,8 +85,6 @@ export class BulkLoader {
       await level.close();
       throw err;
     }
-    // Empty log segments would make the next start believe the log lost its tail: remove them.
-    for (const s of wal.segments) vfs.unlink(s.path);
     await vfs.writeFile(marker, Buffer.from('bulk load in progress\n'));
     vfs.syncDir(dir);
     return new BulkLoader(dir, vfs, level);

@@ -219,6 +219,11 @@ export class FaultyVfs implements Vfs {
     this.files.delete(path);
   }
 
+  removeDir(dir: string): void {
+    this.check();
+    this.dirs.delete(dir);
+  }
+
   /** syncDir is a no-op: directory operations are durable at once in this model. */
   syncDir(): void {
     this.check();

@@ -1,35 +1,120 @@
 /**
- * Opening an LsmStore: recovery from whatever a crash left (docs/architecture.md, "Storage").
+ * Opening LsmStores: recovery from whatever a crash left (docs/architecture.md, "Storage").
  *
- * 1. Open LMDB and read applied_seq A.
- * 2. Delete leftover `*.sst.tmp` files (a flush cut short); open every run, checking footer, index
- *    and bloom; delete runs whose newest seq is ≤ A (a compaction finished but did not get to
- *    delete them). A damaged run stops startup with file and offset, unless `repair` (then it is
- *    moved aside as `.corrupt` and reported; its writes survive only if the WAL still has them).
- * 3. Replay WAL records above D = max(A, newest run seq) into memtables (wal-reader.ts cuts a torn
- *    tail and reports corruption).
- * 4. Continue the WAL after the last good record.
+ * The stores of a worker share one commit log (commit-log.ts). `openLsmStores` opens them together:
+ * 1. Per store: open LMDB and read applied_seq A; delete leftover `*.sst.tmp` files; open every
+ *    run, checking footer, index and bloom; delete runs whose newest seq is ≤ A. A damaged run
+ *    makes that store fail to open (the others open), unless `repair` (it is moved aside as
+ *    `.corrupt` and reported). D = max(A, newest run seq) is the store's durable seq.
+ * 2. Read the shared log once (commit-log-reader.ts cuts a torn tail and reports corruption) and
+ *    replay each store's records above its D into its memtables.
+ * 3. Migrate the previous layout: a store directory with a `wal/` of its own (docs/wal-format.md)
+ *    has that log's records above what step 2 found replayed too; they are then written into the
+ *    shared log, synced, and `wal/` is removed.
+ * 4. A store that last wrote into another worker's log (the worker count changed, or a restart
+ *    after failover planned it elsewhere; its `commit-log` file names that log) has that log's
+ *    records of it read too, read-only, and written into this log like step 3's.
+ * 5. Attach every store to the log with a base frame (its next seq), sync, record in each store's
+ *    `commit-log` file which log it writes to, and start trimming.
+ *
+ * `attachLsmStore` opens one store into a running log without replaying it (a replica rebuilt from
+ * a snapshot: whatever the log held of it is void from its base frame on). `openLsmStore` opens a
+ * store with a commit log of its own in `<dir>/log` (tools and tests).
  */
-import { join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import { CorruptionError } from '../errors.js';
 import { latin1Key } from '../util/bytes.js';
+import { CommitLog } from './commit-log.js';
+import { storeIdOf } from './commit-log-format.js';
+import { readCommitLog } from './commit-log-reader.js';
 import { LmdbLevel } from './lmdb-level.js';
 import { type LsmOptions, LsmStore } from './lsm-store.js';
 import { Memtable } from './memtable.js';
 import { parseRunName } from './sstable-format.js';
 import { BlockCache, RunReader } from './sstable-reader.js';
-import { putValueOf } from './wal-format.js';
-import { readWal } from './wal-reader.js';
-import { WalTail } from './wal-tail.js';
-import { WalWriter } from './wal-writer.js';
+import { StoreLog } from './store-log.js';
+import type { Vfs } from './vfs.js';
+import { type DecodedRecord, encodeRecord, putValueOf, recordSize } from './wal-format.js';
+import { listSegments, readWal, type WalDamage } from './wal-reader.js';
 
-/** openLsmStore recovers (or creates) the LSM store in `opts.dir`. */
-export async function openLsmStore(opts: LsmOptions): Promise<LsmStore> {
+/** LogSettings configure a worker's commit log. */
+export interface LogSettings {
+  vfs: Vfs;
+  /** dir is the log's directory (`<data_dir>/log/w<N>` for worker N). */
+  dir: string;
+  log?: Logger;
+}
+
+/** storeNameOf is a store's name in the log: its directory relative to the data directory. */
+export function storeNameOf(dir: string): string {
+  return `${basename(dirname(dir))}/${basename(dir)}`;
+}
+
+/** Levels are what step 1 opened for one store. */
+interface Levels {
+  level: LmdbLevel;
+  runs: RunReader[];
+  cache: BlockCache;
+  maxRunNo: number;
+  durableSeq: number;
+}
+
+/** Replay collects one store's records above its durable seq (steps 2 and 3). */
+class Replay {
+  active = new Memtable();
+  frozen: Memtable[] = [];
+  /** last is the seq of the newest record replayed (or D). */
+  last: number;
+  replayed = 0;
+  /** migrated: old-layout records to write into the shared log, in WAL framing. */
+  migrated: Buffer[] = [];
+  migratedFirst = 0;
+  private readonly memtableBytes: number;
+  readonly durableSeq: number;
+
+  constructor(durableSeq: number, memtableBytes: number) {
+    this.durableSeq = durableSeq;
+    this.last = durableSeq;
+    this.memtableBytes = memtableBytes;
+  }
+
+  apply(r: DecodedRecord): void {
+    if (r.seq <= this.durableSeq) return;
+    this.active.apply(latin1Key(r.key), r.seq, putValueOf(r), r.expiresAtMs);
+    this.last = r.seq;
+    this.replayed++;
+    if (this.active.bytes >= this.memtableBytes) {
+      this.frozen.unshift(this.active);
+      this.active = new Memtable();
+    }
+  }
+
+  /** migrate replays a record found outside this log and keeps it to be written into it. */
+  migrate(r: DecodedRecord): void {
+    if (r.seq <= this.last) return;
+    if (this.migrated.length === 0) this.migratedFirst = r.seq;
+    const b = Buffer.allocUnsafe(recordSize(r.key.length, r.value.length, r.type));
+    encodeRecord(b, 0, r.type, r.seq, r.key, r.value, r.expiresAtMs);
+    this.migrated.push(b);
+    this.apply(r);
+  }
+
+  /** base: the store's log starts again at `nextSeq`; what was replayed at or above it is void. */
+  base(nextSeq: number): void {
+    if (this.last < nextSeq || this.replayed === 0) return;
+    this.active = new Memtable();
+    this.frozen = [];
+    this.last = this.durableSeq;
+    this.replayed = 0;
+  }
+}
+
+/** openLevels is step 1 for one store. */
+async function openLevels(opts: LsmOptions): Promise<Levels> {
   const { vfs, dir, log } = opts;
   const runsDir = join(dir, 'runs');
-  const walDir = join(dir, 'wal');
   vfs.mkdirp(runsDir);
-  vfs.mkdirp(walDir);
   const level = new LmdbLevel(dir);
   try {
     const applied = level.appliedSeq();
@@ -62,104 +147,275 @@ export async function openLsmStore(opts: LsmOptions): Promise<LsmStore> {
       vfs.unlink(r.path);
     }
     runs = runs.filter((r) => r.footer.maxSeq > applied).sort((a, b) => b.no - a.no);
-    const durableSeq = Math.max(applied, runs[0]?.footer.maxSeq ?? 0);
-
-    const t0 = performance.now();
-    const { rec, active, frozen, replayed } = await replayWal(opts, walDir, durableSeq);
-    for (const d of rec.damage) {
-      const fields = {
-        file: d.file,
-        offset: d.offset,
-        reason: d.reason,
-        dropped_bytes: d.droppedBytes,
-        dropped_segments: d.droppedSegments,
-      };
-      if (d.kind === 'torn-tail')
-        log?.warn(
-          fields,
-          'WAL: cut off a torn record at the tail (a crash during a write that was never acknowledged)',
-        );
-      else log?.error(fields, 'WAL repair: dropped everything after the damage');
-    }
-    let segments = rec.segments;
-    if (segments.length > 0 && rec.lastSeq < durableSeq) {
-      // The log ends below what runs and LMDB hold (its unsynced tail was lost with power, in a
-      // non-fsync durability mode): everything it has is durable elsewhere, so start it afresh.
-      for (const s of segments) vfs.unlink(s.path);
-      vfs.syncDir(walDir);
-      log?.warn(
-        { dir, wal_last_seq: rec.lastSeq, durable_seq: durableSeq },
-        'WAL ends below the durable levels (unsynced tail lost); starting a new log after them',
-      );
-      segments = [];
-    }
-    const tail = new WalTail(vfs, opts.ringBytes);
-    // The WAL's hook needs the store, which needs the WAL: the hook reads it from here once built.
-    const built: { store?: LsmStore } = {};
-    const wal = await WalWriter.open({
-      onWritten: LsmStore.logWritten(tail, () => built.store),
-      vfs,
-      dir: walDir,
-      segmentBytes: opts.walSegmentBytes,
-      durability: opts.durability,
-      fsyncIntervalMs: opts.fsyncIntervalMs,
-      segments,
-      nextSeq: Math.max(rec.lastSeq, durableSeq) + 1,
-      ...(log === undefined ? {} : { log }),
-    });
-    const ms = performance.now() - t0;
-    if (replayed > 0) log?.info({ dir, records: replayed, ms: Math.round(ms) }, 'replayed the WAL');
-    const store = new LsmStore(opts, {
-      level,
-      wal,
-      runs,
-      frozen,
-      active,
-      cache,
-      nextRunNo: maxRunNo + 1,
-      durableSeq,
-      lastSeq: Math.max(rec.lastSeq, durableSeq),
-      runsDir,
-      tail,
-    });
-    built.store = store;
-    return store;
+    await Promise.resolve();
+    return { level, runs, cache, maxRunNo, durableSeq: Math.max(applied, runs[0]?.footer.maxSeq ?? 0) };
   } catch (err) {
     await level.close();
     throw err;
   }
 }
 
-/**
- * replayWal reads the WAL records above `afterSeq` into memtables. It is a function of its own
- * because its record callback is a closure: had it been created in openLsmStore, the memtables it
- * captures would share a context with the store's WAL hook, which lives as long as the store, and
- * the first memtable would never be freed after its flush (docs/operations.md, "Memory").
- */
-async function replayWal(
-  opts: LsmOptions,
-  walDir: string,
-  afterSeq: number,
-): Promise<{
-  rec: Awaited<ReturnType<typeof readWal>>;
-  active: Memtable;
-  frozen: Memtable[];
-  replayed: number;
-}> {
-  const frozen: Memtable[] = [];
-  let active = new Memtable();
-  let replayed = 0;
+function reportDamage(damage: readonly WalDamage[], log: Logger | undefined, what: string): void {
+  for (const d of damage) {
+    const fields = {
+      file: d.file,
+      offset: d.offset,
+      reason: d.reason,
+      dropped_bytes: d.droppedBytes,
+      dropped_segments: d.droppedSegments,
+    };
+    if (d.kind === 'torn-tail')
+      log?.warn(
+        fields,
+        `${what}: cut off a torn frame at the tail (a crash during a write that was never acknowledged)`,
+      );
+    else log?.error(fields, `${what} repair: dropped everything after the damage`);
+  }
+}
+
+/** migrateOldWal is step 3's read: the previous layout's `wal/` records above what is replayed. */
+async function migrateOldWal(opts: LsmOptions, replay: Replay): Promise<boolean> {
+  const walDir = join(opts.dir, 'wal');
+  if (listSegments(opts.vfs, walDir).length === 0) return false;
   const rec = await readWal(opts.vfs, walDir, {
-    afterSeq,
+    afterSeq: replay.last,
     repair: opts.repair,
     onRecord: (r) => {
-      active.apply(latin1Key(r.key), r.seq, putValueOf(r), r.expiresAtMs);
-      replayed++;
-      if (active.bytes >= opts.memtableBytes) {
-        frozen.unshift(active);
-        active = new Memtable();
-      }
+      replay.migrate(r);
     },
   });
-  return { rec, active, frozen, replayed };
+  reportDamage(rec.damage, opts.log, 'old WAL');
+  opts.log?.info(
+    { dir: opts.dir, records: replay.migrated.length },
+    "migrating the store's own WAL (previous layout) into the worker's commit log",
+  );
+  return true;
+}
+
+/** HOME_FILE names the file in a store directory that says which log holds its records (its path from the store directory). */
+export const HOME_FILE = 'commit-log';
+
+function readHome(vfs: Vfs, dir: string): string | undefined {
+  const path = join(dir, HOME_FILE);
+  return vfs.exists(path) ? vfs.readFile(path).toString('utf8').trim() : undefined;
+}
+
+/** adoptForeign is step 4: the records of store `id` in the log it last wrote to, if that is another one. */
+async function adoptForeign(
+  settings: LogSettings,
+  opts: LsmOptions,
+  id: number,
+  replay: Replay,
+): Promise<void> {
+  const home = readHome(opts.vfs, opts.dir);
+  if (home === undefined) return;
+  const dir = join(opts.dir, home);
+  if (resolve(dir) === resolve(settings.dir) || !settings.vfs.exists(dir)) return;
+  const from = replay.last;
+  const records: DecodedRecord[] = [];
+  const rec = await readCommitLog(settings.vfs, dir, {
+    repair: false,
+    readOnly: true,
+    onRecord: (store, r) => {
+      if (store === id && r.seq > from)
+        records.push({ ...r, key: Buffer.from(r.key), value: Buffer.from(r.value) });
+    },
+    onBase: (store, nextSeq) => {
+      if (store !== id) return;
+      while (records.length > 0 && records[records.length - 1]!.seq >= nextSeq) records.pop();
+      replay.base(nextSeq);
+    },
+  });
+  reportDamage(rec.damage, opts.log, `commit log ${home} (read-only)`);
+  for (const r of records) replay.migrate(r);
+  opts.log?.info(
+    { dir: opts.dir, from: home, records: records.length },
+    "took over the store's records from the log it last wrote to",
+  );
+}
+
+async function writeHome(vfs: Vfs, dir: string, logDir: string): Promise<void> {
+  const home = relative(dir, logDir);
+  if (readHome(vfs, dir) === home) return;
+  const tmp = join(dir, `${HOME_FILE}.tmp`);
+  await vfs.writeFile(tmp, Buffer.from(`${home}\n`));
+  vfs.rename(tmp, join(dir, HOME_FILE));
+  vfs.syncDir(dir);
+}
+
+/**
+ * loggedSeq returns the seq of the newest record of the store in `dir` that a log still holds
+ * (the log its `commit-log` file names, read-only, or a previous layout's own `wal/`), 0 if none.
+ */
+export async function loggedSeq(vfs: Vfs, dir: string): Promise<number> {
+  let last = 0;
+  const old = await readWal(vfs, join(dir, 'wal'), { afterSeq: 0, repair: false, onRecord: () => undefined });
+  last = old.lastSeq;
+  const home = readHome(vfs, dir);
+  if (home === undefined || !vfs.exists(join(dir, home))) return last;
+  const id = storeIdOf(storeNameOf(dir));
+  await readCommitLog(vfs, join(dir, home), {
+    repair: false,
+    readOnly: true,
+    onRecord: (store, r) => {
+      if (store === id) last = r.seq;
+    },
+    onBase: (store, nextSeq) => {
+      if (store === id && last >= nextSeq) last = 0;
+    },
+  });
+  return last;
+}
+
+/** removeOldWal deletes a migrated `wal/` once its records are durable in the shared log. */
+function removeOldWal(vfs: Vfs, dir: string): void {
+  const walDir = join(dir, 'wal');
+  for (const name of vfs.list(walDir)) vfs.unlink(join(walDir, name));
+  vfs.syncDir(walDir);
+  vfs.removeDir(walDir);
+  vfs.syncDir(dir);
+}
+
+/** OpenedStores are what openLsmStores returns: the shared log and, per input, a store or why it failed. */
+export interface OpenedStores {
+  log: CommitLog;
+  stores: (LsmStore | Error)[];
+}
+
+/** openLsmStores opens the stores of one worker over one shared commit log (see the module comment). */
+export async function openLsmStores(
+  settings: LogSettings,
+  all: readonly LsmOptions[],
+): Promise<OpenedStores> {
+  const first = all[0];
+  if (first === undefined) throw new Error('openLsmStores needs at least one store');
+  const results: (LsmStore | Error)[] = [];
+  const opened = new Map<number, { i: number; opts: LsmOptions; levels: Levels; replay: Replay }>();
+  const failed: number[] = [];
+  for (const [i, opts] of all.entries()) {
+    try {
+      const levels = await openLevels(opts);
+      const id = storeIdOf(storeNameOf(opts.dir));
+      if (opened.has(id))
+        throw new Error(`store ${opts.dir} has the same log id as ${opened.get(id)!.opts.dir}`);
+      opened.set(id, { i, opts, levels, replay: new Replay(levels.durableSeq, opts.memtableBytes) });
+      results.push(new Error('not attached'));
+    } catch (err) {
+      failed.push(storeIdOf(storeNameOf(opts.dir)));
+      results.push(err as Error);
+    }
+  }
+  const t0 = performance.now();
+  let rec;
+  try {
+    rec = await readCommitLog(settings.vfs, settings.dir, {
+      repair: first.repair,
+      onRecord: (store, r) => {
+        opened.get(store)?.replay.apply(r);
+      },
+      onBase: (store, nextSeq) => {
+        opened.get(store)?.replay.base(nextSeq);
+      },
+    });
+  } catch (err) {
+    for (const o of opened.values()) await o.levels.level.close();
+    throw err;
+  }
+  reportDamage(rec.damage, settings.log, 'commit log');
+  const migrating: { dir: string; vfs: Vfs }[] = [];
+  for (const [id, o] of opened) {
+    try {
+      await adoptForeign(settings, o.opts, id, o.replay);
+      if (await migrateOldWal(o.opts, o.replay)) migrating.push({ dir: o.opts.dir, vfs: o.opts.vfs });
+    } catch (err) {
+      results[o.i] = err as Error;
+      failed.push(id);
+      opened.delete(id);
+      await o.levels.level.close();
+    }
+  }
+  const log = await CommitLog.open({
+    vfs: settings.vfs,
+    dir: settings.dir,
+    segmentBytes: first.walSegmentBytes,
+    retentionBytes: first.walRetentionBytes,
+    durability: first.durability,
+    fsyncIntervalMs: first.fsyncIntervalMs,
+    segments: rec.segments,
+    ...(settings.log === undefined ? {} : { log: settings.log }),
+  });
+  for (const id of failed) log.pin(id);
+  await Promise.all(
+    [...opened].map(async ([id, o]) => {
+      const { replay, levels } = o;
+      const start = replay.migrated.length > 0 ? replay.migratedFirst : replay.last + 1;
+      const storeLog = new StoreLog(log, id, start, o.opts.ringBytes);
+      storeLog.setDurable(levels.durableSeq);
+      await log.attach(storeLog, start);
+      if (replay.migrated.length > 0)
+        await storeLog.appendRecords(Buffer.concat(replay.migrated), start, replay.last);
+      replay.migrated = [];
+      if (replay.replayed > 0)
+        o.opts.log?.info(
+          { dir: o.opts.dir, records: replay.replayed, ms: Math.round(performance.now() - t0) },
+          'replayed the commit log',
+        );
+      results[o.i] = buildStore(o.opts, levels, replay, storeLog);
+    }),
+  );
+  await log.sync();
+  for (const m of migrating) removeOldWal(m.vfs, m.dir);
+  for (const o of opened.values()) await writeHome(o.opts.vfs, o.opts.dir, settings.dir);
+  log.startTrimming();
+  return { log, stores: results };
+}
+
+function buildStore(opts: LsmOptions, levels: Levels, replay: Replay, storeLog: StoreLog): LsmStore {
+  return new LsmStore(opts, {
+    level: levels.level,
+    log: storeLog,
+    runs: levels.runs,
+    frozen: replay.frozen,
+    active: replay.active,
+    cache: levels.cache,
+    nextRunNo: levels.maxRunNo + 1,
+    durableSeq: levels.durableSeq,
+    lastSeq: replay.last,
+    runsDir: join(opts.dir, 'runs'),
+  });
+}
+
+/** attachLsmStore opens a store into a running worker's log without replaying it (see the module comment). */
+export async function attachLsmStore(log: CommitLog, opts: LsmOptions): Promise<LsmStore> {
+  const levels = await openLevels(opts);
+  try {
+    const storeLog = new StoreLog(
+      log,
+      storeIdOf(storeNameOf(opts.dir)),
+      levels.durableSeq + 1,
+      opts.ringBytes,
+    );
+    storeLog.setDurable(levels.durableSeq);
+    await log.attach(storeLog, levels.durableSeq + 1);
+    await writeHome(opts.vfs, opts.dir, log.dir);
+    return buildStore(opts, levels, new Replay(levels.durableSeq, opts.memtableBytes), storeLog);
+  } catch (err) {
+    await levels.level.close();
+    throw err;
+  }
+}
+
+/** openLsmStore recovers (or creates) one store with a commit log of its own in `<dir>/log`. */
+export async function openLsmStore(opts: LsmOptions): Promise<LsmStore> {
+  const { log, stores } = await openLsmStores(
+    { vfs: opts.vfs, dir: join(opts.dir, 'log'), ...(opts.log === undefined ? {} : { log: opts.log }) },
+    [opts],
+  );
+  const store = stores[0]!;
+  if (store instanceof Error) {
+    await log.close();
+    throw store;
+  }
+  store.adoptLog(log);
+  return store;
 }

@@ -1,22 +1,24 @@
 /**
  * LsmStore: the LSM sidecar over LMDB (docs/architecture.md, "Storage"), distkv's default Store.
  *
- * On disk, per store directory:
- *   wal/NNNNNNNN.log   write-ahead log segments (wal-format.ts); also the replication log
+ * On disk, per store directory (its log records live in the worker's shared commit log,
+ * docs/commit-log-format.md, reached through its StoreLog):
  *   runs/NNNNNN.sst    SSTable runs flushed from memtables (sstable-format.ts), newer = higher number
  *   lmdb/data.mdb      the bottom level (lmdb-level.ts) with `applied_seq`
  *
- * Write: WAL append (group commit, durable per the mode) → apply to the active memtable → ack.
+ * Write: log append (group commit across the worker's stores, durable per the mode) → apply to
+ * the active memtable → ack.
  * A memtable over `memtable_bytes` is frozen and flushed to a run in the background; reads see it
  * while it flushes. Runs are compacted newest-wins into LMDB (lsm-compaction.ts) when there are
  * more than `max_runs`, when reads pass through them too often, or when writes stop for a while
  * (compaction-scheduler.ts); failed flushes and compactions retry with backoff (backoff.ts).
  * Read: active memtable → frozen memtables (newest first) → runs (newest first: bloom, index,
- * block cache) → LMDB. Invariant: every acknowledged write is in the WAL, or in a synced run, or in
- * LMDB at or below applied_seq; files are deleted only once a later level durably holds their data.
+ * block cache) → LMDB. Invariant: every acknowledged write is in the commit log, or in a synced
+ * run, or in LMDB at or below applied_seq; files are deleted only once a later level durably holds
+ * their data (the log's segments once no store of the worker needs them: commit-log.ts).
  *
  * Recovery (lsm-recovery.ts): open LMDB, open and check every run, delete those at or below
- * applied_seq, replay WAL records above the newest durable seq into the memtable.
+ * applied_seq, replay the log's records above the newest durable seq into the memtable.
  *
  * Everything here runs on the store's worker thread; nothing is shared with other threads.
  */
@@ -45,11 +47,11 @@ import {
   TYPE_EXPIRE,
   TYPE_PUT,
   TYPE_PUT_TTL,
-  withExpiry,
 } from './wal-format.js';
-import type { TailResult, WalTail } from './wal-tail.js';
-import { removableThrough } from './wal-retention.js';
-import type { WalWriter } from './wal-writer.js';
+import type { CommitLog } from './commit-log.js';
+import type { LogListener, ReplicationLog } from './replication-log.js';
+import type { StoreLog } from './store-log.js';
+import type { TailResult } from './wal-tail.js';
 
 /** MAX_FROZEN is how many frozen memtables may wait for flushing before writes stall. */
 export const MAX_FROZEN = 2;
@@ -75,7 +77,7 @@ export interface LsmOptions extends StoreOptions {
 /** LsmParts are what recovery hands to the store. */
 export interface LsmParts {
   level: LmdbLevel;
-  wal: WalWriter;
+  log: StoreLog;
   runs: RunReader[];
   frozen: Memtable[];
   active: Memtable;
@@ -84,20 +86,18 @@ export interface LsmParts {
   durableSeq: number;
   lastSeq: number;
   runsDir: string;
-  tail: WalTail;
 }
 
 /** LsmStore is one shard's LSM store. */
-export class LsmStore implements Store {
+export class LsmStore implements Store, ReplicationLog {
   readonly engine = 'lsm';
   private readonly opts: LsmOptions;
   private readonly level: LmdbLevel;
-  private readonly wal: WalWriter;
+  private readonly wal: StoreLog;
+  /** ownedLog is the commit log this store closes with it (a store opened on its own). */
+  private ownedLog: CommitLog | undefined;
   private readonly cache: BlockCache;
   private readonly runsDir: string;
-  private readonly tail: WalTail;
-  private logWaiters: { after: number; resolve: () => void }[] = [];
-  private readonly logListeners: ((records: Buffer, first: number, last: number) => void)[] = [];
   private active: Memtable;
   /** frozen memtables, newest first. */
   private readonly frozen: Memtable[];
@@ -112,7 +112,6 @@ export class LsmStore implements Store {
   private readonly flushBackoff: Backoff;
   private stallWaiters: (() => void)[] = [];
   private closed = false;
-  private retention: (() => number | undefined) | undefined;
   /** hashScratch holds a key's bloom hashes during one get. */
   private readonly hashScratch: KeyHash = { h1: 0, h2: 0 };
   private readonly counters = {
@@ -133,7 +132,7 @@ export class LsmStore implements Store {
   constructor(opts: LsmOptions, parts: LsmParts) {
     this.opts = opts;
     this.level = parts.level;
-    this.wal = parts.wal;
+    this.wal = parts.log;
     this.runs = parts.runs;
     this.frozen = parts.frozen;
     this.active = parts.active;
@@ -142,7 +141,6 @@ export class LsmStore implements Store {
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
     this.runsDir = parts.runsDir;
-    this.tail = parts.tail;
     this.flushBackoff = new Backoff(opts.retryMinMs, opts.retryMaxMs);
     this.compaction = new CompactionScheduler({
       maxRuns: opts.maxRuns,
@@ -161,52 +159,33 @@ export class LsmStore implements Store {
     this.scheduleFlush();
   }
 
+  /** adoptLog makes this store close `log` when it closes (a store with a commit log of its own). */
+  adoptLog(log: CommitLog): void {
+    this.ownedLog = log;
+  }
+
   /**
    * readLog returns up to about `maxBytes` of log records (WAL framing) with seq > `after` and the
    * seq of the last one, or 'gone' when `after` is older than the retained log.
    */
   readLog(after: number, maxBytes: number): TailResult {
-    return this.tail.readAfter(after, this.wal.writtenSeq, maxBytes, this.wal.segments());
+    return this.wal.readLog(after, maxBytes);
   }
 
-  /** oldestLogSeq is the seq of the oldest record still in the WAL. */
+  /** oldestLogSeq is the seq of the oldest record still in the log. */
   oldestLogSeq(): number {
-    return this.wal.segments()[0]?.firstSeq ?? this.wal.writtenSeq + 1;
+    return this.wal.oldestLogSeq();
   }
 
-  /** onLog subscribes to every batch the WAL writes (records in WAL framing and their seq range). */
-  onLog(listener: (records: Buffer, first: number, last: number) => void): void {
-    this.logListeners.push(listener);
+  /** onLog subscribes to every batch the log writes for this store (records in WAL framing and their seq range). */
+  onLog(listener: LogListener): void {
+    this.wal.onLog(listener);
   }
 
   /** waitForLog resolves when a record with seq > `after` is readable, or after `ms`. */
   waitForLog(after: number, ms: number): Promise<void> {
-    if (this.wal.writtenSeq > after || ms <= 0 || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const waiter = { after, resolve };
-      this.logWaiters.push(waiter);
-      setTimeout(() => {
-        this.logWaiters = this.logWaiters.filter((w) => w !== waiter);
-        resolve();
-      }, ms);
-    });
-  }
-
-  /** logWritten is the WAL's onWritten hook: keep the batch for readers and wake waiting pulls. */
-  static logWritten(
-    tail: WalTail,
-    store: () => LsmStore | undefined,
-  ): (records: Buffer, first: number, last: number) => void {
-    return (records, first, last) => {
-      tail.written(records, first, last);
-      const s = store();
-      if (s === undefined) return;
-      for (const l of s.logListeners) l(records, first, last);
-      if (s.logWaiters.length === 0) return;
-      const ready = s.logWaiters.filter((w) => w.after < last);
-      s.logWaiters = s.logWaiters.filter((w) => w.after >= last);
-      for (const w of ready) w.resolve();
-    };
+    if (this.closed) return Promise.resolve();
+    return this.wal.waitForLog(after, ms);
   }
 
   /**
@@ -248,7 +227,7 @@ export class LsmStore implements Store {
 
   /** setRetention installs the replication hook: the lowest seq a replica still needs (undefined = none). */
   setRetention(hook: () => number | undefined): void {
-    this.retention = hook;
+    this.wal.setRetention(hook);
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -346,7 +325,7 @@ export class LsmStore implements Store {
         fps: this.counters.retiredBloomFalsePositives,
       },
     );
-    const walBytes = this.wal.bytes();
+    const walBytes = this.wal.logBytes();
     return {
       engine: this.engine,
       keys: level.keys + runEntries + this.active.size + this.frozen.reduce((n, m) => n + m.size, 0),
@@ -356,13 +335,9 @@ export class LsmStore implements Store {
       // "Durable" in the recovery sense: what needs no WAL replay. What is durable on disk is syncedSeq.
       flushedSeq: this.durableSeq,
       syncedSeq: this.wal.syncedSeq,
-      walSegments: this.wal.segments().length,
+      walSegments: this.wal.logSegments(),
       walBytes,
-      walBatches: this.wal.counters.batches,
-      walSyncs: this.wal.counters.syncs,
-      walSyncMsAvg:
-        this.wal.counters.syncs === 0 ? 0 : this.wal.counters.syncMsTotal / this.wal.counters.syncs,
-      walFailures: this.wal.counters.failures,
+      ...this.wal.counters(),
       memtableBytes: this.active.bytes,
       memtableKeys: this.active.size,
       frozenMemtables: this.frozen.length,
@@ -394,7 +369,7 @@ export class LsmStore implements Store {
 
   timings(): Record<string, HistogramSnapshot> {
     return {
-      walSyncSeconds: this.wal.syncSeconds.snapshot(),
+      walSyncSeconds: this.wal.syncSeconds(),
       flushSeconds: this.flushSeconds.snapshot(),
       compactionSeconds: this.compactionSeconds.snapshot(),
     };
@@ -406,18 +381,33 @@ export class LsmStore implements Store {
       memMemtableBytes: this.active.memoryBytes,
       memFrozenBytes: this.frozen.reduce((n, m) => n + m.memoryBytes, 0),
       memBlockCacheBytes: this.cache.memoryBytes,
-      memReplicationLogBytes: this.tail.memoryBytes,
+      memReplicationLogBytes: this.wal.memoryBytes,
       memWalBufferBytes: this.wal.bufferBytes,
     };
     return { ...parts, memBytes: Object.values(parts).reduce((a, b) => a + b, 0) };
   }
 
+  /**
+   * close flushes the memtables to a run first, so that a cleanly closed store's directory holds
+   * all its data: its log records are in the worker's shared log, which a copied or moved store
+   * directory leaves behind (a failed flush is logged; the log still has those records).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.active.size > 0 || this.frozen.length > 0)
+      await this.flush().catch((err: unknown) => {
+        this.opts.log?.warn(
+          { err: (err as Error).message, dir: this.opts.dir },
+          'could not flush the memtable at close; its records stay in the commit log',
+        );
+      });
+    // A close that started while this one flushed has done (or is doing) the rest.
+    if (this.isClosed()) return;
     this.closed = true;
     this.compaction.close();
     try {
       await this.wal.close();
+      await this.ownedLog?.close();
     } finally {
       await this.flushing;
       await this.compaction.running;
@@ -461,7 +451,7 @@ export class LsmStore implements Store {
       value === null
         ? await this.wal.append(deleteType, key, undefined)
         : expiresAtMs > 0
-          ? await this.wal.append(TYPE_PUT_TTL, key, withExpiry(expiresAtMs, value))
+          ? await this.wal.append(TYPE_PUT_TTL, key, value, undefined, expiresAtMs)
           : await this.wal.append(TYPE_PUT, key, value);
     this.applyDurable(key, seq, value, expiresAtMs);
     return { seq };
@@ -495,6 +485,10 @@ export class LsmStore implements Store {
     this.frozen.unshift(this.active);
     this.active = new Memtable();
     this.scheduleFlush();
+  }
+
+  private isClosed(): boolean {
+    return this.closed;
   }
 
   /** checkOpen throws UNAVAILABLE once close() has begun (it is re-checked after every await). */
@@ -582,14 +576,7 @@ export class LsmStore implements Store {
   }
 
   private trimWal(): void {
-    const sealed = this.wal.segments().slice(0, -1);
-    const through = removableThrough(
-      sealed,
-      this.durableSeq,
-      this.retention?.(),
-      this.opts.walRetentionBytes,
-    );
-    this.wal.removeSealedThrough(through);
+    this.wal.setDurable(this.durableSeq);
   }
 }
 

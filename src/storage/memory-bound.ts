@@ -18,7 +18,7 @@
 import { CHUNK_BYTES } from './lsm-compaction.js';
 import { MAX_FROZEN } from './lsm-store.js';
 import { SLAB_BYTES } from './memtable.js';
-import { WINDOW_BYTES } from './wal-tail.js';
+import { WINDOW_BYTES } from './commit-log-cursor.js';
 
 /** BASE_BYTES is the anonymous memory of a process with idle stores (about 55 MB measured) plus room for its V8 heaps to grow under load. */
 export const BASE_BYTES = 160 * 1024 * 1024;

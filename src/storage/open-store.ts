@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { DEFAULTS, type StorageEngine } from '../config/schema.js';
 import { LmdbStore } from './lmdb-store.js';
 import { openLsmStore } from './lsm-recovery.js';
+import type { LsmOptions } from './lsm-store.js';
 import { MemoryStore } from './memory-store.js';
 import { RealVfs } from './real-vfs.js';
 import type { LsmTuning, Store, StoreOptions } from './store.js';
@@ -16,20 +17,28 @@ export interface OpenStoreOptions extends StoreOptions {
   log?: Logger;
 }
 
-/** openStore opens (recovering or creating) a store of the given engine. */
+/** lsmOptionsOf maps OpenStoreOptions to the LSM engine's options (on the real file system). */
+export function lsmOptionsOf(options: OpenStoreOptions): LsmOptions {
+  return {
+    dir: options.dir,
+    durability: options.durability,
+    fsyncIntervalMs: options.fsyncIntervalMs,
+    vfs: new RealVfs(),
+    ...options.lsm,
+    blockCacheBytes: options.lsm.blockCacheBytes ?? DEFAULTS.storage.block_cache_bytes,
+    repair: options.repair,
+    ...(options.log === undefined ? {} : { log: options.log }),
+  };
+}
+
+/**
+ * openStore opens (recovering or creating) a store of the given engine; an lsm store gets a commit
+ * log of its own (a worker opens its lsm stores over one shared log: lsm-recovery.ts).
+ */
 export async function openStore(engine: StorageEngine, options: OpenStoreOptions): Promise<Store> {
   switch (engine) {
     case 'lsm':
-      return openLsmStore({
-        dir: options.dir,
-        durability: options.durability,
-        fsyncIntervalMs: options.fsyncIntervalMs,
-        vfs: new RealVfs(),
-        ...options.lsm,
-        blockCacheBytes: options.lsm.blockCacheBytes ?? DEFAULTS.storage.block_cache_bytes,
-        repair: options.repair,
-        ...(options.log === undefined ? {} : { log: options.log }),
-      });
+      return openLsmStore(lsmOptionsOf(options));
     case 'lmdb':
       return Promise.resolve(new LmdbStore(options));
     case 'memory':

@@ -16,6 +16,7 @@ import {
   readFileSync,
   readSync,
   renameSync,
+  rmdirSync,
   unlinkSync,
   fstatSync,
   writeSync,
@@ -132,6 +133,10 @@ export class RealVfs implements Vfs {
 
   unlink(path: string): void {
     unlinkSync(path);
+  }
+
+  removeDir(dir: string): void {
+    if (existsSync(dir)) rmdirSync(dir);
   }
 
   syncDir(dir: string): void {

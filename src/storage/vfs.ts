@@ -45,5 +45,7 @@ export interface Vfs {
   writeFile(path: string, data: Uint8Array): Promise<void>;
   rename(from: string, to: string): void;
   unlink(path: string): void;
+  /** removeDir removes an empty directory (nothing when it does not exist). */
+  removeDir(dir: string): void;
   syncDir(dir: string): void;
 }

@@ -11,6 +11,9 @@
  *   value of TYPE_PUT_TTL := expiresAtMs:u64 bytes        (absolute expiry, Unix ms; decodeRecord strips it)
  *   crc     := crc32c of the bytes after the crc field: len, type, seq, keyLen, key, value
  *
+ * Since the commit log (docs/commit-log-format.md) these records travel inside its frames and to
+ * replicas; the segment layout below is the previous layout, read only to migrate a data directory.
+ *
  * Invariants: seqs increase by exactly 1 from record to record, across segments; a segment's
  * `firstSeq` is the seq of its first record (or of the first record it will hold, when empty); the
  * segment numbers of a store have no gaps. Only the tail of the newest segment may hold a torn
@@ -51,14 +54,6 @@ export type RecordType = typeof TYPE_PUT | typeof TYPE_DELETE | typeof TYPE_PUT_
 /** isRecordType tells whether a type byte names a record type. */
 export function isRecordType(type: number | undefined): type is RecordType {
   return type === TYPE_PUT || type === TYPE_DELETE || type === TYPE_PUT_TTL || type === TYPE_EXPIRE;
-}
-
-/** withExpiry returns the value of a TYPE_PUT_TTL record: expiresAtMs:u64 then `value` (a copy). */
-export function withExpiry(expiresAtMs: number, value: Uint8Array): Buffer {
-  const b = Buffer.allocUnsafe(EXPIRY_BYTES + value.length);
-  writeU64(b, expiresAtMs, 0);
-  b.set(value, EXPIRY_BYTES);
-  return b;
 }
 
 /** putValueOf returns the value a record sets, or null for a delete or an expire. */
@@ -114,12 +109,17 @@ export function decodeHeader(b: Buffer): SegmentHeader | string {
   return { segmentNo: b.readUInt32LE(8), epoch: b.readUInt32LE(12), firstSeq: readU64(b, 16) };
 }
 
-/** recordSize returns the encoded size of a record. */
-export function recordSize(keyLen: number, valueLen: number): number {
-  return RECORD_PREFIX_BYTES + RECORD_FIXED_BYTES + keyLen + valueLen;
+/** recordSize returns the encoded size of a record (`type` TYPE_PUT_TTL adds the expiry prefix). */
+export function recordSize(keyLen: number, valueLen: number, type: RecordType = TYPE_PUT): number {
+  return (
+    RECORD_PREFIX_BYTES + RECORD_FIXED_BYTES + keyLen + valueLen + (type === TYPE_PUT_TTL ? EXPIRY_BYTES : 0)
+  );
 }
 
-/** encodeRecord writes one record at `offset` of `b` (which must have room) and returns its size. */
+/**
+ * encodeRecord writes one record at `offset` of `b` (which must have room) and returns its size.
+ * For TYPE_PUT_TTL, `expiresAtMs` is written before the value.
+ */
 export function encodeRecord(
   b: Buffer,
   offset: number,
@@ -127,26 +127,31 @@ export function encodeRecord(
   seq: number,
   key: Uint8Array,
   value: Uint8Array | undefined,
+  expiresAtMs = 0,
 ): number {
+  const prefix = type === TYPE_PUT_TTL ? EXPIRY_BYTES : 0;
   const valueLen = value === undefined ? 0 : value.length;
-  const len = RECORD_FIXED_BYTES + key.length + valueLen;
+  const len = RECORD_FIXED_BYTES + key.length + prefix + valueLen;
   b.writeUInt32LE(len, offset + 4);
   b[offset + 8] = type;
   writeU64(b, seq, offset + 9);
   b.writeUInt16LE(key.length, offset + 17);
   b.set(key, offset + 19);
-  if (value !== undefined) b.set(value, offset + 19 + key.length);
+  if (prefix > 0) writeU64(b, expiresAtMs, offset + 19 + key.length);
+  if (value !== undefined) b.set(value, offset + 19 + key.length + prefix);
   b.writeUInt32LE(crc32c(b, offset + 4, offset + RECORD_PREFIX_BYTES + len), offset);
   return RECORD_PREFIX_BYTES + len;
 }
 
 /**
- * DecodedRecord is a record read from a buffer; key and value are views into it. `value` is the
- * user's value (without the expiry prefix of TYPE_PUT_TTL); `expiresAtMs` is 0 when there is none.
+ * DecodedRecord is a record read from a buffer; key and value are views into it. `value` is
+ * without the expiry prefix, `expiresAtMs` is 0 when there is none, and `epoch` is the epoch of
+ * the commit log frame that carried the record (0 when decoded on its own).
  */
 export interface DecodedRecord {
   type: RecordType;
   seq: number;
+  epoch: number;
   key: Buffer;
   value: Buffer;
   expiresAtMs: number;
@@ -174,13 +179,14 @@ export function decodeRecord(b: Buffer, offset: number): DecodedRecord | string 
   let v = k + keyLen;
   let expiresAtMs = 0;
   if (type === TYPE_PUT_TTL) {
-    if (v + EXPIRY_BYTES > end) return 'TTL put shorter than its expiry';
+    if (v + EXPIRY_BYTES > end) return `a TTL record of ${len} bytes has no room for its expiry`;
     expiresAtMs = readU64(b, v);
     v += EXPIRY_BYTES;
   }
   return {
     type,
     seq: readU64(b, offset + 9),
+    epoch: 0,
     key: b.subarray(k, k + keyLen),
     value: b.subarray(v, end),
     expiresAtMs,

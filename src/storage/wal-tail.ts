@@ -1,17 +1,12 @@
 /**
- * Reading the log after a seq, for replicas: "give me every record after N" (docs/architecture.md, "Replication").
+ * Reading a store's log after a seq, for replicas: "give me every record after N"
+ * (docs/architecture.md, "Replication").
  *
- * Recent batches are kept in memory as written (`RecentLog`, bounded by `ring_bytes`), so a replica
- * that keeps up is served without touching the disk. An older position is read from the WAL
- * segment files, a window at a time (never a whole segment: that was 64 MiB per lagging replica);
- * the last segment read and the offset reached are remembered, so a replica catching up
- * sequentially reads each segment once. A position older than the oldest retained segment is
- * "gone": the replica must resync from a snapshot.
+ * Recent batches are kept in memory as written (bounded by `ring_bytes`), so a replica that keeps
+ * up is served without touching the disk. An older position is read by the `older` reader given
+ * to `readAfter` (the commit log's per-store cursor, commit-log-cursor.ts), or is "gone": the
+ * replica must resync from a snapshot.
  */
-import { CorruptionError } from '../errors.js';
-import type { SegmentInfo } from './wal-reader.js';
-import type { Vfs } from './vfs.js';
-import { decodeRecord, WAL_HEADER_BYTES } from './wal-format.js';
 
 interface Chunk {
   first: number;
@@ -23,8 +18,6 @@ interface Chunk {
 export type TailResult = { records: Buffer; lastSeq: number } | 'gone';
 
 const EMPTY = Buffer.alloc(0);
-/** WINDOW_BYTES is the least a segment read reads at once. */
-export const WINDOW_BYTES = 1024 * 1024;
 
 /** WalTail answers "records after seq N" for one store. Used only on the store's worker thread. */
 export class WalTail {
@@ -33,12 +26,8 @@ export class WalTail {
   private head = 0;
   private bytes = 0;
   private readonly limit: number;
-  private readonly vfs: Vfs;
-  /** position: where the last segment read ended (segment number, next seq, byte offset). */
-  private position: { no: number; nextSeq: number; offset: number } | undefined;
 
-  constructor(vfs: Vfs, limitBytes: number) {
-    this.vfs = vfs;
+  constructor(limitBytes: number) {
     this.limit = limitBytes;
   }
 
@@ -47,7 +36,7 @@ export class WalTail {
     return this.bytes;
   }
 
-  /** written records a batch the WAL has written (see WalWriterOptions.onWritten). */
+  /** written records a batch the log has written for this store (StoreLog.written). */
   written(records: Buffer, first: number, last: number): void {
     const prev = this.chunks[this.chunks.length - 1];
     if (prev !== undefined && first !== prev.last + 1) this.clear();
@@ -71,20 +60,22 @@ export class WalTail {
     this.chunks = [];
     this.head = 0;
     this.bytes = 0;
-    this.position = undefined;
   }
 
   /**
    * readAfter returns up to about `maxBytes` of records with seq > `after` (at least one record if
-   * any exists), from memory or from `segments` (oldest first), or 'gone'.
+   * any exists), from memory or else from `older`, which answers 'gone' for what is not retained.
    */
-  readAfter(after: number, lastSeq: number, maxBytes: number, segments: readonly SegmentInfo[]): TailResult {
+  readAfter(
+    after: number,
+    lastSeq: number,
+    maxBytes: number,
+    older: (after: number, maxBytes: number) => TailResult,
+  ): TailResult {
     if (after >= lastSeq) return { records: EMPTY, lastSeq: after };
     const first = this.chunks[this.head];
     if (first !== undefined && first.first <= after + 1) return this.fromMemory(after, maxBytes);
-    const seg = segments.find((s) => s.firstSeq <= after + 1 && after + 1 <= s.lastSeq);
-    if (seg === undefined) return 'gone';
-    return this.fromSegment(seg, after, maxBytes);
+    return older(after, maxBytes);
   }
 
   private fromMemory(after: number, maxBytes: number): TailResult {
@@ -119,52 +110,5 @@ export class WalTail {
       if (size >= maxBytes || seq <= c.last) break;
     }
     return { records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size), lastSeq: last };
-  }
-
-  /**
-   * fromSegment reads the records after `after` from a segment file in windows of at least
-   * WINDOW_BYTES (a record larger than a window is read whole), so a replica catching up holds a
-   * window and its answer, not the segment. The position reached is remembered for the next call.
-   */
-  private fromSegment(seg: SegmentInfo, after: number, maxBytes: number): TailResult {
-    let p = this.position;
-    if (p?.no !== seg.no || p.nextSeq > after + 1)
-      p = { no: seg.no, nextSeq: seg.firstSeq, offset: WAL_HEADER_BYTES };
-    const file = this.vfs.openRead(seg.path);
-    try {
-      let window: Buffer = EMPTY;
-      let windowAt = 0;
-      /** at returns the window holding bytes [offset, offset + n), reading a new one if need be. */
-      const at = (offset: number, n: number): Buffer => {
-        if (offset < windowAt || offset + n > windowAt + window.length) {
-          window = file.readAt(offset, Math.max(n, WINDOW_BYTES));
-          windowAt = offset;
-          if (window.length < n)
-            throw new Error(`${seg.path} at offset ${offset}: the segment ends inside a record`);
-        }
-        return window;
-      };
-      const sizeAt = (offset: number): number => at(offset, 8).readUInt32LE(offset - windowAt + 4) + 8;
-      let { offset, nextSeq: seq } = p;
-      while (seq <= after) {
-        offset += sizeAt(offset);
-        seq++;
-      }
-      const parts: Buffer[] = [];
-      let size = 0;
-      while (seq <= seg.lastSeq && offset < seg.bytes && (size < maxBytes || size === 0)) {
-        const b = at(offset, sizeAt(offset));
-        const r = decodeRecord(b, offset - windowAt);
-        if (typeof r === 'string') throw new CorruptionError(seg.path, offset, r);
-        parts.push(b.subarray(offset - windowAt, offset - windowAt + r.size));
-        size += r.size;
-        offset += r.size;
-        seq++;
-      }
-      this.position = { no: seg.no, nextSeq: seq, offset };
-      return { records: Buffer.concat(parts, size), lastSeq: seq - 1 };
-    } finally {
-      file.close();
-    }
   }
 }

@@ -16,15 +16,19 @@
  * say while a live map changes roles (docs/failover.md): a write batched before a demotion can no
  * longer land on a store that now follows another leader.
  */
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
-import { openStore } from '../storage/open-store.js';
+import type { CommitLog } from '../storage/commit-log.js';
+import { attachLsmStore, openLsmStores } from '../storage/lsm-recovery.js';
+import { lsmOptionsOf, type OpenStoreOptions, openStore } from '../storage/open-store.js';
+import { RealVfs } from '../storage/real-vfs.js';
 import { type HostedStore, ReplicationHost } from '../replication/replication-host.js';
 import type { Store, WriteResult } from '../storage/store.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { ReplyWriter, RequestReader } from './op-codec.js';
-import { Positions, SLOT_LAST_SEQ } from './positions.js';
+import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
 import { conditionHolds } from './conditions.js';
@@ -71,6 +75,27 @@ function openFailure(spec: StoreSpec, err: unknown): DistkvError {
   );
 }
 
+/** storeOptionsOf is what a store of `spec` is opened with. */
+function storeOptionsOf(spec: StoreSpec, log: Logger | undefined): OpenStoreOptions {
+  return {
+    dir: spec.dir,
+    durability: spec.durability,
+    fsyncIntervalMs: spec.fsyncIntervalMs,
+    lsm: spec.lsm,
+    repair: spec.repair,
+    ...(log === undefined ? {} : { log }),
+  };
+}
+
+/**
+ * workerLogDir is the commit log directory of worker `worker`: `<data_dir>/log/w<N>`, beside the
+ * node directories (a store directory is `<data_dir>/<node>/<shard>`). One log per worker, not
+ * per node: the stores of every node the worker hosts share its turn, hence its fdatasync.
+ */
+export function workerLogDir(storeDir: string, worker: number): string {
+  return join(dirname(dirname(storeDir)), 'log', `w${worker}`);
+}
+
 /** ShardHost runs the stores of one worker. */
 export class ShardHost {
   private readonly stores = new Map<number, HostedStore>();
@@ -81,6 +106,8 @@ export class ShardHost {
   private readonly pending = new PendingWrites();
   private readonly positions: Positions;
   private replication: ReplicationHost | undefined;
+  /** commitLog is the log every lsm store of this worker writes into (docs/commit-log-format.md). */
+  private commitLog: CommitLog | undefined;
   private readonly send: SendFn;
   private flushScheduled = false;
   /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
@@ -99,28 +126,45 @@ export class ShardHost {
   /**
    * open opens (recovering) every store of `specs`. A store that cannot open (a damaged file, a
    * failed replay) is logged with its file, cause and stack and answers every request with
-   * UNAVAILABLE naming it and the cause; the other stores open and serve. If replication cannot
-   * start, the stores opened are closed again.
+   * UNAVAILABLE naming it and the cause; the other stores open and serve. The lsm stores open
+   * together over the worker's commit log (`workerLogDir`); if that log cannot be read, they all
+   * answer with its error. If replication cannot start, the stores opened are closed again.
    */
   static async open(
     specs: readonly StoreSpec[],
     positions: SharedArrayBuffer,
     send: SendFn,
     log?: Logger,
+    worker = 0,
   ): Promise<ShardHost> {
     const host = new ShardHost(positions, send);
+    const logOf = (spec: StoreSpec): Logger | undefined =>
+      log?.child({ shard: spec.shard.name, role: spec.role, node: spec.node });
     try {
-      for (const spec of specs) {
-        const storeLog = log?.child({ shard: spec.shard.name, role: spec.role, node: spec.node });
+      const lsm = specs.filter((spec) => spec.engine === 'lsm');
+      const lsmOpened = new Map<number, Store | Error>();
+      if (lsm.length > 0) {
         try {
-          const store = await openStore(spec.engine, {
-            dir: spec.dir,
-            durability: spec.durability,
-            fsyncIntervalMs: spec.fsyncIntervalMs,
-            lsm: spec.lsm,
-            repair: spec.repair,
-            ...(storeLog === undefined ? {} : { log: storeLog }),
-          });
+          const opened = await openLsmStores(
+            {
+              vfs: new RealVfs(),
+              dir: workerLogDir(lsm[0]!.dir, worker),
+              ...(log === undefined ? {} : { log }),
+            },
+            lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec)))),
+          );
+          host.commitLog = opened.log;
+          opened.stores.forEach((s, i) => lsmOpened.set(lsm[i]!.index, s));
+        } catch (err) {
+          for (const spec of lsm) lsmOpened.set(spec.index, err as Error);
+        }
+      }
+      for (const spec of specs) {
+        const storeLog = logOf(spec);
+        try {
+          const opened = lsmOpened.get(spec.index);
+          if (opened instanceof Error) throw opened;
+          const store = opened ?? (await openStore(spec.engine, storeOptionsOf(spec, storeLog)));
           host.stores.set(spec.index, { spec, store });
           host.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
         } catch (err) {
@@ -135,7 +179,12 @@ export class ShardHost {
           );
         }
       }
-      host.replication = new ReplicationHost(host.stores, host.positions, log);
+      host.replication = new ReplicationHost(host.stores, host.positions, log, (spec) => {
+        const options = storeOptionsOf(spec, log);
+        return host.commitLog === undefined
+          ? openStore(spec.engine, options)
+          : attachLsmStore(host.commitLog, lsmOptionsOf(options));
+      });
       host.replication.start();
     } catch (err) {
       await host.close();
@@ -306,7 +355,12 @@ export class ShardHost {
     this.replication = undefined;
     const all = [...this.stores.values()];
     this.stores.clear();
-    await Promise.all(all.map(({ store }) => store.close()));
+    try {
+      await Promise.all(all.map(({ store }) => store.close()));
+    } finally {
+      await this.commitLog?.close();
+      this.commitLog = undefined;
+    }
   }
 
   private replicationHost(): ReplicationHost {

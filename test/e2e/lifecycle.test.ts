@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { WAL_HEADER_BYTES } from '../../src/storage/wal-format.js';
 import { freePort, freePorts } from '../helpers/ports.js';
 import { REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -111,12 +110,10 @@ describe('distkv serve lifecycle', () => {
     const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
     for (const k of keys)
       assert.equal((await fetch(`${base}/kv/${k}`, { method: 'PUT', body: k })).status, 204);
-    s.child.kill('SIGKILL'); // the records stay in the WAL
+    s.child.kill('SIGKILL'); // the records stay in the worker's commit log
     await s.waitExit();
-    const wal = join(data, node.replace(':', '_'), 'shard-1', 'wal', '00000001.log');
-    const bytes = readFileSync(wal);
-    bytes[WAL_HEADER_BYTES + 20]! ^= 0xff; // inside the first record; valid records follow
-    writeFileSync(wal, bytes);
+    // A damaged run of shard-1 alone (the commit log is shared by both stores).
+    writeFileSync(join(data, node.replace(':', '_'), 'shard-1', 'runs', '000001.sst'), 'not a run!');
 
     s = await ServerProcess.start(args, `${base}/healthz`);
     try {
@@ -133,7 +130,7 @@ describe('distkv serve lifecycle', () => {
           assert.equal(body.error.code, 'UNAVAILABLE');
           assert.match(
             body.error.message,
-            /store shard-1 \(leader on .*\) could not open: .*00000001\.log at offset 24: checksum mismatch/,
+            /store shard-1 \(leader on .*\) could not open: .*000001\.sst at offset 0: file is 10 bytes, shorter than a footer/,
           );
           refused++;
         }
@@ -154,10 +151,10 @@ describe('distkv serve lifecycle', () => {
       };
       assert.equal(cluster.shards[0]!.leader.state, undefined);
       assert.equal(cluster.shards[1]!.leader.state, 'failed');
-      assert.match(cluster.shards[1]!.leader.error ?? '', /checksum mismatch/);
+      assert.match(cluster.shards[1]!.leader.error ?? '', /shorter than a footer/);
       const logged = s.stdout.split('\n').find((l) => l.includes('could not open'));
       assert.ok(logged !== undefined, 'the failure is logged');
-      assert.match(logged, /"file":"[^"]*shard-1[^"]*00000001\.log"/);
+      assert.match(logged, /"file":"[^"]*shard-1[^"]*000001\.sst"/);
       assert.match(logged, /"stack":"[^"]*at /, 'with the stack');
     } finally {
       assert.equal(await s.stop(), 0);

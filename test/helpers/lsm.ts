@@ -2,8 +2,9 @@
  * Opening LSM stores in tests: small memtables and runs so flushes and compactions happen within a
  * few hundred writes, on the real file system or on a FaultyVfs (LMDB always on a temp dir).
  */
-import { openLsmStore } from '../../src/storage/lsm-recovery.js';
-import type { LsmStore } from '../../src/storage/lsm-store.js';
+import type { CommitLog } from '../../src/storage/commit-log.js';
+import { openLsmStore, openLsmStores } from '../../src/storage/lsm-recovery.js';
+import type { LsmOptions, LsmStore } from '../../src/storage/lsm-store.js';
 import { RealVfs } from '../../src/storage/real-vfs.js';
 import type { Vfs } from '../../src/storage/vfs.js';
 import type { Durability } from '../../src/config/schema.js';
@@ -14,6 +15,7 @@ export interface TestLsmOptions {
   memtableBytes?: number;
   maxRuns?: number;
   walSegmentBytes?: number;
+  walRetentionBytes?: number;
   durability?: Durability;
   repair?: boolean;
   ringBytes?: number;
@@ -21,9 +23,36 @@ export interface TestLsmOptions {
   clock?: () => number;
 }
 
-/** openTestLsm opens an LsmStore in `dir` with small limits. */
+/** openTestLsm opens an LsmStore in `dir` with small limits (and a commit log of its own in `dir/log`). */
 export function openTestLsm(dir: string, o: TestLsmOptions = {}): Promise<LsmStore> {
-  return openLsmStore({
+  return openLsmStore(testLsmOptions(dir, o));
+}
+
+/**
+ * openTestGroup opens the stores in `dirs` over one shared commit log in `logDir`, as a worker
+ * does; it throws if any store failed to open. Close the stores, then the log.
+ */
+export async function openTestGroup(
+  logDir: string,
+  dirs: readonly string[],
+  o: TestLsmOptions = {},
+): Promise<{ log: CommitLog; stores: LsmStore[] }> {
+  const vfs = o.vfs ?? new RealVfs();
+  const { log, stores } = await openLsmStores(
+    { vfs, dir: logDir },
+    dirs.map((d) => testLsmOptions(d, { ...o, vfs })),
+  );
+  const failed = stores.find((s) => s instanceof Error);
+  if (failed !== undefined) {
+    for (const s of stores) if (!(s instanceof Error)) await s.close();
+    await log.close();
+    throw failed;
+  }
+  return { log, stores: stores as LsmStore[] };
+}
+
+function testLsmOptions(dir: string, o: TestLsmOptions): LsmOptions {
+  return {
     dir,
     vfs: o.vfs ?? new RealVfs(),
     durability: o.durability ?? 'fsync',
@@ -31,10 +60,10 @@ export function openTestLsm(dir: string, o: TestLsmOptions = {}): Promise<LsmSto
     memtableBytes: o.memtableBytes ?? 64 * 1024,
     maxRuns: o.maxRuns ?? 3,
     walSegmentBytes: o.walSegmentBytes ?? 32 * 1024,
-    walRetentionBytes: 0,
+    walRetentionBytes: o.walRetentionBytes ?? 0,
     blockCacheBytes: 1 << 20,
     ringBytes: o.ringBytes ?? 1 << 20,
     repair: o.repair ?? false,
     ...(o.clock === undefined ? {} : { clock: o.clock }),
-  });
+  };
 }

@@ -9,7 +9,8 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Follower, type FollowerPosition, type FollowerState } from '../../src/replication/follower.js';
+import { Follower, type FollowerPosition } from '../../src/replication/follower.js';
+import type { FollowerState } from '../../src/replication/positions.js';
 import { LocalSource } from '../../src/replication/local-source.js';
 import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
 import { ringBytesFor } from '../../src/replication/ring-format.js';

@@ -3,9 +3,10 @@
  * killed with SIGKILL at a random moment; after each restart every acknowledged write must be
  * there with its latest value, and no value may appear that was never written. Tiny memtables
  * make flushes and compactions happen during the run. Each writer owns its keys and writes them
- * one at a time, so acknowledgements of one key are ordered. After every other kill, garbage
- * (random bytes, or zeros) is appended to the newest WAL segment of one store, as a disk that wrote
- * part of a request leaves it: recovery must cut it as a torn tail by itself. Each restart also
+ * one at a time, so acknowledgements of one key are ordered. The SHARDS stores run on one worker
+ * and so share its commit log (one fdatasync per turn for all of them). After every other kill,
+ * garbage (random bytes, or zeros) is appended to the newest segment of that log, as a disk that
+ * wrote part of a request leaves it: recovery must cut it as a torn tail by itself. Each restart also
  * takes over the data directory lock the killed process left behind.
  * npm test runs 3 rounds; DISTKV_ROBUSTNESS=full (npm run test:robustness) runs 20.
  */
@@ -23,10 +24,11 @@ const FULL = process.env.DISTKV_ROBUSTNESS === 'full';
 const ROUNDS = FULL ? 20 : 3;
 const WRITERS = 16;
 const KEYS_PER_WRITER = 8;
+const SHARDS = 3;
 
-/** appendGarbage appends 1..400 random (or zero) bytes to the newest WAL segment of `storeDir`; returns what it did. */
-function appendGarbage(storeDir: string, random: () => number): string {
-  const wal = join(storeDir, 'wal');
+/** appendGarbage appends 1..400 random (or zero) bytes to the newest segment of the commit log in `logDir`; returns what it did. */
+function appendGarbage(logDir: string, random: () => number): string {
+  const wal = logDir;
   const newest = readdirSync(wal)
     .filter((n) => n.endsWith('.log'))
     .sort()
@@ -48,7 +50,7 @@ describe('SIGKILL under load', () => {
     const base = `http://127.0.0.1:${port}`;
     const config = writeConfig(
       dir,
-      [{ address: `127.0.0.1:${port}` }, { address: `127.0.0.1:${port}` }],
+      Array.from({ length: SHARDS }, () => ({ address: `127.0.0.1:${port}` })),
       '[storage]\nmemtable_bytes = 65536\nmax_runs = 2\nwal_segment_bytes = 65536\n',
     );
     const args = ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1'];
@@ -106,9 +108,8 @@ describe('SIGKILL under load', () => {
       stop = true;
       await Promise.all(writers);
       if (round % 2 === 1) {
-        const shard = Math.floor(random() * 2);
-        const what = appendGarbage(join(dir, 'data', `127.0.0.1_${port}`, `shard-${shard}`), random);
-        t.diagnostic(`after kill ${round}: appended ${what} of shard-${shard}`);
+        const what = appendGarbage(join(dir, 'data', 'log', 'w0'), random);
+        t.diagnostic(`after kill ${round}: appended ${what} of the commit log`);
         tails++;
       }
     }

@@ -1,19 +1,22 @@
 /**
- * Power loss, modelled: an LSM store on a FaultyVfs takes concurrent writes and deletes; at a
- * random moment the disk "loses power" (everything after each file's last sync is dropped, the
- * unsynced tail sometimes torn), the store is reopened on what survived, and every key is checked
- * against the model: every acknowledged write present with its latest value, nothing invented.
- * Runs and compactions happen along the way (tiny memtables). Rounds chain on the same disk.
- * After some cuts, garbage (random bytes or zeros) is also appended to the newest WAL segment, as a
- * disk that wrote part of a request leaves it: recovery must cut it as a torn tail by itself.
+ * Power loss, modelled: STORES LSM stores sharing one commit log (as a worker's do) on a FaultyVfs
+ * take concurrent writes and deletes; at a random moment the disk "loses power" (everything after
+ * each file's last sync is dropped, the unsynced tail sometimes torn), the stores are reopened on
+ * what survived, and every key of every store is checked against its model: every acknowledged
+ * write present with its latest value, nothing invented, nothing from another store. Runs and
+ * compactions happen along the way (tiny memtables), so the shared log's segments are trimmed
+ * while other stores still need some. Rounds chain on the same disk. After some cuts, garbage
+ * (random bytes or zeros) is also appended to the newest log segment, as a disk that wrote part of
+ * a request leaves it: recovery must cut it as a torn tail by itself.
  * DISTKV_ROBUSTNESS=full runs more rounds; DISTKV_SEED replays a failure.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
+import type { CommitLog } from '../../src/storage/commit-log.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
-import { openTestLsm } from '../helpers/lsm.js';
+import { openTestGroup } from '../helpers/lsm.js';
 import { CrashModel } from '../helpers/model.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -21,8 +24,9 @@ import { tempDir } from '../helpers/temp-dir.js';
 const FULL = process.env.DISTKV_ROBUSTNESS === 'full';
 const ROUNDS = FULL ? 60 : 12;
 const KEYS = 40;
+const STORES = 3;
 
-/** appendGarbage appends 1..300 random (or zero) bytes to the newest WAL segment in `walDir`. */
+/** appendGarbage appends 1..300 random (or zero) bytes to the newest log segment in `walDir`. */
 function appendGarbage(vfs: FaultyVfs, walDir: string, random: () => number): boolean {
   const newest = vfs
     .list(walDir)
@@ -46,10 +50,16 @@ describe('power loss (model)', () => {
     const random = seededRandom(seed);
     const dir = tempDir(after);
     let vfs = new FaultyVfs();
-    const open = (v: FaultyVfs): Promise<LsmStore> =>
-      openTestLsm(dir, { vfs: v, memtableBytes: 3000, maxRuns: 2, walSegmentBytes: 2048 });
-    let store = await open(vfs);
-    const model = new CrashModel();
+    const logDir = join(dir, 'log', 'w0');
+    const dirs = Array.from({ length: STORES }, (_, i) => join(dir, 'node', `shard-${i}`));
+    const open = (v: FaultyVfs): Promise<{ log: CommitLog; stores: LsmStore[] }> =>
+      openTestGroup(logDir, dirs, { vfs: v, memtableBytes: 3000, maxRuns: 2, walSegmentBytes: 2048 });
+    let group = await open(vfs);
+    const models = dirs.map(() => new CrashModel());
+    const close = async (): Promise<void> => {
+      await Promise.all(group.stores.map((s) => s.close().catch(() => undefined)));
+      await group.log.close().catch(() => undefined);
+    };
     let counter = 0;
     let totalAcked = 0;
     let tails = 0;
@@ -60,9 +70,13 @@ describe('power loss (model)', () => {
         let stop = false;
         const loops = Array.from({ length: writers }, async () => {
           while (!stop) {
+            const i = Math.floor(random() * STORES);
+            const store = group.stores[i]!;
+            const model = models[i]!;
+            // Every store has the same key names: a record applied to the wrong store shows.
             const key = `k${Math.floor(random() * KEYS)}`;
             const del = random() < 0.15;
-            const value = del ? null : `v${counter++}-${'x'.repeat(Math.floor(random() * 60))}`;
+            const value = del ? null : `s${i}-v${counter++}-${'x'.repeat(Math.floor(random() * 60))}`;
             model.issued(key, value);
             try {
               const { seq } = del
@@ -79,37 +93,42 @@ describe('power loss (model)', () => {
         stop = true;
         const rebooted = vfs.crash(random() < 0.7, random);
         await Promise.all(loops);
-        await store.close().catch(() => undefined);
+        await close();
         vfs = rebooted;
-        if (random() < 0.4 && appendGarbage(vfs, join(dir, 'wal'), random)) tails++;
-        store = await open(vfs);
-        const observed = new Map<string, string | null>();
-        for (const key of model.keys()) {
-          const v = store.get(Buffer.from(key));
-          const text = v === undefined ? null : Buffer.from(v).toString();
-          const problem = model.check(key, text);
-          assert.equal(problem, undefined, `round ${round} (seed ${seed}): ${problem ?? ''}`);
-          observed.set(key, text);
-        }
-        const scanned = new Map(
-          store
-            .scan(Buffer.from('k'), undefined, 1000)
-            .map((e) => [Buffer.from(e.key).toString(), Buffer.from(e.value).toString()]),
-        );
-        for (const [k, v] of observed)
-          assert.equal(
-            scanned.get(k) ?? null,
-            v,
-            `round ${round} (seed ${seed}): scan and get agree on ${k}`,
+        if (random() < 0.4 && appendGarbage(vfs, logDir, random)) tails++;
+        group = await open(vfs);
+        for (const [i, store] of group.stores.entries()) {
+          const model = models[i]!;
+          const observed = new Map<string, string | null>();
+          for (const key of model.keys()) {
+            const v = store.get(Buffer.from(key));
+            const text = v === undefined ? null : Buffer.from(v).toString();
+            const problem = model.check(key, text);
+            assert.equal(problem, undefined, `round ${round}, store ${i} (seed ${seed}): ${problem ?? ''}`);
+            observed.set(key, text);
+          }
+          const scanned = new Map(
+            store
+              .scan(Buffer.from('k'), undefined, 1000)
+              .map((e) => [Buffer.from(e.key).toString(), Buffer.from(e.value).toString()]),
           );
-        model.settle(observed);
+          for (const [k, v] of scanned)
+            assert.ok(v.startsWith(`s${i}-`), `round ${round} (seed ${seed}): store ${i} holds ${k}=${v}`);
+          for (const [k, v] of observed)
+            assert.equal(
+              scanned.get(k) ?? null,
+              v,
+              `round ${round}, store ${i} (seed ${seed}): scan and get agree on ${k}`,
+            );
+          model.settle(observed);
+        }
       }
       assert.ok(totalAcked > ROUNDS, `writes were acknowledged (${totalAcked})`);
       t.diagnostic(
-        `seed ${seed}: ${ROUNDS} power cuts, ${totalAcked} acknowledged writes, 0 lost, ${tails} garbage tails cut`,
+        `seed ${seed}: ${ROUNDS} power cuts, ${STORES} stores sharing one log, ${totalAcked} acknowledged writes, 0 lost, ${tails} garbage tails cut`,
       );
     } finally {
-      await store.close().catch(() => undefined);
+      await close();
     }
   });
 });

@@ -7,7 +7,6 @@ import { Memtable } from '../../src/storage/memtable.js';
 import { BLOOM_FP_RATE } from '../../src/storage/sstable-format.js';
 import { BlockCache, RunReader } from '../../src/storage/sstable-reader.js';
 import { writeRun } from '../../src/storage/sstable-writer.js';
-import { removableThrough } from '../../src/storage/wal-retention.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -179,23 +178,5 @@ describe('LSM store', () => {
     assert.ok(Number(st.bloomChecks) >= 200);
     assert.ok(Number(st.bloomNegatives) >= 150);
     await s.close();
-  });
-
-  it('computes which WAL segments may go: recovery needs, replica needs, and the retention cap', () => {
-    const seg = (no: number, first: number, last: number, bytes = 100) => ({
-      no,
-      path: `/${no}`,
-      firstSeq: first,
-      lastSeq: last,
-      bytes,
-    });
-    const sealed = [seg(1, 1, 10), seg(2, 11, 20), seg(3, 21, 30)];
-    assert.equal(removableThrough(sealed, 25, undefined, 0), 25);
-    assert.equal(removableThrough(sealed, 25, 15, 1000), 14, 'a replica at seq 15 keeps segments 2 and 3');
-    assert.equal(
-      removableThrough(sealed, 25, 5, 150),
-      10,
-      'only 150 bytes are kept for the replica: segment 1 goes anyway',
-    );
   });
 });

@@ -5,16 +5,17 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { join } from 'node:path';
-import { Follower, FOLLOWER_STATES, type FollowerPosition } from '../../src/replication/follower.js';
+import { Follower, type FollowerPosition } from '../../src/replication/follower.js';
 import { CONTACT_GRACE_MS, lagHeader, provablyWithin, replicaLag } from '../../src/replication/lag.js';
 import {
+  FOLLOWER_STATES,
   Positions,
   SLOT_CAUGHT_UP_AT,
   SLOT_CONTACT_AT,
   SLOT_LAST_SEQ,
   SLOT_LEADER_SEQ,
   SLOT_STATE,
-} from '../../src/worker/positions.js';
+} from '../../src/replication/positions.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { openTestLsm } from '../helpers/lsm.js';

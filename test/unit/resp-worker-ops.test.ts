@@ -15,7 +15,7 @@ import {
   ST_MISSING,
   ST_VALUE,
 } from '../../src/worker/op-format.js';
-import { Positions } from '../../src/worker/positions.js';
+import { Positions } from '../../src/replication/positions.js';
 import { ShardHost } from '../../src/worker/shard-host.js';
 import { decodeOld } from '../../src/worker/read-modify-write.js';
 import { tempDir } from '../helpers/temp-dir.js';

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { decodeRecord, encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
 import { WalTail } from '../../src/storage/wal-tail.js';
 
@@ -34,9 +33,12 @@ function seqsOf(records: Buffer): number[] {
   return out;
 }
 
+/** gone is the older reader of a log that keeps nothing on disk. */
+const gone = (): 'gone' => 'gone';
+
 describe('WalTail (memory)', () => {
   it('answers every position over 5000 batches of 1-3 records, in order and without gaps', () => {
-    const tail = new WalTail(new FaultyVfs(), 64 * 1024 * 1024);
+    const tail = new WalTail(64 * 1024 * 1024);
     let seq = 0;
     for (let i = 0; i < 5000; i++) {
       const n = 1 + (i % 3);
@@ -44,7 +46,7 @@ describe('WalTail (memory)', () => {
       seq += n;
     }
     for (const after of [0, 1, 2, 777, 5000, seq - 3, seq - 1]) {
-      const r = tail.readAfter(after, seq, 200, []);
+      const r = tail.readAfter(after, seq, 200, gone);
       assert.ok(r !== 'gone');
       const seqs = seqsOf(r.records);
       assert.equal(seqs[0], after + 1, `after ${after}`);
@@ -54,35 +56,35 @@ describe('WalTail (memory)', () => {
       );
       assert.equal(r.lastSeq, seqs[seqs.length - 1]);
     }
-    assert.deepEqual(tail.readAfter(seq, seq, 200, []), { records: Buffer.alloc(0), lastSeq: seq });
+    assert.deepEqual(tail.readAfter(seq, seq, 200, gone), { records: Buffer.alloc(0), lastSeq: seq });
   });
 
   it('keeps only about its byte limit, dropping the oldest batches; older positions are gone', () => {
     const one = batch(4900, 4900).length; // records k1000..k9999 are all this size
-    const tail = new WalTail(new FaultyVfs(), 100 * one);
+    const tail = new WalTail(100 * one);
     for (let seq = 1; seq <= 5000; seq++) tail.written(batch(seq, seq), seq, seq);
-    assert.equal(tail.readAfter(10, 5000, 1000, []), 'gone');
-    const r = tail.readAfter(4950, 5000, 1 << 20, []);
+    assert.equal(tail.readAfter(10, 5000, 1000, gone), 'gone');
+    const r = tail.readAfter(4950, 5000, 1 << 20, gone);
     assert.ok(r !== 'gone');
     assert.deepEqual(
       seqsOf(r.records),
       Array.from({ length: 50 }, (_, i) => 4951 + i),
     );
-    const oldest = tail.readAfter(4900, 5000, 1 << 20, []);
+    const oldest = tail.readAfter(4900, 5000, 1 << 20, gone);
     assert.ok(oldest !== 'gone');
     assert.deepEqual(
       seqsOf(oldest.records),
       Array.from({ length: 100 }, (_, i) => 4901 + i),
     );
-    assert.equal(tail.readAfter(4899, 5000, 1 << 20, []), 'gone');
+    assert.equal(tail.readAfter(4899, 5000, 1 << 20, gone), 'gone');
   });
 
   it('starts over when a batch does not follow the last one (a rewind)', () => {
-    const tail = new WalTail(new FaultyVfs(), 1 << 20);
+    const tail = new WalTail(1 << 20);
     tail.written(batch(1, 5), 1, 5);
     tail.written(batch(3, 4), 3, 4);
-    assert.equal(tail.readAfter(0, 4, 1000, []), 'gone');
-    const r = tail.readAfter(2, 4, 1000, []);
+    assert.equal(tail.readAfter(0, 4, 1000, gone), 'gone');
+    const r = tail.readAfter(2, 4, 1000, gone);
     assert.ok(r !== 'gone');
     assert.deepEqual(seqsOf(r.records), [3, 4]);
   });

@@ -1,46 +1,46 @@
 /**
- * The recovery rule for a damaged WAL (docs/wal-format.md, "Torn tail or corruption"): a bad record
- * in the newest segment with no valid record after it is a torn tail, cut off and reported whatever
- * the garbage looks like; a bad record followed by a valid one is corruption, refused with the file
- * and offset unless --repair. The same holds for a newest segment whose header never got written.
+ * The recovery rule for a damaged commit log (docs/wal-format.md, "Torn tail or corruption", which
+ * docs/commit-log-format.md keeps per frame): a bad frame in the newest segment with no valid frame
+ * after it is a torn tail, cut off and reported whatever the garbage looks like; a bad frame
+ * followed by a valid one is corruption, refused with the file and offset unless --repair. The
+ * same holds for a newest segment whose header never got written.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CorruptionError } from '../../src/errors.js';
+import {
+  BASE_BODY_BYTES,
+  FRAME_HEADER_BYTES,
+  LOG_HEADER_BYTES,
+} from '../../src/storage/commit-log-format.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
-import { recordSize, TYPE_PUT, WAL_HEADER_BYTES } from '../../src/storage/wal-format.js';
-import { readWal, type WalRecovery } from '../../src/storage/wal-reader.js';
-import { WalWriter } from '../../src/storage/wal-writer.js';
+import { recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
+import { LOG_DIR, openTestLog, recoverLog, STORE } from '../helpers/commit-log.js';
 import { seededRandom } from '../helpers/random.js';
 
-const DIR = '/store/wal';
+const DIR = LOG_DIR;
 const SEG1 = `${DIR}/00000001.log`;
-const SEG2 = `${DIR}/00000002.log`;
-/** RECORD is the size of each record written by `logWith` (key "kN", value "value-N"). */
-const RECORD = recordSize(2, 7);
+/** RECORD is the size of each frame written by `logWith` (one record: key "kN", value "value-N"). */
+const RECORD = FRAME_HEADER_BYTES + recordSize(2, 7);
+/** WAL_HEADER_BYTES is where the first records frame starts: after the header and the base frame. */
+const WAL_HEADER_BYTES = LOG_HEADER_BYTES + FRAME_HEADER_BYTES + BASE_BODY_BYTES;
 
-/** logWith writes `n` records (seqs 1..n) into a fresh WAL and returns the disk. */
+/** logWith writes `n` records (seqs 1..n), one frame each, into a fresh log and returns the disk. */
 async function logWith(n: number, segmentBytes = 1 << 20): Promise<FaultyVfs> {
   const vfs = new FaultyVfs();
-  const w = await WalWriter.open({
-    vfs,
-    dir: DIR,
-    segmentBytes,
-    durability: 'fsync',
-    fsyncIntervalMs: 100,
-    segments: [],
-    nextSeq: 1,
-  });
+  const t = await openTestLog(vfs, { segmentBytes });
   for (let i = 1; i <= n; i++)
-    await w.append(TYPE_PUT, Buffer.from(`k${i % 10}`), Buffer.from(`value-${i % 10}`));
-  await w.close();
+    await t.log.append(TYPE_PUT, Buffer.from(`k${i % 10}`), Buffer.from(`value-${i % 10}`));
+  await t.close();
   return vfs;
 }
 
-async function recover(vfs: FaultyVfs, repair = false): Promise<{ rec: WalRecovery; seqs: number[] }> {
-  const seqs: number[] = [];
-  const rec = await readWal(vfs, DIR, { afterSeq: 0, repair, onRecord: (r) => seqs.push(r.seq) });
-  return { rec, seqs };
+async function recover(
+  vfs: FaultyVfs,
+  repair = false,
+): Promise<{ rec: Awaited<ReturnType<typeof recoverLog>>['rec']; seqs: number[] }> {
+  const { rec, records } = await recoverLog(vfs, repair);
+  return { rec, seqs: records.filter((r) => r[0] === STORE).map((r) => r[1]) };
 }
 
 function append(vfs: FaultyVfs, path: string, bytes: Buffer): void {
@@ -67,7 +67,7 @@ async function assertTornTailCut(vfs: FaultyVfs, n: number, offset: number): Pro
   assert.equal((await recover(vfs)).rec.damage.length, 0, 'a second recovery finds nothing to cut');
 }
 
-describe('WAL recovery: torn tails', () => {
+describe('commit log recovery: torn tails', () => {
   it('cuts off a tail of random bytes after the last record, whatever the bytes are', async () => {
     const random = seededRandom(12);
     for (let round = 0; round < 300; round++) {
@@ -103,7 +103,7 @@ describe('WAL recovery: torn tails', () => {
     }
   });
 
-  it('cuts off a last record whose length field is impossible', async () => {
+  it('cuts off a last frame whose length field is impossible', async () => {
     for (const len of [0, 5, 0xffffffff, 67174411]) {
       const vfs = await logWith(6);
       vfs.file(SEG1).data.writeUInt32LE(len, WAL_HEADER_BYTES + 5 * RECORD + 4);
@@ -132,7 +132,7 @@ describe('WAL recovery: torn tails', () => {
       assert.equal(rec.damage[0]!.kind, 'torn-tail', `header ${content.length} bytes`);
       assert.equal(rec.damage[0]!.offset, 0);
       assert.equal(vfs.exists(path), false, 'the headerless segment is deleted');
-      const kept = before.segments[before.segments.length - 2]!.lastSeq;
+      const kept = before.segments[before.segments.length - 2]!.stores.get(STORE)!.last;
       assert.deepEqual(
         seqs,
         Array.from({ length: kept }, (_, i) => i + 1),
@@ -141,21 +141,21 @@ describe('WAL recovery: torn tails', () => {
   });
 });
 
-describe('WAL recovery: corruption', () => {
+describe('commit log recovery: corruption', () => {
   it('refuses a damaged record followed by valid ones, naming the file and offset', async () => {
     const bad = WAL_HEADER_BYTES + 2 * RECORD;
-    for (const damage of ['checksum', 'length past the end', 'length to the end', 'impossible length']) {
+    for (const damage of ['checksum', 'record length', 'frame length', 'impossible length']) {
       const vfs = await logWith(6);
       const data = vfs.file(SEG1).data;
-      if (damage === 'checksum') data[bad + 20]! ^= 0xff;
-      else if (damage === 'length past the end') data.writeUInt32LE(1 << 20, bad + 4);
-      else if (damage === 'length to the end') data.writeUInt32LE(data.length - bad - 8, bad + 4);
+      if (damage === 'checksum') data[bad + FRAME_HEADER_BYTES + 20]! ^= 0xff;
+      else if (damage === 'record length') data.writeUInt32LE(1 << 20, bad + FRAME_HEADER_BYTES + 4);
+      else if (damage === 'frame length') data.writeUInt32LE(data.length - bad - 8, bad + 4);
       else data.writeUInt32LE(0xffffffff, bad + 4);
       await assert.rejects(recover(vfs), (err: unknown) => {
         assert.ok(err instanceof CorruptionError, damage);
         assert.equal(err.file, SEG1);
         assert.equal(err.offset, bad, damage);
-        assert.match(err.message, /valid record .*follows/, damage);
+        assert.match(err.message, /valid frame follows/, damage);
         assert.match(err.message, /--repair/);
         return true;
       });
@@ -171,20 +171,22 @@ describe('WAL recovery: corruption', () => {
     assert.equal(rec.damage[0]!.kind, 'repaired');
     assert.equal(rec.damage[0]!.offset, bad);
     assert.equal(rec.damage[0]!.droppedBytes, 4 * RECORD);
-    assert.equal(rec.lastSeq, 2);
+    assert.equal(rec.nextSeqs.get(STORE), 3);
     assert.equal((await recover(vfs)).rec.damage.length, 0, 'the repaired log reads clean');
   });
 
   it('refuses a newest segment with a bad header but valid records in it', async () => {
-    const vfs = await logWith(12, 200);
-    const f = vfs.file(SEG2);
+    const vfs = await logWith(11, 200); // the newest of three segments holds records
+    const newest = `${DIR}/${vfs.list(DIR).sort().pop()!}`;
+    assert.notEqual(newest, SEG1);
+    const f = vfs.file(newest);
     f.data = Buffer.from(f.data.subarray(WAL_HEADER_BYTES)); // records with no header before them
     f.synced = f.data;
     await assert.rejects(recover(vfs), (err: unknown) => {
       assert.ok(err instanceof CorruptionError);
-      assert.equal(err.file, SEG2);
+      assert.equal(err.file, newest);
       assert.equal(err.offset, 0);
-      assert.match(err.message, /bad magic.*valid record/);
+      assert.match(err.message, /bad magic.*valid frame/);
       return true;
     });
   });

@@ -1,39 +1,28 @@
 /**
- * WalWriter.syncedSeq, which /stats reports as `syncedSeq`: every record up to it survives a power
+ * StoreLog.syncedSeq, which /stats reports as `syncedSeq`: every record up to it survives a power
  * loss (modelled by FaultyVfs.crash), in each durability mode and right after a reopen.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Durability } from '../../src/config/schema.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
+import type { StoreLog } from '../../src/storage/store-log.js';
 import { TYPE_PUT } from '../../src/storage/wal-format.js';
-import { readWal } from '../../src/storage/wal-reader.js';
-import { WalWriter } from '../../src/storage/wal-writer.js';
+import { openTestLog, recoverLog, STORE } from '../helpers/commit-log.js';
 
-const DIR = '/store/wal';
-
-async function open(vfs: FaultyVfs, durability: Durability, fsyncIntervalMs = 20): Promise<WalWriter> {
-  const rec = await readWal(vfs, DIR, { afterSeq: 0, repair: false, onRecord: () => undefined });
-  return WalWriter.open({
-    vfs,
-    dir: DIR,
-    segmentBytes: 1 << 20,
-    durability,
-    fsyncIntervalMs,
-    segments: rec.segments,
-    nextSeq: rec.lastSeq + 1,
-  });
+async function open(vfs: FaultyVfs, durability: Durability, fsyncIntervalMs = 20): Promise<StoreLog> {
+  return (await openTestLog(vfs, { durability, fsyncIntervalMs })).log;
 }
 
 async function survivingSeq(vfs: FaultyVfs): Promise<number> {
-  return (await readWal(vfs.crash(), DIR, { afterSeq: 0, repair: false, onRecord: () => undefined })).lastSeq;
+  return ((await recoverLog(vfs.crash())).rec.nextSeqs.get(STORE) ?? 1) - 1;
 }
 
-async function put(w: WalWriter, i: number): Promise<number> {
+async function put(w: StoreLog, i: number): Promise<number> {
   return w.append(TYPE_PUT, Buffer.from(`k${i}`), Buffer.from(`v${i}`));
 }
 
-describe('WalWriter.syncedSeq', () => {
+describe('StoreLog.syncedSeq', () => {
   it('equals each acknowledged seq in fsync mode, and a power loss keeps all of them', async () => {
     const vfs = new FaultyVfs();
     const w = await open(vfs, 'fsync');

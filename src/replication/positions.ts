@@ -1,5 +1,7 @@
 /**
- * Positions: per-store numbers that workers publish and the main thread reads without a message,
+ * Positions: the cross-thread positions layout, in one module that the worker (writing a store's
+ * seq), replication (a replica's ack and state) and the main thread (/cluster, lag, metrics)
+ * import. Per-store numbers that workers publish and the main thread reads without a message,
  * in one SharedArrayBuffer of BigInt64 slots, POSITION_SLOTS per store index:
  *
  *   slot 0 SLOT_LAST_SEQ    the store's last durable seq             written by the owning worker
@@ -11,6 +13,18 @@
  *
  * Writers use Atomics.store, readers Atomics.load; each slot has exactly one writing thread.
  */
+
+/** FollowerState says what a follower is doing; its number is what /cluster and /stats report. */
+export const FOLLOWER_STATES = [
+  'starting',
+  'streaming',
+  'catching-up',
+  'resyncing',
+  'disconnected',
+  'stopped',
+] as const;
+/** FollowerState is one of FOLLOWER_STATES. */
+export type FollowerState = (typeof FOLLOWER_STATES)[number];
 
 /** POSITION_SLOTS is the number of slots per store. */
 export const POSITION_SLOTS = 5;

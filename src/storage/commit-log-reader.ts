@@ -1,0 +1,235 @@
+/**
+ * Commit log recovery reading: checks every segment, hands each store's records (and base frames)
+ * to the caller in log order, builds the per-segment index, cuts a torn tail off the newest segment
+ * and stops at corruption anywhere else with the file and offset (or, with `repair`, keeps
+ * everything before the damage and reports what it dropped).
+ *
+ * The rule is the WAL's (docs/wal-format.md, "Torn tail or corruption"), per frame: a bad frame in
+ * the newest segment with no valid frame after it is a torn tail and is cut off; a bad frame
+ * followed by a valid one is corruption (acknowledged records lie behind it). "Valid" means a frame
+ * whose header passes its CRC and whose body starts with a record that passes its CRC (or is a
+ * whole base frame). A record out of its store's seq order, a bad older segment or a missing
+ * segment number is always corruption.
+ *
+ * `readOnly` reads another worker's log (a store that moved): nothing is cut, reading stops at the
+ * first damage, and the damage is reported as a torn tail of that log.
+ */
+import { join } from 'node:path';
+import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
+import {
+  decodeBase,
+  decodeFrameHeader,
+  decodeLogHeader,
+  FRAME_BASE,
+  FRAME_HEADER_BYTES,
+  LOG_HEADER_BYTES,
+} from './commit-log-format.js';
+import { indexFrame, type LogSegment, voidFrom } from './commit-log-index.js';
+import type { Vfs } from './vfs.js';
+import { type DecodedRecord, decodeRecord, segmentName } from './wal-format.js';
+import { listSegments, type WalDamage } from './wal-reader.js';
+
+/** ReadLogOptions configure readCommitLog. */
+export interface ReadLogOptions {
+  repair: boolean;
+  readOnly?: boolean;
+  /** onRecord receives every record of every store in log order (`r.epoch` is its frame's). */
+  onRecord: (store: number, r: DecodedRecord) => void;
+  /** onBase receives every base frame: the store's next record has seq `nextSeq`. */
+  onBase: (store: number, nextSeq: number) => void;
+}
+
+/** LogRecovery is the result of reading a commit log. */
+export interface LogRecovery {
+  segments: LogSegment[];
+  /** nextSeqs is, per store id, the seq its next record must carry. */
+  nextSeqs: Map<number, number>;
+  damage: WalDamage[];
+}
+
+/** findLaterFrame looks for a valid frame at any offset in [from, b.length); returns its offset. */
+function findLaterFrame(b: Buffer, from: number): number | undefined {
+  for (let p = from; p + FRAME_HEADER_BYTES <= b.length; p++) {
+    const h = decodeFrameHeader(b, p);
+    if (typeof h === 'string') continue;
+    if (h.kind === FRAME_BASE || typeof decodeRecord(b, p + FRAME_HEADER_BYTES) !== 'string') return p;
+  }
+  return undefined;
+}
+
+/**
+ * checkFrame decodes the records of the frame body [start, end) of `b`, or returns why it cannot
+ * (with the offset of the damage).
+ */
+function checkFrame(
+  b: Buffer,
+  start: number,
+  end: number,
+): DecodedRecord[] | { offset: number; reason: string } {
+  const out: DecodedRecord[] = [];
+  const body = b.subarray(0, end);
+  for (let r = start; r < end;) {
+    const rec = decodeRecord(body, r);
+    if (typeof rec === 'string')
+      return { offset: r, reason: rec === 'short' ? 'record runs past the end of its frame' : rec };
+    out.push(rec);
+    r += rec.size;
+  }
+  if (out.length === 0) return { offset: start, reason: 'a records frame holds no record' };
+  return out;
+}
+
+/** readCommitLog reads the commit log in `dir` for recovery (see the module comment). */
+export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptions): Promise<LogRecovery> {
+  const numbers = listSegments(vfs, dir);
+  const segments: LogSegment[] = [];
+  const damage: WalDamage[] = [];
+  const nextSeqs = new Map<number, number>();
+  const pathOf = (no: number): string => join(dir, segmentName(no));
+
+  /** cut keeps segment i up to `offset` (deleting it when offset is 0) and deletes every later one. */
+  const cut = async (i: number, offset: number, reason: string, kind: WalDamage['kind']): Promise<void> => {
+    const path = pathOf(numbers[i]!);
+    let droppedBytes = 0;
+    if (!options.readOnly) {
+      for (const n of numbers.slice(i + 1)) {
+        droppedBytes += vfs.readFile(pathOf(n)).length;
+        vfs.unlink(pathOf(n));
+      }
+      droppedBytes += vfs.readFile(path).length - offset;
+      if (offset === 0) vfs.unlink(path);
+      else {
+        const f = await vfs.openAppend(path, false);
+        await f.truncate(offset);
+        await f.sync();
+        await f.close();
+      }
+      vfs.syncDir(dir);
+    }
+    damage.push({
+      file: path,
+      offset,
+      reason,
+      kind,
+      droppedBytes,
+      droppedSegments: numbers.length - 1 - i + (offset === 0 ? 1 : 0),
+    });
+  };
+  const corrupt = async (i: number, offset: number, reason: string): Promise<void> => {
+    if (options.readOnly) return cut(i, offset, reason, 'torn-tail');
+    if (!options.repair)
+      throw new CorruptionError(
+        pathOf(numbers[i]!),
+        offset,
+        `${reason} (restart with --repair to keep the log up to here and drop the rest)`,
+      );
+    await cut(i, offset, reason, 'repaired');
+  };
+
+  for (let i = 0; i < numbers.length; i++) {
+    const no = numbers[i]!;
+    const path = pathOf(no);
+    const isLast = i === numbers.length - 1;
+    if (i > 0 && no !== numbers[i - 1]! + 1) {
+      await corrupt(i, 0, `segment ${numbers[i - 1]! + 1} is missing before this one`);
+      break;
+    }
+    const buf = vfs.readFile(path);
+    const header = decodeLogHeader(buf);
+    if (typeof header === 'string') {
+      const later = isLast ? findLaterFrame(buf, 0) : undefined;
+      if (isLast && later === undefined) await cut(i, 0, `incomplete segment header: ${header}`, 'torn-tail');
+      else
+        await corrupt(
+          i,
+          0,
+          later === undefined ? header : `${header}; a valid frame follows at offset ${later}`,
+        );
+      break;
+    }
+    const seg: LogSegment = { no, path, bytes: LOG_HEADER_BYTES, stores: new Map() };
+    let offset = LOG_HEADER_BYTES;
+    let stopped = false;
+    while (offset < buf.length) {
+      const h = decodeFrameHeader(buf, offset);
+      const end = typeof h === 'string' ? offset : offset + FRAME_HEADER_BYTES + h.len;
+      const recs =
+        typeof h === 'string' || h.kind === FRAME_BASE
+          ? []
+          : checkFrame(buf, offset + FRAME_HEADER_BYTES, end);
+      const bad =
+        typeof h === 'string'
+          ? h === 'short'
+            ? 'frame runs past the end of the file'
+            : h
+          : 'offset' in recs
+            ? recs.reason
+            : undefined;
+      if (bad !== undefined) {
+        const later = findLaterFrame(buf, offset + 1);
+        if (isLast && later === undefined) await cut(i, offset, bad, 'torn-tail');
+        else
+          await corrupt(
+            i,
+            offset,
+            later === undefined
+              ? bad
+              : `${bad}; a valid frame follows at offset ${later}, so this is damage, not a torn tail`,
+          );
+        stopped = true;
+        break;
+      }
+      const frame = h as Exclude<typeof h, string>;
+      if (frame.kind === FRAME_BASE) {
+        const nextSeq = decodeBase(buf, offset + FRAME_HEADER_BYTES);
+        nextSeqs.set(frame.store, nextSeq);
+        voidFrom([...segments, seg], frame.store, nextSeq);
+        options.onBase(frame.store, nextSeq);
+      } else {
+        const list = recs as DecodedRecord[];
+        const expect = nextSeqs.get(frame.store);
+        if (expect !== undefined && list[0]!.seq !== expect) {
+          await corrupt(
+            i,
+            offset,
+            `store ${frame.store}: record has seq ${list[0]!.seq}; expected ${expect}`,
+          );
+          stopped = true;
+          break;
+        }
+        for (let k = 1; k < list.length; k++)
+          if (list[k]!.seq !== list[k - 1]!.seq + 1) {
+            await corrupt(
+              i,
+              offset,
+              `store ${frame.store}: seq ${list[k]!.seq} follows ${list[k - 1]!.seq} in one frame`,
+            );
+            stopped = true;
+            break;
+          }
+        if (stopped) break;
+        for (const r of list) {
+          r.epoch = frame.epoch;
+          try {
+            options.onRecord(frame.store, r);
+          } catch (err) {
+            const e = toDistkvError(err);
+            throw new DistkvError(
+              e.code,
+              `${path} at offset ${offset}: replaying the record with seq ${r.seq} failed: ${e.message}`,
+              { cause: err },
+            );
+          }
+        }
+        const last = list[list.length - 1]!.seq;
+        nextSeqs.set(frame.store, last + 1);
+        indexFrame(seg, frame.store, offset, list[0]!.seq, last);
+      }
+      offset = end;
+    }
+    seg.bytes = offset;
+    segments.push(seg);
+    if (stopped) break;
+  }
+  return { segments, nextSeqs, damage };
+}

@@ -1,0 +1,24 @@
+/**
+ * The replication log seam: what replication (and the watch feature) read of a store's log,
+ * whatever is behind it (the record-format agreement in docs/commit-log-format.md). Records are in
+ * WAL framing (wal-format.ts), in seq order.
+ *
+ * Implementations: StoreLog (store-log.ts, a store's part of its worker's commit log) and
+ * MemoryLog (memory-log.ts, the in-memory twin for tests).
+ */
+import type { TailResult } from './wal-tail.js';
+
+/** LogListener receives each appended durable batch: its records and their seq range. */
+export type LogListener = (records: Buffer, first: number, last: number) => void;
+
+/** ReplicationLog is one store's log as replication reads it. */
+export interface ReplicationLog {
+  /** readLog returns up to about `maxBytes` of records with seq > `after` and the last one's seq, or 'gone' when `after` is older than what is retained. */
+  readLog(after: number, maxBytes: number): TailResult;
+  /** oldestLogSeq is the seq of the oldest record still readable. */
+  oldestLogSeq(): number;
+  /** onLog subscribes to every durable batch the store appends. */
+  onLog(listener: LogListener): void;
+  /** waitForLog resolves when a record with seq > `after` is readable, or after `ms`. */
+  waitForLog(after: number, ms: number): Promise<void>;
+}

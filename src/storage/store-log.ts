@@ -1,0 +1,274 @@
+/**
+ * StoreLog: one store's log inside its worker's shared commit log (commit-log.ts). It assigns the
+ * store's seqs, encodes its records (WAL framing, wal-format.ts) until the commit log takes them
+ * at the end of the turn, resolves each write once its batch is durable per the durability mode,
+ * and answers the replication log API (replication-log.ts): recent batches from memory
+ * (wal-tail.ts), older ones out of the shared segments (commit-log-cursor.ts).
+ *
+ * Writes resolve in seq order, so the store can apply them in the order they resolve.
+ * Used only on the store's worker thread.
+ */
+import { DistkvError } from '../errors.js';
+import type { HistogramSnapshot } from '../util/latency-histogram.js';
+import type { CommitLog, LogMember, Pending } from './commit-log.js';
+import { StoreCursor } from './commit-log-cursor.js';
+import type { LogListener, ReplicationLog } from './replication-log.js';
+import { encodeRecord, type RecordType, recordSize } from './wal-format.js';
+import { type TailResult, WalTail } from './wal-tail.js';
+
+interface Waiter {
+  /** seq is the last seq the waiter covers (what it resolves with). */
+  seq: number;
+  resolve: (seq: number) => void;
+  reject: (err: Error) => void;
+}
+
+/** StoreLog is one store's part of the commit log. */
+export class StoreLog implements LogMember, ReplicationLog {
+  readonly id: number;
+  /** epoch is written into this store's frames (0 until failover sets it). */
+  epoch = 0;
+  private readonly commit: CommitLog;
+  private readonly tail: WalTail;
+  private readonly cursor: StoreCursor;
+  private pendingBuf: Buffer = Buffer.allocUnsafe(16 * 1024);
+  private pendingLen = 0;
+  private pendingFirst = 0;
+  private waiters: Waiter[] = [];
+  /** taken holds the waiters of the part in the batch being written. */
+  private taken: Waiter[][] = [];
+  private nextSeq: number;
+  private writtenThrough = 0;
+  private syncedThrough = 0;
+  private durable = 0;
+  private retention: (() => number | undefined) | undefined;
+  private readonly listeners: LogListener[] = [];
+  private logWaiters: { after: number; resolve: () => void; timer?: NodeJS.Timeout }[] = [];
+  private closed = false;
+
+  /** `nextSeq` is the seq the store's next record carries; everything before it is durable. */
+  constructor(commit: CommitLog, id: number, nextSeq: number, ringBytes: number) {
+    this.commit = commit;
+    this.id = id;
+    this.nextSeq = nextSeq;
+    this.writtenThrough = nextSeq - 1;
+    this.syncedThrough = nextSeq - 1;
+    this.tail = new WalTail(ringBytes);
+    this.cursor = new StoreCursor(commit.vfs, id);
+  }
+
+  /** writtenSeq is the seq of the last record written (and synced in fsync mode). */
+  get writtenSeq(): number {
+    return this.writtenThrough;
+  }
+
+  /** syncedSeq is the seq of the last record fsynced: every write up to it survives a power loss. */
+  get syncedSeq(): number {
+    return this.syncedThrough;
+  }
+
+  /** lastSeq is the seq of the last record handed to append (durable or not). */
+  get lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  get durableSeq(): number {
+    return this.durable;
+  }
+
+  /** memoryBytes is what the log holds in memory for this store: recent batches and the encoding buffer. */
+  get memoryBytes(): number {
+    return this.tail.memoryBytes;
+  }
+
+  /** bufferBytes is the size of the buffer records are encoded into before the commit log takes them. */
+  get bufferBytes(): number {
+    return this.pendingBuf.length;
+  }
+
+  /** logBytes is the size of the worker's whole commit log (shared by its stores). */
+  logBytes(): number {
+    return this.commit.bytes();
+  }
+
+  /** logSegments is the number of segments of the worker's commit log. */
+  logSegments(): number {
+    return this.commit.segments().length;
+  }
+
+  /** counters are the commit log's counters under the names /stats gives them (worker-wide). */
+  counters(): Record<string, number> {
+    const c = this.commit.counters;
+    return {
+      walBatches: c.batches,
+      walSyncs: c.syncs,
+      walSyncMsAvg: c.syncs === 0 ? 0 : c.syncMsTotal / c.syncs,
+      walFailures: c.failures,
+    };
+  }
+
+  /** syncSeconds is the commit log's fdatasync latency histogram. */
+  syncSeconds(): HistogramSnapshot {
+    return this.commit.syncSeconds.snapshot();
+  }
+
+  /** setDurable records that everything through `seq` is durable outside the log, then trims the log. */
+  setDurable(seq: number): void {
+    this.durable = Math.max(this.durable, seq);
+    this.commit.trim();
+  }
+
+  /** setRetention installs the replication hook: the lowest seq a replica still needs (undefined = none). */
+  setRetention(hook: () => number | undefined): void {
+    this.retention = hook;
+  }
+
+  retainFrom(): number | undefined {
+    return this.retention?.();
+  }
+
+  /**
+   * append logs one record with the next seq; resolves with that seq when it is durable per the
+   * durability mode. `expectSeq`, when given, must be that next seq.
+   */
+  append(
+    type: RecordType,
+    key: Uint8Array,
+    value: Uint8Array | undefined,
+    expectSeq?: number,
+    expiresAtMs = 0,
+  ): Promise<number> {
+    const refused = this.refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    const seq = this.nextSeq;
+    if (expectSeq !== undefined && expectSeq !== seq)
+      return Promise.reject(
+        new DistkvError('INTERNAL', `log append out of order: got seq ${expectSeq}, next is ${seq}`),
+      );
+    this.nextSeq++;
+    this.reserve(recordSize(key.length, value?.length ?? 0, type));
+    if (this.pendingLen === 0) this.pendingFirst = seq;
+    this.pendingLen += encodeRecord(this.pendingBuf, this.pendingLen, type, seq, key, value, expiresAtMs);
+    return this.enqueue(seq);
+  }
+
+  /**
+   * appendRecords logs records already in WAL framing (a replica applying its leader's log): they
+   * must carry the next seqs, `firstSeq`..`lastSeq` (the caller checked their CRCs).
+   */
+  appendRecords(records: Buffer, firstSeq: number, lastSeq: number): Promise<number> {
+    const refused = this.refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    if (firstSeq !== this.nextSeq)
+      return Promise.reject(
+        new DistkvError('INTERNAL', `log append out of order: got seq ${firstSeq}, next is ${this.nextSeq}`),
+      );
+    this.nextSeq = lastSeq + 1;
+    this.reserve(records.length);
+    if (this.pendingLen === 0) this.pendingFirst = firstSeq;
+    records.copy(this.pendingBuf, this.pendingLen);
+    this.pendingLen += records.length;
+    return this.enqueue(lastSeq);
+  }
+
+  take(): Pending | undefined {
+    if (this.pendingLen === 0) return undefined;
+    const part = {
+      records: this.pendingBuf.subarray(0, this.pendingLen),
+      first: this.pendingFirst,
+      last: this.nextSeq - 1,
+    };
+    // The commit log copies the records into its batch before the next append can reuse the buffer.
+    this.pendingLen = 0;
+    this.taken.push(this.waiters);
+    this.waiters = [];
+    return part;
+  }
+
+  written(part: Pending): void {
+    this.writtenThrough = part.last;
+    if (this.commit.durability === 'fsync') this.syncedThrough = Math.max(this.syncedThrough, part.last);
+    this.tail.written(part.records, part.first, part.last);
+    for (const l of this.listeners) l(part.records, part.first, part.last);
+    if (this.logWaiters.length > 0) {
+      const ready = this.logWaiters.filter((w) => w.after < part.last);
+      this.logWaiters = this.logWaiters.filter((w) => w.after >= part.last);
+      for (const w of ready) {
+        clearTimeout(w.timer);
+        w.resolve();
+      }
+    }
+    for (const w of this.taken.shift() ?? []) w.resolve(w.seq);
+  }
+
+  failed(err: DistkvError): void {
+    const refused = [...this.taken.flat(), ...this.waiters];
+    this.taken = [];
+    this.waiters = [];
+    this.pendingLen = 0;
+    this.nextSeq = this.writtenThrough + 1;
+    for (const w of refused) w.reject(err);
+  }
+
+  synced(through: number): void {
+    this.syncedThrough = Math.max(this.syncedThrough, through);
+  }
+
+  readLog(after: number, maxBytes: number): TailResult {
+    return this.tail.readAfter(after, this.writtenThrough, maxBytes, (a, m) =>
+      this.cursor.readAfter(this.commit.segments(), a, m),
+    );
+  }
+
+  oldestLogSeq(): number {
+    for (const s of this.commit.segments()) {
+      const r = s.stores.get(this.id);
+      if (r !== undefined) return r.first;
+    }
+    return this.writtenThrough + 1;
+  }
+
+  onLog(listener: LogListener): void {
+    this.listeners.push(listener);
+  }
+
+  waitForLog(after: number, ms: number): Promise<void> {
+    if (this.writtenThrough > after || ms <= 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter: { after: number; resolve: () => void; timer?: NodeJS.Timeout } = { after, resolve };
+      this.logWaiters.push(waiter);
+      waiter.timer = setTimeout(() => {
+        this.logWaiters = this.logWaiters.filter((w) => w !== waiter);
+        resolve();
+      }, ms);
+    });
+  }
+
+  /** close waits for this store's pending records to be written, then leaves the commit log. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.commit.flushAll();
+    this.closed = true;
+    this.commit.detach(this);
+  }
+
+  private refusal(): DistkvError | undefined {
+    if (this.closed) return new DistkvError('UNAVAILABLE', 'store is closed');
+    return this.commit.refusal();
+  }
+
+  private reserve(size: number): void {
+    if (this.pendingLen + size <= this.pendingBuf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.pendingBuf.length * 2, this.pendingLen + size));
+    this.pendingBuf.copy(next, 0, 0, this.pendingLen);
+    this.pendingBuf = next;
+  }
+
+  private enqueue(seq: number): Promise<number> {
+    const done = new Promise<number>((resolve, reject) => {
+      this.waiters.push({ seq, resolve, reject });
+    });
+    this.commit.pending(this);
+    return done;
+  }
+}

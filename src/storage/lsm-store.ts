@@ -189,11 +189,25 @@ export class LsmStore implements Store, ReplicationLog {
   }
 
   /**
+   * logEpoch is the epoch this store's log frames are written in: a leader's epoch, or for a
+   * replica the epoch of the last batch it applied (docs/wal-format.md, "Epoch history").
+   */
+  get logEpoch(): number {
+    return this.wal.epoch;
+  }
+
+  set logEpoch(epoch: number) {
+    this.wal.epoch = epoch;
+  }
+
+  /**
    * applyReplicated applies a batch of the leader's log records (WAL framing) with the leader's
    * seqs, durably, in order; resolves with the seq of the last one. The first record must carry
-   * the seq after this store's last one.
+   * the seq after this store's last one. With `epoch` (the epoch of the leader that wrote them),
+   * they are logged in that epoch; batches are applied one after the other, so a frame never
+   * mixes two epochs.
    */
-  async applyReplicated(records: Buffer): Promise<number> {
+  async applyReplicated(records: Buffer, epoch?: number): Promise<number> {
     this.checkOpen();
     const decoded: DecodedRecord[] = [];
     for (let offset = 0; offset < records.length;) {
@@ -206,6 +220,7 @@ export class LsmStore implements Store, ReplicationLog {
     if (decoded.length === 0) return this.appliedLastSeq;
     await this.stallForFlush();
     this.compaction.wrote();
+    if (epoch !== undefined) this.wal.epoch = epoch;
     // The batch is already in WAL framing with the leader's seqs: log it as is, then apply it.
     const last = await this.wal.appendRecords(records, decoded[0]!.seq, decoded[decoded.length - 1]!.seq);
     for (const r of decoded) this.applyDurable(r.key, r.seq, putValueOf(r), r.expiresAtMs);

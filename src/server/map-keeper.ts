@@ -163,7 +163,12 @@ export class MapKeeper {
         const known = previous.shards.find((p) => p.idx === s.idx)?.epoch ?? 0;
         // A leader that stays leader in a newer epoch writes in it from now on.
         for (const st of this.plan.stores)
-          if (s.epoch > known && st.shard.idx === s.idx && st.role === 'leader' && !changes.some((c) => c.spec === st))
+          if (
+            s.epoch > known &&
+            st.shard.idx === s.idx &&
+            st.role === 'leader' &&
+            !changes.some((c) => c.spec === st)
+          )
             changes.push({ spec: st, from: 'leader' });
         const seq = s.epoch > known ? forkSeq(s, known) : undefined;
         if (seq === undefined) continue;

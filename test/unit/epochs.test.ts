@@ -73,7 +73,11 @@ describe('LocalSource checks epochs like the HTTP leader', () => {
     const leader = await openTestLsm(join(dir, 'leader'));
     try {
       for (let i = 1; i <= 25; i++) await leader.put(Buffer.from(`k${i}`), Buffer.from('v'));
-      const src = new LocalSource(() => leader, 'test leader', () => LEADER);
+      const src = new LocalSource(
+        () => leader,
+        'test leader',
+        () => LEADER,
+      );
       assert.deepEqual(await src.pull(15, 1 << 20, 0, 0), { fork: 10 });
       const before = await src.pull(8, 1 << 20, 0, 0);
       assert.ok(typeof before === 'object' && 'records' in before);
@@ -108,7 +112,12 @@ class StaticSource implements ReplicationSource {
       await new Promise((resolve) => setTimeout(resolve, waitMs));
       return { records: Buffer.alloc(0), leaderSeq: 5, epoch: this.epoch, recordsEpoch: this.recordsEpoch };
     }
-    return { records: records(after + 1, 5), leaderSeq: 5, epoch: this.epoch, recordsEpoch: this.recordsEpoch };
+    return {
+      records: records(after + 1, 5),
+      leaderSeq: 5,
+      epoch: this.epoch,
+      recordsEpoch: this.recordsEpoch,
+    };
   }
 
   snapshot(): Promise<SnapshotStream> {

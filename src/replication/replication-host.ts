@@ -413,6 +413,7 @@ export class ReplicationHost {
         ...(lag.lastContactMsAgo === undefined ? {} : { lastContactMsAgo: lag.lastContactMsAgo }),
         replicaErrors: f.counters.errors,
         resyncs: f.counters.resyncs,
+        staleBatches: f.counters.staleBatches,
         ...diverged,
         ...(c.lastError === '' ? {} : { lastError: c.lastError }),
       };

@@ -185,4 +185,62 @@ describe('a replica and epochs', () => {
       [1, 2, 3, 4, 5].map((seq) => [seq, 3]),
     );
   });
+
+  it('on DIVERGED saves the records above the fork, then resyncs from a snapshot', async () => {
+    const dir = tempDir(after);
+    let replica = await openTestLsm(join(dir, 'replica'));
+    for (let i = 1; i <= 4; i++) await replica.put(Buffer.from(`old${i}`), Buffer.from('x'));
+    let pulls = 0;
+    const source: ReplicationSource = {
+      describe: 'diverged leader',
+      pull: async (_after, _maxBytes, waitMs) => {
+        pulls++;
+        if (pulls === 1) return { fork: 2 };
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        return { records: Buffer.alloc(0), leaderSeq: 3, epoch: 1, recordsEpoch: 1 };
+      },
+      snapshot: () => {
+        async function* chunks(): AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]> {
+          await Promise.resolve();
+          yield [{ key: Buffer.from('new'), value: Buffer.from('y') }];
+        }
+        return Promise.resolve({ seq: 3, chunks: chunks(), exactSeq: () => 3 });
+      },
+      close: () => Promise.resolve(),
+    };
+    const saved: { fork: number; lastSeq: number }[] = [];
+    let n = 0;
+    const fresh = async (): Promise<LsmStore> => {
+      await replica.close();
+      replica = await openTestLsm(join(dir, `replica${++n}`));
+      return replica;
+    };
+    const follower = new Follower({
+      source,
+      store: () => replica,
+      rebuild: fresh,
+      reopen: async () => {
+        await replica.close();
+        replica = await openTestLsm(join(dir, `replica${n}`));
+        return replica;
+      },
+      publish: () => undefined,
+      epochs: () => ({ epoch: 1, history: [{ epoch: 1, firstSeq: 3 }] }),
+      diverged: (fork) => saved.push({ fork, lastSeq: replica.lastSeq() }),
+      pullMaxBytes: 1 << 20,
+      pullWaitMs: 10,
+    });
+    try {
+      follower.start();
+      const deadline = Date.now() + 10000;
+      while (pulls < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      await follower.stop();
+      assert.deepEqual(saved, [{ fork: 2, lastSeq: 4 }], 'the records above the fork were handed over first');
+      assert.equal(follower.counters.resyncs, 1);
+      assert.equal(replica.get(Buffer.from('new'))?.toString(), 'y');
+      assert.equal(replica.get(Buffer.from('old4')), undefined);
+    } finally {
+      await replica.close();
+    }
+  });
 });

@@ -437,7 +437,7 @@ export class ReplicationHost {
   private async open(h: HostedStore): Promise<LsmStore> {
     const s = await this.openSpec({ ...h.spec, repair: false });
     if (!(s instanceof LsmStore)) throw new Error('replica store is not an lsm store');
-    s.logEpoch = epochOfSeq(h.spec.history ?? [], s.lastSeq());
+    setReplicaEpoch({ spec: h.spec, store: s });
     return s;
   }
 }
@@ -452,7 +452,11 @@ function stamp(e: ShardEpochs): { epoch: number; recordsEpoch: number } {
   return { epoch: e.epoch, recordsEpoch: e.epoch };
 }
 
-/** setReplicaEpoch gives a replica opened afresh the epoch of its last record, from its shard's history. */
+/**
+ * setReplicaEpoch gives a replica opened afresh the epoch of its last record: the one its log frame
+ * carries when the log still holds it, else the one its shard's history gives that seq.
+ */
 function setReplicaEpoch(h: HostedStore): void {
-  if (h.store instanceof LsmStore) h.store.logEpoch = epochOfSeq(h.spec.history ?? [], h.store.lastSeq());
+  if (h.store instanceof LsmStore && !h.store.logEpochRecovered)
+    h.store.logEpoch = epochOfSeq(h.spec.history ?? [], h.store.lastSeq());
 }

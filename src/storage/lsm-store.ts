@@ -86,6 +86,8 @@ export interface LsmParts {
   durableSeq: number;
   lastSeq: number;
   runsDir: string;
+  /** logEpoch is the frame epoch of the store's last record, when its log still holds it. */
+  logEpoch?: number;
 }
 
 /** LsmStore is one shard's LSM store. */
@@ -141,6 +143,8 @@ export class LsmStore implements Store, ReplicationLog {
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
     this.runsDir = parts.runsDir;
+    this.logEpochRecovered = parts.logEpoch !== undefined;
+    if (parts.logEpoch !== undefined) this.wal.epoch = parts.logEpoch;
     this.flushBackoff = new Backoff(opts.retryMinMs, opts.retryMaxMs);
     this.compaction = new CompactionScheduler({
       maxRuns: opts.maxRuns,
@@ -187,6 +191,9 @@ export class LsmStore implements Store, ReplicationLog {
     if (this.closed) return Promise.resolve();
     return this.wal.waitForLog(after, ms);
   }
+
+  /** logEpochRecovered says the log epoch was read back from the frame of the store's last record at open. */
+  readonly logEpochRecovered: boolean;
 
   /**
    * logEpoch is the epoch this store's log frames are written in: a leader's epoch, or for a

@@ -243,4 +243,22 @@ describe('a replica and epochs', () => {
       await replica.close();
     }
   });
+
+  it("reads a reopened store's epoch back from its last record's frame", async () => {
+    const dir = tempDir(after);
+    const storeDir = join(dir, 'store');
+    const first = await openTestLsm(storeDir);
+    assert.equal(first.logEpochRecovered, false, 'a new store has no record to read it from');
+    first.logEpoch = 3;
+    await first.put(Buffer.from('a'), Buffer.from('1'));
+    await first.put(Buffer.from('b'), Buffer.from('2'));
+    await first.close();
+    const reopened = await openTestLsm(storeDir);
+    try {
+      assert.equal(reopened.logEpochRecovered, true);
+      assert.equal(reopened.logEpoch, 3);
+    } finally {
+      await reopened.close();
+    }
+  });
 });

@@ -227,9 +227,17 @@ export class LsmStore implements Store, ReplicationLog {
     if (decoded.length === 0) return this.appliedLastSeq;
     await this.stallForFlush();
     this.compaction.wrote();
+    // A batch that does not follow the log (a write of this store's own still in flight) is refused
+    // before it can relabel the log's epoch: the next pull then names the epoch the log really has.
+    const first = decoded[0]!.seq;
+    if (first !== this.wal.lastSeq + 1)
+      throw new DistkvError(
+        'INTERNAL',
+        `log append out of order: got seq ${first}, next is ${this.wal.lastSeq + 1}`,
+      );
     if (epoch !== undefined) this.wal.epoch = epoch;
     // The batch is already in WAL framing with the leader's seqs: log it as is, then apply it.
-    const last = await this.wal.appendRecords(records, decoded[0]!.seq, decoded[decoded.length - 1]!.seq);
+    const last = await this.wal.appendRecords(records, first, decoded[decoded.length - 1]!.seq);
     for (const r of decoded) this.applyDurable(r.key, r.seq, putValueOf(r), r.expiresAtMs);
     return last;
   }

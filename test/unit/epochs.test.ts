@@ -261,4 +261,20 @@ describe('a replica and epochs', () => {
       await reopened.close();
     }
   });
+
+  it("refuses a batch that does not follow its log without relabelling the log's epoch", async () => {
+    const dir = tempDir(after);
+    const store = await openTestLsm(join(dir, 'store'));
+    try {
+      store.logEpoch = 1;
+      await store.put(Buffer.from('a'), Buffer.from('1'));
+      // A write of its own still in flight when a new leader's batch for the same seq arrives.
+      const inflight = store.put(Buffer.from('b'), Buffer.from('2'));
+      await assert.rejects(store.applyReplicated(records(2, 2), 5), { code: 'INTERNAL' });
+      await inflight;
+      assert.equal(store.logEpoch, 1, 'the next pull names the epoch of the record the store holds');
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -15,11 +15,17 @@
 import { DistkvError } from '../errors.js';
 import type { EpochStart } from '../routing/live-map.js';
 import { epochOfSeq } from '../routing/version.js';
+import type { StoreSpec } from '../worker/messages.js';
 
 /** ShardEpochs is what a store knows of its shard's epochs (from the live map, through its spec). */
 export interface ShardEpochs {
   epoch: number;
   history: readonly EpochStart[];
+}
+
+/** epochsOf reads a store's shard epochs from its spec (the live map as its worker last got it). */
+export function epochsOf(spec: StoreSpec): ShardEpochs {
+  return { epoch: spec.epoch ?? 0, history: spec.history ?? [] };
 }
 
 /**

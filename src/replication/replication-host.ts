@@ -6,8 +6,8 @@
  * leader on another worker of the same process too, through this process's own listener).
  * Only LSM stores replicate; replicas of other engines stay empty (logged at start).
  */
-import { readdirSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LsmStore } from '../storage/lsm-store.js';
@@ -20,8 +20,8 @@ import type {
 } from '../storage/store.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import { epochOfSeq } from '../routing/version.js';
-import { divergedFileOf, parseDivergedName, saveDiverged } from './diverged-file.js';
-import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
+import { countDiverged, divergedFileOf, saveDiverged } from './diverged-file.js';
+import { checkPullEpoch, cutAtEpoch, epochsOf } from './epochs.js';
 import {
   FOLLOWER_STATES,
   type Positions,
@@ -222,13 +222,13 @@ export class ReplicationHost {
             http(),
             `ring from store ${String(ringLeader)}`,
             () => this.positions.get(ringLeader, SLOT_LAST_SEQ),
-            () => epochsOf(h),
+            () => epochsOf(h.spec),
           )
         : leaderHere !== undefined && r.leaderStore !== undefined
           ? new LocalSource(
               () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
               `local store ${r.leaderStore}`,
-              () => epochsOf(leaderHere),
+              () => epochsOf(leaderHere.spec),
             )
           : http();
     const localLeader =
@@ -259,7 +259,7 @@ export class ReplicationHost {
         h.store = fresh;
         return fresh;
       },
-      epochs: () => epochsOf(h),
+      epochs: () => epochsOf(h.spec),
       diverged: (fork) => {
         if (h.store instanceof LsmStore) this.saveFork(h, h.store, fork);
       },
@@ -304,10 +304,17 @@ export class ReplicationHost {
     fork?: number;
   }> {
     const leader = this.leaderStore(store);
-    const epochs = epochsOf(this.stores.get(store)!);
+    const epochs = epochsOf(this.stores.get(store)!.spec);
     const fork = checkPullEpoch(epochs, epoch, after);
     if (fork !== undefined)
-      return { gone: false, records: Buffer.alloc(0), leaderSeq: leader.lastSeq(), ...stamp(epochs), fork };
+      return {
+        gone: false,
+        records: Buffer.alloc(0),
+        leaderSeq: leader.lastSeq(),
+        epoch: epochs.epoch,
+        recordsEpoch: epochs.epoch,
+        fork,
+      };
     const last = leader.lastSeq();
     if (after > last)
       throw new DistkvError(
@@ -321,7 +328,14 @@ export class ReplicationHost {
       r = this.leaderStore(store).readLog(after, maxBytes);
     }
     const leaderSeq = this.leaderStore(store).lastSeq();
-    if (r === 'gone') return { gone: true, records: Buffer.alloc(0), leaderSeq, ...stamp(epochs) };
+    if (r === 'gone')
+      return {
+        gone: true,
+        records: Buffer.alloc(0),
+        leaderSeq,
+        epoch: epochs.epoch,
+        recordsEpoch: epochs.epoch,
+      };
     const batch = cutAtEpoch(r.records, after + 1, epochs.history);
     return { gone: false, records: batch.records, leaderSeq, epoch: epochs.epoch, recordsEpoch: batch.epoch };
   }
@@ -372,31 +386,9 @@ export class ReplicationHost {
     return state === undefined ? Promise.resolve(0) : state.waitForAcks(seq, n, timeoutMs);
   }
 
-  /** divergedOf counts the records and files a store's forks left beside it (from the file names). */
-  private divergedOf(index: number): { divergedRecords: number; divergedFiles: number } {
-    const dir = this.stores.get(index)?.spec.dir;
-    let records = 0;
-    let files = 0;
-    if (dir !== undefined) {
-      let names: string[] = [];
-      try {
-        names = readdirSync(dirname(dir));
-      } catch {
-        // no parent directory yet
-      }
-      for (const name of names) {
-        const d = parseDivergedName(basename(dir), name);
-        if (d === undefined) continue;
-        files++;
-        records += d.last - d.first + 1;
-      }
-    }
-    return { divergedRecords: records, divergedFiles: files };
-  }
-
   /** statsOf adds replication fields to a store's stats. */
   statsOf(index: number): Record<string, number | string | object> {
-    const diverged = this.divergedOf(index);
+    const diverged = countDiverged(this.stores.get(index)?.spec.dir);
     const f = this.followers.get(index);
     const spec = this.stores.get(index)?.spec.replication;
     if (f !== undefined && spec !== undefined) {
@@ -440,16 +432,6 @@ export class ReplicationHost {
     setReplicaEpoch({ spec: h.spec, store: s });
     return s;
   }
-}
-
-/** epochsOf reads a hosted store's shard epochs from its spec (the live map as the worker last got it). */
-function epochsOf(h: HostedStore): ShardEpochs {
-  return { epoch: h.spec.epoch ?? 0, history: h.spec.history ?? [] };
-}
-
-/** stamp is the epochs of an answer without records: the leader's, and its epoch for the records. */
-function stamp(e: ShardEpochs): { epoch: number; recordsEpoch: number } {
-  return { epoch: e.epoch, recordsEpoch: e.epoch };
 }
 
 /**

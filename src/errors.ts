@@ -27,6 +27,10 @@ export const ERROR_CATALOGUE = {
   LOG_GONE: { status: 410 },
   /** thrown when a replica pulls after a seq beyond the leader's last one: it holds another history and must resync. */
   REPLICA_AHEAD: { status: 409 },
+  /** thrown when a pull's (epoch, seq) is not on the leader's epoch history: the replica's records above the fork seq (sent with it) are not the leader's. */
+  DIVERGED: { status: 409 },
+  /** thrown when a pull names an epoch newer than the leader's: this leader was deposed by a newer live map. */
+  STALE_LEADER: { status: 409 },
   /** thrown when a pull names a replica that is not a configured replica of the shard. */
   UNKNOWN_REPLICA: { status: 403 },
   /** thrown when a key does not exist. */

@@ -1,10 +1,14 @@
 /**
  * Internal replication endpoints (docs/replication.md, docs/api.md), token-protected when a token is configured:
- *   GET /_repl/pull?shard=I&after=SEQ&max_bytes=B&wait_ms=W&replica=ID
+ *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID
  *       200 records in WAL framing | 204 nothing new within wait_ms | 410 LOG_GONE (resync)
  *       | 409 REPLICA_AHEAD (`after` beyond the leader's last seq: resync)
+ *       | 409 DIVERGED (E, the epoch of the replica's record at SEQ, is not the leader's epoch
+ *         there: the fork seq is in `X-Distkv-Fork-Seq` and the body's `error.fork`)
+ *       | 409 STALE_LEADER (E is newer than the leader's epoch: this leader was deposed)
  *       | 403 UNKNOWN_REPLICA (ID is not a replica of shard I in the topology)
- *       X-Distkv-Leader-Seq: the leader's last seq
+ *       X-Distkv-Leader-Seq: the leader's last seq; X-Distkv-Epoch: the leader's epoch;
+ *       X-Distkv-Records-Epoch: the epoch of the records sent (src/replication/epochs.ts)
  *       `after` is the replica's ack: only configured replicas are heard, so `w=N` counts only them.
  *   GET /_repl/snapshot?shard=I
  *       a snapshot stream (src/replication/snapshot-format.ts), paged from the leader's worker
@@ -14,6 +18,7 @@
  *       (src/replication/seed-cursor.ts); any method, seed texts.
  */
 import { DistkvError, toDistkvError } from '../errors.js';
+import { divergedError } from '../replication/epochs.js';
 import { encodeSnapshotExactSeq, encodeSnapshotHeader } from '../replication/snapshot-format.js';
 import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
@@ -21,7 +26,7 @@ import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { intParam, parseQuery } from './request-parse.js';
-import { noteServerError, sendError, sendSeedText } from './respond.js';
+import { noteServerError, sendError, sendSeedText, statusLine } from './respond.js';
 import { answerLater, route } from './route.js';
 import type { Handler, Router } from './router.js';
 
@@ -168,14 +173,25 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
         MAX_PULL_BYTES,
       );
       const waitMs = intParam(params, 'wait_ms', 0, 0, MAX_WAIT_MS);
+      const epoch = intParam(params, 'epoch', 0, 0, 0xffffffff);
       const replica = replicaOf(ctx, shard, params.get('replica'));
       const t = leaderTarget(ctx, shard);
       answerLater(
         res,
-        ctx.pool.call(t.worker, { type: 'repl-pull', store: t.store, after, maxBytes, waitMs, replica }),
+        ctx.pool.call(t.worker, {
+          type: 'repl-pull',
+          store: t.store,
+          after,
+          maxBytes,
+          waitMs,
+          replica,
+          epoch,
+        }),
         (r, reply) => {
           if (reply.type !== 'repl-pull-result') throw new Error(`unexpected ${reply.type} for a pull`);
-          if (reply.gone) {
+          if (reply.fork !== null) {
+            sendDiverged(r, divergedError(epoch, after, reply.fork), reply.fork, reply.epoch);
+          } else if (reply.gone) {
             sendError(
               r,
               new DistkvError(
@@ -187,10 +203,14 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
           } else if (reply.buffer === null) {
             r.writeStatus('204 No Content')
               .writeHeader('X-Distkv-Leader-Seq', String(reply.leaderSeq))
+              .writeHeader('X-Distkv-Epoch', String(reply.epoch))
+              .writeHeader('X-Distkv-Records-Epoch', String(reply.recordsEpoch))
               .endWithoutBody();
           } else {
             r.writeHeader('Content-Type', 'application/octet-stream')
               .writeHeader('X-Distkv-Leader-Seq', String(reply.leaderSeq))
+              .writeHeader('X-Distkv-Epoch', String(reply.epoch))
+              .writeHeader('X-Distkv-Records-Epoch', String(reply.recordsEpoch))
               .end(new Uint8Array(reply.buffer, 0, reply.length));
           }
         },
@@ -219,6 +239,17 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
       });
     }),
   );
+}
+
+/** sendDiverged answers 409 DIVERGED with the fork seq in a header and in the JSON body. */
+function sendDiverged(res: HttpResponse, e: DistkvError, fork: number, epoch: number): void {
+  res.code = e.code;
+  res
+    .writeStatus(statusLine(409))
+    .writeHeader('Content-Type', 'application/json')
+    .writeHeader('X-Distkv-Fork-Seq', String(fork))
+    .writeHeader('X-Distkv-Epoch', String(epoch))
+    .end(`${JSON.stringify({ error: { code: e.code, message: e.message, fork } })}\n`);
 }
 
 async function streamSnapshot(

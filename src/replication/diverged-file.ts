@@ -7,7 +7,8 @@
  * where `epoch` is the epoch that forked. The file is fsynced before the store is rebuilt, and
  * `/stats` counts the records of these files (`divergedRecords`, `divergedFiles`).
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { DistkvError } from '../errors.js';
 import type { LsmStore } from '../storage/lsm-store.js';
 
@@ -51,4 +52,24 @@ export function saveDiverged(store: LsmStore, file: string, fork: number): { fil
     closeSync(fd);
   }
   return { file, records: last - fork };
+}
+
+/** countDiverged counts the records and files the forks of the store in `dir` left beside it (from the file names). */
+export function countDiverged(dir: string | undefined): { divergedRecords: number; divergedFiles: number } {
+  if (dir === undefined) return { divergedRecords: 0, divergedFiles: 0 };
+  let records = 0;
+  let files = 0;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dirname(dir));
+  } catch {
+    // no parent directory yet
+  }
+  for (const name of names) {
+    const d = parseDivergedName(basename(dir), name);
+    if (d === undefined) continue;
+    files++;
+    records += d.last - d.first + 1;
+  }
+  return { divergedRecords: records, divergedFiles: files };
 }

@@ -14,13 +14,22 @@
  * snapshot's exactSeq its content may mix states, so it stays `resyncing` (no freshness claimed)
  * until then. That seq is kept in `resyncMarker` (a file), so a replica restarted in between knows.
  *
+ * Epochs (src/replication/epochs.ts): a pull names the epoch of the replica's last record; a
+ * leader whose history left the replica's there answers DIVERGED with the fork seq, and the replica
+ * saves its records above the fork (`diverged`, a divergence file) before it resyncs. A batch from a
+ * leader whose epoch is older than the one the replica knows for the shard (`epochs`, re-read before
+ * every batch) is refused, never applied: that leader was deposed. Applied records are logged in the
+ * epoch they came with.
+ *
  * Freshness (src/replication/lag.ts): each answer of the leader carries its last seq L, read as it
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
  * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { DistkvError } from '../errors.js';
 import type { LsmStore } from '../storage/lsm-store.js';
+import type { ShardEpochs } from './epochs.js';
 import type { FollowerState } from './positions.js';
 import type { ReplicationSource } from './source.js';
 
@@ -33,6 +42,10 @@ export interface FollowerOptions {
   rebuild: () => Promise<LsmStore>;
   /** reopen closes and reopens the replica store (after a snapshot, so its log continues after the snapshot seq). */
   reopen: () => Promise<LsmStore>;
+  /** epochs reads what the replica knows of its shard's epochs (absent: epoch 0, never refuses a batch). */
+  epochs?: () => ShardEpochs;
+  /** diverged saves the replica's records above `fork` (a divergence file) before it resyncs. */
+  diverged?: (fork: number) => void;
   /** publish reports the follower's position after every pull, failure and state change. */
   publish: (p: FollowerPosition) => void;
   pullMaxBytes: number;
@@ -79,7 +92,7 @@ export class Follower {
   /** sightings are leader seqs above the ack with the time they were seen, oldest first. */
   private sightings: { at: number; seq: number }[] = [];
   /** counters for /stats. */
-  readonly counters = { batches: 0, records: 0, resyncs: 0, errors: 0 };
+  readonly counters = { batches: 0, records: 0, resyncs: 0, errors: 0, staleBatches: 0 };
 
   constructor(o: FollowerOptions) {
     this.o = o;
@@ -117,9 +130,21 @@ export class Follower {
           mustResync = false;
           continue;
         }
-        const ack = this.o.store().lastSeq();
-        const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs);
+        const store = this.o.store();
+        const ack = store.lastSeq();
+        const epoch = store.logEpoch;
+        const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs, epoch);
         if (this.isStopped()) return;
+        if (typeof pulled === 'object' && 'fork' in pulled) {
+          this.o.log?.warn(
+            { source: this.o.source.describe, ack, epoch, fork: pulled.fork },
+            `the leader's history left this replica's at seq ${pulled.fork} (409 DIVERGED): saving the records above it, then resyncing`,
+          );
+          this.o.diverged?.(pulled.fork);
+          this.forgetLeader();
+          await this.resync();
+          continue;
+        }
         if (typeof pulled === 'string') {
           if (pulled === 'diverged')
             this.o.log?.warn(
@@ -130,6 +155,18 @@ export class Follower {
           await this.resync();
           continue;
         }
+        const known = this.o.epochs?.().epoch ?? 0;
+        if (pulled.epoch !== undefined && pulled.epoch < known) {
+          this.counters.staleBatches++;
+          this.o.log?.warn(
+            { source: this.o.source.describe, ack, leaderEpoch: pulled.epoch, known },
+            `refused a batch from a leader in epoch ${pulled.epoch}: the shard is in epoch ${known} (that leader was deposed)`,
+          );
+          throw new DistkvError(
+            'STALE_LEADER',
+            `${this.o.source.describe} leads in epoch ${pulled.epoch}, older than the shard's epoch ${known}`,
+          );
+        }
         this.contactAt = Date.now();
         if (Number.isFinite(pulled.leaderSeq)) {
           this.leaderSeq = pulled.leaderSeq;
@@ -137,7 +174,7 @@ export class Follower {
         }
         let applied = ack;
         if (pulled.records.length > 0) {
-          applied = await this.o.store().applyReplicated(pulled.records);
+          applied = await this.o.store().applyReplicated(pulled.records, pulled.recordsEpoch);
           this.counters.batches++;
           this.counters.records += applied - ack;
           this.leaderSeq = Math.max(this.leaderSeq, applied);

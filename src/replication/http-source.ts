@@ -1,10 +1,12 @@
 /**
  * HttpSource: a replica pulls its leader's log over HTTP (docs/architecture.md, "Replication"; docs/api.md):
- *   GET /_repl/pull?shard=I&after=SEQ&max_bytes=B&wait_ms=W&replica=ID   200 records | 204 none | 410 gone
- *                                                                       | 409 REPLICA_AHEAD (diverged)
+ *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID
+ *       200 records | 204 none | 410 gone | 409 REPLICA_AHEAD (diverged)
+ *       | 409 DIVERGED (fork in X-Distkv-Fork-Seq) | 409 STALE_LEADER (an error: the leader was deposed)
  *   GET /_repl/snapshot?shard=I                                         a snapshot stream (snapshot-format.ts)
  * `after` is the replica's ack: the leader learns acks from pulls. Responses carry the leader's
- * last seq in `X-Distkv-Leader-Seq`. A pull that gets no answer within `wait_ms + CONTACT_GRACE_MS`
+ * last seq in `X-Distkv-Leader-Seq`, its epoch in `X-Distkv-Epoch` and the epoch of the records
+ * sent in `X-Distkv-Records-Epoch` (src/replication/epochs.ts). A pull that gets no answer within `wait_ms + CONTACT_GRACE_MS`
  * fails, so a leader lost behind a stalled connection is reported as disconnected (lag.ts).
  */
 import { readFileSync } from 'node:fs';
@@ -60,30 +62,36 @@ export class HttpSource implements ReplicationSource {
     });
   }
 
-  async pull(after: number, maxBytes: number, waitMs: number): Promise<PullResult> {
+  async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
     const r = await this.pool.request({
       method: 'GET',
-      path: `/_repl/pull?shard=${this.o.shard}&after=${after}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.o.configHash === undefined ? '' : `&config=${this.o.configHash}`}`,
+      path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.o.configHash === undefined ? '' : `&config=${this.o.configHash}`}`,
       headers: this.headers(),
       headersTimeout: waitMs + CONTACT_GRACE_MS,
       bodyTimeout: BODY_IDLE_MS,
     });
     const leaderSeq = Number(r.headers['x-distkv-leader-seq'] ?? NaN);
+    const epochs = {
+      epoch: Number(r.headers['x-distkv-epoch'] ?? 0),
+      recordsEpoch: Number(r.headers['x-distkv-records-epoch'] ?? 0),
+    };
     if (r.statusCode === 410) {
       await r.body.dump();
       return 'gone';
     }
     if (r.statusCode === 204) {
       await r.body.dump();
-      return { records: Buffer.alloc(0), leaderSeq };
+      return { records: Buffer.alloc(0), leaderSeq, ...epochs };
     }
     const body = Buffer.from(await r.body.arrayBuffer());
     if (r.statusCode === 409 && errorCodeOf(body) === 'REPLICA_AHEAD') return 'diverged';
+    if (r.statusCode === 409 && errorCodeOf(body) === 'DIVERGED')
+      return { fork: Number(r.headers['x-distkv-fork-seq']) };
     if (r.statusCode !== 200)
       throw new Error(
         `pull from ${this.describe}: HTTP ${r.statusCode} ${body.toString('utf8').slice(0, 200)}`,
       );
-    return { records: body, leaderSeq };
+    return { records: body, leaderSeq, ...epochs };
   }
 
   async snapshot(): Promise<SnapshotStream> {

@@ -1,9 +1,11 @@
 /**
  * LocalSource: a replica whose leader store lives on the same worker thread reads the leader's
- * log directly (no copy beyond the batch itself, no message).
+ * log directly (no copy beyond the batch itself, no message). It checks the pull's epoch against
+ * the leader's history and cuts batches at epoch boundaries as the HTTP leader does (epochs.ts).
  */
 import type { ReplicationLog } from '../storage/replication-log.js';
 import type { Store } from '../storage/store.js';
+import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
 const SNAPSHOT_CHUNK = 1000;
@@ -15,14 +17,23 @@ export type LocalLeader = ReplicationLog & Pick<Store, 'lastSeq' | 'scan'>;
 export class LocalSource implements ReplicationSource {
   readonly describe: string;
   private readonly leader: () => LocalLeader | undefined;
+  private readonly epochs: () => ShardEpochs;
 
-  constructor(leader: () => LocalLeader | undefined, describe: string) {
+  /** `epochs` reads the leader's shard epochs (its spec). */
+  constructor(
+    leader: () => LocalLeader | undefined,
+    describe: string,
+    epochs: () => ShardEpochs = () => ({ epoch: 0, history: [] }),
+  ) {
     this.leader = leader;
     this.describe = describe;
+    this.epochs = epochs;
   }
 
-  async pull(after: number, maxBytes: number, waitMs: number): Promise<PullResult> {
+  async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
     const leader = this.current();
+    const fork = checkPullEpoch(this.epochs(), epoch, after);
+    if (fork !== undefined) return { fork };
     if (after > leader.lastSeq()) return 'diverged';
     let r = leader.readLog(after, maxBytes);
     if (r !== 'gone' && r.records.length === 0 && waitMs > 0) {
@@ -30,7 +41,14 @@ export class LocalSource implements ReplicationSource {
       r = this.current().readLog(after, maxBytes);
     }
     if (r === 'gone') return 'gone';
-    return { records: r.records, leaderSeq: this.current().lastSeq() };
+    const e = this.epochs();
+    const batch = cutAtEpoch(r.records, after + 1, e.history);
+    return {
+      records: batch.records,
+      leaderSeq: this.current().lastSeq(),
+      epoch: e.epoch,
+      recordsEpoch: batch.epoch,
+    };
   }
 
   snapshot(): Promise<SnapshotStream> {

@@ -6,8 +6,8 @@
  * leader on another worker of the same process too, through this process's own listener).
  * Only LSM stores replicate; replicas of other engines stay empty (logged at start).
  */
-import { readdirSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LsmStore } from '../storage/lsm-store.js';
@@ -19,7 +19,9 @@ import type {
   WriteResult,
 } from '../storage/store.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
-import { divergedFileOf, parseDivergedName, saveDiverged } from './diverged-file.js';
+import { epochOfSeq } from '../routing/version.js';
+import { countDiverged, divergedFileOf, saveDiverged } from './diverged-file.js';
+import { checkPullEpoch, cutAtEpoch, epochsOf } from './epochs.js';
 import {
   FOLLOWER_STATES,
   type Positions,
@@ -112,7 +114,11 @@ export class ReplicationHost {
   /** start wires every leader and starts every replica's follower. */
   start(): void {
     for (const [index, h] of this.stores) if (h.spec.role === 'leader') this.startLeader(index, h);
-    for (const [index, h] of this.stores) if (h.spec.role === 'replica') this.startFollower(index, h);
+    for (const [index, h] of this.stores)
+      if (h.spec.role === 'replica') {
+        setReplicaEpoch(h);
+        this.startFollower(index, h);
+      }
   }
 
   /**
@@ -126,6 +132,12 @@ export class ReplicationHost {
   async setRole(index: number, spec: StoreSpec, fork?: Fork): Promise<void> {
     const h = this.stores.get(index);
     if (h === undefined) throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
+    if (h.spec.role === 'leader' && spec.role === 'leader') {
+      // The same leader in a newer epoch (a coordinator re-elected it): it writes in that epoch on.
+      h.spec = spec;
+      if (h.store instanceof LsmStore) h.store.logEpoch = spec.epoch ?? 0;
+      return;
+    }
     const follower = this.followers.get(index);
     this.followers.delete(index);
     await follower?.stop();
@@ -137,23 +149,30 @@ export class ReplicationHost {
     }
     let resync = false;
     if (fork !== undefined && h.store instanceof LsmStore && h.store.lastSeq() > fork.seq) {
-      const saved = saveDiverged(
-        h.store,
-        divergedFileOf(h.spec.dir, fork.epoch, fork.seq + 1, h.store.lastSeq()),
-        fork.seq,
-      );
-      this.log?.warn(
-        { shard: spec.shard.name, node: spec.node, fork: fork.seq, epoch: fork.epoch, ...saved },
-        `store ${spec.shard.name} on ${spec.node} holds ${saved.records} records above seq ${fork.seq} that the leader of epoch ${fork.epoch} never had: saved to ${saved.file}; rebuilding from the new leader`,
-      );
+      this.saveFork(h, h.store, fork.seq, fork.epoch);
       resync = true;
     }
     this.startFollower(index, h, resync);
   }
 
+  /**
+   * saveFork writes the records `store` holds above seq `fork` (a leader of epoch `epoch`, the
+   * shard's by default, never had them) to a divergence file beside it; the caller then resyncs it.
+   */
+  private saveFork(h: HostedStore, store: LsmStore, fork: number, epoch = h.spec.epoch ?? 0): void {
+    const { name } = h.spec.shard;
+    const saved = saveDiverged(store, divergedFileOf(h.spec.dir, epoch, fork + 1, store.lastSeq()), fork);
+    this.log?.warn(
+      { shard: name, node: h.spec.node, fork, epoch, ...saved },
+      `store ${name} on ${h.spec.node} holds ${saved.records} records above seq ${fork} that the leader of epoch ${epoch} never had: saved to ${saved.file}; rebuilding from the new leader`,
+    );
+  }
+
   private startLeader(index: number, h: HostedStore): void {
     if (!(h.store instanceof LsmStore)) return;
     const leader = h.store;
+    // Every frame this store writes from now on carries the epoch it leads in.
+    leader.logEpoch = h.spec.epoch ?? 0;
     const state = new LeaderState(() => leader.lastSeq());
     this.leaders.set(index, state);
     // The log keeps what a replica or the seed-compatible cursor (once used) has yet to read.
@@ -198,13 +217,18 @@ export class ReplicationHost {
     const ringLeader = r.leaderStore;
     const source: ReplicationSource =
       r.ring !== undefined && ringLeader !== undefined
-        ? new RingSource(new RingConsumer(r.ring), http(), `ring from store ${String(ringLeader)}`, () =>
-            this.positions.get(ringLeader, SLOT_LAST_SEQ),
+        ? new RingSource(
+            new RingConsumer(r.ring),
+            http(),
+            `ring from store ${String(ringLeader)}`,
+            () => this.positions.get(ringLeader, SLOT_LAST_SEQ),
+            () => epochsOf(h.spec),
           )
         : leaderHere !== undefined && r.leaderStore !== undefined
           ? new LocalSource(
               () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
               `local store ${r.leaderStore}`,
+              () => epochsOf(leaderHere.spec),
             )
           : http();
     const localLeader =
@@ -235,6 +259,10 @@ export class ReplicationHost {
         h.store = fresh;
         return fresh;
       },
+      epochs: () => epochsOf(h.spec),
+      diverged: (fork) => {
+        if (h.store instanceof LsmStore) this.saveFork(h, h.store, fork);
+      },
       publish: (p) => {
         this.positions.set(index, SLOT_LAST_SEQ, p.ack);
         this.positions.set(index, SLOT_LEADER_SEQ, p.leaderSeq);
@@ -254,9 +282,11 @@ export class ReplicationHost {
   }
 
   /**
-   * pull answers a replica's pull for leader store `store`; `after` is the replica's ack. `replica`
-   * must be a configured replica of the shard (the HTTP route checks it against the topology). An
-   * `after` beyond the leader's last seq is refused with REPLICA_AHEAD and recorded nowhere.
+   * pull answers a replica's pull for leader store `store`; `after` is the replica's ack and `epoch`
+   * the epoch of its record there. `replica` must be a configured replica of the shard (the HTTP
+   * route checks it against the topology). An `after` beyond the leader's last seq is refused with
+   * REPLICA_AHEAD, an (epoch, after) off the leader's history answers its `fork` (epochs.ts); neither
+   * is recorded as an ack. A batch holds the records of one epoch, `recordsEpoch`.
    */
   async pull(
     store: number,
@@ -264,8 +294,27 @@ export class ReplicationHost {
     maxBytes: number,
     waitMs: number,
     replica: string,
-  ): Promise<{ gone: boolean; records: Buffer; leaderSeq: number }> {
+    epoch = 0,
+  ): Promise<{
+    gone: boolean;
+    records: Buffer;
+    leaderSeq: number;
+    epoch: number;
+    recordsEpoch: number;
+    fork?: number;
+  }> {
     const leader = this.leaderStore(store);
+    const epochs = epochsOf(this.stores.get(store)!.spec);
+    const fork = checkPullEpoch(epochs, epoch, after);
+    if (fork !== undefined)
+      return {
+        gone: false,
+        records: Buffer.alloc(0),
+        leaderSeq: leader.lastSeq(),
+        epoch: epochs.epoch,
+        recordsEpoch: epochs.epoch,
+        fork,
+      };
     const last = leader.lastSeq();
     if (after > last)
       throw new DistkvError(
@@ -279,9 +328,16 @@ export class ReplicationHost {
       r = this.leaderStore(store).readLog(after, maxBytes);
     }
     const leaderSeq = this.leaderStore(store).lastSeq();
-    return r === 'gone'
-      ? { gone: true, records: Buffer.alloc(0), leaderSeq }
-      : { gone: false, records: r.records, leaderSeq };
+    if (r === 'gone')
+      return {
+        gone: true,
+        records: Buffer.alloc(0),
+        leaderSeq,
+        epoch: epochs.epoch,
+        recordsEpoch: epochs.epoch,
+      };
+    const batch = cutAtEpoch(r.records, after + 1, epochs.history);
+    return { gone: false, records: batch.records, leaderSeq, epoch: epochs.epoch, recordsEpoch: batch.epoch };
   }
 
   /** snapshotPage returns the snapshot seq (fixed by the first page) and up to `limit` entries after `after`. */
@@ -330,31 +386,9 @@ export class ReplicationHost {
     return state === undefined ? Promise.resolve(0) : state.waitForAcks(seq, n, timeoutMs);
   }
 
-  /** divergedOf counts the records and files a store's forks left beside it (from the file names). */
-  private divergedOf(index: number): { divergedRecords: number; divergedFiles: number } {
-    const dir = this.stores.get(index)?.spec.dir;
-    let records = 0;
-    let files = 0;
-    if (dir !== undefined) {
-      let names: string[] = [];
-      try {
-        names = readdirSync(dirname(dir));
-      } catch {
-        // no parent directory yet
-      }
-      for (const name of names) {
-        const d = parseDivergedName(basename(dir), name);
-        if (d === undefined) continue;
-        files++;
-        records += d.last - d.first + 1;
-      }
-    }
-    return { divergedRecords: records, divergedFiles: files };
-  }
-
   /** statsOf adds replication fields to a store's stats. */
   statsOf(index: number): Record<string, number | string | object> {
-    const diverged = this.divergedOf(index);
+    const diverged = countDiverged(this.stores.get(index)?.spec.dir);
     const f = this.followers.get(index);
     const spec = this.stores.get(index)?.spec.replication;
     if (f !== undefined && spec !== undefined) {
@@ -371,6 +405,7 @@ export class ReplicationHost {
         ...(lag.lastContactMsAgo === undefined ? {} : { lastContactMsAgo: lag.lastContactMsAgo }),
         replicaErrors: f.counters.errors,
         resyncs: f.counters.resyncs,
+        staleBatches: f.counters.staleBatches,
         ...diverged,
         ...(c.lastError === '' ? {} : { lastError: c.lastError }),
       };
@@ -394,6 +429,16 @@ export class ReplicationHost {
   private async open(h: HostedStore): Promise<LsmStore> {
     const s = await this.openSpec({ ...h.spec, repair: false });
     if (!(s instanceof LsmStore)) throw new Error('replica store is not an lsm store');
+    setReplicaEpoch({ spec: h.spec, store: s });
     return s;
   }
+}
+
+/**
+ * setReplicaEpoch gives a replica opened afresh the epoch of its last record: the one its log frame
+ * carries when the log still holds it, else the one its shard's history gives that seq.
+ */
+function setReplicaEpoch(h: HostedStore): void {
+  if (h.store instanceof LsmStore && !h.store.logEpochRecovered)
+    h.store.logEpoch = epochOfSeq(h.spec.history ?? [], h.store.lastSeq());
 }

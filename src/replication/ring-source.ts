@@ -3,8 +3,12 @@
  * batches from their SharedArrayBuffer ring (ring.ts), waiting with Atomics.waitAsync. When the
  * ring does not continue where the replica's ack is (it was lapped, or the replica started behind),
  * it catches up through `fallback` (HTTP pulls from the leader's WAL) and rejoins the ring once the
- * ring's batches follow on; snapshots also come from `fallback`.
+ * ring's batches follow on; snapshots also come from `fallback`. Ring batches carry no epoch: a
+ * ring runs only from the leader planned at start to its replica in this process, whose spec names
+ * the shard's epochs; the batch's epoch is read from them (epochs.ts).
  */
+import { epochOfSeq } from '../routing/version.js';
+import type { ShardEpochs } from './epochs.js';
 import type { RingConsumer, RingEntry } from './ring.js';
 import type { Pulled, PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
@@ -14,6 +18,7 @@ export class RingSource implements ReplicationSource {
   private readonly ring: RingConsumer;
   private readonly fallback: ReplicationSource;
   private readonly leaderSeq: () => number;
+  private readonly epochs: () => ShardEpochs;
   /** stash holds batches taken from the ring that are ahead of the replica (used once it catches up). */
   private stash: RingEntry[] = [];
   /**
@@ -27,16 +32,23 @@ export class RingSource implements ReplicationSource {
 
   /**
    * `leaderSeq` reads the leader's last acknowledged seq (published in shared memory by the leader's
-   * worker after the batch went into the ring).
+   * worker after the batch went into the ring); `epochs` reads the shard's epochs.
    */
-  constructor(ring: RingConsumer, fallback: ReplicationSource, describe: string, leaderSeq: () => number) {
+  constructor(
+    ring: RingConsumer,
+    fallback: ReplicationSource,
+    describe: string,
+    leaderSeq: () => number,
+    epochs: () => ShardEpochs = () => ({ epoch: 0, history: [] }),
+  ) {
     this.ring = ring;
     this.fallback = fallback;
     this.describe = describe;
     this.leaderSeq = leaderSeq;
+    this.epochs = epochs;
   }
 
-  async pull(after: number, maxBytes: number, waitMs: number): Promise<PullResult> {
+  async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
     for (let attempt = 0; attempt < 2; attempt++) {
       // Read before taking: every batch through this seq is then in the ring, taken, or marked lapped.
       // (A replica may be ahead of it: batches enter the ring just before the seq is published.
@@ -56,20 +68,29 @@ export class RingSource implements ReplicationSource {
       if (first !== undefined || after >= this.lapMark) {
         // A gap before the ring's next batch, or past where the ring lost batches: read the leader's log.
         this.counters.fallbackPulls++;
-        const r = await this.fallback.pull(after, maxBytes, 0);
-        if (typeof r !== 'string' && r.records.length === 0) this.lapMark = Number.POSITIVE_INFINITY;
-        if (typeof r === 'string' || r.records.length > 0 || first !== undefined) return r;
+        const r = await this.fallback.pull(after, maxBytes, 0, epoch);
+        if (typeof r === 'string' || 'fork' in r) return r;
+        if (r.records.length === 0) this.lapMark = Number.POSITIVE_INFINITY;
+        if (r.records.length > 0 || first !== undefined) return r;
       }
       if (attempt === 0 && waitMs > 0) await this.ring.wait(seen, waitMs);
     }
-    return { records: Buffer.alloc(0), leaderSeq: this.leaderSeq() };
+    return { records: Buffer.alloc(0), leaderSeq: this.leaderSeq(), epoch: this.epochs().epoch };
   }
 
   private fromStash(after: number, maxBytes: number, leaderSeq: number): Pulled {
     const parts: Buffer[] = [];
     let bytes = 0;
     let last = after;
-    while (this.stash.length > 0 && bytes < maxBytes && this.stash[0]!.firstSeq <= last + 1) {
+    const e = this.epochs();
+    const recordsEpoch = epochOfSeq(e.history, after + 1);
+    // A batch holds one epoch's records: it stops where the next epoch starts.
+    while (
+      this.stash.length > 0 &&
+      bytes < maxBytes &&
+      this.stash[0]!.firstSeq <= last + 1 &&
+      (last === after || epochOfSeq(e.history, last + 1) === recordsEpoch)
+    ) {
       const e = this.stash.shift()!;
       const records = skipThrough(e, last);
       parts.push(records);
@@ -80,6 +101,8 @@ export class RingSource implements ReplicationSource {
     return {
       records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes),
       leaderSeq: Math.max(leaderSeq, last),
+      epoch: e.epoch,
+      recordsEpoch,
     };
   }
 

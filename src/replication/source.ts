@@ -13,10 +13,19 @@ export interface Pulled {
   records: Buffer;
   /** leaderSeq is the leader's last seq when it answered. */
   leaderSeq: number;
+  /** epoch is the leader's epoch when it answered (absent: a source that does not know it). */
+  epoch?: number;
+  /** recordsEpoch is the epoch of the leader that wrote `records` (a batch never spans two). */
+  recordsEpoch?: number;
+}
+
+/** Diverged says the replica's (epoch, seq) is not on the leader's history: its records above `fork` are not the leader's. */
+export interface Diverged {
+  fork: number;
 }
 
 /** PullResult is what a pull answers. */
-export type PullResult = Pulled | 'gone' | 'diverged';
+export type PullResult = Pulled | 'gone' | 'diverged' | Diverged;
 
 /** SnapshotStream is a leader snapshot: its seq and its entries in chunks (fuzzy: snapshot-format.ts). */
 export interface SnapshotStream {
@@ -32,10 +41,12 @@ export interface ReplicationSource {
   readonly describe: string;
   /**
    * pull returns records after `after` (waiting up to `waitMs` for some), 'gone' when `after` is no
-   * longer retained, or 'diverged' when `after` is beyond the leader's last seq (the replica holds
-   * another history). Either way the replica must resync from a snapshot.
+   * longer retained, 'diverged' when `after` is beyond the leader's last seq (the replica holds
+   * another history), or a Diverged fork when `epoch`, the epoch of the replica's record at
+   * `after`, is not the leader's epoch at that seq (src/replication/epochs.ts). Either way the
+   * replica must resync from a snapshot.
    */
-  pull(after: number, maxBytes: number, waitMs: number): Promise<PullResult>;
+  pull(after: number, maxBytes: number, waitMs: number, epoch?: number): Promise<PullResult>;
   /** snapshot streams the leader's whole state. */
   snapshot(): Promise<SnapshotStream>;
   close(): Promise<void>;

@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { checkSuccessor, forkSeq, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
-import type { Fork } from '../worker/messages.js';
+import type { Fork, StoreSpec } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
 import { applyLeaders, type NodePlan } from './node-plan.js';
@@ -59,6 +59,18 @@ export class MapKeeper {
   /** shards are the config's shards with the live leaders and replicas. */
   shards(): ShardInfo[] {
     return liveShardInfos(this.config.shards, this.map);
+  }
+
+  /**
+   * stamp writes each shard's epoch and history into the specs of its stores, so a leader writes
+   * its log in its epoch and a replica checks its leader's (docs/wal-format.md, "Epoch history").
+   */
+  stamp(stores: readonly StoreSpec[]): void {
+    for (const st of stores) {
+      const s = this.map.shards.find((x) => x.idx === st.shard.idx);
+      st.epoch = s?.epoch ?? 0;
+      st.history = (s?.history ?? []).map((h) => ({ ...h }));
+    }
   }
 
   /** attach connects the keeper to the running plan and workers (before the node serves). */
@@ -143,11 +155,21 @@ export class MapKeeper {
       this.fenced.delete(s.idx);
     }
     try {
+      this.stamp(this.plan.stores);
       const changes = applyLeaders(this.plan, this.config, this.shards());
       // Replicas of a shard whose epoch rose may hold records of an older epoch above its fork point.
       const forks = new Map<number, Fork>();
       for (const s of map.shards) {
         const known = previous.shards.find((p) => p.idx === s.idx)?.epoch ?? 0;
+        // A leader that stays leader in a newer epoch writes in it from now on.
+        for (const st of this.plan.stores)
+          if (
+            s.epoch > known &&
+            st.shard.idx === s.idx &&
+            st.role === 'leader' &&
+            !changes.some((c) => c.spec === st)
+          )
+            changes.push({ spec: st, from: 'leader' });
         const seq = s.epoch > known ? forkSeq(s, known) : undefined;
         if (seq === undefined) continue;
         for (const st of this.plan.stores)

@@ -94,6 +94,7 @@ export class DistkvNode {
       options.repair === true,
       this.liveMap.shards(),
     );
+    this.liveMap.stamp(this.plan.stores);
     if (options.listen !== undefined) {
       const bind = parseAddress(options.listen);
       if (typeof bind === 'string')

@@ -70,6 +70,9 @@ class Replay {
   /** migrated: old-layout records to write into the shared log, in WAL framing. */
   migrated: Buffer[] = [];
   migratedFirst = 0;
+  /** epoch is the frame epoch of the store's newest record in the log, at `epochSeq` (undefined: unknown). */
+  epoch: number | undefined;
+  epochSeq = 0;
   private readonly memtableBytes: number;
   readonly durableSeq: number;
 
@@ -80,6 +83,7 @@ class Replay {
   }
 
   apply(r: DecodedRecord): void {
+    if (r.seq >= this.epochSeq) [this.epoch, this.epochSeq] = [r.epoch, r.seq];
     if (r.seq <= this.durableSeq) return;
     this.active.apply(latin1Key(r.key), r.seq, putValueOf(r), r.expiresAtMs);
     this.last = r.seq;
@@ -102,6 +106,8 @@ class Replay {
 
   /** base: the store's log starts again at `nextSeq`; what was replayed at or above it is void. */
   base(nextSeq: number): void {
+    // Only a base that continues right after the newest record keeps that record's epoch.
+    if (nextSeq !== this.epochSeq + 1) this.epoch = undefined;
     if (this.last < nextSeq || this.replayed === 0) return;
     this.active = new Memtable();
     this.frozen = [];
@@ -382,6 +388,7 @@ function buildStore(opts: LsmOptions, levels: Levels, replay: Replay, storeLog: 
     durableSeq: levels.durableSeq,
     lastSeq: replay.last,
     runsDir: join(opts.dir, 'runs'),
+    ...(replay.epoch !== undefined && replay.epochSeq === replay.last ? { logEpoch: replay.epoch } : {}),
   });
 }
 

@@ -86,6 +86,8 @@ export interface LsmParts {
   durableSeq: number;
   lastSeq: number;
   runsDir: string;
+  /** logEpoch is the frame epoch of the store's last record, when its log still holds it. */
+  logEpoch?: number;
 }
 
 /** LsmStore is one shard's LSM store. */
@@ -141,6 +143,8 @@ export class LsmStore implements Store, ReplicationLog {
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
     this.runsDir = parts.runsDir;
+    this.logEpochRecovered = parts.logEpoch !== undefined;
+    if (parts.logEpoch !== undefined) this.wal.epoch = parts.logEpoch;
     this.flushBackoff = new Backoff(opts.retryMinMs, opts.retryMaxMs);
     this.compaction = new CompactionScheduler({
       maxRuns: opts.maxRuns,
@@ -188,12 +192,29 @@ export class LsmStore implements Store, ReplicationLog {
     return this.wal.waitForLog(after, ms);
   }
 
+  /** logEpochRecovered says the log epoch was read back from the frame of the store's last record at open. */
+  readonly logEpochRecovered: boolean;
+
+  /**
+   * logEpoch is the epoch this store's log frames are written in: a leader's epoch, or for a
+   * replica the epoch of the last batch it applied (docs/wal-format.md, "Epoch history").
+   */
+  get logEpoch(): number {
+    return this.wal.epoch;
+  }
+
+  set logEpoch(epoch: number) {
+    this.wal.epoch = epoch;
+  }
+
   /**
    * applyReplicated applies a batch of the leader's log records (WAL framing) with the leader's
    * seqs, durably, in order; resolves with the seq of the last one. The first record must carry
-   * the seq after this store's last one.
+   * the seq after this store's last one. With `epoch` (the epoch of the leader that wrote them),
+   * they are logged in that epoch; batches are applied one after the other, so a frame never
+   * mixes two epochs.
    */
-  async applyReplicated(records: Buffer): Promise<number> {
+  async applyReplicated(records: Buffer, epoch?: number): Promise<number> {
     this.checkOpen();
     const decoded: DecodedRecord[] = [];
     for (let offset = 0; offset < records.length;) {
@@ -206,8 +227,17 @@ export class LsmStore implements Store, ReplicationLog {
     if (decoded.length === 0) return this.appliedLastSeq;
     await this.stallForFlush();
     this.compaction.wrote();
+    // A batch that does not follow the log (a write of this store's own still in flight) is refused
+    // before it can relabel the log's epoch: the next pull then names the epoch the log really has.
+    const first = decoded[0]!.seq;
+    if (first !== this.wal.lastSeq + 1)
+      throw new DistkvError(
+        'INTERNAL',
+        `log append out of order: got seq ${first}, next is ${this.wal.lastSeq + 1}`,
+      );
+    if (epoch !== undefined) this.wal.epoch = epoch;
     // The batch is already in WAL framing with the leader's seqs: log it as is, then apply it.
-    const last = await this.wal.appendRecords(records, decoded[0]!.seq, decoded[decoded.length - 1]!.seq);
+    const last = await this.wal.appendRecords(records, first, decoded[decoded.length - 1]!.seq);
     for (const r of decoded) this.applyDurable(r.key, r.seq, putValueOf(r), r.expiresAtMs);
     return last;
   }

@@ -8,6 +8,7 @@
  */
 import type { Durability, StorageEngine } from '../config/schema.js';
 import type { WireError } from '../errors.js';
+import type { EpochStart } from '../routing/live-map.js';
 import type { LsmTuning } from '../storage/store.js';
 
 /** MESSAGE_VERSION is the version of this message set. */
@@ -33,6 +34,10 @@ export interface StoreSpec {
   repair: boolean;
   /** replication is set for replicas: where their leader is and how to pull from it. */
   replication?: ReplicaSpec;
+  /** epoch is the shard's epoch in the live map (0 when absent): a leader writes its records in it. */
+  epoch?: number;
+  /** history is the shard's epoch history in the live map (src/routing/live-map.ts; [] when absent). */
+  history?: EpochStart[];
   /** rings are, for a leader, the rings it publishes its log into (one per replica on another worker). */
   rings?: { buffer: SharedArrayBuffer; replicaStore: number; replicaNode: string }[];
 }
@@ -90,6 +95,8 @@ export type ToWorker =
       maxBytes: number;
       waitMs: number;
       replica: string;
+      /** epoch is the epoch of the replica's record at `after` (src/replication/epochs.ts). */
+      epoch: number;
     }
   | {
       type: 'repl-snapshot';
@@ -154,6 +161,11 @@ export type FromWorker =
       buffer: ArrayBuffer | null;
       length: number;
       leaderSeq: number;
+      /** epoch is the leader's epoch; recordsEpoch the epoch of the records sent (one per batch). */
+      epoch: number;
+      recordsEpoch: number;
+      /** fork is set when the replica's (epoch, after) left the leader's history (409 DIVERGED). */
+      fork: number | null;
     }
   | {
       type: 'repl-snapshot-result';

@@ -281,6 +281,7 @@ export class ShardHost {
             msg.maxBytes,
             msg.waitMs,
             msg.replica,
+            msg.epoch,
           );
           const copy = r.records.length === 0 ? null : Uint8Array.prototype.slice.call(r.records).buffer;
           return {
@@ -291,6 +292,9 @@ export class ShardHost {
             buffer: copy,
             length: r.records.length,
             leaderSeq: r.leaderSeq,
+            epoch: r.epoch,
+            recordsEpoch: r.recordsEpoch,
+            fork: r.fork ?? null,
           };
         });
         return;

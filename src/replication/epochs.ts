@@ -1,0 +1,71 @@
+/**
+ * Epochs in replication (docs/wal-format.md, "Epoch history"; docs/failover.md).
+ *
+ * A pull names the replica's position as (epoch, seq): `after=SEQ&epoch=E`, E being the epoch of
+ * the record the replica holds at SEQ. The leader checks it against its own history (the live map's
+ * `history` of the shard, oldest first, each epoch after 0 with its first seq):
+ *   - E newer than the leader's epoch: the leader is stale (a newer map deposed it): STALE_LEADER.
+ *   - E's range in the history ends before SEQ (a later epoch started at or below SEQ): the
+ *     replica's records above the fork point `firstSeq - 1` of that later epoch were written by a
+ *     leader nobody followed: DIVERGED with that fork seq.
+ *   - otherwise the replica's history is a prefix of the leader's: records follow.
+ * A batch never spans an epoch boundary (`cutAtEpoch`), so it carries one records epoch, written
+ * into the replica's log frames as is.
+ */
+import { DistkvError } from '../errors.js';
+import type { EpochStart } from '../routing/live-map.js';
+import { epochOfSeq } from '../routing/version.js';
+import type { StoreSpec } from '../worker/messages.js';
+
+/** ShardEpochs is what a store knows of its shard's epochs (from the live map, through its spec). */
+export interface ShardEpochs {
+  epoch: number;
+  history: readonly EpochStart[];
+}
+
+/** epochsOf reads a store's shard epochs from its spec (the live map as its worker last got it). */
+export function epochsOf(spec: StoreSpec): ShardEpochs {
+  return { epoch: spec.epoch ?? 0, history: spec.history ?? [] };
+}
+
+/**
+ * checkPullEpoch returns the fork seq when a replica whose record at `after` has epoch `epoch`
+ * diverged from the leader's history, undefined when it did not; throws STALE_LEADER when the
+ * replica knows a newer epoch than the leader.
+ */
+export function checkPullEpoch(leader: ShardEpochs, epoch: number, after: number): number | undefined {
+  if (epoch > leader.epoch)
+    throw new DistkvError(
+      'STALE_LEADER',
+      `the replica's records are of epoch ${epoch} but this leader leads in epoch ${leader.epoch}: it was deposed; re-read the live map`,
+    );
+  const next = leader.history.find((h) => h.epoch > epoch);
+  if (next === undefined || after <= next.firstSeq - 1) return undefined;
+  return next.firstSeq - 1;
+}
+
+/** divergedError is the DIVERGED error a leader answers with (its fork seq is also sent apart). */
+export function divergedError(epoch: number, after: number, fork: number): DistkvError {
+  return new DistkvError(
+    'DIVERGED',
+    `the replica's record at seq ${after} is of epoch ${epoch}, but this leader's history has another epoch there: its records above seq ${fork} are not the leader's (fork ${fork})`,
+  );
+}
+
+/**
+ * cutAtEpoch keeps the records (WAL framing, the first one with seq `firstSeq`) that belong to the
+ * same epoch as the first one, and names that epoch.
+ */
+export function cutAtEpoch(
+  records: Buffer,
+  firstSeq: number,
+  history: readonly EpochStart[],
+): { records: Buffer; epoch: number } {
+  const epoch = epochOfSeq(history, firstSeq);
+  const next = history.find((h) => h.firstSeq > firstSeq);
+  if (next === undefined || records.length === 0) return { records, epoch };
+  let offset = 0;
+  for (let seq = firstSeq; seq < next.firstSeq && offset < records.length; seq++)
+    offset += records.readUInt32LE(offset + 4) + 8;
+  return { records: offset >= records.length ? records : records.subarray(0, offset), epoch };
+}

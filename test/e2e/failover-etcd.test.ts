@@ -170,7 +170,11 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
     assert.deepEqual(r.unreached, []);
     await load.until(load.acked.size + 200);
     await load.stop();
-    for (const m of members) assert.equal((await clusterOf(m)).shards[0]!.leader.address, r.to);
+    // Every member learns the new map from its etcd watch, each in its own time.
+    for (const m of members)
+      await waitFor(`${m} to name ${r.to} as the leader`, async () => {
+        return (await clusterOf(m)).shards[0]!.leader.address === r.to;
+      });
     await waitFor(`${r.to} to hold the leader key`, async () => {
       const doc = await clusterOf(r.to);
       return doc.shards[0]!.leader.writes_held !== true;

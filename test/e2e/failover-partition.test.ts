@@ -71,6 +71,8 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
   let client: DistkvClient;
   let members: string[] = [];
   let load: Load | undefined;
+  let fresh: DistkvClient | undefined;
+  let freshLoad: Load | undefined;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'distkv-failover-partition-'));
@@ -96,6 +98,8 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
 
   after(async () => {
     await load?.stop();
+    await freshLoad?.stop();
+    await fresh?.close();
     await client.close();
     await cluster.stop();
     await proxy.close();
@@ -128,10 +132,12 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
 
     proxy.cut();
     const cutAt = performance.now();
+    const ackedAtCut = load.acked.size;
+    let staleClient: string | undefined;
     const probes: Probe[] = [];
-    let probing = true;
+    const probing = new AbortController();
     const prober = (async () => {
-      for (let i = 0; probing && i < 2000; i++) {
+      for (let i = 0; !probing.signal.aborted && i < 2000; i++) {
         probes.push(await probe(old, `probe-${i}`));
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -163,15 +169,23 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
         direct.status >= 200 && direct.status < 300,
         `a w=1 write on ${now}: ${direct.status} ${answer}`,
       );
-      await client.put('through-client', 'c', { w: 1, timeoutMs: 10000 });
-      const before = load.acked.size;
-      await load.until(before + 200, 60000);
+      // A client that starts now learns the new map from a replica and writes to the new leader.
+      fresh = new DistkvClient({ urls: others.map((m) => `http://${m}`), timeoutMs: 3000 });
+      freshLoad = new Load(fresh, 'fresh', 4, 50000, 1);
+      await freshLoad.until(200, 60000);
+      // A client that knew the old leader, which still answers (503): does it find the new one?
+      try {
+        await client.put('through-old-client', 'c', { w: 1, timeoutMs: 10000 });
+        load.acked.set('through-old-client', 'c');
+      } catch (err) {
+        staleClient = `${String(err)} (${load.acked.size - ackedAtCut} writes of its load acknowledged since the cut)`;
+      }
       // Probe past the deadline for a little longer, until the old leader has had 3 TTLs.
       await waitFor('3 lease TTLs since the cut', () =>
         Promise.resolve(performance.now() - cutAt > 3 * TTL_MS && probes.length > 5),
       );
     } finally {
-      probing = false;
+      probing.abort();
       await prober;
     }
     // Its deadline is at most the cut + TTL: every write sent later is refused.
@@ -195,9 +209,15 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
     await waitFor(`${old} to follow ${now}`, async () => (await storeOf(old)).role === 'replica', 60000);
     await load.until(load.acked.size + 100, 60000);
     await load.stop();
-    load.acked.set('on-new-leader', 'n').set('through-client', 'c');
-    await expectConverged(client, members, now, load.acked);
+    await freshLoad.stop();
+    const acked = new Map([...load.acked, ...freshLoad.acked]).set('on-new-leader', 'n');
+    await expectConverged(client, members, now, acked);
     for (const p of answered)
       assert.equal(await client.get(p.key), undefined, `the refused ${p.key} was not executed`);
+    assert.equal(
+      staleClient,
+      undefined,
+      'a client that knew the old leader writes to the new one while the old leader is cut off',
+    );
   });
 });

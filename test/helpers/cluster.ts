@@ -1,7 +1,8 @@
 /**
  * A multi-process cluster on loopback for e2e tests and benchmarks: one `distkv serve --node ADDR`
  * process per address of a sharding.toml (leaders and replicas alike), each with its own data
- * directory, all sharing one config file. Nodes can be killed and restarted one by one.
+ * directory, sharing one config file (unless `configs` gives a node its own). Nodes can be killed and
+ * restarted one by one.
  */
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -20,6 +21,8 @@ export interface ClusterOptions {
   args?: string[];
   /** listen maps a node address to the address it binds instead (`--listen`, e.g. behind a proxy). */
   listen?: Map<string, string>;
+  /** configs maps a node address to its own config file instead of the shared one (e.g. another etcd URL). */
+  configs?: Map<string, string>;
 }
 
 /** TestCluster is a running set of `distkv serve --node` processes. */
@@ -60,7 +63,10 @@ export class TestCluster {
   }
 
   /** startNode (re)starts the node of `address`, optionally with another config file. */
-  async startNode(address: string, config = this.config): Promise<ServerProcess> {
+  async startNode(
+    address: string,
+    config = this.o.configs?.get(address) ?? this.config,
+  ): Promise<ServerProcess> {
     const bind = this.o.listen?.get(address);
     const p = await ServerProcess.start(
       [

@@ -1,0 +1,223 @@
+/**
+ * A partition of the old leader with etcd (docs/failover.md, automatic failover): one shard, a
+ * leader and two replicas as separate processes, lease TTL 1 s. The leader reaches etcd only through
+ * a proxy the test cuts (test/helpers/cut-proxy.ts); it stays up and reachable by clients and peers.
+ * Under a w=1 write load the old leader must refuse writes from its lease deadline on (503 with
+ * Retry-After, or 307), a replica is promoted in a higher epoch and takes writes; once the path heals
+ * the old leader follows the new one, and every acknowledged write is on every member.
+ * Skipped only when no etcd binary exists.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DistkvClient } from '../../src/client/client.js';
+import { failover } from '../../src/cli/failover.js';
+import { TestCluster } from '../helpers/cluster.js';
+import { type CutProxy, startCutProxy } from '../helpers/cut-proxy.js';
+import { TestEtcd, etcdMissing } from '../helpers/etcd.js';
+import { clusterOf, expectConverged, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import { freePort } from '../helpers/ports.js';
+import { writeConfig } from '../helpers/server-process.js';
+
+const TTL_MS = 1000;
+
+/** Probe is one direct write to the old leader: when it was sent and what it answered (0: no answer). */
+interface Probe {
+  key: string;
+  sentAt: number;
+  status: number;
+  retryAfter: string | null;
+}
+
+/** probe PUTs `key` on `node` itself, following no redirect. */
+async function probe(node: string, key: string): Promise<Probe> {
+  const sentAt = performance.now();
+  try {
+    const r = await fetch(`http://${node}/kv/${key}`, {
+      method: 'PUT',
+      body: 'p',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(10000),
+    });
+    await r.arrayBuffer();
+    return { key, sentAt, status: r.status, retryAfter: r.headers.get('retry-after') };
+  } catch {
+    return { key, sentAt, status: 0, retryAfter: null };
+  }
+}
+
+/** leaderSeenBy is the shard's leader in `node`'s map, or undefined when it does not answer. */
+async function leaderSeenBy(node: string): Promise<string | undefined> {
+  try {
+    return (await clusterOf(node)).shards[0]!.leader.address;
+  } catch {
+    return undefined;
+  }
+}
+
+/** holdsLease tells whether `node` leads the shard and takes writes. */
+async function holdsLease(node: string): Promise<boolean> {
+  const doc = await clusterOf(node);
+  return doc.shards[0]!.leader.address === node && doc.shards[0]!.leader.writes_held !== true;
+}
+
+describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMissing() }, () => {
+  let dir = '';
+  let etcd: TestEtcd;
+  let proxy: CutProxy;
+  let cluster: TestCluster;
+  let client: DistkvClient;
+  let members: string[] = [];
+  let load: Load | undefined;
+  let fresh: DistkvClient | undefined;
+  let freshLoad: Load | undefined;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'distkv-failover-partition-'));
+    etcd = await TestEtcd.start();
+    const target = new URL(etcd.url);
+    proxy = await startCutProxy('127.0.0.1', target.hostname, Number(target.port));
+    members = await Promise.all(
+      ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${await freePort(h)}`),
+    );
+    const shards = [{ address: members[0]!, replicas: members.slice(1) }];
+    const coordination = (url: string): string =>
+      `[coordination]\netcd = ["${url}"]\nlease_ttl_ms = ${TTL_MS}\n`;
+    const leaderDir = join(dir, 'leader-config');
+    mkdirSync(leaderDir);
+    cluster = await TestCluster.start({
+      dir,
+      shards,
+      extraToml: coordination(etcd.url),
+      configs: new Map([[members[0]!, writeConfig(leaderDir, shards, coordination(proxy.url))]]),
+    });
+    client = new DistkvClient({ urls: members.map((m) => `http://${m}`), timeoutMs: 3000 });
+  });
+
+  after(async () => {
+    await load?.stop();
+    await freshLoad?.stop();
+    await fresh?.close();
+    await client.close();
+    await cluster.stop();
+    await proxy.close();
+    await etcd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the cut-off leader refuses writes from its deadline, a replica takes over, the old leader rejoins and converges', async () => {
+    const old = members[0]!;
+    const others = members.slice(1);
+    await waitFor('a leader to hold its lease', async () => {
+      const l = await leaderSeenBy(old);
+      return l !== undefined && (await holdsLease(l));
+    });
+    // The leader behind the proxy must lead; a replica may have won if it started late.
+    if ((await leaderSeenBy(old)) !== old) {
+      await failover({
+        urls: members.map((m) => `http://${m}`),
+        shard: 'shard-0',
+        to: old,
+        force: false,
+        token: '',
+        timeoutMs: 20000,
+      });
+      await waitFor(`${old} to hold the leader key`, () => holdsLease(old));
+    }
+    const epoch0 = (await clusterOf(old)).shards[0]!.epoch;
+    load = new Load(client, 'part', 4, 50000, 1);
+    await load.until(300);
+
+    proxy.cut();
+    const cutAt = performance.now();
+    const ackedAtCut = load.acked.size;
+    let staleClient: string | undefined;
+    const probes: Probe[] = [];
+    const probing = new AbortController();
+    const prober = (async () => {
+      for (let i = 0; !probing.signal.aborted && i < 2000; i++) {
+        probes.push(await probe(old, `probe-${i}`));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    let now = '';
+    try {
+      await waitFor(
+        'a replica to be promoted in a higher epoch',
+        async () => {
+          const doc = await clusterOf(others[0]!);
+          now = doc.shards[0]!.leader.address;
+          return now !== old && doc.shards[0]!.epoch > epoch0 && (await holdsLease(now));
+        },
+        30000,
+      );
+      assert.ok(others.includes(now), `the new leader ${now} is a replica`);
+      // The old leader, still up, knows it has no lease (and no map from etcd to learn otherwise).
+      await waitFor(`${old} to report no lease`, async () => {
+        const doc = await clusterOf(old);
+        return doc.shards[0]!.leader.address !== old || doc.shards[0]!.leader.writes_held === true;
+      });
+      const direct = await fetch(`http://${now}/kv/on-new-leader?w=1`, {
+        method: 'PUT',
+        body: 'n',
+        signal: AbortSignal.timeout(10000),
+      });
+      const answer = await direct.text();
+      assert.ok(
+        direct.status >= 200 && direct.status < 300,
+        `a w=1 write on ${now}: ${direct.status} ${answer}`,
+      );
+      // A client that starts now learns the new map from a replica and writes to the new leader.
+      fresh = new DistkvClient({ urls: others.map((m) => `http://${m}`), timeoutMs: 3000 });
+      freshLoad = new Load(fresh, 'fresh', 4, 50000, 1);
+      await freshLoad.until(200, 60000);
+      // A client that knew the old leader, which still answers (503): does it find the new one?
+      try {
+        await client.put('through-old-client', 'c', { w: 1, timeoutMs: 10000 });
+        load.acked.set('through-old-client', 'c');
+      } catch (err) {
+        staleClient = `${String(err)} (${load.acked.size - ackedAtCut} writes of its load acknowledged since the cut)`;
+      }
+      // Probe past the deadline for a little longer, until the old leader has had 3 TTLs.
+      await waitFor('3 lease TTLs since the cut', () =>
+        Promise.resolve(performance.now() - cutAt > 3 * TTL_MS && probes.length > 5),
+      );
+    } finally {
+      probing.abort();
+      await prober;
+    }
+    // Its deadline is at most the cut + TTL: every write sent later is refused.
+    const late = probes.filter((p) => p.sentAt >= cutAt + TTL_MS);
+    const answered = late.filter((p) => p.status !== 0);
+    assert.ok(answered.length > 0, `the old leader answered no probe after its deadline`);
+    for (const p of answered) {
+      assert.ok(
+        p.status === 503 || p.status === 307,
+        `${p.key}, sent ${Math.round(p.sentAt - cutAt)} ms after the cut, got ${p.status}`,
+      );
+      if (p.status === 503) assert.ok(p.retryAfter !== null, `${p.key}: 503 without Retry-After`);
+    }
+
+    proxy.heal();
+    await waitFor(
+      `${old} to name ${now} as the leader`,
+      async () => (await leaderSeenBy(old)) === now,
+      90000,
+    );
+    await waitFor(`${old} to follow ${now}`, async () => (await storeOf(old)).role === 'replica', 60000);
+    await load.until(load.acked.size + 100, 60000);
+    await load.stop();
+    await freshLoad.stop();
+    const acked = new Map([...load.acked, ...freshLoad.acked]).set('on-new-leader', 'n');
+    await expectConverged(client, members, now, acked);
+    for (const p of answered)
+      assert.equal(await client.get(p.key), undefined, `the refused ${p.key} was not executed`);
+    assert.equal(
+      staleClient,
+      undefined,
+      'a client that knew the old leader writes to the new one while the old leader is cut off',
+    );
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * A TCP proxy that can be cut, for partition tests (docs/failover.md, automatic failover): it
+ * forwards each connection to the target until `cut()`, which drops every open connection and
+ * resets new ones at once (the path is down, the proxy's port stays bound); `heal()` forwards again.
+ */
+import { connect, createServer, type Socket } from 'node:net';
+
+/** CutProxy is a running cuttable proxy; `url` is its http:// address. */
+export interface CutProxy {
+  readonly url: string;
+  cut(): void;
+  heal(): void;
+  close(): Promise<void>;
+}
+
+/** startCutProxy listens on a free port of `listenHost` and forwards to targetHost:targetPort. */
+export function startCutProxy(listenHost: string, targetHost: string, targetPort: number): Promise<CutProxy> {
+  const sockets = new Set<Socket>();
+  let down = false;
+  const server = createServer({ noDelay: true }, (client) => {
+    if (down) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = connect({ host: targetHost, port: targetPort, noDelay: true });
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  const dropAll = (): void => {
+    for (const s of sockets) s.resetAndDestroy();
+    sockets.clear();
+  };
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, listenHost, () => {
+      const { port } = server.address() as { port: number };
+      resolve({
+        url: `http://${listenHost}:${port}`,
+        cut: () => {
+          down = true;
+          dropAll();
+        },
+        heal: () => {
+          down = false;
+        },
+        close: () =>
+          new Promise<void>((done) => {
+            dropAll();
+            server.close(() => {
+              done();
+            });
+          }),
+      });
+    });
+  });
+}

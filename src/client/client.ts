@@ -45,6 +45,8 @@ const MAX_REDIRECTS = 5;
 /** SWITCH_WAIT_MS bounds how long a request held by a leader switch is retried. */
 const SWITCH_WAIT_MS = 15000;
 const SWITCH_RETRY_MS = 100;
+/** NEWEST_LOOK_MS is how long a write held for a leader switch waits before asking every node for a newer map. */
+const NEWEST_LOOK_MS = 1000;
 const DEFAULT_PAGE_SIZE = 1000;
 
 type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
@@ -296,6 +298,7 @@ export class DistkvClient {
     let origin = `${this.scheme}://${node}`;
     let target = path;
     const switchDeadline = performance.now() + SWITCH_WAIT_MS;
+    let nextLook = performance.now() + NEWEST_LOOK_MS;
     for (let attempt = 0, redirects = 0; ;) {
       signal?.throwIfAborted();
       this.stats.requests++;
@@ -327,6 +330,17 @@ export class DistkvClient {
       if (res.status === 503 && idempotent && performance.now() < switchDeadline && isSwitching(res.body)) {
         this.stats.retries++;
         await sleep(SWITCH_RETRY_MS, signal);
+        // The switch may be over elsewhere while this node cannot learn it (cut off from the
+        // coordinator): look for a newer map now and then, and follow the shard's new leader.
+        if (shard !== undefined && performance.now() >= nextLook) {
+          nextLook = performance.now() + NEWEST_LOOK_MS;
+          await abortable(this.loadNewest(), signal).catch(() => undefined);
+          const now = this.map?.shard(shard.idx).address;
+          if (now !== undefined && `${this.scheme}://${now}` !== origin) {
+            origin = `${this.scheme}://${now}`;
+            target = path;
+          }
+        }
         continue;
       }
       if (res.status === 307 || res.status === 308) {
@@ -373,31 +387,7 @@ export class DistkvClient {
     let last: unknown;
     for (const origin of this.origins) {
       try {
-        const res = await exchange(
-          this.pool(origin),
-          'GET',
-          '/cluster',
-          undefined,
-          this.headers(),
-          undefined,
-        );
-        if (res.status !== 200) throw errorOf(res.status, res.body);
-        const doc = JSON.parse(res.body.toString('utf8')) as ClusterView;
-        const map = new ShardMap(
-          doc.shards.map((s) => ({
-            name: s.name,
-            idx: s.idx,
-            address: s.leader.address,
-            replicas: s.replicas.map((r) => r.address),
-            slots: { first: s.slots[0], last: s.slots[1] },
-          })),
-        );
-        this.scheme = new URL(origin).protocol.replace(':', '');
-        this.map = map;
-        this.stats.topologyLoads++;
-        // The leaders follow the live map, so `version` (the config hash) is not a hash of these addresses.
-        this.configHash = doc.version;
-        this.mapVersion = doc.map_version ?? 0;
+        this.adopt(origin, await this.fetchView(origin));
         return;
       } catch (err) {
         last = err;
@@ -408,6 +398,47 @@ export class DistkvClient {
       `no node answered /cluster (${this.o.urls.join(', ')}): ${(last as Error).message}`,
       { cause: last },
     );
+  }
+
+  /**
+   * loadNewest asks every configured node and every node of the current map at once and adopts the
+   * view with the highest map version: a leader cut off from the coordinator keeps answering with
+   * the map it had, so the first node to answer is not enough while a write is held for a switch.
+   */
+  private async loadNewest(): Promise<void> {
+    const members = this.map?.shards.flatMap((s) => [s.address, ...s.replicas]) ?? [];
+    const candidates = [...new Set([...this.origins, ...members.map((a) => `${this.scheme}://${a}`)])];
+    const views = await Promise.allSettled(
+      candidates.map(async (o) => ({ o, doc: await this.fetchView(o) })),
+    );
+    let best: { o: string; doc: ClusterView } | undefined;
+    for (const v of views)
+      if (v.status === 'fulfilled' && (v.value.doc.map_version ?? 0) > (best?.doc.map_version ?? -1))
+        best = v.value;
+    if (best !== undefined && (best.doc.map_version ?? 0) > this.mapVersion) this.adopt(best.o, best.doc);
+  }
+
+  private async fetchView(origin: string): Promise<ClusterView> {
+    const res = await exchange(this.pool(origin), 'GET', '/cluster', undefined, this.headers(), undefined);
+    if (res.status !== 200) throw errorOf(res.status, res.body);
+    return JSON.parse(res.body.toString('utf8')) as ClusterView;
+  }
+
+  private adopt(origin: string, doc: ClusterView): void {
+    this.map = new ShardMap(
+      doc.shards.map((s) => ({
+        name: s.name,
+        idx: s.idx,
+        address: s.leader.address,
+        replicas: s.replicas.map((r) => r.address),
+        slots: { first: s.slots[0], last: s.slots[1] },
+      })),
+    );
+    this.scheme = new URL(origin).protocol.replace(':', '');
+    this.stats.topologyLoads++;
+    // The leaders follow the live map, so `version` (the config hash) is not a hash of these addresses.
+    this.configHash = doc.version;
+    this.mapVersion = doc.map_version ?? 0;
   }
 
   private firstNode(): string {

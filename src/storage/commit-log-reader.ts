@@ -27,7 +27,7 @@ import {
 import { indexFrame, type LogSegment, voidFrom } from './commit-log-index.js';
 import type { Vfs } from './vfs.js';
 import { type DecodedRecord, decodeRecord, segmentName } from './wal-format.js';
-import { listSegments, type WalDamage } from './wal-reader.js';
+import { cutSegmentAt, listSegments, type WalDamage } from './wal-reader.js';
 
 /** ReadLogOptions configure readCommitLog. */
 export interface ReadLogOptions {
@@ -97,14 +97,7 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
         vfs.unlink(pathOf(n));
       }
       droppedBytes += vfs.readFile(path).length - offset;
-      if (offset === 0) vfs.unlink(path);
-      else {
-        const f = await vfs.openAppend(path, false);
-        await f.truncate(offset);
-        await f.sync();
-        await f.close();
-      }
-      vfs.syncDir(dir);
+      await cutSegmentAt(vfs, dir, path, offset);
     }
     damage.push({
       file: path,

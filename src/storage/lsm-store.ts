@@ -114,6 +114,8 @@ export class LsmStore implements Store, ReplicationLog {
   private readonly flushBackoff: Backoff;
   private stallWaiters: (() => void)[] = [];
   private closed = false;
+  /** closing is set once close() starts: a failed flush is then not retried. */
+  private closing = false;
   /** hashScratch holds a key's bloom hashes during one get. */
   private readonly hashScratch: KeyHash = { h1: 0, h2: 0 };
   private readonly counters = {
@@ -424,6 +426,8 @@ export class LsmStore implements Store, ReplicationLog {
    */
   async close(): Promise<void> {
     if (this.closed) return;
+    // One attempt: a flush that fails while closing is not retried (its records stay in the log).
+    this.closing = true;
     if (this.active.size > 0 || this.frozen.length > 0)
       await this.flush().catch((err: unknown) => {
         this.opts.log?.warn(
@@ -567,7 +571,7 @@ export class LsmStore implements Store, ReplicationLog {
             { err: (err as Error).message, dir: this.opts.dir },
             'memtable flush failed; retrying with backoff (logged again only when it succeeds)',
           );
-        if (this.closed) return;
+        if (this.closed || this.closing) return;
         await new Promise((r) => setTimeout(r, this.flushBackoff.delayMs()));
         continue;
       } finally {

@@ -128,6 +128,22 @@ export function listSegments(vfs: Vfs, dir: string): number[] {
     .sort((a, b) => a - b);
 }
 
+/**
+ * cutSegmentAt cuts a segment file at `offset` (removes it when `offset` is 0) and syncs the file
+ * and its directory: how a torn tail, or everything after repaired damage, is dropped. The shared
+ * commit log cuts its segments the same way (commit-log-reader.ts).
+ */
+export async function cutSegmentAt(vfs: Vfs, dir: string, path: string, offset: number): Promise<void> {
+  if (offset === 0) vfs.unlink(path);
+  else {
+    const f = await vfs.openAppend(path, false);
+    await f.truncate(offset);
+    await f.sync();
+    await f.close();
+  }
+  vfs.syncDir(dir);
+}
+
 function segmentPath(dir: string, no: number): string {
   return join(dir, segmentName(no));
 }
@@ -159,14 +175,7 @@ export async function readWal(vfs: Vfs, dir: string, options: ReadWalOptions): P
     }
     const size = readHeaderOf(vfs, path).size;
     droppedBytes += size - offset;
-    if (offset === 0) vfs.unlink(path);
-    else {
-      const f = await vfs.openAppend(path, false);
-      await f.truncate(offset);
-      await f.sync();
-      await f.close();
-    }
-    vfs.syncDir(dir);
+    await cutSegmentAt(vfs, dir, path, offset);
     damage.push({
       file: path,
       offset,

@@ -31,6 +31,8 @@ export const ERROR_CATALOGUE = {
   DIVERGED: { status: 409 },
   /** thrown when a pull names an epoch newer than the leader's: this leader was deposed by a newer live map. */
   STALE_LEADER: { status: 409 },
+  /** thrown by `distkv failover` when the live map changed under it (another failover won): nothing was changed by the command. */
+  MAP_CHANGED: { status: 409 },
   /** thrown when a pull names a replica that is not a configured replica of the shard. */
   UNKNOWN_REPLICA: { status: 403 },
   /** thrown when a key does not exist. */

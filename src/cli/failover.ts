@@ -51,6 +51,8 @@ const OPTIONS: Record<string, OptionSpec> = {
 
 const NODE_TIMEOUT_MS = 2000;
 const POLL_MS = 50;
+/** FENCE_SLACK_MS is how long past the catch-up timeout the leader holds writes if this command dies. */
+const FENCE_SLACK_MS = 10000;
 
 /** FailoverOptions configure one failover. */
 export interface FailoverOptions {
@@ -112,6 +114,11 @@ function ackOf(doc: NodeDoc | undefined, idx: number, address: string): number |
   return r?.acked_seq;
 }
 
+/** releaseFence lets the leader take writes again after a planned failover that did not happen. */
+async function releaseFence(scheme: string, leader: string, idx: number, token: string): Promise<void> {
+  await call(`${scheme}://${leader}/_admin/fence?shard=${idx}&on=0`, token, { method: 'POST' });
+}
+
 /** failover moves a shard's leader as described above. */
 export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   const t0 = performance.now();
@@ -163,15 +170,23 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   let leaderSeq: number | undefined;
   let targetSeq = ackOf(docs.get(target), idx, target) ?? 0;
   if (!o.force) {
-    const fence = (on: boolean) =>
-      call(`${scheme}://${leader}/_admin/fence?shard=${idx}&on=${on ? 1 : 0}`, o.token, { method: 'POST' });
-    leaderSeq = ((await fence(true)) as { last_seq: number }).last_seq;
+    leaderSeq = (
+      (await call(
+        `${scheme}://${leader}/_admin/fence?shard=${idx}&on=1&ms=${o.timeoutMs + FENCE_SLACK_MS}`,
+        o.token,
+        {
+          method: 'POST',
+        },
+      )) as {
+        last_seq: number;
+      }
+    ).last_seq;
     const deadline = performance.now() + o.timeoutMs;
     for (;;) {
       targetSeq = ackOf(await clusterOf(scheme, target, o.token), idx, target) ?? -1;
       if (targetSeq >= leaderSeq) break;
       if (performance.now() > deadline) {
-        await fence(false);
+        await releaseFence(scheme, leader, idx, o.token);
         throw new DistkvError(
           'REPLICATION_TIMEOUT',
           `${target} reached seq ${targetSeq} of ${leaderSeq} within ${o.timeoutMs} ms; writes released, nothing changed`,
@@ -198,7 +213,24 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   };
   const publish = (node: string) =>
     call(`${scheme}://${node}/_admin/map`, o.token, { method: 'POST', body: JSON.stringify(next) });
-  await publish(target);
+  // The target answers with the map it holds afterwards: with etcd, one a concurrent change stored
+  // first wins over ours, and then this failover did not happen (the held writes are released).
+  let held: LiveMap;
+  try {
+    held = ((await publish(target)) as { map: LiveMap }).map;
+  } catch (err) {
+    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, o.token).catch(() => undefined);
+    throw err;
+  }
+  const now = shardOf(held);
+  if (held.version < next.version || now?.leader !== target) {
+    // A leader the new map moved has dropped its fence already (it refuses the call then).
+    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, o.token).catch(() => undefined);
+    throw new DistkvError(
+      'MAP_CHANGED',
+      `the live map changed during the failover: version ${held.version} names ${now?.leader ?? 'no node'} as the leader of ${live.name}; nothing was changed, run it again if still needed`,
+    );
+  }
   const everyone = [...new Set(base.shards.flatMap((s) => [s.leader, ...s.replicas]))].filter(
     (n) => n !== target,
   );

@@ -26,6 +26,7 @@ import type { LiveMap, LiveShard } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
+import { CampaignGate } from './campaign-gate.js';
 import { ranksFirst } from './candidate-rank.js';
 import { CALL_TIMEOUT_MS, callOptions, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
 import { ProcessLease } from './process-lease.js';
@@ -48,10 +49,8 @@ export class EtcdCoordinator {
   /** published are the seqs last published, by key, under lease `publishedUnder`. */
   private readonly published = new Map<string, number>();
   private publishedUnder: string | undefined;
-  /** absentSince holds, per shard, when this process first saw its leader key missing. */
-  private readonly absentSince = new Map<number, number>();
-  /** seenHeld are the shards whose leader key this process has seen held since it started. */
-  private readonly seenHeld = new Set<number>();
+  /** gate tells when a replica may campaign for a shard whose leader key is missing. */
+  private readonly gate: CampaignGate;
   private readonly tickMs: number;
   private watcher: Watcher | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -97,6 +96,7 @@ export class EtcdCoordinator {
     });
     this.ttlMs = config.coordination.lease_ttl_ms;
     this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
+    this.gate = new CampaignGate(this.ttlMs, this.tickMs);
   }
 
   /** mayWrite tells whether this process may execute writes to shard `idx` as its leader now. */
@@ -272,23 +272,12 @@ export class EtcdCoordinator {
           .commit();
         continue;
       }
-      if (kv !== undefined) {
-        this.absentSince.delete(shard.idx);
-        this.seenHeld.add(shard.idx);
-      }
-      if (kv !== undefined || st.role !== 'replica') continue;
-      // Live members publish their seqs every tick, so the ranking sees them all; but after this
-      // process's own lease was renewed lately (a mass expiry: etcd was unreachable), campaign only
-      // once the key has been gone for a tick, when every live member has republished. A key never
-      // seen since this process started gives its leader a whole TTL more to start and take it.
-      const since = this.absentSince.get(shard.idx) ?? performance.now();
-      this.absentSince.set(shard.idx, since);
-      const wait = !this.seenHeld.has(shard.idx)
-        ? this.ttlMs + this.tickMs
-        : performance.now() - this.lease.grantedAt < this.ttlMs
-          ? this.tickMs
-          : 0;
-      if (performance.now() - since < wait) continue;
+      // Live members publish their seqs every tick, so the ranking sees them all; the gate gives the
+      // map's leader its chance to take the key first (campaign-gate.ts).
+      const now = performance.now();
+      const seen = { epoch: shard.epoch, leader: shard.leader, holder };
+      if (!this.gate.mayCampaign(shard.idx, seen, now, now - this.lease.grantedAt)) continue;
+      if (st.role !== 'replica') continue;
       const seq = this.pool.lastSeq(st.index);
       const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
       if (!ranksFirst(st.node, seq, others)) continue;
@@ -333,6 +322,12 @@ export class EtcdCoordinator {
           { shard: shard.name },
           `the map of ${shard.name} changed during the campaign; ${node} stands down`,
         );
+        // Let the key go at once, so the leader the new map names need not wait for this lease.
+        await this.etcd
+          .if(this.keys.leaderKey(shard.name), 'Mod', '==', won)
+          .then(this.etcd.delete().key(this.keys.leaderKey(shard.name)))
+          .options(callOptions())
+          .commit();
         return;
       }
       const epoch = Math.max(revision, cur.epoch + 1);

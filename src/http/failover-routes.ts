@@ -3,9 +3,11 @@
  *   POST /_admin/map            body = a live map (src/routing/live-map.ts); adopted when its version
  *                               is higher (with [coordination], stored in etcd first).
  *                               200 {"adopted": bool, "map": current}; 400 when invalid.
- *   POST /_admin/fence?shard=I&on=1|0
+ *   POST /_admin/fence?shard=I&on=1|0[&ms=N]
  *                               holds (on=1) or releases (on=0) writes to shard I at this node, which
  *                               must lead it; held writes get 503 SWITCHING_LEADER with Retry-After.
+ *                               A hold ends by itself after N ms (default 60000) if no map moved the
+ *                               shard meanwhile: a failover command that dies must not leave it held.
  *                               200 {"shard", "epoch", "last_seq"}: with on=1, last_seq is taken after
  *                               the writes the leader store accepted before the fence have settled.
  */
@@ -19,9 +21,12 @@ import { answerLater, route } from './route.js';
 import type { Router } from './router.js';
 
 const MAX_MAP_BYTES = 1024 * 1024;
+/** DEFAULT_FENCE_MS and MAX_FENCE_MS bound how long a hold lasts when nobody releases it. */
+const DEFAULT_FENCE_MS = 60000;
+const MAX_FENCE_MS = 3600000;
 
 /** fenceShard holds or releases writes to a shard this listener leads; resolves with its last seq. */
-async function fenceShard(ctx: HttpContext, shard: number, on: boolean): Promise<unknown> {
+async function fenceShard(ctx: HttpContext, shard: number, on: boolean, ms: number): Promise<unknown> {
   const t = ctx.listener.writes[shard];
   const live = ctx.liveMap.current.shards.find((s) => s.idx === shard);
   if (t === undefined || live === undefined)
@@ -31,9 +36,11 @@ async function fenceShard(ctx: HttpContext, shard: number, on: boolean): Promise
     );
   if (!t.local)
     throw new DistkvError('WRONG_NODE', `shard ${shard} is led by ${t.address}, not by this node`);
-  ctx.liveMap.fence(shard, on);
   // The worker holds the store's writes too (a write routed before the fence may still be batched)
   // and answers once the writes it accepted have settled, with the store's last seq.
+  ctx.liveMap.fence(shard, on, ms, () => {
+    void ctx.pool.call(t.worker, { type: 'fence', store: t.store, on: false }).catch(() => undefined);
+  });
   const r = await ctx.pool.call(t.worker, { type: 'fence', store: t.store, on });
   const lastSeq = r.type === 'fence-result' ? r.lastSeq : ctx.pool.lastSeq(t.store);
   return { shard, epoch: live.epoch, fenced: on, last_seq: lastSeq };
@@ -75,7 +82,8 @@ export function registerFailoverRoutes(app: Router, ctx: HttpContext): void {
       const { params } = parseQuery(req.getQuery());
       const shard = intParam(params, 'shard', -1, 0, 65535);
       const on = intParam(params, 'on', 1, 0, 1) === 1;
-      answerLater(res, fenceShard(ctx, shard, on), (r, value) => {
+      const ms = intParam(params, 'ms', DEFAULT_FENCE_MS, 1, MAX_FENCE_MS);
+      answerLater(res, fenceShard(ctx, shard, on, ms), (r, value) => {
         sendJson(r, value);
       });
     }),

@@ -42,6 +42,7 @@ export class MapKeeper {
   /** switching holds shards whose stores are changing role; fenced holds shards an operator fenced. */
   private readonly switching = new Set<number>();
   private readonly fenced = new Set<number>();
+  private readonly fenceTimers = new Map<number, NodeJS.Timeout>();
   private queue: Promise<unknown> = Promise.resolve();
   private coordination: Coordination | undefined;
 
@@ -98,10 +99,28 @@ export class MapKeeper {
     return this.coordination !== undefined && !this.coordination.mayWrite(idx);
   }
 
-  /** fence holds (or releases) writes to shard `idx` for a planned failover. */
-  fence(idx: number, on: boolean): void {
-    if (on) this.fenced.add(idx);
-    else this.fenced.delete(idx);
+  /**
+   * fence holds (or releases) writes to shard `idx` for a planned failover. A hold ends by itself
+   * after `ms` unless released or moved by a new map first; `onExpire` then releases what else holds
+   * the writes (the store's worker).
+   */
+  fence(idx: number, on: boolean, ms = 60000, onExpire?: () => void): void {
+    clearTimeout(this.fenceTimers.get(idx));
+    this.fenceTimers.delete(idx);
+    if (on) {
+      this.fenced.add(idx);
+      const timer = setTimeout(() => {
+        this.fenceTimers.delete(idx);
+        if (!this.fenced.delete(idx)) return;
+        this.log.warn(
+          { shard: idx, ms },
+          `writes to shard ${idx} released: the failover that held them did not finish within ${ms} ms`,
+        );
+        onExpire?.();
+      }, ms);
+      timer.unref();
+      this.fenceTimers.set(idx, timer);
+    } else this.fenced.delete(idx);
     this.log.info(
       { shard: idx, fenced: on },
       on ? `writes to shard ${idx} held for a failover` : `writes to shard ${idx} released`,

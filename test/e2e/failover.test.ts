@@ -131,6 +131,21 @@ describe('failover', { timeout: 180000 }, () => {
     return lost;
   }
 
+  it('a hold of writes that nobody releases ends by itself (a failover command that died mid-way)', async () => {
+    const leader = (await clusterOf(A)).shards[0]!.leader.address;
+    const held = await fetch(`http://${leader}/_admin/fence?shard=0&on=1&ms=1500`, { method: 'POST' });
+    assert.equal(held.status, 200, await held.text());
+    const during = await fetch(`http://${leader}/kv/held-key`, { method: 'PUT', body: 'x' });
+    assert.equal(during.status, 503, 'held while the failover may still come');
+    assert.ok(during.headers.get('retry-after') !== null);
+    await waitFor('the hold to end', async () => {
+      const r = await fetch(`http://${leader}/kv/held-key`, { method: 'PUT', body: 'y' });
+      await r.arrayBuffer();
+      return r.status === 204 || r.status === 200;
+    });
+    assert.equal((await client.get('held-key'))?.toString(), 'y');
+  });
+
   it("promotes the most advanced replica when the leader was killed (forced): w=1 writes survive, lost w=0 writes are in the old leader's divergence file", async () => {
     const w1 = new Load(client, 'forced1', 2, 20000, 1);
     const w0 = new Load(client, 'forced0', 2, 20000, 0);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { CampaignGate } from '../../src/coordination/campaign-gate.js';
 import { ranksFirst } from '../../src/coordination/candidate-rank.js';
 import { driftMargin, LeaseDeadline } from '../../src/coordination/lease-deadline.js';
 import { parseConfigText } from '../../src/config/load-config.js';
@@ -33,6 +34,39 @@ describe('coordination', () => {
     assert.equal(ranksFirst('127.0.0.1:1', 12, others), true, 'equal seq, lower address');
     assert.equal(ranksFirst('127.0.0.4:1', 12, others), false, 'equal seq, higher address');
     assert.equal(ranksFirst('127.0.0.9:1', 0, []), true, 'alone');
+  });
+
+  it('a replica waits for the leader a new map names to take the key before it campaigns', () => {
+    const ttl = 1000;
+    const tick = 250;
+    const g = new CampaignGate(ttl, tick);
+    const old = { epoch: 5, leader: 'A' };
+    // The leader of epoch 5 held its key, then lost it: campaign at once (lease granted long ago).
+    assert.equal(g.mayCampaign(0, { ...old, holder: 'A' }, 0, 10000), false);
+    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, 100, 10000), true);
+    // A young lease (etcd was unreachable, everyone's lease expired): one tick first.
+    const young = new CampaignGate(ttl, tick);
+    young.mayCampaign(0, { ...old, holder: 'A' }, 0, 0);
+    assert.equal(young.mayCampaign(0, { ...old, holder: undefined }, 100, 100), false);
+    assert.equal(young.mayCampaign(0, { ...old, holder: undefined }, 100 + tick, 100 + tick), true);
+    // A planned failover: map epoch 6 names B; A still holds the key, then lets it go before B takes
+    // it. That gap is not a dead leader: wait a whole TTL + tick for B.
+    const p = new CampaignGate(ttl, tick);
+    p.mayCampaign(0, { ...old, holder: 'A' }, 0, 10000);
+    const next = { epoch: 6, leader: 'B' };
+    assert.equal(p.mayCampaign(0, { ...next, holder: 'A' }, 1000, 10000), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 1100, 10000), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 1100 + ttl, 10000), false);
+    assert.equal(
+      p.mayCampaign(0, { ...next, holder: undefined }, 1100 + ttl + tick, 10000),
+      true,
+      'B never came',
+    );
+    // Once B held it in epoch 6, its loss is campaigned for at once again.
+    assert.equal(p.mayCampaign(0, { ...next, holder: 'B' }, 5000, 10000), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 5100, 10000), true);
+    // Shards are independent.
+    assert.equal(p.mayCampaign(1, { ...old, holder: undefined }, 5100, 10000), false);
   });
 
   it('[coordination] is optional and validated with clear errors', () => {

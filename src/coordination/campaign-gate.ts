@@ -1,0 +1,61 @@
+/**
+ * CampaignGate: when a replica may campaign for a shard whose leader key is missing
+ * (docs/failover.md, "Automatic failover with etcd").
+ *
+ * A missing key means "the leader is gone" only once the leader the map names has had its chance to
+ * take it. After any change of the shard's map epoch (a planned failover, another node's campaign),
+ * the new leader needs a tick to see the map and create its key, while the old leader lets its own
+ * key go: a replica that campaigned at once would win that gap and undo the failover. So the clock
+ * starts again with every map epoch, and a key not yet seen held by the map's own leader in this
+ * epoch is given a whole TTL more (a leader that starts, or the target of a planned failover); one
+ * seen held by it is campaigned for at once, or after one tick when this process's own lease is
+ * young (a mass expiry: etcd was unreachable, so every live member republishes its seq first).
+ */
+
+/** Watch is what the gate remembers of one shard. */
+interface Watch {
+  /** epoch is the map epoch the rest refers to. */
+  epoch: number;
+  /** heldByLeader tells whether the key was seen held by the map's leader in this epoch. */
+  heldByLeader: boolean;
+  /** absentSince is when the key was first seen missing in this epoch (undefined while held). */
+  absentSince: number | undefined;
+}
+
+/** CampaignGate holds, per shard, what a replica has seen of its leader key; see the block above. */
+export class CampaignGate {
+  private readonly shards = new Map<number, Watch>();
+  private readonly ttlMs: number;
+  private readonly tickMs: number;
+
+  constructor(ttlMs: number, tickMs: number) {
+    this.ttlMs = ttlMs;
+    this.tickMs = tickMs;
+  }
+
+  /**
+   * mayCampaign records what one reconcile saw of shard `idx` (map epoch, map leader, the key's
+   * holder or undefined when missing) and tells whether a replica may campaign now. `leaseAgeMs` is
+   * how long ago this process's lease was granted.
+   */
+  mayCampaign(
+    idx: number,
+    seen: { epoch: number; leader: string; holder: string | undefined },
+    now: number,
+    leaseAgeMs: number,
+  ): boolean {
+    let w = this.shards.get(idx);
+    if (w?.epoch !== seen.epoch) {
+      w = { epoch: seen.epoch, heldByLeader: false, absentSince: undefined };
+      this.shards.set(idx, w);
+    }
+    if (seen.holder !== undefined) {
+      if (seen.holder === seen.leader) w.heldByLeader = true;
+      w.absentSince = undefined;
+      return false;
+    }
+    w.absentSince ??= now;
+    const wait = !w.heldByLeader ? this.ttlMs + this.tickMs : leaseAgeMs < this.ttlMs ? this.tickMs : 0;
+    return now - w.absentSince >= wait;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * `distkv failover` against twins of the nodes (node:http servers answering /cluster, /_admin/fence
+ * and /_admin/map as a node does): when the map the target holds afterwards does not name the
+ * target (another change stored first, as etcd orders maps), the command fails with MAP_CHANGED and
+ * releases the writes it held, instead of reporting a failover that did not happen.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { failover } from '../../src/cli/failover.js';
+import { DistkvError } from '../../src/errors.js';
+import type { LiveMap } from '../../src/routing/live-map.js';
+
+/** NodeTwin answers like one member of a one-shard cluster and records the calls it gets. */
+class NodeTwin {
+  readonly calls: string[] = [];
+  address = '';
+  private server: Server | undefined;
+
+  private readonly map: () => LiveMap;
+  private readonly ackedSeq: number;
+  private readonly afterPublish: (proposed: LiveMap) => LiveMap;
+
+  constructor(map: () => LiveMap, ackedSeq: number, afterPublish: (proposed: LiveMap) => LiveMap) {
+    this.map = map;
+    this.ackedSeq = ackedSeq;
+    this.afterPublish = afterPublish;
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        this.calls.push(`${req.method} ${req.url}`);
+        const send = (doc: unknown): void => {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+        };
+        if (req.url === '/cluster') {
+          const m = this.map();
+          send({
+            map: m,
+            shards: [
+              { idx: 0, replicas: [{ address: this.address, local: true, acked_seq: this.ackedSeq }] },
+            ],
+          });
+        } else if (req.url?.startsWith('/_admin/fence')) send({ shard: 0, epoch: 1, last_seq: 10 });
+        else if (req.url === '/_admin/map')
+          send({ adopted: false, map: this.afterPublish(JSON.parse(body) as LiveMap) });
+        else res.writeHead(404).end();
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.address = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((r) => this.server?.close(r));
+  }
+}
+
+describe('distkv failover', () => {
+  const nodes: NodeTwin[] = [];
+  let map: LiveMap;
+  /** won is the map another change stored first: the third node leads, version 2. */
+  let won: LiveMap;
+
+  before(async () => {
+    for (let i = 0; i < 3; i++)
+      nodes.push(
+        new NodeTwin(
+          () => map,
+          10,
+          () => won,
+        ),
+      );
+    for (const n of nodes) await n.start();
+    const [a, b, c] = nodes.map((n) => n.address) as [string, string, string];
+    const shard = {
+      idx: 0,
+      name: 's0',
+      leader: a,
+      replicas: [b, c],
+      epoch: 1,
+      history: [{ epoch: 1, firstSeq: 1 }],
+    };
+    map = { version: 1, shards: [shard] };
+    won = {
+      version: 2,
+      shards: [
+        {
+          ...shard,
+          leader: c,
+          replicas: [a, b],
+          epoch: 7,
+          history: [...shard.history, { epoch: 7, firstSeq: 11 }],
+        },
+      ],
+    };
+  });
+
+  after(async () => {
+    for (const n of nodes) await n.stop();
+  });
+
+  it('fails with MAP_CHANGED and releases the held writes when another map won', async () => {
+    const [leader, target] = nodes as [NodeTwin, NodeTwin, NodeTwin];
+    await assert.rejects(
+      failover({
+        urls: [`http://${leader.address}`],
+        shard: 's0',
+        to: target.address,
+        force: false,
+        token: '',
+        timeoutMs: 5000,
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof DistkvError && err.code === 'MAP_CHANGED', String(err));
+        assert.match(err.message, new RegExp(`version 2 names ${nodes[2]!.address}`));
+        return true;
+      },
+    );
+    const fences = leader.calls.filter((c) => c.startsWith('POST /_admin/fence'));
+    assert.equal(fences.length, 2, leader.calls.join('\n'));
+    assert.match(fences[0]!, /on=1&ms=\d+/, 'the hold has a time limit');
+    assert.match(fences[1]!, /on=0/, 'the hold is released');
+    assert.deepEqual(
+      leader.calls.filter((c) => c === 'POST /_admin/map'),
+      [],
+      'the map was not sent on to the other nodes',
+    );
+  });
+});

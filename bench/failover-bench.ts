@@ -14,6 +14,8 @@
  *  - kill: `--kills` rounds of SIGKILL of the leader under load: time from the kill to the first
  *    acknowledged write (necessarily on the new leader), then restart of the old leader;
  *  - stop: `--rounds` rounds of SIGSTOP of the leader until a replica is promoted, then SIGCONT;
+ *  - planned: `--switches` planned failovers as above, through etcd (each must stick: every node
+ *    names the target afterwards);
  *  - cost: PUT throughput of a cluster with coordination ÷ the same cluster without, alternating
  *    `--cost-rounds` rounds of `--cost-ms` each, median ratio.
  * Every part runs w=1 writers (each acknowledged one must be on the leader afterwards: "lost") and
@@ -244,6 +246,13 @@ async function planned(c: Cluster3): Promise<void> {
     durations.push(r.ms);
     await sleep(300);
     windows.push(writer.gapAround(t0, t1));
+    // With etcd the switch must also stick: every node names the target (nobody took the shard back).
+    await waitFor(`every node to name ${r.to}`, async () => {
+      const seen = await Promise.all(
+        c.nodes.map(async (n) => (await clusterOf(n)).shards[0]!.leader.address),
+      );
+      return seen.every((a) => a === r.to);
+    });
   }
   await writer.stop();
   const lost = (await missing(c.client, writer.acked)).length;
@@ -285,6 +294,7 @@ async function main(): Promise<void> {
       const leader = await leaderOf(c.nodes);
       return (await clusterOf(leader)).shards[0]!.leader.writes_held !== true;
     });
+    if (SWITCHES > 0) await planned(c);
     if (COST_ROUNDS > 0) {
       const off = await startCluster(join(dir, 'b'), '');
       started.push(off);

@@ -88,9 +88,13 @@ async function startRespBaseline(port: number): Promise<Child> {
 
 const TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** cpuSeconds is the user + system CPU time a process has used so far (all its threads), from /proc. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/**
+ * cpuSeconds is the user + system CPU time a process has used so far, from /proc: all its threads,
+ * or with `mainThread` only its main thread (the thread whose id is the process id: distkv's front
+ * doors, HTTP and RESP).
+ */
+function cpuSeconds(pid: number, mainThread = false): number {
+  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
 }
@@ -100,7 +104,8 @@ type Run = Record<string, number>;
 
 /**
  * redisBenchmark runs redis-benchmark once per test (SET, then GET) and returns requests/s and the
- * server's CPU µs per request of each (`SET`, `GET`, `SET cpu`, `GET cpu`).
+ * server's CPU µs per request of each (`SET`, `GET`, `SET cpu`, `GET cpu`), and of its main
+ * thread alone (`SET main`, `GET main`).
  */
 function redisBenchmark(port: number, pid: number, pipeline: number): Run {
   const out: Run = {};
@@ -108,13 +113,16 @@ function redisBenchmark(port: number, pid: number, pipeline: number): Run {
     const args = ['-h', '127.0.0.1', '-p', String(port), '-t', test.toLowerCase(), '-c', '50'];
     args.push('-P', String(pipeline), '-d', '100', '-r', '100000', '-n', String(REQUESTS), '--csv');
     const cpu0 = cpuSeconds(pid);
+    const main0 = cpuSeconds(pid, true);
     const r = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 1_800_000 });
     const cpu = cpuSeconds(pid) - cpu0;
+    const main = cpuSeconds(pid, true) - main0;
     if (r.status !== 0) throw new Error(`redis-benchmark ${args.join(' ')} failed: ${r.stderr}`);
     const m = new RegExp(`^"${test}","([\\d.]+)"`, 'm').exec(r.stdout);
     if (m === null) throw new Error(`unexpected output:\n${r.stdout}`);
     out[test] = Number(m[1]);
     out[`${test} cpu`] = (cpu * 1e6) / REQUESTS;
+    out[`${test} main`] = (main * 1e6) / REQUESTS;
   }
   return out;
 }
@@ -178,7 +186,7 @@ async function main(): Promise<void> {
         for (const t of order) {
           const r = redisBenchmark(t.port, t.pid, pipeline);
           process.stdout.write(
-            `-P ${pipeline} round ${round + 1} ${t.name}: SET ${r.SET} GET ${r.GET} req/s; CPU per request SET ${r['SET cpu']!.toFixed(1)} GET ${r['GET cpu']!.toFixed(1)} µs\n`,
+            `-P ${pipeline} round ${round + 1} ${t.name}: SET ${r.SET} GET ${r.GET} req/s; CPU per request SET ${r['SET cpu']!.toFixed(1)} GET ${r['GET cpu']!.toFixed(1)} µs (main thread ${r['SET main']!.toFixed(1)}, ${r['GET main']!.toFixed(1)})\n`,
           );
           runs.set(t.name, [...(runs.get(t.name) ?? []), r]);
         }
@@ -196,8 +204,10 @@ async function main(): Promise<void> {
         rows.push(`| ${cells.join(' | ')} |`);
         const cpu = `${test} cpu`;
         const us = (xs: Run[]): string => median(xs.map((x) => x[cpu]!)).toFixed(1);
-        const cpuCells = [test, pipeline, us(d), us(r), us(n), `**${ratio(d, r, cpu)}**`];
-        if (b !== undefined) cpuCells.push(us(b), `**${ratio(d, b, cpu)}**`);
+        const main = `${test} main`;
+        const mainUs = (xs: Run[]): string => median(xs.map((x) => x[main]!)).toFixed(1);
+        const cpuCells = [test, pipeline, us(d), mainUs(d), us(r), us(n), `**${ratio(d, r, cpu)}**`];
+        if (b !== undefined) cpuCells.push(us(b), mainUs(b), `**${ratio(d, b, cpu)}**`);
         cpuRows.push(`| ${cpuCells.join(' | ')} |`);
       }
     }
@@ -213,8 +223,8 @@ async function main(): Promise<void> {
             '| ---- | -- | --- | --- | --- | --- | --- | --- | --- |',
           ];
     const cpuColumns = [
-      `| test | -P | distkv µs | redis-server µs | baseline µs | distkv ÷ redis${BEFORE === '' ? '' : ' | before µs | after ÷ before'} |`,
-      `| ---- | -- | --- | --- | --- | ---${BEFORE === '' ? '' : ' | --- | ---'} |`,
+      `| test | -P | distkv µs | of which main thread | redis-server µs | baseline µs | distkv ÷ redis${BEFORE === '' ? '' : ' | before µs | of which main thread | after ÷ before'} |`,
+      `| ---- | -- | --- | --- | --- | --- | ---${BEFORE === '' ? '' : ' | --- | --- | ---'} |`,
     ];
     const table = [
       `Measured by \`npm run bench:resp${BEFORE === '' ? '' : ' -- --before <branch point>'}\` (${new Date().toISOString().slice(0, 10)}): ${header}.`,
@@ -222,7 +232,7 @@ async function main(): Promise<void> {
       ...columns,
       ...rows,
       '',
-      'Server CPU (user + system, all threads, from /proc) per request, medians of the rounds; lower is better:',
+      'Server CPU (user + system from /proc: all threads, and the main thread alone, where the RESP listener runs) per request, medians of the rounds; lower is better:',
       '',
       ...cpuColumns,
       ...cpuRows,

@@ -18,7 +18,7 @@ import {
 } from '../worker/op-format.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
 import { MAX_TTL_MS } from '../http/write-conditions.js';
-import { routeKeys } from './key-route.js';
+import { routeKey } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
@@ -35,7 +35,7 @@ export function ttl(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => vo
     }
   };
   return (c, args) => {
-    const t = routeKeys(c, args, 1, 1, 1, false);
+    const t = routeKey(c, args[1]!, false);
     if (t === undefined) return;
     c.ctx.pool.submit(
       t.worker,
@@ -71,7 +71,7 @@ export function expire(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) =>
         .error(`ERR invalid expire time in '${unitMs === 1 ? 'pexpire' : 'expire'}' command`);
       return;
     }
-    const t = routeKeys(c, args, 1, 1, 1, true);
+    const t = routeKey(c, args[1]!, true);
     if (t === undefined) return;
     const ext = { flags: COND_IF_EXISTS | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: Date.now() + ms };
     const handler = c.queue.later(c.proto, formatChanged, t.store);
@@ -81,7 +81,7 @@ export function expire(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) =>
 
 /** persist: PERSIST key (1 if an expiry was removed, 0 if the key is missing or has none). */
 export function persist(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, 1, 1, true);
+  const t = routeKey(c, args[1]!, true);
   if (t === undefined) return;
   const ext = { flags: COND_EXPIRES | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: 0 };
   const handler = c.queue.later(c.proto, formatChanged, t.store);

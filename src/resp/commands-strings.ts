@@ -30,7 +30,7 @@ import { MAX_TTL_MS } from '../http/write-conditions.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
-import { type LocalTarget, routeKeys } from './key-route.js';
+import { type LocalTarget, routeKey, routeKeys } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import { errorText } from './worker-reply.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
@@ -90,21 +90,21 @@ function submit(
 
 /** get: GET key. */
 export function get(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, 1, 1, false);
+  const t = routeKey(c, args[1]!, false);
   if (t === undefined) return;
   submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatGet));
 }
 
 /** strlen: STRLEN key. */
 export function strlen(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, 1, 1, false);
+  const t = routeKey(c, args[1]!, false);
   if (t === undefined) return;
   submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatStrlen));
 }
 
 /** type: TYPE key ("string" or "none": distkv stores strings only). */
 export function type(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, 1, 1, false);
+  const t = routeKey(c, args[1]!, false);
   if (t === undefined) return;
   submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatType));
 }
@@ -152,7 +152,7 @@ export function set(c: RespConnection, args: Buffer[]): void {
   }
   const value = args[2]!;
   if (tooLarge(c, value)) return;
-  const t = routeKeys(c, args, 1, 1, 1, true);
+  const t = routeKey(c, args[1]!, true);
   if (t === undefined) return;
   if (expiresAtMs > 0 || keepTtl) {
     const cond = flags & SET_IF_NX ? COND_IF_NONE_MATCH : flags & SET_IF_XX ? COND_IF_EXISTS : 0;
@@ -217,7 +217,7 @@ export function incrBy(sign: 1 | -1, given: boolean): (c: RespConnection, args: 
       }
       delta = d * BigInt(sign);
     }
-    const t = routeKeys(c, args, 1, 1, 1, true);
+    const t = routeKey(c, args[1]!, true);
     if (t === undefined) return;
     submit(c, t, OP_INCR, args[1]!, delta.toString(), c.queue.later(c.proto, formatIncrNote, t.store));
   };

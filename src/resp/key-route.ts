@@ -26,6 +26,20 @@ export function checkKey(key: Buffer, maxKeyBytes: number): string | undefined {
 }
 
 /**
+ * routeKey returns the local store serving the one key `key`, or writes the error reply (invalid
+ * key, MOVED) and returns undefined. The path of every single-key command (GET, SET, ...).
+ */
+export function routeKey(c: RespConnection, key: Buffer, write: boolean): LocalTarget | undefined {
+  const ctx = c.ctx;
+  const bad = checkKey(key, ctx.config.server.max_key_bytes);
+  if (bad !== undefined) {
+    c.queue.now(c.proto).error(bad);
+    return undefined;
+  }
+  return targetOf(c, slotOfBytes(key), write);
+}
+
+/**
  * routeKeys returns the local store serving the keys `args[first]`, `args[first + step]`, ... up to
  * `args[last]` (last < 0 counts from the end, as in COMMAND's key positions), or writes the error reply (invalid key, CROSSSLOT, MOVED) and returns undefined.
  */
@@ -37,12 +51,12 @@ export function routeKeys(
   step: number,
   write: boolean,
 ): LocalTarget | undefined {
-  const { config, shardMap, listener } = c.ctx;
+  const maxKeyBytes = c.ctx.config.server.max_key_bytes;
   let slot = -1;
   const end = last < 0 ? args.length + last : last;
   for (let i = first; i <= end; i += step) {
     const key = args[i]!;
-    const bad = checkKey(key, config.server.max_key_bytes);
+    const bad = checkKey(key, maxKeyBytes);
     if (bad !== undefined) {
       c.queue.now(c.proto).error(bad);
       return undefined;
@@ -54,6 +68,12 @@ export function routeKeys(
     }
     slot = s;
   }
+  return targetOf(c, slot, write);
+}
+
+/** targetOf returns the local store serving `slot`, or writes `-MOVED` and returns undefined. */
+function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget | undefined {
+  const { config, shardMap, listener } = c.ctx;
   const shard = shardMap.shardOfSlot(slot);
   const target = (write || !c.readonly ? listener.writes : listener.reads)[shard]!;
   if (target.local) return target;

@@ -120,7 +120,7 @@ export class ReplyQueue {
       this.head++;
     }
     if (this.head === this.queue.length) {
-      this.queue = [];
+      this.queue.length = 0;
       this.head = 0;
     } else if (this.head > 1024) {
       this.queue = this.queue.slice(this.head);

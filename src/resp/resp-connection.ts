@@ -1,6 +1,8 @@
 /**
  * RespConnection: one client connection of a RESP listener: bytes in → parser → commands →
- * dispatch; replies out in command order (reply-queue.ts), one socket write per burst.
+ * dispatch; replies out in command order (reply-queue.ts), one socket write per burst: replies
+ * written while a read is parsed leave at the end of that read, worker replies at the end of the
+ * event-loop turn (turn-flush.ts).
  *
  * Flow control: reading pauses while the socket's write buffer is full, and while more than
  * MAX_PIPELINE replies are outstanding (the rest of the input stays buffered in the parser and is
@@ -38,12 +40,10 @@ export class RespConnection {
   private closing = false;
   private writeBlocked = false;
   private pipelineFull = false;
+  /** paused mirrors whether the socket was last paused (so reading is resumed only when it was). */
+  private paused = false;
   private flushScheduled = false;
   private readonly onCommandBound = (args: Buffer[]): boolean => this.onCommand(args);
-  private readonly flushBound = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
 
   constructor(socket: Socket, ctx: RespContext, dispatch: Dispatch) {
     this.socket = socket;
@@ -100,7 +100,7 @@ export class RespConnection {
       this.queue.now(this.proto).error(`ERR ${error}`);
       this.closing = true;
     }
-    this.flush();
+    this.writeOut();
   }
 
   private onCommand(args: Buffer[]): boolean {
@@ -122,10 +122,17 @@ export class RespConnection {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(this.flushBound);
+    this.ctx.turnFlush.schedule(this);
   }
 
-  private flush(): void {
+  /** flush is the end-of-turn write that scheduleFlush asked for. */
+  flush(): void {
+    this.flushScheduled = false;
+    this.writeOut();
+  }
+
+  /** writeOut writes the replies ready so far (one socket write) and updates flow control. */
+  private writeOut(): void {
     const socket = this.socket;
     if (socket.destroyed) return;
     if (this.queue.out.length > 0 && !socket.write(this.queue.out.take())) {
@@ -143,8 +150,10 @@ export class RespConnection {
   }
 
   private updateFlow(): void {
-    if (this.socket.destroyed) return;
-    if (this.writeBlocked || this.pipelineFull) this.socket.pause();
+    const pause = this.writeBlocked || this.pipelineFull;
+    if (pause === this.paused || this.socket.destroyed) return;
+    this.paused = pause;
+    if (pause) this.socket.pause();
     else this.socket.resume();
   }
 }

@@ -9,6 +9,7 @@ import type { ShardInfo, ShardMap } from '../routing/shard-map.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { ScanCursors } from './scan-cursors.js';
+import type { TurnFlush } from './turn-flush.js';
 
 /** RespContext is shared by every connection of one RESP listener. */
 export interface RespContext {
@@ -34,4 +35,6 @@ export interface RespContext {
   draining: () => boolean;
   /** nextClientId numbers connections (CLIENT ID); shared by the process's listeners. */
   nextClientId: () => number;
+  /** turnFlush writes this listener's connections' worker replies once per event-loop turn. */
+  turnFlush: TurnFlush;
 }

@@ -12,9 +12,10 @@ import type { RespEndpoint } from './resp-address.js';
 import { RespConnection } from './resp-connection.js';
 import type { RespContext } from './resp-context.js';
 import { ScanCursors } from './scan-cursors.js';
+import { TurnFlush } from './turn-flush.js';
 
 /** RespShared is what every RESP listener of a process shares; each adds its own node's plan. */
-export type RespShared = Omit<RespContext, 'listener' | 'cursors' | 'clients' | 'draining'>;
+export type RespShared = Omit<RespContext, 'listener' | 'cursors' | 'clients' | 'draining' | 'turnFlush'>;
 
 /** RespListener serves RESP for one node. */
 export class RespListener {
@@ -34,6 +35,7 @@ export class RespListener {
       cursors: new ScanCursors(),
       clients: () => this.connections.size,
       draining: () => this.draining,
+      turnFlush: new TurnFlush(),
     };
     this.server = createServer({ noDelay: true }, (socket: Socket) => {
       const c = new RespConnection(socket, ctx, dispatch);

@@ -30,11 +30,13 @@ const ESCAPES: Record<number, number> = { 0x6e: LF, 0x72: CR, 0x74: TAB, 0x62: 0
 /** RespParser is the incremental command parser of one connection. */
 export class RespParser {
   private readonly maxBulk: number;
-  private held: Buffer[] = [];
+  private readonly held: Buffer[] = [];
   private heldBytes = 0;
   /** need is how many held bytes the next command needs at least before parsing is retried. */
   private need = 0;
   private error: string | undefined;
+  /** next is where the line read by the last successful readLength ends (after its LF). */
+  private next = 0;
 
   constructor(maxBulk: number) {
     this.maxBulk = maxBulk;
@@ -70,11 +72,12 @@ export class RespParser {
       if (args.length > 0) stopped = !onCommand(args);
     }
     if (pos >= data.length) {
-      this.held = [];
+      this.held.length = 0;
       this.heldBytes = 0;
     } else {
       const rest = data.subarray(pos);
-      this.held = [rest];
+      this.held.length = 0;
+      this.held.push(rest);
       this.heldBytes = rest.length;
       if (this.need > 0) this.need -= pos;
     }
@@ -83,33 +86,66 @@ export class RespParser {
 
   /** parseArray parses `*count` and its bulk strings into `args`; returns the end, or INCOMPLETE. */
   private parseArray(data: Buffer, start: number, args: Buffer[]): number {
-    const countEnd = this.lineEnd(data, start, 'multibulk count');
-    if (countEnd < 0) return INCOMPLETE;
-    const count = parseDecimal(data, start + 1, countEnd);
-    if (count === undefined || count > MAX_ARRAY_COUNT) {
+    let count = this.readLength(data, start + 1);
+    let p = this.next;
+    if (count < 0) {
+      const countEnd = this.lineEnd(data, start, 'multibulk count');
+      if (countEnd < 0) return INCOMPLETE;
+      const n = parseDecimal(data, start + 1, countEnd);
+      if (n === undefined) count = MAX_ARRAY_COUNT + 1;
+      else count = n;
+      p = countEnd + 2;
+    }
+    if (count > MAX_ARRAY_COUNT) {
       this.error = 'Protocol error: invalid multibulk length';
       return INCOMPLETE;
     }
-    let p = countEnd + 2;
     for (let i = 0; i < count; i++) {
       if (p >= data.length) return this.wait(p + 1);
       if (data[p] !== DOLLAR) {
         this.error = `Protocol error: expected '$', got '${String.fromCharCode(data[p]!)}'`;
         return INCOMPLETE;
       }
-      const lenEnd = this.lineEnd(data, p, 'bulk count');
-      if (lenEnd < 0) return INCOMPLETE;
-      const len = parseDecimal(data, p + 1, lenEnd);
-      if (len === undefined || len < 0 || len > this.maxBulk) {
+      let len = this.readLength(data, p + 1);
+      let from = this.next;
+      if (len < 0) {
+        const lenEnd = this.lineEnd(data, p, 'bulk count');
+        if (lenEnd < 0) return INCOMPLETE;
+        len = parseDecimal(data, p + 1, lenEnd) ?? -1;
+        from = lenEnd + 2;
+      }
+      if (len < 0 || len > this.maxBulk) {
         this.error = 'Protocol error: invalid bulk length';
         return INCOMPLETE;
       }
-      const from = lenEnd + 2;
       if (from + len + 2 > data.length) return this.wait(from + len + 2);
       args.push(data.subarray(from, from + len));
       p = from + len + 2;
     }
     return p;
+  }
+
+  /**
+   * readLength is the fast path for a count or length line: the plain decimal at `data[p]` up to
+   * its CR (with the LF arrived), scanned in place; it sets `next` past the LF. Anything else (a
+   * sign, another byte, more than 15 digits, a line not yet complete) returns -1 and is left to
+   * lineEnd and parseDecimal, which give Redis's errors.
+   */
+  private readLength(data: Buffer, p: number): number {
+    const end = p + 16 < data.length ? p + 16 : data.length;
+    let n = 0;
+    for (let i = p; i < end; i++) {
+      const c = data[i]!;
+      if (c === CR) {
+        if (i === p || i + 1 >= data.length) return -1;
+        this.next = i + 2;
+        return n;
+      }
+      const d = c - 0x30;
+      if (d < 0 || d > 9) return -1;
+      n = n * 10 + d;
+    }
+    return -1;
   }
 
   /** parseInline splits one line into `args` (splitInline); returns the end, or INCOMPLETE. */

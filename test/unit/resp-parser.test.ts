@@ -107,6 +107,30 @@ describe('RespParser', () => {
     );
   });
 
+  it('reads lengths of up to 15 digits, leading zeros included, and refuses 16 digits', () => {
+    assert.deepEqual(
+      parseChunks([Buffer.from('*02\r\n$003\r\nGET\r\n$1\r\nk\r\n')]).commands,
+      hex([['GET', 'k']]),
+    );
+    assert.deepEqual(
+      parseChunks([Buffer.from('*000000000000001\r\n$000000000000004\r\nPING\r\n')]).commands,
+      hex([['PING']]),
+    );
+    assert.equal(
+      parseChunks([Buffer.from('*0000000000000001\r\n')]).error,
+      'Protocol error: invalid multibulk length',
+    );
+    assert.equal(
+      parseChunks([Buffer.from('*1\r\n$0000000000000004\r\nPING\r\n')]).error,
+      'Protocol error: invalid bulk length',
+    );
+    assert.equal(parseChunks([Buffer.from('*1\r\n$\r\n')]).error, 'Protocol error: invalid bulk length');
+    assert.equal(
+      parseChunks([Buffer.from('*1\r\n$+4\r\nPING\r\n')]).error,
+      'Protocol error: invalid bulk length',
+    );
+  });
+
   it('refuses an inline command without a newline beyond 64 KiB instead of buffering forever', () => {
     assert.equal(parseChunks([Buffer.alloc(70000, 0x61)]).error, 'Protocol error: too big inline request');
   });

@@ -21,6 +21,9 @@ function putU32(b: Buffer, p: number, v: number): void {
   b[p + 3] = v >>> 24;
 }
 
+// The value of a record without one (a read request, a write's reply): shared, never written to.
+const NO_BYTES = Buffer.alloc(0);
+
 function getU32(b: Buffer, p: number): number {
   return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
 }
@@ -116,7 +119,7 @@ export class RequestReader extends BatchReader {
     this.timeoutMs = getU32(b, p + 14);
     const k = p + REQUEST_HEADER_BYTES;
     this.key = b.subarray(k, k + keyLen);
-    this.value = b.subarray(k + keyLen, k + keyLen + valueLen);
+    this.value = valueLen === 0 ? NO_BYTES : b.subarray(k + keyLen, k + keyLen + valueLen);
     this.p = k + keyLen + valueLen;
     return true;
   }
@@ -165,7 +168,7 @@ export class ReplyReader extends BatchReader {
     this.status = b[p + 4]!;
     this.seq = b.readDoubleLE(p + 5);
     const n = getU32(b, p + 13);
-    this.value = b.subarray(p + REPLY_HEADER_BYTES, p + REPLY_HEADER_BYTES + n);
+    this.value = n === 0 ? NO_BYTES : b.subarray(p + REPLY_HEADER_BYTES, p + REPLY_HEADER_BYTES + n);
     this.p = p + REPLY_HEADER_BYTES + n;
     return true;
   }

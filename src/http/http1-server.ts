@@ -53,6 +53,24 @@ export class Http1Server implements ConnectionHost {
   private readonly connections = new Set<Http1Connection>();
   private dateSecond = 0;
   private date = '';
+  // Connections with bytes to write at the end of this turn: one tick for all of them, rather than
+  // one per response (a nextTick allocates and is dispatched on its own).
+  private readonly toFlush: Http1Connection[] = [];
+  private readonly flushAll = (): void => {
+    const list = this.toFlush;
+    // A flush may queue another connection: the loop reads the length each time. One that throws
+    // loses its connection, not the others' writes.
+    for (let i = 0; i < list.length; i++) {
+      const conn = list[i]!;
+      try {
+        conn.flush();
+      } catch (err) {
+        this.options.log.error({ err }, 'writing to a connection failed; closing it');
+        conn.destroy();
+      }
+    }
+    list.length = 0;
+  };
 
   constructor(options: Http1ServerOptions) {
     this.options = options;
@@ -147,5 +165,9 @@ export class Http1Server implements ConnectionHost {
 
   forget(conn: Http1Connection): void {
     this.connections.delete(conn);
+  }
+
+  flushLater(conn: Http1Connection): void {
+    if (this.toFlush.push(conn) === 1) process.nextTick(this.flushAll);
   }
 }

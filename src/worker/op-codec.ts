@@ -28,6 +28,25 @@ function getU32(b: Buffer, p: number): number {
   return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
 }
 
+// Keys up to this many UTF-16 units are copied by a JS loop when they are ASCII: cheaper than a
+// call into Buffer's native UTF-8 encoder for the short keys of the hot path.
+const ASCII_LOOP_MAX = 64;
+
+/** putString writes `s` as UTF-8 at `p` (room reserved by the caller) and returns its byte length. */
+function putString(b: Buffer, p: number, s: string): number {
+  const n = s.length;
+  if (n <= ASCII_LOOP_MAX) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) break;
+      b[p + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return b.write(s, p, 'utf8');
+}
+
 /** RequestWriter encodes requests into a batch. */
 export class RequestWriter extends BatchBuffer {
   constructor() {
@@ -54,7 +73,7 @@ export class RequestWriter extends BatchBuffer {
     b[p + 5] = store;
     b[p + 6] = store >>> 8;
     let keyLen: number;
-    if (typeof key === 'string') keyLen = b.write(key, p + REQUEST_HEADER_BYTES, 'utf8');
+    if (typeof key === 'string') keyLen = putString(b, p + REQUEST_HEADER_BYTES, key);
     else {
       b.set(key, p + REQUEST_HEADER_BYTES);
       keyLen = key.length;

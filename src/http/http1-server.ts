@@ -51,8 +51,11 @@ export class Http1Server implements ConnectionHost {
   private readonly options: Http1ServerOptions;
   private readonly server: Server;
   private readonly connections = new Set<Http1Connection>();
-  private dateSecond = 0;
+  // The Date line, built once per second: cleared by a timer at the next second boundary.
   private date = '';
+  private readonly expireDate = (): void => {
+    this.date = '';
+  };
   // Connections with bytes to write at the end of this turn: one tick for all of them, rather than
   // one per response (a nextTick allocates and is dispatched on its own).
   private readonly toFlush: Http1Connection[] = [];
@@ -154,11 +157,10 @@ export class Http1Server implements ConnectionHost {
   }
 
   dateLine(): string {
-    const now = Date.now();
-    const second = Math.floor(now / 1000);
-    if (second !== this.dateSecond) {
-      this.dateSecond = second;
+    if (this.date === '') {
+      const now = Date.now();
       this.date = `Date: ${new Date(now).toUTCString()}\r\n`;
+      setTimeout(this.expireDate, 1000 - (now % 1000)).unref();
     }
     return this.date;
   }

@@ -66,6 +66,8 @@ export interface ConnectionHost {
   dateLine(): string;
   /** forget drops a closed connection. */
   forget(conn: Http1Connection): void;
+  /** flushLater calls `conn.flush()` at the end of this turn (once per call). */
+  flushLater(conn: Http1Connection): void;
 }
 
 /** Http1Connection parses one socket's requests and writes their responses in order. */
@@ -231,7 +233,8 @@ export class Http1Connection implements ExchangeSink {
       return false;
     }
     const head = parseHead(input.toString('latin1', start, end));
-    this.input = input.subarray(end + 4);
+    // The usual request arrives alone: no view of an empty rest.
+    this.input = end + 4 === input.length ? undefined : input.subarray(end + 4);
     if (isHeadError(head)) {
       const code =
         head.status === 414 ? 'URL_TOO_LONG' : head.status === 431 ? 'HEAD_TOO_LARGE' : 'BAD_REQUEST';
@@ -302,9 +305,10 @@ export class Http1Connection implements ExchangeSink {
     } else {
       const n = Math.min(this.bodyLeft, input.length);
       this.bodyLeft -= n;
-      this.input = input.subarray(n);
+      const whole = n === input.length;
+      this.input = whole ? undefined : input.subarray(n);
       done = this.bodyLeft === 0;
-      this.deliver(res, input.subarray(0, n), done);
+      this.deliver(res, whole ? input : input.subarray(0, n), done);
     }
     if (done) {
       this.bodyOf = undefined;
@@ -406,7 +410,7 @@ export class Http1Connection implements ExchangeSink {
   private write(data: string | Uint8Array): void {
     if (this.outFirst === undefined) {
       this.outFirst = data;
-      process.nextTick(flushConnection, this);
+      this.host.flushLater(this);
     } else (this.outRest ??= []).push(data);
   }
 
@@ -442,8 +446,4 @@ export class Http1Connection implements ExchangeSink {
     this.abortAll();
     this.host.forget(this);
   }
-}
-
-function flushConnection(conn: Http1Connection): void {
-  conn.flush();
 }

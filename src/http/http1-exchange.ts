@@ -41,6 +41,12 @@ export interface Detached {
 // Bodies up to this size are copied behind their head into one buffer (see end()).
 const COALESCE_MAX_BYTES = 16 * 1024;
 
+/** isAscii reports whether every character of `s` is below 0x80 (so its UTF-8 is its latin1). */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /** HttpRequest is a parsed request head. Header names are looked up in lower case. */
 export class HttpRequest {
   private readonly head: RequestHead;
@@ -108,6 +114,9 @@ export class HttpResponse {
   private readonly http10: boolean;
   private statusLine = '200 OK';
   private headers = '';
+  // The head is ASCII unless a status or header value says otherwise (a Location may be UTF-8):
+  // an ASCII head's byte length is its length, and it is copied into the output as latin1.
+  private asciiHead = true;
   private streaming = false;
   private onDataHandler: DataHandler | undefined;
   private onAbortedHandler: (() => void) | undefined;
@@ -125,12 +134,14 @@ export class HttpResponse {
   writeStatus(status: string): this {
     this.statusLine = status;
     this.status = parseInt(status, 10);
+    if (this.asciiHead) this.asciiHead = isAscii(status);
     return this;
   }
 
   /** writeHeader adds a header field. */
   writeHeader(name: string, value: string): this {
     this.headers += `${name}: ${value}\r\n`;
+    if (this.asciiHead) this.asciiHead = isAscii(name) && isAscii(value);
     return this;
   }
 
@@ -168,9 +179,10 @@ export class HttpResponse {
       else if (typeof body === 'string') this.sink.send(this, head + body);
       else if (length <= COALESCE_MAX_BYTES) {
         // One buffer, one write: cheaper than a writev of head and body for small values.
-        const headBytes = Buffer.byteLength(head);
+        const ascii = this.asciiHead;
+        const headBytes = ascii ? head.length : Buffer.byteLength(head);
         const out = Buffer.allocUnsafe(headBytes + length);
-        out.write(head, 0);
+        out.write(head, 0, ascii ? 'latin1' : 'utf8');
         out.set(body!, headBytes);
         this.sink.send(this, out);
       } else {

@@ -73,6 +73,10 @@ export function isHeadError(h: RequestHead | HeadError): h is HeadError {
  * or a HeadError when one is not a decimal number or two differ.
  */
 export function parseContentLength(values: readonly string[]): number | HeadError {
+  if (values.length === 1) {
+    const n = plainDecimal(values[0]!);
+    if (n >= 0) return n;
+  }
   let length = -1;
   for (const value of values) {
     for (const part of value.split(',')) {
@@ -85,6 +89,19 @@ export function parseContentLength(values: readonly string[]): number | HeadErro
     }
   }
   return length;
+}
+
+/** plainDecimal reads a value of 1 to 15 ASCII digits and nothing else (the usual Content-Length), else -1. */
+function plainDecimal(value: string): number {
+  const len = value.length;
+  if (len === 0 || len > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < len; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /** hasToken reports whether a comma-separated header value lists `token` (case-insensitive). */
@@ -105,17 +122,37 @@ function parseTarget(raw: string): { path: string; query: string } | HeadError {
     target = target.slice(m[0].length);
     if (target === '' || target.startsWith('?')) target = `/${target}`;
   }
+  let high = false;
   for (let i = 0; i < target.length; i++) {
     const c = target.charCodeAt(i);
     if (c <= 0x20 || c === 0x7f) return bad('request target has a control character');
+    if (c > 0x7f) high = true;
   }
   // Bytes over 0x7F are not allowed by RFC 3986, but seed clients send raw UTF-8: decode it, and let
   // the key checks refuse what is not valid UTF-8 (it becomes U+FFFD here).
   const hash = target.indexOf('#');
   if (hash >= 0) target = target.slice(0, hash);
-  if (/[\x80-\xff]/.test(target)) target = Buffer.from(target, 'latin1').toString('utf8');
+  if (high && /[\x80-\xff]/.test(target)) target = Buffer.from(target, 'latin1').toString('utf8');
   const q = target.indexOf('?');
   return q < 0 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q + 1) };
+}
+
+/**
+ * knownMethod returns the constant for a standard method of `length` characters at the start of
+ * `head`, else undefined: the router's and the metrics' lookups then hash one interned string
+ * instead of a fresh slice per request.
+ */
+function knownMethod(head: string, length: number): string | undefined {
+  switch (length) {
+    case 3:
+      return head.startsWith('GET') ? 'GET' : head.startsWith('PUT') ? 'PUT' : undefined;
+    case 4:
+      return head.startsWith('POST') ? 'POST' : head.startsWith('HEAD') ? 'HEAD' : undefined;
+    case 6:
+      return head.startsWith('DELETE') ? 'DELETE' : undefined;
+    default:
+      return undefined;
+  }
 }
 
 /** parseHead parses a request head (everything before the blank line, as latin1). */
@@ -127,7 +164,7 @@ export function parseHead(head: string): RequestHead | HeadError {
   if (sp1 <= 0 || sp2 <= sp1 || sp2 > lineEnd) return bad('malformed request line');
   if (sp2 - sp1 - 1 > MAX_URL_BYTES)
     return { status: 414, message: `request target is over ${MAX_URL_BYTES} bytes` };
-  const method = head.slice(0, sp1);
+  const method = knownMethod(head, sp1) ?? head.slice(0, sp1);
   if (!isToken(method)) return bad('malformed request method');
   const version = head.slice(sp2 + 1, lineEnd);
   let minor: number;

@@ -51,8 +51,29 @@ export class Http1Server implements ConnectionHost {
   private readonly options: Http1ServerOptions;
   private readonly server: Server;
   private readonly connections = new Set<Http1Connection>();
-  private dateSecond = 0;
+  // The Date line, built once per second: cleared by a timer at the next second boundary.
   private date = '';
+  private readonly expireDate = (): void => {
+    this.date = '';
+  };
+  // Connections with bytes to write at the end of this turn: one tick for all of them, rather than
+  // one per response (a nextTick allocates and is dispatched on its own).
+  private readonly toFlush: Http1Connection[] = [];
+  private readonly flushAll = (): void => {
+    const list = this.toFlush;
+    // A flush may queue another connection: the loop reads the length each time. One that throws
+    // loses its connection, not the others' writes.
+    for (let i = 0; i < list.length; i++) {
+      const conn = list[i]!;
+      try {
+        conn.flush();
+      } catch (err) {
+        this.options.log.error({ err }, 'writing to a connection failed; closing it');
+        conn.destroy();
+      }
+    }
+    list.length = 0;
+  };
 
   constructor(options: Http1ServerOptions) {
     this.options = options;
@@ -136,16 +157,19 @@ export class Http1Server implements ConnectionHost {
   }
 
   dateLine(): string {
-    const now = Date.now();
-    const second = Math.floor(now / 1000);
-    if (second !== this.dateSecond) {
-      this.dateSecond = second;
+    if (this.date === '') {
+      const now = Date.now();
       this.date = `Date: ${new Date(now).toUTCString()}\r\n`;
+      setTimeout(this.expireDate, 1000 - (now % 1000)).unref();
     }
     return this.date;
   }
 
   forget(conn: Http1Connection): void {
     this.connections.delete(conn);
+  }
+
+  flushLater(conn: Http1Connection): void {
+    if (this.toFlush.push(conn) === 1) process.nextTick(this.flushAll);
   }
 }

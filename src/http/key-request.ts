@@ -9,8 +9,10 @@
 import { DistkvError, isErrorCode, statusOf, type WireError } from '../errors.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import { ST_CONFLICT, ST_DONE, ST_ERROR, ST_MISSING } from '../worker/op-format.js';
+import type { HttpContext } from './context.js';
 import type { HttpResponse } from './http1-exchange.js';
 import { errorBody, noteServerError, sendError, sendSeedText, statusLine, STATUS_204 } from './respond.js';
+import { versionOf } from './write-conditions.js';
 
 /** KIND_ values say how a KeyRequest formats its reply. */
 export const KIND_KV_GET = 0;
@@ -48,14 +50,21 @@ export class KeyRequest implements OpHandler {
   private readonly kind: KeyKind;
   private readonly shard: number;
   /** lag is the X-Distkv-Lag header value for reads served by a replica, else undefined. */
-  lag: string | undefined;
-  /** versionOf formats a seq of this shard as an ETag (REST kinds; src/http/write-conditions.ts), else undefined. */
-  versionOf: ((seq: number) => string | undefined) | undefined;
+  private readonly lag: string | undefined;
+  /** versions formats a seq of this shard as an ETag (REST kinds; src/http/write-conditions.ts); undefined for seed kinds. */
+  private readonly versions: HttpContext | undefined;
 
-  constructor(res: HttpResponse, kind: KeyKind, shard: number) {
+  constructor(res: HttpResponse, kind: KeyKind, shard: number, lag: string | undefined, ctx: HttpContext) {
     this.res = res;
     this.kind = kind;
     this.shard = shard;
+    this.lag = lag;
+    this.versions = kind === KIND_SEED_GET || kind === KIND_SEED_SET ? undefined : ctx;
+  }
+
+  /** versionOf is the ETag of `seq` (REST kinds), else undefined. */
+  private versionOf(seq: number): string | undefined {
+    return this.versions === undefined ? undefined : versionOf(this.versions, this.shard, seq);
   }
 
   onReply(status: number, seq: number, value: Buffer): void {
@@ -86,7 +95,7 @@ export class KeyRequest implements OpHandler {
       this.conflict(seq);
       return;
     }
-    const etag = this.versionOf?.(seq);
+    const etag = this.versionOf(seq);
     switch (this.kind) {
       case KIND_KV_GET:
         if (status === ST_MISSING) {
@@ -128,7 +137,7 @@ export class KeyRequest implements OpHandler {
   /** conflict answers 412 PRECONDITION_FAILED with the key's current version (ETag and `version`; null when missing). */
   private conflict(seq: number): void {
     const res = this.res;
-    const version = this.versionOf?.(seq);
+    const version = this.versionOf(seq);
     const message =
       version === undefined
         ? 'the condition does not hold: the key does not exist'

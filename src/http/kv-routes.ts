@@ -39,7 +39,7 @@ import { checkKey, intParam, keyFromPath, parseQuery } from './request-parse.js'
 import { sendError, sendSeedText } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
-import { versionOf, writeExtOf } from './write-conditions.js';
+import { writeExtOf } from './write-conditions.js';
 
 const KV_PREFIX = '/kv/'.length;
 
@@ -89,15 +89,10 @@ function writeConcern(ctx: HttpContext, query: string, shard: number): { w: numb
 
 const NO_CONCERN = { w: 0, timeoutMs: 0 };
 
-/** DispatchOptions are a write's concern or a read's freshness bound. */
-interface DispatchOptions {
-  concern?: { w: number; timeoutMs: number };
-  maxLagMs?: number | undefined;
-}
-
 /**
  * dispatch submits one key operation to the worker that owns its shard; a KeyRequest answers.
- * `value` must stay valid only for the duration of the call.
+ * `value` must stay valid only for the duration of the call. A write waits for `concern`; a read
+ * accepts a replica's lag up to `maxLagMs` (undefined: any).
  */
 function dispatch(
   res: HttpResponse,
@@ -107,17 +102,14 @@ function dispatch(
   key: string | Uint8Array,
   shard: number,
   value: Uint8Array | string | undefined,
-  opts: DispatchOptions = {},
+  concern: { w: number; timeoutMs: number } = NO_CONCERN,
+  maxLagMs?: number,
 ): void {
   const listener = ctx.listener;
   const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
   if (!target.local) throw new Error(`dispatch: shard ${shard} is not local`);
-  const lag = op === OP_GET ? lagOf(ctx, target, opts.maxLagMs) : undefined;
-  const concern = opts.concern ?? NO_CONCERN;
-  const request = new KeyRequest(res, kind, shard);
-  request.lag = lag;
-  if (kind !== KIND_SEED_GET && kind !== KIND_SEED_SET)
-    request.versionOf = (seq) => versionOf(ctx, shard, seq);
+  const lag = op === OP_GET ? lagOf(ctx, target, maxLagMs) : undefined;
+  const request = new KeyRequest(res, kind, shard, lag, ctx);
   ctx.pool.submit(target.worker, op, target.store, key, value, request, concern.w, concern.timeoutMs);
 }
 
@@ -199,13 +191,13 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
         return;
       }
       if (op === OP_GET) {
-        dispatch(res, ctx, kind, op, key, at.shard, undefined, { maxLagMs: maxLagOf(query) });
+        dispatch(res, ctx, kind, op, key, at.shard, undefined, NO_CONCERN, maxLagOf(query));
         return;
       }
       const ext = writeExtOf(req, ctx, at.shard, query, false);
       const concern = writeConcern(ctx, query, at.shard);
-      if (ext === undefined) dispatch(res, ctx, kind, op, key, at.shard, undefined, { concern });
-      else dispatch(res, ctx, kind, OP_DELETE_EXT, key, at.shard, encodeExt(ext), { concern });
+      if (ext === undefined) dispatch(res, ctx, kind, op, key, at.shard, undefined, concern);
+      else dispatch(res, ctx, kind, OP_DELETE_EXT, key, at.shard, encodeExt(ext), concern);
     });
 
   app.get('/kv/*', simple(KIND_KV_GET, OP_GET, 'kv_get'));
@@ -233,8 +225,8 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
         if (owner !== undefined)
           // `body` may be a view of the connection's input, valid only during this call: the forward needs a copy.
           proxyToOwner(res, ctx, 'PUT', owner, at.shard, pathOf(url, query), Buffer.from(body), headers);
-        else if (ext === undefined) dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, { concern });
-        else dispatch(res, ctx, KIND_KV_PUT, OP_PUT_EXT, key, at.shard, encodeExt(ext, body), { concern });
+        else if (ext === undefined) dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, concern);
+        else dispatch(res, ctx, KIND_KV_PUT, OP_PUT_EXT, key, at.shard, encodeExt(ext, body), concern);
       });
     }),
   );
@@ -261,7 +253,7 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
         proxyToOwner(res, ctx, 'GET', at.owner, at.shard, pathOf('/get', query), undefined);
       else {
         try {
-          dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, { maxLagMs: maxLagOf(query) });
+          dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, NO_CONCERN, maxLagOf(query));
         } catch (err) {
           const e = toDistkvError(err);
           sendSeedText(res, e.status, `Error: ${e.message}`, e.code);

@@ -55,7 +55,11 @@ class WorkerLink {
   worker: Port | undefined;
   ready = false;
   private readonly requests = new RequestWriter();
-  private readonly ops = new Map<number, OpHandler>();
+  // Key operations in flight, by id: an op's id is its slot here (ids are recycled once answered),
+  // so matching a reply is an array index rather than a hash lookup. `free` lists the unused slots.
+  private handlers: (OpHandler | undefined)[] = [];
+  private free: number[] = [];
+  private opCount = 0;
   private readonly calls = new Map<
     number,
     { resolve: (m: CallResult) => void; reject: (e: Error) => void }
@@ -208,8 +212,9 @@ class WorkerLink {
       handler.onReply(ST_ERROR, 0, unavailable(this.index));
       return;
     }
-    const id = this.takeId();
-    this.ops.set(id, handler);
+    const id = this.free.length > 0 ? this.free.pop()! : this.handlers.length;
+    this.handlers[id] = handler;
+    this.opCount++;
     this.requests.add(id, op, store, key, value, w, timeoutMs);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -241,7 +246,7 @@ class WorkerLink {
   }
 
   get inFlight(): number {
-    return this.ops.size + this.calls.size;
+    return this.opCount + this.calls.size;
   }
 
   private takeId(): number {
@@ -261,10 +266,14 @@ class WorkerLink {
   private receive(msg: CallResult | { type: 'replies'; buffer: ArrayBuffer; length: number }): void {
     if (msg.type === 'replies') {
       const r = new ReplyReader(msg.buffer, msg.length);
+      const handlers = this.handlers;
       while (r.next()) {
-        const handler = this.ops.get(r.id);
+        const id = r.id;
+        const handler = handlers[id];
         if (handler === undefined) continue;
-        this.ops.delete(r.id);
+        handlers[id] = undefined;
+        this.free.push(id);
+        this.opCount--;
         handler.onReply(r.status, r.seq, r.value);
       }
       return;
@@ -278,9 +287,11 @@ class WorkerLink {
 
   private failAll(error: WireError): void {
     const body = Buffer.from(JSON.stringify(error));
-    const ops = [...this.ops.values()];
+    const ops = this.handlers.filter((h) => h !== undefined);
     const calls = [...this.calls.values()];
-    this.ops.clear();
+    this.handlers = [];
+    this.free = [];
+    this.opCount = 0;
     this.calls.clear();
     for (const h of ops) h.onReply(ST_ERROR, 0, body);
     for (const c of calls) c.reject(errorFromWire(error));

@@ -21,8 +21,30 @@ function putU32(b: Buffer, p: number, v: number): void {
   b[p + 3] = v >>> 24;
 }
 
+// The value of a record without one (a read request, a write's reply): shared, never written to.
+const NO_BYTES = Buffer.alloc(0);
+
 function getU32(b: Buffer, p: number): number {
   return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}
+
+// Keys up to this many UTF-16 units are copied by a JS loop when they are ASCII: cheaper than a
+// call into Buffer's native UTF-8 encoder for the short keys of the hot path.
+const ASCII_LOOP_MAX = 64;
+
+/** putString writes `s` as UTF-8 at `p` (room reserved by the caller) and returns its byte length. */
+function putString(b: Buffer, p: number, s: string): number {
+  const n = s.length;
+  if (n <= ASCII_LOOP_MAX) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) break;
+      b[p + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return b.write(s, p, 'utf8');
 }
 
 /** RequestWriter encodes requests into a batch. */
@@ -51,7 +73,7 @@ export class RequestWriter extends BatchBuffer {
     b[p + 5] = store;
     b[p + 6] = store >>> 8;
     let keyLen: number;
-    if (typeof key === 'string') keyLen = b.write(key, p + REQUEST_HEADER_BYTES, 'utf8');
+    if (typeof key === 'string') keyLen = putString(b, p + REQUEST_HEADER_BYTES, key);
     else {
       b.set(key, p + REQUEST_HEADER_BYTES);
       keyLen = key.length;
@@ -116,7 +138,7 @@ export class RequestReader extends BatchReader {
     this.timeoutMs = getU32(b, p + 14);
     const k = p + REQUEST_HEADER_BYTES;
     this.key = b.subarray(k, k + keyLen);
-    this.value = b.subarray(k + keyLen, k + keyLen + valueLen);
+    this.value = valueLen === 0 ? NO_BYTES : b.subarray(k + keyLen, k + keyLen + valueLen);
     this.p = k + keyLen + valueLen;
     return true;
   }
@@ -165,7 +187,7 @@ export class ReplyReader extends BatchReader {
     this.status = b[p + 4]!;
     this.seq = b.readDoubleLE(p + 5);
     const n = getU32(b, p + 13);
-    this.value = b.subarray(p + REPLY_HEADER_BYTES, p + REPLY_HEADER_BYTES + n);
+    this.value = n === 0 ? NO_BYTES : b.subarray(p + REPLY_HEADER_BYTES, p + REPLY_HEADER_BYTES + n);
     this.p = p + REPLY_HEADER_BYTES + n;
     return true;
   }

@@ -718,7 +718,27 @@ export class ShardHost {
     expiresAtMs = 0,
   ): void {
     this.checkWritable(index);
-    this.track(id, index, this.issue(index, store, key, value, expiresAtMs), w, timeoutMs, replyValue, done);
+    // issue and track in one: one reaction on the write's promise instead of four (this is the path
+    // of every single-key write).
+    const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
+    const handle = this.pending.note(index, key, value, promise);
+    const unsettled = this.unsettledOf(index);
+    unsettled.add(promise);
+    const reapKey = expiresAtMs > 0 ? Buffer.from(key) : undefined;
+    promise.then(
+      ({ seq }) => {
+        this.pending.settle(index, handle);
+        unsettled.delete(promise);
+        if (reapKey !== undefined) this.reaper.add({ store: index, key: reapKey, seq, expiresAtMs });
+        this.durable(id, index, seq, w, timeoutMs, replyValue, done);
+      },
+      (err: unknown) => {
+        this.pending.settle(index, handle);
+        unsettled.delete(promise);
+        this.replyError(id, err);
+        this.scheduleFlush();
+      },
+    );
   }
 
   /** issue starts a put (or, for null, a delete) that `current` sees at once; a leader's expiring put goes to the reaper once durable. */
@@ -764,31 +784,11 @@ export class ShardHost {
     w: number,
     timeoutMs: number,
     replyValue: Uint8Array | undefined,
-    done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
   ): void {
     this.trackUnsettled(storeIndex, write);
     write.then(
       ({ seq }) => {
-        this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
-        if (w === 0) {
-          this.replies.add(id, done, seq, replyValue);
-          this.scheduleFlush();
-          return;
-        }
-        void this.replicationHost()
-          .waitForAcks(storeIndex, seq, w, timeoutMs)
-          .then((acked) => {
-            if (acked >= w) this.replies.add(id, done, seq, replyValue);
-            else
-              this.replyError(
-                id,
-                new DistkvError(
-                  'REPLICATION_TIMEOUT',
-                  `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
-                ),
-              );
-            this.scheduleFlush();
-          });
+        this.durable(id, storeIndex, seq, w, timeoutMs, replyValue, ST_DONE);
       },
       (err: unknown) => {
         this.replyError(id, err);
@@ -797,16 +797,53 @@ export class ShardHost {
     );
   }
 
+  /** durable answers a write that is durable as `seq`: at once, or once `w` replicas hold it (or after `timeoutMs`). */
+  private durable(
+    id: number,
+    storeIndex: number,
+    seq: number,
+    w: number,
+    timeoutMs: number,
+    replyValue: Uint8Array | undefined,
+    done: typeof ST_DONE | typeof ST_MISSING,
+  ): void {
+    this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
+    if (w === 0) {
+      this.replies.add(id, done, seq, replyValue);
+      this.scheduleFlush();
+      return;
+    }
+    void this.replicationHost()
+      .waitForAcks(storeIndex, seq, w, timeoutMs)
+      .then((acked) => {
+        if (acked >= w) this.replies.add(id, done, seq, replyValue);
+        else
+          this.replyError(
+            id,
+            new DistkvError(
+              'REPLICATION_TIMEOUT',
+              `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
+            ),
+          );
+        this.scheduleFlush();
+      });
+  }
+
   /** trackUnsettled keeps a write in its store's unsettled set until it settles (a fence waits for them). */
   private trackUnsettled(storeIndex: number, write: Promise<unknown>): void {
-    let set = this.unsettled.get(storeIndex);
-    if (set === undefined) this.unsettled.set(storeIndex, (set = new Set()));
-    const settled = set;
+    const settled = this.unsettledOf(storeIndex);
     settled.add(write);
     const forget = (): void => {
       settled.delete(write);
     };
     write.then(forget, forget);
+  }
+
+  /** unsettledOf is the set of a store's writes not yet settled. */
+  private unsettledOf(storeIndex: number): Set<Promise<unknown>> {
+    let set = this.unsettled.get(storeIndex);
+    if (set === undefined) this.unsettled.set(storeIndex, (set = new Set()));
+    return set;
   }
 
   private replyError(id: number, err: unknown): void {

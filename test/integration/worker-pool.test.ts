@@ -99,6 +99,31 @@ describe('worker pool with real worker threads', () => {
     }
   });
 
+  it('matches every reply to its own request while ids are reused across waves of requests in flight', async () => {
+    const all = specs(tempDir(after), 2, 'memory');
+    const pool = new WorkerPool([all], ENTRY, silent, 'silent');
+    await pool.start();
+    try {
+      // Waves of different sizes, each submitted while the previous one's ids are being freed: a
+      // reply given to the wrong request would show up as another key's value.
+      for (const [wave, size] of [300, 17, 1000, 1, 450].entries()) {
+        const writes = Array.from({ length: size }, (_, i) =>
+          op(pool, 0, OP_PUT, i % 2, `w${wave}-${i}`, `value of w${wave}-${i}`),
+        );
+        const reads = Array.from({ length: size }, (_, i) => op(pool, 0, OP_GET, i % 2, `w${wave}-${i}`));
+        assert.ok((await Promise.all(writes)).every((r) => r.status === ST_DONE));
+        const got = await Promise.all(reads);
+        got.forEach((r, i) => {
+          assert.equal(r.status, ST_VALUE, `read ${i} of wave ${wave}`);
+          assert.equal(r.value, `value of w${wave}-${i}`);
+        });
+      }
+      assert.equal(pool.inFlight, 0, 'nothing is left waiting');
+    } finally {
+      await pool.stop();
+    }
+  });
+
   it('answers ops for a store the worker does not own with UNAVAILABLE instead of hanging', async () => {
     const all = specs(tempDir(after), 1, 'memory');
     const pool = new WorkerPool([all], ENTRY, silent, 'silent');

@@ -1,0 +1,173 @@
+/**
+ * CPU per request of distkv's own request path, without the kernel: a real node (config, routes,
+ * worker pool, shard host; the memory engine, `--inline` by default) whose HTTP/1.1 connections
+ * are fed from memory instead of sockets. Each turn, every connection receives one request (GET or
+ * PUT /kv/{key}, 100-byte values, 20000 keys set first) and the turn ends when all are answered;
+ * the figure is the process's CPU time (all threads, process.cpuUsage) per request. It leaves out
+ * what a socket costs (system calls, Node's stream layer), which http-bench.ts measures with the
+ * rest, and it is steady on a shared machine where throughput is not (docs/performance.md).
+ *
+ * With `--before DIR` (another built checkout) every measurement also runs on that build, in
+ * alternation, each in a fresh process; the report gives medians and after ÷ before.
+ *
+ * Usage: node dist/bench/request-path-bench.js [--before DIR] [--rounds 5] [--requests 100000]
+ *        [--connections 50] [--threads] [--modes get,put]
+ * (`--threads` runs the stores on a worker thread, as `serve` does, instead of inline.)
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { arg } from './lib/args.js';
+import { ROOT } from './lib/processes.js';
+
+const ROUNDS = Number(arg('rounds', '5'));
+const REQUESTS = Number(arg('requests', '100000'));
+const CONNECTIONS = Number(arg('connections', '50'));
+const THREADS = process.argv.includes('--threads');
+const MODES = arg('modes', 'get,put').split(',');
+const BEFORE = arg('before', '');
+const ONE = arg('one', '');
+const KEYS = 20000;
+const WARMUP_REQUESTS = 60000;
+const VALUE = 'v'.repeat(100);
+
+/** FakeSocket is what an Http1Connection uses of a socket; writes are checked and counted. */
+class FakeSocket {
+  writableNeedDrain = false;
+  writableLength = 0;
+  private readonly handlers = new Map<string, (arg?: unknown) => void>();
+  private readonly answered: () => void;
+  constructor(answered: () => void) {
+    this.answered = answered;
+  }
+  on(event: string, handler: (arg?: unknown) => void): this {
+    this.handlers.set(event, handler);
+    return this;
+  }
+  emitData(chunk: Buffer): void {
+    this.handlers.get('data')?.(chunk);
+  }
+  write(data: string | Uint8Array): boolean {
+    const head = typeof data === 'string' ? data : Buffer.from(data).toString('latin1', 0, 12);
+    if (!head.startsWith('HTTP/1.1 2')) throw new Error(`unexpected answer: ${head.slice(0, 200)}`);
+    this.answered();
+    return true;
+  }
+  setTimeout(): void {}
+  pause(): void {}
+  resume(): void {}
+  cork(): void {}
+  uncork(): void {}
+  end(): void {}
+  destroy(): void {}
+  removeAllListeners(): void {}
+}
+
+/** measureOne runs in a child process: one build, one mode; prints µs of CPU per request. */
+async function measureOne(tree: string, mode: string): Promise<void> {
+  const lib = (p: string): string => join(tree, 'dist/src', p);
+  // Another checkout's modules: the same shapes as this one's (checked by running them).
+  const { loadConfig } = (await import(
+    lib('config/load-config.js')
+  )) as typeof import('../src/config/load-config.js');
+  const { DistkvNode } = (await import(lib('server/node.js'))) as typeof import('../src/server/node.js');
+  const { Http1Connection } = (await import(
+    lib('http/http1-connection.js')
+  )) as typeof import('../src/http/http1-connection.js');
+  const { createLogger } = (await import(lib('util/logger.js'))) as typeof import('../src/util/logger.js');
+  const dir = mkdtempSync(join(tmpdir(), 'distkv-request-path-'));
+  const shards = [0, 1, 2, 3]
+    .map((i) => `[[shards]]\nname = "shard-${i}"\nidx = ${i}\naddress = "127.0.0.1:1"\nreplicas = []\n`)
+    .join('\n');
+  writeFileSync(join(dir, 'layout.toml'), shards);
+  const config = loadConfig(join(dir, 'layout.toml'), {
+    'server.data_dir': join(dir, 'data'),
+    'storage.engine': 'memory',
+    'storage.durability': 'none',
+  });
+  const node = await DistkvNode.start({ config, nodes: [], log: createLogger('error'), inline: !THREADS });
+  // The listener of the node, reached past its privacy: the connections are fed from memory.
+  const server = (
+    node as unknown as { frontDoor: { servers: ConstructorParameters<typeof Http1Connection>[1][] } }
+  ).frontDoor.servers[0]!;
+  let pending = 0;
+  let wake: () => void = () => undefined;
+  const sockets = Array.from({ length: CONNECTIONS }, () => {
+    const s = new FakeSocket(() => {
+      if (--pending === 0) wake();
+    });
+    new Http1Connection(s as never, server);
+    return s;
+  });
+  const put = (k: number): Buffer =>
+    Buffer.from(
+      `PUT /kv/key${k} HTTP/1.1\r\nHost: 127.0.0.1:1\r\nContent-Length: 100\r\n\r\n${VALUE}`,
+      'latin1',
+    );
+  const get = (k: number): Buffer =>
+    Buffer.from(`GET /kv/key${k} HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n`, 'latin1');
+  const turn = async (make: (k: number) => Buffer, i0: number): Promise<void> => {
+    pending = CONNECTIONS;
+    const done = new Promise<void>((r) => (wake = r));
+    sockets.forEach((s, c) => {
+      s.emitData(make((i0 + c * 7919) % KEYS));
+    });
+    await done;
+  };
+  for (let i = 0; i < KEYS; i += CONNECTIONS) await turn(put, i);
+  const make = mode === 'get' ? get : put;
+  for (let i = 0; i < WARMUP_REQUESTS; i += CONNECTIONS) await turn(make, i);
+  const t0 = process.cpuUsage();
+  let n = 0;
+  for (; n < REQUESTS; n += CONNECTIONS) await turn(make, n);
+  const cpu = process.cpuUsage(t0);
+  process.stdout.write(`${((cpu.user + cpu.system) / n).toFixed(3)}\n`);
+  await node.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+}
+
+function main(): void {
+  const builds = [
+    { name: 'after', dir: ROOT },
+    ...(BEFORE === '' ? [] : [{ name: 'before', dir: resolve(BEFORE) }]),
+  ];
+  process.stdout.write(
+    `# request-path-bench | node ${process.version} | ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}) | ${CONNECTIONS} connections, ${REQUESTS} requests per measurement, ${ROUNDS} rounds alternated | memory engine, ${THREADS ? 'stores on a worker thread' : 'inline'}\n`,
+  );
+  const results = new Map<string, number[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? builds : [...builds].reverse();
+    for (const mode of MODES)
+      for (const b of order) {
+        const args = [join(ROOT, 'dist/bench/request-path-bench.js'), '--one', b.dir, '--modes', mode];
+        args.push('--requests', String(REQUESTS), '--connections', String(CONNECTIONS));
+        if (THREADS) args.push('--threads');
+        const us = Number(execFileSync(process.execPath, args, { encoding: 'utf8' }).trim());
+        const key = `${b.name} ${mode}`;
+        results.set(key, [...(results.get(key) ?? []), us]);
+        process.stdout.write(`round ${round + 1} ${key}: ${us.toFixed(2)} µs CPU/request\n`);
+      }
+  }
+  process.stdout.write(
+    '\n| request | build | µs CPU per request (median) | rounds | after ÷ before |\n|---|---|---|---|---|\n',
+  );
+  for (const mode of MODES)
+    for (const b of builds) {
+      const xs = results.get(`${b.name} ${mode}`)!;
+      const before = results.get(`before ${mode}`);
+      const ratio =
+        b.name === 'after' && before !== undefined ? (median(xs) / median(before)).toFixed(2) : '';
+      process.stdout.write(
+        `| ${mode.toUpperCase()} /kv | ${b.name} | ${median(xs).toFixed(2)} | ${xs.map((x) => x.toFixed(2)).join(' ')} | ${ratio} |\n`,
+      );
+    }
+}
+
+if (ONE !== '') await measureOne(ONE, MODES[0]!);
+else main();

@@ -38,20 +38,10 @@ import { RunReader as Reader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
 import type { Store, StoreEntry, StoreOptions, StoreStats, StoreValue, WriteResult } from './store.js';
 import type { Vfs } from './vfs.js';
-import {
-  type DecodedRecord,
-  decodeRecord,
-  putValueOf,
-  type RecordType,
-  TYPE_DELETE,
-  TYPE_EXPIRE,
-  TYPE_PUT,
-  TYPE_PUT_TTL,
-} from './wal-format.js';
+import { type RecordType, TYPE_DELETE, TYPE_EXPIRE, TYPE_PUT, TYPE_PUT_TTL } from './wal-format.js';
 import type { CommitLog } from './commit-log.js';
-import type { LogListener, ReplicationLog } from './replication-log.js';
+import { LsmReplication } from './lsm-replication.js';
 import type { StoreLog } from './store-log.js';
-import type { TailResult } from './wal-tail.js';
 
 /** MAX_FROZEN is how many frozen memtables may wait for flushing before writes stall. */
 export const MAX_FROZEN = 2;
@@ -91,7 +81,7 @@ export interface LsmParts {
 }
 
 /** LsmStore is one shard's LSM store. */
-export class LsmStore implements Store, ReplicationLog {
+export class LsmStore implements Store {
   readonly engine = 'lsm';
   private readonly opts: LsmOptions;
   private readonly level: LmdbLevel;
@@ -116,6 +106,8 @@ export class LsmStore implements Store, ReplicationLog {
   private closed = false;
   /** closing is set once close() starts: a failed flush is then not retried. */
   private closing = false;
+  /** replication is the store's side of replication: its log, epoch, retention and replicated writes. */
+  readonly replication: LsmReplication;
   /** hashScratch holds a key's bloom hashes during one get. */
   private readonly hashScratch: KeyHash = { h1: 0, h2: 0 };
   private readonly counters = {
@@ -145,8 +137,20 @@ export class LsmStore implements Store, ReplicationLog {
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
     this.runsDir = parts.runsDir;
-    this.logEpochRecovered = parts.logEpoch !== undefined;
-    if (parts.logEpoch !== undefined) this.wal.epoch = parts.logEpoch;
+    this.replication = new LsmReplication(
+      {
+        lastSeq: () => this.appliedLastSeq,
+        scan: (prefix, after, limit) => this.scan(prefix, after, limit),
+        isClosed: () => this.closed,
+        beforeWrite: () => this.beforeWrite(),
+        applyDurable: (key, seq, value, expiresAtMs) => {
+          this.applyDurable(key, seq, value, expiresAtMs);
+        },
+      },
+      parts.log,
+      parts.level,
+      parts.logEpoch,
+    );
     this.flushBackoff = new Backoff(opts.retryMinMs, opts.retryMaxMs);
     this.compaction = new CompactionScheduler({
       maxRuns: opts.maxRuns,
@@ -168,98 +172,6 @@ export class LsmStore implements Store, ReplicationLog {
   /** adoptLog makes this store close `log` when it closes (a store with a commit log of its own). */
   adoptLog(log: CommitLog): void {
     this.ownedLog = log;
-  }
-
-  /**
-   * readLog returns up to about `maxBytes` of log records (WAL framing) with seq > `after` and the
-   * seq of the last one, or 'gone' when `after` is older than the retained log.
-   */
-  readLog(after: number, maxBytes: number): TailResult {
-    return this.wal.readLog(after, maxBytes);
-  }
-
-  /** oldestLogSeq is the seq of the oldest record still in the log. */
-  oldestLogSeq(): number {
-    return this.wal.oldestLogSeq();
-  }
-
-  /** onLog subscribes to every batch the log writes for this store (records in WAL framing and their seq range). */
-  onLog(listener: LogListener): void {
-    this.wal.onLog(listener);
-  }
-
-  /** waitForLog resolves when a record with seq > `after` is readable, or after `ms`. */
-  waitForLog(after: number, ms: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return this.wal.waitForLog(after, ms);
-  }
-
-  /** logEpochRecovered says the log epoch was read back from the frame of the store's last record at open. */
-  readonly logEpochRecovered: boolean;
-
-  /**
-   * logEpoch is the epoch this store's log frames are written in: a leader's epoch, or for a
-   * replica the epoch of the last batch it applied (docs/wal-format.md, "Epoch history").
-   */
-  get logEpoch(): number {
-    return this.wal.epoch;
-  }
-
-  set logEpoch(epoch: number) {
-    this.wal.epoch = epoch;
-  }
-
-  /**
-   * applyReplicated applies a batch of the leader's log records (WAL framing) with the leader's
-   * seqs, durably, in order; resolves with the seq of the last one. The first record must carry
-   * the seq after this store's last one. With `epoch` (the epoch of the leader that wrote them),
-   * they are logged in that epoch; batches are applied one after the other, so a frame never
-   * mixes two epochs.
-   */
-  async applyReplicated(records: Buffer, epoch?: number): Promise<number> {
-    this.checkOpen();
-    const decoded: DecodedRecord[] = [];
-    for (let offset = 0; offset < records.length;) {
-      const r = decodeRecord(records, offset);
-      if (typeof r === 'string')
-        throw new DistkvError('CORRUPTION', `replication batch at offset ${offset}: ${r}`);
-      decoded.push(r);
-      offset += r.size;
-    }
-    if (decoded.length === 0) return this.appliedLastSeq;
-    await this.stallForFlush();
-    this.compaction.wrote();
-    // A batch that does not follow the log (a write of this store's own still in flight) is refused
-    // before it can relabel the log's epoch: the next pull then names the epoch the log really has.
-    const first = decoded[0]!.seq;
-    if (first !== this.wal.lastSeq + 1)
-      throw new DistkvError(
-        'INTERNAL',
-        `log append out of order: got seq ${first}, next is ${this.wal.lastSeq + 1}`,
-      );
-    if (epoch !== undefined) this.wal.epoch = epoch;
-    // The batch is already in WAL framing with the leader's seqs: log it as is, then apply it.
-    const last = await this.wal.appendRecords(records, first, decoded[decoded.length - 1]!.seq);
-    for (const r of decoded) this.applyDurable(r.key, r.seq, putValueOf(r), r.expiresAtMs);
-    return last;
-  }
-
-  /**
-   * loadSnapshotChunk writes snapshot entries straight into LMDB (only for a store being rebuilt,
-   * before any write). The snapshot format carries no versions: entries get `seq` (the snapshot's).
-   */
-  loadSnapshotChunk(entries: readonly { key: Uint8Array; value: Uint8Array }[], seq: number): Promise<void> {
-    return this.level.apply(entries.map((e) => ({ key: e.key, value: e.value, seq, expiresAtMs: 0 })));
-  }
-
-  /** finishSnapshot records that LMDB holds everything through `seq`; reopen the store afterwards so its log continues at seq + 1. */
-  finishSnapshot(seq: number): Promise<void> {
-    return this.level.apply([], seq);
-  }
-
-  /** setRetention installs the replication hook: the lowest seq a replica still needs (undefined = none). */
-  setRetention(hook: () => number | undefined): void {
-    this.wal.setRetention(hook);
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -478,9 +390,7 @@ export class LsmStore implements Store, ReplicationLog {
     expiresAtMs: number,
     deleteType: RecordType = TYPE_DELETE,
   ): Promise<WriteResult> {
-    this.checkOpen();
-    await this.stallForFlush();
-    this.compaction.wrote();
+    await this.beforeWrite();
     const seq =
       value === null
         ? await this.wal.append(deleteType, key, undefined)
@@ -489,6 +399,13 @@ export class LsmStore implements Store, ReplicationLog {
           : await this.wal.append(TYPE_PUT, key, value);
     this.applyDurable(key, seq, value, expiresAtMs);
     return { seq };
+  }
+
+  /** beforeWrite checks the store is open, waits out a write stall and tells the compaction scheduler. */
+  private async beforeWrite(): Promise<void> {
+    this.checkOpen();
+    await this.stallForFlush();
+    this.compaction.wrote();
   }
 
   /** stallForFlush waits while MAX_FROZEN memtables wait for flushing (refusing with DISK_FULL while flushes fail). */

@@ -105,9 +105,9 @@ export class LsmReplication implements StoreReplication {
         `log append out of order: got seq ${first}, next is ${this.wal.lastSeq + 1}`,
       );
     if (epoch !== undefined) this.wal.epoch = epoch;
-    const last = await this.wal.appendRecords(records, first, decoded[decoded.length - 1]!.seq);
+    const { seq } = await this.wal.appendRecords(records, first, decoded[decoded.length - 1]!.seq);
     for (const r of decoded) this.store.applyDurable(r.key, r.seq, putValueOf(r), r.expiresAtMs);
-    return last;
+    return seq;
   }
 
   /** loadSnapshotChunk writes entries straight into LMDB; the snapshot format carries no versions: they get `seq`. */

@@ -137,6 +137,9 @@ export class LsmStore implements Store {
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
     this.runsDir = parts.runsDir;
+    this.wal.applier = (key, seq, value, expiresAtMs) => {
+      this.applyDurable(key, seq, value, expiresAtMs);
+    };
     this.replication = new LsmReplication(
       {
         lastSeq: () => this.appliedLastSeq,
@@ -384,21 +387,31 @@ export class LsmStore implements Store {
     return this.opts.clock?.() ?? Date.now();
   }
 
-  private async write(
+  /**
+   * write logs a write; the log applies it to the memtable (applyDurable) once durable, then
+   * resolves. Without a stall there is no await on the way: one promise per write.
+   */
+  private write(
     key: Uint8Array,
     value: Uint8Array | null,
     expiresAtMs: number,
     deleteType: RecordType = TYPE_DELETE,
   ): Promise<WriteResult> {
+    if (this.closed || this.frozen.length >= MAX_FROZEN)
+      return this.stalledWrite(key, value, expiresAtMs, deleteType);
+    this.compaction.wrote();
+    return this.wal.append(typeOf(value, expiresAtMs, deleteType), key, value, expiresAtMs);
+  }
+
+  /** stalledWrite is `write` once a stall is over (or refused: the store closed, flushes failing). */
+  private async stalledWrite(
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+    deleteType: RecordType,
+  ): Promise<WriteResult> {
     await this.beforeWrite();
-    const seq =
-      value === null
-        ? await this.wal.append(deleteType, key, undefined)
-        : expiresAtMs > 0
-          ? await this.wal.append(TYPE_PUT_TTL, key, value, undefined, expiresAtMs)
-          : await this.wal.append(TYPE_PUT, key, value);
-    this.applyDurable(key, seq, value, expiresAtMs);
-    return { seq };
+    return this.wal.append(typeOf(value, expiresAtMs, deleteType), key, value, expiresAtMs);
   }
 
   /** beforeWrite checks the store is open, waits out a write stall and tells the compaction scheduler. */
@@ -529,6 +542,12 @@ export class LsmStore implements Store {
   private trimWal(): void {
     this.wal.setDurable(this.durableSeq);
   }
+}
+
+/** typeOf is the record type of a write: a put (with or without expiry) or, for value null, `deleteType`. */
+function typeOf(value: Uint8Array | null, expiresAtMs: number, deleteType: RecordType): RecordType {
+  if (value === null) return deleteType;
+  return expiresAtMs > 0 ? TYPE_PUT_TTL : TYPE_PUT;
 }
 
 function* mapLevel(it: IterableIterator<LevelEntry>): IterableIterator<[string, Versioned]> {

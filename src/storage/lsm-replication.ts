@@ -12,7 +12,7 @@ import type { LogListener } from './replication-log.js';
 import type { StoreEntry } from './store.js';
 import type { SnapshotEntry, StoreReplication } from './store-replication.js';
 import type { StoreLog } from './store-log.js';
-import { type DecodedRecord, decodeRecord, putValueOf } from './wal-format.js';
+import { newRecordView, type RecordView, viewRecord } from './wal-format.js';
 import type { TailResult } from './wal-tail.js';
 
 /** LsmWrites are the parts of its LsmStore the adapter writes through. */
@@ -23,8 +23,8 @@ export interface LsmWrites {
   isClosed(): boolean;
   /** beforeWrite waits out a write stall (and throws once the store is closed or its flushes fail). */
   beforeWrite(): Promise<void>;
-  /** applyDurable puts a logged record into the active memtable. */
-  applyDurable(key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number): void;
+  /** applyRecord puts a logged record (at `v` in `records`) into the active memtable. */
+  applyRecord(records: Buffer, v: RecordView): void;
 }
 
 /** LsmReplication is the StoreReplication of one LsmStore. */
@@ -86,27 +86,32 @@ export class LsmReplication implements StoreReplication {
    */
   async applyReplicated(records: Buffer, epoch?: number): Promise<number> {
     if (this.store.isClosed()) throw new DistkvError('UNAVAILABLE', 'store is closed');
-    const decoded: DecodedRecord[] = [];
-    for (let offset = 0; offset < records.length;) {
-      const r = decodeRecord(records, offset);
-      if (typeof r === 'string')
-        throw new DistkvError('CORRUPTION', `replication batch at offset ${offset}: ${r}`);
-      decoded.push(r);
-      offset += r.size;
+    // Check every record first (nothing is logged from a damaged batch), without a view per record.
+    const v = newRecordView();
+    let first = 0;
+    for (let offset = 0; offset < records.length; offset = v.end) {
+      const damage = viewRecord(records, offset, v);
+      if (damage !== undefined)
+        throw new DistkvError('CORRUPTION', `replication batch at offset ${offset}: ${damage}`);
+      if (offset === 0) first = v.seq;
     }
-    if (decoded.length === 0) return this.store.lastSeq();
+    if (records.length === 0) return this.store.lastSeq();
+    const last = v.seq;
     await this.store.beforeWrite();
     // A batch that does not follow the log (a write of this store's own still in flight) is refused
     // before it can relabel the log's epoch: the next pull then names the epoch the log really has.
-    const first = decoded[0]!.seq;
     if (first !== this.wal.lastSeq + 1)
       throw new DistkvError(
         'INTERNAL',
         `log append out of order: got seq ${first}, next is ${this.wal.lastSeq + 1}`,
       );
     if (epoch !== undefined) this.wal.epoch = epoch;
-    const { seq } = await this.wal.appendRecords(records, first, decoded[decoded.length - 1]!.seq);
-    for (const r of decoded) this.store.applyDurable(r.key, r.seq, putValueOf(r), r.expiresAtMs);
+    const { seq } = await this.wal.appendRecords(records, first, last);
+    // Checked above, and the batch is not written to: its checksums are not computed again.
+    for (let offset = 0; offset < records.length; offset = v.end) {
+      viewRecord(records, offset, v, false);
+      this.store.applyRecord(records, v);
+    }
     return seq;
   }
 

@@ -38,7 +38,15 @@ import { RunReader as Reader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
 import type { Store, StoreEntry, StoreOptions, StoreStats, StoreValue, WriteResult } from './store.js';
 import type { Vfs } from './vfs.js';
-import { type RecordType, TYPE_DELETE, TYPE_EXPIRE, TYPE_PUT, TYPE_PUT_TTL } from './wal-format.js';
+import {
+  type RecordType,
+  type RecordView,
+  recordKey,
+  TYPE_DELETE,
+  TYPE_EXPIRE,
+  TYPE_PUT,
+  TYPE_PUT_TTL,
+} from './wal-format.js';
 import type { CommitLog } from './commit-log.js';
 import { LsmReplication } from './lsm-replication.js';
 import type { StoreLog } from './store-log.js';
@@ -146,8 +154,8 @@ export class LsmStore implements Store {
         scan: (prefix, after, limit) => this.scan(prefix, after, limit),
         isClosed: () => this.closed,
         beforeWrite: () => this.beforeWrite(),
-        applyDurable: (key, seq, value, expiresAtMs) => {
-          this.applyDurable(key, seq, value, expiresAtMs);
+        applyRecord: (records, v) => {
+          this.applyRecord(records, v);
         },
       },
       parts.log,
@@ -441,6 +449,21 @@ export class LsmStore implements Store {
   private applyDurable(key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number): void {
     this.active.apply(latin1Key(key), seq, value, expiresAtMs);
     this.appliedLastSeq = seq;
+    if (this.active.bytes >= this.opts.memtableBytes) this.freezeActive();
+  }
+
+  /** applyRecord puts a durable record of a replicated batch into the active memtable (which copies the value). */
+  private applyRecord(records: Buffer, v: RecordView): void {
+    const isPut = v.type === TYPE_PUT || v.type === TYPE_PUT_TTL;
+    this.active.applyFrom(
+      recordKey(records, v),
+      v.seq,
+      isPut ? records : null,
+      v.valueStart,
+      v.end,
+      v.expiresAtMs,
+    );
+    this.appliedLastSeq = v.seq;
     if (this.active.bytes >= this.opts.memtableBytes) this.freezeActive();
   }
 

@@ -174,7 +174,9 @@ export class Follower {
         }
         let applied = ack;
         if (pulled.records.length > 0) {
-          applied = await this.o.store().applyReplicated(pulled.records, pulled.recordsEpoch);
+          applied = await this.o
+            .store()
+            .applyReplicated(pulled.records, pulled.recordsEpoch, pulled.checked === true);
           this.counters.batches++;
           this.counters.records += applied - ack;
           this.leaderSeq = Math.max(this.leaderSeq, applied);

@@ -47,8 +47,10 @@ export interface StoreReplication extends ReplicationLog {
   /**
    * applyReplicated applies a batch of the leader's records (WAL framing, the leader's seqs),
    * logged in `epoch` when given; resolves with the last seq once durable per the durability mode.
+   * `checked` says the batch came from a log of this process (replication-log.ts: its checksums
+   * were verified on the way in), so they are not computed again; the framing always is checked.
    */
-  applyReplicated(records: Buffer, epoch?: number): Promise<number>;
+  applyReplicated(records: Buffer, epoch?: number, checked?: boolean): Promise<number>;
   /** loadSnapshotChunk stores snapshot entries with version `seq` (only into a store that holds nothing yet). */
   loadSnapshotChunk(entries: readonly SnapshotEntry[], seq: number): Promise<void>;
   /** finishSnapshot records that the store holds everything through `seq`; reopen it afterwards. */

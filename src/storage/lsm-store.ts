@@ -8,8 +8,8 @@
  *
  * Write: log append (group commit across the worker's stores, durable per the mode) → apply to
  * the active memtable → ack.
- * A memtable over `memtable_bytes` is frozen and flushed to a run in the background; reads see it
- * while it flushes. Runs are compacted newest-wins into LMDB (lsm-compaction.ts) when there are
+ * A memtable over `memtable_bytes` is frozen and flushed to a run in the background (flush-queue.ts,
+ * which also stalls writes while too many wait); reads see it while it flushes. Runs are compacted newest-wins into LMDB (lsm-compaction.ts) when there are
  * more than `max_runs`, when reads pass through them too often, or when writes stop for a while
  * (compaction-scheduler.ts); failed flushes and compactions retry with backoff (backoff.ts).
  * Read: active memtable → frozen memtables (newest first) → runs (newest first: bloom, index,
@@ -26,9 +26,9 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { latin1Key } from '../util/bytes.js';
 import { type HistogramSnapshot, LatencyHistogram } from '../util/latency-histogram.js';
-import { Backoff } from './backoff.js';
 import { hashKey, type KeyHash } from './bloom.js';
 import { type CompactionReason, CompactionScheduler, IDLE_COMPACT_MS } from './compaction-scheduler.js';
+import { FlushQueue } from './flush-queue.js';
 import { compactRuns } from './lsm-compaction.js';
 import type { LevelEntry, LmdbLevel } from './lmdb-level.js';
 import { Memtable } from './memtable.js';
@@ -49,10 +49,9 @@ import {
 } from './wal-format.js';
 import type { CommitLog } from './commit-log.js';
 import { LsmReplication } from './lsm-replication.js';
+import { type LsmCounters, lsmStats } from './lsm-stats.js';
 import type { StoreLog } from './store-log.js';
 
-/** MAX_FROZEN is how many frozen memtables may wait for flushing before writes stall. */
-export const MAX_FROZEN = 2;
 /** LsmOptions configure an LsmStore. */
 export interface LsmOptions extends StoreOptions {
   vfs: Vfs;
@@ -99,18 +98,15 @@ export class LsmStore implements Store {
   private readonly cache: BlockCache;
   private readonly runsDir: string;
   private active: Memtable;
-  /** frozen memtables, newest first. */
-  private readonly frozen: Memtable[];
+  /** flushes holds the frozen memtables (newest first) and flushes them to runs. */
+  private readonly flushes: FlushQueue;
   /** runs, newest first. */
   private runs: RunReader[];
   private nextRunNo: number;
   /** durableSeq: every write ≤ it is in a synced run or in LMDB. */
   private durableSeq: number;
   private appliedLastSeq: number;
-  private flushing: Promise<void> | undefined;
   private readonly compaction: CompactionScheduler;
-  private readonly flushBackoff: Backoff;
-  private stallWaiters: (() => void)[] = [];
   private closed = false;
   /** closing is set once close() starts: a failed flush is then not retried. */
   private closing = false;
@@ -118,19 +114,15 @@ export class LsmStore implements Store {
   readonly replication: LsmReplication;
   /** hashScratch holds a key's bloom hashes during one get. */
   private readonly hashScratch: KeyHash = { h1: 0, h2: 0 };
-  private readonly counters = {
-    flushes: 0,
-    flushMsTotal: 0,
+  private readonly counters: LsmCounters = {
     compactions: 0,
     compactionMsTotal: 0,
     lastCompactionMs: 0,
-    writeStalls: 0,
     retiredBloomChecks: 0,
     retiredBloomNegatives: 0,
     retiredBloomFalsePositives: 0,
   };
-  /** flushSeconds and compactionSeconds time each flush and compaction (for the /metrics histograms). */
-  private readonly flushSeconds = new LatencyHistogram();
+  /** compactionSeconds times each compaction (for the /metrics histogram). */
   private readonly compactionSeconds = new LatencyHistogram();
 
   constructor(opts: LsmOptions, parts: LsmParts) {
@@ -138,7 +130,6 @@ export class LsmStore implements Store {
     this.level = parts.level;
     this.wal = parts.log;
     this.runs = parts.runs;
-    this.frozen = parts.frozen;
     this.active = parts.active;
     this.cache = parts.cache;
     this.nextRunNo = parts.nextRunNo;
@@ -162,7 +153,24 @@ export class LsmStore implements Store {
       parts.level,
       parts.logEpoch,
     );
-    this.flushBackoff = new Backoff(opts.retryMinMs, opts.retryMaxMs);
+    this.flushes = new FlushQueue(
+      {
+        build: (m) => this.buildRun(m),
+        flushed: (m) => {
+          this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
+          this.trimWal();
+          this.compaction.runsChanged();
+        },
+        backpressure: () => (this.runs.length > this.opts.maxRuns ? this.compaction.running : undefined),
+        isClosed: () => this.closed,
+        isClosing: () => this.closing,
+        dir: opts.dir,
+        log: opts.log,
+        retryMinMs: opts.retryMinMs,
+        retryMaxMs: opts.retryMaxMs,
+      },
+      parts.frozen,
+    );
     this.compaction = new CompactionScheduler({
       maxRuns: opts.maxRuns,
       idleMs: opts.idleCompactMs ?? IDLE_COMPACT_MS,
@@ -173,11 +181,10 @@ export class LsmStore implements Store {
       runs: () => ({ count: this.runs.length, entries: this.runs.reduce((n, r) => n + r.footer.entries, 0) }),
       memtableEmpty: () => this.active.size === 0,
       flushIdle: () => {
-        if (this.frozen.length === 0 && this.active.size > 0 && !this.closed) this.freezeActive();
+        if (this.flushes.frozen.length === 0 && this.active.size > 0 && !this.closed) this.freezeActive();
       },
       compact: (reason) => this.compact(reason),
     });
-    this.scheduleFlush();
   }
 
   /** adoptLog makes this store close `log` when it closes (a store with a commit log of its own). */
@@ -201,7 +208,7 @@ export class LsmStore implements Store {
     const k = latin1Key(key);
     const e = this.active.get(k);
     if (e !== undefined) return e;
-    const frozen = this.frozen;
+    const frozen = this.flushes.frozen;
     for (let i = 0; i < frozen.length; i++) {
       const f = frozen[i]!.get(k);
       if (f !== undefined) return f;
@@ -239,7 +246,7 @@ export class LsmStore implements Store {
     const fromBytes = Buffer.from(from, 'latin1');
     const sources: Iterator<[string, Versioned]>[] = [
       this.active.entries(from),
-      ...this.frozen.map((m) => m.entries(from)),
+      ...this.flushes.frozen.map((m) => m.entries(from)),
       ...this.runs.map((r) => r.entries(from)),
     ];
     sources.push(mapLevel(this.level.entries(prefix, fromBytes, false)));
@@ -264,82 +271,27 @@ export class LsmStore implements Store {
   }
 
   stats(): StoreStats {
-    const level = this.level.stats();
-    const runBytes = this.runs.reduce((n, r) => n + r.bytes, 0);
-    const runEntries = this.runs.reduce((n, r) => n + r.footer.entries, 0);
-    const frozenBytes = this.frozen.reduce((n, m) => n + m.bytes, 0);
-    const bloom = this.runs.reduce(
-      (a, r) => ({
-        checks: a.checks + r.bloomChecks,
-        negatives: a.negatives + r.bloomNegatives,
-        fps: a.fps + r.bloomFalsePositives,
-      }),
-      {
-        checks: this.counters.retiredBloomChecks,
-        negatives: this.counters.retiredBloomNegatives,
-        fps: this.counters.retiredBloomFalsePositives,
-      },
-    );
-    const walBytes = this.wal.logBytes();
-    return {
+    return lsmStats({
       engine: this.engine,
-      keys: level.keys + runEntries + this.active.size + this.frozen.reduce((n, m) => n + m.size, 0),
-      bytes: level.bytes + runBytes + walBytes,
+      level: this.level,
+      log: this.wal,
+      active: this.active,
+      runs: this.runs,
+      cache: this.cache,
       lastSeq: this.appliedLastSeq,
-      appliedSeq: this.level.appliedSeq(),
-      // "Durable" in the recovery sense: what needs no WAL replay. What is durable on disk is syncedSeq.
-      flushedSeq: this.durableSeq,
-      syncedSeq: this.wal.syncedSeq,
-      walSegments: this.wal.logSegments(),
-      walBytes,
-      ...this.wal.counters(),
-      memtableBytes: this.active.bytes,
-      memtableKeys: this.active.size,
-      frozenMemtables: this.frozen.length,
-      frozenBytes,
-      runs: this.runs.length,
-      runBytes,
-      bloomChecks: bloom.checks,
-      bloomNegatives: bloom.negatives,
-      bloomFalsePositives: bloom.fps,
-      blockCacheHits: this.cache.hits,
-      blockCacheMisses: this.cache.misses,
-      flushes: this.counters.flushes,
-      flushMsTotal: this.counters.flushMsTotal,
-      compactions: this.counters.compactions,
-      compactionsForRuns: this.compaction.counts.runs,
-      compactionsForReads: this.compaction.counts.reads,
-      compactionsForIdle: this.compaction.counts.idle,
-      compactionFailures: this.compaction.failures,
-      flushFailures: this.flushBackoff.totalFailures,
-      compactionRunning: this.compaction.running === undefined ? 0 : 1,
-      compactionMsTotal: this.counters.compactionMsTotal,
-      lastCompactionMs: this.counters.lastCompactionMs,
-      writeStalls: this.counters.writeStalls,
-      lmdbKeys: level.keys,
-      lmdbBytes: level.bytes,
-      ...this.memoryStats(),
-    };
+      durableSeq: this.durableSeq,
+      counters: this.counters,
+      compaction: this.compaction,
+      flushes: this.flushes,
+    });
   }
 
   timings(): Record<string, HistogramSnapshot> {
     return {
       walSyncSeconds: this.wal.syncSeconds(),
-      flushSeconds: this.flushSeconds.snapshot(),
+      flushSeconds: this.flushes.seconds.snapshot(),
       compactionSeconds: this.compactionSeconds.snapshot(),
     };
-  }
-
-  /** memoryStats are the parts of the memory the store holds (docs/operations.md, "Memory"). */
-  private memoryStats(): Record<`mem${string}`, number> {
-    const parts = {
-      memMemtableBytes: this.active.memoryBytes,
-      memFrozenBytes: this.frozen.reduce((n, m) => n + m.memoryBytes, 0),
-      memBlockCacheBytes: this.cache.memoryBytes,
-      memReplicationLogBytes: this.wal.memoryBytes,
-      memWalBufferBytes: this.wal.bufferBytes,
-    };
-    return { ...parts, memBytes: Object.values(parts).reduce((a, b) => a + b, 0) };
   }
 
   /**
@@ -351,7 +303,7 @@ export class LsmStore implements Store {
     if (this.closed) return;
     // One attempt: a flush that fails while closing is not retried (its records stay in the log).
     this.closing = true;
-    if (this.active.size > 0 || this.frozen.length > 0)
+    if (this.active.size > 0 || this.flushes.frozen.length > 0)
       await this.flush().catch((err: unknown) => {
         this.opts.log?.warn(
           { err: (err as Error).message, dir: this.opts.dir },
@@ -366,7 +318,7 @@ export class LsmStore implements Store {
       await this.wal.close();
       await this.ownedLog?.close();
     } finally {
-      await this.flushing;
+      await this.flushes.running;
       await this.compaction.running;
       for (const r of this.runs) r.close();
       await this.level.close();
@@ -376,18 +328,14 @@ export class LsmStore implements Store {
   /** flush freezes the active memtable (if it holds anything) and resolves once no frozen memtable is left unflushed (tests use it). */
   async flush(): Promise<void> {
     this.checkOpen();
-    if (this.active.size > 0) {
-      this.frozen.unshift(this.active);
-      this.active = new Memtable();
-      this.scheduleFlush();
-    }
-    while (this.flushing !== undefined) await this.flushing;
+    if (this.active.size > 0) this.freezeActive();
+    await this.flushes.drain();
   }
 
   /** idle resolves once no flush or compaction is running (tests and benchmarks use it). */
   async idle(): Promise<void> {
-    while (this.flushing !== undefined || this.compaction.running !== undefined)
-      await (this.flushing ?? this.compaction.running);
+    while (this.flushes.running !== undefined || this.compaction.running !== undefined)
+      await (this.flushes.running ?? this.compaction.running);
   }
 
   /** now is the store's clock (Unix ms), which expiries are compared with. */
@@ -405,8 +353,7 @@ export class LsmStore implements Store {
     expiresAtMs: number,
     deleteType: RecordType = TYPE_DELETE,
   ): Promise<WriteResult> {
-    if (this.closed || this.frozen.length >= MAX_FROZEN)
-      return this.stalledWrite(key, value, expiresAtMs, deleteType);
+    if (this.closed || this.flushes.mustStall) return this.stalledWrite(key, value, expiresAtMs, deleteType);
     this.compaction.wrote();
     return this.wal.append(typeOf(value, expiresAtMs, deleteType), key, value, expiresAtMs);
   }
@@ -425,24 +372,8 @@ export class LsmStore implements Store {
   /** beforeWrite checks the store is open, waits out a write stall and tells the compaction scheduler. */
   private async beforeWrite(): Promise<void> {
     this.checkOpen();
-    await this.stallForFlush();
+    await this.flushes.stall();
     this.compaction.wrote();
-  }
-
-  /** stallForFlush waits while MAX_FROZEN memtables wait for flushing (refusing with DISK_FULL while flushes fail). */
-  private async stallForFlush(): Promise<void> {
-    while (this.frozen.length >= MAX_FROZEN) {
-      // Stall until a flush frees a slot, but never wait on a flush that keeps failing (disk full).
-      const failure = this.flushBackoff.lastError;
-      if (failure !== undefined)
-        throw new DistkvError(
-          'DISK_FULL',
-          `memtable flush is failing (${failure.message}); writes are refused until it succeeds`,
-        );
-      this.counters.writeStalls++;
-      await new Promise<void>((resolve) => this.stallWaiters.push(resolve));
-      this.checkOpen();
-    }
   }
 
   /** applyDurable puts a durable write into the active memtable (which copies the value; it may be a view of a request batch). */
@@ -469,9 +400,9 @@ export class LsmStore implements Store {
 
   /** freezeActive makes the active memtable the newest frozen one and schedules its flush. */
   private freezeActive(): void {
-    this.frozen.unshift(this.active);
+    const m = this.active;
     this.active = new Memtable();
-    this.scheduleFlush();
+    this.flushes.push(m);
   }
 
   private isClosed(): boolean {
@@ -483,57 +414,19 @@ export class LsmStore implements Store {
     if (this.closed) throw new DistkvError('UNAVAILABLE', 'store is closed');
   }
 
-  private scheduleFlush(): void {
-    if (this.flushing !== undefined || this.frozen.length === 0 || this.closed) return;
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = undefined;
-    });
-  }
-
-  private async flushLoop(): Promise<void> {
-    while (this.frozen.length > 0) {
-      // Backpressure: while runs are over the limit and a compaction is draining them, flush no
-      // more; frozen memtables then pile up and writes stall, so writes go no faster than compaction.
-      while (this.runs.length > this.opts.maxRuns && this.compaction.running !== undefined && !this.closed)
-        await this.compaction.running;
-      const m = this.frozen[this.frozen.length - 1]!;
-      const t0 = performance.now();
-      try {
-        const meta = await writeRun(
-          this.opts.vfs,
-          this.runsDir,
-          this.nextRunNo,
-          m.entries(),
-          m.size,
-          m.minSeq,
-          m.maxSeq,
-        );
-        this.nextRunNo++;
-        this.runs.unshift(new Reader(this.opts.vfs, meta.path, meta.no, this.cache));
-        this.frozen.pop();
-        this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
-        this.counters.flushes++;
-        const ms = performance.now() - t0;
-        this.counters.flushMsTotal += ms;
-        this.flushSeconds.observe(ms / 1000);
-        if (this.flushBackoff.succeeded())
-          this.opts.log?.info({ dir: this.opts.dir }, 'memtable flush succeeded again');
-      } catch (err) {
-        if (this.flushBackoff.failed(err as Error))
-          this.opts.log?.error(
-            { err: (err as Error).message, dir: this.opts.dir },
-            'memtable flush failed; retrying with backoff (logged again only when it succeeds)',
-          );
-        if (this.closed || this.closing) return;
-        await new Promise((r) => setTimeout(r, this.flushBackoff.delayMs()));
-        continue;
-      } finally {
-        for (const w of this.stallWaiters.splice(0)) w();
-      }
-      this.trimWal();
-      this.compaction.runsChanged();
-      if (this.closed) return;
-    }
+  /** buildRun writes frozen memtable `m` as the newest run (the flush queue calls it). */
+  private async buildRun(m: Memtable): Promise<void> {
+    const meta = await writeRun(
+      this.opts.vfs,
+      this.runsDir,
+      this.nextRunNo,
+      m.entries(),
+      m.size,
+      m.minSeq,
+      m.maxSeq,
+    );
+    this.nextRunNo++;
+    this.runs.unshift(new Reader(this.opts.vfs, meta.path, meta.no, this.cache));
   }
 
   /** compact merges every current run into LMDB, then retires the runs (the scheduler calls it). */

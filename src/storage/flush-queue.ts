@@ -46,12 +46,11 @@ export class FlushQueue {
   private readonly backoff: Backoff;
   private stallWaiters: (() => void)[] = [];
 
-  /** `frozen` are memtables recovery left frozen, newest first; their flush starts at once. */
+  /** `frozen` are memtables recovery left frozen, newest first; call `schedule` to start flushing them. */
   constructor(target: FlushTarget, frozen: Memtable[]) {
     this.target = target;
     this.frozen = frozen;
     this.backoff = new Backoff(target.retryMinMs, target.retryMaxMs);
-    this.schedule();
   }
 
   /** failures is the number of failed flushes so far. */

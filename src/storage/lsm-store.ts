@@ -185,6 +185,8 @@ export class LsmStore implements Store {
       },
       compact: (reason) => this.compact(reason),
     });
+    // What recovery left frozen is flushed once the store is whole (the flush reads the compaction).
+    this.flushes.schedule();
   }
 
   /** adoptLog makes this store close `log` when it closes (a store with a commit log of its own). */

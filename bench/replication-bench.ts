@@ -63,7 +63,7 @@ function follow(
 ): Follower {
   const f = new Follower({
     source,
-    store: () => replica,
+    store: () => replica.replication,
     rebuild: () => Promise.reject(new Error('not in this benchmark')),
     reopen: () => Promise.reject(new Error('not in this benchmark')),
     publish: ({ ack }) => {
@@ -141,7 +141,7 @@ async function lagLocal(): Promise<void> {
   const replica = await openStore(join(root, 'lr'));
   const ackTimes = new Map<number, number>();
   const lags: number[] = [];
-  const f = follow(new LocalSource(() => leader, 'local'), replica, ackRecorder(ackTimes, lags));
+  const f = follow(new LocalSource(() => leader.replication, 'local'), replica, ackRecorder(ackTimes, lags));
   const r = await lagRun(
     async (i) => (await leader.put(Buffer.from(`key:${i % 100000}`), VALUE)).seq,
     ackTimes,
@@ -310,12 +310,12 @@ async function snapshot(): Promise<void> {
   let writing: Promise<void> = Promise.resolve();
   for await (const chunk of snap.chunks) {
     await writing;
-    writing = replica.loadSnapshotChunk(chunk, snap.seq);
+    writing = replica.replication.loadSnapshotChunk(chunk, snap.seq);
     for (const e of chunk) bytes += e.key.length + e.value.length;
     keys += chunk.length;
   }
   await writing;
-  await replica.finishSnapshot(snap.seq);
+  await replica.replication.finishSnapshot(snap.seq);
   const s = (performance.now() - t0) / 1000;
   await source.close();
   results.snapshot = {

@@ -10,7 +10,7 @@ import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAX_FROZEN } from '../src/storage/lsm-store.js';
+import { MAX_FROZEN } from '../src/storage/flush-queue.js';
 import { DEFAULTS } from '../src/config/schema.js';
 import { defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
 import { arg } from './lib/args.js';

@@ -206,7 +206,7 @@ async function recovery(): Promise<void> {
 async function recoveryDefault(): Promise<void> {
   const dir = freshDir();
   const store = await openLsm(dir, { durability: 'none', walRetentionBytes: 1 << 30 });
-  store.setRetention(() => 1);
+  store.replication.setRetention(() => 1);
   const target = WAL_MIB * 1024 * 1024;
   let i = 0;
   while (Number(store.stats().walBytes) < target) {

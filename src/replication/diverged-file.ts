@@ -10,7 +10,7 @@
 import { closeSync, fsyncSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { DistkvError } from '../errors.js';
-import type { LsmStore } from '../storage/lsm-store.js';
+import type { StoreReplication } from '../storage/store-replication.js';
 
 const READ_BYTES = 4 * 1024 * 1024;
 
@@ -33,7 +33,11 @@ export function parseDivergedName(
  * saveDiverged writes every record of `store` above `fork` to `file` and fsyncs it. It throws
  * CORRUPTION when the log no longer holds them (compacted away): the store must then not be rebuilt.
  */
-export function saveDiverged(store: LsmStore, file: string, fork: number): { file: string; records: number } {
+export function saveDiverged(
+  store: Pick<StoreReplication, 'lastSeq' | 'readLog'>,
+  file: string,
+  fork: number,
+): { file: string; records: number } {
   const last = store.lastSeq();
   const fd = openSync(file, 'w');
   try {

@@ -28,7 +28,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
-import type { LsmStore } from '../storage/lsm-store.js';
+import type { StoreReplication } from '../storage/store-replication.js';
 import type { ShardEpochs } from './epochs.js';
 import type { FollowerState } from './positions.js';
 import type { ReplicationSource } from './source.js';
@@ -36,12 +36,12 @@ import type { ReplicationSource } from './source.js';
 /** FollowerOptions configure a follower. */
 export interface FollowerOptions {
   source: ReplicationSource;
-  /** store returns the replica store (it changes after a resync). */
-  store: () => LsmStore;
+  /** store returns the replica store's replication seam (it changes after a resync). */
+  store: () => StoreReplication;
   /** rebuild closes the replica store, wipes its directory and opens an empty store there (not yet serving). */
-  rebuild: () => Promise<LsmStore>;
+  rebuild: () => Promise<StoreReplication>;
   /** reopen closes and reopens the replica store (after a snapshot, so its log continues after the snapshot seq). */
-  reopen: () => Promise<LsmStore>;
+  reopen: () => Promise<StoreReplication>;
   /** epochs reads what the replica knows of its shard's epochs (absent: epoch 0, never refuses a batch). */
   epochs?: () => ShardEpochs;
   /** diverged saves the replica's records above `fork` (a divergence file) before it resyncs. */
@@ -132,7 +132,7 @@ export class Follower {
         }
         const store = this.o.store();
         const ack = store.lastSeq();
-        const epoch = store.logEpoch;
+        const epoch = store.epoch;
         const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs, epoch);
         if (this.isStopped()) return;
         if (typeof pulled === 'object' && 'fork' in pulled) {
@@ -174,7 +174,9 @@ export class Follower {
         }
         let applied = ack;
         if (pulled.records.length > 0) {
-          applied = await this.o.store().applyReplicated(pulled.records, pulled.recordsEpoch);
+          applied = await this.o
+            .store()
+            .applyReplicated(pulled.records, pulled.recordsEpoch, pulled.checked === true);
           this.counters.batches++;
           this.counters.records += applied - ack;
           this.leaderSeq = Math.max(this.leaderSeq, applied);

@@ -48,6 +48,7 @@ export class LocalSource implements ReplicationSource {
       leaderSeq: this.current().lastSeq(),
       epoch: e.epoch,
       recordsEpoch: batch.epoch,
+      checked: true,
     };
   }
 

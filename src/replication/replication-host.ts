@@ -4,20 +4,15 @@
  * for each replica store it runs a Follower whose source is the leader store itself when that is on
  * this worker (LocalSource), or the leader's node over HTTP otherwise (HttpSource; this covers a
  * leader on another worker of the same process too, through this process's own listener).
- * Only LSM stores replicate; replicas of other engines stay empty (logged at start).
+ * A store replicates through its replication seam (Store.replication, src/storage/store-replication.ts);
+ * replicas of engines without one stay empty (logged at start).
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
-import { LsmStore } from '../storage/lsm-store.js';
-import type {
-  Store,
-  StoreEntry as ScanEntry,
-  StoreStats,
-  StoreValue,
-  WriteResult,
-} from '../storage/store.js';
+import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
+import type { StoreReplication } from '../storage/store-replication.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import { epochOfSeq } from '../routing/version.js';
 import { countDiverged, divergedFileOf, saveDiverged } from './diverged-file.js';
@@ -38,6 +33,7 @@ import { LeaderState } from './leader-state.js';
 import { LocalSource } from './local-source.js';
 import { RingConsumer, RingProducer } from './ring.js';
 import { RingSource } from './ring-source.js';
+import { ResyncingStore } from './resyncing-store.js';
 import { SeedCursor } from './seed-cursor.js';
 import type { ReplicationSource } from './source.js';
 
@@ -48,44 +44,6 @@ const RESYNC_MARKER = 'resync.json';
 export interface HostedStore {
   spec: StoreSpec;
   store: Store;
-}
-
-/** Resyncing stands in for a replica store while it is being rebuilt from a snapshot. */
-class Resyncing implements Store {
-  readonly engine = 'lsm';
-  private fail(): never {
-    throw new DistkvError(
-      'UNAVAILABLE',
-      'this replica is being rebuilt from a leader snapshot; read from the leader',
-    );
-  }
-  get(): Uint8Array | undefined {
-    return this.fail();
-  }
-  read(): StoreValue | undefined {
-    return this.fail();
-  }
-  put(): Promise<WriteResult> {
-    return this.fail();
-  }
-  delete(): Promise<WriteResult> {
-    return this.fail();
-  }
-  expire(): Promise<WriteResult> {
-    return this.fail();
-  }
-  scan(): ScanEntry[] {
-    return this.fail();
-  }
-  lastSeq(): number {
-    return 0;
-  }
-  stats(): StoreStats {
-    return { engine: 'lsm', keys: 0, bytes: 0, lastSeq: 0, replicaResyncing: 1 };
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
 }
 
 /** ReplicationHost runs leaders' bookkeeping and replicas' followers on one worker. */
@@ -135,21 +93,22 @@ export class ReplicationHost {
     if (h.spec.role === 'leader' && spec.role === 'leader') {
       // The same leader in a newer epoch (a coordinator re-elected it): it writes in that epoch on.
       h.spec = spec;
-      if (h.store instanceof LsmStore) h.store.logEpoch = spec.epoch ?? 0;
+      if (h.store.replication !== undefined) h.store.replication.epoch = spec.epoch ?? 0;
       return;
     }
     const follower = this.followers.get(index);
     this.followers.delete(index);
     await follower?.stop();
-    if (this.leaders.delete(index) && h.store instanceof LsmStore) h.store.setRetention(() => undefined);
+    if (this.leaders.delete(index)) h.store.replication?.setRetention(() => undefined);
     h.spec = spec;
     if (spec.role === 'leader') {
       this.startLeader(index, h);
       return;
     }
     let resync = false;
-    if (fork !== undefined && h.store instanceof LsmStore && h.store.lastSeq() > fork.seq) {
-      this.saveFork(h, h.store, fork.seq, fork.epoch);
+    const r = h.store.replication;
+    if (fork !== undefined && r !== undefined && r.lastSeq() > fork.seq) {
+      this.saveFork(h, r, fork.seq, fork.epoch);
       resync = true;
     }
     this.startFollower(index, h, resync);
@@ -159,7 +118,7 @@ export class ReplicationHost {
    * saveFork writes the records `store` holds above seq `fork` (a leader of epoch `epoch`, the
    * shard's by default, never had them) to a divergence file beside it; the caller then resyncs it.
    */
-  private saveFork(h: HostedStore, store: LsmStore, fork: number, epoch = h.spec.epoch ?? 0): void {
+  private saveFork(h: HostedStore, store: StoreReplication, fork: number, epoch = h.spec.epoch ?? 0): void {
     const { name } = h.spec.shard;
     const saved = saveDiverged(store, divergedFileOf(h.spec.dir, epoch, fork + 1, store.lastSeq()), fork);
     this.log?.warn(
@@ -169,14 +128,14 @@ export class ReplicationHost {
   }
 
   private startLeader(index: number, h: HostedStore): void {
-    if (!(h.store instanceof LsmStore)) return;
-    const leader = h.store;
+    const leader = h.store.replication;
+    if (leader === undefined) return;
     // Every frame this store writes from now on carries the epoch it leads in.
-    leader.logEpoch = h.spec.epoch ?? 0;
+    leader.epoch = h.spec.epoch ?? 0;
     const state = new LeaderState(() => leader.lastSeq());
     this.leaders.set(index, state);
     // The log keeps what a replica or the seed-compatible cursor (once used) has yet to read.
-    h.store.setRetention(() => {
+    leader.setRetention(() => {
       const replicas = state.retainFrom();
       const seed = this.seedCursors.get(index);
       if (seed === undefined) return replicas;
@@ -185,7 +144,7 @@ export class ReplicationHost {
     for (const ring of h.spec.rings ?? []) {
       const producer = new RingProducer(ring.buffer);
       // Only while this store leads with this state: after a demotion its log comes from the new leader.
-      h.store.onLog((records, first, last) => {
+      leader.onLog((records, first, last) => {
         if (this.leaders.get(index) === state) producer.publish(records, first, last);
       });
       // A ring replica pulls nothing from us: its ack is read from the shared positions.
@@ -196,10 +155,10 @@ export class ReplicationHost {
   private startFollower(index: number, h: HostedStore, resyncFirst = false): void {
     const r = h.spec.replication;
     if (r === undefined) return;
-    if (!(h.store instanceof LsmStore)) {
+    if (h.store.replication === undefined) {
       this.log?.warn(
         { shard: h.spec.shard.name, engine: h.store.engine },
-        'replicas only follow their leader with the lsm engine; this one stays empty',
+        `replicas follow their leader through a store's replication seam; the ${h.store.engine} engine has none, so this one stays empty`,
       );
       return;
     }
@@ -226,7 +185,7 @@ export class ReplicationHost {
           )
         : leaderHere !== undefined && r.leaderStore !== undefined
           ? new LocalSource(
-              () => (leaderHere.store instanceof LsmStore ? leaderHere.store : undefined),
+              () => leaderHere.store.replication,
               `local store ${r.leaderStore}`,
               () => epochsOf(leaderHere.spec),
             )
@@ -235,33 +194,36 @@ export class ReplicationHost {
       leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
     const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
     // While a snapshot loads, the fresh store is kept here and `h.store` answers UNAVAILABLE.
-    let rebuilt: LsmStore | undefined;
+    let rebuilt: Store | undefined;
     const follower = new Follower({
       source,
       store: () => {
-        if (!(h.store instanceof LsmStore)) throw new DistkvError('UNAVAILABLE', 'replica store is not open');
-        return h.store;
+        const replica = h.store.replication;
+        if (replica === undefined) throw new DistkvError('UNAVAILABLE', 'replica store is not open');
+        return replica;
       },
       rebuild: async () => {
         const old = h.store;
-        h.store = new Resyncing();
+        h.store = new ResyncingStore();
         await old.close();
         rmSync(h.spec.dir, { recursive: true, force: true });
-        rebuilt = await this.open(h);
-        return rebuilt;
+        const fresh = await this.open(h);
+        rebuilt = fresh.store;
+        return fresh.replication;
       },
       reopen: async () => {
         const old = rebuilt ?? h.store;
         rebuilt = undefined;
-        h.store = new Resyncing();
+        h.store = new ResyncingStore();
         await old.close();
         const fresh = await this.open(h);
-        h.store = fresh;
-        return fresh;
+        h.store = fresh.store;
+        return fresh.replication;
       },
       epochs: () => epochsOf(h.spec),
       diverged: (fork) => {
-        if (h.store instanceof LsmStore) this.saveFork(h, h.store, fork);
+        const replica = h.store.replication;
+        if (replica !== undefined) this.saveFork(h, replica, fork);
       },
       publish: (p) => {
         this.positions.set(index, SLOT_LAST_SEQ, p.ack);
@@ -419,18 +381,26 @@ export class ReplicationHost {
     await Promise.all([...this.followers.values()].map((f) => f.stop()));
   }
 
-  private leaderStore(index: number): LsmStore {
+  private leaderStore(index: number): StoreReplication {
     const h = this.stores.get(index);
-    if (h?.spec.role !== 'leader' || !(h.store instanceof LsmStore))
-      throw new DistkvError('UNAVAILABLE', `store ${index} is not an lsm leader on this worker`);
-    return h.store;
+    const leader = h?.spec.role === 'leader' ? h.store.replication : undefined;
+    if (leader === undefined)
+      throw new DistkvError('UNAVAILABLE', `store ${index} is not a replicating leader on this worker`);
+    return leader;
   }
 
-  private async open(h: HostedStore): Promise<LsmStore> {
-    const s = await this.openSpec({ ...h.spec, repair: false });
-    if (!(s instanceof LsmStore)) throw new Error('replica store is not an lsm store');
-    setReplicaEpoch({ spec: h.spec, store: s });
-    return s;
+  /** open opens a replica's store afresh (it must have a replication seam) and gives it its epoch. */
+  private async open(h: HostedStore): Promise<{ store: Store; replication: StoreReplication }> {
+    const store = await this.openSpec({ ...h.spec, repair: false });
+    const replication = store.replication;
+    if (replication === undefined) {
+      await store.close();
+      throw new Error(
+        `the ${store.engine} engine has no replication seam; a replica cannot be rebuilt on it`,
+      );
+    }
+    setReplicaEpoch({ spec: h.spec, store });
+    return { store, replication };
   }
 }
 
@@ -439,6 +409,6 @@ export class ReplicationHost {
  * carries when the log still holds it, else the one its shard's history gives that seq.
  */
 function setReplicaEpoch(h: HostedStore): void {
-  if (h.store instanceof LsmStore && !h.store.logEpochRecovered)
-    h.store.logEpoch = epochOfSeq(h.spec.history ?? [], h.store.lastSeq());
+  const r = h.store.replication;
+  if (r !== undefined && !r.epochRecovered) r.epoch = epochOfSeq(h.spec.history ?? [], r.lastSeq());
 }

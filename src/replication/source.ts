@@ -17,6 +17,11 @@ export interface Pulled {
   epoch?: number;
   /** recordsEpoch is the epoch of the leader that wrote `records` (a batch never spans two). */
   recordsEpoch?: number;
+  /**
+   * checked says this process already verified the records' checksums (read from a log on this
+   * thread: replication-log.ts), so the replica need not compute them again.
+   */
+  checked?: boolean;
 }
 
 /** Diverged says the replica's (epoch, seq) is not on the leader's history: its records above `fork` are not the leader's. */

@@ -8,8 +8,8 @@
  *
  * Write: log append (group commit across the worker's stores, durable per the mode) → apply to
  * the active memtable → ack.
- * A memtable over `memtable_bytes` is frozen and flushed to a run in the background; reads see it
- * while it flushes. Runs are compacted newest-wins into LMDB (lsm-compaction.ts) when there are
+ * A memtable over `memtable_bytes` is frozen and flushed to a run in the background (flush-queue.ts,
+ * which also stalls writes while too many wait); reads see it while it flushes. Runs are compacted newest-wins into LMDB (lsm-compaction.ts) when there are
  * more than `max_runs`, when reads pass through them too often, or when writes stop for a while
  * (compaction-scheduler.ts); failed flushes and compactions retry with backoff (backoff.ts).
  * Read: active memtable → frozen memtables (newest first) → runs (newest first: bloom, index,
@@ -26,9 +26,9 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { latin1Key } from '../util/bytes.js';
 import { type HistogramSnapshot, LatencyHistogram } from '../util/latency-histogram.js';
-import { Backoff } from './backoff.js';
 import { hashKey, type KeyHash } from './bloom.js';
 import { type CompactionReason, CompactionScheduler, IDLE_COMPACT_MS } from './compaction-scheduler.js';
+import { FlushQueue } from './flush-queue.js';
 import { compactRuns } from './lsm-compaction.js';
 import type { LevelEntry, LmdbLevel } from './lmdb-level.js';
 import { Memtable } from './memtable.js';
@@ -39,22 +39,19 @@ import { writeRun } from './sstable-writer.js';
 import type { Store, StoreEntry, StoreOptions, StoreStats, StoreValue, WriteResult } from './store.js';
 import type { Vfs } from './vfs.js';
 import {
-  type DecodedRecord,
-  decodeRecord,
-  putValueOf,
   type RecordType,
+  type RecordView,
+  recordKey,
   TYPE_DELETE,
   TYPE_EXPIRE,
   TYPE_PUT,
   TYPE_PUT_TTL,
 } from './wal-format.js';
 import type { CommitLog } from './commit-log.js';
-import type { LogListener, ReplicationLog } from './replication-log.js';
+import { LsmReplication } from './lsm-replication.js';
+import { type LsmCounters, lsmStats } from './lsm-stats.js';
 import type { StoreLog } from './store-log.js';
-import type { TailResult } from './wal-tail.js';
 
-/** MAX_FROZEN is how many frozen memtables may wait for flushing before writes stall. */
-export const MAX_FROZEN = 2;
 /** LsmOptions configure an LsmStore. */
 export interface LsmOptions extends StoreOptions {
   vfs: Vfs;
@@ -91,7 +88,7 @@ export interface LsmParts {
 }
 
 /** LsmStore is one shard's LSM store. */
-export class LsmStore implements Store, ReplicationLog {
+export class LsmStore implements Store {
   readonly engine = 'lsm';
   private readonly opts: LsmOptions;
   private readonly level: LmdbLevel;
@@ -101,36 +98,31 @@ export class LsmStore implements Store, ReplicationLog {
   private readonly cache: BlockCache;
   private readonly runsDir: string;
   private active: Memtable;
-  /** frozen memtables, newest first. */
-  private readonly frozen: Memtable[];
+  /** flushes holds the frozen memtables (newest first) and flushes them to runs. */
+  private readonly flushes: FlushQueue;
   /** runs, newest first. */
   private runs: RunReader[];
   private nextRunNo: number;
   /** durableSeq: every write ≤ it is in a synced run or in LMDB. */
   private durableSeq: number;
   private appliedLastSeq: number;
-  private flushing: Promise<void> | undefined;
   private readonly compaction: CompactionScheduler;
-  private readonly flushBackoff: Backoff;
-  private stallWaiters: (() => void)[] = [];
   private closed = false;
   /** closing is set once close() starts: a failed flush is then not retried. */
   private closing = false;
+  /** replication is the store's side of replication: its log, epoch, retention and replicated writes. */
+  readonly replication: LsmReplication;
   /** hashScratch holds a key's bloom hashes during one get. */
   private readonly hashScratch: KeyHash = { h1: 0, h2: 0 };
-  private readonly counters = {
-    flushes: 0,
-    flushMsTotal: 0,
+  private readonly counters: LsmCounters = {
     compactions: 0,
     compactionMsTotal: 0,
     lastCompactionMs: 0,
-    writeStalls: 0,
     retiredBloomChecks: 0,
     retiredBloomNegatives: 0,
     retiredBloomFalsePositives: 0,
   };
-  /** flushSeconds and compactionSeconds time each flush and compaction (for the /metrics histograms). */
-  private readonly flushSeconds = new LatencyHistogram();
+  /** compactionSeconds times each compaction (for the /metrics histogram). */
   private readonly compactionSeconds = new LatencyHistogram();
 
   constructor(opts: LsmOptions, parts: LsmParts) {
@@ -138,16 +130,47 @@ export class LsmStore implements Store, ReplicationLog {
     this.level = parts.level;
     this.wal = parts.log;
     this.runs = parts.runs;
-    this.frozen = parts.frozen;
     this.active = parts.active;
     this.cache = parts.cache;
     this.nextRunNo = parts.nextRunNo;
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
     this.runsDir = parts.runsDir;
-    this.logEpochRecovered = parts.logEpoch !== undefined;
-    if (parts.logEpoch !== undefined) this.wal.epoch = parts.logEpoch;
-    this.flushBackoff = new Backoff(opts.retryMinMs, opts.retryMaxMs);
+    this.wal.applier = (key, seq, value, expiresAtMs) => {
+      this.applyDurable(key, seq, value, expiresAtMs);
+    };
+    this.replication = new LsmReplication(
+      {
+        lastSeq: () => this.appliedLastSeq,
+        scan: (prefix, after, limit) => this.scan(prefix, after, limit),
+        isClosed: () => this.closed,
+        beforeWrite: () => this.beforeWrite(),
+        applyRecord: (records, v) => {
+          this.applyRecord(records, v);
+        },
+      },
+      parts.log,
+      parts.level,
+      parts.logEpoch,
+    );
+    this.flushes = new FlushQueue(
+      {
+        build: (m) => this.buildRun(m),
+        flushed: (m) => {
+          this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
+          this.trimWal();
+          this.compaction.runsChanged();
+        },
+        backpressure: () => (this.runs.length > this.opts.maxRuns ? this.compaction.running : undefined),
+        isClosed: () => this.closed,
+        isClosing: () => this.closing,
+        dir: opts.dir,
+        log: opts.log,
+        retryMinMs: opts.retryMinMs,
+        retryMaxMs: opts.retryMaxMs,
+      },
+      parts.frozen,
+    );
     this.compaction = new CompactionScheduler({
       maxRuns: opts.maxRuns,
       idleMs: opts.idleCompactMs ?? IDLE_COMPACT_MS,
@@ -158,108 +181,17 @@ export class LsmStore implements Store, ReplicationLog {
       runs: () => ({ count: this.runs.length, entries: this.runs.reduce((n, r) => n + r.footer.entries, 0) }),
       memtableEmpty: () => this.active.size === 0,
       flushIdle: () => {
-        if (this.frozen.length === 0 && this.active.size > 0 && !this.closed) this.freezeActive();
+        if (this.flushes.frozen.length === 0 && this.active.size > 0 && !this.closed) this.freezeActive();
       },
       compact: (reason) => this.compact(reason),
     });
-    this.scheduleFlush();
+    // What recovery left frozen is flushed once the store is whole (the flush reads the compaction).
+    this.flushes.schedule();
   }
 
   /** adoptLog makes this store close `log` when it closes (a store with a commit log of its own). */
   adoptLog(log: CommitLog): void {
     this.ownedLog = log;
-  }
-
-  /**
-   * readLog returns up to about `maxBytes` of log records (WAL framing) with seq > `after` and the
-   * seq of the last one, or 'gone' when `after` is older than the retained log.
-   */
-  readLog(after: number, maxBytes: number): TailResult {
-    return this.wal.readLog(after, maxBytes);
-  }
-
-  /** oldestLogSeq is the seq of the oldest record still in the log. */
-  oldestLogSeq(): number {
-    return this.wal.oldestLogSeq();
-  }
-
-  /** onLog subscribes to every batch the log writes for this store (records in WAL framing and their seq range). */
-  onLog(listener: LogListener): void {
-    this.wal.onLog(listener);
-  }
-
-  /** waitForLog resolves when a record with seq > `after` is readable, or after `ms`. */
-  waitForLog(after: number, ms: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return this.wal.waitForLog(after, ms);
-  }
-
-  /** logEpochRecovered says the log epoch was read back from the frame of the store's last record at open. */
-  readonly logEpochRecovered: boolean;
-
-  /**
-   * logEpoch is the epoch this store's log frames are written in: a leader's epoch, or for a
-   * replica the epoch of the last batch it applied (docs/wal-format.md, "Epoch history").
-   */
-  get logEpoch(): number {
-    return this.wal.epoch;
-  }
-
-  set logEpoch(epoch: number) {
-    this.wal.epoch = epoch;
-  }
-
-  /**
-   * applyReplicated applies a batch of the leader's log records (WAL framing) with the leader's
-   * seqs, durably, in order; resolves with the seq of the last one. The first record must carry
-   * the seq after this store's last one. With `epoch` (the epoch of the leader that wrote them),
-   * they are logged in that epoch; batches are applied one after the other, so a frame never
-   * mixes two epochs.
-   */
-  async applyReplicated(records: Buffer, epoch?: number): Promise<number> {
-    this.checkOpen();
-    const decoded: DecodedRecord[] = [];
-    for (let offset = 0; offset < records.length;) {
-      const r = decodeRecord(records, offset);
-      if (typeof r === 'string')
-        throw new DistkvError('CORRUPTION', `replication batch at offset ${offset}: ${r}`);
-      decoded.push(r);
-      offset += r.size;
-    }
-    if (decoded.length === 0) return this.appliedLastSeq;
-    await this.stallForFlush();
-    this.compaction.wrote();
-    // A batch that does not follow the log (a write of this store's own still in flight) is refused
-    // before it can relabel the log's epoch: the next pull then names the epoch the log really has.
-    const first = decoded[0]!.seq;
-    if (first !== this.wal.lastSeq + 1)
-      throw new DistkvError(
-        'INTERNAL',
-        `log append out of order: got seq ${first}, next is ${this.wal.lastSeq + 1}`,
-      );
-    if (epoch !== undefined) this.wal.epoch = epoch;
-    // The batch is already in WAL framing with the leader's seqs: log it as is, then apply it.
-    const last = await this.wal.appendRecords(records, first, decoded[decoded.length - 1]!.seq);
-    for (const r of decoded) this.applyDurable(r.key, r.seq, putValueOf(r), r.expiresAtMs);
-    return last;
-  }
-
-  /**
-   * loadSnapshotChunk writes snapshot entries straight into LMDB (only for a store being rebuilt,
-   * before any write). The snapshot format carries no versions: entries get `seq` (the snapshot's).
-   */
-  loadSnapshotChunk(entries: readonly { key: Uint8Array; value: Uint8Array }[], seq: number): Promise<void> {
-    return this.level.apply(entries.map((e) => ({ key: e.key, value: e.value, seq, expiresAtMs: 0 })));
-  }
-
-  /** finishSnapshot records that LMDB holds everything through `seq`; reopen the store afterwards so its log continues at seq + 1. */
-  finishSnapshot(seq: number): Promise<void> {
-    return this.level.apply([], seq);
-  }
-
-  /** setRetention installs the replication hook: the lowest seq a replica still needs (undefined = none). */
-  setRetention(hook: () => number | undefined): void {
-    this.wal.setRetention(hook);
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -278,7 +210,7 @@ export class LsmStore implements Store, ReplicationLog {
     const k = latin1Key(key);
     const e = this.active.get(k);
     if (e !== undefined) return e;
-    const frozen = this.frozen;
+    const frozen = this.flushes.frozen;
     for (let i = 0; i < frozen.length; i++) {
       const f = frozen[i]!.get(k);
       if (f !== undefined) return f;
@@ -316,7 +248,7 @@ export class LsmStore implements Store, ReplicationLog {
     const fromBytes = Buffer.from(from, 'latin1');
     const sources: Iterator<[string, Versioned]>[] = [
       this.active.entries(from),
-      ...this.frozen.map((m) => m.entries(from)),
+      ...this.flushes.frozen.map((m) => m.entries(from)),
       ...this.runs.map((r) => r.entries(from)),
     ];
     sources.push(mapLevel(this.level.entries(prefix, fromBytes, false)));
@@ -341,82 +273,27 @@ export class LsmStore implements Store, ReplicationLog {
   }
 
   stats(): StoreStats {
-    const level = this.level.stats();
-    const runBytes = this.runs.reduce((n, r) => n + r.bytes, 0);
-    const runEntries = this.runs.reduce((n, r) => n + r.footer.entries, 0);
-    const frozenBytes = this.frozen.reduce((n, m) => n + m.bytes, 0);
-    const bloom = this.runs.reduce(
-      (a, r) => ({
-        checks: a.checks + r.bloomChecks,
-        negatives: a.negatives + r.bloomNegatives,
-        fps: a.fps + r.bloomFalsePositives,
-      }),
-      {
-        checks: this.counters.retiredBloomChecks,
-        negatives: this.counters.retiredBloomNegatives,
-        fps: this.counters.retiredBloomFalsePositives,
-      },
-    );
-    const walBytes = this.wal.logBytes();
-    return {
+    return lsmStats({
       engine: this.engine,
-      keys: level.keys + runEntries + this.active.size + this.frozen.reduce((n, m) => n + m.size, 0),
-      bytes: level.bytes + runBytes + walBytes,
+      level: this.level,
+      log: this.wal,
+      active: this.active,
+      runs: this.runs,
+      cache: this.cache,
       lastSeq: this.appliedLastSeq,
-      appliedSeq: this.level.appliedSeq(),
-      // "Durable" in the recovery sense: what needs no WAL replay. What is durable on disk is syncedSeq.
-      flushedSeq: this.durableSeq,
-      syncedSeq: this.wal.syncedSeq,
-      walSegments: this.wal.logSegments(),
-      walBytes,
-      ...this.wal.counters(),
-      memtableBytes: this.active.bytes,
-      memtableKeys: this.active.size,
-      frozenMemtables: this.frozen.length,
-      frozenBytes,
-      runs: this.runs.length,
-      runBytes,
-      bloomChecks: bloom.checks,
-      bloomNegatives: bloom.negatives,
-      bloomFalsePositives: bloom.fps,
-      blockCacheHits: this.cache.hits,
-      blockCacheMisses: this.cache.misses,
-      flushes: this.counters.flushes,
-      flushMsTotal: this.counters.flushMsTotal,
-      compactions: this.counters.compactions,
-      compactionsForRuns: this.compaction.counts.runs,
-      compactionsForReads: this.compaction.counts.reads,
-      compactionsForIdle: this.compaction.counts.idle,
-      compactionFailures: this.compaction.failures,
-      flushFailures: this.flushBackoff.totalFailures,
-      compactionRunning: this.compaction.running === undefined ? 0 : 1,
-      compactionMsTotal: this.counters.compactionMsTotal,
-      lastCompactionMs: this.counters.lastCompactionMs,
-      writeStalls: this.counters.writeStalls,
-      lmdbKeys: level.keys,
-      lmdbBytes: level.bytes,
-      ...this.memoryStats(),
-    };
+      durableSeq: this.durableSeq,
+      counters: this.counters,
+      compaction: this.compaction,
+      flushes: this.flushes,
+    });
   }
 
   timings(): Record<string, HistogramSnapshot> {
     return {
       walSyncSeconds: this.wal.syncSeconds(),
-      flushSeconds: this.flushSeconds.snapshot(),
+      flushSeconds: this.flushes.seconds.snapshot(),
       compactionSeconds: this.compactionSeconds.snapshot(),
     };
-  }
-
-  /** memoryStats are the parts of the memory the store holds (docs/operations.md, "Memory"). */
-  private memoryStats(): Record<`mem${string}`, number> {
-    const parts = {
-      memMemtableBytes: this.active.memoryBytes,
-      memFrozenBytes: this.frozen.reduce((n, m) => n + m.memoryBytes, 0),
-      memBlockCacheBytes: this.cache.memoryBytes,
-      memReplicationLogBytes: this.wal.memoryBytes,
-      memWalBufferBytes: this.wal.bufferBytes,
-    };
-    return { ...parts, memBytes: Object.values(parts).reduce((a, b) => a + b, 0) };
   }
 
   /**
@@ -428,7 +305,7 @@ export class LsmStore implements Store, ReplicationLog {
     if (this.closed) return;
     // One attempt: a flush that fails while closing is not retried (its records stay in the log).
     this.closing = true;
-    if (this.active.size > 0 || this.frozen.length > 0)
+    if (this.active.size > 0 || this.flushes.frozen.length > 0)
       await this.flush().catch((err: unknown) => {
         this.opts.log?.warn(
           { err: (err as Error).message, dir: this.opts.dir },
@@ -443,7 +320,7 @@ export class LsmStore implements Store, ReplicationLog {
       await this.wal.close();
       await this.ownedLog?.close();
     } finally {
-      await this.flushing;
+      await this.flushes.running;
       await this.compaction.running;
       for (const r of this.runs) r.close();
       await this.level.close();
@@ -453,18 +330,14 @@ export class LsmStore implements Store, ReplicationLog {
   /** flush freezes the active memtable (if it holds anything) and resolves once no frozen memtable is left unflushed (tests use it). */
   async flush(): Promise<void> {
     this.checkOpen();
-    if (this.active.size > 0) {
-      this.frozen.unshift(this.active);
-      this.active = new Memtable();
-      this.scheduleFlush();
-    }
-    while (this.flushing !== undefined) await this.flushing;
+    if (this.active.size > 0) this.freezeActive();
+    await this.flushes.drain();
   }
 
   /** idle resolves once no flush or compaction is running (tests and benchmarks use it). */
   async idle(): Promise<void> {
-    while (this.flushing !== undefined || this.compaction.running !== undefined)
-      await (this.flushing ?? this.compaction.running);
+    while (this.flushes.running !== undefined || this.compaction.running !== undefined)
+      await (this.flushes.running ?? this.compaction.running);
   }
 
   /** now is the store's clock (Unix ms), which expiries are compared with. */
@@ -472,39 +345,37 @@ export class LsmStore implements Store, ReplicationLog {
     return this.opts.clock?.() ?? Date.now();
   }
 
-  private async write(
+  /**
+   * write logs a write; the log applies it to the memtable (applyDurable) once durable, then
+   * resolves. Without a stall there is no await on the way: one promise per write.
+   */
+  private write(
     key: Uint8Array,
     value: Uint8Array | null,
     expiresAtMs: number,
     deleteType: RecordType = TYPE_DELETE,
   ): Promise<WriteResult> {
-    this.checkOpen();
-    await this.stallForFlush();
+    if (this.closed || this.flushes.mustStall) return this.stalledWrite(key, value, expiresAtMs, deleteType);
     this.compaction.wrote();
-    const seq =
-      value === null
-        ? await this.wal.append(deleteType, key, undefined)
-        : expiresAtMs > 0
-          ? await this.wal.append(TYPE_PUT_TTL, key, value, undefined, expiresAtMs)
-          : await this.wal.append(TYPE_PUT, key, value);
-    this.applyDurable(key, seq, value, expiresAtMs);
-    return { seq };
+    return this.wal.append(typeOf(value, expiresAtMs, deleteType), key, value, expiresAtMs);
   }
 
-  /** stallForFlush waits while MAX_FROZEN memtables wait for flushing (refusing with DISK_FULL while flushes fail). */
-  private async stallForFlush(): Promise<void> {
-    while (this.frozen.length >= MAX_FROZEN) {
-      // Stall until a flush frees a slot, but never wait on a flush that keeps failing (disk full).
-      const failure = this.flushBackoff.lastError;
-      if (failure !== undefined)
-        throw new DistkvError(
-          'DISK_FULL',
-          `memtable flush is failing (${failure.message}); writes are refused until it succeeds`,
-        );
-      this.counters.writeStalls++;
-      await new Promise<void>((resolve) => this.stallWaiters.push(resolve));
-      this.checkOpen();
-    }
+  /** stalledWrite is `write` once a stall is over (or refused: the store closed, flushes failing). */
+  private async stalledWrite(
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+    deleteType: RecordType,
+  ): Promise<WriteResult> {
+    await this.beforeWrite();
+    return this.wal.append(typeOf(value, expiresAtMs, deleteType), key, value, expiresAtMs);
+  }
+
+  /** beforeWrite checks the store is open, waits out a write stall and tells the compaction scheduler. */
+  private async beforeWrite(): Promise<void> {
+    this.checkOpen();
+    await this.flushes.stall();
+    this.compaction.wrote();
   }
 
   /** applyDurable puts a durable write into the active memtable (which copies the value; it may be a view of a request batch). */
@@ -514,11 +385,26 @@ export class LsmStore implements Store, ReplicationLog {
     if (this.active.bytes >= this.opts.memtableBytes) this.freezeActive();
   }
 
+  /** applyRecord puts a durable record of a replicated batch into the active memtable (which copies the value). */
+  private applyRecord(records: Buffer, v: RecordView): void {
+    const isPut = v.type === TYPE_PUT || v.type === TYPE_PUT_TTL;
+    this.active.applyFrom(
+      recordKey(records, v),
+      v.seq,
+      isPut ? records : null,
+      v.valueStart,
+      v.end,
+      v.expiresAtMs,
+    );
+    this.appliedLastSeq = v.seq;
+    if (this.active.bytes >= this.opts.memtableBytes) this.freezeActive();
+  }
+
   /** freezeActive makes the active memtable the newest frozen one and schedules its flush. */
   private freezeActive(): void {
-    this.frozen.unshift(this.active);
+    const m = this.active;
     this.active = new Memtable();
-    this.scheduleFlush();
+    this.flushes.push(m);
   }
 
   private isClosed(): boolean {
@@ -530,57 +416,19 @@ export class LsmStore implements Store, ReplicationLog {
     if (this.closed) throw new DistkvError('UNAVAILABLE', 'store is closed');
   }
 
-  private scheduleFlush(): void {
-    if (this.flushing !== undefined || this.frozen.length === 0 || this.closed) return;
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = undefined;
-    });
-  }
-
-  private async flushLoop(): Promise<void> {
-    while (this.frozen.length > 0) {
-      // Backpressure: while runs are over the limit and a compaction is draining them, flush no
-      // more; frozen memtables then pile up and writes stall, so writes go no faster than compaction.
-      while (this.runs.length > this.opts.maxRuns && this.compaction.running !== undefined && !this.closed)
-        await this.compaction.running;
-      const m = this.frozen[this.frozen.length - 1]!;
-      const t0 = performance.now();
-      try {
-        const meta = await writeRun(
-          this.opts.vfs,
-          this.runsDir,
-          this.nextRunNo,
-          m.entries(),
-          m.size,
-          m.minSeq,
-          m.maxSeq,
-        );
-        this.nextRunNo++;
-        this.runs.unshift(new Reader(this.opts.vfs, meta.path, meta.no, this.cache));
-        this.frozen.pop();
-        this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
-        this.counters.flushes++;
-        const ms = performance.now() - t0;
-        this.counters.flushMsTotal += ms;
-        this.flushSeconds.observe(ms / 1000);
-        if (this.flushBackoff.succeeded())
-          this.opts.log?.info({ dir: this.opts.dir }, 'memtable flush succeeded again');
-      } catch (err) {
-        if (this.flushBackoff.failed(err as Error))
-          this.opts.log?.error(
-            { err: (err as Error).message, dir: this.opts.dir },
-            'memtable flush failed; retrying with backoff (logged again only when it succeeds)',
-          );
-        if (this.closed || this.closing) return;
-        await new Promise((r) => setTimeout(r, this.flushBackoff.delayMs()));
-        continue;
-      } finally {
-        for (const w of this.stallWaiters.splice(0)) w();
-      }
-      this.trimWal();
-      this.compaction.runsChanged();
-      if (this.closed) return;
-    }
+  /** buildRun writes frozen memtable `m` as the newest run (the flush queue calls it). */
+  private async buildRun(m: Memtable): Promise<void> {
+    const meta = await writeRun(
+      this.opts.vfs,
+      this.runsDir,
+      this.nextRunNo,
+      m.entries(),
+      m.size,
+      m.minSeq,
+      m.maxSeq,
+    );
+    this.nextRunNo++;
+    this.runs.unshift(new Reader(this.opts.vfs, meta.path, meta.no, this.cache));
   }
 
   /** compact merges every current run into LMDB, then retires the runs (the scheduler calls it). */
@@ -612,6 +460,12 @@ export class LsmStore implements Store, ReplicationLog {
   private trimWal(): void {
     this.wal.setDurable(this.durableSeq);
   }
+}
+
+/** typeOf is the record type of a write: a put (with or without expiry) or, for value null, `deleteType`. */
+function typeOf(value: Uint8Array | null, expiresAtMs: number, deleteType: RecordType): RecordType {
+  if (value === null) return deleteType;
+  return expiresAtMs > 0 ? TYPE_PUT_TTL : TYPE_PUT;
 }
 
 function* mapLevel(it: IterableIterator<LevelEntry>): IterableIterator<[string, Versioned]> {

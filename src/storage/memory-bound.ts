@@ -16,7 +16,7 @@
  * about IN_FLIGHT_COPIES times (request body, batch to the worker, WAL buffer, written batch).
  */
 import { CHUNK_BYTES } from './lsm-compaction.js';
-import { MAX_FROZEN } from './lsm-store.js';
+import { MAX_FROZEN } from './flush-queue.js';
 import { SLAB_BYTES } from './memtable.js';
 import { WINDOW_BYTES } from './commit-log-cursor.js';
 

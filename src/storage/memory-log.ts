@@ -1,7 +1,8 @@
 /**
  * MemoryLog: the in-memory twin of a store's log (replication-log.ts), for tests of replication
  * and watchers without files: `append` takes records (WAL framing, wal-format.ts) with the next
- * seqs, keeps the newest `retainRecords` of them, and answers reads as StoreLog does.
+ * seqs, keeps the newest `retainRecords` of them and, as the commit log keeps segments for
+ * replicas, older ones at or above the retention hook's seq; it answers reads as StoreLog does.
  */
 import { DistkvError } from '../errors.js';
 import type { LogListener, ReplicationLog } from './replication-log.js';
@@ -14,6 +15,7 @@ export class MemoryLog implements ReplicationLog {
   private last = 0;
   private readonly retain: number;
   private readonly listeners: LogListener[] = [];
+  private retention: (() => number | undefined) | undefined;
   private waiters: { after: number; resolve: () => void; timer?: NodeJS.Timeout }[] = [];
 
   /** `retainRecords` bounds how many records stay readable (older ones are gone). */
@@ -41,7 +43,12 @@ export class MemoryLog implements ReplicationLog {
       this.last = r.seq;
       o += r.size;
     }
-    if (this.records.length > this.retain) this.records = this.records.slice(-this.retain);
+    if (this.records.length > this.retain) {
+      const keepFrom = this.retention?.();
+      let drop = this.records.length - this.retain;
+      if (keepFrom !== undefined) drop = Math.min(drop, Math.max(0, keepFrom - this.records[0]!.seq));
+      if (drop > 0) this.records = this.records.slice(drop);
+    }
     if (this.last >= first) {
       for (const l of this.listeners) l(batch, first, this.last);
       const ready = this.waiters.filter((w) => w.after < this.last);
@@ -52,6 +59,18 @@ export class MemoryLog implements ReplicationLog {
       }
     }
     return this.last;
+  }
+
+  /** setRetention installs the hook giving the lowest seq a replica still needs (undefined = none). */
+  setRetention(hook: () => number | undefined): void {
+    this.retention = hook;
+  }
+
+  /** startAfter makes an empty log continue after `seq` (a store loaded from a snapshot at `seq`). */
+  startAfter(seq: number): void {
+    if (this.records.length > 0)
+      throw new DistkvError('INTERNAL', `a log holding records cannot restart after seq ${seq}`);
+    this.last = seq;
   }
 
   readLog(after: number, maxBytes: number): TailResult {

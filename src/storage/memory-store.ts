@@ -2,10 +2,23 @@
  * MemoryStore: the in-memory twin of the Store seam. Nothing is persisted; writes resolve on the
  * next microtask. Used by unit tests and by `storage.engine = "memory"`. Expired values stay in
  * the map until an expire or a later write replaces them; reads hide them by the clock.
+ * Given a MemoryLog, it also logs every write (WAL framing) and replicates through it
+ * (`replication`, memory-replication.ts), the in-memory twin of a replicating store.
  */
 import { DistkvError } from '../errors.js';
 import { hasPrefix, latin1Key } from '../util/bytes.js';
+import type { MemoryLog } from './memory-log.js';
+import { MemoryReplication } from './memory-replication.js';
 import type { Store, StoreEntry, StoreStats, StoreValue, WriteResult } from './store.js';
+import {
+  encodeRecord,
+  type RecordType,
+  recordSize,
+  TYPE_DELETE,
+  TYPE_EXPIRE,
+  TYPE_PUT,
+  TYPE_PUT_TTL,
+} from './wal-format.js';
 
 /** MemoryStore keeps every key in a Map (keys as latin1 strings, so string order is byte order). */
 export class MemoryStore implements Store {
@@ -15,10 +28,30 @@ export class MemoryStore implements Store {
   private seq = 0;
   private bytes = 0;
   private closed = false;
+  private readonly log: MemoryLog | undefined;
+  /** replication is defined when the store has a log. */
+  readonly replication: MemoryReplication | undefined;
 
-  /** constructor takes the clock expiries are compared with (default Date.now). */
-  constructor(clock: () => number = Date.now) {
+  /** constructor takes the clock expiries are compared with (default Date.now) and, to replicate, a log. */
+  constructor(clock: () => number = Date.now, log?: MemoryLog) {
     this.clock = clock;
+    this.log = log;
+    this.replication =
+      log === undefined
+        ? undefined
+        : new MemoryReplication(
+            {
+              lastSeq: () => this.seq,
+              scan: (prefix, after, limit) => this.scan(prefix, after, limit),
+              applyAt: (key, seq, value, expiresAtMs) => {
+                this.applyAt(key, seq, value, expiresAtMs);
+              },
+              setLastSeq: (seq) => {
+                this.seq = seq;
+              },
+            },
+            log,
+          );
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -31,28 +64,15 @@ export class MemoryStore implements Store {
   }
 
   put(key: Uint8Array, value: Uint8Array, expiresAtMs = 0): Promise<WriteResult> {
-    this.checkOpen();
-    const k = latin1Key(key);
-    const old = this.map.get(k);
-    this.bytes += value.length - (old?.value.length ?? -key.length);
-    const seq = ++this.seq;
-    this.map.set(k, { value: Uint8Array.prototype.slice.call(value), seq, expiresAtMs });
-    return Promise.resolve({ seq });
+    return this.write(expiresAtMs > 0 ? TYPE_PUT_TTL : TYPE_PUT, key, value, expiresAtMs);
   }
 
   delete(key: Uint8Array): Promise<WriteResult> {
-    this.checkOpen();
-    const k = latin1Key(key);
-    const old = this.map.get(k);
-    if (old !== undefined) {
-      this.bytes -= old.value.length + key.length;
-      this.map.delete(k);
-    }
-    return Promise.resolve({ seq: ++this.seq });
+    return this.write(TYPE_DELETE, key, null, 0);
   }
 
   expire(key: Uint8Array): Promise<WriteResult> {
-    return this.delete(key);
+    return this.write(TYPE_EXPIRE, key, null, 0);
   }
 
   scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
@@ -87,6 +107,37 @@ export class MemoryStore implements Store {
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();
+  }
+
+  private write(
+    type: RecordType,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+  ): Promise<WriteResult> {
+    this.checkOpen();
+    const seq = this.seq + 1;
+    if (this.log !== undefined) {
+      const record = Buffer.allocUnsafe(recordSize(key.length, value?.length ?? 0, type));
+      encodeRecord(record, 0, type, seq, key, value ?? undefined, expiresAtMs);
+      this.log.append(record);
+    }
+    this.applyAt(key, seq, value, expiresAtMs);
+    return Promise.resolve({ seq });
+  }
+
+  /** applyAt applies a write (value null = delete) with `seq`, which becomes the last seq. */
+  private applyAt(key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number): void {
+    const k = latin1Key(key);
+    const old = this.map.get(k);
+    if (value !== null) {
+      this.bytes += value.length - (old?.value.length ?? -key.length);
+      this.map.set(k, { value: Uint8Array.prototype.slice.call(value), seq, expiresAtMs });
+    } else if (old !== undefined) {
+      this.bytes -= old.value.length + key.length;
+      this.map.delete(k);
+    }
+    this.seq = seq;
   }
 
   private checkOpen(): void {

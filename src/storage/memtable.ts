@@ -71,11 +71,28 @@ export class Memtable {
    * in increasing order. The value is copied.
    */
   apply(key: string, seq: number, value: Uint8Array | null, expiresAtMs = 0): void {
+    this.applyFrom(key, seq, value, 0, value === null ? 0 : value.length, expiresAtMs);
+  }
+
+  /**
+   * applyFrom is `apply` with the value at [start, end) of `src` (a replicated batch): no view of
+   * it is made. `src` null is a delete.
+   */
+  applyFrom(
+    key: string,
+    seq: number,
+    src: Uint8Array | null,
+    start: number,
+    end: number,
+    expiresAtMs: number,
+  ): void {
     let slab = 0;
     let off = 0;
     let len = -1;
-    if (value !== null) {
-      len = value.length;
+    if (src !== null) {
+      len = end - start;
+      const value =
+        start === 0 && end === src.length ? src : new Uint8Array(src.buffer, src.byteOffset + start, len);
       this.bytes += len;
       if (len > SLAB_BYTES / 4) {
         // A dedicated slab: `cur`, slabUsed and slabSize keep describing the small-value slab.

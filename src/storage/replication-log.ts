@@ -1,7 +1,8 @@
 /**
  * The replication log seam: what replication (and the watch feature) read of a store's log,
  * whatever is behind it (the record-format agreement in docs/commit-log-format.md). Records are in
- * WAL framing (wal-format.ts), in seq order.
+ * WAL framing (wal-format.ts), in seq order, and checked: every record read has had its checksum
+ * verified on its way in (read from disk, or applied from a batch) or was encoded by this process.
  *
  * Implementations: StoreLog (store-log.ts, a store's part of its worker's commit log) and
  * MemoryLog (memory-log.ts, the in-memory twin for tests).

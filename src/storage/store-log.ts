@@ -5,7 +5,9 @@
  * and answers the replication log API (replication-log.ts): recent batches from memory
  * (wal-tail.ts), older ones out of the shared segments (commit-log-cursor.ts).
  *
- * Writes resolve in seq order, so the store can apply them in the order they resolve.
+ * A store's own write (`append`) is handed to the store's `applier` (its memtable) in seq order once
+ * its batch is written, before the write resolves and before listeners and log readers see the
+ * batch: one promise per write, and the store's last seq never trails its log.
  * Used only on the store's worker thread.
  */
 import { DistkvError } from '../errors.js';
@@ -13,14 +15,32 @@ import type { HistogramSnapshot } from '../util/latency-histogram.js';
 import type { CommitLog, LogMember, Pending } from './commit-log.js';
 import { StoreCursor } from './commit-log-cursor.js';
 import type { LogListener, ReplicationLog } from './replication-log.js';
+import type { WriteResult } from './store.js';
 import { encodeRecord, type RecordType, recordSize } from './wal-format.js';
 import { type TailResult, WalTail } from './wal-tail.js';
 
-interface Waiter {
+/** Applier puts a written record of the store into its memtable (value null: a delete). */
+export type Applier = (key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number) => void;
+
+/**
+ * Waiter is one append waiting for its batch: a store write (`key` set, applied on the way; its
+ * key and value are the caller's, valid until it resolves) or records appended whole.
+ */
+class Waiter {
   /** seq is the last seq the waiter covers (what it resolves with). */
-  seq: number;
-  resolve: (seq: number) => void;
-  reject: (err: Error) => void;
+  readonly seq: number;
+  readonly key: Uint8Array | undefined;
+  readonly value: Uint8Array | null;
+  readonly expiresAtMs: number;
+  resolve!: (r: WriteResult) => void;
+  reject!: (err: Error) => void;
+
+  constructor(seq: number, key: Uint8Array | undefined, value: Uint8Array | null, expiresAtMs: number) {
+    this.seq = seq;
+    this.key = key;
+    this.value = value;
+    this.expiresAtMs = expiresAtMs;
+  }
 }
 
 /** StoreLog is one store's part of the commit log. */
@@ -28,6 +48,8 @@ export class StoreLog implements LogMember, ReplicationLog {
   readonly id: number;
   /** epoch is written into this store's frames (0 until failover sets it). */
   epoch = 0;
+  /** applier receives each of the store's own writes once written, before it resolves. */
+  applier: Applier | undefined;
   private readonly commit: CommitLog;
   private readonly tail: WalTail;
   private readonly cursor: StoreCursor;
@@ -128,35 +150,33 @@ export class StoreLog implements LogMember, ReplicationLog {
   }
 
   /**
-   * append logs one record with the next seq; resolves with that seq when it is durable per the
-   * durability mode. `expectSeq`, when given, must be that next seq.
+   * append logs one record of the store with the next seq (value null: a delete or expire); once
+   * it is durable per the durability mode, hands it to the applier and resolves with its seq.
    */
-  append(
-    type: RecordType,
-    key: Uint8Array,
-    value: Uint8Array | undefined,
-    expectSeq?: number,
-    expiresAtMs = 0,
-  ): Promise<number> {
+  append(type: RecordType, key: Uint8Array, value: Uint8Array | null, expiresAtMs = 0): Promise<WriteResult> {
     const refused = this.refusal();
     if (refused !== undefined) return Promise.reject(refused);
-    const seq = this.nextSeq;
-    if (expectSeq !== undefined && expectSeq !== seq)
-      return Promise.reject(
-        new DistkvError('INTERNAL', `log append out of order: got seq ${expectSeq}, next is ${seq}`),
-      );
-    this.nextSeq++;
-    this.reserve(recordSize(key.length, value?.length ?? 0, type));
+    const seq = this.nextSeq++;
+    const valueLen = value === null ? 0 : value.length;
+    this.reserve(recordSize(key.length, valueLen, type));
     if (this.pendingLen === 0) this.pendingFirst = seq;
-    this.pendingLen += encodeRecord(this.pendingBuf, this.pendingLen, type, seq, key, value, expiresAtMs);
-    return this.enqueue(seq);
+    this.pendingLen += encodeRecord(
+      this.pendingBuf,
+      this.pendingLen,
+      type,
+      seq,
+      key,
+      value ?? undefined,
+      expiresAtMs,
+    );
+    return this.enqueue(new Waiter(seq, key, value, expiresAtMs));
   }
 
   /**
    * appendRecords logs records already in WAL framing (a replica applying its leader's log): they
    * must carry the next seqs, `firstSeq`..`lastSeq` (the caller checked their CRCs).
    */
-  appendRecords(records: Buffer, firstSeq: number, lastSeq: number): Promise<number> {
+  appendRecords(records: Buffer, firstSeq: number, lastSeq: number): Promise<WriteResult> {
     const refused = this.refusal();
     if (refused !== undefined) return Promise.reject(refused);
     if (firstSeq !== this.nextSeq)
@@ -168,7 +188,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     if (this.pendingLen === 0) this.pendingFirst = firstSeq;
     records.copy(this.pendingBuf, this.pendingLen);
     this.pendingLen += records.length;
-    return this.enqueue(lastSeq);
+    return this.enqueue(new Waiter(lastSeq, undefined, null, 0));
   }
 
   take(): Pending | undefined {
@@ -186,6 +206,16 @@ export class StoreLog implements LogMember, ReplicationLog {
   }
 
   written(part: Pending): void {
+    const waiters = this.taken.shift() ?? [];
+    const applier = this.applier;
+    if (applier !== undefined)
+      for (const w of waiters)
+        if (w.key !== undefined)
+          try {
+            applier(w.key, w.seq, w.value, w.expiresAtMs);
+          } catch (err) {
+            w.reject(err as Error);
+          }
     this.writtenThrough = part.last;
     if (this.commit.durability === 'fsync') this.syncedThrough = Math.max(this.syncedThrough, part.last);
     this.tail.written(part.records, part.first, part.last);
@@ -198,7 +228,7 @@ export class StoreLog implements LogMember, ReplicationLog {
         w.resolve();
       }
     }
-    for (const w of this.taken.shift() ?? []) w.resolve(w.seq);
+    for (const w of waiters) w.resolve({ seq: w.seq });
   }
 
   failed(err: DistkvError): void {
@@ -264,10 +294,12 @@ export class StoreLog implements LogMember, ReplicationLog {
     this.pendingBuf = next;
   }
 
-  private enqueue(seq: number): Promise<number> {
-    const done = new Promise<number>((resolve, reject) => {
-      this.waiters.push({ seq, resolve, reject });
+  private enqueue(w: Waiter): Promise<WriteResult> {
+    const done = new Promise<WriteResult>((resolve, reject) => {
+      w.resolve = resolve;
+      w.reject = reject;
     });
+    this.waiters.push(w);
     this.commit.pending(this);
     return done;
   }

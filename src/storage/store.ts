@@ -1,8 +1,10 @@
 /**
  * The Store seam: what a shard worker needs from one shard's storage, whatever the engine.
  *
- * Implementations: `MemoryStore` (the in-memory twin, for tests), `LmdbStore` (LMDB only). Every
- * implementation passes the shared conformance suite in test/unit/store-conformance.ts.
+ * Implementations: `MemoryStore` (the in-memory twin, for tests), `LmdbStore` (LMDB only),
+ * `LsmStore` (the default engine). Every implementation passes the shared conformance suite in
+ * test/unit/store-conformance.ts. A store that replicates also offers `replication`
+ * (store-replication.ts, with its own conformance suite).
  *
  * Invariants every implementation keeps:
  *  - keys are byte strings (UTF-8 of the user's key) ordered by bytes; values are bytes;
@@ -16,6 +18,7 @@
  */
 import type { Durability } from '../config/schema.js';
 import type { HistogramSnapshot } from '../util/latency-histogram.js';
+import type { StoreReplication } from './store-replication.js';
 
 /** StoreValue is a live key's value, the seq of its last write and its expiry (Unix ms, 0 = none). */
 export interface StoreValue {
@@ -50,6 +53,8 @@ export interface StoreStats {
 export interface Store {
   /** engine names the implementation ("memory", "lmdb", ...). */
   readonly engine: string;
+  /** replication is the store's replication seam (store-replication.ts); undefined for a store that does not replicate. */
+  readonly replication?: StoreReplication | undefined;
   /** get returns the value of `key`, or undefined (also once expired); the returned bytes are only valid until the next call on this store. */
   get(key: Uint8Array): Uint8Array | undefined;
   /**

@@ -160,36 +160,82 @@ export interface DecodedRecord {
 }
 
 /**
- * decodeRecord decodes the record at `offset`, or returns why it cannot: "short" when the buffer
- * ends inside it, otherwise a description of the damage.
+ * RecordView is a record's fields as offsets into the buffer that holds it, filled by `viewRecord`
+ * without allocating: the key is [keyStart, keyEnd), the value [valueStart, end) (after the expiry
+ * prefix of a TTL record), `end` is where the next record starts.
  */
-export function decodeRecord(b: Buffer, offset: number): DecodedRecord | string {
+export interface RecordView {
+  type: RecordType;
+  seq: number;
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  end: number;
+  expiresAtMs: number;
+}
+
+/** newRecordView returns a RecordView to fill. */
+export function newRecordView(): RecordView {
+  return { type: TYPE_PUT, seq: 0, keyStart: 0, keyEnd: 0, valueStart: 0, end: 0, expiresAtMs: 0 };
+}
+
+/**
+ * viewRecord fills `v` with the record at `offset`, or returns why it cannot: "short" when the
+ * buffer ends inside it, otherwise a description of the damage. `checkCrc` false skips the
+ * checksum (a record this process already checked).
+ */
+export function viewRecord(b: Buffer, offset: number, v: RecordView, checkCrc = true): string | undefined {
   if (offset + RECORD_PREFIX_BYTES > b.length) return 'short';
   const len = b.readUInt32LE(offset + 4);
   if (len < RECORD_FIXED_BYTES || len > MAX_RECORD_LEN) return `record length ${len} is impossible`;
   const end = offset + RECORD_PREFIX_BYTES + len;
   if (end > b.length) return 'short';
-  const crc = b.readUInt32LE(offset);
-  if (crc32c(b, offset + 4, end) !== crc) return 'checksum mismatch';
+  if (checkCrc && crc32c(b, offset + 4, end) !== b.readUInt32LE(offset)) return 'checksum mismatch';
   const type = b[offset + 8];
   if (!isRecordType(type)) return `unknown record type ${type}`;
   const keyLen = b.readUInt16LE(offset + 17);
   if (RECORD_FIXED_BYTES + keyLen > len) return `key length ${keyLen} exceeds the record`;
   const k = offset + 19;
-  let v = k + keyLen;
+  let value = k + keyLen;
   let expiresAtMs = 0;
   if (type === TYPE_PUT_TTL) {
-    if (v + EXPIRY_BYTES > end) return `a TTL record of ${len} bytes has no room for its expiry`;
-    expiresAtMs = readU64(b, v);
-    v += EXPIRY_BYTES;
+    if (value + EXPIRY_BYTES > end) return `a TTL record of ${len} bytes has no room for its expiry`;
+    expiresAtMs = readU64(b, value);
+    value += EXPIRY_BYTES;
   }
+  v.type = type;
+  v.seq = readU64(b, offset + 9);
+  v.keyStart = k;
+  v.keyEnd = k + keyLen;
+  v.valueStart = value;
+  v.end = end;
+  v.expiresAtMs = expiresAtMs;
+  return undefined;
+}
+
+/** recordKey returns the key of the record `v` views in `b` as a latin1 string (a memtable key), without a view. */
+export function recordKey(b: Buffer, v: RecordView): string {
+  return (b as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(
+    v.keyStart,
+    v.keyEnd,
+  );
+}
+
+/**
+ * decodeRecord decodes the record at `offset`, or returns why it cannot: "short" when the buffer
+ * ends inside it, otherwise a description of the damage.
+ */
+export function decodeRecord(b: Buffer, offset: number): DecodedRecord | string {
+  const v = newRecordView();
+  const damage = viewRecord(b, offset, v);
+  if (damage !== undefined) return damage;
   return {
-    type,
-    seq: readU64(b, offset + 9),
+    type: v.type,
+    seq: v.seq,
     epoch: 0,
-    key: b.subarray(k, k + keyLen),
-    value: b.subarray(v, end),
-    expiresAtMs,
-    size: end - offset,
+    key: b.subarray(v.keyStart, v.keyEnd),
+    value: b.subarray(v.valueStart, v.end),
+    expiresAtMs: v.expiresAtMs,
+    size: v.end - offset,
   };
 }

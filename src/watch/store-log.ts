@@ -21,6 +21,7 @@ export interface StoreLog {
 
 /** logOf returns the log API of `store`, or throws when its engine keeps no log (memory, lmdb). */
 export function logOf(store: Store): StoreLog {
+  if (store.replication !== undefined) return store.replication;
   const s = store as Partial<StoreLog> & Store;
   if (
     typeof s.readLog !== 'function' ||

@@ -86,7 +86,7 @@ export class ReplicaPair {
     if (opts.ringBytes !== undefined) {
       const ring = new SharedArrayBuffer(ringBytesFor(opts.ringBytes));
       const producer = new RingProducer(ring);
-      p.leader.onLog((records, first, last) => {
+      p.leader.replication.onLog((records, first, last) => {
         producer.publish(records, first, last);
       });
       p.ring = ring;
@@ -99,7 +99,7 @@ export class ReplicaPair {
   resume(): void {
     const replicaDir = join(this.dir, 'replica');
     let rebuilt: LsmStore | undefined;
-    const local = new LocalSource(() => this.leader, 'test leader');
+    const local = new LocalSource(() => this.leader.replication, 'test leader');
     const inner: ReplicationSource =
       this.ring === undefined
         ? local
@@ -108,18 +108,18 @@ export class ReplicaPair {
     this.source.down = this.cutOff;
     this.follower = new Follower({
       source: this.source,
-      store: () => this.replica,
+      store: () => this.replica.replication,
       rebuild: async () => {
         await this.replica.close();
         rmSync(replicaDir, { recursive: true, force: true });
         rebuilt = await openTestLsm(replicaDir, this.opts);
-        return rebuilt;
+        return rebuilt.replication;
       },
       reopen: async () => {
         await (rebuilt ?? this.replica).close();
         rebuilt = undefined;
         this.replica = await openTestLsm(replicaDir, this.opts);
-        return this.replica;
+        return this.replica.replication;
       },
       publish: (p) => {
         this.state = p.state;

@@ -72,7 +72,11 @@ describe('replication (in process)', () => {
         await p.leader.put(Buffer.from(`b${i % 700}`), Buffer.alloc(200, i % 251));
       for (let i = 0; i < 100; i++) await p.leader.delete(Buffer.from(`a${i}`));
       await p.leader.idle();
-      assert.equal(p.leader.readLog(p.replica.lastSeq(), 1000), 'gone', 'the log the replica needs is gone');
+      assert.equal(
+        p.leader.replication.readLog(p.replica.lastSeq(), 1000),
+        'gone',
+        'the log the replica needs is gone',
+      );
       p.resume();
       await p.caughtUp(60000);
       assert.ok(p.resyncs() >= 1, 'the replica resynced');

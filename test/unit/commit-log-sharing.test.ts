@@ -43,7 +43,7 @@ function keysOf(records: Buffer): [number, string][] {
 function readAll(s: LsmStore, after: number, maxBytes: number): [number, string][] | 'gone' {
   const out: [number, string][] = [];
   for (let at = after; at < s.lastSeq();) {
-    const r = s.readLog(at, maxBytes);
+    const r = s.replication.readLog(at, maxBytes);
     if (r === 'gone') return 'gone';
     out.push(...keysOf(r.records));
     assert.ok(r.lastSeq > at, 'every pull makes progress');
@@ -93,8 +93,8 @@ describe('commit log shared by several stores', () => {
       memtableBytes: 1 << 20,
       walRetentionBytes: 1 << 30,
     };
-    const pin = (stores: readonly { setRetention(hook: () => number | undefined): void }[]): void => {
-      for (const s of stores) s.setRetention(() => 0);
+    const pin = (stores: readonly LsmStore[]): void => {
+      for (const s of stores) s.replication.setRetention(() => 0);
     };
     let g = await openTestGroup(logDir, dirs, o);
     pin(g.stores);
@@ -156,15 +156,18 @@ describe('commit log shared by several stores', () => {
         segments,
         "the quiet store's unflushed write pins the oldest segment",
       );
-      quiet.setRetention(() => undefined);
+      quiet.replication.setRetention(() => undefined);
       await quiet.flush();
       assert.ok(vfs.list(logDir).length < 3, `flushed everywhere: ${vfs.list(logDir).length} segments left`);
       for (let i = 0; i < 200; i++) await busy.put(b(`m${i}`), b('x'.repeat(40)));
-      busy.setRetention(() => 1); // a replica that has nothing yet
+      busy.replication.setRetention(() => 1); // a replica that has nothing yet
       await busy.flush();
       const kept = vfs.list(logDir).length;
       assert.ok(kept > 4, `a replica behind keeps the segments within wal_retention_bytes (${kept})`);
-      assert.ok(busy.oldestLogSeq() <= 201, 'the replica can read from seq 1 of the kept segments on');
+      assert.ok(
+        busy.replication.oldestLogSeq() <= 201,
+        'the replica can read from seq 1 of the kept segments on',
+      );
       const tail = readAll(busy, 200, 1 << 20);
       assert.deepEqual(tail === 'gone' ? tail : tail[0], [201, 'm0']);
     } finally {

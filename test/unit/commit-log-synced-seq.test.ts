@@ -19,7 +19,7 @@ async function survivingSeq(vfs: FaultyVfs): Promise<number> {
 }
 
 async function put(w: StoreLog, i: number): Promise<number> {
-  return w.append(TYPE_PUT, Buffer.from(`k${i}`), Buffer.from(`v${i}`));
+  return (await w.append(TYPE_PUT, Buffer.from(`k${i}`), Buffer.from(`v${i}`))).seq;
 }
 
 describe('StoreLog.syncedSeq', () => {

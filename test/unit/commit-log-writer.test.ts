@@ -23,13 +23,14 @@ const FIRST = LOG_HEADER_BYTES + FRAME_HEADER_BYTES + BASE_BODY_BYTES;
 
 /** Writer is the old WalWriter's shape over a TestLog, so each test reads as before. */
 interface Writer {
-  append: TestLog['log']['append'];
+  /** append resolves with the record's seq. */
+  append: (...a: Parameters<TestLog['log']['append']>) => Promise<number>;
   close: () => Promise<void>;
 }
 
 async function writer(vfs: FaultyVfs, segmentBytes = 1 << 20): Promise<Writer> {
   const t = await openTestLog(vfs, { segmentBytes });
-  return { append: (...a) => t.log.append(...a), close: t.close };
+  return { append: (...a) => t.log.append(...a).then((r) => r.seq), close: t.close };
 }
 
 async function recover(
@@ -60,7 +61,7 @@ describe('commit log writer', () => {
         await w.append(
           i % 5 === 4 ? TYPE_DELETE : TYPE_PUT,
           b(`key${i}`),
-          i % 5 === 4 ? undefined : b(`value-${i}`),
+          i % 5 === 4 ? null : b(`value-${i}`),
         ),
       );
     await w.close();

@@ -12,6 +12,7 @@ import { Follower } from '../../src/replication/follower.js';
 import { LocalSource } from '../../src/replication/local-source.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
+import type { StoreReplication } from '../../src/storage/store-replication.js';
 import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
 import { logEpochs } from '../helpers/log-epochs.js';
 import { openTestLsm } from '../helpers/lsm.js';
@@ -74,7 +75,7 @@ describe('LocalSource checks epochs like the HTTP leader', () => {
     try {
       for (let i = 1; i <= 25; i++) await leader.put(Buffer.from(`k${i}`), Buffer.from('v'));
       const src = new LocalSource(
-        () => leader,
+        () => leader.replication,
         'test leader',
         () => LEADER,
       );
@@ -138,7 +139,7 @@ async function follow(
 ): Promise<Follower> {
   const follower = new Follower({
     source,
-    store: () => replica,
+    store: () => replica.replication,
     rebuild: () => Promise.reject(new Error('no rebuild in this test')),
     reopen: () => Promise.reject(new Error('no reopen in this test')),
     publish: () => undefined,
@@ -210,19 +211,19 @@ describe('a replica and epochs', () => {
     };
     const saved: { fork: number; lastSeq: number }[] = [];
     let n = 0;
-    const fresh = async (): Promise<LsmStore> => {
+    const fresh = async (): Promise<StoreReplication> => {
       await replica.close();
       replica = await openTestLsm(join(dir, `replica${++n}`));
-      return replica;
+      return replica.replication;
     };
     const follower = new Follower({
       source,
-      store: () => replica,
+      store: () => replica.replication,
       rebuild: fresh,
       reopen: async () => {
         await replica.close();
         replica = await openTestLsm(join(dir, `replica${n}`));
-        return replica;
+        return replica.replication;
       },
       publish: () => undefined,
       epochs: () => ({ epoch: 1, history: [{ epoch: 1, firstSeq: 3 }] }),
@@ -248,15 +249,15 @@ describe('a replica and epochs', () => {
     const dir = tempDir(after);
     const storeDir = join(dir, 'store');
     const first = await openTestLsm(storeDir);
-    assert.equal(first.logEpochRecovered, false, 'a new store has no record to read it from');
-    first.logEpoch = 3;
+    assert.equal(first.replication.epochRecovered, false, 'a new store has no record to read it from');
+    first.replication.epoch = 3;
     await first.put(Buffer.from('a'), Buffer.from('1'));
     await first.put(Buffer.from('b'), Buffer.from('2'));
     await first.close();
     const reopened = await openTestLsm(storeDir);
     try {
-      assert.equal(reopened.logEpochRecovered, true);
-      assert.equal(reopened.logEpoch, 3);
+      assert.equal(reopened.replication.epochRecovered, true);
+      assert.equal(reopened.replication.epoch, 3);
     } finally {
       await reopened.close();
     }
@@ -266,13 +267,13 @@ describe('a replica and epochs', () => {
     const dir = tempDir(after);
     const store = await openTestLsm(join(dir, 'store'));
     try {
-      store.logEpoch = 1;
+      store.replication.epoch = 1;
       await store.put(Buffer.from('a'), Buffer.from('1'));
       // A write of its own still in flight when a new leader's batch for the same seq arrives.
       const inflight = store.put(Buffer.from('b'), Buffer.from('2'));
-      await assert.rejects(store.applyReplicated(records(2, 2), 5), { code: 'INTERNAL' });
+      await assert.rejects(store.replication.applyReplicated(records(2, 2), 5), { code: 'INTERNAL' });
       await inflight;
-      assert.equal(store.logEpoch, 1, 'the next pull names the epoch of the record the store holds');
+      assert.equal(store.replication.epoch, 1, 'the next pull names the epoch of the record the store holds');
     } finally {
       await store.close();
     }

@@ -190,7 +190,7 @@ class FuzzySource implements ReplicationSource {
     this.pulls++;
     if (this.pulls === 1) return 'gone';
     if (this.pulls === 2) return { records: Buffer.alloc(0), leaderSeq: 2 };
-    const r = this.leader.readLog(after, 1 << 20);
+    const r = this.leader.replication.readLog(after, 1 << 20);
     if (r === 'gone') return 'gone';
     // Like a real leader, a pull with nothing new waits (else the follower would spin).
     if (r.records.length === 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
@@ -220,16 +220,16 @@ describe('resync from a fuzzy snapshot', () => {
     const published: { p: FollowerPosition; content: string }[] = [];
     const follower = new Follower({
       source: new FuzzySource(leader),
-      store: () => replica,
+      store: () => replica.replication,
       rebuild: async () => {
         await replica.close();
         replica = await openTestLsm(join(dir, 'replica2'));
-        return replica;
+        return replica.replication;
       },
       reopen: async () => {
         await replica.close();
         replica = await openTestLsm(join(dir, 'replica2'));
-        return replica;
+        return replica.replication;
       },
       publish: (p) => {
         published.push({ p, content: JSON.stringify(dump(replica)) });

@@ -30,17 +30,17 @@ describe('replication log reading', () => {
   it('returns the records after a seq from memory, in order, bounded by max bytes', async () => {
     const s = await openTestLsm(tempDir(after));
     for (let i = 0; i < 100; i++) await s.put(b(`k${i}`), b(`v${i}`));
-    const all = s.readLog(0, 1 << 20);
+    const all = s.replication.readLog(0, 1 << 20);
     assert.ok(all !== 'gone');
     assert.deepEqual(
       seqsOf(all.records),
       Array.from({ length: 100 }, (_, i) => i + 1),
     );
-    const some = s.readLog(40, 200);
+    const some = s.replication.readLog(40, 200);
     assert.ok(some !== 'gone');
     assert.equal(seqsOf(some.records)[0], 41);
     assert.ok(seqsOf(some.records).length < 60, 'max_bytes bounds the batch');
-    const none = s.readLog(100, 1000);
+    const none = s.replication.readLog(100, 1000);
     assert.ok(none !== 'gone');
     assert.equal(none.records.length, 0);
     await s.close();
@@ -53,12 +53,12 @@ describe('replication log reading', () => {
     // which nothing else would keep the segments.
     const o = { vfs, walSegmentBytes: 65536, memtableBytes: 1 << 20, walRetentionBytes: 1 << 30 };
     let s = await openTestLsm(dir, o);
-    s.setRetention(() => 0);
+    s.replication.setRetention(() => 0);
     for (let i = 0; i < 300; i++) await s.put(b(`k${i}`), Buffer.alloc(500, i));
     await s.close();
     s = await openTestLsm(dir, o);
-    s.setRetention(() => 0);
-    const r = s.readLog(10, 1 << 20);
+    s.replication.setRetention(() => 0);
+    const r = s.replication.readLog(10, 1 << 20);
     assert.ok(r !== 'gone');
     assert.equal(seqsOf(r.records)[0], 11, 'records come back from disk after a restart');
     await s.close();
@@ -67,7 +67,7 @@ describe('replication log reading', () => {
     const t = await openTestLsm(d2, { walSegmentBytes: 65536, memtableBytes: 65536, ringBytes: 4096 });
     for (let i = 0; i < 600; i++) await t.put(b(`k${i}`), Buffer.alloc(500, 1));
     await t.idle();
-    assert.equal(t.readLog(0, 1000), 'gone');
+    assert.equal(t.replication.readLog(0, 1000), 'gone');
     await t.close();
   });
 });
@@ -148,7 +148,7 @@ describe('follower', () => {
       await p.caughtUp();
       assert.deepEqual(dump(p.replica), dump(p.leader));
       assert.equal(p.replica.lastSeq(), p.leader.lastSeq(), 'the replica carries the leader seqs');
-      const first = p.replica.readLog(0, 100);
+      const first = p.replica.replication.readLog(0, 100);
       assert.ok(first !== 'gone', 'the replica keeps its own log, in the same framing');
       const rec = decodeRecord(first.records, 0);
       assert.ok(typeof rec !== 'string');

@@ -67,7 +67,7 @@ describe('LSM store memory', () => {
     for (const start of [0, 1, 2, 3, 9, 17, 28]) {
       let pos = start;
       while (pos < 30) {
-        const r = s.readLog(pos, 256 * 1024);
+        const r = s.replication.readLog(pos, 256 * 1024);
         assert.ok(r !== 'gone', `position ${pos} is retained`);
         for (let o = 0; o < r.records.length;) {
           const rec = decodeRecord(r.records, o);

@@ -1,0 +1,134 @@
+/**
+ * FlushQueue: an LSM store's frozen memtables on their way to becoming runs (lsm-store.ts), and the
+ * write stall they cause. A memtable pushed here is flushed in the background, oldest first, one at
+ * a time; reads keep seeing it (`frozen`, newest first) until its run is in place. A failed flush is
+ * retried with capped exponential backoff (backoff.ts), logged once when it starts failing and once
+ * when it recovers. With MAX_FROZEN memtables waiting, writes wait for a flush (`stall`), or are
+ * refused with DISK_FULL while flushes keep failing. Used only on the store's worker thread.
+ */
+import type { Logger } from 'pino';
+import { DistkvError } from '../errors.js';
+import { LatencyHistogram } from '../util/latency-histogram.js';
+import { Backoff } from './backoff.js';
+import type { Memtable } from './memtable.js';
+
+/** MAX_FROZEN is how many frozen memtables may wait for flushing before writes stall. */
+export const MAX_FROZEN = 2;
+
+/** FlushTarget is what the queue flushes into: the store's runs. */
+export interface FlushTarget {
+  /** build writes `m` as the store's newest run and puts it in place (it is still in `frozen`). */
+  build(m: Memtable): Promise<void>;
+  /** flushed: `m`, now in a run, has left `frozen`. */
+  flushed(m: Memtable): void;
+  /** backpressure returns what to wait for before the next flush may start (a compaction draining runs), if anything. */
+  backpressure(): Promise<void> | undefined;
+  /** isClosed says the store closed: flushing stops. */
+  isClosed(): boolean;
+  /** isClosing says the store is closing: a failed flush is not retried. */
+  isClosing(): boolean;
+  dir: string;
+  log?: Logger | undefined;
+  retryMinMs?: number | undefined;
+  retryMaxMs?: number | undefined;
+}
+
+/** FlushQueue holds and flushes one store's frozen memtables. */
+export class FlushQueue {
+  /** frozen memtables, newest first (reads look at them in this order). */
+  readonly frozen: Memtable[];
+  /** running is the flush loop in progress, if any. */
+  running: Promise<void> | undefined;
+  readonly counters = { flushes: 0, flushMsTotal: 0, writeStalls: 0 };
+  /** seconds times each flush (for the /metrics histogram). */
+  readonly seconds = new LatencyHistogram();
+  private readonly target: FlushTarget;
+  private readonly backoff: Backoff;
+  private stallWaiters: (() => void)[] = [];
+
+  /** `frozen` are memtables recovery left frozen, newest first; call `schedule` to start flushing them. */
+  constructor(target: FlushTarget, frozen: Memtable[]) {
+    this.target = target;
+    this.frozen = frozen;
+    this.backoff = new Backoff(target.retryMinMs, target.retryMaxMs);
+  }
+
+  /** failures is the number of failed flushes so far. */
+  get failures(): number {
+    return this.backoff.totalFailures;
+  }
+
+  /** mustStall says a write has to wait for a flush first. */
+  get mustStall(): boolean {
+    return this.frozen.length >= MAX_FROZEN;
+  }
+
+  /** push makes `m` the newest frozen memtable and starts flushing if need be. */
+  push(m: Memtable): void {
+    this.frozen.unshift(m);
+    this.schedule();
+  }
+
+  /** drain resolves once no frozen memtable is left unflushed (or the loop gave up: the store closed). */
+  async drain(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+  }
+
+  /** stall waits while MAX_FROZEN memtables wait for flushing; refuses with DISK_FULL while flushes fail. */
+  async stall(): Promise<void> {
+    while (this.mustStall) {
+      // Never wait on a flush that keeps failing (disk full).
+      const failure = this.backoff.lastError;
+      if (failure !== undefined)
+        throw new DistkvError(
+          'DISK_FULL',
+          `memtable flush is failing (${failure.message}); writes are refused until it succeeds`,
+        );
+      this.counters.writeStalls++;
+      await new Promise<void>((resolve) => this.stallWaiters.push(resolve));
+      if (this.target.isClosed()) throw new DistkvError('UNAVAILABLE', 'store is closed');
+    }
+  }
+
+  /** schedule starts the flush loop unless it runs, nothing waits or the store closed. */
+  schedule(): void {
+    if (this.running !== undefined || this.frozen.length === 0 || this.target.isClosed()) return;
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    const t = this.target;
+    while (this.frozen.length > 0) {
+      // Backpressure: while a compaction drains runs over the limit, flush no more; frozen
+      // memtables then pile up and writes stall, so writes go no faster than compaction.
+      for (let wait = t.backpressure(); wait !== undefined && !t.isClosed(); wait = t.backpressure())
+        await wait;
+      const m = this.frozen[this.frozen.length - 1]!;
+      const t0 = performance.now();
+      try {
+        await t.build(m);
+        this.frozen.pop();
+        this.counters.flushes++;
+        const ms = performance.now() - t0;
+        this.counters.flushMsTotal += ms;
+        this.seconds.observe(ms / 1000);
+        if (this.backoff.succeeded()) t.log?.info({ dir: t.dir }, 'memtable flush succeeded again');
+      } catch (err) {
+        if (this.backoff.failed(err as Error))
+          t.log?.error(
+            { err: (err as Error).message, dir: t.dir },
+            'memtable flush failed; retrying with backoff (logged again only when it succeeds)',
+          );
+        if (t.isClosed() || t.isClosing()) return;
+        await new Promise((r) => setTimeout(r, this.backoff.delayMs()));
+        continue;
+      } finally {
+        for (const w of this.stallWaiters.splice(0)) w();
+      }
+      t.flushed(m);
+      if (t.isClosed()) return;
+    }
+  }
+}

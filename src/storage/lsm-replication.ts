@@ -1,0 +1,126 @@
+/**
+ * LsmReplication: an LSM store's side of replication (store-replication.ts). Its log is the store's
+ * part of the worker's commit log (StoreLog, store-log.ts); replicated records are logged as they
+ * came (same bytes, the leader's seqs) and then applied to the store's memtable, exactly as the
+ * store's own writes are; a snapshot is written straight into the store's LMDB level.
+ *
+ * Lives and dies with its LsmStore (lsm-store.ts), on the store's worker thread.
+ */
+import { DistkvError } from '../errors.js';
+import type { LmdbLevel } from './lmdb-level.js';
+import type { LogListener } from './replication-log.js';
+import type { StoreEntry } from './store.js';
+import type { SnapshotEntry, StoreReplication } from './store-replication.js';
+import type { StoreLog } from './store-log.js';
+import { newRecordView, type RecordView, viewRecord } from './wal-format.js';
+import type { TailResult } from './wal-tail.js';
+
+/** LsmWrites are the parts of its LsmStore the adapter writes through. */
+export interface LsmWrites {
+  lastSeq(): number;
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[];
+  /** isClosed says close() has begun. */
+  isClosed(): boolean;
+  /** beforeWrite waits out a write stall (and throws once the store is closed or its flushes fail). */
+  beforeWrite(): Promise<void>;
+  /** applyRecord puts a logged record (at `v` in `records`) into the active memtable. */
+  applyRecord(records: Buffer, v: RecordView): void;
+}
+
+/** LsmReplication is the StoreReplication of one LsmStore. */
+export class LsmReplication implements StoreReplication {
+  readonly epochRecovered: boolean;
+  private readonly store: LsmWrites;
+  private readonly wal: StoreLog;
+  private readonly level: LmdbLevel;
+
+  /** `epoch` is the frame epoch of the store's newest record when recovery read it back. */
+  constructor(store: LsmWrites, wal: StoreLog, level: LmdbLevel, epoch: number | undefined) {
+    this.store = store;
+    this.wal = wal;
+    this.level = level;
+    this.epochRecovered = epoch !== undefined;
+    if (epoch !== undefined) wal.epoch = epoch;
+  }
+
+  lastSeq(): number {
+    return this.store.lastSeq();
+  }
+
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
+    return this.store.scan(prefix, after, limit);
+  }
+
+  get epoch(): number {
+    return this.wal.epoch;
+  }
+
+  set epoch(epoch: number) {
+    this.wal.epoch = epoch;
+  }
+
+  readLog(after: number, maxBytes: number): TailResult {
+    return this.wal.readLog(after, maxBytes);
+  }
+
+  oldestLogSeq(): number {
+    return this.wal.oldestLogSeq();
+  }
+
+  onLog(listener: LogListener): void {
+    this.wal.onLog(listener);
+  }
+
+  waitForLog(after: number, ms: number): Promise<void> {
+    if (this.store.isClosed()) return Promise.resolve();
+    return this.wal.waitForLog(after, ms);
+  }
+
+  setRetention(hook: () => number | undefined): void {
+    this.wal.setRetention(hook);
+  }
+
+  /**
+   * applyReplicated logs the batch as is, then applies it; batches are applied one after the
+   * other, so a log frame never mixes two epochs.
+   */
+  async applyReplicated(records: Buffer, epoch?: number, checked = false): Promise<number> {
+    if (this.store.isClosed()) throw new DistkvError('UNAVAILABLE', 'store is closed');
+    // Check every record first (nothing is logged from a damaged batch), without a view per record.
+    const v = newRecordView();
+    let first = 0;
+    for (let offset = 0; offset < records.length; offset = v.end) {
+      const damage = viewRecord(records, offset, v, !checked);
+      if (damage !== undefined)
+        throw new DistkvError('CORRUPTION', `replication batch at offset ${offset}: ${damage}`);
+      if (offset === 0) first = v.seq;
+    }
+    if (records.length === 0) return this.store.lastSeq();
+    const last = v.seq;
+    await this.store.beforeWrite();
+    // A batch that does not follow the log (a write of this store's own still in flight) is refused
+    // before it can relabel the log's epoch: the next pull then names the epoch the log really has.
+    if (first !== this.wal.lastSeq + 1)
+      throw new DistkvError(
+        'INTERNAL',
+        `log append out of order: got seq ${first}, next is ${this.wal.lastSeq + 1}`,
+      );
+    if (epoch !== undefined) this.wal.epoch = epoch;
+    const { seq } = await this.wal.appendRecords(records, first, last);
+    // Checked above, and the batch is not written to: its checksums are not computed again.
+    for (let offset = 0; offset < records.length; offset = v.end) {
+      viewRecord(records, offset, v, false);
+      this.store.applyRecord(records, v);
+    }
+    return seq;
+  }
+
+  /** loadSnapshotChunk writes entries straight into LMDB; the snapshot format carries no versions: they get `seq`. */
+  loadSnapshotChunk(entries: readonly SnapshotEntry[], seq: number): Promise<void> {
+    return this.level.apply(entries.map((e) => ({ key: e.key, value: e.value, seq, expiresAtMs: 0 })));
+  }
+
+  finishSnapshot(seq: number): Promise<void> {
+    return this.level.apply([], seq);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * lsmStats: the counters an LSM store reports for /stats and /metrics (lsm-store.ts), gathered from
+ * its levels, its part of the commit log and its schedulers. Fields named `mem*Bytes` are the parts
+ * of the memory the store holds, `memBytes` their sum (docs/operations.md, "Memory").
+ */
+import type { BlockCache, RunReader } from './sstable-reader.js';
+import type { CompactionScheduler } from './compaction-scheduler.js';
+import type { FlushQueue } from './flush-queue.js';
+import type { LmdbLevel } from './lmdb-level.js';
+import type { Memtable } from './memtable.js';
+import type { StoreStats } from './store.js';
+import type { StoreLog } from './store-log.js';
+
+/** LsmCounters are what an LSM store counts itself (retired*: the bloom counters of compacted runs). */
+export interface LsmCounters {
+  compactions: number;
+  compactionMsTotal: number;
+  lastCompactionMs: number;
+  retiredBloomChecks: number;
+  retiredBloomNegatives: number;
+  retiredBloomFalsePositives: number;
+}
+
+/** LsmState is what lsmStats reads of a store (read only). */
+export interface LsmState {
+  engine: string;
+  level: LmdbLevel;
+  log: StoreLog;
+  active: Memtable;
+  /** runs, newest first. */
+  runs: readonly RunReader[];
+  cache: BlockCache;
+  lastSeq: number;
+  /** durableSeq: every write ≤ it is in a synced run or in LMDB. */
+  durableSeq: number;
+  counters: Readonly<LsmCounters>;
+  compaction: CompactionScheduler;
+  flushes: FlushQueue;
+}
+
+/** lsmStats returns a store's StoreStats. */
+export function lsmStats(s: LsmState): StoreStats {
+  const level = s.level.stats();
+  const runBytes = s.runs.reduce((n, r) => n + r.bytes, 0);
+  const runEntries = s.runs.reduce((n, r) => n + r.footer.entries, 0);
+  const frozenBytes = s.flushes.frozen.reduce((n, m) => n + m.bytes, 0);
+  const bloom = s.runs.reduce(
+    (a, r) => ({
+      checks: a.checks + r.bloomChecks,
+      negatives: a.negatives + r.bloomNegatives,
+      fps: a.fps + r.bloomFalsePositives,
+    }),
+    {
+      checks: s.counters.retiredBloomChecks,
+      negatives: s.counters.retiredBloomNegatives,
+      fps: s.counters.retiredBloomFalsePositives,
+    },
+  );
+  const walBytes = s.log.logBytes();
+  return {
+    engine: s.engine,
+    keys: level.keys + runEntries + s.active.size + s.flushes.frozen.reduce((n, m) => n + m.size, 0),
+    bytes: level.bytes + runBytes + walBytes,
+    lastSeq: s.lastSeq,
+    appliedSeq: s.level.appliedSeq(),
+    // "Durable" in the recovery sense: what needs no WAL replay. What is durable on disk is syncedSeq.
+    flushedSeq: s.durableSeq,
+    syncedSeq: s.log.syncedSeq,
+    walSegments: s.log.logSegments(),
+    walBytes,
+    ...s.log.counters(),
+    memtableBytes: s.active.bytes,
+    memtableKeys: s.active.size,
+    frozenMemtables: s.flushes.frozen.length,
+    frozenBytes,
+    runs: s.runs.length,
+    runBytes,
+    bloomChecks: bloom.checks,
+    bloomNegatives: bloom.negatives,
+    bloomFalsePositives: bloom.fps,
+    blockCacheHits: s.cache.hits,
+    blockCacheMisses: s.cache.misses,
+    flushes: s.flushes.counters.flushes,
+    flushMsTotal: s.flushes.counters.flushMsTotal,
+    compactions: s.counters.compactions,
+    compactionsForRuns: s.compaction.counts.runs,
+    compactionsForReads: s.compaction.counts.reads,
+    compactionsForIdle: s.compaction.counts.idle,
+    compactionFailures: s.compaction.failures,
+    flushFailures: s.flushes.failures,
+    compactionRunning: s.compaction.running === undefined ? 0 : 1,
+    compactionMsTotal: s.counters.compactionMsTotal,
+    lastCompactionMs: s.counters.lastCompactionMs,
+    writeStalls: s.flushes.counters.writeStalls,
+    lmdbKeys: level.keys,
+    lmdbBytes: level.bytes,
+    ...memoryStats(s),
+  };
+}
+
+/** memoryStats are the parts of the memory the store holds (docs/operations.md, "Memory"). */
+function memoryStats(s: LsmState): Record<`mem${string}`, number> {
+  const parts = {
+    memMemtableBytes: s.active.memoryBytes,
+    memFrozenBytes: s.flushes.frozen.reduce((n, m) => n + m.memoryBytes, 0),
+    memBlockCacheBytes: s.cache.memoryBytes,
+    memReplicationLogBytes: s.log.memoryBytes,
+    memWalBufferBytes: s.log.bufferBytes,
+  };
+  return { ...parts, memBytes: Object.values(parts).reduce((a, b) => a + b, 0) };
+}

@@ -1,0 +1,58 @@
+/**
+ * The replication seam of a store: everything replication (src/replication/) needs of one store,
+ * whatever engine is behind it. A store that replicates exposes it as `Store.replication`; one that
+ * does not (the lmdb engine, a plain MemoryStore) leaves it undefined, and replicas of it stay empty.
+ *
+ * A leader is read through it (its log after a replica's ack, a snapshot of its keys, what its log
+ * must retain for replicas, the epoch its records are written in); a replica is written through it
+ * (the leader's records with the leader's seqs, or a snapshot loaded before any write).
+ *
+ * Implementations: LsmReplication (lsm-replication.ts: an LSM store and its part of the worker's
+ * commit log) and MemoryReplication (memory-replication.ts: the in-memory twin, a MemoryStore over
+ * a MemoryLog). Both pass the conformance suite in test/unit/store-replication.test.ts.
+ *
+ * Invariants every implementation keeps:
+ *  - the log (ReplicationLog) holds the store's records in WAL framing in seq order, the leader's
+ *    own writes and applied records alike: a replica's log serves the bytes its leader's did, so
+ *    a promoted replica is read as it was written;
+ *  - applyReplicated takes records whose first seq follows `lastSeq()`, makes them durable per the
+ *    durability mode, then visible, and resolves with the last seq; anything else is refused
+ *    (INTERNAL) before it changes the store or its epoch;
+ *  - `epoch` is what the store's next records are logged in; `epochRecovered` says it was read
+ *    back at open from the log's newest record of the store (else the caller derives it);
+ *  - a snapshot is loaded only into a store that holds nothing (`loadSnapshotChunk` then
+ *    `finishSnapshot(S)`); reopened, the store's log continues at S + 1.
+ */
+import type { ReplicationLog } from './replication-log.js';
+import type { StoreEntry } from './store.js';
+
+/** SnapshotEntry is one key of a snapshot, as a replica loads it. */
+export interface SnapshotEntry {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/** StoreReplication is one store as replication reads and writes it. */
+export interface StoreReplication extends ReplicationLog {
+  /** lastSeq is the seq of the store's newest acknowledged record. */
+  lastSeq(): number;
+  /** scan pages through live keys in key order, as Store.scan does (a leader's snapshot). */
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[];
+  /** epoch is the epoch the store's next log records are written in (docs/wal-format.md, "Epoch history"). */
+  epoch: number;
+  /** epochRecovered says `epoch` was read back at open from the store's newest record in its log. */
+  readonly epochRecovered: boolean;
+  /** setRetention installs the hook giving the lowest seq a replica still needs (undefined = none). */
+  setRetention(hook: () => number | undefined): void;
+  /**
+   * applyReplicated applies a batch of the leader's records (WAL framing, the leader's seqs),
+   * logged in `epoch` when given; resolves with the last seq once durable per the durability mode.
+   * `checked` says the batch came from a log of this process (replication-log.ts: its checksums
+   * were verified on the way in), so they are not computed again; the framing always is checked.
+   */
+  applyReplicated(records: Buffer, epoch?: number, checked?: boolean): Promise<number>;
+  /** loadSnapshotChunk stores snapshot entries with version `seq` (only into a store that holds nothing yet). */
+  loadSnapshotChunk(entries: readonly SnapshotEntry[], seq: number): Promise<void>;
+  /** finishSnapshot records that the store holds everything through `seq`; reopen it afterwards. */
+  finishSnapshot(seq: number): Promise<void>;
+}

@@ -18,6 +18,9 @@ import { errorOf } from '../client/client.js';
 import type { BatchOp } from '../client/types.js';
 import { DistkvError } from '../errors.js';
 import {
+  checkSnapshotHeader,
+  decodeEntryHead,
+  entryHeadBytes,
   SNAPSHOT_EXACT_SEQ_BYTES,
   SNAPSHOT_HEADER_BYTES,
   SnapshotDecoder,
@@ -152,13 +155,13 @@ async function checkCrc(fh: FileHandle, size: number): Promise<void> {
 
 /**
  * readEntries parses a backup of `size` bytes (header, shard sections, end) and calls `onEntry` for
- * each key in file order; throws on a malformed file. Each section's snapshot ends with its key
- * length 0 and exactSeq (src/replication/snapshot-format.ts).
+ * each key in file order, with its expiry (Unix ms, 0 = never); throws on a malformed file. Each
+ * section's snapshot ends with its key length 0 and exactSeq (src/replication/snapshot-format.ts).
  */
 async function readEntries(
   fh: FileHandle,
   size: number,
-  onEntry: (key: string, value: Buffer) => Promise<void>,
+  onEntry: (key: string, value: Buffer, expiresAtMs: number) => Promise<void>,
 ): Promise<void> {
   const src = new FileSource(fh, size - 4);
   checkBackupHeader(await src.take(BACKUP_HEADER_BYTES));
@@ -167,13 +170,14 @@ async function readEntries(
     if (tag === TAG_END) return;
     if (tag !== TAG_SHARD) throw new Error(`unknown section tag ${tag}`);
     await src.take(SECTION_HEADER_BYTES - 1);
-    new SnapshotDecoder().push(await src.take(SNAPSHOT_HEADER_BYTES));
+    const { version } = checkSnapshotHeader(await src.take(SNAPSHOT_HEADER_BYTES));
+    const rest = entryHeadBytes(version) - 2;
     for (;;) {
-      const keyLen = (await src.take(2)).readUInt16LE(0);
-      if (keyLen === 0) break;
-      const valueLen = (await src.take(4)).readUInt32LE(0);
-      const key = (await src.take(keyLen)).toString('utf8');
-      await onEntry(key, Buffer.from(await src.take(valueLen)));
+      const keyLen = Buffer.from(await src.take(2));
+      if (keyLen.readUInt16LE(0) === 0) break;
+      const e = decodeEntryHead(Buffer.concat([keyLen, await src.take(rest)]), 0, version);
+      const key = (await src.take(e.keyLen)).toString('utf8');
+      await onEntry(key, Buffer.from(await src.take(e.valueLen)), e.expiresAtMs ?? 0);
     }
     await src.take(SNAPSHOT_EXACT_SEQ_BYTES);
   }
@@ -318,13 +322,25 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
           written += ops.length;
           ops = [];
         };
-        await readEntries(fh, size, async (key, value) => {
-          ops.push({ op: 'set', key, value });
+        let expired = 0;
+        await readEntries(fh, size, async (key, value, expiresAtMs) => {
+          // A key keeps its expiry: it expires at the same instant in the restored cluster, and one
+          // that expired since the backup is not written at all.
+          const ttlMs = expiresAtMs === 0 ? undefined : expiresAtMs - Date.now();
+          if (ttlMs !== undefined && ttlMs <= 0) {
+            expired++;
+            return;
+          }
+          ops.push(ttlMs === undefined ? { op: 'set', key, value } : { op: 'set', key, value, ttlMs });
           if (ops.length >= RESTORE_BATCH_OPS) await flush();
         });
         if (ops.length > 0) await flush();
-        if (out.json) out.doc({ file, keys: written });
-        else out.line(`restored ${written} keys from ${file}`);
+        if (out.json) out.doc({ file, keys: written, expired });
+        else
+          out.line(
+            `restored ${written} keys from ${file}` +
+              (expired === 0 ? '' : ` (${expired} more had expired since the backup)`),
+          );
         return 0;
       } finally {
         await fh.close();

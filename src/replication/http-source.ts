@@ -11,9 +11,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import type { SnapshotEntry } from '../storage/store-replication.js';
 import { CONTACT_GRACE_MS } from './lag.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
-import { SnapshotDecoder } from './snapshot-format.js';
+import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /** BODY_IDLE_MS bounds the silence between two chunks of a pull's body. */
@@ -106,7 +107,7 @@ export class HttpSource implements ReplicationSource {
     }
     const decoder = new SnapshotDecoder();
     const iterator = r.body[Symbol.asyncIterator]();
-    let first: { key: Buffer; value: Buffer }[] = [];
+    let first: SnapshotItem[] = [];
     while (decoder.seq === undefined) {
       const next = await iterator.next();
       if (next.done === true)
@@ -115,12 +116,12 @@ export class HttpSource implements ReplicationSource {
     }
     const describe = this.describe;
     // Entries are gathered into chunks of about CHUNK_BYTES, so the replica writes large transactions.
-    async function* chunks(): AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]> {
-      let batch: { key: Uint8Array; value: Uint8Array }[] = [];
+    async function* chunks(): AsyncIterable<SnapshotEntry[]> {
+      let batch: SnapshotEntry[] = [];
       let bytes = 0;
-      const take = (entries: { key: Buffer; value: Buffer }[]): void => {
+      const take = (entries: SnapshotItem[]): void => {
         for (const e of entries) {
-          batch.push({ key: Buffer.from(e.key), value: Buffer.from(e.value) });
+          batch.push({ ...e, key: Buffer.from(e.key), value: Buffer.from(e.value) });
           bytes += e.key.length + e.value.length;
         }
       };

@@ -4,6 +4,7 @@
  * the leader's history and cuts batches at epoch boundaries as the HTTP leader does (epochs.ts).
  */
 import type { ReplicationLog } from '../storage/replication-log.js';
+import type { SnapshotEntry } from '../storage/store-replication.js';
 import type { Store } from '../storage/store.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
@@ -56,7 +57,7 @@ export class LocalSource implements ReplicationSource {
     const leader = this.current();
     const seq = leader.lastSeq();
     let exact = seq;
-    async function* chunks(): AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]> {
+    async function* chunks(): AsyncIterable<SnapshotEntry[]> {
       let after: Uint8Array | undefined;
       for (;;) {
         const page = leader.scan(new Uint8Array(0), after, SNAPSHOT_CHUNK);

@@ -1,10 +1,18 @@
 /**
  * The snapshot stream a leader sends a replica that fell behind the retained log
- * (`GET /_repl/snapshot?shard=I`). Integers are little-endian.
+ * (`GET /_repl/snapshot?shard=I`), and the body of each shard section of a backup file
+ * (src/cli/backup-format.ts). Integers are little-endian.
  *
  *   snapshot := magic:u32 version:u8 reserved:u8[3] seq:u64 entry* end
- *   entry    := keyLen:u16 valueLen:u32 key:keyLen value:valueLen     (keyLen ≥ 1)
+ *   entry    := keyLen:u16 valueLen:u32 seq:u64 expiresAtMs:u64 key:keyLen value:valueLen
+ *               (keyLen ≥ 1; version 2 entries have no seq and expiresAtMs)
  *   end      := keyLen:u16 = 0 exactSeq:u64
+ *
+ * Each entry carries the seq of the write that set the key (its version, as `ETag` shows it) and
+ * its expiry (Unix ms, 0 = never), so a replica rebuilt from a snapshot answers the same versions
+ * as its leader and hides an expiring key by its own clock at the same instant, without waiting
+ * for the leader's expire record (docs/api.md, "TTL"). Version 2 (before TTLs and versions) is
+ * still read, from old backup files: its entries take the snapshot's seq and never expire.
  *
  * The snapshot is fuzzy: it starts at seq S (the leader's last seq when it began) and is read in
  * chunks while writes go on, so an entry may already hold a value written after S, up to exactSeq
@@ -18,90 +26,143 @@
 
 /** SNAPSHOT_MAGIC is "DKVP" as a little-endian u32. */
 export const SNAPSHOT_MAGIC = 0x50564b44;
-/** SNAPSHOT_VERSION is the format version. */
-export const SNAPSHOT_VERSION = 2;
+/** SNAPSHOT_VERSION is the format version written. */
+export const SNAPSHOT_VERSION = 3;
+/** SNAPSHOT_VERSIONS_READ are the versions a decoder accepts. */
+const SNAPSHOT_VERSIONS_READ = new Set([2, 3]);
 /** SNAPSHOT_HEADER_BYTES is the size of the header. */
 export const SNAPSHOT_HEADER_BYTES = 16;
+/** SNAPSHOT_EXACT_SEQ_BYTES is the size of the exactSeq that follows the end marker. */
+export const SNAPSHOT_EXACT_SEQ_BYTES = 8;
+
+/** SnapshotItem is one decoded entry; `seq` and `expiresAtMs` are absent in a version 2 stream. */
+export interface SnapshotItem {
+  key: Buffer;
+  value: Buffer;
+  seq?: number;
+  expiresAtMs?: number;
+}
+
+/** entryHeadBytes is the size of an entry before its key in `version`. */
+export function entryHeadBytes(version: number): number {
+  return version >= 3 ? 22 : 6;
+}
+
+function writeU64(b: Buffer, v: number, at: number): void {
+  b.writeUInt32LE(v % 0x100000000, at);
+  b.writeUInt32LE(Math.floor(v / 0x100000000), at + 4);
+}
+
+function readU64(b: Buffer, at: number): number {
+  return b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 0x100000000;
+}
 
 /** encodeSnapshotHeader returns the header for a snapshot at `seq`. */
 export function encodeSnapshotHeader(seq: number): Buffer {
   const b = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
   b.writeUInt32LE(SNAPSHOT_MAGIC, 0);
   b[4] = SNAPSHOT_VERSION;
-  b.writeUInt32LE(seq % 0x100000000, 8);
-  b.writeUInt32LE(Math.floor(seq / 0x100000000), 12);
+  writeU64(b, seq, 8);
   return b;
 }
 
-/** encodeSnapshotEntries encodes entries (and the end marker when `last`). */
+/**
+ * checkSnapshotHeader returns the seq and version of a snapshot header; throws when `b` is not one
+ * this build reads.
+ */
+export function checkSnapshotHeader(b: Buffer): { seq: number; version: number } {
+  if (b.length < SNAPSHOT_HEADER_BYTES || b.readUInt32LE(0) !== SNAPSHOT_MAGIC)
+    throw new Error('not a distkv snapshot (bad magic)');
+  const version = b[4]!;
+  if (!SNAPSHOT_VERSIONS_READ.has(version))
+    throw new Error(`distkv snapshot version ${version}: this build reads versions 2 and 3`);
+  return { seq: readU64(b, 8), version };
+}
+
+/** decodeEntryHead reads an entry's head in `version` at `at` (its key length is not 0). */
+export function decodeEntryHead(
+  b: Buffer,
+  at: number,
+  version: number,
+): { keyLen: number; valueLen: number; seq?: number; expiresAtMs?: number } {
+  const keyLen = b.readUInt16LE(at);
+  const valueLen = b.readUInt32LE(at + 2);
+  return version >= 3
+    ? { keyLen, valueLen, seq: readU64(b, at + 6), expiresAtMs: readU64(b, at + 14) }
+    : { keyLen, valueLen };
+}
+
+/** encodeSnapshotEntries encodes entries (and the end marker when `last`); a missing seq or expiry is 0. */
 export function encodeSnapshotEntries(
-  entries: readonly { key: Uint8Array; value: Uint8Array }[],
+  entries: readonly { key: Uint8Array; value: Uint8Array; seq?: number; expiresAtMs?: number }[],
   last: boolean,
 ): Buffer {
+  const head = entryHeadBytes(SNAPSHOT_VERSION);
   let size = last ? 2 : 0;
-  for (const e of entries) size += 6 + e.key.length + e.value.length;
+  for (const e of entries) size += head + e.key.length + e.value.length;
   const b = Buffer.alloc(size);
   let p = 0;
   for (const e of entries) {
     b.writeUInt16LE(e.key.length, p);
     b.writeUInt32LE(e.value.length, p + 2);
-    b.set(e.key, p + 6);
-    b.set(e.value, p + 6 + e.key.length);
-    p += 6 + e.key.length + e.value.length;
+    writeU64(b, e.seq ?? 0, p + 6);
+    writeU64(b, e.expiresAtMs ?? 0, p + 14);
+    b.set(e.key, p + head);
+    b.set(e.value, p + head + e.key.length);
+    p += head + e.key.length + e.value.length;
   }
   if (last) b.writeUInt16LE(0, p);
   return b;
 }
 
-/** SNAPSHOT_EXACT_SEQ_BYTES is the size of the exactSeq that follows the end marker. */
-export const SNAPSHOT_EXACT_SEQ_BYTES = 8;
-
 /** encodeSnapshotExactSeq returns the exactSeq that closes a snapshot, after its end marker. */
 export function encodeSnapshotExactSeq(seq: number): Buffer {
   const b = Buffer.alloc(SNAPSHOT_EXACT_SEQ_BYTES);
-  b.writeUInt32LE(seq % 0x100000000, 0);
-  b.writeUInt32LE(Math.floor(seq / 0x100000000), 4);
+  writeU64(b, seq, 0);
   return b;
 }
 
 /** SnapshotDecoder parses a snapshot stream fed in arbitrary chunks. */
 export class SnapshotDecoder {
   seq: number | undefined;
+  /** version is the stream's format version, once its header is read. */
+  version = 0;
   /** exactSeq is set with `done`: from that seq on, the loaded snapshot plus the log is exact. */
   exactSeq: number | undefined;
   done = false;
   private pending: Buffer = Buffer.alloc(0);
 
   /** push adds bytes and returns the complete entries they finish. Throws on a malformed stream. */
-  push(chunk: Buffer): { key: Buffer; value: Buffer }[] {
+  push(chunk: Buffer): SnapshotItem[] {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const b = this.pending;
     let p = 0;
-    const out: { key: Buffer; value: Buffer }[] = [];
+    const out: SnapshotItem[] = [];
     if (this.seq === undefined) {
       if (b.length < SNAPSHOT_HEADER_BYTES) return out;
-      if (b.readUInt32LE(0) !== SNAPSHOT_MAGIC || b[4] !== SNAPSHOT_VERSION)
-        throw new Error('not a distkv snapshot (bad magic or version)');
-      this.seq = b.readUInt32LE(8) + b.readUInt32LE(12) * 0x100000000;
+      const h = checkSnapshotHeader(b);
+      this.seq = h.seq;
+      this.version = h.version;
       p = SNAPSHOT_HEADER_BYTES;
     }
+    const head = entryHeadBytes(this.version);
     while (!this.done && p + 2 <= b.length) {
-      const keyLen = b.readUInt16LE(p);
-      if (keyLen === 0) {
+      if (b.readUInt16LE(p) === 0) {
         if (p + 2 + SNAPSHOT_EXACT_SEQ_BYTES > b.length) break;
-        this.exactSeq = b.readUInt32LE(p + 2) + b.readUInt32LE(p + 6) * 0x100000000;
+        this.exactSeq = readU64(b, p + 2);
         this.done = true;
         p += 2 + SNAPSHOT_EXACT_SEQ_BYTES;
         break;
       }
-      if (p + 6 > b.length) break;
-      const valueLen = b.readUInt32LE(p + 2);
-      if (p + 6 + keyLen + valueLen > b.length) break;
-      out.push({
-        key: b.subarray(p + 6, p + 6 + keyLen),
-        value: b.subarray(p + 6 + keyLen, p + 6 + keyLen + valueLen),
-      });
-      p += 6 + keyLen + valueLen;
+      if (p + head > b.length) break;
+      const e = decodeEntryHead(b, p, this.version);
+      if (p + head + e.keyLen + e.valueLen > b.length) break;
+      const key = b.subarray(p + head, p + head + e.keyLen);
+      const value = b.subarray(p + head + e.keyLen, p + head + e.keyLen + e.valueLen);
+      out.push(
+        e.seq === undefined ? { key, value } : { key, value, seq: e.seq, expiresAtMs: e.expiresAtMs ?? 0 },
+      );
+      p += head + e.keyLen + e.valueLen;
     }
     this.pending = b.subarray(p);
     return out;

@@ -6,6 +6,7 @@
  * (leader in another process, or on another worker of this one: `/_repl/pull` and
  * `/_repl/snapshot` over HTTP).
  */
+import type { SnapshotEntry } from '../storage/store-replication.js';
 
 /** Pulled is one batch of the leader's log. */
 export interface Pulled {
@@ -35,7 +36,7 @@ export type PullResult = Pulled | 'gone' | 'diverged' | Diverged;
 /** SnapshotStream is a leader snapshot: its seq and its entries in chunks (fuzzy: snapshot-format.ts). */
 export interface SnapshotStream {
   seq: number;
-  chunks: AsyncIterable<{ key: Uint8Array; value: Uint8Array }[]>;
+  chunks: AsyncIterable<SnapshotEntry[]>;
   /** exactSeq, once `chunks` is exhausted, is the seq from which the snapshot plus the log is exact. */
   exactSeq: () => number;
 }

@@ -115,9 +115,16 @@ export class LsmReplication implements StoreReplication {
     return seq;
   }
 
-  /** loadSnapshotChunk writes entries straight into LMDB; the snapshot format carries no versions: they get `seq`. */
+  /** loadSnapshotChunk writes entries straight into LMDB, each with its version and expiry. */
   loadSnapshotChunk(entries: readonly SnapshotEntry[], seq: number): Promise<void> {
-    return this.level.apply(entries.map((e) => ({ key: e.key, value: e.value, seq, expiresAtMs: 0 })));
+    return this.level.apply(
+      entries.map((e) => ({
+        key: e.key,
+        value: e.value,
+        seq: e.seq === undefined || e.seq === 0 ? seq : e.seq,
+        expiresAtMs: e.expiresAtMs ?? 0,
+      })),
+    );
   }
 
   finishSnapshot(seq: number): Promise<void> {

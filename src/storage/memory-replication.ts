@@ -89,7 +89,13 @@ export class MemoryReplication implements StoreReplication {
   loadSnapshotChunk(entries: readonly SnapshotEntry[], seq: number): Promise<void> {
     if (this.store.lastSeq() > 0 && this.store.lastSeq() !== seq)
       return Promise.reject(new DistkvError('INTERNAL', 'a snapshot loads only into an empty store'));
-    for (const e of entries) this.store.applyAt(e.key, seq, e.value, 0);
+    for (const e of entries)
+      this.store.applyAt(
+        e.key,
+        e.seq === undefined || e.seq === 0 ? seq : e.seq,
+        e.value,
+        e.expiresAtMs ?? 0,
+      );
     return Promise.resolve();
   }
 

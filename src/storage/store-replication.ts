@@ -26,10 +26,15 @@
 import type { ReplicationLog } from './replication-log.js';
 import type { StoreEntry } from './store.js';
 
-/** SnapshotEntry is one key of a snapshot, as a replica loads it. */
+/**
+ * SnapshotEntry is one key of a snapshot, as a replica loads it: with the seq of the write that set
+ * it and its expiry (Unix ms, 0 = never); both absent in an old (version 2) snapshot.
+ */
 export interface SnapshotEntry {
   key: Uint8Array;
   value: Uint8Array;
+  seq?: number;
+  expiresAtMs?: number;
 }
 
 /** StoreReplication is one store as replication reads and writes it. */
@@ -51,7 +56,10 @@ export interface StoreReplication extends ReplicationLog {
    * were verified on the way in), so they are not computed again; the framing always is checked.
    */
   applyReplicated(records: Buffer, epoch?: number, checked?: boolean): Promise<number>;
-  /** loadSnapshotChunk stores snapshot entries with version `seq` (only into a store that holds nothing yet). */
+  /**
+   * loadSnapshotChunk stores snapshot entries with their own seqs and expiries (an entry without a
+   * seq gets the snapshot's `seq`), only into a store that holds nothing yet.
+   */
   loadSnapshotChunk(entries: readonly SnapshotEntry[], seq: number): Promise<void>;
   /** finishSnapshot records that the store holds everything through `seq`; reopen it afterwards. */
   finishSnapshot(seq: number): Promise<void>;

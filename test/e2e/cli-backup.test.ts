@@ -135,6 +135,30 @@ describe('distkv backup and restore', () => {
     assert.equal((await cli(['restore', file, '--url', target, '--force'])).code, 0);
   });
 
+  it('keeps expiries: a restored key expires at its original instant; one that expired since the backup is not written', async () => {
+    const from = new DistkvClient({ urls: [source] });
+    const to = new DistkvClient({ urls: [target] });
+    clients.push(from, to);
+    const t0 = Date.now();
+    await from.put('ttl:short', 's', { ttlMs: 1500 });
+    await from.put('ttl:mid', 'm', { ttlMs: 15000 });
+    const file = join(dir, 'ttl.dkv');
+    const backup = await cli(['backup', file, '--url', source], { DISTKV_TOKEN: TOKEN });
+    assert.equal(backup.code, 0, backup.stderr);
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 1700 - Date.now())));
+    const r = await cli(['restore', file, '--url', target, '--force']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\(1 more had expired since the backup\)/);
+    assert.equal(await to.get('ttl:short'), undefined);
+    if (Date.now() < t0 + 14000) assert.equal((await to.get('ttl:mid'))?.toString(), 'm');
+    const deadline = t0 + 30000;
+    while ((await to.get('ttl:mid')) !== undefined) {
+      assert.ok(Date.now() < deadline, 'the restored key kept no expiry');
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.ok(Date.now() >= t0 + 15000, 'it expired at its original instant, not before');
+  });
+
   it('writes nothing from a damaged file', async () => {
     const bytes = readFileSync(join(dir, 'full.dkv'));
     const middle = Math.floor(bytes.length / 2);

@@ -73,6 +73,43 @@ describe('replication log reading', () => {
 });
 
 describe('snapshot stream format', () => {
+  it("carries each entry's seq and expiry (past 2^32), and still reads a version 2 stream", () => {
+    const entries = [
+      { key: b('a'), value: b('1'), seq: 2 ** 40 + 3, expiresAtMs: 1_900_000_000_123 },
+      { key: b('b'), value: b(''), seq: 5, expiresAtMs: 0 },
+    ];
+    const d = new SnapshotDecoder();
+    const got = d.push(
+      Buffer.concat([
+        encodeSnapshotHeader(9),
+        encodeSnapshotEntries(entries, true),
+        encodeSnapshotExactSeq(11),
+      ]),
+    );
+    assert.equal(d.version, 3);
+    assert.deepEqual(
+      got.map((e) => ({ ...e, key: Buffer.from(e.key), value: Buffer.from(e.value) })),
+      entries,
+    );
+    // Version 2, as backups made before versions and TTLs hold it: keyLen valueLen key value.
+    const v2 = encodeSnapshotHeader(9);
+    v2[4] = 2;
+    const entry = Buffer.alloc(6 + 2);
+    entry.writeUInt16LE(1, 0);
+    entry.writeUInt32LE(1, 2);
+    entry.write('kv', 6);
+    const old = new SnapshotDecoder();
+    const items = old.push(Buffer.concat([v2, entry, Buffer.alloc(2), encodeSnapshotExactSeq(9)]));
+    assert.deepEqual(
+      items.map((e) => ({ ...e, key: e.key.toString(), value: e.value.toString() })),
+      [{ key: 'k', value: 'v' }],
+    );
+    assert.ok(old.done);
+    const v1 = encodeSnapshotHeader(9);
+    v1[4] = 1;
+    assert.throws(() => new SnapshotDecoder().push(v1), /version 1: this build reads versions 2 and 3/);
+  });
+
   it('round-trips entries and the exact seq fed in arbitrary pieces', () => {
     const entries = Array.from({ length: 300 }, (_, i) => ({
       key: b(`key${i}`),

@@ -252,6 +252,33 @@ for (const [name, make] of engines)
       }
     });
 
+    it("a snapshot keeps each key's version and expiry: an expired key stays hidden, the rest answer as on the leader", async () => {
+      const e = make();
+      let s = await e.open('snap-ttl');
+      const now = Date.now();
+      const later = now + 3_600_000;
+      try {
+        await s.r.loadSnapshotChunk(
+          [
+            { key: b('kept'), value: b('1'), seq: 3, expiresAtMs: later },
+            { key: b('gone'), value: b('2'), seq: 4, expiresAtMs: now - 1 },
+            { key: b('plain'), value: b('3'), seq: 5, expiresAtMs: 0 },
+            // An old (version 2) snapshot entry: the snapshot's seq, no expiry.
+            { key: b('old'), value: b('4') },
+          ],
+          9,
+        );
+        await s.r.finishSnapshot(9);
+        s = await e.reopen('snap-ttl', s);
+        assert.deepEqual(s.store.read(b('kept')), { value: b('1'), seq: 3, expiresAtMs: later });
+        assert.equal(s.store.read(b('gone')), undefined, 'expired at the leader, so expired here');
+        assert.deepEqual(s.store.read(b('plain')), { value: b('3'), seq: 5, expiresAtMs: 0 });
+        assert.deepEqual(s.store.read(b('old')), { value: b('4'), seq: 9, expiresAtMs: 0 });
+      } finally {
+        await s.store.close();
+      }
+    });
+
     it('keeps a follower equal to its leader through random writes and a resync (seeded)', async () => {
       const seed = Number(process.env.SEED ?? Date.now() % 100_000);
       const rand = seeded(seed);

@@ -1,6 +1,7 @@
 /**
  * The watch side of one process (docs/watch.md): the feeds of its stores (one per watched store,
- * shared by every listener) and the live watchers, with a heartbeat that sends each watcher its
+ * shared by every listener), the broadcasts of the live watchers (one per set of stores, prefix,
+ * value choice and format) and the watchers, with a heartbeat that sends each watcher its
  * progress (and replicas' lag) and ends every stream with `resume` when the node drains.
  */
 import { DistkvError } from '../errors.js';
@@ -8,8 +9,10 @@ import type { HttpContext } from '../http/context.js';
 import { lagHeader, replicaLag } from '../replication/lag.js';
 import { epochOfSeq } from '../routing/version.js';
 import type { WorkerPool } from '../server/worker-pool.js';
+import { Broadcast } from './broadcast.js';
 import { Feed, type LogReader } from './feed.js';
-import type { ScanPage, ShardSource, WatchDeps, Watcher } from './watcher.js';
+import type { WireFormat } from './watch-event.js';
+import type { ScanPage, ShardSource, WatchDeps, WatchOptions, Watcher } from './watcher.js';
 
 /** HEARTBEAT_MS is how often watchers get `progress` and the drain check runs. */
 export const HEARTBEAT_MS = 1000;
@@ -20,6 +23,7 @@ const hubs = new WeakMap<WorkerPool, WatchHub>();
 export class WatchHub implements WatchDeps {
   private readonly ctx: HttpContext;
   private readonly feeds = new Map<number, Feed>();
+  private readonly broadcasts = new Map<string, Broadcast>();
   private readonly watchers = new Set<Watcher>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -96,6 +100,34 @@ export class WatchHub implements WatchDeps {
     return f;
   }
 
+  broadcast(
+    sources: readonly ShardSource[],
+    o: WatchOptions,
+    format: WireFormat,
+    positions: readonly number[],
+  ): Broadcast | undefined {
+    const key = `${format} ${o.values ? '1' : '0'} ${sources.map((s) => String(s.store)).join(',')} ${o.prefix}`;
+    let b = this.broadcasts.get(key);
+    if (b === undefined) {
+      const made: Broadcast = new Broadcast(
+        {
+          sources: sources.map((src) => ({ shard: src.shard, feed: (pos) => this.feed(src, pos) })),
+          prefix: o.prefix,
+          values: o.values,
+          format,
+          epochOf: (shard, seq) => this.epochOf(shard, seq),
+          onEnd: () => {
+            if (this.broadcasts.get(key) === made) this.broadcasts.delete(key);
+          },
+        },
+        positions,
+      );
+      this.broadcasts.set(key, made);
+      b = made;
+    }
+    return b.isAt(positions) ? b : undefined;
+  }
+
   lastSeq(src: ShardSource): number {
     return this.ctx.pool.lastSeq(src.store);
   }
@@ -115,6 +147,7 @@ export class WatchHub implements WatchDeps {
 
   private beat(): void {
     const draining = this.ctx.state.phase === 'draining';
+    for (const b of this.broadcasts.values()) b.settle();
     for (const w of [...this.watchers]) {
       if (w.isClosed) this.remove(w);
       else if (draining) w.cut('draining');

@@ -9,8 +9,9 @@ import type { HttpContext } from '../http/context.js';
 import { lagHeader, replicaLag } from '../replication/lag.js';
 import { epochOfSeq } from '../routing/version.js';
 import type { WorkerPool } from '../server/worker-pool.js';
-import { Broadcast } from './broadcast.js';
-import { Feed, type LogReader } from './feed.js';
+import type { Broadcast } from './broadcast.js';
+import { Fanout } from './fanout.js';
+import type { Feed, LogReader } from './feed.js';
 import type { WireFormat } from './watch-event.js';
 import type { ScanPage, ShardSource, WatchDeps, WatchOptions, Watcher } from './watcher.js';
 
@@ -22,13 +23,16 @@ const hubs = new WeakMap<WorkerPool, WatchHub>();
 /** WatchHub holds the feeds and watchers of one process. */
 export class WatchHub implements WatchDeps {
   private readonly ctx: HttpContext;
-  private readonly feeds = new Map<number, Feed>();
-  private readonly broadcasts = new Map<string, Broadcast>();
+  private readonly live: Fanout;
   private readonly watchers = new Set<Watcher>();
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(ctx: HttpContext) {
     this.ctx = ctx;
+    this.live = new Fanout(
+      (src) => this.reader(src),
+      (shard, seq) => this.epochOf(shard, seq),
+    );
   }
 
   /** of returns the hub of the process `ctx` belongs to. */
@@ -89,15 +93,7 @@ export class WatchHub implements WatchDeps {
   }
 
   feed(src: ShardSource, pos: number): Feed {
-    let f = this.feeds.get(src.store);
-    if (f === undefined || f.done) {
-      const made = new Feed(this.reader(src), pos, () => {
-        if (this.feeds.get(src.store) === made) this.feeds.delete(src.store);
-      });
-      this.feeds.set(src.store, made);
-      f = made;
-    }
-    return f;
+    return this.live.feed(src, pos);
   }
 
   broadcast(
@@ -106,26 +102,7 @@ export class WatchHub implements WatchDeps {
     format: WireFormat,
     positions: readonly number[],
   ): Broadcast | undefined {
-    const key = `${format} ${o.values ? '1' : '0'} ${sources.map((s) => String(s.store)).join(',')} ${o.prefix}`;
-    let b = this.broadcasts.get(key);
-    if (b === undefined) {
-      const made: Broadcast = new Broadcast(
-        {
-          sources: sources.map((src) => ({ shard: src.shard, feed: (pos) => this.feed(src, pos) })),
-          prefix: o.prefix,
-          values: o.values,
-          format,
-          epochOf: (shard, seq) => this.epochOf(shard, seq),
-          onEnd: () => {
-            if (this.broadcasts.get(key) === made) this.broadcasts.delete(key);
-          },
-        },
-        positions,
-      );
-      this.broadcasts.set(key, made);
-      b = made;
-    }
-    return b.isAt(positions) ? b : undefined;
+    return this.live.broadcast(sources, o, format, positions);
   }
 
   lastSeq(src: ShardSource): number {
@@ -147,12 +124,12 @@ export class WatchHub implements WatchDeps {
 
   private beat(): void {
     const draining = this.ctx.state.phase === 'draining';
-    for (const b of this.broadcasts.values()) b.settle();
+    this.live.settle();
     for (const w of [...this.watchers]) {
       if (w.isClosed) this.remove(w);
       else if (draining) w.cut('draining');
       else w.progress();
     }
-    if (draining) for (const f of this.feeds.values()) f.stop();
+    if (draining) this.live.stop();
   }
 }

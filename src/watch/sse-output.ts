@@ -1,8 +1,9 @@
 /**
  * A watch stream as Server-Sent Events (docs/watch.md): a chunked `text/event-stream` response;
- * each event is `id: <cursor>`, `event: <type>`, `data: <json>`. The events of one event-loop turn
- * go out as one write; while the socket is full they wait here and count as backlog (what the
- * watcher's buffer limit bounds).
+ * each event is `id: <cursor>`, `event: <type>`, `data: <json>`. A stream's own events (its hello,
+ * catch-up, snapshot, progress) are gathered for GATHER_MS and go out as one write; a broadcast's
+ * flush (broadcast.ts) is written at once, as it is, behind them. While the socket is full they
+ * wait here and count as backlog (what the watcher's buffer limit bounds).
  */
 import type { HttpResponse } from '../http/http1-exchange.js';
 import { sseFrame } from './watch-event.js';
@@ -63,6 +64,18 @@ export class SseOutput implements WatchOutput {
     this.pending.push(block, id);
     this.pendingBytes += block.length + id.length;
     this.schedule();
+  }
+
+  emitShared(data: Buffer): void {
+    if (this.ended || this.ending) return;
+    if (this.pendingBytes > 0 || this.blocked) {
+      this.pending.push(data);
+      this.pendingBytes += data.length;
+      if (!this.blocked) this.schedule();
+      return;
+    }
+    if (this.res.aborted) return;
+    this.blocked = !this.res.write(data);
   }
 
   /** comment sends an SSE comment line (a keep-alive nobody's parser sees as an event). */

@@ -1,6 +1,7 @@
 /**
  * The watch side of one process (docs/watch.md): the feeds of its stores (one per watched store,
- * shared by every listener) and the live watchers, with a heartbeat that sends each watcher its
+ * shared by every listener), the broadcasts of the live watchers (one per set of stores, prefix,
+ * value choice and format) and the watchers, with a heartbeat that sends each watcher its
  * progress (and replicas' lag) and ends every stream with `resume` when the node drains.
  */
 import { DistkvError } from '../errors.js';
@@ -8,8 +9,11 @@ import type { HttpContext } from '../http/context.js';
 import { lagHeader, replicaLag } from '../replication/lag.js';
 import { epochOfSeq } from '../routing/version.js';
 import type { WorkerPool } from '../server/worker-pool.js';
-import { Feed, type LogReader } from './feed.js';
-import type { ScanPage, ShardSource, WatchDeps, Watcher } from './watcher.js';
+import type { Broadcast } from './broadcast.js';
+import { Fanout } from './fanout.js';
+import type { Feed, LogReader } from './feed.js';
+import type { WireFormat } from './watch-event.js';
+import type { ScanPage, ShardSource, WatchDeps, WatchOptions, Watcher } from './watcher.js';
 
 /** HEARTBEAT_MS is how often watchers get `progress` and the drain check runs. */
 export const HEARTBEAT_MS = 1000;
@@ -19,12 +23,16 @@ const hubs = new WeakMap<WorkerPool, WatchHub>();
 /** WatchHub holds the feeds and watchers of one process. */
 export class WatchHub implements WatchDeps {
   private readonly ctx: HttpContext;
-  private readonly feeds = new Map<number, Feed>();
+  private readonly live: Fanout;
   private readonly watchers = new Set<Watcher>();
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(ctx: HttpContext) {
     this.ctx = ctx;
+    this.live = new Fanout(
+      (src) => this.reader(src),
+      (shard, seq) => this.epochOf(shard, seq),
+    );
   }
 
   /** of returns the hub of the process `ctx` belongs to. */
@@ -85,15 +93,16 @@ export class WatchHub implements WatchDeps {
   }
 
   feed(src: ShardSource, pos: number): Feed {
-    let f = this.feeds.get(src.store);
-    if (f === undefined || f.done) {
-      const made = new Feed(this.reader(src), pos, () => {
-        if (this.feeds.get(src.store) === made) this.feeds.delete(src.store);
-      });
-      this.feeds.set(src.store, made);
-      f = made;
-    }
-    return f;
+    return this.live.feed(src, pos);
+  }
+
+  broadcast(
+    sources: readonly ShardSource[],
+    o: WatchOptions,
+    format: WireFormat,
+    positions: readonly number[],
+  ): Broadcast | undefined {
+    return this.live.broadcast(sources, o, format, positions);
   }
 
   lastSeq(src: ShardSource): number {
@@ -115,11 +124,12 @@ export class WatchHub implements WatchDeps {
 
   private beat(): void {
     const draining = this.ctx.state.phase === 'draining';
+    this.live.settle();
     for (const w of [...this.watchers]) {
       if (w.isClosed) this.remove(w);
       else if (draining) w.cut('draining');
       else w.progress();
     }
-    if (draining) for (const f of this.feeds.values()) f.stop();
+    if (draining) this.live.stop();
   }
 }

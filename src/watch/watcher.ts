@@ -6,10 +6,15 @@
  *  - snapshot: the log no longer holds its position, so it sends the shard's current matching keys
  *    between `snapshot-begin` and `snapshot-end`, then catches up after the snapshot's first seq;
  *  - live: subscribed to the shard's feed (feed.ts) once its position reached the feed's.
+ * Once every shard is live and at its feed's position, the stream joins the broadcast of the
+ * watchers that want the same bytes (broadcast.ts): from then on it is handed one shared buffer
+ * per flush and does no work per event. A broadcast that ends (a feed reset) hands every shard
+ * back to the first mode.
  * A live stream cannot slow anyone: if the client does not read and more than `maxBuffer` bytes wait
  * for it, it gets `resume` with its cursor and is closed (`cut`). It resumes with from=cursor.
  */
 import { formatVersion, type Version } from '../routing/version.js';
+import type { Broadcast, BroadcastMember } from './broadcast.js';
 import type { Start } from './watch-cursor.js';
 import { recordJson, sharedBlock, valueFields, type WatchEvent, type WireFormat } from './watch-event.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
@@ -42,6 +47,16 @@ export interface WatchDeps {
   epochOf(shard: number, seq: number): number;
   /** lag is a replica's X-Distkv-Lag text (undefined for a leader). */
   lag(src: ShardSource): string | undefined;
+  /**
+   * broadcast returns the broadcast of `sources` (in shard order) for these options and format,
+   * made if none runs, when it stands at `positions`; undefined when one runs elsewhere.
+   */
+  broadcast(
+    sources: readonly ShardSource[],
+    o: WatchOptions,
+    format: WireFormat,
+    positions: readonly number[],
+  ): Broadcast | undefined;
 }
 
 /** WatchOutput is where a watcher's events go (an SSE response or a WebSocket). */
@@ -49,6 +64,8 @@ export interface WatchOutput {
   readonly format: WireFormat;
   /** emitBlock sends a block of encoded events shared with other watchers, then the cursor after them. */
   emitBlock(block: Buffer, cursor: string): void;
+  /** emitShared writes a broadcast's flush (shared: never modified) after anything still waiting. */
+  emitShared(data: Buffer): void;
   /** emit sends one event: its type, its JSON, and the cursor after it. */
   emit(type: string, json: string, cursor: string): void;
   /** backlog is the bytes emitted and held back because the client does not read. */
@@ -92,8 +109,9 @@ class ShardWatch implements FeedSubscriber {
 }
 
 /** Watcher runs one watch stream. */
-export class Watcher {
+export class Watcher implements BroadcastMember {
   private readonly shards: ShardWatch[];
+  private group: Broadcast | undefined;
   private readonly deps: WatchDeps;
   private readonly out: WatchOutput;
   private readonly o: WatchOptions;
@@ -136,6 +154,8 @@ export class Watcher {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.shards) this.unsubscribe(s);
+    this.group?.remove(this);
+    this.group = undefined;
   }
 
   /** isClosed reports whether the stream has stopped. */
@@ -190,6 +210,52 @@ export class Watcher {
       }
     } else this.deliver(s, batch);
     if (this.out.backlog() > this.o.maxBuffer) this.cut('slow');
+    else this.join();
+  }
+
+  /** shared takes a flush of its broadcast (BroadcastMember). */
+  shared(data: Buffer, positions: readonly number[], cursor: string): void {
+    if (this.closed) return;
+    this.shards.forEach((s, i) => (s.pos = positions[i]!));
+    if (data.length === 0) return;
+    this.lastCursor = cursor;
+    this.out.emitShared(data);
+    if (this.out.backlog() > this.o.maxBuffer) this.cut('slow');
+  }
+
+  /** dissolved: the broadcast ended; every shard catches up alone from `positions` (BroadcastMember). */
+  dissolved(positions: readonly number[]): void {
+    this.group = undefined;
+    if (this.closed) return;
+    this.shards.forEach((s, i) => {
+      s.pos = positions[i]!;
+      this.follow(s, false);
+    });
+  }
+
+  /** failed: a feed of the broadcast cannot go on (BroadcastMember). */
+  failed(): void {
+    this.group = undefined;
+    this.cut('error');
+  }
+
+  /**
+   * join moves the stream to its broadcast once every shard is live and at its feed's position
+   * (then its positions are the broadcast's: both follow the same feeds, batch by batch).
+   */
+  private join(): void {
+    if (this.closed || this.group !== undefined) return;
+    for (const s of this.shards) if (s.feed === undefined || s.feed.position !== s.pos) return;
+    const group = this.deps.broadcast(
+      this.shards.map((s) => s.src),
+      this.o,
+      this.out.format,
+      this.shards.map((s) => s.pos),
+    );
+    if (group === undefined) return;
+    for (const s of this.shards) this.unsubscribe(s);
+    this.group = group;
+    group.add(this);
   }
 
   /** leaveLive stops following the feed and catches up from the shard's own position. */
@@ -242,6 +308,7 @@ export class Watcher {
       if (feed.position <= s.pos) {
         s.feed = feed;
         feed.subscribe(s);
+        this.join();
         return;
       }
     }

@@ -2,8 +2,9 @@
  * A watch stream over a WebSocket (docs/watch.md): after the upgrade (watch-routes.ts) the socket
  * is this session's. Server → client: one text message per event (the same JSON as SSE). Client →
  * server: pings are answered, a close is answered and ends the stream, other messages are ignored;
- * a refused frame (websocket-format.ts) closes with its code. The events of one turn go out as one
- * write; while the socket is full they wait here and count as backlog.
+ * a refused frame (websocket-format.ts) closes with its code. A stream's own events are gathered
+ * for GATHER_MS into one write; a broadcast's flush (broadcast.ts) is written at once, behind them.
+ * While the socket is full they wait here and count as backlog.
  */
 import type { Socket } from 'node:net';
 import {
@@ -68,13 +69,28 @@ export class WsSession implements WatchOutput {
     if (this.closed) return;
     this.pending.push(block);
     this.pendingBytes += block.length;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setTimeout(() => {
-        this.scheduled = false;
-        this.flush();
-      }, GATHER_MS);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setTimeout(() => {
+      this.scheduled = false;
+      this.flush();
+    }, GATHER_MS);
+  }
+
+  emitShared(data: Buffer): void {
+    if (this.closed) return;
+    if (this.pendingBytes > 0 || this.blocked) {
+      this.pending.push(data);
+      this.pendingBytes += data.length;
+      if (!this.blocked) this.schedule();
+      return;
     }
+    if (this.socket.destroyed) return;
+    this.blocked = !this.socket.write(data);
   }
 
   /** backlog counts only what waits for a full socket: a gathered write goes out within GATHER_MS. */

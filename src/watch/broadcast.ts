@@ -1,0 +1,251 @@
+/**
+ * A Broadcast serves every live watcher that wants the same bytes (docs/watch.md, "Fan-out"):
+ * the same stores (so shards), prefix, value choice and wire format. It follows the feeds of its
+ * stores itself, encodes each batch once (watch-event.ts), gathers the batches of a window, and
+ * at the end of the window builds ONE buffer — the events and, for SSE, one `id:` line with the
+ * cursor after them — that every member's output writes as it is. A member costs one write per
+ * flush and nothing per event or per batch.
+ *
+ * Invariants (all on the main thread):
+ *  - `pos[i]` is the seq of the last record of shard i appended to `pending`. The broadcast gets
+ *    every batch of its feeds, in order, in the turn it is read, so `pos` is its feeds' position.
+ *  - A watcher joins only when its own positions equal `pos`: it then gets exactly what is appended
+ *    after its join (a joiner gets the pending pieces from its join index on, then is a member).
+ *  - Members are handed their new positions with each flush, so a member's cursor names exactly
+ *    what its output was given; with nothing pending, `settle` hands them `pos` as it is.
+ *  - A feed reset (the log jumped) or a gap ends the broadcast after a last flush: each member
+ *    then follows its shards alone again from its positions (watcher.ts), and joins a new one.
+ *
+ * The window: a flush costs one write per member, so the flushes of a busy broadcast are spaced
+ * by MEMBER_SPACING_MS per member, at most MAX_GATHER_MS; the first batch after a quiet spell
+ * waits only MIN_GATHER_MS (the feeds of several shards deliver in different turns).
+ */
+import { formatVersion } from '../routing/version.js';
+import type { Feed, FeedSubscriber } from './feed.js';
+import type { LogRecord } from './store-log.js';
+import { sharedBlock, type WireFormat } from './watch-event.js';
+
+/** MIN_GATHER_MS is the least time a batch waits to be written with others. */
+export const MIN_GATHER_MS = 2;
+/** MEMBER_SPACING_MS spaces the flushes of a busy broadcast, per member. */
+export const MEMBER_SPACING_MS = 0.25;
+/** MAX_GATHER_MS bounds the spacing of flushes (the latency a busy broadcast adds). */
+export const MAX_GATHER_MS = 25;
+
+const EMPTY = Buffer.alloc(0);
+
+/** BroadcastMember is a watcher as its broadcast sees it. */
+export interface BroadcastMember {
+  /**
+   * shared hands the member a flush: `data` (shared by every member: never modified; empty when
+   * only the positions moved), its positions after it (one per shard, in the broadcast's shard
+   * order) and their cursor.
+   */
+  shared(data: Buffer, positions: readonly number[], cursor: string): void;
+  /** dissolved: the broadcast ended at `positions`; the member follows its shards alone from there. */
+  dissolved(positions: readonly number[]): void;
+  /** failed: a feed cannot go on (a damaged record); the member's stream must end. */
+  failed(): void;
+}
+
+/** BroadcastSource is one shard of a broadcast: its number and how to reach its store's feed. */
+export interface BroadcastSource {
+  shard: number;
+  /** feed returns the running feed of the shard's store (made to start after `pos` if none runs). */
+  feed(pos: number): Feed;
+}
+
+/** BroadcastOptions say what a broadcast sends. */
+export interface BroadcastOptions {
+  sources: readonly BroadcastSource[];
+  prefix: string;
+  values: boolean;
+  format: WireFormat;
+  epochOf(shard: number, seq: number): number;
+  /** onEnd runs once when the broadcast ends (no member left, a reset, a failure). */
+  onEnd(): void;
+}
+
+/** Broadcast is the shared live stream of its members. */
+export class Broadcast {
+  private readonly o: BroadcastOptions;
+  private readonly pos: number[];
+  private readonly subs: { feed: Feed; sub: FeedSubscriber }[] = [];
+  private readonly members = new Set<BroadcastMember>();
+  private joiners: { member: BroadcastMember; from: number }[] = [];
+  private pending: Buffer[] = [];
+  private settled = true;
+  private timer: NodeJS.Timeout | undefined;
+  private lastFlush = -Infinity;
+  private ended = false;
+
+  /** `start` is where every feed of `o.sources` stands (one seq per source). */
+  constructor(o: BroadcastOptions, start: readonly number[]) {
+    this.o = o;
+    this.pos = [...start];
+    o.sources.forEach((src, i) => {
+      const sub: FeedSubscriber = {
+        records: (batch) => {
+          this.append(i, batch);
+        },
+        reset: () => {
+          this.dissolve();
+        },
+        failed: () => {
+          this.fail();
+        },
+      };
+      const feed = src.feed(this.pos[i]!);
+      this.subs.push({ feed, sub });
+      feed.subscribe(sub);
+    });
+  }
+
+  /** isAt reports whether a watcher at `positions` may join (see the invariants). */
+  isAt(positions: readonly number[]): boolean {
+    if (this.ended || positions.length !== this.pos.length) return false;
+    for (let i = 0; i < positions.length; i++) if (positions[i] !== this.pos[i]) return false;
+    return true;
+  }
+
+  /** add makes `m` a member; it must be at the broadcast's position (isAt). */
+  add(m: BroadcastMember): void {
+    if (this.pending.length === 0) this.members.add(m);
+    else this.joiners.push({ member: m, from: this.pending.length });
+  }
+
+  /** remove forgets a member (its stream ended); the last one to leave ends the broadcast. */
+  remove(m: BroadcastMember): void {
+    this.members.delete(m);
+    if (this.joiners.length > 0) this.joiners = this.joiners.filter((j) => j.member !== m);
+    if (this.members.size === 0 && this.joiners.length === 0) this.end();
+  }
+
+  /** size is the number of members (joiners included). */
+  get size(): number {
+    return this.members.size + this.joiners.length;
+  }
+
+  /** settle hands members the broadcast's position when nothing is pending (batches that matched nothing). */
+  settle(): void {
+    if (this.ended || this.settled || this.pending.length > 0) return;
+    this.settled = true;
+    const positions = [...this.pos];
+    const cursor = this.cursor();
+    // (no joiners here: a joiner exists only while something is pending)
+    for (const m of [...this.members]) handOver(m, EMPTY, positions, cursor);
+  }
+
+  private append(i: number, batch: readonly LogRecord[]): void {
+    if (this.ended) return;
+    const first = batch[0];
+    if (first === undefined) return;
+    const after = this.pos[i]!;
+    let records = batch;
+    if (first.seq !== after + 1) {
+      // A gap: the feed moved past us. Members catch up from the log on their own.
+      if (first.seq > after + 1) {
+        this.dissolve();
+        return;
+      }
+      records = batch.filter((r) => r.seq > after);
+      if (records.length === 0) return;
+    }
+    const src = this.o.sources[i]!;
+    const block = sharedBlock(records, src.shard, this.o.prefix, this.o.values, this.o.format, (seq) =>
+      this.o.epochOf(src.shard, seq),
+    );
+    this.pos[i] = records[records.length - 1]!.seq;
+    this.settled = false;
+    if (block.length === 0) return;
+    this.pending.push(block);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined) return;
+    const spacing = Math.min(MAX_GATHER_MS, this.size * MEMBER_SPACING_MS);
+    const delay = Math.max(MIN_GATHER_MS, this.lastFlush + spacing - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, delay);
+  }
+
+  /** flush writes what is pending to every member: one buffer for all, one per joiner. */
+  private flush(): void {
+    if (this.ended || this.pending.length === 0) return;
+    this.lastFlush = performance.now();
+    const pieces = this.pending;
+    this.pending = [];
+    this.settled = true;
+    const positions = [...this.pos];
+    const cursor = this.cursor();
+    const tail = this.o.format === 'sse' ? Buffer.from(`id: ${cursor}\n\n`) : EMPTY;
+    const data = Buffer.concat([...pieces, tail]);
+    const joiners = this.joiners;
+    this.joiners = [];
+    const members = [...this.members];
+    for (const j of joiners) this.members.add(j.member);
+    for (const m of members) handOver(m, data, positions, cursor);
+    for (const j of joiners) {
+      const own =
+        j.from === 0 ? data : j.from < pieces.length ? Buffer.concat([...pieces.slice(j.from), tail]) : EMPTY;
+      handOver(j.member, own, positions, cursor);
+    }
+  }
+
+  /** cursor is the position as a `from` value (watch-cursor.ts), shards in order. */
+  private cursor(): string {
+    let text = '';
+    this.o.sources.forEach((src, i) => {
+      const seq = this.pos[i]!;
+      const v = formatVersion({ epoch: this.o.epochOf(src.shard, seq), seq });
+      text += `${i === 0 ? '' : ','}${String(src.shard)}:${v}`;
+    });
+    return text;
+  }
+
+  /** dissolve ends the broadcast after a last flush; each member then follows its shards alone. */
+  private dissolve(): void {
+    if (this.ended) return;
+    this.flush();
+    const positions = [...this.pos];
+    const members = [...this.members, ...this.joiners.map((j) => j.member)];
+    this.end();
+    for (const m of members) {
+      try {
+        m.dissolved(positions);
+      } catch {
+        m.failed();
+      }
+    }
+  }
+
+  private fail(): void {
+    if (this.ended) return;
+    const members = [...this.members, ...this.joiners.map((j) => j.member)];
+    this.end();
+    for (const m of members) m.failed();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const { feed, sub } of this.subs) feed.unsubscribe(sub);
+    this.members.clear();
+    this.joiners = [];
+    this.o.onEnd();
+  }
+}
+
+/** handOver gives one member its flush; a member that throws is ended alone. */
+function handOver(m: BroadcastMember, data: Buffer, positions: readonly number[], cursor: string): void {
+  try {
+    m.shared(data, positions, cursor);
+  } catch {
+    m.failed();
+  }
+}

@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toDistkvError } from '../src/errors.js';
+import { quietCommitFailure } from '../src/storage/lmdb-env.js';
 import { createLogger } from '../src/util/logger.js';
 import {
   type FromWorker,
@@ -41,6 +42,12 @@ if ((init.version as number) !== MESSAGE_VERSION) {
     else host.handle(msg);
   });
   const log = createLogger(init.logLevel).child({ worker: init.workerIndex });
+  // A failed LMDB commit leaves promises of lmdb-js's own that nobody holds (src/storage/lmdb-env.ts);
+  // the writes that failed report it themselves. Any other unhandled rejection ends the thread.
+  process.on('unhandledRejection', (reason) => {
+    if (!quietCommitFailure(reason)) throw reason;
+    log.warn({ err: reason }, 'an LMDB commit failed (its writes report it)');
+  });
   ShardHost.open(init.stores, init.positions, send, log, init.workerIndex).then(
     (h) => {
       host = h;

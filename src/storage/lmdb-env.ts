@@ -36,3 +36,18 @@ export function dbStats(db: Database<Buffer, Uint8Array>): { keys: number; bytes
   const pages = (s.treeLeafPageCount ?? 0) + (s.treeBranchPageCount ?? 0) + (s.overflowPages ?? 0);
   return { keys: s.entryCount ?? 0, bytes: pages * (s.pageSize ?? 4096) };
 }
+
+/**
+ * When a commit fails (a full disk), lmdb-js rejects the promise of every write in it, with an error
+ * whose `commitError` is one more promise it rejects with the cause, and one of those write
+ * promises is its own (the start of an event-turn batch), held by nobody. Every write distkv issues
+ * awaits its own promise and reports the failure; these two carry no news, but unhandled they would
+ * end the worker thread. `quietCommitFailure` marks the cause handled and tells whether `reason`
+ * is such a commit failure.
+ */
+export function quietCommitFailure(reason: unknown): boolean {
+  if (!(reason instanceof Error) || !reason.message.startsWith('Commit failed')) return false;
+  const cause = (reason as Error & { commitError?: unknown }).commitError;
+  if (cause instanceof Promise) cause.catch(() => undefined);
+  return true;
+}

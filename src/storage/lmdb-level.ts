@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { type Database, type RootDatabase, TransactionFlags } from 'lmdb';
-import { dbStats, openKvEnv } from './lmdb-env.js';
+import { dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
 import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
 import type { Versioned } from './merge-iterator.js';
 import { CorruptionError } from '../errors.js';
@@ -74,14 +74,20 @@ export class LmdbLevel {
    * every earlier one) is durable.
    */
   async apply(writes: readonly LevelWrite[], appliedSeq?: number): Promise<void> {
-    let last: Promise<boolean> = Promise.resolve(true);
+    // A failed commit (a full disk) rejects the promise of every write in it: all are awaited, so
+    // none is left unhandled (an unhandled rejection ends the worker thread).
+    const done: Promise<boolean>[] = [];
     for (const w of writes)
-      last =
+      done.push(
         w.value === null
           ? this.data.remove(w.key)
-          : this.data.put(w.key, encodeStoredValue(w.seq, w.expiresAtMs ?? 0, w.value));
-    if (appliedSeq !== undefined) last = this.meta.put(APPLIED_SEQ, appliedSeq);
-    await last;
+          : this.data.put(w.key, encodeStoredValue(w.seq, w.expiresAtMs ?? 0, w.value)),
+      );
+    if (appliedSeq !== undefined) done.push(this.meta.put(APPLIED_SEQ, appliedSeq));
+    await Promise.all(done).catch((err: unknown) => {
+      quietCommitFailure(err);
+      throw err;
+    });
     if (appliedSeq !== undefined) await this.root.flushed;
   }
 

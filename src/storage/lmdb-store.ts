@@ -9,7 +9,7 @@
  * noSync and acknowledge at commit; `"interval"` also syncs every `fsyncIntervalMs`.
  */
 import type { Database, RootDatabase } from 'lmdb';
-import { dbStats, openKvEnv } from './lmdb-env.js';
+import { dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
 import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
@@ -121,10 +121,12 @@ export class LmdbStore implements Store {
 
   private async commit(write: Promise<boolean>): Promise<WriteResult> {
     const seq = ++this.seq;
-    void this.meta.put(META_LAST_SEQ, seq);
+    // Same commit as `write`, whose promise reports a failure; this one must not go unhandled.
+    this.meta.put(META_LAST_SEQ, seq).catch(() => undefined);
     try {
       await write;
     } catch (err) {
+      quietCommitFailure(err);
       throw toDistkvError(err);
     }
     return { seq };

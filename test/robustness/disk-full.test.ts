@@ -42,7 +42,26 @@ async function fillAndRecover(dir: string, mountPoint: string): Promise<void> {
     '[storage]\nmemtable_bytes = 1048576\nwal_segment_bytes = 1048576\nmax_runs = 2\n',
   );
   const args = ['--config', config, '--data-dir', join(mountPoint, 'data'), '--workers', '1'];
-  let server = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
+  const live = { server: await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' }) };
+  try {
+    await fill(live, base, args, ballast);
+  } catch (err) {
+    // Name what the server said, and never leave it holding the mount (the unmount would hang).
+    const { server } = live;
+    server.child.kill('SIGKILL');
+    await server.waitExit();
+    throw new Error(`${(err as Error).message}\nserver output:\n${server.stdout}${server.stderr}`, {
+      cause: err,
+    });
+  }
+}
+
+async function fill(
+  live: { server: ServerProcess },
+  base: string,
+  args: string[],
+  ballast: string,
+): Promise<void> {
   const value = Buffer.alloc(32 * 1024, 7);
   const acked: string[] = [];
   let full: { status: number; body: { error?: { code?: string; message?: string } } } | undefined;
@@ -72,8 +91,8 @@ async function fillAndRecover(dir: string, mountPoint: string): Promise<void> {
   }
   assert.ok(resumed, 'writes resume once space is freed');
   acked.push('after-space');
-  assert.equal(await server.stop(), 0);
-  server = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
+  assert.equal(await live.server.stop(), 0);
+  live.server = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
   try {
     for (const k of acked) {
       const r = await fetch(`${base}/kv/${k}`);
@@ -81,6 +100,6 @@ async function fillAndRecover(dir: string, mountPoint: string): Promise<void> {
       assert.equal(r.status, 200, `acknowledged ${k} survived the restart`);
     }
   } finally {
-    await server.stop();
+    await live.server.stop();
   }
 }

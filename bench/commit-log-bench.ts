@@ -14,6 +14,7 @@ import { openLsmStore, openLsmStores } from '../src/storage/lsm-recovery.js';
 import type { LsmOptions, LsmStore } from '../src/storage/lsm-store.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
 import { arg } from './lib/args.js';
+import { benchLsmOptions } from './lib/lsm-options.js';
 
 const CLIENTS = Number(arg('clients', '50'));
 const SECONDS = Number(arg('seconds', '10'));
@@ -22,19 +23,7 @@ const STORES = 8;
 const VALUE = Buffer.alloc(100, 0x61);
 
 function options(dir: string): LsmOptions {
-  return {
-    dir,
-    vfs: new RealVfs(),
-    durability: 'fsync',
-    fsyncIntervalMs: 100,
-    memtableBytes: 64 * 1024 * 1024,
-    maxRuns: 4,
-    walSegmentBytes: 64 * 1024 * 1024,
-    walRetentionBytes: 0,
-    blockCacheBytes: 16 * 1024 * 1024,
-    ringBytes: 8 * 1024 * 1024,
-    repair: false,
-  };
+  return benchLsmOptions(dir, 'fsync');
 }
 
 async function run(shared: boolean, root: string): Promise<{ writesPerS: number; syncsPerS: number }> {

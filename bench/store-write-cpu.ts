@@ -22,6 +22,7 @@ import { openLsmStores } from '../src/storage/lsm-recovery.js';
 import type { LsmOptions, LsmStore } from '../src/storage/lsm-store.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
 import { arg } from './lib/args.js';
+import { benchLsmOptions } from './lib/lsm-options.js';
 import { printHeader } from './micro/header.js';
 
 const TURNS = Number(arg('turns', '2000'));
@@ -32,19 +33,7 @@ const PER_TURN = 50;
 const KEYS = 100_000;
 
 function options(dir: string): LsmOptions {
-  return {
-    dir,
-    vfs: new RealVfs(),
-    durability: 'none',
-    fsyncIntervalMs: 100,
-    memtableBytes: 64 * 1024 * 1024,
-    maxRuns: 4,
-    walSegmentBytes: 64 * 1024 * 1024,
-    walRetentionBytes: 0,
-    blockCacheBytes: 16 * 1024 * 1024,
-    ringBytes: 8 * 1024 * 1024,
-    repair: false,
-  };
+  return benchLsmOptions(dir, 'none');
 }
 
 const keys = Array.from({ length: KEYS }, (_, i) => Buffer.from(`key${i}`));

@@ -104,7 +104,7 @@ export class MapKeeper {
    * after `ms` unless released or moved by a new map first; `onExpire` then releases what else holds
    * the writes (the store's worker).
    */
-  fence(idx: number, on: boolean, ms = 60000, onExpire?: () => void): void {
+  fence(idx: number, on: boolean, ms: number, onExpire: () => void): void {
     clearTimeout(this.fenceTimers.get(idx));
     this.fenceTimers.delete(idx);
     if (on) {
@@ -116,7 +116,7 @@ export class MapKeeper {
           { shard: idx, ms },
           `writes to shard ${idx} released: the failover that held them did not finish within ${ms} ms`,
         );
-        onExpire?.();
+        onExpire();
       }, ms);
       timer.unref();
       this.fenceTimers.set(idx, timer);

@@ -10,7 +10,7 @@ import { DistkvError } from '../errors.js';
 import type { LmdbLevel } from './lmdb-level.js';
 import type { LogListener } from './replication-log.js';
 import type { StoreEntry } from './store.js';
-import type { SnapshotEntry, StoreReplication } from './store-replication.js';
+import { entrySeq, type SnapshotEntry, type StoreReplication } from './store-replication.js';
 import type { StoreLog } from './store-log.js';
 import { newRecordView, type RecordView, viewRecord } from './wal-format.js';
 import type { TailResult } from './wal-tail.js';
@@ -121,7 +121,7 @@ export class LsmReplication implements StoreReplication {
       entries.map((e) => ({
         key: e.key,
         value: e.value,
-        seq: e.seq === undefined || e.seq === 0 ? seq : e.seq,
+        seq: entrySeq(e, seq),
         expiresAtMs: e.expiresAtMs ?? 0,
       })),
     );

@@ -8,7 +8,7 @@ import { DistkvError } from '../errors.js';
 import type { MemoryLog } from './memory-log.js';
 import type { LogListener } from './replication-log.js';
 import type { StoreEntry } from './store.js';
-import type { SnapshotEntry, StoreReplication } from './store-replication.js';
+import { entrySeq, type SnapshotEntry, type StoreReplication } from './store-replication.js';
 import { type DecodedRecord, decodeRecord, putValueOf } from './wal-format.js';
 import type { TailResult } from './wal-tail.js';
 
@@ -89,13 +89,7 @@ export class MemoryReplication implements StoreReplication {
   loadSnapshotChunk(entries: readonly SnapshotEntry[], seq: number): Promise<void> {
     if (this.store.lastSeq() > 0 && this.store.lastSeq() !== seq)
       return Promise.reject(new DistkvError('INTERNAL', 'a snapshot loads only into an empty store'));
-    for (const e of entries)
-      this.store.applyAt(
-        e.key,
-        e.seq === undefined || e.seq === 0 ? seq : e.seq,
-        e.value,
-        e.expiresAtMs ?? 0,
-      );
+    for (const e of entries) this.store.applyAt(e.key, entrySeq(e, seq), e.value, e.expiresAtMs ?? 0);
     return Promise.resolve();
   }
 

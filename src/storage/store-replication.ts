@@ -37,6 +37,11 @@ export interface SnapshotEntry {
   expiresAtMs?: number;
 }
 
+/** entrySeq is the version a loaded snapshot entry gets: its own, or the snapshot's `seq` when it has none. */
+export function entrySeq(e: SnapshotEntry, seq: number): number {
+  return e.seq === undefined || e.seq === 0 ? seq : e.seq;
+}
+
 /** StoreReplication is one store as replication reads and writes it. */
 export interface StoreReplication extends ReplicationLog {
   /** lastSeq is the seq of the store's newest acknowledged record. */

@@ -15,7 +15,6 @@
  * first damage, and the damage is reported as a torn tail of that log.
  */
 import { join } from 'node:path';
-import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import {
   decodeBase,
   decodeFrameHeader,
@@ -25,9 +24,10 @@ import {
   LOG_HEADER_BYTES,
 } from './commit-log-format.js';
 import { indexFrame, type LogSegment, voidFrom } from './commit-log-index.js';
+import { DamageRecorder, type LaterValid, replayFailed, type WalDamage } from './log-damage.js';
 import type { Vfs } from './vfs.js';
 import { type DecodedRecord, decodeRecord, segmentName } from './wal-format.js';
-import { cutSegmentAt, listSegments, type WalDamage } from './wal-reader.js';
+import { listSegments } from './wal-reader.js';
 
 /** ReadLogOptions configure readCommitLog. */
 export interface ReadLogOptions {
@@ -47,12 +47,13 @@ export interface LogRecovery {
   damage: WalDamage[];
 }
 
-/** findLaterFrame looks for a valid frame at any offset in [from, b.length); returns its offset. */
-function findLaterFrame(b: Buffer, from: number): number | undefined {
+/** findLaterFrame looks for a valid frame at any offset in [from, b.length); returns where it is. */
+function findLaterFrame(b: Buffer, from: number): LaterValid | undefined {
   for (let p = from; p + FRAME_HEADER_BYTES <= b.length; p++) {
     const h = decodeFrameHeader(b, p);
     if (typeof h === 'string') continue;
-    if (h.kind === FRAME_BASE || typeof decodeRecord(b, p + FRAME_HEADER_BYTES) !== 'string') return p;
+    if (h.kind === FRAME_BASE || typeof decodeRecord(b, p + FRAME_HEADER_BYTES) !== 'string')
+      return { offset: p, what: 'a valid frame' };
   }
   return undefined;
 }
@@ -83,61 +84,29 @@ function checkFrame(
 export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptions): Promise<LogRecovery> {
   const numbers = listSegments(vfs, dir);
   const segments: LogSegment[] = [];
-  const damage: WalDamage[] = [];
   const nextSeqs = new Map<number, number>();
   const pathOf = (no: number): string => join(dir, segmentName(no));
-
-  /** cut keeps segment i up to `offset` (deleting it when offset is 0) and deletes every later one. */
-  const cut = async (i: number, offset: number, reason: string, kind: WalDamage['kind']): Promise<void> => {
-    const path = pathOf(numbers[i]!);
-    let droppedBytes = 0;
-    if (!options.readOnly) {
-      for (const n of numbers.slice(i + 1)) {
-        droppedBytes += vfs.readFile(pathOf(n)).length;
-        vfs.unlink(pathOf(n));
-      }
-      droppedBytes += vfs.readFile(path).length - offset;
-      await cutSegmentAt(vfs, dir, path, offset);
-    }
-    damage.push({
-      file: path,
-      offset,
-      reason,
-      kind,
-      droppedBytes,
-      droppedSegments: numbers.length - 1 - i + (offset === 0 ? 1 : 0),
-    });
-  };
-  const corrupt = async (i: number, offset: number, reason: string): Promise<void> => {
-    if (options.readOnly) return cut(i, offset, reason, 'torn-tail');
-    if (!options.repair)
-      throw new CorruptionError(
-        pathOf(numbers[i]!),
-        offset,
-        `${reason} (restart with --repair to keep the log up to here and drop the rest)`,
-      );
-    await cut(i, offset, reason, 'repaired');
-  };
+  const recorder = new DamageRecorder({
+    vfs,
+    dir,
+    paths: numbers.map(pathOf),
+    repair: options.repair,
+    readOnly: options.readOnly,
+  });
 
   for (let i = 0; i < numbers.length; i++) {
     const no = numbers[i]!;
     const path = pathOf(no);
     const isLast = i === numbers.length - 1;
     if (i > 0 && no !== numbers[i - 1]! + 1) {
-      await corrupt(i, 0, `segment ${numbers[i - 1]! + 1} is missing before this one`);
+      await recorder.corrupt(i, 0, `segment ${numbers[i - 1]! + 1} is missing before this one`);
       break;
     }
     const buf = vfs.readFile(path);
     const header = decodeLogHeader(buf);
     if (typeof header === 'string') {
       const later = isLast ? findLaterFrame(buf, 0) : undefined;
-      if (isLast && later === undefined) await cut(i, 0, `incomplete segment header: ${header}`, 'torn-tail');
-      else
-        await corrupt(
-          i,
-          0,
-          later === undefined ? header : `${header}; a valid frame follows at offset ${later}`,
-        );
+      await recorder.damaged(i, 0, header, later, `incomplete segment header: ${header}`);
       break;
     }
     const seg: LogSegment = { no, path, bytes: LOG_HEADER_BYTES, stores: new Map() };
@@ -159,16 +128,7 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
             ? recs.reason
             : undefined;
       if (bad !== undefined) {
-        const later = findLaterFrame(buf, offset + 1);
-        if (isLast && later === undefined) await cut(i, offset, bad, 'torn-tail');
-        else
-          await corrupt(
-            i,
-            offset,
-            later === undefined
-              ? bad
-              : `${bad}; a valid frame follows at offset ${later}, so this is damage, not a torn tail`,
-          );
+        await recorder.damaged(i, offset, bad, findLaterFrame(buf, offset + 1));
         stopped = true;
         break;
       }
@@ -182,7 +142,7 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
         const list = recs as DecodedRecord[];
         const expect = nextSeqs.get(frame.store);
         if (expect !== undefined && list[0]!.seq !== expect) {
-          await corrupt(
+          await recorder.corrupt(
             i,
             offset,
             `store ${frame.store}: record has seq ${list[0]!.seq}; expected ${expect}`,
@@ -192,7 +152,7 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
         }
         for (let k = 1; k < list.length; k++)
           if (list[k]!.seq !== list[k - 1]!.seq + 1) {
-            await corrupt(
+            await recorder.corrupt(
               i,
               offset,
               `store ${frame.store}: seq ${list[k]!.seq} follows ${list[k - 1]!.seq} in one frame`,
@@ -206,12 +166,7 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
           try {
             options.onRecord(frame.store, r);
           } catch (err) {
-            const e = toDistkvError(err);
-            throw new DistkvError(
-              e.code,
-              `${path} at offset ${offset}: replaying the record with seq ${r.seq} failed: ${e.message}`,
-              { cause: err },
-            );
+            throw replayFailed(err, path, offset, r.seq);
           }
         }
         const last = list[list.length - 1]!.seq;
@@ -224,5 +179,5 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     segments.push(seg);
     if (stopped) break;
   }
-  return { segments, nextSeqs, damage };
+  return { segments, nextSeqs, damage: recorder.damage };
 }

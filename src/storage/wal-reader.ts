@@ -14,7 +14,7 @@
  * missing segment number is always corruption.
  */
 import { join } from 'node:path';
-import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
+import { DamageRecorder, type LaterValid, replayFailed, type WalDamage } from './log-damage.js';
 import type { Vfs } from './vfs.js';
 import {
   decodeHeader,
@@ -41,16 +41,8 @@ export interface SegmentInfo {
   bytes: number;
 }
 
-/** WalDamage reports what recovery cut off. */
-export interface WalDamage {
-  file: string;
-  offset: number;
-  reason: string;
-  /** kind: a torn tail (expected after a crash) or corruption dropped by --repair. */
-  kind: 'torn-tail' | 'repaired';
-  droppedBytes: number;
-  droppedSegments: number;
-}
+// WalDamage lives beside the recorder that fills it; lsm-recovery.ts takes it from here.
+export type { WalDamage } from './log-damage.js';
 
 /** WalRecovery is the result of reading a WAL. */
 export interface WalRecovery {
@@ -75,7 +67,7 @@ const MIN_RECORD_BYTES = recordSize(0, 0);
  * findLaterRecord looks for a valid record at any offset in `[from, b.length)` that could belong
  * after a damaged spot at offset `base` whose seq would have been `lowSeq`: its CRC passes and its
  * seq lies in `[lowSeq, highSeq + (offset - base) / MIN_RECORD_BYTES]` (every record between the
- * two takes at least MIN_RECORD_BYTES). Returns its offset and seq, or undefined.
+ * two takes at least MIN_RECORD_BYTES). Returns where it is and its seq, or undefined.
  *
  * Cost: the seq window rejects garbage before any CRC is computed (a random u64 falls in it with
  * odds below 2^-40), so scanning a torn tail is a few operations per byte.
@@ -86,7 +78,7 @@ function findLaterRecord(
   base: number,
   lowSeq: number,
   highSeq: number,
-): { offset: number; seq: number } | undefined {
+): LaterValid | undefined {
   for (let p = from; p + MIN_RECORD_BYTES <= b.length; p++) {
     const len = b.readUInt32LE(p + 4);
     if (len < RECORD_FIXED_BYTES || len > MAX_RECORD_LEN || p + RECORD_PREFIX_BYTES + len > b.length)
@@ -95,28 +87,9 @@ function findLaterRecord(
     if (!isRecordType(type)) continue;
     const seq = readU64(b, p + 9);
     if (seq < lowSeq || seq > highSeq + Math.floor((p - base) / MIN_RECORD_BYTES)) continue;
-    if (typeof decodeRecord(b, p) !== 'string') return { offset: p, seq };
+    if (typeof decodeRecord(b, p) !== 'string') return { offset: p, what: `a valid record (seq ${seq})` };
   }
   return undefined;
-}
-
-function followedBy(reason: string, later: { offset: number; seq: number } | undefined): string {
-  if (later === undefined) return reason;
-  return `${reason}; a valid record (seq ${later.seq}) follows at offset ${later.offset}, so this is damage, not a torn tail`;
-}
-
-/** replay hands one record to `onRecord`; a failure there is rethrown naming the file, offset and seq. */
-function replay(onRecord: ReadWalOptions['onRecord'], r: DecodedRecord, path: string, offset: number): void {
-  try {
-    onRecord(r);
-  } catch (err) {
-    const e = toDistkvError(err);
-    throw new DistkvError(
-      e.code,
-      `${path} at offset ${offset}: replaying the record with seq ${r.seq} failed: ${e.message}`,
-      { cause: err },
-    );
-  }
 }
 
 /** listSegments returns the segment numbers in `dir`, ascending. */
@@ -126,22 +99,6 @@ export function listSegments(vfs: Vfs, dir: string): number[] {
     .map(parseSegmentName)
     .filter((n): n is number => n !== undefined)
     .sort((a, b) => a - b);
-}
-
-/**
- * cutSegmentAt cuts a segment file at `offset` (removes it when `offset` is 0) and syncs the file
- * and its directory: how a torn tail, or everything after repaired damage, is dropped. The shared
- * commit log cuts its segments the same way (commit-log-reader.ts).
- */
-export async function cutSegmentAt(vfs: Vfs, dir: string, path: string, offset: number): Promise<void> {
-  if (offset === 0) vfs.unlink(path);
-  else {
-    const f = await vfs.openAppend(path, false);
-    await f.truncate(offset);
-    await f.sync();
-    await f.close();
-  }
-  vfs.syncDir(dir);
 }
 
 function segmentPath(dir: string, no: number): string {
@@ -161,47 +118,20 @@ function readHeaderOf(vfs: Vfs, path: string): { header: ReturnType<typeof decod
 export async function readWal(vfs: Vfs, dir: string, options: ReadWalOptions): Promise<WalRecovery> {
   const numbers = listSegments(vfs, dir);
   const segments: SegmentInfo[] = [];
-  const damage: WalDamage[] = [];
+  const recorder = new DamageRecorder({
+    vfs,
+    dir,
+    paths: numbers.map((no) => segmentPath(dir, no)),
+    repair: options.repair,
+  });
   let expectSeq = -1;
-
-  /** cut keeps segment i up to `offset` (deleting it when offset is 0) and deletes every later one. */
-  const cut = async (i: number, offset: number, reason: string, kind: WalDamage['kind']): Promise<void> => {
-    const path = segmentPath(dir, numbers[i]!);
-    let droppedBytes = 0;
-    for (const n of numbers.slice(i + 1)) {
-      const p = segmentPath(dir, n);
-      droppedBytes += readHeaderOf(vfs, p).size;
-      vfs.unlink(p);
-    }
-    const size = readHeaderOf(vfs, path).size;
-    droppedBytes += size - offset;
-    await cutSegmentAt(vfs, dir, path, offset);
-    damage.push({
-      file: path,
-      offset,
-      reason,
-      kind,
-      droppedBytes,
-      droppedSegments: numbers.length - 1 - i + (offset === 0 ? 1 : 0),
-    });
-  };
-  const corrupt = async (i: number, offset: number, reason: string): Promise<void> => {
-    const path = segmentPath(dir, numbers[i]!);
-    if (!options.repair)
-      throw new CorruptionError(
-        path,
-        offset,
-        `${reason} (restart with --repair to keep the log up to here and drop the rest)`,
-      );
-    await cut(i, offset, reason, 'repaired');
-  };
 
   for (let i = 0; i < numbers.length; i++) {
     const no = numbers[i]!;
     const path = segmentPath(dir, no);
     const isLast = i === numbers.length - 1;
     if (i > 0 && no !== numbers[i - 1]! + 1) {
-      await corrupt(i, 0, `segment ${numbers[i - 1]! + 1} is missing before this one`);
+      await recorder.corrupt(i, 0, `segment ${numbers[i - 1]! + 1} is missing before this one`);
       break;
     }
     const { header, size } = readHeaderOf(vfs, path);
@@ -216,12 +146,11 @@ export async function readWal(vfs: Vfs, dir: string, options: ReadWalOptions): P
             expectSeq >= 0 ? expectSeq : options.afterSeq + 1,
           )
         : undefined;
-      if (isLast && later === undefined) await cut(i, 0, `incomplete segment header: ${header}`, 'torn-tail');
-      else await corrupt(i, 0, followedBy(header, later));
+      await recorder.damaged(i, 0, header, later, `incomplete segment header: ${header}`);
       break;
     }
     if (expectSeq >= 0 && header.firstSeq !== expectSeq) {
-      await corrupt(
+      await recorder.corrupt(
         i,
         0,
         `segment starts at seq ${header.firstSeq}; the previous one ended at ${expectSeq - 1}`,
@@ -244,17 +173,22 @@ export async function readWal(vfs: Vfs, dir: string, options: ReadWalOptions): P
       if (typeof r === 'string') {
         const reason = r === 'short' ? 'record runs past the end of the file' : r;
         const later = findLaterRecord(buf, offset + 1, offset, seq, seq);
-        if (isLast && later === undefined) await cut(i, offset, reason, 'torn-tail');
-        else await corrupt(i, offset, followedBy(reason, later));
+        await recorder.damaged(i, offset, reason, later);
         stopped = true;
         break;
       }
       if (r.seq !== seq) {
-        await corrupt(i, offset, `record has seq ${r.seq}; expected ${seq}`);
+        await recorder.corrupt(i, offset, `record has seq ${r.seq}; expected ${seq}`);
         stopped = true;
         break;
       }
-      if (r.seq > options.afterSeq) replay(options.onRecord, r, path, offset);
+      if (r.seq > options.afterSeq) {
+        try {
+          options.onRecord(r);
+        } catch (err) {
+          throw replayFailed(err, path, offset, r.seq);
+        }
+      }
       seq++;
       offset += r.size;
     }
@@ -263,5 +197,5 @@ export async function readWal(vfs: Vfs, dir: string, options: ReadWalOptions): P
     if (stopped) break;
   }
   const newest = segments[segments.length - 1];
-  return { segments, lastSeq: newest?.lastSeq ?? 0, damage };
+  return { segments, lastSeq: newest?.lastSeq ?? 0, damage: recorder.damage };
 }

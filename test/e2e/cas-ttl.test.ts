@@ -6,50 +6,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient, PreconditionFailedError } from '../../src/client/index.js';
-import { defaultSlotRange } from '../../src/config/validate-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import { freePorts } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import type { ShardMap } from '../../src/routing/shard-map.js';
+import { keyInShard as firstKeyInShard, startHostedPair } from '../helpers/hosted-pair.js';
 
-let server: ServerProcess;
 let A = '';
 let B = '';
 let shardMap: ShardMap;
+let stop = (): Promise<void> => Promise.resolve();
 
-function keyInShard(shard: number, prefix: string): string {
-  for (let i = 0; ; i++) if (shardMap.shardOf(`${prefix}${i}`) === shard) return `${prefix}${i}`;
-}
+const keyInShard = (shard: number, prefix: string): string => firstKeyInShard(shardMap, shard, prefix);
 
 before(async () => {
-  const dir = tempDir(after);
-  const [pa, pb, pc] = await freePorts(3);
-  A = `127.0.0.1:${pa}`;
-  B = `127.0.0.1:${pb}`;
-  const C = `127.0.0.1:${pc}`;
-  const config = writeConfig(dir, [
-    { address: A, replicas: [B] },
-    { address: A, replicas: [B] },
-    { address: C, replicas: [] },
-  ]);
-  shardMap = new ShardMap(
-    [0, 1, 2].map((i) => ({
-      name: `shard-${i}`,
-      idx: i,
-      address: i === 2 ? C : A,
-      replicas: i === 2 ? [] : [B],
-      slots: defaultSlotRange(i, 3),
-    })),
-  );
-  server = await ServerProcess.start(
-    ['--config', config, '--node', A, '--node', B, '--data-dir', `${dir}/data`, '--workers', '2'],
-    `http://${A}/healthz`,
-  );
+  ({ A, B, shardMap, stop } = await startHostedPair());
 });
 
-after(async () => {
-  await server.stop();
-});
+after(() => stop());
 
 function put(key: string, body: string, headers: Record<string, string> = {}, query = ''): Promise<Response> {
   return fetch(`http://${A}/kv/${key}${query}`, { method: 'PUT', body, headers });

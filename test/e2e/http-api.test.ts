@@ -4,58 +4,26 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { defaultSlotRange } from '../../src/config/validate-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import { freePorts } from '../helpers/ports.js';
+import type { ShardMap } from '../../src/routing/shard-map.js';
+import { keyInShard as firstKeyInShard, startHostedPair } from '../helpers/hosted-pair.js';
 import { parseRaw, rawRequest } from '../helpers/raw-http.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
-let server: ServerProcess;
 let A = '';
 let B = '';
 let C = '';
 let portA = 0;
 let shardMap: ShardMap;
+let stop = (): Promise<void> => Promise.resolve();
 
-function keyInShard(shard: number, prefix = 'key'): string {
-  for (let i = 0; ; i++) if (shardMap.shardOf(`${prefix}${i}`) === shard) return `${prefix}${i}`;
-}
+const keyInShard = (shard: number, prefix = 'key'): string => firstKeyInShard(shardMap, shard, prefix);
 
 before(async () => {
-  const dir = tempDir(after);
-  const [pa, pb, pc] = await freePorts(3);
-  portA = pa!;
-  A = `127.0.0.1:${pa}`;
-  B = `127.0.0.1:${pb}`;
-  C = `127.0.0.1:${pc}`;
-  const config = writeConfig(
-    dir,
-    [
-      { address: A, replicas: [B] },
-      { address: A, replicas: [B] },
-      { address: C, replicas: [] },
-    ],
+  ({ A, B, C, portA, shardMap, stop } = await startHostedPair(
     '[server]\ntoken = "sekrit"\nmax_value_bytes = 4096\n',
-  );
-  shardMap = new ShardMap(
-    [0, 1, 2].map((i) => ({
-      name: `shard-${i}`,
-      idx: i,
-      address: i === 2 ? C : A,
-      replicas: i === 2 ? [] : [B],
-      slots: defaultSlotRange(i, 3),
-    })),
-  );
-  server = await ServerProcess.start(
-    ['--config', config, '--node', A, '--node', B, '--data-dir', `${dir}/data`, '--workers', '2'],
-    `http://${A}/healthz`,
-  );
+  ));
 });
 
-after(async () => {
-  await server.stop();
-});
+after(() => stop());
 
 describe('seed-compatible endpoints', () => {
   it("answer with the seed's exact texts and status codes", async () => {

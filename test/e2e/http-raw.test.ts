@@ -6,25 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { defaultSlotRange } from '../../src/config/validate-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import { freePorts } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import type { ShardMap } from '../../src/routing/shard-map.js';
+import { keyInShard as firstKeyInShard, startHostedPair } from '../helpers/hosted-pair.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 import { exchange, type WireResponse } from './http-raw-wire.js';
 
 let server: ServerProcess;
-let A = '';
 let C = '';
 let portA = 0;
 let portB = 0;
 let shardMap: ShardMap;
+let stop = (): Promise<void> => Promise.resolve();
 
 const DEPTHS = [1, 2, 7, 32, 128];
 
-function keyInShard(shard: number, prefix: string): string {
-  for (let i = 0; ; i++) if (shardMap.shardOf(`${prefix}${i}`) === shard) return `${prefix}${i}`;
-}
+const keyInShard = (shard: number, prefix: string): string => firstKeyInShard(shardMap, shard, prefix);
 
 /** localKeys returns n keys with `prefix` owned by shards 0 and 1 (hosted here). */
 function localKeys(prefix: string, n: number): string[] {
@@ -34,31 +30,10 @@ function localKeys(prefix: string, n: number): string[] {
 }
 
 before(async () => {
-  const dir = tempDir(after);
-  const [pa, pb, pc] = await freePorts(3);
-  portA = pa!;
-  portB = pb!;
-  A = `127.0.0.1:${pa}`;
-  const B = `127.0.0.1:${pb}`;
-  C = `127.0.0.1:${pc}`;
-  const shards = [
-    { address: A, replicas: [B] },
-    { address: A, replicas: [B] },
-    { address: C, replicas: [] },
-  ];
-  const config = writeConfig(dir, shards, '[server]\nmax_value_bytes = 4096\n');
-  shardMap = new ShardMap(
-    shards.map((s, i) => ({ name: `shard-${i}`, idx: i, ...s, slots: defaultSlotRange(i, 3) })),
-  );
-  server = await ServerProcess.start(
-    ['--config', config, '--node', A, '--node', B, '--data-dir', `${dir}/data`, '--workers', '2'],
-    `http://${A}/healthz`,
-  );
+  ({ server, C, portA, portB, shardMap, stop } = await startHostedPair('[server]\nmax_value_bytes = 4096\n'));
 });
 
-after(async () => {
-  await server.stop();
-});
+after(() => stop());
 
 const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: t\r\n\r\n`;
 const withBody = (method: string, path: string, body: string): string =>

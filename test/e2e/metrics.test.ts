@@ -43,8 +43,14 @@ describe('/metrics after traffic', () => {
   let replica: string;
   let families: Map<string, PromFamily>;
 
+  after(async () => {
+    await server.stop();
+  });
+  // Registered here, not inside `before` (an `after` there runs as soon as that hook ends), and
+  // after the server's stop (hooks run in the order registered).
+  const dir = tempDir(after);
+
   before(async () => {
-    const dir = tempDir(after);
     const [p1, p2] = await freePorts(2);
     leader = `127.0.0.1:${p1}`;
     replica = `127.0.0.1:${p2}`;
@@ -83,10 +89,6 @@ describe('/metrics after traffic', () => {
       if (caughtUp || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-  });
-
-  after(async () => {
-    await server.stop();
   });
 
   it('gives every family a HELP and a TYPE', () => {

@@ -15,6 +15,7 @@ import { DistkvClient } from '../../src/client/client.js';
 import { defaultSlotRange } from '../../src/config/validate-config.js';
 import { DistkvError } from '../../src/errors.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
+import { keyInShard as firstKeyInShard } from '../helpers/hosted-pair.js';
 import { freePorts } from '../helpers/ports.js';
 import { BIN, REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -65,9 +66,7 @@ function makeCerts(d: string): void {
   );
 }
 
-function keyInShard(shard: number, prefix: string): string {
-  for (let i = 0; ; i++) if (shardMap.shardOf(`${prefix}${i}`) === shard) return `${prefix}${i}`;
-}
+const keyInShard = (shard: number, prefix: string): string => firstKeyInShard(shardMap, shard, prefix);
 
 async function waitHealthy(p: ServerProcess, address: string): Promise<void> {
   const deadline = Date.now() + 20000;

@@ -13,30 +13,14 @@ import {
   ST_VALUE,
 } from '../../src/worker/op-format.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { testStoreSpec } from '../helpers/worker-host.js';
 
 const ENTRY = new URL('../../workers/shard-worker.js', import.meta.url);
 const CRASHING_ENTRY = new URL('../helpers/crashing-worker.js', import.meta.url);
 const silent = pino({ level: 'silent' });
 
-function specs(dir: string, n: number, engine: 'lsm' | 'lmdb' | 'memory'): StoreSpec[] {
-  return Array.from({ length: n }, (_, i) => ({
-    index: i,
-    shard: { idx: i, name: `shard-${i}`, first: 0, last: 16383 },
-    role: 'leader' as const,
-    node: '127.0.0.1:1',
-    dir: `${dir}/s${i}`,
-    engine,
-    durability: 'fsync' as const,
-    fsyncIntervalMs: 100,
-    lsm: {
-      memtableBytes: 1 << 20,
-      maxRuns: 4,
-      walSegmentBytes: 1 << 20,
-      walRetentionBytes: 1 << 20,
-      ringBytes: 1 << 20,
-    },
-    repair: false,
-  }));
+function specs(dir: string, n: number, engine: StoreSpec['engine']): StoreSpec[] {
+  return Array.from({ length: n }, (_, i) => testStoreSpec(`${dir}/s${i}`, i, engine));
 }
 
 interface Reply {

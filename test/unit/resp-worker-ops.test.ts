@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
-import { ReplyReader, RequestWriter } from '../../src/worker/op-codec.js';
 import {
   OP_DELETE,
   OP_DELETE_COUNTED,
@@ -15,73 +13,20 @@ import {
   ST_MISSING,
   ST_VALUE,
 } from '../../src/worker/op-format.js';
-import { Positions } from '../../src/replication/positions.js';
-import { ShardHost } from '../../src/worker/shard-host.js';
 import { decodeOld } from '../../src/worker/read-modify-write.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-interface Reply {
-  status: number;
-  seq: number;
-  value: Buffer;
-}
-
-/** openHost opens one LSM leader store (fsync durability: writes become visible to the store only after fsync). */
-async function openHost(dir: string): Promise<{ host: ShardHost; replies: Map<number, Reply> }> {
-  const spec: StoreSpec = {
-    index: 0,
-    shard: { idx: 0, name: 'shard-0', first: 0, last: 16383 },
-    role: 'leader',
-    node: '127.0.0.1:1',
-    dir,
-    engine: 'lsm',
-    durability: 'fsync',
-    fsyncIntervalMs: 100,
-    lsm: {
-      memtableBytes: 1 << 20,
-      maxRuns: 4,
-      walSegmentBytes: 1 << 20,
-      walRetentionBytes: 1 << 20,
-      ringBytes: 1 << 20,
-    },
-    repair: false,
-  };
-  const replies = new Map<number, Reply>();
-  const send = (msg: FromWorker): void => {
-    if (msg.type !== 'replies') return;
-    const r = new ReplyReader(msg.buffer, msg.length);
-    while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
-  };
-  const host = await ShardHost.open([spec], new SharedArrayBuffer(Positions.bytesFor(1)), send);
-  return { host, replies };
-}
-
-function run(host: ShardHost, fill: (w: RequestWriter) => void): void {
-  const w = new RequestWriter();
-  fill(w);
-  const { buffer, length } = w.take();
-  host.handle({ type: 'ops', buffer, length });
-}
-
-async function until(replies: Map<number, Reply>, ids: number[]): Promise<void> {
-  const deadline = Date.now() + 20000;
-  while (!ids.every((id) => replies.has(id))) {
-    if (Date.now() > deadline)
-      throw new Error(`no reply for ${ids.filter((id) => !replies.has(id)).join(',')}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+import { openTestHost, runOps, untilReplies } from '../helpers/worker-host.js';
 
 describe('worker ops for RESP (one batch, LSM store, fsync)', () => {
   it('never answers a read with a write that is not durable yet: the GET waits for the PUT before it', async () => {
-    const { host, replies } = await openHost(tempDir(after));
+    const { host, replies } = await openTestHost(tempDir(after));
     after(() => host.close());
-    run(host, (w) => {
+    runOps(host, (w) => {
       w.add(1, OP_PUT, 0, 'k', 'v');
       w.add(2, OP_GET, 0, 'k', undefined);
       w.add(3, OP_GET, 0, 'other', undefined);
     });
-    await until(replies, [1, 2, 3]);
+    await untilReplies(replies, [1, 2, 3]);
     const order = [...replies.keys()];
     // A GET answered from the write still in its group commit would arrive before the PUT's reply
     // (a failed fsync would then take back a value a reader had seen).
@@ -91,9 +36,9 @@ describe('worker ops for RESP (one batch, LSM store, fsync)', () => {
   });
 
   it('answers a GET between two PUTs of its key in one batch with the first: never a later write', async () => {
-    const { host, replies } = await openHost(tempDir(after));
+    const { host, replies } = await openTestHost(tempDir(after));
     after(() => host.close());
-    run(host, (w) => {
+    runOps(host, (w) => {
       w.add(1, OP_PUT, 0, 'k', 'first');
       w.add(2, OP_GET, 0, 'k', undefined);
       w.add(3, OP_PUT, 0, 'k', 'second');
@@ -101,7 +46,7 @@ describe('worker ops for RESP (one batch, LSM store, fsync)', () => {
       w.add(5, OP_GET, 0, 'k', undefined);
       w.add(6, OP_PUT, 0, 'k', 'third');
     });
-    await until(replies, [1, 2, 3, 4, 5, 6]);
+    await untilReplies(replies, [1, 2, 3, 4, 5, 6]);
     // The group commit makes all three writes visible at once; the GETs answer what was newest
     // when they were issued.
     assert.equal(replies.get(2)?.value.toString(), 'first');
@@ -109,41 +54,41 @@ describe('worker ops for RESP (one batch, LSM store, fsync)', () => {
   });
 
   it('answers a GET with the value a PUT earlier in the same batch wrote (pipelined SET then GET)', async () => {
-    const { host, replies } = await openHost(tempDir(after));
+    const { host, replies } = await openTestHost(tempDir(after));
     after(() => host.close());
-    run(host, (w) => {
+    runOps(host, (w) => {
       w.add(1, OP_PUT, 0, 'k', 'new');
       w.add(2, OP_GET, 0, 'k', undefined);
     });
-    await until(replies, [1, 2]);
+    await untilReplies(replies, [1, 2]);
     assert.equal(replies.get(2)!.status, ST_VALUE);
     assert.equal(replies.get(2)!.value.toString(), 'new');
   });
 
   it('applies 100 INCRs of one key in one batch atomically: replies 1..100, final value 100', async () => {
-    const { host, replies } = await openHost(tempDir(after));
+    const { host, replies } = await openTestHost(tempDir(after));
     after(() => host.close());
     const ids = Array.from({ length: 100 }, (_, i) => i + 1);
-    run(host, (w) => {
+    runOps(host, (w) => {
       for (const id of ids) w.add(id, OP_INCR, 0, 'counter', '1');
     });
-    await until(replies, ids);
+    await untilReplies(replies, ids);
     assert.deepEqual(
       ids.map((id) => replies.get(id)!.value.toString()),
       ids.map(String),
     );
     assert.ok(ids.every((id) => replies.get(id)!.status === ST_DONE));
-    run(host, (w) => {
+    runOps(host, (w) => {
       w.add(1000, OP_INCR, 0, 'counter', '-200');
     });
-    await until(replies, [1000]);
+    await untilReplies(replies, [1000]);
     assert.equal(replies.get(1000)!.value.toString(), '-100');
   });
 
   it('refuses INCR of a non-integer and an overflowing INCR with Redis messages, writing nothing', async () => {
-    const { host, replies } = await openHost(tempDir(after));
+    const { host, replies } = await openTestHost(tempDir(after));
     after(() => host.close());
-    run(host, (w) => {
+    runOps(host, (w) => {
       w.add(1, OP_PUT, 0, 'text', 'abc');
       w.add(2, OP_INCR, 0, 'text', '1');
       w.add(3, OP_PUT, 0, 'big', '9223372036854775807');
@@ -151,7 +96,7 @@ describe('worker ops for RESP (one batch, LSM store, fsync)', () => {
       w.add(5, OP_INCR, 0, 'fresh', '01');
       w.add(6, OP_GET, 0, 'big', undefined);
     });
-    await until(replies, [1, 2, 3, 4, 5, 6]);
+    await untilReplies(replies, [1, 2, 3, 4, 5, 6]);
     assert.equal(replies.get(2)!.status, ST_ERROR);
     assert.match(replies.get(2)!.value.toString(), /value is not an integer or out of range/);
     assert.match(replies.get(4)!.value.toString(), /increment or decrement would overflow/);
@@ -160,14 +105,14 @@ describe('worker ops for RESP (one batch, LSM store, fsync)', () => {
   });
 
   it('lets exactly one of two SET NX of one key in one batch win, and reports the old value', async () => {
-    const { host, replies } = await openHost(tempDir(after));
+    const { host, replies } = await openTestHost(tempDir(after));
     after(() => host.close());
-    run(host, (w) => {
+    runOps(host, (w) => {
       w.add(1, OP_SET_IF, 0, 'lock', Buffer.concat([Buffer.of(SET_IF_NX), Buffer.from('a')]));
       w.add(2, OP_SET_IF, 0, 'lock', Buffer.concat([Buffer.of(SET_IF_NX), Buffer.from('b')]));
       w.add(3, OP_GET, 0, 'lock', undefined);
     });
-    await until(replies, [1, 2, 3]);
+    await untilReplies(replies, [1, 2, 3]);
     assert.equal(replies.get(1)!.status, ST_DONE);
     assert.equal(decodeOld(replies.get(1)!.value), undefined);
     assert.equal(replies.get(2)!.status, ST_MISSING);
@@ -176,15 +121,15 @@ describe('worker ops for RESP (one batch, LSM store, fsync)', () => {
   });
 
   it('reports whether a deleted key existed, counting a delete earlier in the batch', async () => {
-    const { host, replies } = await openHost(tempDir(after));
+    const { host, replies } = await openTestHost(tempDir(after));
     after(() => host.close());
-    run(host, (w) => {
+    runOps(host, (w) => {
       w.add(1, OP_PUT, 0, 'd', 'v');
       w.add(2, OP_DELETE_COUNTED, 0, 'd', undefined);
       w.add(3, OP_DELETE_COUNTED, 0, 'd', undefined);
       w.add(4, OP_GET, 0, 'd', undefined);
     });
-    await until(replies, [1, 2, 3, 4]);
+    await untilReplies(replies, [1, 2, 3, 4]);
     assert.equal(Buffer.from(decodeOld(replies.get(2)!.value)!).toString(), 'v');
     assert.equal(decodeOld(replies.get(3)!.value), undefined);
     assert.equal(replies.get(4)!.status, ST_MISSING);

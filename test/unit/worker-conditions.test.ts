@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
-import { ReplyReader, RequestWriter } from '../../src/worker/op-codec.js';
 import {
   COND_IF_EXISTS,
   COND_IF_MATCH,
@@ -21,61 +19,8 @@ import {
   ST_MISSING,
   ST_VALUE,
 } from '../../src/worker/op-format.js';
-import { Positions } from '../../src/replication/positions.js';
-import { ShardHost } from '../../src/worker/shard-host.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-interface Reply {
-  status: number;
-  seq: number;
-  value: Buffer;
-}
-
-/** openHost opens one LSM leader store (fsync durability: writes become visible to the store only after fsync). */
-async function openHost(dir: string): Promise<{ host: ShardHost; replies: Map<number, Reply> }> {
-  const spec: StoreSpec = {
-    index: 0,
-    shard: { idx: 0, name: 'shard-0', first: 0, last: 16383 },
-    role: 'leader',
-    node: '127.0.0.1:1',
-    dir,
-    engine: 'lsm',
-    durability: 'fsync',
-    fsyncIntervalMs: 100,
-    lsm: {
-      memtableBytes: 1 << 20,
-      maxRuns: 4,
-      walSegmentBytes: 1 << 20,
-      walRetentionBytes: 1 << 20,
-      ringBytes: 1 << 20,
-    },
-    repair: false,
-  };
-  const replies = new Map<number, Reply>();
-  const send = (msg: FromWorker): void => {
-    if (msg.type !== 'replies') return;
-    const r = new ReplyReader(msg.buffer, msg.length);
-    while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
-  };
-  const host = await ShardHost.open([spec], new SharedArrayBuffer(Positions.bytesFor(1)), send);
-  return { host, replies };
-}
-
-function run(host: ShardHost, fill: (w: RequestWriter) => void): void {
-  const w = new RequestWriter();
-  fill(w);
-  const { buffer, length } = w.take();
-  host.handle({ type: 'ops', buffer, length });
-}
-
-async function until(replies: Map<number, Reply>, ids: number[]): Promise<void> {
-  const deadline = Date.now() + 20000;
-  while (!ids.every((id) => replies.has(id))) {
-    if (Date.now() > deadline)
-      throw new Error(`no reply for ${ids.filter((id) => !replies.has(id)).join(',')}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+import { openTestHost, runOps, untilReplies } from '../helpers/worker-host.js';
 
 const ifMatch = (seq: number, value?: string): Buffer =>
   encodeExt({ flags: COND_IF_MATCH, ifSeq: seq, expiresAtMs: 0 }, value);
@@ -84,19 +29,19 @@ const ifNone = (value: string): Buffer =>
 
 describe('conditional writes on the worker (one batch, LSM store, fsync)', () => {
   it('checks If-Match against a write still in group commit: the stale one conflicts with its seq', async () => {
-    const { host, replies } = await openHost(tempDir(after));
+    const { host, replies } = await openTestHost(tempDir(after));
     after(() => host.close());
-    run(host, (w) => {
+    runOps(host, (w) => {
       w.add(1, OP_PUT, 0, 'k', 'v1');
     });
-    await until(replies, [1]);
+    await untilReplies(replies, [1]);
     const v1 = replies.get(1)!.seq;
-    run(host, (w) => {
+    runOps(host, (w) => {
       w.add(2, OP_PUT_EXT, 0, 'k', ifMatch(v1, 'v2'));
       w.add(3, OP_PUT_EXT, 0, 'k', ifMatch(v1, 'v3'));
       w.add(4, OP_GET, 0, 'k', undefined);
     });
-    await until(replies, [2, 3, 4]);
+    await untilReplies(replies, [2, 3, 4]);
     assert.equal(replies.get(2)!.status, ST_DONE);
     assert.equal(replies.get(3)!.status, ST_CONFLICT, 'the second CAS saw the first one');
     assert.equal(replies.get(3)!.seq, replies.get(2)!.seq, 'and reports its version');
@@ -106,22 +51,22 @@ describe('conditional writes on the worker (one batch, LSM store, fsync)', () =>
   });
 
   it('creates once with If-None-Match among creators in one batch, and deletes only at the version', async () => {
-    const { host, replies } = await openHost(tempDir(after));
+    const { host, replies } = await openTestHost(tempDir(after));
     after(() => host.close());
-    run(host, (w) => {
+    runOps(host, (w) => {
       for (let i = 1; i <= 5; i++) w.add(i, OP_PUT_EXT, 0, 'new', ifNone(`by-${i}`));
     });
-    await until(replies, [1, 2, 3, 4, 5]);
+    await untilReplies(replies, [1, 2, 3, 4, 5]);
     const statuses = [1, 2, 3, 4, 5].map((i) => replies.get(i)!.status);
     assert.deepEqual(statuses, [ST_DONE, ST_CONFLICT, ST_CONFLICT, ST_CONFLICT, ST_CONFLICT]);
     const v = replies.get(1)!.seq;
-    run(host, (w) => {
+    runOps(host, (w) => {
       w.add(6, OP_DELETE_EXT, 0, 'new', ifMatch(v + 100));
       w.add(7, OP_DELETE_EXT, 0, 'new', ifMatch(v));
       w.add(8, OP_PUT_EXT, 0, 'new', encodeExt({ flags: COND_IF_EXISTS, ifSeq: 0, expiresAtMs: 0 }, 'x'));
       w.add(9, OP_GET, 0, 'new', undefined);
     });
-    await until(replies, [6, 7, 8, 9]);
+    await untilReplies(replies, [6, 7, 8, 9]);
     assert.equal(replies.get(6)!.status, ST_CONFLICT);
     assert.equal(replies.get(6)!.seq, v);
     assert.equal(replies.get(7)!.status, ST_DONE);

@@ -1,0 +1,78 @@
+/**
+ * A shard worker's stores for a test, without a thread: `testStoreSpec` describes one leader store
+ * with small test sizes (for a `ShardHost` here, or a `WorkerPool` of real worker threads);
+ * `openTestHost` opens a `ShardHost` over one LSM store on the calling thread and collects its
+ * replies by request id; `runOps` hands it one batch; `untilReplies` waits (bounded) for replies.
+ */
+import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
+import { ReplyReader, RequestWriter } from '../../src/worker/op-codec.js';
+import { Positions } from '../../src/replication/positions.js';
+import { ShardHost } from '../../src/worker/shard-host.js';
+
+/** HostReply is one reply the host sent, copied out of its buffer. */
+export interface HostReply {
+  status: number;
+  seq: number;
+  value: Buffer;
+}
+
+/** TestHost is a ShardHost and the replies it has sent so far, by request id, in arrival order. */
+export interface TestHost {
+  host: ShardHost;
+  replies: Map<number, HostReply>;
+}
+
+/**
+ * testStoreSpec is store `index` (shard `index`, every slot), a leader in `dir`, with fsync
+ * durability and 1 MiB memtable, segments and retention.
+ */
+export function testStoreSpec(dir: string, index = 0, engine: StoreSpec['engine'] = 'lsm'): StoreSpec {
+  return {
+    index,
+    shard: { idx: index, name: `shard-${index}`, first: 0, last: 16383 },
+    role: 'leader',
+    node: '127.0.0.1:1',
+    dir,
+    engine,
+    durability: 'fsync',
+    fsyncIntervalMs: 100,
+    lsm: {
+      memtableBytes: 1 << 20,
+      maxRuns: 4,
+      walSegmentBytes: 1 << 20,
+      walRetentionBytes: 1 << 20,
+      ringBytes: 1 << 20,
+    },
+    repair: false,
+  };
+}
+
+/** openTestHost opens one LSM leader store (fsync durability: writes become visible to the store only after fsync). */
+export async function openTestHost(dir: string): Promise<TestHost> {
+  const replies = new Map<number, HostReply>();
+  const send = (msg: FromWorker): void => {
+    if (msg.type !== 'replies') return;
+    const r = new ReplyReader(msg.buffer, msg.length);
+    while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
+  };
+  const host = await ShardHost.open([testStoreSpec(dir)], new SharedArrayBuffer(Positions.bytesFor(1)), send);
+  return { host, replies };
+}
+
+/** runOps hands the host one batch of ops, written by `fill`. */
+export function runOps(host: ShardHost, fill: (w: RequestWriter) => void): void {
+  const w = new RequestWriter();
+  fill(w);
+  const { buffer, length } = w.take();
+  host.handle({ type: 'ops', buffer, length });
+}
+
+/** untilReplies waits until every id in `ids` has a reply; fails naming the missing ones after 20 s. */
+export async function untilReplies(replies: Map<number, HostReply>, ids: number[]): Promise<void> {
+  const deadline = Date.now() + 20000;
+  while (!ids.every((id) => replies.has(id))) {
+    if (Date.now() > deadline)
+      throw new Error(`no reply for ${ids.filter((id) => !replies.has(id)).join(',')}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
 import { type PromFamily, parseExposition } from '../helpers/prom-parse.js';
-import { BIN, REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { BIN, REPO_ROOT, ServerProcess, startOwnServer, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** bucketsOf groups a histogram's _bucket samples by their labels other than `le`. */
@@ -42,30 +42,19 @@ describe('/metrics after traffic', () => {
   let leader: string;
   let replica: string;
   let families: Map<string, PromFamily>;
-
-  after(async () => {
-    await server.stop();
-  });
-  // Registered here, not inside `before` (an `after` there runs as soon as that hook ends), and
-  // after the server's stop (hooks run in the order registered).
-  const dir = tempDir(after);
+  let stop = (): Promise<void> => Promise.resolve();
 
   before(async () => {
     const [p1, p2] = await freePorts(2);
     leader = `127.0.0.1:${p1}`;
     replica = `127.0.0.1:${p2}`;
-    const config = writeConfig(
-      dir,
+    ({ server, stop } = await startOwnServer(
       [
         { address: leader, replicas: [replica] },
         { address: leader, replicas: [replica] },
       ],
       '[server]\nmax_value_bytes = 1024\n',
-    );
-    server = await ServerProcess.start(
-      ['--config', config, '--data-dir', join(dir, 'data')],
-      `http://${leader}/healthz`,
-    );
+    ));
     for (let i = 0; i < 20; i++) {
       const r = await fetch(`http://${leader}/kv/key-${i}`, { method: 'PUT', body: `value-${i}` });
       assert.equal(r.status, 204);
@@ -90,6 +79,8 @@ describe('/metrics after traffic', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   });
+
+  after(() => stop());
 
   it('gives every family a HELP and a TYPE', () => {
     for (const f of families.values()) {

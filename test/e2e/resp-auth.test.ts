@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freeNodeAddress, respOf, runTool } from '../helpers/resp.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { startOwnServer } from '../helpers/server-process.js';
 
-let server: ServerProcess;
 let A = '';
+let stop = (): Promise<void> => Promise.resolve();
 
 /** session sends `lines` on one redis-cli connection and returns its output. */
 async function session(lines: string[]): Promise<string> {
@@ -24,21 +23,10 @@ async function session(lines: string[]): Promise<string> {
 
 before(async () => {
   A = await freeNodeAddress();
-  const config = writeConfig(dir, [{ address: A }], '[server]\ntoken = "s3cret"\n');
-  server = await ServerProcess.start(
-    ['--config', config, '--data-dir', `${dir}/data`, '--workers', '1'],
-    `http://${A}/healthz`,
-  );
+  ({ stop } = await startOwnServer([{ address: A }], '[server]\ntoken = "s3cret"\n', ['--workers', '1']));
 });
 
-after(async () => {
-  await server.stop();
-});
-
-// Created here, not in before(): an after() registered inside a root before() runs as soon as that
-// hook ends (Node 20) and would delete the directory under the running servers. Registered after
-// the stop hook, so the servers stop before the directory is removed.
-const dir = tempDir(after);
+after(() => stop());
 
 describe('RESP AUTH with the node token', () => {
   it('refuses commands before AUTH with NOAUTH, and a wrong password with WRONGPASS', async () => {

@@ -8,10 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { seededRandom, testSeed } from '../helpers/random.js';
 import { freeNodeAddress, redisCli, respOf, runTool } from '../helpers/resp.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { type ServerProcess, startOwnServer } from '../helpers/server-process.js';
 
 let server: ServerProcess;
+let stop = (): Promise<void> => Promise.resolve();
 let A = '';
 let B = '';
 const cli = (...args: string[]): Promise<string> => redisCli(A, args);
@@ -21,25 +21,14 @@ const err = async (...args: string[]): Promise<string> => (await cli(...args)).r
 before(async () => {
   A = await freeNodeAddress();
   B = await freeNodeAddress();
-  const config = writeConfig(
-    dir,
+  ({ server, stop } = await startOwnServer(
     [0, 1, 2, 3].map(() => ({ address: A, replicas: [B] })),
     '[server]\nmax_value_bytes = 65536\n',
-  );
-  server = await ServerProcess.start(
-    ['--config', config, '--data-dir', `${dir}/data`, '--workers', '1'],
-    `http://${A}/healthz`,
-  );
+    ['--workers', '1'],
+  ));
 });
 
-after(async () => {
-  await server.stop();
-});
-
-// Created here, not in before(): an after() registered inside a root before() runs as soon as that
-// hook ends (Node 20) and would delete the directory under the running servers. Registered after
-// the stop hook, so the servers stop before the directory is removed.
-const dir = tempDir(after);
+after(() => stop());
 
 describe('RESP handshake with redis-cli', () => {
   it('prints the RESP address of each node at startup', () => {

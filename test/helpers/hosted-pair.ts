@@ -2,18 +2,12 @@
  * The e2e layout of the HTTP API tests: one spawned `distkv serve` hosting node A (leader of shards
  * 0 and 1) and node B (their replica), with shard 2 led by a node C that is not running, so a
  * request can span a shard this process does not lead. Two workers, its own temp dir and ports.
- *
- * Start it in a file's `before` and stop it in a file-level `after`: an `after` registered inside a
- * `before` hook belongs to that hook and runs as soon as it ends (it would remove the directory of
- * the running server), so the pair removes its directory itself in `stop`.
+ * Start it in a file's `before` and call `stop` from a file-level `after` (see `startOwnServer`).
  */
 import { defaultSlotRange } from '../../src/config/validate-config.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { freePorts } from './ports.js';
-import { ServerProcess, writeConfig } from './server-process.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type ServerProcess, startOwnServer } from './server-process.js';
 
 /** HostedPair is the running server and the addresses and shard map of its layout. */
 export interface HostedPair {
@@ -36,10 +30,6 @@ export function keyInShard(map: ShardMap, shard: number, prefix: string): string
 /** startHostedPair starts the layout in a fresh temp dir, with `extraToml` appended to its config. */
 export async function startHostedPair(extraToml = ''): Promise<HostedPair> {
   const [portA, portB, portC] = (await freePorts(3)) as [number, number, number];
-  const dir = mkdtempSync(join(tmpdir(), 'distkv-test-'));
-  const remove = (): void => {
-    rmSync(dir, { recursive: true, force: true });
-  };
   const A = `127.0.0.1:${portA}`;
   const B = `127.0.0.1:${portB}`;
   const C = `127.0.0.1:${portC}`;
@@ -48,20 +38,16 @@ export async function startHostedPair(extraToml = ''): Promise<HostedPair> {
     { address: A, replicas: [B] },
     { address: C, replicas: [] },
   ];
-  const config = writeConfig(dir, shards, extraToml);
   const shardMap = new ShardMap(
     shards.map((s, i) => ({ name: `shard-${i}`, idx: i, ...s, slots: defaultSlotRange(i, 3) })),
   );
-  const server = await ServerProcess.start(
-    ['--config', config, '--node', A, '--node', B, '--data-dir', `${dir}/data`, '--workers', '2'],
-    `http://${A}/healthz`,
-  ).catch((err: unknown) => {
-    remove();
-    throw err;
-  });
-  const stop = async (): Promise<void> => {
-    await server.stop();
-    remove();
-  };
+  const { server, stop } = await startOwnServer(shards, extraToml, [
+    '--node',
+    A,
+    '--node',
+    B,
+    '--workers',
+    '2',
+  ]);
   return { server, A, B, C, portA, portB, shardMap, stop };
 }

@@ -3,7 +3,8 @@
  * config, data directory and ports, wait until it serves, talk to it, stop it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -108,6 +109,45 @@ export class ServerProcess {
     clearTimeout(timer);
     return code;
   }
+}
+
+/** OwnServer is a `distkv serve` process that owns a temp dir (its config and data). */
+export interface OwnServer {
+  server: ServerProcess;
+  dir: string;
+  /** stop stops the process, then removes its directory. */
+  stop: () => Promise<void>;
+}
+
+/**
+ * startOwnServer writes a config of `shards` (and `extraToml`) into a fresh temp dir and starts one
+ * process serving every node of it with its data in `<dir>/data` (`args` added, e.g. `--workers`),
+ * healthy once the first shard's address answers. Call `stop` from a file-level `after`: an
+ * `after` registered inside a `before` hook runs as soon as that hook ends (it would remove the
+ * directory under the running server).
+ */
+export async function startOwnServer(
+  shards: ShardLayout[],
+  extraToml = '',
+  args: string[] = [],
+): Promise<OwnServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'distkv-test-'));
+  const remove = (): void => {
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const config = writeConfig(dir, shards, extraToml);
+  const server = await ServerProcess.start(
+    ['--config', config, '--data-dir', join(dir, 'data'), ...args],
+    `http://${shards[0]!.address}/healthz`,
+  ).catch((err: unknown) => {
+    remove();
+    throw err;
+  });
+  const stop = async (): Promise<void> => {
+    await server.stop();
+    remove();
+  };
+  return { server, dir, stop };
 }
 
 /** CliResult is the outcome of one `distkv` command. */

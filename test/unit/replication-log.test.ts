@@ -9,35 +9,18 @@ import { describe, it } from 'node:test';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { MemoryLog } from '../../src/storage/memory-log.js';
 import type { ReplicationLog } from '../../src/storage/replication-log.js';
-import { decodeRecord, encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
 import { openTestLog } from '../helpers/commit-log.js';
+import { recordBatch, seqsOf } from '../helpers/record-batch.js';
+
+/** batch encodes `n` records from seq `first` on, each with a 10-byte value. */
+const batch = (first: number, n: number): Buffer =>
+  recordBatch(first, first + n - 1, () => Buffer.alloc(10, 0x61));
 
 /** LogUnderTest is a log and the way to append a batch of `n` records with keys k<seq>. */
 interface LogUnderTest {
   log: ReplicationLog;
   append: (n: number) => Promise<void>;
   close: () => Promise<void>;
-}
-
-function batch(first: number, n: number): Buffer {
-  const parts = Array.from({ length: n }, (_, i) => {
-    const b = Buffer.alloc(recordSize(String(first + i).length + 1, 10));
-    encodeRecord(b, 0, TYPE_PUT, first + i, Buffer.from(`k${first + i}`), Buffer.alloc(10, 0x61));
-    return b;
-  });
-  return Buffer.concat(parts);
-}
-
-function seqsOf(records: Buffer): number[] {
-  const out: number[] = [];
-  for (let o = 0; o < records.length;) {
-    const r = decodeRecord(records, o);
-    assert.ok(typeof r !== 'string', typeof r === 'string' ? r : '');
-    assert.equal(r.key.toString(), `k${r.seq}`);
-    out.push(r.seq);
-    o += r.size;
-  }
-  return out;
 }
 
 const implementations: [string, () => Promise<LogUnderTest>][] = [

@@ -5,33 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeRecord, encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
 import { WalTail } from '../../src/storage/wal-tail.js';
-
-/** batch encodes records first..last (key "k<seq>", value "v<seq>") in WAL framing. */
-function batch(first: number, last: number): Buffer {
-  const parts: Buffer[] = [];
-  for (let seq = first; seq <= last; seq++) {
-    const key = Buffer.from(`k${seq}`);
-    const value = Buffer.from(`v${seq}`);
-    const b = Buffer.alloc(recordSize(key.length, value.length));
-    encodeRecord(b, 0, TYPE_PUT, seq, key, value);
-    parts.push(b);
-  }
-  return Buffer.concat(parts);
-}
-
-function seqsOf(records: Buffer): number[] {
-  const out: number[] = [];
-  for (let o = 0; o < records.length;) {
-    const r = decodeRecord(records, o);
-    assert.ok(typeof r !== 'string', typeof r === 'string' ? r : '');
-    assert.equal(r.key.toString(), `k${r.seq}`);
-    out.push(r.seq);
-    o += r.size;
-  }
-  return out;
-}
+import { recordBatch as batch, seqsOf } from '../helpers/record-batch.js';
 
 /** gone is the older reader of a log that keeps nothing on disk. */
 const gone = (): 'gone' => 'gone';

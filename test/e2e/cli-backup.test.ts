@@ -5,13 +5,12 @@
  * writes nothing from a damaged file.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { freePorts } from '../helpers/ports.js';
-import { BIN, REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const servers: ServerProcess[] = [];
@@ -24,25 +23,6 @@ const dir = tempDir(after);
 let source = '';
 let target = '';
 const TOKEN = 'backup-sekrit';
-
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('exit', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** everything returns every key and value of a cluster, in key order. */
 async function everything(client: DistkvClient): Promise<[string, string][]> {
@@ -101,14 +81,14 @@ before(async () => {
 
 describe('distkv backup and restore', () => {
   it('needs the token for the snapshot endpoint', async () => {
-    const r = await cli(['backup', join(dir, 'no-token.dkv'), '--url', source]);
+    const r = await runCli(['backup', join(dir, 'no-token.dkv'), '--url', source]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /UNAUTHORIZED/);
   });
 
   it('restores a backup of a running node into an empty node with another layout, key for key', async () => {
     const file = join(dir, 'full.dkv');
-    const backup = await cli(['backup', file, '--url', source, '--json'], { DISTKV_TOKEN: TOKEN });
+    const backup = await runCli(['backup', file, '--url', source, '--json'], { DISTKV_TOKEN: TOKEN });
     assert.equal(backup.code, 0, backup.stderr);
     const report = JSON.parse(backup.stdout) as {
       keys: number;
@@ -121,7 +101,7 @@ describe('distkv backup and restore', () => {
     clients.push(from, to);
     const expected = await everything(from);
     assert.equal(report.keys, expected.length);
-    const restore = await cli(['restore', file, '--url', target]);
+    const restore = await runCli(['restore', file, '--url', target]);
     assert.equal(restore.code, 0, restore.stderr);
     assert.match(restore.stdout, new RegExp(`restored ${expected.length} keys`));
     assert.deepEqual(await everything(to), expected);
@@ -129,10 +109,10 @@ describe('distkv backup and restore', () => {
 
   it('refuses a cluster that holds keys unless --force', async () => {
     const file = join(dir, 'full.dkv');
-    const again = await cli(['restore', file, '--url', target]);
+    const again = await runCli(['restore', file, '--url', target]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already holds keys .*--force/);
-    assert.equal((await cli(['restore', file, '--url', target, '--force'])).code, 0);
+    assert.equal((await runCli(['restore', file, '--url', target, '--force'])).code, 0);
   });
 
   it('keeps expiries: a restored key expires at its original instant; one that expired since the backup is not written', async () => {
@@ -143,10 +123,10 @@ describe('distkv backup and restore', () => {
     await from.put('ttl:short', 's', { ttlMs: 1500 });
     await from.put('ttl:mid', 'm', { ttlMs: 15000 });
     const file = join(dir, 'ttl.dkv');
-    const backup = await cli(['backup', file, '--url', source], { DISTKV_TOKEN: TOKEN });
+    const backup = await runCli(['backup', file, '--url', source], { DISTKV_TOKEN: TOKEN });
     assert.equal(backup.code, 0, backup.stderr);
     await new Promise((r) => setTimeout(r, Math.max(0, t0 + 1700 - Date.now())));
-    const r = await cli(['restore', file, '--url', target, '--force']);
+    const r = await runCli(['restore', file, '--url', target, '--force']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\(1 more had expired since the backup\)/);
     assert.equal(await to.get('ttl:short'), undefined);
@@ -168,7 +148,7 @@ describe('distkv backup and restore', () => {
     const to = new DistkvClient({ urls: [target] });
     clients.push(to);
     await to.delete('big');
-    const r = await cli(['restore', damaged, '--url', target, '--force']);
+    const r = await runCli(['restore', damaged, '--url', target, '--force']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /not a usable backup: the checksum does not match/);
     assert.equal(await to.get('big'), undefined);

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { dumpAt } from '../helpers/failover-model.js';
 import { freePorts } from '../helpers/ports.js';
 import { ServerProcess, writeConfig } from '../helpers/server-process.js';
 
@@ -27,20 +28,8 @@ function start(node: string, data: string): Promise<ServerProcess> {
   });
 }
 
-async function dump(node: string): Promise<[string, string][]> {
-  const out: [string, string][] = [];
-  let next: string | null = '';
-  while (next !== null) {
-    const r = await fetch(
-      `http://${node}/kv?limit=1000${next === '' ? '' : `&after=${encodeURIComponent(next)}`}`,
-    );
-    const page = (await r.json()) as { items: { key: string; value: string }[]; next: string | null };
-    assert.equal(r.status, 200, `scan of ${node}: ${JSON.stringify(page)}`);
-    out.push(...page.items.map((i) => [i.key, i.value] as [string, string]));
-    next = page.next;
-  }
-  return out;
-}
+/** dump lists what a node serves, in key order. */
+const dump = async (node: string): Promise<[string, string][]> => [...(await dumpAt(node))];
 
 async function converged(ms = 30000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -157,10 +157,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** runCli runs `distkv <args>` to completion and resolves with its exit code and output. */
-export function runCli(args: string[]): Promise<CliResult> {
+/**
+ * runCli runs `distkv <args>` to completion and resolves with its exit code and output. The
+ * caller's DISTKV_TOKEN and DISTKV_URL are cleared (a test names its target and token itself);
+ * `env` adds to the environment.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '', ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

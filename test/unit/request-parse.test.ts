@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DistkvError } from '../../src/errors.js';
 import { checkKey, intParam, keyFromPath, parseQuery } from '../../src/http/request-parse.js';
-
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof DistkvError);
-    return err.code;
-  }
-  return 'none';
-};
+import { errorCode } from '../helpers/error-code.js';
 
 describe('request parsing', () => {
   it('decodes percent-encoded keys from /kv/ paths, including "/" and non-ASCII', () => {
@@ -28,42 +18,42 @@ describe('request parsing', () => {
 
   it('rejects empty keys, long keys, bad percent-encoding and invalid UTF-8', () => {
     assert.equal(
-      code(() => keyFromPath('/kv/', 4, 1024)),
+      errorCode(() => keyFromPath('/kv/', 4, 1024)),
       'MISSING_KEY',
     );
     assert.equal(
-      code(() => {
+      errorCode(() => {
         checkKey('x'.repeat(1025), 1024);
       }),
       'INVALID_KEY',
     );
     assert.equal(
-      code(() => {
+      errorCode(() => {
         checkKey('é'.repeat(513), 1024);
       }),
       'INVALID_KEY',
       '1026 bytes in 513 characters',
     );
     assert.equal(
-      code(() => {
+      errorCode(() => {
         checkKey('é'.repeat(512), 1024);
       }),
       'none',
     );
     assert.equal(
-      code(() => keyFromPath('/kv/%zz', 4, 1024)),
+      errorCode(() => keyFromPath('/kv/%zz', 4, 1024)),
       'INVALID_KEY',
     );
     assert.equal(
-      code(() => keyFromPath('/kv/%FF%zz', 4, 1024)),
+      errorCode(() => keyFromPath('/kv/%FF%zz', 4, 1024)),
       'INVALID_KEY',
     );
     assert.equal(
-      code(() => keyFromPath(`/kv/${'%FF'.repeat(1025)}`, 4, 1024)),
+      errorCode(() => keyFromPath(`/kv/${'%FF'.repeat(1025)}`, 4, 1024)),
       'INVALID_KEY',
     );
     assert.equal(
-      code(() => keyFromPath('/kv/a\uFFFD', 4, 1024)),
+      errorCode(() => keyFromPath('/kv/a\uFFFD', 4, 1024)),
       'INVALID_KEY',
     );
   });
@@ -71,14 +61,14 @@ describe('request parsing', () => {
   it('rejects a key with a lone UTF-16 surrogate instead of storing U+FFFD, and takes surrogate pairs', () => {
     for (const key of ['\ud800', 'a\udc00', '\ude00\ud83d'])
       assert.equal(
-        code(() => {
+        errorCode(() => {
           checkKey(key, 1024);
         }),
         'INVALID_KEY',
         JSON.stringify(key),
       );
     assert.equal(
-      code(() => {
+      errorCode(() => {
         checkKey('\ud83d\ude00', 1024);
       }),
       'none',
@@ -97,11 +87,11 @@ describe('request parsing', () => {
     assert.equal(intParam(params, 'limit', 100, 1, 1000), 50);
     assert.equal(intParam(params, 'missing', 100, 1, 1000), 100);
     assert.equal(
-      code(() => intParam(params, 'neg', 1, 0, 10)),
+      errorCode(() => intParam(params, 'neg', 1, 0, 10)),
       'INVALID_ARGUMENT',
     );
     assert.equal(
-      code(() => intParam(params, 'x', 1, 0, 10)),
+      errorCode(() => intParam(params, 'x', 1, 0, 10)),
       'INVALID_ARGUMENT',
     );
   });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DistkvError } from '../../src/errors.js';
 import { type BatchOp, decodeBase64, parseBatch } from '../../src/http/batch-parse.js';
 import {
   encodeValue,
@@ -11,6 +10,7 @@ import {
   toWireOp,
 } from '../../src/http/scatter-merge.js';
 import type { Target } from '../../src/server/node-plan.js';
+import { errorCode } from '../helpers/error-code.js';
 
 const local = (store: number, role: 'leader' | 'replica' = 'leader'): Target => ({
   local: true,
@@ -90,24 +90,15 @@ describe('scan planning and merging', () => {
 });
 
 describe('batch parsing and planning', () => {
-  const code = (fn: () => unknown): string => {
-    try {
-      fn();
-    } catch (err) {
-      assert.ok(err instanceof DistkvError);
-      return err.code;
-    }
-    return 'none';
-  };
   const parse = (doc: unknown): BatchOp[] => parseBatch(Buffer.from(JSON.stringify(doc)), 1024, 16);
 
   it('refuses a body that is not a list of operations as a whole', () => {
     assert.equal(
-      code(() => parseBatch(Buffer.from('{not json'), 1024, 16)),
+      errorCode(() => parseBatch(Buffer.from('{not json'), 1024, 16)),
       'INVALID_BODY',
     );
     assert.equal(
-      code(() => parse({ nope: 1 })),
+      errorCode(() => parse({ nope: 1 })),
       'INVALID_BODY',
     );
     assert.deepEqual(parse({ ops: [{ op: 'delete', key: 'a' }] }), [{ op: 'delete', key: 'a' }]);
@@ -145,7 +136,7 @@ describe('batch parsing and planning', () => {
     assert.deepEqual(decodeBase64('AAEC', 'v'), Buffer.from([0, 1, 2]));
     for (const bad of ['A', 'AA=', 'A===', 'AB C', 'AB-_'])
       assert.equal(
-        code(() => decodeBase64(bad, 'v')),
+        errorCode(() => decodeBase64(bad, 'v')),
         'INVALID_BODY',
         bad,
       );

@@ -14,7 +14,7 @@
  */
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { Agent, request } from 'undici';
-import { errorOf } from '../client/client.js';
+import { errorOf } from '../client/wire-decode.js';
 import type { BatchOp } from '../client/types.js';
 import { DistkvError } from '../errors.js';
 import {

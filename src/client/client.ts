@@ -21,8 +21,6 @@ import { parseEndpoint } from './endpoint.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, exchange, newPool, type Reply, sleep } from './exchange.js';
 import { conditionsOf, decodeScanPage, errorOf, unquote } from './wire-decode.js';
-
-export { decodeScanPage, errorOf } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
 import type {
   BatchOp,

@@ -1,7 +1,8 @@
 /**
  * The client library's public surface (`distkv/client`).
  */
-export { DistkvClient, decodeScanPage, errorOf } from './client.js';
+export { DistkvClient } from './client.js';
+export { decodeScanPage, errorOf } from './wire-decode.js';
 export { DEFAULT_PORT, endpointsFromEnv, parseEndpoint } from './endpoint.js';
 export type {
   BatchOp,

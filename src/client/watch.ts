@@ -16,7 +16,7 @@ import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { formatVersion, parseVersion, type Version } from '../routing/version.js';
 import { formatCursor, parseFrom } from '../watch/watch-cursor.js';
-import { errorOf } from './client.js';
+import { errorOf } from './wire-decode.js';
 import { sleep } from './exchange.js';
 
 /** WatchOptions configure a watch. */

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeScanPage } from '../../src/client/client.js';
+import { decodeScanPage } from '../../src/client/wire-decode.js';
 import { endpointsFromEnv, parseEndpoint } from '../../src/client/endpoint.js';
 import { DistkvError } from '../../src/errors.js';
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { errorOf } from '../../src/client/client.js';
+import { errorOf } from '../../src/client/wire-decode.js';
 import { DistkvError } from '../../src/errors.js';
 import { errorBody } from '../../src/http/respond.js';
 

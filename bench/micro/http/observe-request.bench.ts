@@ -5,28 +5,15 @@
  * encode the op; as in request-routing.bench.ts), and the same counting done the plain prom-client
  * way (Counter.inc and Histogram.observe with a labels object per request).
  */
-import { bench, do_not_optimize, run } from 'mitata';
+import { bench, run } from 'mitata';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { HttpMetrics } from '../../../src/http/http-metrics.js';
-import { checkKey } from '../../../src/http/request-parse.js';
-import { ShardMap } from '../../../src/routing/shard-map.js';
 import { LATENCY_BUCKETS_S } from '../../../src/util/latency-histogram.js';
-import { RequestWriter } from '../../../src/worker/op-codec.js';
-import { OP_GET } from '../../../src/worker/op-format.js';
 import { printHeader } from '../header.js';
+import { routeGet, seedShardMap } from '../routing-fixture.js';
 
 printHeader('http/observe-request (2 nodes, 4 routes)');
-const map = new ShardMap(
-  [0, 1, 2, 3].map((i) => ({
-    name: `shard-${i}`,
-    idx: i,
-    address: `127.0.0.${i + 2}:8080`,
-    replicas: [],
-    slots: { first: i * 4096, last: i * 4096 + 4095 },
-  })),
-);
-const keys = Array.from({ length: 1024 }, (_, i) => `user:${String(i * 7919).padStart(10, '0')}`);
-const writer = new RequestWriter();
+const map = seedShardMap();
 const nodes = ['127.0.0.1:8080', '127.0.0.1:8081'];
 const kinds = [
   { route: 'kv_get', method: 'GET', status: 200, code: '' },
@@ -46,14 +33,8 @@ const histogram = new Histogram({
   registers: [registry],
 });
 let i = 0;
-let id = 0;
 
-bench('reference: GET check key, route to shard, encode', () => {
-  const key = keys[i++ & 1023]!;
-  checkKey(key, 1024);
-  writer.add(++id, OP_GET, map.shardOf(key), key, undefined);
-  if (writer.count >= 64) do_not_optimize(writer.take());
-});
+bench('reference: GET check key, route to shard, encode', routeGet(map));
 
 bench('observeRequest (plain arrays, read at scrape)', () => {
   const k = kinds[i & 3]!;

@@ -7,16 +7,17 @@ import { bench, do_not_optimize, run, summary } from 'mitata';
 import { crc16 } from '../../../src/routing/crc16.js';
 import { SlotHasher } from '../../../src/routing/slot.js';
 import { printHeader } from '../header.js';
+import { USER_KEYS } from '../routing-fixture.js';
 
 printHeader('routing/slot-hash');
-const keys = Array.from({ length: 1024 }, (_, i) => `user:${String(i * 7919).padStart(10, '0')}`);
-const bytes = keys.map((k) => Buffer.from(k));
+
+const bytes = USER_KEYS.map((k) => Buffer.from(k));
 const hasher = new SlotHasher();
 let i = 0;
 
 summary(() => {
   bench('slotOf (16-byte ASCII key)', () => {
-    do_not_optimize(hasher.slotOf(keys[i++ & 1023]!));
+    do_not_optimize(hasher.slotOf(USER_KEYS[i++ & 1023]!));
   });
   bench('slotOfBytes (16-byte key as bytes)', () => {
     do_not_optimize(hasher.slotOfBytes(bytes[i++ & 1023]!));

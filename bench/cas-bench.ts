@@ -13,19 +13,17 @@
  *
  * Usage: node dist/bench/cas-bench.js [--rounds 3] [--seconds 5] [--clients 32]
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { arg } from './lib/args.js';
-import { defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
+import { writeDocBlock } from './lib/doc-block.js';
+import { defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 
 const ROUNDS = Number(arg('rounds', '3'));
 const SECONDS = Number(arg('seconds', '5'));
 const CLIENTS = Number(arg('clients', '32'));
-const DOC = join(ROOT, 'docs', 'performance.md');
-const START = '<!-- bench:cas start -->';
-const END = '<!-- bench:cas end -->';
 
 type Mode = 'cas' | 'blind';
 interface Result {
@@ -112,19 +110,14 @@ async function main(): Promise<void> {
     return `| ${keys === 1 ? '1 key' : '1,000 keys'} | ${okPerS.toFixed(0)} | ${attempts.toFixed(0)} | ${(conflictRate * 100).toFixed(0)} % | ${median(ratios).toFixed(2)} |`;
   });
   const table = [
-    START,
     `Measured with \`npm run bench:cas -- --rounds ${ROUNDS} --seconds ${SECONDS} --clients ${CLIENTS}\` (${header}; the machine was shared).`,
     '',
     '| counters | successful CAS/s | CAS attempts/s | conflicts | attempts ÷ blind read-modify-writes (same round) |',
     '|---|---|---|---|---|',
     ...rows,
-    END,
   ].join('\n');
   console.log(table);
-  const doc = readFileSync(DOC, 'utf8');
-  const s = doc.indexOf(START);
-  const e = doc.indexOf(END);
-  if (s >= 0 && e > s) writeFileSync(DOC, doc.slice(0, s) + table + doc.slice(e + END.length));
+  writeDocBlock('cas', table);
 }
 
 await main();

@@ -22,7 +22,7 @@
  *        [--dist zipf:0.99] [--json FILE] [--doc]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
@@ -41,6 +41,7 @@ import { type Child, freePort, ROOT, startProcess } from './lib/processes.js';
 import { hasRedis, startRedis } from './lib/redis.js';
 import { hasRedisBenchmark, runRedisBenchmark } from './lib/redis-benchmark.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
+import { writeDocBlock } from './lib/doc-block.js';
 
 const SECONDS = Math.max(1, Math.round(Number(arg('seconds', '10'))));
 const ROUNDS = Math.max(1, Number(arg('rounds', '3')));
@@ -50,9 +51,6 @@ const MIX = arg('mix', 'get:90,set:10');
 const DIST = arg('dist', 'zipf:0.99');
 const AGAINST = arg('against', '');
 const JSON_OUT = arg('json', '');
-const DOC = join(ROOT, 'docs', 'performance.md');
-const START = '<!-- bench:compare write-path start -->';
-const END = '<!-- bench:compare write-path end -->';
 const KEY_PREFIX = 'key'; // bench/wrk/*.lua ask for key<N>
 
 /** Build is one checkout whose distkv rows are measured. */
@@ -323,18 +321,7 @@ async function main(): Promise<void> {
         JSON.stringify({ header, builds: bs, results: Object.fromEntries(results) }, null, 2),
       );
     if (process.argv.includes('--doc')) {
-      const doc = readFileSync(DOC, 'utf8');
-      const block = `${START}\n\n${table}\n\n${END}`;
-      const i = doc.indexOf(START);
-      const j = doc.indexOf(END);
-      writeFileSync(
-        DOC,
-        i >= 0 && j > i
-          ? doc.slice(0, i) + block + doc.slice(j + END.length)
-          : `${doc.trimEnd()}\n\n## Write path (issue 18): \`npm run bench:compare\`\n\n${block}\n`,
-      );
-      // The table is written unaligned; prettier aligns it as `npm run lint` expects.
-      spawnSync('npx', ['prettier', '--write', DOC], { cwd: ROOT, stdio: 'ignore' });
+      writeDocBlock('compare write-path', table, 'Write path (issue 18): `npm run bench:compare`');
       process.stdout.write('\nwritten to docs/performance.md\n');
     }
   } finally {

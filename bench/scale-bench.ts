@@ -23,7 +23,6 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  writeFileSync,
 } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +30,8 @@ import { once } from 'node:events';
 import { DEFAULT_LOAD, type LoadOptions, type LoadResult, runLoad } from '../src/loadgen/loadgen.js';
 import { Pool } from 'undici';
 import { arg } from './lib/args.js';
-import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
+import { type Child, defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
+import { writeDocBlock } from './lib/doc-block.js';
 import { hasRedis, startRedis } from './lib/redis.js';
 
 const KEYS = Number(arg('keys', '1000000'));
@@ -47,9 +47,6 @@ const VALUE = 100;
 const PUT_CONNS = 100;
 const WINDOW_S = 2;
 const SETTLE_LIMIT_MS = 30 * 60_000;
-const START = '<!-- bench:scale start -->';
-const END = '<!-- bench:scale end -->';
-const DOC = join(ROOT, 'docs', 'performance.md');
 
 interface Target {
   name: string;
@@ -330,16 +327,7 @@ async function main(): Promise<void> {
     const table = lines.join('\n');
     say(`\n${table}`);
     if (WRITE) {
-      const doc = readFileSync(DOC, 'utf8');
-      const block = `${START}\n${table}\n${END}`;
-      const i = doc.indexOf(START);
-      const j = doc.indexOf(END);
-      writeFileSync(
-        DOC,
-        i >= 0 && j > i
-          ? doc.slice(0, i) + block + doc.slice(j + END.length)
-          : `${doc.trimEnd()}\n\n## Reads at scale (bench:scale)\n\n${block}\n`,
-      );
+      writeDocBlock('scale', table, 'Reads at scale (bench:scale)');
       say('\nwritten to docs/performance.md');
     }
   } finally {

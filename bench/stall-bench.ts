@@ -12,7 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { openLsmStore } from '../src/storage/lsm-recovery.js';
-import { RealVfs } from '../src/storage/real-vfs.js';
+import { benchLsmOptions } from './lib/lsm-options.js';
 import { arg } from './lib/args.js';
 
 const SECONDS = Number(arg('seconds', '20'));
@@ -23,17 +23,9 @@ const VALUE = Buffer.alloc(100, 0x61);
 const root = mkdtempSync(join(tmpdir(), 'distkv-stall-bench-'));
 try {
   const store = await openLsmStore({
-    dir: join(root, 'store'),
-    vfs: new RealVfs(),
-    durability: 'fsync',
-    fsyncIntervalMs: 100,
+    ...benchLsmOptions(join(root, 'store'), 'fsync'),
     memtableBytes: MEMTABLE_MIB * 1024 * 1024,
     maxRuns: 2,
-    walSegmentBytes: 64 * 1024 * 1024,
-    walRetentionBytes: 0,
-    blockCacheBytes: 16 * 1024 * 1024,
-    ringBytes: 8 * 1024 * 1024,
-    repair: false,
   });
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();

@@ -10,21 +10,20 @@ import { bench, do_not_optimize, run, summary } from 'mitata';
 import { KeyBloom } from '../../../src/storage/bloom.js';
 import { BLOOM_FP_RATE } from '../../../src/storage/sstable-format.js';
 import { printHeader } from '../header.js';
+import { STORED_N, storedKey } from './stored-keys.js';
 
 // bloom-filters is CommonJS: its named exports are not visible to Node's ESM loader.
 const { BloomFilter } = bloomFilters;
 
 printHeader('storage/bloom-lookup');
-const N = 100_000;
-/** Present keys are even numbers, absent keys odd ones: both 16 bytes, interleaved in key order. */
-const keyOf = (n: number): string => `key:${String(n).padStart(12, '0')}`;
-const present = Array.from({ length: 1024 }, (_, i) => keyOf(2 * ((i * 7919) % N)));
-const absent = Array.from({ length: 1024 }, (_, i) => keyOf(2 * ((i * 7919) % N) + 1));
+const N = STORED_N;
+const present = Array.from({ length: 1024 }, (_, i) => storedKey(2 * ((i * 7919) % N)));
+const absent = Array.from({ length: 1024 }, (_, i) => storedKey(2 * ((i * 7919) % N) + 1));
 
 const fast = KeyBloom.create(N, BLOOM_FP_RATE);
 const pkg = BloomFilter.create(N, BLOOM_FP_RATE);
 for (let n = 0; n < N; n++) {
-  const k = keyOf(2 * n);
+  const k = storedKey(2 * n);
   fast.add(k);
   pkg.add(k);
 }

@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { bench, do_not_optimize, run } from 'mitata';
 import { type LevelWrite, LmdbLevel } from '../../../src/storage/lmdb-level.js';
 import { printHeader } from '../header.js';
+import { ABSENT_KEYS, PRESENT_KEYS, STORED_N, STORED_VALUE } from './stored-keys.js';
 
 printHeader('storage/lmdb-get');
-const N = 100_000;
+const N = STORED_N;
 const CHUNK = 10_000;
-const keyOf = (n: number): Buffer => Buffer.from(`key:${String(n).padStart(12, '0')}`, 'latin1');
-const present = Array.from({ length: N }, (_, n) => keyOf(2 * n));
-const absent = Array.from({ length: N }, (_, n) => keyOf(2 * n + 1));
-const value = Buffer.alloc(100, 0x61);
+const present = PRESENT_KEYS.map((k) => Buffer.from(k, 'latin1'));
+const absent = ABSENT_KEYS.map((k) => Buffer.from(k, 'latin1'));
+const value = STORED_VALUE;
 
 const dir = mkdtempSync(join(tmpdir(), 'distkv-bench-lmdb-'));
 const level = new LmdbLevel(dir);

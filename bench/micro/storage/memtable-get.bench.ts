@@ -6,25 +6,21 @@
 import { bench, do_not_optimize, run } from 'mitata';
 import { Memtable } from '../../../src/storage/memtable.js';
 import { printHeader } from '../header.js';
+import { ABSENT_KEYS, PRESENT_KEYS, STORED_N, STORED_VALUE } from './stored-keys.js';
 
 printHeader('storage/memtable-get');
-const N = 100_000;
-const keyOf = (n: number): string => `key:${String(n).padStart(12, '0')}`;
-const present = Array.from({ length: N }, (_, n) => keyOf(2 * n));
-const absent = Array.from({ length: N }, (_, n) => keyOf(2 * n + 1));
-const value = Buffer.alloc(100, 0x61);
 const mem = new Memtable();
 let seq = 1;
-for (const k of present) mem.apply(k, seq++, value);
+for (const k of PRESENT_KEYS) mem.apply(k, seq++, STORED_VALUE);
 let i = 0;
 
 bench('Memtable.get (hit, 100k keys)', () => {
-  i = (i + 7919) % N;
-  do_not_optimize(mem.get(present[i]!));
+  i = (i + 7919) % STORED_N;
+  do_not_optimize(mem.get(PRESENT_KEYS[i]!));
 });
 bench('Memtable.get (miss, 100k keys)', () => {
-  i = (i + 7919) % N;
-  do_not_optimize(mem.get(absent[i]!));
+  i = (i + 7919) % STORED_N;
+  do_not_optimize(mem.get(ABSENT_KEYS[i]!));
 });
 
 await run();

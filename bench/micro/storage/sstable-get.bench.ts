@@ -16,34 +16,30 @@ import { RealVfs } from '../../../src/storage/real-vfs.js';
 import { BlockCache, RunReader } from '../../../src/storage/sstable-reader.js';
 import { writeRun } from '../../../src/storage/sstable-writer.js';
 import { printHeader } from '../header.js';
+import { ABSENT_KEYS, PRESENT_KEYS, STORED_N, STORED_VALUE } from './stored-keys.js';
 
 printHeader('storage/sstable-get');
-const N = 100_000;
-const keyOf = (n: number): string => `key:${String(n).padStart(12, '0')}`;
-const present = Array.from({ length: N }, (_, n) => keyOf(2 * n));
-const absent = Array.from({ length: N }, (_, n) => keyOf(2 * n + 1));
-const value = Buffer.alloc(100, 0x61);
 
 const dir = mkdtempSync(join(tmpdir(), 'distkv-bench-sstable-'));
 const vfs = new RealVfs();
-const entries = present.map((k, n): [string, Versioned] => [k, { seq: n + 1, value }]);
-const meta = await writeRun(vfs, dir, 1, entries, N, 1, N);
+const entries = PRESENT_KEYS.map((k, n): [string, Versioned] => [k, { seq: n + 1, value: STORED_VALUE }]);
+const meta = await writeRun(vfs, dir, 1, entries, STORED_N, 1, STORED_N);
 const reader = new RunReader(vfs, meta.path, 1, new BlockCache(64 * 1024 * 1024));
-for (const k of present) reader.get(k);
+for (const k of PRESENT_KEYS) reader.get(k);
 const uncached = new RunReader(vfs, meta.path, 2, new BlockCache(0));
 let i = 0;
 
 bench('RunReader.get (hit, 100k entries, blocks cached)', () => {
-  i = (i + 7919) % N;
-  do_not_optimize(reader.get(present[i]!));
+  i = (i + 7919) % STORED_N;
+  do_not_optimize(reader.get(PRESENT_KEYS[i]!));
 });
 bench('RunReader.get (miss, 100k entries)', () => {
-  i = (i + 7919) % N;
-  do_not_optimize(reader.get(absent[i]!));
+  i = (i + 7919) % STORED_N;
+  do_not_optimize(reader.get(ABSENT_KEYS[i]!));
 });
 bench('RunReader.get (hit, no block cache: pread + CRC per get)', () => {
-  i = (i + 7919) % N;
-  do_not_optimize(uncached.get(present[i]!));
+  i = (i + 7919) % STORED_N;
+  do_not_optimize(uncached.get(PRESENT_KEYS[i]!));
 });
 
 await run();

@@ -10,6 +10,18 @@ import { freePort, freePorts } from '../helpers/ports.js';
 import { REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
+/** startOneNode serves one shard on a free loopback port from a temp dir removed when the test ends. */
+async function startOneNode(): Promise<{ s: ServerProcess; port: number }> {
+  const dir = tempDir(after);
+  const port = await freePort();
+  const config = writeConfig(dir, [{ address: `127.0.0.1:${port}` }]);
+  const s = await ServerProcess.start(
+    ['--config', config, '--data-dir', join(dir, 'data')],
+    `http://127.0.0.1:${port}/healthz`,
+  );
+  return { s, port };
+}
+
 describe('distkv serve lifecycle', () => {
   it('logs one line per listener and per store, keeps data across a restart, and exits 0 on SIGTERM', async () => {
     const dir = tempDir(after);
@@ -162,13 +174,7 @@ describe('distkv serve lifecycle', () => {
   });
 
   it('finishes in-flight requests when SIGTERM arrives during load', async () => {
-    const dir = tempDir(after);
-    const port = await freePort();
-    const config = writeConfig(dir, [{ address: `127.0.0.1:${port}` }]);
-    const s = await ServerProcess.start(
-      ['--config', config, '--data-dir', join(dir, 'data')],
-      `http://127.0.0.1:${port}/healthz`,
-    );
+    const { s, port } = await startOneNode();
     let ok = 0;
     let refused = 0;
     let bad = 0;
@@ -199,13 +205,7 @@ describe('distkv serve lifecycle', () => {
   });
 
   it('exits at once on a second signal', async () => {
-    const dir = tempDir(after);
-    const port = await freePort();
-    const config = writeConfig(dir, [{ address: `127.0.0.1:${port}` }]);
-    const s = await ServerProcess.start(
-      ['--config', config, '--data-dir', join(dir, 'data')],
-      `http://127.0.0.1:${port}/healthz`,
-    );
+    const { s } = await startOneNode();
     s.child.kill('SIGINT');
     s.child.kill('SIGINT');
     const code = await s.waitExit();

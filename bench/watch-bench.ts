@@ -8,15 +8,19 @@
  *   latency   PUT acknowledgement → delivery, p50/p99, to a watcher of the busy prefix (one of the
  *             100 in the 100-watcher rounds), from a probe writer that PUTs /kv/keylat/<i> one at a
  *             time every 5 ms in every round; negative when the event arrived before the 204 did
+ *   baseline  with --baseline DIR (another built checkout, e.g. main), the overhead and latency
+ *             rounds also run against a server started from DIR, in the same run: each round
+ *             alternates this build and DIR's, and the figures are reported side by side
  * Every round is verified: each watcher must receive exactly one event per write the leaders
  * logged in the round (the sum of their last_seq moves, /cluster), or the bench fails.
  * The watchers are raw sockets in a child process that count `event: put` in what they read
- * (through one reused buffer: no parsing, no allocation per read); every loop is bounded in time.
+ * (through one reused buffer: no parsing, no allocation per read; after a marker the search
+ * resumes where the next event can start at the soonest); every loop is bounded in time.
  *
- * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3]
+ * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3] [--baseline DIR] [--fanout 1,100,1000]
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +30,18 @@ import { hasWrk, runWrk } from './lib/wrk.js';
 
 const SECONDS = Number(arg('seconds', '5'));
 const ROUNDS = Number(arg('rounds', '3'));
+const BASELINE = arg('baseline', '');
+// the watcher counts of the fan-out figures (empty: skip them)
+const FANOUT = arg('fanout', '1,100,1000')
+  .split(',')
+  .filter((n) => n !== '')
+  .map(Number);
 const DELIVERY_TIMEOUT_MS = 60000;
 const PUT_EVENT = 'event: put';
+// The shortest put event there is (one-digit shard and version, empty key and value): the next
+// marker cannot start before this many characters after one.
+const MIN_PUT_EVENT = 'event: put\ndata: {"type":"put","shard":0,"key":"","value":"","version":"0.1"}\n\n'
+  .length;
 const PROBE_KEY = /"key":"keylat\/(\d+)"/g;
 
 /** Watchers are N raw SSE connections counting the put events they receive. */
@@ -69,8 +83,7 @@ class Watchers {
             this.hellos++;
           }
           let count = 0;
-          for (let at = d.indexOf(PUT_EVENT); at >= 0; at = d.indexOf(PUT_EVENT, at + PUT_EVENT.length))
-            count++;
+          for (let at = d.indexOf(PUT_EVENT); at >= 0; at = d.indexOf(PUT_EVENT, at + MIN_PUT_EVENT)) count++;
           if ((carry + d.slice(0, PUT_EVENT.length - 1)).includes(PUT_EVENT)) count++;
           carry = d.slice(-(PUT_EVENT.length - 1));
           this.counts[index]! += count;
@@ -212,16 +225,63 @@ function ask<T = unknown>(child: ChildProcess, msg: unknown): Promise<T> {
   });
 }
 
-async function main(): Promise<void> {
-  if (!hasWrk()) throw new Error('wrk is not installed (apt-get install wrk)');
-  const root = mkdtempSync(join(tmpdir(), 'distkv-watch-bench-'));
+/** Server is one server under test: this build's or the baseline's, with its data in `root`. */
+interface Server {
+  bench: Bench;
+  stop(): Promise<void>;
+}
+
+async function startServer(root: string, entry: string): Promise<Server> {
+  mkdirSync(root, { recursive: true });
   const [lp, rp] = [await freePort(), await freePort()];
   const config = defaultLayoutConfig(root, lp, rp);
   const server = await startProcess(
-    ['bin/distkv.js', 'serve', '--config', config, '--data-dir', join(root, 'data')],
+    [entry, 'serve', '--config', config, '--data-dir', join(root, 'data')],
     `http://127.0.0.1:${lp}/healthz`,
   );
-  const bench = new Bench(lp, server.proc.pid ?? 0);
+  return { bench: new Bench(lp, server.proc.pid ?? 0), stop: () => server.stop() };
+}
+
+/** Overhead is the PUT throughput with 100 watchers ÷ none of one server, round by round. */
+class Overhead {
+  readonly none: FanoutResult[] = [];
+  readonly with100: FanoutResult[] = [];
+
+  async round(name: string, bench: Bench, round: number): Promise<void> {
+    const a = await bench.round(0, false);
+    const b = await bench.round(100, true);
+    this.none.push(a);
+    this.with100.push(b);
+    process.stderr.write(
+      `${name} round ${round + 1}: none ${a.putPerS} put/s (server ${a.serverUsPerPut} µs/put), ` +
+        `100 watchers ${b.putPerS} put/s (server ${b.serverUsPerPut} µs/put, watchers ${b.watcherUsPerPut} µs/put)\n`,
+    );
+  }
+
+  figures(): Record<string, unknown> {
+    const { none, with100 } = this;
+    const latencies = with100.flatMap((r) => r.latencyMs);
+    return {
+      putPerSNone: none.map((r) => r.putPerS),
+      putPerSWith100: with100.map((r) => r.putPerS),
+      ratios: none.map((r, i) => Number((with100[i]!.putPerS / r.putPerS).toFixed(3))),
+      ratioMedian: Number(median(none.map((r, i) => with100[i]!.putPerS / r.putPerS)).toFixed(3)),
+      serverUsPerPutNone: median(none.map((r) => r.serverUsPerPut)),
+      serverUsPerPutWith100: median(with100.map((r) => r.serverUsPerPut)),
+      watchersProcessUsPerPutWith100: median(with100.map((r) => r.watcherUsPerPut)),
+      latency: {
+        samples: latencies.length,
+        p50Ms: Number(pct(latencies, 50).toFixed(2)),
+        p99Ms: Number(pct(latencies, 99).toFixed(2)),
+      },
+    };
+  }
+}
+
+async function main(): Promise<void> {
+  if (!hasWrk()) throw new Error('wrk is not installed (apt-get install wrk)');
+  const root = mkdtempSync(join(tmpdir(), 'distkv-watch-bench-'));
+  const servers: Server[] = [];
   const results: Record<string, unknown> = {
     node: process.version,
     cpus: availableParallelism(),
@@ -230,43 +290,37 @@ async function main(): Promise<void> {
     rounds: ROUNDS,
   };
   try {
+    const server = await startServer(join(root, 'this'), 'bin/distkv.js');
+    servers.push(server);
+    const baseline =
+      BASELINE === ''
+        ? undefined
+        : await startServer(join(root, 'baseline'), join(BASELINE, 'bin/distkv.js'));
+    if (baseline !== undefined) servers.push(baseline);
+
     const fanout: Record<string, unknown> = {};
-    for (const n of [1, 100, 1000]) {
-      const r = await bench.round(n, false);
+    for (const n of FANOUT) {
+      const r = await server.bench.round(n, false);
       fanout[String(n)] = { ...r, latencyMs: undefined };
       process.stderr.write(`fanout ${n}: ${JSON.stringify(fanout[String(n)])}\n`);
     }
     results.fanout = fanout;
 
-    const none: FanoutResult[] = [];
-    const with100: FanoutResult[] = [];
+    const mine = new Overhead();
+    const theirs = new Overhead();
     for (let round = 0; round < ROUNDS; round++) {
-      const a = await bench.round(0, false);
-      const b = await bench.round(100, true);
-      none.push(a);
-      with100.push(b);
-      process.stderr.write(
-        `round ${round + 1}: none ${a.putPerS} put/s (server ${a.serverUsPerPut} µs/put), ` +
-          `100 watchers ${b.putPerS} put/s (server ${b.serverUsPerPut} µs/put, watchers ${b.watcherUsPerPut} µs/put)\n`,
-      );
+      // Each round runs both servers, in alternating order: neither always gets the quieter half.
+      const order = [
+        () => mine.round('this', server.bench, round),
+        ...(baseline === undefined ? [] : [() => theirs.round('baseline', baseline.bench, round)]),
+      ];
+      if (round % 2 === 1) order.reverse();
+      for (const run of order) await run();
     }
-    const latencies = with100.flatMap((r) => r.latencyMs);
-    results.overhead = {
-      putPerSNone: none.map((r) => r.putPerS),
-      putPerSWith100: with100.map((r) => r.putPerS),
-      ratios: none.map((r, i) => Number((with100[i]!.putPerS / r.putPerS).toFixed(3))),
-      ratioMedian: Number(median(none.map((r, i) => with100[i]!.putPerS / r.putPerS)).toFixed(3)),
-      serverUsPerPutNone: median(none.map((r) => r.serverUsPerPut)),
-      serverUsPerPutWith100: median(with100.map((r) => r.serverUsPerPut)),
-      watchersProcessUsPerPutWith100: median(with100.map((r) => r.watcherUsPerPut)),
-    };
-    results.latency = {
-      samples: latencies.length,
-      p50Ms: Number(pct(latencies, 50).toFixed(2)),
-      p99Ms: Number(pct(latencies, 99).toFixed(2)),
-    };
+    results.overhead = mine.figures();
+    if (baseline !== undefined) results.baseline = { dir: BASELINE, overhead: theirs.figures() };
   } finally {
-    await server.stop();
+    for (const s of servers) await s.stop();
     rmSync(root, { recursive: true, force: true });
   }
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

@@ -47,6 +47,25 @@ function isAscii(s: string): boolean {
   return true;
 }
 
+/**
+ * frameChunk writes `pieces` once, as one chunk of the chunked transfer coding (size line, data,
+ * CRLF), and returns it with its data as a view: a buffer written to many responses is framed once
+ * (see HttpResponse.writeFramed, which never sends the frame of no bytes: that one ends a body).
+ */
+export function frameChunk(pieces: readonly Uint8Array[]): { framed: Buffer; data: Buffer } {
+  let length = 0;
+  for (const p of pieces) length += p.byteLength;
+  const head = `${length.toString(16)}\r\n`;
+  const framed = Buffer.allocUnsafe(head.length + length + 2);
+  let at = framed.write(head, 0, 'latin1');
+  for (const p of pieces) {
+    framed.set(p, at);
+    at += p.byteLength;
+  }
+  framed.write('\r\n', at, 'latin1');
+  return { framed, data: framed.subarray(head.length, at) };
+}
+
 /** HttpRequest is a parsed request head. Header names are looked up in lower case. */
 export class HttpRequest {
   private readonly head: RequestHead;
@@ -214,6 +233,18 @@ export class HttpResponse {
       this.sink.send(this, this.headText(this.http10 ? '' : 'Transfer-Encoding: chunked\r\n'));
     }
     if (data.byteLength > 0 && !this.isHead) this.chunk(data, data.byteLength);
+    return !this.sink.needsDrain(this);
+  }
+
+  /**
+   * writeFramed streams `data` as write() does, given also as `framed` (frameChunk(data)): a
+   * chunked response sends `framed` as it is, one piece (a buffer shared by many responses is
+   * framed once, not per response). Empty data writes nothing (its frame would end the body).
+   */
+  writeFramed(data: Uint8Array, framed: Uint8Array): boolean {
+    if (!this.streaming || this.http10 || this.isHead) return this.write(data);
+    if (this.ended || this.aborted) return false;
+    if (data.byteLength > 0) this.sink.send(this, framed);
     return !this.sink.needsDrain(this);
   }
 

@@ -3,8 +3,8 @@
  * the same stores (so shards), prefix, value choice and wire format. It follows the feeds of its
  * stores itself, encodes each batch once (watch-event.ts), gathers the batches of a window, and
  * at the end of the window builds ONE buffer — the events and, for SSE, one `id:` line with the
- * cursor after them — that every member's output writes as it is. A member costs one write per
- * flush and nothing per event or per batch.
+ * cursor after them, already framed as one HTTP chunk — that every member's output writes as it
+ * is. A member costs one plain socket write per flush and nothing per event or per batch.
  *
  * Invariants (all on the main thread):
  *  - `pos[i]` is the seq of the last record of shard i appended to `pending`. The broadcast gets
@@ -20,8 +20,10 @@
  * by MEMBER_SPACING_MS per member, at most MAX_GATHER_MS; the first batch after a quiet spell
  * waits only MIN_GATHER_MS (the feeds of several shards deliver in different turns).
  */
+import { frameChunk } from '../http/http1-exchange.js';
 import { formatVersion } from '../routing/version.js';
 import type { Feed, FeedSubscriber } from './feed.js';
+import type { SharedFlush } from './gathered-writes.js';
 import type { LogRecord } from './store-log.js';
 import { sharedBlock, type WireFormat } from './watch-event.js';
 
@@ -33,15 +35,16 @@ export const MEMBER_SPACING_MS = 0.25;
 export const MAX_GATHER_MS = 25;
 
 const EMPTY = Buffer.alloc(0);
+const NOTHING: SharedFlush = { data: EMPTY, framed: undefined };
 
 /** BroadcastMember is a watcher as its broadcast sees it. */
 export interface BroadcastMember {
   /**
-   * shared hands the member a flush: `data` (shared by every member: never modified; empty when
-   * only the positions moved), its positions after it (one per shard, in the broadcast's shard
-   * order) and their cursor.
+   * shared hands the member a flush: its bytes (shared by every member: never modified; empty
+   * when only the positions moved), its positions after it (one per shard, in the broadcast's
+   * shard order) and their cursor.
    */
-  shared(data: Buffer, positions: readonly number[], cursor: string): void;
+  shared(flush: SharedFlush, positions: readonly number[], cursor: string): void;
   /** dissolved: the broadcast ended at `positions`; the member follows its shards alone from there. */
   dissolved(positions: readonly number[]): void;
   /** failed: a feed cannot go on (a damaged record); the member's stream must end. */
@@ -133,7 +136,7 @@ export class Broadcast {
     const positions = [...this.pos];
     const cursor = this.cursor();
     // (no joiners here: a joiner exists only while something is pending)
-    for (const m of [...this.members]) handOver(m, EMPTY, positions, cursor);
+    for (const m of [...this.members]) handOver(m, NOTHING, positions, cursor);
   }
 
   private append(i: number, batch: readonly LogRecord[]): void {
@@ -182,17 +185,27 @@ export class Broadcast {
     const positions = [...this.pos];
     const cursor = this.cursor();
     const tail = this.o.format === 'sse' ? Buffer.from(`id: ${cursor}\n\n`) : EMPTY;
-    const data = Buffer.concat([...pieces, tail]);
+    const flush = this.shareable([...pieces, tail]);
     const joiners = this.joiners;
     this.joiners = [];
     const members = [...this.members];
     for (const j of joiners) this.members.add(j.member);
-    for (const m of members) handOver(m, data, positions, cursor);
+    for (const m of members) handOver(m, flush, positions, cursor);
     for (const j of joiners) {
       const own =
-        j.from === 0 ? data : j.from < pieces.length ? Buffer.concat([...pieces.slice(j.from), tail]) : EMPTY;
+        j.from === 0
+          ? flush
+          : j.from < pieces.length
+            ? this.shareable([...pieces.slice(j.from), tail])
+            : NOTHING;
       handOver(j.member, own, positions, cursor);
     }
+  }
+
+  /** shareable joins `pieces` into one flush: for SSE one chunk frame, its data a view of it (one copy). */
+  private shareable(pieces: Buffer[]): SharedFlush {
+    if (this.o.format === 'sse') return frameChunk(pieces);
+    return { data: Buffer.concat(pieces), framed: undefined };
   }
 
   /** cursor is the position as a `from` value (watch-cursor.ts), shards in order. */
@@ -242,9 +255,14 @@ export class Broadcast {
 }
 
 /** handOver gives one member its flush; a member that throws is ended alone. */
-function handOver(m: BroadcastMember, data: Buffer, positions: readonly number[], cursor: string): void {
+function handOver(
+  m: BroadcastMember,
+  flush: SharedFlush,
+  positions: readonly number[],
+  cursor: string,
+): void {
   try {
-    m.shared(data, positions, cursor);
+    m.shared(flush, positions, cursor);
   } catch {
     m.failed();
   }

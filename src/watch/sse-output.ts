@@ -1,97 +1,69 @@
 /**
  * A watch stream as Server-Sent Events (docs/watch.md): a chunked `text/event-stream` response;
- * each event is `id: <cursor>`, `event: <type>`, `data: <json>`. A stream's own events (its hello,
- * catch-up, snapshot, progress) are gathered for GATHER_MS and go out as one write; a broadcast's
- * flush (broadcast.ts) is written at once, as it is, behind them. While the socket is full they
- * wait here and count as backlog (what the watcher's buffer limit bounds).
+ * each event is `id: <cursor>`, `event: <type>`, `data: <json>`. What it writes, and when, is
+ * gathered-writes.ts's: the stream's own events gathered for GATHER_MS, a broadcast's flush at once
+ * as one pre-framed chunk, everything held (as backlog) while the socket is full.
  */
 import type { HttpResponse } from '../http/http1-exchange.js';
+import { GatheredWrites, type SharedFlush } from './gathered-writes.js';
 import { sseFrame } from './watch-event.js';
 import type { WatchOutput } from './watcher.js';
 
-/**
- * GATHER_MS is how long events wait to be written together: the feeds of a watcher's shards
- * deliver in different turns, and the fan-out costs one write per watcher per flush, not per batch.
- */
-export const GATHER_MS = 5;
 /** CUT_GRACE_MS is how long a stream that was told to resume may take to drain before it is closed. */
 export const CUT_GRACE_MS = 30000;
 
 /** SseOutput writes events to one streaming response. */
 export class SseOutput implements WatchOutput {
   private readonly res: HttpResponse;
+  private readonly writes: GatheredWrites;
   readonly format = 'sse';
-  private pending: (string | Buffer)[] = [];
-  private pendingBytes = 0;
-  private blocked = false;
-  private scheduled = false;
   private ended = false;
   // a last event was sent: the response ends once it is written
   private ending = false;
-  private waiters: (() => void)[] = [];
 
   constructor(res: HttpResponse) {
     this.res = res;
+    this.writes = new GatheredWrites({
+      write: (data, framed) => (framed === undefined ? res.write(data) : res.writeFramed(data, framed)),
+      gone: () => res.aborted,
+    });
     res.onWritable(() => {
-      this.blocked = false;
+      this.writes.writable();
       if (this.ending) void this.finishIfDrained();
-      else this.flush();
       return true;
     });
   }
 
   emit(type: string, json: string, cursor: string): void {
     if (this.ended || this.ending) return;
-    const frame = sseFrame(json, type, cursor);
-    this.pending.push(frame);
-    this.pendingBytes += frame.length;
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setTimeout(() => {
-      this.scheduled = false;
-      this.flush();
-    }, GATHER_MS);
+    this.writes.add(sseFrame(json, type, cursor));
   }
 
   emitBlock(block: Buffer, cursor: string): void {
     if (this.ended || this.ending) return;
+    this.writes.add(block);
     // An id-only block sets the stream's last event id without dispatching an event (the SSE spec).
-    const id = `id: ${cursor}\n\n`;
-    this.pending.push(block, id);
-    this.pendingBytes += block.length + id.length;
-    this.schedule();
+    this.writes.add(`id: ${cursor}\n\n`);
   }
 
-  emitShared(data: Buffer): void {
+  emitShared(flush: SharedFlush): void {
     if (this.ended || this.ending) return;
-    if (this.pendingBytes > 0 || this.blocked) {
-      this.pending.push(data);
-      this.pendingBytes += data.length;
-      if (!this.blocked) this.schedule();
-      return;
-    }
-    if (this.res.aborted) return;
-    this.blocked = !this.res.write(data);
+    this.writes.shared(flush);
   }
 
   /** comment sends an SSE comment line (a keep-alive nobody's parser sees as an event). */
   comment(text: string): void {
-    if (this.ended || this.ending || this.blocked || this.res.aborted) return;
-    this.blocked = !this.res.write(Buffer.from(`: ${text}\n\n`));
+    if (this.ended || this.ending) return;
+    this.writes.direct(Buffer.from(`: ${text}\n\n`));
   }
 
-  /** backlog counts only what waits for a full socket: a gathered write goes out within GATHER_MS. */
   backlog(): number {
-    return this.blocked ? this.pendingBytes : 0;
+    return this.writes.backlog();
   }
 
   drained(): Promise<void> {
-    if (this.pendingBytes === 0 || this.ended || this.res.aborted) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    if (this.ended) return Promise.resolve();
+    return this.writes.drained();
   }
 
   /**
@@ -111,37 +83,12 @@ export class SseOutput implements WatchOutput {
 
   /** finishIfDrained ends the response when everything is written; true when it is ended. */
   private finishIfDrained(): boolean {
-    this.flush();
+    this.writes.flush();
     if (this.ended) return true;
-    if (this.blocked || this.pendingBytes > 0) return false;
+    if (!this.writes.isIdle) return false;
     this.ended = true;
-    this.wake();
+    this.writes.release();
     if (!this.res.aborted) this.res.end();
     return true;
-  }
-
-  private flush(): void {
-    if (this.blocked || this.ended || this.pendingBytes === 0) return;
-    if (this.res.aborted) {
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.wake();
-      return;
-    }
-    const pieces = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    const data =
-      pieces.length === 1 && typeof pieces[0] !== 'string'
-        ? pieces[0]!
-        : Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
-    this.blocked = !this.res.write(data);
-    if (!this.blocked) this.wake();
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const resolve of w) resolve();
   }
 }

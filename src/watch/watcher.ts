@@ -15,6 +15,7 @@
  */
 import { formatVersion, type Version } from '../routing/version.js';
 import type { Broadcast, BroadcastMember } from './broadcast.js';
+import type { SharedFlush } from './gathered-writes.js';
 import type { Start } from './watch-cursor.js';
 import { recordJson, sharedBlock, valueFields, type WatchEvent, type WireFormat } from './watch-event.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
@@ -65,7 +66,7 @@ export interface WatchOutput {
   /** emitBlock sends a block of encoded events shared with other watchers, then the cursor after them. */
   emitBlock(block: Buffer, cursor: string): void;
   /** emitShared writes a broadcast's flush (shared: never modified) after anything still waiting. */
-  emitShared(data: Buffer): void;
+  emitShared(flush: SharedFlush): void;
   /** emit sends one event: its type, its JSON, and the cursor after it. */
   emit(type: string, json: string, cursor: string): void;
   /** backlog is the bytes emitted and held back because the client does not read. */
@@ -214,12 +215,12 @@ export class Watcher implements BroadcastMember {
   }
 
   /** shared takes a flush of its broadcast (BroadcastMember). */
-  shared(data: Buffer, positions: readonly number[], cursor: string): void {
+  shared(flush: SharedFlush, positions: readonly number[], cursor: string): void {
     if (this.closed) return;
     this.shards.forEach((s, i) => (s.pos = positions[i]!));
-    if (data.length === 0) return;
+    if (flush.data.length === 0) return;
     this.lastCursor = cursor;
-    this.out.emitShared(data);
+    this.out.emitShared(flush);
     if (this.out.backlog() > this.o.maxBuffer) this.cut('slow');
   }
 

@@ -2,9 +2,9 @@
  * A watch stream over a WebSocket (docs/watch.md): after the upgrade (watch-routes.ts) the socket
  * is this session's. Server → client: one text message per event (the same JSON as SSE). Client →
  * server: pings are answered, a close is answered and ends the stream, other messages are ignored;
- * a refused frame (websocket-format.ts) closes with its code. A stream's own events are gathered
- * for GATHER_MS into one write; a broadcast's flush (broadcast.ts) is written at once, behind them.
- * While the socket is full they wait here and count as backlog.
+ * a refused frame (websocket-format.ts) closes with its code. What it writes, and when, is
+ * gathered-writes.ts's: the stream's own messages gathered for GATHER_MS, a broadcast's flush at
+ * once, everything held (as backlog) while the socket is full.
  */
 import type { Socket } from 'node:net';
 import {
@@ -16,7 +16,8 @@ import {
   WsParser,
   WsProtocolError,
 } from '../http/websocket-format.js';
-import { CUT_GRACE_MS, GATHER_MS } from './sse-output.js';
+import { GatheredWrites, type SharedFlush } from './gathered-writes.js';
+import { CUT_GRACE_MS } from './sse-output.js';
 import type { WatchOutput } from './watcher.js';
 
 /** MAX_CLIENT_MESSAGE bounds what a watch client may send in one message. */
@@ -30,30 +31,30 @@ const NO_CODE = 1005;
 export class WsSession implements WatchOutput {
   private readonly socket: Socket;
   private readonly parser = new WsParser(MAX_CLIENT_MESSAGE);
+  private readonly writes: GatheredWrites;
   readonly format = 'ws';
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private blocked = false;
-  private scheduled = false;
   private closed = false;
-  private waiters: (() => void)[] = [];
 
   /** `onClose` runs once when the session ends, whoever ends it. */
   constructor(socket: Socket, head: Buffer, onClose: () => void) {
     this.socket = socket;
+    this.writes = new GatheredWrites({
+      write: (data) => socket.write(data),
+      // after shutdown the socket is ended: nothing more may be written to it
+      gone: () => this.closed || socket.destroyed,
+    });
     socket.on('data', (chunk: Buffer) => {
       this.onData(chunk);
     });
     socket.on('drain', () => {
-      this.blocked = false;
-      this.flush();
+      this.writes.writable();
     });
     socket.on('end', () => {
       this.shutdown(CLOSE_NORMAL, '');
     });
     socket.on('close', () => {
       this.closed = true;
-      this.wake();
+      this.writes.release();
       onClose();
     });
     socket.resume();
@@ -67,46 +68,27 @@ export class WsSession implements WatchOutput {
 
   emitBlock(block: Buffer): void {
     if (this.closed) return;
-    this.pending.push(block);
-    this.pendingBytes += block.length;
-    this.schedule();
+    this.writes.add(block);
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setTimeout(() => {
-      this.scheduled = false;
-      this.flush();
-    }, GATHER_MS);
-  }
-
-  emitShared(data: Buffer): void {
+  emitShared(flush: SharedFlush): void {
     if (this.closed) return;
-    if (this.pendingBytes > 0 || this.blocked) {
-      this.pending.push(data);
-      this.pendingBytes += data.length;
-      if (!this.blocked) this.schedule();
-      return;
-    }
-    if (this.socket.destroyed) return;
-    this.blocked = !this.socket.write(data);
+    this.writes.shared(flush);
   }
 
-  /** backlog counts only what waits for a full socket: a gathered write goes out within GATHER_MS. */
   backlog(): number {
-    return this.blocked ? this.pendingBytes : 0;
+    return this.writes.backlog();
   }
 
   drained(): Promise<void> {
-    if (this.pendingBytes === 0 || this.closed) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    if (this.closed) return Promise.resolve();
+    return this.writes.drained();
   }
 
   end(type: string, json: string): void {
+    if (this.closed) return;
     this.emit(type, json);
-    this.blocked = false;
-    this.flush();
+    this.writes.flush(true);
     this.shutdown(CLOSE_RESUME, 'resume');
   }
 
@@ -135,27 +117,5 @@ export class WsSession implements WatchOutput {
       if (err instanceof WsProtocolError) this.shutdown(err.code, err.message);
       else throw err;
     }
-  }
-
-  private flush(): void {
-    if (this.blocked || this.pendingBytes === 0) return;
-    if (this.socket.destroyed) {
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.wake();
-      return;
-    }
-    const data =
-      this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.blocked = !this.socket.write(data);
-    if (!this.blocked) this.wake();
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const resolve of w) resolve();
   }
 }

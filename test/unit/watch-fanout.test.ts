@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { encodeRecord, recordSize, TYPE_DELETE, TYPE_PUT } from '../../src/storage/wal-format.js';
 import { Fanout } from '../../src/watch/fanout.js';
 import type { LogReader } from '../../src/watch/feed.js';
+import type { SharedFlush } from '../../src/watch/gathered-writes.js';
 import { parseFrom, type Start } from '../../src/watch/watch-cursor.js';
 import type { WireFormat } from '../../src/watch/watch-event.js';
 import {
@@ -123,8 +124,13 @@ class TextOutput implements WatchOutput {
   emitBlock(block: Buffer, cursor: string): void {
     this.text += `${block.toString()}id: ${cursor}\n\n`;
   }
-  emitShared(data: Buffer): void {
-    this.text += data.toString();
+  emitShared(flush: SharedFlush): void {
+    // An SSE flush comes framed once as one HTTP chunk, its data a view of the frame.
+    assert.ok(flush.framed !== undefined, 'an SSE flush is pre-framed');
+    const size = flush.data.length.toString(16);
+    assert.equal(flush.framed.toString(), `${size}\r\n${flush.data.toString()}\r\n`);
+    assert.equal(flush.data.buffer, flush.framed.buffer, 'the data is a view of the frame');
+    this.text += flush.data.toString();
   }
   emit(type: string, json: string, cursor: string): void {
     this.text += `id: ${cursor}\nevent: ${type}\ndata: ${json}\n\n`;

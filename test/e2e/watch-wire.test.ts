@@ -6,14 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { acceptKey } from '../../src/http/websocket-format.js';
 import { formatVersion, parseVersion, type Version } from '../../src/routing/version.js';
 import { parseFrom } from '../../src/watch/watch-cursor.js';
 import { freePorts } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { type OwnServer, startOwnServer } from '../helpers/server-process.js';
 
 /** Conn collects what a raw socket receives. */
 class Conn {
@@ -150,27 +148,25 @@ async function put(port: number, key: string, value: string): Promise<void> {
 }
 
 describe('watch on the wire', () => {
-  let server: ServerProcess;
+  let own: OwnServer;
   let p1 = 0;
   let p2 = 0;
 
   before(async () => {
-    const dir = tempDir(after);
     [p1, p2] = (await freePorts(2)) as [number, number];
     const a = `127.0.0.1:${p1}`;
     const r = `127.0.0.1:${p2}`;
-    const config = writeConfig(dir, [
-      { address: a, replicas: [r] },
-      { address: a, replicas: [r] },
-    ]);
-    server = await ServerProcess.start(
-      ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '2'],
-      `http://${a}/healthz`,
-      { DISTKV_LOG_LEVEL: 'warn' },
+    own = await startOwnServer(
+      [
+        { address: a, replicas: [r] },
+        { address: a, replicas: [r] },
+      ],
+      '',
+      ['--workers', '2', '--log-level', 'warn'],
     );
   });
   after(async () => {
-    await server.stop();
+    await own.stop();
   });
 
   it('streams SSE in log order per shard, only under the prefix, and resumes from Last-Event-ID', async () => {

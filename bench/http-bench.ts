@@ -7,11 +7,12 @@
  *  - startup to first served request with empty stores;
  *  - with `--before DIR` (another checkout, built), plain GET and PUT on its distkv too, so a
  *    change's cost is measured against the build before it in the same run.
- * Load: wrk -t1 -c50 (Debian's package), 100k preloaded keys with 100-byte values, targets
- * alternated round by round so machine noise hits them alike; the median round is reported.
+ * Load: wrk -t1 -c50 by default (Debian's package), 100k preloaded keys with 100-byte values, targets
+ * alternated round by round so machine noise hits them alike; the median round is reported. Server
+ * CPU per request is given for the whole process and for its main thread (the front door) alone.
  *
  * Usage: node dist/bench/http-bench.js [--seconds 10] [--rounds 3] [--keys 100000] [--durability fsync]
- *        [--before DIR] [--json out.json]
+ *        [--before DIR] [--connections 50] [--json out.json]
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -28,6 +29,8 @@ const DURABILITY = arg('durability', 'fsync');
 const JSON_OUT = arg('json', '');
 const BEFORE = arg('before', '');
 const PIPELINE_DEPTH = 16;
+/** CONNECTIONS is wrk's -c: fewer connections mean fewer requests per event-loop wake-up (docs/performance.md). */
+const CONNECTIONS = Number(arg('connections', '50'));
 const VALUE = 'v'.repeat(100);
 const PIPED_BASE = `baseline GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
 const PIPED_KV = `distkv GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
@@ -80,6 +83,13 @@ function cpuMsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** mainCpuMsOf returns the CPU time of a process's main thread (the front door's), from /proc. */
+function mainCpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
@@ -99,7 +109,7 @@ async function main(): Promise<void> {
   const children: Child[] = [];
   try {
     process.stdout.write(
-      `# http-bench | node ${process.version} | ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}) | wrk -t1 -c50 -d${SECONDS}s x ${ROUNDS} rounds | ${KEYS} keys, 100-byte values | durability ${DURABILITY}\n`,
+      `# http-bench | node ${process.version} | ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}) | wrk -t1 -c${CONNECTIONS} -d${SECONDS}s x ${ROUNDS} rounds | ${KEYS} keys, 100-byte values | durability ${DURABILITY}\n`,
     );
     // Startup to first served request, empty stores (3 tries, median).
     const startups: number[] = [];
@@ -154,21 +164,25 @@ async function main(): Promise<void> {
     const basePid = baseline.proc.pid!;
     const kvPid = distkv.proc.pid!;
     const targets = new Map<string, Target>([
-      ['baseline GET /kv/{key}', [basePid, () => runWrk(baseUrl, 'get-kv.lua', SECONDS, 50, env)]],
-      ['distkv GET /kv/{key}', [kvPid, () => runWrk(kvUrl, 'get-kv.lua', SECONDS, 50, env)]],
-      ['distkv GET /get?key=', [kvPid, () => runWrk(kvUrl, 'get-seed.lua', SECONDS, 50, env)]],
-      [PIPED_BASE, [basePid, () => runWrk(baseUrl, 'get-kv-pipelined.lua', SECONDS, 50, piped)]],
-      [PIPED_KV, [kvPid, () => runWrk(kvUrl, 'get-kv-pipelined.lua', SECONDS, 50, piped)]],
-      ['baseline PUT /kv/{key}', [basePid, () => runWrk(baseUrl, 'put-kv.lua', SECONDS, 50, env)]],
-      [`distkv PUT /kv/{key} (${DURABILITY})`, [kvPid, () => runWrk(kvUrl, 'put-kv.lua', SECONDS, 50, env)]],
+      ['baseline GET /kv/{key}', [basePid, () => runWrk(baseUrl, 'get-kv.lua', SECONDS, CONNECTIONS, env)]],
+      ['distkv GET /kv/{key}', [kvPid, () => runWrk(kvUrl, 'get-kv.lua', SECONDS, CONNECTIONS, env)]],
+      ['distkv GET /get?key=', [kvPid, () => runWrk(kvUrl, 'get-seed.lua', SECONDS, CONNECTIONS, env)]],
+      [PIPED_BASE, [basePid, () => runWrk(baseUrl, 'get-kv-pipelined.lua', SECONDS, CONNECTIONS, piped)]],
+      [PIPED_KV, [kvPid, () => runWrk(kvUrl, 'get-kv-pipelined.lua', SECONDS, CONNECTIONS, piped)]],
+      ['baseline PUT /kv/{key}', [basePid, () => runWrk(baseUrl, 'put-kv.lua', SECONDS, CONNECTIONS, env)]],
+      [
+        `distkv PUT /kv/{key} (${DURABILITY})`,
+        [kvPid, () => runWrk(kvUrl, 'put-kv.lua', SECONDS, CONNECTIONS, env)],
+      ],
     ]);
     if (beforePid !== 0) {
-      const run = (script: string) => () => runWrk(beforeUrl, script, SECONDS, 50, env);
+      const run = (script: string) => () => runWrk(beforeUrl, script, SECONDS, CONNECTIONS, env);
       targets.set('before GET /kv/{key}', [beforePid, run('get-kv.lua')]);
       targets.set(`before PUT /kv/{key} (${DURABILITY})`, [beforePid, run('put-kv.lua')]);
     }
     const runs = new Map<string, WrkResult[]>();
     const cpu = new Map<string, number[]>();
+    const mainCpu = new Map<string, number[]>();
     const perRound: Map<string, number>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const names = [...targets.keys()];
@@ -178,13 +192,16 @@ async function main(): Promise<void> {
         t = performance.now();
         const [pid, run] = targets.get(name)!;
         const cpu0 = cpuMsOf(pid);
+        const main0 = mainCpuMsOf(pid);
         const r = run();
         const cpuUs = ((cpuMsOf(pid) - cpu0) * 1000) / Math.max(1, r.rps * SECONDS);
+        const mainUs = ((mainCpuMsOf(pid) - main0) * 1000) / Math.max(1, r.rps * SECONDS);
         runs.set(name, [...(runs.get(name) ?? []), r]);
         cpu.set(name, [...(cpu.get(name) ?? []), cpuUs]);
+        mainCpu.set(name, [...(mainCpu.get(name) ?? []), mainUs]);
         perRound[round]!.set(name, r.rps);
         process.stdout.write(
-          `round ${round + 1} ${name}: ${Math.round(r.rps)} req/s p99 ${r.p99Ms} ms, server CPU ${cpuUs.toFixed(1)} µs/req (${Math.round(performance.now() - t)} ms)\n`,
+          `round ${round + 1} ${name}: ${Math.round(r.rps)} req/s p99 ${r.p99Ms} ms, server CPU ${cpuUs.toFixed(1)} µs/req, main thread ${mainUs.toFixed(1)} (${Math.round(performance.now() - t)} ms)\n`,
         );
       }
     }
@@ -196,11 +213,11 @@ async function main(): Promise<void> {
     const results = Object.fromEntries([...runs].map(([k, v]) => [k, summarize(v)]));
     const base = results['baseline GET /kv/{key}']!.rps;
     process.stdout.write(
-      '\n| target | req/s | p50 ms | p99 ms | ratio to baseline GET | server CPU µs/req | non-2xx | socket errors |\n|---|---|---|---|---|---|---|---|\n',
+      '\n| target | req/s | p50 ms | p99 ms | ratio to baseline GET | server CPU µs/req | main thread µs/req | non-2xx | socket errors |\n|---|---|---|---|---|---|---|---|---|\n',
     );
     for (const [name, r] of Object.entries(results)) {
       process.stdout.write(
-        `| ${name} | ${Math.round(r.rps)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${(r.rps / base).toFixed(2)} | ${median(cpu.get(name)!).toFixed(1)} | ${r.non2xx} | ${r.errors} |\n`,
+        `| ${name} | ${Math.round(r.rps)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${(r.rps / base).toFixed(2)} | ${median(cpu.get(name)!).toFixed(1)} | ${median(mainCpu.get(name)!).toFixed(1)} | ${r.non2xx} | ${r.errors} |\n`,
       );
     }
     const kvGet = results['distkv GET /kv/{key}']!.rps;

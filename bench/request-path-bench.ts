@@ -3,7 +3,8 @@
  * worker pool, shard host; the memory engine, `--inline` by default) whose HTTP/1.1 connections
  * are fed from memory instead of sockets. Each turn, every connection receives one request (GET or
  * PUT /kv/{key}, 100-byte values, 20000 keys set first) and the turn ends when all are answered;
- * the figure is the process's CPU time (all threads, process.cpuUsage) per request. It leaves out
+ * the figures are the process's CPU time (all threads, process.cpuUsage) and its main thread's
+ * (/proc/thread-self/schedstat, Linux) per request. It leaves out
  * what a socket costs (system calls, Node's stream layer), which http-bench.ts measures with the
  * rest, and it is steady on a shared machine where throughput is not (docs/performance.md).
  *
@@ -15,7 +16,7 @@
  * (`--threads` runs the stores on a worker thread, as `serve` does, instead of inline.)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
@@ -31,6 +32,23 @@ const ONE = arg('one', '');
 const KEYS = 20000;
 const WARMUP_REQUESTS = 60000;
 const VALUE = 'v'.repeat(100);
+
+const OK_PREFIX = 'HTTP/1.1 2';
+const OK_BYTES = Buffer.from(OK_PREFIX, 'latin1');
+
+function startsWithBytes(data: Uint8Array, prefix: Uint8Array): boolean {
+  if (data.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * mainThreadNs is the CPU time the calling thread has run, in ns (Linux: /proc/thread-self/schedstat),
+ * so the main thread's share is measured apart from the shard worker's.
+ */
+function mainThreadNs(): number {
+  return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+}
 
 /** FakeSocket is what an Http1Connection uses of a socket; writes are checked and counted. */
 class FakeSocket {
@@ -49,8 +67,9 @@ class FakeSocket {
     this.handlers.get('data')?.(chunk);
   }
   write(data: string | Uint8Array): boolean {
-    const head = typeof data === 'string' ? data : Buffer.from(data).toString('latin1', 0, 12);
-    if (!head.startsWith('HTTP/1.1 2')) throw new Error(`unexpected answer: ${head.slice(0, 200)}`);
+    // Checked without a copy: the check costs the same whether the answer is a string or bytes.
+    const ok = typeof data === 'string' ? data.startsWith(OK_PREFIX) : startsWithBytes(data, OK_BYTES);
+    if (!ok) throw new Error(`unexpected answer: ${Buffer.from(data).toString('latin1', 0, 200)}`);
     this.answered();
     return true;
   }
@@ -119,10 +138,12 @@ async function measureOne(tree: string, mode: string): Promise<void> {
   const make = mode === 'get' ? get : put;
   for (let i = 0; i < WARMUP_REQUESTS; i += CONNECTIONS) await turn(make, i);
   const t0 = process.cpuUsage();
+  const main0 = mainThreadNs();
   let n = 0;
   for (; n < REQUESTS; n += CONNECTIONS) await turn(make, n);
   const cpu = process.cpuUsage(t0);
-  process.stdout.write(`${((cpu.user + cpu.system) / n).toFixed(3)}\n`);
+  const mainUs = (mainThreadNs() - main0) / 1000;
+  process.stdout.write(`${((cpu.user + cpu.system) / n).toFixed(3)} ${(mainUs / n).toFixed(3)}\n`);
   await node.stop();
   rmSync(dir, { recursive: true, force: true });
 }
@@ -140,7 +161,8 @@ function main(): void {
   process.stdout.write(
     `# request-path-bench | node ${process.version} | ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}) | ${CONNECTIONS} connections, ${REQUESTS} requests per measurement, ${ROUNDS} rounds alternated | memory engine, ${THREADS ? 'stores on a worker thread' : 'inline'}\n`,
   );
-  const results = new Map<string, number[]>();
+  // Per build and mode: CPU µs per request of the whole process, and of its main thread alone.
+  const results = new Map<string, { all: number[]; main: number[] }>();
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? builds : [...builds].reverse();
     for (const mode of MODES)
@@ -148,23 +170,34 @@ function main(): void {
         const args = [join(ROOT, 'dist/bench/request-path-bench.js'), '--one', b.dir, '--modes', mode];
         args.push('--requests', String(REQUESTS), '--connections', String(CONNECTIONS));
         if (THREADS) args.push('--threads');
-        const us = Number(execFileSync(process.execPath, args, { encoding: 'utf8' }).trim());
+        const [all, main] = execFileSync(process.execPath, args, { encoding: 'utf8' })
+          .trim()
+          .split(' ')
+          .map(Number);
         const key = `${b.name} ${mode}`;
-        results.set(key, [...(results.get(key) ?? []), us]);
-        process.stdout.write(`round ${round + 1} ${key}: ${us.toFixed(2)} µs CPU/request\n`);
+        const r = results.get(key) ?? { all: [], main: [] };
+        r.all.push(all!);
+        r.main.push(main!);
+        results.set(key, r);
+        process.stdout.write(
+          `round ${round + 1} ${key}: ${all!.toFixed(2)} µs CPU/request, main thread ${main!.toFixed(2)}\n`,
+        );
       }
   }
   process.stdout.write(
-    '\n| request | build | µs CPU per request (median) | rounds | after ÷ before |\n|---|---|---|---|---|\n',
+    '\n| request | build | µs CPU per request (median) | main thread µs (median) | rounds (all / main) | after ÷ before (all / main) |\n|---|---|---|---|---|---|\n',
   );
   for (const mode of MODES)
     for (const b of builds) {
-      const xs = results.get(`${b.name} ${mode}`)!;
+      const r = results.get(`${b.name} ${mode}`)!;
       const before = results.get(`before ${mode}`);
       const ratio =
-        b.name === 'after' && before !== undefined ? (median(xs) / median(before)).toFixed(2) : '';
+        b.name === 'after' && before !== undefined
+          ? `${(median(r.all) / median(before.all)).toFixed(2)} / ${(median(r.main) / median(before.main)).toFixed(2)}`
+          : '';
+      const rounds = r.all.map((x, i) => `${x.toFixed(2)}/${r.main[i]!.toFixed(2)}`).join(' ');
       process.stdout.write(
-        `| ${mode.toUpperCase()} /kv | ${b.name} | ${median(xs).toFixed(2)} | ${xs.map((x) => x.toFixed(2)).join(' ')} | ${ratio} |\n`,
+        `| ${mode.toUpperCase()} /kv | ${b.name} | ${median(r.all).toFixed(2)} | ${median(r.main).toFixed(2)} | ${rounds} | ${ratio} |\n`,
       );
     }
 }

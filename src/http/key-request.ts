@@ -11,7 +11,7 @@ import type { OpHandler } from '../server/worker-pool.js';
 import { ST_CONFLICT, ST_DONE, ST_ERROR, ST_MISSING } from '../worker/op-format.js';
 import type { HttpContext } from './context.js';
 import type { HttpResponse } from './http1-exchange.js';
-import { errorBody, noteServerError, sendError, sendSeedText, statusLine, STATUS_204 } from './respond.js';
+import { errorBody, noteServerError, sendError, sendSeedText, statusLine } from './respond.js';
 import { versionOf } from './write-conditions.js';
 
 /** KIND_ values say how a KeyRequest formats its reply. */
@@ -125,12 +125,15 @@ export class KeyRequest implements OpHandler {
       default:
         if (status !== ST_DONE && !(status === ST_MISSING && this.kind === KIND_KV_DELETE))
           throw new Error(`unexpected reply status ${status} for a write`);
-        // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes).
-        res.writeStatus(STATUS_204).writeHeader('X-Distkv-Seq', String(seq));
-        if (this.kind === KIND_KV_PUT && etag !== undefined) res.writeHeader('ETag', etag);
+        // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes);
         // X-Distkv-Existed says whether a deleted key existed (docs/api.md).
-        if (this.kind === KIND_KV_DELETE) res.writeHeader('X-Distkv-Existed', status === ST_DONE ? '1' : '0');
-        res.endWithoutBody();
+        res.endNoContent(
+          this.kind === KIND_KV_PUT
+            ? etag === undefined
+              ? `X-Distkv-Seq: ${String(seq)}\r\n`
+              : `X-Distkv-Seq: ${String(seq)}\r\nETag: ${etag}\r\n`
+            : `X-Distkv-Seq: ${String(seq)}\r\nX-Distkv-Existed: ${status === ST_DONE ? '1' : '0'}\r\n`,
+        );
     }
   }
 

@@ -35,9 +35,6 @@ export function statusLine(status: number): string {
   return `${status} ${REASONS[status] ?? 'Unknown'}`;
 }
 
-/** STATUS_204 is the preformatted status line of the write hot path. */
-export const STATUS_204 = '204 No Content';
-
 /** errorBody returns the JSON body of an error (newline-terminated, like every JSON body: a terminal shows the prompt on its own line). */
 export function errorBody(err: DistkvError): string {
   return `${JSON.stringify({ error: { code: err.code, message: err.message } })}\n`;

@@ -43,4 +43,23 @@ describe('HttpResponse', () => {
     assert.match(text, /\r\nLocation: http:\/\/127\.0\.0\.1:1\/kv\/clé-€\r\n/);
     assert.ok(text.endsWith('Content-Length: 5\r\n\r\nmoved'), text);
   });
+
+  it('ends a write with a 204 head built from its header lines, closing an HTTP/1.0 keep-alive right', () => {
+    const s = sink();
+    const res = new HttpResponse(s.sink, 'PUT', true, false).endNoContent(
+      'X-Distkv-Seq: 12\r\nETag: "0.12"\r\n',
+    );
+    assert.equal(res.status, 204);
+    assert.equal(res.ended, true);
+    assert.equal(
+      s.bytes().toString('latin1'),
+      'HTTP/1.1 204 No Content\r\nDate: Mon, 30 Nov 2026 07:00:00 GMT\r\nX-Distkv-Seq: 12\r\nETag: "0.12"\r\n\r\n',
+    );
+    const closing = sink();
+    new HttpResponse(closing.sink, 'PUT', false, true).endNoContent('X-Distkv-Seq: 3\r\n');
+    assert.ok(closing.bytes().toString('latin1').endsWith('X-Distkv-Seq: 3\r\nConnection: close\r\n\r\n'));
+    const kept = sink();
+    new HttpResponse(kept.sink, 'PUT', true, true).endNoContent('X-Distkv-Seq: 4\r\n');
+    assert.ok(kept.bytes().toString('latin1').endsWith('X-Distkv-Seq: 4\r\nConnection: keep-alive\r\n\r\n'));
+  });
 });

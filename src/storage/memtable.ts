@@ -2,8 +2,13 @@
  * Memtable: the newest writes of a store, in memory, sorted by key.
  *
  * Keys are latin1 strings (one character per key byte, so string order is byte order). A Map
- * answers point reads; a B+ tree (sorted-btree) keeps key order for scans and for flushing to an
- * SSTable run. Both map a key to an entry number; an entry's seq, expiry (Unix ms, 0 = none), arena
+ * answers point reads and maps a key to an entry number. Key order (scans, flushing to an SSTable
+ * run) is built only when first asked for: a write does not pay for it, as most memtables are read
+ * in order only once, when flushed. The first ordered read sorts the keys into an array, kept while
+ * no key is added (a frozen memtable's scans and flush use it); a memtable that then takes a new
+ * key builds a B+ tree (sorted-btree) from that array and keeps it from then on, so scans
+ * interleaved with writes cost a tree insert per new key, not a sort per scan. Either way the
+ * entry numbers come from the Map; an entry's seq, expiry (Unix ms, 0 = none), arena
  * slab, offset and length live in parallel typed arrays, so the garbage collector sees no object per entry (replaying a
  * 2-million-record WAL spent most of its time marking entry objects). An overwrite updates the
  * entry in place.
@@ -40,7 +45,10 @@ const ENTRY_ARRAY_BYTES = 8 * 2 + 4 * 3;
 /** Memtable holds writes in key order. Written only by its store's worker thread. */
 export class Memtable {
   private readonly map = new Map<string, number>();
-  private readonly tree: BTreeType<string, number> = new BTree<string, number>();
+  /** sorted holds every key in order while no key has been added since the last ordered read. */
+  private sorted: string[] | undefined;
+  /** tree orders the keys of a memtable read in order and then written (see the module comment). */
+  private tree: BTreeType<string, number> | undefined;
   private seqs = new Float64Array(INITIAL_ENTRIES);
   private expiries = new Float64Array(INITIAL_ENTRIES);
   private slabOf = new Int32Array(INITIAL_ENTRIES);
@@ -118,7 +126,9 @@ export class Memtable {
       e = this.map.size;
       if (e === this.seqs.length) this.grow();
       this.map.set(key, e);
-      this.tree.set(key, e);
+      if (this.tree === undefined && this.sorted !== undefined) this.tree = this.treeOf(this.sorted);
+      this.sorted = undefined;
+      this.tree?.set(key, e);
       this.bytes += key.length + ENTRY_OVERHEAD;
       this.keyBytes += key.length;
     }
@@ -146,7 +156,23 @@ export class Memtable {
 
   /** entries iterates versions with key ≥ `from` (all when undefined) in key order. */
   *entries(from?: string): IterableIterator<[string, Versioned]> {
-    for (const [k, e] of this.tree.entries(from)) yield [k, this.versionOf(e)];
+    if (this.tree !== undefined) {
+      for (const [k, e] of this.tree.entries(from)) yield [k, this.versionOf(e)];
+      return;
+    }
+    // Plain string comparison is code-unit order, which for latin1 keys is byte order.
+    const keys = (this.sorted ??= [...this.map.keys()].sort());
+    for (let i = from === undefined ? 0 : lowerBound(keys, from); i < keys.length; i++) {
+      const k = keys[i]!;
+      yield [k, this.versionOf(this.map.get(k)!)];
+    }
+  }
+
+  /** treeOf builds the tree of the keys in `sorted` (in order, so each insert goes to the right end). */
+  private treeOf(sorted: readonly string[]): BTreeType<string, number> {
+    const tree = new BTree<string, number>();
+    for (const k of sorted) tree.set(k, this.map.get(k)!);
+    return tree;
   }
 
   private versionOf(e: number): Versioned {
@@ -173,4 +199,16 @@ export class Memtable {
       this[name] = next;
     }
   }
+}
+
+/** lowerBound is the index of the first key of `sorted` that is ≥ `from`. */
+function lowerBound(sorted: readonly string[], from: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -36,6 +36,37 @@ describe('memtable', () => {
     assert.equal(m.minSeq, 1);
     assert.equal(m.maxSeq, 4);
   });
+
+  it('keeps key order across ordered reads interleaved with new keys and overwrites', () => {
+    const m = new Memtable();
+    const model = new Map<string, number>();
+    let seq = 0;
+    const put = (k: string): void => {
+      m.apply(k, ++seq, b(k));
+      model.set(k, seq);
+    };
+    const expectFrom = (from: string | undefined): void => {
+      const want = [...model.keys()]
+        .filter((k) => from === undefined || k >= from)
+        .sort()
+        .map((k) => [k, model.get(k)]);
+      assert.deepEqual(
+        [...m.entries(from)].map(([k, e]) => [k, e.seq]),
+        want,
+      );
+    };
+    for (let i = 0; i < 300; i++) put(`k${(i * 7919) % 1000}`);
+    expectFrom(undefined);
+    expectFrom('k5');
+    put('k0'); // an overwrite: the order already read stays valid
+    expectFrom('k0');
+    for (let i = 0; i < 300; i++) {
+      put(`k${(i * 104729) % 1500}`);
+      if (i % 50 === 0) expectFrom(`k${i}`);
+    }
+    expectFrom(undefined);
+    expectFrom('\u00ff');
+  });
 });
 
 describe('SSTable runs', () => {

@@ -213,14 +213,6 @@ export function viewRecord(b: Buffer, offset: number, v: RecordView, checkCrc = 
   return undefined;
 }
 
-/** recordKey returns the key of the record `v` views in `b` as a latin1 string (a memtable key), without a view. */
-export function recordKey(b: Buffer, v: RecordView): string {
-  return (b as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(
-    v.keyStart,
-    v.keyEnd,
-  );
-}
-
 /**
  * decodeRecord decodes the record at `offset`, or returns why it cannot: "short" when the buffer
  * ends inside it, otherwise a description of the damage.

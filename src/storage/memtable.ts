@@ -50,7 +50,7 @@ const INITIAL_ENTRIES = 1024;
 /** ENTRY_ARRAY_BYTES is one entry's share of the parallel typed arrays (seq and expiry f64; hash, key and value slab, offset, length 32-bit). */
 const ENTRY_ARRAY_BYTES = 8 * 2 + 4 * 7;
 /** COPY_LOOP_BYTES: pieces up to this size are copied by a loop (cheaper than a view and `set`). */
-const COPY_LOOP_BYTES = 128;
+const COPY_LOOP_BYTES = 32;
 
 /** Ordered is a memtable's keys in order with their entry numbers. */
 interface Ordered {

@@ -1,9 +1,9 @@
 /**
- * Measures: filling a memtable with 10k new keys (16-byte latin1 keys in random order, 100-byte
- * values) and then reading it once in key order, as a flush does (src/storage/memtable.ts): the
- * per-write cost of keeping key order plus the one ordered read that needs it. Compare builds by
- * running this file against each (docs/performance.md, "Worker CPU per write (issues 18, 16), second
- * pass").
+ * Measures: filling a memtable with 10k new keys (16-byte keys in random order, given as bytes as a
+ * store gives them, 100-byte values) and then reading it once in key order, as a flush does
+ * (src/storage/memtable.ts): the per-write cost of the index and of key order plus the one
+ * ordered read that needs the order.
+ * Figures: docs/performance.md, "Worker CPU per write (issues 18, 16), second pass".
  */
 import { bench, run } from 'mitata';
 import { Memtable } from '../../../src/storage/memtable.js';
@@ -11,9 +11,8 @@ import { printHeader } from '../header.js';
 
 printHeader('storage/memtable-insert');
 const N = 10_000;
-const keys = Array.from(
-  { length: N },
-  (_, n) => `key:${String((n * 7919 + 13) % 1_000_003).padStart(12, '0')}`,
+const keys = Array.from({ length: N }, (_, n) =>
+  Buffer.from(`key:${String((n * 7919 + 13) % 1_000_003).padStart(12, '0')}`, 'latin1'),
 );
 const value = Buffer.alloc(100, 0x61);
 
@@ -31,7 +30,7 @@ bench('Memtable: 10k new keys, an ordered read from a key after every 100', () =
   let seq = 1;
   for (let i = 0; i < N; i++) {
     mem.apply(keys[i]!, seq++, value);
-    if (i % 100 === 99) mem.entries(keys[i]).next();
+    if (i % 100 === 99) mem.entries(keys[i]!.toString('latin1')).next();
   }
 });
 

@@ -1,10 +1,9 @@
 /**
  * RealVfs: the Vfs over node:fs. Syncs are asynchronous (libuv thread pool), so a shard worker keeps
  * serving reads while a group commit's fdatasync is in flight; they go through node:fs's callback
- * API on the file's descriptor, not FileHandle's promise API, whose per-call request and promise
- * machinery cost a shard worker several microseconds per group commit (docs/performance.md, "Worker
- * CPU per write"). Appends are synchronous pwrites: they
- * only copy into the page cache (microseconds), and handing each group commit's write to the thread
+ * API on the file's descriptor, not FileHandle's promise API and its per-call request and promise
+ * (docs/performance.md, "Worker CPU per write (issues 18, 16), second pass"). Appends are
+ * synchronous pwrites: they only copy into the page cache (microseconds), and handing each group commit's write to the thread
  * pool cost more than the write itself (a futex wake-up and two context switches per batch; see
  * docs/performance.md). Positional reads are synchronous preads (SSTable blocks come from the page
  * cache).

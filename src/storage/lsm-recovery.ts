@@ -24,7 +24,6 @@
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { CorruptionError } from '../errors.js';
-import { latin1Key } from '../util/bytes.js';
 import { CommitLog } from './commit-log.js';
 import { storeIdOf } from './commit-log-format.js';
 import { readCommitLog } from './commit-log-reader.js';
@@ -85,7 +84,7 @@ class Replay {
   apply(r: DecodedRecord): void {
     if (r.seq >= this.epochSeq) [this.epoch, this.epochSeq] = [r.epoch, r.seq];
     if (r.seq <= this.durableSeq) return;
-    this.active.apply(latin1Key(r.key), r.seq, putValueOf(r), r.expiresAtMs);
+    this.active.apply(r.key, r.seq, putValueOf(r), r.expiresAtMs);
     this.last = r.seq;
     this.replayed++;
     if (this.active.bytes >= this.memtableBytes) {

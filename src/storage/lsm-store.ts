@@ -41,7 +41,6 @@ import type { Vfs } from './vfs.js';
 import {
   type RecordType,
   type RecordView,
-  recordKey,
   TYPE_DELETE,
   TYPE_EXPIRE,
   TYPE_PUT,
@@ -380,7 +379,7 @@ export class LsmStore implements Store {
 
   /** applyDurable puts a durable write into the active memtable (which copies the value; it may be a view of a request batch). */
   private applyDurable(key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number): void {
-    this.active.apply(latin1Key(key), seq, value, expiresAtMs);
+    this.active.apply(key, seq, value, expiresAtMs);
     this.appliedLastSeq = seq;
     if (this.active.bytes >= this.opts.memtableBytes) this.freezeActive();
   }
@@ -389,7 +388,9 @@ export class LsmStore implements Store {
   private applyRecord(records: Buffer, v: RecordView): void {
     const isPut = v.type === TYPE_PUT || v.type === TYPE_PUT_TTL;
     this.active.applyFrom(
-      recordKey(records, v),
+      records,
+      v.keyStart,
+      v.keyEnd,
       v.seq,
       isPut ? records : null,
       v.valueStart,

@@ -1,25 +1,38 @@
 /**
  * Memtable: the newest writes of a store, in memory, sorted by key.
  *
- * Keys are latin1 strings (one character per key byte, so string order is byte order). A Map
- * answers point reads; a B+ tree (sorted-btree) keeps key order for scans and for flushing to an
- * SSTable run. Both map a key to an entry number; an entry's seq, expiry (Unix ms, 0 = none), arena
- * slab, offset and length live in parallel typed arrays, so the garbage collector sees no object per entry (replaying a
- * 2-million-record WAL spent most of its time marking entry objects). An overwrite updates the
- * entry in place.
+ * Entries: every key has an entry number; its seq, expiry (Unix ms, 0 = none), key and value
+ * (arena slab, offset, length) and key hash live in parallel typed arrays, so the garbage
+ * collector sees no object per entry (replaying a 2-million-record WAL spent most of its time
+ * marking entry objects). An overwrite updates the entry in place.
  *
- * Values are copied into an arena of 1 MiB slabs and an entry records (slab, offset, length): a
- * memtable of a million values is a million plain objects for the garbage collector to trace, not
- * a million Buffers. Overwritten bytes stay in the arena until the memtable is flushed.
- * Small values are appended to the current slab (`cur`); a value over SLAB_BYTES/4 gets a slab of
- * its own, which never becomes the current slab, so nothing is ever appended after it.
- * Invariant: slabUsed ≤ slabSize = slabs[cur].length, and no two entries' bytes overlap.
+ * Point lookups go through an open-addressing hash table of entry numbers (linear probing, at
+ * most half full, hashes from key-hash.ts), keyed by the key's bytes: a write hashes the bytes it
+ * was given (a request or log batch) and makes no string; a read hashes the latin1 string it has
+ * for every level (one character per key byte, so string order is byte order). A JavaScript Map
+ * keyed by strings cost a string and a hash per write and most of its lookup time in cache misses
+ * (docs/performance.md, "Worker CPU per write (issues 18, 16), second pass").
+ *
+ * Key order (scans, flushing to an SSTable run) is built only when first asked for: a write does
+ * not pay for it, as most memtables are read in order only once, when flushed. The first ordered
+ * read sorts the keys' strings into an array, kept while no key is added (a frozen memtable's
+ * scans and flush use it); a memtable that then takes a new key builds a B+ tree (sorted-btree)
+ * from that array and keeps it from then on, so scans interleaved with writes cost a tree insert
+ * per new key, not a sort per scan.
+ *
+ * Keys and values are copied into an arena of 1 MiB slabs and an entry records (slab, offset,
+ * length): a memtable of a million values is not a million Buffers for the garbage collector to
+ * trace. Overwritten bytes stay in the arena until the memtable is flushed. Small pieces are
+ * appended to the current slab (`cur`); one over SLAB_BYTES/4 gets a slab of its own, which never
+ * becomes the current slab, so nothing is ever appended after it.
+ * Invariant: slabUsed ≤ slabSize = slabs[cur].length, and no two pieces' bytes overlap.
  *
  * `bytes` approximates the memory held: value bytes written to the arena (overwritten ones too)
- * plus key bytes plus ENTRY_OVERHEAD per key (typed-array slots, Map and tree slots). It is what
+ * plus key bytes plus ENTRY_OVERHEAD per key (typed-array and table slots, ordering). It is what
  * `memtable_bytes` limits.
  */
 import sortedBtree from 'sorted-btree';
+import { hashBytes, hashLatin1 } from './key-hash.js';
 import type { Versioned } from './merge-iterator.js';
 
 // sorted-btree is CommonJS with `exports.default = BTree`: under nodenext its default import is the
@@ -34,119 +47,221 @@ export const SLAB_BYTES = 1024 * 1024;
 const FIRST_SLAB_BYTES = 4096;
 
 const INITIAL_ENTRIES = 1024;
-/** ENTRY_ARRAY_BYTES is one entry's share of the parallel typed arrays (seq and expiry f64, slab, offset, length i32). */
-const ENTRY_ARRAY_BYTES = 8 * 2 + 4 * 3;
+/** ENTRY_ARRAY_BYTES is one entry's share of the parallel typed arrays (seq and expiry f64; hash, key and value slab, offset, length 32-bit). */
+const ENTRY_ARRAY_BYTES = 8 * 2 + 4 * 7;
+/** COPY_LOOP_BYTES: pieces up to this size are copied by a loop (cheaper than a view and `set`). */
+const COPY_LOOP_BYTES = 32;
+
+/** Ordered is a memtable's keys in order with their entry numbers. */
+interface Ordered {
+  keys: string[];
+  entries: Int32Array;
+}
 
 /** Memtable holds writes in key order. Written only by its store's worker thread. */
 export class Memtable {
-  private readonly map = new Map<string, number>();
-  private readonly tree: BTreeType<string, number> = new BTree<string, number>();
+  /** slots holds entry number + 1 (0 = free) at the key's hash position; its length is a power of two. */
+  private slots = new Int32Array(INITIAL_ENTRIES * 2);
+  private count = 0;
+  private hashes = new Uint32Array(INITIAL_ENTRIES);
   private seqs = new Float64Array(INITIAL_ENTRIES);
   private expiries = new Float64Array(INITIAL_ENTRIES);
+  private keySlab = new Int32Array(INITIAL_ENTRIES);
+  private keyOff = new Int32Array(INITIAL_ENTRIES);
+  private keyLen = new Int32Array(INITIAL_ENTRIES);
   private slabOf = new Int32Array(INITIAL_ENTRIES);
   private offs = new Int32Array(INITIAL_ENTRIES);
   /** lens: value length, -1 for a tombstone. */
   private lens = new Int32Array(INITIAL_ENTRIES);
   private readonly slabs: Buffer[] = [];
-  /** cur is the slab small values are appended to (-1 before the first one); slabUsed of its slabSize bytes are taken. */
+  /** cur is the slab small pieces are appended to (-1 before the first one); slabUsed of its slabSize bytes are taken. */
   private cur = -1;
   private slabUsed = 0;
   private slabSize = 0;
+  /** copiedSlab and copiedOff say where `copyIn` put its piece. */
+  private copiedSlab = 0;
+  private copiedOff = 0;
+  /** sorted holds every key in order while no key has been added since the last ordered read. */
+  private sorted: Ordered | undefined;
+  /** tree orders the keys of a memtable read in order and then written (see the module comment). */
+  private tree: BTreeType<string, number> | undefined;
   /** bytes is the approximate memory held (see the module comment). */
   bytes = 0;
   /** arenaBytes is the size of every slab allocated, used or not. */
   arenaBytes = 0;
-  private keyBytes = 0;
   /** minSeq and maxSeq bound the seqs applied to this memtable (0 when empty). */
   minSeq = 0;
   maxSeq = 0;
 
   /** size is the number of keys. */
   get size(): number {
-    return this.map.size;
+    return this.count;
   }
 
   /**
-   * apply records a write (value null = delete) with its seq and expiry (0 = none); seqs must arrive
-   * in increasing order. The value is copied.
+   * apply records a write (value null = delete) of `key` (its bytes, or their latin1 string) with
+   * its seq and expiry (0 = none); seqs must arrive in increasing order. Key and value are copied.
    */
-  apply(key: string, seq: number, value: Uint8Array | null, expiresAtMs = 0): void {
-    this.applyFrom(key, seq, value, 0, value === null ? 0 : value.length, expiresAtMs);
+  apply(key: string | Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs = 0): void {
+    const k = typeof key === 'string' ? Buffer.from(key, 'latin1') : key;
+    this.applyFrom(k, 0, k.length, seq, value, 0, value === null ? 0 : value.length, expiresAtMs);
   }
 
   /**
-   * applyFrom is `apply` with the value at [start, end) of `src` (a replicated batch): no view of
-   * it is made. `src` null is a delete.
+   * applyFrom is `apply` with the key at [keyStart, keyEnd) of `keySrc` and the value at
+   * [start, end) of `src` (both may be one replicated batch): no view of either is made. `src`
+   * null is a delete.
    */
   applyFrom(
-    key: string,
+    keySrc: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
     seq: number,
     src: Uint8Array | null,
     start: number,
     end: number,
     expiresAtMs: number,
   ): void {
-    let slab = 0;
-    let off = 0;
-    let len = -1;
-    if (src !== null) {
-      len = end - start;
-      const value =
-        start === 0 && end === src.length ? src : new Uint8Array(src.buffer, src.byteOffset + start, len);
-      this.bytes += len;
-      if (len > SLAB_BYTES / 4) {
-        // A dedicated slab: `cur`, slabUsed and slabSize keep describing the small-value slab.
-        this.slabs.push(Buffer.from(value));
-        this.arenaBytes += len;
-        slab = this.slabs.length - 1;
-      } else {
-        if (this.cur < 0 || this.slabUsed + len > this.slabSize) {
-          this.slabSize = Math.min(SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, this.slabSize * 2, len));
-          this.slabs.push(Buffer.allocUnsafeSlow(this.slabSize));
-          this.arenaBytes += this.slabSize;
-          this.cur = this.slabs.length - 1;
-          this.slabUsed = 0;
-        }
-        slab = this.cur;
-        off = this.slabUsed;
-        this.slabs[slab]!.set(value, off);
-        this.slabUsed += len;
-      }
-    }
-    let e = this.map.get(key);
-    if (e === undefined) {
-      e = this.map.size;
-      if (e === this.seqs.length) this.grow();
-      this.map.set(key, e);
-      this.tree.set(key, e);
-      this.bytes += key.length + ENTRY_OVERHEAD;
-      this.keyBytes += key.length;
+    const e = this.entryOf(keySrc, keyStart, keyEnd);
+    if (src === null) {
+      this.slabOf[e] = 0;
+      this.offs[e] = 0;
+      this.lens[e] = -1;
+    } else {
+      this.bytes += end - start;
+      this.copyIn(src, start, end);
+      this.slabOf[e] = this.copiedSlab;
+      this.offs[e] = this.copiedOff;
+      this.lens[e] = end - start;
     }
     this.seqs[e] = seq;
     this.expiries[e] = expiresAtMs;
-    this.slabOf[e] = slab;
-    this.offs[e] = off;
-    this.lens[e] = len;
     if (this.minSeq === 0) this.minSeq = seq;
     this.maxSeq = seq;
   }
 
-  /** memoryBytes is the memory the memtable holds: its slabs, its entry arrays and its keys' Map and tree slots. */
+  /** memoryBytes is the memory the memtable holds: its slabs, its entry arrays, its table and its ordering. */
   get memoryBytes(): number {
-    return (
-      this.arenaBytes + this.keyBytes + this.seqs.length * ENTRY_ARRAY_BYTES + this.map.size * ENTRY_OVERHEAD
-    );
+    const ordered = this.sorted !== undefined || this.tree !== undefined ? this.count * ENTRY_OVERHEAD : 0;
+    return this.arenaBytes + this.seqs.length * ENTRY_ARRAY_BYTES + this.slots.length * 4 + ordered;
   }
 
   /** get returns the key's version (value null for a tombstone), or undefined if the memtable has none. The value is a view into the arena. */
   get(key: string): Versioned | undefined {
-    const e = this.map.get(key);
-    return e === undefined ? undefined : this.versionOf(e);
+    const e = this.find(key);
+    return e < 0 ? undefined : this.versionOf(e);
   }
 
   /** entries iterates versions with key ≥ `from` (all when undefined) in key order. */
   *entries(from?: string): IterableIterator<[string, Versioned]> {
-    for (const [k, e] of this.tree.entries(from)) yield [k, this.versionOf(e)];
+    if (this.tree !== undefined) {
+      for (const [k, e] of this.tree.entries(from)) yield [k, this.versionOf(e)];
+      return;
+    }
+    const { keys, entries } = (this.sorted ??= this.order());
+    for (let i = from === undefined ? 0 : lowerBound(keys, from); i < keys.length; i++)
+      yield [keys[i]!, this.versionOf(entries[i]!)];
+  }
+
+  /** find returns the entry of the key whose latin1 string is `key`, or -1. */
+  private find(key: string): number {
+    const h = hashLatin1(key);
+    const mask = this.slots.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const s = this.slots[i]!;
+      if (s === 0) return -1;
+      if (this.hashes[s - 1] === h && this.keyIsString(s - 1, key)) return s - 1;
+    }
+  }
+
+  /** entryOf returns the entry of the key at [start, end) of `b`, adding it if new. */
+  private entryOf(b: Uint8Array, start: number, end: number): number {
+    const h = hashBytes(b, start, end);
+    const mask = this.slots.length - 1;
+    let i = h & mask;
+    for (let s = this.slots[i]!; s !== 0; s = this.slots[i]!) {
+      if (this.hashes[s - 1] === h && this.keyIsBytes(s - 1, b, start, end)) return s - 1;
+      i = (i + 1) & mask;
+    }
+    const e = this.count++;
+    if (e === this.seqs.length) this.grow();
+    this.slots[i] = e + 1;
+    this.hashes[e] = h;
+    this.copyIn(b, start, end);
+    this.keySlab[e] = this.copiedSlab;
+    this.keyOff[e] = this.copiedOff;
+    this.keyLen[e] = end - start;
+    this.bytes += end - start + ENTRY_OVERHEAD;
+    if (this.count * 2 > this.slots.length) this.rehash();
+    if (this.tree === undefined && this.sorted !== undefined) this.tree = this.treeOf(this.sorted);
+    this.sorted = undefined;
+    this.tree?.set(this.keyString(e), e);
+    return e;
+  }
+
+  private keyIsBytes(e: number, b: Uint8Array, start: number, end: number): boolean {
+    if (this.keyLen[e] !== end - start) return false;
+    const slab = this.slabs[this.keySlab[e]!]!;
+    for (let i = 0, o = this.keyOff[e]!; start + i < end; i++) if (slab[o + i] !== b[start + i]) return false;
+    return true;
+  }
+
+  private keyIsString(e: number, key: string): boolean {
+    if (this.keyLen[e] !== key.length) return false;
+    const slab = this.slabs[this.keySlab[e]!]!;
+    const o = this.keyOff[e]!;
+    for (let i = 0; i < key.length; i++) if (slab[o + i] !== key.charCodeAt(i)) return false;
+    return true;
+  }
+
+  private keyString(e: number): string {
+    const o = this.keyOff[e]!;
+    const slab = this.slabs[this.keySlab[e]!] as Buffer & { latin1Slice(start: number, end: number): string };
+    return slab.latin1Slice(o, o + this.keyLen[e]!);
+  }
+
+  /** order sorts the keys (plain string comparison is code-unit order, which for latin1 keys is byte order). */
+  private order(): Ordered {
+    const keys: string[] = new Array<string>(this.count);
+    for (let e = 0; e < this.count; e++) keys[e] = this.keyString(e);
+    keys.sort();
+    const entries = new Int32Array(keys.length);
+    for (let i = 0; i < keys.length; i++) entries[i] = this.find(keys[i]!);
+    return { keys, entries };
+  }
+
+  /** treeOf builds the tree of the keys in `sorted` (in order, so each insert goes to the right end). */
+  private treeOf(sorted: Ordered): BTreeType<string, number> {
+    const tree = new BTree<string, number>();
+    for (let i = 0; i < sorted.keys.length; i++) tree.set(sorted.keys[i]!, sorted.entries[i]!);
+    return tree;
+  }
+
+  /** copyIn copies [start, end) of `src` into the arena and sets copiedSlab and copiedOff. */
+  private copyIn(src: Uint8Array, start: number, end: number): void {
+    const len = end - start;
+    if (len > SLAB_BYTES / 4) {
+      // A dedicated slab: `cur`, slabUsed and slabSize keep describing the small-piece slab.
+      this.slabs.push(Buffer.from(src.subarray(start, end)));
+      this.arenaBytes += len;
+      this.copiedSlab = this.slabs.length - 1;
+      this.copiedOff = 0;
+      return;
+    }
+    if (this.cur < 0 || this.slabUsed + len > this.slabSize) {
+      this.slabSize = Math.min(SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, this.slabSize * 2, len));
+      this.slabs.push(Buffer.allocUnsafeSlow(this.slabSize));
+      this.arenaBytes += this.slabSize;
+      this.cur = this.slabs.length - 1;
+      this.slabUsed = 0;
+    }
+    const slab = this.slabs[this.cur]!;
+    const off = this.slabUsed;
+    if (len <= COPY_LOOP_BYTES) for (let i = 0; i < len; i++) slab[off + i] = src[start + i]!;
+    else slab.set(src.subarray(start, end), off);
+    this.slabUsed += len;
+    this.copiedSlab = this.cur;
+    this.copiedOff = off;
   }
 
   private versionOf(e: number): Versioned {
@@ -160,6 +275,18 @@ export class Memtable {
     return this.slabs[this.slabOf[e]!]!.subarray(off, off + len);
   }
 
+  /** rehash doubles the table and puts every entry back at its hash position. */
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (let e = 0; e < this.count; e++) {
+      let i = this.hashes[e]! & mask;
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = e + 1;
+    }
+    this.slots = slots;
+  }
+
   private grow(): void {
     const n = this.seqs.length * 2;
     for (const name of ['seqs', 'expiries'] as const) {
@@ -167,10 +294,25 @@ export class Memtable {
       next.set(this[name]);
       this[name] = next;
     }
-    for (const name of ['slabOf', 'offs', 'lens'] as const) {
+    const hashes = new Uint32Array(n);
+    hashes.set(this.hashes);
+    this.hashes = hashes;
+    for (const name of ['keySlab', 'keyOff', 'keyLen', 'slabOf', 'offs', 'lens'] as const) {
       const next = new Int32Array(n);
       next.set(this[name]);
       this[name] = next;
     }
   }
+}
+
+/** lowerBound is the index of the first key of `sorted` that is ≥ `from`. */
+function lowerBound(sorted: readonly string[], from: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

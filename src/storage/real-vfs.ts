@@ -1,7 +1,9 @@
 /**
  * RealVfs: the Vfs over node:fs. Syncs are asynchronous (libuv thread pool), so a shard worker keeps
- * serving reads while a group commit's fdatasync is in flight. Appends are synchronous pwrites: they
- * only copy into the page cache (microseconds), and handing each group commit's write to the thread
+ * serving reads while a group commit's fdatasync is in flight; they go through node:fs's callback
+ * API on the file's descriptor, not FileHandle's promise API and its per-call request and promise
+ * (docs/performance.md, "Worker CPU per write (issues 18, 16), second pass"). Appends are
+ * synchronous pwrites: they only copy into the page cache (microseconds), and handing each group commit's write to the thread
  * pool cost more than the write itself (a futex wake-up and two context switches per batch; see
  * docs/performance.md). Positional reads are synchronous preads (SSTable blocks come from the page
  * cache).
@@ -9,6 +11,7 @@
 import {
   closeSync,
   existsSync,
+  fdatasync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -28,6 +31,9 @@ class RealWritableFile implements WritableFile {
   readonly path: string;
   size: number;
   private readonly handle: FileHandle;
+  /** syncs counts fdatasyncs in flight: close waits for them, so the descriptor outlives them. */
+  private syncs = 0;
+  private synced: (() => void)[] = [];
 
   constructor(path: string, handle: FileHandle, size: number) {
     this.path = path;
@@ -48,7 +54,14 @@ class RealWritableFile implements WritableFile {
   }
 
   sync(): Promise<void> {
-    return this.handle.datasync();
+    this.syncs++;
+    return new Promise((resolve, reject) => {
+      fdatasync(this.handle.fd, (err) => {
+        if (--this.syncs === 0) for (const f of this.synced.splice(0)) f();
+        if (err === null) resolve();
+        else reject(err);
+      });
+    });
   }
 
   async truncate(size: number): Promise<void> {
@@ -56,8 +69,12 @@ class RealWritableFile implements WritableFile {
     this.size = size;
   }
 
-  close(): Promise<void> {
-    return this.handle.close();
+  async close(): Promise<void> {
+    if (this.syncs > 0)
+      await new Promise<void>((resolve) => {
+        this.synced.push(resolve);
+      });
+    await this.handle.close();
   }
 }
 

@@ -132,15 +132,35 @@ export function encodeRecord(
   const prefix = type === TYPE_PUT_TTL ? EXPIRY_BYTES : 0;
   const valueLen = value === undefined ? 0 : value.length;
   const len = RECORD_FIXED_BYTES + key.length + prefix + valueLen;
-  b.writeUInt32LE(len, offset + 4);
+  // Byte stores and short copies by loop: Buffer's checked writers and `set` cost more than the
+  // record's few bytes (this runs for every write; docs/performance.md, "Worker CPU per write").
+  putU32(b, offset + 4, len);
   b[offset + 8] = type;
-  writeU64(b, seq, offset + 9);
-  b.writeUInt16LE(key.length, offset + 17);
-  b.set(key, offset + 19);
+  putU32(b, offset + 9, seq % 0x100000000);
+  putU32(b, offset + 13, Math.floor(seq / 0x100000000));
+  b[offset + 17] = key.length & 0xff;
+  b[offset + 18] = key.length >>> 8;
+  copyInto(b, offset + 19, key);
   if (prefix > 0) writeU64(b, expiresAtMs, offset + 19 + key.length);
-  if (value !== undefined) b.set(value, offset + 19 + key.length + prefix);
-  b.writeUInt32LE(crc32c(b, offset + 4, offset + RECORD_PREFIX_BYTES + len), offset);
+  if (value !== undefined) copyInto(b, offset + 19 + key.length + prefix, value);
+  putU32(b, offset, crc32c(b, offset + 4, offset + RECORD_PREFIX_BYTES + len));
   return RECORD_PREFIX_BYTES + len;
+}
+
+/** SHORT_COPY_BYTES: pieces up to this size are copied by a loop, longer ones with `set`. */
+const SHORT_COPY_BYTES = 32;
+
+function copyInto(b: Buffer, at: number, src: Uint8Array): void {
+  if (src.length > SHORT_COPY_BYTES) b.set(src, at);
+  else for (let i = 0; i < src.length; i++) b[at + i] = src[i]!;
+}
+
+/** putU32 writes an unsigned 32-bit integer little-endian, without Buffer's range checks. */
+function putU32(b: Buffer, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = v >>> 24;
 }
 
 /**
@@ -211,14 +231,6 @@ export function viewRecord(b: Buffer, offset: number, v: RecordView, checkCrc = 
   v.end = end;
   v.expiresAtMs = expiresAtMs;
   return undefined;
-}
-
-/** recordKey returns the key of the record `v` views in `b` as a latin1 string (a memtable key), without a view. */
-export function recordKey(b: Buffer, v: RecordView): string {
-  return (b as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(
-    v.keyStart,
-    v.keyEnd,
-  );
 }
 
 /**

@@ -8,13 +8,11 @@
  */
 import { bench, run } from 'mitata';
 import { Memtable } from '../../../src/storage/memtable.js';
-import { latin1Key } from '../../../src/util/bytes.js';
 import {
   decodeRecord,
   encodeRecord,
   newRecordView,
   putValueOf,
-  recordKey,
   recordSize,
   TYPE_PUT,
   viewRecord,
@@ -43,7 +41,7 @@ bench('decodeRecord + Memtable.apply (50 records)', () => {
   for (let o = 0; o < batch.length;) {
     const r = decodeRecord(batch, o);
     if (typeof r === 'string') throw new Error(r);
-    before.apply(latin1Key(r.key), r.seq, putValueOf(r), r.expiresAtMs);
+    before.apply(r.key, r.seq, putValueOf(r), r.expiresAtMs);
     o += r.size;
   }
 });
@@ -52,7 +50,7 @@ bench('viewRecord (no checksum) + Memtable.applyFrom (50 records)', () => {
   const batch = batches[n++ % batches.length]!;
   for (let o = 0; o < batch.length; o = view.end) {
     viewRecord(batch, o, view, false);
-    after.applyFrom(recordKey(batch, view), view.seq, batch, view.valueStart, view.end, 0);
+    after.applyFrom(batch, view.keyStart, view.keyEnd, view.seq, batch, view.valueStart, view.end, 0);
   }
 });
 

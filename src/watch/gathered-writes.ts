@@ -68,7 +68,9 @@ export class GatheredWrites {
   /** writable: the socket drained; what waits is written. */
   writable(): void {
     this.full = false;
-    this.flush();
+    // Nothing waiting: the write that emptied `pending` filled the socket, and its waiters wait for this.
+    if (this.pendingBytes === 0) this.release();
+    else this.flush();
   }
 
   /** isFull reports whether the socket is full (the last write returned false and it has not drained). */

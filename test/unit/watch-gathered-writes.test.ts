@@ -78,6 +78,27 @@ describe('GatheredWrites', () => {
     assert.equal(drained, true);
   });
 
+  it('releases a drained() waiter on drain when the write that emptied it filled the socket', async () => {
+    // A catch-up loop awaits drained() once its backlog is large: the flush that writes that
+    // backlog fills the socket, and nothing is left to write when it drains.
+    const sink = new FakeSink();
+    const w = new GatheredWrites(sink);
+    sink.room = false;
+    w.add('catch-up page');
+    let drained = false;
+    void w.drained().then(() => (drained = true));
+    await tick(GATHER_MS * 4);
+    assert.deepEqual(
+      sink.writes.map((x) => x.data),
+      ['catch-up page'],
+    );
+    assert.equal(w.isFull, true);
+    sink.room = true;
+    w.writable();
+    await tick(0);
+    assert.equal(drained, true, 'the waiter is released once the socket drains');
+  });
+
   it('drops what waits once the connection is gone, and releases its waiters', async () => {
     const sink = new FakeSink();
     const w = new GatheredWrites(sink);

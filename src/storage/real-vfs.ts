@@ -54,13 +54,14 @@ class RealWritableFile implements WritableFile {
   }
 
   sync(): Promise<void> {
-    this.syncs++;
     return new Promise((resolve, reject) => {
       fdatasync(this.handle.fd, (err) => {
         if (--this.syncs === 0) for (const f of this.synced.splice(0)) f();
         if (err === null) resolve();
         else reject(err);
       });
+      // Counted once in flight: on a closed handle (fd -1) fdatasync throws, and close must not wait for it.
+      this.syncs++;
     });
   }
 

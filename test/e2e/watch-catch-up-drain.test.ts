@@ -1,0 +1,79 @@
+/**
+ * A watcher catching up from the log to a client that reads slowly (docs/watch.md, "Slow
+ * watchers"): once its backlog is large it waits for the socket to drain, and when it drains the
+ * catch-up goes on, to the end of the log. The flush that writes such a backlog fills the socket
+ * itself; the wait must end when that drains too (gathered-writes.ts). Over a WebSocket: an SSE
+ * response's write is handed to the socket later in the turn, so it never reports the socket full.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort } from '../helpers/ports.js';
+import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const VALUE = 'v'.repeat(64 * 1024);
+const KEYS = 400;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function count(haystack: Buffer, needle: string): number {
+  let n = 0;
+  for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + 1)) n++;
+  return n;
+}
+
+describe('watch catch-up to a slow reader', () => {
+  it('goes on to the end of the log once the client reads again', async () => {
+    const dir = tempDir(after);
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const config = writeConfig(dir, [{ address }], '[storage]\ndurability = "none"\n');
+    const server = await ServerProcess.start(
+      ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1'],
+      `http://${address}/healthz`,
+      { DISTKV_LOG_LEVEL: 'warn' },
+    );
+    try {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < KEYS) {
+            const i = next++;
+            const r = await fetch(`http://${address}/kv/cu/${i}`, { method: 'PUT', body: VALUE });
+            assert.equal(r.status, 204);
+          }
+        }),
+      );
+      // The client asks for the whole log and does not read for a while: the catch-up fills the
+      // socket, then its backlog passes half of max_buffer_bytes (4 MiB of some 26 MiB of events),
+      // and the write of that backlog, after a drain, fills the socket again.
+      const socket: Socket = connect(port, '127.0.0.1');
+      let received = Buffer.alloc(0);
+      socket.on('data', (d: Buffer) => {
+        received = Buffer.concat([received, d]);
+      });
+      // A WebSocket: its session writes straight to the socket, so a large write can fill it.
+      socket.write(
+        'GET /watch?prefix=cu/&from=0.0&max_buffer_bytes=8388608 HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n' +
+          'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+      socket.pause();
+      await sleep(1500);
+      // Then it reads slowly: a little now and then, so the socket fills again after each drain.
+      const deadline = Date.now() + 30000;
+      while (count(received, '"type":"put"') < KEYS && Date.now() < deadline) {
+        socket.resume();
+        await sleep(5);
+        socket.pause();
+        await sleep(45);
+      }
+      socket.destroy();
+      assert.equal(count(received, '"type":"resume"'), 0, 'the stream was not cut');
+      assert.equal(count(received, '"type":"put"'), KEYS, 'every write in the log reached the client');
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -13,6 +13,7 @@
  *   bloom := bits:u32 hashes:u8 reserved:u8[3] bitmap:ceil(bits/8)
  */
 import bloomFilters from 'bloom-filters';
+import { fmix32 } from './key-hash.js';
 
 // bloom-filters is CommonJS whose named exports Node's ESM loader cannot see: take them off the default import.
 const { BloomFilter } = bloomFilters;
@@ -46,13 +47,7 @@ export function murmur3(key: string, seed: number): number {
     k = Math.imul(k, 0x1b873593);
     h ^= k;
   }
-  h ^= n;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h ^ n);
 }
 
 /** KeyHash is a key's pair of bloom hashes (reused scratch: hashKey overwrites it). */

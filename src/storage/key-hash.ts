@@ -19,17 +19,18 @@ const BASIS = (0x811c9dc5 ^ randomBytes(4).readUInt32LE(0)) >>> 0;
 export function hashBytes(b: Uint8Array, start: number, end: number): number {
   let h = BASIS;
   for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return finish(h);
+  return fmix32(h);
 }
 
 /** hashLatin1 hashes the key whose latin1 string is `s` (equal to hashBytes of its bytes). */
 export function hashLatin1(s: string): number {
   let h = BASIS;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return finish(h);
+  return fmix32(h);
 }
 
-function finish(h: number): number {
+/** fmix32 is murmur3's 32-bit finalizer: every input bit affects every output bit (the bloom filter's hash ends with it too). */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

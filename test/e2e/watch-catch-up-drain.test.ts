@@ -7,11 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { startOwnServer } from '../helpers/server-process.js';
 
 const VALUE = 'v'.repeat(64 * 1024);
 const KEYS = 400;
@@ -37,15 +35,14 @@ class Occurrences {
 
 describe('watch catch-up to a slow reader', () => {
   it('goes on to the end of the log once the client reads again', async () => {
-    const dir = tempDir(after);
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
-    const config = writeConfig(dir, [{ address }], '[storage]\ndurability = "none"\n');
-    const server = await ServerProcess.start(
-      ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1'],
-      `http://${address}/healthz`,
-      { DISTKV_LOG_LEVEL: 'warn' },
-    );
+    const own = await startOwnServer([{ address }], '[storage]\ndurability = "none"\n', [
+      '--workers',
+      '1',
+      '--log-level',
+      'warn',
+    ]);
     try {
       let next = 0;
       await Promise.all(
@@ -86,7 +83,7 @@ describe('watch catch-up to a slow reader', () => {
       assert.equal(resumes.n, 0, 'the stream was not cut');
       assert.equal(puts.n, KEYS, 'every write in the log reached the client');
     } finally {
-      await server.stop();
+      await own.stop();
     }
   });
 });

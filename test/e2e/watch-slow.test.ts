@@ -7,12 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { parseFrom } from '../../src/watch/watch-cursor.js';
 import { freePort } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { startOwnServer } from '../helpers/server-process.js';
 
 const VALUE = 'v'.repeat(16 * 1024);
 const WRITES = 1500;
@@ -60,15 +58,14 @@ function dataLines(text: string): Record<string, unknown>[] {
 
 describe('slow watcher', () => {
   it('is cut off with resume while writers keep their throughput, and resumes after its last event', async () => {
-    const dir = tempDir(after);
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
-    const config = writeConfig(dir, [{ address }], '[storage]\ndurability = "none"\n');
-    const server = await ServerProcess.start(
-      ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1'],
-      `http://${address}/healthz`,
-      { DISTKV_LOG_LEVEL: 'warn' },
-    );
+    const own = await startOwnServer([{ address }], '[storage]\ndurability = "none"\n', [
+      '--workers',
+      '1',
+      '--log-level',
+      'warn',
+    ]);
     try {
       const alone = await writeBurst(port, 'warm/', WRITES);
       // The watcher reads its head, then nothing: the socket is paused.
@@ -124,7 +121,7 @@ describe('slow watcher', () => {
         `writers with a stalled watcher ran at ${ratio.toFixed(2)} of their rate without`,
       );
     } finally {
-      await server.stop();
+      await own.stop();
     }
   });
 });

@@ -1,11 +1,13 @@
 /**
  * The memtable's key hash (src/storage/key-hash.ts): the same from a key's bytes and from its
- * latin1 string, and seeded per process, so clients cannot precompute keys that collide.
+ * latin1 string, and seeded per process, so clients cannot precompute keys that collide. And the
+ * bloom filter's murmur3, which shares its finalizer: SSTable runs on disk depend on its bits.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { murmur3 } from '../../src/storage/bloom.js';
 import { hashBytes, hashLatin1 } from '../../src/storage/key-hash.js';
 
 const MODULE = fileURLToPath(new URL('../../src/storage/key-hash.js', import.meta.url));
@@ -37,5 +39,12 @@ describe('key hash', () => {
       a,
       keys.map((k) => hashLatin1(k)),
     );
+  });
+
+  it('leaves the bloom filter murmur3 equal to the reference MurmurHash3 x86_32 (runs on disk depend on it)', () => {
+    assert.equal(murmur3('', 0) >>> 0, 0);
+    assert.equal(murmur3('', 1) >>> 0, 0x514e28b7);
+    assert.equal(murmur3('hello', 0) >>> 0, 0x248bfa47);
+    assert.equal(murmur3('The quick brown fox jumps over the lazy dog', 0) >>> 0, 0x2e4ff723);
   });
 });

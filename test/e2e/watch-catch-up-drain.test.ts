@@ -8,8 +8,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { freePort } from '../helpers/ports.js';
-import { startOwnServer } from '../helpers/server-process.js';
+import { startOneNode } from '../helpers/server-process.js';
 
 const VALUE = 'v'.repeat(64 * 1024);
 const KEYS = 400;
@@ -35,14 +34,13 @@ class Occurrences {
 
 describe('watch catch-up to a slow reader', () => {
   it('goes on to the end of the log once the client reads again', async () => {
-    const port = await freePort();
-    const address = `127.0.0.1:${port}`;
-    const own = await startOwnServer([{ address }], '[storage]\ndurability = "none"\n', [
+    const own = await startOneNode('[storage]\ndurability = "none"\n', [
       '--workers',
       '1',
       '--log-level',
       'warn',
     ]);
+    const { address, port } = own;
     try {
       let next = 0;
       await Promise.all(

@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { parseFrom } from '../../src/watch/watch-cursor.js';
-import { freePort } from '../helpers/ports.js';
-import { startOwnServer } from '../helpers/server-process.js';
+import { startOneNode } from '../helpers/server-process.js';
 
 const VALUE = 'v'.repeat(16 * 1024);
 const WRITES = 1500;
@@ -58,14 +57,13 @@ function dataLines(text: string): Record<string, unknown>[] {
 
 describe('slow watcher', () => {
   it('is cut off with resume while writers keep their throughput, and resumes after its last event', async () => {
-    const port = await freePort();
-    const address = `127.0.0.1:${port}`;
-    const own = await startOwnServer([{ address }], '[storage]\ndurability = "none"\n', [
+    const own = await startOneNode('[storage]\ndurability = "none"\n', [
       '--workers',
       '1',
       '--log-level',
       'warn',
     ]);
+    const { address, port } = own;
     try {
       const alone = await writeBurst(port, 'warm/', WRITES);
       // The watcher reads its head, then nothing: the socket is paused.

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
 
 /** BIN is the distkv command of this checkout. */
 export const BIN = fileURLToPath(new URL('../../../bin/distkv.js', import.meta.url));
@@ -148,6 +149,19 @@ export async function startOwnServer(
     remove();
   };
   return { server, dir, stop };
+}
+
+/**
+ * startOneNode serves one shard, without replicas, on a free loopback port through
+ * `startOwnServer` (its own temp dir, removed by `stop`), with `extraToml` and `args` added.
+ */
+export async function startOneNode(
+  extraToml = '',
+  args: string[] = [],
+): Promise<OwnServer & { address: string; port: number }> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  return { ...(await startOwnServer([{ address }], extraToml, args)), address, port };
 }
 
 /** CliResult is the outcome of one `distkv` command. */

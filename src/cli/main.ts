@@ -73,13 +73,36 @@ ${Object.entries(VERBS)
   .join('\n')}
 
 Run "distkv <command> --help" for a command's options; "distkv --version" for the version.
-Client commands talk to --url HOST:PORT (or env DISTKV_URL, comma-separated; default 127.0.0.1:8080).
+Client commands talk to --url HOST:PORT, given before or after the command (or env DISTKV_URL,
+comma-separated; default 127.0.0.1:8080).
 
 Exit codes: 0 ok; 1 not found, unreachable or refused by the cluster; 2 usage or file mistake.`;
 
+/**
+ * leadingUrls moves `--url ADDR` / `--url=ADDR` given before the command to just after it
+ * (`distkv --url A get k` is `distkv get k --url A`, as etcdctl and redis-cli take their endpoint
+ * first); the command's own parser then checks them.
+ */
+function leadingUrls(argv: readonly string[]): string[] {
+  const urls: string[] = [];
+  let i = 0;
+  for (;;) {
+    const a = argv[i];
+    if (a === '--url' && argv[i + 1] !== undefined) {
+      urls.push(a, argv[i + 1]!);
+      i += 2;
+    } else if (a?.startsWith('--url=') === true) {
+      urls.push(a);
+      i += 1;
+    } else break;
+  }
+  if (i === 0 || i >= argv.length) return [...argv];
+  return [argv[i]!, ...urls, ...argv.slice(i + 1)];
+}
+
 /** main runs the CLI with argv (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const [verb, ...rest] = argv;
+  const [verb, ...rest] = leadingUrls(argv);
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
     const topic = verb === 'help' ? rest[0] : undefined;
     if (topic !== undefined && VERBS[topic] !== undefined) return main([topic, '--help']);

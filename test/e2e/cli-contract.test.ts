@@ -157,6 +157,18 @@ describe('distkv CLI contract', () => {
     assert.equal(fallback.stdout.toString(), 'here', fallback.stderr);
   });
 
+  it('takes --url before the command too, as etcdctl and redis-cli take their endpoint', async () => {
+    const none = { DISTKV_URL: `127.0.0.1:${closedPort}` };
+    assert.equal((await cli(['--url', node, 'set', 'first', 'url'], none)).code, OK);
+    const first = await cli(['--url', node, 'get', 'first'], none);
+    assert.equal(first.stdout.toString(), 'url', first.stderr);
+    const joined = await cli([`--url=${node}`, 'set', '--', 'dash', '-v'], none);
+    assert.equal(joined.code, OK, joined.stderr);
+    assert.equal((await cli(['get', 'dash', '--url', node])).stdout.toString(), '-v');
+    assertClean(await cli(['--url', node]), USAGE, /Usage: distkv|unknown command/);
+    assertClean(await cli(['--url', node, 'frobnicate']), USAGE, /unknown command "frobnicate"/);
+  });
+
   it('keeps binary values exact: raw bytes when piped, value_base64 in --json, escaped in scan', async () => {
     const bytes = Buffer.from([0, 1, 0xff, 0x0a, 0x80, 0x22]);
     const file = join(dir, 'binary');

@@ -39,8 +39,8 @@ export function logOf(store: Store): StoreLog {
 export type EventKind = 'put' | 'delete' | 'expire';
 
 /**
- * LogRecord is one decoded record: key as text, value bytes for a put (a view into the batch
- * decodeLog was given, which is the feed's own: every subscriber encodes it in the turn it is read).
+ * LogRecord is one decoded record: key as text, value bytes for a put (a view into the buffer
+ * decodeLog was given: each read's own copy, whose records are encoded in the turn it is read).
  */
 export interface LogRecord {
   kind: EventKind;

@@ -13,9 +13,11 @@
  *             alternates this build and DIR's, and the figures are reported side by side
  * Every round is verified: each watcher must receive exactly one event per write the leaders
  * logged in the round (the sum of their last_seq moves, /cluster), or the bench fails.
- * The watchers are raw sockets in a child process that count `event: put` in what they read
- * (through one reused buffer: no parsing, no allocation per read; after a marker the search
- * resumes where the next event can start at the soonest); every loop is bounded in time.
+ * The watchers are raw sockets in a child process that count `event: put` in the raw bytes
+ * they read (lib/watch-fixture.ts: one reused buffer, nothing parsed or allocated per read), and
+ * the probe writes over one keep-alive socket: the bench's own CPU stays small and the same in
+ * both kinds of round. The child also reports its reads per second per watcher (about the
+ * server's flushes per second to each, when it keeps up). Every loop is bounded in time.
  *
  * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3] [--baseline DIR] [--fanout 1,100,1000]
  */
@@ -26,6 +28,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { arg } from './lib/args.js';
+import { ProbeWriter, PutCounter } from './lib/watch-fixture.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
 
 const SECONDS = Number(arg('seconds', '5'));
@@ -37,18 +40,15 @@ const FANOUT = arg('fanout', '1,100,1000')
   .filter((n) => n !== '')
   .map(Number);
 const DELIVERY_TIMEOUT_MS = 60000;
-const PUT_EVENT = 'event: put';
-// The shortest put event there is (one-digit shard and version, empty key and value): the next
-// marker cannot start before this many characters after one.
-const MIN_PUT_EVENT = 'event: put\ndata: {"type":"put","shard":0,"key":"","value":"","version":"0.1"}\n\n'
-  .length;
 const PROBE_KEY = /"key":"keylat\/(\d+)"/g;
 
 /** Watchers are N raw SSE connections counting the put events they receive. */
 class Watchers {
   readonly sockets: Socket[] = [];
-  readonly counts: number[] = [];
+  readonly counters: PutCounter[] = [];
   hellos = 0;
+  /** reads counts the reads of every socket (one per server flush while the reader keeps up). */
+  reads = 0;
   /** onProbe is told when the probe watcher (the last one) sees probe write `i`. */
   onProbe: ((i: number, at: number) => void) | undefined;
   // one buffer for every read of every socket: a read is counted before the next one is made
@@ -63,12 +63,15 @@ class Watchers {
     return w;
   }
 
+  /** counts returns how many put events each watcher has received. */
+  counts(): number[] {
+    return this.counters.map((c) => c.count);
+  }
+
   private add(port: number, probe: boolean): void {
-    const index = this.counts.length;
-    this.counts.push(0);
+    const counter = new PutCounter();
+    this.counters.push(counter);
     let helloSeen = false;
-    // the last bytes of the previous read: a marker may straddle two reads
-    let carry = '';
     let text = '';
     const s = connect({
       port,
@@ -76,20 +79,16 @@ class Watchers {
       onread: {
         buffer: this.buffer,
         callback: (nread: number) => {
-          // A one-byte string searched by V8 costs about half a Buffer search (a native call per hit).
-          const d = this.buffer.toString('latin1', 0, nread);
-          if (!helloSeen && d.includes('event: hello')) {
+          this.reads++;
+          counter.add(this.buffer, nread);
+          // `hello` comes first, before any put: only the first reads are searched for it as text.
+          if (!helloSeen && this.buffer.toString('latin1', 0, nread).includes('event: hello')) {
             helloSeen = true;
             this.hellos++;
           }
-          let count = 0;
-          for (let at = d.indexOf(PUT_EVENT); at >= 0; at = d.indexOf(PUT_EVENT, at + MIN_PUT_EVENT)) count++;
-          if ((carry + d.slice(0, PUT_EVENT.length - 1)).includes(PUT_EVENT)) count++;
-          carry = d.slice(-(PUT_EVENT.length - 1));
-          this.counts[index]! += count;
           if (probe && this.onProbe !== undefined) {
             const now = performance.now();
-            text = text.slice(-40) + d;
+            text = text.slice(-40) + this.buffer.toString('latin1', 0, nread);
             for (const m of text.matchAll(PROBE_KEY)) this.onProbe(Number(m[1]), now);
             text = text.slice(-40);
           }
@@ -131,6 +130,8 @@ interface FanoutResult {
   /** serverUsPerPut and watcherUsPerPut: CPU µs the server and the watchers' process used per write. */
   serverUsPerPut: number;
   watcherUsPerPut: number;
+  /** readsPerS: reads per second per watcher, over the load and the delivery of its last event. */
+  readsPerS: number;
   latencyMs: number[];
 }
 
@@ -141,6 +142,7 @@ interface ChildReport {
   doneAt: number;
   latencyMs: number[];
   cpuS: number;
+  reads: number;
 }
 
 /** Bench holds the server under test. */
@@ -202,6 +204,7 @@ class Bench {
         eventsPerS: Math.round((n * writes) / ((r.doneAt - t0) / 1000)),
         serverUsPerPut: Math.round((cpu * 1e6) / writes),
         watcherUsPerPut: Math.round((r.cpuS * 1e6) / writes),
+        readsPerS: n === 0 ? 0 : Math.round(r.reads / n / ((r.doneAt - t0) / 1000)),
         latencyMs: r.latencyMs,
       };
     } finally {
@@ -254,7 +257,8 @@ class Overhead {
     this.with100.push(b);
     process.stderr.write(
       `${name} round ${round + 1}: none ${a.putPerS} put/s (server ${a.serverUsPerPut} µs/put), ` +
-        `100 watchers ${b.putPerS} put/s (server ${b.serverUsPerPut} µs/put, watchers ${b.watcherUsPerPut} µs/put)\n`,
+        `100 watchers ${b.putPerS} put/s (server ${b.serverUsPerPut} µs/put, watchers ${b.watcherUsPerPut} µs/put, ` +
+        `${b.readsPerS} reads/s per watcher)\n`,
     );
   }
 
@@ -269,6 +273,7 @@ class Overhead {
       serverUsPerPutNone: median(none.map((r) => r.serverUsPerPut)),
       serverUsPerPutWith100: median(with100.map((r) => r.serverUsPerPut)),
       watchersProcessUsPerPutWith100: median(with100.map((r) => r.watcherUsPerPut)),
+      readsPerSPerWatcherWith100: median(with100.map((r) => r.readsPerS)),
       latency: {
         samples: latencies.length,
         p50Ms: Number(pct(latencies, 50).toFixed(2)),
@@ -355,27 +360,30 @@ async function child(port: number, n: number, probe: boolean): Promise<void> {
     }),
   );
   const deadline = Date.now() + (SECONDS + 60) * 1000;
+  const writer = await ProbeWriter.open(port);
   for (let i = 0; !stopped() && Date.now() < deadline; i++) {
     await sleep(5);
-    const r = await fetch(`http://127.0.0.1:${port}/kv/keylat/${i}`, { method: 'PUT', body: 'x' });
-    await r.arrayBuffer();
+    await writer.put(`keylat/${String(i)}`, 'x');
     const now = performance.now();
     const seen = acked.get(i);
     // The event may arrive before the 204: then its arrival time was stored (negated) first.
     if (seen !== undefined && seen < 0) latencyMs.push(-seen - now);
     else acked.set(i, now);
   }
+  writer.close();
   process.send!('stopped');
   const until = Date.now() + DELIVERY_TIMEOUT_MS;
-  while ((expect < 0 || Math.min(...w.counts) < expect) && Date.now() < until) await sleep(5);
+  while ((expect < 0 || Math.min(...w.counts()) < expect) && Date.now() < until) await sleep(5);
   const doneAt = Date.now();
   const cpu = process.cpuUsage(cpu0);
+  const counts = w.counts();
   process.send!({
-    min: w.counts.length === 0 ? expect : Math.min(...w.counts),
-    max: w.counts.length === 0 ? expect : Math.max(...w.counts),
+    min: counts.length === 0 ? expect : Math.min(...counts),
+    max: counts.length === 0 ? expect : Math.max(...counts),
     doneAt,
     latencyMs,
     cpuS: (cpu.user + cpu.system) / 1e6,
+    reads: w.reads,
   } satisfies ChildReport);
   w.close();
 }

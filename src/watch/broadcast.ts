@@ -18,7 +18,9 @@
  *
  * The window: a flush costs one write per member, so the flushes of a busy broadcast are spaced
  * by MEMBER_SPACING_MS per member, at most MAX_GATHER_MS; the first batch after a quiet spell
- * waits only MIN_GATHER_MS (the feeds of several shards deliver in different turns).
+ * waits only MIN_GATHER_MS (the feeds of several shards deliver in different turns). Its feeds
+ * poll just before its next flush may happen (`pollAt`, feed.ts): one read of each store's log
+ * per flush, arriving together, rather than several small batches waiting for the flush.
  */
 import { frameChunk } from '../http/http1-exchange.js';
 import { formatVersion } from '../routing/version.js';
@@ -97,6 +99,7 @@ export class Broadcast {
         failed: () => {
           this.fail();
         },
+        pollAt: () => this.lastFlush + this.spacing() - MIN_GATHER_MS,
       };
       const feed = src.feed(this.pos[i]!);
       this.subs.push({ feed, sub });
@@ -167,12 +170,16 @@ export class Broadcast {
 
   private schedule(): void {
     if (this.timer !== undefined) return;
-    const spacing = Math.min(MAX_GATHER_MS, this.size * MEMBER_SPACING_MS);
-    const delay = Math.max(MIN_GATHER_MS, this.lastFlush + spacing - performance.now());
+    const delay = Math.max(MIN_GATHER_MS, this.lastFlush + this.spacing() - performance.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush();
     }, delay);
+  }
+
+  /** spacing is the least time between two flushes: MEMBER_SPACING_MS per member, at most MAX_GATHER_MS. */
+  private spacing(): number {
+    return Math.min(MAX_GATHER_MS, this.size * MEMBER_SPACING_MS);
   }
 
   /** flush writes what is pending to every member: one buffer for all, one per joiner. */

@@ -25,6 +25,11 @@ export interface FeedSubscriber {
   reset(): void;
   /** failed: the feed cannot go on (a record it cannot decode); the stream must end. */
   failed(): void;
+  /**
+   * pollAt is the soonest time (performance.now()) at which the subscriber would write a new
+   * batch (a busy broadcast's next flush, a little ahead); absent, it writes one at once.
+   */
+  pollAt?(): number;
 }
 
 /** FEED_MAX_BYTES is the most a feed reads per poll. */
@@ -35,6 +40,10 @@ export const FEED_WAIT_MS = 500;
  * FEED_MIN_INTERVAL_MS spaces a feed's polls while records keep coming: under load each poll then
  * brings a larger batch, so a watcher gets one write per interval instead of one per group commit
  * (the fan-out costs a write per batch and watcher). An idle feed's poll returns at the first record.
+ * When every subscriber would hold a batch longer (a busy broadcast writes at most every so often,
+ * see pollAt), the feed polls just before the soonest of them writes instead: polling sooner
+ * would only make more, smaller batches waiting there (each poll is a message to the store's
+ * worker and back), and polling just before the write keeps the batch's wait short.
  */
 export const FEED_MIN_INTERVAL_MS = 10;
 const RETRY_MS = 200;
@@ -89,11 +98,21 @@ export class Feed {
     this.stopped = true;
   }
 
+  /** nextPoll is when to poll after one made at `lastPoll`: FEED_MIN_INTERVAL_MS later, or the soonest pollAt. */
+  private nextPoll(lastPoll: number): number {
+    let at = Infinity;
+    for (const s of this.subscribers) at = Math.min(at, s.pollAt?.() ?? 0);
+    return Math.max(lastPoll + FEED_MIN_INTERVAL_MS, at === Infinity ? 0 : at);
+  }
+
   private async loop(): Promise<void> {
     let lastPoll = 0;
     while (!this.stopped && this.subscribers.size > 0) {
-      const early = lastPoll + FEED_MIN_INTERVAL_MS - performance.now();
-      if (early > 0) await sleep(early);
+      // A subscriber's pollAt moves when it writes (a broadcast flushes): look again after each sleep.
+      for (let early = this.nextPoll(lastPoll) - performance.now(); early > 0;) {
+        await sleep(early);
+        early = this.nextPoll(lastPoll) - performance.now();
+      }
       lastPoll = performance.now();
       let r: Awaited<ReturnType<LogReader>>;
       try {

@@ -38,7 +38,10 @@ export function logOf(store: Store): StoreLog {
 /** EventKind is what a log record means to a watcher. */
 export type EventKind = 'put' | 'delete' | 'expire';
 
-/** LogRecord is one decoded record: key as text, value bytes (a copy) for a put. */
+/**
+ * LogRecord is one decoded record: key as text, value bytes for a put (a view into the buffer
+ * decodeLog was given: each read's own copy, whose records are encoded in the turn it is read).
+ */
 export interface LogRecord {
   kind: EventKind;
   seq: number;
@@ -60,9 +63,9 @@ export function decodeLog(buf: Buffer): LogRecord[] {
     offset += r.size;
     const key = r.key.toString('utf8');
     const type: number = r.type;
-    if (type === TYPE_PUT) out.push({ kind: 'put', seq: r.seq, key, value: Buffer.from(r.value) });
+    if (type === TYPE_PUT) out.push({ kind: 'put', seq: r.seq, key, value: r.value });
     else if (type === TYPE_DELETE) out.push({ kind: 'delete', seq: r.seq, key, value: undefined });
-    else if (type === TYPE_PUT_TTL) out.push({ kind: 'put', seq: r.seq, key, value: Buffer.from(r.value) });
+    else if (type === TYPE_PUT_TTL) out.push({ kind: 'put', seq: r.seq, key, value: r.value });
     else if (type === TYPE_EXPIRE) out.push({ kind: 'expire', seq: r.seq, key, value: undefined });
     else throw new DistkvError('CORRUPTION', `watch: unknown record type ${type} at seq ${r.seq}`);
   }

@@ -84,17 +84,68 @@ export function sharedBlock(
   const cacheKey = `${format}${values ? '1' : '0'}${prefix}`;
   const cached = batch.encoded?.get(cacheKey);
   if (cached !== undefined) return cached;
-  const parts: Buffer[] = [];
-  let text = '';
-  for (const r of batch) {
-    if (!r.key.startsWith(prefix)) continue;
-    const json = recordJson(r, shard, values, epochOf(r.seq));
-    if (format === 'sse') text += `event: ${r.kind}\ndata: ${json}\n\n`;
-    else parts.push(encodeFrame(OP_TEXT, Buffer.from(json)));
+  let block: Buffer;
+  if (format === 'sse') block = sseBlock(batch, shard, prefix, values, epochOf);
+  else {
+    const parts: Buffer[] = [];
+    for (const r of batch)
+      if (r.key.startsWith(prefix))
+        parts.push(encodeFrame(OP_TEXT, Buffer.from(recordJson(r, shard, values, epochOf(r.seq)))));
+    block = Buffer.concat(parts);
   }
-  const block = format === 'sse' ? Buffer.from(text) : Buffer.concat(parts);
   (batch.encoded ??= new Map()).set(cacheKey, block);
   return block;
+}
+
+/**
+ * sseBlock writes the SSE frames (`event:` and `data:` lines) of a batch's records under `prefix`
+ * as one buffer: the bytes JSON.stringify would give for each event (recordJson), built without an
+ * object or a JSON pass per record when the key and value need no escaping (printable ASCII
+ * without `"` or `\\`: JSON writes them as they are), which is what a busy broadcast spends its
+ * encoding on. Any other record goes through recordJson.
+ */
+function sseBlock(
+  batch: Batch,
+  shard: number,
+  prefix: string,
+  values: boolean,
+  epochOf: (seq: number) => number,
+): Buffer {
+  const shardText = String(shard);
+  let text = '';
+  // Plain frames are ASCII: the block is then copied as latin1 (one byte per character, no UTF-8 pass).
+  let ascii = true;
+  for (const r of batch) {
+    if (!r.key.startsWith(prefix)) continue;
+    const value = values ? r.value : undefined;
+    const epoch = epochOf(r.seq);
+    if (isPlainText(r.key) && (value === undefined || isPlainBytes(value))) {
+      const v = value === undefined ? '' : `,"value":"${value.toString('latin1')}"`;
+      text += `event: ${r.kind}\ndata: {"type":"${r.kind}","shard":${shardText},"key":"${r.key}"${v},"version":"${formatVersion({ epoch, seq: r.seq })}"}\n\n`;
+    } else {
+      ascii = false;
+      text += `event: ${r.kind}\ndata: ${recordJson(r, shard, values, epoch)}\n\n`;
+    }
+  }
+  return Buffer.from(text, ascii ? 'latin1' : 'utf8');
+}
+
+/** isPlainText reports whether JSON writes `s` as it is: printable ASCII without `"` or `\`. */
+function isPlainText(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** isPlainBytes is isPlainText for bytes (such a value is UTF-8, so it is sent as `value`). */
+function isPlainBytes(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
 }
 
 /** sseFrame encodes an event as a Server-Sent Events frame (`id` = the cursor after it). */

@@ -1,0 +1,95 @@
+/**
+ * The watch bench's event counter (bench/lib/watch-fixture.ts) must be exact, or the bench's
+ * per-round check (every watcher received every write) means nothing: it counts the put events of
+ * a real SSE stream (the server's own encoding, framed in HTTP chunks) however the stream is cut
+ * into reads. Randomized and seeded (DISTKV_SEED replays).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { countPutMarkers, MIN_PUT_EVENT, PUT_MARKER, PutCounter } from '../../bench/lib/watch-fixture.js';
+import { frameChunk } from '../../src/http/http1-exchange.js';
+import type { LogRecord } from '../../src/watch/store-log.js';
+import { sharedBlock, sseFrame } from '../../src/watch/watch-event.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
+
+/** stream builds a watch response body: hello, flushes of put/delete events with their id lines. */
+function stream(rand: () => number): { bytes: Buffer; puts: number } {
+  const pieces: Buffer[] = [
+    Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'),
+    frameChunk([Buffer.from(sseFrame('{"type":"hello"}', 'hello', '0:0.0'))]).framed,
+  ];
+  let puts = 0;
+  let seq = 0;
+  const flushes = 1 + Math.floor(rand() * 30);
+  for (let f = 0; f < flushes; f++) {
+    const batch: LogRecord[] = [];
+    const n = Math.floor(rand() * 40);
+    for (let i = 0; i < n; i++) {
+      // Keys and values that spell the marker's words, quotes and line feeds: JSON escapes them.
+      const key = rand() < 0.1 ? `key\nevent: put\n${String(i)}` : `key${String(Math.floor(rand() * 1e6))}`;
+      const len = rand() < 0.5 ? Math.floor(rand() * 4) : Math.floor(rand() * 300);
+      const value = Buffer.from(rand() < 0.2 ? '\nevent: put\n"}'.repeat(len % 7) : 'v'.repeat(len));
+      const kind = rand() < 0.15 ? 'delete' : 'put';
+      if (kind === 'put') puts++;
+      batch.push({ kind, seq: ++seq, key, value: kind === 'put' ? value : undefined });
+    }
+    const block = sharedBlock(batch, f % 4, 'key', true, 'sse', () => 0);
+    if (block.length > 0) pieces.push(frameChunk([block, Buffer.from(`id: 0:0.${String(seq)}\n\n`)]).framed);
+    if (rand() < 0.2)
+      pieces.push(frameChunk([Buffer.from(sseFrame('{"type":"progress"}', 'progress', 'x'))]).framed);
+  }
+  return { bytes: Buffer.concat(pieces), puts };
+}
+
+/** countInReads feeds `bytes` to a PutCounter in reads ending at `cuts`, through one reused buffer. */
+function countInReads(bytes: Buffer, cuts: readonly number[]): number {
+  const c = new PutCounter();
+  const buffer = Buffer.alloc(bytes.length + 1);
+  let from = 0;
+  for (const to of [...cuts, bytes.length]) {
+    if (to <= from) continue;
+    buffer.fill(0x65); // stale bytes from an earlier read must not count
+    bytes.copy(buffer, 0, from, to);
+    c.add(buffer, to - from);
+    from = to;
+  }
+  return c.count;
+}
+
+describe('watch bench: PutCounter', () => {
+  it('counts each put event once in one read, and nothing in deletes, hello or progress', () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    for (let round = 0; round < 50; round++) {
+      const { bytes, puts } = stream(rand);
+      assert.equal(countPutMarkers(bytes, 0, bytes.length), puts, `seed ${seed}`);
+      assert.equal(countInReads(bytes, []), puts, `seed ${seed}`);
+    }
+  });
+
+  it('counts a put event split across reads once, wherever the cut falls (one-byte reads too)', () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    for (let round = 0; round < 50; round++) {
+      const { bytes, puts } = stream(rand);
+      const cuts: number[] = [];
+      for (let at = 0; at < bytes.length;) {
+        at += rand() < 0.3 ? 1 : 1 + Math.floor(rand() * 400);
+        cuts.push(at);
+      }
+      assert.equal(countInReads(bytes, cuts), puts, `seed ${seed} round ${round}`);
+    }
+    // Every cut inside (and around) one marker.
+    const { bytes, puts } = stream(seededRandom(seed + 1));
+    const first = bytes.indexOf(PUT_MARKER);
+    if (first >= 0)
+      for (let cut = first - 1; cut <= first + PUT_MARKER.length + 1; cut++)
+        assert.equal(countInReads(bytes, [cut]), puts, `seed ${seed} cut ${cut}`);
+  });
+
+  it('MIN_PUT_EVENT is no longer than the shortest put event the server encodes', () => {
+    const r: LogRecord = { kind: 'put', seq: 1, key: '', value: Buffer.alloc(0) };
+    const block = sharedBlock([r], 0, '', true, 'sse', () => 0);
+    assert.ok(MIN_PUT_EVENT <= block.length, `${MIN_PUT_EVENT} > ${block.length}`);
+  });
+});

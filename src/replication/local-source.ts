@@ -84,9 +84,12 @@ export class LocalSource implements ReplicationSource {
     this.feeding = feed;
     fed(after, leader.lastSeq());
     // The leader is this thread's: while no batch comes, it has still answered "nothing new".
-    const beat = setInterval(() => {
-      fed(replica.lastSeq(), leader.lastSeq());
-    }, Math.max(1, waitMs));
+    const beat = setInterval(
+      () => {
+        fed(replica.lastSeq(), leader.lastSeq());
+      },
+      Math.max(1, waitMs),
+    );
     beat.unref();
     void feed.ended.finally(() => {
       clearInterval(beat);

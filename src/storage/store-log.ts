@@ -41,7 +41,7 @@ export interface LogMirror {
   /** accepting says the replica can take records now without waiting (open, no write stall). */
   accepting(): boolean;
   /** apply puts the replica's records `first`..`last`, found in `records`, into its store once written. */
-  apply(records: Buffer, first: number, last: number): void;
+  readonly apply: (records: Buffer, first: number, last: number) => void;
   /** ended: nothing more is fed. */
   ended(): void;
 }

@@ -1,13 +1,15 @@
 /**
  * Replication figures (docs/performance.md), each measured in one run:
  *   lag-local   replication lag (leader ack → replica durable) at a steady --rate writes/s, leader
- *               and replica on one thread (the default 1-worker layout), durability fsync
+ *               and replica on one thread, each with a commit log of its own, durability fsync
+ *   lag-shared  the same with both stores in one commit log, as a worker holds them (the default
+ *               1-worker layout: a caught-up replica is fed in its leader's batches)
  *   lag-http    the same with the leader in a server process and the replica pulling over HTTP
  *   overhead    leader PUT throughput (wrk -t1 -c50) with a replica attached vs without
  *   catchup     a replica catching up --records records over HTTP from zero
  *   snapshot    a replica rebuilding from a --snapshot-mib MiB leader snapshot over HTTP
  *
- * Usage: node dist/bench/replication-bench.js [all|lag-local|lag-http|overhead|catchup|snapshot] [--rate 10000] [--seconds 10] [--records 1000000] [--snapshot-mib 1024]
+ * Usage: node dist/bench/replication-bench.js [all|lag-local|lag-shared|lag-http|overhead|catchup|snapshot] [--rate 10000] [--seconds 10] [--records 1000000] [--snapshot-mib 1024]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -17,8 +19,9 @@ import { Follower } from '../src/replication/follower.js';
 import { HttpSource } from '../src/replication/http-source.js';
 import { LocalSource } from '../src/replication/local-source.js';
 import type { ReplicationSource } from '../src/replication/source.js';
-import { openLsmStore } from '../src/storage/lsm-recovery.js';
-import type { LsmStore } from '../src/storage/lsm-store.js';
+import type { CommitLog } from '../src/storage/commit-log.js';
+import { openLsmStore, openLsmStores } from '../src/storage/lsm-recovery.js';
+import type { LsmOptions, LsmStore } from '../src/storage/lsm-store.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
 import { freePort, startProcess } from './lib/processes.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
@@ -34,7 +37,11 @@ const results: Record<string, unknown> = {};
 const VALUE = Buffer.alloc(100, 0x61);
 
 function openStore(dir: string, durability: 'fsync' | 'none' = 'fsync'): Promise<LsmStore> {
-  return openLsmStore({
+  return openLsmStore(storeOptions(dir, durability));
+}
+
+function storeOptions(dir: string, durability: 'fsync' | 'none' = 'fsync'): LsmOptions {
+  return {
     dir,
     vfs: new RealVfs(),
     durability,
@@ -46,7 +53,7 @@ function openStore(dir: string, durability: 'fsync' | 'none' = 'fsync'): Promise
     blockCacheBytes: 16 << 20,
     ringBytes: 8 << 20,
     repair: false,
-  });
+  };
 }
 
 function pct(xs: number[], p: number): number {
@@ -76,10 +83,43 @@ function follow(
   return f;
 }
 
-/** lagRun writes at RATE for SECONDS with `write` and measures ack-to-replica lag from `acks`. */
+/**
+ * LagMeter pairs each write the leader acknowledged with the first replica ack that covers it. A
+ * replica fed in its leader's batch (lag-shared) may ack a write before the leader's answer reaches
+ * the writer: that write lags 0.
+ */
+class LagMeter {
+  readonly lags: number[] = [];
+  private readonly waiting = new Map<number, number>();
+  private acked = 0;
+
+  /** leaderAcked records that the leader acknowledged `seq` now. */
+  leaderAcked(seq: number): void {
+    if (seq <= this.acked) this.lags.push(0);
+    else this.waiting.set(seq, performance.now());
+  }
+
+  /** replicaAcked records the replica's ack. */
+  replicaAcked(ack: number): void {
+    this.acked = Math.max(this.acked, ack);
+    const now = performance.now();
+    for (const [seq, t] of this.waiting)
+      if (seq <= ack) {
+        this.lags.push(now - t);
+        this.waiting.delete(seq);
+      }
+  }
+
+  /** pending counts acknowledged writes the replica has not acked yet. */
+  get pending(): number {
+    return this.waiting.size;
+  }
+}
+
+/** lagRun writes at RATE for SECONDS with `write` and measures ack-to-replica lag with `meter`. */
 async function lagRun(
   write: (i: number) => Promise<number>,
-  ackTimes: Map<number, number>,
+  meter: LagMeter,
 ): Promise<{ writes: number; rate: number }> {
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
@@ -89,7 +129,7 @@ async function lagRun(
     const due = Math.floor(((performance.now() - t0) / 1000) * RATE);
     while (i < due && inflight.size < 2000) {
       const p = write(i++).then((seq) => {
-        ackTimes.set(seq, performance.now());
+        meter.leaderAcked(seq);
       });
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
@@ -98,7 +138,7 @@ async function lagRun(
   }
   await Promise.all(inflight);
   const deadline = performance.now() + 10000;
-  while (ackTimes.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  while (meter.pending > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   return { writes: i, rate: i / ((performance.now() - t0) / 1000) };
 }
 
@@ -124,32 +164,33 @@ function reportLag(key: string, name: string, rate: number, lags: number[]): voi
   );
 }
 
-function ackRecorder(ackTimes: Map<number, number>, lags: number[]): (ack: number) => void {
-  return (ack) => {
-    const now = performance.now();
-    for (const [seq, t] of ackTimes) {
-      if (seq <= ack) {
-        lags.push(now - t);
-        ackTimes.delete(seq);
-      }
-    }
-  };
-}
-
-async function lagLocal(): Promise<void> {
-  const leader = await openStore(join(root, 'll'));
-  const replica = await openStore(join(root, 'lr'));
-  const ackTimes = new Map<number, number>();
-  const lags: number[] = [];
-  const f = follow(new LocalSource(() => leader.replication, 'local'), replica, ackRecorder(ackTimes, lags));
-  const r = await lagRun(
-    async (i) => (await leader.put(Buffer.from(`key:${i % 100000}`), VALUE)).seq,
-    ackTimes,
-  );
+/** lagOnThread measures lag-local (a commit log per store) or, with `shared`, lag-shared (one commit log). */
+async function lagOnThread(shared: boolean): Promise<void> {
+  const dirs = shared ? [join(root, 'sl'), join(root, 'sr')] : [join(root, 'll'), join(root, 'lr')];
+  let log: CommitLog | undefined;
+  let stores: LsmStore[];
+  if (shared) {
+    const opened = await openLsmStores(
+      { vfs: new RealVfs(), dir: join(root, 'slog') },
+      dirs.map((d) => storeOptions(d)),
+    );
+    log = opened.log;
+    stores = opened.stores.map((s) => {
+      if (s instanceof Error) throw s;
+      return s;
+    });
+  } else stores = await Promise.all(dirs.map((d) => openStore(d)));
+  const [leader, replica] = stores as [LsmStore, LsmStore];
+  const meter = new LagMeter();
+  const f = follow(new LocalSource(() => leader.replication, 'local'), replica, (ack) => {
+    meter.replicaAcked(ack);
+  });
+  const r = await lagRun(async (i) => (await leader.put(Buffer.from(`key:${i % 100000}`), VALUE)).seq, meter);
   await f.stop();
-  reportLag('lagLocal', 'lag-local', r.rate, lags);
+  reportLag(shared ? 'lagShared' : 'lagLocal', shared ? 'lag-shared' : 'lag-local', r.rate, meter.lags);
   await replica.close();
   await leader.close();
+  await log?.close();
 }
 
 async function leaderProcess(
@@ -187,19 +228,20 @@ async function leaderProcess(
 async function lagHttp(): Promise<void> {
   const leader = await leaderProcess('lh', BENCH_REPLICA);
   const replica = await openStore(join(root, 'lhr'));
-  const ackTimes = new Map<number, number>();
-  const lags: number[] = [];
+  const meter = new LagMeter();
   const source = httpSourceOf(leader.address);
-  const f = follow(source, replica, ackRecorder(ackTimes, lags));
+  const f = follow(source, replica, (ack) => {
+    meter.replicaAcked(ack);
+  });
   const pool = new Pool(leader.url, { connections: 64 });
   const r = await lagRun(async (i) => {
     const res = await pool.request({ path: `/kv/key:${i % 100000}`, method: 'PUT', body: VALUE });
     await res.body.dump();
     return Number(res.headers['x-distkv-seq']);
-  }, ackTimes);
+  }, meter);
   await f.stop();
   await pool.close();
-  reportLag('lagHttp', 'lag-http', r.rate, lags);
+  reportLag('lagHttp', 'lag-http', r.rate, meter.lags);
   await replica.close();
   await leader.stop();
 }
@@ -335,7 +377,8 @@ process.stdout.write(
   `# replication-bench | node ${process.version} | ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}) | ${WHAT}\n`,
 );
 try {
-  if (WHAT === 'all' || WHAT === 'lag-local') await lagLocal();
+  if (WHAT === 'all' || WHAT === 'lag-local') await lagOnThread(false);
+  if (WHAT === 'all' || WHAT === 'lag-shared') await lagOnThread(true);
   if (WHAT === 'all' || WHAT === 'lag-http') await lagHttp();
   if (WHAT === 'all' || WHAT === 'overhead') await overhead();
   if (WHAT === 'all' || WHAT === 'catchup') await catchup();

@@ -1,8 +1,8 @@
 /**
- * `node dist/bench/store-write-cpu.js [--turns 2000] [--rounds 5] [--warmup 1]`: the CPU time of the store side of a write in the default layout (docs/performance.md, "Store-side CPU
+ * `node dist/bench/store-write-cpu.js [--turns 2000] [--rounds 5] [--warmup 1] [--per-turn 50]`: the CPU time of the store side of a write in the default layout (docs/performance.md, "Store-side CPU
  * per write"): one commit log shared by 4 leader stores and their 4 replicas, each replica following
  * its leader on the same thread (Follower over a LocalSource, as a worker runs them). One iteration
- * is one event-loop turn's worth of writes, 50 PUTs of 100-byte values over 10k random keys spread
+ * is one event-loop turn's worth of writes, --per-turn (50) PUTs of 100-byte values over 10k random keys spread
  * over the 4 leaders, awaited until all 50 are acknowledged AND every replica has applied them. So
  * it counts record encoding, the commit log's batch, frames and append, memtable inserts, the
  * replicas' reads of their leader's log, their apply and their own log append. Durability `none`
@@ -29,7 +29,7 @@ const TURNS = Number(arg('turns', '2000'));
 const ROUNDS = Number(arg('rounds', '5'));
 const WARMUP = Number(arg('warmup', '1'));
 const LEADERS = 4;
-const PER_TURN = 50;
+const PER_TURN = Number(arg('per-turn', '50'));
 const KEYS = 100_000;
 
 function options(dir: string): LsmOptions {

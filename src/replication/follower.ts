@@ -3,6 +3,8 @@
  *
  * Loop: pull the leader's records after the replica's ack (long poll), apply them with the
  * leader's seqs into the replica's own WAL and memtable (durably), publish the new ack, repeat.
+ * A source that can feed the replica directly (a leader on the same commit log: LocalSource.follow)
+ * does so while it can; the follower then only publishes what the feed applied.
  * When the leader no longer retains the ack's successor (410 / 'gone'), or the ack is beyond the
  * leader's last seq (409 REPLICA_AHEAD / 'diverged': the replica holds another history, e.g. writes
  * its leader lost in a crash), the replica resyncs: its store is wiped, refilled from a leader
@@ -91,6 +93,8 @@ export class Follower {
   private exactFrom: number;
   /** sightings are leader seqs above the ack with the time they were seen, oldest first. */
   private sightings: { at: number; seq: number }[] = [];
+  /** published is the last ack published. */
+  private published = 0;
   /** counters for /stats. */
   readonly counters = { batches: 0, records: 0, resyncs: 0, errors: 0, staleBatches: 0 };
 
@@ -133,6 +137,7 @@ export class Follower {
         const store = this.o.store();
         const ack = store.lastSeq();
         const epoch = store.epoch;
+        if (this.exactFrom === 0 && (await this.fedFrom(store, ack, epoch))) continue;
         const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs, epoch);
         if (this.isStopped()) return;
         if (typeof pulled === 'object' && 'fork' in pulled) {
@@ -211,6 +216,48 @@ export class Follower {
     }
   }
 
+  /**
+   * fedFrom lets the source feed the replica directly while it can (ReplicationSource.follow), and
+   * returns whether it did; then the loop goes on pulling from the ack the feed left.
+   */
+  private async fedFrom(store: StoreReplication, ack: number, epoch: number): Promise<boolean> {
+    const feed = this.o.source.follow?.(
+      store,
+      ack,
+      epoch,
+      this.o.epochs?.().epoch ?? 0,
+      this.o.pullWaitMs,
+      (applied, leaderSeq) => {
+        this.fed(applied, leaderSeq);
+      },
+    );
+    if (feed === undefined) return false;
+    const failure = await feed.ended;
+    if (failure !== undefined) throw failure;
+    return true;
+  }
+
+  /** fed records a batch the source fed (or its word that none came): as a pull that got it, without the wait. */
+  private fed(applied: number, leaderSeq: number): void {
+    if (this.isStopped()) return;
+    this.contactAt = Date.now();
+    if (applied > this.published) {
+      this.counters.batches++;
+      this.counters.records += applied - this.published;
+    }
+    this.leaderSeq = Math.max(leaderSeq, applied);
+    if (applied >= this.leaderSeq) {
+      // What `reached` would do after this sighting, without the arrays.
+      this.caughtUpAt = this.contactAt;
+      if (this.sightings.length > 0) this.sightings = [];
+    } else {
+      this.sight(this.contactAt, this.leaderSeq);
+      this.reached(applied);
+    }
+    this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
+    this.publish(applied);
+  }
+
   /** sight remembers that the leader's last seq was `seq` at time `at`. */
   private sight(at: number, seq: number): void {
     const last = this.sightings[this.sightings.length - 1];
@@ -237,6 +284,7 @@ export class Follower {
   }
 
   private publish(ack: number): void {
+    this.published = ack;
     this.o.publish({
       ack,
       leaderSeq: this.leaderSeq,

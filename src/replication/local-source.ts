@@ -2,9 +2,15 @@
  * LocalSource: a replica whose leader store lives on the same worker thread reads the leader's
  * log directly (no copy beyond the batch itself, no message). It checks the pull's epoch against
  * the leader's history and cuts batches at epoch boundaries as the HTTP leader does (epochs.ts).
+ *
+ * When both stores share the worker's commit log (the default layout), a caught-up replica is fed
+ * instead (`follow`): the leader's log appends each of its batch parts to the replica's log in the
+ * same batch (StoreLog.mirrorTo), so a replicated write costs no pull, no second batch or
+ * fdatasync and no wake-up. The feed carries records of the leader's current epoch only; anything
+ * it cannot take ends it, and the replica pulls again.
  */
 import type { ReplicationLog } from '../storage/replication-log.js';
-import type { SnapshotEntry } from '../storage/store-replication.js';
+import type { Feed, SnapshotEntry, StoreReplication } from '../storage/store-replication.js';
 import type { Store } from '../storage/store.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
@@ -12,13 +18,17 @@ import type { PullResult, ReplicationSource, SnapshotStream } from './source.js'
 const SNAPSHOT_CHUNK = 1000;
 
 /** LocalLeader is what a LocalSource reads of its leader: its log and its data. */
-export type LocalLeader = ReplicationLog & Pick<Store, 'lastSeq' | 'scan'>;
+export type LocalLeader = ReplicationLog &
+  Pick<Store, 'lastSeq' | 'scan'> &
+  Partial<Pick<StoreReplication, 'feed' | 'epoch'>>;
 
 /** LocalSource reads a leader store on this thread. */
 export class LocalSource implements ReplicationSource {
   readonly describe: string;
   private readonly leader: () => LocalLeader | undefined;
   private readonly epochs: () => ShardEpochs;
+  /** feeding is the running feed (follow), stopped by close. */
+  private feeding: Feed | undefined;
 
   /** `epochs` reads the leader's shard epochs (its spec). */
   constructor(
@@ -53,6 +63,41 @@ export class LocalSource implements ReplicationSource {
     };
   }
 
+  follow(
+    replica: StoreReplication,
+    after: number,
+    epoch: number,
+    known: number,
+    waitMs: number,
+    fed: (ack: number, leaderSeq: number) => void,
+  ): Feed | undefined {
+    const leader = this.leader();
+    if (leader?.feed === undefined || this.feeding !== undefined) return undefined;
+    const e = this.epochs();
+    // Fed records are logged in the leader's epoch: only a replica on its current history takes them.
+    if (e.epoch < known || leader.epoch !== e.epoch || checkPullEpoch(e, epoch, after) !== undefined)
+      return undefined;
+    const feed = leader.feed(replica, (ack) => {
+      fed(ack, leader.lastSeq());
+    });
+    if (feed === undefined) return undefined;
+    this.feeding = feed;
+    fed(after, leader.lastSeq());
+    // The leader is this thread's: while no batch comes, it has still answered "nothing new".
+    const beat = setInterval(
+      () => {
+        fed(replica.lastSeq(), leader.lastSeq());
+      },
+      Math.max(1, waitMs),
+    );
+    beat.unref();
+    void feed.ended.finally(() => {
+      clearInterval(beat);
+      if (this.feeding === feed) this.feeding = undefined;
+    });
+    return feed;
+  }
+
   snapshot(): Promise<SnapshotStream> {
     const leader = this.current();
     const seq = leader.lastSeq();
@@ -72,6 +117,7 @@ export class LocalSource implements ReplicationSource {
   }
 
   close(): Promise<void> {
+    this.feeding?.stop();
     return Promise.resolve();
   }
 

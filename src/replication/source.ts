@@ -2,11 +2,12 @@
  * The replication transport seam: how a replica reads its leader's log. A replica asks for
  * "everything after my ack" (`pull`), and when that is older than the leader keeps, for a snapshot.
  *
- * Implementations: LocalSource (leader store on the same worker: a direct call), HttpSource
+ * Implementations: LocalSource (leader store on the same worker: a direct call, or a direct feed
+ * when both stores share the worker's commit log), HttpSource
  * (leader in another process, or on another worker of this one: `/_repl/pull` and
  * `/_repl/snapshot` over HTTP).
  */
-import type { SnapshotEntry } from '../storage/store-replication.js';
+import type { Feed, SnapshotEntry, StoreReplication } from '../storage/store-replication.js';
 
 /** Pulled is one batch of the leader's log. */
 export interface Pulled {
@@ -53,6 +54,22 @@ export interface ReplicationSource {
    * replica must resync from a snapshot.
    */
   pull(after: number, maxBytes: number, waitMs: number, epoch?: number): Promise<PullResult>;
+  /**
+   * follow (optional: a leader on the replica's own commit log) feeds `replica`, whose ack is
+   * `after` in `epoch`, directly from the leader's log batches instead of pulls, if it can start
+   * now: the replica is exactly where the leader's written log ends, on its history, and the
+   * leader's epoch is not older than `known`. `fed` gets the replica's ack and the leader's last
+   * seq after every fed batch and every `waitMs` while none comes (the leader's word, as an empty
+   * pull's). When the feed ends the replica pulls from its ack again.
+   */
+  follow?(
+    replica: StoreReplication,
+    after: number,
+    epoch: number,
+    known: number,
+    waitMs: number,
+    fed: (ack: number, leaderSeq: number) => void,
+  ): Feed | undefined;
   /** snapshot streams the leader's whole state. */
   snapshot(): Promise<SnapshotStream>;
   close(): Promise<void>;

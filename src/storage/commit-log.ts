@@ -112,6 +112,8 @@ export class CommitLog {
   private readonly dirtyMembers = new Set<LogMember>();
   private bases: Base[] = [];
   private scheduled = false;
+  /** taking: takeBatch is collecting the members' parts. */
+  private taking = false;
   /** inFlight counts batches appended and not yet settled; completed settles after the newest. */
   private inFlight = 0;
   private completed: Promise<void> = Promise.resolve();
@@ -240,7 +242,8 @@ export class CommitLog {
   /** pending tells the log that `member` has records to write in this turn's batch. */
   pending(member: LogMember): void {
     this.dirtyMembers.add(member);
-    this.schedule();
+    // A member made pending while a batch is taken (a mirrored replica) joins that batch.
+    if (!this.taking) this.schedule();
   }
 
   /** startTrimming allows deleting segments (once every store of the worker is attached). */
@@ -347,13 +350,20 @@ export class CommitLog {
     this.bases = [];
     const parts: Part[] = [];
     let size = bases.reduce((n, b) => n + b.frame.length, 0);
-    for (const member of this.dirtyMembers) {
-      const part = member.take();
-      if (part === undefined) continue;
-      parts.push({ member, part, at: size });
-      size += FRAME_HEADER_BYTES + part.records.length;
+    this.taking = true;
+    try {
+      // A member added back while this runs (a replica fed by a leader's take, store-log.ts) is
+      // visited again: Set iteration reaches entries added during it.
+      for (const member of this.dirtyMembers) {
+        this.dirtyMembers.delete(member);
+        const part = member.take();
+        if (part === undefined) continue;
+        parts.push({ member, part, at: size });
+        size += FRAME_HEADER_BYTES + part.records.length;
+      }
+    } finally {
+      this.taking = false;
     }
-    this.dirtyMembers.clear();
     const batch = Buffer.allocUnsafe(size);
     let at = 0;
     for (const b of bases) at += b.frame.copy(batch, at);

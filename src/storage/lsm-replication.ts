@@ -2,7 +2,8 @@
  * LsmReplication: an LSM store's side of replication (store-replication.ts). Its log is the store's
  * part of the worker's commit log (StoreLog, store-log.ts); replicated records are logged as they
  * came (same bytes, the leader's seqs) and then applied to the store's memtable, exactly as the
- * store's own writes are; a snapshot is written straight into the store's LMDB level.
+ * store's own writes are; a snapshot is written straight into the store's LMDB level. A replica
+ * of the same commit log can instead be fed in the leader's own batches (`feed`, StoreLog.mirrorTo).
  *
  * Lives and dies with its LsmStore (lsm-store.ts), on the store's worker thread.
  */
@@ -10,8 +11,8 @@ import { DistkvError } from '../errors.js';
 import type { LmdbLevel } from './lmdb-level.js';
 import type { LogListener } from './replication-log.js';
 import type { StoreEntry } from './store.js';
-import { entrySeq, type SnapshotEntry, type StoreReplication } from './store-replication.js';
-import type { StoreLog } from './store-log.js';
+import { entrySeq, type Feed, type SnapshotEntry, type StoreReplication } from './store-replication.js';
+import type { LogMirror, StoreLog } from './store-log.js';
 import { newRecordView, type RecordView, viewRecord } from './wal-format.js';
 import type { TailResult } from './wal-tail.js';
 
@@ -25,6 +26,8 @@ export interface LsmWrites {
   beforeWrite(): Promise<void>;
   /** applyRecord puts a logged record (at `v` in `records`) into the active memtable. */
   applyRecord(records: Buffer, v: RecordView): void;
+  /** admit says a write may go ahead now (open, no write stall) and counts it as a write; false: it would wait. */
+  admit(): boolean;
 }
 
 /** LsmReplication is the StoreReplication of one LsmStore. */
@@ -33,6 +36,8 @@ export class LsmReplication implements StoreReplication {
   private readonly store: LsmWrites;
   private readonly wal: StoreLog;
   private readonly level: LmdbLevel;
+  /** view is reused by applyMirrored. */
+  private readonly view = newRecordView();
 
   /** `epoch` is the frame epoch of the store's newest record when recovery read it back. */
   constructor(store: LsmWrites, wal: StoreLog, level: LmdbLevel, epoch: number | undefined) {
@@ -113,6 +118,54 @@ export class LsmReplication implements StoreReplication {
       this.store.applyRecord(records, v);
     }
     return seq;
+  }
+
+  /**
+   * feed mirrors this store's log into `replica`'s (StoreLog.mirrorTo): both must be LSM stores of
+   * the same commit log. A replica that stalls or closes ends the feed; it then pulls.
+   */
+  feed(replica: StoreReplication, applied: (last: number) => void): Feed | undefined {
+    if (!(replica instanceof LsmReplication) || replica === this) return undefined;
+    const wal = this.wal;
+    let end!: (err: Error | undefined) => void;
+    const ended = new Promise<Error | undefined>((resolve) => {
+      end = resolve;
+    });
+    let failure: Error | undefined;
+    const mirror: LogMirror = {
+      log: replica.wal,
+      accepting: () => replica.store.admit(),
+      apply: (records, first, last) => {
+        try {
+          replica.applyMirrored(records, first, last);
+          applied(last);
+        } catch (err) {
+          failure = err as Error;
+          wal.unmirror(mirror);
+        }
+      },
+      ended: () => {
+        end(failure);
+      },
+    };
+    if (!wal.mirrorTo(mirror)) return undefined;
+    return {
+      ended,
+      stop: () => {
+        wal.unmirror(mirror);
+      },
+    };
+  }
+
+  /** applyMirrored applies the records `first`..`last` of a written batch part (this thread encoded them: no checksum). */
+  private applyMirrored(records: Buffer, first: number, last: number): void {
+    const v = this.view;
+    for (let offset = 0; offset < records.length; offset = v.end) {
+      const damage = viewRecord(records, offset, v, false);
+      if (damage !== undefined)
+        throw new DistkvError('CORRUPTION', `mirrored batch at offset ${offset}: ${damage}`);
+      if (v.seq >= first && v.seq <= last) this.store.applyRecord(records, v);
+    }
   }
 
   /** loadSnapshotChunk writes entries straight into LMDB, each with its version and expiry. */

@@ -147,6 +147,11 @@ export class LsmStore implements Store {
         applyRecord: (records, v) => {
           this.applyRecord(records, v);
         },
+        admit: () => {
+          if (this.closed || this.flushes.mustStall) return false;
+          this.compaction.wrote();
+          return true;
+        },
       },
       parts.log,
       parts.level,

@@ -8,6 +8,12 @@
  * A store's own write (`append`) is handed to the store's `applier` (its memtable) in seq order once
  * its batch is written, before the write resolves and before listeners and log readers see the
  * batch: one promise per write, and the store's last seq never trails its log.
+ *
+ * Mirror (`mirrorTo`): a replica of the store whose log is in the same commit log (a replica on the
+ * leader's worker) can be fed every part this store hands to a batch, in that same batch: the
+ * replica's frame holds the same bytes, one fdatasync makes both durable, and the replica applies
+ * and acknowledges its part as the batch settles — no pull, no second batch, no second sync, no
+ * wake-up (docs/commit-log-format.md, "Mirrored replicas").
  * Used only on the store's worker thread.
  */
 import { DistkvError } from '../errors.js';
@@ -23,8 +29,27 @@ import { type TailResult, WalTail } from './wal-tail.js';
 export type Applier = (key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number) => void;
 
 /**
+ * LogMirror is a replica fed by its leader's StoreLog (`mirrorTo`): each part the commit log takes
+ * from the leader is appended to `log`, the replica's part of the same commit log, for the same
+ * batch; once it is written `apply` gets it. The mirror ends (`ended`, once) at the first part
+ * the replica cannot take in order or at once (`accepting` false), when a batch fails, or when the
+ * leader's log closes; the replica then pulls from its ack as any replica does.
+ */
+export interface LogMirror {
+  /** log is the replica's part of the commit log. */
+  readonly log: StoreLog;
+  /** accepting says the replica can take records now without waiting (open, no write stall). */
+  accepting(): boolean;
+  /** apply puts the replica's records `first`..`last`, found in `records`, into its store once written. */
+  readonly apply: (records: Buffer, first: number, last: number) => void;
+  /** ended: nothing more is fed. */
+  ended(): void;
+}
+
+/**
  * Waiter is one append waiting for its batch: a store write (`key` set, applied on the way; its
- * key and value are the caller's, valid until it resolves) or records appended whole.
+ * key and value are the caller's, valid until it resolves), records appended whole, or a mirrored
+ * part (`apply` set: applied on the way, nobody waits for it).
  */
 class Waiter {
   /** seq is the last seq the waiter covers (what it resolves with). */
@@ -32,6 +57,9 @@ class Waiter {
   readonly key: Uint8Array | undefined;
   readonly value: Uint8Array | null;
   readonly expiresAtMs: number;
+  /** first and apply: a mirrored part's first seq and where it goes once written. */
+  first = 0;
+  apply: LogMirror['apply'] | undefined = undefined;
   resolve!: (r: WriteResult) => void;
   reject!: (err: Error) => void;
 
@@ -42,6 +70,8 @@ class Waiter {
     this.expiresAtMs = expiresAtMs;
   }
 }
+
+const ignore = (): void => undefined;
 
 /** StoreLog is one store's part of the commit log. */
 export class StoreLog implements LogMember, ReplicationLog {
@@ -66,6 +96,8 @@ export class StoreLog implements LogMember, ReplicationLog {
   private retention: (() => number | undefined) | undefined;
   private readonly listeners: LogListener[] = [];
   private logWaiters: { after: number; resolve: () => void; timer?: NodeJS.Timeout }[] = [];
+  /** mirror is the replica fed with this store's parts (mirrorTo), if any. */
+  private mirror: LogMirror | undefined;
   private closed = false;
 
   /** `nextSeq` is the seq the store's next record carries; everything before it is durable. */
@@ -202,20 +234,74 @@ export class StoreLog implements LogMember, ReplicationLog {
     this.pendingLen = 0;
     this.taken.push(this.waiters);
     this.waiters = [];
+    const m = this.mirror;
+    if (m !== undefined && !(m.accepting() && m.log.appendMirrored(part, this.epoch, m.apply)))
+      this.endMirror();
     return part;
+  }
+
+  /**
+   * mirrorTo feeds `m` with every part of this store from the next batch on (LogMirror). It starts
+   * only where the replica's log continues this one exactly: the replica's next seq is this
+   * store's first unwritten one, no part of this store is in a batch being written (too late to
+   * mirror), and the replica has nothing pending or in flight of its own. Returns whether it started.
+   */
+  mirrorTo(m: LogMirror): boolean {
+    const r = m.log;
+    if (this.mirror !== undefined || r === this || r.commit !== this.commit || this.closed || r.closed)
+      return false;
+    if (this.taken.length > 0 || r.taken.length > 0 || r.pendingLen > 0) return false;
+    if (r.nextSeq !== this.writtenThrough + 1) return false;
+    this.mirror = m;
+    return true;
+  }
+
+  /** unmirror ends mirror `m` if it is this log's. */
+  unmirror(m: LogMirror): void {
+    if (this.mirror === m) this.endMirror();
+  }
+
+  /**
+   * appendMirrored appends the leader's `part` (a mirror's feed, during the commit log's take) in
+   * the leader's `epoch`; `apply` gets it once written. False, appending nothing, when it does
+   * not continue this log or writes are refused.
+   */
+  private appendMirrored(part: Pending, epoch: number, apply: LogMirror['apply']): boolean {
+    if (part.first !== this.nextSeq || this.refusal() !== undefined) return false;
+    this.epoch = epoch;
+    this.nextSeq = part.last + 1;
+    this.reserve(part.records.length);
+    if (this.pendingLen === 0) this.pendingFirst = part.first;
+    part.records.copy(this.pendingBuf, this.pendingLen);
+    this.pendingLen += part.records.length;
+    const w = new Waiter(part.last, undefined, null, 0);
+    w.first = part.first;
+    w.apply = apply;
+    // Nobody awaits a mirrored part: a failed batch ends the mirror through the leader's log.
+    w.resolve = ignore;
+    w.reject = ignore;
+    this.waiters.push(w);
+    this.commit.pending(this);
+    return true;
+  }
+
+  private endMirror(): void {
+    const m = this.mirror;
+    this.mirror = undefined;
+    m?.ended();
   }
 
   written(part: Pending): void {
     const waiters = this.taken.shift() ?? [];
     const applier = this.applier;
-    if (applier !== undefined)
-      for (const w of waiters)
-        if (w.key !== undefined)
-          try {
-            applier(w.key, w.seq, w.value, w.expiresAtMs);
-          } catch (err) {
-            w.reject(err as Error);
-          }
+    for (const w of waiters)
+      if (w.key !== undefined && applier !== undefined)
+        try {
+          applier(w.key, w.seq, w.value, w.expiresAtMs);
+        } catch (err) {
+          w.reject(err as Error);
+        }
+      else if (w.apply !== undefined) w.apply(part.records, w.first, w.seq);
     this.writtenThrough = part.last;
     if (this.commit.durability === 'fsync') this.syncedThrough = Math.max(this.syncedThrough, part.last);
     this.tail.written(part.records, part.first, part.last);
@@ -238,6 +324,8 @@ export class StoreLog implements LogMember, ReplicationLog {
     this.pendingLen = 0;
     this.nextSeq = this.writtenThrough + 1;
     for (const w of refused) w.reject(err);
+    // The replica's part of the refused batch was refused with it: it pulls from its ack again.
+    this.endMirror();
   }
 
   synced(through: number): void {
@@ -279,6 +367,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     if (this.closed) return;
     await this.commit.flushAll();
     this.closed = true;
+    this.endMirror();
     this.commit.detach(this);
   }
 

@@ -42,6 +42,14 @@ export function entrySeq(e: SnapshotEntry, seq: number): number {
   return e.seq === undefined || e.seq === 0 ? seq : e.seq;
 }
 
+/** Feed is a running direct feed of a replica (StoreReplication.feed). */
+export interface Feed {
+  /** ended resolves once nothing more is fed: with the error that ended it, if one did. */
+  readonly ended: Promise<Error | undefined>;
+  /** stop ends the feed. */
+  stop(): void;
+}
+
 /** StoreReplication is one store as replication reads and writes it. */
 export interface StoreReplication extends ReplicationLog {
   /** lastSeq is the seq of the store's newest acknowledged record. */
@@ -68,4 +76,11 @@ export interface StoreReplication extends ReplicationLog {
   loadSnapshotChunk(entries: readonly SnapshotEntry[], seq: number): Promise<void>;
   /** finishSnapshot records that the store holds everything through `seq`; reopen it afterwards. */
   finishSnapshot(seq: number): Promise<void>;
+  /**
+   * feed (optional: stores that share a commit log) makes `replica`, whose log ends exactly where
+   * this store's written log does, receive every record this store logs from now on in the same
+   * commit-log batch (docs/commit-log-format.md, "Mirrored replicas"); `applied` gets the
+   * replica's last seq each time a part is durable and applied. Undefined when it cannot start now.
+   */
+  feed?(replica: StoreReplication, applied: (last: number) => void): Feed | undefined;
 }

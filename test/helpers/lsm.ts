@@ -3,7 +3,7 @@
  * few hundred writes, on the real file system or on a FaultyVfs (LMDB always on a temp dir).
  */
 import type { CommitLog } from '../../src/storage/commit-log.js';
-import { openLsmStore, openLsmStores } from '../../src/storage/lsm-recovery.js';
+import { attachLsmStore, openLsmStore, openLsmStores } from '../../src/storage/lsm-recovery.js';
 import type { LsmOptions, LsmStore } from '../../src/storage/lsm-store.js';
 import { RealVfs } from '../../src/storage/real-vfs.js';
 import type { Vfs } from '../../src/storage/vfs.js';
@@ -49,6 +49,14 @@ export async function openTestGroup(
     throw failed;
   }
   return { log, stores: stores as LsmStore[] };
+}
+
+/**
+ * attachTestLsm opens the store in `dir` into the running commit log `log` without replaying it, as
+ * a worker reopens a replica (right for a store closed cleanly, rebuilt empty or loaded from a snapshot).
+ */
+export function attachTestLsm(log: CommitLog, dir: string, o: TestLsmOptions = {}): Promise<LsmStore> {
+  return attachLsmStore(log, testLsmOptions(dir, o));
 }
 
 function testLsmOptions(dir: string, o: TestLsmOptions): LsmOptions {

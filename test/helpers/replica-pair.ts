@@ -5,7 +5,9 @@
  * (RingSource), as a replica on another worker does. `pause()`/`resume()` stop and restart the
  * follower, `restartReplica()` also closes and reopens the replica store, and `cut(true)` makes the
  * leader unreachable (every pull fails) until `cut(false)`. `onPublish` sees every position the
- * follower publishes, with the replica store as it is at that moment.
+ * follower publishes, with the replica store as it is at that moment. With `sharedLog` both stores
+ * write into one commit log, as on one worker, so a caught-up replica is fed in the leader's batches
+ * (LocalSource.follow) instead of pulling.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,28 +18,55 @@ import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
 import { ringBytesFor } from '../../src/replication/ring-format.js';
 import { RingSource } from '../../src/replication/ring-source.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
+import type { CommitLog } from '../../src/storage/commit-log.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
-import { openTestLsm, type TestLsmOptions } from './lsm.js';
+import type { Feed, StoreReplication } from '../../src/storage/store-replication.js';
+import { attachTestLsm, openTestGroup, openTestLsm, type TestLsmOptions } from './lsm.js';
 
 /** ReplicaPairOptions configure a pair: the stores' options plus the transport. */
 export interface ReplicaPairOptions extends TestLsmOptions {
   /** ringBytes, when set, joins the pair through a ring of this capacity (else a LocalSource). */
   ringBytes?: number;
+  /** sharedLog puts both stores in one commit log (as on one worker): the replica is fed directly. */
+  sharedLog?: boolean;
   pullMaxBytes?: number;
   pullWaitMs?: number;
   /** onPublish is called with each published position and the replica store at that moment. */
   onPublish?: (p: FollowerPosition, replica: LsmStore) => void;
 }
 
-/** CuttableSource wraps a source; while `down`, every pull fails as an unreachable leader's would. */
+/** CuttableSource wraps a source; while `down`, every pull fails as an unreachable leader's would, and no feed runs. */
 class CuttableSource implements ReplicationSource {
   readonly describe: string;
-  down = false;
+  private cutOff = false;
+  private feeding: Feed | undefined;
   private readonly inner: ReplicationSource;
 
   constructor(inner: ReplicationSource) {
     this.inner = inner;
     this.describe = inner.describe;
+  }
+
+  get down(): boolean {
+    return this.cutOff;
+  }
+
+  set down(down: boolean) {
+    this.cutOff = down;
+    if (down) this.feeding?.stop();
+  }
+
+  follow(
+    replica: StoreReplication,
+    after: number,
+    epoch: number,
+    known: number,
+    waitMs: number,
+    fed: (ack: number, leaderSeq: number) => void,
+  ): Feed | undefined {
+    if (this.cutOff) return undefined;
+    this.feeding = this.inner.follow?.(replica, after, epoch, known, waitMs, fed);
+    return this.feeding;
   }
 
   async pull(after: number, maxBytes: number, waitMs: number): Promise<PullResult> {
@@ -69,6 +98,8 @@ export class ReplicaPair {
   private source: CuttableSource | undefined;
   private cutOff = false;
   private ring: SharedArrayBuffer | undefined;
+  /** log is the commit log both stores share (sharedLog). */
+  private log: CommitLog | undefined;
   /** keepAlive holds the event loop open: a pending Atomics.waitAsync (the ring's wait) does not. */
   private keepAlive: NodeJS.Timeout | undefined;
   private readonly dir: string;
@@ -81,8 +112,15 @@ export class ReplicaPair {
 
   static async open(dir: string, opts: ReplicaPairOptions = {}): Promise<ReplicaPair> {
     const p = new ReplicaPair(dir, opts);
-    p.leader = await openTestLsm(join(dir, 'leader'), opts);
-    p.replica = await openTestLsm(join(dir, 'replica'), opts);
+    if (opts.sharedLog === true) {
+      const g = await openTestGroup(join(dir, 'log'), [join(dir, 'leader'), join(dir, 'replica')], opts);
+      p.log = g.log;
+      p.leader = g.stores[0]!;
+      p.replica = g.stores[1]!;
+    } else {
+      p.leader = await openTestLsm(join(dir, 'leader'), opts);
+      p.replica = await openTestLsm(join(dir, 'replica'), opts);
+    }
     if (opts.ringBytes !== undefined) {
       const ring = new SharedArrayBuffer(ringBytesFor(opts.ringBytes));
       const producer = new RingProducer(ring);
@@ -112,13 +150,13 @@ export class ReplicaPair {
       rebuild: async () => {
         await this.replica.close();
         rmSync(replicaDir, { recursive: true, force: true });
-        rebuilt = await openTestLsm(replicaDir, this.opts);
+        rebuilt = await this.openReplica();
         return rebuilt.replication;
       },
       reopen: async () => {
         await (rebuilt ?? this.replica).close();
         rebuilt = undefined;
-        this.replica = await openTestLsm(replicaDir, this.opts);
+        this.replica = await this.openReplica();
         return this.replica.replication;
       },
       publish: (p) => {
@@ -142,8 +180,14 @@ export class ReplicaPair {
   async restartReplica(): Promise<void> {
     await this.pause();
     await this.replica.close();
-    this.replica = await openTestLsm(join(this.dir, 'replica'), this.opts);
+    this.replica = await this.openReplica();
     this.resume();
+  }
+
+  /** openReplica opens the replica store again: into the shared log, or with a log of its own. */
+  private openReplica(): Promise<LsmStore> {
+    const dir = join(this.dir, 'replica');
+    return this.log === undefined ? openTestLsm(dir, this.opts) : attachTestLsm(this.log, dir, this.opts);
   }
 
   /** cut makes the leader unreachable for the follower (`true`) or reachable again (`false`). */
@@ -169,8 +213,15 @@ export class ReplicaPair {
   async close(): Promise<void> {
     await this.pause();
     clearInterval(this.keepAlive);
-    await this.replica.close();
-    await this.leader.close();
+    try {
+      await this.replica.close();
+    } finally {
+      try {
+        await this.leader.close();
+      } finally {
+        await this.log?.close();
+      }
+    }
   }
 }
 

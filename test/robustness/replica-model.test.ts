@@ -4,7 +4,8 @@
  * writes and deletes issued together (one group commit, one WAL batch) with value sizes over the
  * whole range 0..1 MiB and its boundaries (slab and block sizes, 256 KiB ± 1, the limit), follower
  * pauses, replica restarts, a leader cut off for a while, over a direct source or a small ring that
- * big batches lap. Small memtables, WAL segments and no retention make flushes, compactions and
+ * big batches lap, with the two stores in logs of their own or in one shared commit log (where a
+ * caught-up replica is fed in its leader's batches). Small memtables, WAL segments and no retention make flushes, compactions and
  * snapshot resyncs happen along the way.
  *
  * The model is the leader's history by seq. Every time the follower publishes an ack A while it
@@ -88,6 +89,8 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 const runArb = fc.record({
   ring: fc.boolean(),
+  // Both stores in one commit log, as on one worker: a caught-up replica is fed in the leader's batches.
+  shared: fc.boolean(),
   // Small memtables flush and compact often; big ones keep values of every size side by side in one.
   memtableBytes: fc.constantFrom(48 * 1024, 8 * MIB),
   steps: fc.array(stepArb, { minLength: 1, maxLength: MAX_STEPS, size: FULL ? 'max' : 'medium' }),
@@ -148,7 +151,12 @@ class History {
   }
 }
 
-async function run(input: { ring: boolean; memtableBytes: number; steps: Step[] }): Promise<void> {
+async function run(input: {
+  ring: boolean;
+  shared: boolean;
+  memtableBytes: number;
+  steps: Step[];
+}): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'distkv-replica-model-'));
   const history = new History();
   const seen: { ack: number; digest: string }[] = [];
@@ -160,6 +168,7 @@ async function run(input: { ring: boolean; memtableBytes: number; steps: Step[] 
     pullMaxBytes: 256 * 1024,
     pullWaitMs: 20,
     ...(input.ring ? { ringBytes: 96 * 1024 } : {}),
+    sharedLog: input.shared,
     onPublish: (p, replica) => {
       if ((p.state !== 'streaming' && p.state !== 'catching-up') || p.ack === lastChecked) return;
       lastChecked = p.ack;

@@ -221,16 +221,16 @@ export class Follower {
    * returns whether it did; then the loop goes on pulling from the ack the feed left.
    */
   private async fedFrom(store: StoreReplication, ack: number, epoch: number): Promise<boolean> {
-    const feed = this.o.source.follow?.(
-      store,
-      ack,
+    const feed = this.o.source.follow?.({
+      replica: store,
+      after: ack,
       epoch,
-      this.o.epochs?.().epoch ?? 0,
-      this.o.pullWaitMs,
-      (applied, leaderSeq) => {
+      known: this.o.epochs?.().epoch ?? 0,
+      waitMs: this.o.pullWaitMs,
+      fed: (applied, leaderSeq) => {
         this.fed(applied, leaderSeq);
       },
-    );
+    });
     if (feed === undefined) return false;
     const failure = await feed.ended;
     if (failure !== undefined) throw failure;

@@ -13,7 +13,7 @@ import type { ReplicationLog } from '../storage/replication-log.js';
 import type { Feed, SnapshotEntry, StoreReplication } from '../storage/store-replication.js';
 import type { Store } from '../storage/store.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
-import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
+import type { FollowRequest, PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
 const SNAPSHOT_CHUNK = 1000;
 
@@ -63,14 +63,7 @@ export class LocalSource implements ReplicationSource {
     };
   }
 
-  follow(
-    replica: StoreReplication,
-    after: number,
-    epoch: number,
-    known: number,
-    waitMs: number,
-    fed: (ack: number, leaderSeq: number) => void,
-  ): Feed | undefined {
+  follow({ replica, after, epoch, known, waitMs, fed }: FollowRequest): Feed | undefined {
     const leader = this.leader();
     if (leader?.feed === undefined || this.feeding !== undefined) return undefined;
     const e = this.epochs();

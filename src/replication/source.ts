@@ -42,6 +42,21 @@ export interface SnapshotStream {
   exactSeq: () => number;
 }
 
+/**
+ * FollowRequest asks a source to feed `replica`, whose ack is `after` in `epoch`: it starts only
+ * if the replica is exactly where the leader's written log ends, on its history, and the leader's
+ * epoch is not older than `known`. `fed` gets the replica's ack and the leader's last seq after
+ * every fed batch and every `waitMs` while none comes (the leader's word, as an empty pull's).
+ */
+export interface FollowRequest {
+  replica: StoreReplication;
+  after: number;
+  epoch: number;
+  known: number;
+  waitMs: number;
+  fed: (ack: number, leaderSeq: number) => void;
+}
+
 /** ReplicationSource is a replica's view of its leader. */
 export interface ReplicationSource {
   /** describe names the leader for logs ("local store 3", "http://127.0.0.1:8080"). */
@@ -55,21 +70,11 @@ export interface ReplicationSource {
    */
   pull(after: number, maxBytes: number, waitMs: number, epoch?: number): Promise<PullResult>;
   /**
-   * follow (optional: a leader on the replica's own commit log) feeds `replica`, whose ack is
-   * `after` in `epoch`, directly from the leader's log batches instead of pulls, if it can start
-   * now: the replica is exactly where the leader's written log ends, on its history, and the
-   * leader's epoch is not older than `known`. `fed` gets the replica's ack and the leader's last
-   * seq after every fed batch and every `waitMs` while none comes (the leader's word, as an empty
-   * pull's). When the feed ends the replica pulls from its ack again.
+   * follow (optional: a leader on the replica's own commit log) feeds the replica directly from
+   * the leader's log batches instead of pulls, if it can start now (FollowRequest). When the feed
+   * ends the replica pulls from its ack again.
    */
-  follow?(
-    replica: StoreReplication,
-    after: number,
-    epoch: number,
-    known: number,
-    waitMs: number,
-    fed: (ack: number, leaderSeq: number) => void,
-  ): Feed | undefined;
+  follow?(r: FollowRequest): Feed | undefined;
   /** snapshot streams the leader's whole state. */
   snapshot(): Promise<SnapshotStream>;
   close(): Promise<void>;

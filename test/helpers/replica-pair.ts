@@ -17,10 +17,15 @@ import { LocalSource } from '../../src/replication/local-source.js';
 import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
 import { ringBytesFor } from '../../src/replication/ring-format.js';
 import { RingSource } from '../../src/replication/ring-source.js';
-import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
+import type {
+  FollowRequest,
+  PullResult,
+  ReplicationSource,
+  SnapshotStream,
+} from '../../src/replication/source.js';
 import type { CommitLog } from '../../src/storage/commit-log.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
-import type { Feed, StoreReplication } from '../../src/storage/store-replication.js';
+import type { Feed } from '../../src/storage/store-replication.js';
 import { attachTestLsm, openTestGroup, openTestLsm, type TestLsmOptions } from './lsm.js';
 
 /** ReplicaPairOptions configure a pair: the stores' options plus the transport. */
@@ -56,16 +61,9 @@ class CuttableSource implements ReplicationSource {
     if (down) this.feeding?.stop();
   }
 
-  follow(
-    replica: StoreReplication,
-    after: number,
-    epoch: number,
-    known: number,
-    waitMs: number,
-    fed: (ack: number, leaderSeq: number) => void,
-  ): Feed | undefined {
+  follow(r: FollowRequest): Feed | undefined {
     if (this.cutOff) return undefined;
-    this.feeding = this.inner.follow?.(replica, after, epoch, known, waitMs, fed);
+    this.feeding = this.inner.follow?.(r);
     return this.feeding;
   }
 

@@ -64,13 +64,14 @@ describe('a replica on its leader commit log', () => {
   it('keeps reporting its leader contact while no write comes', async () => {
     const pair = await fedPair(new FaultyVfs(), 20);
     try {
-      await sleep(200);
+      // Beats every 20 ms; the bounds leave room for a loaded machine's timer delays.
+      await sleep(1500);
       const p = pair.position;
       assert.ok(p !== undefined);
       assert.equal(p.state, 'streaming');
       assert.equal(p.ack, pair.leader.lastSeq());
-      assert.ok(Date.now() - p.contactAt < 150, `last contact ${Date.now() - p.contactAt} ms ago`);
-      assert.ok(Date.now() - p.caughtUpAt < 150, `caught up ${Date.now() - p.caughtUpAt} ms ago`);
+      assert.ok(Date.now() - p.contactAt < 750, `last contact ${Date.now() - p.contactAt} ms ago`);
+      assert.ok(Date.now() - p.caughtUpAt < 750, `caught up ${Date.now() - p.caughtUpAt} ms ago`);
     } finally {
       await pair.close();
     }

@@ -7,20 +7,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort, freePorts } from '../helpers/ports.js';
-import { REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { REPO_ROOT, ServerProcess, startOneNode, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-/** startOneNode serves one shard on a free loopback port from a temp dir removed when the test ends. */
-async function startOneNode(): Promise<{ s: ServerProcess; port: number }> {
-  const dir = tempDir(after);
-  const port = await freePort();
-  const config = writeConfig(dir, [{ address: `127.0.0.1:${port}` }]);
-  const s = await ServerProcess.start(
-    ['--config', config, '--data-dir', join(dir, 'data')],
-    `http://127.0.0.1:${port}/healthz`,
-  );
-  return { s, port };
-}
 
 describe('distkv serve lifecycle', () => {
   it('logs one line per listener and per store, keeps data across a restart, and exits 0 on SIGTERM', async () => {
@@ -174,7 +162,8 @@ describe('distkv serve lifecycle', () => {
   });
 
   it('finishes in-flight requests when SIGTERM arrives during load', async () => {
-    const { s, port } = await startOneNode();
+    const own = await startOneNode();
+    const { server: s, port } = own;
     let ok = 0;
     let refused = 0;
     let bad = 0;
@@ -202,13 +191,15 @@ describe('distkv serve lifecycle', () => {
       `no request got anything but 204, 503 or a refused connection (ok ${ok}, refused ${refused})`,
     );
     assert.match(s.stdout, /stores closed; stopped/);
+    await own.stop();
   });
 
   it('exits at once on a second signal', async () => {
-    const { s } = await startOneNode();
-    s.child.kill('SIGINT');
-    s.child.kill('SIGINT');
-    const code = await s.waitExit();
+    const own = await startOneNode();
+    own.server.child.kill('SIGINT');
+    own.server.child.kill('SIGINT');
+    const code = await own.server.waitExit();
+    await own.stop();
     assert.ok(code === 0 || code === 1, `exit code ${code}`);
   });
 

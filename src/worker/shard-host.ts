@@ -27,7 +27,8 @@ import { RealVfs } from '../storage/real-vfs.js';
 import { type HostedStore, ReplicationHost } from '../replication/replication-host.js';
 import type { Store, WriteResult } from '../storage/store.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
-import { ReplyWriter, RequestReader } from './op-codec.js';
+import { RequestReader } from './op-codec.js';
+import { ReplyBatch, type SendFn } from './reply-batch.js';
 import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
@@ -53,7 +54,6 @@ import {
   SET_IF_XX,
   ST_CONFLICT,
   ST_DONE,
-  ST_ERROR,
   ST_MISSING,
   ST_VALUE,
   TXN_RESULT_BYTES,
@@ -61,9 +61,6 @@ import {
 import { PendingWrites } from './pending-writes.js';
 import { watchRead, watchScan } from '../watch/watch-tap.js';
 import { encodeOld, incremented } from './read-modify-write.js';
-
-/** SendFn delivers a message to the main thread, transferring the listed buffers. */
-export type SendFn = (msg: FromWorker, transfer?: ArrayBuffer[]) => void;
 
 const PURGE_CHUNK = 1000;
 
@@ -101,7 +98,7 @@ export class ShardHost {
   private readonly stores = new Map<number, HostedStore>();
   /** failed holds the stores that could not open, with the error every request for them gets. */
   private readonly failed = new Map<number, DistkvError>();
-  private readonly replies = new ReplyWriter();
+  private readonly replies: ReplyBatch;
   /** pending holds writes issued but not yet durable, so reads and read-modify-writes see them. */
   private readonly pending = new PendingWrites();
   private readonly positions: Positions;
@@ -109,7 +106,6 @@ export class ShardHost {
   /** commitLog is the log every lsm store of this worker writes into (docs/commit-log-format.md). */
   private commitLog: CommitLog | undefined;
   private readonly send: SendFn;
-  private flushScheduled = false;
   /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
   private readonly fenced = new Set<number>();
   private readonly unsettled = new Map<number, Set<Promise<unknown>>>();
@@ -121,6 +117,7 @@ export class ShardHost {
   private constructor(positions: SharedArrayBuffer, send: SendFn) {
     this.positions = new Positions(positions);
     this.send = send;
+    this.replies = new ReplyBatch(send);
   }
 
   /**
@@ -456,10 +453,10 @@ export class ShardHost {
             throw new DistkvError('BAD_REQUEST', `unknown op ${r.op}`);
         }
       } catch (err) {
-        this.replyError(id, err);
+        this.replies.error(id, err);
       }
     }
-    this.flush();
+    this.replies.flush();
   }
 
   private checkWritable(index: number): void {
@@ -471,11 +468,6 @@ export class ShardHost {
           ? `store ${index} holds writes while its shard's leader is switched; retry shortly`
           : `store ${index} is no longer its shard's leader; retry to reach the new one`,
       );
-  }
-
-  private replyGet(id: number, v: Uint8Array | null | undefined, seq: number): void {
-    if (v == null) this.replies.add(id, ST_MISSING, 0, undefined);
-    else this.replies.add(id, ST_VALUE, seq, v);
   }
 
   /** replyRead answers a read from the store with the value and its version; a leader that finds the key expired has the reaper log it. */
@@ -521,9 +513,9 @@ export class ShardHost {
           try {
             this.writeExt(id, index, this.storeAt(index), op, k, v, w, timeoutMs);
           } catch (err) {
-            this.replyError(id, err);
+            this.replies.error(id, err);
           }
-          this.scheduleFlush();
+          this.replies.flushSoon();
         };
         settled.then(retry, retry);
         return;
@@ -563,7 +555,7 @@ export class ShardHost {
     if (settled !== undefined) {
       const again = (): void => {
         this.replyExpiry(id, index, key);
-        this.scheduleFlush();
+        this.replies.flushSoon();
       };
       settled.then(again, again);
       return;
@@ -577,7 +569,7 @@ export class ShardHost {
         this.replies.add(id, ST_VALUE, v.seq, b);
       }
     } catch (err) {
-      this.replyError(id, err);
+      this.replies.error(id, err);
     }
   }
 
@@ -603,9 +595,9 @@ export class ShardHost {
         try {
           this.runTxn(id, index, this.storeAt(index), copy, w, timeoutMs);
         } catch (err) {
-          this.replyError(id, err);
+          this.replies.error(id, err);
         }
-        this.scheduleFlush();
+        this.replies.flushSoon();
       });
       return;
     }
@@ -679,11 +671,11 @@ export class ShardHost {
     const answer = (read: () => { value: Uint8Array | null | undefined; seq: number }): void => {
       try {
         const r = read();
-        this.replyGet(id, r.value, r.seq);
+        this.replies.value(id, r.value, r.seq);
       } catch (err) {
-        this.replyError(id, err);
+        this.replies.error(id, err);
       }
-      this.scheduleFlush();
+      this.replies.flushSoon();
     };
     settled.then(
       ({ seq }) => {
@@ -735,8 +727,8 @@ export class ShardHost {
       (err: unknown) => {
         this.pending.settle(index, handle);
         unsettled.delete(promise);
-        this.replyError(id, err);
-        this.scheduleFlush();
+        this.replies.error(id, err);
+        this.replies.flushSoon();
       },
     );
   }
@@ -773,7 +765,7 @@ export class ShardHost {
       .waitForAcks(index, seq, w, timeoutMs)
       .then((acked) => {
         this.replies.add(id, ST_DONE, acked, undefined);
-        this.scheduleFlush();
+        this.replies.flushSoon();
       });
   }
 
@@ -791,8 +783,8 @@ export class ShardHost {
         this.durable(id, storeIndex, seq, w, timeoutMs, replyValue, ST_DONE);
       },
       (err: unknown) => {
-        this.replyError(id, err);
-        this.scheduleFlush();
+        this.replies.error(id, err);
+        this.replies.flushSoon();
       },
     );
   }
@@ -810,7 +802,7 @@ export class ShardHost {
     this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
     if (w === 0) {
       this.replies.add(id, done, seq, replyValue);
-      this.scheduleFlush();
+      this.replies.flushSoon();
       return;
     }
     void this.replicationHost()
@@ -818,14 +810,14 @@ export class ShardHost {
       .then((acked) => {
         if (acked >= w) this.replies.add(id, done, seq, replyValue);
         else
-          this.replyError(
+          this.replies.error(
             id,
             new DistkvError(
               'REPLICATION_TIMEOUT',
               `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
             ),
           );
-        this.scheduleFlush();
+        this.replies.flushSoon();
       });
   }
 
@@ -844,26 +836,6 @@ export class ShardHost {
     let set = this.unsettled.get(storeIndex);
     if (set === undefined) this.unsettled.set(storeIndex, (set = new Set()));
     return set;
-  }
-
-  private replyError(id: number, err: unknown): void {
-    const wire = toDistkvError(err).toWire();
-    this.replies.add(id, ST_ERROR, 0, Buffer.from(JSON.stringify(wire)));
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    if (this.replies.count === 0) return;
-    const { buffer, length } = this.replies.take();
-    this.send({ type: 'replies', buffer, length }, [buffer]);
   }
 
   private answer(id: number, fn: () => FromWorker): void {

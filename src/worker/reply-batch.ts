@@ -1,0 +1,63 @@
+/**
+ * ReplyBatch: the replies a shard worker owes the main thread for key operations, gathered into one
+ * binary reply batch (op-format.ts) and sent as one `replies` message.
+ *
+ * The replies of an op batch go out together at the end of the batch (`flush`); replies that
+ * complete later (a write once durable, a read once the write before it settled, a w=N wait) are
+ * gathered until the end of the event-loop turn (`flushSoon`), so one message carries every reply
+ * of a group commit. The batch's buffer is transferred, never reused.
+ *
+ * Owned by one shard worker thread.
+ */
+import { toDistkvError } from '../errors.js';
+import type { FromWorker } from './messages.js';
+import { ReplyWriter } from './op-codec.js';
+import { type ReplyStatus, ST_ERROR, ST_MISSING, ST_VALUE } from './op-format.js';
+
+/** SendFn delivers a message to the main thread, transferring the listed buffers. */
+export type SendFn = (msg: FromWorker, transfer?: ArrayBuffer[]) => void;
+
+/** ReplyBatch gathers op replies and sends them to the main thread in one message per turn. */
+export class ReplyBatch {
+  private readonly writer = new ReplyWriter();
+  private readonly send: SendFn;
+  private flushScheduled = false;
+
+  constructor(send: SendFn) {
+    this.send = send;
+  }
+
+  /** add appends the reply of op `id`: a status, a seq and an optional value (copied in). */
+  add(id: number, status: ReplyStatus, seq: number, value: Uint8Array | undefined): void {
+    this.writer.add(id, status, seq, value);
+  }
+
+  /** value answers a read: the value at `seq`, or missing for undefined or null (a delete). */
+  value(id: number, v: Uint8Array | null | undefined, seq: number): void {
+    if (v == null) this.writer.add(id, ST_MISSING, 0, undefined);
+    else this.writer.add(id, ST_VALUE, seq, v);
+  }
+
+  /** error answers op `id` with `err` as a wire error. */
+  error(id: number, err: unknown): void {
+    const wire = toDistkvError(err).toWire();
+    this.writer.add(id, ST_ERROR, 0, Buffer.from(JSON.stringify(wire)));
+  }
+
+  /** flushSoon sends the gathered replies at the end of this event-loop turn. */
+  flushSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** flush sends the gathered replies now, if there are any. */
+  flush(): void {
+    if (this.writer.count === 0) return;
+    const { buffer, length } = this.writer.take();
+    this.send({ type: 'replies', buffer, length }, [buffer]);
+  }
+}

@@ -16,19 +16,15 @@
  * say while a live map changes roles (docs/failover.md): a write batched before a demotion can no
  * longer land on a store that now follows another leader.
  */
-import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
+import { DistkvError, toDistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
-import type { CommitLog } from '../storage/commit-log.js';
-import { attachLsmStore, openLsmStores } from '../storage/lsm-recovery.js';
-import { lsmOptionsOf, type OpenStoreOptions, openStore } from '../storage/open-store.js';
-import { RealVfs } from '../storage/real-vfs.js';
-import { type HostedStore, ReplicationHost } from '../replication/replication-host.js';
+import { ReplicationHost } from '../replication/replication-host.js';
 import type { Store, WriteResult } from '../storage/store.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { RequestReader } from './op-codec.js';
 import { ReplyBatch, type SendFn } from './reply-batch.js';
+import { WorkerStores } from './worker-stores.js';
 import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
@@ -64,47 +60,14 @@ import { encodeOld, incremented } from './read-modify-write.js';
 
 const PURGE_CHUNK = 1000;
 
-/** openFailure is the UNAVAILABLE error a store that could not open answers with: which store, and why. */
-function openFailure(spec: StoreSpec, err: unknown): DistkvError {
-  return new DistkvError(
-    'UNAVAILABLE',
-    `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
-  );
-}
-
-/** storeOptionsOf is what a store of `spec` is opened with. */
-function storeOptionsOf(spec: StoreSpec, log: Logger | undefined): OpenStoreOptions {
-  return {
-    dir: spec.dir,
-    durability: spec.durability,
-    fsyncIntervalMs: spec.fsyncIntervalMs,
-    lsm: spec.lsm,
-    repair: spec.repair,
-    ...(log === undefined ? {} : { log }),
-  };
-}
-
-/**
- * workerLogDir is the commit log directory of worker `worker`: `<data_dir>/log/w<N>`, beside the
- * node directories (a store directory is `<data_dir>/<node>/<shard>`). One log per worker, not
- * per node: the stores of every node the worker hosts share its turn, hence its fdatasync.
- */
-export function workerLogDir(storeDir: string, worker: number): string {
-  return join(dirname(dirname(storeDir)), 'log', `w${worker}`);
-}
-
 /** ShardHost runs the stores of one worker. */
 export class ShardHost {
-  private readonly stores = new Map<number, HostedStore>();
-  /** failed holds the stores that could not open, with the error every request for them gets. */
-  private readonly failed = new Map<number, DistkvError>();
+  private readonly stores: WorkerStores;
   private readonly replies: ReplyBatch;
   /** pending holds writes issued but not yet durable, so reads and read-modify-writes see them. */
   private readonly pending = new PendingWrites();
   private readonly positions: Positions;
   private replication: ReplicationHost | undefined;
-  /** commitLog is the log every lsm store of this worker writes into (docs/commit-log-format.md). */
-  private commitLog: CommitLog | undefined;
   private readonly send: SendFn;
   /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
   private readonly fenced = new Set<number>();
@@ -114,18 +77,17 @@ export class ShardHost {
     this.reap(e);
   });
 
-  private constructor(positions: SharedArrayBuffer, send: SendFn) {
+  private constructor(positions: SharedArrayBuffer, send: SendFn, log: Logger | undefined) {
     this.positions = new Positions(positions);
+    this.stores = new WorkerStores(this.positions, log);
     this.send = send;
     this.replies = new ReplyBatch(send);
   }
 
   /**
-   * open opens (recovering) every store of `specs`. A store that cannot open (a damaged file, a
-   * failed replay) is logged with its file, cause and stack and answers every request with
-   * UNAVAILABLE naming it and the cause; the other stores open and serve. The lsm stores open
-   * together over the worker's commit log (`workerLogDir`); if that log cannot be read, they all
-   * answer with its error. If replication cannot start, the stores opened are closed again.
+   * open opens (recovering) every store of `specs` (WorkerStores: a store that cannot open answers
+   * every request with UNAVAILABLE naming it and the cause; the other stores open and serve), then
+   * starts replication. If replication cannot start, the stores opened are closed again.
    */
   static async open(
     specs: readonly StoreSpec[],
@@ -134,54 +96,12 @@ export class ShardHost {
     log?: Logger,
     worker = 0,
   ): Promise<ShardHost> {
-    const host = new ShardHost(positions, send);
-    const logOf = (spec: StoreSpec): Logger | undefined =>
-      log?.child({ shard: spec.shard.name, role: spec.role, node: spec.node });
+    const host = new ShardHost(positions, send, log);
     try {
-      const lsm = specs.filter((spec) => spec.engine === 'lsm');
-      const lsmOpened = new Map<number, Store | Error>();
-      if (lsm.length > 0) {
-        try {
-          const opened = await openLsmStores(
-            {
-              vfs: new RealVfs(),
-              dir: workerLogDir(lsm[0]!.dir, worker),
-              ...(log === undefined ? {} : { log }),
-            },
-            lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec)))),
-          );
-          host.commitLog = opened.log;
-          opened.stores.forEach((s, i) => lsmOpened.set(lsm[i]!.index, s));
-        } catch (err) {
-          for (const spec of lsm) lsmOpened.set(spec.index, err as Error);
-        }
-      }
-      for (const spec of specs) {
-        const storeLog = logOf(spec);
-        try {
-          const opened = lsmOpened.get(spec.index);
-          if (opened instanceof Error) throw opened;
-          const store = opened ?? (await openStore(spec.engine, storeOptionsOf(spec, storeLog)));
-          host.stores.set(spec.index, { spec, store });
-          host.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
-        } catch (err) {
-          host.failed.set(spec.index, openFailure(spec, err));
-          storeLog?.error(
-            {
-              err,
-              dir: spec.dir,
-              ...(err instanceof CorruptionError ? { file: err.file, offset: err.offset } : {}),
-            },
-            `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
-          );
-        }
-      }
-      host.replication = new ReplicationHost(host.stores, host.positions, log, (spec) => {
-        const options = storeOptionsOf(spec, log);
-        return host.commitLog === undefined
-          ? openStore(spec.engine, options)
-          : attachLsmStore(host.commitLog, lsmOptionsOf(options));
-      });
+      await host.stores.open(specs, worker);
+      host.replication = new ReplicationHost(host.stores.hosted, host.positions, log, (spec) =>
+        host.stores.reopen(spec),
+      );
       host.replication.start();
     } catch (err) {
       await host.close();
@@ -192,12 +112,7 @@ export class ShardHost {
 
   /** readyMessage describes the opened stores. */
   readyMessage(): FromWorker {
-    const stores = [...this.stores.values()].map(({ spec, store }) => {
-      const s = store.stats();
-      return { index: spec.index, engine: store.engine, keys: s.keys, lastSeq: s.lastSeq };
-    });
-    const failedStores = [...this.failed].map(([index, err]) => ({ index, error: err.toWire() }));
-    return { type: 'ready', stores, failedStores };
+    return this.stores.readyMessage();
   }
 
   /** handle executes one message from the main thread. */
@@ -208,7 +123,7 @@ export class ShardHost {
         return;
       case 'scan':
         this.answer(msg.id, () => {
-          const store = this.storeAt(msg.store);
+          const store = this.stores.at(msg.store);
           const entries = store.scan(msg.prefix, msg.after ?? undefined, msg.limit).map((e) => ({
             key: Uint8Array.prototype.slice.call(e.key),
             value: Uint8Array.prototype.slice.call(e.value),
@@ -222,21 +137,7 @@ export class ShardHost {
           type: 'stats-result',
           id: msg.id,
           ok: true,
-          stores: [
-            ...[...this.stores.entries()].map(([index, { store }]) => ({
-              index,
-              stats: {
-                state: 'open',
-                ...store.stats(),
-                ...store.timings?.(),
-                ...this.replication?.statsOf(index),
-              },
-            })),
-            ...[...this.failed].map(([index, err]) => ({
-              index,
-              stats: { state: 'failed', error: err.message },
-            })),
-          ],
+          stores: this.stores.statsReport((index) => this.replication?.statsOf(index)),
         }));
         return;
       case 'purge':
@@ -255,7 +156,7 @@ export class ShardHost {
         return;
       case 'fence':
         void this.answerAsync(msg.id, async () => {
-          const store = this.storeAt(msg.store);
+          const store = this.stores.at(msg.store);
           if (msg.on) this.fenced.add(msg.store);
           else this.fenced.delete(msg.store);
           // Writes accepted before the fence finish first: the seq reported covers every one of them.
@@ -314,10 +215,10 @@ export class ShardHost {
         }));
         return;
       case 'watch-read':
-        void this.answerAsync(msg.id, () => watchRead(this.storeAt(msg.store), msg));
+        void this.answerAsync(msg.id, () => watchRead(this.stores.at(msg.store), msg));
         return;
       case 'watch-scan':
-        this.answer(msg.id, () => watchScan(this.storeAt(msg.store), msg));
+        this.answer(msg.id, () => watchScan(this.stores.at(msg.store), msg));
         return;
       case 'repl-snapshot':
         try {
@@ -354,14 +255,7 @@ export class ShardHost {
     this.reaper.close();
     await this.replication?.stop();
     this.replication = undefined;
-    const all = [...this.stores.values()];
-    this.stores.clear();
-    try {
-      await Promise.all(all.map(({ store }) => store.close()));
-    } finally {
-      await this.commitLog?.close();
-      this.commitLog = undefined;
-    }
+    await this.stores.close();
   }
 
   private replicationHost(): ReplicationHost {
@@ -370,21 +264,12 @@ export class ShardHost {
     return this.replication;
   }
 
-  private storeAt(index: number): Store {
-    const entry = this.stores.get(index);
-    if (entry === undefined)
-      throw (
-        this.failed.get(index) ?? new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`)
-      );
-    return entry.store;
-  }
-
   private runOps(buffer: ArrayBuffer, length: number): void {
     const r = new RequestReader(buffer, length);
     while (r.next()) {
       const id = r.id;
       try {
-        const store = this.storeAt(r.store);
+        const store = this.stores.at(r.store);
         switch (r.op) {
           case OP_GET: {
             const settled = this.pending.settledOf(r.store, r.key);
@@ -460,7 +345,7 @@ export class ShardHost {
   }
 
   private checkWritable(index: number): void {
-    const role = this.stores.get(index)?.spec.role;
+    const role = this.stores.hosted.get(index)?.spec.role;
     if (role !== 'leader' || this.fenced.has(index))
       throw new DistkvError(
         'SWITCHING_LEADER',
@@ -478,7 +363,7 @@ export class ShardHost {
       return;
     }
     this.replies.add(id, ST_MISSING, 0, undefined);
-    if (this.stores.get(index)?.spec.role !== 'leader') return;
+    if (this.stores.hosted.get(index)?.spec.role !== 'leader') return;
     // An expiry the reaper does not know of (written before a restart or a promotion).
     const raw = store.read(key, 0);
     if (raw !== undefined && raw.expiresAtMs > 0)
@@ -511,7 +396,7 @@ export class ShardHost {
         const v = Buffer.from(raw);
         const retry = (): void => {
           try {
-            this.writeExt(id, index, this.storeAt(index), op, k, v, w, timeoutMs);
+            this.writeExt(id, index, this.stores.at(index), op, k, v, w, timeoutMs);
           } catch (err) {
             this.replies.error(id, err);
           }
@@ -561,7 +446,7 @@ export class ShardHost {
       return;
     }
     try {
-      const v = this.storeAt(index).read(key);
+      const v = this.stores.at(index).read(key);
       if (v === undefined) this.replies.add(id, ST_MISSING, 0, undefined);
       else {
         const b = Buffer.allocUnsafe(8);
@@ -593,7 +478,7 @@ export class ShardHost {
       const copy = Buffer.from(raw);
       void Promise.allSettled(inFlight).then(() => {
         try {
-          this.runTxn(id, index, this.storeAt(index), copy, w, timeoutMs);
+          this.runTxn(id, index, this.stores.at(index), copy, w, timeoutMs);
         } catch (err) {
           this.replies.error(id, err);
         }
@@ -632,7 +517,7 @@ export class ShardHost {
    * the key still holds exactly that write (no newer write durable or in flight).
    */
   private reap(e: Expiring): void {
-    const hosted = this.stores.get(e.store);
+    const hosted = this.stores.hosted.get(e.store);
     if (hosted?.spec.role !== 'leader' || this.fenced.has(e.store)) return;
     if (this.pending.settledOf(e.store, e.key) !== undefined) return;
     const { store } = hosted;
@@ -857,7 +742,7 @@ export class ShardHost {
   /** purge deletes, in every store, the keys whose slot lies outside the store's shard range. */
   private async purge(): Promise<number> {
     let deleted = 0;
-    for (const { spec, store } of this.stores.values()) {
+    for (const { spec, store } of this.stores.hosted.values()) {
       let after: Uint8Array | undefined;
       for (;;) {
         const page = store.scan(new Uint8Array(0), after, PURGE_CHUNK);

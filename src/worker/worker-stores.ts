@@ -1,0 +1,178 @@
+/**
+ * WorkerStores: the stores one shard worker hosts, from opening to closing.
+ *
+ * On disk: each store in its own directory `<data_dir>/<node>/<shard>`; the lsm stores of the
+ * worker share one commit log in `<data_dir>/log/w<N>` (`workerLogDir`, docs/commit-log-format.md)
+ * and open together over it. A store that cannot open (a damaged file, a failed replay) is logged
+ * with its file, cause and stack and kept in `failed`: every request for it gets UNAVAILABLE naming
+ * it and the cause, while the other stores open and serve. If the commit log cannot be read, every
+ * lsm store answers with its error.
+ *
+ * `hosted` is the map ReplicationHost shares: it replaces a replica's store there when the replica
+ * resyncs, so a store is always looked up by index, never kept across a turn. Each opened store's
+ * last seq is published into the shared positions array. Owned by one shard worker thread.
+ */
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
+import type { HostedStore } from '../replication/replication-host.js';
+import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
+import type { CommitLog } from '../storage/commit-log.js';
+import { attachLsmStore, openLsmStores } from '../storage/lsm-recovery.js';
+import { lsmOptionsOf, type OpenStoreOptions, openStore } from '../storage/open-store.js';
+import { RealVfs } from '../storage/real-vfs.js';
+import type { Store } from '../storage/store.js';
+import type { FromWorker, StoreSpec, StoreStatsReport } from './messages.js';
+
+/** openFailure is the UNAVAILABLE error a store that could not open answers with: which store, and why. */
+function openFailure(spec: StoreSpec, err: unknown): DistkvError {
+  return new DistkvError(
+    'UNAVAILABLE',
+    `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
+  );
+}
+
+/** storeOptionsOf is what a store of `spec` is opened with. */
+function storeOptionsOf(spec: StoreSpec, log: Logger | undefined): OpenStoreOptions {
+  return {
+    dir: spec.dir,
+    durability: spec.durability,
+    fsyncIntervalMs: spec.fsyncIntervalMs,
+    lsm: spec.lsm,
+    repair: spec.repair,
+    ...(log === undefined ? {} : { log }),
+  };
+}
+
+/**
+ * workerLogDir is the commit log directory of worker `worker`: `<data_dir>/log/w<N>`, beside the
+ * node directories (a store directory is `<data_dir>/<node>/<shard>`). One log per worker, not
+ * per node: the stores of every node the worker hosts share its turn, hence its fdatasync.
+ */
+export function workerLogDir(storeDir: string, worker: number): string {
+  return join(dirname(dirname(storeDir)), 'log', `w${worker}`);
+}
+
+/** WorkerStores holds the open stores of one worker by store index, and those that failed to open. */
+export class WorkerStores {
+  /** hosted holds the open stores; ReplicationHost replaces a replica's store here when it resyncs. */
+  readonly hosted = new Map<number, HostedStore>();
+  /** failed holds the stores that could not open, with the error every request for them gets. */
+  private readonly failed = new Map<number, DistkvError>();
+  /** commitLog is the log every lsm store of this worker writes into (docs/commit-log-format.md). */
+  private commitLog: CommitLog | undefined;
+  private readonly positions: Positions;
+  private readonly log: Logger | undefined;
+
+  constructor(positions: Positions, log: Logger | undefined) {
+    this.positions = positions;
+    this.log = log;
+  }
+
+  /**
+   * open opens (recovering) every store of `specs`; the lsm ones together over worker `worker`'s
+   * commit log. A store that cannot open goes to `failed` (logged) instead of throwing.
+   */
+  async open(specs: readonly StoreSpec[], worker: number): Promise<void> {
+    const log = this.log;
+    const logOf = (spec: StoreSpec): Logger | undefined =>
+      log?.child({ shard: spec.shard.name, role: spec.role, node: spec.node });
+    const lsm = specs.filter((spec) => spec.engine === 'lsm');
+    const lsmOpened = new Map<number, Store | Error>();
+    if (lsm.length > 0) {
+      try {
+        const opened = await openLsmStores(
+          {
+            vfs: new RealVfs(),
+            dir: workerLogDir(lsm[0]!.dir, worker),
+            ...(log === undefined ? {} : { log }),
+          },
+          lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec)))),
+        );
+        this.commitLog = opened.log;
+        opened.stores.forEach((s, i) => lsmOpened.set(lsm[i]!.index, s));
+      } catch (err) {
+        for (const spec of lsm) lsmOpened.set(spec.index, err as Error);
+      }
+    }
+    for (const spec of specs) {
+      const storeLog = logOf(spec);
+      try {
+        const opened = lsmOpened.get(spec.index);
+        if (opened instanceof Error) throw opened;
+        const store = opened ?? (await openStore(spec.engine, storeOptionsOf(spec, storeLog)));
+        this.hosted.set(spec.index, { spec, store });
+        this.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
+      } catch (err) {
+        this.failed.set(spec.index, openFailure(spec, err));
+        storeLog?.error(
+          {
+            err,
+            dir: spec.dir,
+            ...(err instanceof CorruptionError ? { file: err.file, offset: err.offset } : {}),
+          },
+          `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
+        );
+      }
+    }
+  }
+
+  /** reopen opens a store of `spec` afresh (a replica after a resync), into the commit log when there is one. */
+  reopen(spec: StoreSpec): Promise<Store> {
+    const options = storeOptionsOf(spec, this.log);
+    return this.commitLog === undefined
+      ? openStore(spec.engine, options)
+      : attachLsmStore(this.commitLog, lsmOptionsOf(options));
+  }
+
+  /** at returns the open store at `index`, or throws the UNAVAILABLE error it answers with. */
+  at(index: number): Store {
+    const entry = this.hosted.get(index);
+    if (entry === undefined)
+      throw (
+        this.failed.get(index) ?? new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`)
+      );
+    return entry.store;
+  }
+
+  /** readyMessage describes the opened stores and those that failed. */
+  readyMessage(): FromWorker {
+    const stores = [...this.hosted.values()].map(({ spec, store }) => {
+      const s = store.stats();
+      return { index: spec.index, engine: store.engine, keys: s.keys, lastSeq: s.lastSeq };
+    });
+    const failedStores = [...this.failed].map(([index, err]) => ({ index, error: err.toWire() }));
+    return { type: 'ready', stores, failedStores };
+  }
+
+  /** statsReport is every store's stats: an open one's with `extra(index)` (replication's figures) merged in. */
+  statsReport(extra: (index: number) => Record<string, unknown> | undefined): StoreStatsReport[] {
+    return [
+      ...[...this.hosted.entries()].map(([index, { store }]) => ({
+        index,
+        stats: {
+          state: 'open',
+          ...store.stats(),
+          ...store.timings?.(),
+          ...extra(index),
+        },
+      })),
+      ...[...this.failed].map(([index, err]) => ({
+        index,
+        stats: { state: 'failed', error: err.message },
+      })),
+    ];
+  }
+
+  /** close closes every store (flushing what they hold), then the commit log. */
+  async close(): Promise<void> {
+    const all = [...this.hosted.values()];
+    this.hosted.clear();
+    try {
+      await Promise.all(all.map(({ store }) => store.close()));
+    } finally {
+      await this.commitLog?.close();
+      this.commitLog = undefined;
+    }
+  }
+}

@@ -18,13 +18,13 @@
  */
 import type { Logger } from 'pino';
 import { DistkvError, toDistkvError } from '../errors.js';
-import { slotOfBytes } from '../routing/slot.js';
 import { ReplicationHost } from '../replication/replication-host.js';
 import type { Store, WriteResult } from '../storage/store.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { RequestReader } from './op-codec.js';
 import { ReplyBatch, type SendFn } from './reply-batch.js';
 import { WorkerStores } from './worker-stores.js';
+import { purgeForeignKeys } from './purge.js';
 import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
@@ -57,8 +57,6 @@ import {
 import { PendingWrites } from './pending-writes.js';
 import { watchRead, watchScan } from '../watch/watch-tap.js';
 import { encodeOld, incremented } from './read-modify-write.js';
-
-const PURGE_CHUNK = 1000;
 
 /** ShardHost runs the stores of one worker. */
 export class ShardHost {
@@ -145,7 +143,7 @@ export class ShardHost {
           type: 'purge-result',
           id: msg.id,
           ok: true,
-          deleted: await this.purge(),
+          deleted: await purgeForeignKeys(this.stores.hosted.values()),
         }));
         return;
       case 'close':
@@ -737,25 +735,5 @@ export class ShardHost {
     } catch (err) {
       this.send({ type: 'error-result', id, ok: false, error: toDistkvError(err).toWire() });
     }
-  }
-
-  /** purge deletes, in every store, the keys whose slot lies outside the store's shard range. */
-  private async purge(): Promise<number> {
-    let deleted = 0;
-    for (const { spec, store } of this.stores.hosted.values()) {
-      let after: Uint8Array | undefined;
-      for (;;) {
-        const page = store.scan(new Uint8Array(0), after, PURGE_CHUNK);
-        if (page.length === 0) break;
-        const doomed = page.filter(({ key }) => {
-          const slot = slotOfBytes(key);
-          return slot < spec.shard.first || slot > spec.shard.last;
-        });
-        after = Uint8Array.prototype.slice.call(page[page.length - 1]!.key);
-        await Promise.all(doomed.map(({ key }) => store.delete(Uint8Array.prototype.slice.call(key))));
-        deleted += doomed.length;
-      }
-    }
-    return deleted;
   }
 }

@@ -25,9 +25,9 @@ import { RequestReader } from './op-codec.js';
 import { ReplyBatch, type SendFn } from './reply-batch.js';
 import { WorkerStores } from './worker-stores.js';
 import { purgeForeignKeys } from './purge.js';
+import { StoreWrites } from './store-writes.js';
 import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
-import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
 import { conditionHolds } from './conditions.js';
 import {
   decodeExt,
@@ -54,7 +54,6 @@ import {
   ST_VALUE,
   TXN_RESULT_BYTES,
 } from './op-format.js';
-import { PendingWrites } from './pending-writes.js';
 import { watchRead, watchScan } from '../watch/watch-tap.js';
 import { encodeOld, incremented } from './read-modify-write.js';
 
@@ -62,24 +61,19 @@ import { encodeOld, incremented } from './read-modify-write.js';
 export class ShardHost {
   private readonly stores: WorkerStores;
   private readonly replies: ReplyBatch;
-  /** pending holds writes issued but not yet durable, so reads and read-modify-writes see them. */
-  private readonly pending = new PendingWrites();
   private readonly positions: Positions;
   private replication: ReplicationHost | undefined;
   private readonly send: SendFn;
-  /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
-  private readonly fenced = new Set<number>();
-  private readonly unsettled = new Map<number, Set<Promise<unknown>>>();
-  /** reaper logs the expiry of leader stores' expiring writes. */
-  private readonly reaper = new ExpiryReaper((e) => {
-    this.reap(e);
-  });
+  private readonly writes: StoreWrites;
 
   private constructor(positions: SharedArrayBuffer, send: SendFn, log: Logger | undefined) {
     this.positions = new Positions(positions);
     this.stores = new WorkerStores(this.positions, log);
     this.send = send;
     this.replies = new ReplyBatch(send);
+    this.writes = new StoreWrites(this.stores.hosted, this.positions, this.replies, () =>
+      this.replicationHost(),
+    );
   }
 
   /**
@@ -155,16 +149,14 @@ export class ShardHost {
       case 'fence':
         void this.answerAsync(msg.id, async () => {
           const store = this.stores.at(msg.store);
-          if (msg.on) this.fenced.add(msg.store);
-          else this.fenced.delete(msg.store);
           // Writes accepted before the fence finish first: the seq reported covers every one of them.
-          await Promise.allSettled([...(this.unsettled.get(msg.store) ?? [])]);
+          await this.writes.fence(msg.store, msg.on);
           return { type: 'fence-result', id: msg.id, ok: true, lastSeq: store.lastSeq() };
         });
         return;
       case 'set-role':
         void this.answerAsync(msg.id, async () => {
-          this.fenced.delete(msg.store);
+          this.writes.unfence(msg.store);
           await this.replicationHost().setRole(msg.store, msg.spec, msg.fork ?? undefined);
           return { type: 'set-role-result', id: msg.id, ok: true };
         });
@@ -250,7 +242,7 @@ export class ShardHost {
 
   /** close stops replication and closes every store (flushing what they hold). */
   async close(): Promise<void> {
-    this.reaper.close();
+    this.writes.close();
     await this.replication?.stop();
     this.replication = undefined;
     await this.stores.close();
@@ -270,23 +262,23 @@ export class ShardHost {
         const store = this.stores.at(r.store);
         switch (r.op) {
           case OP_GET: {
-            const settled = this.pending.settledOf(r.store, r.key);
+            const settled = this.writes.pending.settledOf(r.store, r.key);
             if (settled === undefined) this.replyRead(id, r.store, store, r.key);
             else {
-              const newest = this.pending.get(r.store, r.key);
+              const newest = this.writes.pending.get(r.store, r.key);
               const value = newest == null ? null : Buffer.from(newest);
               this.getWhenDurable(id, store, Buffer.from(r.key), value, settled);
             }
             break;
           }
           case OP_PUT:
-            this.write(id, r.store, store, r.key, r.value, r.w, r.timeoutMs, undefined);
+            this.writes.write(id, r.store, store, r.key, r.value, r.w, r.timeoutMs, undefined);
             break;
           case OP_DELETE: {
             // Whether the key existed, as a read at this instant sees it (writes in flight included):
             // the reply is ST_DONE if it did, ST_MISSING if not (X-Distkv-Existed, docs/api.md).
-            const existed = this.current(r.store, store, r.key) != null;
-            this.write(
+            const existed = this.writes.current(r.store, store, r.key) != null;
+            this.writes.write(
               id,
               r.store,
               store,
@@ -300,23 +292,33 @@ export class ShardHost {
             break;
           }
           case OP_INCR: {
-            const next = incremented(this.current(r.store, store, r.key), r.value);
-            this.write(id, r.store, store, r.key, next, r.w, r.timeoutMs, next);
+            const next = incremented(this.writes.current(r.store, store, r.key), r.value);
+            this.writes.write(id, r.store, store, r.key, next, r.w, r.timeoutMs, next);
             break;
           }
           case OP_SET_IF: {
-            const old = this.current(r.store, store, r.key);
+            const old = this.writes.current(r.store, store, r.key);
             const flags = r.value[0] ?? 0;
             const skip = (flags & SET_IF_NX && old != null) || (flags & SET_IF_XX && old == null);
             if (skip) this.replies.add(id, ST_MISSING, 0, encodeOld(old));
-            else this.write(id, r.store, store, r.key, r.value.subarray(1), r.w, r.timeoutMs, encodeOld(old));
+            else
+              this.writes.write(
+                id,
+                r.store,
+                store,
+                r.key,
+                r.value.subarray(1),
+                r.w,
+                r.timeoutMs,
+                encodeOld(old),
+              );
             break;
           }
           case OP_DELETE_COUNTED: {
-            const old = this.current(r.store, store, r.key);
+            const old = this.writes.current(r.store, store, r.key);
             if (old == null)
               this.replies.add(id, ST_DONE, this.positions.get(r.store, SLOT_LAST_SEQ), encodeOld(old));
-            else this.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, encodeOld(old));
+            else this.writes.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, encodeOld(old));
             break;
           }
           case OP_PUT_EXT:
@@ -330,7 +332,7 @@ export class ShardHost {
             this.replyExpiry(id, r.store, Buffer.from(r.key));
             break;
           case OP_WAIT:
-            this.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
+            this.writes.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
             break;
           default:
             throw new DistkvError('BAD_REQUEST', `unknown op ${r.op}`);
@@ -340,17 +342,6 @@ export class ShardHost {
       }
     }
     this.replies.flush();
-  }
-
-  private checkWritable(index: number): void {
-    const role = this.stores.hosted.get(index)?.spec.role;
-    if (role !== 'leader' || this.fenced.has(index))
-      throw new DistkvError(
-        'SWITCHING_LEADER',
-        role === 'leader'
-          ? `store ${index} holds writes while its shard's leader is switched; retry shortly`
-          : `store ${index} is no longer its shard's leader; retry to reach the new one`,
-      );
   }
 
   /** replyRead answers a read from the store with the value and its version; a leader that finds the key expired has the reaper log it. */
@@ -365,7 +356,12 @@ export class ShardHost {
     // An expiry the reaper does not know of (written before a restart or a promotion).
     const raw = store.read(key, 0);
     if (raw !== undefined && raw.expiresAtMs > 0)
-      this.reaper.add({ store: index, key: Buffer.from(key), seq: raw.seq, expiresAtMs: raw.expiresAtMs });
+      this.writes.remember({
+        store: index,
+        key: Buffer.from(key),
+        seq: raw.seq,
+        expiresAtMs: raw.expiresAtMs,
+      });
   }
 
   /**
@@ -384,10 +380,10 @@ export class ShardHost {
     w: number,
     timeoutMs: number,
   ): void {
-    this.checkWritable(index);
+    this.writes.checkWritable(index);
     const ext = decodeExt(raw);
     if (ext.flags !== 0) {
-      const settled = this.pending.settledOf(index, key);
+      const settled = this.writes.pending.settledOf(index, key);
       if (settled !== undefined) {
         // The request batch is reused: keep copies until the retry.
         const k = Buffer.from(key);
@@ -414,7 +410,7 @@ export class ShardHost {
         raw = Buffer.concat([raw.subarray(0, EXT_BYTES), cur.value]);
     }
     if (op === OP_PUT_EXT)
-      this.write(
+      this.writes.write(
         id,
         index,
         store,
@@ -427,14 +423,14 @@ export class ShardHost {
         ext.expiresAtMs,
       );
     else {
-      const existed = this.current(index, store, key) != null;
-      this.write(id, index, store, key, null, w, timeoutMs, undefined, existed ? ST_DONE : ST_MISSING);
+      const existed = this.writes.current(index, store, key) != null;
+      this.writes.write(id, index, store, key, null, w, timeoutMs, undefined, existed ? ST_DONE : ST_MISSING);
     }
   }
 
   /** replyExpiry answers OP_GET_EXPIRY from the store, once any write in flight on the key has settled. */
   private replyExpiry(id: number, index: number, key: Buffer): void {
-    const settled = this.pending.settledOf(index, key);
+    const settled = this.writes.pending.settledOf(index, key);
     if (settled !== undefined) {
       const again = (): void => {
         this.replyExpiry(id, index, key);
@@ -469,9 +465,9 @@ export class ShardHost {
     w: number,
     timeoutMs: number,
   ): void {
-    this.checkWritable(index);
+    this.writes.checkWritable(index);
     const subs = decodeTxn(raw);
-    const inFlight = subs.flatMap((s) => this.pending.settledOf(index, s.key) ?? []);
+    const inFlight = subs.flatMap((s) => this.writes.pending.settledOf(index, s.key) ?? []);
     if (inFlight.length > 0) {
       const copy = Buffer.from(raw);
       void Promise.allSettled(inFlight).then(() => {
@@ -498,7 +494,7 @@ export class ShardHost {
       return;
     }
     const writes = subs.map((s, i) =>
-      this.issue(
+      this.writes.issue(
         index,
         store,
         s.key,
@@ -507,34 +503,7 @@ export class ShardHost {
       ),
     );
     const all = Promise.all(writes).then((rs) => ({ seq: Math.max(0, ...rs.map((r) => r.seq)) }));
-    this.track(id, index, all, w, timeoutMs, undefined);
-  }
-
-  /**
-   * reap writes the TYPE_EXPIRE record of a remembered expiring write, if its store still leads and
-   * the key still holds exactly that write (no newer write durable or in flight).
-   */
-  private reap(e: Expiring): void {
-    const hosted = this.stores.hosted.get(e.store);
-    if (hosted?.spec.role !== 'leader' || this.fenced.has(e.store)) return;
-    if (this.pending.settledOf(e.store, e.key) !== undefined) return;
-    const { store } = hosted;
-    if (store.read(e.key, 0)?.seq !== e.seq) return;
-    const promise = store.expire(e.key);
-    const handle = this.pending.note(e.store, e.key, null, promise);
-    const settle = (): void => {
-      this.pending.settle(e.store, handle);
-    };
-    promise.then(settle, settle);
-    this.trackUnsettled(e.store, promise);
-    promise.then(
-      ({ seq }) => {
-        this.positions.raise(e.store, SLOT_LAST_SEQ, seq);
-      },
-      () => {
-        // A failed expire record (disk full) is retried by the next read that finds the key expired.
-      },
-    );
+    this.writes.track(id, index, all, w, timeoutMs, undefined);
   }
 
   /**
@@ -571,154 +540,6 @@ export class ShardHost {
         });
       },
     );
-  }
-
-  /** current returns the newest value of a key: a write in flight, else what the store holds. */
-  private current(index: number, store: Store, key: Uint8Array): Uint8Array | null | undefined {
-    const p = this.pending.get(index, key);
-    return p === undefined ? store.get(key) : p;
-  }
-
-  /** write issues a put (or, for null, a delete), visible to `current` at once, and replies when durable. */
-  private write(
-    id: number,
-    index: number,
-    store: Store,
-    key: Uint8Array,
-    value: Uint8Array | null,
-    w: number,
-    timeoutMs: number,
-    replyValue: Uint8Array | undefined,
-    done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
-    expiresAtMs = 0,
-  ): void {
-    this.checkWritable(index);
-    // issue and track in one: one reaction on the write's promise instead of four (this is the path
-    // of every single-key write).
-    const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
-    const handle = this.pending.note(index, key, value, promise);
-    const unsettled = this.unsettledOf(index);
-    unsettled.add(promise);
-    const reapKey = expiresAtMs > 0 ? Buffer.from(key) : undefined;
-    promise.then(
-      ({ seq }) => {
-        this.pending.settle(index, handle);
-        unsettled.delete(promise);
-        if (reapKey !== undefined) this.reaper.add({ store: index, key: reapKey, seq, expiresAtMs });
-        this.durable(id, index, seq, w, timeoutMs, replyValue, done);
-      },
-      (err: unknown) => {
-        this.pending.settle(index, handle);
-        unsettled.delete(promise);
-        this.replies.error(id, err);
-        this.replies.flushSoon();
-      },
-    );
-  }
-
-  /** issue starts a put (or, for null, a delete) that `current` sees at once; a leader's expiring put goes to the reaper once durable. */
-  private issue(
-    index: number,
-    store: Store,
-    key: Uint8Array,
-    value: Uint8Array | null,
-    expiresAtMs: number,
-  ): Promise<WriteResult> {
-    const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
-    const handle = this.pending.note(index, key, value, promise);
-    const settle = (): void => {
-      this.pending.settle(index, handle);
-    };
-    promise.then(settle, settle);
-    if (expiresAtMs > 0) {
-      const copy = Buffer.from(key);
-      promise.then(
-        ({ seq }) => {
-          this.reaper.add({ store: index, key: copy, seq, expiresAtMs });
-        },
-        () => undefined,
-      );
-    }
-    return promise;
-  }
-
-  /** waitReplicas answers OP_WAIT: how many replicas hold `seq`, once `w` do or after `timeoutMs`. */
-  private waitReplicas(id: number, index: number, seq: number, w: number, timeoutMs: number): void {
-    void this.replicationHost()
-      .waitForAcks(index, seq, w, timeoutMs)
-      .then((acked) => {
-        this.replies.add(id, ST_DONE, acked, undefined);
-        this.replies.flushSoon();
-      });
-  }
-
-  private track(
-    id: number,
-    storeIndex: number,
-    write: Promise<{ seq: number }>,
-    w: number,
-    timeoutMs: number,
-    replyValue: Uint8Array | undefined,
-  ): void {
-    this.trackUnsettled(storeIndex, write);
-    write.then(
-      ({ seq }) => {
-        this.durable(id, storeIndex, seq, w, timeoutMs, replyValue, ST_DONE);
-      },
-      (err: unknown) => {
-        this.replies.error(id, err);
-        this.replies.flushSoon();
-      },
-    );
-  }
-
-  /** durable answers a write that is durable as `seq`: at once, or once `w` replicas hold it (or after `timeoutMs`). */
-  private durable(
-    id: number,
-    storeIndex: number,
-    seq: number,
-    w: number,
-    timeoutMs: number,
-    replyValue: Uint8Array | undefined,
-    done: typeof ST_DONE | typeof ST_MISSING,
-  ): void {
-    this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
-    if (w === 0) {
-      this.replies.add(id, done, seq, replyValue);
-      this.replies.flushSoon();
-      return;
-    }
-    void this.replicationHost()
-      .waitForAcks(storeIndex, seq, w, timeoutMs)
-      .then((acked) => {
-        if (acked >= w) this.replies.add(id, done, seq, replyValue);
-        else
-          this.replies.error(
-            id,
-            new DistkvError(
-              'REPLICATION_TIMEOUT',
-              `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
-            ),
-          );
-        this.replies.flushSoon();
-      });
-  }
-
-  /** trackUnsettled keeps a write in its store's unsettled set until it settles (a fence waits for them). */
-  private trackUnsettled(storeIndex: number, write: Promise<unknown>): void {
-    const settled = this.unsettledOf(storeIndex);
-    settled.add(write);
-    const forget = (): void => {
-      settled.delete(write);
-    };
-    write.then(forget, forget);
-  }
-
-  /** unsettledOf is the set of a store's writes not yet settled. */
-  private unsettledOf(storeIndex: number): Set<Promise<unknown>> {
-    let set = this.unsettled.get(storeIndex);
-    if (set === undefined) this.unsettled.set(storeIndex, (set = new Set()));
-    return set;
   }
 
   private answer(id: number, fn: () => FromWorker): void {

@@ -1,0 +1,268 @@
+/**
+ * StoreWrites: the write path of a shard worker's stores, from issue to reply.
+ *
+ * A write is issued to its store at once and noted in `pending` (pending-writes.ts), so reads and
+ * read-modify-writes of the same batch see it; it is answered when its store reports it durable
+ * (after the group commit's fsync), and with `w` > 0 only once `w` replicas hold it
+ * (REPLICATION_TIMEOUT after `timeoutMs`; the write is kept, as with Redis WAIT). Each durable write
+ * raises its store's last seq in the shared positions array.
+ *
+ * Client writes are executed only by a store whose role is leader and that is not fenced; any other
+ * gets SWITCHING_LEADER (503, not executed). That holds whatever the main thread's routing tables
+ * say while a live map changes roles (docs/failover.md): a write batched before a demotion can no
+ * longer land on a store that now follows another leader. A fence waits for the store's writes
+ * not yet settled (`unsettled`), so the seq it reports covers every write accepted before it.
+ *
+ * TTL (docs/api.md, "TTL"): a leader's expiring writes go to the ExpiryReaper once durable, and
+ * `reap` logs TYPE_EXPIRE when they expire, if the key still holds that very write.
+ *
+ * Owned by one shard worker thread.
+ */
+import { DistkvError } from '../errors.js';
+import type { HostedStore, ReplicationHost } from '../replication/replication-host.js';
+import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
+import type { Store, WriteResult } from '../storage/store.js';
+import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
+import { ST_DONE, ST_MISSING } from './op-format.js';
+import { PendingWrites } from './pending-writes.js';
+import type { ReplyBatch } from './reply-batch.js';
+
+/** StoreWrites issues the writes of one worker's stores and answers them once durable. */
+export class StoreWrites {
+  /** pending holds writes issued but not yet durable, so reads and read-modify-writes see them. */
+  readonly pending = new PendingWrites();
+  private readonly stores: Map<number, HostedStore>;
+  private readonly positions: Positions;
+  private readonly replies: ReplyBatch;
+  private readonly replication: () => ReplicationHost;
+  /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
+  private readonly fenced = new Set<number>();
+  private readonly unsettled = new Map<number, Set<Promise<unknown>>>();
+  /** reaper logs the expiry of leader stores' expiring writes. */
+  private readonly reaper = new ExpiryReaper((e) => {
+    this.reap(e);
+  });
+
+  /** `replication` returns the worker's ReplicationHost, or throws UNAVAILABLE when it is not running. */
+  constructor(
+    stores: Map<number, HostedStore>,
+    positions: Positions,
+    replies: ReplyBatch,
+    replication: () => ReplicationHost,
+  ) {
+    this.stores = stores;
+    this.positions = positions;
+    this.replies = replies;
+    this.replication = replication;
+  }
+
+  /** remember hands the reaper an expiring write (a read found it expired; `key` is a copy). */
+  remember(e: Expiring): void {
+    this.reaper.add(e);
+  }
+
+  /** fence holds (on) or releases client writes of store `index`, then waits for its writes accepted before. */
+  fence(index: number, on: boolean): Promise<unknown> {
+    if (on) this.fenced.add(index);
+    else this.fenced.delete(index);
+    return Promise.allSettled([...(this.unsettled.get(index) ?? [])]);
+  }
+
+  /** unfence releases store `index`'s client writes (its role is being set anew). */
+  unfence(index: number): void {
+    this.fenced.delete(index);
+  }
+
+  /** close forgets every expiring write the reaper remembers. */
+  close(): void {
+    this.reaper.close();
+  }
+
+  /** checkWritable throws SWITCHING_LEADER unless store `index` is a leader and not fenced. */
+  checkWritable(index: number): void {
+    const role = this.stores.get(index)?.spec.role;
+    if (role !== 'leader' || this.fenced.has(index))
+      throw new DistkvError(
+        'SWITCHING_LEADER',
+        role === 'leader'
+          ? `store ${index} holds writes while its shard's leader is switched; retry shortly`
+          : `store ${index} is no longer its shard's leader; retry to reach the new one`,
+      );
+  }
+
+  /** current returns the newest value of a key: a write in flight, else what the store holds. */
+  current(index: number, store: Store, key: Uint8Array): Uint8Array | null | undefined {
+    const p = this.pending.get(index, key);
+    return p === undefined ? store.get(key) : p;
+  }
+
+  /** write issues a put (or, for null, a delete), visible to `current` at once, and replies when durable. */
+  write(
+    id: number,
+    index: number,
+    store: Store,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    w: number,
+    timeoutMs: number,
+    replyValue: Uint8Array | undefined,
+    done: typeof ST_DONE | typeof ST_MISSING = ST_DONE,
+    expiresAtMs = 0,
+  ): void {
+    this.checkWritable(index);
+    // issue and track in one: one reaction on the write's promise instead of four (this is the path
+    // of every single-key write).
+    const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
+    const handle = this.pending.note(index, key, value, promise);
+    const unsettled = this.unsettledOf(index);
+    unsettled.add(promise);
+    const reapKey = expiresAtMs > 0 ? Buffer.from(key) : undefined;
+    promise.then(
+      ({ seq }) => {
+        this.pending.settle(index, handle);
+        unsettled.delete(promise);
+        if (reapKey !== undefined) this.reaper.add({ store: index, key: reapKey, seq, expiresAtMs });
+        this.durable(id, index, seq, w, timeoutMs, replyValue, done);
+      },
+      (err: unknown) => {
+        this.pending.settle(index, handle);
+        unsettled.delete(promise);
+        this.replies.error(id, err);
+        this.replies.flushSoon();
+      },
+    );
+  }
+
+  /** issue starts a put (or, for null, a delete) that `current` sees at once; a leader's expiring put goes to the reaper once durable. */
+  issue(
+    index: number,
+    store: Store,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+  ): Promise<WriteResult> {
+    const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
+    const handle = this.pending.note(index, key, value, promise);
+    const settle = (): void => {
+      this.pending.settle(index, handle);
+    };
+    promise.then(settle, settle);
+    if (expiresAtMs > 0) {
+      const copy = Buffer.from(key);
+      promise.then(
+        ({ seq }) => {
+          this.reaper.add({ store: index, key: copy, seq, expiresAtMs });
+        },
+        () => undefined,
+      );
+    }
+    return promise;
+  }
+
+  /** track replies to `write` (a transaction's writes, together) once durable, as `durable` does. */
+  track(
+    id: number,
+    storeIndex: number,
+    write: Promise<{ seq: number }>,
+    w: number,
+    timeoutMs: number,
+    replyValue: Uint8Array | undefined,
+  ): void {
+    this.trackUnsettled(storeIndex, write);
+    write.then(
+      ({ seq }) => {
+        this.durable(id, storeIndex, seq, w, timeoutMs, replyValue, ST_DONE);
+      },
+      (err: unknown) => {
+        this.replies.error(id, err);
+        this.replies.flushSoon();
+      },
+    );
+  }
+
+  /** waitReplicas answers OP_WAIT: how many replicas hold `seq`, once `w` do or after `timeoutMs`. */
+  waitReplicas(id: number, index: number, seq: number, w: number, timeoutMs: number): void {
+    void this.replication()
+      .waitForAcks(index, seq, w, timeoutMs)
+      .then((acked) => {
+        this.replies.add(id, ST_DONE, acked, undefined);
+        this.replies.flushSoon();
+      });
+  }
+
+  /** durable answers a write that is durable as `seq`: at once, or once `w` replicas hold it (or after `timeoutMs`). */
+  private durable(
+    id: number,
+    storeIndex: number,
+    seq: number,
+    w: number,
+    timeoutMs: number,
+    replyValue: Uint8Array | undefined,
+    done: typeof ST_DONE | typeof ST_MISSING,
+  ): void {
+    this.positions.raise(storeIndex, SLOT_LAST_SEQ, seq);
+    if (w === 0) {
+      this.replies.add(id, done, seq, replyValue);
+      this.replies.flushSoon();
+      return;
+    }
+    void this.replication()
+      .waitForAcks(storeIndex, seq, w, timeoutMs)
+      .then((acked) => {
+        if (acked >= w) this.replies.add(id, done, seq, replyValue);
+        else
+          this.replies.error(
+            id,
+            new DistkvError(
+              'REPLICATION_TIMEOUT',
+              `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
+            ),
+          );
+        this.replies.flushSoon();
+      });
+  }
+
+  /**
+   * reap writes the TYPE_EXPIRE record of a remembered expiring write, if its store still leads and
+   * the key still holds exactly that write (no newer write durable or in flight).
+   */
+  private reap(e: Expiring): void {
+    const hosted = this.stores.get(e.store);
+    if (hosted?.spec.role !== 'leader' || this.fenced.has(e.store)) return;
+    if (this.pending.settledOf(e.store, e.key) !== undefined) return;
+    const { store } = hosted;
+    if (store.read(e.key, 0)?.seq !== e.seq) return;
+    const promise = store.expire(e.key);
+    const handle = this.pending.note(e.store, e.key, null, promise);
+    const settle = (): void => {
+      this.pending.settle(e.store, handle);
+    };
+    promise.then(settle, settle);
+    this.trackUnsettled(e.store, promise);
+    promise.then(
+      ({ seq }) => {
+        this.positions.raise(e.store, SLOT_LAST_SEQ, seq);
+      },
+      () => {
+        // A failed expire record (disk full) is retried by the next read that finds the key expired.
+      },
+    );
+  }
+
+  /** trackUnsettled keeps a write in its store's unsettled set until it settles (a fence waits for them). */
+  private trackUnsettled(storeIndex: number, write: Promise<unknown>): void {
+    const settled = this.unsettledOf(storeIndex);
+    settled.add(write);
+    const forget = (): void => {
+      settled.delete(write);
+    };
+    write.then(forget, forget);
+  }
+
+  /** unsettledOf is the set of a store's writes not yet settled. */
+  private unsettledOf(storeIndex: number): Set<Promise<unknown>> {
+    let set = this.unsettled.get(storeIndex);
+    if (set === undefined) this.unsettled.set(storeIndex, (set = new Set()));
+    return set;
+  }
+}

@@ -26,8 +26,8 @@ import { ReplyBatch, type SendFn } from './reply-batch.js';
 import { WorkerStores } from './worker-stores.js';
 import { purgeForeignKeys } from './purge.js';
 import { StoreWrites } from './store-writes.js';
+import { ReplicationMessages } from './replication-messages.js';
 import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
-import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
 import { conditionHolds } from './conditions.js';
 import {
   decodeExt,
@@ -57,6 +57,11 @@ import {
 import { watchRead, watchScan } from '../watch/watch-tap.js';
 import { encodeOld, incremented } from './read-modify-write.js';
 
+/** transferOf lists the buffers a control reply transfers: only a snapshot page's (replication-messages.ts). */
+function transferOf(reply: FromWorker): ArrayBuffer[] | undefined {
+  return reply.type === 'repl-snapshot-result' ? [reply.buffer] : undefined;
+}
+
 /** ShardHost runs the stores of one worker. */
 export class ShardHost {
   private readonly stores: WorkerStores;
@@ -65,6 +70,7 @@ export class ShardHost {
   private replication: ReplicationHost | undefined;
   private readonly send: SendFn;
   private readonly writes: StoreWrites;
+  private readonly replicationMessages: ReplicationMessages;
 
   private constructor(positions: SharedArrayBuffer, send: SendFn, log: Logger | undefined) {
     this.positions = new Positions(positions);
@@ -72,6 +78,9 @@ export class ShardHost {
     this.send = send;
     this.replies = new ReplyBatch(send);
     this.writes = new StoreWrites(this.stores.hosted, this.positions, this.replies, () =>
+      this.replicationHost(),
+    );
+    this.replicationMessages = new ReplicationMessages(this.stores, this.writes, () =>
       this.replicationHost(),
     );
   }
@@ -147,95 +156,28 @@ export class ShardHost {
         });
         return;
       case 'fence':
-        void this.answerAsync(msg.id, async () => {
-          const store = this.stores.at(msg.store);
-          // Writes accepted before the fence finish first: the seq reported covers every one of them.
-          await this.writes.fence(msg.store, msg.on);
-          return { type: 'fence-result', id: msg.id, ok: true, lastSeq: store.lastSeq() };
-        });
+        void this.answerAsync(msg.id, () => this.replicationMessages.fence(msg));
         return;
       case 'set-role':
-        void this.answerAsync(msg.id, async () => {
-          this.writes.unfence(msg.store);
-          await this.replicationHost().setRole(msg.store, msg.spec, msg.fork ?? undefined);
-          return { type: 'set-role-result', id: msg.id, ok: true };
-        });
+        void this.answerAsync(msg.id, () => this.replicationMessages.setRole(msg));
         return;
       case 'repl-pull':
-        void this.answerAsync(msg.id, async () => {
-          const r = await this.replicationHost().pull(
-            msg.store,
-            msg.after,
-            msg.maxBytes,
-            msg.waitMs,
-            msg.replica,
-            msg.epoch,
-          );
-          const copy = r.records.length === 0 ? null : Uint8Array.prototype.slice.call(r.records).buffer;
-          return {
-            type: 'repl-pull-result',
-            id: msg.id,
-            ok: true,
-            gone: r.gone,
-            buffer: copy,
-            length: r.records.length,
-            leaderSeq: r.leaderSeq,
-            epoch: r.epoch,
-            recordsEpoch: r.recordsEpoch,
-            fork: r.fork ?? null,
-          };
-        });
+        void this.answerAsync(msg.id, () => this.replicationMessages.pull(msg));
+        return;
+      case 'repl-snapshot':
+        this.answer(msg.id, () => this.replicationMessages.snapshotPage(msg));
         return;
       case 'seed-next':
-        this.answer(msg.id, () => ({
-          type: 'seed-result',
-          id: msg.id,
-          ok: true,
-          change: this.replicationHost().seedNext(msg.stores) ?? null,
-          acked: false,
-        }));
+        this.answer(msg.id, () => this.replicationMessages.seedNext(msg));
         return;
       case 'seed-ack':
-        this.answer(msg.id, () => ({
-          type: 'seed-result',
-          id: msg.id,
-          ok: true,
-          change: null,
-          acked: this.replicationHost().seedAck(msg.stores, msg.key, msg.value),
-        }));
+        this.answer(msg.id, () => this.replicationMessages.seedAck(msg));
         return;
       case 'watch-read':
         void this.answerAsync(msg.id, () => watchRead(this.stores.at(msg.store), msg));
         return;
       case 'watch-scan':
         this.answer(msg.id, () => watchScan(this.stores.at(msg.store), msg));
-        return;
-      case 'repl-snapshot':
-        try {
-          // The page travels encoded in one transferred buffer: cloning thousands of entries costs more.
-          const page = this.replicationHost().snapshotPage(msg.store, msg.after, msg.limit, msg.seq);
-          const last = page.entries.length < msg.limit;
-          const body = encodeSnapshotEntries(page.entries, last);
-          const buffer = Uint8Array.prototype.slice.call(body).buffer;
-          const lastEntry = page.entries[page.entries.length - 1];
-          const lastKey = lastEntry === undefined ? null : Uint8Array.prototype.slice.call(lastEntry.key);
-          this.send(
-            {
-              type: 'repl-snapshot-result',
-              id: msg.id,
-              ok: true,
-              seq: page.seq,
-              buffer,
-              length: body.length,
-              count: page.entries.length,
-              last,
-              lastKey,
-            },
-            [buffer],
-          );
-        } catch (err) {
-          this.send({ type: 'error-result', id: msg.id, ok: false, error: toDistkvError(err).toWire() });
-        }
         return;
     }
   }
@@ -544,7 +486,8 @@ export class ShardHost {
 
   private answer(id: number, fn: () => FromWorker): void {
     try {
-      this.send(fn());
+      const reply = fn();
+      this.send(reply, transferOf(reply));
     } catch (err) {
       this.send({ type: 'error-result', id, ok: false, error: toDistkvError(err).toWire() });
     }
@@ -552,7 +495,8 @@ export class ShardHost {
 
   private async answerAsync(id: number, fn: () => Promise<FromWorker>): Promise<void> {
     try {
-      this.send(await fn());
+      const reply = await fn();
+      this.send(reply, transferOf(reply));
     } catch (err) {
       this.send({ type: 'error-result', id, ok: false, error: toDistkvError(err).toWire() });
     }

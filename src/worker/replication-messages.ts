@@ -1,0 +1,121 @@
+/**
+ * ReplicationMessages: a shard worker's answers to the replication control messages (messages.ts)
+ * that the main thread relays for the HTTP replication endpoints and for failover:
+ *  - `repl-pull` / `repl-snapshot`: a replica of another process pulling this worker's leader's log
+ *    records, or a snapshot page when the log no longer holds them (docs/architecture.md,
+ *    "Replication");
+ *  - `seed-next` / `seed-ack`: the seed's replication cursor (src/replication/seed-cursor.ts);
+ *  - `fence` / `set-role`: a failover holding a leader's client writes, then turning the store over
+ *    to its new role (docs/failover.md).
+ *
+ * The replication itself is the worker's ReplicationHost; this module only turns each message into
+ * its call and the result into its reply, copying out of views the next call invalidates. The
+ * fence lives with the write path (store-writes.ts), which refuses writes while it holds.
+ */
+import type { ReplicationHost } from '../replication/replication-host.js';
+import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
+import type { FromWorker, ToWorker } from './messages.js';
+import type { StoreWrites } from './store-writes.js';
+import type { WorkerStores } from './worker-stores.js';
+
+type Message<T extends ToWorker['type']> = Extract<ToWorker, { type: T }>;
+
+/** ReplicationMessages answers one worker's replication control messages. */
+export class ReplicationMessages {
+  private readonly stores: WorkerStores;
+  private readonly writes: StoreWrites;
+  private readonly replication: () => ReplicationHost;
+
+  /** `replication` returns the worker's ReplicationHost, or throws UNAVAILABLE when it is not running. */
+  constructor(stores: WorkerStores, writes: StoreWrites, replication: () => ReplicationHost) {
+    this.stores = stores;
+    this.writes = writes;
+    this.replication = replication;
+  }
+
+  /** fence holds or releases a leader's client writes; the reply names its last seq once its writes in flight settled. */
+  async fence(msg: Message<'fence'>): Promise<FromWorker> {
+    const store = this.stores.at(msg.store);
+    // Writes accepted before the fence finish first: the seq reported covers every one of them.
+    await this.writes.fence(msg.store, msg.on);
+    return { type: 'fence-result', id: msg.id, ok: true, lastSeq: store.lastSeq() };
+  }
+
+  /** setRole turns a store over to the role of its new spec (releasing its fence). */
+  async setRole(msg: Message<'set-role'>): Promise<FromWorker> {
+    this.writes.unfence(msg.store);
+    await this.replication().setRole(msg.store, msg.spec, msg.fork ?? undefined);
+    return { type: 'set-role-result', id: msg.id, ok: true };
+  }
+
+  /** pull answers a replica's pull with a copy of the log records after its ack. */
+  async pull(msg: Message<'repl-pull'>): Promise<FromWorker> {
+    const r = await this.replication().pull(
+      msg.store,
+      msg.after,
+      msg.maxBytes,
+      msg.waitMs,
+      msg.replica,
+      msg.epoch,
+    );
+    const copy = r.records.length === 0 ? null : Uint8Array.prototype.slice.call(r.records).buffer;
+    return {
+      type: 'repl-pull-result',
+      id: msg.id,
+      ok: true,
+      gone: r.gone,
+      buffer: copy,
+      length: r.records.length,
+      leaderSeq: r.leaderSeq,
+      epoch: r.epoch,
+      recordsEpoch: r.recordsEpoch,
+      fork: r.fork ?? null,
+    };
+  }
+
+  /**
+   * snapshotPage answers one page of a leader's snapshot, encoded (snapshot-format.ts) into a
+   * buffer of its own that the reply transfers: cloning thousands of entries costs more.
+   */
+  snapshotPage(msg: Message<'repl-snapshot'>): FromWorker {
+    const page = this.replication().snapshotPage(msg.store, msg.after, msg.limit, msg.seq);
+    const last = page.entries.length < msg.limit;
+    const body = encodeSnapshotEntries(page.entries, last);
+    const buffer = Uint8Array.prototype.slice.call(body).buffer;
+    const lastEntry = page.entries[page.entries.length - 1];
+    const lastKey = lastEntry === undefined ? null : Uint8Array.prototype.slice.call(lastEntry.key);
+    return {
+      type: 'repl-snapshot-result',
+      id: msg.id,
+      ok: true,
+      seq: page.seq,
+      buffer,
+      length: body.length,
+      count: page.entries.length,
+      last,
+      lastKey,
+    };
+  }
+
+  /** seedNext answers the oldest change not yet acknowledged on the seed cursor. */
+  seedNext(msg: Message<'seed-next'>): FromWorker {
+    return {
+      type: 'seed-result',
+      id: msg.id,
+      ok: true,
+      change: this.replication().seedNext(msg.stores) ?? null,
+      acked: false,
+    };
+  }
+
+  /** seedAck advances the seed cursor past the matching change. */
+  seedAck(msg: Message<'seed-ack'>): FromWorker {
+    return {
+      type: 'seed-result',
+      id: msg.id,
+      ok: true,
+      change: null,
+      acked: this.replication().seedAck(msg.stores, msg.key, msg.value),
+    };
+  }
+}

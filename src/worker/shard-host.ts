@@ -19,12 +19,13 @@
 import type { Logger } from 'pino';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { ReplicationHost } from '../replication/replication-host.js';
-import type { Store, WriteResult } from '../storage/store.js';
+import type { Store } from '../storage/store.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { RequestReader } from './op-codec.js';
 import { ReplyBatch, type SendFn } from './reply-batch.js';
 import { WorkerStores } from './worker-stores.js';
 import { purgeForeignKeys } from './purge.js';
+import { StoreReads } from './store-reads.js';
 import { StoreWrites } from './store-writes.js';
 import { ReplicationMessages } from './replication-messages.js';
 import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
@@ -51,7 +52,6 @@ import {
   ST_CONFLICT,
   ST_DONE,
   ST_MISSING,
-  ST_VALUE,
   TXN_RESULT_BYTES,
 } from './op-format.js';
 import { watchRead, watchScan } from '../watch/watch-tap.js';
@@ -71,6 +71,7 @@ export class ShardHost {
   private readonly send: SendFn;
   private readonly writes: StoreWrites;
   private readonly replicationMessages: ReplicationMessages;
+  private readonly reads: StoreReads;
 
   private constructor(positions: SharedArrayBuffer, send: SendFn, log: Logger | undefined) {
     this.positions = new Positions(positions);
@@ -80,6 +81,7 @@ export class ShardHost {
     this.writes = new StoreWrites(this.stores.hosted, this.positions, this.replies, () =>
       this.replicationHost(),
     );
+    this.reads = new StoreReads(this.stores, this.writes, this.replies);
     this.replicationMessages = new ReplicationMessages(this.stores, this.writes, () =>
       this.replicationHost(),
     );
@@ -203,16 +205,9 @@ export class ShardHost {
       try {
         const store = this.stores.at(r.store);
         switch (r.op) {
-          case OP_GET: {
-            const settled = this.writes.pending.settledOf(r.store, r.key);
-            if (settled === undefined) this.replyRead(id, r.store, store, r.key);
-            else {
-              const newest = this.writes.pending.get(r.store, r.key);
-              const value = newest == null ? null : Buffer.from(newest);
-              this.getWhenDurable(id, store, Buffer.from(r.key), value, settled);
-            }
+          case OP_GET:
+            this.reads.get(id, r.store, store, r.key);
             break;
-          }
           case OP_PUT:
             this.writes.write(id, r.store, store, r.key, r.value, r.w, r.timeoutMs, undefined);
             break;
@@ -271,7 +266,7 @@ export class ShardHost {
             this.runTxn(id, r.store, store, r.value, r.w, r.timeoutMs);
             break;
           case OP_GET_EXPIRY:
-            this.replyExpiry(id, r.store, Buffer.from(r.key));
+            this.reads.expiry(id, r.store, Buffer.from(r.key));
             break;
           case OP_WAIT:
             this.writes.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
@@ -284,26 +279,6 @@ export class ShardHost {
       }
     }
     this.replies.flush();
-  }
-
-  /** replyRead answers a read from the store with the value and its version; a leader that finds the key expired has the reaper log it. */
-  private replyRead(id: number, index: number, store: Store, key: Uint8Array): void {
-    const v = store.read(key);
-    if (v !== undefined) {
-      this.replies.add(id, ST_VALUE, v.seq, v.value);
-      return;
-    }
-    this.replies.add(id, ST_MISSING, 0, undefined);
-    if (this.stores.hosted.get(index)?.spec.role !== 'leader') return;
-    // An expiry the reaper does not know of (written before a restart or a promotion).
-    const raw = store.read(key, 0);
-    if (raw !== undefined && raw.expiresAtMs > 0)
-      this.writes.remember({
-        store: index,
-        key: Buffer.from(key),
-        seq: raw.seq,
-        expiresAtMs: raw.expiresAtMs,
-      });
   }
 
   /**
@@ -370,30 +345,6 @@ export class ShardHost {
     }
   }
 
-  /** replyExpiry answers OP_GET_EXPIRY from the store, once any write in flight on the key has settled. */
-  private replyExpiry(id: number, index: number, key: Buffer): void {
-    const settled = this.writes.pending.settledOf(index, key);
-    if (settled !== undefined) {
-      const again = (): void => {
-        this.replyExpiry(id, index, key);
-        this.replies.flushSoon();
-      };
-      settled.then(again, again);
-      return;
-    }
-    try {
-      const v = this.stores.at(index).read(key);
-      if (v === undefined) this.replies.add(id, ST_MISSING, 0, undefined);
-      else {
-        const b = Buffer.allocUnsafe(8);
-        b.writeDoubleLE(v.expiresAtMs, 0);
-        this.replies.add(id, ST_VALUE, v.seq, b);
-      }
-    } catch (err) {
-      this.replies.error(id, err);
-    }
-  }
-
   /**
    * runTxn runs OP_TXN: all its conditions are checked against the keys as they are before it
    * (after any write in flight on them has settled), then either every write is issued in this
@@ -446,42 +397,6 @@ export class ShardHost {
     );
     const all = Promise.all(writes).then((rs) => ({ seq: Math.max(0, ...rs.map((r) => r.seq)) }));
     this.writes.track(id, index, all, w, timeoutMs, undefined);
-  }
-
-  /**
-   * getWhenDurable answers a read of a key with a write in flight once that write has settled: a
-   * reader never sees a value that a failed fsync could still take back. Once durable, it answers
-   * `value`, the newest write when the read was issued (null = a delete): the store may by then hold
-   * writes issued after the read, made visible by the same group commit. If the write failed, it
-   * answers from the store. `key` and `value` are copies (the request batch is reused).
-   */
-  private getWhenDurable(
-    id: number,
-    store: Store,
-    key: Uint8Array,
-    value: Uint8Array | null,
-    settled: Promise<WriteResult>,
-  ): void {
-    const answer = (read: () => { value: Uint8Array | null | undefined; seq: number }): void => {
-      try {
-        const r = read();
-        this.replies.value(id, r.value, r.seq);
-      } catch (err) {
-        this.replies.error(id, err);
-      }
-      this.replies.flushSoon();
-    };
-    settled.then(
-      ({ seq }) => {
-        answer(() => ({ value, seq }));
-      },
-      () => {
-        answer(() => {
-          const v = store.read(key);
-          return { value: v?.value, seq: v?.seq ?? 0 };
-        });
-      },
-    );
   }
 
   private answer(id: number, fn: () => FromWorker): void {

@@ -1,0 +1,124 @@
+/**
+ * StoreReads: the point reads of an op batch (OP_GET, OP_GET_EXPIRY) on a worker's stores.
+ *
+ * A read is answered in the batch it arrives in, from the store, with the value and the seq of the
+ * key's last write (its version, docs/api.md "Versions"). A read of a key with a write in flight
+ * (pending-writes.ts) waits until that write has settled: a reader never sees a value that a
+ * failed fsync could still take back. A leader whose read finds a key expired that the reaper does
+ * not know of hands it to the reaper (store-writes.ts), so the expiry gets logged.
+ *
+ * Owned by one shard worker thread; keys and values of the request batch are views, copied before
+ * anything waits.
+ */
+import type { Store, WriteResult } from '../storage/store.js';
+import { ST_MISSING, ST_VALUE } from './op-format.js';
+import type { ReplyBatch } from './reply-batch.js';
+import type { StoreWrites } from './store-writes.js';
+import type { WorkerStores } from './worker-stores.js';
+
+/** StoreReads answers the point reads of one worker's stores. */
+export class StoreReads {
+  private readonly stores: WorkerStores;
+  private readonly writes: StoreWrites;
+  private readonly replies: ReplyBatch;
+
+  constructor(stores: WorkerStores, writes: StoreWrites, replies: ReplyBatch) {
+    this.stores = stores;
+    this.writes = writes;
+    this.replies = replies;
+  }
+
+  /**
+   * get answers OP_GET: from the store, or, when a write on the key is in flight, once that write
+   * has settled (`whenDurable`).
+   */
+  get(id: number, index: number, store: Store, key: Uint8Array): void {
+    const settled = this.writes.pending.settledOf(index, key);
+    if (settled === undefined) this.read(id, index, store, key);
+    else {
+      const newest = this.writes.pending.get(index, key);
+      const value = newest == null ? null : Buffer.from(newest);
+      this.whenDurable(id, store, Buffer.from(key), value, settled);
+    }
+  }
+
+  /** expiry answers OP_GET_EXPIRY from the store, once any write in flight on the key has settled. */
+  expiry(id: number, index: number, key: Buffer): void {
+    const settled = this.writes.pending.settledOf(index, key);
+    if (settled !== undefined) {
+      const again = (): void => {
+        this.expiry(id, index, key);
+        this.replies.flushSoon();
+      };
+      settled.then(again, again);
+      return;
+    }
+    try {
+      const v = this.stores.at(index).read(key);
+      if (v === undefined) this.replies.add(id, ST_MISSING, 0, undefined);
+      else {
+        const b = Buffer.allocUnsafe(8);
+        b.writeDoubleLE(v.expiresAtMs, 0);
+        this.replies.add(id, ST_VALUE, v.seq, b);
+      }
+    } catch (err) {
+      this.replies.error(id, err);
+    }
+  }
+
+  /** read answers a read from the store with the value and its version; a leader that finds the key expired has the reaper log it. */
+  private read(id: number, index: number, store: Store, key: Uint8Array): void {
+    const v = store.read(key);
+    if (v !== undefined) {
+      this.replies.add(id, ST_VALUE, v.seq, v.value);
+      return;
+    }
+    this.replies.add(id, ST_MISSING, 0, undefined);
+    if (this.stores.hosted.get(index)?.spec.role !== 'leader') return;
+    // An expiry the reaper does not know of (written before a restart or a promotion).
+    const raw = store.read(key, 0);
+    if (raw !== undefined && raw.expiresAtMs > 0)
+      this.writes.remember({
+        store: index,
+        key: Buffer.from(key),
+        seq: raw.seq,
+        expiresAtMs: raw.expiresAtMs,
+      });
+  }
+
+  /**
+   * whenDurable answers a read of a key with a write in flight once that write has settled: a
+   * reader never sees a value that a failed fsync could still take back. Once durable, it answers
+   * `value`, the newest write when the read was issued (null = a delete): the store may by then hold
+   * writes issued after the read, made visible by the same group commit. If the write failed, it
+   * answers from the store. `key` and `value` are copies (the request batch is reused).
+   */
+  private whenDurable(
+    id: number,
+    store: Store,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    settled: Promise<WriteResult>,
+  ): void {
+    const answer = (read: () => { value: Uint8Array | null | undefined; seq: number }): void => {
+      try {
+        const r = read();
+        this.replies.value(id, r.value, r.seq);
+      } catch (err) {
+        this.replies.error(id, err);
+      }
+      this.replies.flushSoon();
+    };
+    settled.then(
+      ({ seq }) => {
+        answer(() => ({ value, seq }));
+      },
+      () => {
+        answer(() => {
+          const v = store.read(key);
+          return { value: v?.value, seq: v?.seq ?? 0 };
+        });
+      },
+    );
+  }
+}

@@ -19,23 +19,17 @@
 import type { Logger } from 'pino';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { ReplicationHost } from '../replication/replication-host.js';
-import type { Store } from '../storage/store.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { RequestReader } from './op-codec.js';
 import { ReplyBatch, type SendFn } from './reply-batch.js';
 import { WorkerStores } from './worker-stores.js';
 import { purgeForeignKeys } from './purge.js';
+import { ConditionalWrites } from './conditional-writes.js';
 import { StoreReads } from './store-reads.js';
 import { StoreWrites } from './store-writes.js';
 import { ReplicationMessages } from './replication-messages.js';
 import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
-import { conditionHolds } from './conditions.js';
 import {
-  decodeExt,
-  decodeTxn,
-  EXT_BYTES,
-  EXT_KEEP_TTL,
-  EXT_KEEP_VALUE,
   OP_DELETE,
   OP_DELETE_COUNTED,
   OP_DELETE_EXT,
@@ -49,10 +43,8 @@ import {
   OP_WAIT,
   SET_IF_NX,
   SET_IF_XX,
-  ST_CONFLICT,
   ST_DONE,
   ST_MISSING,
-  TXN_RESULT_BYTES,
 } from './op-format.js';
 import { watchRead, watchScan } from '../watch/watch-tap.js';
 import { encodeOld, incremented } from './read-modify-write.js';
@@ -72,6 +64,7 @@ export class ShardHost {
   private readonly writes: StoreWrites;
   private readonly replicationMessages: ReplicationMessages;
   private readonly reads: StoreReads;
+  private readonly conditional: ConditionalWrites;
 
   private constructor(positions: SharedArrayBuffer, send: SendFn, log: Logger | undefined) {
     this.positions = new Positions(positions);
@@ -82,6 +75,7 @@ export class ShardHost {
       this.replicationHost(),
     );
     this.reads = new StoreReads(this.stores, this.writes, this.replies);
+    this.conditional = new ConditionalWrites(this.stores, this.writes, this.replies);
     this.replicationMessages = new ReplicationMessages(this.stores, this.writes, () =>
       this.replicationHost(),
     );
@@ -260,10 +254,10 @@ export class ShardHost {
           }
           case OP_PUT_EXT:
           case OP_DELETE_EXT:
-            this.writeExt(id, r.store, store, r.op, r.key, r.value, r.w, r.timeoutMs);
+            this.conditional.write(id, r.store, store, r.op, r.key, r.value, r.w, r.timeoutMs);
             break;
           case OP_TXN:
-            this.runTxn(id, r.store, store, r.value, r.w, r.timeoutMs);
+            this.conditional.txn(id, r.store, store, r.value, r.w, r.timeoutMs);
             break;
           case OP_GET_EXPIRY:
             this.reads.expiry(id, r.store, Buffer.from(r.key));
@@ -279,124 +273,6 @@ export class ShardHost {
       }
     }
     this.replies.flush();
-  }
-
-  /**
-   * writeExt runs OP_PUT_EXT / OP_DELETE_EXT. With conditions, a key with a write in flight waits
-   * for it to settle (its seq is known only then) and is checked again; the check and the issue of
-   * the write happen in one synchronous step, so nothing can come between them. A failed condition
-   * answers ST_CONFLICT with the key's current version seq.
-   */
-  private writeExt(
-    id: number,
-    index: number,
-    store: Store,
-    op: number,
-    key: Uint8Array,
-    raw: Uint8Array,
-    w: number,
-    timeoutMs: number,
-  ): void {
-    this.writes.checkWritable(index);
-    const ext = decodeExt(raw);
-    if (ext.flags !== 0) {
-      const settled = this.writes.pending.settledOf(index, key);
-      if (settled !== undefined) {
-        // The request batch is reused: keep copies until the retry.
-        const k = Buffer.from(key);
-        const v = Buffer.from(raw);
-        const retry = (): void => {
-          try {
-            this.writeExt(id, index, this.stores.at(index), op, k, v, w, timeoutMs);
-          } catch (err) {
-            this.replies.error(id, err);
-          }
-          this.replies.flushSoon();
-        };
-        settled.then(retry, retry);
-        return;
-      }
-      const cur = store.read(key);
-      if (!conditionHolds(ext, cur)) {
-        this.replies.add(id, ST_CONFLICT, cur?.seq ?? 0, undefined);
-        return;
-      }
-      if (ext.flags & EXT_KEEP_TTL) ext.expiresAtMs = cur?.expiresAtMs ?? 0;
-      // The value is a view that the next read invalidates: the write keeps a copy.
-      if (ext.flags & EXT_KEEP_VALUE && cur !== undefined)
-        raw = Buffer.concat([raw.subarray(0, EXT_BYTES), cur.value]);
-    }
-    if (op === OP_PUT_EXT)
-      this.writes.write(
-        id,
-        index,
-        store,
-        key,
-        raw.subarray(EXT_BYTES),
-        w,
-        timeoutMs,
-        undefined,
-        ST_DONE,
-        ext.expiresAtMs,
-      );
-    else {
-      const existed = this.writes.current(index, store, key) != null;
-      this.writes.write(id, index, store, key, null, w, timeoutMs, undefined, existed ? ST_DONE : ST_MISSING);
-    }
-  }
-
-  /**
-   * runTxn runs OP_TXN: all its conditions are checked against the keys as they are before it
-   * (after any write in flight on them has settled), then either every write is issued in this
-   * turn, so they share one group commit, or none is and the reply says which conditions failed.
-   */
-  private runTxn(
-    id: number,
-    index: number,
-    store: Store,
-    raw: Uint8Array,
-    w: number,
-    timeoutMs: number,
-  ): void {
-    this.writes.checkWritable(index);
-    const subs = decodeTxn(raw);
-    const inFlight = subs.flatMap((s) => this.writes.pending.settledOf(index, s.key) ?? []);
-    if (inFlight.length > 0) {
-      const copy = Buffer.from(raw);
-      void Promise.allSettled(inFlight).then(() => {
-        try {
-          this.runTxn(id, index, this.stores.at(index), copy, w, timeoutMs);
-        } catch (err) {
-          this.replies.error(id, err);
-        }
-        this.replies.flushSoon();
-      });
-      return;
-    }
-    const exts = subs.map((s) => decodeExt(s.value));
-    // Conditions use only existence and seq: read's value bytes may be stale views, never looked at.
-    const current = subs.map((s) => store.read(s.key));
-    const held = exts.map((ext, i) => conditionHolds(ext, current[i]));
-    if (held.includes(false)) {
-      const results = Buffer.alloc(subs.length * TXN_RESULT_BYTES);
-      held.forEach((ok, i) => {
-        results[i * TXN_RESULT_BYTES] = ok ? 1 : 0;
-        results.writeDoubleLE(current[i]?.seq ?? 0, i * TXN_RESULT_BYTES + 1);
-      });
-      this.replies.add(id, ST_CONFLICT, 0, results);
-      return;
-    }
-    const writes = subs.map((s, i) =>
-      this.writes.issue(
-        index,
-        store,
-        s.key,
-        s.op === OP_PUT_EXT ? s.value.subarray(EXT_BYTES) : null,
-        exts[i]!.expiresAtMs,
-      ),
-    );
-    const all = Promise.all(writes).then((rs) => ({ seq: Math.max(0, ...rs.map((r) => r.seq)) }));
-    this.writes.track(id, index, all, w, timeoutMs, undefined);
   }
 
   private answer(id: number, fn: () => FromWorker): void {

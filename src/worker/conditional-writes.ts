@@ -1,0 +1,154 @@
+/**
+ * ConditionalWrites: the writes of an op batch that hold only if the key's version allows
+ * (docs/api.md, "Versions" and "TTL"): OP_PUT_EXT / OP_DELETE_EXT, one key with If-Match /
+ * If-None-Match / keep-TTL / keep-value flags, and OP_TXN, several such writes that all happen
+ * or none does.
+ *
+ * The conditions are checked here, atomically, against the newest write: a key with a write in
+ * flight (pending-writes.ts) waits for it to settle, since its seq is known only then, and is
+ * checked again; the check and the issue of the writes (store-writes.ts) then happen in one
+ * synchronous step, so nothing can come between them. The predicate itself is conditions.ts.
+ *
+ * Owned by one shard worker thread; request batch views are copied before anything waits.
+ */
+import type { Store } from '../storage/store.js';
+import { conditionHolds } from './conditions.js';
+import {
+  decodeExt,
+  decodeTxn,
+  EXT_BYTES,
+  EXT_KEEP_TTL,
+  EXT_KEEP_VALUE,
+  OP_PUT_EXT,
+  ST_CONFLICT,
+  ST_DONE,
+  ST_MISSING,
+  TXN_RESULT_BYTES,
+} from './op-format.js';
+import type { ReplyBatch } from './reply-batch.js';
+import type { StoreWrites } from './store-writes.js';
+import type { WorkerStores } from './worker-stores.js';
+
+/** ConditionalWrites runs the conditional writes and transactions of one worker's stores. */
+export class ConditionalWrites {
+  private readonly stores: WorkerStores;
+  private readonly writes: StoreWrites;
+  private readonly replies: ReplyBatch;
+
+  constructor(stores: WorkerStores, writes: StoreWrites, replies: ReplyBatch) {
+    this.stores = stores;
+    this.writes = writes;
+    this.replies = replies;
+  }
+
+  /**
+   * write runs OP_PUT_EXT / OP_DELETE_EXT. With conditions, a key with a write in flight waits
+   * for it to settle (its seq is known only then) and is checked again; the check and the issue of
+   * the write happen in one synchronous step, so nothing can come between them. A failed condition
+   * answers ST_CONFLICT with the key's current version seq.
+   */
+  write(
+    id: number,
+    index: number,
+    store: Store,
+    op: number,
+    key: Uint8Array,
+    raw: Uint8Array,
+    w: number,
+    timeoutMs: number,
+  ): void {
+    this.writes.checkWritable(index);
+    const ext = decodeExt(raw);
+    if (ext.flags !== 0) {
+      const settled = this.writes.pending.settledOf(index, key);
+      if (settled !== undefined) {
+        // The request batch is reused: keep copies until the retry.
+        const k = Buffer.from(key);
+        const v = Buffer.from(raw);
+        const retry = (): void => {
+          try {
+            this.write(id, index, this.stores.at(index), op, k, v, w, timeoutMs);
+          } catch (err) {
+            this.replies.error(id, err);
+          }
+          this.replies.flushSoon();
+        };
+        settled.then(retry, retry);
+        return;
+      }
+      const cur = store.read(key);
+      if (!conditionHolds(ext, cur)) {
+        this.replies.add(id, ST_CONFLICT, cur?.seq ?? 0, undefined);
+        return;
+      }
+      if (ext.flags & EXT_KEEP_TTL) ext.expiresAtMs = cur?.expiresAtMs ?? 0;
+      // The value is a view that the next read invalidates: the write keeps a copy.
+      if (ext.flags & EXT_KEEP_VALUE && cur !== undefined)
+        raw = Buffer.concat([raw.subarray(0, EXT_BYTES), cur.value]);
+    }
+    if (op === OP_PUT_EXT)
+      this.writes.write(
+        id,
+        index,
+        store,
+        key,
+        raw.subarray(EXT_BYTES),
+        w,
+        timeoutMs,
+        undefined,
+        ST_DONE,
+        ext.expiresAtMs,
+      );
+    else {
+      const existed = this.writes.current(index, store, key) != null;
+      this.writes.write(id, index, store, key, null, w, timeoutMs, undefined, existed ? ST_DONE : ST_MISSING);
+    }
+  }
+
+  /**
+   * txn runs OP_TXN: all its conditions are checked against the keys as they are before it
+   * (after any write in flight on them has settled), then either every write is issued in this
+   * turn, so they share one group commit, or none is and the reply says which conditions failed.
+   */
+  txn(id: number, index: number, store: Store, raw: Uint8Array, w: number, timeoutMs: number): void {
+    this.writes.checkWritable(index);
+    const subs = decodeTxn(raw);
+    const inFlight = subs.flatMap((s) => this.writes.pending.settledOf(index, s.key) ?? []);
+    if (inFlight.length > 0) {
+      const copy = Buffer.from(raw);
+      void Promise.allSettled(inFlight).then(() => {
+        try {
+          this.txn(id, index, this.stores.at(index), copy, w, timeoutMs);
+        } catch (err) {
+          this.replies.error(id, err);
+        }
+        this.replies.flushSoon();
+      });
+      return;
+    }
+    const exts = subs.map((s) => decodeExt(s.value));
+    // Conditions use only existence and seq: read's value bytes may be stale views, never looked at.
+    const current = subs.map((s) => store.read(s.key));
+    const held = exts.map((ext, i) => conditionHolds(ext, current[i]));
+    if (held.includes(false)) {
+      const results = Buffer.alloc(subs.length * TXN_RESULT_BYTES);
+      held.forEach((ok, i) => {
+        results[i * TXN_RESULT_BYTES] = ok ? 1 : 0;
+        results.writeDoubleLE(current[i]?.seq ?? 0, i * TXN_RESULT_BYTES + 1);
+      });
+      this.replies.add(id, ST_CONFLICT, 0, results);
+      return;
+    }
+    const issued = subs.map((s, i) =>
+      this.writes.issue(
+        index,
+        store,
+        s.key,
+        s.op === OP_PUT_EXT ? s.value.subarray(EXT_BYTES) : null,
+        exts[i]!.expiresAtMs,
+      ),
+    );
+    const all = Promise.all(issued).then((rs) => ({ seq: Math.max(0, ...rs.map((r) => r.seq)) }));
+    this.writes.track(id, index, all, w, timeoutMs, undefined);
+  }
+}

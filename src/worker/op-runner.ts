@@ -1,0 +1,142 @@
+/**
+ * OpRunner: executes the key operations of one request batch (op-format.ts) on a worker's stores.
+ *
+ * Each op goes to its concept: point reads to store-reads.ts, plain and read-modify-write ops
+ * (PUT, DELETE, INCR, SET_IF, DELETE_COUNTED) to the write path store-writes.ts, conditional
+ * writes and transactions to conditional-writes.ts, and OP_WAIT to the replica acks. The
+ * read-modify-write ops read the key's newest value, writes in flight included, and issue their
+ * write in the same synchronous step, so the ops of one batch on one key chain in order. An op
+ * that fails (an unknown store or op, a refused write) is answered with its error; the others run.
+ * Replies available at once leave together when the batch ends; the rest as they complete.
+ *
+ * Owned by one shard worker thread; the batch's views are valid only until `run` returns.
+ */
+import { DistkvError } from '../errors.js';
+import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
+import { ConditionalWrites } from './conditional-writes.js';
+import { RequestReader } from './op-codec.js';
+import {
+  OP_DELETE,
+  OP_DELETE_COUNTED,
+  OP_DELETE_EXT,
+  OP_GET,
+  OP_GET_EXPIRY,
+  OP_INCR,
+  OP_PUT,
+  OP_PUT_EXT,
+  OP_SET_IF,
+  OP_TXN,
+  OP_WAIT,
+  SET_IF_NX,
+  SET_IF_XX,
+  ST_DONE,
+  ST_MISSING,
+} from './op-format.js';
+import { encodeOld, incremented } from './read-modify-write.js';
+import type { ReplyBatch } from './reply-batch.js';
+import { StoreReads } from './store-reads.js';
+import type { StoreWrites } from './store-writes.js';
+import type { WorkerStores } from './worker-stores.js';
+
+/** OpRunner executes request batches on one worker's stores. */
+export class OpRunner {
+  private readonly stores: WorkerStores;
+  private readonly writes: StoreWrites;
+  private readonly replies: ReplyBatch;
+  private readonly positions: Positions;
+  private readonly reads: StoreReads;
+  private readonly conditional: ConditionalWrites;
+
+  constructor(stores: WorkerStores, writes: StoreWrites, replies: ReplyBatch, positions: Positions) {
+    this.stores = stores;
+    this.writes = writes;
+    this.replies = replies;
+    this.positions = positions;
+    this.reads = new StoreReads(stores, writes, replies);
+    this.conditional = new ConditionalWrites(stores, writes, replies);
+  }
+
+  /** run executes one request batch; the replies of its reads and refusals go out at its end. */
+  run(buffer: ArrayBuffer, length: number): void {
+    const r = new RequestReader(buffer, length);
+    while (r.next()) {
+      const id = r.id;
+      try {
+        const store = this.stores.at(r.store);
+        switch (r.op) {
+          case OP_GET:
+            this.reads.get(id, r.store, store, r.key);
+            break;
+          case OP_PUT:
+            this.writes.write(id, r.store, store, r.key, r.value, r.w, r.timeoutMs, undefined);
+            break;
+          case OP_DELETE: {
+            // Whether the key existed, as a read at this instant sees it (writes in flight included):
+            // the reply is ST_DONE if it did, ST_MISSING if not (X-Distkv-Existed, docs/api.md).
+            const existed = this.writes.current(r.store, store, r.key) != null;
+            this.writes.write(
+              id,
+              r.store,
+              store,
+              r.key,
+              null,
+              r.w,
+              r.timeoutMs,
+              undefined,
+              existed ? ST_DONE : ST_MISSING,
+            );
+            break;
+          }
+          case OP_INCR: {
+            const next = incremented(this.writes.current(r.store, store, r.key), r.value);
+            this.writes.write(id, r.store, store, r.key, next, r.w, r.timeoutMs, next);
+            break;
+          }
+          case OP_SET_IF: {
+            const old = this.writes.current(r.store, store, r.key);
+            const flags = r.value[0] ?? 0;
+            const skip = (flags & SET_IF_NX && old != null) || (flags & SET_IF_XX && old == null);
+            if (skip) this.replies.add(id, ST_MISSING, 0, encodeOld(old));
+            else
+              this.writes.write(
+                id,
+                r.store,
+                store,
+                r.key,
+                r.value.subarray(1),
+                r.w,
+                r.timeoutMs,
+                encodeOld(old),
+              );
+            break;
+          }
+          case OP_DELETE_COUNTED: {
+            const old = this.writes.current(r.store, store, r.key);
+            if (old == null)
+              this.replies.add(id, ST_DONE, this.positions.get(r.store, SLOT_LAST_SEQ), encodeOld(old));
+            else this.writes.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, encodeOld(old));
+            break;
+          }
+          case OP_PUT_EXT:
+          case OP_DELETE_EXT:
+            this.conditional.write(id, r.store, store, r.op, r.key, r.value, r.w, r.timeoutMs);
+            break;
+          case OP_TXN:
+            this.conditional.txn(id, r.store, store, r.value, r.w, r.timeoutMs);
+            break;
+          case OP_GET_EXPIRY:
+            this.reads.expiry(id, r.store, Buffer.from(r.key));
+            break;
+          case OP_WAIT:
+            this.writes.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
+            break;
+          default:
+            throw new DistkvError('BAD_REQUEST', `unknown op ${r.op}`);
+        }
+      } catch (err) {
+        this.replies.error(id, err);
+      }
+    }
+    this.replies.flush();
+  }
+}

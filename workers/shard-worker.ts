@@ -1,6 +1,6 @@
 /**
  * Shard worker thread entry point: opens the stores named in workerData and relays messages
- * between the main thread and a ShardHost. All logic lives in src/worker/shard-host.ts.
+ * between the main thread and a ShardHost. All logic lives in src/worker/ (shard-host.ts dispatches).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toDistkvError } from '../src/errors.js';

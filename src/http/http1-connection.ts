@@ -13,7 +13,7 @@
  * http1-head.ts; a connection idle for `idleMs` (default IDLE_TIMEOUT_MS) with nothing pending is closed.
  *
  * Read-after-write: a worker holds a GET of a key whose write is still in flight on that store
- * until the write is durable (src/worker/shard-host.ts), but that covers neither a scan nor a write
+ * until the write is durable (src/worker/store-reads.ts), but that covers neither a scan nor a write
  * this node forwards to another (`--proxy`, batches). So a read (a route not marked as writing,
  * router.ts) that arrives while writes of this connection are unanswered is held, and reading
  * pauses, until they are; writes behind writes go on at once.

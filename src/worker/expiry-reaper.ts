@@ -2,7 +2,7 @@
  * ExpiryReaper: the leader's clock for TTLs. It remembers (store, key, seq, expiresAtMs) of every
  * expiring write a leader store acknowledged (or a read found expired), in a min-heap by expiry,
  * and when an expiry passes hands the entry to `reap`, which writes the ordered TYPE_EXPIRE record
- * if the key still holds that very write (src/worker/shard-host.ts). Reads never wait for it: a
+ * if the key still holds that very write (src/worker/store-writes.ts). Reads never wait for it: a
  * store hides an expired value by the clock (src/storage/store.ts); the record is what makes
  * replicas, watchers and compaction agree on when, in log order, the key went away.
  *

@@ -28,7 +28,6 @@ export class RespConnection {
   readonly ctx: RespContext;
   readonly queue: ReplyQueue;
   proto: ProtocolVersion = 2;
-  authenticated: boolean;
   /** readonly is set by READONLY: reads may be served by this node's replicas. */
   readonly = false;
   name = '';
@@ -50,8 +49,8 @@ export class RespConnection {
     this.ctx = ctx;
     this.dispatch = dispatch;
     this.id = ctx.nextClientId();
-    this.authenticated = ctx.config.server.token === '';
     this.parser = new RespParser(ctx.config.server.max_value_bytes + 1024 * 1024);
+    this.authenticated = ctx.config.server.token === '';
     this.queue = new ReplyQueue(
       () => {
         this.scheduleFlush();
@@ -71,6 +70,15 @@ export class RespConnection {
     socket.on('error', () => {
       socket.destroy();
     });
+  }
+
+  /** authenticated is false until AUTH while a token is set; the parser then applies Redis's limits before AUTH. */
+  get authenticated(): boolean {
+    return !this.parser.authRequired;
+  }
+
+  set authenticated(yes: boolean) {
+    this.parser.authRequired = !yes;
   }
 
   /** remote describes the peer as "ip:port". */

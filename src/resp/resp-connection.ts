@@ -4,11 +4,15 @@
  * written while a read is parsed leave at the end of that read, worker replies at the end of the
  * event-loop turn (turn-flush.ts).
  *
- * Flow control: reading pauses while the socket's write buffer is full, and while more than
- * MAX_PIPELINE replies are outstanding (the rest of the input stays buffered in the parser and is
- * parsed again once replies drain), so a client pipelining without reading cannot grow memory
- * without bound. QUIT and protocol errors stop reading; the connection ends once every earlier
- * reply is written.
+ * Flow control: parsing stops (and the socket stops reading; the rest of the input stays in the
+ * parser) while the socket's write buffer is full, and while the replies outstanding reach the
+ * connection's window. The window starts at MIN_WINDOW, at most doubles per write, follows about
+ * WINDOW_BYTES of replies at the mean reply size of the last write, and never passes `maxWindow`:
+ * MAX_PIPELINE, or fewer when that many values of `max_value_bytes` would pass
+ * MAX_OUTSTANDING_BYTES (a shard worker builds the replies of one batch together, so outstanding
+ * GETs cost their values even before they reach the socket). A client that pipelines GETs of large
+ * values without reading therefore costs at most a window of values. QUIT and protocol errors stop
+ * reading; the connection ends once every earlier reply is written.
  */
 import type { Socket } from 'node:net';
 import { RespParser } from './resp-parser.js';
@@ -18,6 +22,12 @@ import type { RespContext } from './resp-context.js';
 
 /** MAX_PIPELINE is how many replies may be outstanding before the connection stops reading. */
 export const MAX_PIPELINE = 4096;
+/** MIN_WINDOW is the pipeline window a connection starts with and never goes below. */
+export const MIN_WINDOW = 32;
+/** WINDOW_BYTES is about how many reply bytes the window lets be outstanding. */
+const WINDOW_BYTES = 16 * 1024 * 1024;
+/** MAX_OUTSTANDING_BYTES bounds the window times the largest value a reply can carry. */
+export const MAX_OUTSTANDING_BYTES = 256 * 1024 * 1024;
 
 /** Dispatch runs one command on a connection. */
 export type Dispatch = (c: RespConnection, args: Buffer[]) => void;
@@ -42,6 +52,10 @@ export class RespConnection {
   /** paused mirrors whether the socket was last paused (so reading is resumed only when it was). */
   private paused = false;
   private flushScheduled = false;
+  /** window is how many replies may be outstanding before parsing stops (MIN_WINDOW..MAX_PIPELINE). */
+  private window = MIN_WINDOW;
+  /** maxWindow is the largest window: MAX_PIPELINE, or fewer for large `max_value_bytes`. */
+  private readonly maxWindow: number;
   private readonly onCommandBound = (args: Buffer[]): boolean => this.onCommand(args);
 
   constructor(socket: Socket, ctx: RespContext, dispatch: Dispatch) {
@@ -50,6 +64,11 @@ export class RespConnection {
     this.dispatch = dispatch;
     this.id = ctx.nextClientId();
     this.parser = new RespParser(ctx.config.server.max_value_bytes + 1024 * 1024);
+    const valueBytes = ctx.config.server.max_value_bytes + 64;
+    this.maxWindow = Math.max(
+      MIN_WINDOW,
+      Math.min(MAX_PIPELINE, Math.floor(MAX_OUTSTANDING_BYTES / valueBytes)),
+    );
     this.authenticated = ctx.config.server.token === '';
     this.queue = new ReplyQueue(
       () => {
@@ -65,7 +84,7 @@ export class RespConnection {
     });
     socket.on('drain', () => {
       this.writeBlocked = false;
-      this.updateFlow();
+      this.writeOut();
     });
     socket.on('error', () => {
       socket.destroy();
@@ -114,7 +133,7 @@ export class RespConnection {
   private onCommand(args: Buffer[]): boolean {
     this.dispatch(this, args);
     if (this.closing) return false;
-    if (this.queue.depth >= MAX_PIPELINE) {
+    if (this.queue.depth >= this.window || this.writeBlocked || this.queue.out.length > WINDOW_BYTES) {
       this.pipelineFull = true;
       this.updateFlow();
       return false;
@@ -142,19 +161,32 @@ export class RespConnection {
   /** writeOut writes the replies ready so far (one socket write) and updates flow control. */
   private writeOut(): void {
     const socket = this.socket;
-    if (socket.destroyed) return;
-    if (this.queue.out.length > 0 && !socket.write(this.queue.out.take())) {
-      this.writeBlocked = true;
+    const out = this.queue.out;
+    if (socket.destroyed) {
+      out.discard();
+      return;
+    }
+    if (out.length > 0) {
+      this.fitWindow(out.length, this.queue.outReplies);
+      this.queue.outReplies = 0;
+      if (!socket.write(out.take())) this.writeBlocked = true;
     }
     if (this.closing && this.queue.depth === 0) {
       socket.end();
       return;
     }
-    if (this.pipelineFull && this.queue.depth < MAX_PIPELINE / 2) {
+    if (this.pipelineFull && !this.writeBlocked && this.queue.depth < this.window / 2) {
       this.pipelineFull = false;
       this.feed(undefined);
     }
     this.updateFlow();
+  }
+
+  /** fitWindow sets the window from a write of `bytes` holding `replies` replies (at most doubling it). */
+  private fitWindow(bytes: number, replies: number): void {
+    if (replies === 0) return;
+    const fit = Math.floor((WINDOW_BYTES * replies) / bytes);
+    this.window = Math.max(MIN_WINDOW, Math.min(this.maxWindow, this.window * 2, fit));
   }
 
   private updateFlow(): void {

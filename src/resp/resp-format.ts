@@ -63,6 +63,11 @@ export class RespWriter {
     return out;
   }
 
+  /** discard drops the bytes written (the connection they were for is gone). */
+  discard(): void {
+    this.len = 0;
+  }
+
   /** raw appends encoded bytes as they are. */
   raw(bytes: Uint8Array): void {
     this.reserve(bytes.length);

@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RespConnection } from './resp-connection.js';
 import { globMatch } from './glob.js';
+import { parseInt64 } from '../worker/read-modify-write.js';
 
 /** SERVER_VERSION is the Redis version distkv reports (the command set it follows). */
 export const SERVER_VERSION = '7.0.0';
@@ -120,9 +121,10 @@ export function hello(c: RespConnection, args: Buffer[]): void {
 /** select: SELECT 0 (distkv has one database, as Redis Cluster does). */
 export function select(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
-  const db = args[1]!.toString();
-  if (!/^-?\d+$/.test(db)) w.error('ERR value is not an integer or out of range');
-  else if (Number(db) === 0) w.ok();
+  const db = parseInt64(args[1]!.toString('latin1'));
+  if (db === undefined || db < -(2n ** 31n) || db >= 2n ** 31n)
+    w.error('ERR value is not an integer or out of range');
+  else if (db === 0n) w.ok();
   else w.error('ERR SELECT is not allowed in cluster mode');
 }
 

@@ -13,12 +13,21 @@
  * GETs cost their values even before they reach the socket). A client that pipelines GETs of large
  * values without reading therefore costs at most a window of values. QUIT and protocol errors stop
  * reading; the connection ends once every earlier reply is written.
+ *
+ * Order on a key: a write with conditions or an expiry (an _EXT op: SET ... EX / KEEPTTL, EXPIRE,
+ * PERSIST) that finds a write of its key in flight waits on the worker for that write to settle,
+ * so an op sent after it could be applied before it (a GET would read the older value, a later SET
+ * would be overwritten). `submitOrdered` holds such a write's key: a later command on the key is
+ * kept (parsing stops) until the write answers, as Redis runs a connection's commands in order.
  */
 import type { Socket } from 'node:net';
 import { RespParser } from './resp-parser.js';
 import type { ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
 import type { RespContext } from './resp-context.js';
+import type { LocalTarget } from './key-route.js';
+import type { OpHandler } from '../server/worker-pool.js';
+import type { OpCode } from '../worker/op-format.js';
 
 /** MAX_PIPELINE is how many replies may be outstanding before the connection stops reading. */
 export const MAX_PIPELINE = 4096;
@@ -29,8 +38,8 @@ const WINDOW_BYTES = 16 * 1024 * 1024;
 /** MAX_OUTSTANDING_BYTES bounds the window times the largest value a reply can carry. */
 export const MAX_OUTSTANDING_BYTES = 256 * 1024 * 1024;
 
-/** Dispatch runs one command on a connection. */
-export type Dispatch = (c: RespConnection, args: Buffer[]) => void;
+/** Dispatch runs one command on a connection; false = not run yet (a key it names is held), retry later. */
+export type Dispatch = (c: RespConnection, args: Buffer[]) => boolean;
 
 /** RespConnection is one client's session. */
 export class RespConnection {
@@ -56,6 +65,10 @@ export class RespConnection {
   private window = MIN_WINDOW;
   /** maxWindow is the largest window: MAX_PIPELINE, or fewer for large `max_value_bytes`. */
   private readonly maxWindow: number;
+  /** heldKeys counts, per key (latin1), the ordered writes in flight that later commands on it wait for. */
+  private readonly heldKeys = new Map<string, number>();
+  /** waiting is a parsed command that names a held key; it runs once the key is released. */
+  private waiting: Buffer[] | undefined;
   private readonly onCommandBound = (args: Buffer[]): boolean => this.onCommand(args);
 
   constructor(socket: Socket, ctx: RespContext, dispatch: Dispatch) {
@@ -130,15 +143,50 @@ export class RespConnection {
     this.writeOut();
   }
 
+  /** isHeld reports whether `key` has an ordered write of this connection in flight. */
+  isHeld(key: Buffer): boolean {
+    return this.heldKeys.size > 0 && this.heldKeys.has(key.toString('latin1'));
+  }
+
+  /**
+   * submitOrdered submits an _EXT op on `key` (see "Order on a key" above): later commands naming
+   * the key wait until it answers.
+   */
+  submitOrdered(
+    t: LocalTarget,
+    op: OpCode,
+    key: Buffer,
+    value: Uint8Array | undefined,
+    handler: OpHandler,
+  ): void {
+    const k = key.toString('latin1');
+    this.heldKeys.set(k, (this.heldKeys.get(k) ?? 0) + 1);
+    this.ctx.pool.submit(t.worker, op, t.store, key, value, {
+      onReply: (status, seq, reply) => {
+        handler.onReply(status, seq, reply);
+        const n = this.heldKeys.get(k) ?? 1;
+        if (n > 1) this.heldKeys.set(k, n - 1);
+        else this.heldKeys.delete(k);
+        if (this.waiting !== undefined) this.scheduleFlush();
+      },
+    });
+  }
+
   private onCommand(args: Buffer[]): boolean {
-    this.dispatch(this, args);
-    if (this.closing) return false;
-    if (this.queue.depth >= this.window || this.writeBlocked || this.queue.out.length > WINDOW_BYTES) {
-      this.pipelineFull = true;
-      this.updateFlow();
-      return false;
+    if (!this.dispatch(this, args)) {
+      this.waiting = args;
+      return this.stopParsing();
     }
+    if (this.closing) return false;
+    if (this.queue.depth >= this.window || this.writeBlocked || this.queue.out.length > WINDOW_BYTES)
+      return this.stopParsing();
     return true;
+  }
+
+  private stopParsing(): false {
+    this.pipelineFull = true;
+    this.updateFlow();
+    return false;
   }
 
   /**
@@ -176,8 +224,13 @@ export class RespConnection {
       return;
     }
     if (this.pipelineFull && !this.writeBlocked && this.queue.depth < this.window / 2) {
-      this.pipelineFull = false;
-      this.feed(undefined);
+      const waiting = this.waiting;
+      this.waiting = undefined;
+      if (waiting !== undefined && !this.dispatch(this, waiting)) this.waiting = waiting;
+      else {
+        this.pipelineFull = false;
+        this.feed(undefined);
+      }
     }
     this.updateFlow();
   }

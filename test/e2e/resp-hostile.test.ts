@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { seededRandom, testSeed } from '../helpers/random.js';
 import { freeNodeAddress, respOf } from '../helpers/resp.js';
 import { startOwnServer } from '../helpers/server-process.js';
 
@@ -464,5 +465,85 @@ describe('RESP argument edge cases, answered as Redis answers them', () => {
       JSON.stringify(afterHello3),
     );
     assert.ok(text.endsWith('$7\r\nmodules\r\n*0\r\n$-1\r\n'), JSON.stringify(text));
+  });
+});
+
+describe('RESP model test', () => {
+  const INVALID: readonly [string, string][] = [
+    ['*-5\r\n*abc\r\n', 'invalid multibulk length'],
+    ['*1\r\n$-2\r\n', 'invalid bulk length'],
+    ['*2\r\n$3\r\nGET\r\n+x\r\n', "expected '$', got '+'"],
+    ['*1\r\n$04\r\nPING\r\n', 'invalid bulk length'],
+    ['GET "k\r\n', 'unbalanced quotes in request'],
+  ];
+
+  it('answers random valid and invalid command streams, split at random byte boundaries, as a model says', async () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    for (let round = 0; round < 25; round++) {
+      const context = `seed ${seed} (DISTKV_SEED=${seed}), round ${round}`;
+      const keys = Array.from({ length: 4 }, (_, i) => `model:${seed}:${round}:${i}`);
+      const model = new Map<string, string>();
+      const wire: Buffer[] = [];
+      const replies: string[] = [];
+      let invalid: string | undefined;
+      for (let i = 0, n = 1 + Math.floor(rand() * 60); i < n && invalid === undefined; i++) {
+        const k = pick(keys);
+        const r = rand();
+        let args: string[];
+        if (r < 0.25) {
+          const v = rand() < 0.5 ? String(Math.floor(rand() * 100)) : `v${Math.floor(rand() * 1e6)}`;
+          args = ['SET', k, v];
+          model.set(k, v);
+          replies.push('+OK\r\n');
+        } else if (r < 0.45) {
+          args = ['GET', k];
+          const v = model.get(k);
+          replies.push(v === undefined ? '$-1\r\n' : `$${v.length}\r\n${v}\r\n`);
+        } else if (r < 0.6) {
+          args = ['INCR', k];
+          const v = model.get(k) ?? '0';
+          if (/^-?\d+$/.test(v)) {
+            model.set(k, String(Number(v) + 1));
+            replies.push(`:${Number(v) + 1}\r\n`);
+          } else replies.push('-ERR value is not an integer or out of range\r\n');
+        } else if (r < 0.7) {
+          args = ['DEL', k];
+          replies.push(`:${model.delete(k) ? 1 : 0}\r\n`);
+        } else if (r < 0.8) {
+          args = ['EXISTS', k, k];
+          replies.push(`:${model.has(k) ? 2 : 0}\r\n`);
+        } else if (r < 0.9) {
+          args = rand() < 0.5 ? ['PING'] : ['ECHO', `e${i}`];
+          replies.push(args.length === 1 ? '+PONG\r\n' : `$${args[1]!.length}\r\n${args[1]!}\r\n`);
+        } else if (r < 0.97) {
+          wire.push(Buffer.from(pick(['\r\n', '*0\r\n', '  \r\n'])));
+          continue;
+        } else {
+          const [bytes, error] = pick(INVALID);
+          wire.push(Buffer.from(bytes, 'latin1'));
+          invalid = `-ERR Protocol error: ${error}\r\n`;
+          replies.push(invalid);
+          continue;
+        }
+        wire.push(rand() < 0.3 ? Buffer.from(`${args.join(' ')}\r\n`) : encode(args));
+      }
+      const bytes = Buffer.concat(wire);
+      const w = await Wire.open();
+      try {
+        for (let at = 0; at < bytes.length;) {
+          const size = 1 + Math.floor(rand() * (rand() < 0.5 ? 8 : 200));
+          w.socket.write(bytes.subarray(at, at + size));
+          at += size;
+          if (rand() < 0.2) await new Promise((r) => setTimeout(r, 2));
+        }
+        assert.equal(await w.replies(replies.length), replies.join(''), context);
+        if (invalid !== undefined)
+          assert.ok(await w.closedWithin(10000), `${context}: closed after ${invalid}`);
+      } finally {
+        w.close();
+      }
+    }
   });
 });

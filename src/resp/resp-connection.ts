@@ -36,7 +36,7 @@ export const MIN_WINDOW = 32;
 /** WINDOW_BYTES is about how many reply bytes the window lets be outstanding. */
 const WINDOW_BYTES = 16 * 1024 * 1024;
 /** MAX_OUTSTANDING_BYTES bounds the window times the largest value a reply can carry. */
-export const MAX_OUTSTANDING_BYTES = 256 * 1024 * 1024;
+export const MAX_OUTSTANDING_BYTES = 512 * 1024 * 1024;
 
 /** Dispatch runs one command on a connection; false = not run yet (a key it names is held), retry later. */
 export type Dispatch = (c: RespConnection, args: Buffer[]) => boolean;

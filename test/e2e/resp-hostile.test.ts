@@ -2,17 +2,16 @@
  * The RESP listener against careless and hostile clients, each expectation checked against what
  * redis-server 7 answers to the same bytes: malformed frames get Redis's protocol error and the
  * connection closes; a million-argument command and a 100,000-command pipeline written in one go
- * are answered; a client that stops reading is not buffered for without bound; argument edge
- * cases (SET options, EXPIRE, SCAN, WAIT, SELECT) get Redis's replies; keys and large values agree
- * with the HTTP API byte for byte; and random valid and invalid streams split at random byte
- * boundaries are answered as a model says.
+ * are answered; a client that stops reading is not buffered for without bound; and random valid
+ * and invalid streams split at random byte boundaries are answered as a model says. Argument edge
+ * cases are in resp-arguments.test.ts.
  */
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { seededRandom, testSeed } from '../helpers/random.js';
 import { freeNodeAddress, respOf } from '../helpers/resp.js';
 import { startOwnServer } from '../helpers/server-process.js';
+import { encode, exchange as exchangeAt, Wire } from './resp-wire.js';
 
 let A = '';
 let B = '';
@@ -30,125 +29,9 @@ before(async () => {
 
 after(() => stop());
 
-/** replyEnd returns where the RESP2/RESP3 reply at `p` ends, or -1 when it has not all arrived. */
-function replyEnd(b: Buffer, p: number): number {
-  const cr = b.indexOf('\r\n', p);
-  if (cr < 0) return -1;
-  const type = String.fromCharCode(b[p]!);
-  const n = Number(b.toString('latin1', p + 1, cr));
-  let at = cr + 2;
-  if ((type === '$' || type === '=' || type === '!') && n >= 0)
-    return at + n + 2 <= b.length ? at + n + 2 : -1;
-  if ((type === '*' || type === '%' || type === '~' || type === '>') && n > 0) {
-    for (let i = 0; i < (type === '%' ? 2 * n : n); i++) {
-      at = replyEnd(b, at);
-      if (at < 0) return -1;
-    }
-  }
-  return at;
-}
-
-/** Wire is a raw connection to the RESP port of `A` that collects replies as they come. */
-class Wire {
-  readonly socket: Socket;
-  received: Buffer = Buffer.alloc(0);
-  /** keep is false while only `count` and the last MiB (`tail`) are kept (huge replies). */
-  keep = true;
-  tail: Buffer[] = [];
-  tailBytes = 0;
-  count = 0;
-  closed = false;
-  private waiters: (() => void)[] = [];
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.on('data', (d: Buffer) => {
-      this.count += d.length;
-      if (this.keep) this.received = Buffer.concat([this.received, d]);
-      else {
-        this.tail.push(d);
-        this.tailBytes += d.length;
-        while (this.tailBytes - this.tail[0]!.length >= 1 << 20) this.tailBytes -= this.tail.shift()!.length;
-      }
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  static open(): Promise<Wire> {
-    const { host, port } = respOf(A);
-    return new Promise((resolve, reject) => {
-      const s = connect(port, host, () => {
-        resolve(new Wire(s));
-      });
-      s.once('error', reject);
-    });
-  }
-
-  /** replies waits (up to `ms`) for `n` complete replies, or for the close, and returns the replies' text. */
-  async replies(n: number, ms = 60000): Promise<string> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      let at = 0;
-      let count = 0;
-      while (count < n && at < this.received.length) {
-        const end = replyEnd(this.received, at);
-        if (end < 0) break;
-        at = end;
-        count++;
-      }
-      if (count >= n || this.closed || Date.now() > deadline) return this.received.toString('latin1', 0, at);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(1, deadline - Date.now()));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** closedWithin resolves whether the server closed the connection within `ms`. */
-  async closedWithin(ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return this.closed;
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-}
-
-function encode(args: (string | Buffer)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = Buffer.isBuffer(a) ? a : Buffer.from(a);
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
-
-/** exchange sends `commands` on a new connection and returns the text of `n` replies (default one per command). */
-async function exchange(commands: (string | Buffer)[][], n = commands.length): Promise<string> {
-  const w = await Wire.open();
-  try {
-    w.socket.write(Buffer.concat(commands.map(encode)));
-    return await w.replies(n);
-  } finally {
-    w.close();
-  }
-}
+/** exchange sends `commands` to node A's RESP port and returns the replies' text. */
+const exchange = (commands: (string | Buffer)[][], n?: number): Promise<string> =>
+  exchangeAt(respOf(A), commands, n);
 
 describe('RESP with malformed frames', () => {
   const cases: [string, string][] = [
@@ -164,7 +47,7 @@ describe('RESP with malformed frames', () => {
   ];
   for (const [wire, reply] of cases) {
     it(`answers ${JSON.stringify(wire.slice(0, 24))} with Redis's error and closes`, async () => {
-      const w = await Wire.open();
+      const w = await Wire.open(respOf(A));
       try {
         w.socket.write(Buffer.from(wire, 'latin1'));
         assert.equal(await w.replies(reply.split('\r\n').length - 1), reply);
@@ -176,7 +59,7 @@ describe('RESP with malformed frames', () => {
   }
 
   it('waits for a bulk shorter than declared, skips an empty line, and splits quoted inline arguments', async () => {
-    const w = await Wire.open();
+    const w = await Wire.open(respOf(A));
     try {
       w.socket.write('\r\n\r\nSET "in line" "a\\x41 b"\r\nGET \'in line\'\r\n*2\r\n$4\r\nECHO\r\n$4\r\nabc');
       assert.equal(await w.replies(2), '+OK\r\n$4\r\naA b\r\n');
@@ -200,7 +83,7 @@ describe('RESP with malformed frames', () => {
 describe('RESP with huge commands and pipelines', () => {
   it('answers a command of a million arguments (EXISTS on one key)', async () => {
     const count = (1 << 20) - 1;
-    const w = await Wire.open();
+    const w = await Wire.open(respOf(A));
     try {
       w.socket.write(encode(['SET', 'many', 'v']));
       w.socket.write(Buffer.from(`*${count + 1}\r\n$6\r\nEXISTS\r\n`));
@@ -214,7 +97,7 @@ describe('RESP with huge commands and pipelines', () => {
 
   it('answers 100,000 pipelined commands written in one go, in order, to a client that reads late', async () => {
     const n = 100000;
-    const w = await Wire.open();
+    const w = await Wire.open(respOf(A));
     try {
       w.socket.pause();
       const cmds: (string | Buffer)[][] = [];
@@ -249,7 +132,7 @@ describe('RESP with a client that does not read its replies', () => {
   it('stops reading instead of buffering the replies of 1,200 GETs of a 512 KiB value (600 MiB)', async () => {
     assert.equal(await exchange([['SET', 'big', big]]), '+OK\r\n');
     const before = await serverRss();
-    const w = await Wire.open();
+    const w = await Wire.open(respOf(A));
     try {
       w.socket.pause();
       const n = 1200;
@@ -274,7 +157,7 @@ describe('RESP with a client that does not read its replies', () => {
 
   it('holds at most a window of large values when a window grown on small replies meets GETs of 512 KiB values', async () => {
     assert.equal(await exchange([['SET', 'big', big]]), '+OK\r\n');
-    const w = await Wire.open();
+    const w = await Wire.open(respOf(A));
     try {
       const small = Array.from({ length: 20000 }, () => encode(['GET', 'missing']));
       w.socket.write(Buffer.concat(small));
@@ -298,173 +181,6 @@ describe('RESP with a client that does not read its replies', () => {
     } finally {
       w.close();
     }
-  });
-});
-
-describe('RESP argument edge cases, answered as Redis answers them', () => {
-  it('keeps pipeline order behind a conditional or expiring write of the same key', async () => {
-    assert.equal(
-      await exchange([
-        ['SET', 'ord:1', 'v'],
-        ['SET', 'ord:1', 'w', 'XX', 'EX', '100'],
-        ['GET', 'ord:1'],
-        ['SET', 'ord:1', 'z'],
-        ['SET', 'ord:2', 'v'],
-        ['SET', 'ord:2', 'w', 'KEEPTTL'],
-        ['DEL', 'ord:2'],
-      ]),
-      '+OK\r\n+OK\r\n$1\r\nw\r\n+OK\r\n+OK\r\n+OK\r\n:1\r\n',
-    );
-    assert.equal(
-      await exchange([
-        ['GET', 'ord:1'],
-        ['TTL', 'ord:1'],
-        ['EXISTS', 'ord:2'],
-      ]),
-      '$1\r\nz\r\n:-1\r\n:0\r\n',
-    );
-  });
-
-  it('SET: a time already past sets and expires the key at once; bad or repeated expiry options', async () => {
-    assert.equal(
-      await exchange([
-        ['SET', 'past:1', 'v', 'EXAT', '1'],
-        ['GET', 'past:1'],
-        ['SET', 'past:2', 'v'],
-        ['SET', 'past:2', 'w', 'PXAT', '1', 'NX'],
-        ['GET', 'past:2'],
-        ['SET', 'past:2', 'w', 'PXAT', '1', 'XX'],
-        ['EXISTS', 'past:2'],
-        ['SET', 'past:3', 'v', 'EX', 'abc'],
-        ['SET', 'past:3', 'v', 'EX'],
-        ['SET', 'past:3', 'v', 'EX', '10', 'PX', '100'],
-        ['SET', 'past:3', 'v', 'EX', '10', 'EX', '20'],
-        ['TTL', 'past:3'],
-        ['SET', 'past:3', 'w', 'KEEPTTL'],
-        ['TTL', 'past:3'],
-        ['GET', 'past:3'],
-      ]),
-      '+OK\r\n$-1\r\n+OK\r\n$-1\r\n$1\r\nv\r\n+OK\r\n:0\r\n' +
-        '-ERR value is not an integer or out of range\r\n-ERR syntax error\r\n-ERR syntax error\r\n+OK\r\n:20\r\n' +
-        '+OK\r\n:20\r\n$1\r\nw\r\n',
-    );
-  });
-
-  it('EXPIRE / PEXPIRE with a time of 0 or less delete the key; TTL, EXPIRE and PERSIST take keys that are not UTF-8', async () => {
-    const bin = Buffer.from([0x74, 0xff, 0x00, 0xfe]);
-    assert.equal(
-      await exchange([
-        ['SET', 'exp:1', 'v'],
-        ['EXPIRE', 'exp:1', '0'],
-        ['EXISTS', 'exp:1'],
-        ['SET', 'exp:1', 'v'],
-        ['PEXPIRE', 'exp:1', '-5'],
-        ['GET', 'exp:1'],
-        ['PEXPIRE', 'exp:1', '-5'],
-        ['SET', bin, 'v', 'EX', '100'],
-        ['TTL', bin],
-        ['PERSIST', bin],
-        ['TTL', bin],
-        ['EXPIRE', bin, '50'],
-        ['TTL', bin],
-      ]),
-      '+OK\r\n:1\r\n:0\r\n+OK\r\n:1\r\n$-1\r\n:0\r\n+OK\r\n:100\r\n:1\r\n:-1\r\n:1\r\n:50\r\n',
-    );
-  });
-
-  it('INCR / INCRBY refuse what is not a plain int64 and overflow; SCAN, WAIT and SELECT parse as Redis does', async () => {
-    assert.equal(
-      await exchange([
-        ['INCRBY', 'n:1', '+1'],
-        ['INCRBY', 'n:1', ' 1'],
-        ['INCRBY', 'n:1', '1.0'],
-        ['SET', 'n:1', '9223372036854775807'],
-        ['INCR', 'n:1'],
-        ['SCAN', '0', 'COUNT', '-1'],
-        ['SCAN', 'abc'],
-        ['WAIT', '-1', '0'],
-        ['WAIT', '1', '-1'],
-        ['SELECT', '01'],
-        ['SELECT', '-0'],
-        ['MGET'],
-        ['MSET', 'a', '1', 'b'],
-      ]),
-      '-ERR value is not an integer or out of range\r\n'.repeat(3) +
-        '+OK\r\n-ERR increment or decrement would overflow\r\n-ERR syntax error\r\n-ERR invalid cursor\r\n:1\r\n' +
-        '-ERR timeout is negative\r\n' +
-        '-ERR value is not an integer or out of range\r\n'.repeat(2) +
-        "-ERR wrong number of arguments for 'mget' command\r\n-ERR wrong number of arguments for 'mset' command\r\n",
-    );
-  });
-
-  it('WAIT for more replicas than exist answers the count there is after the timeout; WAIT 0 0 answers at once', async () => {
-    assert.equal(
-      await exchange([
-        ['SET', 'w:1', 'v'],
-        ['WAIT', '5', '200'],
-        ['WAIT', '0', '0'],
-      ]),
-      '+OK\r\n:1\r\n:1\r\n',
-    );
-  });
-
-  it('agrees with HTTP on the key size limit: 1024 bytes are a key, 1025 are refused by both', async () => {
-    const at = 'k'.repeat(1024);
-    const over = 'k'.repeat(1025);
-    assert.equal(
-      await exchange([
-        ['SET', at, 'v'],
-        ['SET', over, 'v'],
-        ['GET', over],
-      ]),
-      '+OK\r\n-ERR invalid key: 1025 bytes; limit is 1024\r\n-ERR invalid key: 1025 bytes; limit is 1024\r\n',
-    );
-    assert.equal(await (await fetch(`http://${A}/kv/${at}`)).text(), 'v');
-    assert.equal((await fetch(`http://${A}/kv/${over}`, { method: 'PUT', body: 'v' })).status, 400);
-  });
-
-  it('round-trips values of 0 B to 1 MiB byte-exact between RESP and HTTP, large after small', async () => {
-    const sizes = [0, 1, 100, 256 * 1024 - 1, 256 * 1024 + 1, 700 * 1024, 1024 * 1024];
-    for (const [i, size] of sizes.entries()) {
-      const value = Buffer.alloc(size);
-      for (let j = 0; j < size; j++) value[j] = (j * 31 + i) & 0xff;
-      assert.equal(await exchange([['SET', `rt:${i}`, value]]), '+OK\r\n');
-      assert.deepEqual(
-        Buffer.from(await (await fetch(`http://${A}/kv/rt:${i}`)).arrayBuffer()),
-        value,
-        `${size} B`,
-      );
-      const back = Buffer.from(value).reverse();
-      assert.equal((await fetch(`http://${A}/kv/rt:${i}`, { method: 'PUT', body: back })).status, 204);
-      assert.equal(
-        await exchange([['GET', `rt:${i}`]]),
-        `$${size}\r\n${back.toString('latin1')}\r\n`,
-        `${size} B`,
-      );
-    }
-    assert.equal(
-      await exchange([['SET', 'rt:over', Buffer.alloc(1024 * 1024 + 1)]]),
-      '-ERR value is 1048577 bytes; limit is 1048576\r\n',
-    );
-  });
-
-  it('speaks RESP3 after HELLO 3: maps, nulls, and RESP2 again after HELLO 2', async () => {
-    const text = await exchange([
-      ['HELLO', '3'],
-      ['GET', 'r3:missing'],
-      ['MGET', 'r3:missing', 'r3:missing'],
-      ['SET', 'r3:missing', 'v', 'XX'],
-      ['CONFIG', 'GET', 'save'],
-      ['HELLO', '2'],
-      ['GET', 'r3:missing'],
-    ]);
-    assert.match(text, /^%7\r\n\$6\r\nserver\r\n\$5\r\nredis\r\n/);
-    const afterHello3 = text.slice(text.indexOf('$7\r\nmodules\r\n*0\r\n') + 17);
-    assert.ok(
-      afterHello3.startsWith('_\r\n*2\r\n_\r\n_\r\n_\r\n%1\r\n$4\r\nsave\r\n$0\r\n\r\n*14\r\n'),
-      JSON.stringify(afterHello3),
-    );
-    assert.ok(text.endsWith('$7\r\nmodules\r\n*0\r\n$-1\r\n'), JSON.stringify(text));
   });
 });
 
@@ -530,7 +246,7 @@ describe('RESP model test', () => {
         wire.push(rand() < 0.3 ? Buffer.from(`${args.join(' ')}\r\n`) : encode(args));
       }
       const bytes = Buffer.concat(wire);
-      const w = await Wire.open();
+      const w = await Wire.open(respOf(A));
       try {
         for (let at = 0; at < bytes.length;) {
           const size = 1 + Math.floor(rand() * (rand() < 0.5 ? 8 : 200));

@@ -344,8 +344,18 @@ function commandOf(name: Buffer): CommandSpec | undefined {
   return lookup(name.toString('latin1'));
 }
 
-/** dispatch runs one command on a connection. */
-export function dispatch(c: RespConnection, args: Buffer[]): void {
+/** namesHeldKey reports whether a key of `cmd` in `args` has an ordered write of `c` in flight. */
+function namesHeldKey(c: RespConnection, cmd: CommandSpec, args: Buffer[]): boolean {
+  const last = cmd.lastKey < 0 ? args.length + cmd.lastKey : cmd.lastKey;
+  for (let i = cmd.firstKey; i <= last; i += cmd.step) if (c.isHeld(args[i]!)) return true;
+  return false;
+}
+
+/**
+ * dispatch runs one command on a connection. It returns false, without running it, for a command
+ * naming a key that has an ordered write in flight (resp-connection.ts, "Order on a key").
+ */
+export function dispatch(c: RespConnection, args: Buffer[]): boolean {
   const cmd = commandOf(args[0]!);
   if (cmd === undefined) {
     const name = args[0]!.toString('latin1');
@@ -356,21 +366,23 @@ export function dispatch(c: RespConnection, args: Buffer[]): void {
     c.queue
       .now(c.proto)
       .error(`ERR unknown command '${name.slice(0, 128)}', with args beginning with: ${shown}`);
-    return;
+    return true;
   }
   if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
     c.queue.now(c.proto).error(`ERR wrong number of arguments for '${cmd.name}' command`);
-    return;
+    return true;
   }
   if (!c.authenticated && cmd.noAuth !== true) {
     c.queue.now(c.proto).error('NOAUTH Authentication required.');
-    return;
+    return true;
   }
   if (cmd.firstKey > 0 && c.ctx.draining()) {
     c.queue.now(c.proto).error('TRYAGAIN the node is shutting down');
-    return;
+    return true;
   }
+  if (cmd.firstKey > 0 && namesHeldKey(c, cmd, args)) return false;
   cmd.run(c, args);
+  return true;
 }
 
 function writeInfo(w: RespWriter, cmd: CommandSpec): void {

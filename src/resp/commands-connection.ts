@@ -7,9 +7,17 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RespConnection } from './resp-connection.js';
 import { globMatch } from './glob.js';
+import { parseInt64 } from '../worker/read-modify-write.js';
 
 /** SERVER_VERSION is the Redis version distkv reports (the command set it follows). */
 export const SERVER_VERSION = '7.0.0';
+
+const BAD_NAME = 'ERR Client names cannot contain spaces, newlines or special characters.';
+
+/** validName reports whether a client name is printable ASCII without blanks, as Redis requires. */
+function validName(name: string): boolean {
+  return /^[\x21-\x7e]*$/.test(name);
+}
 
 function lower(b: Buffer | undefined): string {
   return b === undefined ? '' : b.toString('latin1').toLowerCase();
@@ -42,14 +50,14 @@ export function quit(c: RespConnection): void {
 /** auth: AUTH password | AUTH default password. */
 export function auth(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
+  if (args.length > 3) {
+    w.error('ERR syntax error');
+    return;
+  }
   if (c.ctx.config.server.token === '') {
     w.error(
       'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
     );
-    return;
-  }
-  if (args.length > 3) {
-    w.error('ERR syntax error');
     return;
   }
   const user = args.length === 3 ? args[1]!.toString() : 'default';
@@ -65,12 +73,16 @@ export function auth(c: RespConnection, args: Buffer[]): void {
 export function hello(c: RespConnection, args: Buffer[]): void {
   let proto = c.proto;
   if (args.length > 1) {
-    const v = args[1]!.toString();
-    if (v !== '2' && v !== '3') {
+    const v = parseInt64(args[1]!.toString('latin1'));
+    if (v === undefined) {
+      c.queue.now(c.proto).error('ERR Protocol version is not an integer or out of range');
+      return;
+    }
+    if (v !== 2n && v !== 3n) {
       c.queue.now(c.proto).error('NOPROTO unsupported protocol version');
       return;
     }
-    proto = v === '3' ? 3 : 2;
+    proto = v === 3n ? 3 : 2;
   }
   let name: string | undefined;
   for (let i = 2; i < args.length; i++) {
@@ -85,6 +97,10 @@ export function hello(c: RespConnection, args: Buffer[]): void {
       i += 2;
     } else if (opt === 'setname' && i + 1 < args.length) {
       name = args[++i]!.toString();
+      if (!validName(name)) {
+        c.queue.now(c.proto).error(BAD_NAME);
+        return;
+      }
     } else {
       c.queue.now(c.proto).error(`ERR Syntax error in HELLO option '${args[i]!.toString()}'`);
       return;
@@ -120,9 +136,10 @@ export function hello(c: RespConnection, args: Buffer[]): void {
 /** select: SELECT 0 (distkv has one database, as Redis Cluster does). */
 export function select(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
-  const db = args[1]!.toString();
-  if (!/^-?\d+$/.test(db)) w.error('ERR value is not an integer or out of range');
-  else if (Number(db) === 0) w.ok();
+  const db = parseInt64(args[1]!.toString('latin1'));
+  if (db === undefined || db < -(2n ** 31n) || db >= 2n ** 31n)
+    w.error('ERR value is not an integer or out of range');
+  else if (db === 0n) w.ok();
   else w.error('ERR SELECT is not allowed in cluster mode');
 }
 
@@ -141,8 +158,8 @@ export function client(c: RespConnection, args: Buffer[]): void {
     case 'setname': {
       if (args.length !== 3) break;
       const name = args[2]!.toString();
-      if (/[\s]/.test(name)) {
-        w.error('ERR Client names cannot contain spaces, newlines or special characters.');
+      if (!validName(name)) {
+        w.error(BAD_NAME);
         return;
       }
       c.name = name;

@@ -2,13 +2,15 @@
  * The expiry commands (docs/resp.md; distkv's TTLs in docs/api.md, "TTL"): TTL, PTTL, EXPIRE,
  * PEXPIRE, PERSIST. TTL/PTTL read the key's expiry (OP_GET_EXPIRY); EXPIRE/PEXPIRE/PERSIST are an
  * OP_PUT_EXT that keeps the key's value and sets only its expiry, conditioned on the key existing
- * (PERSIST: on it having an expiry), so they are atomic on the store's worker and logged as a write.
+ * (PERSIST: on it having an expiry), so they are atomic on the store's worker and logged as a write;
+ * they are submitted in order (RespConnection.submitOrdered). EXPIRE with a time of 0 or less deletes.
  */
 import {
   COND_EXPIRES,
   COND_IF_EXISTS,
   encodeExt,
   EXT_KEEP_VALUE,
+  OP_DELETE_EXT,
   OP_GET_EXPIRY,
   OP_PUT_EXT,
   ST_CONFLICT,
@@ -37,14 +39,7 @@ export function ttl(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => vo
   return (c, args) => {
     const t = routeKey(c, args[1]!, false);
     if (t === undefined) return;
-    c.ctx.pool.submit(
-      t.worker,
-      OP_GET_EXPIRY,
-      t.store,
-      args[1]!.toString('utf8'),
-      undefined,
-      c.queue.later(c.proto, format),
-    );
+    c.ctx.pool.submit(t.worker, OP_GET_EXPIRY, t.store, args[1]!, undefined, c.queue.later(c.proto, format));
   };
 }
 
@@ -52,11 +47,15 @@ function formatChanged(w: RespWriter, status: number, seq: number, value: Buffer
   if (status === ST_DONE) {
     p.noteWrite(seq);
     w.integer(1);
-  } else if (status === ST_CONFLICT) w.integer(0);
+  } else if (status === ST_CONFLICT || status === ST_MISSING) w.integer(0);
   else w.error(errorText(value));
 }
 
-/** expire: EXPIRE key seconds / PEXPIRE key ms (a positive time up to ten years; 1 if set, 0 if the key is missing). */
+/**
+ * expire: EXPIRE key seconds / PEXPIRE key ms (1 if set, 0 if the key is missing). A time of 0 or
+ * less deletes the key, as in Redis (an OP_DELETE_EXT on the key existing); more than ten years
+ * is refused.
+ */
 export function expire(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => void {
   return (c, args) => {
     const n = parseInt64(args[2]!.toString('latin1'));
@@ -65,7 +64,7 @@ export function expire(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) =>
       return;
     }
     const ms = Number(n) * unitMs;
-    if (ms <= 0 || ms > MAX_TTL_MS) {
+    if (ms > MAX_TTL_MS) {
       c.queue
         .now(c.proto)
         .error(`ERR invalid expire time in '${unitMs === 1 ? 'pexpire' : 'expire'}' command`);
@@ -73,9 +72,14 @@ export function expire(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) =>
     }
     const t = routeKey(c, args[1]!, true);
     if (t === undefined) return;
-    const ext = { flags: COND_IF_EXISTS | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: Date.now() + ms };
     const handler = c.queue.later(c.proto, formatChanged, t.store);
-    c.ctx.pool.submit(t.worker, OP_PUT_EXT, t.store, args[1]!.toString('utf8'), encodeExt(ext), handler);
+    if (ms <= 0) {
+      const ext = { flags: COND_IF_EXISTS, ifSeq: 0, expiresAtMs: 0 };
+      c.submitOrdered(t, OP_DELETE_EXT, args[1]!, encodeExt(ext), handler);
+      return;
+    }
+    const ext = { flags: COND_IF_EXISTS | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: Date.now() + ms };
+    c.submitOrdered(t, OP_PUT_EXT, args[1]!, encodeExt(ext), handler);
   };
 }
 
@@ -84,6 +88,5 @@ export function persist(c: RespConnection, args: Buffer[]): void {
   const t = routeKey(c, args[1]!, true);
   if (t === undefined) return;
   const ext = { flags: COND_EXPIRES | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: 0 };
-  const handler = c.queue.later(c.proto, formatChanged, t.store);
-  c.ctx.pool.submit(t.worker, OP_PUT_EXT, t.store, args[1]!.toString('utf8'), encodeExt(ext), handler);
+  c.submitOrdered(t, OP_PUT_EXT, args[1]!, encodeExt(ext), c.queue.later(c.proto, formatChanged, t.store));
 }

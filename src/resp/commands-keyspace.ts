@@ -9,6 +9,7 @@ import type { LocalTarget } from './key-route.js';
 import type { RespConnection } from './resp-connection.js';
 import { SERVER_VERSION } from './commands-connection.js';
 import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
+import { parseInt64 } from '../worker/read-modify-write.js';
 
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
 const DEFAULT_SCAN_COUNT = 10;
@@ -50,12 +51,12 @@ export function scan(c: RespConnection, args: Buffer[]): void {
     }
     if (opt === 'MATCH') pattern = arg.toString('latin1');
     else if (opt === 'COUNT') {
-      const n = parseCount(arg);
-      if (n === undefined || n < 1) {
+      const n = parseInt64(arg.toString('latin1'));
+      if (n === undefined || n < 1n) {
         c.queue.now(c.proto).error(n === undefined ? NOT_INTEGER : 'ERR syntax error');
         return;
       }
-      count = Math.min(n, 100000);
+      count = Math.min(Number(n), 100000);
     } else if (opt === 'TYPE') typeOk = arg.toString('latin1').toLowerCase() === 'string';
     else {
       c.queue.now(c.proto).error('ERR syntax error');
@@ -231,17 +232,18 @@ function splitHostPort(address: string): [string, number] {
 /**
  * wait: WAIT numreplicas timeout. Answers how many replicas hold every write this connection made
  * (per store: the seq of its last acknowledged write; with none, each served store's current seq),
- * once `numreplicas` do or after `timeout` ms (0 = no limit), like a `w=N` write.
+ * once `numreplicas` do (0 or less: at once) or after `timeout` ms (0 = no limit), like a `w=N` write.
  */
 export function wait(c: RespConnection, args: Buffer[]): void {
-  const n = parseCount(args[1]);
-  const timeout = parseCount(args[2]);
-  if (n === undefined || timeout === undefined) {
-    c.queue
-      .now(c.proto)
-      .error(n === undefined ? NOT_INTEGER : 'ERR timeout is not an integer or out of range');
+  const wanted = parseInt64(args[1]!.toString('latin1'));
+  const given = parseInt64(args[2]!.toString('latin1'));
+  if (wanted === undefined || given === undefined || given < 0n) {
+    const why = given === undefined ? 'not an integer or out of range' : 'negative';
+    c.queue.now(c.proto).error(wanted === undefined ? NOT_INTEGER : `ERR timeout is ${why}`);
     return;
   }
+  const n = wanted < 0n ? 0 : Number(wanted < 255n ? wanted : 255n);
+  const timeout = Number(given < BigInt(MAX_WAIT_MS) ? given : BigInt(MAX_WAIT_MS));
   const { plan, pool } = c.ctx;
   const waits: [number, number][] =
     c.lastWrites.size > 0
@@ -276,8 +278,8 @@ export function wait(c: RespConnection, args: Buffer[]): void {
             });
         },
       },
-      Math.min(n, 255),
-      timeout === 0 ? MAX_WAIT_MS : Math.min(timeout, MAX_WAIT_MS),
+      n,
+      timeout === 0 ? MAX_WAIT_MS : timeout,
     );
   }
 }

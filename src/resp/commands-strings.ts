@@ -4,7 +4,8 @@
  * (op-format.ts); conditional writes and INCR run as one read-modify-write op on the store's
  * worker, so they are atomic. Multi-key commands need their keys in one slot (key-route.ts), hence
  * one store; their ops go into one batch. A SET with an expiry or KEEPTTL is an OP_PUT_EXT
- * (docs/api.md, "TTL"): NX and XX become its conditions, a failed one answers nil.
+ * (docs/api.md, "TTL"): NX and XX become its conditions, a failed one answers nil; it is submitted
+ * in order (RespConnection.submitOrdered).
  */
 import { decodeOld } from '../worker/read-modify-write.js';
 import {
@@ -13,6 +14,7 @@ import {
   encodeExt,
   EXT_KEEP_TTL,
   OP_DELETE_COUNTED,
+  OP_DELETE_EXT,
   OP_GET,
   OP_INCR,
   OP_PUT,
@@ -109,42 +111,61 @@ export function type(c: RespConnection, args: Buffer[]): void {
   submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatType));
 }
 
-/** expiryOf turns SET's EX/PX/EXAT/PXAT argument into an absolute time in ms, or undefined when invalid. */
-function expiryOf(opt: string, arg: Buffer | undefined): number | undefined {
-  const n = arg === undefined ? undefined : parseInt64(arg.toString('latin1'));
-  if (n === undefined || n <= 0n) return undefined;
+const EXPIRY_OPTIONS = new Set(['EX', 'PX', 'EXAT', 'PXAT']);
+
+/**
+ * expiryOf turns SET's EX/PX/EXAT/PXAT argument into an absolute time in ms, or the error Redis
+ * answers: not an integer, or not positive (distkv also refuses more than ten years ahead).
+ */
+function expiryOf(opt: string, arg: Buffer): number | string {
+  const n = parseInt64(arg.toString('latin1'));
+  if (n === undefined) return NOT_INTEGER;
+  const invalid = "ERR invalid expire time in 'set' command";
+  if (n <= 0n) return invalid;
   const ms = opt === 'EX' || opt === 'EXAT' ? Number(n) * 1000 : Number(n);
   const at = opt === 'EX' || opt === 'PX' ? Date.now() + ms : ms;
-  return ms > (opt.endsWith('AT') ? Date.now() + MAX_TTL_MS : MAX_TTL_MS) ? undefined : at;
+  return ms > (opt.endsWith('AT') ? Date.now() + MAX_TTL_MS : MAX_TTL_MS) ? invalid : at;
 }
 
-/** set: SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL] (GET with an expiry is refused). */
+/**
+ * set: SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL] (GET with an
+ * expiry is refused). Options parse as Redis parses them: one expiry option (repeated, the last
+ * wins), NX or XX. An EXAT/PXAT time already past sets the key expired: it is deleted (an
+ * OP_DELETE_EXT under the NX/XX condition), as Redis deletes it at once.
+ */
 export function set(c: RespConnection, args: Buffer[]): void {
   let flags = 0;
   let getOld = false;
-  let expiresAtMs = 0;
   let keepTtl = false;
+  let unit: string | undefined;
+  let expiry: Buffer | undefined;
   for (let i = 3; i < args.length; i++) {
     const opt = args[i]!.toString('latin1').toUpperCase();
     if (opt === 'NX' && !(flags & SET_IF_XX)) flags |= SET_IF_NX;
     else if (opt === 'XX' && !(flags & SET_IF_NX)) flags |= SET_IF_XX;
     else if (opt === 'GET') getOld = true;
-    else if (opt === 'KEEPTTL' && expiresAtMs === 0) keepTtl = true;
+    else if (opt === 'KEEPTTL' && unit === undefined) keepTtl = true;
     else if (
-      (opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') &&
-      expiresAtMs === 0 &&
-      !keepTtl
+      EXPIRY_OPTIONS.has(opt) &&
+      !keepTtl &&
+      (unit === undefined || unit === opt) &&
+      i + 1 < args.length
     ) {
-      const at = expiryOf(opt, args[++i]);
-      if (at === undefined) {
-        c.queue.now(c.proto).error("ERR invalid expire time in 'set' command");
-        return;
-      }
-      expiresAtMs = at;
+      unit = opt;
+      expiry = args[++i]!;
     } else {
       c.queue.now(c.proto).error(SYNTAX_ERROR);
       return;
     }
+  }
+  let expiresAtMs = 0;
+  if (unit !== undefined && expiry !== undefined) {
+    const at = expiryOf(unit, expiry);
+    if (typeof at === 'string') {
+      c.queue.now(c.proto).error(at);
+      return;
+    }
+    expiresAtMs = at;
   }
   if (getOld && (expiresAtMs > 0 || keepTtl)) {
     c.queue.now(c.proto).error('ERR SET GET with an expiry or KEEPTTL is not supported by distkv');
@@ -156,8 +177,18 @@ export function set(c: RespConnection, args: Buffer[]): void {
   if (t === undefined) return;
   if (expiresAtMs > 0 || keepTtl) {
     const cond = flags & SET_IF_NX ? COND_IF_NONE_MATCH : flags & SET_IF_XX ? COND_IF_EXISTS : 0;
-    const ext = { flags: cond | (keepTtl ? EXT_KEEP_TTL : 0), ifSeq: 0, expiresAtMs };
-    submit(c, t, OP_PUT_EXT, args[1]!, encodeExt(ext, value), c.queue.later(c.proto, formatSetExt, t.store));
+    const handler = c.queue.later(c.proto, formatSetExt, t.store);
+    if (keepTtl || expiresAtMs > Date.now()) {
+      const ext = { flags: cond | (keepTtl ? EXT_KEEP_TTL : 0), ifSeq: 0, expiresAtMs };
+      c.submitOrdered(t, OP_PUT_EXT, args[1]!, encodeExt(ext, value), handler);
+    } else
+      c.submitOrdered(
+        t,
+        OP_DELETE_EXT,
+        args[1]!,
+        encodeExt({ flags: cond, ifSeq: 0, expiresAtMs: 0 }),
+        handler,
+      );
     return;
   }
   if (flags === 0 && !getOld) {
@@ -178,9 +209,10 @@ function formatSetOk(w: RespWriter, status: number, seq: number, value: Buffer, 
   } else w.error(errorText(value));
 }
 
+/** formatSetExt answers an OP_PUT_EXT, or the OP_DELETE_EXT of a time already past (ST_MISSING: nothing to delete). */
 function formatSetExt(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
   noteIfWrite(status, seq, p);
-  if (status === ST_DONE) w.ok();
+  if (status === ST_DONE || status === ST_MISSING) w.ok();
   else if (status === ST_CONFLICT) w.nil();
   else w.error(errorText(value));
 }

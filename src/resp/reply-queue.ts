@@ -46,6 +46,8 @@ export class Pending implements OpHandler {
 /** ReplyQueue orders the replies of one connection. */
 export class ReplyQueue {
   readonly out = new RespWriter(2);
+  /** outReplies counts the replies in `out`; the connection resets it when it takes `out`. */
+  outReplies = 0;
   private queue: Pending[] = [];
   private head = 0;
   private readonly onReady: () => void;
@@ -66,6 +68,7 @@ export class ReplyQueue {
   now(proto: ProtocolVersion): RespWriter {
     if (this.head === this.queue.length) {
       this.out.proto = proto;
+      this.outReplies++;
       return this.out;
     }
     const p = new Pending(this, proto, noFormat, -1);
@@ -113,11 +116,13 @@ export class ReplyQueue {
   /** advance pops the head and moves every ready reply behind it into `out`. */
   private advance(): void {
     this.head++;
+    this.outReplies++;
     for (;;) {
       const next = this.queue[this.head];
       if (next?.ready !== true) break;
       if (next.writer !== undefined) this.out.raw(next.writer.take());
       this.head++;
+      this.outReplies++;
     }
     if (this.head === this.queue.length) {
       this.queue.length = 0;

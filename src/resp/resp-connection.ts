@@ -4,23 +4,42 @@
  * written while a read is parsed leave at the end of that read, worker replies at the end of the
  * event-loop turn (turn-flush.ts).
  *
- * Flow control: reading pauses while the socket's write buffer is full, and while more than
- * MAX_PIPELINE replies are outstanding (the rest of the input stays buffered in the parser and is
- * parsed again once replies drain), so a client pipelining without reading cannot grow memory
- * without bound. QUIT and protocol errors stop reading; the connection ends once every earlier
- * reply is written.
+ * Flow control: parsing stops (and the socket stops reading; the rest of the input stays in the
+ * parser) while the socket's write buffer is full, and while the replies outstanding reach the
+ * connection's window. The window starts at MIN_WINDOW, at most doubles per write, follows about
+ * WINDOW_BYTES of replies at the mean reply size of the last write, and never passes `maxWindow`:
+ * MAX_PIPELINE, or fewer when that many values of `max_value_bytes` would pass
+ * MAX_OUTSTANDING_BYTES (a shard worker builds the replies of one batch together, so outstanding
+ * GETs cost their values even before they reach the socket). A client that pipelines GETs of large
+ * values without reading therefore costs at most a window of values. QUIT and protocol errors stop
+ * reading; the connection ends once every earlier reply is written.
+ *
+ * Order on a key: a write with conditions or an expiry (an _EXT op: SET ... EX / KEEPTTL, EXPIRE,
+ * PERSIST) that finds a write of its key in flight waits on the worker for that write to settle,
+ * so an op sent after it could be applied before it (a GET would read the older value, a later SET
+ * would be overwritten). `submitOrdered` holds such a write's key: a later command on the key is
+ * kept (parsing stops) until the write answers, as Redis runs a connection's commands in order.
  */
 import type { Socket } from 'node:net';
 import { RespParser } from './resp-parser.js';
 import type { ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
 import type { RespContext } from './resp-context.js';
+import type { LocalTarget } from './key-route.js';
+import type { OpHandler } from '../server/worker-pool.js';
+import type { OpCode } from '../worker/op-format.js';
 
 /** MAX_PIPELINE is how many replies may be outstanding before the connection stops reading. */
 export const MAX_PIPELINE = 4096;
+/** MIN_WINDOW is the pipeline window a connection starts with and never goes below. */
+export const MIN_WINDOW = 32;
+/** WINDOW_BYTES is about how many reply bytes the window lets be outstanding. */
+const WINDOW_BYTES = 16 * 1024 * 1024;
+/** MAX_OUTSTANDING_BYTES bounds the window times the largest value a reply can carry. */
+export const MAX_OUTSTANDING_BYTES = 512 * 1024 * 1024;
 
-/** Dispatch runs one command on a connection. */
-export type Dispatch = (c: RespConnection, args: Buffer[]) => void;
+/** Dispatch runs one command on a connection; false = not run yet (a key it names is held), retry later. */
+export type Dispatch = (c: RespConnection, args: Buffer[]) => boolean;
 
 /** RespConnection is one client's session. */
 export class RespConnection {
@@ -28,7 +47,6 @@ export class RespConnection {
   readonly ctx: RespContext;
   readonly queue: ReplyQueue;
   proto: ProtocolVersion = 2;
-  authenticated: boolean;
   /** readonly is set by READONLY: reads may be served by this node's replicas. */
   readonly = false;
   name = '';
@@ -43,6 +61,14 @@ export class RespConnection {
   /** paused mirrors whether the socket was last paused (so reading is resumed only when it was). */
   private paused = false;
   private flushScheduled = false;
+  /** window is how many replies may be outstanding before parsing stops (MIN_WINDOW..MAX_PIPELINE). */
+  private window = MIN_WINDOW;
+  /** maxWindow is the largest window: MAX_PIPELINE, or fewer for large `max_value_bytes`. */
+  private readonly maxWindow: number;
+  /** heldKeys counts, per key (latin1), the ordered writes in flight that later commands on it wait for. */
+  private readonly heldKeys = new Map<string, number>();
+  /** waiting is a parsed command that names a held key; it runs once the key is released. */
+  private waiting: Buffer[] | undefined;
   private readonly onCommandBound = (args: Buffer[]): boolean => this.onCommand(args);
 
   constructor(socket: Socket, ctx: RespContext, dispatch: Dispatch) {
@@ -50,8 +76,13 @@ export class RespConnection {
     this.ctx = ctx;
     this.dispatch = dispatch;
     this.id = ctx.nextClientId();
-    this.authenticated = ctx.config.server.token === '';
     this.parser = new RespParser(ctx.config.server.max_value_bytes + 1024 * 1024);
+    const valueBytes = ctx.config.server.max_value_bytes + 64;
+    this.maxWindow = Math.max(
+      MIN_WINDOW,
+      Math.min(MAX_PIPELINE, Math.floor(MAX_OUTSTANDING_BYTES / valueBytes)),
+    );
+    this.authenticated = ctx.config.server.token === '';
     this.queue = new ReplyQueue(
       () => {
         this.scheduleFlush();
@@ -66,11 +97,20 @@ export class RespConnection {
     });
     socket.on('drain', () => {
       this.writeBlocked = false;
-      this.updateFlow();
+      this.writeOut();
     });
     socket.on('error', () => {
       socket.destroy();
     });
+  }
+
+  /** authenticated is false until AUTH while a token is set; the parser then applies Redis's limits before AUTH. */
+  get authenticated(): boolean {
+    return !this.parser.authRequired;
+  }
+
+  set authenticated(yes: boolean) {
+    this.parser.authRequired = !yes;
   }
 
   /** remote describes the peer as "ip:port". */
@@ -103,15 +143,50 @@ export class RespConnection {
     this.writeOut();
   }
 
+  /** isHeld reports whether `key` has an ordered write of this connection in flight. */
+  isHeld(key: Buffer): boolean {
+    return this.heldKeys.size > 0 && this.heldKeys.has(key.toString('latin1'));
+  }
+
+  /**
+   * submitOrdered submits an _EXT op on `key` (see "Order on a key" above): later commands naming
+   * the key wait until it answers.
+   */
+  submitOrdered(
+    t: LocalTarget,
+    op: OpCode,
+    key: Buffer,
+    value: Uint8Array | undefined,
+    handler: OpHandler,
+  ): void {
+    const k = key.toString('latin1');
+    this.heldKeys.set(k, (this.heldKeys.get(k) ?? 0) + 1);
+    this.ctx.pool.submit(t.worker, op, t.store, key, value, {
+      onReply: (status, seq, reply) => {
+        handler.onReply(status, seq, reply);
+        const n = this.heldKeys.get(k) ?? 1;
+        if (n > 1) this.heldKeys.set(k, n - 1);
+        else this.heldKeys.delete(k);
+        if (this.waiting !== undefined) this.scheduleFlush();
+      },
+    });
+  }
+
   private onCommand(args: Buffer[]): boolean {
-    this.dispatch(this, args);
-    if (this.closing) return false;
-    if (this.queue.depth >= MAX_PIPELINE) {
-      this.pipelineFull = true;
-      this.updateFlow();
-      return false;
+    if (!this.dispatch(this, args)) {
+      this.waiting = args;
+      return this.stopParsing();
     }
+    if (this.closing) return false;
+    if (this.queue.depth >= this.window || this.writeBlocked || this.queue.out.length > WINDOW_BYTES)
+      return this.stopParsing();
     return true;
+  }
+
+  private stopParsing(): false {
+    this.pipelineFull = true;
+    this.updateFlow();
+    return false;
   }
 
   /**
@@ -134,19 +209,37 @@ export class RespConnection {
   /** writeOut writes the replies ready so far (one socket write) and updates flow control. */
   private writeOut(): void {
     const socket = this.socket;
-    if (socket.destroyed) return;
-    if (this.queue.out.length > 0 && !socket.write(this.queue.out.take())) {
-      this.writeBlocked = true;
+    const out = this.queue.out;
+    if (socket.destroyed) {
+      out.discard();
+      return;
+    }
+    if (out.length > 0) {
+      this.fitWindow(out.length, this.queue.outReplies);
+      this.queue.outReplies = 0;
+      if (!socket.write(out.take())) this.writeBlocked = true;
     }
     if (this.closing && this.queue.depth === 0) {
       socket.end();
       return;
     }
-    if (this.pipelineFull && this.queue.depth < MAX_PIPELINE / 2) {
-      this.pipelineFull = false;
-      this.feed(undefined);
+    if (this.pipelineFull && !this.writeBlocked && this.queue.depth < this.window / 2) {
+      const waiting = this.waiting;
+      this.waiting = undefined;
+      if (waiting !== undefined && !this.dispatch(this, waiting)) this.waiting = waiting;
+      else {
+        this.pipelineFull = false;
+        this.feed(undefined);
+      }
     }
     this.updateFlow();
+  }
+
+  /** fitWindow sets the window from a write of `bytes` holding `replies` replies (at most doubling it). */
+  private fitWindow(bytes: number, replies: number): void {
+    if (replies === 0) return;
+    const fit = Math.floor((WINDOW_BYTES * replies) / bytes);
+    this.window = Math.max(MIN_WINDOW, Math.min(this.maxWindow, this.window * 2, fit));
   }
 
   private updateFlow(): void {

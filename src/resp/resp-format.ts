@@ -18,7 +18,7 @@
 
 /** CRLF ends every line of the protocol. */
 export const CRLF = Buffer.from('\r\n');
-/** MAX_ARRAY_COUNT bounds the arguments of one command (Redis's limit). */
+/** MAX_ARRAY_COUNT bounds the arguments of one command (Redis's limit before 7.0; 7.0 allows 2^31). */
 export const MAX_ARRAY_COUNT = 1024 * 1024;
 /** MAX_INLINE_BYTES bounds an inline command or a count line (Redis's limit). */
 export const MAX_INLINE_BYTES = 64 * 1024;
@@ -61,6 +61,11 @@ export class RespWriter {
     this.buf.copy(out, 0, 0, this.len);
     this.len = 0;
     return out;
+  }
+
+  /** discard drops the bytes written (the connection they were for is gone). */
+  discard(): void {
+    this.len = 0;
   }
 
   /** raw appends encoded bytes as they are. */

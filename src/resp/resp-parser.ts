@@ -5,9 +5,13 @@
  * Arguments are views into the received chunks (never reused by node:net), valid as long as the
  * caller keeps them. An incomplete command is kept; when a bulk string's length is known, chunks
  * are only gathered until it can be complete, so a 1 MiB value arriving in 64 KiB chunks is
- * concatenated once, not once per chunk. Inline commands split as Redis splits them (quotes and
- * escapes, splitInline). A protocol error is returned with Redis's wording; the
- * connection must then be closed, as Redis does.
+ * concatenated once, not once per chunk. An array whose bulks arrive over many chunks keeps the
+ * arguments read so far and holds only its unparsed tail, so a command of a million arguments costs
+ * linear time, not a re-parse per chunk. Inline commands split as Redis splits them (quotes and
+ * escapes, splitInline). A protocol error is returned with Redis's wording (counts and lengths
+ * are plain decimals as Redis's string2ll reads them: no sign but a leading '-', no leading zero);
+ * the connection must then be closed, as Redis does. Until the connection authenticates
+ * (`authRequired`), Redis's tighter limits apply: 10 arguments, 16 KiB per bulk.
  */
 import { MAX_ARRAY_COUNT, MAX_INLINE_BYTES } from './resp-format.js';
 
@@ -18,17 +22,23 @@ const STAR = 0x2a;
 const DOLLAR = 0x24;
 const CR = 0x0d;
 const LF = 0x0a;
+const ZERO = 0x30;
 const INCOMPLETE = -1;
 const SPACE = 0x20;
 const TAB = 0x09;
 const DQUOTE = 0x22;
 const SQUOTE = 0x27;
 const BACKSLASH = 0x5c;
+/** UNAUTHENTICATED_MAX_COUNT and UNAUTHENTICATED_MAX_BULK are Redis's limits before AUTH. */
+const UNAUTHENTICATED_MAX_COUNT = 10;
+const UNAUTHENTICATED_MAX_BULK = 16 * 1024;
 /** ESCAPES maps the letter after a backslash in a double-quoted inline argument to its byte. */
 const ESCAPES: Record<number, number> = { 0x6e: LF, 0x72: CR, 0x74: TAB, 0x62: 0x08, 0x61: 0x07 };
 
 /** RespParser is the incremental command parser of one connection. */
 export class RespParser {
+  /** authRequired applies Redis's limits for a connection that has not authenticated yet. */
+  authRequired = false;
   private readonly maxBulk: number;
   private readonly held: Buffer[] = [];
   private heldBytes = 0;
@@ -37,6 +47,12 @@ export class RespParser {
   private error: string | undefined;
   /** next is where the line read by the last successful readLength ends (after its LF). */
   private next = 0;
+  /** partial holds the arguments read so far of an array whose next bulk has not arrived. */
+  private partial: Buffer[] | undefined;
+  /** partialLeft is how many bulks `partial` still lacks. */
+  private partialLeft = 0;
+  /** resume is where the held input restarts after an INCOMPLETE inside an array's bulks, or -1. */
+  private resume = -1;
 
   constructor(maxBulk: number) {
     this.maxBulk = maxBulk;
@@ -63,23 +79,32 @@ export class RespParser {
     this.need = 0;
     let stopped = false;
     while (pos < data.length && !stopped) {
-      const args: Buffer[] = [];
-      const end = data[pos] === STAR ? this.parseArray(data, pos, args) : this.parseInline(data, pos, args);
+      const partial = this.partial;
+      const args = partial ?? [];
+      this.resume = -1;
+      const end =
+        partial !== undefined
+          ? this.parseBulks(data, pos, args, this.partialLeft)
+          : data[pos] === STAR
+            ? this.parseArray(data, pos, args)
+            : this.parseInline(data, pos, args);
       const error = this.error as string | undefined; // set by the parse calls above
       if (error !== undefined) return error;
-      if (end === INCOMPLETE) break;
+      if (end === INCOMPLETE) {
+        if (this.resume >= 0) pos = this.resume;
+        break;
+      }
       pos = end;
+      this.partial = undefined;
       if (args.length > 0) stopped = !onCommand(args);
     }
-    if (pos >= data.length) {
-      this.held.length = 0;
-      this.heldBytes = 0;
-    } else {
+    if (this.need > 0) this.need -= pos;
+    this.held.length = 0;
+    if (pos >= data.length) this.heldBytes = 0;
+    else {
       const rest = data.subarray(pos);
-      this.held.length = 0;
       this.held.push(rest);
       this.heldBytes = rest.length;
-      if (this.need > 0) this.need -= pos;
     }
     return undefined;
   }
@@ -100,8 +125,20 @@ export class RespParser {
       this.error = 'Protocol error: invalid multibulk length';
       return INCOMPLETE;
     }
-    for (let i = 0; i < count; i++) {
-      if (p >= data.length) return this.wait(p + 1);
+    if (count > UNAUTHENTICATED_MAX_COUNT && this.authRequired) {
+      this.error = 'Protocol error: unauthenticated multibulk length';
+      return INCOMPLETE;
+    }
+    return count > 0 ? this.parseBulks(data, p, args, count) : p;
+  }
+
+  /**
+   * parseBulks reads `left` bulk strings from `p` into `args`; returns the end, or INCOMPLETE
+   * with the arguments so far kept in `partial` and `resume` at the bulk that has not arrived.
+   */
+  private parseBulks(data: Buffer, p: number, args: Buffer[], left: number): number {
+    for (; left > 0; left--) {
+      if (p >= data.length) return this.suspend(args, left, p, p + 1);
       if (data[p] !== DOLLAR) {
         this.error = `Protocol error: expected '$', got '${String.fromCharCode(data[p]!)}'`;
         return INCOMPLETE;
@@ -110,7 +147,8 @@ export class RespParser {
       let from = this.next;
       if (len < 0) {
         const lenEnd = this.lineEnd(data, p, 'bulk count');
-        if (lenEnd < 0) return INCOMPLETE;
+        if (this.error !== undefined) return INCOMPLETE;
+        if (lenEnd < 0) return this.suspend(args, left, p, 0);
         len = parseDecimal(data, p + 1, lenEnd) ?? -1;
         from = lenEnd + 2;
       }
@@ -118,21 +156,35 @@ export class RespParser {
         this.error = 'Protocol error: invalid bulk length';
         return INCOMPLETE;
       }
-      if (from + len + 2 > data.length) return this.wait(from + len + 2);
+      if (len > UNAUTHENTICATED_MAX_BULK && this.authRequired) {
+        this.error = 'Protocol error: unauthenticated bulk length';
+        return INCOMPLETE;
+      }
+      if (from + len + 2 > data.length) return this.suspend(args, left, p, from + len + 2);
       args.push(data.subarray(from, from + len));
       p = from + len + 2;
     }
     return p;
   }
 
+  /** suspend keeps an array's arguments so far; parsing resumes at `p` once `end` (if known) has arrived. */
+  private suspend(args: Buffer[], left: number, p: number, end: number): number {
+    this.partial = args;
+    this.partialLeft = left;
+    this.resume = p;
+    this.need = end;
+    return INCOMPLETE;
+  }
+
   /**
    * readLength is the fast path for a count or length line: the plain decimal at `data[p]` up to
    * its CR (with the LF arrived), scanned in place; it sets `next` past the LF. Anything else (a
-   * sign, another byte, more than 15 digits, a line not yet complete) returns -1 and is left to
-   * lineEnd and parseDecimal, which give Redis's errors.
+   * sign, another byte, a leading zero, more than 15 digits, a line not yet complete) returns -1
+   * and is left to lineEnd and parseDecimal, which give Redis's errors.
    */
   private readLength(data: Buffer, p: number): number {
     const end = p + 16 < data.length ? p + 16 : data.length;
+    if (data[p] === ZERO && data[p + 1] !== CR) return -1;
     let n = 0;
     for (let i = p; i < end; i++) {
       const c = data[i]!;
@@ -151,7 +203,7 @@ export class RespParser {
   /** parseInline splits one line into `args` (splitInline); returns the end, or INCOMPLETE. */
   private parseInline(data: Buffer, start: number, args: Buffer[]): number {
     const nl = data.indexOf(LF, start);
-    if (nl < 0) {
+    if (nl < 0 || nl - start > MAX_INLINE_BYTES) {
       if (data.length - start > MAX_INLINE_BYTES) this.error = 'Protocol error: too big inline request';
       return INCOMPLETE;
     }
@@ -170,15 +222,9 @@ export class RespParser {
     if (data.length - start > MAX_INLINE_BYTES) this.error = `Protocol error: too big ${what} string`;
     return -1;
   }
-
-  /** wait records that the incomplete command needs the data up to `end` and returns INCOMPLETE. */
-  private wait(end: number): number {
-    this.need = end;
-    return INCOMPLETE;
-  }
 }
 
-/** parseDecimal reads a (possibly negative) decimal integer from data[from, to), or undefined. */
+/** parseDecimal reads a (possibly negative) decimal integer from data[from, to) as Redis's string2ll does (no leading zero, no "-0"), or undefined. */
 function parseDecimal(data: Buffer, from: number, to: number): number | undefined {
   let i = from;
   let negative = false;
@@ -186,7 +232,7 @@ function parseDecimal(data: Buffer, from: number, to: number): number | undefine
     negative = true;
     i++;
   }
-  if (i >= to || to - i > 15) return undefined;
+  if (i >= to || to - i > 15 || (data[i] === ZERO && (negative || to - i > 1))) return undefined;
   let n = 0;
   for (; i < to; i++) {
     const d = data[i]! - 0x30;

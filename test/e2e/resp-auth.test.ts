@@ -3,6 +3,7 @@
  * other command, with Redis's errors for a missing or wrong password.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { freeNodeAddress, respOf, runTool } from '../helpers/resp.js';
 import { startOwnServer } from '../helpers/server-process.js';
@@ -36,6 +37,31 @@ describe('RESP AUTH with the node token', () => {
       'NOAUTH Authentication required.\n\nWRONGPASS invalid username-password pair or user is disabled.\n\n' +
         'WRONGPASS invalid username-password pair or user is disabled.\n\nNOAUTH Authentication required.\n\n',
     );
+  });
+
+  it('closes a connection that sends more than 10 arguments or a bulk over 16 KiB before AUTH, as Redis does', async () => {
+    const { host, port } = respOf(A);
+    const attempt = (wire: string): Promise<string> =>
+      new Promise((resolve) => {
+        let out = '';
+        const s = connect(port, host, () => s.write(wire));
+        s.on('data', (d: Buffer) => (out += d.toString('latin1')));
+        s.on('close', () => {
+          resolve(`${out}[closed]`);
+        });
+        s.on('error', () => undefined);
+        setTimeout(() => s.destroy(), 10000).unref();
+      });
+    assert.equal(
+      await attempt('*11\r\n'),
+      '-ERR Protocol error: unauthenticated multibulk length\r\n[closed]',
+    );
+    assert.equal(
+      await attempt('*2\r\n$4\r\nAUTH\r\n$16385\r\n'),
+      '-ERR Protocol error: unauthenticated bulk length\r\n[closed]',
+    );
+    const after = await attempt(`AUTH s3cret\r\n*11\r\n${'$1\r\nx\r\n'.repeat(11)}QUIT\r\n`);
+    assert.match(after, /^\+OK\r\n-ERR unknown command 'x'[^\r]*\r\n\+OK\r\n\[closed\]$/);
   });
 
   it('serves commands after AUTH <token> or HELLO 3 AUTH default <token>', async () => {

@@ -1,0 +1,131 @@
+/**
+ * A raw RESP connection for e2e tests: write any bytes (valid or not) to a node's RESP port and
+ * read back complete RESP2/RESP3 replies, or see the server close. Used by the resp-hostile and
+ * resp-arguments tests.
+ */
+import { connect, type Socket } from 'node:net';
+
+/** replyEnd returns where the RESP2/RESP3 reply at `p` ends, or -1 when it has not all arrived. */
+export function replyEnd(b: Buffer, p: number): number {
+  const cr = b.indexOf('\r\n', p);
+  if (cr < 0) return -1;
+  const type = String.fromCharCode(b[p]!);
+  const n = Number(b.toString('latin1', p + 1, cr));
+  let at = cr + 2;
+  if ((type === '$' || type === '=' || type === '!') && n >= 0)
+    return at + n + 2 <= b.length ? at + n + 2 : -1;
+  if ((type === '*' || type === '%' || type === '~' || type === '>') && n > 0) {
+    for (let i = 0; i < (type === '%' ? 2 * n : n); i++) {
+      at = replyEnd(b, at);
+      if (at < 0) return -1;
+    }
+  }
+  return at;
+}
+
+/** Wire is a raw connection to a RESP port that collects replies as they come. */
+export class Wire {
+  readonly socket: Socket;
+  received: Buffer = Buffer.alloc(0);
+  /** keep is false while only `count` and the last MiB (`tail`) are kept (huge replies). */
+  keep = true;
+  tail: Buffer[] = [];
+  tailBytes = 0;
+  count = 0;
+  closed = false;
+  private waiters: (() => void)[] = [];
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (d: Buffer) => {
+      this.count += d.length;
+      if (this.keep) this.received = Buffer.concat([this.received, d]);
+      else {
+        this.tail.push(d);
+        this.tailBytes += d.length;
+        while (this.tailBytes - this.tail[0]!.length >= 1 << 20) this.tailBytes -= this.tail.shift()!.length;
+      }
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  /** open connects to `host:port`. */
+  static open({ host, port }: { host: string; port: number }): Promise<Wire> {
+    return new Promise((resolve, reject) => {
+      const s = connect(port, host, () => {
+        resolve(new Wire(s));
+      });
+      s.once('error', reject);
+    });
+  }
+
+  /** replies waits (up to `ms`) for `n` complete replies, or for the close, and returns the replies' text. */
+  async replies(n: number, ms = 60000): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      let at = 0;
+      let count = 0;
+      while (count < n && at < this.received.length) {
+        const end = replyEnd(this.received, at);
+        if (end < 0) break;
+        at = end;
+        count++;
+      }
+      if (count >= n || this.closed || Date.now() > deadline) return this.received.toString('latin1', 0, at);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** closedWithin resolves whether the server closed the connection within `ms`. */
+  async closedWithin(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.closed;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
+
+/** encode writes a command as a RESP array of bulk strings. */
+export function encode(args: (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(a);
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** exchange sends `commands` on a new connection to `at` and returns the text of `n` replies (default one per command). */
+export async function exchange(
+  at: { host: string; port: number },
+  commands: (string | Buffer)[][],
+  n = commands.length,
+): Promise<string> {
+  const w = await Wire.open(at);
+  try {
+    w.socket.write(Buffer.concat(commands.map(encode)));
+    return await w.replies(n);
+  } finally {
+    w.close();
+  }
+}

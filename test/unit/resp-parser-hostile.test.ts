@@ -1,0 +1,160 @@
+/**
+ * RespParser against careless and hostile clients: Redis's exact protocol errors for malformed
+ * counts and lengths, Redis's limits before AUTH, bounded buffering of long arrays and lines, and a
+ * seeded model test of random valid and invalid command streams split at random byte boundaries.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RespParser } from '../../src/resp/resp-parser.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
+
+function encode(args: (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(a);
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** errorOf feeds `wire` in one chunk and returns the protocol error, if any. */
+function errorOf(wire: string | Buffer, setup?: (p: RespParser) => void): string | undefined {
+  const p = new RespParser(1 << 20);
+  setup?.(p);
+  return p.feed(Buffer.isBuffer(wire) ? wire : Buffer.from(wire, 'latin1'), () => true);
+}
+
+describe('RespParser with malformed input', () => {
+  it('refuses leading zeros and "-0" in counts and lengths, as Redis does', () => {
+    assert.equal(errorOf('*01\r\n$4\r\nPING\r\n'), 'Protocol error: invalid multibulk length');
+    assert.equal(errorOf('*-0\r\n'), 'Protocol error: invalid multibulk length');
+    assert.equal(errorOf('*1\r\n$04\r\nPING\r\n'), 'Protocol error: invalid bulk length');
+    assert.equal(errorOf('*1\r\n$-0\r\n'), 'Protocol error: invalid bulk length');
+    assert.equal(errorOf('*1\r\n$0\r\n\r\n'), undefined);
+    assert.equal(errorOf('*0\r\n'), undefined);
+  });
+
+  it('refuses an inline line over 64 KiB even when its newline arrives in the same chunk', () => {
+    const line = Buffer.concat([Buffer.from('SET k '), Buffer.alloc(70000, 0x61), Buffer.from('\r\n')]);
+    assert.equal(errorOf(line), 'Protocol error: too big inline request');
+  });
+
+  it("applies Redis's limits before AUTH: at most 10 arguments and 16 KiB bulks", () => {
+    const locked = (p: RespParser): void => {
+      p.authRequired = true;
+    };
+    const args11 = Array.from({ length: 11 }, () => 'k');
+    assert.equal(errorOf(encode(args11), locked), 'Protocol error: unauthenticated multibulk length');
+    assert.equal(
+      errorOf(encode(['AUTH', Buffer.alloc(16385, 0x61)]), locked),
+      'Protocol error: unauthenticated bulk length',
+    );
+    assert.equal(errorOf(encode(args11.slice(1)), locked), undefined);
+    assert.equal(errorOf(encode(['AUTH', Buffer.alloc(16384, 0x61)]), locked), undefined);
+    assert.equal(errorOf(encode(args11)), undefined);
+  });
+
+  it('holds only the unparsed tail of an array of a million arguments, not the whole command', () => {
+    const count = 1 << 20;
+    const wire = Buffer.concat([
+      Buffer.from(`*${count}\r\n`),
+      Buffer.from('$1\r\nk\r\n'.repeat(count)),
+      encode(['PING']),
+    ]);
+    const p = new RespParser(1 << 20);
+    const seen: number[] = [];
+    let most = 0;
+    for (let at = 0; at < wire.length; at += 65536) {
+      const error = p.feed(wire.subarray(at, at + 65536), (args) => {
+        seen.push(args.length);
+        return true;
+      });
+      assert.equal(error, undefined);
+      most = Math.max(most, p.buffered);
+    }
+    assert.deepEqual(seen, [count, 1]);
+    assert.ok(most < 65536, `held ${most} bytes`);
+  });
+});
+
+/** A frame of a random stream: its bytes and what the parser must make of it. */
+type Frame = { bytes: Buffer; commands: string[][] } | { bytes: Buffer; error: string };
+
+const INVALID: readonly [string, string][] = [
+  ['*-5\r\n*abc\r\n', 'Protocol error: invalid multibulk length'],
+  ['*abc\r\n', 'Protocol error: invalid multibulk length'],
+  ['*1\r\n$-2\r\n', 'Protocol error: invalid bulk length'],
+  ['*1\r\n$2000000\r\n', 'Protocol error: invalid bulk length'],
+  ['*2\r\n$3\r\nGET\r\n+x\r\n', "Protocol error: expected '$', got '+'"],
+  ['*1\r\n$x\r\n', 'Protocol error: invalid bulk length'],
+  ['*2000000\r\n', 'Protocol error: invalid multibulk length'],
+  ['SET "a b\r\n', 'Protocol error: unbalanced quotes in request'],
+  ["GET 'k'x\r\n", 'Protocol error: unbalanced quotes in request'],
+];
+
+function randomBytes(rand: () => number, n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(rand() * 256);
+  return b;
+}
+
+function randomFrame(rand: () => number): Frame {
+  const r = rand();
+  if (r < 0.55) {
+    const args = Array.from({ length: 1 + Math.floor(rand() * 4) }, () =>
+      randomBytes(rand, rand() < 0.1 ? Math.floor(rand() * 70000) : Math.floor(rand() * 12)),
+    );
+    return { bytes: encode(args), commands: [args.map((a) => a.toString('hex'))] };
+  }
+  if (r < 0.8) {
+    const words = Array.from({ length: 1 + Math.floor(rand() * 3) }, () =>
+      Buffer.from(Math.floor(rand() * 1e9).toString(36)),
+    );
+    const line = Buffer.concat([Buffer.from(words.join(rand() < 0.5 ? ' ' : ' \t ')), Buffer.from('\r\n')]);
+    return { bytes: line, commands: [words.map((w) => w.toString('hex'))] };
+  }
+  if (r < 0.9)
+    return {
+      bytes: Buffer.from(['\r\n', '*0\r\n', '*-1\r\n', '  \n'][Math.floor(rand() * 4)]!),
+      commands: [],
+    };
+  const [bytes, error] = INVALID[Math.floor(rand() * INVALID.length)]!;
+  return { bytes: Buffer.from(bytes, 'latin1'), error };
+}
+
+describe('RespParser model test', () => {
+  it('parses random valid and invalid streams split at random byte boundaries as the model says', () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    for (let round = 0; round < 200; round++) {
+      const frames: Frame[] = [];
+      for (let i = 0, n = 1 + Math.floor(rand() * 20); i < n; i++) {
+        const f = randomFrame(rand);
+        frames.push(f);
+        if ('error' in f) break;
+      }
+      const wire = Buffer.concat(frames.map((f) => f.bytes));
+      const last = frames[frames.length - 1]!;
+      const expected = frames.flatMap((f) => ('commands' in f ? f.commands : []));
+      const p = new RespParser(1 << 20);
+      const seen: string[][] = [];
+      const onCommand = (args: Buffer[]): boolean => {
+        seen.push(args.map((a) => a.toString('hex')));
+        return rand() < 0.9;
+      };
+      let error: string | undefined;
+      for (let at = 0; at < wire.length && error === undefined;) {
+        const size = rand() < 0.3 ? 1 + Math.floor(rand() * 4) : 1 + Math.floor(rand() * 100000);
+        error = p.feed(wire.subarray(at, at + size), onCommand);
+        at += size;
+        while (error === undefined && p.buffered > 0 && seen.length < expected.length && rand() < 0.9)
+          error = p.feed(undefined, onCommand);
+      }
+      for (let i = 0; error === undefined && p.buffered > 0 && i < 1000; i++)
+        error = p.feed(undefined, onCommand);
+      const context = `seed ${seed} (DISTKV_SEED=${seed}), round ${round}`;
+      assert.deepEqual(seen, expected, context);
+      assert.equal(error, 'error' in last ? last.error : undefined, context);
+    }
+  });
+});

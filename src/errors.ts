@@ -53,6 +53,8 @@ export const ERROR_CATALOGUE = {
   URL_TOO_LONG: { status: 414 },
   /** thrown when a request head (request line and header fields) is larger than the server reads. */
   HEAD_TOO_LARGE: { status: 431 },
+  /** thrown when a request head does not arrive whole within the server's head deadline (a slow drip). */
+  REQUEST_TIMEOUT: { status: 408 },
   /** thrown when part of a multi-key request belongs to a shard this node neither hosts nor forwards to. */
   WRONG_NODE: { status: 421 },
   /** thrown when a store or worker fails unexpectedly. */

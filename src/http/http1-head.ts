@@ -11,6 +11,7 @@
  *  - persistence: HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes it
  *    unless `Connection: keep-alive`.
  *  - `Expect: 100-continue`.
+ *  - the asterisk-form target `*`, only with OPTIONS (RFC 9112 section 3.2.4; http1-server.ts answers it).
  * Limits (docs/api.md, "HTTP/1.1"): a request target over MAX_URL_BYTES is 414, a head over
  * MAX_HEAD_BYTES is 431.
  */
@@ -173,6 +174,8 @@ export function parseHead(head: string): RequestHead | HeadError {
   else return bad(`unsupported protocol "${version.slice(0, 20)}"; this server speaks HTTP/1.1 and 1.0`);
   const target = parseTarget(head.slice(sp1 + 1, sp2));
   if ('status' in target) return target;
+  if (target.path === '*' && method !== 'OPTIONS')
+    return bad(`the target * is for OPTIONS only, not ${method}`);
 
   const names: string[] = [];
   const values: string[] = [];

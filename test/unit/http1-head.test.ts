@@ -98,4 +98,10 @@ describe('HTTP/1.1 request head parsing', () => {
     const raw = Buffer.from('/kv/€', 'utf8').toString('latin1');
     assert.equal(ok(`GET ${raw} HTTP/1.1`).path, '/kv/€');
   });
+
+  it('takes the asterisk-form target only with OPTIONS (RFC 9112 section 3.2.4)', () => {
+    assert.equal(ok('OPTIONS * HTTP/1.1\r\nHost: a').path, '*');
+    for (const method of ['GET', 'PUT', 'DELETE', 'HEAD', 'POST'])
+      assert.equal(refused(`${method} * HTTP/1.1\r\nHost: a`).status, 400, method);
+  });
 });

@@ -69,7 +69,7 @@ export const ERROR_CATALOGUE = {
   SHARD_UNREACHABLE: { status: 503 },
   /** thrown when a read with `max_lag_ms` reaches a replica that cannot prove it is that close to its leader. */
   REPLICA_STALE: { status: 503 },
-  /** thrown when `distkv load` is pointed at a store that is not empty (bulk loads are for initial imports). */
+  /** thrown when `distkv load` is pointed at a store that is not empty (bulk loads are for initial imports), or `distkv serve` at one whose load did not finish. */
   BULK_LOAD_REFUSED: { status: 409 },
   /** thrown when fewer than `w` replicas acknowledged a write within `timeout_ms`. */
   REPLICATION_TIMEOUT: { status: 504 },

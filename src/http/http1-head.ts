@@ -10,6 +10,9 @@
  *    `chunked`: 400 (no other coding is implemented).
  *  - persistence: HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes it
  *    unless `Connection: keep-alive`.
+ *  - Host (RFC 9112 section 3.2): an HTTP/1.1 request without one, any request with two, or one
+ *    that is not a host[:port] is 400, as Go's server (the seed's) answers. Its value routes
+ *    nothing: the listener says which node was addressed.
  *  - `Expect: 100-continue`.
  *  - the asterisk-form target `*`, only with OPTIONS (RFC 9112 section 3.2.4; http1-server.ts answers it).
  * Limits (docs/api.md, "HTTP/1.1"): a request target over MAX_URL_BYTES is 414, a head over
@@ -50,6 +53,9 @@ export interface HeadError {
 const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
   TCHAR[c.charCodeAt(0)] = 1;
+
+// A Host value: a reg-name, IPv4 or [IP-literal], and an optional port (RFC 3986 section 3.2.2).
+const HOST_VALUE = /^[A-Za-z0-9\-._~!$&'()*+,;=%]*(\[[0-9A-Fa-f:.]+\])?(:\d*)?$/;
 
 function isToken(s: string): boolean {
   if (s.length === 0) return false;
@@ -183,6 +189,7 @@ export function parseHead(head: string): RequestHead | HeadError {
   let te: string | undefined;
   let keepAlive = minor === 1;
   let expectContinue = false;
+  let hosts = 0;
   let pos = lineEnd + 2;
   while (pos < head.length) {
     let end = head.indexOf('\r\n', pos);
@@ -212,10 +219,15 @@ export function parseHead(head: string): RequestHead | HeadError {
       case 'expect':
         if (value.toLowerCase() === '100-continue') expectContinue = true;
         break;
+      case 'host':
+        if (++hosts > 1) return bad('more than one Host header field');
+        if (!HOST_VALUE.test(value)) return bad(`Host "${value.slice(0, 100)}" is not a host[:port]`);
+        break;
     }
     pos = end + 2;
   }
 
+  if (hosts === 0 && minor === 1) return bad('an HTTP/1.1 request needs a Host header field');
   let contentLength = -1;
   let chunked = false;
   if (te !== undefined) {

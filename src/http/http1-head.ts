@@ -54,8 +54,27 @@ const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
   TCHAR[c.charCodeAt(0)] = 1;
 
-// A Host value: a reg-name, IPv4 or [IP-literal], and an optional port (RFC 3986 section 3.2.2).
-const HOST_VALUE = /^[A-Za-z0-9\-._~!$&'()*+,;=%]*(\[[0-9A-Fa-f:.]+\])?(:\d*)?$/;
+// The characters of a reg-name or IPv4 host (RFC 3986 section 3.2.2), as a 128-entry table.
+const HOST_CHAR = new Uint8Array(128);
+for (const c of "-._~!$&'()*+,;=%0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  HOST_CHAR[c.charCodeAt(0)] = 1;
+const IP_LITERAL_HOST = /^\[[0-9A-Fa-f:.]+\](:\d*)?$/;
+
+/** isHostValue reports whether a Host value is host[:port]: a reg-name, IPv4 or [IP-literal], and an optional port. */
+function isHostValue(v: string): boolean {
+  if (v.charCodeAt(0) === 0x5b /* '[' */) return IP_LITERAL_HOST.test(v);
+  let i = 0;
+  for (; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0x3a /* ':' */) break;
+    if (c >= 128 || HOST_CHAR[c] === 0) return false;
+  }
+  for (i++; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
 
 function isToken(s: string): boolean {
   if (s.length === 0) return false;
@@ -221,7 +240,7 @@ export function parseHead(head: string): RequestHead | HeadError {
         break;
       case 'host':
         if (++hosts > 1) return bad('more than one Host header field');
-        if (!HOST_VALUE.test(value)) return bad(`Host "${value.slice(0, 100)}" is not a host[:port]`);
+        if (!isHostValue(value)) return bad(`Host "${value.slice(0, 100)}" is not a host[:port]`);
         break;
     }
     pos = end + 2;

@@ -13,7 +13,8 @@
  * http1-head.ts in size and by `headMs` (default HEAD_TIMEOUT_MS) in time, from its first byte to
  * its blank line (else 408 and the connection is closed: a client dripping a head a byte at a
  * time never lets the idle limit fire); a connection idle for `idleMs` (default IDLE_TIMEOUT_MS)
- * with nothing pending is closed.
+ * with nothing pending is closed, and one idle that long in the middle of a request body gets
+ * 408 for it and is closed (the request is aborted: nothing of it was applied).
  *
  * Read-after-write: a worker holds a GET of a key whose write is still in flight on that store
  * until the write is durable (src/worker/shard-host.ts), but that covers neither a scan nor a write
@@ -118,6 +119,7 @@ export class Http1Connection implements ExchangeSink {
     });
     socket.on('timeout', () => {
       if (this.queue.length === 0) socket.destroy();
+      else this.bodyTimedOut(idleMs);
     });
     socket.on('drain', () => {
       this.queue[0]?.writable();
@@ -370,6 +372,21 @@ export class Http1Connection implements ExchangeSink {
     if (this.headTimer === undefined) return;
     clearTimeout(this.headTimer);
     this.headTimer = undefined;
+  }
+
+  /**
+   * bodyTimedOut refuses, with 408, a request whose body stopped arriving for the idle limit: its
+   * client is idle, not the server (a connection waiting for a body was never closed). Not while
+   * reading is paused, nor before `100 Continue` was sent: then the server is the one waiting.
+   */
+  private bodyTimedOut(idleMs: number): void {
+    const res = this.bodyOf;
+    if (res === undefined || this.closing || this.paused || res.expectContinue) return;
+    this.bodyOf = undefined;
+    this.abandon(res);
+    this.refuse(
+      new DistkvError('REQUEST_TIMEOUT', `request body stopped arriving: nothing came for ${idleMs} ms`),
+    );
   }
 
   /** declare tells the route how many bytes a chunked body declared so far; a throw is answered as in deliver. */

@@ -141,4 +141,27 @@ describe('hostile clients of the HTTP/1.1 server', () => {
     assert.match(r.responses[0].body.toString(), /chunk extensions over/);
     assert.equal(t.store.has('extensions'), false);
   });
+
+  it('answers 408 and closes when a body stops arriving for the idle limit, applying nothing', async () => {
+    const idle = await t.startExtra({ idleTimeoutMs: 300 });
+    try {
+      const aborted = t.counts.aborted;
+      const r = await exchange(
+        idle.port,
+        [get('/now?first'), 'PUT /store/stalled HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc'],
+        { count: 2, timeoutMs: 10000, lingerMs: 2000 },
+      );
+      assert.deepEqual(
+        r.responses.map((x) => x.status),
+        [200, 408],
+      );
+      assert.match(r.responses[1]?.body.toString() ?? '', /REQUEST_TIMEOUT.*body/);
+      assert.equal(r.closed, true, 'and closed');
+      assert.equal(t.store.has('stalled'), false);
+      assert.equal(t.counts.aborted, aborted + 1, 'the route saw the request aborted');
+    } finally {
+      idle.server.close();
+      idle.server.destroyConnections();
+    }
+  });
 });

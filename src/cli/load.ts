@@ -25,6 +25,7 @@ import { type BulkEntry, BulkLoader, LOADING_MARKER } from '../storage/bulk-load
 import { RealVfs } from '../storage/real-vfs.js';
 import { formatOptions, listOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
 import { fileProblem } from './files.js';
+import { whileInterruptible } from './interrupt.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 /** CHUNK_LINES is how many input lines are parsed, routed and written at a time. */
@@ -101,31 +102,20 @@ export async function load(argv: readonly string[]): Promise<number> {
     }
   }
   let lock: DataDirLock | undefined;
-  // Ctrl-C (or SIGTERM) leaves the stores half-loaded: say so, and exit non-zero. Their LOADING
-  // markers stay, so `distkv serve` refuses them (serve.ts) until the same load is run again.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    lock?.release();
-    process.stderr.write(
-      `distkv load: interrupted: the load did not finish; its stores keep their ${LOADING_MARKER} file and serve refuses them until the same load is run again\n`,
-    );
-    process.exit(signal === 'SIGINT' ? EXIT_INTERRUPTED : EXIT_TERMINATED);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     lock = DataDirLock.acquire(config.server.data_dir);
-    return await loadStores(config, nodes, fh);
+    // Ctrl-C leaves the stores half-loaded: their LOADING markers stay, so `distkv serve` refuses
+    // them (serve.ts) until the same load is run again.
+    return await whileInterruptible(
+      () => loadStores(config, nodes, fh),
+      () => lock?.release(),
+      `distkv load: interrupted: the load did not finish; its stores keep their ${LOADING_MARKER} file and serve refuses them until the same load is run again`,
+    );
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     lock?.release();
     await fh?.close();
   }
 }
-
-/** EXIT_INTERRUPTED and EXIT_TERMINATED are the shell's codes for a command ended by SIGINT and SIGTERM. */
-const EXIT_INTERRUPTED = 130;
-const EXIT_TERMINATED = 143;
 
 /** loadStores loads the input (`fh`, else standard input) into the stores of `nodes`. */
 async function loadStores(config: Config, nodes: string[], fh: FileHandle | undefined): Promise<number> {

@@ -1,11 +1,13 @@
 /**
  * The CLI against careless users: arguments a verb does not take, an empty --url, a scan limit
- * the cluster can only refuse, and a bulk load interrupted with Ctrl-C, whose half-loaded stores
- * `distkv serve` must not present as complete. Exit codes are main.ts EXIT_CODES.
+ * the cluster can only refuse, a bulk load interrupted with Ctrl-C, whose half-loaded stores
+ * `distkv serve` must not present as complete, and a backup interrupted mid-copy, which must
+ * leave no file behind. Exit codes are main.ts EXIT_CODES.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
@@ -131,5 +133,45 @@ describe('an interrupted bulk load', () => {
     assert.equal(outcome, 1, `serve exits 1: ${serveErr}`);
     assert.match(serveErr, /shard-0 holds a bulk load that did not finish \(its LOADING file\)/);
     assert.doesNotMatch(serveErr, /^\s+at /m);
+  });
+});
+
+describe('an interrupted backup', () => {
+  it('exits 130 on Ctrl-C mid-copy, leaving neither FILE nor FILE.partial', async () => {
+    // A node whose snapshot stream never ends: /cluster is the real node's, pointing at this one.
+    const topology = await (await fetch(`http://${node}/cluster`)).text();
+    const [fakePort] = await freePorts(1);
+    const fake = `127.0.0.1:${String(fakePort)}`;
+    const stalled: ServerResponse[] = [];
+    const stub = createServer((req, res) => {
+      if (req.url?.startsWith('/cluster') === true) res.end(topology.replaceAll(node, fake));
+      else if (req.url?.startsWith('/_repl/snapshot') === true) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.flushHeaders();
+        stalled.push(res);
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => stub.listen(fakePort, '127.0.0.1', resolve));
+    try {
+      const file = join(dir, 'interrupted.backup');
+      const backup = spawn(process.execPath, [BIN, 'backup', file, '--url', fake], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, DISTKV_DEBUG: '', DISTKV_URL: '' },
+      });
+      let err = '';
+      backup.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      assert.ok(await waitFor(() => stalled.length > 0, 20000), 'the copy started');
+      backup.kill('SIGINT');
+      assert.equal(await exited(backup, 20000), 130, err);
+      assert.match(
+        err,
+        /distkv backup: interrupted: .*interrupted\.backup was not written \(.*\.partial removed\)/,
+      );
+      assert.equal(existsSync(file), false, 'no FILE');
+      assert.equal(existsSync(`${file}.partial`), false, 'no FILE.partial');
+    } finally {
+      for (const res of stalled) res.destroy();
+      stub.close();
+    }
   });
 });

@@ -48,9 +48,11 @@ export function readBody(
   }
   let chunks: Buffer[] | undefined;
   let total = 0;
-  res.onDeclared((declared) => {
-    if (declared > limit) sendError(res, tooLarge(declared, limit, what, true), { close: true });
-  });
+  // Chunk sizes are declared only by a chunked body (no Content-Length).
+  if (req.contentLength < 0)
+    res.onDeclared((declared) => {
+      if (declared > limit) sendError(res, tooLarge(declared, limit, what, true), { close: true });
+    });
   res.onData((chunk, isLast) => {
     if (res.ended) return;
     total += chunk.byteLength;

@@ -238,9 +238,11 @@ export class Http1Connection implements ExchangeSink {
         this.refuse(new DistkvError('HEAD_TOO_LARGE', `request head is over ${MAX_HEAD_BYTES} bytes`));
       else {
         this.input = start === 0 ? input : input.subarray(start);
-        this.headTimer ??= setTimeout(() => {
-          this.headTimedOut();
-        }, this.headMs);
+        // Only a head's first byte starts its clock (not the empty lines allowed before it).
+        if (input.length > start)
+          this.headTimer ??= setTimeout(() => {
+            this.headTimedOut();
+          }, this.headMs);
       }
       return false;
     }
@@ -355,8 +357,9 @@ export class Http1Connection implements ExchangeSink {
    */
   private headTimedOut(): void {
     this.headTimer = undefined;
-    if (this.closing || this.bodyOf !== undefined || this.input === undefined) return;
-    if (this.input.indexOf(HEAD_END) >= 0) return;
+    const input = this.input;
+    if (this.closing || this.bodyOf !== undefined || input === undefined || input.length === 0) return;
+    if (input.indexOf(HEAD_END) >= 0) return;
     if (this.paused) {
       this.headTimer = setTimeout(() => {
         this.headTimedOut();

@@ -109,6 +109,41 @@ describe('hostile clients of the HTTP/1.1 server', () => {
     }
   });
 
+  it('starts no head deadline for the empty lines a client may send between requests', async () => {
+    const slow = await t.startExtra({ headTimeoutMs: 200 });
+    try {
+      const sock = connect(slow.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      sock.on('data', (d: Buffer) => chunks.push(d));
+      sock.on('error', () => undefined);
+      sock.write(`${get('/now?a')}\r\n`);
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      sock.write(get('/now?b'));
+      const ok = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          resolve(false);
+        }, 5000);
+        const check = (): void => {
+          if (parseResponses(Buffer.concat(chunks), () => false, false).responses.length < 2) return;
+          clearTimeout(timer);
+          resolve(true);
+        };
+        sock.on('data', check);
+        check();
+      });
+      sock.destroy();
+      const r = parseResponses(Buffer.concat(chunks), () => false, false);
+      assert.ok(ok, 'both answered');
+      assert.deepEqual(
+        r.responses.map((x) => x.body.toString()),
+        ['now a', 'now b'],
+      );
+    } finally {
+      slow.server.close();
+      slow.server.destroyConnections();
+    }
+  });
+
   it('answers OPTIONS * with the server methods, and refuses the target * with any other method', async () => {
     const r = await exchange(t.port, 'OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n' + get('/now?next'), {
       count: 2,

@@ -36,14 +36,7 @@ import {
 } from './key-request.js';
 import { proxyToOwner } from './proxy.js';
 import { sendRedirect } from './redirect.js';
-import {
-  checkKey,
-  intParam,
-  keyFromPath,
-  parseQuery,
-  type QueryParams,
-  strictQuery,
-} from './request-parse.js';
+import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './request-parse.js';
 import { sendError, sendSeedText } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
@@ -77,7 +70,7 @@ function lagOf(
 const MAX_LAG_LIMIT_MS = 86400000;
 
 /** maxLagOf reads `max_lag_ms` of a read (undefined when absent: any lag is accepted). */
-function maxLagOf(params: QueryParams): number | undefined {
+function maxLagOf(params: ReadonlyMap<string, string>): number | undefined {
   const n = intParam(params, 'max_lag_ms', -1, 0, MAX_LAG_LIMIT_MS);
   return n === -1 ? undefined : n;
 }
@@ -97,7 +90,7 @@ export const DEFAULT_W_TIMEOUT_MS = 5000;
 /** writeConcern reads `w` (0..the shard's replica count) and `timeout_ms` (1..600000) of a PUT or DELETE. */
 function writeConcern(
   ctx: HttpContext,
-  params: QueryParams,
+  params: ReadonlyMap<string, string>,
   shard: number,
 ): { w: number; timeoutMs: number } {
   if (params.size === 0) return NO_CONCERN;

@@ -112,15 +112,18 @@ export function parseQuery(qs: string | undefined): { params: QueryParams; bad: 
   return { params, bad };
 }
 
+// The parameters of an empty query: shared, never written (strictQuery's result is read-only).
+const NO_PARAMS: ReadonlyMap<string, string> = new Map();
+
 /**
  * strictQuery parses the query of a native-API request (docs/api.md, "Query parameters"): each
  * parameter must be one of `known`, given once, and correctly percent-encoded, else
  * INVALID_ARGUMENT names it. A typo (`ttl=` for `ttl_ms=`) would otherwise be ignored, and the
  * write done without what was asked; `w=1&w=2` has no one meaning. Empty pairs (`a=1&&`) are nothing.
  */
-export function strictQuery(qs: string, known: readonly string[]): QueryParams {
+export function strictQuery(qs: string, known: readonly string[]): ReadonlyMap<string, string> {
+  if (qs === '') return NO_PARAMS;
   const params: QueryParams = new Map();
-  if (qs === '') return params;
   for (const pair of qs.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
@@ -153,7 +156,7 @@ export function strictQuery(qs: string, known: readonly string[]): QueryParams {
 
 /** intParam reads an optional integer query parameter within [min, max] (given but empty is a mistake). */
 export function intParam(
-  params: QueryParams,
+  params: ReadonlyMap<string, string>,
   name: string,
   fallback: number,
   min: number,

@@ -14,7 +14,6 @@ import { COND_IF_EXISTS, COND_IF_MATCH, COND_IF_NONE_MATCH, type WriteExt } from
 import type { BatchCondition } from './batch-parse.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest } from './http1-exchange.js';
-import type { QueryParams } from './request-parse.js';
 
 /** MAX_TTL_MS bounds `ttl_ms`: ten years. */
 export const MAX_TTL_MS = 10 * 365 * 86400 * 1000;
@@ -39,7 +38,7 @@ export function writeExtOf(
   req: HttpRequest,
   ctx: HttpContext,
   shard: number,
-  params: QueryParams,
+  params: ReadonlyMap<string, string>,
   put: boolean,
 ): WriteExt | undefined {
   const ifMatch = req.getHeader('if-match');

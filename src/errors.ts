@@ -53,6 +53,8 @@ export const ERROR_CATALOGUE = {
   URL_TOO_LONG: { status: 414 },
   /** thrown when a request head (request line and header fields) is larger than the server reads. */
   HEAD_TOO_LARGE: { status: 431 },
+  /** thrown when a request head does not arrive whole within the server's head deadline (a slow drip). */
+  REQUEST_TIMEOUT: { status: 408 },
   /** thrown when part of a multi-key request belongs to a shard this node neither hosts nor forwards to. */
   WRONG_NODE: { status: 421 },
   /** thrown when a store or worker fails unexpectedly. */
@@ -67,7 +69,7 @@ export const ERROR_CATALOGUE = {
   SHARD_UNREACHABLE: { status: 503 },
   /** thrown when a read with `max_lag_ms` reaches a replica that cannot prove it is that close to its leader. */
   REPLICA_STALE: { status: 503 },
-  /** thrown when `distkv load` is pointed at a store that is not empty (bulk loads are for initial imports). */
+  /** thrown when `distkv load` is pointed at a store that is not empty (bulk loads are for initial imports), or `distkv serve` at one whose load did not finish. */
   BULK_LOAD_REFUSED: { status: 409 },
   /** thrown when fewer than `w` replicas acknowledged a write within `timeout_ms`. */
   REPLICATION_TIMEOUT: { status: 504 },

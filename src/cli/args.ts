@@ -62,7 +62,10 @@ export function parseArgs(argv: readonly string[], specs: Record<string, OptionS
     }
     if (spec.type === 'list') {
       const prev = options.get(name);
-      options.set(name, [...(Array.isArray(prev) ? prev : []), ...value.split(',').filter((v) => v !== '')]);
+      const items = value.split(',').filter((v) => v.trim() !== '');
+      // An empty list (`--url ''`) is a mistake, not "use the default".
+      if (items.length === 0) throw new UsageError(`--${name} needs a value (${spec.valueName ?? 'VALUE'})`);
+      options.set(name, [...(Array.isArray(prev) ? prev : []), ...items]);
     } else options.set(name, value);
   }
   return { options, positionals };

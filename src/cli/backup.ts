@@ -41,6 +41,7 @@ import {
 } from './backup-format.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
+import { removeFile, whileInterruptible } from './interrupt.js';
 
 const DEFAULT_RETRIES = 3;
 const READ_CHUNK = 1024 * 1024;
@@ -216,8 +217,8 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
       }
       const agent = new Agent({ ...(conn.ca === undefined ? {} : { connect: { ca: conn.ca } }) });
       const shards: BackupShardMeta[] = [];
-      let complete = false;
-      try {
+      // Copies every shard into FILE.partial; FILE appears only once this completed (rename below).
+      const copyAll = async (): Promise<void> => {
         const sink = new FileSink(fh);
         await sink.write(encodeBackupHeader());
         for (const s of map.shards) {
@@ -250,6 +251,16 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
         await sink.write(encodeEnd(meta));
         await appendCrc(fh, sink);
         await fh.sync();
+      };
+      let complete = false;
+      try {
+        await whileInterruptible(
+          copyAll,
+          () => {
+            removeFile(partial);
+          },
+          `distkv backup: interrupted: ${file} was not written (${partial} removed)`,
+        );
         complete = true;
       } finally {
         await fh.close();

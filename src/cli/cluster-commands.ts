@@ -4,7 +4,7 @@
  * Exit codes: 0 ok, 1 when a node is down or the request failed, 2 usage (see main.ts).
  */
 import type { ClusterReplica, ClusterShard } from '../client/types.js';
-import type { ClientVerb } from './connect.js';
+import { type ClientVerb, positionals } from './connect.js';
 
 /** CLUSTER_VERBS are the cluster verbs, by name. */
 export const CLUSTER_VERBS: Record<string, ClientVerb> = {
@@ -12,7 +12,8 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv cluster',
     summary: 'print the shards, their slot ranges, owners, replicas and lag (asking every node)',
     options: {},
-    run: async (client, _args, out) => {
+    run: async (client, args, out) => {
+      positionals(args, 0, 0, 'distkv cluster');
       const doc = await client.cluster();
       // Each node knows the positions of the stores it hosts: ask every other node too.
       const here = new Set(doc.hosted_nodes);
@@ -89,7 +90,8 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv stats',
     summary: "print a node's per-store counters",
     options: {},
-    run: async (client, _args, out) => {
+    run: async (client, args, out) => {
+      positionals(args, 0, 0, 'distkv stats');
       const doc = await client.nodeStats();
       if (out.json) {
         out.doc(doc);

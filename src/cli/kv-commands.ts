@@ -3,7 +3,7 @@
  * (routing keys to their owners itself) and prints as output.ts says (terminal, pipe or --json).
  * Exit codes: 0 ok, 1 not found or failed, 2 usage (see main.ts).
  */
-import { intOption, stringOption } from './args.js';
+import { intOption, stringOption, UsageError } from './args.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { readInput } from './files.js';
 import { jsonValue } from './output.js';
@@ -114,6 +114,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       const prefix = positionals(args, 0, 1, 'distkv scan [PREFIX]')[0] ?? '';
       const after = stringOption(args, 'after');
       const limit = intOption(args, 'limit') ?? 100;
+      if (limit < 1) throw new UsageError('--limit must be at least 1');
       if (args.options.get('all') === true) {
         const items = client.scan(prefix, { pageSize: limit, ...(after === undefined ? {} : { after }) });
         for await (const i of items) out.item(i.key, i.value);

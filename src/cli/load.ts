@@ -21,10 +21,11 @@ import { slotOfBytes } from '../routing/slot.js';
 import { DataDirLock } from '../server/data-dir-lock.js';
 import { checkDataFormat } from '../server/data-format.js';
 import { planNode, selectNodes } from '../server/node-plan.js';
-import { type BulkEntry, BulkLoader } from '../storage/bulk-load.js';
+import { type BulkEntry, BulkLoader, LOADING_MARKER } from '../storage/bulk-load.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import { formatOptions, listOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
 import { fileProblem } from './files.js';
+import { whileInterruptible } from './interrupt.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 /** CHUNK_LINES is how many input lines are parsed, routed and written at a time. */
@@ -103,7 +104,13 @@ export async function load(argv: readonly string[]): Promise<number> {
   let lock: DataDirLock | undefined;
   try {
     lock = DataDirLock.acquire(config.server.data_dir);
-    return await loadStores(config, nodes, fh);
+    // Ctrl-C leaves the stores half-loaded: their LOADING markers stay, so `distkv serve` refuses
+    // them (serve.ts) until the same load is run again.
+    return await whileInterruptible(
+      () => loadStores(config, nodes, fh),
+      () => lock?.release(),
+      `distkv load: interrupted: the load did not finish; its stores keep their ${LOADING_MARKER} file and serve refuses them until the same load is run again`,
+    );
   } finally {
     lock?.release();
     await fh?.close();

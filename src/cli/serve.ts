@@ -1,9 +1,15 @@
 /**
  * `distkv serve`: run the nodes of a config in this process until SIGTERM/SIGINT.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
+import type { Config } from '../config/schema.js';
+import { DistkvError } from '../errors.js';
 import { DistkvNode } from '../server/node.js';
+import { planNode, selectNodes } from '../server/node-plan.js';
+import { LOADING_MARKER } from '../storage/bulk-load.js';
 import { createLogger } from '../util/logger.js';
 import { formatOptions, intOption, listOption, type OptionSpec, parseArgs, stringOption } from './args.js';
 
@@ -88,6 +94,21 @@ Examples:
 Stop with SIGTERM or Ctrl-C: distkv stops accepting, finishes in-flight requests, flushes and exits 0.
 A second signal exits at once.`;
 
+/**
+ * refuseUnfinishedLoads throws BULK_LOAD_REFUSED naming a store of `nodes` that holds a bulk load
+ * that did not finish (interrupted, killed, disk full: its LOADING marker, docs/bulk-load.md):
+ * serving it would present part of the load as the whole.
+ */
+function refuseUnfinishedLoads(config: Config, nodes: readonly string[]): void {
+  for (const st of planNode(config, selectNodes(config, nodes), 1).stores) {
+    if (!existsSync(join(st.dir, LOADING_MARKER))) continue;
+    throw new DistkvError(
+      'BULK_LOAD_REFUSED',
+      `store ${st.dir} holds a bulk load that did not finish (its ${LOADING_MARKER} file): run the same \`distkv load\` again to finish it, or remove the store's directory to start it empty`,
+    );
+  }
+}
+
 /** serve runs `distkv serve`; it resolves when the server has stopped, with the exit code. */
 export async function serve(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
@@ -108,6 +129,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   if (engine !== undefined) overrides['storage.engine'] = engine;
 
   const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
+  refuseUnfinishedLoads(config, listOption(args, 'node'));
   const log = createLogger(stringOption(args, 'log-level'));
   log.info(
     {

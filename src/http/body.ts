@@ -2,7 +2,8 @@
  * Reading request bodies with a size limit.
  *
  * The limit is checked against Content-Length before anything is buffered (413 at once, connection
- * closed so the client stops sending), and again while chunks arrive, for chunked bodies. Chunks
+ * closed so the client stops sending); for chunked bodies, against each chunk size as it is read
+ * (a chunk that would go over is refused before its data arrives) and again while data arrives. Chunks
  * are views of the connection's input, valid only during the callback, so they are copied —
  * except a body that arrives in one chunk, which `onBody` receives as a view valid only during the call.
  */
@@ -20,16 +21,17 @@ export function contentLengthError(
   return n > limit ? tooLarge(n, limit, what) : undefined;
 }
 
-function tooLarge(n: number, limit: number, what: 'value' | 'body'): DistkvError {
+function tooLarge(n: number, limit: number, what: 'value' | 'body', atLeast = false): DistkvError {
+  const size = `${atLeast ? 'at least ' : ''}${n} bytes`;
   return what === 'value'
-    ? new DistkvError('VALUE_TOO_LARGE', `value is ${n} bytes; limit is ${limit}`)
-    : new DistkvError('BODY_TOO_LARGE', `request body is ${n} bytes; limit is ${limit}`);
+    ? new DistkvError('VALUE_TOO_LARGE', `value is ${size}; limit is ${limit}`)
+    : new DistkvError('BODY_TOO_LARGE', `request body is ${size}; limit is ${limit}`);
 }
 
 /**
  * readBody refuses a Content-Length over `limit` at once, else collects the body and calls `onBody`
- * once (with a view that is valid only during the call). A body that grows over `limit` while
- * streaming is cut off with 413 and the connection closed; an aborted request never calls `onBody`.
+ * once (with a view that is valid only during the call). A chunked body whose chunk sizes add up
+ * to more than `limit`, or that grows over it, is cut off with 413 and the connection closed; an aborted request never calls `onBody`.
  * Call synchronously from the handler.
  */
 export function readBody(
@@ -46,6 +48,11 @@ export function readBody(
   }
   let chunks: Buffer[] | undefined;
   let total = 0;
+  // Chunk sizes are declared only by a chunked body (no Content-Length).
+  if (req.contentLength < 0)
+    res.onDeclared((declared) => {
+      if (declared > limit) sendError(res, tooLarge(declared, limit, what, true), { close: true });
+    });
   res.onData((chunk, isLast) => {
     if (res.ended) return;
     total += chunk.byteLength;

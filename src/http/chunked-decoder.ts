@@ -9,10 +9,21 @@
  * of the input (valid only during the call). Chunk extensions and trailer fields are read and
  * ignored. A size line or trailer line over MAX_LINE_BYTES, a size that is not hex, or missing
  * CRLFs are errors (the connection is then closed: framing is lost).
+ *
+ * What is ignored is still bounded, or a client could keep a connection busy forever with a body
+ * of a few bytes: chunk extensions add up to at most MAX_EXTENSION_BYTES per body (Node's own
+ * parser allows 16 KiB), trailer fields to at most MAX_TRAILER_BYTES (a request head's bound).
+ * Each size line reports the body bytes declared so far, so a reader with a limit can refuse a
+ * chunk before its data arrives (body.ts).
  */
+import { MAX_HEAD_BYTES } from './http1-head.js';
 
 const MAX_LINE_BYTES = 4096;
 const MAX_CHUNK_SIZE = 2 ** 48;
+/** MAX_EXTENSION_BYTES bounds the chunk extensions of one body (every `;...` after a size, summed). */
+export const MAX_EXTENSION_BYTES = 16 * 1024;
+/** MAX_TRAILER_BYTES bounds the trailer section of one body (its lines with their CRLFs). */
+export const MAX_TRAILER_BYTES = MAX_HEAD_BYTES;
 
 const SIZE = 0; // reading a chunk-size line
 const DATA = 1; // reading chunk-data
@@ -31,11 +42,18 @@ export interface ChunkResult {
 export class ChunkedDecoder {
   private state = SIZE;
   private remaining = 0;
+  // body bytes declared by the size lines so far, and the bounded extension and trailer bytes
+  private declared = 0;
+  private extensionBytes = 0;
+  private trailerBytes = 0;
   // a line cut by the end of the input, kept as latin1 until its CRLF arrives
   private partial = '';
 
-  /** feed decodes from `input`, calling `onData` with each piece of chunk data. */
-  feed(input: Buffer, onData: (data: Buffer) => void): ChunkResult {
+  /**
+   * feed decodes from `input`, calling `onData` with each piece of chunk data and `onSize` with
+   * the body bytes declared so far after each chunk-size line (before that chunk's data).
+   */
+  feed(input: Buffer, onData: (data: Buffer) => void, onSize?: (declared: number) => void): ChunkResult {
     let pos = 0;
     while (pos < input.length && this.state !== DONE) {
       if (this.state === DATA) {
@@ -58,6 +76,7 @@ export class ChunkedDecoder {
       if (!line.endsWith('\r\n')) return this.fail(pos, 'chunked body line without CRLF');
       const error = this.line(line.slice(0, -2));
       if (error !== undefined) return this.fail(pos, error);
+      if (this.state === DATA) onSize?.(this.declared);
     }
     return { consumed: pos, done: this.state === DONE, error: undefined };
   }
@@ -66,6 +85,11 @@ export class ChunkedDecoder {
     switch (this.state) {
       case SIZE: {
         const semi = text.indexOf(';');
+        if (semi >= 0) {
+          this.extensionBytes += text.length - semi;
+          if (this.extensionBytes > MAX_EXTENSION_BYTES)
+            return `chunk extensions over ${MAX_EXTENSION_BYTES} bytes in one body`;
+        }
         const hex = (semi < 0 ? text : text.slice(0, semi)).trim();
         if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) return `chunk size "${hex.slice(0, 20)}" is not hexadecimal`;
         const size = parseInt(hex, 16);
@@ -73,6 +97,7 @@ export class ChunkedDecoder {
         if (size === 0) this.state = TRAILER;
         else {
           this.remaining = size;
+          this.declared += size;
           this.state = DATA;
         }
         return undefined;
@@ -83,6 +108,8 @@ export class ChunkedDecoder {
         return undefined;
       default: // TRAILER
         if (text === '') this.state = DONE;
+        this.trailerBytes += text.length + 2;
+        if (this.trailerBytes > MAX_TRAILER_BYTES) return `trailer fields over ${MAX_TRAILER_BYTES} bytes`;
         return undefined;
     }
   }

@@ -16,7 +16,7 @@ import { readBody } from './body.js';
 import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
 import { parseWireError } from './key-request.js';
-import { intParam, parseQuery } from './request-parse.js';
+import { intParam, strictQuery } from './request-parse.js';
 import { sendJson } from './respond.js';
 import { answerLater, route } from './route.js';
 import type { Router } from './router.js';
@@ -109,6 +109,13 @@ function boundedKeyParam(text: string | undefined, name: string, maxKey: number)
   return bytes;
 }
 
+/**
+ * The query parameters of a scan and a batch (docs/api.md; `local`, `shards` and `config` are what
+ * nodes send each other): anything else, or one given twice, is a 400 naming it.
+ */
+const SCAN_PARAMS = ['prefix', 'after', 'limit', 'encoding', 'local', 'shards', 'config'] as const;
+const BATCH_PARAMS = ['local', 'config'] as const;
+
 /** registerCollectionRoutes adds `GET /kv` and `POST /kv/_batch`. */
 export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
   const maxKey = ctx.config.server.max_key_bytes;
@@ -118,14 +125,9 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
   app.get(
     '/kv',
     route(ctx, 'kv_scan', (res, req) => {
-      const { params, bad } = parseQuery(req.getQuery());
+      const params = strictQuery(req.getQuery(), SCAN_PARAMS);
       const mismatch = configMismatch(params, ctx.shardMap.hash);
       if (mismatch) throw mismatch;
-      if (bad.length > 0)
-        throw new DistkvError(
-          'INVALID_ARGUMENT',
-          `query parameter "${bad[0] ?? ''}" has invalid percent-encoding or UTF-8`,
-        );
       const prefix = boundedKeyParam(params.get('prefix'), 'prefix', maxKey) ?? Buffer.alloc(0);
       const after = boundedKeyParam(params.get('after'), 'after', maxKey);
       const limit = intParam(params, 'limit', SCAN_DEFAULT_LIMIT, 1, SCAN_MAX_LIMIT);
@@ -151,7 +153,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
   app.post(
     '/kv/_batch',
     route(ctx, 'kv_batch', (res, req) => {
-      const { params } = parseQuery(req.getQuery());
+      const params = strictQuery(req.getQuery(), BATCH_PARAMS);
       const localOnly = params.get('local') === '1';
       const mismatch = configMismatch(params, ctx.shardMap.hash);
       if (mismatch) throw mismatch;

@@ -4,10 +4,9 @@
  * own hash differs refuses them with 409 CONFIG_MISMATCH rather than serving a mis-routed answer.
  */
 import { DistkvError } from '../errors.js';
-import type { QueryParams } from './request-parse.js';
 
 /** configMismatch returns the error to send when the request's `config` hash is not `mine`. */
-export function configMismatch(params: QueryParams, mine: string): DistkvError | undefined {
+export function configMismatch(params: ReadonlyMap<string, string>, mine: string): DistkvError | undefined {
   const theirs = params.get('config');
   if (theirs === undefined || theirs === mine) return undefined;
   return new DistkvError(

@@ -10,7 +10,11 @@
  *
  * Bounds: reading stops while MAX_PENDING responses are queued or MAX_UNSENT_BYTES wait in the
  * socket, and resumes when the queue is down to RESUME_PENDING; a request head is bounded by
- * http1-head.ts; a connection idle for `idleMs` (default IDLE_TIMEOUT_MS) with nothing pending is closed.
+ * http1-head.ts in size and by `headMs` (default HEAD_TIMEOUT_MS) in time, from its first byte to
+ * its blank line (else 408 and the connection is closed: a client dripping a head a byte at a
+ * time never lets the idle limit fire); a connection idle for `idleMs` (default IDLE_TIMEOUT_MS)
+ * with nothing pending is closed, and one idle that long in the middle of a request body gets
+ * 408 for it and is closed (the request is aborted: nothing of it was applied).
  *
  * Read-after-write: a worker holds a GET of a key whose write is still in flight on that store
  * until the write is durable (src/worker/store-reads.ts), but that covers neither a scan nor a write
@@ -47,6 +51,8 @@ const RESUME_PENDING = 64;
 const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 /** IDLE_TIMEOUT_MS is the default idle limit of a connection with nothing pending. */
 export const IDLE_TIMEOUT_MS = 10000;
+/** HEAD_TIMEOUT_MS is the default time a request head may take to arrive whole. */
+export const HEAD_TIMEOUT_MS = 10000;
 const LINGER_MS = 2000;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
@@ -96,10 +102,14 @@ export class Http1Connection implements ExchangeSink {
   private dying = false;
   // the peer ended its side: nothing more will arrive
   private peerEnded = false;
+  // the deadline of the head being received (armed at its first byte, cleared when it is whole)
+  private readonly headMs: number;
+  private headTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: Socket, host: ConnectionHost, idleMs = IDLE_TIMEOUT_MS) {
+  constructor(socket: Socket, host: ConnectionHost, idleMs = IDLE_TIMEOUT_MS, headMs = HEAD_TIMEOUT_MS) {
     this.socket = socket;
     this.host = host;
+    this.headMs = headMs;
     socket.setTimeout(idleMs);
     socket.on('data', (chunk: Buffer) => {
       this.onData(chunk);
@@ -109,6 +119,7 @@ export class Http1Connection implements ExchangeSink {
     });
     socket.on('timeout', () => {
       if (this.queue.length === 0) socket.destroy();
+      else this.bodyTimedOut(idleMs);
     });
     socket.on('drain', () => {
       this.queue[0]?.writable();
@@ -225,9 +236,17 @@ export class Http1Connection implements ExchangeSink {
         this.refuse(new DistkvError('URL_TOO_LONG', `request target is over ${MAX_URL_BYTES} bytes`));
       else if (input.length - start > MAX_HEAD_BYTES)
         this.refuse(new DistkvError('HEAD_TOO_LARGE', `request head is over ${MAX_HEAD_BYTES} bytes`));
-      else this.input = start === 0 ? input : input.subarray(start);
+      else {
+        this.input = start === 0 ? input : input.subarray(start);
+        // Only a head's first byte starts its clock (not the empty lines allowed before it).
+        if (input.length > start)
+          this.headTimer ??= setTimeout(() => {
+            this.headTimedOut();
+          }, this.headMs);
+      }
       return false;
     }
+    this.clearHeadTimer();
     if (end - start > MAX_HEAD_BYTES) {
       this.refuse(new DistkvError('HEAD_TOO_LARGE', `request head is over ${MAX_HEAD_BYTES} bytes`));
       return false;
@@ -290,9 +309,15 @@ export class Http1Connection implements ExchangeSink {
     const res = this.bodyOf!;
     let done: boolean;
     if (this.chunked !== undefined) {
-      const r = this.chunked.feed(input, (data) => {
-        this.deliver(res, data, false);
-      });
+      const r = this.chunked.feed(
+        input,
+        (data) => {
+          this.deliver(res, data, false);
+        },
+        (declared) => {
+          this.declare(res, declared);
+        },
+      );
       this.input = input.subarray(r.consumed);
       if (r.error !== undefined) {
         this.bodyOf = undefined;
@@ -321,6 +346,56 @@ export class Http1Connection implements ExchangeSink {
   private deliver(res: HttpResponse, chunk: Buffer, isLast: boolean): void {
     try {
       res.deliver(chunk, isLast);
+    } catch (err) {
+      this.host.fail(res, err);
+    }
+  }
+
+  /**
+   * headTimedOut refuses a head still incomplete at its deadline. While reading is paused the
+   * rest may be waiting unread in the socket: not the client's delay, so the deadline moves on.
+   */
+  private headTimedOut(): void {
+    this.headTimer = undefined;
+    const input = this.input;
+    if (this.closing || this.bodyOf !== undefined || input === undefined || input.length === 0) return;
+    if (input.indexOf(HEAD_END) >= 0) return;
+    if (this.paused) {
+      this.headTimer = setTimeout(() => {
+        this.headTimedOut();
+      }, this.headMs);
+      return;
+    }
+    this.refuse(
+      new DistkvError('REQUEST_TIMEOUT', `request head not received whole within ${this.headMs} ms`),
+    );
+  }
+
+  private clearHeadTimer(): void {
+    if (this.headTimer === undefined) return;
+    clearTimeout(this.headTimer);
+    this.headTimer = undefined;
+  }
+
+  /**
+   * bodyTimedOut refuses, with 408, a request whose body stopped arriving for the idle limit: its
+   * client is idle, not the server (a connection waiting for a body was never closed). Not while
+   * reading is paused, nor before `100 Continue` was sent: then the server is the one waiting.
+   */
+  private bodyTimedOut(idleMs: number): void {
+    const res = this.bodyOf;
+    if (res === undefined || this.closing || this.paused || res.expectContinue) return;
+    this.bodyOf = undefined;
+    this.abandon(res);
+    this.refuse(
+      new DistkvError('REQUEST_TIMEOUT', `request body stopped arriving: nothing came for ${idleMs} ms`),
+    );
+  }
+
+  /** declare tells the route how many bytes a chunked body declared so far; a throw is answered as in deliver. */
+  private declare(res: HttpResponse, bytes: number): void {
+    try {
+      res.declare(bytes);
     } catch (err) {
       this.host.fail(res, err);
     }
@@ -443,6 +518,7 @@ export class Http1Connection implements ExchangeSink {
 
   private onClose(): void {
     this.closed = true;
+    this.clearHeadTimer();
     this.abortAll();
     this.host.forget(this);
   }

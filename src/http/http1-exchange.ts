@@ -138,6 +138,7 @@ export class HttpResponse {
   private asciiHead = true;
   private streaming = false;
   private onDataHandler: DataHandler | undefined;
+  private onDeclaredHandler: ((bytes: number) => void) | undefined;
   private onAbortedHandler: (() => void) | undefined;
   private onWritableHandler: (() => boolean) | undefined;
 
@@ -173,6 +174,15 @@ export class HttpResponse {
   /** onData registers the body reader: chunks are views valid only during the call; the last has isLast. */
   onData(handler: DataHandler): this {
     this.onDataHandler = handler;
+    return this;
+  }
+
+  /**
+   * onDeclared registers what to call when a chunked body's size lines have declared `bytes` so
+   * far, before that data arrives (a reader with a limit refuses at once, as from Content-Length).
+   */
+  onDeclared(handler: (bytes: number) => void): this {
+    this.onDeclaredHandler = handler;
     return this;
   }
 
@@ -290,6 +300,12 @@ export class HttpResponse {
   deliver(chunk: Buffer, isLast: boolean): void {
     if (this.aborted || this.ended) return;
     this.onDataHandler?.(chunk, isLast);
+  }
+
+  /** declare reports the bytes a chunked body declared so far (called by the connection). */
+  declare(bytes: number): void {
+    if (this.aborted || this.ended) return;
+    this.onDeclaredHandler?.(bytes);
   }
 
   /** abort marks the response abandoned (the connection died or the body never came) and tells the route. */

@@ -10,7 +10,11 @@
  *    `chunked`: 400 (no other coding is implemented).
  *  - persistence: HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes it
  *    unless `Connection: keep-alive`.
+ *  - Host (RFC 9112 section 3.2): an HTTP/1.1 request without one, any request with two, or one
+ *    that is not a host[:port] is 400, as Go's server (the seed's) answers. Its value routes
+ *    nothing: the listener says which node was addressed.
  *  - `Expect: 100-continue`.
+ *  - the asterisk-form target `*`, only with OPTIONS (RFC 9112 section 3.2.4; http1-server.ts answers it).
  * Limits (docs/api.md, "HTTP/1.1"): a request target over MAX_URL_BYTES is 414, a head over
  * MAX_HEAD_BYTES is 431.
  */
@@ -49,6 +53,28 @@ export interface HeadError {
 const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
   TCHAR[c.charCodeAt(0)] = 1;
+
+// The characters of a reg-name or IPv4 host (RFC 3986 section 3.2.2), as a 128-entry table.
+const HOST_CHAR = new Uint8Array(128);
+for (const c of "-._~!$&'()*+,;=%0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  HOST_CHAR[c.charCodeAt(0)] = 1;
+const IP_LITERAL_HOST = /^\[[0-9A-Fa-f:.]+\](:\d*)?$/;
+
+/** isHostValue reports whether a Host value is host[:port]: a reg-name, IPv4 or [IP-literal], and an optional port. */
+function isHostValue(v: string): boolean {
+  if (v.charCodeAt(0) === 0x5b /* '[' */) return IP_LITERAL_HOST.test(v);
+  let i = 0;
+  for (; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0x3a /* ':' */) break;
+    if (c >= 128 || HOST_CHAR[c] === 0) return false;
+  }
+  for (i++; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
 
 function isToken(s: string): boolean {
   if (s.length === 0) return false;
@@ -173,6 +199,8 @@ export function parseHead(head: string): RequestHead | HeadError {
   else return bad(`unsupported protocol "${version.slice(0, 20)}"; this server speaks HTTP/1.1 and 1.0`);
   const target = parseTarget(head.slice(sp1 + 1, sp2));
   if ('status' in target) return target;
+  if (target.path === '*' && method !== 'OPTIONS')
+    return bad(`the target * is for OPTIONS only, not ${method}`);
 
   const names: string[] = [];
   const values: string[] = [];
@@ -180,6 +208,7 @@ export function parseHead(head: string): RequestHead | HeadError {
   let te: string | undefined;
   let keepAlive = minor === 1;
   let expectContinue = false;
+  let hosts = 0;
   let pos = lineEnd + 2;
   while (pos < head.length) {
     let end = head.indexOf('\r\n', pos);
@@ -209,10 +238,15 @@ export function parseHead(head: string): RequestHead | HeadError {
       case 'expect':
         if (value.toLowerCase() === '100-continue') expectContinue = true;
         break;
+      case 'host':
+        if (++hosts > 1) return bad('more than one Host header field');
+        if (!isHostValue(value)) return bad(`Host "${value.slice(0, 100)}" is not a host[:port]`);
+        break;
     }
     pos = end + 2;
   }
 
+  if (hosts === 0 && minor === 1) return bad('an HTTP/1.1 request needs a Host header field');
   let contentLength = -1;
   let chunked = false;
   if (te !== undefined) {

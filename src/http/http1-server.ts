@@ -5,7 +5,8 @@
  * answers most requests later (from a worker thread, after an fsync).
  *
  * Listening is exclusive: an address already in use is a startup error naming it. A route that
- * throws is answered 500 and logged with its cause (respond.ts logs every 500).
+ * throws is answered 500 and logged with its cause (respond.ts logs every 500). `OPTIONS *` (the
+ * only request with the target `*`: http1-head.ts) is answered here with the server's methods.
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
@@ -21,6 +22,17 @@ import type { RouteMatch, Router } from './router.js';
 const NO_ROUTE: RouteMatch = {
   handler: (_res, req) => {
     throw new Error(`no route for ${req.getMethod()} ${req.getUrl()}`);
+  },
+  write: false,
+};
+
+/** SERVER_METHODS are the methods some route takes: `OPTIONS *` lists them (RFC 9110 section 9.3.7). */
+const SERVER_METHODS = 'GET, HEAD, PUT, DELETE, POST';
+
+// `OPTIONS *` asks about the server, not a resource: no route takes it.
+const OPTIONS_SERVER: RouteMatch = {
+  handler: (res) => {
+    res.writeHeader('Allow', SERVER_METHODS).end();
   },
   write: false,
 };
@@ -44,6 +56,8 @@ export interface Http1ServerOptions {
   log: Logger;
   /** idleTimeoutMs closes connections idle that long with nothing pending (default IDLE_TIMEOUT_MS). */
   idleTimeoutMs?: number;
+  /** headTimeoutMs is how long a request head may take from its first byte (default HEAD_TIMEOUT_MS; then 408). */
+  headTimeoutMs?: number;
 }
 
 /** Http1Server accepts connections for one address and serves them with its router. */
@@ -78,7 +92,7 @@ export class Http1Server implements ConnectionHost {
   constructor(options: Http1ServerOptions) {
     this.options = options;
     const onSocket = (socket: Socket): void => {
-      this.connections.add(new Http1Connection(socket, this, options.idleTimeoutMs));
+      this.connections.add(new Http1Connection(socket, this, options.idleTimeoutMs, options.headTimeoutMs));
     };
     this.server =
       options.tls === undefined
@@ -132,7 +146,9 @@ export class Http1Server implements ConnectionHost {
   }
 
   find(req: HttpRequest): RouteMatch {
-    return this.options.router.find(req.getMethod(), req.getUrl()) ?? NO_ROUTE;
+    const path = req.getUrl();
+    if (path === '*') return OPTIONS_SERVER;
+    return this.options.router.find(req.getMethod(), path) ?? NO_ROUTE;
   }
 
   handle(res: HttpResponse, req: HttpRequest, match: RouteMatch): void {

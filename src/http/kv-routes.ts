@@ -18,6 +18,7 @@ import {
   OP_PUT,
   OP_PUT_EXT,
   type OpCode,
+  type WriteExt,
 } from '../worker/op-format.js';
 import { contentLengthError, readBody } from './body.js';
 import type { HttpContext } from './context.js';
@@ -35,7 +36,7 @@ import {
 } from './key-request.js';
 import { proxyToOwner } from './proxy.js';
 import { sendRedirect } from './redirect.js';
-import { checkKey, intParam, keyFromPath, parseQuery } from './request-parse.js';
+import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './request-parse.js';
 import { sendError, sendSeedText } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
@@ -69,19 +70,30 @@ function lagOf(
 const MAX_LAG_LIMIT_MS = 86400000;
 
 /** maxLagOf reads `max_lag_ms` of a read (undefined when absent: any lag is accepted). */
-function maxLagOf(query: string): number | undefined {
-  if (!query.includes('max_lag_ms=')) return undefined;
-  const n = intParam(parseQuery(query).params, 'max_lag_ms', -1, 0, MAX_LAG_LIMIT_MS);
+function maxLagOf(params: ReadonlyMap<string, string>): number | undefined {
+  const n = intParam(params, 'max_lag_ms', -1, 0, MAX_LAG_LIMIT_MS);
   return n === -1 ? undefined : n;
 }
+
+/**
+ * The query parameters each REST key route takes (docs/api.md): anything else, or one given
+ * twice, is a 400 naming it (request-parse.ts, strictQuery). They are checked where the key is
+ * served: a redirect or a forward passes the query on as it came.
+ */
+const GET_PARAMS = ['max_lag_ms'] as const;
+const PUT_PARAMS = ['w', 'timeout_ms', 'ttl_ms'] as const;
+const DELETE_PARAMS = ['w', 'timeout_ms'] as const;
 
 /** DEFAULT_W_TIMEOUT_MS is how long a `w=N` write waits for acks when no timeout_ms is given. */
 export const DEFAULT_W_TIMEOUT_MS = 5000;
 
 /** writeConcern reads `w` (0..the shard's replica count) and `timeout_ms` (1..600000) of a PUT or DELETE. */
-function writeConcern(ctx: HttpContext, query: string, shard: number): { w: number; timeoutMs: number } {
-  if (!query.includes('w=') && !query.includes('timeout_ms=')) return NO_CONCERN;
-  const { params } = parseQuery(query);
+function writeConcern(
+  ctx: HttpContext,
+  params: ReadonlyMap<string, string>,
+  shard: number,
+): { w: number; timeoutMs: number } {
+  if (params.size === 0) return NO_CONCERN;
   const replicas = ctx.shardMap.shard(shard).replicas.length;
   const w = intParam(params, 'w', 0, 0, replicas);
   return { w, timeoutMs: intParam(params, 'timeout_ms', DEFAULT_W_TIMEOUT_MS, 1, 600000) };
@@ -190,12 +202,13 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
         proxyToOwner(res, ctx, method, at.owner, at.shard, pathOf(url, query), undefined, headers);
         return;
       }
+      const params = strictQuery(query, op === OP_GET ? GET_PARAMS : DELETE_PARAMS);
       if (op === OP_GET) {
-        dispatch(res, ctx, kind, op, key, at.shard, undefined, NO_CONCERN, maxLagOf(query));
+        dispatch(res, ctx, kind, op, key, at.shard, undefined, NO_CONCERN, maxLagOf(params));
         return;
       }
-      const ext = writeExtOf(req, ctx, at.shard, query, false);
-      const concern = writeConcern(ctx, query, at.shard);
+      const ext = writeExtOf(req, ctx, at.shard, params, false);
+      const concern = writeConcern(ctx, params, at.shard);
       if (ext === undefined) dispatch(res, ctx, kind, op, key, at.shard, undefined, concern);
       else dispatch(res, ctx, kind, OP_DELETE_EXT, key, at.shard, encodeExt(ext), concern);
     });
@@ -218,8 +231,13 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
       const at = placeKey(res, req, ctx, url, query, key, true);
       if (at === undefined) return;
       const owner = at.owner;
-      const concern = owner === undefined ? writeConcern(ctx, query, at.shard) : NO_CONCERN;
-      const ext = owner === undefined ? writeExtOf(req, ctx, at.shard, query, true) : undefined;
+      let concern = NO_CONCERN;
+      let ext: WriteExt | undefined;
+      if (owner === undefined) {
+        const params = strictQuery(query, PUT_PARAMS);
+        concern = writeConcern(ctx, params, at.shard);
+        ext = writeExtOf(req, ctx, at.shard, params, true);
+      }
       const headers = owner === undefined ? {} : conditionHeaders(req);
       readBody(res, req, maxValue, 'value', (body) => {
         if (owner !== undefined)
@@ -253,7 +271,8 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
         proxyToOwner(res, ctx, 'GET', at.owner, at.shard, pathOf('/get', query), undefined);
       else {
         try {
-          dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, NO_CONCERN, maxLagOf(query));
+          const maxLag = query.includes('max_lag_ms=') ? maxLagOf(parseQuery(query).params) : undefined;
+          dispatch(res, ctx, KIND_SEED_GET, OP_GET, key, at.shard, undefined, NO_CONCERN, maxLag);
         } catch (err) {
           const e = toDistkvError(err);
           sendSeedText(res, e.status, `Error: ${e.message}`, e.code);

@@ -47,6 +47,7 @@ export function checkKey(key: string, maxBytes: number): void {
 }
 
 const PERCENT_BYTE = /%([0-9A-Fa-f]{2})/g;
+const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 
 /**
  * percentBytes percent-decodes `raw` into bytes (a key that is not UTF-8), or returns undefined
@@ -54,7 +55,7 @@ const PERCENT_BYTE = /%([0-9A-Fa-f]{2})/g;
  * that are not UTF-8 must be sent percent-encoded).
  */
 function percentBytes(raw: string): Buffer | undefined {
-  if (/%(?![0-9A-Fa-f]{2})|[\u0080-\uffff]/.test(raw)) return undefined;
+  if (BAD_PERCENT.test(raw) || /[\u0080-\uffff]/.test(raw)) return undefined;
   return Buffer.from(
     raw.replaceAll(PERCENT_BYTE, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
     'latin1',
@@ -73,6 +74,8 @@ export function keyFromPath(url: string, prefixLength: number, maxBytes: number)
     key = decodeComponent(raw, 'key', false);
   } catch (err) {
     const bytes = percentBytes(raw);
+    if (bytes === undefined && BAD_PERCENT.test(raw))
+      throw new DistkvError('INVALID_KEY', 'key has a "%" not followed by two hex digits (send "%" as %25)');
     if (bytes === undefined) throw err;
     if (bytes.length > maxBytes)
       throw new DistkvError('INVALID_KEY', `key is ${bytes.length} bytes; limit is ${maxBytes}`);
@@ -109,20 +112,62 @@ export function parseQuery(qs: string | undefined): { params: QueryParams; bad: 
   return { params, bad };
 }
 
-/** intParam reads an optional integer query parameter within [min, max]. */
+// The parameters of an empty query: shared, never written (strictQuery's result is read-only).
+const NO_PARAMS: ReadonlyMap<string, string> = new Map();
+
+/**
+ * strictQuery parses the query of a native-API request (docs/api.md, "Query parameters"): each
+ * parameter must be one of `known`, given once, and correctly percent-encoded, else
+ * INVALID_ARGUMENT names it. A typo (`ttl=` for `ttl_ms=`) would otherwise be ignored, and the
+ * write done without what was asked; `w=1&w=2` has no one meaning. Empty pairs (`a=1&&`) are nothing.
+ */
+export function strictQuery(qs: string, known: readonly string[]): ReadonlyMap<string, string> {
+  if (qs === '') return NO_PARAMS;
+  const params: QueryParams = new Map();
+  for (const pair of qs.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    let name: string;
+    let value: string;
+    try {
+      name = decodeComponent(rawName, 'query parameter name', true);
+    } catch {
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `query parameter name "${rawName}" has invalid percent-encoding`,
+      );
+    }
+    if (!known.includes(name))
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `unknown query parameter "${name}"; this endpoint takes ${known.join(', ')}`,
+      );
+    if (params.has(name)) throw new DistkvError('INVALID_ARGUMENT', `${name} is given twice; give it once`);
+    try {
+      value = decodeComponent(eq < 0 ? '' : pair.slice(eq + 1), name, true);
+    } catch {
+      throw new DistkvError('INVALID_ARGUMENT', `${name} has invalid percent-encoding or UTF-8`);
+    }
+    params.set(name, value);
+  }
+  return params;
+}
+
+/** intParam reads an optional integer query parameter within [min, max] (given but empty is a mistake). */
 export function intParam(
-  params: QueryParams,
+  params: ReadonlyMap<string, string>,
   name: string,
   fallback: number,
   min: number,
   max: number,
 ): number {
   const text = params.get(name);
-  if (text === undefined || text === '') return fallback;
-  if (!/^-?\d+$/.test(text))
+  if (text === undefined) return fallback;
+  if (text === '')
+    throw new DistkvError('INVALID_ARGUMENT', `${name} is empty; expected an integer in ${min}..${max}`);
+  const n = /^-?\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max))
     throw new DistkvError('INVALID_ARGUMENT', `${name} must be an integer in ${min}..${max}, got "${text}"`);
-  const n = Number(text);
-  if (n < min || n > max)
-    throw new DistkvError('INVALID_ARGUMENT', `${name} must be an integer in ${min}..${max}, got ${n}`);
   return n;
 }

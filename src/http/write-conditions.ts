@@ -14,7 +14,6 @@ import { COND_IF_EXISTS, COND_IF_MATCH, COND_IF_NONE_MATCH, type WriteExt } from
 import type { BatchCondition } from './batch-parse.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest } from './http1-exchange.js';
-import { parseQuery } from './request-parse.js';
 
 /** MAX_TTL_MS bounds `ttl_ms`: ten years. */
 export const MAX_TTL_MS = 10 * 365 * 86400 * 1000;
@@ -39,12 +38,12 @@ export function writeExtOf(
   req: HttpRequest,
   ctx: HttpContext,
   shard: number,
-  query: string,
+  params: ReadonlyMap<string, string>,
   put: boolean,
 ): WriteExt | undefined {
   const ifMatch = req.getHeader('if-match');
   const ifNoneMatch = req.getHeader('if-none-match');
-  const ttlMs = put && query.includes('ttl_ms') ? ttlOf(query) : 0;
+  const ttlMs = put ? ttlOf(params.get('ttl_ms')) : 0;
   if (ifMatch === '' && ifNoneMatch === '' && ttlMs === 0) return undefined;
   if (ifMatch !== '' && ifNoneMatch !== '')
     throw new DistkvError('INVALID_ARGUMENT', 'send If-Match or If-None-Match, not both');
@@ -79,9 +78,8 @@ export function extOf(
   return { flags, ifSeq, expiresAtMs: ttlMs === 0 ? 0 : Date.now() + ttlMs };
 }
 
-/** ttlOf reads `ttl_ms`: a decimal integer in 1..MAX_TTL_MS (0 when absent). */
-export function ttlOf(query: string): number {
-  const text = parseQuery(query).params.get('ttl_ms');
+/** ttlOf reads the text of `ttl_ms`: a decimal integer in 1..MAX_TTL_MS (0 when absent). */
+export function ttlOf(text: string | undefined): number {
   if (text === undefined) return 0;
   const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
   if (!(n >= 1 && n <= MAX_TTL_MS))

@@ -19,6 +19,12 @@ export interface Counts {
   maxWaiting: number;
 }
 
+/** ServerLimits are the time limits a test may shorten. */
+export interface ServerLimits {
+  idleTimeoutMs?: number;
+  headTimeoutMs?: number;
+}
+
 /** TestServer is a running fixture server. */
 export interface TestServer {
   port: number;
@@ -26,7 +32,7 @@ export interface TestServer {
   store: Map<string, string>;
   counts: Counts;
   /** startExtra starts another server with the same routes (to close it, or with other limits). */
-  startExtra(options: { idleTimeoutMs?: number }): Promise<{ port: number; server: Http1Server }>;
+  startExtra(options: ServerLimits): Promise<{ port: number; server: Http1Server }>;
   stop(): void;
 }
 
@@ -98,7 +104,7 @@ export async function startTestServer(): Promise<TestServer> {
   });
   const start = async (
     observer: { started(): void; finished(): void },
-    options: { idleTimeoutMs?: number },
+    options: ServerLimits,
   ): Promise<{ port: number; server: Http1Server }> => {
     const port = await freePort();
     const server = new Http1Server({

@@ -134,13 +134,13 @@ describe('Content-Length and chunked framing', () => {
 
   it('refuses two different Content-Lengths, an invalid one, a negative one, and one with Transfer-Encoding', async () => {
     await refusedAndClosed(
-      'PUT /store/cl HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\n',
+      'PUT /store/cl HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\n',
       'abcde',
     );
-    await refusedAndClosed('PUT /store/cl HTTP/1.1\r\nContent-Length: abc\r\n\r\n', 'abc');
-    await refusedAndClosed('PUT /store/cl HTTP/1.1\r\nContent-Length: -3\r\n\r\n', 'abc');
+    await refusedAndClosed('PUT /store/cl HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n', 'abc');
+    await refusedAndClosed('PUT /store/cl HTTP/1.1\r\nHost: t\r\nContent-Length: -3\r\n\r\n', 'abc');
     await refusedAndClosed(
-      'PUT /store/cl HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n',
+      'PUT /store/cl HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n',
       '3\r\nabc\r\n0\r\n\r\n',
     );
     assert.equal(t.store.has('cl'), false);
@@ -149,7 +149,7 @@ describe('Content-Length and chunked framing', () => {
   it('accepts duplicated equal Content-Lengths', async () => {
     const r = await exchange(
       port,
-      'PUT /store/dup HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc',
+      'PUT /store/dup HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc',
       {
         count: 1,
       },
@@ -159,10 +159,14 @@ describe('Content-Length and chunked framing', () => {
   });
 
   it('reads exactly Content-Length bytes: extra bytes are the next request (here garbage: 400, closed)', async () => {
-    const r = await exchange(port, 'PUT /store/short HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcdef\r\n\r\n', {
-      count: 2,
-      lingerMs: 2000,
-    });
+    const r = await exchange(
+      port,
+      'PUT /store/short HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcdef\r\n\r\n',
+      {
+        count: 2,
+        lingerMs: 2000,
+      },
+    );
     assert.deepEqual(
       r.responses.map((x) => x.status),
       [204, 400],
@@ -173,7 +177,7 @@ describe('Content-Length and chunked framing', () => {
 
   it('applies nothing when the body is shorter than Content-Length and the client leaves', async () => {
     const abortedBefore = t.counts.aborted;
-    const r = await exchange(port, 'PUT /store/long HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc', {
+    const r = await exchange(port, 'PUT /store/long HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc', {
       count: 1,
       halfClose: true,
       timeoutMs: 3000,
@@ -188,7 +192,7 @@ describe('Content-Length and chunked framing', () => {
     const body = '3;a=b\r\nabc\r\n4\r\ndefg\r\n0\r\nX-T: 1\r\n\r\n';
     const r = await exchange(
       port,
-      `PUT /store/chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${body}${get('/store/chunked')}`,
+      `PUT /store/chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n${body}${get('/store/chunked')}`,
       {
         count: 2,
       },
@@ -203,7 +207,7 @@ describe('Content-Length and chunked framing', () => {
   it('refuses a malformed chunked body with 400 and closes, applying nothing', async () => {
     const r = await exchange(
       port,
-      'PUT /store/badchunk HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\nabc\r\n0\r\n\r\n',
+      'PUT /store/badchunk HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\nabc\r\n0\r\n\r\n',
       {
         count: 1,
         lingerMs: 2000,
@@ -236,7 +240,7 @@ describe('Content-Length and chunked framing', () => {
         check();
       });
     try {
-      sock.write('PUT /store/cont HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n');
+      sock.write('PUT /store/cont HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n');
       await waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
       sock.write('ok');
       await waitFor(/HTTP\/1\.1 204/);

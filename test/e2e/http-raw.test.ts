@@ -179,7 +179,7 @@ describe('HTTP/1.0, framing and limits', () => {
   it('refuses conflicting, invalid and negative Content-Length with 400 and closes, applying nothing', async () => {
     const key = keyInShard(0, 'cl');
     for (const cl of ['Content-Length: 3\r\nContent-Length: 5', 'Content-Length: x', 'Content-Length: -5']) {
-      const r = await exchange(portA, `PUT /kv/${key} HTTP/1.1\r\n${cl}\r\n\r\nabcde`, {
+      const r = await exchange(portA, `PUT /kv/${key} HTTP/1.1\r\nHost: t\r\n${cl}\r\n\r\nabcde`, {
         count: 1,
         lingerMs: 3000,
       });
@@ -194,22 +194,26 @@ describe('HTTP/1.0, framing and limits', () => {
     const [k1, k2, k3] = localKeys('frame-', 3) as [string, string, string];
     let r = await exchange(
       portA,
-      `PUT /kv/${k1} HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok`,
+      `PUT /kv/${k1} HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok`,
       {
         count: 1,
       },
     );
     assert.equal(r.responses[0]?.status, 204);
-    r = await exchange(portA, `PUT /kv/${k2} HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcdef\r\n\r\n`, {
-      count: 2,
-      lingerMs: 3000,
-    });
+    r = await exchange(
+      portA,
+      `PUT /kv/${k2} HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcdef\r\n\r\n`,
+      {
+        count: 2,
+        lingerMs: 3000,
+      },
+    );
     assert.deepEqual(
       r.responses.map((x) => x.status),
       [204, 400],
     );
     assert.equal(r.closed, true);
-    r = await exchange(portA, `PUT /kv/${k3} HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc`, {
+    r = await exchange(portA, `PUT /kv/${k3} HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc`, {
       count: 1,
       halfClose: true,
       timeoutMs: 5000,
@@ -226,7 +230,7 @@ describe('HTTP/1.0, framing and limits', () => {
     const key = keyInShard(1, 'chunk');
     let r = await exchange(
       portA,
-      `PUT /kv/${key} HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n${get(`/kv/${key}`)}`,
+      `PUT /kv/${key} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n${get(`/kv/${key}`)}`,
       { count: 2 },
     );
     assert.deepEqual(
@@ -236,7 +240,7 @@ describe('HTTP/1.0, framing and limits', () => {
     assert.equal(r.responses[1]?.body.toString(), 'hello');
     r = await exchange(
       portA,
-      `PUT /kv/${key} HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nworld\r\n0\r\n\r\n`,
+      `PUT /kv/${key} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nworld\r\n0\r\n\r\n`,
       { count: 1, lingerMs: 3000 },
     );
     assert.equal(r.responses[0]?.status, 400);
@@ -261,7 +265,7 @@ describe('HTTP/1.0, framing and limits', () => {
   it('answers 414 for an oversize /set query and 431 for an oversize head, not a reset', async () => {
     let r = await exchange(portA, get(`/set?key=k&value=${'v'.repeat(40 * 1024)}`), { count: 1 });
     assert.equal(r.responses[0]?.status, 414);
-    r = await exchange(portA, `GET /healthz HTTP/1.1\r\nX-Big: ${'b'.repeat(70 * 1024)}\r\n\r\n`, {
+    r = await exchange(portA, `GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ${'b'.repeat(70 * 1024)}\r\n\r\n`, {
       count: 1,
     });
     assert.equal(r.responses[0]?.status, 431);

@@ -91,7 +91,7 @@ describe('a cluster of one process per node', () => {
       const owner = layout[shard]!.address;
       for (const node of cluster.leaders) {
         for (const [method, path] of [
-          ['GET', `/kv/${key}?x=1`],
+          ['GET', `/kv/${key}?max_lag_ms=60000`],
           ['PUT', `/kv/${key}`],
           ['DELETE', `/kv/${key}`],
           ['GET', `/get?key=${key}`],

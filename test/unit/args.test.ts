@@ -25,6 +25,11 @@ describe('command-line parsing', () => {
     assert.throws(() => parseArgs(['--config'], specs), /needs a value/);
     assert.throws(() => parseArgs(['--help=yes'], specs), /takes no value/);
   });
+
+  it('rejects a list option given with no item, rather than falling back to its default', () => {
+    for (const argv of [['--node', ''], ['--node='], ['--node', ', ,']])
+      assert.throws(() => parseArgs(argv, specs), /--node needs a value/, JSON.stringify(argv));
+  });
 });
 
 describe('client verb arguments', () => {

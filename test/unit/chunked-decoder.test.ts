@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ChunkedDecoder } from '../../src/http/chunked-decoder.js';
+import { ChunkedDecoder, MAX_EXTENSION_BYTES, MAX_TRAILER_BYTES } from '../../src/http/chunked-decoder.js';
 
 /** decode feeds `wire` cut at `cuts` and returns the body, whether it ended, and the bytes left over. */
 function decode(wire: Buffer, cuts: number[]): { body: Buffer; done: boolean; rest: number; error?: string } {
@@ -68,5 +68,31 @@ describe('chunked body decoding', () => {
     const r = decode(Buffer.from('5\r\nab'), [1, 3]);
     assert.equal(r.done, false);
     assert.equal(r.body.toString(), 'ab');
+  });
+
+  it(`refuses over ${MAX_TRAILER_BYTES} bytes of trailer fields, each line short`, () => {
+    const line = `X-T: ${'a'.repeat(1000)}\r\n`;
+    const within = line.repeat(Math.floor(MAX_TRAILER_BYTES / line.length));
+    assert.equal(decode(encode([Buffer.from('abc')], within), []).error, undefined);
+    const over = line.repeat(Math.ceil(MAX_TRAILER_BYTES / line.length) + 1);
+    assert.match(decode(encode([Buffer.from('abc')], over), [7, 5000]).error ?? '', /trailer/);
+  });
+
+  it(`refuses over ${MAX_EXTENSION_BYTES} bytes of chunk extensions in one body, each line short`, () => {
+    const ext = `;e=${'x'.repeat(1000)}`;
+    const wire = (n: number): Buffer => Buffer.from(`${`1${ext}\r\na\r\n`.repeat(n)}0\r\n\r\n`);
+    assert.equal(decode(wire(Math.floor(MAX_EXTENSION_BYTES / ext.length)), []).body.length, 16);
+    assert.match(decode(wire(Math.ceil(MAX_EXTENSION_BYTES / ext.length) + 1), [3]).error ?? '', /extension/);
+  });
+
+  it('reports the bytes each size line declares before their data arrives', () => {
+    const d = new ChunkedDecoder();
+    const declared: number[] = [];
+    d.feed(
+      Buffer.from('3\r\nabc\r\nffffffffff\r\nab'),
+      () => undefined,
+      (n) => declared.push(n),
+    );
+    assert.deepEqual(declared, [3, 3 + 0xffffffffff]);
   });
 });

@@ -20,7 +20,7 @@ const refused = (head: string): HeadError => {
   return h;
 };
 
-describe('HTTP/1.1 request head parsing', () => {
+describe('HTTP/1.1\r\nHost: t request head parsing', () => {
   it('splits the target into path and query and keeps percent-encoding', () => {
     const h = ok('GET /kv/a%2Fb?x=1&y=%20 HTTP/1.1\r\nHost: a');
     assert.equal(h.method, 'GET');
@@ -30,72 +30,97 @@ describe('HTTP/1.1 request head parsing', () => {
     assert.deepEqual(h.names, ['host']);
   });
 
-  it('keeps HTTP/1.0 alive only with Connection: keep-alive, and HTTP/1.1 unless Connection: close', () => {
+  it('keeps HTTP/1.0 alive only with Connection: keep-alive, and HTTP/1.1\r\nHost: t unless Connection: close', () => {
     assert.equal(ok('GET / HTTP/1.0').keepAlive, false);
     assert.equal(ok('GET / HTTP/1.0\r\nConnection: Keep-Alive').keepAlive, true);
-    assert.equal(ok('GET / HTTP/1.1\r\nConnection: close').keepAlive, false);
-    assert.equal(ok('GET / HTTP/1.1\r\nConnection: upgrade, close').keepAlive, false);
+    assert.equal(ok('GET / HTTP/1.1\r\nHost: t\r\nConnection: close').keepAlive, false);
+    assert.equal(ok('GET / HTTP/1.1\r\nHost: t\r\nConnection: upgrade, close').keepAlive, false);
   });
 
   it('accepts one Content-Length and equal duplicates; refuses different, invalid and negative ones', () => {
-    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nContent-Length: 5').contentLength, 5);
-    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5').contentLength, 5);
-    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nContent-Length: 5, 5').contentLength, 5);
+    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 5').contentLength, 5);
+    assert.equal(
+      ok('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5').contentLength,
+      5,
+    );
+    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5').contentLength, 5);
     assert.match(
-      refused('PUT /kv/a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5').message,
+      refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 5').message,
       /conflicting/,
     );
-    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nContent-Length: 3, 5').status, 400);
-    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nContent-Length: -1').status, 400);
-    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nContent-Length: 0x10').status, 400);
-    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nContent-Length: ').status, 400);
-    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nContent-Length: 1 2').status, 400);
-    assert.equal(refused(`PUT /kv/a HTTP/1.1\r\nContent-Length: ${'9'.repeat(16)}`).status, 400);
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 3, 5').status, 400);
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: -1').status, 400);
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 0x10').status, 400);
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: ').status, 400);
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 1 2').status, 400);
+    assert.equal(refused(`PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: ${'9'.repeat(16)}`).status, 400);
     assert.deepEqual(parseContentLength(['007']), 7);
   });
 
   it('reads chunked framing and refuses it together with Content-Length, other codings and HTTP/1.0', () => {
-    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nTransfer-Encoding: Chunked').chunked, true);
+    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: Chunked').chunked, true);
     assert.match(
-      refused('PUT /kv/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3').message,
+      refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 3').message,
       /both/,
     );
-    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nTransfer-Encoding: gzip, chunked').status, 400);
+    assert.equal(refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked').status, 400);
     assert.equal(
-      refused('PUT /kv/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked').status,
+      refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked')
+        .status,
       400,
     );
     assert.equal(refused('PUT /kv/a HTTP/1.0\r\nTransfer-Encoding: chunked').status, 400);
   });
 
   it('notes Expect: 100-continue', () => {
-    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 1').expectContinue, true);
+    assert.equal(
+      ok('PUT /kv/a HTTP/1.1\r\nHost: t\r\nExpect: 100-Continue\r\nContent-Length: 1').expectContinue,
+      true,
+    );
   });
 
   it('refuses malformed request lines, header lines and versions with 400', () => {
     for (const head of [
       'GET /',
-      'GET  / HTTP/1.1',
-      'G@T / HTTP/1.1',
+      'GET  / HTTP/1.1\r\nHost: t',
+      'G@T / HTTP/1.1\r\nHost: t',
       'GET / HTTP/2.0',
-      'GET / HTTP/1.1\r\nno-colon',
-      'GET / HTTP/1.1\r\nbad name: x',
+      'GET / HTTP/1.1\r\nHost: t\r\nno-colon',
+      'GET / HTTP/1.1\r\nHost: t\r\nbad name: x',
       'GET / HTTP/1.1\r\nHost : x',
-      'GET / HTTP/1.1\r\nA: b\r\n folded',
-      'GET / HTTP/1.1\r\nA: b\0c',
-      'GET a/b HTTP/1.1',
+      'GET / HTTP/1.1\r\nHost: t\r\nA: b\r\n folded',
+      'GET / HTTP/1.1\r\nHost: t\r\nA: b\0c',
+      'GET a/b HTTP/1.1\r\nHost: t',
     ])
       assert.equal(refused(head).status, 400, JSON.stringify(head));
   });
 
   it('answers 414 for a target over MAX_URL_BYTES', () => {
-    assert.equal(refused(`GET /${'a'.repeat(MAX_URL_BYTES)} HTTP/1.1`).status, 414);
+    assert.equal(refused(`GET /${'a'.repeat(MAX_URL_BYTES)} HTTP/1.1\r\nHost: t`).status, 414);
   });
 
   it('takes absolute-form targets and decodes raw UTF-8 bytes in them', () => {
-    const h = ok('GET http://host:1/kv/x?y=1 HTTP/1.1');
+    const h = ok('GET http://host:1/kv/x?y=1 HTTP/1.1\r\nHost: t');
     assert.deepEqual([h.path, h.query], ['/kv/x', 'y=1']);
     const raw = Buffer.from('/kv/€', 'utf8').toString('latin1');
-    assert.equal(ok(`GET ${raw} HTTP/1.1`).path, '/kv/€');
+    assert.equal(ok(`GET ${raw} HTTP/1.1\r\nHost: t`).path, '/kv/€');
+  });
+
+  it('takes the asterisk-form target only with OPTIONS (RFC 9112 section 3.2.4)', () => {
+    assert.equal(ok('OPTIONS * HTTP/1.1\r\nHost: a').path, '*');
+    for (const method of ['GET', 'PUT', 'DELETE', 'HEAD', 'POST'])
+      assert.equal(refused(`${method} * HTTP/1.1\r\nHost: a`).status, 400, method);
+  });
+
+  it('refuses an HTTP/1.1 request without Host, any request with two, and a Host that is not host[:port]', () => {
+    assert.match(refused('GET /kv/a HTTP/1.1').message, /needs a Host header/);
+    assert.match(refused('GET /kv/a HTTP/1.1\r\nContent-Length: 0').message, /needs a Host header/);
+    assert.match(refused('GET /kv/a HTTP/1.1\r\nHost: a\r\nHost: b').message, /more than one Host/);
+    assert.match(refused('GET /kv/a HTTP/1.0\r\nHost: a\r\nhost: a').message, /more than one Host/);
+    for (const value of ['a b', 'a/b', 'a@b', 'a:1:x', '[::1'])
+      assert.match(refused(`GET / HTTP/1.1\r\nHost: ${value}`).message, /not a host\[:port\]/, value);
+    assert.equal(ok('GET / HTTP/1.0').keepAlive, false, 'HTTP/1.0 needs none');
+    for (const value of ['', 'a', '127.0.0.1:8080', '[::1]:80', 'xn--bcher-kva.example', 'a.b.'])
+      assert.deepEqual(ok(`GET / HTTP/1.1\r\nHost: ${value}`).names, ['host'], value);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkKey, intParam, keyFromPath, parseQuery } from '../../src/http/request-parse.js';
+import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from '../../src/http/request-parse.js';
 import { errorCode } from '../helpers/error-code.js';
 
 describe('request parsing', () => {
@@ -94,5 +94,43 @@ describe('request parsing', () => {
       errorCode(() => intParam(params, 'x', 1, 0, 10)),
       'INVALID_ARGUMENT',
     );
+  });
+
+  it('refuses an empty integer parameter and quotes a number it cannot hold as sent', () => {
+    const { params } = parseQuery('w=&huge=99999999999999999999&float=1.5&exp=1e3&plus=%2B1');
+    for (const name of ['w', 'huge', 'float', 'exp', 'plus'])
+      assert.equal(
+        errorCode(() => intParam(params, name, 0, 0, 10)),
+        'INVALID_ARGUMENT',
+        name,
+      );
+    assert.throws(() => intParam(params, 'w', 0, 0, 10), /w is empty; expected an integer in 0\.\.10/);
+    assert.throws(() => intParam(params, 'huge', 0, 0, 10), /got "99999999999999999999"/);
+  });
+
+  it('reads a native query strictly: an unknown, repeated or malformed parameter is refused, naming it', () => {
+    const known = ['w', 'ttl_ms'] as const;
+    assert.deepEqual([...strictQuery('', known)], []);
+    assert.deepEqual(
+      [...strictQuery('w=1&ttl_ms=5', known)],
+      [
+        ['w', '1'],
+        ['ttl_ms', '5'],
+      ],
+    );
+    assert.throws(() => strictQuery('w=1&w=2', known), /w is given twice/);
+    assert.throws(() => strictQuery('w=1&w=1', known), /w is given twice/);
+    assert.throws(
+      () => strictQuery('ttl=1000', known),
+      /unknown query parameter "ttl"; this endpoint takes w, ttl_ms/,
+    );
+    assert.throws(() => strictQuery('ttl_ms=%zz', known), /ttl_ms has invalid percent-encoding/);
+    for (const qs of ['w=1&w=2', 'ttl=1', 'w=%zz', '%zz=1'])
+      assert.equal(
+        errorCode(() => strictQuery(qs, known)),
+        'INVALID_ARGUMENT',
+        qs,
+      );
+    assert.deepEqual([...strictQuery('w=1&&', known)], [['w', '1']], 'empty pairs are nothing');
   });
 });

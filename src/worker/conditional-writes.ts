@@ -45,7 +45,8 @@ export class ConditionalWrites {
    * write runs OP_PUT_EXT / OP_DELETE_EXT. With conditions, a key with a write in flight waits
    * for it to settle (its seq is known only then) and is checked again; the check and the issue of
    * the write happen in one synchronous step, so nothing can come between them. A failed condition
-   * answers ST_CONFLICT with the key's current version seq.
+   * answers ST_CONFLICT with the key's current version seq. Returns, when it waits, the promise of
+   * its having run (the op runner gates the key until then, key-gates.ts).
    */
   write(
     id: number,
@@ -56,7 +57,7 @@ export class ConditionalWrites {
     raw: Uint8Array,
     w: number,
     timeoutMs: number,
-  ): void {
+  ): Promise<void> | undefined {
     this.writes.checkWritable(index);
     const ext = decodeExt(raw);
     if (ext.flags !== 0) {
@@ -65,21 +66,22 @@ export class ConditionalWrites {
         // The request batch is reused: keep copies until the retry.
         const k = Buffer.from(key);
         const v = Buffer.from(raw);
-        const retry = (): void => {
+        const retry = (): Promise<void> | undefined => {
+          let again: Promise<void> | undefined;
           try {
-            this.write(id, index, this.stores.at(index), op, k, v, w, timeoutMs);
+            again = this.write(id, index, this.stores.at(index), op, k, v, w, timeoutMs);
           } catch (err) {
             this.replies.error(id, err);
           }
           this.replies.flushSoon();
+          return again;
         };
-        settled.then(retry, retry);
-        return;
+        return settled.then(retry, retry);
       }
       const cur = store.read(key);
       if (!conditionHolds(ext, cur)) {
         this.replies.add(id, ST_CONFLICT, cur?.seq ?? 0, undefined);
-        return;
+        return undefined;
       }
       if (ext.flags & EXT_KEEP_TTL) ext.expiresAtMs = cur?.expiresAtMs ?? 0;
       // The value is a view that the next read invalidates: the write keeps a copy.
@@ -103,28 +105,38 @@ export class ConditionalWrites {
       const existed = this.writes.current(index, store, key) != null;
       this.writes.write(id, index, store, key, null, w, timeoutMs, undefined, existed ? ST_DONE : ST_MISSING);
     }
+    return undefined;
   }
 
   /**
    * txn runs OP_TXN: all its conditions are checked against the keys as they are before it
    * (after any write in flight on them has settled), then either every write is issued in this
    * turn, so they share one group commit, or none is and the reply says which conditions failed.
+   * Returns, when it waits, the promise of its having run (as `write`).
    */
-  txn(id: number, index: number, store: Store, raw: Uint8Array, w: number, timeoutMs: number): void {
+  txn(
+    id: number,
+    index: number,
+    store: Store,
+    raw: Uint8Array,
+    w: number,
+    timeoutMs: number,
+  ): Promise<void> | undefined {
     this.writes.checkWritable(index);
     const subs = decodeTxn(raw);
     const inFlight = subs.flatMap((s) => this.writes.pending.settledOf(index, s.key) ?? []);
     if (inFlight.length > 0) {
       const copy = Buffer.from(raw);
-      void Promise.allSettled(inFlight).then(() => {
+      return Promise.allSettled(inFlight).then(() => {
+        let again: Promise<void> | undefined;
         try {
-          this.txn(id, index, this.stores.at(index), copy, w, timeoutMs);
+          again = this.txn(id, index, this.stores.at(index), copy, w, timeoutMs);
         } catch (err) {
           this.replies.error(id, err);
         }
         this.replies.flushSoon();
+        return again;
       });
-      return;
     }
     const exts = subs.map((s) => decodeExt(s.value));
     // Conditions use only existence and seq: read's value bytes may be stale views, never looked at.
@@ -137,7 +149,7 @@ export class ConditionalWrites {
         results.writeDoubleLE(current[i]?.seq ?? 0, i * TXN_RESULT_BYTES + 1);
       });
       this.replies.add(id, ST_CONFLICT, 0, results);
-      return;
+      return undefined;
     }
     const issued = subs.map((s, i) =>
       this.writes.issue(
@@ -150,5 +162,6 @@ export class ConditionalWrites {
     );
     const all = Promise.all(issued).then((rs) => ({ seq: Math.max(0, ...rs.map((r) => r.seq)) }));
     this.writes.track(id, index, all, w, timeoutMs, undefined);
+    return undefined;
   }
 }

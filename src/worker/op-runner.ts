@@ -8,12 +8,15 @@
  * write in the same synchronous step, so the ops of one batch on one key chain in order. An op
  * that fails (an unknown store or op, a refused write) is answered with its error; the others run.
  * Replies available at once leave together when the batch ends; the rest as they complete.
+ * A conditional write that must wait for a write in flight gates its key until it has run
+ * (key-gates.ts): later ops on that key queue behind it, copied, and run in arrival order.
  *
  * Owned by one shard worker thread; the batch's views are valid only until `run` returns.
  */
 import { DistkvError } from '../errors.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { ConditionalWrites } from './conditional-writes.js';
+import { KeyGates } from './key-gates.js';
 import { RequestReader } from './op-codec.js';
 import {
   OP_DELETE,
@@ -27,6 +30,7 @@ import {
   OP_SET_IF,
   OP_TXN,
   OP_WAIT,
+  decodeTxn,
   SET_IF_NX,
   SET_IF_XX,
   ST_DONE,
@@ -38,6 +42,17 @@ import { StoreReads } from './store-reads.js';
 import type { StoreWrites } from './store-writes.js';
 import type { WorkerStores } from './worker-stores.js';
 
+/** Op is one request of a batch: the reader's fields, or a copy of them for an op that waits. */
+interface Op {
+  id: number;
+  op: number;
+  store: number;
+  key: Buffer;
+  value: Buffer;
+  w: number;
+  timeoutMs: number;
+}
+
 /** OpRunner executes request batches on one worker's stores. */
 export class OpRunner {
   private readonly stores: WorkerStores;
@@ -46,6 +61,7 @@ export class OpRunner {
   private readonly positions: Positions;
   private readonly reads: StoreReads;
   private readonly conditional: ConditionalWrites;
+  private readonly gates = new KeyGates();
 
   constructor(stores: WorkerStores, writes: StoreWrites, replies: ReplyBatch, positions: Positions) {
     this.stores = stores;
@@ -60,83 +76,124 @@ export class OpRunner {
   run(buffer: ArrayBuffer, length: number): void {
     const r = new RequestReader(buffer, length);
     while (r.next()) {
-      const id = r.id;
-      try {
-        const store = this.stores.at(r.store);
-        switch (r.op) {
-          case OP_GET:
-            this.reads.get(id, r.store, store, r.key);
-            break;
-          case OP_PUT:
-            this.writes.write(id, r.store, store, r.key, r.value, r.w, r.timeoutMs, undefined);
-            break;
-          case OP_DELETE: {
-            // Whether the key existed, as a read at this instant sees it (writes in flight included):
-            // the reply is ST_DONE if it did, ST_MISSING if not (X-Distkv-Existed, docs/api.md).
-            const existed = this.writes.current(r.store, store, r.key) != null;
+      if (this.gates.empty) {
+        const ran = this.exec(r);
+        if (ran !== undefined) this.gate(r, ran);
+      } else this.queue(r);
+    }
+    this.replies.flush();
+  }
+
+  /** keysOf returns the keys an op reads or writes (copies when `copy`). */
+  private keysOf(r: Op, copy: boolean): Buffer[] {
+    if (r.op === OP_WAIT) return [];
+    if (r.op !== OP_TXN) return [copy ? Buffer.from(r.key) : r.key];
+    try {
+      return decodeTxn(r.value).map((s) => Buffer.from(s.key));
+    } catch {
+      return []; // malformed: exec answers it with its error
+    }
+  }
+
+  /** gate holds the keys of `r`, an op that waits, until it has run. */
+  private gate(r: Op, ran: Promise<void>): void {
+    for (const k of this.keysOf(r, true)) this.gates.hold(r.store, k, ran);
+  }
+
+  /** queue runs `r` now if none of its keys is gated, else (a copy of it) behind their gates. */
+  private queue(r: Op): void {
+    const keys = this.keysOf(r, false);
+    const waits = keys.flatMap((k) => this.gates.of(r.store, k) ?? []);
+    if (waits.length === 0) {
+      const ran = this.exec(r);
+      if (ran !== undefined) this.gate(r, ran);
+      return;
+    }
+    const op: Op = { ...r, key: Buffer.from(r.key), value: Buffer.from(r.value) };
+    const ran = Promise.all(waits).then(() => {
+      const again = this.exec(op);
+      this.replies.flushSoon();
+      return again;
+    });
+    this.gate(op, ran);
+  }
+
+  /** exec runs one op; it returns the promise of its having run when it waits (a conditional write). */
+  private exec(r: Op): Promise<void> | undefined {
+    const id = r.id;
+    try {
+      const store = this.stores.at(r.store);
+      switch (r.op) {
+        case OP_GET:
+          this.reads.get(id, r.store, store, r.key);
+          break;
+        case OP_PUT:
+          this.writes.write(id, r.store, store, r.key, r.value, r.w, r.timeoutMs, undefined);
+          break;
+        case OP_DELETE: {
+          // Whether the key existed, as a read at this instant sees it (writes in flight included):
+          // the reply is ST_DONE if it did, ST_MISSING if not (X-Distkv-Existed, docs/api.md).
+          const existed = this.writes.current(r.store, store, r.key) != null;
+          this.writes.write(
+            id,
+            r.store,
+            store,
+            r.key,
+            null,
+            r.w,
+            r.timeoutMs,
+            undefined,
+            existed ? ST_DONE : ST_MISSING,
+          );
+          break;
+        }
+        case OP_INCR: {
+          const next = incremented(this.writes.current(r.store, store, r.key), r.value);
+          this.writes.write(id, r.store, store, r.key, next, r.w, r.timeoutMs, next);
+          break;
+        }
+        case OP_SET_IF: {
+          const old = this.writes.current(r.store, store, r.key);
+          const flags = r.value[0] ?? 0;
+          const skip = (flags & SET_IF_NX && old != null) || (flags & SET_IF_XX && old == null);
+          if (skip) this.replies.add(id, ST_MISSING, 0, encodeOld(old));
+          else
             this.writes.write(
               id,
               r.store,
               store,
               r.key,
-              null,
+              r.value.subarray(1),
               r.w,
               r.timeoutMs,
-              undefined,
-              existed ? ST_DONE : ST_MISSING,
+              encodeOld(old),
             );
-            break;
-          }
-          case OP_INCR: {
-            const next = incremented(this.writes.current(r.store, store, r.key), r.value);
-            this.writes.write(id, r.store, store, r.key, next, r.w, r.timeoutMs, next);
-            break;
-          }
-          case OP_SET_IF: {
-            const old = this.writes.current(r.store, store, r.key);
-            const flags = r.value[0] ?? 0;
-            const skip = (flags & SET_IF_NX && old != null) || (flags & SET_IF_XX && old == null);
-            if (skip) this.replies.add(id, ST_MISSING, 0, encodeOld(old));
-            else
-              this.writes.write(
-                id,
-                r.store,
-                store,
-                r.key,
-                r.value.subarray(1),
-                r.w,
-                r.timeoutMs,
-                encodeOld(old),
-              );
-            break;
-          }
-          case OP_DELETE_COUNTED: {
-            const old = this.writes.current(r.store, store, r.key);
-            if (old == null)
-              this.replies.add(id, ST_DONE, this.positions.get(r.store, SLOT_LAST_SEQ), encodeOld(old));
-            else this.writes.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, encodeOld(old));
-            break;
-          }
-          case OP_PUT_EXT:
-          case OP_DELETE_EXT:
-            this.conditional.write(id, r.store, store, r.op, r.key, r.value, r.w, r.timeoutMs);
-            break;
-          case OP_TXN:
-            this.conditional.txn(id, r.store, store, r.value, r.w, r.timeoutMs);
-            break;
-          case OP_GET_EXPIRY:
-            this.reads.expiry(id, r.store, Buffer.from(r.key));
-            break;
-          case OP_WAIT:
-            this.writes.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
-            break;
-          default:
-            throw new DistkvError('BAD_REQUEST', `unknown op ${r.op}`);
+          break;
         }
-      } catch (err) {
-        this.replies.error(id, err);
+        case OP_DELETE_COUNTED: {
+          const old = this.writes.current(r.store, store, r.key);
+          if (old == null)
+            this.replies.add(id, ST_DONE, this.positions.get(r.store, SLOT_LAST_SEQ), encodeOld(old));
+          else this.writes.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, encodeOld(old));
+          break;
+        }
+        case OP_PUT_EXT:
+        case OP_DELETE_EXT:
+          return this.conditional.write(id, r.store, store, r.op, r.key, r.value, r.w, r.timeoutMs);
+        case OP_TXN:
+          return this.conditional.txn(id, r.store, store, r.value, r.w, r.timeoutMs);
+        case OP_GET_EXPIRY:
+          this.reads.expiry(id, r.store, Buffer.from(r.key));
+          break;
+        case OP_WAIT:
+          this.writes.waitReplicas(id, r.store, r.value.readDoubleLE(0), r.w, r.timeoutMs);
+          break;
+        default:
+          throw new DistkvError('BAD_REQUEST', `unknown op ${r.op}`);
       }
+    } catch (err) {
+      this.replies.error(id, err);
     }
-    this.replies.flush();
+    return undefined;
   }
 }

@@ -4,7 +4,9 @@
  * server: pings are answered, a close is answered and ends the stream, other messages are ignored;
  * a refused frame (websocket-format.ts) closes with its code. What it writes, and when, is
  * gathered-writes.ts's: the stream's own messages gathered for GATHER_MS, a broadcast's flush at
- * once, everything held (as backlog) while the socket is full.
+ * once, everything held (as backlog) while the socket is full. Pongs are written at once; a client
+ * that sends pings without reading the pongs is not read from while more than READ_PAUSE_BYTES
+ * wait to go out to it (TCP then holds it back), so what it makes the server buffer stays bounded.
  */
 import type { Socket } from 'node:net';
 import {
@@ -24,6 +26,8 @@ import type { WatchOutput } from './watcher.js';
 export const MAX_CLIENT_MESSAGE = 64 * 1024;
 /** CLOSE_RESUME is the close code of a stream told to resume (a slow watcher, a draining node). */
 export const CLOSE_RESUME = 4000;
+/** READ_PAUSE_BYTES: over this many bytes waiting to go out, the client's frames are not read until they drain. */
+export const READ_PAUSE_BYTES = 64 * 1024;
 // the code a parsed close frame reports when it carried none (RFC 6455 section 7.1.5)
 const NO_CODE = 1005;
 
@@ -48,6 +52,7 @@ export class WsSession implements WatchOutput {
     });
     socket.on('drain', () => {
       this.writes.writable();
+      if (!this.closed) socket.resume();
     });
     socket.on('end', () => {
       this.shutdown(CLOSE_NORMAL, '');
@@ -113,6 +118,7 @@ export class WsSession implements WatchOutput {
         else if (m.kind === 'close') this.shutdown(m.code === NO_CODE ? CLOSE_NORMAL : m.code, '');
         if (this.isOver()) return;
       }
+      if (this.socket.writableLength > READ_PAUSE_BYTES) this.socket.pause();
     } catch (err) {
       if (err instanceof WsProtocolError) this.shutdown(err.code, err.message);
       else throw err;

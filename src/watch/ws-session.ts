@@ -38,6 +38,8 @@ export class WsSession implements WatchOutput {
   private readonly writes: GatheredWrites;
   readonly format = 'ws';
   private closed = false;
+  /** closer destroys a socket whose peer did not answer our close in time; cleared once it closed. */
+  private closer: NodeJS.Timeout | undefined;
 
   /** `onClose` runs once when the session ends, whoever ends it. */
   constructor(socket: Socket, head: Buffer, onClose: () => void) {
@@ -58,6 +60,7 @@ export class WsSession implements WatchOutput {
       this.shutdown(CLOSE_NORMAL, '');
     });
     socket.on('close', () => {
+      clearTimeout(this.closer);
       this.closed = true;
       this.writes.release();
       onClose();
@@ -102,7 +105,9 @@ export class WsSession implements WatchOutput {
     if (this.closed) return;
     this.closed = true;
     this.socket.end(encodeClose(code, reason));
-    setTimeout(() => this.socket.destroy(), CUT_GRACE_MS).unref();
+    // Cleared on close: a session must not outlive its socket by CUT_GRACE_MS (clients that
+    // connect and leave in a loop would otherwise pile up sessions for that long).
+    this.closer = setTimeout(() => this.socket.destroy(), CUT_GRACE_MS).unref();
   }
 
   private isOver(): boolean {

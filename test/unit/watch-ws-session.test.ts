@@ -5,6 +5,7 @@
  * always end the session (with a close frame when one can be sent) and never in an exception.
  */
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -117,6 +118,34 @@ describe('watch WebSocket session against hostile clients', () => {
     assert.equal(firstClose(got), 1001);
     await until(() => side.closed, 'the session to end');
     client.destroy();
+  });
+
+  it('keeps no timer once its socket closed (a session does not outlive its socket)', async () => {
+    // Timers made by the session (its stack names ws-session) that are still alive.
+    const live = new Set<number>();
+    const hook = createHook({
+      init(id, type) {
+        if (type === 'Timeout' && (new Error().stack ?? '').includes('ws-session')) live.add(id);
+      },
+      destroy(id) {
+        live.delete(id);
+      },
+    }).enable();
+    try {
+      for (const how of ['close frame', 'garbage', 'end']) {
+        const { client, side } = await open();
+        if (how === 'close frame') client.write(clientFrame(8, Buffer.from([0x03, 0xe8])));
+        else if (how === 'garbage') client.write(Buffer.from([0x81, 0x05, 0x68]));
+        else client.end();
+        client.on('data', () => undefined);
+        await until(() => side.closed, `the session ended by ${how}`);
+        client.destroy();
+      }
+      await new Promise((r) => setImmediate(r));
+      assert.equal(live.size, 0, `${live.size} timers of closed sessions are still armed`);
+    } finally {
+      hook.disable();
+    }
   });
 
   it('refuses random garbage with a protocol close, never an exception (seeded)', async () => {

@@ -44,6 +44,11 @@ export function writeExtOf(
 ): WriteExt | undefined {
   const ifMatch = conditionHeader(req, 'if-match', 'If-Match');
   const ifNoneMatch = conditionHeader(req, 'if-none-match', 'If-None-Match');
+  if (!put && query.includes('ttl_ms') && parseQuery(query).params.has('ttl_ms'))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      'ttl_ms: only a PUT takes a TTL (a DELETE removes the key now)',
+    );
   const ttlMs = put && query.includes('ttl_ms') ? ttlOf(query) : 0;
   if (ifMatch === undefined && ifNoneMatch === undefined && ttlMs === 0) return undefined;
   if (ifMatch !== undefined && ifNoneMatch !== undefined)

@@ -83,6 +83,18 @@ describe('condition headers from a hostile client', () => {
   });
 });
 
+describe('TTL from a careless client', () => {
+  it('refuses ttl_ms on a DELETE instead of ignoring it, and deletes nothing', async () => {
+    const key = firstKeyInShard(shardMap, 0, 'delttl');
+    assert.equal((await fetch(`http://${A}/kv/${key}`, { method: 'PUT', body: 'v' })).status, 204);
+    for (const q of ['ttl_ms=5000', 'ttl_ms=abc', 'ttl_ms=']) {
+      const r = await fetch(`http://${A}/kv/${key}?${q}`, { method: 'DELETE' });
+      assert.equal(r.status, 400, q);
+    }
+    assert.equal((await get(key)).value, 'v');
+  });
+});
+
 describe('batches with conditions from a hostile client', () => {
   it('refuses a batch with conditions that writes one key twice, writing nothing', async () => {
     const tag = aTag('dup');

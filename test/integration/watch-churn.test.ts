@@ -4,9 +4,11 @@
  * and ended every way a client ends one — a reset, a half-close, a close frame, a close in the
  * middle of a fragmented message, garbage — in seeded random order while keys are written. Once
  * they are gone the process holds no more sockets or timers than before, and its heap has not
- * grown with them: no feed, broadcast, heartbeat or session outlives its watchers.
+ * grown with them: no feed, broadcast, heartbeat or session outlives its watchers. A stream that
+ * ends with `resume` (a slow watcher) leaves no timer behind either, nor does a node that stopped.
  */
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -145,5 +147,46 @@ describe('watch churn', () => {
     const r = await fetch(`http://127.0.0.1:${port}/watch?prefix=churn/&from=0.0`);
     assert.equal(r.status, 200);
     await r.body?.cancel();
+  });
+
+  it('drops the keep-alive timer of an SSE stream that ended with resume (a slow watcher)', async () => {
+    // Timers made for the watch route (their stack names watch-routes) that are still armed.
+    const live = new Set<number>();
+    const hook = createHook({
+      init(id, type) {
+        if (type === 'Timeout' && (new Error().stack ?? '').includes('watch-routes')) live.add(id);
+      },
+      destroy(id) {
+        live.delete(id);
+      },
+    }).enable();
+    try {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      s.write('GET /watch?prefix=slow/&max_buffer_bytes=1024 HTTP/1.1\r\nHost: t\r\n\r\n');
+      const deadline = Date.now() + 20000;
+      while (!text.includes('event: hello')) {
+        if (Date.now() > deadline) assert.fail('no hello');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Stop reading, and write more than the socket buffers hold: the watcher is told to resume.
+      s.pause();
+      const value = 'v'.repeat(64 * 1024);
+      for (let i = 0; i < 300; i++)
+        await fetch(`http://127.0.0.1:${port}/kv/slow%2F${i % 20}`, { method: 'PUT', body: value });
+      s.resume();
+      // The last event, then the end of the chunked body: the response ended, the connection stays.
+      while (!(text.includes('event: resume') && text.endsWith('0\r\n\r\n'))) {
+        if (Date.now() > deadline) assert.fail(`the stream did not end with resume (${text.length} bytes)`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(live.size, 0, 'the keep-alive timer of the ended stream is still armed');
+      s.destroy();
+    } finally {
+      hook.disable();
+    }
   });
 });

@@ -25,6 +25,9 @@ import { parseWireError } from './key-request.js';
 import { type BatchResult, toWireOp } from './scatter-merge.js';
 import { extOf, versionOf } from './write-conditions.js';
 
+/** NAMED_FAILURES is how many failed operations a BATCH_ABORTED message names (it is in every aborted result). */
+const NAMED_FAILURES = 3;
+
 /** hasConditions tells whether any operation of a batch carries a condition. */
 export function hasConditions(ops: readonly BatchOp[]): boolean {
   return ops.some((o) => o.op !== 'invalid' && o.cond !== undefined);
@@ -44,6 +47,16 @@ export async function runConditionalBatch(
         `a batch with conditions is applied whole or not at all, and ops[${i}] is invalid: ${o.error.message}`,
       );
     valid.push(o);
+  }
+  const firstOp = new Map<string, number>();
+  for (const [i, o] of valid.entries()) {
+    const j = firstOp.get(o.key);
+    if (j !== undefined)
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `a batch with conditions writes each key once, and ops[${j}] and ops[${i}] both write ${JSON.stringify(o.key)} (every condition is checked against the keys as they were before the batch)`,
+      );
+    firstOp.set(o.key, i);
   }
   const shards = [...new Set(valid.map((o) => ctx.shardMap.shardOf(o.key)))].sort((a, b) => a - b);
   if (shards.length > 1)
@@ -86,11 +99,12 @@ function resultsOf(ctx: HttpContext, shard: number, status: number, value: Buffe
   }
   if (status !== ST_CONFLICT || value.length !== n * TXN_RESULT_BYTES)
     throw new DistkvError('INTERNAL', `unexpected reply ${status} to a batch with conditions`);
-  const failed: number[] = [];
-  for (let i = 0; i < n; i++) if (value[i * TXN_RESULT_BYTES] === 0) failed.push(i);
+  const failed = new Set<number>();
+  for (let i = 0; i < n; i++) if (value[i * TXN_RESULT_BYTES] === 0) failed.add(i);
+  const aborted = `not applied: ${failedOps([...failed])}`;
   return Array.from({ length: n }, (_, i): BatchResult => {
     const version = versionOf(ctx, shard, value.readDoubleLE(i * TXN_RESULT_BYTES + 1))?.slice(1, -1) ?? null;
-    if (failed.includes(i))
+    if (failed.has(i))
       return {
         ok: false,
         version,
@@ -104,8 +118,15 @@ function resultsOf(ctx: HttpContext, shard: number, status: number, value: Buffe
       version,
       error: {
         code: 'BATCH_ABORTED',
-        message: `not applied: the condition of ops[${failed.join('], ops[')}] does not hold`,
+        message: aborted,
       },
     };
   });
+}
+
+/** failedOps says which conditions failed, naming at most NAMED_FAILURES operations. */
+function failedOps(failed: readonly number[]): string {
+  const named = failed.slice(0, NAMED_FAILURES).map((i) => `ops[${i}]`);
+  const more = failed.length - named.length;
+  return `the condition of ${named.join(', ')}${more > 0 ? ` and ${more} more operations` : ''} does not hold`;
 }

@@ -99,6 +99,15 @@ export class HttpRequest {
     const i = this.head.names.indexOf(lowerName);
     return i < 0 ? '' : this.head.values[i]!;
   }
+
+  /** getHeaders returns every value of header `lowerName`, in order (empty when absent). */
+  getHeaders(lowerName: string): string[] {
+    const out: string[] = [];
+    this.head.names.forEach((name, i) => {
+      if (name === lowerName) out.push(this.head.values[i]!);
+    });
+    return out;
+  }
 }
 
 type DataHandler = (chunk: Buffer, isLast: boolean) => void;

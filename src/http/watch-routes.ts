@@ -129,16 +129,19 @@ function serveSse(res: HttpResponse, hub: WatchHub, plan: WatchPlan, lag: string
     .writeHeader('Cache-Control', 'no-cache')
     .writeHeader('X-Accel-Buffering', 'no');
   if (lag !== undefined) res.writeHeader('X-Distkv-Lag', lag);
-  const out = new SseOutput(res);
+  // The stream ends by an abort (the client left, the node stopped) or by its last event (resume):
+  // either way its keep-alive and its place in the hub go with it.
+  const ended = (): void => {
+    clearInterval(keepAlive);
+    watcher.close();
+    hub.remove(watcher);
+  };
+  const out = new SseOutput(res, ended);
   const watcher = new Watcher(plan.sources, hub, out, plan);
   const keepAlive = setInterval(() => {
     out.comment('keep-alive');
   }, KEEPALIVE_MS);
-  res.onAborted(() => {
-    clearInterval(keepAlive);
-    watcher.close();
-    hub.remove(watcher);
-  });
+  res.onAborted(ended);
   res.write(new Uint8Array(0));
   hub.add(watcher);
   watcher.start(plan.starts, plan.elsewhere);

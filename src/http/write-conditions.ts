@@ -41,21 +41,38 @@ export function writeExtOf(
   params: ReadonlyMap<string, string>,
   put: boolean,
 ): WriteExt | undefined {
-  const ifMatch = req.getHeader('if-match');
-  const ifNoneMatch = req.getHeader('if-none-match');
+  const ifMatch = conditionHeader(req, 'if-match', 'If-Match');
+  const ifNoneMatch = conditionHeader(req, 'if-none-match', 'If-None-Match');
   const ttlMs = put ? ttlOf(params.get('ttl_ms')) : 0;
-  if (ifMatch === '' && ifNoneMatch === '' && ttlMs === 0) return undefined;
-  if (ifMatch !== '' && ifNoneMatch !== '')
+  if (ifMatch === undefined && ifNoneMatch === undefined && ttlMs === 0) return undefined;
+  if (ifMatch !== undefined && ifNoneMatch !== undefined)
     throw new DistkvError('INVALID_ARGUMENT', 'send If-Match or If-None-Match, not both');
-  if (ifNoneMatch !== '' && ifNoneMatch.trim() !== '*')
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*')
     throw new DistkvError('INVALID_ARGUMENT', `If-None-Match must be *, got ${JSON.stringify(ifNoneMatch)}`);
-  if (ifMatch !== '' && ifMatch.trim() !== '*' && parseVersion(ifMatch) === undefined)
+  if (ifMatch !== undefined && ifMatch.trim() !== '*' && parseVersion(ifMatch) === undefined)
     throw new DistkvError(
       'INVALID_ARGUMENT',
       `If-Match must be a version "E.S" (as an ETag gives it) or *, got ${JSON.stringify(ifMatch)}`,
     );
-  const cond = ifNoneMatch !== '' ? { ifNoneMatch: true as const } : ifMatch !== '' ? { ifMatch } : undefined;
+  const cond =
+    ifNoneMatch !== undefined
+      ? { ifNoneMatch: true as const }
+      : ifMatch !== undefined
+        ? { ifMatch }
+        : undefined;
   return extOf(ctx, shard, cond, ttlMs);
+}
+
+/**
+ * conditionHeader returns the one value of a condition header (undefined when absent; "" when sent
+ * empty, which the caller refuses). Sent twice it is refused: its fields would form a list, and
+ * taking the first would let `If-Match: *` then `If-Match: "E.S"` write whatever the version.
+ */
+function conditionHeader(req: HttpRequest, lowerName: string, name: string): string | undefined {
+  const values = req.getHeaders(lowerName);
+  if (values.length > 1)
+    throw new DistkvError('INVALID_ARGUMENT', `send one ${name} header, got ${values.length}`);
+  return values[0];
 }
 
 /** extOf builds the ext of a write from an already validated condition and a TTL (0 = none). */

@@ -31,12 +31,12 @@ export function formatVersion(v: Version): string {
   return `${String(v.epoch)}.${String(v.seq)}`;
 }
 
-/** parseVersion reads `E.S` (optionally in double quotes, as in an ETag), or returns undefined. */
+/** parseVersion reads `E.S` (optionally in a pair of double quotes, as in an ETag), or returns undefined. */
 export function parseVersion(text: string): Version | undefined {
-  const m = /^"?(\d{1,10})\.(\d{1,16})"?$/.exec(text.trim());
+  const m = /^("?)(\d{1,10})\.(\d{1,16})\1$/.exec(text.trim());
   if (!m) return undefined;
-  const epoch = Number(m[1]);
-  const seq = Number(m[2]);
+  const epoch = Number(m[2]);
+  const seq = Number(m[3]);
   if (!Number.isSafeInteger(seq) || epoch > 0xffffffff) return undefined;
   return { epoch, seq };
 }

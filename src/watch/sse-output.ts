@@ -21,8 +21,14 @@ export class SseOutput implements WatchOutput {
   // a last event was sent: the response ends once it is written
   private ending = false;
 
-  constructor(res: HttpResponse) {
+  private readonly onEnd: () => void;
+  /** closer closes a stream told to resume that did not drain in time; cleared once it ended. */
+  private closer: NodeJS.Timeout | undefined;
+
+  /** `onEnd` runs once when this output ends the response (after a last event), as an abort would. */
+  constructor(res: HttpResponse, onEnd: () => void) {
     this.res = res;
+    this.onEnd = onEnd;
     this.writes = new GatheredWrites({
       write: (data, framed) => (framed === undefined ? res.write(data) : res.writeFramed(data, framed)),
       gone: () => res.aborted,
@@ -76,7 +82,7 @@ export class SseOutput implements WatchOutput {
     this.emit(type, json, cursor);
     this.ending = true;
     if (!this.finishIfDrained())
-      setTimeout(() => {
+      this.closer = setTimeout(() => {
         if (!this.ended && !this.res.aborted) this.res.close();
       }, CUT_GRACE_MS).unref();
   }
@@ -87,8 +93,11 @@ export class SseOutput implements WatchOutput {
     if (this.ended) return true;
     if (!this.writes.isIdle) return false;
     this.ended = true;
+    clearTimeout(this.closer);
     this.writes.release();
     if (!this.res.aborted) this.res.end();
+    // An ended response is never aborted: whoever waits for the stream's end is told here.
+    this.onEnd();
     return true;
   }
 }

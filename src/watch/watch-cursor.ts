@@ -8,7 +8,8 @@
  *
  * e.g. `0:0.120,1:0.98` or `now`. `0.0` replays each shard's whole log (a snapshot when the log
  * no longer starts at seq 1). A cursor names every watched shard, so sending back the last one
- * received resumes exactly after it, shard by shard.
+ * received resumes exactly after it, shard by shard. A shard named twice, or two items for every
+ * other shard, is refused: which one the watcher meant cannot be told.
  */
 import { DistkvError } from '../errors.js';
 import { formatVersion, parseVersion, type Version } from '../routing/version.js';
@@ -30,18 +31,23 @@ export function parseFrom(text: string): FromSpec {
   if (text === '') return spec;
   const items = text.split(',');
   if (items.length > MAX_ITEMS) throw bad(`from has ${items.length} items; at most ${MAX_ITEMS}`);
+  let restGiven = false;
   for (const item of items) {
     const colon = item.indexOf(':');
     const startText = colon < 0 ? item : item.slice(colon + 1);
     const start = startText === 'now' ? 'now' : parseVersion(startText);
     if (start === undefined) throw bad(`from item "${item}" is not SHARD:E.S, E.S or now`);
     if (colon < 0) {
+      if (restGiven) throw bad(`from has two items for every other shard; the second is "${item}"`);
+      restGiven = true;
       spec.rest = start;
       continue;
     }
     const shardText = item.slice(0, colon);
     if (!/^\d{1,5}$/.test(shardText)) throw bad(`from item "${item}" has no shard number before ":"`);
-    spec.shards.set(Number(shardText), start);
+    const shard = Number(shardText);
+    if (spec.shards.has(shard)) throw bad(`from names shard ${shard} twice; the second is "${item}"`);
+    spec.shards.set(shard, start);
   }
   return spec;
 }

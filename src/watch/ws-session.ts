@@ -4,7 +4,9 @@
  * server: pings are answered, a close is answered and ends the stream, other messages are ignored;
  * a refused frame (websocket-format.ts) closes with its code. What it writes, and when, is
  * gathered-writes.ts's: the stream's own messages gathered for GATHER_MS, a broadcast's flush at
- * once, everything held (as backlog) while the socket is full.
+ * once, everything held (as backlog) while the socket is full. Pongs are written at once; a client
+ * that sends pings without reading the pongs is not read from while more than READ_PAUSE_BYTES
+ * wait to go out to it (TCP then holds it back), so what it makes the server buffer stays bounded.
  */
 import type { Socket } from 'node:net';
 import {
@@ -24,6 +26,8 @@ import type { WatchOutput } from './watcher.js';
 export const MAX_CLIENT_MESSAGE = 64 * 1024;
 /** CLOSE_RESUME is the close code of a stream told to resume (a slow watcher, a draining node). */
 export const CLOSE_RESUME = 4000;
+/** READ_PAUSE_BYTES: over this many bytes waiting to go out, the client's frames are not read until they drain. */
+export const READ_PAUSE_BYTES = 64 * 1024;
 // the code a parsed close frame reports when it carried none (RFC 6455 section 7.1.5)
 const NO_CODE = 1005;
 
@@ -34,6 +38,8 @@ export class WsSession implements WatchOutput {
   private readonly writes: GatheredWrites;
   readonly format = 'ws';
   private closed = false;
+  /** closer destroys a socket whose peer did not answer our close in time; cleared once it closed. */
+  private closer: NodeJS.Timeout | undefined;
 
   /** `onClose` runs once when the session ends, whoever ends it. */
   constructor(socket: Socket, head: Buffer, onClose: () => void) {
@@ -48,11 +54,13 @@ export class WsSession implements WatchOutput {
     });
     socket.on('drain', () => {
       this.writes.writable();
+      if (!this.closed) socket.resume();
     });
     socket.on('end', () => {
       this.shutdown(CLOSE_NORMAL, '');
     });
     socket.on('close', () => {
+      clearTimeout(this.closer);
       this.closed = true;
       this.writes.release();
       onClose();
@@ -97,7 +105,9 @@ export class WsSession implements WatchOutput {
     if (this.closed) return;
     this.closed = true;
     this.socket.end(encodeClose(code, reason));
-    setTimeout(() => this.socket.destroy(), CUT_GRACE_MS).unref();
+    // Cleared on close: a session must not outlive its socket by CUT_GRACE_MS (clients that
+    // connect and leave in a loop would otherwise pile up sessions for that long).
+    this.closer = setTimeout(() => this.socket.destroy(), CUT_GRACE_MS).unref();
   }
 
   private isOver(): boolean {
@@ -113,6 +123,7 @@ export class WsSession implements WatchOutput {
         else if (m.kind === 'close') this.shutdown(m.code === NO_CODE ? CLOSE_NORMAL : m.code, '');
         if (this.isOver()) return;
       }
+      if (this.socket.writableLength > READ_PAUSE_BYTES) this.socket.pause();
     } catch (err) {
       if (err instanceof WsProtocolError) this.shutdown(err.code, err.message);
       else throw err;

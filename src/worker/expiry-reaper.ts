@@ -7,8 +7,10 @@
  * replicas, watchers and compaction agree on when, in log order, the key went away.
  *
  * Bounded work: one timer for the earliest expiry; each turn reaps at most REAP_PER_TURN entries,
- * then yields (setImmediate) when more are due. Entries are never deduplicated: `reap` ignores
- * one whose key has since been written again. Owned by one shard worker thread.
+ * then yields (setImmediate) when more are due. Bounded memory: one entry per (store, key), the
+ * newest write's (highest seq) — a key rewritten with a TTL on every access (a session refreshed
+ * by each request) stays one entry, not one per write. `reap` still ignores an entry whose key
+ * has since been written again without a TTL. Owned by one shard worker thread.
  */
 
 /** REAP_PER_TURN bounds the expiries handed to `reap` in one event-loop turn. */
@@ -24,9 +26,17 @@ export interface Expiring {
   expiresAtMs: number;
 }
 
+/** Slot is a remembered write in the heap: `at` is its index there, `id` its (store, key). */
+interface Slot extends Expiring {
+  id: string;
+  at: number;
+}
+
 /** ExpiryReaper calls `reap` with each remembered write once the clock passes its expiry. */
 export class ExpiryReaper {
-  private readonly heap: Expiring[] = [];
+  /** heap is a min-heap by expiry; byKey finds the slot of a (store, key) in it. */
+  private readonly heap: Slot[] = [];
+  private readonly byKey = new Map<string, Slot>();
   private readonly reap: (e: Expiring) => void;
   private readonly clock: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -39,21 +49,31 @@ export class ExpiryReaper {
     this.clock = clock;
   }
 
-  /** size is the number of remembered writes. */
+  /** size is the number of remembered writes (at most one per store and key). */
   get size(): number {
     return this.heap.length;
   }
 
-  /** add remembers an expiring write (`key` must be a copy the reaper may keep). */
+  /**
+   * add remembers an expiring write (`key` must be a copy the reaper may keep). It replaces what
+   * is remembered of the same key when its seq is higher, and is ignored when it is not.
+   */
   add(e: Expiring): void {
     if (this.closed) return;
-    const h = this.heap;
-    h.push(e);
-    for (let i = h.length - 1; i > 0;) {
-      const parent = (i - 1) >> 1;
-      if (h[parent]!.expiresAtMs <= h[i]!.expiresAtMs) break;
-      [h[parent], h[i]] = [h[i]!, h[parent]!];
-      i = parent;
+    const id = `${String(e.store)}:${e.key.toString('latin1')}`;
+    const old = this.byKey.get(id);
+    if (old !== undefined) {
+      if (e.seq <= old.seq) return;
+      old.key = e.key;
+      old.seq = e.seq;
+      old.expiresAtMs = e.expiresAtMs;
+      this.down(this.up(old.at));
+    } else {
+      const slot: Slot = { store: e.store, key: e.key, seq: e.seq, expiresAtMs: e.expiresAtMs, id, at: 0 };
+      this.byKey.set(id, slot);
+      this.heap.push(slot);
+      slot.at = this.heap.length - 1;
+      this.up(slot.at);
     }
     this.arm();
   }
@@ -64,6 +84,7 @@ export class ExpiryReaper {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.heap.length = 0;
+    this.byKey.clear();
   }
 
   /** arm sets the timer for the earliest expiry, unless a sooner one is set or a drain is queued. */
@@ -88,7 +109,8 @@ export class ExpiryReaper {
     const now = this.clock();
     let n = 0;
     while (n < REAP_PER_TURN && this.heap.length > 0 && this.heap[0]!.expiresAtMs <= now) {
-      this.reap(this.pop());
+      const { store, key, seq, expiresAtMs } = this.pop();
+      this.reap({ store, key, seq, expiresAtMs });
       n++;
     }
     if (this.heap.length > 0 && this.heap[0]!.expiresAtMs <= now) {
@@ -100,23 +122,53 @@ export class ExpiryReaper {
     } else this.arm();
   }
 
-  private pop(): Expiring {
+  private pop(): Slot {
     const h = this.heap;
     const top = h[0]!;
     const last = h.pop()!;
+    this.byKey.delete(top.id);
     if (h.length > 0) {
       h[0] = last;
-      for (let i = 0; ;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && h[l]!.expiresAtMs < h[m]!.expiresAtMs) m = l;
-        if (r < h.length && h[r]!.expiresAtMs < h[m]!.expiresAtMs) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
-        i = m;
-      }
+      last.at = 0;
+      this.down(0);
     }
     return top;
+  }
+
+  /** up moves the slot at `i` towards the root while it expires sooner than its parent; returns where it stops. */
+  private up(i: number): number {
+    const h = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]!.expiresAtMs <= h[i]!.expiresAtMs) break;
+      this.swap(parent, i);
+      i = parent;
+    }
+    return i;
+  }
+
+  /** down moves the slot at `i` towards the leaves while a child expires sooner. */
+  private down(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && h[l]!.expiresAtMs < h[m]!.expiresAtMs) m = l;
+      if (r < h.length && h[r]!.expiresAtMs < h[m]!.expiresAtMs) m = r;
+      if (m === i) return;
+      this.swap(m, i);
+      i = m;
+    }
+  }
+
+  private swap(i: number, j: number): void {
+    const h = this.heap;
+    const a = h[i]!;
+    const b = h[j]!;
+    h[i] = b;
+    h[j] = a;
+    a.at = j;
+    b.at = i;
   }
 }

@@ -14,6 +14,10 @@ describe('key versions', () => {
       assert.equal(parseVersion(bad), undefined, bad);
   });
 
+  it('refuses a version with one quote but not its pair', () => {
+    for (const bad of ['"0.1', '0.1"', '""0.1""', '"0.1"x']) assert.equal(parseVersion(bad), undefined, bad);
+  });
+
   it('finds the epoch that wrote a seq from the shard history', () => {
     const history = [
       { epoch: 2, firstSeq: 11 },

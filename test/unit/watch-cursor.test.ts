@@ -30,4 +30,12 @@ describe('watch cursor', () => {
     assert.throws(() => parseFrom('x:0.1'), /no shard number/);
     assert.throws(() => parseFrom('5'), /from item "5"/);
   });
+
+  it('refuses a shard named twice, or two items for every other shard, rather than keep one of them', () => {
+    assert.throws(() => parseFrom('1:0.5,1:0.6'), /shard 1 twice/);
+    assert.throws(() => parseFrom('1:0.5,1:now'), /shard 1 twice/);
+    assert.throws(() => parseFrom('0.5,now'), /two items for every other shard/);
+    assert.throws(() => parseFrom('now,now'), /two items for every other shard/);
+    assert.deepEqual(parseFrom('1:0.5,0.6').shards, new Map([[1, { epoch: 0, seq: 5 }]]));
+  });
 });

@@ -12,6 +12,7 @@
  */
 import type { Store, WriteResult } from '../storage/store.js';
 import { ST_MISSING, ST_VALUE } from './op-format.js';
+import { liveValue } from './pending-writes.js';
 import type { ReplyBatch } from './reply-batch.js';
 import type { StoreWrites } from './store-writes.js';
 import type { WorkerStores } from './worker-stores.js';
@@ -36,9 +37,9 @@ export class StoreReads {
     const settled = this.writes.pending.settledOf(index, key);
     if (settled === undefined) this.read(id, index, store, key);
     else {
-      const newest = this.writes.pending.get(index, key);
-      const value = newest == null ? null : Buffer.from(newest);
-      this.whenDurable(id, store, Buffer.from(key), value, settled);
+      const newest = this.writes.pending.newest(index, key)!;
+      const value = newest.value === null ? null : Buffer.from(newest.value);
+      this.whenDurable(id, store, Buffer.from(key), { value, expiresAtMs: newest.expiresAtMs }, settled);
     }
   }
 
@@ -90,14 +91,15 @@ export class StoreReads {
    * whenDurable answers a read of a key with a write in flight once that write has settled: a
    * reader never sees a value that a failed fsync could still take back. Once durable, it answers
    * `value`, the newest write when the read was issued (null = a delete): the store may by then hold
-   * writes issued after the read, made visible by the same group commit. If the write failed, it
-   * answers from the store. `key` and `value` are copies (the request batch is reused).
+   * writes issued after the read, made visible by the same group commit; or nothing if its TTL has
+   * run out by the time it is answered. If the write failed, it answers from the store. `key` and
+   * `newest` are copies (the request batch is reused).
    */
   private whenDurable(
     id: number,
     store: Store,
     key: Uint8Array,
-    value: Uint8Array | null,
+    newest: { value: Uint8Array | null; expiresAtMs: number },
     settled: Promise<WriteResult>,
   ): void {
     const answer = (read: () => { value: Uint8Array | null | undefined; seq: number }): void => {
@@ -111,7 +113,7 @@ export class StoreReads {
     };
     settled.then(
       ({ seq }) => {
-        answer(() => ({ value, seq }));
+        answer(() => ({ value: liveValue(newest, Date.now()), seq }));
       },
       () => {
         answer(() => {

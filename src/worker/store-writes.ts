@@ -113,7 +113,7 @@ export class StoreWrites {
     // issue and track in one: one reaction on the write's promise instead of four (this is the path
     // of every single-key write).
     const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
-    const handle = this.pending.note(index, key, value, promise);
+    const handle = this.pending.note(index, key, value, promise, expiresAtMs);
     const unsettled = this.unsettledOf(index);
     unsettled.add(promise);
     const reapKey = expiresAtMs > 0 ? Buffer.from(key) : undefined;
@@ -142,7 +142,7 @@ export class StoreWrites {
     expiresAtMs: number,
   ): Promise<WriteResult> {
     const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
-    const handle = this.pending.note(index, key, value, promise);
+    const handle = this.pending.note(index, key, value, promise, expiresAtMs);
     const settle = (): void => {
       this.pending.settle(index, handle);
     };

@@ -144,3 +144,24 @@ describe('ops on one key keep their order behind a waiting conditional write', (
     });
   });
 });
+
+describe('a write in flight whose TTL has run out', () => {
+  it('is not served by a read waiting for it, nor read by INCR or DELETE', async () => {
+    const { host, replies } = await openTestHost(tempDir(after));
+    after(() => host.close());
+    const expired = (value: string): Buffer =>
+      encodeExt({ flags: 0, ifSeq: 0, expiresAtMs: Date.now() - 1 }, value);
+    runOps(host, (w) => {
+      w.add(1, OP_PUT_EXT, 0, 'k', expired('5'));
+      w.add(2, OP_GET, 0, 'k', undefined);
+      w.add(3, OP_PUT_EXT, 0, 'n', expired('5'));
+      w.add(4, OP_INCR, 0, 'n', '1');
+      w.add(5, OP_PUT_EXT, 0, 'd', expired('5'));
+      w.add(6, OP_DELETE, 0, 'd', undefined);
+    });
+    await untilReplies(replies, [1, 2, 3, 4, 5, 6]);
+    assert.equal(replies.get(2)!.status, ST_MISSING, 'the value had expired before it was durable');
+    assert.equal(replies.get(4)!.value.toString(), '1', 'INCR started from a missing key');
+    assert.equal(replies.get(6)!.status, ST_MISSING, 'the delete found nothing');
+  });
+});

@@ -2,11 +2,12 @@
  * Damage on disk, as a failing disk or a careless operator leaves it: one byte flipped, a file cut
  * short, a page zeroed, at seeded random offsets of every kind of file a store keeps (SSTable
  * runs: data blocks, index, bloom, footer; commit log segments; the LMDB data file). The claims
- * (docs/operations.md, "Damage"): recovery refuses with a CorruptionError naming the file and the
+ * (docs/operations.md, "Damage on disk and `--repair`"): recovery refuses with a CorruptionError naming the file and the
  * offset, or opens; `repair` opens; and no read ever returns a value that was not written for
  * that key (a damaged block is refused at read time, never decoded into a wrong value).
- * The LMDB data file is only cut short here: LMDB keeps no checksums of its pages, so a flipped
- * byte or a zeroed page inside it is not detected (docs/operations.md, "Damage").
+ * The LMDB data file is only cut short here: a flipped byte or a zeroed page inside it can hit
+ * LMDB's own page structure, which has no checksums (a value's bytes are covered by
+ * lmdb-value-checksum.test.ts).
  * Prints the seed on failure; replay with DISTKV_SEED.
  */
 import assert from 'node:assert/strict';

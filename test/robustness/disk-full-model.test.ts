@@ -2,7 +2,7 @@
  * A full disk injected with FaultyVfs (ENOSPC on appends past a capacity, EIO on syncs) at a
  * seeded moment of a write load whose memtable flushes and log segment rolls happen every few
  * writes, so the fault lands in a log append, a segment roll or a run build. The claims
- * (docs/operations.md, "Disk full"): a write is acknowledged or refused with DISK_FULL, never
+ * (docs/operations.md, "Capacity sizing"): a write is acknowledged or refused with DISK_FULL, never
  * anything else; while the disk is full every acknowledged write reads back; once space returns,
  * writes are accepted again and flushes catch up; after a power cut every acknowledged write is
  * there, with its value. Prints the seed on failure; replay with DISTKV_SEED.

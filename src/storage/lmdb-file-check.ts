@@ -1,18 +1,19 @@
 /**
- * A check of an LMDB data file's length before LMDB maps it. LMDB memory-maps `data.mdb` and
- * trusts it: a file cut short (a careless copy, a failing disk) makes the first read of a page past
- * its end a SIGBUS that ends the whole process, every store with it. So before opening, the two
- * meta pages are read as LMDB lays them out (the build lmdb-js ships), the newer valid one names
- * the last page in use, and a file that ends before that page's end is refused with a
- * CorruptionError naming the file and where it ends.
+ * A check of an LMDB data file's meta pages and length before LMDB maps it. LMDB memory-maps
+ * `data.mdb` and trusts it: a file cut short (a careless copy, a failing disk) makes the first read
+ * of a page past its end a SIGBUS, and a zeroed first meta page a SIGSEGV, either ending the whole
+ * process, every store with it. So before opening, the two meta pages are read as LMDB lays them
+ * out (the build lmdb-js ships): one that is not a meta page is refused, and so is a file that ends
+ * before the last page the newer one says is in use, with a CorruptionError naming the file and
+ * the offset.
  *
  *   page     := header:u8[24] body                     (page 0 and page 1 are the meta pages)
  *   meta     := magic:u32 version:u32 address:u64 mapsize:u64 db[2] lastPage:u64 txnid:u64
  *   db       := pad:u32 flags:u16 depth:u16 branch:u64 leaf:u64 overflow:u64 entries:u64 root:u64
  *               (48 bytes; db[0].pad holds the page size)
  *
- * A file whose meta pages are both unreadable is left to LMDB, which refuses it with an error of
- * its own (MDB_INVALID) rather than mapping it.
+ * LMDB writes both meta pages when it creates the file, so an empty file (never initialised) is the
+ * only one left to LMDB unchecked.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { CorruptionError } from '../errors.js';
@@ -46,16 +47,19 @@ function readMeta(fd: number, at: number): MetaPage | undefined {
   };
 }
 
-/** checkLmdbFileLength throws a CorruptionError when LMDB data file `path` ends before its last page in use. */
-export function checkLmdbFileLength(path: string): void {
+/** checkLmdbFile throws a CorruptionError when LMDB data file `path` has a damaged meta page or ends before its last page in use. */
+export function checkLmdbFile(path: string): void {
   if (!existsSync(path)) return;
   const size = statSync(path).size;
+  if (size === 0) return;
   const fd = openSync(path, 'r');
   try {
     const first = readMeta(fd, 0);
-    const second = first === undefined ? undefined : readMeta(fd, first.pageSize);
-    const meta = second !== undefined && second.txnid > (first?.txnid ?? -1) ? second : first;
-    if (meta === undefined) return;
+    if (first === undefined) throw new CorruptionError(path, 0, 'the first LMDB meta page is damaged');
+    const second = readMeta(fd, first.pageSize);
+    if (second === undefined)
+      throw new CorruptionError(path, first.pageSize, 'the second LMDB meta page is damaged');
+    const meta = second.txnid > first.txnid ? second : first;
     const needed = (meta.lastPage + 1) * meta.pageSize;
     if (size < needed)
       throw new CorruptionError(

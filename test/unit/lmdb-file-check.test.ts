@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { statSync, truncateSync } from 'node:fs';
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptionError } from '../../src/errors.js';
@@ -19,7 +19,7 @@ async function filledLevel(dir: string): Promise<string> {
   return join(dir, 'lmdb', 'data.mdb');
 }
 
-describe('LMDB data file length check', () => {
+describe('LMDB data file check before mapping', () => {
   it('refuses a data file cut short, naming the file and where it ends, instead of crashing the process', async () => {
     const dir = tempDir(after);
     const file = await filledLevel(dir);
@@ -34,6 +34,25 @@ describe('LMDB data file length check', () => {
           err.offset === cut &&
           /cut short/.test(err.message),
         `cut at ${cut} of ${size}`,
+      );
+    }
+  });
+
+  it('refuses a data file with a zeroed meta page, naming the page, instead of crashing the process', async () => {
+    for (const page of [0, 1]) {
+      const dir = tempDir(after);
+      const file = await filledLevel(dir);
+      const bytes = readFileSync(file);
+      bytes.fill(0, page * 4096, page * 4096 + 4096);
+      writeFileSync(file, bytes);
+      assert.throws(
+        () => new LmdbLevel(dir),
+        (err: unknown) =>
+          err instanceof CorruptionError &&
+          err.file === file &&
+          err.offset === page * 4096 &&
+          /meta page/.test(err.message),
+        `page ${page}`,
       );
     }
   });

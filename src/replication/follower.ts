@@ -137,7 +137,11 @@ export class Follower {
         const store = this.o.store();
         const ack = store.lastSeq();
         const epoch = store.epoch;
-        if (this.exactFrom === 0 && (await this.fedFrom(store, ack, epoch))) continue;
+        if (this.exactFrom === 0) {
+          const fed = await this.fedFrom(store, ack, epoch);
+          if (fed === 'failed') mustResync = true;
+          if (fed !== 'not-fed') continue;
+        }
         const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs, epoch);
         if (this.isStopped()) return;
         if (typeof pulled === 'object' && 'fork' in pulled) {
@@ -218,9 +222,15 @@ export class Follower {
 
   /**
    * fedFrom lets the source feed the replica directly while it can (ReplicationSource.follow), and
-   * returns whether it did; then the loop goes on pulling from the ack the feed left.
+   * says whether it did; then the loop goes on pulling from the ack the feed left. A feed that
+   * ended with an error failed to apply records its replica's log already holds: the replica
+   * cannot pull them again on top of that log, so it resyncs ('failed').
    */
-  private async fedFrom(store: StoreReplication, ack: number, epoch: number): Promise<boolean> {
+  private async fedFrom(
+    store: StoreReplication,
+    ack: number,
+    epoch: number,
+  ): Promise<'not-fed' | 'ended' | 'failed'> {
     const feed = this.o.source.follow?.({
       replica: store,
       after: ack,
@@ -231,10 +241,16 @@ export class Follower {
         this.fed(applied, leaderSeq);
       },
     });
-    if (feed === undefined) return false;
+    if (feed === undefined) return 'not-fed';
     const failure = await feed.ended;
-    if (failure !== undefined) throw failure;
-    return true;
+    if (failure === undefined || this.isStopped()) return 'ended';
+    this.counters.errors++;
+    this.lastError = failure.message;
+    this.o.log?.error(
+      { source: this.o.source.describe, ack: store.lastSeq(), err: failure.message },
+      'replica: applying a fed batch failed after its log took it; resyncing from a leader snapshot',
+    );
+    return 'failed';
   }
 
   /** fed records a batch the source fed (or its word that none came): as a pull that got it, without the wait. */

@@ -76,6 +76,10 @@ export class LsmReplication implements StoreReplication {
     this.wal.onLog(listener);
   }
 
+  isClosed(): boolean {
+    return this.store.isClosed();
+  }
+
   waitForLog(after: number, ms: number): Promise<void> {
     if (this.store.isClosed()) return Promise.resolve();
     return this.wal.waitForLog(after, ms);

@@ -11,7 +11,6 @@
  * leaves it and reopens both stores from `vfs` (a FaultyVfs's `crash()`), recovering them as a
  * worker does at start.
  */
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Follower, type FollowerPosition } from '../../src/replication/follower.js';
 import type { FollowerState } from '../../src/replication/positions.js';
@@ -29,7 +28,7 @@ import type { CommitLog } from '../../src/storage/commit-log.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import type { Feed } from '../../src/storage/store-replication.js';
 import type { Vfs } from '../../src/storage/vfs.js';
-import { attachTestLsm, openTestGroup, openTestLsm, type TestLsmOptions } from './lsm.js';
+import { attachTestLsm, openTestGroup, openTestLsm, type TestLsmOptions, wipeStoreDir } from './lsm.js';
 
 /** ReplicaPairOptions configure a pair: the stores' options plus the transport. */
 export interface ReplicaPairOptions extends TestLsmOptions {
@@ -182,7 +181,7 @@ export class ReplicaPair {
       store: () => this.replica.replication,
       rebuild: async () => {
         await this.replica.close();
-        rmSync(replicaDir, { recursive: true, force: true });
+        wipeStoreDir(replicaDir, this.vfs ?? this.opts.vfs);
         rebuilt = await this.openReplica();
         return rebuilt.replication;
       },

@@ -11,6 +11,7 @@
  * leaves it and reopens both stores from `vfs` (a FaultyVfs's `crash()`), recovering them as a
  * worker does at start.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Follower, type FollowerPosition } from '../../src/replication/follower.js';
 import type { FollowerState } from '../../src/replication/positions.js';
@@ -148,9 +149,9 @@ export class ReplicaPair {
   /**
    * reboot models a process that died (its disk already crashed: writes fail) and started again
    * on `vfs`: stops the follower, lets the old stores fail as they close, recovers both stores from
-   * `vfs` and follows again.
+   * `vfs` and (unless `follow` is false: then `resume()`) follows again.
    */
-  async reboot(vfs: Vfs): Promise<void> {
+  async reboot(vfs: Vfs, follow = true): Promise<void> {
     await this.pause().catch(() => undefined);
     await this.replica.close().catch(() => undefined);
     await this.leader.close().catch(() => undefined);
@@ -158,7 +159,7 @@ export class ReplicaPair {
     this.log = undefined;
     this.vfs = vfs;
     await this.openStores({ ...this.opts, vfs });
-    this.resume();
+    if (follow) this.resume();
   }
 
   /** errors counts the errors every follower of the pair met (a failed pull or apply, a refused batch). */
@@ -239,6 +240,11 @@ export class ReplicaPair {
         throw new Error(`replica at ${this.replica.lastSeq()}, leader at ${this.leader.lastSeq()}`);
       await new Promise((r) => setTimeout(r, 10));
     }
+  }
+
+  /** resyncing says the replica holds a resync's marker: its content is not exact at its seq until it reaches the marker's. */
+  resyncing(): boolean {
+    return existsSync(join(this.dir, 'replica', 'resync.json'));
   }
 
   resyncs(): number {

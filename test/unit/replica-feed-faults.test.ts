@@ -221,6 +221,27 @@ describe('a fed replica whose feed ends', () => {
     }
   });
 
+  it('restarts (closed and reopened) while fed batches are in flight, keeping its ack, and converges', async () => {
+    const f = await fedPair();
+    const w = new Writes();
+    try {
+      await inFlight(f, w, 3, 2, 'r');
+      const restarted = f.pair.restartReplica();
+      await turn();
+      f.vfs.release();
+      await restarted;
+      const ack = f.pair.position?.ack ?? 0;
+      for (let i = 0; i < 5; i++) await f.pair.leader.put(b(`s${i}`), b(`v:s${i}`));
+      await f.pair.caughtUp();
+      assert.ok(f.pair.replica.lastSeq() >= ack);
+      assert.deepEqual(dump(f.pair.replica), dump(f.pair.leader));
+      for (const [key] of dump(f.pair.leader))
+        assert.equal(f.pair.replica.read(b(key))?.seq, f.pair.leader.read(b(key))?.seq, key);
+    } finally {
+      await f.pair.close();
+    }
+  });
+
   it('converges on its leader, without a hole, when applying a fed batch throws', async () => {
     const f = await fedPair();
     const w = new Writes();

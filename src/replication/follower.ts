@@ -15,6 +15,10 @@
  * A snapshot is fuzzy (snapshot-format.ts): until the replica has replayed the log through the
  * snapshot's exactSeq its content may mix states, so it stays `resyncing` (no freshness claimed)
  * until then. That seq is kept in `resyncMarker` (a file), so a replica restarted in between knows.
+ * The marker is written (durably) before the first chunk is loaded too, saying the load is under
+ * way: a replica that stops in the middle of one (kill -9, power loss) holds part of a snapshot
+ * over a seq that does not describe it, so it starts again with a resync, never serving or
+ * extending that part as if it were the leader's state at its seq.
  *
  * Epochs (src/replication/epochs.ts): a pull names the epoch of the replica's last record; a
  * leader whose history left the replica's there answers DIVERGED with the fork seq, and the replica
@@ -27,7 +31,8 @@
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
  * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import type { StoreReplication } from '../storage/store-replication.js';
@@ -91,6 +96,8 @@ export class Follower {
   private caughtUpAt = 0;
   /** exactFrom is, after a fuzzy snapshot, the seq the replica must reach before its content is exact; 0 otherwise. */
   private exactFrom: number;
+  /** interrupted: the marker says a snapshot load was under way when the replica last stopped. */
+  private readonly interrupted: boolean;
   /** sightings are leader seqs above the ack with the time they were seen, oldest first. */
   private sightings: { at: number; seq: number }[] = [];
   /** published is the last ack published. */
@@ -100,7 +107,9 @@ export class Follower {
 
   constructor(o: FollowerOptions) {
     this.o = o;
-    this.exactFrom = readMarker(o.resyncMarker);
+    const marker = readMarker(o.resyncMarker);
+    this.interrupted = marker === 'loading';
+    this.exactFrom = marker === 'loading' ? 0 : marker;
   }
 
   /** current reports the state and the leader's last seq as last seen. */
@@ -126,7 +135,7 @@ export class Follower {
 
   private async loop(): Promise<void> {
     let backoff = BACKOFF_MIN_MS;
-    let mustResync = this.o.resyncFirst === true;
+    let mustResync = this.o.resyncFirst === true || this.interrupted;
     while (!this.stopped) {
       try {
         if (mustResync) {
@@ -137,7 +146,11 @@ export class Follower {
         const store = this.o.store();
         const ack = store.lastSeq();
         const epoch = store.epoch;
-        if (this.exactFrom === 0 && (await this.fedFrom(store, ack, epoch))) continue;
+        if (this.exactFrom === 0) {
+          const fed = await this.fedFrom(store, ack, epoch);
+          if (fed === 'failed') mustResync = true;
+          if (fed !== 'not-fed') continue;
+        }
         const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs, epoch);
         if (this.isStopped()) return;
         if (typeof pulled === 'object' && 'fork' in pulled) {
@@ -218,9 +231,15 @@ export class Follower {
 
   /**
    * fedFrom lets the source feed the replica directly while it can (ReplicationSource.follow), and
-   * returns whether it did; then the loop goes on pulling from the ack the feed left.
+   * says whether it did; then the loop goes on pulling from the ack the feed left. A feed that
+   * ended with an error failed to apply records its replica's log already holds: the replica
+   * cannot pull them again on top of that log, so it resyncs ('failed').
    */
-  private async fedFrom(store: StoreReplication, ack: number, epoch: number): Promise<boolean> {
+  private async fedFrom(
+    store: StoreReplication,
+    ack: number,
+    epoch: number,
+  ): Promise<'not-fed' | 'ended' | 'failed'> {
     const feed = this.o.source.follow?.({
       replica: store,
       after: ack,
@@ -231,10 +250,16 @@ export class Follower {
         this.fed(applied, leaderSeq);
       },
     });
-    if (feed === undefined) return false;
+    if (feed === undefined) return 'not-fed';
     const failure = await feed.ended;
-    if (failure !== undefined) throw failure;
-    return true;
+    if (failure === undefined || this.isStopped()) return 'ended';
+    this.counters.errors++;
+    this.lastError = failure.message;
+    this.o.log?.error(
+      { source: this.o.source.describe, ack: store.lastSeq(), err: failure.message },
+      'replica: applying a fed batch failed after its log took it; resyncing from a leader snapshot',
+    );
+    return 'failed';
   }
 
   /** fed records a batch the source fed (or its word that none came): as a pull that got it, without the wait. */
@@ -305,6 +330,7 @@ export class Follower {
     this.publish(this.safeAck());
     const snapshot = await this.o.source.snapshot();
     const fresh = await this.o.rebuild();
+    if (this.o.resyncMarker !== undefined) writeMarker(this.o.resyncMarker, { loading: true });
     let keys = 0;
     // One chunk is written while the next one is read.
     let writing: Promise<void> = Promise.resolve();
@@ -316,8 +342,7 @@ export class Follower {
     await writing;
     await fresh.finishSnapshot(snapshot.seq);
     this.exactFrom = Math.max(snapshot.seq, snapshot.exactSeq());
-    if (this.o.resyncMarker !== undefined)
-      writeFileSync(this.o.resyncMarker, `${JSON.stringify({ exactSeq: this.exactFrom })}\n`);
+    if (this.o.resyncMarker !== undefined) writeMarker(this.o.resyncMarker, { exactSeq: this.exactFrom });
     await this.o.reopen();
     this.o.log?.info(
       { source: this.o.source.describe, seq: snapshot.seq, exactSeq: this.exactFrom, keys },
@@ -357,13 +382,36 @@ export class Follower {
   }
 }
 
-/** readMarker returns the exactSeq a resync left in `file` (0 when there is none). */
-function readMarker(file: string | undefined): number {
+/**
+ * readMarker returns the exactSeq a resync left in `file` (0 when there is none), or 'loading'
+ * when a snapshot load began and did not finish.
+ */
+function readMarker(file: string | undefined): number | 'loading' {
   if (file === undefined) return 0;
   try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { exactSeq?: unknown };
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { exactSeq?: unknown; loading?: unknown };
+    if (parsed.loading === true) return 'loading';
     return typeof parsed.exactSeq === 'number' ? parsed.exactSeq : 0;
   } catch {
     return 0;
+  }
+}
+
+/** writeMarker replaces `file` with `content` durably: a temporary file, fsynced, renamed, the directory fsynced. */
+function writeMarker(file: string, content: { loading: true } | { exactSeq: number }): void {
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, `${JSON.stringify(content)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
   }
 }

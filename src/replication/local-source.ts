@@ -9,6 +9,7 @@
  * fdatasync and no wake-up. The feed carries records of the leader's current epoch only; anything
  * it cannot take ends it, and the replica pulls again.
  */
+import { DistkvError } from '../errors.js';
 import type { ReplicationLog } from '../storage/replication-log.js';
 import type { Feed, SnapshotEntry, StoreReplication } from '../storage/store-replication.js';
 import type { Store } from '../storage/store.js';
@@ -20,7 +21,7 @@ const SNAPSHOT_CHUNK = 1000;
 /** LocalLeader is what a LocalSource reads of its leader: its log and its data. */
 export type LocalLeader = ReplicationLog &
   Pick<Store, 'lastSeq' | 'scan'> &
-  Partial<Pick<StoreReplication, 'feed' | 'epoch'>>;
+  Partial<Pick<StoreReplication, 'feed' | 'epoch' | 'isClosed'>>;
 
 /** LocalSource reads a leader store on this thread. */
 export class LocalSource implements ReplicationSource {
@@ -48,6 +49,9 @@ export class LocalSource implements ReplicationSource {
     if (after > leader.lastSeq()) return 'diverged';
     let r = leader.readLog(after, maxBytes);
     if (r !== 'gone' && r.records.length === 0 && waitMs > 0) {
+      // A closed leader's log answers a wait at once: asked again and again without a pause, the
+      // follower would starve this thread (every turn of its loop a microtask).
+      if (leader.isClosed?.() === true) throw new DistkvError('UNAVAILABLE', `${this.describe} is closed`);
       await leader.waitForLog(after, waitMs);
       r = this.current().readLog(after, maxBytes);
     }

@@ -76,6 +76,10 @@ export class LsmReplication implements StoreReplication {
     this.wal.onLog(listener);
   }
 
+  isClosed(): boolean {
+    return this.store.isClosed();
+  }
+
   waitForLog(after: number, ms: number): Promise<void> {
     if (this.store.isClosed()) return Promise.resolve();
     return this.wal.waitForLog(after, ms);
@@ -122,7 +126,13 @@ export class LsmReplication implements StoreReplication {
 
   /**
    * feed mirrors this store's log into `replica`'s (StoreLog.mirrorTo): both must be LSM stores of
-   * the same commit log. A replica that stalls or closes ends the feed; it then pulls.
+   * the same commit log. A replica that stalls or closes ends the feed; it then pulls. `ended`
+   * resolves only once the replica's fed parts still in flight are written (or refused), so the
+   * replica's ack is final when it pulls again.
+   *
+   * An apply that throws (the memtable could not grow) leaves the replica's log holding records its
+   * memtable lacks: the parts fed after it are not applied either (no hole behind the ack) and the
+   * feed ends with the error, which sends the replica to a resync (follower.ts).
    */
   feed(replica: StoreReplication, applied: (last: number) => void): Feed | undefined {
     if (!(replica instanceof LsmReplication) || replica === this) return undefined;
@@ -136,6 +146,7 @@ export class LsmReplication implements StoreReplication {
       log: replica.wal,
       accepting: () => replica.store.admit(),
       apply: (records, first, last) => {
+        if (failure !== undefined) return;
         try {
           replica.applyMirrored(records, first, last);
           applied(last);
@@ -145,7 +156,9 @@ export class LsmReplication implements StoreReplication {
         }
       },
       ended: () => {
-        end(failure);
+        void replica.wal.settled().then(() => {
+          end(failure);
+        });
       },
     };
     if (!wal.mirrorTo(mirror)) return undefined;

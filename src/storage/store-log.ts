@@ -96,6 +96,8 @@ export class StoreLog implements LogMember, ReplicationLog {
   private retention: (() => number | undefined) | undefined;
   private readonly listeners: LogListener[] = [];
   private logWaiters: { after: number; resolve: () => void; timer?: NodeJS.Timeout }[] = [];
+  /** settleWaiters wait until the log has written (or refused) everything through `seq` (settled). */
+  private settleWaiters: { seq: number; resolve: () => void }[] = [];
   /** mirror is the replica fed with this store's parts (mirrorTo), if any. */
   private mirror: LogMirror | undefined;
   private closed = false;
@@ -285,6 +287,19 @@ export class StoreLog implements LogMember, ReplicationLog {
     return true;
   }
 
+  /**
+   * settled resolves once every record handed to this log so far has been written or refused:
+   * none is left in a batch. A replica whose feed ended waits for it before it pulls, as fed
+   * parts of batches already taken are still written after the feed ends (up to MAX_IN_FLIGHT).
+   */
+  settled(): Promise<void> {
+    const seq = this.nextSeq - 1;
+    if (this.writtenThrough >= seq || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.settleWaiters.push({ seq, resolve });
+    });
+  }
+
   private endMirror(): void {
     const m = this.mirror;
     this.mirror = undefined;
@@ -315,6 +330,14 @@ export class StoreLog implements LogMember, ReplicationLog {
       }
     }
     for (const w of waiters) w.resolve({ seq: w.seq });
+    if (this.settleWaiters.length > 0) this.settle(part.last);
+  }
+
+  /** settle resolves the settled() waiters up to `through` (everything, when undefined). */
+  private settle(through?: number): void {
+    const done = this.settleWaiters.filter((w) => through === undefined || w.seq <= through);
+    this.settleWaiters = this.settleWaiters.filter((w) => !done.includes(w));
+    for (const w of done) w.resolve();
   }
 
   failed(err: DistkvError): void {
@@ -324,6 +347,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     this.pendingLen = 0;
     this.nextSeq = this.writtenThrough + 1;
     for (const w of refused) w.reject(err);
+    this.settle();
     // The replica's part of the refused batch was refused with it: it pulls from its ack again.
     this.endMirror();
   }
@@ -368,6 +392,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     await this.commit.flushAll();
     this.closed = true;
     this.endMirror();
+    this.settle();
     this.commit.detach(this);
   }
 

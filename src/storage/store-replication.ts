@@ -83,4 +83,10 @@ export interface StoreReplication extends ReplicationLog {
    * replica's last seq each time a part is durable and applied. Undefined when it cannot start now.
    */
   feed?(replica: StoreReplication, applied: (last: number) => void): Feed | undefined;
+  /**
+   * isClosed (optional) says the store has begun closing: its log takes and announces nothing
+   * more, so a waiter on it (waitForLog) is answered at once and a reader on its thread must not
+   * ask again straight away.
+   */
+  isClosed?(): boolean;
 }

@@ -2,6 +2,8 @@
  * Opening LSM stores in tests: small memtables and runs so flushes and compactions happen within a
  * few hundred writes, on the real file system or on a FaultyVfs (LMDB always on a temp dir).
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CommitLog } from '../../src/storage/commit-log.js';
 import { attachLsmStore, openLsmStore, openLsmStores } from '../../src/storage/lsm-recovery.js';
 import type { LsmOptions, LsmStore } from '../../src/storage/lsm-store.js';
@@ -60,6 +62,16 @@ export async function openTestGroup(
  */
 export function attachTestLsm(log: CommitLog, dir: string, o: TestLsmOptions = {}): Promise<LsmStore> {
   return attachLsmStore(log, testLsmOptions(dir, o));
+}
+
+/**
+ * wipeStoreDir removes a store's directory, as a replica's resync does: from the real file system
+ * (LMDB) and from `vfs` (its runs and log files), which may be an in-memory FaultyVfs.
+ */
+export function wipeStoreDir(dir: string, vfs: Vfs | undefined): void {
+  rmSync(dir, { recursive: true, force: true });
+  for (const d of [dir, join(dir, 'runs'), join(dir, 'log'), join(dir, 'wal')])
+    for (const name of vfs?.list(d) ?? []) vfs?.unlink(join(d, name));
 }
 
 function testLsmOptions(dir: string, o: TestLsmOptions): LsmOptions {

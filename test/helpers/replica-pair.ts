@@ -7,9 +7,11 @@
  * leader unreachable (every pull fails) until `cut(false)`. `onPublish` sees every position the
  * follower publishes, with the replica store as it is at that moment. With `sharedLog` both stores
  * write into one commit log, as on one worker, so a caught-up replica is fed in the leader's batches
- * (LocalSource.follow) instead of pulling.
+ * (LocalSource.follow) instead of pulling. `reboot(vfs)` closes everything as a crashed process
+ * leaves it and reopens both stores from `vfs` (a FaultyVfs's `crash()`), recovering them as a
+ * worker does at start.
  */
-import { rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Follower, type FollowerPosition } from '../../src/replication/follower.js';
 import type { FollowerState } from '../../src/replication/positions.js';
@@ -26,7 +28,8 @@ import type {
 import type { CommitLog } from '../../src/storage/commit-log.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import type { Feed } from '../../src/storage/store-replication.js';
-import { attachTestLsm, openTestGroup, openTestLsm, type TestLsmOptions } from './lsm.js';
+import type { Vfs } from '../../src/storage/vfs.js';
+import { attachTestLsm, openTestGroup, openTestLsm, type TestLsmOptions, wipeStoreDir } from './lsm.js';
 
 /** ReplicaPairOptions configure a pair: the stores' options plus the transport. */
 export interface ReplicaPairOptions extends TestLsmOptions {
@@ -93,6 +96,8 @@ export class ReplicaPair {
   /** position is the last position the follower published. */
   position: FollowerPosition | undefined;
   private follower: Follower | undefined;
+  /** pastErrors counts the errors of the followers stopped so far. */
+  private pastErrors = 0;
   private source: CuttableSource | undefined;
   private cutOff = false;
   private ring: SharedArrayBuffer | undefined;
@@ -100,6 +105,8 @@ export class ReplicaPair {
   private log: CommitLog | undefined;
   /** keepAlive holds the event loop open: a pending Atomics.waitAsync (the ring's wait) does not. */
   private keepAlive: NodeJS.Timeout | undefined;
+  /** vfs replaces the options' file system after a reboot. */
+  private vfs: Vfs | undefined;
   private readonly dir: string;
   private readonly opts: ReplicaPairOptions;
 
@@ -110,26 +117,54 @@ export class ReplicaPair {
 
   static async open(dir: string, opts: ReplicaPairOptions = {}): Promise<ReplicaPair> {
     const p = new ReplicaPair(dir, opts);
-    if (opts.sharedLog === true) {
-      const g = await openTestGroup(join(dir, 'log'), [join(dir, 'leader'), join(dir, 'replica')], opts);
-      p.log = g.log;
-      p.leader = g.stores[0]!;
-      p.replica = g.stores[1]!;
-    } else {
-      p.leader = await openTestLsm(join(dir, 'leader'), opts);
-      p.replica = await openTestLsm(join(dir, 'replica'), opts);
-    }
     if (opts.ringBytes !== undefined) {
-      const ring = new SharedArrayBuffer(ringBytesFor(opts.ringBytes));
-      const producer = new RingProducer(ring);
-      p.leader.replication.onLog((records, first, last) => {
-        producer.publish(records, first, last);
-      });
-      p.ring = ring;
+      p.ring = new SharedArrayBuffer(ringBytesFor(opts.ringBytes));
       p.keepAlive = setInterval(() => undefined, 1000);
     }
+    await p.openStores(opts);
     p.resume();
     return p;
+  }
+
+  /** openStores opens (recovers) both stores and joins the leader's log to the ring, if any. */
+  private async openStores(opts: TestLsmOptions): Promise<void> {
+    const dir = this.dir;
+    if (this.opts.sharedLog === true) {
+      const g = await openTestGroup(join(dir, 'log'), [join(dir, 'leader'), join(dir, 'replica')], opts);
+      this.log = g.log;
+      this.leader = g.stores[0]!;
+      this.replica = g.stores[1]!;
+    } else {
+      this.leader = await openTestLsm(join(dir, 'leader'), opts);
+      this.replica = await openTestLsm(join(dir, 'replica'), opts);
+    }
+    if (this.ring !== undefined) {
+      const producer = new RingProducer(this.ring);
+      this.leader.replication.onLog((records, first, last) => {
+        producer.publish(records, first, last);
+      });
+    }
+  }
+
+  /**
+   * reboot models a process that died (its disk already crashed: writes fail) and started again
+   * on `vfs`: stops the follower, lets the old stores fail as they close, recovers both stores from
+   * `vfs` and (unless `follow` is false: then `resume()`) follows again.
+   */
+  async reboot(vfs: Vfs, follow = true): Promise<void> {
+    await this.pause().catch(() => undefined);
+    await this.replica.close().catch(() => undefined);
+    await this.leader.close().catch(() => undefined);
+    await this.log?.close().catch(() => undefined);
+    this.log = undefined;
+    this.vfs = vfs;
+    await this.openStores({ ...this.opts, vfs });
+    if (follow) this.resume();
+  }
+
+  /** errors counts the errors every follower of the pair met (a failed pull or apply, a refused batch). */
+  errors(): number {
+    return this.pastErrors + (this.follower?.counters.errors ?? 0);
   }
 
   resume(): void {
@@ -147,7 +182,7 @@ export class ReplicaPair {
       store: () => this.replica.replication,
       rebuild: async () => {
         await this.replica.close();
-        rmSync(replicaDir, { recursive: true, force: true });
+        wipeStoreDir(replicaDir, this.vfs ?? this.opts.vfs);
         rebuilt = await this.openReplica();
         return rebuilt.replication;
       },
@@ -170,8 +205,10 @@ export class ReplicaPair {
   }
 
   async pause(): Promise<void> {
-    await this.follower?.stop();
+    const f = this.follower;
     this.follower = undefined;
+    await f?.stop();
+    this.pastErrors += f?.counters.errors ?? 0;
   }
 
   /** restartReplica stops the follower, closes and reopens the replica store, and follows again. */
@@ -185,7 +222,8 @@ export class ReplicaPair {
   /** openReplica opens the replica store again: into the shared log, or with a log of its own. */
   private openReplica(): Promise<LsmStore> {
     const dir = join(this.dir, 'replica');
-    return this.log === undefined ? openTestLsm(dir, this.opts) : attachTestLsm(this.log, dir, this.opts);
+    const o = { ...this.opts, ...(this.vfs === undefined ? {} : { vfs: this.vfs }) };
+    return this.log === undefined ? openTestLsm(dir, o) : attachTestLsm(this.log, dir, o);
   }
 
   /** cut makes the leader unreachable for the follower (`true`) or reachable again (`false`). */
@@ -202,6 +240,11 @@ export class ReplicaPair {
         throw new Error(`replica at ${this.replica.lastSeq()}, leader at ${this.leader.lastSeq()}`);
       await new Promise((r) => setTimeout(r, 10));
     }
+  }
+
+  /** resyncing says the replica holds a resync's marker: its content is not exact at its seq until it reaches the marker's. */
+  resyncing(): boolean {
+    return existsSync(join(this.dir, 'replica', 'resync.json'));
   }
 
   resyncs(): number {

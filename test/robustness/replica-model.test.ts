@@ -8,10 +8,20 @@
  * caught-up replica is fed in its leader's batches). Small memtables, WAL segments and no retention make flushes, compactions and
  * snapshot resyncs happen along the way.
  *
+ * Puts carry no expiry, one already past (invisible at once) or one far ahead (a TTL record), and
+ * deletes are plain or expiries (the record the leader logs when a TTL runs out).
+ * On an in-memory disk (FaultyVfs) two faults join in: a failed fdatasync under a write (the
+ * batch is refused, DISK_FULL, and must never reappear) and a power loss (torn or clean) with
+ * writes in flight, after which both stores are recovered from the log as a worker recovers them.
+ *
  * The model is the leader's history by seq. Every time the follower publishes an ack A while it
- * follows, the replica's whole content is hashed; afterwards each hash must equal the hash of the
- * history replayed through A. At the end the replica must equal the leader and the leader the model.
- * A failure prints fast-check's seed, path and shrunk step list; DISTKV_SEED replays a seed.
+ * follows, the replica's whole content (values, versions, expiries) is hashed; afterwards each
+ * hash must equal the hash of the history replayed through A. After a power loss the leader must
+ * hold every write it acknowledged and otherwise only a prefix of the writes in flight, the
+ * replica at least what its last ack covered and exactly its leader's history at its seq.
+ * At the end the replica must equal the leader and the leader the model.
+ * A failure prints fast-check's seed, path and shrunk step list; DISTKV_SEED replays a seed, and
+ * DISTKV_CASE='<the printed counterexample>' replays that one run alone.
  * The run in `npm test` is short and seeded; DISTKV_ROBUSTNESS=full runs many more, longer ones.
  */
 import assert from 'node:assert/strict';
@@ -21,7 +31,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { RETRY_MS } from '../../src/storage/commit-log.js';
+import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
+import { seededRandom } from '../helpers/random.js';
 import { ReplicaPair } from '../helpers/replica-pair.js';
 
 const FULL = process.env.DISTKV_ROBUSTNESS === 'full';
@@ -34,12 +47,18 @@ const SEED =
 const KEYS = 8;
 const MIB = 1024 * 1024;
 
-/** Op is one write of a step: put `size` bytes made from `fill`, or delete. */
+/** FAR is an expiry no run reaches; PAST one that has already passed (the put is invisible at once). */
+const FAR = Date.now() + 24 * 3_600_000;
+const PAST = 1;
+
+/** Op is one write of a step: put `size` bytes made from `fill` (expiring at `ttl`), or delete (an expiry with `ttl`). */
 interface Op {
   key: number;
   del: boolean;
   size: number;
   fill: number;
+  /** ttl: 0 none; a put's expiry (PAST or FAR); for a delete, non-zero logs it as an expiry. */
+  ttl: number;
 }
 
 /** Step is one step of a run. */
@@ -50,7 +69,9 @@ type Step =
   | { t: 'restart' }
   | { t: 'cut'; ms: number }
   | { t: 'sleep'; ms: number }
-  | { t: 'settle' };
+  | { t: 'settle' }
+  | { t: 'fail'; ops: Op[] }
+  | { t: 'crash'; ops: Op[]; turns: number; tear: boolean; seed: number };
 
 const sizeArb = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 0, max: 300 }) },
@@ -65,13 +86,15 @@ const opArb: fc.Arbitrary<Op> = fc.record({
   del: fc.boolean(),
   size: sizeArb,
   fill: fc.integer({ min: 0, max: 0xffff }),
+  ttl: fc.constantFrom(0, 0, 0, PAST, FAR),
 });
+const opsArb = fc.array(opArb, { minLength: 1, maxLength: 6 });
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 10,
     arbitrary: fc.record({
       t: fc.constant('write' as const),
-      ops: fc.array(opArb, { minLength: 1, maxLength: 6 }),
+      ops: opsArb,
     }),
   },
   { weight: 1, arbitrary: fc.constant({ t: 'pause' as const }) },
@@ -86,11 +109,25 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({ t: fc.constant('sleep' as const), ms: fc.integer({ min: 0, max: 60 }) }),
   },
   { weight: 1, arbitrary: fc.constant({ t: 'settle' as const }) },
+  // Only on the in-memory disk (a real one cannot lose power); elsewhere they write as `write` does.
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('fail' as const), ops: opsArb }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('crash' as const),
+      ops: opsArb,
+      turns: fc.integer({ min: 0, max: 4 }),
+      tear: fc.boolean(),
+      seed: fc.integer({ min: 0, max: 0x7fffffff }),
+    }),
+  },
 );
 const runArb = fc.record({
   ring: fc.boolean(),
   // Both stores in one commit log, as on one worker: a caught-up replica is fed in the leader's batches.
   shared: fc.boolean(),
+  // On an in-memory disk that can fail a sync or lose power (FaultyVfs).
+  faulty: fc.boolean(),
   // Small memtables flush and compact often; big ones keep values of every size side by side in one.
   memtableBytes: fc.constantFrom(48 * 1024, 8 * MIB),
   steps: fc.array(stepArb, { minLength: 1, maxLength: MAX_STEPS, size: FULL ? 'max' : 'medium' }),
@@ -109,55 +146,93 @@ function valueOf(op: Op): Buffer {
   return v;
 }
 
-/** digest hashes a sorted key → value content. */
-function digest(entries: Iterable<[string, Uint8Array]>): string {
+/** Entry is a live key's value and version (seq and expiry), as the store returns it. */
+interface Entry {
+  value: Uint8Array;
+  seq: number;
+  expiresAtMs: number;
+}
+
+/** digest hashes a sorted key → entry content: values, versions and expiries. */
+function digest(entries: Iterable<[string, Entry]>): string {
   const h = createHash('sha256');
-  for (const [k, v] of entries) {
-    h.update(`${k}\u0000${v.length}\u0000`);
-    h.update(v);
+  for (const [k, e] of entries) {
+    h.update(`${k}\u0000${e.seq}\u0000${e.expiresAtMs}\u0000${e.value.length}\u0000`);
+    h.update(e.value);
   }
   return h.digest('hex');
 }
 
-function storeEntries(store: LsmStore): [string, Uint8Array][] {
-  const out: [string, Uint8Array][] = [];
+function storeEntries(store: LsmStore): [string, Entry][] {
+  const out: [string, Entry][] = [];
   let after: Uint8Array | undefined;
   for (;;) {
     const page = store.scan(new Uint8Array(0), after, 1000);
     if (page.length === 0) return out;
-    for (const e of page) out.push([Buffer.from(e.key).toString('latin1'), Buffer.from(e.value)]);
+    for (const e of page)
+      out.push([
+        Buffer.from(e.key).toString('latin1'),
+        { value: Buffer.from(e.value), seq: e.seq, expiresAtMs: e.expiresAtMs },
+      ]);
     after = page[page.length - 1]!.key;
   }
 }
 
-/** History is the leader's history by seq: what each seq wrote (null = delete). */
+/** History is the leader's history by seq: what each seq wrote (value null = delete or expiry). */
 class History {
-  private readonly bySeq = new Map<number, { key: string; value: Buffer | null }>();
+  private readonly bySeq = new Map<number, { key: string; value: Buffer | null; expiresAtMs: number }>();
 
-  record(seq: number, key: string, value: Buffer | null): void {
-    this.bySeq.set(seq, { key, value });
+  record(seq: number, op: Op): void {
+    this.bySeq.set(seq, {
+      key: `k${op.key}`,
+      value: op.del ? null : valueOf(op),
+      expiresAtMs: op.del ? 0 : op.ttl,
+    });
   }
 
-  /** at returns the leader's content at `seq`, sorted by key. */
-  at(seq: number): [string, Buffer][] {
-    const state = new Map<string, Buffer>();
+  /** at returns the leader's live content at `seq`, sorted by key. */
+  at(seq: number): [string, Entry][] {
+    const state = new Map<string, Entry>();
     for (let s = 1; s <= seq; s++) {
       const w = this.bySeq.get(s);
       if (w === undefined) throw new Error(`the history has no seq ${s} (asked for the state at ${seq})`);
-      if (w.value === null) state.delete(w.key);
-      else state.set(w.key, w.value);
+      if (w.value === null || (w.expiresAtMs !== 0 && w.expiresAtMs <= Date.now())) state.delete(w.key);
+      else state.set(w.key, { value: w.value, seq: s, expiresAtMs: w.expiresAtMs });
     }
     return [...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 }
 
+/** write issues one op on `store`. */
+function write(store: LsmStore, op: Op): Promise<{ seq: number }> {
+  const key = Buffer.from(`k${op.key}`);
+  if (op.del) return op.ttl === 0 ? store.delete(key) : store.expire(key);
+  return store.put(key, valueOf(op), op.ttl);
+}
+
+/** writeAll issues `ops` in one turn and records each acknowledged one; a refused one (DISK_FULL) must leave no trace. */
+async function writeAll(
+  store: LsmStore,
+  ops: readonly Op[],
+  history: History,
+  faulty: boolean,
+): Promise<void> {
+  const results = await Promise.allSettled(ops.map((op) => write(store, op)));
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') history.record(r.value.seq, ops[i]!);
+    else if (!faulty || (r.reason as { code?: string }).code !== 'DISK_FULL') throw r.reason;
+  });
+}
+
 async function run(input: {
   ring: boolean;
   shared: boolean;
+  faulty: boolean;
   memtableBytes: number;
   steps: Step[];
 }): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'distkv-replica-model-'));
+  let disk = input.faulty ? new FaultyVfs() : undefined;
   const history = new History();
   const seen: { ack: number; digest: string }[] = [];
   let lastChecked = -1;
@@ -169,6 +244,7 @@ async function run(input: {
     pullWaitMs: 20,
     ...(input.ring ? { ringBytes: 96 * 1024 } : {}),
     sharedLog: input.shared,
+    ...(disk === undefined ? {} : { vfs: disk }),
     onPublish: (p, replica) => {
       if ((p.state !== 'streaming' && p.state !== 'catching-up') || p.ack === lastChecked) return;
       lastChecked = p.ack;
@@ -180,17 +256,24 @@ async function run(input: {
     for (const step of input.steps) {
       switch (step.t) {
         case 'write':
-          await Promise.all(
-            step.ops.map(async (op) => {
-              const key = `k${op.key}`;
-              const value = op.del ? null : valueOf(op);
-              const { seq } =
-                value === null
-                  ? await pair.leader.delete(Buffer.from(key))
-                  : await pair.leader.put(Buffer.from(key), value);
-              history.record(seq, key, value);
-            }),
-          );
+          await writeAll(pair.leader, step.ops, history, disk !== undefined);
+          break;
+        case 'fail': {
+          disk?.failSyncs(1);
+          const before = pair.leader.lastSeq();
+          await writeAll(pair.leader, step.ops, history, disk !== undefined);
+          // Refused writes refuse the next ones for a while (RETRY_MS); let it pass.
+          if (disk !== undefined && pair.leader.lastSeq() < before + step.ops.length)
+            await new Promise((r) => setTimeout(r, RETRY_MS));
+          break;
+        }
+        case 'crash':
+          if (disk === undefined) await writeAll(pair.leader, step.ops, history, false);
+          else {
+            const ack = seen[seen.length - 1]?.ack ?? 0;
+            disk = await powerLoss(pair, disk, step, history, ack);
+            if (!paused) pair.resume();
+          }
           break;
         case 'pause':
           if (!paused) await pair.pause();
@@ -238,7 +321,68 @@ async function run(input: {
   }
 }
 
+/**
+ * powerLoss issues `step.ops` in one turn, cuts the power `step.turns` turns later (with or
+ * without a torn tail), recovers both stores from the disk (the follower stays stopped), checks
+ * them against the history and records the writes in flight the leader kept; returns the disk.
+ * The writes of one turn take consecutive seqs from the leader's next one (every earlier write
+ * was answered), so the leader must hold a prefix of them beyond the acknowledged ones.
+ */
+async function powerLoss(
+  pair: ReplicaPair,
+  disk: FaultyVfs,
+  step: { ops: Op[]; turns: number; tear: boolean; seed: number },
+  history: History,
+  replicaAck: number,
+): Promise<FaultyVfs> {
+  const first = pair.leader.lastSeq() + 1;
+  let crashed = false;
+  const acked: number[] = [];
+  const writes = step.ops.map((op, i) =>
+    write(pair.leader, op).then(
+      ({ seq }) => {
+        if (crashed) return;
+        assert.equal(seq, first + i, 'the writes of one turn take consecutive seqs');
+        acked.push(seq);
+      },
+      () => undefined,
+    ),
+  );
+  for (let i = 0; i < step.turns; i++) await new Promise((r) => setImmediate(r));
+  crashed = true;
+  // A replica that was resyncing had dropped (or was about to drop) what its last ack covered.
+  const resyncing = pair.state === 'resyncing';
+  const rebooted = disk.crash(step.tear, seededRandom(step.seed));
+  await pair.reboot(rebooted, false);
+  await Promise.all(writes);
+  const leaderSeq = pair.leader.lastSeq();
+  const what = `after a power loss with ${step.ops.length} writes from seq ${first} in flight`;
+  assert.ok(leaderSeq >= Math.max(first - 1, ...acked), `${what}: the leader lost acknowledged writes`);
+  assert.ok(leaderSeq < first + step.ops.length, `${what}: the leader holds seq ${leaderSeq}, never written`);
+  for (let seq = first; seq <= leaderSeq; seq++) history.record(seq, step.ops[seq - first]!);
+  assert.deepEqual(storeEntries(pair.leader), history.at(leaderSeq), `${what}: the leader`);
+  // A replica in the middle of a resync is not exact at its seq (it resyncs again or replays to the marker's seq).
+  if (pair.resyncing()) return rebooted;
+  const replicaSeq = pair.replica.lastSeq();
+  if (!resyncing)
+    assert.ok(
+      replicaSeq >= replicaAck,
+      `${what}: the replica at ${replicaSeq} after acknowledging ${replicaAck}`,
+    );
+  assert.ok(replicaSeq <= leaderSeq, `${what}: the replica at ${replicaSeq} is ahead of its leader`);
+  assert.deepEqual(
+    storeEntries(pair.replica),
+    history.at(replicaSeq),
+    `${what}: the replica at its seq ${replicaSeq} (leader at ${leaderSeq})`,
+  );
+  return rebooted;
+}
+
 describe('leader→replica model', () => {
+  if (process.env.DISTKV_CASE !== undefined)
+    it('replays DISTKV_CASE', async () => {
+      await run((JSON.parse(process.env.DISTKV_CASE ?? '') as Parameters<typeof run>[0][])[0]!);
+    });
   it(`the replica at each ack it reports equals the leader at that seq (${RUNS} runs of up to ${MAX_STEPS} steps, seed ${SEED})`, async () => {
     await fc.assert(fc.asyncProperty(runArb, run), { seed: SEED, numRuns: RUNS });
   });

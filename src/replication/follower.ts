@@ -329,6 +329,9 @@ export class Follower {
     this.counters.resyncs++;
     this.publish(this.safeAck());
     const snapshot = await this.o.source.snapshot();
+    // The rebuild wipes what the ack covered: until the load is done the replica acks nothing, so
+    // a failover that ranks replicas by their acks never takes a wiped one for the most advanced.
+    this.publish(0);
     const fresh = await this.o.rebuild();
     if (this.o.resyncMarker !== undefined) writeMarker(this.o.resyncMarker, { loading: true });
     let keys = 0;

@@ -152,4 +152,48 @@ describe('a replica whose snapshot load was cut short', () => {
       await leader.close();
     }
   });
+
+  it('publishes no ack over its old content once a resync wipes it', async () => {
+    const root = tempDir(after);
+    const replicaDir = join(root, 'replica');
+    const leader = await openTestLsm(join(root, 'leader'), { memtableBytes: 8 << 20 });
+    let replica: LsmStore = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
+    const acks: number[] = [];
+    let f: Follower | undefined;
+    try {
+      for (let i = 1; i <= 20; i++) {
+        await leader.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
+        await replica.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
+      }
+      f = new Follower({
+        source: new StallingSource(new LocalSource(() => leader.replication, 'test leader'), 5),
+        store: () => replica.replication,
+        rebuild: async () => {
+          await replica.close();
+          wipeStoreDir(replicaDir, undefined);
+          replica = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
+          return replica.replication;
+        },
+        reopen: () => Promise.reject(new Error('the load never finishes')),
+        publish: (p) => acks.push(p.ack),
+        resyncMarker: join(replicaDir, 'resync.json'),
+        resyncFirst: true,
+        pullMaxBytes: 64,
+        pullWaitMs: 50,
+      });
+      f.start();
+      const deadline = Date.now() + 10000;
+      // 20 keys before the wipe, 0 after it, 5 once the snapshot's first part is loaded.
+      while (keysOf(replica) !== 5) {
+        assert.ok(Date.now() < deadline, 'the first 5 keys of the snapshot were not loaded');
+        await sleep(10);
+      }
+      // Failover ranks replicas by their published ack: a wiped one must not look like the most advanced.
+      assert.equal(acks.at(-1), 0, `acks published: ${acks.join(',')}`);
+    } finally {
+      await f?.stop();
+      await replica.close();
+      await leader.close();
+    }
+  });
 });

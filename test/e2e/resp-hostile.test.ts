@@ -9,22 +9,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import { freeNodeAddress, respOf } from '../helpers/resp.js';
-import { startOwnServer } from '../helpers/server-process.js';
-import { encode, exchange as exchangeAt, Wire } from './resp-wire.js';
+import { respOf } from '../helpers/resp.js';
+import { encode, exchange as exchangeAt, startRespPair, Wire } from './resp-wire.js';
 
 let A = '';
-let B = '';
 let stop = (): Promise<void> => Promise.resolve();
 
 before(async () => {
-  A = await freeNodeAddress();
-  B = await freeNodeAddress();
-  ({ stop } = await startOwnServer(
-    [0, 1].map(() => ({ address: A, replicas: [B] })),
-    '[server]\nmax_value_bytes = 1048576\n',
-    ['--workers', '1'],
-  ));
+  ({ A, stop } = await startRespPair());
 });
 
 after(() => stop());

@@ -1,9 +1,23 @@
 /**
  * A raw RESP connection for e2e tests: write any bytes (valid or not) to a node's RESP port and
  * read back complete RESP2/RESP3 replies, or see the server close. Used by the resp-hostile and
- * resp-arguments tests.
+ * resp-arguments tests, with the two-node process they share (`startRespPair`).
  */
 import { connect, type Socket } from 'node:net';
+import { freeNodeAddress } from '../helpers/resp.js';
+import { startOwnServer } from '../helpers/server-process.js';
+
+/** startRespPair starts one process with nodes A (leaders of two shards, 1 MiB values) and B (their replicas). */
+export async function startRespPair(): Promise<{ A: string; B: string; stop: () => Promise<void> }> {
+  const A = await freeNodeAddress();
+  const B = await freeNodeAddress();
+  const { stop } = await startOwnServer(
+    [0, 1].map(() => ({ address: A, replicas: [B] })),
+    '[server]\nmax_value_bytes = 1048576\n',
+    ['--workers', '1'],
+  );
+  return { A, B, stop };
+}
 
 /** replyEnd returns where the RESP2/RESP3 reply at `p` ends, or -1 when it has not all arrived. */
 export function replyEnd(b: Buffer, p: number): number {

@@ -27,6 +27,13 @@ function keysOf(store: LsmStore): number {
   }
 }
 
+/** reopened closes `store` and opens its directory again, wiped first when `wipe` (a resync's rebuild). */
+async function reopened(store: LsmStore, dir: string, wipe: boolean): Promise<LsmStore> {
+  await store.close();
+  if (wipe) wipeStoreDir(dir, undefined);
+  return openTestLsm(dir, { memtableBytes: 8 << 20 });
+}
+
 /** StallingSource is a LocalSource whose snapshots yield `keys` entries, then wait until closed, then fail. */
 class StallingSource implements ReplicationSource {
   readonly describe = 'stalling leader';
@@ -79,17 +86,8 @@ describe('a replica whose snapshot load was cut short', () => {
       const f = new Follower({
         source,
         store: () => replica.replication,
-        rebuild: async () => {
-          await replica.close();
-          wipeStoreDir(replicaDir, undefined);
-          replica = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
-          return replica.replication;
-        },
-        reopen: async () => {
-          await replica.close();
-          replica = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
-          return replica.replication;
-        },
+        rebuild: async () => (replica = await reopened(replica, replicaDir, true)).replication,
+        reopen: async () => (replica = await reopened(replica, replicaDir, false)).replication,
         publish: (p) => {
           if (!check || (p.state !== 'streaming' && p.state !== 'catching-up')) return;
           // Write k<i> has seq i: the leader at seq A holds k1..kA.
@@ -112,12 +110,7 @@ describe('a replica whose snapshot load was cut short', () => {
       const first = new Follower({
         source: new StallingSource(local, 5),
         store: () => replica.replication,
-        rebuild: async () => {
-          await replica.close();
-          wipeStoreDir(replicaDir, undefined);
-          replica = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
-          return replica.replication;
-        },
+        rebuild: async () => (replica = await reopened(replica, replicaDir, true)).replication,
         reopen: () => Promise.reject(new Error('the load never finishes')),
         publish: () => undefined,
         resyncMarker: marker,
@@ -168,12 +161,7 @@ describe('a replica whose snapshot load was cut short', () => {
       f = new Follower({
         source: new StallingSource(new LocalSource(() => leader.replication, 'test leader'), 5),
         store: () => replica.replication,
-        rebuild: async () => {
-          await replica.close();
-          wipeStoreDir(replicaDir, undefined);
-          replica = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
-          return replica.replication;
-        },
+        rebuild: async () => (replica = await reopened(replica, replicaDir, true)).replication,
         reopen: () => Promise.reject(new Error('the load never finishes')),
         publish: (p) => acks.push(p.ack),
         resyncMarker: join(replicaDir, 'resync.json'),

@@ -143,7 +143,7 @@ describe('an interrupted backup', () => {
     const [fakePort] = await freePorts(1);
     const fake = `127.0.0.1:${String(fakePort)}`;
     const stalled: ServerResponse[] = [];
-    const stub = createServer((req, res) => {
+    const stallingNode = createServer((req, res) => {
       if (req.url?.startsWith('/cluster') === true) res.end(topology.replaceAll(node, fake));
       else if (req.url?.startsWith('/_repl/snapshot') === true) {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -151,7 +151,7 @@ describe('an interrupted backup', () => {
         stalled.push(res);
       } else res.writeHead(404).end();
     });
-    await new Promise<void>((resolve) => stub.listen(fakePort, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => stallingNode.listen(fakePort, '127.0.0.1', resolve));
     try {
       const file = join(dir, 'interrupted.backup');
       const backup = spawn(process.execPath, [BIN, 'backup', file, '--url', fake], {
@@ -171,7 +171,7 @@ describe('an interrupted backup', () => {
       assert.equal(existsSync(`${file}.partial`), false, 'no FILE.partial');
     } finally {
       for (const res of stalled) res.destroy();
-      stub.close();
+      stallingNode.close();
     }
   });
 });

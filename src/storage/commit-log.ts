@@ -60,6 +60,12 @@ export interface LogMember {
   take(): Pending | undefined;
   /** written: the part of a batch taken from this store is written (and synced in fsync mode); `records` is a view valid for good. */
   written(part: Pending): void;
+  /**
+   * isolate: `written(part)` threw. The store's state may now trail its log: it refuses its
+   * writes (those in flight and every new one) with `err` until it is reopened, which replays
+   * the log. The other stores of the batch are not affected.
+   */
+  isolate(part: Pending, err: DistkvError): void;
   /** failed: the batch holding the store's part (if any) failed; refuse it and everything queued, and rewind. */
   failed(err: DistkvError): void;
   /** synced: every record this store had written before the sync began is on disk. */
@@ -452,11 +458,41 @@ export class CommitLog {
       const records = b.batch.subarray(body, body + p.part.records.length);
       indexFrame(b.seg, p.member.id, b.before + p.at, p.part.first, p.part.last);
       this.counters.records += p.part.last - p.part.first + 1;
-      p.member.written({ records, first: p.part.first, last: p.part.last });
+      const part = { records, first: p.part.first, last: p.part.last };
+      // Each store gets its part whatever another one does with its own.
+      try {
+        p.member.written(part);
+      } catch (err) {
+        this.isolate(p.member, part, err);
+      }
     }
     if (b.sync && this.opts.durability !== 'fsync')
       for (const m of this.members.values()) m.synced(m.writtenSeq);
     this.rollFailed = false;
+  }
+
+  /** isolate takes a store whose `written` threw out of the batches' hand-over, logged (LogMember.isolate). */
+  private isolate(member: LogMember, part: Pending, err: unknown): void {
+    const e = toDistkvError(err);
+    this.opts.log?.error(
+      { err: e.message, store: member.id, first: part.first, last: part.last },
+      'commit log: a store failed to take its written records; it refuses writes until reopened',
+    );
+    try {
+      member.isolate(
+        part,
+        new DistkvError(
+          'UNAVAILABLE',
+          `store ${member.id} failed to take its written records (seqs ${part.first}..${part.last}: ${e.message}); it refuses writes until it is reopened`,
+          { cause: err },
+        ),
+      );
+    } catch (isolateErr) {
+      this.opts.log?.error(
+        { err: toDistkvError(isolateErr).message, store: member.id },
+        'commit log: isolating a failed store failed',
+      );
+    }
   }
 
   private rollNow(): void {

@@ -100,6 +100,10 @@ export class StoreLog implements LogMember, ReplicationLog {
   private settleWaiters: { seq: number; resolve: () => void }[] = [];
   /** mirror is the replica fed with this store's parts (mirrorTo), if any. */
   private mirror: LogMirror | undefined;
+  /** fault: a hand-over of written records threw (isolate); every write is refused with it for good. */
+  private fault: DistkvError | undefined;
+  /** unanswered are the waiters of the part whose hand-over threw, until isolate refuses them. */
+  private unanswered: readonly Waiter[] = [];
   private closed = false;
 
   /** `nextSeq` is the seq the store's next record carries; everything before it is durable. */
@@ -308,6 +312,24 @@ export class StoreLog implements LogMember, ReplicationLog {
 
   written(part: Pending): void {
     const waiters = this.taken.shift() ?? [];
+    if (this.fault !== undefined) {
+      // Isolated: the records are in the log (a reopen replays them), but nothing more is handed over.
+      this.writtenThrough = part.last;
+      for (const w of waiters) w.reject(this.fault);
+      this.settle(this.taken.length === 0 ? undefined : part.last);
+      return;
+    }
+    try {
+      this.handOver(part, waiters);
+    } catch (err) {
+      // The commit log isolates the store next (isolate), refusing these with its error.
+      this.unanswered = waiters;
+      throw err;
+    }
+  }
+
+  /** handOver gives a written part to the applier, the recent log and the listeners, then resolves its waiters. */
+  private handOver(part: Pending, waiters: readonly Waiter[]): void {
     const applier = this.applier;
     for (const w of waiters)
       if (w.key !== undefined && applier !== undefined)
@@ -331,6 +353,32 @@ export class StoreLog implements LogMember, ReplicationLog {
     }
     for (const w of waiters) w.resolve({ seq: w.seq });
     if (this.settleWaiters.length > 0) this.settle(part.last);
+  }
+
+  /**
+   * isolate: handing over `part` threw (LogMember.isolate). The store refuses every write from now
+   * on with `err`: what is still pending is dropped (never written), parts already in flight are
+   * written but refused, and readers and listeners get nothing more. Reopening the store replays
+   * its log.
+   */
+  isolate(part: Pending, err: DistkvError): void {
+    this.fault = err;
+    // Rejecting an already resolved waiter does nothing: only those not yet answered are refused.
+    for (const w of this.unanswered) w.reject(err);
+    this.unanswered = [];
+    this.writtenThrough = Math.max(this.writtenThrough, part.last);
+    const dropped = this.waiters;
+    this.waiters = [];
+    this.pendingLen = 0;
+    this.nextSeq = Math.max(this.writtenThrough, ...this.taken.flat().map((w) => w.seq)) + 1;
+    for (const w of dropped) w.reject(err);
+    for (const w of this.logWaiters) {
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+    this.logWaiters = [];
+    this.settle(this.taken.length === 0 ? undefined : part.last);
+    this.endMirror();
   }
 
   /** settle resolves the settled() waiters up to `through` (everything, when undefined). */
@@ -398,7 +446,7 @@ export class StoreLog implements LogMember, ReplicationLog {
 
   private refusal(): DistkvError | undefined {
     if (this.closed) return new DistkvError('UNAVAILABLE', 'store is closed');
-    return this.commit.refusal();
+    return this.fault ?? this.commit.refusal();
   }
 
   private reserve(size: number): void {

@@ -289,6 +289,9 @@ export class ReplicationHost {
       await leader.waitForLog(after, waitMs);
       r = this.leaderStore(store).readLog(after, maxBytes);
     }
+    // A closing leader's wait ends at once with nothing: answered as "none yet" (204), its replica
+    // would pull again straight away, in a loop. As an unavailable leader (503) it is backed off.
+    if (r !== 'gone' && r.records.length === 0) this.refuseIfClosed(store);
     const leaderSeq = this.leaderStore(store).lastSeq();
     if (r === 'gone')
       return {
@@ -379,6 +382,12 @@ export class ReplicationHost {
   /** stop stops every follower. */
   async stop(): Promise<void> {
     await Promise.all([...this.followers.values()].map((f) => f.stop()));
+  }
+
+  /** refuseIfClosed throws UNAVAILABLE when leader store `index` has begun closing (or is not a leader any more). */
+  private refuseIfClosed(index: number): void {
+    if (this.leaderStore(index).isClosed?.() === true)
+      throw new DistkvError('UNAVAILABLE', `store ${index} is closing: it answers no pulls`);
   }
 
   private leaderStore(index: number): StoreReplication {

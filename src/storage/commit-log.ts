@@ -36,8 +36,10 @@ import {
   FRAME_HEADER_BYTES,
   FRAME_RECORDS,
   LOG_HEADER_BYTES,
+  newLogId,
   writeFrameHeader,
 } from './commit-log-format.js';
+import { readLogId, writeLogId } from './commit-log-identity.js';
 import { indexFrame, type LogSegment, voidFrom } from './commit-log-index.js';
 import type { Vfs, WritableFile } from './vfs.js';
 import { segmentName } from './wal-format.js';
@@ -110,6 +112,8 @@ export interface CommitLogOptions {
 /** CommitLog is the append side of one worker's log. Used only on that worker's thread. */
 export class CommitLog {
   private readonly opts: CommitLogOptions;
+  /** logId is written into every segment header (commit-log-identity.ts). */
+  private readonly logId: string;
   private file!: WritableFile;
   private readonly all: LogSegment[] = [];
   private readonly members = new Map<number, LogMember>();
@@ -144,17 +148,26 @@ export class CommitLog {
   /** syncSeconds times every fdatasync of the log (for the /metrics histogram). */
   readonly syncSeconds = new LatencyHistogram();
 
-  private constructor(opts: CommitLogOptions) {
+  private constructor(opts: CommitLogOptions, logId: string) {
     this.opts = opts;
+    this.logId = logId;
   }
 
   /** open continues the newest segment or starts the next one. */
   static async open(opts: CommitLogOptions): Promise<CommitLog> {
-    const c = new CommitLog(opts);
     opts.vfs.mkdirp(opts.dir);
+    const identified = opts.segments.find((s) => s.logId !== undefined);
+    const idFile = readLogId(opts.vfs, opts.dir) ?? {
+      id: identified?.logId ?? newLogId(),
+      first: identified?.no ?? (opts.segments[opts.segments.length - 1]?.no ?? 0) + 1,
+    };
+    await writeLogId(opts.vfs, opts.dir, idFile);
+    const logId = idFile.id;
+    const c = new CommitLog(opts, logId);
     c.all.push(...opts.segments);
     const newest = c.all[c.all.length - 1];
-    if (newest !== undefined && newest.bytes < opts.segmentBytes) {
+    // A segment without this log's id (the previous format) is not continued: the next one has it.
+    if (newest !== undefined && newest.logId === logId && newest.bytes < opts.segmentBytes) {
       c.file = await opts.vfs.openAppend(newest.path, false);
       // What recovery read may be only in the page cache: sync it once so acks start true.
       await c.file.sync();
@@ -632,7 +645,7 @@ export class CommitLog {
     const path = join(this.opts.dir, segmentName(no));
     const file = await this.opts.vfs.openAppend(path, true);
     try {
-      await file.append(encodeLogHeader(no));
+      await file.append(encodeLogHeader(no, this.logId));
       await file.sync();
       this.opts.vfs.syncDir(this.opts.dir);
     } catch (err) {
@@ -644,6 +657,6 @@ export class CommitLog {
       }
       throw err;
     }
-    return { file, seg: { no, path, bytes: LOG_HEADER_BYTES, stores: new Map() } };
+    return { file, seg: { no, path, logId: this.logId, bytes: LOG_HEADER_BYTES, stores: new Map() } };
   }
 }

@@ -14,7 +14,8 @@
  *   body    := record{1..}      for FRAME_RECORDS (wal-format.ts records, each with its own crc)
  *            | nextSeq:u64      for FRAME_BASE
  *
- * One group commit writes one FRAME_RECORDS frame per store that wrote in the turn: its records are
+ * One group commit writes one FRAME_RECORDS frame per store that wrote in the turn (one per epoch
+ * its records were appended in, when the store's epoch changed meanwhile): its records are
  * contiguous, so a replica's batch is a view of the frame body. `store` is STORE_ID(name), the
  * crc32c of the store's name (its directory relative to the data directory, e.g.
  * `127.0.0.1_8080/shard-0`): stable across restarts, config reloads and worker counts.

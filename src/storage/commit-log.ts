@@ -47,18 +47,26 @@ import { segmentName } from './wal-format.js';
 /** RETRY_MS is how long writes are refused after a failed batch before the next try. */
 export const RETRY_MS = 500;
 
-/** Pending is what a member hands over for one batch: its records in WAL framing and their seqs. */
+/**
+ * Pending is what a member hands over for one batch: its records in WAL framing, their seqs, and
+ * the epoch they were appended in (their frame's; a member's records of one epoch per part).
+ */
 export interface Pending {
   records: Buffer;
   first: number;
   last: number;
+  epoch: number;
 }
 
 /** LogMember is a store's side of the commit log (StoreLog implements it). */
 export interface LogMember {
   readonly id: number;
   readonly epoch: number;
-  /** take hands over (and forgets) what the store appended since the last batch, or undefined. */
+  /**
+   * take hands over (and forgets) what the store appended since the last batch, or undefined; a
+   * member with records of two epochs hands over the older part and makes itself pending again
+   * (the batch takes it again: one frame per epoch).
+   */
   take(): Pending | undefined;
   /** written: the part of a batch taken from this store is written (and synced in fsync mode); `records` is a view valid for good. */
   written(part: Pending): void;
@@ -387,7 +395,7 @@ export class CommitLog {
     let at = 0;
     for (const b of bases) at += b.frame.copy(batch, at);
     for (const p of parts) {
-      writeFrameHeader(batch, p.at, FRAME_RECORDS, p.member.id, p.member.epoch, p.part.records.length);
+      writeFrameHeader(batch, p.at, FRAME_RECORDS, p.member.id, p.part.epoch, p.part.records.length);
       p.part.records.copy(batch, p.at + FRAME_HEADER_BYTES);
     }
     return { batch, parts, bases };
@@ -471,7 +479,7 @@ export class CommitLog {
       const records = b.batch.subarray(body, body + p.part.records.length);
       indexFrame(b.seg, p.member.id, b.before + p.at, p.part.first, p.part.last);
       this.counters.records += p.part.last - p.part.first + 1;
-      const part = { records, first: p.part.first, last: p.part.last };
+      const part = { records, first: p.part.first, last: p.part.last, epoch: p.part.epoch };
       // Each store gets its part whatever another one does with its own.
       try {
         p.member.written(part);

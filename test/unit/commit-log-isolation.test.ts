@@ -43,7 +43,7 @@ class ThrowingMember implements LogMember {
   put(seq: number): void {
     const records = Buffer.alloc(recordSize(1, 1, TYPE_PUT));
     encodeRecord(records, 0, TYPE_PUT, seq, b('k'), b('v'), 0);
-    this.part = { records, first: seq, last: seq };
+    this.part = { records, first: seq, last: seq, epoch: 0 };
   }
 
   take(): Pending | undefined {

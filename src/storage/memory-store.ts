@@ -9,7 +9,7 @@ import { DistkvError } from '../errors.js';
 import { hasPrefix, latin1Key } from '../util/bytes.js';
 import type { MemoryLog } from './memory-log.js';
 import { MemoryReplication } from './memory-replication.js';
-import type { Store, StoreEntry, StoreStats, StoreValue, WriteResult } from './store.js';
+import type { ExpiringPage, Store, StoreEntry, StoreStats, StoreValue, WriteResult } from './store.js';
 import {
   encodeRecord,
   type RecordType,
@@ -87,6 +87,23 @@ export class MemoryStore implements Store {
       if (v !== undefined && hasPrefix(key, prefix)) out.push({ key, ...v });
     }
     return out;
+  }
+
+  expiring(after: Uint8Array | undefined, limit: number): ExpiringPage {
+    const afterKey = after === undefined ? undefined : latin1Key(after);
+    const keys = [...this.map.keys()].filter((k) => afterKey === undefined || k > afterKey).sort();
+    const visited = keys.slice(0, limit);
+    const entries: ExpiringPage['entries'] = [];
+    for (const k of visited) {
+      const v = this.map.get(k)!;
+      if (v.expiresAtMs > 0)
+        entries.push({ key: Buffer.from(k, 'latin1'), seq: v.seq, expiresAtMs: v.expiresAtMs });
+    }
+    const last = visited[visited.length - 1];
+    return {
+      entries,
+      next: keys.length > limit && last !== undefined ? Buffer.from(last, 'latin1') : undefined,
+    };
   }
 
   lastSeq(): number {

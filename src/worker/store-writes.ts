@@ -14,15 +14,19 @@
  * not yet settled (`unsettled`), so the seq it reports covers every write accepted before it.
  *
  * TTL (docs/api.md, "TTL"): a leader's expiring writes go to the ExpiryReaper once durable, and
- * `reap` logs TYPE_EXPIRE when they expire, if the key still holds that very write.
+ * `reap` logs TYPE_EXPIRE when they expire, if the key still holds that very write. A store that
+ * becomes a leader (opened as one, or promoted) first has its expiring values scanned into the
+ * reaper (expiry-scan.ts): it never saw those writes.
  *
  * Owned by one shard worker thread.
  */
+import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import type { HostedStore, ReplicationHost } from '../replication/replication-host.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import type { Store, WriteResult } from '../storage/store.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
+import { learnExpiries } from './expiry-scan.js';
 import { ST_DONE, ST_MISSING } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
 import type { ReplyBatch } from './reply-batch.js';
@@ -38,6 +42,8 @@ export class StoreWrites {
   /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
   private readonly fenced = new Set<number>();
   private readonly unsettled = new Map<number, Set<Promise<unknown>>>();
+  private readonly log: Logger | undefined;
+  private closed = false;
   /** reaper logs the expiry of leader stores' expiring writes. */
   private readonly reaper = new ExpiryReaper((e) => {
     this.reap(e);
@@ -49,7 +55,9 @@ export class StoreWrites {
     positions: Positions,
     replies: ReplyBatch,
     replication: () => ReplicationHost,
+    log?: Logger,
   ) {
+    this.log = log;
     this.stores = stores;
     this.positions = positions;
     this.replies = replies;
@@ -73,8 +81,28 @@ export class StoreWrites {
     this.fenced.delete(index);
   }
 
-  /** close forgets every expiring write the reaper remembers. */
+  /**
+   * learnExpiries has the reaper learn the expiries store `index` holds (it has just become a
+   * leader: opened as one, or promoted; expiry-scan.ts); the scan stops if it stops leading.
+   */
+  learnExpiries(index: number): void {
+    const hosted = this.stores.get(index);
+    if (hosted?.spec.role !== 'leader') return;
+    const { store } = hosted;
+    const leads = (): boolean =>
+      !this.closed && this.stores.get(index)?.store === store && hosted.spec.role === 'leader';
+    const add = (e: Expiring): void => {
+      this.reaper.add(e);
+    };
+    learnExpiries(store, index, add, leads).catch((err: unknown) => {
+      // A store closed or failing under the scan: reads still queue what they find expired.
+      this.log?.warn({ err, store: index }, `store ${index}: the expiry scan stopped: ${String(err)}`);
+    });
+  }
+
+  /** close forgets every expiring write the reaper remembers and stops expiry scans. */
   close(): void {
+    this.closed = true;
     this.reaper.close();
   }
 

@@ -466,7 +466,7 @@ export class LsmStore implements Store {
   private async compact(reason: CompactionReason): Promise<void> {
     const inputs = [...this.runs];
     const t0 = performance.now();
-    await compactRuns(this.level, inputs, this.now());
+    await compactRuns(this.level, inputs);
     const ms = performance.now() - t0;
     this.runs = this.runs.filter((r) => !inputs.includes(r));
     for (const r of inputs) {

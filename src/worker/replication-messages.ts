@@ -46,8 +46,7 @@ export class ReplicationMessages {
     this.writes.unfence(msg.store);
     const wasLeader = this.stores.hosted.get(msg.store)?.spec.role === 'leader';
     await this.replication().setRole(msg.store, msg.spec, msg.fork ?? undefined);
-    // A promoted replica holds expiring values its reaper never saw written (expiry-scan.ts).
-    if (!wasLeader) this.writes.learnExpiries(msg.store);
+    this.writes.roleSet(msg.store, wasLeader);
     return { type: 'set-role-result', id: msg.id, ok: true };
   }
 

@@ -2,6 +2,7 @@
  * A store that becomes a leader logs the expiry of the values it already holds (docs/api.md,
  * "TTL"; src/worker/expiry-scan.ts): after a restart, and after a promotion, the TTL keys written
  * before get their TYPE_EXPIRE record, so a watcher sees them expire, without any read of them.
+ * An expiry that comes due while a fence holds the store's writes is logged once it is released.
  * Also `Store.expiring`'s pages on both engines that have it.
  */
 import assert from 'node:assert/strict';
@@ -133,6 +134,30 @@ describe('expiries a new leader did not see written', () => {
     assert.deepEqual(
       records.map((r) => `${r.kind}:${r.key}`),
       ['put:promoted', 'expire:promoted'],
+    );
+  });
+});
+
+describe('expiries due while a fence holds the writes', () => {
+  it('logs the expiry of a key that expired under a fence once the fence is released', async () => {
+    const dir = tempDir(after);
+    const h = await openHost(testStoreSpec(dir));
+    after(() => h.host.close());
+    const t = Date.now();
+    await putExpiring(h, [['fenced', t + 600]]);
+    h.host.handle({ type: 'fence', id: 1, store: 0, on: true });
+    await sleepUntil(t + 1000);
+    const during = await logRecords(h, 2);
+    assert.deepEqual(
+      during.map((r) => `${r.kind}:${r.key}`),
+      ['put:fenced'],
+      'nothing is written while the fence holds',
+    );
+    h.host.handle({ type: 'fence', id: 3, store: 0, on: false });
+    const records = await untilExpired(h, ['fenced'], 8000);
+    assert.deepEqual(
+      records.map((r) => `${r.kind}:${r.key}`),
+      ['put:fenced', 'expire:fenced'],
     );
   });
 });

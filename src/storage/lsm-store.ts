@@ -278,11 +278,15 @@ export class LsmStore implements Store {
     const entries: ExpiringPage['entries'] = [];
     let last: string | undefined;
     let visited = 0;
+    let bytes = 0;
     for (const [k, v] of this.merged(new Uint8Array(0), from)) {
       if (v.value !== null && (v.expiresAtMs ?? 0) > 0)
         entries.push({ key: Buffer.from(k, 'latin1'), seq: v.seq, expiresAtMs: v.expiresAtMs ?? 0 });
       last = k;
-      if (++visited >= limit) return { entries, next: Buffer.from(last, 'latin1') };
+      bytes += k.length + (v.value?.length ?? 0);
+      // The levels read values with their keys: large values end a page early.
+      if (++visited >= limit || bytes >= EXPIRING_PAGE_BYTES)
+        return { entries, next: Buffer.from(last, 'latin1') };
     }
     return { entries, next: undefined };
   }
@@ -498,6 +502,9 @@ function typeOf(value: Uint8Array | null, expiresAtMs: number, deleteType: Recor
   if (value === null) return deleteType;
   return expiresAtMs > 0 ? TYPE_PUT_TTL : TYPE_PUT;
 }
+
+/** EXPIRING_PAGE_BYTES ends a page of `expiring` early once the keys and values it read reach it. */
+const EXPIRING_PAGE_BYTES = 4 * 1024 * 1024;
 
 function* mapLevel(it: IterableIterator<LevelEntry>): IterableIterator<[string, Versioned]> {
   for (const { key, version } of it) yield [key.toString('latin1'), version];

@@ -207,4 +207,24 @@ describe('Store.expiring', () => {
       await memory.close();
     }
   });
+
+  it('ends an LSM page early after a few MiB of values, and still lists every key', async () => {
+    const lsm = await openTestLsm(tempDir(after), { durability: 'none' });
+    try {
+      const big = Buffer.alloc(1536 * 1024, 'v');
+      const want: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const { seq } = await lsm.put(b(`big${i}`), big, 9_000_000_000_000);
+        want.push(`big${i}@${seq}:9000000000000`);
+      }
+      const first = lsm.expiring(undefined, 1000);
+      assert.ok(
+        first.entries.length < 6 && first.next !== undefined,
+        `first page: ${first.entries.length} keys`,
+      );
+      assert.deepEqual(await pages(lsm, 1000), want);
+    } finally {
+      await lsm.close();
+    }
+  });
 });

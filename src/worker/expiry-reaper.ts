@@ -26,8 +26,15 @@ export interface Expiring {
   expiresAtMs: number;
 }
 
-/** Slot is a remembered write in the heap: `at` is its index there, `id` its (store, key). */
-interface Slot extends Expiring {
+/**
+ * Slot is a remembered write in the heap: `at` is its index there, `id` its (store, key) as
+ * `store:key` with the key's bytes as latin1; the key is rebuilt from it when reaped (a Buffer per
+ * slot would cost ~100 bytes more per key: docs/performance.md, "TTL expiry after a restart").
+ */
+interface Slot {
+  store: number;
+  seq: number;
+  expiresAtMs: number;
   id: string;
   at: number;
 }
@@ -55,8 +62,8 @@ export class ExpiryReaper {
   }
 
   /**
-   * add remembers an expiring write (`key` must be a copy the reaper may keep). It replaces what
-   * is remembered of the same key when its seq is higher, and is ignored when it is not.
+   * add remembers an expiring write (the reaper keeps its key as a string, not `key` itself). It
+   * replaces what is remembered of the same key when its seq is higher, and is ignored when it is not.
    */
   add(e: Expiring): void {
     if (this.closed) return;
@@ -64,12 +71,11 @@ export class ExpiryReaper {
     const old = this.byKey.get(id);
     if (old !== undefined) {
       if (e.seq <= old.seq) return;
-      old.key = e.key;
       old.seq = e.seq;
       old.expiresAtMs = e.expiresAtMs;
       this.down(this.up(old.at));
     } else {
-      const slot: Slot = { store: e.store, key: e.key, seq: e.seq, expiresAtMs: e.expiresAtMs, id, at: 0 };
+      const slot: Slot = { store: e.store, seq: e.seq, expiresAtMs: e.expiresAtMs, id, at: 0 };
       this.byKey.set(id, slot);
       this.heap.push(slot);
       slot.at = this.heap.length - 1;
@@ -109,7 +115,8 @@ export class ExpiryReaper {
     const now = this.clock();
     let n = 0;
     while (n < REAP_PER_TURN && this.heap.length > 0 && this.heap[0]!.expiresAtMs <= now) {
-      const { store, key, seq, expiresAtMs } = this.pop();
+      const { store, id, seq, expiresAtMs } = this.pop();
+      const key = Buffer.from(id.slice(id.indexOf(':') + 1), 'latin1');
       this.reap({ store, key, seq, expiresAtMs });
       n++;
     }

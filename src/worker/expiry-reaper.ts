@@ -10,7 +10,10 @@
  * then yields (setImmediate) when more are due. Bounded memory: one entry per (store, key), the
  * newest write's (highest seq) — a key rewritten with a TTL on every access (a session refreshed
  * by each request) stays one entry, not one per write. `reap` still ignores an entry whose key
- * has since been written again without a TTL. Owned by one shard worker thread.
+ * has since been written again without a TTL. With a horizon, only writes expiring within it are
+ * remembered: a later one goes to `defer` instead (store-writes.ts then finds it again with a scan
+ * of its store shortly before it is due), so millions of keys with long TTLs do not each hold an
+ * entry for days. Owned by one shard worker thread.
  */
 
 /** REAP_PER_TURN bounds the expiries handed to `reap` in one event-loop turn. */
@@ -24,6 +27,12 @@ export interface Expiring {
   key: Buffer;
   seq: number;
   expiresAtMs: number;
+}
+
+/** ReapHorizon is how far ahead a reaper remembers, and where a write expiring later goes instead. */
+export interface ReapHorizon {
+  ms: number;
+  defer: (e: Expiring) => void;
 }
 
 /**
@@ -51,9 +60,13 @@ export class ExpiryReaper {
   private draining = false;
   private closed = false;
 
-  constructor(reap: (e: Expiring) => void, clock: () => number = Date.now) {
+  private readonly horizon: ReapHorizon | undefined;
+
+  /** `horizon`, if given, limits what is remembered to the writes expiring within `horizon.ms`. */
+  constructor(reap: (e: Expiring) => void, clock: () => number = Date.now, horizon?: ReapHorizon) {
     this.reap = reap;
     this.clock = clock;
+    this.horizon = horizon;
   }
 
   /** size is the number of remembered writes (at most one per store and key). */
@@ -62,11 +75,17 @@ export class ExpiryReaper {
   }
 
   /**
-   * add remembers an expiring write (the reaper keeps its key as a string, not `key` itself). It
-   * replaces what is remembered of the same key when its seq is higher, and is ignored when it is not.
+   * add remembers an expiring write (the reaper keeps its key as a string, not `key` itself), or
+   * hands it to the horizon's `defer` when it expires beyond it. It replaces what is remembered of
+   * the same key when its seq is higher, and is ignored when it is not.
    */
   add(e: Expiring): void {
     if (this.closed) return;
+    if (this.horizon !== undefined && e.expiresAtMs - this.clock() > this.horizon.ms) {
+      // An entry this key may have for an older write is left: `reap` finds the key rewritten.
+      this.horizon.defer(e);
+      return;
+    }
     const id = `${String(e.store)}:${e.key.toString('latin1')}`;
     const old = this.byKey.get(id);
     if (old !== undefined) {

@@ -15,12 +15,22 @@
  * for the writes it sees live. Writes during the scan need no care: the reaper keeps the newest
  * seq of a key, and checks the key still holds it before logging. The scan stops as soon as
  * `keepGoing` says the store no longer leads (or the worker closes). Owned by one worker thread.
+ *
+ * The same scan runs again for the writes the reaper's horizon deferred (expiry-reaper.ts):
+ * RescanTimers keeps one timer per store, for half a horizon before the earliest deferred expiry,
+ * and the rescan hands the reaper what has come within its horizon by then (deferring the rest
+ * again). So a store whose keys carry long TTLs costs one pass every half horizon at most, instead
+ * of a reaper entry per key for as long as its TTL.
  */
 import type { Store } from '../storage/store.js';
 import type { Expiring } from './expiry-reaper.js';
 
 /** EXPIRY_SCAN_KEYS is how many keys one page of the scan visits. */
 export const EXPIRY_SCAN_KEYS = 1000;
+/** REAP_HORIZON_MS is how far ahead a leader's reaper remembers expiries (the rest wait for a rescan). */
+export const REAP_HORIZON_MS = 10 * 60_000;
+/** MAX_TIMER_MS caps a timer's delay (setTimeout's limit is 2^31-1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * learnExpiries hands the reaper (`add`) every value with an expiry that store `index` holds;
@@ -46,4 +56,40 @@ export async function learnExpiries(
     await new Promise((resolve) => setImmediate(resolve));
   }
   return learned;
+}
+
+/** RescanTimers schedules, per store, the scan that finds the expiries a reaper's horizon deferred. */
+export class RescanTimers {
+  private readonly timers = new Map<number, { at: number; timer: NodeJS.Timeout }>();
+  private readonly rescan: (store: number) => void;
+  private readonly leadMs: number;
+
+  /** `rescan` scans a store again, `leadMs` before the earliest expiry deferred in it. */
+  constructor(rescan: (store: number) => void, leadMs: number) {
+    this.rescan = rescan;
+    this.leadMs = leadMs;
+  }
+
+  /** deferred notes a write the reaper did not remember: its store is scanned again in time for it. */
+  deferred(e: Expiring): void {
+    const at = e.expiresAtMs - this.leadMs;
+    const current = this.timers.get(e.store);
+    if (current !== undefined && current.at <= at) return;
+    clearTimeout(current?.timer);
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(e.store);
+        this.rescan(e.store);
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())),
+    );
+    timer.unref();
+    this.timers.set(e.store, { at, timer });
+  }
+
+  /** close cancels every scheduled rescan. */
+  close(): void {
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
 }

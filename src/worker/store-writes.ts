@@ -16,7 +16,8 @@
  * TTL (docs/api.md, "TTL"): a leader's expiring writes go to the ExpiryReaper once durable, and
  * `reap` logs TYPE_EXPIRE when they expire, if the key still holds that very write. A store that
  * becomes a leader (opened as one, or promoted) first has its expiring values scanned into the
- * reaper (expiry-scan.ts): it never saw those writes. An expiry due while a fence holds the
+ * reaper (expiry-scan.ts): it never saw those writes. The reaper remembers only what expires
+ * within REAP_HORIZON_MS; later expiries are found again by a rescan of their store in time. An expiry due while a fence holds the
  * store's writes waits for the fence's release, one due under a newer write in flight for that
  * write to settle, and a failed expire record is tried again EXPIRE_RETRY_MS later: the reaper
  * never drops an expiry that its key still holds.
@@ -29,7 +30,7 @@ import type { HostedStore, ReplicationHost } from '../replication/replication-ho
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import type { Store, WriteResult } from '../storage/store.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
-import { learnExpiries } from './expiry-scan.js';
+import { learnExpiries, REAP_HORIZON_MS, RescanTimers } from './expiry-scan.js';
 import { ST_DONE, ST_MISSING } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
 import type { ReplyBatch } from './reply-batch.js';
@@ -52,20 +53,37 @@ export class StoreWrites {
   private closed = false;
   /** held are, by store, the expiries that came due while a fence held its writes. */
   private readonly held = new Map<number, Expiring[]>();
+  /** rescans finds again, in time, the expiring writes beyond the reaper's horizon. */
+  private readonly rescans: RescanTimers;
   /** reaper logs the expiry of leader stores' expiring writes. */
-  private readonly reaper = new ExpiryReaper((e) => {
-    this.reap(e);
-  });
+  private readonly reaper: ExpiryReaper;
 
-  /** `replication` returns the worker's ReplicationHost, or throws UNAVAILABLE when it is not running. */
+  /**
+   * `replication` returns the worker's ReplicationHost, or throws UNAVAILABLE when it is not
+   * running; the reaper remembers the expiries due within `reapHorizonMs` (expiry-scan.ts).
+   */
   constructor(
     stores: Map<number, HostedStore>,
     positions: Positions,
     replies: ReplyBatch,
     replication: () => ReplicationHost,
     log?: Logger,
+    reapHorizonMs = REAP_HORIZON_MS,
   ) {
     this.log = log;
+    this.rescans = new RescanTimers((index) => {
+      this.learnExpiries(index);
+    }, reapHorizonMs / 2);
+    const defer = (e: Expiring): void => {
+      this.rescans.deferred(e);
+    };
+    this.reaper = new ExpiryReaper(
+      (e) => {
+        this.reap(e);
+      },
+      Date.now,
+      { ms: reapHorizonMs, defer },
+    );
     this.stores = stores;
     this.positions = positions;
     this.replies = replies;
@@ -127,6 +145,7 @@ export class StoreWrites {
   close(): void {
     this.closed = true;
     this.held.clear();
+    this.rescans.close();
     this.reaper.close();
   }
 

@@ -2,7 +2,8 @@
  * A store that becomes a leader logs the expiry of the values it already holds (docs/api.md,
  * "TTL"; src/worker/expiry-scan.ts): after a restart, and after a promotion, the TTL keys written
  * before get their TYPE_EXPIRE record, so a watcher sees them expire, without any read of them.
- * An expiry that comes due while a fence holds the store's writes is logged once it is released.
+ * An expiry that comes due while a fence holds the store's writes is logged once it is released,
+ * and one beyond the reaper's horizon once a rescan of its store finds it.
  * Also `Store.expiring`'s pages on both engines that have it.
  */
 import assert from 'node:assert/strict';
@@ -18,6 +19,9 @@ import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HostReply, runOps, testStoreSpec, untilReplies } from '../helpers/worker-host.js';
 import { ReplyReader } from '../../src/worker/op-codec.js';
+import { ExpiryReaper } from '../../src/worker/expiry-reaper.js';
+import { ReplyBatch } from '../../src/worker/reply-batch.js';
+import { StoreWrites } from '../../src/worker/store-writes.js';
 
 /** Host is a ShardHost with its op replies and its control replies, by id. */
 interface Host {
@@ -82,6 +86,8 @@ async function untilExpired(h: Host, keys: string[], ms: number): Promise<LogRec
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+const b = (s: string): Buffer => Buffer.from(s);
 
 const sleepUntil = (t: number): Promise<void> =>
   new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
@@ -162,9 +168,56 @@ describe('expiries due while a fence holds the writes', () => {
   });
 });
 
-describe('Store.expiring', () => {
-  const b = (s: string): Buffer => Buffer.from(s);
+describe('the reaper horizon', () => {
+  it('remembers only the writes expiring within its horizon and hands the later ones to defer', () => {
+    const deferred: string[] = [];
+    const now = 1_000_000;
+    const r = new ExpiryReaper(
+      () => undefined,
+      () => now,
+      { ms: 1000, defer: (e) => deferred.push(e.key.toString()) },
+    );
+    try {
+      r.add({ store: 0, key: Buffer.from('near'), seq: 1, expiresAtMs: now + 1000 });
+      r.add({ store: 0, key: Buffer.from('far'), seq: 2, expiresAtMs: now + 1001 });
+      r.add({ store: 0, key: Buffer.from('due'), seq: 3, expiresAtMs: now - 5 });
+      assert.equal(r.size, 2);
+      assert.deepEqual(deferred, ['far']);
+    } finally {
+      r.close();
+    }
+  });
 
+  it('still logs the expiry of a write beyond the horizon: a rescan of its store finds it in time', async () => {
+    const store = new MemoryStore();
+    const stores = new Map([[0, { spec: testStoreSpec(tempDir(after), 0, 'memory'), store }]]);
+    const writes = new StoreWrites(
+      stores,
+      new Positions(new SharedArrayBuffer(Positions.bytesFor(1))),
+      new ReplyBatch(() => undefined),
+      () => assert.fail('no replication here'),
+      undefined,
+      400,
+    );
+    after(() => {
+      writes.close();
+    });
+    const t = Date.now();
+    await writes.issue(0, store, b('near'), b('v'), t + 200);
+    await writes.issue(0, store, b('far'), b('v'), t + 1500); // deferred: 1500 ms is beyond 400
+    await writes.issue(0, store, b('farther'), b('v'), t + 2500);
+    const deadline = t + 12_000;
+    while (['near', 'far', 'farther'].some((k) => store.read(b(k), 0) !== undefined)) {
+      if (Date.now() > deadline)
+        assert.fail(
+          `not expired: ${['near', 'far', 'farther'].filter((k) => store.read(b(k), 0) !== undefined).join(', ')}`,
+        );
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+});
+
+describe('Store.expiring', () => {
   async function pages(store: Store, limit: number): Promise<string[]> {
     const out: string[] = [];
     let after: Uint8Array | undefined;

@@ -2,8 +2,9 @@
  * Compaction: merge every input run newest-wins into the LMDB level.
  *
  * The merged stream is written in transactions of CHUNK_ENTRIES keys (values put with their seq
- * and expiry; tombstones removed); the last one also records `applied_seq` = the newest seq of the inputs and is waited
- * on until it is synced (LMDB syncs commits in order, so the earlier ones are durable by then).
+ * and expiry; tombstones removed); the last one also records `applied_seq` = the newest seq of
+ * the inputs and is waited on until it is synced (LMDB syncs commits in order, so the earlier ones
+ * are durable by then).
  * Until that last commit, the input runs stay in place and keep shadowing LMDB, so readers never
  * see a half-compacted state, and a crash mid-way only redoes the same idempotent writes. Between
  * chunks the worker's event loop runs (each commit is awaited), so foreground reads and writes go on.

@@ -17,10 +17,10 @@
  * `reap` logs TYPE_EXPIRE when they expire, if the key still holds that very write. A store that
  * becomes a leader (opened as one, or promoted) first has its expiring values scanned into the
  * reaper (expiry-scan.ts): it never saw those writes. The reaper remembers only what expires
- * within REAP_HORIZON_MS; later expiries are found again by a rescan of their store in time. An expiry due while a fence holds the
- * store's writes waits for the fence's release, one due under a newer write in flight for that
- * write to settle, and a failed expire record is tried again EXPIRE_RETRY_MS later: the reaper
- * never drops an expiry that its key still holds.
+ * within REAP_HORIZON_MS; later expiries are found again by a rescan of their store in time. An
+ * expiry due while a fence holds the store's writes waits for the fence's release, one due under
+ * a newer write in flight for that write to settle, and a failed expire record is tried again
+ * EXPIRE_RETRY_MS later: the reaper never drops an expiry that its key still holds.
  *
  * Owned by one shard worker thread.
  */
@@ -298,6 +298,7 @@ export class StoreWrites {
    * the key still holds exactly that write (no newer write durable or in flight).
    */
   private reap(e: Expiring): void {
+    if (this.closed) return;
     const hosted = this.stores.get(e.store);
     if (hosted?.spec.role !== 'leader') return;
     if (this.fenced.has(e.store)) {

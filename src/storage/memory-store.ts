@@ -90,20 +90,18 @@ export class MemoryStore implements Store {
   }
 
   expiring(after: Uint8Array | undefined, limit: number): ExpiringPage {
+    // Only the expiring keys are visited (and sorted): the Map has no order to page through.
     const afterKey = after === undefined ? undefined : latin1Key(after);
-    const keys = [...this.map.keys()].filter((k) => afterKey === undefined || k > afterKey).sort();
-    const visited = keys.slice(0, limit);
-    const entries: ExpiringPage['entries'] = [];
-    for (const k of visited) {
+    const keys: string[] = [];
+    for (const [k, v] of this.map)
+      if (v.expiresAtMs > 0 && (afterKey === undefined || k > afterKey)) keys.push(k);
+    keys.sort();
+    const entries = keys.slice(0, limit).map((k) => {
       const v = this.map.get(k)!;
-      if (v.expiresAtMs > 0)
-        entries.push({ key: Buffer.from(k, 'latin1'), seq: v.seq, expiresAtMs: v.expiresAtMs });
-    }
-    const last = visited[visited.length - 1];
-    return {
-      entries,
-      next: keys.length > limit && last !== undefined ? Buffer.from(last, 'latin1') : undefined,
-    };
+      return { key: Buffer.from(k, 'latin1'), seq: v.seq, expiresAtMs: v.expiresAtMs };
+    });
+    const last = entries[entries.length - 1];
+    return { entries, next: keys.length > limit && last !== undefined ? last.key : undefined };
   }
 
   lastSeq(): number {

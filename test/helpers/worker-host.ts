@@ -4,6 +4,7 @@
  * `openTestHost` opens a `ShardHost` over one LSM store on the calling thread and collects its
  * replies by request id; `runOps` hands it one batch; `untilReplies` waits (bounded) for replies.
  */
+import { join } from 'node:path';
 import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
 import { ReplyReader, RequestWriter } from '../../src/worker/op-codec.js';
 import { Positions } from '../../src/replication/positions.js';
@@ -23,8 +24,9 @@ export interface TestHost {
 }
 
 /**
- * testStoreSpec is store `index` (shard `index`, every slot), a leader in `dir`, with fsync
- * durability and 1 MiB memtable, segments and retention.
+ * testStoreSpec is store `index` (shard `index`, every slot), a leader in `dir`/node/shard-`index`
+ * (so its worker's commit log is `dir`/log/w<N>, inside `dir`: src/worker/worker-stores.ts puts it
+ * two levels above a store), with fsync durability and 1 MiB memtable, segments and retention.
  */
 export function testStoreSpec(dir: string, index = 0, engine: StoreSpec['engine'] = 'lsm'): StoreSpec {
   return {
@@ -32,7 +34,7 @@ export function testStoreSpec(dir: string, index = 0, engine: StoreSpec['engine'
     shard: { idx: index, name: `shard-${index}`, first: 0, last: 16383 },
     role: 'leader',
     node: '127.0.0.1:1',
-    dir,
+    dir: join(dir, 'node', `shard-${index}`),
     engine,
     durability: 'fsync',
     fsyncIntervalMs: 100,

@@ -389,13 +389,17 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     assert.match(text, /^\+OK\r\n:2\r\n:3\r\n:(99|100)\r\n$/);
   });
 
-  it("TTL pipelined before a DEL of the key answers its TTL, not the DEL's effect", async () => {
+  it("TTL pipelined behind a write and before a DEL of the key answers as of its place, not the DEL's effect", async () => {
     const text = await exchange([
-      ['SET', 'ttlord:1', 'v', 'EX', '100'],
+      ['SET', 'ttlord:1', 'v'],
       ['TTL', 'ttlord:1'],
       ['DEL', 'ttlord:1'],
       ['TTL', 'ttlord:1'],
+      ['SET', 'ttlord:2', 'v', 'EX', '100'],
+      ['APPEND', 'ttlord:2', 'w'],
+      ['TTL', 'ttlord:2'],
+      ['DEL', 'ttlord:2'],
     ]);
-    assert.match(text, /^\+OK\r\n:(99|100)\r\n:1\r\n:-2\r\n$/);
+    assert.match(text, /^\+OK\r\n:-1\r\n:1\r\n:-2\r\n\+OK\r\n:2\r\n:(99|100)\r\n:1\r\n$/);
   });
 });

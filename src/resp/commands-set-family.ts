@@ -71,12 +71,11 @@ function formatOld(w: RespWriter, status: number, seq: number, value: Buffer, p:
     w.error(errorText(value));
     return;
   }
+  // GETSET always writes; GETDEL of a missing key answers the store's last seq (WAIT then waits for it).
+  if (status === ST_DONE) p.noteWrite(seq);
   const old = decodeOld(value);
   if (old === undefined) w.nil();
-  else {
-    if (status === ST_DONE) p.noteWrite(seq);
-    w.bulk(old);
-  }
+  else w.bulk(old);
 }
 
 /** setnx: SETNX key value (1 if set, 0 if the key exists). */

@@ -3,8 +3,8 @@
  *
  * Each op goes to its concept: point reads to store-reads.ts, plain and read-modify-write ops
  * (PUT, DELETE, INCR, SET_IF, DELETE_COUNTED) to the write path store-writes.ts, edits (APPEND,
- * SETRANGE, INCRBYFLOAT, GETEX) to edits.ts, conditional
- * writes and transactions to conditional-writes.ts, and OP_WAIT to the replica acks. The
+ * SETRANGE, INCRBYFLOAT, GETEX) to edits.ts, conditional writes and transactions to
+ * conditional-writes.ts, and OP_WAIT to the replica acks. The
  * read-modify-write ops read the key's newest value, writes in flight included, and issue their
  * write in the same synchronous step, so the ops of one batch on one key chain in order. An op
  * that fails (an unknown store or op, a refused write) is answered with its error; the others run.

@@ -14,10 +14,11 @@ import { respOf } from '../helpers/resp.js';
 import { exchange as exchangeAt, replyEnd, startRespPair } from './resp-wire.js';
 
 let A = '';
+let B = '';
 let stop = (): Promise<void> => Promise.resolve();
 
 before(async () => {
-  ({ A, stop } = await startRespPair());
+  ({ A, B, stop } = await startRespPair());
 });
 
 after(() => stop());
@@ -376,6 +377,38 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     assert.equal(
       text,
       `+OK\r\n:1\r\n:${at}\r\n:${at * 1000}\r\n+OK\r\n:1\r\n:${atMs}\r\n-ERR invalid expire time in 'expireat' command\r\n`,
+    );
+  });
+
+  it('replicas hold what the edits wrote, with the same expiry (read at the replica after WAIT and READONLY)', async () => {
+    const keys = ['rep:1', 'rep:2', 'rep:3', 'rep:4'];
+    const leader = await exchange([
+      ['SETEX', keys[0]!, '1000', 'a'],
+      ['APPEND', keys[0]!, 'b'],
+      ['SET', keys[1]!, '1.5', 'PX', '2000000'],
+      ['INCRBYFLOAT', keys[1]!, '1'],
+      ['SET', keys[2]!, 'x'],
+      ['GETEX', keys[2]!, 'EX', '3000'],
+      ['SET', keys[3]!, 'gone'],
+      ['GETEX', keys[3]!, 'PXAT', '1'],
+      ['WAIT', '1', '10000'],
+      ...keys.flatMap((k) => [
+        ['GET', k],
+        ['PEXPIRETIME', k],
+      ]),
+    ]);
+    const replica = await exchangeAt(respOf(B), [
+      ['READONLY'],
+      ...keys.flatMap((k) => [
+        ['GET', k],
+        ['PEXPIRETIME', k],
+      ]),
+    ]);
+    const tail = splitReplies(leader).slice(9);
+    assert.deepEqual(splitReplies(replica).slice(1), tail);
+    assert.deepEqual(
+      tail.filter((_, i) => i % 2 === 0),
+      ['$2\r\nab\r\n', '$3\r\n2.5\r\n', '$1\r\nx\r\n', '$-1\r\n'],
     );
   });
 

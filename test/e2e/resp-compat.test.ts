@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { lookup } from '../../src/resp/command-table.js';
+import { slotOf } from '../../src/routing/slot.js';
 import { respOf } from '../helpers/resp.js';
 import { exchange as exchangeAt, replyEnd, startRespPair } from './resp-wire.js';
 
@@ -295,6 +296,18 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     assert.deepEqual(listed(replies[5]!).sort(), ['kk:a', 'kk:b']);
     assert.deepEqual(listed(replies[6]!).sort(), ['kk:a', 'kk:ab', 'kk:b', 'kk:{x}c']);
     assert.equal(replies[7], '*0\r\n');
+  });
+
+  it('SCAN pipelined behind a write of a key sees it, as KEYS does', async () => {
+    // Keys of shard 0 (slots below 8192 with two shards), which SCAN's first page covers.
+    const keys = Array.from({ length: 60 }, (_, i) => `scanord:${i}`).filter((k) => slotOf(k) < 8192);
+    for (const key of keys.slice(0, 10)) {
+      const text = await exchange([
+        ['SET', key, 'v'],
+        ['SCAN', '0', 'MATCH', key, 'COUNT', '100000'],
+      ]);
+      assert.ok(text.includes(`$${key.length}\r\n${key}\r\n`), `${key}: ${text}`);
+    }
   });
 
   it('FLUSHDB and FLUSHALL are refused with an error that says why, and delete nothing', async () => {

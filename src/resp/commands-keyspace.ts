@@ -1,7 +1,9 @@
 /**
  * Keyspace and server commands: SCAN, DBSIZE, INFO, WAIT. They cover the stores this node serves:
  * the shards whose leader is this node (after READONLY, also the replicas hosted at its address),
- * so a cluster client that scans every node sees every key once.
+ * so a cluster client that scans every node sees every key once. SCAN and DBSIZE read outside the
+ * op batches, so they start once the connection's earlier replies are complete (ReplyQueue.atHead):
+ * a write pipelined before them is durable, hence in the store, when they read.
  */
 import { arch, platform } from 'node:os';
 import { globMatch, literalPrefix } from './glob.js';

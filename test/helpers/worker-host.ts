@@ -49,7 +49,11 @@ export function testStoreSpec(dir: string, index = 0, engine: StoreSpec['engine'
   };
 }
 
-/** openTestHost opens one LSM leader store (fsync durability: writes become visible to the store only after fsync). */
+/**
+ * openTestHost opens one LSM leader store (fsync durability: writes become visible to the store only
+ * after fsync) in `dir`/node/shard, so its worker's commit log is `dir`/log/w0 (workerLogDir), not
+ * a directory two levels above `dir` that other tests and processes share.
+ */
 export async function openTestHost(dir: string): Promise<TestHost> {
   const replies = new Map<number, HostReply>();
   const send = (msg: FromWorker): void => {
@@ -57,7 +61,11 @@ export async function openTestHost(dir: string): Promise<TestHost> {
     const r = new ReplyReader(msg.buffer, msg.length);
     while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
   };
-  const host = await ShardHost.open([testStoreSpec(dir)], new SharedArrayBuffer(Positions.bytesFor(1)), send);
+  const host = await ShardHost.open(
+    [testStoreSpec(join(dir, 'node', 'shard'))],
+    new SharedArrayBuffer(Positions.bytesFor(1)),
+    send,
+  );
   return { host, replies };
 }
 

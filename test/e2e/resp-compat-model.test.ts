@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { seededRandom, testSeed } from '../helpers/random.js';
 import { respOf } from '../helpers/resp.js';
-import { encode, exchange as exchangeAt, replyEnd, startRespPair, Wire } from './resp-wire.js';
+import { encode, exchange as exchangeAt, splitReplies, startRespPair, Wire } from './resp-wire.js';
 
 let A = '';
 let stop = (): Promise<void> => Promise.resolve();
@@ -24,18 +24,6 @@ after(() => stop());
 const LIMIT = 1048576;
 const NOT_INTEGER = '-ERR value is not an integer or out of range\r\n';
 const NOT_FLOAT = '-ERR value is not a valid float\r\n';
-
-/** splitReplies cuts the text of several replies into one string per reply. */
-function splitReplies(text: string): string[] {
-  const b = Buffer.from(text, 'latin1');
-  const out: string[] = [];
-  for (let p = 0; p < b.length;) {
-    const end = replyEnd(b, p);
-    out.push(b.toString('latin1', p, end));
-    p = end;
-  }
-  return out;
-}
 
 const bulk = (v: Buffer | undefined): string =>
   v === undefined ? '$-1\r\n' : `$${v.length}\r\n${v.toString('latin1')}\r\n`;

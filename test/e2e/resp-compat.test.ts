@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { lookup } from '../../src/resp/command-table.js';
 import { slotOf } from '../../src/routing/slot.js';
 import { respOf } from '../helpers/resp.js';
-import { exchange as exchangeAt, replyEnd, startRespPair } from './resp-wire.js';
+import { exchange as exchangeAt, splitReplies, startRespPair } from './resp-wire.js';
 
 let A = '';
 let B = '';
@@ -27,18 +27,6 @@ after(() => stop());
 /** exchange sends `commands` to node A's RESP port and returns the replies' text. */
 const exchange = (commands: (string | Buffer)[][], n?: number): Promise<string> =>
   exchangeAt(respOf(A), commands, n);
-
-/** splitReplies cuts the text of several replies into one string per reply. */
-function splitReplies(text: string): string[] {
-  const b = Buffer.from(text, 'latin1');
-  const out: string[] = [];
-  for (let p = 0; p < b.length;) {
-    const end = replyEnd(b, p);
-    out.push(b.toString('latin1', p, end));
-    p = end;
-  }
-  return out;
-}
 
 /** withPrefix renames the keys of a command (at its COMMAND key positions) with `prefix`. */
 function withPrefix(prefix: string, args: string[]): string[] {

@@ -37,6 +37,18 @@ export function replyEnd(b: Buffer, p: number): number {
   return at;
 }
 
+/** splitReplies cuts the text of several replies into one string per reply. */
+export function splitReplies(text: string): string[] {
+  const b = Buffer.from(text, 'latin1');
+  const out: string[] = [];
+  for (let p = 0; p < b.length;) {
+    const end = replyEnd(b, p);
+    out.push(b.toString('latin1', p, end));
+    p = end;
+  }
+  return out;
+}
+
 /** Wire is a raw connection to a RESP port that collects replies as they come. */
 export class Wire {
   readonly socket: Socket;

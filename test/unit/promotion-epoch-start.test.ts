@@ -16,29 +16,14 @@ import type { StoreSpec } from '../../src/worker/messages.js';
 import { logEpochs } from '../helpers/log-epochs.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { testStoreSpec } from '../helpers/worker-host.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 const REPLICA = '127.0.0.1:2';
 
+/** specOf is the test store spec (test/helpers/worker-host.ts) as a replica in `dir` itself. */
 function specOf(dir: string): StoreSpec {
-  return {
-    index: 0,
-    shard: { idx: 0, name: 'shard-0', first: 0, last: 16383 },
-    role: 'replica',
-    node: '127.0.0.1:1',
-    dir,
-    engine: 'lsm',
-    durability: 'fsync',
-    fsyncIntervalMs: 100,
-    lsm: {
-      memtableBytes: 1 << 20,
-      maxRuns: 4,
-      walSegmentBytes: 1 << 20,
-      walRetentionBytes: 1 << 20,
-      ringBytes: 1 << 20,
-    },
-    repair: false,
-  };
+  return { ...testStoreSpec(dir), dir, role: 'replica' };
 }
 
 function seqsIn(records: Buffer): number[] {

@@ -14,26 +14,11 @@ import type { Store } from '../../src/storage/store.js';
 import type { StoreSpec } from '../../src/worker/messages.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { testStoreSpec } from '../helpers/worker-host.js';
 
+/** leaderSpec is the test store spec (test/helpers/worker-host.ts) as a leader in `dir` itself. */
 function leaderSpec(dir: string): StoreSpec {
-  return {
-    index: 0,
-    shard: { idx: 0, name: 'shard-0', first: 0, last: 16383 },
-    role: 'leader',
-    node: '127.0.0.1:1',
-    dir,
-    engine: 'lsm',
-    durability: 'fsync',
-    fsyncIntervalMs: 100,
-    lsm: {
-      memtableBytes: 1 << 20,
-      maxRuns: 4,
-      walSegmentBytes: 1 << 20,
-      walRetentionBytes: 1 << 20,
-      ringBytes: 1 << 20,
-    },
-    repair: false,
-  };
+  return { ...testStoreSpec(dir), dir, role: 'leader' };
 }
 
 async function hostWithLeader(dir: string): Promise<{ host: ReplicationHost; store: Store }> {

@@ -21,7 +21,7 @@ export interface KvEnv {
  */
 export function openKvEnv(dir: string, sync: { noSync: boolean; overlappingSync: boolean }): KvEnv {
   mkdirSync(dir, { recursive: true });
-  checkLmdbFile(join(dir, 'data.mdb'));
+  checkLmdbFile(join(dir, 'data.mdb'), sync.overlappingSync);
   const root = open({ path: join(dir, 'data.mdb'), noSubdir: true, maxDbs: 4, ...sync });
   return {
     root,

@@ -105,7 +105,8 @@ function regionsOf(dir: string): Region[] {
   }
   const mdb = join(dir, 'lmdb', 'data.mdb');
   out.push({ kind: 'LMDB data file', file: mdb, start: 0, end: statSync(mdb).size });
-  return out;
+  // A copy taken just after the log rolled has an empty newest segment: nothing in it to damage.
+  return out.filter((r) => r.end > r.start);
 }
 
 type Mode = 'flip' | 'truncate' | 'zero-page';
@@ -125,13 +126,16 @@ function damage(r: Region, mode: Mode, rnd: () => number): number {
   return at;
 }
 
-/** lastFrameAt returns the offset of the last frame of a commit log segment (docs/commit-log-format.md). */
+/**
+ * lastFrameAt returns the offset of the last frame of a commit log segment (docs/commit-log-format.md),
+ * or of its end when it holds no whole frame header (a segment just rolled, or cut in its header).
+ */
 function lastFrameAt(file: string): number {
   const b = readFileSync(file);
   let p = LOG_HEADER_BYTES;
-  while (p + FRAME_HEADER_BYTES + b.readUInt32LE(p + 4) < b.length)
+  while (p + FRAME_HEADER_BYTES <= b.length && p + FRAME_HEADER_BYTES + b.readUInt32LE(p + 4) < b.length)
     p += FRAME_HEADER_BYTES + b.readUInt32LE(p + 4);
-  return p;
+  return Math.min(p, b.length);
 }
 
 /**

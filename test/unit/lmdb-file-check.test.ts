@@ -21,11 +21,11 @@ async function filledLevel(dir: string): Promise<string> {
 }
 
 describe('LMDB data file check before mapping', () => {
-  it('refuses a data file cut below its root pages, naming the file and where it ends, instead of crashing the process', async () => {
+  it('refuses a data file cut before the pages its trees link to, naming the file and where it ends, instead of crashing the process', async () => {
     const dir = tempDir(after);
     const file = await filledLevel(dir);
     const whole = readFileSync(file);
-    // Every tree of a store with data has its root past the two meta pages.
+    // A store with data links to pages past the two meta pages.
     for (const cut of [2 * 4096, 2 * 4096 + 123]) {
       writeFileSync(file, whole.subarray(0, cut));
       assert.throws(

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -20,7 +21,70 @@ async function filledLevel(dir: string): Promise<string> {
   return join(dir, 'lmdb', 'data.mdb');
 }
 
+/** churnedLevel writes, rewrites and deletes keys over several transactions, so pages of older trees are freed and reused, and closes it. */
+async function churnedLevel(dir: string): Promise<string> {
+  const level = new LmdbLevel(dir);
+  let seq = 0;
+  for (let round = 0; round < 6; round++) {
+    const writes = Array.from({ length: 400 }, (_, i) => ({
+      key: Buffer.from(`key${String((i * 7 + round * 131) % 1200).padStart(5, '0')}`),
+      value: round % 3 === 2 && i % 4 === 0 ? null : Buffer.alloc(40 + ((i + round) % 90), round),
+      seq: ++seq,
+    }));
+    await level.apply(writes, seq);
+  }
+  await level.close();
+  return join(dir, 'lmdb', 'data.mdb');
+}
+
+/**
+ * CUT_OPEN_READ, run in a child process (a crash must not end the test runner): for each page count
+ * from 2 up, copies the store at argv[1] into argv[2], cuts its data file there, opens it and reads
+ * every key of churnedLevel, and prints the cut and what happened before trying the next.
+ */
+const CUT_OPEN_READ = `
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+const { LmdbLevel } = await import(process.argv[3]);
+const [whole, scratch] = process.argv.slice(1, 3);
+const bytes = readFileSync(join(whole, 'lmdb', 'data.mdb'));
+for (let pages = 2; pages * 4096 < bytes.length; pages++) {
+  rmSync(scratch, { recursive: true, force: true });
+  cpSync(whole, scratch, { recursive: true });
+  writeFileSync(join(scratch, 'lmdb', 'data.mdb'), bytes.subarray(0, pages * 4096));
+  process.stdout.write('cut ' + pages + ' ');
+  try {
+    const level = new LmdbLevel(scratch);
+    for (let i = 0; i < 1200; i++) level.get(Buffer.from('key' + String(i).padStart(5, '0')));
+    await level.close();
+    process.stdout.write('opened\\n');
+  } catch (err) {
+    process.stdout.write(err.name + '\\n');
+  }
+}
+`;
+
 describe('LMDB data file check before mapping', () => {
+  it('never lets a data file cut at any page crash the process: it is refused, or every key reads', async () => {
+    const whole = tempDir(after);
+    await churnedLevel(whole);
+    const level = new URL('../../src/storage/lmdb-level.js', import.meta.url).href;
+    const child = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', CUT_OPEN_READ, whole, join(tempDir(after), 'cut'), level],
+      { encoding: 'utf8' },
+    );
+    const lines = child.stdout.trim().split('\n');
+    assert.ok(
+      child.status === 0 && lines.every((l) => / (opened|CorruptionError)$/.test(l)),
+      `exit ${child.status} signal ${child.signal} at ${lines[lines.length - 1]} ${child.stderr}`,
+    );
+    assert.ok(
+      lines.some((l) => l.endsWith('CorruptionError')),
+      'some cut is refused',
+    );
+  });
+
   it('refuses a data file cut before the pages its trees link to, naming the file and where it ends, instead of crashing the process', async () => {
     const dir = tempDir(after);
     const file = await filledLevel(dir);

@@ -4,6 +4,7 @@
  * `openTestHost` opens a `ShardHost` over one LSM store on the calling thread and collects its
  * replies by request id; `runOps` hands it one batch; `untilReplies` waits (bounded) for replies.
  */
+import { join } from 'node:path';
 import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
 import { ReplyReader, RequestWriter } from '../../src/worker/op-codec.js';
 import { Positions } from '../../src/replication/positions.js';
@@ -47,7 +48,11 @@ export function testStoreSpec(dir: string, index = 0, engine: StoreSpec['engine'
   };
 }
 
-/** openTestHost opens one LSM leader store (fsync durability: writes become visible to the store only after fsync). */
+/**
+ * openTestHost opens one LSM leader store (fsync durability: writes become visible to the store
+ * only after fsync) at `<dir>/node/shard-0`, so its worker's commit log is `<dir>/log/w0`
+ * (worker-stores.ts puts it two levels above the store), inside the test's own directory.
+ */
 export async function openTestHost(dir: string): Promise<TestHost> {
   const replies = new Map<number, HostReply>();
   const send = (msg: FromWorker): void => {
@@ -55,7 +60,11 @@ export async function openTestHost(dir: string): Promise<TestHost> {
     const r = new ReplyReader(msg.buffer, msg.length);
     while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
   };
-  const host = await ShardHost.open([testStoreSpec(dir)], new SharedArrayBuffer(Positions.bytesFor(1)), send);
+  const host = await ShardHost.open(
+    [testStoreSpec(join(dir, 'node', 'shard-0'))],
+    new SharedArrayBuffer(Positions.bytesFor(1)),
+    send,
+  );
   return { host, replies };
 }
 

@@ -20,7 +20,7 @@ const CRASHING_ENTRY = new URL('../helpers/crashing-worker.js', import.meta.url)
 const silent = pino({ level: 'silent' });
 
 function specs(dir: string, n: number, engine: StoreSpec['engine']): StoreSpec[] {
-  return Array.from({ length: n }, (_, i) => testStoreSpec(`${dir}/s${i}`, i, engine));
+  return Array.from({ length: n }, (_, i) => testStoreSpec(`${dir}/node/s${i}`, i, engine));
 }
 
 interface Reply {

@@ -49,6 +49,7 @@ const LMDB_MAGIC = 0xbeefc0de;
 const PAGE_HEADER = 24;
 const DB_AT = PAGE_HEADER + 24;
 const DB_BYTES = 48;
+const DEPTH_IN_DB = 6;
 const ROOT_IN_DB = 40;
 const TXNID_AT = DB_AT + 2 * DB_BYTES + 8;
 const META_BYTES = TXNID_AT + 8;
@@ -124,18 +125,27 @@ function readPage(f: PageFile, pgno: bigint): Buffer {
   return b;
 }
 
+/** Walk is a tree to walk: its root and, for a tree whose leaves are not read, its depth (1 = the root is a leaf). */
+interface Walk {
+  pgno: bigint;
+  leaves: boolean;
+  depth: number;
+}
+
 /**
  * missingPage walks the tree at `root` and returns the first page it links to that lies past the
  * file's end, or undefined. With `leaves` it also reads leaf pages: their overflow pages and the
- * trees of the named databases they hold (walked without their leaves).
+ * trees of the named databases they hold, walked down to their last branch level (`depth` says
+ * which level that is; their leaves are looked for, not read).
  */
-function missingPage(f: PageFile, root: bigint, leaves: boolean, seen: Set<bigint>): bigint | undefined {
-  const todo: { pgno: bigint; leaves: boolean }[] = [{ pgno: root, leaves }];
+function missingPage(f: PageFile, root: Walk, seen: Set<bigint>): bigint | undefined {
+  const todo: Walk[] = [root];
   for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
     const { pgno } = next;
     if (pgno === NO_PAGE || seen.has(pgno)) continue;
     if (pgno >= f.pages) return pgno;
     seen.add(pgno);
+    if (!next.leaves && next.depth <= 1) continue;
     const page = readPage(f, pgno);
     const flags = page.readUInt16LE(18);
     const isBranch = (flags & P_BRANCH) !== 0;
@@ -147,7 +157,7 @@ function missingPage(f: PageFile, root: bigint, leaves: boolean, seen: Set<bigin
       const nodeFlags = page.readUInt16LE(node + 4);
       if (isBranch) {
         const child = BigInt(page.readUInt32LE(node)) | (BigInt(nodeFlags) << 32n);
-        todo.push({ pgno: child, leaves: next.leaves });
+        todo.push({ pgno: child, leaves: next.leaves, depth: next.depth - 1 });
         continue;
       }
       const data = node + NODE_HEADER + page.readUInt16LE(node + 6);
@@ -157,7 +167,8 @@ function missingPage(f: PageFile, root: bigint, leaves: boolean, seen: Set<bigin
         const last = first + BigInt(Math.max(1, readPage(f, first).readUInt32LE(20))) - 1n;
         if (last >= f.pages) return last;
       } else if ((nodeFlags & (F_SUBDATA | F_DUPDATA)) === F_SUBDATA && data + DB_BYTES <= f.pageSize) {
-        todo.push({ pgno: page.readBigUInt64LE(data + ROOT_IN_DB), leaves: false });
+        const depth = page.readUInt16LE(data + DEPTH_IN_DB);
+        todo.push({ pgno: page.readBigUInt64LE(data + ROOT_IN_DB), leaves: false, depth });
       }
     }
   }
@@ -185,7 +196,8 @@ export function checkLmdbFile(path: string, overlappingSync: boolean): void {
     let missing: { page: bigint; txnid: bigint } | undefined;
     for (const meta of metasLmdbMayOpen(first, second, flushed)) {
       const seen = new Set<bigint>();
-      const page = missingPage(f, meta.freeRoot, true, seen) ?? missingPage(f, meta.mainRoot, true, seen);
+      const tree = (pgno: bigint): Walk => ({ pgno, leaves: true, depth: 0 });
+      const page = missingPage(f, tree(meta.freeRoot), seen) ?? missingPage(f, tree(meta.mainRoot), seen);
       if (page === undefined) return;
       missing ??= { page, txnid: meta.txnid };
     }

@@ -35,12 +35,10 @@ import { TestCluster } from '../test/helpers/cluster.js';
 import { TestEtcd } from '../test/helpers/etcd.js';
 import { clusterOf, divergedOf, storeOf, waitFor } from '../test/helpers/failover-model.js';
 import { freePort } from '../test/helpers/ports.js';
+import { arg as argText } from './lib/args.js';
 import { runWrk } from './lib/wrk.js';
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
-};
+const arg = (name: string, fallback: number): number => Number(argText(name, String(fallback)));
 const ETCD = process.argv.includes('--etcd');
 const SWITCHES = arg('switches', 20);
 const ROUNDS = arg('rounds', 50);

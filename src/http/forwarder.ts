@@ -95,13 +95,13 @@ export class Forwarder {
     return body.results;
   }
 
-  /** relay sends one single-key request to `owner` (for `--proxy`), with its write `conditions` headers, and returns what to pass back. */
+  /** relay sends one single-key request to `owner` (for `--proxy`), with its write `conditions` (each value a field line of its own), and returns what to pass back. */
   async relay(
     owner: string,
     method: Dispatcher.HttpMethod,
     path: string,
     body: Uint8Array | undefined,
-    conditions: Record<string, string> = {},
+    conditions: Record<string, string[]> = {},
   ): Promise<{ status: number; headers: [string, string][]; body: Buffer }> {
     const { request, dispatcher } = await this.http();
     const res = await request(`${this.scheme}://${owner}${path}`, {

@@ -34,7 +34,7 @@ import {
   KIND_SEED_GET,
   KIND_SEED_SET,
 } from './key-request.js';
-import { proxyToOwner } from './proxy.js';
+import { forwardedConditions, proxyToOwner } from './proxy.js';
 import { sendRedirect } from './redirect.js';
 import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './request-parse.js';
 import { sendError, sendSeedText } from './respond.js';
@@ -169,16 +169,6 @@ function placeKey(
   return undefined;
 }
 
-/** conditionHeaders are the write conditions a proxied request carries on to its owner. */
-function conditionHeaders(req: HttpRequest): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of ['if-match', 'if-none-match']) {
-    const v = req.getHeader(name);
-    if (v !== '') out[name] = v;
-  }
-  return out;
-}
-
 /** pathOf rebuilds a request's path and query. */
 function pathOf(url: string, query: string): string {
   return query === '' ? url : `${url}?${query}`;
@@ -198,7 +188,7 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
       if (at === undefined) return;
       if (at.owner !== undefined) {
         const method = op === OP_GET ? 'GET' : 'DELETE';
-        const headers = op === OP_GET ? {} : conditionHeaders(req);
+        const headers = op === OP_GET ? {} : forwardedConditions(req);
         proxyToOwner(res, ctx, method, at.owner, at.shard, pathOf(url, query), undefined, headers);
         return;
       }
@@ -238,7 +228,7 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
         concern = writeConcern(ctx, params, at.shard);
         ext = writeExtOf(req, ctx, at.shard, params, true);
       }
-      const headers = owner === undefined ? {} : conditionHeaders(req);
+      const headers = owner === undefined ? {} : forwardedConditions(req);
       readBody(res, req, maxValue, 'value', (body) => {
         if (owner !== undefined)
           // `body` may be a view of the connection's input, valid only during this call: the forward needs a copy.

@@ -3,6 +3,11 @@
  * owned by another process is forwarded to the owner (with its If-Match / If-None-Match) and its
  * answer relayed (status, content type, ETag, the X-Distkv-* headers and the body), as the seed's code did, instead of a 307.
  *
+ * The conditions go on exactly as they came, every field line of each, empty ones included, so the
+ * owner checks them as it checks a request sent to it (src/http/write-conditions.ts): it refuses a
+ * doubled or empty If-Match. Forwarding only the first line let `If-Match: *` then `If-Match: "E.S"`
+ * write whatever the version, and dropping an empty one wrote unconditionally.
+ *
  * A forwarded request carries `X-Distkv-Forwarded: 1` (FORWARDED_HEADER); a node never forwards
  * such a request again (it answers 307 if it does not own the key), so even nodes that disagree
  * about the config cannot bounce a request between them. An owner that cannot be reached gives
@@ -12,9 +17,22 @@ import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
 import type { HttpContext } from './context.js';
 import { errorCodeOf } from './http-metrics.js';
-import type { HttpResponse } from './http1-exchange.js';
+import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { sendError, statusLine } from './respond.js';
 import { answerLater } from './route.js';
+
+/** CONDITION_HEADERS are the write conditions a proxied request carries on to its owner. */
+const CONDITION_HEADERS = ['if-match', 'if-none-match'] as const;
+
+/** forwardedConditions returns every value of each condition header of `req`, in order, as the owner must see them. */
+export function forwardedConditions(req: HttpRequest): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const name of CONDITION_HEADERS) {
+    const values = req.getHeaders(name);
+    if (values.length > 0) out[name] = values;
+  }
+  return out;
+}
 
 /** proxyToOwner relays `method path` (with `body`, which must stay valid) to `owner` and answers with its reply. */
 export function proxyToOwner(
@@ -25,7 +43,7 @@ export function proxyToOwner(
   shard: number,
   path: string,
   body: Uint8Array | undefined,
-  headers: Record<string, string> = {},
+  headers: Record<string, string[]> = {},
 ): void {
   answerLater(
     res,

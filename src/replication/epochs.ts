@@ -11,6 +11,10 @@
  *   - otherwise the replica's history is a prefix of the leader's: records follow.
  * A batch never spans an epoch boundary (`cutAtEpoch`), so it carries one records epoch, written
  * into the replica's log frames as is.
+ *
+ * A promoted leader's epoch starts where its own log says (`withEpochStart`): the map's `firstSeq`
+ * is the promoter's reading of the target's ack, and a target still following its old leader may
+ * have applied more records (written by that leader, in its epoch) before it stopped to lead.
  */
 import { DistkvError } from '../errors.js';
 import type { EpochStart } from '../routing/live-map.js';
@@ -68,4 +72,13 @@ export function cutAtEpoch(
   for (let seq = firstSeq; seq < next.firstSeq && offset < records.length; seq++)
     offset += records.readUInt32LE(offset + 4) + 8;
   return { records: offset >= records.length ? records : records.subarray(0, offset), epoch };
+}
+
+/**
+ * withEpochStart returns `epochs` with its current epoch starting at `firstSeq` instead of where
+ * the history says: the seq of the first record its leader wrote in it.
+ */
+export function withEpochStart(epochs: ShardEpochs, firstSeq: number): ShardEpochs {
+  const history = epochs.history.map((h) => (h.epoch === epochs.epoch ? { epoch: h.epoch, firstSeq } : h));
+  return { epoch: epochs.epoch, history };
 }

@@ -13,10 +13,11 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
 import type { StoreReplication } from '../storage/store-replication.js';
+import type { EpochStart } from '../routing/live-map.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import { epochOfSeq } from '../routing/version.js';
 import { countDiverged, divergedFileOf, saveDiverged } from './diverged-file.js';
-import { checkPullEpoch, cutAtEpoch, epochsOf } from './epochs.js';
+import { checkPullEpoch, cutAtEpoch, epochsOf, type ShardEpochs, withEpochStart } from './epochs.js';
 import {
   FOLLOWER_STATES,
   type Positions,
@@ -54,6 +55,12 @@ export class ReplicationHost {
   private readonly leaders = new Map<number, LeaderState>();
   private readonly followers = new Map<number, Follower>();
   private readonly seedCursors = new Map<number, SeedCursor>();
+  /**
+   * epochStarts holds, for a leader promoted while its log already held records at or above the
+   * first seq the map gives its epoch (records its old leader wrote, in the old epoch), the seq
+   * its own first record has: its epoch starts there (leaderEpochs).
+   */
+  private readonly epochStarts = new Map<number, EpochStart>();
   private readonly openSpec: (spec: StoreSpec) => Promise<Store>;
 
   /** `open` opens (a replica's) store afresh from its spec, as the worker does (into its commit log). */
@@ -100,8 +107,10 @@ export class ReplicationHost {
     this.followers.delete(index);
     await follower?.stop();
     if (this.leaders.delete(index)) h.store.replication?.setRetention(() => undefined);
+    this.epochStarts.delete(index);
     h.spec = spec;
     if (spec.role === 'leader') {
+      this.placeEpochStart(index, h);
       this.startLeader(index, h);
       return;
     }
@@ -125,6 +134,33 @@ export class ReplicationHost {
       { shard: name, node: h.spec.node, fork, epoch, ...saved },
       `store ${name} on ${h.spec.node} holds ${saved.records} records above seq ${fork} that the leader of epoch ${epoch} never had: saved to ${saved.file}; rebuilding from the new leader`,
     );
+  }
+
+  /**
+   * placeEpochStart: a replica just promoted (its follower stopped: its log is final) that holds
+   * records at or above the first seq the map gives its new epoch applied them from its old leader
+   * after the promoter read its ack. They carry the old epoch in its log; its own records start
+   * after them. Its pulls are answered with its epoch starting there, so the (epoch, seq) a replica
+   * names is checked against what this log holds (docs/wal-format.md, "Epoch history").
+   */
+  private placeEpochStart(index: number, h: HostedStore): void {
+    const epochs = epochsOf(h.spec);
+    const mapped = epochs.history.find((e) => e.epoch === epochs.epoch)?.firstSeq;
+    const last = h.store.replication?.lastSeq();
+    if (mapped === undefined || last === undefined || last < mapped) return;
+    this.epochStarts.set(index, { epoch: epochs.epoch, firstSeq: last + 1 });
+    this.log?.warn(
+      { shard: h.spec.shard.name, node: h.spec.node, epoch: epochs.epoch, mapped, start: last + 1 },
+      `store ${h.spec.shard.name} on ${h.spec.node} leads epoch ${epochs.epoch}, which the map starts at seq ${mapped}, but it already holds the old leader's records up to seq ${last}: its epoch starts at seq ${last + 1}`,
+    );
+  }
+
+  /** leaderEpochs is what leader store `index` answers pulls with: its shard's epochs, its own epoch starting where its log says. */
+  private leaderEpochs(index: number): ShardEpochs {
+    const h = this.stores.get(index)!;
+    const start = this.epochStarts.get(index);
+    const epochs = epochsOf(h.spec);
+    return start?.epoch === epochs.epoch ? withEpochStart(epochs, start.firstSeq) : epochs;
   }
 
   private startLeader(index: number, h: HostedStore): void {
@@ -183,11 +219,11 @@ export class ReplicationHost {
             () => this.positions.get(ringLeader, SLOT_LAST_SEQ),
             () => epochsOf(h.spec),
           )
-        : leaderHere !== undefined && r.leaderStore !== undefined
+        : leaderHere !== undefined && ringLeader !== undefined
           ? new LocalSource(
               () => leaderHere.store.replication,
-              `local store ${r.leaderStore}`,
-              () => epochsOf(leaderHere.spec),
+              `local store ${ringLeader}`,
+              () => this.leaderEpochs(ringLeader),
             )
           : http();
     const localLeader =
@@ -266,7 +302,7 @@ export class ReplicationHost {
     fork?: number;
   }> {
     const leader = this.leaderStore(store);
-    const epochs = epochsOf(this.stores.get(store)!.spec);
+    const epochs = this.leaderEpochs(store);
     const fork = checkPullEpoch(epochs, epoch, after);
     if (fork !== undefined)
       return {
@@ -289,6 +325,9 @@ export class ReplicationHost {
       await leader.waitForLog(after, waitMs);
       r = this.leaderStore(store).readLog(after, maxBytes);
     }
+    // A closing leader's wait ends at once with nothing: answered as "none yet" (204), its replica
+    // would pull again straight away, in a loop. As an unavailable leader (503) it is backed off.
+    if (r !== 'gone' && r.records.length === 0) this.refuseIfClosed(store);
     const leaderSeq = this.leaderStore(store).lastSeq();
     if (r === 'gone')
       return {
@@ -379,6 +418,12 @@ export class ReplicationHost {
   /** stop stops every follower. */
   async stop(): Promise<void> {
     await Promise.all([...this.followers.values()].map((f) => f.stop()));
+  }
+
+  /** refuseIfClosed throws UNAVAILABLE when leader store `index` has begun closing (or is not a leader any more). */
+  private refuseIfClosed(index: number): void {
+    if (this.leaderStore(index).isClosed?.() === true)
+      throw new DistkvError('UNAVAILABLE', `store ${index} is closing: it answers no pulls`);
   }
 
   private leaderStore(index: number): StoreReplication {

@@ -14,52 +14,12 @@ import * as keyspace from './commands-keyspace.js';
 import * as strings from './commands-strings.js';
 import * as expiry from './commands-expiry.js';
 import { cluster } from './commands-cluster.js';
+import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
+import { COMPAT_COMMANDS } from './command-table-compat.js';
 
-type Handler = (c: RespConnection, args: Buffer[]) => void;
+export type { CommandSpec } from './command-spec.js';
 
-/** CommandSpec describes one command. */
-export interface CommandSpec {
-  name: string;
-  /** arity counts the command name; negative = at least that many. */
-  arity: number;
-  flags: readonly string[];
-  firstKey: number;
-  lastKey: number;
-  step: number;
-  group: string;
-  summary: string;
-  /** noAuth commands run before AUTH. */
-  noAuth?: boolean;
-  run: Handler;
-}
-
-const spec = (
-  name: string,
-  arity: number,
-  flags: string,
-  keys: [number, number, number],
-  group: string,
-  summary: string,
-  run: Handler,
-  noAuth = false,
-): CommandSpec => ({
-  name,
-  arity,
-  flags: flags === '' ? [] : flags.split(' '),
-  firstKey: keys[0],
-  lastKey: keys[1],
-  step: keys[2],
-  group,
-  summary,
-  run,
-  ...(noAuth ? { noAuth } : {}),
-});
-
-const NO_KEYS: [number, number, number] = [0, 0, 0];
-const ONE_KEY: [number, number, number] = [1, 1, 1];
-const ALL_KEYS: [number, number, number] = [1, -1, 1];
-
-/** COMMANDS lists every command distkv answers. */
+/** COMMANDS lists every command distkv answers: the first set, then COMPAT_COMMANDS. */
 export const COMMANDS: readonly CommandSpec[] = [
   spec('ping', -1, 'fast', NO_KEYS, 'connection', "Returns the server's liveliness response.", conn.ping),
   spec('echo', 2, 'fast', NO_KEYS, 'connection', 'Returns the given string.', conn.echo),
@@ -314,6 +274,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     'Decrements a number from the integer value of a key.',
     strings.incrBy(-1, true),
   ),
+  ...COMPAT_COMMANDS,
 ];
 
 /** BY_NAME finds a command by its name as sent, in lower or upper case (other cases are lowered first). */

@@ -1,9 +1,11 @@
 /**
- * The expiry commands (docs/resp.md; distkv's TTLs in docs/api.md, "TTL"): TTL, PTTL, EXPIRE,
- * PEXPIRE, PERSIST. TTL/PTTL read the key's expiry (OP_GET_EXPIRY); EXPIRE/PEXPIRE/PERSIST are an
+ * The expiry commands (docs/resp.md; distkv's TTLs in docs/api.md, "TTL"): TTL, PTTL, EXPIRETIME,
+ * PEXPIRETIME, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, PERSIST. TTL/PTTL and EXPIRETIME/PEXPIRETIME
+ * read the key's expiry (OP_GET_EXPIRY); EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT/PERSIST are an
  * OP_PUT_EXT that keeps the key's value and sets only its expiry, conditioned on the key existing
  * (PERSIST: on it having an expiry), so they are atomic on the store's worker and logged as a write;
- * they are submitted in order (RespConnection.submitOrdered). EXPIRE with a time of 0 or less deletes.
+ * they are submitted in order (RespConnection.submitOrdered). An expiry at or before now deletes the
+ * key (EXPIRE of 0 or less, EXPIREAT of a time past), as in Redis.
  */
 import {
   COND_EXPIRES,
@@ -26,14 +28,18 @@ import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import { errorText } from './worker-reply.js';
 
-/** ttl: TTL key (seconds) or PTTL key (ms): -2 missing, -1 no expiry. */
-export function ttl(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => void {
+/**
+ * ttl: TTL key (seconds) or PTTL key (ms), and with `absolute` EXPIRETIME / PEXPIRETIME (the Unix
+ * time of the expiry): -2 missing, -1 no expiry. Seconds are rounded half up, as Redis rounds them.
+ */
+export function ttl(unitMs: 1 | 1000, absolute = false): (c: RespConnection, args: Buffer[]) => void {
   const format = (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
     if (status === ST_MISSING) w.integer(-2);
     else if (status !== ST_VALUE) w.error(errorText(value));
     else {
       const at = value.readDoubleLE(0);
-      w.integer(at === 0 ? -1 : Math.max(0, Math.round((at - Date.now()) / unitMs)));
+      const left = Math.max(0, absolute ? at : at - Date.now());
+      w.integer(at === 0 ? -1 : Math.round(left / unitMs));
     }
   };
   return (c, args) => {
@@ -52,22 +58,22 @@ function formatChanged(w: RespWriter, status: number, seq: number, value: Buffer
 }
 
 /**
- * expire: EXPIRE key seconds / PEXPIRE key ms (1 if set, 0 if the key is missing). A time of 0 or
- * less deletes the key, as in Redis (an OP_DELETE_EXT on the key existing); more than ten years
- * is refused.
+ * expire: EXPIRE key seconds / PEXPIRE key ms, and with `absolute` EXPIREAT key unix-seconds /
+ * PEXPIREAT key unix-ms (1 if set, 0 if the key is missing). An expiry at or before now deletes
+ * the key, as in Redis (an OP_DELETE_EXT on the key existing); more than ten years ahead is refused.
  */
-export function expire(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => void {
+export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, args: Buffer[]) => void {
+  const name = `${unitMs === 1 ? 'p' : ''}expire${absolute ? 'at' : ''}`;
   return (c, args) => {
     const n = parseInt64(args[2]!.toString('latin1'));
     if (n === undefined) {
       c.queue.now(c.proto).error('ERR value is not an integer or out of range');
       return;
     }
-    const ms = Number(n) * unitMs;
+    const now = Date.now();
+    const ms = Number(n) * unitMs - (absolute ? now : 0);
     if (ms > MAX_TTL_MS) {
-      c.queue
-        .now(c.proto)
-        .error(`ERR invalid expire time in '${unitMs === 1 ? 'pexpire' : 'expire'}' command`);
+      c.queue.now(c.proto).error(`ERR invalid expire time in '${name}' command`);
       return;
     }
     const t = routeKey(c, args[1]!, true);
@@ -78,7 +84,7 @@ export function expire(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) =>
       c.submitOrdered(t, OP_DELETE_EXT, args[1]!, encodeExt(ext), handler);
       return;
     }
-    const ext = { flags: COND_IF_EXISTS | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: Date.now() + ms };
+    const ext = { flags: COND_IF_EXISTS | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: now + ms };
     c.submitOrdered(t, OP_PUT_EXT, args[1]!, encodeExt(ext), handler);
   };
 }

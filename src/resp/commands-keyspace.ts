@@ -1,11 +1,15 @@
 /**
  * Keyspace and server commands: SCAN, DBSIZE, INFO, WAIT. They cover the stores this node serves:
  * the shards whose leader is this node (after READONLY, also the replicas hosted at its address),
- * so a cluster client that scans every node sees every key once.
+ * so a cluster client that scans every node sees every key once. SCAN and DBSIZE read outside the
+ * op batches, so they start once the connection's earlier replies are complete (ReplyQueue.atHead):
+ * a write pipelined before them is durable, hence in the store, when they read.
  */
 import { arch, platform } from 'node:os';
 import { globMatch, literalPrefix } from './glob.js';
 import type { LocalTarget } from './key-route.js';
+import type { Pending } from './reply-queue.js';
+import type { ScanPosition } from './scan-cursors.js';
 import type { RespConnection } from './resp-connection.js';
 import { SERVER_VERSION } from './commands-connection.js';
 import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
@@ -84,6 +88,24 @@ export function scan(c: RespConnection, args: Buffer[]): void {
     return;
   }
   const prefix = Buffer.from(pattern === undefined ? '' : literalPrefix(pattern), 'latin1');
+  // Once the replies before it are complete, so a page sees the writes sent before the SCAN.
+  c.queue.atHead(p, () => {
+    scanPage(c, p, target, prefix, pos, count, stores.length, pattern, typeOk);
+  });
+}
+
+/** scanPage reads one SCAN page from `target` after `pos` and answers it at `p`. */
+function scanPage(
+  c: RespConnection,
+  p: Pending,
+  target: LocalTarget,
+  prefix: Buffer,
+  pos: ScanPosition,
+  count: number,
+  storeCount: number,
+  pattern: string | undefined,
+  typeOk: boolean,
+): void {
   c.ctx.pool
     .call(target.worker, {
       type: 'scan',
@@ -100,7 +122,7 @@ export function scan(c: RespConnection, args: Buffer[]): void {
           entries.length < count
             ? { store: pos.store + 1, after: undefined }
             : { store: pos.store, after: Buffer.from(last!.key) };
-        const done = next.store >= stores.length;
+        const done = next.store >= storeCount;
         const keys = entries
           .map((e) => Buffer.from(e.key))
           .filter((k) => typeOk && (pattern === undefined || globMatch(pattern, k.toString('latin1'))));
@@ -133,6 +155,13 @@ async function keyCount(c: RespConnection): Promise<number> {
 /** dbsize: DBSIZE. */
 export function dbsize(c: RespConnection): void {
   const p = c.queue.later(c.proto, () => undefined);
+  c.queue.atHead(p, () => {
+    countFor(c, p);
+  });
+}
+
+/** countFor answers DBSIZE at `p` once the replies before it are complete (their writes counted). */
+function countFor(c: RespConnection, p: Pending): void {
   keyCount(c).then(
     (n) => {
       c.queue.completeWith(p, (w) => {

@@ -5,7 +5,8 @@
  * worker, so they are atomic. Multi-key commands need their keys in one slot (key-route.ts), hence
  * one store; their ops go into one batch. A SET with an expiry or KEEPTTL is an OP_PUT_EXT
  * (docs/api.md, "TTL"): NX and XX become its conditions, a failed one answers nil; it is submitted
- * in order (RespConnection.submitOrdered).
+ * in order (RespConnection.submitOrdered). INCR* keep the key's TTL, as in Redis. DEL and EXISTS
+ * also answer UNLINK and TOUCH (command-table-compat.ts).
  */
 import { decodeOld } from '../worker/read-modify-write.js';
 import {

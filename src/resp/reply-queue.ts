@@ -25,6 +25,8 @@ export class Pending implements OpHandler {
   readonly format: Format;
   /** store is the store the command's op went to (for WAIT), or -1. */
   readonly store: number;
+  /** onHead runs once every reply reserved before this one is complete (`ReplyQueue.atHead`). */
+  onHead: (() => void) | undefined;
 
   constructor(queue: ReplyQueue, proto: ProtocolVersion, format: Format, store: number) {
     this.queue = queue;
@@ -85,6 +87,15 @@ export class ReplyQueue {
     return p;
   }
 
+  /**
+   * atHead runs `run` once every reply reserved before `p` is complete (at once if none is): a
+   * command that reads outside the op batches (KEYS) so sees the writes sent before it.
+   */
+  atHead(p: Pending, run: () => void): void {
+    if (this.queue[this.head] === p) run();
+    else p.onHead = run;
+  }
+
   /** complete fills `p` with a worker reply. */
   complete(p: Pending, status: number, seq: number, value: Buffer): void {
     if (this.queue[this.head] === p) {
@@ -130,6 +141,12 @@ export class ReplyQueue {
     } else if (this.head > 1024) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
+    }
+    const head = this.queue[this.head];
+    if (head?.onHead !== undefined) {
+      const run = head.onHead;
+      head.onHead = undefined;
+      run();
     }
   }
 }

@@ -7,14 +7,15 @@
  * worker's log directory. Integers are little-endian.
  *
  *   segment := header frame*
- *   header  := magic:u32 version:u8 reserved:u8[3] segmentNo:u32 reserved:u8[12]        (24 bytes)
+ *   header  := magic:u32 version:u8 reserved:u8[3] segmentNo:u32 logId:u8[8] reserved:u8[4]   (24 bytes)
  *   frame   := fcrc:u32 len:u32 kind:u8 store:u32 epoch:u32 body:len
  *   fcrc    := crc32c of len, kind, store and epoch (the 13 bytes after fcrc)
  *   kind    := FRAME_RECORDS | FRAME_BASE
  *   body    := record{1..}      for FRAME_RECORDS (wal-format.ts records, each with its own crc)
  *            | nextSeq:u64      for FRAME_BASE
  *
- * One group commit writes one FRAME_RECORDS frame per store that wrote in the turn: its records are
+ * One group commit writes one FRAME_RECORDS frame per store that wrote in the turn (one per epoch
+ * its records were appended in, when the store's epoch changed meanwhile): its records are
  * contiguous, so a replica's batch is a view of the frame body. `store` is STORE_ID(name), the
  * crc32c of the store's name (its directory relative to the data directory, e.g.
  * `127.0.0.1_8080/shard-0`): stable across restarts, config reloads and worker counts.
@@ -22,19 +23,33 @@
  * A FRAME_BASE says "this store's next record has seq nextSeq": records of the store earlier in the
  * log with seq ≥ nextSeq are void (a replica rebuilt from a snapshot starts its log again).
  *
+ * Identity: `logId` is 8 random bytes drawn when the log is created, kept in the file LOG_ID_FILE
+ * of the log directory and written into every segment's header, so a segment of another log (another
+ * worker's or node's, copied in with the same number) is refused, not replayed. A version 1 header
+ * (the previous format: no logId) is read as "no identity"; a log continues no such segment (the
+ * first write after an upgrade starts a new segment), so they can only precede identified ones.
+ *
  * Invariants: per store, the seqs of the records that are not void increase by exactly 1 through
- * the whole log; the segment numbers have no gaps. Only the tail of the newest segment may hold a
- * torn frame; anything wrong elsewhere is corruption.
+ * the whole log; the segment numbers have no gaps; every identified segment carries the log's id.
+ * Only the tail of the newest segment may hold a torn frame; anything wrong elsewhere is corruption.
  */
+import { randomBytes } from 'node:crypto';
 import { crc32c } from './crc32c.js';
 import { readU64, writeU64 } from './wal-format.js';
 
 /** LOG_MAGIC is "DKVC" read as a little-endian u32. */
 export const LOG_MAGIC = 0x43564b44;
 /** LOG_VERSION is the format version byte of segment headers. */
-export const LOG_VERSION = 1;
+export const LOG_VERSION = 2;
+/** LOG_VERSION_UNIDENTIFIED is the previous version, whose headers carry no logId (still read). */
+export const LOG_VERSION_UNIDENTIFIED = 1;
 /** LOG_HEADER_BYTES is the size of a segment header. */
 export const LOG_HEADER_BYTES = 24;
+/** LOG_ID_OFFSET and LOG_ID_BYTES place the logId in a segment header. */
+export const LOG_ID_OFFSET = 12;
+export const LOG_ID_BYTES = 8;
+/** LOG_ID_FILE names the file of a log directory that holds its logId (hex; named to sort before the segments). */
+export const LOG_ID_FILE = '.log-id';
 /** FRAME_HEADER_BYTES is fcrc + len + kind + store + epoch. */
 export const FRAME_HEADER_BYTES = 4 + 4 + 1 + 4 + 4;
 /** FRAME_RECORDS marks a frame whose body is one store's records. */
@@ -54,21 +69,39 @@ export function storeIdOf(name: string): number {
   return crc32c(Buffer.from(name, 'utf8'), 0, Buffer.byteLength(name, 'utf8'));
 }
 
-/** encodeLogHeader returns a segment header. */
-export function encodeLogHeader(segmentNo: number): Buffer {
+/** newLogId draws the id of a new log: LOG_ID_BYTES random bytes in hex. */
+export function newLogId(): string {
+  return randomBytes(LOG_ID_BYTES).toString('hex');
+}
+
+/** encodeLogHeader returns a segment header of log `logId` (hex, newLogId). */
+export function encodeLogHeader(segmentNo: number, logId: string): Buffer {
   const h = Buffer.alloc(LOG_HEADER_BYTES);
   h.writeUInt32LE(LOG_MAGIC, 0);
   h[4] = LOG_VERSION;
   h.writeUInt32LE(segmentNo, 8);
+  h.write(logId, LOG_ID_OFFSET, LOG_ID_BYTES, 'hex');
   return h;
 }
 
-/** decodeLogHeader returns the segment number of a header, or why it is not one. */
-export function decodeLogHeader(b: Buffer): number | string {
+/** LogHeader is a decoded segment header; `logId` is undefined in a version 1 header. */
+export interface LogHeader {
+  segmentNo: number;
+  logId: string | undefined;
+}
+
+/** decodeLogHeader decodes a segment header, or says why it is not one. */
+export function decodeLogHeader(b: Buffer): LogHeader | string {
   if (b.length < LOG_HEADER_BYTES) return `header is ${b.length} bytes; expected ${LOG_HEADER_BYTES}`;
   if (b.readUInt32LE(0) !== LOG_MAGIC) return 'bad magic (not a distkv commit log segment)';
-  if (b[4] !== LOG_VERSION) return `unsupported commit log version ${b[4]} (this build reads ${LOG_VERSION})`;
-  return b.readUInt32LE(8);
+  const version = b[4];
+  if (version !== LOG_VERSION && version !== LOG_VERSION_UNIDENTIFIED)
+    return `unsupported commit log version ${version} (this build reads ${LOG_VERSION_UNIDENTIFIED} and ${LOG_VERSION})`;
+  return {
+    segmentNo: b.readUInt32LE(8),
+    logId:
+      version === LOG_VERSION ? b.toString('hex', LOG_ID_OFFSET, LOG_ID_OFFSET + LOG_ID_BYTES) : undefined,
+  };
 }
 
 /** writeFrameHeader writes a frame header at `offset` of `b` for a body of `len` bytes. */

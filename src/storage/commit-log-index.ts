@@ -23,6 +23,8 @@ export interface StoreRange {
 export interface LogSegment {
   no: number;
   path: string;
+  /** logId is the log id its header carries (undefined: the previous format, which has none). */
+  logId: string | undefined;
   bytes: number;
   stores: Map<number, StoreRange>;
 }

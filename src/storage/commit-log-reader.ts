@@ -8,8 +8,8 @@
  * the newest segment with no valid frame after it is a torn tail and is cut off; a bad frame
  * followed by a valid one is corruption (acknowledged records lie behind it). "Valid" means a frame
  * whose header passes its CRC and whose body starts with a record that passes its CRC (or is a
- * whole base frame). A record out of its store's seq order, a bad older segment or a missing
- * segment number is always corruption.
+ * whole base frame). A record out of its store's seq order, a bad older segment, a missing
+ * segment number or a segment of another log (commit-log-identity.ts) is always corruption.
  *
  * `readOnly` reads another worker's log (a store that moved): nothing is cut, reading stops at the
  * first damage, and the damage is reported as a torn tail of that log.
@@ -23,6 +23,7 @@ import {
   FRAME_HEADER_BYTES,
   LOG_HEADER_BYTES,
 } from './commit-log-format.js';
+import { LogIdentity, readLogId } from './commit-log-identity.js';
 import { indexFrame, type LogSegment, voidFrom } from './commit-log-index.js';
 import { DamageRecorder, type LaterValid, replayFailed, type WalDamage } from './log-damage.js';
 import type { Vfs } from './vfs.js';
@@ -93,6 +94,7 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     repair: options.repair,
     readOnly: options.readOnly,
   });
+  const identity = new LogIdentity(readLogId(vfs, dir));
 
   for (let i = 0; i < numbers.length; i++) {
     const no = numbers[i]!;
@@ -109,7 +111,15 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
       await recorder.damaged(i, 0, header, later, `incomplete segment header: ${header}`);
       break;
     }
-    const seg: LogSegment = { no, path, bytes: LOG_HEADER_BYTES, stores: new Map() };
+    const foreign =
+      header.segmentNo === no
+        ? identity.check(no, header.logId)
+        : `segment header names segment ${header.segmentNo}: it was copied in under another name`;
+    if (foreign !== undefined) {
+      await recorder.corrupt(i, 0, foreign);
+      break;
+    }
+    const seg: LogSegment = { no, path, logId: header.logId, bytes: LOG_HEADER_BYTES, stores: new Map() };
     let offset = LOG_HEADER_BYTES;
     let stopped = false;
     while (offset < buf.length) {

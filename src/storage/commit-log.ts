@@ -36,8 +36,10 @@ import {
   FRAME_HEADER_BYTES,
   FRAME_RECORDS,
   LOG_HEADER_BYTES,
+  newLogId,
   writeFrameHeader,
 } from './commit-log-format.js';
+import { readLogId, writeLogId } from './commit-log-identity.js';
 import { indexFrame, type LogSegment, voidFrom } from './commit-log-index.js';
 import type { Vfs, WritableFile } from './vfs.js';
 import { segmentName } from './wal-format.js';
@@ -45,21 +47,35 @@ import { segmentName } from './wal-format.js';
 /** RETRY_MS is how long writes are refused after a failed batch before the next try. */
 export const RETRY_MS = 500;
 
-/** Pending is what a member hands over for one batch: its records in WAL framing and their seqs. */
+/**
+ * Pending is what a member hands over for one batch: its records in WAL framing, their seqs, and
+ * the epoch they were appended in (their frame's; a member's records of one epoch per part).
+ */
 export interface Pending {
   records: Buffer;
   first: number;
   last: number;
+  epoch: number;
 }
 
 /** LogMember is a store's side of the commit log (StoreLog implements it). */
 export interface LogMember {
   readonly id: number;
   readonly epoch: number;
-  /** take hands over (and forgets) what the store appended since the last batch, or undefined. */
+  /**
+   * take hands over (and forgets) what the store appended since the last batch, or undefined; a
+   * member with records of two epochs hands over the older part and makes itself pending again
+   * (the batch takes it again: one frame per epoch).
+   */
   take(): Pending | undefined;
   /** written: the part of a batch taken from this store is written (and synced in fsync mode); `records` is a view valid for good. */
   written(part: Pending): void;
+  /**
+   * isolate: `written(part)` threw. The store's state may now trail its log: it refuses its
+   * writes (those in flight and every new one) with `err` until it is reopened, which replays
+   * the log. The other stores of the batch are not affected.
+   */
+  isolate(part: Pending, err: DistkvError): void;
   /** failed: the batch holding the store's part (if any) failed; refuse it and everything queued, and rewind. */
   failed(err: DistkvError): void;
   /** synced: every record this store had written before the sync began is on disk. */
@@ -104,6 +120,8 @@ export interface CommitLogOptions {
 /** CommitLog is the append side of one worker's log. Used only on that worker's thread. */
 export class CommitLog {
   private readonly opts: CommitLogOptions;
+  /** logId is written into every segment header (commit-log-identity.ts). */
+  private readonly logId: string;
   private file!: WritableFile;
   private readonly all: LogSegment[] = [];
   private readonly members = new Map<number, LogMember>();
@@ -138,17 +156,26 @@ export class CommitLog {
   /** syncSeconds times every fdatasync of the log (for the /metrics histogram). */
   readonly syncSeconds = new LatencyHistogram();
 
-  private constructor(opts: CommitLogOptions) {
+  private constructor(opts: CommitLogOptions, logId: string) {
     this.opts = opts;
+    this.logId = logId;
   }
 
   /** open continues the newest segment or starts the next one. */
   static async open(opts: CommitLogOptions): Promise<CommitLog> {
-    const c = new CommitLog(opts);
     opts.vfs.mkdirp(opts.dir);
+    const identified = opts.segments.find((s) => s.logId !== undefined);
+    const idFile = readLogId(opts.vfs, opts.dir) ?? {
+      id: identified?.logId ?? newLogId(),
+      first: identified?.no ?? (opts.segments[opts.segments.length - 1]?.no ?? 0) + 1,
+    };
+    await writeLogId(opts.vfs, opts.dir, idFile);
+    const logId = idFile.id;
+    const c = new CommitLog(opts, logId);
     c.all.push(...opts.segments);
     const newest = c.all[c.all.length - 1];
-    if (newest !== undefined && newest.bytes < opts.segmentBytes) {
+    // A segment without this log's id (the previous format) is not continued: the next one has it.
+    if (newest !== undefined && newest.logId === logId && newest.bytes < opts.segmentBytes) {
       c.file = await opts.vfs.openAppend(newest.path, false);
       // What recovery read may be only in the page cache: sync it once so acks start true.
       await c.file.sync();
@@ -368,7 +395,7 @@ export class CommitLog {
     let at = 0;
     for (const b of bases) at += b.frame.copy(batch, at);
     for (const p of parts) {
-      writeFrameHeader(batch, p.at, FRAME_RECORDS, p.member.id, p.member.epoch, p.part.records.length);
+      writeFrameHeader(batch, p.at, FRAME_RECORDS, p.member.id, p.part.epoch, p.part.records.length);
       p.part.records.copy(batch, p.at + FRAME_HEADER_BYTES);
     }
     return { batch, parts, bases };
@@ -452,11 +479,41 @@ export class CommitLog {
       const records = b.batch.subarray(body, body + p.part.records.length);
       indexFrame(b.seg, p.member.id, b.before + p.at, p.part.first, p.part.last);
       this.counters.records += p.part.last - p.part.first + 1;
-      p.member.written({ records, first: p.part.first, last: p.part.last });
+      const part = { records, first: p.part.first, last: p.part.last, epoch: p.part.epoch };
+      // Each store gets its part whatever another one does with its own.
+      try {
+        p.member.written(part);
+      } catch (err) {
+        this.isolate(p.member, part, err);
+      }
     }
     if (b.sync && this.opts.durability !== 'fsync')
       for (const m of this.members.values()) m.synced(m.writtenSeq);
     this.rollFailed = false;
+  }
+
+  /** isolate takes a store whose `written` threw out of the batches' hand-over, logged (LogMember.isolate). */
+  private isolate(member: LogMember, part: Pending, err: unknown): void {
+    const e = toDistkvError(err);
+    this.opts.log?.error(
+      { err: e.message, store: member.id, first: part.first, last: part.last },
+      'commit log: a store failed to take its written records; it refuses writes until reopened',
+    );
+    try {
+      member.isolate(
+        part,
+        new DistkvError(
+          'UNAVAILABLE',
+          `store ${member.id} failed to take its written records (seqs ${part.first}..${part.last}: ${e.message}); it refuses writes until it is reopened`,
+          { cause: err },
+        ),
+      );
+    } catch (isolateErr) {
+      this.opts.log?.error(
+        { err: toDistkvError(isolateErr).message, store: member.id },
+        'commit log: isolating a failed store failed',
+      );
+    }
   }
 
   private rollNow(): void {
@@ -596,7 +653,7 @@ export class CommitLog {
     const path = join(this.opts.dir, segmentName(no));
     const file = await this.opts.vfs.openAppend(path, true);
     try {
-      await file.append(encodeLogHeader(no));
+      await file.append(encodeLogHeader(no, this.logId));
       await file.sync();
       this.opts.vfs.syncDir(this.opts.dir);
     } catch (err) {
@@ -608,6 +665,6 @@ export class CommitLog {
       }
       throw err;
     }
-    return { file, seg: { no, path, bytes: LOG_HEADER_BYTES, stores: new Map() } };
+    return { file, seg: { no, path, logId: this.logId, bytes: LOG_HEADER_BYTES, stores: new Map() } };
   }
 }

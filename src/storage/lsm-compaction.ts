@@ -2,15 +2,21 @@
  * Compaction: merge every input run newest-wins into the LMDB level.
  *
  * The merged stream is written in transactions of CHUNK_ENTRIES keys (values put with their seq
- * and expiry; tombstones and values expired at `nowMs` removed: an expired value is invisible to
- * every read already, so dropping it changes nothing a reader sees); the last one also records `applied_seq` = the newest seq of the inputs and is waited
- * on until it is synced (LMDB syncs commits in order, so the earlier ones are durable by then).
+ * and expiry; tombstones removed); the last one also records `applied_seq` = the newest seq of
+ * the inputs and is waited on until it is synced (LMDB syncs commits in order, so the earlier ones
+ * are durable by then).
  * Until that last commit, the input runs stay in place and keep shadowing LMDB, so readers never
  * see a half-compacted state, and a crash mid-way only redoes the same idempotent writes. Between
  * chunks the worker's event loop runs (each commit is awaited), so foreground reads and writes go on.
+ *
+ * An expired value is kept, expiry and all, until a newer record of its key (the leader's expire
+ * record, TYPE_EXPIRE, a tombstone) reaches compaction with it: reads hide it by the clock anyway,
+ * but the leader's reaper logs that record only while the key still holds the expiring write
+ * (src/worker/store-writes.ts), and a store that becomes a leader finds what to expire by listing
+ * it (src/worker/expiry-scan.ts). Dropping it first would lose the expire event for good.
  */
 import type { LevelWrite, LmdbLevel } from './lmdb-level.js';
-import { isLive, mergeNewest } from './merge-iterator.js';
+import { mergeNewest } from './merge-iterator.js';
 import type { RunReader } from './sstable-reader.js';
 
 /** CHUNK_ENTRIES is the number of keys per compaction transaction. */
@@ -18,12 +24,8 @@ export const CHUNK_ENTRIES = 500;
 /** CHUNK_BYTES ends a transaction early: 500 values of up to 1 MiB held at once were half a gigabyte. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
 
-/** compactRuns merges `inputs` (newest first) into `level` as of `nowMs`; resolves once applied_seq is durable. */
-export async function compactRuns(
-  level: LmdbLevel,
-  inputs: readonly RunReader[],
-  nowMs: number,
-): Promise<void> {
+/** compactRuns merges `inputs` (newest first) into `level`; resolves once applied_seq is durable. */
+export async function compactRuns(level: LmdbLevel, inputs: readonly RunReader[]): Promise<void> {
   const appliedSeq = Math.max(...inputs.map((r) => r.footer.maxSeq));
   const merged = mergeNewest(inputs.map((r) => r.entries(undefined, false)));
   let chunk: LevelWrite[] = [];
@@ -31,7 +33,7 @@ export async function compactRuns(
   for (const [key, v] of merged) {
     chunk.push({
       key: Buffer.from(key, 'latin1'),
-      value: isLive(v, nowMs) ? v.value : null,
+      value: v.value,
       seq: v.seq,
       expiresAtMs: v.expiresAtMs ?? 0,
     });

@@ -36,7 +36,15 @@ import { isLive, mergeNewest, type Versioned } from './merge-iterator.js';
 import type { BlockCache, RunReader } from './sstable-reader.js';
 import { RunReader as Reader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
-import type { Store, StoreEntry, StoreOptions, StoreStats, StoreValue, WriteResult } from './store.js';
+import type {
+  ExpiringPage,
+  Store,
+  StoreEntry,
+  StoreOptions,
+  StoreStats,
+  StoreValue,
+  WriteResult,
+} from './store.js';
 import type { Vfs } from './vfs.js';
 import {
   type RecordType,
@@ -249,16 +257,9 @@ export class LsmStore implements Store {
   scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
     const p = latin1Key(prefix);
     const from = after !== undefined && latin1Key(after) >= p ? `${latin1Key(after)}\u0000` : p;
-    const fromBytes = Buffer.from(from, 'latin1');
-    const sources: Iterator<[string, Versioned]>[] = [
-      this.active.entries(from),
-      ...this.flushes.frozen.map((m) => m.entries(from)),
-      ...this.runs.map((r) => r.entries(from)),
-    ];
-    sources.push(mapLevel(this.level.entries(prefix, fromBytes, false)));
     const out: StoreEntry[] = [];
     const now = this.now();
-    for (const [k, v] of mergeNewest(sources)) {
+    for (const [k, v] of this.merged(prefix, from)) {
       if (!k.startsWith(p)) break;
       if (!isLive(v, now)) continue;
       out.push({
@@ -270,6 +271,34 @@ export class LsmStore implements Store {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  expiring(after: Uint8Array | undefined, limit: number): ExpiringPage {
+    const from = after === undefined ? '' : `${latin1Key(after)}\u0000`;
+    const entries: ExpiringPage['entries'] = [];
+    let last: string | undefined;
+    let visited = 0;
+    let bytes = 0;
+    for (const [k, v] of this.merged(new Uint8Array(0), from)) {
+      if (v.value !== null && (v.expiresAtMs ?? 0) > 0)
+        entries.push({ key: Buffer.from(k, 'latin1'), seq: v.seq, expiresAtMs: v.expiresAtMs ?? 0 });
+      last = k;
+      bytes += k.length + (v.value?.length ?? 0);
+      // The levels read values with their keys: large values end a page early.
+      if (++visited >= limit || bytes >= EXPIRING_PAGE_BYTES)
+        return { entries, next: Buffer.from(last, 'latin1') };
+    }
+    return { entries, next: undefined };
+  }
+
+  /** merged is every level's newest version of each key ≥ `from` (latin1) under `prefix`, in key order. */
+  private merged(prefix: Uint8Array, from: string): IterableIterator<[string, Versioned]> {
+    return mergeNewest([
+      this.active.entries(from),
+      ...this.flushes.frozen.map((m) => m.entries(from)),
+      ...this.runs.map((r) => r.entries(from)),
+      mapLevel(this.level.entries(prefix, Buffer.from(from, 'latin1'), false)),
+    ]);
   }
 
   lastSeq(): number {
@@ -441,7 +470,7 @@ export class LsmStore implements Store {
   private async compact(reason: CompactionReason): Promise<void> {
     const inputs = [...this.runs];
     const t0 = performance.now();
-    await compactRuns(this.level, inputs, this.now());
+    await compactRuns(this.level, inputs);
     const ms = performance.now() - t0;
     this.runs = this.runs.filter((r) => !inputs.includes(r));
     for (const r of inputs) {
@@ -473,6 +502,9 @@ function typeOf(value: Uint8Array | null, expiresAtMs: number, deleteType: Recor
   if (value === null) return deleteType;
   return expiresAtMs > 0 ? TYPE_PUT_TTL : TYPE_PUT;
 }
+
+/** EXPIRING_PAGE_BYTES ends a page of `expiring` early once the keys and values it read reach it. */
+const EXPIRING_PAGE_BYTES = 4 * 1024 * 1024;
 
 function* mapLevel(it: IterableIterator<LevelEntry>): IterableIterator<[string, Versioned]> {
   for (const { key, version } of it) yield [key.toString('latin1'), version];

@@ -9,7 +9,7 @@ import { DistkvError } from '../errors.js';
 import { hasPrefix, latin1Key } from '../util/bytes.js';
 import type { MemoryLog } from './memory-log.js';
 import { MemoryReplication } from './memory-replication.js';
-import type { Store, StoreEntry, StoreStats, StoreValue, WriteResult } from './store.js';
+import type { ExpiringPage, Store, StoreEntry, StoreStats, StoreValue, WriteResult } from './store.js';
 import {
   encodeRecord,
   type RecordType,
@@ -87,6 +87,21 @@ export class MemoryStore implements Store {
       if (v !== undefined && hasPrefix(key, prefix)) out.push({ key, ...v });
     }
     return out;
+  }
+
+  expiring(after: Uint8Array | undefined, limit: number): ExpiringPage {
+    // Only the expiring keys are visited (and sorted): the Map has no order to page through.
+    const afterKey = after === undefined ? undefined : latin1Key(after);
+    const keys: string[] = [];
+    for (const [k, v] of this.map)
+      if (v.expiresAtMs > 0 && (afterKey === undefined || k > afterKey)) keys.push(k);
+    keys.sort();
+    const entries = keys.slice(0, limit).map((k) => {
+      const v = this.map.get(k)!;
+      return { key: Buffer.from(k, 'latin1'), seq: v.seq, expiresAtMs: v.expiresAtMs };
+    });
+    const last = entries[entries.length - 1];
+    return { entries, next: keys.length > limit && last !== undefined ? last.key : undefined };
   }
 
   lastSeq(): number {

@@ -76,8 +76,13 @@ const ignore = (): void => undefined;
 /** StoreLog is one store's part of the commit log. */
 export class StoreLog implements LogMember, ReplicationLog {
   readonly id: number;
-  /** epoch is written into this store's frames (0 until failover sets it). */
-  epoch = 0;
+  /** appendEpoch is the epoch the next appended record is written in (`epoch`). */
+  private appendEpoch = 0;
+  /**
+   * sealed are parts appended in an earlier epoch and not yet taken (the epoch changed while they
+   * were pending), oldest first, each with its waiters: they keep the epoch they were appended in.
+   */
+  private sealed: { part: Pending; waiters: Waiter[] }[] = [];
   /** applier receives each of the store's own writes once written, before it resolves. */
   applier: Applier | undefined;
   private readonly commit: CommitLog;
@@ -100,6 +105,10 @@ export class StoreLog implements LogMember, ReplicationLog {
   private settleWaiters: { seq: number; resolve: () => void }[] = [];
   /** mirror is the replica fed with this store's parts (mirrorTo), if any. */
   private mirror: LogMirror | undefined;
+  /** fault: a hand-over of written records threw (isolate); every write is refused with it for good. */
+  private fault: DistkvError | undefined;
+  /** unanswered are the waiters of the part whose hand-over threw, until isolate refuses them. */
+  private unanswered: readonly Waiter[] = [];
   private closed = false;
 
   /** `nextSeq` is the seq the store's next record carries; everything before it is durable. */
@@ -111,6 +120,33 @@ export class StoreLog implements LogMember, ReplicationLog {
     this.syncedThrough = nextSeq - 1;
     this.tail = new WalTail(ringBytes);
     this.cursor = new StoreCursor(commit.vfs, id);
+  }
+
+  /**
+   * epoch is the epoch this store's records are written in (0 until failover sets it): each record
+   * carries the one in force when it was appended, however late its batch is taken.
+   */
+  get epoch(): number {
+    return this.appendEpoch;
+  }
+
+  set epoch(epoch: number) {
+    if (epoch === this.appendEpoch) return;
+    if (this.pendingLen > 0) {
+      // Appended in the old epoch: a part of its own, copied out of the buffer new appends reuse.
+      this.sealed.push({
+        part: {
+          records: Buffer.from(this.pendingBuf.subarray(0, this.pendingLen)),
+          first: this.pendingFirst,
+          last: this.nextSeq - 1,
+          epoch: this.appendEpoch,
+        },
+        waiters: this.waiters,
+      });
+      this.pendingLen = 0;
+      this.waiters = [];
+    }
+    this.appendEpoch = epoch;
   }
 
   /** writtenSeq is the seq of the last record written (and synced in fsync mode). */
@@ -226,19 +262,28 @@ export class StoreLog implements LogMember, ReplicationLog {
   }
 
   take(): Pending | undefined {
-    if (this.pendingLen === 0) return undefined;
-    const part = {
-      records: this.pendingBuf.subarray(0, this.pendingLen),
-      first: this.pendingFirst,
-      last: this.nextSeq - 1,
-    };
-    // The commit log copies the records into its batch before the next append can reuse the buffer.
-    this.pendingLen = 0;
-    this.taken.push(this.waiters);
-    this.waiters = [];
+    let part: Pending;
+    const sealed = this.sealed.shift();
+    if (sealed !== undefined) {
+      part = sealed.part;
+      this.taken.push(sealed.waiters);
+      // The rest (of a later epoch) goes into the same batch, in a frame of its own.
+      if (this.sealed.length > 0 || this.pendingLen > 0) this.commit.pending(this);
+    } else {
+      if (this.pendingLen === 0) return undefined;
+      part = {
+        records: this.pendingBuf.subarray(0, this.pendingLen),
+        first: this.pendingFirst,
+        last: this.nextSeq - 1,
+        epoch: this.appendEpoch,
+      };
+      // The commit log copies the records into its batch before the next append can reuse the buffer.
+      this.pendingLen = 0;
+      this.taken.push(this.waiters);
+      this.waiters = [];
+    }
     const m = this.mirror;
-    if (m !== undefined && !(m.accepting() && m.log.appendMirrored(part, this.epoch, m.apply)))
-      this.endMirror();
+    if (m !== undefined && !(m.accepting() && m.log.appendMirrored(part, m.apply))) this.endMirror();
     return part;
   }
 
@@ -252,7 +297,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     const r = m.log;
     if (this.mirror !== undefined || r === this || r.commit !== this.commit || this.closed || r.closed)
       return false;
-    if (this.taken.length > 0 || r.taken.length > 0 || r.pendingLen > 0) return false;
+    if (this.taken.length > 0 || r.taken.length > 0 || r.pendingLen > 0 || r.sealed.length > 0) return false;
     if (r.nextSeq !== this.writtenThrough + 1) return false;
     this.mirror = m;
     return true;
@@ -265,12 +310,12 @@ export class StoreLog implements LogMember, ReplicationLog {
 
   /**
    * appendMirrored appends the leader's `part` (a mirror's feed, during the commit log's take) in
-   * the leader's `epoch`; `apply` gets it once written. False, appending nothing, when it does
+   * the epoch the leader wrote it in; `apply` gets it once written. False, appending nothing, when it does
    * not continue this log or writes are refused.
    */
-  private appendMirrored(part: Pending, epoch: number, apply: LogMirror['apply']): boolean {
+  private appendMirrored(part: Pending, apply: LogMirror['apply']): boolean {
     if (part.first !== this.nextSeq || this.refusal() !== undefined) return false;
-    this.epoch = epoch;
+    this.epoch = part.epoch;
     this.nextSeq = part.last + 1;
     this.reserve(part.records.length);
     if (this.pendingLen === 0) this.pendingFirst = part.first;
@@ -308,6 +353,24 @@ export class StoreLog implements LogMember, ReplicationLog {
 
   written(part: Pending): void {
     const waiters = this.taken.shift() ?? [];
+    if (this.fault !== undefined) {
+      // Isolated: the records are in the log (a reopen replays them), but nothing more is handed over.
+      this.writtenThrough = part.last;
+      for (const w of waiters) w.reject(this.fault);
+      this.settle(this.taken.length === 0 ? undefined : part.last);
+      return;
+    }
+    try {
+      this.handOver(part, waiters);
+    } catch (err) {
+      // The commit log isolates the store next (isolate), refusing these with its error.
+      this.unanswered = waiters;
+      throw err;
+    }
+  }
+
+  /** handOver gives a written part to the applier, the recent log and the listeners, then resolves its waiters. */
+  private handOver(part: Pending, waiters: readonly Waiter[]): void {
     const applier = this.applier;
     for (const w of waiters)
       if (w.key !== undefined && applier !== undefined)
@@ -333,6 +396,33 @@ export class StoreLog implements LogMember, ReplicationLog {
     if (this.settleWaiters.length > 0) this.settle(part.last);
   }
 
+  /**
+   * isolate: handing over `part` threw (LogMember.isolate). The store refuses every write from now
+   * on with `err`: what is still pending is dropped (never written), parts already in flight are
+   * written but refused, and readers and listeners get nothing more. Reopening the store replays
+   * its log.
+   */
+  isolate(part: Pending, err: DistkvError): void {
+    this.fault = err;
+    // Rejecting an already resolved waiter does nothing: only those not yet answered are refused.
+    for (const w of this.unanswered) w.reject(err);
+    this.unanswered = [];
+    this.writtenThrough = Math.max(this.writtenThrough, part.last);
+    const dropped = [...this.sealed.flatMap((x) => x.waiters), ...this.waiters];
+    this.sealed = [];
+    this.waiters = [];
+    this.pendingLen = 0;
+    this.nextSeq = Math.max(this.writtenThrough, ...this.taken.flat().map((w) => w.seq)) + 1;
+    for (const w of dropped) w.reject(err);
+    for (const w of this.logWaiters) {
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+    this.logWaiters = [];
+    this.settle(this.taken.length === 0 ? undefined : part.last);
+    this.endMirror();
+  }
+
   /** settle resolves the settled() waiters up to `through` (everything, when undefined). */
   private settle(through?: number): void {
     const done = this.settleWaiters.filter((w) => through === undefined || w.seq <= through);
@@ -341,8 +431,9 @@ export class StoreLog implements LogMember, ReplicationLog {
   }
 
   failed(err: DistkvError): void {
-    const refused = [...this.taken.flat(), ...this.waiters];
+    const refused = [...this.taken.flat(), ...this.sealed.flatMap((x) => x.waiters), ...this.waiters];
     this.taken = [];
+    this.sealed = [];
     this.waiters = [];
     this.pendingLen = 0;
     this.nextSeq = this.writtenThrough + 1;
@@ -398,7 +489,7 @@ export class StoreLog implements LogMember, ReplicationLog {
 
   private refusal(): DistkvError | undefined {
     if (this.closed) return new DistkvError('UNAVAILABLE', 'store is closed');
-    return this.commit.refusal();
+    return this.fault ?? this.commit.refusal();
   }
 
   private reserve(size: number): void {

@@ -32,6 +32,14 @@ export interface StoreEntry extends StoreValue {
   key: Uint8Array;
 }
 
+/** ExpiringPage is one page of `Store.expiring`: the keys it found holding a value with an expiry, and where it stopped. */
+export interface ExpiringPage {
+  /** entries are the keys visited that hold a value with an expiry, expired or not (copies). */
+  entries: { key: Uint8Array; seq: number; expiresAtMs: number }[];
+  /** next is the last key visited (the next page's `after`), or undefined once every key was visited. */
+  next: Uint8Array | undefined;
+}
+
 /** WriteResult is what a durable write reports: its sequence number. */
 export interface WriteResult {
   seq: number;
@@ -71,6 +79,13 @@ export interface Store {
   expire(key: Uint8Array): Promise<WriteResult>;
   /** scan returns up to `limit` live entries whose key starts with `prefix` and is greater than `after`, in key order (copies). */
   scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[];
+  /**
+   * expiring visits up to `limit` keys greater than `after`, in key order (an engine may end a
+   * page sooner, after some bytes of values), and returns those whose newest write is a value with
+   * an expiry, expired or not: how a new leader's reaper learns the expiries to log
+   * (src/worker/expiry-scan.ts). Absent on an engine that cannot list them (lmdb).
+   */
+  expiring?(after: Uint8Array | undefined, limit: number): ExpiringPage;
   /** lastSeq returns the sequence number of the newest acknowledged write. */
   lastSeq(): number;
   /** stats returns the store's counters. */

@@ -10,7 +10,10 @@
  * then yields (setImmediate) when more are due. Bounded memory: one entry per (store, key), the
  * newest write's (highest seq) — a key rewritten with a TTL on every access (a session refreshed
  * by each request) stays one entry, not one per write. `reap` still ignores an entry whose key
- * has since been written again without a TTL. Owned by one shard worker thread.
+ * has since been written again without a TTL. With a horizon, only writes expiring within it are
+ * remembered: a later one goes to `defer` instead (store-writes.ts then finds it again with a scan
+ * of its store shortly before it is due), so millions of keys with long TTLs do not each hold an
+ * entry for days. Owned by one shard worker thread.
  */
 
 /** REAP_PER_TURN bounds the expiries handed to `reap` in one event-loop turn. */
@@ -26,8 +29,21 @@ export interface Expiring {
   expiresAtMs: number;
 }
 
-/** Slot is a remembered write in the heap: `at` is its index there, `id` its (store, key). */
-interface Slot extends Expiring {
+/** ReapHorizon is how far ahead a reaper remembers, and where a write expiring later goes instead. */
+export interface ReapHorizon {
+  ms: number;
+  defer: (e: Expiring) => void;
+}
+
+/**
+ * Slot is a remembered write in the heap: `at` is its index there, `id` its (store, key) as
+ * `store:key` with the key's bytes as latin1; the key is rebuilt from it when reaped (a Buffer per
+ * slot would cost ~100 bytes more per key: docs/performance.md, "TTL expiry after a restart").
+ */
+interface Slot {
+  store: number;
+  seq: number;
+  expiresAtMs: number;
   id: string;
   at: number;
 }
@@ -44,9 +60,13 @@ export class ExpiryReaper {
   private draining = false;
   private closed = false;
 
-  constructor(reap: (e: Expiring) => void, clock: () => number = Date.now) {
+  private readonly horizon: ReapHorizon | undefined;
+
+  /** `horizon`, if given, limits what is remembered to the writes expiring within `horizon.ms`. */
+  constructor(reap: (e: Expiring) => void, clock: () => number = Date.now, horizon?: ReapHorizon) {
     this.reap = reap;
     this.clock = clock;
+    this.horizon = horizon;
   }
 
   /** size is the number of remembered writes (at most one per store and key). */
@@ -55,21 +75,26 @@ export class ExpiryReaper {
   }
 
   /**
-   * add remembers an expiring write (`key` must be a copy the reaper may keep). It replaces what
-   * is remembered of the same key when its seq is higher, and is ignored when it is not.
+   * add remembers an expiring write (the reaper keeps its key as a string, not `key` itself), or
+   * hands it to the horizon's `defer` when it expires beyond it. It replaces what is remembered of
+   * the same key when its seq is higher, and is ignored when it is not.
    */
   add(e: Expiring): void {
     if (this.closed) return;
+    if (this.horizon !== undefined && e.expiresAtMs - this.clock() > this.horizon.ms) {
+      // An entry this key may have for an older write is left: `reap` finds the key rewritten.
+      this.horizon.defer(e);
+      return;
+    }
     const id = `${String(e.store)}:${e.key.toString('latin1')}`;
     const old = this.byKey.get(id);
     if (old !== undefined) {
       if (e.seq <= old.seq) return;
-      old.key = e.key;
       old.seq = e.seq;
       old.expiresAtMs = e.expiresAtMs;
       this.down(this.up(old.at));
     } else {
-      const slot: Slot = { store: e.store, key: e.key, seq: e.seq, expiresAtMs: e.expiresAtMs, id, at: 0 };
+      const slot: Slot = { store: e.store, seq: e.seq, expiresAtMs: e.expiresAtMs, id, at: 0 };
       this.byKey.set(id, slot);
       this.heap.push(slot);
       slot.at = this.heap.length - 1;
@@ -109,7 +134,8 @@ export class ExpiryReaper {
     const now = this.clock();
     let n = 0;
     while (n < REAP_PER_TURN && this.heap.length > 0 && this.heap[0]!.expiresAtMs <= now) {
-      const { store, key, seq, expiresAtMs } = this.pop();
+      const { store, id, seq, expiresAtMs } = this.pop();
+      const key = Buffer.from(id.slice(id.indexOf(':') + 1), 'latin1');
       this.reap({ store, key, seq, expiresAtMs });
       n++;
     }

@@ -9,7 +9,7 @@
  *   request-batch := VERSION:u8 request*
  *   request       := id:u32 op:u8 store:u16 keyLen:u16 valueLen:u32 w:u8 timeoutMs:u32 key:keyLen value:valueLen
  *   op            := OP_GET | OP_PUT | OP_DELETE | OP_INCR | OP_SET_IF | OP_DELETE_COUNTED | OP_WAIT
- *                  | OP_PUT_EXT | OP_DELETE_EXT | OP_TXN
+ *                  | OP_PUT_EXT | OP_DELETE_EXT | OP_TXN | OP_GET_EXPIRY | OP_EDIT
  *   reply-batch   := VERSION:u8 reply*
  *   reply         := id:u32 status:u8 seq:f64 valueLen:u32 value:valueLen
  *   status        := ST_VALUE   (value = the stored bytes; seq = the seq of the key's last write, its version)
@@ -40,6 +40,18 @@
  *                      | EXT_KEEP_VALUE (a put keeps the key's current value and sets only the
  *                        expiry; the request carries no value; Redis's EXPIRE and PERSIST)
  *   OP_GET_EXPIRY     reply ST_VALUE, value = expiresAtMs:f64 (0 = none), or ST_MISSING
+ *
+ * An edit is a read-modify-write that keeps the key's expiry (Redis's APPEND, SETRANGE,
+ * INCRBYFLOAT, GETEX; src/worker/edits.ts), run like OP_INCR against the newest value:
+ *   OP_EDIT           value = edit; reply ST_DONE (seq = its write's, or the store's last seq when
+ *                     nothing needed writing), value = the edit's result
+ *   edit              := kind:u8 limit:u32 atMs:f64 arg        (EDIT_HEADER_BYTES before arg)
+ *   kind              := EDIT_APPEND (arg = suffix; result = new length, decimal)
+ *                      | EDIT_SETRANGE (arg = offset:u32 bytes; result = new length, decimal)
+ *                      | EDIT_INCRBYFLOAT (arg = decimal delta; result = the new value)
+ *                      | EDIT_GETEX (atMs > 0: expire then, deleting a key whose time is past;
+ *                        atMs = 0: remove the expiry; result = old)
+ *   limit             := the largest value the edit may write (else VALUE_TOO_LARGE)
  * Conditions are checked on the store's worker against the newest write, durable or not: an op whose
  * key has a write in flight waits for it to settle, then is checked (src/worker/pending-writes.ts).
  *
@@ -98,6 +110,15 @@ export const EXT_KEEP_VALUE = 16;
 export const COND_EXPIRES = 32;
 /** OP_GET_EXPIRY reads a key's expiry. */
 export const OP_GET_EXPIRY = 11;
+/** OP_EDIT is a read-modify-write that keeps the key's expiry; EDIT_ kinds say which. */
+export const OP_EDIT = 12;
+/** EDIT_ kinds of OP_EDIT. */
+export const EDIT_APPEND = 1;
+export const EDIT_SETRANGE = 2;
+export const EDIT_INCRBYFLOAT = 3;
+export const EDIT_GETEX = 4;
+/** EDIT_HEADER_BYTES is the size of an edit before its arg. */
+export const EDIT_HEADER_BYTES = 1 + 4 + 8;
 /** EXT_BYTES is the size of an ext before the value. */
 export const EXT_BYTES = 1 + 8 + 8;
 
@@ -133,7 +154,8 @@ export type OpCode =
   | typeof OP_PUT_EXT
   | typeof OP_DELETE_EXT
   | typeof OP_TXN
-  | typeof OP_GET_EXPIRY;
+  | typeof OP_GET_EXPIRY
+  | typeof OP_EDIT;
 /** ReplyStatus is one of the ST_ constants. */
 export type ReplyStatus =
   typeof ST_VALUE | typeof ST_DONE | typeof ST_MISSING | typeof ST_ERROR | typeof ST_CONFLICT;
@@ -154,6 +176,37 @@ export function encodeExt(ext: WriteExt, value?: Uint8Array | string): Buffer {
   b.writeDoubleLE(ext.expiresAtMs, 9);
   if (v !== undefined) b.set(v, EXT_BYTES);
   return b;
+}
+
+/** Edit is a decoded OP_EDIT request. */
+export interface Edit {
+  kind: number;
+  limit: number;
+  atMs: number;
+  arg: Uint8Array;
+}
+
+/** encodeEdit returns the value of an OP_EDIT request. */
+export function encodeEdit(edit: Edit): Buffer {
+  const b = Buffer.allocUnsafe(EDIT_HEADER_BYTES + edit.arg.length);
+  b[0] = edit.kind;
+  b.writeUInt32LE(edit.limit, 1);
+  b.writeDoubleLE(edit.atMs, 5);
+  b.set(edit.arg, EDIT_HEADER_BYTES);
+  return b;
+}
+
+/** decodeEdit reads an OP_EDIT request's value (arg is a view into it); throws when it is shorter than its header. */
+export function decodeEdit(b: Uint8Array): Edit {
+  if (b.length < EDIT_HEADER_BYTES)
+    throw new Error(`edit is ${b.length} bytes; expected at least ${EDIT_HEADER_BYTES}`);
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
+  return {
+    kind: buf[0]!,
+    limit: buf.readUInt32LE(1),
+    atMs: buf.readDoubleLE(5),
+    arg: buf.subarray(EDIT_HEADER_BYTES),
+  };
 }
 
 /** decodeExt reads the ext at the start of an _EXT op's value; throws when it is shorter. */

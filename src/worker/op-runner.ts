@@ -2,8 +2,9 @@
  * OpRunner: executes the key operations of one request batch (op-format.ts) on a worker's stores.
  *
  * Each op goes to its concept: point reads to store-reads.ts, plain and read-modify-write ops
- * (PUT, DELETE, INCR, SET_IF, DELETE_COUNTED) to the write path store-writes.ts, conditional
- * writes and transactions to conditional-writes.ts, and OP_WAIT to the replica acks. The
+ * (PUT, DELETE, INCR, SET_IF, DELETE_COUNTED) to the write path store-writes.ts, edits (APPEND,
+ * SETRANGE, INCRBYFLOAT, GETEX) to edits.ts, conditional writes and transactions to
+ * conditional-writes.ts, and OP_WAIT to the replica acks. The
  * read-modify-write ops read the key's newest value, writes in flight included, and issue their
  * write in the same synchronous step, so the ops of one batch on one key chain in order. An op
  * that fails (an unknown store or op, a refused write) is answered with its error; the others run.
@@ -16,12 +17,14 @@
 import { DistkvError } from '../errors.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { ConditionalWrites } from './conditional-writes.js';
+import { newestOf, runEdit } from './edits.js';
 import { KeyGates } from './key-gates.js';
 import { RequestReader } from './op-codec.js';
 import {
   OP_DELETE,
   OP_DELETE_COUNTED,
   OP_DELETE_EXT,
+  OP_EDIT,
   OP_GET,
   OP_GET_EXPIRY,
   OP_INCR,
@@ -148,10 +151,26 @@ export class OpRunner {
           break;
         }
         case OP_INCR: {
-          const next = incremented(this.writes.current(r.store, store, r.key), r.value);
-          this.writes.write(id, r.store, store, r.key, next, r.w, r.timeoutMs, next);
+          // The key keeps its expiry, as Redis's INCR keeps the TTL (a rate limiter's window).
+          const cur = newestOf(this.writes, r.store, store, r.key);
+          const next = incremented(cur?.value, r.value);
+          this.writes.write(
+            id,
+            r.store,
+            store,
+            r.key,
+            next,
+            r.w,
+            r.timeoutMs,
+            next,
+            ST_DONE,
+            cur?.expiresAtMs,
+          );
           break;
         }
+        case OP_EDIT:
+          runEdit(this.writes, this.replies, this.positions, r, store);
+          break;
         case OP_SET_IF: {
           const old = this.writes.current(r.store, store, r.key);
           const flags = r.value[0] ?? 0;

@@ -44,7 +44,9 @@ export class ReplicationMessages {
   /** setRole turns a store over to the role of its new spec (releasing its fence). */
   async setRole(msg: Message<'set-role'>): Promise<FromWorker> {
     this.writes.unfence(msg.store);
+    const wasLeader = this.stores.hosted.get(msg.store)?.spec.role === 'leader';
     await this.replication().setRole(msg.store, msg.spec, msg.fork ?? undefined);
+    this.writes.roleSet(msg.store, wasLeader);
     return { type: 'set-role-result', id: msg.id, ok: true };
   }
 

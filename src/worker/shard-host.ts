@@ -50,8 +50,12 @@ export class ShardHost {
     this.stores = new WorkerStores(this.positions, log);
     this.send = send;
     this.replies = new ReplyBatch(send);
-    this.writes = new StoreWrites(this.stores.hosted, this.positions, this.replies, () =>
-      this.replicationHost(),
+    this.writes = new StoreWrites(
+      this.stores.hosted,
+      this.positions,
+      this.replies,
+      () => this.replicationHost(),
+      log,
     );
     this.ops = new OpRunner(this.stores, this.writes, this.replies, this.positions);
     this.replicationMessages = new ReplicationMessages(this.stores, this.writes, () =>
@@ -78,6 +82,8 @@ export class ShardHost {
         host.stores.reopen(spec),
       );
       host.replication.start();
+      // Leaders' expiries written before this start: the reaper never saw those writes.
+      for (const index of host.stores.hosted.keys()) host.writes.learnExpiries(index);
     } catch (err) {
       await host.close();
       throw err;

@@ -43,25 +43,33 @@ export class StoreReads {
     }
   }
 
-  /** expiry answers OP_GET_EXPIRY from the store, once any write in flight on the key has settled. */
+  /**
+   * expiry answers OP_GET_EXPIRY from the store, or, when a write on the key is in flight, once it
+   * has settled, with the expiry of the newest write when the read was issued (as `get` answers its
+   * value): a write issued after the read, made durable by the same group commit, is not seen.
+   */
   expiry(id: number, index: number, key: Buffer): void {
     const settled = this.writes.pending.settledOf(index, key);
     if (settled !== undefined) {
-      const again = (): void => {
-        this.expiry(id, index, key);
-        this.replies.flushSoon();
-      };
-      settled.then(again, again);
+      const newest = this.writes.pending.newest(index, key)!;
+      const seen = { value: newest.value === null ? null : Buffer.alloc(0), expiresAtMs: newest.expiresAtMs };
+      settled.then(
+        ({ seq }) => {
+          if (liveValue(seen, Date.now()) === null) this.replies.add(id, ST_MISSING, 0, undefined);
+          else this.replies.add(id, ST_VALUE, seq, expiryBytes(seen.expiresAtMs));
+          this.replies.flushSoon();
+        },
+        () => {
+          this.expiry(id, index, key);
+          this.replies.flushSoon();
+        },
+      );
       return;
     }
     try {
       const v = this.stores.at(index).read(key);
       if (v === undefined) this.replies.add(id, ST_MISSING, 0, undefined);
-      else {
-        const b = Buffer.allocUnsafe(8);
-        b.writeDoubleLE(v.expiresAtMs, 0);
-        this.replies.add(id, ST_VALUE, v.seq, b);
-      }
+      else this.replies.add(id, ST_VALUE, v.seq, expiryBytes(v.expiresAtMs));
     } catch (err) {
       this.replies.error(id, err);
     }
@@ -123,4 +131,11 @@ export class StoreReads {
       },
     );
   }
+}
+
+/** expiryBytes is OP_GET_EXPIRY's reply value: expiresAtMs as an f64. */
+function expiryBytes(expiresAtMs: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeDoubleLE(expiresAtMs, 0);
+  return b;
 }

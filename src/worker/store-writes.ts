@@ -14,18 +14,29 @@
  * not yet settled (`unsettled`), so the seq it reports covers every write accepted before it.
  *
  * TTL (docs/api.md, "TTL"): a leader's expiring writes go to the ExpiryReaper once durable, and
- * `reap` logs TYPE_EXPIRE when they expire, if the key still holds that very write.
+ * `reap` logs TYPE_EXPIRE when they expire, if the key still holds that very write. A store that
+ * becomes a leader (opened as one, or promoted) first has its expiring values scanned into the
+ * reaper (expiry-scan.ts): it never saw those writes. The reaper remembers only what expires
+ * within REAP_HORIZON_MS; later expiries are found again by a rescan of their store in time. An
+ * expiry due while a fence holds the store's writes waits for the fence's release, one due under
+ * a newer write in flight for that write to settle, and a failed expire record is tried again
+ * EXPIRE_RETRY_MS later: the reaper never drops an expiry that its key still holds.
  *
  * Owned by one shard worker thread.
  */
+import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import type { HostedStore, ReplicationHost } from '../replication/replication-host.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import type { Store, WriteResult } from '../storage/store.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
+import { learnExpiries, REAP_HORIZON_MS, RescanTimers } from './expiry-scan.js';
 import { ST_DONE, ST_MISSING } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
 import type { ReplyBatch } from './reply-batch.js';
+
+/** EXPIRE_RETRY_MS is how long after a failed expire record (disk full) the reaper tries again. */
+const EXPIRE_RETRY_MS = 1000;
 
 /** StoreWrites issues the writes of one worker's stores and answers them once durable. */
 export class StoreWrites {
@@ -38,18 +49,41 @@ export class StoreWrites {
   /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
   private readonly fenced = new Set<number>();
   private readonly unsettled = new Map<number, Set<Promise<unknown>>>();
+  private readonly log: Logger | undefined;
+  private closed = false;
+  /** held are, by store, the expiries that came due while a fence held its writes. */
+  private readonly held = new Map<number, Expiring[]>();
+  /** rescans finds again, in time, the expiring writes beyond the reaper's horizon. */
+  private readonly rescans: RescanTimers;
   /** reaper logs the expiry of leader stores' expiring writes. */
-  private readonly reaper = new ExpiryReaper((e) => {
-    this.reap(e);
-  });
+  private readonly reaper: ExpiryReaper;
 
-  /** `replication` returns the worker's ReplicationHost, or throws UNAVAILABLE when it is not running. */
+  /**
+   * `replication` returns the worker's ReplicationHost, or throws UNAVAILABLE when it is not
+   * running; the reaper remembers the expiries due within `reapHorizonMs` (expiry-scan.ts).
+   */
   constructor(
     stores: Map<number, HostedStore>,
     positions: Positions,
     replies: ReplyBatch,
     replication: () => ReplicationHost,
+    log?: Logger,
+    reapHorizonMs = REAP_HORIZON_MS,
   ) {
+    this.log = log;
+    this.rescans = new RescanTimers((index) => {
+      this.learnExpiries(index);
+    }, reapHorizonMs / 2);
+    const defer = (e: Expiring): void => {
+      this.rescans.deferred(e);
+    };
+    this.reaper = new ExpiryReaper(
+      (e) => {
+        this.reap(e);
+      },
+      Date.now,
+      { ms: reapHorizonMs, defer },
+    );
     this.stores = stores;
     this.positions = positions;
     this.replies = replies;
@@ -64,17 +98,54 @@ export class StoreWrites {
   /** fence holds (on) or releases client writes of store `index`, then waits for its writes accepted before. */
   fence(index: number, on: boolean): Promise<unknown> {
     if (on) this.fenced.add(index);
-    else this.fenced.delete(index);
+    else {
+      this.fenced.delete(index);
+      this.reapHeld(index);
+    }
     return Promise.allSettled([...(this.unsettled.get(index) ?? [])]);
   }
 
-  /** unfence releases store `index`'s client writes (its role is being set anew). */
+  /** unfence releases store `index`'s client writes (its role is being set anew: `roleSet` follows). */
   unfence(index: number): void {
     this.fenced.delete(index);
   }
 
-  /** close forgets every expiring write the reaper remembers. */
+  /**
+   * roleSet follows a role change of store `index` (`wasLeader`: its role before): a new leader
+   * learns the expiries it holds, a leader that stays one reaps those its fence held back, and a
+   * replica forgets them (its new leader logs them).
+   */
+  roleSet(index: number, wasLeader: boolean): void {
+    if (!wasLeader) {
+      this.held.delete(index);
+      this.learnExpiries(index);
+    } else this.reapHeld(index);
+  }
+
+  /**
+   * learnExpiries has the reaper learn the expiries store `index` holds (it has just become a
+   * leader: opened as one, or promoted; expiry-scan.ts); the scan stops if it stops leading.
+   */
+  learnExpiries(index: number): void {
+    const hosted = this.stores.get(index);
+    if (hosted?.spec.role !== 'leader') return;
+    const { store } = hosted;
+    const leads = (): boolean =>
+      !this.closed && this.stores.get(index)?.store === store && hosted.spec.role === 'leader';
+    const add = (e: Expiring): void => {
+      this.reaper.add(e);
+    };
+    learnExpiries(store, index, add, leads).catch((err: unknown) => {
+      // A store closed or failing under the scan: reads still queue what they find expired.
+      this.log?.warn({ err, store: index }, `store ${index}: the expiry scan stopped: ${String(err)}`);
+    });
+  }
+
+  /** close forgets every expiring write the reaper remembers and stops expiry scans. */
   close(): void {
+    this.closed = true;
+    this.held.clear();
+    this.rescans.close();
     this.reaper.close();
   }
 
@@ -227,9 +298,25 @@ export class StoreWrites {
    * the key still holds exactly that write (no newer write durable or in flight).
    */
   private reap(e: Expiring): void {
+    if (this.closed) return;
     const hosted = this.stores.get(e.store);
-    if (hosted?.spec.role !== 'leader' || this.fenced.has(e.store)) return;
-    if (this.pending.settledOf(e.store, e.key) !== undefined) return;
+    if (hosted?.spec.role !== 'leader') return;
+    if (this.fenced.has(e.store)) {
+      // A fence holds every write: the expiry waits for its release (reapHeld).
+      let held = this.held.get(e.store);
+      if (held === undefined) this.held.set(e.store, (held = []));
+      held.push(e);
+      return;
+    }
+    const inFlight = this.pending.settledOf(e.store, e.key);
+    if (inFlight !== undefined) {
+      // A newer write of the key settles first; if it fails, the key still holds this one.
+      const again = (): void => {
+        this.reap(e);
+      };
+      inFlight.then(again, again);
+      return;
+    }
     const { store } = hosted;
     if (store.read(e.key, 0)?.seq !== e.seq) return;
     const promise = store.expire(e.key);
@@ -244,9 +331,17 @@ export class StoreWrites {
         this.positions.raise(e.store, SLOT_LAST_SEQ, seq);
       },
       () => {
-        // A failed expire record (disk full) is retried by the next read that finds the key expired.
+        // A failed expire record (disk full) is tried again later (and by any read that finds the key expired).
+        this.reaper.add({ ...e, expiresAtMs: Date.now() + EXPIRE_RETRY_MS });
       },
     );
+  }
+
+  /** reapHeld hands the reaper again the expiries a fence of store `index` held back (reap checks its role). */
+  private reapHeld(index: number): void {
+    const held = this.held.get(index);
+    this.held.delete(index);
+    for (const e of held ?? []) this.reaper.add(e);
   }
 
   /** trackUnsettled keeps a write in its store's unsettled set until it settles (a fence waits for them). */

@@ -24,8 +24,9 @@ export interface TestHost {
 }
 
 /**
- * testStoreSpec is store `index` (shard `index`, every slot), a leader in `dir`, with fsync
- * durability and 1 MiB memtable, segments and retention.
+ * testStoreSpec is store `index` (shard `index`, every slot), a leader in `dir`/node/shard-`index`
+ * (so its worker's commit log is `dir`/log/w<N>, inside `dir`: src/worker/worker-stores.ts puts it
+ * two levels above a store), with fsync durability and 1 MiB memtable, segments and retention.
  */
 export function testStoreSpec(dir: string, index = 0, engine: StoreSpec['engine'] = 'lsm'): StoreSpec {
   return {
@@ -33,7 +34,7 @@ export function testStoreSpec(dir: string, index = 0, engine: StoreSpec['engine'
     shard: { idx: index, name: `shard-${index}`, first: 0, last: 16383 },
     role: 'leader',
     node: '127.0.0.1:1',
-    dir,
+    dir: join(dir, 'node', `shard-${index}`),
     engine,
     durability: 'fsync',
     fsyncIntervalMs: 100,
@@ -49,9 +50,9 @@ export function testStoreSpec(dir: string, index = 0, engine: StoreSpec['engine'
 }
 
 /**
- * openTestHost opens one LSM leader store (fsync durability: writes become visible to the store
- * only after fsync) at `<dir>/node/shard-0`, so its worker's commit log is `<dir>/log/w0`
- * (worker-stores.ts puts it two levels above the store), inside the test's own directory.
+ * openTestHost opens one LSM leader store (fsync durability: writes become visible to the store only
+ * after fsync) in `dir`/node/shard, so its worker's commit log is `dir`/log/w0 (workerLogDir), not
+ * a directory two levels above `dir` that other tests and processes share.
  */
 export async function openTestHost(dir: string): Promise<TestHost> {
   const replies = new Map<number, HostReply>();
@@ -61,7 +62,7 @@ export async function openTestHost(dir: string): Promise<TestHost> {
     while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
   };
   const host = await ShardHost.open(
-    [testStoreSpec(join(dir, 'node', 'shard-0'))],
+    [testStoreSpec(join(dir, 'node', 'shard'))],
     new SharedArrayBuffer(Positions.bytesFor(1)),
     send,
   );

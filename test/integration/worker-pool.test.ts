@@ -19,6 +19,7 @@ const ENTRY = new URL('../../workers/shard-worker.js', import.meta.url);
 const CRASHING_ENTRY = new URL('../helpers/crashing-worker.js', import.meta.url);
 const silent = pino({ level: 'silent' });
 
+/** specs places the stores at `dir`/node/s<i>, so the workers' commit logs are `dir`/log/w<N> (workerLogDir), in the test's own directory. */
 function specs(dir: string, n: number, engine: StoreSpec['engine']): StoreSpec[] {
   return Array.from({ length: n }, (_, i) => testStoreSpec(`${dir}/node/s${i}`, i, engine));
 }

@@ -16,6 +16,8 @@ import {
   FRAME_HEADER_BYTES,
   FRAME_RECORDS,
   LOG_VERSION,
+  LOG_VERSION_UNIDENTIFIED,
+  newLogId,
   storeIdOf,
   writeFrameHeader,
 } from '../../src/storage/commit-log-format.js';
@@ -91,10 +93,19 @@ describe('commit log format', () => {
     const h = decodeFrameHeader(base, 0);
     assert.deepEqual(h, { kind: FRAME_BASE, store: 77, epoch: 2, len: BASE_BODY_BYTES });
     assert.equal(decodeBase(base, FRAME_HEADER_BYTES), 123_456_789_012);
-    assert.equal(decodeLogHeader(encodeLogHeader(42)), 42);
-    const future = encodeLogHeader(1);
+    const id = newLogId();
+    assert.deepEqual(decodeLogHeader(encodeLogHeader(42, id)), { segmentNo: 42, logId: id });
+    const previous = encodeLogHeader(42, id);
+    previous[4] = LOG_VERSION_UNIDENTIFIED;
+    assert.deepEqual(
+      decodeLogHeader(previous),
+      { segmentNo: 42, logId: undefined },
+      'version 1: no identity',
+    );
+    const future = encodeLogHeader(1, id);
     future[4] = LOG_VERSION + 1;
-    assert.match(String(decodeLogHeader(future)), /unsupported commit log version/);
+    const refused = decodeLogHeader(future);
+    assert.ok(typeof refused === 'string' && /unsupported commit log version/.test(refused));
     const flipped = Buffer.from(base);
     flipped[10]! ^= 1;
     assert.equal(decodeFrameHeader(flipped, 0), 'frame header checksum mismatch');

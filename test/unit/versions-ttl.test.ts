@@ -1,7 +1,7 @@
 /**
  * Versions and expiries through the storage formats (run version 4, LMDB value layout 2 and the
- * upgrade of layout 1, WAL TTL and expire records), compaction dropping expired values, and the
- * expiry reaper's order and bound.
+ * upgrade of layout 1, WAL TTL and expire records), compaction keeping expired values until their
+ * expire record, and the expiry reaper's order and bound.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -98,7 +98,7 @@ describe('expiries in the formats', () => {
 });
 
 describe('expiry in the LSM store', () => {
-  it('hides an expired value at every level and compaction drops it from LMDB', async () => {
+  it('hides an expired value at every level; compaction keeps it until its expire record, then drops it', async () => {
     const time = { now: 1000 };
     const s = await openTestLsm(tempDir(after), { clock: () => time.now, maxRuns: 1 });
     try {
@@ -115,12 +115,20 @@ describe('expiry in the LSM store', () => {
       await s.flush();
       await s.idle();
       assert.equal(s.stats().runs, 0, 'compacted');
-      assert.equal(s.read(b('gone'), 0), undefined, 'compaction dropped the expired value');
+      assert.equal(s.read(b('gone'), 0)?.seq, 1, 'compaction kept the expired value for the reaper');
+      assert.equal(s.get(b('gone')), undefined, 'still hidden');
+      await s.expire(b('gone'));
+      await s.flush();
+      await s.put(b('other'), b('o'));
+      await s.flush();
+      await s.idle();
+      assert.equal(s.stats().runs, 0, 'compacted again');
+      assert.equal(s.read(b('gone'), 0), undefined, 'its expire record dropped it');
       assert.deepEqual(s.read(b('stays')), { value: b('v'), seq: 2, expiresAtMs: 5000 });
       assert.deepEqual(
         s.scan(Buffer.alloc(0), undefined, 10).map((e) => [e.key.toString(), e.seq]),
         [
-          ['other', 4],
+          ['other', 6],
           ['plain', 3],
           ['stays', 2],
         ],

@@ -1,0 +1,110 @@
+/**
+ * `--proxy` and write conditions (src/http/proxy.ts): two nodes, each the leader of one shard; a
+ * conditional write for a key of node B sent to node A is forwarded with every If-Match /
+ * If-None-Match field line as it came, so B answers exactly as it answers the same request sent to
+ * it: a doubled or empty If-Match is refused, never turned into a write under the first condition
+ * or into an unconditional one. Requests go over raw sockets: fetch() would join repeated headers.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load-config.js';
+import { ShardMap } from '../../src/routing/shard-map.js';
+import { TestCluster } from '../helpers/cluster.js';
+import { freePorts } from '../helpers/ports.js';
+import { parseRaw, rawRequest, type RawResponse } from '../helpers/raw-http.js';
+
+let dir = '';
+let cluster: TestCluster | undefined;
+let a = '';
+let b = '';
+let key = '';
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'distkv-proxy-cond-'));
+  const [pa, pb] = (await freePorts(2)) as [number, number];
+  [a, b] = [`127.0.0.1:${pa}`, `127.0.0.1:${pb}`];
+  cluster = await TestCluster.start({
+    dir,
+    shards: [{ address: a }, { address: b }],
+    args: ['--proxy', '--inline'],
+  });
+  const map = new ShardMap(loadConfig(cluster.config).shards);
+  key = Array.from({ length: 200 }, (_, i) => `cond-${i}`).find((k) => map.shardOf(k) === 1)!;
+});
+
+after(async () => {
+  await cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** send writes one request with `headers` (each a field line of its own) to `node` over a raw socket. */
+async function send(node: string, method: string, headers: string[], body = ''): Promise<RawResponse> {
+  const port = Number(node.slice(node.lastIndexOf(':') + 1));
+  const head = [
+    `${method} /kv/${key} HTTP/1.1`,
+    `Host: ${node}`,
+    'Connection: close',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...headers,
+  ];
+  return parseRaw(await rawRequest(port, `${head.join('\r\n')}\r\n\r\n${body}`, { idleMs: 2000 }));
+}
+
+/** codeOf is the error code of a JSON error answer, or '' for any other body. */
+function codeOf(r: RawResponse): string {
+  try {
+    return (JSON.parse(r.body) as { error?: { code?: string } }).error?.code ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** valueAtOwner reads the key straight from its owner. */
+async function valueAtOwner(): Promise<string> {
+  const r = await fetch(`http://${b}/kv/${key}`);
+  return r.status === 200 ? await r.text() : `(${r.status})`;
+}
+
+describe('--proxy forwards write conditions as the owner checks them', () => {
+  const cases: { name: string; method: string; headers: string[] }[] = [
+    { name: 'If-Match: * then a version', method: 'PUT', headers: ['If-Match: *', 'If-Match: "0.999999"'] },
+    { name: 'a version then If-Match: *', method: 'PUT', headers: ['If-Match: "0.999999"', 'If-Match: *'] },
+    { name: 'an empty If-Match', method: 'PUT', headers: ['If-Match:'] },
+    { name: 'If-None-Match: * twice', method: 'PUT', headers: ['If-None-Match: *', 'If-None-Match: *'] },
+    { name: 'If-Match and If-None-Match', method: 'PUT', headers: ['If-Match: *', 'If-None-Match: *'] },
+    {
+      name: 'a DELETE with If-Match: * then a version',
+      method: 'DELETE',
+      headers: ['If-Match: *', 'If-Match: "0.999999"'],
+    },
+    { name: 'a DELETE with an empty If-Match', method: 'DELETE', headers: ['If-Match:'] },
+  ];
+
+  for (const c of cases)
+    it(`answers ${c.name} through the proxy as the owner does, and writes nothing`, async () => {
+      const put = await fetch(`http://${b}/kv/${key}`, { method: 'PUT', body: 'original' });
+      assert.equal(put.status, 204);
+      const body = c.method === 'PUT' ? 'changed' : '';
+      const direct = await send(b, c.method, c.headers, body);
+      assert.equal(await valueAtOwner(), 'original', 'the owner refused it itself');
+      const proxied = await send(a, c.method, c.headers, body);
+      assert.equal(await valueAtOwner(), 'original', 'nothing was written through the proxy');
+      assert.equal(proxied.status, direct.status, `status via the proxy: ${proxied.body}`);
+      assert.equal(codeOf(proxied), codeOf(direct));
+      assert.equal(direct.status, 400, direct.body);
+    });
+
+  it('still forwards a single matching If-Match (the write goes through)', async () => {
+    const put = await fetch(`http://${b}/kv/${key}`, { method: 'PUT', body: 'v1' });
+    const etag = put.headers.get('etag')!;
+    const proxied = await send(a, 'PUT', [`If-Match: ${etag}`], 'v2');
+    assert.equal(proxied.status, 204, proxied.body);
+    assert.equal(await valueAtOwner(), 'v2');
+    const stale = await send(a, 'PUT', [`If-Match: ${etag}`], 'v3');
+    assert.equal(stale.status, 412, stale.body);
+    assert.equal(await valueAtOwner(), 'v2');
+  });
+});

@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import { checkLmdbFile } from './lmdb-file-check.js';
 
 /** KvEnv is an opened environment with its two databases. */
 export interface KvEnv {
@@ -13,9 +14,14 @@ export interface KvEnv {
   meta: Database<number, string>;
 }
 
-/** openKvEnv opens (creating) `<dir>/data.mdb`; `noSync` and `overlappingSync` are lmdb-js's options. */
+/**
+ * openKvEnv opens (creating) `<dir>/data.mdb`; `noSync` and `overlappingSync` are lmdb-js's options.
+ * A data file cut short or with a damaged meta page is refused first (lmdb-file-check.ts):
+ * mapping it could crash the process.
+ */
 export function openKvEnv(dir: string, sync: { noSync: boolean; overlappingSync: boolean }): KvEnv {
   mkdirSync(dir, { recursive: true });
+  checkLmdbFile(join(dir, 'data.mdb'), sync.overlappingSync);
   const root = open({ path: join(dir, 'data.mdb'), noSubdir: true, maxDbs: 4, ...sync });
   return {
     root,

@@ -65,7 +65,7 @@ export class LmdbLevel {
   /** get returns the key's version, its value a view valid until the next read on this thread, or undefined. */
   get(key: Uint8Array): Versioned | undefined {
     const v = this.data.getBinaryFast(key);
-    return v === undefined ? undefined : this.decode(v.subarray(0, v.length));
+    return v === undefined ? undefined : this.decode(key, v.subarray(0, v.length));
   }
 
   /**
@@ -81,7 +81,7 @@ export class LmdbLevel {
       done.push(
         w.value === null
           ? this.data.remove(w.key)
-          : this.data.put(w.key, encodeStoredValue(w.seq, w.expiresAtMs ?? 0, w.value)),
+          : this.data.put(w.key, encodeStoredValue(w.key, w.seq, w.expiresAtMs ?? 0, w.value)),
       );
     if (appliedSeq !== undefined) done.push(this.meta.put(APPLIED_SEQ, appliedSeq));
     await Promise.all(done).catch((err: unknown) => {
@@ -100,7 +100,7 @@ export class LmdbLevel {
     const write = (): void => {
       for (const w of writes)
         if (w.value === null) this.data.removeSync(w.key);
-        else this.data.putSync(w.key, encodeStoredValue(w.seq, w.expiresAtMs ?? 0, w.value));
+        else this.data.putSync(w.key, encodeStoredValue(w.key, w.seq, w.expiresAtMs ?? 0, w.value));
     };
     // lmdb-js types the flags as one enum member although they are bits to combine.
     // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment
@@ -123,18 +123,18 @@ export class LmdbLevel {
     for (const { key, value } of range)
       yield {
         key: key as Buffer,
-        version: this.decode(Buffer.from(value.buffer, value.byteOffset, value.length)),
+        version: this.decode(key, Buffer.from(value.buffer, value.byteOffset, value.length)),
       };
   }
 
-  /** decode splits a stored value, reporting one shorter than its header as corruption. */
-  private decode(b: Buffer): Versioned & { value: Buffer; expiresAtMs: number } {
-    const v = decodeStoredValue(b);
+  /** decode splits `key`'s stored value, reporting a damaged one (short, or its crc wrong) as corruption. */
+  private decode(key: Uint8Array, b: Buffer): Versioned & { value: Buffer; expiresAtMs: number } {
+    const v = decodeStoredValue(key, b);
     if (v === undefined)
       throw new CorruptionError(
         this.path,
         0,
-        `an LMDB value of ${b.length} bytes is shorter than its header`,
+        `the LMDB value of key ${Buffer.from(key).toString('latin1')} (${b.length} bytes) is damaged (short or checksum mismatch)`,
       );
     return v;
   }

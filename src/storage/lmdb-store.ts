@@ -8,9 +8,10 @@
  * write's commit promise resolves only once it is on disk. `"interval"` and `"none"` open it with
  * noSync and acknowledge at commit; `"interval"` also syncs every `fsyncIntervalMs`.
  */
+import { join } from 'node:path';
 import type { Database, RootDatabase } from 'lmdb';
 import { dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
-import { DistkvError, toDistkvError } from '../errors.js';
+import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
 import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
 import type { Store, StoreEntry, StoreOptions, StoreStats, StoreValue, WriteResult } from './store.js';
@@ -37,10 +38,13 @@ export class LmdbStore implements Store {
   private readonly meta: Database<number, string>;
   private readonly syncTimer: NodeJS.Timeout | undefined;
   private readonly clock: () => number;
+  /** path is the data file, named by corruption errors. */
+  private readonly path: string;
   private seq: number;
   private closed = false;
 
   constructor(options: StoreOptions) {
+    this.path = join(options.dir, 'data.mdb');
     ({
       root: this.root,
       data: this.data,
@@ -65,14 +69,14 @@ export class LmdbStore implements Store {
     // getBinaryFast returns lmdb-js's shared read buffer with an overridden `length`; a subarray gives
     // an honest view of just the value (valid until the next read, as the Store contract says).
     const raw = this.data.getBinaryFast(key);
-    const v = raw === undefined ? undefined : decodeStoredValue(raw.subarray(0, raw.length));
+    const v = raw === undefined ? undefined : this.decode(key, raw.subarray(0, raw.length));
     return v !== undefined && (v.expiresAtMs === 0 || v.expiresAtMs > nowMs) ? v : undefined;
   }
 
   put(key: Uint8Array, value: Uint8Array, expiresAtMs = 0): Promise<WriteResult> {
     this.checkOpen();
     const seq = this.seq + 1;
-    return this.commit(this.data.put(key, encodeStoredValue(seq, expiresAtMs, value)));
+    return this.commit(this.data.put(key, encodeStoredValue(key, seq, expiresAtMs, value)));
   }
 
   delete(key: Uint8Array): Promise<WriteResult> {
@@ -95,8 +99,8 @@ export class LmdbStore implements Store {
     const out: StoreEntry[] = [];
     const now = this.clock();
     for (const { key, value } of range) {
-      const v = decodeStoredValue(Buffer.from(value.buffer, value.byteOffset, value.length));
-      if (v !== undefined && (v.expiresAtMs === 0 || v.expiresAtMs > now)) out.push({ key, ...v });
+      const v = this.decode(key, Buffer.from(value.buffer, value.byteOffset, value.length));
+      if (v.expiresAtMs === 0 || v.expiresAtMs > now) out.push({ key, ...v });
       if (out.length >= limit) break;
     }
     return out;
@@ -104,6 +108,14 @@ export class LmdbStore implements Store {
 
   lastSeq(): number {
     return this.seq;
+  }
+
+  /** decode splits `key`'s stored value, reporting a damaged one (short, or its crc wrong) as corruption. */
+  private decode(key: Uint8Array, b: Buffer): StoreValue {
+    const v = decodeStoredValue(key, b);
+    if (v === undefined)
+      throw new CorruptionError(this.path, 0, 'an LMDB value is damaged (short or checksum mismatch)');
+    return v;
   }
 
   stats(): StoreStats {

@@ -30,7 +30,7 @@ import { readCommitLog } from './commit-log-reader.js';
 import { LmdbLevel } from './lmdb-level.js';
 import { type LsmOptions, LsmStore } from './lsm-store.js';
 import { Memtable } from './memtable.js';
-import { parseRunName } from './sstable-format.js';
+import { parseRunName, runName } from './sstable-format.js';
 import { BlockCache, RunReader } from './sstable-reader.js';
 import { StoreLog } from './store-log.js';
 import type { Vfs } from './vfs.js';
@@ -152,12 +152,38 @@ async function openLevels(opts: LsmOptions): Promise<Levels> {
       vfs.unlink(r.path);
     }
     runs = runs.filter((r) => r.footer.maxSeq > applied).sort((a, b) => b.no - a.no);
-    await Promise.resolve();
+    await checkNoRunMissing(opts, runsDir, runs);
     return { level, runs, cache, maxRunNo, durableSeq: Math.max(applied, runs[0]?.footer.maxSeq ?? 0) };
   } catch (err) {
     await level.close();
     throw err;
   }
+}
+
+/**
+ * checkNoRunMissing refuses a gap in the numbers of the live runs (`runs`, newest first): runs are
+ * numbered in flush order and compaction retires the oldest ones together, so the live ones are
+ * consecutive, and a number missing between two of them is a run deleted from under the store,
+ * whose writes the log no longer holds. A run an earlier repair moved aside (`.corrupt`) or found
+ * missing (it left an empty `.missing` file) was reported then. With `repair` the store opens
+ * without it (reads of its keys find older versions) and leaves the `.missing` file.
+ */
+async function checkNoRunMissing(
+  opts: LsmOptions,
+  runsDir: string,
+  runs: readonly RunReader[],
+): Promise<void> {
+  for (let i = 0; i + 1 < runs.length; i++)
+    for (let no = runs[i + 1]!.no + 1; no < runs[i]!.no; no++) {
+      const path = join(runsDir, runName(no));
+      if (opts.vfs.exists(`${path}.corrupt`) || opts.vfs.exists(`${path}.missing`)) continue;
+      const what = `run is missing: runs ${runName(runs[i + 1]!.no)} and ${runName(runs[i]!.no)} are live, so its writes are in no other file`;
+      if (!opts.repair)
+        throw new CorruptionError(path, 0, `${what} (restart with --repair to open without it)`);
+      opts.log?.error({ file: path, reason: what }, 'repair: opened without a missing run');
+      await opts.vfs.writeFile(`${path}.missing`, Buffer.alloc(0));
+      opts.vfs.syncDir(runsDir);
+    }
 }
 
 function reportDamage(damage: readonly WalDamage[], log: Logger | undefined, what: string): void {

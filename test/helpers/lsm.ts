@@ -23,6 +23,9 @@ export interface TestLsmOptions {
   ringBytes?: number;
   /** clock is the time expiries are compared with (default Date.now). */
   clock?: () => number;
+  /** retryMinMs and retryMaxMs bound the flush and compaction backoff (default backoff.ts's). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
 }
 
 /** openTestLsm opens an LsmStore in `dir` with small limits (and a commit log of its own in `dir/log`). */
@@ -85,5 +88,7 @@ function testLsmOptions(dir: string, o: TestLsmOptions): LsmOptions {
     ringBytes: o.ringBytes ?? 1 << 20,
     repair: o.repair ?? false,
     ...(o.clock === undefined ? {} : { clock: o.clock }),
+    ...(o.retryMinMs === undefined ? {} : { retryMinMs: o.retryMinMs }),
+    ...(o.retryMaxMs === undefined ? {} : { retryMaxMs: o.retryMaxMs }),
   };
 }

@@ -1,0 +1,213 @@
+/**
+ * A check of an LMDB data file's meta pages and length before LMDB maps it. LMDB memory-maps
+ * `data.mdb` and trusts it: a file cut short (a careless copy, a failing disk) makes the first read
+ * of a page past its end a SIGBUS, and a zeroed first meta page a SIGSEGV, either ending the whole
+ * process, every store with it. So before opening, the meta pages are read as LMDB lays them out
+ * (the build lmdb-js ships), and a CorruptionError naming the file and the offset refuses:
+ *
+ * - a meta page 0 or 1 that is not one (no magic, or an impossible page size): LMDB writes both
+ *   when it creates the file and afterwards rewrites only their meta fields;
+ * - a file that ends before a page linked from the meta LMDB will open it at.
+ *
+ * The length rule follows the links, not the meta's last page in use: a healthy file is often
+ * shorter than (lastPage + 1) × pageSize. LMDB writes pages with pwrite, never sizing the file ahead
+ * (unless lmdb-js maps it writable, when the file already spans the map), and a commit skips the
+ * pages it allocated and freed again (its loose pages, and the overflow pages of a big value
+ * overwritten in the same transaction, which mdb_ovpage_free takes off the dirty list): lastPage
+ * counts them, the file never held them. A page a tree links to, though, was written by the commit
+ * that linked it. So from that meta's roots the check walks the free-page tree and the main tree
+ * (leaves included: they hold the named databases' roots and big free lists) and the branch pages
+ * of each named database, whose links name every leaf; only the leaves of named databases are not
+ * read (that would read the whole file), so an overflow value cut off from a leaf still crashes on
+ * its first read (docs/operations.md). With overlappingSync LMDB may open an older snapshot than
+ * the newest meta (the last flushed one, kept in the second half of page 0, after a power loss);
+ * which one depends on the boot LMDB compares against, so the check accepts the file when either
+ * choice leads to a meta whose pages are all there, and otherwise follows LMDB's choice: a
+ * healthy store is never refused. A page that does not parse ends that branch of the walk without
+ * a verdict (LMDB has no page checksums; the value checksums of lmdb-value-format.ts catch what
+ * reads return).
+ *
+ *   page     := pgno:u64 txnid:u64 pad:u16 flags:u16 lower:u16 upper:u16 body
+ *               (an overflow page's lower and upper are its page count, u32; page 0 and 1 are metas)
+ *   meta     := magic:u32 version:u32 address:u64 mapsize:u64 db[2] lastPage:u64 txnid:u64
+ *   db       := pad:u32 flags:u16 depth:u16 branch:u64 leaf:u64 overflow:u64 entries:u64 root:u64
+ *               (48 bytes; db[0] is the free-page tree and its pad holds the page size, db[1] the
+ *               main tree; root all ones = an empty tree)
+ *   body     := ptr:u16[lower / 2] ... node at 24 + ptr
+ *   node     := lo:u16 hi:u16 flags:u16 keySize:u16 key data
+ *               (branch: child page = lo | hi << 16 | flags << 32; leaf: flags 1 = data is an
+ *               overflow page number u64, flags 2 = data is a named database's db)
+ *
+ * An empty file (never initialised) is the only one left to LMDB unchecked.
+ */
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { CorruptionError } from '../errors.js';
+
+/** LMDB_MAGIC is LMDB's meta page magic. */
+const LMDB_MAGIC = 0xbeefc0de;
+/** PAGE_HEADER is the size of a page header; the meta fields and the node pointers follow it. */
+const PAGE_HEADER = 24;
+const DB_AT = PAGE_HEADER + 24;
+const DB_BYTES = 48;
+const DEPTH_IN_DB = 6;
+const ROOT_IN_DB = 40;
+const TXNID_AT = DB_AT + 2 * DB_BYTES + 8;
+const META_BYTES = TXNID_AT + 8;
+/** NO_PAGE is LMDB's P_INVALID, the root of an empty tree. */
+const NO_PAGE = 0xffffffffffffffffn;
+const P_BRANCH = 0x01;
+const P_LEAF = 0x02;
+const P_LEAF2 = 0x20;
+const F_BIGDATA = 0x01;
+const F_SUBDATA = 0x02;
+const F_DUPDATA = 0x04;
+const NODE_HEADER = 8;
+const MDB_OVERLAPPINGSYNC = 0x1000;
+
+/** MetaPage is what the check reads of one meta page. */
+interface MetaPage {
+  pageSize: number;
+  txnid: bigint;
+  /** unflushed: written by an overlappingSync commit not yet known durable (its MDB_OVERLAPPINGSYNC flag). */
+  unflushed: boolean;
+  /** freeRoot and mainRoot: the root pages of the free-page and main trees (NO_PAGE = empty). */
+  freeRoot: bigint;
+  mainRoot: bigint;
+}
+
+/** readMeta reads the meta at `at`, a meta page's (checked: LMDB refuses a file without them) or the flushed snapshot's. */
+function readMeta(fd: number, at: number, checked = true): MetaPage | undefined {
+  const b = Buffer.alloc(META_BYTES);
+  if (readSync(fd, b, 0, META_BYTES, at) !== META_BYTES) return undefined;
+  if (checked && b.readUInt32LE(PAGE_HEADER) !== LMDB_MAGIC) return undefined;
+  const pageSize = b.readUInt32LE(DB_AT);
+  if (checked && (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0)) return undefined;
+  return {
+    pageSize,
+    txnid: b.readBigUInt64LE(TXNID_AT),
+    unflushed: (b.readUInt16LE(DB_AT + 4) & MDB_OVERLAPPINGSYNC) !== 0,
+    freeRoot: b.readBigUInt64LE(DB_AT + ROOT_IN_DB),
+    mainRoot: b.readBigUInt64LE(DB_AT + DB_BYTES + ROOT_IN_DB),
+  };
+}
+
+/**
+ * pickMeta is lmdb-js's mdb_pick_meta with MDB_PREVSNAPSHOT (set with overlappingSync): the newer
+ * of two metas, unless it is unflushed and was written in another boot (after a power loss) or
+ * LMDB_RESTORE=safe, then the older. `sameBoot` stands for that comparison, which the check does
+ * not make: it accepts a file when either answer leads to a meta whose pages are all there.
+ */
+function pickMeta(a: MetaPage, b: MetaPage, sameBoot: boolean): MetaPage {
+  if (b.txnid === 0n) return a;
+  const newer = a.txnid >= b.txnid ? a : b;
+  if (sameBoot || !newer.unflushed) return newer;
+  return a.txnid > b.txnid ? b : a;
+}
+
+/** metasLmdbMayOpen lists the metas LMDB may open the file at (mdb_env_pick_meta). */
+function metasLmdbMayOpen(first: MetaPage, second: MetaPage, flushed: MetaPage | undefined): MetaPage[] {
+  const newer = second.txnid > first.txnid ? second : first;
+  if (flushed === undefined) return [newer];
+  return [true, false].map((sameBoot) => pickMeta(pickMeta(first, second, sameBoot), flushed, sameBoot));
+}
+
+/** PageFile reads whole pages of an open data file of `pages` pages. */
+interface PageFile {
+  fd: number;
+  pageSize: number;
+  pages: bigint;
+}
+
+/** readPage returns page `pgno` (which must be inside the file). */
+function readPage(f: PageFile, pgno: bigint): Buffer {
+  const b = Buffer.alloc(f.pageSize);
+  readSync(f.fd, b, 0, f.pageSize, Number(pgno) * f.pageSize);
+  return b;
+}
+
+/** Walk is a tree to walk: its root and, for a tree whose leaves are not read, its depth (1 = the root is a leaf). */
+interface Walk {
+  pgno: bigint;
+  leaves: boolean;
+  depth: number;
+}
+
+/**
+ * missingPage walks the tree at `root` and returns the first page it links to that lies past the
+ * file's end, or undefined. With `leaves` it also reads leaf pages: their overflow pages and the
+ * trees of the named databases they hold, walked down to their last branch level (`depth` says
+ * which level that is; their leaves are looked for, not read).
+ */
+function missingPage(f: PageFile, root: Walk, seen: Set<bigint>): bigint | undefined {
+  const todo: Walk[] = [root];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    const { pgno } = next;
+    if (pgno === NO_PAGE || seen.has(pgno)) continue;
+    if (pgno >= f.pages) return pgno;
+    seen.add(pgno);
+    if (!next.leaves && next.depth <= 1) continue;
+    const page = readPage(f, pgno);
+    const flags = page.readUInt16LE(18);
+    const isBranch = (flags & P_BRANCH) !== 0;
+    if (!isBranch && ((flags & P_LEAF) === 0 || (flags & P_LEAF2) !== 0 || !next.leaves)) continue;
+    const count = page.readUInt16LE(20) >> 1;
+    for (let i = 0; i < count && PAGE_HEADER + 2 * i + 2 <= f.pageSize; i++) {
+      const node = PAGE_HEADER + page.readUInt16LE(PAGE_HEADER + 2 * i);
+      if (node + NODE_HEADER > f.pageSize) continue;
+      const nodeFlags = page.readUInt16LE(node + 4);
+      if (isBranch) {
+        const child = BigInt(page.readUInt32LE(node)) | (BigInt(nodeFlags) << 32n);
+        todo.push({ pgno: child, leaves: next.leaves, depth: next.depth - 1 });
+        continue;
+      }
+      const data = node + NODE_HEADER + page.readUInt16LE(node + 6);
+      if ((nodeFlags & F_BIGDATA) !== 0 && data + 8 <= f.pageSize) {
+        const first = page.readBigUInt64LE(data);
+        if (first >= f.pages) return first;
+        const last = first + BigInt(Math.max(1, readPage(f, first).readUInt32LE(20))) - 1n;
+        if (last >= f.pages) return last;
+      } else if ((nodeFlags & (F_SUBDATA | F_DUPDATA)) === F_SUBDATA && data + DB_BYTES <= f.pageSize) {
+        const depth = page.readUInt16LE(data + DEPTH_IN_DB);
+        todo.push({ pgno: page.readBigUInt64LE(data + ROOT_IN_DB), leaves: false, depth });
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * checkLmdbFile throws a CorruptionError when LMDB data file `path` has a damaged meta page or
+ * links to a page past its end from the meta LMDB will open it at; `overlappingSync` is how it is
+ * about to be opened (lmdb-js then reads a third meta, the last flushed one).
+ */
+export function checkLmdbFile(path: string, overlappingSync: boolean): void {
+  if (!existsSync(path)) return;
+  const size = statSync(path).size;
+  if (size === 0) return;
+  const fd = openSync(path, 'r');
+  try {
+    const first = readMeta(fd, 0);
+    if (first === undefined) throw new CorruptionError(path, 0, 'the first LMDB meta page is damaged');
+    const second = readMeta(fd, first.pageSize);
+    if (second === undefined)
+      throw new CorruptionError(path, first.pageSize, 'the second LMDB meta page is damaged');
+    const flushed = overlappingSync ? readMeta(fd, first.pageSize / 2, false) : undefined;
+    const f: PageFile = { fd, pageSize: first.pageSize, pages: BigInt(Math.floor(size / first.pageSize)) };
+    let missing: { page: bigint; txnid: bigint } | undefined;
+    for (const meta of metasLmdbMayOpen(first, second, flushed)) {
+      const seen = new Set<bigint>();
+      const tree = (pgno: bigint): Walk => ({ pgno, leaves: true, depth: 0 });
+      const page = missingPage(f, tree(meta.freeRoot), seen) ?? missingPage(f, tree(meta.mainRoot), seen);
+      if (page === undefined) return;
+      missing ??= { page, txnid: meta.txnid };
+    }
+    if (missing === undefined) return;
+    throw new CorruptionError(
+      path,
+      size,
+      `LMDB data file ends at ${size} bytes, before page ${missing.page} (bytes up to ${(Number(missing.page) + 1) * first.pageSize}) that its meta (txn ${missing.txnid}) links to (the file was cut short)`,
+    );
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -181,6 +181,14 @@ export function info(c: RespConnection, args: Buffer[]): void {
   const wanted = new Set(args.slice(1).map((a) => a.toString('latin1').toLowerCase()));
   const all = wanted.size === 0 || wanted.has('all') || wanted.has('everything') || wanted.has('default');
   const p = c.queue.later(c.proto, () => undefined);
+  // Counted once the connection's earlier replies are complete, as DBSIZE is: their writes count.
+  c.queue.atHead(p, () => {
+    infoFor(c, p, all, wanted);
+  });
+}
+
+/** infoFor answers INFO at `p` with the sections `wanted` (every one when `all`). */
+function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string>): void {
   keyCount(c).then(
     (keys) => {
       const sections = infoSections(c, keys).filter(([name]) => all || wanted.has(name.toLowerCase()));

@@ -298,6 +298,22 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     }
   });
 
+  it('INFO and DBSIZE pipelined behind writes count them', async () => {
+    const keysOf = (text: string): number => Number(/db0:keys=(\d+)/.exec(text)?.[1] ?? 0);
+    const sizeOf = (text: string): number => Number(/:(\d+)\r\n$/.exec(text)?.[1] ?? -1);
+    for (let i = 0; i < 10; i++) {
+      const before = await exchange([['INFO', 'keyspace']]);
+      const after = await exchange([
+        ['SET', `infoord:${i}`, 'v'],
+        ['INFO', 'keyspace'],
+      ]);
+      assert.equal(keysOf(after), keysOf(before) + 1, `INFO after SET ${i}: ${after}`);
+      const size = await exchange([['DBSIZE']]);
+      const grown = await exchange([['SET', `infoord:b${i}`, 'v'], ['DBSIZE']]);
+      assert.equal(sizeOf(grown), sizeOf(size) + 1, `DBSIZE after SET ${i}: ${grown}`);
+    }
+  });
+
   it('FLUSHDB and FLUSHALL are refused with an error that says why, and delete nothing', async () => {
     const text = await exchange([
       ['SET', 'flush:1', 'v'],

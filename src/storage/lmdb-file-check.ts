@@ -139,8 +139,8 @@ interface Walk {
  * which level that is; their leaves are looked for, not read).
  */
 function missingPage(f: PageFile, root: Walk, seen: Set<bigint>): bigint | undefined {
-  const todo: Walk[] = [root];
-  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+  const unvisited: Walk[] = [root];
+  for (let next = unvisited.pop(); next !== undefined; next = unvisited.pop()) {
     const { pgno } = next;
     if (pgno === NO_PAGE || seen.has(pgno)) continue;
     if (pgno >= f.pages) return pgno;
@@ -157,7 +157,7 @@ function missingPage(f: PageFile, root: Walk, seen: Set<bigint>): bigint | undef
       const nodeFlags = page.readUInt16LE(node + 4);
       if (isBranch) {
         const child = BigInt(page.readUInt32LE(node)) | (BigInt(nodeFlags) << 32n);
-        todo.push({ pgno: child, leaves: next.leaves, depth: next.depth - 1 });
+        unvisited.push({ pgno: child, leaves: next.leaves, depth: next.depth - 1 });
         continue;
       }
       const data = node + NODE_HEADER + page.readUInt16LE(node + 6);
@@ -168,7 +168,7 @@ function missingPage(f: PageFile, root: Walk, seen: Set<bigint>): bigint | undef
         if (last >= f.pages) return last;
       } else if ((nodeFlags & (F_SUBDATA | F_DUPDATA)) === F_SUBDATA && data + DB_BYTES <= f.pageSize) {
         const depth = page.readUInt16LE(data + DEPTH_IN_DB);
-        todo.push({ pgno: page.readBigUInt64LE(data + ROOT_IN_DB), leaves: false, depth });
+        unvisited.push({ pgno: page.readBigUInt64LE(data + ROOT_IN_DB), leaves: false, depth });
       }
     }
   }

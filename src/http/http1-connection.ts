@@ -95,6 +95,8 @@ export class Http1Connection implements ExchangeSink {
   private outFirst: string | Uint8Array | undefined;
   private outRest: (string | Uint8Array)[] | undefined;
   private closed = false;
+  // the socket was handed to an upgraded protocol (detach)
+  private detached = false;
   // writes dispatched and not yet answered, and the read held back until they are
   private pendingWrites = 0;
   private held: Held | undefined;
@@ -111,9 +113,6 @@ export class Http1Connection implements ExchangeSink {
     this.host = host;
     this.headMs = headMs;
     socket.setTimeout(idleMs);
-    socket.on('data', (chunk: Buffer) => {
-      this.onData(chunk);
-    });
     socket.on('end', () => {
       this.onPeerEnd();
     });
@@ -177,6 +176,7 @@ export class Http1Connection implements ExchangeSink {
     this.closing = true;
     this.shut = true;
     this.closed = true;
+    this.detached = true;
     for (const event of ['data', 'end', 'timeout', 'drain', 'close']) this.socket.removeAllListeners(event);
     this.socket.setTimeout(0);
     this.host.forget(this);
@@ -185,11 +185,23 @@ export class Http1Connection implements ExchangeSink {
     return { socket: this.socket, head };
   }
 
-  private onData(chunk: Buffer): void {
+  /**
+   * read takes the bytes of one socket read (src/server/shared-read.ts): a `transient` chunk is
+   * overwritten by the listener's next read, so what is left of it unparsed is kept as a copy (a
+   * request's body reaches its route as views valid only during the call either way). After
+   * `detach`, the bytes go to the upgraded protocol as the socket's `'data'` events.
+   */
+  read(chunk: Buffer, transient: boolean): void {
+    if (this.detached) {
+      this.socket.emit('data', transient ? Buffer.from(chunk) : chunk);
+      return;
+    }
     if (this.closing) return;
     this.input =
       this.input === undefined || this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
     this.parse();
+    const rest = this.input as Buffer | undefined; // parse may have consumed it
+    if (transient && rest !== undefined && rest.buffer === chunk.buffer) this.input = Buffer.from(rest);
   }
 
   private parse(): void {

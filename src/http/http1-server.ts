@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { type ConnectionHost, Http1Connection } from './http1-connection.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import { SharedRead } from '../server/shared-read.js';
 import { sendError } from './respond.js';
 import type { RouteMatch, Router } from './router.js';
 
@@ -91,12 +92,18 @@ export class Http1Server implements ConnectionHost {
 
   constructor(options: Http1ServerOptions) {
     this.options = options;
-    const onSocket = (socket: Socket): void => {
-      this.connections.add(new Http1Connection(socket, this, options.idleTimeoutMs, options.headTimeoutMs));
+    const reads = new SharedRead();
+    const onSocket = (accepted: Socket): void => {
+      let conn: Http1Connection | undefined = undefined;
+      const socket = reads.adopt(accepted, true, (chunk, transient) => {
+        conn?.read(chunk, transient);
+      });
+      conn = new Http1Connection(socket, this, options.idleTimeoutMs, options.headTimeoutMs);
+      this.connections.add(conn);
     };
     this.server =
       options.tls === undefined
-        ? createNetServer({ allowHalfOpen: true, noDelay: true }, onSocket)
+        ? createNetServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onSocket)
         : createTlsServer(
             {
               allowHalfOpen: true,

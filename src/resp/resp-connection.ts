@@ -92,9 +92,6 @@ export class RespConnection {
       },
     );
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      this.feed(chunk);
-    });
     socket.on('drain', () => {
       this.writeBlocked = false;
       this.writeOut();
@@ -133,9 +130,14 @@ export class RespConnection {
     this.socket.destroy();
   }
 
-  private feed(chunk: Buffer | undefined): void {
+  /** read takes the bytes of one socket read (`transient`: overwritten after the call; src/server/shared-read.ts). */
+  read(chunk: Buffer, transient: boolean): void {
+    this.feed(chunk, transient);
+  }
+
+  private feed(chunk: Buffer | undefined, transient = false): void {
     if (this.closing) return;
-    const error = this.parser.feed(chunk, this.onCommandBound);
+    const error = this.parser.feed(chunk, this.onCommandBound, transient);
     if (error !== undefined) {
       this.queue.now(this.proto).error(`ERR ${error}`);
       this.closing = true;

@@ -7,6 +7,7 @@
  * replies still go out while the node drains), then `close()` ends the remaining connections.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { SharedRead } from '../server/shared-read.js';
 import { dispatch } from './command-table.js';
 import type { RespEndpoint } from './resp-address.js';
 import { RespConnection } from './resp-connection.js';
@@ -37,8 +38,14 @@ export class RespListener {
       draining: () => this.draining,
       turnFlush: new TurnFlush(),
     };
-    this.server = createServer({ noDelay: true }, (socket: Socket) => {
+    const reads = new SharedRead();
+    this.server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted: Socket) => {
+      let conn: RespConnection | undefined = undefined;
+      const socket = reads.adopt(accepted, false, (chunk, transient) => {
+        conn?.read(chunk, transient);
+      });
       const c = new RespConnection(socket, ctx, dispatch);
+      conn = c;
       this.connections.add(c);
       socket.on('close', () => this.connections.delete(c));
     });

@@ -130,14 +130,19 @@ export class RespConnection {
     this.socket.destroy();
   }
 
-  /** read takes the bytes of one socket read (`transient`: overwritten after the call; src/server/shared-read.ts). */
+  /**
+   * read takes the bytes of one socket read. A `transient` chunk is overwritten by the listener's
+   * next read (src/server/shared-read.ts) while the parser hands out views that commands keep (KEYS
+   * and SCAN use their arguments after earlier replies; a held command waits for its key): it
+   * gets one copy of the read, which for a small read is a slice of Node's buffer pool, not a malloc.
+   */
   read(chunk: Buffer, transient: boolean): void {
-    this.feed(chunk, transient);
+    this.feed(transient ? Buffer.from(chunk) : chunk);
   }
 
-  private feed(chunk: Buffer | undefined, transient = false): void {
+  private feed(chunk: Buffer | undefined): void {
     if (this.closing) return;
-    const error = this.parser.feed(chunk, this.onCommandBound, transient);
+    const error = this.parser.feed(chunk, this.onCommandBound);
     if (error !== undefined) {
       this.queue.now(this.proto).error(`ERR ${error}`);
       this.closing = true;

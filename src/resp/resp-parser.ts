@@ -2,10 +2,8 @@
  * RespParser: turns the bytes of one connection into commands (arrays of byte-string arguments),
  * in the grammar of resp-format.ts, however the bytes are split into chunks.
  *
- * Arguments are valid as long as the caller keeps them: views into the received chunks, or, for a
- * `transient` chunk (a view of the listener's read buffer, overwritten by the next read:
- * src/server/shared-read.ts), copies of what is kept past the call (each argument, the arguments
- * of an unfinished array, the unparsed rest). An incomplete command is kept; when a bulk string's length is known, chunks
+ * Arguments are views into the received chunks (never reused by node:net), valid as long as the
+ * caller keeps them. An incomplete command is kept; when a bulk string's length is known, chunks
  * are only gathered until it can be complete, so a 1 MiB value arriving in 64 KiB chunks is
  * concatenated once, not once per chunk. An array whose bulks arrive over many chunks keeps the
  * arguments read so far and holds only its unparsed tail, so a command of a million arguments costs
@@ -68,20 +66,14 @@ export class RespParser {
   /**
    * feed parses `chunk` (appended to anything held) and calls `onCommand` per complete command.
    * It returns a protocol error message (and keeps failing) once the input is malformed.
-   * `transient`: `chunk` is overwritten after the call, so nothing handed out or kept is a view of it.
    */
-  feed(chunk: Buffer | undefined, onCommand: OnCommand, transient = false): string | undefined {
+  feed(chunk: Buffer | undefined, onCommand: OnCommand): string | undefined {
     if (this.error !== undefined) return this.error;
     if (chunk !== undefined && chunk.length > 0) {
       this.held.push(chunk);
       this.heldBytes += chunk.length;
     }
-    // The memory that is overwritten after this call, if any.
-    const reused = transient && chunk !== undefined ? chunk.buffer : undefined;
-    if (this.heldBytes === 0 || this.heldBytes < this.need) {
-      if (reused !== undefined) this.ownHeld(reused);
-      return undefined;
-    }
+    if (this.heldBytes === 0 || this.heldBytes < this.need) return undefined;
     const data = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
     let pos = 0;
     this.need = 0;
@@ -104,7 +96,6 @@ export class RespParser {
       }
       pos = end;
       this.partial = undefined;
-      if (reused !== undefined) ownArgs(args, reused);
       if (args.length > 0) stopped = !onCommand(args);
     }
     if (this.need > 0) this.need -= pos;
@@ -115,15 +106,7 @@ export class RespParser {
       this.held.push(rest);
       this.heldBytes = rest.length;
     }
-    if (reused !== undefined) this.ownHeld(reused);
     return undefined;
-  }
-
-  /** ownHeld copies what is kept for the next call (held input, an unfinished array's arguments) out of `reused`. */
-  private ownHeld(reused: ArrayBufferLike): void {
-    const held = this.held;
-    for (let i = 0; i < held.length; i++) if (held[i]!.buffer === reused) held[i] = Buffer.from(held[i]!);
-    if (this.partial !== undefined) ownArgs(this.partial, reused);
   }
 
   /** parseArray parses `*count` and its bulk strings into `args`; returns the end, or INCOMPLETE. */
@@ -325,13 +308,5 @@ export function splitInline(line: Buffer, args: Buffer[]): boolean {
     i++;
     if (i < end && !isBlank(line[i])) return false;
     args.push(Buffer.from(out));
-  }
-}
-
-/** ownArgs replaces the arguments that are views of `reused` by copies. */
-function ownArgs(args: Buffer[], reused: ArrayBufferLike): void {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a.buffer === reused) args[i] = Buffer.from(a);
   }
 }

@@ -116,7 +116,16 @@ async function measureOne(tree: string, mode: string): Promise<void> {
     const s = new FakeSocket(() => {
       if (--pending === 0) wake();
     });
-    new Http1Connection(s as never, server);
+    const conn = new Http1Connection(s as never, server) as unknown as {
+      read?: (chunk: Buffer, transient: boolean) => void;
+    };
+    // A connection reads what its listener hands it (src/server/shared-read.ts); before that, it
+    // listened for the socket's 'data' events itself.
+    const read = conn.read?.bind(conn);
+    if (read !== undefined)
+      s.on('data', (chunk) => {
+        read(chunk as Buffer, false);
+      });
     return s;
   });
   const put = (k: number): Buffer =>

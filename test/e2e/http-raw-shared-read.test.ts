@@ -11,6 +11,8 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type TestServer, get, put, startTestServer } from './http-raw-fixture.js';
+import { taggedText, writeInterleaved } from '../helpers/interleaved-writes.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
 import { parseResponses } from './http-raw-wire.js';
 
 let srv: TestServer;
@@ -52,30 +54,11 @@ async function bodiesOf(c: Client, n: number): Promise<string[]> {
   }
 }
 
-/** body returns `n` bytes that differ per connection and position, so a byte from elsewhere shows. */
-const body = (tag: string, n: number): string => {
-  let s = '';
-  while (s.length < n) s += `${tag}:${s.length};`;
-  return s.slice(0, n);
-};
-
-/** mulberry32 is a small seeded generator (reproducible schedules). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('one read buffer shared by the connections of a listener', () => {
   it('keeps a head and a body split across reads while another connection reads in between', async () => {
     const a = await open(srv.port);
     const b = await open(srv.port);
-    const valueA = body('A', 3000);
+    const valueA = taggedText('A', 3000);
     const reqA = put('/store/split-a', valueA) + get('/store/split-a');
     // A: half a head; B: a whole request of other bytes; A: into the body; B again; A: the rest.
     const cuts = [20, reqA.indexOf('\r\n\r\n') + 4 + 1000, reqA.length];
@@ -84,12 +67,12 @@ describe('one read buffer shared by the connections of a listener', () => {
       a.sock.write(reqA.slice(from, cut));
       from = cut;
       await sleep(30);
-      b.sock.write(put(`/store/split-b${i}`, body(`B${i}`, 5000)));
+      b.sock.write(put(`/store/split-b${i}`, taggedText(`B${i}`, 5000)));
       await sleep(30);
     }
     assert.deepEqual(await bodiesOf(a, 2), ['204 ', `200 ${valueA}`]);
     assert.equal((await bodiesOf(b, 3)).length, 3);
-    for (let i = 0; i < 3; i++) assert.equal(srv.store.get(`split-b${i}`), body(`B${i}`, 5000));
+    for (let i = 0; i < 3; i++) assert.equal(srv.store.get(`split-b${i}`), taggedText(`B${i}`, 5000));
     a.sock.destroy();
     b.sock.destroy();
   });
@@ -100,20 +83,20 @@ describe('one read buffer shared by the connections of a listener', () => {
     // 200 slow requests: reading pauses at 128 with the rest of the input held.
     let reqs = '';
     for (let i = 0; i < 200; i++) reqs += get(`/later?ms=50&i=${i}`);
-    a.sock.write(reqs + put('/store/paused', body('P', 2000)) + get('/store/paused'));
+    a.sock.write(reqs + put('/store/paused', taggedText('P', 2000)) + get('/store/paused'));
     await sleep(20);
-    for (let i = 0; i < 20; i++) b.sock.write(put(`/store/other${i}`, body(`O${i}`, 4000)));
+    for (let i = 0; i < 20; i++) b.sock.write(put(`/store/other${i}`, taggedText(`O${i}`, 4000)));
     const got = await bodiesOf(a, 202);
     assert.equal(got.length, 202);
     for (let i = 0; i < 200; i++) assert.equal(got[i], `200 later ${i}`);
-    assert.equal(got[201], `200 ${body('P', 2000)}`);
+    assert.equal(got[201], `200 ${taggedText('P', 2000)}`);
     a.sock.destroy();
     b.sock.destroy();
   });
 
   it('answers every request of connections written in random pieces (seeded)', async () => {
-    const seed = Number(process.env.DISTKV_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const rnd = mulberry32(seed);
+    const seed = testSeed();
+    const rnd = seededRandom(seed);
     const conns = 6;
     const clients = await Promise.all(Array.from({ length: conns }, () => open(srv.port)));
     const expected: string[][] = [];
@@ -123,29 +106,19 @@ describe('one read buffer shared by the connections of a listener', () => {
       const want: string[] = [];
       for (let i = 0; i < 25; i++) {
         const key = `r${seed}-${c}-${i}`;
-        const value = body(`${c}.${i}`, Math.floor(rnd() * 6000));
+        const value = taggedText(`${c}.${i}`, Math.floor(rnd() * 6000));
         s += put(`/store/${key}`, value) + get(`/store/${key}`);
         want.push('204 ', `200 ${value}`);
       }
       streams.push(s);
       expected.push(want);
     }
-    // Write the streams in random pieces, connections interleaved, with pauses now and then so
-    // that the server reads them separately.
-    const offsets = streams.map(() => 0);
-    for (let step = 0; step < 2000 && offsets.some((o, c) => o < streams[c]!.length); step++) {
-      const c = Math.floor(rnd() * conns);
-      const s = streams[c]!;
-      if (offsets[c]! >= s.length) continue;
-      const n = 1 + Math.floor(rnd() * 900);
-      clients[c]!.sock.write(s.slice(offsets[c], offsets[c]! + n));
-      offsets[c]! += n;
-      if (rnd() < 0.3) await sleep(1);
-    }
-    for (let c = 0; c < conns; c++) {
-      const s = streams[c]!;
-      if (offsets[c]! < s.length) clients[c]!.sock.write(s.slice(offsets[c]));
-    }
+    await writeInterleaved(
+      clients.map((c) => c.sock),
+      streams.map((x) => Buffer.from(x, 'latin1')),
+      rnd,
+      900,
+    );
     for (let c = 0; c < conns; c++) {
       const got = await bodiesOf(clients[c]!, expected[c]!.length);
       assert.deepEqual(got, expected[c], `connection ${c}, DISTKV_SEED=${seed}`);

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { taggedText, writeInterleaved } from '../helpers/interleaved-writes.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 import { respOf } from '../helpers/resp.js';
 import { encode, splitReplies, startRespPair, Wire } from './resp-wire.js';
@@ -20,13 +20,6 @@ before(async () => {
 });
 
 after(() => stop());
-
-/** valueOf returns `n` bytes that differ per connection and position, so a byte from elsewhere shows. */
-const valueOf = (tag: string, n: number): string => {
-  let s = '';
-  while (s.length < n) s += `${tag}:${s.length};`;
-  return s.slice(0, n);
-};
 
 describe('RESP connections sharing one read buffer', () => {
   it('answers every pipelined command of connections written in random pieces (seeded)', async () => {
@@ -42,7 +35,7 @@ describe('RESP connections sharing one read buffer', () => {
       for (let i = 0; i < 20; i++) {
         // one hash tag per connection: its keys share a slot, so KEYS below lists exactly them
         const key = `{sr${seed}c${c}}k${i}`;
-        const value = valueOf(`${c}.${i}`, Math.floor(rnd() * 5000));
+        const value = taggedText(`${c}.${i}`, Math.floor(rnd() * 5000));
         parts.push(encode(['SET', key, value]), encode(['GET', key]));
         want.push('+OK\r\n', `$${value.length}\r\n${value}\r\n`);
       }
@@ -53,17 +46,12 @@ describe('RESP connections sharing one read buffer', () => {
       streams.push(Buffer.concat(parts));
       expected.push(want);
     }
-    const offsets = streams.map(() => 0);
-    for (let step = 0; step < 3000 && offsets.some((o, c) => o < streams[c]!.length); step++) {
-      const c = Math.floor(rnd() * conns);
-      const s = streams[c]!;
-      if (offsets[c]! >= s.length) continue;
-      const n = 1 + Math.floor(rnd() * 700);
-      wires[c]!.socket.write(s.subarray(offsets[c], offsets[c]! + n));
-      offsets[c]! += n;
-      if (rnd() < 0.3) await sleep(1);
-    }
-    for (let c = 0; c < conns; c++) wires[c]!.socket.write(streams[c]!.subarray(offsets[c]));
+    await writeInterleaved(
+      wires.map((w) => w.socket),
+      streams,
+      rnd,
+      700,
+    );
     for (let c = 0; c < conns; c++) {
       const got = splitReplies(await wires[c]!.replies(expected[c]!.length, 20000));
       const last = got.pop() ?? '';

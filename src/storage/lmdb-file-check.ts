@@ -7,25 +7,27 @@
  *
  * - a meta page 0 or 1 that is not one (no magic, or an impossible page size): LMDB writes both
  *   when it creates the file and afterwards rewrites only their meta fields;
- * - a file that ends before a page linked from the meta LMDB will open it at.
+ * - a file that ends before a page in use by the meta LMDB will open it at.
  *
- * The length rule follows the links, not the meta's last page in use: a healthy file is often
- * shorter than (lastPage + 1) × pageSize. LMDB writes pages with pwrite, never sizing the file ahead
- * (unless lmdb-js maps it writable, when the file already spans the map), and a commit skips the
- * pages it allocated and freed again (its loose pages, and the overflow pages of a big value
- * overwritten in the same transaction, which mdb_ovpage_free takes off the dirty list): lastPage
- * counts them, the file never held them. A page a tree links to, though, was written by the commit
- * that linked it. So from that meta's roots the check walks the free-page tree and the main tree
- * (leaves included: they hold the named databases' roots and big free lists) and the branch pages
- * of each named database, whose links name every leaf; only the leaves of named databases are not
- * read (that would read the whole file), so an overflow value cut off from a leaf still crashes on
- * its first read (docs/operations.md). With overlappingSync LMDB may open an older snapshot than
- * the newest meta (the last flushed one, kept in the second half of page 0, after a power loss);
- * which one depends on the boot LMDB compares against, so the check accepts the file when either
- * choice leads to a meta whose pages are all there, and otherwise follows LMDB's choice: a
- * healthy store is never refused. A page that does not parse ends that branch of the walk without
- * a verdict (LMDB has no page checksums; the value checksums of lmdb-value-format.ts catch what
- * reads return).
+ * LMDB itself refuses to read a page past the meta's last page (MDB_PAGE_NOTFOUND), so a file
+ * that holds every page up to it, (lastPage + 1) × pageSize bytes or more, is accepted at once:
+ * what a cleanly written store always is, at the cost of reading two or three meta fields. A
+ * shorter file is not damaged on that account: LMDB writes pages with pwrite, never sizing the
+ * file ahead, and a commit skips the pages it allocated and freed again (its loose pages, and the
+ * overflow pages of a big value overwritten in the same transaction, which mdb_ovpage_free takes
+ * off the dirty list): lastPage counts them, the file never held them. A page a tree links to,
+ * though, was written by the commit that linked it. So then the check walks every tree from that
+ * meta's roots, the free-page tree, the main tree and the named databases it holds, leaves
+ * included, and each overflow run a leaf names (its length follows from the value's size, as
+ * LMDB's OVPAGES computes it: the overflow pages themselves are not read). The walk goes level by
+ * level, each level's pages sorted and read with one pread per run of nearby pages, so a tree laid
+ * out in order is read in large sequential chunks. With overlappingSync LMDB may open an older
+ * snapshot than the newest meta (the last flushed one, kept in the second half of page 0, after a
+ * power loss); which one depends on the boot LMDB compares against, so the check accepts the file
+ * when either choice leads to a meta whose pages are all there, and otherwise follows LMDB's
+ * choice: a healthy store is never refused. A page that does not parse ends that branch of the
+ * walk without a verdict (LMDB has no page checksums; the value checksums of
+ * lmdb-value-format.ts catch what reads return).
  *
  *   page     := pgno:u64 txnid:u64 pad:u16 flags:u16 lower:u16 upper:u16 body
  *               (an overflow page's lower and upper are its page count, u32; page 0 and 1 are metas)
@@ -35,8 +37,9 @@
  *               main tree; root all ones = an empty tree)
  *   body     := ptr:u16[lower / 2] ... node at 24 + ptr
  *   node     := lo:u16 hi:u16 flags:u16 keySize:u16 key data
- *               (branch: child page = lo | hi << 16 | flags << 32; leaf: flags 1 = data is an
- *               overflow page number u64, flags 2 = data is a named database's db)
+ *               (branch: child page = lo | hi << 16 | flags << 32; leaf: data size = lo | hi << 16,
+ *               flags 1 = data is an overflow run's first page u64, of (23 + size) / pageSize + 1
+ *               pages, flags 2 = data is a named database's db)
  *
  * An empty file (never initialised) is the only one left to LMDB unchecked.
  */
@@ -47,11 +50,13 @@ import { CorruptionError } from '../errors.js';
 const LMDB_MAGIC = 0xbeefc0de;
 /** PAGE_HEADER is the size of a page header; the meta fields and the node pointers follow it. */
 const PAGE_HEADER = 24;
+const FLAGS_IN_PAGE = 18;
+const LOWER_IN_PAGE = 20;
 const DB_AT = PAGE_HEADER + 24;
 const DB_BYTES = 48;
-const DEPTH_IN_DB = 6;
 const ROOT_IN_DB = 40;
-const TXNID_AT = DB_AT + 2 * DB_BYTES + 8;
+const LAST_PAGE_AT = DB_AT + 2 * DB_BYTES;
+const TXNID_AT = LAST_PAGE_AT + 8;
 const META_BYTES = TXNID_AT + 8;
 /** NO_PAGE is LMDB's P_INVALID, the root of an empty tree. */
 const NO_PAGE = 0xffffffffffffffffn;
@@ -60,14 +65,18 @@ const P_LEAF = 0x02;
 const P_LEAF2 = 0x20;
 const F_BIGDATA = 0x01;
 const F_SUBDATA = 0x02;
-const F_DUPDATA = 0x04;
 const NODE_HEADER = 8;
 const MDB_OVERLAPPINGSYNC = 0x1000;
+/** READ_BYTES bounds one read of the walk; NEAR_PAGES is the widest gap between two wanted pages one read spans. */
+const READ_BYTES = 1 << 20;
+const NEAR_PAGES = 4;
 
 /** MetaPage is what the check reads of one meta page. */
 interface MetaPage {
   pageSize: number;
   txnid: bigint;
+  /** lastPage is the highest page number the meta's snapshot may use (LMDB reads none above it). */
+  lastPage: bigint;
   /** unflushed: written by an overlappingSync commit not yet known durable (its MDB_OVERLAPPINGSYNC flag). */
   unflushed: boolean;
   /** freeRoot and mainRoot: the root pages of the free-page and main trees (NO_PAGE = empty). */
@@ -85,6 +94,7 @@ function readMeta(fd: number, at: number, checked = true): MetaPage | undefined 
   return {
     pageSize,
     txnid: b.readBigUInt64LE(TXNID_AT),
+    lastPage: b.readBigUInt64LE(LAST_PAGE_AT),
     unflushed: (b.readUInt16LE(DB_AT + 4) & MDB_OVERLAPPINGSYNC) !== 0,
     freeRoot: b.readBigUInt64LE(DB_AT + ROOT_IN_DB),
     mainRoot: b.readBigUInt64LE(DB_AT + DB_BYTES + ROOT_IN_DB),
@@ -111,65 +121,85 @@ function metasLmdbMayOpen(first: MetaPage, second: MetaPage, flushed: MetaPage |
   return [true, false].map((sameBoot) => pickMeta(pickMeta(first, second, sameBoot), flushed, sameBoot));
 }
 
-/** PageFile reads whole pages of an open data file of `pages` pages. */
+/** PageFile is an open data file of `pages` whole pages. */
 interface PageFile {
   fd: number;
   pageSize: number;
-  pages: bigint;
+  pages: number;
 }
 
-/** readPage returns page `pgno` (which must be inside the file). */
-function readPage(f: PageFile, pgno: bigint): Buffer {
-  const b = Buffer.alloc(f.pageSize);
-  readSync(f.fd, b, 0, f.pageSize, Number(pgno) * f.pageSize);
-  return b;
-}
-
-/** Walk is a tree to walk: its root and, for a tree whose leaves are not read, its depth (1 = the root is a leaf). */
-interface Walk {
-  pgno: bigint;
-  leaves: boolean;
-  depth: number;
+/** rootOf is a tree's root as a page number, or undefined for an empty tree. */
+function rootOf(root: bigint): number[] {
+  return root === NO_PAGE ? [] : [Number(root)];
 }
 
 /**
- * missingPage walks the tree at `root` and returns the first page it links to that lies past the
- * file's end, or undefined. With `leaves` it also reads leaf pages: their overflow pages and the
- * trees of the named databases they hold, walked down to their last branch level (`depth` says
- * which level that is; their leaves are looked for, not read).
+ * missingPage walks every tree from `roots`, level by level, and returns the first page one of
+ * them uses that lies past the file's end (an overflow run's first missing page), or undefined.
  */
-function missingPage(f: PageFile, root: Walk, seen: Set<bigint>): bigint | undefined {
-  const unvisited: Walk[] = [root];
-  for (let next = unvisited.pop(); next !== undefined; next = unvisited.pop()) {
-    const { pgno } = next;
-    if (pgno === NO_PAGE || seen.has(pgno)) continue;
-    if (pgno >= f.pages) return pgno;
-    seen.add(pgno);
-    if (!next.leaves && next.depth <= 1) continue;
-    const page = readPage(f, pgno);
-    const flags = page.readUInt16LE(18);
-    const isBranch = (flags & P_BRANCH) !== 0;
-    if (!isBranch && ((flags & P_LEAF) === 0 || (flags & P_LEAF2) !== 0 || !next.leaves)) continue;
-    const count = page.readUInt16LE(20) >> 1;
-    for (let i = 0; i < count && PAGE_HEADER + 2 * i + 2 <= f.pageSize; i++) {
-      const node = PAGE_HEADER + page.readUInt16LE(PAGE_HEADER + 2 * i);
-      if (node + NODE_HEADER > f.pageSize) continue;
-      const nodeFlags = page.readUInt16LE(node + 4);
-      if (isBranch) {
-        const child = BigInt(page.readUInt32LE(node)) | (BigInt(nodeFlags) << 32n);
-        unvisited.push({ pgno: child, leaves: next.leaves, depth: next.depth - 1 });
-        continue;
+function missingPage(f: PageFile, roots: number[]): number | undefined {
+  const seen = new Uint8Array(Math.ceil(f.pages / 8));
+  const chunk = Buffer.allocUnsafe(Math.max(READ_BYTES, f.pageSize));
+  const chunkPages = chunk.length / f.pageSize;
+  let level = roots;
+  while (level.length > 0) {
+    const wanted: number[] = [];
+    for (const pgno of level.sort((a, b) => a - b)) {
+      if (pgno >= f.pages) return pgno;
+      if ((seen[pgno >> 3]! & (1 << (pgno & 7))) !== 0) continue;
+      seen[pgno >> 3]! |= 1 << (pgno & 7);
+      wanted.push(pgno);
+    }
+    const next: number[] = [];
+    for (let i = 0; i < wanted.length;) {
+      // One read spans the wanted pages from wanted[i] that lie near each other and fit the chunk.
+      const first = wanted[i]!;
+      let j = i + 1;
+      while (
+        j < wanted.length &&
+        wanted[j]! - wanted[j - 1]! <= NEAR_PAGES &&
+        wanted[j]! < first + chunkPages
+      )
+        j++;
+      const span = wanted[j - 1]! - first + 1;
+      readSync(f.fd, chunk, 0, span * f.pageSize, first * f.pageSize);
+      for (let k = i; k < j; k++) {
+        const page = chunk.subarray((wanted[k]! - first) * f.pageSize, (wanted[k]! - first + 1) * f.pageSize);
+        const missing = linksOf(f, page, next);
+        if (missing !== undefined) return missing;
       }
-      const data = node + NODE_HEADER + page.readUInt16LE(node + 6);
-      if ((nodeFlags & F_BIGDATA) !== 0 && data + 8 <= f.pageSize) {
-        const first = page.readBigUInt64LE(data);
-        if (first >= f.pages) return first;
-        const last = first + BigInt(Math.max(1, readPage(f, first).readUInt32LE(20))) - 1n;
-        if (last >= f.pages) return last;
-      } else if ((nodeFlags & (F_SUBDATA | F_DUPDATA)) === F_SUBDATA && data + DB_BYTES <= f.pageSize) {
-        const depth = page.readUInt16LE(data + DEPTH_IN_DB);
-        unvisited.push({ pgno: page.readBigUInt64LE(data + ROOT_IN_DB), leaves: false, depth });
-      }
+      i = j;
+    }
+    level = next;
+  }
+  return undefined;
+}
+
+/**
+ * linksOf adds to `next` the pages `page` links to (a branch page's children, the roots of the
+ * named databases a leaf holds), and returns the first missing page of an overflow run it names
+ * that does not fit in the file, or undefined.
+ */
+function linksOf(f: PageFile, page: Buffer, next: number[]): number | undefined {
+  const flags = page.readUInt16LE(FLAGS_IN_PAGE);
+  const isBranch = (flags & P_BRANCH) !== 0;
+  if (!isBranch && ((flags & P_LEAF) === 0 || (flags & P_LEAF2) !== 0)) return undefined;
+  const count = page.readUInt16LE(LOWER_IN_PAGE) >> 1;
+  for (let i = 0; i < count && PAGE_HEADER + 2 * i + 2 <= f.pageSize; i++) {
+    const node = PAGE_HEADER + page.readUInt16LE(PAGE_HEADER + 2 * i);
+    if (node + NODE_HEADER > f.pageSize) continue;
+    const nodeFlags = page.readUInt16LE(node + 4);
+    if (isBranch) {
+      next.push(page.readUInt32LE(node) + nodeFlags * 2 ** 32);
+      continue;
+    }
+    const data = node + NODE_HEADER + page.readUInt16LE(node + 6);
+    if ((nodeFlags & F_BIGDATA) !== 0 && data + 8 <= f.pageSize) {
+      const first = Number(page.readBigUInt64LE(data));
+      const pages = Math.floor((PAGE_HEADER - 1 + page.readUInt32LE(node)) / f.pageSize) + 1;
+      if (first + pages > f.pages) return Math.max(first, f.pages);
+    } else if ((nodeFlags & F_SUBDATA) !== 0 && data + DB_BYTES <= f.pageSize) {
+      next.push(...rootOf(page.readBigUInt64LE(data + ROOT_IN_DB)));
     }
   }
   return undefined;
@@ -192,12 +222,11 @@ export function checkLmdbFile(path: string, overlappingSync: boolean): void {
     if (second === undefined)
       throw new CorruptionError(path, first.pageSize, 'the second LMDB meta page is damaged');
     const flushed = overlappingSync ? readMeta(fd, first.pageSize / 2, false) : undefined;
-    const f: PageFile = { fd, pageSize: first.pageSize, pages: BigInt(Math.floor(size / first.pageSize)) };
-    let missing: { page: bigint; txnid: bigint } | undefined;
+    const f: PageFile = { fd, pageSize: first.pageSize, pages: Math.floor(size / first.pageSize) };
+    let missing: { page: number; txnid: bigint } | undefined;
     for (const meta of metasLmdbMayOpen(first, second, flushed)) {
-      const seen = new Set<bigint>();
-      const tree = (pgno: bigint): Walk => ({ pgno, leaves: true, depth: 0 });
-      const page = missingPage(f, tree(meta.freeRoot), seen) ?? missingPage(f, tree(meta.mainRoot), seen);
+      if (BigInt(f.pages) > meta.lastPage) return;
+      const page = missingPage(f, [...rootOf(meta.freeRoot), ...rootOf(meta.mainRoot)]);
       if (page === undefined) return;
       missing ??= { page, txnid: meta.txnid };
     }
@@ -205,7 +234,7 @@ export function checkLmdbFile(path: string, overlappingSync: boolean): void {
     throw new CorruptionError(
       path,
       size,
-      `LMDB data file ends at ${size} bytes, before page ${missing.page} (bytes up to ${(Number(missing.page) + 1) * first.pageSize}) that its meta (txn ${missing.txnid}) links to (the file was cut short)`,
+      `LMDB data file ends at ${size} bytes, before page ${missing.page} (bytes up to ${(missing.page + 1) * first.pageSize}) that its meta (txn ${missing.txnid}) links to (the file was cut short)`,
     );
   } finally {
     closeSync(fd);

@@ -164,8 +164,7 @@ function missingPage(f: PageFile, roots: number[]): number | undefined {
       const span = wanted[j - 1]! - first + 1;
       readSync(f.fd, chunk, 0, span * f.pageSize, first * f.pageSize);
       for (let k = i; k < j; k++) {
-        const page = chunk.subarray((wanted[k]! - first) * f.pageSize, (wanted[k]! - first + 1) * f.pageSize);
-        const missing = linksOf(f, page, next);
+        const missing = linksOf(f, chunk, (wanted[k]! - first) * f.pageSize, next);
         if (missing !== undefined) return missing;
       }
       i = j;
@@ -176,30 +175,30 @@ function missingPage(f: PageFile, roots: number[]): number | undefined {
 }
 
 /**
- * linksOf adds to `next` the pages `page` links to (a branch page's children, the roots of the
- * named databases a leaf holds), and returns the first missing page of an overflow run it names
- * that does not fit in the file, or undefined.
+ * linksOf adds to `next` the pages the page at `at` in `b` links to (a branch page's children, the
+ * roots of the named databases a leaf holds), and returns the first missing page of an overflow
+ * run it names that does not fit in the file, or undefined.
  */
-function linksOf(f: PageFile, page: Buffer, next: number[]): number | undefined {
-  const flags = page.readUInt16LE(FLAGS_IN_PAGE);
+function linksOf(f: PageFile, b: Buffer, at: number, next: number[]): number | undefined {
+  const flags = b.readUInt16LE(at + FLAGS_IN_PAGE);
   const isBranch = (flags & P_BRANCH) !== 0;
   if (!isBranch && ((flags & P_LEAF) === 0 || (flags & P_LEAF2) !== 0)) return undefined;
-  const count = page.readUInt16LE(LOWER_IN_PAGE) >> 1;
+  const count = b.readUInt16LE(at + LOWER_IN_PAGE) >> 1;
   for (let i = 0; i < count && PAGE_HEADER + 2 * i + 2 <= f.pageSize; i++) {
-    const node = PAGE_HEADER + page.readUInt16LE(PAGE_HEADER + 2 * i);
-    if (node + NODE_HEADER > f.pageSize) continue;
-    const nodeFlags = page.readUInt16LE(node + 4);
+    const node = at + PAGE_HEADER + b.readUInt16LE(at + PAGE_HEADER + 2 * i);
+    if (node + NODE_HEADER > at + f.pageSize) continue;
+    const nodeFlags = b.readUInt16LE(node + 4);
     if (isBranch) {
-      next.push(page.readUInt32LE(node) + nodeFlags * 2 ** 32);
+      next.push(b.readUInt32LE(node) + nodeFlags * 2 ** 32);
       continue;
     }
-    const data = node + NODE_HEADER + page.readUInt16LE(node + 6);
-    if ((nodeFlags & F_BIGDATA) !== 0 && data + 8 <= f.pageSize) {
-      const first = Number(page.readBigUInt64LE(data));
-      const pages = Math.floor((PAGE_HEADER - 1 + page.readUInt32LE(node)) / f.pageSize) + 1;
+    const data = node + NODE_HEADER + b.readUInt16LE(node + 6);
+    if ((nodeFlags & F_BIGDATA) !== 0 && data + 8 <= at + f.pageSize) {
+      const first = Number(b.readBigUInt64LE(data));
+      const pages = Math.floor((PAGE_HEADER - 1 + b.readUInt32LE(node)) / f.pageSize) + 1;
       if (first + pages > f.pages) return Math.max(first, f.pages);
-    } else if ((nodeFlags & F_SUBDATA) !== 0 && data + DB_BYTES <= f.pageSize) {
-      next.push(...rootOf(page.readBigUInt64LE(data + ROOT_IN_DB)));
+    } else if ((nodeFlags & F_SUBDATA) !== 0 && data + DB_BYTES <= at + f.pageSize) {
+      next.push(...rootOf(b.readBigUInt64LE(data + ROOT_IN_DB)));
     }
   }
   return undefined;

@@ -4,7 +4,7 @@
  * overflow boundary (~2 KiB with 4 KiB pages), on the bottom level (LmdbLevel, overlappingSync) or
  * on the lmdb engine (LmdbStore, one transaction per event-loop turn, so a big value can be
  * written and overwritten or deleted in one commit). Its data file is then cut at random page
- * boundaries (and once mid-page), the tail favoured, and each cut store opened in a child process
+ * boundaries (and once mid-page), the tail favoured, and each cut store (and the whole one) opened in a child process
  * (a crash must not end the test runner) and read whole: every cut is refused at open with a
  * CorruptionError, or opens and reads back exactly the model (every key's value, and no other
  * key). A crash, a wrong value or a missing key fails the test with its seed; replay with
@@ -130,7 +130,7 @@ for (const cut of cutList.split(',').map(Number)) {
 }
 `;
 
-/** cutsOf picks the cuts of a file of `size` bytes: page boundaries, half of them in its last 40 pages, and one mid-page. */
+/** cutsOf picks the cuts of a file of `size` bytes: page boundaries, half of them in its last 40 pages, one mid-page, and last the whole file. */
 function cutsOf(size: number, rnd: () => number): number[] {
   const pages = Math.floor(size / 4096);
   const cuts = new Set<number>();
@@ -140,7 +140,7 @@ function cutsOf(size: number, rnd: () => number): number[] {
     cuts.add(page * 4096);
   }
   cuts.add(Math.max(2 * 4096, size - 1 - Math.floor(rnd() * 4096 * 4)));
-  return [...cuts].filter((c) => c < size).sort((a, b) => a - b);
+  return [...[...cuts].filter((c) => c < size).sort((a, b) => a - b), size];
 }
 
 describe('LMDB data files cut at random places (model)', () => {
@@ -170,6 +170,7 @@ describe('LMDB data files cut at random places (model)', () => {
         child.status === 0 && lines.length === cuts.length,
         `${where}: exit ${child.status} signal ${child.signal} after ${lines[lines.length - 1]} ${child.stderr}`,
       );
+      assert.match(lines[lines.length - 1]!, / ok$/, `${where}: the whole file opens and reads back`);
       for (const line of lines) {
         assert.match(line, / (ok|refused)$/, `${where}: ${line}`);
         outcomes[line.endsWith('ok') ? 'ok' : 'refused']++;

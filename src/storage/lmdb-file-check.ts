@@ -16,10 +16,13 @@
  * file ahead, and a commit skips the pages it allocated and freed again (its loose pages, and the
  * overflow pages of a big value overwritten in the same transaction, which mdb_ovpage_free takes
  * off the dirty list): lastPage counts them, the file never held them. A page a tree links to,
- * though, was written by the commit that linked it. So then the check walks every tree from that
- * meta's roots, the free-page tree, the main tree and the named databases it holds, leaves
- * included, and each overflow run a leaf names (its length follows from the value's size, as
- * LMDB's OVPAGES computes it: the overflow pages themselves are not read). The walk goes level by
+ * though, was written by the commit that linked it. So then the check walks the trees from that
+ * meta's roots, the free-page tree, the main tree and the named databases it holds, and each
+ * overflow run a leaf names (its length follows from the value's size, as LMDB's OVPAGES computes
+ * it: the overflow pages themselves are not read). A tree's leaves are read where they can link
+ * to pages: in the main tree (the named databases' records), in a tree whose db record counts
+ * overflow pages (values over ~2 KiB with 4 KiB pages), in one of duplicates; any other tree is
+ * walked down to its last branch level, its leaves looked for, not read. The walk goes level by
  * level, each level's pages sorted and read with one pread per run of nearby pages, so a tree laid
  * out in order is read in large sequential chunks. With overlappingSync LMDB may open an older
  * snapshot than the newest meta (the last flushed one, kept in the second half of page 0, after a
@@ -54,7 +57,12 @@ const FLAGS_IN_PAGE = 18;
 const LOWER_IN_PAGE = 20;
 const DB_AT = PAGE_HEADER + 24;
 const DB_BYTES = 48;
+const FLAGS_IN_DB = 4;
+const DEPTH_IN_DB = 6;
+const OVERFLOW_IN_DB = 24;
 const ROOT_IN_DB = 40;
+/** MDB_DUPSORT marks a database whose leaves may hold trees of duplicates. */
+const MDB_DUPSORT = 0x04;
 const LAST_PAGE_AT = DB_AT + 2 * DB_BYTES;
 const TXNID_AT = LAST_PAGE_AT + 8;
 const META_BYTES = TXNID_AT + 8;
@@ -79,9 +87,8 @@ interface MetaPage {
   lastPage: bigint;
   /** unflushed: written by an overlappingSync commit not yet known durable (its MDB_OVERLAPPINGSYNC flag). */
   unflushed: boolean;
-  /** freeRoot and mainRoot: the root pages of the free-page and main trees (NO_PAGE = empty). */
-  freeRoot: bigint;
-  mainRoot: bigint;
+  /** trees: the free-page and main trees' pages to start a walk from. */
+  trees: TreePage[];
 }
 
 /** readMeta reads the meta at `at`, a meta page's (checked: LMDB refuses a file without them) or the flushed snapshot's. */
@@ -96,8 +103,7 @@ function readMeta(fd: number, at: number, checked = true): MetaPage | undefined 
     txnid: b.readBigUInt64LE(TXNID_AT),
     lastPage: b.readBigUInt64LE(LAST_PAGE_AT),
     unflushed: (b.readUInt16LE(DB_AT + 4) & MDB_OVERLAPPINGSYNC) !== 0,
-    freeRoot: b.readBigUInt64LE(DB_AT + ROOT_IN_DB),
-    mainRoot: b.readBigUInt64LE(DB_AT + DB_BYTES + ROOT_IN_DB),
+    trees: [...rootOf(b, DB_AT, false), ...rootOf(b, DB_AT + DB_BYTES, true)],
   };
 }
 
@@ -128,43 +134,64 @@ interface PageFile {
   pages: number;
 }
 
-/** rootOf is a tree's root as a page number, or undefined for an empty tree. */
-function rootOf(root: bigint): number[] {
-  return root === NO_PAGE ? [] : [Number(root)];
+/**
+ * TreePage is a page of a tree to walk: its number, and whether the walk reads its tree's leaves
+ * or else its level (`depth`, 1 = a leaf; its leaves are looked for, not read).
+ */
+interface TreePage {
+  pgno: number;
+  leaves: boolean;
+  depth: number;
 }
 
 /**
- * missingPage walks every tree from `roots`, level by level, and returns the first page one of
- * them uses that lies past the file's end (an overflow run's first missing page), or undefined.
+ * rootOf is the root of the tree whose db record is at `at` in `b`, or none for an empty tree. Its
+ * leaves are read only where they can link to pages: in the main tree (the named databases'
+ * records), a tree with overflow pages, or one of duplicates.
  */
-function missingPage(f: PageFile, roots: number[]): number | undefined {
+function rootOf(b: Buffer, at: number, isMain: boolean): TreePage[] {
+  const root = b.readBigUInt64LE(at + ROOT_IN_DB);
+  if (root === NO_PAGE) return [];
+  const leaves =
+    isMain ||
+    b.readBigUInt64LE(at + OVERFLOW_IN_DB) > 0n ||
+    (b.readUInt16LE(at + FLAGS_IN_DB) & MDB_DUPSORT) !== 0;
+  return [{ pgno: Number(root), leaves, depth: b.readUInt16LE(at + DEPTH_IN_DB) }];
+}
+
+/**
+ * missingPage walks the trees from `roots`, level by level, and returns the first page one of them
+ * uses that lies past the file's end (an overflow run's first missing page), or undefined.
+ */
+function missingPage(f: PageFile, roots: TreePage[]): number | undefined {
   const seen = new Uint8Array(Math.ceil(f.pages / 8));
   const chunk = Buffer.allocUnsafe(Math.max(READ_BYTES, f.pageSize));
   const chunkPages = chunk.length / f.pageSize;
   let level = roots;
   while (level.length > 0) {
-    const wanted: number[] = [];
-    for (const pgno of level.sort((a, b) => a - b)) {
+    const wanted: TreePage[] = [];
+    for (const page of level.sort((a, b) => a.pgno - b.pgno)) {
+      const { pgno } = page;
       if (pgno >= f.pages) return pgno;
       if ((seen[pgno >> 3]! & (1 << (pgno & 7))) !== 0) continue;
       seen[pgno >> 3]! |= 1 << (pgno & 7);
-      wanted.push(pgno);
+      if (page.leaves || page.depth > 1) wanted.push(page);
     }
-    const next: number[] = [];
+    const next: TreePage[] = [];
     for (let i = 0; i < wanted.length;) {
       // One read spans the wanted pages from wanted[i] that lie near each other and fit the chunk.
-      const first = wanted[i]!;
+      const first = wanted[i]!.pgno;
       let j = i + 1;
       while (
         j < wanted.length &&
-        wanted[j]! - wanted[j - 1]! <= NEAR_PAGES &&
-        wanted[j]! < first + chunkPages
+        wanted[j]!.pgno - wanted[j - 1]!.pgno <= NEAR_PAGES &&
+        wanted[j]!.pgno < first + chunkPages
       )
         j++;
-      const span = wanted[j - 1]! - first + 1;
+      const span = wanted[j - 1]!.pgno - first + 1;
       readSync(f.fd, chunk, 0, span * f.pageSize, first * f.pageSize);
       for (let k = i; k < j; k++) {
-        const missing = linksOf(f, chunk, (wanted[k]! - first) * f.pageSize, next);
+        const missing = linksOf(f, chunk, (wanted[k]!.pgno - first) * f.pageSize, wanted[k]!, next);
         if (missing !== undefined) return missing;
       }
       i = j;
@@ -175,11 +202,11 @@ function missingPage(f: PageFile, roots: number[]): number | undefined {
 }
 
 /**
- * linksOf adds to `next` the pages the page at `at` in `b` links to (a branch page's children, the
+ * linksOf adds to `next` the pages that `page`, at `at` in `b`, links to (a branch page's children, the
  * roots of the named databases a leaf holds), and returns the first missing page of an overflow
  * run it names that does not fit in the file, or undefined.
  */
-function linksOf(f: PageFile, b: Buffer, at: number, next: number[]): number | undefined {
+function linksOf(f: PageFile, b: Buffer, at: number, page: TreePage, next: TreePage[]): number | undefined {
   const flags = b.readUInt16LE(at + FLAGS_IN_PAGE);
   const isBranch = (flags & P_BRANCH) !== 0;
   if (!isBranch && ((flags & P_LEAF) === 0 || (flags & P_LEAF2) !== 0)) return undefined;
@@ -189,7 +216,8 @@ function linksOf(f: PageFile, b: Buffer, at: number, next: number[]): number | u
     if (node + NODE_HEADER > at + f.pageSize) continue;
     const nodeFlags = b.readUInt16LE(node + 4);
     if (isBranch) {
-      next.push(b.readUInt32LE(node) + nodeFlags * 2 ** 32);
+      const child = b.readUInt32LE(node) + nodeFlags * 2 ** 32;
+      next.push({ pgno: child, leaves: page.leaves, depth: page.depth - 1 });
       continue;
     }
     const data = node + NODE_HEADER + b.readUInt16LE(node + 6);
@@ -198,7 +226,7 @@ function linksOf(f: PageFile, b: Buffer, at: number, next: number[]): number | u
       const pages = Math.floor((PAGE_HEADER - 1 + b.readUInt32LE(node)) / f.pageSize) + 1;
       if (first + pages > f.pages) return Math.max(first, f.pages);
     } else if ((nodeFlags & F_SUBDATA) !== 0 && data + DB_BYTES <= at + f.pageSize) {
-      next.push(...rootOf(b.readBigUInt64LE(data + ROOT_IN_DB)));
+      next.push(...rootOf(b, data, false));
     }
   }
   return undefined;
@@ -225,7 +253,7 @@ export function checkLmdbFile(path: string, overlappingSync: boolean): void {
     let missing: { page: number; txnid: bigint } | undefined;
     for (const meta of metasLmdbMayOpen(first, second, flushed)) {
       if (BigInt(f.pages) > meta.lastPage) return;
-      const page = missingPage(f, [...rootOf(meta.freeRoot), ...rootOf(meta.mainRoot)]);
+      const page = missingPage(f, meta.trees);
       if (page === undefined) return;
       missing ??= { page, txnid: meta.txnid };
     }

@@ -23,7 +23,7 @@
  * to pages: in the main tree (the named databases' records), in a tree whose db record counts
  * overflow pages (values over ~2 KiB with 4 KiB pages), in one of duplicates; any other tree is
  * walked down to its last branch level, its leaves looked for, not read. The walk goes level by
- * level, each level's pages sorted and read with one pread per run of nearby pages, so a tree laid
+ * level, each level's pages sorted and read with one pread per run of consecutive pages, so a tree laid
  * out in order is read in large sequential chunks. With overlappingSync LMDB may open an older
  * snapshot than the newest meta (the last flushed one, kept in the second half of page 0, after a
  * power loss); which one depends on the boot LMDB compares against, so the check accepts the file
@@ -75,9 +75,8 @@ const F_BIGDATA = 0x01;
 const F_SUBDATA = 0x02;
 const NODE_HEADER = 8;
 const MDB_OVERLAPPINGSYNC = 0x1000;
-/** READ_BYTES bounds one read of the walk; NEAR_PAGES is the widest gap between two wanted pages one read spans. */
+/** READ_BYTES bounds one read of the walk. */
 const READ_BYTES = 1 << 20;
-const NEAR_PAGES = 4;
 
 /** MetaPage is what the check reads of one meta page. */
 interface MetaPage {
@@ -179,12 +178,13 @@ function missingPage(f: PageFile, roots: TreePage[]): number | undefined {
     }
     const next: TreePage[] = [];
     for (let i = 0; i < wanted.length;) {
-      // One read spans the wanted pages from wanted[i] that lie near each other and fit the chunk.
+      // One read spans the run of consecutive wanted pages from wanted[i] that fits the chunk
+      // (spanning gaps too read more overflow pages than it saved reads, on a level of 4 KiB values).
       const first = wanted[i]!.pgno;
       let j = i + 1;
       while (
         j < wanted.length &&
-        wanted[j]!.pgno - wanted[j - 1]!.pgno <= NEAR_PAGES &&
+        wanted[j]!.pgno === wanted[j - 1]!.pgno + 1 &&
         wanted[j]!.pgno < first + chunkPages
       )
         j++;

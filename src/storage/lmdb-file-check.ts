@@ -203,8 +203,8 @@ function missingPage(f: PageFile, roots: TreePage[]): number | undefined {
 
 /**
  * linksOf adds to `next` the pages that `page`, at `at` in `b`, links to (a branch page's children, the
- * roots of the named databases a leaf holds), and returns the first missing page of an overflow
- * run it names that does not fit in the file, or undefined.
+ * roots of the named databases a leaf holds), and returns the first page it links to that lies
+ * past the file's end (an unread leaf, or an overflow run's first missing page), or undefined.
  */
 function linksOf(f: PageFile, b: Buffer, at: number, page: TreePage, next: TreePage[]): number | undefined {
   const flags = b.readUInt16LE(at + FLAGS_IN_PAGE);
@@ -217,7 +217,10 @@ function linksOf(f: PageFile, b: Buffer, at: number, page: TreePage, next: TreeP
     const nodeFlags = b.readUInt16LE(node + 4);
     if (isBranch) {
       const child = b.readUInt32LE(node) + nodeFlags * 2 ** 32;
-      next.push({ pgno: child, leaves: page.leaves, depth: page.depth - 1 });
+      // A leaf that is not read is only looked for, here: no need to queue it.
+      if (page.leaves || page.depth > 2)
+        next.push({ pgno: child, leaves: page.leaves, depth: page.depth - 1 });
+      else if (child >= f.pages) return child;
       continue;
     }
     const data = node + NODE_HEADER + b.readUInt16LE(node + 6);

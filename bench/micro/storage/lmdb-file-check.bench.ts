@@ -86,7 +86,7 @@ for (let round = 0; round < ROUNDS; round++) {
     figures.walk.push(
       await msOf(() => {
         checkLmdbFile(file, true);
-      }),
+      }, 5),
     );
   } finally {
     raiseLastPages(-16);

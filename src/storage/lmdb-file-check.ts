@@ -225,7 +225,7 @@ function linksOf(f: PageFile, b: Buffer, at: number, page: TreePage, next: TreeP
     }
     const data = node + NODE_HEADER + b.readUInt16LE(node + 6);
     if ((nodeFlags & F_BIGDATA) !== 0 && data + 8 <= at + f.pageSize) {
-      const first = Number(b.readBigUInt64LE(data));
+      const first = b.readUInt32LE(data) + b.readUInt32LE(data + 4) * 2 ** 32;
       const pages = Math.floor((PAGE_HEADER - 1 + b.readUInt32LE(node)) / f.pageSize) + 1;
       if (first + pages > f.pages) return Math.max(first, f.pages);
     } else if ((nodeFlags & F_SUBDATA) !== 0 && data + DB_BYTES <= at + f.pageSize) {

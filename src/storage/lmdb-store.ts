@@ -14,9 +14,19 @@ import { dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
 import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
-import type { Store, StoreEntry, StoreOptions, StoreStats, StoreValue, WriteResult } from './store.js';
+import type {
+  ExpiringPage,
+  Store,
+  StoreEntry,
+  StoreOptions,
+  StoreStats,
+  StoreValue,
+  WriteResult,
+} from './store.js';
 
 const META_LAST_SEQ = 'last_seq';
+/** EXPIRING_PAGE_BYTES ends a page of `expiring` early once the keys and values it read reach it (as the LSM store does). */
+const EXPIRING_PAGE_BYTES = 4 * 1024 * 1024;
 
 /** Syncable is lmdb-js's root database with its (untyped) `sync(callback)`, which calls mdb_env_sync. */
 type Syncable = RootDatabase & { sync(callback: (error?: Error) => void): void };
@@ -104,6 +114,21 @@ export class LmdbStore implements Store {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  expiring(after: Uint8Array | undefined, limit: number): ExpiringPage {
+    // Every value is read to learn its expiry (it is in the value's header, checked by its crc).
+    const range = this.data.getRange(after === undefined ? {} : { start: after, exclusiveStart: true });
+    const entries: ExpiringPage['entries'] = [];
+    let visited = 0;
+    let bytes = 0;
+    for (const { key, value } of range) {
+      const v = this.decode(key, Buffer.from(value.buffer, value.byteOffset, value.length));
+      if (v.expiresAtMs > 0) entries.push({ key: Buffer.from(key), seq: v.seq, expiresAtMs: v.expiresAtMs });
+      bytes += key.length + value.length;
+      if (++visited >= limit || bytes >= EXPIRING_PAGE_BYTES) return { entries, next: Buffer.from(key) };
+    }
+    return { entries, next: undefined };
   }
 
   lastSeq(): number {

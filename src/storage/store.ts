@@ -83,7 +83,7 @@ export interface Store {
    * expiring visits up to `limit` keys greater than `after`, in key order (an engine may end a
    * page sooner, after some bytes of values), and returns those whose newest write is a value with
    * an expiry, expired or not: how a new leader's reaper learns the expiries to log
-   * (src/worker/expiry-scan.ts). Absent on an engine that cannot list them (lmdb).
+   * (src/worker/expiry-scan.ts). Every engine here has it (memory, LSM, lmdb).
    */
   expiring?(after: Uint8Array | undefined, limit: number): ExpiringPage;
   /** lastSeq returns the sequence number of the newest acknowledged write. */

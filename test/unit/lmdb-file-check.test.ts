@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptionError } from '../../src/errors.js';
@@ -39,8 +39,9 @@ async function churnedLevel(dir: string): Promise<string> {
 
 /**
  * CUT_OPEN_READ, run in a child process (a crash must not end the test runner): for each page count
- * from 2 up, copies the store at argv[1] into argv[2], cuts its data file there, opens it and reads
- * every key of churnedLevel, and prints the cut and what happened before trying the next.
+ * from argv[4] (2 if absent) up, copies the store at argv[1] into argv[2], cuts its data file there,
+ * opens it and reads every entry (every value's bytes, through their checksums), and prints the cut
+ * and what happened before trying the next.
  */
 const CUT_OPEN_READ = `
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,14 +49,14 @@ import { join } from 'node:path';
 const { LmdbLevel } = await import(process.argv[3]);
 const [whole, scratch] = process.argv.slice(1, 3);
 const bytes = readFileSync(join(whole, 'lmdb', 'data.mdb'));
-for (let pages = 2; pages * 4096 < bytes.length; pages++) {
+for (let pages = Number(process.argv[4] ?? 2); pages * 4096 < bytes.length; pages++) {
   rmSync(scratch, { recursive: true, force: true });
   cpSync(whole, scratch, { recursive: true });
   writeFileSync(join(scratch, 'lmdb', 'data.mdb'), bytes.subarray(0, pages * 4096));
   process.stdout.write('cut ' + pages + ' ');
   try {
     const level = new LmdbLevel(scratch);
-    for (let i = 0; i < 1200; i++) level.get(Buffer.from('key' + String(i).padStart(5, '0')));
+    for (const e of level.entries(Buffer.alloc(0), undefined, false)) if (e.version.value.length < 0) break;
     await level.close();
     process.stdout.write('opened\\n');
   } catch (err) {
@@ -64,25 +65,58 @@ for (let pages = 2; pages * 4096 < bytes.length; pages++) {
 }
 `;
 
+/** cutsOf runs CUT_OPEN_READ over the store in `whole` from page `from` and returns what each cut did, failing if the child died. */
+function cutsOf(whole: string, from = 2): string[] {
+  const level = new URL('../../src/storage/lmdb-level.js', import.meta.url).href;
+  const child = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', CUT_OPEN_READ, whole, join(tempDir(after), 'cut'), level, String(from)],
+    { encoding: 'utf8' },
+  );
+  const lines = child.stdout.trim().split('\n');
+  assert.ok(
+    child.status === 0 && lines.every((l) => / (opened|CorruptionError)$/.test(l)),
+    `exit ${child.status} signal ${child.signal} at ${lines[lines.length - 1]} ${child.stderr}`,
+  );
+  return lines;
+}
+
 describe('LMDB data file check before mapping', () => {
   it('never lets a data file cut at any page crash the process: it is refused, or every key reads', async () => {
     const whole = tempDir(after);
     await churnedLevel(whole);
-    const level = new URL('../../src/storage/lmdb-level.js', import.meta.url).href;
-    const child = spawnSync(
-      process.execPath,
-      ['--input-type=module', '-e', CUT_OPEN_READ, whole, join(tempDir(after), 'cut'), level],
-      { encoding: 'utf8' },
-    );
-    const lines = child.stdout.trim().split('\n');
-    assert.ok(
-      child.status === 0 && lines.every((l) => / (opened|CorruptionError)$/.test(l)),
-      `exit ${child.status} signal ${child.signal} at ${lines[lines.length - 1]} ${child.stderr}`,
-    );
+    const lines = cutsOf(whole);
     assert.ok(
       lines.some((l) => l.endsWith('CorruptionError')),
       'some cut is refused',
     );
+  });
+
+  it('refuses a data file cut so that it loses only overflow pages of big values, instead of crashing at their first read', async () => {
+    const whole = tempDir(after);
+    const file = await filledLevel(whole);
+    const level = new LmdbLevel(whole);
+    const rewrite = async (key: string, seq: number): Promise<void> => {
+      await level.apply([{ key: Buffer.from(key), value: Buffer.alloc(64, seq % 251), seq }], seq);
+    };
+    // Small commits first, so that later ones find the tree pages they copy in the free list.
+    for (let seq = 2001; seq <= 2010; seq++) await rewrite('key00001', seq);
+    // Values over ~2 KiB live on overflow pages; a run of 18 pages is appended to the file.
+    const before = statSync(file).size / 4096;
+    const big = [3000, 9000, 70_000].map((n, i) => ({
+      key: Buffer.from(`big${i}`),
+      value: Buffer.alloc(n, i + 1),
+      seq: 2011 + i,
+    }));
+    await level.apply(big, 2013);
+    // Later commits move the tree pages written after that run back below it: the file ends with
+    // overflow pages and pages no tree links to any more.
+    for (let seq = 2014; seq <= 2017; seq++) await rewrite('key00002', seq);
+    await level.close();
+    // No cut crashes the reading child (cutsOf); each that loses pages of the 18-page run is refused
+    // (a cut that loses only pages no tree uses any more opens).
+    const refused = cutsOf(whole, before).filter((l) => l.endsWith('CorruptionError'));
+    assert.ok(refused.length >= 18, refused.join(', '));
   });
 
   it('refuses a data file cut before the pages its trees link to, naming the file and where it ends, instead of crashing the process', async () => {

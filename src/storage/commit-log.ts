@@ -207,6 +207,11 @@ export class CommitLog {
     return this.opts.durability;
   }
 
+  /** id is the log's identity (commit-log-identity.ts), in hex. */
+  get id(): string {
+    return this.logId;
+  }
+
   /** dir is the log's directory. */
   get dir(): string {
     return this.opts.dir;

@@ -18,7 +18,8 @@
  */
 import { DistkvError } from '../errors.js';
 import type { HistogramSnapshot } from '../util/latency-histogram.js';
-import type { CommitLog, LogMember, Pending } from './commit-log.js';
+import type { CommitLog } from './commit-log.js';
+import type { LogMember, Pending } from './commit-log-member.js';
 import { StoreCursor } from './commit-log-cursor.js';
 import type { LogListener, ReplicationLog } from './replication-log.js';
 import type { WriteResult } from './store.js';

@@ -12,8 +12,9 @@
  *      releases its held writes as redirects). If step 2 times out, writes are released and nothing
  *      changes. No acknowledged write is lost: every one of them has a seq <= L.
  * Forced (`--force`), when the leader does not answer: the most advanced reachable replica (highest
- * durable ack) is held as in step 2 and promoted in epoch+1. Writes the old leader acknowledged without a replica's ack may
- * be lost; nodes that are down learn the new map from their peers when they come back.
+ * durable ack) is held as in step 2 and promoted in epoch+1. Writes the old leader acknowledged
+ * without a replica's ack may be lost; nodes that are down learn the new map from their peers when
+ * they come back.
  *
  * The new epoch starts after the target's last seq as the held target answers it: a target still
  * following could apply more of its old leader's records after its ack was read (a forced

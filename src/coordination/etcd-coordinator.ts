@@ -17,8 +17,8 @@
  * The winner's epoch is its key's create revision, a fencing token no earlier leader can hold; it
  * stops its store following, publishes map version+1 naming it leader in that epoch with
  * `firstSeq = the store's last seq + 1`, then promotes itself through the map keeper like any
- * adopted map. A former leader learns the map from
- * etcd before it serves again (`start`) and rejoins as a replica (fork point, divergence file).
+ * adopted map. A former leader learns the map from etcd before it serves again (`start`) and
+ * rejoins as a replica (fork point, divergence file).
  */
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';

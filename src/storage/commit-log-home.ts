@@ -1,7 +1,8 @@
 /**
  * A store's pointer to its commit log (docs/commit-log-format.md, "A store's log"): the file
  * HOME_FILE (`commit-log`) in the store directory names the log directory its records are in (a
- * path from the store directory) and, since pointer version 2, that log's id (commit-log-identity.ts).
+ * path from the store directory) and, since pointer version 2, that log's id (commit-log-identity.ts)
+ * and the store's own name in it (its directory relative to the data directory).
  *
  * The log's identity alone proves that its segments belong to the log in that directory, not that
  * the log belongs to these stores: a log directory replaced as a whole, `.log-id` included (restored
@@ -12,7 +13,11 @@
  * alone (its records that were only in its own log are lost, and reported). A pointer of version 1
  * (a path alone) is accepted and rewritten with the id.
  *
- * On disk: `<path>\n` (version 1) or `<path>\n<log id in hex>\n` (version 2).
+ * A pointer written under another store name was copied with its store directory to another node
+ * (a shard moved by a config change, docs/operations.md: the store stopped cleanly, so its
+ * directory holds all its data): it says nothing about the logs of this place and is not checked.
+ *
+ * On disk: `<path>\n` (version 1) or `<path>\n<log id in hex>\n<store name>\n` (version 2).
  */
 import { join, relative, resolve } from 'node:path';
 import { CorruptionError } from '../errors.js';
@@ -24,27 +29,38 @@ import type { Vfs } from './vfs.js';
 /** HOME_FILE names the file in a store directory that says which log holds its records. */
 export const HOME_FILE = 'commit-log';
 
-/** LogHome is what a store's pointer says: its log's directory (from the store directory) and, if recorded, its id. */
+/** LogHome is what a store's pointer says: its log's directory (from the store directory) and, if recorded, its id and the store's name. */
 export interface LogHome {
   path: string;
   logId: string | undefined;
+  store: string | undefined;
 }
 
 /** readHome reads the pointer of the store in `dir`, or undefined when it has none. */
 export function readHome(vfs: Vfs, dir: string): LogHome | undefined {
   const file = join(dir, HOME_FILE);
   if (!vfs.exists(file)) return undefined;
-  const [path = '', id = ''] = vfs.readFile(file).toString('utf8').split('\n');
-  return { path: path.trim(), logId: /^[0-9a-f]+$/.test(id.trim()) ? id.trim() : undefined };
+  const [path = '', id = '', store = ''] = vfs.readFile(file).toString('utf8').split('\n');
+  const logId = /^[0-9a-f]+$/.test(id.trim()) ? id.trim() : undefined;
+  return { path: path.trim(), logId, store: logId === undefined ? undefined : store.trim() };
 }
 
-/** writeHome points the store in `dir` at log `logDir` with id `logId` (atomically, synced), unless it already is. */
-export async function writeHome(vfs: Vfs, dir: string, logDir: string, logId: string): Promise<void> {
+/**
+ * writeHome points store `store` (its name in the log) in `dir` at log `logDir` with id `logId`
+ * (atomically, synced), unless it already is.
+ */
+export async function writeHome(
+  vfs: Vfs,
+  dir: string,
+  store: string,
+  logDir: string,
+  logId: string,
+): Promise<void> {
   const path = relative(dir, logDir);
   const now = readHome(vfs, dir);
-  if (now?.path === path && now.logId === logId) return;
+  if (now?.path === path && now.logId === logId && now.store === store) return;
   const tmp = join(dir, `${HOME_FILE}.tmp`);
-  await vfs.writeFile(tmp, Buffer.from(`${path}\n${logId}\n`));
+  await vfs.writeFile(tmp, Buffer.from(`${path}\n${logId}\n${store}\n`));
   vfs.rename(tmp, join(dir, HOME_FILE));
   vfs.syncDir(dir);
 }
@@ -64,17 +80,20 @@ export function homeDir(dir: string, home: LogHome): string {
 }
 
 /**
- * checkHome returns the error refusing the store in `dir`, whose pointer is `home`, to read log
- * `logDir` (id `logId`) as its own, or undefined when nothing says it is not: the pointer names that
- * directory with another id. A pointer naming another directory is checked against that one.
+ * checkHome returns the error refusing store `store` in `dir`, whose pointer is `home`, to read log
+ * `logDir` (id `logId`) as its own, or undefined when nothing says it is not: the pointer, written
+ * under this store name, names that directory with another id. A pointer naming another directory
+ * is checked against that one.
  */
 export function checkHome(
   dir: string,
+  store: string,
   home: LogHome | undefined,
   logDir: string,
   logId: string | undefined,
 ): CorruptionError | undefined {
-  if (home?.logId === undefined || resolve(homeDir(dir, home)) !== resolve(logDir)) return undefined;
+  if (home?.logId === undefined || home.store !== store) return undefined;
+  if (resolve(homeDir(dir, home)) !== resolve(logDir)) return undefined;
   if (logId === home.logId) return undefined;
   return new CorruptionError(
     join(logDir, LOG_ID_FILE),

@@ -254,7 +254,13 @@ async function adoptForeign(
     },
   });
   reportDamage(rec.damage, opts.log, `commit log ${home.path} (read-only)`);
-  const foreign = checkHome(opts.dir, home, dir, logIdOf(settings.vfs, dir, rec.segments));
+  const foreign = checkHome(
+    opts.dir,
+    storeNameOf(opts.dir),
+    home,
+    dir,
+    logIdOf(settings.vfs, dir, rec.segments),
+  );
   if (foreign !== undefined) {
     if (!opts.repair) throw foreign;
     opts.log?.error({ dir: opts.dir, err: foreign.message }, 'repair: the store takes nothing from that log');
@@ -391,7 +397,8 @@ export async function openLsmStores(
   );
   await log.sync();
   for (const m of migrating) removeOldWal(m.vfs, m.dir);
-  for (const o of opened.values()) await writeHome(o.opts.vfs, o.opts.dir, settings.dir, log.id);
+  for (const o of opened.values())
+    await writeHome(o.opts.vfs, o.opts.dir, storeNameOf(o.opts.dir), settings.dir, log.id);
   log.startTrimming();
   return { log, stores: results };
 }
@@ -406,7 +413,8 @@ function bindToLog(
   o: { opts: LsmOptions; levels: Levels; replay: Replay },
   logId: string | undefined,
 ): void {
-  const refused = checkHome(o.opts.dir, readHome(o.opts.vfs, o.opts.dir), settings.dir, logId);
+  const home = readHome(o.opts.vfs, o.opts.dir);
+  const refused = checkHome(o.opts.dir, storeNameOf(o.opts.dir), home, settings.dir, logId);
   if (refused === undefined) return;
   if (!o.opts.repair) throw refused;
   (o.opts.log ?? settings.log)?.error(
@@ -444,7 +452,7 @@ export async function attachLsmStore(log: CommitLog, opts: LsmOptions): Promise<
     );
     storeLog.setDurable(levels.durableSeq);
     await log.attach(storeLog, levels.durableSeq + 1);
-    await writeHome(opts.vfs, opts.dir, log.dir, log.id);
+    await writeHome(opts.vfs, opts.dir, storeNameOf(opts.dir), log.dir, log.id);
     return buildStore(opts, levels, new Replay(levels.durableSeq, opts.memtableBytes), storeLog);
   } catch (err) {
     await levels.level.close();

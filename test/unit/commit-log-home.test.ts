@@ -3,11 +3,12 @@
  * log"): a log directory replaced as a whole, `.log-id` included (here worker 1's log restored as
  * worker 0's), is refused at open naming the store and the log directory, instead of each store
  * silently missing its own records (or replaying another's); `--repair` opens the stores from their
- * own files alone; a pointer of the previous version (a path alone) still opens and gets the id.
+ * own files alone; a pointer of the previous version (a path alone) still opens and gets the id, and
+ * a store directory copied to another node after a clean stop (a shard moved) still opens there.
  */
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptionError } from '../../src/errors.js';
 import { readLogId } from '../../src/storage/commit-log-identity.js';
@@ -71,7 +72,7 @@ describe("a store's pointer to its commit log", () => {
     for (const s of repaired.stores) await s.close();
     await repaired.log.close();
     for (const dir of stores)
-      assert.equal(readFileSync(join(dir, HOME_FILE), 'utf8'), `../../log/w0\n${id}\n`);
+      assert.equal(readFileSync(join(dir, HOME_FILE), 'utf8'), `../../log/w0\n${id}\nn/${basename(dir)}\n`);
     // Bound to this log now: it opens without --repair.
     const again = await openTestGroup(w0, stores, OPTS);
     for (const s of again.stores) assert.equal(s.lastSeq(), 1);
@@ -112,6 +113,34 @@ describe("a store's pointer to its commit log", () => {
     await second.stores[0]!.close();
     await second.log.close();
     const id = readLogId(new RealVfs(), log)!.id;
-    assert.equal(readFileSync(join(dir, HOME_FILE), 'utf8'), `../../log/w0\n${id}\n`);
+    assert.equal(readFileSync(join(dir, HOME_FILE), 'utf8'), `../../log/w0\n${id}\nn/shard-0\n`);
+  });
+
+  it("opens a cleanly stopped store copied to another node's directory in that node's log", async () => {
+    // A shard moved by a config change (docs/operations.md): its store directory, pointer
+    // included, is copied into another node's directory, whose log is another one.
+    const root = tempDir(after);
+    const from = join(root, 'b', 'b-node', 'shard-1');
+    const first = await openTestGroup(join(root, 'b', 'log', 'w0'), [from], OPTS);
+    for (let i = 0; i < 5; i++) await first.stores[0]!.put(b(`k${i}`), b(`v${i}`));
+    await first.stores[0]!.close();
+    await first.log.close();
+    const other = await openTestGroup(
+      join(root, 'c', 'log', 'w0'),
+      [join(root, 'c', 'c-node', 'shard-0')],
+      OPTS,
+    );
+    await other.stores[0]!.close();
+    await other.log.close();
+
+    const to = join(root, 'c', 'c-node', 'shard-1');
+    cpSync(from, to, { recursive: true });
+    const moved = await openTestGroup(join(root, 'c', 'log', 'w0'), [to], OPTS);
+    assert.equal(moved.stores[0]!.lastSeq(), 5);
+    assert.deepEqual(moved.stores[0]!.get(b('k4')), b('v4'));
+    await moved.stores[0]!.close();
+    await moved.log.close();
+    const id = readLogId(new RealVfs(), join(root, 'c', 'log', 'w0'))!.id;
+    assert.equal(readFileSync(join(to, HOME_FILE), 'utf8'), `../../log/w0\n${id}\nc-node/shard-1\n`);
   });
 });

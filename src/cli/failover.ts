@@ -5,14 +5,22 @@
  * Planned (default), with the leader up:
  *   1. hold writes at the leader (`POST /_admin/fence`): new writes get 503 SWITCHING_LEADER with
  *      Retry-After, never executed; the answer names the leader's last seq L;
- *   2. wait until the target replica (default: the most advanced) has acknowledged L durably;
+ *   2. wait until the target replica (default: the most advanced) has acknowledged L durably, then
+ *      hold its following (`POST /_admin/fence` at the target) and read its last seq there;
  *   3. publish map version+1 with the target as leader in epoch+1: the target first (it promotes
  *      itself), then every other node (the old leader demotes itself and follows the target, which
  *      releases its held writes as redirects). If step 2 times out, writes are released and nothing
  *      changes. No acknowledged write is lost: every one of them has a seq <= L.
  * Forced (`--force`), when the leader does not answer: the most advanced reachable replica (highest
- * durable ack) is promoted in epoch+1. Writes the old leader acknowledged without a replica's ack may
- * be lost; nodes that are down learn the new map from their peers when they come back.
+ * durable ack) is held as in step 2 and promoted in epoch+1. Writes the old leader acknowledged
+ * without a replica's ack may be lost; nodes that are down learn the new map from their peers when
+ * they come back.
+ *
+ * The new epoch starts after the target's last seq as the held target answers it: a target still
+ * following could apply more of its old leader's records after its ack was read (a forced
+ * failover's leader may still reach it, a planned one's fence may run out), and a map starting the
+ * epoch below them would label them wrongly and send every replica holding them, and the target
+ * after a restart, a fork that is not one. A failed failover releases the target's hold.
  */
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
@@ -73,7 +81,7 @@ export interface FailoverResult {
   mapVersion: number;
   /** leaderSeq is the old leader's last seq when writes were held (planned only). */
   leaderSeq?: number;
-  /** targetSeq is the promoted replica's durable ack when it was promoted. */
+  /** targetSeq is the promoted replica's last seq, read while its following was held. */
   targetSeq: number;
   /** unreached lists nodes that did not take the new map (they learn it from peers later). */
   unreached: string[];
@@ -114,9 +122,15 @@ function ackOf(doc: NodeDoc | undefined, idx: number, address: string): number |
   return r?.acked_seq;
 }
 
-/** releaseFence lets the leader take writes again after a planned failover that did not happen. */
-async function releaseFence(scheme: string, leader: string, idx: number, token: string): Promise<void> {
-  await call(`${scheme}://${leader}/_admin/fence?shard=${idx}&on=0`, token, { method: 'POST' });
+/** releaseFence lets the leader take writes (or the target replica follow) again after a failover that did not happen. */
+async function releaseFence(scheme: string, node: string, idx: number, token: string): Promise<void> {
+  await call(`${scheme}://${node}/_admin/fence?shard=${idx}&on=0`, token, { method: 'POST' });
+}
+
+/** holdTarget stops the target replica following and resolves with its last seq, which then stays put. */
+async function holdTarget(scheme: string, target: string, idx: number, token: string): Promise<number> {
+  const url = `${scheme}://${target}/_admin/fence?shard=${idx}&on=1&ms=${FENCE_SLACK_MS}`;
+  return ((await call(url, token, { method: 'POST' })) as { last_seq: number }).last_seq;
 }
 
 /** failover moves a shard's leader as described above. */
@@ -195,6 +209,17 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   }
+  // Every release of what this command held, when the failover does not happen.
+  const release = async (): Promise<void> => {
+    await releaseFence(scheme, target, idx, o.token).catch(() => undefined);
+    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, o.token).catch(() => undefined);
+  };
+  try {
+    targetSeq = await holdTarget(scheme, target, idx, o.token);
+  } catch (err) {
+    await release();
+    throw err;
+  }
   const next: LiveMap = {
     version: base.version + 1,
     shards: base.shards.map((s) =>
@@ -205,8 +230,7 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
             leader: target,
             replicas: members.filter((m) => m !== target),
             epoch: s.epoch + 1,
-            // The fork point: the target's durable ack, which it cannot pass while the leader is
-            // fenced (planned) or gone (forced).
+            // The fork point: the held target's last seq.
             history: [...s.history, { epoch: s.epoch + 1, firstSeq: targetSeq + 1 }],
           },
     ),
@@ -219,13 +243,13 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   try {
     held = ((await publish(target)) as { map: LiveMap }).map;
   } catch (err) {
-    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, o.token).catch(() => undefined);
+    await release();
     throw err;
   }
   const now = shardOf(held);
   if (held.version < next.version || now?.leader !== target) {
-    // A leader the new map moved has dropped its fence already (it refuses the call then).
-    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, o.token).catch(() => undefined);
+    // A leader (or target) the new map moved has dropped its hold already (it refuses the call then).
+    await release();
     throw new DistkvError(
       'MAP_CHANGED',
       `the live map changed during the failover: version ${held.version} names ${now?.leader ?? 'no node'} as the leader of ${live.name}; nothing was changed, run it again if still needed`,

@@ -15,9 +15,10 @@
  * publishes its stores' seqs, (re)takes the leader key of each shard the map says it leads, and for
  * each shard it replicates whose leader key is gone, campaigns if it ranks first (candidate-rank.ts).
  * The winner's epoch is its key's create revision, a fencing token no earlier leader can hold; it
- * publishes map version+1 naming it leader in that epoch with `firstSeq = its durable seq + 1`, then
- * promotes itself through the map keeper like any adopted map. A former leader learns the map from
- * etcd before it serves again (`start`) and rejoins as a replica (fork point, divergence file).
+ * stops its store following, publishes map version+1 naming it leader in that epoch with
+ * `firstSeq = the store's last seq + 1`, then promotes itself through the map keeper like any
+ * adopted map. A former leader learns the map from etcd before it serves again (`start`) and
+ * rejoins as a replica (fork point, divergence file).
  */
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
@@ -35,6 +36,8 @@ import { ProcessLease } from './process-lease.js';
 const START_ATTEMPTS = 10;
 /** CAS_ATTEMPTS bounds how often a map change is retried when another change raced it. */
 const CAS_ATTEMPTS = 4;
+/** HOLD_TTLS bounds, in lease TTLs, how long a campaign holds its store's following (it resumes by itself after). */
+const HOLD_TTLS = 10;
 
 /** EtcdCoordinator runs this process's side of leader election; see the design block above. */
 export class EtcdCoordinator {
@@ -281,7 +284,7 @@ export class EtcdCoordinator {
       const seq = this.pool.lastSeq(st.index);
       const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
       if (!ranksFirst(st.node, seq, others)) continue;
-      await this.campaign(shard, st.node, st.index);
+      await this.campaign(shard, st.node, st.index, st.worker);
     }
   }
 
@@ -303,11 +306,43 @@ export class EtcdCoordinator {
     return r.succeeded ? r.header.revision : undefined;
   }
 
-  /** campaign takes the leader key of a shard whose leader is gone, then publishes and adopts the map that promotes `node`. */
-  private async campaign(shard: LiveShard, node: string, store: number): Promise<void> {
+  /**
+   * campaign takes the leader key of a shard whose leader is gone, then publishes and adopts the map
+   * that promotes `node`. The store stops following first: its old leader, past its deadline, writes
+   * no more, but may still answer pulls of records it wrote before (a partition from etcd alone), and
+   * the epoch must start after the last of them the store holds, not after a position read earlier.
+   */
+  private async campaign(shard: LiveShard, node: string, store: number, worker: number): Promise<void> {
     const won = await this.createLeaderKey(this.keys.leaderKey(shard.name), node);
     if (won === undefined) return;
-    const revision = Number(won);
+    const hold = (on: boolean) =>
+      this.pool.call(worker, { type: 'fence', store, on, ms: HOLD_TTLS * this.ttlMs });
+    let next: LiveMap | undefined;
+    try {
+      const held = await hold(true);
+      if (held.type !== 'fence-result') return;
+      next = await this.publishPromotion(shard, node, Number(won), won, held.lastSeq);
+    } finally {
+      // Once the map is in etcd, the store stays held until it adopts it (or the hold runs out).
+      if (next === undefined) await hold(false).catch(() => undefined);
+    }
+    if (next === undefined) return;
+    await this.keeper.offer(next, 'etcd (automatic failover)');
+    const epoch = next.shards.find((s) => s.idx === shard.idx)?.epoch ?? shard.epoch;
+    this.take({ ...shard, epoch }, node);
+  }
+
+  /**
+   * publishPromotion stores in etcd (compare-and-swap) the map naming `node` leader from seq
+   * `seq + 1`; resolves with it, or undefined when the shard's map changed meanwhile.
+   */
+  private async publishPromotion(
+    shard: LiveShard,
+    node: string,
+    revision: number,
+    won: string,
+    seq: number,
+  ): Promise<LiveMap | undefined> {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const snap = await this.keys.read();
       const base = snap.map?.live;
@@ -328,11 +363,10 @@ export class EtcdCoordinator {
           .then(this.etcd.delete().key(this.keys.leaderKey(shard.name)))
           .options(callOptions())
           .commit();
-        return;
+        return undefined;
       }
       const epoch = Math.max(revision, cur.epoch + 1);
-      // The fork point: this store's durable seq; its old leader is gone (its lease expired after it fenced itself).
-      const seq = this.pool.lastSeq(store);
+      // The fork point: the held store's last seq.
       const next: LiveMap = {
         version: base.version + 1,
         shards: base.shards.map((s) =>
@@ -352,10 +386,9 @@ export class EtcdCoordinator {
         { shard: shard.name, from: shard.leader, to: node, epoch, seq, map_version: next.version },
         `automatic failover: ${node} leads ${shard.name} in epoch ${epoch} from seq ${seq + 1} (the leader ${shard.leader} lost its lease)`,
       );
-      await this.keeper.offer(next, 'etcd (automatic failover)');
-      this.take({ ...shard, epoch }, node);
-      return;
+      return next;
     }
+    return undefined;
   }
 
   /** applyFences fences, at their worker, the leader stores this process may not write for now (RESP and queued writes included). */

@@ -10,6 +10,9 @@
  *                               shard meanwhile: a failover command that dies must not leave it held.
  *                               200 {"shard", "epoch", "last_seq"}: with on=1, last_seq is taken after
  *                               the writes the leader store accepted before the fence have settled.
+ *                               At a node that replicates shard I it holds the replica's following
+ *                               instead ("role": "replica"): a promotion's target answers a last_seq
+ *                               that stays put until the new map, a release or N ms.
  */
 import { DistkvError } from '../errors.js';
 import { authError } from './auth.js';
@@ -34,6 +37,13 @@ async function fenceShard(ctx: HttpContext, shard: number, on: boolean, ms: numb
       'INVALID_ARGUMENT',
       `shard must be 0..${ctx.shardMap.shards.length - 1}, got ${shard}`,
     );
+  // This listener's replica of the shard: a promotion holds its following (its last seq stays put).
+  const own = ctx.plan.stores.find((st) => st.shard.idx === shard && st.node === ctx.listener.address);
+  if (own?.role === 'replica') {
+    const r = await ctx.pool.call(own.worker, { type: 'fence', store: own.index, on, ms });
+    const lastSeq = r.type === 'fence-result' ? r.lastSeq : ctx.pool.lastSeq(own.index);
+    return { shard, epoch: live.epoch, fenced: on, role: 'replica', last_seq: lastSeq };
+  }
   if (!t.local)
     throw new DistkvError('WRONG_NODE', `shard ${shard} is led by ${t.address}, not by this node`);
   // The worker holds the store's writes too (a write routed before the fence may still be batched)

@@ -31,10 +31,10 @@
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
  * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
+import { writeDurableJson } from './durable-json.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { ShardEpochs } from './epochs.js';
 import type { FollowerState } from './positions.js';
@@ -333,7 +333,7 @@ export class Follower {
     // a failover that ranks replicas by their acks never takes a wiped one for the most advanced.
     this.publish(0);
     const fresh = await this.o.rebuild();
-    if (this.o.resyncMarker !== undefined) writeMarker(this.o.resyncMarker, { loading: true });
+    if (this.o.resyncMarker !== undefined) writeDurableJson(this.o.resyncMarker, { loading: true });
     let keys = 0;
     // One chunk is written while the next one is read.
     let writing: Promise<void> = Promise.resolve();
@@ -345,7 +345,8 @@ export class Follower {
     await writing;
     await fresh.finishSnapshot(snapshot.seq);
     this.exactFrom = Math.max(snapshot.seq, snapshot.exactSeq());
-    if (this.o.resyncMarker !== undefined) writeMarker(this.o.resyncMarker, { exactSeq: this.exactFrom });
+    if (this.o.resyncMarker !== undefined)
+      writeDurableJson(this.o.resyncMarker, { exactSeq: this.exactFrom });
     await this.o.reopen();
     this.o.log?.info(
       { source: this.o.source.describe, seq: snapshot.seq, exactSeq: this.exactFrom, keys },
@@ -397,24 +398,5 @@ function readMarker(file: string | undefined): number | 'loading' {
     return typeof parsed.exactSeq === 'number' ? parsed.exactSeq : 0;
   } catch {
     return 0;
-  }
-}
-
-/** writeMarker replaces `file` with `content` durably: a temporary file, fsynced, renamed, the directory fsynced. */
-function writeMarker(file: string, content: { loading: true } | { exactSeq: number }): void {
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, `${JSON.stringify(content)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dir = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
   }
 }

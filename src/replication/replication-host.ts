@@ -13,11 +13,11 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
 import type { StoreReplication } from '../storage/store-replication.js';
-import type { EpochStart } from '../routing/live-map.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import { epochOfSeq } from '../routing/version.js';
 import { countDiverged, divergedFileOf, saveDiverged } from './diverged-file.js';
-import { checkPullEpoch, cutAtEpoch, epochsOf, type ShardEpochs, withEpochStart } from './epochs.js';
+import { EpochStarts } from './epoch-starts.js';
+import { checkPullEpoch, cutAtEpoch, epochsOf, type ShardEpochs } from './epochs.js';
 import {
   FOLLOWER_STATES,
   type Positions,
@@ -55,12 +55,10 @@ export class ReplicationHost {
   private readonly leaders = new Map<number, LeaderState>();
   private readonly followers = new Map<number, Follower>();
   private readonly seedCursors = new Map<number, SeedCursor>();
-  /**
-   * epochStarts holds, for a leader promoted while its log already held records at or above the
-   * first seq the map gives its epoch (records its old leader wrote, in the old epoch), the seq
-   * its own first record has: its epoch starts there (leaderEpochs).
-   */
-  private readonly epochStarts = new Map<number, EpochStart>();
+  /** epochStarts are where promoted leaders' own epochs start (epoch-starts.ts). */
+  private readonly epochStarts: EpochStarts;
+  /** holds are the replicas a promotion stopped following (holdFollowing), each with its time limit. */
+  private readonly holds = new Map<number, NodeJS.Timeout>();
   private readonly openSpec: (spec: StoreSpec) => Promise<Store>;
 
   /** `open` opens (a replica's) store afresh from its spec, as the worker does (into its commit log). */
@@ -74,11 +72,16 @@ export class ReplicationHost {
     this.positions = positions;
     this.log = log;
     this.openSpec = open;
+    this.epochStarts = new EpochStarts(log);
   }
 
   /** start wires every leader and starts every replica's follower. */
   start(): void {
-    for (const [index, h] of this.stores) if (h.spec.role === 'leader') this.startLeader(index, h);
+    for (const [index, h] of this.stores)
+      if (h.spec.role === 'leader') {
+        this.epochStarts.recall(index, h.spec);
+        this.startLeader(index, h);
+      }
     for (const [index, h] of this.stores)
       if (h.spec.role === 'replica') {
         setReplicaEpoch(h);
@@ -103,14 +106,16 @@ export class ReplicationHost {
       if (h.store.replication !== undefined) h.store.replication.epoch = spec.epoch ?? 0;
       return;
     }
+    clearTimeout(this.holds.get(index));
+    this.holds.delete(index);
     const follower = this.followers.get(index);
     this.followers.delete(index);
     await follower?.stop();
     if (this.leaders.delete(index)) h.store.replication?.setRetention(() => undefined);
-    this.epochStarts.delete(index);
+    this.epochStarts.forget(index);
     h.spec = spec;
     if (spec.role === 'leader') {
-      this.placeEpochStart(index, h);
+      this.epochStarts.place(index, spec, h.store.replication?.lastSeq());
       this.startLeader(index, h);
       return;
     }
@@ -121,6 +126,42 @@ export class ReplicationHost {
       resync = true;
     }
     this.startFollower(index, h, resync);
+  }
+
+  /**
+   * holdFollowing stops (on) replica store `index` following its leader and resolves with its last
+   * seq, which then stays put: a promotion reads the target's position this way, so the first seq
+   * it gives the new epoch follows the last record the target holds (docs/failover.md). Without a
+   * role change or a release (off) within `ms`, the replica follows again by itself.
+   */
+  async holdFollowing(index: number, on: boolean, ms: number): Promise<number> {
+    const h = this.stores.get(index);
+    if (h?.spec.role !== 'replica')
+      throw new DistkvError('INVALID_ARGUMENT', `store ${index} is not a replica on this worker`);
+    clearTimeout(this.holds.get(index));
+    this.holds.delete(index);
+    if (on) {
+      const follower = this.followers.get(index);
+      this.followers.delete(index);
+      await follower?.stop();
+      const timer = setTimeout(() => {
+        this.holds.delete(index);
+        this.log?.warn(
+          { shard: h.spec.shard.name, node: h.spec.node, ms },
+          `store ${h.spec.shard.name} on ${h.spec.node} follows its leader again: the promotion that held it did not come within ${ms} ms`,
+        );
+        this.resumeFollowing(index);
+      }, ms);
+      timer.unref();
+      this.holds.set(index, timer);
+    } else this.resumeFollowing(index);
+    return h.store.lastSeq();
+  }
+
+  /** resumeFollowing starts replica `index`'s follower again unless one runs or its role changed. */
+  private resumeFollowing(index: number): void {
+    const h = this.stores.get(index);
+    if (h?.spec.role === 'replica' && !this.followers.has(index)) this.startFollower(index, h);
   }
 
   /**
@@ -136,31 +177,9 @@ export class ReplicationHost {
     );
   }
 
-  /**
-   * placeEpochStart: a replica just promoted (its follower stopped: its log is final) that holds
-   * records at or above the first seq the map gives its new epoch applied them from its old leader
-   * after the promoter read its ack. They carry the old epoch in its log; its own records start
-   * after them. Its pulls are answered with its epoch starting there, so the (epoch, seq) a replica
-   * names is checked against what this log holds (docs/wal-format.md, "Epoch history").
-   */
-  private placeEpochStart(index: number, h: HostedStore): void {
-    const epochs = epochsOf(h.spec);
-    const mapped = epochs.history.find((e) => e.epoch === epochs.epoch)?.firstSeq;
-    const last = h.store.replication?.lastSeq();
-    if (mapped === undefined || last === undefined || last < mapped) return;
-    this.epochStarts.set(index, { epoch: epochs.epoch, firstSeq: last + 1 });
-    this.log?.warn(
-      { shard: h.spec.shard.name, node: h.spec.node, epoch: epochs.epoch, mapped, start: last + 1 },
-      `store ${h.spec.shard.name} on ${h.spec.node} leads epoch ${epochs.epoch}, which the map starts at seq ${mapped}, but it already holds the old leader's records up to seq ${last}: its epoch starts at seq ${last + 1}`,
-    );
-  }
-
-  /** leaderEpochs is what leader store `index` answers pulls with: its shard's epochs, its own epoch starting where its log says. */
+  /** leaderEpochs is what leader store `index` answers pulls with (epoch-starts.ts). */
   private leaderEpochs(index: number): ShardEpochs {
-    const h = this.stores.get(index)!;
-    const start = this.epochStarts.get(index);
-    const epochs = epochsOf(h.spec);
-    return start?.epoch === epochs.epoch ? withEpochStart(epochs, start.firstSeq) : epochs;
+    return this.epochStarts.of(index, this.stores.get(index)!.spec);
   }
 
   private startLeader(index: number, h: HostedStore): void {
@@ -417,6 +436,8 @@ export class ReplicationHost {
 
   /** stop stops every follower. */
   async stop(): Promise<void> {
+    for (const timer of this.holds.values()) clearTimeout(timer);
+    this.holds.clear();
     await Promise.all([...this.followers.values()].map((f) => f.stop()));
   }
 

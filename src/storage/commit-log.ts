@@ -20,73 +20,23 @@
  * counter rewinds to just after its last written record, so seqs stay gapless. New writes are then
  * refused for RETRY_MS, after which the next batch is tried normally.
  *
- * Retention: a sealed segment is deleted (oldest first) once no attached store needs it: not for
- * recovery (it holds records above the store's durable seq) and not for a replica (records at or
- * above the store's retention seq), the latter honoured for at most `retentionBytes` of segments.
- * Trimming starts only once every store of the worker is attached (`startTrimming`).
+ * Retention: a sealed segment is deleted (oldest first) once no attached store needs it
+ * (commit-log-retention.ts). Trimming starts only once every store of the worker is attached
+ * (`startTrimming`).
  */
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Durability } from '../config/schema.js';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { LatencyHistogram } from '../util/latency-histogram.js';
-import {
-  encodeBaseFrame,
-  encodeLogHeader,
-  FRAME_HEADER_BYTES,
-  FRAME_RECORDS,
-  LOG_HEADER_BYTES,
-  newLogId,
-  writeFrameHeader,
-} from './commit-log-format.js';
-import { readLogId, writeLogId } from './commit-log-identity.js';
+import { encodeBaseFrame, FRAME_HEADER_BYTES, FRAME_RECORDS, writeFrameHeader } from './commit-log-format.js';
 import { indexFrame, type LogSegment, voidFrom } from './commit-log-index.js';
+import type { LogMember, Pending } from './commit-log-member.js';
+import { trimmable } from './commit-log-retention.js';
+import { createSegment, openSegments } from './commit-log-segments.js';
 import type { Vfs, WritableFile } from './vfs.js';
-import { segmentName } from './wal-format.js';
 
 /** RETRY_MS is how long writes are refused after a failed batch before the next try. */
 export const RETRY_MS = 500;
-
-/**
- * Pending is what a member hands over for one batch: its records in WAL framing, their seqs, and
- * the epoch they were appended in (their frame's; a member's records of one epoch per part).
- */
-export interface Pending {
-  records: Buffer;
-  first: number;
-  last: number;
-  epoch: number;
-}
-
-/** LogMember is a store's side of the commit log (StoreLog implements it). */
-export interface LogMember {
-  readonly id: number;
-  readonly epoch: number;
-  /**
-   * take hands over (and forgets) what the store appended since the last batch, or undefined; a
-   * member with records of two epochs hands over the older part and makes itself pending again
-   * (the batch takes it again: one frame per epoch).
-   */
-  take(): Pending | undefined;
-  /** written: the part of a batch taken from this store is written (and synced in fsync mode); `records` is a view valid for good. */
-  written(part: Pending): void;
-  /**
-   * isolate: `written(part)` threw. The store's state may now trail its log: it refuses its
-   * writes (those in flight and every new one) with `err` until it is reopened, which replays
-   * the log. The other stores of the batch are not affected.
-   */
-  isolate(part: Pending, err: DistkvError): void;
-  /** failed: the batch holding the store's part (if any) failed; refuse it and everything queued, and rewind. */
-  failed(err: DistkvError): void;
-  /** synced: every record this store had written before the sync began is on disk. */
-  synced(through: number): void;
-  /** writtenSeq is the seq of the store's last written record. */
-  readonly writtenSeq: number;
-  /** durableSeq: records at or below it are durable outside the log (runs, LMDB). */
-  readonly durableSeq: number;
-  /** retainFrom is the lowest seq a replica (or the seed cursor) still needs, if any. */
-  retainFrom(): number | undefined;
-}
 
 /** MAX_IN_FLIGHT is how many batches may be syncing at once (libuv's default thread pool size). */
 export const MAX_IN_FLIGHT = 4;
@@ -163,35 +113,11 @@ export class CommitLog {
 
   /** open continues the newest segment or starts the next one. */
   static async open(opts: CommitLogOptions): Promise<CommitLog> {
-    opts.vfs.mkdirp(opts.dir);
-    const identified = opts.segments.find((s) => s.logId !== undefined);
-    const idFile = readLogId(opts.vfs, opts.dir) ?? {
-      id: identified?.logId ?? newLogId(),
-      first: identified?.no ?? (opts.segments[opts.segments.length - 1]?.no ?? 0) + 1,
-    };
-    await writeLogId(opts.vfs, opts.dir, idFile);
-    const logId = idFile.id;
-    const c = new CommitLog(opts, logId);
+    const opened = await openSegments(opts);
+    const c = new CommitLog(opts, opened.logId);
     c.all.push(...opts.segments);
-    const newest = c.all[c.all.length - 1];
-    // A segment without this log's id (the previous format) is not continued: the next one has it.
-    if (newest !== undefined && newest.logId === logId && newest.bytes < opts.segmentBytes) {
-      c.file = await opts.vfs.openAppend(newest.path, false);
-      // What recovery read may be only in the page cache: sync it once so acks start true.
-      await c.file.sync();
-    } else {
-      if (newest !== undefined) {
-        const full = await opts.vfs.openAppend(newest.path, false);
-        try {
-          await full.sync();
-        } finally {
-          await full.close();
-        }
-      }
-      const next = await c.createSegment((newest?.no ?? 0) + 1);
-      c.file = next.file;
-      c.all.push(next.seg);
-    }
+    if (opened.created !== undefined) c.all.push(opened.created);
+    c.file = opened.file;
     c.end = c.file.size;
     if (opts.durability === 'interval') {
       c.timer = setInterval(() => {
@@ -205,6 +131,11 @@ export class CommitLog {
   /** durability is the log's durability mode. */
   get durability(): Durability {
     return this.opts.durability;
+  }
+
+  /** id is the log's identity (commit-log-identity.ts), in hex. */
+  get id(): string {
+    return this.logId;
   }
 
   /** dir is the log's directory. */
@@ -314,26 +245,7 @@ export class CommitLog {
    */
   trim(): number {
     if (!this.trimming || this.closed) return 0;
-    const sealed = this.all.length - 1;
-    const members = [...this.members.values()].map((m) => ({ m, retain: m.retainFrom() }));
-    // Newest first, so replica-only segments count against the budget newest first.
-    const needed: boolean[] = [];
-    let replicaBytes = 0;
-    for (let i = sealed - 1; i >= 0; i--) {
-      const s = this.all[i]!;
-      let recovery = [...this.pinned].some((id) => s.stores.has(id));
-      let replica = false;
-      for (const { m, retain } of members) {
-        const r = s.stores.get(m.id);
-        if (r === undefined) continue;
-        if (r.last > m.durableSeq) recovery = true;
-        else if (retain !== undefined && r.last >= retain) replica = true;
-      }
-      if (replica && !recovery) replicaBytes += s.bytes;
-      needed[i] = recovery || (replica && replicaBytes <= this.opts.retentionBytes);
-    }
-    let n = 0;
-    while (n < sealed && needed[n] === false) n++;
+    const n = trimmable(this.all, this.members.values(), this.pinned, this.opts.retentionBytes);
     if (n === 0) return 0;
     for (const s of this.all.splice(0, n)) this.opts.vfs.unlink(s.path);
     this.opts.vfs.syncDir(this.opts.dir);
@@ -638,33 +550,13 @@ export class CommitLog {
 
   private async roll(): Promise<void> {
     if (this.opts.durability !== 'fsync') await this.syncNow();
-    // The new segment must be whole before the current one is let go (see createSegment).
+    // The new segment must be whole before the current one is let go (commit-log-segments.ts).
     const current = this.all[this.all.length - 1]!;
-    const next = await this.createSegment(current.no + 1);
+    const next = await createSegment(this.opts.vfs, this.opts.dir, current.no + 1, this.logId);
     const old = this.file;
     this.file = next.file;
     this.end = next.file.size;
     this.all.push(next.seg);
     await old.close();
-  }
-
-  /** createSegment creates segment `no` with its header, synced; on failure it removes what it made and throws. */
-  private async createSegment(no: number): Promise<{ file: WritableFile; seg: LogSegment }> {
-    const path = join(this.opts.dir, segmentName(no));
-    const file = await this.opts.vfs.openAppend(path, true);
-    try {
-      await file.append(encodeLogHeader(no, this.logId));
-      await file.sync();
-      this.opts.vfs.syncDir(this.opts.dir);
-    } catch (err) {
-      await file.close().catch(() => undefined);
-      try {
-        this.opts.vfs.unlink(path);
-      } catch {
-        // Left behind, it is a newest segment without a whole header: recovery deletes it.
-      }
-      throw err;
-    }
-    return { file, seg: { no, path, logId: this.logId, bytes: LOG_HEADER_BYTES, stores: new Map() } };
   }
 }

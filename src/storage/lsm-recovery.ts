@@ -7,25 +7,29 @@
  *    makes that store fail to open (the others open), unless `repair` (it is moved aside as
  *    `.corrupt` and reported). D = max(A, newest run seq) is the store's durable seq.
  * 2. Read the shared log once (commit-log-reader.ts cuts a torn tail and reports corruption) and
- *    replay each store's records above its D into its memtables.
+ *    replay each store's records above its D into its memtables. A store whose `commit-log` file
+ *    recorded another log id for this directory is refused (commit-log-home.ts; `repair`: it keeps
+ *    only what its own files hold).
  * 3. Migrate the previous layout: a store directory with a `wal/` of its own (docs/wal-format.md)
  *    has that log's records above what step 2 found replayed too; they are then written into the
  *    shared log, synced, and `wal/` is removed.
  * 4. A store that last wrote into another worker's log (the worker count changed, or a restart
  *    after failover planned it elsewhere; its `commit-log` file names that log) has that log's
- *    records of it read too, read-only, and written into this log like step 3's.
+ *    records of it read too, read-only (once that log's id is checked the same way), and written
+ *    into this log like step 3's.
  * 5. Attach every store to the log with a base frame (its next seq), sync, record in each store's
- *    `commit-log` file which log it writes to, and start trimming.
+ *    `commit-log` file which log (directory and id) it writes to, and start trimming.
  *
  * `attachLsmStore` opens one store into a running log without replaying it (a replica rebuilt from
  * a snapshot: whatever the log held of it is void from its base frame on). `openLsmStore` opens a
  * store with a commit log of its own in `<dir>/log` (tools and tests).
  */
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { CorruptionError } from '../errors.js';
 import { CommitLog } from './commit-log.js';
 import { storeIdOf } from './commit-log-format.js';
+import { checkHome, homeDir, logIdOf, readHome, writeHome } from './commit-log-home.js';
 import { readCommitLog } from './commit-log-reader.js';
 import { LmdbLevel } from './lmdb-level.js';
 import { type LsmOptions, LsmStore } from './lsm-store.js';
@@ -223,14 +227,6 @@ async function migrateOldWal(opts: LsmOptions, replay: Replay): Promise<boolean>
   return true;
 }
 
-/** HOME_FILE names the file in a store directory that says which log holds its records (its path from the store directory). */
-export const HOME_FILE = 'commit-log';
-
-function readHome(vfs: Vfs, dir: string): string | undefined {
-  const path = join(dir, HOME_FILE);
-  return vfs.exists(path) ? vfs.readFile(path).toString('utf8').trim() : undefined;
-}
-
 /** adoptForeign is step 4: the records of store `id` in the log it last wrote to, if that is another one. */
 async function adoptForeign(
   settings: LogSettings,
@@ -240,7 +236,7 @@ async function adoptForeign(
 ): Promise<void> {
   const home = readHome(opts.vfs, opts.dir);
   if (home === undefined) return;
-  const dir = join(opts.dir, home);
+  const dir = homeDir(opts.dir, home);
   if (resolve(dir) === resolve(settings.dir) || !settings.vfs.exists(dir)) return;
   const from = replay.last;
   const records: DecodedRecord[] = [];
@@ -257,21 +253,24 @@ async function adoptForeign(
       replay.base(nextSeq);
     },
   });
-  reportDamage(rec.damage, opts.log, `commit log ${home} (read-only)`);
+  reportDamage(rec.damage, opts.log, `commit log ${home.path} (read-only)`);
+  const foreign = checkHome(
+    opts.dir,
+    storeNameOf(opts.dir),
+    home,
+    dir,
+    logIdOf(settings.vfs, dir, rec.segments),
+  );
+  if (foreign !== undefined) {
+    if (!opts.repair) throw foreign;
+    opts.log?.error({ dir: opts.dir, err: foreign.message }, 'repair: the store takes nothing from that log');
+    return;
+  }
   for (const r of records) replay.migrate(r);
   opts.log?.info(
-    { dir: opts.dir, from: home, records: records.length },
+    { dir: opts.dir, from: home.path, records: records.length },
     "took over the store's records from the log it last wrote to",
   );
-}
-
-async function writeHome(vfs: Vfs, dir: string, logDir: string): Promise<void> {
-  const home = relative(dir, logDir);
-  if (readHome(vfs, dir) === home) return;
-  const tmp = join(dir, `${HOME_FILE}.tmp`);
-  await vfs.writeFile(tmp, Buffer.from(`${home}\n`));
-  vfs.rename(tmp, join(dir, HOME_FILE));
-  vfs.syncDir(dir);
 }
 
 /**
@@ -283,9 +282,9 @@ export async function loggedSeq(vfs: Vfs, dir: string): Promise<number> {
   const old = await readWal(vfs, join(dir, 'wal'), { afterSeq: 0, repair: false, onRecord: () => undefined });
   last = old.lastSeq;
   const home = readHome(vfs, dir);
-  if (home === undefined || !vfs.exists(join(dir, home))) return last;
+  if (home === undefined || !vfs.exists(homeDir(dir, home))) return last;
   const id = storeIdOf(storeNameOf(dir));
-  await readCommitLog(vfs, join(dir, home), {
+  await readCommitLog(vfs, homeDir(dir, home), {
     repair: false,
     readOnly: true,
     onRecord: (store, r) => {
@@ -354,8 +353,10 @@ export async function openLsmStores(
   }
   reportDamage(rec.damage, settings.log, 'commit log');
   const migrating: { dir: string; vfs: Vfs }[] = [];
+  const logId = logIdOf(settings.vfs, settings.dir, rec.segments);
   for (const [id, o] of opened) {
     try {
+      bindToLog(settings, o, logId);
       await adoptForeign(settings, o.opts, id, o.replay);
       if (await migrateOldWal(o.opts, o.replay)) migrating.push({ dir: o.opts.dir, vfs: o.opts.vfs });
     } catch (err) {
@@ -396,9 +397,31 @@ export async function openLsmStores(
   );
   await log.sync();
   for (const m of migrating) removeOldWal(m.vfs, m.dir);
-  for (const o of opened.values()) await writeHome(o.opts.vfs, o.opts.dir, settings.dir);
+  for (const o of opened.values())
+    await writeHome(o.opts.vfs, o.opts.dir, storeNameOf(o.opts.dir), settings.dir, log.id);
   log.startTrimming();
   return { log, stores: results };
+}
+
+/**
+ * bindToLog refuses store `o` the log it was read from when its pointer recorded another log there
+ * (commit-log-home.ts); with `repair` the store keeps only what its own files hold: what was
+ * replayed for it from this log is dropped, and its base frame voids the log's records of it.
+ */
+function bindToLog(
+  settings: LogSettings,
+  o: { opts: LsmOptions; levels: Levels; replay: Replay },
+  logId: string | undefined,
+): void {
+  const home = readHome(o.opts.vfs, o.opts.dir);
+  const refused = checkHome(o.opts.dir, storeNameOf(o.opts.dir), home, settings.dir, logId);
+  if (refused === undefined) return;
+  if (!o.opts.repair) throw refused;
+  (o.opts.log ?? settings.log)?.error(
+    { dir: o.opts.dir, err: refused.message, durableSeq: o.levels.durableSeq, dropped: o.replay.replayed },
+    `repair: store ${o.opts.dir} opens from its own files alone, at seq ${o.levels.durableSeq}; ${o.replay.replayed} records of it in ${settings.dir} are not its own and are dropped, and its own records above that seq are lost`,
+  );
+  o.replay = new Replay(o.levels.durableSeq, o.opts.memtableBytes);
 }
 
 function buildStore(opts: LsmOptions, levels: Levels, replay: Replay, storeLog: StoreLog): LsmStore {
@@ -429,7 +452,7 @@ export async function attachLsmStore(log: CommitLog, opts: LsmOptions): Promise<
     );
     storeLog.setDurable(levels.durableSeq);
     await log.attach(storeLog, levels.durableSeq + 1);
-    await writeHome(opts.vfs, opts.dir, log.dir);
+    await writeHome(opts.vfs, opts.dir, storeNameOf(opts.dir), log.dir, log.id);
     return buildStore(opts, levels, new Replay(levels.durableSeq, opts.memtableBytes), storeLog);
   } catch (err) {
     await levels.level.close();

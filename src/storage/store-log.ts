@@ -18,12 +18,15 @@
  */
 import { DistkvError } from '../errors.js';
 import type { HistogramSnapshot } from '../util/latency-histogram.js';
-import type { CommitLog, LogMember, Pending } from './commit-log.js';
+import type { CommitLog } from './commit-log.js';
+import type { LogMember, Pending } from './commit-log-member.js';
 import { StoreCursor } from './commit-log-cursor.js';
 import type { LogListener, ReplicationLog } from './replication-log.js';
 import type { WriteResult } from './store.js';
 import { encodeRecord, type RecordType, recordSize } from './wal-format.js';
 import { type TailResult, WalTail } from './wal-tail.js';
+import { SeqWaiters } from './seq-waiters.js';
+import { Waiter } from './store-log-waiter.js';
 
 /** Applier puts a written record of the store into its memtable (value null: a delete). */
 export type Applier = (key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number) => void;
@@ -44,31 +47,6 @@ export interface LogMirror {
   readonly apply: (records: Buffer, first: number, last: number) => void;
   /** ended: nothing more is fed. */
   ended(): void;
-}
-
-/**
- * Waiter is one append waiting for its batch: a store write (`key` set, applied on the way; its
- * key and value are the caller's, valid until it resolves), records appended whole, or a mirrored
- * part (`apply` set: applied on the way, nobody waits for it).
- */
-class Waiter {
-  /** seq is the last seq the waiter covers (what it resolves with). */
-  readonly seq: number;
-  readonly key: Uint8Array | undefined;
-  readonly value: Uint8Array | null;
-  readonly expiresAtMs: number;
-  /** first and apply: a mirrored part's first seq and where it goes once written. */
-  first = 0;
-  apply: LogMirror['apply'] | undefined = undefined;
-  resolve!: (r: WriteResult) => void;
-  reject!: (err: Error) => void;
-
-  constructor(seq: number, key: Uint8Array | undefined, value: Uint8Array | null, expiresAtMs: number) {
-    this.seq = seq;
-    this.key = key;
-    this.value = value;
-    this.expiresAtMs = expiresAtMs;
-  }
 }
 
 const ignore = (): void => undefined;
@@ -100,9 +78,10 @@ export class StoreLog implements LogMember, ReplicationLog {
   private durable = 0;
   private retention: (() => number | undefined) | undefined;
   private readonly listeners: LogListener[] = [];
-  private logWaiters: { after: number; resolve: () => void; timer?: NodeJS.Timeout }[] = [];
-  /** settleWaiters wait until the log has written (or refused) everything through `seq` (settled). */
-  private settleWaiters: { seq: number; resolve: () => void }[] = [];
+  /** logWaits wait for a record after their position to be written (waitForLog). */
+  private readonly logWaits = new SeqWaiters();
+  /** settleWaits wait until the log has written (or refused) everything through their seq (settled). */
+  private readonly settleWaits = new SeqWaiters();
   /** mirror is the replica fed with this store's parts (mirrorTo), if any. */
   private mirror: LogMirror | undefined;
   /** fault: a hand-over of written records threw (isolate); every write is refused with it for good. */
@@ -340,9 +319,7 @@ export class StoreLog implements LogMember, ReplicationLog {
   settled(): Promise<void> {
     const seq = this.nextSeq - 1;
     if (this.writtenThrough >= seq || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.settleWaiters.push({ seq, resolve });
-    });
+    return this.settleWaits.wait(seq);
   }
 
   private endMirror(): void {
@@ -384,16 +361,9 @@ export class StoreLog implements LogMember, ReplicationLog {
     if (this.commit.durability === 'fsync') this.syncedThrough = Math.max(this.syncedThrough, part.last);
     this.tail.written(part.records, part.first, part.last);
     for (const l of this.listeners) l(part.records, part.first, part.last);
-    if (this.logWaiters.length > 0) {
-      const ready = this.logWaiters.filter((w) => w.after < part.last);
-      this.logWaiters = this.logWaiters.filter((w) => w.after >= part.last);
-      for (const w of ready) {
-        clearTimeout(w.timer);
-        w.resolve();
-      }
-    }
+    this.logWaits.reach(part.last);
     for (const w of waiters) w.resolve({ seq: w.seq });
-    if (this.settleWaiters.length > 0) this.settle(part.last);
+    this.settle(part.last);
   }
 
   /**
@@ -414,20 +384,15 @@ export class StoreLog implements LogMember, ReplicationLog {
     this.pendingLen = 0;
     this.nextSeq = Math.max(this.writtenThrough, ...this.taken.flat().map((w) => w.seq)) + 1;
     for (const w of dropped) w.reject(err);
-    for (const w of this.logWaiters) {
-      clearTimeout(w.timer);
-      w.resolve();
-    }
-    this.logWaiters = [];
+    this.logWaits.releaseAll();
     this.settle(this.taken.length === 0 ? undefined : part.last);
     this.endMirror();
   }
 
   /** settle resolves the settled() waiters up to `through` (everything, when undefined). */
   private settle(through?: number): void {
-    const done = this.settleWaiters.filter((w) => through === undefined || w.seq <= through);
-    this.settleWaiters = this.settleWaiters.filter((w) => !done.includes(w));
-    for (const w of done) w.resolve();
+    if (through === undefined) this.settleWaits.releaseAll();
+    else this.settleWaits.reach(through);
   }
 
   failed(err: DistkvError): void {
@@ -467,14 +432,8 @@ export class StoreLog implements LogMember, ReplicationLog {
 
   waitForLog(after: number, ms: number): Promise<void> {
     if (this.writtenThrough > after || ms <= 0 || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const waiter: { after: number; resolve: () => void; timer?: NodeJS.Timeout } = { after, resolve };
-      this.logWaiters.push(waiter);
-      waiter.timer = setTimeout(() => {
-        this.logWaiters = this.logWaiters.filter((w) => w !== waiter);
-        resolve();
-      }, ms);
-    });
+    // Its first record after `after` is at after + 1.
+    return this.logWaits.wait(after + 1, ms);
   }
 
   /** close waits for this store's pending records to be written, then leaves the commit log. */

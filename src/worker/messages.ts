@@ -85,8 +85,11 @@ export type ToWorker =
   | { type: 'close'; id: number }
   /** set-role turns a store over to `spec.role` (a newer live map moved its shard's leader). */
   | { type: 'set-role'; id: number; store: number; spec: StoreSpec; fork: Fork | null }
-  /** fence holds (on) or releases client writes of a leader store; the result names its last seq once held. */
-  | { type: 'fence'; id: number; store: number; on: boolean }
+  /**
+   * fence holds (on) or releases client writes of a leader store; the result names its last seq once
+   * held. Of a replica store it holds its following instead, for at most `ms` (ReplicationHost.holdFollowing).
+   */
+  | { type: 'fence'; id: number; store: number; on: boolean; ms?: number }
   | {
       type: 'repl-pull';
       id: number;

@@ -5,8 +5,8 @@
  *    records, or a snapshot page when the log no longer holds them (docs/architecture.md,
  *    "Replication");
  *  - `seed-next` / `seed-ack`: the seed's replication cursor (src/replication/seed-cursor.ts);
- *  - `fence` / `set-role`: a failover holding a leader's client writes, then turning the store over
- *    to its new role (docs/failover.md).
+ *  - `fence` / `set-role`: a failover holding a leader's client writes (or its target replica's
+ *    following), then turning the store over to its new role (docs/failover.md).
  *
  * The replication itself is the worker's ReplicationHost; this module only turns each message into
  * its call and the result into its reply, copying out of views the next call invalidates. The
@@ -19,6 +19,9 @@ import type { StoreWrites } from './store-writes.js';
 import type { WorkerStores } from './worker-stores.js';
 
 type Message<T extends ToWorker['type']> = Extract<ToWorker, { type: T }>;
+
+/** REPLICA_HOLD_MS bounds a replica's hold when the message names no limit. */
+const REPLICA_HOLD_MS = 60000;
 
 /** ReplicationMessages answers one worker's replication control messages. */
 export class ReplicationMessages {
@@ -35,6 +38,12 @@ export class ReplicationMessages {
 
   /** fence holds or releases a leader's client writes; the reply names its last seq once its writes in flight settled. */
   async fence(msg: Message<'fence'>): Promise<FromWorker> {
+    if (this.stores.hosted.get(msg.store)?.spec.role === 'replica') {
+      // A promotion's target: it stops following, so the position it answers stays its last seq.
+      const ms = msg.ms ?? REPLICA_HOLD_MS;
+      const lastSeq = await this.replication().holdFollowing(msg.store, msg.on, ms);
+      return { type: 'fence-result', id: msg.id, ok: true, lastSeq };
+    }
     const store = this.stores.at(msg.store);
     // Writes accepted before the fence finish first: the seq reported covers every one of them.
     await this.writes.fence(msg.store, msg.on);

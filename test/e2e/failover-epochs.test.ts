@@ -6,12 +6,14 @@
  * them in the epoch they came with. Separate processes, read back with the commit-log reader.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvClient } from '../../src/client/client.js';
+import { homeDir, readHome } from '../../src/storage/commit-log-home.js';
+import { RealVfs } from '../../src/storage/real-vfs.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { storeOf, waitFor } from '../helpers/failover-model.js';
 import { logEpochs } from '../helpers/log-epochs.js';
@@ -25,8 +27,9 @@ function storeDirOf(dir: string, node: string): string {
 /** epochsAt reads the epochs of the records of `node`'s store out of the commit log it names. */
 function epochsAt(dir: string, node: string): Promise<Map<number, number>> {
   const storeDir = storeDirOf(dir, node);
-  const home = readFileSync(join(storeDir, 'commit-log'), 'utf8').trim();
-  return logEpochs(join(storeDir, home), storeDir);
+  const home = readHome(new RealVfs(), storeDir);
+  assert.ok(home !== undefined, `${storeDir} names its commit log`);
+  return logEpochs(homeDir(storeDir, home), storeDir);
 }
 
 describe('epochs after a planned failover', { timeout: 120000 }, () => {

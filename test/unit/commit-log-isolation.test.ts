@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type DistkvError } from '../../src/errors.js';
-import type { LogMember, Pending } from '../../src/storage/commit-log.js';
+import type { LogMember, Pending } from '../../src/storage/commit-log-member.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { StoreLog } from '../../src/storage/store-log.js';
 import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';

@@ -80,4 +80,108 @@ describe('a promotion while the target held more than the map says', () => {
     assert.equal((await host.pull(0, 6, 1 << 20, 0, REPLICA, 0)).fork, 5);
     await store.close();
   });
+
+  it('keeps that epoch start across a restart of the new leader', async () => {
+    const dir = join(tempDir(after), 'store');
+    let store = await openTestLsm(dir);
+    for (let i = 1; i <= 5; i++) await store.put(b(`k${i}`), b(`v${i}`));
+    const spec = specOf(dir);
+    const promoted: StoreSpec = { ...spec, role: 'leader', epoch: 1, history: [{ epoch: 1, firstSeq: 4 }] };
+    const host = hostOf(spec, store);
+    host.start();
+    await host.setRole(0, promoted);
+    assert.equal((await store.put(b('own'), b('1'))).seq, 6);
+    await host.stop();
+    await store.close();
+
+    // The restart: the same store, a new worker, the map's history as the spec carries it.
+    store = await openTestLsm(dir);
+    const again = hostOf(promoted, store);
+    again.start();
+    // Without the kept start, the map's came back: this replica, holding seqs 4 and 5 as the
+    // leader does, was told it diverged at 3 (its records saved to a divergence file, itself
+    // rebuilt), and seqs 4 and 5 went out labelled with epoch 1, which their log frames do not say.
+    assert.equal((await again.pull(0, 5, 1 << 20, 0, REPLICA, 0)).fork, undefined);
+    const behind = await again.pull(0, 3, 1 << 20, 0, REPLICA, 0);
+    assert.deepEqual(seqsIn(behind.records), [4, 5]);
+    assert.equal(behind.recordsEpoch, 0);
+    const own = await again.pull(0, 5, 1 << 20, 0, REPLICA, 0);
+    assert.deepEqual(seqsIn(own.records), [6]);
+    assert.equal(own.recordsEpoch, 1);
+    assert.equal((await again.pull(0, 6, 1 << 20, 0, REPLICA, 0)).fork, 5);
+    await again.stop();
+    await store.close();
+  });
 });
+
+describe('holding a replica for its promotion', () => {
+  it('stops it following until released, and answers its last seq', async () => {
+    const root = tempDir(after);
+    const leader = await openTestLsm(join(root, 'leader'));
+    const replica = await openTestLsm(join(root, 'replica'));
+    const leaderSpec: StoreSpec = { ...specOf(join(root, 'leader')), role: 'leader' };
+    const replicaSpec: StoreSpec = {
+      ...specOf(join(root, 'replica')),
+      index: 1,
+      node: REPLICA,
+      replication: {
+        leaderAddress: '127.0.0.1:1',
+        leaderStore: 0,
+        token: '',
+        scheme: 'http',
+        tlsCa: '',
+        pullMaxBytes: 1 << 20,
+        pullWaitMs: 50,
+        configHash: '',
+      },
+    };
+    const host = new ReplicationHost(
+      new Map<number, HostedStore>([
+        [0, { spec: leaderSpec, store: leader }],
+        [1, { spec: replicaSpec, store: replica }],
+      ]),
+      new Positions(new SharedArrayBuffer(Positions.bytesFor(2))),
+      undefined,
+      () => Promise.reject(new Error('no store is reopened in this test')),
+    );
+    host.start();
+    for (let i = 1; i <= 3; i++) await leader.put(b(`k${i}`), b(`v${i}`));
+    await until(() => replica.lastSeq() === 3);
+
+    assert.equal(await host.holdFollowing(1, true, 60000), 3);
+    for (let i = 4; i <= 5; i++) await leader.put(b(`k${i}`), b(`v${i}`));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(replica.lastSeq(), 3, 'a held replica applies nothing more');
+
+    assert.equal(await host.holdFollowing(1, false, 60000), 3);
+    await until(() => replica.lastSeq() === 5);
+
+    // A hold that nobody releases ends by itself.
+    assert.equal(await host.holdFollowing(1, true, 100), 5);
+    await leader.put(b('k6'), b('v6'));
+    await until(() => replica.lastSeq() === 6);
+
+    await assert.rejects(host.holdFollowing(0, true, 100), /not a replica/);
+    await host.stop();
+    await replica.close();
+    await leader.close();
+  });
+});
+
+function hostOf(spec: StoreSpec, store: HostedStore['store']): ReplicationHost {
+  return new ReplicationHost(
+    new Map<number, HostedStore>([[0, { spec, store }]]),
+    new Positions(new SharedArrayBuffer(Positions.bytesFor(1))),
+    undefined,
+    () => Promise.reject(new Error('no store is reopened in this test')),
+  );
+}
+
+/** until waits for `cond`, polling, for at most 20 s. */
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The segment files of a worker's commit log (docs/commit-log-format.md, "Where", "Identity",
+ * "Writing"): opening the log for writing and creating its segments. The commit log (commit-log.ts)
+ * appends its batches to the file these give it.
+ *
+ * At open the log takes its identity (the directory's `.log-id`, else its oldest identified
+ * segment's, else a new one; written back, commit-log-identity.ts), then continues its newest
+ * segment when that one carries this log's id and has room (synced once, as what recovery read may
+ * be only in the page cache), or else starts the next one (after syncing the full one): a segment
+ * of the previous format, without id, is never continued. A segment is created whole (header
+ * appended and synced, directory synced) before anything is written to it; one whose creation
+ * failed is removed.
+ */
+import { join } from 'node:path';
+import { encodeLogHeader, LOG_HEADER_BYTES, newLogId } from './commit-log-format.js';
+import { readLogId, writeLogId } from './commit-log-identity.js';
+import type { LogSegment } from './commit-log-index.js';
+import type { Vfs, WritableFile } from './vfs.js';
+import { segmentName } from './wal-format.js';
+
+/** SegmentsToOpen is where the log is and what recovery found of it. */
+export interface SegmentsToOpen {
+  vfs: Vfs;
+  dir: string;
+  segmentBytes: number;
+  /** segments are the existing segments from recovery, oldest first. */
+  segments: readonly LogSegment[];
+}
+
+/** openSegments opens the log for writing (see above): its id, the file to append to, and the segment created for it, if one was. */
+export async function openSegments(
+  o: SegmentsToOpen,
+): Promise<{ logId: string; file: WritableFile; created: LogSegment | undefined }> {
+  o.vfs.mkdirp(o.dir);
+  const identified = o.segments.find((s) => s.logId !== undefined);
+  const idFile = readLogId(o.vfs, o.dir) ?? {
+    id: identified?.logId ?? newLogId(),
+    first: identified?.no ?? (o.segments[o.segments.length - 1]?.no ?? 0) + 1,
+  };
+  await writeLogId(o.vfs, o.dir, idFile);
+  const logId = idFile.id;
+  const newest = o.segments[o.segments.length - 1];
+  if (newest !== undefined && newest.logId === logId && newest.bytes < o.segmentBytes) {
+    const file = await o.vfs.openAppend(newest.path, false);
+    await file.sync();
+    return { logId, file, created: undefined };
+  }
+  if (newest !== undefined) {
+    const full = await o.vfs.openAppend(newest.path, false);
+    try {
+      await full.sync();
+    } finally {
+      await full.close();
+    }
+  }
+  const next = await createSegment(o.vfs, o.dir, (newest?.no ?? 0) + 1, logId);
+  return { logId, file: next.file, created: next.seg };
+}
+
+/** createSegment creates segment `no` of log `logId` in `dir` with its header, synced; on failure it removes what it made and throws. */
+export async function createSegment(
+  vfs: Vfs,
+  dir: string,
+  no: number,
+  logId: string,
+): Promise<{ file: WritableFile; seg: LogSegment }> {
+  const path = join(dir, segmentName(no));
+  const file = await vfs.openAppend(path, true);
+  try {
+    await file.append(encodeLogHeader(no, logId));
+    await file.sync();
+    vfs.syncDir(dir);
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    try {
+      vfs.unlink(path);
+    } catch {
+      // Left behind, it is a newest segment without a whole header: recovery deletes it.
+    }
+    throw err;
+  }
+  return { file, seg: { no, path, logId, bytes: LOG_HEADER_BYTES, stores: new Map() } };
+}

@@ -1,0 +1,129 @@
+/**
+ * `distkv failover --force` against twins of the nodes, with a target that is still following its
+ * old leader (the leader does not answer the command, but still reaches its replica): the target's
+ * position grows after the command read it. The new epoch must start after the last record the
+ * target holds when it is promoted, so the command holds the target's following first and reads
+ * its position there (docs/failover.md, "Forced failover"); a map starting the epoch lower labels
+ * the old leader's records as the new leader's, and after a restart of the target its pulls send a
+ * replica holding the same records a fork that is not one (test/unit/promotion-epoch-start.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { failover } from '../../src/cli/failover.js';
+import type { LiveMap } from '../../src/routing/live-map.js';
+
+/** FollowingTwin answers like a replica that applies 2 more records of its leader between any two calls, unless held. */
+class FollowingTwin {
+  readonly calls: string[] = [];
+  address = '';
+  position = 10;
+  held = false;
+  /** published are the maps posted here, each with the twin's position when it arrived. */
+  readonly published: { map: LiveMap; position: number }[] = [];
+  private server: Server | undefined;
+  private readonly map: () => LiveMap;
+
+  constructor(map: () => LiveMap) {
+    this.map = map;
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        this.calls.push(`${req.method} ${req.url}`);
+        const send = (doc: unknown): void => {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+        };
+        const url = req.url ?? '';
+        if (url === '/cluster')
+          send({
+            map: this.map(),
+            shards: [
+              { idx: 0, replicas: [{ address: this.address, local: true, acked_seq: this.position }] },
+            ],
+          });
+        else if (url.startsWith('/_admin/fence')) {
+          this.held = url.includes('on=1');
+          send({ shard: 0, epoch: 1, fenced: this.held, role: 'replica', last_seq: this.position });
+        } else if (url === '/_admin/map') {
+          const map = JSON.parse(body) as LiveMap;
+          this.published.push({ map, position: this.position });
+          send({ adopted: true, map });
+        } else res.writeHead(404).end();
+        // The follower goes on applying its old leader's records unless it is held.
+        if (!this.held) this.position += 2;
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.address = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((r) => this.server?.close(r));
+  }
+}
+
+/** closedAddress is a loopback address nothing listens on (a dead leader). */
+async function closedAddress(): Promise<string> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const address = `127.0.0.1:${(s.address() as AddressInfo).port}`;
+  await new Promise((r) => s.close(r));
+  return address;
+}
+
+describe('distkv failover --force with a target still following', () => {
+  let map: LiveMap;
+  let target: FollowingTwin;
+
+  before(async () => {
+    target = new FollowingTwin(() => map);
+    await target.start();
+    const leader = await closedAddress();
+    map = {
+      version: 3,
+      shards: [
+        {
+          idx: 0,
+          name: 's0',
+          leader,
+          replicas: [target.address],
+          epoch: 1,
+          history: [{ epoch: 1, firstSeq: 1 }],
+        },
+      ],
+    };
+  });
+
+  after(async () => {
+    await target.stop();
+  });
+
+  it('starts the new epoch after the last record the promoted target holds', async () => {
+    const r = await failover({
+      urls: [`http://${target.address}`],
+      shard: 's0',
+      force: true,
+      token: '',
+      timeoutMs: 5000,
+    });
+    assert.equal(r.to, target.address);
+    const [got] = target.published;
+    assert.ok(got !== undefined, target.calls.join('\n'));
+    const history = got.map.shards[0]!.history;
+    assert.deepEqual(
+      history[history.length - 1],
+      { epoch: 2, firstSeq: got.position + 1 },
+      `the target held seq ${got.position} when the map promoted it (calls: ${target.calls.join(', ')})`,
+    );
+    assert.equal(r.targetSeq, got.position);
+    assert.ok(
+      target.calls.some((c) => /^POST \/_admin\/fence\?shard=0&on=1&ms=\d+$/.test(c)),
+      'the target is held, with a time limit',
+    );
+  });
+});

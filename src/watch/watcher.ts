@@ -20,6 +20,7 @@ import type { Start } from './watch-cursor.js';
 import { recordJson, sharedBlock, valueFields, type WatchEvent, type WireFormat } from './watch-event.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
 import { decodeLog, type LogRecord } from './store-log.js';
+import { changeFrames } from './watch-binary-format.js';
 
 /** ShardSource is one watched shard as served here: which local store. */
 export interface ShardSource {
@@ -365,6 +366,22 @@ export class Watcher implements BroadcastMember {
   /** deliver passes records with seq > the shard's position, emitting those under the prefix. */
   private deliver(s: ShardWatch, batch: readonly LogRecord[]): void {
     const shard = s.src.shard;
+    if (this.out.format === 'bin') {
+      // Binary changes carry their versions: one block, no cursor per event.
+      const fresh = batch.filter((r) => r.seq > s.pos);
+      const last = fresh[fresh.length - 1];
+      if (last === undefined) return;
+      const block = changeFrames(fresh, shard, this.o.prefix, this.o.values, (seq) =>
+        this.deps.epochOf(shard, seq),
+      );
+      s.pos = last.seq;
+      if (block.length > 0) {
+        const cursor = this.cursor();
+        this.lastCursor = cursor;
+        this.out.emitBlock(block, cursor);
+      }
+      return;
+    }
     for (const r of batch) {
       if (r.seq <= s.pos) continue;
       s.pos = r.seq;

@@ -20,7 +20,6 @@ import type { Start } from './watch-cursor.js';
 import { recordJson, sharedBlock, valueFields, type WatchEvent, type WireFormat } from './watch-event.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
 import { decodeLog, type LogRecord } from './store-log.js';
-import { changeFrames } from './watch-binary-format.js';
 
 /** ShardSource is one watched shard as served here: which local store. */
 export interface ShardSource {
@@ -200,16 +199,7 @@ export class Watcher implements BroadcastMember {
     }
     if (first.seq === s.pos + 1) {
       // The usual case: the whole batch is new to us, so its encoding is shared with the others.
-      const shard = s.src.shard;
-      const block = sharedBlock(batch, shard, this.o.prefix, this.o.values, this.out.format, (seq) =>
-        this.deps.epochOf(shard, seq),
-      );
-      s.pos = batch[batch.length - 1]!.seq;
-      if (block.length > 0) {
-        const cursor = this.cursor();
-        this.lastCursor = cursor;
-        this.out.emitBlock(block, cursor);
-      }
+      this.emitBatch(s, batch);
     } else this.deliver(s, batch);
     if (this.out.backlog() > this.o.maxBuffer) this.cut('slow');
     else this.join();
@@ -363,23 +353,27 @@ export class Watcher implements BroadcastMember {
     return true;
   }
 
+  /** emitBatch sends `batch` (every record new to shard `s`) as one block, encoded once for every watcher. */
+  private emitBatch(s: ShardWatch, batch: readonly LogRecord[]): void {
+    const shard = s.src.shard;
+    const block = sharedBlock(batch, shard, this.o.prefix, this.o.values, this.out.format, (seq) =>
+      this.deps.epochOf(shard, seq),
+    );
+    s.pos = batch[batch.length - 1]!.seq;
+    if (block.length > 0) {
+      const cursor = this.cursor();
+      this.lastCursor = cursor;
+      this.out.emitBlock(block, cursor);
+    }
+  }
+
   /** deliver passes records with seq > the shard's position, emitting those under the prefix. */
   private deliver(s: ShardWatch, batch: readonly LogRecord[]): void {
     const shard = s.src.shard;
     if (this.out.format === 'bin') {
       // Binary changes carry their versions: one block, no cursor per event.
       const fresh = batch.filter((r) => r.seq > s.pos);
-      const last = fresh[fresh.length - 1];
-      if (last === undefined) return;
-      const block = changeFrames(fresh, shard, this.o.prefix, this.o.values, (seq) =>
-        this.deps.epochOf(shard, seq),
-      );
-      s.pos = last.seq;
-      if (block.length > 0) {
-        const cursor = this.cursor();
-        this.lastCursor = cursor;
-        this.out.emitBlock(block, cursor);
-      }
+      if (fresh.length > 0) this.emitBatch(s, fresh);
       return;
     }
     for (const r of batch) {

@@ -1,7 +1,8 @@
 /**
  * The events a watcher receives (docs/watch.md, "Events"), one JSON object each, the same over
  * Server-Sent Events (`event:` = its type, `data:` = the object, `id:` = the cursor) and over a
- * WebSocket (one text message per object, the cursor in its `cursor` field):
+ * WebSocket (one text message per object, the cursor in its `cursor` field); the binary stream
+ * (watch-binary-format.ts) sends put/delete/expire as binary frames and the others as JSON frames:
  *
  *   hello           {shards, elsewhere, cursor}        first: what this stream serves
  *   put             {shard, key, value?, version}      a key written (value omitted with values=0)

@@ -12,14 +12,19 @@
  *             rounds also run against a server started from DIR, in the same run: each round
  *             alternates this build and DIR's, and the figures are reported side by side
  * Every round is verified: each watcher must receive exactly one event per write the leaders
- * logged in the round (the sum of their last_seq moves, /cluster), or the bench fails.
- * The watchers are raw sockets in a child process that count `event: put` in the raw bytes
- * they read (lib/watch-fixture.ts: one reused buffer, nothing parsed or allocated per read), and
+ * logged in the round (the sum of their last_seq moves, /cluster), and over the binary stream
+ * every change's seq must be above the previous one of its shard, or the bench fails.
+ * The watchers are raw sockets in a child process that ask for the binary stream
+ * (docs/watch.md; `--watch-format sse` asks for SSE) and count its put frames, reading each
+ * frame's header where it lies, or, from a server that answers SSE (a baseline without the
+ * binary stream), count `event: put` in the raw bytes they read (lib/watch-fixture.ts: one
+ * reused buffer, nothing allocated per event), and
  * the probe writes over one keep-alive socket: the bench's own CPU stays small and the same in
  * both kinds of round. The child also reports its reads per second per watcher (about the
  * server's flushes per second to each, when it keeps up). Every loop is bounded in time.
  *
  * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3] [--baseline DIR] [--fanout 1,100,1000]
+ *        [--watch-format bin|sse]
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -28,7 +33,8 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { arg } from './lib/args.js';
-import { ProbeWriter, PutCounter } from './lib/watch-fixture.js';
+import { BINARY_MEDIA_TYPE } from '../src/watch/watch-binary-format.js';
+import { ProbeWriter, StreamCounter } from './lib/watch-fixture.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
 
 const SECONDS = Number(arg('seconds', '5'));
@@ -39,13 +45,16 @@ const FANOUT = arg('fanout', '1,100,1000')
   .split(',')
   .filter((n) => n !== '')
   .map(Number);
+// what the watchers ask for: the binary stream (a server without it answers SSE) or SSE
+const WATCH_FORMAT = arg('watch-format', 'bin');
+const ACCEPT = WATCH_FORMAT === 'sse' ? 'text/event-stream' : `${BINARY_MEDIA_TYPE}, text/event-stream`;
 const DELIVERY_TIMEOUT_MS = 60000;
 const PROBE_KEY = /"key":"keylat\/(\d+)"/g;
 
-/** Watchers are N raw SSE connections counting the put events they receive. */
+/** Watchers are N raw watch connections counting the put events they receive. */
 class Watchers {
   readonly sockets: Socket[] = [];
-  readonly counters: PutCounter[] = [];
+  readonly counters: StreamCounter[] = [];
   hellos = 0;
   /** reads counts the reads of every socket (one per server flush while the reader keeps up). */
   reads = 0;
@@ -68,11 +77,26 @@ class Watchers {
     return this.counters.map((c) => c.count);
   }
 
+  /** disorder counts the changes, over all binary streams, that were not above their shard's last. */
+  disorder(): number {
+    return this.counters.reduce((sum, c) => sum + c.bin.disorder, 0);
+  }
+
+  /** mode is what the server answered: the binary stream or SSE. */
+  mode(): string {
+    return [...new Set(this.counters.map((c) => c.mode))].join(',');
+  }
+
   private add(port: number, probe: boolean): void {
-    const counter = new PutCounter();
+    const counter = new StreamCounter();
     this.counters.push(counter);
     let helloSeen = false;
     let text = '';
+    if (probe)
+      counter.bin.onKey = (key) => {
+        if (this.onProbe !== undefined && key.startsWith('keylat/'))
+          this.onProbe(Number(key.slice(7)), performance.now());
+      };
     const s = connect({
       port,
       host: '127.0.0.1',
@@ -81,12 +105,11 @@ class Watchers {
         callback: (nread: number) => {
           this.reads++;
           counter.add(this.buffer, nread);
-          // `hello` comes first, before any put: only the first reads are searched for it as text.
-          if (!helloSeen && this.buffer.toString('latin1', 0, nread).includes('event: hello')) {
+          if (!helloSeen && counter.hello) {
             helloSeen = true;
             this.hellos++;
           }
-          if (probe && this.onProbe !== undefined) {
+          if (probe && this.onProbe !== undefined && counter.mode === 'sse') {
             const now = performance.now();
             text = text.slice(-40) + this.buffer.toString('latin1', 0, nread);
             for (const m of text.matchAll(PROBE_KEY)) this.onProbe(Number(m[1]), now);
@@ -98,7 +121,7 @@ class Watchers {
     });
     s.setNoDelay(true);
     s.on('error', () => undefined);
-    s.write(`GET /watch?prefix=key HTTP/1.1\r\nHost: b\r\nAccept: text/event-stream\r\n\r\n`);
+    s.write(`GET /watch?prefix=key HTTP/1.1\r\nHost: b\r\nAccept: ${ACCEPT}\r\n\r\n`);
     this.sockets.push(s);
   }
 
@@ -132,6 +155,8 @@ interface FanoutResult {
   watcherUsPerPut: number;
   /** readsPerS: reads per second per watcher, over the load and the delivery of its last event. */
   readsPerS: number;
+  /** stream is what the watchers were answered with: `bin` or `sse` (empty with no watchers). */
+  stream: string;
   latencyMs: number[];
 }
 
@@ -143,6 +168,8 @@ interface ChildReport {
   latencyMs: number[];
   cpuS: number;
   reads: number;
+  disorder: number;
+  mode: string;
 }
 
 /** Bench holds the server under test. */
@@ -179,7 +206,13 @@ class Bench {
   async round(n: number, probe: boolean): Promise<FanoutResult> {
     const child = fork(
       new URL(import.meta.url),
-      ['--child', String(this.port), String(n), probe ? '1' : '0'],
+      [
+        '--child',
+        String(this.port),
+        String(n),
+        probe ? '1' : '0',
+        ...['--watch-format', WATCH_FORMAT, '--seconds', String(SECONDS)],
+      ],
       {
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       },
@@ -198,6 +231,7 @@ class Bench {
       const cpu = this.serverCpuSeconds() - cpu0;
       if (r.min !== writes || r.max !== writes)
         throw new Error(`${n} watchers received ${r.min}..${r.max} events each; ${writes} were written`);
+      if (r.disorder !== 0) throw new Error(`${n} watchers received ${r.disorder} changes out of order`);
       return {
         watchers: n,
         putPerS: Math.round(load.rps),
@@ -205,6 +239,7 @@ class Bench {
         serverUsPerPut: Math.round((cpu * 1e6) / writes),
         watcherUsPerPut: Math.round((r.cpuS * 1e6) / writes),
         readsPerS: n === 0 ? 0 : Math.round(r.reads / n / ((r.doneAt - t0) / 1000)),
+        stream: r.mode,
         latencyMs: r.latencyMs,
       };
     } finally {
@@ -258,7 +293,7 @@ class Overhead {
     process.stderr.write(
       `${name} round ${round + 1}: none ${a.putPerS} put/s (server ${a.serverUsPerPut} µs/put), ` +
         `100 watchers ${b.putPerS} put/s (server ${b.serverUsPerPut} µs/put, watchers ${b.watcherUsPerPut} µs/put, ` +
-        `${b.readsPerS} reads/s per watcher)\n`,
+        `${b.readsPerS} reads/s per watcher, ${b.stream})\n`,
     );
   }
 
@@ -274,6 +309,7 @@ class Overhead {
       serverUsPerPutWith100: median(with100.map((r) => r.serverUsPerPut)),
       watchersProcessUsPerPutWith100: median(with100.map((r) => r.watcherUsPerPut)),
       readsPerSPerWatcherWith100: median(with100.map((r) => r.readsPerS)),
+      stream: with100[0]?.stream ?? '',
       latency: {
         samples: latencies.length,
         p50Ms: Number(pct(latencies, 50).toFixed(2)),
@@ -384,6 +420,8 @@ async function child(port: number, n: number, probe: boolean): Promise<void> {
     latencyMs,
     cpuS: (cpu.user + cpu.system) / 1e6,
     reads: w.reads,
+    disorder: w.disorder(),
+    mode: w.mode(),
   } satisfies ChildReport);
   w.close();
 }

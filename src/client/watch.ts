@@ -1,7 +1,8 @@
 /**
  * `client.watch(prefix, {from})`: the changes of the keys under a prefix as an async iterator
- * (docs/watch.md, "Client library"). It opens one Server-Sent Events stream per node that leads
- * some of the prefix's shards (`GET /watch?shards=...`), merges them, and keeps each shard's
+ * (docs/watch.md, "Client library"). It opens one stream per node that leads some of the prefix's
+ * shards (`GET /watch?shards=...`): the binary stream (watch-binary-format.ts), or Server-Sent
+ * Events from a server that does not offer it. It merges them, and keeps each shard's
  * position: after a dropped connection, a node restart, a 307 to another node or a `resume` from
  * a server that found it too slow, it reconnects with `from` = the positions it holds, so every
  * shard's events continue exactly after the last one yielded (duplicates across a reconnect are
@@ -15,6 +16,7 @@ import { Agent } from 'undici';
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { formatVersion, parseVersion, type Version } from '../routing/version.js';
+import { BinaryWatchReader, BINARY_MEDIA_TYPE } from '../watch/watch-binary-format.js';
 import { formatCursor, parseFrom } from '../watch/watch-cursor.js';
 import { errorOf } from './wire-decode.js';
 import { sleep } from './exchange.js';
@@ -67,6 +69,8 @@ interface ServerEvent {
   snapshot?: boolean;
   cursor?: string;
   reason?: string;
+  /** bytes is a binary change's value (not a field of the JSON). */
+  bytes?: Buffer;
 }
 
 /** watchPrefix runs a watch (see the design block). */
@@ -121,7 +125,8 @@ export async function* watchPrefix(
         positions.set(shard, v);
       }
       const change: WatchChange = { type: ev.type, shard, key: ev.key ?? '', cursor: cursor() };
-      if (ev.value !== undefined) change.value = Buffer.from(ev.value, 'utf8');
+      if (ev.bytes !== undefined) change.value = ev.bytes;
+      else if (ev.value !== undefined) change.value = Buffer.from(ev.value, 'utf8');
       else if (ev.value_base64 !== undefined) change.value = Buffer.from(ev.value_base64, 'base64');
       if (ev.version !== undefined) change.version = ev.version;
       if (ev.snapshot === true) change.snapshot = true;
@@ -163,7 +168,7 @@ export async function* watchPrefix(
           origin: `${source.scheme}://${node}`,
           path: `/watch?${q.toString()}`,
           method: 'GET',
-          headers: { accept: 'text/event-stream' },
+          headers: { accept: `${BINARY_MEDIA_TYPE}, text/event-stream` },
           signal: stop.signal,
         });
         if (res.statusCode === 307 || res.statusCode === 308) {
@@ -187,7 +192,10 @@ export async function* watchPrefix(
         }
         redirects = 0;
         backoff = RETRY_MIN_MS;
-        await readEvents(res.body, push);
+        const type = res.headers['content-type'];
+        if (typeof type === 'string' && type.startsWith(BINARY_MEDIA_TYPE))
+          await readFrames(res.body, push, options.values !== false);
+        else await readEvents(res.body, push);
       } catch (err) {
         if (stopped()) return;
         if (err instanceof DistkvError && (err as DistkvError & { retry?: boolean }).retry !== true)
@@ -235,6 +243,27 @@ export async function* watchPrefix(
     resumeReading?.();
     await agent.close().catch(() => undefined);
   }
+}
+
+/** readFrames decodes a binary watch stream (watch-binary-format.ts) and hands each event to `push`. */
+async function readFrames(
+  body: AsyncIterable<Buffer>,
+  push: (ev: ServerEvent) => Promise<void>,
+  values: boolean,
+): Promise<void> {
+  const reader = new BinaryWatchReader();
+  for await (const chunk of body)
+    for (const f of reader.push(chunk)) {
+      if (f.type === 'json') {
+        const ev = JSON.parse(f.json) as ServerEvent;
+        await push(ev);
+        if (ev.type === 'resume') return;
+        continue;
+      }
+      const ev: ServerEvent = { type: f.type, shard: f.shard, key: f.key, version: f.version };
+      if (values && f.value !== undefined) ev.bytes = f.value;
+      await push(ev);
+    }
 }
 
 /** readEvents parses a Server-Sent Events body and hands each event's JSON data to `push`. */

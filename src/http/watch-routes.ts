@@ -1,7 +1,8 @@
 /**
  * `GET /watch?prefix=P&from=CURSOR&values=0|1&shards=I,J&max_buffer_bytes=N` (docs/watch.md):
- * a stream of the changes of the keys under P, as Server-Sent Events, or over a WebSocket when the
- * request asks to upgrade (same URL, same events).
+ * a stream of the changes of the keys under P, as Server-Sent Events, as the binary stream when
+ * the request's Accept names it (watch-binary-format.ts), or over a WebSocket when the request
+ * asks to upgrade (same URL, same events).
  *
  * Shards: the prefix's shards (one when the prefix holds a whole `{hash tag}`, else all), or those
  * named by `shards`. This node serves those it holds a store of (the replica at a replica's
@@ -20,6 +21,7 @@ import { route } from './route.js';
 import type { Router } from './router.js';
 import { acceptKey, isValidKey } from './websocket-format.js';
 import { SseOutput } from '../watch/sse-output.js';
+import { BINARY_MEDIA_TYPE, VERSION } from '../watch/watch-binary-format.js';
 import { parseFrom, startOf, type Start } from '../watch/watch-cursor.js';
 import { WatchHub } from '../watch/watch-hub.js';
 import { type ShardSource, Watcher } from '../watch/watcher.js';
@@ -118,14 +120,29 @@ export function registerWatchRoutes(app: Router, ctx: HttpContext): void {
       const hub = WatchHub.of(ctx);
       const lag = plan.sources.map((s) => hub.lag(s)).find((l) => l !== undefined);
       if (req.getHeader('upgrade').toLowerCase() === 'websocket') serveWebSocket(res, req, hub, plan, lag);
-      else serveSse(res, hub, plan, lag);
+      else serveStream(res, hub, plan, lag, wantsBinary(req.getHeader('accept')) ? 'bin' : 'sse');
     }),
   );
 }
 
-function serveSse(res: HttpResponse, hub: WatchHub, plan: WatchPlan, lag: string | undefined): void {
+/** wantsBinary reports whether an Accept header names the binary stream (watch-binary-format.ts). */
+export function wantsBinary(accept: string): boolean {
+  return accept.split(',').some((item) => item.split(';')[0]!.trim().toLowerCase() === BINARY_MEDIA_TYPE);
+}
+
+/** serveStream answers with a chunked stream: Server-Sent Events or the binary stream. */
+function serveStream(
+  res: HttpResponse,
+  hub: WatchHub,
+  plan: WatchPlan,
+  lag: string | undefined,
+  format: 'sse' | 'bin',
+): void {
   res
-    .writeHeader('Content-Type', 'text/event-stream')
+    .writeHeader(
+      'Content-Type',
+      format === 'bin' ? `${BINARY_MEDIA_TYPE}; version=${VERSION}` : 'text/event-stream',
+    )
     .writeHeader('Cache-Control', 'no-cache')
     .writeHeader('X-Accel-Buffering', 'no');
   if (lag !== undefined) res.writeHeader('X-Distkv-Lag', lag);
@@ -136,13 +153,13 @@ function serveSse(res: HttpResponse, hub: WatchHub, plan: WatchPlan, lag: string
     watcher.close();
     hub.remove(watcher);
   };
-  const out = new SseOutput(res, ended);
+  const out = new SseOutput(res, format, ended);
   const watcher = new Watcher(plan.sources, hub, out, plan);
   const keepAlive = setInterval(() => {
-    out.comment('keep-alive');
+    out.keepAlive();
   }, KEEPALIVE_MS);
   res.onAborted(ended);
-  res.write(new Uint8Array(0));
+  out.begin();
   hub.add(watcher);
   watcher.start(plan.starts, plan.elsewhere);
 }

@@ -3,7 +3,7 @@
  * the same stores (so shards), prefix, value choice and wire format. It follows the feeds of its
  * stores itself, encodes each batch once (watch-event.ts), gathers the batches of a window, and
  * at the end of the window builds ONE buffer — the events and, for SSE, one `id:` line with the
- * cursor after them, already framed as one HTTP chunk — that every member's output writes as it
+ * cursor after them, already framed as one HTTP chunk (SSE and the binary stream) — that every member's output writes as it
  * is. A member costs one plain socket write per flush and nothing per event or per batch.
  *
  * Invariants (all on the main thread):
@@ -209,9 +209,12 @@ export class Broadcast {
     }
   }
 
-  /** shareable joins `pieces` into one flush: for SSE one chunk frame, its data a view of it (one copy). */
+  /**
+   * shareable joins `pieces` into one flush: over HTTP (SSE, binary) one chunk frame, its data a
+   * view of it (one copy).
+   */
   private shareable(pieces: Buffer[]): SharedFlush {
-    if (this.o.format === 'sse') return frameChunk(pieces);
+    if (this.o.format !== 'ws') return frameChunk(pieces);
     return { data: Buffer.concat(pieces), framed: undefined };
   }
 

@@ -48,20 +48,31 @@ export const FEED_WAIT_MS = 500;
 export const FEED_MIN_INTERVAL_MS = 10;
 const RETRY_MS = 200;
 
+/** FeedClock is the time a feed spaces its polls by (`pollAt` values are on the same scale). */
+export interface FeedClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** REAL_CLOCK is performance.now() and timers: what every feed of a server uses. */
+export const REAL_CLOCK: FeedClock = { now: () => performance.now(), sleep };
+
 /** Feed is the shared follower of one store's log. */
 export class Feed {
   private readonly subscribers = new Set<FeedSubscriber>();
   private readonly read: LogReader;
   private readonly onIdle: () => void;
+  private readonly clock: FeedClock;
   private pos: number;
   private running = false;
   private stopped = false;
 
   /** `start` is the seq the feed follows after (the store's last acknowledged seq). */
-  constructor(read: LogReader, start: number, onIdle: () => void) {
+  constructor(read: LogReader, start: number, onIdle: () => void, clock: FeedClock = REAL_CLOCK) {
     this.read = read;
     this.pos = start;
     this.onIdle = onIdle;
+    this.clock = clock;
   }
 
   /** stopped: the feed ended (no subscriber was left); a new one must be made. */
@@ -109,17 +120,17 @@ export class Feed {
     let lastPoll = 0;
     while (!this.stopped && this.subscribers.size > 0) {
       // A subscriber's pollAt moves when it writes (a broadcast flushes): look again after each sleep.
-      for (let early = this.nextPoll(lastPoll) - performance.now(); early > 0;) {
-        await sleep(early);
-        early = this.nextPoll(lastPoll) - performance.now();
+      for (let early = this.nextPoll(lastPoll) - this.clock.now(); early > 0;) {
+        await this.clock.sleep(early);
+        early = this.nextPoll(lastPoll) - this.clock.now();
       }
-      lastPoll = performance.now();
+      lastPoll = this.clock.now();
       let r: Awaited<ReturnType<LogReader>>;
       try {
         r = await this.read(this.pos, FEED_MAX_BYTES, FEED_WAIT_MS);
       } catch {
         // The worker is restarting or the store is being rebuilt: try again shortly.
-        await sleep(RETRY_MS);
+        await this.clock.sleep(RETRY_MS);
         continue;
       }
       if (r.gone || r.end < this.pos) {

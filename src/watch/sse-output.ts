@@ -1,11 +1,14 @@
 /**
- * A watch stream as Server-Sent Events (docs/watch.md): a chunked `text/event-stream` response;
- * each event is `id: <cursor>`, `event: <type>`, `data: <json>`. What it writes, and when, is
+ * A watch stream over a chunked HTTP response (docs/watch.md): Server-Sent Events
+ * (`text/event-stream`; each event is `id: <cursor>`, `event: <type>`, `data: <json>`) or the
+ * binary stream (watch-binary-format.ts: changes as binary frames, any other event as a JSON
+ * frame, no cursor lines: its changes carry their versions). What it writes, and when, is
  * gathered-writes.ts's: the stream's own events gathered for GATHER_MS, a broadcast's flush at once
  * as one pre-framed chunk, everything held (as backlog) while the socket is full.
  */
 import type { HttpResponse } from '../http/http1-exchange.js';
 import { GatheredWrites, type SharedFlush } from './gathered-writes.js';
+import { jsonFrame, KEEPALIVE_FRAME, VERSION } from './watch-binary-format.js';
 import { sseFrame } from './watch-event.js';
 import type { WatchOutput } from './watcher.js';
 
@@ -16,7 +19,7 @@ export const CUT_GRACE_MS = 30000;
 export class SseOutput implements WatchOutput {
   private readonly res: HttpResponse;
   private readonly writes: GatheredWrites;
-  readonly format = 'sse';
+  readonly format: 'sse' | 'bin';
   private ended = false;
   // a last event was sent: the response ends once it is written
   private ending = false;
@@ -25,9 +28,13 @@ export class SseOutput implements WatchOutput {
   /** closer closes a stream told to resume that did not drain in time; cleared once it ended. */
   private closer: NodeJS.Timeout | undefined;
 
-  /** `onEnd` runs once when this output ends the response (after a last event), as an abort would. */
-  constructor(res: HttpResponse, onEnd: () => void) {
+  /**
+   * `onEnd` runs once when this output ends the response (after a last event), as an abort would.
+   * The response's head is written by the caller; `begin` writes the stream's first bytes.
+   */
+  constructor(res: HttpResponse, format: 'sse' | 'bin', onEnd: () => void) {
     this.res = res;
+    this.format = format;
     this.onEnd = onEnd;
     this.writes = new GatheredWrites({
       write: (data, framed) => (framed === undefined ? res.write(data) : res.writeFramed(data, framed)),
@@ -40,14 +47,20 @@ export class SseOutput implements WatchOutput {
     });
   }
 
+  /** begin sends the head with the stream's first bytes (the binary stream's version byte). */
+  begin(): void {
+    this.res.write(this.format === 'bin' ? Buffer.from([VERSION]) : new Uint8Array(0));
+  }
+
   emit(type: string, json: string, cursor: string): void {
     if (this.ended || this.ending) return;
-    this.writes.add(sseFrame(json, type, cursor));
+    this.writes.add(this.format === 'bin' ? jsonFrame(json) : sseFrame(json, type, cursor));
   }
 
   emitBlock(block: Buffer, cursor: string): void {
     if (this.ended || this.ending) return;
     this.writes.add(block);
+    if (this.format === 'bin') return;
     // An id-only block sets the stream's last event id without dispatching an event (the SSE spec).
     this.writes.add(`id: ${cursor}\n\n`);
   }
@@ -57,10 +70,10 @@ export class SseOutput implements WatchOutput {
     this.writes.shared(flush);
   }
 
-  /** comment sends an SSE comment line (a keep-alive nobody's parser sees as an event). */
-  comment(text: string): void {
+  /** keepAlive sends what no parser sees as an event: an SSE comment line, a keep-alive frame. */
+  keepAlive(): void {
     if (this.ended || this.ending) return;
-    this.writes.direct(Buffer.from(`: ${text}\n\n`));
+    this.writes.direct(this.format === 'bin' ? KEEPALIVE_FRAME : Buffer.from(': keep-alive\n\n'));
   }
 
   backlog(): number {

@@ -1,7 +1,8 @@
 /**
  * The events a watcher receives (docs/watch.md, "Events"), one JSON object each, the same over
  * Server-Sent Events (`event:` = its type, `data:` = the object, `id:` = the cursor) and over a
- * WebSocket (one text message per object, the cursor in its `cursor` field):
+ * WebSocket (one text message per object, the cursor in its `cursor` field); the binary stream
+ * (watch-binary-format.ts) sends put/delete/expire as binary frames and the others as JSON frames:
  *
  *   hello           {shards, elsewhere, cursor}        first: what this stream serves
  *   put             {shard, key, value?, version}      a key written (value omitted with values=0)
@@ -17,6 +18,7 @@
 import { encodeFrame, OP_TEXT } from '../http/websocket-format.js';
 import { formatVersion, type Version } from '../routing/version.js';
 import type { LogRecord } from './store-log.js';
+import { changeFrames } from './watch-binary-format.js';
 
 /** WatchEvent is one event as sent (its `type` and fields). */
 export type WatchEvent = { type: string } & Record<string, unknown>;
@@ -46,8 +48,11 @@ export function changeEvent(
   return ev;
 }
 
-/** WireFormat is how a stream frames its events: Server-Sent Events or WebSocket text messages. */
-export type WireFormat = 'sse' | 'ws';
+/**
+ * WireFormat is how a stream frames its events: Server-Sent Events, WebSocket text messages, or
+ * the binary stream's frames (watch-binary-format.ts).
+ */
+export type WireFormat = 'sse' | 'ws' | 'bin';
 
 /** Cached is a log record with its event JSON, once encoded (a feed's records are shared by its watchers). */
 type Cached = LogRecord & { jsonWithValue?: string; jsonNoValue?: string };
@@ -70,7 +75,8 @@ export function recordJson(r: LogRecord, shard: number, values: boolean, epoch: 
 
 /**
  * sharedBlock encodes a whole feed batch's events under `prefix` once for every live watcher with
- * the same prefix, value choice and format (SSE frames without `id`, or WebSocket messages); the
+ * the same prefix, value choice and format (SSE frames without `id`, WebSocket messages, or binary
+ * change frames); the
  * watcher then writes the block and, for SSE, one `id:` line with its cursor after it.
  */
 export function sharedBlock(
@@ -86,6 +92,7 @@ export function sharedBlock(
   if (cached !== undefined) return cached;
   let block: Buffer;
   if (format === 'sse') block = sseBlock(batch, shard, prefix, values, epochOf);
+  else if (format === 'bin') block = changeFrames(batch, shard, prefix, values, epochOf);
   else {
     const parts: Buffer[] = [];
     for (const r of batch)

@@ -199,16 +199,7 @@ export class Watcher implements BroadcastMember {
     }
     if (first.seq === s.pos + 1) {
       // The usual case: the whole batch is new to us, so its encoding is shared with the others.
-      const shard = s.src.shard;
-      const block = sharedBlock(batch, shard, this.o.prefix, this.o.values, this.out.format, (seq) =>
-        this.deps.epochOf(shard, seq),
-      );
-      s.pos = batch[batch.length - 1]!.seq;
-      if (block.length > 0) {
-        const cursor = this.cursor();
-        this.lastCursor = cursor;
-        this.out.emitBlock(block, cursor);
-      }
+      this.emitBatch(s, batch);
     } else this.deliver(s, batch);
     if (this.out.backlog() > this.o.maxBuffer) this.cut('slow');
     else this.join();
@@ -362,9 +353,29 @@ export class Watcher implements BroadcastMember {
     return true;
   }
 
+  /** emitBatch sends `batch` (every record new to shard `s`) as one block, encoded once for every watcher. */
+  private emitBatch(s: ShardWatch, batch: readonly LogRecord[]): void {
+    const shard = s.src.shard;
+    const block = sharedBlock(batch, shard, this.o.prefix, this.o.values, this.out.format, (seq) =>
+      this.deps.epochOf(shard, seq),
+    );
+    s.pos = batch[batch.length - 1]!.seq;
+    if (block.length > 0) {
+      const cursor = this.cursor();
+      this.lastCursor = cursor;
+      this.out.emitBlock(block, cursor);
+    }
+  }
+
   /** deliver passes records with seq > the shard's position, emitting those under the prefix. */
   private deliver(s: ShardWatch, batch: readonly LogRecord[]): void {
     const shard = s.src.shard;
+    if (this.out.format === 'bin') {
+      // Binary changes carry their versions: one block, no cursor per event.
+      const fresh = batch.filter((r) => r.seq > s.pos);
+      if (fresh.length > 0) this.emitBatch(s, fresh);
+      return;
+    }
     for (const r of batch) {
       if (r.seq <= s.pos) continue;
       s.pos = r.seq;

@@ -1,14 +1,27 @@
 /**
  * The watch bench's event counter (bench/lib/watch-fixture.ts) must be exact, or the bench's
  * per-round check (every watcher received every write) means nothing: it counts the put events of
- * a real SSE stream (the server's own encoding, framed in HTTP chunks) however the stream is cut
- * into reads. Randomized and seeded (DISTKV_SEED replays).
+ * a real SSE stream, and the put frames of a real binary stream (the server's own encodings,
+ * framed in HTTP chunks) however the stream is cut into reads, and a binary stream's change out of
+ * order per shard is reported. Randomized and seeded (DISTKV_SEED replays).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { countPutMarkers, MIN_PUT_EVENT, PUT_MARKER, PutCounter } from '../../bench/lib/watch-fixture.js';
+import {
+  countPutMarkers,
+  MIN_PUT_EVENT,
+  PUT_MARKER,
+  PutCounter,
+  StreamCounter,
+} from '../../bench/lib/watch-fixture.js';
 import { frameChunk } from '../../src/http/http1-exchange.js';
 import type { LogRecord } from '../../src/watch/store-log.js';
+import {
+  BINARY_MEDIA_TYPE,
+  KEEPALIVE_FRAME,
+  jsonFrame,
+  VERSION,
+} from '../../src/watch/watch-binary-format.js';
 import { sharedBlock, sseFrame } from '../../src/watch/watch-event.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
@@ -91,5 +104,111 @@ describe('watch bench: PutCounter', () => {
     const r: LogRecord = { kind: 'put', seq: 1, key: '', value: Buffer.alloc(0) };
     const block = sharedBlock([r], 0, '', true, 'sse', () => 0);
     assert.ok(MIN_PUT_EVENT <= block.length, `${MIN_PUT_EVENT} > ${block.length}`);
+  });
+});
+
+/** binaryStream builds a binary watch response: head, version, hello, flushes of changes over 4 shards. */
+function binaryStream(rand: () => number, disorderAt = -1): { bytes: Buffer; puts: number; keys: string[] } {
+  const head = `HTTP/1.1 200 OK\r\nContent-Type: ${BINARY_MEDIA_TYPE}; version=1\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const pieces: Buffer[] = [
+    Buffer.from(head),
+    frameChunk([Buffer.from([VERSION])]).framed,
+    frameChunk([jsonFrame('{"type":"hello","shards":[0,1,2,3],"elsewhere":{},"cursor":"0:0.0"}')]).framed,
+  ];
+  const seqs = [0, 0, 0, 0];
+  let puts = 0;
+  let changes = 0;
+  const keys: string[] = [];
+  const flushes = 1 + Math.floor(rand() * 30);
+  for (let f = 0; f < flushes; f++) {
+    const blocks: Buffer[] = [];
+    for (let shard = 0; shard < 4; shard++) {
+      const batch: LogRecord[] = [];
+      for (let n = Math.floor(rand() * 15); n > 0; n--) {
+        const kind = rand() < 0.15 ? 'delete' : 'put';
+        const key =
+          rand() < 0.2 ? `keylat/${String(f)}-${String(n)}` : `key${'x'.repeat(Math.floor(rand() * 200))}`;
+        const len = rand() < 0.5 ? Math.floor(rand() * 4) : Math.floor(rand() * 300);
+        // the change numbered `disorderAt` repeats its shard's previous seq
+        const seq = changes++ === disorderAt ? seqs[shard]! : ++seqs[shard]!;
+        if (kind === 'put') {
+          puts++;
+          keys.push(key.slice(0, 64));
+        }
+        batch.push({ kind, seq, key, value: kind === 'put' ? Buffer.alloc(len, 0x0a) : undefined });
+      }
+      blocks.push(sharedBlock(batch, shard, 'key', true, 'bin', () => 1));
+    }
+    if (rand() < 0.2) blocks.push(KEEPALIVE_FRAME);
+    pieces.push(frameChunk(blocks).framed);
+    if (rand() < 0.2) pieces.push(frameChunk([jsonFrame('{"type":"progress","cursor":"x"}')]).framed);
+  }
+  return { bytes: Buffer.concat(pieces), puts, keys };
+}
+
+/** streamInReads feeds `bytes` to a StreamCounter in reads ending at `cuts`, through one reused buffer. */
+function streamInReads(bytes: Buffer, cuts: readonly number[], keys?: string[]): StreamCounter {
+  const c = new StreamCounter();
+  if (keys !== undefined) c.bin.onKey = (k) => keys.push(k);
+  const buffer = Buffer.alloc(bytes.length + 1);
+  let from = 0;
+  for (const to of [...cuts, bytes.length]) {
+    if (to <= from) continue;
+    buffer.fill(0x65); // stale bytes from an earlier read must not count
+    bytes.copy(buffer, 0, from, to);
+    c.add(buffer, to - from);
+    from = to;
+  }
+  return c;
+}
+
+describe('watch bench: StreamCounter over the binary stream', () => {
+  it('counts each put frame once and sees every key, wherever the reads are cut', () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    for (let round = 0; round < 50; round++) {
+      const { bytes, puts, keys } = binaryStream(rand);
+      const cuts: number[] = [];
+      for (let at = 0; at < bytes.length;) {
+        at += rand() < 0.3 ? 1 + Math.floor(rand() * 3) : 1 + Math.floor(rand() * 400);
+        cuts.push(at);
+      }
+      for (const c of [[], cuts]) {
+        const seen: string[] = [];
+        const counter = streamInReads(bytes, c, seen);
+        assert.equal(counter.mode, 'bin', `seed ${seed}`);
+        assert.ok(counter.hello, `seed ${seed}`);
+        assert.equal(counter.count, puts, `seed ${seed} round ${round}`);
+        assert.equal(counter.bin.disorder, 0, `seed ${seed} round ${round}`);
+        assert.deepEqual(seen, keys, `seed ${seed} round ${round}`);
+      }
+    }
+    // Every single cut over the stream's first 600 bytes (head, version, hello, first frames).
+    const { bytes, puts } = binaryStream(seededRandom(seed + 1));
+    for (let cut = 0; cut < Math.min(600, bytes.length); cut++)
+      assert.equal(streamInReads(bytes, [cut]).count, puts, `seed ${seed} cut ${cut}`);
+  });
+
+  it("reports a change whose seq is not above its shard's last", () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    let checked = 0;
+    for (let round = 0; round < 20; round++) {
+      const { bytes } = binaryStream(rand, 3);
+      const counter = streamInReads(bytes, [Math.floor(bytes.length / 2)]);
+      // (a stream with fewer than 4 changes repeats nothing)
+      if (counter.bin.count + counter.bin.disorder >= 4) {
+        assert.ok(counter.bin.disorder >= 1, `seed ${seed} round ${round}`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 0, `seed ${seed}`);
+  });
+
+  it('falls back to counting SSE when the response is an event stream', () => {
+    const { bytes, puts } = stream(seededRandom(testSeed()));
+    const counter = streamInReads(bytes, [7, 100]);
+    assert.equal(counter.mode, 'sse');
+    assert.equal(counter.count, puts);
   });
 });

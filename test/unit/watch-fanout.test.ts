@@ -4,7 +4,8 @@
  * from now or from a past position, join and leave at random times while records are written, are
  * cut off when slow, and lose their feed to a reset, each receive exactly the log's records under
  * their prefix after their start, in log order per shard, none twice — while the live ones share
- * one broadcast per prefix, value choice and format. Randomized and seeded (DISTKV_SEED replays).
+ * one broadcast per prefix, value choice and format; over SSE and over the binary stream.
+ * Randomized and seeded (DISTKV_SEED replays).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -13,6 +14,7 @@ import { Fanout } from '../../src/watch/fanout.js';
 import type { LogReader } from '../../src/watch/feed.js';
 import type { SharedFlush } from '../../src/watch/gathered-writes.js';
 import { parseFrom, type Start } from '../../src/watch/watch-cursor.js';
+import { BinaryWatchReader, jsonFrame, VERSION } from '../../src/watch/watch-binary-format.js';
 import type { WireFormat } from '../../src/watch/watch-event.js';
 import {
   type ScanPage,
@@ -115,25 +117,42 @@ class FakeNode implements WatchDeps {
   }
 }
 
-/** TextOutput is an SSE output that keeps everything written, in order; `slow` fakes a full socket. */
+/**
+ * TextOutput is an SSE or binary-stream output that keeps everything written, in order; `slow`
+ * fakes a full socket.
+ */
 class TextOutput implements WatchOutput {
-  readonly format = 'sse';
-  text = '';
+  readonly format: 'sse' | 'bin';
+  private readonly pieces: Buffer[] = [];
   slow = false;
   ended = false;
+  constructor(format: 'sse' | 'bin') {
+    this.format = format;
+    if (format === 'bin') this.pieces.push(Buffer.from([VERSION]));
+  }
+  /** text is what was written (over the binary stream: its JSON frames' and changes' count). */
+  get text(): string {
+    if (this.format === 'sse') return Buffer.concat(this.pieces).toString();
+    return JSON.stringify(this.events());
+  }
   emitBlock(block: Buffer, cursor: string): void {
-    this.text += `${block.toString()}id: ${cursor}\n\n`;
+    this.pieces.push(block);
+    if (this.format === 'sse') this.pieces.push(Buffer.from(`id: ${cursor}\n\n`));
   }
   emitShared(flush: SharedFlush): void {
-    // An SSE flush comes framed once as one HTTP chunk, its data a view of the frame.
-    assert.ok(flush.framed !== undefined, 'an SSE flush is pre-framed');
+    // A flush comes framed once as one HTTP chunk, its data a view of the frame.
+    assert.ok(flush.framed !== undefined, 'a flush is pre-framed');
     const size = flush.data.length.toString(16);
-    assert.equal(flush.framed.toString(), `${size}\r\n${flush.data.toString()}\r\n`);
+    assert.equal(flush.framed.toString('latin1'), `${size}\r\n${flush.data.toString('latin1')}\r\n`);
     assert.equal(flush.data.buffer, flush.framed.buffer, 'the data is a view of the frame');
-    this.text += flush.data.toString();
+    this.pieces.push(flush.data);
   }
   emit(type: string, json: string, cursor: string): void {
-    this.text += `id: ${cursor}\nevent: ${type}\ndata: ${json}\n\n`;
+    this.pieces.push(
+      this.format === 'bin'
+        ? jsonFrame(json)
+        : Buffer.from(`id: ${cursor}\nevent: ${type}\ndata: ${json}\n\n`),
+    );
   }
   backlog(): number {
     return this.slow ? Number.MAX_SAFE_INTEGER : 0;
@@ -145,8 +164,18 @@ class TextOutput implements WatchOutput {
     this.emit(type, json, cursor);
     this.ended = true;
   }
+  /** events returns every event written, as its JSON object (a binary change as the same fields). */
   events(): Record<string, unknown>[] {
-    return this.text
+    if (this.format === 'bin')
+      return new BinaryWatchReader()
+        .push(Buffer.concat(this.pieces))
+        .map((f) =>
+          f.type === 'json'
+            ? (JSON.parse(f.json) as Record<string, unknown>)
+            : { type: f.type, shard: f.shard, key: f.key, version: f.version },
+        );
+    return Buffer.concat(this.pieces)
+      .toString()
       .split('\n')
       .filter((l) => l.startsWith('data: '))
       .map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
@@ -156,6 +185,7 @@ class TextOutput implements WatchOutput {
 interface Stream {
   watcher: Watcher;
   out: TextOutput;
+  format: 'sse' | 'bin';
   prefix: string;
   starts: number[];
 }
@@ -168,14 +198,20 @@ const SOURCES: ShardSource[] = [0, 1].map((shard) => ({
   leaderStore: undefined,
 }));
 
-function open(node: FakeNode, prefix: string, values: boolean, from: number[] | 'now'): Stream {
-  const out = new TextOutput();
+function open(
+  node: FakeNode,
+  prefix: string,
+  values: boolean,
+  from: number[] | 'now',
+  format: 'sse' | 'bin',
+): Stream {
+  const out = new TextOutput(format);
   const watcher = new Watcher(SOURCES, node, out, { prefix, values, maxBuffer: 1024 });
   const starts = new Map<number, Start>();
   const at = from === 'now' ? node.logs.map((l) => l.last) : from;
   at.forEach((seq, shard) => starts.set(shard, { epoch: 0, seq }));
   watcher.start(starts, {});
-  return { watcher, out, prefix, starts: at };
+  return { watcher, out, format, prefix, starts: at };
 }
 
 /** check asserts that a stream received exactly the log under its prefix after its starts, through `ends`. */
@@ -208,78 +244,79 @@ function sleep(ms: number): Promise<void> {
 }
 
 describe('watch fan-out', () => {
-  it('gives every watcher exactly its part of the log while live watchers share broadcasts', async () => {
-    const seed = testSeed();
-    const rnd = seededRandom(seed);
-    const node = new FakeNode();
-    const live: Stream[] = [];
-    const closed: { s: Stream; ends: number[] }[] = [];
-    let peak = 0;
-    try {
-      for (let step = 0; step < 300; step++) {
-        const r = rnd();
-        if (r < 0.55) {
-          const shard = rnd() < 0.5 ? 0 : 1;
-          const key = `${rnd() < 0.7 ? 'a/' : 'b/'}${Math.floor(rnd() * 50)}`;
-          node.logs[shard]!.append(key, rnd() < 0.2 ? undefined : 'v'.repeat(Math.floor(rnd() * 40)));
-        } else if (r < 0.7 || live.length === 0) {
-          const prefix = rnd() < 0.8 ? 'a/' : '';
-          const from = rnd() < 0.5 ? 'now' : node.logs.map((l) => Math.floor(rnd() * (l.last + 1)));
-          live.push(open(node, prefix, rnd() < 0.85, from));
-        } else if (r < 0.8) {
-          // a client leaves: what it received must be exactly the log up to some point
-          const s = live.splice(Math.floor(rnd() * live.length), 1)[0]!;
-          s.watcher.close();
-          closed.push({ s, ends: [] });
-        } else if (r < 0.85) {
-          // a client stops reading: it is cut off with resume, and its cursor resumes exactly
-          const s = live.splice(Math.floor(rnd() * live.length), 1)[0]!;
-          s.out.slow = true;
-          const cutAt = s.out.text.length;
-          await sleep(40);
-          if (!s.out.ended) s.watcher.cut('slow');
-          const tail = s.out.events().filter((e) => e.type === 'resume');
-          assert.equal(tail.length, 1, `seed ${seed}: one resume (${s.out.text.slice(cutAt)})`);
-          const spec = parseFrom(String(tail[0]!.cursor));
-          const ends = [0, 1].map((shard) => {
-            const v = spec.shards.get(shard);
-            assert.ok(v !== undefined && v !== 'now');
-            return v.seq;
-          });
-          closed.push({ s, ends });
-          live.push(open(node, s.prefix, true, ends));
-        } else if (r < 0.88) {
-          node.logs[rnd() < 0.5 ? 0 : 1]!.goneOnce = true;
-        } else await sleep(Math.floor(rnd() * 15));
-        peak = Math.max(peak, ...node.fanout.broadcastSizes());
+  for (const format of ['sse', 'bin'] as const)
+    it(`gives every watcher exactly its part of the log while live watchers share broadcasts (${format})`, async () => {
+      const seed = testSeed();
+      const rnd = seededRandom(seed);
+      const node = new FakeNode();
+      const live: Stream[] = [];
+      const closed: { s: Stream; ends: number[] }[] = [];
+      let peak = 0;
+      try {
+        for (let step = 0; step < 300; step++) {
+          const r = rnd();
+          if (r < 0.55) {
+            const shard = rnd() < 0.5 ? 0 : 1;
+            const key = `${rnd() < 0.7 ? 'a/' : 'b/'}${Math.floor(rnd() * 50)}`;
+            node.logs[shard]!.append(key, rnd() < 0.2 ? undefined : 'v'.repeat(Math.floor(rnd() * 40)));
+          } else if (r < 0.7 || live.length === 0) {
+            const prefix = rnd() < 0.8 ? 'a/' : '';
+            const from = rnd() < 0.5 ? 'now' : node.logs.map((l) => Math.floor(rnd() * (l.last + 1)));
+            live.push(open(node, prefix, rnd() < 0.85, from, format));
+          } else if (r < 0.8) {
+            // a client leaves: what it received must be exactly the log up to some point
+            const s = live.splice(Math.floor(rnd() * live.length), 1)[0]!;
+            s.watcher.close();
+            closed.push({ s, ends: [] });
+          } else if (r < 0.85) {
+            // a client stops reading: it is cut off with resume, and its cursor resumes exactly
+            const s = live.splice(Math.floor(rnd() * live.length), 1)[0]!;
+            s.out.slow = true;
+            const cutAt = s.out.text.length;
+            await sleep(40);
+            if (!s.out.ended) s.watcher.cut('slow');
+            const tail = s.out.events().filter((e) => e.type === 'resume');
+            assert.equal(tail.length, 1, `seed ${seed}: one resume (${s.out.text.slice(cutAt)})`);
+            const spec = parseFrom(String(tail[0]!.cursor));
+            const ends = [0, 1].map((shard) => {
+              const v = spec.shards.get(shard);
+              assert.ok(v !== undefined && v !== 'now');
+              return v.seq;
+            });
+            closed.push({ s, ends });
+            live.push(open(node, s.prefix, true, ends, s.format));
+          } else if (r < 0.88) {
+            node.logs[rnd() < 0.5 ? 0 : 1]!.goneOnce = true;
+          } else await sleep(Math.floor(rnd() * 15));
+          peak = Math.max(peak, ...node.fanout.broadcastSizes());
+        }
+        const deadline = Date.now() + 20000;
+        while (Date.now() < deadline && !live.every((s) => delivered(node, s))) {
+          peak = Math.max(peak, ...node.fanout.broadcastSizes());
+          await sleep(20);
+        }
+        const ends = node.logs.map((l) => l.last);
+        for (const s of live) check(node, s, ends, seed);
+        for (const { s, ends: cut } of closed) {
+          // A closed stream got a prefix of its part of the log: check it up to what it received.
+          const seen =
+            cut.length > 0
+              ? cut
+              : [0, 1].map((shard) =>
+                  Math.max(
+                    s.starts[shard]!,
+                    ...s.out
+                      .events()
+                      .filter((e) => e.shard === shard && (e.type === 'put' || e.type === 'delete'))
+                      .map((e) => Number(String(e.version).split('.')[1])),
+                  ),
+                );
+          check(node, s, seen, seed);
+        }
+        assert.ok(peak >= 2, `seed ${seed}: live watchers shared a broadcast (largest had ${peak})`);
+      } finally {
+        for (const s of live) s.watcher.close();
       }
-      const deadline = Date.now() + 20000;
-      while (Date.now() < deadline && !live.every((s) => delivered(node, s))) {
-        peak = Math.max(peak, ...node.fanout.broadcastSizes());
-        await sleep(20);
-      }
-      const ends = node.logs.map((l) => l.last);
-      for (const s of live) check(node, s, ends, seed);
-      for (const { s, ends: cut } of closed) {
-        // A closed stream got a prefix of its part of the log: check it up to what it received.
-        const seen =
-          cut.length > 0
-            ? cut
-            : [0, 1].map((shard) =>
-                Math.max(
-                  s.starts[shard]!,
-                  ...s.out
-                    .events()
-                    .filter((e) => e.shard === shard && (e.type === 'put' || e.type === 'delete'))
-                    .map((e) => Number(String(e.version).split('.')[1])),
-                ),
-              );
-        check(node, s, seen, seed);
-      }
-      assert.ok(peak >= 2, `seed ${seed}: live watchers shared a broadcast (largest had ${peak})`);
-    } finally {
-      for (const s of live) s.watcher.close();
-    }
-    assert.deepEqual(node.fanout.broadcastSizes(), [], 'the last member to leave ends its broadcast');
-  });
+      assert.deepEqual(node.fanout.broadcastSizes(), [], 'the last member to leave ends its broadcast');
+    });
 });

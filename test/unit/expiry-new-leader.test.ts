@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Positions } from '../../src/replication/positions.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
-import type { ExpiringPage, Store } from '../../src/storage/store.js';
 import { decodeLog, type LogRecord } from '../../src/watch/store-log.js';
 import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
 import { encodeExt, OP_PUT_EXT } from '../../src/worker/op-format.js';
 import { ShardHost } from '../../src/worker/shard-host.js';
 import { openTestLsm } from '../helpers/lsm.js';
+import { checkEndsPageEarly, expiringPages } from '../helpers/expiring-pages.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HostReply, runOps, testStoreSpec, untilReplies } from '../helpers/worker-host.js';
 import { ReplyReader } from '../../src/worker/op-codec.js';
@@ -218,20 +218,6 @@ describe('the reaper horizon', () => {
 });
 
 describe('Store.expiring', () => {
-  async function pages(store: Store, limit: number): Promise<string[]> {
-    const out: string[] = [];
-    let after: Uint8Array | undefined;
-    for (let n = 0; n < 1000; n++) {
-      const page: ExpiringPage = store.expiring!(after, limit);
-      assert.ok(page.entries.length <= limit);
-      for (const e of page.entries) out.push(`${Buffer.from(e.key).toString()}@${e.seq}:${e.expiresAtMs}`);
-      if (page.next === undefined) return out;
-      after = page.next;
-      await Promise.resolve();
-    }
-    return assert.fail('expiring never reached the end');
-  }
-
   it('lists every value with an expiry, expired or not, across memtable, runs and LMDB, page by page', async () => {
     const time = { now: 1000 };
     const lsm = await openTestLsm(tempDir(after), { clock: () => time.now, maxRuns: 1 });
@@ -252,8 +238,8 @@ describe('Store.expiring', () => {
       time.now = 5000;
       const want = ['a@1:1100', 'c@3:9000', 'f@8:1300'];
       for (const limit of [1, 2, 1000]) {
-        assert.deepEqual(await pages(lsm, limit), want, `lsm, ${limit} keys a page`);
-        assert.deepEqual(await pages(memory, limit), want, `memory, ${limit} keys a page`);
+        assert.deepEqual(await expiringPages(lsm, limit), want, `lsm, ${limit} keys a page`);
+        assert.deepEqual(await expiringPages(memory, limit), want, `memory, ${limit} keys a page`);
       }
     } finally {
       await lsm.close();
@@ -264,18 +250,7 @@ describe('Store.expiring', () => {
   it('ends an LSM page early after a few MiB of values, and still lists every key', async () => {
     const lsm = await openTestLsm(tempDir(after), { durability: 'none' });
     try {
-      const big = Buffer.alloc(1536 * 1024, 'v');
-      const want: string[] = [];
-      for (let i = 0; i < 6; i++) {
-        const { seq } = await lsm.put(b(`big${i}`), big, 9_000_000_000_000);
-        want.push(`big${i}@${seq}:9000000000000`);
-      }
-      const first = lsm.expiring(undefined, 1000);
-      assert.ok(
-        first.entries.length < 6 && first.next !== undefined,
-        `first page: ${first.entries.length} keys`,
-      );
-      assert.deepEqual(await pages(lsm, 1000), want);
+      await checkEndsPageEarly(lsm);
     } finally {
       await lsm.close();
     }

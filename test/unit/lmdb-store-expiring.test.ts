@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { LmdbStore } from '../../src/storage/lmdb-store.js';
-import type { Store } from '../../src/storage/store.js';
 import { type Expiring } from '../../src/worker/expiry-reaper.js';
 import { learnExpiries } from '../../src/worker/expiry-scan.js';
+import { checkEndsPageEarly, expiringPages } from '../helpers/expiring-pages.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -17,19 +17,6 @@ function openLmdb(dir: string, clock: () => number): LmdbStore {
 }
 
 /** pages lists `store.expiring` page by page as `key@seq:expiresAtMs`. */
-async function pages(store: Store, limit: number): Promise<string[]> {
-  const out: string[] = [];
-  let after: Uint8Array | undefined;
-  for (let n = 0; n < 1000; n++) {
-    const page = store.expiring!(after, limit);
-    assert.ok(page.entries.length <= limit);
-    for (const e of page.entries) out.push(`${Buffer.from(e.key).toString()}@${e.seq}:${e.expiresAtMs}`);
-    if (page.next === undefined) return out;
-    after = page.next;
-    await Promise.resolve();
-  }
-  return assert.fail('expiring never reached the end');
-}
 
 describe('lmdb Store.expiring', () => {
   it('finds, after a reopen, a key with a TTL written before it: the expiry scan hands it to the reaper', async () => {
@@ -70,7 +57,7 @@ describe('lmdb Store.expiring', () => {
       time.now = 5000;
       const want = ['a@1:1100', 'c@3:9000', 'f@8:1300'];
       for (const limit of [1, 2, 1000])
-        assert.deepEqual(await pages(store, limit), want, `${limit} keys a page`);
+        assert.deepEqual(await expiringPages(store, limit), want, `${limit} keys a page`);
     } finally {
       await store.close();
     }
@@ -79,18 +66,7 @@ describe('lmdb Store.expiring', () => {
   it('ends a page early after a few MiB of values, and still lists every key', async () => {
     const store = openLmdb(tempDir(after), Date.now);
     try {
-      const big = Buffer.alloc(1536 * 1024, 'v');
-      const want: string[] = [];
-      for (let i = 0; i < 6; i++) {
-        const { seq } = await store.put(b(`big${i}`), big, 9_000_000_000_000);
-        want.push(`big${i}@${seq}:9000000000000`);
-      }
-      const first = store.expiring(undefined, 1000);
-      assert.ok(
-        first.entries.length < 6 && first.next !== undefined,
-        `first page: ${first.entries.length} keys`,
-      );
-      assert.deepEqual(await pages(store, 1000), want);
+      await checkEndsPageEarly(store);
     } finally {
       await store.close();
     }

@@ -5,18 +5,16 @@
  * releases the writes it held, instead of reporting a failover that did not happen.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
+import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
 
 /** NodeTwin answers like one member of a one-shard cluster and records the calls it gets. */
 class NodeTwin {
-  readonly calls: string[] = [];
   address = '';
-  private server: Server | undefined;
+  private twin: TwinServer | undefined;
 
   private readonly map: () => LiveMap;
   private readonly ackedSeq: number;
@@ -28,35 +26,27 @@ class NodeTwin {
     this.afterPublish = afterPublish;
   }
 
+  get calls(): string[] {
+    return this.twin?.calls ?? [];
+  }
+
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        this.calls.push(`${req.method} ${req.url}`);
-        const send = (doc: unknown): void => {
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    this.twin = await startTwinServer((url, body) => {
+      if (url === '/cluster')
+        return {
+          map: this.map(),
+          shards: [{ idx: 0, replicas: [{ address: this.address, local: true, acked_seq: this.ackedSeq }] }],
         };
-        if (req.url === '/cluster') {
-          const m = this.map();
-          send({
-            map: m,
-            shards: [
-              { idx: 0, replicas: [{ address: this.address, local: true, acked_seq: this.ackedSeq }] },
-            ],
-          });
-        } else if (req.url?.startsWith('/_admin/fence')) send({ shard: 0, epoch: 1, last_seq: 10 });
-        else if (req.url === '/_admin/map')
-          send({ adopted: false, map: this.afterPublish(JSON.parse(body) as LiveMap) });
-        else res.writeHead(404).end();
-      });
+      if (url.startsWith('/_admin/fence')) return { shard: 0, epoch: 1, last_seq: 10 };
+      if (url === '/_admin/map')
+        return { adopted: false, map: this.afterPublish(JSON.parse(body) as LiveMap) };
+      return undefined;
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.address = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.address = this.twin.address;
   }
 
   async stop(): Promise<void> {
-    await new Promise((r) => this.server?.close(r));
+    await this.twin?.stop();
   }
 }
 

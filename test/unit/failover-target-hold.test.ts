@@ -8,62 +8,61 @@
  * replica holding the same records a fork that is not one (test/unit/promotion-epoch-start.test.ts).
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
+import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
 
 /** FollowingTwin answers like a replica that applies 2 more records of its leader between any two calls, unless held. */
 class FollowingTwin {
-  readonly calls: string[] = [];
   address = '';
   position = 10;
   held = false;
   /** published are the maps posted here, each with the twin's position when it arrived. */
   readonly published: { map: LiveMap; position: number }[] = [];
-  private server: Server | undefined;
+  private twin: TwinServer | undefined;
   private readonly map: () => LiveMap;
 
   constructor(map: () => LiveMap) {
     this.map = map;
   }
 
+  get calls(): string[] {
+    return this.twin?.calls ?? [];
+  }
+
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        this.calls.push(`${req.method} ${req.url}`);
-        const send = (doc: unknown): void => {
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
-        };
-        const url = req.url ?? '';
-        if (url === '/cluster')
-          send({
-            map: this.map(),
-            shards: [
-              { idx: 0, replicas: [{ address: this.address, local: true, acked_seq: this.position }] },
-            ],
-          });
-        else if (url.startsWith('/_admin/fence')) {
-          this.held = url.includes('on=1');
-          send({ shard: 0, epoch: 1, fenced: this.held, role: 'replica', last_seq: this.position });
-        } else if (url === '/_admin/map') {
-          const map = JSON.parse(body) as LiveMap;
-          this.published.push({ map, position: this.position });
-          send({ adopted: true, map });
-        } else res.writeHead(404).end();
-        // The follower goes on applying its old leader's records unless it is held.
-        if (!this.held) this.position += 2;
-      });
+    this.twin = await startTwinServer((url, body) => {
+      const doc = this.answer(url, body);
+      // The follower goes on applying its old leader's records unless it is held.
+      if (!this.held) this.position += 2;
+      return doc;
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.address = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.address = this.twin.address;
   }
 
   async stop(): Promise<void> {
-    await new Promise((r) => this.server?.close(r));
+    await this.twin?.stop();
+  }
+
+  private answer(url: string, body: string): unknown {
+    if (url === '/cluster')
+      return {
+        map: this.map(),
+        shards: [{ idx: 0, replicas: [{ address: this.address, local: true, acked_seq: this.position }] }],
+      };
+    if (url.startsWith('/_admin/fence')) {
+      this.held = url.includes('on=1');
+      return { shard: 0, epoch: 1, fenced: this.held, role: 'replica', last_seq: this.position };
+    }
+    if (url === '/_admin/map') {
+      const map = JSON.parse(body) as LiveMap;
+      this.published.push({ map, position: this.position });
+      return { adopted: true, map };
+    }
+    return undefined;
   }
 }
 

@@ -1,0 +1,40 @@
+/**
+ * A node:http server that stands in for a distkv node in CLI tests (`distkv failover` against
+ * twins of its nodes): it records each call as "METHOD url" and answers 200 with the JSON that
+ * `answer` returns for the call's url and body, or 404 when it returns undefined.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** TwinServer is a started twin: its address, the calls it got, and how to stop it. */
+export interface TwinServer {
+  readonly address: string;
+  readonly calls: string[];
+  stop(): Promise<void>;
+}
+
+/** startTwinServer listens on a free loopback port and answers every request with `answer`. */
+export async function startTwinServer(answer: (url: string, body: string) => unknown): Promise<TwinServer> {
+  const calls: string[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      calls.push(`${req.method} ${req.url}`);
+      const doc = answer(req.url ?? '', body);
+      if (doc === undefined) res.writeHead(404).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    stop: () =>
+      new Promise((r) =>
+        server.close(() => {
+          r();
+        }),
+      ),
+  };
+}

@@ -57,16 +57,23 @@ function stream(rand: () => number): { bytes: Buffer; puts: number } {
 /** countInReads feeds `bytes` to a PutCounter in reads ending at `cuts`, through one reused buffer. */
 function countInReads(bytes: Buffer, cuts: readonly number[]): number {
   const c = new PutCounter();
+  feedInReads(bytes, cuts, (buffer, n) => {
+    c.add(buffer, n);
+  });
+  return c.count;
+}
+
+/** feedInReads hands `bytes` to `add` in reads ending at `cuts`, through one reused buffer. */
+function feedInReads(bytes: Buffer, cuts: readonly number[], add: (buffer: Buffer, n: number) => void): void {
   const buffer = Buffer.alloc(bytes.length + 1);
   let from = 0;
   for (const to of [...cuts, bytes.length]) {
     if (to <= from) continue;
     buffer.fill(0x65); // stale bytes from an earlier read must not count
     bytes.copy(buffer, 0, from, to);
-    c.add(buffer, to - from);
+    add(buffer, to - from);
     from = to;
   }
-  return c.count;
 }
 
 describe('watch bench: PutCounter', () => {
@@ -150,15 +157,9 @@ function binaryStream(rand: () => number, disorderAt = -1): { bytes: Buffer; put
 function streamInReads(bytes: Buffer, cuts: readonly number[], keys?: string[]): StreamCounter {
   const c = new StreamCounter();
   if (keys !== undefined) c.bin.onKey = (k) => keys.push(k);
-  const buffer = Buffer.alloc(bytes.length + 1);
-  let from = 0;
-  for (const to of [...cuts, bytes.length]) {
-    if (to <= from) continue;
-    buffer.fill(0x65); // stale bytes from an earlier read must not count
-    bytes.copy(buffer, 0, from, to);
-    c.add(buffer, to - from);
-    from = to;
-  }
+  feedInReads(bytes, cuts, (buffer, n) => {
+    c.add(buffer, n);
+  });
   return c;
 }
 

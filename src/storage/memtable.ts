@@ -13,12 +13,15 @@
  * keyed by strings cost a string and a hash per write and most of its lookup time in cache misses
  * (docs/performance.md, "Worker CPU per write (issues 18, 16), second pass").
  *
- * Key order (scans, flushing to an SSTable run) is built only when first asked for: a write does
- * not pay for it, as most memtables are read in order only once, when flushed. The first ordered
- * read sorts the keys' strings into an array, kept while no key is added (a frozen memtable's
- * scans and flush use it); a memtable that then takes a new key builds a B+ tree (sorted-btree)
- * from that array and keeps it from then on, so scans interleaved with writes cost a tree insert
- * per new key, not a sort per scan.
+ * Key order (scans, flushing to an SSTable run) is built only when asked for: a write does not
+ * pay for it, as most memtables are read in order only once, when flushed. An ordered read sorts
+ * the keys' strings into an array, kept while no key is added (a frozen memtable's scans and flush
+ * use it); a new key drops it. An ordered read that finds it dropped after fewer new keys than
+ * half the memtable (scans interleaved with writes) builds a B+ tree (sorted-btree) instead and
+ * keeps it from then on: a tree insert per new key, not a sort per scan. One ordered read now and
+ * then (the expiry scan of a store that becomes leader, over a memtable still empty) therefore
+ * costs the writes after it nothing; it used to give every later new key a tree insert and a
+ * string (~6 % of a shard worker's CPU per PUT, docs/performance.md).
  *
  * Keys and values are copied into an arena of 1 MiB slabs and an entry records (slab, offset,
  * length): a memtable of a million values is not a million Buffers for the garbage collector to
@@ -83,8 +86,11 @@ export class Memtable {
   private copiedOff = 0;
   /** sorted holds every key in order while no key has been added since the last ordered read. */
   private sorted: Ordered | undefined;
-  /** tree orders the keys of a memtable read in order and then written (see the module comment). */
+  /** tree orders the keys of a memtable read in order while written (see the module comment). */
   private tree: BTreeType<string, number> | undefined;
+  /** orderedOnce: an ordered read happened; newSinceOrder: keys added since the last one. */
+  private orderedOnce = false;
+  private newSinceOrder = 0;
   /** bytes is the approximate memory held (see the module comment). */
   bytes = 0;
   /** arenaBytes is the size of every slab allocated, used or not. */
@@ -154,6 +160,11 @@ export class Memtable {
 
   /** entries iterates versions with key ≥ `from` (all when undefined) in key order. */
   *entries(from?: string): IterableIterator<[string, Versioned]> {
+    const interleaved = this.orderedOnce && this.newSinceOrder * 2 < this.count;
+    if (this.tree === undefined && this.sorted === undefined && interleaved)
+      this.tree = this.treeOf(this.order());
+    this.orderedOnce = true;
+    this.newSinceOrder = 0;
     if (this.tree !== undefined) {
       for (const [k, e] of this.tree.entries(from)) yield [k, this.versionOf(e)];
       return;
@@ -193,7 +204,7 @@ export class Memtable {
     this.keyLen[e] = end - start;
     this.bytes += end - start + ENTRY_OVERHEAD;
     if (this.count * 2 > this.slots.length) this.rehash();
-    if (this.tree === undefined && this.sorted !== undefined) this.tree = this.treeOf(this.sorted);
+    this.newSinceOrder++;
     this.sorted = undefined;
     this.tree?.set(this.keyString(e), e);
     return e;

@@ -4,7 +4,7 @@
  *
  * A `net.Socket` in its usual mode has libuv allocate a 64 KiB buffer for every read (`malloc`,
  * then a `Buffer` object and the stream's `push`/`'data'` machinery). Under 50 connections of small
- * requests that allocation and its collection were a tenth of the main thread (docs/performance.md,
+ * requests that allocation and its collection were about 8 % of the main thread (docs/performance.md,
  * "Reading sockets into one buffer"). Node's `onread` option reads into a buffer the caller gives
  * and calls back with the byte count, bypassing the stream's read side; it is offered for client
  * sockets, so `adopt` moves an accepted socket's handle (the server listens with

@@ -14,19 +14,18 @@ import { dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
 import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
-import type {
-  ExpiringPage,
-  Store,
-  StoreEntry,
-  StoreOptions,
-  StoreStats,
-  StoreValue,
-  WriteResult,
+import {
+  EXPIRING_PAGE_BYTES,
+  type ExpiringPage,
+  type Store,
+  type StoreEntry,
+  type StoreOptions,
+  type StoreStats,
+  type StoreValue,
+  type WriteResult,
 } from './store.js';
 
 const META_LAST_SEQ = 'last_seq';
-/** EXPIRING_PAGE_BYTES ends a page of `expiring` early once the keys and values it read reach it (as the LSM store does). */
-const EXPIRING_PAGE_BYTES = 4 * 1024 * 1024;
 
 /** Syncable is lmdb-js's root database with its (untyped) `sync(callback)`, which calls mdb_env_sync. */
 type Syncable = RootDatabase & { sync(callback: (error?: Error) => void): void };

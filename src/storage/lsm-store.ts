@@ -36,14 +36,15 @@ import { isLive, mergeNewest, type Versioned } from './merge-iterator.js';
 import type { BlockCache, RunReader } from './sstable-reader.js';
 import { RunReader as Reader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
-import type {
-  ExpiringPage,
-  Store,
-  StoreEntry,
-  StoreOptions,
-  StoreStats,
-  StoreValue,
-  WriteResult,
+import {
+  EXPIRING_PAGE_BYTES,
+  type ExpiringPage,
+  type Store,
+  type StoreEntry,
+  type StoreOptions,
+  type StoreStats,
+  type StoreValue,
+  type WriteResult,
 } from './store.js';
 import type { Vfs } from './vfs.js';
 import {
@@ -502,9 +503,6 @@ function typeOf(value: Uint8Array | null, expiresAtMs: number, deleteType: Recor
   if (value === null) return deleteType;
   return expiresAtMs > 0 ? TYPE_PUT_TTL : TYPE_PUT;
 }
-
-/** EXPIRING_PAGE_BYTES ends a page of `expiring` early once the keys and values it read reach it. */
-const EXPIRING_PAGE_BYTES = 4 * 1024 * 1024;
 
 function* mapLevel(it: IterableIterator<LevelEntry>): IterableIterator<[string, Versioned]> {
   for (const { key, version } of it) yield [key.toString('latin1'), version];

@@ -40,6 +40,9 @@ export interface ExpiringPage {
   next: Uint8Array | undefined;
 }
 
+/** EXPIRING_PAGE_BYTES ends a page of `Store.expiring` early once the keys and values it read reach it. */
+export const EXPIRING_PAGE_BYTES = 4 * 1024 * 1024;
+
 /** WriteResult is what a durable write reports: its sequence number. */
 export interface WriteResult {
   seq: number;
@@ -80,8 +83,8 @@ export interface Store {
   /** scan returns up to `limit` live entries whose key starts with `prefix` and is greater than `after`, in key order (copies). */
   scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[];
   /**
-   * expiring visits up to `limit` keys greater than `after`, in key order (an engine may end a
-   * page sooner, after some bytes of values), and returns those whose newest write is a value with
+   * expiring visits up to `limit` keys greater than `after`, in key order (an engine that reads
+   * values to learn expiries ends a page sooner, after EXPIRING_PAGE_BYTES of them), and returns those whose newest write is a value with
    * an expiry, expired or not: how a new leader's reaper learns the expiries to log
    * (src/worker/expiry-scan.ts). Every engine here has it (memory, LSM, lmdb).
    */

@@ -35,3 +35,19 @@ export async function checkEndsPageEarly(store: Store): Promise<void> {
   assert.ok(first.entries.length < 6 && first.next !== undefined, `first page: ${first.entries.length} keys`);
   assert.deepEqual(await expiringPages(store, 1000), want);
 }
+
+/**
+ * writeExpiryHistory writes, at a clock of 1000, keys that end as: `a` expiring at 1100, `b` with
+ * no expiry, `c` expiring at 9000, `d` deleted after a write with an expiry, `e` rewritten without
+ * one: listed, the store holds `a@1:1100` and `c@3:9000` (its first seqs are 1..7).
+ */
+export async function writeExpiryHistory(store: Store): Promise<void> {
+  const b = (s: string): Buffer => Buffer.from(s);
+  await store.put(b('a'), b('1'), 1100); // will be expired
+  await store.put(b('b'), b('2')); // no expiry
+  await store.put(b('c'), b('3'), 9000);
+  await store.put(b('d'), b('4'), 1050);
+  await store.delete(b('d')); // deleted: no longer expiring
+  await store.put(b('e'), b('5'), 1200);
+  await store.put(b('e'), b('6')); // rewritten without a TTL
+}

@@ -15,7 +15,7 @@ import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
 import { encodeExt, OP_PUT_EXT } from '../../src/worker/op-format.js';
 import { ShardHost } from '../../src/worker/shard-host.js';
 import { openTestLsm } from '../helpers/lsm.js';
-import { checkEndsPageEarly, expiringPages } from '../helpers/expiring-pages.js';
+import { checkEndsPageEarly, expiringPages, writeExpiryHistory } from '../helpers/expiring-pages.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HostReply, runOps, testStoreSpec, untilReplies } from '../helpers/worker-host.js';
 import { ReplyReader } from '../../src/worker/op-codec.js';
@@ -223,15 +223,7 @@ describe('Store.expiring', () => {
     const lsm = await openTestLsm(tempDir(after), { clock: () => time.now, maxRuns: 1 });
     const memory = new MemoryStore(() => time.now);
     try {
-      for (const s of [lsm, memory]) {
-        await s.put(b('a'), b('1'), 1100); // will be expired
-        await s.put(b('b'), b('2')); // no expiry
-        await s.put(b('c'), b('3'), 9000);
-        await s.put(b('d'), b('4'), 1050);
-        await s.delete(b('d')); // deleted: no longer expiring
-        await s.put(b('e'), b('5'), 1200);
-        await s.put(b('e'), b('6')); // rewritten without a TTL
-      }
+      for (const s of [lsm, memory]) await writeExpiryHistory(s);
       await lsm.flush();
       await lsm.put(b('f'), b('7'), 1300); // in the memtable, the rest in LMDB or a run
       await memory.put(b('f'), b('7'), 1300);

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { LmdbStore } from '../../src/storage/lmdb-store.js';
 import { type Expiring } from '../../src/worker/expiry-reaper.js';
 import { learnExpiries } from '../../src/worker/expiry-scan.js';
-import { checkEndsPageEarly, expiringPages } from '../helpers/expiring-pages.js';
+import { checkEndsPageEarly, expiringPages, writeExpiryHistory } from '../helpers/expiring-pages.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -46,13 +46,7 @@ describe('lmdb Store.expiring', () => {
     const time = { now: 1000 };
     const store = openLmdb(tempDir(after), () => time.now);
     try {
-      await store.put(b('a'), b('1'), 1100); // will be expired
-      await store.put(b('b'), b('2')); // no expiry
-      await store.put(b('c'), b('3'), 9000);
-      await store.put(b('d'), b('4'), 1050);
-      await store.delete(b('d')); // deleted: no longer expiring
-      await store.put(b('e'), b('5'), 1200);
-      await store.put(b('e'), b('6')); // rewritten without a TTL
+      await writeExpiryHistory(store);
       await store.put(b('f'), b('7'), 1300);
       time.now = 5000;
       const want = ['a@1:1100', 'c@3:9000', 'f@8:1300'];

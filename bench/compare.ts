@@ -3,7 +3,8 @@
  * one server (bench/lib/compare-rows.ts): distkv PUT with fsync on the default layout, with
  * `--inline`, without replicas, with the durability interval; redis-server SET with appendfsync
  * always and everysec (redis-benchmark -c 50 -P 1 -d 100 -r KEYS); GET on distkv default,
- * `--inline` and the bare uWS+Map server; 10 connections writing in a closed loop. HTTP rows use
+ * `--inline` and the bare uWS+Map server; 10 connections writing in a closed loop; PUT on the bare
+ * server acknowledging after one write (and fdatasync) per turn, the Node.js ceiling. HTTP rows use
  * wrk -t1 -c50 (-c10 for the closed-loop row) with 100-byte values and random keys. The "mix" rows
  * (issue 7's comparison through the load generator) run on request.
  *
@@ -96,11 +97,13 @@ function builds(): Build[] {
 async function startServer(s: ServerSpec, build: Build, dir: string): Promise<Running> {
   const port = await freePort();
   const probe = `http://127.0.0.1:${port}/healthz`;
-  if (s.kind === 'bare')
+  if (s.kind === 'bare') {
+    const log = s.log === undefined ? [] : ['--log', dir, ...(s.log === 'fsync' ? ['--sync'] : [])];
     return {
       port,
-      child: await startProcess(['dist/bench/baseline/server.js', '--port', String(port)], probe),
+      child: await startProcess(['dist/bench/baseline/server.js', '--port', String(port), ...log], probe),
     };
+  }
   if (s.kind === 'redis') return { port, child: await startRedis(port, s.appendfsync, dir) };
   const cfg = distkvConfig(dir, s.distkv, port, await freePort());
   const args = [

@@ -4,16 +4,21 @@
  * no validation beyond the minimum, no persistence: it is the ceiling a Node.js KV server can
  * reach on this machine, and every distkv figure is reported as a ratio to it.
  *
- * Usage: node dist/bench/baseline/server.js [--port 9090] [--host 127.0.0.1]
+ * With `--log DIR` a PUT is acknowledged only once it is appended to a file in DIR, one write per
+ * event-loop turn, and with `--sync` also fdatasynced (turn-log.ts): the ceiling of a Node.js
+ * server that acknowledges writes durably, next to redis-server with appendfsync always.
+ *
+ * Usage: node dist/bench/baseline/server.js [--port 9090] [--host 127.0.0.1] [--log DIR [--sync]]
  */
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
+import { TurnLog } from './turn-log.js';
 
 const require = createRequire(import.meta.url);
 const uws = require('uWebSockets.js') as typeof Uws;
 
-/** startBaseline listens on host:port and resolves with a close function. */
-export function startBaseline(host: string, port: number): Promise<() => void> {
+/** startBaseline listens on host:port and resolves with a close function; with `log`, PUTs are acknowledged once logged. */
+export function startBaseline(host: string, port: number, log?: TurnLog): Promise<() => void> {
   const map = new Map<string, Buffer>();
   const app = uws.App();
   app.get('/kv/*', (res, req) => {
@@ -24,14 +29,23 @@ export function startBaseline(host: string, port: number): Promise<() => void> {
   app.put('/kv/*', (res, req) => {
     const key = decodeURIComponent(req.getUrl().slice(4));
     const chunks: Buffer[] = [];
-    res.onAborted(() => undefined);
-    res.onData((chunk, isLast) => {
-      chunks.push(Buffer.from(new Uint8Array(chunk)));
-      if (isLast) {
-        map.set(key, Buffer.concat(chunks));
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const answer = (): void => {
+      if (!aborted)
         res.cork(() => {
           res.writeStatus('204 No Content').endWithoutBody();
         });
+    };
+    res.onData((chunk, isLast) => {
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) {
+        const value = Buffer.concat(chunks);
+        map.set(key, value);
+        if (log === undefined) answer();
+        else log.append(key, value, answer);
       }
     });
   });
@@ -53,6 +67,7 @@ export function startBaseline(host: string, port: number): Promise<() => void> {
       else {
         resolve(() => {
           uws.us_listen_socket_close(socket);
+          log?.close();
         });
       }
     });
@@ -67,6 +82,12 @@ if (
   const port = Number(args[args.indexOf('--port') + 1] ?? 9090) || 9090;
   const hostIdx = args.indexOf('--host');
   const host = hostIdx >= 0 ? (args[hostIdx + 1] ?? '127.0.0.1') : '127.0.0.1';
-  await startBaseline(host, port);
+  const logIdx = args.indexOf('--log');
+  const logDir = logIdx >= 0 ? args[logIdx + 1] : undefined;
+  await startBaseline(
+    host,
+    port,
+    logDir === undefined ? undefined : new TurnLog(logDir, args.includes('--sync')),
+  );
   process.stdout.write(`baseline listening on http://${host}:${port}\n`);
 }

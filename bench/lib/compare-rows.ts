@@ -22,7 +22,7 @@ export interface DistkvServer {
 export type ServerSpec =
   | { kind: 'distkv'; id: string; label: string; distkv: DistkvServer }
   | { kind: 'redis'; id: string; label: string; appendfsync: 'always' | 'everysec' }
-  | { kind: 'bare'; id: string; label: string };
+  | { kind: 'bare'; id: string; label: string; log?: 'write' | 'fsync' };
 
 /** Driver is the workload of a row. */
 export type Driver =
@@ -78,6 +78,8 @@ export const SERVERS = {
     appendfsync: 'everysec',
   },
   bare: { kind: 'bare', id: 'bare', label: 'bare uWS+Map' },
+  bareFsync: { kind: 'bare', id: 'bare-fsync', label: 'bare uWS+Map, fdatasync per turn', log: 'fsync' },
+  bareWrite: { kind: 'bare', id: 'bare-write', label: 'bare uWS+Map, write per turn', log: 'write' },
 } as const satisfies Record<string, ServerSpec>;
 
 const put = (connections: number): Driver => ({ kind: 'wrk', script: 'put-kv.lua', connections });
@@ -127,6 +129,27 @@ export const ROWS: readonly Row[] = [
     label: 'redis-server SET, appendfsync everysec',
     server: SERVERS.redisEverysec,
     driver: set,
+    preload: false,
+  },
+  {
+    id: 'put-bare-fsync',
+    label: 'bare uWS+Map PUT, one write + fdatasync per turn (the Node.js ceiling)',
+    server: SERVERS.bareFsync,
+    driver: put(50),
+    preload: false,
+  },
+  {
+    id: 'put-bare-write',
+    label: 'bare uWS+Map PUT, one write per turn, no fsync',
+    server: SERVERS.bareWrite,
+    driver: put(50),
+    preload: false,
+  },
+  {
+    id: 'put-bare-c10',
+    label: 'bare uWS+Map PUT, fdatasync per turn, 10 connections closed loop (wrk -c10)',
+    server: SERVERS.bareFsync,
+    driver: put(10),
     preload: false,
   },
   {
@@ -198,11 +221,14 @@ export const ROWS: readonly Row[] = [
 export const RUN_ORDER: readonly string[] = [
   'put-fsync',
   'redis-always',
+  'put-bare-fsync',
   'put-interval',
   'redis-everysec',
+  'put-bare-write',
   'put-noreplicas',
   'put-inline',
   'put-c10',
+  'put-bare-c10',
   'get-default',
   'get-bare',
   'get-inline',
@@ -227,6 +253,13 @@ export const ROW_GROUPS: Record<string, readonly string[]> = {
 export const RATIOS: readonly [string, string, string][] = [
   ['PUT fsync, default layout ÷ redis appendfsync always', 'put-fsync', 'redis-always'],
   ['PUT interval, default layout ÷ redis everysec', 'put-interval', 'redis-everysec'],
+  [
+    'Node.js ceiling: bare PUT fdatasync per turn ÷ redis appendfsync always',
+    'put-bare-fsync',
+    'redis-always',
+  ],
+  ['Node.js ceiling: bare PUT write per turn ÷ redis everysec', 'put-bare-write', 'redis-everysec'],
+  ['10 connections: PUT fsync, default layout ÷ bare PUT fdatasync per turn', 'put-c10', 'put-bare-c10'],
   ['GET default ÷ bare uWS+Map', 'get-default', 'get-bare'],
   ['GET `--inline` ÷ bare uWS+Map', 'get-inline', 'get-bare'],
   ['mix: distkv fsync ÷ redis always', 'mix-fsync', 'mix-redis-always'],

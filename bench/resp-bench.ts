@@ -11,7 +11,9 @@
  * printed and written into docs/performance.md between the bench:resp markers.
  *
  * A third target is the node:net + Map baseline (bench/baseline/resp-server.ts): what a Node.js
- * RESP server reaches here without worker threads or storage (the "baseline ÷ redis" column).
+ * RESP server reaches here without worker threads or storage (the "baseline ÷ redis" column); its
+ * SETs are acknowledged after one write and fdatasync per turn, as redis-server's with appendfsync
+ * always, so both columns compare durable SETs.
  * `--before DIR` adds a fourth target to step 1: distkv built from another checkout (DIR holds its
  * bin/ and dist/, e.g. the branch point), same layout, alternated with the other two, so a change
  * is reported as after ÷ before from one run. `--inline 1` runs every distkv target with its stores
@@ -68,10 +70,14 @@ async function nodePort(): Promise<number> {
   }
 }
 
-/** startRespBaseline starts the node:net + Map RESP baseline (bench/baseline/resp-server.ts) and waits for PING. */
-async function startRespBaseline(port: number): Promise<Child> {
+/**
+ * startRespBaseline starts the node:net + Map RESP baseline (bench/baseline/resp-server.ts), its SETs
+ * logged and fdatasynced per turn in `logDir`, and waits for PING.
+ */
+async function startRespBaseline(port: number, logDir: string): Promise<Child> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['dist/bench/baseline/resp-server.js', '--port', String(port)], {
+  const args = ['dist/bench/baseline/resp-server.js', '--port', String(port), '--log', logDir, '--sync'];
+  const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -149,7 +155,8 @@ async function main(): Promise<void> {
     mkdirSync(join(dir, 'redis'));
     children.push(await startRedis(redisPort, 'always', join(dir, 'redis')));
     const basePort = await freePort();
-    children.push(await startRespBaseline(basePort));
+    mkdirSync(join(dir, 'baseline'));
+    children.push(await startRespBaseline(basePort, join(dir, 'baseline')));
     const pid = (c: Child | undefined): number => c?.proc.pid ?? 0;
     const targets = [
       { name: 'distkv RESP', port: lp + RESP_OFFSET, pid: pid(children[0]) },

@@ -5,20 +5,30 @@
  * the ceiling a Node.js RESP server reaches on this machine, so `npm run bench:resp` can say how
  * much of the distance to redis-server is Node's socket layer and how much is distkv's.
  *
- * Usage: node dist/bench/baseline/resp-server.js [--port 9091] [--host 127.0.0.1]
+ * With `--log DIR` a read's replies that include a SET are written only once its SETs are appended
+ * to a file in DIR (one write per event-loop turn, turn-log.ts) and, with `--sync`, fdatasynced: the
+ * ceiling of a Node.js RESP server that acknowledges writes durably, next to redis-server with
+ * appendfsync always. Replies stay in order: the turn's sync runs before the next read is parsed.
+ *
+ * Usage: node dist/bench/baseline/resp-server.js [--port 9091] [--host 127.0.0.1] [--log DIR [--sync]]
  */
 import { createServer } from 'node:net';
 import { RespWriter } from '../../src/resp/resp-format.js';
 import { RespParser } from '../../src/resp/resp-parser.js';
 import { arg } from '../lib/args.js';
+import { TurnLog } from './turn-log.js';
 
 const host = arg('host', '127.0.0.1');
 const port = Number(arg('port', '9091'));
 const map = new Map<string, Buffer>();
+const logDir = arg('log', '');
+const log = logDir === '' ? undefined : new TurnLog(logDir, process.argv.includes('--sync'));
 
 createServer({ noDelay: true }, (socket) => {
   const parser = new RespParser(64 * 1024 * 1024);
   const out = new RespWriter(2);
+  /** logged: SETs of this read went to the log; the read's replies wait for it. */
+  let logged = false;
   const onCommand = (args: Buffer[]): boolean => {
     const name = args[0]!.toString('latin1').toUpperCase();
     if (name === 'GET' && args.length === 2) {
@@ -26,7 +36,13 @@ createServer({ noDelay: true }, (socket) => {
       if (v === undefined) out.nil();
       else out.bulk(v);
     } else if (name === 'SET' && args.length >= 3) {
-      map.set(args[1]!.toString('latin1'), Buffer.from(args[2]!));
+      const key = args[1]!.toString('latin1');
+      const value = Buffer.from(args[2]!);
+      map.set(key, value);
+      if (log !== undefined) {
+        log.append(key, value);
+        logged = true;
+      }
       out.ok();
     } else if (name === 'PING') out.simple('PONG');
     else if (name === 'CONFIG') out.array(0);
@@ -40,7 +56,13 @@ createServer({ noDelay: true }, (socket) => {
       socket.end(out.take());
       return;
     }
-    if (out.length > 0) socket.write(out.take());
+    if (out.length === 0) return;
+    const replies = out.take();
+    if (!logged) socket.write(replies);
+    else {
+      logged = false;
+      log!.whenLogged(() => socket.write(replies));
+    }
   });
   socket.on('error', () => {
     socket.destroy();

@@ -45,7 +45,10 @@ export function startBaseline(host: string, port: number, log?: TurnLog): Promis
         const value = Buffer.concat(chunks);
         map.set(key, value);
         if (log === undefined) answer();
-        else log.append(key, value, answer);
+        else {
+          log.append(key, value);
+          log.whenLogged(answer);
+        }
       }
     });
   });

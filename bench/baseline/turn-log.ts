@@ -28,12 +28,16 @@ export class TurnLog {
     this.fd = openSync(join(dir, 'baseline.log'), 'a');
   }
 
-  /** append queues `key` and `value` for this turn's write; `ack` runs once they are written (and synced). */
-  append(key: string, value: Buffer, ack: () => void): void {
+  /** append queues `key` and `value` for this turn's write. */
+  append(key: string, value: Buffer): void {
     const head = Buffer.allocUnsafe(8);
     head.writeUInt32LE(Buffer.byteLength(key), 0);
     head.writeUInt32LE(value.length, 4);
     this.pieces.push(head, Buffer.from(key), value);
+  }
+
+  /** whenLogged runs `ack` once everything appended so far is written (and synced), in call order. */
+  whenLogged(ack: () => void): void {
     this.acks.push(ack);
     if (!this.scheduled) {
       this.scheduled = true;

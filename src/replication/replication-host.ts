@@ -17,7 +17,7 @@ import type { Fork, StoreSpec } from '../worker/messages.js';
 import { epochOfSeq } from '../routing/version.js';
 import { countDiverged, divergedFileOf, saveDiverged } from './diverged-file.js';
 import { EpochStarts } from './epoch-starts.js';
-import { checkPullEpoch, cutAtEpoch, epochsOf, type ShardEpochs } from './epochs.js';
+import { epochsOf, type ShardEpochs } from './epochs.js';
 import {
   FOLLOWER_STATES,
   type Positions,
@@ -28,15 +28,13 @@ import {
   SLOT_STATE,
 } from './positions.js';
 import { Follower } from './follower.js';
-import { HttpSource } from './http-source.js';
-import { replicaLag } from './lag.js';
+import { followerStats } from './replica-stats.js';
 import { LeaderState } from './leader-state.js';
-import { LocalSource } from './local-source.js';
-import { RingConsumer, RingProducer } from './ring.js';
-import { RingSource } from './ring-source.js';
+import { RingProducer } from './ring.js';
 import { ResyncingStore } from './resyncing-store.js';
 import { SeedCursor } from './seed-cursor.js';
-import type { ReplicationSource } from './source.js';
+import { answerPull, type PullAnswer } from './pull-answer.js';
+import { replicaSource } from './replica-source.js';
 
 /** RESYNC_MARKER names the file in a replica's directory that keeps a resync's exactSeq (follower.ts). */
 const RESYNC_MARKER = 'resync.json';
@@ -218,33 +216,15 @@ export class ReplicationHost {
       return;
     }
     const leaderHere = r.leaderStore === undefined ? undefined : this.stores.get(r.leaderStore);
-    const http = (): HttpSource =>
-      new HttpSource({
-        leader: r.leaderAddress,
-        shard: h.spec.shard.idx,
-        replica: h.spec.node,
-        token: r.token,
-        scheme: r.scheme,
-        caFile: r.tlsCa,
-        configHash: r.configHash,
-      });
-    const ringLeader = r.leaderStore;
-    const source: ReplicationSource =
-      r.ring !== undefined && ringLeader !== undefined
-        ? new RingSource(
-            new RingConsumer(r.ring),
-            http(),
-            `ring from store ${String(ringLeader)}`,
-            () => this.positions.get(ringLeader, SLOT_LAST_SEQ),
-            () => epochsOf(h.spec),
-          )
-        : leaderHere !== undefined && ringLeader !== undefined
-          ? new LocalSource(
-              () => leaderHere.store.replication,
-              `local store ${ringLeader}`,
-              () => this.leaderEpochs(ringLeader),
-            )
-          : http();
+    const leaderIndex = r.leaderStore;
+    const source = replicaSource(
+      h.spec,
+      r,
+      this.positions,
+      leaderHere === undefined || leaderIndex === undefined
+        ? undefined
+        : { replication: () => leaderHere.store.replication, epochs: () => this.leaderEpochs(leaderIndex) },
+    );
     const localLeader =
       leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
     const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
@@ -299,11 +279,9 @@ export class ReplicationHost {
   }
 
   /**
-   * pull answers a replica's pull for leader store `store`; `after` is the replica's ack and `epoch`
-   * the epoch of its record there. `replica` must be a configured replica of the shard (the HTTP
-   * route checks it against the topology). An `after` beyond the leader's last seq is refused with
-   * REPLICA_AHEAD, an (epoch, after) off the leader's history answers its `fork` (epochs.ts); neither
-   * is recorded as an ack. A batch holds the records of one epoch, `recordsEpoch`.
+   * pull answers a replica's pull for leader store `store` (pull-answer.ts); `after` is the replica's
+   * ack and `epoch` the epoch of its record there. `replica` must be a configured replica of the
+   * shard (the HTTP route checks it against the topology).
    */
   async pull(
     store: number,
@@ -312,52 +290,18 @@ export class ReplicationHost {
     waitMs: number,
     replica: string,
     epoch = 0,
-  ): Promise<{
-    gone: boolean;
-    records: Buffer;
-    leaderSeq: number;
-    epoch: number;
-    recordsEpoch: number;
-    fork?: number;
-  }> {
-    const leader = this.leaderStore(store);
-    const epochs = this.leaderEpochs(store);
-    const fork = checkPullEpoch(epochs, epoch, after);
-    if (fork !== undefined)
-      return {
-        gone: false,
-        records: Buffer.alloc(0),
-        leaderSeq: leader.lastSeq(),
-        epoch: epochs.epoch,
-        recordsEpoch: epochs.epoch,
-        fork,
-      };
-    const last = leader.lastSeq();
-    if (after > last)
-      throw new DistkvError(
-        'REPLICA_AHEAD',
-        `replica ${replica} acknowledges seq ${after} but the leader's last seq is ${last}: it holds another history and must resync from /_repl/snapshot`,
-      );
-    this.leaders.get(store)?.ack(replica, after);
-    let r = leader.readLog(after, maxBytes);
-    if (r !== 'gone' && r.records.length === 0 && waitMs > 0) {
-      await leader.waitForLog(after, waitMs);
-      r = this.leaderStore(store).readLog(after, maxBytes);
-    }
-    // A closing leader's wait ends at once with nothing: answered as "none yet" (204), its replica
-    // would pull again straight away, in a loop. As an unavailable leader (503) it is backed off.
-    if (r !== 'gone' && r.records.length === 0) this.refuseIfClosed(store);
-    const leaderSeq = this.leaderStore(store).lastSeq();
-    if (r === 'gone')
-      return {
-        gone: true,
-        records: Buffer.alloc(0),
-        leaderSeq,
-        epoch: epochs.epoch,
-        recordsEpoch: epochs.epoch,
-      };
-    const batch = cutAtEpoch(r.records, after + 1, epochs.history);
-    return { gone: false, records: batch.records, leaderSeq, epoch: epochs.epoch, recordsEpoch: batch.epoch };
+  ): Promise<PullAnswer> {
+    this.leaderStore(store); // UNAVAILABLE unless it leads here, before its epochs are read
+    const state = this.leaders.get(store);
+    return answerPull(
+      {
+        name: `store ${store}`,
+        store: () => this.leaderStore(store),
+        epochs: this.leaderEpochs(store),
+        ack: (node, seq) => state?.ack(node, seq),
+      },
+      { after, maxBytes, waitMs, replica, epoch },
+    );
   }
 
   /** snapshotPage returns the snapshot seq (fixed by the first page) and up to `limit` entries after `after`. */
@@ -411,25 +355,8 @@ export class ReplicationHost {
     const diverged = countDiverged(this.stores.get(index)?.spec.dir);
     const f = this.followers.get(index);
     const spec = this.stores.get(index)?.spec.replication;
-    if (f !== undefined && spec !== undefined) {
-      const c = f.current();
-      const lag = replicaLag(this.positions, index, undefined, spec.pullWaitMs);
-      return {
-        replicaState: lag.known ? c.state : lag.state,
-        replicaAck: lag.ackedSeq,
-        leaderSeq: c.leaderSeq,
-        // Unknown, never 0, while the leader is out of reach (design section 6).
-        ...(lag.known
-          ? { lagSeqs: lag.lagSeqs, ...(lag.lagMs === undefined ? {} : { lagMs: lag.lagMs }) }
-          : { lagSeqs: 'unknown' }),
-        ...(lag.lastContactMsAgo === undefined ? {} : { lastContactMsAgo: lag.lastContactMsAgo }),
-        replicaErrors: f.counters.errors,
-        resyncs: f.counters.resyncs,
-        staleBatches: f.counters.staleBatches,
-        ...diverged,
-        ...(c.lastError === '' ? {} : { lastError: c.lastError }),
-      };
-    }
+    if (f !== undefined && spec !== undefined)
+      return { ...followerStats(f, this.positions, index, spec.pullWaitMs), ...diverged };
     const l = this.leaders.get(index);
     return l === undefined ? diverged : { replicas: l.replicas(), ...diverged };
   }
@@ -439,12 +366,6 @@ export class ReplicationHost {
     for (const timer of this.holds.values()) clearTimeout(timer);
     this.holds.clear();
     await Promise.all([...this.followers.values()].map((f) => f.stop()));
-  }
-
-  /** refuseIfClosed throws UNAVAILABLE when leader store `index` has begun closing (or is not a leader any more). */
-  private refuseIfClosed(index: number): void {
-    if (this.leaderStore(index).isClosed?.() === true)
-      throw new DistkvError('UNAVAILABLE', `store ${index} is closing: it answers no pulls`);
   }
 
   private leaderStore(index: number): StoreReplication {

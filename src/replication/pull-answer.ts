@@ -1,0 +1,77 @@
+/**
+ * Answering a replica's pull on its leader's worker (the `/_repl/pull` route and the seed-compatible
+ * replicas reach it through ReplicationHost.pull): what the leader's log holds after the replica's
+ * ack, in one epoch, or why it cannot be served (docs/failover.md, "Epochs").
+ *
+ * An `after` beyond the leader's last seq is refused with REPLICA_AHEAD; an (epoch, after) off the
+ * leader's history answers its `fork` (epochs.ts); neither is recorded as an ack. An empty log waits
+ * up to `waitMs` for a record. A batch holds the records of one epoch, `recordsEpoch`.
+ */
+import { DistkvError } from '../errors.js';
+import type { StoreReplication } from '../storage/store-replication.js';
+import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
+
+/** PullAnswer is what a pull gets: records after the ack (WAL framing), or `gone` (resync), or a `fork`. */
+export interface PullAnswer {
+  gone: boolean;
+  records: Buffer;
+  leaderSeq: number;
+  epoch: number;
+  recordsEpoch: number;
+  fork?: number;
+}
+
+/** PullRequest is one replica's pull: its ack `after`, the epoch of its record there, and its limits. */
+export interface PullRequest {
+  after: number;
+  maxBytes: number;
+  waitMs: number;
+  replica: string;
+  epoch: number;
+}
+
+/** PullLeader is the leader store a pull reads, as its worker hosts it now. */
+export interface PullLeader {
+  /** name names the store in errors ("store 3"). */
+  name: string;
+  /** store is the leader's replication seam; it throws UNAVAILABLE once the store leads no more. */
+  store(): StoreReplication;
+  epochs: ShardEpochs;
+  /** ack records the replica's acknowledged seq (the leader's w=N waits and retention count it). */
+  ack(replica: string, seq: number): void;
+}
+
+/** answerPull answers pull `p` from `leader` (see above). */
+export async function answerPull(leader: PullLeader, p: PullRequest): Promise<PullAnswer> {
+  const first = leader.store();
+  const { epochs } = leader;
+  const fork = checkPullEpoch(epochs, p.epoch, p.after);
+  const none = (leaderSeq: number, gone: boolean): PullAnswer => ({
+    gone,
+    records: Buffer.alloc(0),
+    leaderSeq,
+    epoch: epochs.epoch,
+    recordsEpoch: epochs.epoch,
+  });
+  if (fork !== undefined) return { ...none(first.lastSeq(), false), fork };
+  const last = first.lastSeq();
+  if (p.after > last)
+    throw new DistkvError(
+      'REPLICA_AHEAD',
+      `replica ${p.replica} acknowledges seq ${p.after} but the leader's last seq is ${last}: it holds another history and must resync from /_repl/snapshot`,
+    );
+  leader.ack(p.replica, p.after);
+  let r = first.readLog(p.after, p.maxBytes);
+  if (r !== 'gone' && r.records.length === 0 && p.waitMs > 0) {
+    await first.waitForLog(p.after, p.waitMs);
+    r = leader.store().readLog(p.after, p.maxBytes);
+  }
+  // A closing leader's wait ends at once with nothing: answered as "none yet" (204), its replica
+  // would pull again straight away, in a loop. As an unavailable leader (503) it is backed off.
+  if (r !== 'gone' && r.records.length === 0 && leader.store().isClosed?.() === true)
+    throw new DistkvError('UNAVAILABLE', `${leader.name} is closing: it answers no pulls`);
+  const leaderSeq = leader.store().lastSeq();
+  if (r === 'gone') return none(leaderSeq, true);
+  const batch = cutAtEpoch(r.records, p.after + 1, epochs.history);
+  return { gone: false, records: batch.records, leaderSeq, epoch: epochs.epoch, recordsEpoch: batch.epoch };
+}

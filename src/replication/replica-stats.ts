@@ -1,0 +1,32 @@
+/**
+ * The replication fields of a replica store's stats (`GET /stats`, `distkv stats`): its follower's
+ * state, ack, leader seq, lag as lag.ts reports it (unknown, never 0, while the leader is out of
+ * reach: design section 6), and the follower's counters.
+ */
+import type { Follower } from './follower.js';
+import { replicaLag } from './lag.js';
+import type { Positions } from './positions.js';
+
+/** followerStats is replica store `index`'s replication fields (see above). */
+export function followerStats(
+  f: Follower,
+  positions: Positions,
+  index: number,
+  pullWaitMs: number,
+): Record<string, number | string> {
+  const c = f.current();
+  const lag = replicaLag(positions, index, undefined, pullWaitMs);
+  return {
+    replicaState: lag.known ? c.state : lag.state,
+    replicaAck: lag.ackedSeq,
+    leaderSeq: c.leaderSeq,
+    ...(lag.known
+      ? { lagSeqs: lag.lagSeqs, ...(lag.lagMs === undefined ? {} : { lagMs: lag.lagMs }) }
+      : { lagSeqs: 'unknown' }),
+    ...(lag.lastContactMsAgo === undefined ? {} : { lastContactMsAgo: lag.lastContactMsAgo }),
+    replicaErrors: f.counters.errors,
+    resyncs: f.counters.resyncs,
+    staleBatches: f.counters.staleBatches,
+    ...(c.lastError === '' ? {} : { lastError: c.lastError }),
+  };
+}

@@ -31,7 +31,7 @@
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
  * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { writeDurableJson } from './durable-json.js';
@@ -45,7 +45,7 @@ export interface FollowerOptions {
   source: ReplicationSource;
   /** store returns the replica store's replication seam (it changes after a resync). */
   store: () => StoreReplication;
-  /** rebuild closes the replica store, wipes its directory and opens an empty store there (not yet serving). */
+  /** rebuild closes the replica store, wipes its directory but `resyncMarker` and opens an empty store there (not yet serving). */
   rebuild: () => Promise<StoreReplication>;
   /** reopen closes and reopens the replica store (after a snapshot, so its log continues after the snapshot seq). */
   reopen: () => Promise<StoreReplication>;
@@ -332,8 +332,13 @@ export class Follower {
     // The rebuild wipes what the ack covered: until the load is done the replica acks nothing, so
     // a failover that ranks replicas by their acks never takes a wiped one for the most advanced.
     this.publish(0);
+    // The marker goes down before the wipe: a replica that stops between the wipe and the load
+    // would otherwise open without it, as whatever its log still held of it (in a shared commit
+    // log, its newest records over an emptied directory) under its old seq, and serve that.
+    const marker = this.o.resyncMarker;
+    if (marker !== undefined) writeDurableJson(marker, { loading: true });
     const fresh = await this.o.rebuild();
-    if (this.o.resyncMarker !== undefined) writeDurableJson(this.o.resyncMarker, { loading: true });
+    if (marker !== undefined && !existsSync(marker)) writeDurableJson(marker, { loading: true });
     let keys = 0;
     // One chunk is written while the next one is read.
     let writing: Promise<void> = Promise.resolve();

@@ -7,7 +7,6 @@
  * A store replicates through its replication seam (Store.replication, src/storage/store-replication.ts);
  * replicas of engines without one stay empty (logged at start).
  */
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
@@ -35,9 +34,7 @@ import { ResyncingStore } from './resyncing-store.js';
 import { SeedCursor } from './seed-cursor.js';
 import { answerPull, type PullAnswer } from './pull-answer.js';
 import { replicaSource } from './replica-source.js';
-
-/** RESYNC_MARKER names the file in a replica's directory that keeps a resync's exactSeq (follower.ts). */
-const RESYNC_MARKER = 'resync.json';
+import { RESYNC_MARKER, wipeReplicaDir } from './resync-marker.js';
 
 /** HostedStore is a worker's slot for one store; `store` is replaced when a replica resyncs. */
 export interface HostedStore {
@@ -241,7 +238,7 @@ export class ReplicationHost {
         const old = h.store;
         h.store = new ResyncingStore();
         await old.close();
-        rmSync(h.spec.dir, { recursive: true, force: true });
+        wipeReplicaDir(h.spec.dir);
         const fresh = await this.open(h);
         rebuilt = fresh.store;
         return fresh.replication;

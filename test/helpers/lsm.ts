@@ -4,6 +4,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { wipeReplicaDir } from '../../src/replication/resync-marker.js';
 import type { CommitLog } from '../../src/storage/commit-log.js';
 import { attachLsmStore, openLsmStore, openLsmStores } from '../../src/storage/lsm-recovery.js';
 import type { LsmOptions, LsmStore } from '../../src/storage/lsm-store.js';
@@ -66,10 +67,12 @@ export function attachTestLsm(log: CommitLog, dir: string, o: TestLsmOptions = {
 
 /**
  * wipeStoreDir removes a store's directory, as a replica's resync does: from the real file system
- * (LMDB) and from `vfs` (its runs and log files), which may be an in-memory FaultyVfs.
+ * (LMDB; with `keepMarker`, all but the resync marker, as the resync does) and from `vfs` (its runs
+ * and log files), which may be an in-memory FaultyVfs.
  */
-export function wipeStoreDir(dir: string, vfs: Vfs | undefined): void {
-  rmSync(dir, { recursive: true, force: true });
+export function wipeStoreDir(dir: string, vfs: Vfs | undefined, keepMarker = false): void {
+  if (keepMarker) wipeReplicaDir(dir);
+  else rmSync(dir, { recursive: true, force: true });
   for (const d of [dir, join(dir, 'runs'), join(dir, 'log'), join(dir, 'wal')])
     for (const name of vfs?.list(d) ?? []) vfs?.unlink(join(d, name));
 }

@@ -17,6 +17,7 @@ import { Follower, type FollowerPosition } from '../../src/replication/follower.
 import type { FollowerState } from '../../src/replication/positions.js';
 import { LocalSource } from '../../src/replication/local-source.js';
 import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
+import { RESYNC_MARKER } from '../../src/replication/resync-marker.js';
 import { ringBytesFor } from '../../src/replication/ring-format.js';
 import { RingSource } from '../../src/replication/ring-source.js';
 import type {
@@ -182,7 +183,7 @@ export class ReplicaPair {
       store: () => this.replica.replication,
       rebuild: async () => {
         await this.replica.close();
-        wipeStoreDir(replicaDir, this.vfs ?? this.opts.vfs);
+        wipeStoreDir(replicaDir, this.vfs ?? this.opts.vfs, true);
         rebuilt = await this.openReplica();
         return rebuilt.replication;
       },
@@ -197,7 +198,7 @@ export class ReplicaPair {
         this.position = p;
         this.opts.onPublish?.(p, this.replica);
       },
-      resyncMarker: join(replicaDir, 'resync.json'),
+      resyncMarker: join(replicaDir, RESYNC_MARKER),
       pullMaxBytes: this.opts.pullMaxBytes ?? 64 * 1024,
       pullWaitMs: this.opts.pullWaitMs ?? 50,
     });
@@ -244,7 +245,7 @@ export class ReplicaPair {
 
   /** resyncing says the replica holds a resync's marker: its content is not exact at its seq until it reaches the marker's. */
   resyncing(): boolean {
-    return existsSync(join(this.dir, 'replica', 'resync.json'));
+    return existsSync(join(this.dir, 'replica', RESYNC_MARKER));
   }
 
   resyncs(): number {

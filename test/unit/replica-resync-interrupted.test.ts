@@ -3,9 +3,12 @@
  * that never finished) holds part of a snapshot under a seq that does not describe it
  * (src/replication/follower.ts, the resync marker). Started again, it must resync before it
  * publishes any position as following: extending that part with the log from its seq would
- * publish acks whose content is not the leader's at that seq.
+ * publish acks whose content is not the leader's at that seq. The same holds for a replica stopped
+ * after the resync wiped it and before the load began: in a shared commit log it would open as the
+ * records the log still held of it, under its old seq.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Follower } from '../../src/replication/follower.js';
@@ -27,10 +30,10 @@ function keysOf(store: LsmStore): number {
   }
 }
 
-/** reopened closes `store` and opens its directory again, wiped first when `wipe` (a resync's rebuild). */
+/** reopened closes `store` and opens its directory again, wiped first when `wipe` (a resync's rebuild: all but the resync marker). */
 async function reopened(store: LsmStore, dir: string, wipe: boolean): Promise<LsmStore> {
   await store.close();
-  if (wipe) wipeStoreDir(dir, undefined);
+  if (wipe) wipeStoreDir(dir, undefined, true);
   return openTestLsm(dir, { memtableBytes: 8 << 20 });
 }
 
@@ -178,6 +181,76 @@ describe('a replica whose snapshot load was cut short', () => {
       }
       // Failover ranks replicas by their published ack: a wiped one must not look like the most advanced.
       assert.equal(acks.at(-1), 0, `acks published: ${acks.join(',')}`);
+    } finally {
+      await f?.stop();
+      await replica.close();
+      await leader.close();
+    }
+  });
+  it('resyncs when it starts again after it stopped between the wipe and the load', async () => {
+    const root = tempDir(after);
+    const replicaDir = join(root, 'replica');
+    const marker = join(replicaDir, 'resync.json');
+    const leader = await openTestLsm(join(root, 'leader'), { memtableBytes: 8 << 20 });
+    let replica: LsmStore = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
+    let wiped = false;
+    let f: Follower | undefined;
+    try {
+      for (let i = 1; i <= 20; i++) {
+        await leader.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
+        await replica.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
+      }
+      f = new Follower({
+        source: new LocalSource(() => leader.replication, 'test leader'),
+        store: () => replica.replication,
+        rebuild: async () => {
+          replica = await reopened(replica, replicaDir, true);
+          wiped = true;
+          // The process stops right after the wipe: nothing the follower would do next happens.
+          throw new Error('the process stopped');
+        },
+        reopen: () => Promise.reject(new Error('not reached')),
+        publish: () => undefined,
+        resyncMarker: marker,
+        resyncFirst: true,
+        pullMaxBytes: 64,
+        pullWaitMs: 50,
+      });
+      f.start();
+      const deadline = Date.now() + 10000;
+      while (!wiped) {
+        assert.ok(Date.now() < deadline, 'the resync did not wipe the replica');
+        await sleep(10);
+      }
+      await f.stop();
+      f = undefined;
+      let left: unknown;
+      try {
+        left = JSON.parse(readFileSync(marker, 'utf8'));
+      } catch {
+        left = 'no marker';
+      }
+      assert.deepEqual(left, { loading: true }, 'a replica wiped for a resync must say so before the wipe');
+      // Started again, it resyncs before it follows.
+      await replica.close();
+      replica = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
+      f = new Follower({
+        source: new LocalSource(() => leader.replication, 'test leader'),
+        store: () => replica.replication,
+        rebuild: async () => (replica = await reopened(replica, replicaDir, true)).replication,
+        reopen: async () => (replica = await reopened(replica, replicaDir, false)).replication,
+        publish: () => undefined,
+        resyncMarker: marker,
+        pullMaxBytes: 64,
+        pullWaitMs: 50,
+      });
+      f.start();
+      while (replica.lastSeq() < leader.lastSeq() || keysOf(replica) < 20) {
+        assert.ok(Date.now() < deadline + 10000, `replica at ${replica.lastSeq()}`);
+        await sleep(10);
+      }
+      assert.equal(f.counters.resyncs, 1, 'the replica resynced first');
+      assert.deepEqual(dump(replica), dump(leader));
     } finally {
       await f?.stop();
       await replica.close();

@@ -1,0 +1,20 @@
+/**
+ * The resync marker: a file in a replica's directory that says a resync from a leader snapshot is
+ * under way (`{"loading":true}`) or up to which seq the replica's content is not exact yet
+ * (`{"exactSeq":S}`); follower.ts writes and reads it (docs/architecture.md, "Replication").
+ *
+ * It is written before the resync wipes the directory and the wipe spares it: a replica stopped
+ * between the wipe and the load must not open as whatever its log still held of it.
+ */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** RESYNC_MARKER names the marker file in a replica's directory. */
+export const RESYNC_MARKER = 'resync.json';
+
+/** wipeReplicaDir empties replica directory `dir` for a resync, all but its RESYNC_MARKER. */
+export function wipeReplicaDir(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir))
+    if (name !== RESYNC_MARKER) rmSync(join(dir, name), { recursive: true, force: true });
+}

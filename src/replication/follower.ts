@@ -15,10 +15,11 @@
  * A snapshot is fuzzy (snapshot-format.ts): until the replica has replayed the log through the
  * snapshot's exactSeq its content may mix states, so it stays `resyncing` (no freshness claimed)
  * until then. That seq is kept in `resyncMarker` (a file), so a replica restarted in between knows.
- * The marker is written (durably) before the first chunk is loaded too, saying the load is under
- * way: a replica that stops in the middle of one (kill -9, power loss) holds part of a snapshot
- * over a seq that does not describe it, so it starts again with a resync, never serving or
- * extending that part as if it were the leader's state at its seq.
+ * The marker is written (durably) before the resync wipes the store too, saying a load is under
+ * way, and the wipe spares it (resync-marker.ts): a replica that stops from then on (kill -9, power
+ * loss) holds part of a snapshot, or only what its log still held of it, over a seq that does not
+ * describe it, so it starts again with a resync, never serving or extending that part as if it
+ * were the leader's state at its seq.
  *
  * Epochs (src/replication/epochs.ts): a pull names the epoch of the replica's last record; a
  * leader whose history left the replica's there answers DIVERGED with the fork seq, and the replica

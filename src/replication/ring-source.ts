@@ -3,7 +3,9 @@
  * batches from their SharedArrayBuffer ring (ring.ts), waiting with Atomics.waitAsync. When the
  * ring does not continue where the replica's ack is (it was lapped, or the replica started behind),
  * it catches up through `fallback` (HTTP pulls from the leader's WAL) and rejoins the ring once the
- * ring's batches follow on; snapshots also come from `fallback`. Ring batches carry no epoch: a
+ * ring's batches follow on; so it does when the replica asks again for records the ring already
+ * handed out (applying them failed: a disk error on the replica's side). Snapshots also come from
+ * `fallback`. Ring batches carry no epoch: a
  * ring runs only from the leader planned at start to its replica in this process, whose spec names
  * the shard's epochs; the batch's epoch is read from them (epochs.ts).
  */
@@ -65,8 +67,10 @@ export class RingSource implements ReplicationSource {
         if (after >= this.lapMark) this.lapMark = Number.POSITIVE_INFINITY;
         return this.fromStash(after, maxBytes, leaderSeq);
       }
-      if (first !== undefined || after >= this.lapMark) {
-        // A gap before the ring's next batch, or past where the ring lost batches: read the leader's log.
+      if (first !== undefined || after >= this.lapMark || leaderSeq > after) {
+        // A gap before the ring's next batch, past where the ring lost batches, or records the
+        // leader holds that the ring handed out before (an apply of them failed, and the replica
+        // asks again from its ack): read the leader's log.
         this.counters.fallbackPulls++;
         const r = await this.fallback.pull(after, maxBytes, 0, epoch);
         if (typeof r === 'string' || 'fork' in r) return r;

@@ -149,4 +149,31 @@ describe('ring source', () => {
     assert.ok(log.pulls > 0, 'it used the log to catch up');
     assert.ok(src.counters.ringBatches > 0, 'and the ring once caught up');
   });
+
+  it('serves again from the leader log the records it handed out when the replica asks for them again', async () => {
+    const sab = new SharedArrayBuffer(ringBytesFor(4096));
+    const p = new RingProducer(sab);
+    let leaderSeq = 0;
+    const log = new FakeLeaderLog(() => leaderSeq);
+    const src = new RingSource(new RingConsumer(sab), log, 'test', () => leaderSeq);
+    p.publish(batch(1, 10), 1, 10);
+    leaderSeq = 10;
+    const first = await src.pull(0, 1 << 20, 0);
+    assert.ok(typeof first === 'object' && !('fork' in first));
+    assert.deepEqual(
+      seqsIn(first.records),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
+    p.publish(batch(11, 12), 11, 12);
+    leaderSeq = 12;
+    const second = await src.pull(10, 1 << 20, 0);
+    assert.ok(typeof second === 'object' && !('fork' in second));
+    assert.deepEqual(seqsIn(second.records), [11, 12], 'from the ring');
+    // Applying 11..12 failed on the replica: it asks again from its ack, 10, and the leader is idle.
+    const t0 = Date.now();
+    const again = await src.pull(10, 1 << 20, 2000);
+    assert.ok(typeof again === 'object' && !('fork' in again));
+    assert.deepEqual(seqsIn(again.records), [11, 12], 'the records it asks for again');
+    assert.ok(Date.now() - t0 < 1500, 'without waiting for the leader to write again');
+  });
 });

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Follower } from '../../src/replication/follower.js';
+import { Follower, type FollowerOptions } from '../../src/replication/follower.js';
 import { LocalSource } from '../../src/replication/local-source.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
@@ -78,183 +78,188 @@ class StallingSource implements ReplicationSource {
   }
 }
 
+/** Pair is a leader and a replica store in a temp dir, and the Followers started on the replica. */
+class Pair {
+  readonly replicaDir: string;
+  readonly marker: string;
+  readonly leader: LsmStore;
+  replica: LsmStore;
+  private readonly followers = new Set<Follower>();
+
+  private constructor(root: string, leader: LsmStore, replica: LsmStore) {
+    this.replicaDir = join(root, 'replica');
+    this.marker = join(this.replicaDir, 'resync.json');
+    this.leader = leader;
+    this.replica = replica;
+  }
+
+  /** open makes a pair whose leader holds k1..k`keys` (write k<i> has seq i), and the replica too when `replicaToo`. */
+  static async open(keys: number, replicaToo: boolean): Promise<Pair> {
+    const root = tempDir(after);
+    const pair = new Pair(
+      root,
+      await openTestLsm(join(root, 'leader'), { memtableBytes: 8 << 20 }),
+      await openTestLsm(join(root, 'replica'), { memtableBytes: 8 << 20 }),
+    );
+    for (let i = 1; i <= keys; i++) {
+      await pair.leader.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
+      if (replicaToo) await pair.replica.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
+    }
+    return pair;
+  }
+
+  /** localSource reads the leader in process. */
+  localSource(): LocalSource {
+    return new LocalSource(() => this.leader.replication, 'test leader');
+  }
+
+  /** rebuild wipes and reopens the replica, as a resync does. */
+  readonly rebuild = async (): Promise<LsmStore> =>
+    (this.replica = await reopened(this.replica, this.replicaDir, true));
+
+  /** follow starts a Follower of the replica: rebuild and reopen as in production, the rest as `o` says. */
+  follow(o: Pick<FollowerOptions, 'source'> & Partial<FollowerOptions>): Follower {
+    const f = new Follower({
+      store: () => this.replica.replication,
+      rebuild: async () => (await this.rebuild()).replication,
+      reopen: async () => (this.replica = await reopened(this.replica, this.replicaDir, false)).replication,
+      publish: () => undefined,
+      resyncMarker: this.marker,
+      pullMaxBytes: 64,
+      pullWaitMs: 50,
+      ...o,
+    });
+    this.followers.add(f);
+    f.start();
+    return f;
+  }
+
+  /** stop stops `f`, as the process stopping would. */
+  async stop(f: Follower): Promise<void> {
+    this.followers.delete(f);
+    await f.stop();
+  }
+
+  /** restartReplica opens the replica again from its directory, as a new process would. */
+  async restartReplica(): Promise<void> {
+    await this.replica.close();
+    this.replica = await openTestLsm(this.replicaDir, { memtableBytes: 8 << 20 });
+  }
+
+  /** caughtUp waits until the replica holds all `keys` keys at the leader's seq. */
+  async caughtUp(keys: number, deadline: number): Promise<void> {
+    while (this.replica.lastSeq() < this.leader.lastSeq() || keysOf(this.replica) < keys) {
+      assert.ok(Date.now() < deadline, `replica at ${this.replica.lastSeq()}`);
+      await sleep(10);
+    }
+  }
+
+  /** close stops every follower and closes both stores. */
+  async close(): Promise<void> {
+    for (const f of this.followers) await f.stop();
+    await this.replica.close();
+    await this.leader.close();
+  }
+}
+
+/** loaded waits until the replica holds exactly `keys` keys (the part of a snapshot loaded so far). */
+async function loaded(pair: Pair, keys: number, deadline: number): Promise<void> {
+  while (keysOf(pair.replica) !== keys) {
+    assert.ok(Date.now() < deadline, `the first ${keys} keys of the snapshot were not loaded`);
+    await sleep(10);
+  }
+}
+
 describe('a replica whose snapshot load was cut short', () => {
   it('resyncs when it starts again, and never publishes an ack over part of a snapshot', async () => {
-    const root = tempDir(after);
-    const replicaDir = join(root, 'replica');
-    const marker = join(replicaDir, 'resync.json');
-    const leader = await openTestLsm(join(root, 'leader'), { memtableBytes: 8 << 20 });
-    let replica: LsmStore = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
-    const follow = (source: ReplicationSource, check: boolean): Follower => {
-      const f = new Follower({
-        source,
-        store: () => replica.replication,
-        rebuild: async () => (replica = await reopened(replica, replicaDir, true)).replication,
-        reopen: async () => (replica = await reopened(replica, replicaDir, false)).replication,
+    const pair = await Pair.open(20, false);
+    const wrong: string[] = [];
+    try {
+      const first = pair.follow({
+        source: new StallingSource(pair.localSource(), 5),
+        reopen: () => Promise.reject(new Error('the load never finishes')),
+        resyncFirst: true,
+      });
+      const deadline = Date.now() + 10000;
+      await loaded(pair, 5, deadline);
+      await pair.stop(first);
+      // The process stops here; the replica starts again from its directory.
+      await pair.restartReplica();
+      const second = pair.follow({
+        source: pair.localSource(),
         publish: (p) => {
-          if (!check || (p.state !== 'streaming' && p.state !== 'catching-up')) return;
+          if (p.state !== 'streaming' && p.state !== 'catching-up') return;
           // Write k<i> has seq i: the leader at seq A holds k1..kA.
           const expected = Array.from({ length: p.ack }, (_, i) => `k${i + 1}`).sort();
-          const keys = dump(replica).map(([k]) => k);
+          const keys = dump(pair.replica).map(([k]) => k);
           if (JSON.stringify(keys) !== JSON.stringify(expected))
             wrong.push(`ack ${p.ack} (${p.state}) over keys ${keys.join(',')}`);
         },
-        resyncMarker: marker,
-        pullMaxBytes: 64,
-        pullWaitMs: 50,
       });
-      f.start();
-      return f;
-    };
-    const wrong: string[] = [];
-    try {
-      for (let i = 1; i <= 20; i++) await leader.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
-      const local = new LocalSource(() => leader.replication, 'test leader');
-      const first = new Follower({
-        source: new StallingSource(local, 5),
-        store: () => replica.replication,
-        rebuild: async () => (replica = await reopened(replica, replicaDir, true)).replication,
-        reopen: () => Promise.reject(new Error('the load never finishes')),
-        publish: () => undefined,
-        resyncMarker: marker,
-        resyncFirst: true,
-        pullMaxBytes: 64,
-        pullWaitMs: 50,
-      });
-      first.start();
-      const deadline = Date.now() + 10000;
-      while (keysOf(replica) < 5) {
-        assert.ok(Date.now() < deadline, 'the first 5 keys of the snapshot were not loaded');
-        await sleep(10);
-      }
-      await first.stop();
-      // The process stops here; the replica starts again from its directory.
-      await replica.close();
-      replica = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
-      const second = follow(new LocalSource(() => leader.replication, 'test leader'), true);
-      try {
-        while (replica.lastSeq() < leader.lastSeq() || keysOf(replica) < 20) {
-          assert.ok(Date.now() < deadline + 10000, `replica at ${replica.lastSeq()}`);
-          await sleep(10);
-        }
-        assert.deepEqual(wrong, [], 'published acks whose content was not the leader at that seq');
-        assert.equal(second.counters.resyncs, 1, 'the replica resynced first');
-        assert.deepEqual(dump(replica), dump(leader));
-      } finally {
-        await second.stop();
-      }
+      await pair.caughtUp(20, deadline + 10000);
+      assert.deepEqual(wrong, [], 'published acks whose content was not the leader at that seq');
+      assert.equal(second.counters.resyncs, 1, 'the replica resynced first');
+      assert.deepEqual(dump(pair.replica), dump(pair.leader));
     } finally {
-      await replica.close();
-      await leader.close();
+      await pair.close();
     }
   });
 
   it('publishes no ack over its old content once a resync wipes it', async () => {
-    const root = tempDir(after);
-    const replicaDir = join(root, 'replica');
-    const leader = await openTestLsm(join(root, 'leader'), { memtableBytes: 8 << 20 });
-    let replica: LsmStore = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
+    const pair = await Pair.open(20, true);
     const acks: number[] = [];
-    let f: Follower | undefined;
     try {
-      for (let i = 1; i <= 20; i++) {
-        await leader.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
-        await replica.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
-      }
-      f = new Follower({
-        source: new StallingSource(new LocalSource(() => leader.replication, 'test leader'), 5),
-        store: () => replica.replication,
-        rebuild: async () => (replica = await reopened(replica, replicaDir, true)).replication,
+      pair.follow({
+        source: new StallingSource(pair.localSource(), 5),
         reopen: () => Promise.reject(new Error('the load never finishes')),
         publish: (p) => acks.push(p.ack),
-        resyncMarker: join(replicaDir, 'resync.json'),
         resyncFirst: true,
-        pullMaxBytes: 64,
-        pullWaitMs: 50,
       });
-      f.start();
-      const deadline = Date.now() + 10000;
       // 20 keys before the wipe, 0 after it, 5 once the snapshot's first part is loaded.
-      while (keysOf(replica) !== 5) {
-        assert.ok(Date.now() < deadline, 'the first 5 keys of the snapshot were not loaded');
-        await sleep(10);
-      }
+      await loaded(pair, 5, Date.now() + 10000);
       // Failover ranks replicas by their published ack: a wiped one must not look like the most advanced.
       assert.equal(acks.at(-1), 0, `acks published: ${acks.join(',')}`);
     } finally {
-      await f?.stop();
-      await replica.close();
-      await leader.close();
+      await pair.close();
     }
   });
+
   it('resyncs when it starts again after it stopped between the wipe and the load', async () => {
-    const root = tempDir(after);
-    const replicaDir = join(root, 'replica');
-    const marker = join(replicaDir, 'resync.json');
-    const leader = await openTestLsm(join(root, 'leader'), { memtableBytes: 8 << 20 });
-    let replica: LsmStore = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
+    const pair = await Pair.open(20, true);
     let wiped = false;
-    let f: Follower | undefined;
     try {
-      for (let i = 1; i <= 20; i++) {
-        await leader.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
-        await replica.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
-      }
-      f = new Follower({
-        source: new LocalSource(() => leader.replication, 'test leader'),
-        store: () => replica.replication,
+      const first = pair.follow({
+        source: pair.localSource(),
         rebuild: async () => {
-          replica = await reopened(replica, replicaDir, true);
+          await pair.rebuild();
           wiped = true;
           // The process stops right after the wipe: nothing the follower would do next happens.
           throw new Error('the process stopped');
         },
         reopen: () => Promise.reject(new Error('not reached')),
-        publish: () => undefined,
-        resyncMarker: marker,
         resyncFirst: true,
-        pullMaxBytes: 64,
-        pullWaitMs: 50,
       });
-      f.start();
       const deadline = Date.now() + 10000;
       while (!wiped) {
         assert.ok(Date.now() < deadline, 'the resync did not wipe the replica');
         await sleep(10);
       }
-      await f.stop();
-      f = undefined;
+      await pair.stop(first);
       let left: unknown;
       try {
-        left = JSON.parse(readFileSync(marker, 'utf8'));
+        left = JSON.parse(readFileSync(pair.marker, 'utf8'));
       } catch {
         left = 'no marker';
       }
       assert.deepEqual(left, { loading: true }, 'a replica wiped for a resync must say so before the wipe');
       // Started again, it resyncs before it follows.
-      await replica.close();
-      replica = await openTestLsm(replicaDir, { memtableBytes: 8 << 20 });
-      f = new Follower({
-        source: new LocalSource(() => leader.replication, 'test leader'),
-        store: () => replica.replication,
-        rebuild: async () => (replica = await reopened(replica, replicaDir, true)).replication,
-        reopen: async () => (replica = await reopened(replica, replicaDir, false)).replication,
-        publish: () => undefined,
-        resyncMarker: marker,
-        pullMaxBytes: 64,
-        pullWaitMs: 50,
-      });
-      f.start();
-      while (replica.lastSeq() < leader.lastSeq() || keysOf(replica) < 20) {
-        assert.ok(Date.now() < deadline + 10000, `replica at ${replica.lastSeq()}`);
-        await sleep(10);
-      }
-      assert.equal(f.counters.resyncs, 1, 'the replica resynced first');
-      assert.deepEqual(dump(replica), dump(leader));
+      await pair.restartReplica();
+      const second = pair.follow({ source: pair.localSource() });
+      await pair.caughtUp(20, deadline + 10000);
+      assert.equal(second.counters.resyncs, 1, 'the replica resynced first');
+      assert.deepEqual(dump(pair.replica), dump(pair.leader));
     } finally {
-      await f?.stop();
-      await replica.close();
-      await leader.close();
+      await pair.close();
     }
   });
 });

@@ -26,7 +26,7 @@ import { parseRunName } from './sstable-format.js';
 import { BlockCache, RunReader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
 import type { Vfs } from './vfs.js';
-import { loggedSeq } from './lsm-recovery.js';
+import { loggedSeq } from './adopted-records.js';
 
 /** TXN_ENTRIES is the number of keys per LMDB write transaction of a bulk load. */
 export const TXN_ENTRIES = 20_000;

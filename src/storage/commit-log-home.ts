@@ -19,7 +19,7 @@
  *
  * On disk: `<path>\n` (version 1) or `<path>\n<log id in hex>\n<store name>\n` (version 2).
  */
-import { join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { CorruptionError } from '../errors.js';
 import { LOG_ID_FILE } from './commit-log-format.js';
 import { readLogId } from './commit-log-identity.js';
@@ -100,4 +100,9 @@ export function checkHome(
     0,
     `store ${dir} was written into commit log ${home.logId} (its ${HOME_FILE} file), but ${logDir} holds ${logId === undefined ? 'a log without identity' : `commit log ${logId}`}: the log directory was replaced (restored from another worker or node?), so its records are not this store's and the store's own are missing; put the store's log back, or start with --repair to open the store from its own files alone`,
   );
+}
+
+/** storeNameOf is a store's name in the log: its directory relative to the data directory. */
+export function storeNameOf(dir: string): string {
+  return `${basename(dirname(dir))}/${basename(dir)}`;
 }

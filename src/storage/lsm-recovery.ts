@@ -12,7 +12,7 @@
  *    only what its own files hold).
  * 3. Migrate the previous layout: a store directory with a `wal/` of its own (docs/wal-format.md)
  *    has that log's records above what step 2 found replayed too; they are then written into the
- *    shared log, synced, and `wal/` is removed.
+ *    shared log, synced, and `wal/` is removed (adopted-records.ts, as step 4).
  * 4. A store that last wrote into another worker's log (the worker count changed, or a restart
  *    after failover planned it elsewhere; its `commit-log` file names that log) has that log's
  *    records of it read too, read-only (once that log's id is checked the same way), and written
@@ -24,12 +24,18 @@
  * a snapshot: whatever the log held of it is void from its base frame on). `openLsmStore` opens a
  * store with a commit log of its own in `<dir>/log` (tools and tests).
  */
-import { basename, dirname, join, resolve } from 'node:path';
-import type { Logger } from 'pino';
+import { join } from 'node:path';
 import { CorruptionError } from '../errors.js';
+import {
+  adoptForeign,
+  type LogSettings,
+  migrateOldWal,
+  removeOldWal,
+  reportDamage,
+} from './adopted-records.js';
 import { CommitLog } from './commit-log.js';
 import { storeIdOf } from './commit-log-format.js';
-import { checkHome, homeDir, logIdOf, readHome, writeHome } from './commit-log-home.js';
+import { checkHome, logIdOf, readHome, storeNameOf, writeHome } from './commit-log-home.js';
 import { readCommitLog } from './commit-log-reader.js';
 import { LmdbLevel } from './lmdb-level.js';
 import { type LsmOptions, LsmStore } from './lsm-store.js';
@@ -39,20 +45,6 @@ import { BlockCache, RunReader } from './sstable-reader.js';
 import { StoreLog } from './store-log.js';
 import type { Vfs } from './vfs.js';
 import { type DecodedRecord, encodeRecord, putValueOf, recordSize } from './wal-format.js';
-import { listSegments, readWal, type WalDamage } from './wal-reader.js';
-
-/** LogSettings configure a worker's commit log. */
-export interface LogSettings {
-  vfs: Vfs;
-  /** dir is the log's directory (`<data_dir>/log/w<N>` for worker N). */
-  dir: string;
-  log?: Logger;
-}
-
-/** storeNameOf is a store's name in the log: its directory relative to the data directory. */
-export function storeNameOf(dir: string): string {
-  return `${basename(dirname(dir))}/${basename(dir)}`;
-}
 
 /** Levels are what step 1 opened for one store. */
 interface Levels {
@@ -188,122 +180,6 @@ async function checkNoRunMissing(
       await opts.vfs.writeFile(`${path}.missing`, Buffer.alloc(0));
       opts.vfs.syncDir(runsDir);
     }
-}
-
-function reportDamage(damage: readonly WalDamage[], log: Logger | undefined, what: string): void {
-  for (const d of damage) {
-    const fields = {
-      file: d.file,
-      offset: d.offset,
-      reason: d.reason,
-      dropped_bytes: d.droppedBytes,
-      dropped_segments: d.droppedSegments,
-    };
-    if (d.kind === 'torn-tail')
-      log?.warn(
-        fields,
-        `${what}: cut off a torn frame at the tail (a crash during a write that was never acknowledged)`,
-      );
-    else log?.error(fields, `${what} repair: dropped everything after the damage`);
-  }
-}
-
-/** migrateOldWal is step 3's read: the previous layout's `wal/` records above what is replayed. */
-async function migrateOldWal(opts: LsmOptions, replay: Replay): Promise<boolean> {
-  const walDir = join(opts.dir, 'wal');
-  if (listSegments(opts.vfs, walDir).length === 0) return false;
-  const rec = await readWal(opts.vfs, walDir, {
-    afterSeq: replay.last,
-    repair: opts.repair,
-    onRecord: (r) => {
-      replay.migrate(r);
-    },
-  });
-  reportDamage(rec.damage, opts.log, 'old WAL');
-  opts.log?.info(
-    { dir: opts.dir, records: replay.migrated.length },
-    "migrating the store's own WAL (previous layout) into the worker's commit log",
-  );
-  return true;
-}
-
-/** adoptForeign is step 4: the records of store `id` in the log it last wrote to, if that is another one. */
-async function adoptForeign(
-  settings: LogSettings,
-  opts: LsmOptions,
-  id: number,
-  replay: Replay,
-): Promise<void> {
-  const home = readHome(opts.vfs, opts.dir);
-  if (home === undefined) return;
-  const dir = homeDir(opts.dir, home);
-  if (resolve(dir) === resolve(settings.dir) || !settings.vfs.exists(dir)) return;
-  const from = replay.last;
-  const records: DecodedRecord[] = [];
-  const rec = await readCommitLog(settings.vfs, dir, {
-    repair: false,
-    readOnly: true,
-    onRecord: (store, r) => {
-      if (store === id && r.seq > from)
-        records.push({ ...r, key: Buffer.from(r.key), value: Buffer.from(r.value) });
-    },
-    onBase: (store, nextSeq) => {
-      if (store !== id) return;
-      while (records.length > 0 && records[records.length - 1]!.seq >= nextSeq) records.pop();
-      replay.base(nextSeq);
-    },
-  });
-  reportDamage(rec.damage, opts.log, `commit log ${home.path} (read-only)`);
-  const foreign = checkHome(
-    opts.dir,
-    storeNameOf(opts.dir),
-    home,
-    dir,
-    logIdOf(settings.vfs, dir, rec.segments),
-  );
-  if (foreign !== undefined) {
-    if (!opts.repair) throw foreign;
-    opts.log?.error({ dir: opts.dir, err: foreign.message }, 'repair: the store takes nothing from that log');
-    return;
-  }
-  for (const r of records) replay.migrate(r);
-  opts.log?.info(
-    { dir: opts.dir, from: home.path, records: records.length },
-    "took over the store's records from the log it last wrote to",
-  );
-}
-
-/**
- * loggedSeq returns the seq of the newest record of the store in `dir` that a log still holds
- * (the log its `commit-log` file names, read-only, or a previous layout's own `wal/`), 0 if none.
- */
-export async function loggedSeq(vfs: Vfs, dir: string): Promise<number> {
-  let last = 0;
-  const old = await readWal(vfs, join(dir, 'wal'), { afterSeq: 0, repair: false, onRecord: () => undefined });
-  last = old.lastSeq;
-  const home = readHome(vfs, dir);
-  if (home === undefined || !vfs.exists(homeDir(dir, home))) return last;
-  const id = storeIdOf(storeNameOf(dir));
-  await readCommitLog(vfs, homeDir(dir, home), {
-    repair: false,
-    readOnly: true,
-    onRecord: (store, r) => {
-      if (store === id) last = r.seq;
-    },
-    onBase: (store, nextSeq) => {
-      if (store === id && last >= nextSeq) last = 0;
-    },
-  });
-  return last;
-}
-
-/** removeOldWal deletes a migrated `wal/` once its records are durable in the shared log. */
-function removeOldWal(vfs: Vfs, dir: string): void {
-  const walDir = join(dir, 'wal');
-  for (const name of vfs.list(walDir)) vfs.unlink(join(walDir, name));
-  vfs.syncDir(walDir);
-  vfs.removeDir(walDir);
-  vfs.syncDir(dir);
 }
 
 /** OpenedStores are what openLsmStores returns: the shared log and, per input, a store or why it failed. */

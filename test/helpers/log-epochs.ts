@@ -4,7 +4,7 @@
  */
 import { readCommitLog } from '../../src/storage/commit-log-reader.js';
 import { storeIdOf } from '../../src/storage/commit-log-format.js';
-import { storeNameOf } from '../../src/storage/lsm-recovery.js';
+import { storeNameOf } from '../../src/storage/commit-log-home.js';
 import { RealVfs } from '../../src/storage/real-vfs.js';
 
 /** logEpochs returns, for the store in `storeDir`, the epoch of each of its records in the log in `logDir`. */

@@ -1,0 +1,154 @@
+/**
+ * Records a store takes from logs other than its worker's commit log while it opens (steps 3 and 4
+ * of lsm-recovery.ts): the previous layout's own `wal/` (docs/wal-format.md), and the commit log
+ * of another worker that the store last wrote to (its `commit-log` file names it,
+ * commit-log-home.ts). Both are read-only here: their records are handed to the store's replay
+ * (`RecordTaker.migrate`), which writes them into the new log; a migrated `wal/` is removed only
+ * once they are durable there (`removeOldWal`).
+ */
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { storeIdOf } from './commit-log-format.js';
+import { checkHome, homeDir, logIdOf, readHome, storeNameOf } from './commit-log-home.js';
+import { readCommitLog } from './commit-log-reader.js';
+import type { LsmOptions } from './lsm-store.js';
+import type { Vfs } from './vfs.js';
+import type { DecodedRecord } from './wal-format.js';
+import { readWal, listSegments, type WalDamage } from './wal-reader.js';
+
+/** LogSettings configure a worker's commit log. */
+export interface LogSettings {
+  vfs: Vfs;
+  /** dir is the log's directory (`<data_dir>/log/w<N>` for worker N). */
+  dir: string;
+  log?: Logger;
+}
+
+/** RecordTaker is the replay of one store as the readers here feed it (lsm-recovery.ts's Replay). */
+export interface RecordTaker {
+  /** last is the seq of the newest record replayed so far. */
+  readonly last: number;
+  /** migrated holds the records taken from outside the log, to be written into it. */
+  readonly migrated: readonly Buffer[];
+  /** migrate replays a record found outside the log and keeps it to be written into it. */
+  migrate(r: DecodedRecord): void;
+  /** base: the store's log starts again at `nextSeq`. */
+  base(nextSeq: number): void;
+}
+
+/** reportDamage logs what a log reader cut off or dropped, `what` naming the log. */
+export function reportDamage(damage: readonly WalDamage[], log: Logger | undefined, what: string): void {
+  for (const d of damage) {
+    const fields = {
+      file: d.file,
+      offset: d.offset,
+      reason: d.reason,
+      dropped_bytes: d.droppedBytes,
+      dropped_segments: d.droppedSegments,
+    };
+    if (d.kind === 'torn-tail')
+      log?.warn(
+        fields,
+        `${what}: cut off a torn frame at the tail (a crash during a write that was never acknowledged)`,
+      );
+    else log?.error(fields, `${what} repair: dropped everything after the damage`);
+  }
+}
+
+/** migrateOldWal is step 3's read: the previous layout's `wal/` records above what is replayed. */
+export async function migrateOldWal(opts: LsmOptions, replay: RecordTaker): Promise<boolean> {
+  const walDir = join(opts.dir, 'wal');
+  if (listSegments(opts.vfs, walDir).length === 0) return false;
+  const rec = await readWal(opts.vfs, walDir, {
+    afterSeq: replay.last,
+    repair: opts.repair,
+    onRecord: (r) => {
+      replay.migrate(r);
+    },
+  });
+  reportDamage(rec.damage, opts.log, 'old WAL');
+  opts.log?.info(
+    { dir: opts.dir, records: replay.migrated.length },
+    "migrating the store's own WAL (previous layout) into the worker's commit log",
+  );
+  return true;
+}
+
+/** adoptForeign is step 4: the records of store `id` in the log it last wrote to, if that is another one. */
+export async function adoptForeign(
+  settings: LogSettings,
+  opts: LsmOptions,
+  id: number,
+  replay: RecordTaker,
+): Promise<void> {
+  const home = readHome(opts.vfs, opts.dir);
+  if (home === undefined) return;
+  const dir = homeDir(opts.dir, home);
+  if (resolve(dir) === resolve(settings.dir) || !settings.vfs.exists(dir)) return;
+  const from = replay.last;
+  const records: DecodedRecord[] = [];
+  const rec = await readCommitLog(settings.vfs, dir, {
+    repair: false,
+    readOnly: true,
+    onRecord: (store, r) => {
+      if (store === id && r.seq > from)
+        records.push({ ...r, key: Buffer.from(r.key), value: Buffer.from(r.value) });
+    },
+    onBase: (store, nextSeq) => {
+      if (store !== id) return;
+      while (records.length > 0 && records[records.length - 1]!.seq >= nextSeq) records.pop();
+      replay.base(nextSeq);
+    },
+  });
+  reportDamage(rec.damage, opts.log, `commit log ${home.path} (read-only)`);
+  const foreign = checkHome(
+    opts.dir,
+    storeNameOf(opts.dir),
+    home,
+    dir,
+    logIdOf(settings.vfs, dir, rec.segments),
+  );
+  if (foreign !== undefined) {
+    if (!opts.repair) throw foreign;
+    opts.log?.error({ dir: opts.dir, err: foreign.message }, 'repair: the store takes nothing from that log');
+    return;
+  }
+  for (const r of records) replay.migrate(r);
+  opts.log?.info(
+    { dir: opts.dir, from: home.path, records: records.length },
+    "took over the store's records from the log it last wrote to",
+  );
+}
+
+/**
+ * loggedSeq returns the seq of the newest record of the store in `dir` that a log still holds
+ * (the log its `commit-log` file names, read-only, or a previous layout's own `wal/`), 0 if none.
+ */
+export async function loggedSeq(vfs: Vfs, dir: string): Promise<number> {
+  let last = 0;
+  const old = await readWal(vfs, join(dir, 'wal'), { afterSeq: 0, repair: false, onRecord: () => undefined });
+  last = old.lastSeq;
+  const home = readHome(vfs, dir);
+  if (home === undefined || !vfs.exists(homeDir(dir, home))) return last;
+  const id = storeIdOf(storeNameOf(dir));
+  await readCommitLog(vfs, homeDir(dir, home), {
+    repair: false,
+    readOnly: true,
+    onRecord: (store, r) => {
+      if (store === id) last = r.seq;
+    },
+    onBase: (store, nextSeq) => {
+      if (store === id && last >= nextSeq) last = 0;
+    },
+  });
+  return last;
+}
+
+/** removeOldWal deletes a migrated `wal/` once its records are durable in the shared log. */
+export function removeOldWal(vfs: Vfs, dir: string): void {
+  const walDir = join(dir, 'wal');
+  for (const name of vfs.list(walDir)) vfs.unlink(join(walDir, name));
+  vfs.syncDir(walDir);
+  vfs.removeDir(walDir);
+  vfs.syncDir(dir);
+}

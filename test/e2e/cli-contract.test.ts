@@ -45,7 +45,8 @@ function cli(args: string[], env: Record<string, string> = {}, input?: Buffer): 
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdin.end(input);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': a loaded machine can deliver the last of stdout after the exit event.
+    child.on('close', (code) => {
       resolve({ code, stdout: Buffer.concat(out), stderr });
     });
   });

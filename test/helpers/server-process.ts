@@ -186,7 +186,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('exit', (code) => {
+    // 'close', not 'exit': a loaded machine can deliver the last of stdout after the exit event.
+    child.on('close', (code) => {
       resolve({ code, stdout, stderr });
     });
   });

@@ -10,6 +10,7 @@ import {
   ABSOLUTE,
   FRAME_HEADER,
   KIND_MASK,
+  TYPE_EXPIRE,
   TYPE_JSON,
   TYPE_PUT,
   VERSION_1,
@@ -64,6 +65,7 @@ export class ChangeCounter {
       i++;
     }
     const peek = this.onKey === undefined ? HEAD : PEEK;
+    const fast = this.version === VERSION_2 && this.onKey === undefined;
     while (i < end) {
       if (this.skip > 0) {
         const k = Math.min(this.skip, end - i);
@@ -74,6 +76,10 @@ export class ChangeCounter {
       if (this.carried === 0) {
         // The usual case: whole frame starts, read where they lie.
         for (;;) {
+          if (fast) {
+            i = this.deltas(b, i, end);
+            if (i === end) return;
+          }
           const total = this.total(b, i, end);
           if (total < 0 || end - i < Math.min(total, peek)) break;
           this.frame(b, i, total);
@@ -93,6 +99,39 @@ export class ChangeCounter {
       this.skip = total - this.carried;
       this.carried = 0;
     }
+  }
+
+  /**
+   * deltas passes over the version 2 delta changes from `b[i]` whose length, seq delta and key
+   * length are one byte each (a busy stream's usual change: what the bench's watchers spend their
+   * time on), and returns where the first other frame starts.
+   */
+  private deltas(b: Buffer, from: number, end: number): number {
+    let i = from;
+    let seq = this.seq;
+    while (end - i >= 4) {
+      const type = b[i]!;
+      const length = b[i + 1]!;
+      const delta = b[i + 2]!;
+      if (
+        type === TYPE_JSON ||
+        type > TYPE_EXPIRE ||
+        length >= 0x80 ||
+        delta >= 0x80 ||
+        b[i + 3]! >= 0x80 ||
+        end - i < 2 + length
+      )
+        break;
+      if (delta === 0) this.disorder++;
+      seq += delta;
+      if (type === TYPE_PUT) this.count++;
+      i += 2 + length;
+    }
+    if (i !== from) {
+      this.seq = seq;
+      this.last[this.shard] = seq;
+    }
+    return i;
   }
 
   /** total is the bytes of the frame at `b[at]` (headLength set), or -1 when `end` cuts its length. */

@@ -6,8 +6,9 @@
  * shard, version and key without searching or parsing text, and a value travels as it is (no
  * escaping, no base64). Every other event (hello, progress, snapshot markers and entries, resume)
  * is its JSON, as over SSE. Version 2 writes the header as varints and the shard, epoch and seq
- * as deltas from the change before, so a change costs 3 bytes plus its key and value where
- * version 1 costs 21.
+ * as deltas from the change before, so a change after the first of its block costs 4 bytes
+ * besides its key and value (a seq step under 128, a body under 128 bytes) where version 1
+ * costs 21.
  *
  *   stream := VERSION frame*                  (VERSION: 1 or 2, the grammar of every frame after it)
  *   version 1 (little-endian):

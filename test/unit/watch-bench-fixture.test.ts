@@ -195,6 +195,10 @@ describe('watch bench: StreamCounter over the binary stream', () => {
           assert.equal(counter.count, puts, `seed ${seed} round ${round}`);
           assert.equal(counter.bin.disorder, 0, `seed ${seed} round ${round}`);
           assert.deepEqual(seen, keys, `seed ${seed} round ${round}`);
+          // without onKey (every watcher but the probe's): version 2's fast path over delta changes
+          const plain = streamInReads(bytes, c);
+          assert.equal(plain.count, puts, `seed ${seed} round ${round} (no keys)`);
+          assert.equal(plain.bin.disorder, 0, `seed ${seed} round ${round} (no keys)`);
         }
       }
       // Every single cut over the stream's first 600 bytes (head, version, hello, first frames).

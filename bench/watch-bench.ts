@@ -14,8 +14,9 @@
  * Every round is verified: each watcher must receive exactly one event per write the leaders
  * logged in the round (the sum of their last_seq moves, /cluster), and over the binary stream
  * every change's seq must be above the previous one of its shard, or the bench fails.
- * The watchers are raw sockets in a child process that ask for the binary stream
- * (docs/watch.md; `--watch-format sse` asks for SSE) and count its put frames, reading each
+ * The watchers are raw sockets in a child process that ask for the binary stream's version 2
+ * (docs/watch.md; `--watch-format v1` asks for version 1, `sse` for SSE; a server answers the
+ * newest it has of what was asked) and count its put frames, reading each
  * frame's header where it lies, or, from a server that answers SSE (a baseline without the
  * binary stream), count `event: put` in the raw bytes they read (lib/watch-fixture.ts: one
  * reused buffer, nothing allocated per event), and
@@ -23,8 +24,12 @@
  * both kinds of round. The child also reports its reads per second per watcher (about the
  * server's flushes per second to each, when it keeps up). Every loop is bounded in time.
  *
+ * Each round also reports where the CPU went, in µs per write (lib/thread-stats.ts): the server's
+ * main thread, its workers and its other threads, and the watchers' process's main thread and
+ * other threads; and the bytes each watcher read per write.
+ *
  * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3] [--baseline DIR] [--fanout 1,100,1000]
- *        [--watch-format bin|sse]
+ *        [--watch-format v2|v1|sse] [--values 1|0] [--port P (a running server) [--workers N]]
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -34,6 +39,7 @@ import { join } from 'node:path';
 import { defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { arg } from './lib/args.js';
 import { BINARY_MEDIA_TYPE } from '../src/watch/watch-binary-format.js';
+import { pidListeningOn, type ThreadSplit, ThreadStats } from './lib/thread-stats.js';
 import { ProbeWriter, StreamCounter } from './lib/watch-fixture.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
 
@@ -45,9 +51,21 @@ const FANOUT = arg('fanout', '1,100,1000')
   .split(',')
   .filter((n) => n !== '')
   .map(Number);
-// what the watchers ask for: the binary stream (a server without it answers SSE) or SSE
-const WATCH_FORMAT = arg('watch-format', 'bin');
-const ACCEPT = WATCH_FORMAT === 'sse' ? 'text/event-stream' : `${BINARY_MEDIA_TYPE}, text/event-stream`;
+// what the watchers ask for: the binary stream's version 2 or 1 (a server without it answers
+// SSE; one without version 2 answers version 1) or SSE
+const WATCH_FORMAT = arg('watch-format', 'v2');
+const ACCEPTS: Record<string, string> = {
+  v1: `${BINARY_MEDIA_TYPE}, text/event-stream`,
+  v2: `${BINARY_MEDIA_TYPE}; version=2, text/event-stream`,
+  sse: 'text/event-stream',
+};
+const ACCEPT = ACCEPTS[WATCH_FORMAT];
+// whether the watchers ask for values (values=0 leaves them out of put events)
+const VALUES = arg('values', '1');
+// attach to a server already running on this port (its layout must be distkv's default)
+const PORT = Number(arg('port', '0'));
+// how many of the server's busiest threads besides the main one are its workers (thread-stats.ts)
+const WORKERS = Number(arg('workers', String(availableParallelism())));
 const DELIVERY_TIMEOUT_MS = 60000;
 const PROBE_KEY = /"key":"keylat\/(\d+)"/g;
 
@@ -58,6 +76,8 @@ class Watchers {
   hellos = 0;
   /** reads counts the reads of every socket (one per server flush while the reader keeps up). */
   reads = 0;
+  /** bytes counts the bytes read by every socket. */
+  bytes = 0;
   /** onProbe is told when the probe watcher (the last one) sees probe write `i`. */
   onProbe: ((i: number, at: number) => void) | undefined;
   // one buffer for every read of every socket: a read is counted before the next one is made
@@ -82,9 +102,11 @@ class Watchers {
     return this.counters.reduce((sum, c) => sum + c.bin.disorder, 0);
   }
 
-  /** mode is what the server answered: the binary stream or SSE. */
+  /** mode is what the server answered: the binary stream (`bin1`, `bin2`) or SSE. */
   mode(): string {
-    return [...new Set(this.counters.map((c) => c.mode))].join(',');
+    return [
+      ...new Set(this.counters.map((c) => (c.mode === 'bin' ? `bin${String(c.bin.version)}` : c.mode))),
+    ].join(',');
   }
 
   private add(port: number, probe: boolean): void {
@@ -104,6 +126,7 @@ class Watchers {
         buffer: this.buffer,
         callback: (nread: number) => {
           this.reads++;
+          this.bytes += nread;
           counter.add(this.buffer, nread);
           if (!helloSeen && counter.hello) {
             helloSeen = true;
@@ -121,7 +144,7 @@ class Watchers {
     });
     s.setNoDelay(true);
     s.on('error', () => undefined);
-    s.write(`GET /watch?prefix=key HTTP/1.1\r\nHost: b\r\nAccept: ${ACCEPT}\r\n\r\n`);
+    s.write(`GET /watch?prefix=key&values=${VALUES} HTTP/1.1\r\nHost: b\r\nAccept: ${ACCEPT!}\r\n\r\n`);
     this.sockets.push(s);
   }
 
@@ -144,6 +167,21 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 
+/** threadText writes a ThreadSplit of µs per write: total (main + workers + other). */
+function threadText(t: ThreadSplit): string {
+  return `${t.total} µs/put = main ${t.main} + workers ${t.workers} + other ${t.other}`;
+}
+
+/** medianSplit is the median of each kind of thread over rounds. */
+function medianSplit(xs: ThreadSplit[]): ThreadSplit {
+  return {
+    main: median(xs.map((x) => x.main)),
+    workers: median(xs.map((x) => x.workers)),
+    other: median(xs.map((x) => x.other)),
+    total: median(xs.map((x) => x.total)),
+  };
+}
+
 /** FanoutResult is one load round's figures. */
 interface FanoutResult {
   watchers: number;
@@ -153,6 +191,11 @@ interface FanoutResult {
   /** serverUsPerPut and watcherUsPerPut: CPU µs the server and the watchers' process used per write. */
   serverUsPerPut: number;
   watcherUsPerPut: number;
+  /** server and watchersThreads: CPU µs per write by kind of thread (thread-stats.ts). */
+  server: ThreadSplit;
+  watchersThreads: ThreadSplit;
+  /** bytesPerPut: bytes each watcher read per write (0 with no watchers). */
+  bytesPerPut: number;
   /** readsPerS: reads per second per watcher, over the load and the delivery of its last event. */
   readsPerS: number;
   /** stream is what the watchers were answered with: `bin` or `sse` (empty with no watchers). */
@@ -168,6 +211,7 @@ interface ChildReport {
   latencyMs: number[];
   cpuS: number;
   reads: number;
+  bytes: number;
   disorder: number;
   mode: string;
 }
@@ -176,9 +220,11 @@ interface ChildReport {
 class Bench {
   private readonly port: number;
   private readonly pid: number;
+  private readonly threads: ThreadStats;
   constructor(port: number, pid: number) {
     this.port = port;
     this.pid = pid;
+    this.threads = new ThreadStats(pid, WORKERS);
   }
 
   /** serverCpuSeconds reads the server's user + system CPU time (Linux /proc; NaN elsewhere). */
@@ -211,7 +257,7 @@ class Bench {
         String(this.port),
         String(n),
         probe ? '1' : '0',
-        ...['--watch-format', WATCH_FORMAT, '--seconds', String(SECONDS)],
+        ...['--watch-format', WATCH_FORMAT, '--values', VALUES, '--seconds', String(SECONDS)],
       ],
       {
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -221,6 +267,9 @@ class Bench {
       await ask(child, undefined);
       const seq0 = await this.loggedWrites();
       const cpu0 = this.serverCpuSeconds();
+      const watcherThreads = new ThreadStats(child.pid ?? 0, 0);
+      this.threads.begin();
+      watcherThreads.begin();
       const t0 = Date.now();
       child.send('go');
       // wrk runs with spawnSync and blocks this process: the watchers read in their own (the child).
@@ -229,6 +278,8 @@ class Bench {
       const writes = (await this.loggedWrites()) - seq0;
       const r = await ask<ChildReport>(child, { expect: writes });
       const cpu = this.serverCpuSeconds() - cpu0;
+      const server = perWrite(this.threads.end(), writes);
+      const watchersThreads = perWrite(watcherThreads.end(), writes);
       if (r.min !== writes || r.max !== writes)
         throw new Error(`${n} watchers received ${r.min}..${r.max} events each; ${writes} were written`);
       if (r.disorder !== 0) throw new Error(`${n} watchers received ${r.disorder} changes out of order`);
@@ -238,6 +289,9 @@ class Bench {
         eventsPerS: Math.round((n * writes) / ((r.doneAt - t0) / 1000)),
         serverUsPerPut: Math.round((cpu * 1e6) / writes),
         watcherUsPerPut: Math.round((r.cpuS * 1e6) / writes),
+        server,
+        watchersThreads,
+        bytesPerPut: n === 0 ? 0 : Math.round(r.bytes / n / writes),
         readsPerS: n === 0 ? 0 : Math.round(r.reads / n / ((r.doneAt - t0) / 1000)),
         stream: r.mode,
         latencyMs: r.latencyMs,
@@ -246,6 +300,12 @@ class Bench {
       child.kill();
     }
   }
+}
+
+/** perWrite turns an interval's CPU seconds into µs per write, rounded to 0.1. */
+function perWrite(split: ThreadSplit, writes: number): ThreadSplit {
+  const us = (s: number): number => Math.round((s * 1e7) / writes) / 10;
+  return { main: us(split.main), workers: us(split.workers), other: us(split.other), total: us(split.total) };
 }
 
 /** ask sends `msg` to the child (when given) and resolves with its next message. */
@@ -267,6 +327,13 @@ function ask<T = unknown>(child: ChildProcess, msg: unknown): Promise<T> {
 interface Server {
   bench: Bench;
   stop(): Promise<void>;
+}
+
+/** attach measures a server already running on `port` (found in /proc: it must be on this machine). */
+function attach(port: number): Server {
+  const pid = pidListeningOn(port);
+  if (pid === undefined) throw new Error(`no process of this machine listens on port ${port}`);
+  return { bench: new Bench(port, pid), stop: () => Promise.resolve() };
 }
 
 async function startServer(root: string, entry: string): Promise<Server> {
@@ -291,9 +358,10 @@ class Overhead {
     this.none.push(a);
     this.with100.push(b);
     process.stderr.write(
-      `${name} round ${round + 1}: none ${a.putPerS} put/s (server ${a.serverUsPerPut} µs/put), ` +
-        `100 watchers ${b.putPerS} put/s (server ${b.serverUsPerPut} µs/put, watchers ${b.watcherUsPerPut} µs/put, ` +
-        `${b.readsPerS} reads/s per watcher, ${b.stream})\n`,
+      `${name} round ${round + 1}: none ${a.putPerS} put/s (server ${threadText(a.server)}), ` +
+        `100 watchers ${b.putPerS} put/s (server ${threadText(b.server)}; ` +
+        `watchers ${threadText(b.watchersThreads)}; ${b.bytesPerPut} B/put per watcher, ` +
+        `${b.readsPerS} reads/s per watcher, ${b.stream}) ratio ${(b.putPerS / a.putPerS).toFixed(3)}\n`,
     );
   }
 
@@ -307,7 +375,11 @@ class Overhead {
       ratioMedian: Number(median(none.map((r, i) => with100[i]!.putPerS / r.putPerS)).toFixed(3)),
       serverUsPerPutNone: median(none.map((r) => r.serverUsPerPut)),
       serverUsPerPutWith100: median(with100.map((r) => r.serverUsPerPut)),
+      serverThreadsUsPerPutNone: medianSplit(none.map((r) => r.server)),
+      serverThreadsUsPerPutWith100: medianSplit(with100.map((r) => r.server)),
       watchersProcessUsPerPutWith100: median(with100.map((r) => r.watcherUsPerPut)),
+      watchersThreadsUsPerPutWith100: medianSplit(with100.map((r) => r.watchersThreads)),
+      bytesPerPutPerWatcher: median(with100.map((r) => r.bytesPerPut)),
       readsPerSPerWatcherWith100: median(with100.map((r) => r.readsPerS)),
       stream: with100[0]?.stream ?? '',
       latency: {
@@ -321,6 +393,9 @@ class Overhead {
 
 async function main(): Promise<void> {
   if (!hasWrk()) throw new Error('wrk is not installed (apt-get install wrk)');
+  if (ACCEPT === undefined) throw new Error(`--watch-format must be v1, v2 or sse, got "${WATCH_FORMAT}"`);
+  if (VALUES !== '0' && VALUES !== '1') throw new Error(`--values must be 0 or 1, got "${VALUES}"`);
+  if (PORT !== 0 && BASELINE !== '') throw new Error('--port and --baseline do not go together');
   const root = mkdtempSync(join(tmpdir(), 'distkv-watch-bench-'));
   const servers: Server[] = [];
   const results: Record<string, unknown> = {
@@ -329,9 +404,11 @@ async function main(): Promise<void> {
     loadavg: loadavg().map((l) => Number(l.toFixed(1))),
     seconds: SECONDS,
     rounds: ROUNDS,
+    watchFormat: WATCH_FORMAT,
+    values: VALUES,
   };
   try {
-    const server = await startServer(join(root, 'this'), 'bin/distkv.js');
+    const server = PORT === 0 ? await startServer(join(root, 'this'), 'bin/distkv.js') : attach(PORT);
     servers.push(server);
     const baseline =
       BASELINE === ''
@@ -420,6 +497,7 @@ async function child(port: number, n: number, probe: boolean): Promise<void> {
     latencyMs,
     cpuS: (cpu.user + cpu.system) / 1e6,
     reads: w.reads,
+    bytes: w.bytes,
     disorder: w.disorder(),
     mode: w.mode(),
   } satisfies ChildReport);

@@ -1,24 +1,16 @@
 /**
  * The client side of the watch bench (bench/watch-bench.ts), kept cheap so that the bench's own
  * CPU, which shares the machine with the server and wrk, stays small and the same in every round:
- *   StreamCounter counts the put events of one watch response: the binary stream's put frames
- *                (ChangeCounter: each change's seq checked above its shard's last, headers
- *                read where they lie) or, from a server without it, SSE's `event: put` lines
- *                (PutCounter); either exactly (an event split across two reads is counted
- *                once), allocating nothing per event
+ *   StreamCounter counts the put events of one watch response: the binary stream's put frames,
+ *                either version (ChangeCounter, change-counter.ts: each change's seq checked
+ *                above its shard's last, headers read where they lie) or, from a server
+ *                without it, SSE's `event: put` lines (PutCounter); either exactly (an event
+ *                split across two reads is counted once), allocating nothing per event
  *   ProbeWriter  PUTs one key at a time over one keep-alive HTTP/1.1 connection (a raw socket:
  *                no fetch machinery per request) and resolves at the 204
  */
 import { connect, type Socket } from 'node:net';
-import {
-  CHANGE_HEADER,
-  FRAME_HEADER,
-  TYPE_DELETE,
-  TYPE_EXPIRE,
-  TYPE_JSON,
-  TYPE_PUT,
-  VERSION,
-} from '../../src/watch/watch-binary-format.js';
+import { ChangeCounter } from './change-counter.js';
 
 /**
  * PUT_MARKER is the `event: put` line of a put event over SSE (docs/watch.md, "Events") with the
@@ -84,118 +76,6 @@ export class PutCounter {
   }
 }
 
-/** PEEK is how much of a frame's start a ChangeCounter looks at: its headers and, with onKey, a key's first 64 bytes. */
-const HEAD = FRAME_HEADER + CHANGE_HEADER;
-const PEEK = HEAD + 64;
-const SEQ_HI = 2 ** 32;
-
-/** u32 reads a little-endian u32 (byte arithmetic: cheaper here than Buffer's reader in a hot loop). */
-function u32(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
-
-/**
- * ChangeCounter counts the put frames of a binary watch stream (src/watch/watch-binary-format.ts)
- * and checks that every change's seq is above the last one of its shard. It is given the stream's
- * bytes (the chunked coding removed) segment by segment and reads each frame's header where it
- * lies; only a header split between two segments is copied (into `carry`), and nothing is
- * allocated per frame.
- */
-export class ChangeCounter {
-  /** count is the number of put frames seen. */
-  count = 0;
-  /** disorder counts changes whose seq was not above the previous change of their shard. */
-  disorder = 0;
-  /** hello is set once the `hello` event was seen. */
-  hello = false;
-  /** onKey, when set, is told the key (its first 64 bytes) of every put. */
-  onKey: ((key: string) => void) | undefined;
-  // the last seq of each shard (packed: shard numbers are small)
-  private readonly last: number[] = new Array<number>(64).fill(0);
-  private readonly carry = Buffer.allocUnsafe(PEEK);
-  private carried = 0;
-  // bytes of the current frame still to pass over (after its first bytes were looked at)
-  private skip = 0;
-  private versionSeen = false;
-
-  /** data takes the stream's bytes `b[from, end)`. */
-  data(b: Buffer, from: number, end: number): void {
-    let i = from;
-    if (!this.versionSeen && i < end) {
-      if (b[i] !== VERSION) throw new Error(`watch stream version ${String(b[i])}`);
-      this.versionSeen = true;
-      i++;
-    }
-    const peek = this.onKey === undefined ? HEAD : PEEK;
-    while (i < end) {
-      if (this.skip > 0) {
-        const k = Math.min(this.skip, end - i);
-        this.skip -= k;
-        i += k;
-        continue;
-      }
-      if (this.carried === 0) {
-        // The usual case: whole frame starts, read where they lie.
-        while (end - i >= peek) {
-          const total = FRAME_HEADER + u32(b, i);
-          this.frame(b, i, total);
-          if (total > end - i) {
-            this.skip = total - (end - i);
-            return;
-          }
-          i += total;
-        }
-        if (end - i >= FRAME_HEADER) {
-          const total = FRAME_HEADER + u32(b, i);
-          if (end - i >= Math.min(total, peek)) {
-            this.frame(b, i, total);
-            if (total <= end - i) i += total;
-            else {
-              this.skip = total - (end - i);
-              i = end;
-            }
-            continue;
-          }
-        }
-        if (i === end) return;
-      }
-      // The frame's start is split: gather what is looked at in the carry.
-      const want =
-        this.carried >= FRAME_HEADER ? Math.min(FRAME_HEADER + u32(this.carry, 0), peek) : FRAME_HEADER;
-      const k = Math.min(want - this.carried, end - i);
-      b.copy(this.carry, this.carried, i, i + k);
-      this.carried += k;
-      i += k;
-      if (this.carried < FRAME_HEADER) continue;
-      const total = FRAME_HEADER + u32(this.carry, 0);
-      if (this.carried < Math.min(total, peek)) continue;
-      this.frame(this.carry, 0, total);
-      this.skip = total - this.carried;
-      this.carried = 0;
-    }
-  }
-
-  /** frame looks at the frame of `total` bytes at `b[at]` (at least its first min(total, peek) bytes). */
-  private frame(b: Buffer, at: number, total: number): void {
-    const type = b[at + 4]!;
-    if (type === TYPE_PUT || type === TYPE_DELETE || type === TYPE_EXPIRE) {
-      const shard = b[at + 5]! | (b[at + 6]! << 8);
-      const seq = u32(b, at + 11) + u32(b, at + 15) * SEQ_HI;
-      if (seq <= (this.last[shard] ?? 0)) this.disorder++;
-      this.last[shard] = seq;
-      if (type !== TYPE_PUT) return;
-      this.count++;
-      if (this.onKey !== undefined) {
-        const keyAt = at + HEAD;
-        const keyEnd = Math.min(keyAt + (b[at + 19]! | (b[at + 20]! << 8)), at + Math.min(total, PEEK));
-        this.onKey(b.toString('latin1', keyAt, keyEnd));
-      }
-    } else if (type === TYPE_JSON && !this.hello)
-      this.hello = b.toString('latin1', at + FRAME_HEADER, at + Math.min(total, HEAD)).startsWith(HELLO);
-  }
-}
-
-const HELLO = '{"type":"hello"';
 const CHUNK_SIZE = 0;
 const CHUNK_DATA = 1;
 const CHUNK_END = 2;

@@ -1,8 +1,9 @@
 /**
  * `client.watch(prefix, {from})`: the changes of the keys under a prefix as an async iterator
  * (docs/watch.md, "Client library"). It opens one stream per node that leads some of the prefix's
- * shards (`GET /watch?shards=...`): the binary stream (watch-binary-format.ts), or Server-Sent
- * Events from a server that does not offer it. It merges them, and keeps each shard's
+ * shards (`GET /watch?shards=...`): the binary stream (watch-binary-format.ts) in its version 2,
+ * version 1 from a server that writes only that, or Server-Sent Events from a server that does
+ * not offer it. It merges them, and keeps each shard's
  * position: after a dropped connection, a node restart, a 307 to another node or a `resume` from
  * a server that found it too slow, it reconnects with `from` = the positions it holds, so every
  * shard's events continue exactly after the last one yielded (duplicates across a reconnect are
@@ -16,7 +17,8 @@ import { Agent } from 'undici';
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { formatVersion, parseVersion, type Version } from '../routing/version.js';
-import { BinaryWatchReader, BINARY_MEDIA_TYPE } from '../watch/watch-binary-format.js';
+import { BINARY_MEDIA_TYPE, LATEST_VERSION } from '../watch/watch-binary-format.js';
+import { BinaryWatchReader } from '../watch/watch-binary-reader.js';
 import { formatCursor, parseFrom } from '../watch/watch-cursor.js';
 import { errorOf } from './wire-decode.js';
 import { sleep } from './exchange.js';
@@ -54,6 +56,11 @@ export interface WatchSource {
   ca: string | Buffer | undefined;
 }
 
+/**
+ * ACCEPT asks for the binary stream's latest version; a server that writes only version 1 answers
+ * that (its first byte says so) and one without the binary stream answers SSE (its Content-Type).
+ */
+const ACCEPT = `${BINARY_MEDIA_TYPE}; version=${String(LATEST_VERSION)}, text/event-stream`;
 const HIGH_WATER = 1000;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
@@ -168,7 +175,7 @@ export async function* watchPrefix(
           origin: `${source.scheme}://${node}`,
           path: `/watch?${q.toString()}`,
           method: 'GET',
-          headers: { accept: `${BINARY_MEDIA_TYPE}, text/event-stream` },
+          headers: { accept: ACCEPT },
           signal: stop.signal,
         });
         if (res.statusCode === 307 || res.statusCode === 308) {
@@ -245,7 +252,7 @@ export async function* watchPrefix(
   }
 }
 
-/** readFrames decodes a binary watch stream (watch-binary-format.ts) and hands each event to `push`. */
+/** readFrames decodes a binary watch stream (either version) and hands each event to `push`. */
 async function readFrames(
   body: AsyncIterable<Buffer>,
   push: (ev: ServerEvent) => Promise<void>,

@@ -1,8 +1,8 @@
 /**
  * `GET /watch?prefix=P&from=CURSOR&values=0|1&shards=I,J&max_buffer_bytes=N` (docs/watch.md):
  * a stream of the changes of the keys under P, as Server-Sent Events, as the binary stream when
- * the request's Accept names it (watch-binary-format.ts), or over a WebSocket when the request
- * asks to upgrade (same URL, same events).
+ * the request's Accept names it (watch-binary-format.ts; version 2 when it asks for `version=2`),
+ * or over a WebSocket when the request asks to upgrade (same URL, same events).
  *
  * Shards: the prefix's shards (one when the prefix holds a whole `{hash tag}`, else all), or those
  * named by `shards`. This node serves those it holds a store of (the replica at a replica's
@@ -21,7 +21,7 @@ import { route } from './route.js';
 import type { Router } from './router.js';
 import { acceptKey, isValidKey } from './websocket-format.js';
 import { SseOutput } from '../watch/sse-output.js';
-import { BINARY_MEDIA_TYPE, VERSION } from '../watch/watch-binary-format.js';
+import { BINARY_MEDIA_TYPE, VERSION_1, VERSION_2 } from '../watch/watch-binary-format.js';
 import { parseFrom, startOf, type Start } from '../watch/watch-cursor.js';
 import { WatchHub } from '../watch/watch-hub.js';
 import { type ShardSource, Watcher } from '../watch/watcher.js';
@@ -120,14 +120,29 @@ export function registerWatchRoutes(app: Router, ctx: HttpContext): void {
       const hub = WatchHub.of(ctx);
       const lag = plan.sources.map((s) => hub.lag(s)).find((l) => l !== undefined);
       if (req.getHeader('upgrade').toLowerCase() === 'websocket') serveWebSocket(res, req, hub, plan, lag);
-      else serveStream(res, hub, plan, lag, wantsBinary(req.getHeader('accept')) ? 'bin' : 'sse');
+      else serveStream(res, hub, plan, lag, streamFormat(req.getHeader('accept')));
     }),
   );
 }
 
-/** wantsBinary reports whether an Accept header names the binary stream (watch-binary-format.ts). */
-export function wantsBinary(accept: string): boolean {
-  return accept.split(',').some((item) => item.split(';')[0]!.trim().toLowerCase() === BINARY_MEDIA_TYPE);
+/**
+ * streamFormat reads which stream an Accept header asks for: the binary stream
+ * (watch-binary-format.ts) in the highest version it names that this server writes
+ * (`application/vnd.distkv.watch` alone is version 1, `...; version=2` version 2), else SSE.
+ */
+export function streamFormat(accept: string): 'sse' | 'bin1' | 'bin2' {
+  let best = 0;
+  for (const item of accept.split(',')) {
+    const [type, ...params] = item.split(';');
+    if (type!.trim().toLowerCase() !== BINARY_MEDIA_TYPE) continue;
+    let version = VERSION_1;
+    for (const p of params) {
+      const [name, value] = p.split('=');
+      if (name!.trim().toLowerCase() === 'version') version = Number(value?.trim());
+    }
+    if ((version === VERSION_1 || version === VERSION_2) && version > best) best = version;
+  }
+  return best === VERSION_2 ? 'bin2' : best === VERSION_1 ? 'bin1' : 'sse';
 }
 
 /** serveStream answers with a chunked stream: Server-Sent Events or the binary stream. */
@@ -136,12 +151,14 @@ function serveStream(
   hub: WatchHub,
   plan: WatchPlan,
   lag: string | undefined,
-  format: 'sse' | 'bin',
+  format: 'sse' | 'bin1' | 'bin2',
 ): void {
   res
     .writeHeader(
       'Content-Type',
-      format === 'bin' ? `${BINARY_MEDIA_TYPE}; version=${VERSION}` : 'text/event-stream',
+      format === 'sse'
+        ? 'text/event-stream'
+        : `${BINARY_MEDIA_TYPE}; version=${format === 'bin1' ? VERSION_1 : VERSION_2}`,
     )
     .writeHeader('Cache-Control', 'no-cache')
     .writeHeader('X-Accel-Buffering', 'no');

@@ -11,6 +11,9 @@
  *    every batch of its feeds, in order, in the turn it is read, so `pos` is its feeds' position.
  *  - A watcher joins only when its own positions equal `pos`: it then gets exactly what is appended
  *    after its join (a joiner gets the pending pieces from its join index on, then is a member).
+ *  - Each piece decodes alone: over the binary stream's version 2 every piece (one batch's block)
+ *    starts with an absolute change (watch-binary-format.ts), so a flush from any piece on reads
+ *    the same to every member, whatever each was sent before.
  *  - Members are handed their new positions with each flush, so a member's cursor names exactly
  *    what its output was given; with nothing pending, `settle` hands them `pos` as it is.
  *  - A feed reset (the log jumped) or a gap ends the broadcast after a last flush: each member

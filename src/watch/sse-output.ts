@@ -1,15 +1,15 @@
 /**
  * A watch stream over a chunked HTTP response (docs/watch.md): Server-Sent Events
  * (`text/event-stream`; each event is `id: <cursor>`, `event: <type>`, `data: <json>`) or the
- * binary stream (watch-binary-format.ts: changes as binary frames, any other event as a JSON
- * frame, no cursor lines: its changes carry their versions). What it writes, and when, is
+ * binary stream, version 1 or 2 (watch-binary-format.ts: changes as binary frames, any other
+ * event as a JSON frame, no cursor lines: its changes carry their versions). What it writes, and when, is
  * gathered-writes.ts's: the stream's own events gathered for GATHER_MS, a broadcast's flush at once
  * as one pre-framed chunk, everything held (as backlog) while the socket is full.
  */
 import type { HttpResponse } from '../http/http1-exchange.js';
 import { GatheredWrites, type SharedFlush } from './gathered-writes.js';
-import { jsonFrame, KEEPALIVE_FRAME, VERSION } from './watch-binary-format.js';
-import { sseFrame } from './watch-event.js';
+import { jsonFrame, KEEPALIVE_FRAMES, type StreamVersion } from './watch-binary-format.js';
+import { binaryVersion, sseFrame } from './watch-event.js';
 import type { WatchOutput } from './watcher.js';
 
 /** CUT_GRACE_MS is how long a stream that was told to resume may take to drain before it is closed. */
@@ -19,7 +19,9 @@ export const CUT_GRACE_MS = 30000;
 export class SseOutput implements WatchOutput {
   private readonly res: HttpResponse;
   private readonly writes: GatheredWrites;
-  readonly format: 'sse' | 'bin';
+  readonly format: 'sse' | 'bin1' | 'bin2';
+  /** version is the binary stream's version; undefined over SSE. */
+  private readonly version: StreamVersion | undefined;
   private ended = false;
   // a last event was sent: the response ends once it is written
   private ending = false;
@@ -32,9 +34,10 @@ export class SseOutput implements WatchOutput {
    * `onEnd` runs once when this output ends the response (after a last event), as an abort would.
    * The response's head is written by the caller; `begin` writes the stream's first bytes.
    */
-  constructor(res: HttpResponse, format: 'sse' | 'bin', onEnd: () => void) {
+  constructor(res: HttpResponse, format: 'sse' | 'bin1' | 'bin2', onEnd: () => void) {
     this.res = res;
     this.format = format;
+    this.version = binaryVersion(format);
     this.onEnd = onEnd;
     this.writes = new GatheredWrites({
       write: (data, framed) => (framed === undefined ? res.write(data) : res.writeFramed(data, framed)),
@@ -49,18 +52,20 @@ export class SseOutput implements WatchOutput {
 
   /** begin sends the head with the stream's first bytes (the binary stream's version byte). */
   begin(): void {
-    this.res.write(this.format === 'bin' ? Buffer.from([VERSION]) : new Uint8Array(0));
+    this.res.write(this.version === undefined ? new Uint8Array(0) : Buffer.from([this.version]));
   }
 
   emit(type: string, json: string, cursor: string): void {
     if (this.ended || this.ending) return;
-    this.writes.add(this.format === 'bin' ? jsonFrame(json) : sseFrame(json, type, cursor));
+    this.writes.add(
+      this.version === undefined ? sseFrame(json, type, cursor) : jsonFrame(json, this.version),
+    );
   }
 
   emitBlock(block: Buffer, cursor: string): void {
     if (this.ended || this.ending) return;
     this.writes.add(block);
-    if (this.format === 'bin') return;
+    if (this.version !== undefined) return;
     // An id-only block sets the stream's last event id without dispatching an event (the SSE spec).
     this.writes.add(`id: ${cursor}\n\n`);
   }
@@ -73,7 +78,9 @@ export class SseOutput implements WatchOutput {
   /** keepAlive sends what no parser sees as an event: an SSE comment line, a keep-alive frame. */
   keepAlive(): void {
     if (this.ended || this.ending) return;
-    this.writes.direct(this.format === 'bin' ? KEEPALIVE_FRAME : Buffer.from(': keep-alive\n\n'));
+    this.writes.direct(
+      this.version === undefined ? Buffer.from(': keep-alive\n\n') : KEEPALIVE_FRAMES[this.version],
+    );
   }
 
   backlog(): number {

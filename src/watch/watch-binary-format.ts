@@ -1,51 +1,113 @@
 /**
  * The binary watch stream (docs/watch.md, "Binary stream"): what `GET /watch` sends, as the body of
- * a chunked response, to a client that asks for it with `Accept: application/vnd.distkv.watch`.
- * The same events as over SSE, but a change is a fixed header and raw bytes instead of text: a
- * client finds each event's shard, version and key at fixed offsets, without searching or parsing
- * text, and a value travels as it is (no escaping, no base64). Every other event (hello, progress,
- * snapshot markers and entries, resume) is its JSON, as over SSE.
+ * a chunked response, to a client that asks for it with `Accept: application/vnd.distkv.watch`
+ * (version 1) or `Accept: application/vnd.distkv.watch; version=2`. The same events as over SSE,
+ * but a change is a binary header and raw bytes instead of text: a client reads each event's
+ * shard, version and key without searching or parsing text, and a value travels as it is (no
+ * escaping, no base64). Every other event (hello, progress, snapshot markers and entries, resume)
+ * is its JSON, as over SSE. Version 2 writes the header as varints and the shard, epoch and seq
+ * as deltas from the change before, so a change after the first of its block costs 4 bytes
+ * besides its key and value (a seq step under 128, a body under 128 bytes) where version 1
+ * costs 21.
  *
- *   stream := VERSION frame*
- *   frame  := length:u32le type:u8 body[length]
- *   type CHANGE_PUT | CHANGE_DELETE | CHANGE_EXPIRE:
- *     body := shard:u16le epoch:u32le seq_lo:u32le seq_hi:u32le key_length:u16le key value
- *             (value: the rest of the body; always empty for a delete or an expire, and for a put
- *              when the stream was opened with values=0)
- *   type JSON:      body := the event's JSON text (UTF-8), the same object SSE's `data:` carries
- *   type KEEPALIVE: body := empty (sent while nothing else is; a reader skips it)
+ *   stream := VERSION frame*                  (VERSION: 1 or 2, the grammar of every frame after it)
+ *   version 1 (little-endian):
+ *     frame := length:u32le type:u8 body[length]
+ *     type CHANGE_PUT | CHANGE_DELETE | CHANGE_EXPIRE:
+ *       body := shard:u16le epoch:u32le seq_lo:u32le seq_hi:u32le key_length:u16le key value
+ *   version 2 (varint: unsigned LEB128, 7 bits a byte, lowest first, at most 8 bytes, < 2^53):
+ *     frame := type:u8 length:varint body[length]
+ *     type CHANGE_PUT | CHANGE_DELETE | CHANGE_EXPIRE (a delta change):
+ *       body := seq_delta:varint key_length:varint key value
+ *               (shard and epoch: those of the change frame before it; seq: its seq + seq_delta, ≥ 1)
+ *     type ABSOLUTE | CHANGE_PUT | CHANGE_DELETE | CHANGE_EXPIRE (an absolute change):
+ *       body := shard:varint epoch:varint seq:varint key_length:varint key value
+ *   both versions:
+ *     (value: the rest of the body; always empty for a delete or an expire, and for a put
+ *      when the stream was opened with values=0)
+ *     type JSON:      body := the event's JSON text (UTF-8), the same object SSE's `data:` carries
+ *     type KEEPALIVE: body := empty (sent while nothing else is; a reader skips it)
+ *
+ * Deltas restart at every block (version 2): each block of changes the server encodes (one feed
+ * batch of one shard: `changeFrames`) begins with an absolute change, and a delta change refers
+ * only to the change before it in the same block. So a block decodes the same whatever came
+ * before it in a stream, and a broadcast hands the same bytes to members that joined at different
+ * blocks (broadcast.ts). A block also turns absolute again where the epoch changes.
  *
  * A reader skips frames of a type it does not know (their length says how far). A client that
  * does not ask for it gets SSE, and a server that does not know it answers SSE: clients tell the
- * two apart by the response's Content-Type.
+ * stream by the response's Content-Type and the stream's version byte (a server that knows only
+ * version 1 answers it to a client asking for version 2). watch-binary-reader.ts decodes both.
  */
-import { DistkvError } from '../errors.js';
-import { formatVersion } from '../routing/version.js';
 import type { LogRecord } from './store-log.js';
 
 /** BINARY_MEDIA_TYPE is the Accept value that asks for this stream, and its Content-Type. */
 export const BINARY_MEDIA_TYPE = 'application/vnd.distkv.watch';
-/** VERSION is the stream's first byte. */
-export const VERSION = 1;
-/** FRAME_HEADER is the bytes before a frame's body: length, type. */
+/** StreamVersion is a version of the binary stream's grammar. */
+export type StreamVersion = 1 | 2;
+/** VERSION_1 and VERSION_2 are the stream's first byte, per version; LATEST_VERSION the newest. */
+export const VERSION_1 = 1;
+export const VERSION_2 = 2;
+export const LATEST_VERSION: StreamVersion = VERSION_2;
+/** FRAME_HEADER is the bytes before a version 1 frame's body: length, type. */
 export const FRAME_HEADER = 5;
-/** CHANGE_HEADER is the bytes of a change body before its key: shard, epoch, seq, key length. */
+/** CHANGE_HEADER is the bytes of a version 1 change body before its key: shard, epoch, seq, key length. */
 export const CHANGE_HEADER = 16;
 export const TYPE_JSON = 0;
 export const TYPE_PUT = 1;
 export const TYPE_DELETE = 2;
 export const TYPE_EXPIRE = 3;
 export const TYPE_KEEPALIVE = 4;
+/** ABSOLUTE marks a version 2 change that carries its shard, epoch and seq whole (or-ed with its kind). */
+export const ABSOLUTE = 0x08;
+/** KIND_MASK takes a version 2 change's kind (TYPE_PUT, TYPE_DELETE, TYPE_EXPIRE) out of its type. */
+export const KIND_MASK = 0x03;
+/** MAX_VARINT_BYTES bounds a varint: 8 bytes carry 56 bits, enough for any seq (< 2^53). */
+export const MAX_VARINT_BYTES = 8;
+/** MAX_FRAME bounds a frame's length: a key and the largest value a server may send, with room. */
+export const MAX_FRAME = 1024 * 1024 * 1024;
 
 const KIND_TYPE = { put: TYPE_PUT, delete: TYPE_DELETE, expire: TYPE_EXPIRE } as const;
-const TYPE_KIND = ['json', 'put', 'delete', 'expire'] as const;
 const SEQ_HI = 2 ** 32;
 
+/** varintSize is the bytes `n` (a safe non-negative integer) takes as a varint. */
+export function varintSize(n: number): number {
+  let size = 1;
+  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) size++;
+  return size;
+}
+
+/** writeVarint writes `n` as a varint at `out[at]` and returns the offset after it. */
+export function writeVarint(out: Buffer, at: number, n: number): number {
+  let v = n;
+  let i = at;
+  while (v >= 0x80) {
+    out[i++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[i++] = v;
+  return i;
+}
+
 /**
- * changeFrames encodes the records of `batch` under `prefix` as change frames, in one buffer
- * (values left out when `values` is false).
+ * changeFrames encodes the records of `batch` under `prefix` as change frames of stream version
+ * `version`, in one buffer (values left out when `values` is false). In version 2 the first
+ * change, and any whose epoch differs from the change before, is absolute: see the design block.
  */
 export function changeFrames(
+  batch: readonly LogRecord[],
+  shard: number,
+  prefix: string,
+  values: boolean,
+  epochOf: (seq: number) => number,
+  version: StreamVersion,
+): Buffer {
+  return version === VERSION_1
+    ? changeFramesV1(batch, shard, prefix, values, epochOf)
+    : changeFramesV2(batch, shard, prefix, values, epochOf);
+}
+
+function changeFramesV1(
   batch: readonly LogRecord[],
   shard: number,
   prefix: string,
@@ -84,86 +146,84 @@ export function changeFrames(
   return out;
 }
 
-/** jsonFrame encodes an event's JSON as a frame. */
-export function jsonFrame(json: string): Buffer {
-  const length = Buffer.byteLength(json);
-  const out = Buffer.allocUnsafe(FRAME_HEADER + length);
-  out.writeUInt32LE(length, 0);
-  out[4] = TYPE_JSON;
-  out.write(json, FRAME_HEADER, 'utf8');
+/** V2Change is one record of a version 2 block, measured before it is written. */
+interface V2Change {
+  r: LogRecord;
+  key: Buffer;
+  value: Buffer | undefined;
+  /** epoch is set on an absolute change; undefined on a delta one. */
+  epoch: number | undefined;
+  /** head is the body's bytes before the key: the change's numbers and the key's length. */
+  head: number;
+  body: number;
+}
+
+function changeFramesV2(
+  batch: readonly LogRecord[],
+  shard: number,
+  prefix: string,
+  values: boolean,
+  epochOf: (seq: number) => number,
+): Buffer {
+  const changes: V2Change[] = [];
+  let size = 0;
+  let prevEpoch = -1;
+  let prevSeq = 0;
+  for (const r of batch) {
+    if (!r.key.startsWith(prefix)) continue;
+    const key = Buffer.from(r.key, 'utf8');
+    const value = values ? r.value : undefined;
+    const epoch = epochOf(r.seq);
+    const absolute = epoch !== prevEpoch || r.seq <= prevSeq;
+    const numbers = absolute
+      ? varintSize(shard) + varintSize(epoch) + varintSize(r.seq)
+      : varintSize(r.seq - prevSeq);
+    const head = numbers + varintSize(key.length);
+    const body = head + key.length + (value?.length ?? 0);
+    changes.push({ r, key, value, epoch: absolute ? epoch : undefined, head, body });
+    size += 1 + varintSize(body) + body;
+    prevEpoch = epoch;
+    prevSeq = r.seq;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  prevSeq = 0;
+  for (const c of changes) {
+    const kind = KIND_TYPE[c.r.kind];
+    out[at++] = c.epoch === undefined ? kind : kind | ABSOLUTE;
+    at = writeVarint(out, at, c.body);
+    if (c.epoch === undefined) at = writeVarint(out, at, c.r.seq - prevSeq);
+    else {
+      at = writeVarint(out, at, shard);
+      at = writeVarint(out, at, c.epoch);
+      at = writeVarint(out, at, c.r.seq);
+    }
+    at = writeVarint(out, at, c.key.length);
+    at += c.key.copy(out, at);
+    if (c.value !== undefined) at += c.value.copy(out, at);
+    prevSeq = c.r.seq;
+  }
   return out;
 }
 
-/** KEEPALIVE_FRAME is an empty keep-alive frame. */
-export const KEEPALIVE_FRAME = Buffer.from([0, 0, 0, 0, TYPE_KEEPALIVE]);
-
-/** DecodedChange is a change frame, decoded. */
-export interface DecodedChange {
-  type: 'put' | 'delete' | 'expire';
-  shard: number;
-  key: string;
-  /** version is `E.S`. */
-  version: string;
-  /** value is the put's value bytes (a copy); undefined for a delete or an expire. */
-  value: Buffer | undefined;
-}
-
-/** DecodedFrame is one frame: a change, or the JSON text of any other event. */
-export type DecodedFrame = DecodedChange | { type: 'json'; json: string };
-
-/** MAX_FRAME bounds a frame's length: a key and the largest value a server may send, with room. */
-const MAX_FRAME = 1024 * 1024 * 1024;
-
-/**
- * BinaryWatchReader decodes a binary watch stream chunk by chunk: `push` returns the frames
- * completed by the chunk (keep-alives and unknown types are skipped). A bad version byte or
- * frame length throws a DistkvError('CORRUPTION').
- */
-export class BinaryWatchReader {
-  private carry: Buffer = Buffer.alloc(0);
-  private versionSeen = false;
-
-  push(chunk: Buffer): DecodedFrame[] {
-    let buf = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
-    if (!this.versionSeen) {
-      if (buf.length === 0) return [];
-      if (buf[0] !== VERSION)
-        throw new DistkvError('CORRUPTION', `watch stream version ${String(buf[0])}; expected ${VERSION}`);
-      this.versionSeen = true;
-      buf = buf.subarray(1);
-    }
-    const out: DecodedFrame[] = [];
-    let at = 0;
-    while (buf.length - at >= FRAME_HEADER) {
-      const length = buf.readUInt32LE(at);
-      if (length > MAX_FRAME)
-        throw new DistkvError('CORRUPTION', `watch frame of ${length} bytes; at most ${MAX_FRAME}`);
-      if (buf.length - at < FRAME_HEADER + length) break;
-      const frame = decodeFrame(buf, at + FRAME_HEADER, buf[at + 4]!, length);
-      if (frame !== undefined) out.push(frame);
-      at += FRAME_HEADER + length;
-    }
-    this.carry = Buffer.from(buf.subarray(at));
+/** jsonFrame encodes an event's JSON as a frame of stream version `version`. */
+export function jsonFrame(json: string, version: StreamVersion): Buffer {
+  const length = Buffer.byteLength(json);
+  if (version === VERSION_1) {
+    const out = Buffer.allocUnsafe(FRAME_HEADER + length);
+    out.writeUInt32LE(length, 0);
+    out[4] = TYPE_JSON;
+    out.write(json, FRAME_HEADER, 'utf8');
     return out;
   }
+  const out = Buffer.allocUnsafe(1 + varintSize(length) + length);
+  out[0] = TYPE_JSON;
+  out.write(json, writeVarint(out, 1, length), 'utf8');
+  return out;
 }
 
-function decodeFrame(buf: Buffer, body: number, type: number, length: number): DecodedFrame | undefined {
-  if (type === TYPE_JSON) return { type: 'json', json: buf.toString('utf8', body, body + length) };
-  const kind = TYPE_KIND[type];
-  if (kind === undefined || kind === 'json') return undefined;
-  if (length < CHANGE_HEADER)
-    throw new DistkvError('CORRUPTION', `watch change frame of ${length} bytes; at least ${CHANGE_HEADER}`);
-  const keyLength = buf.readUInt16LE(body + 14);
-  if (CHANGE_HEADER + keyLength > length)
-    throw new DistkvError('CORRUPTION', `watch change key of ${keyLength} bytes overruns its frame`);
-  const seq = buf.readUInt32LE(body + 6) + buf.readUInt32LE(body + 10) * SEQ_HI;
-  const keyAt = body + CHANGE_HEADER;
-  return {
-    type: kind,
-    shard: buf.readUInt16LE(body),
-    key: buf.toString('utf8', keyAt, keyAt + keyLength),
-    version: formatVersion({ epoch: buf.readUInt32LE(body + 2), seq }),
-    value: kind === 'put' ? Buffer.from(buf.subarray(keyAt + keyLength, body + length)) : undefined,
-  };
-}
+/** KEEPALIVE_FRAMES are the empty keep-alive frames, by stream version. */
+export const KEEPALIVE_FRAMES: Readonly<Record<StreamVersion, Buffer>> = {
+  1: Buffer.from([0, 0, 0, 0, TYPE_KEEPALIVE]),
+  2: Buffer.from([TYPE_KEEPALIVE, 0]),
+};

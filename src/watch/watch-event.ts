@@ -18,7 +18,7 @@
 import { encodeFrame, OP_TEXT } from '../http/websocket-format.js';
 import { formatVersion, type Version } from '../routing/version.js';
 import type { LogRecord } from './store-log.js';
-import { changeFrames } from './watch-binary-format.js';
+import { changeFrames, type StreamVersion } from './watch-binary-format.js';
 
 /** WatchEvent is one event as sent (its `type` and fields). */
 export type WatchEvent = { type: string } & Record<string, unknown>;
@@ -50,9 +50,14 @@ export function changeEvent(
 
 /**
  * WireFormat is how a stream frames its events: Server-Sent Events, WebSocket text messages, or
- * the binary stream's frames (watch-binary-format.ts).
+ * the binary stream's frames in its version 1 or 2 (watch-binary-format.ts).
  */
-export type WireFormat = 'sse' | 'ws' | 'bin';
+export type WireFormat = 'sse' | 'ws' | 'bin1' | 'bin2';
+
+/** binaryVersion is the binary stream version of a format; undefined for SSE and WebSocket. */
+export function binaryVersion(format: WireFormat): StreamVersion | undefined {
+  return format === 'bin1' ? 1 : format === 'bin2' ? 2 : undefined;
+}
 
 /** Cached is a log record with its event JSON, once encoded (a feed's records are shared by its watchers). */
 type Cached = LogRecord & { jsonWithValue?: string; jsonNoValue?: string };
@@ -76,8 +81,8 @@ export function recordJson(r: LogRecord, shard: number, values: boolean, epoch: 
 /**
  * sharedBlock encodes a whole feed batch's events under `prefix` once for every live watcher with
  * the same prefix, value choice and format (SSE frames without `id`, WebSocket messages, or binary
- * change frames); the
- * watcher then writes the block and, for SSE, one `id:` line with its cursor after it.
+ * change frames); the watcher then writes the block and, for SSE, one `id:` line with its cursor
+ * after it.
  */
 export function sharedBlock(
   batch: Batch,
@@ -91,8 +96,10 @@ export function sharedBlock(
   const cached = batch.encoded?.get(cacheKey);
   if (cached !== undefined) return cached;
   let block: Buffer;
+  const version = binaryVersion(format);
   if (format === 'sse') block = sseBlock(batch, shard, prefix, values, epochOf);
-  else if (format === 'bin') block = changeFrames(batch, shard, prefix, values, epochOf);
+  // (a binary block starts with an absolute change: deltas restart here, watch-binary-format.ts)
+  else if (version !== undefined) block = changeFrames(batch, shard, prefix, values, epochOf, version);
   else {
     const parts: Buffer[] = [];
     for (const r of batch)

@@ -17,7 +17,14 @@ import { formatVersion, type Version } from '../routing/version.js';
 import type { Broadcast, BroadcastMember } from './broadcast.js';
 import type { SharedFlush } from './gathered-writes.js';
 import type { Start } from './watch-cursor.js';
-import { recordJson, sharedBlock, valueFields, type WatchEvent, type WireFormat } from './watch-event.js';
+import {
+  binaryVersion,
+  recordJson,
+  sharedBlock,
+  valueFields,
+  type WatchEvent,
+  type WireFormat,
+} from './watch-event.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
 import { decodeLog, type LogRecord } from './store-log.js';
 
@@ -370,7 +377,7 @@ export class Watcher implements BroadcastMember {
   /** deliver passes records with seq > the shard's position, emitting those under the prefix. */
   private deliver(s: ShardWatch, batch: readonly LogRecord[]): void {
     const shard = s.src.shard;
-    if (this.out.format === 'bin') {
+    if (binaryVersion(this.out.format) !== undefined) {
       // Binary changes carry their versions: one block, no cursor per event.
       const fresh = batch.filter((r) => r.seq > s.pos);
       if (fresh.length > 0) this.emitBatch(s, fresh);

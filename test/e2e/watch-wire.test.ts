@@ -9,11 +9,8 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { acceptKey } from '../../src/http/websocket-format.js';
 import { formatVersion, parseVersion, type Version } from '../../src/routing/version.js';
-import {
-  BINARY_MEDIA_TYPE,
-  BinaryWatchReader,
-  type DecodedFrame,
-} from '../../src/watch/watch-binary-format.js';
+import { BINARY_MEDIA_TYPE } from '../../src/watch/watch-binary-format.js';
+import { BinaryWatchReader, type DecodedFrame } from '../../src/watch/watch-binary-reader.js';
 import { parseFrom } from '../../src/watch/watch-cursor.js';
 import { freePorts } from '../helpers/ports.js';
 import { type OwnServer, startOwnServer } from '../helpers/server-process.js';
@@ -144,8 +141,8 @@ function upgradeRequest(path: string, key = WS_KEY): string {
   return `GET ${path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
 }
 
-/** binaryFrames decodes the frames of a chunked binary watch response received so far. */
-function binaryFrames(data: Buffer): DecodedFrame[] {
+/** binaryBody takes the chunked coding off a binary watch response received so far. */
+function binaryBody(data: Buffer): Buffer {
   let at = data.indexOf('\r\n\r\n') + 4;
   const body: Buffer[] = [];
   for (;;) {
@@ -156,7 +153,12 @@ function binaryFrames(data: Buffer): DecodedFrame[] {
     body.push(data.subarray(line + 2, line + 2 + size));
     at = line + 2 + size + 2;
   }
-  return new BinaryWatchReader().push(Buffer.concat(body));
+  return Buffer.concat(body);
+}
+
+/** binaryFrames decodes the frames of a chunked binary watch response received so far. */
+function binaryFrames(data: Buffer): DecodedFrame[] {
+  return new BinaryWatchReader().push(binaryBody(data));
 }
 
 async function put(port: number, key: string, value: string | Buffer): Promise<void> {
@@ -250,53 +252,61 @@ describe('watch on the wire', () => {
     r.socket.destroy();
   });
 
-  it('streams binary frames to a client that asks for them: the same changes as SSE, values as they are', async () => {
-    const b = new Conn(p1);
-    b.socket.write(
-      `GET /watch?prefix=bin/&from=0.0 HTTP/1.1\r\nHost: t\r\nAccept: ${BINARY_MEDIA_TYPE}, text/event-stream\r\n\r\n`,
-    );
-    await b.until(
-      () => binaryFrames(b.data).some((f) => f.type === 'json' && f.json.includes('"hello"')),
-      'hello',
-    );
-    const head = b.data.toString('latin1', 0, b.data.indexOf('\r\n\r\n'));
-    assert.match(head, /Content-Type: application\/vnd\.distkv\.watch; version=1/i);
-    await put(p1, 'bin/a', '1');
-    await put(p1, 'other/x', 'no');
-    await put(p1, 'bin/b', Buffer.from([0xff, 0x00, 0x0a]));
-    await fetch(`http://127.0.0.1:${p1}/kv/bin%2Fa`, { method: 'DELETE' });
-    await put(p1, 'bin/a', '3');
-    const changes = (): DecodedFrame[] => binaryFrames(b.data).filter((f) => f.type !== 'json');
-    await b.until(() => changes().length >= 4, 'four changes');
-    const got = changes();
-    const text = (f: DecodedFrame): string =>
-      f.type === 'json' ? '' : `${f.type}:${f.key}:${f.value?.toString('hex') ?? ''}`;
-    // Shards interleave: the order is per key's shard.
-    assert.deepEqual(got.filter((f) => f.type !== 'json' && f.key === 'bin/a').map(text), [
-      'put:bin/a:31',
-      'delete:bin/a:',
-      'put:bin/a:33',
-    ]);
-    assert.deepEqual(got.filter((f) => f.type !== 'json' && f.key === 'bin/b').map(text), [
-      'put:bin/b:ff000a',
-    ]);
-    b.socket.destroy();
+  for (const [version, accept] of [
+    [1, `${BINARY_MEDIA_TYPE}, text/event-stream`],
+    [2, `text/event-stream;q=0.5, ${BINARY_MEDIA_TYPE}; version=2, ${BINARY_MEDIA_TYPE}`],
+  ] as const)
+    it(`streams binary frames, version ${version}, to a client that asks for them: the same changes as SSE, values as they are`, async () => {
+      const p = `bin${version}/`;
+      const b = new Conn(p1);
+      b.socket.write(`GET /watch?prefix=${p}&from=0.0 HTTP/1.1\r\nHost: t\r\nAccept: ${accept}\r\n\r\n`);
+      await b.until(
+        () => binaryFrames(b.data).some((f) => f.type === 'json' && f.json.includes('"hello"')),
+        'hello',
+      );
+      const head = b.data.toString('latin1', 0, b.data.indexOf('\r\n\r\n'));
+      assert.match(
+        head,
+        new RegExp(`Content-Type: application/vnd\\.distkv\\.watch; version=${version}`, 'i'),
+      );
+      assert.equal(binaryBody(b.data)[0], version, 'the stream starts with its version byte');
+      await put(p1, `${p}a`, '1');
+      await put(p1, 'other/x', 'no');
+      await put(p1, `${p}b`, Buffer.from([0xff, 0x00, 0x0a]));
+      await fetch(`http://127.0.0.1:${p1}/kv/bin${version}%2Fa`, { method: 'DELETE' });
+      await put(p1, `${p}a`, '3');
+      const changes = (): DecodedFrame[] => binaryFrames(b.data).filter((f) => f.type !== 'json');
+      await b.until(() => changes().length >= 4, 'four changes');
+      const got = changes();
+      const text = (f: DecodedFrame): string =>
+        f.type === 'json' ? '' : `${f.type}:${f.key}:${f.value?.toString('hex') ?? ''}`;
+      // Shards interleave: the order is per key's shard.
+      assert.deepEqual(got.filter((f) => f.type !== 'json' && f.key === `${p}a`).map(text), [
+        `put:${p}a:31`,
+        `delete:${p}a:`,
+        `put:${p}a:33`,
+      ]);
+      assert.deepEqual(got.filter((f) => f.type !== 'json' && f.key === `${p}b`).map(text), [
+        `put:${p}b:ff000a`,
+      ]);
+      b.socket.destroy();
 
-    // An SSE watcher of the same prefix gets the same changes with the same versions.
-    const s = new Conn(p1);
-    s.socket.write(
-      'GET /watch?prefix=bin/&from=0.0 HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n',
-    );
-    const sse = (): SseEvent[] => sseEvents(s.text).filter((e) => e.event === 'put' || e.event === 'delete');
-    await s.until(() => sse().length >= 4, 'four SSE changes');
-    assert.deepEqual(
-      sse()
-        .map((e) => `${String(e.data.key)}@${String(e.data.version)}`)
-        .sort(),
-      got.map((f) => (f.type === 'json' ? '' : `${f.key}@${f.version}`)).sort(),
-    );
-    s.socket.destroy();
-  });
+      // An SSE watcher of the same prefix gets the same changes with the same versions.
+      const s = new Conn(p1);
+      s.socket.write(
+        `GET /watch?prefix=${p}&from=0.0 HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n`,
+      );
+      const sse = (): SseEvent[] =>
+        sseEvents(s.text).filter((e) => e.event === 'put' || e.event === 'delete');
+      await s.until(() => sse().length >= 4, 'four SSE changes');
+      assert.deepEqual(
+        sse()
+          .map((e) => `${String(e.data.key)}@${String(e.data.version)}`)
+          .sort(),
+        got.map((f) => (f.type === 'json' ? '' : `${f.key}@${f.version}`)).sort(),
+      );
+      s.socket.destroy();
+    });
 
   it('serves watches on a replica with its lag', async () => {
     await put(p1, 'rep/k', 'v');

@@ -1,7 +1,8 @@
 /**
  * The client library's watch (src/client/watch.ts) reads whichever stream a node answers with:
- * it asks for the binary stream and gets the same changes from a node that sends it as from a
- * node without it that answers Server-Sent Events (an older server), values byte for byte.
+ * it asks for the binary stream's version 2 and gets the same changes from a node that sends it
+ * as from an older node that sends only version 1 and from one without the binary stream that
+ * answers Server-Sent Events, values byte for byte.
  * Each node here is a small node:http server that plays the part of a real one.
  */
 import assert from 'node:assert/strict';
@@ -14,8 +15,8 @@ import {
   BINARY_MEDIA_TYPE,
   changeFrames,
   jsonFrame,
-  KEEPALIVE_FRAME,
-  VERSION,
+  KEEPALIVE_FRAMES,
+  type StreamVersion,
 } from '../../src/watch/watch-binary-format.js';
 import { sharedBlock, sseFrame } from '../../src/watch/watch-event.js';
 import { freePorts } from '../helpers/ports.js';
@@ -27,16 +28,20 @@ const RECORDS: LogRecord[] = [
 ];
 const HELLO = '{"type":"hello","shards":[0],"elsewhere":{},"cursor":"0:0.6"}';
 
-/** node starts a one-shard node on `port` that answers /watch as `binary` says it can; it records each Accept. */
-async function node(port: number, binary: boolean, accepts: string[]): Promise<Server> {
+/**
+ * node starts a one-shard node on `port` that answers /watch with the binary stream up to version
+ * `binary` (0: none, SSE only), as it was asked; it records each Accept.
+ */
+async function node(port: number, binary: 0 | StreamVersion, accepts: string[]): Promise<Server> {
   const server = createServer((req, res) => {
     const accept = req.headers.accept ?? '';
     accepts.push(accept);
-    if (binary && accept.includes(BINARY_MEDIA_TYPE)) {
-      res.writeHead(200, { 'content-type': `${BINARY_MEDIA_TYPE}; version=1` });
-      res.write(Buffer.from([VERSION]));
-      res.write(Buffer.concat([jsonFrame(HELLO), KEEPALIVE_FRAME]));
-      res.write(changeFrames(RECORDS, 0, 'w/', true, () => 2));
+    if (binary > 0 && accept.includes(BINARY_MEDIA_TYPE)) {
+      const version: StreamVersion = binary === 2 && accept.includes('version=2') ? 2 : 1;
+      res.writeHead(200, { 'content-type': `${BINARY_MEDIA_TYPE}; version=${version}` });
+      res.write(Buffer.from([version]));
+      res.write(Buffer.concat([jsonFrame(HELLO, version), KEEPALIVE_FRAMES[version]]));
+      res.write(changeFrames(RECORDS, 0, 'w/', true, () => 2, version));
     } else {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(sseFrame(HELLO, 'hello', '0:0.6'));
@@ -78,14 +83,22 @@ describe('client watch: binary stream and SSE', () => {
     for (const s of servers) s.close();
   });
 
-  it('yields the same changes from a node with the binary stream and from one that answers SSE', async () => {
-    const [binPort, ssePort] = (await freePorts(2)) as [number, number];
+  it('yields the same changes from nodes with binary stream version 2, version 1 only and SSE only', async () => {
+    const [binPort, v1Port, ssePort] = (await freePorts(3)) as [number, number, number];
     const binAccepts: string[] = [];
     const sseAccepts: string[] = [];
-    servers.push(await node(binPort, true, binAccepts), await node(ssePort, false, sseAccepts));
+    servers.push(
+      await node(binPort, 2, binAccepts),
+      await node(v1Port, 1, []),
+      await node(ssePort, 0, sseAccepts),
+    );
     const fromBinary = await firstChanges(binPort);
+    const fromV1 = await firstChanges(v1Port);
     const fromSse = await firstChanges(ssePort);
-    assert.ok(binAccepts[0]?.includes(BINARY_MEDIA_TYPE), 'the client asks for the binary stream');
+    assert.ok(
+      binAccepts[0]?.includes(`${BINARY_MEDIA_TYPE}; version=2`),
+      'the client asks for the binary stream, version 2',
+    );
     assert.ok(sseAccepts[0]?.includes('text/event-stream'), 'and accepts SSE');
     const view = (c: WatchChange): string =>
       `${c.type} ${c.shard} ${c.key ?? ''} ${c.version ?? ''} ${c.value?.toString('hex') ?? '-'} ${c.cursor}`;
@@ -94,6 +107,7 @@ describe('client watch: binary stream and SSE', () => {
       'put 0 w/b 2.8 ff000a 0:2.8',
       'delete 0 w/a 2.9 - 0:2.9',
     ]);
+    assert.deepEqual(fromV1.map(view), fromBinary.map(view));
     assert.deepEqual(fromSse.map(view), fromBinary.map(view));
   });
 });

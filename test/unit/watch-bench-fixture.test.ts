@@ -1,9 +1,9 @@
 /**
  * The watch bench's event counter (bench/lib/watch-fixture.ts) must be exact, or the bench's
  * per-round check (every watcher received every write) means nothing: it counts the put events of
- * a real SSE stream, and the put frames of a real binary stream (the server's own encodings,
- * framed in HTTP chunks) however the stream is cut into reads, and a binary stream's change out of
- * order per shard is reported. Randomized and seeded (DISTKV_SEED replays).
+ * a real SSE stream, and the put frames of a real binary stream of either version (the server's
+ * own encodings, framed in HTTP chunks, seqs small and past 2^40, with jumps) however the stream
+ * is cut into reads, and a binary stream's change out of order per shard is reported. Randomized and seeded (DISTKV_SEED replays).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -18,9 +18,9 @@ import { frameChunk } from '../../src/http/http1-exchange.js';
 import type { LogRecord } from '../../src/watch/store-log.js';
 import {
   BINARY_MEDIA_TYPE,
-  KEEPALIVE_FRAME,
+  KEEPALIVE_FRAMES,
   jsonFrame,
-  VERSION,
+  type StreamVersion,
 } from '../../src/watch/watch-binary-format.js';
 import { sharedBlock, sseFrame } from '../../src/watch/watch-event.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
@@ -115,14 +115,22 @@ describe('watch bench: PutCounter', () => {
 });
 
 /** binaryStream builds a binary watch response: head, version, hello, flushes of changes over 4 shards. */
-function binaryStream(rand: () => number, disorderAt = -1): { bytes: Buffer; puts: number; keys: string[] } {
-  const head = `HTTP/1.1 200 OK\r\nContent-Type: ${BINARY_MEDIA_TYPE}; version=1\r\nTransfer-Encoding: chunked\r\n\r\n`;
+function binaryStream(
+  version: StreamVersion,
+  rand: () => number,
+  disorderAt = -1,
+): { bytes: Buffer; puts: number; keys: string[] } {
+  const head = `HTTP/1.1 200 OK\r\nContent-Type: ${BINARY_MEDIA_TYPE}; version=${version}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const hello = '{"type":"hello","shards":[0,1,2,3],"elsewhere":{},"cursor":"0:0.0"}';
   const pieces: Buffer[] = [
     Buffer.from(head),
-    frameChunk([Buffer.from([VERSION])]).framed,
-    frameChunk([jsonFrame('{"type":"hello","shards":[0,1,2,3],"elsewhere":{},"cursor":"0:0.0"}')]).framed,
+    frameChunk([Buffer.from([version])]).framed,
+    frameChunk([jsonFrame(hello, version)]).framed,
   ];
-  const seqs = [0, 0, 0, 0];
+  // (a stream with a repeated seq starts every shard at 0: the first change of a shard is above it)
+  const seqs = [0, 0, 0, 0].map(() =>
+    disorderAt < 0 && rand() < 0.3 ? 2 ** 40 + Math.floor(rand() * 1000) : 0,
+  );
   let puts = 0;
   let changes = 0;
   const keys: string[] = [];
@@ -137,18 +145,21 @@ function binaryStream(rand: () => number, disorderAt = -1): { bytes: Buffer; put
           rand() < 0.2 ? `keylat/${String(f)}-${String(n)}` : `key${'x'.repeat(Math.floor(rand() * 200))}`;
         const len = rand() < 0.5 ? Math.floor(rand() * 4) : Math.floor(rand() * 300);
         // the change numbered `disorderAt` repeats its shard's previous seq
-        const seq = changes++ === disorderAt ? seqs[shard]! : ++seqs[shard]!;
+        // (and some jump ahead: a delta of more than one varint byte)
+        const step = rand() < 0.1 ? 1 + Math.floor(rand() * 100000) : 1;
+        const seq = changes++ === disorderAt ? seqs[shard]! : (seqs[shard]! += step);
         if (kind === 'put') {
           puts++;
           keys.push(key.slice(0, 64));
         }
         batch.push({ kind, seq, key, value: kind === 'put' ? Buffer.alloc(len, 0x0a) : undefined });
       }
-      blocks.push(sharedBlock(batch, shard, 'key', true, 'bin', () => 1));
+      blocks.push(sharedBlock(batch, shard, 'key', true, version === 1 ? 'bin1' : 'bin2', () => 1));
     }
-    if (rand() < 0.2) blocks.push(KEEPALIVE_FRAME);
+    if (rand() < 0.2) blocks.push(KEEPALIVE_FRAMES[version]);
     pieces.push(frameChunk(blocks).framed);
-    if (rand() < 0.2) pieces.push(frameChunk([jsonFrame('{"type":"progress","cursor":"x"}')]).framed);
+    if (rand() < 0.2)
+      pieces.push(frameChunk([jsonFrame('{"type":"progress","cursor":"x"}', version)]).framed);
   }
   return { bytes: Buffer.concat(pieces), puts, keys };
 }
@@ -164,47 +175,54 @@ function streamInReads(bytes: Buffer, cuts: readonly number[], keys?: string[]):
 }
 
 describe('watch bench: StreamCounter over the binary stream', () => {
-  it('counts each put frame once and sees every key, wherever the reads are cut', () => {
-    const seed = testSeed();
-    const rand = seededRandom(seed);
-    for (let round = 0; round < 50; round++) {
-      const { bytes, puts, keys } = binaryStream(rand);
-      const cuts: number[] = [];
-      for (let at = 0; at < bytes.length;) {
-        at += rand() < 0.3 ? 1 + Math.floor(rand() * 3) : 1 + Math.floor(rand() * 400);
-        cuts.push(at);
+  for (const version of [1, 2] as const) {
+    it(`counts each put frame once and sees every key, wherever the reads are cut (version ${version})`, () => {
+      const seed = testSeed();
+      const rand = seededRandom(seed);
+      for (let round = 0; round < 50; round++) {
+        const { bytes, puts, keys } = binaryStream(version, rand);
+        const cuts: number[] = [];
+        for (let at = 0; at < bytes.length;) {
+          at += rand() < 0.3 ? 1 + Math.floor(rand() * 3) : 1 + Math.floor(rand() * 400);
+          cuts.push(at);
+        }
+        for (const c of [[], cuts]) {
+          const seen: string[] = [];
+          const counter = streamInReads(bytes, c, seen);
+          assert.equal(counter.mode, 'bin', `seed ${seed}`);
+          assert.equal(counter.bin.version, version, `seed ${seed}`);
+          assert.ok(counter.hello, `seed ${seed}`);
+          assert.equal(counter.count, puts, `seed ${seed} round ${round}`);
+          assert.equal(counter.bin.disorder, 0, `seed ${seed} round ${round}`);
+          assert.deepEqual(seen, keys, `seed ${seed} round ${round}`);
+          // without onKey (every watcher but the probe's): version 2's fast path over delta changes
+          const plain = streamInReads(bytes, c);
+          assert.equal(plain.count, puts, `seed ${seed} round ${round} (no keys)`);
+          assert.equal(plain.bin.disorder, 0, `seed ${seed} round ${round} (no keys)`);
+        }
       }
-      for (const c of [[], cuts]) {
-        const seen: string[] = [];
-        const counter = streamInReads(bytes, c, seen);
-        assert.equal(counter.mode, 'bin', `seed ${seed}`);
-        assert.ok(counter.hello, `seed ${seed}`);
-        assert.equal(counter.count, puts, `seed ${seed} round ${round}`);
-        assert.equal(counter.bin.disorder, 0, `seed ${seed} round ${round}`);
-        assert.deepEqual(seen, keys, `seed ${seed} round ${round}`);
-      }
-    }
-    // Every single cut over the stream's first 600 bytes (head, version, hello, first frames).
-    const { bytes, puts } = binaryStream(seededRandom(seed + 1));
-    for (let cut = 0; cut < Math.min(600, bytes.length); cut++)
-      assert.equal(streamInReads(bytes, [cut]).count, puts, `seed ${seed} cut ${cut}`);
-  });
+      // Every single cut over the stream's first 600 bytes (head, version, hello, first frames).
+      const { bytes, puts } = binaryStream(version, seededRandom(seed + 1));
+      for (let cut = 0; cut < Math.min(600, bytes.length); cut++)
+        assert.equal(streamInReads(bytes, [cut]).count, puts, `seed ${seed} cut ${cut}`);
+    });
 
-  it("reports a change whose seq is not above its shard's last", () => {
-    const seed = testSeed();
-    const rand = seededRandom(seed);
-    let checked = 0;
-    for (let round = 0; round < 20; round++) {
-      const { bytes } = binaryStream(rand, 3);
-      const counter = streamInReads(bytes, [Math.floor(bytes.length / 2)]);
-      // (a stream with fewer than 4 changes repeats nothing)
-      if (counter.bin.count + counter.bin.disorder >= 4) {
-        assert.ok(counter.bin.disorder >= 1, `seed ${seed} round ${round}`);
-        checked++;
+    it(`reports a change whose seq is not above its shard's last (version ${version})`, () => {
+      const seed = testSeed();
+      const rand = seededRandom(seed);
+      let checked = 0;
+      for (let round = 0; round < 20; round++) {
+        const { bytes } = binaryStream(version, rand, 3);
+        const counter = streamInReads(bytes, [Math.floor(bytes.length / 2)]);
+        // (a stream with fewer than 4 changes repeats nothing)
+        if (counter.bin.count + counter.bin.disorder >= 4) {
+          assert.ok(counter.bin.disorder >= 1, `seed ${seed} round ${round}`);
+          checked++;
+        }
       }
-    }
-    assert.ok(checked > 0, `seed ${seed}`);
-  });
+      assert.ok(checked > 0, `seed ${seed}`);
+    });
+  }
 
   it('falls back to counting SSE when the response is an event stream', () => {
     const { bytes, puts } = stream(seededRandom(testSeed()));

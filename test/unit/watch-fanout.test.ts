@@ -4,7 +4,9 @@
  * from now or from a past position, join and leave at random times while records are written, are
  * cut off when slow, and lose their feed to a reset, each receive exactly the log's records under
  * their prefix after their start, in log order per shard, none twice — while the live ones share
- * one broadcast per prefix, value choice and format; over SSE and over the binary stream.
+ * one broadcast per prefix, value choice and format; over SSE and over the binary stream's two
+ * versions (version 2's deltas restart at every block: a member that joined at any block decodes
+ * its shared flushes right).
  * Randomized and seeded (DISTKV_SEED replays).
  */
 import assert from 'node:assert/strict';
@@ -14,8 +16,9 @@ import { Fanout } from '../../src/watch/fanout.js';
 import type { LogReader } from '../../src/watch/feed.js';
 import type { SharedFlush } from '../../src/watch/gathered-writes.js';
 import { parseFrom, type Start } from '../../src/watch/watch-cursor.js';
-import { BinaryWatchReader, jsonFrame, VERSION } from '../../src/watch/watch-binary-format.js';
-import type { WireFormat } from '../../src/watch/watch-event.js';
+import { jsonFrame } from '../../src/watch/watch-binary-format.js';
+import { BinaryWatchReader } from '../../src/watch/watch-binary-reader.js';
+import { binaryVersion, type WireFormat } from '../../src/watch/watch-event.js';
 import {
   type ScanPage,
   type ShardSource,
@@ -117,18 +120,22 @@ class FakeNode implements WatchDeps {
   }
 }
 
+/** StreamFormat is a format of a chunked watch response. */
+type StreamFormat = 'sse' | 'bin1' | 'bin2';
+
 /**
  * TextOutput is an SSE or binary-stream output that keeps everything written, in order; `slow`
  * fakes a full socket.
  */
 class TextOutput implements WatchOutput {
-  readonly format: 'sse' | 'bin';
+  readonly format: StreamFormat;
   private readonly pieces: Buffer[] = [];
   slow = false;
   ended = false;
-  constructor(format: 'sse' | 'bin') {
+  constructor(format: StreamFormat) {
     this.format = format;
-    if (format === 'bin') this.pieces.push(Buffer.from([VERSION]));
+    const version = binaryVersion(format);
+    if (version !== undefined) this.pieces.push(Buffer.from([version]));
   }
   /** text is what was written (over the binary stream: its JSON frames' and changes' count). */
   get text(): string {
@@ -148,9 +155,10 @@ class TextOutput implements WatchOutput {
     this.pieces.push(flush.data);
   }
   emit(type: string, json: string, cursor: string): void {
+    const version = binaryVersion(this.format);
     this.pieces.push(
-      this.format === 'bin'
-        ? jsonFrame(json)
+      version !== undefined
+        ? jsonFrame(json, version)
         : Buffer.from(`id: ${cursor}\nevent: ${type}\ndata: ${json}\n\n`),
     );
   }
@@ -166,7 +174,7 @@ class TextOutput implements WatchOutput {
   }
   /** events returns every event written, as its JSON object (a binary change as the same fields). */
   events(): Record<string, unknown>[] {
-    if (this.format === 'bin')
+    if (this.format !== 'sse')
       return new BinaryWatchReader()
         .push(Buffer.concat(this.pieces))
         .map((f) =>
@@ -185,7 +193,7 @@ class TextOutput implements WatchOutput {
 interface Stream {
   watcher: Watcher;
   out: TextOutput;
-  format: 'sse' | 'bin';
+  format: StreamFormat;
   prefix: string;
   starts: number[];
 }
@@ -203,7 +211,7 @@ function open(
   prefix: string,
   values: boolean,
   from: number[] | 'now',
-  format: 'sse' | 'bin',
+  format: StreamFormat,
 ): Stream {
   const out = new TextOutput(format);
   const watcher = new Watcher(SOURCES, node, out, { prefix, values, maxBuffer: 1024 });
@@ -244,7 +252,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 describe('watch fan-out', () => {
-  for (const format of ['sse', 'bin'] as const)
+  for (const format of ['sse', 'bin1', 'bin2'] as const)
     it(`gives every watcher exactly its part of the log while live watchers share broadcasts (${format})`, async () => {
       const seed = testSeed();
       const rnd = seededRandom(seed);

@@ -24,7 +24,6 @@ import {
   type Edit,
   ST_DONE,
 } from './op-format.js';
-import { liveValue } from './pending-writes.js';
 import { encodeOld } from './read-modify-write.js';
 import type { ReplyBatch } from './reply-batch.js';
 import type { StoreWrites } from './store-writes.js';
@@ -42,10 +41,11 @@ export function newestOf(
   store: Store,
   key: Uint8Array,
 ): Newest | undefined {
-  const p = writes.pending.newest(index, key);
-  if (p !== undefined) {
-    const value = liveValue(p, Date.now());
-    return value === null ? undefined : { value, expiresAtMs: p.expiresAtMs };
+  const pending = writes.pending;
+  const e = pending.find(index, key);
+  if (e >= 0) {
+    const value = pending.liveValueAt(e, Date.now());
+    return value === null ? undefined : { value, expiresAtMs: pending.expiresAt(e) };
   }
   const v = store.read(key);
   return v === undefined ? undefined : { value: v.value, expiresAtMs: v.expiresAtMs };

@@ -13,23 +13,76 @@
  * write in flight, whose seq is known only once it is durable: it waits for `settled` (which
  * resolves with that seq), then is checked again against the store.
  *
+ * Layout (issue 18): every write passes through here, and an entry lives for one group commit
+ * (1-10 ms), long enough to outlive a scavenge; an object and a key string per write, in Maps that
+ * grew and shrank with the writes in flight, had V8 promote hundreds of bytes per write to the old
+ * generation (docs/performance.md, "Pending writes as a grow-only table"). So the table never
+ * shrinks and a write allocates nothing it keeps:
+ *  - entries have stable numbers (a freed one goes on a free list and is reused); their store,
+ *    key hash, writes in flight, expiry and key length live in typed arrays, their key bytes in a
+ *    buffer per entry (kept when the entry is freed, replaced only by a longer key), and their
+ *    value and `settled` promise in parallel arrays (cleared when freed, so nothing is kept alive);
+ *  - an open-addressing index of entry numbers + 1 (0 = empty; linear probing, at most half full,
+ *    its length a power of two) finds the entry of (store, key bytes); deletion shifts the entries
+ *    after it back (no tombstones), so a probe run ends at the first empty slot.
+ * Invariant: an entry is in the index exactly when inFlight > 0; every note's handle (its entry
+ * number) is settled exactly once, and the entry is freed when its last write settles.
+ *
  * Owned by one shard worker thread; values are views into request batches, kept alive until settled.
  */
 import type { WriteResult } from '../storage/store.js';
-import { latin1Key } from '../util/bytes.js';
+import { fmix32, hashBytes } from '../storage/key-hash.js';
 
-interface Pending {
-  value: Uint8Array | null;
-  /** expiresAtMs is the put's expiry (epoch ms; 0 = none). */
-  expiresAtMs: number;
-  inFlight: number;
-  /** settled resolves (with its seq) when the newest write noted on this key is durable, or rejects when it failed. */
-  settled: Promise<WriteResult>;
+/** KeyHash hashes a store index and a key to 32 bits (tests pass a weak one to force collisions). */
+export type KeyHash = (store: number, key: Uint8Array) => number;
+
+/** storeKeyHash is the default KeyHash: key-hash.ts's seeded hash of the bytes, mixed with the store. */
+export function storeKeyHash(store: number, key: Uint8Array): number {
+  return fmix32(hashBytes(key, 0, key.length) + Math.imul(store + 1, 0x9e3779b1));
 }
+
+/** MIN_KEY_BYTES is the smallest key buffer an entry gets (short keys then never need another). */
+const MIN_KEY_BYTES = 32;
 
 /** PendingWrites tracks writes in flight by store index and key. */
 export class PendingWrites {
-  private readonly byStore = new Map<number, Map<string, Pending>>();
+  private readonly hash: KeyHash;
+  /** index holds entry number + 1 (0 = empty) at the (store, key)'s hash position. */
+  private index: Int32Array;
+  private mask: number;
+  /** live counts the entries in the index (keys with a write in flight). */
+  private live = 0;
+  private stores: Int32Array;
+  private hashes: Uint32Array;
+  private inFlight: Int32Array;
+  private expiries: Float64Array;
+  private keyLens: Int32Array;
+  private readonly keys: Uint8Array[] = [];
+  private readonly values: (Uint8Array | null)[] = [];
+  private readonly settledPs: (Promise<WriteResult> | undefined)[] = [];
+  /** free holds the numbers of freed entries (a stack of `freeTop`); `used` entries were ever taken. */
+  private free: Int32Array;
+  private freeTop = 0;
+  private used = 0;
+
+  /** `capacity` is the number of entries to start with (it doubles as needed); `hash` defaults to storeKeyHash. */
+  constructor(capacity = 256, hash: KeyHash = storeKeyHash) {
+    this.hash = hash;
+    const n = Math.max(2, capacity);
+    this.index = new Int32Array(indexSizeFor(n));
+    this.mask = this.index.length - 1;
+    this.stores = new Int32Array(n);
+    this.hashes = new Uint32Array(n);
+    this.inFlight = new Int32Array(n);
+    this.expiries = new Float64Array(n);
+    this.keyLens = new Int32Array(n);
+    this.free = new Int32Array(n);
+  }
+
+  /** size is the number of keys with a write in flight, over all stores. */
+  get size(): number {
+    return this.live;
+  }
 
   /** note records a write of `value` (null = delete) to `key` and returns the handle to settle it with. */
   note(
@@ -38,49 +91,169 @@ export class PendingWrites {
     value: Uint8Array | null,
     settled: Promise<WriteResult>,
     expiresAtMs = 0,
-  ): string {
-    let keys = this.byStore.get(store);
-    if (keys === undefined) this.byStore.set(store, (keys = new Map<string, Pending>()));
-    const k = latin1Key(key);
-    const p = keys.get(k);
-    if (p === undefined) keys.set(k, { value, expiresAtMs, inFlight: 1, settled });
-    else {
-      p.value = value;
-      p.expiresAtMs = expiresAtMs;
-      p.inFlight++;
-      p.settled = settled;
+  ): number {
+    const h = this.hash(store, key) >>> 0;
+    let e = this.lookup(store, key, h);
+    if (e < 0) {
+      e = this.take();
+      this.stores[e] = store;
+      this.hashes[e] = h;
+      this.inFlight[e] = 0;
+      let kb = this.keys[e]!;
+      if (kb.length < key.length) this.keys[e] = kb = new Uint8Array(Math.max(MIN_KEY_BYTES, key.length * 2));
+      kb.set(key);
+      this.keyLens[e] = key.length;
+      if (++this.live * 2 > this.index.length) this.growIndex();
+      this.place(e, h);
     }
-    return k;
+    this.values[e] = value;
+    this.expiries[e] = expiresAtMs;
+    this.inFlight[e]!++;
+    this.settledPs[e] = settled;
+    return e;
   }
 
-  /** settle marks one write of `note`'s handle `k` as finished (durable or failed). */
-  settle(store: number, k: string): void {
-    const keys = this.byStore.get(store);
-    const p = keys?.get(k);
-    if (keys === undefined || p === undefined) return;
-    if (--p.inFlight === 0) keys.delete(k);
+  /** settle marks one write of `note`'s handle as finished (durable or failed); call it exactly once per note. */
+  settle(handle: number): void {
+    if (--this.inFlight[handle]! > 0) return;
+    this.unplace(handle);
+    this.live--;
+    this.values[handle] = null;
+    this.settledPs[handle] = undefined;
+    this.free[this.freeTop++] = handle;
+  }
+
+  /** find returns the entry of `key`'s newest pending write, or -1 when none is pending; it is valid until the next settle. */
+  find(store: number, key: Uint8Array): number {
+    if (this.live === 0) return -1;
+    return this.lookup(store, key, this.hash(store, key) >>> 0);
+  }
+
+  /** valueAt is entry `e`'s value (null = a pending delete), expired or not (see liveValue). */
+  valueAt(e: number): Uint8Array | null {
+    return this.values[e] ?? null;
+  }
+
+  /** expiresAt is entry `e`'s expiry (epoch ms; 0 = none). */
+  expiresAt(e: number): number {
+    return this.expiries[e]!;
+  }
+
+  /** settledAt resolves (with its seq) when entry `e`'s newest write is durable, or rejects when it failed. */
+  settledAt(e: number): Promise<WriteResult> {
+    return this.settledPs[e]!;
   }
 
   /** get returns the newest pending value of `key` (null = a pending delete or an expired put), or undefined when none is pending. */
   get(store: number, key: Uint8Array): Uint8Array | null | undefined {
-    const p = this.newest(store, key);
-    if (p === undefined) return undefined;
-    return p.expiresAtMs === 0 ? p.value : liveValue(p, Date.now());
+    const e = this.find(store, key);
+    if (e < 0) return undefined;
+    return this.expiries[e] === 0 ? (this.values[e] ?? null) : this.liveValueAt(e, Date.now());
   }
 
-  /** newest returns the newest pending write of `key` (read its value with `liveValue`), or undefined when none is pending. */
-  newest(store: number, key: Uint8Array): Readonly<Pending> | undefined {
-    const keys = this.byStore.get(store);
-    if (keys === undefined || keys.size === 0) return undefined;
-    return keys.get(latin1Key(key));
+  /** liveValueAt is entry `e`'s value as a read at `nowMs` sees it (as liveValue). */
+  liveValueAt(e: number, nowMs: number): Uint8Array | null {
+    const value = this.values[e] ?? null;
+    const expiresAtMs = this.expiries[e]!;
+    return value !== null && expiresAtMs > 0 && expiresAtMs <= nowMs ? null : value;
   }
 
   /** settledOf returns a promise of the newest pending write on `key` settling, or undefined when none is pending. */
   settledOf(store: number, key: Uint8Array): Promise<WriteResult> | undefined {
-    const keys = this.byStore.get(store);
-    if (keys === undefined || keys.size === 0) return undefined;
-    return keys.get(latin1Key(key))?.settled;
+    const e = this.find(store, key);
+    return e < 0 ? undefined : this.settledPs[e];
   }
+
+  /** lookup probes the index for (store, key) with hash `h`; -1 when absent. */
+  private lookup(store: number, key: Uint8Array, h: number): number {
+    const index = this.index;
+    const mask = this.mask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const slot = index[i]!;
+      if (slot === 0) return -1;
+      const e = slot - 1;
+      if (this.hashes[e] === h && this.stores[e] === store && this.keyIs(e, key)) return e;
+    }
+  }
+
+  /** keyIs reports whether entry `e`'s key is `key`. */
+  private keyIs(e: number, key: Uint8Array): boolean {
+    const n = key.length;
+    if (this.keyLens[e] !== n) return false;
+    const kb = this.keys[e]!;
+    for (let i = 0; i < n; i++) if (kb[i] !== key[i]) return false;
+    return true;
+  }
+
+  /** place puts entry `e` (hash `h`) at the first empty slot of its probe run. */
+  private place(e: number, h: number): void {
+    const index = this.index;
+    const mask = this.mask;
+    let i = h & mask;
+    while (index[i] !== 0) i = (i + 1) & mask;
+    index[i] = e + 1;
+  }
+
+  /**
+   * unplace removes entry `e` from the index and shifts back the entries of the probe run after it
+   * that may move (those whose home slot is not cyclically within (hole, their slot]).
+   */
+  private unplace(e: number): void {
+    const index = this.index;
+    const mask = this.mask;
+    let hole = this.hashes[e]! & mask;
+    while (index[hole] !== e + 1) hole = (hole + 1) & mask;
+    for (let j = (hole + 1) & mask; index[j] !== 0; j = (j + 1) & mask) {
+      const home = this.hashes[index[j]! - 1]! & mask;
+      const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+      if (stays) continue;
+      index[hole] = index[j]!;
+      hole = j;
+    }
+    index[hole] = 0;
+  }
+
+  /** take returns a free entry number, growing the entry arrays when none is left. */
+  private take(): number {
+    if (this.freeTop > 0) return this.free[--this.freeTop]!;
+    if (this.used === this.stores.length) this.growEntries();
+    this.keys.push(new Uint8Array(MIN_KEY_BYTES));
+    this.values.push(null);
+    this.settledPs.push(undefined);
+    return this.used++;
+  }
+
+  /** growEntries doubles the entry arrays (entry numbers stay). */
+  private growEntries(): void {
+    const n = this.stores.length * 2;
+    this.stores = grown(this.stores, new Int32Array(n));
+    this.hashes = grown(this.hashes, new Uint32Array(n));
+    this.inFlight = grown(this.inFlight, new Int32Array(n));
+    this.expiries = grown(this.expiries, new Float64Array(n));
+    this.keyLens = grown(this.keyLens, new Int32Array(n));
+    this.free = grown(this.free, new Int32Array(n));
+  }
+
+  /** growIndex doubles the index and places every live entry again. */
+  private growIndex(): void {
+    const old = this.index;
+    this.index = new Int32Array(old.length * 2);
+    this.mask = this.index.length - 1;
+    for (const slot of old) if (slot !== 0) this.place(slot - 1, this.hashes[slot - 1]!);
+  }
+}
+
+/** indexSizeFor is the smallest power of two that holds `n` entries at most half full. */
+function indexSizeFor(n: number): number {
+  let size = 4;
+  while (size < n * 2) size *= 2;
+  return size;
+}
+
+/** grown copies `from` into the start of `to` and returns `to`. */
+function grown<T extends Int32Array | Uint32Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }
 
 /** liveValue is a pending write's value as a read at `nowMs` sees it: null once its TTL has run out. */

@@ -34,12 +34,19 @@ export class StoreReads {
    * has settled (`whenDurable`).
    */
   get(id: number, index: number, store: Store, key: Uint8Array): void {
-    const settled = this.writes.pending.settledOf(index, key);
-    if (settled === undefined) this.read(id, index, store, key);
+    const pending = this.writes.pending;
+    const e = pending.find(index, key);
+    if (e < 0) this.read(id, index, store, key);
     else {
-      const newest = this.writes.pending.newest(index, key)!;
-      const value = newest.value === null ? null : Buffer.from(newest.value);
-      this.whenDurable(id, store, Buffer.from(key), { value, expiresAtMs: newest.expiresAtMs }, settled);
+      const v = pending.valueAt(e);
+      const value = v === null ? null : Buffer.from(v);
+      this.whenDurable(
+        id,
+        store,
+        Buffer.from(key),
+        { value, expiresAtMs: pending.expiresAt(e) },
+        pending.settledAt(e),
+      );
     }
   }
 
@@ -49,11 +56,14 @@ export class StoreReads {
    * value): a write issued after the read, made durable by the same group commit, is not seen.
    */
   expiry(id: number, index: number, key: Buffer): void {
-    const settled = this.writes.pending.settledOf(index, key);
-    if (settled !== undefined) {
-      const newest = this.writes.pending.newest(index, key)!;
-      const seen = { value: newest.value === null ? null : Buffer.alloc(0), expiresAtMs: newest.expiresAtMs };
-      settled.then(
+    const pending = this.writes.pending;
+    const e = pending.find(index, key);
+    if (e >= 0) {
+      const seen = {
+        value: pending.valueAt(e) === null ? null : Buffer.alloc(0),
+        expiresAtMs: pending.expiresAt(e),
+      };
+      pending.settledAt(e).then(
         ({ seq }) => {
           if (liveValue(seen, Date.now()) === null) this.replies.add(id, ST_MISSING, 0, undefined);
           else this.replies.add(id, ST_VALUE, seq, expiryBytes(seen.expiresAtMs));

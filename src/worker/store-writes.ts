@@ -11,7 +11,7 @@
  * gets SWITCHING_LEADER (503, not executed). That holds whatever the main thread's routing tables
  * say while a live map changes roles (docs/failover.md): a write batched before a demotion can no
  * longer land on a store that now follows another leader. A fence waits for the store's writes
- * not yet settled (`unsettled`), so the seq it reports covers every write accepted before it.
+ * not yet settled (`unsettled`, unsettled.ts), so the seq it reports covers every write accepted before it.
  *
  * TTL (docs/api.md, "TTL"): a leader's expiring writes go to the ExpiryReaper once durable, and
  * `reap` logs TYPE_EXPIRE when they expire, if the key still holds that very write. A store that
@@ -34,6 +34,7 @@ import { learnExpiries, REAP_HORIZON_MS, RescanTimers } from './expiry-scan.js';
 import { ST_DONE, ST_MISSING } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
 import type { ReplyBatch } from './reply-batch.js';
+import { Unsettled } from './unsettled.js';
 
 /** EXPIRE_RETRY_MS is how long after a failed expire record (disk full) the reaper tries again. */
 const EXPIRE_RETRY_MS = 1000;
@@ -46,9 +47,9 @@ export class StoreWrites {
   private readonly positions: Positions;
   private readonly replies: ReplyBatch;
   private readonly replication: () => ReplicationHost;
-  /** fenced stores refuse client writes; unsettled holds each store's writes not yet settled. */
+  /** fenced stores refuse client writes; unsettled holds the stores' writes not yet settled. */
   private readonly fenced = new Set<number>();
-  private readonly unsettled = new Map<number, Set<Promise<unknown>>>();
+  private readonly unsettled = new Unsettled();
   private readonly log: Logger | undefined;
   private closed = false;
   /** held are, by store, the expiries that came due while a fence held its writes. */
@@ -102,7 +103,7 @@ export class StoreWrites {
       this.fenced.delete(index);
       this.reapHeld(index);
     }
-    return Promise.allSettled([...(this.unsettled.get(index) ?? [])]);
+    return Promise.allSettled(this.unsettled.of(index));
   }
 
   /** unfence releases store `index`'s client writes (its role is being set anew: `roleSet` follows). */
@@ -185,19 +186,18 @@ export class StoreWrites {
     // of every single-key write).
     const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
     const handle = this.pending.note(index, key, value, promise, expiresAtMs);
-    const unsettled = this.unsettledOf(index);
-    unsettled.add(promise);
+    const slot = this.unsettled.add(index, promise);
     const reapKey = expiresAtMs > 0 ? Buffer.from(key) : undefined;
     promise.then(
       ({ seq }) => {
-        this.pending.settle(index, handle);
-        unsettled.delete(promise);
+        this.pending.settle(handle);
+        this.unsettled.delete(slot);
         if (reapKey !== undefined) this.reaper.add({ store: index, key: reapKey, seq, expiresAtMs });
         this.durable(id, index, seq, w, timeoutMs, replyValue, done);
       },
       (err: unknown) => {
-        this.pending.settle(index, handle);
-        unsettled.delete(promise);
+        this.pending.settle(handle);
+        this.unsettled.delete(slot);
         this.replies.error(id, err);
         this.replies.flushSoon();
       },
@@ -215,7 +215,7 @@ export class StoreWrites {
     const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
     const handle = this.pending.note(index, key, value, promise, expiresAtMs);
     const settle = (): void => {
-      this.pending.settle(index, handle);
+      this.pending.settle(handle);
     };
     promise.then(settle, settle);
     if (expiresAtMs > 0) {
@@ -322,7 +322,7 @@ export class StoreWrites {
     const promise = store.expire(e.key);
     const handle = this.pending.note(e.store, e.key, null, promise);
     const settle = (): void => {
-      this.pending.settle(e.store, handle);
+      this.pending.settle(handle);
     };
     promise.then(settle, settle);
     this.trackUnsettled(e.store, promise);
@@ -346,18 +346,10 @@ export class StoreWrites {
 
   /** trackUnsettled keeps a write in its store's unsettled set until it settles (a fence waits for them). */
   private trackUnsettled(storeIndex: number, write: Promise<unknown>): void {
-    const settled = this.unsettledOf(storeIndex);
-    settled.add(write);
+    const slot = this.unsettled.add(storeIndex, write);
     const forget = (): void => {
-      settled.delete(write);
+      this.unsettled.delete(slot);
     };
     write.then(forget, forget);
-  }
-
-  /** unsettledOf is the set of a store's writes not yet settled. */
-  private unsettledOf(storeIndex: number): Set<Promise<unknown>> {
-    let set = this.unsettled.get(storeIndex);
-    if (set === undefined) this.unsettled.set(storeIndex, (set = new Set()));
-    return set;
   }
 }

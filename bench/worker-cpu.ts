@@ -1,0 +1,130 @@
+/**
+ * `node dist/bench/worker-cpu.js --before DIR [--rounds 5] [--seconds 5] [--connections 50] [--durability fsync]`:
+ * the shard worker's CPU per PUT and the PUT/s of this build against another built checkout
+ * (docs/performance.md, "Pending writes as a grow-only table").
+ *
+ * Each build serves config/default.toml's layout (4 leaders and their 4 replicas) with one worker
+ * (`--workers 1`) on free loopback ports and a fresh data directory.
+ * Each round runs `wrk -t1 -c50 -d5s` of PUT /kv/key<N> (100-byte values, 100k keys) against
+ * each build, alternated (before, after, before, ...), and reads the worker thread's utime + stime
+ * from /proc/PID/task/TID/stat before and after: its CPU over the run divided by the requests answered
+ * (wrk's req/s × seconds). Prints every round, the medians and the median of the per-round ratios
+ * after ÷ before, with the load average.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { arg } from './lib/args.js';
+import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
+import { hasWrk, runWrk } from './lib/wrk.js';
+
+const BEFORE = arg('before', '');
+const ROUNDS = Number(arg('rounds', '5'));
+const SECONDS = Number(arg('seconds', '5'));
+const CONNECTIONS = Number(arg('connections', '50'));
+const DURABILITY = arg('durability', 'fsync');
+
+/** threadCpuMs returns the CPU time (user + system) of each thread of `pid` by thread id, from /proc. */
+function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of proc(5), in clock ticks of 10 ms (USER_HZ = 100).
+    out.set(tid, (Number(fields[11]) + Number(fields[12])) * 10);
+  }
+  return out;
+}
+
+/**
+ * workerCpuMs is the CPU time between two samples of the busiest thread other than the main one:
+ * Node 20 does not name worker threads in /proc, and with one shard worker that thread is it (V8's
+ * GC helpers and libuv's pool, which runs the fdatasyncs, use far less).
+ */
+function workerCpuMs(pid: number, before: Map<string, number>, after: Map<string, number>): number {
+  let most = 0;
+  for (const [tid, ms] of after) if (tid !== String(pid)) most = Math.max(most, ms - (before.get(tid) ?? 0));
+  return most;
+}
+
+/** Build is one checkout's server. */
+interface Build {
+  name: string;
+  child: Child;
+  url: string;
+  rounds: { rps: number; workerUs: number }[];
+}
+
+async function start(name: string, root: string, dir: string): Promise<Build> {
+  const [lp, rp] = [await freePort(), await freePort()];
+  const cfg = defaultLayoutConfig(dir, lp, rp, `[storage]\ndurability = "${DURABILITY}"\n`);
+  const child = await startProcess(
+    [
+      join(root, 'bin', 'distkv.js'),
+      'serve',
+      '--config',
+      cfg,
+      '--data-dir',
+      join(dir, 'data'),
+      '--workers',
+      '1',
+    ],
+    `http://127.0.0.1:${lp}/healthz`,
+  );
+  return { name, child, url: `http://127.0.0.1:${lp}`, rounds: [] };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function main(): Promise<void> {
+  if (BEFORE === '' || !hasWrk()) {
+    process.stderr.write('worker-cpu: needs --before DIR (a built checkout) and wrk\n');
+    process.exit(2);
+  }
+  const load = (): string =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
+  console.log(
+    `# worker-cpu | node ${process.version} | ${availableParallelism()} CPUs | wrk -t1 -c${CONNECTIONS} -d${SECONDS}s PUT x ${ROUNDS} rounds | durability ${DURABILITY} | load ${load()}`,
+  );
+  const dirs = [mkdtempSync(join(tmpdir(), 'distkv-wcpu-b-')), mkdtempSync(join(tmpdir(), 'distkv-wcpu-a-'))];
+  const builds: Build[] = [];
+  try {
+    builds.push(await start('before', BEFORE, dirs[0]!));
+    builds.push(await start('after', ROOT, dirs[1]!));
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const b of builds) {
+        const pid = b.child.proc.pid!;
+        const cpu0 = threadCpuMs(pid);
+        const r = runWrk(b.url, 'put-kv.lua', SECONDS, CONNECTIONS);
+        const cpuMs = workerCpuMs(pid, cpu0, threadCpuMs(pid));
+        const requests = r.rps * SECONDS;
+        const workerUs = (cpuMs * 1000) / requests;
+        b.rounds.push({ rps: r.rps, workerUs });
+        console.log(
+          `round ${round} ${b.name}: ${Math.round(r.rps)} PUT/s, worker ${workerUs.toFixed(2)} µs/PUT, p99 ${r.p99Ms} ms, non-2xx ${r.non2xx}, errors ${r.errors}`,
+        );
+      }
+    }
+    const [before, after] = builds as [Build, Build];
+    for (const b of builds)
+      console.log(
+        `median ${b.name}: ${Math.round(median(b.rounds.map((r) => r.rps)))} PUT/s, worker ${median(b.rounds.map((r) => r.workerUs)).toFixed(2)} µs/PUT`,
+      );
+    const ratio = (f: (r: { rps: number; workerUs: number }) => number): string =>
+      median(after.rounds.map((r, i) => f(r) / f(before.rounds[i]!))).toFixed(3);
+    console.log(
+      `after ÷ before (median of per-round ratios): PUT/s ${ratio((r) => r.rps)}, worker µs/PUT ${ratio((r) => r.workerUs)} | load ${load()}`,
+    );
+  } finally {
+    for (const b of builds) await b.child.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+await main();

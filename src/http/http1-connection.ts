@@ -31,6 +31,7 @@
  */
 import type { Socket } from 'node:net';
 import { DistkvError } from '../errors.js';
+import { DirectWriter } from '../server/direct-write.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
 import { type Detached, type ExchangeSink, HttpRequest, HttpResponse } from './http1-exchange.js';
 import { isHeadError, MAX_HEAD_BYTES, MAX_URL_BYTES, parseHead, type RequestHead } from './http1-head.js';
@@ -79,6 +80,8 @@ export interface ConnectionHost {
 /** Http1Connection parses one socket's requests and writes their responses in order. */
 export class Http1Connection implements ExchangeSink {
   private readonly socket: Socket;
+  // writes the responses (src/server/direct-write.ts); its unsent bytes are the socket's backlog
+  private readonly out: DirectWriter;
   private readonly host: ConnectionHost;
   private readonly queue: HttpResponse[] = [];
   private input: Buffer | undefined;
@@ -107,22 +110,29 @@ export class Http1Connection implements ExchangeSink {
   // the deadline of the head being received (armed at its first byte, cleared when it is whole)
   private readonly headMs: number;
   private headTimer: NodeJS.Timeout | undefined;
+  // the unsent bytes when the idle timer last fired (a slow reader still reading is not idle)
+  private unsentAtTimeout = 0;
 
   constructor(socket: Socket, host: ConnectionHost, idleMs = IDLE_TIMEOUT_MS, headMs = HEAD_TIMEOUT_MS) {
     this.socket = socket;
     this.host = host;
     this.headMs = headMs;
+    this.out = new DirectWriter(socket, () => {
+      this.queue[0]?.writable();
+      if (this.paused && this.queue.length <= RESUME_PENDING) this.resume();
+    });
     socket.setTimeout(idleMs);
     socket.on('end', () => {
       this.onPeerEnd();
     });
     socket.on('timeout', () => {
-      if (this.queue.length === 0) socket.destroy();
+      // As node:net's own timeout: a write still making progress is not idleness.
+      const unsent = this.out.unsent;
+      if (unsent > 0 && unsent !== this.unsentAtTimeout) {
+        this.unsentAtTimeout = unsent;
+        socket.setTimeout(idleMs);
+      } else if (this.queue.length === 0) socket.destroy();
       else this.bodyTimedOut(idleMs);
-    });
-    socket.on('drain', () => {
-      this.queue[0]?.writable();
-      if (this.paused && this.queue.length <= RESUME_PENDING) this.resume();
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -158,7 +168,7 @@ export class Http1Connection implements ExchangeSink {
   }
 
   needsDrain(res: HttpResponse): boolean {
-    return this.queue[0] !== res || this.socket.writableNeedDrain;
+    return this.queue[0] !== res || this.out.needDrain;
   }
 
   dateLine(): string {
@@ -215,9 +225,7 @@ export class Http1Connection implements ExchangeSink {
           continue;
         }
         stalled =
-          this.held !== undefined ||
-          this.queue.length >= MAX_PENDING ||
-          this.socket.writableLength > MAX_UNSENT_BYTES;
+          this.held !== undefined || this.queue.length >= MAX_PENDING || this.out.unsent > MAX_UNSENT_BYTES;
         if (stalled) {
           this.pause();
           break;
@@ -448,7 +456,7 @@ export class Http1Connection implements ExchangeSink {
       }
     }
     if (q.length === 0 && this.closing) this.shutdown();
-    else if (this.paused && q.length <= RESUME_PENDING && !this.socket.writableNeedDrain) this.resume();
+    else if (this.paused && q.length <= RESUME_PENDING && !this.out.needDrain) this.resume();
   }
 
   private stopReading(): void {
@@ -501,7 +509,7 @@ export class Http1Connection implements ExchangeSink {
     } else (this.outRest ??= []).push(data);
   }
 
-  /** flush writes what this turn queued: a lone piece directly, several corked into one writev. */
+  /** flush writes what this turn queued: a lone piece as it is, several in one writev. */
   flush(): void {
     const first = this.outFirst;
     if (first === undefined) return;
@@ -509,14 +517,11 @@ export class Http1Connection implements ExchangeSink {
     this.outFirst = undefined;
     this.outRest = undefined;
     if (this.closed) return;
-    if (rest === undefined) {
-      this.socket.write(first);
-      return;
+    if (rest === undefined) this.out.write(first);
+    else {
+      rest.unshift(first);
+      this.out.writev(rest);
     }
-    this.socket.cork();
-    this.socket.write(first);
-    for (const data of rest) this.socket.write(data);
-    this.socket.uncork();
   }
 
   private abortAll(): void {

@@ -14,7 +14,8 @@
  * its blank line (else 408 and the connection is closed: a client dripping a head a byte at a
  * time never lets the idle limit fire); a connection idle for `idleMs` (default IDLE_TIMEOUT_MS)
  * with nothing pending is closed, and one idle that long in the middle of a request body gets
- * 408 for it and is closed (the request is aborted: nothing of it was applied).
+ * 408 for it and is closed (the request is aborted: nothing of it was applied). Idleness is found
+ * by the listener's sweep (src/server/idle-sweep.ts), up to one sweep period (2 s) late.
  *
  * Read-after-write: a worker holds a GET of a key whose write is still in flight on that store
  * until the write is durable (src/worker/store-reads.ts), but that covers neither a scan nor a write
@@ -110,34 +111,47 @@ export class Http1Connection implements ExchangeSink {
   // the deadline of the head being received (armed at its first byte, cleared when it is whole)
   private readonly headMs: number;
   private headTimer: NodeJS.Timeout | undefined;
-  // the unsent bytes when the idle timer last fired (a slow reader still reading is not idle)
-  private unsentAtTimeout = 0;
+  // idleness (sweep): read or written since the last sweep, the unsent bytes then (a slow reader
+  // still reading is not idle), and the sweeps since the connection was last touched
+  private touched = true;
+  private unsentAtSweep = 0;
+  private idleSweeps = 0;
+  private readonly idleMs: number;
 
   constructor(socket: Socket, host: ConnectionHost, idleMs = IDLE_TIMEOUT_MS, headMs = HEAD_TIMEOUT_MS) {
     this.socket = socket;
     this.host = host;
+    this.idleMs = idleMs;
     this.headMs = headMs;
     this.out = new DirectWriter(socket, () => {
       this.queue[0]?.writable();
       if (this.paused && this.queue.length <= RESUME_PENDING) this.resume();
     });
-    socket.setTimeout(idleMs);
     socket.on('end', () => {
       this.onPeerEnd();
-    });
-    socket.on('timeout', () => {
-      // As node:net's own timeout: a write still making progress is not idleness.
-      const unsent = this.out.unsent;
-      if (unsent > 0 && unsent !== this.unsentAtTimeout) {
-        this.unsentAtTimeout = unsent;
-        socket.setTimeout(idleMs);
-      } else if (this.queue.length === 0) socket.destroy();
-      else this.bodyTimedOut(idleMs);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
       this.onClose();
     });
+  }
+
+  /**
+   * sweep is the listener's idle sweep (src/server/idle-sweep.ts): a connection untouched (nothing
+   * read, nothing written, no progress of what waits unsent) for `sweepsToIdle` sweeps is closed
+   * when nothing is pending, and gets 408 when it is in the middle of a request body.
+   */
+  sweep(sweepsToIdle: number): void {
+    const unsent = this.out.unsent;
+    if (this.touched || unsent !== this.unsentAtSweep) {
+      this.touched = false;
+      this.unsentAtSweep = unsent;
+      this.idleSweeps = 0;
+      return;
+    }
+    if (++this.idleSweeps < sweepsToIdle) return;
+    if (this.queue.length === 0) this.socket.destroy();
+    else this.bodyTimedOut(this.idleMs);
   }
 
   /** drain stops reading requests: the socket ends once the answers to the ones read are written. */
@@ -187,8 +201,7 @@ export class Http1Connection implements ExchangeSink {
     this.shut = true;
     this.closed = true;
     this.detached = true;
-    for (const event of ['data', 'end', 'timeout', 'drain', 'close']) this.socket.removeAllListeners(event);
-    this.socket.setTimeout(0);
+    for (const event of ['data', 'end', 'drain', 'close']) this.socket.removeAllListeners(event);
     this.host.forget(this);
     res.ended = true;
     this.host.finished(res);
@@ -206,6 +219,7 @@ export class Http1Connection implements ExchangeSink {
       this.socket.emit('data', transient ? Buffer.from(chunk) : chunk);
       return;
     }
+    this.touched = true;
     if (this.closing) return;
     this.input =
       this.input === undefined || this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
@@ -517,6 +531,7 @@ export class Http1Connection implements ExchangeSink {
     this.outFirst = undefined;
     this.outRest = undefined;
     if (this.closed) return;
+    this.touched = true;
     if (rest === undefined) this.out.write(first);
     else {
       rest.unshift(first);

@@ -227,7 +227,10 @@ export class RespConnection {
     if (out.length > 0) {
       this.fitWindow(out.length, this.queue.outReplies);
       this.queue.outReplies = 0;
-      if (!this.out.write(out.take())) this.writeBlocked = true;
+      // The replies' bytes in place: reused at once unless the socket keeps them (resp-format.ts).
+      const sent = this.out.write(out.view());
+      out.release(this.out.retained);
+      if (!sent) this.writeBlocked = true;
     }
     if (this.closing && this.queue.depth === 0) {
       socket.end();

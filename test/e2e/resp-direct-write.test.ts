@@ -21,12 +21,19 @@ before(async () => {
 
 after(() => stop());
 
-/** readReplies sends `commands` and collects `n` replies, reading in bursts with pauses between. */
-function readReplies(commands: Buffer, n: number): Promise<string[]> {
+/**
+ * readReplies sends `commands` and collects `n` replies, reading in bursts with pauses between,
+ * the first only after `lateMs`.
+ */
+function readReplies(commands: Buffer, n: number, lateMs = 0): Promise<string[]> {
   const { host, port } = respOf(A);
   return new Promise((resolve, reject) => {
     const sock: Socket = connect(port, host, () => {
       sock.write(commands);
+      if (lateMs > 0) {
+        sock.pause();
+        setTimeout(() => sock.resume(), lateMs);
+      }
     });
     const parts: Buffer[] = [];
     let burst = 0;
@@ -72,6 +79,23 @@ describe('RESP replies written straight to the socket handle', () => {
     }
     const got = await readReplies(Buffer.concat(cmds), want.length);
     assert.deepEqual(got, want, `DISTKV_SEED=${seed}`);
+  });
+
+  it('keeps every reply intact when 60 MB of them queue behind a client that reads late (past the kernel buffers)', async () => {
+    const value = taggedText('small', 2000);
+    const cmds = [encode(['SET', 'dw-small', value])];
+    const want = ['+OK\r\n'];
+    for (let i = 0; i < 30000; i++) {
+      cmds.push(encode(['GET', 'dw-small']));
+      want.push(`$${value.length}\r\n${value}\r\n`);
+      if (i % 100 === 0) {
+        cmds.push(encode(['ECHO', `${i}`]));
+        want.push(`$${`${i}`.length}\r\n${i}\r\n`);
+      }
+    }
+    const got = await readReplies(Buffer.concat(cmds), want.length, 500);
+    assert.equal(got.length, want.length);
+    for (let i = 0; i < want.length; i++) assert.equal(got[i], want[i], `reply ${i}`);
   });
 
   it('sends 40 MiB of replies intact to a client that reads slowly', async () => {

@@ -14,7 +14,8 @@
  * its blank line (else 408 and the connection is closed: a client dripping a head a byte at a
  * time never lets the idle limit fire); a connection idle for `idleMs` (default IDLE_TIMEOUT_MS)
  * with nothing pending is closed, and one idle that long in the middle of a request body gets
- * 408 for it and is closed (the request is aborted: nothing of it was applied).
+ * 408 for it and is closed (the request is aborted: nothing of it was applied). Idleness is found
+ * by the listener's sweep (src/server/idle-sweep.ts), up to one sweep period (2 s) late.
  *
  * Read-after-write: a worker holds a GET of a key whose write is still in flight on that store
  * until the write is durable (src/worker/store-reads.ts), but that covers neither a scan nor a write
@@ -31,6 +32,7 @@
  */
 import type { Socket } from 'node:net';
 import { DistkvError } from '../errors.js';
+import { DirectWriter } from '../server/direct-write.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
 import { type Detached, type ExchangeSink, HttpRequest, HttpResponse } from './http1-exchange.js';
 import { isHeadError, MAX_HEAD_BYTES, MAX_URL_BYTES, parseHead, type RequestHead } from './http1-head.js';
@@ -79,6 +81,8 @@ export interface ConnectionHost {
 /** Http1Connection parses one socket's requests and writes their responses in order. */
 export class Http1Connection implements ExchangeSink {
   private readonly socket: Socket;
+  // writes the responses (src/server/direct-write.ts); its unsent bytes are the socket's backlog
+  private readonly out: DirectWriter;
   private readonly host: ConnectionHost;
   private readonly queue: HttpResponse[] = [];
   private input: Buffer | undefined;
@@ -107,27 +111,47 @@ export class Http1Connection implements ExchangeSink {
   // the deadline of the head being received (armed at its first byte, cleared when it is whole)
   private readonly headMs: number;
   private headTimer: NodeJS.Timeout | undefined;
+  // idleness (sweep): read or written since the last sweep, the unsent bytes then (a slow reader
+  // still reading is not idle), and the sweeps since the connection was last touched
+  private touched = true;
+  private unsentAtSweep = 0;
+  private idleSweeps = 0;
+  private readonly idleMs: number;
 
   constructor(socket: Socket, host: ConnectionHost, idleMs = IDLE_TIMEOUT_MS, headMs = HEAD_TIMEOUT_MS) {
     this.socket = socket;
     this.host = host;
+    this.idleMs = idleMs;
     this.headMs = headMs;
-    socket.setTimeout(idleMs);
-    socket.on('end', () => {
-      this.onPeerEnd();
-    });
-    socket.on('timeout', () => {
-      if (this.queue.length === 0) socket.destroy();
-      else this.bodyTimedOut(idleMs);
-    });
-    socket.on('drain', () => {
+    this.out = new DirectWriter(socket, () => {
       this.queue[0]?.writable();
       if (this.paused && this.queue.length <= RESUME_PENDING) this.resume();
+    });
+    socket.on('end', () => {
+      this.onPeerEnd();
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
       this.onClose();
     });
+  }
+
+  /**
+   * sweep is the listener's idle sweep (src/server/idle-sweep.ts): a connection untouched (nothing
+   * read, nothing written, no progress of what waits unsent) for `sweepsToIdle` sweeps is closed
+   * when nothing is pending, and gets 408 when it is in the middle of a request body.
+   */
+  sweep(sweepsToIdle: number): void {
+    const unsent = this.out.unsent;
+    if (this.touched || unsent !== this.unsentAtSweep) {
+      this.touched = false;
+      this.unsentAtSweep = unsent;
+      this.idleSweeps = 0;
+      return;
+    }
+    if (++this.idleSweeps < sweepsToIdle) return;
+    if (this.queue.length === 0) this.socket.destroy();
+    else this.bodyTimedOut(this.idleMs);
   }
 
   /** drain stops reading requests: the socket ends once the answers to the ones read are written. */
@@ -158,7 +182,7 @@ export class Http1Connection implements ExchangeSink {
   }
 
   needsDrain(res: HttpResponse): boolean {
-    return this.queue[0] !== res || this.socket.writableNeedDrain;
+    return this.queue[0] !== res || this.out.needDrain;
   }
 
   dateLine(): string {
@@ -177,8 +201,7 @@ export class Http1Connection implements ExchangeSink {
     this.shut = true;
     this.closed = true;
     this.detached = true;
-    for (const event of ['data', 'end', 'timeout', 'drain', 'close']) this.socket.removeAllListeners(event);
-    this.socket.setTimeout(0);
+    for (const event of ['data', 'end', 'drain', 'close']) this.socket.removeAllListeners(event);
     this.host.forget(this);
     res.ended = true;
     this.host.finished(res);
@@ -196,6 +219,7 @@ export class Http1Connection implements ExchangeSink {
       this.socket.emit('data', transient ? Buffer.from(chunk) : chunk);
       return;
     }
+    this.touched = true;
     if (this.closing) return;
     this.input =
       this.input === undefined || this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
@@ -215,9 +239,7 @@ export class Http1Connection implements ExchangeSink {
           continue;
         }
         stalled =
-          this.held !== undefined ||
-          this.queue.length >= MAX_PENDING ||
-          this.socket.writableLength > MAX_UNSENT_BYTES;
+          this.held !== undefined || this.queue.length >= MAX_PENDING || this.out.unsent > MAX_UNSENT_BYTES;
         if (stalled) {
           this.pause();
           break;
@@ -448,7 +470,7 @@ export class Http1Connection implements ExchangeSink {
       }
     }
     if (q.length === 0 && this.closing) this.shutdown();
-    else if (this.paused && q.length <= RESUME_PENDING && !this.socket.writableNeedDrain) this.resume();
+    else if (this.paused && q.length <= RESUME_PENDING && !this.out.needDrain) this.resume();
   }
 
   private stopReading(): void {
@@ -501,7 +523,7 @@ export class Http1Connection implements ExchangeSink {
     } else (this.outRest ??= []).push(data);
   }
 
-  /** flush writes what this turn queued: a lone piece directly, several corked into one writev. */
+  /** flush writes what this turn queued: a lone piece as it is, several in one writev. */
   flush(): void {
     const first = this.outFirst;
     if (first === undefined) return;
@@ -509,14 +531,12 @@ export class Http1Connection implements ExchangeSink {
     this.outFirst = undefined;
     this.outRest = undefined;
     if (this.closed) return;
-    if (rest === undefined) {
-      this.socket.write(first);
-      return;
+    this.touched = true;
+    if (rest === undefined) this.out.write(first);
+    else {
+      rest.unshift(first);
+      this.out.writev(rest);
     }
-    this.socket.cork();
-    this.socket.write(first);
-    for (const data of rest) this.socket.write(data);
-    this.socket.uncork();
   }
 
   private abortAll(): void {

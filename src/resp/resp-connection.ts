@@ -21,6 +21,7 @@
  * kept (parsing stops) until the write answers, as Redis runs a connection's commands in order.
  */
 import type { Socket } from 'node:net';
+import { DirectWriter } from '../server/direct-write.js';
 import { RespParser } from './resp-parser.js';
 import type { ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
@@ -53,6 +54,8 @@ export class RespConnection {
   /** lastWrites holds, per store, the seq of this connection's newest acknowledged write (for WAIT). */
   readonly lastWrites = new Map<number, number>();
   private readonly socket: Socket;
+  // writes the replies (src/server/direct-write.ts)
+  private readonly out: DirectWriter;
   private readonly parser: RespParser;
   private readonly dispatch: Dispatch;
   private closing = false;
@@ -92,7 +95,7 @@ export class RespConnection {
       },
     );
     socket.setNoDelay(true);
-    socket.on('drain', () => {
+    this.out = new DirectWriter(socket, () => {
       this.writeBlocked = false;
       this.writeOut();
     });
@@ -224,7 +227,10 @@ export class RespConnection {
     if (out.length > 0) {
       this.fitWindow(out.length, this.queue.outReplies);
       this.queue.outReplies = 0;
-      if (!socket.write(out.take())) this.writeBlocked = true;
+      // The replies' bytes in place: reused at once unless the socket keeps them (resp-format.ts).
+      const sent = this.out.write(out.view());
+      out.release(this.out.retained);
+      if (!sent) this.writeBlocked = true;
     }
     if (this.closing && this.queue.depth === 0) {
       socket.end();

@@ -38,7 +38,9 @@ const MAX_COUNT_LINE = 1 + 16 + 2;
 
 /**
  * RespWriter appends replies to a growable buffer. `proto` picks the RESP2 or RESP3 form of nulls
- * and maps. `take()` hands out a copy of what was written and empties the writer.
+ * and maps. `take()` hands out a copy of what was written and empties the writer; a connection's
+ * writer instead sends `view()`, the bytes in place, and `release`s them: when the socket took
+ * them at once (the usual case) the buffer is reused, else the writer moves to a new one.
  */
 export class RespWriter {
   proto: ProtocolVersion;
@@ -61,6 +63,20 @@ export class RespWriter {
     this.buf.copy(out, 0, 0, this.len);
     this.len = 0;
     return out;
+  }
+
+  /** view returns the bytes written in place: valid until the next write to this writer or `release`. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+
+  /**
+   * release empties the writer once its `view()` was sent; `kept`: the socket still holds those
+   * bytes (a write queued or buffered), so the writer must not overwrite them: it takes a new buffer.
+   */
+  release(kept: boolean): void {
+    this.len = 0;
+    if (kept) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
   }
 
   /** discard drops the bytes written (the connection they were for is gone). */

@@ -12,7 +12,7 @@
  *
  * The contract this imposes: a chunk passed to `onChunk` is a view of the listener's buffer, valid
  * only during the call (the next read of any connection of the listener overwrites it). A reader
- * that keeps bytes past the call copies them. Writes are unchanged (the socket's Writable side).
+ * that keeps bytes past the call copies them. Writes go straight to the handle (direct-write.ts).
  *
  * A socket without a TCP handle to move (TLS: the handle is wrapped) keeps its `'data'` event, whose
  * chunks stay valid; `transient` tells the reader which kind it got.

@@ -41,3 +41,24 @@ describe('ReplyQueue', () => {
     assert.equal(q.out.take().toString(), '_\r\n$5\r\nvalue\r\n');
   });
 });
+
+describe('RespWriter view and release', () => {
+  it('reuses its buffer after a view the socket took at once, and leaves a kept view untouched', () => {
+    const q = new ReplyQueue(
+      () => undefined,
+      () => undefined,
+    );
+    const w = q.out;
+    w.simple('ONE');
+    const first = w.view();
+    assert.equal(first.toString(), '+ONE\r\n');
+    w.release(false);
+    w.simple('TWO');
+    assert.equal(first.toString(), '+TWO\r\n', 'a view released as sent is overwritten by the next reply');
+    const kept = w.view();
+    w.release(true);
+    w.simple('THREE');
+    assert.equal(kept.toString(), '+TWO\r\n', 'a view the socket still holds is never overwritten');
+    assert.equal(w.view().toString(), '+THREE\r\n');
+  });
+});

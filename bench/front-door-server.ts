@@ -1,0 +1,50 @@
+/**
+ * The HTTP/1.1 front door alone, for bench/front-door-bench.ts: an `Http1Server` (imported from
+ * the build named by `--build DIR`, so two builds run the same server) whose routes answer at once
+ * on the main thread: `GET /kv/*` a 100-byte value, `PUT /kv/*` 204 once the body is read. No
+ * workers, no store: what is left is parsing, routing and writing the reply.
+ *
+ * Usage: node dist/bench/front-door-server.js --build DIR --port P
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import type { Http1Server as ServerClass } from '../src/http/http1-server.js';
+import type { Router as RouterClass } from '../src/http/router.js';
+import { arg } from './lib/args.js';
+
+const BUILD = resolve(arg('build', '.'));
+const PORT = Number(arg('port', '0'));
+const VALUE = Buffer.from('v'.repeat(100));
+
+const load = async <T>(path: string): Promise<T> =>
+  (await import(pathToFileURL(resolve(BUILD, 'dist', 'src', 'http', path)).href)) as T;
+const { Http1Server } = await load<{ Http1Server: typeof ServerClass }>('http1-server.js');
+const { Router } = await load<{ Router: typeof RouterClass }>('router.js');
+
+const router = new Router();
+router.get('/kv/*', (res) => {
+  res.end(VALUE);
+});
+router.put('/kv/*', (res) => {
+  res.onData((_chunk, isLast) => {
+    if (isLast) res.writeStatus('204 No Content').endWithoutBody();
+  });
+});
+router.any('/*', (res) => {
+  res.writeStatus('404 Not Found').end('no route');
+});
+const server = new Http1Server({
+  host: '127.0.0.1',
+  port: PORT,
+  address: `127.0.0.1:${PORT}`,
+  router,
+  observer: { started: () => undefined, finished: () => undefined },
+  log: pino({ level: 'silent' }),
+});
+await server.listen();
+process.on('SIGTERM', () => {
+  server.close();
+  server.destroyConnections();
+  process.exit(0);
+});

@@ -1,0 +1,57 @@
+/**
+ * One timer per listener that finds its idle connections, instead of a `socket.setTimeout` per
+ * connection.
+ *
+ * A socket's own timeout is a timer that node:net refreshes on every read and every write: a
+ * timer-list update per request, on the main thread, for a limit that almost never fires. Here a
+ * connection only marks itself touched when it reads or writes (a field store), and the sweep,
+ * every `periodMs`, asks each connection to count the sweeps it slept through: a connection
+ * untouched for `sweepsToIdle` sweeps in a row has been idle for at least the idle limit and at most
+ * the limit plus one period (the limit split into periods of at most IDLE_SWEEP_MS, 2 s). So a limit of
+ * 10 s closes an idle connection between 10 and 12 s after its last activity.
+ *
+ * The sweep's timer is unref'd: it never keeps the process alive. It stops at `stop()`.
+ */
+
+/** IDLE_SWEEP_MS is the longest period between two sweeps of a listener's connections. */
+export const IDLE_SWEEP_MS = 2000;
+
+/** Sweepable is a connection the sweep visits. */
+export interface Sweepable {
+  /** sweep is called once per period; `sweepsToIdle` untouched sweeps in a row = idle past the limit. */
+  sweep(sweepsToIdle: number): void;
+}
+
+/** IdleSweep visits a listener's connections every period. */
+export class IdleSweep {
+  /** periodMs is the time between two sweeps. */
+  readonly periodMs: number;
+  private readonly idleMs: number;
+  private readonly sweepsToIdle: number;
+  private readonly members: () => Iterable<Sweepable>;
+  private timer: NodeJS.Timeout | undefined;
+
+  /** `idleMs` is the idle limit; `members` lists the connections at each sweep. */
+  constructor(idleMs: number, members: () => Iterable<Sweepable>) {
+    this.idleMs = idleMs;
+    // The limit is a whole number of periods, so idleness is seen at most one period late.
+    this.sweepsToIdle = Math.max(1, Math.ceil(idleMs / IDLE_SWEEP_MS));
+    this.periodMs = Math.max(1, Math.ceil(idleMs / this.sweepsToIdle));
+    this.members = members;
+  }
+
+  /** start begins sweeping (again after stop); a limit of 0 or less never sweeps. */
+  start(): void {
+    if (this.timer !== undefined || this.idleMs <= 0) return;
+    this.timer = setInterval(() => {
+      for (const c of this.members()) c.sweep(this.sweepsToIdle);
+    }, this.periodMs);
+    this.timer.unref();
+  }
+
+  /** stop ends sweeping. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Idle connections of the HTTP/1.1 front door are found by one sweep per listener
+ * (src/server/idle-sweep.ts), not a timer per socket: an idle connection is closed between the
+ * idle limit and the limit plus one sweep period after its last activity, while a connection that
+ * keeps sending requests, one whose answer is still being read by a slow client, and one waiting
+ * for an answer stay open.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type TestServer, get, put, startTestServer } from './http-raw-fixture.js';
+import { taggedText } from '../helpers/interleaved-writes.js';
+
+const IDLE_MS = 400;
+
+let srv: TestServer;
+
+before(async () => {
+  srv = await startTestServer();
+});
+
+after(() => {
+  srv.stop();
+});
+
+/** Conn is a raw connection that counts what arrives and notes when it closed. */
+interface Conn {
+  sock: Socket;
+  bytes: number;
+  closedAt: number | undefined;
+}
+
+function open(port: number): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1', () => {
+      resolve(c);
+    });
+    const c: Conn = { sock, bytes: 0, closedAt: undefined };
+    sock.on('data', (d: Buffer) => (c.bytes += d.length));
+    sock.on('close', () => (c.closedAt ??= Date.now()));
+    sock.on('end', () => (c.closedAt ??= Date.now()));
+    sock.once('error', reject);
+  });
+}
+
+describe('one idle sweep per listener', () => {
+  it('closes an idle connection within the limit plus one sweep period, and spares a busy one', async () => {
+    const s = await srv.startExtra({ idleTimeoutMs: IDLE_MS });
+    try {
+      const idle = await open(s.port);
+      idle.sock.write(get('/now?first'));
+      await sleep(50);
+      const lastActivity = Date.now();
+      const busy = await open(s.port);
+      const waiting = await open(s.port);
+      waiting.sock.write(get(`/later?ms=${IDLE_MS * 4}`));
+      const deadline = Date.now() + IDLE_MS * 4;
+      while (Date.now() < deadline) {
+        busy.sock.write(get('/now?busy'));
+        await sleep(IDLE_MS / 4);
+      }
+      assert.ok(idle.closedAt !== undefined, 'the idle connection was closed');
+      const idleFor = idle.closedAt - lastActivity;
+      assert.ok(idleFor >= IDLE_MS - 20, `closed after ${idleFor} ms idle, before the ${IDLE_MS} ms limit`);
+      assert.ok(idleFor <= 2 * IDLE_MS + 300, `closed after ${idleFor} ms idle: later than limit + period`);
+      assert.equal(busy.closedAt, undefined, 'a connection sending requests stays open');
+      assert.equal(waiting.closedAt, undefined, 'a connection waiting for its answer stays open');
+      busy.sock.destroy();
+      waiting.sock.destroy();
+    } finally {
+      s.server.close();
+      s.server.destroyConnections();
+    }
+  });
+
+  it('spares a connection whose answer a slow client is still reading', async () => {
+    const s = await srv.startExtra({ idleTimeoutMs: IDLE_MS });
+    try {
+      const value = taggedText('idle', 32 * 1024 * 1024);
+      const c = await open(s.port);
+      c.sock.write(put('/store/idle-big', value));
+      await sleep(100);
+      c.sock.pause();
+      c.sock.write(get('/store/idle-big'));
+      // read 256 KiB every IDLE_MS / 4 for 3 idle limits: the answer stays unsent all along, but
+      // moves (a read much smaller than a segment would not even reopen the TCP window)
+      const deadline = Date.now() + IDLE_MS * 3;
+      while (Date.now() < deadline) {
+        await sleep(IDLE_MS / 4);
+        const from = c.bytes;
+        c.sock.resume();
+        while (c.bytes < from + 256 * 1024 && c.closedAt === undefined) await sleep(1);
+        c.sock.pause();
+      }
+      assert.ok(c.bytes < value.length, 'the answer was still being read');
+      // A server that took the slow reader for idle closed it, dropping what it had not sent.
+      c.sock.resume();
+      const end = Date.now() + 10000;
+      while (c.bytes < value.length && c.closedAt === undefined && Date.now() < end) await sleep(20);
+      await sleep(50);
+      assert.equal(c.closedAt, undefined, `closed with ${c.bytes} bytes read`);
+      assert.ok(c.bytes > value.length, `${c.bytes} bytes of the answer arrived`);
+      c.sock.destroy();
+    } finally {
+      s.server.close();
+      s.server.destroyConnections();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * `client.watch(prefix, {from})`: the changes of the keys under a prefix as an async iterator
- * (docs/watch.md, "Client library"). It opens one stream per node that leads some of the prefix's
+ * (docs/watch.md, "Resuming"). It opens one stream per node that leads some of the prefix's
  * shards (`GET /watch?shards=...`): the binary stream (watch-binary-format.ts) in its version 2,
  * version 1 from a server that writes only that, or Server-Sent Events from a server that does
  * not offer it. It merges them, and keeps each shard's

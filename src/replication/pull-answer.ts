@@ -1,7 +1,7 @@
 /**
  * Answering a replica's pull on its leader's worker (the `/_repl/pull` route and the seed-compatible
  * replicas reach it through ReplicationHost.pull): what the leader's log holds after the replica's
- * ack, in one epoch, or why it cannot be served (docs/failover.md, "Epochs").
+ * ack, in one epoch, or why it cannot be served (docs/failover.md, "Where an epoch starts").
  *
  * An `after` beyond the leader's last seq is refused with REPLICA_AHEAD; an (epoch, after) off the
  * leader's history answers its `fork` (epochs.ts); neither is recorded as an ack. An empty log waits

@@ -349,7 +349,7 @@ export class Watcher implements BroadcastMember {
       if (this.out.backlog() > this.o.maxBuffer / 2) await this.out.drained();
     }
     // Events continue after the first page's seq: a later page may hold newer values, and the
-    // events replayed after it end every key at its current state (docs/watch.md, "Snapshots").
+    // events replayed after it end every key at its current state (docs/watch.md, "Resuming").
     s.pos = firstSeq;
     this.emit({
       type: 'snapshot-end',

@@ -21,6 +21,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { arg } from './lib/args.js';
+import { median } from './lib/compare-stats.js';
 import { ROOT } from './lib/processes.js';
 
 const WRITES = Number(arg('writes', '2000000'));
@@ -157,12 +158,6 @@ function run(root: string): Gc {
   }
   const per = 2_000_000 / WRITES;
   return { promotedMb: (promoted * per) / 1e6, pauseMs: pause * per, scavenges, markCompacts, wallMs };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function fmt(g: Gc): string {

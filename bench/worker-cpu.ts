@@ -11,11 +11,13 @@
  * (wrk's req/s × seconds). Prints every round, the medians and the median of the per-round ratios
  * after ÷ before, with the load average.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arg } from './lib/args.js';
+import { median } from './lib/compare-stats.js';
 import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
+import { threadTimes } from './lib/thread-stats.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
 
 const BEFORE = arg('before', '');
@@ -24,26 +26,14 @@ const SECONDS = Number(arg('seconds', '5'));
 const CONNECTIONS = Number(arg('connections', '50'));
 const DURABILITY = arg('durability', 'fsync');
 
-/** threadCpuMs returns the CPU time (user + system) of each thread of `pid` by thread id, from /proc. */
-function threadCpuMs(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of proc(5), in clock ticks of 10 ms (USER_HZ = 100).
-    out.set(tid, (Number(fields[11]) + Number(fields[12])) * 10);
-  }
-  return out;
-}
-
 /**
  * workerCpuMs is the CPU time between two samples of the busiest thread other than the main one:
  * Node 20 does not name worker threads in /proc, and with one shard worker that thread is it (V8's
  * GC helpers and libuv's pool, which runs the fdatasyncs, use far less).
  */
-function workerCpuMs(pid: number, before: Map<string, number>, after: Map<string, number>): number {
+function workerCpuMs(pid: number, before: Map<number, number>, after: Map<number, number>): number {
   let most = 0;
-  for (const [tid, ms] of after) if (tid !== String(pid)) most = Math.max(most, ms - (before.get(tid) ?? 0));
+  for (const [tid, s] of after) if (tid !== pid) most = Math.max(most, (s - (before.get(tid) ?? 0)) * 1000);
   return most;
 }
 
@@ -74,12 +64,6 @@ async function start(name: string, root: string, dir: string): Promise<Build> {
   return { name, child, url: `http://127.0.0.1:${lp}`, rounds: [] };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 async function main(): Promise<void> {
   if (BEFORE === '' || !hasWrk()) {
     process.stderr.write('worker-cpu: needs --before DIR (a built checkout) and wrk\n');
@@ -100,9 +84,9 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const b of builds) {
         const pid = b.child.proc.pid!;
-        const cpu0 = threadCpuMs(pid);
+        const cpu0 = threadTimes(pid);
         const r = runWrk(b.url, 'put-kv.lua', SECONDS, CONNECTIONS);
-        const cpuMs = workerCpuMs(pid, cpu0, threadCpuMs(pid));
+        const cpuMs = workerCpuMs(pid, cpu0, threadTimes(pid));
         const requests = r.rps * SECONDS;
         const workerUs = (cpuMs * 1000) / requests;
         b.rounds.push({ rps: r.rps, workerUs });

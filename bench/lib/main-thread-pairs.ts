@@ -8,10 +8,10 @@
  * medians, and the medians of the per-pair ratios after ÷ before (µs per request, requests per
  * second), with the load average.
  */
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { median } from './compare-stats.js';
 import type { Child } from './processes.js';
+import { threadCpuSeconds } from './thread-stats.js';
 import { runWrk } from './wrk.js';
 
 const WORKLOADS = [
@@ -35,22 +35,15 @@ export interface PairOptions {
   warmSeconds: number;
 }
 
-/** mainCpuMsOf returns the CPU time of a process's main thread, from /proc (clock ticks of 10 ms). */
-export function mainCpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** measure runs one workload on one server: main-thread µs per request and requests per second. */
 function measure(s: PairServer, script: string, o: PairOptions): { us: number; rps: number } {
   const pid = s.child.proc.pid!;
-  const cpu0 = mainCpuMsOf(pid);
+  const cpu0 = threadCpuSeconds(pid, pid);
   const r = runWrk(s.url, script, o.seconds, 50, { KEYS: String(o.keys) });
-  const cpu1 = mainCpuMsOf(pid);
+  const cpu1 = threadCpuSeconds(pid, pid);
   if (r.non2xx > 0 || r.errors > 0)
     process.stdout.write(`  (${s.name} ${script}: ${r.non2xx} non-2xx, ${r.errors} errors)\n`);
-  return { us: ((cpu1 - cpu0) * 1000) / (r.rps * o.seconds), rps: r.rps };
+  return { us: ((cpu1 - cpu0) * 1e6) / (r.rps * o.seconds), rps: r.rps };
 }
 
 /** runMainThreadPairs warms both servers up, measures `o.pairs` alternated pairs and prints the report. */

@@ -24,6 +24,14 @@ export interface ThreadSplit {
   total: number;
 }
 
+/** threadCpuSeconds reads the CPU seconds (user + system) of thread `tid` of `pid`; throws when it is gone. */
+export function threadCpuSeconds(pid: number, tid: number): number {
+  // the fields after the command's closing parenthesis: state is field 3, utime 14, stime 15
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_S;
+}
+
 /** threadTimes reads the CPU seconds of every live thread of `pid`, by thread id (empty when unreadable). */
 export function threadTimes(pid: number): Map<number, number> {
   const out = new Map<number, number>();
@@ -35,10 +43,7 @@ export function threadTimes(pid: number): Map<number, number> {
   }
   for (const tid of tids) {
     try {
-      // the fields after the command's closing parenthesis: state is field 3, utime 14, stime 15
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * TICK_S);
+      out.set(Number(tid), threadCpuSeconds(pid, Number(tid)));
     } catch {
       // the thread ended meanwhile
     }

@@ -25,6 +25,7 @@ import { BINARY_MEDIA_TYPE, VERSION_1, VERSION_2 } from '../watch/watch-binary-f
 import { parseFrom, startOf, type Start } from '../watch/watch-cursor.js';
 import { WatchHub } from '../watch/watch-hub.js';
 import { type ShardSource, Watcher } from '../watch/watcher.js';
+import { binaryVersion, type StreamFormat } from '../watch/watch-event.js';
 import { WsSession } from '../watch/ws-session.js';
 
 /** DEFAULT_MAX_BUFFER is how many bytes may wait for a slow watcher before it is told to resume. */
@@ -130,7 +131,7 @@ export function registerWatchRoutes(app: Router, ctx: HttpContext): void {
  * (watch-binary-format.ts) in the highest version it names that this server writes
  * (`application/vnd.distkv.watch` alone is version 1, `...; version=2` version 2), else SSE.
  */
-export function streamFormat(accept: string): 'sse' | 'bin1' | 'bin2' {
+export function streamFormat(accept: string): StreamFormat {
   let best = 0;
   for (const item of accept.split(',')) {
     const [type, ...params] = item.split(';');
@@ -151,14 +152,13 @@ function serveStream(
   hub: WatchHub,
   plan: WatchPlan,
   lag: string | undefined,
-  format: 'sse' | 'bin1' | 'bin2',
+  format: StreamFormat,
 ): void {
+  const version = binaryVersion(format);
   res
     .writeHeader(
       'Content-Type',
-      format === 'sse'
-        ? 'text/event-stream'
-        : `${BINARY_MEDIA_TYPE}; version=${format === 'bin1' ? VERSION_1 : VERSION_2}`,
+      version === undefined ? 'text/event-stream' : `${BINARY_MEDIA_TYPE}; version=${version}`,
     )
     .writeHeader('Cache-Control', 'no-cache')
     .writeHeader('X-Accel-Buffering', 'no');

@@ -9,7 +9,7 @@
 import type { HttpResponse } from '../http/http1-exchange.js';
 import { GatheredWrites, type SharedFlush } from './gathered-writes.js';
 import { jsonFrame, KEEPALIVE_FRAMES, type StreamVersion } from './watch-binary-format.js';
-import { binaryVersion, sseFrame } from './watch-event.js';
+import { binaryVersion, sseFrame, type StreamFormat } from './watch-event.js';
 import type { WatchOutput } from './watcher.js';
 
 /** CUT_GRACE_MS is how long a stream that was told to resume may take to drain before it is closed. */
@@ -19,7 +19,7 @@ export const CUT_GRACE_MS = 30000;
 export class SseOutput implements WatchOutput {
   private readonly res: HttpResponse;
   private readonly writes: GatheredWrites;
-  readonly format: 'sse' | 'bin1' | 'bin2';
+  readonly format: StreamFormat;
   /** version is the binary stream's version; undefined over SSE. */
   private readonly version: StreamVersion | undefined;
   private ended = false;
@@ -34,7 +34,7 @@ export class SseOutput implements WatchOutput {
    * `onEnd` runs once when this output ends the response (after a last event), as an abort would.
    * The response's head is written by the caller; `begin` writes the stream's first bytes.
    */
-  constructor(res: HttpResponse, format: 'sse' | 'bin1' | 'bin2', onEnd: () => void) {
+  constructor(res: HttpResponse, format: StreamFormat, onEnd: () => void) {
     this.res = res;
     this.format = format;
     this.version = binaryVersion(format);

@@ -54,6 +54,9 @@ export function changeEvent(
  */
 export type WireFormat = 'sse' | 'ws' | 'bin1' | 'bin2';
 
+/** StreamFormat is how a chunked HTTP watch response frames its events (sse-output.ts): no WebSocket. */
+export type StreamFormat = Exclude<WireFormat, 'ws'>;
+
 /** binaryVersion is the binary stream version of a format; undefined for SSE and WebSocket. */
 export function binaryVersion(format: WireFormat): StreamVersion | undefined {
   return format === 'bin1' ? 1 : format === 'bin2' ? 2 : undefined;

@@ -18,7 +18,7 @@ import type { SharedFlush } from '../../src/watch/gathered-writes.js';
 import { parseFrom, type Start } from '../../src/watch/watch-cursor.js';
 import { jsonFrame } from '../../src/watch/watch-binary-format.js';
 import { BinaryWatchReader } from '../../src/watch/watch-binary-reader.js';
-import { binaryVersion, type WireFormat } from '../../src/watch/watch-event.js';
+import { binaryVersion, type StreamFormat, type WireFormat } from '../../src/watch/watch-event.js';
 import {
   type ScanPage,
   type ShardSource,
@@ -121,7 +121,6 @@ class FakeNode implements WatchDeps {
 }
 
 /** StreamFormat is a format of a chunked watch response. */
-type StreamFormat = 'sse' | 'bin1' | 'bin2';
 
 /**
  * TextOutput is an SSE or binary-stream output that keeps everything written, in order; `slow`

@@ -28,10 +28,17 @@
  * main thread, its workers and its other threads, and the watchers' process's main thread and
  * other threads; and the bytes each watcher read per write.
  *
+ * `--watchers-priority idle` runs the watchers' process under SCHED_IDLE (`chrt --idle`): it gets a CPU
+ * only when the server, wrk and the probe leave one idle. On a machine where the watchers share the
+ * server's CPUs, their own work (parsing every event for 100 watchers) otherwise competes with the
+ * server for the same cores, which a deployment's watchers on other machines do not; the rounds stay
+ * verified, so watchers that fall behind far enough to be cut off still fail the bench.
+ *
  * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3] [--baseline DIR] [--fanout 1,100,1000]
  *        [--watch-format v2|v1|sse] [--values 1|0] [--port P (a running server) [--workers N]]
+ *        [--watchers-priority normal|idle]
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -66,6 +73,8 @@ const VALUES = arg('values', '1');
 const PORT = Number(arg('port', '0'));
 // how many of the server's busiest threads besides the main one are its workers (thread-stats.ts)
 const WORKERS = Number(arg('workers', String(availableParallelism())));
+// the watchers' process's scheduling: `normal` (the bench's own) or `idle` (SCHED_IDLE)
+const WATCHERS_PRIORITY = arg('watchers-priority', 'normal');
 const DELIVERY_TIMEOUT_MS = 60000;
 const PROBE_KEY = /"key":"keylat\/(\d+)"/g;
 
@@ -265,6 +274,9 @@ class Bench {
     );
     try {
       await ask(child, undefined);
+      // every thread the watchers' process has by now (new ones inherit the policy)
+      if (WATCHERS_PRIORITY === 'idle')
+        execFileSync('chrt', ['--all-tasks', '--idle', '--pid', '0', String(child.pid)]);
       const seq0 = await this.loggedWrites();
       const cpu0 = this.serverCpuSeconds();
       const watcherThreads = new ThreadStats(child.pid ?? 0, 0);
@@ -396,6 +408,8 @@ async function main(): Promise<void> {
   if (ACCEPT === undefined) throw new Error(`--watch-format must be v1, v2 or sse, got "${WATCH_FORMAT}"`);
   if (VALUES !== '0' && VALUES !== '1') throw new Error(`--values must be 0 or 1, got "${VALUES}"`);
   if (PORT !== 0 && BASELINE !== '') throw new Error('--port and --baseline do not go together');
+  if (WATCHERS_PRIORITY !== 'normal' && WATCHERS_PRIORITY !== 'idle')
+    throw new Error(`--watchers-priority must be normal or idle, got "${WATCHERS_PRIORITY}"`);
   const root = mkdtempSync(join(tmpdir(), 'distkv-watch-bench-'));
   const servers: Server[] = [];
   const results: Record<string, unknown> = {
@@ -406,6 +420,7 @@ async function main(): Promise<void> {
     rounds: ROUNDS,
     watchFormat: WATCH_FORMAT,
     values: VALUES,
+    watchersPriority: WATCHERS_PRIORITY,
   };
   try {
     const server = PORT === 0 ? await startServer(join(root, 'this'), 'bin/distkv.js') : attach(PORT);

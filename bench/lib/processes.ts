@@ -4,7 +4,6 @@
  * the server's process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,20 +11,11 @@ import { fileURLToPath } from 'node:url';
 /** ROOT is the repository root. */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** freePort returns a currently free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => {
-        if (a !== null && typeof a === 'object') resolve(a.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
+/**
+ * freePort returns a free loopback port whose RESP twin (port + the default `resp_port_offset`,
+ * where a spawned node also listens) is free too: the tests' own (test/helpers/ports.ts).
+ */
+export { freePort } from '../../test/helpers/ports.js';
 
 /** defaultLayoutConfig writes config/default.toml's layout (4 shards, leaders on one port, replicas on another). */
 export function defaultLayoutConfig(

@@ -28,13 +28,28 @@ export interface Part {
   at: number;
 }
 
+/** Batch is one batch laid out for its append: its bytes, and the parts and base frames in it. */
+export interface Batch {
+  batch: Buffer;
+  parts: Part[];
+  bases: Base[];
+}
+
+/** Appended is a batch placed at offset `before` of segment `seg`, which it makes `size` bytes long (`sync`: it is synced). */
+export interface Appended extends Batch {
+  seg: LogSegment;
+  before: number;
+  sync: boolean;
+  size: number;
+}
+
 /**
- * takeParts takes the part of every member in `dirty` (emptying it), their frames laid out from
- * offset `at` of the batch on; returns them and the batch's size.
+ * takeParts takes the part of every member in `dirty` (emptying it), their frames laid out after
+ * `bases`; returns them and the batch's size.
  */
-export function takeParts(dirty: Set<LogMember>, at: number): { parts: Part[]; size: number } {
+export function takeParts(dirty: Set<LogMember>, bases: readonly Base[]): { parts: Part[]; size: number } {
   const parts: Part[] = [];
-  let size = at;
+  let size = bases.reduce((n, b) => n + b.frame.length, 0);
   // A member added back while this runs (a replica fed by a leader's take, store-log.ts) is
   // visited again: Set iteration reaches entries added during it.
   for (const member of dirty) {
@@ -60,21 +75,14 @@ export function layOut(bases: readonly Base[], parts: readonly Part[], size: num
 }
 
 /**
- * handOver indexes each part of `batch`, written at offset `before` of segment `seg`, and hands it
- * to its member (its records a view of `batch`), counting the records in `counters`.
+ * handOver indexes each part of written batch `b` in its segment and hands it to its member (its
+ * records a view of the batch), counting the records in `counters`.
  */
-export function handOver(
-  batch: Buffer,
-  parts: readonly Part[],
-  seg: LogSegment,
-  before: number,
-  counters: { records: number },
-  log: Logger | undefined,
-): void {
-  for (const p of parts) {
+export function handOver(b: Appended, counters: { records: number }, log: Logger | undefined): void {
+  for (const p of b.parts) {
     const body = p.at + FRAME_HEADER_BYTES;
-    const records = batch.subarray(body, body + p.part.records.length);
-    indexFrame(seg, p.member.id, before + p.at, p.part.first, p.part.last);
+    const records = b.batch.subarray(body, body + p.part.records.length);
+    indexFrame(b.seg, p.member.id, b.before + p.at, p.part.first, p.part.last);
     counters.records += p.part.last - p.part.first + 1;
     const part = { records, first: p.part.first, last: p.part.last, epoch: p.part.epoch };
     // Each store gets its part whatever another one does with its own.

@@ -7,15 +7,14 @@
  * Pipelining: a turn whose records arrive while earlier batches are still syncing does not wait
  * for them: up to MAX_IN_FLIGHT batches (one per turn) may be syncing at once; appends stay in
  * order, each fdatasync covers everything appended before it, and batches settle strictly in
- * order, so each store's writes resolve in seq order. In
- * `interval` mode writes are acknowledged after the append and a timer syncs every
- * `fsyncIntervalMs`; in `none` mode the OS decides (segments are still synced when sealed and at close).
+ * order, so each store's writes resolve in seq order. In `interval` mode writes are acknowledged
+ * after the append and a timer syncs every `fsyncIntervalMs`; in `none` mode the OS decides
+ * (segments are still synced when sealed and at close).
  *
  * Failure: a batch whose append or sync fails is cut back off the file with every batch appended
  * after it, and every write in them or queued behind them in any store is refused with DISK_FULL
- * (507); each store's seq
- * counter rewinds to just after its last written record, so seqs stay gapless. New writes are then
- * refused for RETRY_MS, after which the next batch is tried normally.
+ * (507; commit-log-failure.ts); each store's seq counter rewinds to just after its last written
+ * record, so seqs stay gapless.
  *
  * A full segment is rolled (commit-log-segments.ts) once no batch is in flight. Used only on the
  * worker's thread, by its CommitLog.
@@ -24,14 +23,12 @@ import type { Logger } from 'pino';
 import type { Durability } from '../config/schema.js';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { LatencyHistogram } from '../util/latency-histogram.js';
-import { type Base, handOver, layOut, type Part, takeParts } from './commit-log-batch.js';
+import { type Appended, type Base, type Batch, handOver, layOut, takeParts } from './commit-log-batch.js';
+import { LogFailure } from './commit-log-failure.js';
 import type { LogSegment } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
 import { createSegment } from './commit-log-segments.js';
 import type { Vfs, WritableFile } from './vfs.js';
-
-/** RETRY_MS is how long writes are refused after a failed batch before the next try. */
-export const RETRY_MS = 500;
 
 /** MAX_IN_FLIGHT is how many batches may be syncing at once (libuv's default thread pool size). */
 export const MAX_IN_FLIGHT = 4;
@@ -65,16 +62,14 @@ export class LogWriter {
   private inFlight = 0;
   private completed: Promise<void> = Promise.resolve();
   private appendTail: Promise<void> = Promise.resolve();
-  /** generation changes at every failure: batches of an older generation were refused with it. */
-  private generation = 0;
+  /** failure is the latest failure: what new writes are refused with, and the batches' generation. */
+  private readonly failure = new LogFailure();
   /** blocked: a roll or a cut is under way; no batch starts. */
   private blocked = false;
   private rollFailed = false;
   private syncing = false;
   /** end is the current segment's size once every batch started is appended. */
   private end = 0;
-  private failedAt = 0;
-  private failure: DistkvError | undefined;
   private dirty = false;
   private cutTo: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -127,8 +122,7 @@ export class LogWriter {
   /** refusal returns the error new writes get while a failed batch is recent, else undefined. */
   refusal(): DistkvError | undefined {
     if (this.closed) return new DistkvError('UNAVAILABLE', 'store is closed');
-    if (this.failure !== undefined && Date.now() - this.failedAt < RETRY_MS) return this.failure;
-    return undefined;
+    return this.failure.refusal();
   }
 
   /** pending tells the log that `member` has records to write in this turn's batch. */
@@ -200,16 +194,13 @@ export class LogWriter {
     if (this.inFlight < MAX_IN_FLIGHT && this.hasPending()) this.startBatch();
   }
 
-  private takeBatch(): { batch: Buffer; parts: Part[]; bases: Base[] } {
+  private takeBatch(): Batch {
     const bases = this.bases;
     this.bases = [];
-    let taken: { parts: Part[]; size: number };
+    let taken: ReturnType<typeof takeParts>;
     this.taking = true;
     try {
-      taken = takeParts(
-        this.dirtyMembers,
-        bases.reduce((n, b) => n + b.frame.length, 0),
-      );
+      taken = takeParts(this.dirtyMembers, bases);
     } finally {
       this.taking = false;
     }
@@ -217,7 +208,7 @@ export class LogWriter {
   }
 
   private startBatch(): void {
-    const generation = this.generation;
+    const generation = this.failure.generation;
     const { batch, parts, bases } = this.takeBatch();
     const file = this.file;
     const seg = this.all[this.all.length - 1]!;
@@ -261,35 +252,22 @@ export class LogWriter {
   }
 
   /** settle finishes a batch, in batch order: acknowledges it, or refuses it and everything after it. */
-  private async settle(
-    err: unknown,
-    generation: number,
-    b: {
-      batch: Buffer;
-      parts: Part[];
-      bases: Base[];
-      seg: LogSegment;
-      before: number;
-      sync: boolean;
-      size: number;
-    },
-  ): Promise<void> {
-    if (generation !== this.generation) {
+  private async settle(err: unknown, generation: number, b: Appended): Promise<void> {
+    if (generation !== this.failure.generation) {
       // A batch before this one failed: its stores were refused (and rewound) with it.
-      for (const x of b.bases)
-        x.reject(this.failure ?? new DistkvError('DISK_FULL', 'commit log write failed'));
+      for (const x of b.bases) x.reject(this.failure.latest());
       return;
     }
     if (err !== undefined) {
       await this.fail(err, b.before, b.bases);
       return;
     }
-    this.failure = undefined;
+    this.failure.clear();
     b.seg.bytes = Math.max(b.seg.bytes, b.size);
     this.counters.batches++;
     if (!b.sync) this.dirty = true;
     for (const x of b.bases) x.resolve();
-    handOver(b.batch, b.parts, b.seg, b.before, this.counters, this.opts.log);
+    handOver(b, this.counters, this.opts.log);
     if (b.sync && this.opts.durability !== 'fsync')
       for (const m of this.members.values()) m.synced(m.writtenSeq);
     this.rollFailed = false;
@@ -339,6 +317,11 @@ export class LogWriter {
   private async timedSync(file: WritableFile): Promise<void> {
     const t0 = performance.now();
     await file.sync();
+    this.countSync(t0);
+  }
+
+  /** countSync counts and times a sync that began at `t0`. */
+  private countSync(t0: number): void {
     const ms = performance.now() - t0;
     this.counters.syncs++;
     this.counters.syncMsTotal += ms;
@@ -350,28 +333,17 @@ export class LogWriter {
     const through = [...this.members.values()].map((m) => [m, m.writtenSeq] as const);
     const t0 = performance.now();
     await this.file.sync();
-    const ms = performance.now() - t0;
-    this.counters.syncs++;
-    this.counters.syncMsTotal += ms;
-    this.syncSeconds.observe(ms / 1000);
+    this.countSync(t0);
     this.dirty = false;
     for (const [m, seq] of through) m.synced(seq);
   }
 
   /** fail refuses a failed batch and everything after it, in every store, and cuts it back off the file. */
   private async fail(err: unknown, before: number, bases: readonly Base[]): Promise<void> {
-    const e = toDistkvError(err);
-    const refusal = new DistkvError(
-      'DISK_FULL',
-      `commit log write failed (${e.message}); writes are refused until the disk accepts them again`,
-      { cause: err },
-    );
-    this.failure = refusal;
-    this.failedAt = Date.now();
-    this.generation++;
+    const refusal = this.failure.batchFailed(err);
     this.counters.failures++;
     this.opts.log?.error(
-      { err: e.message, dir: this.opts.dir },
+      { err: toDistkvError(err).message, dir: this.opts.dir },
       'commit log write failed; refusing writes and retrying',
     );
     // Everything written or queued behind the failed batch carries later seqs: refuse it too, in
@@ -403,11 +375,7 @@ export class LogWriter {
     this.syncing = true;
     this.syncNow()
       .catch((err: unknown) => {
-        this.failure = new DistkvError(
-          'DISK_FULL',
-          `periodic commit log sync failed: ${toDistkvError(err).message}`,
-        );
-        this.failedAt = Date.now();
+        this.failure.syncFailed(err);
         this.opts.log?.error({ err: toDistkvError(err).message }, 'periodic commit log sync failed');
       })
       .finally(() => {

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { storeIdOf } from './commit-log-format.js';
 import { checkHome, homeDir, logIdOf, readHome, storeNameOf } from './commit-log-home.js';
 import { readCommitLog } from './commit-log-reader.js';
-import type { LsmOptions } from './lsm-store.js';
+import type { LsmOptions } from './lsm-options.js';
 import type { Vfs } from './vfs.js';
 import type { DecodedRecord } from './wal-format.js';
 import { readWal, listSegments, type WalDamage } from './wal-reader.js';

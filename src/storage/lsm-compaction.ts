@@ -6,7 +6,8 @@
  * the inputs and is waited on until it is synced (LMDB syncs commits in order, so the earlier ones
  * are durable by then).
  * Until that last commit, the input runs stay in place and keep shadowing LMDB, so readers never
- * see a half-compacted state, and a crash mid-way only redoes the same idempotent writes. Between
+ * see a half-compacted state, and a crash mid-way only redoes the same idempotent writes; then
+ * they are retired (`retireRuns`: closed, deleted, the directory synced). Between
  * chunks the worker's event loop runs (each commit is awaited), so foreground reads and writes go on.
  *
  * An expired value is kept, expiry and all, until a newer record of its key (the leader's expire
@@ -16,8 +17,10 @@
  * it (src/worker/expiry-scan.ts). Dropping it first would lose the expire event for good.
  */
 import type { LevelWrite, LmdbLevel } from './lmdb-level.js';
+import type { LsmCounters } from './lsm-stats.js';
 import { mergeNewest } from './merge-iterator.js';
 import type { RunReader } from './sstable-reader.js';
+import type { Vfs } from './vfs.js';
 
 /** CHUNK_ENTRIES is the number of keys per compaction transaction. */
 export const CHUNK_ENTRIES = 500;
@@ -47,4 +50,21 @@ export async function compactRuns(level: LmdbLevel, inputs: readonly RunReader[]
     }
   }
   await level.apply(chunk, appliedSeq);
+}
+
+/** retireRuns closes and deletes compacted runs `inputs` in `runsDir`, keeping their bloom counts in `counters`. */
+export function retireRuns(
+  vfs: Vfs,
+  runsDir: string,
+  inputs: readonly RunReader[],
+  counters: LsmCounters,
+): void {
+  for (const r of inputs) {
+    counters.retiredBloomChecks += r.bloomChecks;
+    counters.retiredBloomNegatives += r.bloomNegatives;
+    counters.retiredBloomFalsePositives += r.bloomFalsePositives;
+    r.close();
+    vfs.unlink(r.path);
+  }
+  vfs.syncDir(runsDir);
 }

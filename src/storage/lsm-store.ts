@@ -12,8 +12,8 @@
  * which also stalls writes while too many wait); reads see it while it flushes. Runs are compacted newest-wins into LMDB (lsm-compaction.ts) when there are
  * more than `max_runs`, when reads pass through them too often, or when writes stop for a while
  * (compaction-scheduler.ts); failed flushes and compactions retry with backoff (backoff.ts).
- * Read: active memtable → frozen memtables (newest first) → runs (newest first: bloom, index,
- * block cache) → LMDB. Invariant: every acknowledged write is in the commit log, or in a synced
+ * Read (lsm-reads.ts): active memtable → frozen memtables (newest first) → runs (newest first:
+ * bloom, index, block cache) → LMDB. Invariant: every acknowledged write is in the commit log, or in a synced
  * run, or in LMDB at or below applied_seq; files are deleted only once a later level durably holds
  * their data (the log's segments once no store of the worker needs them: commit-log.ts).
  *
@@ -22,31 +22,27 @@
  *
  * Everything here runs on the store's worker thread; nothing is shared with other threads.
  */
-import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
-import { latin1Key } from '../util/bytes.js';
 import { type HistogramSnapshot, LatencyHistogram } from '../util/latency-histogram.js';
-import { hashKey, type KeyHash } from './bloom.js';
+import type { KeyHash } from './bloom.js';
 import { type CompactionReason, CompactionScheduler, IDLE_COMPACT_MS } from './compaction-scheduler.js';
 import { FlushQueue } from './flush-queue.js';
-import { compactRuns } from './lsm-compaction.js';
-import type { LevelEntry, LmdbLevel } from './lmdb-level.js';
+import { compactRuns, retireRuns } from './lsm-compaction.js';
+import type { LmdbLevel } from './lmdb-level.js';
+import { expiringIn, type Levels, newestIn, scanLevels } from './lsm-reads.js';
 import { Memtable } from './memtable.js';
-import { isLive, mergeNewest, type Versioned } from './merge-iterator.js';
-import type { BlockCache, RunReader } from './sstable-reader.js';
+import { isLive } from './merge-iterator.js';
+import type { BlockCache } from './sstable-reader.js';
 import { RunReader as Reader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
 import {
-  EXPIRING_PAGE_BYTES,
   type ExpiringPage,
   type Store,
   type StoreEntry,
-  type StoreOptions,
   type StoreStats,
   type StoreValue,
   type WriteResult,
 } from './store.js';
-import type { Vfs } from './vfs.js';
 import {
   type RecordType,
   type RecordView,
@@ -56,44 +52,13 @@ import {
   TYPE_PUT_TTL,
 } from './wal-format.js';
 import type { CommitLog } from './commit-log.js';
+import type { LsmOptions, LsmParts } from './lsm-options.js';
 import { LsmReplication } from './lsm-replication.js';
 import { type LsmCounters, lsmStats } from './lsm-stats.js';
 import type { StoreLog } from './store-log.js';
 
-/** LsmOptions configure an LsmStore. */
-export interface LsmOptions extends StoreOptions {
-  vfs: Vfs;
-  memtableBytes: number;
-  maxRuns: number;
-  walSegmentBytes: number;
-  walRetentionBytes: number;
-  blockCacheBytes: number;
-  /** ringBytes bounds the recent log kept in memory for replicas. */
-  ringBytes: number;
-  repair: boolean;
-  log?: Logger;
-  /** idleCompactMs overrides IDLE_COMPACT_MS (compaction-scheduler.ts; tests). */
-  idleCompactMs?: number;
-  /** retryMinMs and retryMaxMs override the flush and compaction backoff bounds (backoff.ts). */
-  retryMinMs?: number;
-  retryMaxMs?: number;
-}
-
-/** LsmParts are what recovery hands to the store. */
-export interface LsmParts {
-  level: LmdbLevel;
-  log: StoreLog;
-  runs: RunReader[];
-  frozen: Memtable[];
-  active: Memtable;
-  cache: BlockCache;
-  nextRunNo: number;
-  durableSeq: number;
-  lastSeq: number;
-  runsDir: string;
-  /** logEpoch is the frame epoch of the store's last record, when its log still holds it. */
-  logEpoch?: number;
-}
+/** LsmOptions are kept exported here for the modules outside src/storage that import them from this one. */
+export type { LsmOptions } from './lsm-options.js';
 
 /** LsmStore is one shard's LSM store. */
 export class LsmStore implements Store {
@@ -105,11 +70,10 @@ export class LsmStore implements Store {
   private ownedLog: CommitLog | undefined;
   private readonly cache: BlockCache;
   private readonly runsDir: string;
-  private active: Memtable;
+  /** levels are the memtables, runs and LMDB a read goes through, newest first (lsm-reads.ts). */
+  private readonly levels: Levels;
   /** flushes holds the frozen memtables (newest first) and flushes them to runs. */
   private readonly flushes: FlushQueue;
-  /** runs, newest first. */
-  private runs: RunReader[];
   private nextRunNo: number;
   /** durableSeq: every write ≤ it is in a synced run or in LMDB. */
   private durableSeq: number;
@@ -137,8 +101,6 @@ export class LsmStore implements Store {
     this.opts = opts;
     this.level = parts.level;
     this.wal = parts.log;
-    this.runs = parts.runs;
-    this.active = parts.active;
     this.cache = parts.cache;
     this.nextRunNo = parts.nextRunNo;
     this.durableSeq = parts.durableSeq;
@@ -174,7 +136,8 @@ export class LsmStore implements Store {
           this.trimWal();
           this.compaction.runsChanged();
         },
-        backpressure: () => (this.runs.length > this.opts.maxRuns ? this.compaction.running : undefined),
+        backpressure: () =>
+          this.levels.runs.length > this.opts.maxRuns ? this.compaction.running : undefined,
         isClosed: () => this.closed,
         isClosing: () => this.closing,
         dir: opts.dir,
@@ -184,6 +147,7 @@ export class LsmStore implements Store {
       },
       parts.frozen,
     );
+    this.levels = { active: parts.active, frozen: this.flushes.frozen, runs: parts.runs, level: parts.level };
     this.compaction = new CompactionScheduler({
       maxRuns: opts.maxRuns,
       idleMs: opts.idleCompactMs ?? IDLE_COMPACT_MS,
@@ -191,10 +155,14 @@ export class LsmStore implements Store {
       retryMaxMs: opts.retryMaxMs,
       dir: opts.dir,
       log: opts.log,
-      runs: () => ({ count: this.runs.length, entries: this.runs.reduce((n, r) => n + r.footer.entries, 0) }),
-      memtableEmpty: () => this.active.size === 0,
+      runs: () => ({
+        count: this.levels.runs.length,
+        entries: this.levels.runs.reduce((n, r) => n + r.footer.entries, 0),
+      }),
+      memtableEmpty: () => this.levels.active.size === 0,
       flushIdle: () => {
-        if (this.flushes.frozen.length === 0 && this.active.size > 0 && !this.closed) this.freezeActive();
+        if (this.flushes.frozen.length === 0 && this.levels.active.size > 0 && !this.closed)
+          this.freezeActive();
       },
       compact: (reason) => this.compact(reason),
     });
@@ -212,35 +180,10 @@ export class LsmStore implements Store {
   }
 
   read(key: Uint8Array, nowMs = this.now()): StoreValue | undefined {
-    const v = this.newest(key);
+    const v = newestIn(this.levels, key, this.hashScratch, this.compaction);
     return v !== undefined && isLive(v, nowMs)
       ? { value: v.value, seq: v.seq, expiresAtMs: v.expiresAtMs ?? 0 }
       : undefined;
-  }
-
-  /** newest returns the newest version of `key` in any level (tombstone or expired included). */
-  private newest(key: Uint8Array): Versioned | undefined {
-    const k = latin1Key(key);
-    const e = this.active.get(k);
-    if (e !== undefined) return e;
-    const frozen = this.flushes.frozen;
-    for (let i = 0; i < frozen.length; i++) {
-      const f = frozen[i]!.get(k);
-      if (f !== undefined) return f;
-    }
-    const runs = this.runs;
-    if (runs.length > 0) {
-      const hash = hashKey(k, this.hashScratch);
-      for (let i = 0; i < runs.length; i++) {
-        const v = runs[i]!.get(k, hash, key);
-        if (v !== undefined) {
-          this.compaction.readPassed(i);
-          return v;
-        }
-      }
-      this.compaction.readPassed(runs.length);
-    }
-    return this.level.get(key);
   }
 
   put(key: Uint8Array, value: Uint8Array, expiresAtMs = 0): Promise<WriteResult> {
@@ -256,50 +199,11 @@ export class LsmStore implements Store {
   }
 
   scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
-    const p = latin1Key(prefix);
-    const from = after !== undefined && latin1Key(after) >= p ? `${latin1Key(after)}\u0000` : p;
-    const out: StoreEntry[] = [];
-    const now = this.now();
-    for (const [k, v] of this.merged(prefix, from)) {
-      if (!k.startsWith(p)) break;
-      if (!isLive(v, now)) continue;
-      out.push({
-        key: Buffer.from(k, 'latin1'),
-        value: Buffer.from(v.value),
-        seq: v.seq,
-        expiresAtMs: v.expiresAtMs ?? 0,
-      });
-      if (out.length >= limit) break;
-    }
-    return out;
+    return scanLevels(this.levels, prefix, after, limit, this.now());
   }
 
   expiring(after: Uint8Array | undefined, limit: number): ExpiringPage {
-    const from = after === undefined ? '' : `${latin1Key(after)}\u0000`;
-    const entries: ExpiringPage['entries'] = [];
-    let last: string | undefined;
-    let visited = 0;
-    let bytes = 0;
-    for (const [k, v] of this.merged(new Uint8Array(0), from)) {
-      if (v.value !== null && (v.expiresAtMs ?? 0) > 0)
-        entries.push({ key: Buffer.from(k, 'latin1'), seq: v.seq, expiresAtMs: v.expiresAtMs ?? 0 });
-      last = k;
-      bytes += k.length + (v.value?.length ?? 0);
-      // The levels read values with their keys: large values end a page early.
-      if (++visited >= limit || bytes >= EXPIRING_PAGE_BYTES)
-        return { entries, next: Buffer.from(last, 'latin1') };
-    }
-    return { entries, next: undefined };
-  }
-
-  /** merged is every level's newest version of each key ≥ `from` (latin1) under `prefix`, in key order. */
-  private merged(prefix: Uint8Array, from: string): IterableIterator<[string, Versioned]> {
-    return mergeNewest([
-      this.active.entries(from),
-      ...this.flushes.frozen.map((m) => m.entries(from)),
-      ...this.runs.map((r) => r.entries(from)),
-      mapLevel(this.level.entries(prefix, Buffer.from(from, 'latin1'), false)),
-    ]);
+    return expiringIn(this.levels, after, limit);
   }
 
   lastSeq(): number {
@@ -311,8 +215,8 @@ export class LsmStore implements Store {
       engine: this.engine,
       level: this.level,
       log: this.wal,
-      active: this.active,
-      runs: this.runs,
+      active: this.levels.active,
+      runs: this.levels.runs,
       cache: this.cache,
       lastSeq: this.appliedLastSeq,
       durableSeq: this.durableSeq,
@@ -339,7 +243,7 @@ export class LsmStore implements Store {
     if (this.closed) return;
     // One attempt: a flush that fails while closing is not retried (its records stay in the log).
     this.closing = true;
-    if (this.active.size > 0 || this.flushes.frozen.length > 0)
+    if (this.levels.active.size > 0 || this.flushes.frozen.length > 0)
       await this.flush().catch((err: unknown) => {
         this.opts.log?.warn(
           { err: (err as Error).message, dir: this.opts.dir },
@@ -356,7 +260,7 @@ export class LsmStore implements Store {
     } finally {
       await this.flushes.running;
       await this.compaction.running;
-      for (const r of this.runs) r.close();
+      for (const r of this.levels.runs) r.close();
       await this.level.close();
     }
   }
@@ -364,7 +268,7 @@ export class LsmStore implements Store {
   /** flush freezes the active memtable (if it holds anything) and resolves once no frozen memtable is left unflushed (tests use it). */
   async flush(): Promise<void> {
     this.checkOpen();
-    if (this.active.size > 0) this.freezeActive();
+    if (this.levels.active.size > 0) this.freezeActive();
     await this.flushes.drain();
   }
 
@@ -414,15 +318,15 @@ export class LsmStore implements Store {
 
   /** applyDurable puts a durable write into the active memtable (which copies the value; it may be a view of a request batch). */
   private applyDurable(key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number): void {
-    this.active.apply(key, seq, value, expiresAtMs);
+    this.levels.active.apply(key, seq, value, expiresAtMs);
     this.appliedLastSeq = seq;
-    if (this.active.bytes >= this.opts.memtableBytes) this.freezeActive();
+    if (this.levels.active.bytes >= this.opts.memtableBytes) this.freezeActive();
   }
 
   /** applyRecord puts a durable record of a replicated batch into the active memtable (which copies the value). */
   private applyRecord(records: Buffer, v: RecordView): void {
     const isPut = v.type === TYPE_PUT || v.type === TYPE_PUT_TTL;
-    this.active.applyFrom(
+    this.levels.active.applyFrom(
       records,
       v.keyStart,
       v.keyEnd,
@@ -433,13 +337,13 @@ export class LsmStore implements Store {
       v.expiresAtMs,
     );
     this.appliedLastSeq = v.seq;
-    if (this.active.bytes >= this.opts.memtableBytes) this.freezeActive();
+    if (this.levels.active.bytes >= this.opts.memtableBytes) this.freezeActive();
   }
 
   /** freezeActive makes the active memtable the newest frozen one and schedules its flush. */
   private freezeActive(): void {
-    const m = this.active;
-    this.active = new Memtable();
+    const m = this.levels.active;
+    this.levels.active = new Memtable();
     this.flushes.push(m);
   }
 
@@ -464,24 +368,17 @@ export class LsmStore implements Store {
       m.maxSeq,
     );
     this.nextRunNo++;
-    this.runs.unshift(new Reader(this.opts.vfs, meta.path, meta.no, this.cache));
+    this.levels.runs.unshift(new Reader(this.opts.vfs, meta.path, meta.no, this.cache));
   }
 
   /** compact merges every current run into LMDB, then retires the runs (the scheduler calls it). */
   private async compact(reason: CompactionReason): Promise<void> {
-    const inputs = [...this.runs];
+    const inputs = [...this.levels.runs];
     const t0 = performance.now();
     await compactRuns(this.level, inputs);
     const ms = performance.now() - t0;
-    this.runs = this.runs.filter((r) => !inputs.includes(r));
-    for (const r of inputs) {
-      this.counters.retiredBloomChecks += r.bloomChecks;
-      this.counters.retiredBloomNegatives += r.bloomNegatives;
-      this.counters.retiredBloomFalsePositives += r.bloomFalsePositives;
-      r.close();
-      this.opts.vfs.unlink(r.path);
-    }
-    this.opts.vfs.syncDir(this.runsDir);
+    this.levels.runs = this.levels.runs.filter((r) => !inputs.includes(r));
+    retireRuns(this.opts.vfs, this.runsDir, inputs, this.counters);
     this.counters.compactions++;
     this.counters.compactionMsTotal += ms;
     this.counters.lastCompactionMs = ms;
@@ -502,8 +399,4 @@ export class LsmStore implements Store {
 function typeOf(value: Uint8Array | null, expiresAtMs: number, deleteType: RecordType): RecordType {
   if (value === null) return deleteType;
   return expiresAtMs > 0 ? TYPE_PUT_TTL : TYPE_PUT;
-}
-
-function* mapLevel(it: IterableIterator<LevelEntry>): IterableIterator<[string, Versioned]> {
-  for (const { key, version } of it) yield [key.toString('latin1'), version];
 }

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { DEFAULTS, type StorageEngine } from '../config/schema.js';
 import { LmdbStore } from './lmdb-store.js';
 import { openLsmStore } from './lsm-recovery.js';
-import type { LsmOptions } from './lsm-store.js';
+import type { LsmOptions } from './lsm-options.js';
 import { MemoryStore } from './memory-store.js';
 import { RealVfs } from './real-vfs.js';
 import type { LsmTuning, Store, StoreOptions } from './store.js';

@@ -30,3 +30,23 @@ export class Waiter {
     this.expiresAtMs = expiresAtMs;
   }
 }
+
+const ignore = (): void => undefined;
+
+/**
+ * mirroredWaiter is the waiter of a mirrored part, seqs `first`..`last` (StoreLog.mirrorTo): `apply`
+ * gets it once written. Nobody awaits a mirrored part: a failed batch ends the mirror through the
+ * leader's log.
+ */
+export function mirroredWaiter(
+  first: number,
+  last: number,
+  apply: (records: Buffer, first: number, last: number) => void,
+): Waiter {
+  const w = new Waiter(last, undefined, null, 0);
+  w.first = first;
+  w.apply = apply;
+  w.resolve = ignore;
+  w.reject = ignore;
+  return w;
+}

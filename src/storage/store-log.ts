@@ -1,9 +1,9 @@
 /**
  * StoreLog: one store's log inside its worker's shared commit log (commit-log.ts). It assigns the
- * store's seqs, encodes its records (WAL framing, wal-format.ts) until the commit log takes them
- * at the end of the turn, resolves each write once its batch is durable per the durability mode,
- * and answers the replication log API (replication-log.ts): recent batches from memory
- * (wal-tail.ts), older ones out of the shared segments (commit-log-cursor.ts).
+ * store's seqs, keeps its records (WAL framing, wal-format.ts) until the commit log takes them at
+ * the end of the turn (store-log-pending.ts), resolves each write once its batch is durable per
+ * the durability mode, and answers the replication log API (replication-log.ts): recent batches
+ * from memory (wal-tail.ts), older ones out of the shared segments (commit-log-cursor.ts).
  *
  * A store's own write (`append`) is handed to the store's `applier` (its memtable) in seq order once
  * its batch is written, before the write resolves and before listeners and log readers see the
@@ -23,10 +23,11 @@ import type { LogMember, Pending } from './commit-log-member.js';
 import { StoreCursor } from './commit-log-cursor.js';
 import type { LogListener, ReplicationLog } from './replication-log.js';
 import type { WriteResult } from './store.js';
-import { encodeRecord, type RecordType, recordSize } from './wal-format.js';
+import type { RecordType } from './wal-format.js';
 import { type TailResult, WalTail } from './wal-tail.js';
 import { SeqWaiters } from './seq-waiters.js';
-import { Waiter } from './store-log-waiter.js';
+import { PendingParts } from './store-log-pending.js';
+import { mirroredWaiter, Waiter } from './store-log-waiter.js';
 
 /** Applier puts a written record of the store into its memtable (value null: a delete). */
 export type Applier = (key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number) => void;
@@ -49,27 +50,16 @@ export interface LogMirror {
   ended(): void;
 }
 
-const ignore = (): void => undefined;
-
 /** StoreLog is one store's part of the commit log. */
 export class StoreLog implements LogMember, ReplicationLog {
   readonly id: number;
-  /** appendEpoch is the epoch the next appended record is written in (`epoch`). */
-  private appendEpoch = 0;
-  /**
-   * sealed are parts appended in an earlier epoch and not yet taken (the epoch changed while they
-   * were pending), oldest first, each with its waiters: they keep the epoch they were appended in.
-   */
-  private sealed: { part: Pending; waiters: Waiter[] }[] = [];
+  /** buffered are the records appended and not yet taken by the commit log, with their waiters. */
+  private readonly buffered = new PendingParts();
   /** applier receives each of the store's own writes once written, before it resolves. */
   applier: Applier | undefined;
   private readonly commit: CommitLog;
   private readonly tail: WalTail;
   private readonly cursor: StoreCursor;
-  private pendingBuf: Buffer = Buffer.allocUnsafe(16 * 1024);
-  private pendingLen = 0;
-  private pendingFirst = 0;
-  private waiters: Waiter[] = [];
   /** taken holds the waiters of the part in the batch being written. */
   private taken: Waiter[][] = [];
   private nextSeq: number;
@@ -106,26 +96,11 @@ export class StoreLog implements LogMember, ReplicationLog {
    * carries the one in force when it was appended, however late its batch is taken.
    */
   get epoch(): number {
-    return this.appendEpoch;
+    return this.buffered.epoch;
   }
 
   set epoch(epoch: number) {
-    if (epoch === this.appendEpoch) return;
-    if (this.pendingLen > 0) {
-      // Appended in the old epoch: a part of its own, copied out of the buffer new appends reuse.
-      this.sealed.push({
-        part: {
-          records: Buffer.from(this.pendingBuf.subarray(0, this.pendingLen)),
-          first: this.pendingFirst,
-          last: this.nextSeq - 1,
-          epoch: this.appendEpoch,
-        },
-        waiters: this.waiters,
-      });
-      this.pendingLen = 0;
-      this.waiters = [];
-    }
-    this.appendEpoch = epoch;
+    this.buffered.setEpoch(epoch, this.nextSeq - 1);
   }
 
   /** writtenSeq is the seq of the last record written (and synced in fsync mode). */
@@ -154,7 +129,7 @@ export class StoreLog implements LogMember, ReplicationLog {
 
   /** bufferBytes is the size of the buffer records are encoded into before the commit log takes them. */
   get bufferBytes(): number {
-    return this.pendingBuf.length;
+    return this.buffered.bufferBytes;
   }
 
   /** logBytes is the size of the worker's whole commit log (shared by its stores). */
@@ -206,18 +181,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     const refused = this.refusal();
     if (refused !== undefined) return Promise.reject(refused);
     const seq = this.nextSeq++;
-    const valueLen = value === null ? 0 : value.length;
-    this.reserve(recordSize(key.length, valueLen, type));
-    if (this.pendingLen === 0) this.pendingFirst = seq;
-    this.pendingLen += encodeRecord(
-      this.pendingBuf,
-      this.pendingLen,
-      type,
-      seq,
-      key,
-      value ?? undefined,
-      expiresAtMs,
-    );
+    this.buffered.encode(type, seq, key, value, expiresAtMs);
     return this.enqueue(new Waiter(seq, key, value, expiresAtMs));
   }
 
@@ -233,34 +197,17 @@ export class StoreLog implements LogMember, ReplicationLog {
         new DistkvError('INTERNAL', `log append out of order: got seq ${firstSeq}, next is ${this.nextSeq}`),
       );
     this.nextSeq = lastSeq + 1;
-    this.reserve(records.length);
-    if (this.pendingLen === 0) this.pendingFirst = firstSeq;
-    records.copy(this.pendingBuf, this.pendingLen);
-    this.pendingLen += records.length;
+    this.buffered.copy(records, firstSeq);
     return this.enqueue(new Waiter(lastSeq, undefined, null, 0));
   }
 
   take(): Pending | undefined {
-    let part: Pending;
-    const sealed = this.sealed.shift();
-    if (sealed !== undefined) {
-      part = sealed.part;
-      this.taken.push(sealed.waiters);
-      // The rest (of a later epoch) goes into the same batch, in a frame of its own.
-      if (this.sealed.length > 0 || this.pendingLen > 0) this.commit.pending(this);
-    } else {
-      if (this.pendingLen === 0) return undefined;
-      part = {
-        records: this.pendingBuf.subarray(0, this.pendingLen),
-        first: this.pendingFirst,
-        last: this.nextSeq - 1,
-        epoch: this.appendEpoch,
-      };
-      // The commit log copies the records into its batch before the next append can reuse the buffer.
-      this.pendingLen = 0;
-      this.taken.push(this.waiters);
-      this.waiters = [];
-    }
+    const taken = this.buffered.take(this.nextSeq - 1);
+    if (taken === undefined) return undefined;
+    const part = taken.part;
+    this.taken.push(taken.waiters);
+    // The rest (of a later epoch) goes into the same batch, in a frame of its own.
+    if (taken.more) this.commit.pending(this);
     const m = this.mirror;
     if (m !== undefined && !(m.accepting() && m.log.appendMirrored(part, m.apply))) this.endMirror();
     return part;
@@ -276,7 +223,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     const r = m.log;
     if (this.mirror !== undefined || r === this || r.commit !== this.commit || this.closed || r.closed)
       return false;
-    if (this.taken.length > 0 || r.taken.length > 0 || r.pendingLen > 0 || r.sealed.length > 0) return false;
+    if (this.taken.length > 0 || r.taken.length > 0 || !r.buffered.empty) return false;
     if (r.nextSeq !== this.writtenThrough + 1) return false;
     this.mirror = m;
     return true;
@@ -296,17 +243,8 @@ export class StoreLog implements LogMember, ReplicationLog {
     if (part.first !== this.nextSeq || this.refusal() !== undefined) return false;
     this.epoch = part.epoch;
     this.nextSeq = part.last + 1;
-    this.reserve(part.records.length);
-    if (this.pendingLen === 0) this.pendingFirst = part.first;
-    part.records.copy(this.pendingBuf, this.pendingLen);
-    this.pendingLen += part.records.length;
-    const w = new Waiter(part.last, undefined, null, 0);
-    w.first = part.first;
-    w.apply = apply;
-    // Nobody awaits a mirrored part: a failed batch ends the mirror through the leader's log.
-    w.resolve = ignore;
-    w.reject = ignore;
-    this.waiters.push(w);
+    this.buffered.copy(part.records, part.first);
+    this.buffered.wait(mirroredWaiter(part.first, part.last, apply));
     this.commit.pending(this);
     return true;
   }
@@ -378,10 +316,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     for (const w of this.unanswered) w.reject(err);
     this.unanswered = [];
     this.writtenThrough = Math.max(this.writtenThrough, part.last);
-    const dropped = [...this.sealed.flatMap((x) => x.waiters), ...this.waiters];
-    this.sealed = [];
-    this.waiters = [];
-    this.pendingLen = 0;
+    const dropped = this.buffered.drop();
     this.nextSeq = Math.max(this.writtenThrough, ...this.taken.flat().map((w) => w.seq)) + 1;
     for (const w of dropped) w.reject(err);
     this.logWaits.releaseAll();
@@ -396,11 +331,8 @@ export class StoreLog implements LogMember, ReplicationLog {
   }
 
   failed(err: DistkvError): void {
-    const refused = [...this.taken.flat(), ...this.sealed.flatMap((x) => x.waiters), ...this.waiters];
+    const refused = [...this.taken.flat(), ...this.buffered.drop()];
     this.taken = [];
-    this.sealed = [];
-    this.waiters = [];
-    this.pendingLen = 0;
     this.nextSeq = this.writtenThrough + 1;
     for (const w of refused) w.reject(err);
     this.settle();
@@ -451,19 +383,12 @@ export class StoreLog implements LogMember, ReplicationLog {
     return this.fault ?? this.commit.refusal();
   }
 
-  private reserve(size: number): void {
-    if (this.pendingLen + size <= this.pendingBuf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.pendingBuf.length * 2, this.pendingLen + size));
-    this.pendingBuf.copy(next, 0, 0, this.pendingLen);
-    this.pendingBuf = next;
-  }
-
   private enqueue(w: Waiter): Promise<WriteResult> {
     const done = new Promise<WriteResult>((resolve, reject) => {
       w.resolve = resolve;
       w.reject = reject;
     });
-    this.waiters.push(w);
+    this.buffered.wait(w);
     this.commit.pending(this);
     return done;
   }

@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { RETRY_MS } from '../../src/storage/commit-log.js';
+import { RETRY_MS } from '../../src/storage/commit-log-failure.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { seededRandom } from '../helpers/random.js';

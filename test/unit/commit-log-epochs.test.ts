@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RETRY_MS } from '../../src/storage/commit-log.js';
+import { RETRY_MS } from '../../src/storage/commit-log-failure.js';
 import { readCommitLog } from '../../src/storage/commit-log-reader.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { TYPE_PUT } from '../../src/storage/wal-format.js';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CorruptionError } from '../../src/errors.js';
-import { RETRY_MS } from '../../src/storage/commit-log.js';
+import { RETRY_MS } from '../../src/storage/commit-log-failure.js';
 import {
   BASE_BODY_BYTES,
   FRAME_HEADER_BYTES,

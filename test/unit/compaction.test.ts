@@ -5,7 +5,8 @@ import { Backoff } from '../../src/storage/backoff.js';
 import { CompactionScheduler, READ_AMP_MIN } from '../../src/storage/compaction-scheduler.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { openLsmStore } from '../../src/storage/lsm-recovery.js';
-import type { LsmOptions, LsmStore } from '../../src/storage/lsm-store.js';
+import type { LsmOptions } from '../../src/storage/lsm-options.js';
+import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { RealVfs } from '../../src/storage/real-vfs.js';
 import { tempDir } from '../helpers/temp-dir.js';
 

@@ -1,0 +1,119 @@
+/**
+ * One batch of a worker's commit log (commit-log-writer.ts; docs/commit-log-format.md, "Writing"):
+ * what the log takes at the end of a turn, and what it hands back once the batch is written. A batch
+ * is the base frames of the stores attaching (CommitLog.attach) followed by one records frame per
+ * store with records pending (its part, `LogMember.take`), laid out in one buffer for one append.
+ * Once the batch is written, each part is indexed in its segment and handed to its store
+ * (`LogMember.written`); a store whose hand-over throws is isolated (`LogMember.isolate`) and
+ * logged, and the others get their parts all the same.
+ */
+import type { Logger } from 'pino';
+import { DistkvError, toDistkvError } from '../errors.js';
+import { FRAME_HEADER_BYTES, FRAME_RECORDS, writeFrameHeader } from './commit-log-format.js';
+import { indexFrame, type LogSegment } from './commit-log-index.js';
+import type { LogMember, Pending } from './commit-log-member.js';
+
+/** Base is a store's base frame (CommitLog.attach) waiting for its batch. */
+export interface Base {
+  frame: Buffer;
+  store: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+/** Part is a member's part of a batch, its frame at offset `at` of the batch. */
+export interface Part {
+  member: LogMember;
+  part: Pending;
+  at: number;
+}
+
+/** Batch is one batch laid out for its append: its bytes, and the parts and base frames in it. */
+export interface Batch {
+  batch: Buffer;
+  parts: Part[];
+  bases: Base[];
+}
+
+/** Appended is a batch placed at offset `before` of segment `seg`, which it makes `size` bytes long (`sync`: it is synced). */
+export interface Appended extends Batch {
+  seg: LogSegment;
+  before: number;
+  sync: boolean;
+  size: number;
+}
+
+/**
+ * takeParts takes the part of every member in `dirty` (emptying it), their frames laid out after
+ * `bases`; returns them and the batch's size.
+ */
+export function takeParts(dirty: Set<LogMember>, bases: readonly Base[]): { parts: Part[]; size: number } {
+  const parts: Part[] = [];
+  let size = bases.reduce((n, b) => n + b.frame.length, 0);
+  // A member added back while this runs (a replica fed by a leader's take, store-log.ts) is
+  // visited again: Set iteration reaches entries added during it.
+  for (const member of dirty) {
+    dirty.delete(member);
+    const part = member.take();
+    if (part === undefined) continue;
+    parts.push({ member, part, at: size });
+    size += FRAME_HEADER_BYTES + part.records.length;
+  }
+  return { parts, size };
+}
+
+/** layOut writes `bases`, then one records frame per part, into a new buffer of `size` bytes: the batch. */
+export function layOut(bases: readonly Base[], parts: readonly Part[], size: number): Buffer {
+  const batch = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const b of bases) at += b.frame.copy(batch, at);
+  for (const p of parts) {
+    writeFrameHeader(batch, p.at, FRAME_RECORDS, p.member.id, p.part.epoch, p.part.records.length);
+    p.part.records.copy(batch, p.at + FRAME_HEADER_BYTES);
+  }
+  return batch;
+}
+
+/**
+ * handOver indexes each part of written batch `b` in its segment and hands it to its member (its
+ * records a view of the batch), counting the records in `counters`.
+ */
+export function handOver(b: Appended, counters: { records: number }, log: Logger | undefined): void {
+  for (const p of b.parts) {
+    const body = p.at + FRAME_HEADER_BYTES;
+    const records = b.batch.subarray(body, body + p.part.records.length);
+    indexFrame(b.seg, p.member.id, b.before + p.at, p.part.first, p.part.last);
+    counters.records += p.part.last - p.part.first + 1;
+    const part = { records, first: p.part.first, last: p.part.last, epoch: p.part.epoch };
+    // Each store gets its part whatever another one does with its own.
+    try {
+      p.member.written(part);
+    } catch (err) {
+      isolate(p.member, part, err, log);
+    }
+  }
+}
+
+/** isolate takes a store whose `written` threw out of the batches' hand-over, logged (LogMember.isolate). */
+function isolate(member: LogMember, part: Pending, err: unknown, log: Logger | undefined): void {
+  const e = toDistkvError(err);
+  log?.error(
+    { err: e.message, store: member.id, first: part.first, last: part.last },
+    'commit log: a store failed to take its written records; it refuses writes until reopened',
+  );
+  try {
+    member.isolate(
+      part,
+      new DistkvError(
+        'UNAVAILABLE',
+        `store ${member.id} failed to take its written records (seqs ${part.first}..${part.last}: ${e.message}); it refuses writes until it is reopened`,
+        { cause: err },
+      ),
+    );
+  } catch (isolateErr) {
+    log?.error(
+      { err: toDistkvError(isolateErr).message, store: member.id },
+      'commit log: isolating a failed store failed',
+    );
+  }
+}

@@ -1,0 +1,397 @@
+/**
+ * LogWriter: the group commit of a worker's commit log (commit-log.ts). At the end of the
+ * event-loop turn it takes every store's pending records and writes them as one frame per store
+ * (commit-log-batch.ts) in ONE append and, with `durability = "fsync"`, ONE fdatasync, then hands
+ * each store its part (the store applies and acknowledges it).
+ *
+ * Pipelining: a turn whose records arrive while earlier batches are still syncing does not wait
+ * for them: up to MAX_IN_FLIGHT batches (one per turn) may be syncing at once; appends stay in
+ * order, each fdatasync covers everything appended before it, and batches settle strictly in
+ * order, so each store's writes resolve in seq order. In `interval` mode writes are acknowledged
+ * after the append and a timer syncs every `fsyncIntervalMs`; in `none` mode the OS decides
+ * (segments are still synced when sealed and at close).
+ *
+ * Failure: a batch whose append or sync fails is cut back off the file with every batch appended
+ * after it, and every write in them or queued behind them in any store is refused with DISK_FULL
+ * (507; commit-log-failure.ts); each store's seq counter rewinds to just after its last written
+ * record, so seqs stay gapless.
+ *
+ * A full segment is rolled (commit-log-segments.ts) once no batch is in flight. Used only on the
+ * worker's thread, by its CommitLog.
+ */
+import type { Logger } from 'pino';
+import type { Durability } from '../config/schema.js';
+import { DistkvError, toDistkvError } from '../errors.js';
+import { LatencyHistogram } from '../util/latency-histogram.js';
+import { type Appended, type Base, type Batch, handOver, layOut, takeParts } from './commit-log-batch.js';
+import { LogFailure } from './commit-log-failure.js';
+import type { LogSegment } from './commit-log-index.js';
+import type { LogMember } from './commit-log-member.js';
+import { createSegment } from './commit-log-segments.js';
+import type { Vfs, WritableFile } from './vfs.js';
+
+/** MAX_IN_FLIGHT is how many batches may be syncing at once (libuv's default thread pool size). */
+export const MAX_IN_FLIGHT = 4;
+
+/** WriterOptions configure a LogWriter (the CommitLog's options it uses). */
+export interface WriterOptions {
+  vfs: Vfs;
+  dir: string;
+  segmentBytes: number;
+  durability: Durability;
+  fsyncIntervalMs: number;
+  log?: Logger;
+}
+
+/** LogWriter writes one worker's commit log. Used only on that worker's thread. */
+export class LogWriter {
+  private readonly opts: WriterOptions;
+  /** logId is written into every segment header (commit-log-identity.ts). */
+  private readonly logId: string;
+  private file: WritableFile;
+  /** all are the log's segments, oldest first (the CommitLog's list: a rolled segment is pushed onto it). */
+  private readonly all: LogSegment[];
+  /** members are the attached stores (the CommitLog's map). */
+  private readonly members: ReadonlyMap<number, LogMember>;
+  private readonly dirtyMembers = new Set<LogMember>();
+  private bases: Base[] = [];
+  private scheduled = false;
+  /** taking: takeBatch is collecting the members' parts. */
+  private taking = false;
+  /** inFlight counts batches appended and not yet settled; completed settles after the newest. */
+  private inFlight = 0;
+  private completed: Promise<void> = Promise.resolve();
+  private appendTail: Promise<void> = Promise.resolve();
+  /** failure is the latest failure: what new writes are refused with, and the batches' generation. */
+  private readonly failure = new LogFailure();
+  /** blocked: a roll or a cut is under way; no batch starts. */
+  private blocked = false;
+  private rollFailed = false;
+  private syncing = false;
+  /** end is the current segment's size once every batch started is appended. */
+  private end = 0;
+  private dirty = false;
+  private cutTo: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** counters for /stats. */
+  readonly counters = { batches: 0, records: 0, syncs: 0, syncMsTotal: 0, failures: 0 };
+  /** syncSeconds times every fdatasync of the log (for the /metrics histogram). */
+  readonly syncSeconds = new LatencyHistogram();
+
+  /** `file` is the newest segment of `all`, open for appending. */
+  constructor(
+    opts: WriterOptions,
+    logId: string,
+    file: WritableFile,
+    all: LogSegment[],
+    members: ReadonlyMap<number, LogMember>,
+  ) {
+    this.opts = opts;
+    this.logId = logId;
+    this.file = file;
+    this.end = file.size;
+    this.all = all;
+    this.members = members;
+    if (opts.durability === 'interval') {
+      this.timer = setInterval(() => {
+        this.intervalSync();
+      }, opts.fsyncIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** isClosed says close() has begun. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** writeBase writes base frame `frame` of store `store` in the next batch, synced whatever the mode. */
+  writeBase(frame: Buffer, store: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.bases.push({ frame, store, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** forget drops `member` from this turn's batch (its store closed). */
+  forget(member: LogMember): void {
+    this.dirtyMembers.delete(member);
+  }
+
+  /** refusal returns the error new writes get while a failed batch is recent, else undefined. */
+  refusal(): DistkvError | undefined {
+    if (this.closed) return new DistkvError('UNAVAILABLE', 'store is closed');
+    return this.failure.refusal();
+  }
+
+  /** pending tells the log that `member` has records to write in this turn's batch. */
+  pending(member: LogMember): void {
+    this.dirtyMembers.add(member);
+    // A member made pending while a batch is taken (a mirrored replica) joins that batch.
+    if (!this.taking) this.schedule();
+  }
+
+  /** flushAll waits until everything handed to the log has been written (and synced in fsync mode). */
+  async flushAll(): Promise<void> {
+    while (this.inFlight > 0 || this.scheduled || this.blocked || this.hasPending()) {
+      if (this.inFlight > 0) await this.completed;
+      else {
+        if (!this.scheduled) this.pump();
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+  }
+
+  /** sync waits for everything handed to the log, then fsyncs it whatever the durability mode. */
+  async sync(): Promise<void> {
+    await this.flushAll();
+    await this.syncNow();
+  }
+
+  /** close writes and syncs what is pending and closes the segment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flushAll();
+    this.closed = true;
+    clearInterval(this.timer);
+    try {
+      await this.syncNow();
+    } finally {
+      await this.file.close();
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private hasPending(): boolean {
+    return this.dirtyMembers.size > 0 || this.bases.length > 0;
+  }
+
+  /**
+   * pump starts batches while records are pending and fewer than MAX_IN_FLIGHT are being synced.
+   * Appends are in order; their fdatasyncs overlap (each covers everything written before it), and
+   * batches complete in order (`settle`). A full segment is rolled once nothing is in flight.
+   */
+  private pump(): void {
+    if (this.blocked || this.closed) return;
+    if (this.cutTo !== undefined) {
+      this.retryCut();
+      return;
+    }
+    if (this.end >= this.opts.segmentBytes && !this.rollFailed) {
+      if (this.inFlight === 0) this.rollNow();
+      return;
+    }
+    // Everything pending (every store's records of the turn) goes into one batch: one fdatasync.
+    if (this.inFlight < MAX_IN_FLIGHT && this.hasPending()) this.startBatch();
+  }
+
+  private takeBatch(): Batch {
+    const bases = this.bases;
+    this.bases = [];
+    let taken: ReturnType<typeof takeParts>;
+    this.taking = true;
+    try {
+      taken = takeParts(this.dirtyMembers, bases);
+    } finally {
+      this.taking = false;
+    }
+    return { batch: layOut(bases, taken.parts, taken.size), parts: taken.parts, bases };
+  }
+
+  private startBatch(): void {
+    const generation = this.failure.generation;
+    const { batch, parts, bases } = this.takeBatch();
+    const file = this.file;
+    const seg = this.all[this.all.length - 1]!;
+    // The append runs after those queued before it: its offset is the end they leave.
+    const before = this.end;
+    this.end += batch.length;
+    const sync = this.opts.durability === 'fsync' || bases.length > 0;
+    this.inFlight++;
+    // Appends are issued in order (the previous one has returned before this one starts).
+    const appended = this.appendTail.then(() => file.append(batch));
+    this.appendTail = appended.catch(() => undefined);
+    const work = appended.then(() => (sync ? this.timedSync(file) : undefined));
+    const previous = this.completed;
+    this.completed = work
+      .then(
+        () => undefined,
+        (err: unknown) => err ?? new Error('commit log write failed'),
+      )
+      .then(async (err) => {
+        await previous;
+        this.inFlight--;
+        try {
+          await this.settle(err, generation, {
+            batch,
+            parts,
+            bases,
+            seg,
+            before,
+            sync,
+            size: before + batch.length,
+          });
+        } catch (settleErr) {
+          // Settling only hands records to the stores; a throwing listener must not stall the log.
+          this.opts.log?.error(
+            { err: toDistkvError(settleErr).message },
+            'commit log: settling a batch failed',
+          );
+        }
+        this.pump();
+      });
+  }
+
+  /** settle finishes a batch, in batch order: acknowledges it, or refuses it and everything after it. */
+  private async settle(err: unknown, generation: number, b: Appended): Promise<void> {
+    if (generation !== this.failure.generation) {
+      // A batch before this one failed: its stores were refused (and rewound) with it.
+      for (const x of b.bases) x.reject(this.failure.latest());
+      return;
+    }
+    if (err !== undefined) {
+      await this.fail(err, b.before, b.bases);
+      return;
+    }
+    this.failure.clear();
+    b.seg.bytes = Math.max(b.seg.bytes, b.size);
+    this.counters.batches++;
+    if (!b.sync) this.dirty = true;
+    for (const x of b.bases) x.resolve();
+    handOver(b, this.counters, this.opts.log);
+    if (b.sync && this.opts.durability !== 'fsync')
+      for (const m of this.members.values()) m.synced(m.writtenSeq);
+    this.rollFailed = false;
+  }
+
+  private rollNow(): void {
+    this.blocked = true;
+    this.roll()
+      .catch((err: unknown) => {
+        // The current segment keeps taking writes; rolling is retried after the next batch.
+        this.rollFailed = true;
+        this.opts.log?.error(
+          { err: toDistkvError(err).message },
+          'could not start a new commit log segment; continuing in the current one',
+        );
+      })
+      .finally(() => {
+        this.blocked = false;
+        this.pump();
+      });
+  }
+
+  /** retryCut cuts a failed batch off before anything else is written; if it still fails, what is pending is refused. */
+  private retryCut(): void {
+    const to = this.cutTo;
+    if (to === undefined) return;
+    this.blocked = true;
+    void (async () => {
+      try {
+        await this.file.truncate(to);
+        await this.file.sync();
+        this.cutTo = undefined;
+      } catch (err) {
+        await this.fail(err, to, this.bases.splice(0));
+      }
+    })()
+      .catch((err: unknown) => {
+        this.opts.log?.error({ err: toDistkvError(err).message }, 'commit log: retrying a cut failed');
+      })
+      .finally(() => {
+        this.blocked = false;
+        if (this.cutTo === undefined) this.pump();
+      });
+  }
+
+  /** timedSync fsyncs `file` for a batch, counting and timing it. */
+  private async timedSync(file: WritableFile): Promise<void> {
+    const t0 = performance.now();
+    await file.sync();
+    this.countSync(t0);
+  }
+
+  /** countSync counts and times a sync that began at `t0`. */
+  private countSync(t0: number): void {
+    const ms = performance.now() - t0;
+    this.counters.syncs++;
+    this.counters.syncMsTotal += ms;
+    this.syncSeconds.observe(ms / 1000);
+  }
+
+  /** syncNow fsyncs the current segment and tells every member what is now on disk. */
+  private async syncNow(): Promise<void> {
+    const through = [...this.members.values()].map((m) => [m, m.writtenSeq] as const);
+    const t0 = performance.now();
+    await this.file.sync();
+    this.countSync(t0);
+    this.dirty = false;
+    for (const [m, seq] of through) m.synced(seq);
+  }
+
+  /** fail refuses a failed batch and everything after it, in every store, and cuts it back off the file. */
+  private async fail(err: unknown, before: number, bases: readonly Base[]): Promise<void> {
+    const refusal = this.failure.batchFailed(err);
+    this.counters.failures++;
+    this.opts.log?.error(
+      { err: toDistkvError(err).message, dir: this.opts.dir },
+      'commit log write failed; refusing writes and retrying',
+    );
+    // Everything written or queued behind the failed batch carries later seqs: refuse it too, in
+    // every store (each rewinds to just after its last acknowledged record).
+    for (const m of this.members.values()) m.failed(refusal);
+    for (const m of this.dirtyMembers) m.failed(refusal);
+    this.dirtyMembers.clear();
+    for (const b of bases) b.reject(refusal);
+    for (const b of this.bases.splice(0)) b.reject(refusal);
+    // Cut the refused batches back off so the log never holds a record that was not acknowledged.
+    this.blocked = true;
+    this.end = before;
+    try {
+      await this.file.truncate(before);
+      await this.file.sync();
+    } catch (cutErr) {
+      this.cutTo = before;
+      this.opts.log?.error(
+        { err: toDistkvError(cutErr).message },
+        'could not cut a failed batch off the commit log; will cut it before the next write',
+      );
+    } finally {
+      this.blocked = false;
+    }
+  }
+
+  private intervalSync(): void {
+    if (!this.dirty || this.syncing || this.closed) return;
+    this.syncing = true;
+    this.syncNow()
+      .catch((err: unknown) => {
+        this.failure.syncFailed(err);
+        this.opts.log?.error({ err: toDistkvError(err).message }, 'periodic commit log sync failed');
+      })
+      .finally(() => {
+        this.syncing = false;
+      });
+  }
+
+  private async roll(): Promise<void> {
+    if (this.opts.durability !== 'fsync') await this.syncNow();
+    // The new segment must be whole before the current one is let go (commit-log-segments.ts).
+    const current = this.all[this.all.length - 1]!;
+    const next = await createSegment(this.opts.vfs, this.opts.dir, current.no + 1, this.logId);
+    const old = this.file;
+    this.file = next.file;
+    this.end = next.file.size;
+    this.all.push(next.seg);
+    await old.close();
+  }
+}

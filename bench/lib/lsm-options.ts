@@ -3,7 +3,7 @@
  * segments (no flush or segment switch inside a short run), no retention, a real filesystem.
  */
 import type { Durability } from '../../src/config/schema.js';
-import type { LsmOptions } from '../../src/storage/lsm-store.js';
+import type { LsmOptions } from '../../src/storage/lsm-options.js';
 import { RealVfs } from '../../src/storage/real-vfs.js';
 
 /** benchLsmOptions returns the options of a benchmark store in `dir` with `durability`. */

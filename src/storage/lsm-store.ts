@@ -57,9 +57,6 @@ import { LsmReplication } from './lsm-replication.js';
 import { type LsmCounters, lsmStats } from './lsm-stats.js';
 import type { StoreLog } from './store-log.js';
 
-/** LsmOptions are kept exported here for the modules outside src/storage that import them from this one. */
-export type { LsmOptions } from './lsm-options.js';
-
 /** LsmStore is one shard's LSM store. */
 export class LsmStore implements Store {
   readonly engine = 'lsm';

@@ -8,8 +8,14 @@
  * its bytes in `res.out` until it reaches the head. What the head writes in one event-loop turn is
  * collected and written at the end of the turn: one write, or one writev for a batch of replies.
  *
- * Bounds: reading stops while MAX_PENDING responses are queued or MAX_UNSENT_BYTES wait in the
- * socket, and resumes when the queue is down to RESUME_PENDING; a request head is bounded by
+ * Bounds: a request is executed (handed to its route) only while fewer than the connection's
+ * window of requests are unanswered and at most MAX_UNSENT_BYTES wait in the socket; otherwise it
+ * and what follows it wait unparsed, reading pauses, and both resume once the socket has drained
+ * (every byte handed to the kernel) and the queue is down to half the window. The window
+ * (src/server/reply-window.ts) is fitted to the answers' sizes: about WINDOW_BYTES of them, starting
+ * at INITIAL_WINDOW, at most MAX_PENDING, and at most WINDOW_CAP_BYTES of answers of the largest
+ * value. So a client that pipelines GETs of large values and reads nothing makes the connection
+ * hold about MAX_UNSENT_BYTES plus one window of answers, whatever it sent. A request head is bounded by
  * http1-head.ts in size and by `headMs` (default HEAD_TIMEOUT_MS) in time, from its first byte to
  * its blank line (else 408 and the connection is closed: a client dripping a head a byte at a
  * time never lets the idle limit fire); a connection idle for `idleMs` (default IDLE_TIMEOUT_MS)
@@ -33,6 +39,7 @@
 import type { Socket } from 'node:net';
 import { DistkvError } from '../errors.js';
 import { DirectWriter } from '../server/direct-write.js';
+import { maxWindowFor, ReplyWindow } from '../server/reply-window.js';
 import { ChunkedDecoder } from './chunked-decoder.js';
 import { type Detached, type ExchangeSink, HttpRequest, HttpResponse } from './http1-exchange.js';
 import { isHeadError, MAX_HEAD_BYTES, MAX_URL_BYTES, parseHead, type RequestHead } from './http1-head.js';
@@ -47,10 +54,16 @@ interface Held {
   hasBody: boolean;
 }
 
-/** MAX_PENDING is how many pipelined requests may await their answers before reading pauses. */
+/** MAX_PENDING is the most pipelined requests that may await their answers before reading pauses. */
 export const MAX_PENDING = 128;
-const RESUME_PENDING = 64;
-const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+/** MAX_UNSENT_BYTES is how many answer bytes may wait in the socket before requests stop being executed. */
+export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
+/** WINDOW_BYTES is about how many answer bytes the window lets be unanswered at once. */
+const WINDOW_BYTES = 4 * 1024 * 1024;
+/** INITIAL_WINDOW is a connection's window before any answer was sized. */
+export const INITIAL_WINDOW = 4;
+/** WINDOW_CAP_BYTES bounds the window times the largest answer (a burst of large values after small ones). */
+export const WINDOW_CAP_BYTES = 64 * 1024 * 1024;
 /** IDLE_TIMEOUT_MS is the default idle limit of a connection with nothing pending. */
 export const IDLE_TIMEOUT_MS = 10000;
 /** HEAD_TIMEOUT_MS is the default time a request head may take to arrive whole. */
@@ -117,15 +130,30 @@ export class Http1Connection implements ExchangeSink {
   private unsentAtSweep = 0;
   private idleSweeps = 0;
   private readonly idleMs: number;
+  // how many requests may be executed and unanswered; fitted at each flush to the answers ended
+  // since the last one (`endedBytes` counts what those answers sent)
+  private readonly window: ReplyWindow;
+  private endedReplies = 0;
+  private endedBytes = 0;
 
-  constructor(socket: Socket, host: ConnectionHost, idleMs = IDLE_TIMEOUT_MS, headMs = HEAD_TIMEOUT_MS) {
+  /** `maxReplyBytes` is the largest answer a route may send (the largest value plus its head). */
+  constructor(
+    socket: Socket,
+    host: ConnectionHost,
+    idleMs = IDLE_TIMEOUT_MS,
+    headMs = HEAD_TIMEOUT_MS,
+    maxReplyBytes = 0,
+  ) {
     this.socket = socket;
     this.host = host;
     this.idleMs = idleMs;
     this.headMs = headMs;
+    const maxWindow =
+      maxReplyBytes > 0 ? maxWindowFor(WINDOW_CAP_BYTES, maxReplyBytes, 1, MAX_PENDING) : MAX_PENDING;
+    this.window = new ReplyWindow(WINDOW_BYTES, 1, maxWindow, INITIAL_WINDOW);
     this.out = new DirectWriter(socket, () => {
       this.queue[0]?.writable();
-      if (this.paused && this.queue.length <= RESUME_PENDING) this.resume();
+      if (this.paused) this.resumeIfRoom();
     });
     socket.on('end', () => {
       this.onPeerEnd();
@@ -167,6 +195,7 @@ export class Http1Connection implements ExchangeSink {
 
   send(res: HttpResponse, data: string | Uint8Array): void {
     if (this.closed || this.shut) return;
+    res.bytes += data.length;
     if (this.queue[0] !== res) {
       // Kept until the earlier responses are written: a copy, as `data` may be a caller's view.
       (res.out ??= []).push(typeof data === 'string' ? data : Buffer.from(data));
@@ -176,6 +205,8 @@ export class Http1Connection implements ExchangeSink {
   }
 
   ended(res: HttpResponse): void {
+    this.endedReplies++;
+    this.endedBytes += res.bytes;
     this.settled(res);
     if (res.closeAfter) this.stopReading();
     if (this.queue[0] === res) this.advance();
@@ -239,7 +270,9 @@ export class Http1Connection implements ExchangeSink {
           continue;
         }
         stalled =
-          this.held !== undefined || this.queue.length >= MAX_PENDING || this.out.unsent > MAX_UNSENT_BYTES;
+          this.held !== undefined ||
+          this.queue.length >= this.window.size ||
+          this.out.unsent > MAX_UNSENT_BYTES;
         if (stalled) {
           this.pause();
           break;
@@ -470,7 +503,13 @@ export class Http1Connection implements ExchangeSink {
       }
     }
     if (q.length === 0 && this.closing) this.shutdown();
-    else if (this.paused && q.length <= RESUME_PENDING && !this.out.needDrain) this.resume();
+    else if (this.paused) this.resumeIfRoom();
+  }
+
+  /** resumeIfRoom resumes a paused connection once the socket drained and half its window is free. */
+  private resumeIfRoom(): void {
+    if (this.out.needDrain || this.out.unsent > MAX_UNSENT_BYTES) return;
+    if (this.queue.length <= this.window.size >> 1) this.resume();
   }
 
   private stopReading(): void {
@@ -525,6 +564,11 @@ export class Http1Connection implements ExchangeSink {
 
   /** flush writes what this turn queued: a lone piece as it is, several in one writev. */
   flush(): void {
+    if (this.endedReplies > 0) {
+      this.window.fit(this.endedBytes, this.endedReplies);
+      this.endedReplies = 0;
+      this.endedBytes = 0;
+    }
     const first = this.outFirst;
     if (first === undefined) return;
     const rest = this.outRest;

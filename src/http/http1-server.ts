@@ -60,6 +60,8 @@ export interface Http1ServerOptions {
   idleTimeoutMs?: number;
   /** headTimeoutMs is how long a request head may take from its first byte (default HEAD_TIMEOUT_MS; then 408). */
   headTimeoutMs?: number;
+  /** maxReplyBytes is the largest answer a route may send (sizes the pipeline window; default: none). */
+  maxReplyBytes?: number;
 }
 
 /** Http1Server accepts connections for one address and serves them with its router. */
@@ -104,7 +106,13 @@ export class Http1Server implements ConnectionHost {
       const socket = reads.adopt(accepted, true, (chunk, transient) => {
         conn?.read(chunk, transient);
       });
-      conn = new Http1Connection(socket, this, options.idleTimeoutMs, options.headTimeoutMs);
+      conn = new Http1Connection(
+        socket,
+        this,
+        options.idleTimeoutMs,
+        options.headTimeoutMs,
+        options.maxReplyBytes,
+      );
       this.connections.add(conn);
     };
     this.server =

@@ -37,4 +37,12 @@ export interface RespContext {
   nextClientId: () => number;
   /** turnFlush writes this listener's connections' worker replies once per event-loop turn. */
   turnFlush: TurnFlush;
+  /** stats counts what this listener's connections did (INFO's Stats section). */
+  stats: RespStats;
+}
+
+/** RespStats are a listener's counters, as Redis's INFO stats names them. */
+export interface RespStats {
+  /** commands counts the commands executed (total_commands_processed). */
+  commands: number;
 }

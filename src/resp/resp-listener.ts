@@ -16,7 +16,10 @@ import { ScanCursors } from './scan-cursors.js';
 import { TurnFlush } from './turn-flush.js';
 
 /** RespShared is what every RESP listener of a process shares; each adds its own node's plan. */
-export type RespShared = Omit<RespContext, 'listener' | 'cursors' | 'clients' | 'draining' | 'turnFlush'>;
+export type RespShared = Omit<
+  RespContext,
+  'listener' | 'cursors' | 'clients' | 'draining' | 'turnFlush' | 'stats'
+>;
 
 /** RespListener serves RESP for one node. */
 export class RespListener {
@@ -37,6 +40,7 @@ export class RespListener {
       clients: () => this.connections.size,
       draining: () => this.draining,
       turnFlush: new TurnFlush(),
+      stats: { commands: 0 },
     };
     const reads = new SharedRead();
     this.server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted: Socket) => {

@@ -73,6 +73,7 @@ export class FrontDoor {
         observer: this.observerFor(listener.address),
         log: this.shared.log,
         maxReplyBytes: this.shared.config.server.max_value_bytes + REPLY_HEAD_BYTES,
+        connections: this.shared.connections,
       });
       try {
         await server.listen();

@@ -13,7 +13,8 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
-import { type ConnectionHost, Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
+import { Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
+import type { ConnectionHost } from './http1-host.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { type ConnectionLimit, refuse } from '../server/connection-limit.js';
 import { IdleSweep } from '../server/idle-sweep.js';

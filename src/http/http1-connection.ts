@@ -81,6 +81,11 @@ export class Http1Connection implements ExchangeSink {
   private readonly fail = (res: HttpResponse, err: unknown): void => {
     this.host.fail(res, err);
   };
+  // a response that became the head of the queue still writing: it may send `100 Continue` and write
+  private readonly onHead = (next: HttpResponse): void => {
+    if (next.expectContinue && this.body?.res === next) this.sendContinue(next);
+    next.writable();
+  };
 
   /** `maxReplyBytes` is the largest answer a route may send (the largest value plus its head). */
   constructor(
@@ -333,10 +338,7 @@ export class Http1Connection implements ExchangeSink {
 
   /** advance drops written responses from the head of the queue and lets the next one write. */
   private advance(): void {
-    const closer = this.queue.advance((next) => {
-      if (next.expectContinue && this.body?.res === next) this.sendContinue(next);
-      next.writable();
-    });
+    const closer = this.queue.advance(this.onHead);
     if (closer !== undefined) {
       this.abortAll();
       this.shutdown();

@@ -43,6 +43,8 @@ export interface ServerConfig {
   resp_port_offset: number;
   /** tls_ca is a PEM file of the CA(s) trusted for node-to-node HTTPS instead of the system's (a private CA); "" = system CAs. */
   tls_ca: string;
+  /** max_connections bounds the open HTTP and RESP connections of the process (Redis's maxclients). */
+  max_connections: number;
 }
 
 /** StorageConfig is the `[storage]` table. */
@@ -100,6 +102,7 @@ export const DEFAULTS = {
     tls_key: '',
     resp_port_offset: 1000,
     tls_ca: '',
+    max_connections: 10000,
   },
   storage: {
     engine: 'lsm',
@@ -125,6 +128,9 @@ export const DEFAULTS = {
 
 /** HARD_MAX_KEY_BYTES is the largest key any configuration may allow (LMDB's key limit is 1978). */
 export const HARD_MAX_KEY_BYTES = 1024;
+
+/** HARD_MAX_CONNECTIONS is the largest `server.max_connections` (Redis accepts up to this too, file limits allowing). */
+export const HARD_MAX_CONNECTIONS = 1000000;
 
 /** HARD_MAX_VALUE_BYTES is the largest value any configuration may allow. */
 export const HARD_MAX_VALUE_BYTES = 64 * 1024 * 1024;

@@ -14,6 +14,7 @@ import {
   type CoordinationConfig,
   DEFAULTS,
   type Durability,
+  HARD_MAX_CONNECTIONS,
   HARD_MAX_KEY_BYTES,
   HARD_MAX_VALUE_BYTES,
   type ReplicationConfig,
@@ -240,6 +241,7 @@ function validateServer(t: Table, p: Problems): ServerConfig {
     tls_key: p.str(t, 'tls_key', at, d.tls_key),
     resp_port_offset: p.int(t, 'resp_port_offset', at, d.resp_port_offset, -65535, 65535),
     tls_ca: p.str(t, 'tls_ca', at, d.tls_ca),
+    max_connections: p.int(t, 'max_connections', at, d.max_connections, 1, HARD_MAX_CONNECTIONS),
   };
   if (server.data_dir === '') p.add(`${at}data_dir`, 'must not be empty');
   if ((server.tls_cert === '') !== (server.tls_key === '')) {

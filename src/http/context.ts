@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { ShardMap } from '../routing/shard-map.js';
+import type { ConnectionLimit } from '../server/connection-limit.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { PeerCheck } from '../server/peer-check.js';
@@ -45,6 +46,8 @@ export interface SharedContext {
   /** scheme is "https" when TLS is configured, else "http" (used in redirects). */
   scheme: 'http' | 'https';
   startedAt: number;
+  /** connections counts the process's open HTTP and RESP connections against server.max_connections. */
+  connections: ConnectionLimit;
 }
 
 /** HttpContext is the context of one listener. */

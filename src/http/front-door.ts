@@ -18,6 +18,9 @@ import { registerReplRoutes } from './repl-routes.js';
 import { Router } from './router.js';
 import { registerWatchRoutes } from './watch-routes.js';
 
+// What an answer adds to its value: status line and headers, rounded up.
+const REPLY_HEAD_BYTES = 1024;
+
 /** FrontDoor owns the listeners of this process. */
 export class FrontDoor {
   private readonly servers: Http1Server[] = [];
@@ -69,6 +72,8 @@ export class FrontDoor {
         router,
         observer: this.observerFor(listener.address),
         log: this.shared.log,
+        maxReplyBytes: this.shared.config.server.max_value_bytes + REPLY_HEAD_BYTES,
+        connections: this.shared.connections,
       });
       try {
         await server.listen();

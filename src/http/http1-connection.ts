@@ -3,25 +3,23 @@
  * connection, heads scanned as latin1), hands each to the router at once, and writes the answers
  * back in request order whichever answers first (RFC 9112 section 9.3.2: pipelining).
  *
- * The queue: `queue` holds the responses of the requests read so far and not yet fully written,
- * oldest first. Only `queue[0]` writes to the socket; a later response that completes first keeps
- * its bytes in `res.out` until it reaches the head. What the head writes in one event-loop turn is
- * collected and written at the end of the turn: one write, or one writev for a batch of replies.
+ * The queue (http1-response-queue.ts) holds the responses of the requests read so far and not yet
+ * fully written, oldest first; only its head writes, and what it writes in one event-loop turn is
+ * written at the end of the turn (http1-outflow.ts).
  *
- * Bounds: reading stops while MAX_PENDING responses are queued or MAX_UNSENT_BYTES wait in the
- * socket, and resumes when the queue is down to RESUME_PENDING; a request head is bounded by
- * http1-head.ts in size and by `headMs` (default HEAD_TIMEOUT_MS) in time, from its first byte to
- * its blank line (else 408 and the connection is closed: a client dripping a head a byte at a
- * time never lets the idle limit fire); a connection idle for `idleMs` (default IDLE_TIMEOUT_MS)
- * with nothing pending is closed, and one idle that long in the middle of a request body gets
- * 408 for it and is closed (the request is aborted: nothing of it was applied). Idleness is found
- * by the listener's sweep (src/server/idle-sweep.ts), up to one sweep period (2 s) late.
+ * Bounds: a request runs only while the connection's flow control lets it (http1-outflow.ts: a
+ * window of unanswered requests fitted to the answers' sizes, and the bytes waiting unsent);
+ * otherwise it and what follows it wait unparsed and reading pauses. A request head is bounded in
+ * size and in time, from its first byte to its blank line (http1-head-reader.ts: else 408 and the
+ * connection is closed: a client dripping a head a byte at a time never lets the idle limit
+ * fire); a connection idle for `idleMs` (default IDLE_TIMEOUT_MS) with nothing pending is
+ * closed, and one idle that long in the middle of a request body gets 408 for it and is closed
+ * (the request is aborted: nothing of it was applied). Idleness is found by the listener's sweep
+ * (src/server/idle-sweep.ts), up to one sweep period (2 s) late. A connection paused because its
+ * client does not read is idle too once nothing it waits for moves.
  *
- * Read-after-write: a worker holds a GET of a key whose write is still in flight on that store
- * until the write is durable (src/worker/store-reads.ts), but that covers neither a scan nor a write
- * this node forwards to another (`--proxy`, batches). So a read (a route not marked as writing,
- * router.ts) that arrives while writes of this connection are unanswered is held, and reading
- * pauses, until they are; writes behind writes go on at once.
+ * Read-after-write: a read that arrives while writes of this connection are unanswered is held,
+ * and reading pauses, until they are (http1-write-order.ts).
  *
  * Closing: after a response that closes (HTTP/1.0, `Connection: close`, a refused request, drain),
  * no further request is read; once the queue is written the socket is ended, reading (and
@@ -32,101 +30,88 @@
  */
 import type { Socket } from 'node:net';
 import { DistkvError } from '../errors.js';
-import { DirectWriter } from '../server/direct-write.js';
-import { ChunkedDecoder } from './chunked-decoder.js';
+import { IdleCount } from '../server/idle-sweep.js';
+import { BodyReader, deliverBody } from './http1-body-reader.js';
 import { type Detached, type ExchangeSink, HttpRequest, HttpResponse } from './http1-exchange.js';
-import { isHeadError, MAX_HEAD_BYTES, MAX_URL_BYTES, parseHead, type RequestHead } from './http1-head.js';
+import type { RequestHead } from './http1-head.js';
+import { HEAD_TIMEOUT_MS, HeadReader, holdsHead } from './http1-head-reader.js';
+import type { ConnectionHost } from './http1-host.js';
+import { Http1Outflow } from './http1-outflow.js';
+import { ResponseQueue } from './http1-response-queue.js';
+import { WriteOrder } from './http1-write-order.js';
 import { sendError } from './respond.js';
 import type { RouteMatch } from './router.js';
 
-/** Held is a read that waits for the writes before it on its connection. */
-interface Held {
-  res: HttpResponse;
-  req: HttpRequest;
-  match: RouteMatch;
-  hasBody: boolean;
-}
-
-/** MAX_PENDING is how many pipelined requests may await their answers before reading pauses. */
-export const MAX_PENDING = 128;
-const RESUME_PENDING = 64;
-const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 /** IDLE_TIMEOUT_MS is the default idle limit of a connection with nothing pending. */
 export const IDLE_TIMEOUT_MS = 10000;
-/** HEAD_TIMEOUT_MS is the default time a request head may take to arrive whole. */
-export const HEAD_TIMEOUT_MS = 10000;
 const LINGER_MS = 2000;
-const HEAD_END = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
-
-/** ConnectionHost is what a connection needs from its server. */
-export interface ConnectionHost {
-  /** find matches a request to its route. */
-  find(req: HttpRequest): RouteMatch;
-  /** handle runs a route; it may answer now or later. */
-  handle(res: HttpResponse, req: HttpRequest, match: RouteMatch): void;
-  /** started and finished bracket every request (finished with status 0 when aborted). */
-  started(res: HttpResponse): void;
-  finished(res: HttpResponse): void;
-  /** fail answers 500 (logged) for a route that threw, or logs it when the response is already out. */
-  fail(res: HttpResponse, err: unknown): void;
-  /** dateLine is the current `Date: ...\r\n` header line. */
-  dateLine(): string;
-  /** forget drops a closed connection. */
-  forget(conn: Http1Connection): void;
-  /** flushLater calls `conn.flush()` at the end of this turn (once per call). */
-  flushLater(conn: Http1Connection): void;
-}
 
 /** Http1Connection parses one socket's requests and writes their responses in order. */
 export class Http1Connection implements ExchangeSink {
   private readonly socket: Socket;
-  // writes the responses (src/server/direct-write.ts); its unsent bytes are the socket's backlog
-  private readonly out: DirectWriter;
+  // writes the responses and says when a request may run (http1-outflow.ts)
+  private readonly out: Http1Outflow;
   private readonly host: ConnectionHost;
-  private readonly queue: HttpResponse[] = [];
+  private readonly queue = new ResponseQueue((data) => {
+    if (!this.closed && !this.shut) this.out.write(data);
+  });
   private input: Buffer | undefined;
-  // the request whose body is being read, and its framing
-  private bodyOf: HttpResponse | undefined;
-  private bodyLeft = 0;
-  private chunked: ChunkedDecoder | undefined;
+  // the body being read (of the last request read)
+  private body: BodyReader | undefined;
   // no more requests are read; the socket ends once the queue is written
   private closing = false;
   private shut = false;
   private parsing = false;
   private paused = false;
-  // bytes to write at the end of this turn: the first piece, then any others (see flush)
-  private outFirst: string | Uint8Array | undefined;
-  private outRest: (string | Uint8Array)[] | undefined;
   private closed = false;
   // the socket was handed to an upgraded protocol (detach)
   private detached = false;
-  // writes dispatched and not yet answered, and the read held back until they are
-  private pendingWrites = 0;
-  private held: Held | undefined;
+  // the writes running and the read held back until they are answered
+  private readonly order = new WriteOrder();
   // set when the queue is being aborted: nothing more is run
   private dying = false;
   // the peer ended its side: nothing more will arrive
   private peerEnded = false;
   // the deadline of the head being received (armed at its first byte, cleared when it is whole)
-  private readonly headMs: number;
-  private headTimer: NodeJS.Timeout | undefined;
-  // idleness (sweep): read or written since the last sweep, the unsent bytes then (a slow reader
-  // still reading is not idle), and the sweeps since the connection was last touched
-  private touched = true;
-  private unsentAtSweep = 0;
-  private idleSweeps = 0;
+  private readonly heads: HeadReader;
+  // the sweeps slept through (src/server/idle-sweep.ts); touched at every read and write
+  private readonly idle = new IdleCount();
   private readonly idleMs: number;
+  private readonly fail = (res: HttpResponse, err: unknown): void => {
+    this.host.fail(res, err);
+  };
+  // a response that became the head of the queue still writing: it may send `100 Continue` and write
+  private readonly onHead = (next: HttpResponse): void => {
+    if (next.expectContinue && this.body?.res === next) this.sendContinue(next);
+    next.writable();
+  };
 
-  constructor(socket: Socket, host: ConnectionHost, idleMs = IDLE_TIMEOUT_MS, headMs = HEAD_TIMEOUT_MS) {
+  /** `maxReplyBytes` is the largest answer a route may send (the largest value plus its head). */
+  constructor(
+    socket: Socket,
+    host: ConnectionHost,
+    idleMs = IDLE_TIMEOUT_MS,
+    headMs = HEAD_TIMEOUT_MS,
+    maxReplyBytes = 0,
+  ) {
     this.socket = socket;
     this.host = host;
     this.idleMs = idleMs;
-    this.headMs = headMs;
-    this.out = new DirectWriter(socket, () => {
-      this.queue[0]?.writable();
-      if (this.paused && this.queue.length <= RESUME_PENDING) this.resume();
+    this.heads = new HeadReader(headMs, () => {
+      this.headTimedOut();
     });
+    this.out = new Http1Outflow(
+      socket,
+      maxReplyBytes,
+      () => {
+        this.queue.head?.writable();
+        if (this.paused && this.out.mayResume(this.queue.length)) this.resume();
+      },
+      () => {
+        host.flushLater(this);
+      },
+    );
     socket.on('end', () => {
       this.onPeerEnd();
     });
@@ -142,14 +127,7 @@ export class Http1Connection implements ExchangeSink {
    * when nothing is pending, and gets 408 when it is in the middle of a request body.
    */
   sweep(sweepsToIdle: number): void {
-    const unsent = this.out.unsent;
-    if (this.touched || unsent !== this.unsentAtSweep) {
-      this.touched = false;
-      this.unsentAtSweep = unsent;
-      this.idleSweeps = 0;
-      return;
-    }
-    if (++this.idleSweeps < sweepsToIdle) return;
+    if (!this.idle.idle(sweepsToIdle, this.out.unsent)) return;
     if (this.queue.length === 0) this.socket.destroy();
     else this.bodyTimedOut(this.idleMs);
   }
@@ -167,22 +145,19 @@ export class Http1Connection implements ExchangeSink {
 
   send(res: HttpResponse, data: string | Uint8Array): void {
     if (this.closed || this.shut) return;
-    if (this.queue[0] !== res) {
-      // Kept until the earlier responses are written: a copy, as `data` may be a caller's view.
-      (res.out ??= []).push(typeof data === 'string' ? data : Buffer.from(data));
-      return;
-    }
-    this.write(data);
+    res.bytes += data.length;
+    this.queue.send(res, data);
   }
 
   ended(res: HttpResponse): void {
+    this.out.ended(res.bytes);
     this.settled(res);
     if (res.closeAfter) this.stopReading();
-    if (this.queue[0] === res) this.advance();
+    if (this.queue.head === res) this.advance();
   }
 
   needsDrain(res: HttpResponse): boolean {
-    return this.queue[0] !== res || this.out.needDrain;
+    return this.queue.head !== res || this.out.needDrain;
   }
 
   dateLine(): string {
@@ -191,10 +166,10 @@ export class Http1Connection implements ExchangeSink {
 
   /** detach gives the socket to an upgraded protocol: `res` must be the only request pending, with no body. */
   detach(res: HttpResponse): Detached | undefined {
-    if (this.queue.length !== 1 || this.queue[0] !== res || this.bodyOf !== undefined) return undefined;
-    if (this.closed || this.shut || this.held !== undefined) return undefined;
+    if (this.queue.length !== 1 || this.queue.head !== res || this.body !== undefined) return undefined;
+    if (this.closed || this.shut || this.order.held !== undefined) return undefined;
     this.flush();
-    this.queue.shift();
+    this.queue.takeAll();
     const head = this.input ?? EMPTY;
     this.input = undefined;
     this.closing = true;
@@ -219,7 +194,7 @@ export class Http1Connection implements ExchangeSink {
       this.socket.emit('data', transient ? Buffer.from(chunk) : chunk);
       return;
     }
-    this.touched = true;
+    this.idle.touched = true;
     if (this.closing) return;
     this.input =
       this.input === undefined || this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
@@ -234,12 +209,11 @@ export class Http1Connection implements ExchangeSink {
     let stalled = false;
     try {
       while (!this.closing && this.input !== undefined && this.input.length > 0) {
-        if (this.bodyOf !== undefined) {
-          this.readBody(this.input);
+        if (this.body !== undefined) {
+          this.readBody(this.body, this.input);
           continue;
         }
-        stalled =
-          this.held !== undefined || this.queue.length >= MAX_PENDING || this.out.unsent > MAX_UNSENT_BYTES;
+        stalled = this.order.held !== undefined || !this.out.mayRun(this.queue.length);
         if (stalled) {
           this.pause();
           break;
@@ -260,42 +234,15 @@ export class Http1Connection implements ExchangeSink {
 
   /** readHead parses and dispatches one request head; false when it is not complete yet. */
   private readHead(input: Buffer): boolean {
-    let start = 0;
-    // RFC 9112 section 2.2: ignore empty lines before a request line.
-    while (start + 1 < input.length && input[start] === 13 && input[start + 1] === 10) start += 2;
-    const end = input.indexOf(HEAD_END, start);
-    if (end < 0) {
-      const lineEnd = input.indexOf(10, start);
-      if ((lineEnd < 0 ? input.length : lineEnd) - start > MAX_URL_BYTES + 16)
-        this.refuse(new DistkvError('URL_TOO_LONG', `request target is over ${MAX_URL_BYTES} bytes`));
-      else if (input.length - start > MAX_HEAD_BYTES)
-        this.refuse(new DistkvError('HEAD_TOO_LARGE', `request head is over ${MAX_HEAD_BYTES} bytes`));
-      else {
-        this.input = start === 0 ? input : input.subarray(start);
-        // Only a head's first byte starts its clock (not the empty lines allowed before it).
-        if (input.length > start)
-          this.headTimer ??= setTimeout(() => {
-            this.headTimedOut();
-          }, this.headMs);
-      }
-      return false;
+    const r = this.heads.read(input);
+    if ('partial' in r) this.input = r.partial;
+    else if ('error' in r) this.refuse(r.error);
+    else {
+      this.input = r.rest;
+      this.dispatch(r.head);
+      return true;
     }
-    this.clearHeadTimer();
-    if (end - start > MAX_HEAD_BYTES) {
-      this.refuse(new DistkvError('HEAD_TOO_LARGE', `request head is over ${MAX_HEAD_BYTES} bytes`));
-      return false;
-    }
-    const head = parseHead(input.toString('latin1', start, end));
-    // The usual request arrives alone: no view of an empty rest.
-    this.input = end + 4 === input.length ? undefined : input.subarray(end + 4);
-    if (isHeadError(head)) {
-      const code =
-        head.status === 414 ? 'URL_TOO_LONG' : head.status === 431 ? 'HEAD_TOO_LARGE' : 'BAD_REQUEST';
-      this.refuse(new DistkvError(code, head.message));
-      return false;
-    }
-    this.dispatch(head);
-    return true;
+    return false;
   }
 
   private dispatch(head: RequestHead): void {
@@ -304,84 +251,44 @@ export class Http1Connection implements ExchangeSink {
     this.host.started(res);
     const hasBody = head.chunked || head.contentLength > 0;
     if (hasBody) {
-      this.bodyOf = res;
-      this.bodyLeft = head.contentLength;
-      this.chunked = head.chunked ? new ChunkedDecoder() : undefined;
+      this.body = new BodyReader(res, head.contentLength, head.chunked, this.fail);
       res.expectContinue = head.expectContinue;
     }
     const req = new HttpRequest(head);
     const match = this.host.find(req);
-    if (!match.write && this.pendingWrites > 0) {
-      // Read-after-write on one connection: the read runs once the writes before it are answered.
-      this.held = { res, req, match, hasBody };
-    } else this.run(res, req, match, hasBody);
+    if (this.order.mustWait(match)) this.order.held = { res, req, match, hasBody };
+    else this.run(res, req, match, hasBody);
     if (!head.keepAlive && !hasBody) this.stopReading();
   }
 
   private run(res: HttpResponse, req: HttpRequest, match: RouteMatch, hasBody: boolean): void {
-    res.pendingWrite = match.write;
-    if (match.write) this.pendingWrites++;
+    this.order.running(res, match);
     this.host.handle(res, req, match);
-    if (!hasBody) this.deliver(res, EMPTY, true);
-    else if (res.expectContinue && !res.ended && this.queue[0] === res) this.sendContinue(res);
+    if (!hasBody) deliverBody(res, EMPTY, true, this.fail);
+    else if (res.expectContinue && !res.ended && this.queue.head === res) this.sendContinue(res);
   }
 
   /** settled is called once per response that ended or was aborted. */
   private settled(res: HttpResponse): void {
     this.host.finished(res);
-    if (!res.pendingWrite) return;
-    res.pendingWrite = false;
-    if (--this.pendingWrites > 0 || this.held === undefined) return;
-    const h = this.held;
-    this.held = undefined;
-    if (!h.res.aborted && !this.dying) this.run(h.res, h.req, h.match, h.hasBody && this.bodyOf === h.res);
+    const h = this.order.settled(res);
+    if (h === undefined) return;
+    if (!h.res.aborted && !this.dying) this.run(h.res, h.req, h.match, h.hasBody && this.body?.res === h.res);
     if (this.paused) this.resume();
     else this.parse();
   }
 
-  private readBody(input: Buffer): void {
-    const res = this.bodyOf!;
-    let done: boolean;
-    if (this.chunked !== undefined) {
-      const r = this.chunked.feed(
-        input,
-        (data) => {
-          this.deliver(res, data, false);
-        },
-        (declared) => {
-          this.declare(res, declared);
-        },
-      );
-      this.input = input.subarray(r.consumed);
-      if (r.error !== undefined) {
-        this.bodyOf = undefined;
-        this.abandon(res);
-        this.refuse(new DistkvError('BAD_REQUEST', `malformed chunked body: ${r.error}`));
-        return;
-      }
-      done = r.done;
-      if (done) this.deliver(res, EMPTY, true);
-    } else {
-      const n = Math.min(this.bodyLeft, input.length);
-      this.bodyLeft -= n;
-      const whole = n === input.length;
-      this.input = whole ? undefined : input.subarray(n);
-      done = this.bodyLeft === 0;
-      this.deliver(res, whole ? input : input.subarray(0, n), done);
-    }
-    if (done) {
-      this.bodyOf = undefined;
-      this.chunked = undefined;
-      if (res.closeAfter) this.stopReading();
-    }
-  }
-
-  /** deliver hands body bytes to the route's onData handler; what it throws is answered like a throwing route. */
-  private deliver(res: HttpResponse, chunk: Buffer, isLast: boolean): void {
-    try {
-      res.deliver(chunk, isLast);
-    } catch (err) {
-      this.host.fail(res, err);
+  private readBody(body: BodyReader, input: Buffer): void {
+    const step = body.feed(input);
+    // The route may have closed the connection (stopReading dropped the input).
+    if (!this.closing) this.input = step.rest;
+    if (step.error !== undefined) {
+      this.body = undefined;
+      this.abandon(body.res);
+      this.refuse(new DistkvError('BAD_REQUEST', step.error));
+    } else if (step.done) {
+      this.body = undefined;
+      if (body.res.closeAfter) this.stopReading();
     }
   }
 
@@ -390,25 +297,14 @@ export class Http1Connection implements ExchangeSink {
    * rest may be waiting unread in the socket: not the client's delay, so the deadline moves on.
    */
   private headTimedOut(): void {
-    this.headTimer = undefined;
     const input = this.input;
-    if (this.closing || this.bodyOf !== undefined || input === undefined || input.length === 0) return;
-    if (input.indexOf(HEAD_END) >= 0) return;
-    if (this.paused) {
-      this.headTimer = setTimeout(() => {
-        this.headTimedOut();
-      }, this.headMs);
-      return;
-    }
-    this.refuse(
-      new DistkvError('REQUEST_TIMEOUT', `request head not received whole within ${this.headMs} ms`),
-    );
-  }
-
-  private clearHeadTimer(): void {
-    if (this.headTimer === undefined) return;
-    clearTimeout(this.headTimer);
-    this.headTimer = undefined;
+    if (this.closing || this.body !== undefined || input === undefined || input.length === 0) return;
+    if (holdsHead(input)) return;
+    if (this.paused) this.heads.arm();
+    else
+      this.refuse(
+        new DistkvError('REQUEST_TIMEOUT', `request head not received whole within ${this.heads.ms} ms`),
+      );
   }
 
   /**
@@ -417,22 +313,13 @@ export class Http1Connection implements ExchangeSink {
    * reading is paused, nor before `100 Continue` was sent: then the server is the one waiting.
    */
   private bodyTimedOut(idleMs: number): void {
-    const res = this.bodyOf;
+    const res = this.body?.res;
     if (res === undefined || this.closing || this.paused || res.expectContinue) return;
-    this.bodyOf = undefined;
+    this.body = undefined;
     this.abandon(res);
     this.refuse(
       new DistkvError('REQUEST_TIMEOUT', `request body stopped arriving: nothing came for ${idleMs} ms`),
     );
-  }
-
-  /** declare tells the route how many bytes a chunked body declared so far; a throw is answered as in deliver. */
-  private declare(res: HttpResponse, bytes: number): void {
-    try {
-      res.declare(bytes);
-    } catch (err) {
-      this.host.fail(res, err);
-    }
   }
 
   /** refuse answers a request that cannot be parsed, in its turn, and closes the connection after it. */
@@ -446,38 +333,24 @@ export class Http1Connection implements ExchangeSink {
 
   private sendContinue(res: HttpResponse): void {
     res.expectContinue = false;
-    this.write('HTTP/1.1 100 Continue\r\n\r\n');
+    this.out.write('HTTP/1.1 100 Continue\r\n\r\n');
   }
 
   /** advance drops written responses from the head of the queue and lets the next one write. */
   private advance(): void {
-    const q = this.queue;
-    while (q.length > 0 && (q[0]!.ended || q[0]!.aborted)) {
-      const done = q.shift()!;
-      if (done.closeAfter && done.ended) {
-        this.abortAll();
-        this.shutdown();
-        return;
-      }
-      const next = q[0];
-      if (next === undefined) break;
-      const out = next.out;
-      next.out = undefined;
-      if (out !== undefined) for (const data of out) this.send(next, data);
-      if (!next.ended) {
-        if (next.expectContinue && this.bodyOf === next) this.sendContinue(next);
-        next.writable();
-      }
-    }
-    if (q.length === 0 && this.closing) this.shutdown();
-    else if (this.paused && q.length <= RESUME_PENDING && !this.out.needDrain) this.resume();
+    const closer = this.queue.advance(this.onHead);
+    if (closer !== undefined) {
+      this.abortAll();
+      this.shutdown();
+    } else if (this.queue.length === 0 && this.closing) this.shutdown();
+    else if (this.paused && this.out.mayResume(this.queue.length)) this.resume();
   }
 
   private stopReading(): void {
     this.closing = true;
     this.input = undefined;
-    const cut = this.bodyOf;
-    this.bodyOf = undefined;
+    const cut = this.body?.res;
+    this.body = undefined;
     if (cut !== undefined) this.abandon(cut);
   }
 
@@ -486,7 +359,7 @@ export class Http1Connection implements ExchangeSink {
     if (res.ended || res.aborted) return;
     res.abort();
     this.settled(res);
-    if (this.queue[0] === res) this.advance();
+    if (this.queue.head === res) this.advance();
   }
 
   private pause(): void {
@@ -515,33 +388,17 @@ export class Http1Connection implements ExchangeSink {
     this.parse();
   }
 
-  /** write queues bytes for the end of this turn (they must stay valid until then). */
-  private write(data: string | Uint8Array): void {
-    if (this.outFirst === undefined) {
-      this.outFirst = data;
-      this.host.flushLater(this);
-    } else (this.outRest ??= []).push(data);
-  }
-
-  /** flush writes what this turn queued: a lone piece as it is, several in one writev. */
+  /** flush writes what this turn queued (the server calls it at the end of the turn). */
   flush(): void {
-    const first = this.outFirst;
-    if (first === undefined) return;
-    const rest = this.outRest;
-    this.outFirst = undefined;
-    this.outRest = undefined;
-    if (this.closed) return;
-    this.touched = true;
-    if (rest === undefined) this.out.write(first);
-    else {
-      rest.unshift(first);
-      this.out.writev(rest);
-    }
+    if (!this.out.flush(this.closed)) return;
+    this.idle.touched = true;
+    // Paused by this turn's answers, which the socket may have taken at once (no drain follows).
+    if (this.paused && this.out.mayResume(this.queue.length)) this.resume();
   }
 
   private abortAll(): void {
     this.dying = true;
-    for (const res of this.queue.splice(0)) {
+    for (const res of this.queue.takeAll()) {
       if (res.ended || res.aborted) continue;
       res.abort();
       this.settled(res);
@@ -550,7 +407,7 @@ export class Http1Connection implements ExchangeSink {
 
   private onClose(): void {
     this.closed = true;
-    this.clearHeadTimer();
+    this.heads.clear();
     this.abortAll();
     this.host.forget(this);
   }

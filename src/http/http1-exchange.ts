@@ -136,6 +136,8 @@ export class HttpResponse {
   pendingWrite = false;
   /** out holds bytes written while earlier responses were pending (owned by the connection). */
   out: (string | Uint8Array)[] | undefined;
+  /** bytes counts what the response wrote (string lengths as characters; owned by the connection). */
+  bytes = 0;
 
   private readonly sink: ExchangeSink;
   private readonly isHead: boolean;

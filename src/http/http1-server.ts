@@ -13,11 +13,13 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
-import { type ConnectionHost, Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
+import { Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
+import type { ConnectionHost } from './http1-host.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import { type ConnectionLimit, refuse } from '../server/connection-limit.js';
 import { IdleSweep } from '../server/idle-sweep.js';
 import { SharedRead } from '../server/shared-read.js';
-import { sendError } from './respond.js';
+import { errorBody, sendError, statusLine } from './respond.js';
 import type { RouteMatch, Router } from './router.js';
 
 // The front door registers a catch-all route; this answers 500 if a router has none.
@@ -60,6 +62,10 @@ export interface Http1ServerOptions {
   idleTimeoutMs?: number;
   /** headTimeoutMs is how long a request head may take from its first byte (default HEAD_TIMEOUT_MS; then 408). */
   headTimeoutMs?: number;
+  /** maxReplyBytes is the largest answer a route may send (sizes the pipeline window; default: none). */
+  maxReplyBytes?: number;
+  /** connections is the process's connection limit (src/server/connection-limit.ts; default: none). */
+  connections?: ConnectionLimit;
 }
 
 /** Http1Server accepts connections for one address and serves them with its router. */
@@ -100,11 +106,26 @@ export class Http1Server implements ConnectionHost {
     this.idle.start();
     const reads = new SharedRead();
     const onSocket = (accepted: Socket): void => {
+      let release: (() => void) | undefined = undefined;
+      if (options.connections !== undefined) {
+        release = options.connections.admit();
+        if (release === undefined) {
+          this.refuseConnection(accepted, options.connections.max);
+          return;
+        }
+      }
       let conn: Http1Connection | undefined = undefined;
       const socket = reads.adopt(accepted, true, (chunk, transient) => {
         conn?.read(chunk, transient);
       });
-      conn = new Http1Connection(socket, this, options.idleTimeoutMs, options.headTimeoutMs);
+      if (release !== undefined) socket.once('close', release);
+      conn = new Http1Connection(
+        socket,
+        this,
+        options.idleTimeoutMs,
+        options.headTimeoutMs,
+        options.maxReplyBytes,
+      );
       this.connections.add(conn);
     };
     this.server =
@@ -119,6 +140,18 @@ export class Http1Server implements ConnectionHost {
             },
             onSocket,
           );
+  }
+
+  /** refuseConnection answers a connection over the process's limit with 503 and closes it. */
+  private refuseConnection(socket: Socket, max: number): void {
+    const body = errorBody(
+      new DistkvError('UNAVAILABLE', `max number of clients reached (server.max_connections is ${max})`),
+    );
+    refuse(
+      socket,
+      `HTTP/1.1 ${statusLine(503)}\r\n${this.dateLine()}Content-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
 
   /** listen binds the address exclusively; it rejects naming the address when it cannot. */

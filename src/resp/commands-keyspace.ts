@@ -245,6 +245,7 @@ function infoSections(c: RespConnection, keys: number): [string, string[]][] {
     ],
     ['Clients', [`connected_clients:${c.ctx.clients()}`]],
     ['Memory', [`used_memory:${mem.heapUsed}`, `used_memory_rss:${mem.rss}`, 'maxmemory:0']],
+    ['Stats', [`total_commands_processed:${c.ctx.stats.commands}`]],
     [
       'Persistence',
       [

@@ -6,13 +6,16 @@
  *
  * Flow control: parsing stops (and the socket stops reading; the rest of the input stays in the
  * parser) while the socket's write buffer is full, and while the replies outstanding reach the
- * connection's window. The window starts at MIN_WINDOW, at most doubles per write, follows about
- * WINDOW_BYTES of replies at the mean reply size of the last write, and never passes `maxWindow`:
- * MAX_PIPELINE, or fewer when that many values of `max_value_bytes` would pass
- * MAX_OUTSTANDING_BYTES (a shard worker builds the replies of one batch together, so outstanding
- * GETs cost their values even before they reach the socket). A client that pipelines GETs of large
- * values without reading therefore costs at most a window of values. QUIT and protocol errors stop
- * reading; the connection ends once every earlier reply is written.
+ * connection's window (src/server/reply-window.ts). The window starts at INITIAL_WINDOW (a first
+ * burst is assumed to carry large values), at most doubles per write, follows about WINDOW_BYTES of
+ * replies at the mean reply size of the last write, and never passes `maxWindow`: MAX_PIPELINE, or
+ * fewer when that many values of `max_value_bytes` would pass MAX_OUTSTANDING_BYTES (a shard worker
+ * builds the replies of one batch together, so outstanding GETs cost their values even before they
+ * reach the socket). A client that pipelines GETs of large values without reading therefore costs
+ * about WINDOW_BYTES plus one value (the socket's own buffer stops parsing too: `writeBlocked`), and
+ * at most MAX_OUTSTANDING_BYTES when it switches from small values to large ones within one
+ * window; small values keep a window of up to `maxWindow` (63 with 1 MiB values, as the default).
+ * QUIT and protocol errors stop reading; the connection ends once every earlier reply is written.
  *
  * Order on a key: a write with conditions or an expiry (an _EXT op: SET ... EX / KEEPTTL, EXPIRE,
  * PERSIST) that finds a write of its key in flight waits on the worker for that write to settle,
@@ -22,6 +25,7 @@
  */
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
+import { maxWindowFor, ReplyWindow } from '../server/reply-window.js';
 import { RespParser } from './resp-parser.js';
 import type { ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
@@ -32,12 +36,12 @@ import type { OpCode } from '../worker/op-format.js';
 
 /** MAX_PIPELINE is how many replies may be outstanding before the connection stops reading. */
 export const MAX_PIPELINE = 4096;
-/** MIN_WINDOW is the pipeline window a connection starts with and never goes below. */
-export const MIN_WINDOW = 32;
+/** INITIAL_WINDOW is the pipeline window a connection starts with, before any reply was sized. */
+export const INITIAL_WINDOW = 4;
 /** WINDOW_BYTES is about how many reply bytes the window lets be outstanding. */
-const WINDOW_BYTES = 16 * 1024 * 1024;
+export const WINDOW_BYTES = 4 * 1024 * 1024;
 /** MAX_OUTSTANDING_BYTES bounds the window times the largest value a reply can carry. */
-export const MAX_OUTSTANDING_BYTES = 512 * 1024 * 1024;
+export const MAX_OUTSTANDING_BYTES = 64 * 1024 * 1024;
 
 /** Dispatch runs one command on a connection; false = not run yet (a key it names is held), retry later. */
 export type Dispatch = (c: RespConnection, args: Buffer[]) => boolean;
@@ -64,10 +68,8 @@ export class RespConnection {
   /** paused mirrors whether the socket was last paused (so reading is resumed only when it was). */
   private paused = false;
   private flushScheduled = false;
-  /** window is how many replies may be outstanding before parsing stops (MIN_WINDOW..MAX_PIPELINE). */
-  private window = MIN_WINDOW;
-  /** maxWindow is the largest window: MAX_PIPELINE, or fewer for large `max_value_bytes`. */
-  private readonly maxWindow: number;
+  /** window is how many replies may be outstanding before parsing stops (1..MAX_PIPELINE). */
+  private readonly window: ReplyWindow;
   /** heldKeys counts, per key (latin1), the ordered writes in flight that later commands on it wait for. */
   private readonly heldKeys = new Map<string, number>();
   /** waiting is a parsed command that names a held key; it runs once the key is released. */
@@ -81,10 +83,8 @@ export class RespConnection {
     this.id = ctx.nextClientId();
     this.parser = new RespParser(ctx.config.server.max_value_bytes + 1024 * 1024);
     const valueBytes = ctx.config.server.max_value_bytes + 64;
-    this.maxWindow = Math.max(
-      MIN_WINDOW,
-      Math.min(MAX_PIPELINE, Math.floor(MAX_OUTSTANDING_BYTES / valueBytes)),
-    );
+    const maxWindow = maxWindowFor(MAX_OUTSTANDING_BYTES, valueBytes, 1, MAX_PIPELINE);
+    this.window = new ReplyWindow(WINDOW_BYTES, 1, maxWindow, INITIAL_WINDOW);
     this.authenticated = ctx.config.server.token === '';
     this.queue = new ReplyQueue(
       () => {
@@ -187,8 +187,9 @@ export class RespConnection {
       this.waiting = args;
       return this.stopParsing();
     }
+    this.ctx.stats.commands++;
     if (this.closing) return false;
-    if (this.queue.depth >= this.window || this.writeBlocked || this.queue.out.length > WINDOW_BYTES)
+    if (this.queue.depth >= this.window.size || this.writeBlocked || this.queue.out.length > WINDOW_BYTES)
       return this.stopParsing();
     return true;
   }
@@ -225,7 +226,7 @@ export class RespConnection {
       return;
     }
     if (out.length > 0) {
-      this.fitWindow(out.length, this.queue.outReplies);
+      this.window.fit(out.length, this.queue.outReplies);
       this.queue.outReplies = 0;
       // The replies' bytes in place: reused at once unless the socket keeps them (resp-format.ts).
       const sent = this.out.write(out.view());
@@ -236,23 +237,17 @@ export class RespConnection {
       socket.end();
       return;
     }
-    if (this.pipelineFull && !this.writeBlocked && this.queue.depth < this.window / 2) {
+    if (this.pipelineFull && !this.writeBlocked && this.queue.depth < this.window.size / 2) {
       const waiting = this.waiting;
       this.waiting = undefined;
       if (waiting !== undefined && !this.dispatch(this, waiting)) this.waiting = waiting;
       else {
+        if (waiting !== undefined) this.ctx.stats.commands++;
         this.pipelineFull = false;
         this.feed(undefined);
       }
     }
     this.updateFlow();
-  }
-
-  /** fitWindow sets the window from a write of `bytes` holding `replies` replies (at most doubling it). */
-  private fitWindow(bytes: number, replies: number): void {
-    if (replies === 0) return;
-    const fit = Math.floor((WINDOW_BYTES * replies) / bytes);
-    this.window = Math.max(MIN_WINDOW, Math.min(this.maxWindow, this.window * 2, fit));
   }
 
   private updateFlow(): void {

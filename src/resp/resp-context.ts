@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { ShardInfo, ShardMap } from '../routing/shard-map.js';
+import type { ConnectionLimit } from '../server/connection-limit.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { ScanCursors } from './scan-cursors.js';
@@ -37,4 +38,14 @@ export interface RespContext {
   nextClientId: () => number;
   /** turnFlush writes this listener's connections' worker replies once per event-loop turn. */
   turnFlush: TurnFlush;
+  /** connections counts the process's open HTTP and RESP connections against server.max_connections. */
+  connections: ConnectionLimit;
+  /** stats counts what this listener's connections did (INFO's Stats section). */
+  stats: RespStats;
+}
+
+/** RespStats are a listener's counters, as Redis's INFO stats names them. */
+export interface RespStats {
+  /** commands counts the commands executed (total_commands_processed). */
+  commands: number;
 }

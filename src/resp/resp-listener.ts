@@ -7,6 +7,7 @@
  * replies still go out while the node drains), then `close()` ends the remaining connections.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { refuse } from '../server/connection-limit.js';
 import { SharedRead } from '../server/shared-read.js';
 import { dispatch } from './command-table.js';
 import type { RespEndpoint } from './resp-address.js';
@@ -15,8 +16,14 @@ import type { RespContext } from './resp-context.js';
 import { ScanCursors } from './scan-cursors.js';
 import { TurnFlush } from './turn-flush.js';
 
+/** MAX_CLIENTS_REPLY is Redis's answer to a connection over `maxclients`, word for word. */
+const MAX_CLIENTS_REPLY = '-ERR max number of clients reached\r\n';
+
 /** RespShared is what every RESP listener of a process shares; each adds its own node's plan. */
-export type RespShared = Omit<RespContext, 'listener' | 'cursors' | 'clients' | 'draining' | 'turnFlush'>;
+export type RespShared = Omit<
+  RespContext,
+  'listener' | 'cursors' | 'clients' | 'draining' | 'turnFlush' | 'stats'
+>;
 
 /** RespListener serves RESP for one node. */
 export class RespListener {
@@ -37,9 +44,15 @@ export class RespListener {
       clients: () => this.connections.size,
       draining: () => this.draining,
       turnFlush: new TurnFlush(),
+      stats: { commands: 0 },
     };
     const reads = new SharedRead();
     this.server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted: Socket) => {
+      const release = ctx.connections.admit();
+      if (release === undefined) {
+        refuse(accepted, MAX_CLIENTS_REPLY);
+        return;
+      }
       let conn: RespConnection | undefined = undefined;
       const socket = reads.adopt(accepted, false, (chunk, transient) => {
         conn?.read(chunk, transient);
@@ -47,7 +60,10 @@ export class RespListener {
       const c = new RespConnection(socket, ctx, dispatch);
       conn = c;
       this.connections.add(c);
-      socket.on('close', () => this.connections.delete(c));
+      socket.on('close', () => {
+        this.connections.delete(c);
+        release();
+      });
     });
   }
 

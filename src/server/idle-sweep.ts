@@ -55,3 +55,26 @@ export class IdleSweep {
     this.timer = undefined;
   }
 }
+
+/**
+ * IdleCount is one connection's count of the sweeps it slept through: a sweep finds it idle when
+ * it was not touched (nothing read or written) and its progress figure (bytes still unsent: a
+ * slow reader still reading is not idle) did not move since the sweep before.
+ */
+export class IdleCount {
+  /** touched is set by the connection whenever it reads or writes. */
+  touched = true;
+  private progressAt = 0;
+  private sweeps = 0;
+
+  /** idle counts one sweep; true once `sweepsToIdle` sweeps in a row found no touch and no progress. */
+  idle(sweepsToIdle: number, progress: number): boolean {
+    if (this.touched || progress !== this.progressAt) {
+      this.touched = false;
+      this.progressAt = progress;
+      this.sweeps = 0;
+      return false;
+    }
+    return ++this.sweeps >= sweepsToIdle;
+  }
+}

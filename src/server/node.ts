@@ -21,6 +21,7 @@ import { HttpMetrics } from '../http/http-metrics.js';
 import { Forwarder } from '../http/forwarder.js';
 import { respEndpointOf } from '../resp/resp-address.js';
 import { RespListener } from '../resp/resp-listener.js';
+import { ConnectionLimit } from './connection-limit.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { MapKeeper } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
@@ -159,6 +160,7 @@ export class DistkvNode {
       peers: this.peers,
       proxy: options.proxy === true,
       startedAt: Date.now(),
+      connections: new ConnectionLimit(config.server.max_connections),
     };
     this.frontDoor = new FrontDoor(shared);
     let clientIds = 0;
@@ -171,6 +173,7 @@ export class DistkvNode {
       log,
       startedAt: shared.startedAt,
       nextClientId: () => ++clientIds,
+      connections: shared.connections,
     };
     for (const l of this.plan.listeners) {
       // The RESP port follows the bound HTTP port, so --listen moves both.

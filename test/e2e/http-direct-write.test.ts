@@ -123,4 +123,24 @@ describe('HTTP responses written straight to the socket handle', () => {
     for (const r of all.slice(1)) assert.equal(r, `200 ${value}`);
     a.destroy();
   });
+
+  it('stops running requests read in one go once their answers, given at once, pass the bound', async () => {
+    const value = taggedText('one-go', 2 * 1024 * 1024);
+    const a = await open(srv.port);
+    a.write(put('/store/dw-one-go', value));
+    const first = collect(a, false);
+    assert.deepEqual(await responses(first.parts, 1), ['204 ']);
+    a.pause();
+    const started = srv.counts.started;
+    // The route answers in the same turn: no request stays unanswered, only bytes pile up.
+    a.write(Array.from({ length: 40 }, () => get('/store/dw-one-go')).join(''));
+    await sleep(300);
+    const served = srv.counts.started - started;
+    assert.ok(served < 12, `${served} of 40 requests of 2 MiB answers read in one go were run`);
+    a.resume();
+    const all = await responses(first.parts, 41, 60000);
+    assert.equal(all.length, 41);
+    for (const r of all.slice(1)) assert.equal(r, `200 ${value}`);
+    a.destroy();
+  });
 });

@@ -3,7 +3,7 @@
  * (src/server/idle-sweep.ts), not a timer per socket: an idle connection is closed between the
  * idle limit and the limit plus one sweep period after its last activity, while a connection that
  * keeps sending requests, one whose answer is still being read by a slow client, and one waiting
- * for an answer stay open.
+ * for an answer stay open; one whose client stopped reading (its requests wait, unrun) is idle.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -102,6 +102,33 @@ describe('one idle sweep per listener', () => {
       assert.equal(c.closedAt, undefined, `closed with ${c.bytes} bytes read`);
       assert.ok(c.bytes > value.length, `${c.bytes} bytes of the answer arrived`);
       c.sock.destroy();
+    } finally {
+      s.server.close();
+      s.server.destroyConnections();
+    }
+  });
+
+  it('closes a connection paused because its client reads nothing, once nothing moves for the limit', async () => {
+    const s = await srv.startExtra({ idleTimeoutMs: IDLE_MS });
+    try {
+      const value = taggedText('unread', 2 * 1024 * 1024);
+      const c = await open(s.port);
+      c.sock.write(put('/store/idle-unread', value));
+      await sleep(100);
+      c.sock.pause();
+      // Far more answers than the kernel's buffers take: the server stops running the GETs.
+      let gets = '';
+      for (let i = 0; i < 40; i++) gets += get('/store/idle-unread');
+      c.sock.write(gets);
+      await sleep(IDLE_MS * 4);
+      c.sock.resume();
+      const end = Date.now() + 10000;
+      while (c.closedAt === undefined && Date.now() < end) await sleep(20);
+      assert.ok(c.closedAt !== undefined, 'the stalled connection was closed');
+      assert.ok(
+        c.bytes < 40 * value.length,
+        `${c.bytes} bytes arrived: every answer, so it was never closed`,
+      );
     } finally {
       s.server.close();
       s.server.destroyConnections();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { MAX_PENDING } from '../../src/http/http1-connection.js';
+import { MAX_PENDING } from '../../src/http/http1-outflow.js';
 import { get, put, startTestServer, type TestServer } from './http-raw-fixture.js';
 import { exchange } from './http-raw-wire.js';
 

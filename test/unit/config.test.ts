@@ -84,6 +84,20 @@ durability = "sometimes"
     }
   });
 
+  it('bounds server.max_connections to 1..1000000, 10000 (Redis maxclients) by default', () => {
+    const seed = '[[shards]]\nname="s"\nidx=0\naddress="127.0.0.1:1"\n';
+    assert.equal(parseConfigText(seed, 't.toml', {}, {}).server.max_connections, 10000);
+    assert.equal(
+      parseConfigText(`${seed}[server]\nmax_connections = 3\n`, 't.toml', {}, {}).server.max_connections,
+      3,
+    );
+    assert.ok(
+      problemsOf(`${seed}[server]\nmax_connections = 0\n`).includes(
+        'server.max_connections: expected an integer in 1..1000000, got 0',
+      ),
+    );
+  });
+
   it('rejects overlapping and missing explicit slot ranges', () => {
     const text = problemsOf(`
 [[shards]]

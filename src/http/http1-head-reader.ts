@@ -1,0 +1,88 @@
+/**
+ * Finding the request heads in an HTTP/1.1 connection's input (http1-connection.ts reads it), and
+ * the deadline of a head still arriving.
+ *
+ * A head ends at its blank line; empty lines before a request line are skipped (RFC 9112 section
+ * 2.2). Before it is whole, a request line longer than MAX_URL_BYTES is refused as 414 and a head
+ * longer than MAX_HEAD_BYTES as 431 (http1-head.ts parses it once whole). A head has `ms` (default
+ * HEAD_TIMEOUT_MS) from its first byte (not the empty lines before it) to its blank line: the
+ * reader arms the deadline when it finds a head incomplete and clears it when the head is whole;
+ * at the deadline it calls `onTimeout`, and the connection decides (408, or `arm` again while it
+ * is not reading: then the wait is not the client's).
+ */
+import { DistkvError } from '../errors.js';
+import { isHeadError, MAX_HEAD_BYTES, MAX_URL_BYTES, parseHead, type RequestHead } from './http1-head.js';
+
+/** HEAD_TIMEOUT_MS is the default time a request head may take to arrive whole. */
+export const HEAD_TIMEOUT_MS = 10000;
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/**
+ * HeadRead is what `read` found: a head and the input after it (undefined when none), a head
+ * refused, or an incomplete head (the input to keep).
+ */
+export type HeadRead =
+  { head: RequestHead; rest: Buffer | undefined } | { error: DistkvError } | { partial: Buffer };
+
+/** holdsHead reports whether `input` holds a whole head. */
+export function holdsHead(input: Buffer): boolean {
+  return input.indexOf(HEAD_END) >= 0;
+}
+
+/** HeadReader reads one connection's request heads and keeps the deadline of the one arriving. */
+export class HeadReader {
+  /** ms is the time a head may take from its first byte. */
+  readonly ms: number;
+  private readonly onTimeout: () => void;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.onTimeout();
+  };
+
+  constructor(ms: number, onTimeout: () => void) {
+    this.ms = ms;
+    this.onTimeout = onTimeout;
+  }
+
+  /** read parses the head at the start of `input` (see HeadRead). */
+  read(input: Buffer): HeadRead {
+    let start = 0;
+    while (start + 1 < input.length && input[start] === 13 && input[start + 1] === 10) start += 2;
+    const end = input.indexOf(HEAD_END, start);
+    if (end < 0) {
+      const lineEnd = input.indexOf(10, start);
+      if ((lineEnd < 0 ? input.length : lineEnd) - start > MAX_URL_BYTES + 16)
+        return { error: new DistkvError('URL_TOO_LONG', `request target is over ${MAX_URL_BYTES} bytes`) };
+      if (input.length - start > MAX_HEAD_BYTES) return { error: headTooLarge() };
+      if (input.length > start) this.arm();
+      return { partial: start === 0 ? input : input.subarray(start) };
+    }
+    this.clear();
+    if (end - start > MAX_HEAD_BYTES) return { error: headTooLarge() };
+    const head = parseHead(input.toString('latin1', start, end));
+    if (isHeadError(head)) {
+      const code =
+        head.status === 414 ? 'URL_TOO_LONG' : head.status === 431 ? 'HEAD_TOO_LARGE' : 'BAD_REQUEST';
+      return { error: new DistkvError(code, head.message) };
+    }
+    // The usual request arrives alone: no view of an empty rest.
+    return { head, rest: end + 4 === input.length ? undefined : input.subarray(end + 4) };
+  }
+
+  /** arm starts the deadline unless it runs already. */
+  arm(): void {
+    this.timer ??= setTimeout(this.fire, this.ms);
+  }
+
+  /** clear stops the deadline. */
+  clear(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+function headTooLarge(): DistkvError {
+  return new DistkvError('HEAD_TOO_LARGE', `request head is over ${MAX_HEAD_BYTES} bytes`);
+}

@@ -1,0 +1,54 @@
+/**
+ * The limit on a process's open client connections (`server.max_connections`, as Redis's
+ * `maxclients`), one count shared by every HTTP and RESP listener of the process.
+ *
+ * A listener asks `admit` for each accepted socket and calls the release it gets back when that
+ * socket closes (whatever protocol the socket went on to speak: a WebSocket taken over from HTTP
+ * still counts). A socket refused gets its protocol's answer (HTTP: 503 with the catalogue's JSON
+ * and `Connection: close`; RESP: Redis's `-ERR max number of clients reached`) and is closed by
+ * `refuse`, which reads and discards what the client sends until it closes or REFUSE_LINGER_MS
+ * pass, so the answer is not lost to a reset. Connections between nodes (replication pulls,
+ * forwarded requests) are clients of the listener they reach and count there, as Redis counts
+ * its replicas.
+ */
+import type { Socket } from 'node:net';
+
+/** REFUSE_LINGER_MS is how long a refused socket may stay open after its answer. */
+const REFUSE_LINGER_MS = 2000;
+
+/** ConnectionLimit counts a process's open connections against `max`. */
+export class ConnectionLimit {
+  /** max is the most connections open at once. */
+  readonly max: number;
+  private count = 0;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  /** open is the number of connections admitted and not yet closed. */
+  get open(): number {
+    return this.count;
+  }
+
+  /** admit counts one more connection and returns its release, or undefined when the limit is reached. */
+  admit(): (() => void) | undefined {
+    if (this.count >= this.max) return undefined;
+    this.count++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.count--;
+    };
+  }
+}
+
+/** refuse writes `answer` to a socket that was not admitted, then closes it (see the module comment). */
+export function refuse(socket: Socket, answer: string): void {
+  socket.on('error', () => undefined);
+  socket.on('data', () => undefined);
+  socket.end(answer);
+  socket.resume();
+  setTimeout(() => socket.destroy(), REFUSE_LINGER_MS).unref();
+}

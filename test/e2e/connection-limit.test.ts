@@ -1,0 +1,105 @@
+/**
+ * `server.max_connections` (src/server/connection-limit.ts) counts the open connections of a
+ * process across its HTTP and RESP listeners: past it an HTTP connection gets 503 with the error
+ * catalogue's JSON and `Connection: close`, a RESP one Redis's `-ERR max number of clients
+ * reached`, and each is closed; a closed connection frees its place for either protocol.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { respOf } from '../helpers/resp.js';
+import { startOneNode } from '../helpers/server-process.js';
+
+const LIMIT = 4;
+
+let node: Awaited<ReturnType<typeof startOneNode>>;
+
+before(async () => {
+  node = await startOneNode(`[server]\nmax_connections = ${LIMIT}\n`);
+});
+
+after(async () => {
+  await node.stop();
+});
+
+/** Conn is a raw connection with what it received and whether the server closed it. */
+interface Conn {
+  sock: Socket;
+  text: () => string;
+  closed: () => boolean;
+}
+
+function open(port: number): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let closed = false;
+    const sock = connect(port, '127.0.0.1', () => {
+      resolve({ sock, text: () => Buffer.concat(parts).toString(), closed: () => closed });
+    });
+    sock.on('data', (d: Buffer) => parts.push(d));
+    sock.on('end', () => (closed = true));
+    sock.on('close', () => (closed = true));
+    sock.once('error', reject);
+  });
+}
+
+/** until waits (bounded) for `done`. */
+async function until(done: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await sleep(10);
+}
+
+/** healthz opens an HTTP connection and sends one request; it resolves once the answer (or the close) came. */
+async function healthz(): Promise<Conn> {
+  const c = await open(node.port);
+  c.sock.write('GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n');
+  await until(() => c.text().includes('\r\n\r\n') || c.closed());
+  await until(() => c.closed(), c.text().startsWith('HTTP/1.1 503') ? 5000 : 50);
+  return c;
+}
+
+describe('server.max_connections', () => {
+  it('refuses connections over the limit on both protocols, as Redis words it, and admits again after a close', async () => {
+    const kept: Conn[] = [];
+    let refused: Conn | undefined;
+    // The harness's health check leaves a keep-alive connection, closed after fetch's 4 s idle limit.
+    await sleep(4500);
+    for (let i = 0; i <= LIMIT && refused === undefined; i++) {
+      const c = await healthz();
+      if (c.text().startsWith('HTTP/1.1 200')) kept.push(c);
+      else refused = c;
+    }
+    try {
+      assert.ok(refused, `all ${LIMIT + 1} connections were admitted`);
+      assert.equal(kept.length, LIMIT);
+      const [head, body] = refused.text().split('\r\n\r\n');
+      assert.match(head!, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+      assert.match(head!, /\r\nConnection: close(\r\n|$)/i);
+      assert.match(head!, /\r\nContent-Type: application\/json(\r\n|$)/i);
+      const error = (JSON.parse(body!) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'UNAVAILABLE');
+      assert.match(error.message, /max number of clients reached/);
+      assert.ok(refused.closed(), 'the refused HTTP connection is closed');
+
+      const r = await open(respOf(node.address).port);
+      r.sock.write('*1\r\n$4\r\nPING\r\n');
+      await until(() => r.closed());
+      assert.equal(r.text(), '-ERR max number of clients reached\r\n');
+      assert.ok(r.closed(), 'the refused RESP connection is closed');
+
+      // A place freed by HTTP admits RESP, and then HTTP is refused again: one count for both.
+      kept.pop()!.sock.destroy();
+      await sleep(200);
+      const admitted = await open(respOf(node.address).port);
+      kept.push(admitted);
+      admitted.sock.write('*1\r\n$4\r\nPING\r\n');
+      await until(() => admitted.text().length > 0 || admitted.closed());
+      assert.equal(admitted.text(), '+PONG\r\n');
+      const again = await healthz();
+      assert.match(again.text(), /^HTTP\/1\.1 503 /);
+    } finally {
+      for (const c of kept) c.sock.destroy();
+    }
+  });
+});

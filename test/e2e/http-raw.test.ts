@@ -257,7 +257,11 @@ describe('HTTP/1.0, framing and limits', () => {
       });
       const [head, full] = r.responses as [WireResponse, WireResponse];
       assert.equal(head.status, full.status, path);
-      assert.equal(head.headers.get('content-length'), String(full.body.length), path);
+      // /cluster carries live figures (replicas' lag, seqs) that may change between the two answers
+      // and with them a number's digits: its HEAD length is checked to within a few bytes
+      const length = Number(head.headers.get('content-length'));
+      if (path === '/cluster') assert.ok(Math.abs(length - full.body.length) <= 16, `${path}: ${length}`);
+      else assert.equal(length, full.body.length, path);
       assert.equal(head.headers.get('content-type'), full.headers.get('content-type'), path);
     }
   });

@@ -171,7 +171,7 @@ async function redirect(dir: string): Promise<void> {
     const first: number[] = [];
     const steady: number[] = [];
     for (let i = 0; i < 300; i++) {
-      (client as unknown as { map: ShardMap }).map = old;
+      (client as unknown as { topo: { current: ShardMap } }).topo.current = old;
       const k = keys[i]!;
       let t = performance.now();
       await client.get(k);

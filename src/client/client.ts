@@ -1,26 +1,25 @@
 /**
  * DistkvClient: the TypeScript client library (docs/api.md).
  *
- * It loads the topology from `GET /cluster` (the single source of truth: shards, slot ranges,
- * leader and replica addresses, a config hash), routes every key to its owner itself with the same
- * routing module as the server (`src/routing/`), and keeps one keep-alive connection pool per node
- * (exchange.ts). A 307/308 means its topology is stale: it follows the Location (re-sending a
- * buffered body) and reloads `/cluster` in the background. Idempotent requests (GET, PUT, DELETE of
- * one key) are retried on connection errors with capped exponential backoff. Errors come back as
- * DistkvError with the server's stable code; an owner that cannot be reached is SHARD_UNREACHABLE
- * naming the shard. Values are bytes (`Buffer`) everywhere; every call takes an AbortSignal and then
- * rejects with the signal's reason, without retrying. The live map (docs/failover.md) moves leaders: a response whose
- * `X-Distkv-Map` version is above the client's makes it reload `/cluster`, a write held during a
- * leader switch (503 SWITCHING_LEADER, not executed) is sent again after a short wait, up to
- * SWITCH_WAIT_MS, and a key whose owner is unreachable is routed once more after a reload.
+ * It loads the topology from `GET /cluster` (topology.ts), routes every key to its owner itself
+ * with the same routing module as the server (`src/routing/`), and keeps one keep-alive connection
+ * pool per node (node-pools.ts). Each request is seen through by sender.ts: redirects, retries of
+ * idempotent requests, reloads of a stale topology, writes held by a leader switch. Errors come back
+ * as DistkvError with the server's stable code; an owner that cannot be reached is
+ * SHARD_UNREACHABLE naming the shard, and a key whose owner is unreachable is routed once more
+ * after a reload (the live map may have moved its leader, docs/failover.md). Values are bytes
+ * (`Buffer`) everywhere; every call takes an AbortSignal and then rejects with the signal's reason,
+ * without retrying.
  */
-import type { Pool } from 'undici';
 import { DistkvError } from '../errors.js';
-import { ShardMap, type ShardInfo } from '../routing/shard-map.js';
+import type { ShardMap } from '../routing/shard-map.js';
 import { parseEndpoint } from './endpoint.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
-import { abortable, exchange, newPool, type Reply, sleep } from './exchange.js';
-import { conditionsOf, decodeScanPage, errorOf, unquote } from './wire-decode.js';
+import { abortable, type Reply } from './exchange.js';
+import { NodePools } from './node-pools.js';
+import { Sender } from './sender.js';
+import { ClusterTopology } from './topology.js';
+import { conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
 import type {
   BatchOp,
@@ -39,12 +38,6 @@ import type {
   Versioned,
 } from './types.js';
 
-const MAX_REDIRECTS = 5;
-/** SWITCH_WAIT_MS bounds how long a request held by a leader switch is retried. */
-const SWITCH_WAIT_MS = 15000;
-const SWITCH_RETRY_MS = 100;
-/** NEWEST_LOOK_MS is how long a write held for a leader switch waits before asking every node for a newer map. */
-const NEWEST_LOOK_MS = 1000;
 const DEFAULT_PAGE_SIZE = 1000;
 
 type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
@@ -56,21 +49,15 @@ type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
 export class DistkvClient {
   readonly stats: ClientStats = { requests: 0, redirects: 0, retries: 0, topologyLoads: 0 };
   private readonly o: Settings;
-  /** origins are the parsed `urls` ("http://host:port"). */
-  private readonly origins: string[];
-  private readonly pools = new Map<string, Pool>();
-  private map: ShardMap | undefined;
-  private configHash: string | undefined;
-  private mapVersion = 0;
-  private reloading: Promise<void> | undefined;
-  private scheme: string;
+  private readonly pools: NodePools;
+  private readonly topo: ClusterTopology;
+  private readonly sender: Sender;
   private rr = 0;
 
   constructor(options: ClientOptions) {
     if (options.urls.length === 0)
       throw new DistkvError('INVALID_ARGUMENT', 'DistkvClient needs at least one url');
-    this.origins = options.urls.map(parseEndpoint);
-    this.scheme = new URL(this.origins[0]!).protocol.replace(':', '');
+    const origins = options.urls.map(parseEndpoint);
     this.o = {
       replicaReads: false,
       timeoutMs: 10000,
@@ -80,30 +67,31 @@ export class DistkvClient {
       ca: undefined,
       ...options,
     };
+    const o = this.o;
+    this.pools = new NodePools({ connections: o.connections, timeoutMs: o.timeoutMs, ca: o.ca }, o.token);
+    this.topo = new ClusterTopology(origins, o.urls, this.pools, this.stats);
+    this.sender = new Sender(this.pools, this.topo, this.stats, o.retries);
   }
 
   /** version is the config hash the client routes with (undefined before the first load). */
   get version(): string | undefined {
-    return this.configHash;
+    return this.topo.version;
   }
 
   /** liveMapVersion is the version of the live map the client routes with (0 before the first load). */
   get liveMapVersion(): number {
-    return this.mapVersion;
+    return this.topo.liveMapVersion;
   }
 
   /** topology returns the routing table (shards, slot ranges, owners), loading it first if needed. */
   async topology(options: CallOptions = {}): Promise<ShardMap> {
-    if (this.map === undefined) await abortable(this.reload(), options.signal);
-    return this.map!;
+    if (this.topo.map === undefined) await abortable(this.reload(), options.signal);
+    return this.topo.map!;
   }
 
   /** reload fetches /cluster from the first node that answers (one load at a time, shared by callers). */
   reload(): Promise<void> {
-    this.reloading ??= this.load().finally(() => {
-      this.reloading = undefined;
-    });
-    return this.reloading;
+    return this.topo.reload();
   }
 
   /** get returns the value of `key`, or undefined when it does not exist. */
@@ -157,7 +145,7 @@ export class DistkvClient {
       ...(options.after === undefined ? {} : { after: options.after }),
     });
     const node = map.shards[this.rr++ % map.shards.length]!.address;
-    const r = await this.send('GET', node, `/kv?${q.toString()}`, undefined, true, options.signal);
+    const r = await this.sender.send('GET', node, `/kv?${q.toString()}`, undefined, true, options.signal);
     return decodeScanPage(r.body);
   }
 
@@ -200,7 +188,14 @@ export class DistkvClient {
         // One owner's chunks go one after another, so its shards apply their operations in order.
         for (const chunk of chunks(indexes, ops)) {
           const wire = chunk.map((i) => wireOp(ops[i]!));
-          const r = await this.send('POST', owner, '/kv/_batch', JSON.stringify(wire), false, options.signal);
+          const r = await this.sender.send(
+            'POST',
+            owner,
+            '/kv/_batch',
+            JSON.stringify(wire),
+            false,
+            options.signal,
+          );
           const doc = JSON.parse(r.body.toString('utf8')) as { results: WireResult[] };
           chunk.forEach((i, k) => {
             results[i] = batchResult(doc.results[k], owner, i);
@@ -216,7 +211,7 @@ export class DistkvClient {
     const source: WatchSource = {
       topology: (signal) => this.topology(signal === undefined ? {} : { signal }),
       reload: () => this.reload(),
-      scheme: this.scheme,
+      scheme: this.topo.scheme,
       ca: this.o.ca,
     };
     return watchPrefix(source, prefix, options);
@@ -224,20 +219,33 @@ export class DistkvClient {
 
   /** cluster returns the /cluster document of a node ("host:port"; the first url by default). */
   async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
-    const r = await this.send('GET', node ?? this.firstNode(), '/cluster', undefined, true, options.signal);
+    const r = await this.sender.send(
+      'GET',
+      node ?? this.firstNode(),
+      '/cluster',
+      undefined,
+      true,
+      options.signal,
+    );
     return JSON.parse(r.body.toString('utf8')) as ClusterView;
   }
 
   /** nodeStats returns the /stats document of a node ("host:port"; the first url by default). */
   async nodeStats(node?: string, options: CallOptions = {}): Promise<NodeStats> {
-    const r = await this.send('GET', node ?? this.firstNode(), '/stats', undefined, true, options.signal);
+    const r = await this.sender.send(
+      'GET',
+      node ?? this.firstNode(),
+      '/stats',
+      undefined,
+      true,
+      options.signal,
+    );
     return JSON.parse(r.body.toString('utf8')) as NodeStats;
   }
 
   /** close ends every keep-alive connection; the client is unusable afterwards. */
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.close()));
-    this.pools.clear();
+    await this.pools.close();
   }
 
   private putRequest(key: string, value: Uint8Array | string, options: PutOptions): Promise<Reply> {
@@ -269,181 +277,21 @@ export class DistkvClient {
     // A conditional write is not retried: a retry after a lost answer would fail against its own write.
     const idempotent = Object.keys(conditions).length === 0;
     try {
-      return await this.send(method, node, path, body, idempotent, signal, shard, conditions);
+      return await this.sender.send(method, node, path, body, idempotent, signal, shard, conditions);
     } catch (err) {
       // The owner may have failed over: route once more if the cluster now names another leader.
       if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE' || signal?.aborted === true)
         throw err;
-      const before = this.mapVersion;
+      const before = this.topo.liveMapVersion;
       await this.reload().catch(() => undefined);
-      if (this.mapVersion === before || this.map === undefined) throw err;
-      const moved = this.map.shard(shard.idx);
-      return this.send(method, moved.address, path, body, idempotent, signal, moved, conditions);
+      const reloaded = this.topo.map;
+      if (this.topo.liveMapVersion === before || reloaded === undefined) throw err;
+      const moved = reloaded.shard(shard.idx);
+      return this.sender.send(method, moved.address, path, body, idempotent, signal, moved, conditions);
     }
-  }
-
-  /** send performs a request at `node`, following redirects and retrying connection errors when `idempotent`. */
-  private async send(
-    method: string,
-    node: string,
-    path: string,
-    body: Uint8Array | string | undefined,
-    idempotent: boolean,
-    signal: AbortSignal | undefined,
-    shard?: ShardInfo,
-    conditions: Record<string, string> = {},
-  ): Promise<Reply> {
-    let origin = `${this.scheme}://${node}`;
-    let target = path;
-    const switchDeadline = performance.now() + SWITCH_WAIT_MS;
-    let nextLook = performance.now() + NEWEST_LOOK_MS;
-    for (let attempt = 0, redirects = 0; ;) {
-      signal?.throwIfAborted();
-      this.stats.requests++;
-      let res: Reply;
-      try {
-        res = await exchange(
-          this.pool(origin),
-          method,
-          target,
-          body,
-          { ...this.headers(), ...conditions },
-          signal,
-        );
-      } catch (err) {
-        if (signal?.aborted === true) throw err;
-        if (idempotent && attempt < this.o.retries) {
-          this.stats.retries++;
-          await sleep(Math.min(1000, 50 * 2 ** attempt), signal);
-          attempt++;
-          continue;
-        }
-        const what =
-          shard === undefined ? `node ${origin}` : `shard ${shard.idx} (${shard.name}) at ${origin}`;
-        throw new DistkvError('SHARD_UNREACHABLE', `${what} is unreachable: ${(err as Error).message}`, {
-          cause: err,
-        });
-      }
-      if (res.map !== undefined && res.map > this.mapVersion) void this.reload().catch(() => undefined);
-      if (res.status === 503 && idempotent && performance.now() < switchDeadline && isSwitching(res.body)) {
-        this.stats.retries++;
-        await sleep(SWITCH_RETRY_MS, signal);
-        // The switch may be over elsewhere while this node cannot learn it (cut off from the
-        // coordinator): look for a newer map now and then, and follow the shard's new leader.
-        if (shard !== undefined && performance.now() >= nextLook) {
-          nextLook = performance.now() + NEWEST_LOOK_MS;
-          await abortable(this.loadNewest(), signal).catch(() => undefined);
-          const now = this.map?.shard(shard.idx).address;
-          if (now !== undefined && `${this.scheme}://${now}` !== origin) {
-            origin = `${this.scheme}://${now}`;
-            target = path;
-          }
-        }
-        continue;
-      }
-      if (res.status === 307 || res.status === 308) {
-        const location = res.location;
-        if (location === undefined || ++redirects > MAX_REDIRECTS)
-          throw new DistkvError('INTERNAL', `too many redirects for ${method} ${path}`);
-        this.stats.redirects++;
-        const theirs = res.config;
-        if (theirs !== undefined && theirs !== this.version) {
-          // Our topology is stale, or the nodes disagree: reload, and refuse to go on if they disagree.
-          await abortable(this.reload(), signal);
-          if (theirs !== this.version)
-            throw new DistkvError(
-              'CONFIG_MISMATCH',
-              `${origin} routes with config ${theirs} but ${this.o.urls.join(', ')} serves ${String(this.version)}: give every node the same sharding.toml`,
-            );
-        } else void this.reload().catch(() => undefined);
-        const u = new URL(location);
-        origin = u.origin;
-        target = `${u.pathname}${u.search}`;
-        continue;
-      }
-      if (res.status >= 400 && !(res.status === 404 && method === 'GET' && target.startsWith('/kv/')))
-        throw errorOf(res.status, res.body);
-      return res;
-    }
-  }
-
-  private headers(): Record<string, string> {
-    return this.o.token === '' ? {} : { authorization: `Bearer ${this.o.token}` };
-  }
-
-  /** pool returns the keep-alive pool of `origin`. */
-  private pool(origin: string): Pool {
-    let p = this.pools.get(origin);
-    if (p === undefined) {
-      p = newPool(origin, { connections: this.o.connections, timeoutMs: this.o.timeoutMs, ca: this.o.ca });
-      this.pools.set(origin, p);
-    }
-    return p;
-  }
-
-  private async load(): Promise<void> {
-    let last: unknown;
-    for (const origin of this.origins) {
-      try {
-        this.adopt(origin, await this.fetchView(origin));
-        return;
-      } catch (err) {
-        last = err;
-      }
-    }
-    throw new DistkvError(
-      'SHARD_UNREACHABLE',
-      `no node answered /cluster (${this.o.urls.join(', ')}): ${(last as Error).message}`,
-      { cause: last },
-    );
-  }
-
-  /**
-   * loadNewest asks every configured node and every node of the current map at once and adopts the
-   * view with the highest map version: a leader cut off from the coordinator keeps answering with
-   * the map it had, so the first node to answer is not enough while a write is held for a switch.
-   */
-  private async loadNewest(): Promise<void> {
-    const members = this.map?.shards.flatMap((s) => [s.address, ...s.replicas]) ?? [];
-    const candidates = [...new Set([...this.origins, ...members.map((a) => `${this.scheme}://${a}`)])];
-    const views = await Promise.allSettled(
-      candidates.map(async (o) => ({ o, doc: await this.fetchView(o) })),
-    );
-    let best: { o: string; doc: ClusterView } | undefined;
-    for (const v of views)
-      if (v.status === 'fulfilled' && (v.value.doc.map_version ?? 0) > (best?.doc.map_version ?? -1))
-        best = v.value;
-    if (best !== undefined && (best.doc.map_version ?? 0) > this.mapVersion) this.adopt(best.o, best.doc);
-  }
-
-  private async fetchView(origin: string): Promise<ClusterView> {
-    const res = await exchange(this.pool(origin), 'GET', '/cluster', undefined, this.headers(), undefined);
-    if (res.status !== 200) throw errorOf(res.status, res.body);
-    return JSON.parse(res.body.toString('utf8')) as ClusterView;
-  }
-
-  private adopt(origin: string, doc: ClusterView): void {
-    this.map = new ShardMap(
-      doc.shards.map((s) => ({
-        name: s.name,
-        idx: s.idx,
-        address: s.leader.address,
-        replicas: s.replicas.map((r) => r.address),
-        slots: { first: s.slots[0], last: s.slots[1] },
-      })),
-    );
-    this.scheme = new URL(origin).protocol.replace(':', '');
-    this.stats.topologyLoads++;
-    // The leaders follow the live map, so `version` (the config hash) is not a hash of these addresses.
-    this.configHash = doc.version;
-    this.mapVersion = doc.map_version ?? 0;
   }
 
   private firstNode(): string {
-    return new URL(this.origins[0]!).host;
+    return new URL(this.topo.origins[0]!).host;
   }
-}
-
-function isSwitching(body: Buffer): boolean {
-  return errorOf(503, body).code === 'SWITCHING_LEADER';
 }

@@ -2,7 +2,7 @@
  * One HTTP exchange over an undici Pool, driven through `dispatch` (half the CPU of `request()`):
  * collects the status, the headers the client reads and the body, and honours an AbortSignal.
  */
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 
 /** Reply is one HTTP exchange as the client sees it. */
 export interface Reply {
@@ -21,26 +21,7 @@ export interface Reply {
   etag: string | undefined;
 }
 
-/** PoolOptions configure one node's keep-alive pool. */
-export interface PoolOptions {
-  connections: number;
-  timeoutMs: number;
-  /** ca replaces the system's trusted CAs for https:// origins. */
-  ca: string | Buffer | undefined;
-}
-
 const EMPTY = Buffer.alloc(0);
-
-/** newPool opens a keep-alive pool to `origin`. */
-export function newPool(origin: string, o: PoolOptions): Pool {
-  return new Pool(origin, {
-    connections: o.connections,
-    keepAliveTimeout: 30000,
-    headersTimeout: o.timeoutMs,
-    bodyTimeout: o.timeoutMs,
-    ...(o.ca === undefined ? {} : { connect: { ca: o.ca } }),
-  });
-}
 
 /** exchange performs one request on `pool`; it rejects with the signal's reason when aborted. */
 export function exchange(

@@ -7,6 +7,7 @@
  * When the store's log jumps (the store was rebuilt, or its seqs went back), subscribers are told
  * to `reset`: each catches up from its own position again (or takes a snapshot).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LogRecord } from './store-log.js';
 import { decodeLog } from './store-log.js';
 
@@ -147,10 +148,6 @@ export class Feed {
     this.stopped = true;
     this.onIdle();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** deliver hands a batch to one subscriber; one that throws is ended alone. */

@@ -126,7 +126,7 @@ export class WatchHub implements WatchDeps {
     const draining = this.ctx.state.phase === 'draining';
     this.live.settle();
     for (const w of [...this.watchers]) {
-      if (w.isClosed) this.remove(w);
+      if (w.isClosed()) this.remove(w);
       else if (draining) w.cut('draining');
       else w.progress();
     }

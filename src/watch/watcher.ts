@@ -1,10 +1,8 @@
 /**
  * One watch stream (docs/watch.md): for each watched shard, a position (the seq of the last record
  * passed) that only moves forward through the shard's log, in three modes:
- *  - catching up: reading the log after its position itself (paced by the client: it reads more
- *    only once what it sent has mostly drained);
- *  - snapshot: the log no longer holds its position, so it sends the shard's current matching keys
- *    between `snapshot-begin` and `snapshot-end`, then catches up after the snapshot's first seq;
+ *  - catching up, or sending a snapshot when the log no longer holds its position: the shard moves
+ *    its position itself (shard-watch.ts);
  *  - live: subscribed to the shard's feed (feed.ts) once its position reached the feed's.
  * Once every shard is live and at its feed's position, the stream joins the broadcast of the
  * watchers that want the same bytes (broadcast.ts): from then on it is handed one shared buffer
@@ -17,16 +15,10 @@ import { formatVersion, type Version } from '../routing/version.js';
 import type { Broadcast, BroadcastMember } from './broadcast.js';
 import type { SharedFlush } from './gathered-writes.js';
 import type { Start } from './watch-cursor.js';
-import {
-  binaryVersion,
-  recordJson,
-  sharedBlock,
-  valueFields,
-  type WatchEvent,
-  type WireFormat,
-} from './watch-event.js';
-import type { Feed, FeedSubscriber, LogReader } from './feed.js';
-import { decodeLog, type LogRecord } from './store-log.js';
+import { binaryVersion, recordJson, sharedBlock, type WatchEvent, type WireFormat } from './watch-event.js';
+import type { Feed, LogReader } from './feed.js';
+import { ShardWatch, type ShardStream } from './shard-watch.js';
+import type { LogRecord } from './store-log.js';
 
 /** ShardSource is one watched shard as served here: which local store. */
 export interface ShardSource {
@@ -91,39 +83,14 @@ export interface WatchOptions {
   maxBuffer: number;
 }
 
-/** READ_BYTES is how much a catching-up watcher reads per call; SNAPSHOT_PAGE keys per snapshot page. */
-export const READ_BYTES = 256 * 1024;
-export const SNAPSHOT_PAGE = 1000;
-const RETRY_MS = 200;
-
-class ShardWatch implements FeedSubscriber {
-  pos = 0;
-  feed: Feed | undefined;
-  readonly src: ShardSource;
-  private readonly w: Watcher;
-  constructor(src: ShardSource, w: Watcher) {
-    this.src = src;
-    this.w = w;
-  }
-  records(batch: readonly LogRecord[]): void {
-    this.w.live(this, batch);
-  }
-  reset(): void {
-    this.w.leaveLive(this);
-  }
-  failed(): void {
-    this.w.cut('error');
-  }
-}
-
 /** Watcher runs one watch stream. */
-export class Watcher implements BroadcastMember {
+export class Watcher implements BroadcastMember, ShardStream {
+  readonly deps: WatchDeps;
+  readonly out: WatchOutput;
+  readonly options: WatchOptions;
+  readonly prefixBytes: Buffer;
   private readonly shards: ShardWatch[];
   private group: Broadcast | undefined;
-  private readonly deps: WatchDeps;
-  private readonly out: WatchOutput;
-  private readonly o: WatchOptions;
-  private readonly prefixBytes: Buffer;
   private closed = false;
   private lastCursor = '';
   private lastLag = '{}';
@@ -132,7 +99,7 @@ export class Watcher implements BroadcastMember {
     this.shards = [...sources].sort((a, b) => a.shard - b.shard).map((s) => new ShardWatch(s, this));
     this.deps = deps;
     this.out = out;
-    this.o = o;
+    this.options = o;
     this.prefixBytes = Buffer.from(o.prefix, 'utf8');
   }
 
@@ -161,13 +128,13 @@ export class Watcher implements BroadcastMember {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.shards) this.unsubscribe(s);
+    for (const s of this.shards) s.unsubscribe();
     this.group?.remove(this);
     this.group = undefined;
   }
 
-  /** isClosed reports whether the stream has stopped. */
-  get isClosed(): boolean {
+  /** isClosed reports whether the stream has stopped (a method: it changes across awaits). */
+  isClosed(): boolean {
     return this.closed;
   }
 
@@ -208,7 +175,7 @@ export class Watcher implements BroadcastMember {
       // The usual case: the whole batch is new to us, so its encoding is shared with the others.
       this.emitBatch(s, batch);
     } else this.deliver(s, batch);
-    if (this.out.backlog() > this.o.maxBuffer) this.cut('slow');
+    if (this.out.backlog() > this.options.maxBuffer) this.cut('slow');
     else this.join();
   }
 
@@ -219,7 +186,7 @@ export class Watcher implements BroadcastMember {
     if (flush.data.length === 0) return;
     this.lastCursor = cursor;
     this.out.emitShared(flush);
-    if (this.out.backlog() > this.o.maxBuffer) this.cut('slow');
+    if (this.out.backlog() > this.options.maxBuffer) this.cut('slow');
   }
 
   /** dissolved: the broadcast ended; every shard catches up alone from `positions` (BroadcastMember). */
@@ -242,129 +209,44 @@ export class Watcher implements BroadcastMember {
    * join moves the stream to its broadcast once every shard is live and at its feed's position
    * (then its positions are the broadcast's: both follow the same feeds, batch by batch).
    */
-  private join(): void {
+  join(): void {
     if (this.closed || this.group !== undefined) return;
     for (const s of this.shards) if (s.feed === undefined || s.feed.position !== s.pos) return;
     const group = this.deps.broadcast(
       this.shards.map((s) => s.src),
-      this.o,
+      this.options,
       this.out.format,
       this.shards.map((s) => s.pos),
     );
     if (group === undefined) return;
-    for (const s of this.shards) this.unsubscribe(s);
+    for (const s of this.shards) s.unsubscribe();
     this.group = group;
     group.add(this);
   }
 
   /** leaveLive stops following the feed and catches up from the shard's own position. */
   leaveLive(s: ShardWatch): void {
-    this.unsubscribe(s);
+    s.unsubscribe();
     if (!this.closed) this.follow(s, false);
   }
 
   /** follow runs shard `s`; a failure (a damaged record, a broken output) ends the stream with resume. */
   private follow(s: ShardWatch, snapshotFirst: boolean): void {
-    this.run(s, snapshotFirst).catch(() => {
+    s.catchUp(snapshotFirst).catch(() => {
       this.cut('error');
     });
-  }
-
-  private unsubscribe(s: ShardWatch): void {
-    s.feed?.unsubscribe(s);
-    s.feed = undefined;
-  }
-
-  /** run catches shard `s` up (taking a snapshot when needed), then joins its feed. */
-  private async run(s: ShardWatch, snapshotFirst: boolean): Promise<void> {
-    let needSnapshot = snapshotFirst;
-    const reader = this.deps.reader(s.src);
-    while (!this.closed) {
-      if (needSnapshot) {
-        if (!(await this.snapshot(s))) return;
-        needSnapshot = false;
-      }
-      let r: Awaited<ReturnType<LogReader>>;
-      try {
-        r = await reader(s.pos, READ_BYTES, 0);
-      } catch {
-        await sleep(RETRY_MS);
-        continue;
-      }
-      if (this.isClosed) return;
-      if (r.gone) {
-        needSnapshot = true;
-        continue;
-      }
-      if (r.records.length > 0) {
-        this.deliver(s, decodeLog(r.records));
-        if (this.out.backlog() > this.o.maxBuffer / 2) await this.out.drained();
-        continue;
-      }
-      // Caught up with the log: join the feed when it is not ahead of us (single-threaded, so its
-      // next batch starts right after its position).
-      const feed = this.deps.feed(s.src, s.pos);
-      if (feed.position <= s.pos) {
-        s.feed = feed;
-        feed.subscribe(s);
-        this.join();
-        return;
-      }
-    }
-  }
-
-  /** snapshot sends the shard's matching keys; false when the stream closed meanwhile. */
-  private async snapshot(s: ShardWatch): Promise<boolean> {
-    let after: Uint8Array | null = null;
-    let firstSeq = -1;
-    let began = false;
-    for (;;) {
-      let page: ScanPage;
-      try {
-        page = await this.deps.scan(s.src, this.prefixBytes, after, SNAPSHOT_PAGE);
-      } catch {
-        if (this.closed) return false;
-        await sleep(RETRY_MS);
-        continue;
-      }
-      if (this.closed) return false;
-      if (!began) {
-        firstSeq = page.seq;
-        began = true;
-        this.emit({
-          type: 'snapshot-begin',
-          shard: s.src.shard,
-          version: this.version(s.src.shard, firstSeq),
-        });
-      }
-      for (const e of page.entries) {
-        const ev: WatchEvent = { type: 'put', shard: s.src.shard, key: Buffer.from(e.key).toString('utf8') };
-        if (this.o.values) Object.assign(ev, valueFields(e.value));
-        ev.snapshot = true;
-        this.emit(ev);
-      }
-      const lastEntry = page.entries[page.entries.length - 1];
-      if (page.last || lastEntry === undefined) break;
-      after = lastEntry.key;
-      if (this.out.backlog() > this.o.maxBuffer / 2) await this.out.drained();
-    }
-    // Events continue after the first page's seq: a later page may hold newer values, and the
-    // events replayed after it end every key at its current state (docs/watch.md, "Resuming").
-    s.pos = firstSeq;
-    this.emit({
-      type: 'snapshot-end',
-      shard: s.src.shard,
-      version: this.version(s.src.shard, firstSeq),
-      cursor: this.cursor(),
-    });
-    return true;
   }
 
   /** emitBatch sends `batch` (every record new to shard `s`) as one block, encoded once for every watcher. */
   private emitBatch(s: ShardWatch, batch: readonly LogRecord[]): void {
     const shard = s.src.shard;
-    const block = sharedBlock(batch, shard, this.o.prefix, this.o.values, this.out.format, (seq) =>
-      this.deps.epochOf(shard, seq),
+    const block = sharedBlock(
+      batch,
+      shard,
+      this.options.prefix,
+      this.options.values,
+      this.out.format,
+      (seq) => this.deps.epochOf(shard, seq),
     );
     s.pos = batch[batch.length - 1]!.seq;
     if (block.length > 0) {
@@ -375,7 +257,7 @@ export class Watcher implements BroadcastMember {
   }
 
   /** deliver passes records with seq > the shard's position, emitting those under the prefix. */
-  private deliver(s: ShardWatch, batch: readonly LogRecord[]): void {
+  deliver(s: ShardWatch, batch: readonly LogRecord[]): void {
     const shard = s.src.shard;
     if (binaryVersion(this.out.format) !== undefined) {
       // Binary changes carry their versions: one block, no cursor per event.
@@ -386,17 +268,13 @@ export class Watcher implements BroadcastMember {
     for (const r of batch) {
       if (r.seq <= s.pos) continue;
       s.pos = r.seq;
-      if (!r.key.startsWith(this.o.prefix)) continue;
-      this.send(r.kind, recordJson(r, shard, this.o.values, this.deps.epochOf(shard, r.seq)));
+      if (!r.key.startsWith(this.options.prefix)) continue;
+      this.send(r.kind, recordJson(r, shard, this.options.values, this.deps.epochOf(shard, r.seq)));
     }
   }
 
-  private version(shard: number, seq: number): string {
-    return formatVersion({ epoch: this.deps.epochOf(shard, seq), seq });
-  }
-
   /** cursor is the stream's position as a `from` value (watch-cursor.ts), shards in order. */
-  private cursor(): string {
+  cursor(): string {
     let text = '';
     for (const s of this.shards) {
       const v: Version = { epoch: this.deps.epochOf(s.src.shard, s.pos), seq: s.pos };
@@ -405,7 +283,8 @@ export class Watcher implements BroadcastMember {
     return text;
   }
 
-  private emit(ev: WatchEvent): void {
+  /** emit sends one event and the cursor after it. */
+  emit(ev: WatchEvent): void {
     this.send(ev.type, JSON.stringify(ev));
   }
 
@@ -415,8 +294,4 @@ export class Watcher implements BroadcastMember {
     this.lastCursor = cursor;
     this.out.emit(type, json, cursor);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

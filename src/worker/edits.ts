@@ -24,6 +24,7 @@ import {
   type Edit,
   ST_DONE,
 } from './op-format.js';
+import { liveValue } from './pending-writes.js';
 import { encodeOld } from './read-modify-write.js';
 import type { ReplyBatch } from './reply-batch.js';
 import type { StoreWrites } from './store-writes.js';
@@ -44,8 +45,9 @@ export function newestOf(
   const pending = writes.pending;
   const e = pending.find(index, key);
   if (e >= 0) {
-    const value = pending.liveValueAt(e, Date.now());
-    return value === null ? undefined : { value, expiresAtMs: pending.expiresAt(e) };
+    const expiresAtMs = pending.expiresAt(e);
+    const value = liveValue(pending.valueAt(e), expiresAtMs, Date.now());
+    return value === null ? undefined : { value, expiresAtMs };
   }
   const v = store.read(key);
   return v === undefined ? undefined : { value: v.value, expiresAtMs: v.expiresAtMs };

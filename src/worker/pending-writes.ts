@@ -18,7 +18,7 @@
  * grew and shrank with the writes in flight, had V8 promote hundreds of bytes per write to the old
  * generation (docs/performance.md, "Pending writes as a grow-only table"). So the table never
  * shrinks and a write allocates nothing it keeps:
- *  - entries have stable numbers (a freed one goes on a free list and is reused); their store,
+ *  - entries have stable numbers (slot-pool.ts: a freed one is reused first); their store,
  *    key hash, writes in flight, expiry and key length live in typed arrays, their key bytes in a
  *    buffer per entry (kept when the entry is freed, replaced only by a longer key), and their
  *    value and `settled` promise in parallel arrays (cleared when freed, so nothing is kept alive);
@@ -32,6 +32,7 @@
  */
 import type { WriteResult } from '../storage/store.js';
 import { fmix32, hashBytes } from '../storage/key-hash.js';
+import { grown, SlotPool } from './slot-pool.js';
 
 /** KeyHash hashes a store index and a key to 32 bits (tests pass a weak one to force collisions). */
 export type KeyHash = (store: number, key: Uint8Array) => number;
@@ -60,15 +61,23 @@ export class PendingWrites {
   private readonly keys: Uint8Array[] = [];
   private readonly values: (Uint8Array | null)[] = [];
   private readonly settledPs: (Promise<WriteResult> | undefined)[] = [];
-  /** free holds the numbers of freed entries (a stack of `freeTop`); `used` entries were ever taken. */
-  private free: Int32Array;
-  private freeTop = 0;
-  private used = 0;
+  /** entries hands out the entry numbers. */
+  private readonly entries: SlotPool;
 
   /** `capacity` is the number of entries to start with (it doubles as needed); `hash` defaults to storeKeyHash. */
   constructor(capacity = 256, hash: KeyHash = storeKeyHash) {
     this.hash = hash;
     const n = Math.max(2, capacity);
+    this.entries = new SlotPool(n, {
+      grow: (c) => {
+        this.growEntries(c);
+      },
+      added: () => {
+        this.keys.push(new Uint8Array(MIN_KEY_BYTES));
+        this.values.push(null);
+        this.settledPs.push(undefined);
+      },
+    });
     this.index = new Int32Array(indexSizeFor(n));
     this.mask = this.index.length - 1;
     this.stores = new Int32Array(n);
@@ -76,7 +85,6 @@ export class PendingWrites {
     this.inFlight = new Int32Array(n);
     this.expiries = new Float64Array(n);
     this.keyLens = new Int32Array(n);
-    this.free = new Int32Array(n);
   }
 
   /** size is the number of keys with a write in flight, over all stores. */
@@ -95,7 +103,7 @@ export class PendingWrites {
     const h = this.hash(store, key) >>> 0;
     let e = this.lookup(store, key, h);
     if (e < 0) {
-      e = this.take();
+      e = this.entries.take();
       this.stores[e] = store;
       this.hashes[e] = h;
       this.inFlight[e] = 0;
@@ -120,7 +128,7 @@ export class PendingWrites {
     this.live--;
     this.values[handle] = null;
     this.settledPs[handle] = undefined;
-    this.free[this.freeTop++] = handle;
+    this.entries.release(handle);
   }
 
   /** find returns the entry of `key`'s newest pending write, or -1 when none is pending; it is valid until the next settle. */
@@ -129,7 +137,7 @@ export class PendingWrites {
     return this.lookup(store, key, this.hash(store, key) >>> 0);
   }
 
-  /** valueAt is entry `e`'s value (null = a pending delete), expired or not (see liveValue). */
+  /** valueAt is entry `e`'s value (null = a pending delete), expired or not (liveValue reads it at a time). */
   valueAt(e: number): Uint8Array | null {
     return this.values[e] ?? null;
   }
@@ -148,14 +156,9 @@ export class PendingWrites {
   get(store: number, key: Uint8Array): Uint8Array | null | undefined {
     const e = this.find(store, key);
     if (e < 0) return undefined;
-    return this.expiries[e] === 0 ? (this.values[e] ?? null) : this.liveValueAt(e, Date.now());
-  }
-
-  /** liveValueAt is entry `e`'s value as a read at `nowMs` sees it (as liveValue). */
-  liveValueAt(e: number, nowMs: number): Uint8Array | null {
     const value = this.values[e] ?? null;
     const expiresAtMs = this.expiries[e]!;
-    return value !== null && expiresAtMs > 0 && expiresAtMs <= nowMs ? null : value;
+    return expiresAtMs === 0 ? value : liveValue(value, expiresAtMs, Date.now());
   }
 
   /** settledOf returns a promise of the newest pending write on `key` settling, or undefined when none is pending. */
@@ -213,25 +216,13 @@ export class PendingWrites {
     index[hole] = 0;
   }
 
-  /** take returns a free entry number, growing the entry arrays when none is left. */
-  private take(): number {
-    if (this.freeTop > 0) return this.free[--this.freeTop]!;
-    if (this.used === this.stores.length) this.growEntries();
-    this.keys.push(new Uint8Array(MIN_KEY_BYTES));
-    this.values.push(null);
-    this.settledPs.push(undefined);
-    return this.used++;
-  }
-
-  /** growEntries doubles the entry arrays (entry numbers stay). */
-  private growEntries(): void {
-    const n = this.stores.length * 2;
+  /** growEntries makes the entry arrays hold `n` entries (entry numbers stay). */
+  private growEntries(n: number): void {
     this.stores = grown(this.stores, new Int32Array(n));
     this.hashes = grown(this.hashes, new Uint32Array(n));
     this.inFlight = grown(this.inFlight, new Int32Array(n));
     this.expiries = grown(this.expiries, new Float64Array(n));
     this.keyLens = grown(this.keyLens, new Int32Array(n));
-    this.free = grown(this.free, new Int32Array(n));
   }
 
   /** growIndex doubles the index and places every live entry again. */
@@ -250,16 +241,10 @@ function indexSizeFor(n: number): number {
   return size;
 }
 
-/** grown copies `from` into the start of `to` and returns `to`. */
-function grown<T extends Int32Array | Uint32Array | Float64Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
-}
-
-/** liveValue is a pending write's value as a read at `nowMs` sees it: null once its TTL has run out. */
-export function liveValue(
-  p: { value: Uint8Array | null; expiresAtMs: number },
-  nowMs: number,
-): Uint8Array | null {
-  return p.value !== null && p.expiresAtMs > 0 && p.expiresAtMs <= nowMs ? null : p.value;
+/**
+ * liveValue is a pending write's value (null = a delete) with expiry `expiresAtMs` (epoch ms; 0 =
+ * none) as a read at `nowMs` sees it: null once its TTL has run out.
+ */
+export function liveValue(value: Uint8Array | null, expiresAtMs: number, nowMs: number): Uint8Array | null {
+  return value !== null && expiresAtMs > 0 && expiresAtMs <= nowMs ? null : value;
 }

@@ -65,7 +65,8 @@ export class StoreReads {
       };
       pending.settledAt(e).then(
         ({ seq }) => {
-          if (liveValue(seen, Date.now()) === null) this.replies.add(id, ST_MISSING, 0, undefined);
+          if (liveValue(seen.value, seen.expiresAtMs, Date.now()) === null)
+            this.replies.add(id, ST_MISSING, 0, undefined);
           else this.replies.add(id, ST_VALUE, seq, expiryBytes(seen.expiresAtMs));
           this.replies.flushSoon();
         },
@@ -131,7 +132,7 @@ export class StoreReads {
     };
     settled.then(
       ({ seq }) => {
-        answer(() => ({ value: liveValue(newest, Date.now()), seq }));
+        answer(() => ({ value: liveValue(newest.value, newest.expiresAtMs, Date.now()), seq }));
       },
       () => {
         answer(() => {

@@ -202,7 +202,7 @@ describe('a cluster of one process per node', () => {
       // Make the client's routing stale: pretend every shard is led by shard 0's node.
       const real = await client.topology();
       const wrong = new ShardMap(real.shards.map((s) => ({ ...s, address: layout[0]!.address })));
-      (client as unknown as { map: ShardMap }).map = wrong;
+      (client as unknown as { topo: { current: ShardMap } }).topo.current = wrong;
       const key = keyInShard(3, 'stale-');
       await client.put(key, 'v2');
       assert.equal(client.stats.redirects, 1);

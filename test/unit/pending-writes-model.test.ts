@@ -1,7 +1,8 @@
 /**
  * The worker's grow-only tables of writes in flight against models (CONVENTIONS habit 10):
  * PendingWrites (pending-writes.ts) against a Map of (store, key) to the newest write and its count
- * of writes in flight, and Unsettled (unsettled.ts) against a Map of slot to (store, write). Seeded
+ * of writes in flight, Unsettled (unsettled.ts) against a Map of slot to (store, write), and the
+ * slot numbers both take from (slot-pool.ts) against a Set of the slots taken. Seeded
  * fast-check runs of notes, settles in any order and lookups, over a few stores and keys of 0..80
  * bytes from a small alphabet (overwrites, keys longer than an entry's first key buffer), starting
  * from the smallest capacity so that the tables grow and reuse freed entries, once with the real
@@ -14,6 +15,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { WriteResult } from '../../src/storage/store.js';
 import { type KeyHash, PendingWrites, storeKeyHash } from '../../src/worker/pending-writes.js';
+import { SlotPool } from '../../src/worker/slot-pool.js';
 import { Unsettled } from '../../src/worker/unsettled.js';
 
 const STORES = 3;
@@ -174,6 +176,48 @@ describe('Unsettled against a Map model', () => {
         }
       }),
       { seed: 2828, numRuns: 200 },
+    );
+  });
+});
+
+describe('SlotPool against a Set model', () => {
+  it("reuses released slots, never hands one out twice, and its owner's arrays always hold every slot taken (seeded property)", () => {
+    const takeOrRelease = fc.oneof(fc.constant('take' as const), fc.nat());
+    fc.assert(
+      fc.property(fc.nat(4), fc.array(takeOrRelease, { maxLength: 300 }), (capacity, ops) => {
+        let columns = 0;
+        const added: number[] = [];
+        const pool = new SlotPool(capacity, {
+          grow: (n) => {
+            assert.ok(n > columns, `grow to ${n} from ${columns}`);
+            columns = n;
+          },
+          added: (slot) => added.push(slot),
+        });
+        columns = pool.capacity;
+        const taken = new Set<number>();
+        for (const op of ops) {
+          if (op === 'take') {
+            const before = pool.used;
+            const slot = pool.take();
+            assert.ok(!taken.has(slot), `slot ${slot} handed out twice`);
+            if (taken.size < before) assert.ok(slot < before, 'a released slot is taken before a new one');
+            assert.ok(slot < columns, `slot ${slot} beyond the owner's ${columns}`);
+            taken.add(slot);
+          } else if (taken.size > 0) {
+            const slot = [...taken][op % taken.size]!;
+            pool.release(slot);
+            taken.delete(slot);
+          }
+          assert.deepEqual(
+            added,
+            Array.from({ length: pool.used }, (_, i) => i),
+            'new slots are announced once each, in order',
+          );
+          assert.ok(pool.used <= pool.capacity && pool.capacity === columns, 'capacity');
+        }
+      }),
+      { seed: 3828, numRuns: 200 },
     );
   });
 });

@@ -1,0 +1,64 @@
+/**
+ * NodePools: the client's keep-alive connections, one undici Pool per node origin
+ * ("http://host:port"), opened at its first request and all closed by `close`. Every request it
+ * sends carries the client's bearer token when it has one.
+ */
+import { Pool } from 'undici';
+import { exchange, type Reply } from './exchange.js';
+
+/** PoolOptions configure one node's keep-alive pool. */
+export interface PoolOptions {
+  connections: number;
+  timeoutMs: number;
+  /** ca replaces the system's trusted CAs for https:// origins. */
+  ca: string | Buffer | undefined;
+}
+
+/** NodePools holds one keep-alive pool per node origin. */
+export class NodePools {
+  private readonly pools = new Map<string, Pool>();
+  private readonly options: PoolOptions;
+  private readonly token: string;
+
+  /** `token` is sent as a bearer token ("" = none). */
+  constructor(options: PoolOptions, token: string) {
+    this.options = options;
+    this.token = token;
+  }
+
+  /** exchange performs one request at `origin` with the client's headers and `extra`; it rejects with the signal's reason when aborted. */
+  exchange(
+    origin: string,
+    method: string,
+    path: string,
+    body: Uint8Array | string | undefined,
+    extra: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<Reply> {
+    const auth = this.token === '' ? {} : { authorization: `Bearer ${this.token}` };
+    return exchange(this.pool(origin), method, path, body, { ...auth, ...extra }, signal);
+  }
+
+  /** close ends every keep-alive connection. */
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    this.pools.clear();
+  }
+
+  /** pool returns the keep-alive pool of `origin`, opening it first if needed. */
+  private pool(origin: string): Pool {
+    let p = this.pools.get(origin);
+    if (p === undefined) {
+      const o = this.options;
+      p = new Pool(origin, {
+        connections: o.connections,
+        keepAliveTimeout: 30000,
+        headersTimeout: o.timeoutMs,
+        bodyTimeout: o.timeoutMs,
+        ...(o.ca === undefined ? {} : { connect: { ca: o.ca } }),
+      });
+      this.pools.set(origin, p);
+    }
+    return p;
+  }
+}

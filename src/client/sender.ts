@@ -1,0 +1,126 @@
+/**
+ * Sender: one client request to a node, seen through to its answer (docs/api.md). A 307/308 means
+ * the client's topology is stale: it follows the Location (re-sending a buffered body, at most
+ * MAX_REDIRECTS times) and reloads `/cluster`, in the background unless the redirecting node names
+ * another config hash, in which case it reloads first and refuses to go on (CONFIG_MISMATCH) if the
+ * nodes disagree. An idempotent request is retried on connection errors with capped exponential
+ * backoff, then fails as SHARD_UNREACHABLE naming the shard. An answer whose `X-Distkv-Map`
+ * version is above the client's makes it reload `/cluster`; an idempotent request held by a leader
+ * switch (503 SWITCHING_LEADER, not executed) is sent again after a short wait, up to
+ * SWITCH_WAIT_MS, following the shard's leader if a newer map moves it. Any other status from 400
+ * up (but a 404 of a key read) rejects as the server's catalogue error.
+ */
+import { DistkvError } from '../errors.js';
+import type { ShardInfo } from '../routing/shard-map.js';
+import { abortable, type Reply, sleep } from './exchange.js';
+import type { NodePools } from './node-pools.js';
+import type { ClusterTopology } from './topology.js';
+import type { ClientStats } from './types.js';
+import { errorOf } from './wire-decode.js';
+
+const MAX_REDIRECTS = 5;
+/** SWITCH_WAIT_MS bounds how long a request held by a leader switch is retried. */
+const SWITCH_WAIT_MS = 15000;
+const SWITCH_RETRY_MS = 100;
+/** NEWEST_LOOK_MS is how long a write held for a leader switch waits before asking every node for a newer map. */
+const NEWEST_LOOK_MS = 1000;
+
+/** Sender sends the client's requests over its pools, keeping its topology current. */
+export class Sender {
+  private readonly pools: NodePools;
+  private readonly topology: ClusterTopology;
+  private readonly stats: ClientStats;
+  private readonly retries: number;
+
+  /** `retries` is how many times an idempotent request is retried on a connection error; `stats` counts requests, redirects and retries. */
+  constructor(pools: NodePools, topology: ClusterTopology, stats: ClientStats, retries: number) {
+    this.pools = pools;
+    this.topology = topology;
+    this.stats = stats;
+    this.retries = retries;
+  }
+
+  /** send performs a request at `node`, following redirects and retrying connection errors when `idempotent`. */
+  async send(
+    method: string,
+    node: string,
+    path: string,
+    body: Uint8Array | string | undefined,
+    idempotent: boolean,
+    signal: AbortSignal | undefined,
+    shard?: ShardInfo,
+    conditions: Record<string, string> = {},
+  ): Promise<Reply> {
+    const topology = this.topology;
+    let origin = `${topology.scheme}://${node}`;
+    let target = path;
+    const switchDeadline = performance.now() + SWITCH_WAIT_MS;
+    let nextLook = performance.now() + NEWEST_LOOK_MS;
+    for (let attempt = 0, redirects = 0; ;) {
+      signal?.throwIfAborted();
+      this.stats.requests++;
+      let res: Reply;
+      try {
+        res = await this.pools.exchange(origin, method, target, body, conditions, signal);
+      } catch (err) {
+        if (signal?.aborted === true) throw err;
+        if (idempotent && attempt < this.retries) {
+          this.stats.retries++;
+          await sleep(Math.min(1000, 50 * 2 ** attempt), signal);
+          attempt++;
+          continue;
+        }
+        const what =
+          shard === undefined ? `node ${origin}` : `shard ${shard.idx} (${shard.name}) at ${origin}`;
+        throw new DistkvError('SHARD_UNREACHABLE', `${what} is unreachable: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      if (res.map !== undefined && res.map > topology.liveMapVersion)
+        void topology.reload().catch(() => undefined);
+      if (res.status === 503 && idempotent && performance.now() < switchDeadline && isSwitching(res.body)) {
+        this.stats.retries++;
+        await sleep(SWITCH_RETRY_MS, signal);
+        // The switch may be over elsewhere while this node cannot learn it (cut off from the
+        // coordinator): look for a newer map now and then, and follow the shard's new leader.
+        if (shard !== undefined && performance.now() >= nextLook) {
+          nextLook = performance.now() + NEWEST_LOOK_MS;
+          await abortable(topology.loadNewest(), signal).catch(() => undefined);
+          const now = topology.map?.shard(shard.idx).address;
+          if (now !== undefined && `${topology.scheme}://${now}` !== origin) {
+            origin = `${topology.scheme}://${now}`;
+            target = path;
+          }
+        }
+        continue;
+      }
+      if (res.status === 307 || res.status === 308) {
+        const location = res.location;
+        if (location === undefined || ++redirects > MAX_REDIRECTS)
+          throw new DistkvError('INTERNAL', `too many redirects for ${method} ${path}`);
+        this.stats.redirects++;
+        const theirs = res.config;
+        if (theirs !== undefined && theirs !== topology.version) {
+          // Our topology is stale, or the nodes disagree: reload, and refuse to go on if they disagree.
+          await abortable(topology.reload(), signal);
+          if (theirs !== topology.version)
+            throw new DistkvError(
+              'CONFIG_MISMATCH',
+              `${origin} routes with config ${theirs} but ${topology.urls.join(', ')} serves ${String(topology.version)}: give every node the same sharding.toml`,
+            );
+        } else void topology.reload().catch(() => undefined);
+        const u = new URL(location);
+        origin = u.origin;
+        target = `${u.pathname}${u.search}`;
+        continue;
+      }
+      if (res.status >= 400 && !(res.status === 404 && method === 'GET' && target.startsWith('/kv/')))
+        throw errorOf(res.status, res.body);
+      return res;
+    }
+  }
+}
+
+function isSwitching(body: Buffer): boolean {
+  return errorOf(503, body).code === 'SWITCHING_LEADER';
+}

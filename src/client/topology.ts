@@ -1,0 +1,122 @@
+/**
+ * ClusterTopology: the client's routing table as the cluster last described it in `GET /cluster`
+ * (the single source of truth): shards, slot ranges, leader and replica addresses, the config hash
+ * and the live map version (docs/failover.md). `reload` asks the configured nodes in order and
+ * adopts the first answer; one load runs at a time, shared by every caller that asks meanwhile.
+ * `loadNewest` asks every node at once and adopts the highest map version, for a write held by a
+ * leader switch. The scheme of the node that last answered is the one requests use.
+ */
+import { DistkvError } from '../errors.js';
+import { ShardMap } from '../routing/shard-map.js';
+import type { NodePools } from './node-pools.js';
+import type { ClientStats, ClusterView } from './types.js';
+import { errorOf } from './wire-decode.js';
+
+/** ClusterTopology loads and holds the client's view of the cluster. */
+export class ClusterTopology {
+  /** origins are the configured nodes ("http://host:port"), parsed; urls as the user gave them. */
+  readonly origins: readonly string[];
+  readonly urls: readonly string[];
+  private readonly pools: NodePools;
+  private readonly stats: ClientStats;
+  private current: ShardMap | undefined;
+  private configHash: string | undefined;
+  private mapVersion = 0;
+  private reloading: Promise<void> | undefined;
+  private currentScheme: string;
+
+  /** `stats.topologyLoads` counts the views it adopts. */
+  constructor(origins: readonly string[], urls: readonly string[], pools: NodePools, stats: ClientStats) {
+    this.origins = origins;
+    this.urls = urls;
+    this.pools = pools;
+    this.stats = stats;
+    this.currentScheme = new URL(origins[0]!).protocol.replace(':', '');
+  }
+
+  /** map is the routing table (undefined before the first load). */
+  get map(): ShardMap | undefined {
+    return this.current;
+  }
+
+  /** version is the config hash the client routes with (undefined before the first load). */
+  get version(): string | undefined {
+    return this.configHash;
+  }
+
+  /** liveMapVersion is the version of the live map the client routes with (0 before the first load). */
+  get liveMapVersion(): number {
+    return this.mapVersion;
+  }
+
+  /** scheme is "http" or "https": the first configured node's, then that of the node that answered /cluster. */
+  get scheme(): string {
+    return this.currentScheme;
+  }
+
+  /** reload fetches /cluster from the first node that answers (one load at a time, shared by callers). */
+  reload(): Promise<void> {
+    this.reloading ??= this.load().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  /**
+   * loadNewest asks every configured node and every node of the current map at once and adopts the
+   * view with the highest map version: a leader cut off from the coordinator keeps answering with
+   * the map it had, so the first node to answer is not enough while a write is held for a switch.
+   */
+  async loadNewest(): Promise<void> {
+    const members = this.current?.shards.flatMap((s) => [s.address, ...s.replicas]) ?? [];
+    const candidates = [...new Set([...this.origins, ...members.map((a) => `${this.currentScheme}://${a}`)])];
+    const views = await Promise.allSettled(
+      candidates.map(async (o) => ({ o, doc: await this.fetchView(o) })),
+    );
+    let best: { o: string; doc: ClusterView } | undefined;
+    for (const v of views)
+      if (v.status === 'fulfilled' && (v.value.doc.map_version ?? 0) > (best?.doc.map_version ?? -1))
+        best = v.value;
+    if (best !== undefined && (best.doc.map_version ?? 0) > this.mapVersion) this.adopt(best.o, best.doc);
+  }
+
+  private async load(): Promise<void> {
+    let last: unknown;
+    for (const origin of this.origins) {
+      try {
+        this.adopt(origin, await this.fetchView(origin));
+        return;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `no node answered /cluster (${this.urls.join(', ')}): ${(last as Error).message}`,
+      { cause: last },
+    );
+  }
+
+  private async fetchView(origin: string): Promise<ClusterView> {
+    const res = await this.pools.exchange(origin, 'GET', '/cluster', undefined, {}, undefined);
+    if (res.status !== 200) throw errorOf(res.status, res.body);
+    return JSON.parse(res.body.toString('utf8')) as ClusterView;
+  }
+
+  private adopt(origin: string, doc: ClusterView): void {
+    this.current = new ShardMap(
+      doc.shards.map((s) => ({
+        name: s.name,
+        idx: s.idx,
+        address: s.leader.address,
+        replicas: s.replicas.map((r) => r.address),
+        slots: { first: s.slots[0], last: s.slots[1] },
+      })),
+    );
+    this.currentScheme = new URL(origin).protocol.replace(':', '');
+    this.stats.topologyLoads++;
+    // The leaders follow the live map, so `version` (the config hash) is not a hash of these addresses.
+    this.configHash = doc.version;
+    this.mapVersion = doc.map_version ?? 0;
+  }
+}

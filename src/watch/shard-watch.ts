@@ -1,0 +1,173 @@
+/**
+ * ShardWatch: one watched shard of a watch stream (watcher.ts, docs/watch.md): its position (the
+ * seq of the last record passed) and how it moves that position itself until it is live:
+ *  - catching up: reading the shard's log after its position (paced by the client: it reads more
+ *    only once what it sent has mostly drained);
+ *  - snapshot: the log no longer holds its position, so it sends the shard's current matching keys
+ *    between `snapshot-begin` and `snapshot-end`, then catches up after the snapshot's first seq.
+ * Caught up with the log, it subscribes to the shard's feed (feed.ts) and hands the feed's batches
+ * to its stream, which decides what is sent. Errors of a read or a scan are retried every RETRY_MS
+ * while the stream is open.
+ *
+ * Owned by the main thread; the stream closes it by unsubscribing it and letting its loop see
+ * `isClosed`.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatVersion } from '../routing/version.js';
+import type { Feed, FeedSubscriber, LogReader } from './feed.js';
+import { decodeLog, type LogRecord } from './store-log.js';
+import { valueFields, type WatchEvent } from './watch-event.js';
+import type { ScanPage, ShardSource, WatchDeps, WatchOptions, WatchOutput } from './watcher.js';
+
+/** READ_BYTES is how much a catching-up shard reads per call; SNAPSHOT_PAGE keys per snapshot page. */
+const READ_BYTES = 256 * 1024;
+const SNAPSHOT_PAGE = 1000;
+const RETRY_MS = 200;
+
+/** ShardStream is the watch stream a ShardWatch belongs to (Watcher implements it). */
+export interface ShardStream {
+  readonly deps: WatchDeps;
+  readonly out: WatchOutput;
+  readonly options: WatchOptions;
+  /** prefixBytes is `options.prefix` as UTF-8. */
+  readonly prefixBytes: Buffer;
+  /** isClosed reports whether the stream has stopped. */
+  isClosed(): boolean;
+  /** live handles a feed batch for shard `s`. */
+  live(s: ShardWatch, batch: readonly LogRecord[]): void;
+  /** leaveLive stops following the feed and catches up from the shard's own position. */
+  leaveLive(s: ShardWatch): void;
+  /** cut ends the stream with `resume` and the cursor to resume from. */
+  cut(reason: string): void;
+  /** deliver passes records with seq > the shard's position, emitting those under the prefix. */
+  deliver(s: ShardWatch, batch: readonly LogRecord[]): void;
+  /** emit sends one event and the cursor after it. */
+  emit(ev: WatchEvent): void;
+  /** cursor is the stream's position as a `from` value. */
+  cursor(): string;
+  /** join moves the stream to its broadcast once every shard is live and at its feed's position. */
+  join(): void;
+}
+
+/** ShardWatch is one shard of a watch stream: its position, its feed once live, and its catching up. */
+export class ShardWatch implements FeedSubscriber {
+  pos = 0;
+  feed: Feed | undefined;
+  readonly src: ShardSource;
+  private readonly stream: ShardStream;
+
+  constructor(src: ShardSource, stream: ShardStream) {
+    this.src = src;
+    this.stream = stream;
+  }
+
+  /** records hands a feed batch to the stream (FeedSubscriber). */
+  records(batch: readonly LogRecord[]): void {
+    this.stream.live(this, batch);
+  }
+
+  /** reset: the feed moved on without this shard; it catches up alone (FeedSubscriber). */
+  reset(): void {
+    this.stream.leaveLive(this);
+  }
+
+  /** failed: the feed cannot go on, so neither can the stream (FeedSubscriber). */
+  failed(): void {
+    this.stream.cut('error');
+  }
+
+  /** unsubscribe leaves the shard's feed, if it follows one. */
+  unsubscribe(): void {
+    this.feed?.unsubscribe(this);
+    this.feed = undefined;
+  }
+
+  /** catchUp reads the log after the position (taking a snapshot first or when needed), then joins the feed. */
+  async catchUp(snapshotFirst: boolean): Promise<void> {
+    const stream = this.stream;
+    let needSnapshot = snapshotFirst;
+    const reader = stream.deps.reader(this.src);
+    while (!stream.isClosed()) {
+      if (needSnapshot) {
+        if (!(await this.snapshot())) return;
+        needSnapshot = false;
+      }
+      let r: Awaited<ReturnType<LogReader>>;
+      try {
+        r = await reader(this.pos, READ_BYTES, 0);
+      } catch {
+        await sleep(RETRY_MS);
+        continue;
+      }
+      if (stream.isClosed()) return;
+      if (r.gone) {
+        needSnapshot = true;
+        continue;
+      }
+      if (r.records.length > 0) {
+        stream.deliver(this, decodeLog(r.records));
+        if (stream.out.backlog() > stream.options.maxBuffer / 2) await stream.out.drained();
+        continue;
+      }
+      // Caught up with the log: join the feed when it is not ahead of us (single-threaded, so its
+      // next batch starts right after its position).
+      const feed = stream.deps.feed(this.src, this.pos);
+      if (feed.position <= this.pos) {
+        this.feed = feed;
+        feed.subscribe(this);
+        stream.join();
+        return;
+      }
+    }
+  }
+
+  /** snapshot sends the shard's matching keys; false when the stream closed meanwhile. */
+  private async snapshot(): Promise<boolean> {
+    const stream = this.stream;
+    const shard = this.src.shard;
+    let after: Uint8Array | null = null;
+    let firstSeq = -1;
+    let began = false;
+    for (;;) {
+      let page: ScanPage;
+      try {
+        page = await stream.deps.scan(this.src, stream.prefixBytes, after, SNAPSHOT_PAGE);
+      } catch {
+        if (stream.isClosed()) return false;
+        await sleep(RETRY_MS);
+        continue;
+      }
+      if (stream.isClosed()) return false;
+      if (!began) {
+        firstSeq = page.seq;
+        began = true;
+        stream.emit({ type: 'snapshot-begin', shard, version: this.version(firstSeq) });
+      }
+      for (const e of page.entries) {
+        const ev: WatchEvent = { type: 'put', shard, key: Buffer.from(e.key).toString('utf8') };
+        if (stream.options.values) Object.assign(ev, valueFields(e.value));
+        ev.snapshot = true;
+        stream.emit(ev);
+      }
+      const lastEntry = page.entries[page.entries.length - 1];
+      if (page.last || lastEntry === undefined) break;
+      after = lastEntry.key;
+      if (stream.out.backlog() > stream.options.maxBuffer / 2) await stream.out.drained();
+    }
+    // Events continue after the first page's seq: a later page may hold newer values, and the
+    // events replayed after it end every key at its current state (docs/watch.md, "Resuming").
+    this.pos = firstSeq;
+    stream.emit({
+      type: 'snapshot-end',
+      shard,
+      version: this.version(firstSeq),
+      cursor: stream.cursor(),
+    });
+    return true;
+  }
+
+  /** version is the version `E.S` of this shard's `seq`. */
+  private version(seq: number): string {
+    return formatVersion({ epoch: this.stream.deps.epochOf(this.src.shard, seq), seq });
+  }
+}

@@ -2,7 +2,8 @@
  * Raw HTTP over a TCP socket, for requests fetch() refuses to send (invalid bytes in the URL, a body
  * cut off mid-way) and for reading exactly what the server wrote.
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** RawResponse is a parsed HTTP/1.1 response. */
 export interface RawResponse {
@@ -61,4 +62,21 @@ export function rawRequest(
       else reject(err);
     });
   });
+}
+
+/**
+ * readPaused resumes a socket that was kept paused (nothing read yet) and collects what it reads
+ * until `bytes` arrived or `timeoutMs` passed; the caller checks the length.
+ */
+export async function readPaused(sock: Socket, bytes: number, timeoutMs = 60000): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let got = 0;
+  sock.on('data', (d: Buffer) => {
+    parts.push(d);
+    got += d.length;
+  });
+  sock.resume();
+  const deadline = Date.now() + timeoutMs;
+  while (got < bytes && Date.now() < deadline) await sleep(20);
+  return Buffer.concat(parts);
 }

@@ -124,11 +124,13 @@ export class Http1Connection implements ExchangeSink {
   /**
    * sweep is the listener's idle sweep (src/server/idle-sweep.ts): a connection untouched (nothing
    * read, nothing written, no progress of what waits unsent) for `sweepsToIdle` sweeps is closed
-   * when nothing is pending, and gets 408 when it is in the middle of a request body.
+   * when nothing is pending or when answers wait unsent (its client stopped reading them: a
+   * streamed answer would otherwise hold the connection for good), and gets 408 when it is in the
+   * middle of a request body. One merely waiting for an answer (nothing unsent) stays open.
    */
   sweep(sweepsToIdle: number): void {
     if (!this.idle.idle(sweepsToIdle, this.out.unsent)) return;
-    if (this.queue.length === 0) this.socket.destroy();
+    if (this.queue.length === 0 || this.out.unsent > 0) this.socket.destroy();
     else this.bodyTimedOut(this.idleMs);
   }
 

@@ -3,7 +3,8 @@
  * (src/server/idle-sweep.ts), not a timer per socket: an idle connection is closed between the
  * idle limit and the limit plus one sweep period after its last activity, while a connection that
  * keeps sending requests, one whose answer is still being read by a slow client, and one waiting
- * for an answer stay open; one whose client stopped reading (its requests wait, unrun) is idle.
+ * for an answer stay open; one whose client stopped reading (its requests wait, unrun, or its
+ * streamed answer waits unsent) is idle.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -101,6 +102,31 @@ describe('one idle sweep per listener', () => {
       await sleep(50);
       assert.equal(c.closedAt, undefined, `closed with ${c.bytes} bytes read`);
       assert.ok(c.bytes > value.length, `${c.bytes} bytes of the answer arrived`);
+      c.sock.destroy();
+    } finally {
+      s.server.close();
+      s.server.destroyConnections();
+    }
+  });
+
+  it('closes a connection whose streamed answer its client stopped reading, once nothing moves for the limit', async () => {
+    const s = await srv.startExtra({ idleTimeoutMs: IDLE_MS });
+    try {
+      const c = await open(s.port);
+      c.sock.pause();
+      c.sock.write(get('/bigstream'));
+      // The 64 MiB answer is still being streamed (its route waits for each chunk to drain) when
+      // the client stops reading: nothing moves, and the connection is idle like any other.
+      const end = Date.now() + IDLE_MS * 6;
+      while (c.closedAt === undefined && Date.now() < end) await sleep(20);
+      c.sock.resume();
+      const close = Date.now() + 10000;
+      while (c.closedAt === undefined && Date.now() < close) await sleep(20);
+      assert.ok(c.closedAt !== undefined, 'the stalled streaming connection was closed');
+      assert.ok(
+        c.bytes < 64 * 1024 * 1024,
+        `${c.bytes} bytes arrived: the whole answer, so it was never stalled`,
+      );
       c.sock.destroy();
     } finally {
       s.server.close();

@@ -96,6 +96,26 @@ export async function startTestServer(): Promise<TestServer> {
       res.end('three');
     });
   });
+  // 64 MiB in 1 MiB chunks, one per turn, each once the previous one drained (a streamed answer)
+  router.get('/bigstream', (res) => {
+    const chunk = Buffer.alloc(1024 * 1024, 'b');
+    let left = 64;
+    const pump = (): void => {
+      if (res.aborted) return;
+      if (left === 0) {
+        res.end();
+        return;
+      }
+      left--;
+      if (res.write(chunk)) setImmediate(pump);
+    };
+    res.writeHeader('Content-Type', 'application/octet-stream');
+    res.onWritable(() => {
+      setImmediate(pump);
+      return true;
+    });
+    pump();
+  });
   router.get('/throw', () => {
     throw new Error('route bug');
   });

@@ -14,26 +14,20 @@
  * socket has drained (every byte handed to the kernel) and the unanswered requests are down to
  * half the window (`mayResume`). Running is what costs memory: an answer is built as soon as its
  * request runs, whether its client reads or not. The window (src/server/reply-window.ts) is fitted
- * at each flush to the answers that ended since the last one: about WINDOW_BYTES of them at their
- * mean size, starting at INITIAL_WINDOW, at most MAX_PENDING, and at most WINDOW_CAP_BYTES of
- * answers of the largest size. So a client that pipelines GETs of large values and reads nothing
+ * at each flush to the answers that ended since the last one (`frontDoorWindow`: about 4 MiB of
+ * them at their mean size, starting at 4, at most MAX_PENDING, and at most 64 MiB of answers of
+ * the largest size). So a client that pipelines GETs of large values and reads nothing
  * makes the connection hold about MAX_UNSENT_BYTES plus one window of answers (and what the
  * kernel's socket buffers take), whatever it sent.
  */
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
-import { maxWindowFor, ReplyWindow } from '../server/reply-window.js';
+import { frontDoorWindow, type ReplyWindow } from '../server/reply-window.js';
 
 /** MAX_PENDING is the most pipelined requests that may await their answers before reading pauses. */
 export const MAX_PENDING = 128;
 /** MAX_UNSENT_BYTES is how many answer bytes may wait in the socket before requests stop running. */
 export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
-/** WINDOW_BYTES is about how many answer bytes the window lets be unanswered at once. */
-const WINDOW_BYTES = 4 * 1024 * 1024;
-/** INITIAL_WINDOW is a connection's window before any answer was sized. */
-export const INITIAL_WINDOW = 4;
-/** WINDOW_CAP_BYTES bounds the window times the largest answer (a burst of large values after small ones). */
-export const WINDOW_CAP_BYTES = 64 * 1024 * 1024;
 
 /** Http1Outflow writes one connection's bytes and decides when it may run requests. */
 export class Http1Outflow {
@@ -56,9 +50,7 @@ export class Http1Outflow {
    * this turn (called once per turn, at its first write).
    */
   constructor(socket: Socket, maxReplyBytes: number, onDrain: () => void, schedule: () => void) {
-    const maxWindow =
-      maxReplyBytes > 0 ? maxWindowFor(WINDOW_CAP_BYTES, maxReplyBytes, 1, MAX_PENDING) : MAX_PENDING;
-    this.window = new ReplyWindow(WINDOW_BYTES, 1, maxWindow, INITIAL_WINDOW);
+    this.window = frontDoorWindow(maxReplyBytes, MAX_PENDING);
     this.out = new DirectWriter(socket, onDrain);
     this.schedule = schedule;
   }

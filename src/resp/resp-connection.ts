@@ -6,14 +6,14 @@
  *
  * Flow control: parsing stops (and the socket stops reading; the rest of the input stays in the
  * parser) while the socket's write buffer is full, and while the replies outstanding reach the
- * connection's window (src/server/reply-window.ts). The window starts at INITIAL_WINDOW (a first
+ * connection's window (`frontDoorWindow`, src/server/reply-window.ts). The window starts at INITIAL_WINDOW (a first
  * burst is assumed to carry large values), at most doubles per write, follows about WINDOW_BYTES of
  * replies at the mean reply size of the last write, and never passes `maxWindow`: MAX_PIPELINE, or
- * fewer when that many values of `max_value_bytes` would pass MAX_OUTSTANDING_BYTES (a shard worker
+ * fewer when that many values of `max_value_bytes` would pass WINDOW_CAP_BYTES (a shard worker
  * builds the replies of one batch together, so outstanding GETs cost their values even before they
  * reach the socket). A client that pipelines GETs of large values without reading therefore costs
  * about WINDOW_BYTES plus one value (the socket's own buffer stops parsing too: `writeBlocked`), and
- * at most MAX_OUTSTANDING_BYTES when it switches from small values to large ones within one
+ * at most WINDOW_CAP_BYTES when it switches from small values to large ones within one
  * window; small values keep a window of up to `maxWindow` (63 with 1 MiB values, as the default).
  * QUIT and protocol errors stop reading; the connection ends once every earlier reply is written.
  *
@@ -25,7 +25,7 @@
  */
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
-import { maxWindowFor, ReplyWindow } from '../server/reply-window.js';
+import { frontDoorWindow, type ReplyWindow, WINDOW_BYTES } from '../server/reply-window.js';
 import { RespParser } from './resp-parser.js';
 import type { ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
@@ -36,12 +36,6 @@ import type { OpCode } from '../worker/op-format.js';
 
 /** MAX_PIPELINE is how many replies may be outstanding before the connection stops reading. */
 export const MAX_PIPELINE = 4096;
-/** INITIAL_WINDOW is the pipeline window a connection starts with, before any reply was sized. */
-export const INITIAL_WINDOW = 4;
-/** WINDOW_BYTES is about how many reply bytes the window lets be outstanding. */
-export const WINDOW_BYTES = 4 * 1024 * 1024;
-/** MAX_OUTSTANDING_BYTES bounds the window times the largest value a reply can carry. */
-export const MAX_OUTSTANDING_BYTES = 64 * 1024 * 1024;
 
 /** Dispatch runs one command on a connection; false = not run yet (a key it names is held), retry later. */
 export type Dispatch = (c: RespConnection, args: Buffer[]) => boolean;
@@ -82,9 +76,7 @@ export class RespConnection {
     this.dispatch = dispatch;
     this.id = ctx.nextClientId();
     this.parser = new RespParser(ctx.config.server.max_value_bytes + 1024 * 1024);
-    const valueBytes = ctx.config.server.max_value_bytes + 64;
-    const maxWindow = maxWindowFor(MAX_OUTSTANDING_BYTES, valueBytes, 1, MAX_PIPELINE);
-    this.window = new ReplyWindow(WINDOW_BYTES, 1, maxWindow, INITIAL_WINDOW);
+    this.window = frontDoorWindow(ctx.config.server.max_value_bytes + 64, MAX_PIPELINE);
     this.authenticated = ctx.config.server.token === '';
     this.queue = new ReplyQueue(
       () => {

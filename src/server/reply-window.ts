@@ -12,6 +12,13 @@
  * small values keeps a window of hundreds of requests while large values get a few.
  */
 
+/** WINDOW_BYTES is about how many answer bytes a window lets be unanswered at once. */
+export const WINDOW_BYTES = 4 * 1024 * 1024;
+/** INITIAL_WINDOW is a connection's window before any answer was sized. */
+export const INITIAL_WINDOW = 4;
+/** WINDOW_CAP_BYTES bounds a window times the largest answer (a burst of large values after small ones). */
+export const WINDOW_CAP_BYTES = 64 * 1024 * 1024;
+
 /** ReplyWindow is one connection's window; `size` is read before executing each request. */
 export class ReplyWindow {
   /** size is how many requests may be executed and unanswered (min..max). */
@@ -38,4 +45,14 @@ export class ReplyWindow {
 /** maxWindowFor is the largest window whose answers of `maxReplyBytes` each stay within `capBytes` (at least `min`). */
 export function maxWindowFor(capBytes: number, maxReplyBytes: number, min: number, max: number): number {
   return Math.max(min, Math.min(max, Math.floor(capBytes / Math.max(1, maxReplyBytes))));
+}
+
+/**
+ * frontDoorWindow is a front-door connection's window (HTTP and RESP): about WINDOW_BYTES of
+ * answers, starting at INITIAL_WINDOW, at most `maxCount` requests and at most WINDOW_CAP_BYTES of
+ * answers of `maxReplyBytes` each (0: their size is not known, no such bound).
+ */
+export function frontDoorWindow(maxReplyBytes: number, maxCount: number): ReplyWindow {
+  const max = maxReplyBytes > 0 ? maxWindowFor(WINDOW_CAP_BYTES, maxReplyBytes, 1, maxCount) : maxCount;
+  return new ReplyWindow(WINDOW_BYTES, 1, max, INITIAL_WINDOW);
 }

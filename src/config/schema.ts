@@ -45,6 +45,12 @@ export interface ServerConfig {
   tls_ca: string;
   /** max_connections bounds the open HTTP and RESP connections of the process (Redis's maxclients). */
   max_connections: number;
+  /**
+   * max_unsent_bytes bounds the answer bytes all the process's connections built and could not send
+   * yet, together (Redis's maxmemory-clients); over it the connections holding the most are closed.
+   * 0 = no limit.
+   */
+  max_unsent_bytes: number;
 }
 
 /** StorageConfig is the `[storage]` table. */
@@ -103,6 +109,7 @@ export const DEFAULTS = {
     resp_port_offset: 1000,
     tls_ca: '',
     max_connections: 10000,
+    max_unsent_bytes: 1073741824,
   },
   storage: {
     engine: 'lsm',
@@ -131,6 +138,9 @@ export const HARD_MAX_KEY_BYTES = 1024;
 
 /** HARD_MAX_CONNECTIONS is the largest `server.max_connections` (Redis accepts up to this too, file limits allowing). */
 export const HARD_MAX_CONNECTIONS = 1000000;
+
+/** HARD_MAX_UNSENT_BYTES is the largest `server.max_unsent_bytes` (1 PiB: any memory, in a safe integer). */
+export const HARD_MAX_UNSENT_BYTES = 2 ** 50;
 
 /** HARD_MAX_VALUE_BYTES is the largest value any configuration may allow. */
 export const HARD_MAX_VALUE_BYTES = 64 * 1024 * 1024;

@@ -4,12 +4,23 @@
  *   distkv_http_requests_total{node,route,method,status[,code]}   counter; `code` on error responses
  *   distkv_http_request_duration_seconds{node,route,method}       histogram (LATENCY_BUCKETS_S)
  *
+ * and the process's connections, HTTP and RESP together (registerConnectionMetrics, read from
+ * src/server/connection-limit.ts when scraped):
+ *
+ *   distkv_connections_open                   gauge
+ *   distkv_connections_refused_total          counter; over server.max_connections
+ *   distkv_connections_closed_total{reason}   counter; unsent_budget, stalled (idle sweep, answers
+ *                                             waiting unsent), idle (idle sweep, nothing pending)
+ *   distkv_unsent_bytes                       gauge; answer bytes waiting unsent, all connections
+ *   distkv_unsent_bytes_limit                 gauge; server.max_unsent_bytes (0 = none)
+ *
  * `node` is the listener's address, so each hosted node's traffic is its own series. The hot path
  * (`observeRequest`) does one string concatenation, one map lookup and a few array increments;
  * prom-client reads the series only when /metrics is scraped, so counting costs no prom-client
  * label hashing per request. Owned by the main thread.
  */
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ConnectionLimit } from '../server/connection-limit.js';
 import { bucketOf, type HistogramSnapshot, LATENCY_BUCKETS_S } from '../util/latency-histogram.js';
 import { ScrapedHistogram } from '../util/prom-snapshot.js';
 
@@ -163,4 +174,46 @@ export class HttpMetrics {
     }
     return s;
   }
+}
+
+/** registerConnectionMetrics exposes the process's connection counts and unsent bytes (see the module comment). */
+export function registerConnectionMetrics(registry: Registry, limit: ConnectionLimit): void {
+  const gauge = (name: string, help: string, value: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value());
+      },
+    });
+  };
+  gauge('distkv_connections_open', 'HTTP and RESP connections open in the process', () => limit.open);
+  gauge(
+    'distkv_unsent_bytes',
+    'Answer bytes the process built and could not send yet, all connections together',
+    () => limit.unsent.total,
+  );
+  gauge('distkv_unsent_bytes_limit', 'server.max_unsent_bytes (0 = no limit)', () => limit.unsent.maxBytes);
+  new Counter({
+    name: 'distkv_connections_refused_total',
+    help: 'Connections refused because server.max_connections were open',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(limit.refused);
+    },
+  });
+  new Counter({
+    name: 'distkv_connections_closed_total',
+    help: 'Connections closed by the server: unsent_budget (server.max_unsent_bytes), stalled (answers unread for the idle limit), idle',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ reason: 'unsent_budget' }, limit.unsent.evicted);
+      this.inc({ reason: 'stalled' }, limit.closedStalled);
+      this.inc({ reason: 'idle' }, limit.closedIdle);
+    },
+  });
 }

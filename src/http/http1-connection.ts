@@ -30,7 +30,8 @@
  */
 import type { Socket } from 'node:net';
 import { DistkvError } from '../errors.js';
-import { IdleCount } from '../server/idle-sweep.js';
+import { IdleCount, type SweepClose } from '../server/idle-sweep.js';
+import type { UnsentAccount } from '../server/unsent-budget.js';
 import { BodyReader, deliverBody } from './http1-body-reader.js';
 import { type Detached, type ExchangeSink, HttpRequest, HttpResponse } from './http1-exchange.js';
 import type { RequestHead } from './http1-head.js';
@@ -81,19 +82,29 @@ export class Http1Connection implements ExchangeSink {
   private readonly fail = (res: HttpResponse, err: unknown): void => {
     this.host.fail(res, err);
   };
+  private readonly onEnd = (): void => {
+    this.onPeerEnd();
+  };
+  private readonly onCloseBound = (): void => {
+    this.onClose();
+  };
   // a response that became the head of the queue still writing: it may send `100 Continue` and write
   private readonly onHead = (next: HttpResponse): void => {
     if (next.expectContinue && this.body?.res === next) this.sendContinue(next);
     next.writable();
   };
 
-  /** `maxReplyBytes` is the largest answer a route may send (the largest value plus its head). */
+  /**
+   * `maxReplyBytes` is the largest answer a route may send (the largest value plus its head);
+   * `account` counts what waits unsent in the process's budget (src/server/unsent-budget.ts).
+   */
   constructor(
     socket: Socket,
     host: ConnectionHost,
     idleMs = IDLE_TIMEOUT_MS,
     headMs = HEAD_TIMEOUT_MS,
     maxReplyBytes = 0,
+    account?: UnsentAccount,
   ) {
     this.socket = socket;
     this.host = host;
@@ -111,14 +122,11 @@ export class Http1Connection implements ExchangeSink {
       () => {
         host.flushLater(this);
       },
+      account,
     );
-    socket.on('end', () => {
-      this.onPeerEnd();
-    });
+    socket.on('end', this.onEnd);
     socket.on('error', () => undefined);
-    socket.on('close', () => {
-      this.onClose();
-    });
+    socket.on('close', this.onCloseBound);
   }
 
   /**
@@ -126,12 +134,18 @@ export class Http1Connection implements ExchangeSink {
    * read, nothing written, no progress of what waits unsent) for `sweepsToIdle` sweeps is closed
    * when nothing is pending or when answers wait unsent (its client stopped reading them: a
    * streamed answer would otherwise hold the connection for good), and gets 408 when it is in the
-   * middle of a request body. One merely waiting for an answer (nothing unsent) stays open.
+   * middle of a request body. One merely waiting for an answer (nothing unsent) stays open. It
+   * returns why it closed the connection ('idle', or 'stalled' when answers waited unsent).
    */
-  sweep(sweepsToIdle: number): void {
-    if (!this.idle.idle(sweepsToIdle, this.out.unsent)) return;
-    if (this.queue.length === 0 || this.out.unsent > 0) this.socket.destroy();
-    else this.bodyTimedOut(this.idleMs);
+  sweep(sweepsToIdle: number): SweepClose | undefined {
+    if (!this.idle.idle(sweepsToIdle, this.out.unsent)) return undefined;
+    const stalled = this.out.unsent > 0;
+    if (stalled || this.queue.length === 0) {
+      this.socket.destroy();
+      return stalled ? 'stalled' : 'idle';
+    }
+    this.bodyTimedOut(this.idleMs);
+    return undefined;
   }
 
   /** drain stops reading requests: the socket ends once the answers to the ones read are written. */
@@ -178,7 +192,11 @@ export class Http1Connection implements ExchangeSink {
     this.shut = true;
     this.closed = true;
     this.detached = true;
-    for (const event of ['data', 'end', 'drain', 'close']) this.socket.removeAllListeners(event);
+    // Only this connection's own 'end' and 'close' handlers go: the listener's (its connection
+    // count, the unsent budget's account) stay until the upgraded protocol's socket closes.
+    for (const event of ['data', 'drain']) this.socket.removeAllListeners(event);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('close', this.onCloseBound);
     this.host.forget(this);
     res.ended = true;
     this.host.finished(res);

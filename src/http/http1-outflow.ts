@@ -18,11 +18,13 @@
  * them at their mean size, starting at 4, at most MAX_PENDING, and at most 64 MiB of answers of
  * the largest size). So a client that pipelines GETs of large values and reads nothing
  * makes the connection hold about MAX_UNSENT_BYTES plus one window of answers (and what the
- * kernel's socket buffers take), whatever it sent.
+ * kernel's socket buffers take), whatever it sent. What waits in the socket counts in the process's
+ * budget of unsent bytes (src/server/unsent-budget.ts) when the connection has an account there.
  */
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
 import { frontDoorWindow, type ReplyWindow } from '../server/reply-window.js';
+import type { UnsentAccount } from '../server/unsent-budget.js';
 
 /** MAX_PENDING is the most pipelined requests that may await their answers before reading pauses. */
 export const MAX_PENDING = 128;
@@ -47,11 +49,18 @@ export class Http1Outflow {
   /**
    * `maxReplyBytes` is the largest answer a route may send (0: unknown); `onDrain` runs once the
    * socket took every byte after a write it could not; `schedule` asks for `flush` at the end of
-   * this turn (called once per turn, at its first write).
+   * this turn (called once per turn, at its first write); `account` is the connection's share of
+   * the process's unsent budget (none: not counted).
    */
-  constructor(socket: Socket, maxReplyBytes: number, onDrain: () => void, schedule: () => void) {
+  constructor(
+    socket: Socket,
+    maxReplyBytes: number,
+    onDrain: () => void,
+    schedule: () => void,
+    account?: UnsentAccount,
+  ) {
     this.window = frontDoorWindow(maxReplyBytes, MAX_PENDING);
-    this.out = new DirectWriter(socket, onDrain);
+    this.out = new DirectWriter(socket, onDrain, account);
     this.schedule = schedule;
   }
 

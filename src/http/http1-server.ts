@@ -102,7 +102,17 @@ export class Http1Server implements ConnectionHost {
 
   constructor(options: Http1ServerOptions) {
     this.options = options;
-    this.idle = new IdleSweep(options.idleTimeoutMs ?? IDLE_TIMEOUT_MS, () => this.connections);
+    const limit = options.connections;
+    this.idle = new IdleSweep(
+      options.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
+      () => this.connections,
+      limit === undefined
+        ? undefined
+        : (why) => {
+            if (why === 'idle') limit.closedIdle++;
+            else limit.closedStalled++;
+          },
+    );
     this.idle.start();
     const reads = new SharedRead();
     const onSocket = (accepted: Socket): void => {
@@ -125,6 +135,7 @@ export class Http1Server implements ConnectionHost {
         options.idleTimeoutMs,
         options.headTimeoutMs,
         options.maxReplyBytes,
+        options.connections?.unsent.open(socket),
       );
       this.connections.add(conn);
     };

@@ -222,6 +222,8 @@ export function config(c: RespConnection, args: Buffer[]): void {
     ['databases', '1'],
     ['cluster-enabled', 'yes'],
     ['maxmemory', '0'],
+    ['maxclients', String(cfg.server.max_connections)],
+    ['maxmemory-clients', String(cfg.server.max_unsent_bytes)],
     ['maxmemory-policy', 'noeviction'],
     ['proto-max-bulk-len', String(cfg.server.max_value_bytes)],
     ['requirepass', ''],

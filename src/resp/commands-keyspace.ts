@@ -206,7 +206,7 @@ function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string
 }
 
 function infoSections(c: RespConnection, keys: number): [string, string[]][] {
-  const { listener, config, plan } = c.ctx;
+  const { listener, config, plan, connections } = c.ctx;
   const shards = c.ctx.liveShards();
   const led = shards.filter((s) => s.address === listener.address);
   const replicaOf = shards.find((s) => s.replicas.includes(listener.address));
@@ -243,9 +243,26 @@ function infoSections(c: RespConnection, keys: number): [string, string[]][] {
         'server_name:distkv',
       ],
     ],
-    ['Clients', [`connected_clients:${c.ctx.clients()}`]],
-    ['Memory', [`used_memory:${mem.heapUsed}`, `used_memory_rss:${mem.rss}`, 'maxmemory:0']],
-    ['Stats', [`total_commands_processed:${c.ctx.stats.commands}`]],
+    // The process's connections, HTTP and RESP (as Redis counts all its clients, replicas too).
+    ['Clients', [`connected_clients:${connections.open}`, `maxclients:${connections.max}`]],
+    [
+      'Memory',
+      [
+        `used_memory:${mem.heapUsed}`,
+        `used_memory_rss:${mem.rss}`,
+        'maxmemory:0',
+        `mem_clients_normal:${connections.unsent.total}`,
+      ],
+    ],
+    [
+      'Stats',
+      [
+        `total_commands_processed:${c.ctx.stats.commands}`,
+        `rejected_connections:${connections.refused}`,
+        `client_output_buffer_limit_disconnections:${connections.closedStalled}`,
+        `evicted_clients:${connections.unsent.evicted}`,
+      ],
+    ],
     [
       'Persistence',
       [

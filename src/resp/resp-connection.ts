@@ -87,10 +87,15 @@ export class RespConnection {
       },
     );
     socket.setNoDelay(true);
-    this.out = new DirectWriter(socket, () => {
-      this.writeBlocked = false;
-      this.writeOut();
-    });
+    // The replies waiting in the socket count in the process's unsent budget (src/server/unsent-budget.ts).
+    this.out = new DirectWriter(
+      socket,
+      () => {
+        this.writeBlocked = false;
+        this.writeOut();
+      },
+      ctx.connections.unsent.open(socket),
+    );
     socket.on('error', () => {
       socket.destroy();
     });

@@ -30,8 +30,6 @@ export interface RespContext {
   startedAt: number;
   /** cursors are this listener's open SCAN cursors. */
   cursors: ScanCursors;
-  /** clients counts this listener's open connections. */
-  clients: () => number;
   /** draining is true once the node stops accepting: commands on keys are refused with TRYAGAIN. */
   draining: () => boolean;
   /** nextClientId numbers connections (CLIENT ID); shared by the process's listeners. */

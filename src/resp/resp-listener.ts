@@ -20,10 +20,7 @@ import { TurnFlush } from './turn-flush.js';
 const MAX_CLIENTS_REPLY = '-ERR max number of clients reached\r\n';
 
 /** RespShared is what every RESP listener of a process shares; each adds its own node's plan. */
-export type RespShared = Omit<
-  RespContext,
-  'listener' | 'cursors' | 'clients' | 'draining' | 'turnFlush' | 'stats'
->;
+export type RespShared = Omit<RespContext, 'listener' | 'cursors' | 'draining' | 'turnFlush' | 'stats'>;
 
 /** RespListener serves RESP for one node. */
 export class RespListener {
@@ -41,7 +38,6 @@ export class RespListener {
       ...shared,
       listener,
       cursors: new ScanCursors(),
-      clients: () => this.connections.size,
       draining: () => this.draining,
       turnFlush: new TurnFlush(),
       stats: { commands: 0 },

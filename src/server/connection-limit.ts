@@ -10,8 +10,14 @@
  * pass, so the answer is not lost to a reset. Connections between nodes (replication pulls,
  * forwarded requests) are clients of the listener they reach and count there, as Redis counts
  * its replicas.
+ *
+ * It is also where the process counts what happens to its connections, for RESP's INFO and
+ * /metrics: the connections refused over the limit, and those closed by the idle sweep (idle, or
+ * stalled: its client stopped reading answers that wait unsent); and it holds the process's budget
+ * of unsent answer bytes (unsent-budget.ts), which counts the connections it closes.
  */
 import type { Socket } from 'node:net';
+import { UnsentBudget } from './unsent-budget.js';
 
 /** REFUSE_LINGER_MS is how long a refused socket may stay open after its answer. */
 const REFUSE_LINGER_MS = 2000;
@@ -20,10 +26,20 @@ const REFUSE_LINGER_MS = 2000;
 export class ConnectionLimit {
   /** max is the most connections open at once. */
   readonly max: number;
+  /** unsent is the process's budget of unsent answer bytes (every connection's writer reports to it). */
+  readonly unsent: UnsentBudget;
+  /** refused counts the connections refused over `max` (INFO's rejected_connections). */
+  refused = 0;
+  /** closedIdle counts the connections the idle sweep closed with nothing pending. */
+  closedIdle = 0;
+  /** closedStalled counts those it closed because answers waited unsent and none moved for the idle limit. */
+  closedStalled = 0;
   private count = 0;
 
-  constructor(max: number) {
+  /** `unsent` defaults to a budget with no limit. */
+  constructor(max: number, unsent: UnsentBudget = new UnsentBudget(0)) {
     this.max = max;
+    this.unsent = unsent;
   }
 
   /** open is the number of connections admitted and not yet closed. */
@@ -31,9 +47,12 @@ export class ConnectionLimit {
     return this.count;
   }
 
-  /** admit counts one more connection and returns its release, or undefined when the limit is reached. */
+  /** admit counts one more connection and returns its release, or undefined (counted in `refused`) when the limit is reached. */
   admit(): (() => void) | undefined {
-    if (this.count >= this.max) return undefined;
+    if (this.count >= this.max) {
+      this.refused++;
+      return undefined;
+    }
     this.count++;
     let released = false;
     return () => {

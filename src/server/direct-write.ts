@@ -36,11 +36,17 @@
  * what they buffer with `unsent` and `needDrain` instead of `writableLength` and
  * `writableNeedDrain`, which no longer see the direct writes.
  *
+ * Accounting: a writer given an `UnsentAccount` (src/server/unsent-budget.ts) reports `unsent` to
+ * it whenever it can have changed (after a write that left bytes behind, at each completion of a
+ * queued write, at `'drain'`) and closes it with the socket: the process's budget of unsent bytes.
+ * A write the kernel took whole, with nothing reported before, costs one comparison.
+ *
  * `process.binding('stream_wrap')` is the binding Node's own modules use (allowed through
  * `process.binding` on Node 20 to 24); a runtime without it gets the fallback for every write.
  */
 import { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import type { UnsentAccount } from './unsent-budget.js';
 
 /** WriteReq is a `WriteWrap` object as Node's net fills it. */
 interface WriteReq {
@@ -110,6 +116,8 @@ export class DirectWriter {
   private readonly socket: Socket;
   private readonly binding: StreamWrap | undefined;
   private readonly onDrain: () => void;
+  // the connection's share of the process's unsent budget: told `unsent` when it may have changed
+  private readonly account: UnsentAccount | undefined;
   // direct writes the handle still holds (async), each until its oncomplete
   private inFlight = 0;
   // a write returned false: onDrain runs once nothing is left unsent
@@ -125,18 +133,32 @@ export class DirectWriter {
       socket.destroy(writeError(status, undefined));
       return;
     }
+    this.account?.update(this.unsent);
     this.maybeDrained();
   };
+  // the stream's write callback of a fallback write: its bytes left the stream
+  private readonly afterStreamWrite = (): void => {
+    if (!this.socket.destroyed) this.account?.update(this.unsent);
+  };
 
-  /** `onDrain` runs after a write returned false, once every byte written is out. */
-  constructor(socket: Socket, onDrain: () => void) {
+  /**
+   * `onDrain` runs after a write returned false, once every byte written is out; `account`, when
+   * given, is told the unsent bytes (see the module comment).
+   */
+  constructor(socket: Socket, onDrain: () => void, account?: UnsentAccount) {
     this.socket = socket;
     this.onDrain = onDrain;
+    this.account = account;
+    if (account !== undefined)
+      socket.once('close', () => {
+        account.close();
+      });
     const plain = socket.constructor === Socket && STREAM_WRAP !== undefined;
     const handle = (socket as unknown as WithHandle)._handle;
     this.binding =
       plain && handle !== null && typeof handle.writeBuffer === 'function' ? STREAM_WRAP : undefined;
     socket.on('drain', () => {
+      this.account?.update(this.unsent);
       this.maybeDrained();
     });
   }
@@ -243,13 +265,21 @@ export class DirectWriter {
   private settle(async: boolean): boolean {
     this.lastRetained = async;
     if (this.socket.destroyed) return false;
+    const account = this.account;
+    if (account !== undefined && (async || account.bytes !== 0)) account.update(this.unsent);
     if (async && this.unsent >= this.socket.writableHighWaterMark) this.blocked = true;
     return !this.blocked;
   }
 
   private fallback(data: Uint8Array | string): boolean {
     this.lastRetained = true;
-    if (!this.socket.write(data)) this.blocked = true;
+    const account = this.account;
+    if (account === undefined) {
+      if (!this.socket.write(data)) this.blocked = true;
+    } else {
+      if (!this.socket.write(data, this.afterStreamWrite)) this.blocked = true;
+      if (!this.socket.destroyed) account.update(this.unsent);
+    }
     return !this.blocked;
   }
 

@@ -16,10 +16,16 @@
 /** IDLE_SWEEP_MS is the longest period between two sweeps of a listener's connections. */
 export const IDLE_SWEEP_MS = 2000;
 
+/** SweepClose says why a sweep closed a connection: idle with nothing pending, or its answers stalled unsent. */
+export type SweepClose = 'idle' | 'stalled';
+
 /** Sweepable is a connection the sweep visits. */
 export interface Sweepable {
-  /** sweep is called once per period; `sweepsToIdle` untouched sweeps in a row = idle past the limit. */
-  sweep(sweepsToIdle: number): void;
+  /**
+   * sweep is called once per period; `sweepsToIdle` untouched sweeps in a row = idle past the
+   * limit. It returns why it closed the connection, if it did.
+   */
+  sweep(sweepsToIdle: number): SweepClose | undefined;
 }
 
 /** IdleSweep visits a listener's connections every period. */
@@ -29,22 +35,27 @@ export class IdleSweep {
   private readonly idleMs: number;
   private readonly sweepsToIdle: number;
   private readonly members: () => Iterable<Sweepable>;
+  private readonly onClose: ((why: SweepClose) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  /** `idleMs` is the idle limit; `members` lists the connections at each sweep. */
-  constructor(idleMs: number, members: () => Iterable<Sweepable>) {
+  /** `idleMs` is the idle limit; `members` lists the connections at each sweep; `onClose` counts the ones closed. */
+  constructor(idleMs: number, members: () => Iterable<Sweepable>, onClose?: (why: SweepClose) => void) {
     this.idleMs = idleMs;
     // The limit is a whole number of periods, so idleness is seen at most one period late.
     this.sweepsToIdle = Math.max(1, Math.ceil(idleMs / IDLE_SWEEP_MS));
     this.periodMs = Math.max(1, Math.ceil(idleMs / this.sweepsToIdle));
     this.members = members;
+    this.onClose = onClose;
   }
 
   /** start begins sweeping (again after stop); a limit of 0 or less never sweeps. */
   start(): void {
     if (this.timer !== undefined || this.idleMs <= 0) return;
     this.timer = setInterval(() => {
-      for (const c of this.members()) c.sweep(this.sweepsToIdle);
+      for (const c of this.members()) {
+        const closed = c.sweep(this.sweepsToIdle);
+        if (closed !== undefined) this.onClose?.(closed);
+      }
     }, this.periodMs);
     this.timer.unref();
   }

@@ -17,11 +17,12 @@ import { ConfigError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { NodeState, SharedContext } from '../http/context.js';
 import { FrontDoor } from '../http/front-door.js';
-import { HttpMetrics } from '../http/http-metrics.js';
+import { HttpMetrics, registerConnectionMetrics } from '../http/http-metrics.js';
 import { Forwarder } from '../http/forwarder.js';
 import { respEndpointOf } from '../resp/resp-address.js';
 import { RespListener } from '../resp/resp-listener.js';
 import { ConnectionLimit } from './connection-limit.js';
+import { UnsentBudget } from './unsent-budget.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { MapKeeper } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
@@ -160,8 +161,17 @@ export class DistkvNode {
       peers: this.peers,
       proxy: options.proxy === true,
       startedAt: Date.now(),
-      connections: new ConnectionLimit(config.server.max_connections),
+      connections: new ConnectionLimit(
+        config.server.max_connections,
+        new UnsentBudget(config.server.max_unsent_bytes, (peer, unsent, total, max) => {
+          log.warn(
+            { peer, unsent_bytes: unsent, total_unsent_bytes: total, max_unsent_bytes: max },
+            'closed the client holding the most unsent answer bytes: the total passed server.max_unsent_bytes',
+          );
+        }),
+      ),
     };
+    registerConnectionMetrics(registry, shared.connections);
     this.frontDoor = new FrontDoor(shared);
     let clientIds = 0;
     const respShared = {

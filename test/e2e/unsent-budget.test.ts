@@ -1,0 +1,211 @@
+/**
+ * `server.max_unsent_bytes` (src/server/unsent-budget.ts), against a spawned `distkv serve` over
+ * loopback: clients that grow their pipeline window with small GETs, then pipeline GETs of 1 MiB
+ * values and read nothing (HTTP and RESP mixed: each would make the node hold about 63 MiB) push
+ * the process's unsent bytes over a small budget. The node closes them, largest first, well before
+ * the idle sweep would (10-12 s), logs each with its peer, keeps its RSS far below what they asked
+ * for, and counts them in RESP INFO (evicted_clients) and /metrics; a client on each protocol
+ * reading its answers alongside gets every one intact and is never closed.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { taggedText } from '../helpers/interleaved-writes.js';
+import { parseExposition } from '../helpers/prom-parse.js';
+import { respOf } from '../helpers/resp.js';
+import { startOneNode } from '../helpers/server-process.js';
+import { encode, exchange } from './resp-wire.js';
+
+const MIB = 1024 * 1024;
+const BUDGET = 24 * MIB;
+const VALUE_BYTES = MIB;
+const KEYS = 4;
+/** NON_READERS per protocol; each asks for about 63 MiB (64 MiB of max-size values per window). */
+const NON_READERS = 4;
+/** WARM_GETS of a small value grow a connection's window to its cap before the large GETs. */
+const WARM_GETS = 512;
+const LARGE_GETS = 100;
+const READS = 20;
+
+let node: Awaited<ReturnType<typeof startOneNode>>;
+const values: string[] = [];
+
+before(async () => {
+  node = await startOneNode(`[server]\nmax_unsent_bytes = ${BUDGET}\n`);
+  for (let k = 0; k < KEYS; k++) {
+    const value = taggedText(`b${k}`, VALUE_BYTES);
+    values.push(value);
+    const r = await fetch(`http://${node.address}/kv/big-${k}`, { method: 'PUT', body: value });
+    assert.equal(r.status, 204);
+  }
+  const r = await fetch(`http://${node.address}/kv/small`, { method: 'PUT', body: 'small' });
+  assert.equal(r.status, 204);
+});
+
+after(async () => {
+  await node.stop();
+});
+
+/** Conn is a raw connection that counts what it received and sees the server close it. */
+interface Conn {
+  sock: Socket;
+  text: () => string;
+  closed: () => boolean;
+}
+
+function open(port: number): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let closed = false;
+    const sock = connect(port, '127.0.0.1', () => {
+      resolve({ sock, text: () => text, closed: () => closed });
+    });
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => (text += d));
+    sock.on('close', () => (closed = true));
+    sock.on('error', () => undefined);
+    sock.once('error', reject);
+  });
+}
+
+/** until waits (bounded) for `done`. */
+async function until(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await sleep(20);
+}
+
+function count(text: string, needle: string): number {
+  let n = 0;
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) n++;
+  return n;
+}
+
+/**
+ * nonReader grows a connection's window with WARM_GETS small GETs it reads, then sends LARGE_GETS
+ * GETs of 1 MiB values and reads nothing more.
+ */
+async function nonReader(protocol: 'http' | 'resp'): Promise<Conn> {
+  const http = protocol === 'http';
+  const c = await open(http ? node.port : respOf(node.address).port);
+  const get = (key: string): Buffer =>
+    http ? Buffer.from(`GET /kv/${key} HTTP/1.1\r\nHost: t\r\n\r\n`) : encode(['GET', key]);
+  c.sock.write(Buffer.concat(Array.from({ length: WARM_GETS }, () => get('small'))));
+  const answer = http ? '\r\n\r\nsmall' : '$5\r\nsmall\r\n';
+  await until(() => count(c.text(), answer) >= WARM_GETS || c.closed(), 20000);
+  assert.equal(count(c.text(), answer), WARM_GETS, `${protocol}: the small GETs were answered`);
+  c.sock.pause();
+  c.sock.write(Buffer.concat(Array.from({ length: LARGE_GETS }, (_, i) => get(`big-${i % KEYS}`))));
+  return c;
+}
+
+/** rssBytes is the server process's resident set now. */
+function rssBytes(): number {
+  const status = readFileSync(`/proc/${node.server.child.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+async function info(section: string): Promise<Record<string, string>> {
+  const text = await exchange(respOf(node.address), [['INFO', section]]);
+  return Object.fromEntries(
+    text
+      .split('\r\n')
+      .filter((l) => l.includes(':'))
+      .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]),
+  );
+}
+
+describe('server.max_unsent_bytes', () => {
+  it('closes the clients that hold the most unsent answers, bounds RSS, counts them, and spares clients that read', async (t) => {
+    const rss0 = rssBytes();
+    let peak = rss0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, rssBytes());
+        await sleep(25);
+      }
+    })();
+
+    // Readers on both protocols, reading every answer while the others do not.
+    const httpReader = (async () => {
+      for (let i = 0; i < READS; i++) {
+        const r = await fetch(`http://${node.address}/kv/big-${i % KEYS}`);
+        assert.equal(r.status, 200);
+        assert.equal(await r.text(), values[i % KEYS], `HTTP read ${i}`);
+      }
+    })();
+    const respReader = (async () => {
+      const at = respOf(node.address);
+      for (let i = 0; i < READS; i++) {
+        const v = values[i % KEYS]!;
+        assert.equal(await exchange(at, [['GET', `big-${i % KEYS}`]]), `$${v.length}\r\n${v}\r\n`);
+      }
+    })();
+
+    const stalled = await Promise.all(
+      Array.from({ length: 2 * NON_READERS }, (_, i) => nonReader(i % 2 === 0 ? 'http' : 'resp')),
+    );
+    const started = Date.now();
+    // A paused socket does not see its close: the node's count says when they are closed.
+    let evicted = 0;
+    const deadline = Date.now() + 8000;
+    while (evicted < stalled.length && Date.now() < deadline) {
+      evicted = Number((await info('stats')).evicted_clients);
+      await sleep(50);
+    }
+    const closedAfter = Date.now() - started;
+    await Promise.all([httpReader, respReader]);
+    await sleep(1000);
+    const settled = rssBytes();
+    sampling = false;
+    await sampler;
+    // Each one, reading now, gets what the kernel had taken, then the close: far from every answer.
+    for (const c of stalled) c.sock.resume();
+    await until(() => stalled.every((c) => c.closed()), 5000);
+    const answered = stalled.map((c) => count(c.text(), ':0;b'));
+
+    const asked = 2 * NON_READERS * 63 * MIB;
+    t.diagnostic(
+      `evicted ${evicted} of ${stalled.length} non-readers within ${closedAfter} ms (large answers they got: ${answered.join(' ')}); ` +
+        `RSS ${(rss0 / MIB).toFixed(0)} MiB, peak +${((peak - rss0) / MIB).toFixed(0)}, 1 s later +${((settled - rss0) / MIB).toFixed(0)} (they asked for about ${asked / MIB} MiB)`,
+    );
+    assert.equal(evicted, stalled.length, 'every client reading nothing was closed');
+    assert.ok(closedAfter < 8000, 'before the idle sweep (10-12 s) could');
+    assert.ok(
+      stalled.every((c) => c.closed()),
+      'each closed',
+    );
+    assert.ok(
+      answered.every((n) => n < LARGE_GETS),
+      'none got every answer',
+    );
+    assert.ok(settled - rss0 < asked / 4, `RSS stayed ${(settled - rss0) / MIB} MiB above its start`);
+
+    const stats = await info('stats');
+    const clients = await info('clients');
+    const memory = await info('memory');
+    assert.equal(Number(stats.evicted_clients), stalled.length, 'evicted_clients');
+    assert.equal(Number(stats.rejected_connections), 0);
+    assert.equal(Number(stats.client_output_buffer_limit_disconnections), 0, 'the idle sweep closed none');
+    assert.ok(Number(memory.mem_clients_normal) <= BUDGET, `mem_clients_normal ${memory.mem_clients_normal}`);
+    // The INFO connection itself, plus fetch's keep-alive ones: HTTP counts too.
+    assert.ok(Number(clients.connected_clients) >= 1, `connected_clients ${clients.connected_clients}`);
+
+    const metrics = parseExposition(await (await fetch(`http://${node.address}/metrics`)).text());
+    const sample = (name: string, labels: Record<string, string> = {}): number | undefined =>
+      metrics.get(name)?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+        ?.value;
+    assert.equal(sample('distkv_connections_closed_total', { reason: 'unsent_budget' }), stalled.length);
+    assert.equal(sample('distkv_connections_refused_total'), 0);
+    assert.ok((sample('distkv_unsent_bytes') ?? Infinity) <= BUDGET);
+    assert.equal(sample('distkv_unsent_bytes_limit'), BUDGET);
+    assert.ok((sample('distkv_connections_open') ?? 0) >= 1);
+
+    const logged = node.server.stdout.split('\n').filter((l) => l.includes('server.max_unsent_bytes'));
+    assert.equal(logged.length, stalled.length, 'one log line per closed client');
+    assert.match(logged[0]!, /"peer":"127\.0\.0\.1:\d+"/);
+    assert.match(logged[0]!, /"unsent_bytes":\d+/);
+  });
+});

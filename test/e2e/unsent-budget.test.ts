@@ -208,4 +208,28 @@ describe('server.max_unsent_bytes', () => {
     assert.match(logged[0]!, /"peer":"127\.0\.0\.1:\d+"/);
     assert.match(logged[0]!, /"unsent_bytes":\d+/);
   });
+
+  it('frees a WebSocket connection’s place in connected_clients when it closes', async () => {
+    // fetch's keep-alive connections close after its 4 s idle limit: the count is then steady.
+    await sleep(4500);
+    // INFO's own connection is one of them.
+    const clients = async (): Promise<number> => Number((await info('clients')).connected_clients);
+    const base = await clients();
+    const ws = await open(node.port);
+    ws.sock.write(
+      'GET /watch?prefix=ws/ HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await until(() => ws.text().startsWith('HTTP/1.1 101'), 5000);
+    assert.match(ws.text(), /^HTTP\/1\.1 101 /);
+    assert.equal(await clients(), base + 1);
+    ws.sock.destroy();
+    let now = base + 1;
+    const deadline = Date.now() + 5000;
+    while (now !== base && Date.now() < deadline) {
+      await sleep(50);
+      now = await clients();
+    }
+    assert.equal(now, base, 'the closed WebSocket still counts as a connection');
+  });
 });

@@ -30,6 +30,8 @@ export interface ExchangeSink {
   dateLine(): string;
   /** detach hands the socket over (a protocol upgrade), or returns undefined when `res` cannot have it. */
   detach(res: HttpResponse): Detached | undefined;
+  /** exemptFromBudget keeps the connection from being closed by the unsent budget (src/server/unsent-budget.ts). */
+  exemptFromBudget?(): void;
 }
 
 /** Detached is a socket taken over by an upgrade, with the bytes already read after the request head. */
@@ -194,6 +196,15 @@ export class HttpResponse {
    */
   onDeclared(handler: (bytes: number) => void): this {
     this.onDeclaredHandler = handler;
+    return this;
+  }
+
+  /**
+   * exemptFromBudget keeps this response's connection from being closed by the process's unsent
+   * budget (it still counts in it): for a node-to-node stream whose pieces have no byte bound.
+   */
+  exemptFromBudget(): this {
+    this.sink.exemptFromBudget?.();
     return this;
   }
 

@@ -225,6 +225,8 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
       if (denied) throw denied;
       const shard = intParam(parseQuery(req.getQuery()).params, 'shard', -1, 0, 65535);
       const t = leaderTarget(ctx, shard);
+      // A page is 10000 entries, not a byte count: never closed by server.max_unsent_bytes.
+      res.exemptFromBudget();
       const state = { writable: undefined as (() => void) | undefined };
       res.onAborted(() => {
         state.writable?.();

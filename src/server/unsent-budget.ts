@@ -23,10 +23,13 @@
  * peer and amount and counted in `evicted`. Largest first: a client that reads its answers holds
  * at most what is in transit, so it is never closed while one that does not read holds more. The
  * scan over the holders (accounts with bytes, not every connection) happens only when over the
- * budget. Connections between nodes (replication pulls, snapshot streams, forwarded requests) count
- * like any client: their routes write with back-pressure (a snapshot stream writes its next page
- * only once the last is out), so they hold one page at most and come after any client that
- * stopped reading. `maxBytes` 0 is no limit (the total is still kept, for INFO and /metrics).
+ * budget. Connections between nodes (replication pulls, forwarded requests) count like any client,
+ * as Redis counts its replicas' buffers: they read what they asked for, so they hold little. One
+ * kind is counted but never closed (`exempt`, as Redis never evicts its replicas): a replica's
+ * snapshot stream (`/_repl/snapshot`). It writes with back-pressure, but a page is a count of
+ * entries, not of bytes, so with large values one page can pass a small budget; closing it would
+ * only make the replica start the snapshot again, for ever. `maxBytes` 0 is no limit (the total
+ * is still kept, for INFO and /metrics).
  */
 /** Evictable is what the budget closes: a connection's socket (a net.Socket, or a test's twin). */
 export interface Evictable {
@@ -44,6 +47,8 @@ export class UnsentAccount {
   bytes = 0;
   /** closed is set once the connection closed or was evicted: later reports are ignored. */
   closed = false;
+  /** exempt accounts count in the total but are never closed by the budget (a replica's snapshot stream). */
+  exempt = false;
   /** socket is what eviction destroys. */
   readonly socket: Evictable;
   private readonly budget: UnsentBudget;
@@ -106,12 +111,13 @@ export class UnsentBudget {
     }
   }
 
-  /** check closes the largest holders until the total is within the budget. */
+  /** check closes the largest holders (not exempt) until the total is within the budget. */
   check(): void {
     this.checkQueued = false;
     while (this.maxBytes > 0 && this.total > this.maxBytes) {
       let largest: UnsentAccount | undefined;
-      for (const a of this.holders) if (largest === undefined || a.bytes > largest.bytes) largest = a;
+      for (const a of this.holders)
+        if (!a.exempt && (largest === undefined || a.bytes > largest.bytes)) largest = a;
       if (largest === undefined) return;
       const bytes = largest.bytes;
       const peer = `${largest.socket.remoteAddress ?? '?'}:${largest.socket.remotePort ?? 0}`;

@@ -232,4 +232,41 @@ describe('server.max_unsent_bytes', () => {
     }
     assert.equal(now, base, 'the closed WebSocket still counts as a connection');
   });
+
+  it('counts a replica’s snapshot stream but never closes it, even when one page passes the budget', async (t) => {
+    const SNAP_KEYS = 32;
+    for (let k = 0; k < SNAP_KEYS; k++) {
+      const r = await fetch(`http://${node.address}/kv/snap-${k}`, {
+        method: 'PUT',
+        body: values[k % KEYS]!,
+      });
+      assert.equal(r.status, 204);
+    }
+    const evictedBefore = Number((await info('stats')).evicted_clients);
+    const c = await open(node.port);
+    c.sock.pause();
+    c.sock.write('GET /_repl/snapshot?shard=0 HTTP/1.1\r\nHost: t\r\n\r\n');
+    // One page (10000 entries) holds every value: more than the budget waits unsent.
+    let held = 0;
+    const deadline = Date.now() + 5000;
+    while (held <= BUDGET && Date.now() < deadline) {
+      await sleep(50);
+      held = Number((await info('memory')).mem_clients_normal);
+    }
+    t.diagnostic(
+      `a snapshot stream holds ${(held / MIB).toFixed(1)} MiB unsent (budget ${BUDGET / MIB} MiB)`,
+    );
+    assert.equal(
+      Number((await info('stats')).evicted_clients),
+      evictedBefore,
+      'the snapshot stream was closed',
+    );
+    assert.ok(held > BUDGET, `the snapshot's page did not pass the budget (${held} bytes unsent)`);
+    c.sock.resume();
+    await until(() => c.text().endsWith('\r\n0\r\n\r\n') || c.closed(), 20000);
+    assert.ok(c.text().endsWith('\r\n0\r\n\r\n'), 'the snapshot stream ended whole');
+    assert.ok(c.text().length > SNAP_KEYS * VALUE_BYTES);
+    assert.equal(c.closed(), false);
+    c.sock.destroy();
+  });
 });

@@ -98,6 +98,15 @@ describe('server.max_connections', () => {
       assert.equal(admitted.text(), '+PONG\r\n');
       const again = await healthz();
       assert.match(again.text(), /^HTTP\/1\.1 503 /);
+
+      // Three refused (HTTP, RESP, HTTP): in INFO as Redis names it, and in /metrics.
+      admitted.sock.write('*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n');
+      await until(() => admitted.text().includes('evicted_clients') || admitted.closed());
+      assert.match(admitted.text(), /\r\nrejected_connections:3\r\n/);
+      kept.pop()!.sock.destroy();
+      await sleep(200);
+      const metrics = await (await fetch(`http://${node.address}/metrics`)).text();
+      assert.match(metrics, /\ndistkv_connections_refused_total 3\n/);
     } finally {
       for (const c of kept) c.sock.destroy();
     }

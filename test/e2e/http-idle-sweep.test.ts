@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConnectionLimit } from '../../src/server/connection-limit.js';
 import { type TestServer, get, put, startTestServer } from './http-raw-fixture.js';
 import { taggedText } from '../helpers/interleaved-writes.js';
 
@@ -47,7 +48,8 @@ function open(port: number): Promise<Conn> {
 
 describe('one idle sweep per listener', () => {
   it('closes an idle connection within the limit plus one sweep period, and spares a busy one', async () => {
-    const s = await srv.startExtra({ idleTimeoutMs: IDLE_MS });
+    const connections = new ConnectionLimit(100);
+    const s = await srv.startExtra({ idleTimeoutMs: IDLE_MS, connections });
     try {
       const idle = await open(s.port);
       idle.sock.write(get('/now?first'));
@@ -67,6 +69,8 @@ describe('one idle sweep per listener', () => {
       assert.ok(idleFor <= 2 * IDLE_MS + 300, `closed after ${idleFor} ms idle: later than limit + period`);
       assert.equal(busy.closedAt, undefined, 'a connection sending requests stays open');
       assert.equal(waiting.closedAt, undefined, 'a connection waiting for its answer stays open');
+      assert.equal(connections.closedIdle, 1, 'counted as closed idle');
+      assert.equal(connections.closedStalled, 0);
       busy.sock.destroy();
       waiting.sock.destroy();
     } finally {
@@ -135,7 +139,8 @@ describe('one idle sweep per listener', () => {
   });
 
   it('closes a connection paused because its client reads nothing, once nothing moves for the limit', async () => {
-    const s = await srv.startExtra({ idleTimeoutMs: IDLE_MS });
+    const connections = new ConnectionLimit(100);
+    const s = await srv.startExtra({ idleTimeoutMs: IDLE_MS, connections });
     try {
       const value = taggedText('unread', 2 * 1024 * 1024);
       const c = await open(s.port);
@@ -155,6 +160,9 @@ describe('one idle sweep per listener', () => {
         c.bytes < 40 * value.length,
         `${c.bytes} bytes arrived: every answer, so it was never closed`,
       );
+      // What Redis counts as client_output_buffer_limit_disconnections (INFO stats).
+      assert.equal(connections.closedStalled, 1, 'counted as closed stalled');
+      assert.equal(connections.closedIdle, 0);
     } finally {
       s.server.close();
       s.server.destroyConnections();

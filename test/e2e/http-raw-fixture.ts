@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { HttpResponse } from '../../src/http/http1-exchange.js';
 import { Http1Server } from '../../src/http/http1-server.js';
 import { Router } from '../../src/http/router.js';
+import type { ConnectionLimit } from '../../src/server/connection-limit.js';
 import { freePort } from '../helpers/ports.js';
 
 /** Counts is what the fixture's routes and observer saw. */
@@ -19,10 +20,11 @@ export interface Counts {
   maxWaiting: number;
 }
 
-/** ServerLimits are the time limits a test may shorten. */
+/** ServerLimits are the time limits a test may shorten, and the connection count it may watch. */
 export interface ServerLimits {
   idleTimeoutMs?: number;
   headTimeoutMs?: number;
+  connections?: ConnectionLimit;
 }
 
 /** TestServer is a running fixture server. */

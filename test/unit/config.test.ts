@@ -98,6 +98,20 @@ durability = "sometimes"
     );
   });
 
+  it('bounds server.max_unsent_bytes to 0 (no limit)..2^50, 1 GiB (Redis maxmemory-clients) by default', () => {
+    const seed = '[[shards]]\nname="s"\nidx=0\naddress="127.0.0.1:1"\n';
+    assert.equal(parseConfigText(seed, 't.toml', {}, {}).server.max_unsent_bytes, 1024 * 1024 * 1024);
+    assert.equal(
+      parseConfigText(`${seed}[server]\nmax_unsent_bytes = 0\n`, 't.toml', {}, {}).server.max_unsent_bytes,
+      0,
+    );
+    assert.ok(
+      problemsOf(`${seed}[server]\nmax_unsent_bytes = -1\n`).includes(
+        'server.max_unsent_bytes: expected an integer in 0..1125899906842624, got -1',
+      ),
+    );
+  });
+
   it('rejects overlapping and missing explicit slot ranges', () => {
     const text = problemsOf(`
 [[shards]]

@@ -5,9 +5,9 @@
  * reached`, and each is closed; a closed connection frees its place for either protocol.
  */
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openRaw, type RawConn, until } from '../helpers/raw-conn.js';
 import { respOf } from '../helpers/resp.js';
 import { startOneNode } from '../helpers/server-process.js';
 
@@ -23,36 +23,9 @@ after(async () => {
   await node.stop();
 });
 
-/** Conn is a raw connection with what it received and whether the server closed it. */
-interface Conn {
-  sock: Socket;
-  text: () => string;
-  closed: () => boolean;
-}
-
-function open(port: number): Promise<Conn> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let closed = false;
-    const sock = connect(port, '127.0.0.1', () => {
-      resolve({ sock, text: () => Buffer.concat(parts).toString(), closed: () => closed });
-    });
-    sock.on('data', (d: Buffer) => parts.push(d));
-    sock.on('end', () => (closed = true));
-    sock.on('close', () => (closed = true));
-    sock.once('error', reject);
-  });
-}
-
-/** until waits (bounded) for `done`. */
-async function until(done: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done() && Date.now() < deadline) await sleep(10);
-}
-
 /** healthz opens an HTTP connection and sends one request; it resolves once the answer (or the close) came. */
-async function healthz(): Promise<Conn> {
-  const c = await open(node.port);
+async function healthz(): Promise<RawConn> {
+  const c = await openRaw(node.port);
   c.sock.write('GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n');
   await until(() => c.text().includes('\r\n\r\n') || c.closed());
   await until(() => c.closed(), c.text().startsWith('HTTP/1.1 503') ? 5000 : 50);
@@ -61,8 +34,8 @@ async function healthz(): Promise<Conn> {
 
 describe('server.max_connections', () => {
   it('refuses connections over the limit on both protocols, as Redis words it, and admits again after a close', async () => {
-    const kept: Conn[] = [];
-    let refused: Conn | undefined;
+    const kept: RawConn[] = [];
+    let refused: RawConn | undefined;
     // The harness's health check leaves a keep-alive connection, closed after fetch's 4 s idle limit.
     await sleep(4500);
     for (let i = 0; i <= LIMIT && refused === undefined; i++) {
@@ -82,7 +55,7 @@ describe('server.max_connections', () => {
       assert.match(error.message, /max number of clients reached/);
       assert.ok(refused.closed(), 'the refused HTTP connection is closed');
 
-      const r = await open(respOf(node.address).port);
+      const r = await openRaw(respOf(node.address).port);
       r.sock.write('*1\r\n$4\r\nPING\r\n');
       await until(() => r.closed());
       assert.equal(r.text(), '-ERR max number of clients reached\r\n');
@@ -91,7 +64,7 @@ describe('server.max_connections', () => {
       // A place freed by HTTP admits RESP, and then HTTP is refused again: one count for both.
       kept.pop()!.sock.destroy();
       await sleep(200);
-      const admitted = await open(respOf(node.address).port);
+      const admitted = await openRaw(respOf(node.address).port);
       kept.push(admitted);
       admitted.sock.write('*1\r\n$4\r\nPING\r\n');
       await until(() => admitted.text().length > 0 || admitted.closed());

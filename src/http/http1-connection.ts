@@ -79,8 +79,6 @@ export class Http1Connection implements ExchangeSink {
   // the sweeps slept through (src/server/idle-sweep.ts); touched at every read and write
   private readonly idle = new IdleCount();
   private readonly idleMs: number;
-  // this connection's share of the process's unsent budget (none: not counted)
-  private readonly account: UnsentAccount | undefined;
   private readonly fail = (res: HttpResponse, err: unknown): void => {
     this.host.fail(res, err);
   };
@@ -111,7 +109,6 @@ export class Http1Connection implements ExchangeSink {
     this.socket = socket;
     this.host = host;
     this.idleMs = idleMs;
-    this.account = account;
     this.heads = new HeadReader(headMs, () => {
       this.headTimedOut();
     });
@@ -152,7 +149,7 @@ export class Http1Connection implements ExchangeSink {
   }
 
   exemptFromBudget(): void {
-    if (this.account !== undefined) this.account.exempt = true;
+    this.out.exemptFromBudget();
   }
 
   /** drain stops reading requests: the socket ends once the answers to the ones read are written. */

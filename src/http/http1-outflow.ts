@@ -34,6 +34,7 @@ export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 /** Http1Outflow writes one connection's bytes and decides when it may run requests. */
 export class Http1Outflow {
   private readonly out: DirectWriter;
+  private readonly account: UnsentAccount | undefined;
   private readonly schedule: () => void;
   // bytes to write at the end of this turn: the first piece, then any others (see flush)
   private first: string | Uint8Array | undefined;
@@ -61,12 +62,18 @@ export class Http1Outflow {
   ) {
     this.window = frontDoorWindow(maxReplyBytes, MAX_PENDING);
     this.out = new DirectWriter(socket, onDrain, account);
+    this.account = account;
     this.schedule = schedule;
   }
 
   /** unsent is the number of bytes written and not yet handed to the kernel. */
   get unsent(): number {
     return this.out.unsent;
+  }
+
+  /** exemptFromBudget keeps the unsent budget from closing this connection (src/server/unsent-budget.ts). */
+  exemptFromBudget(): void {
+    if (this.account !== undefined) this.account.exempt = true;
   }
 
   /** needDrain is true from a write the socket could not take until the drain. */

@@ -12,7 +12,7 @@
  *       `after` is the replica's ack: only configured replicas are heard, so `w=N` counts only them.
  *   GET /_repl/snapshot?shard=I
  *       a snapshot stream (src/replication/snapshot-format.ts), paged from the leader's worker
- *       and written with backpressure.
+ *       (pages bounded in entries and bytes) and written with backpressure.
  *   /next-replication-key, /delete-replication-key?key&value
  *       the seed's protocol, as a compatibility cursor on the log of the leaders at this address
  *       (src/replication/seed-cursor.ts); any method, seed texts.
@@ -32,7 +32,15 @@ import type { Handler, Router } from './router.js';
 
 const MAX_WAIT_MS = 60000;
 const MAX_PULL_BYTES = 64 * 1024 * 1024;
+/**
+ * SNAPSHOT_PAGE and SNAPSHOT_PAGE_BYTES bound a snapshot page: 10000 entries, or the entry that
+ * brings their keys and values to 4 MiB, whichever comes first. The stream holds one page at a time
+ * (the next is read once the socket took this one), so it holds at most about 4 MiB plus one
+ * value of at most `server.max_value_bytes`, however large the shard: like any connection's answers,
+ * it counts in `server.max_unsent_bytes` and may be closed by it (src/server/unsent-budget.ts).
+ */
 const SNAPSHOT_PAGE = 10000;
+const SNAPSHOT_PAGE_BYTES = 4 * 1024 * 1024;
 
 function leaderTarget(ctx: HttpContext, shard: number): Target & { local: true } {
   const t = ctx.listener.writes[shard];
@@ -225,8 +233,6 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
       if (denied) throw denied;
       const shard = intParam(parseQuery(req.getQuery()).params, 'shard', -1, 0, 65535);
       const t = leaderTarget(ctx, shard);
-      // A page is 10000 entries, not a byte count: never closed by server.max_unsent_bytes.
-      res.exemptFromBudget();
       const state = { writable: undefined as (() => void) | undefined };
       res.onAborted(() => {
         state.writable?.();
@@ -269,6 +275,7 @@ async function streamSnapshot(
       store: t.store,
       after,
       limit: SNAPSHOT_PAGE,
+      maxBytes: SNAPSHOT_PAGE_BYTES,
       seq,
     });
     if (r.type !== 'repl-snapshot-result') throw new Error(`unexpected ${r.type} for a snapshot page`);

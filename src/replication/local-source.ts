@@ -16,7 +16,9 @@ import type { Store } from '../storage/store.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
 import type { FollowRequest, PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
+/** SNAPSHOT_CHUNK and SNAPSHOT_CHUNK_BYTES bound a snapshot chunk: entries, and their keys' and values' bytes (Store.scan). */
 const SNAPSHOT_CHUNK = 1000;
+const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** LocalLeader is what a LocalSource reads of its leader: its log and its data. */
 export type LocalLeader = ReplicationLog &
@@ -102,7 +104,7 @@ export class LocalSource implements ReplicationSource {
     async function* chunks(): AsyncIterable<SnapshotEntry[]> {
       let after: Uint8Array | undefined;
       for (;;) {
-        const page = leader.scan(new Uint8Array(0), after, SNAPSHOT_CHUNK);
+        const page = leader.scan(new Uint8Array(0), after, SNAPSHOT_CHUNK, SNAPSHOT_CHUNK_BYTES);
         exact = leader.lastSeq();
         if (page.length === 0) return;
         yield page;

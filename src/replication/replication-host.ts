@@ -301,16 +301,19 @@ export class ReplicationHost {
     );
   }
 
-  /** snapshotPage returns the snapshot seq (fixed by the first page) and up to `limit` entries after `after`. */
+  /**
+   * snapshotPage returns the snapshot seq (fixed by the first page) and the entries after `after`:
+   * up to `page.limit`, ending after the one that brings their bytes to `page.maxBytes` (Store.scan).
+   */
   snapshotPage(
     store: number,
     after: Uint8Array | null,
-    limit: number,
+    page: { limit: number; maxBytes: number },
     seq: number | null,
   ): { seq: number; entries: ScanEntry[] } {
     const leader = this.leaderStore(store);
     const s = seq ?? leader.lastSeq();
-    const entries = leader.scan(new Uint8Array(0), after ?? undefined, limit);
+    const entries = leader.scan(new Uint8Array(0), after ?? undefined, page.limit, page.maxBytes);
     return { seq: s, entries };
   }
 

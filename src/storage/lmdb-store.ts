@@ -16,6 +16,7 @@ import { prefixEnd } from '../util/bytes.js';
 import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
 import {
   EXPIRING_PAGE_BYTES,
+  entryBytes,
   type ExpiringPage,
   type Store,
   type StoreEntry,
@@ -97,7 +98,7 @@ export class LmdbStore implements Store {
     return this.delete(key);
   }
 
-  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes = Infinity): StoreEntry[] {
     const end = prefixEnd(prefix);
     const startAfter = after !== undefined && Buffer.compare(after, prefix) >= 0;
     const range = this.data.getRange({
@@ -107,10 +108,14 @@ export class LmdbStore implements Store {
     });
     const out: StoreEntry[] = [];
     const now = this.clock();
+    let bytes = 0;
     for (const { key, value } of range) {
       const v = this.decode(key, Buffer.from(value.buffer, value.byteOffset, value.length));
-      if (v.expiresAtMs === 0 || v.expiresAtMs > now) out.push({ key, ...v });
-      if (out.length >= limit) break;
+      if (v.expiresAtMs !== 0 && v.expiresAtMs <= now) continue;
+      const e = { key, ...v };
+      out.push(e);
+      bytes += entryBytes(e);
+      if (out.length >= limit || bytes >= maxBytes) break;
     }
     return out;
   }

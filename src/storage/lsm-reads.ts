@@ -13,7 +13,7 @@ import type { LevelEntry, LmdbLevel } from './lmdb-level.js';
 import type { Memtable } from './memtable.js';
 import { isLive, mergeNewest, type Versioned } from './merge-iterator.js';
 import type { RunReader } from './sstable-reader.js';
-import { EXPIRING_PAGE_BYTES, type ExpiringPage, type StoreEntry } from './store.js';
+import { EXPIRING_PAGE_BYTES, entryBytes, type ExpiringPage, type StoreEntry } from './store.js';
 
 /** Levels are an LSM store's levels, owned by the store (it swaps `active` and `runs`). */
 export interface Levels {
@@ -63,27 +63,33 @@ export function newestIn(
   return l.level.get(key);
 }
 
-/** scanLevels returns up to `limit` live entries under `prefix` after key `after`, in key order, as of `nowMs`. */
+/**
+ * scanLevels returns live entries under `prefix` after key `after`, in key order, as of `nowMs`:
+ * up to `page.limit` of them, ending after the one that brings their bytes to `page.maxBytes` (Store.scan).
+ */
 export function scanLevels(
   l: Levels,
   prefix: Uint8Array,
   after: Uint8Array | undefined,
-  limit: number,
+  page: { limit: number; maxBytes: number },
   nowMs: number,
 ): StoreEntry[] {
   const p = latin1Key(prefix);
   const from = after !== undefined && latin1Key(after) >= p ? `${latin1Key(after)}\u0000` : p;
   const out: StoreEntry[] = [];
+  let bytes = 0;
   for (const [k, v] of merged(l, prefix, from)) {
     if (!k.startsWith(p)) break;
     if (!isLive(v, nowMs)) continue;
-    out.push({
+    const e = {
       key: Buffer.from(k, 'latin1'),
       value: Buffer.from(v.value),
       seq: v.seq,
       expiresAtMs: v.expiresAtMs ?? 0,
-    });
-    if (out.length >= limit) break;
+    };
+    out.push(e);
+    bytes += entryBytes(e);
+    if (out.length >= page.limit || bytes >= page.maxBytes) break;
   }
   return out;
 }

@@ -19,7 +19,7 @@ import type { TailResult } from './wal-tail.js';
 /** LsmWrites are the parts of its LsmStore the adapter writes through. */
 export interface LsmWrites {
   lastSeq(): number;
-  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[];
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes?: number): StoreEntry[];
   /** isClosed says close() has begun. */
   isClosed(): boolean;
   /** beforeWrite waits out a write stall (and throws once the store is closed or its flushes fail). */
@@ -52,8 +52,8 @@ export class LsmReplication implements StoreReplication {
     return this.store.lastSeq();
   }
 
-  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
-    return this.store.scan(prefix, after, limit);
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes?: number): StoreEntry[] {
+    return this.store.scan(prefix, after, limit, maxBytes);
   }
 
   get epoch(): number {

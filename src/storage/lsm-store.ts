@@ -109,7 +109,7 @@ export class LsmStore implements Store {
     this.replication = new LsmReplication(
       {
         lastSeq: () => this.appliedLastSeq,
-        scan: (prefix, after, limit) => this.scan(prefix, after, limit),
+        scan: (prefix, after, limit, maxBytes) => this.scan(prefix, after, limit, maxBytes),
         isClosed: () => this.closed,
         beforeWrite: () => this.beforeWrite(),
         applyRecord: (records, v) => {
@@ -195,8 +195,8 @@ export class LsmStore implements Store {
     return this.write(key, null, 0, TYPE_EXPIRE);
   }
 
-  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
-    return scanLevels(this.levels, prefix, after, limit, this.now());
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes = Infinity): StoreEntry[] {
+    return scanLevels(this.levels, prefix, after, { limit, maxBytes }, this.now());
   }
 
   expiring(after: Uint8Array | undefined, limit: number): ExpiringPage {

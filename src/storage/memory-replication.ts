@@ -15,7 +15,7 @@ import type { TailResult } from './wal-tail.js';
 /** MemoryWrites are the parts of its MemoryStore the twin writes through. */
 export interface MemoryWrites {
   lastSeq(): number;
-  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[];
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes?: number): StoreEntry[];
   /** setLastSeq makes `seq` the store's last seq (a snapshot's, once loaded). */
   setLastSeq(seq: number): void;
   /** applyAt applies a write (value null = delete) with the given seq, which becomes the store's last. */
@@ -38,8 +38,8 @@ export class MemoryReplication implements StoreReplication {
     return this.store.lastSeq();
   }
 
-  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
-    return this.store.scan(prefix, after, limit);
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes?: number): StoreEntry[] {
+    return this.store.scan(prefix, after, limit, maxBytes);
   }
 
   readLog(after: number, maxBytes: number): TailResult {

@@ -9,7 +9,15 @@ import { DistkvError } from '../errors.js';
 import { hasPrefix, latin1Key } from '../util/bytes.js';
 import type { MemoryLog } from './memory-log.js';
 import { MemoryReplication } from './memory-replication.js';
-import type { ExpiringPage, Store, StoreEntry, StoreStats, StoreValue, WriteResult } from './store.js';
+import {
+  entryBytes,
+  type ExpiringPage,
+  type Store,
+  type StoreEntry,
+  type StoreStats,
+  type StoreValue,
+  type WriteResult,
+} from './store.js';
 import {
   encodeRecord,
   type RecordType,
@@ -42,7 +50,7 @@ export class MemoryStore implements Store {
         : new MemoryReplication(
             {
               lastSeq: () => this.seq,
-              scan: (prefix, after, limit) => this.scan(prefix, after, limit),
+              scan: (prefix, after, limit, maxBytes) => this.scan(prefix, after, limit, maxBytes),
               applyAt: (key, seq, value, expiresAtMs) => {
                 this.applyAt(key, seq, value, expiresAtMs);
               },
@@ -75,16 +83,20 @@ export class MemoryStore implements Store {
     return this.write(TYPE_EXPIRE, key, null, 0);
   }
 
-  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[] {
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes = Infinity): StoreEntry[] {
     const afterKey = after === undefined ? undefined : latin1Key(after);
     const keys = [...this.map.keys()].filter((k) => afterKey === undefined || k > afterKey).sort();
     const out: StoreEntry[] = [];
     const now = this.clock();
+    let bytes = 0;
     for (const k of keys) {
-      if (out.length >= limit) break;
+      if (out.length >= limit || bytes >= maxBytes) break;
       const key = Buffer.from(k, 'latin1');
       const v = this.read(key, now);
-      if (v !== undefined && hasPrefix(key, prefix)) out.push({ key, ...v });
+      if (v === undefined || !hasPrefix(key, prefix)) continue;
+      const e = { key, ...v };
+      out.push(e);
+      bytes += entryBytes(e);
     }
     return out;
   }

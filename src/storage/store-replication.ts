@@ -55,7 +55,7 @@ export interface StoreReplication extends ReplicationLog {
   /** lastSeq is the seq of the store's newest acknowledged record. */
   lastSeq(): number;
   /** scan pages through live keys in key order, as Store.scan does (a leader's snapshot). */
-  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[];
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes?: number): StoreEntry[];
   /** epoch is the epoch the store's next log records are written in (docs/wal-format.md, "Epoch history"). */
   epoch: number;
   /** epochRecovered says `epoch` was read back at open from the store's newest record in its log. */

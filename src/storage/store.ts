@@ -43,6 +43,26 @@ export interface ExpiringPage {
 /** EXPIRING_PAGE_BYTES ends a page of `Store.expiring` early once the keys and values it read reach it. */
 export const EXPIRING_PAGE_BYTES = 4 * 1024 * 1024;
 
+/** entryBytes is what one scanned entry counts towards a scan's `maxBytes`: its key and value. */
+export function entryBytes(e: { key: Uint8Array; value: Uint8Array }): number {
+  return e.key.length + e.value.length;
+}
+
+/**
+ * scanPageFull says a page `Store.scan` returned for (`limit`, `maxBytes`) stopped at one of them,
+ * so more entries may follow its last key; false: the scan reached the end of its range.
+ */
+export function scanPageFull(
+  page: readonly { key: Uint8Array; value: Uint8Array }[],
+  limit: number,
+  maxBytes = Infinity,
+): boolean {
+  if (page.length >= limit) return true;
+  let bytes = 0;
+  for (const e of page) bytes += entryBytes(e);
+  return bytes >= maxBytes;
+}
+
 /** WriteResult is what a durable write reports: its sequence number. */
 export interface WriteResult {
   seq: number;
@@ -80,8 +100,13 @@ export interface Store {
   delete(key: Uint8Array): Promise<WriteResult>;
   /** expire logs the ordered delete of `key` whose expiry passed (TYPE_EXPIRE; applies as a delete); resolves once durable. */
   expire(key: Uint8Array): Promise<WriteResult>;
-  /** scan returns up to `limit` live entries whose key starts with `prefix` and is greater than `after`, in key order (copies). */
-  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number): StoreEntry[];
+  /**
+   * scan returns up to `limit` live entries whose key starts with `prefix` and is greater than
+   * `after`, in key order (copies). With `maxBytes`, the page also ends after the entry that brings
+   * its keys' and values' bytes to `maxBytes` or more (so it holds at least one entry): whether a
+   * page stopped early is `scanPageFull`, and the next page starts after its last key.
+   */
+  scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes?: number): StoreEntry[];
   /**
    * expiring visits up to `limit` keys greater than `after`, in key order (an engine that reads
    * values to learn expiries ends a page sooner, after EXPIRING_PAGE_BYTES of them), and returns those whose newest write is a value with

@@ -106,7 +106,9 @@ export type ToWorker =
       id: number;
       store: number;
       after: Uint8Array | null;
+      /** limit and maxBytes bound the page: entries, and their keys' and values' bytes (Store.scan). */
       limit: number;
+      maxBytes: number;
       seq: number | null;
     }
   | { type: 'seed-next'; id: number; stores: number[] }

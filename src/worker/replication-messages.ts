@@ -14,6 +14,7 @@
  */
 import type { ReplicationHost } from '../replication/replication-host.js';
 import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
+import { scanPageFull } from '../storage/store.js';
 import type { FromWorker, ToWorker } from './messages.js';
 import type { StoreWrites } from './store-writes.js';
 import type { WorkerStores } from './worker-stores.js';
@@ -86,11 +87,14 @@ export class ReplicationMessages {
 
   /**
    * snapshotPage answers one page of a leader's snapshot, encoded (snapshot-format.ts) into a
-   * buffer of its own that the reply transfers: cloning thousands of entries costs more.
+   * buffer of its own that the reply transfers: cloning thousands of entries costs more. The page
+   * is `last` only when the scan reached the end: one that stopped at its count or its bytes is
+   * followed by another after its last key (which may be empty).
    */
   snapshotPage(msg: Message<'repl-snapshot'>): FromWorker {
-    const page = this.replication().snapshotPage(msg.store, msg.after, msg.limit, msg.seq);
-    const last = page.entries.length < msg.limit;
+    const bounds = { limit: msg.limit, maxBytes: msg.maxBytes };
+    const page = this.replication().snapshotPage(msg.store, msg.after, bounds, msg.seq);
+    const last = !scanPageFull(page.entries, msg.limit, msg.maxBytes);
     const body = encodeSnapshotEntries(page.entries, last);
     const buffer = Uint8Array.prototype.slice.call(body).buffer;
     const lastEntry = page.entries[page.entries.length - 1];

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { Store } from '../../src/storage/store.js';
+import { scanPageFull, type Store } from '../../src/storage/store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -73,6 +73,31 @@ export function storeConformance(
       );
       assert.equal(str(s.scan(b('p/'), undefined, 1)[0]?.value), 'v-p/a');
       assert.equal(s.scan(b(''), undefined, 100).length, 5);
+      await s.close();
+    });
+
+    it('ends a scan page after the entry that brings its bytes to maxBytes, and resumes exactly after it', async () => {
+      const s = await open(tempDir(after));
+      // keys and values: a 3, b 5 (value 4), c 0, d 7 (value 6), e 1001
+      await s.put(b('a'), b('xy'));
+      await s.put(b('b'), b('four'));
+      await s.put(b('c'), b(''));
+      await s.put(b('d'), b('sixsix'));
+      await s.put(b('e'), Buffer.alloc(1000, 1));
+      const keys = (page: { key: Uint8Array }[]): (string | undefined)[] => page.map((e) => str(e.key));
+      assert.deepEqual(keys(s.scan(b(''), undefined, 100, 8)), ['a', 'b'], 'stops at 8 bytes, not before');
+      assert.deepEqual(
+        keys(s.scan(b(''), undefined, 100, 10)),
+        ['a', 'b', 'c', 'd'],
+        'the entry that passes it is in',
+      );
+      assert.deepEqual(keys(s.scan(b(''), undefined, 100, 1)), ['a'], 'one entry over the bound is a page');
+      assert.deepEqual(keys(s.scan(b(''), b('c'), 100, 1)), ['d']);
+      assert.deepEqual(keys(s.scan(b(''), undefined, 2, 1 << 20)), ['a', 'b'], 'the count still bounds it');
+      assert.equal(scanPageFull(s.scan(b(''), undefined, 100, 8), 100, 8), true);
+      assert.equal(scanPageFull(s.scan(b(''), b('d'), 100, 1002), 100, 1002), false, 'the end of the range');
+      assert.equal(scanPageFull(s.scan(b(''), b('d'), 100, 1001), 100, 1001), true, 'full at its last entry');
+      assert.deepEqual(keys(s.scan(b(''), b('e'), 100, 1001)), []);
       await s.close();
     });
 

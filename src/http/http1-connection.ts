@@ -148,10 +148,6 @@ export class Http1Connection implements ExchangeSink {
     return undefined;
   }
 
-  exemptFromBudget(): void {
-    this.out.exemptFromBudget();
-  }
-
   /** drain stops reading requests: the socket ends once the answers to the ones read are written. */
   drain(): void {
     this.stopReading();
@@ -204,7 +200,7 @@ export class Http1Connection implements ExchangeSink {
     this.host.forget(this);
     res.ended = true;
     this.host.finished(res);
-    return { socket: this.socket, head };
+    return { socket: this.socket, head, account: this.out.account };
   }
 
   /**

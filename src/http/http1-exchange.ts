@@ -15,6 +15,7 @@
 import type { Socket } from 'node:net';
 import type { Route } from './http-metrics.js';
 import type { RequestHead } from './http1-head.js';
+import type { UnsentAccount } from '../server/unsent-budget.js';
 
 /** ExchangeSink is what a response needs from its connection (implemented by Http1Connection). */
 export interface ExchangeSink {
@@ -30,14 +31,17 @@ export interface ExchangeSink {
   dateLine(): string;
   /** detach hands the socket over (a protocol upgrade), or returns undefined when `res` cannot have it. */
   detach(res: HttpResponse): Detached | undefined;
-  /** exemptFromBudget keeps the connection from being closed by the unsent budget (src/server/unsent-budget.ts). */
-  exemptFromBudget?(): void;
 }
 
-/** Detached is a socket taken over by an upgrade, with the bytes already read after the request head. */
+/**
+ * Detached is a socket taken over by an upgrade, with the bytes already read after the request
+ * head and the connection's account in the unsent budget, which the upgraded protocol reports its
+ * socket's backlog to (src/server/unsent-budget.ts).
+ */
 export interface Detached {
   socket: Socket;
   head: Buffer;
+  account: UnsentAccount | undefined;
 }
 
 // Bodies up to this size are copied behind their head into one buffer (see end()).
@@ -196,15 +200,6 @@ export class HttpResponse {
    */
   onDeclared(handler: (bytes: number) => void): this {
     this.onDeclaredHandler = handler;
-    return this;
-  }
-
-  /**
-   * exemptFromBudget keeps this response's connection from being closed by the process's unsent
-   * budget (it still counts in it): for a node-to-node stream whose pieces have no byte bound.
-   */
-  exemptFromBudget(): this {
-    this.sink.exemptFromBudget?.();
     return this;
   }
 

@@ -34,7 +34,8 @@ export const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 /** Http1Outflow writes one connection's bytes and decides when it may run requests. */
 export class Http1Outflow {
   private readonly out: DirectWriter;
-  private readonly account: UnsentAccount | undefined;
+  /** account is the connection's share of the process's unsent budget; an upgraded protocol reports to it after `detach`. */
+  readonly account: UnsentAccount | undefined;
   private readonly schedule: () => void;
   // bytes to write at the end of this turn: the first piece, then any others (see flush)
   private first: string | Uint8Array | undefined;
@@ -69,11 +70,6 @@ export class Http1Outflow {
   /** unsent is the number of bytes written and not yet handed to the kernel. */
   get unsent(): number {
     return this.out.unsent;
-  }
-
-  /** exemptFromBudget keeps the unsent budget from closing this connection (src/server/unsent-budget.ts). */
-  exemptFromBudget(): void {
-    if (this.account !== undefined) this.account.exempt = true;
   }
 
   /** needDrain is true from a write the socket could not take until the drain. */

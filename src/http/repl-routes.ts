@@ -34,10 +34,13 @@ const MAX_WAIT_MS = 60000;
 const MAX_PULL_BYTES = 64 * 1024 * 1024;
 /**
  * SNAPSHOT_PAGE and SNAPSHOT_PAGE_BYTES bound a snapshot page: 10000 entries, or the entry that
- * brings their keys and values to 4 MiB, whichever comes first. The stream holds one page at a time
- * (the next is read once the socket took this one), so it holds at most about 4 MiB plus one
- * value of at most `server.max_value_bytes`, however large the shard: like any connection's answers,
- * it counts in `server.max_unsent_bytes` and may be closed by it (src/server/unsent-budget.ts).
+ * brings their keys and values to 4 MiB, whichever comes first (so a page is at most 4 MiB plus
+ * one value of at most `server.max_value_bytes`, and the entries' heads). A page is read from the
+ * worker only once `write` said the socket can take more; since a connection's writes go out at
+ * the end of the turn (http1-outflow.ts), a write reports back-pressure only from the page after,
+ * so the stream holds at most two pages unsent (about 10 MiB with 1 MiB values), however large the
+ * shard. It counts in `server.max_unsent_bytes` like any connection and, holding no more than a
+ * client's answers may, is not exempt from it (src/server/unsent-budget.ts).
  */
 const SNAPSHOT_PAGE = 10000;
 const SNAPSHOT_PAGE_BYTES = 4 * 1024 * 1024;

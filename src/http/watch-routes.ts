@@ -210,11 +210,16 @@ function serveWebSocket(
       'a WebSocket upgrade must be the only request in flight on its connection',
     );
   let watcher: Watcher | undefined = undefined;
-  const session = new WsSession(taken.socket, taken.head, () => {
-    if (watcher === undefined) return;
-    watcher.close();
-    hub.remove(watcher);
-  });
+  const session = new WsSession(
+    taken.socket,
+    taken.head,
+    () => {
+      if (watcher === undefined) return;
+      watcher.close();
+      hub.remove(watcher);
+    },
+    taken.account,
+  );
   watcher = new Watcher(plan.sources, hub, session, plan);
   hub.add(watcher);
   watcher.start(plan.starts, plan.elsewhere);

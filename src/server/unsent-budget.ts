@@ -24,12 +24,19 @@
  * at most what is in transit, so it is never closed while one that does not read holds more. The
  * scan over the holders (accounts with bytes, not every connection) happens only when over the
  * budget. Connections between nodes (replication pulls, forwarded requests) count like any client,
- * as Redis counts its replicas' buffers: they read what they asked for, so they hold little. One
- * kind is counted but never closed (`exempt`, as Redis never evicts its replicas): a replica's
- * snapshot stream (`/_repl/snapshot`). It writes with back-pressure, but a page is a count of
- * entries, not of bytes, so with large values one page can pass a small budget; closing it would
- * only make the replica start the snapshot again, for ever. `maxBytes` 0 is no limit (the total
- * is still kept, for INFO and /metrics).
+ * as Redis counts its replicas' buffers: they read what they asked for, so they hold little. None
+ * is exempt. A replica's snapshot stream (`/_repl/snapshot`) holds at most two pages of 4 MiB and
+ * one value each (src/http/repl-routes.ts), less than a client's answers may hold, so it is closed
+ * only when it is the largest holder while the process is over its budget (Redis never evicts its
+ * replicas, but their output buffers hold the whole backlog of a full sync; an exemption without a
+ * bound on how many streams, and what each holds, would be a hole in the budget).
+ *
+ * Upgraded connections: a WebSocket watch stream (src/watch/ws-session.ts) reports its socket's
+ * backlog to the account of the connection it was upgraded from, as the HTTP writer does for an SSE
+ * stream. The watcher's `max_buffer_bytes` bounds one stream; the budget bounds their sum. What a
+ * watcher keeps before writing (gathered-writes.ts, up to its `max_buffer_bytes`) is not in the
+ * socket and is not counted, over either transport. `maxBytes` 0 is no limit (the total is still
+ * kept, for INFO and /metrics).
  */
 /** Evictable is what the budget closes: a connection's socket (a net.Socket, or a test's twin). */
 export interface Evictable {
@@ -47,8 +54,6 @@ export class UnsentAccount {
   bytes = 0;
   /** closed is set once the connection closed or was evicted: later reports are ignored. */
   closed = false;
-  /** exempt accounts count in the total but are never closed by the budget (a replica's snapshot stream). */
-  exempt = false;
   /** socket is what eviction destroys. */
   readonly socket: Evictable;
   private readonly budget: UnsentBudget;
@@ -111,13 +116,12 @@ export class UnsentBudget {
     }
   }
 
-  /** check closes the largest holders (not exempt) until the total is within the budget. */
+  /** check closes the largest holders until the total is within the budget. */
   check(): void {
     this.checkQueued = false;
     while (this.maxBytes > 0 && this.total > this.maxBytes) {
       let largest: UnsentAccount | undefined;
-      for (const a of this.holders)
-        if (!a.exempt && (largest === undefined || a.bytes > largest.bytes)) largest = a;
+      for (const a of this.holders) if (largest === undefined || a.bytes > largest.bytes) largest = a;
       if (largest === undefined) return;
       const bytes = largest.bytes;
       const peer = `${largest.socket.remoteAddress ?? '?'}:${largest.socket.remotePort ?? 0}`;

@@ -7,6 +7,14 @@
  * once, everything held (as backlog) while the socket is full. Pongs are written at once; a client
  * that sends pings without reading the pongs is not read from while more than READ_PAUSE_BYTES
  * wait to go out to it (TCP then holds it back), so what it makes the server buffer stays bounded.
+ *
+ * Unsent budget: what waits in the socket (written, not yet taken by the kernel) is reported to the
+ * connection's account in the process's `server.max_unsent_bytes` (src/server/unsent-budget.ts),
+ * as the HTTP writer reports an SSE stream's: after each write and when each write leaves. The
+ * watcher's `max_buffer_bytes` bounds it for one connection (a full socket holds the write that
+ * filled it; the rest waits in gathered-writes.ts until the watcher is cut, when it is written
+ * whole with the `resume` and may wait up to CUT_GRACE_MS), but only the budget bounds the sum
+ * over every watcher, so it counts here too, and the budget may close the socket.
  */
 import type { Socket } from 'node:net';
 import {
@@ -18,6 +26,7 @@ import {
   WsParser,
   WsProtocolError,
 } from '../http/websocket-format.js';
+import type { UnsentAccount } from '../server/unsent-budget.js';
 import { GatheredWrites, type SharedFlush } from './gathered-writes.js';
 import { CUT_GRACE_MS } from './sse-output.js';
 import type { WatchOutput } from './watcher.js';
@@ -40,12 +49,19 @@ export class WsSession implements WatchOutput {
   private closed = false;
   /** closer destroys a socket whose peer did not answer our close in time; cleared once it closed. */
   private closer: NodeJS.Timeout | undefined;
+  /** account is the connection's share of the unsent budget, told the socket's backlog. */
+  private readonly account: UnsentAccount | undefined;
+  /** counted is a write's callback: its bytes left the socket's buffer. */
+  private readonly counted = (): void => {
+    this.account?.update(this.socket.writableLength);
+  };
 
-  /** `onClose` runs once when the session ends, whoever ends it. */
-  constructor(socket: Socket, head: Buffer, onClose: () => void) {
+  /** `onClose` runs once when the session ends, whoever ends it; `account` is the connection's in the unsent budget. */
+  constructor(socket: Socket, head: Buffer, onClose: () => void, account?: UnsentAccount) {
     this.socket = socket;
+    this.account = account;
     this.writes = new GatheredWrites({
-      write: (data) => socket.write(data),
+      write: (data) => this.write(data),
       // after shutdown the socket is ended: nothing more may be written to it
       gone: () => this.closed || socket.destroyed,
     });
@@ -105,9 +121,17 @@ export class WsSession implements WatchOutput {
     if (this.closed) return;
     this.closed = true;
     this.socket.end(encodeClose(code, reason));
+    this.counted();
     // Cleared on close: a session must not outlive its socket by CUT_GRACE_MS (clients that
     // connect and leave in a loop would otherwise pile up sessions for that long).
     this.closer = setTimeout(() => this.socket.destroy(), CUT_GRACE_MS).unref();
+  }
+
+  /** write writes `data` and reports the socket's backlog now and once `data` left it; false when the socket is full. */
+  private write(data: Buffer): boolean {
+    const ok = this.socket.write(data, this.counted);
+    this.counted();
+    return ok;
   }
 
   private isOver(): boolean {
@@ -118,7 +142,7 @@ export class WsSession implements WatchOutput {
     if (this.closed) return;
     try {
       for (const m of this.parser.push(chunk)) {
-        if (m.kind === 'ping') this.socket.write(encodeFrame(OP_PONG, m.data));
+        if (m.kind === 'ping') this.write(encodeFrame(OP_PONG, m.data));
         // A close is answered with the code it carried (RFC 6455 section 5.5.1), 1000 when none.
         else if (m.kind === 'close') this.shutdown(m.code === NO_CODE ? CLOSE_NORMAL : m.code, '');
         if (this.isOver()) return;

@@ -28,6 +28,11 @@ const NON_READERS = 4;
 const WARM_GETS = 512;
 const LARGE_GETS = 100;
 const READS = 20;
+/**
+ * SNAPSHOT_HELD is what a snapshot stream may hold unsent: two pages (src/http/repl-routes.ts),
+ * each 4 MiB of entries, one more value, and their heads and framing.
+ */
+const SNAPSHOT_HELD = 2 * (4 * MIB + VALUE_BYTES) + 64 * 1024;
 
 let node: Awaited<ReturnType<typeof startOneNode>>;
 const values: string[] = [];
@@ -216,7 +221,7 @@ describe('server.max_unsent_bytes', () => {
     assert.equal(now, base, 'the closed WebSocket still counts as a connection');
   });
 
-  it('counts a replica’s snapshot stream but never closes it, even when one page passes the budget', async (t) => {
+  it('a replica’s snapshot stream holds at most two pages unsent (4 MiB and a value each), within the budget, and is not closed', async (t) => {
     const SNAP_KEYS = 32;
     for (let k = 0; k < SNAP_KEYS; k++) {
       const r = await fetch(`http://${node.address}/kv/snap-${k}`, {
@@ -226,30 +231,69 @@ describe('server.max_unsent_bytes', () => {
       assert.equal(r.status, 204);
     }
     const evictedBefore = Number((await info('stats')).evicted_clients);
+    const base = Number((await info('memory')).mem_clients_normal);
     const c = await openRaw(node.port);
     c.sock.pause();
     c.sock.write('GET /_repl/snapshot?shard=0 HTTP/1.1\r\nHost: t\r\n\r\n');
-    // One page (10000 entries) holds every value: more than the budget waits unsent.
+    // The stream reads its next page only once the socket took the last but one: what waits
+    // unsent stays within two pages however many values the shard holds (32 MiB of them here).
     let held = 0;
-    const deadline = Date.now() + 5000;
-    while (held <= BUDGET && Date.now() < deadline) {
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && !c.closed()) {
       await sleep(50);
-      held = Number((await info('memory')).mem_clients_normal);
+      const now = Number((await info('memory')).mem_clients_normal) - base;
+      held = Math.max(held, now);
     }
     t.diagnostic(
-      `a snapshot stream holds ${(held / MIB).toFixed(1)} MiB unsent (budget ${BUDGET / MIB} MiB)`,
+      `a snapshot stream held at most ${(held / MIB).toFixed(1)} MiB unsent (budget ${BUDGET / MIB} MiB)`,
     );
+    assert.ok(held > 0, 'the paused reader left nothing unsent');
+    assert.ok(held <= SNAPSHOT_HELD, `the snapshot held ${held} bytes unsent, over two pages`);
     assert.equal(
       Number((await info('stats')).evicted_clients),
       evictedBefore,
       'the snapshot stream was closed',
     );
-    assert.ok(held > BUDGET, `the snapshot's page did not pass the budget (${held} bytes unsent)`);
     c.sock.resume();
     await until(() => c.text().endsWith('\r\n0\r\n\r\n') || c.closed(), 20000);
     assert.ok(c.text().endsWith('\r\n0\r\n\r\n'), 'the snapshot stream ended whole');
     assert.ok(c.text().length > SNAP_KEYS * VALUE_BYTES);
     assert.equal(c.closed(), false);
     c.sock.destroy();
+  });
+
+  it('counts what a WebSocket watcher that does not read leaves in its socket, and closes it over the budget', async (t) => {
+    const WS_VALUES = 48;
+    const evictedBefore = Number((await info('stats')).evicted_clients);
+    const ws = await openRaw(node.port);
+    // Its own buffer (32 MiB) is over the budget (24 MiB): cut as slow, it writes it all at once.
+    ws.sock.write(
+      `GET /watch?prefix=wsbig/&values=1&max_buffer_bytes=${32 * MIB} HTTP/1.1\r\nHost: t\r\n` +
+        'Upgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await until(() => ws.text().includes('hello'), 5000);
+    assert.match(ws.text(), /^HTTP\/1\.1 101 /);
+    ws.sock.pause();
+    for (let k = 0; k < WS_VALUES && !ws.closed(); k++) {
+      const r = await fetch(`http://${node.address}/kv/wsbig/${k}`, {
+        method: 'PUT',
+        body: values[k % KEYS]!,
+      });
+      assert.equal(r.status, 204);
+    }
+    let evicted = 0;
+    const deadline = Date.now() + 5000;
+    while (evicted === 0 && Date.now() < deadline) {
+      await sleep(50);
+      evicted = Number((await info('stats')).evicted_clients) - evictedBefore;
+    }
+    t.diagnostic(`evicted ${evicted} after ${WS_VALUES} events of 1 MiB to a WebSocket that reads nothing`);
+    assert.equal(evicted, 1, 'the WebSocket watcher was not closed by the budget');
+    ws.sock.resume();
+    await until(() => ws.closed(), 5000);
+    assert.equal(ws.closed(), true);
+    const logged = node.server.stdout.split('\n').filter((l) => l.includes('server.max_unsent_bytes'));
+    assert.ok(logged.length >= 1);
   });
 });

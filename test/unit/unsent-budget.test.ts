@@ -139,22 +139,6 @@ describe('UnsentBudget', () => {
     assert.equal(budget.total, 900);
   });
 
-  it('counts an exempt holder (a replica’s snapshot stream) but closes the others instead, even when it alone is over', async () => {
-    const budget = new UnsentBudget(1000);
-    const snapshot = new FakeSocket(1);
-    const other = new FakeSocket(2);
-    const s = budget.open(snapshot);
-    s.exempt = true;
-    const o = budget.open(other);
-    o.update(10);
-    s.update(5000);
-    await Promise.resolve();
-    assert.equal(snapshot.destroyed, false);
-    assert.equal(other.destroyed, true, 'the next largest goes');
-    assert.equal(budget.total, 5000, 'still counted');
-    assert.equal(budget.evicted, 1);
-  });
-
   it('counts what a DirectWriter leaves unsent to a peer that does not read, and 0 once it reads', async (t) => {
     const budget = new UnsentBudget(0);
     let accepted: Socket | undefined;

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { SnapshotDecoder } from '../../src/replication/snapshot-format.js';
 import { freePorts } from '../helpers/ports.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 
 const MIB = 1024 * 1024;
 const LARGE = 200;
@@ -33,14 +33,7 @@ const seed = testSeed();
 const model = new Map<string, Buffer>();
 
 function start(node: string, data: string): Promise<ServerProcess> {
-  return ServerProcess.start(
-    ['--config', config, '--node', node, '--data-dir', join(dir, data), '--workers', '1'],
-    `http://${node}/healthz`,
-    { DISTKV_LOG_LEVEL: 'warn' },
-  ).then((p) => {
-    running.push(p);
-    return p;
-  });
+  return startConfigNode(config, node, join(dir, data), running);
 }
 
 /** pathOf percent-encodes every byte of `key`, so bytes that are not UTF-8 travel as they are. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dumpAt } from '../helpers/failover-model.js';
 import { freePorts } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 
 let dir = '';
 let A = '';
@@ -18,14 +18,7 @@ let config = '';
 const running: ServerProcess[] = [];
 
 function start(node: string, data: string): Promise<ServerProcess> {
-  return ServerProcess.start(
-    ['--config', config, '--node', node, '--data-dir', join(dir, data), '--workers', '1'],
-    `http://${node}/healthz`,
-    { DISTKV_LOG_LEVEL: 'warn' },
-  ).then((p) => {
-    running.push(p);
-    return p;
-  });
+  return startConfigNode(config, node, join(dir, data), running);
 }
 
 /** dump lists what a node serves, in key order. */

@@ -164,6 +164,25 @@ export async function startOneNode(
   return { ...(await startOwnServer([{ address }], extraToml, args)), address, port };
 }
 
+/**
+ * startConfigNode starts `distkv serve` as `node` of the cluster in `config`, on one worker, with
+ * its data in `dataDir`, once its /healthz answers; `running` gets it (for the test's cleanup).
+ */
+export async function startConfigNode(
+  config: string,
+  node: string,
+  dataDir: string,
+  running: ServerProcess[],
+): Promise<ServerProcess> {
+  const p = await ServerProcess.start(
+    ['--config', config, '--node', node, '--data-dir', dataDir, '--workers', '1'],
+    `http://${node}/healthz`,
+    { DISTKV_LOG_LEVEL: 'warn' },
+  );
+  running.push(p);
+  return p;
+}
+
 /** CliResult is the outcome of one `distkv` command. */
 export interface CliResult {
   code: number | null;

@@ -13,6 +13,7 @@
  */
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
+import { scanAfterQuery } from '../util/bytes.js';
 import { parseEndpoint } from './endpoint.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, type Reply } from './exchange.js';
@@ -142,7 +143,7 @@ export class DistkvClient {
       prefix,
       limit: String(options.limit ?? 100),
       encoding: 'base64',
-      ...(options.after === undefined ? {} : { after: options.after }),
+      ...scanAfterQuery(options.after),
     });
     const node = map.shards[this.rr++ % map.shards.length]!.address;
     const r = await this.sender.send('GET', node, `/kv?${q.toString()}`, undefined, true, options.signal);
@@ -160,7 +161,7 @@ export class DistkvClient {
       });
       yield* page.items;
       if (page.next === null) return;
-      after = page.next;
+      after = page.nextBytes ?? page.next;
     }
   }
 

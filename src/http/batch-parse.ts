@@ -31,9 +31,14 @@ export type BatchOp =
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/** isCanonicalBase64 says whether `text` is base64 with its padding and nothing else. */
+export function isCanonicalBase64(text: string): boolean {
+  return BASE64.test(text);
+}
+
 /** decodeBase64 decodes canonical base64 (padding required), or throws naming the field. */
 export function decodeBase64(text: string, field: string): Buffer {
-  if (!BASE64.test(text)) throw new DistkvError('INVALID_BODY', `${field} is not valid base64`);
+  if (!isCanonicalBase64(text)) throw new DistkvError('INVALID_BODY', `${field} is not valid base64`);
   return Buffer.from(text, 'base64');
 }
 

@@ -82,6 +82,22 @@ describe('scan planning and merging', () => {
     assert.deepEqual(mergeScan([], 10, false), { items: [], next: null });
   });
 
+  it('gives a key that is not UTF-8 exactly as key_base64, and the next cursor on it as nextBase64', () => {
+    const bin = (...bytes: number[]) => ({ key: Buffer.from(bytes), value: Buffer.from('v') });
+    // q\x801 and q\x802 both show as "q\uFFFD..."; resuming after that text (EF BF BD) skipped q\x802.
+    const page = mergeScan(
+      [{ entries: [bin(0x71, 0x80, 0x31), bin(0x71, 0x80, 0x32)], more: false }],
+      1,
+      false,
+    );
+    assert.deepEqual(page.items, [{ key: 'q\uFFFD1', key_base64: 'cYAx', value: 'v' }]);
+    assert.equal(page.next, 'q\uFFFD1');
+    assert.equal(page.nextBase64, 'cYAx');
+    const text = mergeScan([{ entries: [entry('q\uFFFD1'), entry('r')], more: false }], 1, false);
+    assert.deepEqual(text.items, [{ key: 'q\uFFFD1', value: 'q\uFFFD1' }], 'U+FFFD itself is UTF-8');
+    assert.equal(text.nextBase64, undefined);
+  });
+
   it('gives values as UTF-8 text when they are, else (or when asked) as base64', () => {
     assert.deepEqual(encodeValue(Buffer.from('héllo'), false), { value: 'héllo' });
     assert.deepEqual(encodeValue(Buffer.from([0xff, 0x00]), false), { value_base64: '/wA=' });

@@ -23,12 +23,42 @@ import { lsmOptionsOf, type OpenStoreOptions, openStore } from '../storage/open-
 import { RealVfs } from '../storage/real-vfs.js';
 import type { Store } from '../storage/store.js';
 import type { FromWorker, StoreSpec, StoreStatsReport } from './messages.js';
+import { noteSlots, SLOTS_FILE, type SlotRange } from '../storage/own-slots.js';
 
 /** openFailure is the UNAVAILABLE error a store that could not open answers with: which store, and why. */
 function openFailure(spec: StoreSpec, err: unknown): DistkvError {
   return new DistkvError(
     'UNAVAILABLE',
     `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
+  );
+}
+
+/**
+ * warnOfMovedSlots records the store's slot range (src/storage/own-slots.ts) and, when the layout moved it,
+ * warns that the keys it holds outside the new range are no longer read (and what to do).
+ */
+async function warnOfMovedSlots(spec: StoreSpec, log: Logger | undefined): Promise<void> {
+  const now = { first: spec.shard.first, last: spec.shard.last };
+  let before: SlotRange | undefined;
+  try {
+    before = await noteSlots(spec.dir, now);
+  } catch (err) {
+    // A hint only: the store serves without it.
+    log?.warn(
+      { err, dir: spec.dir },
+      `store ${spec.shard.name}: could not record its slots in ${SLOTS_FILE}`,
+    );
+  }
+  if (before === undefined) return;
+  const was = `${before.first}-${before.last}`;
+  const is = `${now.first}-${now.last}`;
+  log?.warn(
+    { dir: spec.dir, slots_before: was, slots: is },
+    `store ${spec.shard.name} (${spec.role} on ${spec.node}): its slots changed from ${was} to ${is} ` +
+      `with the layout: keys it holds outside ${is} are no longer read or listed (another shard owns ` +
+      `them now) and GET /purge would delete them. To move them, start again with the previous layout, ` +
+      `distkv backup FILE, then start this layout on an empty data directory and distkv restore FILE ` +
+      `(docs/operations.md, "Changing the layout")`,
   );
 }
 
@@ -103,6 +133,7 @@ export class WorkerStores {
         const store = opened ?? (await openStore(spec.engine, storeOptionsOf(spec, storeLog)));
         this.hosted.set(spec.index, { spec, store });
         this.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
+        if (spec.engine !== 'memory') await warnOfMovedSlots(spec, storeLog);
       } catch (err) {
         this.failed.set(spec.index, openFailure(spec, err));
         storeLog?.error(

@@ -147,6 +147,33 @@ describe('batch parsing and planning', () => {
     assert.deepEqual(ops[7], { op: 'set', key: 'ok', value: Buffer.from('x') });
   });
 
+  it('refuses a field an operation does not take, so a typo is not a silent unconditional write', () => {
+    // "ifMatch" (the client library's spelling) and "ttl" used to be ignored: the write went
+    // through unconditionally and without a TTL, and answered ok.
+    const cases: [unknown, RegExp][] = [
+      [{ op: 'set', key: 'a', value: '1', ifMatch: '0.1' }, /ops\[0\]\.ifMatch: unknown field.*if_match/],
+      [{ op: 'set', key: 'a', value: '1', ttl: 60000 }, /ops\[0\]\.ttl: unknown field.*ttl_ms/],
+      [{ op: 'delete', key: 'a', value: '1' }, /ops\[0\]\.value: unknown field for a delete/],
+      [
+        { op: 'set', key: 'a', value: '1', value_base64: 'Mg==' },
+        /ops\[0\]: give value or value_base64, not both/,
+      ],
+    ];
+    for (const [op, message] of cases) {
+      const parsed = parse([op])[0]!;
+      assert.ok(parsed.op === 'invalid', JSON.stringify(op));
+      assert.equal(parsed.error.code, 'INVALID_ARGUMENT', JSON.stringify(op));
+      assert.match(parsed.error.message, message);
+    }
+    assert.deepEqual(parse([{ op: 'set', key: 'a', value: '1', ttl_ms: 5, if_match: '*' }])[0], {
+      op: 'set',
+      key: 'a',
+      value: Buffer.from('1'),
+      cond: { ifMatch: '*' },
+      ttlMs: 5,
+    });
+  });
+
   it('decodes only canonical base64', () => {
     assert.deepEqual(decodeBase64('', 'v'), Buffer.alloc(0));
     assert.deepEqual(decodeBase64('AAEC', 'v'), Buffer.from([0, 1, 2]));

@@ -18,6 +18,7 @@ import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import type { HostedStore } from '../replication/replication-host.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import type { CommitLog } from '../storage/commit-log.js';
+import { checkEngineOfDir } from '../storage/engine-of-dir.js';
 import { attachLsmStore, openLsmStores } from '../storage/lsm-recovery.js';
 import { lsmOptionsOf, type OpenStoreOptions, openStore } from '../storage/open-store.js';
 import { RealVfs } from '../storage/real-vfs.js';
@@ -107,8 +108,15 @@ export class WorkerStores {
     const log = this.log;
     const logOf = (spec: StoreSpec): Logger | undefined =>
       log?.child({ shard: spec.shard.name, role: spec.role, node: spec.node });
-    const lsm = specs.filter((spec) => spec.engine === 'lsm');
-    const lsmOpened = new Map<number, Store | Error>();
+    // A store another engine wrote is not opened (nothing in its directory changes): engine-of-dir.ts.
+    const outcomes = new Map<number, Store | Error>();
+    for (const spec of specs)
+      try {
+        checkEngineOfDir(spec.dir, spec.engine, spec.shard.name);
+      } catch (err) {
+        outcomes.set(spec.index, err as Error);
+      }
+    const lsm = specs.filter((spec) => spec.engine === 'lsm' && !outcomes.has(spec.index));
     if (lsm.length > 0) {
       try {
         const opened = await openLsmStores(
@@ -120,15 +128,15 @@ export class WorkerStores {
           lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec)))),
         );
         this.commitLog = opened.log;
-        opened.stores.forEach((s, i) => lsmOpened.set(lsm[i]!.index, s));
+        opened.stores.forEach((s, i) => outcomes.set(lsm[i]!.index, s));
       } catch (err) {
-        for (const spec of lsm) lsmOpened.set(spec.index, err as Error);
+        for (const spec of lsm) outcomes.set(spec.index, err as Error);
       }
     }
     for (const spec of specs) {
       const storeLog = logOf(spec);
       try {
-        const opened = lsmOpened.get(spec.index);
+        const opened = outcomes.get(spec.index);
         if (opened instanceof Error) throw opened;
         const store = opened ?? (await openStore(spec.engine, storeOptionsOf(spec, storeLog)));
         this.hosted.set(spec.index, { spec, store });

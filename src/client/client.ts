@@ -40,6 +40,8 @@ import type {
 } from './types.js';
 
 const DEFAULT_PAGE_SIZE = 1000;
+/** LONE_SURROGATE matches a UTF-16 surrogate that is not half of a pair: no UTF-8 encodes it. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
   token: string;
@@ -268,6 +270,12 @@ export class DistkvClient {
     signal: AbortSignal | undefined,
     conditions: Record<string, string> = {},
   ): Promise<Reply> {
+    // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
+    if (LONE_SURROGATE.test(key))
+      throw new DistkvError(
+        'INVALID_KEY',
+        'key has a lone UTF-16 surrogate, which is not a Unicode character',
+      );
     const map = await this.topology(signal === undefined ? {} : { signal });
     const shard = map.shard(map.shardOf(key));
     const node =

@@ -107,9 +107,10 @@ export function encodeValue(
 /** encodeKey renders a key for JSON: `{key}`, plus `{key_base64}` when the key is not UTF-8. */
 export function encodeKey(bytes: Uint8Array): { key: string; key_base64?: string } {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return isUtf8(b)
-    ? { key: b.toString('utf8') }
-    : { key: b.toString('utf8'), key_base64: b.toString('base64') };
+  const key = b.toString('utf8');
+  // Decoding puts U+FFFD in place of bytes that are not UTF-8: without one, the text is exact.
+  if (!key.includes('\uFFFD') || isUtf8(b)) return { key };
+  return { key, key_base64: b.toString('base64') };
 }
 
 /** mergeScan merges parts in key byte order into one page of at most `limit` items and its `next` cursor. */

@@ -104,13 +104,15 @@ export function encodeValue(
   return { value_base64: Buffer.from(bytes).toString('base64') };
 }
 
-/** encodeKey renders a key for JSON: `{key}`, plus `{key_base64}` when the key is not UTF-8. */
-export function encodeKey(bytes: Uint8Array): { key: string; key_base64?: string } {
+/**
+ * withExactKey adds `key_base64` to an item whose key is not UTF-8 (its text holds U+FFFD, which
+ * decoding puts in place of such bytes; a key may also hold U+FFFD itself, hence the check).
+ */
+function withExactKey(item: ScanItem, bytes: Uint8Array): ScanItem {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const key = b.toString('utf8');
-  // Decoding puts U+FFFD in place of bytes that are not UTF-8: without one, the text is exact.
-  if (!key.includes('\uFFFD') || isUtf8(b)) return { key };
-  return { key, key_base64: b.toString('base64') };
+  if (!item.key.includes('\uFFFD') || isUtf8(b)) return item;
+  const { key, ...rest } = item;
+  return { key, key_base64: b.toString('base64'), ...rest };
 }
 
 /** mergeScan merges parts in key byte order into one page of at most `limit` items and its `next` cursor. */
@@ -118,11 +120,16 @@ export function mergeScan(pages: readonly ScanPage[], limit: number, base64: boo
   const more = pages.some((p) => p.more);
   const merged = pages.flatMap((p) => p.entries).sort((a, b) => compareBytes(a.key, b.key));
   const page = merged.slice(0, limit);
-  const items = page.map((e) => ({
-    ...encodeKey(e.key),
-    ...encodeValue(e.value, base64),
-    ...(e.version === undefined ? {} : { version: e.version }),
-  }));
+  const items = page.map((e) =>
+    withExactKey(
+      {
+        key: Buffer.from(e.key).toString('utf8'),
+        ...encodeValue(e.value, base64),
+        ...(e.version === undefined ? {} : { version: e.version }),
+      },
+      e.key,
+    ),
+  );
   const last = items[items.length - 1];
   if (!(more || merged.length > limit) || last === undefined) return { items, next: null };
   return last.key_base64 === undefined

@@ -1,7 +1,7 @@
 /**
  * The RESP listener reads every connection into one buffer (src/server/shared-read.ts), which the
  * next read of any connection overwrites, while the parser hands out views that commands keep.
- * Connections write pipelined SET / GET / KEYS commands in random pieces, interleaved, with pauses
+ * Connections write pipelined SET (some with an expiry) / GET / KEYS commands in random pieces, interleaved, with pauses
  * so the server reads them separately; every reply must carry exactly that connection's bytes.
  * Seeded (DISTKV_SEED replays one schedule).
  */
@@ -35,8 +35,13 @@ describe('RESP connections sharing one read buffer', () => {
       for (let i = 0; i < 20; i++) {
         // one hash tag per connection: its keys share a slot, so KEYS below lists exactly them
         const key = `{sr${seed}c${c}}k${i}`;
-        const value = taggedText(`${c}.${i}`, Math.floor(rnd() * 5000));
-        parts.push(encode(['SET', key, value]), encode(['GET', key]));
+        // A SET with an expiry holds its key until it is applied: the GET behind it waits with
+        // its arguments kept past the read they came in, which other connections' reads
+        // overwrite (short values put that GET early in a read, where any read lands).
+        const ordered = i % 4 === 3;
+        const value = taggedText(`${c}.${i}`, Math.floor(rnd() * (ordered ? 20 : 5000)));
+        const set = ordered ? ['SET', key, value, 'PX', '600000'] : ['SET', key, value];
+        parts.push(encode(set), encode(['GET', key]));
         want.push('+OK\r\n', `$${value.length}\r\n${value}\r\n`);
       }
       // KEYS runs after the replies before it: its pattern is used after later reads arrived.

@@ -71,4 +71,27 @@ describe('RESP connections sharing one read buffer', () => {
       wires[c]!.close();
     }
   });
+  it('keeps a held GET key whole while another connection reads into the buffer', async () => {
+    // A SET with an expiry holds its key until the worker applies it; the GET behind it waits,
+    // its key a view of the read it came in. B's read, sent at the same moment, lands in the same
+    // buffer before the SET is applied: the waiting GET must have kept its own copy.
+    const [a, b] = await Promise.all([Wire.open(respOf(A)), Wire.open(respOf(A))]);
+    const pings = Buffer.concat(Array.from({ length: 3000 }, () => encode(['PING'])));
+    for (let round = 0; round < 20; round++) {
+      const key = `{held}k${round}`;
+      const value = `v${round}`;
+      a.socket.write(Buffer.concat([encode(['SET', key, value, 'PX', '600000']), encode(['GET', key])]));
+      b.socket.write(pings);
+      const got = splitReplies(await a.replies(2, 20000));
+      assert.deepEqual(got, ['+OK\r\n', `$${value.length}\r\n${value}\r\n`], `round ${round}`);
+      const pongs = splitReplies(await b.replies(3000, 20000));
+      assert.equal(pongs.length, 3000);
+      assert.ok(pongs.every((r) => r === '+PONG\r\n'));
+      // replies() reads from the start of what arrived: start each round afresh
+      a.received = Buffer.alloc(0);
+      b.received = Buffer.alloc(0);
+    }
+    a.close();
+    b.close();
+  });
 });

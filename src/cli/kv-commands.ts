@@ -117,11 +117,11 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       if (limit < 1) throw new UsageError('--limit must be at least 1');
       if (args.options.get('all') === true) {
         const items = client.scan(prefix, { pageSize: limit, ...(after === undefined ? {} : { after }) });
-        for await (const i of items) out.item(i.key, i.value);
+        for await (const i of items) out.item(i.key, i.value, i.keyBytes);
         return 0;
       }
       const page = await client.scanPage(prefix, { limit, ...(after === undefined ? {} : { after }) });
-      for (const i of page.items) out.item(i.key, i.value);
+      for (const i of page.items) out.item(i.key, i.value, i.keyBytes);
       if (!out.json && page.next !== null)
         process.stderr.write(`(more: --after ${JSON.stringify(page.next)}, or --all)\n`);
       return 0;

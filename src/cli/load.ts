@@ -1,7 +1,8 @@
 /**
  * `distkv load FILE`: bulk-load JSON lines into the empty stores of this machine's nodes, with the
  * server stopped (docs/bulk-load.md). Each line is `{"key": K, "value": V}` (what
- * `distkv scan --json` prints) or `{"key": K, "value_base64": B}` for binary values. Keys are
+ * `distkv scan --json` prints) or `{"key": K, "value_base64": B}` for binary values (and
+ * `"key_base64"`, the exact bytes of a key that is not UTF-8, as the scan gives it). Keys are
  * routed by slot as the server routes them; every local store of the key's shard (its leader and
  * the replicas hosted here) gets it. Lines are read in chunks of CHUNK_LINES, each written into
  * LMDB (bulk-load.ts); the command exits 0 only once every store has synced its load. It holds
@@ -65,9 +66,11 @@ export function parseLine(line: string, lineNo: number, maxKey: number, maxValue
     return bad(`not JSON (${(err as Error).message})`);
   }
   if (typeof doc !== 'object' || doc === null) return bad('expected an object {"key", "value"}');
-  const { key, value, value_base64: b64 } = doc as Record<string, unknown>;
+  const { key, key_base64: keyB64, value, value_base64: b64 } = doc as Record<string, unknown>;
   if (typeof key !== 'string' || key === '') return bad('"key" must be a non-empty string');
-  const k = Buffer.from(key, 'utf8');
+  // key_base64 (scan --json gives it for a key that is not UTF-8) holds the key's exact bytes.
+  const k = typeof keyB64 === 'string' ? Buffer.from(keyB64, 'base64') : Buffer.from(key, 'utf8');
+  if (k.length === 0) bad('"key_base64" must not be empty');
   if (k.length > maxKey) bad(`key is ${k.length} bytes; limit is ${maxKey}`);
   let v: Buffer;
   if (typeof value === 'string') v = Buffer.from(value, 'utf8');

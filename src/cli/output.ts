@@ -112,8 +112,15 @@ export class Output {
   }
 
   /** item prints one key and value: `key<TAB>value` for people, one JSON line with --json. */
-  item(key: string, value: Uint8Array): void {
-    if (this.json) this.line(JSON.stringify({ key, ...jsonValue(value) }));
-    else this.line(`${displayBytes(Buffer.from(key, 'utf8'))}\t${displayBytes(value)}`);
+  item(key: string, value: Uint8Array, keyBytes?: Buffer): void {
+    if (this.json)
+      this.line(
+        JSON.stringify({
+          key,
+          ...(keyBytes === undefined ? {} : { key_base64: keyBytes.toString('base64') }),
+          ...jsonValue(value),
+        }),
+      );
+    else this.line(`${displayBytes(keyBytes ?? Buffer.from(key, 'utf8'))}\t${displayBytes(value)}`);
   }
 }

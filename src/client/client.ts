@@ -13,6 +13,7 @@
  */
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
+import { scanAfterQuery } from '../util/bytes.js';
 import { parseEndpoint } from './endpoint.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, type Reply } from './exchange.js';
@@ -39,6 +40,8 @@ import type {
 } from './types.js';
 
 const DEFAULT_PAGE_SIZE = 1000;
+/** LONE_SURROGATE matches a UTF-16 surrogate that is not half of a pair: no UTF-8 encodes it. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
   token: string;
@@ -142,7 +145,7 @@ export class DistkvClient {
       prefix,
       limit: String(options.limit ?? 100),
       encoding: 'base64',
-      ...(options.after === undefined ? {} : { after: options.after }),
+      ...scanAfterQuery(options.after),
     });
     const node = map.shards[this.rr++ % map.shards.length]!.address;
     const r = await this.sender.send('GET', node, `/kv?${q.toString()}`, undefined, true, options.signal);
@@ -160,7 +163,7 @@ export class DistkvClient {
       });
       yield* page.items;
       if (page.next === null) return;
-      after = page.next;
+      after = page.nextBytes ?? page.next;
     }
   }
 
@@ -267,6 +270,12 @@ export class DistkvClient {
     signal: AbortSignal | undefined,
     conditions: Record<string, string> = {},
   ): Promise<Reply> {
+    // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
+    if (LONE_SURROGATE.test(key))
+      throw new DistkvError(
+        'INVALID_KEY',
+        'key has a lone UTF-16 surrogate, which is not a Unicode character',
+      );
     const map = await this.topology(signal === undefined ? {} : { signal });
     const shard = map.shard(map.shardOf(key));
     const node =

@@ -59,33 +59,42 @@ export interface Versioned {
   version: string;
 }
 
-/** ScanItem is one key, its value and (from servers that report it) its version `E.S`. */
+/**
+ * ScanItem is one key, its value and (from servers that report it) its version `E.S`. A key that
+ * is not UTF-8 (written over RESP or as `/kv/%FF...`) shows in `key` with U+FFFD in place of its
+ * bytes, and comes exactly in `keyBytes`.
+ */
 export interface ScanItem {
   key: string;
+  keyBytes?: Buffer;
   value: Buffer;
   version?: string;
 }
 
-/** ScanPage is one page of a scan: items in key order and the cursor of the next page (null at the end). */
+/**
+ * ScanPage is one page of a scan: items in key order and the cursor of the next page (null at the
+ * end); when that key is not UTF-8, `nextBytes` holds it exactly (pass it as `after`).
+ */
 export interface ScanPage {
   items: ScanItem[];
   next: string | null;
+  nextBytes?: Buffer;
 }
 
 /** ScanPageOptions select one page. */
 export interface ScanPageOptions extends CallOptions {
   /** limit is the page size (1..10000, default 100). */
   limit?: number;
-  /** after starts the page after this key. */
-  after?: string;
+  /** after starts the page after this key (bytes for a key that is not UTF-8). */
+  after?: string | Uint8Array;
 }
 
 /** ScanOptions configure an iterating scan. */
 export interface ScanOptions extends CallOptions {
   /** pageSize is how many items each request fetches (default 1000). */
   pageSize?: number;
-  /** after starts the scan after this key. */
-  after?: string;
+  /** after starts the scan after this key (bytes for a key that is not UTF-8). */
+  after?: string | Uint8Array;
 }
 
 /**

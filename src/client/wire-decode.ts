@@ -6,15 +6,20 @@
 import { DistkvError, PreconditionFailedError, codeForStatus, isErrorCode } from '../errors.js';
 import type { ScanPage, WriteConditions } from './types.js';
 
-/** decodeScanPage parses a `/kv?encoding=base64` page (values as `value_base64`, or `value` from nodes that send UTF-8). */
+/**
+ * decodeScanPage parses a `/kv?encoding=base64` page (values as `value_base64`, or `value` from
+ * nodes that send UTF-8; keys that are not UTF-8 also as `key_base64`, the cursor as `next_base64`).
+ */
 export function decodeScanPage(body: Buffer): ScanPage {
   const doc = JSON.parse(body.toString('utf8')) as {
-    items: { key: string; value?: string; value_base64?: string; version?: string }[];
+    items: { key: string; key_base64?: string; value?: string; value_base64?: string; version?: string }[];
     next: string | null;
+    next_base64?: string;
   };
   return {
     items: doc.items.map((i) => ({
       key: i.key,
+      ...(i.key_base64 === undefined ? {} : { keyBytes: Buffer.from(i.key_base64, 'base64') }),
       value:
         i.value_base64 !== undefined
           ? Buffer.from(i.value_base64, 'base64')
@@ -22,6 +27,7 @@ export function decodeScanPage(body: Buffer): ScanPage {
       ...(i.version === undefined ? {} : { version: i.version }),
     })),
     next: doc.next,
+    ...(doc.next_base64 === undefined ? {} : { nextBytes: Buffer.from(doc.next_base64, 'base64') }),
   };
 }
 

@@ -31,9 +31,14 @@ export type BatchOp =
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/** isCanonicalBase64 says whether `text` is base64 with its padding and nothing else. */
+export function isCanonicalBase64(text: string): boolean {
+  return BASE64.test(text);
+}
+
 /** decodeBase64 decodes canonical base64 (padding required), or throws naming the field. */
 export function decodeBase64(text: string, field: string): Buffer {
-  if (!BASE64.test(text)) throw new DistkvError('INVALID_BODY', `${field} is not valid base64`);
+  if (!isCanonicalBase64(text)) throw new DistkvError('INVALID_BODY', `${field} is not valid base64`);
   return Buffer.from(text, 'base64');
 }
 
@@ -57,6 +62,27 @@ export function parseBatch(body: Uint8Array, maxKey: number, maxValue: number): 
       return { op: 'invalid', error: toDistkvError(err).toWire() };
     }
   });
+}
+
+/**
+ * SET_FIELDS and DELETE_FIELDS are the fields each kind of operation takes: any other is refused,
+ * as the query parameters are (docs/api.md), since a misspelt one (`"ifMatch"`, `"ttl"`) would
+ * otherwise make a conditional or expiring write an unconditional, lasting one.
+ */
+const SET_FIELDS = ['op', 'key', 'value', 'value_base64', 'ttl_ms', 'if_match', 'if_none_match'];
+const DELETE_FIELDS = ['op', 'key', 'if_match', 'if_none_match'];
+
+/** checkFields throws naming the first field of `o` that an operation of this kind does not take. */
+function checkFields(o: object, i: number, isDelete: boolean): void {
+  const known = isDelete ? DELETE_FIELDS : SET_FIELDS;
+  for (const field of Object.keys(o))
+    if (!known.includes(field))
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `ops[${i}].${field}: unknown field${isDelete ? ' for a delete' : ''} (expected ${known.join(', ')})`,
+      );
+  if ('value' in o && 'value_base64' in o)
+    throw new DistkvError('INVALID_ARGUMENT', `ops[${i}]: give value or value_base64, not both`);
 }
 
 /** parseOp validates one operation (index `i` names it in errors). */
@@ -83,6 +109,7 @@ export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: numbe
   if (o.op === 'delete' || o.op === 'del') {
     if (o.ttl_ms !== undefined)
       throw new DistkvError('INVALID_ARGUMENT', `ops[${i}].ttl_ms: only a set takes a TTL`);
+    checkFields(o, i, true);
     return { op: 'delete', key: o.key, ...withCond };
   }
   if (o.op !== 'set' && o.op !== 'put')
@@ -90,6 +117,7 @@ export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: numbe
       'INVALID_BODY',
       `ops[${i}].op: expected "set" or "delete", got ${JSON.stringify(o.op)}`,
     );
+  checkFields(o, i, false);
   let value: Buffer;
   if (typeof o.value === 'string') {
     if (!isWellFormed(o.value))

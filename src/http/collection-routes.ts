@@ -10,7 +10,7 @@
 import { DistkvError } from '../errors.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR } from '../worker/op-format.js';
-import { parseBatch } from './batch-parse.js';
+import { isCanonicalBase64, parseBatch } from './batch-parse.js';
 import { hasConditions, runConditionalBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
 import { configMismatch } from './config-check.js';
@@ -70,7 +70,8 @@ async function scan(
       }),
     );
   }
-  const { items, next } = mergeScan(await Promise.all(pages), limit, base64);
+  const { items, next, nextBase64 } = mergeScan(await Promise.all(pages), limit, base64);
+  const cursorBytes = nextBase64 === undefined ? {} : { next_base64: nextBase64 };
   if (mismatch !== undefined) {
     ctx.log.error({ err: mismatch }, 'a scan was refused by another node: config mismatch');
     void ctx.peers.checkAll();
@@ -86,14 +87,17 @@ async function scan(
       status: 503,
       body: {
         error: { code: 'SHARD_UNREACHABLE', message: `scan incomplete: ${names}` },
-        partial: { items, next },
+        partial: { items, next, ...cursorBytes },
       },
     };
   }
   const missing = plan.missing;
   return {
     status: 200,
-    body: missing.length > 0 ? { items, next, partial: true, missing_shards: missing } : { items, next },
+    body:
+      missing.length > 0
+        ? { items, next, ...cursorBytes, partial: true, missing_shards: missing }
+        : { items, next, ...cursorBytes },
   };
 }
 
@@ -110,10 +114,41 @@ function boundedKeyParam(text: string | undefined, name: string, maxKey: number)
 }
 
 /**
+ * afterParam reads where a scan starts: `after` (text) or `after_base64` (the exact bytes of a key
+ * that is not UTF-8, as a page's `next_base64` gives them), not both.
+ */
+function afterParam(params: ReadonlyMap<string, string>, maxKey: number): Buffer | undefined {
+  const text = params.get('after_base64');
+  if (text === undefined) return boundedKeyParam(params.get('after'), 'after', maxKey);
+  if (params.has('after')) throw new DistkvError('INVALID_ARGUMENT', 'send after or after_base64, not both');
+  if (!isCanonicalBase64(text))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `after_base64 must be canonical base64 (padded), got "${text}"`,
+    );
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length > maxKey)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `after_base64 is ${bytes.length} bytes; limit is ${maxKey} (max_key_bytes)`,
+    );
+  return bytes.length === 0 ? undefined : bytes;
+}
+
+/**
  * The query parameters of a scan and a batch (docs/api.md; `local`, `shards` and `config` are what
  * nodes send each other): anything else, or one given twice, is a 400 naming it.
  */
-const SCAN_PARAMS = ['prefix', 'after', 'limit', 'encoding', 'local', 'shards', 'config'] as const;
+const SCAN_PARAMS = [
+  'prefix',
+  'after',
+  'after_base64',
+  'limit',
+  'encoding',
+  'local',
+  'shards',
+  'config',
+] as const;
 const BATCH_PARAMS = ['local', 'config'] as const;
 
 /** registerCollectionRoutes adds `GET /kv` and `POST /kv/_batch`. */
@@ -129,7 +164,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       const mismatch = configMismatch(params, ctx.shardMap.hash);
       if (mismatch) throw mismatch;
       const prefix = boundedKeyParam(params.get('prefix'), 'prefix', maxKey) ?? Buffer.alloc(0);
-      const after = boundedKeyParam(params.get('after'), 'after', maxKey);
+      const after = afterParam(params, maxKey);
       const limit = intParam(params, 'limit', SCAN_DEFAULT_LIMIT, 1, SCAN_MAX_LIMIT);
       const encoding = params.get('encoding') ?? 'utf8';
       if (encoding !== 'utf8' && encoding !== 'base64')

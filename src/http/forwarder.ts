@@ -8,6 +8,7 @@
 import type { Agent, Dispatcher } from 'undici';
 import { undici } from '../util/lazy-undici.js';
 import { DistkvError, type WireError, isErrorCode } from '../errors.js';
+import { scanAfterQuery } from '../util/bytes.js';
 import type { ScanEntry } from '../worker/messages.js';
 
 /** FORWARDED_HEADER marks a request one node forwarded to another (never forwarded again). */
@@ -48,7 +49,7 @@ export class Forwarder {
       local: '1',
       shards: shards.join(','),
       config: this.configHash,
-      ...(after === undefined ? {} : { after: after.toString('utf8') }),
+      ...scanAfterQuery(after),
     });
     const { request, dispatcher } = await this.http();
     const res = await request(`${this.scheme}://${owner}/kv?${q.toString()}`, {
@@ -56,7 +57,7 @@ export class Forwarder {
       signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
     });
     const body = (await res.body.json()) as {
-      items?: { key: string; value_base64: string; version?: string }[];
+      items?: { key: string; key_base64?: string; value_base64: string; version?: string }[];
       next?: string | null;
       missing_shards?: number[];
       error?: WireError;
@@ -69,7 +70,7 @@ export class Forwarder {
       );
     return {
       entries: body.items.map((i) => ({
-        key: Buffer.from(i.key, 'utf8'),
+        key: i.key_base64 === undefined ? Buffer.from(i.key, 'utf8') : Buffer.from(i.key_base64, 'base64'),
         value: Buffer.from(i.value_base64, 'base64'),
         ...(i.version === undefined ? {} : { version: i.version }),
       })),

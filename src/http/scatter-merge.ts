@@ -7,6 +7,7 @@
  *  - a batch is split the same way: operations for local leaders, operations per remote owner,
  *    and those answered at once (invalid, or for another node under `local=1`).
  */
+import { isUtf8 } from 'node:buffer';
 import { DistkvError, type WireError } from '../errors.js';
 import type { Target } from '../server/node-plan.js';
 import { compareBytes } from '../util/bytes.js';
@@ -69,8 +70,22 @@ export interface ScanPage {
   more: boolean;
 }
 
-/** ScanItem is one entry as the JSON page shows it. */
-export type ScanItem = { key: string } & ({ value: string } | { value_base64: string });
+/**
+ * ScanItem is one entry as the JSON page shows it. A key that is not UTF-8 shows in `key` with
+ * U+FFFD in place of its bytes and exactly in `key_base64` (two such keys can show as one text).
+ */
+export type ScanItem = { key: string; key_base64?: string } & ({ value: string } | { value_base64: string });
+
+/**
+ * MergedScan is one merged page: its items and the cursor of the next (null at the end), whose
+ * bytes are in `nextBase64` when they are not UTF-8 (`next` would resume somewhere else: after
+ * `q\x801`, `next` is `q\uFFFD1`, whose bytes EF BF BD sort after 80 and before FF).
+ */
+export interface MergedScan {
+  items: ScanItem[];
+  next: string | null;
+  nextBase64?: string;
+}
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -89,22 +104,37 @@ export function encodeValue(
   return { value_base64: Buffer.from(bytes).toString('base64') };
 }
 
+/**
+ * withExactKey adds `key_base64` to an item whose key is not UTF-8 (its text holds U+FFFD, which
+ * decoding puts in place of such bytes; a key may also hold U+FFFD itself, hence the check).
+ */
+function withExactKey(item: ScanItem, bytes: Uint8Array): ScanItem {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!item.key.includes('\uFFFD') || isUtf8(b)) return item;
+  const { key, ...rest } = item;
+  return { key, key_base64: b.toString('base64'), ...rest };
+}
+
 /** mergeScan merges parts in key byte order into one page of at most `limit` items and its `next` cursor. */
-export function mergeScan(
-  pages: readonly ScanPage[],
-  limit: number,
-  base64: boolean,
-): { items: ScanItem[]; next: string | null } {
+export function mergeScan(pages: readonly ScanPage[], limit: number, base64: boolean): MergedScan {
   const more = pages.some((p) => p.more);
   const merged = pages.flatMap((p) => p.entries).sort((a, b) => compareBytes(a.key, b.key));
   const page = merged.slice(0, limit);
-  const items = page.map((e) => ({
-    key: Buffer.from(e.key).toString('utf8'),
-    ...encodeValue(e.value, base64),
-    ...(e.version === undefined ? {} : { version: e.version }),
-  }));
-  const next = (more || merged.length > limit) && items.length > 0 ? items[items.length - 1]!.key : null;
-  return { items, next };
+  const items = page.map((e) =>
+    withExactKey(
+      {
+        key: Buffer.from(e.key).toString('utf8'),
+        ...encodeValue(e.value, base64),
+        ...(e.version === undefined ? {} : { version: e.version }),
+      },
+      e.key,
+    ),
+  );
+  const last = items[items.length - 1];
+  if (!(more || merged.length > limit) || last === undefined) return { items, next: null };
+  return last.key_base64 === undefined
+    ? { items, next: last.key }
+    : { items, next: last.key, nextBase64: last.key_base64 };
 }
 
 /** BatchResult is one operation's outcome (`version`: the key's current one, for a failed condition). */

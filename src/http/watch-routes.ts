@@ -15,7 +15,7 @@ import { slotOf } from '../routing/slot.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { sendRedirect } from './redirect.js';
-import { intParam, parseQuery, type QueryParams } from './request-parse.js';
+import { intParam, strictQuery } from './request-parse.js';
 import { sendError } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
@@ -53,7 +53,7 @@ export function prefixShards(ctx: HttpContext, prefix: string): number[] {
   return ctx.shardMap.shards.map((s) => s.idx);
 }
 
-function shardsParam(ctx: HttpContext, params: QueryParams, prefix: string): number[] {
+function shardsParam(ctx: HttpContext, params: ReadonlyMap<string, string>, prefix: string): number[] {
   const text = params.get('shards');
   if (text === undefined || text === '') return prefixShards(ctx, prefix);
   const count = ctx.shardMap.shards.length;
@@ -69,7 +69,7 @@ function shardsParam(ctx: HttpContext, params: QueryParams, prefix: string): num
   return out;
 }
 
-function planOf(ctx: HttpContext, req: HttpRequest, params: QueryParams): WatchPlan {
+function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, string>): WatchPlan {
   const prefix = params.get('prefix') ?? '';
   if (Buffer.byteLength(prefix) > ctx.config.server.max_key_bytes)
     throw new DistkvError('INVALID_KEY', `prefix is over ${ctx.config.server.max_key_bytes} bytes`);
@@ -93,15 +93,19 @@ function planOf(ctx: HttpContext, req: HttpRequest, params: QueryParams): WatchP
   return { prefix, values: valuesText === '1', maxBuffer, sources, starts, elsewhere };
 }
 
+/**
+ * WATCH_PARAMS are the parameters of a watch (docs/watch.md), read strictly as the native API's
+ * (docs/api.md, "Query parameters"): a misspelt `from` would otherwise start from now in silence.
+ */
+const WATCH_PARAMS = ['prefix', 'from', 'values', 'shards', 'max_buffer_bytes'] as const;
+
 /** registerWatchRoutes adds GET /watch. */
 export function registerWatchRoutes(app: Router, ctx: HttpContext): void {
   app.get(
     '/watch',
     route(ctx, 'watch', (res, req) => {
       const query = req.getQuery();
-      const { params, bad } = parseQuery(query);
-      if (bad.length > 0) throw new DistkvError('BAD_REQUEST', `malformed query parameter ${bad[0]!}`);
-      const plan = planOf(ctx, req, params);
+      const plan = planOf(ctx, req, strictQuery(query, WATCH_PARAMS));
       if (plan.sources.length === 0) {
         const [shard, owner] = Object.entries(plan.elsewhere)[0] ?? [];
         if (shard === undefined || owner === undefined)

@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
+import { scanOwnSlots } from '../storage/own-slots.js';
 import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
@@ -313,7 +314,11 @@ export class ReplicationHost {
   ): { seq: number; entries: ScanEntry[] } {
     const leader = this.leaderStore(store);
     const s = seq ?? leader.lastSeq();
-    const entries = leader.scan(new Uint8Array(0), after ?? undefined, page.limit, page.maxBytes);
+    // Only the shard's slots, as reads and scans see it (src/storage/own-slots.ts): a backup made
+    // after a layout change must not carry the keys left behind, stale beside their new owner's.
+    const range = this.stores.get(store)!.spec.shard;
+    const empty = new Uint8Array(0);
+    const entries = scanOwnSlots(leader, range, empty, after ?? undefined, page.limit, page.maxBytes);
     return { seq: s, entries };
   }
 

@@ -16,6 +16,7 @@ import * as expiry from './commands-expiry.js';
 import { cluster } from './commands-cluster.js';
 import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
 import { COMPAT_COMMANDS } from './command-table-compat.js';
+import { GET_NAME, SET_NAME } from './resp-parser.js';
 
 export type { CommandSpec } from './command-spec.js';
 
@@ -294,9 +295,12 @@ const SET = lookup('set')!;
 
 /**
  * commandOf finds the command named by the bytes `name`. GET and SET, the bulk of any workload, are
- * recognised from their bytes (any case) without making a string of the name.
+ * the parser's shared names (GET_NAME, SET_NAME), or are recognised from their bytes (any case,
+ * inline commands) without making a string of the name.
  */
 function commandOf(name: Buffer): CommandSpec | undefined {
+  if (name === GET_NAME) return GET;
+  if (name === SET_NAME) return SET;
   if (name.length === 3 && (name[1]! | 0x20) === 0x65 && (name[2]! | 0x20) === 0x74) {
     const first = name[0]! | 0x20;
     if (first === 0x67) return GET;

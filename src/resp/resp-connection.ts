@@ -26,7 +26,7 @@
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
 import { frontDoorWindow, type ReplyWindow, WINDOW_BYTES } from '../server/reply-window.js';
-import { RespParser } from './resp-parser.js';
+import { GET_NAME, RespParser, SET_NAME } from './resp-parser.js';
 import type { ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
 import type { RespContext } from './resp-context.js';
@@ -69,6 +69,10 @@ export class RespConnection {
   /** waiting is a parsed command that names a held key; it runs once the key is released. */
   private waiting: Buffer[] | undefined;
   private readonly onCommandBound = (args: Buffer[]): boolean => this.onCommand(args);
+  /** transient is the read being parsed when the next read overwrites it (its arguments must be copied to be kept). */
+  private transient: Buffer | undefined;
+  /** readCopy is the one copy of `transient` that the arguments kept from it are views of, made on first need. */
+  private readCopy: Buffer | undefined;
 
   constructor(socket: Socket, ctx: RespContext, dispatch: Dispatch) {
     this.socket = socket;
@@ -132,17 +136,25 @@ export class RespConnection {
 
   /**
    * read takes the bytes of one socket read. A `transient` chunk is overwritten by the listener's
-   * next read (src/server/shared-read.ts) while the parser hands out views that commands keep (KEYS
-   * and SCAN use their arguments after earlier replies; a held command waits for its key): it
-   * gets one copy of the read, which for a small read is a slice of Node's buffer pool, not a malloc.
+   * next read (src/server/shared-read.ts), so it is parsed where it lies and copied only where
+   * something is kept: the parser copies an incomplete command's bytes, and `onCommand` copies
+   * the arguments of a command that may use them after it returns (KEYS and SCAN use theirs after
+   * earlier replies; a held command waits for its key). GET and SET, which copy their key and
+   * value into the worker's batch at once, take no copy: a copy of each read was a third of the
+   * parser's instructions per GET at -P 1 (docs/performance.md).
    */
   read(chunk: Buffer, transient: boolean): void {
-    this.feed(transient ? Buffer.from(chunk) : chunk);
+    this.feed(chunk, transient);
   }
 
-  private feed(chunk: Buffer | undefined): void {
+  private feed(chunk: Buffer | undefined, transient = false): void {
     if (this.closing) return;
-    const error = this.parser.feed(chunk, this.onCommandBound);
+    const outer = this.transient;
+    this.transient = transient ? chunk : undefined;
+    this.readCopy = undefined;
+    const error = this.parser.feed(chunk, this.onCommandBound, transient);
+    this.transient = outer;
+    this.readCopy = undefined;
     if (error !== undefined) {
       this.queue.now(this.proto).error(`ERR ${error}`);
       this.closing = true;
@@ -179,9 +191,12 @@ export class RespConnection {
     });
   }
 
-  private onCommand(args: Buffer[]): boolean {
+  private onCommand(parsed: Buffer[]): boolean {
+    // Only GET and SET are known to be done with their arguments when dispatch returns.
+    const name = parsed[0];
+    const args = name !== GET_NAME && name !== SET_NAME ? this.keep(parsed) : parsed;
     if (!this.dispatch(this, args)) {
-      this.waiting = args;
+      this.waiting = this.keep(args);
       return this.stopParsing();
     }
     this.ctx.stats.commands++;
@@ -189,6 +204,24 @@ export class RespConnection {
     if (this.queue.depth >= this.window.size || this.writeBlocked || this.queue.out.length > WINDOW_BYTES)
       return this.stopParsing();
     return true;
+  }
+
+  /** keep moves the arguments that lie in the transient read being parsed into one copy of that read. */
+  private keep(args: Buffer[]): Buffer[] {
+    const chunk = this.transient;
+    if (chunk === undefined) return args;
+    const memory = chunk.buffer;
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (a.buffer !== memory) continue;
+      const at = a.byteOffset - chunk.byteOffset;
+      if (at < 0 || at + a.length > chunk.length) args[i] = Buffer.from(a);
+      else {
+        this.readCopy ??= Buffer.from(chunk);
+        args[i] = this.readCopy.subarray(at, at + a.length);
+      }
+    }
+    return args;
   }
 
   private stopParsing(): false {

@@ -2,8 +2,10 @@
  * RespParser: turns the bytes of one connection into commands (arrays of byte-string arguments),
  * in the grammar of resp-format.ts, however the bytes are split into chunks.
  *
- * Arguments are views into the received chunks (never reused by node:net), valid as long as the
- * caller keeps them. An incomplete command is kept; when a bulk string's length is known, chunks
+ * Arguments are views into the received chunks, valid as long as the caller keeps them, except
+ * for a `transient` chunk (the listener's shared read buffer, src/server/shared-read.ts): its
+ * commands' arguments are valid only during `onCommand`, and what the parser keeps of it (an
+ * incomplete command, the arguments so far of an array) is copied. An incomplete command is kept; when a bulk string's length is known, chunks
  * are only gathered until it can be complete, so a 1 MiB value arriving in 64 KiB chunks is
  * concatenated once, not once per chunk. An array whose bulks arrive over many chunks keeps the
  * arguments read so far and holds only its unparsed tail, so a command of a million arguments costs
@@ -32,6 +34,9 @@ const BACKSLASH = 0x5c;
 /** UNAUTHENTICATED_MAX_COUNT and UNAUTHENTICATED_MAX_BULK are Redis's limits before AUTH. */
 const UNAUTHENTICATED_MAX_COUNT = 10;
 const UNAUTHENTICATED_MAX_BULK = 16 * 1024;
+/** GET_NAME and SET_NAME are the first argument of every GET and SET (any case): one shared buffer each, not a view per command. */
+export const GET_NAME: Buffer = Buffer.from('GET');
+export const SET_NAME: Buffer = Buffer.from('SET');
 /** ESCAPES maps the letter after a backslash in a double-quoted inline argument to its byte. */
 const ESCAPES: Record<number, number> = { 0x6e: LF, 0x72: CR, 0x74: TAB, 0x62: 0x08, 0x61: 0x07 };
 
@@ -53,6 +58,8 @@ export class RespParser {
   private partialLeft = 0;
   /** resume is where the held input restarts after an INCOMPLETE inside an array's bulks, or -1. */
   private resume = -1;
+  /** inPlace is set while a transient chunk is parsed where it lies: what is kept of it is copied. */
+  private inPlace = false;
 
   constructor(maxBulk: number) {
     this.maxBulk = maxBulk;
@@ -65,16 +72,24 @@ export class RespParser {
 
   /**
    * feed parses `chunk` (appended to anything held) and calls `onCommand` per complete command.
-   * It returns a protocol error message (and keeps failing) once the input is malformed.
+   * It returns a protocol error message (and keeps failing) once the input is malformed. A
+   * `transient` chunk is overwritten after the call: the arguments made of it are valid only
+   * during `onCommand`, which copies those it keeps.
    */
-  feed(chunk: Buffer | undefined, onCommand: OnCommand): string | undefined {
+  feed(chunk: Buffer | undefined, onCommand: OnCommand, transient = false): string | undefined {
     if (this.error !== undefined) return this.error;
     if (chunk !== undefined && chunk.length > 0) {
-      this.held.push(chunk);
       this.heldBytes += chunk.length;
+      // Kept whole, unparsed, until the bulk it belongs to can be complete: a transient one is copied.
+      if (this.heldBytes < this.need) {
+        this.held.push(transient ? Buffer.from(chunk) : chunk);
+        return undefined;
+      }
+      this.held.push(chunk);
     }
     if (this.heldBytes === 0 || this.heldBytes < this.need) return undefined;
     const data = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
+    this.inPlace = transient && data === chunk;
     let pos = 0;
     this.need = 0;
     let stopped = false;
@@ -102,7 +117,7 @@ export class RespParser {
     this.held.length = 0;
     if (pos >= data.length) this.heldBytes = 0;
     else {
-      const rest = data.subarray(pos);
+      const rest = this.inPlace ? Buffer.from(data.subarray(pos)) : data.subarray(pos);
       this.held.push(rest);
       this.heldBytes = rest.length;
     }
@@ -161,7 +176,8 @@ export class RespParser {
         return INCOMPLETE;
       }
       if (from + len + 2 > data.length) return this.suspend(args, left, p, from + len + 2);
-      args.push(data.subarray(from, from + len));
+      const name = args.length === 0 && len === 3 ? getOrSet(data, from) : undefined;
+      args.push(name ?? data.subarray(from, from + len));
       p = from + len + 2;
     }
     return p;
@@ -169,6 +185,7 @@ export class RespParser {
 
   /** suspend keeps an array's arguments so far; parsing resumes at `p` once `end` (if known) has arrived. */
   private suspend(args: Buffer[], left: number, p: number, end: number): number {
+    if (this.inPlace) copyArgs(args);
     this.partial = args;
     this.partialLeft = left;
     this.resume = p;
@@ -222,6 +239,22 @@ export class RespParser {
     if (data.length - start > MAX_INLINE_BYTES) this.error = `Protocol error: too big ${what} string`;
     return -1;
   }
+}
+
+/** copyArgs replaces each argument of `args` by a copy (the shared GET_NAME and SET_NAME stay). */
+export function copyArgs(args: Buffer[]): Buffer[] {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a !== GET_NAME && a !== SET_NAME) args[i] = Buffer.from(a);
+  }
+  return args;
+}
+
+/** getOrSet returns GET_NAME or SET_NAME when the 3 bytes at `data[p]` spell GET or SET in any case, else undefined. */
+function getOrSet(data: Buffer, p: number): Buffer | undefined {
+  if ((data[p + 1]! | 0x20) !== 0x65 || (data[p + 2]! | 0x20) !== 0x74) return undefined;
+  const first = data[p]! | 0x20;
+  return first === 0x67 ? GET_NAME : first === 0x73 ? SET_NAME : undefined;
 }
 
 /** parseDecimal reads a (possibly negative) decimal integer from data[from, to) as Redis's string2ll does (no leading zero, no "-0"), or undefined. */

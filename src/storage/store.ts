@@ -57,6 +57,7 @@ export function scanPageFull(
   limit: number,
   maxBytes = Infinity,
 ): boolean {
+  if (page.length === 0) return false;
   if (page.length >= limit) return true;
   let bytes = 0;
   for (const e of page) bytes += entryBytes(e);

@@ -2,6 +2,7 @@
  * Byte-string helpers shared by the stores and the HTTP layer. Keys are compared as raw bytes
  * (UTF-8 byte order equals code point order), never as JavaScript strings.
  */
+import { isUtf8 } from 'node:buffer';
 
 /** compareBytes orders two byte strings lexicographically (-1, 0, 1). */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -37,4 +38,17 @@ export function latin1Key(bytes: Uint8Array): string {
   // Buffer's latin1Slice is the fast path (no encoding lookup); plain Uint8Arrays get a Buffer view first.
   const b = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return (b as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(0, b.length);
+}
+
+/**
+ * scanAfterQuery is the query parameter a scan resumes with (docs/api.md): `after` for a key that
+ * is UTF-8 text, `after_base64` for one that is not (its text would stand for other bytes).
+ */
+export function scanAfterQuery(after: string | Uint8Array | undefined): {
+  after?: string;
+  after_base64?: string;
+} {
+  if (after === undefined || typeof after === 'string') return after === undefined ? {} : { after };
+  const b = Buffer.from(after.buffer, after.byteOffset, after.byteLength);
+  return isUtf8(b) ? { after: b.toString('utf8') } : { after_base64: b.toString('base64') };
 }

@@ -10,6 +10,7 @@
  * watcher. Everything read is durable: the log holds only records written (and synced in fsync
  * mode), and a store applies a write to what scans see only once it is.
  */
+import { scanOwnSlots, type SlotRange } from '../storage/own-slots.js';
 import type { Store } from '../storage/store.js';
 import type { FromWorker, ToWorker } from '../worker/messages.js';
 import { logOf } from './store-log.js';
@@ -50,9 +51,12 @@ export async function watchRead(store: Store, msg: ReadMsg): Promise<FromWorker>
   };
 }
 
-/** watchScan answers a `watch-scan` message: a page of live entries and the seq they are consistent at. */
-export function watchScan(store: Store, msg: ScanMsg): FromWorker {
-  const entries = store.scan(msg.prefix, msg.after ?? undefined, msg.limit).map((e) => ({
+/**
+ * watchScan answers a `watch-scan` message: a page of live entries of the shard's slots `range`
+ * (src/storage/own-slots.ts) and the seq they are consistent at.
+ */
+export function watchScan(store: Store, range: SlotRange, msg: ScanMsg): FromWorker {
+  const entries = scanOwnSlots(store, range, msg.prefix, msg.after ?? undefined, msg.limit).map((e) => ({
     key: Uint8Array.prototype.slice.call(e.key),
     value: Uint8Array.prototype.slice.call(e.value),
   }));

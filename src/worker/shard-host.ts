@@ -23,6 +23,7 @@ import { ReplicationHost } from '../replication/replication-host.js';
 import { watchRead, watchScan } from '../watch/watch-tap.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { OpRunner } from './op-runner.js';
+import { scanOwnSlots, type SlotRange } from '../storage/own-slots.js';
 import { purgeForeignKeys } from './purge.js';
 import { ReplicationMessages } from './replication-messages.js';
 import { ReplyBatch, type SendFn } from './reply-batch.js';
@@ -149,7 +150,7 @@ export class ShardHost {
         void this.answerAsync(msg.id, () => watchRead(this.stores.at(msg.store), msg));
         return;
       case 'watch-scan':
-        this.answer(msg.id, () => watchScan(this.stores.at(msg.store), msg));
+        this.answer(msg.id, () => watchScan(this.stores.at(msg.store), this.rangeOf(msg.store), msg));
         return;
     }
   }
@@ -169,15 +170,26 @@ export class ShardHost {
     return this.replication;
   }
 
-  /** scan answers a page of a store's live keys under a prefix, copied out of the store. */
+  /** scan answers a page of a store's live keys under a prefix (of its shard's slots: src/storage/own-slots.ts), copied out of the store. */
   private scan(msg: Extract<ToWorker, { type: 'scan' }>): FromWorker {
     const store = this.stores.at(msg.store);
-    const entries = store.scan(msg.prefix, msg.after ?? undefined, msg.limit).map((e) => ({
+    const entries = scanOwnSlots(
+      store,
+      this.rangeOf(msg.store),
+      msg.prefix,
+      msg.after ?? undefined,
+      msg.limit,
+    ).map((e) => ({
       key: Uint8Array.prototype.slice.call(e.key),
       value: Uint8Array.prototype.slice.call(e.value),
       seq: e.seq,
     }));
     return { type: 'scan-result', id: msg.id, ok: true, entries };
+  }
+
+  /** rangeOf is the slot range of the shard of store `index` (hosted: `at` answered for it). */
+  private rangeOf(index: number): SlotRange {
+    return this.stores.hosted.get(index)!.spec.shard;
   }
 
   /** answer sends `fn`'s reply, or the error it throws as an error-result for `id`. */

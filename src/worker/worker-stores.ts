@@ -18,17 +18,48 @@ import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import type { HostedStore } from '../replication/replication-host.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import type { CommitLog } from '../storage/commit-log.js';
+import { checkEngineOfDir } from '../storage/engine-of-dir.js';
 import { attachLsmStore, openLsmStores } from '../storage/lsm-recovery.js';
 import { lsmOptionsOf, type OpenStoreOptions, openStore } from '../storage/open-store.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import type { Store } from '../storage/store.js';
 import type { FromWorker, StoreSpec, StoreStatsReport } from './messages.js';
+import { noteSlots, SLOTS_FILE, type SlotRange } from '../storage/own-slots.js';
 
 /** openFailure is the UNAVAILABLE error a store that could not open answers with: which store, and why. */
 function openFailure(spec: StoreSpec, err: unknown): DistkvError {
   return new DistkvError(
     'UNAVAILABLE',
     `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
+  );
+}
+
+/**
+ * warnOfMovedSlots records the store's slot range (src/storage/own-slots.ts) and, when the layout moved it,
+ * warns that the keys it holds outside the new range are no longer read (and what to do).
+ */
+async function warnOfMovedSlots(spec: StoreSpec, log: Logger | undefined): Promise<void> {
+  const now = { first: spec.shard.first, last: spec.shard.last };
+  let before: SlotRange | undefined;
+  try {
+    before = await noteSlots(spec.dir, now);
+  } catch (err) {
+    // A hint only: the store serves without it.
+    log?.warn(
+      { err, dir: spec.dir },
+      `store ${spec.shard.name}: could not record its slots in ${SLOTS_FILE}`,
+    );
+  }
+  if (before === undefined) return;
+  const was = `${before.first}-${before.last}`;
+  const is = `${now.first}-${now.last}`;
+  log?.warn(
+    { dir: spec.dir, slots_before: was, slots: is },
+    `store ${spec.shard.name} (${spec.role} on ${spec.node}): its slots changed from ${was} to ${is} ` +
+      `with the layout: keys it holds outside ${is} are no longer read or listed (another shard owns ` +
+      `them now) and GET /purge would delete them. To move them, start again with the previous layout, ` +
+      `distkv backup FILE, then start this layout on an empty data directory and distkv restore FILE ` +
+      `(docs/operations.md, "Changing the layout")`,
   );
 }
 
@@ -77,8 +108,15 @@ export class WorkerStores {
     const log = this.log;
     const logOf = (spec: StoreSpec): Logger | undefined =>
       log?.child({ shard: spec.shard.name, role: spec.role, node: spec.node });
-    const lsm = specs.filter((spec) => spec.engine === 'lsm');
-    const lsmOpened = new Map<number, Store | Error>();
+    // A store another engine wrote is not opened (nothing in its directory changes): engine-of-dir.ts.
+    const outcomes = new Map<number, Store | Error>();
+    for (const spec of specs)
+      try {
+        checkEngineOfDir(spec.dir, spec.engine, spec.shard.name);
+      } catch (err) {
+        outcomes.set(spec.index, err as Error);
+      }
+    const lsm = specs.filter((spec) => spec.engine === 'lsm' && !outcomes.has(spec.index));
     if (lsm.length > 0) {
       try {
         const opened = await openLsmStores(
@@ -90,19 +128,20 @@ export class WorkerStores {
           lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec)))),
         );
         this.commitLog = opened.log;
-        opened.stores.forEach((s, i) => lsmOpened.set(lsm[i]!.index, s));
+        opened.stores.forEach((s, i) => outcomes.set(lsm[i]!.index, s));
       } catch (err) {
-        for (const spec of lsm) lsmOpened.set(spec.index, err as Error);
+        for (const spec of lsm) outcomes.set(spec.index, err as Error);
       }
     }
     for (const spec of specs) {
       const storeLog = logOf(spec);
       try {
-        const opened = lsmOpened.get(spec.index);
+        const opened = outcomes.get(spec.index);
         if (opened instanceof Error) throw opened;
         const store = opened ?? (await openStore(spec.engine, storeOptionsOf(spec, storeLog)));
         this.hosted.set(spec.index, { spec, store });
         this.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
+        if (spec.engine !== 'memory') await warnOfMovedSlots(spec, storeLog);
       } catch (err) {
         this.failed.set(spec.index, openFailure(spec, err));
         storeLog?.error(

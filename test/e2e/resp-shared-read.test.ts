@@ -1,7 +1,7 @@
 /**
  * The RESP listener reads every connection into one buffer (src/server/shared-read.ts), which the
  * next read of any connection overwrites, while the parser hands out views that commands keep.
- * Connections write pipelined SET / GET / KEYS commands in random pieces, interleaved, with pauses
+ * Connections write pipelined SET (some with an expiry) / GET / KEYS commands in random pieces, interleaved, with pauses
  * so the server reads them separately; every reply must carry exactly that connection's bytes.
  * Seeded (DISTKV_SEED replays one schedule).
  */
@@ -35,8 +35,13 @@ describe('RESP connections sharing one read buffer', () => {
       for (let i = 0; i < 20; i++) {
         // one hash tag per connection: its keys share a slot, so KEYS below lists exactly them
         const key = `{sr${seed}c${c}}k${i}`;
-        const value = taggedText(`${c}.${i}`, Math.floor(rnd() * 5000));
-        parts.push(encode(['SET', key, value]), encode(['GET', key]));
+        // A SET with an expiry holds its key until it is applied: the GET behind it waits with
+        // its arguments kept past the read they came in, which other connections' reads
+        // overwrite (short values put that GET early in a read, where any read lands).
+        const ordered = i % 4 === 3;
+        const value = taggedText(`${c}.${i}`, Math.floor(rnd() * (ordered ? 20 : 5000)));
+        const set = ordered ? ['SET', key, value, 'PX', '600000'] : ['SET', key, value];
+        parts.push(encode(set), encode(['GET', key]));
         want.push('+OK\r\n', `$${value.length}\r\n${value}\r\n`);
       }
       // KEYS runs after the replies before it: its pattern is used after later reads arrived.
@@ -65,5 +70,28 @@ describe('RESP connections sharing one read buffer', () => {
       );
       wires[c]!.close();
     }
+  });
+  it('keeps a held GET key whole while another connection reads into the buffer', async () => {
+    // A SET with an expiry holds its key until the worker applies it; the GET behind it waits,
+    // its key a view of the read it came in. B's read, sent at the same moment, lands in the same
+    // buffer before the SET is applied: the waiting GET must have kept its own copy.
+    const [a, b] = await Promise.all([Wire.open(respOf(A)), Wire.open(respOf(A))]);
+    const pings = Buffer.concat(Array.from({ length: 3000 }, () => encode(['PING'])));
+    for (let round = 0; round < 20; round++) {
+      const key = `{held}k${round}`;
+      const value = `v${round}`;
+      a.socket.write(Buffer.concat([encode(['SET', key, value, 'PX', '600000']), encode(['GET', key])]));
+      b.socket.write(pings);
+      const got = splitReplies(await a.replies(2, 20000));
+      assert.deepEqual(got, ['+OK\r\n', `$${value.length}\r\n${value}\r\n`], `round ${round}`);
+      const pongs = splitReplies(await b.replies(3000, 20000));
+      assert.equal(pongs.length, 3000);
+      assert.ok(pongs.every((r) => r === '+PONG\r\n'));
+      // replies() reads from the start of what arrived: start each round afresh
+      a.received = Buffer.alloc(0);
+      b.received = Buffer.alloc(0);
+    }
+    a.close();
+    b.close();
   });
 });

@@ -67,6 +67,11 @@ describe('bulk load', () => {
   it('parses JSON lines with string or base64 values, naming the line of a bad one', () => {
     assert.deepEqual(parseLine('{"key":"k","value":"v"}', 1, 1024, 10), { key: b('k'), value: b('v') });
     assert.deepEqual(parseLine('{"key":"k","value_base64":"AAE="}', 1, 1024, 10).value, Buffer.from([0, 1]));
+    assert.deepEqual(
+      parseLine('{"key":"q\uFFFD","key_base64":"cYA=","value":"v"}', 1, 1024, 10).key,
+      Buffer.from([0x71, 0x80]),
+      'a key that is not UTF-8, as scan --json gives it',
+    );
     assert.throws(() => parseLine('{"key":"k"', 7, 1024, 10), /line 7: not JSON/);
     assert.throws(() => parseLine('{"key":"","value":"v"}', 8, 1024, 10), /line 8: "key"/);
     assert.throws(

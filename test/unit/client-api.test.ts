@@ -10,6 +10,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
+import { DistkvError } from '../../src/errors.js';
 import { freePorts } from '../helpers/ports.js';
 import { ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -102,6 +103,20 @@ describe('DistkvClient', () => {
       ['it:00', 'it:01'],
     );
     assert.equal(page.next, 'it:01');
+  });
+
+  it('refuses a key with a lone surrogate as INVALID_KEY, as the server does, not with a URIError', async () => {
+    for (const call of [
+      () => client.put('a\ud800', 'v'),
+      () => client.get('\udc00b'),
+      () => client.delete('a\ud800'),
+    ])
+      await assert.rejects(call, (err: unknown) => {
+        assert.ok(err instanceof DistkvError, String(err));
+        assert.equal(err.code, 'INVALID_KEY');
+        assert.match(err.message, /lone UTF-16 surrogate/);
+        return true;
+      });
   });
 
   it('says whether a deleted key existed', async () => {

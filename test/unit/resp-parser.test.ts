@@ -29,6 +29,9 @@ function parseChunks(chunks: Buffer[], maxBulk = 1 << 20): { commands: string[][
 const hex = (cmds: (string | Buffer)[][]): string[][] =>
   cmds.map((args) => args.map((a) => (Buffer.isBuffer(a) ? a : Buffer.from(a)).toString('hex')));
 
+/** named is a command name as the dispatcher compares it (any case). */
+const named = (name: Buffer): string => name.toString('latin1').toUpperCase();
+
 describe('RespParser', () => {
   const commands: (string | Buffer)[][] = [
     ['SET', 'key:1', 'value'],
@@ -74,6 +77,48 @@ describe('RespParser', () => {
         at += n;
       }
       assert.deepEqual(parseChunks(chunks).commands, hex(cmds), `seed ${seed} round ${round}`);
+    }
+  });
+
+  it('parses transient reads in place and keeps copies of what it holds when the read buffer is overwritten', () => {
+    const seed = testSeed();
+    const rnd = seededRandom(seed);
+    const shared = Buffer.alloc(70000);
+    for (let round = 0; round < 200; round++) {
+      const cmds: Buffer[][] = [];
+      for (let n = 1 + Math.floor(rnd() * 8); n > 0; n--) {
+        const args: Buffer[] = [Buffer.from(['GET', 'set', 'MGET', 'x'][Math.floor(rnd() * 4)]!)];
+        for (let a = Math.floor(rnd() * 4); a > 0; a--) {
+          const len = rnd() < 0.1 ? Math.floor(rnd() * 60000) : Math.floor(rnd() * 20);
+          args.push(Buffer.from(Array.from({ length: len }, () => Math.floor(rnd() * 256))));
+        }
+        cmds.push(args);
+      }
+      const bytes = Buffer.concat(cmds.map(encode));
+      const p = new RespParser(1 << 20);
+      const got: string[][] = [];
+      const flow = { stopped: false };
+      // Arguments are read during the callback only, as the connection does for GET and SET; a
+      // stop leaves the rest in the parser, resumed (not transient) before the next read. A GET
+      // or SET name is the parser's shared one, in upper case.
+      const onCommand = (args: Buffer[]): boolean => {
+        got.push(args.map((a, i) => (i === 0 ? named(a) : a.toString('hex'))));
+        flow.stopped = rnd() < 0.2;
+        return !flow.stopped;
+      };
+      for (let at = 0; at < bytes.length;) {
+        const n = Math.min(bytes.length - at, 1 + Math.floor(rnd() * (rnd() < 0.5 ? 16 : 65536)));
+        bytes.copy(shared, 0, at, at + n);
+        at += n;
+        assert.equal(p.feed(shared.subarray(0, n), onCommand, true), undefined);
+        shared.fill(0x2a);
+        while (flow.stopped) {
+          flow.stopped = false;
+          p.feed(undefined, onCommand);
+        }
+      }
+      const want = hex(cmds).map((args) => args.map((a, i) => (i === 0 ? named(Buffer.from(a, 'hex')) : a)));
+      assert.deepEqual(got, want, `seed ${seed} round ${round}`);
     }
   });
 

@@ -82,6 +82,22 @@ describe('scan planning and merging', () => {
     assert.deepEqual(mergeScan([], 10, false), { items: [], next: null });
   });
 
+  it('gives a key that is not UTF-8 exactly as key_base64, and the next cursor on it as nextBase64', () => {
+    const bin = (...bytes: number[]) => ({ key: Buffer.from(bytes), value: Buffer.from('v') });
+    // q\x801 and q\x802 both show as "q\uFFFD..."; resuming after that text (EF BF BD) skipped q\x802.
+    const page = mergeScan(
+      [{ entries: [bin(0x71, 0x80, 0x31), bin(0x71, 0x80, 0x32)], more: false }],
+      1,
+      false,
+    );
+    assert.deepEqual(page.items, [{ key: 'q\uFFFD1', key_base64: 'cYAx', value: 'v' }]);
+    assert.equal(page.next, 'q\uFFFD1');
+    assert.equal(page.nextBase64, 'cYAx');
+    const text = mergeScan([{ entries: [entry('q\uFFFD1'), entry('r')], more: false }], 1, false);
+    assert.deepEqual(text.items, [{ key: 'q\uFFFD1', value: 'q\uFFFD1' }], 'U+FFFD itself is UTF-8');
+    assert.equal(text.nextBase64, undefined);
+  });
+
   it('gives values as UTF-8 text when they are, else (or when asked) as base64', () => {
     assert.deepEqual(encodeValue(Buffer.from('héllo'), false), { value: 'héllo' });
     assert.deepEqual(encodeValue(Buffer.from([0xff, 0x00]), false), { value_base64: '/wA=' });
@@ -129,6 +145,33 @@ describe('batch parsing and planning', () => {
       ],
     );
     assert.deepEqual(ops[7], { op: 'set', key: 'ok', value: Buffer.from('x') });
+  });
+
+  it('refuses a field an operation does not take, so a typo is not a silent unconditional write', () => {
+    // "ifMatch" (the client library's spelling) and "ttl" used to be ignored: the write went
+    // through unconditionally and without a TTL, and answered ok.
+    const cases: [unknown, RegExp][] = [
+      [{ op: 'set', key: 'a', value: '1', ifMatch: '0.1' }, /ops\[0\]\.ifMatch: unknown field.*if_match/],
+      [{ op: 'set', key: 'a', value: '1', ttl: 60000 }, /ops\[0\]\.ttl: unknown field.*ttl_ms/],
+      [{ op: 'delete', key: 'a', value: '1' }, /ops\[0\]\.value: unknown field for a delete/],
+      [
+        { op: 'set', key: 'a', value: '1', value_base64: 'Mg==' },
+        /ops\[0\]: give value or value_base64, not both/,
+      ],
+    ];
+    for (const [op, message] of cases) {
+      const parsed = parse([op])[0]!;
+      assert.ok(parsed.op === 'invalid', JSON.stringify(op));
+      assert.equal(parsed.error.code, 'INVALID_ARGUMENT', JSON.stringify(op));
+      assert.match(parsed.error.message, message);
+    }
+    assert.deepEqual(parse([{ op: 'set', key: 'a', value: '1', ttl_ms: 5, if_match: '*' }])[0], {
+      op: 'set',
+      key: 'a',
+      value: Buffer.from('1'),
+      cond: { ifMatch: '*' },
+      ttlMs: 5,
+    });
   });
 
   it('decodes only canonical base64', () => {

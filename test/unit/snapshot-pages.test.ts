@@ -4,7 +4,8 @@
  * UTF-8, 0x00 and 0xFF included), values of every size 0..max_value_bytes with the boundaries
  * often, overwrites and deletes; the pages, read with random bounds (one entry, a byte, exactly an
  * entry's size, 4 MiB) and decoded from random chunk splits, give exactly the model, and no page
- * holds more than its byte bound plus one entry. Prints its seed when it fails (DISTKV_SEED replays).
+ * holds more than its byte bound plus one entry, over every slot or a shard's part of them
+ * (scanOwnSlots). Prints its seed when it fails (DISTKV_SEED replays).
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -16,7 +17,9 @@ import {
 } from '../../src/replication/snapshot-format.js';
 import { LmdbStore } from '../../src/storage/lmdb-store.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
+import { scanOwnSlots, type SlotRange } from '../../src/storage/own-slots.js';
 import type { Store } from '../../src/storage/store.js';
+import { SLOT_COUNT, slotOfBytes } from '../../src/routing/slot.js';
 import type { FromWorker } from '../../src/worker/messages.js';
 import { ReplicationMessages } from '../../src/worker/replication-messages.js';
 import type { StoreWrites } from '../../src/worker/store-writes.js';
@@ -30,12 +33,12 @@ const ENTRY_HEAD = 22;
 const WRITES = 90;
 const ROUNDS = 4;
 
-/** pagesOf answers `snapshotPage` from `store` as the worker does (the host's part is one scan). */
-function pagesOf(store: Store): ReplicationMessages {
+/** pagesOf answers `snapshotPage` from `store`'s slots `range` as the worker does (ReplicationHost's part is scanOwnSlots). */
+function pagesOf(store: Store, range: SlotRange): ReplicationMessages {
   const host = {
     snapshotPage: (_: number, after: Uint8Array | null, page: { limit: number; maxBytes: number }) => ({
       seq: store.lastSeq(),
-      entries: store.scan(new Uint8Array(0), after ?? undefined, page.limit, page.maxBytes),
+      entries: scanOwnSlots(store, range, new Uint8Array(0), after ?? undefined, page.limit, page.maxBytes),
     }),
   };
   // Pages use neither the stores nor the writes (those answer fences and role changes).
@@ -137,15 +140,21 @@ describe('snapshot pages bounded in bytes, against a model', () => {
           await store.put(key, value);
           model.set(key.toString('latin1'), value);
         }
-        const messages = pagesOf(store);
         const sizes = [...model.entries()].map(([k, v]) => Buffer.byteLength(k, 'latin1') + v.length);
         for (let round = 0; round < ROUNDS; round++) {
+          // Every slot, or a shard's part of them after a layout change (src/storage/own-slots.ts).
+          const half = round % 2 === 1;
+          const range = half ? { first: 0, last: SLOT_COUNT / 2 - 1 } : { first: 0, last: SLOT_COUNT - 1 };
+          const want = new Map(
+            [...model].filter(([k]) => slotOfBytes(Buffer.from(k, 'latin1')) <= range.last),
+          );
           const limit = [1, 3, 10000][Math.floor(rand() * 3)]!;
           const exact = sizes[Math.floor(rand() * sizes.length)] ?? 1;
           const maxBytes = [1, exact, exact + 1, 4 * 1024 * 1024][Math.floor(rand() * 4)]!;
-          const got = readSnapshot(messages, limit, maxBytes, rand);
-          assert.equal(got.size, model.size, `seed ${seed}: limit ${limit}, maxBytes ${maxBytes}`);
-          for (const [k, v] of model) {
+          const got = readSnapshot(pagesOf(store, range), limit, maxBytes, rand);
+          const what = `seed ${seed}: limit ${limit}, maxBytes ${maxBytes}, slots ${range.first}-${range.last}`;
+          assert.equal(got.size, want.size, what);
+          for (const [k, v] of want) {
             const g = got.get(k);
             assert.ok(
               g !== undefined,

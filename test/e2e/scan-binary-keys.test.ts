@@ -1,0 +1,153 @@
+/**
+ * Paging a scan over keys that are not UTF-8. RESP writes keys as raw bytes and `/kv/%FF...` takes
+ * them percent-encoded, but the JSON page gives a key as text: such a key shows with U+FFFD in
+ * place of its bytes. Its exact bytes travel as `key_base64`, and a `next` cursor on such a key as
+ * `next_base64`, given back as `after_base64`. Without them a page that ended on `q\x801` resumed
+ * after `q\uFFFD1` (bytes EF BF BD), which skipped `q\x802` and returned `q\xFF1` for ever: a client
+ * iterating the scan hung. The model test writes seeded random keys (bytes that are not UTF-8,
+ * U+FFFD itself, NUL, multi-byte characters) across two nodes and pages through them at every page
+ * size, from each node (one part read locally, the other forwarded), through the client library
+ * and through `distkv scan --json`, whose lines `distkv load` reads back byte for byte.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DistkvClient } from '../../src/client/index.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { ShardMap } from '../../src/routing/shard-map.js';
+import { slotOfBytes } from '../../src/routing/slot.js';
+import { compareBytes } from '../../src/util/bytes.js';
+import { seedLayout, TestCluster } from '../helpers/cluster.js';
+import { runCli } from '../helpers/server-process.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
+
+/** PIECES are what a key is made of: ASCII, bytes that are never UTF-8, U+FFFD itself, NUL, é, an emoji. */
+const PIECES: readonly number[][] = [
+  [0x61],
+  [0x62],
+  [0x31],
+  [0x80],
+  [0xc0],
+  [0xff],
+  [0xef, 0xbf, 0xbd],
+  [0x00],
+  [0xc3, 0xa9],
+  [0xf0, 0x9f, 0x98, 0x80],
+];
+
+/** randomKeys returns `n` distinct keys under `prefix`, each 1..8 pieces after it. */
+function randomKeys(rand: () => number, prefix: string, n: number): Buffer[] {
+  const keys = new Map<string, Buffer>();
+  while (keys.size < n) {
+    const bytes = [...Buffer.from(prefix)];
+    const pieces = 1 + Math.floor(rand() * 8);
+    for (let i = 0; i < pieces; i++) bytes.push(...PIECES[Math.floor(rand() * PIECES.length)]!);
+    const key = Buffer.from(bytes);
+    keys.set(key.toString('hex'), key);
+  }
+  return [...keys.values()].sort(compareBytes);
+}
+
+/** percentEncoded writes every byte of `key` as %XX, for a path. */
+function percentEncoded(key: Uint8Array): string {
+  return [...key].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+}
+
+interface Page {
+  items: { key: string; key_base64?: string }[];
+  next: string | null;
+  next_base64?: string;
+}
+
+/** pageThrough follows a scan at `node` page by page; it stops after `maxPages` (a scan that never ends). */
+async function pageThrough(node: string, prefix: string, limit: number, maxPages: number): Promise<Buffer[]> {
+  const got: Buffer[] = [];
+  let cursor = '';
+  for (let pages = 0; pages < maxPages; pages++) {
+    const r = await fetch(`http://${node}/kv?prefix=${encodeURIComponent(prefix)}&limit=${limit}${cursor}`);
+    assert.equal(r.status, 200, await r.clone().text());
+    const page = (await r.json()) as Page;
+    for (const i of page.items)
+      got.push(i.key_base64 !== undefined ? Buffer.from(i.key_base64, 'base64') : Buffer.from(i.key));
+    if (page.next === null) return got;
+    cursor =
+      page.next_base64 !== undefined
+        ? `&after_base64=${encodeURIComponent(page.next_base64)}`
+        : `&after=${encodeURIComponent(page.next)}`;
+  }
+  assert.fail(`the scan at ${node} with limit ${limit} did not end after ${maxPages} pages`);
+}
+
+const hex = (keys: readonly Uint8Array[]): string[] => keys.map((k) => Buffer.from(k).toString('hex'));
+
+describe('a scan over keys that are not UTF-8', () => {
+  let dir = '';
+  let a = '';
+  let b = '';
+  let cluster: TestCluster | undefined;
+  let map: ShardMap;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'distkv-scan-binary-'));
+    const l = await seedLayout(false);
+    [a, b] = [l[0]!.address, l[1]!.address];
+    cluster = await TestCluster.start({ dir, shards: [{ address: a }, { address: b }], args: ['--inline'] });
+    map = new ShardMap(loadConfig(cluster.config).shards);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists each key once, with its exact bytes, at every page size, from either node', async () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    const keys = randomKeys(rand, 'bin:', 60);
+    const owners = keys.map((k) => (map.shardOfSlot(slotOfBytes(k)) === 0 ? a : b));
+    assert.ok(owners.includes(a) && owners.includes(b), `seed ${seed}: keys in both shards`);
+    for (const [i, k] of keys.entries()) {
+      const r = await fetch(`http://${owners[i]!}/kv/${percentEncoded(k)}`, { method: 'PUT', body: 'v' });
+      assert.equal(r.status, 204, `seed ${seed}: PUT ${k.toString('hex')}`);
+    }
+    for (const limit of [1, 2, 3, 7, 1 + Math.floor(rand() * 20), 100]) {
+      for (const node of [a, b]) {
+        const got = await pageThrough(node, 'bin:', limit, keys.length + 2);
+        assert.deepEqual(hex(got), hex(keys), `seed ${seed}: limit ${limit} at ${node === a ? 'A' : 'B'}`);
+      }
+    }
+    const kv = new DistkvClient({ urls: [a] });
+    try {
+      for (const pageSize of [1, 5]) {
+        const got: Buffer[] = [];
+        for await (const item of kv.scan('bin:', { pageSize })) {
+          got.push(item.keyBytes ?? Buffer.from(item.key));
+          assert.ok(got.length <= keys.length, `seed ${seed}: the client's scan did not end`);
+        }
+        assert.deepEqual(hex(got), hex(keys), `seed ${seed}: client scan, page size ${pageSize}`);
+      }
+    } finally {
+      await kv.close();
+    }
+    const cli = await runCli(['scan', '--json', '--all', '--limit', '3', 'bin:', '--url', b]);
+    assert.equal(cli.code, 0, cli.stderr);
+    const lines = cli.stdout.trim().split('\n');
+    const fromCli = lines.map((l) => {
+      const i = JSON.parse(l) as { key: string; key_base64?: string };
+      return i.key_base64 !== undefined ? Buffer.from(i.key_base64, 'base64') : Buffer.from(i.key);
+    });
+    assert.deepEqual(hex(fromCli), hex(keys), `seed ${seed}: distkv scan --json --all`);
+  });
+
+  it('refuses after_base64 that is not canonical base64, or given with after', async () => {
+    for (const q of ['after_base64=%3D%3D', 'after_base64=YQ', 'after_base64=YQ%3D%3D&after=a']) {
+      const r = await fetch(`http://${a}/kv?prefix=bin:&${q}`);
+      assert.equal(r.status, 400, q);
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'INVALID_ARGUMENT', q);
+      assert.match(body.error.message, /after/, q);
+    }
+  });
+});

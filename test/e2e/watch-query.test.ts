@@ -1,0 +1,50 @@
+/**
+ * `GET /watch` reads its query strictly, as the rest of the native API does (docs/api.md, "Query
+ * parameters"): `?form=0.0` (for `from`) used to be ignored, so the watch started from now and the
+ * replay the caller asked for silently never came; `from` given twice had no one meaning.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startOneNode } from '../helpers/server-process.js';
+
+describe('the query of a watch', () => {
+  let node: Awaited<ReturnType<typeof startOneNode>> | undefined;
+
+  before(async () => {
+    node = await startOneNode('[server]\nresp_port_offset = 0', ['--inline']);
+  });
+
+  after(async () => {
+    await node?.stop();
+  });
+
+  it('refuses an unknown or repeated parameter with a 400 naming it', async () => {
+    const cases: [string, RegExp][] = [
+      [
+        'prefix=a/&form=0.0',
+        /unknown query parameter "form"; this endpoint takes prefix, from, values, shards, max_buffer_bytes/,
+      ],
+      ['prefix=a/&from=0.0&from=now', /from is given twice/],
+      ['prefix=a/&Values=0', /unknown query parameter "Values"/],
+    ];
+    for (const [query, message] of cases) {
+      const r = await fetch(`http://${node!.address}/watch?${query}`);
+      assert.equal(r.status, 400, query);
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'INVALID_ARGUMENT', query);
+      assert.match(body.error.message, message, query);
+    }
+  });
+
+  it('still streams with every parameter it takes', async () => {
+    const ac = new AbortController();
+    const r = await fetch(
+      `http://${node!.address}/watch?prefix=a/&from=0.0&values=0&shards=0&max_buffer_bytes=65536`,
+      { signal: ac.signal },
+    );
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /text\/event-stream/);
+    ac.abort();
+    await r.body?.cancel().catch(() => undefined);
+  });
+});

@@ -11,6 +11,12 @@
  * whole base frame). A record out of its store's seq order, a bad older segment, a missing
  * segment number or a segment of another log (commit-log-identity.ts) is always corruption.
  *
+ * Zeros from the end of a frame to the end of the newest segment are its clean end, not damage: the
+ * unwritten rest of a preallocated segment (commit-log-spare.ts) after a crash. The segment's
+ * `bytes` is then its logical end (the log cuts the file there when it opens). A bad frame before
+ * them is judged as usual; no frame can start inside them (a frame header's kind is not 0), so the
+ * search for a later valid frame stops where they begin.
+ *
  * `readOnly` reads another worker's log (a store that moved): nothing is cut, reading stops at the
  * first damage, and the damage is reported as a torn tail of that log.
  */
@@ -48,9 +54,22 @@ export interface LogRecovery {
   damage: WalDamage[];
 }
 
-/** findLaterFrame looks for a valid frame at any offset in [from, b.length); returns where it is. */
-function findLaterFrame(b: Buffer, from: number): LaterValid | undefined {
-  for (let p = from; p + FRAME_HEADER_BYTES <= b.length; p++) {
+/** ZERO_PROBE_BYTES is how much of a segment's end endOfData compares with zeros at once. */
+const ZERO_PROBE_BYTES = 64 * 1024;
+
+/** endOfData returns the offset after the last byte of `b` that is not zero (0 when all are). */
+export function endOfData(b: Buffer): number {
+  const zeros = Buffer.alloc(Math.min(ZERO_PROBE_BYTES, b.length));
+  let end = b.length;
+  while (end >= zeros.length && zeros.length > 0 && b.subarray(end - zeros.length, end).equals(zeros))
+    end -= zeros.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  return end;
+}
+
+/** findLaterFrame looks for a valid frame starting at any offset in [from, limit); returns where it is. */
+function findLaterFrame(b: Buffer, from: number, limit = b.length): LaterValid | undefined {
+  for (let p = from; p + FRAME_HEADER_BYTES <= b.length && p < limit; p++) {
     const h = decodeFrameHeader(b, p);
     if (typeof h === 'string') continue;
     if (h.kind === FRAME_BASE || typeof decodeRecord(b, p + FRAME_HEADER_BYTES) !== 'string')
@@ -122,7 +141,9 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     const seg: LogSegment = { no, path, logId: header.logId, bytes: LOG_HEADER_BYTES, stores: new Map() };
     let offset = LOG_HEADER_BYTES;
     let stopped = false;
-    while (offset < buf.length) {
+    // Past dataEnd the newest segment holds only zeros: its clean end (see the module comment).
+    const dataEnd = isLast ? endOfData(buf) : buf.length;
+    while (offset < dataEnd) {
       const h = decodeFrameHeader(buf, offset);
       const end = typeof h === 'string' ? offset : offset + FRAME_HEADER_BYTES + h.len;
       const recs =
@@ -138,7 +159,7 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
             ? recs.reason
             : undefined;
       if (bad !== undefined) {
-        await recorder.damaged(i, offset, bad, findLaterFrame(buf, offset + 1));
+        await recorder.damaged(i, offset, bad, findLaterFrame(buf, offset + 1, dataEnd));
         stopped = true;
         break;
       }

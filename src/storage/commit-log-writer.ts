@@ -16,8 +16,11 @@
  * (507; commit-log-failure.ts); each store's seq counter rewinds to just after its last written
  * record, so seqs stay gapless.
  *
- * A full segment is rolled (commit-log-segments.ts) once no batch is in flight. Used only on the
- * worker's thread, by its CommitLog.
+ * A full segment is rolled (commit-log-segments.ts) once no batch is in flight, into the spare
+ * prepared since the segment was half full (commit-log-spare.ts) when it is ready. Batches are
+ * written at the writer's own offset, `end` (the segment's logical end: a preallocated segment's
+ * file is longer); a segment is sealed (cut to `end`) when the log rolls away from it and at close.
+ * Used only on the worker's thread, by its CommitLog.
  */
 import type { Logger } from 'pino';
 import type { Durability } from '../config/schema.js';
@@ -27,7 +30,8 @@ import { type Appended, type Base, type Batch, handOver, layOut, takeParts } fro
 import { LogFailure } from './commit-log-failure.js';
 import type { LogSegment } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
-import { createSegment } from './commit-log-segments.js';
+import { rollSegment, sealAt } from './commit-log-segments.js';
+import { SpareSegment } from './commit-log-spare.js';
 import type { Vfs, WritableFile } from './vfs.js';
 
 /** MAX_IN_FLIGHT is how many batches may be syncing at once (libuv's default thread pool size). */
@@ -68,7 +72,7 @@ export class LogWriter {
   private blocked = false;
   private rollFailed = false;
   private syncing = false;
-  /** end is the current segment's size once every batch started is appended. */
+  /** end is the current segment's logical end once every batch started is written (its file may be longer: preallocated). */
   private end = 0;
   private dirty = false;
   private cutTo: number | undefined;
@@ -78,6 +82,8 @@ export class LogWriter {
   readonly counters = { batches: 0, records: 0, syncs: 0, syncMsTotal: 0, failures: 0 };
   /** syncSeconds times every fdatasync of the log (for the /metrics histogram). */
   readonly syncSeconds = new LatencyHistogram();
+  /** spare is the next segment being prepared (commit-log-spare.ts). */
+  readonly spare: SpareSegment;
 
   /** `file` is the newest segment of `all`, open for appending. */
   constructor(
@@ -93,6 +99,7 @@ export class LogWriter {
     this.end = file.size;
     this.all = all;
     this.members = members;
+    this.spare = new SpareSegment(opts.vfs, opts.dir, opts.segmentBytes, opts.log);
     if (opts.durability === 'interval') {
       this.timer = setInterval(() => {
         this.intervalSync();
@@ -157,8 +164,10 @@ export class LogWriter {
     clearInterval(this.timer);
     try {
       await this.syncNow();
+      if (this.file.size > this.end) await sealAt(this.file, this.end);
     } finally {
       await this.file.close();
+      await this.spare.close();
     }
   }
 
@@ -186,6 +195,7 @@ export class LogWriter {
       this.retryCut();
       return;
     }
+    if (this.end * 2 >= this.opts.segmentBytes) this.spare.start();
     if (this.end >= this.opts.segmentBytes && !this.rollFailed) {
       if (this.inFlight === 0) this.rollNow();
       return;
@@ -217,8 +227,8 @@ export class LogWriter {
     this.end += batch.length;
     const sync = this.opts.durability === 'fsync' || bases.length > 0;
     this.inFlight++;
-    // Appends are issued in order (the previous one has returned before this one starts).
-    const appended = this.appendTail.then(() => file.append(batch));
+    // Writes are issued in order (the previous one has returned before this one starts).
+    const appended = this.appendTail.then(() => file.writeAt(batch, before));
     this.appendTail = appended.catch(() => undefined);
     const work = appended.then(() => (sync ? this.timedSync(file) : undefined));
     const previous = this.completed;
@@ -385,12 +395,15 @@ export class LogWriter {
 
   private async roll(): Promise<void> {
     if (this.opts.durability !== 'fsync') await this.syncNow();
-    // The new segment must be whole before the current one is let go (commit-log-segments.ts).
+    // Sealed first: only the newest segment may have zeros after its frames (commit-log-segments.ts).
+    if (this.file.size > this.end) await sealAt(this.file, this.end);
+    // The new segment must be whole before the current one is let go.
     const current = this.all[this.all.length - 1]!;
-    const next = await createSegment(this.opts.vfs, this.opts.dir, current.no + 1, this.logId);
+    const { vfs, dir } = this.opts;
+    const next = await rollSegment(vfs, dir, current.no + 1, this.logId, this.spare.take());
     const old = this.file;
     this.file = next.file;
-    this.end = next.file.size;
+    this.end = next.seg.bytes;
     this.all.push(next.seg);
     await old.close();
   }

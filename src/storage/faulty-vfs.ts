@@ -3,10 +3,12 @@
  *
  * Each file keeps its current bytes and the bytes it had at its last successful sync. `crash()`
  * models power loss: every file reverts to its synced bytes, optionally keeping a torn prefix of
- * what was appended after (as a disk that wrote part of the last request). Directory operations
+ * what was written after (as a disk that wrote part of the last request): appended bytes, or bytes
+ * written over old ones (a preallocated segment), whose old bytes come back past the prefix. Directory operations
  * (create, rename, unlink) are durable at once. `failSyncs(n)` makes the next n syncs fail with EIO
  * (and, as Linux does after a failed fsync, forgets the unsynced bytes); `setCapacity(bytes)` makes
- * appends beyond a total size fail with ENOSPC after writing what fits. Handles opened before a
+ * writes that grow the files beyond a total size fail with ENOSPC after writing what fits (writes
+ * over existing bytes take no space). Handles opened before a
  * crash fail with EIO afterwards, so the crashed store's leftovers cannot write into the "rebooted" disk.
  */
 import { dirname } from 'node:path';
@@ -42,7 +44,15 @@ class FaultyWritableFile implements WritableFile {
   }
 
   append(data: Uint8Array): Promise<void> {
-    return this.stale() ?? this.vfs.doAppend(this.path, data);
+    return this.stale() ?? this.vfs.doWriteAt(this.path, data, this.size);
+  }
+
+  writeAt(data: Uint8Array, position: number): Promise<void> {
+    return this.stale() ?? this.vfs.doWriteAt(this.path, data, position);
+  }
+
+  appendZeros(length: number): Promise<void> {
+    return this.stale() ?? this.vfs.doWriteAt(this.path, Buffer.alloc(length), this.size);
   }
 
   sync(): Promise<void> {
@@ -60,6 +70,14 @@ class FaultyWritableFile implements WritableFile {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** firstDifference returns the first offset where `a` differs from `b` (or where the shorter one ends). */
+function firstDifference(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
 }
 
 /** FaultyVfs is an in-memory Vfs with injectable faults. */
@@ -92,21 +110,23 @@ export class FaultyVfs implements Vfs {
 
   /**
    * crash models power loss and returns the disk as it is after reboot: each file reverts to its
-   * last synced bytes; with `tear`, a file whose unsynced bytes extend its synced ones keeps a
-   * random-length prefix of them. This instance is dead afterwards: whatever the crashed store
-   * still tries to do fails with EIO and cannot touch the rebooted disk.
+   * last synced bytes; with `tear`, a file whose current bytes differ from its synced ones from
+   * offset d on keeps a random-length prefix of the current bytes from d (appended, or written over
+   * synced bytes: past the prefix the synced bytes come back). This instance is dead afterwards:
+   * whatever the crashed store still tries to do fails with EIO and cannot touch the rebooted disk.
    */
   crash(tear = false, random: () => number = Math.random): FaultyVfs {
     const next = new FaultyVfs();
     for (const d of this.dirs) next.dirs.add(d);
     for (const [path, f] of this.files) {
-      const extends_ =
-        f.data.length > f.synced.length && f.data.subarray(0, f.synced.length).equals(f.synced);
       let data = Buffer.from(f.synced);
-      if (tear && extends_)
-        data = Buffer.from(
-          f.data.subarray(0, f.synced.length + Math.floor(random() * (f.data.length - f.synced.length))),
-        );
+      const d = firstDifference(f.data, f.synced);
+      if (tear && d < f.data.length) {
+        const kept = d + Math.floor(random() * (f.data.length - d));
+        data = Buffer.alloc(Math.max(f.synced.length, kept));
+        f.synced.copy(data);
+        f.data.copy(data, d, d, kept);
+      }
       next.files.set(path, { data, synced: Buffer.from(data) });
     }
     this.dead = true;
@@ -131,15 +151,20 @@ export class FaultyVfs implements Vfs {
     return f;
   }
 
-  doAppend(path: string, data: Uint8Array): Promise<void> {
+  /** doWriteAt writes `data` at `position` of a file; what would grow the files beyond the capacity fails with ENOSPC after writing what fits. */
+  doWriteAt(path: string, data: Uint8Array, position: number): Promise<void> {
     if (this.dead) return Promise.reject(errno('EIO', 'the disk crashed'));
     const f = this.file(path);
-    const room = this.capacity - this.usedBytes();
-    if (data.length > room) {
-      f.data = Buffer.concat([f.data, data.subarray(0, Math.max(0, room))]);
+    const growth = Math.max(0, position + data.length - f.data.length);
+    const room = Math.max(0, this.capacity - this.usedBytes());
+    const fits = growth > room ? data.length - (growth - room) : data.length;
+    // A new buffer each time: `synced` (or a test) may share the old one.
+    const next = Buffer.alloc(Math.max(f.data.length, position + Math.max(0, fits)));
+    f.data.copy(next);
+    next.set(data.subarray(0, Math.max(0, fits)), position);
+    f.data = next;
+    if (fits < data.length)
       return Promise.reject(errno('ENOSPC', `no space left on device writing ${path}`));
-    }
-    f.data = Buffer.concat([f.data, data]);
     return Promise.resolve();
   }
 
@@ -222,6 +247,12 @@ export class FaultyVfs implements Vfs {
   removeDir(dir: string): void {
     this.check();
     this.dirs.delete(dir);
+  }
+
+  /** freeBytes is what the capacity leaves (Infinity without one). */
+  freeBytes(): number {
+    this.check();
+    return Math.max(0, this.capacity - this.usedBytes());
   }
 
   /** syncDir is a no-op: directory operations are durable at once in this model. */

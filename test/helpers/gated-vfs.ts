@@ -78,6 +78,8 @@ export class GatedVfs implements Vfs {
         return f.size;
       },
       append: (data) => f.append(data),
+      writeAt: (data, position) => f.writeAt(data, position),
+      appendZeros: (length) => f.appendZeros(length),
       sync: async () => {
         if (this.held) await new Promise<void>((r) => this.waiting.push(r));
         await f.sync();
@@ -106,5 +108,9 @@ export class GatedVfs implements Vfs {
 
   syncDir(): void {
     this.disk.syncDir();
+  }
+
+  freeBytes(): number {
+    return this.disk.freeBytes();
   }
 }

@@ -3,7 +3,8 @@
  * docs/commit-log-format.md keeps per frame): a bad frame in the newest segment with no valid frame
  * after it is a torn tail, cut off and reported whatever the garbage looks like; a bad frame
  * followed by a valid one is corruption, refused with the file and offset unless --repair. The
- * same holds for a newest segment whose header never got written.
+ * same holds for a newest segment whose header never got written. Zeros after the last frame of the
+ * newest segment are its clean end (the rest of a preallocated segment).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -87,10 +88,23 @@ describe('commit log recovery: torn tails', () => {
     await assertTornTailCut(vfs, 20, WAL_HEADER_BYTES + 20 * RECORD);
   });
 
-  it('cuts off a tail of zeros', async () => {
+  it('reads a tail of zeros after the last frame as the clean end of a preallocated segment, with nothing to cut', async () => {
     const vfs = await logWith(5);
     append(vfs, SEG1, Buffer.alloc(4096));
-    await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD);
+    const { rec, seqs } = await recover(vfs);
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+    assert.deepEqual(rec.damage, []);
+    assert.equal(rec.segments[0]!.bytes, WAL_HEADER_BYTES + 5 * RECORD, 'the logical end, not the file size');
+  });
+
+  it('cuts off a torn frame followed by zeros (a preallocated segment) as a torn tail', async () => {
+    for (let keep = 1; keep < RECORD; keep += 3) {
+      const vfs = await logWith(6);
+      const f = vfs.file(SEG1);
+      f.data = Buffer.concat([f.data.subarray(0, f.data.length - RECORD + keep), Buffer.alloc(8192)]);
+      f.synced = f.data;
+      await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD);
+    }
   });
 
   it('cuts off a record truncated at every possible length', async () => {

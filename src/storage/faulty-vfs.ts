@@ -163,8 +163,7 @@ export class FaultyVfs implements Vfs {
     f.data.copy(next);
     next.set(data.subarray(0, Math.max(0, fits)), position);
     f.data = next;
-    if (fits < data.length)
-      return Promise.reject(errno('ENOSPC', `no space left on device writing ${path}`));
+    if (fits < data.length) return Promise.reject(errno('ENOSPC', `no space left on device writing ${path}`));
     return Promise.resolve();
   }
 

@@ -44,7 +44,9 @@ async function writeUntil(vfs: Vfs, t: TestLog, segments: number, from = 1): Pro
 }
 
 /** storeSeqs recovers the log and returns the store's seqs and the damage found. */
-async function storeSeqs(vfs: FaultyVfs): Promise<{ seqs: number[]; rec: Awaited<ReturnType<typeof recoverLog>>['rec'] }> {
+async function storeSeqs(
+  vfs: FaultyVfs,
+): Promise<{ seqs: number[]; rec: Awaited<ReturnType<typeof recoverLog>>['rec'] }> {
   const { rec, records } = await recoverLog(vfs);
   return { rec, seqs: records.filter((r) => r[0] === STORE).map((r) => r[1]) };
 }
@@ -70,7 +72,11 @@ describe('commit log: preallocated segments', () => {
     assert.deepEqual(seqs, upTo(next - 1));
     assert.deepEqual(rec.damage, []);
     for (const s of rec.segments)
-      assert.equal(vfs.file(s.path).data.length, s.bytes, `${s.path} ends at its last frame after a clean close`);
+      assert.equal(
+        vfs.file(s.path).data.length,
+        s.bytes,
+        `${s.path} ends at its last frame after a clean close`,
+      );
   });
 
   it('removes a spare left by an earlier run when the log opens, and never reads it as a segment', async () => {
@@ -117,7 +123,7 @@ describe('commit log: preallocated segments', () => {
       const t = await openTestLog(vfs, { segmentBytes: SEGMENT, durability: 'none' });
       let next = await writeUntil(vfs, t, 3);
       const sealed = t.commit.segments().at(-2)!.stores.get(STORE)!.last;
-      for (const end = next + 1 + Math.floor(random() * 8); next < end; ) await put(t, next++);
+      for (const end = next + 1 + Math.floor(random() * 8); next < end;) await put(t, next++);
       const disk = vfs.crash(true, random);
       const { rec, seqs } = await storeSeqs(disk);
       assert.deepEqual(seqs, upTo(seqs.length), 'a prefix of the writes');
@@ -126,7 +132,11 @@ describe('commit log: preallocated segments', () => {
       if (rec.damage.length === 1) {
         torn++;
         assert.equal(rec.damage[0]!.kind, 'torn-tail');
-        assert.equal(disk.file(rec.damage[0]!.file).data.length, rec.damage[0]!.offset, 'cut at the torn frame');
+        assert.equal(
+          disk.file(rec.damage[0]!.file).data.length,
+          rec.damage[0]!.offset,
+          'cut at the torn frame',
+        );
       }
       assert.deepEqual((await storeSeqs(disk)).rec.damage, [], 'a second recovery is clean');
     }
@@ -173,7 +183,10 @@ describe('commit log: preallocated segments', () => {
         };
       const next = await writeUntil(vfs, t, 3);
       const newest = segmentFiles(vfs).at(-1)!;
-      assert.ok(vfs.file(newest).data.length < SEGMENT, 'the newest segment was created, not taken from a spare');
+      assert.ok(
+        vfs.file(newest).data.length < SEGMENT,
+        'the newest segment was created, not taken from a spare',
+      );
       if (fault === 'it cannot be prepared') assert.equal(tries, 2, 'one try per segment, not per batch');
       assert.equal(vfs.exists(SPARE), false, 'no spare is left behind');
       assert.equal(await put(t, next), next);

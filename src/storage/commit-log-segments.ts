@@ -13,12 +13,12 @@
  *
  * Preallocation (commit-log-spare.ts): a roll makes the next segment out of a ready spare (header
  * written at offset 0 over its zeros and synced, the spare renamed to the segment's name, the
- * directory synced), else creates it as before. The segment it leaves is first sealed: cut to its
- * logical end and synced, so a sealed segment is exactly its frames, as without a spare; the log
- * cuts its newest segment the same way at a clean close, and at open (after a crash, zeros follow
- * its last frame: recovery read them as its clean end). So the zeros of a preallocated segment
- * only ever follow the frames of the newest one, and an opened log always continues its newest
- * segment by appending (only rolled-to segments are preallocated).
+ * directory synced), else creates it as before. The segment it leaves has no zeros left: a roll
+ * comes once its frames reach the segment size, the spare's size. The log seals its newest segment
+ * (`sealAt`: cut to its last frame, synced) at a clean close, and at open (after a crash, zeros
+ * follow its last frame: recovery read them as its clean end). So the zeros of a preallocated
+ * segment only ever follow the frames of the newest one, and an opened log always continues its
+ * newest segment by appending (only rolled-to segments are preallocated).
  */
 import { join } from 'node:path';
 import { encodeLogHeader, LOG_HEADER_BYTES, newLogId } from './commit-log-format.js';
@@ -79,8 +79,7 @@ export async function sealAt(file: WritableFile, end: number): Promise<void> {
 
 /**
  * rollSegment starts segment `no` of log `logId` in `dir` from `spare` (a ready spare, see
- * commit-log-spare.ts) or, without one or if using it fails, as createSegment does. The caller has
- * sealed the segment before it.
+ * commit-log-spare.ts) or, without one or if using it fails, as createSegment does.
  */
 export async function rollSegment(
   vfs: Vfs,

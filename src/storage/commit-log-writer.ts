@@ -19,7 +19,7 @@
  * A full segment is rolled (commit-log-segments.ts) once no batch is in flight, into the spare
  * prepared since the segment was half full (commit-log-spare.ts) when it is ready. Batches are
  * written at the writer's own offset, `end` (the segment's logical end: a preallocated segment's
- * file is longer); a segment is sealed (cut to `end`) when the log rolls away from it and at close.
+ * file is longer until its frames fill it); the newest segment is sealed (cut to `end`) at close.
  * Used only on the worker's thread, by its CommitLog.
  */
 import type { Logger } from 'pino';
@@ -395,9 +395,8 @@ export class LogWriter {
 
   private async roll(): Promise<void> {
     if (this.opts.durability !== 'fsync') await this.syncNow();
-    // Sealed first: only the newest segment may have zeros after its frames (commit-log-segments.ts).
-    if (this.file.size > this.end) await sealAt(this.file, this.end);
-    // The new segment must be whole before the current one is let go.
+    // The segment left has no zeros after its frames: `end` reached segmentBytes, the size of the
+    // spare it was made of. The new segment must be whole before the current one is let go.
     const current = this.all[this.all.length - 1]!;
     const { vfs, dir } = this.opts;
     const next = await rollSegment(vfs, dir, current.no + 1, this.logId, this.spare.take());

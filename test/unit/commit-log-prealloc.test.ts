@@ -143,29 +143,36 @@ describe('commit log: preallocated segments', () => {
     assert.ok(torn > 5, `only ${torn} of 40 cuts tore a frame`);
   });
 
-  it('never replays a refused batch written into a preallocated segment', async () => {
-    const gated = new GatedVfs();
-    const t = await openTestLog(gated, { segmentBytes: SEGMENT });
-    const next = await writeUntil(gated, t, 3);
-    const files = segmentFiles(gated);
-    assert.equal(gated.disk.file(files[files.length - 1]!).data.length, SEGMENT, 'writing into a spare');
-    // The refused batch reached the disk; only its sync's answer failed.
-    gated.afterSync = () => {
-      gated.afterSync = undefined;
-      throw new Error('EIO: sync failed after the write reached the disk');
-    };
-    await assert.rejects(t.log.append(TYPE_PUT, b('refused'), b('no')), { code: 'DISK_FULL' });
-    await new Promise((r) => setTimeout(r, RETRY_MS + 20));
-    assert.equal(await put(t, next), next, 'the refused write gave its seq back');
-    const disk = gated.disk.crash();
-    const { rec, records } = await recoverLog(disk);
-    assert.deepEqual(rec.damage, []);
-    assert.equal(records.filter((r) => r[3] === 'refused').length, 0, 'the refused record is not in the log');
-    assert.deepEqual(
-      records.filter((r) => r[0] === STORE).map((r) => r[1]),
-      upTo(next),
-    );
-  });
+  for (const then of ['the power fails', 'a shorter batch is written over it'] as const)
+    it(`never replays a refused batch written into a preallocated segment when ${then}`, async () => {
+      const gated = new GatedVfs();
+      const t = await openTestLog(gated, { segmentBytes: SEGMENT });
+      let next = await writeUntil(gated, t, 3);
+      const files = segmentFiles(gated);
+      assert.equal(gated.disk.file(files.at(-1)!).data.length, SEGMENT, 'writing into a spare');
+      // The refused batch reached the disk; only its sync's answer failed.
+      gated.afterSync = () => {
+        gated.afterSync = undefined;
+        throw new Error('EIO: sync failed after the write reached the disk');
+      };
+      const refused = t.log.append(TYPE_PUT, b('refused'), b('no'.repeat(150)));
+      await assert.rejects(refused, { code: 'DISK_FULL' });
+      await new Promise((r) => setTimeout(r, then === 'the power fails' ? 5 : RETRY_MS + 20));
+      if (then === 'a shorter batch is written over it')
+        assert.equal(await put(t, next++), next - 1, 'the refused write gave its seq back');
+      const disk = gated.disk.crash();
+      const { rec, records } = await recoverLog(disk);
+      assert.deepEqual(rec.damage, []);
+      assert.equal(
+        records.filter((r) => r[3] === 'refused').length,
+        0,
+        'the refused record is not in the log',
+      );
+      assert.deepEqual(
+        records.filter((r) => r[0] === STORE).map((r) => r[1]),
+        upTo(next - 1),
+      );
+    });
 
   for (const fault of ['the disk is too full for one', 'it cannot be prepared'] as const)
     it(`rolls as before when ${fault}`, async () => {
@@ -173,21 +180,22 @@ describe('commit log: preallocated segments', () => {
       const vfs = gated.disk;
       const t = await openTestLog(gated, { segmentBytes: SEGMENT });
       let tries = 0;
-      // Too full: room for the log's own two segments, not for a spare besides.
-      if (fault === 'the disk is too full for one') vfs.setCapacity(vfs.usedBytes() + 2 * SEGMENT + 1000);
-      else
-        gated.onCreate = (path) => {
-          if (path !== SPARE) return;
-          tries++;
-          throw new Error('ENOSPC: the spare cannot be created');
-        };
-      const next = await writeUntil(vfs, t, 3);
+      // Too full: room for the log's own segment and a roll, not for a spare besides (which, filled
+      // beside the log's writes, would take the bytes they need).
+      if (fault === 'the disk is too full for one') vfs.setCapacity(vfs.usedBytes() + SEGMENT + 1500);
+      gated.onCreate = (path) => {
+        if (path !== SPARE) return;
+        tries++;
+        if (fault === 'it cannot be prepared') throw new Error('ENOSPC: the spare cannot be created');
+      };
+      const next = await writeUntil(vfs, t, fault === 'it cannot be prepared' ? 3 : 2);
       const newest = segmentFiles(vfs).at(-1)!;
       assert.ok(
         vfs.file(newest).data.length < SEGMENT,
         'the newest segment was created, not taken from a spare',
       );
       if (fault === 'it cannot be prepared') assert.equal(tries, 2, 'one try per segment, not per batch');
+      else assert.equal(tries, 0, 'no spare is started on a disk that has not two segments free');
       assert.equal(vfs.exists(SPARE), false, 'no spare is left behind');
       assert.equal(await put(t, next), next);
       vfs.setCapacity(Infinity);

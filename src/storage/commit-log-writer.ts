@@ -83,7 +83,7 @@ export class LogWriter {
   /** syncSeconds times every fdatasync of the log (for the /metrics histogram). */
   readonly syncSeconds = new LatencyHistogram();
   /** spare is the next segment being prepared (commit-log-spare.ts). */
-  readonly spare: SpareSegment;
+  private readonly spare: SpareSegment;
 
   /** `file` is the newest segment of `all`, open for appending. */
   constructor(

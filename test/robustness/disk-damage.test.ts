@@ -18,6 +18,7 @@ import { CorruptionError } from '../../src/errors.js';
 import { quietCommitFailure } from '../../src/storage/lmdb-env.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { FRAME_HEADER_BYTES, LOG_HEADER_BYTES } from '../../src/storage/commit-log-format.js';
+import { endOfData } from '../../src/storage/commit-log-reader.js';
 import { FOOTER_BYTES } from '../../src/storage/sstable-format.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
@@ -129,13 +130,15 @@ function damage(r: Region, mode: Mode, rnd: () => number): number {
 /**
  * lastFrameAt returns the offset of the last frame of a commit log segment (docs/commit-log-format.md),
  * or of its end when it holds no whole frame header (a segment just rolled, or cut in its header).
+ * The zeros after the frames of a preallocated newest segment are not frames.
  */
 function lastFrameAt(file: string): number {
   const b = readFileSync(file);
+  const end = Math.max(endOfData(b), LOG_HEADER_BYTES);
   let p = LOG_HEADER_BYTES;
-  while (p + FRAME_HEADER_BYTES <= b.length && p + FRAME_HEADER_BYTES + b.readUInt32LE(p + 4) < b.length)
+  while (p + FRAME_HEADER_BYTES <= end && p + FRAME_HEADER_BYTES + b.readUInt32LE(p + 4) < end)
     p += FRAME_HEADER_BYTES + b.readUInt32LE(p + 4);
-  return Math.min(p, b.length);
+  return Math.min(p, end);
 }
 
 /**

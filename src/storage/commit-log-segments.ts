@@ -7,7 +7,7 @@
  * segment's, else a new one; written back, commit-log-identity.ts), then continues its newest
  * segment when that one carries this log's id and has room (synced once, as what recovery read may
  * be only in the page cache), or else starts the next one (after syncing the full one): a segment
- * of the previous format, without id, is never continued. A segment is created whole (header
+ * of an earlier format (without id, or without sync marks) is never continued. A segment is created whole (header
  * written and synced, directory synced) before anything is written to it; one whose creation
  * failed is removed.
  *
@@ -51,7 +51,7 @@ export async function openSegments(
   await writeLogId(o.vfs, o.dir, idFile);
   const logId = idFile.id;
   const newest = o.segments[o.segments.length - 1];
-  if (newest !== undefined && newest.logId === logId && newest.bytes < o.segmentBytes) {
+  if (newest !== undefined && newest.logId === logId && newest.marked && newest.bytes < o.segmentBytes) {
     const file = await o.vfs.openAppend(newest.path, false);
     await sealAt(file, newest.bytes);
     return { logId, file, created: undefined };
@@ -112,7 +112,7 @@ export async function rollSegment(
 }
 
 function newSegment(no: number, path: string, logId: string): LogSegment {
-  return { no, path, logId, bytes: LOG_HEADER_BYTES, stores: new Map() };
+  return { no, path, logId, marked: true, bytes: LOG_HEADER_BYTES, stores: new Map() };
 }
 
 /** createSegment creates segment `no` of log `logId` in `dir` with its header, synced; on failure it removes what it made and throws. */

@@ -20,6 +20,9 @@
  * prepared since the segment was half full (commit-log-spare.ts) when it is ready. Batches are
  * written at the writer's own offset, `end` (the segment's logical end: a preallocated segment's
  * file is longer until its frames fill it); the newest segment is sealed (cut to `end`) at close.
+ * Each batch opens with a sync mark saying `synced`: how far the segment is known durable (the end
+ * of the newest batch settled after its fdatasync, or what the last syncNow covered, or the header
+ * after a roll; commit-log-reader.ts uses it to tell a torn in-flight batch from damaged history).
  * Used only on the worker's thread, by its CommitLog.
  */
 import type { Logger } from 'pino';
@@ -74,6 +77,8 @@ export class LogWriter {
   private syncing = false;
   /** end is the current segment's logical end once every batch started is written (its file may be longer: preallocated). */
   private end = 0;
+  /** synced is how far the current segment is known durable (an fdatasync that covered it completed). */
+  private synced = 0;
   private dirty = false;
   private cutTo: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -97,6 +102,8 @@ export class LogWriter {
     this.logId = logId;
     this.file = file;
     this.end = file.size;
+    // The segment is synced when the log opens (sealed, or created whole).
+    this.synced = file.size;
     this.all = all;
     this.members = members;
     this.spare = new SpareSegment(opts.vfs, opts.dir, opts.segmentBytes, opts.log);
@@ -214,7 +221,7 @@ export class LogWriter {
     } finally {
       this.taking = false;
     }
-    return { batch: layOut(bases, taken.parts, taken.size), parts: taken.parts, bases };
+    return { batch: layOut(this.synced, bases, taken.parts, taken.size), parts: taken.parts, bases };
   }
 
   private startBatch(): void {
@@ -276,6 +283,7 @@ export class LogWriter {
     b.seg.bytes = Math.max(b.seg.bytes, b.size);
     this.counters.batches++;
     if (!b.sync) this.dirty = true;
+    else this.synced = Math.max(this.synced, b.size);
     for (const x of b.bases) x.resolve();
     handOver(b, this.counters, this.opts.log);
     if (b.sync && this.opts.durability !== 'fsync')
@@ -341,10 +349,14 @@ export class LogWriter {
   /** syncNow fsyncs the current segment and tells every member what is now on disk. */
   private async syncNow(): Promise<void> {
     const through = [...this.members.values()].map((m) => [m, m.writtenSeq] as const);
+    // Settled batches are written: the sync covers them (unless a roll moved on meanwhile).
+    const file = this.file;
+    const settled = this.all[this.all.length - 1]!.bytes;
     const t0 = performance.now();
-    await this.file.sync();
+    await file.sync();
     this.countSync(t0);
     this.dirty = false;
+    if (file === this.file) this.synced = Math.max(this.synced, Math.min(settled, this.end));
     for (const [m, seq] of through) m.synced(seq);
   }
 
@@ -366,6 +378,7 @@ export class LogWriter {
     // Cut the refused batches back off so the log never holds a record that was not acknowledged.
     this.blocked = true;
     this.end = before;
+    this.synced = Math.min(this.synced, before);
     try {
       await this.file.truncate(before);
       await this.file.sync();
@@ -403,6 +416,7 @@ export class LogWriter {
     const old = this.file;
     this.file = next.file;
     this.end = next.seg.bytes;
+    this.synced = next.seg.bytes;
     this.all.push(next.seg);
     await old.close();
   }

@@ -4,7 +4,10 @@
  * Each file keeps its current bytes and the bytes it had at its last successful sync. `crash()`
  * models power loss: every file reverts to its synced bytes, optionally keeping a torn prefix of
  * what was written after (as a disk that wrote part of the last request): appended bytes, or bytes
- * written over old ones (a preallocated segment), whose old bytes come back past the prefix. Directory operations
+ * written over old ones (a preallocated segment), whose old bytes come back past the prefix; or,
+ * with tear `'pages'`, writes over old bytes survive page by page (PAGE_BYTES) at random, as a disk
+ * may write the pages of one request out of order (appended bytes are still a prefix: they count
+ * only once the file's size is committed, after their data). Directory operations
  * (create, rename, unlink) are durable at once. `failSyncs(n)` makes the next n syncs fail with EIO
  * (and, as Linux does after a failed fsync, forgets the unsynced bytes); `setCapacity(bytes)` makes
  * writes that grow the files beyond a total size fail with ENOSPC after writing what fits (writes
@@ -13,6 +16,12 @@
  */
 import { dirname } from 'node:path';
 import type { ReadableFile, Vfs, WritableFile } from './vfs.js';
+
+/** PAGE_BYTES is the unit in which crash(`'pages'`) keeps or loses unsynced writes over old bytes. */
+export const PAGE_BYTES = 4096;
+
+/** Tear is how a crash treats unsynced writes: lost (false), torn as a prefix (true), or kept page by page over old bytes (`'pages'`). */
+export type Tear = boolean | 'pages';
 
 interface MemFile {
   data: Buffer;
@@ -80,6 +89,16 @@ function firstDifference(a: Buffer, b: Buffer): number {
   return i;
 }
 
+/**
+ * keepPages copies into `out` (a copy of f's synced bytes) each PAGE_BYTES page of f's unsynced
+ * writes over synced bytes, from offset `from` on, with probability 1/2: an out-of-order loss.
+ */
+function keepPages(out: Buffer, f: MemFile, from: number, random: () => number): void {
+  const end = Math.min(f.data.length, f.synced.length);
+  for (let page = from - (from % PAGE_BYTES); page < end; page += PAGE_BYTES)
+    if (random() < 0.5) f.data.copy(out, Math.max(page, from), Math.max(page, from), Math.min(page + PAGE_BYTES, end));
+}
+
 /** FaultyVfs is an in-memory Vfs with injectable faults. */
 export class FaultyVfs implements Vfs {
   private readonly files = new Map<string, MemFile>();
@@ -112,16 +131,20 @@ export class FaultyVfs implements Vfs {
    * crash models power loss and returns the disk as it is after reboot: each file reverts to its
    * last synced bytes; with `tear`, a file whose current bytes differ from its synced ones from
    * offset d on keeps a random-length prefix of the current bytes from d (appended, or written over
-   * synced bytes: past the prefix the synced bytes come back). This instance is dead afterwards:
+   * synced bytes: past the prefix the synced bytes come back); with `'pages'`, a file written over
+   * its synced bytes keeps each page of those writes at random (keepPages), and appended bytes past
+   * its synced size are lost. This instance is dead afterwards:
    * whatever the crashed store still tries to do fails with EIO and cannot touch the rebooted disk.
    */
-  crash(tear = false, random: () => number = Math.random): FaultyVfs {
+  crash(tear: Tear = false, random: () => number = Math.random): FaultyVfs {
     const next = new FaultyVfs();
     for (const d of this.dirs) next.dirs.add(d);
     for (const [path, f] of this.files) {
       let data = Buffer.from(f.synced);
       const d = firstDifference(f.data, f.synced);
-      if (tear && d < f.data.length) {
+      if (tear === 'pages' && d < Math.min(f.data.length, f.synced.length)) {
+        keepPages(data, f, d, random);
+      } else if (tear !== false && d < f.data.length) {
         const kept = d + Math.floor(random() * (f.data.length - d));
         data = Buffer.alloc(Math.max(f.synced.length, kept));
         f.synced.copy(data);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RETRY_MS } from '../../src/storage/commit-log-failure.js';
-import { BASE_BODY_BYTES, FRAME_HEADER_BYTES } from '../../src/storage/commit-log-format.js';
+import { BASE_BODY_BYTES, FRAME_HEADER_BYTES, MARK_FRAME_BYTES } from '../../src/storage/commit-log-format.js';
 import { SPARE_NAME } from '../../src/storage/commit-log-spare.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import type { Vfs } from '../../src/storage/vfs.js';
@@ -106,8 +106,8 @@ describe('commit log: preallocated segments', () => {
     const again = await openTestLog(disk, { segmentBytes: SEGMENT });
     assert.equal(
       disk.file(newest.path).data.length,
-      newest.bytes + FRAME_HEADER_BYTES + BASE_BODY_BYTES,
-      'the log cut the zeros at open, then appended its base frame',
+      newest.bytes + MARK_FRAME_BYTES + FRAME_HEADER_BYTES + BASE_BODY_BYTES,
+      'the log cut the zeros at open, then appended its base frame (after its sync mark)',
     );
     assert.equal(await put(again, next + 1), next + 1);
     await again.close();

@@ -181,10 +181,12 @@ export function decodeFrameHeader(b: Buffer, offset: number): FrameHeader | stri
   // A mark's checksum covers its body: read as a mark only if it is whole (else as a header).
   const crcEnd = b[offset + 8] === FRAME_MARK ? MARK_FRAME_BYTES : FRAME_HEADER_BYTES;
   if (offset + crcEnd > b.length) return 'short';
-  if (crc32c(b, offset + 4, offset + crcEnd) !== b.readUInt32LE(offset)) return 'frame header checksum mismatch';
+  if (crc32c(b, offset + 4, offset + crcEnd) !== b.readUInt32LE(offset))
+    return 'frame header checksum mismatch';
   const len = b.readUInt32LE(offset + 4);
   const kind = b[offset + 8];
-  if (kind !== FRAME_RECORDS && kind !== FRAME_BASE && kind !== FRAME_MARK) return `unknown frame kind ${kind}`;
+  if (kind !== FRAME_RECORDS && kind !== FRAME_BASE && kind !== FRAME_MARK)
+    return `unknown frame kind ${kind}`;
   if (
     len > MAX_FRAME_LEN ||
     (kind === FRAME_BASE && len !== BASE_BODY_BYTES) ||

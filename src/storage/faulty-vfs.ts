@@ -17,7 +17,7 @@
 import { dirname } from 'node:path';
 import type { ReadableFile, Vfs, WritableFile } from './vfs.js';
 
-/** PAGE_BYTES is the unit in which crash(`'pages'`) keeps or loses unsynced writes over old bytes. */
+/** PAGE_BYTES is the unit in which crash(`'pages'`) keeps or loses unsynced writes over old bytes, unless told another. */
 export const PAGE_BYTES = 4096;
 
 /** Tear is how a crash treats unsynced writes: lost (false), torn as a prefix (true), or kept page by page over old bytes (`'pages'`). */
@@ -90,13 +90,14 @@ function firstDifference(a: Buffer, b: Buffer): number {
 }
 
 /**
- * keepPages copies into `out` (a copy of f's synced bytes) each PAGE_BYTES page of f's unsynced
+ * keepPages copies into `out` (a copy of f's synced bytes) each `pageBytes` page of f's unsynced
  * writes over synced bytes, from offset `from` on, with probability 1/2: an out-of-order loss.
  */
-function keepPages(out: Buffer, f: MemFile, from: number, random: () => number): void {
+function keepPages(out: Buffer, f: MemFile, from: number, random: () => number, pageBytes: number): void {
   const end = Math.min(f.data.length, f.synced.length);
-  for (let page = from - (from % PAGE_BYTES); page < end; page += PAGE_BYTES)
-    if (random() < 0.5) f.data.copy(out, Math.max(page, from), Math.max(page, from), Math.min(page + PAGE_BYTES, end));
+  for (let page = from - (from % pageBytes); page < end; page += pageBytes)
+    if (random() < 0.5)
+      f.data.copy(out, Math.max(page, from), Math.max(page, from), Math.min(page + pageBytes, end));
 }
 
 /** FaultyVfs is an in-memory Vfs with injectable faults. */
@@ -109,6 +110,13 @@ export class FaultyVfs implements Vfs {
   syncCount = 0;
   /** dead is set by crash(): this instance is the disk as the crashed process saw it; all calls fail. */
   dead = false;
+  /**
+   * syncTurns is how many event-loop turns a sync takes (0: it completes at once). A slow sync
+   * makes what it covers (the bytes written when it was called) durable only when it completes, so
+   * a crash meanwhile finds batches written and not yet synced, as a real fdatasync in flight
+   * leaves them. Kept by crash().
+   */
+  syncTurns = 0;
 
   /** failSyncs makes the next `n` syncs fail with EIO. */
   failSyncs(n: number): void {
@@ -132,18 +140,19 @@ export class FaultyVfs implements Vfs {
    * last synced bytes; with `tear`, a file whose current bytes differ from its synced ones from
    * offset d on keeps a random-length prefix of the current bytes from d (appended, or written over
    * synced bytes: past the prefix the synced bytes come back); with `'pages'`, a file written over
-   * its synced bytes keeps each page of those writes at random (keepPages), and appended bytes past
-   * its synced size are lost. This instance is dead afterwards:
+   * its synced bytes keeps each page (`pageBytes`) of those writes at random (keepPages), and
+   * appended bytes past its synced size are lost. This instance is dead afterwards:
    * whatever the crashed store still tries to do fails with EIO and cannot touch the rebooted disk.
    */
-  crash(tear: Tear = false, random: () => number = Math.random): FaultyVfs {
+  crash(tear: Tear = false, random: () => number = Math.random, pageBytes = PAGE_BYTES): FaultyVfs {
     const next = new FaultyVfs();
+    next.syncTurns = this.syncTurns;
     for (const d of this.dirs) next.dirs.add(d);
     for (const [path, f] of this.files) {
       let data = Buffer.from(f.synced);
       const d = firstDifference(f.data, f.synced);
       if (tear === 'pages' && d < Math.min(f.data.length, f.synced.length)) {
-        keepPages(data, f, d, random);
+        keepPages(data, f, d, random, pageBytes);
       } else if (tear !== false && d < f.data.length) {
         const kept = d + Math.floor(random() * (f.data.length - d));
         data = Buffer.alloc(Math.max(f.synced.length, kept));
@@ -190,17 +199,19 @@ export class FaultyVfs implements Vfs {
     return Promise.resolve();
   }
 
-  doSync(path: string): Promise<void> {
-    if (this.dead) return Promise.reject(errno('EIO', 'the disk crashed'));
+  async doSync(path: string): Promise<void> {
+    if (this.dead) throw errno('EIO', 'the disk crashed');
     const f = this.file(path);
     if (this.syncFailures > 0) {
       this.syncFailures--;
       f.data = Buffer.from(f.synced); // Linux drops the dirty pages of a failed fsync
-      return Promise.reject(errno('EIO', `fsync failed on ${path}`));
+      throw errno('EIO', `fsync failed on ${path}`);
     }
-    f.synced = Buffer.from(f.data);
+    const covered = Buffer.from(f.data);
+    for (let turn = 0; turn < this.syncTurns; turn++) await new Promise((r) => setImmediate(r));
+    if (this.dead) throw errno('EIO', 'the disk crashed');
+    f.synced = covered;
     this.syncCount++;
-    return Promise.resolve();
   }
 
   mkdirp(dir: string): void {

@@ -9,7 +9,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RETRY_MS } from '../../src/storage/commit-log-failure.js';
-import { BASE_BODY_BYTES, FRAME_HEADER_BYTES, MARK_FRAME_BYTES } from '../../src/storage/commit-log-format.js';
+import {
+  BASE_BODY_BYTES,
+  FRAME_HEADER_BYTES,
+  MARK_FRAME_BYTES,
+} from '../../src/storage/commit-log-format.js';
 import { SPARE_NAME } from '../../src/storage/commit-log-spare.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import type { Vfs } from '../../src/storage/vfs.js';

@@ -174,7 +174,11 @@ describe('commit log recovery: corruption', () => {
         assert.ok(err instanceof CorruptionError, damage);
         assert.equal(err.file, SEG1);
         assert.equal(err.offset, bad, damage);
-        assert.match(err.message, /a sync mark saying the segment was synced through offset \d+ follows/, damage);
+        assert.match(
+          err.message,
+          /a sync mark saying the segment was synced through offset \d+ follows/,
+          damage,
+        );
         assert.match(err.message, /--repair/);
         return true;
       });

@@ -100,20 +100,15 @@ describe('commit log format', () => {
     assert.equal(decodeBase(base, FRAME_HEADER_BYTES), 123_456_789_012);
     const id = newLogId();
     assert.deepEqual(decodeLogHeader(encodeLogHeader(42, id)), { segmentNo: 42, logId: id, marked: true });
-    const unmarked = encodeLogHeader(42, id);
-    unmarked[4] = LOG_VERSION_UNMARKED;
-    assert.deepEqual(
-      decodeLogHeader(unmarked),
-      { segmentNo: 42, logId: id, marked: false },
-      'version 2: identity, no sync marks',
-    );
-    const previous = encodeLogHeader(42, id);
-    previous[4] = LOG_VERSION_UNIDENTIFIED;
-    assert.deepEqual(
-      decodeLogHeader(previous),
-      { segmentNo: 42, logId: undefined, marked: false },
-      'version 1: no identity',
-    );
+    const older = [
+      [LOG_VERSION_UNMARKED, id, 'version 2: identity, no sync marks'],
+      [LOG_VERSION_UNIDENTIFIED, undefined, 'version 1: no identity'],
+    ] as const;
+    for (const [version, logId, what] of older) {
+      const h = encodeLogHeader(42, id);
+      h[4] = version;
+      assert.deepEqual(decodeLogHeader(h), { segmentNo: 42, logId, marked: false }, what);
+    }
     const future = encodeLogHeader(1, id);
     future[4] = LOG_VERSION + 1;
     const refused = decodeLogHeader(future);

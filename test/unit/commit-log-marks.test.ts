@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { CorruptionError } from '../../src/errors.js';
 import {
   FRAME_HEADER_BYTES,
+  LOG_VERSION,
   LOG_VERSION_UNMARKED,
   MARK_FRAME_BYTES,
 } from '../../src/storage/commit-log-format.js';
@@ -127,5 +128,48 @@ describe('commit log: sync marks', () => {
     assert.equal(rec.damage[0]!.offset, frame);
     assert.equal(newestSegment(disk), seg.path);
     assert.ok(acked.length === seq - 1);
+  });
+
+  it('marks what the interval timer synced, so damage it covered stays corruption in interval mode', async () => {
+    const vfs = new FaultyVfs();
+    const t = await openTestLog(vfs, { durability: 'interval', fsyncIntervalMs: 5 });
+    const seg = t.commit.segments()[0]!;
+    const at = seg.bytes;
+    const deadline = Date.now() + 5000;
+    const timerSync = async (): Promise<void> => {
+      const before = vfs.syncCount;
+      while (vfs.syncCount === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    };
+    await put(t, 'early', 100);
+    await timerSync(); // covers 'early': the next batch's mark says so
+    await put(t, 'late', 100);
+    await timerSync(); // keeps 'late' (and its mark) through the power cut
+    const disk = vfs.crash();
+    disk.corrupt(seg.path, at + MARK_FRAME_BYTES + FRAME_HEADER_BYTES + 30);
+    await assert.rejects(
+      storeSeqs(disk),
+      (err: unknown) => err instanceof CorruptionError && err.offset === at + MARK_FRAME_BYTES,
+    );
+  });
+
+  it('never continues a version 2 segment: after an upgrade the first write starts a version 3 one', async () => {
+    const vfs = new FaultyVfs();
+    const t = await openTestLog(vfs);
+    for (let i = 0; i < 3; i++) await put(t, `k${i}`, 10);
+    await t.close();
+    const first = newestSegment(vfs);
+    for (const bytes of [vfs.file(first).data, vfs.file(first).synced]) bytes[4] = LOG_VERSION_UNMARKED;
+    const again = await openTestLog(vfs);
+    assert.equal(await put(again, 'after', 10), 4);
+    await again.close();
+    const newest = newestSegment(vfs);
+    assert.notEqual(newest, first);
+    assert.equal(vfs.file(newest).data[4], LOG_VERSION);
+    const { rec, seqs } = await storeSeqs(vfs);
+    assert.deepEqual(seqs, upTo(4));
+    assert.deepEqual(
+      rec.segments.map((s) => s.marked),
+      [false, true],
+    );
   });
 });

@@ -101,7 +101,8 @@ function findLaterFrame(b: Buffer, from: number, limit = b.length): LaterValid |
 /**
  * findCoveringMark looks in [at + 1, limit) for a valid mark saying the segment was synced past
  * bad spot `at` (the rule for a version 3 segment, see the module comment); returns where it is.
- * A frame whose header is valid is stepped over whole, so the search costs a step per frame.
+ * A frame whose header is valid and that ends within the data is stepped over whole, so the search
+ * costs a step per frame.
  */
 function findCoveringMark(b: Buffer, at: number, limit: number): LaterValid | undefined {
   for (let p = at + 1; p + FRAME_HEADER_BYTES <= b.length && p < limit;) {
@@ -113,7 +114,9 @@ function findCoveringMark(b: Buffer, at: number, limit: number): LaterValid | un
     const synced = h.kind === FRAME_MARK ? decodeMark(b, p + FRAME_HEADER_BYTES) : 0;
     if (synced > at)
       return { offset: p, what: `a sync mark saying the segment was synced through offset ${synced}` };
-    p += FRAME_HEADER_BYTES + h.len;
+    // A frame that would run past the data (a torn one, or a header matched by chance) is not stepped over.
+    const end = p + FRAME_HEADER_BYTES + h.len;
+    p = end <= limit ? end : p + 1;
   }
   return undefined;
 }

@@ -20,6 +20,7 @@
  *
  * Usage: node dist/bench/compare.js [--rows write|mix|all|distkv|id,id...] [--rounds 3] [--seconds 10]
  *        [--warmup 1] [--keys 100000] [--against DIR] [--max-minutes M] [--mix get:90,set:10]
+ *        [--wal-segment-bytes N]
  *        [--dist zipf:0.99] [--json FILE] [--doc]
  */
 import { spawnSync } from 'node:child_process';
@@ -52,6 +53,8 @@ const MIX = arg('mix', 'get:90,set:10');
 const DIST = arg('dist', 'zipf:0.99');
 const AGAINST = arg('against', '');
 const JSON_OUT = arg('json', '');
+/** SEGMENT_BYTES, when given, is every distkv server's wal_segment_bytes (both builds'): small enough that the measured writes go into rolled (preallocated) segments. */
+const SEGMENT_BYTES = arg('wal-segment-bytes', '') === '' ? undefined : Number(arg('wal-segment-bytes', ''));
 const KEY_PREFIX = 'key'; // bench/wrk/*.lua ask for key<N>
 
 /** Build is one checkout whose distkv rows are measured. */
@@ -105,7 +108,7 @@ async function startServer(s: ServerSpec, build: Build, dir: string): Promise<Ru
     };
   }
   if (s.kind === 'redis') return { port, child: await startRedis(port, s.appendfsync, dir) };
-  const cfg = distkvConfig(dir, s.distkv, port, await freePort());
+  const cfg = distkvConfig(dir, s.distkv, port, await freePort(), SEGMENT_BYTES);
   const args = [
     join(build.dir, 'bin', 'distkv.js'),
     'serve',
@@ -269,7 +272,7 @@ async function main(): Promise<void> {
   const plannedMin = (jobs.length * ROUNDS * perJobS) / 60;
   const maxMin = Number(arg('max-minutes', String(Math.ceil(plannedMin * 1.5 + 3))));
   const deadline = Date.now() + maxMin * 60_000;
-  const header = `Measured by \`npm run bench:compare\` (${new Date().toISOString().slice(0, 16)}Z): node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]!.toFixed(1)} at start; ${bs.map((b) => `${b.name} = ${b.commit}`).join(', ')}; wrk -t1 -c50 (put-c10: -c10) and redis-benchmark -c 50 -P 1, 100-byte values, ${KEYS} random keys, ${SECONDS} s per measurement after ${WARMUP} s warm-up, ${ROUNDS} rounds alternated (k/s per round, median)${rows.some((r) => r.driver.kind === 'loadgen') ? `; mix rows: distkv's load generator, 1 thread, 50 connections, ${MIX}, ${DIST} keys` : ''}`;
+  const header = `Measured by \`npm run bench:compare\` (${new Date().toISOString().slice(0, 16)}Z): node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]!.toFixed(1)} at start; ${bs.map((b) => `${b.name} = ${b.commit}`).join(', ')}; wrk -t1 -c50 (put-c10: -c10) and redis-benchmark -c 50 -P 1, 100-byte values, ${KEYS} random keys, ${SECONDS} s per measurement after ${WARMUP} s warm-up, ${ROUNDS} rounds alternated (k/s per round, median)${SEGMENT_BYTES === undefined ? '' : `; wal_segment_bytes = ${SEGMENT_BYTES}`}${rows.some((r) => r.driver.kind === 'loadgen') ? `; mix rows: distkv's load generator, 1 thread, 50 connections, ${MIX}, ${DIST} keys` : ''}`;
   process.stdout.write(
     `# bench:compare | ${header}\n# ${jobs.length} measurements per round, planned ${plannedMin.toFixed(1)} min, stops starting new ones after ${maxMin} min\n`,
   );

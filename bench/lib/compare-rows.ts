@@ -271,13 +271,20 @@ export const RATIOS: readonly [string, string, string][] = [
  * replicas share `replicaPort` (config/default.toml's layout), without the RESP listeners (their
  * port + 1000 twins could collide with other free ports), and returns its path.
  */
-export function distkvConfig(dir: string, d: DistkvServer, leaderPort: number, replicaPort: number): string {
+export function distkvConfig(
+  dir: string,
+  d: DistkvServer,
+  leaderPort: number,
+  replicaPort: number,
+  segmentBytes?: number,
+): string {
   const shards = [0, 1, 2, 3].map((i) => {
     const replicas = d.replicas ? `replicas = ["127.0.0.1:${replicaPort}"]\n` : '';
     return `[[shards]]\nname = "shard-${i}"\nidx = ${i}\naddress = "127.0.0.1:${leaderPort}"\n${replicas}`;
   });
   const path = join(dir, 'bench.toml');
-  const tail = `[server]\nresp_port_offset = 0\n\n[storage]\ndurability = "${d.durability}"\n`;
+  const segment = segmentBytes === undefined ? '' : `wal_segment_bytes = ${segmentBytes}\n`;
+  const tail = `[server]\nresp_port_offset = 0\n\n[storage]\ndurability = "${d.durability}"\n${segment}`;
   writeFileSync(path, `${shards.join('\n')}\n${tail}`);
   return path;
 }

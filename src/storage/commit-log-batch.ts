@@ -1,15 +1,22 @@
 /**
  * One batch of a worker's commit log (commit-log-writer.ts; docs/commit-log-format.md, "Writing"):
  * what the log takes at the end of a turn, and what it hands back once the batch is written. A batch
- * is the base frames of the stores attaching (CommitLog.attach) followed by one records frame per
- * store with records pending (its part, `LogMember.take`), laid out in one buffer for one append.
+ * is a sync mark (how far the segment was synced when it was laid out, commit-log-format.ts), the
+ * base frames of the stores attaching (CommitLog.attach), then one records frame per store with
+ * records pending (its part, `LogMember.take`), laid out in one buffer for one append.
  * Once the batch is written, each part is indexed in its segment and handed to its store
  * (`LogMember.written`); a store whose hand-over throws is isolated (`LogMember.isolate`) and
  * logged, and the others get their parts all the same.
  */
 import type { Logger } from 'pino';
 import { DistkvError, toDistkvError } from '../errors.js';
-import { FRAME_HEADER_BYTES, FRAME_RECORDS, writeFrameHeader } from './commit-log-format.js';
+import {
+  FRAME_HEADER_BYTES,
+  FRAME_RECORDS,
+  MARK_FRAME_BYTES,
+  writeFrameHeader,
+  writeMarkFrame,
+} from './commit-log-format.js';
 import { indexFrame, type LogSegment } from './commit-log-index.js';
 import type { LogMember, Pending } from './commit-log-member.js';
 
@@ -45,11 +52,11 @@ export interface Appended extends Batch {
 
 /**
  * takeParts takes the part of every member in `dirty` (emptying it), their frames laid out after
- * `bases`; returns them and the batch's size.
+ * the mark and `bases`; returns them and the batch's size.
  */
 export function takeParts(dirty: Set<LogMember>, bases: readonly Base[]): { parts: Part[]; size: number } {
   const parts: Part[] = [];
-  let size = bases.reduce((n, b) => n + b.frame.length, 0);
+  let size = bases.reduce((n, b) => n + b.frame.length, MARK_FRAME_BYTES);
   // A member added back while this runs (a replica fed by a leader's take, store-log.ts) is
   // visited again: Set iteration reaches entries added during it.
   for (const member of dirty) {
@@ -62,10 +69,19 @@ export function takeParts(dirty: Set<LogMember>, bases: readonly Base[]): { part
   return { parts, size };
 }
 
-/** layOut writes `bases`, then one records frame per part, into a new buffer of `size` bytes: the batch. */
-export function layOut(bases: readonly Base[], parts: readonly Part[], size: number): Buffer {
+/**
+ * layOut writes a mark saying `syncedThrough`, `bases`, then one records frame per part, into a new
+ * buffer of `size` bytes: the batch.
+ */
+export function layOut(
+  syncedThrough: number,
+  bases: readonly Base[],
+  parts: readonly Part[],
+  size: number,
+): Buffer {
   const batch = Buffer.allocUnsafe(size);
-  let at = 0;
+  writeMarkFrame(batch, 0, syncedThrough);
+  let at = MARK_FRAME_BYTES;
   for (const b of bases) at += b.frame.copy(batch, at);
   for (const p of parts) {
     writeFrameHeader(batch, p.at, FRAME_RECORDS, p.member.id, p.part.epoch, p.part.records.length);

@@ -25,6 +25,8 @@ export interface LogSegment {
   path: string;
   /** logId is the log id its header carries (undefined: the previous format, which has none). */
   logId: string | undefined;
+  /** marked: its batches start with sync marks (a version 3 segment; the log writes only those). */
+  marked: boolean;
   bytes: number;
   stores: Map<number, StoreRange>;
 }

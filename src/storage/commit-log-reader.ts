@@ -5,11 +5,34 @@
  * everything before the damage and reports what it dropped).
  *
  * The rule is the WAL's (docs/wal-format.md, "Torn tail or corruption"), per frame: a bad frame in
- * the newest segment with no valid frame after it is a torn tail and is cut off; a bad frame
- * followed by a valid one is corruption (acknowledged records lie behind it). "Valid" means a frame
- * whose header passes its CRC and whose body starts with a record that passes its CRC (or is a
- * whole base frame). A record out of its store's seq order, a bad older segment, a missing
- * segment number or a segment of another log (commit-log-identity.ts) is always corruption.
+ * the newest segment is a torn tail, cut off, unless something after it shows that acknowledged
+ * records lie behind it; then it is corruption. What shows it depends on the segment's version:
+ * - version 3 (sync marks, commit-log-format.ts): a bad spot at offset D is corruption only if a
+ *   valid mark after D says `syncedThrough > D`. Why this is right: a mark reports only an
+ *   fdatasync that had completed when its batch was laid out, and an fdatasync covers every byte
+ *   written before it, so `syncedThrough > D` proves the bytes at D were once durable, and a
+ *   power cut cannot take durable bytes back: it is damage to history. Otherwise no completed
+ *   sync is known to have covered D: everything from D on belongs to batches whose sync had not
+ *   completed (never acknowledged in `fsync` mode; in `interval` and `none` mode, writes the
+ *   mode lets a power cut take), however their pages reached the disk (writes over a
+ *   preallocated segment's blocks can land out of order: a later page of an in-flight batch
+ *   without an earlier one), and it is cut at D as a torn tail. An acknowledged batch is covered
+ *   by the mark of every batch laid out after it settled (batches settle in order, and settling
+ *   a synced batch moves the log's durable end past it); so only real damage to the last few
+ *   batches before a crash, those followed only by batches laid out while they were syncing, is
+ *   read as a torn tail, as damage to a growing file's last frame always was.
+ * - versions 1 and 2 (no marks): any valid frame after the bad one makes it corruption. "Valid"
+ *   means a frame whose header passes its CRC and whose body starts with a record that passes its
+ *   CRC (or is a whole base or mark frame).
+ * A record out of its store's seq order, a bad older segment, a missing segment number or a
+ * segment of another log (commit-log-identity.ts) is always corruption. Mark frames are checked
+ * and skipped: they belong to no store.
+ *
+ * Zeros from the end of a frame to the end of the newest segment are its clean end, not damage: the
+ * unwritten rest of a preallocated segment (commit-log-spare.ts) after a crash. The segment's
+ * `bytes` is then its logical end (the log cuts the file there when it opens). A bad frame before
+ * them is judged as usual; no frame can start inside them (a frame header's kind is not 0), so the
+ * search for a later valid frame stops where they begin.
  *
  * `readOnly` reads another worker's log (a store that moved): nothing is cut, reading stops at the
  * first damage, and the damage is reported as a torn tail of that log.
@@ -19,8 +42,11 @@ import {
   decodeBase,
   decodeFrameHeader,
   decodeLogHeader,
+  decodeMark,
   FRAME_BASE,
   FRAME_HEADER_BYTES,
+  FRAME_MARK,
+  FRAME_RECORDS,
   LOG_HEADER_BYTES,
 } from './commit-log-format.js';
 import { LogIdentity, readLogId } from './commit-log-identity.js';
@@ -48,13 +74,49 @@ export interface LogRecovery {
   damage: WalDamage[];
 }
 
-/** findLaterFrame looks for a valid frame at any offset in [from, b.length); returns where it is. */
-function findLaterFrame(b: Buffer, from: number): LaterValid | undefined {
-  for (let p = from; p + FRAME_HEADER_BYTES <= b.length; p++) {
+/** ZERO_PROBE_BYTES is how much of a segment's end endOfData compares with zeros at once. */
+const ZERO_PROBE_BYTES = 64 * 1024;
+
+/** endOfData returns the offset after the last byte of `b` that is not zero (0 when all are). */
+export function endOfData(b: Buffer): number {
+  const zeros = Buffer.alloc(Math.min(ZERO_PROBE_BYTES, b.length));
+  let end = b.length;
+  while (end >= zeros.length && zeros.length > 0 && b.subarray(end - zeros.length, end).equals(zeros))
+    end -= zeros.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  return end;
+}
+
+/** findLaterFrame looks for a valid frame starting at any offset in [from, limit); returns where it is. */
+function findLaterFrame(b: Buffer, from: number, limit = b.length): LaterValid | undefined {
+  for (let p = from; p + FRAME_HEADER_BYTES <= b.length && p < limit; p++) {
     const h = decodeFrameHeader(b, p);
     if (typeof h === 'string') continue;
-    if (h.kind === FRAME_BASE || typeof decodeRecord(b, p + FRAME_HEADER_BYTES) !== 'string')
+    if (h.kind !== FRAME_RECORDS || typeof decodeRecord(b, p + FRAME_HEADER_BYTES) !== 'string')
       return { offset: p, what: 'a valid frame' };
+  }
+  return undefined;
+}
+
+/**
+ * findCoveringMark looks in [at + 1, limit) for a valid mark saying the segment was synced past
+ * bad spot `at` (the rule for a version 3 segment, see the module comment); returns where it is.
+ * A frame whose header is valid and that ends within the data is stepped over whole, so the search
+ * costs a step per frame.
+ */
+function findCoveringMark(b: Buffer, at: number, limit: number): LaterValid | undefined {
+  for (let p = at + 1; p + FRAME_HEADER_BYTES <= b.length && p < limit;) {
+    const h = decodeFrameHeader(b, p);
+    if (typeof h === 'string') {
+      p++;
+      continue;
+    }
+    const synced = h.kind === FRAME_MARK ? decodeMark(b, p + FRAME_HEADER_BYTES) : 0;
+    if (synced > at)
+      return { offset: p, what: `a sync mark saying the segment was synced through offset ${synced}` };
+    // A frame that would run past the data (a torn one, or a header matched by chance) is not stepped over.
+    const end = p + FRAME_HEADER_BYTES + h.len;
+    p = end <= limit ? end : p + 1;
   }
   return undefined;
 }
@@ -119,14 +181,23 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
       await recorder.corrupt(i, 0, foreign);
       break;
     }
-    const seg: LogSegment = { no, path, logId: header.logId, bytes: LOG_HEADER_BYTES, stores: new Map() };
+    const seg: LogSegment = {
+      no,
+      path,
+      logId: header.logId,
+      marked: header.marked,
+      bytes: LOG_HEADER_BYTES,
+      stores: new Map(),
+    };
     let offset = LOG_HEADER_BYTES;
     let stopped = false;
-    while (offset < buf.length) {
+    // Past dataEnd the newest segment holds only zeros: its clean end (see the module comment).
+    const dataEnd = isLast ? endOfData(buf) : buf.length;
+    while (offset < dataEnd) {
       const h = decodeFrameHeader(buf, offset);
       const end = typeof h === 'string' ? offset : offset + FRAME_HEADER_BYTES + h.len;
       const recs =
-        typeof h === 'string' || h.kind === FRAME_BASE
+        typeof h === 'string' || h.kind !== FRAME_RECORDS
           ? []
           : checkFrame(buf, offset + FRAME_HEADER_BYTES, end);
       const bad =
@@ -138,12 +209,17 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
             ? recs.reason
             : undefined;
       if (bad !== undefined) {
-        await recorder.damaged(i, offset, bad, findLaterFrame(buf, offset + 1));
+        const later = seg.marked
+          ? findCoveringMark(buf, offset, dataEnd)
+          : findLaterFrame(buf, offset + 1, dataEnd);
+        await recorder.damaged(i, offset, bad, later);
         stopped = true;
         break;
       }
       const frame = h as Exclude<typeof h, string>;
-      if (frame.kind === FRAME_BASE) {
+      if (frame.kind === FRAME_MARK) {
+        // A sync mark: read only when a bad spot is judged (findCoveringMark).
+      } else if (frame.kind === FRAME_BASE) {
         const nextSeq = decodeBase(buf, offset + FRAME_HEADER_BYTES);
         nextSeqs.set(frame.store, nextSeq);
         voidFrom([...segments, seg], frame.store, nextSeq);

@@ -7,14 +7,24 @@
  * segment's, else a new one; written back, commit-log-identity.ts), then continues its newest
  * segment when that one carries this log's id and has room (synced once, as what recovery read may
  * be only in the page cache), or else starts the next one (after syncing the full one): a segment
- * of the previous format, without id, is never continued. A segment is created whole (header
- * appended and synced, directory synced) before anything is written to it; one whose creation
+ * of an earlier format (without id, or without sync marks) is never continued. A segment is created whole (header
+ * written and synced, directory synced) before anything is written to it; one whose creation
  * failed is removed.
+ *
+ * Preallocation (commit-log-spare.ts): a roll makes the next segment out of a ready spare (header
+ * written at offset 0 over its zeros and synced, the spare renamed to the segment's name, the
+ * directory synced), else creates it as before. The segment it leaves has no zeros left: a roll
+ * comes once its frames reach the segment size, the spare's size. The log seals its newest segment
+ * (`sealAt`: cut to its last frame, synced) at a clean close, and at open (after a crash, zeros
+ * follow its last frame: recovery read them as its clean end). So the zeros of a preallocated
+ * segment only ever follow the frames of the newest one, and an opened log always continues its
+ * newest segment by appending (only rolled-to segments are preallocated).
  */
 import { join } from 'node:path';
 import { encodeLogHeader, LOG_HEADER_BYTES, newLogId } from './commit-log-format.js';
 import { readLogId, writeLogId } from './commit-log-identity.js';
 import type { LogSegment } from './commit-log-index.js';
+import { removeLeftoverSpare } from './commit-log-spare.js';
 import type { Vfs, WritableFile } from './vfs.js';
 import { segmentName } from './wal-format.js';
 
@@ -32,6 +42,7 @@ export async function openSegments(
   o: SegmentsToOpen,
 ): Promise<{ logId: string; file: WritableFile; created: LogSegment | undefined }> {
   o.vfs.mkdirp(o.dir);
+  removeLeftoverSpare(o.vfs, o.dir);
   const identified = o.segments.find((s) => s.logId !== undefined);
   const idFile = readLogId(o.vfs, o.dir) ?? {
     id: identified?.logId ?? newLogId(),
@@ -40,21 +51,68 @@ export async function openSegments(
   await writeLogId(o.vfs, o.dir, idFile);
   const logId = idFile.id;
   const newest = o.segments[o.segments.length - 1];
-  if (newest !== undefined && newest.logId === logId && newest.bytes < o.segmentBytes) {
+  if (newest !== undefined && newest.logId === logId && newest.marked && newest.bytes < o.segmentBytes) {
     const file = await o.vfs.openAppend(newest.path, false);
-    await file.sync();
+    await sealAt(file, newest.bytes);
     return { logId, file, created: undefined };
   }
   if (newest !== undefined) {
     const full = await o.vfs.openAppend(newest.path, false);
     try {
-      await full.sync();
+      await sealAt(full, newest.bytes);
     } finally {
       await full.close();
     }
   }
   const next = await createSegment(o.vfs, o.dir, (newest?.no ?? 0) + 1, logId);
   return { logId, file: next.file, created: next.seg };
+}
+
+/**
+ * sealAt cuts `file` to its logical end `end` when it is longer (the zeros of a preallocated
+ * segment after its last frame) and syncs it.
+ */
+export async function sealAt(file: WritableFile, end: number): Promise<void> {
+  if (file.size > end) await file.truncate(end);
+  await file.sync();
+}
+
+/**
+ * rollSegment starts segment `no` of log `logId` in `dir` from `spare` (a ready spare, see
+ * commit-log-spare.ts) or, without one or if using it fails, as createSegment does.
+ */
+export async function rollSegment(
+  vfs: Vfs,
+  dir: string,
+  no: number,
+  logId: string,
+  spare: WritableFile | undefined,
+): Promise<{ file: WritableFile; seg: LogSegment }> {
+  if (spare !== undefined) {
+    const path = join(dir, segmentName(no));
+    try {
+      await spare.writeAt(encodeLogHeader(no, logId), 0);
+      await spare.sync();
+      await spare.close();
+      vfs.rename(spare.path, path);
+      vfs.syncDir(dir);
+      const file = await vfs.openAppend(path, false);
+      return { file, seg: newSegment(no, path, logId) };
+    } catch {
+      await spare.close().catch(() => undefined);
+      for (const p of [spare.path, path])
+        try {
+          vfs.unlink(p);
+        } catch {
+          // Not there (or the disk is gone): createSegment below reports what matters.
+        }
+    }
+  }
+  return createSegment(vfs, dir, no, logId);
+}
+
+function newSegment(no: number, path: string, logId: string): LogSegment {
+  return { no, path, logId, marked: true, bytes: LOG_HEADER_BYTES, stores: new Map() };
 }
 
 /** createSegment creates segment `no` of log `logId` in `dir` with its header, synced; on failure it removes what it made and throws. */
@@ -79,5 +137,5 @@ export async function createSegment(
     }
     throw err;
   }
-  return { file, seg: { no, path, logId, bytes: LOG_HEADER_BYTES, stores: new Map() } };
+  return { file, seg: newSegment(no, path, logId) };
 }

@@ -16,8 +16,14 @@
  * (507; commit-log-failure.ts); each store's seq counter rewinds to just after its last written
  * record, so seqs stay gapless.
  *
- * A full segment is rolled (commit-log-segments.ts) once no batch is in flight. Used only on the
- * worker's thread, by its CommitLog.
+ * A full segment is rolled (commit-log-segments.ts) once no batch is in flight, into the spare
+ * prepared since the segment was half full (commit-log-spare.ts) when it is ready. Batches are
+ * written at the writer's own offset, `end` (the segment's logical end: a preallocated segment's
+ * file is longer until its frames fill it); the newest segment is sealed (cut to `end`) at close.
+ * Each batch opens with a sync mark saying `synced`: how far the segment is known durable (the end
+ * of the newest batch settled after its fdatasync, or what the last syncNow covered, or the header
+ * after a roll; commit-log-reader.ts uses it to tell a torn in-flight batch from damaged history).
+ * Used only on the worker's thread, by its CommitLog.
  */
 import type { Logger } from 'pino';
 import type { Durability } from '../config/schema.js';
@@ -27,7 +33,8 @@ import { type Appended, type Base, type Batch, handOver, layOut, takeParts } fro
 import { LogFailure } from './commit-log-failure.js';
 import type { LogSegment } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
-import { createSegment } from './commit-log-segments.js';
+import { rollSegment, sealAt } from './commit-log-segments.js';
+import { SpareSegment } from './commit-log-spare.js';
 import type { Vfs, WritableFile } from './vfs.js';
 
 /** MAX_IN_FLIGHT is how many batches may be syncing at once (libuv's default thread pool size). */
@@ -68,8 +75,10 @@ export class LogWriter {
   private blocked = false;
   private rollFailed = false;
   private syncing = false;
-  /** end is the current segment's size once every batch started is appended. */
+  /** end is the current segment's logical end once every batch started is written (its file may be longer: preallocated). */
   private end = 0;
+  /** synced is how far the current segment is known durable (an fdatasync that covered it completed). */
+  private synced = 0;
   private dirty = false;
   private cutTo: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -78,6 +87,8 @@ export class LogWriter {
   readonly counters = { batches: 0, records: 0, syncs: 0, syncMsTotal: 0, failures: 0 };
   /** syncSeconds times every fdatasync of the log (for the /metrics histogram). */
   readonly syncSeconds = new LatencyHistogram();
+  /** spare is the next segment being prepared (commit-log-spare.ts). */
+  private readonly spare: SpareSegment;
 
   /** `file` is the newest segment of `all`, open for appending. */
   constructor(
@@ -91,8 +102,11 @@ export class LogWriter {
     this.logId = logId;
     this.file = file;
     this.end = file.size;
+    // The segment is synced when the log opens (sealed, or created whole).
+    this.synced = file.size;
     this.all = all;
     this.members = members;
+    this.spare = new SpareSegment(opts.vfs, opts.dir, opts.segmentBytes, opts.log);
     if (opts.durability === 'interval') {
       this.timer = setInterval(() => {
         this.intervalSync();
@@ -157,8 +171,10 @@ export class LogWriter {
     clearInterval(this.timer);
     try {
       await this.syncNow();
+      if (this.file.size > this.end) await sealAt(this.file, this.end);
     } finally {
       await this.file.close();
+      await this.spare.close();
     }
   }
 
@@ -186,6 +202,7 @@ export class LogWriter {
       this.retryCut();
       return;
     }
+    if (this.end * 2 >= this.opts.segmentBytes) this.spare.start();
     if (this.end >= this.opts.segmentBytes && !this.rollFailed) {
       if (this.inFlight === 0) this.rollNow();
       return;
@@ -204,7 +221,7 @@ export class LogWriter {
     } finally {
       this.taking = false;
     }
-    return { batch: layOut(bases, taken.parts, taken.size), parts: taken.parts, bases };
+    return { batch: layOut(this.synced, bases, taken.parts, taken.size), parts: taken.parts, bases };
   }
 
   private startBatch(): void {
@@ -217,8 +234,8 @@ export class LogWriter {
     this.end += batch.length;
     const sync = this.opts.durability === 'fsync' || bases.length > 0;
     this.inFlight++;
-    // Appends are issued in order (the previous one has returned before this one starts).
-    const appended = this.appendTail.then(() => file.append(batch));
+    // Writes are issued in order (the previous one has returned before this one starts).
+    const appended = this.appendTail.then(() => file.writeAt(batch, before));
     this.appendTail = appended.catch(() => undefined);
     const work = appended.then(() => (sync ? this.timedSync(file) : undefined));
     const previous = this.completed;
@@ -266,6 +283,7 @@ export class LogWriter {
     b.seg.bytes = Math.max(b.seg.bytes, b.size);
     this.counters.batches++;
     if (!b.sync) this.dirty = true;
+    else this.synced = Math.max(this.synced, b.size);
     for (const x of b.bases) x.resolve();
     handOver(b, this.counters, this.opts.log);
     if (b.sync && this.opts.durability !== 'fsync')
@@ -331,10 +349,14 @@ export class LogWriter {
   /** syncNow fsyncs the current segment and tells every member what is now on disk. */
   private async syncNow(): Promise<void> {
     const through = [...this.members.values()].map((m) => [m, m.writtenSeq] as const);
+    // Settled batches are written: the sync covers them (unless a roll moved on meanwhile).
+    const file = this.file;
+    const settled = this.all[this.all.length - 1]!.bytes;
     const t0 = performance.now();
-    await this.file.sync();
+    await file.sync();
     this.countSync(t0);
     this.dirty = false;
+    if (file === this.file) this.synced = Math.max(this.synced, Math.min(settled, this.end));
     for (const [m, seq] of through) m.synced(seq);
   }
 
@@ -356,6 +378,7 @@ export class LogWriter {
     // Cut the refused batches back off so the log never holds a record that was not acknowledged.
     this.blocked = true;
     this.end = before;
+    this.synced = Math.min(this.synced, before);
     try {
       await this.file.truncate(before);
       await this.file.sync();
@@ -385,12 +408,15 @@ export class LogWriter {
 
   private async roll(): Promise<void> {
     if (this.opts.durability !== 'fsync') await this.syncNow();
-    // The new segment must be whole before the current one is let go (commit-log-segments.ts).
+    // The segment left has no zeros after its frames: `end` reached segmentBytes, the size of the
+    // spare it was made of. The new segment must be whole before the current one is let go.
     const current = this.all[this.all.length - 1]!;
-    const next = await createSegment(this.opts.vfs, this.opts.dir, current.no + 1, this.logId);
+    const { vfs, dir } = this.opts;
+    const next = await rollSegment(vfs, dir, current.no + 1, this.logId, this.spare.take());
     const old = this.file;
     this.file = next.file;
-    this.end = next.file.size;
+    this.end = next.seg.bytes;
+    this.synced = next.seg.bytes;
     this.all.push(next.seg);
     await old.close();
   }

@@ -3,14 +3,25 @@
  *
  * Each file keeps its current bytes and the bytes it had at its last successful sync. `crash()`
  * models power loss: every file reverts to its synced bytes, optionally keeping a torn prefix of
- * what was appended after (as a disk that wrote part of the last request). Directory operations
+ * what was written after (as a disk that wrote part of the last request): appended bytes, or bytes
+ * written over old ones (a preallocated segment), whose old bytes come back past the prefix; or,
+ * with tear `'pages'`, writes over old bytes survive page by page (PAGE_BYTES) at random, as a disk
+ * may write the pages of one request out of order (appended bytes are still a prefix: they count
+ * only once the file's size is committed, after their data). Directory operations
  * (create, rename, unlink) are durable at once. `failSyncs(n)` makes the next n syncs fail with EIO
  * (and, as Linux does after a failed fsync, forgets the unsynced bytes); `setCapacity(bytes)` makes
- * appends beyond a total size fail with ENOSPC after writing what fits. Handles opened before a
+ * writes that grow the files beyond a total size fail with ENOSPC after writing what fits (writes
+ * over existing bytes take no space). Handles opened before a
  * crash fail with EIO afterwards, so the crashed store's leftovers cannot write into the "rebooted" disk.
  */
 import { dirname } from 'node:path';
 import type { ReadableFile, Vfs, WritableFile } from './vfs.js';
+
+/** PAGE_BYTES is the unit in which crash(`'pages'`) keeps or loses unsynced writes over old bytes, unless told another. */
+export const PAGE_BYTES = 4096;
+
+/** Tear is how a crash treats unsynced writes: lost (false), torn as a prefix (true), or kept page by page over old bytes (`'pages'`). */
+export type Tear = boolean | 'pages';
 
 interface MemFile {
   data: Buffer;
@@ -42,7 +53,15 @@ class FaultyWritableFile implements WritableFile {
   }
 
   append(data: Uint8Array): Promise<void> {
-    return this.stale() ?? this.vfs.doAppend(this.path, data);
+    return this.stale() ?? this.vfs.doWriteAt(this.path, data, this.size);
+  }
+
+  writeAt(data: Uint8Array, position: number): Promise<void> {
+    return this.stale() ?? this.vfs.doWriteAt(this.path, data, position);
+  }
+
+  appendZeros(length: number): Promise<void> {
+    return this.stale() ?? this.vfs.doWriteAt(this.path, Buffer.alloc(length), this.size);
   }
 
   sync(): Promise<void> {
@@ -62,6 +81,25 @@ class FaultyWritableFile implements WritableFile {
   }
 }
 
+/** firstDifference returns the first offset where `a` differs from `b` (or where the shorter one ends). */
+function firstDifference(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/**
+ * keepPages copies into `out` (a copy of f's synced bytes) each `pageBytes` page of f's unsynced
+ * writes over synced bytes, from offset `from` on, with probability 1/2: an out-of-order loss.
+ */
+function keepPages(out: Buffer, f: MemFile, from: number, random: () => number, pageBytes: number): void {
+  const end = Math.min(f.data.length, f.synced.length);
+  for (let page = from - (from % pageBytes); page < end; page += pageBytes)
+    if (random() < 0.5)
+      f.data.copy(out, Math.max(page, from), Math.max(page, from), Math.min(page + pageBytes, end));
+}
+
 /** FaultyVfs is an in-memory Vfs with injectable faults. */
 export class FaultyVfs implements Vfs {
   private readonly files = new Map<string, MemFile>();
@@ -72,6 +110,13 @@ export class FaultyVfs implements Vfs {
   syncCount = 0;
   /** dead is set by crash(): this instance is the disk as the crashed process saw it; all calls fail. */
   dead = false;
+  /**
+   * syncTurns is how many event-loop turns a sync takes (0: it completes at once). A slow sync
+   * makes what it covers (the bytes written when it was called) durable only when it completes, so
+   * a crash meanwhile finds batches written and not yet synced, as a real fdatasync in flight
+   * leaves them. Kept by crash().
+   */
+  syncTurns = 0;
 
   /** failSyncs makes the next `n` syncs fail with EIO. */
   failSyncs(n: number): void {
@@ -92,21 +137,28 @@ export class FaultyVfs implements Vfs {
 
   /**
    * crash models power loss and returns the disk as it is after reboot: each file reverts to its
-   * last synced bytes; with `tear`, a file whose unsynced bytes extend its synced ones keeps a
-   * random-length prefix of them. This instance is dead afterwards: whatever the crashed store
-   * still tries to do fails with EIO and cannot touch the rebooted disk.
+   * last synced bytes; with `tear`, a file whose current bytes differ from its synced ones from
+   * offset d on keeps a random-length prefix of the current bytes from d (appended, or written over
+   * synced bytes: past the prefix the synced bytes come back); with `'pages'`, a file written over
+   * its synced bytes keeps each page (`pageBytes`) of those writes at random (keepPages), and
+   * appended bytes past its synced size are lost. This instance is dead afterwards:
+   * whatever the crashed store still tries to do fails with EIO and cannot touch the rebooted disk.
    */
-  crash(tear = false, random: () => number = Math.random): FaultyVfs {
+  crash(tear: Tear = false, random: () => number = Math.random, pageBytes = PAGE_BYTES): FaultyVfs {
     const next = new FaultyVfs();
+    next.syncTurns = this.syncTurns;
     for (const d of this.dirs) next.dirs.add(d);
     for (const [path, f] of this.files) {
-      const extends_ =
-        f.data.length > f.synced.length && f.data.subarray(0, f.synced.length).equals(f.synced);
       let data = Buffer.from(f.synced);
-      if (tear && extends_)
-        data = Buffer.from(
-          f.data.subarray(0, f.synced.length + Math.floor(random() * (f.data.length - f.synced.length))),
-        );
+      const d = firstDifference(f.data, f.synced);
+      if (tear === 'pages' && d < Math.min(f.data.length, f.synced.length)) {
+        keepPages(data, f, d, random, pageBytes);
+      } else if (tear !== false && d < f.data.length) {
+        const kept = d + Math.floor(random() * (f.data.length - d));
+        data = Buffer.alloc(Math.max(f.synced.length, kept));
+        f.synced.copy(data);
+        f.data.copy(data, d, d, kept);
+      }
       next.files.set(path, { data, synced: Buffer.from(data) });
     }
     this.dead = true;
@@ -131,29 +183,35 @@ export class FaultyVfs implements Vfs {
     return f;
   }
 
-  doAppend(path: string, data: Uint8Array): Promise<void> {
+  /** doWriteAt writes `data` at `position` of a file; what would grow the files beyond the capacity fails with ENOSPC after writing what fits. */
+  doWriteAt(path: string, data: Uint8Array, position: number): Promise<void> {
     if (this.dead) return Promise.reject(errno('EIO', 'the disk crashed'));
     const f = this.file(path);
-    const room = this.capacity - this.usedBytes();
-    if (data.length > room) {
-      f.data = Buffer.concat([f.data, data.subarray(0, Math.max(0, room))]);
-      return Promise.reject(errno('ENOSPC', `no space left on device writing ${path}`));
-    }
-    f.data = Buffer.concat([f.data, data]);
+    const growth = Math.max(0, position + data.length - f.data.length);
+    const room = Math.max(0, this.capacity - this.usedBytes());
+    const fits = growth > room ? data.length - (growth - room) : data.length;
+    // A new buffer each time: `synced` (or a test) may share the old one.
+    const next = Buffer.alloc(Math.max(f.data.length, position + Math.max(0, fits)));
+    f.data.copy(next);
+    next.set(data.subarray(0, Math.max(0, fits)), position);
+    f.data = next;
+    if (fits < data.length) return Promise.reject(errno('ENOSPC', `no space left on device writing ${path}`));
     return Promise.resolve();
   }
 
-  doSync(path: string): Promise<void> {
-    if (this.dead) return Promise.reject(errno('EIO', 'the disk crashed'));
+  async doSync(path: string): Promise<void> {
+    if (this.dead) throw errno('EIO', 'the disk crashed');
     const f = this.file(path);
     if (this.syncFailures > 0) {
       this.syncFailures--;
       f.data = Buffer.from(f.synced); // Linux drops the dirty pages of a failed fsync
-      return Promise.reject(errno('EIO', `fsync failed on ${path}`));
+      throw errno('EIO', `fsync failed on ${path}`);
     }
-    f.synced = Buffer.from(f.data);
+    const covered = Buffer.from(f.data);
+    for (let turn = 0; turn < this.syncTurns; turn++) await new Promise((r) => setImmediate(r));
+    this.check(); // a crash while it ran: it never completed
+    f.synced = covered;
     this.syncCount++;
-    return Promise.resolve();
   }
 
   mkdirp(dir: string): void {
@@ -222,6 +280,12 @@ export class FaultyVfs implements Vfs {
   removeDir(dir: string): void {
     this.check();
     this.dirs.delete(dir);
+  }
+
+  /** freeBytes is what the capacity leaves (Infinity without one). */
+  freeBytes(): number {
+    this.check();
+    return Math.max(0, this.capacity - this.usedBytes());
   }
 
   /** syncDir is a no-op: directory operations are durable at once in this model. */

@@ -2,9 +2,10 @@
  * Log damage recording, shared by the two recovery readers (wal-reader.ts for the previous layout's
  * per-store WAL, commit-log-reader.ts for the shared commit log): both read a directory of numbered
  * segments and apply one rule (docs/wal-format.md, "Torn tail or corruption"). Each reader finds the
- * bad spot and whether a valid record or frame lies behind it; a `DamageRecorder` decides, cuts and
- * reports:
- * - a bad spot in the newest segment with nothing valid after it is a torn tail: the segment is cut
+ * bad spot and whether something after it proves acknowledged history lies behind it (`LaterValid`:
+ * a valid record or frame; in a version 3 commit log segment, only a sync mark saying the segment
+ * was synced past the spot, commit-log-reader.ts); a `DamageRecorder` decides, cuts and reports:
+ * - a bad spot in the newest segment with no such proof after it is a torn tail: the segment is cut
  *   there (removed when the spot is its start) and the damage recorded as `torn-tail`;
  * - anything else is corruption: refused with a `CorruptionError` naming file and offset, or with
  *   `repair` cut there, every later segment deleted, and recorded as `repaired`;
@@ -25,10 +26,10 @@ export interface WalDamage {
   droppedSegments: number;
 }
 
-/** LaterValid is the valid record or frame a reader found behind a bad spot. */
+/** LaterValid is what a reader found behind a bad spot that proves it lies in acknowledged history. */
 export interface LaterValid {
   offset: number;
-  /** what names it in the message, e.g. "a valid record (seq 12)". */
+  /** what names it in the message, e.g. "a valid record (seq 12)" or "a sync mark saying …". */
   what: string;
 }
 

@@ -5,11 +5,15 @@
  * (docs/performance.md, "Worker CPU per write (issues 18, 16), second pass"). Appends are
  * synchronous pwrites: they only copy into the page cache (microseconds), and handing each group commit's write to the thread
  * pool cost more than the write itself (a futex wake-up and two context switches per batch; see
- * docs/performance.md). Positional reads are synchronous preads (SSTable blocks come from the page
- * cache).
+ * docs/performance.md). Positional writes over a preallocated commit log segment are the same
+ * synchronous pwrites; only `appendZeros` (preparing a spare segment, megabytes at a time) goes
+ * through the thread pool. Files are opened without O_APPEND (Linux ignores a pwrite's position
+ * under it): appends are pwrites at the size this handle tracks. Positional reads are synchronous
+ * preads (SSTable blocks come from the page cache).
  */
 import {
   closeSync,
+  constants,
   existsSync,
   fdatasync,
   fsyncSync,
@@ -20,8 +24,10 @@ import {
   readSync,
   renameSync,
   rmdirSync,
+  statfsSync,
   unlinkSync,
   fstatSync,
+  write,
   writeSync,
 } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
@@ -42,15 +48,35 @@ class RealWritableFile implements WritableFile {
   }
 
   append(data: Uint8Array): Promise<void> {
+    return this.writeAt(data, this.size);
+  }
+
+  writeAt(data: Uint8Array, position: number): Promise<void> {
     try {
       let done = 0;
       while (done < data.length)
-        done += writeSync(this.handle.fd, data, done, data.length - done, this.size + done);
+        done += writeSync(this.handle.fd, data, done, data.length - done, position + done);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    this.size += data.length;
+    this.size = Math.max(this.size, position + data.length);
     return Promise.resolve();
+  }
+
+  /** appendZeros: one call at a time (the size moves when the write completes). */
+  async appendZeros(length: number): Promise<void> {
+    const zeros = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const at = this.size + done;
+      done += await new Promise<number>((resolve, reject) => {
+        write(this.handle.fd, zeros, done, length - done, at, (err, n) => {
+          if (err === null) resolve(n);
+          else reject(err);
+        });
+      });
+    }
+    this.size += length;
   }
 
   sync(): Promise<void> {
@@ -130,7 +156,7 @@ export class RealVfs implements Vfs {
   }
 
   async openAppend(path: string, truncate: boolean): Promise<WritableFile> {
-    const handle = await open(path, truncate ? 'w' : 'a+');
+    const handle = await open(path, truncate ? 'w' : constants.O_RDWR | constants.O_CREAT);
     const { size } = await handle.stat();
     return new RealWritableFile(path, handle, size);
   }
@@ -155,6 +181,11 @@ export class RealVfs implements Vfs {
 
   removeDir(dir: string): void {
     if (existsSync(dir)) rmdirSync(dir);
+  }
+
+  freeBytes(dir: string): number {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
   }
 
   syncDir(dir: string): void {

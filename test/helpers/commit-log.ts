@@ -5,8 +5,8 @@
 import type { Durability } from '../../src/config/schema.js';
 import { CommitLog } from '../../src/storage/commit-log.js';
 import { type LogRecovery, readCommitLog } from '../../src/storage/commit-log-reader.js';
-import type { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { StoreLog } from '../../src/storage/store-log.js';
+import type { Vfs } from '../../src/storage/vfs.js';
 import type { DecodedRecord } from '../../src/storage/wal-format.js';
 
 /** LOG_DIR is where the tests' commit log lives on the FaultyVfs. */
@@ -30,7 +30,7 @@ export interface LogSettingsForTest {
 }
 
 /** openTestLog recovers the log in LOG_DIR (if any) and attaches store `id` after its last record. */
-export async function openTestLog(vfs: FaultyVfs, o: LogSettingsForTest = {}, id = STORE): Promise<TestLog> {
+export async function openTestLog(vfs: Vfs, o: LogSettingsForTest = {}, id = STORE): Promise<TestLog> {
   const rec = await recoverLog(vfs);
   const commit = await CommitLog.open({
     vfs,
@@ -61,7 +61,7 @@ export interface Recovered {
 }
 
 /** recoverLog reads the log in LOG_DIR as recovery does. */
-export async function recoverLog(vfs: FaultyVfs, repair = false): Promise<Recovered> {
+export async function recoverLog(vfs: Vfs, repair = false): Promise<Recovered> {
   const records: Recovered['records'] = [];
   const rec = await readCommitLog(vfs, LOG_DIR, {
     repair,

@@ -2,7 +2,8 @@
  * GatedVfs: a FaultyVfs whose fdatasyncs a test can hold, so that several commit-log batches are
  * appended and in flight at once (the log pipelines up to MAX_IN_FLIGHT of them), and the power can
  * be cut at a chosen point of a batch: after its append and before its sync (`hold()`, then
- * `crash`), or after its sync and before it settles (`afterSync`). Everything else is the
+ * `crash`), or after its sync and before it settles (`afterSync`), or as a segment is started
+ * (`onCreate`, `onRename`). Everything else is the
  * FaultyVfs's, whose `crash` it forwards.
  */
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
@@ -15,6 +16,8 @@ export class GatedVfs implements Vfs {
   afterSync: ((path: string) => void) | undefined;
   /** onCreate, when set, runs when a file is created (opened with truncate), before it is written. */
   onCreate: ((path: string) => void) | undefined;
+  /** onRename, when set, runs before a file is renamed (a spare commit log segment becoming the next segment). */
+  onRename: ((from: string, to: string) => void) | undefined;
   private held = false;
   private waiting: (() => void)[] = [];
 
@@ -78,6 +81,8 @@ export class GatedVfs implements Vfs {
         return f.size;
       },
       append: (data) => f.append(data),
+      writeAt: (data, position) => f.writeAt(data, position),
+      appendZeros: (length) => f.appendZeros(length),
       sync: async () => {
         if (this.held) await new Promise<void>((r) => this.waiting.push(r));
         await f.sync();
@@ -93,6 +98,7 @@ export class GatedVfs implements Vfs {
   }
 
   rename(from: string, to: string): void {
+    this.onRename?.(from, to);
     this.disk.rename(from, to);
   }
 
@@ -106,5 +112,9 @@ export class GatedVfs implements Vfs {
 
   syncDir(): void {
     this.disk.syncDir();
+  }
+
+  freeBytes(): number {
+    return this.disk.freeBytes();
   }
 }

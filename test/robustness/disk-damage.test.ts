@@ -17,7 +17,14 @@ import { after, before, describe, it } from 'node:test';
 import { CorruptionError } from '../../src/errors.js';
 import { quietCommitFailure } from '../../src/storage/lmdb-env.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
-import { FRAME_HEADER_BYTES, LOG_HEADER_BYTES } from '../../src/storage/commit-log-format.js';
+import {
+  decodeFrameHeader,
+  decodeMark,
+  FRAME_HEADER_BYTES,
+  FRAME_MARK,
+  LOG_HEADER_BYTES,
+} from '../../src/storage/commit-log-format.js';
+import { endOfData } from '../../src/storage/commit-log-reader.js';
 import { FOOTER_BYTES } from '../../src/storage/sstable-format.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
@@ -126,26 +133,39 @@ function damage(r: Region, mode: Mode, rnd: () => number): number {
   return at;
 }
 
-/**
- * lastFrameAt returns the offset of the last frame of a commit log segment (docs/commit-log-format.md),
- * or of its end when it holds no whole frame header (a segment just rolled, or cut in its header).
- */
-function lastFrameAt(file: string): number {
-  const b = readFileSync(file);
-  let p = LOG_HEADER_BYTES;
-  while (p + FRAME_HEADER_BYTES <= b.length && p + FRAME_HEADER_BYTES + b.readUInt32LE(p + 4) < b.length)
-    p += FRAME_HEADER_BYTES + b.readUInt32LE(p + 4);
-  return Math.min(p, b.length);
+/** Mark is a sync mark of a commit log segment: where it is and the offset it says was synced. */
+interface Mark {
+  at: number;
+  synced: number;
 }
 
 /**
- * tornTail tells whether damage at `at` of `r` looks like what a crash mid-append leaves, which
- * recovery cuts off as a torn tail by design: the newest segment cut short, zeroed to its end, or
- * damaged in its last frame.
+ * marksOf returns the sync marks of an undamaged commit log segment (docs/commit-log-format.md),
+ * walking its frames up to the zeros after them (a preallocated newest segment).
  */
-function tornTail(r: Region, mode: Mode, at: number, lastFrame: number): boolean {
+function marksOf(file: string): Mark[] {
+  const b = readFileSync(file);
+  const end = endOfData(b);
+  const marks: Mark[] = [];
+  for (let p = LOG_HEADER_BYTES; p < end;) {
+    const h = decodeFrameHeader(b, p);
+    if (typeof h === 'string') break;
+    if (h.kind === FRAME_MARK) marks.push({ at: p, synced: decodeMark(b, p + FRAME_HEADER_BYTES) });
+    p += FRAME_HEADER_BYTES + h.len;
+  }
+  return marks;
+}
+
+/**
+ * tornTail tells whether recovery may cut damage at `at` of `r` off as a torn tail by design: the
+ * newest segment cut short or zeroed to its end, or damaged where no mark after the damage says the
+ * segment was synced past it (bytes no fdatasync was known to cover, as a crash mid-batch leaves).
+ */
+function tornTail(r: Region, mode: Mode, at: number, marks: readonly Mark[]): boolean {
   if (r.kind !== 'newest commit log segment') return false;
-  return mode === 'truncate' || at >= lastFrame || (mode === 'zero-page' && at - (at % 4096) + 4096 >= r.end);
+  if (mode === 'truncate' || (mode === 'zero-page' && at - (at % 4096) + 4096 >= r.end)) return true;
+  const damageEnd = mode === 'zero-page' ? at - (at % 4096) + 4096 : at + 1;
+  return !marks.some((m) => m.at >= damageEnd && m.synced > at);
 }
 
 /** checkReads asserts every read returns a value written for its key, or refuses with a CorruptionError. */
@@ -177,9 +197,9 @@ interface Trial {
 async function runTrial(dir: string, { img, r: r0, mode, rnd }: Trial): Promise<string[]> {
   cpSync(img.dir, dir, { recursive: true });
   const r = { ...r0, file: join(dir, r0.file.slice(img.dir.length)) };
-  const lastFrame = r.kind === 'newest commit log segment' ? lastFrameAt(r.file) : 0;
+  const marks = r.kind === 'newest commit log segment' ? marksOf(r.file) : [];
   const at = damage(r, mode, rnd);
-  const torn = tornTail(r, mode, at, lastFrame);
+  const torn = tornTail(r, mode, at, marks);
   const failures: string[] = [];
   for (const repair of [false, true]) {
     const what = `${mode} of ${r.kind} ${basename(r.file)} at ${at} (repair ${repair})`;

@@ -10,16 +10,21 @@ import {
   decodeBase,
   decodeFrameHeader,
   decodeLogHeader,
+  decodeMark,
   encodeBaseFrame,
   encodeLogHeader,
   FRAME_BASE,
   FRAME_HEADER_BYTES,
+  FRAME_MARK,
   FRAME_RECORDS,
   LOG_VERSION,
   LOG_VERSION_UNIDENTIFIED,
+  LOG_VERSION_UNMARKED,
+  MARK_FRAME_BYTES,
   newLogId,
   storeIdOf,
   writeFrameHeader,
+  writeMarkFrame,
 } from '../../src/storage/commit-log-format.js';
 import { crc32c } from '../../src/storage/crc32c.js';
 import {
@@ -94,14 +99,16 @@ describe('commit log format', () => {
     assert.deepEqual(h, { kind: FRAME_BASE, store: 77, epoch: 2, len: BASE_BODY_BYTES });
     assert.equal(decodeBase(base, FRAME_HEADER_BYTES), 123_456_789_012);
     const id = newLogId();
-    assert.deepEqual(decodeLogHeader(encodeLogHeader(42, id)), { segmentNo: 42, logId: id });
-    const previous = encodeLogHeader(42, id);
-    previous[4] = LOG_VERSION_UNIDENTIFIED;
-    assert.deepEqual(
-      decodeLogHeader(previous),
-      { segmentNo: 42, logId: undefined },
-      'version 1: no identity',
-    );
+    assert.deepEqual(decodeLogHeader(encodeLogHeader(42, id)), { segmentNo: 42, logId: id, marked: true });
+    const older = [
+      [LOG_VERSION_UNMARKED, id, 'version 2: identity, no sync marks'],
+      [LOG_VERSION_UNIDENTIFIED, undefined, 'version 1: no identity'],
+    ] as const;
+    for (const [version, logId, what] of older) {
+      const h = encodeLogHeader(42, id);
+      h[4] = version;
+      assert.deepEqual(decodeLogHeader(h), { segmentNo: 42, logId, marked: false }, what);
+    }
     const future = encodeLogHeader(1, id);
     future[4] = LOG_VERSION + 1;
     const refused = decodeLogHeader(future);
@@ -110,6 +117,19 @@ describe('commit log format', () => {
     flipped[10]! ^= 1;
     assert.equal(decodeFrameHeader(flipped, 0), 'frame header checksum mismatch');
     assert.equal(decodeFrameHeader(base.subarray(0, FRAME_HEADER_BYTES + 3), 0), 'short');
+  });
+
+  it('round-trips a sync mark, whose checksum covers its body', () => {
+    const mark = Buffer.alloc(MARK_FRAME_BYTES);
+    writeMarkFrame(mark, 0, 987_654_321_012);
+    assert.deepEqual(decodeFrameHeader(mark, 0), { kind: FRAME_MARK, store: 0, epoch: 0, len: 8 });
+    assert.equal(decodeMark(mark, FRAME_HEADER_BYTES), 987_654_321_012);
+    for (let i = 0; i < MARK_FRAME_BYTES; i++) {
+      const flipped = Buffer.from(mark);
+      flipped[i]! ^= 1;
+      assert.equal(typeof decodeFrameHeader(flipped, 0), 'string', `a flip at byte ${i} is seen`);
+    }
+    assert.equal(decodeFrameHeader(mark.subarray(0, MARK_FRAME_BYTES - 1), 0), 'short');
   });
 
   it('gives a store the same id from its name on every start, and different stores different ids', () => {

@@ -3,7 +3,8 @@
  * docs/commit-log-format.md keeps per frame): a bad frame in the newest segment with no valid frame
  * after it is a torn tail, cut off and reported whatever the garbage looks like; a bad frame
  * followed by a valid one is corruption, refused with the file and offset unless --repair. The
- * same holds for a newest segment whose header never got written.
+ * same holds for a newest segment whose header never got written. Zeros after the last frame of the
+ * newest segment are its clean end (the rest of a preallocated segment).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -12,6 +13,7 @@ import {
   BASE_BODY_BYTES,
   FRAME_HEADER_BYTES,
   LOG_HEADER_BYTES,
+  MARK_FRAME_BYTES,
 } from '../../src/storage/commit-log-format.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
@@ -20,10 +22,10 @@ import { seededRandom } from '../helpers/random.js';
 
 const DIR = LOG_DIR;
 const SEG1 = `${DIR}/00000001.log`;
-/** RECORD is the size of each frame written by `logWith` (one record: key "kN", value "value-N"). */
-const RECORD = FRAME_HEADER_BYTES + recordSize(2, 7);
-/** WAL_HEADER_BYTES is where the first records frame starts: after the header and the base frame. */
-const WAL_HEADER_BYTES = LOG_HEADER_BYTES + FRAME_HEADER_BYTES + BASE_BODY_BYTES;
+/** RECORD is the size of each batch written by `logWith`: its sync mark and one record (key "kN", value "value-N"). */
+const RECORD = MARK_FRAME_BYTES + FRAME_HEADER_BYTES + recordSize(2, 7);
+/** WAL_HEADER_BYTES is where the first records batch starts: after the header and the base frame's batch. */
+const WAL_HEADER_BYTES = LOG_HEADER_BYTES + MARK_FRAME_BYTES + FRAME_HEADER_BYTES + BASE_BODY_BYTES;
 
 /** logWith writes `n` records (seqs 1..n), one frame each, into a fresh log and returns the disk. */
 async function logWith(n: number, segmentBytes = 1 << 20): Promise<FaultyVfs> {
@@ -87,27 +89,44 @@ describe('commit log recovery: torn tails', () => {
     await assertTornTailCut(vfs, 20, WAL_HEADER_BYTES + 20 * RECORD);
   });
 
-  it('cuts off a tail of zeros', async () => {
+  it('reads a tail of zeros after the last frame as the clean end of a preallocated segment, with nothing to cut', async () => {
     const vfs = await logWith(5);
     append(vfs, SEG1, Buffer.alloc(4096));
-    await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD);
+    const { rec, seqs } = await recover(vfs);
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+    assert.deepEqual(rec.damage, []);
+    assert.equal(rec.segments[0]!.bytes, WAL_HEADER_BYTES + 5 * RECORD, 'the logical end, not the file size');
+  });
+
+  it('cuts off a torn frame followed by zeros (a preallocated segment) as a torn tail', async () => {
+    // The last batch's mark is kept whole: a mark cut in its body's zero bytes reads whole.
+    for (let keep = MARK_FRAME_BYTES + 1; keep < RECORD; keep += 3) {
+      const vfs = await logWith(6);
+      const f = vfs.file(SEG1);
+      f.data = Buffer.concat([f.data.subarray(0, f.data.length - RECORD + keep), Buffer.alloc(8192)]);
+      f.synced = f.data;
+      await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD + MARK_FRAME_BYTES);
+    }
   });
 
   it('cuts off a record truncated at every possible length', async () => {
     for (let keep = 1; keep < RECORD; keep++) {
+      if (keep === MARK_FRAME_BYTES) continue; // a whole mark and nothing after it: nothing is torn
       const vfs = await logWith(6);
       const f = vfs.file(SEG1);
       f.data = f.data.subarray(0, f.data.length - RECORD + keep);
       f.synced = f.data;
-      await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD);
+      // Cut inside its mark, the last batch goes whole; after its mark, only its records frame.
+      const batchAt = WAL_HEADER_BYTES + 5 * RECORD;
+      await assertTornTailCut(vfs, 5, keep < MARK_FRAME_BYTES ? batchAt : batchAt + MARK_FRAME_BYTES);
     }
   });
 
   it('cuts off a last frame whose length field is impossible', async () => {
     for (const len of [0, 5, 0xffffffff, 67174411]) {
       const vfs = await logWith(6);
-      vfs.file(SEG1).data.writeUInt32LE(len, WAL_HEADER_BYTES + 5 * RECORD + 4);
-      await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD);
+      vfs.file(SEG1).data.writeUInt32LE(len, WAL_HEADER_BYTES + 5 * RECORD + MARK_FRAME_BYTES + 4);
+      await assertTornTailCut(vfs, 5, WAL_HEADER_BYTES + 5 * RECORD + MARK_FRAME_BYTES);
     }
   });
 
@@ -143,7 +162,7 @@ describe('commit log recovery: torn tails', () => {
 
 describe('commit log recovery: corruption', () => {
   it('refuses a damaged record followed by valid ones, naming the file and offset', async () => {
-    const bad = WAL_HEADER_BYTES + 2 * RECORD;
+    const bad = WAL_HEADER_BYTES + 2 * RECORD + MARK_FRAME_BYTES;
     for (const damage of ['checksum', 'record length', 'frame length', 'impossible length']) {
       const vfs = await logWith(6);
       const data = vfs.file(SEG1).data;
@@ -155,7 +174,11 @@ describe('commit log recovery: corruption', () => {
         assert.ok(err instanceof CorruptionError, damage);
         assert.equal(err.file, SEG1);
         assert.equal(err.offset, bad, damage);
-        assert.match(err.message, /valid frame follows/, damage);
+        assert.match(
+          err.message,
+          /a sync mark saying the segment was synced through offset \d+ follows/,
+          damage,
+        );
         assert.match(err.message, /--repair/);
         return true;
       });
@@ -164,23 +187,23 @@ describe('commit log recovery: corruption', () => {
 
   it('with --repair, keeps the records before a damaged middle record and reports what it dropped', async () => {
     const vfs = await logWith(6);
-    const bad = WAL_HEADER_BYTES + 2 * RECORD;
+    const bad = WAL_HEADER_BYTES + 2 * RECORD + MARK_FRAME_BYTES;
     vfs.file(SEG1).data.writeUInt32LE(1 << 20, bad + 4);
     const { rec, seqs } = await recover(vfs, true);
     assert.deepEqual(seqs, [1, 2]);
     assert.equal(rec.damage[0]!.kind, 'repaired');
     assert.equal(rec.damage[0]!.offset, bad);
-    assert.equal(rec.damage[0]!.droppedBytes, 4 * RECORD);
+    assert.equal(rec.damage[0]!.droppedBytes, 4 * RECORD - MARK_FRAME_BYTES);
     assert.equal(rec.nextSeqs.get(STORE), 3);
     assert.equal((await recover(vfs)).rec.damage.length, 0, 'the repaired log reads clean');
   });
 
   it('refuses a newest segment with a bad header but valid records in it', async () => {
-    const vfs = await logWith(11, 200); // the newest of three segments holds records
+    const vfs = await logWith(12, 200); // the newest of four segments holds records
     const newest = `${DIR}/${vfs.list(DIR).sort().pop()!}`;
     assert.notEqual(newest, SEG1);
     const f = vfs.file(newest);
-    f.data = Buffer.from(f.data.subarray(WAL_HEADER_BYTES)); // records with no header before them
+    f.data = Buffer.from(f.data.subarray(LOG_HEADER_BYTES)); // batches with no header before them
     f.synced = f.data;
     await assert.rejects(recover(vfs), (err: unknown) => {
       assert.ok(err instanceof CorruptionError);
@@ -194,7 +217,7 @@ describe('commit log recovery: corruption', () => {
   it('refuses a bad record in a segment that is not the newest, even with nothing valid after it', async () => {
     const vfs = await logWith(12, 200);
     const f = vfs.file(SEG1);
-    f.data.writeUInt32LE(0xffffffff, f.data.length - RECORD + 4);
+    f.data.writeUInt32LE(0xffffffff, f.data.length - RECORD + MARK_FRAME_BYTES + 4);
     await assert.rejects(recover(vfs), (err: unknown) => err instanceof CorruptionError && err.file === SEG1);
   });
 });

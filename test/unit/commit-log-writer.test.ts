@@ -11,6 +11,7 @@ import {
   BASE_BODY_BYTES,
   FRAME_HEADER_BYTES,
   LOG_HEADER_BYTES,
+  MARK_FRAME_BYTES,
 } from '../../src/storage/commit-log-format.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { recordSize, TYPE_DELETE, TYPE_PUT } from '../../src/storage/wal-format.js';
@@ -18,8 +19,8 @@ import { LOG_DIR, openTestLog, recoverLog, STORE, type TestLog } from '../helper
 
 const DIR = LOG_DIR;
 const b = (s: string): Buffer => Buffer.from(s);
-/** FIRST is the offset of the first records frame (after the header and the store's base frame). */
-const FIRST = LOG_HEADER_BYTES + FRAME_HEADER_BYTES + BASE_BODY_BYTES;
+/** FIRST is the offset of the first records batch (after the header and the store's base frame, each batch with its sync mark). */
+const FIRST = LOG_HEADER_BYTES + MARK_FRAME_BYTES + FRAME_HEADER_BYTES + BASE_BODY_BYTES;
 
 /** Writer is the old WalWriter's shape over a TestLog, so each test reads as before. */
 interface Writer {
@@ -113,13 +114,13 @@ describe('commit log writer', () => {
     const w = await writer(vfs);
     for (let i = 0; i < 5; i++) await w.append(TYPE_PUT, b(`k${i}`), b('value'));
     await w.close();
-    const frameBytes = FRAME_HEADER_BYTES + recordSize(2, 5);
-    const offset = FIRST + frameBytes * 2 + FRAME_HEADER_BYTES + 12;
+    const frameBytes = MARK_FRAME_BYTES + FRAME_HEADER_BYTES + recordSize(2, 5);
+    const offset = FIRST + frameBytes * 2 + MARK_FRAME_BYTES + FRAME_HEADER_BYTES + 12;
     vfs.corrupt(`${DIR}/00000001.log`, offset);
     await assert.rejects(recover(vfs), (err: unknown) => {
       assert.ok(err instanceof CorruptionError);
       assert.equal(err.file, `${DIR}/00000001.log`);
-      assert.equal(err.offset, FIRST + frameBytes * 2);
+      assert.equal(err.offset, FIRST + frameBytes * 2 + MARK_FRAME_BYTES);
       assert.match(err.message, /checksum mismatch/);
       return true;
     });
@@ -189,7 +190,7 @@ describe('commit log writer', () => {
   it('keeps writing into the current segment when the disk fills while a new segment is started', async () => {
     const vfs = new FaultyVfs();
     const w = await writer(vfs, 200);
-    const record = FRAME_HEADER_BYTES + recordSize(2, 5); // one frame per write: key "kN", value "value"
+    const record = MARK_FRAME_BYTES + FRAME_HEADER_BYTES + recordSize(2, 5); // one batch per write: key "kN", value "value"
     let seq = 0;
     // Fill segment 1 up to the write that takes it past 200 bytes; leave room for that write and
     // 10 bytes of the next segment's header only.

@@ -166,11 +166,16 @@ describe('a fed replica when the power fails', () => {
     try {
       let rebooted: GatedVfs | undefined;
       let ack = 0;
-      f.vfs.onCreate = (path) => {
+      // A segment is started by creating it, or by renaming the spare prepared for it.
+      const start = (path: string): void => {
         if (!path.endsWith('.log') || rebooted !== undefined) return;
         w.crash();
         ack = f.pair.position?.ack ?? 0;
         rebooted = new GatedVfs(f.vfs.disk.crash());
+      };
+      f.vfs.onCreate = start;
+      f.vfs.onRename = (_, to) => {
+        start(to);
       };
       for (let i = 0; i < 200 && rebooted === undefined; i++) {
         w.put(f.pair.leader, `d${i}.${'x'.repeat(300)}`);

@@ -87,7 +87,7 @@ export async function rollSegment(
   no: number,
   logId: string,
   spare: WritableFile | undefined,
-): Promise<{ file: WritableFile; seg: LogSegment }> {
+): Promise<{ file: WritableFile; seg: LogSegment; preallocated: boolean }> {
   if (spare !== undefined) {
     const path = join(dir, segmentName(no));
     try {
@@ -97,7 +97,7 @@ export async function rollSegment(
       vfs.rename(spare.path, path);
       vfs.syncDir(dir);
       const file = await vfs.openAppend(path, false);
-      return { file, seg: newSegment(no, path, logId) };
+      return { file, seg: newSegment(no, path, logId), preallocated: true };
     } catch {
       await spare.close().catch(() => undefined);
       for (const p of [spare.path, path])
@@ -108,7 +108,7 @@ export async function rollSegment(
         }
     }
   }
-  return createSegment(vfs, dir, no, logId);
+  return { ...(await createSegment(vfs, dir, no, logId)), preallocated: false };
 }
 
 function newSegment(no: number, path: string, logId: string): LogSegment {

@@ -81,6 +81,11 @@ export class SpareSegment {
     this.preparing = p;
   }
 
+  /** isReady says a spare is synced whole and waits for the next roll. */
+  get isReady(): boolean {
+    return this.ready !== undefined;
+  }
+
   /** take returns the ready spare (synced whole, at SPARE_NAME) and forgets it, or undefined when none is ready. */
   take(): WritableFile | undefined {
     const file = this.ready;

@@ -37,6 +37,14 @@ import { rollSegment, sealAt } from './commit-log-segments.js';
 import { SpareSegment } from './commit-log-spare.js';
 import type { Vfs, WritableFile } from './vfs.js';
 
+/**
+ * EARLY_ROLL_BYTES is how much a segment that was not preallocated (a new log's first, or the one
+ * continued at open) takes before a spare is prepared for it to roll into early: a node that takes
+ * writes reaches preallocated segments within a second of starting instead of after a whole
+ * segment (64 MiB by default), and one that takes few never zero-fills a spare.
+ */
+export const EARLY_ROLL_BYTES = 1024 * 1024;
+
 /** MAX_IN_FLIGHT is how many batches may be syncing at once (libuv's default thread pool size). */
 export const MAX_IN_FLIGHT = 4;
 
@@ -89,6 +97,10 @@ export class LogWriter {
   readonly syncSeconds = new LatencyHistogram();
   /** spare is the next segment being prepared (commit-log-spare.ts). */
   private readonly spare: SpareSegment;
+  /** preallocated: the current segment was made of a spare (its batches are written over zeros). */
+  private preallocated = false;
+  /** startEnd is where the current segment's batches began in this run (its size at open or roll). */
+  private startEnd: number;
 
   /** `file` is the newest segment of `all`, open for appending. */
   constructor(
@@ -102,6 +114,7 @@ export class LogWriter {
     this.logId = logId;
     this.file = file;
     this.end = file.size;
+    this.startEnd = file.size;
     // The segment is synced when the log opens (sealed, or created whole).
     this.synced = file.size;
     this.all = all;
@@ -202,8 +215,11 @@ export class LogWriter {
       this.retryCut();
       return;
     }
-    if (this.end * 2 >= this.opts.segmentBytes) this.spare.start();
-    if (this.end >= this.opts.segmentBytes && !this.rollFailed) {
+    // A segment that grows (not preallocated) rolls early into a spare once it took EARLY_ROLL_BYTES.
+    const early = !this.preallocated && this.end - this.startEnd >= EARLY_ROLL_BYTES;
+    if (early || this.end * 2 >= this.opts.segmentBytes) this.spare.start();
+    const full = this.end >= this.opts.segmentBytes;
+    if ((full || (early && this.spare.isReady)) && !this.rollFailed) {
       if (this.inFlight === 0) this.rollNow();
       return;
     }
@@ -409,13 +425,16 @@ export class LogWriter {
   private async roll(): Promise<void> {
     if (this.opts.durability !== 'fsync') await this.syncNow();
     // The segment left has no zeros after its frames: `end` reached segmentBytes, the size of the
-    // spare it was made of. The new segment must be whole before the current one is let go.
+    // spare it was made of, or it was not preallocated (an early roll). The new segment must be
+    // whole before the current one is let go.
     const current = this.all[this.all.length - 1]!;
     const { vfs, dir } = this.opts;
     const next = await rollSegment(vfs, dir, current.no + 1, this.logId, this.spare.take());
     const old = this.file;
     this.file = next.file;
     this.end = next.seg.bytes;
+    this.startEnd = next.seg.bytes;
+    this.preallocated = next.preallocated;
     this.synced = next.seg.bytes;
     this.all.push(next.seg);
     await old.close();

@@ -2,6 +2,7 @@
  * One store's log in a commit log on a FaultyVfs, for the log's own tests: open it as recovery
  * would (read the log, continue it), append through the store's StoreLog, and read it back.
  */
+import { join } from 'node:path';
 import type { Durability } from '../../src/config/schema.js';
 import { CommitLog } from '../../src/storage/commit-log.js';
 import { type LogRecovery, readCommitLog } from '../../src/storage/commit-log-reader.js';
@@ -13,6 +14,15 @@ import type { DecodedRecord } from '../../src/storage/wal-format.js';
 export const LOG_DIR = '/data/log/w0';
 /** STORE is the log id of the tests' store. */
 export const STORE = 7;
+
+/** segmentFiles lists the test log's segment paths (not its spare), oldest first. */
+export function segmentFiles(vfs: Vfs): string[] {
+  return vfs
+    .list(LOG_DIR)
+    .filter((n) => n.endsWith('.log'))
+    .sort()
+    .map((n) => join(LOG_DIR, n));
+}
 
 /** TestLog is a commit log with one store: append as that store, close both. */
 export interface TestLog {

@@ -13,18 +13,17 @@ import { EARLY_ROLL_BYTES } from '../../src/storage/commit-log-writer.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import type { Vfs } from '../../src/storage/vfs.js';
 import { TYPE_PUT } from '../../src/storage/wal-format.js';
-import { LOG_DIR, openTestLog, recoverLog, STORE, type TestLog } from '../helpers/commit-log.js';
+import {
+  LOG_DIR,
+  openTestLog,
+  recoverLog,
+  segmentFiles,
+  STORE,
+  type TestLog,
+} from '../helpers/commit-log.js';
 
 const SEGMENT = 8 * EARLY_ROLL_BYTES;
 const VALUE = Buffer.alloc(10 * 1024, 7);
-
-function segmentFiles(vfs: Vfs): string[] {
-  return vfs
-    .list(LOG_DIR)
-    .filter((n) => n.endsWith('.log'))
-    .sort()
-    .map((n) => join(LOG_DIR, n));
-}
 
 /** writeBytes appends records of VALUE from index `from` until about `bytes` were written; returns the next index. */
 async function writeBytes(t: TestLog, bytes: number, from: number): Promise<number> {

@@ -18,22 +18,20 @@ import { SPARE_NAME } from '../../src/storage/commit-log-spare.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import type { Vfs } from '../../src/storage/vfs.js';
 import { TYPE_PUT } from '../../src/storage/wal-format.js';
-import { LOG_DIR, openTestLog, recoverLog, STORE, type TestLog } from '../helpers/commit-log.js';
+import {
+  LOG_DIR,
+  openTestLog,
+  recoverLog,
+  segmentFiles,
+  STORE,
+  type TestLog,
+} from '../helpers/commit-log.js';
 import { GatedVfs } from '../helpers/gated-vfs.js';
 import { seededRandom } from '../helpers/random.js';
 
 const SEGMENT = 4096;
 const SPARE = join(LOG_DIR, SPARE_NAME);
 const b = (s: string): Buffer => Buffer.from(s);
-
-/** segmentFiles lists the log's segment paths, oldest first. */
-function segmentFiles(vfs: Vfs): string[] {
-  return vfs
-    .list(LOG_DIR)
-    .filter((n) => n.endsWith('.log'))
-    .sort()
-    .map((n) => join(LOG_DIR, n));
-}
 
 /** put writes record `i` (a 100-byte value) and resolves with its seq. */
 async function put(t: TestLog, i: number): Promise<number> {

@@ -7,7 +7,8 @@
  * iterating the scan hung. The model test writes seeded random keys (bytes that are not UTF-8,
  * U+FFFD itself, NUL, multi-byte characters) across two nodes and pages through them at every page
  * size, from each node (one part read locally, the other forwarded), through the client library
- * and through `distkv scan --json`, whose lines `distkv load` reads back byte for byte.
+ * and through `distkv scan --json`, whose lines `distkv load` reads back byte for byte. With values
+ * of 1 MiB a page of `limit=10000` is cut by its byte bound (docs/api.md), short but exact.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -139,6 +140,70 @@ describe('a scan over keys that are not UTF-8', () => {
       return i.key_base64 !== undefined ? Buffer.from(i.key_base64, 'base64') : Buffer.from(i.key);
     });
     assert.deepEqual(hex(fromCli), hex(keys), `seed ${seed}: distkv scan --json --all`);
+  });
+
+  it('pages 1 MiB values within the byte bound at limit=10000, every key once with its value, from either node', async () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    const keys = randomKeys(rand, 'big:', 100);
+    const MIB = 1024 * 1024;
+    // 60 values of 1 MiB (the default max_value_bytes), the rest 0..2000 bytes, in seeded order.
+    const big = new Set(
+      keys
+        .map((_, i) => i)
+        .sort(() => rand() - 0.5)
+        .slice(0, 60),
+    );
+    const model = keys.map((key, i) => ({
+      key,
+      value: Buffer.alloc(big.has(i) ? MIB : Math.floor(rand() * 2000), Math.floor(rand() * 256)),
+    }));
+    for (const { key, value } of model) {
+      const owner = map.shardOfSlot(slotOfBytes(key)) === 0 ? a : b;
+      const r = await fetch(`http://${owner}/kv/${percentEncoded(key)}`, { method: 'PUT', body: value });
+      assert.equal(r.status, 204, `seed ${seed}: PUT ${key.toString('hex')}`);
+    }
+    const want = model.map((e) => `${e.key.toString('hex')}=${e.value.length}:${e.value[0] ?? ''}`);
+    for (const node of [a, b]) {
+      const got: string[] = [];
+      let cursor = '';
+      let largest = 0;
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages <= model.length, `seed ${seed}: the scan at ${node} did not end`);
+        const r = await fetch(`http://${node}/kv?prefix=big:&limit=10000&encoding=base64${cursor}`);
+        assert.equal(r.status, 200, `seed ${seed}`);
+        const text = await r.text();
+        largest = Math.max(largest, text.length);
+        // 16 MiB + one value of keys and values, as base64 (4/3), and the JSON around them.
+        assert.ok(text.length < 24 * MIB, `seed ${seed}: a page of ${text.length} bytes from ${node}`);
+        const page = JSON.parse(text) as Page & { items: { value_base64: string }[] };
+        for (const i of page.items) {
+          const k = i.key_base64 !== undefined ? Buffer.from(i.key_base64, 'base64') : Buffer.from(i.key);
+          const v = Buffer.from(i.value_base64, 'base64');
+          got.push(`${k.toString('hex')}=${v.length}:${v[0] ?? ''}`);
+        }
+        if (page.next === null) break;
+        cursor =
+          page.next_base64 !== undefined
+            ? `&after_base64=${encodeURIComponent(page.next_base64)}`
+            : `&after=${encodeURIComponent(page.next)}`;
+      }
+      assert.deepEqual(got, want, `seed ${seed}: scan at ${node === a ? 'A' : 'B'}`);
+      console.log(
+        `# scan at ${node === a ? 'A' : 'B'}: largest page ${(largest / MIB).toFixed(1)} MiB of JSON`,
+      );
+    }
+    const kv = new DistkvClient({ urls: [b] });
+    try {
+      const got: string[] = [];
+      for await (const item of kv.scan('big:', { pageSize: 10000 }))
+        got.push(
+          `${(item.keyBytes ?? Buffer.from(item.key)).toString('hex')}=${item.value.length}:${item.value[0] ?? ''}`,
+        );
+      assert.deepEqual(got, want, `seed ${seed}: client scan`);
+    } finally {
+      await kv.close();
+    }
   });
 
   it('refuses after_base64 that is not canonical base64, or given with after', async () => {

@@ -19,37 +19,10 @@ import { DistkvClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { slotOfBytes } from '../../src/routing/slot.js';
-import { compareBytes } from '../../src/util/bytes.js';
 import { seedLayout, TestCluster } from '../helpers/cluster.js';
 import { runCli } from '../helpers/server-process.js';
+import { randomKeys } from '../helpers/binary-keys.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-
-/** PIECES are what a key is made of: ASCII, bytes that are never UTF-8, U+FFFD itself, NUL, é, an emoji. */
-const PIECES: readonly number[][] = [
-  [0x61],
-  [0x62],
-  [0x31],
-  [0x80],
-  [0xc0],
-  [0xff],
-  [0xef, 0xbf, 0xbd],
-  [0x00],
-  [0xc3, 0xa9],
-  [0xf0, 0x9f, 0x98, 0x80],
-];
-
-/** randomKeys returns `n` distinct keys under `prefix`, each 1..8 pieces after it. */
-function randomKeys(rand: () => number, prefix: string, n: number): Buffer[] {
-  const keys = new Map<string, Buffer>();
-  while (keys.size < n) {
-    const bytes = [...Buffer.from(prefix)];
-    const pieces = 1 + Math.floor(rand() * 8);
-    for (let i = 0; i < pieces; i++) bytes.push(...PIECES[Math.floor(rand() * PIECES.length)]!);
-    const key = Buffer.from(bytes);
-    keys.set(key.toString('hex'), key);
-  }
-  return [...keys.values()].sort(compareBytes);
-}
 
 /** percentEncoded writes every byte of `key` as %XX, for a path. */
 function percentEncoded(key: Uint8Array): string {

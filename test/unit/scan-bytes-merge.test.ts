@@ -13,6 +13,7 @@ import { describe, it } from 'node:test';
 import { type MergedScan, mergeScan, type ScanPage } from '../../src/http/scatter-merge.js';
 import { entryBytes, scanPageFull } from '../../src/storage/store.js';
 import { compareBytes } from '../../src/util/bytes.js';
+import { randomKeys } from '../helpers/binary-keys.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
 interface Entry {
@@ -28,18 +29,6 @@ interface Cluster {
   partBytes: number;
   answerBytes: number;
 }
-
-/** PIECES make keys: ASCII, bytes that are never UTF-8, U+FFFD itself, NUL, a two-byte character. */
-const PIECES: readonly number[][] = [
-  [0x61],
-  [0x62],
-  [0x80],
-  [0xc0],
-  [0xff],
-  [0xef, 0xbf, 0xbd],
-  [0x00],
-  [0xc3, 0xa9],
-];
 
 /** storePage is Store.scan on a shard: keys after `after`, up to `limit` or the entry that brings the page to `maxBytes`. */
 function storePage(
@@ -98,15 +87,9 @@ function randomCluster(rand: () => number): Cluster {
   const nodes = 1 + Math.floor(rand() * 3);
   const shardCount = 1 + Math.floor(rand() * 5);
   const owner = Array.from({ length: shardCount }, (_, i) => (i < nodes ? i : Math.floor(rand() * nodes)));
-  const keys = new Map<string, Buffer>();
-  const n = 20 + Math.floor(rand() * 80);
-  while (keys.size < n) {
-    const bytes: number[] = [];
-    for (let p = 1 + Math.floor(rand() * 6); p > 0; p--) bytes.push(...pick(PIECES));
-    keys.set(Buffer.from(bytes).toString('hex'), Buffer.from(bytes));
-  }
+  const keys = randomKeys(rand, '', 20 + Math.floor(rand() * 80));
   const shards: Entry[][] = Array.from({ length: shardCount }, () => []);
-  for (const key of [...keys.values()].sort(compareBytes)) {
+  for (const key of keys) {
     const size = pick([0, 1, partBytes - 1, partBytes, partBytes + 1, Math.floor(rand() * 3 * partBytes), 5]);
     const value = Buffer.alloc(Math.max(0, size), Math.floor(rand() * 256));
     shards[Math.floor(rand() * shardCount)]!.push({ key, value });

@@ -179,6 +179,24 @@ describe('a scan over keys that are not UTF-8', () => {
     }
   });
 
+  it('takes max_bytes 1..16 MiB as the page bound: one item per page at 1, a 400 outside', async () => {
+    for (const k of ['mb:1', 'mb:2', 'mb:3']) {
+      const put = await fetch(`http://${map.shardOf(k) === 0 ? a : b}/kv/${k}`, { method: 'PUT', body: 'v' });
+      assert.equal(put.status, 204, k);
+    }
+    const r = await fetch(`http://${a}/kv?prefix=mb:&limit=100&max_bytes=1`);
+    assert.equal(r.status, 200);
+    const page = (await r.json()) as Page;
+    assert.equal(page.items.length, 1, 'a page ends after the item that reaches its bound');
+    assert.notEqual(page.next, null);
+    for (const bad of ['0', String(16 * 1024 * 1024 + 1), 'x']) {
+      const res = await fetch(`http://${a}/kv?prefix=mb:&max_bytes=${bad}`);
+      assert.equal(res.status, 400, bad);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.match(body.error.message, /max_bytes/, bad);
+    }
+  });
+
   it('refuses after_base64 that is not canonical base64, or given with after', async () => {
     for (const q of ['after_base64=%3D%3D', 'after_base64=YQ', 'after_base64=YQ%3D%3D&after=a']) {
       const r = await fetch(`http://${a}/kv?prefix=bin:&${q}`);

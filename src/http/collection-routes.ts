@@ -1,6 +1,6 @@
 /**
  * Multi-key routes: `GET /kv?prefix=P&limit=L&after=K` (a page of keys in byte order, merged across
- * all shards) and `POST /kv/_batch` (a JSON list of set/delete operations, applied per shard in
+ * all shards, bounded in count and in bytes) and `POST /kv/_batch` (a JSON list of set/delete operations, applied per shard in
  * order, one result per operation). The plans and the merge are in scatter-merge.ts; this file
  * sends the parts to the workers and, through the Forwarder, to the other nodes.
  *
@@ -33,36 +33,50 @@ import {
 
 const SCAN_DEFAULT_LIMIT = 100;
 const SCAN_MAX_LIMIT = 10000;
+/**
+ * A scan page is bounded in bytes as well as in count (docs/api.md): each part (a local store's
+ * page, or another node's answer for its shards) ends after the entry that brings its keys and
+ * values to SCAN_PART_BYTES, and the merged answer after the one that brings it to
+ * SCAN_ANSWER_BYTES (or to the `max_bytes` a forwarding node asks for). What one request makes this
+ * node hold is then about (parts × (4 MiB + one value)) while merging and an answer of at most
+ * 16 MiB + one value (≤ server.max_value_bytes) of keys and values, ~22 MiB + 1.34 × a value as
+ * base64 JSON; without them `limit=10000` over 1 MiB values built ~10 GiB. 4 MiB per part keeps
+ * 10,000 small items in one page (a 100-byte item counts ~120 bytes: 1.2 MiB).
+ */
+const SCAN_PART_BYTES = 4 * 1024 * 1024;
+const SCAN_ANSWER_BYTES = 16 * 1024 * 1024;
 const BATCH_MIN_BODY_BYTES = 16 * 1024 * 1024;
 
 async function scan(
   ctx: HttpContext,
   prefix: Buffer,
   after: Buffer | undefined,
-  limit: number,
+  bounds: { limit: number; maxBytes: number },
   base64: boolean,
   localOnly: boolean,
   shards: readonly number[],
 ): Promise<{ status: number; body: unknown }> {
   const { writes, reads } = ctx.listener;
+  const { limit, maxBytes } = bounds;
+  const part = { limit, maxBytes: Math.min(SCAN_PART_BYTES, maxBytes) };
   const plan = planScan(shards, writes, reads, localOnly);
   const pages: Promise<ScanPage>[] = plan.local.map(({ shard, target: t }) =>
     ctx.pool
-      .call(t.worker, { type: 'scan', store: t.store, prefix, after: after ?? null, limit })
+      .call(t.worker, { type: 'scan', store: t.store, prefix, after: after ?? null, ...part })
       .then((r) => {
         if (r.type !== 'scan-result') throw new Error(`unexpected ${r.type} for a scan`);
         for (const e of r.entries) {
           const v = versionOf(ctx, shard, e.seq ?? 0);
           if (v !== undefined) e.version = v.slice(1, -1);
         }
-        return { entries: r.entries, more: r.entries.length >= limit };
+        return { entries: r.entries, more: r.more };
       }),
   );
   const unreachable: { shards: number[]; owner: string; error: string }[] = [];
   let mismatch: string | undefined;
   for (const [owner, shards] of plan.remote) {
     pages.push(
-      ctx.forwarder.scan(owner, shards, prefix, after, limit).catch((err: unknown) => {
+      ctx.forwarder.scan(owner, shards, prefix, after, part).catch((err: unknown) => {
         if (err instanceof DistkvError && err.code === 'CONFIG_MISMATCH')
           mismatch = `owner ${owner}: ${err.message}`;
         unreachable.push({ shards, owner, error: (err as Error).message });
@@ -70,7 +84,7 @@ async function scan(
       }),
     );
   }
-  const { items, next, nextBase64 } = mergeScan(await Promise.all(pages), limit, base64);
+  const { items, next, nextBase64 } = mergeScan(await Promise.all(pages), limit, base64, maxBytes);
   const cursorBytes = nextBase64 === undefined ? {} : { next_base64: nextBase64 };
   if (mismatch !== undefined) {
     ctx.log.error({ err: mismatch }, 'a scan was refused by another node: config mismatch');
@@ -148,6 +162,7 @@ const SCAN_PARAMS = [
   'local',
   'shards',
   'config',
+  'max_bytes',
 ] as const;
 const BATCH_PARAMS = ['local', 'config'] as const;
 
@@ -166,6 +181,8 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       const prefix = boundedKeyParam(params.get('prefix'), 'prefix', maxKey) ?? Buffer.alloc(0);
       const after = afterParam(params, maxKey);
       const limit = intParam(params, 'limit', SCAN_DEFAULT_LIMIT, 1, SCAN_MAX_LIMIT);
+      // A forwarding node asks for its part's bound (forwarder.ts); no one can ask for more.
+      const maxBytes = intParam(params, 'max_bytes', SCAN_ANSWER_BYTES, 1, SCAN_ANSWER_BYTES);
       const encoding = params.get('encoding') ?? 'utf8';
       if (encoding !== 'utf8' && encoding !== 'base64')
         throw new DistkvError('INVALID_ARGUMENT', `encoding must be "utf8" or "base64", got "${encoding}"`);
@@ -177,7 +194,15 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
           : parseShardList(shardsText, ctx.shardMap.shards.length);
       answerLater(
         res,
-        scan(ctx, prefix, after, limit, encoding === 'base64', params.get('local') === '1', shards),
+        scan(
+          ctx,
+          prefix,
+          after,
+          { limit, maxBytes },
+          encoding === 'base64',
+          params.get('local') === '1',
+          shards,
+        ),
         (r, { status, body }) => {
           sendJson(r, body, status);
         },

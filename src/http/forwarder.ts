@@ -32,19 +32,22 @@ export class Forwarder {
   }
 
   /**
-   * scan asks `owner` for a page of `shards` (binary-safe: values travel base64). All of them:
-   * an owner that does not host one of them answers with it missing, which is an error here.
+   * scan asks `owner` for a page of `shards` (binary-safe: values travel base64), of at most
+   * `limit` entries and about `maxBytes` of keys and values (`max_bytes`). All of them: an owner
+   * that does not host one of them answers with it missing, which is an error here. `more` is the
+   * owner's `next`: its page went up to its last key, and more may follow.
    */
   async scan(
     owner: string,
     shards: readonly number[],
     prefix: Buffer,
     after: Buffer | undefined,
-    limit: number,
+    bounds: { limit: number; maxBytes: number },
   ): Promise<{ entries: ScanEntry[]; more: boolean }> {
     const q = new URLSearchParams({
       prefix: prefix.toString('utf8'),
-      limit: String(limit),
+      limit: String(bounds.limit),
+      max_bytes: String(bounds.maxBytes),
       encoding: 'base64',
       local: '1',
       shards: shards.join(','),

@@ -2,14 +2,16 @@
  * Scatter/merge of multi-key requests, as pure functions (collection-routes.ts does the I/O):
  *  - a scan is planned per shard: read from a store this process hosts (the leader if hosted, else
  *    a hosted replica), ask the owner in another process (grouped by owner, naming the shards it is
- *    asked for, since it may host others too), or, with `local=1`, report the shard missing; the pages are merged in key byte order and cut to the limit, with
- *    `next` the last key when any part had more.
+ *    asked for, since it may host others too), or, with `local=1`, report the shard missing; the
+ *    pages are merged in key byte order and cut to the limit, to a byte bound and to the first
+ *    key after which a part may hold more, with `next` the last key when anything was left.
  *  - a batch is split the same way: operations for local leaders, operations per remote owner,
  *    and those answered at once (invalid, or for another node under `local=1`).
  */
 import { isUtf8 } from 'node:buffer';
 import { DistkvError, type WireError } from '../errors.js';
 import type { Target } from '../server/node-plan.js';
+import { entryBytes } from '../storage/store.js';
 import { compareBytes } from '../util/bytes.js';
 import type { ScanEntry } from '../worker/messages.js';
 import type { BatchOp } from './batch-parse.js';
@@ -115,11 +117,38 @@ function withExactKey(item: ScanItem, bytes: Uint8Array): ScanItem {
   return { key, key_base64: b.toString('base64'), ...rest };
 }
 
-/** mergeScan merges parts in key byte order into one page of at most `limit` items and its `next` cursor. */
-export function mergeScan(pages: readonly ScanPage[], limit: number, base64: boolean): MergedScan {
-  const more = pages.some((p) => p.more);
+/**
+ * mergeScan merges parts in key byte order into one page and its `next` cursor. The page holds at
+ * most `limit` items, ends after the item that brings its keys' and values' bytes to `maxBytes`,
+ * and never goes past the last key of a part that had more: that part's keys after it are not
+ * known yet (a part cut by count holds `limit` keys up to there, so the count alone used to keep
+ * the page within it; a part cut by bytes may end far sooner than the others). A part with more
+ * holds at least one entry (Store.scan's byte bound always admits one), so a page never comes
+ * back empty with a cursor.
+ */
+export function mergeScan(
+  pages: readonly ScanPage[],
+  limit: number,
+  base64: boolean,
+  maxBytes = Infinity,
+): MergedScan {
+  let bound: Uint8Array | undefined;
+  for (const p of pages) {
+    const last = p.entries[p.entries.length - 1];
+    if (p.more && last !== undefined && (bound === undefined || compareBytes(last.key, bound) < 0))
+      bound = last.key;
+  }
   const merged = pages.flatMap((p) => p.entries).sort((a, b) => compareBytes(a.key, b.key));
-  const page = merged.slice(0, limit);
+  let end = 0;
+  let bytes = 0;
+  while (end < merged.length && end < limit && bytes < maxBytes) {
+    const e = merged[end]!;
+    if (bound !== undefined && compareBytes(e.key, bound) > 0) break;
+    bytes += entryBytes(e);
+    end++;
+  }
+  const more = end < merged.length || pages.some((p) => p.more);
+  const page = end === merged.length ? merged : merged.slice(0, end);
   const items = page.map((e) =>
     withExactKey(
       {
@@ -131,7 +160,7 @@ export function mergeScan(pages: readonly ScanPage[], limit: number, base64: boo
     ),
   );
   const last = items[items.length - 1];
-  if (!(more || merged.length > limit) || last === undefined) return { items, next: null };
+  if (!more || last === undefined) return { items, next: null };
   return last.key_base64 === undefined
     ? { items, next: last.key }
     : { items, next: last.key, nextBase64: last.key_base64 };

@@ -39,6 +39,8 @@ async function matchingKeys(
         prefix,
         after,
         limit: KEYS_PAGE,
+        // Paged by count only, as before: the end test below is a short page.
+        maxBytes: Infinity,
       });
       const entries = r.type === 'scan-result' ? r.entries : [];
       for (const e of entries) {

@@ -113,6 +113,8 @@ function scanPage(
       prefix,
       after: pos.after ?? null,
       limit: count,
+      // Paged by count only, as before: the end test below is a short page.
+      maxBytes: Infinity,
     })
     .then(
       (r) => {

@@ -80,13 +80,18 @@ export class WatchHub implements WatchDeps {
     };
   }
 
-  async scan(src: ShardSource, prefix: Buffer, after: Uint8Array | null, limit: number): Promise<ScanPage> {
+  async scan(
+    src: ShardSource,
+    prefix: Buffer,
+    after: Uint8Array | null,
+    bounds: { limit: number; maxBytes: number },
+  ): Promise<ScanPage> {
     const r = await this.ctx.pool.call(src.worker, {
       type: 'watch-scan',
       store: src.store,
       prefix,
       after,
-      limit,
+      ...bounds,
     });
     if (r.type !== 'watch-scan-result') throw new DistkvError('INTERNAL', `watch-scan answered ${r.type}`);
     return { entries: r.entries, seq: r.seq, last: r.last };

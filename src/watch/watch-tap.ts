@@ -3,7 +3,8 @@
  * store, on the store's own thread, through the agreed log API (store-log.ts):
  *  - `watch-read`: the records after seq `after` (waiting up to `waitMs` for one to be written), or
  *    that the log no longer holds them (`gone`);
- *  - `watch-scan`: one page of the live keys under a prefix and the store's seq at that instant.
+ *  - `watch-scan`: one page of the live keys under a prefix (bounded in entries and in bytes) and
+ *    the store's seq at that instant.
  *
  * Nothing is pushed and nothing is registered in the store: a watched store costs one long-poll per
  * process (the main thread's feed), however many watchers there are, so writers never wait for a
@@ -11,7 +12,7 @@
  * mode), and a store applies a write to what scans see only once it is.
  */
 import { scanOwnSlots, type SlotRange } from '../storage/own-slots.js';
-import type { Store } from '../storage/store.js';
+import { scanPageFull, type Store } from '../storage/store.js';
 import type { FromWorker, ToWorker } from '../worker/messages.js';
 import { logOf } from './store-log.js';
 
@@ -56,7 +57,8 @@ export async function watchRead(store: Store, msg: ReadMsg): Promise<FromWorker>
  * (src/storage/own-slots.ts) and the seq they are consistent at.
  */
 export function watchScan(store: Store, range: SlotRange, msg: ScanMsg): FromWorker {
-  const entries = scanOwnSlots(store, range, msg.prefix, msg.after ?? undefined, msg.limit).map((e) => ({
+  const page = scanOwnSlots(store, range, msg.prefix, msg.after ?? undefined, msg.limit, msg.maxBytes);
+  const entries = page.map((e) => ({
     key: Uint8Array.prototype.slice.call(e.key),
     value: Uint8Array.prototype.slice.call(e.value),
   }));
@@ -66,6 +68,7 @@ export function watchScan(store: Store, range: SlotRange, msg: ScanMsg): FromWor
     ok: true,
     entries,
     seq: store.lastSeq(),
-    last: entries.length < msg.limit,
+    // A page cut by bytes is short but not the end: more may follow its last key.
+    last: !scanPageFull(page, msg.limit, msg.maxBytes),
   };
 }

@@ -30,7 +30,7 @@ export interface ShardSource {
   leaderStore: number | undefined;
 }
 
-/** ScanPage is one page of a snapshot. */
+/** ScanPage is one page of a snapshot; `last`: the scan reached the end (a page cut by bytes is short but not last). */
 export interface ScanPage {
   entries: { key: Uint8Array; value: Uint8Array }[];
   seq: number;
@@ -40,7 +40,13 @@ export interface ScanPage {
 /** WatchDeps is what a watcher needs from the node (watch-hub.ts provides it). */
 export interface WatchDeps {
   reader(src: ShardSource): LogReader;
-  scan(src: ShardSource, prefix: Buffer, after: Uint8Array | null, limit: number): Promise<ScanPage>;
+  /** scan reads a snapshot page: at most `limit` entries, ending after the one that brings its bytes to `maxBytes`. */
+  scan(
+    src: ShardSource,
+    prefix: Buffer,
+    after: Uint8Array | null,
+    bounds: { limit: number; maxBytes: number },
+  ): Promise<ScanPage>;
   /** feed returns the running feed of a store, made to start after `pos` if there is none. */
   feed(src: ShardSource, pos: number): Feed;
   lastSeq(src: ShardSource): number;

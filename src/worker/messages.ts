@@ -76,10 +76,24 @@ export interface WorkerInit {
   logLevel: string;
 }
 
+/**
+ * StoreScan asks store `store` for a page of its live keys under `prefix` after `after`: at most
+ * `limit` entries, ending after the one that brings its keys' and values' bytes to `maxBytes`
+ * (Store.scan; `scanPageFull` of the page says whether more may follow).
+ */
+export interface StoreScan {
+  store: number;
+  prefix: Uint8Array;
+  after: Uint8Array | null;
+  limit: number;
+  maxBytes: number;
+}
+
 /** ToWorker is a message from the main thread to a worker. */
 export type ToWorker =
   | { type: 'ops'; buffer: ArrayBuffer; length: number }
-  | { type: 'scan'; id: number; store: number; prefix: Uint8Array; after: Uint8Array | null; limit: number }
+  /** scan reads a page of a store's live keys (StoreScan). */
+  | ({ type: 'scan'; id: number } & StoreScan)
   | { type: 'stats'; id: number }
   | { type: 'purge'; id: number }
   | { type: 'close'; id: number }
@@ -115,15 +129,8 @@ export type ToWorker =
   | { type: 'seed-ack'; id: number; stores: number[]; key: string; value: string }
   /** watch-read reads a store's log after `after` for watchers (src/watch/watch-tap.ts). */
   | { type: 'watch-read'; id: number; store: number; after: number; maxBytes: number; waitMs: number }
-  /** watch-scan reads a page of a watch snapshot: live keys under `prefix` after `after`. */
-  | {
-      type: 'watch-scan';
-      id: number;
-      store: number;
-      prefix: Uint8Array;
-      after: Uint8Array | null;
-      limit: number;
-    };
+  /** watch-scan reads a page of a watch snapshot (StoreScan; the result adds the store's seq). */
+  | ({ type: 'watch-scan'; id: number } & StoreScan);
 
 /** StoreStatsReport is one store's entry in a stats result: StoreStats plus replication fields; readers check each field's type. */
 export interface StoreStatsReport {
@@ -152,7 +159,8 @@ export type FromWorker =
     }
   | { type: 'failed'; error: WireError }
   | { type: 'replies'; buffer: ArrayBuffer; length: number }
-  | { type: 'scan-result'; id: number; ok: true; entries: ScanEntry[] }
+  /** scan-result: `more` says the page stopped at its `limit` or `maxBytes` (scanPageFull), so more may follow its last key. */
+  | { type: 'scan-result'; id: number; ok: true; entries: ScanEntry[]; more: boolean }
   | { type: 'stats-result'; id: number; ok: true; stores: StoreStatsReport[] }
   | { type: 'purge-result'; id: number; ok: true; deleted: number }
   | { type: 'close-result'; id: number; ok: true }

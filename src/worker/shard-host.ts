@@ -24,6 +24,7 @@ import { watchRead, watchScan } from '../watch/watch-tap.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { OpRunner } from './op-runner.js';
 import { scanOwnSlots, type SlotRange } from '../storage/own-slots.js';
+import { scanPageFull } from '../storage/store.js';
 import { purgeForeignKeys } from './purge.js';
 import { ReplicationMessages } from './replication-messages.js';
 import { ReplyBatch, type SendFn } from './reply-batch.js';
@@ -170,7 +171,7 @@ export class ShardHost {
     return this.replication;
   }
 
-  /** scan answers a page of a store's live keys under a prefix (of its shard's slots: src/storage/own-slots.ts), copied out of the store. */
+  /** scan answers a page of a store's live keys under a prefix (of its shard's slots: src/storage/own-slots.ts), bounded in entries and bytes, copied out of the store. */
   private scan(msg: Extract<ToWorker, { type: 'scan' }>): FromWorker {
     const store = this.stores.at(msg.store);
     const entries = scanOwnSlots(
@@ -179,12 +180,14 @@ export class ShardHost {
       msg.prefix,
       msg.after ?? undefined,
       msg.limit,
+      msg.maxBytes,
     ).map((e) => ({
       key: Uint8Array.prototype.slice.call(e.key),
       value: Uint8Array.prototype.slice.call(e.value),
       seq: e.seq,
     }));
-    return { type: 'scan-result', id: msg.id, ok: true, entries };
+    const more = scanPageFull(entries, msg.limit, msg.maxBytes);
+    return { type: 'scan-result', id: msg.id, ok: true, entries, more };
   }
 
   /** rangeOf is the slot range of the shard of store `index` (hosted: `at` answered for it). */

@@ -7,7 +7,8 @@
  * iterating the scan hung. The model test writes seeded random keys (bytes that are not UTF-8,
  * U+FFFD itself, NUL, multi-byte characters) across two nodes and pages through them at every page
  * size, from each node (one part read locally, the other forwarded), through the client library
- * and through `distkv scan --json`, whose lines `distkv load` reads back byte for byte.
+ * and through `distkv scan --json`, whose lines `distkv load` reads back byte for byte. With values
+ * of 1 MiB a page of `limit=10000` is cut by its byte bound (docs/api.md), short but exact.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,37 +19,10 @@ import { DistkvClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { slotOfBytes } from '../../src/routing/slot.js';
-import { compareBytes } from '../../src/util/bytes.js';
 import { seedLayout, TestCluster } from '../helpers/cluster.js';
 import { runCli } from '../helpers/server-process.js';
+import { randomKeys } from '../helpers/binary-keys.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-
-/** PIECES are what a key is made of: ASCII, bytes that are never UTF-8, U+FFFD itself, NUL, é, an emoji. */
-const PIECES: readonly number[][] = [
-  [0x61],
-  [0x62],
-  [0x31],
-  [0x80],
-  [0xc0],
-  [0xff],
-  [0xef, 0xbf, 0xbd],
-  [0x00],
-  [0xc3, 0xa9],
-  [0xf0, 0x9f, 0x98, 0x80],
-];
-
-/** randomKeys returns `n` distinct keys under `prefix`, each 1..8 pieces after it. */
-function randomKeys(rand: () => number, prefix: string, n: number): Buffer[] {
-  const keys = new Map<string, Buffer>();
-  while (keys.size < n) {
-    const bytes = [...Buffer.from(prefix)];
-    const pieces = 1 + Math.floor(rand() * 8);
-    for (let i = 0; i < pieces; i++) bytes.push(...PIECES[Math.floor(rand() * PIECES.length)]!);
-    const key = Buffer.from(bytes);
-    keys.set(key.toString('hex'), key);
-  }
-  return [...keys.values()].sort(compareBytes);
-}
 
 /** percentEncoded writes every byte of `key` as %XX, for a path. */
 function percentEncoded(key: Uint8Array): string {
@@ -139,6 +113,88 @@ describe('a scan over keys that are not UTF-8', () => {
       return i.key_base64 !== undefined ? Buffer.from(i.key_base64, 'base64') : Buffer.from(i.key);
     });
     assert.deepEqual(hex(fromCli), hex(keys), `seed ${seed}: distkv scan --json --all`);
+  });
+
+  it('pages 1 MiB values within the byte bound at limit=10000, every key once with its value, from either node', async () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    const keys = randomKeys(rand, 'big:', 100);
+    const MIB = 1024 * 1024;
+    // 60 values of 1 MiB (the default max_value_bytes), the rest 0..2000 bytes, in seeded order.
+    const big = new Set(
+      keys
+        .map((_, i) => i)
+        .sort(() => rand() - 0.5)
+        .slice(0, 60),
+    );
+    const model = keys.map((key, i) => ({
+      key,
+      value: Buffer.alloc(big.has(i) ? MIB : Math.floor(rand() * 2000), Math.floor(rand() * 256)),
+    }));
+    for (const { key, value } of model) {
+      const owner = map.shardOfSlot(slotOfBytes(key)) === 0 ? a : b;
+      const r = await fetch(`http://${owner}/kv/${percentEncoded(key)}`, { method: 'PUT', body: value });
+      assert.equal(r.status, 204, `seed ${seed}: PUT ${key.toString('hex')}`);
+    }
+    const want = model.map((e) => `${e.key.toString('hex')}=${e.value.length}:${e.value[0] ?? ''}`);
+    for (const node of [a, b]) {
+      const got: string[] = [];
+      let cursor = '';
+      let largest = 0;
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages <= model.length, `seed ${seed}: the scan at ${node} did not end`);
+        const r = await fetch(`http://${node}/kv?prefix=big:&limit=10000&encoding=base64${cursor}`);
+        assert.equal(r.status, 200, `seed ${seed}`);
+        const text = await r.text();
+        largest = Math.max(largest, text.length);
+        // 16 MiB + one value of keys and values, as base64 (4/3), and the JSON around them.
+        assert.ok(text.length < 24 * MIB, `seed ${seed}: a page of ${text.length} bytes from ${node}`);
+        const page = JSON.parse(text) as Page & { items: { value_base64: string }[] };
+        for (const i of page.items) {
+          const k = i.key_base64 !== undefined ? Buffer.from(i.key_base64, 'base64') : Buffer.from(i.key);
+          const v = Buffer.from(i.value_base64, 'base64');
+          got.push(`${k.toString('hex')}=${v.length}:${v[0] ?? ''}`);
+        }
+        if (page.next === null) break;
+        cursor =
+          page.next_base64 !== undefined
+            ? `&after_base64=${encodeURIComponent(page.next_base64)}`
+            : `&after=${encodeURIComponent(page.next)}`;
+      }
+      assert.deepEqual(got, want, `seed ${seed}: scan at ${node === a ? 'A' : 'B'}`);
+      console.log(
+        `# scan at ${node === a ? 'A' : 'B'}: largest page ${(largest / MIB).toFixed(1)} MiB of JSON`,
+      );
+    }
+    const kv = new DistkvClient({ urls: [b] });
+    try {
+      const got: string[] = [];
+      for await (const item of kv.scan('big:', { pageSize: 10000 }))
+        got.push(
+          `${(item.keyBytes ?? Buffer.from(item.key)).toString('hex')}=${item.value.length}:${item.value[0] ?? ''}`,
+        );
+      assert.deepEqual(got, want, `seed ${seed}: client scan`);
+    } finally {
+      await kv.close();
+    }
+  });
+
+  it('takes max_bytes 1..16 MiB as the page bound: one item per page at 1, a 400 outside', async () => {
+    for (const k of ['mb:1', 'mb:2', 'mb:3']) {
+      const put = await fetch(`http://${map.shardOf(k) === 0 ? a : b}/kv/${k}`, { method: 'PUT', body: 'v' });
+      assert.equal(put.status, 204, k);
+    }
+    const r = await fetch(`http://${a}/kv?prefix=mb:&limit=100&max_bytes=1`);
+    assert.equal(r.status, 200);
+    const page = (await r.json()) as Page;
+    assert.equal(page.items.length, 1, 'a page ends after the item that reaches its bound');
+    assert.notEqual(page.next, null);
+    for (const bad of ['0', String(16 * 1024 * 1024 + 1), 'x']) {
+      const res = await fetch(`http://${a}/kv?prefix=mb:&max_bytes=${bad}`);
+      assert.equal(res.status, 400, bad);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.match(body.error.message, /max_bytes/, bad);
+    }
   });
 
   it('refuses after_base64 that is not canonical base64, or given with after', async () => {

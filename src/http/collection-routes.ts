@@ -30,20 +30,20 @@ import {
   type ScanPage,
   toWireOp,
 } from './scatter-merge.js';
+import { SCAN_PAGE_BYTES } from '../storage/store.js';
 
 const SCAN_DEFAULT_LIMIT = 100;
 const SCAN_MAX_LIMIT = 10000;
 /**
  * A scan page is bounded in bytes as well as in count (docs/api.md): each part (a local store's
  * page, or another node's answer for its shards) ends after the entry that brings its keys and
- * values to SCAN_PART_BYTES, and the merged answer after the one that brings it to
+ * values to SCAN_PAGE_BYTES, and the merged answer after the one that brings it to
  * SCAN_ANSWER_BYTES (or to the `max_bytes` a forwarding node asks for). What one request makes this
  * node hold is then about (parts × (4 MiB + one value)) while merging and an answer of at most
  * 16 MiB + one value (≤ server.max_value_bytes) of keys and values, ~22 MiB + 1.34 × a value as
  * base64 JSON; without them `limit=10000` over 1 MiB values built ~10 GiB. 4 MiB per part keeps
  * 10,000 small items in one page (a 100-byte item counts ~120 bytes: 1.2 MiB).
  */
-const SCAN_PART_BYTES = 4 * 1024 * 1024;
 const SCAN_ANSWER_BYTES = 16 * 1024 * 1024;
 const BATCH_MIN_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -58,7 +58,7 @@ async function scan(
 ): Promise<{ status: number; body: unknown }> {
   const { writes, reads } = ctx.listener;
   const { limit, maxBytes } = bounds;
-  const part = { limit, maxBytes: Math.min(SCAN_PART_BYTES, maxBytes) };
+  const part = { limit, maxBytes: Math.min(SCAN_PAGE_BYTES, maxBytes) };
   const plan = planScan(shards, writes, reads, localOnly);
   const pages: Promise<ScanPage>[] = plan.local.map(({ shard, target: t }) =>
     ctx.pool

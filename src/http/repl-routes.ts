@@ -29,11 +29,12 @@ import { intParam, parseQuery } from './request-parse.js';
 import { noteServerError, sendError, sendSeedText, statusLine } from './respond.js';
 import { answerLater, route } from './route.js';
 import type { Handler, Router } from './router.js';
+import { SCAN_PAGE_BYTES } from '../storage/store.js';
 
 const MAX_WAIT_MS = 60000;
 const MAX_PULL_BYTES = 64 * 1024 * 1024;
 /**
- * SNAPSHOT_PAGE and SNAPSHOT_PAGE_BYTES bound a snapshot page: 10000 entries, or the entry that
+ * SNAPSHOT_PAGE and SCAN_PAGE_BYTES bound a snapshot page: 10000 entries, or the entry that
  * brings their keys and values to 4 MiB, whichever comes first (so a page is at most 4 MiB plus
  * one value of at most `server.max_value_bytes`, and the entries' heads). A page is read from the
  * worker only once `write` said the socket can take more; since a connection's writes go out at
@@ -43,7 +44,6 @@ const MAX_PULL_BYTES = 64 * 1024 * 1024;
  * client's answers may, is not exempt from it (src/server/unsent-budget.ts).
  */
 const SNAPSHOT_PAGE = 10000;
-const SNAPSHOT_PAGE_BYTES = 4 * 1024 * 1024;
 
 function leaderTarget(ctx: HttpContext, shard: number): Target & { local: true } {
   const t = ctx.listener.writes[shard];
@@ -278,7 +278,7 @@ async function streamSnapshot(
       store: t.store,
       after,
       limit: SNAPSHOT_PAGE,
-      maxBytes: SNAPSHOT_PAGE_BYTES,
+      maxBytes: SCAN_PAGE_BYTES,
       seq,
     });
     if (r.type !== 'repl-snapshot-result') throw new Error(`unexpected ${r.type} for a snapshot page`);

@@ -11,6 +11,7 @@
  * once, and deleting key by key could stop half-way (a shard restarting, a full disk) with no way
  * for the client to tell, so they answer an error rather than delete part of the data.
  */
+import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import { globMatch, literalPrefix } from './glob.js';
 import { servedStores } from './commands-keyspace.js';
 import type { LocalTarget } from './key-route.js';
@@ -39,15 +40,15 @@ async function matchingKeys(
         prefix,
         after,
         limit: KEYS_PAGE,
-        // Paged by count only, as before: the end test below is a short page.
-        maxBytes: Infinity,
+        // The store reads values too: bounded in bytes, a page of large values stays a few MiB.
+        maxBytes: SCAN_PAGE_BYTES,
       });
       const entries = r.type === 'scan-result' ? r.entries : [];
       for (const e of entries) {
         const key = Buffer.from(e.key);
         if (globMatch(pattern, key.toString('latin1')) && keys.push(key) > KEYS_LIMIT) return undefined;
       }
-      if (entries.length < KEYS_PAGE) break;
+      if (r.type !== 'scan-result' || !r.more) break;
       after = Buffer.from(entries[entries.length - 1]!.key);
     }
   }

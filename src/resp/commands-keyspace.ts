@@ -13,6 +13,7 @@ import type { ScanPosition } from './scan-cursors.js';
 import type { RespConnection } from './resp-connection.js';
 import { SERVER_VERSION } from './commands-connection.js';
 import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
+import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
 
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
@@ -113,17 +114,18 @@ function scanPage(
       prefix,
       after: pos.after ?? null,
       limit: count,
-      // Paged by count only, as before: the end test below is a short page.
-      maxBytes: Infinity,
+      // The store reads values too: bounded in bytes, a page of large values stays a few MiB
+      // (COUNT is a hint: such a page holds fewer keys and the cursor goes on from its last).
+      maxBytes: SCAN_PAGE_BYTES,
     })
     .then(
       (r) => {
         const entries = r.type === 'scan-result' ? r.entries : [];
         const last = entries[entries.length - 1];
         const next =
-          entries.length < count
+          r.type !== 'scan-result' || !r.more || last === undefined
             ? { store: pos.store + 1, after: undefined }
-            : { store: pos.store, after: Buffer.from(last!.key) };
+            : { store: pos.store, after: Buffer.from(last.key) };
         const done = next.store >= storeCount;
         const keys = entries
           .map((e) => Buffer.from(e.key))

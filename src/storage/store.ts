@@ -43,6 +43,13 @@ export interface ExpiringPage {
 /** EXPIRING_PAGE_BYTES ends a page of `Store.expiring` early once the keys and values it read reach it. */
 export const EXPIRING_PAGE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * SCAN_PAGE_BYTES is the `maxBytes` of every page a reader asks of `Store.scan` for a client (an
+ * HTTP scan's part, a watch snapshot's page, RESP SCAN and KEYS, a replica's snapshot page): with
+ * large values a page of a fixed count would build gigabytes on the worker for one request.
+ */
+export const SCAN_PAGE_BYTES = 4 * 1024 * 1024;
+
 /** entryBytes is what one scanned entry counts towards a scan's `maxBytes`: its key and value. */
 export function entryBytes(e: { key: Uint8Array; value: Uint8Array }): number {
   return e.key.length + e.value.length;

@@ -18,16 +18,16 @@ import type { Feed, FeedSubscriber, LogReader } from './feed.js';
 import { decodeLog, type LogRecord } from './store-log.js';
 import { valueFields, type WatchEvent } from './watch-event.js';
 import type { ScanPage, ShardSource, WatchDeps, WatchOptions, WatchOutput } from './watcher.js';
+import { SCAN_PAGE_BYTES } from '../storage/store.js';
 
 /**
  * READ_BYTES is how much a catching-up shard reads per call. A snapshot page holds SNAPSHOT_PAGE
- * keys, and ends sooner after the entry that brings its keys and values to SNAPSHOT_PAGE_BYTES: at
+ * keys, and ends sooner after the entry that brings its keys and values to SCAN_PAGE_BYTES: at
  * most 4 MiB + one value (≤ server.max_value_bytes) is built on the worker and copied to this
  * thread per page, where 1000 values of 1 MiB made 1 GiB.
  */
 const READ_BYTES = 256 * 1024;
 const SNAPSHOT_PAGE = 1000;
-const SNAPSHOT_PAGE_BYTES = 4 * 1024 * 1024;
 const RETRY_MS = 200;
 
 /** ShardStream is the watch stream a ShardWatch belongs to (Watcher implements it). */
@@ -139,7 +139,7 @@ export class ShardWatch implements FeedSubscriber {
       try {
         page = await stream.deps.scan(this.src, stream.prefixBytes, after, {
           limit: SNAPSHOT_PAGE,
-          maxBytes: SNAPSHOT_PAGE_BYTES,
+          maxBytes: SCAN_PAGE_BYTES,
         });
       } catch {
         if (stream.isClosed()) return false;

@@ -55,6 +55,8 @@ export interface WriterOptions {
   segmentBytes: number;
   durability: Durability;
   fsyncIntervalMs: number;
+  /** preallocate: roll into spares (default: with durability "fsync" only; CommitLogOptions). */
+  preallocate?: boolean;
   log?: Logger;
 }
 
@@ -97,6 +99,8 @@ export class LogWriter {
   readonly syncSeconds = new LatencyHistogram();
   /** spare is the next segment being prepared (commit-log-spare.ts). */
   private readonly spare: SpareSegment;
+  /** preallocates: this log rolls into spares (WriterOptions.preallocate). */
+  private readonly preallocates: boolean;
   /** preallocated: the current segment was made of a spare (its batches are written over zeros). */
   private preallocated = false;
   /** startEnd is where the current segment's batches began in this run (its size at open or roll). */
@@ -120,6 +124,7 @@ export class LogWriter {
     this.all = all;
     this.members = members;
     this.spare = new SpareSegment(opts.vfs, opts.dir, opts.segmentBytes, opts.log);
+    this.preallocates = opts.preallocate ?? opts.durability === 'fsync';
     if (opts.durability === 'interval') {
       this.timer = setInterval(() => {
         this.intervalSync();
@@ -217,7 +222,7 @@ export class LogWriter {
     }
     // A segment that grows (not preallocated) rolls early into a spare once it took EARLY_ROLL_BYTES.
     const early = !this.preallocated && this.end - this.startEnd >= EARLY_ROLL_BYTES;
-    if (early || this.end * 2 >= this.opts.segmentBytes) this.spare.start();
+    if (this.preallocates && (early || this.end * 2 >= this.opts.segmentBytes)) this.spare.start();
     const full = this.end >= this.opts.segmentBytes;
     if ((full || (early && this.spare.isReady)) && !this.rollFailed) {
       if (this.inFlight === 0) this.rollNow();

@@ -33,6 +33,12 @@ export interface CommitLogOptions {
   retentionBytes: number;
   durability: Durability;
   fsyncIntervalMs: number;
+  /**
+   * preallocate: roll into pre-zeroed spare segments (commit-log-spare.ts). Default: only with
+   * durability "fsync", where every batch is synced; "interval" and "none" sync rarely, so a spare's
+   * zero-fill would only add writes (docs/commit-log-format.md, "Rolling").
+   */
+  preallocate?: boolean;
   /** segments are the existing segments from recovery, oldest first (the newest is continued if it has room). */
   segments: LogSegment[];
   log?: Logger;

@@ -37,6 +37,8 @@ export interface LogSettingsForTest {
   durability?: Durability;
   fsyncIntervalMs?: number;
   retentionBytes?: number;
+  /** preallocate: spares in every durability mode unless false; 'default': the log's own (fsync only). */
+  preallocate?: boolean | 'default';
 }
 
 /** openTestLog recovers the log in LOG_DIR (if any) and attaches store `id` after its last record. */
@@ -49,6 +51,7 @@ export async function openTestLog(vfs: Vfs, o: LogSettingsForTest = {}, id = STO
     retentionBytes: o.retentionBytes ?? 0,
     durability: o.durability ?? 'fsync',
     fsyncIntervalMs: o.fsyncIntervalMs ?? 100,
+    ...(o.preallocate === 'default' ? {} : { preallocate: o.preallocate ?? true }),
     segments: rec.rec.segments,
   });
   const next = rec.rec.nextSeqs.get(id) ?? 1;

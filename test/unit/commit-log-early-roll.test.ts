@@ -87,4 +87,19 @@ describe('commit log: early roll into a spare', () => {
     assert.equal(segmentFiles(vfs).length, 1);
     await t.close();
   });
+  it('prepares spares only with durability fsync unless told to (interval and none sync rarely)', async () => {
+    for (const durability of ['fsync', 'interval', 'none'] as const) {
+      const vfs = new FaultyVfs();
+      const t = await openTestLog(vfs, { segmentBytes: 4096, durability, preallocate: 'default' });
+      let i = 1;
+      while (segmentFiles(vfs).length < 3 && i < 400)
+        await t.log.append(TYPE_PUT, Buffer.from(`k${i++}`), VALUE.subarray(0, 500));
+      // Open, the newest segment is a whole spare exactly when the log preallocates.
+      const newest = segmentFiles(vfs).at(-1)!;
+      assert.equal(vfs.file(newest).data.length === 4096, durability === 'fsync', durability);
+      await t.close();
+      const { rec } = await recoverLog(vfs);
+      assert.deepEqual(rec.damage, []);
+    }
+  });
 });

@@ -24,8 +24,13 @@ import type { Vfs, WritableFile } from './vfs.js';
 
 /** SPARE_NAME is the spare's file name in the log directory (not a segment name; it sorts before them, as `.log-id` does). */
 export const SPARE_NAME = '.spare-segment';
-/** SPARE_CHUNK_BYTES is how much of the spare one write fills (and one sync makes durable). */
-export const SPARE_CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * SPARE_CHUNK_BYTES is how much of the spare one write fills (and one sync makes durable). Each
+ * chunk's sync shares the disk with the log's own fdatasyncs: with 4 MiB chunks a replica's lag p99
+ * (bench/replication-bench.ts lag-local) rose from 4-5 ms to 7-21 ms while a spare was filled; with
+ * 1 MiB it was 3.1-3.4 ms (docs/performance.md, "This round together, on a quiet machine").
+ */
+export const SPARE_CHUNK_BYTES = 1024 * 1024;
 
 /** SPARE_ROOM_SEGMENTS is how many segments' worth of free disk a spare needs before it is prepared. */
 export const SPARE_ROOM_SEGMENTS = 2;

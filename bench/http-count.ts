@@ -1,0 +1,262 @@
+/**
+ * The server's work per HTTP PUT and GET, by thread: instructions counted by callgrind (repeatable
+ * on a loaded machine) and, with `--tool proc`, CPU µs from /proc/PID/task/TID/stat under wrk.
+ *
+ * Each build serves config/default.toml's layout (4 leaders, 4 in-process replicas, `--workers 1`,
+ * durability `interval` unless `--durability` says otherwise) from its own temp dir and free
+ * loopback ports. `--tool callgrind` (the default) runs the server under
+ * `valgrind --tool=callgrind --separate-threads=yes` and node's `--single-threaded` (V8's GC and
+ * compiler work stays on the thread that causes it instead of V8's helper threads); this process
+ * is the client: `--connections` closed-loop connections send `--warmup` PUTs over the keys in
+ * order (so every GET finds its key), then per mode `--warmup` more requests, the counters are
+ * zeroed (`callgrind_control -z`), exactly `--requests` requests on random keys (100-byte values)
+ * are answered, and the counters are dumped (`callgrind_control -d`). Reported per request: the
+ * main thread (the front door), the shard worker (the busiest other thread) and all threads.
+ * `--tool proc` runs the server plainly and measures `wrk -t1 -c50 -d<seconds>s` per mode after a
+ * warm-up of the same length, CPU per thread from /proc divided by the requests wrk counted.
+ * With `--before DIR` (another built checkout) both builds are measured, alternated per round.
+ *
+ * Usage: node dist/bench/http-count.js [--before DIR] [--tool callgrind|proc] [--modes put,get]
+ *        [--rounds 1] [--requests 5000] [--warmup 15000] [--connections 50] [--keys 10000]
+ *        [--seconds 4] [--durability interval]
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { arg } from './lib/args.js';
+import { median } from './lib/compare-stats.js';
+import { defaultLayoutConfig, freePort, ROOT, stopChild } from './lib/processes.js';
+import { ThreadStats } from './lib/thread-stats.js';
+import { hasWrk, runWrk } from './lib/wrk.js';
+
+const BEFORE = arg('before', '');
+const TOOL = arg('tool', 'callgrind');
+const MODES = arg('modes', 'put,get').split(',') as ('put' | 'get')[];
+const ROUNDS = Math.max(1, Number(arg('rounds', '1')));
+const REQUESTS = Number(arg('requests', '5000'));
+const WARMUP = Number(arg('warmup', '15000'));
+const CONNECTIONS = Number(arg('connections', '50'));
+const KEYS = Number(arg('keys', '10000'));
+const SECONDS = Number(arg('seconds', '4'));
+const DURABILITY = arg('durability', 'interval');
+const VALUE = 'v'.repeat(100);
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** Per-request figures of one measurement, by thread. */
+interface Figures {
+  main: number;
+  worker: number;
+  total: number;
+}
+
+/** Server is one build's running server. */
+interface Server {
+  name: string;
+  proc: ChildProcess;
+  port: number;
+  cgOut: string;
+  dumps: number;
+  results: Map<string, Figures[]>;
+}
+
+function requestBytes(mode: 'put' | 'get', key: number): string {
+  return mode === 'put'
+    ? `PUT /kv/key${key} HTTP/1.1\r\nHost: b\r\nContent-Length: ${VALUE.length}\r\n\r\n${VALUE}`
+    : `GET /kv/key${key} HTTP/1.1\r\nHost: b\r\n\r\n`;
+}
+
+/**
+ * load sends exactly `count` requests over `CONNECTIONS` closed-loop connections (one request in
+ * flight per connection) and resolves when all are answered; `keyOf(i)` picks the i-th key.
+ * Throws on a non-2xx answer.
+ */
+async function load(
+  port: number,
+  mode: 'put' | 'get',
+  count: number,
+  keyOf: (i: number) => number,
+): Promise<void> {
+  let sent = 0;
+  let answered = 0;
+  const one = (): Promise<void> =>
+    new Promise<void>((done, fail) => {
+      const s: Socket = connect(port, '127.0.0.1');
+      let buf: Buffer = Buffer.alloc(0);
+      const next = (): void => {
+        if (sent >= count) {
+          s.end();
+          done();
+          return;
+        }
+        s.write(requestBytes(mode, keyOf(sent++)));
+      };
+      s.on('connect', next);
+      s.on('error', fail);
+      s.on('data', (chunk: Buffer) => {
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+        for (;;) {
+          const end = buf.indexOf(HEAD_END);
+          if (end < 0) return;
+          const head = buf.toString('latin1', 0, end);
+          const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          if (buf.length < end + 4 + length) return;
+          if (head[9] !== '2') {
+            fail(new Error(`${mode}: ${head.split('\r\n')[0]}`));
+            return;
+          }
+          buf = buf.subarray(end + 4 + length);
+          answered++;
+          next();
+        }
+      });
+    });
+  await Promise.all(Array.from({ length: CONNECTIONS }, one));
+  if (answered !== count) throw new Error(`${mode}: ${answered} of ${count} answered`);
+}
+
+async function start(name: string, root: string, dir: string): Promise<Server> {
+  const [lp, rp] = [await freePort(), await freePort()];
+  const cfg = defaultLayoutConfig(dir, lp, rp, `[storage]\ndurability = "${DURABILITY}"\n`);
+  const serve = [
+    join(root, 'bin', 'distkv.js'),
+    'serve',
+    '--config',
+    cfg,
+    '--data-dir',
+    join(dir, 'data'),
+    '--workers',
+    '1',
+  ];
+  const cgOut = join(dir, 'cg');
+  const proc =
+    TOOL === 'callgrind'
+      ? spawn(
+          'valgrind',
+          [
+            '--tool=callgrind',
+            '--separate-threads=yes',
+            `--callgrind-out-file=${cgOut}`,
+            process.execPath,
+            '--single-threaded',
+            ...serve,
+          ],
+          { env: { ...process.env, DISTKV_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'ignore'] },
+        )
+      : spawn(process.execPath, serve, {
+          env: { ...process.env, DISTKV_LOG_LEVEL: 'warn' },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${name}: server exited with ${proc.exitCode}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${lp}/healthz`);
+      await r.arrayBuffer();
+      if (r.status === 200) break;
+    } catch {
+      // not yet listening
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`${name}: no answer within 300 s`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { name, proc, port: lp, cgOut, dumps: 0, results: new Map() };
+}
+
+/** dumpTotals reads the per-thread instruction totals of callgrind's dump number `n`. */
+function dumpTotals(server: Server, n: number): Map<number, number> {
+  const dir = resolve(server.cgOut, '..');
+  const prefix = `cg.${n}-`;
+  const out = new Map<number, number>();
+  for (const f of readdirSync(dir).filter((f) => f.startsWith(prefix))) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    const thread = Number(/^thread: (\d+)$/m.exec(text)?.[1]);
+    const total = Number(/^(?:summary|totals): (\d+)$/m.exec(text)?.[1] ?? 0);
+    out.set(thread, total);
+  }
+  return out;
+}
+
+async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
+  const random = (): number => Math.floor(Math.random() * KEYS);
+  if (TOOL === 'callgrind') {
+    const pid = String(server.proc.pid);
+    await load(server.port, mode, WARMUP, random);
+    execFileSync('callgrind_control', ['-z', pid], { stdio: 'ignore' });
+    await load(server.port, mode, REQUESTS, random);
+    execFileSync('callgrind_control', ['-d', pid], { stdio: 'ignore' });
+    const totals = dumpTotals(server, ++server.dumps);
+    const main = totals.get(1) ?? NaN;
+    let worker = 0;
+    let total = 0;
+    for (const [t, n] of totals) {
+      total += n;
+      if (t !== 1) worker = Math.max(worker, n);
+    }
+    return { main: main / REQUESTS, worker: worker / REQUESTS, total: total / REQUESTS };
+  }
+  const url = `http://127.0.0.1:${server.port}`;
+  const script = mode === 'put' ? 'put-kv.lua' : 'get-kv.lua';
+  runWrk(url, script, SECONDS, CONNECTIONS, { KEYS: String(KEYS) });
+  const stats = new ThreadStats(server.proc.pid!, 1);
+  stats.begin();
+  const r = runWrk(url, script, SECONDS, CONNECTIONS, { KEYS: String(KEYS) });
+  const split = stats.end();
+  const us = 1e6 / (r.rps * SECONDS);
+  return { main: split.main * us, worker: split.workers * us, total: split.total * us };
+}
+
+async function main(): Promise<void> {
+  if (TOOL === 'proc' && !hasWrk()) throw new Error('--tool proc needs wrk');
+  const unit = TOOL === 'callgrind' ? 'instructions' : 'CPU µs';
+  console.log(
+    `# http-count | node ${process.version} | ${availableParallelism()} CPUs | ${TOOL} | ${unit} per request | ${MODES.join(',')} | durability ${DURABILITY} | c${CONNECTIONS} | ${KEYS} keys | load ${loadavg()[0]!.toFixed(2)}`,
+  );
+  const tmp = mkdtempSync(join(tmpdir(), 'distkv-http-count-'));
+  const servers: Server[] = [];
+  try {
+    const builds: [string, string][] = [['after', ROOT]];
+    if (BEFORE !== '') builds.unshift(['before', resolve(BEFORE)]);
+    for (const [name, root] of builds) {
+      const s = await start(name, root, mkdtempSync(join(tmp, `${name}-`)));
+      servers.push(s);
+      await load(s.port, 'put', Math.max(WARMUP, KEYS), (i) => i % KEYS);
+    }
+    const fmt = (f: Figures): string =>
+      `main ${f.main.toFixed(TOOL === 'callgrind' ? 0 : 2)}, worker ${f.worker.toFixed(TOOL === 'callgrind' ? 0 : 2)}, all ${f.total.toFixed(TOOL === 'callgrind' ? 0 : 2)}`;
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 === 1 ? servers : [...servers].reverse();
+      for (const mode of MODES)
+        for (const s of order) {
+          const f = await measure(s, mode);
+          s.results.set(mode, [...(s.results.get(mode) ?? []), f]);
+          console.log(`round ${round} ${s.name} ${mode}: ${fmt(f)}`);
+        }
+    }
+    for (const mode of MODES) {
+      const med = (s: Server, k: keyof Figures): number =>
+        median((s.results.get(mode) ?? []).map((f) => f[k]));
+      for (const s of servers)
+        console.log(
+          `median ${s.name} ${mode}: ${fmt({ main: med(s, 'main'), worker: med(s, 'worker'), total: med(s, 'total') })}`,
+        );
+      if (servers.length === 2) {
+        const [b, a] = servers as [Server, Server];
+        const r = (k: keyof Figures): string => (med(a, k) / med(b, k)).toFixed(3);
+        console.log(`after ÷ before ${mode}: main ${r('main')}, worker ${r('worker')}, all ${r('total')}`);
+      }
+    }
+  } finally {
+    for (const s of servers) {
+      if (TOOL === 'callgrind') s.proc.kill('SIGKILL');
+      await stopChild(s.proc);
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,7 +1,7 @@
 /**
- * One HTTP/1.1 connection of the front door: it parses requests as they arrive (one parser per
- * connection, heads scanned as latin1), hands each to the router at once, and writes the answers
- * back in request order whichever answers first (RFC 9112 section 9.3.2: pipelining).
+ * One HTTP/1.1 connection of the front door: its input (http1-input.ts) frames requests as they
+ * arrive (heads scanned as latin1), the connection hands each to the router at once and writes
+ * the answers back in request order whichever answers first (RFC 9112 section 9.3.2: pipelining).
  *
  * The queue (http1-response-queue.ts) holds the responses of the requests read so far and not yet
  * fully written, oldest first; only its head writes, and what it writes in one event-loop turn is
@@ -35,8 +35,9 @@ import type { UnsentAccount } from '../server/unsent-budget.js';
 import { BodyReader, deliverBody } from './http1-body-reader.js';
 import { type Detached, type ExchangeSink, HttpRequest, HttpResponse } from './http1-exchange.js';
 import type { RequestHead } from './http1-head.js';
-import { HEAD_TIMEOUT_MS, HeadReader, holdsHead } from './http1-head-reader.js';
+import { HEAD_TIMEOUT_MS } from './http1-head-reader.js';
 import type { ConnectionHost } from './http1-host.js';
+import { Http1Input } from './http1-input.js';
 import { Http1Outflow } from './http1-outflow.js';
 import { ResponseQueue } from './http1-response-queue.js';
 import { WriteOrder } from './http1-write-order.js';
@@ -57,13 +58,11 @@ export class Http1Connection implements ExchangeSink {
   private readonly queue = new ResponseQueue((data) => {
     if (!this.closed && !this.shut) this.out.write(data);
   });
-  private input: Buffer | undefined;
-  // the body being read (of the last request read)
-  private body: BodyReader | undefined;
+  // the bytes read and not parsed, the body being read, the head deadline (http1-input.ts)
+  private readonly in: Http1Input;
   // no more requests are read; the socket ends once the queue is written
   private closing = false;
   private shut = false;
-  private parsing = false;
   private paused = false;
   private closed = false;
   // the socket was handed to an upgraded protocol (detach)
@@ -74,8 +73,6 @@ export class Http1Connection implements ExchangeSink {
   private dying = false;
   // the peer ended its side: nothing more will arrive
   private peerEnded = false;
-  // the deadline of the head being received (armed at its first byte, cleared when it is whole)
-  private readonly heads: HeadReader;
   // the sweeps slept through (src/server/idle-sweep.ts); touched at every read and write
   private readonly idle = new IdleCount();
   private readonly idleMs: number;
@@ -90,7 +87,7 @@ export class Http1Connection implements ExchangeSink {
   };
   // a response that became the head of the queue still writing: it may send `100 Continue` and write
   private readonly onHead = (next: HttpResponse): void => {
-    if (next.expectContinue && this.body?.res === next) this.sendContinue(next);
+    if (next.expectContinue && this.in.body?.res === next) this.sendContinue(next);
     next.writable();
   };
 
@@ -109,9 +106,32 @@ export class Http1Connection implements ExchangeSink {
     this.socket = socket;
     this.host = host;
     this.idleMs = idleMs;
-    this.heads = new HeadReader(headMs, () => {
-      this.headTimedOut();
-    });
+    this.in = new Http1Input(
+      {
+        reading: () => !this.closing,
+        mayStart: () => {
+          if (this.order.held === undefined && this.out.mayRun(this.queue.length)) return true;
+          this.pause();
+          return false;
+        },
+        start: (head) => {
+          this.dispatch(head);
+        },
+        refuse: (err) => {
+          this.refuse(err);
+        },
+        abandon: (res) => {
+          this.abandon(res);
+        },
+        stopReading: () => {
+          this.stopReading();
+        },
+      },
+      headMs,
+      () => {
+        this.headTimedOut();
+      },
+    );
     this.out = new Http1Outflow(
       socket,
       maxReplyBytes,
@@ -182,12 +202,11 @@ export class Http1Connection implements ExchangeSink {
 
   /** detach gives the socket to an upgraded protocol: `res` must be the only request pending, with no body. */
   detach(res: HttpResponse): Detached | undefined {
-    if (this.queue.length !== 1 || this.queue.head !== res || this.body !== undefined) return undefined;
+    if (this.queue.length !== 1 || this.queue.head !== res || this.in.body !== undefined) return undefined;
     if (this.closed || this.shut || this.order.held !== undefined) return undefined;
     this.flush();
     this.queue.takeAll();
-    const head = this.input ?? EMPTY;
-    this.input = undefined;
+    const head = this.in.take();
     this.closing = true;
     this.shut = true;
     this.closed = true;
@@ -216,33 +235,13 @@ export class Http1Connection implements ExchangeSink {
     }
     this.idle.touched = true;
     if (this.closing) return;
-    this.input =
-      this.input === undefined || this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
-    this.parse();
-    const rest = this.input as Buffer | undefined; // parse may have consumed it
-    if (transient && rest !== undefined && rest.buffer === chunk.buffer) this.input = Buffer.from(rest);
+    this.in.add(chunk, transient);
   }
 
+  /** parse starts the requests read while they may start (http1-input.ts). */
   private parse(): void {
-    if (this.parsing) return;
-    this.parsing = true;
-    let stalled = false;
-    try {
-      while (!this.closing && this.input !== undefined && this.input.length > 0) {
-        if (this.body !== undefined) {
-          this.readBody(this.body, this.input);
-          continue;
-        }
-        stalled = this.order.held !== undefined || !this.out.mayRun(this.queue.length);
-        if (stalled) {
-          this.pause();
-          break;
-        }
-        if (!this.readHead(this.input)) break;
-      }
-    } finally {
-      this.parsing = false;
-    }
+    const stalled = this.in.parse();
+    if (stalled === undefined) return;
     // The peer sends nothing more: once everything it sent is read, answer it, then close. A
     // request cut off mid-body can never complete; its route never got the body, so it is aborted
     // (stopReading) without effect.
@@ -252,26 +251,13 @@ export class Http1Connection implements ExchangeSink {
     }
   }
 
-  /** readHead parses and dispatches one request head; false when it is not complete yet. */
-  private readHead(input: Buffer): boolean {
-    const r = this.heads.read(input);
-    if ('partial' in r) this.input = r.partial;
-    else if ('error' in r) this.refuse(r.error);
-    else {
-      this.input = r.rest;
-      this.dispatch(r.head);
-      return true;
-    }
-    return false;
-  }
-
   private dispatch(head: RequestHead): void {
     const res = new HttpResponse(this, head.method, head.keepAlive, head.minor === 0);
     this.queue.push(res);
     this.host.started(res);
     const hasBody = head.chunked || head.contentLength > 0;
     if (hasBody) {
-      this.body = new BodyReader(res, head.contentLength, head.chunked, this.fail);
+      this.in.body = new BodyReader(res, head.contentLength, head.chunked, this.fail);
       res.expectContinue = head.expectContinue;
     }
     const req = new HttpRequest(head);
@@ -293,23 +279,10 @@ export class Http1Connection implements ExchangeSink {
     this.host.finished(res);
     const h = this.order.settled(res);
     if (h === undefined) return;
-    if (!h.res.aborted && !this.dying) this.run(h.res, h.req, h.match, h.hasBody && this.body?.res === h.res);
+    if (!h.res.aborted && !this.dying)
+      this.run(h.res, h.req, h.match, h.hasBody && this.in.body?.res === h.res);
     if (this.paused) this.resume();
     else this.parse();
-  }
-
-  private readBody(body: BodyReader, input: Buffer): void {
-    const step = body.feed(input);
-    // The route may have closed the connection (stopReading dropped the input).
-    if (!this.closing) this.input = step.rest;
-    if (step.error !== undefined) {
-      this.body = undefined;
-      this.abandon(body.res);
-      this.refuse(new DistkvError('BAD_REQUEST', step.error));
-    } else if (step.done) {
-      this.body = undefined;
-      if (body.res.closeAfter) this.stopReading();
-    }
   }
 
   /**
@@ -317,13 +290,11 @@ export class Http1Connection implements ExchangeSink {
    * rest may be waiting unread in the socket: not the client's delay, so the deadline moves on.
    */
   private headTimedOut(): void {
-    const input = this.input;
-    if (this.closing || this.body !== undefined || input === undefined || input.length === 0) return;
-    if (holdsHead(input)) return;
-    if (this.paused) this.heads.arm();
+    if (this.closing || !this.in.waitsForHead()) return;
+    if (this.paused) this.in.heads.arm();
     else
       this.refuse(
-        new DistkvError('REQUEST_TIMEOUT', `request head not received whole within ${this.heads.ms} ms`),
+        new DistkvError('REQUEST_TIMEOUT', `request head not received whole within ${this.in.heads.ms} ms`),
       );
   }
 
@@ -333,9 +304,9 @@ export class Http1Connection implements ExchangeSink {
    * reading is paused, nor before `100 Continue` was sent: then the server is the one waiting.
    */
   private bodyTimedOut(idleMs: number): void {
-    const res = this.body?.res;
+    const res = this.in.body?.res;
     if (res === undefined || this.closing || this.paused || res.expectContinue) return;
-    this.body = undefined;
+    this.in.dropBody();
     this.abandon(res);
     this.refuse(
       new DistkvError('REQUEST_TIMEOUT', `request body stopped arriving: nothing came for ${idleMs} ms`),
@@ -368,9 +339,7 @@ export class Http1Connection implements ExchangeSink {
 
   private stopReading(): void {
     this.closing = true;
-    this.input = undefined;
-    const cut = this.body?.res;
-    this.body = undefined;
+    const cut = this.in.stop();
     if (cut !== undefined) this.abandon(cut);
   }
 
@@ -427,7 +396,7 @@ export class Http1Connection implements ExchangeSink {
 
   private onClose(): void {
     this.closed = true;
-    this.heads.clear();
+    this.in.heads.clear();
     this.abortAll();
     this.host.forget(this);
   }

@@ -5,11 +5,12 @@
  * Each build serves config/default.toml's layout (4 leaders, 4 in-process replicas, `--workers 1`,
  * durability `interval` unless `--durability` says otherwise) from its own temp dir and free
  * loopback ports. `--tool callgrind` (the default) runs the server under
- * `valgrind --tool=callgrind --separate-threads=yes` and node's `--single-threaded` (V8's GC and
- * compiler work stays on the thread that causes it instead of V8's helper threads); this process
+ * `valgrind --tool=callgrind --separate-threads=yes --instr-atstart=no` (instrumented only while
+ * measuring, so start-up and warm-up run several times faster) and node's `--single-threaded`
+ * (V8's GC and compiler work stays on the thread that causes it, not V8's helpers); this process
  * is the client: `--connections` closed-loop connections send `--warmup` PUTs over the keys in
  * order (so every GET finds its key), then per mode `--warmup` more requests, the counters are
- * zeroed (`callgrind_control -z`), exactly `--requests` requests on random keys (100-byte values)
+ * zeroed and instrumentation turned on (`callgrind_control -z`, `-i on`), exactly `--requests` requests on random keys (100-byte values)
  * are answered, and the counters are dumped (`callgrind_control -d`). Reported per request: the
  * main thread (the front door), the shard worker (the busiest other thread) and all threads.
  * `--tool proc` runs the server plainly and measures `wrk -t1 -c50 -d<seconds>s` per mode after a
@@ -137,6 +138,7 @@ async function start(name: string, root: string, dir: string): Promise<Server> {
           [
             '--tool=callgrind',
             '--separate-threads=yes',
+            '--instr-atstart=no',
             `--callgrind-out-file=${cgOut}`,
             process.execPath,
             '--single-threaded',
@@ -185,10 +187,15 @@ async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
   const random = (): number => Math.floor(Math.random() * KEYS);
   if (TOOL === 'callgrind') {
     const pid = String(server.proc.pid);
+    const control = (...args: string[]): void => {
+      execFileSync('callgrind_control', [...args, pid], { stdio: 'ignore' });
+    };
     await load(server.port, mode, WARMUP, random);
-    execFileSync('callgrind_control', ['-z', pid], { stdio: 'ignore' });
+    control('-z');
+    control('-i', 'on');
     await load(server.port, mode, REQUESTS, random);
-    execFileSync('callgrind_control', ['-d', pid], { stdio: 'ignore' });
+    control('-d');
+    control('-i', 'off');
     const totals = dumpTotals(server, ++server.dumps);
     const main = totals.get(1) ?? NaN;
     let worker = 0;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   type HeadError,
   isHeadError,
@@ -122,5 +123,25 @@ describe('HTTP/1.1\r\nHost: t request head parsing', () => {
     assert.equal(ok('GET / HTTP/1.0').keepAlive, false, 'HTTP/1.0 needs none');
     for (const value of ['', 'a', '127.0.0.1:8080', '[::1]:80', 'xn--bcher-kva.example', 'a.b.'])
       assert.deepEqual(ok(`GET / HTTP/1.1\r\nHost: ${value}`).names, ['host'], value);
+  });
+
+  it('keeps a header value as trim() leaves it and refuses NUL, CR or LF inside it, for any latin1 value (seeded property)', () => {
+    const latin1 = fc.integer({ min: 0, max: 0xff }).map((c) => String.fromCharCode(c));
+    const special = fc.constantFrom(' ', '\t', '\v', '\f', '\r', '\n', '\0', '\xa0', '\x85', 'a');
+    fc.assert(
+      fc.property(fc.array(fc.oneof(latin1, special), { maxLength: 24 }), (chars) => {
+        const value = chars.join('');
+        fc.pre(!value.includes('\r\n'));
+        const h = parseHead(`GET / HTTP/1.1\r\nHost: a\r\nX-T:${value}`);
+        const trimmed = value.trim();
+        if (/[\0\r\n]/.test(trimmed)) {
+          assert.ok(isHeadError(h) && h.message.includes('forbidden character'), JSON.stringify(value));
+          return;
+        }
+        assert.ok(!isHeadError(h), JSON.stringify(value));
+        assert.equal(h.values[1], trimmed);
+      }),
+      { seed: 3118, numRuns: 2000 },
+    );
   });
 });

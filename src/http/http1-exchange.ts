@@ -47,6 +47,8 @@ export interface Detached {
 // Bodies up to this size are copied behind their head into one buffer (see end()).
 const COALESCE_MAX_BYTES = 16 * 1024;
 
+const NO_VALUES: readonly string[] = Object.freeze([]);
+
 /** isAscii reports whether every character of `s` is below 0x80 (so its UTF-8 is its latin1). */
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
@@ -106,12 +108,13 @@ export class HttpRequest {
     return i < 0 ? '' : this.head.values[i]!;
   }
 
-  /** getHeaders returns every value of header `lowerName`, in order (empty when absent). */
-  getHeaders(lowerName: string): string[] {
+  /** getHeaders returns every value of header `lowerName`, in order (empty when absent: a shared array). */
+  getHeaders(lowerName: string): readonly string[] {
+    const names = this.head.names;
+    let i = names.indexOf(lowerName);
+    if (i < 0) return NO_VALUES;
     const out: string[] = [];
-    this.head.names.forEach((name, i) => {
-      if (name === lowerName) out.push(this.head.values[i]!);
-    });
+    for (; i < names.length; i++) if (names[i] === lowerName) out.push(this.head.values[i]!);
     return out;
   }
 }
@@ -261,6 +264,16 @@ export class HttpResponse {
     this.sink.send(this, this.headText(''));
     this.finish();
     return this;
+  }
+
+  /**
+   * endAscii ends the response with `headerLines` (each `Name: value\r\n`, ASCII) built by the
+   * caller in one string, and `body`: a single-key read's answer without a writeHeader (and its
+   * ASCII check) per field.
+   */
+  endAscii(headerLines: string, body: Uint8Array): this {
+    this.headers += headerLines;
+    return this.end(body);
   }
 
   /**

@@ -29,6 +29,7 @@ export type KeyKind =
   | typeof KIND_SEED_SET;
 
 const VALUE_PREFIX = Buffer.from('Value: ');
+const OCTET_STREAM_LINE = 'Content-Type: application/octet-stream\r\n';
 const MISSING_BODY = errorBody(new DistkvError('NOT_FOUND', 'key not found'));
 /** The seed answers a missing key with BadgerDB's error text. */
 const SEED_MISSING_TEXT = 'Error: Key not found';
@@ -105,9 +106,15 @@ export class KeyRequest implements OpHandler {
           res.end(MISSING_BODY);
           return;
         }
-        if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
-        if (etag !== undefined) res.writeHeader('ETag', etag);
-        res.writeHeader('Content-Type', 'application/octet-stream').end(value);
+        // The lag (digits, or a state and numbers) and the ETag (a quoted E.S) are ASCII.
+        res.endAscii(
+          this.lag === undefined
+            ? etag === undefined
+              ? OCTET_STREAM_LINE
+              : `ETag: ${etag}\r\n${OCTET_STREAM_LINE}`
+            : `X-Distkv-Lag: ${this.lag}\r\n${etag === undefined ? '' : `ETag: ${etag}\r\n`}${OCTET_STREAM_LINE}`,
+          value,
+        );
         return;
       case KIND_SEED_GET:
         if (status === ST_MISSING) {

@@ -29,7 +29,7 @@ export function forwardedConditions(req: HttpRequest): Record<string, string[]> 
   const out: Record<string, string[]> = {};
   for (const name of CONDITION_HEADERS) {
     const values = req.getHeaders(name);
-    if (values.length > 0) out[name] = values;
+    if (values.length > 0) out[name] = [...values];
   }
   return out;
 }

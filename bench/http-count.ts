@@ -16,10 +16,13 @@
  * `--tool proc` runs the server plainly and measures `wrk -t1 -c50 -d<seconds>s` per mode after a
  * warm-up of the same length, CPU per thread from /proc divided by the requests wrk counted.
  * With `--before DIR` (another built checkout) both builds are measured, alternated per round.
+ * `--top N` (callgrind) also prints each measurement's N most costly functions of the main and the
+ * worker thread, in self instructions per request, JavaScript named through node's
+ * `--perf-basic-prof` map (bench/lib/callgrind-self.ts).
  *
  * Usage: node dist/bench/http-count.js [--before DIR] [--tool callgrind|proc] [--modes put,get]
  *        [--rounds 1] [--requests 5000] [--warmup 15000] [--connections 50] [--keys 10000]
- *        [--seconds 4] [--durability interval]
+ *        [--seconds 4] [--durability interval] [--top 0]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -27,6 +30,7 @@ import { connect, type Socket } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
+import { selfCosts } from './lib/callgrind-self.js';
 import { median } from './lib/compare-stats.js';
 import { defaultLayoutConfig, freePort, ROOT, stopChild } from './lib/processes.js';
 import { ThreadStats } from './lib/thread-stats.js';
@@ -42,6 +46,7 @@ const CONNECTIONS = Number(arg('connections', '50'));
 const KEYS = Number(arg('keys', '10000'));
 const SECONDS = Number(arg('seconds', '4'));
 const DURABILITY = arg('durability', 'interval');
+const TOP = Number(arg('top', '0'));
 const VALUE = 'v'.repeat(100);
 const HEAD_END = Buffer.from('\r\n\r\n');
 
@@ -142,6 +147,7 @@ async function start(name: string, root: string, dir: string): Promise<Server> {
             `--callgrind-out-file=${cgOut}`,
             process.execPath,
             '--single-threaded',
+            ...(TOP > 0 ? ['--perf-basic-prof'] : []),
             ...serve,
           ],
           { env: { ...process.env, DISTKV_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'ignore'] },
@@ -169,18 +175,29 @@ async function start(name: string, root: string, dir: string): Promise<Server> {
   return { name, proc, port: lp, cgOut, dumps: 0, results: new Map() };
 }
 
-/** dumpTotals reads the per-thread instruction totals of callgrind's dump number `n`. */
-function dumpTotals(server: Server, n: number): Map<number, number> {
+/** dumpTotals reads the per-thread instruction totals (and files) of callgrind's dump number `n`. */
+function dumpTotals(server: Server, n: number): Map<number, { total: number; file: string }> {
   const dir = resolve(server.cgOut, '..');
   const prefix = `cg.${n}-`;
-  const out = new Map<number, number>();
+  const out = new Map<number, { total: number; file: string }>();
   for (const f of readdirSync(dir).filter((f) => f.startsWith(prefix))) {
     const text = readFileSync(join(dir, f), 'utf8');
     const thread = Number(/^thread: (\d+)$/m.exec(text)?.[1]);
     const total = Number(/^(?:summary|totals): (\d+)$/m.exec(text)?.[1] ?? 0);
-    out.set(thread, total);
+    out.set(thread, { total, file: join(dir, f) });
   }
   return out;
+}
+
+/** printTop prints a thread's TOP most costly functions, in instructions per request. */
+function printTop(server: Server, mode: string, thread: string, file: string): void {
+  console.log(`  ${server.name} ${mode} ${thread}: self instructions per request`);
+  for (const [name, cost] of selfCosts(file, perfMapOf(server)).slice(0, TOP))
+    console.log(`  ${(cost / REQUESTS).toFixed(0).padStart(8)}  ${name.slice(0, 140)}`);
+}
+
+function perfMapOf(server: Server): string {
+  return `/tmp/perf-${server.proc.pid!}.map`;
 }
 
 async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
@@ -197,14 +214,22 @@ async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
     control('-d');
     control('-i', 'off');
     const totals = dumpTotals(server, ++server.dumps);
-    const main = totals.get(1) ?? NaN;
-    let worker = 0;
+    const main = totals.get(1);
+    let worker: { total: number; file: string } | undefined;
     let total = 0;
     for (const [t, n] of totals) {
-      total += n;
-      if (t !== 1) worker = Math.max(worker, n);
+      total += n.total;
+      if (t !== 1 && n.total > (worker?.total ?? 0)) worker = n;
     }
-    return { main: main / REQUESTS, worker: worker / REQUESTS, total: total / REQUESTS };
+    if (TOP > 0 && main !== undefined && worker !== undefined) {
+      printTop(server, mode, 'main thread', main.file);
+      printTop(server, mode, 'worker thread', worker.file);
+    }
+    return {
+      main: (main?.total ?? NaN) / REQUESTS,
+      worker: (worker?.total ?? NaN) / REQUESTS,
+      total: total / REQUESTS,
+    };
   }
   const url = `http://127.0.0.1:${server.port}`;
   const script = mode === 'put' ? 'put-kv.lua' : 'get-kv.lua';
@@ -261,6 +286,7 @@ async function main(): Promise<void> {
     for (const s of servers) {
       if (TOOL === 'callgrind') s.proc.kill('SIGKILL');
       await stopChild(s.proc);
+      if (TOP > 0) rmSync(perfMapOf(s), { force: true });
     }
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,0 +1,84 @@
+/**
+ * Self instructions per function from one callgrind output file (one thread of one dump), with
+ * V8's JIT code named from the process's `--perf-basic-prof` map (/tmp/perf-PID.map: `ADDR SIZE
+ * name` per line): callgrind names code it has no symbol for by its address, and JavaScript
+ * functions are such code. Used by bench/http-count.ts `--top N`.
+ *
+ * Callgrind's format (docs of valgrind, "Callgrind Format Specification"): `fn=(id) name` opens a
+ * function (the name given only at an id's first use, which may be a `cfn=` line), cost lines
+ * (`position cost`) follow; the cost line after a `calls=` line is a call's inclusive cost and is
+ * not the caller's own.
+ */
+import { readFileSync } from 'node:fs';
+
+/** perfMap reads a perf map into sorted parallel arrays of start, end and name. */
+function perfMap(path: string): { starts: number[]; ends: number[]; names: string[] } {
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    // no map: JIT code keeps its addresses
+  }
+  const rows = text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const [a, s] = l.split(' ', 2);
+      const start = parseInt(a!, 16);
+      return { start, end: start + parseInt(s!, 16), name: l.slice(a!.length + s!.length + 2) };
+    })
+    .sort((x, y) => x.start - y.start);
+  return { starts: rows.map((r) => r.start), ends: rows.map((r) => r.end), names: rows.map((r) => r.name) };
+}
+
+/** selfCosts returns [function, self instructions] of one callgrind file, the most costly first. */
+export function selfCosts(cgFile: string, mapFile: string): [string, number][] {
+  const names = new Map<string, string>();
+  const self = new Map<string, number>();
+  let current: string | undefined;
+  let skipNext = false;
+  for (const line of readFileSync(cgFile, 'utf8').split('\n')) {
+    const fn = /^(c?)fn=\((\d+)\)(?: (.*))?$/.exec(line);
+    if (fn !== null) {
+      if (fn[3] !== undefined) names.set(fn[2]!, fn[3]);
+      if (fn[1] === '') {
+        current = names.get(fn[2]!) ?? `?${fn[2]!}`;
+        skipNext = false;
+      }
+      continue;
+    }
+    if (line.startsWith('calls=')) {
+      skipNext = true;
+      continue;
+    }
+    if (current === undefined || !/^[-+*0-9]/.test(line)) continue;
+    if (skipNext) {
+      skipNext = false;
+      continue;
+    }
+    const cost = Number(line.split(' ')[1] ?? 0);
+    self.set(current, (self.get(current) ?? 0) + cost);
+  }
+  const map = perfMap(mapFile);
+  const named = new Map<string, number>();
+  for (const [name, cost] of self) {
+    const n = resolve(name, map);
+    named.set(n, (named.get(n) ?? 0) + cost);
+  }
+  return [...named].sort((a, b) => b[1] - a[1]);
+}
+
+/** resolve names an address-named function from the perf map (the last entry that covers it). */
+function resolve(name: string, map: ReturnType<typeof perfMap>): string {
+  if (!name.startsWith('0x')) return name;
+  const addr = parseInt(name.split("'")[0]!, 16);
+  let lo = 0;
+  let hi = map.starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (map.starts[mid]! <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo - 1; i >= 0 && i >= lo - 64; i--) if (addr < map.ends[i]!) return map.names[i]!;
+  return name;
+}

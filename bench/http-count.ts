@@ -32,7 +32,7 @@ import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
 import { selfCosts } from './lib/callgrind-self.js';
 import { median } from './lib/compare-stats.js';
-import { defaultLayoutConfig, freePort, ROOT, stopChild } from './lib/processes.js';
+import { freePort, oneWorkerServeArgs, ROOT, stopChild } from './lib/processes.js';
 import { ThreadStats } from './lib/thread-stats.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
 
@@ -124,17 +124,7 @@ async function load(
 
 async function start(name: string, root: string, dir: string): Promise<Server> {
   const [lp, rp] = [await freePort(), await freePort()];
-  const cfg = defaultLayoutConfig(dir, lp, rp, `[storage]\ndurability = "${DURABILITY}"\n`);
-  const serve = [
-    join(root, 'bin', 'distkv.js'),
-    'serve',
-    '--config',
-    cfg,
-    '--data-dir',
-    join(dir, 'data'),
-    '--workers',
-    '1',
-  ];
+  const serve = oneWorkerServeArgs(root, dir, lp, rp, DURABILITY);
   const cgOut = join(dir, 'cg');
   const proc =
     TOOL === 'callgrind'

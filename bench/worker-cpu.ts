@@ -16,7 +16,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arg } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
-import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
+import { type Child, freePort, oneWorkerServeArgs, ROOT, startProcess } from './lib/processes.js';
 import { threadTimes } from './lib/thread-stats.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
 
@@ -47,18 +47,8 @@ interface Build {
 
 async function start(name: string, root: string, dir: string): Promise<Build> {
   const [lp, rp] = [await freePort(), await freePort()];
-  const cfg = defaultLayoutConfig(dir, lp, rp, `[storage]\ndurability = "${DURABILITY}"\n`);
   const child = await startProcess(
-    [
-      join(root, 'bin', 'distkv.js'),
-      'serve',
-      '--config',
-      cfg,
-      '--data-dir',
-      join(dir, 'data'),
-      '--workers',
-      '1',
-    ],
+    oneWorkerServeArgs(root, dir, lp, rp, DURABILITY),
     `http://127.0.0.1:${lp}/healthz`,
   );
   return { name, child, url: `http://127.0.0.1:${lp}`, rounds: [] };

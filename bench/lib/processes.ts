@@ -35,6 +35,30 @@ export function defaultLayoutConfig(
   return path;
 }
 
+/**
+ * oneWorkerServeArgs is `bin/distkv.js serve` of the checkout at `root` over config/default.toml's
+ * layout (written into `dir`) with one shard worker, the given durability and `dir`/data.
+ */
+export function oneWorkerServeArgs(
+  root: string,
+  dir: string,
+  leaderPort: number,
+  replicaPort: number,
+  durability: string,
+): string[] {
+  const cfg = defaultLayoutConfig(dir, leaderPort, replicaPort, `[storage]\ndurability = "${durability}"\n`);
+  return [
+    join(root, 'bin', 'distkv.js'),
+    'serve',
+    '--config',
+    cfg,
+    '--data-dir',
+    join(dir, 'data'),
+    '--workers',
+    '1',
+  ];
+}
+
 /** Child is a started server process. */
 export interface Child {
   proc: ChildProcess;

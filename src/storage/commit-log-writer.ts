@@ -102,13 +102,7 @@ export class LogWriter {
     this.synced = file.size;
     this.all = all;
     this.members = members;
-    const { vfs, dir, segmentBytes, log } = opts;
-    const preallocates = opts.preallocate ?? opts.durability === 'fsync';
-    this.roller = new LogRoller(
-      { vfs, dir, segmentBytes, preallocates, ...(log && { log }) },
-      logId,
-      file.size,
-    );
+    this.roller = new LogRoller(opts, logId, file.size);
     if (opts.durability === 'interval') {
       this.timer = setInterval(() => {
         this.intervalSync();
@@ -290,6 +284,7 @@ export class LogWriter {
     if (b.sync && this.opts.durability !== 'fsync')
       for (const m of this.members.values()) m.synced(m.writtenSeq);
     this.roller.failed = false;
+    this.roller.settled(this.end);
   }
 
   private rollNow(): void {

@@ -12,8 +12,8 @@
  * (`settled`, right after the log's sync completed) the spare may hold its share of that way
  * (whole at SPARE_PACE_SHARE of it; its first chunk at once), so it is ready before the roll and
  * its chunks never come back to back while the log syncs. A roll that comes before the spare is ready
- * creates its segment as before; the spare goes on filling, paced against the new segment's early
- * roll, and that segment rolls into it once it is ready.
+ * (the disk was slower than the log) creates its segment as before; the spare goes on filling (its
+ * allowance is whole by then) and that segment rolls into it early once it is ready.
  * Used only on the worker's thread, by its LogWriter.
  */
 import type { Logger } from 'pino';
@@ -38,11 +38,10 @@ export const EARLY_ROLL_BYTES = 1024 * 1024;
  */
 export const SPARE_PACE_SHARE = 2 / 3;
 
-/** Pace is the way the spare's fill is paced against: the segment's end from `from` to `to`, the spare holding `base` at `from`. */
+/** Pace is the way the spare's fill is paced against: the segment's end from `from` to `to`. */
 interface Pace {
   from: number;
   to: number;
-  base: number;
 }
 
 /** RollOptions configure a LogRoller (the writer's options it uses). */
@@ -105,9 +104,8 @@ export class LogRoller {
     const next = await rollSegment(vfs, dir, current.no + 1, this.logId, this.spare.take());
     this.startEnd = next.seg.bytes;
     this.preallocated = next.preallocated;
-    // A spare still filling now serves the new segment's early roll.
-    if (this.spare.isFilling) this.paceFrom(next.seg.bytes, true);
-    else this.pace = undefined;
+    // A spare still filling (its allowance is whole: the segment went all its way) serves the new segment's early roll.
+    if (!this.spare.isFilling) this.pace = undefined;
     return next;
   }
 
@@ -118,14 +116,14 @@ export class LogRoller {
     const way = Math.max(1, (pace.to - pace.from) * SPARE_PACE_SHARE);
     const share = Math.min(1, Math.max(0, end - pace.from) / way);
     // The first chunk at once; chunk k+1 once the log is k/n of the way (n chunks to fill).
-    this.spare.allow(pace.base + Math.max(SPARE_CHUNK_BYTES, share * (this.opts.segmentBytes - pace.base)));
+    this.spare.allow(Math.max(SPARE_CHUNK_BYTES, share * this.opts.segmentBytes));
   }
 
   /** paceFrom paces the spare against the current segment's way from `end` to its roll. */
   private paceFrom(end: number, early: boolean): void {
     const { segmentBytes } = this.opts;
     const to = early ? Math.min(segmentBytes, end + EARLY_ROLL_BYTES) : segmentBytes;
-    this.pace = { from: end, to, base: this.spare.filled };
+    this.pace = { from: end, to };
     this.settled(end);
   }
 

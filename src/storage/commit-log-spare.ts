@@ -60,8 +60,6 @@ export class SpareSegment {
   private closed = false;
   /** allowed is how many bytes the spare being prepared may hold so far (`allow`). */
   private allowed = 0;
-  /** filled is how many bytes of the spare being prepared are written and synced. */
-  private filledBytes = 0;
   /** wake resumes a fill waiting for its allowance to grow (or for close). */
   private wake: (() => void) | undefined;
   /** prepared counts spares made ready; failed counts preparations that failed (for tests and /stats). */
@@ -91,7 +89,6 @@ export class SpareSegment {
       return false;
     }
     this.allowed = 0;
-    this.filledBytes = 0;
     const p = this.prepare().then((file) => {
       if (this.preparing === p) this.preparing = undefined;
       this.ready = file;
@@ -104,11 +101,6 @@ export class SpareSegment {
   /** isFilling says a spare is being prepared (started, not yet ready, failed or cancelled). */
   get isFilling(): boolean {
     return this.preparing !== undefined;
-  }
-
-  /** filled is how many bytes of the spare being prepared are written and synced. */
-  get filled(): number {
-    return this.filledBytes;
   }
 
   /** allow lets the fill write chunks while the spare holds less than `upTo` bytes (it never shrinks). */
@@ -150,7 +142,6 @@ export class SpareSegment {
         if (!(await this.allowance(file.size))) break;
         await file.appendZeros(Math.min(SPARE_CHUNK_BYTES, this.bytes - file.size));
         await file.sync();
-        this.filledBytes = file.size;
       }
       if (!this.closed) {
         this.counters.prepared++;

@@ -122,7 +122,14 @@ export function encodeSnapshotExactSeq(seq: number): Buffer {
   return b;
 }
 
-/** SnapshotDecoder parses a snapshot stream fed in arbitrary chunks. */
+/**
+ * SnapshotDecoder parses a snapshot stream fed in arbitrary chunks (an HTTP body's, a backup
+ * file's). It copies each byte at most twice: chunks wait in a list until they hold the next whole
+ * entry (or header, or end), and are then joined once; the unparsed tail of a join is joined once
+ * more with the chunks that finish it. (Joining every chunk onto what was pending, as before,
+ * copied a value that spans n chunks about n/2 times: a 1 MiB value in 64 KiB chunks, 8 times.)
+ * The returned keys and values are views of the chunks or of the join, never reused by the decoder.
+ */
 export class SnapshotDecoder {
   seq: number | undefined;
   /** version is the stream's format version, once its header is read. */
@@ -130,41 +137,64 @@ export class SnapshotDecoder {
   /** exactSeq is set with `done`: from that seq on, the loaded snapshot plus the log is exact. */
   exactSeq: number | undefined;
   done = false;
-  private pending: Buffer = Buffer.alloc(0);
+  /** pending are the chunks not parsed yet, in order (the first may be the tail of a join). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** need is how many pending bytes the next step (header, entry head, entry or end) needs at least. */
+  private need = SNAPSHOT_HEADER_BYTES;
 
   /** push adds bytes and returns the complete entries they finish. Throws on a malformed stream. */
   push(chunk: Buffer): SnapshotItem[] {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const b = this.pending;
-    let p = 0;
+    if (this.done) return [];
+    if (chunk.length > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+    }
+    if (this.pendingBytes < this.need) return [];
+    const b = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     const out: SnapshotItem[] = [];
+    const p = this.parse(b, out);
+    const rest = b.subarray(p);
+    this.pending = rest.length > 0 ? [rest] : [];
+    this.pendingBytes = rest.length;
+    return out;
+  }
+
+  /** parse reads what `b` holds whole into `out`, sets `need` for what follows, and returns where it stopped. */
+  private parse(b: Buffer, out: SnapshotItem[]): number {
+    let p = 0;
     if (this.seq === undefined) {
-      if (b.length < SNAPSHOT_HEADER_BYTES) return out;
       const h = checkSnapshotHeader(b);
       this.seq = h.seq;
       this.version = h.version;
       p = SNAPSHOT_HEADER_BYTES;
     }
     const head = entryHeadBytes(this.version);
-    while (!this.done && p + 2 <= b.length) {
+    for (;;) {
+      if (p + 2 > b.length) return this.stop(p, 2);
       if (b.readUInt16LE(p) === 0) {
-        if (p + 2 + SNAPSHOT_EXACT_SEQ_BYTES > b.length) break;
+        const end = 2 + SNAPSHOT_EXACT_SEQ_BYTES;
+        if (p + end > b.length) return this.stop(p, end);
         this.exactSeq = readU64(b, p + 2);
         this.done = true;
-        p += 2 + SNAPSHOT_EXACT_SEQ_BYTES;
-        break;
+        return p + end;
       }
-      if (p + head > b.length) break;
+      if (p + head > b.length) return this.stop(p, head);
       const e = decodeEntryHead(b, p, this.version);
-      if (p + head + e.keyLen + e.valueLen > b.length) break;
+      const size = head + e.keyLen + e.valueLen;
+      if (p + size > b.length) return this.stop(p, size);
       const key = b.subarray(p + head, p + head + e.keyLen);
-      const value = b.subarray(p + head + e.keyLen, p + head + e.keyLen + e.valueLen);
+      const value = b.subarray(p + head + e.keyLen, p + size);
       out.push(
         e.seq === undefined ? { key, value } : { key, value, seq: e.seq, expiresAtMs: e.expiresAtMs ?? 0 },
       );
-      p += head + e.keyLen + e.valueLen;
+      p += size;
     }
-    this.pending = b.subarray(p);
-    return out;
+  }
+
+  /** stop records that the next step needs `need` bytes from `p` on, and returns `p`. */
+  private stop(p: number, need: number): number {
+    this.need = need;
+    return p;
   }
 }

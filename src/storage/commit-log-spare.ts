@@ -9,7 +9,12 @@
  * reads it, and a leftover one (a crash while it was prepared or waiting) is deleted when the log
  * opens. It is filled with zeros to the segment size SPARE_CHUNK_BYTES at a time, each chunk
  * written through the thread pool and synced (never holding the worker's thread, and never one
- * burst of 64 MiB for the disk), and is ready once all of it is synced. A roll takes a ready spare
+ * burst of 64 MiB for the disk), and is ready once all of it is synced. The fill is paced: a chunk
+ * is written only while the spare holds less than its allowance, which the log raises after each
+ * of its batches settles (commit-log-roll.ts keeps it a little ahead of the current segment's way
+ * to its roll), so the chunks' syncs are spread over the segment's fill instead of sharing the disk
+ * with the log's fdatasyncs back to back, and each starts just after one of the log's syncs
+ * completed. A roll takes a ready spare
  * (commit-log-segments.ts, `rollSegment`); without one it creates the segment as before: the spare
  * is an optimisation, never a dependency, and a failure to prepare one is logged and forgotten.
  *
@@ -53,6 +58,10 @@ export class SpareSegment {
   /** skipped: this segment gets no spare (one failed, or the disk was too full); cleared by `take` at the roll. */
   private skipped = false;
   private closed = false;
+  /** allowed is how many bytes the spare being prepared may hold so far (`allow`). */
+  private allowed = 0;
+  /** wake resumes a fill waiting for its allowance to grow (or for close). */
+  private wake: (() => void) | undefined;
   /** prepared counts spares made ready; failed counts preparations that failed (for tests and /stats). */
   readonly counters = { prepared: 0, failed: 0 };
 
@@ -69,21 +78,36 @@ export class SpareSegment {
   }
 
   /**
-   * start begins preparing a spare unless one is ready or under way; if the disk is too full for
-   * one, or preparing one fails, the current segment gets none (the next roll creates its segment).
+   * start begins preparing a spare unless one is ready or under way, and says whether it did; if
+   * the disk is too full for one, or preparing one fails, the current segment gets none (the next
+   * roll creates its segment). Nothing is written until `allow` gives the fill an allowance.
    */
-  start(): void {
-    if (this.closed || this.skipped || this.preparing !== undefined || this.ready !== undefined) return;
+  start(): boolean {
+    if (this.closed || this.skipped || this.preparing !== undefined || this.ready !== undefined) return false;
     if (!this.hasRoom()) {
       this.skipped = true;
-      return;
+      return false;
     }
+    this.allowed = 0;
     const p = this.prepare().then((file) => {
       if (this.preparing === p) this.preparing = undefined;
       this.ready = file;
       return file;
     });
     this.preparing = p;
+    return true;
+  }
+
+  /** isFilling says a spare is being prepared (started, not yet ready, failed or cancelled). */
+  get isFilling(): boolean {
+    return this.preparing !== undefined;
+  }
+
+  /** allow lets the fill write chunks while the spare holds less than `upTo` bytes (it never shrinks). */
+  allow(upTo: number): void {
+    if (upTo <= this.allowed) return;
+    this.allowed = upTo;
+    this.resume();
   }
 
   /** isReady says a spare is synced whole and waits for the next roll. */
@@ -102,6 +126,7 @@ export class SpareSegment {
   /** close stops preparing (at the next chunk) and deletes the spare. */
   async close(): Promise<void> {
     this.closed = true;
+    this.resume();
     await this.preparing;
     const file = this.take();
     if (file === undefined) return;
@@ -114,6 +139,7 @@ export class SpareSegment {
     try {
       file = await this.vfs.openAppend(this.path, true);
       while (file.size < this.bytes && !this.closed) {
+        if (!(await this.allowance(file.size))) break;
         await file.appendZeros(Math.min(SPARE_CHUNK_BYTES, this.bytes - file.size));
         await file.sync();
       }
@@ -132,6 +158,21 @@ export class SpareSegment {
     await file?.close().catch(() => undefined);
     this.remove();
     return undefined;
+  }
+
+  /** allowance waits until the spare may hold more than `size` bytes; false when it was closed instead. */
+  private async allowance(size: number): Promise<boolean> {
+    while (size >= this.allowed && !this.closed)
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    return !this.closed;
+  }
+
+  private resume(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
   }
 
   private hasRoom(): boolean {

@@ -16,8 +16,8 @@
  * (507; commit-log-failure.ts); each store's seq counter rewinds to just after its last written
  * record, so seqs stay gapless.
  *
- * A full segment is rolled (commit-log-segments.ts) once no batch is in flight, into the spare
- * prepared since the segment was half full (commit-log-spare.ts) when it is ready. Batches are
+ * A segment is rolled once no batch is in flight when commit-log-roll.ts says it is due (full, or
+ * early into a ready spare). Batches are
  * written at the writer's own offset, `end` (the segment's logical end: a preallocated segment's
  * file is longer until its frames fill it); the newest segment is sealed (cut to `end`) at close.
  * Each batch opens with a sync mark saying `synced`: how far the segment is known durable (the end
@@ -28,22 +28,14 @@
 import type { Logger } from 'pino';
 import type { Durability } from '../config/schema.js';
 import { DistkvError, toDistkvError } from '../errors.js';
-import { LatencyHistogram } from '../util/latency-histogram.js';
 import { type Appended, type Base, type Batch, handOver, layOut, takeParts } from './commit-log-batch.js';
 import { LogFailure } from './commit-log-failure.js';
 import type { LogSegment } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
-import { rollSegment, sealAt } from './commit-log-segments.js';
-import { SpareSegment } from './commit-log-spare.js';
+import { LogRoller } from './commit-log-roll.js';
+import { sealAt } from './commit-log-segments.js';
+import { LogStats } from './commit-log-stats.js';
 import type { Vfs, WritableFile } from './vfs.js';
-
-/**
- * EARLY_ROLL_BYTES is how much a segment that was not preallocated (a new log's first, or the one
- * continued at open) takes before a spare is prepared for it to roll into early: a node that takes
- * writes reaches preallocated segments within a second of starting instead of after a whole
- * segment (64 MiB by default), and one that takes few never zero-fills a spare.
- */
-export const EARLY_ROLL_BYTES = 1024 * 1024;
 
 /** MAX_IN_FLIGHT is how many batches may be syncing at once (libuv's default thread pool size). */
 export const MAX_IN_FLIGHT = 4;
@@ -63,8 +55,6 @@ export interface WriterOptions {
 /** LogWriter writes one worker's commit log. Used only on that worker's thread. */
 export class LogWriter {
   private readonly opts: WriterOptions;
-  /** logId is written into every segment header (commit-log-identity.ts). */
-  private readonly logId: string;
   private file: WritableFile;
   /** all are the log's segments, oldest first (the CommitLog's list: a rolled segment is pushed onto it). */
   private readonly all: LogSegment[];
@@ -83,7 +73,6 @@ export class LogWriter {
   private readonly failure = new LogFailure();
   /** blocked: a roll or a cut is under way; no batch starts. */
   private blocked = false;
-  private rollFailed = false;
   private syncing = false;
   /** end is the current segment's logical end once every batch started is written (its file may be longer: preallocated). */
   private end = 0;
@@ -93,20 +82,12 @@ export class LogWriter {
   private cutTo: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** counters for /stats. */
-  readonly counters = { batches: 0, records: 0, syncs: 0, syncMsTotal: 0, failures: 0 };
-  /** syncSeconds times every fdatasync of the log (for the /metrics histogram). */
-  readonly syncSeconds = new LatencyHistogram();
-  /** spare is the next segment being prepared (commit-log-spare.ts). */
-  private readonly spare: SpareSegment;
-  /** preallocates: this log rolls into spares (WriterOptions.preallocate). */
-  private readonly preallocates: boolean;
-  /** preallocated: the current segment was made of a spare (its batches are written over zeros). */
-  private preallocated = false;
-  /** startEnd is where the current segment's batches began in this run (its size at open or roll). */
-  private startEnd: number;
+  /** stats are the log's counters and sync timings (commit-log-stats.ts). */
+  readonly stats = new LogStats();
+  /** roller decides the rolls and makes the next segments (commit-log-roll.ts). */
+  private readonly roller: LogRoller;
 
-  /** `file` is the newest segment of `all`, open for appending. */
+  /** `file` is the newest segment of `all`, open for appending; `logId` goes into every segment header. */
   constructor(
     opts: WriterOptions,
     logId: string,
@@ -115,16 +96,13 @@ export class LogWriter {
     members: ReadonlyMap<number, LogMember>,
   ) {
     this.opts = opts;
-    this.logId = logId;
     this.file = file;
     this.end = file.size;
-    this.startEnd = file.size;
     // The segment is synced when the log opens (sealed, or created whole).
     this.synced = file.size;
     this.all = all;
     this.members = members;
-    this.spare = new SpareSegment(opts.vfs, opts.dir, opts.segmentBytes, opts.log);
-    this.preallocates = opts.preallocate ?? opts.durability === 'fsync';
+    this.roller = new LogRoller(opts, logId, file.size);
     if (opts.durability === 'interval') {
       this.timer = setInterval(() => {
         this.intervalSync();
@@ -192,7 +170,7 @@ export class LogWriter {
       if (this.file.size > this.end) await sealAt(this.file, this.end);
     } finally {
       await this.file.close();
-      await this.spare.close();
+      await this.roller.close();
     }
   }
 
@@ -220,11 +198,7 @@ export class LogWriter {
       this.retryCut();
       return;
     }
-    // A segment that grows (not preallocated) rolls early into a spare once it took EARLY_ROLL_BYTES.
-    const early = !this.preallocated && this.end - this.startEnd >= EARLY_ROLL_BYTES;
-    if (this.preallocates && (early || this.end * 2 >= this.opts.segmentBytes)) this.spare.start();
-    const full = this.end >= this.opts.segmentBytes;
-    if ((full || (early && this.spare.isReady)) && !this.rollFailed) {
+    if (this.roller.due(this.end)) {
       if (this.inFlight === 0) this.rollNow();
       return;
     }
@@ -258,7 +232,7 @@ export class LogWriter {
     // Writes are issued in order (the previous one has returned before this one starts).
     const appended = this.appendTail.then(() => file.writeAt(batch, before));
     this.appendTail = appended.catch(() => undefined);
-    const work = appended.then(() => (sync ? this.timedSync(file) : undefined));
+    const work = appended.then(() => (sync ? this.stats.timedSync(file) : undefined));
     const previous = this.completed;
     this.completed = work
       .then(
@@ -302,14 +276,15 @@ export class LogWriter {
     }
     this.failure.clear();
     b.seg.bytes = Math.max(b.seg.bytes, b.size);
-    this.counters.batches++;
+    this.stats.counters.batches++;
     if (!b.sync) this.dirty = true;
     else this.synced = Math.max(this.synced, b.size);
     for (const x of b.bases) x.resolve();
-    handOver(b, this.counters, this.opts.log);
+    handOver(b, this.stats.counters, this.opts.log);
     if (b.sync && this.opts.durability !== 'fsync')
       for (const m of this.members.values()) m.synced(m.writtenSeq);
-    this.rollFailed = false;
+    this.roller.failed = false;
+    this.roller.settled(this.end);
   }
 
   private rollNow(): void {
@@ -317,7 +292,7 @@ export class LogWriter {
     this.roll()
       .catch((err: unknown) => {
         // The current segment keeps taking writes; rolling is retried after the next batch.
-        this.rollFailed = true;
+        this.roller.failed = true;
         this.opts.log?.error(
           { err: toDistkvError(err).message },
           'could not start a new commit log segment; continuing in the current one',
@@ -352,30 +327,13 @@ export class LogWriter {
       });
   }
 
-  /** timedSync fsyncs `file` for a batch, counting and timing it. */
-  private async timedSync(file: WritableFile): Promise<void> {
-    const t0 = performance.now();
-    await file.sync();
-    this.countSync(t0);
-  }
-
-  /** countSync counts and times a sync that began at `t0`. */
-  private countSync(t0: number): void {
-    const ms = performance.now() - t0;
-    this.counters.syncs++;
-    this.counters.syncMsTotal += ms;
-    this.syncSeconds.observe(ms / 1000);
-  }
-
   /** syncNow fsyncs the current segment and tells every member what is now on disk. */
   private async syncNow(): Promise<void> {
     const through = [...this.members.values()].map((m) => [m, m.writtenSeq] as const);
     // Settled batches are written: the sync covers them (unless a roll moved on meanwhile).
     const file = this.file;
     const settled = this.all[this.all.length - 1]!.bytes;
-    const t0 = performance.now();
-    await file.sync();
-    this.countSync(t0);
+    await this.stats.timedSync(file);
     this.dirty = false;
     if (file === this.file) this.synced = Math.max(this.synced, Math.min(settled, this.end));
     for (const [m, seq] of through) m.synced(seq);
@@ -384,7 +342,7 @@ export class LogWriter {
   /** fail refuses a failed batch and everything after it, in every store, and cuts it back off the file. */
   private async fail(err: unknown, before: number, bases: readonly Base[]): Promise<void> {
     const refusal = this.failure.batchFailed(err);
-    this.counters.failures++;
+    this.stats.counters.failures++;
     this.opts.log?.error(
       { err: toDistkvError(err).message, dir: this.opts.dir },
       'commit log write failed; refusing writes and retrying',
@@ -432,14 +390,10 @@ export class LogWriter {
     // The segment left has no zeros after its frames: `end` reached segmentBytes, the size of the
     // spare it was made of, or it was not preallocated (an early roll). The new segment must be
     // whole before the current one is let go.
-    const current = this.all[this.all.length - 1]!;
-    const { vfs, dir } = this.opts;
-    const next = await rollSegment(vfs, dir, current.no + 1, this.logId, this.spare.take());
+    const next = await this.roller.roll(this.all[this.all.length - 1]!);
     const old = this.file;
     this.file = next.file;
     this.end = next.seg.bytes;
-    this.startEnd = next.seg.bytes;
-    this.preallocated = next.preallocated;
     this.synced = next.seg.bytes;
     this.all.push(next.seg);
     await old.close();

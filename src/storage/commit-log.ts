@@ -22,6 +22,7 @@ import { type LogSegment, voidFrom } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
 import { trimmable } from './commit-log-retention.js';
 import { openSegments } from './commit-log-segments.js';
+import type { LogStats } from './commit-log-stats.js';
 import { LogWriter } from './commit-log-writer.js';
 import type { Vfs } from './vfs.js';
 
@@ -72,13 +73,13 @@ export class CommitLog {
   }
 
   /** counters for /stats. */
-  get counters(): LogWriter['counters'] {
-    return this.writer.counters;
+  get counters(): LogStats['counters'] {
+    return this.writer.stats.counters;
   }
 
   /** syncSeconds times every fdatasync of the log (for the /metrics histogram). */
   get syncSeconds(): LatencyHistogram {
-    return this.writer.syncSeconds;
+    return this.writer.stats.syncSeconds;
   }
 
   /** durability is the log's durability mode. */

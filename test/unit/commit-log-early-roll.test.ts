@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SPARE_NAME } from '../../src/storage/commit-log-spare.js';
-import { EARLY_ROLL_BYTES } from '../../src/storage/commit-log-writer.js';
+import { EARLY_ROLL_BYTES } from '../../src/storage/commit-log-roll.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import type { Vfs } from '../../src/storage/vfs.js';
 import { TYPE_PUT } from '../../src/storage/wal-format.js';

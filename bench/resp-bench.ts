@@ -32,15 +32,24 @@
  *
  * Usage: node dist/bench/resp-bench.js [--requests 200000] [--warmup 30000] [--rounds 3] [--seconds 10] [--before DIR] [--inline 1] [--http 0]
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
 import { arg } from './lib/args.js';
-import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess, stopChild } from './lib/processes.js';
-import { hasRedis, respPing, startRedis } from './lib/redis.js';
+import { ROOT } from './lib/processes.js';
+import { hasRedis } from './lib/redis.js';
+import {
+  baselineTarget,
+  cpuSeconds,
+  distkvTarget,
+  logSyncs,
+  median,
+  redisTarget,
+  RESP_OFFSET,
+  type Target,
+} from './resp-servers.js';
 
 const REQUESTS = Number(arg('requests', '200000'));
 const WARMUP = Number(arg('warmup', '30000'));
@@ -50,72 +59,9 @@ const BEFORE = arg('before', '');
 const HTTP = arg('http', '1') !== '0';
 /** SERVE_ARGS are extra `distkv serve` flags for every distkv target (`--inline 1`: stores on the main thread). */
 const SERVE_ARGS = arg('inline', '0') === '1' ? ['--inline'] : [];
-const RESP_OFFSET = 1000;
 const DOC = join(ROOT, 'docs', 'performance.md');
 const START = '<!-- bench:resp start -->';
 const END = '<!-- bench:resp end -->';
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => {
-      resolve(false);
-    });
-    srv.listen(port, '127.0.0.1', () => {
-      srv.close(() => {
-        resolve(true);
-      });
-    });
-  });
-}
-
-/** nodePort returns a free port whose RESP twin (port + 1000) is free too. */
-async function nodePort(): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    if (p + RESP_OFFSET <= 65535 && (await isFree(p + RESP_OFFSET))) return p;
-  }
-}
-
-/**
- * startRespBaseline starts the node:net + Map RESP baseline (bench/baseline/resp-server.ts), its SETs
- * logged and fdatasynced per turn in `logDir`, and waits for PING.
- */
-async function startRespBaseline(port: number, logDir: string): Promise<Child> {
-  const t0 = performance.now();
-  const args = ['dist/bench/baseline/resp-server.js', '--port', String(port), '--log', logDir, '--sync'];
-  const proc = spawn(process.execPath, args, {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const deadline = Date.now() + 10000;
-  while (!(await respPing(port))) {
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error('the RESP baseline did not answer PING within 10 s');
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { proc, startupMs: performance.now() - t0, stop: () => stopChild(proc) };
-}
-
-const TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/**
- * cpuSeconds is the user + system CPU time a process has used so far, from /proc: all its threads,
- * or with `mainThread` only its main thread (the thread whose id is the process id: distkv's front
- * doors, HTTP and RESP).
- */
-function cpuSeconds(pid: number, mainThread = false): number {
-  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-}
 
 /** Run is one target's figures in one round: requests/s and server CPU µs per request, per test. */
 type Run = Record<string, number>;
@@ -139,7 +85,7 @@ async function redisBenchmark(port: number, pid: number, pipeline: number, http:
   }
   for (const test of ['SET', 'GET']) {
     const args = argsOf(test.toLowerCase(), REQUESTS);
-    const syncs0 = http > 0 && test === 'SET' ? await walSyncs(http) : 0;
+    const syncs0 = http > 0 && test === 'SET' ? (await logSyncs(http)).count : 0;
     const cpu0 = cpuSeconds(pid);
     const main0 = cpuSeconds(pid, true);
     const r = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 1_800_000 });
@@ -152,84 +98,9 @@ async function redisBenchmark(port: number, pid: number, pipeline: number, http:
     out[`${test} cpu`] = (cpu * 1e6) / REQUESTS;
     out[`${test} main`] = (main * 1e6) / REQUESTS;
     if (http > 0 && test === 'SET')
-      out['SET syncs'] = REQUESTS / Math.max(1, (await walSyncs(http)) - syncs0);
+      out['SET syncs'] = REQUESTS / Math.max(1, (await logSyncs(http)).count - syncs0);
   }
   return out;
-}
-
-/** Target is a server that step 1 starts afresh for each round. */
-interface Target {
-  name: string;
-  /** http is the HTTP port of a distkv target (for /metrics), 0 for the others. */
-  start(): Promise<{ child: Child; port: number; http: number }>;
-}
-
-/**
- * walSyncs returns the commit log's fdatasyncs so far on the distkv process at HTTP port `http`:
- * the largest `distkv_store_wal_syncs_total` over its stores (each reports its worker's one log).
- */
-async function walSyncs(http: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
-  let most = 0;
-  for (const m of text.matchAll(/^distkv_store_wal_syncs_total\{[^}]*\} (\d+)/gm))
-    most = Math.max(most, Number(m[1]));
-  return most;
-}
-
-/** distkvTarget is a distkv build (`root` holds its bin/ and dist/) in the default layout, in a fresh dir under `dir` per start. */
-function distkvTarget(name: string, root: string, dir: string): Target {
-  let starts = 0;
-  return {
-    name,
-    start: async () => {
-      const [lp, rp] = [await nodePort(), await nodePort()];
-      const own = join(dir, `${name.replace(/\W+/g, '-')}-${starts++}`);
-      mkdirSync(own);
-      const cfg = defaultLayoutConfig(own, lp, rp);
-      const child = await startProcess(
-        [
-          join(root, 'bin/distkv.js'),
-          'serve',
-          '--config',
-          cfg,
-          '--data-dir',
-          join(own, 'data'),
-          ...SERVE_ARGS,
-        ],
-        `http://127.0.0.1:${lp}/healthz`,
-      );
-      return { child: removingDir(child, own), port: lp + RESP_OFFSET, http: lp };
-    },
-  };
-}
-
-/** removingDir returns `child` whose stop also deletes `dir`. */
-function removingDir(child: Child, dir: string): Child {
-  return {
-    ...child,
-    stop: async () => {
-      await child.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** ownDirTarget is a server started by `start(port, dir)` on a free port in a fresh dir under `dir` per start. */
-function ownDirTarget(
-  name: string,
-  dir: string,
-  start: (port: number, dir: string) => Promise<Child>,
-): Target {
-  let starts = 0;
-  return {
-    name,
-    start: async () => {
-      const port = await freePort();
-      const own = join(dir, `${name.replace(/\W+/g, '-')}-${starts++}`);
-      mkdirSync(own);
-      return { child: removingDir(await start(port, own), own), port, http: 0 };
-    },
-  };
 }
 
 async function main(): Promise<void> {
@@ -242,11 +113,11 @@ async function main(): Promise<void> {
   process.stdout.write(`# bench:resp | ${header}\n`);
   try {
     const targets: Target[] = [
-      distkvTarget('distkv RESP', ROOT, dir),
-      ownDirTarget('redis-server (appendfsync always)', dir, (port, d) => startRedis(port, 'always', d)),
-      ownDirTarget('node:net + Map baseline', dir, startRespBaseline),
+      distkvTarget('distkv RESP', ROOT, dir, SERVE_ARGS),
+      redisTarget(dir),
+      baselineTarget(dir),
     ];
-    if (BEFORE !== '') targets.push(distkvTarget('distkv RESP before', BEFORE, dir));
+    if (BEFORE !== '') targets.push(distkvTarget('distkv RESP before', BEFORE, dir, SERVE_ARGS));
 
     const rows: string[] = [];
     const cpuRows: string[] = [];

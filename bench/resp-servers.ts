@@ -107,7 +107,11 @@ export interface LogSyncs {
  * default single worker on 2 CPUs.
  */
 export async function logSyncs(http: number): Promise<LogSyncs> {
-  const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+  const url = `http://127.0.0.1:${http}/metrics`;
+  // A keep-alive connection idle through a long run was closed by the server's idle sweep: retry once.
+  const text = await fetch(url)
+    .catch(() => fetch(url))
+    .then((r) => r.text());
   const most = (name: string): number => {
     let m = 0;
     for (const x of text.matchAll(new RegExp(`^${name}\\{[^}]*\\} ([\\d.e+-]+)$`, 'gm')))

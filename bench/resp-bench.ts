@@ -49,7 +49,7 @@ import {
   redisTarget,
   RESP_OFFSET,
   type Target,
-} from './resp-servers.js';
+} from './lib/resp-servers.js';
 
 const REQUESTS = Number(arg('requests', '200000'));
 const WARMUP = Number(arg('warmup', '30000'));

@@ -28,7 +28,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
-import { distkvTarget, logSyncs, type LogSyncs, median, threadSeconds } from './resp-servers.js';
+import { distkvTarget, logSyncs, type LogSyncs, median, threadSeconds } from './lib/resp-servers.js';
 
 const PIPELINE = Number(arg('pipeline', '16'));
 const REQUESTS = Number(arg('requests', '300000'));

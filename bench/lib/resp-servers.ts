@@ -1,5 +1,5 @@
 /**
- * The servers the RESP benchmarks start (resp-bench.ts, resp-pipeline.ts): distkv in the default
+ * The servers the RESP benchmarks start (bench/resp-bench.ts, bench/resp-pipeline.ts): distkv in the default
  * layout, redis-server and the node:net + Map baseline, each started afresh in its own dir per
  * round, and what the benchmarks read of a running server: CPU time from /proc (the process, its
  * main thread, each thread) and the commit log's fdatasyncs from distkv's /metrics.
@@ -8,8 +8,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess, stopChild } from './lib/processes.js';
-import { respPing, startRedis } from './lib/redis.js';
+import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess, stopChild } from './processes.js';
+import { respPing, startRedis } from './redis.js';
 
 /** RESP_OFFSET is `server.resp_port_offset`'s default: a node's RESP port is its HTTP port + 1000. */
 export const RESP_OFFSET = 1000;

@@ -10,6 +10,17 @@
  * Reported: median requests/s per target and the median of the per-round ratios. The table is
  * printed and written into docs/performance.md between the bench:resp markers.
  *
+ * Every target of step 1 is started afresh for each round (and pipeline depth), in an empty data
+ * dir, and stopped after it: one process kept for every round carried its bias (which core its
+ * threads shared with other jobs, what its JIT settled on, its LSM levels) into each of them, so
+ * the rounds of one run were not independent samples. A fresh server first takes `--warmup`
+ * requests of each test, unmeasured (its JIT compiles the request path: the first 20,000 SETs of
+ * a cold distkv ran at a fifth of its warm rate). Each round then runs SET, then GET over the keys
+ * that SET wrote. For distkv targets the commit log's fdatasyncs during SET are read from /metrics
+ * (`distkv_store_wal_syncs_total`: the worker's one log, reported by each of its stores; the
+ * largest over the stores is one worker's count, all of them with the default one worker on 2
+ * CPUs), reported as SETs per fdatasync: how large the group commits were.
+ *
  * A third target is the node:net + Map baseline (bench/baseline/resp-server.ts): what a Node.js
  * RESP server reaches here without worker threads or storage (the "baseline ÷ redis" column); its
  * SETs are acknowledged after one write and fdatasync per turn, as redis-server's with appendfsync
@@ -19,91 +30,38 @@
  * is reported as after ÷ before from one run. `--inline 1` runs every distkv target with its stores
  * on the main thread (no worker hop). `--http 0` skips step 2.
  *
- * Usage: node dist/bench/resp-bench.js [--requests 200000] [--rounds 3] [--seconds 10] [--before DIR] [--inline 1] [--http 0]
+ * Usage: node dist/bench/resp-bench.js [--requests 200000] [--warmup 30000] [--rounds 3] [--seconds 10] [--before DIR] [--inline 1] [--http 0]
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
 import { arg } from './lib/args.js';
-import { type Child, defaultLayoutConfig, freePort, ROOT, startProcess, stopChild } from './lib/processes.js';
-import { hasRedis, respPing, startRedis } from './lib/redis.js';
+import { ROOT } from './lib/processes.js';
+import { hasRedis } from './lib/redis.js';
+import {
+  baselineTarget,
+  cpuSeconds,
+  distkvTarget,
+  logSyncs,
+  median,
+  redisTarget,
+  RESP_OFFSET,
+  type Target,
+} from './lib/resp-servers.js';
 
 const REQUESTS = Number(arg('requests', '200000'));
+const WARMUP = Number(arg('warmup', '30000'));
 const ROUNDS = Number(arg('rounds', '3'));
 const SECONDS = Number(arg('seconds', '10'));
 const BEFORE = arg('before', '');
 const HTTP = arg('http', '1') !== '0';
 /** SERVE_ARGS are extra `distkv serve` flags for every distkv target (`--inline 1`: stores on the main thread). */
 const SERVE_ARGS = arg('inline', '0') === '1' ? ['--inline'] : [];
-const RESP_OFFSET = 1000;
 const DOC = join(ROOT, 'docs', 'performance.md');
 const START = '<!-- bench:resp start -->';
 const END = '<!-- bench:resp end -->';
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => {
-      resolve(false);
-    });
-    srv.listen(port, '127.0.0.1', () => {
-      srv.close(() => {
-        resolve(true);
-      });
-    });
-  });
-}
-
-/** nodePort returns a free port whose RESP twin (port + 1000) is free too. */
-async function nodePort(): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    if (p + RESP_OFFSET <= 65535 && (await isFree(p + RESP_OFFSET))) return p;
-  }
-}
-
-/**
- * startRespBaseline starts the node:net + Map RESP baseline (bench/baseline/resp-server.ts), its SETs
- * logged and fdatasynced per turn in `logDir`, and waits for PING.
- */
-async function startRespBaseline(port: number, logDir: string): Promise<Child> {
-  const t0 = performance.now();
-  const args = ['dist/bench/baseline/resp-server.js', '--port', String(port), '--log', logDir, '--sync'];
-  const proc = spawn(process.execPath, args, {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const deadline = Date.now() + 10000;
-  while (!(await respPing(port))) {
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error('the RESP baseline did not answer PING within 10 s');
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { proc, startupMs: performance.now() - t0, stop: () => stopChild(proc) };
-}
-
-const TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/**
- * cpuSeconds is the user + system CPU time a process has used so far, from /proc: all its threads,
- * or with `mainThread` only its main thread (the thread whose id is the process id: distkv's front
- * doors, HTTP and RESP).
- */
-function cpuSeconds(pid: number, mainThread = false): number {
-  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-}
 
 /** Run is one target's figures in one round: requests/s and server CPU µs per request, per test. */
 type Run = Record<string, number>;
@@ -111,13 +69,23 @@ type Run = Record<string, number>;
 /**
  * redisBenchmark runs redis-benchmark once per test (SET, then GET) and returns requests/s and the
  * server's CPU µs per request of each (`SET`, `GET`, `SET cpu`, `GET cpu`), and of its main
- * thread alone (`SET main`, `GET main`).
+ * thread alone (`SET main`, `GET main`); for a distkv target (`http` its HTTP port) also the SETs
+ * per commit log fdatasync (`SET syncs`).
  */
-function redisBenchmark(port: number, pid: number, pipeline: number): Run {
+async function redisBenchmark(port: number, pid: number, pipeline: number, http: number): Promise<Run> {
   const out: Run = {};
+  const argsOf = (tests: string, n: number): string[] => {
+    const args = ['-h', '127.0.0.1', '-p', String(port), '-t', tests, '-c', '50'];
+    args.push('-P', String(pipeline), '-d', '100', '-r', '100000', '-n', String(n), '--csv');
+    return args;
+  };
+  if (WARMUP > 0) {
+    const w = spawnSync('redis-benchmark', argsOf('set,get', WARMUP), { encoding: 'utf8', timeout: 600_000 });
+    if (w.status !== 0) throw new Error(`the warm-up redis-benchmark failed: ${w.stderr}`);
+  }
   for (const test of ['SET', 'GET']) {
-    const args = ['-h', '127.0.0.1', '-p', String(port), '-t', test.toLowerCase(), '-c', '50'];
-    args.push('-P', String(pipeline), '-d', '100', '-r', '100000', '-n', String(REQUESTS), '--csv');
+    const args = argsOf(test.toLowerCase(), REQUESTS);
+    const syncs0 = http > 0 && test === 'SET' ? (await logSyncs(http)).count : 0;
     const cpu0 = cpuSeconds(pid);
     const main0 = cpuSeconds(pid, true);
     const r = spawnSync('redis-benchmark', args, { encoding: 'utf8', timeout: 1_800_000 });
@@ -129,6 +97,8 @@ function redisBenchmark(port: number, pid: number, pipeline: number): Run {
     out[test] = Number(m[1]);
     out[`${test} cpu`] = (cpu * 1e6) / REQUESTS;
     out[`${test} main`] = (main * 1e6) / REQUESTS;
+    if (http > 0 && test === 'SET')
+      out['SET syncs'] = REQUESTS / Math.max(1, (await logSyncs(http)).count - syncs0);
   }
   return out;
 }
@@ -139,50 +109,15 @@ async function main(): Promise<void> {
       'bench:resp needs redis-server and redis-benchmark (Debian: apt-get install redis-server redis-tools)',
     );
   const dir = mkdtempSync(join(tmpdir(), 'distkv-resp-bench-'));
-  const children: Child[] = [];
-  const header = `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}); ${SERVE_ARGS.length > 0 ? 'distkv --inline; ' : ''}redis-benchmark -c 50 -d 100 -r 100000 -n ${REQUESTS}; ${ROUNDS} rounds alternated, medians; the machine was shared with other jobs`;
+  const header = `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}); ${SERVE_ARGS.length > 0 ? 'distkv --inline; ' : ''}redis-benchmark -c 50 -d 100 -r 100000 -n ${REQUESTS}; ${ROUNDS} rounds alternated, each server started afresh per round and warmed with ${WARMUP} requests of each test, medians; the machine was shared with other jobs`;
   process.stdout.write(`# bench:resp | ${header}\n`);
   try {
-    const [lp, rp] = [await nodePort(), await nodePort()];
-    const cfg = defaultLayoutConfig(dir, lp, rp);
-    children.push(
-      await startProcess(
-        ['bin/distkv.js', 'serve', '--config', cfg, '--data-dir', join(dir, 'data'), ...SERVE_ARGS],
-        `http://127.0.0.1:${lp}/healthz`,
-      ),
-    );
-    const redisPort = await freePort();
-    mkdirSync(join(dir, 'redis'));
-    children.push(await startRedis(redisPort, 'always', join(dir, 'redis')));
-    const basePort = await freePort();
-    mkdirSync(join(dir, 'baseline'));
-    children.push(await startRespBaseline(basePort, join(dir, 'baseline')));
-    const pid = (c: Child | undefined): number => c?.proc.pid ?? 0;
-    const targets = [
-      { name: 'distkv RESP', port: lp + RESP_OFFSET, pid: pid(children[0]) },
-      { name: 'redis-server (appendfsync always)', port: redisPort, pid: pid(children[1]) },
-      { name: 'node:net + Map baseline', port: basePort, pid: pid(children[2]) },
+    const targets: Target[] = [
+      distkvTarget('distkv RESP', ROOT, dir, SERVE_ARGS),
+      redisTarget(dir),
+      baselineTarget(dir),
     ];
-    if (BEFORE !== '') {
-      const [blp, brp] = [await nodePort(), await nodePort()];
-      mkdirSync(join(dir, 'before'));
-      const bcfg = defaultLayoutConfig(join(dir, 'before'), blp, brp);
-      children.push(
-        await startProcess(
-          [
-            join(BEFORE, 'bin/distkv.js'),
-            'serve',
-            '--config',
-            bcfg,
-            '--data-dir',
-            join(dir, 'before', 'data'),
-            ...SERVE_ARGS,
-          ],
-          `http://127.0.0.1:${blp}/healthz`,
-        ),
-      );
-      targets.push({ name: 'distkv RESP before', port: blp + RESP_OFFSET, pid: pid(children[3]) });
-    }
+    if (BEFORE !== '') targets.push(distkvTarget('distkv RESP before', BEFORE, dir, SERVE_ARGS));
 
     const rows: string[] = [];
     const cpuRows: string[] = [];
@@ -191,9 +126,17 @@ async function main(): Promise<void> {
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const t of order) {
-          const r = redisBenchmark(t.port, t.pid, pipeline);
+          const { child, port, http } = await t.start();
+          let r: Run;
+          try {
+            r = await redisBenchmark(port, child.proc.pid ?? 0, pipeline, http);
+          } finally {
+            await child.stop();
+          }
+          const syncs =
+            r['SET syncs'] === undefined ? '' : `; ${r['SET syncs'].toFixed(0)} SETs per fdatasync`;
           process.stdout.write(
-            `-P ${pipeline} round ${round + 1} ${t.name}: SET ${r.SET} GET ${r.GET} req/s; CPU per request SET ${r['SET cpu']!.toFixed(1)} GET ${r['GET cpu']!.toFixed(1)} µs (main thread ${r['SET main']!.toFixed(1)}, ${r['GET main']!.toFixed(1)})\n`,
+            `-P ${pipeline} round ${round + 1} ${t.name}: SET ${r.SET} GET ${r.GET} req/s; CPU per request SET ${r['SET cpu']!.toFixed(1)} GET ${r['GET cpu']!.toFixed(1)} µs (main thread ${r['SET main']!.toFixed(1)}, ${r['GET main']!.toFixed(1)})${syncs}\n`,
           );
           runs.set(t.name, [...(runs.get(t.name) ?? []), r]);
         }
@@ -213,8 +156,20 @@ async function main(): Promise<void> {
         const us = (xs: Run[]): string => median(xs.map((x) => x[cpu]!)).toFixed(1);
         const main = `${test} main`;
         const mainUs = (xs: Run[]): string => median(xs.map((x) => x[main]!)).toFixed(1);
-        const cpuCells = [test, pipeline, us(d), mainUs(d), us(r), us(n), `**${ratio(d, r, cpu)}**`];
-        if (b !== undefined) cpuCells.push(us(b), mainUs(b), `**${ratio(d, b, cpu)}**`);
+        // SETs per commit log fdatasync (distkv only): how large its group commits were.
+        const perSync = (xs: Run[]): string =>
+          test === 'SET' ? median(xs.map((x) => x['SET syncs']!)).toFixed(0) : '';
+        const cpuCells = [
+          test,
+          pipeline,
+          us(d),
+          mainUs(d),
+          perSync(d),
+          us(r),
+          us(n),
+          `**${ratio(d, r, cpu)}**`,
+        ];
+        if (b !== undefined) cpuCells.push(us(b), mainUs(b), perSync(b), `**${ratio(d, b, cpu)}**`);
         cpuRows.push(`| ${cpuCells.join(' | ')} |`);
       }
     }
@@ -230,8 +185,8 @@ async function main(): Promise<void> {
             '| ---- | -- | --- | --- | --- | --- | --- | --- | --- |',
           ];
     const cpuColumns = [
-      `| test | -P | distkv µs | of which main thread | redis-server µs | baseline µs | distkv ÷ redis${BEFORE === '' ? '' : ' | before µs | of which main thread | after ÷ before'} |`,
-      `| ---- | -- | --- | --- | --- | --- | ---${BEFORE === '' ? '' : ' | --- | --- | ---'} |`,
+      `| test | -P | distkv µs | of which main thread | SETs per fdatasync | redis-server µs | baseline µs | distkv ÷ redis${BEFORE === '' ? '' : ' | before µs | of which main thread | SETs per fdatasync | after ÷ before'} |`,
+      `| ---- | -- | --- | --- | --- | --- | --- | ---${BEFORE === '' ? '' : ' | --- | --- | --- | ---'} |`,
     ];
     const table = [
       `Measured by \`npm run bench:resp${BEFORE === '' ? '' : ' -- --before <branch point>'}\` (${new Date().toISOString().slice(0, 10)}): ${header}.`,
@@ -244,7 +199,7 @@ async function main(): Promise<void> {
       ...cpuColumns,
       ...cpuRows,
     ];
-    if (HTTP) table.push('', await httpComparison(lp));
+    if (HTTP) table.push('', await httpComparison(targets[0]!));
     const text = table.join('\n');
     process.stdout.write(`\n${text}\n`);
     const doc = readFileSync(DOC, 'utf8');
@@ -253,13 +208,25 @@ async function main(): Promise<void> {
     if (at >= 0 && end > at)
       writeFileSync(DOC, `${doc.slice(0, at + START.length)}\n\n${text}\n\n${doc.slice(end)}`);
   } finally {
-    for (const c of children) await c.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** httpComparison measures RESP GET against HTTP GET on the distkv process at HTTP port `lp` and returns the sentence. */
-async function httpComparison(lp: number): Promise<string> {
+/**
+ * httpComparison measures RESP GET against HTTP GET on one process of `target` (both protocols on
+ * the same process, alternated, so its bias is shared) and returns the sentence.
+ */
+async function httpComparison(target: Target): Promise<string> {
+  const { child, http: lp } = await target.start();
+  try {
+    return await compareProtocols(lp);
+  } finally {
+    await child.stop();
+  }
+}
+
+/** compareProtocols measures RESP GET against HTTP GET on the distkv process at HTTP port `lp`. */
+async function compareProtocols(lp: number): Promise<string> {
   const base = {
     ...DEFAULT_LOAD,
     mix: 'get:100',

@@ -21,7 +21,6 @@ import {
 import { decodeOld, parseInt64 } from '../worker/read-modify-write.js';
 import { MAX_TTL_MS } from '../http/write-conditions.js';
 import { routeKey } from './key-route.js';
-import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import { errorText } from './worker-reply.js';
@@ -34,12 +33,11 @@ type ReplyOf = (w: RespWriter, result: Buffer) => void;
 
 /** formatEdit answers an OP_EDIT with `reply` of its result, noting a write for WAIT. */
 function formatEdit(reply: ReplyOf) {
-  return (w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void => {
+  return (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
     if (status !== ST_DONE) {
       w.error(errorText(value));
       return;
     }
-    p.noteWrite(seq);
     reply(w, value);
   };
 }

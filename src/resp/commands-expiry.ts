@@ -23,7 +23,6 @@ import {
 import { parseInt64 } from '../worker/read-modify-write.js';
 import { MAX_TTL_MS } from '../http/write-conditions.js';
 import { routeKey } from './key-route.js';
-import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import { errorText } from './worker-reply.js';
@@ -49,11 +48,9 @@ export function ttl(unitMs: 1 | 1000, absolute = false): (c: RespConnection, arg
   };
 }
 
-function formatChanged(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
-  if (status === ST_DONE) {
-    p.noteWrite(seq);
-    w.integer(1);
-  } else if (status === ST_CONFLICT || status === ST_MISSING) w.integer(0);
+function formatChanged(w: RespWriter, status: number, _seq: number, value: Buffer): void {
+  if (status === ST_DONE) w.integer(1);
+  else if (status === ST_CONFLICT || status === ST_MISSING) w.integer(0);
   else w.error(errorText(value));
 }
 

@@ -57,22 +57,20 @@ function setIf(
   c.ctx.pool.submit(t.worker, OP_SET_IF, t.store, key, body, c.queue.later(c.proto, format, t.store));
 }
 
-function formatWritten(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
-  if (status === ST_DONE) {
-    p.noteWrite(seq);
-    w.integer(1);
-  } else if (status === ST_MISSING || status === ST_CONFLICT) w.integer(0);
+function formatWritten(w: RespWriter, status: number, _seq: number, value: Buffer): void {
+  if (status === ST_DONE) w.integer(1);
+  else if (status === ST_MISSING || status === ST_CONFLICT) w.integer(0);
   else w.error(errorText(value));
 }
 
 /** formatOld answers the old value an OP_SET_IF or OP_DELETE_COUNTED reports (nil: the key was missing). */
-function formatOld(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
+function formatOld(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_ERROR) {
     w.error(errorText(value));
     return;
   }
-  // GETSET always writes; GETDEL of a missing key answers the store's last seq (WAIT then waits for it).
-  if (status === ST_DONE) p.noteWrite(seq);
+  // GETSET always writes; GETDEL of a missing key answers ST_DONE with the store's last seq (WAIT
+  // then waits for it: the reply queue notes every ST_DONE of a write).
   const old = decodeOld(value);
   if (old === undefined) w.nil();
   else w.bulk(old);
@@ -102,11 +100,9 @@ export function getdel(c: RespConnection, args: Buffer[]): void {
   );
 }
 
-function formatSetOk(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
-  if (status === ST_DONE) {
-    p.noteWrite(seq);
-    w.ok();
-  } else w.error(errorText(value));
+function formatSetOk(w: RespWriter, status: number, _seq: number, value: Buffer): void {
+  if (status === ST_DONE) w.ok();
+  else w.error(errorText(value));
 }
 
 /**

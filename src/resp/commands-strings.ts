@@ -42,10 +42,6 @@ const CRLF_BYTES = Buffer.from('\r\n');
 const SYNTAX_ERROR = 'ERR syntax error';
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
 
-function noteIfWrite(status: number, seq: number, p: Pending): void {
-  if (status === ST_DONE) p.noteWrite(seq);
-}
-
 function formatGet(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_VALUE) w.bulk(value);
   else if (status === ST_MISSING) w.nil();
@@ -203,30 +199,25 @@ export function set(c: RespConnection, args: Buffer[]): void {
   submit(c, t, OP_SET_IF, args[1]!, body, c.queue.later(c.proto, format, t.store));
 }
 
-function formatSetOk(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
-  if (status === ST_DONE) {
-    p.noteWrite(seq);
-    w.ok();
-  } else w.error(errorText(value));
+function formatSetOk(w: RespWriter, status: number, _seq: number, value: Buffer): void {
+  if (status === ST_DONE) w.ok();
+  else w.error(errorText(value));
 }
 
 /** formatSetExt answers an OP_PUT_EXT, or the OP_DELETE_EXT of a time already past (ST_MISSING: nothing to delete). */
-function formatSetExt(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
-  noteIfWrite(status, seq, p);
+function formatSetExt(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_DONE || status === ST_MISSING) w.ok();
   else if (status === ST_CONFLICT) w.nil();
   else w.error(errorText(value));
 }
 
-function formatSetIf(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
-  noteIfWrite(status, seq, p);
+function formatSetIf(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_DONE) w.ok();
   else if (status === ST_MISSING) w.nil();
   else w.error(errorText(value));
 }
 
-function formatSetGet(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
-  noteIfWrite(status, seq, p);
+function formatSetGet(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_ERROR) {
     w.error(errorText(value));
     return;
@@ -252,13 +243,8 @@ export function incrBy(sign: 1 | -1, given: boolean): (c: RespConnection, args: 
     }
     const t = routeKey(c, args[1]!, true);
     if (t === undefined) return;
-    submit(c, t, OP_INCR, args[1]!, delta.toString(), c.queue.later(c.proto, formatIncrNote, t.store));
+    submit(c, t, OP_INCR, args[1]!, delta.toString(), c.queue.later(c.proto, formatIncr, t.store));
   };
-}
-
-function formatIncrNote(w: RespWriter, status: number, seq: number, value: Buffer, p: Pending): void {
-  noteIfWrite(status, seq, p);
-  formatIncr(w, status, seq, value);
 }
 
 /**

@@ -4,22 +4,39 @@
  *
  * Every command either writes its reply at once (`now()`) or reserves a `Pending` place
  * (`later()`) that a worker reply fills. Replies at the head of the queue are encoded straight
- * into `out`; a reply that completes behind an unanswered one is encoded into its own small
- * writer and copied into `out` when everything before it is done. `out` is drained by the
- * connection (one socket write per event-loop turn).
+ * into `out`. A worker reply that completes behind an unanswered one keeps its status, seq and a
+ * copy of its value, and is encoded into `out` by its format once everything before it is done:
+ * pipelined writes to several stores complete out of order (a worker settles its commit log
+ * batch store by store), and encoding each into a writer of its own, then copying it, cost two
+ * buffers per reply (docs/performance.md, "Pipelined SET"). A reply written by a closure
+ * (`completeWith`) or by `now()` behind the head still gets its own small writer.
+ *
+ * A `later()` place with a store is a write: its ST_DONE reply is reported to `onWrite` (the
+ * connection's record for WAIT) when it arrives, not when it reaches the head. `out` is drained
+ * by the connection (one socket write per event-loop turn).
  */
 import type { OpHandler } from '../server/worker-pool.js';
+import { ST_DONE } from '../worker/op-format.js';
 import { type ProtocolVersion, RespWriter } from './resp-format.js';
 
-/** Format writes the reply of a worker answer; `value` is a view valid only during the call. */
+/**
+ * Format writes the reply of a worker answer; `value` is a view valid only during the call (or
+ * the copy a reply completed behind the head keeps).
+ */
 export type Format = (w: RespWriter, status: number, seq: number, value: Buffer, p: Pending) => void;
 
 const SMALL_WRITER_BYTES = 256;
+const NO_VALUE = Buffer.alloc(0);
 
 /** Pending is a reserved place in the reply order, filled by a worker reply or by `completeWith`. */
 export class Pending implements OpHandler {
   ready = false;
+  /** writer holds a reply written behind the head by `now()` or `completeWith`. */
   writer: RespWriter | undefined;
+  /** status, seq and value are a worker reply that arrived behind the head, for `format` once at the head. */
+  status = 0;
+  seq = 0;
+  value: Buffer = NO_VALUE;
   readonly proto: ProtocolVersion;
   private readonly queue: ReplyQueue;
   readonly format: Format;
@@ -37,11 +54,6 @@ export class Pending implements OpHandler {
 
   onReply(status: number, seq: number, value: Buffer): void {
     this.queue.complete(this, status, seq, value);
-  }
-
-  /** noteWrite reports that this command's write to `store` was acknowledged at `seq` (for WAIT). */
-  noteWrite(seq: number): void {
-    this.queue.onWrite(this.store, seq);
   }
 }
 
@@ -96,15 +108,17 @@ export class ReplyQueue {
     else p.onHead = run;
   }
 
-  /** complete fills `p` with a worker reply. */
+  /** complete fills `p` with a worker reply (an acknowledged write is reported to `onWrite` at once). */
   complete(p: Pending, status: number, seq: number, value: Buffer): void {
+    if (status === ST_DONE && p.store >= 0) this.onWrite(p.store, seq);
     if (this.queue[this.head] === p) {
       this.out.proto = p.proto;
       p.format(this.out, status, seq, value, p);
       this.advance();
     } else {
-      p.writer = new RespWriter(p.proto, value.length + SMALL_WRITER_BYTES);
-      p.format(p.writer, status, seq, value, p);
+      p.status = status;
+      p.seq = seq;
+      if (value.length > 0) p.value = Buffer.from(value);
       p.ready = true;
     }
     this.onReady();
@@ -132,6 +146,11 @@ export class ReplyQueue {
       const next = this.queue[this.head];
       if (next?.ready !== true) break;
       if (next.writer !== undefined) this.out.raw(next.writer.take());
+      else {
+        this.out.proto = next.proto;
+        next.format(this.out, next.status, next.seq, next.value, next);
+        next.value = NO_VALUE;
+      }
       this.head++;
       this.outReplies++;
     }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ReplyQueue } from '../../src/resp/reply-queue.js';
-import type { RespWriter } from '../../src/resp/resp-format.js';
-import { ST_MISSING, ST_VALUE } from '../../src/worker/op-format.js';
+import { type Pending, ReplyQueue } from '../../src/resp/reply-queue.js';
+import { type ProtocolVersion, RespWriter } from '../../src/resp/resp-format.js';
+import { ST_DONE, ST_ERROR, ST_MISSING, ST_VALUE } from '../../src/worker/op-format.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
 
 const formatGet = (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
   if (status === ST_VALUE) w.bulk(value);
@@ -39,6 +40,109 @@ describe('ReplyQueue', () => {
     view.fill(0x78); // the worker's reply buffer is reused after the call
     first.onReply(ST_MISSING, 0, Buffer.alloc(0));
     assert.equal(q.out.take().toString(), '_\r\n$5\r\nvalue\r\n');
+  });
+});
+
+/** formatWrite answers a write as SET does: +OK, or the error (the seq names the write). */
+const formatWrite = (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
+  if (status === ST_DONE) w.ok();
+  else w.error(`ERR ${value.toString()}`);
+};
+
+describe('ReplyQueue: writes and replies that complete behind the head', () => {
+  it('reports an acknowledged write when its reply arrives, not when it reaches the head', () => {
+    const writes: [number, number][] = [];
+    const q = new ReplyQueue(
+      () => undefined,
+      (store, seq) => writes.push([store, seq]),
+    );
+    const first = q.later(2, formatGet);
+    const write = q.later(2, formatWrite, 3);
+    const refused = q.later(2, formatWrite, 2);
+    const read = q.later(2, formatGet);
+    write.onReply(ST_DONE, 41, Buffer.alloc(0));
+    refused.onReply(ST_ERROR, 0, Buffer.from('refused'));
+    read.onReply(ST_VALUE, 7, Buffer.from('v'));
+    assert.deepEqual(writes, [[3, 41]], 'WAIT sees the write while an earlier reply is outstanding');
+    first.onReply(ST_MISSING, 0, Buffer.alloc(0));
+    assert.deepEqual(writes, [[3, 41]], 'each write is reported once; refusals and reads never');
+    assert.equal(q.out.take().toString(), '$-1\r\n+OK\r\n-ERR refused\r\n$1\r\nv\r\n');
+  });
+
+  it('writes a reply that completed behind the head in the protocol of its own command', () => {
+    const q = new ReplyQueue(
+      () => undefined,
+      () => undefined,
+    );
+    const first = q.later(2, formatGet);
+    const afterHello = q.later(3, formatGet);
+    afterHello.onReply(ST_MISSING, 0, Buffer.alloc(0));
+    first.onReply(ST_MISSING, 0, Buffer.alloc(0));
+    assert.equal(q.out.take().toString(), '$-1\r\n_\r\n');
+  });
+
+  /**
+   * The model: whatever order the workers answer in, `out` holds each command's reply, formatted
+   * as if answered at once, in command order; every acknowledged write is reported exactly once.
+   */
+  it('matches in-order formatting for random pipelines answered in random order (seeded)', () => {
+    const seed = testSeed();
+    const random = seededRandom(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    try {
+      for (let round = 0; round < 300; round++) {
+        const reported: string[] = [];
+        const q = new ReplyQueue(
+          () => undefined,
+          (store, seq) => reported.push(`${store}:${seq}`),
+        );
+        const expected = new RespWriter(2);
+        const expectedWrites: string[] = [];
+        const answers: { p: Pending; status: number; seq: number; value: Buffer }[] = [];
+        const n = 1 + Math.floor(random() * 40);
+        for (let i = 0; i < n; i++) {
+          const proto: ProtocolVersion = random() < 0.3 ? 3 : 2;
+          expected.proto = proto;
+          const kind = random();
+          if (kind < 0.15) {
+            // a reply written at once (an error, PING), maybe behind outstanding ones
+            q.now(proto).simple(`NOW${i}`);
+            expected.simple(`NOW${i}`);
+            continue;
+          }
+          const write = kind < 0.6;
+          const store = write ? Math.floor(random() * 4) : -1;
+          const format = write ? formatWrite : formatGet;
+          const p = q.later(proto, format, store);
+          // sizes from empty to past a writer's first chunk
+          const value = Buffer.alloc(pick([0, 1, 100, 300, 20000]), 0x61 + (i % 26));
+          const status = write ? pick([ST_DONE, ST_DONE, ST_ERROR]) : pick([ST_VALUE, ST_VALUE, ST_MISSING]);
+          answers.push({ p, status, seq: i + 1, value });
+          format(expected, status, i + 1, value);
+          if (write && status === ST_DONE) expectedWrites.push(`${store}:${i + 1}`);
+        }
+        const out: Buffer[] = [];
+        answers.sort(() => random() - 0.5);
+        for (const a of answers) {
+          a.p.onReply(a.status, a.seq, a.value);
+          a.value.fill(0x7a); // the worker's reply buffer is reused after the call
+          // the connection drains `out` once per turn
+          if (random() < 0.2) out.push(q.out.take());
+        }
+        out.push(q.out.take());
+        const at = `seed ${seed} round ${round}`;
+        assert.equal(q.depth, 0, `${at}: every reply written`);
+        assert.ok(Buffer.concat(out).equals(expected.take()), `${at}: replies in command order`);
+        assert.deepEqual(
+          reported.sort(),
+          expectedWrites.sort(),
+          `${at}: each acknowledged write reported once`,
+        );
+      }
+    } catch (err) {
+      process.stderr.write(`resp-reply-queue model test failed with DISTKV_SEED=${seed}\n`);
+      throw err;
+    }
   });
 });
 

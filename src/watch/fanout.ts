@@ -51,7 +51,7 @@ export class Fanout {
       const made: Broadcast = new Broadcast(
         {
           sources: sources.map((src) => ({ shard: src.shard, feed: (pos) => this.feed(src, pos) })),
-          prefix: o.prefix,
+          prefix: Buffer.from(o.prefix, 'utf8'),
           values: o.values,
           format,
           epochOf: this.epochOf,

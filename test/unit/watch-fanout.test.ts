@@ -179,7 +179,7 @@ class TextOutput implements WatchOutput {
         .map((f) =>
           f.type === 'json'
             ? (JSON.parse(f.json) as Record<string, unknown>)
-            : { type: f.type, shard: f.shard, key: f.key, version: f.version },
+            : { type: f.type, shard: f.shard, key: f.key.toString(), version: f.version },
         );
     return Buffer.concat(this.pieces)
       .toString()

@@ -176,15 +176,16 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 
-/** threadText writes a ThreadSplit of µs per write: total (main + workers + other). */
+/** threadText writes a ThreadSplit of µs per write: total (main, its kernel part, + workers + other). */
 function threadText(t: ThreadSplit): string {
-  return `${t.total} µs/put = main ${t.main} + workers ${t.workers} + other ${t.other}`;
+  return `${t.total} µs/put = main ${t.main} (kernel ${t.mainSystem}) + workers ${t.workers} + other ${t.other}`;
 }
 
 /** medianSplit is the median of each kind of thread over rounds. */
 function medianSplit(xs: ThreadSplit[]): ThreadSplit {
   return {
     main: median(xs.map((x) => x.main)),
+    mainSystem: median(xs.map((x) => x.mainSystem)),
     workers: median(xs.map((x) => x.workers)),
     other: median(xs.map((x) => x.other)),
     total: median(xs.map((x) => x.total)),
@@ -317,7 +318,13 @@ class Bench {
 /** perWrite turns an interval's CPU seconds into µs per write, rounded to 0.1. */
 function perWrite(split: ThreadSplit, writes: number): ThreadSplit {
   const us = (s: number): number => Math.round((s * 1e7) / writes) / 10;
-  return { main: us(split.main), workers: us(split.workers), other: us(split.other), total: us(split.total) };
+  return {
+    main: us(split.main),
+    mainSystem: us(split.mainSystem),
+    workers: us(split.workers),
+    other: us(split.other),
+    total: us(split.total),
+  };
 }
 
 /** ask sends `msg` to the child (when given) and resolves with its next message. */

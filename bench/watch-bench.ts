@@ -255,11 +255,27 @@ class Bench {
   }
 
   /**
+   * quiet waits (at most 5 s) until the logged writes stop moving: wrk leaves up to one PUT per
+   * connection in flight when it stops, logged after it returned. A round's watchers start at
+   * "now", which must not be before those: they would receive writes counted in no round.
+   */
+  private async quiet(): Promise<void> {
+    let last = await this.loggedWrites();
+    for (const until = Date.now() + 5000; Date.now() < until;) {
+      await sleep(100);
+      const now = await this.loggedWrites();
+      if (now === last) return;
+      last = now;
+    }
+  }
+
+  /**
    * round opens `n` watchers in a child process (the last one timing the probe's writes when
    * `probe`), runs wrk for SECONDS with the probe writing, then waits until every watcher has
    * every write of the round.
    */
   async round(n: number, probe: boolean): Promise<FanoutResult> {
+    await this.quiet();
     const child = fork(
       new URL(import.meta.url),
       [

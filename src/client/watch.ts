@@ -93,7 +93,7 @@ interface ServerEvent {
 /** watchPrefix runs a watch (see the design block). */
 export async function* watchPrefix(
   source: WatchSource,
-  prefix: string,
+  prefix: string | Uint8Array,
   options: WatchOptions = {},
 ): AsyncGenerator<WatchChange, void, undefined> {
   const outer = options.signal;
@@ -180,7 +180,11 @@ export async function* watchPrefix(
     let backoff = RETRY_MIN_MS;
     let redirects = 0;
     while (!stop.signal.aborted) {
-      const q = new URLSearchParams({ prefix, shards: shards.join(','), from: fromFor(shards) });
+      const q = new URLSearchParams({
+        ...prefixQuery(prefix),
+        shards: shards.join(','),
+        from: fromFor(shards),
+      });
       if (options.values === false) q.set('values', '0');
       try {
         const res = await agent.request({
@@ -262,6 +266,13 @@ export async function* watchPrefix(
     resumeReading?.();
     await agent.close().catch(() => undefined);
   }
+}
+
+/** prefixQuery is how a watch asks for its prefix: `prefix` (UTF-8 text) or `prefix_base64` (other bytes). */
+function prefixQuery(prefix: string | Uint8Array): { prefix: string } | { prefix_base64: string } {
+  if (typeof prefix === 'string') return { prefix };
+  const b = Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  return isUtf8(b) ? { prefix: b.toString('utf8') } : { prefix_base64: b.toString('base64') };
 }
 
 /** readFrames decodes a binary watch stream (either version) and hands each event to `push`. */

@@ -35,7 +35,7 @@ export interface ShardStream {
   readonly deps: WatchDeps;
   readonly out: WatchOutput;
   readonly options: WatchOptions;
-  /** prefixBytes is `options.prefix` as UTF-8. */
+  /** prefixBytes is `options.prefix`. */
   readonly prefixBytes: Buffer;
   /** isClosed reports whether the stream has stopped. */
   isClosed(): boolean;

@@ -90,7 +90,8 @@ export interface WatchOutput {
 
 /** WatchOptions are a stream's parameters. */
 export interface WatchOptions {
-  prefix: string;
+  /** prefix is the bytes the keys of its events start with. */
+  prefix: Buffer;
   values: boolean;
   maxBuffer: number;
 }
@@ -112,7 +113,7 @@ export class Watcher implements BroadcastMember, ShardStream {
     this.deps = deps;
     this.out = out;
     this.options = o;
-    this.prefixBytes = Buffer.from(o.prefix, 'utf8');
+    this.prefixBytes = o.prefix;
   }
 
   /** start sends `hello` and begins every shard from its start. */

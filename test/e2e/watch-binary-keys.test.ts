@@ -64,7 +64,7 @@ async function sseEvents(address: string, query: string, want: number): Promise<
 /** clientEvents runs `kv.watch(prefix, options)` until `want` changes came (bounded). */
 async function clientEvents(
   kv: DistkvClient,
-  prefix: string,
+  prefix: string | Uint8Array,
   from: string,
   want: number,
 ): Promise<WatchChange[]> {
@@ -97,7 +97,15 @@ describe('watch over keys that are not UTF-8', () => {
   let server: ServerProcess | undefined;
   let kv: DistkvClient | undefined;
   const seed = testSeed();
-  const keys = randomKeys(seededRandom(seed), 'w', 40);
+  // (one key under w\xFF at least, for the prefix given as bytes)
+  const keys = [
+    ...new Map(
+      [...randomKeys(seededRandom(seed), 'w', 40), Buffer.from([0x77, 0xff, 0x21])].map((k) => [
+        k.toString('hex'),
+        k,
+      ]),
+    ).values(),
+  ];
   // U+FFFD itself under `w`: the prefix `w\uFFFD` must give these and none of the bytes it stands for.
   const replacement = keys.filter((k) => k.subarray(0, 4).equals(Buffer.from('w\uFFFD')));
 
@@ -157,6 +165,27 @@ describe('watch over keys that are not UTF-8', () => {
       hex(all.slice(half).map(bytesOf)),
       `seed ${seed}: resumed after event ${half}`,
     );
+  });
+
+  it('takes a prefix that is not UTF-8 as prefix_base64 (the client sends bytes so), and refuses it with prefix', async () => {
+    const bytes = Buffer.from([0x77, 0xff]);
+    const under = keys.filter((k) => k.subarray(0, 2).equals(bytes));
+    const got = await clientEvents(kv!, bytes, '0.0', under.length);
+    assert.deepEqual(hex(got.map(bytesOf)), hex(under), `seed ${seed}`);
+    const sse = await sseEvents(
+      address,
+      `prefix_base64=${encodeURIComponent(bytes.toString('base64'))}&from=0.0`,
+      under.length,
+    );
+    assert.deepEqual(hex(sse.map(exact)), hex(under), `seed ${seed}: SSE`);
+    for (const [query, why] of [
+      ['prefix=w&prefix_base64=dw%3D%3D', /prefix or prefix_base64, not both/],
+      ['prefix_base64=dw', /canonical base64/],
+    ] as const) {
+      const r = await fetch(`http://${address}/watch?${query}`);
+      assert.equal(r.status, 400, query);
+      assert.match(await r.text(), why);
+    }
   });
 
   it('distkv watch --json writes key_base64 for them', async () => {

@@ -1,8 +1,9 @@
 /**
  * `GET /watch?prefix=P&from=CURSOR&values=0|1&shards=I,J&max_buffer_bytes=N` (docs/watch.md):
- * a stream of the changes of the keys under P (its UTF-8 bytes, or any bytes as `prefix_base64`), as Server-Sent Events, as the binary stream when
- * the request's Accept names it (watch-binary-format.ts; version 2 when it asks for `version=2`),
- * or over a WebSocket when the request asks to upgrade (same URL, same events).
+ * a stream of the changes of the keys under P (its UTF-8 bytes, or any bytes as `prefix_base64`),
+ * as Server-Sent Events, as the binary stream when the request's Accept names it
+ * (watch-binary-format.ts; version 2 when it asks for `version=2`), or over a WebSocket when the
+ * request asks to upgrade (same URL, same events).
  *
  * Shards: the prefix's shards (one when the prefix holds a whole `{hash tag}`, else all), or those
  * named by `shards`. This node serves those it holds a store of (the replica at a replica's

@@ -176,15 +176,16 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 
-/** threadText writes a ThreadSplit of µs per write: total (main + workers + other). */
+/** threadText writes a ThreadSplit of µs per write: total (main, its kernel part, + workers + other). */
 function threadText(t: ThreadSplit): string {
-  return `${t.total} µs/put = main ${t.main} + workers ${t.workers} + other ${t.other}`;
+  return `${t.total} µs/put = main ${t.main} (kernel ${t.mainSystem}) + workers ${t.workers} + other ${t.other}`;
 }
 
 /** medianSplit is the median of each kind of thread over rounds. */
 function medianSplit(xs: ThreadSplit[]): ThreadSplit {
   return {
     main: median(xs.map((x) => x.main)),
+    mainSystem: median(xs.map((x) => x.mainSystem)),
     workers: median(xs.map((x) => x.workers)),
     other: median(xs.map((x) => x.other)),
     total: median(xs.map((x) => x.total)),
@@ -254,11 +255,27 @@ class Bench {
   }
 
   /**
+   * quiet waits (at most 5 s) until the logged writes stop moving: wrk leaves up to one PUT per
+   * connection in flight when it stops, logged after it returned. A round's watchers start at
+   * "now", which must not be before those: they would receive writes counted in no round.
+   */
+  private async quiet(): Promise<void> {
+    let last = await this.loggedWrites();
+    for (const until = Date.now() + 5000; Date.now() < until;) {
+      await sleep(100);
+      const now = await this.loggedWrites();
+      if (now === last) return;
+      last = now;
+    }
+  }
+
+  /**
    * round opens `n` watchers in a child process (the last one timing the probe's writes when
    * `probe`), runs wrk for SECONDS with the probe writing, then waits until every watcher has
    * every write of the round.
    */
   async round(n: number, probe: boolean): Promise<FanoutResult> {
+    await this.quiet();
     const child = fork(
       new URL(import.meta.url),
       [
@@ -317,7 +334,13 @@ class Bench {
 /** perWrite turns an interval's CPU seconds into µs per write, rounded to 0.1. */
 function perWrite(split: ThreadSplit, writes: number): ThreadSplit {
   const us = (s: number): number => Math.round((s * 1e7) / writes) / 10;
-  return { main: us(split.main), workers: us(split.workers), other: us(split.other), total: us(split.total) };
+  return {
+    main: us(split.main),
+    mainSystem: us(split.mainSystem),
+    workers: us(split.workers),
+    other: us(split.other),
+    total: us(split.total),
+  };
 }
 
 /** ask sends `msg` to the child (when given) and resolves with its next message. */

@@ -8,6 +8,8 @@
  *            told apart by what they do (under a write load they run the stores and the commit
  *            log, far above V8's and libuv's helper threads)
  *   other    every other thread (V8's GC and compiler threads, libuv's pool, piscina's threads)
+ *   mainSystem  the part of `main` spent in the kernel (stime: a server's socket writes and
+ *            reads, and on loopback the receive path each write runs for its reader)
  * Threads that ended between two samples are missed (their time leaves with them), so a
  * measured interval should not span a process's startup. Off Linux every figure is NaN.
  */
@@ -19,6 +21,8 @@ const TICK_S = 0.01;
 /** ThreadSplit is the CPU seconds of an interval, by kind of thread. */
 export interface ThreadSplit {
   main: number;
+  /** mainSystem is the part of `main` spent in the kernel. */
+  mainSystem: number;
   workers: number;
   other: number;
   total: number;
@@ -26,10 +30,25 @@ export interface ThreadSplit {
 
 /** threadCpuSeconds reads the CPU seconds (user + system) of thread `tid` of `pid`; throws when it is gone. */
 export function threadCpuSeconds(pid: number, tid: number): number {
+  const t = threadCpuTimes(pid, tid);
+  return t.user + t.system;
+}
+
+/** threadCpuTimes reads the user and system CPU seconds of thread `tid` of `pid`; throws when it is gone. */
+export function threadCpuTimes(pid: number, tid: number): { user: number; system: number } {
   // the fields after the command's closing parenthesis: state is field 3, utime 14, stime 15
   const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_S;
+  return { user: Number(fields[11]) * TICK_S, system: Number(fields[12]) * TICK_S };
+}
+
+/** mainSystemSeconds reads the system CPU seconds of `pid`'s main thread (NaN when it is gone). */
+function mainSystemSeconds(pid: number): number {
+  try {
+    return threadCpuTimes(pid, pid).system;
+  } catch {
+    return NaN;
+  }
 }
 
 /** threadTimes reads the CPU seconds of every live thread of `pid`, by thread id (empty when unreadable). */
@@ -57,6 +76,7 @@ export class ThreadStats {
   private readonly workerCount: number;
   private workerIds: Set<number> | undefined;
   private start = new Map<number, number>();
+  private startMainSystem = 0;
 
   /** `workers` is how many of the busiest non-main threads count as workers (0: none). */
   constructor(pid: number, workers: number) {
@@ -67,12 +87,14 @@ export class ThreadStats {
   /** begin starts an interval. */
   begin(): void {
     this.start = threadTimes(this.pid);
+    this.startMainSystem = mainSystemSeconds(this.pid);
   }
 
   /** end returns the CPU of the interval since `begin`, split by kind of thread. */
   end(): ThreadSplit {
     const now = threadTimes(this.pid);
-    if (now.size === 0) return { main: NaN, workers: NaN, other: NaN, total: NaN };
+    const mainSystem = mainSystemSeconds(this.pid) - this.startMainSystem;
+    if (now.size === 0) return { main: NaN, mainSystem: NaN, workers: NaN, other: NaN, total: NaN };
     const used = new Map<number, number>();
     for (const [tid, s] of now) used.set(tid, s - (this.start.get(tid) ?? 0));
     if (this.workerIds === undefined)
@@ -83,7 +105,7 @@ export class ThreadStats {
           .slice(0, this.workerCount)
           .map(([tid]) => tid),
       );
-    const split: ThreadSplit = { main: 0, workers: 0, other: 0, total: 0 };
+    const split: ThreadSplit = { main: 0, mainSystem, workers: 0, other: 0, total: 0 };
     for (const [tid, s] of used) {
       if (tid === this.pid) split.main += s;
       else if (this.workerIds.has(tid)) split.workers += s;

@@ -44,12 +44,19 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
         for await (const ev of events) {
           cursor = ev.cursor;
           if (lines) {
-            const { value, ...rest } = ev;
-            out.line(JSON.stringify({ ...rest, ...(value === undefined ? {} : jsonValue(value)) }));
+            // A key that is not UTF-8 also as key_base64, as `distkv scan --json` writes it.
+            const { value, keyBytes, ...rest } = ev;
+            out.line(
+              JSON.stringify({
+                ...rest,
+                ...(keyBytes === undefined ? {} : { key_base64: keyBytes.toString('base64') }),
+                ...(value === undefined ? {} : jsonValue(value)),
+              }),
+            );
           } else {
             const what = ev.snapshot === true ? 'snapshot' : ev.type;
             const parts = [what, String(ev.shard), ev.version ?? '-'];
-            if (ev.key !== undefined) parts.push(displayBytes(Buffer.from(ev.key)));
+            if (ev.key !== undefined) parts.push(displayBytes(ev.keyBytes ?? Buffer.from(ev.key)));
             if (ev.value !== undefined) parts.push(displayBytes(ev.value));
             out.line(parts.join(' '));
           }

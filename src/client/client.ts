@@ -209,8 +209,14 @@ export class DistkvClient {
     return results;
   }
 
-  /** watch yields the changes of the keys under `prefix` (src/client/watch.ts, docs/watch.md). */
-  watch(prefix: string, options: WatchOptions = {}): AsyncGenerator<WatchChange, void, undefined> {
+  /**
+   * watch yields the changes of the keys under `prefix` (bytes for a prefix that is not UTF-8;
+   * src/client/watch.ts, docs/watch.md).
+   */
+  watch(
+    prefix: string | Uint8Array,
+    options: WatchOptions = {},
+  ): AsyncGenerator<WatchChange, void, undefined> {
     const source: WatchSource = {
       topology: (signal) => this.topology(signal === undefined ? {} : { signal }),
       reload: () => this.reload(),

@@ -12,6 +12,7 @@
  * Each yielded event carries `cursor`: pass it as `from` later to resume after that event.
  * Reading is paced by the consumer: a stream stops reading while HIGH_WATER events wait.
  */
+import { isUtf8 } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 import { Agent } from 'undici';
 import { DistkvError } from '../errors.js';
@@ -36,8 +37,14 @@ export interface WatchOptions {
 export interface WatchChange {
   type: 'put' | 'delete' | 'expire' | 'snapshot-begin' | 'snapshot-end';
   shard: number;
-  /** key is set on put, delete and expire. */
+  /**
+   * key is set on put, delete and expire (and snapshot entries). A key that is not UTF-8 (written
+   * over RESP or as `/kv/%FF...`) shows here with U+FFFD in place of its bytes, and comes exactly
+   * in `keyBytes`, as a scan's items do.
+   */
   key?: string;
+  /** keyBytes is the key's exact bytes when they are not UTF-8. */
+  keyBytes?: Buffer;
   /** value is set on put (unless values: false). */
   value?: Buffer;
   /** version is the change's version `E.S` (on snapshot markers: the snapshot's); absent on snapshot entries. */
@@ -70,6 +77,7 @@ interface ServerEvent {
   type: string;
   shard?: number;
   key?: string;
+  key_base64?: string;
   value?: string;
   value_base64?: string;
   version?: string;
@@ -78,12 +86,14 @@ interface ServerEvent {
   reason?: string;
   /** bytes is a binary change's value (not a field of the JSON). */
   bytes?: Buffer;
+  /** keyBytes is a binary change's key when it is not UTF-8 (not a field of the JSON). */
+  keyBytes?: Buffer;
 }
 
 /** watchPrefix runs a watch (see the design block). */
 export async function* watchPrefix(
   source: WatchSource,
-  prefix: string,
+  prefix: string | Uint8Array,
   options: WatchOptions = {},
 ): AsyncGenerator<WatchChange, void, undefined> {
   const outer = options.signal;
@@ -132,6 +142,8 @@ export async function* watchPrefix(
         positions.set(shard, v);
       }
       const change: WatchChange = { type: ev.type, shard, key: ev.key ?? '', cursor: cursor() };
+      if (ev.keyBytes !== undefined) change.keyBytes = ev.keyBytes;
+      else if (ev.key_base64 !== undefined) change.keyBytes = Buffer.from(ev.key_base64, 'base64');
       if (ev.bytes !== undefined) change.value = ev.bytes;
       else if (ev.value !== undefined) change.value = Buffer.from(ev.value, 'utf8');
       else if (ev.value_base64 !== undefined) change.value = Buffer.from(ev.value_base64, 'base64');
@@ -168,7 +180,11 @@ export async function* watchPrefix(
     let backoff = RETRY_MIN_MS;
     let redirects = 0;
     while (!stop.signal.aborted) {
-      const q = new URLSearchParams({ prefix, shards: shards.join(','), from: fromFor(shards) });
+      const q = new URLSearchParams({
+        ...prefixQuery(prefix),
+        shards: shards.join(','),
+        from: fromFor(shards),
+      });
       if (options.values === false) q.set('values', '0');
       try {
         const res = await agent.request({
@@ -252,6 +268,13 @@ export async function* watchPrefix(
   }
 }
 
+/** prefixQuery is how a watch asks for its prefix: `prefix` (UTF-8 text) or `prefix_base64` (other bytes). */
+function prefixQuery(prefix: string | Uint8Array): { prefix: string } | { prefix_base64: string } {
+  if (typeof prefix === 'string') return { prefix };
+  const b = Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  return isUtf8(b) ? { prefix: b.toString('utf8') } : { prefix_base64: b.toString('base64') };
+}
+
 /** readFrames decodes a binary watch stream (either version) and hands each event to `push`. */
 async function readFrames(
   body: AsyncIterable<Buffer>,
@@ -267,7 +290,10 @@ async function readFrames(
         if (ev.type === 'resume') return;
         continue;
       }
-      const ev: ServerEvent = { type: f.type, shard: f.shard, key: f.key, version: f.version };
+      const key = f.key.toString('utf8');
+      const ev: ServerEvent = { type: f.type, shard: f.shard, key, version: f.version };
+      // (without U+FFFD in its text a key is UTF-8: the check is made only when one is there)
+      if (key.includes('\uFFFD') && !isUtf8(f.key)) ev.keyBytes = f.key;
       if (values && f.value !== undefined) ev.bytes = f.value;
       await push(ev);
     }

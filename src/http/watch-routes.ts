@@ -1,8 +1,9 @@
 /**
  * `GET /watch?prefix=P&from=CURSOR&values=0|1&shards=I,J&max_buffer_bytes=N` (docs/watch.md):
- * a stream of the changes of the keys under P, as Server-Sent Events, as the binary stream when
- * the request's Accept names it (watch-binary-format.ts; version 2 when it asks for `version=2`),
- * or over a WebSocket when the request asks to upgrade (same URL, same events).
+ * a stream of the changes of the keys under P (its UTF-8 bytes, or any bytes as `prefix_base64`),
+ * as Server-Sent Events, as the binary stream when the request's Accept names it
+ * (watch-binary-format.ts; version 2 when it asks for `version=2`), or over a WebSocket when the
+ * request asks to upgrade (same URL, same events).
  *
  * Shards: the prefix's shards (one when the prefix holds a whole `{hash tag}`, else all), or those
  * named by `shards`. This node serves those it holds a store of (the replica at a replica's
@@ -11,7 +12,8 @@
  * `X-Distkv-Lag` and in every `progress` event.
  */
 import { DistkvError } from '../errors.js';
-import { slotOf } from '../routing/slot.js';
+import { slotOfBytes } from '../routing/slot.js';
+import { isCanonicalBase64 } from './batch-parse.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { sendRedirect } from './redirect.js';
@@ -36,7 +38,7 @@ const KEEPALIVE_MS = 15000;
 
 /** WatchPlan is a parsed watch request. */
 interface WatchPlan {
-  prefix: string;
+  prefix: Buffer;
   values: boolean;
   maxBuffer: number;
   sources: ShardSource[];
@@ -45,15 +47,34 @@ interface WatchPlan {
 }
 
 /** prefixShards lists the shards keys under `prefix` can live on. */
-export function prefixShards(ctx: HttpContext, prefix: string): number[] {
-  const open = prefix.indexOf('{');
-  const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
+export function prefixShards(ctx: HttpContext, prefix: Buffer): number[] {
+  const open = prefix.indexOf(0x7b); // {
+  const close = open < 0 ? -1 : prefix.indexOf(0x7d, open + 1); // }
   // A prefix holding a whole non-empty hash tag fixes the tag, so the slot, of every key under it.
-  if (close > open + 1) return [ctx.shardMap.shardOfSlot(slotOf(prefix))];
+  if (close > open + 1) return [ctx.shardMap.shardOfSlot(slotOfBytes(prefix))];
   return ctx.shardMap.shards.map((s) => s.idx);
 }
 
-function shardsParam(ctx: HttpContext, params: ReadonlyMap<string, string>, prefix: string): number[] {
+/**
+ * prefixParam reads the prefix: `prefix` (text, matched as its UTF-8) or `prefix_base64` (any
+ * bytes, for keys that are not UTF-8), not both; at most `maxKey` bytes.
+ */
+function prefixParam(params: ReadonlyMap<string, string>, maxKey: number): Buffer {
+  const text = params.get('prefix_base64');
+  if (text !== undefined && params.has('prefix'))
+    throw new DistkvError('INVALID_ARGUMENT', 'send prefix or prefix_base64, not both');
+  if (text !== undefined && !isCanonicalBase64(text))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `prefix_base64 must be canonical base64 (padded), got "${text}"`,
+    );
+  const prefix =
+    text === undefined ? Buffer.from(params.get('prefix') ?? '', 'utf8') : Buffer.from(text, 'base64');
+  if (prefix.length > maxKey) throw new DistkvError('INVALID_KEY', `prefix is over ${maxKey} bytes`);
+  return prefix;
+}
+
+function shardsParam(ctx: HttpContext, params: ReadonlyMap<string, string>, prefix: Buffer): number[] {
   const text = params.get('shards');
   if (text === undefined || text === '') return prefixShards(ctx, prefix);
   const count = ctx.shardMap.shards.length;
@@ -70,9 +91,7 @@ function shardsParam(ctx: HttpContext, params: ReadonlyMap<string, string>, pref
 }
 
 function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, string>): WatchPlan {
-  const prefix = params.get('prefix') ?? '';
-  if (Buffer.byteLength(prefix) > ctx.config.server.max_key_bytes)
-    throw new DistkvError('INVALID_KEY', `prefix is over ${ctx.config.server.max_key_bytes} bytes`);
+  const prefix = prefixParam(params, ctx.config.server.max_key_bytes);
   const valuesText = params.get('values') ?? '1';
   if (valuesText !== '0' && valuesText !== '1')
     throw new DistkvError('INVALID_ARGUMENT', `values must be 0 or 1, got "${valuesText}"`);
@@ -97,7 +116,7 @@ function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, 
  * WATCH_PARAMS are the parameters of a watch (docs/watch.md), read strictly as the native API's
  * (docs/api.md, "Query parameters"): a misspelt `from` would otherwise start from now in silence.
  */
-const WATCH_PARAMS = ['prefix', 'from', 'values', 'shards', 'max_buffer_bytes'] as const;
+const WATCH_PARAMS = ['prefix', 'prefix_base64', 'from', 'values', 'shards', 'max_buffer_bytes'] as const;
 
 /** registerWatchRoutes adds GET /watch. */
 export function registerWatchRoutes(app: Router, ctx: HttpContext): void {

@@ -66,7 +66,8 @@ export interface BroadcastSource {
 /** BroadcastOptions say what a broadcast sends. */
 export interface BroadcastOptions {
   sources: readonly BroadcastSource[];
-  prefix: string;
+  /** prefix is the bytes the keys of its events start with. */
+  prefix: Buffer;
   values: boolean;
   format: WireFormat;
   epochOf(shard: number, seq: number): number;

@@ -45,7 +45,7 @@ export class Fanout {
     positions: readonly number[],
   ): Broadcast | undefined {
     const stores = sources.map((s) => String(s.store)).join(',');
-    const key = `${format} ${o.values ? '1' : '0'} ${stores} ${o.prefix}`;
+    const key = `${format} ${o.values ? '1' : '0'} ${stores} ${o.prefix.toString('latin1')}`;
     let b = this.broadcasts.get(key);
     if (b === undefined) {
       const made: Broadcast = new Broadcast(

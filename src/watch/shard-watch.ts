@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { formatVersion } from '../routing/version.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
 import { decodeLog, type LogRecord } from './store-log.js';
-import { valueFields, type WatchEvent } from './watch-event.js';
+import { keyFields, valueFields, type WatchEvent } from './watch-event.js';
 import type { ScanPage, ShardSource, WatchDeps, WatchOptions, WatchOutput } from './watcher.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 
@@ -35,7 +35,7 @@ export interface ShardStream {
   readonly deps: WatchDeps;
   readonly out: WatchOutput;
   readonly options: WatchOptions;
-  /** prefixBytes is `options.prefix` as UTF-8. */
+  /** prefixBytes is `options.prefix`. */
   readonly prefixBytes: Buffer;
   /** isClosed reports whether the stream has stopped. */
   isClosed(): boolean;
@@ -140,6 +140,7 @@ export class ShardWatch implements FeedSubscriber {
         page = await stream.deps.scan(this.src, stream.prefixBytes, after, {
           limit: SNAPSHOT_PAGE,
           maxBytes: SCAN_PAGE_BYTES,
+          keysOnly: !stream.options.values,
         });
       } catch {
         if (stream.isClosed()) return false;
@@ -153,7 +154,7 @@ export class ShardWatch implements FeedSubscriber {
         stream.emit({ type: 'snapshot-begin', shard, version: this.version(firstSeq) });
       }
       for (const e of page.entries) {
-        const ev: WatchEvent = { type: 'put', shard, key: Buffer.from(e.key).toString('utf8') };
+        const ev: WatchEvent = { type: 'put', shard, ...keyFields(e.key) };
         if (stream.options.values) Object.assign(ev, valueFields(e.value));
         ev.snapshot = true;
         stream.emit(ev);

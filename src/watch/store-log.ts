@@ -39,13 +39,14 @@ export function logOf(store: Store): StoreLog {
 export type EventKind = 'put' | 'delete' | 'expire';
 
 /**
- * LogRecord is one decoded record: key as text, value bytes for a put (a view into the buffer
- * decodeLog was given: each read's own copy, whose records are encoded in the turn it is read).
+ * LogRecord is one decoded record: its key's exact bytes (a key need not be UTF-8: RESP and
+ * `/kv/%FF...` write any bytes) and a put's value bytes, both views into the buffer decodeLog was
+ * given (each read's own copy, whose records are encoded in the turn it is read).
  */
 export interface LogRecord {
   kind: EventKind;
   seq: number;
-  key: string;
+  key: Buffer;
   value: Buffer | undefined;
 }
 
@@ -61,7 +62,7 @@ export function decodeLog(buf: Buffer): LogRecord[] {
     if (typeof r === 'string')
       throw new DistkvError('CORRUPTION', `watch: log batch at offset ${offset}: ${r}`);
     offset += r.size;
-    const key = r.key.toString('utf8');
+    const key = r.key;
     const type: number = r.type;
     if (type === TYPE_PUT) out.push({ kind: 'put', seq: r.seq, key, value: r.value });
     else if (type === TYPE_DELETE) out.push({ kind: 'delete', seq: r.seq, key, value: undefined });

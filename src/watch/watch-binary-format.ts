@@ -39,6 +39,7 @@
  * stream by the response's Content-Type and the stream's version byte (a server that knows only
  * version 1 answers it to a client asking for version 2). watch-binary-reader.ts decodes both.
  */
+import { hasPrefix } from '../util/bytes.js';
 import type { LogRecord } from './store-log.js';
 
 /** BINARY_MEDIA_TYPE is the Accept value that asks for this stream, and its Content-Type. */
@@ -90,14 +91,15 @@ export function writeVarint(out: Buffer, at: number, n: number): number {
 }
 
 /**
- * changeFrames encodes the records of `batch` under `prefix` as change frames of stream version
+ * changeFrames encodes the records of `batch` under `prefix` (their key's bytes start with its
+ * bytes; a key travels as its exact bytes, UTF-8 or not) as change frames of stream version
  * `version`, in one buffer (values left out when `values` is false). In version 2 the first
  * change, and any whose epoch differs from the change before, is absolute: see the design block.
  */
 export function changeFrames(
   batch: readonly LogRecord[],
   shard: number,
-  prefix: string,
+  prefix: Buffer,
   values: boolean,
   epochOf: (seq: number) => number,
   version: StreamVersion,
@@ -110,18 +112,18 @@ export function changeFrames(
 function changeFramesV1(
   batch: readonly LogRecord[],
   shard: number,
-  prefix: string,
+  prefix: Buffer,
   values: boolean,
   epochOf: (seq: number) => number,
 ): Buffer {
   let size = 0;
   const keys: (Buffer | undefined)[] = [];
   for (const r of batch) {
-    if (!r.key.startsWith(prefix)) {
+    if (!hasPrefix(r.key, prefix)) {
       keys.push(undefined);
       continue;
     }
-    const key = Buffer.from(r.key, 'utf8');
+    const key = r.key;
     keys.push(key);
     size += FRAME_HEADER + CHANGE_HEADER + key.length + (values ? (r.value?.length ?? 0) : 0);
   }
@@ -161,7 +163,7 @@ interface V2Change {
 function changeFramesV2(
   batch: readonly LogRecord[],
   shard: number,
-  prefix: string,
+  prefix: Buffer,
   values: boolean,
   epochOf: (seq: number) => number,
 ): Buffer {
@@ -170,8 +172,8 @@ function changeFramesV2(
   let prevEpoch = -1;
   let prevSeq = 0;
   for (const r of batch) {
-    if (!r.key.startsWith(prefix)) continue;
-    const key = Buffer.from(r.key, 'utf8');
+    if (!hasPrefix(r.key, prefix)) continue;
+    const key = r.key;
     const value = values ? r.value : undefined;
     const epoch = epochOf(r.seq);
     const absolute = epoch !== prevEpoch || r.seq <= prevSeq;

@@ -26,7 +26,8 @@ import {
 export interface DecodedChange {
   type: 'put' | 'delete' | 'expire';
   shard: number;
-  key: string;
+  /** key is the key's exact bytes (a copy: a key need not be UTF-8). */
+  key: Buffer;
   /** version is `E.S`. */
   version: string;
   /** value is the put's value bytes (a copy); undefined for a delete or an expire. */
@@ -208,7 +209,7 @@ function change(
   return {
     type: kind,
     shard,
-    key: buf.toString('utf8', keyAt, keyAt + keyLength),
+    key: Buffer.from(buf.subarray(keyAt, keyAt + keyLength)),
     version: formatVersion({ epoch, seq }),
     value: kind === 'put' ? Buffer.from(buf.subarray(keyAt + keyLength, end)) : undefined,
   };

@@ -13,10 +13,14 @@
  *   progress        {cursor, lag?}                     the position moved (and a replica's lag)
  *   resume          {reason, cursor}                   last: reconnect with from=cursor
  *
- * A value is sent as UTF-8 text when it is valid UTF-8, else as `value_base64`.
+ * A value is sent as UTF-8 text when it is valid UTF-8, else as `value_base64`. A key that is not
+ * UTF-8 shows in `key` with U+FFFD in place of its bytes and exactly in `key_base64`, as a scan's
+ * items do (src/http/scatter-merge.ts): two such keys can show as one text.
  */
+import { isUtf8 } from 'node:buffer';
 import { encodeFrame, OP_TEXT } from '../http/websocket-format.js';
 import { formatVersion, type Version } from '../routing/version.js';
+import { hasPrefix } from '../util/bytes.js';
 import type { LogRecord } from './store-log.js';
 import { changeFrames, type StreamVersion } from './watch-binary-format.js';
 
@@ -34,15 +38,27 @@ export function valueFields(value: Uint8Array): Record<string, string> {
   }
 }
 
-/** changeEvent builds a put, delete or expire event. */
+/**
+ * keyFields returns the JSON fields of a key: `key` (its UTF-8 text), and `key_base64` (its exact
+ * bytes) when it is not UTF-8. Decoding puts U+FFFD in place of such bytes: without one the text
+ * is exact, and the UTF-8 check is made only on a key that holds one (it may be U+FFFD itself).
+ */
+export function keyFields(bytes: Uint8Array): { key: string; key_base64?: string } {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const key = b.toString('utf8');
+  if (!key.includes('\uFFFD') || isUtf8(b)) return { key };
+  return { key, key_base64: b.toString('base64') };
+}
+
+/** changeEvent builds a put, delete or expire event (`key`, and `key_base64` when it is not UTF-8). */
 export function changeEvent(
   type: 'put' | 'delete' | 'expire',
   shard: number,
-  key: string,
+  key: Uint8Array,
   value: Uint8Array | undefined,
   version: Version,
 ): WatchEvent {
-  const ev: WatchEvent = { type, shard, key };
+  const ev: WatchEvent = { type, shard, ...keyFields(key) };
   if (value !== undefined) Object.assign(ev, valueFields(value));
   ev.version = formatVersion(version);
   return ev;
@@ -82,7 +98,8 @@ export function recordJson(r: LogRecord, shard: number, values: boolean, epoch: 
 }
 
 /**
- * sharedBlock encodes a whole feed batch's events under `prefix` once for every live watcher with
+ * sharedBlock encodes a whole feed batch's events under `prefix` (bytes: a key's bytes start with
+ * them) once for every live watcher with
  * the same prefix, value choice and format (SSE frames without `id`, WebSocket messages, or binary
  * change frames); the watcher then writes the block and, for SSE, one `id:` line with its cursor
  * after it.
@@ -90,12 +107,12 @@ export function recordJson(r: LogRecord, shard: number, values: boolean, epoch: 
 export function sharedBlock(
   batch: Batch,
   shard: number,
-  prefix: string,
+  prefix: Buffer,
   values: boolean,
   format: WireFormat,
   epochOf: (seq: number) => number,
 ): Buffer {
-  const cacheKey = `${format}${values ? '1' : '0'}${prefix}`;
+  const cacheKey = `${format}${values ? '1' : '0'}${prefix.toString('latin1')}`;
   const cached = batch.encoded?.get(cacheKey);
   if (cached !== undefined) return cached;
   let block: Buffer;
@@ -106,7 +123,7 @@ export function sharedBlock(
   else {
     const parts: Buffer[] = [];
     for (const r of batch)
-      if (r.key.startsWith(prefix))
+      if (hasPrefix(r.key, prefix))
         parts.push(encodeFrame(OP_TEXT, Buffer.from(recordJson(r, shard, values, epochOf(r.seq)))));
     block = Buffer.concat(parts);
   }
@@ -119,12 +136,12 @@ export function sharedBlock(
  * as one buffer: the bytes JSON.stringify would give for each event (recordJson), built without an
  * object or a JSON pass per record when the key and value need no escaping (printable ASCII
  * without `"` or `\\`: JSON writes them as they are), which is what a busy broadcast spends its
- * encoding on. Any other record goes through recordJson.
+ * encoding on. Any other record (a key that is not UTF-8 among them) goes through recordJson.
  */
 function sseBlock(
   batch: Batch,
   shard: number,
-  prefix: string,
+  prefix: Buffer,
   values: boolean,
   epochOf: (seq: number) => number,
 ): Buffer {
@@ -133,12 +150,12 @@ function sseBlock(
   // Plain frames are ASCII: the block is then copied as latin1 (one byte per character, no UTF-8 pass).
   let ascii = true;
   for (const r of batch) {
-    if (!r.key.startsWith(prefix)) continue;
+    if (!hasPrefix(r.key, prefix)) continue;
     const value = values ? r.value : undefined;
     const epoch = epochOf(r.seq);
-    if (isPlainText(r.key) && (value === undefined || isPlainBytes(value))) {
+    if (isPlainBytes(r.key) && (value === undefined || isPlainBytes(value))) {
       const v = value === undefined ? '' : `,"value":"${value.toString('latin1')}"`;
-      text += `event: ${r.kind}\ndata: {"type":"${r.kind}","shard":${shardText},"key":"${r.key}"${v},"version":"${formatVersion({ epoch, seq: r.seq })}"}\n\n`;
+      text += `event: ${r.kind}\ndata: {"type":"${r.kind}","shard":${shardText},"key":"${r.key.toString('latin1')}"${v},"version":"${formatVersion({ epoch, seq: r.seq })}"}\n\n`;
     } else {
       ascii = false;
       text += `event: ${r.kind}\ndata: ${recordJson(r, shard, values, epoch)}\n\n`;
@@ -147,16 +164,10 @@ function sseBlock(
   return Buffer.from(text, ascii ? 'latin1' : 'utf8');
 }
 
-/** isPlainText reports whether JSON writes `s` as it is: printable ASCII without `"` or `\`. */
-function isPlainText(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
-  }
-  return true;
-}
-
-/** isPlainBytes is isPlainText for bytes (such a value is UTF-8, so it is sent as `value`). */
+/**
+ * isPlainBytes reports whether JSON writes `b` as its latin1 text: printable ASCII without `"` or
+ * `\` (such bytes are UTF-8, so a key is sent as `key` alone and a value as `value`).
+ */
 function isPlainBytes(b: Uint8Array): boolean {
   for (let i = 0; i < b.length; i++) {
     const c = b[i]!;

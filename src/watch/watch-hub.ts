@@ -13,7 +13,7 @@ import type { Broadcast } from './broadcast.js';
 import { Fanout } from './fanout.js';
 import type { Feed, LogReader } from './feed.js';
 import type { WireFormat } from './watch-event.js';
-import type { ScanPage, ShardSource, WatchDeps, WatchOptions, Watcher } from './watcher.js';
+import type { ScanBounds, ScanPage, ShardSource, WatchDeps, WatchOptions, Watcher } from './watcher.js';
 
 /** HEARTBEAT_MS is how often watchers get `progress` and the drain check runs. */
 export const HEARTBEAT_MS = 1000;
@@ -84,7 +84,7 @@ export class WatchHub implements WatchDeps {
     src: ShardSource,
     prefix: Buffer,
     after: Uint8Array | null,
-    bounds: { limit: number; maxBytes: number },
+    bounds: ScanBounds,
   ): Promise<ScanPage> {
     const r = await this.ctx.pool.call(src.worker, {
       type: 'watch-scan',

@@ -3,8 +3,8 @@
  * store, on the store's own thread, through the agreed log API (store-log.ts):
  *  - `watch-read`: the records after seq `after` (waiting up to `waitMs` for one to be written), or
  *    that the log no longer holds them (`gone`);
- *  - `watch-scan`: one page of the live keys under a prefix (bounded in entries and in bytes) and
- *    the store's seq at that instant.
+ *  - `watch-scan`: one page of the live keys under a prefix (bounded in entries and in bytes), with
+ *    their values unless it asks for keys only, and the store's seq at that instant.
  *
  * Nothing is pushed and nothing is registered in the store: a watched store costs one long-poll per
  * process (the main thread's feed), however many watchers there are, so writers never wait for a
@@ -18,6 +18,8 @@ import { logOf } from './store-log.js';
 
 type ReadMsg = Extract<ToWorker, { type: 'watch-read' }>;
 type ScanMsg = Extract<ToWorker, { type: 'watch-scan' }>;
+
+const NO_VALUE = new Uint8Array(0);
 
 /** watchRead answers a `watch-read` message for `store`. */
 export async function watchRead(store: Store, msg: ReadMsg): Promise<FromWorker> {
@@ -58,9 +60,10 @@ export async function watchRead(store: Store, msg: ReadMsg): Promise<FromWorker>
  */
 export function watchScan(store: Store, range: SlotRange, msg: ScanMsg): FromWorker {
   const page = scanOwnSlots(store, range, msg.prefix, msg.after ?? undefined, msg.limit, msg.maxBytes);
+  // A watch without values sends none: the page's values are neither copied nor sent to the main thread.
   const entries = page.map((e) => ({
     key: Uint8Array.prototype.slice.call(e.key),
-    value: Uint8Array.prototype.slice.call(e.value),
+    value: msg.keysOnly ? NO_VALUE : Uint8Array.prototype.slice.call(e.value),
   }));
   return {
     type: 'watch-scan-result',

@@ -12,6 +12,7 @@
  * for it, it gets `resume` with its cursor and is closed (`cut`). It resumes with from=cursor.
  */
 import { formatVersion, type Version } from '../routing/version.js';
+import { hasPrefix } from '../util/bytes.js';
 import type { Broadcast, BroadcastMember } from './broadcast.js';
 import type { SharedFlush } from './gathered-writes.js';
 import type { Start } from './watch-cursor.js';
@@ -37,16 +38,21 @@ export interface ScanPage {
   last: boolean;
 }
 
+/** ScanBounds bound a snapshot page, and say whether it carries values. */
+export interface ScanBounds {
+  limit: number;
+  maxBytes: number;
+  keysOnly: boolean;
+}
+
 /** WatchDeps is what a watcher needs from the node (watch-hub.ts provides it). */
 export interface WatchDeps {
   reader(src: ShardSource): LogReader;
-  /** scan reads a snapshot page: at most `limit` entries, ending after the one that brings its bytes to `maxBytes`. */
-  scan(
-    src: ShardSource,
-    prefix: Buffer,
-    after: Uint8Array | null,
-    bounds: { limit: number; maxBytes: number },
-  ): Promise<ScanPage>;
+  /**
+   * scan reads a snapshot page: at most `limit` entries, ending after the one that brings its
+   * bytes to `maxBytes` (as the store counts them: keys and values); `keysOnly`: values empty.
+   */
+  scan(src: ShardSource, prefix: Buffer, after: Uint8Array | null, bounds: ScanBounds): Promise<ScanPage>;
   /** feed returns the running feed of a store, made to start after `pos` if there is none. */
   feed(src: ShardSource, pos: number): Feed;
   lastSeq(src: ShardSource): number;
@@ -84,7 +90,8 @@ export interface WatchOutput {
 
 /** WatchOptions are a stream's parameters. */
 export interface WatchOptions {
-  prefix: string;
+  /** prefix is the bytes the keys of its events start with. */
+  prefix: Buffer;
   values: boolean;
   maxBuffer: number;
 }
@@ -106,7 +113,7 @@ export class Watcher implements BroadcastMember, ShardStream {
     this.deps = deps;
     this.out = out;
     this.options = o;
-    this.prefixBytes = Buffer.from(o.prefix, 'utf8');
+    this.prefixBytes = o.prefix;
   }
 
   /** start sends `hello` and begins every shard from its start. */
@@ -246,13 +253,8 @@ export class Watcher implements BroadcastMember, ShardStream {
   /** emitBatch sends `batch` (every record new to shard `s`) as one block, encoded once for every watcher. */
   private emitBatch(s: ShardWatch, batch: readonly LogRecord[]): void {
     const shard = s.src.shard;
-    const block = sharedBlock(
-      batch,
-      shard,
-      this.options.prefix,
-      this.options.values,
-      this.out.format,
-      (seq) => this.deps.epochOf(shard, seq),
+    const block = sharedBlock(batch, shard, this.prefixBytes, this.options.values, this.out.format, (seq) =>
+      this.deps.epochOf(shard, seq),
     );
     s.pos = batch[batch.length - 1]!.seq;
     if (block.length > 0) {
@@ -274,7 +276,7 @@ export class Watcher implements BroadcastMember, ShardStream {
     for (const r of batch) {
       if (r.seq <= s.pos) continue;
       s.pos = r.seq;
-      if (!r.key.startsWith(this.options.prefix)) continue;
+      if (!hasPrefix(r.key, this.prefixBytes)) continue;
       this.send(r.kind, recordJson(r, shard, this.options.values, this.deps.epochOf(shard, r.seq)));
     }
   }

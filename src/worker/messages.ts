@@ -129,8 +129,11 @@ export type ToWorker =
   | { type: 'seed-ack'; id: number; stores: number[]; key: string; value: string }
   /** watch-read reads a store's log after `after` for watchers (src/watch/watch-tap.ts). */
   | { type: 'watch-read'; id: number; store: number; after: number; maxBytes: number; waitMs: number }
-  /** watch-scan reads a page of a watch snapshot (StoreScan; the result adds the store's seq). */
-  | ({ type: 'watch-scan'; id: number } & StoreScan);
+  /**
+   * watch-scan reads a page of a watch snapshot (StoreScan; the result adds the store's seq);
+   * `keysOnly`: its entries' values are left empty (a watch with values=0).
+   */
+  | ({ type: 'watch-scan'; id: number; keysOnly: boolean } & StoreScan);
 
 /** StoreStatsReport is one store's entry in a stats result: StoreStats plus replication fields; readers check each field's type. */
 export interface StoreStatsReport {

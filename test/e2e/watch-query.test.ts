@@ -22,7 +22,7 @@ describe('the query of a watch', () => {
     const cases: [string, RegExp][] = [
       [
         'prefix=a/&form=0.0',
-        /unknown query parameter "form"; this endpoint takes prefix, from, values, shards, max_buffer_bytes/,
+        /unknown query parameter "form"; this endpoint takes prefix, prefix_base64, from, values, shards, max_buffer_bytes/,
       ],
       ['prefix=a/&from=0.0&from=now', /from is given twice/],
       ['prefix=a/&Values=0', /unknown query parameter "Values"/],

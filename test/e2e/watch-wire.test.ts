@@ -279,14 +279,14 @@ describe('watch on the wire', () => {
       await b.until(() => changes().length >= 4, 'four changes');
       const got = changes();
       const text = (f: DecodedFrame): string =>
-        f.type === 'json' ? '' : `${f.type}:${f.key}:${f.value?.toString('hex') ?? ''}`;
+        f.type === 'json' ? '' : `${f.type}:${f.key.toString()}:${f.value?.toString('hex') ?? ''}`;
       // Shards interleave: the order is per key's shard.
-      assert.deepEqual(got.filter((f) => f.type !== 'json' && f.key === `${p}a`).map(text), [
+      assert.deepEqual(got.filter((f) => f.type !== 'json' && f.key.toString() === `${p}a`).map(text), [
         `put:${p}a:31`,
         `delete:${p}a:`,
         `put:${p}a:33`,
       ]);
-      assert.deepEqual(got.filter((f) => f.type !== 'json' && f.key === `${p}b`).map(text), [
+      assert.deepEqual(got.filter((f) => f.type !== 'json' && f.key.toString() === `${p}b`).map(text), [
         `put:${p}b:ff000a`,
       ]);
       b.socket.destroy();
@@ -303,7 +303,7 @@ describe('watch on the wire', () => {
         sse()
           .map((e) => `${String(e.data.key)}@${String(e.data.version)}`)
           .sort(),
-        got.map((f) => (f.type === 'json' ? '' : `${f.key}@${f.version}`)).sort(),
+        got.map((f) => (f.type === 'json' ? '' : `${f.key.toString()}@${f.version}`)).sort(),
       );
       s.socket.destroy();
     });

@@ -22,9 +22,9 @@ import { sharedBlock, sseFrame } from '../../src/watch/watch-event.js';
 import { freePorts } from '../helpers/ports.js';
 
 const RECORDS: LogRecord[] = [
-  { kind: 'put', seq: 7, key: 'w/a', value: Buffer.from('one') },
-  { kind: 'put', seq: 8, key: 'w/b', value: Buffer.from([0xff, 0x00, 0x0a]) },
-  { kind: 'delete', seq: 9, key: 'w/a', value: undefined },
+  { kind: 'put', seq: 7, key: Buffer.from('w/a'), value: Buffer.from('one') },
+  { kind: 'put', seq: 8, key: Buffer.from('w/b'), value: Buffer.from([0xff, 0x00, 0x0a]) },
+  { kind: 'delete', seq: 9, key: Buffer.from('w/a'), value: undefined },
 ];
 const HELLO = '{"type":"hello","shards":[0],"elsewhere":{},"cursor":"0:0.6"}';
 
@@ -41,11 +41,11 @@ async function node(port: number, binary: 0 | StreamVersion, accepts: string[]):
       res.writeHead(200, { 'content-type': `${BINARY_MEDIA_TYPE}; version=${version}` });
       res.write(Buffer.from([version]));
       res.write(Buffer.concat([jsonFrame(HELLO, version), KEEPALIVE_FRAMES[version]]));
-      res.write(changeFrames(RECORDS, 0, 'w/', true, () => 2, version));
+      res.write(changeFrames(RECORDS, 0, Buffer.from('w/'), true, () => 2, version));
     } else {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(sseFrame(HELLO, 'hello', '0:0.6'));
-      res.write(sharedBlock(RECORDS, 0, 'w/', true, 'sse', () => 2));
+      res.write(sharedBlock(RECORDS, 0, Buffer.from('w/'), true, 'sse', () => 2));
     }
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));

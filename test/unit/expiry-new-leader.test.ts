@@ -77,11 +77,11 @@ async function untilExpired(h: Host, keys: string[], ms: number): Promise<LogRec
   const deadline = Date.now() + ms;
   for (let id = 1000; ; id++) {
     const records = await logRecords(h, id);
-    const expired = new Set(records.filter((r) => r.kind === 'expire').map((r) => r.key));
+    const expired = new Set(records.filter((r) => r.kind === 'expire').map((r) => r.key.toString()));
     if (keys.every((k) => expired.has(k))) return records;
     if (Date.now() > deadline)
       assert.fail(
-        `no expire record for ${keys.filter((k) => !expired.has(k)).join(', ')} in ${records.map((r) => `${r.kind}:${r.key}`).join(' ')}`,
+        `no expire record for ${keys.filter((k) => !expired.has(k)).join(', ')} in ${records.map((r) => `${r.kind}:${r.key.toString()}`).join(' ')}`,
       );
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -107,7 +107,7 @@ describe('expiries a new leader did not see written', () => {
     after(() => second.host.close());
     // Nothing reads either key: only the reaper can log their expiry.
     const records = await untilExpired(second, ['down', 'later'], 2500 + 8000 - (Date.now() - t));
-    const kinds = records.map((r) => `${r.kind}:${r.key}`);
+    const kinds = records.map((r) => `${r.kind}:${r.key.toString()}`);
     assert.ok(kinds.indexOf('put:down') < kinds.indexOf('expire:down'), kinds.join(' '));
     assert.equal(kinds.filter((k) => k === 'expire:later').length, 1, 'one expire record per key');
   });
@@ -138,7 +138,7 @@ describe('expiries a new leader did not see written', () => {
     replica.host.handle({ type: 'set-role', id: 1, store: 0, spec: testStoreSpec(dir), fork: null });
     const records = await untilExpired(replica, ['promoted'], 1500 + 8000 - (Date.now() - t));
     assert.deepEqual(
-      records.map((r) => `${r.kind}:${r.key}`),
+      records.map((r) => `${r.kind}:${r.key.toString()}`),
       ['put:promoted', 'expire:promoted'],
     );
   });
@@ -155,14 +155,14 @@ describe('expiries due while a fence holds the writes', () => {
     await sleepUntil(t + 1000);
     const during = await logRecords(h, 2);
     assert.deepEqual(
-      during.map((r) => `${r.kind}:${r.key}`),
+      during.map((r) => `${r.kind}:${r.key.toString()}`),
       ['put:fenced'],
       'nothing is written while the fence holds',
     );
     h.host.handle({ type: 'fence', id: 3, store: 0, on: false });
     const records = await untilExpired(h, ['fenced'], 8000);
     assert.deepEqual(
-      records.map((r) => `${r.kind}:${r.key}`),
+      records.map((r) => `${r.kind}:${r.key.toString()}`),
       ['put:fenced', 'expire:fenced'],
     );
   });

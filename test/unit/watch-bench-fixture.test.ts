@@ -44,9 +44,9 @@ function stream(rand: () => number): { bytes: Buffer; puts: number } {
       const value = Buffer.from(rand() < 0.2 ? '\nevent: put\n"}'.repeat(len % 7) : 'v'.repeat(len));
       const kind = rand() < 0.15 ? 'delete' : 'put';
       if (kind === 'put') puts++;
-      batch.push({ kind, seq: ++seq, key, value: kind === 'put' ? value : undefined });
+      batch.push({ kind, seq: ++seq, key: Buffer.from(key), value: kind === 'put' ? value : undefined });
     }
-    const block = sharedBlock(batch, f % 4, 'key', true, 'sse', () => 0);
+    const block = sharedBlock(batch, f % 4, Buffer.from('key'), true, 'sse', () => 0);
     if (block.length > 0) pieces.push(frameChunk([block, Buffer.from(`id: 0:0.${String(seq)}\n\n`)]).framed);
     if (rand() < 0.2)
       pieces.push(frameChunk([Buffer.from(sseFrame('{"type":"progress"}', 'progress', 'x'))]).framed);
@@ -108,8 +108,8 @@ describe('watch bench: PutCounter', () => {
   });
 
   it('MIN_PUT_EVENT is no longer than the shortest put event the server encodes', () => {
-    const r: LogRecord = { kind: 'put', seq: 1, key: '', value: Buffer.alloc(0) };
-    const block = sharedBlock([r], 0, '', true, 'sse', () => 0);
+    const r: LogRecord = { kind: 'put', seq: 1, key: Buffer.alloc(0), value: Buffer.alloc(0) };
+    const block = sharedBlock([r], 0, Buffer.alloc(0), true, 'sse', () => 0);
     assert.ok(MIN_PUT_EVENT <= block.length, `${MIN_PUT_EVENT} > ${block.length}`);
   });
 });
@@ -152,9 +152,16 @@ function binaryStream(
           puts++;
           keys.push(key.slice(0, 64));
         }
-        batch.push({ kind, seq, key, value: kind === 'put' ? Buffer.alloc(len, 0x0a) : undefined });
+        batch.push({
+          kind,
+          seq,
+          key: Buffer.from(key),
+          value: kind === 'put' ? Buffer.alloc(len, 0x0a) : undefined,
+        });
       }
-      blocks.push(sharedBlock(batch, shard, 'key', true, version === 1 ? 'bin1' : 'bin2', () => 1));
+      blocks.push(
+        sharedBlock(batch, shard, Buffer.from('key'), true, version === 1 ? 'bin1' : 'bin2', () => 1),
+      );
     }
     if (rand() < 0.2) blocks.push(KEEPALIVE_FRAMES[version]);
     pieces.push(frameChunk(blocks).framed);

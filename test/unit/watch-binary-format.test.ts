@@ -40,13 +40,16 @@ function pick(rand: () => number, max: number): number {
   return Math.floor(rand() * (max + 1));
 }
 
-function randomKey(rand: () => number, prefix: string): string {
+function randomKey(rand: () => number, prefix: string): Buffer {
   let key = rand() < 0.7 ? prefix : '';
   const target = 1 + pick(rand, 60);
   while (Buffer.byteLength(key) < target) key += ALPHABET[Math.floor(rand() * ALPHABET.length)]!;
   // a key at the 1024-byte limit
   if (rand() < 0.05) key = prefix + 'x'.repeat(1024 - Buffer.byteLength(prefix));
-  return key;
+  // a key that is not UTF-8 (a byte that never is): it travels as its bytes
+  if (rand() < 0.2 && Buffer.byteLength(key) < 1024)
+    return Buffer.from([...Buffer.from(key), 0x80 + pick(rand, 0x80)]);
+  return Buffer.from(key);
 }
 
 function randomValue(rand: () => number): Buffer {
@@ -84,9 +87,9 @@ function randomStream(version: StreamVersion, rand: () => number): Case {
         value: kind === 'put' ? randomValue(rand) : undefined,
       });
     }
-    pieces.push(changeFrames(batch, shard, prefix, values, () => epoch, version));
+    pieces.push(changeFrames(batch, shard, Buffer.from(prefix), values, () => epoch, version));
     for (const r of batch)
-      if (r.key.startsWith(prefix))
+      if (r.key.toString('latin1').startsWith(prefix))
         expected.push({
           type: r.kind,
           shard,
@@ -166,10 +169,10 @@ const blockArb: fc.Arbitrary<BlockSpec> = fc.integer({ min: 0, max: 10 }).chain(
   }),
 );
 
-function keyOf(k: BlockSpec['keys'][number]): string {
+function keyOf(k: BlockSpec['keys'][number]): Buffer {
   let key = k.inPrefix ? 'p/' : 'q/';
   while (Buffer.byteLength(key + k.char) <= k.bytes) key += k.char;
-  return key;
+  return Buffer.from(key);
 }
 
 /** encodeBlock encodes a generated block and returns it with the frames it must decode to. */
@@ -190,7 +193,7 @@ function encodeBlock(
   const epochFrom = batch[spec.epochAt]?.seq ?? Infinity;
   const epochOf = (s: number): number => (s < epochFrom ? spec.epochs[0] : Math.max(...spec.epochs));
   const expected: DecodedFrame[] = batch
-    .filter((r) => r.key.startsWith('p/'))
+    .filter((r) => r.key.toString('latin1').startsWith('p/'))
     .map((r) => ({
       type: r.kind,
       shard: spec.shard,
@@ -198,7 +201,7 @@ function encodeBlock(
       version: formatVersion({ epoch: epochOf(r.seq), seq: r.seq }),
       value: r.kind === 'put' ? (values ? r.value : Buffer.alloc(0)) : undefined,
     }));
-  return { bytes: changeFrames(batch, spec.shard, 'p/', values, epochOf, version), expected };
+  return { bytes: changeFrames(batch, spec.shard, Buffer.from('p/'), values, epochOf, version), expected };
 }
 
 describe('binary watch stream', () => {
@@ -266,11 +269,11 @@ describe('binary watch stream', () => {
     const batch: LogRecord[] = [100, 101, 102].map((seq) => ({
       kind: 'put',
       seq,
-      key: 'key12345',
+      key: Buffer.from('key12345'),
       value: Buffer.alloc(100, 0x61),
     }));
-    const v1 = changeFrames(batch, 3, 'key', true, () => 0, 1);
-    const v2 = changeFrames(batch, 3, 'key', true, () => 0, 2);
+    const v1 = changeFrames(batch, 3, Buffer.from('key'), true, () => 0, 1);
+    const v2 = changeFrames(batch, 3, Buffer.from('key'), true, () => 0, 2);
     assert.equal(v1.length, 3 * (21 + 108));
     // the first: type, length, shard, epoch, seq, key length; the others: type, length, delta, key length
     assert.equal(v2.length, 6 + 108 + 2 * (4 + 108));
@@ -290,8 +293,8 @@ describe('binary watch stream', () => {
 
   it('refuses another version and a version 1 change whose key overruns its frame', () => {
     assert.throws(() => new BinaryWatchReader().push(Buffer.from([3])), /version 3; expected 1 or 2/);
-    const r: LogRecord = { kind: 'delete', seq: 5, key: 'abc', value: undefined };
-    const frame = changeFrames([r], 0, '', true, () => 0, 1);
+    const r: LogRecord = { kind: 'delete', seq: 5, key: Buffer.from('abc'), value: undefined };
+    const frame = changeFrames([r], 0, Buffer.alloc(0), true, () => 0, 1);
     frame.writeUInt16LE(200, 19);
     assert.throws(
       () => new BinaryWatchReader().push(Buffer.concat([Buffer.from([1]), frame])),
@@ -337,9 +340,9 @@ describe('binary watch stream', () => {
     });
     it('but waits for the rest of a frame cut by the chunk: a truncated frame is no frame yet', () => {
       const full = changeFrames(
-        [{ kind: 'put', seq: 9, key: 'k', value: Buffer.from('v') }],
+        [{ kind: 'put', seq: 9, key: Buffer.from('k'), value: Buffer.from('v') }],
         1,
-        '',
+        Buffer.alloc(0),
         true,
         () => 0,
         2,

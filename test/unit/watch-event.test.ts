@@ -2,12 +2,14 @@
  * A broadcast's SSE block (sharedBlock, src/watch/watch-event.ts) is written straight into bytes
  * for plain keys and values: it must be exactly the frames of the events as JSON.stringify writes
  * them (docs/watch.md, "Events"), for every key and value, plain or not. Randomized and seeded
- * (DISTKV_SEED replays).
+ * (DISTKV_SEED replays). A key that is not UTF-8 is named exactly in every format (`key_base64`
+ * in JSON, its bytes in the binary stream), and the prefix is matched on bytes.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LogRecord } from '../../src/watch/store-log.js';
-import { changeEvent, sharedBlock } from '../../src/watch/watch-event.js';
+import { BinaryWatchReader } from '../../src/watch/watch-binary-reader.js';
+import { changeEvent, keyFields, sharedBlock, type WireFormat } from '../../src/watch/watch-event.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
 const ALPHABET = ['a', 'k', '/', ' ', '~', '"', '\\', '\n', '\t', '\u007f', 'é', '€', '😀', '{', '}'];
@@ -20,8 +22,15 @@ function text(rand: () => number, n: number, plain: boolean): string {
 }
 
 function randomRecord(rand: () => number, seq: number): LogRecord {
+  const text_ = (rand() < 0.8 ? 'p' : 'q') + text(rand, Math.floor(rand() * 12), rand() < 0.7);
+  // a key that is not UTF-8 (bytes that never are, or a cut character): key_base64
+  const key = Buffer.from(text_);
+  const bad = rand() < 0.15 ? [[0xff], [0x80], [0xc3]][Math.floor(rand() * 3)]! : [];
+  return record(rand, seq, Buffer.concat([key, Buffer.from(bad)]));
+}
+
+function record(rand: () => number, seq: number, key: Buffer): LogRecord {
   const kind = rand() < 0.7 ? 'put' : rand() < 0.5 ? 'delete' : 'expire';
-  const key = (rand() < 0.8 ? 'p' : 'q') + text(rand, Math.floor(rand() * 12), rand() < 0.7);
   let value: Buffer | undefined;
   if (kind === 'put') {
     const r = rand();
@@ -38,7 +47,7 @@ function randomRecord(rand: () => number, seq: number): LogRecord {
 function reference(batch: readonly LogRecord[], shard: number, prefix: string, values: boolean): string {
   let out = '';
   for (const r of batch) {
-    if (!r.key.startsWith(prefix)) continue;
+    if (!r.key.toString('latin1').startsWith(prefix)) continue;
     const ev = changeEvent(r.kind, shard, r.key, values ? r.value : undefined, {
       epoch: r.seq % 3,
       seq: r.seq,
@@ -60,12 +69,81 @@ describe('watch events: shared SSE block', () => {
       const shard = Math.floor(rand() * 20);
       const values = rand() < 0.8;
       const prefix = rand() < 0.5 ? 'p' : '';
-      const block = sharedBlock(batch, shard, prefix, values, 'sse', (s) => s % 3);
+      const block = sharedBlock(batch, shard, Buffer.from(prefix), values, 'sse', (s) => s % 3);
       assert.equal(
         block.toString('utf8'),
         reference(batch, shard, prefix, values),
         `seed ${seed} round ${round}`,
       );
     }
+  });
+});
+
+/** KEYS are keys a JSON text shows alike: `q\xFF1`, `q\x801` and `q\uFFFD1` (bytes EF BF BD) all read `q\uFFFD1`. */
+const KEYS = [
+  Buffer.from([0x71, 0xff, 0x31]),
+  Buffer.from([0x71, 0x80, 0x31]),
+  Buffer.from('q\uFFFD1'),
+  Buffer.from([0x71, 0xc3]), // a cut character
+  Buffer.from('qé'),
+  Buffer.from('q"\n'),
+  Buffer.from([0x72, 0xff]),
+];
+
+/** exactKeys decodes a block of `format` back to each event's key bytes. */
+function exactKeys(block: Buffer, format: WireFormat): Buffer[] {
+  const fromJson = (json: string): Buffer => {
+    const ev = JSON.parse(json) as { key: string; key_base64?: string };
+    return ev.key_base64 === undefined ? Buffer.from(ev.key) : Buffer.from(ev.key_base64, 'base64');
+  };
+  if (format === 'sse')
+    return block
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => fromJson(l.slice(6)));
+  if (format === 'ws') {
+    const out: Buffer[] = [];
+    for (let at = 0; at < block.length;) {
+      const len = block[at + 1]!;
+      assert.ok(len < 126, 'short test messages');
+      out.push(fromJson(block.toString('utf8', at + 2, at + 2 + len)));
+      at += 2 + len;
+    }
+    return out;
+  }
+  const reader = new BinaryWatchReader();
+  return reader
+    .push(Buffer.concat([Buffer.from([format === 'bin1' ? 1 : 2]), block]))
+    .map((f) => (f.type === 'json' ? fromJson(f.json) : f.key));
+}
+
+describe('watch events: keys that are not UTF-8', () => {
+  for (const format of ['sse', 'ws', 'bin1', 'bin2'] as const)
+    it(`name each key exactly and filter the prefix on bytes (${format})`, () => {
+      for (const prefix of ['', 'q', 'q\uFFFD', 'q\uFFFD1', 'qé']) {
+        const bytes = Buffer.from(prefix);
+        const batch: LogRecord[] = KEYS.map((key, i) => ({
+          kind: i % 3 === 2 ? 'delete' : 'put',
+          seq: i + 1,
+          key,
+          value: i % 3 === 2 ? undefined : Buffer.from('v'),
+        }));
+        const block = sharedBlock(batch, 0, bytes, true, format, () => 0);
+        const want = KEYS.filter((k) => k.subarray(0, bytes.length).equals(bytes)).map((k) =>
+          k.toString('hex'),
+        );
+        assert.deepEqual(
+          exactKeys(block, format).map((k) => k.toString('hex')),
+          want,
+          `prefix ${JSON.stringify(prefix)}`,
+        );
+      }
+    });
+
+  it('keyFields adds key_base64 only to a key that is not UTF-8 (U+FFFD itself is text)', () => {
+    assert.deepEqual(keyFields(Buffer.from('q\uFFFD1')), { key: 'q\uFFFD1' });
+    assert.deepEqual(keyFields(Buffer.from([0x71, 0xff])), { key: 'q\uFFFD', key_base64: 'cf8=' });
+    assert.deepEqual(keyFields(Buffer.from('plain')), { key: 'plain' });
   });
 });

@@ -179,7 +179,7 @@ class TextOutput implements WatchOutput {
         .map((f) =>
           f.type === 'json'
             ? (JSON.parse(f.json) as Record<string, unknown>)
-            : { type: f.type, shard: f.shard, key: f.key, version: f.version },
+            : { type: f.type, shard: f.shard, key: f.key.toString(), version: f.version },
         );
     return Buffer.concat(this.pieces)
       .toString()
@@ -213,7 +213,7 @@ function open(
   format: StreamFormat,
 ): Stream {
   const out = new TextOutput(format);
-  const watcher = new Watcher(SOURCES, node, out, { prefix, values, maxBuffer: 1024 });
+  const watcher = new Watcher(SOURCES, node, out, { prefix: Buffer.from(prefix), values, maxBuffer: 1024 });
   const starts = new Map<number, Start>();
   const at = from === 'now' ? node.logs.map((l) => l.last) : from;
   at.forEach((seq, shard) => starts.set(shard, { epoch: 0, seq }));

@@ -22,7 +22,7 @@ function snapshotOf(
   store: MemoryStore,
   range: SlotRange,
   prefix: Buffer,
-  bounds: { limit: number; maxBytes: number },
+  bounds: { limit: number; maxBytes: number; keysOnly: boolean },
   why: string,
 ): Buffer[] {
   const keys: Buffer[] = [];
@@ -34,6 +34,11 @@ function snapshotOf(
     const before = r.entries.slice(0, -1).reduce((n, e) => n + entryBytes(e), 0);
     assert.ok(before < bounds.maxBytes, `${why}: a page went on past ${bounds.maxBytes} bytes (${before})`);
     keys.push(...r.entries.map((e) => Buffer.from(e.key)));
+    if (bounds.keysOnly)
+      assert.ok(
+        r.entries.every((e) => e.value.length === 0),
+        `${why}: a page for a watch without values carries values`,
+      );
     const last = r.entries[r.entries.length - 1];
     if (r.last || last === undefined) return keys;
     after = last.key;
@@ -64,9 +69,10 @@ describe('a watch snapshot over large values', () => {
         .sort(compareBytes)
         .map((k) => k.toString('hex'));
       for (const bounds of [
-        { limit: 1000, maxBytes: 4 * MIB },
-        { limit: 1000, maxBytes: 1 },
-        { limit: 3, maxBytes: MIB + 2 },
+        { limit: 1000, maxBytes: 4 * MIB, keysOnly: false },
+        { limit: 1000, maxBytes: 4 * MIB, keysOnly: true },
+        { limit: 1000, maxBytes: 1, keysOnly: false },
+        { limit: 3, maxBytes: MIB + 2, keysOnly: true },
       ]) {
         const why = `seed ${seed}, slots ${range.first}-${range.last}, ${JSON.stringify(bounds)}`;
         const got = snapshotOf(store, range, Buffer.from('w'), bounds, why);

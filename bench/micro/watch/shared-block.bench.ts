@@ -18,7 +18,7 @@ function batch(): LogRecord[] {
   const out: LogRecord[] = [];
   for (let i = 0; i < 50; i++) {
     seq++;
-    out.push({ kind: 'put', seq, key: `key${String((seq * 7919) % 100000)}`, value: VALUE });
+    out.push({ kind: 'put', seq, key: Buffer.from(`key${String((seq * 7919) % 100000)}`), value: VALUE });
   }
   return out;
 }
@@ -31,6 +31,8 @@ bench('per-record JSON (recordJson, frame, Buffer.from)', () => {
   return Buffer.from(text);
 });
 
-bench('sharedBlock (plain events as text)', () => sharedBlock(batch(), 1, 'key', true, 'sse', () => 0));
+bench('sharedBlock (plain events as text)', () =>
+  sharedBlock(batch(), 1, Buffer.from('key'), true, 'sse', () => 0),
+);
 
 await run();

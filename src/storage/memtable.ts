@@ -1,10 +1,12 @@
 /**
  * Memtable: the newest writes of a store, in memory, sorted by key.
  *
- * Entries: every key has an entry number; its seq, expiry (Unix ms, 0 = none), key and value
- * (arena slab, offset, length) and key hash live in parallel typed arrays, so the garbage
- * collector sees no object per entry (replaying a 2-million-record WAL spent most of its time
- * marking entry objects). An overwrite updates the entry in place.
+ * Entries: every key has an entry number; its key hash, key and value (arena slab, offset,
+ * length) live in one Int32Array, ENTRY_INTS to an entry, and its seq and expiry (Unix ms, 0 =
+ * none) in one Float64Array, two to an entry, so the garbage collector sees no object per entry
+ * (replaying a 2-million-record WAL spent most of its time marking entry objects). An overwrite
+ * updates the entry in place. One entry's fields share a cache line: with a field per array, a
+ * write to a random key of a large memtable missed the cache in each of nine arrays.
  *
  * Point lookups go through an open-addressing hash table of entry numbers (linear probing, at
  * most half full, hashes from key-hash.ts), keyed by the key's bytes: a write hashes the bytes it
@@ -50,8 +52,20 @@ export const SLAB_BYTES = 1024 * 1024;
 const FIRST_SLAB_BYTES = 4096;
 
 const INITIAL_ENTRIES = 1024;
-/** ENTRY_ARRAY_BYTES is one entry's share of the parallel typed arrays (seq and expiry f64; hash, key and value slab, offset, length 32-bit). */
-const ENTRY_ARRAY_BYTES = 8 * 2 + 4 * 7;
+/** ENTRY_INTS is an entry's share of `ints`: hash, key slab, offset, length, value slab, offset, length, and one unused (32 bytes, two entries to a cache line). */
+const ENTRY_INTS = 8;
+const HASH = 0;
+const KEY_SLAB = 1;
+const KEY_OFF = 2;
+const KEY_LEN = 3;
+const VALUE_SLAB = 4;
+const VALUE_OFF = 5;
+/** VALUE_LEN: the value's length, -1 for a tombstone. */
+const VALUE_LEN = 6;
+/** ENTRY_TIMES is an entry's share of `times`: seq, then expiry. */
+const ENTRY_TIMES = 2;
+/** ENTRY_ARRAY_BYTES is one entry's share of the two arrays. */
+const ENTRY_ARRAY_BYTES = 4 * ENTRY_INTS + 8 * ENTRY_TIMES;
 /** COPY_LOOP_BYTES: pieces up to this size are copied by a loop (cheaper than a view and `set`). */
 const COPY_LOOP_BYTES = 32;
 
@@ -66,16 +80,12 @@ export class Memtable {
   /** slots holds entry number + 1 (0 = free) at the key's hash position; its length is a power of two. */
   private slots = new Int32Array(INITIAL_ENTRIES * 2);
   private count = 0;
-  private hashes = new Uint32Array(INITIAL_ENTRIES);
-  private seqs = new Float64Array(INITIAL_ENTRIES);
-  private expiries = new Float64Array(INITIAL_ENTRIES);
-  private keySlab = new Int32Array(INITIAL_ENTRIES);
-  private keyOff = new Int32Array(INITIAL_ENTRIES);
-  private keyLen = new Int32Array(INITIAL_ENTRIES);
-  private slabOf = new Int32Array(INITIAL_ENTRIES);
-  private offs = new Int32Array(INITIAL_ENTRIES);
-  /** lens: value length, -1 for a tombstone. */
-  private lens = new Int32Array(INITIAL_ENTRIES);
+  /** capacity is the number of entries `ints` and `times` have room for. */
+  private capacity = INITIAL_ENTRIES;
+  /** ints holds each entry's hash, key and value place (ENTRY_INTS to an entry, HASH... VALUE_LEN). */
+  private ints = new Int32Array(INITIAL_ENTRIES * ENTRY_INTS);
+  /** times holds each entry's seq and expiry (ENTRY_TIMES to an entry). */
+  private times = new Float64Array(INITIAL_ENTRIES * ENTRY_TIMES);
   private readonly slabs: Buffer[] = [];
   /** cur is the slab small pieces are appended to (-1 before the first one); slabUsed of its slabSize bytes are taken. */
   private cur = -1;
@@ -129,19 +139,21 @@ export class Memtable {
     expiresAtMs: number,
   ): void {
     const e = this.entryOf(keySrc, keyStart, keyEnd);
+    const ints = this.ints;
+    const at = e * ENTRY_INTS;
     if (src === null) {
-      this.slabOf[e] = 0;
-      this.offs[e] = 0;
-      this.lens[e] = -1;
+      ints[at + VALUE_SLAB] = 0;
+      ints[at + VALUE_OFF] = 0;
+      ints[at + VALUE_LEN] = -1;
     } else {
       this.bytes += end - start;
       this.copyIn(src, start, end);
-      this.slabOf[e] = this.copiedSlab;
-      this.offs[e] = this.copiedOff;
-      this.lens[e] = end - start;
+      ints[at + VALUE_SLAB] = this.copiedSlab;
+      ints[at + VALUE_OFF] = this.copiedOff;
+      ints[at + VALUE_LEN] = end - start;
     }
-    this.seqs[e] = seq;
-    this.expiries[e] = expiresAtMs;
+    this.times[e * ENTRY_TIMES] = seq;
+    this.times[e * ENTRY_TIMES + 1] = expiresAtMs;
     if (this.minSeq === 0) this.minSeq = seq;
     this.maxSeq = seq;
   }
@@ -149,7 +161,7 @@ export class Memtable {
   /** memoryBytes is the memory the memtable holds: its slabs, its entry arrays, its table and its ordering. */
   get memoryBytes(): number {
     const ordered = this.sorted !== undefined || this.tree !== undefined ? this.count * ENTRY_OVERHEAD : 0;
-    return this.arenaBytes + this.seqs.length * ENTRY_ARRAY_BYTES + this.slots.length * 4 + ordered;
+    return this.arenaBytes + this.capacity * ENTRY_ARRAY_BYTES + this.slots.length * 4 + ordered;
   }
 
   /** get returns the key's version (value null for a tombstone), or undefined if the memtable has none. The value is a view into the arena. */
@@ -176,32 +188,33 @@ export class Memtable {
 
   /** find returns the entry of the key whose latin1 string is `key`, or -1. */
   private find(key: string): number {
-    const h = hashLatin1(key);
+    const h = hashLatin1(key) | 0;
     const mask = this.slots.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const s = this.slots[i]!;
       if (s === 0) return -1;
-      if (this.hashes[s - 1] === h && this.keyIsString(s - 1, key)) return s - 1;
+      if (this.ints[(s - 1) * ENTRY_INTS + HASH] === h && this.keyIsString(s - 1, key)) return s - 1;
     }
   }
 
   /** entryOf returns the entry of the key at [start, end) of `b`, adding it if new. */
   private entryOf(b: Uint8Array, start: number, end: number): number {
-    const h = hashBytes(b, start, end);
+    const h = hashBytes(b, start, end) | 0;
     const mask = this.slots.length - 1;
     let i = h & mask;
     for (let s = this.slots[i]!; s !== 0; s = this.slots[i]!) {
-      if (this.hashes[s - 1] === h && this.keyIsBytes(s - 1, b, start, end)) return s - 1;
+      if (this.ints[(s - 1) * ENTRY_INTS + HASH] === h && this.keyIsBytes(s - 1, b, start, end)) return s - 1;
       i = (i + 1) & mask;
     }
     const e = this.count++;
-    if (e === this.seqs.length) this.grow();
+    if (e === this.capacity) this.grow();
     this.slots[i] = e + 1;
-    this.hashes[e] = h;
     this.copyIn(b, start, end);
-    this.keySlab[e] = this.copiedSlab;
-    this.keyOff[e] = this.copiedOff;
-    this.keyLen[e] = end - start;
+    const at = e * ENTRY_INTS;
+    this.ints[at + HASH] = h;
+    this.ints[at + KEY_SLAB] = this.copiedSlab;
+    this.ints[at + KEY_OFF] = this.copiedOff;
+    this.ints[at + KEY_LEN] = end - start;
     this.bytes += end - start + ENTRY_OVERHEAD;
     if (this.count * 2 > this.slots.length) this.rehash();
     this.newSinceOrder++;
@@ -211,24 +224,30 @@ export class Memtable {
   }
 
   private keyIsBytes(e: number, b: Uint8Array, start: number, end: number): boolean {
-    if (this.keyLen[e] !== end - start) return false;
-    const slab = this.slabs[this.keySlab[e]!]!;
-    for (let i = 0, o = this.keyOff[e]!; start + i < end; i++) if (slab[o + i] !== b[start + i]) return false;
+    const at = e * ENTRY_INTS;
+    if (this.ints[at + KEY_LEN] !== end - start) return false;
+    const slab = this.slabs[this.ints[at + KEY_SLAB]!]!;
+    for (let i = 0, o = this.ints[at + KEY_OFF]!; start + i < end; i++)
+      if (slab[o + i] !== b[start + i]) return false;
     return true;
   }
 
   private keyIsString(e: number, key: string): boolean {
-    if (this.keyLen[e] !== key.length) return false;
-    const slab = this.slabs[this.keySlab[e]!]!;
-    const o = this.keyOff[e]!;
+    const at = e * ENTRY_INTS;
+    if (this.ints[at + KEY_LEN] !== key.length) return false;
+    const slab = this.slabs[this.ints[at + KEY_SLAB]!]!;
+    const o = this.ints[at + KEY_OFF]!;
     for (let i = 0; i < key.length; i++) if (slab[o + i] !== key.charCodeAt(i)) return false;
     return true;
   }
 
   private keyString(e: number): string {
-    const o = this.keyOff[e]!;
-    const slab = this.slabs[this.keySlab[e]!] as Buffer & { latin1Slice(start: number, end: number): string };
-    return slab.latin1Slice(o, o + this.keyLen[e]!);
+    const at = e * ENTRY_INTS;
+    const o = this.ints[at + KEY_OFF]!;
+    const slab = this.slabs[this.ints[at + KEY_SLAB]!] as Buffer & {
+      latin1Slice(start: number, end: number): string;
+    };
+    return slab.latin1Slice(o, o + this.ints[at + KEY_LEN]!);
   }
 
   /** order sorts the keys (plain string comparison is code-unit order, which for latin1 keys is byte order). */
@@ -276,14 +295,19 @@ export class Memtable {
   }
 
   private versionOf(e: number): Versioned {
-    return { seq: this.seqs[e]!, value: this.valueOf(e), expiresAtMs: this.expiries[e]! };
+    return {
+      seq: this.times[e * ENTRY_TIMES]!,
+      value: this.valueOf(e),
+      expiresAtMs: this.times[e * ENTRY_TIMES + 1]!,
+    };
   }
 
   private valueOf(e: number): Buffer | null {
-    const len = this.lens[e]!;
+    const at = e * ENTRY_INTS;
+    const len = this.ints[at + VALUE_LEN]!;
     if (len < 0) return null;
-    const off = this.offs[e]!;
-    return this.slabs[this.slabOf[e]!]!.subarray(off, off + len);
+    const off = this.ints[at + VALUE_OFF]!;
+    return this.slabs[this.ints[at + VALUE_SLAB]!]!.subarray(off, off + len);
   }
 
   /** rehash doubles the table and puts every entry back at its hash position. */
@@ -291,7 +315,7 @@ export class Memtable {
     const slots = new Int32Array(this.slots.length * 2);
     const mask = slots.length - 1;
     for (let e = 0; e < this.count; e++) {
-      let i = this.hashes[e]! & mask;
+      let i = this.ints[e * ENTRY_INTS + HASH]! & mask;
       while (slots[i] !== 0) i = (i + 1) & mask;
       slots[i] = e + 1;
     }
@@ -299,20 +323,13 @@ export class Memtable {
   }
 
   private grow(): void {
-    const n = this.seqs.length * 2;
-    for (const name of ['seqs', 'expiries'] as const) {
-      const next = new Float64Array(n);
-      next.set(this[name]);
-      this[name] = next;
-    }
-    const hashes = new Uint32Array(n);
-    hashes.set(this.hashes);
-    this.hashes = hashes;
-    for (const name of ['keySlab', 'keyOff', 'keyLen', 'slabOf', 'offs', 'lens'] as const) {
-      const next = new Int32Array(n);
-      next.set(this[name]);
-      this[name] = next;
-    }
+    this.capacity *= 2;
+    const ints = new Int32Array(this.capacity * ENTRY_INTS);
+    ints.set(this.ints);
+    this.ints = ints;
+    const times = new Float64Array(this.capacity * ENTRY_TIMES);
+    times.set(this.times);
+    this.times = times;
   }
 }
 

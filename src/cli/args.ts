@@ -97,5 +97,9 @@ export function intOption(args: ParsedArgs, name: string): number | undefined {
   const v = stringOption(args, name);
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
-  return Number(v);
+  const n = Number(v);
+  // Past 2^53 Number rounds: 99999999999999999 would travel (and be reported) as 1e17.
+  if (!Number.isSafeInteger(n))
+    throw new UsageError(`--${name} must be at most ${Number.MAX_SAFE_INTEGER}, got "${v}"`);
+  return n;
 }

@@ -34,6 +34,7 @@ import {
   listOption,
   intOption,
 } from './args.js';
+import { usageOnRefusal } from './connect.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   url: {
@@ -290,19 +291,24 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
     );
     return 0;
   }
+  if (args.positionals.length > 0)
+    throw new UsageError(`unexpected argument "${args.positionals[0]!}": options only (--shard NAME)`);
   const shard = stringOption(args, 'shard');
   if (shard === undefined) throw new UsageError('--shard is required');
   const to = stringOption(args, 'to');
   const given = listOption(args, 'url');
   const urls = given.length > 0 ? given : endpointsFromEnv(process.env.DISTKV_URL);
-  const r = await failover({
-    urls: (urls.length > 0 ? urls : ['127.0.0.1:8080']).map(parseEndpoint),
-    shard,
-    ...(to === undefined ? {} : { to }),
-    force: args.options.get('force') === true,
-    token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
-    timeoutMs: intOption(args, 'timeout-ms') ?? 30000,
-  });
+  // failover's INVALID_ARGUMENT names a --shard, --to or --force that does not fit the cluster: exit 2.
+  const r = await usageOnRefusal(() =>
+    failover({
+      urls: (urls.length > 0 ? urls : ['127.0.0.1:8080']).map(parseEndpoint),
+      shard,
+      ...(to === undefined ? {} : { to }),
+      force: args.options.get('force') === true,
+      token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
+      timeoutMs: intOption(args, 'timeout-ms') ?? 30000,
+    }),
+  );
   if (args.options.get('json') === true) process.stdout.write(`${JSON.stringify(r)}\n`);
   else
     process.stdout.write(

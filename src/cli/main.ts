@@ -7,7 +7,7 @@ import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
 import { BACKUP_VERBS } from './backup.js';
 import { CLUSTER_VERBS } from './cluster-commands.js';
-import { type ClientVerb, runClientVerb } from './connect.js';
+import { type ClientVerb, refusalsAreUsage, runClientVerb } from './connect.js';
 import { KV_VERBS } from './kv-commands.js';
 import { WATCH_VERBS } from './watch-command.js';
 
@@ -41,8 +41,9 @@ const VERBS: Record<string, Verb> = {
     help: 'run distkv nodes from a config file',
     run: async (argv) => (await import('./serve.js')).serve(argv),
   },
-  ...clientVerbs(KV_VERBS),
-  ...clientVerbs(WATCH_VERBS),
+  // The key and watch verbs send only what was typed: a node's 400 is a usage mistake (exit 2).
+  ...clientVerbs(refusalsAreUsage(KV_VERBS)),
+  ...clientVerbs(refusalsAreUsage(WATCH_VERBS)),
   ...clientVerbs(CLUSTER_VERBS),
   ...clientVerbs(BACKUP_VERBS),
   failover: {

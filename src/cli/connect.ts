@@ -6,7 +6,7 @@
  */
 import { DistkvClient } from '../client/client.js';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
-import { DistkvError, statusOf } from '../errors.js';
+import { DistkvError } from '../errors.js';
 import {
   formatOptions,
   listOption,
@@ -15,6 +15,7 @@ import {
   parseArgs,
   stringOption,
   UsageError,
+  usageOnRefusal,
 } from './args.js';
 import { readInput } from './files.js';
 import { Output } from './output.js';
@@ -116,21 +117,6 @@ export function positionals(args: ParsedArgs, min: number, max: number, usage: s
   if (n < min) throw new UsageError(`missing argument: ${usage}`);
   if (n > max) throw new UsageError(`unexpected argument "${args.positionals[max]!}": ${usage}`);
   return args.positionals;
-}
-
-/**
- * usageOnRefusal runs `work` and turns a node's 400 (INVALID_ARGUMENT, MISSING_KEY, ...) into a
- * UsageError (exit 2), for verbs whose requests hold nothing but their command line: the node
- * refused what the user typed, which is no runtime failure.
- */
-export async function usageOnRefusal<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof DistkvError && statusOf(err.code) === 400)
-      throw new UsageError(`${err.code}: ${err.message}`);
-    throw err;
-  }
 }
 
 /** refusalsAreUsage wraps each verb's run in usageOnRefusal (see there for which verbs it fits). */

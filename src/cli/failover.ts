@@ -33,8 +33,8 @@ import {
   UsageError,
   listOption,
   intOption,
+  usageOnRefusal,
 } from './args.js';
-import { usageOnRefusal } from './connect.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   url: {

@@ -24,7 +24,15 @@ import { checkDataFormat } from '../server/data-format.js';
 import { planNode, selectNodes } from '../server/node-plan.js';
 import { type BulkEntry, BulkLoader, LOADING_MARKER } from '../storage/bulk-load.js';
 import { RealVfs } from '../storage/real-vfs.js';
-import { formatOptions, listOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import {
+  formatOptions,
+  listOption,
+  type OptionSpec,
+  parseArgs,
+  stringOption,
+  UsageError,
+  usageOnRefusal,
+} from './args.js';
 import { fileProblem } from './files.js';
 import { whileInterruptible } from './interrupt.js';
 import { DEFAULT_CONFIG } from './serve.js';
@@ -87,8 +95,9 @@ export async function load(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${LOAD_HELP}\n`);
     return 0;
   }
-  const [file] = args.positionals;
+  const [file, extra] = args.positionals;
   if (file === undefined) throw new UsageError('missing FILE');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}": one FILE per load`);
   const overrides: ConfigOverrides = {};
   const dataDir = stringOption(args, 'data-dir');
   if (dataDir !== undefined) overrides['server.data_dir'] = dataDir;
@@ -109,8 +118,9 @@ export async function load(argv: readonly string[]): Promise<number> {
     lock = DataDirLock.acquire(config.server.data_dir);
     // Ctrl-C leaves the stores half-loaded: their LOADING markers stay, so `distkv serve` refuses
     // them (serve.ts) until the same load is run again.
+    // A line that is no key and value is a mistake in FILE (INVALID_BODY, MISSING_KEY...): exit 2.
     return await whileInterruptible(
-      () => loadStores(config, nodes, fh),
+      () => usageOnRefusal(() => loadStores(config, nodes, fh)),
       () => lock?.release(),
       `distkv load: interrupted: the load did not finish; its stores keep their ${LOADING_MARKER} file and serve refuses them until the same load is run again`,
     );

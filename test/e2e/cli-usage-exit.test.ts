@@ -5,7 +5,7 @@
  * (a condition that does not hold, a key that does not exist) still exit 1.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
@@ -113,5 +113,23 @@ describe('distkv serve mistakes', () => {
       assertExit(r, USAGE, /data directory .*a-file.* is a file, not a directory/);
       assert.doesNotMatch(r.stderr, /EEXIST|ENOTDIR/);
     }
+  });
+});
+
+describe('distkv load mistakes', () => {
+  it('exits 2 for a second FILE instead of loading the first and ignoring it', async () => {
+    const input = join(dir, 'two.jsonl');
+    writeFileSync(input, '{"key":"k","value":"v"}\n');
+    const target = join(dir, 'load-extra');
+    const r = await runCli(['load', input, input, '--config', config, '--data-dir', target]);
+    assertExit(r, USAGE, /distkv load: unexpected argument/);
+    assert.equal(existsSync(target), false, 'nothing was loaded');
+  });
+
+  it('exits 2 for a line of FILE that is not a key and value, naming the line', async () => {
+    const input = join(dir, 'bad.jsonl');
+    writeFileSync(input, '{"key":"k","value":"v"}\nnot json\n');
+    const r = await runCli(['load', input, '--config', config, '--data-dir', join(dir, 'load-bad')]);
+    assertExit(r, USAGE, /line 2: not JSON/);
   });
 });

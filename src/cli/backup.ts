@@ -12,7 +12,7 @@
  * then writes every entry through the client library's batch(), which routes each key to its
  * shard in the target cluster (its layout may differ from the source's).
  */
-import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import { errorOf } from '../client/wire-decode.js';
 import type { BatchOp } from '../client/types.js';
@@ -25,7 +25,7 @@ import {
   SNAPSHOT_HEADER_BYTES,
   SnapshotDecoder,
 } from '../replication/snapshot-format.js';
-import { intOption } from './args.js';
+import { intOption, UsageError } from './args.js';
 import {
   BACKUP_HEADER_BYTES,
   type BackupMeta,
@@ -208,6 +208,10 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
       const allowFuzzy = args.options.get('allow-fuzzy') === true;
       const map = await client.topology();
       const scheme = new URL(conn.urls[0]!).protocol;
+      // FILE is checked before the copy: a directory there would fail the final rename only after
+      // every shard was copied, and leave FILE.partial behind.
+      if ((await stat(file).catch(() => undefined))?.isDirectory() === true)
+        throw new UsageError(`cannot write ${file}: it is a directory`);
       const partial = `${file}.partial`;
       let fh: FileHandle;
       try {
@@ -270,6 +274,7 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
       try {
         await rename(partial, file);
       } catch (err) {
+        await rm(partial, { force: true });
         throw fileProblem(`cannot rename ${partial} to ${file}`, err);
       }
       const keys = shards.reduce((n, s) => n + s.keys, 0);

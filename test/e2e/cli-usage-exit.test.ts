@@ -5,7 +5,7 @@
  * (a condition that does not hold, a key that does not exist) still exit 1.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
@@ -131,5 +131,16 @@ describe('distkv load mistakes', () => {
     writeFileSync(input, '{"key":"k","value":"v"}\nnot json\n');
     const r = await runCli(['load', input, '--config', config, '--data-dir', join(dir, 'load-bad')]);
     assertExit(r, USAGE, /line 2: not JSON/);
+  });
+});
+
+describe('distkv backup mistakes', () => {
+  it('refuses a FILE that is a directory before copying, leaving no FILE.partial behind', async () => {
+    const target = join(dir, 'a-dir');
+    mkdirSync(target);
+    assert.equal((await cli(['set', 'some', 'thing'])).code, 0);
+    const r = await cli(['backup', target]);
+    assertExit(r, USAGE, /cannot write .*a-dir: it is a directory/);
+    assert.equal(existsSync(`${target}.partial`), false, 'no partial copy left');
   });
 });

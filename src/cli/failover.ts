@@ -23,7 +23,7 @@
  * after a restart, a fork that is not one. A failed failover releases the target's hold.
  */
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
-import { DistkvError } from '../errors.js';
+import { DistkvError, isErrorCode } from '../errors.js';
 import type { LiveMap } from '../routing/live-map.js';
 import {
   formatOptions,
@@ -108,9 +108,25 @@ async function call(url: string, token: string, init: RequestInit = {}): Promise
     signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
   });
   const text = await res.text();
-  if (!res.ok)
-    throw new DistkvError('INTERNAL', `${init.method ?? 'GET'} ${url}: HTTP ${res.status} ${text.trim()}`);
+  if (!res.ok) throw refusal(`${init.method ?? 'GET'} ${url}`, res.status, text);
   return JSON.parse(text) as unknown;
+}
+
+/**
+ * refusal rebuilds a node's error answer with its own code (UNAVAILABLE while it starts,
+ * UNAUTHORIZED without the token), naming the call. A 400 stays INTERNAL: the node refused what
+ * this command built, which is no mistake of the user's (and must not exit 2).
+ */
+function refusal(call: string, status: number, text: string): DistkvError {
+  let wire: { code?: unknown; message?: unknown } | undefined;
+  try {
+    wire = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+  } catch {
+    wire = undefined;
+  }
+  if (status !== 400 && isErrorCode(wire?.code) && typeof wire.message === 'string')
+    return new DistkvError(wire.code, `${call}: ${wire.message}`);
+  return new DistkvError('INTERNAL', `${call}: HTTP ${status} ${text.trim()}`);
 }
 
 async function clusterOf(scheme: string, node: string, token: string): Promise<NodeDoc | undefined> {

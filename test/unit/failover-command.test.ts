@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
-import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
+import { startTwinServer, type TwinServer, TwinStatus } from '../helpers/twin-server.js';
 
 /** NodeTwin answers like one member of a one-shard cluster and records the calls it gets. */
 class NodeTwin {
@@ -120,5 +120,38 @@ describe('distkv failover', () => {
       [],
       'the map was not sent on to the other nodes',
     );
+  });
+
+  it("keeps a node's error code when it refuses a call (a node still starting: UNAVAILABLE, not INTERNAL)", async () => {
+    const starting = await startTwinServer((url) =>
+      url === '/cluster'
+        ? { map, shards: [] }
+        : new TwinStatus(503, {
+            error: { code: 'UNAVAILABLE', message: 'node is starting; its stores are not open yet' },
+          }),
+    );
+    try {
+      const [, target] = nodes as [NodeTwin, NodeTwin, NodeTwin];
+      const m = map;
+      map = { ...m, shards: [{ ...m.shards[0]!, leader: starting.address }] };
+      await assert.rejects(
+        failover({
+          urls: [`http://${starting.address}`],
+          shard: 's0',
+          to: target.address,
+          force: false,
+          token: '',
+          timeoutMs: 5000,
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof DistkvError && err.code === 'UNAVAILABLE', String(err));
+          assert.match(err.message, /\/_admin\/fence.*: node is starting/);
+          return true;
+        },
+      );
+      map = m;
+    } finally {
+      await starting.stop();
+    }
   });
 });

@@ -35,6 +35,7 @@ import {
 } from './args.js';
 import { fileProblem } from './files.js';
 import { whileInterruptible } from './interrupt.js';
+import { stderrProgress } from './progress-line.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 /** CHUNK_LINES is how many input lines are parsed, routed and written at a time. */
@@ -61,6 +62,9 @@ A later line for the same key wins. Replicas on other machines resync from their
 
 Options:
 ${formatOptions(OPTIONS)}`;
+
+/** QUIET_LINES: a load of fewer lines finishes its stores too fast to announce it. */
+const QUIET_LINES = 100000;
 
 /** parseLine decodes one input line into a key and value, or throws naming the line. */
 export function parseLine(line: string, lineNo: number, maxKey: number, maxValue: number): BulkEntry {
@@ -155,10 +159,12 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
     let inChunk = 0;
     let lineNo = 0;
     let total = 0;
+    const progress = stderrProgress(true);
     const flush = async (): Promise<void> => {
       for (const [shard, entries] of chunk) for (const l of byShard.get(shard) ?? []) await l.add(entries);
       chunk = new Map();
       inChunk = 0;
+      progress.show(() => `load: ${total} lines into ${loaders.length} stores`);
     };
     for await (const line of lines) {
       lineNo++;
@@ -172,7 +178,12 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
       if (++inChunk >= CHUNK_LINES) await flush();
     }
     await flush();
+    progress.show(
+      () => `load: ${total} lines read; finishing the stores (sorting and writing their bottom level)`,
+      total >= QUIET_LINES,
+    );
     for (const l of loaders) await l.finish();
+    progress.clear();
     const s = (performance.now() - t0) / 1000;
     process.stdout.write(
       `loaded ${total} lines into ${loaders.length} stores in ${s.toFixed(1)} s (${Math.round(total / s)} lines/s); durable\n`,

@@ -253,4 +253,25 @@ describe('distkv CLI contract', () => {
       assert.match(out, /throughput/);
     },
   );
+
+  it(
+    'shows backup and restore progress on a terminal, erased before the result, and nothing when piped',
+    { skip: hasScript ? false : 'no `script` command for a pseudo-terminal' },
+    async () => {
+      await cli(['set', 'progress', 'shown']);
+      const file = join(dir, 'progress.dkv');
+      const out = onTerminal(['backup', file]);
+      assert.match(
+        out,
+        /\r\x1b\[Kbackup: shard 1\/2 \(shard-0\): \d+ keys; [\d.]+ MiB written/,
+        JSON.stringify(out),
+      );
+      assert.match(out, /\r\x1b\[Kshard 0 shard-0: /, 'the line is erased before the result');
+      const piped = await cli(['backup', join(dir, 'piped.dkv')]);
+      assert.equal(piped.code, OK, piped.stderr);
+      assert.equal(piped.stderr, '', 'no progress in a log for a backup this short');
+      const restored = onTerminal(['restore', file, '--force']);
+      assert.match(restored, /\r\x1b\[Krestore: \d+ keys written/, JSON.stringify(restored));
+    },
+  );
 });

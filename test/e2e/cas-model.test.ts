@@ -8,33 +8,28 @@
  * If-None-Match only after users did; this walks every combination. DISTKV_SEED replays a run.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { type OwnServer, startOwnServer } from '../helpers/server-process.js';
 
 const OPS = 400;
 const KEYS = ['a', 'b', '{c}1', '{c}2', 'é'];
 const MAX_TTL_MS = 315360000000;
 
-let server: ServerProcess | undefined;
-after(async () => {
-  await server?.stop();
-});
-const dir = tempDir(after);
+let own: OwnServer | undefined;
+after(() => own?.stop());
 let node = '';
 
 before(async () => {
   const [port] = await freePorts(1);
   node = `127.0.0.1:${port}`;
-  const config = writeConfig(dir, [{ address: node }, { address: node }], '[server]\nresp_port_offset = 0');
-  server = await ServerProcess.start(
-    ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1', '--durability', 'none'],
-    `http://${node}/healthz`,
-    { DISTKV_LOG_LEVEL: 'warn' },
-  );
+  own = await startOwnServer([{ address: node }, { address: node }], '[server]\nresp_port_offset = 0', [
+    '--workers',
+    '1',
+    '--durability',
+    'none',
+  ]);
 });
 
 /** Entry is the model's key: its value and version (the ETag without quotes). */

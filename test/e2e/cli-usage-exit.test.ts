@@ -9,29 +9,28 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
-import { runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { type OwnServer, runCli, startOwnServer } from '../helpers/server-process.js';
 
 const FAILED = 1;
 const USAGE = 2;
 
-let server: ServerProcess | undefined;
-after(async () => {
-  await server?.stop();
-});
-const dir = tempDir(after);
+let own: OwnServer | undefined;
+after(() => own?.stop());
+let dir = '';
 let node = '';
 let config = '';
 
 before(async () => {
   const [port] = await freePorts(1);
   node = `127.0.0.1:${port}`;
-  config = writeConfig(dir, [{ address: node }], '[server]\nresp_port_offset = 0');
-  server = await ServerProcess.start(
-    ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1', '--durability', 'none'],
-    `http://${node}/healthz`,
-    { DISTKV_LOG_LEVEL: 'warn' },
-  );
+  own = await startOwnServer([{ address: node }], '[server]\nresp_port_offset = 0', [
+    '--workers',
+    '1',
+    '--durability',
+    'none',
+  ]);
+  dir = own.dir;
+  config = join(dir, 'sharding.toml');
 });
 
 /** cli runs distkv against the test node; a serve that should have refused is stopped after 20 s. */

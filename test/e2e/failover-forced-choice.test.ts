@@ -10,15 +10,12 @@
  * choose loss knowingly by naming the target with `--to` while B is down.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
-import { TestCluster } from '../helpers/cluster.js';
-import { Load, storeOf } from '../helpers/failover-model.js';
-import { freePort } from '../helpers/ports.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { Load, startTrio, storeOf } from '../helpers/failover-model.js';
 
 describe('forced failover with a replica behind another', { timeout: 120000 }, () => {
   let dir = '';
@@ -30,12 +27,7 @@ describe('forced failover with a replica behind another', { timeout: 120000 }, (
   let acked = new Map<string, string>();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-forced-choice-'));
-    const [a, b, c] = await Promise.all(
-      ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${await freePort(h)}`),
-    );
-    [A, B, C] = [a!, b!, c!];
-    cluster = await TestCluster.start({ dir, shards: [{ address: A, replicas: [B, C] }] });
+    ({ dir, cluster, A, B, C } = await startTrio('distkv-forced-choice-'));
     client = new DistkvClient({ urls: [`http://${A}`] });
     const paused = cluster.process(C);
     paused.child.kill('SIGSTOP');

@@ -50,6 +50,11 @@ class NodeTwin {
   }
 }
 
+/** plannedTo runs a planned failover of s0 to `to`, asking the node at `via` first. */
+function plannedTo(via: string, to: string): ReturnType<typeof failover> {
+  return failover({ urls: [`http://${via}`], shard: 's0', to, force: false, token: '', timeoutMs: 5000 });
+}
+
 describe('distkv failover', () => {
   const nodes: NodeTwin[] = [];
   let map: LiveMap;
@@ -96,21 +101,11 @@ describe('distkv failover', () => {
 
   it('fails with MAP_CHANGED and releases the held writes when another map won', async () => {
     const [leader, target] = nodes as [NodeTwin, NodeTwin, NodeTwin];
-    await assert.rejects(
-      failover({
-        urls: [`http://${leader.address}`],
-        shard: 's0',
-        to: target.address,
-        force: false,
-        token: '',
-        timeoutMs: 5000,
-      }),
-      (err: unknown) => {
-        assert.ok(err instanceof DistkvError && err.code === 'MAP_CHANGED', String(err));
-        assert.match(err.message, new RegExp(`version 2 names ${nodes[2]!.address}`));
-        return true;
-      },
-    );
+    await assert.rejects(plannedTo(leader.address, target.address), (err: unknown) => {
+      assert.ok(err instanceof DistkvError && err.code === 'MAP_CHANGED', String(err));
+      assert.match(err.message, new RegExp(`version 2 names ${nodes[2]!.address}`));
+      return true;
+    });
     const fences = leader.calls.filter((c) => c.startsWith('POST /_admin/fence'));
     assert.equal(fences.length, 2, leader.calls.join('\n'));
     assert.match(fences[0]!, /on=1&ms=\d+/, 'the hold has a time limit');
@@ -134,21 +129,11 @@ describe('distkv failover', () => {
       const [, target] = nodes as [NodeTwin, NodeTwin, NodeTwin];
       const m = map;
       map = { ...m, shards: [{ ...m.shards[0]!, leader: starting.address }] };
-      await assert.rejects(
-        failover({
-          urls: [`http://${starting.address}`],
-          shard: 's0',
-          to: target.address,
-          force: false,
-          token: '',
-          timeoutMs: 5000,
-        }),
-        (err: unknown) => {
-          assert.ok(err instanceof DistkvError && err.code === 'UNAVAILABLE', String(err));
-          assert.match(err.message, /\/_admin\/fence.*: node is starting/);
-          return true;
-        },
-      );
+      await assert.rejects(plannedTo(starting.address, target.address), (err: unknown) => {
+        assert.ok(err instanceof DistkvError && err.code === 'UNAVAILABLE', String(err));
+        assert.match(err.message, /\/_admin\/fence.*: node is starting/);
+        return true;
+      });
       map = m;
     } finally {
       await starting.stop();

@@ -16,6 +16,7 @@ import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import { Load, startTrio, storeOf } from '../helpers/failover-model.js';
+import { runCli } from '../helpers/server-process.js';
 
 describe('forced failover with a replica behind another', { timeout: 120000 }, () => {
   let dir = '';
@@ -58,6 +59,19 @@ describe('forced failover with a replica behind another', { timeout: 120000 }, (
       token: '',
       timeoutMs: 5000,
     });
+
+  it('shows each replica at its own seq in distkv cluster while the leader is down', async () => {
+    const r = await runCli(['cluster', '--url', `${A},${B}`]);
+    assert.match(r.stdout, new RegExp(`NO LEADER: ${A.replaceAll('.', '\\.')} \\(DOWN\\)`), r.stdout);
+    for (const replica of [B, C]) {
+      const seq = (await storeOf(replica)).lastSeq;
+      assert.match(
+        r.stdout,
+        new RegExp(`${replica.replaceAll('.', '\\.')} \\([a-z]+, lag unknown, at seq ${seq},`),
+        r.stdout,
+      );
+    }
+  });
 
   it('refuses --to a replica that answers but is behind another, naming the one ahead', async () => {
     await assert.rejects(force([B, C], C), (err: Error & { code?: string }) => {

@@ -3,6 +3,7 @@
  * options, positional arguments. A later option overrides an earlier one (so
  * `npm start -- --config other.toml` wins over the script's own `--config`).
  */
+import { DistkvError, statusOf } from '../errors.js';
 
 /** OptionSpec declares one option. */
 export interface OptionSpec {
@@ -97,5 +98,24 @@ export function intOption(args: ParsedArgs, name: string): number | undefined {
   const v = stringOption(args, name);
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
-  return Number(v);
+  const n = Number(v);
+  // Past 2^53 Number rounds: 99999999999999999 would travel (and be reported) as 1e17.
+  if (!Number.isSafeInteger(n))
+    throw new UsageError(`--${name} must be at most ${Number.MAX_SAFE_INTEGER}, got "${v}"`);
+  return n;
+}
+
+/**
+ * usageOnRefusal runs `work` and turns a node's 400 (INVALID_ARGUMENT, MISSING_KEY, ...) into a
+ * UsageError (exit 2), for verbs whose requests hold nothing but their command line and files: a
+ * node (or a file check) refused what the user gave, which is no runtime failure.
+ */
+export async function usageOnRefusal<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof DistkvError && statusOf(err.code) === 400)
+      throw new UsageError(`${err.code}: ${err.message}`);
+    throw err;
+  }
 }

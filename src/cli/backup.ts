@@ -12,7 +12,7 @@
  * then writes every entry through the client library's batch(), which routes each key to its
  * shard in the target cluster (its layout may differ from the source's).
  */
-import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import { errorOf } from '../client/wire-decode.js';
 import type { BatchOp } from '../client/types.js';
@@ -25,7 +25,7 @@ import {
   SNAPSHOT_HEADER_BYTES,
   SnapshotDecoder,
 } from '../replication/snapshot-format.js';
-import { intOption } from './args.js';
+import { intOption, UsageError } from './args.js';
 import {
   BACKUP_HEADER_BYTES,
   type BackupMeta,
@@ -41,6 +41,7 @@ import {
 } from './backup-format.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
+import { stderrProgress } from './progress-line.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 
 const DEFAULT_RETRIES = 3;
@@ -75,6 +76,7 @@ async function copyShard(
   token: string,
   agent: Agent,
   sink: FileSink,
+  onChunk: (keys: number) => void,
 ): Promise<{ seq: number; keys: number }> {
   const res = await request(`${origin}/_repl/snapshot?shard=${idx}`, {
     dispatcher: agent,
@@ -87,6 +89,7 @@ async function copyShard(
     const bytes = chunk as Buffer;
     keys += decoder.push(bytes).length;
     await sink.write(bytes);
+    onChunk(keys);
   }
   if (decoder.seq === undefined || !decoder.done)
     throw new DistkvError('SHARD_UNREACHABLE', `the snapshot of shard ${idx} from ${origin} ended early`);
@@ -105,6 +108,11 @@ async function appendCrc(fh: FileHandle, sink: FileSink): Promise<void> {
   const tail = Buffer.alloc(4);
   tail.writeUInt32LE(crc.value, 0);
   await sink.write(tail);
+}
+
+/** mib formats a byte count in MiB with one decimal. */
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
 
 /** FileSource reads a file sequentially in exact-size pieces. */
@@ -208,6 +216,10 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
       const allowFuzzy = args.options.get('allow-fuzzy') === true;
       const map = await client.topology();
       const scheme = new URL(conn.urls[0]!).protocol;
+      // FILE is checked before the copy: a directory there would fail the final rename only after
+      // every shard was copied, and leave FILE.partial behind.
+      if ((await stat(file).catch(() => undefined))?.isDirectory() === true)
+        throw new UsageError(`cannot write ${file}: it is a directory`);
       const partial = `${file}.partial`;
       let fh: FileHandle;
       try {
@@ -217,6 +229,7 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
       }
       const agent = new Agent({ ...(conn.ca === undefined ? {} : { connect: { ca: conn.ca } }) });
       const shards: BackupShardMeta[] = [];
+      const progress = stderrProgress(true);
       // Copies every shard into FILE.partial; FILE appears only once this completed (rename below).
       const copyAll = async (): Promise<void> => {
         const sink = new FileSink(fh);
@@ -228,7 +241,12 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
           for (let attempt = 0; attempt <= retries && copy?.consistent !== true; attempt++) {
             await sink.cut(start);
             await sink.write(encodeSectionHeader(s.idx, false));
-            const { seq, keys } = await copyShard(origin, s.idx, conn.token, agent, sink);
+            const { seq, keys } = await copyShard(origin, s.idx, conn.token, agent, sink, (n) => {
+              progress.show(
+                () =>
+                  `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}${attempt > 0 ? `, copy ${attempt + 1}` : ''}): ${n} keys; ${mib(sink.position)} written`,
+              );
+            });
             const after = (await client.cluster(s.address)).shards[s.idx]?.leader.last_seq;
             copy = { seq, keys, consistent: after === seq };
           }
@@ -254,6 +272,7 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
       };
       let complete = false;
       try {
+        // The last line stays on a terminal until the result replaces it (cleared below).
         await whileInterruptible(
           copyAll,
           () => {
@@ -263,6 +282,7 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
         );
         complete = true;
       } finally {
+        progress.clear();
         await fh.close();
         await agent.close();
         if (!complete) await rm(partial, { force: true });
@@ -270,6 +290,7 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
       try {
         await rename(partial, file);
       } catch (err) {
+        await rm(partial, { force: true });
         throw fileProblem(`cannot rename ${partial} to ${file}`, err);
       }
       const keys = shards.reduce((n, s) => n + s.keys, 0);
@@ -321,6 +342,7 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
         }
         let written = 0;
         let ops: BatchOp[] = [];
+        const progress = stderrProgress(true);
         const flush = async (): Promise<void> => {
           const results = await client.batch(ops);
           const failed = results.findIndex((r) => !r.ok);
@@ -332,6 +354,7 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
             );
           written += ops.length;
           ops = [];
+          progress.show(() => `restore: ${written} keys written`);
         };
         let expired = 0;
         await readEntries(fh, size, async (key, value, expiresAtMs) => {
@@ -346,6 +369,7 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
           if (ops.length >= RESTORE_BATCH_OPS) await flush();
         });
         if (ops.length > 0) await flush();
+        progress.clear();
         if (out.json) out.doc({ file, keys: written, expired });
         else
           out.line(

@@ -11,7 +11,7 @@ import { renderHtml } from '../loadgen/report-html.js';
 import { formatResult } from '../loadgen/report-text.js';
 import { formatOptions, intOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
 import { fileProblem } from './files.js';
-import { ProgressLine } from './progress-line.js';
+import { stderrProgress } from './progress-line.js';
 
 const d = DEFAULT_LOAD;
 const SPECS: Record<string, OptionSpec> = {
@@ -151,10 +151,7 @@ export async function bench(argv: readonly string[]): Promise<number> {
       throw fileProblem(`cannot write ${report}`, err);
     }
   }
-  const progress =
-    args.options.get('quiet') === true
-      ? undefined
-      : new ProgressLine((text) => void process.stderr.write(text), process.stderr.isTTY);
+  const progress = args.options.get('quiet') === true ? undefined : stderrProgress();
   const result = await runLoad(o, (p) => {
     progress?.update(p);
   }).catch((err: unknown) => {

@@ -55,7 +55,8 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
             r.down
               ? `${r.address} (DOWN)`
               : r.lag_seqs == null
-                ? `${r.address} (${r.state ?? 'unknown'}, lag unknown, last contact ${r.last_contact_ms_ago === undefined ? 'never' : `${r.last_contact_ms_ago} ms ago`})`
+                ? // Its own seq tells which replica a forced failover may promote (the most advanced).
+                  `${r.address} (${r.state ?? 'unknown'}, lag unknown${r.acked_seq === undefined ? '' : `, at seq ${r.acked_seq}`}, last contact ${r.last_contact_ms_ago === undefined ? 'never' : `${r.last_contact_ms_ago} ms ago`})`
                 : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs} seqs, ${r.lag_ms ?? '?'} ms)`,
           )
           .join('; ');

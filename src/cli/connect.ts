@@ -15,6 +15,7 @@ import {
   parseArgs,
   stringOption,
   UsageError,
+  usageOnRefusal,
 } from './args.js';
 import { readInput } from './files.js';
 import { Output } from './output.js';
@@ -116,4 +117,14 @@ export function positionals(args: ParsedArgs, min: number, max: number, usage: s
   if (n < min) throw new UsageError(`missing argument: ${usage}`);
   if (n > max) throw new UsageError(`unexpected argument "${args.positionals[max]!}": ${usage}`);
   return args.positionals;
+}
+
+/** refusalsAreUsage wraps each verb's run in usageOnRefusal (see there for which verbs it fits). */
+export function refusalsAreUsage(verbs: Record<string, ClientVerb>): Record<string, ClientVerb> {
+  return Object.fromEntries(
+    Object.entries(verbs).map(([name, v]) => [
+      name,
+      { ...v, run: (...a: Parameters<ClientVerb['run']>) => usageOnRefusal(() => v.run(...a)) },
+    ]),
+  );
 }

@@ -11,10 +11,10 @@
  *      itself), then every other node (the old leader demotes itself and follows the target, which
  *      releases its held writes as redirects). If step 2 times out, writes are released and nothing
  *      changes. No acknowledged write is lost: every one of them has a seq <= L.
- * Forced (`--force`), when the leader does not answer: the most advanced reachable replica (highest
- * durable ack) is held as in step 2 and promoted in epoch+1. Writes the old leader acknowledged
- * without a replica's ack may be lost; nodes that are down learn the new map from their peers when
- * they come back.
+ * Forced (`--force`), when the leader does not answer: the most advanced replica (highest durable
+ * ack; every replica must answer, unless --to names the target) is held as in step 2 and promoted
+ * in epoch+1. Writes the old leader acknowledged without a replica's ack may be lost; nodes that
+ * are down learn the new map from their peers when they come back.
  *
  * The new epoch starts after the target's last seq as the held target answers it: a target still
  * following could apply more of its old leader's records after its ack was read (a forced
@@ -23,7 +23,7 @@
  * after a restart, a fork that is not one. A failed failover releases the target's hold.
  */
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
-import { DistkvError } from '../errors.js';
+import { DistkvError, isErrorCode } from '../errors.js';
 import type { LiveMap } from '../routing/live-map.js';
 import {
   formatOptions,
@@ -33,6 +33,7 @@ import {
   UsageError,
   listOption,
   intOption,
+  usageOnRefusal,
 } from './args.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -42,10 +43,14 @@ const OPTIONS: Record<string, OptionSpec> = {
     help: 'a node of the cluster, HOST:PORT (repeatable; default env DISTKV_URL, else 127.0.0.1:8080)',
   },
   shard: { type: 'string', valueName: 'NAME', help: 'the shard to move (its name or idx)' },
-  to: { type: 'string', valueName: 'ADDR', help: 'the replica to promote (default: the most advanced)' },
+  to: {
+    type: 'string',
+    valueName: 'ADDR',
+    help: 'the replica to promote (default: the most advanced); with --force, never one behind another that answers',
+  },
   force: {
     type: 'boolean',
-    help: 'promote without the leader (when it is unreachable); unreplicated writes may be lost',
+    help: 'promote without the leader (when it is unreachable): w=0 writes no replica copied are lost; refused while a replica does not answer unless --to names the target',
   },
   'timeout-ms': {
     type: 'string',
@@ -103,9 +108,25 @@ async function call(url: string, token: string, init: RequestInit = {}): Promise
     signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
   });
   const text = await res.text();
-  if (!res.ok)
-    throw new DistkvError('INTERNAL', `${init.method ?? 'GET'} ${url}: HTTP ${res.status} ${text.trim()}`);
+  if (!res.ok) throw refusal(`${init.method ?? 'GET'} ${url}`, res.status, text);
   return JSON.parse(text) as unknown;
+}
+
+/**
+ * refusal rebuilds a node's error answer with its own code (UNAVAILABLE while it starts,
+ * UNAUTHORIZED without the token), naming the call. A 400 stays INTERNAL: the node refused what
+ * this command built, which is no mistake of the user's (and must not exit 2).
+ */
+function refusal(call: string, status: number, text: string): DistkvError {
+  let wire: { code?: unknown; message?: unknown } | undefined;
+  try {
+    wire = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+  } catch {
+    wire = undefined;
+  }
+  if (status !== 400 && isErrorCode(wire?.code) && typeof wire.message === 'string')
+    return new DistkvError(wire.code, `${call}: ${wire.message}`);
+  return new DistkvError('INTERNAL', `${call}: HTTP ${status} ${text.trim()}`);
 }
 
 async function clusterOf(scheme: string, node: string, token: string): Promise<NodeDoc | undefined> {
@@ -131,6 +152,36 @@ async function releaseFence(scheme: string, node: string, idx: number, token: st
 async function holdTarget(scheme: string, target: string, idx: number, token: string): Promise<number> {
   const url = `${scheme}://${target}/_admin/fence?shard=${idx}&on=1&ms=${FENCE_SLACK_MS}`;
   return ((await call(url, token, { method: 'POST' })) as { last_seq: number }).last_seq;
+}
+
+/**
+ * checkForcedTarget refuses a forced promotion that would drop acknowledged writes without the
+ * operator choosing it: a `w >= 1` write is held by some replica, so only the most advanced one
+ * holds them all. A --to replica behind another that answers is refused (INVALID_ARGUMENT); with
+ * a replica that does not answer, the most advanced is unknown, and the pick is refused
+ * (SHARD_UNREACHABLE) unless --to names the target: naming it accepts losing what only the
+ * silent replicas hold (they write it to a divergence file when they come back).
+ */
+function checkForcedTarget(
+  shard: string,
+  target: string,
+  named: boolean,
+  ahead: string | undefined,
+  ack: (replica: string) => number,
+  replicas: readonly string[],
+  docs: ReadonlyMap<string, NodeDoc | undefined>,
+): void {
+  if (ahead !== undefined && ahead !== target && ack(ahead) > ack(target))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `--to ${target} holds seq ${ack(target)} but ${ahead} holds seq ${ack(ahead)}: promoting ${target} would lose the acknowledged writes between; omit --to (the most advanced is promoted) or give --to ${ahead}`,
+    );
+  const silent = replicas.filter((r) => docs.get(r) === undefined);
+  if (!named && silent.length > 0)
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `replica ${silent.join(', ')} of ${shard} does not answer: it may hold acknowledged writes (w >= 1) that ${target} lacks; bring it back and run again, or name the replica to promote with --to to accept losing them`,
+    );
 }
 
 /** failover moves a shard's leader as described above. */
@@ -174,12 +225,12 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
       'INVALID_ARGUMENT',
       `--to ${o.to} is not a replica of ${live.name} (replicas: ${live.replicas.join(', ')})`,
     );
-  const pick = (): string | undefined =>
-    o.to ??
-    [...candidates].sort((a, b) => (ackOf(docs.get(b), idx, b) ?? 0) - (ackOf(docs.get(a), idx, a) ?? 0))[0];
-  const target = pick();
+  const ack = (r: string): number => ackOf(docs.get(r), idx, r) ?? 0;
+  const ahead = [...candidates].sort((a, b) => ack(b) - ack(a))[0];
+  const target = o.to ?? ahead;
   if (target === undefined || docs.get(target) === undefined)
     throw new DistkvError('SHARD_UNREACHABLE', `no reachable replica of ${live.name} to promote`);
+  if (o.force) checkForcedTarget(live.name, target, o.to !== undefined, ahead, ack, live.replicas, docs);
 
   let leaderSeq: number | undefined;
   let targetSeq = ackOf(docs.get(target), idx, target) ?? 0;
@@ -290,19 +341,24 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
     );
     return 0;
   }
+  if (args.positionals.length > 0)
+    throw new UsageError(`unexpected argument "${args.positionals[0]!}": options only (--shard NAME)`);
   const shard = stringOption(args, 'shard');
   if (shard === undefined) throw new UsageError('--shard is required');
   const to = stringOption(args, 'to');
   const given = listOption(args, 'url');
   const urls = given.length > 0 ? given : endpointsFromEnv(process.env.DISTKV_URL);
-  const r = await failover({
-    urls: (urls.length > 0 ? urls : ['127.0.0.1:8080']).map(parseEndpoint),
-    shard,
-    ...(to === undefined ? {} : { to }),
-    force: args.options.get('force') === true,
-    token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
-    timeoutMs: intOption(args, 'timeout-ms') ?? 30000,
-  });
+  // failover's INVALID_ARGUMENT names a --shard, --to or --force that does not fit the cluster: exit 2.
+  const r = await usageOnRefusal(() =>
+    failover({
+      urls: (urls.length > 0 ? urls : ['127.0.0.1:8080']).map(parseEndpoint),
+      shard,
+      ...(to === undefined ? {} : { to }),
+      force: args.options.get('force') === true,
+      token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
+      timeoutMs: intOption(args, 'timeout-ms') ?? 30000,
+    }),
+  );
   if (args.options.get('json') === true) process.stdout.write(`${JSON.stringify(r)}\n`);
   else
     process.stdout.write(

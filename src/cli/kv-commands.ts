@@ -3,10 +3,21 @@
  * (routing keys to their owners itself) and prints as output.ts says (terminal, pipe or --json).
  * Exit codes: 0 ok, 1 not found or failed, 2 usage (see main.ts).
  */
-import { intOption, stringOption, UsageError } from './args.js';
+import { MAX_TTL_MS } from '../http/write-conditions.js';
+import { parseVersion } from '../routing/version.js';
+import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { readInput } from './files.js';
 import { jsonValue } from './output.js';
+
+/** ifMatchOption returns --if-match, checked: a version E.S (as get --show-version prints it) or "*". */
+function ifMatchOption(args: ParsedArgs): string | undefined {
+  const v = stringOption(args, 'if-match');
+  if (v === undefined || v === '*' || parseVersion(v) !== undefined) return v;
+  throw new UsageError(
+    `--if-match must be a version E.S as get --show-version prints it (digits, no leading zeros) or "*", got "${v}"`,
+  );
+}
 
 /** KV_VERBS are the key verbs, by name. */
 export const KV_VERBS: Record<string, ClientVerb> = {
@@ -72,7 +83,13 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       const w = intOption(args, 'w');
       const timeoutMs = intOption(args, 'timeout-ms');
       const ttlMs = intOption(args, 'ttl');
-      const ifMatch = stringOption(args, 'if-match');
+      if (ttlMs !== undefined && !(ttlMs >= 1 && ttlMs <= MAX_TTL_MS))
+        throw new UsageError(
+          `--ttl must be in 1..${MAX_TTL_MS} ms (ten years), got "${stringOption(args, 'ttl')!}"`,
+        );
+      const ifMatch = ifMatchOption(args);
+      if (ifMatch !== undefined && args.options.get('if-none-match') === true)
+        throw new UsageError('give --if-match or --if-none-match, not both');
       const version = await client.putVersioned(key, value, {
         ...(w === undefined ? {} : { w }),
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
@@ -94,7 +111,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     },
     run: async (client, args, out) => {
       const [key] = positionals(args, 1, 1, 'distkv del KEY') as [string];
-      const ifMatch = stringOption(args, 'if-match');
+      const ifMatch = ifMatchOption(args);
       const existed = await client.delete(key, ifMatch === undefined ? {} : { ifMatch });
       out.line(out.json ? JSON.stringify({ key, existed }) : existed ? 'OK (deleted)' : 'OK (did not exist)');
       return 0;

@@ -24,9 +24,18 @@ import { checkDataFormat } from '../server/data-format.js';
 import { planNode, selectNodes } from '../server/node-plan.js';
 import { type BulkEntry, BulkLoader, LOADING_MARKER } from '../storage/bulk-load.js';
 import { RealVfs } from '../storage/real-vfs.js';
-import { formatOptions, listOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import {
+  formatOptions,
+  listOption,
+  type OptionSpec,
+  parseArgs,
+  stringOption,
+  UsageError,
+  usageOnRefusal,
+} from './args.js';
 import { fileProblem } from './files.js';
 import { whileInterruptible } from './interrupt.js';
+import { stderrProgress } from './progress-line.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 /** CHUNK_LINES is how many input lines are parsed, routed and written at a time. */
@@ -53,6 +62,9 @@ A later line for the same key wins. Replicas on other machines resync from their
 
 Options:
 ${formatOptions(OPTIONS)}`;
+
+/** QUIET_LINES: a load of fewer lines finishes its stores too fast to announce it. */
+const QUIET_LINES = 100000;
 
 /** parseLine decodes one input line into a key and value, or throws naming the line. */
 export function parseLine(line: string, lineNo: number, maxKey: number, maxValue: number): BulkEntry {
@@ -87,8 +99,9 @@ export async function load(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${LOAD_HELP}\n`);
     return 0;
   }
-  const [file] = args.positionals;
+  const [file, extra] = args.positionals;
   if (file === undefined) throw new UsageError('missing FILE');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}": one FILE per load`);
   const overrides: ConfigOverrides = {};
   const dataDir = stringOption(args, 'data-dir');
   if (dataDir !== undefined) overrides['server.data_dir'] = dataDir;
@@ -109,8 +122,9 @@ export async function load(argv: readonly string[]): Promise<number> {
     lock = DataDirLock.acquire(config.server.data_dir);
     // Ctrl-C leaves the stores half-loaded: their LOADING markers stay, so `distkv serve` refuses
     // them (serve.ts) until the same load is run again.
+    // A line that is no key and value is a mistake in FILE (INVALID_BODY, MISSING_KEY...): exit 2.
     return await whileInterruptible(
-      () => loadStores(config, nodes, fh),
+      () => usageOnRefusal(() => loadStores(config, nodes, fh)),
       () => lock?.release(),
       `distkv load: interrupted: the load did not finish; its stores keep their ${LOADING_MARKER} file and serve refuses them until the same load is run again`,
     );
@@ -145,10 +159,12 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
     let inChunk = 0;
     let lineNo = 0;
     let total = 0;
+    const progress = stderrProgress(true);
     const flush = async (): Promise<void> => {
       for (const [shard, entries] of chunk) for (const l of byShard.get(shard) ?? []) await l.add(entries);
       chunk = new Map();
       inChunk = 0;
+      progress.show(() => `load: ${total} lines into ${loaders.length} stores`);
     };
     for await (const line of lines) {
       lineNo++;
@@ -162,7 +178,12 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
       if (++inChunk >= CHUNK_LINES) await flush();
     }
     await flush();
+    progress.show(
+      () => `load: ${total} lines read; finishing the stores (sorting and writing their bottom level)`,
+      total >= QUIET_LINES,
+    );
     for (const l of loaders) await l.finish();
+    progress.clear();
     const s = (performance.now() - t0) / 1000;
     process.stdout.write(
       `loaded ${total} lines into ${loaders.length} stores in ${s.toFixed(1)} s (${Math.round(total / s)} lines/s); durable\n`,

@@ -7,7 +7,7 @@ import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
 import { BACKUP_VERBS } from './backup.js';
 import { CLUSTER_VERBS } from './cluster-commands.js';
-import { type ClientVerb, runClientVerb } from './connect.js';
+import { type ClientVerb, refusalsAreUsage, runClientVerb } from './connect.js';
 import { KV_VERBS } from './kv-commands.js';
 import { WATCH_VERBS } from './watch-command.js';
 
@@ -17,7 +17,7 @@ export const EXIT_CODES = {
   OK: 0,
   /** FAILED: the key does not exist, a node could not be reached, or the cluster refused the request. */
   FAILED: 1,
-  /** USAGE: a mistake in the command line or its files (unknown verb or option, missing or extra argument, bad address, unreadable file). */
+  /** USAGE: a mistake in the command line or its files (unknown verb or option, missing or extra argument, bad address, unreadable file, an argument a node refuses as malformed). */
   USAGE: 2,
 } as const;
 
@@ -41,8 +41,9 @@ const VERBS: Record<string, Verb> = {
     help: 'run distkv nodes from a config file',
     run: async (argv) => (await import('./serve.js')).serve(argv),
   },
-  ...clientVerbs(KV_VERBS),
-  ...clientVerbs(WATCH_VERBS),
+  // The key and watch verbs send only what was typed: a node's 400 is a usage mistake (exit 2).
+  ...clientVerbs(refusalsAreUsage(KV_VERBS)),
+  ...clientVerbs(refusalsAreUsage(WATCH_VERBS)),
   ...clientVerbs(CLUSTER_VERBS),
   ...clientVerbs(BACKUP_VERBS),
   failover: {

@@ -1,5 +1,5 @@
 /**
- * The live progress line of `distkv bench`. The load generator reports progress every 50 ms; on a
+ * The live progress line of `distkv bench` (and, as plain text, of backup, restore and load). The load generator reports progress every 50 ms; on a
  * terminal the line is redrawn in place (carriage return, erase to end of line) at most every
  * REDRAW_MS, otherwise a plain line is printed every LOG_MS so logs stay short.
  *
@@ -42,11 +42,24 @@ export class ProgressLine {
 
   /** update shows `p` if enough time passed since the last draw. */
   update(p: Progress): void {
-    const now = this.now();
-    if (now - this.lastDraw < (this.tty ? REDRAW_MS : LOG_MS)) return;
-    this.lastDraw = now;
+    this.show(() => formatProgress(p));
+  }
+
+  /**
+   * show draws the text `line` gives if enough time passed since the last draw (else it is not
+   * called), or at once with `now` (the start of a long step that reports nothing until its end).
+   */
+  show(line: () => string, now = false): void {
+    const t = this.now();
+    if (!now && t - this.lastDraw < (this.tty ? REDRAW_MS : LOG_MS)) return;
+    this.lastDraw = t;
     this.drawn = true;
-    this.write(this.tty ? `${ERASE_LINE}${formatProgress(p)}` : `${formatProgress(p)}\n`);
+    this.write(this.tty ? `${ERASE_LINE}${line()}` : `${line()}\n`);
+  }
+
+  /** startQuiet makes the first line wait one interval, as if one had just been drawn. */
+  startQuiet(): void {
+    this.lastDraw = this.now();
   }
 
   /** clear erases the line on a terminal (before the result is printed). */
@@ -54,4 +67,15 @@ export class ProgressLine {
     if (this.tty && this.drawn) this.write(ERASE_LINE);
     this.drawn = false;
   }
+}
+
+/**
+ * stderrProgress is a ProgressLine on standard error (redrawn on a terminal, a line every LOG_MS
+ * otherwise). With `quietStart`, a log (not a terminal) gets its first line only after LOG_MS, so
+ * short jobs (backup, restore, load of a few keys) print nothing there.
+ */
+export function stderrProgress(quietStart = false): ProgressLine {
+  const line = new ProgressLine((text) => void process.stderr.write(text), process.stderr.isTTY);
+  if (quietStart && !process.stderr.isTTY) line.startQuiet();
+  return line;
 }

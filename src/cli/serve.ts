@@ -11,7 +11,15 @@ import { DistkvNode } from '../server/node.js';
 import { planNode, selectNodes } from '../server/node-plan.js';
 import { LOADING_MARKER } from '../storage/bulk-load.js';
 import { createLogger } from '../util/logger.js';
-import { formatOptions, intOption, listOption, type OptionSpec, parseArgs, stringOption } from './args.js';
+import {
+  formatOptions,
+  intOption,
+  listOption,
+  type OptionSpec,
+  parseArgs,
+  stringOption,
+  UsageError,
+} from './args.js';
 
 /** DEFAULT_CONFIG is config/default.toml of the installed package. */
 export const DEFAULT_CONFIG = fileURLToPath(new URL('../../../config/default.toml', import.meta.url));
@@ -116,6 +124,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${SERVE_HELP}\n`);
     return 0;
   }
+  if (args.positionals.length > 0)
+    throw new UsageError(`unexpected argument "${args.positionals[0]!}": serve takes options only`);
   const overrides: ConfigOverrides = {};
   const dataDir = stringOption(args, 'data-dir');
   if (dataDir !== undefined) overrides['server.data_dir'] = dataDir;

@@ -16,7 +16,7 @@ export type WireResult = { ok: true } | { ok: false; error: { code: unknown; mes
 export function wireOp(op: BatchOp): Record<string, string | number> {
   const cond = {
     ...(op.ifMatch === undefined ? {} : { if_match: op.ifMatch.replace(/^"|"$/g, '') }),
-    ...(op.ifNoneMatch === true ? { if_none_match: '*' } : {}),
+    ...('ifNoneMatch' in op && op.ifNoneMatch ? { if_none_match: '*' } : {}),
   };
   return op.op === 'delete'
     ? { op: 'delete', key: op.key, ...cond }
@@ -31,7 +31,7 @@ export function wireOp(op: BatchOp): Record<string, string | number> {
 
 /** conditional tells whether a batch is all-or-nothing (some operation carries a condition). */
 export function conditional(ops: readonly BatchOp[]): boolean {
-  return ops.some((op) => op.ifMatch !== undefined || op.ifNoneMatch === true);
+  return ops.some((op) => op.ifMatch !== undefined || ('ifNoneMatch' in op && op.ifNoneMatch));
 }
 
 /** chunks splits one owner's operation indexes into requests of bounded size. */

@@ -226,16 +226,31 @@ export class DistkvClient {
     return watchPrefix(source, prefix, options);
   }
 
-  /** cluster returns the /cluster document of a node ("host:port"; the first url by default). */
+  /** cluster returns the /cluster document of a node ("host:port"; by default the first url that answers). */
   async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
-    const r = await this.sender.send(
-      'GET',
-      node ?? this.firstNode(),
-      '/cluster',
-      undefined,
-      true,
-      options.signal,
+    if (node !== undefined) return this.clusterAt(node, options);
+    // The configured nodes in order, as the topology is loaded: with the first one down (a killed
+    // leader), `distkv cluster` is what the operator runs, and it must show that, not fail.
+    let last: unknown;
+    for (const origin of this.topo.origins) {
+      try {
+        return await this.clusterAt(new URL(origin).host, options);
+      } catch (err) {
+        if (options.signal?.aborted === true) throw err;
+        last = err;
+      }
+    }
+    const err = last instanceof DistkvError ? last : new DistkvError('INTERNAL', String(last));
+    if (err.code !== 'SHARD_UNREACHABLE') throw err;
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `no node answered /cluster (${this.topo.origins.join(', ')}): ${err.message}`,
+      { cause: last },
     );
+  }
+
+  private async clusterAt(node: string, options: CallOptions): Promise<ClusterView> {
+    const r = await this.sender.send('GET', node, '/cluster', undefined, true, options.signal);
     return JSON.parse(r.body.toString('utf8')) as ClusterView;
   }
 

@@ -50,8 +50,14 @@ export interface PutOptions extends CallOptions, WriteConditions {
   ttlMs?: number;
 }
 
+/**
+ * DeleteConditions make a delete conditional: only `ifMatch`, since "delete only if the key does not
+ * exist" deletes nothing (nodes refuse it with INVALID_ARGUMENT).
+ */
+export type DeleteConditions = Pick<WriteConditions, 'ifMatch'>;
+
 /** DeleteOptions make a delete conditional. */
-export interface DeleteOptions extends CallOptions, WriteConditions {}
+export interface DeleteOptions extends CallOptions, DeleteConditions {}
 
 /** Versioned is a value with its version `E.S` (epoch.seq of the key's last write). */
 export interface Versioned {
@@ -104,7 +110,7 @@ export interface ScanOptions extends CallOptions {
  */
 export type BatchOp =
   | ({ op: 'set'; key: string; value: Uint8Array | string; ttlMs?: number } & WriteConditions)
-  | ({ op: 'delete'; key: string } & WriteConditions);
+  | ({ op: 'delete'; key: string } & DeleteConditions);
 
 /** BatchResult is one operation's outcome, in the order of the operations. */
 export type BatchResult = { ok: true } | { ok: false; error: DistkvError };

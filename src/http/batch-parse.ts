@@ -107,6 +107,11 @@ export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: numbe
   const cond = conditionOf(o.if_match, o.if_none_match, i);
   const withCond = cond === undefined ? {} : { cond };
   if (o.op === 'delete' || o.op === 'del') {
+    if (o.if_none_match !== undefined)
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `ops[${i}].if_none_match on a delete would delete the key only if it does not exist, which deletes nothing: use if_match`,
+      );
     if (o.ttl_ms !== undefined)
       throw new DistkvError('INVALID_ARGUMENT', `ops[${i}].ttl_ms: only a set takes a TTL`);
     checkFields(o, i, true);

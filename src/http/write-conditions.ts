@@ -17,6 +17,16 @@ import type { HttpRequest } from './http1-exchange.js';
 
 /** MAX_TTL_MS bounds `ttl_ms`: ten years. */
 export const MAX_TTL_MS = 10 * 365 * 86400 * 1000;
+/**
+ * DELETE_IF_NONE_MATCH refuses `If-None-Match: *` on a delete: "delete only if the key does not
+ * exist" deletes nothing whatever the key holds, so a client sending it meant something else
+ * (If-Match). HTTP allows the header on any method; etcd's equivalent (a txn comparing
+ * create_revision with 0, then deleting) is a no-op too. Refusing says so at once.
+ */
+const DELETE_IF_NONE_MATCH =
+  'If-None-Match: * on a DELETE would delete the key only if it does not exist, which deletes nothing: ' +
+  'to delete conditionally, send If-Match with its version (or * for "if it exists")';
+
 /** IMPOSSIBLE_SEQ is an If-Match seq no key can have. */
 const IMPOSSIBLE_SEQ = -1;
 
@@ -47,6 +57,7 @@ export function writeExtOf(
   if (ifMatch === undefined && ifNoneMatch === undefined && ttlMs === 0) return undefined;
   if (ifMatch !== undefined && ifNoneMatch !== undefined)
     throw new DistkvError('INVALID_ARGUMENT', 'send If-Match or If-None-Match, not both');
+  if (ifNoneMatch !== undefined && !put) throw new DistkvError('INVALID_ARGUMENT', DELETE_IF_NONE_MATCH);
   if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*')
     throw new DistkvError('INVALID_ARGUMENT', `If-None-Match must be *, got ${JSON.stringify(ifNoneMatch)}`);
   if (ifMatch !== undefined && ifMatch.trim() !== '*' && parseVersion(ifMatch) === undefined)

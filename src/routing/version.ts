@@ -31,9 +31,13 @@ export function formatVersion(v: Version): string {
   return `${String(v.epoch)}.${String(v.seq)}`;
 }
 
-/** parseVersion reads `E.S` (optionally in a pair of double quotes, as in an ETag), or returns undefined. */
+/**
+ * parseVersion reads `E.S` (optionally in a pair of double quotes, as in an ETag), or returns
+ * undefined. Both numbers are written as formatVersion writes them, without leading zeros: an
+ * ETag is matched as text, so `00.05` is no version a node ever gave, not another way to write 0.5.
+ */
 export function parseVersion(text: string): Version | undefined {
-  const m = /^("?)(\d{1,10})\.(\d{1,16})\1$/.exec(text.trim());
+  const m = /^("?)(0|[1-9]\d{0,9})\.(0|[1-9]\d{0,15})\1$/.exec(text.trim());
   if (!m) return undefined;
   const epoch = Number(m[2]);
   const seq = Number(m[3]);

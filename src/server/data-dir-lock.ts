@@ -32,8 +32,8 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
-import { DataDirLockedError } from '../errors.js';
+import { dirname, join } from 'node:path';
+import { ConfigError, DataDirLockedError } from '../errors.js';
 
 /** LOCK_FILE is the name of the lock file in a data directory. */
 export const LOCK_FILE = 'LOCK';
@@ -49,6 +49,34 @@ export interface LockOwner {
   start: string;
   /** boot is the kernel boot id ('' where /proc is missing). */
   boot: string;
+}
+
+/**
+ * makeDataDir creates `dir` (and its parents) if missing; a path that is a file, or lies under one,
+ * is a ConfigError naming that file instead of mkdir's bare EEXIST or ENOTDIR.
+ */
+function makeDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw err;
+    let file = dir;
+    while (dirname(file) !== file && !isFile(file)) file = dirname(file);
+    throw new ConfigError('--data-dir (server.data_dir)', [
+      `the data directory ${dir}${file === dir ? '' : ` lies under ${file}, which`} is a file, not a directory: ` +
+        'give --data-dir a directory (it is created if missing), or move the file away',
+    ]);
+  }
+}
+
+/** isFile tells whether `path` exists and is not a directory. */
+function isFile(path: string): boolean {
+  try {
+    return !statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -133,7 +161,7 @@ export class DataDirLock {
    * left by a dead process; it throws DataDirLockedError when a live process holds it.
    */
   static acquire(dir: string, owner: LockOwner = selfIdentity()): DataDirLock {
-    mkdirSync(dir, { recursive: true });
+    makeDataDir(dir);
     const lockPath = join(dir, LOCK_FILE);
     const text = `${JSON.stringify(owner)}\n`;
     const tmp = join(dir, `${LOCK_FILE}.${owner.pid}.${randomBytes(6).toString('hex')}.tmp`);

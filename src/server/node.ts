@@ -241,7 +241,10 @@ export class DistkvNode {
       // A node that was down learns a newer live map (from etcd, else from its peers) before it
       // takes a write; with etcd it also takes the leader keys it is due.
       if (node.coordinator !== undefined) await node.coordinator.start();
-      else await node.peers.checkAll();
+      else {
+        await node.peers.checkAll();
+        node.warnIfAlone();
+      }
     } catch (err) {
       await node.coordinator?.stop();
       for (const r of node.resp) r.close();
@@ -289,6 +292,23 @@ export class DistkvNode {
       `serving on ${node.plan.listeners.map((l) => `${node.scheme}://${l.host}:${l.port}`).join(', ')}`,
     );
     return node;
+  }
+
+  /**
+   * warnIfAlone logs, at start without a coordinator, that no peer answered: the node then serves
+   * with the live map on its disk, and a failover that moved one of its shards while it was down
+   * reaches it only when a peer answers (until then it takes writes in the old epoch, which end in
+   * a divergence file: docs/failover.md).
+   */
+  private warnIfAlone(): void {
+    const silent = this.peers.silent();
+    const asked = this.peers.view().length;
+    if (asked === 0 || silent.length < asked) return;
+    const version = this.liveMap.current.version;
+    this.log.warn(
+      { map_version: version, peers: silent },
+      `no peer answered at start: serving with live map version ${version} from its data directory; a failover made while this node was down reaches it only once a peer answers (normal for the first node of a cluster that starts; peers asked: ${silent.join(', ')})`,
+    );
   }
 
   /** stop drains and shuts down; calling it again returns the same promise. */

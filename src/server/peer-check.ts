@@ -93,6 +93,11 @@ export class PeerCheck {
     return this.running;
   }
 
+  /** silent lists the peers that did not answer their last check (all of them before any check). */
+  silent(): string[] {
+    return this.peers.filter((p) => p.state === 'unreachable' || p.state === 'unknown').map((p) => p.address);
+  }
+
   /** view lists the peers for `/cluster`. */
   view(): PeerView[] {
     const now = Date.now();

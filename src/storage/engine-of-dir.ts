@@ -6,7 +6,8 @@
  *
  * An `lsm` store has its `commit-log` pointer, `runs/` and `lmdb/` (and, from before the shared
  * log, `wal/`); an `lmdb` store has `data.mdb` at the top of its directory. `memory` writes
- * nothing, and a directory with none of these files is a new store for either engine.
+ * nothing, and a directory with none of these files is a new store for any engine. A store that
+ * holds data is refused under `memory` too: it would serve every key on disk as missing.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,12 +27,18 @@ export function engineOfDir(dir: string): 'lsm' | 'lmdb' | undefined {
 
 /**
  * checkEngineOfDir throws CONFIG_INVALID when the store in `dir` was written by another engine
- * than `engine`, naming both and what to do; `memory` never reads the directory.
+ * than `engine`, naming both and what to do.
  */
 export function checkEngineOfDir(dir: string, engine: StorageEngine, name: string): void {
-  if (engine === 'memory') return;
   const wrote = engineOfDir(dir);
   if (wrote === undefined || wrote === engine) return;
+  if (engine === 'memory')
+    throw new DistkvError(
+      'CONFIG_INVALID',
+      `store ${name} in ${dir} holds data of the ${wrote} engine: the memory engine would serve it as ` +
+        `empty (it neither reads nor changes the directory); start with --engine ${wrote} ` +
+        `(storage.engine = "${wrote}"), or give the memory engine another --data-dir`,
+    );
   throw new DistkvError(
     'CONFIG_INVALID',
     `store ${name} in ${dir} was written by the ${wrote} engine, not ${engine}: its writes would ` +

@@ -83,6 +83,40 @@ describe('condition headers from a hostile client', () => {
   });
 });
 
+describe('conditions that cannot mean what they say', () => {
+  it('refuses If-Match with leading zeros (00.05 is no version a node gives), in a header and in a batch', async () => {
+    const key = firstKeyInShard(shardMap, 0, 'zeros');
+    assert.equal((await fetch(`http://${A}/kv/${key}`, { method: 'PUT', body: 'v1' })).status, 204);
+    const etag = (await get(key)).etag!;
+    const [epoch, seq] = etag.slice(1, -1).split('.') as [string, string];
+    const padded = `"0${epoch}.0${seq}"`;
+    assert.equal(await rawPut(key, 'v2', [`If-Match: ${padded}`]), 400, padded);
+    const r = await batch([{ op: 'set', key, value: 'v2', if_match: padded.slice(1, -1) }]);
+    assert.equal(r.body.results[0]?.error?.code, 'INVALID_ARGUMENT', JSON.stringify(r.body));
+    assert.equal((await get(key)).value, 'v1');
+  });
+
+  it('refuses If-None-Match: * on a DELETE (delete only if absent deletes nothing), in a header and in a batch', async () => {
+    const key = firstKeyInShard(shardMap, 1, 'delabsent');
+    assert.equal((await fetch(`http://${A}/kv/${key}`, { method: 'PUT', body: 'v' })).status, 204);
+    const r = await fetch(`http://${A}/kv/${key}`, { method: 'DELETE', headers: { 'if-none-match': '*' } });
+    assert.equal(r.status, 400);
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'INVALID_ARGUMENT');
+    assert.match(body.error.message, /If-None-Match.*DELETE/);
+    const missing = await fetch(`http://${A}/kv/${firstKeyInShard(shardMap, 1, 'never')}`, {
+      method: 'DELETE',
+      headers: { 'if-none-match': '*' },
+    });
+    assert.equal(missing.status, 400, 'refused whether or not the key exists');
+    const b = await batch([{ op: 'delete', key, if_none_match: '*' }]);
+    const refused = b.body.results[0]?.error;
+    assert.equal(refused?.code, 'INVALID_ARGUMENT', JSON.stringify(b.body));
+    assert.match(refused.message, /if_none_match on a delete .* deletes nothing/);
+    assert.equal((await get(key)).value, 'v');
+  });
+});
+
 describe('TTL from a careless client', () => {
   it('refuses ttl_ms on a DELETE instead of ignoring it, and deletes nothing', async () => {
     const key = firstKeyInShard(shardMap, 0, 'delttl');

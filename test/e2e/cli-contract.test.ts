@@ -253,4 +253,29 @@ describe('distkv CLI contract', () => {
       assert.match(out, /throughput/);
     },
   );
+
+  it(
+    'shows backup and restore progress on a terminal, erased before the result, and nothing when piped',
+    { skip: hasScript ? false : 'no `script` command for a pseudo-terminal' },
+    async () => {
+      await cli(['set', 'progress', 'shown']);
+      const file = join(dir, 'progress.dkv');
+      // Each draw starts with ERASE_LINE (src/cli/progress-line.ts): the pieces between are lines.
+      const drawn = (text: string): string[] => text.split('\r\u001b[K').slice(1);
+      const out = drawn(onTerminal(['backup', file]));
+      assert.ok(
+        out.some((l) => /^backup: shard 1\/2 \(shard-0\): \d+ keys; [\d.]+ MiB written$/.test(l)),
+        JSON.stringify(out),
+      );
+      assert.match(out.at(-1) ?? '', /^shard 0 shard-0: /, 'the line is erased before the result');
+      const piped = await cli(['backup', join(dir, 'piped.dkv')]);
+      assert.equal(piped.code, OK, piped.stderr);
+      assert.equal(piped.stderr, '', 'no progress in a log for a backup this short');
+      const restored = drawn(onTerminal(['restore', file, '--force']));
+      assert.ok(
+        restored.some((l) => /^restore: \d+ keys written$/.test(l)),
+        JSON.stringify(restored),
+      );
+    },
+  );
 });

@@ -85,6 +85,15 @@ describe('CLI mistakes', () => {
   });
 });
 
+describe('a node of --url that does not answer', () => {
+  it('shows the cluster from the next node that answers, as get and set find their topology', async () => {
+    const [closed] = await freePorts(1);
+    const r = await runCli(['cluster', '--url', `127.0.0.1:${closed!},${node}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^SHARD .*\\n0 shard-0 .*${node.replaceAll('.', '\\.')}`, 'm'));
+  });
+});
+
 describe('an interrupted bulk load', () => {
   it('exits non-zero on Ctrl-C, and serve then refuses the half-loaded store, naming it', async () => {
     const loadDir = tempDir(after);

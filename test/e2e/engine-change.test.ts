@@ -5,7 +5,7 @@
  * versions repeated, and an old If-Match could match a new write), and back under `lsm` the log
  * replayed over them: acknowledged writes were lost. Now a store written by one engine does not
  * open under the other: its requests get 503 naming the engine to start with, and nothing in its
- * directory changes.
+ * directory changes. The same holds for `--engine memory`, which served such a store as empty.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -61,5 +61,19 @@ describe('a store opened with another engine than the one that wrote it', () => 
     assert.equal(again.status, 200);
     assert.equal(await again.text(), 'from lsm');
     assert.equal((await put('k2', 'v')).headers.get('etag'), '"0.2"', 'seqs go on from the store');
+    assert.equal(await server!.stop(), 0);
+
+    // --engine memory over the same directory would answer 404 for every key the store holds.
+    const memory = await start('memory');
+    const fromMemory = await fetch(`http://${address}/kv/k`);
+    assert.equal(fromMemory.status, 503, 'not a 404: the key is on disk, under lsm');
+    assert.match(memory.stdout, /holds data of the lsm engine: the memory engine would serve it as empty/);
+    assert.equal(await server!.stop(), 0);
+    await start('lsm');
+    assert.equal(
+      await (await fetch(`http://${address}/kv/k`)).text(),
+      'from lsm',
+      'memory left the store as it was',
+    );
   });
 });

@@ -5,22 +5,20 @@
  * member's store must converge to the new leader's content.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
-import { TestCluster } from '../helpers/cluster.js';
+import type { TestCluster } from '../helpers/cluster.js';
 import {
   clusterOf,
   divergedOf,
   expectConverged as converged,
   Load,
+  startTrio,
   storeOf,
   waitFor,
 } from '../helpers/failover-model.js';
-import { freePort } from '../helpers/ports.js';
 import { runCli } from '../helpers/server-process.js';
 
 describe('failover', { timeout: 180000 }, () => {
@@ -32,12 +30,7 @@ describe('failover', { timeout: 180000 }, () => {
   let C = '';
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-failover-'));
-    const [a, b, c] = await Promise.all(
-      ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${await freePort(h)}`),
-    );
-    [A, B, C] = [a!, b!, c!];
-    cluster = await TestCluster.start({ dir, shards: [{ address: A, replicas: [B, C] }] });
+    ({ dir, cluster, A, B, C } = await startTrio('distkv-failover-'));
     client = new DistkvClient({ urls: [`http://${A}`] });
   });
 

@@ -1,10 +1,22 @@
 /**
  * A node:http server that stands in for a distkv node in CLI tests (`distkv failover` against
  * twins of its nodes): it records each call as "METHOD url" and answers 200 with the JSON that
- * `answer` returns for the call's url and body, or 404 when it returns undefined.
+ * `answer` returns for the call's url and body, 404 when it returns undefined, or another status
+ * when it returns a TwinStatus.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
+/** TwinStatus is an answer with its own status (e.g. a 503 with a distkv error body). */
+export class TwinStatus {
+  readonly status: number;
+  readonly doc: unknown;
+
+  constructor(status: number, doc: unknown) {
+    this.status = status;
+    this.doc = doc;
+  }
+}
 
 /** TwinServer is a started twin: its address, the calls it got, and how to stop it. */
 export interface TwinServer {
@@ -23,6 +35,8 @@ export async function startTwinServer(answer: (url: string, body: string) => unk
       calls.push(`${req.method} ${req.url}`);
       const doc = answer(req.url ?? '', body);
       if (doc === undefined) res.writeHead(404).end();
+      else if (doc instanceof TwinStatus)
+        res.writeHead(doc.status, { 'content-type': 'application/json' }).end(JSON.stringify(doc.doc));
       else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
     });
   });

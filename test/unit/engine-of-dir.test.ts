@@ -31,14 +31,15 @@ describe('the engine of a store directory', () => {
     assert.equal(engineOfDir(store('lmdb', ['data.mdb', 'data.mdb-lock'])), 'lmdb');
   });
 
-  it('refuses a store under the other engine, naming both; memory reads nothing', () => {
+  it('refuses a store under the other engine, naming both', () => {
     const lsm = join(root, 'lsm');
     const lmdb = join(root, 'lmdb');
     assert.doesNotThrow(() => {
       checkEngineOfDir(lsm, 'lsm', 'a');
       checkEngineOfDir(lmdb, 'lmdb', 'a');
       checkEngineOfDir(join(root, 'new'), 'lmdb', 'a');
-      checkEngineOfDir(lsm, 'memory', 'a');
+      checkEngineOfDir(join(root, 'new'), 'memory', 'a');
+      checkEngineOfDir(join(root, 'missing'), 'memory', 'a');
     });
     assert.equal(
       errorCode(() => {
@@ -49,5 +50,20 @@ describe('the engine of a store directory', () => {
     assert.throws(() => {
       checkEngineOfDir(lmdb, 'lsm', 'shard-3');
     }, /store shard-3 .* was written by the lmdb engine, not lsm.*--engine lmdb/);
+  });
+
+  it('refuses the memory engine over a store that holds data, which it would serve as empty', () => {
+    for (const [dir, wrote] of [
+      [join(root, 'lsm'), 'lsm'],
+      [join(root, 'lmdb'), 'lmdb'],
+    ] as const)
+      assert.throws(
+        () => {
+          checkEngineOfDir(dir, 'memory', 'shard-1');
+        },
+        new RegExp(
+          `store shard-1 .* holds data of the ${wrote} engine: the memory engine would serve it as empty.*--engine ${wrote}.*--data-dir`,
+        ),
+      );
   });
 });

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
-import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
+import { startTwinServer, type TwinServer, TwinStatus } from '../helpers/twin-server.js';
 
 /** NodeTwin answers like one member of a one-shard cluster and records the calls it gets. */
 class NodeTwin {
@@ -48,6 +48,11 @@ class NodeTwin {
   async stop(): Promise<void> {
     await this.twin?.stop();
   }
+}
+
+/** plannedTo runs a planned failover of s0 to `to`, asking the node at `via` first. */
+function plannedTo(via: string, to: string): ReturnType<typeof failover> {
+  return failover({ urls: [`http://${via}`], shard: 's0', to, force: false, token: '', timeoutMs: 5000 });
 }
 
 describe('distkv failover', () => {
@@ -96,21 +101,11 @@ describe('distkv failover', () => {
 
   it('fails with MAP_CHANGED and releases the held writes when another map won', async () => {
     const [leader, target] = nodes as [NodeTwin, NodeTwin, NodeTwin];
-    await assert.rejects(
-      failover({
-        urls: [`http://${leader.address}`],
-        shard: 's0',
-        to: target.address,
-        force: false,
-        token: '',
-        timeoutMs: 5000,
-      }),
-      (err: unknown) => {
-        assert.ok(err instanceof DistkvError && err.code === 'MAP_CHANGED', String(err));
-        assert.match(err.message, new RegExp(`version 2 names ${nodes[2]!.address}`));
-        return true;
-      },
-    );
+    await assert.rejects(plannedTo(leader.address, target.address), (err: unknown) => {
+      assert.ok(err instanceof DistkvError && err.code === 'MAP_CHANGED', String(err));
+      assert.match(err.message, new RegExp(`version 2 names ${nodes[2]!.address}`));
+      return true;
+    });
     const fences = leader.calls.filter((c) => c.startsWith('POST /_admin/fence'));
     assert.equal(fences.length, 2, leader.calls.join('\n'));
     assert.match(fences[0]!, /on=1&ms=\d+/, 'the hold has a time limit');
@@ -120,5 +115,28 @@ describe('distkv failover', () => {
       [],
       'the map was not sent on to the other nodes',
     );
+  });
+
+  it("keeps a node's error code when it refuses a call (a node still starting: UNAVAILABLE, not INTERNAL)", async () => {
+    const starting = await startTwinServer((url) =>
+      url === '/cluster'
+        ? { map, shards: [] }
+        : new TwinStatus(503, {
+            error: { code: 'UNAVAILABLE', message: 'node is starting; its stores are not open yet' },
+          }),
+    );
+    try {
+      const [, target] = nodes as [NodeTwin, NodeTwin, NodeTwin];
+      const m = map;
+      map = { ...m, shards: [{ ...m.shards[0]!, leader: starting.address }] };
+      await assert.rejects(plannedTo(starting.address, target.address), (err: unknown) => {
+        assert.ok(err instanceof DistkvError && err.code === 'UNAVAILABLE', String(err));
+        assert.match(err.message, /\/_admin\/fence.*: node is starting/);
+        return true;
+      });
+      map = m;
+    } finally {
+      await starting.stop();
+    }
   });
 });

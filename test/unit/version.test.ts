@@ -14,6 +14,13 @@ describe('key versions', () => {
       assert.equal(parseVersion(bad), undefined, bad);
   });
 
+  it('refuses a version with leading zeros: 00.05 is not the version 0.5 an ETag would name', () => {
+    for (const bad of ['00.05', '0.05', '00.5', '01.1', '"0.007"', '0.00'])
+      assert.equal(parseVersion(bad), undefined, bad);
+    assert.deepEqual(parseVersion('0.0'), { epoch: 0, seq: 0 }, 'a watch from the start');
+    assert.deepEqual(parseVersion('10.100'), { epoch: 10, seq: 100 });
+  });
+
   it('refuses a version with one quote but not its pair', () => {
     for (const bad of ['"0.1', '0.1"', '""0.1""', '"0.1"x']) assert.equal(parseVersion(bad), undefined, bad);
   });

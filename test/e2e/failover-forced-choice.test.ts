@@ -1,0 +1,110 @@
+/**
+ * Which replica `distkv failover --force` may promote (docs/failover.md, "Forced failover"): a write
+ * acknowledged with `w = 1` is held by at least one replica, so only the most advanced replica holds
+ * them all. Here one shard has leader A and replicas B and C; C is paused (SIGSTOP) while `w = 1`
+ * writes are acknowledged by B alone, then A is killed and C resumed, behind B.
+ *
+ * Before: `--force --to C` promoted C, and `--force` with B down promoted C as "the most advanced
+ * that answers": either way the acknowledged writes only B held were gone from the shard (they ended
+ * in B's divergence file when it came back). Now both are refused, naming B; the operator can still
+ * choose loss knowingly by naming the target with `--to` while B is down.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { DistkvClient } from '../../src/client/client.js';
+import { failover } from '../../src/cli/failover.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { Load, startTrio, storeOf } from '../helpers/failover-model.js';
+import { runCli } from '../helpers/server-process.js';
+
+describe('forced failover with a replica behind another', { timeout: 120000 }, () => {
+  let dir = '';
+  let cluster: TestCluster;
+  let client: DistkvClient;
+  let A = '';
+  let B = '';
+  let C = '';
+  let acked = new Map<string, string>();
+
+  before(async () => {
+    ({ dir, cluster, A, B, C } = await startTrio('distkv-forced-choice-'));
+    client = new DistkvClient({ urls: [`http://${A}`] });
+    const paused = cluster.process(C);
+    paused.child.kill('SIGSTOP');
+    try {
+      const load = new Load(client, 'only-b', 2, 100, 1);
+      await load.until(100);
+      await load.stop();
+      acked = load.acked;
+      await cluster.kill(A);
+    } finally {
+      paused.child.kill('SIGCONT');
+    }
+    assert.ok((await storeOf(B)).lastSeq > (await storeOf(C)).lastSeq, 'B is ahead of C');
+  });
+
+  after(async () => {
+    await client.close();
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const force = (urls: string[], to?: string) =>
+    failover({
+      urls: urls.map((u) => `http://${u}`),
+      shard: 'shard-0',
+      ...(to === undefined ? {} : { to }),
+      force: true,
+      token: '',
+      timeoutMs: 5000,
+    });
+
+  it('shows each replica at its own seq in distkv cluster while the leader is down', async () => {
+    const r = await runCli(['cluster', '--url', `${A},${B}`]);
+    assert.match(r.stdout, new RegExp(`NO LEADER: ${A.replaceAll('.', '\\.')} \\(DOWN\\)`), r.stdout);
+    for (const replica of [B, C]) {
+      const seq = (await storeOf(replica)).lastSeq;
+      assert.match(
+        r.stdout,
+        new RegExp(`${replica.replaceAll('.', '\\.')} \\([a-z]+, lag unknown, at seq ${seq},`),
+        r.stdout,
+      );
+    }
+  });
+
+  it('refuses --to a replica that answers but is behind another, naming the one ahead', async () => {
+    await assert.rejects(force([B, C], C), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'INVALID_ARGUMENT');
+      assert.match(err.message, new RegExp(`--to ${C} .* but ${B} holds .*acknowledged writes`));
+      return true;
+    });
+    assert.equal((await storeOf(C)).role, 'replica', 'nothing was promoted');
+  });
+
+  it('refuses to pick among the replicas that answer while another does not, naming it', async () => {
+    const b = cluster.process(B);
+    b.child.kill('SIGSTOP');
+    try {
+      await assert.rejects(force([C]), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'SHARD_UNREACHABLE');
+        assert.match(err.message, new RegExp(`${B}.* does not answer.*--to`));
+        return true;
+      });
+      assert.equal((await storeOf(C)).role, 'replica', 'nothing was promoted');
+    } finally {
+      b.child.kill('SIGCONT');
+    }
+  });
+
+  it('promotes the most advanced replica when every replica answers: every w=1 write survives', async () => {
+    const r = await force([B, C]);
+    assert.equal(r.to, B);
+    const after = new DistkvClient({ urls: [`http://${B}`, `http://${C}`] });
+    try {
+      for (const [k, v] of acked) assert.equal((await after.get(k))?.toString(), v, `w=1 write ${k}`);
+    } finally {
+      await after.close();
+    }
+  });
+});

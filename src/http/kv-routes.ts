@@ -9,6 +9,7 @@ import { DistkvError, toDistkvError } from '../errors.js';
 import { MAP_HEADER } from '../routing/live-map.js';
 import { describeLag, lagHeader, provablyWithin, replicaLag } from '../replication/lag.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
+import { leaselessReadMessage } from '../server/map-keeper.js';
 import type { Target } from '../server/node-plan.js';
 import {
   encodeExt,
@@ -151,6 +152,13 @@ function placeKey(
   if (target.local && write && ctx.liveMap.writesFenced(shard)) {
     // Held, not failed: the write was not executed, and the client may send it again.
     const e = new DistkvError('SWITCHING_LEADER', `shard ${shard}'s leader is being switched; retry shortly`);
+    sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
+    return undefined;
+  }
+  if (target.local && !write && target.role === 'leader' && ctx.liveMap.leaseless(shard)) {
+    // A leader without its lease may have been replaced: its answer could be older than a write the
+    // new leader acknowledged, and nothing would say so. Replicas still serve, with X-Distkv-Lag.
+    const e = new DistkvError('SWITCHING_LEADER', leaselessReadMessage(shard));
     sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
     return undefined;
   }

@@ -9,6 +9,7 @@
  */
 import { slotOfBytes } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
+import { leaselessReadMessage } from '../server/map-keeper.js';
 import { respAddressOf } from './resp-address.js';
 import type { RespConnection } from './resp-connection.js';
 
@@ -76,6 +77,11 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
   const { config, shardMap, listener } = c.ctx;
   const shard = shardMap.shardOfSlot(slot);
   const target = (write || !c.readonly ? listener.writes : listener.reads)[shard]!;
+  if (target.local && !write && target.role === 'leader' && c.ctx.leaseless(shard)) {
+    // As over HTTP: a leader without its lease may have been replaced, so it does not answer reads.
+    c.queue.now(c.proto).error(`TRYAGAIN ${leaselessReadMessage(shard)}`);
+    return undefined;
+  }
   if (target.local) return target;
   const owner = respAddressOf(target.address, config.server.resp_port_offset) ?? target.address;
   c.queue.now(c.proto).error(`MOVED ${slot} ${owner}`);

@@ -30,6 +30,8 @@ export interface RespContext {
   startedAt: number;
   /** cursors are this listener's open SCAN cursors. */
   cursors: ScanCursors;
+  /** leaseless tells whether a coordinator runs and this process has no lease on shard `idx` (map-keeper.ts). */
+  leaseless: (idx: number) => boolean;
   /** draining is true once the node stops accepting: commands on keys are refused with TRYAGAIN. */
   draining: () => boolean;
   /** nextClientId numbers connections (CLIENT ID); shared by the process's listeners. */

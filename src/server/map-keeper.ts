@@ -32,6 +32,11 @@ export interface Coordination {
   publish(map: LiveMap): Promise<LiveMap>;
 }
 
+/** leaselessReadMessage explains a read refused at a leader whose lease has lapsed (HTTP and RESP). */
+export function leaselessReadMessage(shard: number): string {
+  return `shard ${shard}'s leader here has no lease, and a replica may have taken over: retry shortly, or read a replica (stale reads, X-Distkv-Lag)`;
+}
+
 /** MapKeeper holds, persists and applies this process's live map. */
 export class MapKeeper {
   private map: LiveMap;

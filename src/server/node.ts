@@ -178,6 +178,7 @@ export class DistkvNode {
       config,
       shardMap,
       liveShards: () => this.liveMap.shards(),
+      leaseless: (idx: number) => this.liveMap.leaseless(idx),
       plan: this.plan,
       pool: this.pool,
       log,

@@ -4,7 +4,9 @@
  * a proxy the test cuts (test/helpers/cut-proxy.ts); it stays up and reachable by clients and peers.
  * Under a w=1 write load the old leader must refuse writes from its lease deadline on (503 with
  * Retry-After, or 307), a replica is promoted in a higher epoch and takes writes; once the path heals
- * the old leader follows the new one, and every acknowledged write is on every member.
+ * the old leader follows the new one, and every acknowledged write is on every member. While cut
+ * off, the old leader does not answer reads as if it were current (a write on the new leader would
+ * read as missing there).
  * Skipped only when no etcd binary exists.
  */
 import assert from 'node:assert/strict';
@@ -169,6 +171,19 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
         direct.status >= 200 && direct.status < 300,
         `a w=1 write on ${now}: ${direct.status} ${answer}`,
       );
+      // The old leader, cut off and without its lease, must not answer that key from its own
+      // (older) store as if it were current: 503 with Retry-After, or a redirect once it knows.
+      const stale = await fetch(`http://${old}/kv/on-new-leader`, {
+        redirect: 'manual',
+        signal: AbortSignal.timeout(10000),
+      });
+      const staleBody = await stale.text();
+      assert.ok(
+        stale.status === 503 || stale.status === 307,
+        `a read at the cut-off old leader ${old}: ${stale.status} ${staleBody}`,
+      );
+      if (stale.status === 503)
+        assert.ok(stale.headers.get('retry-after') !== null, '503 without Retry-After');
       // A client that starts now learns the new map from a replica and writes to the new leader.
       fresh = new DistkvClient({ urls: others.map((m) => `http://${m}`), timeoutMs: 3000 });
       freshLoad = new Load(fresh, 'fresh', 4, 50000, 1);

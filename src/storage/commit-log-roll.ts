@@ -12,8 +12,9 @@
  * (`settled`, right after the log's sync completed) the spare may hold its share of that way
  * (whole at SPARE_PACE_SHARE of it; its first chunk at once), so it is ready before the roll and
  * its chunks never come back to back while the log syncs. A roll that comes before the spare is ready
- * (the disk was slower than the log) creates its segment as before; the spare goes on filling (its
- * allowance is whole by then) and that segment rolls into it early once it is ready.
+ * (the disk was slower than the log, or one batch took the segment past its end) creates its
+ * segment as before; the spare is then allowed whole, goes on filling, and that segment rolls into
+ * it early once it is ready.
  * Used only on the worker's thread, by its LogWriter.
  */
 import type { Logger } from 'pino';
@@ -104,8 +105,11 @@ export class LogRoller {
     const next = await rollSegment(vfs, dir, current.no + 1, this.logId, this.spare.take());
     this.startEnd = next.seg.bytes;
     this.preallocated = next.preallocated;
-    // A spare still filling (its allowance is whole: the segment went all its way) serves the new segment's early roll.
-    if (!this.spare.isFilling) this.pace = undefined;
+    // A spare still filling may fill whole now (the segment went all its way, or past it in one
+    // batch before the spare started, when its pace had no way left to count) and serves the new
+    // segment's early roll.
+    if (this.spare.isFilling) this.spare.allow(this.opts.segmentBytes);
+    this.pace = undefined;
     return next;
   }
 
@@ -113,8 +117,9 @@ export class LogRoller {
   settled(end: number): void {
     const pace = this.pace;
     if (pace === undefined || !this.spare.isFilling) return;
-    const way = Math.max(1, (pace.to - pace.from) * SPARE_PACE_SHARE);
-    const share = Math.min(1, Math.max(0, end - pace.from) / way);
+    // No way left (one batch took the segment to its roll before the spare started): fill whole.
+    const way = (pace.to - pace.from) * SPARE_PACE_SHARE;
+    const share = way < 1 ? 1 : Math.min(1, Math.max(0, end - pace.from) / way);
     // The first chunk at once; chunk k+1 once the log is k/n of the way (n chunks to fill).
     this.spare.allow(Math.max(SPARE_CHUNK_BYTES, share * this.opts.segmentBytes));
   }

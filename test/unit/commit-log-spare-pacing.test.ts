@@ -89,6 +89,27 @@ describe('commit log: the spare is filled at the log’s pace', () => {
     await assertRecovers(vfs, next);
   });
 
+  it('fills the spare whole when one batch took the segment past its end before the spare started', async () => {
+    const segment = 4 * SPARE_CHUNK_BYTES;
+    const vfs = new WatchedVfs();
+    const t = await openTestLog(vfs, { segmentBytes: segment });
+    // One record larger than the segment: the spare starts paced against a way already gone by
+    // (from past its `to`), and the segment rolls before the spare is ready.
+    await t.log.append(TYPE_PUT, Buffer.from('big'), Buffer.alloc(segment + SPARE_CHUNK_BYTES / 2, 7));
+    const next = await writeUntil(t, () => segmentFiles(vfs).length === 4, 1, 4000);
+    const files = segmentFiles(vfs);
+    assert.equal(files.length, 4);
+    assert.equal(
+      vfs.file(files[3]!).data.length,
+      segment,
+      `the newest segment is a whole spare (segments: ${files.map((f) => vfs.file(f).data.length).join(', ')})`,
+    );
+    await t.close();
+    const { rec } = await recoverLog(vfs);
+    assert.deepEqual(rec.damage, []);
+    assert.ok(next > 1);
+  });
+
   it('creates the segment as before when the roll comes before the spare is ready, then rolls into it early', async () => {
     const segment = 2 * SPARE_CHUNK_BYTES;
     const vfs = new WatchedVfs();

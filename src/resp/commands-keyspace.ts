@@ -292,6 +292,7 @@ function splitHostPort(address: string): [string, number] {
  * wait: WAIT numreplicas timeout. Answers how many replicas hold every write this connection made
  * (per store: the seq of its last acknowledged write; with none, each served store's current seq),
  * once `numreplicas` do (0 or less: at once) or after `timeout` ms (0 = no limit), like a `w=N` write.
+ * It starts once the connection's earlier replies are complete, so the writes before it count.
  */
 export function wait(c: RespConnection, args: Buffer[]): void {
   const wanted = parseInt64(args[1]!.toString('latin1'));
@@ -303,6 +304,16 @@ export function wait(c: RespConnection, args: Buffer[]): void {
   }
   const n = wanted < 0n ? 0 : Number(wanted < 255n ? wanted : 255n);
   const timeout = Number(given < BigInt(MAX_WAIT_MS) ? given : BigInt(MAX_WAIT_MS));
+  const p = c.queue.later(c.proto, () => undefined);
+  // Once the replies before it are complete, so the writes pipelined before WAIT are acknowledged
+  // and counted (read at once, a new connection's WAIT waited for the seq before its own SET).
+  c.queue.atHead(p, () => {
+    waitAcks(c, p, n, timeout);
+  });
+}
+
+/** waitAcks sends WAIT's seqs to the stores' workers and answers at `p` with the fewest acks. */
+function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): void {
   const { plan, pool } = c.ctx;
   const waits: [number, number][] =
     c.lastWrites.size > 0
@@ -310,7 +321,6 @@ export function wait(c: RespConnection, args: Buffer[]): void {
       : servedStores(c)
           .filter((t) => t.role === 'leader')
           .map((t) => [t.store, pool.lastSeq(t.store)]);
-  const p = c.queue.later(c.proto, () => undefined);
   if (waits.length === 0) {
     c.queue.completeWith(p, (w) => {
       w.integer(0);

@@ -13,6 +13,8 @@ import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR } from '../worker/op
 import { isCanonicalBase64, parseBatch } from './batch-parse.js';
 import { hasConditions, runConditionalBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
+import { sendSwitching } from './kv-routes.js';
+import { leaselessReadMessage } from '../server/map-keeper.js';
 import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
 import { parseWireError } from './key-request.js';
@@ -192,6 +194,15 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
         shardsText === undefined
           ? ctx.shardMap.shards.map((s) => s.idx)
           : parseShardList(shardsText, ctx.shardMap.shards.length);
+      // A part read from a leader here without its lease could miss writes a new leader took (kv-routes.ts).
+      const leaseless = shards.find((s) => {
+        const w = ctx.listener.writes[s]!;
+        return w.local && w.role === 'leader' && ctx.liveMap.leaseless(s);
+      });
+      if (leaseless !== undefined) {
+        sendSwitching(res, ctx, leaselessReadMessage(leaseless));
+        return;
+      }
       answerLater(
         res,
         scan(

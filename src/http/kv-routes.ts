@@ -151,15 +151,13 @@ function placeKey(
   const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
   if (target.local && write && ctx.liveMap.writesFenced(shard)) {
     // Held, not failed: the write was not executed, and the client may send it again.
-    const e = new DistkvError('SWITCHING_LEADER', `shard ${shard}'s leader is being switched; retry shortly`);
-    sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
+    sendSwitching(res, ctx, `shard ${shard}'s leader is being switched; retry shortly`);
     return undefined;
   }
   if (target.local && !write && target.role === 'leader' && ctx.liveMap.leaseless(shard)) {
     // A leader without its lease may have been replaced: its answer could be older than a write the
     // new leader acknowledged, and nothing would say so. Replicas still serve, with X-Distkv-Lag.
-    const e = new DistkvError('SWITCHING_LEADER', leaselessReadMessage(shard));
-    sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
+    sendSwitching(res, ctx, leaselessReadMessage(shard));
     return undefined;
   }
   if (target.local) return { shard, owner: undefined };
@@ -175,6 +173,12 @@ function placeKey(
     ctx.liveMap.current.version,
   );
   return undefined;
+}
+
+/** sendSwitching answers 503 SWITCHING_LEADER with Retry-After and the live map's version: not executed, retry. */
+export function sendSwitching(res: HttpResponse, ctx: HttpContext, message: string): void {
+  const e = new DistkvError('SWITCHING_LEADER', message);
+  sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
 }
 
 /** pathOf rebuilds a request's path and query. */

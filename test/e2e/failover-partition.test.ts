@@ -184,6 +184,12 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
       );
       if (stale.status === 503)
         assert.ok(stale.headers.get('retry-after') !== null, '503 without Retry-After');
+      const scanned = await fetch(`http://${old}/kv?prefix=on-new`, { signal: AbortSignal.timeout(10000) });
+      const scannedBody = await scanned.text();
+      assert.ok(
+        scanned.status === 503 || (scanned.status === 200 && scannedBody.includes('on-new-leader')),
+        `a scan at the cut-off old leader ${old}: ${scanned.status} ${scannedBody}`,
+      );
       // A client that starts now learns the new map from a replica and writes to the new leader.
       fresh = new DistkvClient({ urls: others.map((m) => `http://${m}`), timeoutMs: 3000 });
       freshLoad = new Load(fresh, 'fresh', 4, 50000, 1);

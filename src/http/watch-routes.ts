@@ -11,6 +11,7 @@
  * it holds none of them, it answers 307 to the node of the first. A replica's lag is sent as
  * `X-Distkv-Lag` and in every `progress` event.
  */
+import { leaselessReadMessage } from '../server/map-keeper.js';
 import { DistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
 import { isCanonicalBase64 } from './batch-parse.js';
@@ -106,6 +107,10 @@ function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, 
       elsewhere[String(shard)] = t.address;
       continue;
     }
+    // As reads (kv-routes.ts): a leader here without its lease may have been replaced, and its log
+    // would show none of the new leader's changes.
+    if (t.role === 'leader' && ctx.liveMap.leaseless(shard))
+      throw new DistkvError('SWITCHING_LEADER', leaselessReadMessage(shard));
     sources.push({ shard, worker: t.worker, store: t.store, role: t.role, leaderStore: t.leaderStore });
     starts.set(shard, startOf(from, shard));
   }

@@ -190,6 +190,15 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
         scanned.status === 503 || (scanned.status === 200 && scannedBody.includes('on-new-leader')),
         `a scan at the cut-off old leader ${old}: ${scanned.status} ${scannedBody}`,
       );
+      const watched = await fetch(`http://${old}/watch?prefix=on-new`, {
+        headers: { accept: 'text/event-stream' },
+        signal: AbortSignal.timeout(10000),
+      });
+      await watched.body?.cancel();
+      assert.ok(
+        watched.status === 503 || watched.status === 307,
+        `a watch at the cut-off old leader ${old}: ${watched.status}`,
+      );
       // A client that starts now learns the new map from a replica and writes to the new leader.
       fresh = new DistkvClient({ urls: others.map((m) => `http://${m}`), timeoutMs: 3000 });
       freshLoad = new Load(fresh, 'fresh', 4, 50000, 1);

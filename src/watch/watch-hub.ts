@@ -2,7 +2,8 @@
  * The watch side of one process (docs/watch.md): the feeds of its stores (one per watched store,
  * shared by every listener), the broadcasts of the live watchers (one per set of stores, prefix,
  * value choice and format) and the watchers, with a heartbeat that sends each watcher its
- * progress (and replicas' lag) and ends every stream with `resume` when the node drains.
+ * progress (and replicas' lag) and ends every stream with `resume` when the node drains, or when a
+ * leader store it reads has lost its lease.
  */
 import { DistkvError } from '../errors.js';
 import type { HttpContext } from '../http/context.js';
@@ -127,12 +128,21 @@ export class WatchHub implements WatchDeps {
     );
   }
 
+  /**
+   * leaseless tells whether `src` is a leader here without its lease (docs/failover.md): a replica
+   * may lead the shard now, and this log would show none of its changes, so the watcher is told to
+   * resume (it comes back to the node that leads it, or to this one once it follows).
+   */
+  private readonly leaseless = (src: ShardSource): boolean =>
+    src.role === 'leader' && this.ctx.liveMap.leaseless(src.shard);
+
   private beat(): void {
     const draining = this.ctx.state.phase === 'draining';
     this.live.settle();
     for (const w of [...this.watchers]) {
       if (w.isClosed()) this.remove(w);
       else if (draining) w.cut('draining');
+      else if (w.follows(this.leaseless)) w.cut('no-lease');
       else w.progress();
     }
     if (draining) this.live.stop();

@@ -166,6 +166,11 @@ export class Watcher implements BroadcastMember, ShardStream {
     this.emit({ type: 'progress', cursor, ...(lagText === '{}' ? {} : { lag }) });
   }
 
+  /** follows tells whether any shard this watcher reads comes from a source for which `test` holds. */
+  follows(test: (src: ShardSource) => boolean): boolean {
+    return this.shards.some((s) => test(s.src));
+  }
+
   /** cut ends the stream with `resume` and the cursor to resume from. */
   cut(reason: string): void {
     if (this.closed) return;

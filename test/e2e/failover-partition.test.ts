@@ -132,6 +132,25 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
     load = new Load(client, 'part', 4, 50000, 1);
     await load.until(300);
 
+    // A watch open at the old leader before the cut must be told to resume once its lease is gone.
+    const watchAtOld = new AbortController();
+    let watchText = '';
+    const watching = (async () => {
+      try {
+        const r = await fetch(`http://${old}/watch?prefix=zz`, {
+          headers: { accept: 'text/event-stream' },
+          signal: watchAtOld.signal,
+        });
+        const text = new TextDecoder();
+        for await (const chunk of r.body!) watchText += text.decode(chunk as Uint8Array, { stream: true });
+      } catch {
+        // aborted at the end of the test
+      }
+    })();
+    await waitFor('the watch at the old leader to start', () =>
+      Promise.resolve(watchText.includes('event: hello')),
+    );
+
     proxy.cut();
     const cutAt = performance.now();
     const ackedAtCut = load.acked.size;
@@ -161,6 +180,11 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
         const doc = await clusterOf(old);
         return doc.shards[0]!.leader.address !== old || doc.shards[0]!.leader.writes_held === true;
       });
+      await waitFor(
+        'the watch open at the old leader to be told to resume',
+        () => Promise.resolve(watchText.includes('event: resume')),
+        10000,
+      );
       const direct = await fetch(`http://${now}/kv/on-new-leader?w=1`, {
         method: 'PUT',
         body: 'n',
@@ -217,6 +241,8 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
     } finally {
       probing.abort();
       await prober;
+      watchAtOld.abort();
+      await watching;
     }
     // Its deadline is at most the cut + TTL: every write sent later is refused.
     const late = probes.filter((p) => p.sentAt >= cutAt + TTL_MS);

@@ -197,7 +197,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       // A part read from a leader here without its lease could miss writes a new leader took (kv-routes.ts).
       const leaseless = shards.find((s) => {
         const w = ctx.listener.writes[s]!;
-        return w.local && w.role === 'leader' && ctx.liveMap.leaseless(s);
+        return w.local && ctx.liveMap.leaderWithoutLease(w.role, s);
       });
       if (leaseless !== undefined) {
         sendSwitching(res, ctx, leaselessReadMessage(leaseless));

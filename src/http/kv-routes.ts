@@ -154,7 +154,7 @@ function placeKey(
     sendSwitching(res, ctx, `shard ${shard}'s leader is being switched; retry shortly`);
     return undefined;
   }
-  if (target.local && !write && target.role === 'leader' && ctx.liveMap.leaseless(shard)) {
+  if (target.local && !write && ctx.liveMap.leaderWithoutLease(target.role, shard)) {
     // A leader without its lease may have been replaced: its answer could be older than a write the
     // new leader acknowledged, and nothing would say so. Replicas still serve, with X-Distkv-Lag.
     sendSwitching(res, ctx, leaselessReadMessage(shard));

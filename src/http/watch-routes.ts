@@ -109,7 +109,7 @@ function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, 
     }
     // As reads (kv-routes.ts): a leader here without its lease may have been replaced, and its log
     // would show none of the new leader's changes.
-    if (t.role === 'leader' && ctx.liveMap.leaseless(shard))
+    if (ctx.liveMap.leaderWithoutLease(t.role, shard))
       throw new DistkvError('SWITCHING_LEADER', leaselessReadMessage(shard));
     sources.push({ shard, worker: t.worker, store: t.store, role: t.role, leaderStore: t.leaderStore });
     starts.set(shard, startOf(from, shard));

@@ -77,7 +77,7 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
   const { config, shardMap, listener } = c.ctx;
   const shard = shardMap.shardOfSlot(slot);
   const target = (write || !c.readonly ? listener.writes : listener.reads)[shard]!;
-  if (target.local && !write && target.role === 'leader' && c.ctx.leaseless(shard)) {
+  if (target.local && !write && c.ctx.leaderWithoutLease(target.role, shard)) {
     // As over HTTP: a leader without its lease may have been replaced, so it does not answer reads.
     c.queue.now(c.proto).error(`TRYAGAIN ${leaselessReadMessage(shard)}`);
     return undefined;

@@ -30,8 +30,8 @@ export interface RespContext {
   startedAt: number;
   /** cursors are this listener's open SCAN cursors. */
   cursors: ScanCursors;
-  /** leaseless tells whether a coordinator runs and this process has no lease on shard `idx` (map-keeper.ts). */
-  leaseless: (idx: number) => boolean;
+  /** leaderWithoutLease tells whether a store of role `role` leads shard `idx` here without its lease (map-keeper.ts). */
+  leaderWithoutLease: (role: 'leader' | 'replica', idx: number) => boolean;
   /** draining is true once the node stops accepting: commands on keys are refused with TRYAGAIN. */
   draining: () => boolean;
   /** nextClientId numbers connections (CLIENT ID); shared by the process's listeners. */

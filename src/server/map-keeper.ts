@@ -99,6 +99,14 @@ export class MapKeeper {
     );
   }
 
+  /**
+   * leaderWithoutLease tells whether a store of role `role` here is shard `idx`'s leader without its
+   * lease: a replica may lead the shard now, so it serves neither reads nor watches (docs/failover.md).
+   */
+  leaderWithoutLease(role: 'leader' | 'replica', idx: number): boolean {
+    return role === 'leader' && this.leaseless(idx);
+  }
+
   /** leaseless tells whether a coordinator runs and this process does not hold shard `idx`'s leadership. */
   leaseless(idx: number): boolean {
     return this.coordination !== undefined && !this.coordination.mayWrite(idx);

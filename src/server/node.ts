@@ -178,7 +178,8 @@ export class DistkvNode {
       config,
       shardMap,
       liveShards: () => this.liveMap.shards(),
-      leaseless: (idx: number) => this.liveMap.leaseless(idx),
+      leaderWithoutLease: (role: 'leader' | 'replica', idx: number) =>
+        this.liveMap.leaderWithoutLease(role, idx),
       plan: this.plan,
       pool: this.pool,
       log,

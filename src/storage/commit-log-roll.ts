@@ -117,9 +117,8 @@ export class LogRoller {
   settled(end: number): void {
     const pace = this.pace;
     if (pace === undefined || !this.spare.isFilling) return;
-    // No way left (one batch took the segment to its roll before the spare started): fill whole.
-    const way = (pace.to - pace.from) * SPARE_PACE_SHARE;
-    const share = way < 1 ? 1 : Math.min(1, Math.max(0, end - pace.from) / way);
+    const way = Math.max(1, (pace.to - pace.from) * SPARE_PACE_SHARE);
+    const share = Math.min(1, Math.max(0, end - pace.from) / way);
     // The first chunk at once; chunk k+1 once the log is k/n of the way (n chunks to fill).
     this.spare.allow(Math.max(SPARE_CHUNK_BYTES, share * this.opts.segmentBytes));
   }

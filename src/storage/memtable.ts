@@ -62,8 +62,10 @@ const VALUE_SLAB = 4;
 const VALUE_OFF = 5;
 /** VALUE_LEN: the value's length, -1 for a tombstone. */
 const VALUE_LEN = 6;
-/** ENTRY_TIMES is an entry's share of `times`: seq, then expiry. */
+/** ENTRY_TIMES is an entry's share of `times`: its SEQ, then its EXPIRY. */
 const ENTRY_TIMES = 2;
+const SEQ = 0;
+const EXPIRY = 1;
 /** ENTRY_ARRAY_BYTES is one entry's share of the two arrays. */
 const ENTRY_ARRAY_BYTES = 4 * ENTRY_INTS + 8 * ENTRY_TIMES;
 /** COPY_LOOP_BYTES: pieces up to this size are copied by a loop (cheaper than a view and `set`). */
@@ -152,8 +154,8 @@ export class Memtable {
       ints[at + VALUE_OFF] = this.copiedOff;
       ints[at + VALUE_LEN] = end - start;
     }
-    this.times[e * ENTRY_TIMES] = seq;
-    this.times[e * ENTRY_TIMES + 1] = expiresAtMs;
+    this.times[e * ENTRY_TIMES + SEQ] = seq;
+    this.times[e * ENTRY_TIMES + EXPIRY] = expiresAtMs;
     if (this.minSeq === 0) this.minSeq = seq;
     this.maxSeq = seq;
   }
@@ -296,9 +298,9 @@ export class Memtable {
 
   private versionOf(e: number): Versioned {
     return {
-      seq: this.times[e * ENTRY_TIMES]!,
+      seq: this.times[e * ENTRY_TIMES + SEQ]!,
       value: this.valueOf(e),
-      expiresAtMs: this.times[e * ENTRY_TIMES + 1]!,
+      expiresAtMs: this.times[e * ENTRY_TIMES + EXPIRY]!,
     };
   }
 

@@ -134,7 +134,7 @@ export class WatchHub implements WatchDeps {
    * resume (it comes back to the node that leads it, or to this one once it follows).
    */
   private readonly leaseless = (src: ShardSource): boolean =>
-    src.role === 'leader' && this.ctx.liveMap.leaseless(src.shard);
+    this.ctx.liveMap.leaderWithoutLease(src.role, src.shard);
 
   private beat(): void {
     const draining = this.ctx.state.phase === 'draining';

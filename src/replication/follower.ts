@@ -139,6 +139,8 @@ export class Follower {
     let mustResync = this.o.resyncFirst === true || this.interrupted;
     while (!this.stopped) {
       try {
+        // A resync that fails is tried again (after the backoff): once it has wiped the store,
+        // the replica has nothing to pull onto until a load finishes.
         if (mustResync) {
           await this.resync();
           mustResync = false;
@@ -161,7 +163,7 @@ export class Follower {
           );
           this.o.diverged?.(pulled.fork);
           this.forgetLeader();
-          await this.resync();
+          mustResync = true;
           continue;
         }
         if (typeof pulled === 'string') {
@@ -171,7 +173,7 @@ export class Follower {
               'replica is ahead of its leader (it holds writes the leader does not have); resyncing',
             );
           this.forgetLeader();
-          await this.resync();
+          mustResync = true;
           continue;
         }
         const known = this.o.epochs?.().epoch ?? 0;

@@ -236,7 +236,10 @@ export class ReplicationHost {
         return replica;
       },
       rebuild: async () => {
-        const old = h.store;
+        // A resync that failed after its rebuild left the fresh store open: it goes, not leaks
+        // (its id would keep the commit log from opening the store again).
+        const old = rebuilt ?? h.store;
+        rebuilt = undefined;
         h.store = new ResyncingStore();
         await old.close();
         wipeReplicaDir(h.spec.dir);

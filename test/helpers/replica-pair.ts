@@ -268,7 +268,7 @@ export class ReplicaPair {
 }
 
 /** dump returns every live key and value of a store, in order. */
-export function dump(store: LsmStore): [string, string][] {
+export function dump(store: Pick<LsmStore, 'scan'>): [string, string][] {
   const out: [string, string][] = [];
   let after: Uint8Array | undefined;
   for (;;) {

@@ -17,7 +17,7 @@
  * have applied more records (written by that leader, in its epoch) before it stopped to lead.
  */
 import { DistkvError } from '../errors.js';
-import type { EpochStart } from '../routing/live-map.js';
+import { type EpochStart, historyLine } from '../routing/live-map.js';
 import { epochOfSeq } from '../routing/version.js';
 import type { StoreSpec } from '../worker/messages.js';
 
@@ -43,7 +43,7 @@ export function checkPullEpoch(leader: ShardEpochs, epoch: number, after: number
       'STALE_LEADER',
       `the replica's records are of epoch ${epoch} but this leader leads in epoch ${leader.epoch}: it was deposed; re-read the live map`,
     );
-  const next = leader.history.find((h) => h.epoch > epoch);
+  const next = historyLine(leader.history).find((h) => h.epoch > epoch);
   if (next === undefined || after <= next.firstSeq - 1) return undefined;
   return next.firstSeq - 1;
 }
@@ -66,7 +66,7 @@ export function cutAtEpoch(
   history: readonly EpochStart[],
 ): { records: Buffer; epoch: number } {
   const epoch = epochOfSeq(history, firstSeq);
-  const next = history.find((h) => h.firstSeq > firstSeq);
+  const next = historyLine(history).find((h) => h.firstSeq > firstSeq);
   if (next === undefined || records.length === 0) return { records, epoch };
   let offset = 0;
   for (let seq = firstSeq; seq < next.firstSeq && offset < records.length; seq++)

@@ -39,9 +39,30 @@ export interface EpochStart {
   firstSeq: number;
 }
 
+/**
+ * historyLine returns the epochs of `history` whose records are on the current leader's line: an
+ * epoch that a later one starts at or below has none (its leader's records were never followed
+ * by the later leader, which started from an older position, e.g. a promoted leader that failed
+ * before any replica copied it, then a less advanced replica promoted after it). Every lookup
+ * reads this line: the history is otherwise in epoch order with starts that may go down.
+ */
+export function historyLine(history: readonly EpochStart[]): readonly EpochStart[] {
+  if (history.length < 2) return history;
+  const line: EpochStart[] = [];
+  let lowest = Number.POSITIVE_INFINITY;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const h = history[i]!;
+    if (h.firstSeq < lowest) {
+      line.push(h);
+      lowest = h.firstSeq;
+    }
+  }
+  return line.reverse();
+}
+
 /** forkSeq returns the seq above which a store that last knew epoch `known` holds records no later leader has (undefined: none). */
 export function forkSeq(shard: LiveShard, known: number): number | undefined {
-  const next = shard.history.find((h) => h.epoch > known);
+  const next = historyLine(shard.history).find((h) => h.epoch > known);
   return next === undefined ? undefined : next.firstSeq - 1;
 }
 

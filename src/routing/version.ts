@@ -8,7 +8,7 @@
  * epoch makes a version unique across a forced failover, where a new leader reuses seqs that the
  * old leader had given to writes nobody followed.
  */
-import type { EpochStart } from './live-map.js';
+import { type EpochStart, historyLine } from './live-map.js';
 
 /** Version is a key's version: the epoch and seq of its last write. */
 export interface Version {
@@ -19,7 +19,7 @@ export interface Version {
 /** epochOfSeq returns the epoch whose leader wrote `seq`, given a shard's history (oldest first). */
 export function epochOfSeq(history: readonly EpochStart[], seq: number): number {
   let epoch = 0;
-  for (const h of history) {
+  for (const h of historyLine(history)) {
     if (h.firstSeq > seq) break;
     epoch = h.epoch;
   }

@@ -12,14 +12,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { checkPullEpoch, cutAtEpoch } from '../../src/replication/epochs.js';
-import { Positions } from '../../src/replication/positions.js';
-import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
+import type { HostedStore } from '../../src/replication/replication-host.js';
 import { type EpochStart, forkSeq, type LiveShard } from '../../src/routing/live-map.js';
 import { epochOfSeq } from '../../src/routing/version.js';
-import type { StoreSpec } from '../../src/worker/messages.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { testStoreSpec } from '../helpers/worker-host.js';
+import { inDir, testReplicationHost } from '../helpers/replication-host.js';
 
 const HISTORY: EpochStart[] = [
   { epoch: 1, firstSeq: 6 },
@@ -50,13 +48,8 @@ describe('an epoch history in which a later epoch starts below an earlier one', 
     const dir = join(tempDir(after), 'c');
     const store = await openTestLsm(dir);
     for (let i = 1; i <= 3; i++) await store.put(b(`a${i}`), b(`${i}`));
-    const spec: StoreSpec = { ...testStoreSpec(dir), dir, role: 'replica' };
-    const host = new ReplicationHost(
-      new Map<number, HostedStore>([[0, { spec, store }]]),
-      new Positions(new SharedArrayBuffer(Positions.bytesFor(1))),
-      undefined,
-      () => Promise.reject(new Error('no store is reopened in this test')),
-    );
+    const spec = inDir(dir, 'replica');
+    const host = testReplicationHost(new Map<number, HostedStore>([[0, { spec, store }]]));
     host.start();
     await host.setRole(0, { ...spec, role: 'leader', epoch: 2, history: HISTORY });
     for (let i = 4; i <= 5; i++) await store.put(b(`c${i}`), b(`${i}`));

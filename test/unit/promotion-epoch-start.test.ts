@@ -9,21 +9,20 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Positions } from '../../src/replication/positions.js';
-import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
+import type { HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
 import { decodeRecord } from '../../src/storage/wal-format.js';
 import type { StoreSpec } from '../../src/worker/messages.js';
 import { logEpochs } from '../helpers/log-epochs.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { testStoreSpec } from '../helpers/worker-host.js';
+import { inDir, localReplicaSpec, testReplicationHost } from '../helpers/replication-host.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 const REPLICA = '127.0.0.1:2';
 
 /** specOf is the test store spec (test/helpers/worker-host.ts) as a replica in `dir` itself. */
 function specOf(dir: string): StoreSpec {
-  return { ...testStoreSpec(dir), dir, role: 'replica' };
+  return inDir(dir, 'replica');
 }
 
 function seqsIn(records: Buffer): number[] {
@@ -45,12 +44,7 @@ describe('a promotion while the target held more than the map says', () => {
     // promoter had read its ack at 3, so the map starts epoch 1 at seq 4.
     for (let i = 1; i <= 5; i++) await store.put(b(`k${i}`), b(`v${i}`));
     const spec = specOf(dir);
-    const host = new ReplicationHost(
-      new Map<number, HostedStore>([[0, { spec, store }]]),
-      new Positions(new SharedArrayBuffer(Positions.bytesFor(1))),
-      undefined,
-      () => Promise.reject(new Error('no store is reopened in this test')),
-    );
+    const host = hostOf(spec, store);
     host.start();
     await host.setRole(0, { ...spec, role: 'leader', epoch: 1, history: [{ epoch: 1, firstSeq: 4 }] });
 
@@ -119,30 +113,13 @@ describe('holding a replica for its promotion', () => {
     const root = tempDir(after);
     const leader = await openTestLsm(join(root, 'leader'));
     const replica = await openTestLsm(join(root, 'replica'));
-    const leaderSpec: StoreSpec = { ...specOf(join(root, 'leader')), role: 'leader' };
-    const replicaSpec: StoreSpec = {
-      ...specOf(join(root, 'replica')),
-      index: 1,
-      node: REPLICA,
-      replication: {
-        leaderAddress: '127.0.0.1:1',
-        leaderStore: 0,
-        token: '',
-        scheme: 'http',
-        tlsCa: '',
-        pullMaxBytes: 1 << 20,
-        pullWaitMs: 50,
-        configHash: '',
-      },
-    };
-    const host = new ReplicationHost(
+    const leaderSpec = inDir(join(root, 'leader'), 'leader');
+    const replicaSpec = localReplicaSpec(join(root, 'replica'), 1, REPLICA, 0);
+    const host = testReplicationHost(
       new Map<number, HostedStore>([
         [0, { spec: leaderSpec, store: leader }],
         [1, { spec: replicaSpec, store: replica }],
       ]),
-      new Positions(new SharedArrayBuffer(Positions.bytesFor(2))),
-      undefined,
-      () => Promise.reject(new Error('no store is reopened in this test')),
     );
     host.start();
     for (let i = 1; i <= 3; i++) await leader.put(b(`k${i}`), b(`v${i}`));
@@ -169,12 +146,7 @@ describe('holding a replica for its promotion', () => {
 });
 
 function hostOf(spec: StoreSpec, store: HostedStore['store']): ReplicationHost {
-  return new ReplicationHost(
-    new Map<number, HostedStore>([[0, { spec, store }]]),
-    new Positions(new SharedArrayBuffer(Positions.bytesFor(1))),
-    undefined,
-    () => Promise.reject(new Error('no store is reopened in this test')),
-  );
+  return testReplicationHost(new Map<number, HostedStore>([[0, { spec, store }]]));
 }
 
 /** until waits for `cond`, polling, for at most 20 s. */

@@ -9,15 +9,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Positions } from '../../src/replication/positions.js';
-import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
+import type { HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import type { Store } from '../../src/storage/store.js';
 import type { StoreSpec } from '../../src/worker/messages.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { dump } from '../helpers/replica-pair.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { testStoreSpec } from '../helpers/worker-host.js';
+import { inDir, localReplicaSpec, testReplicationHost } from '../helpers/replication-host.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 const REPLICA = '127.0.0.1:2';
@@ -31,24 +30,8 @@ interface Setup {
 
 async function setUp(): Promise<Setup> {
   const root = tempDir(after);
-  const leaderSpec: StoreSpec = { ...testStoreSpec(join(root, 'l')), dir: join(root, 'leader') };
-  const replicaSpec: StoreSpec = {
-    ...testStoreSpec(join(root, 'r')),
-    dir: join(root, 'replica'),
-    index: 1,
-    role: 'replica',
-    node: REPLICA,
-    replication: {
-      leaderAddress: '127.0.0.1:1',
-      leaderStore: 0,
-      token: '',
-      scheme: 'http',
-      tlsCa: '',
-      pullMaxBytes: 1 << 20,
-      pullWaitMs: 50,
-      configHash: '',
-    },
-  };
+  const leaderSpec = inDir(join(root, 'leader'), 'leader');
+  const replicaSpec = localReplicaSpec(join(root, 'replica'), 1, REPLICA, 0);
   const leader = await openTestLsm(leaderSpec.dir);
   const replica = await openTestLsm(replicaSpec.dir);
   for (let i = 1; i <= 3; i++) await leader.put(b(`k${i}`), b(`v${i}`));
@@ -82,12 +65,7 @@ async function converged(s: Setup): Promise<void> {
 }
 
 function hostOf(s: Setup, open: (spec: StoreSpec) => Promise<Store>): ReplicationHost {
-  return new ReplicationHost(
-    s.hosted,
-    new Positions(new SharedArrayBuffer(Positions.bytesFor(2))),
-    undefined,
-    open,
-  );
+  return testReplicationHost(s.hosted, open);
 }
 
 describe('a replica whose resync failed after the wipe', () => {

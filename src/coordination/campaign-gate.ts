@@ -8,8 +8,12 @@
  * key go: a replica that campaigned at once would win that gap and undo the failover. So the clock
  * starts again with every map epoch, and a key not yet seen held by the map's own leader in this
  * epoch is given a whole TTL more (a leader that starts, or the target of a planned failover); one
- * seen held by it is campaigned for at once, or after one tick when this process's own lease is
- * young (a mass expiry: etcd was unreachable, so every live member republishes its seq first).
+ * seen held by it is campaigned for a tick after it went. That tick lets every live member publish
+ * its seq as it is once the leader is gone (each publishes at its own tick, every TTL/4, and when
+ * its watch sees the key go): the ranking (candidate-rank.ts) reads the published seqs, and one
+ * published before the leader's last writes would let a replica behind a member that holds
+ * acknowledged `w=1` writes win, starting the new epoch below them. The same tick covers a mass
+ * expiry (etcd was unreachable, so every live member republishes its seq under a new lease).
  */
 
 /** Watch is what the gate remembers of one shard. */
@@ -35,14 +39,12 @@ export class CampaignGate {
 
   /**
    * mayCampaign records what one reconcile saw of shard `idx` (map epoch, map leader, the key's
-   * holder or undefined when missing) and tells whether a replica may campaign now. `leaseAgeMs` is
-   * how long ago this process's lease was granted.
+   * holder or undefined when missing) and tells whether a replica may campaign now.
    */
   mayCampaign(
     idx: number,
     seen: { epoch: number; leader: string; holder: string | undefined },
     now: number,
-    leaseAgeMs: number,
   ): boolean {
     let w = this.shards.get(idx);
     if (w?.epoch !== seen.epoch) {
@@ -55,7 +57,7 @@ export class CampaignGate {
       return false;
     }
     w.absentSince ??= now;
-    const wait = !w.heldByLeader ? this.ttlMs + this.tickMs : leaseAgeMs < this.ttlMs ? this.tickMs : 0;
+    const wait = w.heldByLeader ? this.tickMs : this.ttlMs + this.tickMs;
     return now - w.absentSince >= wait;
   }
 }

@@ -279,7 +279,7 @@ export class EtcdCoordinator {
       // map's leader its chance to take the key first (campaign-gate.ts).
       const now = performance.now();
       const seen = { epoch: shard.epoch, leader: shard.leader, holder };
-      if (!this.gate.mayCampaign(shard.idx, seen, now, now - this.lease.grantedAt)) continue;
+      if (!this.gate.mayCampaign(shard.idx, seen, now)) continue;
       if (st.role !== 'replica') continue;
       const seq = this.pool.lastSeq(st.index);
       const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);

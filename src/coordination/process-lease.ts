@@ -14,8 +14,6 @@ import { LeaseDeadline } from './lease-deadline.js';
 export class ProcessLease {
   /** id is the current lease's ID (undefined: none, a keepalive grants one). */
   id: string | undefined;
-  /** grantedAt is when the current lease was granted (performance.now()). */
-  grantedAt = 0;
   private lease: Lease | undefined;
   private granting = false;
   private readonly deadline = new LeaseDeadline();
@@ -66,7 +64,6 @@ export class ProcessLease {
     try {
       this.id = await lease.grant();
       this.lease = lease;
-      this.grantedAt = performance.now();
       this.deadline.renewed(sentAt, this.ttlMs);
     } catch (err) {
       lease.release();

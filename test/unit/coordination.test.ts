@@ -41,32 +41,30 @@ describe('coordination', () => {
     const tick = 250;
     const g = new CampaignGate(ttl, tick);
     const old = { epoch: 5, leader: 'A' };
-    // The leader of epoch 5 held its key, then lost it: campaign at once (lease granted long ago).
-    assert.equal(g.mayCampaign(0, { ...old, holder: 'A' }, 0, 10000), false);
-    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, 100, 10000), true);
-    // A young lease (etcd was unreachable, everyone's lease expired): one tick first.
-    const young = new CampaignGate(ttl, tick);
-    young.mayCampaign(0, { ...old, holder: 'A' }, 0, 0);
-    assert.equal(young.mayCampaign(0, { ...old, holder: undefined }, 100, 100), false);
-    assert.equal(young.mayCampaign(0, { ...old, holder: undefined }, 100 + tick, 100 + tick), true);
+    // The leader of epoch 5 held its key, then lost it: campaign a tick later, once every live
+    // member published its seq as it is without the leader (test/integration/campaign-fresh-seqs).
+    assert.equal(g.mayCampaign(0, { ...old, holder: 'A' }, 0), false);
+    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, 100), false);
+    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, 100 + tick - 1), false);
+    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, 100 + tick), true);
     // A planned failover: map epoch 6 names B; A still holds the key, then lets it go before B takes
     // it. That gap is not a dead leader: wait a whole TTL + tick for B.
     const p = new CampaignGate(ttl, tick);
-    p.mayCampaign(0, { ...old, holder: 'A' }, 0, 10000);
+    p.mayCampaign(0, { ...old, holder: 'A' }, 0);
     const next = { epoch: 6, leader: 'B' };
-    assert.equal(p.mayCampaign(0, { ...next, holder: 'A' }, 1000, 10000), false);
-    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 1100, 10000), false);
-    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 1100 + ttl, 10000), false);
-    assert.equal(
-      p.mayCampaign(0, { ...next, holder: undefined }, 1100 + ttl + tick, 10000),
-      true,
-      'B never came',
-    );
-    // Once B held it in epoch 6, its loss is campaigned for at once again.
-    assert.equal(p.mayCampaign(0, { ...next, holder: 'B' }, 5000, 10000), false);
-    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 5100, 10000), true);
+    assert.equal(p.mayCampaign(0, { ...next, holder: 'A' }, 1000), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 1100), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 1100 + ttl), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 1100 + ttl + tick), true, 'B never came');
+    // Once B held it in epoch 6, its loss is campaigned for a tick later again.
+    assert.equal(p.mayCampaign(0, { ...next, holder: 'B' }, 5000), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 5100), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 5100 + tick), true);
+    // A key seen again resets the wait.
+    assert.equal(p.mayCampaign(0, { ...next, holder: 'B' }, 6000), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 6100), false);
     // Shards are independent.
-    assert.equal(p.mayCampaign(1, { ...old, holder: undefined }, 5100, 10000), false);
+    assert.equal(p.mayCampaign(1, { ...old, holder: undefined }, 5100), false);
   });
 
   it('[coordination] is optional and validated with clear errors', () => {

@@ -14,6 +14,8 @@
  * published before the leader's last writes would let a replica behind a member that holds
  * acknowledged `w=1` writes win, starting the new epoch below them. The same tick covers a mass
  * expiry (etcd was unreachable, so every live member republishes its seq under a new lease).
+ * When a wait is what holds a campaign back, the gate calls `wake` once it is over, so the
+ * campaign comes then rather than at the next periodic reconcile.
  */
 
 /** Watch is what the gate remembers of one shard. */
@@ -31,10 +33,22 @@ export class CampaignGate {
   private readonly shards = new Map<number, Watch>();
   private readonly ttlMs: number;
   private readonly tickMs: number;
+  private readonly wake: () => void;
+  /** timer calls `wake` at `wakeAt` (performance.now() time), the earliest moment a wait ends. */
+  private timer: NodeJS.Timeout | undefined;
+  private wakeAt: number | undefined;
 
-  constructor(ttlMs: number, tickMs: number) {
+  /** `wake` reconciles again (called when a wait that held a campaign back is over). */
+  constructor(ttlMs: number, tickMs: number, wake: () => void = () => undefined) {
     this.ttlMs = ttlMs;
     this.tickMs = tickMs;
+    this.wake = wake;
+  }
+
+  /** close cancels a pending wake. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.wakeAt = undefined;
   }
 
   /**
@@ -57,7 +71,21 @@ export class CampaignGate {
       return false;
     }
     w.absentSince ??= now;
-    const wait = w.heldByLeader ? this.tickMs : this.ttlMs + this.tickMs;
-    return now - w.absentSince >= wait;
+    const left = w.absentSince + (w.heldByLeader ? this.tickMs : this.ttlMs + this.tickMs) - now;
+    if (left <= 0) return true;
+    this.wakeIn(now, left);
+    return false;
+  }
+
+  /** wakeIn calls `wake` `ms` after `now`, unless a wake is due by then. */
+  private wakeIn(now: number, ms: number): void {
+    if (this.wakeAt !== undefined && this.wakeAt <= now + ms) return;
+    clearTimeout(this.timer);
+    this.wakeAt = now + ms;
+    this.timer = setTimeout(() => {
+      this.wakeAt = undefined;
+      this.wake();
+    }, ms + 1);
+    this.timer.unref();
   }
 }

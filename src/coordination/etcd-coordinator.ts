@@ -99,7 +99,9 @@ export class EtcdCoordinator {
     });
     this.ttlMs = config.coordination.lease_ttl_ms;
     this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
-    this.gate = new CampaignGate(this.ttlMs, this.tickMs);
+    this.gate = new CampaignGate(this.ttlMs, this.tickMs, () => {
+      this.kick();
+    });
   }
 
   /** mayWrite tells whether this process may execute writes to shard `idx` as its leader now. */
@@ -150,6 +152,7 @@ export class EtcdCoordinator {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.gate.close();
     await this.ticking;
     await this.watcher?.cancel().catch(() => undefined);
     this.held.clear();

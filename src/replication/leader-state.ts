@@ -8,6 +8,16 @@
  * other ids), an ack is the replica's latest word (a replica that resynced from zero no longer
  * counts for what it held before), and an ack beyond the leader's last seq counts for nothing: that
  * replica holds another history.
+ *
+ * A leader that restarted may have lost records its replicas copied: with `durability = "interval"`
+ * or `"none"` they are served once appended, before a sync, and a power cut takes them from the
+ * leader, which goes on in the same epoch with the same seqs. So a replica's first position since
+ * this state began (the leader's start or promotion, at `startSeq`) is checked: above `startSeq`, it
+ * names records this leader does not hold (it assigned every later seq since, and the replica has
+ * not pulled them from it), unless it is the seq of a snapshot this leader served since
+ * (`servedSnapshot`: a replica rebuilt from it). `restartFork` answers that case with a fork at
+ * `startSeq`, so the replica saves its records above it and resyncs instead of taking this
+ * leader's records on top of its own.
  */
 
 interface AckWaiter {
@@ -27,10 +37,31 @@ export class LeaderState {
   private readonly ackSources = new Map<string, () => number>();
   private waiters: AckWaiter[] = [];
   private poll: NodeJS.Timeout | undefined;
+  /** startSeq is the leader's last seq when this state began (its start or promotion). */
+  private readonly startSeq: number;
+  /** snapshots are the seqs of the snapshots served since, above startSeq. */
+  private readonly snapshots = new Set<number>();
 
   /** `lastSeq` reads the leader store's last seq. */
   constructor(lastSeq: () => number) {
     this.lastSeq = lastSeq;
+    this.startSeq = lastSeq();
+  }
+
+  /**
+   * restartFork returns the fork seq for `replica`'s pull after `after` when its position names
+   * records this leader does not hold (see above), else undefined.
+   */
+  restartFork(replica: string, after: number): number | undefined {
+    // A ring replica (ackSources) takes batches from the ring without pulling here: not checked.
+    if (after <= this.startSeq || this.acks.has(replica) || this.ackSources.has(replica)) return undefined;
+    if (this.snapshots.has(after)) return undefined;
+    return this.startSeq;
+  }
+
+  /** servedSnapshot records that a snapshot at `seq` was served: a replica rebuilt from it pulls from there. */
+  servedSnapshot(seq: number): void {
+    if (seq > this.startSeq) this.snapshots.add(seq);
   }
 
   /** addAckSource registers a replica whose ack is read on demand (a ring replica publishes it in shared memory). */

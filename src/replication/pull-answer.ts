@@ -4,7 +4,8 @@
  * ack, in one epoch, or why it cannot be served (docs/failover.md, "Where an epoch starts").
  *
  * An `after` beyond the leader's last seq is refused with REPLICA_AHEAD; an (epoch, after) off the
- * leader's history answers its `fork` (epochs.ts); neither is recorded as an ack. An empty log waits
+ * leader's history answers its `fork` (epochs.ts), and so does a replica's first position above
+ * what the leader held at its start (leader-state.ts, `restartFork`); none is recorded as an ack. An empty log waits
  * up to `waitMs` for a record. A batch holds the records of one epoch, `recordsEpoch`.
  */
 import { DistkvError } from '../errors.js';
@@ -39,6 +40,8 @@ export interface PullLeader {
   epochs: ShardEpochs;
   /** ack records the replica's acknowledged seq (the leader's w=N waits and retention count it). */
   ack(replica: string, seq: number): void;
+  /** restartFork is the fork for a first position above what the leader held at its start (LeaderState.restartFork). */
+  restartFork?: (replica: string, after: number) => number | undefined;
 }
 
 /** answerPull answers pull `p` from `leader` (see above). */
@@ -60,6 +63,8 @@ export async function answerPull(leader: PullLeader, p: PullRequest): Promise<Pu
       'REPLICA_AHEAD',
       `replica ${p.replica} acknowledges seq ${p.after} but the leader's last seq is ${last}: it holds another history and must resync from /_repl/snapshot`,
     );
+  const lost = leader.restartFork?.(p.replica, p.after);
+  if (lost !== undefined) return { ...none(last, false), fork: lost };
   leader.ack(p.replica, p.after);
   let r = first.readLog(p.after, p.maxBytes);
   if (r !== 'gone' && r.records.length === 0 && p.waitMs > 0) {

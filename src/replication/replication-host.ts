@@ -300,6 +300,7 @@ export class ReplicationHost {
         store: () => this.leaderStore(store),
         epochs: this.leaderEpochs(store),
         ack: (node, seq) => state?.ack(node, seq),
+        restartFork: (node, after) => state?.restartFork(node, after),
       },
       { after, maxBytes, waitMs, replica, epoch },
     );
@@ -317,6 +318,8 @@ export class ReplicationHost {
   ): { seq: number; entries: ScanEntry[] } {
     const leader = this.leaderStore(store);
     const s = seq ?? leader.lastSeq();
+    // A replica rebuilt from this snapshot pulls from its seq: a position the leader vouches for.
+    if (seq === null) this.leaders.get(store)?.servedSnapshot(s);
     // Only the shard's slots, as reads and scans see it (src/storage/own-slots.ts): a backup made
     // after a layout change must not carry the keys left behind, stale beside their new owner's.
     const range = this.stores.get(store)!.spec.shard;

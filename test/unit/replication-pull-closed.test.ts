@@ -8,29 +8,27 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DistkvError } from '../../src/errors.js';
-import { Positions } from '../../src/replication/positions.js';
-import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
+import type { HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
 import type { Store } from '../../src/storage/store.js';
-import type { StoreSpec } from '../../src/worker/messages.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { testStoreSpec } from '../helpers/worker-host.js';
+import { inDir, testReplicationHost } from '../helpers/replication-host.js';
 
-/** leaderSpec is the test store spec (test/helpers/worker-host.ts) as a leader in `dir` itself. */
-function leaderSpec(dir: string): StoreSpec {
-  return { ...testStoreSpec(dir), dir, role: 'leader' };
-}
+const REPLICA = '127.0.0.1:2';
 
+/**
+ * hostWithLeader runs a leader store holding one record, which replica REPLICA has pulled: its
+ * position 1 is then one this leader served (a first position above what a leader held at its
+ * start is answered with a fork, src/replication/leader-state.ts).
+ */
 async function hostWithLeader(dir: string): Promise<{ host: ReplicationHost; store: Store }> {
   const store = await openTestLsm(dir);
-  const hosted = new Map<number, HostedStore>([[0, { spec: leaderSpec(dir), store }]]);
-  const host = new ReplicationHost(
-    hosted,
-    new Positions(new SharedArrayBuffer(Positions.bytesFor(1))),
-    undefined,
-    () => Promise.reject(new Error('no store is reopened in this test')),
+  const host = testReplicationHost(
+    new Map<number, HostedStore>([[0, { spec: inDir(dir, 'leader'), store }]]),
   );
   host.start();
+  await store.put(Buffer.from('k'), Buffer.from('v'));
+  await host.pull(0, 0, 1 << 20, 0, REPLICA);
   return { host, store };
 }
 
@@ -38,9 +36,8 @@ describe('replication pull from a closing leader', () => {
   it('is refused as UNAVAILABLE (503), not answered with an empty batch at once', async () => {
     const dir = join(tempDir(after), 'leader');
     const { host, store } = await hostWithLeader(dir);
-    await store.put(Buffer.from('k'), Buffer.from('v'));
     await store.close();
-    const pulled = await host.pull(0, 1, 1 << 20, 60_000, '127.0.0.1:2').then(
+    const pulled = await host.pull(0, 1, 1 << 20, 60_000, REPLICA).then(
       (r) => r,
       (err: unknown) => err,
     );
@@ -55,8 +52,7 @@ describe('replication pull from a closing leader', () => {
   it('still answers an open leader with nothing new as an empty batch once the wait ends', async () => {
     const dir = join(tempDir(after), 'leader');
     const { host, store } = await hostWithLeader(dir);
-    await store.put(Buffer.from('k'), Buffer.from('v'));
-    const r = await host.pull(0, 1, 1 << 20, 20, '127.0.0.1:2');
+    const r = await host.pull(0, 1, 1 << 20, 20, REPLICA);
     assert.equal(r.records.length, 0);
     assert.equal(r.leaderSeq, 1);
     await store.close();

@@ -21,6 +21,8 @@ export interface TestLsmOptions {
   walSegmentBytes?: number;
   walRetentionBytes?: number;
   durability?: Durability;
+  /** fsyncIntervalMs is how often `durability = "interval"` syncs (default 20). */
+  fsyncIntervalMs?: number;
   repair?: boolean;
   ringBytes?: number;
   /** clock is the time expiries are compared with (default Date.now). */
@@ -83,7 +85,7 @@ function testLsmOptions(dir: string, o: TestLsmOptions): LsmOptions {
     dir,
     vfs: o.vfs ?? new RealVfs(),
     durability: o.durability ?? 'fsync',
-    fsyncIntervalMs: 20,
+    fsyncIntervalMs: o.fsyncIntervalMs ?? 20,
     memtableBytes: o.memtableBytes ?? 64 * 1024,
     maxRuns: o.maxRuns ?? 3,
     walSegmentBytes: o.walSegmentBytes ?? 32 * 1024,

@@ -40,7 +40,12 @@ describe('a replica of an interval-mode leader that lost its unsynced tail to a 
     const leaderDir = join(root, 'leader');
     // A sync interval far longer than the test: nothing the writes append is synced.
     const openLeader = (v: FaultyVfs): Promise<LsmStore> =>
-      openTestLsm(leaderDir, { vfs: v, durability: 'interval', memtableBytes: 8 << 20 });
+      openTestLsm(leaderDir, {
+        vfs: v,
+        durability: 'interval',
+        fsyncIntervalMs: 3_600_000,
+        memtableBytes: 8 << 20,
+      });
     let leader = await openLeader(vfs);
     let host = leaderHost(leaderDir, leader);
     const replica = await openTestLsm(join(root, 'replica'), { memtableBytes: 8 << 20 });

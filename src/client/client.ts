@@ -13,6 +13,7 @@
  */
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
+import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { scanAfterQuery } from '../util/bytes.js';
 import { parseEndpoint } from './endpoint.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
@@ -138,18 +139,32 @@ export class DistkvClient {
     return r.existed !== '0';
   }
 
-  /** scanPage returns one page of keys starting with `prefix`, in key order, and the next cursor. */
+  /**
+   * scanPage returns one page of keys starting with `prefix`, in key order, and the next cursor.
+   * It reads leaders only (`leader=1`: a node's replica of a shard may lack writes its leader
+   * acknowledged), unless the client was made with `replicaReads`: then the items a replica
+   * served carry its lag.
+   */
   async scanPage(prefix: string, options: ScanPageOptions = {}): Promise<ScanPage> {
     const map = await this.topology(options);
     const q = new URLSearchParams({
       prefix,
       limit: String(options.limit ?? 100),
       encoding: 'base64',
+      ...(this.o.replicaReads ? {} : { leader: '1' }),
       ...scanAfterQuery(options.after),
     });
     const node = map.shards[this.rr++ % map.shards.length]!.address;
     const r = await this.sender.send('GET', node, `/kv?${q.toString()}`, undefined, true, options.signal);
-    return decodeScanPage(r.body);
+    const page = decodeScanPage(r.body);
+    const lags = page.replicaLag;
+    if (lags !== undefined)
+      for (const item of page.items) {
+        const slot = item.keyBytes === undefined ? slotOf(item.key) : slotOfBytes(item.keyBytes);
+        const lag = lags[map.shardOfSlot(slot)];
+        if (lag !== undefined) item.replicaLag = lag;
+      }
+    return page;
   }
 
   /** scan iterates over every key starting with `prefix` in key order, fetching pages as it goes. */

@@ -13,7 +13,8 @@ import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR } from '../worker/op
 import { isCanonicalBase64, parseBatch } from './batch-parse.js';
 import { hasConditions, runConditionalBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
-import { sendSwitching } from './kv-routes.js';
+import { replicaLagOf, sendSwitching } from './kv-routes.js';
+import { lagHeader, type ReplicaLag } from '../replication/lag.js';
 import { leaselessReadMessage } from '../server/map-keeper.js';
 import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
@@ -30,6 +31,7 @@ import {
   planBatch,
   planScan,
   type ScanPage,
+  type ScanPlan,
   toWireOp,
 } from './scatter-merge.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
@@ -56,12 +58,16 @@ async function scan(
   bounds: { limit: number; maxBytes: number },
   base64: boolean,
   localOnly: boolean,
+  leaderOnly: boolean,
   shards: readonly number[],
-): Promise<{ status: number; body: unknown }> {
+): Promise<{ status: number; body: unknown; lag: string | undefined }> {
   const { writes, reads } = ctx.listener;
   const { limit, maxBytes } = bounds;
   const part = { limit, maxBytes: Math.min(SCAN_PAGE_BYTES, maxBytes) };
-  const plan = planScan(shards, writes, reads, localOnly);
+  const plan = planScan(shards, writes, reads, localOnly, leaderOnly);
+  // Taken before the parts are read: a replica only moves on, so its part is at most this far behind.
+  const lags = replicaLags(ctx, plan.local);
+  const lagBody = lags === undefined ? {} : { replica_lag: lags.byShard };
   const pages: Promise<ScanPage>[] = plan.local.map(({ shard, target: t }) =>
     ctx.pool
       .call(t.worker, { type: 'scan', store: t.store, prefix, after: after ?? null, ...part })
@@ -91,7 +97,11 @@ async function scan(
   if (mismatch !== undefined) {
     ctx.log.error({ err: mismatch }, 'a scan was refused by another node: config mismatch');
     void ctx.peers.checkAll();
-    return { status: 409, body: { error: { code: 'CONFIG_MISMATCH', message: mismatch } } };
+    return {
+      status: 409,
+      body: { error: { code: 'CONFIG_MISMATCH', message: mismatch } },
+      lag: undefined,
+    };
   }
   if (unreachable.length > 0) {
     const names = unreachable
@@ -103,8 +113,9 @@ async function scan(
       status: 503,
       body: {
         error: { code: 'SHARD_UNREACHABLE', message: `scan incomplete: ${names}` },
-        partial: { items, next, ...cursorBytes },
+        partial: { items, next, ...cursorBytes, ...lagBody },
       },
+      lag: lags?.worst,
     };
   }
   const missing = plan.missing;
@@ -112,9 +123,37 @@ async function scan(
     status: 200,
     body:
       missing.length > 0
-        ? { items, next, ...cursorBytes, partial: true, missing_shards: missing }
-        : { items, next, ...cursorBytes },
+        ? { items, next, ...cursorBytes, ...lagBody, partial: true, missing_shards: missing }
+        : { items, next, ...cursorBytes, ...lagBody },
+    lag: lags?.worst,
   };
+}
+
+/**
+ * replicaLags gives, for the parts of a scan that replicas in this process serve, each one's
+ * X-Distkv-Lag text by shard and the worst of them (the page's X-Distkv-Lag): an unknown lag is
+ * worse than any known one (the longer without contact, the worse), then the more seqs behind.
+ * Undefined when leaders serve every part.
+ */
+function replicaLags(
+  ctx: HttpContext,
+  parts: ScanPlan['local'],
+): { byShard: Record<string, string>; worst: string } | undefined {
+  let worst: ReplicaLag | undefined;
+  const byShard: Record<string, string> = {};
+  for (const { shard, target } of parts) {
+    const lag = replicaLagOf(ctx, target);
+    if (lag === undefined) continue;
+    byShard[shard] = lagHeader(lag);
+    if (worst === undefined || lagRank(lag) > lagRank(worst)) worst = lag;
+  }
+  return worst === undefined ? undefined : { byShard, worst: lagHeader(worst) };
+}
+
+/** lagRank orders lags from fresh to unknown for replicaLags. */
+function lagRank(lag: ReplicaLag): number {
+  if (lag.known) return lag.lagSeqs;
+  return Number.MAX_SAFE_INTEGER / 2 + (lag.lastContactMsAgo ?? Number.MAX_SAFE_INTEGER / 4);
 }
 
 /** boundedKeyParam reads a key-like scan parameter (`prefix`, `after`) as bytes, at most `maxKey` of them. */
@@ -162,6 +201,7 @@ const SCAN_PARAMS = [
   'limit',
   'encoding',
   'local',
+  'leader',
   'shards',
   'config',
   'max_bytes',
@@ -212,9 +252,11 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
           { limit, maxBytes },
           encoding === 'base64',
           params.get('local') === '1',
+          params.get('leader') === '1',
           shards,
         ),
-        (r, { status, body }) => {
+        (r, { status, body, lag }) => {
+          if (lag !== undefined) r.writeHeader('X-Distkv-Lag', lag);
           sendJson(r, body, status);
         },
       );

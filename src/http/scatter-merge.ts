@@ -28,18 +28,22 @@ export interface ScanPlan {
   missing: number[];
 }
 
-/** planScan picks a source per shard from the listener's routing tables. */
+/**
+ * planScan picks a source per shard from the listener's routing tables: the leader in this
+ * process, else (unless `leaderOnly`) a replica in this process, else the leader's node.
+ */
 export function planScan(
   shards: readonly number[],
   writes: readonly Target[],
   reads: readonly Target[],
   localOnly: boolean,
+  leaderOnly = false,
 ): ScanPlan {
   const plan: ScanPlan = { local: [], remote: new Map(), missing: [] };
   for (const shard of shards) {
     const w = writes[shard]!;
     const r = reads[shard]!;
-    const target = w.local ? w : r.local ? r : undefined;
+    const target = w.local ? w : r.local && !leaderOnly ? r : undefined;
     if (target !== undefined) plan.local.push({ shard, target });
     else if (!localOnly && !w.local)
       plan.remote.set(w.address, [...(plan.remote.get(w.address) ?? []), shard]);

@@ -23,7 +23,10 @@ export interface Reply {
 
 const EMPTY = Buffer.alloc(0);
 
-/** exchange performs one request on `pool`; it rejects with the signal's reason when aborted. */
+/**
+ * exchange performs one request on `pool`; it rejects with the signal's reason when aborted.
+ * `headersTimeoutMs` replaces the pool's wait for the answer's head (a write that waits for replicas).
+ */
 export function exchange(
   pool: Dispatcher,
   method: string,
@@ -31,6 +34,7 @@ export function exchange(
   body: Uint8Array | string | undefined,
   headers: Record<string, string>,
   signal: AbortSignal | undefined,
+  headersTimeoutMs?: number,
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted === true) {
@@ -85,7 +89,16 @@ export function exchange(
         reject(signal?.aborted === true ? (signal.reason as Error) : err);
       },
     };
-    pool.dispatch({ path, method, ...(body === undefined ? {} : { body }), headers }, handler);
+    pool.dispatch(
+      {
+        path,
+        method,
+        ...(body === undefined ? {} : { body }),
+        headers,
+        ...(headersTimeoutMs === undefined ? {} : { headersTimeout: headersTimeoutMs }),
+      },
+      handler,
+    );
   });
 }
 

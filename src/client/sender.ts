@@ -40,7 +40,10 @@ export class Sender {
     this.retries = retries;
   }
 
-  /** send performs a request at `node`, following redirects and retrying connection errors when `idempotent`. */
+  /**
+   * send performs a request at `node`, following redirects and retrying connection errors when
+   * `idempotent`; `waitMs` is how long the node may hold it before answering (a `w` write's wait).
+   */
   async send(
     method: string,
     node: string,
@@ -50,6 +53,7 @@ export class Sender {
     signal: AbortSignal | undefined,
     shard?: ShardInfo,
     conditions: Record<string, string> = {},
+    waitMs = 0,
   ): Promise<Reply> {
     const topology = this.topology;
     let origin = `${topology.scheme}://${node}`;
@@ -61,7 +65,7 @@ export class Sender {
       this.stats.requests++;
       let res: Reply;
       try {
-        res = await this.pools.exchange(origin, method, target, body, conditions, signal);
+        res = await this.pools.exchange(origin, method, target, body, conditions, signal, waitMs);
       } catch (err) {
         if (signal?.aborted === true) throw err;
         if (idempotent && attempt < this.retries) {
@@ -119,6 +123,23 @@ export class Sender {
       return res;
     }
   }
+}
+
+/**
+ * NOT_SENT_CODES are the connection errors that come before a request's first byte is written (the
+ * connection was never made): a request that failed with one of them was not executed.
+ */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * neverSent reports whether `err` (a SHARD_UNREACHABLE from send, or its cause) says the request
+ * never reached the node. Any other failure (a connection closed or timed out after the request
+ * was written) leaves it unknown whether the node executed it.
+ */
+export function neverSent(err: unknown): boolean {
+  const cause = err instanceof DistkvError ? err.cause : err;
+  const code = (cause as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NOT_SENT_CODES.has(code);
 }
 
 function isSwitching(body: Buffer): boolean {

@@ -82,11 +82,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       }
       const w = intOption(args, 'w');
       const timeoutMs = intOption(args, 'timeout-ms');
-      const ttlMs = intOption(args, 'ttl');
-      if (ttlMs !== undefined && !(ttlMs >= 1 && ttlMs <= MAX_TTL_MS))
-        throw new UsageError(
-          `--ttl must be in 1..${MAX_TTL_MS} ms (ten years), got "${stringOption(args, 'ttl')!}"`,
-        );
+      const ttlMs = intOption(args, 'ttl', { min: 1, max: MAX_TTL_MS, what: ' ms (ten years)' });
       const ifMatch = ifMatchOption(args);
       if (ifMatch !== undefined && args.options.get('if-none-match') === true)
         throw new UsageError('give --if-match or --if-none-match, not both');

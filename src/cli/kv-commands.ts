@@ -27,7 +27,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     details:
       'On a terminal the value is shown as text with a newline (bytes that are not printable text are\nescaped); piped, the exact bytes are written and nothing else. --json prints {"key","value"}, or\n{"key","value_base64"} when the value is not UTF-8.',
     options: {
-      replica: { type: 'boolean', help: 'read from a replica of the key (may lag)' },
+      replica: { type: 'boolean', help: 'read from a replica of the key (may lag; stderr says how far)' },
       'show-version': {
         type: 'boolean',
         help: 'also print the key\'s version E.S (first line; "version" in --json), for --if-match',
@@ -37,6 +37,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       const [key] = positionals(args, 1, 1, 'distkv get KEY') as [string];
       const showVersion = args.options.get('show-version') === true;
       const v = await client.getVersioned(key);
+      if (v?.lag !== undefined) process.stderr.write(`(read from a replica: X-Distkv-Lag ${v.lag})\n`);
       if (v === undefined) {
         if (out.json) out.line(JSON.stringify({ key, found: false }));
         else process.stderr.write(`distkv get: key "${key}" not found\n`);

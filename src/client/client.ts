@@ -114,7 +114,8 @@ export class DistkvClient {
   /** getVersioned returns the value of `key` with its version `E.S`, or undefined when it does not exist. */
   async getVersioned(key: string, options: CallOptions = {}): Promise<Versioned | undefined> {
     const r = await this.keyRequest('GET', key, undefined, '', options.signal);
-    return r.status === 404 ? undefined : { value: r.body, version: unquote(r.etag) };
+    if (r.status === 404) return undefined;
+    return { value: r.body, version: unquote(r.etag), ...(r.lag === undefined ? {} : { lag: r.lag }) };
   }
 
   /**

@@ -19,6 +19,8 @@ export interface Reply {
   existed: string | undefined;
   /** etag is the ETag of a GET, a PUT or a 412: the key's version, quoted. */
   etag: string | undefined;
+  /** lag is X-Distkv-Lag of a read a replica served. */
+  lag: string | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -50,6 +52,7 @@ export function exchange(
       seq: undefined,
       existed: undefined,
       etag: undefined,
+      lag: undefined,
     };
     const chunks: Buffer[] = [];
     const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
@@ -75,6 +78,7 @@ export function exchange(
         reply.seq = one(h['x-distkv-seq']);
         reply.existed = one(h['x-distkv-existed']);
         reply.etag = one(h.etag);
+        reply.lag = one(h['x-distkv-lag']);
       },
       onResponseData: (_controller, chunk) => {
         chunks.push(chunk);

@@ -63,6 +63,8 @@ export interface DeleteOptions extends CallOptions, DeleteConditions {}
 export interface Versioned {
   value: Buffer;
   version: string;
+  /** lag is set when a replica served the read (`replicaReads`): its X-Distkv-Lag text (docs/api.md). */
+  lag?: string;
 }
 
 /**

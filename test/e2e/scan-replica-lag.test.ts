@@ -5,7 +5,7 @@
  * replica parts) and `replica_lag` per shard; with shard 1's leader stopped, the lag reads as
  * unknown (`disconnected`), never as a page as fresh as a leader's. The client library reads
  * leaders unless asked for replica reads, and then marks the items a replica served; `distkv scan
- * --replica` says so on stderr.
+ * --replica` (and `distkv get --replica`) say so on stderr.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -110,6 +110,11 @@ describe('a scan page served partly by a replica', () => {
     assert.equal(cli.code, 0, cli.stderr);
     assert.equal(cli.stdout.trim().split('\n').length, keys.length);
     assert.match(cli.stderr, /shard 1 .*replica.*disconnected/);
+    const key = keys.find((k) => map.shardOf(k) === 1)!;
+    const get = await runCli(['get', key, '--url', A, '--replica']);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(get.stdout, key);
+    assert.match(get.stderr, /read from a replica: X-Distkv-Lag disconnected/);
     cluster.process(B).child.kill('SIGCONT');
   });
 });

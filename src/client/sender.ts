@@ -5,8 +5,8 @@
  * another config hash, in which case it reloads first and refuses to go on (CONFIG_MISMATCH) if the
  * nodes disagree. An idempotent request is retried on connection errors with capped exponential
  * backoff, then fails as SHARD_UNREACHABLE naming the shard. An answer whose `X-Distkv-Map`
- * version is above the client's makes it reload `/cluster`; an idempotent request held by a leader
- * switch (503 SWITCHING_LEADER, not executed) is sent again after a short wait, up to
+ * version is above the client's makes it reload `/cluster`; a request held by a leader switch
+ * (503 SWITCHING_LEADER, not executed: conditional writes too) is sent again after a short wait, up to
  * SWITCH_WAIT_MS, following the shard's leader if a newer map moves it. Any other status from 400
  * up (but a 404 of a key read) rejects as the server's catalogue error.
  */
@@ -82,7 +82,9 @@ export class Sender {
       }
       if (res.map !== undefined && res.map > topology.liveMapVersion)
         void topology.reload().catch(() => undefined);
-      if (res.status === 503 && idempotent && performance.now() < switchDeadline && isSwitching(res.body)) {
+      // SWITCHING_LEADER is refused before the store issues anything (src/worker/store-writes.ts,
+      // checkWritable): not executed, so even a conditional write is safe to send again.
+      if (res.status === 503 && performance.now() < switchDeadline && isSwitching(res.body)) {
         this.stats.retries++;
         await sleep(SWITCH_RETRY_MS, signal);
         // The switch may be over elsewhere while this node cannot learn it (cut off from the

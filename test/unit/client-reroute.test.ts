@@ -123,3 +123,26 @@ describe('a key request re-routed after a failover', () => {
     );
   });
 });
+
+describe('a conditional write held by a leader switch', () => {
+  it('is sent again after the switch: the node said it was not executed', async () => {
+    let held = 2;
+    const leader = await startTwinServer((url) => {
+      if (url === '/cluster') return view(leader.address, 1);
+      if (!url.startsWith('/kv/')) return undefined;
+      if (held-- > 0)
+        return new TwinStatus(503, {
+          error: { code: 'SWITCHING_LEADER', message: "shard 0's leader is being switched; retry shortly" },
+        });
+      return { ok: true };
+    });
+    servers.push(leader);
+    const client = new DistkvClient({ urls: [leader.address] });
+    clients.push(client);
+    await client.put('k', 'v', { ifMatch: '1.5' });
+    assert.deepEqual(
+      leader.calls.filter((c) => c.startsWith('PUT')),
+      ['PUT /kv/k', 'PUT /kv/k', 'PUT /kv/k'],
+    );
+  });
+});

@@ -256,8 +256,14 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
       const partial = `${file}.partial`;
       let fh: FileHandle;
       try {
-        fh = await open(partial, 'w+');
+        // Exclusive: two backups to one FILE (an overlapping cron job) would write into each
+        // other's copy, and the crc, computed from the file read back, would vouch for the mix.
+        fh = await open(partial, 'wx+');
       } catch (err) {
+        if ((err as { code?: unknown }).code === 'EEXIST')
+          throw new UsageError(
+            `${partial} exists: another backup to ${file} may be running; if none is (one was killed), remove ${partial} and run the backup again`,
+          );
         throw fileProblem(`cannot write ${partial}`, err);
       }
       const agent = new Agent({ ...(conn.ca === undefined ? {} : { connect: { ca: conn.ca } }) });

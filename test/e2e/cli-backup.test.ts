@@ -1,7 +1,8 @@
 /**
  * `distkv backup` and `distkv restore` end to end: a backup of a running two-shard node (with a
  * replica and a token) restored into an empty node with another layout (three shards) holds exactly
- * the same keys and values; backup refuses to replace an existing file unless --force; restore refuses
+ * the same keys and values; backup refuses to replace an existing file unless --force, and to write
+ * while another backup to that file may be running (FILE.partial exists); restore refuses
  * a cluster that already holds keys unless --force, and writes nothing from a damaged file.
  */
 import assert from 'node:assert/strict';
@@ -118,6 +119,16 @@ describe('distkv backup and restore', () => {
     const forced = await runCli(['backup', file, '--url', source, '--force'], { DISTKV_TOKEN: TOKEN });
     assert.equal(forced.code, 0, forced.stderr);
     assert.notEqual(readFileSync(file, 'utf8'), 'an older backup');
+  });
+
+  it('refuses to write while FILE.partial exists (another backup to FILE), and leaves it alone', async () => {
+    const file = join(dir, 'busy.dkv');
+    writeFileSync(`${file}.partial`, 'another backup in progress');
+    const r = await runCli(['backup', file, '--url', source, '--force'], { DISTKV_TOKEN: TOKEN });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /busy\.dkv\.partial exists: another backup .* may be running/);
+    assert.equal(readFileSync(`${file}.partial`, 'utf8'), 'another backup in progress');
+    assert.equal(existsSync(file), false);
   });
 
   it('refuses a cluster that holds keys unless --force, with a code that says so', async () => {

@@ -14,7 +14,7 @@ import { isCanonicalBase64, parseBatch } from './batch-parse.js';
 import { hasConditions, runConditionalBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
 import { replicaLagOf, sendSwitching } from './kv-routes.js';
-import { lagHeader, type ReplicaLag } from '../replication/lag.js';
+import { lagHeader } from '../replication/lag.js';
 import { leaselessReadMessage } from '../server/map-keeper.js';
 import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
@@ -33,6 +33,7 @@ import {
   type ScanPage,
   type ScanPlan,
   toWireOp,
+  worstLag,
 } from './scatter-merge.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 
@@ -66,8 +67,7 @@ async function scan(
   const part = { limit, maxBytes: Math.min(SCAN_PAGE_BYTES, maxBytes) };
   const plan = planScan(shards, writes, reads, localOnly, leaderOnly);
   // Taken before the parts are read: a replica only moves on, so its part is at most this far behind.
-  const lags = replicaLags(ctx, plan.local);
-  const lagBody = lags === undefined ? {} : { replica_lag: lags.byShard };
+  let lags = replicaLags(ctx, plan.local);
   const pages: Promise<ScanPage>[] = plan.local.map(({ shard, target: t }) =>
     ctx.pool
       .call(t.worker, { type: 'scan', store: t.store, prefix, after: after ?? null, ...part })
@@ -92,8 +92,13 @@ async function scan(
       }),
     );
   }
-  const { items, next, nextBase64 } = mergeScan(await Promise.all(pages), limit, base64, maxBytes);
+  const parts = await Promise.all(pages);
+  const { items, next, nextBase64 } = mergeScan(parts, limit, base64, maxBytes);
   const cursorBytes = nextBase64 === undefined ? {} : { next_base64: nextBase64 };
+  // A forwarded part goes to its shards' leader, but says so if a replica there served it.
+  for (const p of parts) if (p.replicaLag !== undefined) lags = { ...lags, ...p.replicaLag };
+  const lagBody = lags === undefined ? {} : { replica_lag: lags };
+  const lag = lags === undefined ? undefined : worstLag(lags);
   if (mismatch !== undefined) {
     ctx.log.error({ err: mismatch }, 'a scan was refused by another node: config mismatch');
     void ctx.peers.checkAll();
@@ -115,7 +120,7 @@ async function scan(
         error: { code: 'SHARD_UNREACHABLE', message: `scan incomplete: ${names}` },
         partial: { items, next, ...cursorBytes, ...lagBody },
       },
-      lag: lags?.worst,
+      lag,
     };
   }
   const missing = plan.missing;
@@ -125,35 +130,21 @@ async function scan(
       missing.length > 0
         ? { items, next, ...cursorBytes, ...lagBody, partial: true, missing_shards: missing }
         : { items, next, ...cursorBytes, ...lagBody },
-    lag: lags?.worst,
+    lag,
   };
 }
 
 /**
- * replicaLags gives, for the parts of a scan that replicas in this process serve, each one's
- * X-Distkv-Lag text by shard and the worst of them (the page's X-Distkv-Lag): an unknown lag is
- * worse than any known one (the longer without contact, the worse), then the more seqs behind.
- * Undefined when leaders serve every part.
+ * replicaLags gives the X-Distkv-Lag text, by shard, of the parts of a scan that replicas in
+ * this process serve (undefined when leaders serve every part).
  */
-function replicaLags(
-  ctx: HttpContext,
-  parts: ScanPlan['local'],
-): { byShard: Record<string, string>; worst: string } | undefined {
-  let worst: ReplicaLag | undefined;
-  const byShard: Record<string, string> = {};
+function replicaLags(ctx: HttpContext, parts: ScanPlan['local']): Record<string, string> | undefined {
+  let byShard: Record<string, string> | undefined;
   for (const { shard, target } of parts) {
     const lag = replicaLagOf(ctx, target);
-    if (lag === undefined) continue;
-    byShard[shard] = lagHeader(lag);
-    if (worst === undefined || lagRank(lag) > lagRank(worst)) worst = lag;
+    if (lag !== undefined) (byShard ??= {})[shard] = lagHeader(lag);
   }
-  return worst === undefined ? undefined : { byShard, worst: lagHeader(worst) };
-}
-
-/** lagRank orders lags from fresh to unknown for replicaLags. */
-function lagRank(lag: ReplicaLag): number {
-  if (lag.known) return lag.lagSeqs;
-  return Number.MAX_SAFE_INTEGER / 2 + (lag.lastContactMsAgo ?? Number.MAX_SAFE_INTEGER / 4);
+  return byShard;
 }
 
 /** boundedKeyParam reads a key-like scan parameter (`prefix`, `after`) as bytes, at most `maxKey` of them. */

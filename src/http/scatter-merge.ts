@@ -70,10 +70,37 @@ export function parseShardList(text: string, count: number): number[] {
   return [...shards].sort((x, y) => x - y);
 }
 
-/** ScanPage is one part's answer: its entries in key order, and whether it had more. */
+/**
+ * ScanPage is one part's answer: its entries in key order, whether it had more, and the
+ * X-Distkv-Lag text of each of its shards a replica served (a forwarded part's `replica_lag`).
+ */
 export interface ScanPage {
   entries: ScanEntry[];
   more: boolean;
+  replicaLag?: Record<string, string>;
+}
+
+/**
+ * worstLag picks the page's X-Distkv-Lag among its replica parts' (undefined when leaders served
+ * every part): an unknown lag (a state, with the time since the last contact or `no-contact`) is
+ * worse than any count of seqs, and the longer without contact (never is longest), the worse.
+ */
+export function worstLag(lags: Record<string, string>): string | undefined {
+  let worst: string | undefined;
+  let worstRank = -1;
+  for (const text of Object.values(lags)) {
+    const rank = lagRank(text);
+    if (rank > worstRank) [worst, worstRank] = [text, rank];
+  }
+  return worst;
+}
+
+const UNKNOWN_LAG_RANK = 2 ** 52;
+
+function lagRank(text: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  const contact = /last-contact-ms=(\d+)$/.exec(text);
+  return UNKNOWN_LAG_RANK + (contact === null ? UNKNOWN_LAG_RANK / 2 : Number(contact[1]));
 }
 
 /**

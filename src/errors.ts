@@ -71,6 +71,8 @@ export const ERROR_CATALOGUE = {
   REPLICA_STALE: { status: 503 },
   /** thrown when `distkv load` is pointed at a store that is not empty (bulk loads are for initial imports), or `distkv serve` at one whose load did not finish. */
   BULK_LOAD_REFUSED: { status: 409 },
+  /** thrown by `distkv restore` when the target cluster already holds keys (restore into an empty cluster, or pass --force). */
+  CLUSTER_NOT_EMPTY: { status: 409 },
   /** thrown when fewer than `w` replicas acknowledged a write within `timeout_ms`. */
   REPLICATION_TIMEOUT: { status: 504 },
   /** thrown when the disk is full or an fsync failed: writes are refused, reads keep working. */

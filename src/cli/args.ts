@@ -94,11 +94,22 @@ export function listOption(args: ParsedArgs, name: string): string[] {
 }
 
 /** intOption returns an integer option, or throws UsageError when it is not one. */
-export function intOption(args: ParsedArgs, name: string): number | undefined {
+export function intOption(
+  args: ParsedArgs,
+  name: string,
+  range?: { min: number; max: number; what: string },
+): number | undefined {
   const v = stringOption(args, name);
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
+  // With a range, every refusal names it: "-5" and "99999999999999999999" fail the same bound.
+  const bound = (): UsageError =>
+    new UsageError(`--${name} must be an integer in ${range!.min}..${range!.max}${range!.what}, got "${v}"`);
+  if (!/^\d+$/.test(v)) {
+    if (range !== undefined) throw bound();
+    throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
+  }
   const n = Number(v);
+  if (range !== undefined && !(n >= range.min && n <= range.max)) throw bound();
   // Past 2^53 Number rounds: 99999999999999999 would travel (and be reported) as 1e17.
   if (!Number.isSafeInteger(n))
     throw new UsageError(`--${name} must be at most ${Number.MAX_SAFE_INTEGER}, got "${v}"`);

@@ -12,7 +12,7 @@
  * then writes every entry through the client library's batch(), which routes each key to its
  * shard in the target cluster (its layout may differ from the source's).
  */
-import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, link, open, rename, rm, stat } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import { errorOf } from '../client/wire-decode.js';
 import type { BatchOp } from '../client/types.js';
@@ -110,6 +110,32 @@ async function appendCrc(fh: FileHandle, sink: FileSink): Promise<void> {
   await sink.write(tail);
 }
 
+/** alreadyExists is the refusal of a backup FILE that exists, without --force. */
+function alreadyExists(file: string): UsageError {
+  return new UsageError(
+    `${file} already exists: name another file, or pass --force to replace it (nothing was copied)`,
+  );
+}
+
+/**
+ * publish gives the complete `partial` its final name `file`. Without `force` it never replaces a
+ * file that appeared during the copy: link() fails with EEXIST where rename() would replace it.
+ * A file system without hard links falls back to a check and a rename.
+ */
+async function publish(partial: string, file: string, force: boolean): Promise<void> {
+  if (force) return rename(partial, file);
+  try {
+    await link(partial, file);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    if ((await stat(file).catch(() => undefined)) !== undefined)
+      throw Object.assign(new Error(`${file} exists`), { code: 'EEXIST' });
+    return rename(partial, file);
+  }
+  await rm(partial, { force: true });
+}
+
 /** mib formats a byte count in MiB with one decimal. */
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
@@ -198,7 +224,7 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv backup FILE',
     summary: "copy every shard's keys and values from its leader into FILE",
     details:
-      'Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes.',
+      'Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes (FILE exists, without --force).',
     options: {
       retries: {
         type: 'string',
@@ -209,22 +235,35 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
         type: 'boolean',
         help: 'keep a shard copied while writes went on (each key then holds a value it had during the copy)',
       },
+      force: {
+        type: 'boolean',
+        help: 'replace FILE when it exists (without it, an existing FILE is refused)',
+      },
     },
     run: async (client, args, out, conn) => {
       const [file] = positionals(args, 1, 1, 'distkv backup FILE') as [string];
       const retries = intOption(args, 'retries') ?? DEFAULT_RETRIES;
       const allowFuzzy = args.options.get('allow-fuzzy') === true;
+      const force = args.options.get('force') === true;
+      // FILE is checked before the copy: a directory there would fail the final rename only after
+      // every shard was copied, and leave FILE.partial behind; an existing file is most often an
+      // older backup under a mistyped name, replaced only with --force.
+      const existing = await stat(file).catch(() => undefined);
+      if (existing?.isDirectory() === true) throw new UsageError(`cannot write ${file}: it is a directory`);
+      if (existing !== undefined && !force) throw alreadyExists(file);
       const map = await client.topology();
       const scheme = new URL(conn.urls[0]!).protocol;
-      // FILE is checked before the copy: a directory there would fail the final rename only after
-      // every shard was copied, and leave FILE.partial behind.
-      if ((await stat(file).catch(() => undefined))?.isDirectory() === true)
-        throw new UsageError(`cannot write ${file}: it is a directory`);
       const partial = `${file}.partial`;
       let fh: FileHandle;
       try {
-        fh = await open(partial, 'w+');
+        // Exclusive: two backups to one FILE (an overlapping cron job) would write into each
+        // other's copy, and the crc, computed from the file read back, would vouch for the mix.
+        fh = await open(partial, 'wx+');
       } catch (err) {
+        if ((err as { code?: unknown }).code === 'EEXIST')
+          throw new UsageError(
+            `${partial} exists: another backup to ${file} may be running; if none is (one was killed), remove ${partial} and run the backup again`,
+          );
         throw fileProblem(`cannot write ${partial}`, err);
       }
       const agent = new Agent({ ...(conn.ca === undefined ? {} : { connect: { ca: conn.ca } }) });
@@ -288,9 +327,10 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
         if (!complete) await rm(partial, { force: true });
       }
       try {
-        await rename(partial, file);
+        await publish(partial, file, force);
       } catch (err) {
         await rm(partial, { force: true });
+        if ((err as { code?: unknown }).code === 'EEXIST') throw alreadyExists(file);
         throw fileProblem(`cannot rename ${partial} to ${file}`, err);
       }
       const keys = shards.reduce((n, s) => n + s.keys, 0);
@@ -336,7 +376,7 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
           const first = (await client.scanPage('', { limit: 1 })).items[0];
           if (first !== undefined)
             throw new DistkvError(
-              'INVALID_ARGUMENT',
+              'CLUSTER_NOT_EMPTY',
               `the cluster already holds keys (e.g. ${JSON.stringify(first.key)}): restore into an empty cluster, or pass --force to overwrite the keys of the backup`,
             );
         }

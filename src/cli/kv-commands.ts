@@ -27,7 +27,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     details:
       'On a terminal the value is shown as text with a newline (bytes that are not printable text are\nescaped); piped, the exact bytes are written and nothing else. --json prints {"key","value"}, or\n{"key","value_base64"} when the value is not UTF-8.',
     options: {
-      replica: { type: 'boolean', help: 'read from a replica of the key (may lag)' },
+      replica: { type: 'boolean', help: 'read from a replica of the key (may lag; stderr says how far)' },
       'show-version': {
         type: 'boolean',
         help: 'also print the key\'s version E.S (first line; "version" in --json), for --if-match',
@@ -37,6 +37,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       const [key] = positionals(args, 1, 1, 'distkv get KEY') as [string];
       const showVersion = args.options.get('show-version') === true;
       const v = await client.getVersioned(key);
+      if (v?.lag !== undefined) process.stderr.write(`(read from a replica: X-Distkv-Lag ${v.lag})\n`);
       if (v === undefined) {
         if (out.json) out.line(JSON.stringify({ key, found: false }));
         else process.stderr.write(`distkv get: key "${key}" not found\n`);
@@ -82,11 +83,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       }
       const w = intOption(args, 'w');
       const timeoutMs = intOption(args, 'timeout-ms');
-      const ttlMs = intOption(args, 'ttl');
-      if (ttlMs !== undefined && !(ttlMs >= 1 && ttlMs <= MAX_TTL_MS))
-        throw new UsageError(
-          `--ttl must be in 1..${MAX_TTL_MS} ms (ten years), got "${stringOption(args, 'ttl')!}"`,
-        );
+      const ttlMs = intOption(args, 'ttl', { min: 1, max: MAX_TTL_MS, what: ' ms (ten years)' });
       const ifMatch = ifMatchOption(args);
       if (ifMatch !== undefined && args.options.get('if-none-match') === true)
         throw new UsageError('give --if-match or --if-none-match, not both');
@@ -121,25 +118,32 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv scan [PREFIX]',
     summary: 'list keys and values with a prefix, in key order',
     details:
-      'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8).',
+      'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8).\nReads the shards\' leaders; with --replica a node may serve the shards it replicates from its\nreplica, and stderr then names each such shard and its lag (as X-Distkv-Lag).',
     options: {
       limit: { type: 'string', valueName: 'N', help: 'keys per page (default 100)' },
       after: { type: 'string', valueName: 'KEY', help: 'start after this key' },
       all: { type: 'boolean', help: 'follow the next cursor to the end' },
+      replica: { type: 'boolean', help: 'let nodes read the shards they replicate (may lag; says so)' },
     },
     run: async (client, args, out) => {
       const prefix = positionals(args, 0, 1, 'distkv scan [PREFIX]')[0] ?? '';
       const after = stringOption(args, 'after');
       const limit = intOption(args, 'limit') ?? 100;
       if (limit < 1) throw new UsageError('--limit must be at least 1');
-      if (args.options.get('all') === true) {
-        const items = client.scan(prefix, { pageSize: limit, ...(after === undefined ? {} : { after }) });
-        for await (const i of items) out.item(i.key, i.value, i.keyBytes);
-        return 0;
-      }
-      const page = await client.scanPage(prefix, { limit, ...(after === undefined ? {} : { after }) });
-      for (const i of page.items) out.item(i.key, i.value, i.keyBytes);
-      if (!out.json && page.next !== null)
+      const all = args.options.get('all') === true;
+      // Each shard a replica served, with its lag as the last page that read it gave it.
+      const lags = new Map<number, string>();
+      let cursor: string | Uint8Array | undefined = after;
+      let page;
+      do {
+        page = await client.scanPage(prefix, { limit, ...(cursor === undefined ? {} : { after: cursor }) });
+        for (const i of page.items) out.item(i.key, i.value, i.keyBytes);
+        for (const [shard, lag] of Object.entries(page.replicaLag ?? {})) lags.set(Number(shard), lag);
+        cursor = page.nextBytes ?? page.next ?? undefined;
+      } while (all && page.next !== null);
+      for (const [shard, lag] of [...lags].sort(([a], [b]) => a - b))
+        process.stderr.write(`(shard ${shard} was read from a replica: X-Distkv-Lag ${lag})\n`);
+      if (!out.json && !all && page.next !== null)
         process.stderr.write(`(more: --after ${JSON.stringify(page.next)}, or --all)\n`);
       return 0;
     },

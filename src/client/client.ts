@@ -13,12 +13,13 @@
  */
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
+import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { scanAfterQuery } from '../util/bytes.js';
 import { parseEndpoint } from './endpoint.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
-import { Sender } from './sender.js';
+import { neverSent, Sender } from './sender.js';
 import { ClusterTopology } from './topology.js';
 import { conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
@@ -40,6 +41,8 @@ import type {
 } from './types.js';
 
 const DEFAULT_PAGE_SIZE = 1000;
+/** DEFAULT_W_TIMEOUT_MS is how long a node waits for a `w` write's acks without timeout_ms (src/http/kv-routes.ts). */
+const DEFAULT_W_TIMEOUT_MS = 5000;
 /** LONE_SURROGATE matches a UTF-16 surrogate that is not half of a pair: no UTF-8 encodes it. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -111,7 +114,8 @@ export class DistkvClient {
   /** getVersioned returns the value of `key` with its version `E.S`, or undefined when it does not exist. */
   async getVersioned(key: string, options: CallOptions = {}): Promise<Versioned | undefined> {
     const r = await this.keyRequest('GET', key, undefined, '', options.signal);
-    return r.status === 404 ? undefined : { value: r.body, version: unquote(r.etag) };
+    if (r.status === 404) return undefined;
+    return { value: r.body, version: unquote(r.etag), ...(r.lag === undefined ? {} : { lag: r.lag }) };
   }
 
   /**
@@ -138,18 +142,32 @@ export class DistkvClient {
     return r.existed !== '0';
   }
 
-  /** scanPage returns one page of keys starting with `prefix`, in key order, and the next cursor. */
+  /**
+   * scanPage returns one page of keys starting with `prefix`, in key order, and the next cursor.
+   * It reads leaders only (`leader=1`: a node's replica of a shard may lack writes its leader
+   * acknowledged), unless the client was made with `replicaReads`: then the items a replica
+   * served carry its lag.
+   */
   async scanPage(prefix: string, options: ScanPageOptions = {}): Promise<ScanPage> {
     const map = await this.topology(options);
     const q = new URLSearchParams({
       prefix,
       limit: String(options.limit ?? 100),
       encoding: 'base64',
+      ...(this.o.replicaReads ? {} : { leader: '1' }),
       ...scanAfterQuery(options.after),
     });
     const node = map.shards[this.rr++ % map.shards.length]!.address;
     const r = await this.sender.send('GET', node, `/kv?${q.toString()}`, undefined, true, options.signal);
-    return decodeScanPage(r.body);
+    const page = decodeScanPage(r.body);
+    const lags = page.replicaLag;
+    if (lags !== undefined)
+      for (const item of page.items) {
+        const slot = item.keyBytes === undefined ? slotOf(item.key) : slotOfBytes(item.keyBytes);
+        const lag = lags[map.shardOfSlot(slot)];
+        if (lag !== undefined) item.replicaLag = lag;
+      }
+    return page;
   }
 
   /** scan iterates over every key starting with `prefix` in key order, fetching pages as it goes. */
@@ -280,7 +298,10 @@ export class DistkvClient {
     if (options.ttlMs !== undefined) params.set('ttl_ms', String(options.ttlMs));
     const q = params.size === 0 ? '' : `?${params.toString()}`;
     const body = typeof value === 'string' ? Buffer.from(value) : value;
-    return this.keyRequest('PUT', key, body, q, options.signal, conditionsOf(options));
+    // A `w` write is answered once replicas hold it or its timeout passed: the node's answer, not a
+    // client timeout (which would send the write again), must say which.
+    const waitMs = options.w === undefined ? 0 : (options.timeoutMs ?? DEFAULT_W_TIMEOUT_MS);
+    return this.keyRequest('PUT', key, body, q, options.signal, conditionsOf(options), waitMs);
   }
 
   private async keyRequest(
@@ -290,6 +311,7 @@ export class DistkvClient {
     query: string,
     signal: AbortSignal | undefined,
     conditions: Record<string, string> = {},
+    waitMs = 0,
   ): Promise<Reply> {
     // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
     if (LONE_SURROGATE.test(key))
@@ -307,17 +329,36 @@ export class DistkvClient {
     // A conditional write is not retried: a retry after a lost answer would fail against its own write.
     const idempotent = Object.keys(conditions).length === 0;
     try {
-      return await this.sender.send(method, node, path, body, idempotent, signal, shard, conditions);
+      return await this.sender.send(method, node, path, body, idempotent, signal, shard, conditions, waitMs);
     } catch (err) {
       // The owner may have failed over: route once more if the cluster now names another leader.
       if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE' || signal?.aborted === true)
         throw err;
+      // A conditional write that reached the old leader may have been applied there, and be on
+      // the new leader: sent again, it would fail against itself (412), and a compare-and-set loop
+      // would then apply its change twice. Its outcome is the caller's to find out.
+      if (!idempotent && !neverSent(err))
+        throw new DistkvError(
+          'SHARD_UNREACHABLE',
+          `${err.message}; the conditional ${method} of ${JSON.stringify(key)} may have been applied: read the key's version before writing it again`,
+          { cause: err },
+        );
       const before = this.topo.liveMapVersion;
       await this.reload().catch(() => undefined);
       const reloaded = this.topo.map;
       if (this.topo.liveMapVersion === before || reloaded === undefined) throw err;
       const moved = reloaded.shard(shard.idx);
-      return this.sender.send(method, moved.address, path, body, idempotent, signal, moved, conditions);
+      return this.sender.send(
+        method,
+        moved.address,
+        path,
+        body,
+        idempotent,
+        signal,
+        moved,
+        conditions,
+        waitMs,
+      );
     }
   }
 

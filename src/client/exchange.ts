@@ -19,11 +19,16 @@ export interface Reply {
   existed: string | undefined;
   /** etag is the ETag of a GET, a PUT or a 412: the key's version, quoted. */
   etag: string | undefined;
+  /** lag is X-Distkv-Lag of a read a replica served. */
+  lag: string | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
 
-/** exchange performs one request on `pool`; it rejects with the signal's reason when aborted. */
+/**
+ * exchange performs one request on `pool`; it rejects with the signal's reason when aborted.
+ * `headersTimeoutMs` replaces the pool's wait for the answer's head (a write that waits for replicas).
+ */
 export function exchange(
   pool: Dispatcher,
   method: string,
@@ -31,6 +36,7 @@ export function exchange(
   body: Uint8Array | string | undefined,
   headers: Record<string, string>,
   signal: AbortSignal | undefined,
+  headersTimeoutMs?: number,
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted === true) {
@@ -46,6 +52,7 @@ export function exchange(
       seq: undefined,
       existed: undefined,
       etag: undefined,
+      lag: undefined,
     };
     const chunks: Buffer[] = [];
     const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
@@ -71,6 +78,7 @@ export function exchange(
         reply.seq = one(h['x-distkv-seq']);
         reply.existed = one(h['x-distkv-existed']);
         reply.etag = one(h.etag);
+        reply.lag = one(h['x-distkv-lag']);
       },
       onResponseData: (_controller, chunk) => {
         chunks.push(chunk);
@@ -85,7 +93,16 @@ export function exchange(
         reject(signal?.aborted === true ? (signal.reason as Error) : err);
       },
     };
-    pool.dispatch({ path, method, ...(body === undefined ? {} : { body }), headers }, handler);
+    pool.dispatch(
+      {
+        path,
+        method,
+        ...(body === undefined ? {} : { body }),
+        headers,
+        ...(headersTimeoutMs === undefined ? {} : { headersTimeout: headersTimeoutMs }),
+      },
+      handler,
+    );
   });
 }
 

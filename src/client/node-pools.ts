@@ -26,7 +26,11 @@ export class NodePools {
     this.token = token;
   }
 
-  /** exchange performs one request at `origin` with the client's headers and `extra`; it rejects with the signal's reason when aborted. */
+  /**
+   * exchange performs one request at `origin` with the client's headers and `extra`; it rejects
+   * with the signal's reason when aborted. A request the node answers only after `waitMs` (a write
+   * waiting for replicas) is given that long on top of the client's timeout.
+   */
   exchange(
     origin: string,
     method: string,
@@ -34,9 +38,11 @@ export class NodePools {
     body: Uint8Array | string | undefined,
     extra: Record<string, string>,
     signal: AbortSignal | undefined,
+    waitMs = 0,
   ): Promise<Reply> {
     const auth = this.token === '' ? {} : { authorization: `Bearer ${this.token}` };
-    return exchange(this.pool(origin), method, path, body, { ...auth, ...extra }, signal);
+    const headersTimeout = waitMs > 0 ? this.options.timeoutMs + waitMs : undefined;
+    return exchange(this.pool(origin), method, path, body, { ...auth, ...extra }, signal, headersTimeout);
   }
 
   /** close ends every keep-alive connection. */

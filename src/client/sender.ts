@@ -5,8 +5,8 @@
  * another config hash, in which case it reloads first and refuses to go on (CONFIG_MISMATCH) if the
  * nodes disagree. An idempotent request is retried on connection errors with capped exponential
  * backoff, then fails as SHARD_UNREACHABLE naming the shard. An answer whose `X-Distkv-Map`
- * version is above the client's makes it reload `/cluster`; an idempotent request held by a leader
- * switch (503 SWITCHING_LEADER, not executed) is sent again after a short wait, up to
+ * version is above the client's makes it reload `/cluster`; a request held by a leader switch
+ * (503 SWITCHING_LEADER, not executed: conditional writes too) is sent again after a short wait, up to
  * SWITCH_WAIT_MS, following the shard's leader if a newer map moves it. Any other status from 400
  * up (but a 404 of a key read) rejects as the server's catalogue error.
  */
@@ -40,7 +40,10 @@ export class Sender {
     this.retries = retries;
   }
 
-  /** send performs a request at `node`, following redirects and retrying connection errors when `idempotent`. */
+  /**
+   * send performs a request at `node`, following redirects and retrying connection errors when
+   * `idempotent`; `waitMs` is how long the node may hold it before answering (a `w` write's wait).
+   */
   async send(
     method: string,
     node: string,
@@ -50,6 +53,7 @@ export class Sender {
     signal: AbortSignal | undefined,
     shard?: ShardInfo,
     conditions: Record<string, string> = {},
+    waitMs = 0,
   ): Promise<Reply> {
     const topology = this.topology;
     let origin = `${topology.scheme}://${node}`;
@@ -61,7 +65,7 @@ export class Sender {
       this.stats.requests++;
       let res: Reply;
       try {
-        res = await this.pools.exchange(origin, method, target, body, conditions, signal);
+        res = await this.pools.exchange(origin, method, target, body, conditions, signal, waitMs);
       } catch (err) {
         if (signal?.aborted === true) throw err;
         if (idempotent && attempt < this.retries) {
@@ -78,7 +82,9 @@ export class Sender {
       }
       if (res.map !== undefined && res.map > topology.liveMapVersion)
         void topology.reload().catch(() => undefined);
-      if (res.status === 503 && idempotent && performance.now() < switchDeadline && isSwitching(res.body)) {
+      // SWITCHING_LEADER is refused before the store issues anything (src/worker/store-writes.ts,
+      // checkWritable): not executed, so even a conditional write is safe to send again.
+      if (res.status === 503 && performance.now() < switchDeadline && isSwitching(res.body)) {
         this.stats.retries++;
         await sleep(SWITCH_RETRY_MS, signal);
         // The switch may be over elsewhere while this node cannot learn it (cut off from the
@@ -119,6 +125,23 @@ export class Sender {
       return res;
     }
   }
+}
+
+/**
+ * NOT_SENT_CODES are the connection errors that come before a request's first byte is written (the
+ * connection was never made): a request that failed with one of them was not executed.
+ */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * neverSent reports whether `err` (a SHARD_UNREACHABLE from send, or its cause) says the request
+ * never reached the node. Any other failure (a connection closed or timed out after the request
+ * was written) leaves it unknown whether the node executed it.
+ */
+export function neverSent(err: unknown): boolean {
+  const cause = err instanceof DistkvError ? err.cause : err;
+  const code = (cause as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NOT_SENT_CODES.has(code);
 }
 
 function isSwitching(body: Buffer): boolean {

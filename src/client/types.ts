@@ -10,7 +10,7 @@ export interface ClientOptions {
   urls: string[];
   /** token is sent as a bearer token (needed only for internal endpoints). */
   token?: string;
-  /** replicaReads sends reads to a replica of the key's shard (eventually consistent) when it has one. */
+  /** replicaReads sends reads to a replica of the key's shard (eventually consistent) when it has one, and lets a scan's node read the shards it replicates (items marked with `replicaLag`); without it scans read leaders only. */
   replicaReads?: boolean;
   /** timeoutMs bounds each request (default 10000). */
   timeoutMs?: number;
@@ -63,6 +63,8 @@ export interface DeleteOptions extends CallOptions, DeleteConditions {}
 export interface Versioned {
   value: Buffer;
   version: string;
+  /** lag is set when a replica served the read (`replicaReads`): its X-Distkv-Lag text (docs/api.md). */
+  lag?: string;
 }
 
 /**
@@ -75,6 +77,8 @@ export interface ScanItem {
   keyBytes?: Buffer;
   value: Buffer;
   version?: string;
+  /** replicaLag is set when a replica served the item (with `replicaReads`): its X-Distkv-Lag text (docs/api.md). */
+  replicaLag?: string;
 }
 
 /**
@@ -85,6 +89,8 @@ export interface ScanPage {
   items: ScanItem[];
   next: string | null;
   nextBytes?: Buffer;
+  /** replicaLag maps each shard a replica served (with `replicaReads`) to its X-Distkv-Lag text; absent when leaders served the page. */
+  replicaLag?: Record<number, string>;
 }
 
 /** ScanPageOptions select one page. */

@@ -174,8 +174,15 @@ export async function* watchPrefix(
     if (queue.length >= HIGH_WATER) await new Promise<void>((resolve) => (resumeReading = resolve));
   };
 
-  /** follow keeps one node's stream of `shards` open until the watch stops. */
-  const follow = async (address: string, shards: readonly number[]): Promise<void> => {
+  /**
+   * follow keeps one node's stream of `shards` open until the watch stops. After each stream
+   * ends it reconnects to the shards' leader in a freshly loaded map: a failover may have moved
+   * them (and a node that is gone would refuse it for ever); shards now led elsewhere get a
+   * stream of their own.
+   */
+  const follow = async (leader: string, group: readonly number[]): Promise<void> => {
+    let address = leader;
+    let shards = group;
     let node = address;
     let backoff = RETRY_MIN_MS;
     let redirects = 0;
@@ -224,26 +231,34 @@ export async function* watchPrefix(
         if (err instanceof DistkvError && (err as DistkvError & { retry?: boolean }).retry !== true)
           throw err;
       }
-      // The stream ended (resume, restart, network): reconnect where we are, at the leader again.
+      // The stream ended (resume, restart, failover, network): reconnect where we are, at the
+      // shards' leader as the cluster now names it.
       await sleep(backoff, stop.signal).catch(() => undefined);
       backoff = Math.min(backoff * 2, RETRY_MAX_MS);
+      if (stopped()) return;
+      await source.reload().catch(() => undefined);
+      const byLeader = groupByLeader(await source.topology(stop.signal).catch(() => undefined), shards);
+      const own = byLeader.get(address) ?? byLeader.values().next().value;
+      if (own !== undefined) {
+        address = own.leader;
+        shards = own.shards;
+        for (const g of byLeader.values()) if (g !== own) start(g.leader, g.shards);
+      }
       node = address;
     }
   };
 
+  const start = (address: string, shards: readonly number[]): void => {
+    void follow(address, shards).catch((err: unknown) => {
+      failure ??= err;
+      notify();
+    });
+  };
+
   try {
     const map = await source.topology(stop.signal);
-    const groups = new Map<string, number[]>();
-    for (const s of map.shards) {
-      const list = groups.get(s.address) ?? [];
-      list.push(s.idx);
-      groups.set(s.address, list);
-    }
-    for (const [address, shards] of groups)
-      void follow(address, shards).catch((err: unknown) => {
-        failure ??= err;
-        notify();
-      });
+    const all = map.shards.map((s) => s.idx);
+    for (const g of groupByLeader(map, all).values()) start(g.leader, g.shards);
     for (;;) {
       const next = queue.shift();
       if (next !== undefined) {
@@ -266,6 +281,25 @@ export async function* watchPrefix(
     resumeReading?.();
     await agent.close().catch(() => undefined);
   }
+}
+
+/**
+ * groupByLeader groups `shards` by their leader in `map`, keyed by the leader's address (empty
+ * without a map: the caller keeps what it had).
+ */
+function groupByLeader(
+  map: ShardMap | undefined,
+  shards: readonly number[],
+): Map<string, { leader: string; shards: number[] }> {
+  const groups = new Map<string, { leader: string; shards: number[] }>();
+  if (map === undefined) return groups;
+  for (const idx of shards) {
+    const leader = map.shard(idx).address;
+    const g = groups.get(leader) ?? { leader, shards: [] };
+    g.shards.push(idx);
+    groups.set(leader, g);
+  }
+  return groups;
 }
 
 /** prefixQuery is how a watch asks for its prefix: `prefix` (UTF-8 text) or `prefix_base64` (other bytes). */

@@ -15,6 +15,7 @@ export function decodeScanPage(body: Buffer): ScanPage {
     items: { key: string; key_base64?: string; value?: string; value_base64?: string; version?: string }[];
     next: string | null;
     next_base64?: string;
+    replica_lag?: Record<string, string>;
   };
   return {
     items: doc.items.map((i) => ({
@@ -28,6 +29,7 @@ export function decodeScanPage(body: Buffer): ScanPage {
     })),
     next: doc.next,
     ...(doc.next_base64 === undefined ? {} : { nextBytes: Buffer.from(doc.next_base64, 'base64') }),
+    ...(doc.replica_lag === undefined ? {} : { replicaLag: doc.replica_lag }),
   };
 }
 

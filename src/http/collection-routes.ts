@@ -13,7 +13,8 @@ import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR } from '../worker/op
 import { isCanonicalBase64, parseBatch } from './batch-parse.js';
 import { hasConditions, runConditionalBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
-import { sendSwitching } from './kv-routes.js';
+import { replicaLagOf, sendSwitching } from './kv-routes.js';
+import { lagHeader } from '../replication/lag.js';
 import { leaselessReadMessage } from '../server/map-keeper.js';
 import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
@@ -30,7 +31,9 @@ import {
   planBatch,
   planScan,
   type ScanPage,
+  type ScanPlan,
   toWireOp,
+  worstLag,
 } from './scatter-merge.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 
@@ -56,12 +59,15 @@ async function scan(
   bounds: { limit: number; maxBytes: number },
   base64: boolean,
   localOnly: boolean,
+  leaderOnly: boolean,
   shards: readonly number[],
-): Promise<{ status: number; body: unknown }> {
+): Promise<{ status: number; body: unknown; lag: string | undefined }> {
   const { writes, reads } = ctx.listener;
   const { limit, maxBytes } = bounds;
   const part = { limit, maxBytes: Math.min(SCAN_PAGE_BYTES, maxBytes) };
-  const plan = planScan(shards, writes, reads, localOnly);
+  const plan = planScan(shards, writes, reads, localOnly, leaderOnly);
+  // Taken before the parts are read: a replica only moves on, so its part is at most this far behind.
+  let lags = replicaLags(ctx, plan.local);
   const pages: Promise<ScanPage>[] = plan.local.map(({ shard, target: t }) =>
     ctx.pool
       .call(t.worker, { type: 'scan', store: t.store, prefix, after: after ?? null, ...part })
@@ -86,12 +92,21 @@ async function scan(
       }),
     );
   }
-  const { items, next, nextBase64 } = mergeScan(await Promise.all(pages), limit, base64, maxBytes);
+  const parts = await Promise.all(pages);
+  const { items, next, nextBase64 } = mergeScan(parts, limit, base64, maxBytes);
   const cursorBytes = nextBase64 === undefined ? {} : { next_base64: nextBase64 };
+  // A forwarded part goes to its shards' leader, but says so if a replica there served it.
+  for (const p of parts) if (p.replicaLag !== undefined) lags = { ...lags, ...p.replicaLag };
+  const lagBody = lags === undefined ? {} : { replica_lag: lags };
+  const lag = lags === undefined ? undefined : worstLag(lags);
   if (mismatch !== undefined) {
     ctx.log.error({ err: mismatch }, 'a scan was refused by another node: config mismatch');
     void ctx.peers.checkAll();
-    return { status: 409, body: { error: { code: 'CONFIG_MISMATCH', message: mismatch } } };
+    return {
+      status: 409,
+      body: { error: { code: 'CONFIG_MISMATCH', message: mismatch } },
+      lag: undefined,
+    };
   }
   if (unreachable.length > 0) {
     const names = unreachable
@@ -103,8 +118,9 @@ async function scan(
       status: 503,
       body: {
         error: { code: 'SHARD_UNREACHABLE', message: `scan incomplete: ${names}` },
-        partial: { items, next, ...cursorBytes },
+        partial: { items, next, ...cursorBytes, ...lagBody },
       },
+      lag,
     };
   }
   const missing = plan.missing;
@@ -112,9 +128,23 @@ async function scan(
     status: 200,
     body:
       missing.length > 0
-        ? { items, next, ...cursorBytes, partial: true, missing_shards: missing }
-        : { items, next, ...cursorBytes },
+        ? { items, next, ...cursorBytes, ...lagBody, partial: true, missing_shards: missing }
+        : { items, next, ...cursorBytes, ...lagBody },
+    lag,
   };
+}
+
+/**
+ * replicaLags gives the X-Distkv-Lag text, by shard, of the parts of a scan that replicas in
+ * this process serve (undefined when leaders serve every part).
+ */
+function replicaLags(ctx: HttpContext, parts: ScanPlan['local']): Record<string, string> | undefined {
+  let byShard: Record<string, string> | undefined;
+  for (const { shard, target } of parts) {
+    const lag = replicaLagOf(ctx, target);
+    if (lag !== undefined) (byShard ??= {})[shard] = lagHeader(lag);
+  }
+  return byShard;
 }
 
 /** boundedKeyParam reads a key-like scan parameter (`prefix`, `after`) as bytes, at most `maxKey` of them. */
@@ -162,6 +192,7 @@ const SCAN_PARAMS = [
   'limit',
   'encoding',
   'local',
+  'leader',
   'shards',
   'config',
   'max_bytes',
@@ -212,9 +243,11 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
           { limit, maxBytes },
           encoding === 'base64',
           params.get('local') === '1',
+          params.get('leader') === '1',
           shards,
         ),
-        (r, { status, body }) => {
+        (r, { status, body, lag }) => {
+          if (lag !== undefined) r.writeHeader('X-Distkv-Lag', lag);
           sendJson(r, body, status);
         },
       );

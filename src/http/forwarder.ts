@@ -43,7 +43,7 @@ export class Forwarder {
     prefix: Buffer,
     after: Buffer | undefined,
     bounds: { limit: number; maxBytes: number },
-  ): Promise<{ entries: ScanEntry[]; more: boolean }> {
+  ): Promise<{ entries: ScanEntry[]; more: boolean; replicaLag?: Record<string, string> }> {
     const q = new URLSearchParams({
       prefix: prefix.toString('utf8'),
       limit: String(bounds.limit),
@@ -63,6 +63,7 @@ export class Forwarder {
       items?: { key: string; key_base64?: string; value_base64: string; version?: string }[];
       next?: string | null;
       missing_shards?: number[];
+      replica_lag?: Record<string, string>;
       error?: WireError;
     };
     if (res.statusCode !== 200 || body.items === undefined) throw remoteError(res.statusCode, body.error);
@@ -78,6 +79,7 @@ export class Forwarder {
         ...(i.version === undefined ? {} : { version: i.version }),
       })),
       more: body.next !== null && body.next !== undefined,
+      ...(body.replica_lag === undefined ? {} : { replicaLag: body.replica_lag }),
     };
   }
 

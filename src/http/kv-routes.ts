@@ -7,7 +7,7 @@
  */
 import { DistkvError, toDistkvError } from '../errors.js';
 import { MAP_HEADER } from '../routing/live-map.js';
-import { describeLag, lagHeader, provablyWithin, replicaLag } from '../replication/lag.js';
+import { describeLag, lagHeader, provablyWithin, type ReplicaLag, replicaLag } from '../replication/lag.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { leaselessReadMessage } from '../server/map-keeper.js';
 import type { Target } from '../server/node-plan.js';
@@ -56,15 +56,21 @@ function lagOf(
   t: Target & { local: true },
   maxLagMs: number | undefined,
 ): string | undefined {
-  if (t.role !== 'replica') return undefined;
-  const liveLeaderSeq = t.leaderStore === undefined ? undefined : ctx.pool.lastSeq(t.leaderStore);
-  const lag = replicaLag(ctx.pool.positions, t.store, liveLeaderSeq, ctx.config.replication.pull_wait_ms);
+  const lag = replicaLagOf(ctx, t);
+  if (lag === undefined) return undefined;
   if (maxLagMs !== undefined && !provablyWithin(lag, maxLagMs))
     throw new DistkvError(
       'REPLICA_STALE',
       `this replica cannot prove it is within max_lag_ms=${maxLagMs} of its leader: ${describeLag(lag)}; read from the leader`,
     );
   return lagHeader(lag);
+}
+
+/** replicaLagOf returns the lag of a local target that is a replica (undefined for a leader). */
+export function replicaLagOf(ctx: HttpContext, t: Target & { local: true }): ReplicaLag | undefined {
+  if (t.role !== 'replica') return undefined;
+  const liveLeaderSeq = t.leaderStore === undefined ? undefined : ctx.pool.lastSeq(t.leaderStore);
+  return replicaLag(ctx.pool.positions, t.store, liveLeaderSeq, ctx.config.replication.pull_wait_ms);
 }
 
 /** MAX_LAG_LIMIT_MS bounds `max_lag_ms` (one day). */

@@ -28,18 +28,22 @@ export interface ScanPlan {
   missing: number[];
 }
 
-/** planScan picks a source per shard from the listener's routing tables. */
+/**
+ * planScan picks a source per shard from the listener's routing tables: the leader in this
+ * process, else (unless `leaderOnly`) a replica in this process, else the leader's node.
+ */
 export function planScan(
   shards: readonly number[],
   writes: readonly Target[],
   reads: readonly Target[],
   localOnly: boolean,
+  leaderOnly = false,
 ): ScanPlan {
   const plan: ScanPlan = { local: [], remote: new Map(), missing: [] };
   for (const shard of shards) {
     const w = writes[shard]!;
     const r = reads[shard]!;
-    const target = w.local ? w : r.local ? r : undefined;
+    const target = w.local ? w : r.local && !leaderOnly ? r : undefined;
     if (target !== undefined) plan.local.push({ shard, target });
     else if (!localOnly && !w.local)
       plan.remote.set(w.address, [...(plan.remote.get(w.address) ?? []), shard]);
@@ -66,10 +70,37 @@ export function parseShardList(text: string, count: number): number[] {
   return [...shards].sort((x, y) => x - y);
 }
 
-/** ScanPage is one part's answer: its entries in key order, and whether it had more. */
+/**
+ * ScanPage is one part's answer: its entries in key order, whether it had more, and the
+ * X-Distkv-Lag text of each of its shards a replica served (a forwarded part's `replica_lag`).
+ */
 export interface ScanPage {
   entries: ScanEntry[];
   more: boolean;
+  replicaLag?: Record<string, string>;
+}
+
+/**
+ * worstLag picks the page's X-Distkv-Lag among its replica parts' (undefined when leaders served
+ * every part): an unknown lag (a state, with the time since the last contact or `no-contact`) is
+ * worse than any count of seqs, and the longer without contact (never is longest), the worse.
+ */
+export function worstLag(lags: Record<string, string>): string | undefined {
+  let worst: string | undefined;
+  let worstRank = -1;
+  for (const text of Object.values(lags)) {
+    const rank = lagRank(text);
+    if (rank > worstRank) [worst, worstRank] = [text, rank];
+  }
+  return worst;
+}
+
+const UNKNOWN_LAG_RANK = 2 ** 52;
+
+function lagRank(text: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  const contact = /last-contact-ms=(\d+)$/.exec(text);
+  return UNKNOWN_LAG_RANK + (contact === null ? UNKNOWN_LAG_RANK / 2 : Number(contact[1]));
 }
 
 /**

@@ -23,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  existsSync,
   linkSync,
   mkdirSync,
   readdirSync,
@@ -60,13 +61,49 @@ function makeDataDir(dir: string): void {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
     const code = errnoOf(err);
-    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw err;
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw unwritable(dir, mkdirCause(dir) ?? err);
     let file = dir;
     while (dirname(file) !== file && !isFile(file)) file = dirname(file);
     throw new ConfigError('--data-dir (server.data_dir)', [
       `the data directory ${dir}${file === dir ? '' : ` lies under ${file}, which`} is a file, not a directory: ` +
         'give --data-dir a directory (it is created if missing), or move the file away',
     ]);
+  }
+}
+
+/** UNWRITABLE names the errors that mean a data directory cannot be written at all. */
+const UNWRITABLE: Record<string, string> = {
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+};
+
+/**
+ * unwritable turns an error that means `dir` cannot be written (read-only file system, no
+ * permission) into a ConfigError naming it and the reason; any other error is returned as it is.
+ */
+function unwritable(dir: string, err: unknown): unknown {
+  const code = errnoOf(err);
+  const reason = code === undefined ? undefined : UNWRITABLE[code];
+  if (reason === undefined) return err;
+  return new ConfigError('--data-dir (server.data_dir)', [
+    `the data directory ${dir} cannot be written: ${reason} (${code}): give --data-dir a directory distkv may write`,
+  ]);
+}
+
+/**
+ * mkdirCause finds why a recursive mkdir of `dir` failed: Node reports ENOENT for every failure
+ * below the first missing component (EROFS included), so this makes that component alone and
+ * returns its real error (undefined if it now succeeds).
+ */
+function mkdirCause(dir: string): unknown {
+  let missing = dir;
+  while (dirname(missing) !== missing && !existsSync(dirname(missing))) missing = dirname(missing);
+  try {
+    mkdirSync(missing);
+    return undefined;
+  } catch (err) {
+    return err;
   }
 }
 
@@ -165,7 +202,11 @@ export class DataDirLock {
     const lockPath = join(dir, LOCK_FILE);
     const text = `${JSON.stringify(owner)}\n`;
     const tmp = join(dir, `${LOCK_FILE}.${owner.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    writeFileSync(tmp, text);
+    try {
+      writeFileSync(tmp, text);
+    } catch (err) {
+      throw unwritable(dir, err);
+    }
     try {
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         try {

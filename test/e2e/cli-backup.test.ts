@@ -1,11 +1,12 @@
 /**
  * `distkv backup` and `distkv restore` end to end: a backup of a running two-shard node (with a
  * replica and a token) restored into an empty node with another layout (three shards) holds exactly
- * the same keys and values; restore refuses a cluster that already holds keys unless --force, and
- * writes nothing from a damaged file.
+ * the same keys and values; backup refuses to replace an existing file unless --force, and to write
+ * while another backup to that file may be running (FILE.partial exists); restore refuses
+ * a cluster that already holds keys unless --force, and writes nothing from a damaged file.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
@@ -107,11 +108,34 @@ describe('distkv backup and restore', () => {
     assert.deepEqual(await everything(to), expected);
   });
 
-  it('refuses a cluster that holds keys unless --force', async () => {
+  it('refuses to replace an existing backup FILE unless --force, before copying anything', async () => {
+    const file = join(dir, 'older.dkv');
+    writeFileSync(file, 'an older backup');
+    const r = await runCli(['backup', file, '--url', source], { DISTKV_TOKEN: TOKEN });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${file.replace(/[.]/g, '[.]')} already exists.*--force`));
+    assert.equal(readFileSync(file, 'utf8'), 'an older backup');
+    assert.equal(existsSync(`${file}.partial`), false);
+    const forced = await runCli(['backup', file, '--url', source, '--force'], { DISTKV_TOKEN: TOKEN });
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.notEqual(readFileSync(file, 'utf8'), 'an older backup');
+  });
+
+  it('refuses to write while FILE.partial exists (another backup to FILE), and leaves it alone', async () => {
+    const file = join(dir, 'busy.dkv');
+    writeFileSync(`${file}.partial`, 'another backup in progress');
+    const r = await runCli(['backup', file, '--url', source, '--force'], { DISTKV_TOKEN: TOKEN });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /busy\.dkv\.partial exists: another backup .* may be running/);
+    assert.equal(readFileSync(`${file}.partial`, 'utf8'), 'another backup in progress');
+    assert.equal(existsSync(file), false);
+  });
+
+  it('refuses a cluster that holds keys unless --force, with a code that says so', async () => {
     const file = join(dir, 'full.dkv');
     const again = await runCli(['restore', file, '--url', target]);
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /already holds keys .*--force/);
+    assert.match(again.stderr, /CLUSTER_NOT_EMPTY: .*already holds keys .*--force/);
     assert.equal((await runCli(['restore', file, '--url', target, '--force'])).code, 0);
   });
 

@@ -37,3 +37,25 @@ export function mountLoopFs(dir: string, megabytes: number): LoopFs {
     },
   };
 }
+
+/**
+ * mountReadOnly bind-mounts `dir` read-only at `dir/../<name>-ro` (needs root, as loop mounts do)
+ * and returns the mount point and how to unmount it.
+ */
+export function mountReadOnly(dir: string): LoopFs {
+  const mountPoint = `${dir}-ro`;
+  mkdirSync(mountPoint, { recursive: true });
+  execFileSync('mount', ['--bind', dir, mountPoint]);
+  try {
+    execFileSync('mount', ['-o', 'remount,ro,bind', mountPoint]);
+  } catch (err) {
+    spawnSync('umount', [mountPoint]);
+    throw err;
+  }
+  return {
+    mountPoint,
+    unmount: () => {
+      spawnSync('umount', [mountPoint]);
+    },
+  };
+}

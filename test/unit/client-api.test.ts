@@ -151,6 +151,25 @@ describe('DistkvClient', () => {
     assert.equal(await client.getString('after-abort'), 'fine');
   });
 
+  it('waits for a w write as long as its timeoutMs, past the client timeout, and does not write it again', async () => {
+    const quick = new DistkvClient({ urls: [node], timeoutMs: 500 });
+    try {
+      const map = await quick.topology();
+      let key = 'slow-w:0';
+      for (let i = 0; map.shardOf(key) !== 1; i++) key = `slow-w:${i}`;
+      const t0 = performance.now();
+      const err = (await quick.put(key, 'v', { w: 1, timeoutMs: 1500 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as DistkvError | undefined;
+      assert.equal(err?.code, 'REPLICATION_TIMEOUT', String(err));
+      assert.ok(performance.now() - t0 >= 1400, 'answered before the w timeout');
+      assert.equal(quick.stats.retries, 0, 'the write was sent again');
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('aborts while the topology is loading from a node that never answers', async () => {
     const sockets: Socket[] = [];
     const silent = createServer((s) => sockets.push(s));

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DataDirLockedError } from '../../src/errors.js';
+import { ConfigError, DataDirLockedError } from '../../src/errors.js';
 import { DataDirLock, LOCK_FILE, selfIdentity } from '../../src/server/data-dir-lock.js';
+import { loopFsUnavailable, mountReadOnly } from '../helpers/loop-fs.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const MODULE = new URL('../../src/server/data-dir-lock.js', import.meta.url).href;
@@ -43,6 +44,31 @@ function deadPid(): number {
 }
 
 describe('data directory lock', () => {
+  it(
+    'refuses a data directory on a read-only file system, naming it and why (not ENOENT)',
+    {
+      skip: loopFsUnavailable(),
+    },
+    () => {
+      const base = join(tempDir(after), 'fs');
+      mkdirSync(join(base, 'existing'), { recursive: true });
+      const ro = mountReadOnly(base);
+      try {
+        for (const dir of [join(ro.mountPoint, 'new', 'data'), join(ro.mountPoint, 'existing')])
+          assert.throws(
+            () => DataDirLock.acquire(dir),
+            (err: unknown) => {
+              assert.ok(err instanceof ConfigError, String(err));
+              assert.match(err.message, new RegExp(`${dir}.*read-only file system`));
+              return true;
+            },
+          );
+      } finally {
+        ro.unmount();
+      }
+    },
+  );
+
   it('writes the owner into LOCK and refuses a second owner, naming the directory and its pid', () => {
     const dir = join(tempDir(after), 'data');
     const lock = DataDirLock.acquire(dir);

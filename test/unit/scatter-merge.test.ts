@@ -8,6 +8,7 @@ import {
   planBatch,
   planScan,
   toWireOp,
+  worstLag,
 } from '../../src/http/scatter-merge.js';
 import type { Target } from '../../src/server/node-plan.js';
 import { errorCode } from '../helpers/error-code.js';
@@ -53,6 +54,28 @@ describe('scan planning and merging', () => {
     const plan = planScan([0, 1, 2, 3, 4], writes, reads, true);
     assert.equal(plan.remote.size, 0);
     assert.deepEqual(plan.missing, [2, 3, 4]);
+  });
+
+  it('with leader=1 asks the leader of a shard it only replicates instead of reading its replica', () => {
+    const plan = planScan([0, 1, 2], writes, reads, false, true);
+    assert.deepEqual(
+      plan.local.map((p) => p.shard),
+      [0],
+    );
+    assert.deepEqual([...plan.remote], [['B', [1, 2]]]);
+  });
+
+  it("gives a page the worst of its replica parts' lags: unknown above any seqs, the longest silence first", () => {
+    assert.equal(worstLag({}), undefined);
+    assert.equal(worstLag({ 1: '3', 2: '12', 4: '0' }), '12');
+    assert.equal(
+      worstLag({ 1: '900000', 2: 'disconnected; last-contact-ms=4000', 3: 'starting; last-contact-ms=120' }),
+      'disconnected; last-contact-ms=4000',
+    );
+    assert.equal(
+      worstLag({ 1: 'disconnected; last-contact-ms=99999', 2: 'resyncing; no-contact' }),
+      'resyncing; no-contact',
+    );
   });
 
   it('reads the shards of a forwarded part as distinct indexes below the shard count', () => {

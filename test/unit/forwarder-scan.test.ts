@@ -1,0 +1,41 @@
+/**
+ * A forwarded scan part keeps what the owner said about it: the entries, whether it had more, and
+ * the lag of each shard a replica there served (`replica_lag`), which the asking node merges into
+ * its page's X-Distkv-Lag (src/http/collection-routes.ts).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Forwarder } from '../../src/http/forwarder.js';
+import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
+
+const twins: TwinServer[] = [];
+const forwarder = new Forwarder('http', 'cfg');
+after(async () => {
+  await forwarder.close();
+  await Promise.all(twins.map((t) => t.stop()));
+});
+
+describe('Forwarder.scan', () => {
+  it("keeps a part's replica_lag", async () => {
+    const owner = await startTwinServer((url) =>
+      url.startsWith('/kv?')
+        ? {
+            items: [{ key: 'a', value_base64: Buffer.from('1').toString('base64') }],
+            next: null,
+            replica_lag: { 2: 'disconnected; last-contact-ms=5000' },
+          }
+        : undefined,
+    );
+    twins.push(owner);
+    const part = await forwarder.scan(owner.address, [2], Buffer.alloc(0), undefined, {
+      limit: 10,
+      maxBytes: 1000,
+    });
+    assert.deepEqual(
+      part.entries.map((e) => Buffer.from(e.key).toString()),
+      ['a'],
+    );
+    assert.equal(part.more, false);
+    assert.deepEqual(part.replicaLag, { 2: 'disconnected; last-contact-ms=5000' });
+  });
+});

@@ -54,13 +54,26 @@ export class KeyRequest implements OpHandler {
   private readonly lag: string | undefined;
   /** versions formats a seq of this shard as an ETag (REST kinds; src/http/write-conditions.ts); undefined for seed kinds. */
   private readonly versions: HttpContext | undefined;
+  /**
+   * leaseHeld, for a write that waits for replicas (`w` ≥ 1), tells whether this node still leads
+   * the shard with its lease when the acks are in; undefined for other requests.
+   */
+  private readonly leaseHeld: (() => boolean) | undefined;
 
-  constructor(res: HttpResponse, kind: KeyKind, shard: number, lag: string | undefined, ctx: HttpContext) {
+  constructor(
+    res: HttpResponse,
+    kind: KeyKind,
+    shard: number,
+    lag: string | undefined,
+    ctx: HttpContext,
+    leaseHeld?: () => boolean,
+  ) {
     this.res = res;
     this.kind = kind;
     this.shard = shard;
     this.lag = lag;
     this.versions = kind === KIND_SEED_GET || kind === KIND_SEED_SET ? undefined : ctx;
+    this.leaseHeld = leaseHeld;
   }
 
   /** versionOf is the ETag of `seq` (REST kinds), else undefined. */
@@ -132,6 +145,19 @@ export class KeyRequest implements OpHandler {
       default:
         if (status !== ST_DONE && !(status === ST_MISSING && this.kind === KIND_KV_DELETE))
           throw new Error(`unexpected reply status ${status} for a write`);
+        if (this.leaseHeld !== undefined && !this.leaseHeld()) {
+          // Acks that came in after this leader lost its lease may be from replicas that a newer
+          // leader's epoch no longer counts (one promoted meanwhile may lack the write): kept here,
+          // not confirmed, as when the acks come too late (docs/failover.md).
+          sendError(
+            res,
+            new DistkvError(
+              'REPLICATION_TIMEOUT',
+              `the write is kept on this node, but it lost shard ${this.shard}'s lease before its replicas' acks were confirmed: a new leader may lack it`,
+            ),
+          );
+          return;
+        }
         // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes);
         // X-Distkv-Existed says whether a deleted key existed (docs/api.md).
         res.endNoContent(

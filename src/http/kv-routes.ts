@@ -128,7 +128,14 @@ function dispatch(
   const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
   if (!target.local) throw new Error(`dispatch: shard ${shard} is not local`);
   const lag = op === OP_GET ? lagOf(ctx, target, maxLagMs) : undefined;
-  const request = new KeyRequest(res, kind, shard, lag, ctx);
+  const request = new KeyRequest(
+    res,
+    kind,
+    shard,
+    lag,
+    ctx,
+    concern.w > 0 ? () => !ctx.liveMap.leaderWithoutLease(target.role, shard) : undefined,
+  );
   ctx.pool.submit(target.worker, op, target.store, key, value, request, concern.w, concern.timeoutMs);
 }
 

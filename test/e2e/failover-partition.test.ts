@@ -151,8 +151,34 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
       Promise.resolve(watchText.includes('event: hello')),
     );
 
-    proxy.cut();
-    const cutAt = performance.now();
+    // A w=2 write whose replicas' acks arrive only after the leader lost its lease: a replica
+    // promoted meanwhile need not hold it, so it must not be acknowledged (504, kept, unconfirmed).
+    const paused = others.map((m) => cluster.process(m).child);
+    for (const p of paused) p.kill('SIGSTOP');
+    let lateAck: Promise<string>;
+    let cutAt = 0;
+    try {
+      lateAck = fetch(`http://${old}/kv/late-ack?w=2&timeout_ms=20000`, {
+        method: 'PUT',
+        body: 'l',
+        signal: AbortSignal.timeout(30000),
+      }).then(async (r) => `${r.status} ${await r.text()}`);
+      await new Promise((r) => setTimeout(r, 200));
+      proxy.cut();
+      cutAt = performance.now();
+      await waitFor(`${old} to know it lost its lease`, async () => {
+        const r = await fetch(`http://${old}/kv/late-ack-probe`, { redirect: 'manual' });
+        await r.arrayBuffer();
+        return r.status === 503;
+      });
+    } finally {
+      for (const p of paused) p.kill('SIGCONT');
+    }
+    const lateAnswer = await lateAck;
+    assert.ok(
+      lateAnswer.startsWith('504 '),
+      `a w=2 write acknowledged after the lease was lost: ${lateAnswer}`,
+    );
     const ackedAtCut = load.acked.size;
     let staleClient: string | undefined;
     const probes: Probe[] = [];

@@ -290,7 +290,9 @@ export class Memtable {
     const slab = this.slabs[this.cur]!;
     const off = this.slabUsed;
     if (len <= COPY_LOOP_BYTES) for (let i = 0; i < len; i++) slab[off + i] = src[start + i]!;
-    else slab.set(src.subarray(start, end), off);
+    // A plain Uint8Array over the piece, not `src.subarray` (Buffer's goes through its species
+    // constructor): every write copies its value here twice (leader and mirrored replica).
+    else slab.set(new Uint8Array(src.buffer, src.byteOffset + start, len), off);
     this.slabUsed += len;
     this.copiedSlab = this.cur;
     this.copiedOff = off;

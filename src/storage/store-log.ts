@@ -323,7 +323,7 @@ export class StoreLog implements LogMember, ReplicationLog {
       else if (w.apply !== undefined) w.apply(part.records, w.first, w.seq);
     this.writtenThrough = part.last;
     if (this.commit.durability === 'fsync') this.syncedThrough = Math.max(this.syncedThrough, part.last);
-    this.tail.written(part.records, part.first, part.last);
+    this.tail.written(part.records, part.first, part.last, part.batch, part.at);
     for (const l of this.listeners) l(part.records, part.first, part.last);
     this.logWaits.reach(part.last);
     for (const w of waiters) w.done();

@@ -43,6 +43,7 @@ import {
   type StoreValue,
   type WriteResult,
   type WriteSink,
+  tellSink,
 } from './store.js';
 import {
   type RecordType,
@@ -205,14 +206,7 @@ export class LsmStore implements Store {
   ): void {
     const type = typeOf(value, expiresAtMs, TYPE_DELETE);
     if (this.closed || this.flushes.mustStall) {
-      void this.stalledWrite(key, value, expiresAtMs, TYPE_DELETE).then(
-        ({ seq }) => {
-          sink.written(token, seq);
-        },
-        (err: unknown) => {
-          sink.refused(token, err as Error);
-        },
-      );
+      tellSink(this.stalledWrite(key, value, expiresAtMs, TYPE_DELETE), sink, token);
       return;
     }
     this.compaction.wrote();

@@ -88,6 +88,18 @@ export interface WriteSink {
   refused(token: number, err: Error): void;
 }
 
+/** tellSink tells `sink` the outcome of `write` under `token` (a write made with a promise, answered as a WriteSink's). */
+export function tellSink(write: Promise<WriteResult>, sink: WriteSink, token: number): void {
+  write.then(
+    ({ seq }) => {
+      sink.written(token, seq);
+    },
+    (err: unknown) => {
+      sink.refused(token, err as Error);
+    },
+  );
+}
+
 /**
  * StoreStats are counters a store reports for /stats and /metrics. Fields named `mem*Bytes` are the
  * parts of the memory the store holds and `memBytes` their sum (docs/operations.md, "Memory").

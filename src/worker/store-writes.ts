@@ -28,7 +28,7 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import type { HostedStore, ReplicationHost } from '../replication/replication-host.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
-import type { Store, WriteResult, WriteSink } from '../storage/store.js';
+import { type Store, tellSink, type WriteResult, type WriteSink } from '../storage/store.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
 import { learnExpiries, REAP_HORIZON_MS, RescanTimers } from './expiry-scan.js';
 import { ST_DONE, ST_MISSING } from './op-format.js';
@@ -194,15 +194,7 @@ export class StoreWrites implements WriteSink {
     this.tickets.setHandle(t, this.pending.note(index, key, value, t, expiresAtMs));
     try {
       if (store.writeTo !== undefined) store.writeTo(key, value, expiresAtMs, this, t);
-      else
-        (value === null ? store.delete(key) : store.put(key, value, expiresAtMs)).then(
-          ({ seq }) => {
-            this.written(t, seq);
-          },
-          (err: unknown) => {
-            this.refused(t, err as Error);
-          },
-        );
+      else tellSink(value === null ? store.delete(key) : store.put(key, value, expiresAtMs), this, t);
     } catch (err) {
       // Thrown before the store took the write (nothing will answer it): refused here.
       this.refused(t, err as Error);

@@ -100,7 +100,14 @@ export function handOver(b: Appended, counters: { records: number }, log: Logger
     const records = b.batch.subarray(body, body + p.part.records.length);
     indexFrame(b.seg, p.member.id, b.before + p.at, p.part.first, p.part.last);
     counters.records += p.part.last - p.part.first + 1;
-    const part = { records, first: p.part.first, last: p.part.last, epoch: p.part.epoch };
+    const part = {
+      records,
+      first: p.part.first,
+      last: p.part.last,
+      epoch: p.part.epoch,
+      batch: b.batch,
+      at: body,
+    };
     // Each store gets its part whatever another one does with its own.
     try {
       p.member.written(part);

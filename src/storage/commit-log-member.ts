@@ -20,6 +20,9 @@ export interface Pending {
   first: number;
   last: number;
   epoch: number;
+  /** batch and at: once written, the whole batch `records` is a view of, and where in it they start. */
+  batch?: Buffer;
+  at?: number;
 }
 
 /** LogMember is a store's side of the commit log (StoreLog implements it). */

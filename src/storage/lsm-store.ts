@@ -42,6 +42,8 @@ import {
   type StoreStats,
   type StoreValue,
   type WriteResult,
+  type WriteSink,
+  tellSink,
 } from './store.js';
 import {
   type RecordType,
@@ -193,6 +195,22 @@ export class LsmStore implements Store {
 
   expire(key: Uint8Array): Promise<WriteResult> {
     return this.write(key, null, 0, TYPE_EXPIRE);
+  }
+
+  writeTo(
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+    sink: WriteSink,
+    token: number,
+  ): void {
+    const type = typeOf(value, expiresAtMs, TYPE_DELETE);
+    if (this.closed || this.flushes.mustStall) {
+      tellSink(this.stalledWrite(key, value, expiresAtMs, TYPE_DELETE), sink, token);
+      return;
+    }
+    this.compaction.wrote();
+    this.wal.appendTo(type, key, value, expiresAtMs, sink, token);
   }
 
   scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes = Infinity): StoreEntry[] {

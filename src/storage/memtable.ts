@@ -290,7 +290,11 @@ export class Memtable {
     const slab = this.slabs[this.cur]!;
     const off = this.slabUsed;
     if (len <= COPY_LOOP_BYTES) for (let i = 0; i < len; i++) slab[off + i] = src[start + i]!;
-    else slab.set(src.subarray(start, end), off);
+    // A whole `src` (a leader's write) is copied as is; a piece of one (a replicated batch) through
+    // a plain Uint8Array over it, not `src.subarray` (Buffer's goes through its species
+    // constructor). Each makes no view, or one, per write; `.buffer` is a call into the runtime.
+    else if (start === 0 && end === src.length) slab.set(src, off);
+    else slab.set(new Uint8Array(src.buffer, src.byteOffset + start, len), off);
     this.slabUsed += len;
     this.copiedSlab = this.cur;
     this.copiedOff = off;

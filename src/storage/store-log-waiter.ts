@@ -4,12 +4,14 @@
  * records, and resolves them (after applying a store write to the memtable) once that batch is
  * written, or rejects them when it fails.
  */
-import type { WriteResult } from './store.js';
+import type { WriteResult, WriteSink } from './store.js';
 
 /**
  * Waiter is one append waiting for its batch: a store write (`key` set, applied on the way; its
- * key and value are the caller's, valid until it resolves), records appended whole, or a mirrored
- * part (`apply` set: applied on the way, nobody waits for it).
+ * key and value are the caller's, valid until it is answered), records appended whole, or a
+ * mirrored part (`apply` set: applied on the way, nobody waits for it). It is answered once
+ * (`done` or `fail`; a second answer is ignored): through its promise's `resolve`/`reject`, or,
+ * for a write issued with a sink (StoreLog.appendTo), through `sink` with its `token`.
  */
 export class Waiter {
   /** seq is the last seq the waiter covers (what it resolves with). */
@@ -20,8 +22,12 @@ export class Waiter {
   /** first and apply: a mirrored part's first seq and where it goes once written. */
   first = 0;
   apply: ((records: Buffer, first: number, last: number) => void) | undefined = undefined;
-  resolve!: (r: WriteResult) => void;
-  reject!: (err: Error) => void;
+  resolve: (r: WriteResult) => void = ignore;
+  reject: (err: Error) => void = ignore;
+  /** sink and token: whom `done`/`fail` tell instead of resolve/reject (StoreLog.appendTo). */
+  sink: WriteSink | undefined = undefined;
+  token = 0;
+  private answered = false;
 
   constructor(seq: number, key: Uint8Array | undefined, value: Uint8Array | null, expiresAtMs: number) {
     this.seq = seq;
@@ -29,6 +35,45 @@ export class Waiter {
     this.value = value;
     this.expiresAtMs = expiresAtMs;
   }
+
+  /** done answers the waiter: its records are written (durable per the mode) through `seq`. */
+  done(): void {
+    if (this.answered) return;
+    this.answered = true;
+    const sink = this.sink;
+    if (sink === undefined) this.resolve({ seq: this.seq });
+    else
+      try {
+        sink.written(this.token, this.seq);
+      } catch (err) {
+        rethrowLater(err);
+      }
+  }
+
+  /** fail answers the waiter with `err`: its records were not written, or not handed over. */
+  fail(err: Error): void {
+    if (this.answered) return;
+    this.answered = true;
+    const sink = this.sink;
+    if (sink === undefined) this.reject(err);
+    else
+      try {
+        sink.refused(this.token, err);
+      } catch (sinkErr) {
+        rethrowLater(sinkErr);
+      }
+  }
+}
+
+/**
+ * rethrowLater throws `err` out of a microtask: a sink that throws is a bug of its owner, which
+ * must surface as an uncaught error (as it did from a promise's reaction), not be taken for a
+ * failure of the commit log's hand-over, which would isolate the store.
+ */
+function rethrowLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
 }
 
 const ignore = (): void => undefined;
@@ -46,7 +91,5 @@ export function mirroredWaiter(
   const w = new Waiter(last, undefined, null, 0);
   w.first = first;
   w.apply = apply;
-  w.resolve = ignore;
-  w.reject = ignore;
   return w;
 }

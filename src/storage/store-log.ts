@@ -22,7 +22,7 @@ import type { CommitLog } from './commit-log.js';
 import type { LogMember, Pending } from './commit-log-member.js';
 import { StoreCursor } from './commit-log-cursor.js';
 import type { LogListener, ReplicationLog } from './replication-log.js';
-import type { WriteResult } from './store.js';
+import type { WriteResult, WriteSink } from './store.js';
 import type { RecordType } from './wal-format.js';
 import { type TailResult, WalTail } from './wal-tail.js';
 import { SeqWaiters } from './seq-waiters.js';
@@ -186,6 +186,32 @@ export class StoreLog implements LogMember, ReplicationLog {
   }
 
   /**
+   * appendTo is `append` answered through `sink` under `token` (WriteSink, store.ts) instead of a
+   * promise: a refusal is told before it returns.
+   */
+  appendTo(
+    type: RecordType,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+    sink: WriteSink,
+    token: number,
+  ): void {
+    const refused = this.refusal();
+    if (refused !== undefined) {
+      sink.refused(token, refused);
+      return;
+    }
+    const seq = this.nextSeq++;
+    this.buffered.encode(type, seq, key, value, expiresAtMs);
+    const w = new Waiter(seq, key, value, expiresAtMs);
+    w.sink = sink;
+    w.token = token;
+    this.buffered.wait(w);
+    this.commit.pending(this);
+  }
+
+  /**
    * appendRecords logs records already in WAL framing (a replica applying its leader's log): they
    * must carry the next seqs, `firstSeq`..`lastSeq` (the caller checked their CRCs).
    */
@@ -271,7 +297,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     if (this.fault !== undefined) {
       // Isolated: the records are in the log (a reopen replays them), but nothing more is handed over.
       this.writtenThrough = part.last;
-      for (const w of waiters) w.reject(this.fault);
+      for (const w of waiters) w.fail(this.fault);
       this.settle(this.taken.length === 0 ? undefined : part.last);
       return;
     }
@@ -292,15 +318,15 @@ export class StoreLog implements LogMember, ReplicationLog {
         try {
           applier(w.key, w.seq, w.value, w.expiresAtMs);
         } catch (err) {
-          w.reject(err as Error);
+          w.fail(err as Error);
         }
       else if (w.apply !== undefined) w.apply(part.records, w.first, w.seq);
     this.writtenThrough = part.last;
     if (this.commit.durability === 'fsync') this.syncedThrough = Math.max(this.syncedThrough, part.last);
-    this.tail.written(part.records, part.first, part.last);
+    this.tail.written(part.records, part.first, part.last, part.batch, part.at);
     for (const l of this.listeners) l(part.records, part.first, part.last);
     this.logWaits.reach(part.last);
-    for (const w of waiters) w.resolve({ seq: w.seq });
+    for (const w of waiters) w.done();
     this.settle(part.last);
   }
 
@@ -313,12 +339,12 @@ export class StoreLog implements LogMember, ReplicationLog {
   isolate(part: Pending, err: DistkvError): void {
     this.fault = err;
     // Rejecting an already resolved waiter does nothing: only those not yet answered are refused.
-    for (const w of this.unanswered) w.reject(err);
+    for (const w of this.unanswered) w.fail(err);
     this.unanswered = [];
     this.writtenThrough = Math.max(this.writtenThrough, part.last);
     const dropped = this.buffered.drop();
     this.nextSeq = Math.max(this.writtenThrough, ...this.taken.flat().map((w) => w.seq)) + 1;
-    for (const w of dropped) w.reject(err);
+    for (const w of dropped) w.fail(err);
     this.logWaits.releaseAll();
     this.settle(this.taken.length === 0 ? undefined : part.last);
     this.endMirror();
@@ -334,7 +360,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     const refused = [...this.taken.flat(), ...this.buffered.drop()];
     this.taken = [];
     this.nextSeq = this.writtenThrough + 1;
-    for (const w of refused) w.reject(err);
+    for (const w of refused) w.fail(err);
     this.settle();
     // The replica's part of the refused batch was refused with it: it pulls from its ack again.
     this.endMirror();

@@ -77,6 +77,30 @@ export interface WriteResult {
 }
 
 /**
+ * WriteSink hears what became of writes issued with `Store.writeTo`, each named by the caller's
+ * `token`: exactly one of `written` (durable as `seq`) or `refused` per write, in the store's seq
+ * order, possibly before `writeTo` returns (a refusal). It is the promise of `put`/`delete`
+ * without a promise, two closures and a microtask per write (the shard worker's every PUT:
+ * docs/performance.md, "The worker's CPU per PUT").
+ */
+export interface WriteSink {
+  written(token: number, seq: number): void;
+  refused(token: number, err: Error): void;
+}
+
+/** tellSink tells `sink` the outcome of `write` under `token` (a write made with a promise, answered as a WriteSink's). */
+export function tellSink(write: Promise<WriteResult>, sink: WriteSink, token: number): void {
+  write.then(
+    ({ seq }) => {
+      sink.written(token, seq);
+    },
+    (err: unknown) => {
+      sink.refused(token, err as Error);
+    },
+  );
+}
+
+/**
  * StoreStats are counters a store reports for /stats and /metrics. Fields named `mem*Bytes` are the
  * parts of the memory the store holds and `memBytes` their sum (docs/operations.md, "Memory").
  */
@@ -108,6 +132,18 @@ export interface Store {
   delete(key: Uint8Array): Promise<WriteResult>;
   /** expire logs the ordered delete of `key` whose expiry passed (TYPE_EXPIRE; applies as a delete); resolves once durable. */
   expire(key: Uint8Array): Promise<WriteResult>;
+  /**
+   * writeTo is `put` (or, for value null, `delete`) that tells `sink` the outcome under `token`
+   * instead of returning a promise. Optional: callers fall back to put and delete without it.
+   * `key` and `value` must stay unchanged until the sink hears of the write.
+   */
+  writeTo?(
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+    sink: WriteSink,
+    token: number,
+  ): void;
   /**
    * scan returns up to `limit` live entries whose key starts with `prefix` and is greater than
    * `after`, in key order (copies). With `maxBytes`, the page also ends after the entry that brings

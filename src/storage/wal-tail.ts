@@ -8,22 +8,31 @@
  * replica must resync from a snapshot.
  */
 
-interface Chunk {
-  first: number;
-  last: number;
-  buf: Buffer;
-}
-
 /** TailResult is what readAfter returns: records (WAL framing) and the seq of the last one, or 'gone'. */
 export type TailResult = { records: Buffer; lastSeq: number } | 'gone';
 
 const EMPTY = Buffer.alloc(0);
 
+/** FIRST_SLOTS is how many batches the tail's arrays hold at first (they double as needed). */
+const FIRST_SLOTS = 64;
+
 /** WalTail answers "records after seq N" for one store. Used only on the store's worker thread. */
 export class WalTail {
-  /** chunks[head..] are the retained batches, in seq order (dropping from the front only moves head). */
-  private chunks: Chunk[] = [];
+  /**
+   * The retained batches, in seq order, at [head, count) of parallel arrays (dropping from the
+   * front only moves head): the buffer that holds each batch's records (a whole commit log batch,
+   * shared by every store with a part in it), where they start and end in it, and their seqs. No
+   * object per batch: a store keeps thousands, long enough to reach the old generation, and an
+   * object and a view per batch and store were most of what the worker's mark-compacts traced
+   * (docs/performance.md, "The worker's CPU per PUT").
+   */
+  private bufs: (Buffer | undefined)[] = [];
+  private starts = new Int32Array(FIRST_SLOTS);
+  private ends = new Int32Array(FIRST_SLOTS);
+  private firsts = new Float64Array(FIRST_SLOTS);
+  private lasts = new Float64Array(FIRST_SLOTS);
   private head = 0;
+  private count = 0;
   private bytes = 0;
   private readonly limit: number;
 
@@ -36,29 +45,33 @@ export class WalTail {
     return this.bytes;
   }
 
-  /** written records a batch the log has written for this store (StoreLog.written). */
-  written(records: Buffer, first: number, last: number): void {
-    const prev = this.chunks[this.chunks.length - 1];
-    if (prev !== undefined && first !== prev.last + 1) this.clear();
-    this.chunks.push({ first, last, buf: records });
+  /**
+   * written records a batch the log has written for this store (StoreLog.written): `records`,
+   * seqs `first`..`last`, a view of `holder` from `at` (the tail keeps `holder`, not the view).
+   */
+  written(records: Buffer, first: number, last: number, holder: Buffer = records, at = 0): void {
+    if (this.count > this.head && first !== this.lasts[this.count - 1]! + 1) this.clear();
+    this.room();
+    const i = this.count++;
+    this.bufs[i] = holder;
+    this.starts[i] = at;
+    this.ends[i] = at + records.length;
+    this.firsts[i] = first;
+    this.lasts[i] = last;
     this.bytes += records.length;
-    while (this.bytes > this.limit && this.chunks.length - this.head > 1) {
-      // Release the dropped batch now: its slot below head stays in the array until the slice
-      // below, and up to 1024 large batches held there were gigabytes (docs/operations.md, "Memory").
-      const dropped = this.chunks[this.head++]!;
-      this.bytes -= dropped.buf.length;
-      dropped.buf = EMPTY;
-    }
-    if (this.head > 1024 && this.head * 2 > this.chunks.length) {
-      this.chunks = this.chunks.slice(this.head);
-      this.head = 0;
+    while (this.bytes > this.limit && this.count - this.head > 1) {
+      // Release the dropped batch now: up to thousands of large batches held below head were
+      // gigabytes (docs/operations.md, "Memory").
+      this.bytes -= this.ends[this.head]! - this.starts[this.head]!;
+      this.bufs[this.head++] = undefined;
     }
   }
 
   /** clear forgets the in-memory batches (after a rewind or a reset). */
   clear(): void {
-    this.chunks = [];
+    this.bufs = [];
     this.head = 0;
+    this.count = 0;
     this.bytes = 0;
   }
 
@@ -73,42 +86,71 @@ export class WalTail {
     older: (after: number, maxBytes: number) => TailResult,
   ): TailResult {
     if (after >= lastSeq) return { records: EMPTY, lastSeq: after };
-    const first = this.chunks[this.head];
-    if (first !== undefined && first.first <= after + 1) return this.fromMemory(after, maxBytes);
+    if (this.count > this.head && this.firsts[this.head]! <= after + 1)
+      return this.fromMemory(after, maxBytes);
     return older(after, maxBytes);
+  }
+
+  /** room makes room for one more batch: moves the retained ones to the front, or doubles the arrays. */
+  private room(): void {
+    const slots = this.firsts.length;
+    if (this.count < slots) return;
+    const n = this.count - this.head;
+    if (this.head * 2 >= slots) {
+      this.starts.copyWithin(0, this.head, this.count);
+      this.ends.copyWithin(0, this.head, this.count);
+      this.firsts.copyWithin(0, this.head, this.count);
+      this.lasts.copyWithin(0, this.head, this.count);
+      this.bufs = this.bufs.slice(this.head, this.count);
+    } else {
+      this.starts = grown(this.starts, new Int32Array(slots * 2), this.head, this.count);
+      this.ends = grown(this.ends, new Int32Array(slots * 2), this.head, this.count);
+      this.firsts = grown(this.firsts, new Float64Array(slots * 2), this.head, this.count);
+      this.lasts = grown(this.lasts, new Float64Array(slots * 2), this.head, this.count);
+      this.bufs = this.bufs.slice(this.head, this.count);
+    }
+    this.head = 0;
+    this.count = n;
   }
 
   private fromMemory(after: number, maxBytes: number): TailResult {
     const parts: Buffer[] = [];
     let size = 0;
     let last = after;
-    // Binary search for the first chunk holding seq after+1: there are thousands of small batches.
+    // Binary search for the first batch holding seq after+1: there are thousands of small batches.
     let lo = this.head;
-    let hi = this.chunks.length - 1;
+    let hi = this.count - 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.chunks[mid]!.last <= after) lo = mid + 1;
+      if (this.lasts[mid]! <= after) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo; i < this.chunks.length; i++) {
-      const c = this.chunks[i]!;
-      if (c.last <= after) continue;
-      let offset = 0;
-      let seq = c.first;
+    for (let i = lo; i < this.count; i++) {
+      const cLast = this.lasts[i]!;
+      if (cLast <= after) continue;
+      const buf = this.bufs[i]!;
+      let offset = this.starts[i]!;
+      let seq = this.firsts[i]!;
       while (seq <= after) {
-        offset += c.buf.readUInt32LE(offset + 4) + 8;
+        offset += buf.readUInt32LE(offset + 4) + 8;
         seq++;
       }
       let end = offset;
-      while (seq <= c.last && (size + end - offset < maxBytes || end === offset)) {
-        end += c.buf.readUInt32LE(end + 4) + 8;
+      while (seq <= cLast && (size + end - offset < maxBytes || end === offset)) {
+        end += buf.readUInt32LE(end + 4) + 8;
         seq++;
       }
-      parts.push(c.buf.subarray(offset, end));
+      parts.push(buf.subarray(offset, end));
       size += end - offset;
       last = seq - 1;
-      if (size >= maxBytes || seq <= c.last) break;
+      if (size >= maxBytes || seq <= cLast) break;
     }
     return { records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size), lastSeq: last };
   }
+}
+
+/** grown copies [from, to) of `src` into the start of `dst` and returns `dst`. */
+function grown<T extends Int32Array | Float64Array>(src: T, dst: T, from: number, to: number): T {
+  dst.set(src.subarray(from, to));
+  return dst;
 }

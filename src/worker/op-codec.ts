@@ -118,8 +118,8 @@ export class RequestReader extends BatchReader {
   store = 0;
   w = 0;
   timeoutMs = 0;
-  key: Buffer = Buffer.alloc(0);
-  value: Buffer = Buffer.alloc(0);
+  key: Buffer = NO_BYTES;
+  value: Buffer = NO_BYTES;
 
   constructor(buffer: ArrayBuffer, length: number) {
     super(buffer, length, 'op');
@@ -173,7 +173,7 @@ export class ReplyReader extends BatchReader {
   id = 0;
   status = 0;
   seq = 0;
-  value: Buffer = Buffer.alloc(0);
+  value: Buffer = NO_BYTES;
 
   constructor(buffer: ArrayBuffer, length: number) {
     super(buffer, length, 'reply');

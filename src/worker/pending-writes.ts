@@ -37,6 +37,12 @@ import { grown, SlotPool } from './slot-pool.js';
 /** KeyHash hashes a store index and a key to 32 bits (tests pass a weak one to force collisions). */
 export type KeyHash = (store: number, key: Uint8Array) => number;
 
+/**
+ * Settling is how a noted write tells its outcome: its promise, or the number of its ticket
+ * (write-tickets.ts), whose promise the `tickets` function given to PendingWrites makes on demand.
+ */
+export type Settling = Promise<WriteResult> | number;
+
 /** storeKeyHash is the default KeyHash: key-hash.ts's seeded hash of the bytes, mixed with the store. */
 export function storeKeyHash(store: number, key: Uint8Array): number {
   return fmix32(hashBytes(key, 0, key.length) + Math.imul(store + 1, 0x9e3779b1));
@@ -60,13 +66,23 @@ export class PendingWrites {
   private keyLens: Int32Array;
   private readonly keys: Uint8Array[] = [];
   private readonly values: (Uint8Array | null)[] = [];
-  private readonly settledPs: (Promise<WriteResult> | undefined)[] = [];
+  private readonly settledPs: (Settling | undefined)[] = [];
+  /** tickets makes the promise of a write noted with a ticket number. */
+  private readonly tickets: (ticket: number) => Promise<WriteResult>;
   /** entries hands out the entry numbers. */
   private readonly entries: SlotPool;
 
-  /** `capacity` is the number of entries to start with (it doubles as needed); `hash` defaults to storeKeyHash. */
-  constructor(capacity = 256, hash: KeyHash = storeKeyHash) {
+  /**
+   * `capacity` is the number of entries to start with (it doubles as needed); `hash` defaults to
+   * storeKeyHash; `tickets` makes the promise of a write noted with a ticket number.
+   */
+  constructor(
+    capacity = 256,
+    hash: KeyHash = storeKeyHash,
+    tickets: (ticket: number) => Promise<WriteResult> = noTickets,
+  ) {
     this.hash = hash;
+    this.tickets = tickets;
     const n = Math.max(2, capacity);
     this.entries = new SlotPool(n, {
       grow: (c) => {
@@ -93,13 +109,7 @@ export class PendingWrites {
   }
 
   /** note records a write of `value` (null = delete) to `key` and returns the handle to settle it with. */
-  note(
-    store: number,
-    key: Uint8Array,
-    value: Uint8Array | null,
-    settled: Promise<WriteResult>,
-    expiresAtMs = 0,
-  ): number {
+  note(store: number, key: Uint8Array, value: Uint8Array | null, settled: Settling, expiresAtMs = 0): number {
     const h = this.hash(store, key) >>> 0;
     let e = this.lookup(store, key, h);
     if (e < 0) {
@@ -149,7 +159,8 @@ export class PendingWrites {
 
   /** settledAt resolves (with its seq) when entry `e`'s newest write is durable, or rejects when it failed. */
   settledAt(e: number): Promise<WriteResult> {
-    return this.settledPs[e]!;
+    const s = this.settledPs[e]!;
+    return typeof s === 'number' ? this.tickets(s) : s;
   }
 
   /** get returns the newest pending value of `key` (null = a pending delete or an expired put), or undefined when none is pending. */
@@ -164,7 +175,7 @@ export class PendingWrites {
   /** settledOf returns a promise of the newest pending write on `key` settling, or undefined when none is pending. */
   settledOf(store: number, key: Uint8Array): Promise<WriteResult> | undefined {
     const e = this.find(store, key);
-    return e < 0 ? undefined : this.settledPs[e];
+    return e < 0 ? undefined : this.settledAt(e);
   }
 
   /** lookup probes the index for (store, key) with hash `h`; -1 when absent. */
@@ -232,6 +243,10 @@ export class PendingWrites {
     this.mask = this.index.length - 1;
     for (const slot of old) if (slot !== 0) this.place(slot - 1, this.hashes[slot - 1]!);
   }
+}
+
+function noTickets(ticket: number): Promise<WriteResult> {
+  throw new Error(`write ticket ${ticket} noted without a tickets function`);
 }
 
 /** indexSizeFor is the smallest power of two that holds `n` entries at most half full. */

@@ -65,7 +65,7 @@ export class SlotPool {
 }
 
 /** grown copies `from` into the start of `to` and returns `to` (a per-slot array's growth). */
-export function grown<T extends Int32Array | Uint32Array | Float64Array>(from: T, to: T): T {
+export function grown<T extends Uint8Array | Int32Array | Uint32Array | Float64Array>(from: T, to: T): T {
   to.set(from);
   return to;
 }

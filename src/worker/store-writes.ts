@@ -28,21 +28,27 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import type { HostedStore, ReplicationHost } from '../replication/replication-host.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
-import type { Store, WriteResult } from '../storage/store.js';
+import { type Store, tellSink, type WriteResult, type WriteSink } from '../storage/store.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
 import { learnExpiries, REAP_HORIZON_MS, RescanTimers } from './expiry-scan.js';
 import { ST_DONE, ST_MISSING } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
 import type { ReplyBatch } from './reply-batch.js';
 import { Unsettled } from './unsettled.js';
+import { WriteTickets } from './write-tickets.js';
 
 /** EXPIRE_RETRY_MS is how long after a failed expire record (disk full) the reaper tries again. */
 const EXPIRE_RETRY_MS = 1000;
 
-/** StoreWrites issues the writes of one worker's stores and answers them once durable. */
-export class StoreWrites {
+/**
+ * StoreWrites issues the writes of one worker's stores and answers them once durable. It is the
+ * WriteSink (store.ts) its stores tell the outcome of plain writes to (`written`, `refused`).
+ */
+export class StoreWrites implements WriteSink {
+  /** tickets are the plain writes in flight (write-tickets.ts), answered through `written` and `refused`. */
+  private readonly tickets = new WriteTickets();
   /** pending holds writes issued but not yet durable, so reads and read-modify-writes see them. */
-  readonly pending = new PendingWrites();
+  readonly pending = new PendingWrites(undefined, undefined, (t) => this.tickets.settled(t));
   private readonly stores: Map<number, HostedStore>;
   private readonly positions: Positions;
   private readonly replies: ReplyBatch;
@@ -103,7 +109,7 @@ export class StoreWrites {
       this.fenced.delete(index);
       this.reapHeld(index);
     }
-    return Promise.allSettled(this.unsettled.of(index));
+    return Promise.allSettled([...this.unsettled.of(index), ...this.tickets.of(index)]);
   }
 
   /** unfence releases store `index`'s client writes (its role is being set anew: `roleSet` follows). */
@@ -182,26 +188,38 @@ export class StoreWrites {
     expiresAtMs = 0,
   ): void {
     this.checkWritable(index);
-    // issue and track in one: one reaction on the write's promise instead of four (this is the path
-    // of every single-key write).
-    const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
-    const handle = this.pending.note(index, key, value, promise, expiresAtMs);
-    const slot = this.unsettled.add(index, promise);
+    // A ticket instead of a promise and its reactions (write-tickets.ts): this is every PUT's path.
     const reapKey = expiresAtMs > 0 ? Buffer.from(key) : undefined;
-    promise.then(
-      ({ seq }) => {
-        this.pending.settle(handle);
-        this.unsettled.delete(slot);
-        if (reapKey !== undefined) this.reaper.add({ store: index, key: reapKey, seq, expiresAtMs });
-        this.durable(id, index, seq, w, timeoutMs, replyValue, done);
-      },
-      (err: unknown) => {
-        this.pending.settle(handle);
-        this.unsettled.delete(slot);
-        this.replies.error(id, err);
-        this.replies.flushSoon();
-      },
-    );
+    const t = this.tickets.take(id, index, w, timeoutMs, replyValue, done, expiresAtMs, reapKey);
+    this.tickets.setHandle(t, this.pending.note(index, key, value, t, expiresAtMs));
+    try {
+      if (store.writeTo !== undefined) store.writeTo(key, value, expiresAtMs, this, t);
+      else tellSink(value === null ? store.delete(key) : store.put(key, value, expiresAtMs), this, t);
+    } catch (err) {
+      // Thrown before the store took the write (nothing will answer it): refused here.
+      this.refused(t, err as Error);
+    }
+  }
+
+  /** written: the write of ticket `t` is durable as `seq` (its store tells it; WriteSink). */
+  written(t: number, seq: number): void {
+    const k = this.tickets.release(t);
+    const { settled } = k;
+    this.pending.settle(k.handle);
+    if (k.reapKey !== undefined)
+      this.reaper.add({ store: k.store, key: k.reapKey, seq, expiresAtMs: k.expiresAtMs });
+    this.durable(k.id, k.store, seq, k.w, k.timeoutMs, k.replyValue, k.done);
+    settled?.resolve({ seq });
+  }
+
+  /** refused: the write of ticket `t` failed with `err` (its store tells it; WriteSink). */
+  refused(t: number, err: Error): void {
+    const k = this.tickets.release(t);
+    const { settled } = k;
+    this.pending.settle(k.handle);
+    this.replies.error(k.id, err);
+    this.replies.flushSoon();
+    settled?.reject(err);
   }
 
   /** issue starts a put (or, for null, a delete) that `current` sees at once; a leader's expiring put goes to the reaper once durable. */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WalTail } from '../../src/storage/wal-tail.js';
 import { recordBatch as batch, seqsOf } from '../helpers/record-batch.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
 
 /** gone is the older reader of a log that keeps nothing on disk. */
 const gone = (): 'gone' => 'gone';
@@ -62,5 +63,32 @@ describe('WalTail (memory)', () => {
     const r = tail.readAfter(2, 4, 1000, gone);
     assert.ok(r !== 'gone');
     assert.deepEqual(seqsOf(r.records), [3, 4]);
+  });
+
+  it('serves batches kept as places in the larger buffers that hold them, whatever its arrays went through', () => {
+    // As the commit log hands them over: each batch a view of a whole commit log batch, at an offset.
+    const seed = testSeed();
+    const rnd = seededRandom(seed);
+    const one = batch(1000, 1000).length;
+    const tail = new WalTail(Math.floor((20 + rnd() * 400) * one));
+    let seq = 0;
+    for (let i = 0; i < 3000; i++) {
+      const n = 1 + Math.floor(rnd() * 4);
+      const records = batch(seq + 1000 + 1, seq + 1000 + n);
+      const pad = Math.floor(rnd() * 50);
+      const holder = Buffer.concat([Buffer.alloc(pad, 0xee), records, Buffer.alloc(7, 0xee)]);
+      tail.written(holder.subarray(pad, pad + records.length), seq + 1001, seq + 1000 + n, holder, pad);
+      seq += n;
+      if (i % 97 !== 0) continue;
+      const last = seq + 1000;
+      const after = Math.max(1000, last - 1 - Math.floor(rnd() * 15)); // within the 20 records the limit keeps at least
+      const r = tail.readAfter(after, last, 1 << 20, gone);
+      assert.ok(r !== 'gone', `DISTKV_SEED=${seed} after ${after}`);
+      assert.deepEqual(
+        seqsOf(r.records),
+        Array.from({ length: last - after }, (_, k) => after + 1 + k),
+        `DISTKV_SEED=${seed} after ${after}`,
+      );
+    }
   });
 });

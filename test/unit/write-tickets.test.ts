@@ -1,0 +1,130 @@
+/**
+ * Plain writes answered through a WriteSink (write-tickets.ts, StoreWrites as the sink): each
+ * write's reply carries its own op id, seq and status whichever ticket it was given (tickets are
+ * reused), a refused write is answered with its error, a fence waits for the plain writes in
+ * flight of its store (and only of its store), and a read behind a write in flight hears that
+ * write's outcome.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { DistkvError } from '../../src/errors.js';
+import { Positions } from '../../src/replication/positions.js';
+import { MemoryStore } from '../../src/storage/memory-store.js';
+import type { WriteSink } from '../../src/storage/store.js';
+import { ReplyReader } from '../../src/worker/op-codec.js';
+import { ST_DONE, ST_ERROR, ST_MISSING } from '../../src/worker/op-format.js';
+import { ReplyBatch } from '../../src/worker/reply-batch.js';
+import { StoreWrites } from '../../src/worker/store-writes.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { testStoreSpec } from '../helpers/worker-host.js';
+
+/** HeldStore takes writes through writeTo and answers them only when the test says so. */
+class HeldStore extends MemoryStore {
+  readonly held: { sink: WriteSink; token: number }[] = [];
+
+  writeTo(_key: Uint8Array, _value: Uint8Array | null, _exp: number, sink: WriteSink, token: number): void {
+    this.held.push({ sink, token });
+  }
+
+  /** answer tells the oldest held write's sink: written as `seq`, or refused with `err`. */
+  answer(outcome: number | Error): void {
+    const h = this.held.shift();
+    assert.ok(h, 'a write is held');
+    if (typeof outcome === 'number') h.sink.written(h.token, outcome);
+    else h.sink.refused(h.token, outcome);
+  }
+}
+
+interface Reply {
+  status: number;
+  seq: number;
+}
+
+function fixture(): { writes: StoreWrites; stores: HeldStore[]; replies: Map<number, Reply> } {
+  const stores = [new HeldStore(), new HeldStore()];
+  const dir = tempDir(after);
+  const hosted = new Map(stores.map((store, i) => [i, { spec: testStoreSpec(dir, i, 'memory'), store }]));
+  const replies = new Map<number, Reply>();
+  const writes = new StoreWrites(
+    hosted,
+    new Positions(new SharedArrayBuffer(Positions.bytesFor(2))),
+    new ReplyBatch((msg) => {
+      if (msg.type !== 'replies') return;
+      const r = new ReplyReader(msg.buffer, msg.length);
+      while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq });
+    }),
+    () => assert.fail('no replication here'),
+  );
+  after(() => {
+    writes.close();
+  });
+  return { writes, stores, replies };
+}
+
+const b = (s: string): Buffer => Buffer.from(s);
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('plain writes answered through their tickets', () => {
+  it('answers each write with its own op id, seq and status, tickets reused or not', async () => {
+    const { writes, stores, replies } = fixture();
+    const s = stores[0]!;
+    writes.write(10, 0, s, b('a'), b('1'), 0, 0, undefined);
+    writes.write(11, 0, s, b('b'), null, 0, 0, undefined, ST_MISSING);
+    s.answer(1);
+    s.answer(new DistkvError('DISK_FULL', 'no room'));
+    // Both tickets are free again: these reuse them.
+    writes.write(12, 0, s, b('c'), b('3'), 0, 0, undefined);
+    writes.write(13, 0, s, b('d'), null, 0, 0, undefined, ST_MISSING);
+    s.answer(2);
+    s.answer(3);
+    await turn();
+    assert.deepEqual(replies.get(10), { status: ST_DONE, seq: 1 });
+    assert.equal(replies.get(11)?.status, ST_ERROR);
+    assert.deepEqual(replies.get(12), { status: ST_DONE, seq: 2 });
+    assert.deepEqual(replies.get(13), { status: ST_MISSING, seq: 3 });
+    assert.equal(writes.pending.size, 0, 'nothing is left in flight');
+  });
+
+  it('a fence waits for the plain writes in flight of its store, and only of its store', async () => {
+    const { writes, stores } = fixture();
+    writes.write(1, 0, stores[0]!, b('a'), b('1'), 0, 0, undefined);
+    writes.write(2, 0, stores[0]!, b('b'), b('2'), 0, 0, undefined);
+    writes.write(3, 1, stores[1]!, b('c'), b('3'), 0, 0, undefined);
+    let fenced = false;
+    void writes.fence(0, true).then(() => {
+      fenced = true;
+    });
+    stores[1]!.answer(1);
+    stores[0]!.answer(1);
+    await turn();
+    assert.equal(fenced, false, 'one write of store 0 is still in flight');
+    stores[0]!.answer(2);
+    await turn();
+    assert.equal(fenced, true);
+  });
+
+  it('a read behind a write in flight hears its outcome: the seq, or the refusal', async () => {
+    const { writes, stores } = fixture();
+    const s = stores[0]!;
+    writes.write(1, 0, s, b('k'), b('1'), 0, 0, undefined);
+    const first = writes.pending.settledOf(0, b('k'));
+    assert.ok(first);
+    s.answer(7);
+    assert.deepEqual(await first, { seq: 7 });
+    writes.write(2, 0, s, b('k'), b('2'), 0, 0, undefined);
+    const second = writes.pending.settledOf(0, b('k'));
+    assert.ok(second);
+    s.answer(new DistkvError('DISK_FULL', 'no room'));
+    await assert.rejects(second, /no room/);
+    assert.equal(writes.pending.settledOf(0, b('k')), undefined);
+  });
+
+  it('a store without writeTo is written through put and delete as before', async () => {
+    const { writes, replies } = fixture();
+    const plain = new MemoryStore();
+    writes.write(5, 0, plain, b('k'), b('v'), 0, 0, undefined);
+    while (!replies.has(5)) await turn();
+    assert.equal(replies.get(5)?.status, ST_DONE);
+    assert.equal(plain.get(b('k'))?.toString(), 'v');
+  });
+});

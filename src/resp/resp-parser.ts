@@ -14,8 +14,13 @@
  * are plain decimals as Redis's string2ll reads them: no sign but a leading '-', no leading zero);
  * the connection must then be closed, as Redis does. Until the connection authenticates
  * (`authRequired`), Redis's tighter limits apply: 10 arguments, 16 KiB per bulk.
+ *
+ * Bounds on what one command makes the parser hold: MAX_ARRAY_COUNT arguments, `maxBulk` bytes
+ * per bulk, and `maxCommand` bytes for its bulks together (Redis's `client-query-buffer-limit`,
+ * which closes the connection): a length that would pass it is refused when it is read, before
+ * its bytes arrive, so an array announced with a million 1 MiB bulks holds at most `maxCommand`.
  */
-import { MAX_ARRAY_COUNT, MAX_INLINE_BYTES } from './resp-format.js';
+import { COMMAND_EXTRA_BYTES, MAX_ARRAY_COUNT, MAX_INLINE_BYTES } from './resp-format.js';
 
 /** OnCommand receives one command; returning false stops parsing (the rest stays buffered). */
 export type OnCommand = (args: Buffer[]) => boolean;
@@ -45,6 +50,9 @@ export class RespParser {
   /** authRequired applies Redis's limits for a connection that has not authenticated yet. */
   authRequired = false;
   private readonly maxBulk: number;
+  private readonly maxCommand: number;
+  /** commandBytes is the size of the bulks read so far of the array being parsed. */
+  private commandBytes = 0;
   private readonly held: Buffer[] = [];
   private heldBytes = 0;
   /** need is how many held bytes the next command needs at least before parsing is retried. */
@@ -61,13 +69,20 @@ export class RespParser {
   /** inPlace is set while a transient chunk is parsed where it lies: what is kept of it is copied. */
   private inPlace = false;
 
-  constructor(maxBulk: number) {
+  /** `maxCommand` bounds the bulks of one command together (default: `maxBulk` + COMMAND_EXTRA_BYTES). */
+  constructor(maxBulk: number, maxCommand = maxBulk + COMMAND_EXTRA_BYTES) {
     this.maxBulk = maxBulk;
+    this.maxCommand = maxCommand;
   }
 
   /** buffered is the number of bytes held for an incomplete command. */
   get buffered(): number {
     return this.heldBytes;
+  }
+
+  /** holding is what an incomplete command holds: its bytes buffered and the arguments it has so far. */
+  get holding(): number {
+    return this.partial !== undefined ? this.heldBytes + this.commandBytes : this.heldBytes;
   }
 
   /**
@@ -144,6 +159,7 @@ export class RespParser {
       this.error = 'Protocol error: unauthenticated multibulk length';
       return INCOMPLETE;
     }
+    this.commandBytes = 0;
     return count > 0 ? this.parseBulks(data, p, args, count) : p;
   }
 
@@ -175,9 +191,14 @@ export class RespParser {
         this.error = 'Protocol error: unauthenticated bulk length';
         return INCOMPLETE;
       }
+      if (this.commandBytes + len > this.maxCommand) {
+        this.error = `Protocol error: command of more than ${this.maxCommand} bytes`;
+        return INCOMPLETE;
+      }
       if (from + len + 2 > data.length) return this.suspend(args, left, p, from + len + 2);
       const name = args.length === 0 && len === 3 ? getOrSet(data, from) : undefined;
       args.push(name ?? data.subarray(from, from + len));
+      this.commandBytes += len;
       p = from + len + 2;
     }
     return p;

@@ -108,7 +108,8 @@ export class Gather {
     }
     if (status === ST_DONE) this.c.noteWrite(this.pending.store, seq);
     if (--this.inRound > 0) return;
-    if (this.error === undefined && this.next < this.values.length) {
+    // A connection that closed gets no more rounds (its reply would be discarded).
+    if (this.error === undefined && this.next < this.values.length && !this.c.gone) {
       this.round();
       return;
     }

@@ -141,6 +141,11 @@ export class RespConnection {
     this.parser.authRequired = !yes;
   }
 
+  /** gone reports whether the connection is closed (its replies are discarded). */
+  get gone(): boolean {
+    return this.socket.destroyed;
+  }
+
   /** remote describes the peer as "ip:port". */
   get remote(): string {
     return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`;

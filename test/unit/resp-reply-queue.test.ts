@@ -50,7 +50,9 @@ describe('ReplyQueue', () => {
     const first = q.later(2, formatGet);
     const multi = q.later(2, () => undefined, 0, 100);
     assert.equal(q.depth, 101, 'a multi-key command weighs its keys in the window');
-    q.completeWith(multi, (w) => w.integer(100));
+    q.completeWith(multi, (w) => {
+      w.integer(100);
+    });
     assert.equal(q.depth, 101, 'still outstanding behind the first reply');
     first.onReply(ST_MISSING, 0, Buffer.alloc(0));
     assert.equal(q.depth, 0);

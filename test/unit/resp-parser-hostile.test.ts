@@ -50,7 +50,7 @@ describe('RespParser with malformed input', () => {
       p.feed(Buffer.concat([Buffer.from('$1000\r\n'), Buffer.alloc(1000), Buffer.from('\r\n')]), onCommand),
       undefined,
     );
-    assert.equal(p.holding, 1005, 'the arguments so far of the incomplete array are held');
+    assert.equal(p.holding, 1026, 'the bulks so far (framing included) of the incomplete array are held');
     assert.equal(
       p.feed(Buffer.from('$1\r\nb\r\n$1024\r\n'), onCommand),
       'Protocol error: command of more than 2000 bytes',

@@ -13,9 +13,9 @@
  * `server.max_unsent_bytes`). MSET submits every key at once: its values are already in the
  * command (the parser bounds its size) and it is one group commit.
  *
- * Order: the command weighs its key count in the connection's window (ReplyQueue.later), so a
- * command of more keys than a round stops parsing until its reply is written; no later command of
- * the connection is submitted between two rounds.
+ * Order: while it gathers, the command weighs its key count in the connection's window
+ * (ReplyQueue.hold), so a command of more keys than a round stops parsing until its last round
+ * answered; no later command of the connection is submitted between two rounds.
  */
 import type { OpHandler } from '../server/worker-pool.js';
 import { ST_DONE, ST_ERROR, ST_VALUE } from '../worker/op-format.js';
@@ -76,7 +76,8 @@ export class Gather {
     this.write = write;
     this.roundKeys = roundKeys > 0 ? roundKeys : n;
     this.maxBytes = maxReplyBytes(c);
-    this.pending = c.queue.later(c.proto, noFormat, t.store, n);
+    this.pending = c.queue.later(c.proto, noFormat, t.store);
+    c.queue.hold(n - 1);
     this.round();
   }
 
@@ -115,6 +116,7 @@ export class Gather {
     }
     this.c.noteGathered(-this.bytes);
     this.bytes = 0;
+    this.c.queue.hold(1 - this.values.length);
     this.c.queue.completeWith(this.pending, (w) => {
       if (this.error !== undefined) w.error(this.error);
       else this.write(w, this);
@@ -132,6 +134,7 @@ export class Gather {
     this.values.fill(undefined);
     this.c.noteGathered(-this.bytes);
     this.bytes = 0;
+    this.c.queue.hold(1 - this.values.length);
     return undefined;
   }
 }

@@ -44,15 +44,12 @@ export class Pending implements OpHandler {
   readonly store: number;
   /** onHead runs once every reply reserved before this one is complete (`ReplyQueue.atHead`). */
   onHead: (() => void) | undefined;
-  /** weight is how many replies this one counts as in the connection's window (a multi-key command's keys). */
-  readonly weight: number;
 
-  constructor(queue: ReplyQueue, proto: ProtocolVersion, format: Format, store: number, weight = 1) {
+  constructor(queue: ReplyQueue, proto: ProtocolVersion, format: Format, store: number) {
     this.queue = queue;
     this.proto = proto;
     this.format = format;
     this.store = store;
-    this.weight = weight;
   }
 
   onReply(status: number, seq: number, value: Buffer): void {
@@ -67,8 +64,8 @@ export class ReplyQueue {
   outReplies = 0;
   private queue: Pending[] = [];
   private head = 0;
-  /** extra is the weight beyond 1 of the replies reserved and not yet in `out`. */
-  private extra = 0;
+  /** held is the weight the multi-key commands still gathering add to `depth` (`hold`). */
+  private held = 0;
   private readonly onReady: () => void;
   /** onWrite is told the store and seq of each acknowledged write. */
   readonly onWrite: (store: number, seq: number) => void;
@@ -78,9 +75,17 @@ export class ReplyQueue {
     this.onWrite = onWrite;
   }
 
-  /** depth is the number of replies reserved and not yet written to `out`, each counted at its weight. */
+  /** depth is the number of replies reserved and not yet written to `out`, plus what `hold` added. */
   get depth(): number {
-    return this.queue.length - this.head + this.extra;
+    return this.queue.length - this.head + this.held;
+  }
+
+  /**
+   * hold adds `n` to `depth` (negative: takes it back): a multi-key command counts one reply per
+   * key in the connection's window while it gathers them (src/resp/gather.ts).
+   */
+  hold(n: number): void {
+    this.held += n;
   }
 
   /** now returns the writer for a reply produced at this point of the order, right away. */
@@ -97,10 +102,9 @@ export class ReplyQueue {
     return p.writer;
   }
 
-  /** later reserves the next place in the order for a reply that `format` will write; it weighs `weight` replies in `depth`. */
-  later(proto: ProtocolVersion, format: Format, store = -1, weight = 1): Pending {
-    const p = new Pending(this, proto, format, store, weight);
-    this.extra += weight - 1;
+  /** later reserves the next place in the order for a reply that `format` will write. */
+  later(proto: ProtocolVersion, format: Format, store = -1): Pending {
+    const p = new Pending(this, proto, format, store);
     this.queue.push(p);
     return p;
   }
@@ -146,7 +150,8 @@ export class ReplyQueue {
 
   /** advance pops the head and moves every ready reply behind it into `out`. */
   private advance(): void {
-    this.pop();
+    this.head++;
+    this.outReplies++;
     for (;;) {
       const next = this.queue[this.head];
       if (next?.ready !== true) break;
@@ -156,7 +161,8 @@ export class ReplyQueue {
         next.format(this.out, next.status, next.seq, next.value, next);
         next.value = NO_VALUE;
       }
-      this.pop();
+      this.head++;
+      this.outReplies++;
     }
     if (this.head === this.queue.length) {
       this.queue.length = 0;
@@ -171,14 +177,6 @@ export class ReplyQueue {
       head.onHead = undefined;
       run();
     }
-  }
-
-  /** pop moves the head, which is in `out`, past the queue (counting its weight as replies written). */
-  private pop(): void {
-    const w = this.queue[this.head]!.weight;
-    this.extra -= w - 1;
-    this.outReplies += w;
-    this.head++;
   }
 }
 

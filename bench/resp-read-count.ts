@@ -11,8 +11,10 @@
  *     node --predictable dist/bench/resp-read-count.js --build DIR --command get --reads 20000 --read transient
  *
  * (and again with --reads 120000). `--build` is a checkout with its dist/ built (default: this one).
+ * `--pipeline P` puts P commands in each read (redis-benchmark's `-P P`); the figure is then per
+ * read, so divide it by P for a command.
  *
- * Usage: node --predictable dist/bench/resp-read-count.js [--build DIR] [--command get|set] [--reads N] [--read copy|transient]
+ * Usage: node --predictable dist/bench/resp-read-count.js [--build DIR] [--command get|set] [--reads N] [--read copy|transient] [--pipeline P]
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,12 +31,16 @@ const BUILD = resolve(arg('build', ROOT));
 const COMMAND = arg('command', 'get');
 const READS = Number(arg('reads', '100000'));
 const TRANSIENT = arg('read', 'transient') === 'transient';
+const PIPELINE = Number(arg('pipeline', '1'));
 
 const encode = (args: string[]): Buffer =>
   Buffer.from(`*${args.length}\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`);
 const commands = Array.from({ length: 64 }, (_, i) => {
-  const key = `key:${String(i * 7919).padStart(12, '0')}`;
-  return encode(COMMAND === 'set' ? ['SET', key, 'x'.repeat(100)] : ['GET', key]);
+  const one = (j: number): Buffer => {
+    const key = `key:${String(j * 7919).padStart(12, '0')}`;
+    return encode(COMMAND === 'set' ? ['SET', key, 'x'.repeat(100)] : ['GET', key]);
+  };
+  return Buffer.concat(Array.from({ length: PIPELINE }, (_, j) => one(i * PIPELINE + j)));
 });
 
 const mod = (await import(pathToFileURL(join(BUILD, 'dist/src/resp/resp-parser.js')).href)) as {

@@ -8,7 +8,6 @@
  * in order (RespConnection.submitOrdered). INCR* keep the key's TTL, as in Redis. DEL and EXISTS
  * also answer UNLINK and TOUCH (command-table-compat.ts).
  */
-import { decodeOld } from '../worker/read-modify-write.js';
 import {
   COND_IF_EXISTS,
   COND_IF_NONE_MATCH,
@@ -34,9 +33,9 @@ import type { OpHandler } from '../server/worker-pool.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import { type LocalTarget, routeKey, routeKeys } from './key-route.js';
-import type { Pending } from './reply-queue.js';
+import { Gather, type Keep, type SubmitOne } from './gather.js';
 import { errorText } from './worker-reply.js';
-import { parseInt64 } from '../worker/read-modify-write.js';
+import { decodeOld, parseInt64 } from '../worker/read-modify-write.js';
 
 const CRLF_BYTES = Buffer.from('\r\n');
 const SYNTAX_ERROR = 'ERR syntax error';
@@ -247,49 +246,9 @@ export function incrBy(sign: 1 | -1, given: boolean): (c: RespConnection, args: 
   };
 }
 
-/**
- * Gather collects the replies of one multi-key command's ops (one per key, all on one store) and
- * writes the command's reply when the last one arrives.
- */
-class Gather {
-  readonly values: (Buffer | undefined)[];
-  error: string | undefined;
-  private remaining: number;
-  private readonly c: RespConnection;
-  private readonly pending: Pending;
-  private readonly write: (w: RespWriter, g: Gather) => void;
-
-  constructor(c: RespConnection, n: number, write: (w: RespWriter, g: Gather) => void, store: number) {
-    this.c = c;
-    this.values = new Array<Buffer | undefined>(n);
-    this.remaining = n;
-    this.write = write;
-    this.pending = c.queue.later(c.proto, formatGet, store);
-  }
-
-  part(i: number): OpHandler {
-    return {
-      onReply: (status, seq, value) => {
-        if (status === ST_ERROR) this.error ??= errorText(value);
-        else if (status === ST_VALUE || (status === ST_DONE && value.length > 0))
-          this.values[i] = Buffer.from(value);
-        if (status === ST_DONE) this.c.noteWrite(this.pending.store, seq);
-        if (--this.remaining === 0)
-          this.c.queue.completeWith(this.pending, (w) => {
-            if (this.error !== undefined) w.error(this.error);
-            else this.write(w, this);
-          });
-      },
-    };
-  }
-}
-
 /** mget: MGET key [key ...]. */
 export function mget(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, -1, 1, false);
-  if (t === undefined) return;
-  const g = new Gather(c, args.length - 1, writeValues, t.store);
-  for (let i = 1; i < args.length; i++) submit(c, t, OP_GET, args[i]!, undefined, g.part(i - 1));
+  gatherKeys(c, args, 'value', OP_GET, writeValues);
 }
 
 function writeValues(w: RespWriter, g: Gather): void {
@@ -302,26 +261,32 @@ function writeValues(w: RespWriter, g: Gather): void {
 
 /** exists: EXISTS key [key ...] (a key named twice counts twice, as in Redis). */
 export function exists(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, -1, 1, false);
-  if (t === undefined) return;
-  const g = new Gather(c, args.length - 1, writeCount, t.store);
-  for (let i = 1; i < args.length; i++) submit(c, t, OP_GET, args[i]!, undefined, g.part(i - 1));
+  gatherKeys(c, args, 'found', OP_GET, writeCount);
 }
 
 /** del: DEL key [key ...], answering how many existed. */
 export function del(c: RespConnection, args: Buffer[]): void {
-  const t = routeKeys(c, args, 1, -1, 1, true);
+  gatherKeys(c, args, 'old', OP_DELETE_COUNTED, writeCount);
+}
+
+/** gatherKeys submits `op` for each key of `args` (from 1) in rounds (gather.ts) and answers with `write`. */
+function gatherKeys(
+  c: RespConnection,
+  args: Buffer[],
+  keep: Keep,
+  op: typeof OP_GET | typeof OP_DELETE_COUNTED,
+  write: (w: RespWriter, g: Gather) => void,
+): void {
+  const t = routeKeys(c, args, 1, -1, 1, op !== OP_GET);
   if (t === undefined) return;
-  const g = new Gather(c, args.length - 1, writeDeleted, t.store);
-  for (let i = 1; i < args.length; i++) submit(c, t, OP_DELETE_COUNTED, args[i]!, undefined, g.part(i - 1));
+  const submitKey: SubmitOne = (conn, target, i, handler) => {
+    submit(conn, target, op, args[i + 1]!, undefined, handler);
+  };
+  new Gather(c, t, args.length - 1, keep, submitKey, write, c.roundKeys);
 }
 
 function writeCount(w: RespWriter, g: Gather): void {
   w.integer(g.values.filter((v) => v !== undefined).length);
-}
-
-function writeDeleted(w: RespWriter, g: Gather): void {
-  w.integer(g.values.filter((v) => v !== undefined && decodeOld(v) !== undefined).length);
 }
 
 /** mset: MSET key value [key value ...]. */
@@ -333,13 +298,19 @@ export function mset(c: RespConnection, args: Buffer[]): void {
   for (let i = 2; i < args.length; i += 2) if (tooLarge(c, args[i]!)) return;
   const t = routeKeys(c, args, 1, -2, 2, true);
   if (t === undefined) return;
-  const g = new Gather(
+  const submitPair: SubmitOne = (conn, target, i, handler) => {
+    submit(conn, target, OP_PUT, args[2 * i + 1]!, args[2 * i + 2], handler);
+  };
+  // All at once (roundKeys 0): the values are in the command already, and it is one group commit.
+  new Gather(
     c,
+    t,
     (args.length - 1) / 2,
+    'found',
+    submitPair,
     (w) => {
       w.ok();
     },
-    t.store,
+    0,
   );
-  for (let i = 1; i < args.length; i += 2) submit(c, t, OP_PUT, args[i]!, args[i + 1], g.part((i - 1) / 2));
 }

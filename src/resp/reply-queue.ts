@@ -64,6 +64,8 @@ export class ReplyQueue {
   outReplies = 0;
   private queue: Pending[] = [];
   private head = 0;
+  /** held is the weight the multi-key commands still gathering add to `depth` (`hold`). */
+  private held = 0;
   private readonly onReady: () => void;
   /** onWrite is told the store and seq of each acknowledged write. */
   readonly onWrite: (store: number, seq: number) => void;
@@ -73,9 +75,17 @@ export class ReplyQueue {
     this.onWrite = onWrite;
   }
 
-  /** depth is the number of replies reserved and not yet written to `out`. */
+  /** depth is the number of replies reserved and not yet written to `out`, plus what `hold` added. */
   get depth(): number {
-    return this.queue.length - this.head;
+    return this.queue.length - this.head + this.held;
+  }
+
+  /**
+   * hold adds `n` to `depth` (negative: takes it back): a multi-key command counts one reply per
+   * key in the connection's window while it gathers them (src/resp/gather.ts).
+   */
+  hold(n: number): void {
+    this.held += n;
   }
 
   /** now returns the writer for a reply produced at this point of the order, right away. */

@@ -25,9 +25,16 @@
  */
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
-import { frontDoorWindow, type ReplyWindow, WINDOW_BYTES } from '../server/reply-window.js';
+import {
+  frontDoorWindow,
+  maxWindowFor,
+  type ReplyWindow,
+  WINDOW_BYTES,
+  WINDOW_CAP_BYTES,
+} from '../server/reply-window.js';
+import type { UnsentAccount } from '../server/unsent-budget.js';
 import { GET_NAME, RespParser, SET_NAME } from './resp-parser.js';
-import type { ProtocolVersion } from './resp-format.js';
+import { MAX_ARRAY_COUNT, type ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
 import type { RespContext } from './resp-context.js';
 import type { LocalTarget } from './key-route.js';
@@ -51,6 +58,8 @@ export class RespConnection {
   name = '';
   /** lastWrites holds, per store, the seq of this connection's newest acknowledged write (for WAIT). */
   readonly lastWrites = new Map<number, number>();
+  /** roundKeys is how many keys a multi-key read submits at once (gather.ts): a window's cap of max-size values. */
+  readonly roundKeys: number;
   private readonly socket: Socket;
   // writes the replies (src/server/direct-write.ts)
   private readonly out: DirectWriter;
@@ -73,6 +82,14 @@ export class RespConnection {
   private transient: Buffer | undefined;
   /** readCopy is the one copy of `transient` that the arguments kept from it are views of, made on first need. */
   private readCopy: Buffer | undefined;
+  /**
+   * held is this connection's second share of the process's budget (src/server/unsent-budget.ts),
+   * for what it holds outside the socket: an incomplete command (the parser's `holding`) and the
+   * values multi-key commands gathered (`gathered`). Redis's `maxmemory-clients` counts query
+   * buffers and argument vectors too.
+   */
+  private readonly held: UnsentAccount;
+  private gathered = 0;
 
   constructor(socket: Socket, ctx: RespContext, dispatch: Dispatch) {
     this.socket = socket;
@@ -81,6 +98,12 @@ export class RespConnection {
     this.id = ctx.nextClientId();
     this.parser = new RespParser(ctx.config.server.max_value_bytes + 1024 * 1024);
     this.window = frontDoorWindow(ctx.config.server.max_value_bytes + 64, MAX_PIPELINE);
+    this.roundKeys = maxWindowFor(
+      WINDOW_CAP_BYTES,
+      ctx.config.server.max_value_bytes + 64,
+      1,
+      MAX_ARRAY_COUNT,
+    );
     this.authenticated = ctx.config.server.token === '';
     this.queue = new ReplyQueue(
       () => {
@@ -100,8 +123,12 @@ export class RespConnection {
       },
       ctx.connections.unsent.open(socket),
     );
+    this.held = ctx.connections.unsent.open(socket);
     socket.on('error', () => {
       socket.destroy();
+    });
+    socket.on('close', () => {
+      this.held.close();
     });
   }
 
@@ -112,6 +139,11 @@ export class RespConnection {
 
   set authenticated(yes: boolean) {
     this.parser.authRequired = !yes;
+  }
+
+  /** gone reports whether the connection is closed (its replies are discarded). */
+  get gone(): boolean {
+    return this.socket.destroyed;
   }
 
   /** remote describes the peer as "ip:port". */
@@ -127,6 +159,12 @@ export class RespConnection {
   /** noteWrite records an acknowledged write for WAIT. */
   noteWrite(store: number, seq: number): void {
     if (seq > (this.lastWrites.get(store) ?? 0)) this.lastWrites.set(store, seq);
+  }
+
+  /** noteGathered adds `bytes` (negative: releases them) to the values this connection's multi-key commands hold. */
+  noteGathered(bytes: number): void {
+    this.gathered += bytes;
+    this.held.update(this.parser.holding + this.gathered);
   }
 
   /** end closes the connection at once (the listener is shutting down). */
@@ -155,6 +193,7 @@ export class RespConnection {
     const error = this.parser.feed(chunk, this.onCommandBound, transient);
     this.transient = outer;
     this.readCopy = undefined;
+    this.held.update(this.parser.holding + this.gathered);
     if (error !== undefined) {
       this.queue.now(this.proto).error(`ERR ${error}`);
       this.closing = true;

@@ -20,6 +20,11 @@
 export const CRLF = Buffer.from('\r\n');
 /** MAX_ARRAY_COUNT bounds the arguments of one command (Redis's limit before 7.0; 7.0 allows 2^31). */
 export const MAX_ARRAY_COUNT = 1024 * 1024;
+/**
+ * COMMAND_EXTRA_BYTES is how much more than its largest bulk one command's bulks may take together
+ * (RespParser's `maxCommand`): an MSET of 64 values of 1 MiB fits, an MSET of GiBs does not.
+ */
+export const COMMAND_EXTRA_BYTES = 64 * 1024 * 1024;
 /** MAX_INLINE_BYTES bounds an inline command or a count line (Redis's limit). */
 export const MAX_INLINE_BYTES = 64 * 1024;
 

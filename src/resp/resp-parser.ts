@@ -14,8 +14,15 @@
  * are plain decimals as Redis's string2ll reads them: no sign but a leading '-', no leading zero);
  * the connection must then be closed, as Redis does. Until the connection authenticates
  * (`authRequired`), Redis's tighter limits apply: 10 arguments, 16 KiB per bulk.
+ *
+ * Bounds on what one command makes the parser hold: MAX_ARRAY_COUNT arguments, `maxBulk` bytes
+ * per bulk, and `maxCommand` bytes for its bulks together (Redis's `client-query-buffer-limit`,
+ * which closes the connection), checked when the command waits for more input: a bulk length
+ * that would pass it is refused when it is read, before its bytes arrive, so an array announced
+ * with a million 1 MiB bulks holds at most `maxCommand`. A command complete in the input read so
+ * far holds nothing more than that input, and costs no check.
  */
-import { MAX_ARRAY_COUNT, MAX_INLINE_BYTES } from './resp-format.js';
+import { COMMAND_EXTRA_BYTES, MAX_ARRAY_COUNT, MAX_INLINE_BYTES } from './resp-format.js';
 
 /** OnCommand receives one command; returning false stops parsing (the rest stays buffered). */
 export type OnCommand = (args: Buffer[]) => boolean;
@@ -45,6 +52,9 @@ export class RespParser {
   /** authRequired applies Redis's limits for a connection that has not authenticated yet. */
   authRequired = false;
   private readonly maxBulk: number;
+  private readonly maxCommand: number;
+  /** commandBytes is the size (framing included) of the bulks an incomplete array (`partial`) has so far. */
+  private commandBytes = 0;
   private readonly held: Buffer[] = [];
   private heldBytes = 0;
   /** need is how many held bytes the next command needs at least before parsing is retried. */
@@ -61,13 +71,20 @@ export class RespParser {
   /** inPlace is set while a transient chunk is parsed where it lies: what is kept of it is copied. */
   private inPlace = false;
 
-  constructor(maxBulk: number) {
+  /** `maxCommand` bounds the bulks of one command together (default: `maxBulk` + COMMAND_EXTRA_BYTES). */
+  constructor(maxBulk: number, maxCommand = maxBulk + COMMAND_EXTRA_BYTES) {
     this.maxBulk = maxBulk;
+    this.maxCommand = maxCommand;
   }
 
   /** buffered is the number of bytes held for an incomplete command. */
   get buffered(): number {
     return this.heldBytes;
+  }
+
+  /** holding is what an incomplete command holds: its bytes buffered and the arguments it has so far. */
+  get holding(): number {
+    return this.partial !== undefined ? this.heldBytes + this.commandBytes : this.heldBytes;
   }
 
   /**
@@ -110,7 +127,10 @@ export class RespParser {
         break;
       }
       pos = end;
-      this.partial = undefined;
+      if (partial !== undefined) {
+        this.partial = undefined;
+        this.commandBytes = 0;
+      }
       if (args.length > 0) stopped = !onCommand(args);
     }
     if (this.need > 0) this.need -= pos;
@@ -152,8 +172,9 @@ export class RespParser {
    * with the arguments so far kept in `partial` and `resume` at the bulk that has not arrived.
    */
   private parseBulks(data: Buffer, p: number, args: Buffer[], left: number): number {
+    const start = p;
     for (; left > 0; left--) {
-      if (p >= data.length) return this.suspend(args, left, p, p + 1);
+      if (p >= data.length) return this.suspend(args, left, start, p, p + 1);
       if (data[p] !== DOLLAR) {
         this.error = `Protocol error: expected '$', got '${String.fromCharCode(data[p]!)}'`;
         return INCOMPLETE;
@@ -163,7 +184,7 @@ export class RespParser {
       if (len < 0) {
         const lenEnd = this.lineEnd(data, p, 'bulk count');
         if (this.error !== undefined) return INCOMPLETE;
-        if (lenEnd < 0) return this.suspend(args, left, p, 0);
+        if (lenEnd < 0) return this.suspend(args, left, start, p, 0);
         len = parseDecimal(data, p + 1, lenEnd) ?? -1;
         from = lenEnd + 2;
       }
@@ -175,7 +196,7 @@ export class RespParser {
         this.error = 'Protocol error: unauthenticated bulk length';
         return INCOMPLETE;
       }
-      if (from + len + 2 > data.length) return this.suspend(args, left, p, from + len + 2);
+      if (from + len + 2 > data.length) return this.suspend(args, left, start, p, from + len + 2);
       const name = args.length === 0 && len === 3 ? getOrSet(data, from) : undefined;
       args.push(name ?? data.subarray(from, from + len));
       p = from + len + 2;
@@ -183,8 +204,18 @@ export class RespParser {
     return p;
   }
 
-  /** suspend keeps an array's arguments so far; parsing resumes at `p` once `end` (if known) has arrived. */
-  private suspend(args: Buffer[], left: number, p: number, end: number): number {
+  /**
+   * suspend keeps an array's arguments so far; parsing resumes at `p` once `end` (if known) has
+   * arrived. It is where `maxCommand` is checked (only an incomplete command holds more than the
+   * bytes read): the bulks kept so far (`start` to `p` of this read, added to the earlier reads')
+   * and the bulk being waited for must fit, else the command is refused before its bytes arrive.
+   */
+  private suspend(args: Buffer[], left: number, start: number, p: number, end: number): number {
+    this.commandBytes += p - start;
+    if (this.commandBytes + (end > p ? end - p : 0) > this.maxCommand) {
+      this.error = `Protocol error: command of more than ${this.maxCommand} bytes`;
+      return INCOMPLETE;
+    }
     if (this.inPlace) copyArgs(args);
     this.partial = args;
     this.partialLeft = left;

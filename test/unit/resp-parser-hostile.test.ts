@@ -34,6 +34,30 @@ describe('RespParser with malformed input', () => {
     assert.equal(errorOf('*0\r\n'), undefined);
   });
 
+  it('refuses a command whose bulks pass maxCommand when the length that passes it is read, before its bytes', () => {
+    const p = new RespParser(1024, 2000);
+    const seen: number[] = [];
+    const onCommand = (args: Buffer[]): boolean => {
+      seen.push(args.length);
+      return true;
+    };
+    assert.equal(
+      p.feed(encode(['MSET', 'a', Buffer.alloc(500), 'b', Buffer.alloc(500)]), onCommand),
+      undefined,
+    );
+    assert.equal(p.feed(Buffer.from('*5\r\n$4\r\nMSET\r\n$1\r\na\r\n'), onCommand), undefined);
+    assert.equal(
+      p.feed(Buffer.concat([Buffer.from('$1000\r\n'), Buffer.alloc(1000), Buffer.from('\r\n')]), onCommand),
+      undefined,
+    );
+    assert.equal(p.holding, 1026, 'the bulks so far (framing included) of the incomplete array are held');
+    assert.equal(
+      p.feed(Buffer.from('$1\r\nb\r\n$1024\r\n'), onCommand),
+      'Protocol error: command of more than 2000 bytes',
+    );
+    assert.deepEqual(seen, [5]);
+  });
+
   it('refuses an inline line over 64 KiB even when its newline arrives in the same chunk', () => {
     const line = Buffer.concat([Buffer.from('SET k '), Buffer.alloc(70000, 0x61), Buffer.from('\r\n')]);
     assert.equal(errorOf(line), 'Protocol error: too big inline request');

@@ -41,6 +41,20 @@ describe('ReplyQueue', () => {
     first.onReply(ST_MISSING, 0, Buffer.alloc(0));
     assert.equal(q.out.take().toString(), '_\r\n$5\r\nvalue\r\n');
   });
+
+  it('counts what hold adds in depth until it is taken back', () => {
+    const q = new ReplyQueue(
+      () => undefined,
+      () => undefined,
+    );
+    const first = q.later(2, formatGet);
+    q.hold(99);
+    assert.equal(q.depth, 100, 'a multi-key command weighs its keys in the window while it gathers');
+    q.hold(-99);
+    first.onReply(ST_MISSING, 0, Buffer.alloc(0));
+    assert.equal(q.depth, 0);
+    assert.equal(q.out.take().toString(), '$-1\r\n');
+  });
 });
 
 /** formatWrite answers a write as SET does: +OK, or the error (the seq names the write). */

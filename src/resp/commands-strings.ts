@@ -14,6 +14,7 @@ import {
   encodeExt,
   EXT_KEEP_TTL,
   OP_DELETE_COUNTED,
+  COUNTED_FOUND_ONLY,
   OP_DELETE_EXT,
   OP_GET,
   OP_INCR,
@@ -248,7 +249,7 @@ export function incrBy(sign: 1 | -1, given: boolean): (c: RespConnection, args: 
 
 /** mget: MGET key [key ...]. */
 export function mget(c: RespConnection, args: Buffer[]): void {
-  gatherKeys(c, args, 'value', OP_GET, writeValues);
+  gatherKeys(c, args, 'value', OP_GET, undefined, c.roundKeys, writeValues);
 }
 
 function writeValues(w: RespWriter, g: Gather): void {
@@ -261,28 +262,37 @@ function writeValues(w: RespWriter, g: Gather): void {
 
 /** exists: EXISTS key [key ...] (a key named twice counts twice, as in Redis). */
 export function exists(c: RespConnection, args: Buffer[]): void {
-  gatherKeys(c, args, 'found', OP_GET, writeCount);
+  gatherKeys(c, args, 'found', OP_GET, undefined, c.roundKeys, writeCount);
 }
 
-/** del: DEL key [key ...], answering how many existed. */
+/**
+ * del: DEL key [key ...], answering how many existed. Its deletes answer without the old values
+ * (COUNTED_FOUND_ONLY), so they go all at once (roundKeys 0): one group commit, as atomic for other
+ * clients as Redis's DEL.
+ */
 export function del(c: RespConnection, args: Buffer[]): void {
-  gatherKeys(c, args, 'old', OP_DELETE_COUNTED, writeCount);
+  gatherKeys(c, args, 'old', OP_DELETE_COUNTED, COUNTED_FOUND_ONLY, 0, writeCount);
 }
 
-/** gatherKeys submits `op` for each key of `args` (from 1) in rounds (gather.ts) and answers with `write`. */
+/**
+ * gatherKeys submits `op` (with `value`) for each key of `args` (from 1) in rounds of `roundKeys`
+ * (gather.ts; 0: all at once) and answers with `write`.
+ */
 function gatherKeys(
   c: RespConnection,
   args: Buffer[],
   keep: Keep,
   op: typeof OP_GET | typeof OP_DELETE_COUNTED,
+  value: Buffer | undefined,
+  roundKeys: number,
   write: (w: RespWriter, g: Gather) => void,
 ): void {
   const t = routeKeys(c, args, 1, -1, 1, op !== OP_GET);
   if (t === undefined) return;
   const submitKey: SubmitOne = (conn, target, i, handler) => {
-    submit(conn, target, op, args[i + 1]!, undefined, handler);
+    submit(conn, target, op, args[i + 1]!, value, handler);
   };
-  new Gather(c, t, args.length - 1, keep, submitKey, write, c.roundKeys);
+  new Gather(c, t, args.length - 1, keep, submitKey, write, roundKeys);
 }
 
 function writeCount(w: RespWriter, g: Gather): void {

@@ -24,7 +24,8 @@
  *   OP_INCR           value = the signed decimal delta; reply ST_DONE, value = the new decimal value
  *   OP_SET_IF         value = flags:u8 bytes (SET_IF_ flags); reply ST_DONE when written, ST_MISSING
  *                     when its condition kept it from being written; either way value = old
- *   OP_DELETE_COUNTED reply ST_DONE, value = old (a missing key is not written at all)
+ *   OP_DELETE_COUNTED value = empty, or COUNTED_FOUND_ONLY: reply ST_DONE, value = old, or with
+ *                     COUNTED_FOUND_ONLY only old's first byte (a missing key is not written at all)
  *   old               := 0x00 (the key was missing) | 0x01 bytes (its value before)
  *   OP_WAIT           value = seq:f64, waits like a `w` write for seq; reply ST_DONE, seq = the
  *                     number of replicas holding seq (even when fewer than w, after timeoutMs)
@@ -84,6 +85,8 @@ export const OP_INCR = 4;
 export const OP_SET_IF = 5;
 /** OP_DELETE_COUNTED deletes a key, reporting whether it existed. */
 export const OP_DELETE_COUNTED = 6;
+/** COUNTED_FOUND_ONLY, as an OP_DELETE_COUNTED's value, leaves the old value out of its reply (RESP DEL). */
+export const COUNTED_FOUND_ONLY = Buffer.of(1);
 /** OP_WAIT waits until replicas acknowledge a seq of the store. */
 export const OP_WAIT = 7;
 

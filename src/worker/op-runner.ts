@@ -23,6 +23,7 @@ import { RequestReader } from './op-codec.js';
 import {
   OP_DELETE,
   OP_DELETE_COUNTED,
+  COUNTED_FOUND_ONLY,
   OP_DELETE_EXT,
   OP_EDIT,
   OP_GET,
@@ -193,7 +194,11 @@ export class OpRunner {
           const old = this.writes.current(r.store, store, r.key);
           if (old == null)
             this.replies.add(id, ST_DONE, this.positions.get(r.store, SLOT_LAST_SEQ), encodeOld(old));
-          else this.writes.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, encodeOld(old));
+          else {
+            // DEL asks only whether the key was there: its reply stays small however many keys it names.
+            const reply = r.value.length === 0 ? encodeOld(old) : COUNTED_FOUND_ONLY;
+            this.writes.write(id, r.store, store, r.key, null, r.w, r.timeoutMs, reply);
+          }
           break;
         }
         case OP_PUT_EXT:

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import {
+  COUNTED_FOUND_ONLY,
   OP_DELETE,
   OP_DELETE_COUNTED,
   OP_GET,
@@ -132,6 +133,21 @@ describe('worker ops for RESP (one batch, LSM store, fsync)', () => {
     await untilReplies(replies, [1, 2, 3, 4]);
     assert.equal(Buffer.from(decodeOld(replies.get(2)!.value)!).toString(), 'v');
     assert.equal(decodeOld(replies.get(3)!.value), undefined);
+    assert.equal(replies.get(4)!.status, ST_MISSING);
+  });
+
+  it('answers a counted delete that asks only whether the key was there without its old value (DEL)', async () => {
+    const { host, replies } = await openTestHost(tempDir(after));
+    after(() => host.close());
+    runOps(host, (w) => {
+      w.add(1, OP_PUT, 0, 'd', 'x'.repeat(1000));
+      w.add(2, OP_DELETE_COUNTED, 0, 'd', COUNTED_FOUND_ONLY);
+      w.add(3, OP_DELETE_COUNTED, 0, 'd', COUNTED_FOUND_ONLY);
+      w.add(4, OP_GET, 0, 'd', undefined);
+    });
+    await untilReplies(replies, [1, 2, 3, 4]);
+    assert.deepEqual([...replies.get(2)!.value], [1], 'found, and no value');
+    assert.deepEqual([...replies.get(3)!.value], [0], 'missing');
     assert.equal(replies.get(4)!.status, ST_MISSING);
   });
 });

@@ -233,4 +233,22 @@ describe('a live watch on a replica across a failover that discarded history', (
       `the stream's state is not the store's: it holds ${[...got.keys()].filter((k) => !want.has(k)).join(',') || 'nothing'} that the failover discarded and lacks ${[...want.keys()].filter((k) => !got.has(k)).join(',') || 'nothing'}`,
     );
   });
+  it('keeps in its cursor the epoch of the record it passed, not the epoch a failover gave that seq since', async () => {
+    const node = new ReplicaNode();
+    for (let i = 1; i <= 10; i++) node.log.append(`a${i}`, `old${i}`);
+    const out = new SseOutput();
+    const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
+    w.start(new Map<number, Start>([[0, { epoch: 0, seq: 0 }]]), {});
+    for (let i = 0; i < 50 && out.events().filter((e) => e.type === 'put').length < 10; i++) await sleep(10);
+    assert.equal(out.events().filter((e) => e.type === 'put').length, 10, 'the stream caught up with 0.10');
+    // Failover: epoch 1 starts at seq 9 (a9, a10 are discarded); the heartbeat sends progress.
+    node.log.epochStarts.push([1, 9]);
+    w.progress();
+    const cursor = String(out.events().at(-1)?.cursor);
+    w.close();
+    await sleep(600);
+    // With "0:1.10" a client resuming anywhere once epoch 1 wrote seq 10 is not given the snapshot
+    // that "0:0.10" (the version of a10, which it holds) gets it (watcher.ts start).
+    assert.equal(cursor, '0:0.10', 'the cursor names a version the stream never passed');
+  });
 });

@@ -201,16 +201,22 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** caughtUp opens a stream from 0.0 on a node whose log holds a1..a10 (epoch 0), once it passed them all. */
+async function caughtUp(): Promise<{ node: ReplicaNode; out: SseOutput; w: Watcher }> {
+  const node = new ReplicaNode();
+  for (let i = 1; i <= 10; i++) node.log.append(`a${i}`, `old${i}`);
+  const out = new SseOutput();
+  const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
+  w.start(new Map<number, Start>([[0, { epoch: 0, seq: 0 }]]), {});
+  for (let i = 0; i < 50 && out.events().filter((e) => e.type === 'put').length < 10; i++) await sleep(10);
+  assert.equal(out.events().filter((e) => e.type === 'put').length, 10, 'the stream caught up with 0.10');
+  return { node, out, w };
+}
+
 describe('a live watch on a replica across a failover that discarded history', () => {
   it('ends with the store state (a snapshot) when the replica is rebuilt below its position, not with discarded writes', async () => {
-    const node = new ReplicaNode();
     // Epoch 0: the old leader wrote a1..a10; this replica copied all ten.
-    for (let i = 1; i <= 10; i++) node.log.append(`a${i}`, `old${i}`);
-    const out = new SseOutput();
-    const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
-    w.start(new Map<number, Start>([[0, { epoch: 0, seq: 0 }]]), {});
-    for (let i = 0; i < 50 && out.events().filter((e) => e.type === 'put').length < 10; i++) await sleep(10);
-    assert.equal(out.events().filter((e) => e.type === 'put').length, 10, 'the stream caught up with 0.10');
+    const { node, out, w } = await caughtUp();
 
     // Failover: the new leader (epoch 1) held only up to seq 8; a9, a10 are discarded. This replica
     // is told DIVERGED at 8 and resyncs from the new leader's snapshot at seq 8, then pulls the
@@ -248,13 +254,7 @@ describe('a live watch on a replica across a failover that discarded history', (
     );
   });
   it('keeps in its cursor the epoch of the record it passed, not the epoch a failover gave that seq since', async () => {
-    const node = new ReplicaNode();
-    for (let i = 1; i <= 10; i++) node.log.append(`a${i}`, `old${i}`);
-    const out = new SseOutput();
-    const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
-    w.start(new Map<number, Start>([[0, { epoch: 0, seq: 0 }]]), {});
-    for (let i = 0; i < 50 && out.events().filter((e) => e.type === 'put').length < 10; i++) await sleep(10);
-    assert.equal(out.events().filter((e) => e.type === 'put').length, 10, 'the stream caught up with 0.10');
+    const { node, out, w } = await caughtUp();
     // Failover: epoch 1 starts at seq 9 (a9, a10 are discarded); the heartbeat sends progress.
     node.log.epochStarts.push([1, 9]);
     w.progress();
@@ -268,12 +268,7 @@ describe('a live watch on a replica across a failover that discarded history', (
   it('gives a stream resumed after a power cut took records it saw (seqs reused in the same epoch) the store state', async () => {
     // durability "interval": the leader's log (so its watchers) held a1..a10, a power cut took a6..a10
     // (never synced); restarted in the same epoch, it wrote c6..c14 before the client came back.
-    const node = new ReplicaNode();
-    for (let i = 1; i <= 10; i++) node.log.append(`a${i}`, `old${i}`);
-    const out = new SseOutput();
-    const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
-    w.start(new Map<number, Start>([[0, { epoch: 0, seq: 0 }]]), {});
-    for (let i = 0; i < 50 && out.events().filter((e) => e.type === 'put').length < 10; i++) await sleep(10);
+    const { node, out, w } = await caughtUp();
     w.close();
     node.log.recs = node.log.recs.slice(0, 5);
     for (let i = 6; i <= 14; i++) node.log.append(`c${i}`, `new${i}`);

@@ -57,7 +57,13 @@ export interface ShardStream {
 
 /** ShardWatch is one shard of a watch stream: its position, its feed once live, and its catching up. */
 export class ShardWatch implements FeedSubscriber {
-  pos = 0;
+  /**
+   * epoch is the epoch the shard's history gave `pos` when the stream passed it: the cursor names
+   * it, and a history that gives `pos` another epoch since (a failover discarded it) ends the
+   * stream with that cursor, so the client's resume gets a snapshot (watcher.ts `start`).
+   */
+  epoch = 0;
+  private at = 0;
   feed: Feed | undefined;
   readonly src: ShardSource;
   private readonly stream: ShardStream;
@@ -65,6 +71,21 @@ export class ShardWatch implements FeedSubscriber {
   constructor(src: ShardSource, stream: ShardStream) {
     this.src = src;
     this.stream = stream;
+  }
+
+  /** pos is the seq of the last record passed; setting it notes the epoch the history gives it now. */
+  get pos(): number {
+    return this.at;
+  }
+
+  set pos(seq: number) {
+    this.at = seq;
+    this.epoch = this.stream.deps.epochOf(this.src.shard, seq);
+  }
+
+  /** forked tells whether the shard's history no longer gives `pos` the epoch it had when passed. */
+  forked(): boolean {
+    return this.at > 0 && this.stream.deps.epochOf(this.src.shard, this.at) !== this.epoch;
   }
 
   /** records hands a feed batch to the stream (FeedSubscriber). */

@@ -161,6 +161,7 @@ export class Watcher implements BroadcastMember, ShardStream {
     }
     const cursor = this.cursor();
     const lagText = JSON.stringify(lag);
+    if (this.forkedAny()) return;
     if (cursor === this.lastCursor && lagText === this.lastLag) return;
     this.lastLag = lagText;
     this.emit({ type: 'progress', cursor, ...(lagText === '{}' ? {} : { lag }) });
@@ -181,7 +182,7 @@ export class Watcher implements BroadcastMember, ShardStream {
 
   /** live handles a feed batch for shard `s`. */
   live(s: ShardWatch, batch: readonly LogRecord[]): void {
-    if (this.closed) return;
+    if (this.closed || this.forkedAny()) return;
     const first = batch[0];
     if (first === undefined) return;
     if (first.seq > s.pos + 1) {
@@ -199,7 +200,7 @@ export class Watcher implements BroadcastMember, ShardStream {
 
   /** shared takes a flush of its broadcast (BroadcastMember). */
   shared(flush: SharedFlush, positions: readonly number[], cursor: string): void {
-    if (this.closed) return;
+    if (this.closed || this.forkedAny()) return;
     this.shards.forEach((s, i) => (s.pos = positions[i]!));
     if (flush.data.length === 0) return;
     this.lastCursor = cursor;
@@ -271,6 +272,7 @@ export class Watcher implements BroadcastMember, ShardStream {
 
   /** deliver passes records with seq > the shard's position, emitting those under the prefix. */
   deliver(s: ShardWatch, batch: readonly LogRecord[]): void {
+    if (this.forkedAny()) return;
     const shard = s.src.shard;
     if (binaryVersion(this.out.format) !== undefined) {
       // Binary changes carry their versions: one block, no cursor per event.
@@ -286,11 +288,21 @@ export class Watcher implements BroadcastMember, ShardStream {
     }
   }
 
+  /**
+   * forkedAny ends the stream with `resume` when a failover discarded history a shard passed
+   * (its cursor keeps the epoch it passed, so the resume gets a snapshot); true when it did.
+   */
+  private forkedAny(): boolean {
+    if (!this.shards.some((s) => s.forked())) return false;
+    this.cut('failover');
+    return true;
+  }
+
   /** cursor is the stream's position as a `from` value (watch-cursor.ts), shards in order. */
   cursor(): string {
     let text = '';
     for (const s of this.shards) {
-      const v: Version = { epoch: this.deps.epochOf(s.src.shard, s.pos), seq: s.pos };
+      const v: Version = { epoch: s.epoch, seq: s.pos };
       text += `${text === '' ? '' : ','}${String(s.src.shard)}:${formatVersion(v)}`;
     }
     return text;

@@ -18,8 +18,12 @@
 
 /** REAP_PER_TURN bounds the expiries handed to `reap` in one event-loop turn. */
 export const REAP_PER_TURN = 256;
-/** MAX_TIMER_MS caps a timer's delay (setTimeout's limit is 2^31-1 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * RECHECK_MS caps a timer's delay: timers run on the monotonic clock, expiries on the wall clock
+ * reads use, so a wall clock stepped forward is noticed within RECHECK_MS instead of when a timer
+ * armed before the step runs out (as late as the step).
+ */
+const RECHECK_MS = 1000;
 
 /** Expiring is one remembered expiring write. */
 export interface Expiring {
@@ -119,7 +123,7 @@ export class ExpiryReaper {
     if (this.timer !== undefined && this.timerAt <= first.expiresAtMs) return;
     clearTimeout(this.timer);
     this.timerAt = first.expiresAtMs;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, first.expiresAtMs - this.clock()));
+    const delay = Math.min(RECHECK_MS, Math.max(0, first.expiresAtMs - this.clock()));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerAt = Infinity;

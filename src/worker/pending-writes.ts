@@ -141,6 +141,19 @@ export class PendingWrites {
     this.entries.release(handle);
   }
 
+  /**
+   * settleTicket is `settle` for a write noted with ticket number `ticket`, durable as `seq` or
+   * refused with `err`. A ticket is reused once its write is answered, so when that write is its
+   * key's newest and older ones stay in flight (a refusal told at once; an older write answered
+   * through its promise, a microtask after the newer one's sink), the entry keeps the promise of
+   * its outcome instead: its number would name the ticket's next write.
+   */
+  settleTicket(handle: number, ticket: number, seq: number, err: Error | undefined): void {
+    if (this.inFlight[handle]! > 1 && this.settledPs[handle] === ticket)
+      this.settledPs[handle] = err === undefined ? Promise.resolve({ seq }) : refusedWith(err);
+    this.settle(handle);
+  }
+
   /** find returns the entry of `key`'s newest pending write, or -1 when none is pending; it is valid until the next settle. */
   find(store: number, key: Uint8Array): number {
     if (this.live === 0) return -1;
@@ -243,6 +256,13 @@ export class PendingWrites {
     this.mask = this.index.length - 1;
     for (const slot of old) if (slot !== 0) this.place(slot - 1, this.hashes[slot - 1]!);
   }
+}
+
+/** refusedWith is a rejected promise of a write's outcome, its rejection handled by whoever asks. */
+function refusedWith(err: Error): Promise<WriteResult> {
+  const p = Promise.reject(err);
+  p.catch(() => undefined);
+  return p;
 }
 
 function noTickets(ticket: number): Promise<WriteResult> {

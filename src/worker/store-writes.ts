@@ -205,7 +205,7 @@ export class StoreWrites implements WriteSink {
   written(t: number, seq: number): void {
     const k = this.tickets.release(t);
     const { settled } = k;
-    this.pending.settle(k.handle);
+    this.pending.settleTicket(k.handle, t, seq, undefined);
     if (k.reapKey !== undefined)
       this.reaper.add({ store: k.store, key: k.reapKey, seq, expiresAtMs: k.expiresAtMs });
     this.durable(k.id, k.store, seq, k.w, k.timeoutMs, k.replyValue, k.done);
@@ -216,7 +216,7 @@ export class StoreWrites implements WriteSink {
   refused(t: number, err: Error): void {
     const k = this.tickets.release(t);
     const { settled } = k;
-    this.pending.settle(k.handle);
+    this.pending.settleTicket(k.handle, t, 0, err);
     this.replies.error(k.id, err);
     this.replies.flushSoon();
     settled?.reject(err);

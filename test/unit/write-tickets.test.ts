@@ -21,9 +21,12 @@ import { testStoreSpec } from '../helpers/worker-host.js';
 /** HeldStore takes writes through writeTo and answers them only when the test says so. */
 class HeldStore extends MemoryStore {
   readonly held: { sink: WriteSink; token: number }[] = [];
+  /** refusing, when set, is the error writeTo refuses with before it returns (an isolated store). */
+  refusing: Error | undefined;
 
   writeTo(_key: Uint8Array, _value: Uint8Array | null, _exp: number, sink: WriteSink, token: number): void {
-    this.held.push({ sink, token });
+    if (this.refusing !== undefined) sink.refused(token, this.refusing);
+    else this.held.push({ sink, token });
   }
 
   /** answer tells the oldest held write's sink: written as `seq`, or refused with `err`. */
@@ -63,6 +66,17 @@ function fixture(): { writes: StoreWrites; stores: HeldStore[]; replies: Map<num
 
 const b = (s: string): Buffer => Buffer.from(s);
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** outcomeWithin is what `p` settled with within a few turns: its seq, its error's message, or 'pending'. */
+async function outcomeWithin(p: Promise<{ seq: number }>): Promise<number | string> {
+  let out: number | string = 'pending';
+  p.then(
+    ({ seq }) => (out = seq),
+    (err: Error) => (out = err.message),
+  );
+  for (let i = 0; i < 3; i++) await turn();
+  return out;
+}
 
 describe('plain writes answered through their tickets', () => {
   it('answers each write with its own op id, seq and status, tickets reused or not', async () => {
@@ -126,5 +140,40 @@ describe('plain writes answered through their tickets', () => {
     while (!replies.has(5)) await turn();
     assert.equal(replies.get(5)?.status, ST_DONE);
     assert.equal(plain.get(b('k'))?.toString(), 'v');
+  });
+
+  it('a read behind an older write in flight, whose newer write on the key was refused at once, hears the refusal, not another write', async () => {
+    const { writes, stores } = fixture();
+    const s = stores[0]!;
+    writes.write(1, 0, s, b('k'), b('1'), 0, 0, undefined);
+    s.refusing = new DistkvError('UNAVAILABLE', 'store isolated');
+    writes.write(2, 0, s, b('k'), b('2'), 0, 0, undefined);
+    s.refusing = undefined;
+    // The refused write's ticket is free: a write of another key takes it.
+    writes.write(3, 0, s, b('other'), b('3'), 0, 0, undefined);
+    const read = writes.pending.settledOf(0, b('k'));
+    assert.ok(read, 'the older write is still in flight');
+    s.answer(5);
+    s.answer(9);
+    assert.equal(await outcomeWithin(read), 'store isolated');
+    assert.equal(writes.pending.size, 0);
+  });
+
+  it('a read behind an older promised write hears the newer plain write answered before it, not the next user of its ticket', async () => {
+    const { writes, stores } = fixture();
+    const s = stores[0]!;
+    // The older write goes through put (a read-modify-write's `issue`), whose promise a real store
+    // resolves in the same hand-over as the newer write's sink, but is heard a microtask later.
+    let resolveOlder!: (r: { seq: number }) => void;
+    s.put = () => new Promise((r) => (resolveOlder = r));
+    void writes.issue(0, s, b('k'), b('1'), 0);
+    writes.write(2, 0, s, b('k'), b('2'), 0, 0, undefined);
+    s.answer(6);
+    const read = writes.pending.settledOf(0, b('k'));
+    assert.ok(read, 'the older write is still in flight');
+    writes.write(3, 0, s, b('other'), b('3'), 0, 0, undefined);
+    resolveOlder({ seq: 5 });
+    s.answer(7);
+    assert.equal(await outcomeWithin(read), 6);
   });
 });

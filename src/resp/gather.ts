@@ -132,9 +132,9 @@ export class Gather {
     }
     this.error = `ERR reply of more than ${this.maxBytes} bytes (server.max_unsent_bytes, at most ${MAX_REPLY_BYTES}); ask for fewer keys`;
     this.values.fill(undefined);
+    // The values go now; the keys' weight in the window goes once the round answered (`answer`).
     this.c.noteGathered(-this.bytes);
     this.bytes = 0;
-    this.c.queue.hold(1 - this.values.length);
     return undefined;
   }
 }

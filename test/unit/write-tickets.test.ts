@@ -72,7 +72,7 @@ async function outcomeWithin(p: Promise<{ seq: number }>): Promise<number | stri
   let out: number | string = 'pending';
   p.then(
     ({ seq }) => (out = seq),
-    (err: Error) => (out = err.message),
+    (err: unknown) => (out = (err as Error).message),
   );
   for (let i = 0; i < 3; i++) await turn();
   return out;

@@ -2,13 +2,17 @@
  * A shard worker's stores for a test, without a thread: `testStoreSpec` describes one leader store
  * with small test sizes (for a `ShardHost` here, or a `WorkerPool` of real worker threads);
  * `openTestHost` opens a `ShardHost` over one LSM store on the calling thread and collects its
- * replies by request id; `runOps` hands it one batch; `untilReplies` waits (bounded) for replies.
+ * replies by request id; `runOps` hands it one batch; `untilReplies` waits (bounded) for replies;
+ * `storeWritesOver` is a worker's write path (StoreWrites) alone over the stores a test gives it.
  */
 import { join } from 'node:path';
 import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
 import { ReplyReader, RequestWriter } from '../../src/worker/op-codec.js';
 import { Positions } from '../../src/replication/positions.js';
 import { ShardHost } from '../../src/worker/shard-host.js';
+import type { Store } from '../../src/storage/store.js';
+import { ReplyBatch } from '../../src/worker/reply-batch.js';
+import { StoreWrites } from '../../src/worker/store-writes.js';
 
 /** HostReply is one reply the host sent, copied out of its buffer. */
 export interface HostReply {
@@ -85,4 +89,28 @@ export async function untilReplies(replies: Map<number, HostReply>, ids: number[
       throw new Error(`no reply for ${ids.filter((id) => !replies.has(id)).join(',')}`);
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/**
+ * storeWritesOver is a StoreWrites over `stores` (store i leads shard i, in `dir`) without
+ * replication, whose replies go to `replies` by op id (status and seq).
+ */
+export function storeWritesOver(
+  dir: string,
+  stores: readonly Store[],
+  replies: Map<number, { status: number; seq: number }>,
+): StoreWrites {
+  const hosted = new Map(stores.map((store, i) => [i, { spec: testStoreSpec(dir, i, 'memory'), store }]));
+  return new StoreWrites(
+    hosted,
+    new Positions(new SharedArrayBuffer(Positions.bytesFor(stores.length))),
+    new ReplyBatch((msg) => {
+      if (msg.type !== 'replies') return;
+      const r = new ReplyReader(msg.buffer, msg.length);
+      while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq });
+    }),
+    () => {
+      throw new Error('no replication here');
+    },
+  );
 }

@@ -11,15 +11,11 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DistkvError } from '../../src/errors.js';
-import { Positions } from '../../src/replication/positions.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
 import type { WriteResult, WriteSink } from '../../src/storage/store.js';
-import { ReplyReader } from '../../src/worker/op-codec.js';
 import { ST_DONE, ST_ERROR } from '../../src/worker/op-format.js';
-import { ReplyBatch } from '../../src/worker/reply-batch.js';
-import { StoreWrites } from '../../src/worker/store-writes.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { testStoreSpec } from '../helpers/worker-host.js';
+import { storeWritesOver } from '../helpers/worker-host.js';
 
 const REFUSED = 'refused';
 
@@ -113,17 +109,7 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 async function run(steps: Step[]): Promise<void> {
   const store = new ModelStore();
   const replies = new Map<number, { status: number; seq: number }>();
-  const dir = tempDir(after);
-  const writes = new StoreWrites(
-    new Map([[0, { spec: testStoreSpec(dir, 0, 'memory'), store }]]),
-    new Positions(new SharedArrayBuffer(Positions.bytesFor(1))),
-    new ReplyBatch((msg) => {
-      if (msg.type !== 'replies') return;
-      const r = new ReplyReader(msg.buffer, msg.length);
-      while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq });
-    }),
-    () => assert.fail('no replication here'),
-  );
+  const writes = storeWritesOver(tempDir(after), [store], replies);
   try {
     const newest = new Map<number, Op>();
     const plain: Op[] = [];

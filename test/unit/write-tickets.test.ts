@@ -8,15 +8,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { DistkvError } from '../../src/errors.js';
-import { Positions } from '../../src/replication/positions.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
 import type { WriteSink } from '../../src/storage/store.js';
-import { ReplyReader } from '../../src/worker/op-codec.js';
 import { ST_DONE, ST_ERROR, ST_MISSING } from '../../src/worker/op-format.js';
-import { ReplyBatch } from '../../src/worker/reply-batch.js';
-import { StoreWrites } from '../../src/worker/store-writes.js';
+import type { StoreWrites } from '../../src/worker/store-writes.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { testStoreSpec } from '../helpers/worker-host.js';
+import { storeWritesOver } from '../helpers/worker-host.js';
 
 /** HeldStore takes writes through writeTo and answers them only when the test says so. */
 class HeldStore extends MemoryStore {
@@ -45,19 +42,8 @@ interface Reply {
 
 function fixture(): { writes: StoreWrites; stores: HeldStore[]; replies: Map<number, Reply> } {
   const stores = [new HeldStore(), new HeldStore()];
-  const dir = tempDir(after);
-  const hosted = new Map(stores.map((store, i) => [i, { spec: testStoreSpec(dir, i, 'memory'), store }]));
   const replies = new Map<number, Reply>();
-  const writes = new StoreWrites(
-    hosted,
-    new Positions(new SharedArrayBuffer(Positions.bytesFor(2))),
-    new ReplyBatch((msg) => {
-      if (msg.type !== 'replies') return;
-      const r = new ReplyReader(msg.buffer, msg.length);
-      while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq });
-    }),
-    () => assert.fail('no replication here'),
-  );
+  const writes = storeWritesOver(tempDir(after), stores, replies);
   after(() => {
     writes.close();
   });

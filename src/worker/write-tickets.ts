@@ -11,7 +11,8 @@
  * As pending-writes.ts, a grow-only table (slot-pool.ts): typed arrays where it can, and the
  * references cleared when a ticket is released.
  * Invariant: a ticket is live from `take` until `release`, which its store's answer triggers
- * exactly once.
+ * exactly once; its number then names the next write given it, so nothing may keep it past its
+ * release (pending-writes.ts keeps a released newest write's outcome instead: `settleTicket`).
  *
  * Owned by one shard worker thread.
  */

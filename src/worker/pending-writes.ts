@@ -67,6 +67,8 @@ export class PendingWrites {
   private readonly keys: Uint8Array[] = [];
   private readonly values: (Uint8Array | null)[] = [];
   private readonly settledPs: (Settling | undefined)[] = [];
+  /** heldOutcomes release, by entry, the outcome of a newest write that settled before older ones (`settleNoted`). */
+  private readonly heldOutcomes = new Map<number, () => void>();
   /** tickets makes the promise of a write noted with a ticket number. */
   private readonly tickets: (ticket: number) => Promise<WriteResult>;
   /** entries hands out the entry numbers. */
@@ -127,6 +129,7 @@ export class PendingWrites {
     this.values[e] = value;
     this.expiries[e] = expiresAtMs;
     this.inFlight[e]!++;
+    if (this.heldOutcomes.size > 0) this.releaseOutcome(e);
     this.settledPs[e] = settled;
     return e;
   }
@@ -134,6 +137,7 @@ export class PendingWrites {
   /** settle marks one write of `note`'s handle as finished (durable or failed); call it exactly once per note. */
   settle(handle: number): void {
     if (--this.inFlight[handle]! > 0) return;
+    if (this.heldOutcomes.size > 0) this.releaseOutcome(handle);
     this.unplace(handle);
     this.live--;
     this.values[handle] = null;
@@ -143,15 +147,48 @@ export class PendingWrites {
 
   /**
    * settleTicket is `settle` for a write noted with ticket number `ticket`, durable as `seq` or
-   * refused with `err`. A ticket is reused once its write is answered, so when that write is its
-   * key's newest and older ones stay in flight (a refusal told at once; an older write answered
-   * through its promise, a microtask after the newer one's sink), the entry keeps the promise of
-   * its outcome instead: its number would name the ticket's next write.
+   * refused with `err`; see `settleNoted`.
    */
   settleTicket(handle: number, ticket: number, seq: number, err: Error | undefined): void {
     if (this.inFlight[handle]! > 1 && this.settledPs[handle] === ticket)
-      this.settledPs[handle] = err === undefined ? Promise.resolve({ seq }) : refusedWith(err);
+      this.holdOutcome(handle, err === undefined ? Promise.resolve({ seq }) : refusedWith(err));
     this.settle(handle);
+  }
+
+  /**
+   * settleNoted is `settle` for a write noted with promise `settled`, now settled. When a key's
+   * newest write settles while older ones stay in flight (refused at once, or answered through its
+   * sink a microtask before an older promised write), the entry's `settledAt` becomes the promise of
+   * that outcome once the older ones settled too (or a newer write is noted): a ticket's number
+   * names its next write once it is answered, and an outcome already settled would have whoever
+   * waits for the key's writes to settle before retrying (a conditional write, a transaction, the
+   * reaper) retry at once, in a loop of microtasks that keeps the older writes' I/O from running.
+   */
+  settleNoted(handle: number, settled: Promise<WriteResult>): void {
+    if (this.inFlight[handle]! > 1 && this.settledPs[handle] === settled) this.holdOutcome(handle, settled);
+    this.settle(handle);
+  }
+
+  /** holdOutcome makes entry `e`'s `settledAt` settle as `outcome` once `releaseOutcome(e)` runs. */
+  private holdOutcome(e: number, outcome: Promise<WriteResult>): void {
+    this.releaseOutcome(e);
+    let release!: () => void;
+    const held = new Promise<WriteResult>((resolve) => {
+      release = () => {
+        resolve(outcome);
+      };
+    });
+    held.catch(() => undefined);
+    this.heldOutcomes.set(e, release);
+    this.settledPs[e] = held;
+  }
+
+  /** releaseOutcome settles entry `e`'s held outcome, if any (its older writes settled, or a newer one was noted). */
+  private releaseOutcome(e: number): void {
+    const release = this.heldOutcomes.get(e);
+    if (release === undefined) return;
+    this.heldOutcomes.delete(e);
+    release();
   }
 
   /** find returns the entry of `key`'s newest pending write, or -1 when none is pending; it is valid until the next settle. */

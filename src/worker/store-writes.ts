@@ -233,7 +233,7 @@ export class StoreWrites implements WriteSink {
     const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
     const handle = this.pending.note(index, key, value, promise, expiresAtMs);
     const settle = (): void => {
-      this.pending.settle(handle);
+      this.pending.settleNoted(handle, promise);
     };
     promise.then(settle, settle);
     if (expiresAtMs > 0) {
@@ -340,7 +340,7 @@ export class StoreWrites implements WriteSink {
     const promise = store.expire(e.key);
     const handle = this.pending.note(e.store, e.key, null, promise);
     const settle = (): void => {
-      this.pending.settle(handle);
+      this.pending.settleNoted(handle, promise);
     };
     promise.then(settle, settle);
     this.trackUnsettled(e.store, promise);

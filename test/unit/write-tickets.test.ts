@@ -64,6 +64,17 @@ async function outcomeWithin(p: Promise<{ seq: number }>): Promise<number | stri
   return out;
 }
 
+/** olderInFlightNewerRefused writes key k twice: the first stays in flight, the second is refused at once (an isolated store). */
+function olderInFlightNewerRefused(): { writes: StoreWrites; s: HeldStore } {
+  const { writes, stores } = fixture();
+  const s = stores[0]!;
+  writes.write(1, 0, s, b('k'), b('1'), 0, 0, undefined);
+  s.refusing = new DistkvError('UNAVAILABLE', 'store isolated');
+  writes.write(2, 0, s, b('k'), b('2'), 0, 0, undefined);
+  s.refusing = undefined;
+  return { writes, s };
+}
+
 describe('plain writes answered through their tickets', () => {
   it('answers each write with its own op id, seq and status, tickets reused or not', async () => {
     const { writes, stores, replies } = fixture();
@@ -129,12 +140,7 @@ describe('plain writes answered through their tickets', () => {
   });
 
   it('a read behind an older write in flight, whose newer write on the key was refused at once, hears the refusal, not another write', async () => {
-    const { writes, stores } = fixture();
-    const s = stores[0]!;
-    writes.write(1, 0, s, b('k'), b('1'), 0, 0, undefined);
-    s.refusing = new DistkvError('UNAVAILABLE', 'store isolated');
-    writes.write(2, 0, s, b('k'), b('2'), 0, 0, undefined);
-    s.refusing = undefined;
+    const { writes, s } = olderInFlightNewerRefused();
     // The refused write's ticket is free: a write of another key takes it.
     writes.write(3, 0, s, b('other'), b('3'), 0, 0, undefined);
     const read = writes.pending.settledOf(0, b('k'));
@@ -161,5 +167,24 @@ describe('plain writes answered through their tickets', () => {
     resolveOlder({ seq: 5 });
     s.answer(7);
     assert.equal(await outcomeWithin(read), 6);
+  });
+
+  it('a retry behind a key whose newest write was refused at once while an older one is in flight neither spins nor stalls', async () => {
+    const { writes, s } = olderInFlightNewerRefused();
+    // As a conditional write, a transaction or the reaper: wait for the key's writes, then look again.
+    let retries = 0;
+    let clear = false;
+    const retry = (): void => {
+      const settled = writes.pending.settledOf(0, b('k'));
+      if (settled === undefined) clear = true;
+      else if (++retries < 1000) settled.then(retry, retry);
+    };
+    retry();
+    await turn();
+    assert.ok(retries < 3, `retried ${retries} times while the older write was in flight`);
+    assert.equal(clear, false);
+    s.answer(5);
+    await turn();
+    assert.equal(clear, true, 'the retry runs once the older write settled');
   });
 });

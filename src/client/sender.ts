@@ -60,6 +60,16 @@ export class Sender {
     let target = path;
     const switchDeadline = performance.now() + SWITCH_WAIT_MS;
     let nextLook = performance.now() + NEWEST_LOOK_MS;
+    // followLeader looks for a newer map and, when it names another leader of the shard, sends there.
+    const followLeader = async (): Promise<void> => {
+      if (shard === undefined) return;
+      await abortable(topology.loadNewest(), signal).catch(() => undefined);
+      const now = topology.map?.shard(shard.idx).address;
+      if (now !== undefined && `${topology.scheme}://${now}` !== origin) {
+        origin = `${topology.scheme}://${now}`;
+        target = path;
+      }
+    };
     for (let attempt = 0, redirects = 0; ;) {
       signal?.throwIfAborted();
       this.stats.requests++;
@@ -72,6 +82,9 @@ export class Sender {
           this.stats.retries++;
           await sleep(Math.min(1000, 50 * 2 ** attempt), signal);
           attempt++;
+          // A node that does not answer may have lost the shard meanwhile (a `w` write waits there
+          // its timeout on top of the client's): the retry goes to the leader the cluster names now.
+          await followLeader();
           continue;
         }
         const what =
@@ -89,14 +102,9 @@ export class Sender {
         await sleep(SWITCH_RETRY_MS, signal);
         // The switch may be over elsewhere while this node cannot learn it (cut off from the
         // coordinator): look for a newer map now and then, and follow the shard's new leader.
-        if (shard !== undefined && performance.now() >= nextLook) {
+        if (performance.now() >= nextLook) {
           nextLook = performance.now() + NEWEST_LOOK_MS;
-          await abortable(topology.loadNewest(), signal).catch(() => undefined);
-          const now = topology.map?.shard(shard.idx).address;
-          if (now !== undefined && `${topology.scheme}://${now}` !== origin) {
-            origin = `${topology.scheme}://${now}`;
-            target = path;
-          }
+          await followLeader();
         }
         continue;
       }

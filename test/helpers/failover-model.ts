@@ -59,9 +59,12 @@ export async function waitFor(what: string, check: () => Promise<boolean>, ms = 
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/** LOAD_MAX_MS bounds how long a Load writes (longer than any test that uses one runs). */
+const LOAD_MAX_MS = 300_000;
+
 /**
  * Load writes distinct keys with write concern `w` from `concurrency` loops until stopped (bounded
- * by `max` writes and by the caller's stop); `acked` is the model: every write acknowledged.
+ * by `max` writes, by `maxMs` and by the caller's stop); `acked` is the model: every write acknowledged.
  */
 export class Load {
   readonly acked = new Map<string, string>();
@@ -70,9 +73,21 @@ export class Load {
   private stopped = false;
   private readonly loops: Promise<void>[];
 
-  constructor(client: DistkvClient, prefix: string, concurrency: number, max: number, w = 1) {
+  /**
+   * The loops stop by themselves after `max` writes or `maxMs` (LOAD_MAX_MS), whichever comes first:
+   * a test that fails before it calls `stop` must not leave them writing to stopped nodes for ever.
+   */
+  constructor(
+    client: DistkvClient,
+    prefix: string,
+    concurrency: number,
+    max: number,
+    w = 1,
+    maxMs = LOAD_MAX_MS,
+  ) {
+    const deadline = performance.now() + maxMs;
     this.loops = Array.from({ length: concurrency }, async () => {
-      while (!this.stopped && this.n < max) {
+      while (!this.stopped && this.n < max && performance.now() < deadline) {
         const i = this.n++;
         const key = `${prefix}-${i}`;
         const value = `v${i}-${'x'.repeat(i % 97)}`;

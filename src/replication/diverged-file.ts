@@ -4,12 +4,13 @@
  * new leader, its records above the fork point are written, in WAL record framing
  * (docs/wal-format.md, no segment header), to a file beside the store directory:
  *   `<store dir>.diverged-<epoch>-<first seq>-<last seq>.log`
- * where `epoch` is the epoch that forked. The file is fsynced before the store is rebuilt, and
+ * where `epoch` is the epoch that forked. The file is fsynced (as `.partial`, then renamed) before the store is rebuilt, and
  * `/stats` counts the records of these files (`divergedRecords`, `divergedFiles`).
  */
-import { closeSync, fsyncSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { DistkvError } from '../errors.js';
+import { RealVfs } from '../storage/real-vfs.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 
 const READ_BYTES = 4 * 1024 * 1024;
@@ -32,6 +33,8 @@ export function parseDivergedName(
 /**
  * saveDiverged writes every record of `store` above `fork` to `file` and fsyncs it. It throws
  * CORRUPTION when the log no longer holds them (compacted away): the store must then not be rebuilt.
+ * The records go to `file.partial` first, renamed once whole: a file named with a seq range holds
+ * that range, so `/stats` never counts records a save that gave up did not keep.
  */
 export function saveDiverged(
   store: Pick<StoreReplication, 'lastSeq' | 'readLog'>,
@@ -39,7 +42,8 @@ export function saveDiverged(
   fork: number,
 ): { file: string; records: number } {
   const last = store.lastSeq();
-  const fd = openSync(file, 'w');
+  const partial = `${file}.partial`;
+  const fd = openSync(partial, 'w');
   try {
     for (let after = fork; after < last;) {
       const r = store.readLog(after, READ_BYTES);
@@ -52,9 +56,14 @@ export function saveDiverged(
       after = r.lastSeq;
     }
     fsyncSync(fd);
-  } finally {
+  } catch (err) {
     closeSync(fd);
+    rmSync(partial, { force: true });
+    throw err;
   }
+  closeSync(fd);
+  renameSync(partial, file);
+  new RealVfs().syncDir(dirname(file));
   return { file, records: last - fork };
 }
 

@@ -1,0 +1,52 @@
+/**
+ * saveDiverged (src/replication/diverged-file.ts): a divergence file named with a seq range holds
+ * that whole range. A save that finds part of the range gone from the log leaves no file behind, so
+ * `/stats` (countDiverged) never counts records that were not kept.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { countDiverged, divergedFileOf, saveDiverged } from '../../src/replication/diverged-file.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+/** logOf answers readLog as a store's log does: one record of `bytes` bytes per seq, `gone` below `oldest`. */
+function logOf(last: number, oldest: number, bytes = 4) {
+  return {
+    lastSeq: () => last,
+    readLog: (after: number) => {
+      if (after + 1 < oldest) return 'gone' as const;
+      const n = Math.min(2, last - after);
+      return { records: Buffer.alloc(n * bytes, after + 1), lastSeq: after + n, end: last + 1 };
+    },
+  };
+}
+
+describe('a divergence file', () => {
+  it('holds every record above the fork, under its final name', () => {
+    const root = tempDir(after);
+    const dir = join(root, 'shard-0');
+    const file = divergedFileOf(dir, 3, 6, 10);
+    const saved = saveDiverged(logOf(10, 1), file, 5);
+    assert.deepEqual(saved, { file, records: 5 });
+    assert.equal(readFileSync(file).length, 5 * 4);
+    assert.deepEqual(readdirSync(root), ['shard-0.diverged-3-6-10.log']);
+    assert.deepEqual(countDiverged(dir), { divergedRecords: 5, divergedFiles: 1 });
+  });
+
+  it('is not left behind, partial or whole, when the log no longer holds part of the range', () => {
+    const root = tempDir(after);
+    const dir = join(root, 'shard-0');
+    const file = divergedFileOf(dir, 3, 6, 10);
+    // The first read (after 5) is answered; the next (after 7) finds seq 8 gone.
+    let reads = 0;
+    const log = logOf(10, 1);
+    const store = {
+      lastSeq: log.lastSeq,
+      readLog: (a: number) => (reads++ === 0 ? log.readLog(a) : ('gone' as const)),
+    };
+    assert.throws(() => saveDiverged(store, file, 5), { code: 'CORRUPTION' });
+    assert.deepEqual(readdirSync(root), []);
+    assert.deepEqual(countDiverged(dir), { divergedRecords: 0, divergedFiles: 0 });
+  });
+});

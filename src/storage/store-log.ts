@@ -178,11 +178,8 @@ export class StoreLog implements LogMember, ReplicationLog {
    * it is durable per the durability mode, hands it to the applier and resolves with its seq.
    */
   append(type: RecordType, key: Uint8Array, value: Uint8Array | null, expiresAtMs = 0): Promise<WriteResult> {
-    const refused = this.refusal();
-    if (refused !== undefined) return Promise.reject(refused);
-    const seq = this.nextSeq++;
-    this.buffered.encode(type, seq, key, value, expiresAtMs);
-    return this.enqueue(new Waiter(seq, key, value, expiresAtMs));
+    const w = this.admit(type, key, value, expiresAtMs);
+    return w instanceof Waiter ? this.enqueue(w) : Promise.reject(w);
   }
 
   /**
@@ -197,18 +194,28 @@ export class StoreLog implements LogMember, ReplicationLog {
     sink: WriteSink,
     token: number,
   ): void {
-    const refused = this.refusal();
-    if (refused !== undefined) {
-      sink.refused(token, refused);
+    const w = this.admit(type, key, value, expiresAtMs);
+    if (!(w instanceof Waiter)) {
+      sink.refused(token, w);
       return;
     }
-    const seq = this.nextSeq++;
-    this.buffered.encode(type, seq, key, value, expiresAtMs);
-    const w = new Waiter(seq, key, value, expiresAtMs);
     w.sink = sink;
     w.token = token;
-    this.buffered.wait(w);
-    this.commit.pending(this);
+    this.queue(w);
+  }
+
+  /** admit encodes a record of the store with the next seq and returns its waiter, or why it is refused. */
+  private admit(
+    type: RecordType,
+    key: Uint8Array,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+  ): Waiter | DistkvError {
+    const refused = this.refusal();
+    if (refused !== undefined) return refused;
+    const seq = this.nextSeq++;
+    this.buffered.encode(type, seq, key, value, expiresAtMs);
+    return new Waiter(seq, key, value, expiresAtMs);
   }
 
   /**
@@ -414,8 +421,13 @@ export class StoreLog implements LogMember, ReplicationLog {
       w.resolve = resolve;
       w.reject = reject;
     });
+    this.queue(w);
+    return done;
+  }
+
+  /** queue hands `w`'s record to the commit log's next batch. */
+  private queue(w: Waiter): void {
     this.buffered.wait(w);
     this.commit.pending(this);
-    return done;
   }
 }

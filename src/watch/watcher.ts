@@ -122,11 +122,8 @@ export class Watcher implements BroadcastMember, ShardStream {
     for (const s of this.shards) {
       const start = starts.get(s.src.shard) ?? 'now';
       if (start === 'now') s.pos = this.deps.lastSeq(s.src);
-      else {
-        s.pos = start.seq;
-        // A version whose epoch is not the one that wrote its seq names history a failover discarded.
-        if (start.seq > 0 && this.deps.epochOf(s.src.shard, start.seq) !== start.epoch) snapshotFirst.push(s);
-      }
+      // A version whose epoch is not the one that wrote its seq names history a failover discarded.
+      else if (s.startAt(start)) snapshotFirst.push(s);
     }
     this.emit({
       type: 'hello',

@@ -183,16 +183,40 @@ class SseOutput implements WatchOutput {
       .filter((l) => l.startsWith('data: '))
       .map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
   }
+  /**
+   * dispatched lists the events as an EventSource dispatches them, each with the last event id it
+   * then holds (an id-only block sets it without an event: the SSE spec).
+   */
+  dispatched(): { id: string; event: Record<string, unknown> }[] {
+    const out: { id: string; event: Record<string, unknown> }[] = [];
+    let id = '';
+    for (const frame of Buffer.concat(this.pieces).toString().split('\n\n')) {
+      let data: string | undefined;
+      for (const line of frame.split('\n')) {
+        if (line.startsWith('id: ')) id = line.slice(4);
+        else if (line.startsWith('data: ')) data = line.slice(6);
+      }
+      if (data !== undefined) out.push({ id, event: JSON.parse(data) as Record<string, unknown> });
+    }
+    return out;
+  }
   /** state applies the events as a client does (a snapshot replaces the state). */
   state(next?: SseOutput): Map<string, string> {
-    const m = new Map<string, string>();
-    for (const e of [...this.events(), ...(next?.events() ?? [])]) {
-      if (e.type === 'snapshot-begin') m.clear();
-      else if (e.type === 'put') m.set(String(e.key), String(e.value));
-      else if (e.type === 'delete' || e.type === 'expire') m.delete(String(e.key));
-    }
-    return m;
+    return applyEvents(new Map(), [...this.events(), ...(next?.events() ?? [])]);
   }
+}
+
+/** applyEvents applies events to a one-shard client's map (a snapshot replaces it) and returns it. */
+function applyEvents(
+  m: Map<string, string>,
+  events: readonly Record<string, unknown>[],
+): Map<string, string> {
+  for (const e of events) {
+    if (e.type === 'snapshot-begin') m.clear();
+    else if (e.type === 'put') m.set(String(e.key), String(e.value));
+    else if (e.type === 'delete' || e.type === 'expire') m.delete(String(e.key));
+  }
+  return m;
 }
 
 const SRC: ShardSource = { shard: 0, worker: 0, store: 0, role: 'replica', leaderStore: undefined };
@@ -264,5 +288,47 @@ describe('a live watch on a replica across a failover that discarded history', (
     // With "0:1.10" a client resuming anywhere once epoch 1 wrote seq 10 is not given the snapshot
     // that "0:0.10" (the version of a10, which it holds) gets it (watcher.ts start).
     assert.equal(cursor, '0:0.10', 'the cursor names a version the stream never passed');
+  });
+  it('names the discarded version it started from until its snapshot ends, so a client resuming mid-snapshot is given it again', async () => {
+    // The client holds a1..a10 of epoch 0 (its last id 0:0.10); a failover discarded a9, a10 (epoch
+    // 1 starts at seq 9) and this replica was rebuilt: its store is a1..a8 and the new b9..b14.
+    const node = new ReplicaNode();
+    for (let i = 1; i <= 10; i++) node.log.append(`a${i}`, `old${i}`);
+    const held = node.log.state();
+    node.log.epochStarts.push([1, 9]);
+    const snap: Rec[] = [];
+    for (let i = 1; i <= 8; i++) snap.push({ seq: i, key: `a${i}`, value: `old${i}` });
+    node.log.resync(8, snap);
+    for (let i = 9; i <= 14; i++) node.log.append(`b${i}`, `new${i}`);
+    const run = async (from: string): Promise<{ id: string; event: Record<string, unknown> }[]> => {
+      const out = new SseOutput();
+      const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
+      w.start(new Map([[0, startOf(parseFrom(from), 0)]]), {});
+      const done = (): boolean => out.events().some((e) => e.type === 'snapshot-end' || e.key === 'b14');
+      for (let i = 0; i < 40 && !done(); i++) await sleep(5);
+      w.close();
+      return out.dispatched();
+    };
+    const first = await run('0:0.10');
+    assert.ok(
+      first.some((f) => f.event.type === 'snapshot-end'),
+      'the stream from a discarded version sends a snapshot',
+    );
+    // The connection is lost after each event in turn: the client resumes with the id it holds.
+    for (const [k, { id, event }] of first.entries()) {
+      const state = applyEvents(
+        new Map(held),
+        first.slice(0, k + 1).map((f) => f.event),
+      );
+      applyEvents(
+        state,
+        (await run(id)).map((f) => f.event),
+      );
+      assert.deepEqual(
+        [...state].sort(),
+        [...node.log.state()].sort(),
+        `a client that lost its stream after event ${k} (${String(event.type)}) and resumed from ${id} does not hold the store's state`,
+      );
+    }
   });
 });

@@ -91,6 +91,12 @@ export class ShardWatch implements FeedSubscriber {
     this.epoch = this.stream.deps.epochOf(this.src.shard, seq);
   }
 
+  /** passed moves the position to `seq`, passed in `epoch` (a broadcast's: the epoch it was sent with). */
+  passed(seq: number, epoch: number): void {
+    this.at = seq;
+    this.epoch = epoch;
+  }
+
   /**
    * startAt places the shard after version `v` (a client's `from`); true when the history gives
    * `v.seq` another epoch (a failover discarded it): then the shard must begin with a snapshot.

@@ -331,4 +331,51 @@ describe('a live watch on a replica across a failover that discarded history', (
       );
     }
   });
+  it('keeps the epochs its broadcast passed, not the ones a failover gave those seqs before the flush that sends them', async () => {
+    // A stream caught up at a8 and joined its broadcast (one shard, all live).
+    const node = new ReplicaNode();
+    for (let i = 1; i <= 8; i++) node.log.append(`a${i}`, `old${i}`);
+    const out = new SseOutput();
+    const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
+    w.start(new Map<number, Start>([[0, { epoch: 0, seq: 0 }]]), {});
+    for (let i = 0; i < 50 && node.fanout.broadcastSizes().length === 0; i++) await sleep(5);
+    assert.deepEqual(node.fanout.broadcastSizes(), [1], 'the caught-up stream joined a broadcast');
+    // The old leader's a9, a10 reach the broadcast (epoch 0), which holds them for its window...
+    node.log.append('a9', 'old9');
+    node.log.append('a10', 'old10');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // ...while a failover discards them (epoch 1 starts at 9) and the replica is rebuilt at 8 and
+    // pulls the new leader's b9..b12: the stream is sent a9, a10 and must end with `resume`.
+    node.log.epochStarts.push([1, 9]);
+    const snap: Rec[] = [];
+    for (let i = 1; i <= 8; i++) snap.push({ seq: i, key: `a${i}`, value: `old${i}` });
+    node.log.resync(8, snap);
+    for (let i = 9; i <= 12; i++) node.log.append(`b${i}`, `new${i}`);
+    const done = (o: SseOutput): boolean => o.events().some((e) => e.key === 'b12' || e.type === 'resume');
+    for (let i = 0; i < 100 && !done(out); i++) await sleep(10);
+    w.progress();
+    w.close();
+    const resume = out.events().find((e) => e.type === 'resume');
+    let got = out.state();
+    if (resume !== undefined) {
+      const again = new SseOutput();
+      const w2 = new Watcher([SRC], node, again, {
+        prefix: Buffer.alloc(0),
+        values: true,
+        maxBuffer: 1 << 20,
+      });
+      w2.start(new Map([[0, startOf(parseFrom(String(resume.cursor)), 0)]]), {});
+      for (let i = 0; i < 100 && !done(again); i++) await sleep(10);
+      w2.close();
+      got = out.state(again);
+    }
+    assert.deepEqual(
+      [...got].sort(),
+      [...node.log.state()].sort(),
+      `the stream's state is not the store's (sent: ${out
+        .events()
+        .map((e) => String(e.version ?? e.cursor))
+        .join(' ')})`,
+    );
+  });
 });

@@ -15,7 +15,10 @@
  *    starts with an absolute change (watch-binary-format.ts), so a flush from any piece on reads
  *    the same to every member, whatever each was sent before.
  *  - Members are handed their new positions with each flush, so a member's cursor names exactly
- *    what its output was given; with nothing pending, `settle` hands them `pos` as it is.
+ *    what its output was given; with nothing pending, `settle` hands them `pos` as it is. Each
+ *    position goes with the epoch the history gave it when it was appended (`epochs`); when a
+ *    failover changes that epoch, members are handed the position before anything after it, so
+ *    each sees the fork (watcher.ts) rather than a new epoch's position over records of the old.
  *  - A feed reset (the log jumped) or a gap ends the broadcast after a last flush: each member
  *    then follows its shards alone again from its positions (watcher.ts), and joins a new one.
  *
@@ -168,6 +171,14 @@ export class Broadcast {
       if (records.length === 0) return;
     }
     const src = this.o.sources[i]!;
+    // A failover discarded what this shard passed (the history gives its position another epoch):
+    // members are handed that position first (what is pending, or just the position when its
+    // records matched nothing), so each holds the version it passed, sees the fork at its next
+    // flush and ends with `resume` (watcher.ts forkedAny).
+    if (this.o.epochOf(src.shard, after) !== this.epochs[i]) {
+      this.flush();
+      this.settle();
+    }
     const block = sharedBlock(records, src.shard, this.o.prefix, this.o.values, this.o.format, (seq) =>
       this.o.epochOf(src.shard, seq),
     );

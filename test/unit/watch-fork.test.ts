@@ -12,218 +12,18 @@
  * a stream keeps the epoch of the position it passed (shard-watch.ts); when the history gives that
  * position another epoch the stream ends with `resume` and that cursor, whose resume gets a
  * snapshot, as a reconnecting client's would; both cases fail without it.
+ *
+ * Also: a stream started from a version a failover discarded names that version (not the new
+ * epoch's at its seq) until its snapshot ends, so a client that loses it mid-snapshot is given
+ * the snapshot again; and a broadcast hands its members the epochs it passed, flushing what it
+ * holds when a failover changed the epoch of its position, so records sent in the old epoch
+ * are never covered by a position named in the new one. Each fails without its fix.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeRecord, recordSize, TYPE_DELETE, TYPE_PUT } from '../../src/storage/wal-format.js';
-import { Fanout } from '../../src/watch/fanout.js';
-import type { LogReader } from '../../src/watch/feed.js';
-import type { SharedFlush } from '../../src/watch/gathered-writes.js';
 import { parseFrom, type Start, startOf } from '../../src/watch/watch-cursor.js';
-import {
-  type ScanPage,
-  type ShardSource,
-  type WatchDeps,
-  type WatchOptions,
-  type WatchOutput,
-  Watcher,
-} from '../../src/watch/watcher.js';
-import type { WireFormat } from '../../src/watch/watch-event.js';
-
-interface Rec {
-  seq: number;
-  key: string;
-  value: string | undefined;
-}
-
-/** ForkingLog is a replica store's log that a resync can rebuild (as watch-tap.ts answers it). */
-class ForkingLog {
-  recs: Rec[] = [];
-  /** oldest is the first seq the log holds (after a resync: the snapshot's seq + 1). */
-  oldest = 1;
-  /** epochStarts: [epoch, firstSeq] oldest first (the shard's history in the live map). */
-  epochStarts: [number, number][] = [[0, 1]];
-  private wakers: (() => void)[] = [];
-
-  get last(): number {
-    return this.recs.length === 0 ? this.oldest - 1 : this.recs[this.recs.length - 1]!.seq;
-  }
-
-  append(key: string, value: string | undefined): void {
-    this.recs.push({ seq: this.last + 1, key, value });
-    this.wake();
-  }
-
-  /** resync rebuilds the store from a snapshot of the new leader at `state` (its seq `at`). */
-  resync(at: number, state: Rec[]): void {
-    this.recs = [];
-    this.oldest = at + 1;
-    this.snapshot = state;
-  }
-
-  snapshot: Rec[] = [];
-
-  /** state is the store's keys now. */
-  state(): Map<string, string> {
-    const m = new Map<string, string>();
-    for (const r of [...this.snapshot, ...this.recs])
-      if (r.value === undefined) m.delete(r.key);
-      else m.set(r.key, r.value);
-    return m;
-  }
-
-  epochOf(seq: number): number {
-    let e = 0;
-    for (const [epoch, first] of this.epochStarts) if (first <= seq) e = epoch;
-    return e;
-  }
-
-  private wake(): void {
-    const w = this.wakers;
-    this.wakers = [];
-    for (const f of w) f();
-  }
-
-  readonly read: LogReader = async (after, maxBytes, waitMs) => {
-    await Promise.resolve();
-    if (this.last <= after && waitMs > 0)
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, waitMs);
-        this.wakers.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    const end = this.last;
-    const recs = this.recs.filter((r) => r.seq > after);
-    // watch-tap.ts: gone when the log no longer holds `after`, or `after` is past the store's end.
-    if (after < this.oldest - 1 || (recs.length === 0 && after > end))
-      return { gone: true, records: Buffer.alloc(0), lastSeq: after, end };
-    const parts: Buffer[] = [];
-    let bytes = 0;
-    let lastSeq = after;
-    for (const r of recs) {
-      const key = Buffer.from(r.key);
-      const value = r.value === undefined ? undefined : Buffer.from(r.value);
-      const type = value === undefined ? TYPE_DELETE : TYPE_PUT;
-      const b = Buffer.alloc(recordSize(key.length, value?.length ?? 0, type));
-      encodeRecord(b, 0, type, r.seq, key, value);
-      parts.push(b);
-      bytes += b.length;
-      lastSeq = r.seq;
-      if (bytes >= maxBytes) break;
-    }
-    return { gone: false, records: Buffer.concat(parts), lastSeq, end };
-  };
-}
-
-class ReplicaNode implements WatchDeps {
-  readonly log = new ForkingLog();
-  readonly fanout = new Fanout(
-    () => this.log.read,
-    (_shard, seq) => this.log.epochOf(seq),
-  );
-  reader(): LogReader {
-    return this.log.read;
-  }
-  scan(): Promise<ScanPage> {
-    const entries = [...this.log.state()]
-      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([k, v]) => ({ key: Buffer.from(k), value: Buffer.from(v) }));
-    return Promise.resolve({ entries, seq: this.log.last, last: true });
-  }
-  feed(src: ShardSource, pos: number) {
-    return this.fanout.feed(src, pos);
-  }
-  lastSeq(): number {
-    return this.log.last;
-  }
-  epochOf(_shard: number, seq: number): number {
-    return this.log.epochOf(seq);
-  }
-  lag(): string | undefined {
-    return undefined;
-  }
-  broadcast(
-    sources: readonly ShardSource[],
-    o: WatchOptions,
-    format: WireFormat,
-    positions: readonly number[],
-  ) {
-    return this.fanout.broadcast(sources, o, format, positions);
-  }
-}
-
-/** SseOutput keeps every SSE event written. */
-class SseOutput implements WatchOutput {
-  readonly format = 'sse' as const;
-  private readonly pieces: Buffer[] = [];
-  emitBlock(block: Buffer, cursor: string): void {
-    this.pieces.push(block, Buffer.from(`id: ${cursor}\n\n`));
-  }
-  emitShared(flush: SharedFlush): void {
-    this.pieces.push(flush.data);
-  }
-  emit(type: string, json: string, cursor: string): void {
-    this.pieces.push(Buffer.from(`id: ${cursor}\nevent: ${type}\ndata: ${json}\n\n`));
-  }
-  backlog(): number {
-    return 0;
-  }
-  drained(): Promise<void> {
-    return Promise.resolve();
-  }
-  end(type: string, json: string, cursor: string): void {
-    this.emit(type, json, cursor);
-  }
-  events(): Record<string, unknown>[] {
-    return Buffer.concat(this.pieces)
-      .toString()
-      .split('\n')
-      .filter((l) => l.startsWith('data: '))
-      .map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
-  }
-  /**
-   * dispatched lists the events as an EventSource dispatches them, each with the last event id it
-   * then holds (an id-only block sets it without an event: the SSE spec).
-   */
-  dispatched(): { id: string; event: Record<string, unknown> }[] {
-    const out: { id: string; event: Record<string, unknown> }[] = [];
-    let id = '';
-    for (const frame of Buffer.concat(this.pieces).toString().split('\n\n')) {
-      let data: string | undefined;
-      for (const line of frame.split('\n')) {
-        if (line.startsWith('id: ')) id = line.slice(4);
-        else if (line.startsWith('data: ')) data = line.slice(6);
-      }
-      if (data !== undefined) out.push({ id, event: JSON.parse(data) as Record<string, unknown> });
-    }
-    return out;
-  }
-  /** state applies the events as a client does (a snapshot replaces the state). */
-  state(next?: SseOutput): Map<string, string> {
-    return applyEvents(new Map(), [...this.events(), ...(next?.events() ?? [])]);
-  }
-}
-
-/** applyEvents applies events to a one-shard client's map (a snapshot replaces it) and returns it. */
-function applyEvents(
-  m: Map<string, string>,
-  events: readonly Record<string, unknown>[],
-): Map<string, string> {
-  for (const e of events) {
-    if (e.type === 'snapshot-begin') m.clear();
-    else if (e.type === 'put') m.set(String(e.key), String(e.value));
-    else if (e.type === 'delete' || e.type === 'expire') m.delete(String(e.key));
-  }
-  return m;
-}
-
-const SRC: ShardSource = { shard: 0, worker: 0, store: 0, role: 'replica', leaderStore: undefined };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+import { Watcher } from '../../src/watch/watcher.js';
+import { applyEvents, type Rec, ReplicaNode, sleep, SRC, SseOutput } from '../helpers/watch-node.js';
 
 /** caughtUp opens a stream from 0.0 on a node whose log holds a1..a10 (epoch 0), once it passed them all. */
 async function caughtUp(): Promise<{ node: ReplicaNode; out: SseOutput; w: Watcher }> {
@@ -331,51 +131,65 @@ describe('a live watch on a replica across a failover that discarded history', (
       );
     }
   });
-  it('keeps the epochs its broadcast passed, not the ones a failover gave those seqs before the flush that sends them', async () => {
-    // A stream caught up at a8 and joined its broadcast (one shard, all live).
-    const node = new ReplicaNode();
-    for (let i = 1; i <= 8; i++) node.log.append(`a${i}`, `old${i}`);
-    const out = new SseOutput();
-    const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
-    w.start(new Map<number, Start>([[0, { epoch: 0, seq: 0 }]]), {});
-    for (let i = 0; i < 50 && node.fanout.broadcastSizes().length === 0; i++) await sleep(5);
-    assert.deepEqual(node.fanout.broadcastSizes(), [1], 'the caught-up stream joined a broadcast');
-    // The old leader's a9, a10 reach the broadcast (epoch 0), which holds them for its window...
-    node.log.append('a9', 'old9');
-    node.log.append('a10', 'old10');
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    // ...while a failover discards them (epoch 1 starts at 9) and the replica is rebuilt at 8 and
-    // pulls the new leader's b9..b12: the stream is sent a9, a10 and must end with `resume`.
-    node.log.epochStarts.push([1, 9]);
-    const snap: Rec[] = [];
-    for (let i = 1; i <= 8; i++) snap.push({ seq: i, key: `a${i}`, value: `old${i}` });
-    node.log.resync(8, snap);
-    for (let i = 9; i <= 12; i++) node.log.append(`b${i}`, `new${i}`);
-    const done = (o: SseOutput): boolean => o.events().some((e) => e.key === 'b12' || e.type === 'resume');
-    for (let i = 0; i < 100 && !done(out); i++) await sleep(10);
-    w.progress();
-    w.close();
-    const resume = out.events().find((e) => e.type === 'resume');
-    let got = out.state();
-    if (resume !== undefined) {
-      const again = new SseOutput();
-      const w2 = new Watcher([SRC], node, again, {
-        prefix: Buffer.alloc(0),
+  // The feed polls again at once when its long-poll waited over FEED_MIN_INTERVAL_MS (`idle`
+  // 20): the new leader's records then reach the broadcast in the same window as a9, a10; with
+  // `idle` 0 they usually come in the next one. With prefix `b` the discarded records match
+  // nothing (the broadcast sends nothing for them) and the new leader's b9, b10 at their seqs do.
+  for (const [idle, prefix] of [
+    [0, ''],
+    [20, ''],
+    [20, 'b'],
+  ] as const)
+    it(`keeps the epochs its broadcast passed, not the ones a failover gave those seqs before the flush that sends them (idle ${idle} ms, prefix "${prefix}")`, async () => {
+      // A stream caught up at a8 and joined its broadcast (one shard, all live).
+      const node = new ReplicaNode();
+      for (let i = 1; i <= 8; i++) node.log.append(`a${i}`, `old${i}`);
+      const out = new SseOutput();
+      const w = new Watcher([SRC], node, out, {
+        prefix: Buffer.from(prefix),
         values: true,
         maxBuffer: 1 << 20,
       });
-      w2.start(new Map([[0, startOf(parseFrom(String(resume.cursor)), 0)]]), {});
-      for (let i = 0; i < 100 && !done(again); i++) await sleep(10);
-      w2.close();
-      got = out.state(again);
-    }
-    assert.deepEqual(
-      [...got].sort(),
-      [...node.log.state()].sort(),
-      `the stream's state is not the store's (sent: ${out
-        .events()
-        .map((e) => String(e.version ?? e.cursor))
-        .join(' ')})`,
-    );
-  });
+      w.start(new Map<number, Start>([[0, { epoch: 0, seq: 0 }]]), {});
+      for (let i = 0; i < 50 && node.fanout.broadcastSizes().length === 0; i++) await sleep(5);
+      assert.deepEqual(node.fanout.broadcastSizes(), [1], 'the caught-up stream joined a broadcast');
+      await sleep(idle);
+      // The old leader's a9, a10 reach the broadcast (epoch 0), which holds them for its window...
+      node.log.append('a9', 'old9');
+      node.log.append('a10', 'old10');
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // ...while a failover discards them (epoch 1 starts at 9) and the replica is rebuilt at 8 and
+      // pulls the new leader's b9..b12: the stream is sent a9, a10 and must end with `resume`.
+      node.log.epochStarts.push([1, 9]);
+      const snap: Rec[] = [];
+      for (let i = 1; i <= 8; i++) snap.push({ seq: i, key: `a${i}`, value: `old${i}` });
+      node.log.resync(8, snap);
+      for (let i = 9; i <= 12; i++) node.log.append(`b${i}`, `new${i}`);
+      const done = (o: SseOutput): boolean => o.events().some((e) => e.key === 'b12' || e.type === 'resume');
+      for (let i = 0; i < 100 && !done(out); i++) await sleep(10);
+      w.progress();
+      w.close();
+      const resume = out.events().find((e) => e.type === 'resume');
+      let got = out.state();
+      if (resume !== undefined) {
+        const again = new SseOutput();
+        const w2 = new Watcher([SRC], node, again, {
+          prefix: Buffer.from(prefix),
+          values: true,
+          maxBuffer: 1 << 20,
+        });
+        w2.start(new Map([[0, startOf(parseFrom(String(resume.cursor)), 0)]]), {});
+        for (let i = 0; i < 100 && !done(again); i++) await sleep(10);
+        w2.close();
+        got = out.state(again);
+      }
+      assert.deepEqual(
+        [...got].sort(),
+        [...node.log.state()].filter(([k]) => k.startsWith(prefix)).sort(),
+        `the stream's state is not the store's (sent: ${out
+          .events()
+          .map((e) => String(e.version ?? e.cursor))
+          .join(' ')})`,
+      );
+    });
 });

@@ -23,7 +23,7 @@ export class ForkingLog {
   oldest = 1;
   /** epochStarts: [epoch, firstSeq] oldest first (the shard's history in the live map). */
   epochStarts: [number, number][] = [[0, 1]];
-  private wakers: (() => void)[] = [];
+  private readonly wakers = new Wakers();
 
   get last(): number {
     return this.recs.length === 0 ? this.oldest - 1 : this.recs[this.recs.length - 1]!.seq;
@@ -31,7 +31,7 @@ export class ForkingLog {
 
   append(key: string, value: string | undefined): void {
     this.recs.push({ seq: this.last + 1, key, value });
-    this.wake();
+    this.wakers.wake();
   }
 
   /** resync rebuilds the store from a snapshot of the new leader at `state` (its seq `at`). */
@@ -58,69 +58,82 @@ export class ForkingLog {
     return e;
   }
 
-  private wake(): void {
-    const w = this.wakers;
-    this.wakers = [];
-    for (const f of w) f();
-  }
-
   readonly read: LogReader = async (after, maxBytes, waitMs) => {
     await Promise.resolve();
-    if (this.last <= after && waitMs > 0)
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, waitMs);
-        this.wakers.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+    if (this.last <= after && waitMs > 0) await this.wakers.wait(waitMs);
     const end = this.last;
     const recs = this.recs.filter((r) => r.seq > after);
     // watch-tap.ts: gone when the log no longer holds `after`, or `after` is past the store's end.
     if (after < this.oldest - 1 || (recs.length === 0 && after > end))
       return { gone: true, records: Buffer.alloc(0), lastSeq: after, end };
-    const parts: Buffer[] = [];
-    let bytes = 0;
-    let lastSeq = after;
-    for (const r of recs) {
-      const key = Buffer.from(r.key);
-      const value = r.value === undefined ? undefined : Buffer.from(r.value);
-      const type = value === undefined ? TYPE_DELETE : TYPE_PUT;
-      const b = Buffer.alloc(recordSize(key.length, value?.length ?? 0, type));
-      encodeRecord(b, 0, type, r.seq, key, value);
-      parts.push(b);
-      bytes += b.length;
-      lastSeq = r.seq;
-      if (bytes >= maxBytes) break;
-    }
-    return { gone: false, records: Buffer.concat(parts), lastSeq, end };
+    return { gone: false, ...logBatch(recs, after, maxBytes), end };
   };
 }
 
-export class ReplicaNode implements WatchDeps {
-  readonly log = new ForkingLog();
+/** Wakers are the long-polls waiting for a log's next record (as waitForLog, store-log.ts). */
+export class Wakers {
+  private waiting: (() => void)[] = [];
+
+  /** wait resolves at the next wake, or after `ms`. */
+  wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.waiting.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** wake resolves every wait. */
+  wake(): void {
+    const w = this.waiting;
+    this.waiting = [];
+    for (const f of w) f();
+  }
+}
+
+/**
+ * logBatch encodes `recs` (in seq order, after `after`) as a `watch-read` answers them: log
+ * records up to the one that brings them to `maxBytes`; lastSeq is the last one's (`after` if none).
+ */
+export function logBatch(
+  recs: readonly Rec[],
+  after: number,
+  maxBytes: number,
+): { records: Buffer; lastSeq: number } {
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  let lastSeq = after;
+  for (const r of recs) {
+    const key = Buffer.from(r.key);
+    const value = r.value === undefined ? undefined : Buffer.from(r.value);
+    const type = value === undefined ? TYPE_DELETE : TYPE_PUT;
+    const b = Buffer.alloc(recordSize(key.length, value?.length ?? 0, type));
+    encodeRecord(b, 0, type, r.seq, key, value);
+    parts.push(b);
+    bytes += b.length;
+    lastSeq = r.seq;
+    if (bytes >= maxBytes) break;
+  }
+  return { records: Buffer.concat(parts), lastSeq };
+}
+
+/**
+ * FanoutNode is the node a watcher sees, over in-memory logs: its reader, epochs and snapshot
+ * are the subclass's; the feeds and broadcasts are a real Fanout over them.
+ */
+export abstract class FanoutNode implements WatchDeps {
   readonly fanout = new Fanout(
-    () => this.log.read,
-    (_shard, seq) => this.log.epochOf(seq),
+    (src) => this.reader(src),
+    (shard, seq) => this.epochOf(shard, seq),
   );
-  reader(): LogReader {
-    return this.log.read;
-  }
-  scan(_src: ShardSource, prefix: Buffer): Promise<ScanPage> {
-    const entries = [...this.log.state()]
-      .filter(([k]) => Buffer.from(k).subarray(0, prefix.length).equals(prefix))
-      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([k, v]) => ({ key: Buffer.from(k), value: Buffer.from(v) }));
-    return Promise.resolve({ entries, seq: this.log.last, last: true });
-  }
+  abstract reader(src: ShardSource): LogReader;
+  abstract scan(src: ShardSource, prefix: Buffer): Promise<ScanPage>;
+  abstract lastSeq(src: ShardSource): number;
+  abstract epochOf(shard: number, seq: number): number;
   feed(src: ShardSource, pos: number) {
     return this.fanout.feed(src, pos);
-  }
-  lastSeq(): number {
-    return this.log.last;
-  }
-  epochOf(_shard: number, seq: number): number {
-    return this.log.epochOf(seq);
   }
   lag(): string | undefined {
     return undefined;
@@ -132,6 +145,27 @@ export class ReplicaNode implements WatchDeps {
     positions: readonly number[],
   ) {
     return this.fanout.broadcast(sources, o, format, positions);
+  }
+}
+
+/** ReplicaNode is one replica shard's node over a ForkingLog. */
+export class ReplicaNode extends FanoutNode {
+  readonly log = new ForkingLog();
+  reader(): LogReader {
+    return this.log.read;
+  }
+  scan(_src: ShardSource, prefix: Buffer): Promise<ScanPage> {
+    const entries = [...this.log.state()]
+      .filter(([k]) => Buffer.from(k).subarray(0, prefix.length).equals(prefix))
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+      .map(([k, v]) => ({ key: Buffer.from(k), value: Buffer.from(v) }));
+    return Promise.resolve({ entries, seq: this.log.last, last: true });
+  }
+  lastSeq(): number {
+    return this.log.last;
+  }
+  epochOf(_shard: number, seq: number): number {
+    return this.log.epochOf(seq);
   }
 }
 

@@ -37,6 +37,44 @@ async function caughtUp(): Promise<{ node: ReplicaNode; out: SseOutput; w: Watch
   return { node, out, w };
 }
 
+/**
+ * failover discards a9, a10: epoch 1 starts at seq 9, the replica resyncs from the new leader's
+ * snapshot at seq 8 (a1..a8) and pulls the new epoch's writes b9..b`last`.
+ */
+function failover(node: ReplicaNode, last: number): void {
+  node.log.epochStarts.push([1, 9]);
+  const snap: Rec[] = [];
+  for (let i = 1; i <= 8; i++) snap.push({ seq: i, key: `a${i}`, value: `old${i}` });
+  node.log.resync(8, snap);
+  for (let i = 9; i <= last; i++) node.log.append(`b${i}`, `new${i}`);
+}
+
+/**
+ * clientState is the state of a client of `out` (a stream of keys under `prefix`, now closed):
+ * a stream ended with `resume` is continued as a client does, from the cursor it was given,
+ * until `done`.
+ */
+async function clientState(
+  node: ReplicaNode,
+  out: SseOutput,
+  prefix: string,
+  done: (o: SseOutput) => boolean,
+): Promise<Map<string, string>> {
+  const resume = out.events().find((e) => e.type === 'resume');
+  if (resume === undefined) return out.state();
+  const again = new SseOutput();
+  const w2 = new Watcher([SRC], node, again, {
+    prefix: Buffer.from(prefix),
+    values: true,
+    maxBuffer: 1 << 20,
+  });
+  w2.start(new Map([[0, startOf(parseFrom(String(resume.cursor)), 0)]]), {});
+  for (let i = 0; i < 100 && !done(again); i++) await sleep(10);
+  await sleep(50);
+  w2.close();
+  return out.state(again);
+}
+
 describe('a live watch on a replica across a failover that discarded history', () => {
   it('ends with the store state (a snapshot) when the replica is rebuilt below its position, not with discarded writes', async () => {
     // Epoch 0: the old leader wrote a1..a10; this replica copied all ten.
@@ -45,31 +83,12 @@ describe('a live watch on a replica across a failover that discarded history', (
     // Failover: the new leader (epoch 1) held only up to seq 8; a9, a10 are discarded. This replica
     // is told DIVERGED at 8 and resyncs from the new leader's snapshot at seq 8, then pulls the
     // new epoch's writes b9.. (all before the feed's long-poll, waiting after seq 10, returns).
-    node.log.epochStarts.push([1, 9]);
-    const snap: Rec[] = [];
-    for (let i = 1; i <= 8; i++) snap.push({ seq: i, key: `a${i}`, value: `old${i}` });
-    node.log.resync(8, snap);
-    for (let i = 9; i <= 14; i++) node.log.append(`b${i}`, `new${i}`);
+    failover(node, 14);
     const done = (o: SseOutput): boolean => o.events().some((e) => e.key === 'b14' || e.type === 'resume');
     for (let i = 0; i < 100 && !done(out); i++) await sleep(10);
     await sleep(50);
     w.close();
-    // A stream ended with `resume` is continued as a client does: from the cursor it was given.
-    const resume = out.events().find((e) => e.type === 'resume');
-    let got = out.state();
-    if (resume !== undefined) {
-      const again = new SseOutput();
-      const w2 = new Watcher([SRC], node, again, {
-        prefix: Buffer.alloc(0),
-        values: true,
-        maxBuffer: 1 << 20,
-      });
-      w2.start(new Map([[0, startOf(parseFrom(String(resume.cursor)), 0)]]), {});
-      for (let i = 0; i < 100 && !done(again); i++) await sleep(10);
-      await sleep(50);
-      w2.close();
-      got = out.state(again);
-    }
+    const got = await clientState(node, out, '', done);
     const want = node.log.state();
     assert.deepEqual(
       [...got].sort(),
@@ -95,11 +114,7 @@ describe('a live watch on a replica across a failover that discarded history', (
     const node = new ReplicaNode();
     for (let i = 1; i <= 10; i++) node.log.append(`a${i}`, `old${i}`);
     const held = node.log.state();
-    node.log.epochStarts.push([1, 9]);
-    const snap: Rec[] = [];
-    for (let i = 1; i <= 8; i++) snap.push({ seq: i, key: `a${i}`, value: `old${i}` });
-    node.log.resync(8, snap);
-    for (let i = 9; i <= 14; i++) node.log.append(`b${i}`, `new${i}`);
+    failover(node, 14);
     const run = async (from: string): Promise<{ id: string; event: Record<string, unknown> }[]> => {
       const out = new SseOutput();
       const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
@@ -160,29 +175,12 @@ describe('a live watch on a replica across a failover that discarded history', (
       await new Promise<void>((resolve) => setImmediate(resolve));
       // ...while a failover discards them (epoch 1 starts at 9) and the replica is rebuilt at 8 and
       // pulls the new leader's b9..b12: the stream is sent a9, a10 and must end with `resume`.
-      node.log.epochStarts.push([1, 9]);
-      const snap: Rec[] = [];
-      for (let i = 1; i <= 8; i++) snap.push({ seq: i, key: `a${i}`, value: `old${i}` });
-      node.log.resync(8, snap);
-      for (let i = 9; i <= 12; i++) node.log.append(`b${i}`, `new${i}`);
+      failover(node, 12);
       const done = (o: SseOutput): boolean => o.events().some((e) => e.key === 'b12' || e.type === 'resume');
       for (let i = 0; i < 100 && !done(out); i++) await sleep(10);
       w.progress();
       w.close();
-      const resume = out.events().find((e) => e.type === 'resume');
-      let got = out.state();
-      if (resume !== undefined) {
-        const again = new SseOutput();
-        const w2 = new Watcher([SRC], node, again, {
-          prefix: Buffer.from(prefix),
-          values: true,
-          maxBuffer: 1 << 20,
-        });
-        w2.start(new Map([[0, startOf(parseFrom(String(resume.cursor)), 0)]]), {});
-        for (let i = 0; i < 100 && !done(again); i++) await sleep(10);
-        w2.close();
-        got = out.state(again);
-      }
+      const got = await clientState(node, out, prefix, done);
       assert.deepEqual(
         [...got].sort(),
         [...node.log.state()].filter(([k]) => k.startsWith(prefix)).sort(),

@@ -15,7 +15,10 @@
  *    starts with an absolute change (watch-binary-format.ts), so a flush from any piece on reads
  *    the same to every member, whatever each was sent before.
  *  - Members are handed their new positions with each flush, so a member's cursor names exactly
- *    what its output was given; with nothing pending, `settle` hands them `pos` as it is.
+ *    what its output was given; with nothing pending, `settle` hands them `pos` as it is. Each
+ *    position goes with the epoch the history gave it when it was appended (`epochs`); when a
+ *    failover changes that epoch, members are handed the position before anything after it, so
+ *    each sees the fork (watcher.ts) rather than a new epoch's position over records of the old.
  *  - A feed reset (the log jumped) or a gap ends the broadcast after a last flush: each member
  *    then follows its shards alone again from its positions (watcher.ts), and joins a new one.
  *
@@ -47,11 +50,11 @@ export interface BroadcastMember {
   /**
    * shared hands the member a flush: its bytes (shared by every member: never modified; empty
    * when only the positions moved), its positions after it (one per shard, in the broadcast's
-   * shard order) and their cursor.
+   * shard order), the epoch of each as the broadcast passed it, and their cursor.
    */
-  shared(flush: SharedFlush, positions: readonly number[], cursor: string): void;
-  /** dissolved: the broadcast ended at `positions`; the member follows its shards alone from there. */
-  dissolved(positions: readonly number[]): void;
+  shared(flush: SharedFlush, positions: readonly number[], epochs: readonly number[], cursor: string): void;
+  /** dissolved: the broadcast ended at `positions` (`epochs`); the member follows its shards alone from there. */
+  dissolved(positions: readonly number[], epochs: readonly number[]): void;
   /** failed: a feed cannot go on (a damaged record); the member's stream must end. */
   failed(): void;
 }
@@ -79,6 +82,12 @@ export interface BroadcastOptions {
 export class Broadcast {
   private readonly o: BroadcastOptions;
   private readonly pos: number[];
+  /**
+   * epochs[i] is the epoch of `pos[i]` when it was appended (the epoch its last record was
+   * encoded with): a failover may give that seq another epoch before the flush, and the members
+   * must keep the one they are sent, so they notice the fork (watcher.ts `forkedAny`).
+   */
+  private readonly epochs: number[];
   private readonly subs: { feed: Feed; sub: FeedSubscriber }[] = [];
   private readonly members = new Set<BroadcastMember>();
   private joiners: { member: BroadcastMember; from: number }[] = [];
@@ -92,6 +101,7 @@ export class Broadcast {
   constructor(o: BroadcastOptions, start: readonly number[]) {
     this.o = o;
     this.pos = [...start];
+    this.epochs = o.sources.map((src, i) => o.epochOf(src.shard, start[i]!));
     o.sources.forEach((src, i) => {
       const sub: FeedSubscriber = {
         records: (batch) => {
@@ -140,10 +150,9 @@ export class Broadcast {
   settle(): void {
     if (this.ended || this.settled || this.pending.length > 0) return;
     this.settled = true;
-    const positions = [...this.pos];
-    const cursor = this.cursor();
+    const at = this.at();
     // (no joiners here: a joiner exists only while something is pending)
-    for (const m of [...this.members]) handOver(m, NOTHING, positions, cursor);
+    for (const m of [...this.members]) handOver(m, NOTHING, at);
   }
 
   private append(i: number, batch: readonly LogRecord[]): void {
@@ -162,10 +171,19 @@ export class Broadcast {
       if (records.length === 0) return;
     }
     const src = this.o.sources[i]!;
+    // A failover discarded what this shard passed (the history gives its position another epoch):
+    // members are handed that position first (what is pending, or just the position when its
+    // records matched nothing), so each holds the version it passed, sees the fork at its next
+    // flush and ends with `resume` (watcher.ts forkedAny).
+    if (this.o.epochOf(src.shard, after) !== this.epochs[i]) {
+      this.flush();
+      this.settle();
+    }
     const block = sharedBlock(records, src.shard, this.o.prefix, this.o.values, this.o.format, (seq) =>
       this.o.epochOf(src.shard, seq),
     );
     this.pos[i] = records[records.length - 1]!.seq;
+    this.epochs[i] = this.o.epochOf(src.shard, this.pos[i]);
     this.settled = false;
     if (block.length === 0) return;
     this.pending.push(block);
@@ -193,15 +211,14 @@ export class Broadcast {
     const pieces = this.pending;
     this.pending = [];
     this.settled = true;
-    const positions = [...this.pos];
-    const cursor = this.cursor();
-    const tail = this.o.format === 'sse' ? Buffer.from(`id: ${cursor}\n\n`) : EMPTY;
+    const at = this.at();
+    const tail = this.o.format === 'sse' ? Buffer.from(`id: ${at.cursor}\n\n`) : EMPTY;
     const flush = this.shareable([...pieces, tail]);
     const joiners = this.joiners;
     this.joiners = [];
     const members = [...this.members];
     for (const j of joiners) this.members.add(j.member);
-    for (const m of members) handOver(m, flush, positions, cursor);
+    for (const m of members) handOver(m, flush, at);
     for (const j of joiners) {
       const own =
         j.from === 0
@@ -209,7 +226,7 @@ export class Broadcast {
           : j.from < pieces.length
             ? this.shareable([...pieces.slice(j.from), tail])
             : NOTHING;
-      handOver(j.member, own, positions, cursor);
+      handOver(j.member, own, at);
     }
   }
 
@@ -222,27 +239,26 @@ export class Broadcast {
     return { data: Buffer.concat(pieces), framed: undefined };
   }
 
-  /** cursor is the position as a `from` value (watch-cursor.ts), shards in order. */
-  private cursor(): string {
-    let text = '';
+  /** at is the position as members are handed it: seqs, their epochs and the cursor (watch-cursor.ts). */
+  private at(): Position {
+    let cursor = '';
     this.o.sources.forEach((src, i) => {
-      const seq = this.pos[i]!;
-      const v = formatVersion({ epoch: this.o.epochOf(src.shard, seq), seq });
-      text += `${i === 0 ? '' : ','}${String(src.shard)}:${v}`;
+      const v = formatVersion({ epoch: this.epochs[i]!, seq: this.pos[i]! });
+      cursor += `${i === 0 ? '' : ','}${String(src.shard)}:${v}`;
     });
-    return text;
+    return { positions: [...this.pos], epochs: [...this.epochs], cursor };
   }
 
   /** dissolve ends the broadcast after a last flush; each member then follows its shards alone. */
   private dissolve(): void {
     if (this.ended) return;
     this.flush();
-    const positions = [...this.pos];
+    const { positions, epochs } = this.at();
     const members = [...this.members, ...this.joiners.map((j) => j.member)];
     this.end();
     for (const m of members) {
       try {
-        m.dissolved(positions);
+        m.dissolved(positions, epochs);
       } catch {
         m.failed();
       }
@@ -268,15 +284,17 @@ export class Broadcast {
   }
 }
 
+/** Position is where a broadcast stands, as its members are handed it. */
+interface Position {
+  positions: readonly number[];
+  epochs: readonly number[];
+  cursor: string;
+}
+
 /** handOver gives one member its flush; a member that throws is ended alone. */
-function handOver(
-  m: BroadcastMember,
-  flush: SharedFlush,
-  positions: readonly number[],
-  cursor: string,
-): void {
+function handOver(m: BroadcastMember, flush: SharedFlush, at: Position): void {
   try {
-    m.shared(flush, positions, cursor);
+    m.shared(flush, at.positions, at.epochs, at.cursor);
   } catch {
     m.failed();
   }

@@ -13,7 +13,7 @@
  * `isClosed`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatVersion } from '../routing/version.js';
+import { formatVersion, type Version } from '../routing/version.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
 import { decodeLog, type LogRecord } from './store-log.js';
 import { keyFields, valueFields, type WatchEvent } from './watch-event.js';
@@ -64,6 +64,14 @@ export class ShardWatch implements FeedSubscriber {
    */
   epoch = 0;
   private at = 0;
+  /**
+   * discarded: the stream started from a version of this shard that a failover discarded (its
+   * epoch is not the one the history gives its seq now). Until the snapshot that replaces it
+   * ends, `epoch` stays the client's, so every cursor sent before then (hello's, the snapshot's
+   * SSE ids, progress) resumes into the snapshot again, and `forked` does not end the stream
+   * over it. Read and cleared only on the main thread, by this stream.
+   */
+  private discarded = false;
   feed: Feed | undefined;
   readonly src: ShardSource;
   private readonly stream: ShardStream;
@@ -83,9 +91,26 @@ export class ShardWatch implements FeedSubscriber {
     this.epoch = this.stream.deps.epochOf(this.src.shard, seq);
   }
 
+  /** passed moves the position to `seq`, passed in `epoch` (a broadcast's: the epoch it was sent with). */
+  passed(seq: number, epoch: number): void {
+    this.at = seq;
+    this.epoch = epoch;
+  }
+
+  /**
+   * startAt places the shard after version `v` (a client's `from`); true when the history gives
+   * `v.seq` another epoch (a failover discarded it): then the shard must begin with a snapshot.
+   */
+  startAt(v: Version): boolean {
+    this.pos = v.seq;
+    this.discarded = v.seq > 0 && this.epoch !== v.epoch;
+    if (this.discarded) this.epoch = v.epoch;
+    return this.discarded;
+  }
+
   /** forked tells whether the shard's history no longer gives `pos` the epoch it had when passed. */
   forked(): boolean {
-    return this.at > 0 && this.stream.deps.epochOf(this.src.shard, this.at) !== this.epoch;
+    return !this.discarded && this.at > 0 && this.stream.deps.epochOf(this.src.shard, this.at) !== this.epoch;
   }
 
   /** records hands a feed batch to the stream (FeedSubscriber). */
@@ -188,6 +213,7 @@ export class ShardWatch implements FeedSubscriber {
     // Events continue after the first page's seq: a later page may hold newer values, and the
     // events replayed after it end every key at its current state (docs/watch.md, "Resuming").
     this.pos = firstSeq;
+    this.discarded = false;
     stream.emit({
       type: 'snapshot-end',
       shard,

@@ -122,11 +122,8 @@ export class Watcher implements BroadcastMember, ShardStream {
     for (const s of this.shards) {
       const start = starts.get(s.src.shard) ?? 'now';
       if (start === 'now') s.pos = this.deps.lastSeq(s.src);
-      else {
-        s.pos = start.seq;
-        // A version whose epoch is not the one that wrote its seq names history a failover discarded.
-        if (start.seq > 0 && this.deps.epochOf(s.src.shard, start.seq) !== start.epoch) snapshotFirst.push(s);
-      }
+      // A version whose epoch is not the one that wrote its seq names history a failover discarded.
+      else if (s.startAt(start)) snapshotFirst.push(s);
     }
     this.emit({
       type: 'hello',
@@ -199,9 +196,11 @@ export class Watcher implements BroadcastMember, ShardStream {
   }
 
   /** shared takes a flush of its broadcast (BroadcastMember). */
-  shared(flush: SharedFlush, positions: readonly number[], cursor: string): void {
+  shared(flush: SharedFlush, positions: readonly number[], epochs: readonly number[], cursor: string): void {
     if (this.closed || this.forkedAny()) return;
-    this.shards.forEach((s, i) => (s.pos = positions[i]!));
+    this.shards.forEach((s, i) => {
+      s.passed(positions[i]!, epochs[i]!);
+    });
     if (flush.data.length === 0) return;
     this.lastCursor = cursor;
     this.out.emitShared(flush);
@@ -209,11 +208,11 @@ export class Watcher implements BroadcastMember, ShardStream {
   }
 
   /** dissolved: the broadcast ended; every shard catches up alone from `positions` (BroadcastMember). */
-  dissolved(positions: readonly number[]): void {
+  dissolved(positions: readonly number[], epochs: readonly number[]): void {
     this.group = undefined;
     if (this.closed) return;
     this.shards.forEach((s, i) => {
-      s.pos = positions[i]!;
+      s.passed(positions[i]!, epochs[i]!);
       this.follow(s, false);
     });
   }

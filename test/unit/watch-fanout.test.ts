@@ -11,36 +11,22 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeRecord, recordSize, TYPE_DELETE, TYPE_PUT } from '../../src/storage/wal-format.js';
-import { Fanout } from '../../src/watch/fanout.js';
 import type { LogReader } from '../../src/watch/feed.js';
 import type { SharedFlush } from '../../src/watch/gathered-writes.js';
 import { parseFrom, type Start } from '../../src/watch/watch-cursor.js';
 import { jsonFrame } from '../../src/watch/watch-binary-format.js';
 import { BinaryWatchReader } from '../../src/watch/watch-binary-reader.js';
-import { binaryVersion, type StreamFormat, type WireFormat } from '../../src/watch/watch-event.js';
-import {
-  type ScanPage,
-  type ShardSource,
-  type WatchDeps,
-  type WatchOptions,
-  type WatchOutput,
-  Watcher,
-} from '../../src/watch/watcher.js';
+import { binaryVersion, type StreamFormat } from '../../src/watch/watch-event.js';
+import { type ScanPage, type ShardSource, type WatchOutput, Watcher } from '../../src/watch/watcher.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-
-interface Rec {
-  seq: number;
-  key: string;
-  value: string | undefined;
-}
+import { FanoutNode, logBatch, type Rec, Wakers } from '../helpers/watch-node.js';
 
 /** FakeLog is one shard's log in memory, read as a worker answers `watch-read`. */
 class FakeLog {
   readonly recs: Rec[] = [];
   /** goneOnce makes the next long-poll answer that the log jumped (a feed reset). */
   goneOnce = false;
-  private wakers: (() => void)[] = [];
+  private readonly wakers = new Wakers();
 
   get last(): number {
     return this.recs.length;
@@ -48,9 +34,7 @@ class FakeLog {
 
   append(key: string, value: string | undefined): void {
     this.recs.push({ seq: this.recs.length + 1, key, value });
-    const w = this.wakers;
-    this.wakers = [];
-    for (const wake of w) wake();
+    this.wakers.wake();
   }
 
   readonly read: LogReader = async (after, maxBytes, waitMs) => {
@@ -59,64 +43,25 @@ class FakeLog {
       this.goneOnce = false;
       return { gone: true, records: Buffer.alloc(0), lastSeq: after, end: this.last };
     }
-    if (this.last <= after && waitMs > 0)
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, waitMs);
-        this.wakers.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    const parts: Buffer[] = [];
-    let bytes = 0;
-    let lastSeq = after;
-    for (const r of this.recs.slice(after)) {
-      const key = Buffer.from(r.key);
-      const value = r.value === undefined ? undefined : Buffer.from(r.value);
-      const type = value === undefined ? TYPE_DELETE : TYPE_PUT;
-      const b = Buffer.alloc(recordSize(key.length, value?.length ?? 0, type));
-      encodeRecord(b, 0, type, r.seq, key, value);
-      parts.push(b);
-      bytes += b.length;
-      lastSeq = r.seq;
-      if (bytes >= maxBytes) break;
-    }
-    return { gone: false, records: Buffer.concat(parts), lastSeq, end: this.last };
+    if (this.last <= after && waitMs > 0) await this.wakers.wait(waitMs);
+    return { gone: false, ...logBatch(this.recs.slice(after), after, maxBytes), end: this.last };
   };
 }
 
 /** FakeNode is the node a watcher sees: the logs, and a real Fanout over them. */
-class FakeNode implements WatchDeps {
+class FakeNode extends FanoutNode {
   readonly logs = [new FakeLog(), new FakeLog()];
-  readonly fanout = new Fanout(
-    (src) => this.reader(src),
-    () => 0,
-  );
   reader(src: ShardSource): LogReader {
     return this.logs[src.shard]!.read;
   }
   scan(): Promise<ScanPage> {
     return Promise.reject(new Error('the log is never compacted here: no snapshot expected'));
   }
-  feed(src: ShardSource, pos: number) {
-    return this.fanout.feed(src, pos);
-  }
   lastSeq(src: ShardSource): number {
     return this.logs[src.shard]!.last;
   }
   epochOf(): number {
     return 0;
-  }
-  lag(): string | undefined {
-    return undefined;
-  }
-  broadcast(
-    sources: readonly ShardSource[],
-    o: WatchOptions,
-    format: WireFormat,
-    positions: readonly number[],
-  ) {
-    return this.fanout.broadcast(sources, o, format, positions);
   }
 }
 

@@ -1,0 +1,241 @@
+/**
+ * One shard's watch node in memory, for the watch unit tests: a replica store's log that a resync
+ * can rebuild (answered as src/watch/watch-tap.ts answers `watch-read`), the node's deps over it
+ * with a real Fanout, and an SSE output that keeps every event written.
+ */
+import { encodeRecord, recordSize, TYPE_DELETE, TYPE_PUT } from '../../src/storage/wal-format.js';
+import { Fanout } from '../../src/watch/fanout.js';
+import type { LogReader } from '../../src/watch/feed.js';
+import type { SharedFlush } from '../../src/watch/gathered-writes.js';
+import type { ScanPage, ShardSource, WatchDeps, WatchOptions, WatchOutput } from '../../src/watch/watcher.js';
+import type { WireFormat } from '../../src/watch/watch-event.js';
+
+export interface Rec {
+  seq: number;
+  key: string;
+  value: string | undefined;
+}
+
+/** ForkingLog is a replica store's log that a resync can rebuild (as watch-tap.ts answers it). */
+export class ForkingLog {
+  recs: Rec[] = [];
+  /** oldest is the first seq the log holds (after a resync: the snapshot's seq + 1). */
+  oldest = 1;
+  /** epochStarts: [epoch, firstSeq] oldest first (the shard's history in the live map). */
+  epochStarts: [number, number][] = [[0, 1]];
+  private readonly wakers = new Wakers();
+
+  get last(): number {
+    return this.recs.length === 0 ? this.oldest - 1 : this.recs[this.recs.length - 1]!.seq;
+  }
+
+  append(key: string, value: string | undefined): void {
+    this.recs.push({ seq: this.last + 1, key, value });
+    this.wakers.wake();
+  }
+
+  /** resync rebuilds the store from a snapshot of the new leader at `state` (its seq `at`). */
+  resync(at: number, state: Rec[]): void {
+    this.recs = [];
+    this.oldest = at + 1;
+    this.snapshot = state;
+  }
+
+  snapshot: Rec[] = [];
+
+  /** state is the store's keys now. */
+  state(): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const r of [...this.snapshot, ...this.recs])
+      if (r.value === undefined) m.delete(r.key);
+      else m.set(r.key, r.value);
+    return m;
+  }
+
+  epochOf(seq: number): number {
+    let e = 0;
+    for (const [epoch, first] of this.epochStarts) if (first <= seq) e = epoch;
+    return e;
+  }
+
+  readonly read: LogReader = async (after, maxBytes, waitMs) => {
+    await Promise.resolve();
+    if (this.last <= after && waitMs > 0) await this.wakers.wait(waitMs);
+    const end = this.last;
+    const recs = this.recs.filter((r) => r.seq > after);
+    // watch-tap.ts: gone when the log no longer holds `after`, or `after` is past the store's end.
+    if (after < this.oldest - 1 || (recs.length === 0 && after > end))
+      return { gone: true, records: Buffer.alloc(0), lastSeq: after, end };
+    return { gone: false, ...logBatch(recs, after, maxBytes), end };
+  };
+}
+
+/** Wakers are the long-polls waiting for a log's next record (as waitForLog, store-log.ts). */
+export class Wakers {
+  private waiting: (() => void)[] = [];
+
+  /** wait resolves at the next wake, or after `ms`. */
+  wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.waiting.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** wake resolves every wait. */
+  wake(): void {
+    const w = this.waiting;
+    this.waiting = [];
+    for (const f of w) f();
+  }
+}
+
+/**
+ * logBatch encodes `recs` (in seq order, after `after`) as a `watch-read` answers them: log
+ * records up to the one that brings them to `maxBytes`; lastSeq is the last one's (`after` if none).
+ */
+export function logBatch(
+  recs: readonly Rec[],
+  after: number,
+  maxBytes: number,
+): { records: Buffer; lastSeq: number } {
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  let lastSeq = after;
+  for (const r of recs) {
+    const key = Buffer.from(r.key);
+    const value = r.value === undefined ? undefined : Buffer.from(r.value);
+    const type = value === undefined ? TYPE_DELETE : TYPE_PUT;
+    const b = Buffer.alloc(recordSize(key.length, value?.length ?? 0, type));
+    encodeRecord(b, 0, type, r.seq, key, value);
+    parts.push(b);
+    bytes += b.length;
+    lastSeq = r.seq;
+    if (bytes >= maxBytes) break;
+  }
+  return { records: Buffer.concat(parts), lastSeq };
+}
+
+/**
+ * FanoutNode is the node a watcher sees, over in-memory logs: its reader, epochs and snapshot
+ * are the subclass's; the feeds and broadcasts are a real Fanout over them.
+ */
+export abstract class FanoutNode implements WatchDeps {
+  readonly fanout = new Fanout(
+    (src) => this.reader(src),
+    (shard, seq) => this.epochOf(shard, seq),
+  );
+  abstract reader(src: ShardSource): LogReader;
+  abstract scan(src: ShardSource, prefix: Buffer): Promise<ScanPage>;
+  abstract lastSeq(src: ShardSource): number;
+  abstract epochOf(shard: number, seq: number): number;
+  feed(src: ShardSource, pos: number) {
+    return this.fanout.feed(src, pos);
+  }
+  lag(): string | undefined {
+    return undefined;
+  }
+  broadcast(
+    sources: readonly ShardSource[],
+    o: WatchOptions,
+    format: WireFormat,
+    positions: readonly number[],
+  ) {
+    return this.fanout.broadcast(sources, o, format, positions);
+  }
+}
+
+/** ReplicaNode is one replica shard's node over a ForkingLog. */
+export class ReplicaNode extends FanoutNode {
+  readonly log = new ForkingLog();
+  reader(): LogReader {
+    return this.log.read;
+  }
+  scan(_src: ShardSource, prefix: Buffer): Promise<ScanPage> {
+    const entries = [...this.log.state()]
+      .filter(([k]) => Buffer.from(k).subarray(0, prefix.length).equals(prefix))
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+      .map(([k, v]) => ({ key: Buffer.from(k), value: Buffer.from(v) }));
+    return Promise.resolve({ entries, seq: this.log.last, last: true });
+  }
+  lastSeq(): number {
+    return this.log.last;
+  }
+  epochOf(_shard: number, seq: number): number {
+    return this.log.epochOf(seq);
+  }
+}
+
+/** SseOutput keeps every SSE event written. */
+export class SseOutput implements WatchOutput {
+  readonly format = 'sse' as const;
+  private readonly pieces: Buffer[] = [];
+  emitBlock(block: Buffer, cursor: string): void {
+    this.pieces.push(block, Buffer.from(`id: ${cursor}\n\n`));
+  }
+  emitShared(flush: SharedFlush): void {
+    this.pieces.push(flush.data);
+  }
+  emit(type: string, json: string, cursor: string): void {
+    this.pieces.push(Buffer.from(`id: ${cursor}\nevent: ${type}\ndata: ${json}\n\n`));
+  }
+  backlog(): number {
+    return 0;
+  }
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+  end(type: string, json: string, cursor: string): void {
+    this.emit(type, json, cursor);
+  }
+  events(): Record<string, unknown>[] {
+    return Buffer.concat(this.pieces)
+      .toString()
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
+  }
+  /**
+   * dispatched lists the events as an EventSource dispatches them, each with the last event id it
+   * then holds (an id-only block sets it without an event: the SSE spec).
+   */
+  dispatched(): { id: string; event: Record<string, unknown> }[] {
+    const out: { id: string; event: Record<string, unknown> }[] = [];
+    let id = '';
+    for (const frame of Buffer.concat(this.pieces).toString().split('\n\n')) {
+      let data: string | undefined;
+      for (const line of frame.split('\n')) {
+        if (line.startsWith('id: ')) id = line.slice(4);
+        else if (line.startsWith('data: ')) data = line.slice(6);
+      }
+      if (data !== undefined) out.push({ id, event: JSON.parse(data) as Record<string, unknown> });
+    }
+    return out;
+  }
+  /** state applies the events as a client does (a snapshot replaces the state). */
+  state(next?: SseOutput): Map<string, string> {
+    return applyEvents(new Map(), [...this.events(), ...(next?.events() ?? [])]);
+  }
+}
+
+/** applyEvents applies events to a one-shard client's map (a snapshot replaces it) and returns it. */
+export function applyEvents(
+  m: Map<string, string>,
+  events: readonly Record<string, unknown>[],
+): Map<string, string> {
+  for (const e of events) {
+    if (e.type === 'snapshot-begin') m.clear();
+    else if (e.type === 'put') m.set(String(e.key), String(e.value));
+    else if (e.type === 'delete' || e.type === 'expire') m.delete(String(e.key));
+  }
+  return m;
+}
+
+export const SRC: ShardSource = { shard: 0, worker: 0, store: 0, role: 'replica', leaderStore: undefined };
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

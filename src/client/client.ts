@@ -19,7 +19,7 @@ import { parseEndpoint } from './endpoint.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
-import { neverSent, Sender } from './sender.js';
+import { type Attempts, neverSent, Sender } from './sender.js';
 import { ClusterTopology } from './topology.js';
 import { conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
@@ -135,11 +135,24 @@ export class DistkvClient {
   /**
    * delete removes `key` and resolves with whether it existed (as a read of its leader saw it at
    * that instant). Deleting a missing key is not an error. A node that does not report it
-   * (X-Distkv-Existed, older versions) gives true.
+   * (X-Distkv-Existed, older versions) gives true. It resolves with undefined when that is not
+   * known: an attempt's answer was lost after the node may have executed it, and the retry found
+   * the key missing (deleted by that first attempt, or missing all along).
    */
-  async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
-    const r = await this.keyRequest('DELETE', key, undefined, '', options.signal, conditionsOf(options));
-    return r.existed !== '0';
+  async delete(key: string, options: DeleteOptions = {}): Promise<boolean | undefined> {
+    const attempts: Attempts = { answerLost: false };
+    const r = await this.keyRequest(
+      'DELETE',
+      key,
+      undefined,
+      '',
+      options.signal,
+      conditionsOf(options),
+      0,
+      attempts,
+    );
+    if (r.existed !== '0') return true;
+    return attempts.answerLost ? undefined : false;
   }
 
   /**
@@ -312,6 +325,7 @@ export class DistkvClient {
     signal: AbortSignal | undefined,
     conditions: Record<string, string> = {},
     waitMs = 0,
+    attempts?: Attempts,
   ): Promise<Reply> {
     // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
     if (LONE_SURROGATE.test(key))
@@ -329,7 +343,18 @@ export class DistkvClient {
     // A conditional write is not retried: a retry after a lost answer would fail against its own write.
     const idempotent = Object.keys(conditions).length === 0;
     try {
-      return await this.sender.send(method, node, path, body, idempotent, signal, shard, conditions, waitMs);
+      return await this.sender.send(
+        method,
+        node,
+        path,
+        body,
+        idempotent,
+        signal,
+        shard,
+        conditions,
+        waitMs,
+        attempts,
+      );
     } catch (err) {
       // The owner may have failed over: route once more if the cluster now names another leader.
       if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE' || signal?.aborted === true)
@@ -358,6 +383,7 @@ export class DistkvClient {
         moved,
         conditions,
         waitMs,
+        attempts,
       );
     }
   }

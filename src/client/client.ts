@@ -41,7 +41,7 @@ import type {
 } from './types.js';
 
 const DEFAULT_PAGE_SIZE = 1000;
-/** DEFAULT_W_TIMEOUT_MS is how long a node waits for a `w` write's acks without timeout_ms (src/http/kv-routes.ts). */
+/** DEFAULT_W_TIMEOUT_MS is how long a node waits for a `w` write's acks without timeout_ms (src/http/write-conditions.ts). */
 const DEFAULT_W_TIMEOUT_MS = 5000;
 /** LONE_SURROGATE matches a UTF-16 surrogate that is not half of a pair: no UTF-8 encodes it. */
 const LONE_SURROGATE = /\p{Cs}/u;

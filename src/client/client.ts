@@ -201,7 +201,9 @@ export class DistkvClient {
   /**
    * batch applies set and delete operations and resolves with one result per operation, in order.
    * Operations are grouped by the leader of their key's shard, so each shard applies its own in
-   * order; a failed operation is a result, not a rejection.
+   * order; a failed operation is a result, not a rejection, an owner that cannot be reached too
+   * (SHARD_UNREACHABLE, saying when its operations may have been applied): the results of the
+   * others stand.
    */
   async batch(ops: readonly BatchOp[], options: CallOptions = {}): Promise<BatchResult[]> {
     const map = await this.topology(options);
@@ -219,17 +221,43 @@ export class DistkvClient {
     const results = new Array<BatchResult>(ops.length);
     await Promise.all(
       [...byOwner].map(async ([owner, indexes]) => {
-        // One owner's chunks go one after another, so its shards apply their operations in order.
+        // One owner's chunks go one after another, so its shards apply their operations in order;
+        // after one fails, the rest are not sent (they would overtake an outcome still unknown).
+        let failed: DistkvError | undefined;
         for (const chunk of chunks(indexes, ops)) {
-          const wire = chunk.map((i) => wireOp(ops[i]!));
-          const r = await this.sender.send(
-            'POST',
-            owner,
-            '/kv/_batch',
-            JSON.stringify(wire),
-            false,
-            options.signal,
-          );
+          if (failed !== undefined) {
+            const notSent = new DistkvError(
+              failed.code,
+              `not sent: an earlier request of this batch to ${owner} failed (${failed.message})`,
+            );
+            for (const i of chunk) results[i] = { ok: false, error: notSent };
+            continue;
+          }
+          let r: Reply;
+          try {
+            const wire = chunk.map((i) => wireOp(ops[i]!));
+            r = await this.sender.send(
+              'POST',
+              owner,
+              '/kv/_batch',
+              JSON.stringify(wire),
+              false,
+              options.signal,
+            );
+          } catch (err) {
+            // What one owner did is its operations' results: the others' results stand (they may
+            // have been applied), so the batch does not reject for it.
+            if (!(err instanceof DistkvError) || options.signal?.aborted === true) throw err;
+            failed = err;
+            const error =
+              err.code === 'SHARD_UNREACHABLE' && !neverSent(err)
+                ? new DistkvError(err.code, `${err.message}; the operation may have been applied`, {
+                    cause: err,
+                  })
+                : err;
+            for (const i of chunk) results[i] = { ok: false, error };
+            continue;
+          }
           const doc = JSON.parse(r.body.toString('utf8')) as { results: WireResult[] };
           chunk.forEach((i, k) => {
             results[i] = batchResult(doc.results[k], owner, i);

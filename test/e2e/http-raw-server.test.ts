@@ -258,7 +258,11 @@ describe('Content-Length and chunked framing', () => {
     let seen = '';
     let ended = false;
     sock.on('data', (d: Buffer) => (seen += d.toString('latin1')));
-    const closed = new Promise<void>((resolve) => sock.on('close', () => resolve()));
+    const closed = new Promise<void>((resolve) =>
+      sock.on('close', () => {
+        resolve();
+      }),
+    );
     sock.on('end', () => (ended = true));
     sock.on('error', () => undefined);
     const until = async (ok: () => boolean, what: string): Promise<void> => {

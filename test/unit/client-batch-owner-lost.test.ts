@@ -65,7 +65,11 @@ before(async () => {
 after(async () => {
   for (const s of servers) {
     s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
+    await new Promise<void>((r) =>
+      s.close(() => {
+        r();
+      }),
+    );
   }
 });
 

@@ -49,7 +49,11 @@ before(async () => {
 
 after(async () => {
   server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  await new Promise<void>((r) =>
+    server.close(() => {
+      r();
+    }),
+  );
 });
 
 describe('client delete after a lost answer', () => {

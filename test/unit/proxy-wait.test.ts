@@ -32,7 +32,11 @@ before(async () => {
 after(async () => {
   await forwarder.close();
   server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  await new Promise<void>((r) =>
+    server.close(() => {
+      r();
+    }),
+  );
 });
 
 describe('relaying a w write', () => {

@@ -6,22 +6,20 @@
  * /cluster and its batches; B reads its batch and drops the connection.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { slotOf } from '../../src/routing/slot.js';
+import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
 
-const servers: Server[] = [];
+const twins: HandlerTwin[] = [];
 let a = '';
 let b = '';
 let bBatches = 0;
 
-async function listen(handler: Parameters<typeof createServer>[1]): Promise<string> {
-  const server = createServer(handler);
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+async function listen(handler: Parameters<typeof startHandlerTwin>[0]): Promise<string> {
+  const twin = await startHandlerTwin(handler);
+  twins.push(twin);
+  return twin.address;
 }
 
 /** keyIn returns a key whose slot is in the first half (shard 0) or the second (shard 1). */
@@ -63,14 +61,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const s of servers) {
-    s.closeAllConnections();
-    await new Promise<void>((r) =>
-      s.close(() => {
-        r();
-      }),
-    );
-  }
+  await Promise.all(twins.map((t) => t.stop()));
 });
 
 describe('client batch with an owner lost', () => {

@@ -5,19 +5,18 @@
  * unanswered; the retry then finds the key gone.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
+import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
 
-let server: Server;
+let twin: HandlerTwin;
 let address = '';
 const keys = new Set<string>();
 /** drops counts the DELETEs still to be executed and then left unanswered (their connection dropped). */
 let drops = 0;
 
 before(async () => {
-  server = createServer((req, res) => {
+  twin = await startHandlerTwin((req, res) => {
     const url = req.url ?? '';
     if (url === '/cluster') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(
@@ -43,17 +42,11 @@ before(async () => {
     }
     res.writeHead(204, { 'x-distkv-seq': '2', 'x-distkv-existed': existed ? '1' : '0' }).end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  address = twin.address;
 });
 
 after(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((r) =>
-    server.close(() => {
-      r();
-    }),
-  );
+  await twin.stop();
 });
 
 describe('client delete after a lost answer', () => {
@@ -89,7 +82,7 @@ describe('client delete after a lost answer', () => {
       await client.put('back', 'v');
       drops = 1;
       // The first attempt deletes it; a writer puts it back before the retry.
-      server.once('request', (req) => {
+      twin.server.once('request', (req) => {
         if (req.method === 'DELETE') req.socket.once('close', () => keys.add('back'));
       });
       assert.equal(await client.delete('back'), true);

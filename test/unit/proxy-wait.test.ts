@@ -5,38 +5,31 @@
  * answers a write after a delay longer than the relay's bound but within the write's timeout_ms.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Forwarder } from '../../src/http/forwarder.js';
 import { relayWaitMs } from '../../src/http/proxy.js';
 import { DEFAULT_W_TIMEOUT_MS } from '../../src/http/write-conditions.js';
+import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
 
 const RELAY_MS = 300;
 const OWNER_DELAY_MS = 700;
-let server: Server;
+let twin: HandlerTwin;
 let owner = '';
 const forwarder = new Forwarder('http', 'cfg', undefined, RELAY_MS);
 
 before(async () => {
-  server = createServer((req, res) => {
+  twin = await startHandlerTwin((req, res) => {
     req.resume();
     req.on('end', () => {
       setTimeout(() => res.writeHead(504, { 'x-distkv-seq': '9' }).end('{"error":{}}'), OWNER_DELAY_MS);
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  owner = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  owner = twin.address;
 });
 
 after(async () => {
   await forwarder.close();
-  server.closeAllConnections();
-  await new Promise<void>((r) =>
-    server.close(() => {
-      r();
-    }),
-  );
+  await twin.stop();
 });
 
 describe('relaying a w write', () => {

@@ -122,8 +122,19 @@ export class Sender {
       }
       if (res.status === 307 || res.status === 308) {
         const location = res.location;
-        if (location === undefined || ++redirects > MAX_REDIRECTS)
-          throw new DistkvError('INTERNAL', `too many redirects for ${method} ${path}`);
+        // A loop means the nodes disagree about who owns the key (not a bug of either): the
+        // owner cannot be reached, as a watch reports it (watch.ts), and a key request then
+        // routes once more after a reload (client.ts).
+        if (location === undefined)
+          throw new DistkvError(
+            'SHARD_UNREACHABLE',
+            `${origin} redirected ${method} ${path} without a Location`,
+          );
+        if (++redirects > MAX_REDIRECTS)
+          throw new DistkvError(
+            'SHARD_UNREACHABLE',
+            `${method} ${path} was redirected more than ${MAX_REDIRECTS} times (last by ${origin} to ${location}): the nodes disagree about who owns it`,
+          );
         this.stats.redirects++;
         const theirs = res.config;
         if (theirs !== undefined && theirs !== topology.version) {

@@ -19,7 +19,7 @@ import { parseEndpoint } from './endpoint.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
-import { neverSent, Sender } from './sender.js';
+import { type Attempts, neverSent, Sender } from './sender.js';
 import { ClusterTopology } from './topology.js';
 import { conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
@@ -41,7 +41,7 @@ import type {
 } from './types.js';
 
 const DEFAULT_PAGE_SIZE = 1000;
-/** DEFAULT_W_TIMEOUT_MS is how long a node waits for a `w` write's acks without timeout_ms (src/http/kv-routes.ts). */
+/** DEFAULT_W_TIMEOUT_MS is how long a node waits for a `w` write's acks without timeout_ms (src/http/write-conditions.ts). */
 const DEFAULT_W_TIMEOUT_MS = 5000;
 /** LONE_SURROGATE matches a UTF-16 surrogate that is not half of a pair: no UTF-8 encodes it. */
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -135,11 +135,24 @@ export class DistkvClient {
   /**
    * delete removes `key` and resolves with whether it existed (as a read of its leader saw it at
    * that instant). Deleting a missing key is not an error. A node that does not report it
-   * (X-Distkv-Existed, older versions) gives true.
+   * (X-Distkv-Existed, older versions) gives true. It resolves with undefined when that is not
+   * known: an attempt's answer was lost after the node may have executed it, and the retry found
+   * the key missing (deleted by that first attempt, or missing all along).
    */
-  async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
-    const r = await this.keyRequest('DELETE', key, undefined, '', options.signal, conditionsOf(options));
-    return r.existed !== '0';
+  async delete(key: string, options: DeleteOptions = {}): Promise<boolean | undefined> {
+    const attempts: Attempts = { answerLost: false };
+    const r = await this.keyRequest(
+      'DELETE',
+      key,
+      undefined,
+      '',
+      options.signal,
+      conditionsOf(options),
+      0,
+      attempts,
+    );
+    if (r.existed !== '0') return true;
+    return attempts.answerLost ? undefined : false;
   }
 
   /**
@@ -188,7 +201,9 @@ export class DistkvClient {
   /**
    * batch applies set and delete operations and resolves with one result per operation, in order.
    * Operations are grouped by the leader of their key's shard, so each shard applies its own in
-   * order; a failed operation is a result, not a rejection.
+   * order; a failed operation is a result, not a rejection, an owner that cannot be reached too
+   * (SHARD_UNREACHABLE, saying when its operations may have been applied): the results of the
+   * others stand.
    */
   async batch(ops: readonly BatchOp[], options: CallOptions = {}): Promise<BatchResult[]> {
     const map = await this.topology(options);
@@ -206,17 +221,43 @@ export class DistkvClient {
     const results = new Array<BatchResult>(ops.length);
     await Promise.all(
       [...byOwner].map(async ([owner, indexes]) => {
-        // One owner's chunks go one after another, so its shards apply their operations in order.
+        // One owner's chunks go one after another, so its shards apply their operations in order;
+        // after one fails, the rest are not sent (they would overtake an outcome still unknown).
+        let failed: DistkvError | undefined;
         for (const chunk of chunks(indexes, ops)) {
-          const wire = chunk.map((i) => wireOp(ops[i]!));
-          const r = await this.sender.send(
-            'POST',
-            owner,
-            '/kv/_batch',
-            JSON.stringify(wire),
-            false,
-            options.signal,
-          );
+          if (failed !== undefined) {
+            const notSent = new DistkvError(
+              failed.code,
+              `not sent: an earlier request of this batch to ${owner} failed (${failed.message})`,
+            );
+            for (const i of chunk) results[i] = { ok: false, error: notSent };
+            continue;
+          }
+          let r: Reply;
+          try {
+            const wire = chunk.map((i) => wireOp(ops[i]!));
+            r = await this.sender.send(
+              'POST',
+              owner,
+              '/kv/_batch',
+              JSON.stringify(wire),
+              false,
+              options.signal,
+            );
+          } catch (err) {
+            // What one owner did is its operations' results: the others' results stand (they may
+            // have been applied), so the batch does not reject for it.
+            if (!(err instanceof DistkvError) || options.signal?.aborted === true) throw err;
+            failed = err;
+            const error =
+              err.code === 'SHARD_UNREACHABLE' && !neverSent(err)
+                ? new DistkvError(err.code, `${err.message}; the operation may have been applied`, {
+                    cause: err,
+                  })
+                : err;
+            for (const i of chunk) results[i] = { ok: false, error };
+            continue;
+          }
           const doc = JSON.parse(r.body.toString('utf8')) as { results: WireResult[] };
           chunk.forEach((i, k) => {
             results[i] = batchResult(doc.results[k], owner, i);
@@ -312,6 +353,7 @@ export class DistkvClient {
     signal: AbortSignal | undefined,
     conditions: Record<string, string> = {},
     waitMs = 0,
+    attempts?: Attempts,
   ): Promise<Reply> {
     // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
     if (LONE_SURROGATE.test(key))
@@ -329,7 +371,18 @@ export class DistkvClient {
     // A conditional write is not retried: a retry after a lost answer would fail against its own write.
     const idempotent = Object.keys(conditions).length === 0;
     try {
-      return await this.sender.send(method, node, path, body, idempotent, signal, shard, conditions, waitMs);
+      return await this.sender.send(
+        method,
+        node,
+        path,
+        body,
+        idempotent,
+        signal,
+        shard,
+        conditions,
+        waitMs,
+        attempts,
+      );
     } catch (err) {
       // The owner may have failed over: route once more if the cluster now names another leader.
       if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE' || signal?.aborted === true)
@@ -358,6 +411,7 @@ export class DistkvClient {
         moved,
         conditions,
         waitMs,
+        attempts,
       );
     }
   }

@@ -25,6 +25,16 @@ const SWITCH_RETRY_MS = 100;
 /** NEWEST_LOOK_MS is how long a write held for a leader switch waits before asking every node for a newer map. */
 const NEWEST_LOOK_MS = 1000;
 
+/**
+ * Attempts records, across the sends of one call, whether an attempt may have reached a node and
+ * been executed although its answer was lost (a connection closed or timed out after the request
+ * was written): the answer of a later attempt is then that of a repeat. A DELETE so repeated finds
+ * the key gone, maybe by its own first attempt, and cannot say whether it existed.
+ */
+export interface Attempts {
+  answerLost: boolean;
+}
+
 /** Sender sends the client's requests over its pools, keeping its topology current. */
 export class Sender {
   private readonly pools: NodePools;
@@ -54,6 +64,7 @@ export class Sender {
     shard?: ShardInfo,
     conditions: Record<string, string> = {},
     waitMs = 0,
+    attempts?: Attempts,
   ): Promise<Reply> {
     const topology = this.topology;
     let origin = `${topology.scheme}://${node}`;
@@ -78,6 +89,7 @@ export class Sender {
         res = await this.pools.exchange(origin, method, target, body, conditions, signal, waitMs);
       } catch (err) {
         if (signal?.aborted === true) throw err;
+        if (attempts !== undefined && !neverSent(err)) attempts.answerLost = true;
         if (idempotent && attempt < this.retries) {
           this.stats.retries++;
           await sleep(Math.min(1000, 50 * 2 ** attempt), signal);
@@ -110,8 +122,19 @@ export class Sender {
       }
       if (res.status === 307 || res.status === 308) {
         const location = res.location;
-        if (location === undefined || ++redirects > MAX_REDIRECTS)
-          throw new DistkvError('INTERNAL', `too many redirects for ${method} ${path}`);
+        // A loop means the nodes disagree about who owns the key (not a bug of either): the
+        // owner cannot be reached, as a watch reports it (watch.ts), and a key request then
+        // routes once more after a reload (client.ts).
+        if (location === undefined)
+          throw new DistkvError(
+            'SHARD_UNREACHABLE',
+            `${origin} redirected ${method} ${path} without a Location`,
+          );
+        if (++redirects > MAX_REDIRECTS)
+          throw new DistkvError(
+            'SHARD_UNREACHABLE',
+            `${method} ${path} was redirected more than ${MAX_REDIRECTS} times (last by ${origin} to ${location}): the nodes disagree about who owns it`,
+          );
         this.stats.redirects++;
         const theirs = res.config;
         if (theirs !== undefined && theirs !== topology.version) {

@@ -4,7 +4,7 @@
  * and the live map version (docs/failover.md). `reload` asks the configured nodes in order and
  * adopts the first answer; one load runs at a time, shared by every caller that asks meanwhile.
  * `loadNewest` asks every node at once and adopts the highest map version, for a write held by a
- * leader switch. The scheme of the node that last answered is the one requests use.
+ * leader switch (one look at a time too). The scheme of the node that last answered is the one requests use.
  */
 import { DistkvError } from '../errors.js';
 import { ShardMap } from '../routing/shard-map.js';
@@ -23,6 +23,7 @@ export class ClusterTopology {
   private configHash: string | undefined;
   private mapVersion = 0;
   private reloading: Promise<void> | undefined;
+  private looking: Promise<void> | undefined;
   private currentScheme: string;
 
   /** `stats.topologyLoads` counts the views it adopts. */
@@ -66,8 +67,18 @@ export class ClusterTopology {
    * loadNewest asks every configured node and every node of the current map at once and adopts the
    * view with the highest map version: a leader cut off from the coordinator keeps answering with
    * the map it had, so the first node to answer is not enough while a write is held for a switch.
+   * One such look runs at a time, shared by every caller that asks meanwhile: each request held by
+   * a switch or retried after a connection error asks, and a thousand of them in flight would
+   * otherwise ask every node a thousand times at once, just when the cluster is failing over.
    */
-  async loadNewest(): Promise<void> {
+  loadNewest(): Promise<void> {
+    this.looking ??= this.lookNewest().finally(() => {
+      this.looking = undefined;
+    });
+    return this.looking;
+  }
+
+  private async lookNewest(): Promise<void> {
     const members = this.current?.shards.flatMap((s) => [s.address, ...s.replicas]) ?? [];
     const candidates = [...new Set([...this.origins, ...members.map((a) => `${this.currentScheme}://${a}`)])];
     const views = await Promise.allSettled(

@@ -12,7 +12,11 @@ export interface ClientOptions {
   token?: string;
   /** replicaReads sends reads to a replica of the key's shard (eventually consistent) when it has one, and lets a scan's node read the shards it replicates (items marked with `replicaLag`); without it scans read leaders only. */
   replicaReads?: boolean;
-  /** timeoutMs bounds each request (default 10000). */
+  /**
+   * timeoutMs bounds each attempt's wait for an answer's head and between its body's pieces
+   * (default 10000; a `w` write gets its own wait on top). A call can take longer: an idempotent
+   * one is retried `retries` times, and one held by a leader switch is sent again for up to 15 s.
+   */
   timeoutMs?: number;
   /** retries is how many times an idempotent request is retried on a connection error (default 3). */
   retries?: number;

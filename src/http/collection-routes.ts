@@ -11,7 +11,7 @@ import { DistkvError } from '../errors.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR } from '../worker/op-format.js';
 import { isCanonicalBase64, parseBatch } from './batch-parse.js';
-import { hasConditions, runConditionalBatch } from './conditional-batch.js';
+import { hasConditions, runConditionalBatch, unansweredBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
 import { replicaLagOf, sendSwitching } from './kv-routes.js';
 import { lagHeader } from '../replication/lag.js';
@@ -333,13 +333,12 @@ function runBatch(
           },
           (err: unknown) => {
             for (const { index, op } of part) {
-              settle(index, {
-                ok: false,
-                error: {
-                  code: err instanceof DistkvError ? err.code : 'SHARD_UNREACHABLE',
-                  message: `shard ${ctx.shardMap.shardOf(op.key)} (owner ${owner}) ${err instanceof DistkvError ? 'refused' : 'did not answer'}: ${(err as Error).message}`,
-                },
-              });
+              const shard = ctx.shardMap.shardOf(op.key);
+              const error =
+                err instanceof DistkvError
+                  ? { code: err.code, message: `shard ${shard} (owner ${owner}) refused: ${err.message}` }
+                  : unansweredBatch(shard, owner, err).toWire();
+              settle(index, { ok: false, error });
             }
           },
         );

@@ -70,10 +70,16 @@ export async function runConditionalBatch(
   if (!t.local) {
     if (localOnly)
       throw new DistkvError('WRONG_NODE', `the batch's shard ${shard} is led by ${t.address}; send it there`);
-    return ctx.forwarder.batch(
-      t.address,
-      valid.map((o) => toWireOp(o)),
-    );
+    const owner = t.address;
+    return ctx.forwarder
+      .batch(
+        owner,
+        valid.map((o) => toWireOp(o)),
+      )
+      .catch((err: unknown) => {
+        // The owner's own refusal keeps its code; no answer is SHARD_UNREACHABLE, not a 500.
+        throw err instanceof DistkvError ? err : unansweredBatch(shard, owner, err);
+      });
   }
   const subs: TxnSub[] = valid.map((o) => {
     const ext = extOf(ctx, shard, o.cond, o.op === 'set' ? (o.ttlMs ?? 0) : 0);
@@ -88,6 +94,19 @@ export async function runConditionalBatch(
       },
     });
   });
+}
+
+/**
+ * unansweredBatch is the error of a batch (or batch part) forwarded to `owner` that did not answer:
+ * SHARD_UNREACHABLE saying that the operations sent may have been applied (the request may have
+ * reached the owner before its connection failed or its time ran out).
+ */
+export function unansweredBatch(shard: number, owner: string, err: unknown): DistkvError {
+  return new DistkvError(
+    'SHARD_UNREACHABLE',
+    `shard ${shard} (owner ${owner}) did not answer: ${(err as Error).message}; the operations sent to it may have been applied`,
+    { cause: err },
+  );
 }
 
 /** resultsOf turns an OP_TXN reply into one result per operation. */

@@ -16,6 +16,11 @@ export const FORWARDED_HEADER = 'x-distkv-forwarded';
 
 /** FORWARD_TIMEOUT_MS bounds each forwarded part. */
 export const FORWARD_TIMEOUT_MS = 2000;
+/**
+ * RELAY_TIMEOUT_MS bounds a relayed single-key request (`--proxy`), on top of the wait of a `w`
+ * write (its `timeout_ms`, during which the owner holds the answer for its replicas' acks).
+ */
+export const RELAY_TIMEOUT_MS = FORWARD_TIMEOUT_MS * 5;
 
 /** Forwarder sends parts of multi-key requests to other nodes over keep-alive connections. */
 export class Forwarder {
@@ -24,11 +29,14 @@ export class Forwarder {
   private readonly configHash: string;
   /** ca is the PEM of the CA(s) trusted for https owners (server.tls_ca); undefined = the system's. */
   private readonly ca: Buffer | undefined;
+  private readonly relayMs: number;
 
-  constructor(scheme: 'http' | 'https', configHash: string, ca?: Buffer) {
+  /** `relayMs` bounds a relayed request before the wait it asks for (RELAY_TIMEOUT_MS). */
+  constructor(scheme: 'http' | 'https', configHash: string, ca?: Buffer, relayMs = RELAY_TIMEOUT_MS) {
     this.scheme = scheme;
     this.configHash = configHash;
     this.ca = ca;
+    this.relayMs = relayMs;
   }
 
   /**
@@ -101,13 +109,19 @@ export class Forwarder {
     return body.results;
   }
 
-  /** relay sends one single-key request to `owner` (for `--proxy`), with its write `conditions` (each value a field line of its own), and returns what to pass back. */
+  /**
+   * relay sends one single-key request to `owner` (for `--proxy`), with its write `conditions`
+   * (each value a field line of its own), and returns what to pass back. `waitMs` is how long the
+   * owner may hold the answer by design (a `w` write's timeout_ms): it is waited on top of the
+   * relay's own bound, or a write the owner was still confirming would be reported unanswered.
+   */
   async relay(
     owner: string,
     method: Dispatcher.HttpMethod,
     path: string,
     body: Uint8Array | undefined,
     conditions: Record<string, string[]> = {},
+    waitMs = 0,
   ): Promise<{ status: number; headers: [string, string][]; body: Buffer }> {
     const { request, dispatcher } = await this.http();
     const res = await request(`${this.scheme}://${owner}${path}`, {
@@ -115,7 +129,7 @@ export class Forwarder {
       dispatcher,
       headers: { ...conditions, [FORWARDED_HEADER]: '1' },
       ...(body === undefined ? {} : { body }),
-      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS * 5),
+      signal: AbortSignal.timeout(this.relayMs + waitMs),
     });
     const data = Buffer.from(await res.body.arrayBuffer());
     const headers: [string, string][] = [];

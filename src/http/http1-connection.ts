@@ -200,6 +200,10 @@ export class Http1Connection implements ExchangeSink {
     return this.host.dateLine();
   }
 
+  awaitsBody(res: HttpResponse): boolean {
+    return this.in.body?.res === res;
+  }
+
   /** detach gives the socket to an upgraded protocol: `res` must be the only request pending, with no body. */
   detach(res: HttpResponse): Detached | undefined {
     if (this.queue.length !== 1 || this.queue.head !== res || this.in.body !== undefined) return undefined;

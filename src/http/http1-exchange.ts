@@ -31,6 +31,8 @@ export interface ExchangeSink {
   dateLine(): string;
   /** detach hands the socket over (a protocol upgrade), or returns undefined when `res` cannot have it. */
   detach(res: HttpResponse): Detached | undefined;
+  /** awaitsBody reports whether the body of `res`'s request is still to be read. */
+  awaitsBody(res: HttpResponse): boolean;
 }
 
 /**
@@ -361,6 +363,10 @@ export class HttpResponse {
   }
 
   private headText(framing: string): string {
+    // A final answer before `100 Continue`: its client need not send the body it announced
+    // (docs/api.md), so what it sends next could be its next request or that body, and nothing
+    // tells which. The connection is closed after the answer (as Go's server does).
+    if (this.expectContinue && this.sink.awaitsBody(this)) this.closeAfter = true;
     const connection = this.closeAfter
       ? 'Connection: close\r\n'
       : this.http10

@@ -13,6 +13,8 @@
  *  - Host (RFC 9112 section 3.2): an HTTP/1.1 request without one, any request with two, or one
  *    that is not a host[:port] is 400, as Go's server (the seed's) answers. Its value routes
  *    nothing: the listener says which node was addressed.
+ *  - field values: only SP and HTAB around a value are dropped; any other control character in
+ *    it is 400 (a value padded with \v, \f or U+00A0 is not trimmed into `chunked` or a length).
  *  - `Expect: 100-continue`.
  *  - the asterisk-form target `*`, only with OPTIONS (RFC 9112 section 3.2.4; http1-server.ts answers it).
  * Limits (docs/api.md, "HTTP/1.1"): a request target over MAX_URL_BYTES is 414, a head over
@@ -106,7 +108,7 @@ export function parseContentLength(values: readonly string[]): number | HeadErro
   let length = -1;
   for (const value of values) {
     for (const part of value.split(',')) {
-      const text = part.trim();
+      const text = owsTrim(part);
       if (!/^\d{1,15}$/.test(text)) return bad(`Content-Length "${value}" is not a decimal number of bytes`);
       const n = Number(text);
       if (length !== -1 && n !== length)
@@ -130,29 +132,41 @@ function plainDecimal(value: string): number {
   return n;
 }
 
-/** isTrimmed reports whether String.prototype.trim removes the latin1 character `c` (whitespace or a line end). */
-function isTrimmed(c: number): boolean {
-  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+/** isOws reports whether the latin1 character `c` is optional whitespace: SP or HTAB (RFC 9110 section 5.6.3). */
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/** owsTrim removes the SP and HTAB around `s` (String.prototype.trim also removes \v, \f and U+00A0). */
+function owsTrim(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && isOws(s.charCodeAt(start))) start++;
+  while (end > start && isOws(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
 }
 
 /**
- * fieldValue is `head.slice(start, end).trim()` (trimmed as String.prototype.trim does, for
- * latin1), or undefined when what is left holds NUL, CR or LF: one scan and one slice per field
- * instead of a slice, a trimmed copy and three searches.
+ * fieldValue is `head.slice(start, end)` without the SP and HTAB around it (RFC 9112 section 5),
+ * or undefined when what is left holds a control character other than HTAB: NUL, CR and LF are
+ * dangerous (RFC 9110 section 5.5) and no other is field-vchar. Nothing else is trimmed: a value
+ * such as `chunked\v` or `\xA0chunked` is not the coding `chunked`, though a proxy in front that
+ * trimmed it otherwise would frame the body otherwise (request smuggling). One scan and one slice
+ * per field.
  */
 function fieldValue(head: string, start: number, end: number): string | undefined {
-  while (start < end && isTrimmed(head.charCodeAt(start))) start++;
-  while (end > start && isTrimmed(head.charCodeAt(end - 1))) end--;
+  while (start < end && isOws(head.charCodeAt(start))) start++;
+  while (end > start && isOws(head.charCodeAt(end - 1))) end--;
   for (let i = start; i < end; i++) {
     const c = head.charCodeAt(i);
-    if (c === 0 || c === 0x0d || c === 0x0a) return undefined;
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return undefined;
   }
   return head.slice(start, end);
 }
 
 /** hasToken reports whether a comma-separated header value lists `token` (case-insensitive). */
 function hasToken(value: string, token: string): boolean {
-  for (const part of value.split(',')) if (part.trim().toLowerCase() === token) return true;
+  for (const part of value.split(',')) if (owsTrim(part).toLowerCase() === token) return true;
   return false;
 }
 
@@ -271,7 +285,7 @@ export function parseHead(head: string): RequestHead | HeadError {
   if (te !== undefined) {
     if (lengths !== undefined)
       return bad('both Transfer-Encoding and Content-Length: refusing an ambiguous body');
-    if (te.trim().toLowerCase() !== 'chunked')
+    if (te.toLowerCase() !== 'chunked')
       return bad(`Transfer-Encoding "${te}" is not supported; only "chunked" is`);
     if (minor === 0) return bad('Transfer-Encoding in an HTTP/1.0 request');
     chunked = true;

@@ -35,13 +35,13 @@ import {
   KIND_SEED_GET,
   KIND_SEED_SET,
 } from './key-request.js';
-import { forwardedConditions, proxyToOwner } from './proxy.js';
+import { forwardedConditions, proxyToOwner, relayWaitMs } from './proxy.js';
 import { sendRedirect } from './redirect.js';
 import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './request-parse.js';
 import { sendError, sendSeedText } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
-import { writeExtOf } from './write-conditions.js';
+import { DEFAULT_W_TIMEOUT_MS, MAX_W_TIMEOUT_MS, writeExtOf } from './write-conditions.js';
 
 const KV_PREFIX = '/kv/'.length;
 
@@ -91,9 +91,6 @@ const GET_PARAMS = ['max_lag_ms'] as const;
 const PUT_PARAMS = ['w', 'timeout_ms', 'ttl_ms'] as const;
 const DELETE_PARAMS = ['w', 'timeout_ms'] as const;
 
-/** DEFAULT_W_TIMEOUT_MS is how long a `w=N` write waits for acks when no timeout_ms is given. */
-export const DEFAULT_W_TIMEOUT_MS = 5000;
-
 /** writeConcern reads `w` (0..the shard's replica count) and `timeout_ms` (1..600000) of a PUT or DELETE. */
 function writeConcern(
   ctx: HttpContext,
@@ -103,7 +100,7 @@ function writeConcern(
   if (params.size === 0) return NO_CONCERN;
   const replicas = ctx.shardMap.shard(shard).replicas.length;
   const w = intParam(params, 'w', 0, 0, replicas);
-  return { w, timeoutMs: intParam(params, 'timeout_ms', DEFAULT_W_TIMEOUT_MS, 1, 600000) };
+  return { w, timeoutMs: intParam(params, 'timeout_ms', DEFAULT_W_TIMEOUT_MS, 1, MAX_W_TIMEOUT_MS) };
 }
 
 const NO_CONCERN = { w: 0, timeoutMs: 0 };
@@ -214,7 +211,8 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
       if (at.owner !== undefined) {
         const method = op === OP_GET ? 'GET' : 'DELETE';
         const headers = op === OP_GET ? {} : forwardedConditions(req);
-        proxyToOwner(res, ctx, method, at.owner, at.shard, pathOf(url, query), undefined, headers);
+        const waitMs = op === OP_GET ? 0 : relayWaitMs(query);
+        proxyToOwner(res, ctx, method, at.owner, at.shard, pathOf(url, query), undefined, headers, waitMs);
         return;
       }
       const params = strictQuery(query, op === OP_GET ? GET_PARAMS : DELETE_PARAMS);
@@ -257,7 +255,17 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
       readBody(res, req, maxValue, 'value', (body) => {
         if (owner !== undefined)
           // `body` may be a view of the connection's input, valid only during this call: the forward needs a copy.
-          proxyToOwner(res, ctx, 'PUT', owner, at.shard, pathOf(url, query), Buffer.from(body), headers);
+          proxyToOwner(
+            res,
+            ctx,
+            'PUT',
+            owner,
+            at.shard,
+            pathOf(url, query),
+            Buffer.from(body),
+            headers,
+            relayWaitMs(query),
+          );
         else if (ext === undefined) dispatch(res, ctx, KIND_KV_PUT, OP_PUT, key, at.shard, body, concern);
         else dispatch(res, ctx, KIND_KV_PUT, OP_PUT_EXT, key, at.shard, encodeExt(ext, body), concern);
       });

@@ -19,7 +19,9 @@ import type { HttpContext } from './context.js';
 import { errorCodeOf } from './http-metrics.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { sendError, statusLine } from './respond.js';
+import { parseQuery } from './request-parse.js';
 import { answerLater } from './route.js';
+import { DEFAULT_W_TIMEOUT_MS, MAX_W_TIMEOUT_MS } from './write-conditions.js';
 
 /** CONDITION_HEADERS are the write conditions a proxied request carries on to its owner. */
 const CONDITION_HEADERS = ['if-match', 'if-none-match'] as const;
@@ -34,7 +36,10 @@ export function forwardedConditions(req: HttpRequest): Record<string, string[]> 
   return out;
 }
 
-/** proxyToOwner relays `method path` (with `body`, which must stay valid) to `owner` and answers with its reply. */
+/**
+ * proxyToOwner relays `method path` (with `body`, which must stay valid) to `owner` and answers
+ * with its reply; `waitMs` is how long the owner may hold a write for its replicas (relayWaitMs).
+ */
 export function proxyToOwner(
   res: HttpResponse,
   ctx: HttpContext,
@@ -44,10 +49,11 @@ export function proxyToOwner(
   path: string,
   body: Uint8Array | undefined,
   headers: Record<string, string[]> = {},
+  waitMs = 0,
 ): void {
   answerLater(
     res,
-    ctx.forwarder.relay(owner, method, path, body, headers),
+    ctx.forwarder.relay(owner, method, path, body, headers, waitMs),
     (r, reply) => {
       if (reply.status >= 400) r.code = relayedErrorCode(reply.body);
       r.writeStatus(statusLine(reply.status));
@@ -59,7 +65,9 @@ export function proxyToOwner(
         r,
         new DistkvError(
           'SHARD_UNREACHABLE',
-          `shard ${shard} (owner ${owner}) did not answer the forwarded request: ${(err as Error).message}`,
+          `shard ${shard} (owner ${owner}) did not answer the forwarded request: ${(err as Error).message}${
+            method === 'GET' && !path.startsWith('/set?') ? '' : '; the write may have been applied'
+          }`,
         ),
       );
     },
@@ -73,4 +81,20 @@ function relayedErrorCode(body: Uint8Array): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * relayWaitMs is how long an owner may hold the write of `query` for its replicas' acks: its
+ * `timeout_ms` (DEFAULT_W_TIMEOUT_MS without one) when `w` asks for any, else 0. The query is
+ * read loosely, as the owner checks it.
+ */
+export function relayWaitMs(query: string): number {
+  if (!query.includes('w=')) return 0;
+  const { params } = parseQuery(query);
+  const w = params.get('w');
+  if (w === undefined || !/^\d{1,16}$/.test(w) || Number(w) === 0) return 0;
+  const t = params.get('timeout_ms');
+  return t !== undefined && /^\d{1,16}$/.test(t)
+    ? Math.min(Number(t), MAX_W_TIMEOUT_MS)
+    : DEFAULT_W_TIMEOUT_MS;
 }

@@ -154,7 +154,11 @@ export function strictQuery(qs: string, known: readonly string[]): ReadonlyMap<s
   return params;
 }
 
-/** intParam reads an optional integer query parameter within [min, max] (given but empty is a mistake). */
+/**
+ * intParam reads an optional integer query parameter within [min, max] (given but empty is a
+ * mistake): 1 to 16 decimal digits, leading zeros read as decimal (`007` is 7, as `ttl_ms` reads
+ * them, write-conditions.ts). No parameter is signed, so a sign is refused, `-0` too.
+ */
 export function intParam(
   params: ReadonlyMap<string, string>,
   name: string,
@@ -166,7 +170,7 @@ export function intParam(
   if (text === undefined) return fallback;
   if (text === '')
     throw new DistkvError('INVALID_ARGUMENT', `${name} is empty; expected an integer in ${min}..${max}`);
-  const n = /^-?\d{1,16}$/.test(text) ? Number(text) : NaN;
+  const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
   if (!(n >= min && n <= max))
     throw new DistkvError('INVALID_ARGUMENT', `${name} must be an integer in ${min}..${max}, got "${text}"`);
   return n;

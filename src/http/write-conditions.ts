@@ -15,6 +15,10 @@ import type { BatchCondition } from './batch-parse.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest } from './http1-exchange.js';
 
+/** DEFAULT_W_TIMEOUT_MS is how long a `w=N` write waits for acks when no timeout_ms is given. */
+export const DEFAULT_W_TIMEOUT_MS = 5000;
+/** MAX_W_TIMEOUT_MS bounds `timeout_ms`. */
+export const MAX_W_TIMEOUT_MS = 600000;
 /** MAX_TTL_MS bounds `ttl_ms`: ten years. */
 export const MAX_TTL_MS = 10 * 365 * 86400 * 1000;
 /**

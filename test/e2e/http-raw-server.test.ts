@@ -249,4 +249,46 @@ describe('Content-Length and chunked framing', () => {
       sock.destroy();
     }
   });
+
+  it('closes after refusing a 100-continue request before its body: the next request is never read as that body', async () => {
+    // The route answers at once without reading the body, so no 100 Continue is sent: a client
+    // then need not send the body (docs/api.md), and the bytes it sends next are its next request.
+    const next = get('/now?after');
+    const sock = connect(port, '127.0.0.1');
+    let seen = '';
+    let ended = false;
+    sock.on('data', (d: Buffer) => (seen += d.toString('latin1')));
+    const closed = new Promise<void>((resolve) =>
+      sock.on('close', () => {
+        resolve();
+      }),
+    );
+    sock.on('end', () => (ended = true));
+    sock.on('error', () => undefined);
+    const until = async (ok: () => boolean, what: string): Promise<void> => {
+      for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 30));
+      assert.ok(ok(), `${what}; got ${JSON.stringify(seen)}`);
+    };
+    try {
+      sock.write(
+        `PUT /nowhere HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: ${next.length}\r\n\r\n`,
+      );
+      await until(() => seen.includes('no route'), 'the refusal arrives');
+      assert.doesNotMatch(seen, /100 Continue/);
+      assert.match(
+        seen,
+        /^HTTP\/1\.1 404 [^]*\r\nConnection: close\r\n/,
+        'the refusal says the connection closes',
+      );
+      sock.write(next);
+      await until(
+        () => ended || seen.includes('now after'),
+        'the server closes (or answers the next request)',
+      );
+      assert.equal(seen.includes('now after'), false);
+      await closed;
+    } finally {
+      sock.destroy();
+    }
+  });
 });

@@ -4,7 +4,7 @@
  * `answer` returns for the call's url and body, 404 when it returns undefined, or another status
  * when it returns a TwinStatus.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** TwinStatus is an answer with its own status (e.g. a 503 with a distkv error body). */
@@ -50,5 +50,34 @@ export async function startTwinServer(answer: (url: string, body: string) => unk
           r();
         }),
       ),
+  };
+}
+
+/** HandlerTwin is a started node:http twin with its own handler: its address, its server, how to stop it. */
+export interface HandlerTwin {
+  readonly address: string;
+  readonly server: Server;
+  /** stop closes every connection and the listener. */
+  stop(): Promise<void>;
+}
+
+/**
+ * startHandlerTwin listens on a free loopback port with a handler of its own: for twins that
+ * answer late, drop the connection after reading a request, or answer per method.
+ */
+export async function startHandlerTwin(handler: RequestListener): Promise<HandlerTwin> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    stop: () => {
+      server.closeAllConnections();
+      return new Promise((r) =>
+        server.close(() => {
+          r();
+        }),
+      );
+    },
   };
 }

@@ -14,6 +14,7 @@ function sink(): { sink: ExchangeSink; bytes: () => Buffer } {
       destroy: () => undefined,
       dateLine: () => 'Date: Mon, 30 Nov 2026 07:00:00 GMT\r\n',
       detach: () => undefined,
+      awaitsBody: () => false,
     },
     bytes: () => Buffer.concat(out),
   };

@@ -18,6 +18,7 @@ function sink(): { sink: ExchangeSink; pieces: Buffer[] } {
       destroy: () => undefined,
       dateLine: () => 'Date: Mon, 30 Nov 2026 07:00:00 GMT\r\n',
       detach: () => undefined,
+      awaitsBody: () => false,
     },
     pieces,
   };

@@ -125,16 +125,21 @@ describe('HTTP/1.1\r\nHost: t request head parsing', () => {
       assert.deepEqual(ok(`GET / HTTP/1.1\r\nHost: ${value}`).names, ['host'], value);
   });
 
-  it('keeps a header value as trim() leaves it and refuses NUL, CR or LF inside it, for any latin1 value (seeded property)', () => {
+  it('keeps a header value without the SP and HTAB around it and refuses any other control character in it, for any latin1 value (seeded property)', () => {
     const latin1 = fc.integer({ min: 0, max: 0xff }).map((c) => String.fromCharCode(c));
-    const special = fc.constantFrom(' ', '\t', '\v', '\f', '\r', '\n', '\0', '\xa0', '\x85', 'a');
+    const special = fc.constantFrom(' ', '\t', '\v', '\f', '\r', '\n', '\0', '\x7f', '\xa0', '\x85', 'a');
     fc.assert(
       fc.property(fc.array(fc.oneof(latin1, special), { maxLength: 24 }), (chars) => {
         const value = chars.join('');
         fc.pre(!value.includes('\r\n'));
         const h = parseHead(`GET / HTTP/1.1\r\nHost: a\r\nX-T:${value}`);
-        const trimmed = value.trim();
-        if (/[\0\r\n]/.test(trimmed)) {
+        const trimmed = value.replace(/^[ \t]+|[ \t]+$/g, '');
+        let control = false;
+        for (let i = 0; i < trimmed.length; i++) {
+          const c = trimmed.charCodeAt(i);
+          if ((c < 0x20 && c !== 0x09) || c === 0x7f) control = true;
+        }
+        if (control) {
           assert.ok(isHeadError(h) && h.message.includes('forbidden character'), JSON.stringify(value));
           return;
         }
@@ -143,5 +148,22 @@ describe('HTTP/1.1\r\nHost: t request head parsing', () => {
       }),
       { seed: 3118, numRuns: 2000 },
     );
+  });
+
+  it('reads no coding or length out of a value padded with VT, FF or NBSP (a proxy may read it otherwise)', () => {
+    for (const te of ['chunked\v', '\fchunked', '\xa0chunked', 'chunked\xa0'])
+      assert.equal(
+        refused(`PUT /kv/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ${te}`).status,
+        400,
+        JSON.stringify(te),
+      );
+    for (const cl of ['1\f', '\v1', '1, \xa01'])
+      assert.equal(
+        refused(`PUT /kv/a HTTP/1.1\r\nHost: a\r\nContent-Length: ${cl}`).status,
+        400,
+        JSON.stringify(cl),
+      );
+    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \t chunked \t').chunked, true);
+    assert.equal(ok('PUT /kv/a HTTP/1.1\r\nHost: a\r\nContent-Length: 1 ,\t1').contentLength, 1);
   });
 });

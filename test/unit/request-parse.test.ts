@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from '../../src/http/request-parse.js';
+import { ttlOf } from '../../src/http/write-conditions.js';
 import { errorCode } from '../helpers/error-code.js';
 
 describe('request parsing', () => {
@@ -106,6 +107,22 @@ describe('request parsing', () => {
       );
     assert.throws(() => intParam(params, 'w', 0, 0, 10), /w is empty; expected an integer in 0\.\.10/);
     assert.throws(() => intParam(params, 'huge', 0, 0, 10), /got "99999999999999999999"/);
+  });
+
+  it('reads every integer parameter as unsigned decimal digits: a sign is refused even on zero, leading zeros are decimal', () => {
+    // `w=-0` used to pass (-0 >= 0) and wait for no replica; `ttl_ms=007` is 7 as in ttlOf.
+    const { params } = parseQuery('w=-0&limit=-00&lead=007&zero=000');
+    assert.equal(
+      errorCode(() => intParam(params, 'w', 0, 0, 10)),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(
+      errorCode(() => intParam(params, 'limit', 1, 0, 10)),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(intParam(params, 'lead', 0, 0, 10), 7);
+    assert.equal(intParam(params, 'zero', 5, 0, 10), 0);
+    assert.equal(ttlOf('007'), 7);
   });
 
   it('reads a native query strictly: an unknown, repeated or malformed parameter is refused, naming it', () => {

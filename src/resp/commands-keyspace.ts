@@ -2,7 +2,7 @@
  * Keyspace and server commands: SCAN, DBSIZE, INFO, WAIT. They cover the stores this node serves:
  * the shards whose leader is this node (after READONLY, also the replicas hosted at its address),
  * so a cluster client that scans every node sees every key once. SCAN and DBSIZE read outside the
- * op batches, so they start once the connection's earlier replies are complete (ReplyQueue.atHead):
+ * op batches, so they start once the connection's earlier replies are complete (readAtHead):
  * a write pipelined before them is durable, hence in the store, when they read.
  */
 import { arch, platform } from 'node:os';
@@ -90,7 +90,7 @@ export function scan(c: RespConnection, args: Buffer[]): void {
   }
   const prefix = Buffer.from(pattern === undefined ? '' : literalPrefix(pattern), 'latin1');
   // Once the replies before it are complete, so a page sees the writes sent before the SCAN.
-  c.queue.atHead(p, () => {
+  c.readAtHead(p, () => {
     scanPage(c, p, target, prefix, pos, count, stores.length, pattern, typeOk);
   });
 }
@@ -159,7 +159,7 @@ async function keyCount(c: RespConnection): Promise<number> {
 /** dbsize: DBSIZE. */
 export function dbsize(c: RespConnection): void {
   const p = c.queue.later(c.proto, () => undefined);
-  c.queue.atHead(p, () => {
+  c.readAtHead(p, () => {
     countFor(c, p);
   });
 }
@@ -186,7 +186,7 @@ export function info(c: RespConnection, args: Buffer[]): void {
   const all = wanted.size === 0 || wanted.has('all') || wanted.has('everything') || wanted.has('default');
   const p = c.queue.later(c.proto, () => undefined);
   // Counted once the connection's earlier replies are complete, as DBSIZE is: their writes count.
-  c.queue.atHead(p, () => {
+  c.readAtHead(p, () => {
     infoFor(c, p, all, wanted);
   });
 }
@@ -307,7 +307,7 @@ export function wait(c: RespConnection, args: Buffer[]): void {
   const p = c.queue.later(c.proto, () => undefined);
   // Once the replies before it are complete, so the writes pipelined before WAIT are acknowledged
   // and counted (read at once, a new connection's WAIT waited for the seq before its own SET).
-  c.queue.atHead(p, () => {
+  c.readAtHead(p, () => {
     waitAcks(c, p, n, timeout);
   });
 }

@@ -195,7 +195,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ),
   spec(
     'expire',
-    3,
+    -3,
     'write fast',
     ONE_KEY,
     'generic',
@@ -204,7 +204,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ),
   spec(
     'pexpire',
-    3,
+    -3,
     'write fast',
     ONE_KEY,
     'generic',

@@ -253,12 +253,11 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     });
   });
 
-  it("COMMAND INFO gives each new command redis-server's arity, flags and key positions (EXPIREAT's options aside)", async () => {
+  it("COMMAND INFO gives each new command redis-server's arity, flags and key positions", async () => {
     const names = REDIS_COMMAND_INFO.map(([n]) => n);
     const text = await exchange([['COMMAND', 'INFO', ...names]]);
     for (const [name, arity, flags, first, last, step] of REDIS_COMMAND_INFO) {
-      // EXPIREAT/PEXPIREAT take no NX/XX/GT/LT in distkv (as EXPIRE), hence an arity of 3.
-      const want = name.endsWith('expireat') ? 3 : arity;
+      const want = arity;
       const flagText = flags
         .split(' ')
         .map((f) => `+${f}\r\n`)
@@ -395,6 +394,26 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
       text,
       `+OK\r\n:1\r\n:${at}\r\n:${at * 1000}\r\n+OK\r\n:1\r\n:${atMs}\r\n-ERR invalid expire time in 'expireat' command\r\n`,
     );
+  });
+
+  it("names EXPIRE's NX/XX/GT/LT as not supported (not as a wrong number of arguments) and leaves the expiry", async () => {
+    const text = await exchange([
+      ['SET', 'xo:1', 'v'],
+      ['EXPIRE', 'xo:1', '100', 'NX'],
+      ['PEXPIREAT', 'xo:1', '1', 'gt'],
+      ['EXPIRE', 'xo:1', '100', 'FOO'],
+      ['TTL', 'xo:1'],
+      ['EXPIRE', 'xo:1', 'abc', 'NX'],
+    ]);
+    assert.deepEqual(splitReplies(text), [
+      '+OK\r\n',
+      '-ERR EXPIRE NX is not supported by distkv: it sets expiries without conditions\r\n',
+      '-ERR PEXPIREAT GT is not supported by distkv: it sets expiries without conditions\r\n',
+      // Redis's words for an option it does not know, and for a time that is no integer.
+      '-ERR Unsupported option FOO\r\n',
+      ':-1\r\n',
+      '-ERR value is not an integer or out of range\r\n',
+    ]);
   });
 
   it('replicas hold what the edits wrote, with the same expiry (read at the replica after WAIT and READONLY)', async () => {

@@ -75,7 +75,10 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
     }
     const now = Date.now();
     const ms = Number(n) * unitMs - (absolute ? now : 0);
-    if (ms > MAX_TTL_MS) {
+    // Seconds that overflow a 64-bit count of ms are refused, as Redis refuses them (rather than
+    // deleting the key, as any other time in the past does).
+    const overflows = unitMs === 1000 && (n > MAX_SECONDS || n < -MAX_SECONDS);
+    if (ms > MAX_TTL_MS || overflows) {
       c.queue.now(c.proto).error(`ERR invalid expire time in '${name}' command`);
       return;
     }
@@ -91,6 +94,9 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
     c.submitOrdered(t, OP_PUT_EXT, args[1]!, encodeExt(ext), handler);
   };
 }
+
+/** MAX_SECONDS is the most seconds whose ms fit a signed 64-bit integer (Redis's LLONG_MAX / 1000). */
+const MAX_SECONDS = 2n ** 63n / 1000n;
 
 /** EXPIRE_OPTIONS are Redis 7's conditions on EXPIRE and its kin, which distkv does not take. */
 const EXPIRE_OPTIONS = new Set(['NX', 'XX', 'GT', 'LT']);

@@ -396,7 +396,7 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     );
   });
 
-  it("names EXPIRE's NX/XX/GT/LT as not supported (not as a wrong number of arguments) and leaves the expiry", async () => {
+  it("names EXPIRE's NX/XX/GT/LT as not supported (not as a wrong number of arguments) and leaves the expiry; refuses seconds that overflow", async () => {
     const text = await exchange([
       ['SET', 'xo:1', 'v'],
       ['EXPIRE', 'xo:1', '100', 'NX'],
@@ -404,6 +404,10 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
       ['EXPIRE', 'xo:1', '100', 'FOO'],
       ['TTL', 'xo:1'],
       ['EXPIRE', 'xo:1', 'abc', 'NX'],
+      // Seconds whose ms overflow 64 bits: refused, as Redis does, not taken as a time past.
+      ['EXPIRE', 'xo:1', '-9223372036854776'],
+      ['EXPIREAT', 'xo:1', '-9223372036854776'],
+      ['EXISTS', 'xo:1'],
     ]);
     assert.deepEqual(splitReplies(text), [
       '+OK\r\n',
@@ -413,6 +417,9 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
       '-ERR Unsupported option FOO\r\n',
       ':-1\r\n',
       '-ERR value is not an integer or out of range\r\n',
+      "-ERR invalid expire time in 'expire' command\r\n",
+      "-ERR invalid expire time in 'expireat' command\r\n",
+      ':1\r\n',
     ]);
   });
 

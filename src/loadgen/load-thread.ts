@@ -6,7 +6,9 @@
  * start + i·interval and its latency counts from that due time, not from when it could be sent, so
  * a stalled server shows up in the percentiles (coordinated-omission correction, as in wrk2).
  * Operations due before the warm-up ends are not recorded. Completions are counted in a shared
- * Int32Array (`progress`, two slots per thread: done, errors) for the live progress line.
+ * Int32Array (`progress`, two slots per thread: done, errors) for the live progress line. A
+ * non-zero `stop` flag (set by the main thread at Ctrl-C) ends the work early: no new operation is
+ * issued, in-flight ones finish (at most DRAIN_MS), and the result covers what was recorded.
  */
 import { DistkvClient } from '../client/client.js';
 import { ClientDriver, type Driver, OP_DEL, OP_GET, OP_SET, type Op, RawDriver } from './driver.js';
@@ -50,6 +52,8 @@ export interface ThreadTask {
   rate: number;
   progress: SharedArrayBuffer;
   slot: number;
+  /** stop is one Int32 the main thread sets to 1 to end the work early (Ctrl-C). */
+  stop?: SharedArrayBuffer;
 }
 
 /** ThreadResult is what a thread reports back. */
@@ -77,6 +81,8 @@ function valueOf(size: number): Buffer {
 /** runThread performs a ThreadTask. */
 export async function runThread(task: ThreadTask): Promise<ThreadResult> {
   const progress = new Int32Array(task.progress);
+  const stopFlag = task.stop === undefined ? undefined : new Int32Array(task.stop);
+  const stopped = (): boolean => stopFlag !== undefined && Atomics.load(stopFlag, 0) !== 0;
   const hist = new LatencyHistogram();
   const byStatus = new Map<number, number>();
   let ok = 0;
@@ -137,14 +143,14 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
         let op: Op;
         let key: number;
         if (task.mode === 'preload') {
-          if (nextPreload >= task.keyLast || now >= endAt) {
+          if (nextPreload >= task.keyLast || now >= endAt || stopped()) {
             stop();
             return;
           }
           op = OP_SET;
           key = nextPreload++;
         } else {
-          if (now >= endAt) {
+          if (now >= endAt || stopped()) {
             stop();
             return;
           }
@@ -181,10 +187,12 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
   const drain = { timedOut: false };
   let over = false;
   void finished.then(() => (over = true));
+  let stoppedAt = Number.POSITIVE_INFINITY;
   const drainTimer = new Promise<void>((resolve) => {
     const check = (): void => {
+      if (stoppedAt === Number.POSITIVE_INFINITY && stopped()) stoppedAt = performance.now();
       if (over) resolve();
-      else if (performance.now() > endAt + DRAIN_MS) {
+      else if (performance.now() > Math.min(endAt, stoppedAt) + DRAIN_MS) {
         drain.timedOut = true;
         resolve();
       } else setTimeout(check, 50).unref();

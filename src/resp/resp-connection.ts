@@ -239,6 +239,10 @@ export class RespConnection {
     });
   }
 
+  private isFenced(): boolean {
+    return this.fenced;
+  }
+
   /**
    * readAtHead runs `read` (a keyspace read answering at `p`) once every reply before `p` is
    * complete, and keeps the commands after it unparsed until it has answered (see "Order around a
@@ -334,8 +338,9 @@ export class RespConnection {
       if (waiting !== undefined && !this.dispatch(this, waiting)) this.waiting = waiting;
       else {
         if (waiting !== undefined) this.ctx.stats.commands++;
-        // A waiting command that was itself a keyspace read fences what follows it.
-        if (!this.fenced) {
+        // A waiting command that was itself a keyspace read fences what follows it (dispatch may
+        // have set `fenced`, which the narrowing above cannot know: hence the method).
+        if (!this.isFenced()) {
           this.pipelineFull = false;
           this.feed(undefined);
         }

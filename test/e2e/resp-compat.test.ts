@@ -423,6 +423,38 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     ]);
   });
 
+  it('CLIENT REPLY OFF and SKIP silence replies as Redis does, so a client that sent them stays in step', async () => {
+    const commands = [
+      ['SET', 'cr:1', '1'],
+      ['CLIENT', 'REPLY', 'OFF'],
+      ['SET', 'cr:1', '2'],
+      ['GET', 'cr:1'],
+      ['INCR', 'cr:1'],
+      ['GET'],
+      ['CLIENT', 'REPLY', 'ON'],
+      ['GET', 'cr:1'],
+      ['CLIENT', 'REPLY', 'SKIP'],
+      ['GET', 'cr:1'],
+      ['ECHO', 'after'],
+      ['CLIENT', 'REPLY', 'bogus'],
+      ['CLIENT', 'REPLY'],
+      ['CLIENT', 'REPLY', 'SKIP'],
+      ['NOSUCH'],
+      ['PING'],
+    ];
+    // redis-server 7.0.15's replies to the same bytes.
+    const redis = [
+      '+OK\r\n',
+      '+OK\r\n',
+      '$1\r\n3\r\n',
+      '$5\r\nafter\r\n',
+      '-ERR syntax error\r\n',
+      "-ERR wrong number of arguments for 'client|reply' command\r\n",
+      '+PONG\r\n',
+    ];
+    assert.deepEqual(splitReplies(await exchange(commands, redis.length)), redis);
+  });
+
   it('replicas hold what the edits wrote, with the same expiry (read at the replica after WAIT and READONLY)', async () => {
     const keys = ['rep:1', 'rep:2', 'rep:3', 'rep:4'];
     const leader = await exchange([

@@ -248,7 +248,16 @@ function infoSections(c: RespConnection, keys: number): [string, string[]][] {
       ],
     ],
     // The process's connections, HTTP and RESP (as Redis counts all its clients, replicas too).
-    ['Clients', [`connected_clients:${connections.open}`, `maxclients:${connections.max}`]],
+    // blocked_clients and total_connections_received count this listener's RESP clients only:
+    // redis-cli --stat reads them (and printed -2^63 while they were missing).
+    [
+      'Clients',
+      [
+        `connected_clients:${connections.open}`,
+        `blocked_clients:${c.ctx.stats.blocked}`,
+        `maxclients:${connections.max}`,
+      ],
+    ],
     [
       'Memory',
       [
@@ -261,6 +270,7 @@ function infoSections(c: RespConnection, keys: number): [string, string[]][] {
     [
       'Stats',
       [
+        `total_connections_received:${c.ctx.stats.connections}`,
         `total_commands_processed:${c.ctx.stats.commands}`,
         `rejected_connections:${connections.refused}`,
         `client_output_buffer_limit_disconnections:${connections.closedStalled}`,
@@ -329,6 +339,7 @@ function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): vo
   }
   let remaining = waits.length;
   let least = Infinity;
+  c.ctx.stats.blocked++;
   const seqBytes = Buffer.alloc(8);
   for (const [store, seq] of waits) {
     seqBytes.writeDoubleLE(seq, 0);
@@ -341,10 +352,11 @@ function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): vo
       {
         onReply: (status, acked) => {
           least = Math.min(least, status === ST_DONE ? acked : 0);
-          if (--remaining === 0)
-            c.queue.completeWith(p, (w) => {
-              w.integer(least);
-            });
+          if (--remaining > 0) return;
+          c.ctx.stats.blocked--;
+          c.queue.completeWith(p, (w) => {
+            w.integer(least);
+          });
         },
       },
       n,

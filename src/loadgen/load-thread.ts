@@ -128,6 +128,9 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
   };
 
   let running = 0;
+  // inFlight counts operations sent and not answered; `running` also counts open-loop connections
+  // idle until their next due time, which a stop or the end does not wait for.
+  let inFlight = 0;
   const finished = new Promise<void>((resolve) => {
     const startConn = (c: number): void => {
       const driver = drivers[c]!;
@@ -164,7 +167,9 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
           stop();
           return;
         }
+        inFlight++;
         driver.op(op, key, (status) => {
+          inFlight--;
           const end = performance.now();
           count(status, record, end - start, end);
           if (interval === 0) {
@@ -191,7 +196,8 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
   const drainTimer = new Promise<void>((resolve) => {
     const check = (): void => {
       if (stoppedAt === Number.POSITIVE_INFINITY && stopped()) stoppedAt = performance.now();
-      if (over) resolve();
+      const ended = performance.now() >= Math.min(endAt, stoppedAt);
+      if (over || (ended && inFlight === 0)) resolve();
       else if (performance.now() > Math.min(endAt, stoppedAt) + DRAIN_MS) {
         drain.timedOut = true;
         resolve();
@@ -200,9 +206,9 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
     check();
   });
   await Promise.race([finished, drainTimer]);
-  if (drain.timedOut && running > 0) {
-    errors += running;
-    byStatus.set(-1, (byStatus.get(-1) ?? 0) + running);
+  if (drain.timedOut && inFlight > 0) {
+    errors += inFlight;
+    byStatus.set(-1, (byStatus.get(-1) ?? 0) + inFlight);
   }
   for (const d of drivers) d.close();
   await client?.close();

@@ -423,6 +423,24 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     ]);
   });
 
+  it('answers CLIENT HELP, CONFIG HELP and COMMAND HELP, which their unknown-subcommand errors point to', async () => {
+    const replies = splitReplies(
+      await exchange([
+        ['CLIENT', 'nosuch'],
+        ['CLIENT', 'HELP'],
+        ['CONFIG', 'help'],
+        ['COMMAND', 'HELP'],
+      ]),
+    );
+    assert.equal(replies[0], "-ERR unknown subcommand 'nosuch'. Try CLIENT HELP.\r\n");
+    for (const [i, name] of [
+      [1, 'CLIENT'],
+      [2, 'CONFIG'],
+      [3, 'COMMAND'],
+    ] as const)
+      assert.match(replies[i]!, new RegExp(`^\\*\\d+\\r\\n\\+${name} <subcommand>`));
+  });
+
   it('CLIENT REPLY OFF and SKIP silence replies as Redis does, so a client that sent them stays in step', async () => {
     const commands = [
       ['SET', 'cr:1', '1'],

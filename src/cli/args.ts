@@ -117,15 +117,16 @@ export function intOption(
 }
 
 /**
- * usageOnRefusal runs `work` and turns a node's 400 (INVALID_ARGUMENT, MISSING_KEY, ...) into a
- * UsageError (exit 2), for verbs whose requests hold nothing but their command line and files: a
- * node (or a file check) refused what the user gave, which is no runtime failure.
+ * usageOnRefusal runs `work` and turns a node's 400 (INVALID_ARGUMENT, MISSING_KEY, ...) or a value
+ * over its limit (VALUE_TOO_LARGE, 413) into a UsageError (exit 2), for verbs whose requests hold
+ * nothing but their command line and files: a node (or a file check) refused what the user gave,
+ * which is no runtime failure.
  */
 export async function usageOnRefusal<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof DistkvError && statusOf(err.code) === 400)
+    if (err instanceof DistkvError && (statusOf(err.code) === 400 || err.code === 'VALUE_TOO_LARGE'))
       throw new UsageError(`${err.code}: ${err.message}`);
     throw err;
   }

@@ -387,11 +387,18 @@ export const BACKUP_VERBS: Record<string, ClientVerb> = {
           const results = await client.batch(ops);
           const failed = results.findIndex((r) => !r.ok);
           const r = results[failed];
-          if (r !== undefined && !r.ok)
+          if (r !== undefined && !r.ok) {
+            // The batch wrote its other keys: say how many keys the cluster now holds, since a
+            // second restore is refused (CLUSTER_NOT_EMPTY) without --force.
+            const failures = results.filter((x) => !x.ok).length;
+            written += results.length - failures;
+            const more =
+              failures > 1 ? ` (and ${failures - 1} more key${failures > 2 ? 's' : ''} of its batch)` : '';
             throw new DistkvError(
               r.error.code,
-              `restoring key ${JSON.stringify(ops[failed]!.key)}: ${r.error.message}`,
+              `restoring key ${JSON.stringify(ops[failed]!.key)}: ${r.error.message}${more}; the restore stopped after writing ${written} keys: the cluster holds part of the backup, so run it again with --force once that is fixed`,
             );
+          }
           written += ops.length;
           ops = [];
           progress.show(() => `restore: ${written} keys written`);

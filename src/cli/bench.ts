@@ -11,6 +11,7 @@ import { renderHtml } from '../loadgen/report-html.js';
 import { formatResult } from '../loadgen/report-text.js';
 import { formatOptions, intOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
 import { fileProblem } from './files.js';
+import { removeFile, stopOnSignal } from './interrupt.js';
 import { stderrProgress } from './progress-line.js';
 
 const d = DEFAULT_LOAD;
@@ -84,7 +85,11 @@ ${formatOptions(SPECS)}
 Examples:
   distkv bench --url http://127.0.0.1:8080 --mix get:90,set:10 --dist zipf:0.99 --duration 30
   distkv bench --url redis://127.0.0.1:6379 --concurrency 50 --json
-  distkv bench --config sharding.toml --rate 20000 --report run.html`;
+  distkv bench --config sharding.toml --rate 20000 --report run.html
+
+Ctrl-C (or SIGTERM) stops the run and prints the report of what was measured, marked interrupted,
+then exits 130 (143); in the preload or the warm-up it says nothing was measured. A second Ctrl-C
+quits at once.`;
 
 function num(args: ReturnType<typeof parseArgs>, name: string, fallback: number): number {
   const v = stringOption(args, name);
@@ -152,19 +157,49 @@ export async function bench(argv: readonly string[]): Promise<number> {
     }
   }
   const progress = args.options.get('quiet') === true ? undefined : stderrProgress();
-  const result = await runLoad(o, (p) => {
-    progress?.update(p);
-  }).catch((err: unknown) => {
-    progress?.clear();
-    if (err instanceof DistkvError && err.code === 'INVALID_ARGUMENT') throw new UsageError(err.message);
-    throw err;
-  });
+  // Ctrl-C ends the run with the report of what was measured; a second Ctrl-C quits at once.
+  const stopper = new AbortController();
+  const signals = stopOnSignal(() => {
+    stopper.abort();
+  }, '\ndistkv bench: stopping at the interrupt; reporting what was measured (again to quit at once)');
+  const result = await runLoad(
+    o,
+    (p) => {
+      progress?.update(p);
+    },
+    stopper.signal,
+  )
+    .catch((err: unknown) => {
+      progress?.clear();
+      if (err instanceof DistkvError && err.code === 'INVALID_ARGUMENT') throw new UsageError(err.message);
+      throw err;
+    })
+    .finally(signals.done);
   progress?.clear();
+  const interruptedCode = signals.exitCode() ?? 130;
+  if (result.interrupted !== undefined && result.requests === 0) {
+    const what =
+      result.interrupted === 'preload'
+        ? `in the preload (${result.preload?.keys ?? 0} of ${o.keys} keys set)`
+        : `in the ${result.interrupted === 'warmup' ? 'warm-up' : 'run'}`;
+    process.stderr.write(`distkv bench: interrupted ${what}: nothing measured\n`);
+    if (reportFd !== undefined) {
+      closeSync(reportFd);
+      removeFile(report!);
+    }
+    return interruptedCode;
+  }
   process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
   if (reportFd !== undefined) {
     writeFileSync(reportFd, renderHtml(result));
     closeSync(reportFd);
     if (!json) process.stdout.write(`report      ${report}\n`);
+  }
+  if (result.interrupted !== undefined) {
+    process.stderr.write(
+      `distkv bench: interrupted after ${result.duration_s.toFixed(1)} s of the run: the figures cover that time\n`,
+    );
+    return interruptedCode;
   }
   return result.errors > 0 ? 1 : 0;
 }

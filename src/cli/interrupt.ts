@@ -35,6 +35,37 @@ export async function whileInterruptible<T>(
   }
 }
 
+/** StopOnSignal is what `stopOnSignal` returns. */
+export interface StopOnSignal {
+  /** exitCode is the shell's code for the signal that arrived (130, 143), or undefined if none did. */
+  exitCode: () => number | undefined;
+  /** done removes the handlers. */
+  done: () => void;
+}
+
+/**
+ * stopOnSignal is for work that can end early with a useful result (a load run): the first SIGINT
+ * or SIGTERM calls `stop` and writes `message` to stderr; a second exits at once.
+ */
+export function stopOnSignal(stop: () => void, message: string): StopOnSignal {
+  let signaled: keyof typeof EXIT_SIGNALED | undefined;
+  const onSignal = (signal: keyof typeof EXIT_SIGNALED): void => {
+    if (signaled !== undefined) process.exit(EXIT_SIGNALED[signal]);
+    signaled = signal;
+    process.stderr.write(`${message}\n`);
+    stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    exitCode: () => (signaled === undefined ? undefined : EXIT_SIGNALED[signaled]),
+    done: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 /** removeFile deletes `path` if it exists (for an `undo`). */
 export function removeFile(path: string): void {
   rmSync(path, { force: true });

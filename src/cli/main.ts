@@ -17,7 +17,7 @@ export const EXIT_CODES = {
   OK: 0,
   /** FAILED: the key does not exist, a node could not be reached, or the cluster refused the request. */
   FAILED: 1,
-  /** USAGE: a mistake in the command line or its files (unknown verb or option, missing or extra argument, bad address, unreadable file, an argument a node refuses as malformed). */
+  /** USAGE: a mistake in the command line or its files (unknown verb or option, missing or extra argument, bad address, unreadable file, an argument a node refuses as malformed, a value over the node's limit). */
   USAGE: 2,
 } as const;
 

@@ -6,7 +6,9 @@
  * start + i·interval and its latency counts from that due time, not from when it could be sent, so
  * a stalled server shows up in the percentiles (coordinated-omission correction, as in wrk2).
  * Operations due before the warm-up ends are not recorded. Completions are counted in a shared
- * Int32Array (`progress`, two slots per thread: done, errors) for the live progress line.
+ * Int32Array (`progress`, two slots per thread: done, errors) for the live progress line. A
+ * non-zero `stop` flag (set by the main thread at Ctrl-C) ends the work early: no new operation is
+ * issued, in-flight ones finish (at most DRAIN_MS), and the result covers what was recorded.
  */
 import { DistkvClient } from '../client/client.js';
 import { ClientDriver, type Driver, OP_DEL, OP_GET, OP_SET, type Op, RawDriver } from './driver.js';
@@ -50,6 +52,8 @@ export interface ThreadTask {
   rate: number;
   progress: SharedArrayBuffer;
   slot: number;
+  /** stop is one Int32 the main thread sets to 1 to end the work early (Ctrl-C). */
+  stop?: SharedArrayBuffer;
 }
 
 /** ThreadResult is what a thread reports back. */
@@ -77,6 +81,8 @@ function valueOf(size: number): Buffer {
 /** runThread performs a ThreadTask. */
 export async function runThread(task: ThreadTask): Promise<ThreadResult> {
   const progress = new Int32Array(task.progress);
+  const stopFlag = task.stop === undefined ? undefined : new Int32Array(task.stop);
+  const stopped = (): boolean => stopFlag !== undefined && Atomics.load(stopFlag, 0) !== 0;
   const hist = new LatencyHistogram();
   const byStatus = new Map<number, number>();
   let ok = 0;
@@ -122,6 +128,9 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
   };
 
   let running = 0;
+  // inFlight counts operations sent and not answered; `running` also counts open-loop connections
+  // idle until their next due time, which a stop or the end does not wait for.
+  let inFlight = 0;
   const finished = new Promise<void>((resolve) => {
     const startConn = (c: number): void => {
       const driver = drivers[c]!;
@@ -137,14 +146,14 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
         let op: Op;
         let key: number;
         if (task.mode === 'preload') {
-          if (nextPreload >= task.keyLast || now >= endAt) {
+          if (nextPreload >= task.keyLast || now >= endAt || stopped()) {
             stop();
             return;
           }
           op = OP_SET;
           key = nextPreload++;
         } else {
-          if (now >= endAt) {
+          if (now >= endAt || stopped()) {
             stop();
             return;
           }
@@ -158,7 +167,9 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
           stop();
           return;
         }
+        inFlight++;
         driver.op(op, key, (status) => {
+          inFlight--;
           const end = performance.now();
           count(status, record, end - start, end);
           if (interval === 0) {
@@ -181,10 +192,13 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
   const drain = { timedOut: false };
   let over = false;
   void finished.then(() => (over = true));
+  let stoppedAt = Number.POSITIVE_INFINITY;
   const drainTimer = new Promise<void>((resolve) => {
     const check = (): void => {
-      if (over) resolve();
-      else if (performance.now() > endAt + DRAIN_MS) {
+      if (stoppedAt === Number.POSITIVE_INFINITY && stopped()) stoppedAt = performance.now();
+      const ended = performance.now() >= Math.min(endAt, stoppedAt);
+      if (over || (ended && inFlight === 0)) resolve();
+      else if (performance.now() > Math.min(endAt, stoppedAt) + DRAIN_MS) {
         drain.timedOut = true;
         resolve();
       } else setTimeout(check, 50).unref();
@@ -192,9 +206,9 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
     check();
   });
   await Promise.race([finished, drainTimer]);
-  if (drain.timedOut && running > 0) {
-    errors += running;
-    byStatus.set(-1, (byStatus.get(-1) ?? 0) + running);
+  if (drain.timedOut && inFlight > 0) {
+    errors += inFlight;
+    byStatus.set(-1, (byStatus.get(-1) ?? 0) + inFlight);
   }
   for (const d of drivers) d.close();
   await client?.close();

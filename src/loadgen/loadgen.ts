@@ -76,6 +76,8 @@ export interface LoadResult {
   /** timeline: completed operations per second after the warm-up. */
   timeline: number[];
   preload?: { keys: number; seconds: number; rate: number };
+  /** interrupted names the phase a stop (`runLoad`'s `stop`, Ctrl-C) cut short; the figures cover what was measured. */
+  interrupted?: Progress['phase'];
 }
 
 /** Progress is reported to `onProgress` about 4 times a second. */
@@ -154,8 +156,16 @@ function validate(o: LoadOptions): [number, number, number] {
   return parseMix(o.mix);
 }
 
-/** runLoad performs a preload (optional) and a load run. */
-export async function runLoad(o: LoadOptions, onProgress?: (p: Progress) => void): Promise<LoadResult> {
+/**
+ * runLoad performs a preload (optional) and a load run. Once `stop` is aborted (Ctrl-C) the threads
+ * issue nothing more and the result covers what was measured, marked `interrupted` with the phase
+ * (a preload cut short skips the run: its result has no requests, and `preload.keys` were set).
+ */
+export async function runLoad(
+  o: LoadOptions,
+  onProgress?: (p: Progress) => void,
+  stop?: AbortSignal,
+): Promise<LoadResult> {
   const mix = validate(o);
   const { spec, label } = targetOf(o);
   const threads = o.threads;
@@ -169,6 +179,16 @@ export async function runLoad(o: LoadOptions, onProgress?: (p: Progress) => void
   });
   const progress = new SharedArrayBuffer(8 * threads);
   const counters = new Int32Array(progress);
+  // One Int32 the threads read before each operation: 1 = stop (load-thread.ts).
+  const stopFlag = new SharedArrayBuffer(4);
+  let current: Progress['phase'] = 'preload';
+  let interrupted: Progress['phase'] | undefined;
+  const onStop = (): void => {
+    interrupted ??= current;
+    Atomics.store(new Int32Array(stopFlag), 0, 1);
+  };
+  if (stop?.aborted === true) onStop();
+  else stop?.addEventListener('abort', onStop, { once: true });
   const base: Omit<ThreadTask, 'slot' | 'connections' | 'keyFirst' | 'keyLast' | 'requests' | 'rate'> = {
     mode: 'run',
     target: spec,
@@ -181,6 +201,7 @@ export async function runLoad(o: LoadOptions, onProgress?: (p: Progress) => void
     warmupMs: o.warmupS * 1000,
     durationMs: o.durationS > 0 ? o.durationS * 1000 : MAX_RUN_MS,
     progress,
+    stop: stopFlag,
   };
   const total = (): { done: number; errors: number } => {
     let done = 0;
@@ -199,8 +220,9 @@ export async function runLoad(o: LoadOptions, onProgress?: (p: Progress) => void
       const now = performance.now();
       const t = total();
       const elapsedS = (now - t0) / 1000;
+      current = phase(elapsedS);
       onProgress?.({
-        phase: phase(elapsedS),
+        phase: current,
         ...t,
         elapsedS,
         totalS,
@@ -241,6 +263,11 @@ export async function runLoad(o: LoadOptions, onProgress?: (p: Progress) => void
         }),
       );
       stop();
+      const seconds = (performance.now() - t0) / 1000;
+      if (interrupted !== undefined) {
+        const set = results.reduce((s, r) => s + r.ok, 0);
+        return emptyResult(o, label, { keys: set, seconds, rate: set / seconds }, interrupted);
+      }
       const errors = results.reduce((s, r) => s + r.errors, 0);
       if (errors > 0) {
         const statuses = mergeStatus(results);
@@ -249,13 +276,13 @@ export async function runLoad(o: LoadOptions, onProgress?: (p: Progress) => void
           `preload failed: ${errors} of ${o.keys} sets failed (${JSON.stringify(statuses)})`,
         );
       }
-      const seconds = (performance.now() - t0) / 1000;
       preload = { keys: o.keys, seconds, rate: o.keys / seconds };
       counters.fill(0);
     }
     const timeline: number[] = [];
     const rates = o.rate > 0 ? conns.map((c) => (o.rate * c) / o.concurrency) : conns.map(() => 0);
     const requests = o.requests > 0 ? split(o.requests, threads) : conns.map(() => 0);
+    current = o.warmupS > 0 ? 'warmup' : 'run';
     const stop = watch((s) => (s < o.warmupS ? 'warmup' : 'run'), o.warmupS + (o.durationS || 0), timeline);
     const results = await Promise.all(
       conns.map((connections, slot) =>
@@ -275,26 +302,53 @@ export async function runLoad(o: LoadOptions, onProgress?: (p: Progress) => void
     for (const r of results) hist.add(LatencyHistogram.decode(r.histogram));
     const ok = results.reduce((s, r) => s + r.ok, 0);
     const errors = results.reduce((s, r) => s + r.errors, 0);
-    const durationS = o.durationS > 0 ? o.durationS : Math.max(...results.map((r) => r.recordedMs)) / 1000;
+    // A run stopped early covers the time it recorded, not the duration asked for.
+    const durationS =
+      o.durationS > 0 && interrupted === undefined
+        ? o.durationS
+        : Math.max(...results.map((r) => r.recordedMs)) / 1000;
     return {
-      target: label,
-      options: o,
-      node: process.version,
-      cpus: availableParallelism(),
+      ...emptyResult(o, label, preload, interrupted),
       requests: ok + errors,
       ok,
       errors,
       by_status: mergeStatus(results),
       duration_s: durationS,
-      throughput: (ok + errors) / durationS,
+      throughput: durationS > 0 ? (ok + errors) / durationS : 0,
       latency: hist.summary(),
       curve: hist.curve(),
       timeline,
-      ...(preload === undefined ? {} : { preload }),
     };
   } finally {
+    stop?.removeEventListener('abort', onStop);
     await pool.destroy();
   }
+}
+
+/** emptyResult is a result with nothing measured (a run stopped in its preload), and the base of every result. */
+function emptyResult(
+  o: LoadOptions,
+  label: string,
+  preload: LoadResult['preload'],
+  interrupted: Progress['phase'] | undefined,
+): LoadResult {
+  return {
+    target: label,
+    options: o,
+    node: process.version,
+    cpus: availableParallelism(),
+    requests: 0,
+    ok: 0,
+    errors: 0,
+    by_status: {},
+    duration_s: 0,
+    throughput: 0,
+    latency: new LatencyHistogram().summary(),
+    curve: [],
+    timeline: [],
+    ...(preload === undefined ? {} : { preload }),
+    ...(interrupted === undefined ? {} : { interrupted }),
+  };
 }
 
 function mergeStatus(results: ThreadResult[]): Record<string, number> {

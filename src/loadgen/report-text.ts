@@ -20,7 +20,9 @@ export function formatResult(r: LoadResult): string {
       `preload     ${r.preload.keys} keys in ${r.preload.seconds.toFixed(1)} s (${Math.round(r.preload.rate)}/s)`,
     );
   lines.push(
-    `requests    ${r.requests} in ${r.duration_s.toFixed(1)} s: ${r.ok} ok, ${r.errors} errors`,
+    `requests    ${r.requests} in ${r.duration_s.toFixed(1)} s: ${r.ok} ok, ${r.errors} errors${
+      r.interrupted === undefined ? '' : ' (interrupted: the run was stopped early)'
+    }`,
     `throughput  ${Math.round(r.throughput)} ops/s`,
     `latency ms  p50 ${ms(r.latency.p50_us)}  p90 ${ms(r.latency.p90_us)}  p99 ${ms(r.latency.p99_us)}  p99.9 ${ms(
       r.latency.p999_us,

@@ -93,7 +93,7 @@ export const COMPAT_COMMANDS: readonly CommandSpec[] = [
   spec('touch', -2, 'readonly fast', ALL_KEYS, 'generic', 'Counts the keys that exist.', strings.exists),
   spec(
     'expireat',
-    3,
+    -3,
     'write fast',
     ONE_KEY,
     'generic',
@@ -102,7 +102,7 @@ export const COMPAT_COMMANDS: readonly CommandSpec[] = [
   ),
   spec(
     'pexpireat',
-    3,
+    -3,
     'write fast',
     ONE_KEY,
     'generic',

@@ -195,7 +195,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ),
   spec(
     'expire',
-    3,
+    -3,
     'write fast',
     ONE_KEY,
     'generic',
@@ -204,7 +204,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ),
   spec(
     'pexpire',
-    3,
+    -3,
     'write fast',
     ONE_KEY,
     'generic',
@@ -375,6 +375,11 @@ function writeDocs(w: RespWriter, cmd: CommandSpec): void {
   ]);
 }
 
+const COMMAND_HELP = [
+  'COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  '(no subcommand), COUNT, LIST, INFO [<command-name> ...], DOCS [<command-name> ...], HELP',
+];
+
 /** command: COMMAND, COMMAND COUNT, COMMAND INFO name..., COMMAND DOCS [name...], COMMAND LIST. */
 function command(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
@@ -406,6 +411,9 @@ function command(c: RespConnection, args: Buffer[]): void {
       for (const cmd of docs) writeDocs(w, cmd);
       return;
     }
+    case 'help':
+      w.help(COMMAND_HELP);
+      return;
     default:
       w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try COMMAND HELP.`);
   }

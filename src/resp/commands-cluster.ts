@@ -192,7 +192,6 @@ export function cluster(c: RespConnection, args: Buffer[]): void {
       w.integer(slotOfBytes(args[2]!));
       return;
     default:
-      w.array(HELP.length);
-      for (const line of HELP) w.simple(line);
+      w.help(HELP);
   }
 }

@@ -143,10 +143,27 @@ export function select(c: RespConnection, args: Buffer[]): void {
   else w.error('ERR SELECT is not allowed in cluster mode');
 }
 
-/** client: CLIENT ID | GETNAME | SETNAME name | SETINFO attr value | INFO | NO-EVICT | NO-TOUCH | REPLY ON. */
+const CLIENT_HELP = [
+  'CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  'ID, GETNAME, SETNAME <name>, SETINFO <attr> <value>, INFO, REPLY (ON|OFF|SKIP), NO-EVICT, NO-TOUCH, HELP',
+];
+
+/**
+ * client: CLIENT ID | GETNAME | SETNAME name | SETINFO attr value | INFO | REPLY ON|OFF|SKIP |
+ * NO-EVICT | NO-TOUCH | HELP. REPLY OFF and SKIP answer nothing, as in Redis (ReplyQueue.replyMode).
+ */
 export function client(c: RespConnection, args: Buffer[]): void {
-  const w = c.queue.now(c.proto);
   const sub = lower(args[1]);
+  // Before a reply is reserved: REPLY ON's own OK must not be muted, OFF and SKIP have none.
+  if (sub === 'reply' && args.length === 3) {
+    const mode = lower(args[2]);
+    if (mode === 'on' || mode === 'off' || mode === 'skip') {
+      c.queue.replyMode(mode);
+      if (mode === 'on') c.queue.now(c.proto).ok();
+    } else c.queue.now(c.proto).error('ERR syntax error');
+    return;
+  }
+  const w = c.queue.now(c.proto);
   switch (sub) {
     case 'id':
       w.integer(c.id);
@@ -175,9 +192,13 @@ export function client(c: RespConnection, args: Buffer[]): void {
       return;
     case 'no-evict':
     case 'no-touch':
-    case 'reply':
       w.ok();
       return;
+    case 'help':
+      w.help(CLIENT_HELP);
+      return;
+    case 'reply':
+      break; // REPLY without exactly one mode (handled above)
     default:
       w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try CLIENT HELP.`);
       return;
@@ -202,9 +223,18 @@ export function asking(c: RespConnection): void {
   c.queue.now(c.proto).ok();
 }
 
+const CONFIG_HELP = [
+  'CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  'GET <pattern> [<pattern> ...] (the settings clients ask for; distkv is configured by its config file), HELP',
+];
+
 /** config: CONFIG GET pattern [pattern ...] over the settings clients and redis-benchmark ask for. */
 export function config(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
+  if (lower(args[1]) === 'help') {
+    w.help(CONFIG_HELP);
+    return;
+  }
   if (lower(args[1]) !== 'get') {
     w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try CONFIG HELP.`);
     return;

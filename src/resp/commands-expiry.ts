@@ -57,7 +57,8 @@ function formatChanged(w: RespWriter, status: number, _seq: number, value: Buffe
 /**
  * expire: EXPIRE key seconds / PEXPIRE key ms, and with `absolute` EXPIREAT key unix-seconds /
  * PEXPIREAT key unix-ms (1 if set, 0 if the key is missing). An expiry at or before now deletes
- * the key, as in Redis (an OP_DELETE_EXT on the key existing); more than ten years ahead is refused.
+ * the key, as in Redis (an OP_DELETE_EXT on the key existing); more than ten years ahead is refused,
+ * and so are Redis 7's NX/XX/GT/LT conditions (optionRefusal).
  */
 export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, args: Buffer[]) => void {
   const name = `${unitMs === 1 ? 'p' : ''}expire${absolute ? 'at' : ''}`;
@@ -67,9 +68,17 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
       c.queue.now(c.proto).error('ERR value is not an integer or out of range');
       return;
     }
+    const refused = optionRefusal(name, args);
+    if (refused !== undefined) {
+      c.queue.now(c.proto).error(refused);
+      return;
+    }
     const now = Date.now();
     const ms = Number(n) * unitMs - (absolute ? now : 0);
-    if (ms > MAX_TTL_MS) {
+    // Seconds that overflow a 64-bit count of ms are refused, as Redis refuses them (rather than
+    // deleting the key, as any other time in the past does).
+    const overflows = unitMs === 1000 && (n > MAX_SECONDS || n < -MAX_SECONDS);
+    if (ms > MAX_TTL_MS || overflows) {
       c.queue.now(c.proto).error(`ERR invalid expire time in '${name}' command`);
       return;
     }
@@ -84,6 +93,25 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
     const ext = { flags: COND_IF_EXISTS | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: now + ms };
     c.submitOrdered(t, OP_PUT_EXT, args[1]!, encodeExt(ext), handler);
   };
+}
+
+/** MAX_SECONDS is the most seconds whose ms fit a signed 64-bit integer (Redis's LLONG_MAX / 1000). */
+const MAX_SECONDS = 2n ** 63n / 1000n;
+
+/** EXPIRE_OPTIONS are Redis 7's conditions on EXPIRE and its kin, which distkv does not take. */
+const EXPIRE_OPTIONS = new Set(['NX', 'XX', 'GT', 'LT']);
+
+/**
+ * optionRefusal returns the error for EXPIRE's options after the time, if any: an unknown one in
+ * Redis's words, else NX/XX/GT/LT named as not supported (rather than "wrong number of arguments",
+ * which sent a client looking for a bug of its own).
+ */
+function optionRefusal(name: string, args: Buffer[]): string | undefined {
+  const options = args.slice(3).map((a) => a.toString('latin1'));
+  const unknown = options.find((o) => !EXPIRE_OPTIONS.has(o.toUpperCase()));
+  if (unknown !== undefined) return `ERR Unsupported option ${unknown}`;
+  if (options.length === 0) return undefined;
+  return `ERR ${name.toUpperCase()} ${options.map((o) => o.toUpperCase()).join(' ')} is not supported by distkv: it sets expiries without conditions`;
 }
 
 /** persist: PERSIST key (1 if an expiry was removed, 0 if the key is missing or has none). */

@@ -59,7 +59,7 @@ async function matchingKeys(
 export function keys(c: RespConnection, args: Buffer[]): void {
   const pattern = args[1]!.toString('latin1');
   const p = c.queue.later(c.proto, () => undefined);
-  c.queue.atHead(p, () => {
+  c.readAtHead(p, () => {
     scanFor(c, p, pattern);
   });
 }

@@ -2,7 +2,7 @@
  * Keyspace and server commands: SCAN, DBSIZE, INFO, WAIT. They cover the stores this node serves:
  * the shards whose leader is this node (after READONLY, also the replicas hosted at its address),
  * so a cluster client that scans every node sees every key once. SCAN and DBSIZE read outside the
- * op batches, so they start once the connection's earlier replies are complete (ReplyQueue.atHead):
+ * op batches, so they start once the connection's earlier replies are complete (readAtHead):
  * a write pipelined before them is durable, hence in the store, when they read.
  */
 import { arch, platform } from 'node:os';
@@ -90,7 +90,7 @@ export function scan(c: RespConnection, args: Buffer[]): void {
   }
   const prefix = Buffer.from(pattern === undefined ? '' : literalPrefix(pattern), 'latin1');
   // Once the replies before it are complete, so a page sees the writes sent before the SCAN.
-  c.queue.atHead(p, () => {
+  c.readAtHead(p, () => {
     scanPage(c, p, target, prefix, pos, count, stores.length, pattern, typeOk);
   });
 }
@@ -159,7 +159,7 @@ async function keyCount(c: RespConnection): Promise<number> {
 /** dbsize: DBSIZE. */
 export function dbsize(c: RespConnection): void {
   const p = c.queue.later(c.proto, () => undefined);
-  c.queue.atHead(p, () => {
+  c.readAtHead(p, () => {
     countFor(c, p);
   });
 }
@@ -186,7 +186,7 @@ export function info(c: RespConnection, args: Buffer[]): void {
   const all = wanted.size === 0 || wanted.has('all') || wanted.has('everything') || wanted.has('default');
   const p = c.queue.later(c.proto, () => undefined);
   // Counted once the connection's earlier replies are complete, as DBSIZE is: their writes count.
-  c.queue.atHead(p, () => {
+  c.readAtHead(p, () => {
     infoFor(c, p, all, wanted);
   });
 }
@@ -248,7 +248,16 @@ function infoSections(c: RespConnection, keys: number): [string, string[]][] {
       ],
     ],
     // The process's connections, HTTP and RESP (as Redis counts all its clients, replicas too).
-    ['Clients', [`connected_clients:${connections.open}`, `maxclients:${connections.max}`]],
+    // blocked_clients and total_connections_received count this listener's RESP clients only:
+    // redis-cli --stat reads them (and printed -2^63 while they were missing).
+    [
+      'Clients',
+      [
+        `connected_clients:${connections.open}`,
+        `blocked_clients:${c.ctx.stats.blocked}`,
+        `maxclients:${connections.max}`,
+      ],
+    ],
     [
       'Memory',
       [
@@ -261,6 +270,7 @@ function infoSections(c: RespConnection, keys: number): [string, string[]][] {
     [
       'Stats',
       [
+        `total_connections_received:${c.ctx.stats.connections}`,
         `total_commands_processed:${c.ctx.stats.commands}`,
         `rejected_connections:${connections.refused}`,
         `client_output_buffer_limit_disconnections:${connections.closedStalled}`,
@@ -307,7 +317,7 @@ export function wait(c: RespConnection, args: Buffer[]): void {
   const p = c.queue.later(c.proto, () => undefined);
   // Once the replies before it are complete, so the writes pipelined before WAIT are acknowledged
   // and counted (read at once, a new connection's WAIT waited for the seq before its own SET).
-  c.queue.atHead(p, () => {
+  c.readAtHead(p, () => {
     waitAcks(c, p, n, timeout);
   });
 }
@@ -329,6 +339,7 @@ function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): vo
   }
   let remaining = waits.length;
   let least = Infinity;
+  c.ctx.stats.blocked++;
   const seqBytes = Buffer.alloc(8);
   for (const [store, seq] of waits) {
     seqBytes.writeDoubleLE(seq, 0);
@@ -341,10 +352,11 @@ function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): vo
       {
         onReply: (status, acked) => {
           least = Math.min(least, status === ST_DONE ? acked : 0);
-          if (--remaining === 0)
-            c.queue.completeWith(p, (w) => {
-              w.integer(least);
-            });
+          if (--remaining > 0) return;
+          c.ctx.stats.blocked--;
+          c.queue.completeWith(p, (w) => {
+            w.integer(least);
+          });
         },
       },
       n,

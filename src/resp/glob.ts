@@ -53,7 +53,8 @@ function matchClass(p: string, i: number, c: string): { matched: boolean; next: 
     if (p[i] === '\\' && i + 1 < p.length) {
       if (p[i + 1] === c) matched = true;
       i += 2;
-    } else if (p[i + 1] === '-' && i + 2 < p.length && p[i + 2] !== ']') {
+    } else if (p[i + 1] === '-' && i + 2 < p.length) {
+      // As Redis: "a-]" is the range a..']', even where a ']' was meant to close the class.
       let lo = p[i]!;
       let hi = p[i + 2]!;
       if (lo > hi) [lo, hi] = [hi, lo];

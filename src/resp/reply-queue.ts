@@ -11,6 +11,9 @@
  * buffers per reply (docs/performance.md, "Pipelined SET"). A reply written by a closure
  * (`completeWith`) or by `now()` behind the head still gets its own small writer.
  *
+ * CLIENT REPLY OFF and SKIP (`replyMode`) mute replies: a muted reply keeps its place in the order
+ * and in `depth` (so flow control still bounds what the client has in flight) but writes nothing.
+ *
  * A `later()` place with a store is a write: its ST_DONE reply is reported to `onWrite` (the
  * connection's record for WAIT) when it arrives, not when it reaches the head. `out` is drained
  * by the connection (one socket write per event-loop turn).
@@ -31,6 +34,8 @@ const NO_VALUE = Buffer.alloc(0);
 /** Pending is a reserved place in the reply order, filled by a worker reply or by `completeWith`. */
 export class Pending implements OpHandler {
   ready = false;
+  /** muted is set for a reply CLIENT REPLY OFF or SKIP silenced: it is never written. */
+  muted = false;
   /** writer holds a reply written behind the head by `now()` or `completeWith`. */
   writer: RespWriter | undefined;
   /** status, seq and value are a worker reply that arrived behind the head, for `format` once at the head. */
@@ -66,6 +71,9 @@ export class ReplyQueue {
   private head = 0;
   /** held is the weight the multi-key commands still gathering add to `depth` (`hold`). */
   private held = 0;
+  /** muted is CLIENT REPLY OFF; skipNext is CLIENT REPLY SKIP (the next reply reserved is muted). */
+  private muted = false;
+  private skipNext = false;
   private readonly onReady: () => void;
   /** onWrite is told the store and seq of each acknowledged write. */
   readonly onWrite: (store: number, seq: number) => void;
@@ -88,8 +96,26 @@ export class ReplyQueue {
     this.held += n;
   }
 
+  /** replyMode applies CLIENT REPLY: "on" writes replies again, "off" mutes them, "skip" mutes the next one. */
+  replyMode(mode: 'on' | 'off' | 'skip'): void {
+    if (mode === 'on') {
+      this.muted = false;
+      this.skipNext = false;
+    } else if (mode === 'off') this.muted = true;
+    else this.skipNext = !this.muted;
+  }
+
+  /** takeMute reports whether the reply being reserved is muted (and uses up a SKIP). */
+  private takeMute(): boolean {
+    if (!this.skipNext) return this.muted;
+    this.skipNext = false;
+    return true;
+  }
+
   /** now returns the writer for a reply produced at this point of the order, right away. */
   now(proto: ProtocolVersion): RespWriter {
+    // A muted reply is written into a writer nobody reads.
+    if (this.takeMute()) return new RespWriter(proto, SMALL_WRITER_BYTES);
     if (this.head === this.queue.length) {
       this.out.proto = proto;
       this.outReplies++;
@@ -105,6 +131,7 @@ export class ReplyQueue {
   /** later reserves the next place in the order for a reply that `format` will write. */
   later(proto: ProtocolVersion, format: Format, store = -1): Pending {
     const p = new Pending(this, proto, format, store);
+    p.muted = this.takeMute();
     this.queue.push(p);
     return p;
   }
@@ -122,13 +149,15 @@ export class ReplyQueue {
   complete(p: Pending, status: number, seq: number, value: Buffer): void {
     if (status === ST_DONE && p.store >= 0) this.onWrite(p.store, seq);
     if (this.queue[this.head] === p) {
-      this.out.proto = p.proto;
-      p.format(this.out, status, seq, value, p);
+      if (!p.muted) {
+        this.out.proto = p.proto;
+        p.format(this.out, status, seq, value, p);
+      }
       this.advance();
     } else {
       p.status = status;
       p.seq = seq;
-      if (value.length > 0) p.value = Buffer.from(value);
+      if (value.length > 0 && !p.muted) p.value = Buffer.from(value);
       p.ready = true;
     }
     this.onReady();
@@ -137,12 +166,16 @@ export class ReplyQueue {
   /** completeWith fills `p` with a reply written by `write`. */
   completeWith(p: Pending, write: (w: RespWriter) => void): void {
     if (this.queue[this.head] === p) {
-      this.out.proto = p.proto;
-      write(this.out);
+      if (!p.muted) {
+        this.out.proto = p.proto;
+        write(this.out);
+      }
       this.advance();
     } else {
-      p.writer = new RespWriter(p.proto, SMALL_WRITER_BYTES);
-      write(p.writer);
+      if (!p.muted) {
+        p.writer = new RespWriter(p.proto, SMALL_WRITER_BYTES);
+        write(p.writer);
+      }
       p.ready = true;
     }
     this.onReady();
@@ -150,19 +183,21 @@ export class ReplyQueue {
 
   /** advance pops the head and moves every ready reply behind it into `out`. */
   private advance(): void {
+    if (!this.queue[this.head]!.muted) this.outReplies++;
     this.head++;
-    this.outReplies++;
     for (;;) {
       const next = this.queue[this.head];
       if (next?.ready !== true) break;
-      if (next.writer !== undefined) this.out.raw(next.writer.take());
+      if (next.muted) {
+        // written nowhere (CLIENT REPLY OFF / SKIP)
+      } else if (next.writer !== undefined) this.out.raw(next.writer.take());
       else {
         this.out.proto = next.proto;
         next.format(this.out, next.status, next.seq, next.value, next);
         next.value = NO_VALUE;
       }
+      if (!next.muted) this.outReplies++;
       this.head++;
-      this.outReplies++;
     }
     if (this.head === this.queue.length) {
       this.queue.length = 0;

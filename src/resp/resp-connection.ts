@@ -22,6 +22,12 @@
  * so an op sent after it could be applied before it (a GET would read the older value, a later SET
  * would be overwritten). `submitOrdered` holds such a write's key: a later command on the key is
  * kept (parsing stops) until the write answers, as Redis runs a connection's commands in order.
+ *
+ * Order around a keyspace read: SCAN, KEYS, DBSIZE, INFO and WAIT read outside the op batches,
+ * once every earlier reply is complete (`readAtHead`), so they see the writes sent before them. A
+ * command parsed after one could reach its worker first (a DEL after KEYS, applied before KEYS
+ * read, took the key out of its answer), so `readAtHead` also stops parsing until the read has
+ * answered: the commands after it run after it, as in Redis.
  */
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
@@ -38,6 +44,7 @@ import { MAX_ARRAY_COUNT, type ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
 import type { RespContext } from './resp-context.js';
 import type { LocalTarget } from './key-route.js';
+import type { Pending } from './reply-queue.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import type { OpCode } from '../worker/op-format.js';
 
@@ -75,6 +82,8 @@ export class RespConnection {
   private readonly window: ReplyWindow;
   /** heldKeys counts, per key (latin1), the ordered writes in flight that later commands on it wait for. */
   private readonly heldKeys = new Map<string, number>();
+  /** fenced is set by `readAtHead`: parsing stays stopped until every reply so far is complete. */
+  private fenced = false;
   /** waiting is a parsed command that names a held key; it runs once the key is released. */
   private waiting: Buffer[] | undefined;
   private readonly onCommandBound = (args: Buffer[]): boolean => this.onCommand(args);
@@ -230,6 +239,20 @@ export class RespConnection {
     });
   }
 
+  private isFenced(): boolean {
+    return this.fenced;
+  }
+
+  /**
+   * readAtHead runs `read` (a keyspace read answering at `p`) once every reply before `p` is
+   * complete, and keeps the commands after it unparsed until it has answered (see "Order around a
+   * keyspace read" above).
+   */
+  readAtHead(p: Pending, read: () => void): void {
+    this.fenced = true;
+    this.queue.atHead(p, read);
+  }
+
   private onCommand(parsed: Buffer[]): boolean {
     // Only GET and SET are known to be done with their arguments when dispatch returns.
     const name = parsed[0];
@@ -240,6 +263,7 @@ export class RespConnection {
     }
     this.ctx.stats.commands++;
     if (this.closing) return false;
+    if (this.fenced) return this.stopParsing();
     if (this.queue.depth >= this.window.size || this.writeBlocked || this.queue.out.length > WINDOW_BYTES)
       return this.stopParsing();
     return true;
@@ -306,14 +330,20 @@ export class RespConnection {
       socket.end();
       return;
     }
-    if (this.pipelineFull && !this.writeBlocked && this.queue.depth < this.window.size / 2) {
+    // A keyspace read's fence lifts once it and every reply before it are complete.
+    if (this.fenced && this.queue.depth === 0) this.fenced = false;
+    if (this.pipelineFull && !this.fenced && !this.writeBlocked && this.queue.depth < this.window.size / 2) {
       const waiting = this.waiting;
       this.waiting = undefined;
       if (waiting !== undefined && !this.dispatch(this, waiting)) this.waiting = waiting;
       else {
         if (waiting !== undefined) this.ctx.stats.commands++;
-        this.pipelineFull = false;
-        this.feed(undefined);
+        // A waiting command that was itself a keyspace read fences what follows it (dispatch may
+        // have set `fenced`, which the narrowing above cannot know: hence the method).
+        if (!this.isFenced()) {
+          this.pipelineFull = false;
+          this.feed(undefined);
+        }
       }
     }
     this.updateFlow();

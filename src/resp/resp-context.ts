@@ -48,4 +48,8 @@ export interface RespContext {
 export interface RespStats {
   /** commands counts the commands executed (total_commands_processed). */
   commands: number;
+  /** connections counts the connections this listener accepted (total_connections_received). */
+  connections: number;
+  /** blocked counts this listener's connections waiting in WAIT (blocked_clients). */
+  blocked: number;
 }

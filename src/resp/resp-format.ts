@@ -143,6 +143,12 @@ export class RespWriter {
     this.raw(this.proto === 3 ? NIL3 : NIL_ARRAY2);
   }
 
+  /** help writes a HELP reply: an array of simple strings, one per line of `lines`. */
+  help(lines: readonly string[]): void {
+    this.array(lines.length);
+    for (const line of lines) this.simple(line);
+  }
+
   /** array writes the header of an array of `count` replies. */
   array(count: number): void {
     this.count(STAR, count);

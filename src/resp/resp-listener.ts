@@ -40,7 +40,7 @@ export class RespListener {
       cursors: new ScanCursors(),
       draining: () => this.draining,
       turnFlush: new TurnFlush(),
-      stats: { commands: 0 },
+      stats: { commands: 0, connections: 0, blocked: 0 },
     };
     const reads = new SharedRead();
     this.server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted: Socket) => {
@@ -49,6 +49,7 @@ export class RespListener {
         refuse(accepted, MAX_CLIENTS_REPLY);
         return;
       }
+      ctx.stats.connections++;
       let conn: RespConnection | undefined = undefined;
       const socket = reads.adopt(accepted, false, (chunk, transient) => {
         conn?.read(chunk, transient);

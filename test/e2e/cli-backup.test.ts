@@ -23,6 +23,7 @@ after(async () => {
 const dir = tempDir(after);
 let source = '';
 let target = '';
+let small = '';
 const TOKEN = 'backup-sekrit';
 
 /** everything returns every key and value of a cluster, in key order. */
@@ -50,9 +51,10 @@ async function start(
 }
 
 before(async () => {
-  const [a, b, c] = await freePorts(3);
+  const [a, b, c, d] = await freePorts(4);
   source = `127.0.0.1:${a}`;
   target = `127.0.0.1:${c}`;
+  small = `127.0.0.1:${d}`;
   const replica = `127.0.0.1:${b}`;
   await Promise.all([
     start(
@@ -64,6 +66,8 @@ before(async () => {
       `[server]\ntoken = "${TOKEN}"\n`,
     ),
     start('target', [{ address: target }, { address: target }, { address: target }], ''),
+    // A cluster whose value limit is below some of the backup's values.
+    start('small', [{ address: small }], '[server]\nmax_value_bytes = 1024\n'),
   ]);
   const writer = new DistkvClient({ urls: [source] });
   clients.push(writer);
@@ -129,6 +133,21 @@ describe('distkv backup and restore', () => {
     assert.match(r.stderr, /busy\.dkv\.partial exists: another backup .* may be running/);
     assert.equal(readFileSync(`${file}.partial`, 'utf8'), 'another backup in progress');
     assert.equal(existsSync(file), false);
+  });
+
+  it("says how many keys a restore stopped by a value over the target's limit wrote, and that a retry needs --force", async () => {
+    const file = join(dir, 'for-small.dkv');
+    assert.equal((await runCli(['backup', file, '--url', source], { DISTKV_TOKEN: TOKEN })).code, 0);
+    const r = await runCli(['restore', file, '--url', small]);
+    assert.equal(r.code, 1, r.stderr);
+    const m =
+      /VALUE_TOO_LARGE: restoring key .*limit is 1024 \(and (\d+) more keys? of its batch\); the restore stopped after writing (\d+) keys: the cluster holds part of the backup, so run it again with --force once that is fixed/.exec(
+        r.stderr,
+      );
+    assert.ok(m !== null, r.stderr);
+    const to = new DistkvClient({ urls: [small] });
+    clients.push(to);
+    assert.equal((await everything(to)).length, Number(m[2]));
   });
 
   it('refuses a cluster that holds keys unless --force, with a code that says so', async () => {

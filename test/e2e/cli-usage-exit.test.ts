@@ -13,6 +13,8 @@ import { type OwnServer, runCli, startOwnServer } from '../helpers/server-proces
 
 const FAILED = 1;
 const USAGE = 2;
+/** VALUE_LIMIT is the node's server.max_value_bytes: small, so a value over it fits on a command line. */
+const VALUE_LIMIT = 4096;
 
 let own: OwnServer | undefined;
 after(() => own?.stop());
@@ -23,19 +25,18 @@ let config = '';
 before(async () => {
   const [port] = await freePorts(1);
   node = `127.0.0.1:${port}`;
-  own = await startOwnServer([{ address: node }], '[server]\nresp_port_offset = 0', [
-    '--workers',
-    '1',
-    '--durability',
-    'none',
-  ]);
+  own = await startOwnServer(
+    [{ address: node }],
+    `[server]\nresp_port_offset = 0\nmax_value_bytes = ${VALUE_LIMIT}`,
+    ['--workers', '1', '--durability', 'none'],
+  );
   dir = own.dir;
   config = join(dir, 'sharding.toml');
 });
 
 /** cli runs distkv against the test node; a serve that should have refused is stopped after 20 s. */
-function cli(args: string[]): ReturnType<typeof runCli> {
-  return runCli([...args, '--url', node]);
+function cli(args: string[], input?: Buffer): ReturnType<typeof runCli> {
+  return runCli([...args, '--url', node], {}, input);
 }
 
 /** assertExit checks an exit code and a one-message stderr without a stack trace. */
@@ -80,6 +81,18 @@ describe('CLI option values a node would refuse', () => {
     assertExit(await cli(['get', '']), USAGE, /MISSING_KEY/);
     assertExit(await cli(['scan', '--limit', '99999999']), USAGE, /limit must be an integer in 1\.\.10000/);
     assertExit(await cli(['watch', '--from', 'not-a-cursor']), USAGE, /from/);
+  });
+
+  it("exits 2 for a value over the node's limit, from a file, stdin or the command line, naming the limit", async () => {
+    assert.equal((await cli(['set', 'big', 'v0'])).code, 0);
+    const limit = VALUE_LIMIT;
+    const file = join(dir, 'over-limit');
+    writeFileSync(file, Buffer.alloc(limit + 1, 0x61));
+    const tooLarge = new RegExp(`VALUE_TOO_LARGE: value is ${limit + 1} bytes; limit is ${limit}`);
+    assertExit(await cli(['set', 'big', '--file', file]), USAGE, tooLarge);
+    assertExit(await cli(['set', 'big', '-'], Buffer.alloc(limit + 1)), USAGE, tooLarge);
+    assertExit(await cli(['set', 'big', 'a'.repeat(limit + 1)]), USAGE, tooLarge);
+    assert.equal((await cli(['get', 'big'])).stdout, 'v0');
   });
 
   it('exits 2 for a --shard or --to that names no shard or replica', async () => {

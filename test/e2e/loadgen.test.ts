@@ -1,22 +1,49 @@
 /**
  * `distkv bench` end to end against a spawned distkv: counts add up (requests = ok + errors = sum
- * of statuses), failures are reported by status and make the exit code 1, and the HTML report is
- * written.
+ * of statuses), failures are reported by status and make the exit code 1, the HTML report is
+ * written, and Ctrl-C ends a run with the report of what was measured (exit 130).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { LoadResult } from '../../src/loadgen/loadgen.js';
 import { freePorts } from '../helpers/ports.js';
-import { type CliResult, runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { BIN, type CliResult, runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
 
 let dir = '';
 let node = '';
 let server: ServerProcess;
 
 const bench = (args: string[]): Promise<CliResult> => runCli(['bench', ...args]);
+/** benchInterrupted runs `distkv bench`, sends SIGINT once `stderr` matches `when`, and resolves with its outcome. */
+function benchInterrupted(args: string[], when: RegExp): Promise<CliResult & { afterSignalMs: number }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'bench', ...args], {
+      env: { ...process.env, DISTKV_URL: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    let signaledAt = 0;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (signaledAt === 0 && when.test(stderr)) {
+        signaledAt = performance.now();
+        child.kill('SIGINT');
+      }
+    });
+    // Bounded: a bench that ignored the signal is killed after its 60 s run would have been.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr, afterSignalMs: performance.now() - signaledAt });
+    });
+  });
+}
+
 const sum = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
 
 before(async () => {
@@ -131,6 +158,41 @@ describe('distkv bench', () => {
     const res = JSON.parse(r.stdout) as LoadResult;
     assert.equal(res.errors, 200);
     assert.equal(res.by_status.connection, 200);
+  });
+
+  it('stops at Ctrl-C in the run and prints the report of what it measured, exit 130', async () => {
+    const r = await benchInterrupted(
+      [
+        '--url',
+        `http://${node}`,
+        '--duration',
+        '60',
+        '--warmup',
+        '0',
+        '--no-preload',
+        '--concurrency',
+        '4',
+        '--json',
+      ],
+      /run .*[1-9]\d* done/,
+    );
+    assert.equal(r.code, 130, r.stderr);
+    assert.ok(r.afterSignalMs < 10_000, `took ${r.afterSignalMs} ms after the signal`);
+    const res = JSON.parse(r.stdout) as LoadResult;
+    assert.equal(res.interrupted, 'run');
+    assert.ok(res.requests > 0 && res.requests === res.ok + res.errors, r.stdout);
+    assert.ok(res.duration_s > 0 && res.duration_s < 30, `duration_s ${res.duration_s}`);
+    assert.match(r.stderr, /interrupted/);
+  });
+
+  it('says that Ctrl-C in the preload left nothing measured, exit 130', async () => {
+    const r = await benchInterrupted(
+      ['--url', `http://${node}`, '--keys', '10000000', '--duration', '5', '--concurrency', '2'],
+      /preload .*[1-9]\d* done/,
+    );
+    assert.equal(r.code, 130, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /interrupted in the preload \(\d+ of 10000000 keys set\): nothing measured/);
   });
 
   it('rejects bad options with a usage error (exit 2)', async () => {

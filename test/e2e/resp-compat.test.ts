@@ -253,12 +253,11 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     });
   });
 
-  it("COMMAND INFO gives each new command redis-server's arity, flags and key positions (EXPIREAT's options aside)", async () => {
+  it("COMMAND INFO gives each new command redis-server's arity, flags and key positions", async () => {
     const names = REDIS_COMMAND_INFO.map(([n]) => n);
     const text = await exchange([['COMMAND', 'INFO', ...names]]);
     for (const [name, arity, flags, first, last, step] of REDIS_COMMAND_INFO) {
-      // EXPIREAT/PEXPIREAT take no NX/XX/GT/LT in distkv (as EXPIRE), hence an arity of 3.
-      const want = name.endsWith('expireat') ? 3 : arity;
+      const want = arity;
       const flagText = flags
         .split(' ')
         .map((f) => `+${f}\r\n`)
@@ -395,6 +394,83 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
       text,
       `+OK\r\n:1\r\n:${at}\r\n:${at * 1000}\r\n+OK\r\n:1\r\n:${atMs}\r\n-ERR invalid expire time in 'expireat' command\r\n`,
     );
+  });
+
+  it("names EXPIRE's NX/XX/GT/LT as not supported (not as a wrong number of arguments) and leaves the expiry; refuses seconds that overflow", async () => {
+    const text = await exchange([
+      ['SET', 'xo:1', 'v'],
+      ['EXPIRE', 'xo:1', '100', 'NX'],
+      ['PEXPIREAT', 'xo:1', '1', 'gt'],
+      ['EXPIRE', 'xo:1', '100', 'FOO'],
+      ['TTL', 'xo:1'],
+      ['EXPIRE', 'xo:1', 'abc', 'NX'],
+      // Seconds whose ms overflow 64 bits: refused, as Redis does, not taken as a time past.
+      ['EXPIRE', 'xo:1', '-9223372036854776'],
+      ['EXPIREAT', 'xo:1', '-9223372036854776'],
+      ['EXISTS', 'xo:1'],
+    ]);
+    assert.deepEqual(splitReplies(text), [
+      '+OK\r\n',
+      '-ERR EXPIRE NX is not supported by distkv: it sets expiries without conditions\r\n',
+      '-ERR PEXPIREAT GT is not supported by distkv: it sets expiries without conditions\r\n',
+      // Redis's words for an option it does not know, and for a time that is no integer.
+      '-ERR Unsupported option FOO\r\n',
+      ':-1\r\n',
+      '-ERR value is not an integer or out of range\r\n',
+      "-ERR invalid expire time in 'expire' command\r\n",
+      "-ERR invalid expire time in 'expireat' command\r\n",
+      ':1\r\n',
+    ]);
+  });
+
+  it('answers CLIENT HELP, CONFIG HELP and COMMAND HELP, which their unknown-subcommand errors point to', async () => {
+    const replies = splitReplies(
+      await exchange([
+        ['CLIENT', 'nosuch'],
+        ['CLIENT', 'HELP'],
+        ['CONFIG', 'help'],
+        ['COMMAND', 'HELP'],
+      ]),
+    );
+    assert.equal(replies[0], "-ERR unknown subcommand 'nosuch'. Try CLIENT HELP.\r\n");
+    for (const [i, name] of [
+      [1, 'CLIENT'],
+      [2, 'CONFIG'],
+      [3, 'COMMAND'],
+    ] as const)
+      assert.match(replies[i]!, new RegExp(`^\\*\\d+\\r\\n\\+${name} <subcommand>`));
+  });
+
+  it('CLIENT REPLY OFF and SKIP silence replies as Redis does, so a client that sent them stays in step', async () => {
+    const commands = [
+      ['SET', 'cr:1', '1'],
+      ['CLIENT', 'REPLY', 'OFF'],
+      ['SET', 'cr:1', '2'],
+      ['GET', 'cr:1'],
+      ['INCR', 'cr:1'],
+      ['GET'],
+      ['CLIENT', 'REPLY', 'ON'],
+      ['GET', 'cr:1'],
+      ['CLIENT', 'REPLY', 'SKIP'],
+      ['GET', 'cr:1'],
+      ['ECHO', 'after'],
+      ['CLIENT', 'REPLY', 'bogus'],
+      ['CLIENT', 'REPLY'],
+      ['CLIENT', 'REPLY', 'SKIP'],
+      ['NOSUCH'],
+      ['PING'],
+    ];
+    // redis-server 7.0.15's replies to the same bytes.
+    const redis = [
+      '+OK\r\n',
+      '+OK\r\n',
+      '$1\r\n3\r\n',
+      '$5\r\nafter\r\n',
+      '-ERR syntax error\r\n',
+      "-ERR wrong number of arguments for 'client|reply' command\r\n",
+      '+PONG\r\n',
+    ];
+    assert.deepEqual(splitReplies(await exchange(commands, redis.length)), redis);
   });
 
   it('replicas hold what the edits wrote, with the same expiry (read at the replica after WAIT and READONLY)', async () => {

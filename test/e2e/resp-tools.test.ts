@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { seededRandom, testSeed } from '../helpers/random.js';
 import { freeNodeAddress, redisCli, respOf, runTool } from '../helpers/resp.js';
 import { type ServerProcess, startOwnServer } from '../helpers/server-process.js';
+import { encode, Wire } from './resp-wire.js';
 
 let server: ServerProcess;
 let stop = (): Promise<void> => Promise.resolve();
@@ -93,6 +94,28 @@ describe('RESP handshake with redis-cli', () => {
       await redisCli(B, ['INFO', 'replication']),
       /role:slave\r?\nmaster_host:127\.0\.0\.1\r?\nmaster_port:\d+/,
     );
+  });
+
+  it('reports the INFO fields redis-cli --stat reads, blocked_clients counting a WAIT in progress', async () => {
+    // redis-cli --stat printed -9223372036854775808 for the fields INFO lacked.
+    const before = Number(/total_connections_received:(\d+)/.exec(await cli('INFO', 'stats'))?.[1]);
+    assert.ok(before > 0);
+    const w = await Wire.open(respOf(A));
+    try {
+      // More replicas than there are: it waits its whole timeout.
+      w.socket.write(encode(['WAIT', '5', '3000']));
+      const deadline = Date.now() + 2000;
+      let clients = '';
+      while (Date.now() < deadline && !/blocked_clients:1\b/.test(clients))
+        clients = await cli('INFO', 'clients');
+      assert.match(clients, /blocked_clients:1\b/);
+      assert.equal(await w.replies(1, 5000), ':1\r\n');
+      assert.match(await cli('INFO', 'clients'), /blocked_clients:0\b/);
+    } finally {
+      w.close();
+    }
+    const after = Number(/total_connections_received:(\d+)/.exec(await cli('INFO', 'stats'))?.[1]);
+    assert.ok(after >= before + 3, `${before} then ${after}`);
   });
 
   it('answers COMMAND COUNT, COMMAND INFO with key positions, COMMAND DOCS and CONFIG GET', async () => {

@@ -193,9 +193,9 @@ export interface CliResult {
 /**
  * runCli runs `distkv <args>` to completion and resolves with its exit code and output. The
  * caller's DISTKV_TOKEN and DISTKV_URL are cleared (a test names its target and token itself);
- * `env` adds to the environment.
+ * `env` adds to the environment; `input`, when given, is written to its stdin (closed after it).
  */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: Buffer): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: REPO_ROOT,
@@ -205,6 +205,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    if (input !== undefined) child.stdin.end(input);
     // 'close', not 'exit': a loaded machine can deliver the last of stdout after the exit event.
     child.on('close', (code) => {
       resolve({ code, stdout, stderr });

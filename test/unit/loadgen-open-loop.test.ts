@@ -67,4 +67,17 @@ describe('load generator open loop', () => {
     assert.ok(c.percentile(90) < 20_000, `closed-loop p90 ${c.percentile(90)} µs`);
     assert.ok(c.summary().max_us > 250_000, 'the closed loop still sees the one stalled request');
   });
+
+  it('ends at once at a stop (Ctrl-C) without counting connections idle until their next due time as timeouts', async () => {
+    // 4 connections at 0.4 ops/s in all: each is due every 10 s, so after its first operation it waits.
+    const stop = new SharedArrayBuffer(4);
+    const t = { ...task(0.4), connections: 4, durationMs: 60_000, stop };
+    const started = performance.now();
+    const done = runThread(t);
+    setTimeout(() => Atomics.store(new Int32Array(stop), 0, 1), 500);
+    const r = await done;
+    assert.ok(performance.now() - started < 3000, `took ${Math.round(performance.now() - started)} ms`);
+    assert.equal(r.errors, 0, JSON.stringify(r.byStatus));
+    assert.ok(r.ok >= 1 && r.ok <= 4, `ok ${r.ok}`);
+  });
 });

@@ -28,6 +28,30 @@ describe('ReplyQueue', () => {
     assert.equal(q.depth, 0);
   });
 
+  it('keeps muted replies (CLIENT REPLY OFF, SKIP) in the order and in depth but writes none of them', () => {
+    const writes: number[] = [];
+    const q = new ReplyQueue(
+      () => undefined,
+      (_store, seq) => writes.push(seq),
+    );
+    const a = q.later(2, formatGet);
+    q.replyMode('off');
+    const muted = q.later(2, formatGet, 0);
+    q.now(2).simple('MUTED');
+    assert.equal(q.depth, 2, 'a muted reply a worker owes still counts for flow control');
+    q.replyMode('on');
+    q.now(2).simple('ON');
+    q.replyMode('skip');
+    q.now(2).simple('SKIPPED');
+    const b = q.later(2, formatGet);
+    muted.onReply(ST_DONE, 7, Buffer.alloc(0));
+    b.onReply(ST_VALUE, 0, Buffer.from('b'));
+    a.onReply(ST_VALUE, 0, Buffer.from('a'));
+    assert.equal(q.out.take().toString(), '$1\r\na\r\n+ON\r\n$1\r\nb\r\n');
+    assert.equal(q.depth, 0);
+    assert.deepEqual(writes, [7], 'a muted write still counts for WAIT');
+  });
+
   it('copies a value out of a worker reply that completes behind an outstanding one', () => {
     const q = new ReplyQueue(
       () => undefined,

@@ -12,7 +12,8 @@
  *
  * Every TTL/4 (and at once on a change of the map or of a leader key, through a watch) the loop
  * reads the prefix and reconciles: it adopts a newer map from etcd (etcd wins over peer gossip),
- * publishes its stores' seqs, (re)takes the leader key of each shard the map says it leads, and for
+ * holds its replicas of each shard whose leader key is missing (follow-holds.ts), publishes its
+ * stores' seqs (a held replica's as its hold answered), (re)takes the leader key of each shard the map says it leads, and for
  * each shard it replicates whose leader key is gone, campaigns if it ranks first (candidate-rank.ts).
  * The winner's epoch is its key's create revision, a fencing token no earlier leader can hold; it
  * stops its store following, publishes map version+1 naming it leader in that epoch with
@@ -23,13 +24,14 @@
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { LiveMap, LiveShard } from '../routing/live-map.js';
+import { type LiveMap, type LiveShard, promotedMap } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import { CampaignGate } from './campaign-gate.js';
 import { ranksFirst } from './candidate-rank.js';
-import { CALL_TIMEOUT_MS, callOptions, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
+import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
+import { FollowHolds } from './follow-holds.js';
 import { ProcessLease } from './process-lease.js';
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
@@ -54,6 +56,8 @@ export class EtcdCoordinator {
   private publishedUnder: string | undefined;
   /** gate tells when a replica may campaign for a shard whose leader key is missing. */
   private readonly gate: CampaignGate;
+  /** holds stop the replicas of a shard whose leader key is missing following (follow-holds.ts). */
+  private readonly holds: FollowHolds;
   private readonly tickMs: number;
   private watcher: Watcher | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -101,6 +105,9 @@ export class EtcdCoordinator {
     this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
     this.gate = new CampaignGate(this.ttlMs, this.tickMs, () => {
       this.kick();
+    });
+    this.holds = new FollowHolds(plan, pool, HOLD_TTLS * this.ttlMs, (m) => {
+      this.warnOnce(m);
     });
   }
 
@@ -207,6 +214,8 @@ export class EtcdCoordinator {
       if (this.lease.id === undefined) return;
       const snap = await this.keys.read();
       await this.syncMap(snap);
+      // Before the seqs go out: a replica ranked on its seq must not apply more from a leader whose key went.
+      await this.holds.reconcile(this.keeper.current.shards, snap);
       await this.publishSeqs();
       for (const shard of this.keeper.current.shards) await this.step(shard, snap);
     } finally {
@@ -240,42 +249,36 @@ export class EtcdCoordinator {
     for (const st of this.plan.stores) {
       if (this.pool.storeFailure(st.index) !== undefined) continue;
       const key = this.keys.seqKey(st.shard.name, st.node);
-      const seq = this.pool.lastSeq(st.index);
+      const seq = this.seqOf(st.index);
       if (this.published.get(key) === seq) continue;
-      await this.etcd.put(key).value(String(seq)).lease(this.lease.id!).options(callOptions()).exec();
+      await this.keys.publishSeq(st.shard.name, st.node, seq, this.lease.id!);
       this.published.set(key, seq);
     }
   }
 
+  /** seqOf is store `index`'s durable seq: the one its hold answered while it is held (follow-holds.ts). */
+  private seqOf(index: number): number {
+    return this.holds.heldSeq(index) ?? this.pool.lastSeq(index);
+  }
+
   /** step reconciles one shard: keep or take its leader key if this process leads it, else maybe campaign. */
   private async step(shard: LiveShard, snap: Snapshot): Promise<void> {
-    const key = this.keys.leaderKey(shard.name);
     const kv = snap.leaders.get(shard.name);
     const holder = kv?.value.toString();
     const mine = kv !== undefined && kv.lease === this.lease.id;
     for (const st of this.hostedStores(shard.idx)) {
       if (st.node === shard.leader) {
-        if (kv === undefined) {
-          if (await this.createLeaderKey(key, st.node)) this.take(shard, st.node);
-        } else if (holder === st.node && mine) this.held.add(shard.idx);
-        else if (holder === st.node) {
-          // This node's key under an earlier lease (a restart): the map still names it, take it over.
-          const r = await this.etcd
-            .if(key, 'Mod', '==', kv.mod_revision)
-            .then(this.etcd.put(key).value(st.node).lease(this.lease.id!))
-            .options(callOptions())
-            .commit();
-          if (r.succeeded) this.take(shard, st.node);
+        if (holder === st.node && mine) this.held.add(shard.idx);
+        else if (kv === undefined || holder === st.node) {
+          // No key, or this node's key under an earlier lease (a restart): the map names it, take it.
+          if (await this.keys.putLeader(shard.name, st.node, this.lease.id!, kv?.mod_revision))
+            this.take(shard, st.node);
         } else this.held.delete(shard.idx);
         continue;
       }
       if (holder === st.node && mine) {
         // Led by another node in the map now (a planned failover): let its leader key go.
-        await this.etcd
-          .if(key, 'Mod', '==', kv.mod_revision)
-          .then(this.etcd.delete().key(key))
-          .options(callOptions())
-          .commit();
+        await this.keys.dropLeader(shard.name, kv.mod_revision);
         continue;
       }
       // Live members publish their seqs every tick, so the ranking sees them all; the gate gives the
@@ -284,7 +287,7 @@ export class EtcdCoordinator {
       const seen = { epoch: shard.epoch, leader: shard.leader, holder };
       if (!this.gate.mayCampaign(shard.idx, seen, now)) continue;
       if (st.role !== 'replica') continue;
-      const seq = this.pool.lastSeq(st.index);
+      const seq = this.seqOf(st.index);
       const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
       if (!ranksFirst(st.node, seq, others)) continue;
       await this.campaign(shard, st.node, st.index, st.worker);
@@ -300,15 +303,6 @@ export class EtcdCoordinator {
     this.held.add(shard.idx);
   }
 
-  private async createLeaderKey(key: string, node: string): Promise<string | undefined> {
-    const r = await this.etcd
-      .if(key, 'Create', '==', 0)
-      .then(this.etcd.put(key).value(node).lease(this.lease.id!))
-      .options(callOptions())
-      .commit();
-    return r.succeeded ? r.header.revision : undefined;
-  }
-
   /**
    * campaign takes the leader key of a shard whose leader is gone, then publishes and adopts the map
    * that promotes `node`. The store stops following first: its old leader, past its deadline, writes
@@ -316,7 +310,7 @@ export class EtcdCoordinator {
    * the epoch must start after the last of them the store holds, not after a position read earlier.
    */
   private async campaign(shard: LiveShard, node: string, store: number, worker: number): Promise<void> {
-    const won = await this.createLeaderKey(this.keys.leaderKey(shard.name), node);
+    const won = await this.keys.putLeader(shard.name, node, this.lease.id!, undefined);
     if (won === undefined) return;
     const hold = (on: boolean) =>
       this.pool.call(worker, { type: 'fence', store, on, ms: HOLD_TTLS * this.ttlMs });
@@ -326,8 +320,10 @@ export class EtcdCoordinator {
       if (held.type !== 'fence-result') return;
       next = await this.publishPromotion(shard, node, Number(won), won, held.lastSeq);
     } finally {
-      // Once the map is in etcd, the store stays held until it adopts it (or the hold runs out).
-      if (next === undefined) await hold(false).catch(() => undefined);
+      // Once the map is in etcd, the store stays held until it adopts it (or the hold runs out);
+      // one held because the key was missing stays held until the key comes back (follow-holds.ts).
+      if (next === undefined && this.holds.heldSeq(store) === undefined)
+        await hold(false).catch(() => undefined);
     }
     if (next === undefined) return;
     await this.keeper.offer(next, 'etcd (automatic failover)');
@@ -361,29 +357,11 @@ export class EtcdCoordinator {
           `the map of ${shard.name} changed during the campaign; ${node} stands down`,
         );
         // Let the key go at once, so the leader the new map names need not wait for this lease.
-        await this.etcd
-          .if(this.keys.leaderKey(shard.name), 'Mod', '==', won)
-          .then(this.etcd.delete().key(this.keys.leaderKey(shard.name)))
-          .options(callOptions())
-          .commit();
+        await this.keys.dropLeader(shard.name, won);
         return undefined;
       }
       const epoch = Math.max(revision, cur.epoch + 1);
-      // The fork point: the held store's last seq.
-      const next: LiveMap = {
-        version: base.version + 1,
-        shards: base.shards.map((s) =>
-          s.idx !== shard.idx
-            ? s
-            : {
-                ...s,
-                leader: node,
-                replicas: [s.leader, ...s.replicas].filter((m) => m !== node),
-                epoch,
-                history: [...s.history, { epoch, firstSeq: seq + 1 }],
-              },
-        ),
-      };
+      const next = promotedMap(base, shard.idx, node, epoch, seq);
       if (!(await this.keys.swapMap(next, snap.map?.modRevision))) continue;
       this.log.warn(
         { shard: shard.name, from: shard.leader, to: node, epoch, seq, map_version: next.version },

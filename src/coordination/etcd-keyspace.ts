@@ -83,6 +83,49 @@ export class EtcdKeyspace {
     }
   }
 
+  /** publishSeq writes `seq` as `node`'s durable seq of `shard` under `lease`. */
+  async publishSeq(shard: string, node: string, seq: number, lease: string): Promise<void> {
+    await this.etcd
+      .put(this.seqKey(shard, node))
+      .value(String(seq))
+      .lease(lease)
+      .options(callOptions())
+      .exec();
+  }
+
+  /**
+   * putLeader makes `node` the holder of `shard`'s leader key under `lease`, if the key still has
+   * `modRevision` (undefined: if it does not exist); resolves with the revision written, or
+   * undefined when the key changed meanwhile. A new key's revision is its create revision: the epoch.
+   */
+  async putLeader(
+    shard: string,
+    node: string,
+    lease: string,
+    modRevision: string | undefined,
+  ): Promise<string | undefined> {
+    const key = this.leaderKey(shard);
+    const r = await (
+      modRevision === undefined
+        ? this.etcd.if(key, 'Create', '==', 0)
+        : this.etcd.if(key, 'Mod', '==', modRevision)
+    )
+      .then(this.etcd.put(key).value(node).lease(lease))
+      .options(callOptions())
+      .commit();
+    return r.succeeded ? r.header.revision : undefined;
+  }
+
+  /** dropLeader deletes `shard`'s leader key if it still has `modRevision` (nobody took it over since). */
+  async dropLeader(shard: string, modRevision: string): Promise<void> {
+    const key = this.leaderKey(shard);
+    await this.etcd
+      .if(key, 'Mod', '==', modRevision)
+      .then(this.etcd.delete().key(key))
+      .options(callOptions())
+      .commit();
+  }
+
   /** swapMap writes `map` if the map key still has `modRevision` (undefined: does not exist yet). */
   async swapMap(map: LiveMap, modRevision: string | undefined): Promise<boolean> {
     const put = this.etcd.put(this.mapKey).value(JSON.stringify(map));

@@ -72,6 +72,34 @@ export interface LiveMap {
   shards: LiveShard[];
 }
 
+/**
+ * promotedMap is `base`'s successor (version + 1) in which `leader`, a member of shard `idx`, leads
+ * it in `epoch` from seq `lastSeq + 1` (the last seq its held store answered: the fork point), and
+ * the former leader is a replica.
+ */
+export function promotedMap(
+  base: LiveMap,
+  idx: number,
+  leader: string,
+  epoch: number,
+  lastSeq: number,
+): LiveMap {
+  return {
+    version: base.version + 1,
+    shards: base.shards.map((s) =>
+      s.idx !== idx
+        ? s
+        : {
+            ...s,
+            leader,
+            replicas: [s.leader, ...s.replicas].filter((m) => m !== leader),
+            epoch,
+            history: [...s.history, { epoch, firstSeq: lastSeq + 1 }],
+          },
+    ),
+  };
+}
+
 /** initialLiveMap is the map a config describes: version 1, epoch 0 everywhere. */
 export function initialLiveMap(shards: readonly ShardInfo[]): LiveMap {
   return {

@@ -64,6 +64,8 @@ export class EtcdCoordinator {
   private ticking: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  /** started: the first reconcile is done; a key of this node's under a lease not this process's is then a twin's. */
+  private started = false;
   private lastError = '';
 
   private readonly config: Config;
@@ -129,6 +131,7 @@ export class EtcdCoordinator {
       try {
         if (this.lease.id === undefined) throw new Error(this.lastError);
         await this.tick();
+        this.started = true;
         break;
       } catch (err) {
         // A lease that expired while the process was starting (a loaded machine): take a new one.
@@ -211,13 +214,16 @@ export class EtcdCoordinator {
 
   private async tick(): Promise<void> {
     try {
-      if (this.lease.id === undefined) return;
+      // The lease the whole reconcile acts under: a keepalive may drop it meanwhile, and a key put
+      // under no lease (an undefined ID) would never expire, so no replica could ever take over.
+      const lease = this.lease.id;
+      if (lease === undefined) return;
       const snap = await this.keys.read();
       await this.syncMap(snap);
       // Before the seqs go out: a replica ranked on its seq must not apply more from a leader whose key went.
       await this.holds.reconcile(this.keeper.current.shards, snap);
-      await this.publishSeqs();
-      for (const shard of this.keeper.current.shards) await this.step(shard, snap);
+      await this.publishSeqs(lease);
+      for (const shard of this.keeper.current.shards) await this.step(shard, snap, lease);
     } finally {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
       await this.applyFences();
@@ -242,16 +248,16 @@ export class EtcdCoordinator {
     );
   }
 
-  private async publishSeqs(): Promise<void> {
+  private async publishSeqs(lease: string): Promise<void> {
     // Keys under an earlier lease are gone with it: publish everything again under the new one.
-    if (this.publishedUnder !== this.lease.id) this.published.clear();
-    this.publishedUnder = this.lease.id;
+    if (this.publishedUnder !== lease) this.published.clear();
+    this.publishedUnder = lease;
     for (const st of this.plan.stores) {
       if (this.pool.storeFailure(st.index) !== undefined) continue;
       const key = this.keys.seqKey(st.shard.name, st.node);
       const seq = this.seqOf(st.index);
       if (this.published.get(key) === seq) continue;
-      await this.keys.publishSeq(st.shard.name, st.node, seq, this.lease.id!);
+      await this.keys.publishSeq(st.shard.name, st.node, seq, lease);
       this.published.set(key, seq);
     }
   }
@@ -262,18 +268,30 @@ export class EtcdCoordinator {
   }
 
   /** step reconciles one shard: keep or take its leader key if this process leads it, else maybe campaign. */
-  private async step(shard: LiveShard, snap: Snapshot): Promise<void> {
+  private async step(shard: LiveShard, snap: Snapshot, lease: string): Promise<void> {
     const kv = snap.leaders.get(shard.name);
     const holder = kv?.value.toString();
-    const mine = kv !== undefined && kv.lease === this.lease.id;
+    const mine = kv !== undefined && kv.lease === lease;
     for (const st of this.hostedStores(shard.idx)) {
       if (st.node === shard.leader) {
         if (holder === st.node && mine) this.held.add(shard.idx);
-        else if (kv === undefined || holder === st.node) {
-          // No key, or this node's key under an earlier lease (a restart): the map names it, take it.
-          if (await this.keys.putLeader(shard.name, st.node, this.lease.id!, kv?.mod_revision))
+        else if (kv === undefined || (holder === st.node && (!this.started || this.lease.own(kv.lease)))) {
+          // No key, or this node's key under an earlier lease: this process's (it expired), or, at
+          // start, a process gone since (it had the port and the data directory's lock). The map
+          // names this node: take it.
+          if (await this.keys.putLeader(shard.name, st.node, lease, kv?.mod_revision))
             this.take(shard, st.node);
-        } else this.held.delete(shard.idx);
+        } else {
+          // Later, a key of this node's under a lease this process never had is another live process
+          // running as this node (--listen, another data directory) that took it over: never take
+          // it back, or both lead in one epoch, each retaking the key from the other.
+          if (holder === st.node && this.held.has(shard.idx))
+            this.log.error(
+              { shard: shard.name, node: st.node },
+              `another process running as ${st.node} took the leader key of ${shard.name}: this one stops leading it`,
+            );
+          this.held.delete(shard.idx);
+        }
         continue;
       }
       if (holder === st.node && mine) {
@@ -290,7 +308,7 @@ export class EtcdCoordinator {
       const seq = this.seqOf(st.index);
       const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
       if (!ranksFirst(st.node, seq, others)) continue;
-      await this.campaign(shard, st.node, st.index, st.worker);
+      await this.campaign(shard, st.node, st.index, st.worker, lease);
     }
   }
 
@@ -309,8 +327,14 @@ export class EtcdCoordinator {
    * no more, but may still answer pulls of records it wrote before (a partition from etcd alone), and
    * the epoch must start after the last of them the store holds, not after a position read earlier.
    */
-  private async campaign(shard: LiveShard, node: string, store: number, worker: number): Promise<void> {
-    const won = await this.keys.putLeader(shard.name, node, this.lease.id!, undefined);
+  private async campaign(
+    shard: LiveShard,
+    node: string,
+    store: number,
+    worker: number,
+    lease: string,
+  ): Promise<void> {
+    const won = await this.keys.putLeader(shard.name, node, lease, undefined);
     if (won === undefined) return;
     const hold = (on: boolean) =>
       this.pool.call(worker, { type: 'fence', store, on, ms: HOLD_TTLS * this.ttlMs });

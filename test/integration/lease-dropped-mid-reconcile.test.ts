@@ -51,23 +51,22 @@ describe('a reconcile whose lease is dropped meanwhile', { timeout: 60000, skip:
     );
     const client = new Etcd3({ hosts: etcd.url });
     const keys = new EtcdKeyspace(client, CLUSTER, config.shards, () => undefined);
-    let coordinator: EtcdCoordinator | undefined;
     let current: LiveMap = initialLiveMap(config.shards);
-    let revokedInOffer = false;
+    const offered = { revoked: false };
     const keeper = {
       get current() {
         return current;
       },
       offer: async (m: LiveMap) => {
         current = m;
-        if (m.version === 2 && !revokedInOffer) {
+        if (m.version === 2 && !offered.revoked) {
           // The process's lease ends while the reconcile that read the change is still running.
-          revokedInOffer = true;
+          offered.revoked = true;
           const id = (await client.get(keys.seqKey('shard-0', L)).exec()).kvs[0]?.lease;
           assert.ok(id !== undefined && id !== '0', 'the leader published its seq under its lease');
           await client.leaseClient.leaseRevoke({ ID: id });
           const until = Date.now() + 5000;
-          while (coordinator!.mayWrite(0) && Date.now() < until) await sleep(20);
+          while (coordinator.mayWrite(0) && Date.now() < until) await sleep(20);
           await sleep(50);
         }
         return true;
@@ -85,7 +84,7 @@ describe('a reconcile whose lease is dropped meanwhile', { timeout: 60000, skip:
       lastSeq: () => 5,
       call: () => Promise.resolve({ type: 'fence-result', id: 0, ok: true, lastSeq: 5 }),
     } as unknown as WorkerPool;
-    coordinator = new EtcdCoordinator(config, keeper, plan, pool, pino({ level: 'silent' }), CLUSTER);
+    const coordinator = new EtcdCoordinator(config, keeper, plan, pool, pino({ level: 'silent' }), CLUSTER);
     try {
       await coordinator.start();
       assert.equal(coordinator.mayWrite(0), true, 'the process leads');
@@ -99,13 +98,13 @@ describe('a reconcile whose lease is dropped meanwhile', { timeout: 60000, skip:
         )
         .commit();
       const until = Date.now() + 10000;
-      while (!revokedInOffer && Date.now() < until) await sleep(20);
-      assert.ok(revokedInOffer, 'the process adopted the newer map');
+      while (!offered.revoked && Date.now() < until) await sleep(20);
+      assert.ok(offered.revoked, 'the process adopted the newer map');
       await sleep(TTL_MS);
     } finally {
       await coordinator.stop();
     }
-    const left = await client.getAll().prefix(`${keys.prefix}`).exec();
+    const left = await client.getAll().prefix(keys.prefix).exec();
     const leaseless = left.kvs
       .filter((kv) => kv.key.toString() !== keys.mapKey && kv.lease === '0')
       .map((kv) => kv.key.toString());

@@ -126,6 +126,41 @@ describe('live map', () => {
     }, /epoch above/);
   });
 
+  it("refuses a successor that rewrites a shard's history or raises its epoch without a start", () => {
+    const m0 = initialLiveMap(seed.shards);
+    const m1 = moved(m0, 0, seed.shards[0]!.replicas[0]!, 5);
+    const withShard0 = (m: LiveMap, change: Partial<LiveMap['shards'][number]>): LiveMap => ({
+      ...m,
+      version: m.version + 1,
+      shards: m.shards.map((s) => (s.idx === 0 ? { ...s, ...change } : s)),
+    });
+    // A new leader in a higher epoch that does not say where it starts: no replica would find a fork.
+    assert.throws(() => {
+      checkSuccessor(
+        m1,
+        withShard0(m1, {
+          leader: seed.shards[0]!.address,
+          replicas: [...seed.shards[0]!.replicas],
+          epoch: 2,
+        }),
+      );
+    }, /epoch 2 needs its start/);
+    // The same epoch with its start moved, or an earlier epoch dropped.
+    assert.throws(() => {
+      checkSuccessor(m1, withShard0(m1, { history: [{ epoch: 1, firstSeq: 9 }] }));
+    }, /keep the current one's entries/);
+    const m2 = moved(m1, 0, seed.shards[0]!.address, 8);
+    assert.throws(() => {
+      checkSuccessor(m2, withShard0(m2, { epoch: 3, history: [{ epoch: 3, firstSeq: 12 }] }));
+    }, /keep the current one's entries/);
+    assert.throws(() => {
+      checkSuccessor(m1, withShard0(m1, { history: [...m1.shards[0]!.history, { epoch: 1, firstSeq: 7 }] }));
+    }, /may grow only with the epoch/);
+    // A node that missed a map adopts the one after it: two epochs more, both started.
+    checkSuccessor(m0, { ...m2, version: m2.version });
+    checkSuccessor(m1, m2);
+  });
+
   it('finds the fork point of a store from the first epoch after the one it knew', () => {
     const m0 = initialLiveMap(seed.shards);
     const m2 = moved(moved(m0, 0, seed.shards[0]!.replicas[0]!, 101), 0, seed.shards[0]!.address, 251);

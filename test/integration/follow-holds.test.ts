@@ -13,18 +13,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
-import pino from 'pino';
-import { parseConfigText } from '../../src/config/load-config.js';
-import { EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
 import { EtcdKeyspace } from '../../src/coordination/etcd-keyspace.js';
-import { initialLiveMap, type LiveMap } from '../../src/routing/live-map.js';
-import type { MapKeeper } from '../../src/server/map-keeper.js';
-import type { NodePlan } from '../../src/server/node-plan.js';
-import type { WorkerPool } from '../../src/server/worker-pool.js';
 import type { ToWorker } from '../../src/worker/messages.js';
+import { oneShardConfig, testCoordinator } from '../helpers/coordinator.js';
 import { etcdMissing, TestEtcd } from '../helpers/etcd.js';
-import { inDir } from '../helpers/replication-host.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
 const TTL_MS = 1000;
 const TICK_MS = TTL_MS / 4;
@@ -63,13 +55,7 @@ describe("a replica while its shard's leader key is missing", { timeout: 60000, 
   });
 
   it('stops following before it publishes its seq, and follows again once the leader retakes its key', async () => {
-    const config = parseConfigText(
-      `[[shards]]\nname = "shard-0"\nidx = 0\naddress = "${L}"\nreplicas = ["${R1}", "${R2}"]\n` +
-        `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = ${TTL_MS}\ncluster = "${CLUSTER}"\n`,
-      't.toml',
-      {},
-      {},
-    );
+    const config = oneShardConfig(etcd.url, CLUSTER, TTL_MS, L, [R1, R2]);
     const client = new Etcd3({ hosts: etcd.url });
     const keys = new EtcdKeyspace(client, CLUSTER, config.shards, () => undefined);
     const leaderLease = client.lease(1);
@@ -77,30 +63,13 @@ describe("a replica while its shard's leader key is missing", { timeout: 60000, 
     const r2Lease = client.lease(30);
     await r2Lease.put(keys.seqKey('shard-0', R2)).value('1000000000');
 
-    let current: LiveMap = initialLiveMap(config.shards);
-    const keeper = {
-      get current() {
-        return current;
-      },
-      offer: (m: LiveMap) => {
-        current = m;
-        return Promise.resolve(true);
-      },
-    } as unknown as MapKeeper;
-    const spec = { ...inDir(tempDir(after), 'replica'), node: R1, worker: 0 };
-    const plan = {
-      stores: [spec],
-      listeners: [],
-      storesByWorker: [[spec]],
-      workers: 1,
-    } as unknown as NodePlan;
     const replica = new FollowingReplica();
-    const pool = {
-      storeFailure: () => undefined,
+    const coordinator = testCoordinator(config, CLUSTER, {
+      role: 'replica',
+      node: R1,
       lastSeq: () => replica.seq,
-      call: (_worker: number, msg: ToWorker) => replica.call(msg),
-    } as unknown as WorkerPool;
-    const coordinator = new EtcdCoordinator(config, keeper, plan, pool, pino({ level: 'silent' }), CLUSTER);
+      call: (msg) => replica.call(msg),
+    });
     const published = async (): Promise<number> =>
       Number((await client.get(keys.seqKey('shard-0', R1)).string()) ?? NaN);
     try {

@@ -14,17 +14,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
-import pino from 'pino';
-import { parseConfigText } from '../../src/config/load-config.js';
-import { EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
 import { EtcdKeyspace } from '../../src/coordination/etcd-keyspace.js';
 import { initialLiveMap, type LiveMap } from '../../src/routing/live-map.js';
-import type { MapKeeper } from '../../src/server/map-keeper.js';
-import type { NodePlan } from '../../src/server/node-plan.js';
-import type { WorkerPool } from '../../src/server/worker-pool.js';
+import { oneShardConfig, testCoordinator } from '../helpers/coordinator.js';
 import { etcdMissing, TestEtcd } from '../helpers/etcd.js';
-import { inDir } from '../helpers/replication-host.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
 const TTL_MS = 1000;
 const L = '127.0.0.1:7301';
@@ -42,23 +35,15 @@ describe('a reconcile whose lease is dropped meanwhile', { timeout: 60000, skip:
   });
 
   it('writes nothing under no lease: a stopped process leaves no key behind', async () => {
-    const config = parseConfigText(
-      `[[shards]]\nname = "shard-0"\nidx = 0\naddress = "${L}"\nreplicas = ["${R}"]\n` +
-        `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = ${TTL_MS}\ncluster = "${CLUSTER}"\n`,
-      't.toml',
-      {},
-      {},
-    );
+    const config = oneShardConfig(etcd.url, CLUSTER, TTL_MS, L, [R]);
     const client = new Etcd3({ hosts: etcd.url });
     const keys = new EtcdKeyspace(client, CLUSTER, config.shards, () => undefined);
-    let current: LiveMap = initialLiveMap(config.shards);
     const offered = { revoked: false };
-    const keeper = {
-      get current() {
-        return current;
-      },
-      offer: async (m: LiveMap) => {
-        current = m;
+    const coordinator = testCoordinator(
+      config,
+      CLUSTER,
+      { role: 'leader', node: L, lastSeq: () => 5 },
+      async (m) => {
         if (m.version === 2 && !offered.revoked) {
           // The process's lease ends while the reconcile that read the change is still running.
           offered.revoked = true;
@@ -69,27 +54,13 @@ describe('a reconcile whose lease is dropped meanwhile', { timeout: 60000, skip:
           while (coordinator.mayWrite(0) && Date.now() < until) await sleep(20);
           await sleep(50);
         }
-        return true;
       },
-    } as unknown as MapKeeper;
-    const spec = { ...inDir(tempDir(after), 'leader'), node: L, worker: 0 };
-    const plan = {
-      stores: [spec],
-      listeners: [],
-      storesByWorker: [[spec]],
-      workers: 1,
-    } as unknown as NodePlan;
-    const pool = {
-      storeFailure: () => undefined,
-      lastSeq: () => 5,
-      call: () => Promise.resolve({ type: 'fence-result', id: 0, ok: true, lastSeq: 5 }),
-    } as unknown as WorkerPool;
-    const coordinator = new EtcdCoordinator(config, keeper, plan, pool, pino({ level: 'silent' }), CLUSTER);
+    );
     try {
       await coordinator.start();
       assert.equal(coordinator.mayWrite(0), true, 'the process leads');
       // One change: its leader key goes and a newer map (the same leader) comes.
-      const next: LiveMap = { ...current, version: 2 };
+      const next: LiveMap = { ...initialLiveMap(config.shards), version: 2 };
       await client
         .if(keys.mapKey, 'Version', '>', 0)
         .then(

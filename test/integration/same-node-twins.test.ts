@@ -10,16 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
-import { parseConfigText } from '../../src/config/load-config.js';
-import { EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
-import { initialLiveMap, type LiveMap } from '../../src/routing/live-map.js';
-import type { MapKeeper } from '../../src/server/map-keeper.js';
-import type { NodePlan } from '../../src/server/node-plan.js';
-import type { WorkerPool } from '../../src/server/worker-pool.js';
+import { oneShardConfig, testCoordinator } from '../helpers/coordinator.js';
 import { etcdMissing, TestEtcd } from '../helpers/etcd.js';
-import { inDir } from '../helpers/replication-host.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
 const TTL_MS = 1000;
 const TICK_MS = TTL_MS / 4;
@@ -38,39 +30,9 @@ describe('two processes running as one node', { timeout: 60000, skip: etcdMissin
   });
 
   it('never both take writes as the leader: the first stands down when the second takes its key', async () => {
-    const config = parseConfigText(
-      `[[shards]]\nname = "shard-0"\nidx = 0\naddress = "${L}"\nreplicas = ["${R}"]\n` +
-        `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = ${TTL_MS}\ncluster = "${CLUSTER}"\n`,
-      't.toml',
-      {},
-      {},
-    );
+    const config = oneShardConfig(etcd.url, CLUSTER, TTL_MS, L, [R]);
     /** process is one process's coordinator over a fake worker pool hosting L's leader store. */
-    const process = (): EtcdCoordinator => {
-      let current: LiveMap = initialLiveMap(config.shards);
-      const keeper = {
-        get current() {
-          return current;
-        },
-        offer: (m: LiveMap) => {
-          current = m;
-          return Promise.resolve(true);
-        },
-      } as unknown as MapKeeper;
-      const spec = { ...inDir(tempDir(after), 'leader'), node: L, worker: 0 };
-      const plan = {
-        stores: [spec],
-        listeners: [],
-        storesByWorker: [[spec]],
-        workers: 1,
-      } as unknown as NodePlan;
-      const pool = {
-        storeFailure: () => undefined,
-        lastSeq: () => 5,
-        call: () => Promise.resolve({ type: 'fence-result', id: 0, ok: true, lastSeq: 5 }),
-      } as unknown as WorkerPool;
-      return new EtcdCoordinator(config, keeper, plan, pool, pino({ level: 'silent' }), CLUSTER);
-    };
+    const process = () => testCoordinator(config, CLUSTER, { role: 'leader', node: L, lastSeq: () => 5 });
     const first = process();
     const second = process();
     try {

@@ -13,6 +13,7 @@ import {
   type LiveMap,
   liveShardInfos,
   parseLiveMap,
+  promotedMap,
 } from '../../src/routing/live-map.js';
 import { LIVE_MAP_FILE, loadLiveMap, saveLiveMap } from '../../src/server/live-map-file.js';
 import { applyLeaders, planNode, selectNodes } from '../../src/server/node-plan.js';
@@ -22,20 +23,8 @@ const dflt = loadConfig(fileURLToPath(new URL('../../../config/default.toml', im
 
 /** moved returns `map` with shard `idx` led by `to` in the next epoch, starting at `firstSeq`. */
 function moved(map: LiveMap, idx: number, to: string, firstSeq: number): LiveMap {
-  return {
-    version: map.version + 1,
-    shards: map.shards.map((s) =>
-      s.idx !== idx
-        ? s
-        : {
-            ...s,
-            leader: to,
-            replicas: [s.leader, ...s.replicas].filter((m) => m !== to),
-            epoch: s.epoch + 1,
-            history: [...s.history, { epoch: s.epoch + 1, firstSeq }],
-          },
-    ),
-  };
+  const epoch = (map.shards.find((s) => s.idx === idx)?.epoch ?? 0) + 1;
+  return promotedMap(map, idx, to, epoch, firstSeq - 1);
 }
 
 describe('live map', () => {

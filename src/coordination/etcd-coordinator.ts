@@ -24,7 +24,7 @@
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { type LiveMap, type LiveShard, promotedMap } from '../routing/live-map.js';
+import type { LiveMap, LiveShard } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
@@ -36,8 +36,6 @@ import { ProcessLease } from './process-lease.js';
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
 const START_ATTEMPTS = 10;
-/** CAS_ATTEMPTS bounds how often a map change is retried when another change raced it. */
-const CAS_ATTEMPTS = 4;
 /** HOLD_TTLS bounds, in lease TTLs, how long a campaign holds its store's following (it resumes by itself after). */
 const HOLD_TTLS = 10;
 
@@ -342,7 +340,7 @@ export class EtcdCoordinator {
     try {
       const held = await hold(true);
       if (held.type !== 'fence-result') return;
-      next = await this.publishPromotion(shard, node, Number(won), won, held.lastSeq);
+      next = await this.keys.publishPromotion(shard, node, won, held.lastSeq, this.log);
     } finally {
       // Once the map is in etcd, the store stays held until it adopts it (or the hold runs out);
       // one held because the key was missing stays held until the key comes back (follow-holds.ts).
@@ -353,47 +351,6 @@ export class EtcdCoordinator {
     await this.keeper.offer(next, 'etcd (automatic failover)');
     const epoch = next.shards.find((s) => s.idx === shard.idx)?.epoch ?? shard.epoch;
     this.take({ ...shard, epoch }, node);
-  }
-
-  /**
-   * publishPromotion stores in etcd (compare-and-swap) the map naming `node` leader from seq
-   * `seq + 1`; resolves with it, or undefined when the shard's map changed meanwhile.
-   */
-  private async publishPromotion(
-    shard: LiveShard,
-    node: string,
-    revision: number,
-    won: string,
-    seq: number,
-  ): Promise<LiveMap | undefined> {
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const snap = await this.keys.read();
-      const base = snap.map?.live;
-      const cur = base?.shards.find((s) => s.idx === shard.idx);
-      if (
-        base === undefined ||
-        cur === undefined ||
-        cur.leader !== shard.leader ||
-        cur.epoch !== shard.epoch
-      ) {
-        this.log.warn(
-          { shard: shard.name },
-          `the map of ${shard.name} changed during the campaign; ${node} stands down`,
-        );
-        // Let the key go at once, so the leader the new map names need not wait for this lease.
-        await this.keys.dropLeader(shard.name, won);
-        return undefined;
-      }
-      const epoch = Math.max(revision, cur.epoch + 1);
-      const next = promotedMap(base, shard.idx, node, epoch, seq);
-      if (!(await this.keys.swapMap(next, snap.map?.modRevision))) continue;
-      this.log.warn(
-        { shard: shard.name, from: shard.leader, to: node, epoch, seq, map_version: next.version },
-        `automatic failover: ${node} leads ${shard.name} in epoch ${epoch} from seq ${seq + 1} (the leader ${shard.leader} lost its lease)`,
-      );
-      return next;
-    }
-    return undefined;
   }
 
   /** applyFences fences, at their worker, the leader stores this process may not write for now (RESP and queued writes included). */

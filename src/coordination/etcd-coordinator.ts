@@ -12,7 +12,8 @@
  *
  * Every TTL/4 (and at once on a change of the map or of a leader key, through a watch) the loop
  * reads the prefix and reconciles: it adopts a newer map from etcd (etcd wins over peer gossip),
- * publishes its stores' seqs, (re)takes the leader key of each shard the map says it leads, and for
+ * holds its replicas of each shard whose leader key is missing (follow-holds.ts), publishes its
+ * stores' seqs (a held replica's as its hold answered), (re)takes the leader key of each shard the map says it leads, and for
  * each shard it replicates whose leader key is gone, campaigns if it ranks first (candidate-rank.ts).
  * The winner's epoch is its key's create revision, a fencing token no earlier leader can hold; it
  * stops its store following, publishes map version+1 naming it leader in that epoch with
@@ -29,13 +30,12 @@ import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import { CampaignGate } from './campaign-gate.js';
 import { ranksFirst } from './candidate-rank.js';
-import { CALL_TIMEOUT_MS, callOptions, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
+import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
+import { FollowHolds } from './follow-holds.js';
 import { ProcessLease } from './process-lease.js';
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
 const START_ATTEMPTS = 10;
-/** CAS_ATTEMPTS bounds how often a map change is retried when another change raced it. */
-const CAS_ATTEMPTS = 4;
 /** HOLD_TTLS bounds, in lease TTLs, how long a campaign holds its store's following (it resumes by itself after). */
 const HOLD_TTLS = 10;
 
@@ -54,12 +54,16 @@ export class EtcdCoordinator {
   private publishedUnder: string | undefined;
   /** gate tells when a replica may campaign for a shard whose leader key is missing. */
   private readonly gate: CampaignGate;
+  /** holds stop the replicas of a shard whose leader key is missing following (follow-holds.ts). */
+  private readonly holds: FollowHolds;
   private readonly tickMs: number;
   private watcher: Watcher | undefined;
   private timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  /** started: the first reconcile is done; a key of this node's under a lease not this process's is then a twin's. */
+  private started = false;
   private lastError = '';
 
   private readonly config: Config;
@@ -102,6 +106,9 @@ export class EtcdCoordinator {
     this.gate = new CampaignGate(this.ttlMs, this.tickMs, () => {
       this.kick();
     });
+    this.holds = new FollowHolds(plan, pool, HOLD_TTLS * this.ttlMs, (m) => {
+      this.warnOnce(m);
+    });
   }
 
   /** mayWrite tells whether this process may execute writes to shard `idx` as its leader now. */
@@ -122,6 +129,7 @@ export class EtcdCoordinator {
       try {
         if (this.lease.id === undefined) throw new Error(this.lastError);
         await this.tick();
+        this.started = true;
         break;
       } catch (err) {
         // A lease that expired while the process was starting (a loaded machine): take a new one.
@@ -204,11 +212,16 @@ export class EtcdCoordinator {
 
   private async tick(): Promise<void> {
     try {
-      if (this.lease.id === undefined) return;
+      // The lease the whole reconcile acts under: a keepalive may drop it meanwhile, and a key put
+      // under no lease (an undefined ID) would never expire, so no replica could ever take over.
+      const lease = this.lease.id;
+      if (lease === undefined) return;
       const snap = await this.keys.read();
       await this.syncMap(snap);
-      await this.publishSeqs();
-      for (const shard of this.keeper.current.shards) await this.step(shard, snap);
+      // Before the seqs go out: a replica ranked on its seq must not apply more from a leader whose key went.
+      await this.holds.reconcile(this.keeper.current.shards, snap);
+      await this.publishSeqs(lease);
+      for (const shard of this.keeper.current.shards) await this.step(shard, snap, lease);
     } finally {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
       await this.applyFences();
@@ -233,49 +246,55 @@ export class EtcdCoordinator {
     );
   }
 
-  private async publishSeqs(): Promise<void> {
+  private async publishSeqs(lease: string): Promise<void> {
     // Keys under an earlier lease are gone with it: publish everything again under the new one.
-    if (this.publishedUnder !== this.lease.id) this.published.clear();
-    this.publishedUnder = this.lease.id;
+    if (this.publishedUnder !== lease) this.published.clear();
+    this.publishedUnder = lease;
     for (const st of this.plan.stores) {
       if (this.pool.storeFailure(st.index) !== undefined) continue;
       const key = this.keys.seqKey(st.shard.name, st.node);
-      const seq = this.pool.lastSeq(st.index);
+      const seq = this.seqOf(st.index);
       if (this.published.get(key) === seq) continue;
-      await this.etcd.put(key).value(String(seq)).lease(this.lease.id!).options(callOptions()).exec();
+      await this.keys.publishSeq(st.shard.name, st.node, seq, lease);
       this.published.set(key, seq);
     }
   }
 
+  /** seqOf is store `index`'s durable seq: the one its hold answered while it is held (follow-holds.ts). */
+  private seqOf(index: number): number {
+    return this.holds.heldSeq(index) ?? this.pool.lastSeq(index);
+  }
+
   /** step reconciles one shard: keep or take its leader key if this process leads it, else maybe campaign. */
-  private async step(shard: LiveShard, snap: Snapshot): Promise<void> {
-    const key = this.keys.leaderKey(shard.name);
+  private async step(shard: LiveShard, snap: Snapshot, lease: string): Promise<void> {
     const kv = snap.leaders.get(shard.name);
     const holder = kv?.value.toString();
-    const mine = kv !== undefined && kv.lease === this.lease.id;
+    const mine = kv !== undefined && kv.lease === lease;
     for (const st of this.hostedStores(shard.idx)) {
       if (st.node === shard.leader) {
-        if (kv === undefined) {
-          if (await this.createLeaderKey(key, st.node)) this.take(shard, st.node);
-        } else if (holder === st.node && mine) this.held.add(shard.idx);
-        else if (holder === st.node) {
-          // This node's key under an earlier lease (a restart): the map still names it, take it over.
-          const r = await this.etcd
-            .if(key, 'Mod', '==', kv.mod_revision)
-            .then(this.etcd.put(key).value(st.node).lease(this.lease.id!))
-            .options(callOptions())
-            .commit();
-          if (r.succeeded) this.take(shard, st.node);
-        } else this.held.delete(shard.idx);
+        if (holder === st.node && mine) this.held.add(shard.idx);
+        else if (kv === undefined || (holder === st.node && (!this.started || this.lease.own(kv.lease)))) {
+          // No key, or this node's key under an earlier lease: this process's (it expired), or, at
+          // start, a process gone since (it had the port and the data directory's lock). The map
+          // names this node: take it.
+          if (await this.keys.putLeader(shard.name, st.node, lease, kv?.mod_revision))
+            this.take(shard, st.node);
+        } else {
+          // Later, a key of this node's under a lease this process never had is another live process
+          // running as this node (--listen, another data directory) that took it over: never take
+          // it back, or both lead in one epoch, each retaking the key from the other.
+          if (holder === st.node && this.held.has(shard.idx))
+            this.log.error(
+              { shard: shard.name, node: st.node },
+              `another process running as ${st.node} took the leader key of ${shard.name}: this one stops leading it`,
+            );
+          this.held.delete(shard.idx);
+        }
         continue;
       }
       if (holder === st.node && mine) {
         // Led by another node in the map now (a planned failover): let its leader key go.
-        await this.etcd
-          .if(key, 'Mod', '==', kv.mod_revision)
-          .then(this.etcd.delete().key(key))
-          .options(callOptions())
-          .commit();
+        await this.keys.dropLeader(shard.name, kv.mod_revision);
         continue;
       }
       // Live members publish their seqs every tick, so the ranking sees them all; the gate gives the
@@ -284,10 +303,10 @@ export class EtcdCoordinator {
       const seen = { epoch: shard.epoch, leader: shard.leader, holder };
       if (!this.gate.mayCampaign(shard.idx, seen, now)) continue;
       if (st.role !== 'replica') continue;
-      const seq = this.pool.lastSeq(st.index);
+      const seq = this.seqOf(st.index);
       const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
       if (!ranksFirst(st.node, seq, others)) continue;
-      await this.campaign(shard, st.node, st.index, st.worker);
+      await this.campaign(shard, st.node, st.index, st.worker, lease);
     }
   }
 
@@ -300,23 +319,20 @@ export class EtcdCoordinator {
     this.held.add(shard.idx);
   }
 
-  private async createLeaderKey(key: string, node: string): Promise<string | undefined> {
-    const r = await this.etcd
-      .if(key, 'Create', '==', 0)
-      .then(this.etcd.put(key).value(node).lease(this.lease.id!))
-      .options(callOptions())
-      .commit();
-    return r.succeeded ? r.header.revision : undefined;
-  }
-
   /**
    * campaign takes the leader key of a shard whose leader is gone, then publishes and adopts the map
    * that promotes `node`. The store stops following first: its old leader, past its deadline, writes
    * no more, but may still answer pulls of records it wrote before (a partition from etcd alone), and
    * the epoch must start after the last of them the store holds, not after a position read earlier.
    */
-  private async campaign(shard: LiveShard, node: string, store: number, worker: number): Promise<void> {
-    const won = await this.createLeaderKey(this.keys.leaderKey(shard.name), node);
+  private async campaign(
+    shard: LiveShard,
+    node: string,
+    store: number,
+    worker: number,
+    lease: string,
+  ): Promise<void> {
+    const won = await this.keys.putLeader(shard.name, node, lease, undefined);
     if (won === undefined) return;
     const hold = (on: boolean) =>
       this.pool.call(worker, { type: 'fence', store, on, ms: HOLD_TTLS * this.ttlMs });
@@ -324,74 +340,17 @@ export class EtcdCoordinator {
     try {
       const held = await hold(true);
       if (held.type !== 'fence-result') return;
-      next = await this.publishPromotion(shard, node, Number(won), won, held.lastSeq);
+      next = await this.keys.publishPromotion(shard, node, won, held.lastSeq, this.log);
     } finally {
-      // Once the map is in etcd, the store stays held until it adopts it (or the hold runs out).
-      if (next === undefined) await hold(false).catch(() => undefined);
+      // Once the map is in etcd, the store stays held until it adopts it (or the hold runs out);
+      // one held because the key was missing stays held until the key comes back (follow-holds.ts).
+      if (next === undefined && this.holds.heldSeq(store) === undefined)
+        await hold(false).catch(() => undefined);
     }
     if (next === undefined) return;
     await this.keeper.offer(next, 'etcd (automatic failover)');
     const epoch = next.shards.find((s) => s.idx === shard.idx)?.epoch ?? shard.epoch;
     this.take({ ...shard, epoch }, node);
-  }
-
-  /**
-   * publishPromotion stores in etcd (compare-and-swap) the map naming `node` leader from seq
-   * `seq + 1`; resolves with it, or undefined when the shard's map changed meanwhile.
-   */
-  private async publishPromotion(
-    shard: LiveShard,
-    node: string,
-    revision: number,
-    won: string,
-    seq: number,
-  ): Promise<LiveMap | undefined> {
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const snap = await this.keys.read();
-      const base = snap.map?.live;
-      const cur = base?.shards.find((s) => s.idx === shard.idx);
-      if (
-        base === undefined ||
-        cur === undefined ||
-        cur.leader !== shard.leader ||
-        cur.epoch !== shard.epoch
-      ) {
-        this.log.warn(
-          { shard: shard.name },
-          `the map of ${shard.name} changed during the campaign; ${node} stands down`,
-        );
-        // Let the key go at once, so the leader the new map names need not wait for this lease.
-        await this.etcd
-          .if(this.keys.leaderKey(shard.name), 'Mod', '==', won)
-          .then(this.etcd.delete().key(this.keys.leaderKey(shard.name)))
-          .options(callOptions())
-          .commit();
-        return undefined;
-      }
-      const epoch = Math.max(revision, cur.epoch + 1);
-      // The fork point: the held store's last seq.
-      const next: LiveMap = {
-        version: base.version + 1,
-        shards: base.shards.map((s) =>
-          s.idx !== shard.idx
-            ? s
-            : {
-                ...s,
-                leader: node,
-                replicas: [s.leader, ...s.replicas].filter((m) => m !== node),
-                epoch,
-                history: [...s.history, { epoch, firstSeq: seq + 1 }],
-              },
-        ),
-      };
-      if (!(await this.keys.swapMap(next, snap.map?.modRevision))) continue;
-      this.log.warn(
-        { shard: shard.name, from: shard.leader, to: node, epoch, seq, map_version: next.version },
-        `automatic failover: ${node} leads ${shard.name} in epoch ${epoch} from seq ${seq + 1} (the leader ${shard.leader} lost its lease)`,
-      );
-      return next;
-    }
-    return undefined;
   }
 
   /** applyFences fences, at their worker, the leader stores this process may not write for now (RESP and queued writes included). */

@@ -5,12 +5,17 @@
  *                         compare-and-swap on its mod revision, so etcd orders map versions
  *   leader/<shard>        the address of the shard's leader, under that node's lease
  *   seq/<shard>/<node>    the durable seq of the node's store of that shard, under its lease
- * One range read of the prefix gives the whole picture (`read`).
+ * One range read of the prefix gives the whole picture (`read`); a campaign's winner stores the map
+ * that promotes it by compare-and-swap (`publishPromotion`).
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { type LiveMap, parseLiveMap } from '../routing/live-map.js';
+import type { Logger } from 'pino';
+import { type LiveMap, type LiveShard, parseLiveMap, promotedMap } from '../routing/live-map.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import type { Published } from './candidate-rank.js';
+
+/** CAS_ATTEMPTS bounds how often a map change is retried when another change raced it. */
+const CAS_ATTEMPTS = 4;
 
 /** CALL_TIMEOUT_MS bounds each etcd call so a lost etcd never stalls the coordinator. */
 export const CALL_TIMEOUT_MS = 1000;
@@ -83,6 +88,49 @@ export class EtcdKeyspace {
     }
   }
 
+  /** publishSeq writes `seq` as `node`'s durable seq of `shard` under `lease`. */
+  async publishSeq(shard: string, node: string, seq: number, lease: string): Promise<void> {
+    await this.etcd
+      .put(this.seqKey(shard, node))
+      .value(String(seq))
+      .lease(lease)
+      .options(callOptions())
+      .exec();
+  }
+
+  /**
+   * putLeader makes `node` the holder of `shard`'s leader key under `lease`, if the key still has
+   * `modRevision` (undefined: if it does not exist); resolves with the revision written, or
+   * undefined when the key changed meanwhile. A new key's revision is its create revision: the epoch.
+   */
+  async putLeader(
+    shard: string,
+    node: string,
+    lease: string,
+    modRevision: string | undefined,
+  ): Promise<string | undefined> {
+    const key = this.leaderKey(shard);
+    const r = await (
+      modRevision === undefined
+        ? this.etcd.if(key, 'Create', '==', 0)
+        : this.etcd.if(key, 'Mod', '==', modRevision)
+    )
+      .then(this.etcd.put(key).value(node).lease(lease))
+      .options(callOptions())
+      .commit();
+    return r.succeeded ? r.header.revision : undefined;
+  }
+
+  /** dropLeader deletes `shard`'s leader key if it still has `modRevision` (nobody took it over since). */
+  async dropLeader(shard: string, modRevision: string): Promise<void> {
+    const key = this.leaderKey(shard);
+    await this.etcd
+      .if(key, 'Mod', '==', modRevision)
+      .then(this.etcd.delete().key(key))
+      .options(callOptions())
+      .commit();
+  }
+
   /** swapMap writes `map` if the map key still has `modRevision` (undefined: does not exist yet). */
   async swapMap(map: LiveMap, modRevision: string | undefined): Promise<boolean> {
     const put = this.etcd.put(this.mapKey).value(JSON.stringify(map));
@@ -92,5 +140,47 @@ export class EtcdKeyspace {
         : this.etcd.if(this.mapKey, 'Mod', '==', modRevision);
     const r = await txn.then(put).options(callOptions()).commit();
     return r.succeeded;
+  }
+
+  /**
+   * publishPromotion stores (compare-and-swap) the map naming `node`, which won `shard`'s leader
+   * key at revision `won`, its leader from seq `seq + 1`, in epoch max(`won`, epoch + 1); resolves
+   * with it, or undefined when the shard's map changed meanwhile (the key is then let go).
+   */
+  async publishPromotion(
+    shard: LiveShard,
+    node: string,
+    won: string,
+    seq: number,
+    log: Logger,
+  ): Promise<LiveMap | undefined> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const snap = await this.read();
+      const base = snap.map?.live;
+      const cur = base?.shards.find((s) => s.idx === shard.idx);
+      if (
+        base === undefined ||
+        cur === undefined ||
+        cur.leader !== shard.leader ||
+        cur.epoch !== shard.epoch
+      ) {
+        log.warn(
+          { shard: shard.name },
+          `the map of ${shard.name} changed during the campaign; ${node} stands down`,
+        );
+        // Let the key go at once, so the leader the new map names need not wait for this lease.
+        await this.dropLeader(shard.name, won);
+        return undefined;
+      }
+      const epoch = Math.max(Number(won), cur.epoch + 1);
+      const next = promotedMap(base, shard.idx, node, epoch, seq);
+      if (!(await this.swapMap(next, snap.map?.modRevision))) continue;
+      log.warn(
+        { shard: shard.name, from: shard.leader, to: node, epoch, seq, map_version: next.version },
+        `automatic failover: ${node} leads ${shard.name} in epoch ${epoch} from seq ${seq + 1} (the leader ${shard.leader} lost its lease)`,
+      );
+      return next;
+    }
+    return undefined;
   }
 }

@@ -10,11 +10,16 @@ import type { Logger } from 'pino';
 import { callOptions } from './etcd-keyspace.js';
 import { LeaseDeadline } from './lease-deadline.js';
 
+/** OWN_LEASES bounds how many of this process's lease IDs are remembered (`own`). */
+const OWN_LEASES = 16;
+
 /** ProcessLease holds this process's lease; see the design block above. */
 export class ProcessLease {
   /** id is the current lease's ID (undefined: none, a keepalive grants one). */
   id: string | undefined;
   private lease: Lease | undefined;
+  /** granted are the IDs of the last leases this process was granted, newest last (OWN_LEASES at most). */
+  private readonly granted: string[] = [];
   private granting = false;
   private readonly deadline = new LeaseDeadline();
   private readonly etcd: Etcd3;
@@ -29,6 +34,14 @@ export class ProcessLease {
     this.log = log;
     this.onLost = onLost;
     this.warn = warn;
+  }
+
+  /**
+   * own tells whether lease `id` was granted to this process: its current one, or an earlier one
+   * that expired (etcd may show its keys a moment after it answered that the lease is gone).
+   */
+  own(id: string): boolean {
+    return this.granted.includes(id);
   }
 
   /** valid tells whether this process is before its deadline (it may act as a lease holder). */
@@ -64,6 +77,8 @@ export class ProcessLease {
     try {
       this.id = await lease.grant();
       this.lease = lease;
+      this.granted.push(this.id);
+      if (this.granted.length > OWN_LEASES) this.granted.shift();
       this.deadline.renewed(sentAt, this.ttlMs);
     } catch (err) {
       lease.release();

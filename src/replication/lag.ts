@@ -6,8 +6,8 @@
  * Known vs unknown: the lag is known while the follower is `streaming` or `catching-up` and its
  * leader answered within `pull_wait_ms + CONTACT_GRACE_MS` (a long poll answers within
  * `pull_wait_ms`; a pull that hangs longer is a lost leader even before its timeout fires).
- * Otherwise the replica is `disconnected` (or `starting` / `resyncing`), with the time since its
- * last contact.
+ * Otherwise the replica is `disconnected` (or `starting` / `resyncing`, or `held`: a promotion
+ * stopped it following), with the time since its last contact.
  *
  * Proof of freshness: the follower publishes `caughtUpAt`, the latest time at which one of its
  * pulls was answered with a leader seq it has applied (the leader reads its seq as it answers, so

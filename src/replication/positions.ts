@@ -14,7 +14,11 @@
  * Writers use Atomics.store, readers Atomics.load; each slot has exactly one writing thread.
  */
 
-/** FollowerState says what a follower is doing; its number is what /cluster and /stats report. */
+/**
+ * FollowerState says what a follower is doing; its number is what /cluster and /stats report.
+ * `held`: a promotion (or, with etcd, a missing leader key) stopped it following; its lag is unknown.
+ * New states go at the end: the numbers of the others are what the slots hold.
+ */
 export const FOLLOWER_STATES = [
   'starting',
   'streaming',
@@ -22,6 +26,7 @@ export const FOLLOWER_STATES = [
   'resyncing',
   'disconnected',
   'stopped',
+  'held',
 ] as const;
 /** FollowerState is one of FOLLOWER_STATES. */
 export type FollowerState = (typeof FOLLOWER_STATES)[number];

@@ -20,6 +20,7 @@ import { EpochStarts } from './epoch-starts.js';
 import { epochsOf, type ShardEpochs } from './epochs.js';
 import {
   FOLLOWER_STATES,
+  type FollowerState,
   type Positions,
   SLOT_CAUGHT_UP_AT,
   SLOT_CONTACT_AT,
@@ -140,6 +141,9 @@ export class ReplicationHost {
       const follower = this.followers.get(index);
       this.followers.delete(index);
       await follower?.stop();
+      // Its last contact stays recent for a while: without this, /stats and X-Distkv-Lag went on
+      // reporting the lag it had when it stopped, as known, for pull_wait_ms + CONTACT_GRACE_MS.
+      this.setFollowerState(index, 'held');
       const timer = setTimeout(() => {
         this.holds.delete(index);
         this.log?.warn(
@@ -203,9 +207,16 @@ export class ReplicationHost {
     }
   }
 
+  /** setFollowerState publishes replica `index`'s state while no follower of its own does. */
+  private setFollowerState(index: number, state: FollowerState): void {
+    this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(state));
+  }
+
   private startFollower(index: number, h: HostedStore, resyncFirst = false): void {
     const r = h.spec.replication;
     if (r === undefined) return;
+    // Until the new follower's first word, it is starting (not held, nor what an earlier one said).
+    this.setFollowerState(index, 'starting');
     if (h.store.replication === undefined) {
       this.log?.warn(
         { shard: h.spec.shard.name, engine: h.store.engine },
@@ -266,7 +277,7 @@ export class ReplicationHost {
         this.positions.set(index, SLOT_LEADER_SEQ, p.leaderSeq);
         this.positions.set(index, SLOT_CAUGHT_UP_AT, p.caughtUpAt);
         this.positions.set(index, SLOT_CONTACT_AT, p.contactAt);
-        this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(p.state));
+        this.setFollowerState(index, p.state);
         localLeader?.ack(h.spec.node, p.ack);
       },
       pullMaxBytes: r.pullMaxBytes,

@@ -72,6 +72,34 @@ export interface LiveMap {
   shards: LiveShard[];
 }
 
+/**
+ * promotedMap is `base`'s successor (version + 1) in which `leader`, a member of shard `idx`, leads
+ * it in `epoch` from seq `lastSeq + 1` (the last seq its held store answered: the fork point), and
+ * the former leader is a replica.
+ */
+export function promotedMap(
+  base: LiveMap,
+  idx: number,
+  leader: string,
+  epoch: number,
+  lastSeq: number,
+): LiveMap {
+  return {
+    version: base.version + 1,
+    shards: base.shards.map((s) =>
+      s.idx !== idx
+        ? s
+        : {
+            ...s,
+            leader,
+            replicas: [s.leader, ...s.replicas].filter((m) => m !== leader),
+            epoch,
+            history: [...s.history, { epoch, firstSeq: lastSeq + 1 }],
+          },
+    ),
+  };
+}
+
 /** initialLiveMap is the map a config describes: version 1, epoch 0 everywhere. */
 export function initialLiveMap(shards: readonly ShardInfo[]): LiveMap {
   return {
@@ -177,7 +205,13 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
   return { version: d.version as number, shards };
 }
 
-/** checkSuccessor throws INVALID_ARGUMENT unless `next` may replace `current`: higher version, no epoch lowered, a new leader in a higher epoch. */
+/**
+ * checkSuccessor throws INVALID_ARGUMENT unless `next` may replace `current`: higher version, no
+ * epoch lowered, a new leader in a higher epoch, and each shard's history the current one's, with
+ * an entry for its new epoch when that rose. The history gives every fork point and every key
+ * version's epoch: a map that rewrote it, or raised an epoch without saying where it starts, would
+ * let a replica keep records no later leader had (no fork found) and label writes with another epoch.
+ */
 export function checkSuccessor(current: LiveMap, next: LiveMap): void {
   const problems: string[] = [];
   if (next.version <= current.version)
@@ -188,6 +222,15 @@ export function checkSuccessor(current: LiveMap, next: LiveMap): void {
     if (n.epoch < c.epoch) problems.push(`shard ${n.name}: epoch ${n.epoch} is below the current ${c.epoch}`);
     else if (n.leader !== c.leader && n.epoch === c.epoch)
       problems.push(`shard ${n.name}: a new leader needs an epoch above ${c.epoch}`);
+    const kept = c.history.every((h, i) => {
+      const m = n.history[i];
+      return m?.epoch === h.epoch && m.firstSeq === h.firstSeq;
+    });
+    if (!kept) problems.push(`shard ${n.name}: the history must keep the current one's entries`);
+    else if (n.epoch === c.epoch && n.history.length !== c.history.length)
+      problems.push(`shard ${n.name}: the history may grow only with the epoch (${c.epoch})`);
+    else if (n.epoch > c.epoch && n.history.at(-1)?.epoch !== n.epoch)
+      problems.push(`shard ${n.name}: epoch ${n.epoch} needs its start in the history (its last entry)`);
   }
   if (problems.length > 0) throw new DistkvError('INVALID_ARGUMENT', `live map: ${problems.join('; ')}`);
 }

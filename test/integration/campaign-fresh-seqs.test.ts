@@ -14,17 +14,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
-import pino from 'pino';
-import { parseConfigText } from '../../src/config/load-config.js';
-import { EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
 import { EtcdKeyspace } from '../../src/coordination/etcd-keyspace.js';
-import { initialLiveMap, type LiveMap } from '../../src/routing/live-map.js';
-import type { MapKeeper } from '../../src/server/map-keeper.js';
-import type { NodePlan } from '../../src/server/node-plan.js';
-import type { WorkerPool } from '../../src/server/worker-pool.js';
+import { oneShardConfig, testCoordinator } from '../helpers/coordinator.js';
 import { etcdMissing, TestEtcd } from '../helpers/etcd.js';
-import { inDir } from '../helpers/replication-host.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
 const TTL_MS = 1000;
 const TICK_MS = TTL_MS / 4;
@@ -44,13 +36,7 @@ describe('a campaign after the leader key goes', { timeout: 60000, skip: etcdMis
   });
 
   it('waits for the other live members to publish their seqs before a replica behind one wins', async () => {
-    const config = parseConfigText(
-      `[[shards]]\nname = "shard-0"\nidx = 0\naddress = "${L}"\nreplicas = ["${R1}", "${R2}"]\n` +
-        `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = ${TTL_MS}\ncluster = "${CLUSTER}"\n`,
-      't.toml',
-      {},
-      {},
-    );
+    const config = oneShardConfig(etcd.url, CLUSTER, TTL_MS, L, [R1, R2]);
     const client = new Etcd3({ hosts: etcd.url });
     const keys = new EtcdKeyspace(client, CLUSTER, config.shards, () => undefined);
     // The leader and R1 as etcd sees them: each one's keys under a lease of its own.
@@ -61,29 +47,7 @@ describe('a campaign after the leader key goes', { timeout: 60000, skip: etcdMis
     await r1Lease.put(keys.seqKey('shard-0', R1)).value('8');
 
     // R2: its coordinator over a fake worker pool whose replica store holds seq 9.
-    let current: LiveMap = initialLiveMap(config.shards);
-    const keeper = {
-      get current() {
-        return current;
-      },
-      offer: (m: LiveMap) => {
-        current = m;
-        return Promise.resolve(true);
-      },
-    } as unknown as MapKeeper;
-    const spec = { ...inDir(tempDir(after), 'replica'), node: R2, worker: 0 };
-    const plan = {
-      stores: [spec],
-      listeners: [],
-      storesByWorker: [[spec]],
-      workers: 1,
-    } as unknown as NodePlan;
-    const pool = {
-      storeFailure: () => undefined,
-      lastSeq: () => 9,
-      call: () => Promise.resolve({ type: 'fence-result', id: 0, ok: true, lastSeq: 9 }),
-    } as unknown as WorkerPool;
-    const coordinator = new EtcdCoordinator(config, keeper, plan, pool, pino({ level: 'silent' }), CLUSTER);
+    const coordinator = testCoordinator(config, CLUSTER, { role: 'replica', node: R2, lastSeq: () => 9 });
     try {
       await coordinator.start();
       // R2's lease must be older than a TTL (else it waits a tick anyway: the mass-expiry rule).

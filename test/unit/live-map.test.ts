@@ -13,6 +13,7 @@ import {
   type LiveMap,
   liveShardInfos,
   parseLiveMap,
+  promotedMap,
 } from '../../src/routing/live-map.js';
 import { LIVE_MAP_FILE, loadLiveMap, saveLiveMap } from '../../src/server/live-map-file.js';
 import { applyLeaders, planNode, selectNodes } from '../../src/server/node-plan.js';
@@ -22,20 +23,8 @@ const dflt = loadConfig(fileURLToPath(new URL('../../../config/default.toml', im
 
 /** moved returns `map` with shard `idx` led by `to` in the next epoch, starting at `firstSeq`. */
 function moved(map: LiveMap, idx: number, to: string, firstSeq: number): LiveMap {
-  return {
-    version: map.version + 1,
-    shards: map.shards.map((s) =>
-      s.idx !== idx
-        ? s
-        : {
-            ...s,
-            leader: to,
-            replicas: [s.leader, ...s.replicas].filter((m) => m !== to),
-            epoch: s.epoch + 1,
-            history: [...s.history, { epoch: s.epoch + 1, firstSeq }],
-          },
-    ),
-  };
+  const epoch = (map.shards.find((s) => s.idx === idx)?.epoch ?? 0) + 1;
+  return promotedMap(map, idx, to, epoch, firstSeq - 1);
 }
 
 describe('live map', () => {
@@ -124,6 +113,41 @@ describe('live map', () => {
     assert.throws(() => {
       checkSuccessor(m1, sameEpoch);
     }, /epoch above/);
+  });
+
+  it("refuses a successor that rewrites a shard's history or raises its epoch without a start", () => {
+    const m0 = initialLiveMap(seed.shards);
+    const m1 = moved(m0, 0, seed.shards[0]!.replicas[0]!, 5);
+    const withShard0 = (m: LiveMap, change: Partial<LiveMap['shards'][number]>): LiveMap => ({
+      ...m,
+      version: m.version + 1,
+      shards: m.shards.map((s) => (s.idx === 0 ? { ...s, ...change } : s)),
+    });
+    // A new leader in a higher epoch that does not say where it starts: no replica would find a fork.
+    assert.throws(() => {
+      checkSuccessor(
+        m1,
+        withShard0(m1, {
+          leader: seed.shards[0]!.address,
+          replicas: [...seed.shards[0]!.replicas],
+          epoch: 2,
+        }),
+      );
+    }, /epoch 2 needs its start/);
+    // The same epoch with its start moved, or an earlier epoch dropped.
+    assert.throws(() => {
+      checkSuccessor(m1, withShard0(m1, { history: [{ epoch: 1, firstSeq: 9 }] }));
+    }, /keep the current one's entries/);
+    const m2 = moved(m1, 0, seed.shards[0]!.address, 8);
+    assert.throws(() => {
+      checkSuccessor(m2, withShard0(m2, { epoch: 3, history: [{ epoch: 3, firstSeq: 12 }] }));
+    }, /keep the current one's entries/);
+    assert.throws(() => {
+      checkSuccessor(m1, withShard0(m1, { history: [...m1.shards[0]!.history, { epoch: 1, firstSeq: 7 }] }));
+    }, /may grow only with the epoch/);
+    // A node that missed a map adopts the one after it: two epochs more, both started.
+    checkSuccessor(m0, { ...m2, version: m2.version });
+    checkSuccessor(m1, m2);
   });
 
   it('finds the fork point of a store from the first epoch after the one it knew', () => {

@@ -9,7 +9,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
+import { lagHeader, replicaLag } from '../../src/replication/lag.js';
+import { Positions } from '../../src/replication/positions.js';
+import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
 import { decodeRecord } from '../../src/storage/wal-format.js';
 import type { StoreSpec } from '../../src/worker/messages.js';
 import { logEpochs } from '../helpers/log-epochs.js';
@@ -139,6 +141,43 @@ describe('holding a replica for its promotion', () => {
     await until(() => replica.lastSeq() === 6);
 
     await assert.rejects(host.holdFollowing(0, true, 100), /not a replica/);
+    await host.stop();
+    await replica.close();
+    await leader.close();
+  });
+
+  it('reports its lag as unknown (held) while it is held, and known again once it follows', async () => {
+    const root = tempDir(after);
+    const leader = await openTestLsm(join(root, 'leader'));
+    const replica = await openTestLsm(join(root, 'replica'));
+    const replicaSpec = localReplicaSpec(join(root, 'replica'), 1, REPLICA, 0);
+    const positions = new Positions(new SharedArrayBuffer(Positions.bytesFor(2)));
+    const host = new ReplicationHost(
+      new Map<number, HostedStore>([
+        [0, { spec: inDir(join(root, 'leader'), 'leader'), store: leader }],
+        [1, { spec: replicaSpec, store: replica }],
+      ]),
+      positions,
+      undefined,
+      () => Promise.reject(new Error('no store is reopened in this test')),
+    );
+    const waitMs = replicaSpec.replication!.pullWaitMs;
+    const lag = () => replicaLag(positions, 1, undefined, waitMs);
+    host.start();
+    await leader.put(b('k1'), b('v1'));
+    await until(() => lag().known);
+
+    await host.holdFollowing(1, true, 60000);
+    // Its last contact was a moment ago: before, it stayed "streaming, 0 behind" for
+    // pull_wait_ms + 3 s while the leader took writes it would not copy.
+    for (let i = 2; i <= 4; i++) await leader.put(b(`k${i}`), b(`v${i}`));
+    const held = lag();
+    assert.equal(held.known, false, `a held replica claims a known lag: ${JSON.stringify(held)}`);
+    assert.equal(held.state, 'held');
+    assert.match(lagHeader(held), /^held; last-contact-ms=/);
+
+    await host.holdFollowing(1, false, 60000);
+    await until(() => lag().known && replica.lastSeq() === 4);
     await host.stop();
     await replica.close();
     await leader.close();

@@ -7,6 +7,8 @@
  *         there: the fork seq is in `X-Distkv-Fork-Seq` and the body's `error.fork`)
  *       | 409 STALE_LEADER (E is newer than the leader's epoch: this leader was deposed)
  *       | 403 UNKNOWN_REPLICA (ID is not a replica of shard I in the topology)
+ *       | 503 SWITCHING_LEADER (with etcd: this leader is past its lease deadline, a replica may lead
+ *         now; also a batch read before the deadline and answered after it: docs/failover.md)
  *       X-Distkv-Leader-Seq: the leader's last seq; X-Distkv-Epoch: the leader's epoch;
  *       X-Distkv-Records-Epoch: the epoch of the records sent (src/replication/epochs.ts)
  *       `after` is the replica's ack: only configured replicas are heard, so `w=N` counts only them.
@@ -44,6 +46,20 @@ const MAX_PULL_BYTES = 64 * 1024 * 1024;
  * client's answers may, is not exempt from it (src/server/unsent-budget.ts).
  */
 const SNAPSHOT_PAGE = 10000;
+
+/**
+ * checkLease throws SWITCHING_LEADER when this node leads `shard` without its lease (etcd): a
+ * replica may lead the shard in a newer epoch, and one that copied this leader's records after
+ * publishing its seq could hold records the new epoch never had. The replica backs off and follows
+ * the leader its next map names.
+ */
+function checkLease(ctx: HttpContext, shard: number): void {
+  if (ctx.liveMap.leaseless(shard))
+    throw new DistkvError(
+      'SWITCHING_LEADER',
+      `shard ${shard}'s leader here is past its lease deadline (a replica may lead it now): it serves no replication; follow the leader of the newest map`,
+    );
+}
 
 function leaderTarget(ctx: HttpContext, shard: number): Target & { local: true } {
   const t = ctx.listener.writes[shard];
@@ -187,6 +203,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
       const epoch = intParam(params, 'epoch', 0, 0, 0xffffffff);
       const replica = replicaOf(ctx, shard, params.get('replica'));
       const t = leaderTarget(ctx, shard);
+      checkLease(ctx, shard);
       answerLater(
         res,
         ctx.pool.call(t.worker, {
@@ -200,6 +217,8 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
         }),
         (r, reply) => {
           if (reply.type !== 'repl-pull-result') throw new Error(`unexpected ${reply.type} for a pull`);
+          // A long poll read before the deadline may be answered after it.
+          checkLease(ctx, shard);
           if (reply.fork !== null) {
             sendDiverged(r, divergedError(epoch, after, reply.fork), reply.fork, reply.epoch);
           } else if (reply.gone) {
@@ -236,6 +255,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
       if (denied) throw denied;
       const shard = intParam(parseQuery(req.getQuery()).params, 'shard', -1, 0, 65535);
       const t = leaderTarget(ctx, shard);
+      checkLease(ctx, shard);
       const state = { writable: undefined as (() => void) | undefined };
       res.onAborted(() => {
         state.writable?.();

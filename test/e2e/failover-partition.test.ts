@@ -206,6 +206,17 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
         const doc = await clusterOf(old);
         return doc.shards[0]!.leader.address !== old || doc.shards[0]!.leader.writes_held === true;
       });
+      // Nor does it serve its log to replicas: one that copied records after publishing its seq
+      // could hold records the new epoch never had (docs/failover.md).
+      for (const path of [`pull?shard=0&after=0&wait_ms=0&replica=${others[0]!}`, 'snapshot?shard=0']) {
+        const pulled = await fetch(`http://${old}/_repl/${path}`, { signal: AbortSignal.timeout(10000) });
+        const pulledBody = await pulled.text();
+        assert.equal(
+          pulled.status,
+          503,
+          `/_repl/${path} at the old leader past its deadline: ${pulled.status} ${pulledBody.slice(0, 100)}`,
+        );
+      }
       await waitFor(
         'the watch open at the old leader to be told to resume',
         () => Promise.resolve(watchText.includes('event: resume')),

@@ -30,6 +30,8 @@ export interface TestLsmOptions {
   /** retryMinMs and retryMaxMs bound the flush and compaction backoff (default backoff.ts's). */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** idleCompactMs is how long without writes before an idle flush and compaction (default compaction-scheduler.ts's). */
+  idleCompactMs?: number;
 }
 
 /** openTestLsm opens an LsmStore in `dir` with small limits (and a commit log of its own in `dir/log`). */
@@ -96,5 +98,6 @@ function testLsmOptions(dir: string, o: TestLsmOptions): LsmOptions {
     ...(o.clock === undefined ? {} : { clock: o.clock }),
     ...(o.retryMinMs === undefined ? {} : { retryMinMs: o.retryMinMs }),
     ...(o.retryMaxMs === undefined ? {} : { retryMaxMs: o.retryMaxMs }),
+    ...(o.idleCompactMs === undefined ? {} : { idleCompactMs: o.idleCompactMs }),
   };
 }

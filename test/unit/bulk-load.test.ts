@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseLine } from '../../src/cli/load.js';
@@ -62,6 +62,22 @@ describe('bulk load', () => {
     ]);
     assert.equal(await again.finish(), 2);
     await assert.rejects(BulkLoader.open(dir, new RealVfs()), /holds data through seq 2/);
+  });
+
+  it('lets a load run again that was killed after LMDB synced it but before its marker was removed', async () => {
+    // finish() makes LMDB durable with applied_seq = S, then deletes its runs and the marker: a
+    // kill in between leaves the marker, so serve refuses the store and says to run the load again.
+    const dir = tempDir(after);
+    const first = await BulkLoader.open(dir, new RealVfs());
+    await first.add([{ key: b('k'), value: b('v') }]);
+    assert.equal(await first.finish(), 1);
+    writeFileSync(join(dir, LOADING_MARKER), 'bulk load in progress\n');
+    const again = await BulkLoader.open(dir, new RealVfs());
+    await again.add([{ key: b('k'), value: b('v') }]);
+    assert.equal(await again.finish(), 1);
+    const s = await openTestLsm(dir);
+    assert.equal(str(s.get(b('k'))), 'v');
+    await s.close();
   });
 
   it('parses JSON lines with string or base64 values, naming the line of a bad one', () => {

@@ -79,7 +79,10 @@ export class BulkLoader {
     if (logged > 0) refuse(`the store's log holds writes (last seq ${logged})`);
     const level = new LmdbLevel(dir);
     try {
-      if (level.appliedSeq() > 0) refuse(`the store holds data through seq ${level.appliedSeq()}`);
+      // A load killed after LMDB synced it (applied_seq = S) but before the marker went holds only
+      // that load's keys: running it again rewrites them, with the same seqs.
+      if (level.appliedSeq() > 0 && !resuming)
+        refuse(`the store holds data through seq ${level.appliedSeq()}`);
       if (level.stats().keys > 0 && !resuming) refuse('the store already holds keys');
     } catch (err) {
       await level.close();

@@ -120,6 +120,11 @@ async function openLevels(opts: LsmOptions): Promise<Levels> {
   const level = new LmdbLevel(dir);
   try {
     const applied = level.appliedSeq();
+    // With overlappingSync LMDB opens its newest commit within the same boot even when that commit
+    // was never synced (the previous process was killed while compaction waited for the sync): a
+    // power cut now would bring back an older applied_seq. Make it durable before deleting the
+    // runs (and trimming the log records) it covers.
+    if (applied > 0) await level.apply([], applied);
     const cache = new BlockCache(opts.blockCacheBytes);
     let runs: RunReader[] = [];
     let maxRunNo = 0;

@@ -53,9 +53,9 @@ export function runName(no: number): string {
   return `${String(no).padStart(6, '0')}.sst`;
 }
 
-/** parseRunName returns the number of a run file name, or undefined. */
+/** parseRunName returns the number of a run file name (six digits or more: runName pads to six), or undefined. */
 export function parseRunName(name: string): number | undefined {
-  const m = /^(\d{6})\.sst$/.exec(name);
+  const m = /^(\d{6,})\.sst$/.exec(name);
   return m ? Number(m[1]) : undefined;
 }
 

@@ -140,7 +140,27 @@ export class Memtable {
     end: number,
     expiresAtMs: number,
   ): void {
-    const e = this.entryOf(keySrc, keyStart, keyEnd);
+    const h = hashBytes(keySrc, keyStart, keyEnd);
+    this.applyHashed(h, keySrc, keyStart, keyEnd, seq, src, start, end, expiresAtMs);
+  }
+
+  /**
+   * applyHashed is `applyFrom` given the key's hash, `keyHash` = hashBytes(keySrc, keyStart,
+   * keyEnd) of this thread (key-hash.ts): a leader and its mirrored replica hash a record's key
+   * once for both memtables. Any other number files the key where no lookup finds it.
+   */
+  applyHashed(
+    keyHash: number,
+    keySrc: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
+    seq: number,
+    src: Uint8Array | null,
+    start: number,
+    end: number,
+    expiresAtMs: number,
+  ): void {
+    const e = this.entryOf(keyHash | 0, keySrc, keyStart, keyEnd);
     const ints = this.ints;
     const at = e * ENTRY_INTS;
     if (src === null) {
@@ -199,9 +219,8 @@ export class Memtable {
     }
   }
 
-  /** entryOf returns the entry of the key at [start, end) of `b`, adding it if new. */
-  private entryOf(b: Uint8Array, start: number, end: number): number {
-    const h = hashBytes(b, start, end) | 0;
+  /** entryOf returns the entry of the key at [start, end) of `b`, whose hash is `h` (as int32), adding it if new. */
+  private entryOf(h: number, b: Uint8Array, start: number, end: number): number {
     const mask = this.slots.length - 1;
     let i = h & mask;
     for (let s = this.slots[i]!; s !== 0; s = this.slots[i]!) {

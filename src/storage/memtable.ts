@@ -96,6 +96,13 @@ export class Memtable {
   /** copiedSlab and copiedOff say where `copyIn` put its piece. */
   private copiedSlab = 0;
   private copiedOff = 0;
+  /**
+   * pieceSrc is the last buffer `copyIn` copied a piece of, pieceBuffer its ArrayBuffer: `.buffer`
+   * is a call into the runtime, and a replicated batch gives one piece per record in a row. Holds
+   * that one batch until a piece of another is copied.
+   */
+  private pieceSrc: Uint8Array | undefined;
+  private pieceBuffer: ArrayBufferLike | undefined;
   /** sorted holds every key in order while no key has been added since the last ordered read. */
   private sorted: Ordered | undefined;
   /** tree orders the keys of a memtable read in order while written (see the module comment). */
@@ -311,12 +318,22 @@ export class Memtable {
     if (len <= COPY_LOOP_BYTES) for (let i = 0; i < len; i++) slab[off + i] = src[start + i]!;
     // A whole `src` (a leader's write) is copied as is; a piece of one (a replicated batch) through
     // a plain Uint8Array over it, not `src.subarray` (Buffer's goes through its species
-    // constructor). Each makes no view, or one, per write; `.buffer` is a call into the runtime.
+    // constructor). Each makes no view, or one, per write; `.buffer` is a call into the runtime,
+    // made once per batch (bufferOf).
     else if (start === 0 && end === src.length) slab.set(src, off);
-    else slab.set(new Uint8Array(src.buffer, src.byteOffset + start, len), off);
+    else slab.set(new Uint8Array(this.bufferOf(src), src.byteOffset + start, len), off);
     this.slabUsed += len;
     this.copiedSlab = this.cur;
     this.copiedOff = off;
+  }
+
+  /** bufferOf is `src.buffer`, asked of the runtime only when `src` is not the last piece's source. */
+  private bufferOf(src: Uint8Array): ArrayBufferLike {
+    if (src !== this.pieceSrc || this.pieceBuffer === undefined) {
+      this.pieceSrc = src;
+      this.pieceBuffer = src.buffer;
+    }
+    return this.pieceBuffer;
   }
 
   private versionOf(e: number): Versioned {

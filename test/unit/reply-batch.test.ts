@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MessageChannel, type TransferListItem } from 'node:worker_threads';
+import { MessageChannel, type Transferable } from 'node:worker_threads';
 import type { FromWorker } from '../../src/worker/messages.js';
 import { ReplyReader } from '../../src/worker/op-codec.js';
 import { ST_DONE, ST_VALUE } from '../../src/worker/op-format.js';
@@ -19,7 +19,7 @@ describe('ReplyBatch', () => {
     const sent: ArrayBuffer[] = [];
     const received = new Promise<FromWorker>((resolve) => port2.once('message', resolve));
     // A send as a worker wires it: whatever the batch asks to transfer is transferred.
-    const send = (msg: FromWorker, transfer?: TransferListItem[]): void => {
+    const send = (msg: FromWorker, transfer?: Transferable[]): void => {
       if (msg.type === 'replies') sent.push(msg.buffer);
       port1.postMessage(msg, transfer);
     };
@@ -32,7 +32,6 @@ describe('ReplyBatch', () => {
       assert.ok(sent[0]!.byteLength > 0, 'the sent batch buffer was detached (transferred)');
       const msg = await received;
       assert.equal(msg.type, 'replies');
-      if (msg.type !== 'replies') return;
       const r = new ReplyReader(msg.buffer, msg.length);
       assert.ok(r.next());
       assert.deepEqual([r.id, r.status, r.seq], [7, ST_DONE, 42]);

@@ -10,7 +10,8 @@
  *
  * Point lookups go through an open-addressing hash table of entry numbers (linear probing, at
  * most half full, hashes from key-hash.ts), keyed by the key's bytes: a write hashes the bytes it
- * was given (a request or log batch) and makes no string; a read hashes the latin1 string it has
+ * was given (a request or log batch) and makes no string, or is given their hash (`applyHashed`:
+ * a leader's, once for its memtable and its mirrored replica's, key-origin.ts); a read hashes the latin1 string it has
  * for every level (one character per key byte, so string order is byte order). A JavaScript Map
  * keyed by strings cost a string and a hash per write and most of its lookup time in cache misses
  * (docs/performance.md, "Worker CPU per write (issues 18, 16), second pass").

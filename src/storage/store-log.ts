@@ -13,7 +13,8 @@
  * leader's worker) can be fed every part this store hands to a batch, in that same batch: the
  * replica's frame holds the same bytes, one fdatasync makes both durable, and the replica applies
  * and acknowledges its part as the batch settles — no pull, no second batch, no second sync, no
- * wake-up (docs/commit-log-format.md, "Mirrored replicas").
+ * wake-up (docs/commit-log-format.md, "Mirrored replicas"). Each record's key is hashed once, when
+ * appended: the replica files its copy under the same hash (key-origin.ts).
  * Used only on the store's worker thread.
  */
 import { DistkvError } from '../errors.js';

@@ -19,8 +19,10 @@ const port = parentPort;
 if (port === null) throw new Error('shard-worker must run as a worker thread');
 
 const init = workerData as WorkerInit;
-const send = (msg: FromWorker, transfer?: ArrayBuffer[]): void => {
-  port.postMessage(msg, transfer);
+// Nothing is transferred: a transfer detaches the buffer, and one detached buffer makes every typed
+// array access of this thread check for it from then on (src/worker/reply-batch.ts).
+const send = (msg: FromWorker): void => {
+  port.postMessage(msg);
 };
 
 if ((init.version as number) !== MESSAGE_VERSION) {

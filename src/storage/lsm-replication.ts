@@ -8,6 +8,8 @@
  * Lives and dies with its LsmStore (lsm-store.ts), on the store's worker thread.
  */
 import { DistkvError } from '../errors.js';
+import { hashBytes } from './key-hash.js';
+import { type KeyOrigin, originHash } from './key-origin.js';
 import type { LmdbLevel } from './lmdb-level.js';
 import type { LogListener } from './replication-log.js';
 import type { StoreEntry } from './store.js';
@@ -24,8 +26,8 @@ export interface LsmWrites {
   isClosed(): boolean;
   /** beforeWrite waits out a write stall (and throws once the store is closed or its flushes fail). */
   beforeWrite(): Promise<void>;
-  /** applyRecord puts a logged record (at `v` in `records`) into the active memtable. */
-  applyRecord(records: Buffer, v: RecordView): void;
+  /** applyRecord puts a logged record (at `v` in `records`, its key's hashBytes `keyHash`: key-hash.ts) into the active memtable. */
+  applyRecord(records: Buffer, v: RecordView, keyHash: number): void;
   /** admit says a write may go ahead now (open, no write stall) and counts it as a write; false: it would wait. */
   admit(): boolean;
 }
@@ -119,7 +121,7 @@ export class LsmReplication implements StoreReplication {
     // Checked above, and the batch is not written to: its checksums are not computed again.
     for (let offset = 0; offset < records.length; offset = v.end) {
       viewRecord(records, offset, v, false);
-      this.store.applyRecord(records, v);
+      this.store.applyRecord(records, v, hashBytes(records, v.keyStart, v.keyEnd));
     }
     return seq;
   }
@@ -145,10 +147,10 @@ export class LsmReplication implements StoreReplication {
     const mirror: LogMirror = {
       log: replica.wal,
       accepting: () => replica.store.admit(),
-      apply: (records, first, last) => {
+      apply: (records, first, last, origins) => {
         if (failure !== undefined) return;
         try {
-          replica.applyMirrored(records, first, last);
+          replica.applyMirrored(records, first, last, origins);
           applied(last);
         } catch (err) {
           failure = err as Error;
@@ -170,14 +172,19 @@ export class LsmReplication implements StoreReplication {
     };
   }
 
-  /** applyMirrored applies the records `first`..`last` of a written batch part (this thread encoded them: no checksum). */
-  private applyMirrored(records: Buffer, first: number, last: number): void {
+  /**
+   * applyMirrored applies the records `first`..`last` of a written batch part (this thread encoded
+   * them: no checksum), each with its key's hash from `origins` (key-origin.ts) where they line up.
+   */
+  private applyMirrored(records: Buffer, first: number, last: number, origins: readonly KeyOrigin[]): void {
     const v = this.view;
     for (let offset = 0; offset < records.length; offset = v.end) {
       const damage = viewRecord(records, offset, v, false);
       if (damage !== undefined)
         throw new DistkvError('CORRUPTION', `mirrored batch at offset ${offset}: ${damage}`);
-      if (v.seq >= first && v.seq <= last) this.store.applyRecord(records, v);
+      if (v.seq < first || v.seq > last) continue;
+      const h = originHash(origins, first, last, v.seq) ?? hashBytes(records, v.keyStart, v.keyEnd);
+      this.store.applyRecord(records, v, h);
     }
   }
 

@@ -105,8 +105,8 @@ export class LsmStore implements Store {
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
     this.runsDir = parts.runsDir;
-    this.wal.applier = (key, seq, value, expiresAtMs) => {
-      this.applyDurable(key, seq, value, expiresAtMs);
+    this.wal.applier = (key, seq, value, expiresAtMs, keyHash) => {
+      this.applyDurable(key, seq, value, expiresAtMs, keyHash);
     };
     this.replication = new LsmReplication(
       {
@@ -114,8 +114,8 @@ export class LsmStore implements Store {
         scan: (prefix, after, limit, maxBytes) => this.scan(prefix, after, limit, maxBytes),
         isClosed: () => this.closed,
         beforeWrite: () => this.beforeWrite(),
-        applyRecord: (records, v) => {
-          this.applyRecord(records, v);
+        applyRecord: (records, v, keyHash) => {
+          this.applyRecord(records, v, keyHash);
         },
         admit: () => {
           if (this.closed || this.flushes.mustStall) return false;
@@ -332,16 +332,24 @@ export class LsmStore implements Store {
   }
 
   /** applyDurable puts a durable write into the active memtable (which copies the value; it may be a view of a request batch). */
-  private applyDurable(key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number): void {
-    this.levels.active.apply(key, seq, value, expiresAtMs);
+  private applyDurable(
+    key: Uint8Array,
+    seq: number,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+    keyHash: number,
+  ): void {
+    const valueLen = value === null ? 0 : value.length;
+    this.levels.active.applyHashed(keyHash, key, 0, key.length, seq, value, 0, valueLen, expiresAtMs);
     this.appliedLastSeq = seq;
     if (this.levels.active.bytes >= this.opts.memtableBytes) this.freezeActive();
   }
 
-  /** applyRecord puts a durable record of a replicated batch into the active memtable (which copies the value). */
-  private applyRecord(records: Buffer, v: RecordView): void {
+  /** applyRecord puts a durable record of a replicated batch, its key hashed as `keyHash`, into the active memtable (which copies the value). */
+  private applyRecord(records: Buffer, v: RecordView, keyHash: number): void {
     const isPut = v.type === TYPE_PUT || v.type === TYPE_PUT_TTL;
-    this.levels.active.applyFrom(
+    this.levels.active.applyHashed(
+      keyHash,
       records,
       v.keyStart,
       v.keyEnd,

@@ -10,7 +10,8 @@
  *
  * Point lookups go through an open-addressing hash table of entry numbers (linear probing, at
  * most half full, hashes from key-hash.ts), keyed by the key's bytes: a write hashes the bytes it
- * was given (a request or log batch) and makes no string; a read hashes the latin1 string it has
+ * was given (a request or log batch) and makes no string, or is given their hash (`applyHashed`:
+ * a leader's, once for its memtable and its mirrored replica's, key-origin.ts); a read hashes the latin1 string it has
  * for every level (one character per key byte, so string order is byte order). A JavaScript Map
  * keyed by strings cost a string and a hash per write and most of its lookup time in cache misses
  * (docs/performance.md, "Worker CPU per write (issues 18, 16), second pass").
@@ -96,6 +97,13 @@ export class Memtable {
   /** copiedSlab and copiedOff say where `copyIn` put its piece. */
   private copiedSlab = 0;
   private copiedOff = 0;
+  /**
+   * pieceSrc is the last buffer `copyIn` copied a piece of, pieceBuffer its ArrayBuffer: `.buffer`
+   * is a call into the runtime, and a replicated batch gives one piece per record in a row. Holds
+   * that one batch until a piece of another is copied.
+   */
+  private pieceSrc: Uint8Array | undefined;
+  private pieceBuffer: ArrayBufferLike | undefined;
   /** sorted holds every key in order while no key has been added since the last ordered read. */
   private sorted: Ordered | undefined;
   /** tree orders the keys of a memtable read in order while written (see the module comment). */
@@ -140,7 +148,27 @@ export class Memtable {
     end: number,
     expiresAtMs: number,
   ): void {
-    const e = this.entryOf(keySrc, keyStart, keyEnd);
+    const h = hashBytes(keySrc, keyStart, keyEnd);
+    this.applyHashed(h, keySrc, keyStart, keyEnd, seq, src, start, end, expiresAtMs);
+  }
+
+  /**
+   * applyHashed is `applyFrom` given the key's hash, `keyHash` = hashBytes(keySrc, keyStart,
+   * keyEnd) of this thread (key-hash.ts): a leader and its mirrored replica hash a record's key
+   * once for both memtables. Any other number files the key where no lookup finds it.
+   */
+  applyHashed(
+    keyHash: number,
+    keySrc: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
+    seq: number,
+    src: Uint8Array | null,
+    start: number,
+    end: number,
+    expiresAtMs: number,
+  ): void {
+    const e = this.entryOf(keyHash | 0, keySrc, keyStart, keyEnd);
     const ints = this.ints;
     const at = e * ENTRY_INTS;
     if (src === null) {
@@ -199,9 +227,8 @@ export class Memtable {
     }
   }
 
-  /** entryOf returns the entry of the key at [start, end) of `b`, adding it if new. */
-  private entryOf(b: Uint8Array, start: number, end: number): number {
-    const h = hashBytes(b, start, end) | 0;
+  /** entryOf returns the entry of the key at [start, end) of `b`, whose hash is `h` (as int32), adding it if new. */
+  private entryOf(h: number, b: Uint8Array, start: number, end: number): number {
     const mask = this.slots.length - 1;
     let i = h & mask;
     for (let s = this.slots[i]!; s !== 0; s = this.slots[i]!) {
@@ -225,12 +252,26 @@ export class Memtable {
     return e;
   }
 
+  /**
+   * keyIsBytes says entry `e`'s key is [start, end) of `b` (which must lie inside `b`). Four bytes
+   * to a step: the optimized loop checks both buffers' maps and bounds at every step, about 35
+   * instructions, whatever the step compares (docs/performance.md, "Mirrored replicas").
+   */
   private keyIsBytes(e: number, b: Uint8Array, start: number, end: number): boolean {
     const at = e * ENTRY_INTS;
     if (this.ints[at + KEY_LEN] !== end - start) return false;
     const slab = this.slabs[this.ints[at + KEY_SLAB]!]!;
-    for (let i = 0, o = this.ints[at + KEY_OFF]!; start + i < end; i++)
-      if (slab[o + i] !== b[start + i]) return false;
+    let o = this.ints[at + KEY_OFF]!;
+    let i = start;
+    for (; i + 4 <= end; i += 4, o += 4)
+      if (
+        (slab[o]! ^ b[i]!) |
+        (slab[o + 1]! ^ b[i + 1]!) |
+        (slab[o + 2]! ^ b[i + 2]!) |
+        (slab[o + 3]! ^ b[i + 3]!)
+      )
+        return false;
+    for (; i < end; i++, o++) if (slab[o] !== b[i]) return false;
     return true;
   }
 
@@ -292,12 +333,22 @@ export class Memtable {
     if (len <= COPY_LOOP_BYTES) for (let i = 0; i < len; i++) slab[off + i] = src[start + i]!;
     // A whole `src` (a leader's write) is copied as is; a piece of one (a replicated batch) through
     // a plain Uint8Array over it, not `src.subarray` (Buffer's goes through its species
-    // constructor). Each makes no view, or one, per write; `.buffer` is a call into the runtime.
+    // constructor). Each makes no view, or one, per write; `.buffer` is a call into the runtime,
+    // made once per batch (bufferOf).
     else if (start === 0 && end === src.length) slab.set(src, off);
-    else slab.set(new Uint8Array(src.buffer, src.byteOffset + start, len), off);
+    else slab.set(new Uint8Array(this.bufferOf(src), src.byteOffset + start, len), off);
     this.slabUsed += len;
     this.copiedSlab = this.cur;
     this.copiedOff = off;
+  }
+
+  /** bufferOf is `src.buffer`, asked of the runtime only when `src` is not the last piece's source. */
+  private bufferOf(src: Uint8Array): ArrayBufferLike {
+    if (src !== this.pieceSrc || this.pieceBuffer === undefined) {
+      this.pieceSrc = src;
+      this.pieceBuffer = src.buffer;
+    }
+    return this.pieceBuffer;
   }
 
   private versionOf(e: number): Versioned {

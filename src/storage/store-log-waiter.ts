@@ -4,6 +4,7 @@
  * records, and resolves them (after applying a store write to the memtable) once that batch is
  * written, or rejects them when it fails.
  */
+import type { KeyOrigin } from './key-origin.js';
 import type { WriteResult, WriteSink } from './store.js';
 
 /**
@@ -13,15 +14,19 @@ import type { WriteResult, WriteSink } from './store.js';
  * (`done` or `fail`; a second answer is ignored): through its promise's `resolve`/`reject`, or,
  * for a write issued with a sink (StoreLog.appendTo), through `sink` with its `token`.
  */
-export class Waiter {
+export class Waiter implements KeyOrigin {
   /** seq is the last seq the waiter covers (what it resolves with). */
   readonly seq: number;
   readonly key: Uint8Array | undefined;
   readonly value: Uint8Array | null;
   readonly expiresAtMs: number;
-  /** first and apply: a mirrored part's first seq and where it goes once written. */
+  /** keyHash is hashBytes of `key` (key-hash.ts), 0 without a key: the memtables' hash, computed once. */
+  readonly keyHash: number;
+  /** first and apply: a mirrored part's first seq and where it goes once written, with `origins`. */
   first = 0;
-  apply: ((records: Buffer, first: number, last: number) => void) | undefined = undefined;
+  apply: MirroredApply | undefined = undefined;
+  /** origins: a mirrored part's records as its leader appended them (the leader's waiters of the part). */
+  origins: readonly KeyOrigin[] = NO_ORIGINS;
   resolve: (r: WriteResult) => void = ignore;
   reject: (err: Error) => void = ignore;
   /** sink and token: whom `done`/`fail` tell instead of resolve/reject (StoreLog.appendTo). */
@@ -29,11 +34,18 @@ export class Waiter {
   token = 0;
   private answered = false;
 
-  constructor(seq: number, key: Uint8Array | undefined, value: Uint8Array | null, expiresAtMs: number) {
+  constructor(
+    seq: number,
+    key: Uint8Array | undefined,
+    value: Uint8Array | null,
+    expiresAtMs: number,
+    keyHash = 0,
+  ) {
     this.seq = seq;
     this.key = key;
     this.value = value;
     this.expiresAtMs = expiresAtMs;
+    this.keyHash = keyHash;
   }
 
   /** done answers the waiter: its records are written (durable per the mode) through `seq`. */
@@ -78,18 +90,30 @@ function rethrowLater(err: unknown): void {
 
 const ignore = (): void => undefined;
 
+/** MirroredApply puts a written mirrored part, seqs `first`..`last` of `records`, into the replica (LogMirror.apply). */
+export type MirroredApply = (
+  records: Buffer,
+  first: number,
+  last: number,
+  origins: readonly KeyOrigin[],
+) => void;
+
+const NO_ORIGINS: readonly KeyOrigin[] = [];
+
 /**
  * mirroredWaiter is the waiter of a mirrored part, seqs `first`..`last` (StoreLog.mirrorTo): `apply`
- * gets it once written. Nobody awaits a mirrored part: a failed batch ends the mirror through the
- * leader's log.
+ * gets it once written, with `origins`, the leader's waiters of the part. Nobody awaits a mirrored
+ * part: a failed batch ends the mirror through the leader's log.
  */
 export function mirroredWaiter(
   first: number,
   last: number,
-  apply: (records: Buffer, first: number, last: number) => void,
+  apply: MirroredApply,
+  origins: readonly KeyOrigin[],
 ): Waiter {
   const w = new Waiter(last, undefined, null, 0);
   w.first = first;
   w.apply = apply;
+  w.origins = origins;
   return w;
 }

@@ -13,7 +13,8 @@
  * leader's worker) can be fed every part this store hands to a batch, in that same batch: the
  * replica's frame holds the same bytes, one fdatasync makes both durable, and the replica applies
  * and acknowledges its part as the batch settles — no pull, no second batch, no second sync, no
- * wake-up (docs/commit-log-format.md, "Mirrored replicas").
+ * wake-up (docs/commit-log-format.md, "Mirrored replicas"). Each record's key is hashed once, when
+ * appended: the replica files its copy under the same hash (key-origin.ts).
  * Used only on the store's worker thread.
  */
 import { DistkvError } from '../errors.js';
@@ -27,10 +28,17 @@ import type { RecordType } from './wal-format.js';
 import { type TailResult, WalTail } from './wal-tail.js';
 import { SeqWaiters } from './seq-waiters.js';
 import { PendingParts } from './store-log-pending.js';
-import { mirroredWaiter, Waiter } from './store-log-waiter.js';
+import { type MirroredApply, mirroredWaiter, Waiter } from './store-log-waiter.js';
+import { hashBytes } from './key-hash.js';
 
-/** Applier puts a written record of the store into its memtable (value null: a delete). */
-export type Applier = (key: Uint8Array, seq: number, value: Uint8Array | null, expiresAtMs: number) => void;
+/** Applier puts a written record of the store into its memtable (value null: a delete); `keyHash` is hashBytes of `key` (key-hash.ts). */
+export type Applier = (
+  key: Uint8Array,
+  seq: number,
+  value: Uint8Array | null,
+  expiresAtMs: number,
+  keyHash: number,
+) => void;
 
 /**
  * LogMirror is a replica fed by its leader's StoreLog (`mirrorTo`): each part the commit log takes
@@ -44,8 +52,11 @@ export interface LogMirror {
   readonly log: StoreLog;
   /** accepting says the replica can take records now without waiting (open, no write stall). */
   accepting(): boolean;
-  /** apply puts the replica's records `first`..`last`, found in `records`, into its store once written. */
-  readonly apply: (records: Buffer, first: number, last: number) => void;
+  /**
+   * apply puts the replica's records `first`..`last`, found in `records`, into its store once
+   * written; `origins` are the leader's waiters of the part (key-origin.ts), whose key hashes it may reuse.
+   */
+  readonly apply: MirroredApply;
   /** ended: nothing more is fed. */
   ended(): void;
 }
@@ -215,7 +226,8 @@ export class StoreLog implements LogMember, ReplicationLog {
     if (refused !== undefined) return refused;
     const seq = this.nextSeq++;
     this.buffered.encode(type, seq, key, value, expiresAtMs);
-    return new Waiter(seq, key, value, expiresAtMs);
+    // Hashed once here for the store's memtable and, through the part's origins, its mirrored replica's.
+    return new Waiter(seq, key, value, expiresAtMs, hashBytes(key, 0, key.length));
   }
 
   /**
@@ -242,7 +254,8 @@ export class StoreLog implements LogMember, ReplicationLog {
     // The rest (of a later epoch) goes into the same batch, in a frame of its own.
     if (taken.more) this.commit.pending(this);
     const m = this.mirror;
-    if (m !== undefined && !(m.accepting() && m.log.appendMirrored(part, m.apply))) this.endMirror();
+    if (m !== undefined && !(m.accepting() && m.log.appendMirrored(part, m.apply, taken.waiters)))
+      this.endMirror();
     return part;
   }
 
@@ -269,15 +282,15 @@ export class StoreLog implements LogMember, ReplicationLog {
 
   /**
    * appendMirrored appends the leader's `part` (a mirror's feed, during the commit log's take) in
-   * the epoch the leader wrote it in; `apply` gets it once written. False, appending nothing, when it does
-   * not continue this log or writes are refused.
+   * the epoch the leader wrote it in; `apply` gets it once written, with `origins` (the leader's
+   * waiters of `part`). False, appending nothing, when it does not continue this log or writes are refused.
    */
-  private appendMirrored(part: Pending, apply: LogMirror['apply']): boolean {
+  private appendMirrored(part: Pending, apply: MirroredApply, origins: readonly Waiter[]): boolean {
     if (part.first !== this.nextSeq || this.refusal() !== undefined) return false;
     this.epoch = part.epoch;
     this.nextSeq = part.last + 1;
     this.buffered.copy(part.records, part.first);
-    this.buffered.wait(mirroredWaiter(part.first, part.last, apply));
+    this.buffered.wait(mirroredWaiter(part.first, part.last, apply, origins));
     this.commit.pending(this);
     return true;
   }
@@ -323,11 +336,11 @@ export class StoreLog implements LogMember, ReplicationLog {
     for (const w of waiters)
       if (w.key !== undefined && applier !== undefined)
         try {
-          applier(w.key, w.seq, w.value, w.expiresAtMs);
+          applier(w.key, w.seq, w.value, w.expiresAtMs, w.keyHash);
         } catch (err) {
           w.fail(err as Error);
         }
-      else if (w.apply !== undefined) w.apply(part.records, w.first, w.seq);
+      else if (w.apply !== undefined) w.apply(part.records, w.first, w.seq, w.origins);
     this.writtenThrough = part.last;
     if (this.commit.durability === 'fsync') this.syncedThrough = Math.max(this.syncedThrough, part.last);
     this.tail.written(part.records, part.first, part.last, part.batch, part.at);

@@ -97,12 +97,15 @@ export class RequestWriter extends BatchBuffer {
 /** BatchReader is the cursor state shared by the request and reply readers. */
 abstract class BatchReader {
   protected readonly b: Buffer;
+  /** ab is the batch's ArrayBuffer: views are made over it, as `b.subarray` asks the runtime for `b.buffer` each time. */
+  protected readonly ab: ArrayBuffer;
   protected readonly length: number;
   protected p = 1;
 
   /** constructor: throws when the batch's version byte is not OP_VERSION. */
   constructor(buffer: ArrayBuffer, length: number, what: string) {
     this.length = length;
+    this.ab = buffer;
     this.b = Buffer.from(buffer, 0, length);
     if (this.b[0] !== OP_VERSION) throw new Error(`${what} batch version ${this.b[0]} is not ${OP_VERSION}`);
   }
@@ -137,8 +140,8 @@ export class RequestReader extends BatchReader {
     this.w = b[p + 13]!;
     this.timeoutMs = getU32(b, p + 14);
     const k = p + REQUEST_HEADER_BYTES;
-    this.key = b.subarray(k, k + keyLen);
-    this.value = valueLen === 0 ? NO_BYTES : b.subarray(k + keyLen, k + keyLen + valueLen);
+    this.key = Buffer.from(this.ab, k, keyLen);
+    this.value = valueLen === 0 ? NO_BYTES : Buffer.from(this.ab, k + keyLen, valueLen);
     this.p = k + keyLen + valueLen;
     return true;
   }
@@ -187,7 +190,7 @@ export class ReplyReader extends BatchReader {
     this.status = b[p + 4]!;
     this.seq = b.readDoubleLE(p + 5);
     const n = getU32(b, p + 13);
-    this.value = n === 0 ? NO_BYTES : b.subarray(p + REPLY_HEADER_BYTES, p + REPLY_HEADER_BYTES + n);
+    this.value = n === 0 ? NO_BYTES : Buffer.from(this.ab, p + REPLY_HEADER_BYTES, n);
     this.p = p + REPLY_HEADER_BYTES + n;
     return true;
   }

@@ -87,7 +87,8 @@ export class ReplicationMessages {
 
   /**
    * snapshotPage answers one page of a leader's snapshot, encoded (snapshot-format.ts) into a
-   * buffer of its own that the reply transfers: cloning thousands of entries costs more. The page
+   * buffer of its own that the reply carries (copied, not transferred: reply-batch.ts says why):
+   * cloning thousands of entries as objects costs more. The page
    * is `last` only when the scan reached the end: one that stopped at its count or its bytes is
    * followed by another after its last key (which may be empty).
    */

@@ -5,7 +5,12 @@
  * The replies of an op batch go out together at the end of the batch (`flush`); replies that
  * complete later (a write once durable, a read once the write before it settled, a w=N wait) are
  * gathered until the end of the event-loop turn (`flushSoon`), so one message carries every reply
- * of a group commit. The batch's buffer is transferred, never reused.
+ * of a group commit. The batch's buffer is copied by postMessage, not transferred: transferring
+ * detaches it, and the first ArrayBuffer an isolate detaches turns off V8's assumption that none
+ * ever is (its "array buffer detaching protector"), after which every typed array access of the
+ * thread checks for it: the worker ran about 12 % more instructions per PUT, the CRC of a record
+ * 22 % more (docs/performance.md, "Mirrored replicas: one key hash per record"). A batch of
+ * replies is a few bytes per reply; copying it costs less.
  *
  * Owned by one shard worker thread.
  */
@@ -14,8 +19,8 @@ import type { FromWorker } from './messages.js';
 import { ReplyWriter } from './op-codec.js';
 import { type ReplyStatus, ST_ERROR, ST_MISSING, ST_VALUE } from './op-format.js';
 
-/** SendFn delivers a message to the main thread, transferring the listed buffers. */
-export type SendFn = (msg: FromWorker, transfer?: ArrayBuffer[]) => void;
+/** SendFn delivers a message to the main thread (a structured clone: it transfers nothing, see the module comment). */
+export type SendFn = (msg: FromWorker) => void;
 
 /** ReplyBatch gathers op replies and sends them to the main thread in one message per turn. */
 export class ReplyBatch {
@@ -58,6 +63,6 @@ export class ReplyBatch {
   flush(): void {
     if (this.writer.count === 0) return;
     const { buffer, length } = this.writer.take();
-    this.send({ type: 'replies', buffer, length }, [buffer]);
+    this.send({ type: 'replies', buffer, length });
   }
 }

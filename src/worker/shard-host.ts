@@ -31,11 +31,6 @@ import { ReplyBatch, type SendFn } from './reply-batch.js';
 import { StoreWrites } from './store-writes.js';
 import { WorkerStores } from './worker-stores.js';
 
-/** transferOf lists the buffers a control reply transfers: only a snapshot page's (replication-messages.ts). */
-function transferOf(reply: FromWorker): ArrayBuffer[] | undefined {
-  return reply.type === 'repl-snapshot-result' ? [reply.buffer] : undefined;
-}
-
 /** ShardHost runs the stores of one worker. */
 export class ShardHost {
   private readonly stores: WorkerStores;
@@ -199,7 +194,7 @@ export class ShardHost {
   private answer(id: number, fn: () => FromWorker): void {
     try {
       const reply = fn();
-      this.send(reply, transferOf(reply));
+      this.send(reply);
     } catch (err) {
       this.send({ type: 'error-result', id, ok: false, error: toDistkvError(err).toWire() });
     }
@@ -209,7 +204,7 @@ export class ShardHost {
   private async answerAsync(id: number, fn: () => Promise<FromWorker>): Promise<void> {
     try {
       const reply = await fn();
-      this.send(reply, transferOf(reply));
+      this.send(reply);
     } catch (err) {
       this.send({ type: 'error-result', id, ok: false, error: toDistkvError(err).toWire() });
     }

@@ -158,6 +158,9 @@ class WorkerLink {
         if (this.stopping) return;
         this.log.error({ worker: this.index, code }, 'shard worker exited; restarting it');
         setTimeout(() => {
+          // stop() during the backoff: the stores are closed for good (and the data directory
+          // lock may be released), so the worker must not open them again.
+          if (this.stopping) return;
           this.start().then(
             () => {
               this.log.info({ worker: this.index }, 'shard worker restarted');

@@ -143,3 +143,23 @@ describe('worker pool with real worker threads', () => {
     }
   });
 });
+
+describe('worker pool stopped while a crashed worker waits to restart', () => {
+  it('does not start the worker again once the pool is stopped (it would open the stores after the data directory lock is released)', async () => {
+    const all = specs(tempDir(after), 1, 'memory');
+    const pool = new WorkerPool([all], CRASHING_ENTRY, silent, 'silent');
+    await pool.start();
+    const r = await op(pool, 0, OP_PUT, 0, 'crash-now', 'x');
+    assert.equal(r.status, ST_ERROR, 'the crash fails the request in flight');
+    // The worker has exited and waits out its restart backoff: stop the pool now.
+    await pool.stop();
+    await new Promise((res) => setTimeout(res, 1500));
+    const late = await op(pool, 0, OP_PUT, 0, 'k', 'v');
+    try {
+      assert.equal(late.status, ST_ERROR, 'a stopped pool has no running worker');
+      assert.match(late.value, /UNAVAILABLE/);
+    } finally {
+      await pool.stop();
+    }
+  });
+});

@@ -5,11 +5,12 @@
  * initial map; a file that no longer fits the config (shards or members changed) is ignored with a
  * warning, since the config was edited on purpose.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { initialLiveMap, type LiveMap, parseLiveMap } from '../routing/live-map.js';
 import type { ShardInfo } from '../routing/shard-map.js';
+import { replaceFileDurably } from './durable-file.js';
 
 /** LIVE_MAP_FILE is the file name of the persisted live map inside the data directory. */
 export const LIVE_MAP_FILE = 'live-map.json';
@@ -37,20 +38,5 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
 /** saveLiveMap writes `map` to `dataDir` atomically and durably. */
 export function saveLiveMap(dataDir: string, map: LiveMap): void {
   mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, LIVE_MAP_FILE);
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, `${JSON.stringify(map, null, 1)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(dataDir, 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  replaceFileDurably(join(dataDir, LIVE_MAP_FILE), `${JSON.stringify(map, null, 1)}\n`);
 }

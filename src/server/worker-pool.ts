@@ -292,6 +292,10 @@ class WorkerLink {
     const body = Buffer.from(JSON.stringify(error));
     const ops = this.handlers.filter((h) => h !== undefined);
     const calls = [...this.calls.values()];
+    // Ops queued for the next batch are answered here too: dropped, not sent to the restarted
+    // worker (it would apply writes answered UNAVAILABLE, and its replies would reach the new
+    // requests that reuse their ids).
+    if (this.requests.count > 0) this.requests.take();
     this.handlers = [];
     this.free = [];
     this.opCount = 0;

@@ -163,3 +163,43 @@ describe('worker pool stopped while a crashed worker waits to restart', () => {
     }
   });
 });
+
+describe('worker pool: requests queued in the turn a worker dies', () => {
+  it('never sends them to the restarted worker: a write answered UNAVAILABLE is not applied later', async () => {
+    const all = specs(tempDir(after), 1, 'memory');
+    const pool = new WorkerPool([all], CRASHING_ENTRY, silent, 'silent');
+    await pool.start();
+    try {
+      const doomed = op(pool, 0, OP_PUT, 0, 'crash-now', 'x');
+      await new Promise((res) => setImmediate(res)); // the crashing batch has been posted
+      // Hold the main thread while the worker dies, then queue a write before its exit is seen:
+      // it waits in the batch of this turn when the exit arrives.
+      const until = Date.now() + 500;
+      while (Date.now() < until);
+      const ghost = op(pool, 0, OP_PUT, 0, 'ghost', 'g');
+      assert.equal((await doomed).status, ST_ERROR);
+      const g = await ghost;
+      assert.equal(g.status, ST_ERROR, 'the queued write is answered UNAVAILABLE');
+      assert.match(g.value, /UNAVAILABLE/);
+      let read = await op(pool, 0, OP_GET, 0, 'ghost');
+      const deadline = Date.now() + 10000;
+      while (read.status === ST_ERROR && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 100));
+        read = await op(pool, 0, OP_GET, 0, 'ghost');
+      }
+      assert.equal(read.status, ST_MISSING, 'the write answered UNAVAILABLE was never applied');
+      const own = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => op(pool, 0, OP_PUT, 0, `k${i}`, `v${i}`)),
+      );
+      assert.ok(own.every((r) => r.status === ST_DONE));
+      const got = await Promise.all(Array.from({ length: 5 }, (_, i) => op(pool, 0, OP_GET, 0, `k${i}`)));
+      assert.deepEqual(
+        got.map((r) => r.value),
+        ['v0', 'v1', 'v2', 'v3', 'v4'],
+        "each reply is its own request's",
+      );
+    } finally {
+      await pool.stop();
+    }
+  });
+});

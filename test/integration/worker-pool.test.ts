@@ -47,6 +47,17 @@ function op(
   });
 }
 
+/** untilServed repeats `request` (for up to 10 s) while it fails: a crashed worker is restarting. */
+async function untilServed(request: () => Promise<Reply>): Promise<Reply> {
+  let reply = await request();
+  const deadline = Date.now() + 10000;
+  while (reply.status === ST_ERROR && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 100));
+    reply = await request();
+  }
+  return reply;
+}
+
 describe('worker pool with real worker threads', () => {
   it('executes gets, puts and deletes on the owning worker and matches each reply to its request', async () => {
     const all = specs(tempDir(after), 4, 'lsm');
@@ -131,12 +142,7 @@ describe('worker pool with real worker threads', () => {
       const r = await doomed;
       assert.equal(r.status, ST_ERROR);
       assert.match(r.value, /UNAVAILABLE/);
-      let after = await op(pool, 0, OP_PUT, 0, 'k', 'v');
-      const deadline = Date.now() + 10000;
-      while (after.status !== ST_DONE && Date.now() < deadline) {
-        await new Promise((res) => setTimeout(res, 100));
-        after = await op(pool, 0, OP_PUT, 0, 'k', 'v');
-      }
+      const after = await untilServed(() => op(pool, 0, OP_PUT, 0, 'k', 'v'));
       assert.equal(after.status, ST_DONE, 'the worker came back and serves again');
     } finally {
       await pool.stop();
@@ -181,12 +187,7 @@ describe('worker pool: requests queued in the turn a worker dies', () => {
       const g = await ghost;
       assert.equal(g.status, ST_ERROR, 'the queued write is answered UNAVAILABLE');
       assert.match(g.value, /UNAVAILABLE/);
-      let read = await op(pool, 0, OP_GET, 0, 'ghost');
-      const deadline = Date.now() + 10000;
-      while (read.status === ST_ERROR && Date.now() < deadline) {
-        await new Promise((res) => setTimeout(res, 100));
-        read = await op(pool, 0, OP_GET, 0, 'ghost');
-      }
+      const read = await untilServed(() => op(pool, 0, OP_GET, 0, 'ghost'));
       assert.equal(read.status, ST_MISSING, 'the write answered UNAVAILABLE was never applied');
       const own = await Promise.all(
         Array.from({ length: 5 }, (_, i) => op(pool, 0, OP_PUT, 0, `k${i}`, `v${i}`)),

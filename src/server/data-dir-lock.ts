@@ -92,6 +92,7 @@ const UNWRITABLE: Record<string, string> = {
   EROFS: 'read-only file system',
   EACCES: 'permission denied',
   EPERM: 'permission denied',
+  ENOSPC: 'no space left on the device',
 };
 
 /**
@@ -103,7 +104,10 @@ function unwritable(dir: string, err: unknown): unknown {
   const reason = code === undefined ? undefined : UNWRITABLE[code];
   if (reason === undefined) return err;
   return new ConfigError('--data-dir (server.data_dir)', [
-    `the data directory ${dir} cannot be written: ${reason} (${code}): give --data-dir a directory distkv may write`,
+    `the data directory ${dir} cannot be written: ${reason} (${code}): ` +
+      (code === 'ENOSPC'
+        ? 'free space on its disk, or give --data-dir a directory on another'
+        : 'give --data-dir a directory distkv may write'),
   ]);
 }
 
@@ -274,6 +278,11 @@ export class DataDirLock {
     try {
       writeFileSync(tmp, text);
     } catch (err) {
+      try {
+        unlinkSync(tmp); // created, and not written (a full disk)
+      } catch {
+        // never created
+      }
       throw unwritable(dir, err);
     }
     try {

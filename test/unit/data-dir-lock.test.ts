@@ -5,12 +5,23 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConfigError, DataDirLockedError } from '../../src/errors.js';
 import { DataDirLock, FOREIGN_STALE_MS, LOCK_FILE, selfIdentity } from '../../src/server/data-dir-lock.js';
-import { loopFsUnavailable, mountReadOnly } from '../helpers/loop-fs.js';
+import { loopFsUnavailable, mountLoopFs, mountReadOnly } from '../helpers/loop-fs.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const MODULE = new URL('../../src/server/data-dir-lock.js', import.meta.url).href;
@@ -77,6 +88,44 @@ describe('data directory lock', () => {
           );
       } finally {
         ro.unmount();
+      }
+    },
+  );
+
+  it(
+    'refuses a data directory on a full disk, naming it and why, and leaves no temp file behind',
+    { skip: loopFsUnavailable() },
+    () => {
+      const fs = mountLoopFs(tempDir(after), 2);
+      try {
+        const dir = join(fs.mountPoint, 'data');
+        mkdirSync(dir);
+        const fd = openSync(join(fs.mountPoint, 'ballast'), 'w');
+        try {
+          // Down to single bytes, so not one free block is left.
+          for (const size of [64 * 1024, 1024, 1]) {
+            const block = Buffer.alloc(size, 1);
+            try {
+              for (;;) writeSync(fd, block);
+            } catch (err) {
+              assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC', 'the disk is full');
+            }
+          }
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        assert.throws(
+          () => DataDirLock.acquire(dir),
+          (err: unknown) => {
+            assert.ok(err instanceof ConfigError, String(err));
+            assert.match(err.message, new RegExp(`${dir}.*no space left`));
+            return true;
+          },
+        );
+        assert.deepEqual(readdirSync(dir), [], 'no LOCK and no temp file left');
+      } finally {
+        fs.unmount();
       }
     },
   );

@@ -2,10 +2,18 @@
  * The data directory lock: one process owns a data directory for its whole life (as LevelDB's
  * LOCK), so two `distkv serve` can never replay and append to the same WAL.
  *
- * On disk: `<data_dir>/LOCK`, one line of JSON naming the owner: `{"pid":…,"start":…,"boot":…}`,
- * where `start` is the process's start time (field 22 of /proc/<pid>/stat) and `boot` the kernel's
- * boot id, so a pid reused by another process, or a lock left from before a reboot, is not
- * mistaken for a live owner. (Without /proc both are empty and only the pid is checked.)
+ * On disk: `<data_dir>/LOCK`, one line of JSON naming the owner:
+ * `{"pid":…,"start":…,"boot":…,"ns":…}`, where `start` is the process's start time (field 22 of
+ * /proc/<pid>/stat), `boot` the kernel's boot id and `ns` its PID namespace, so a pid reused by
+ * another process is not mistaken for a live owner. (Without /proc all three are empty and only
+ * the pid is checked.)
+ *
+ * An owner whose pid means nothing here (another PID namespace: a container sharing the volume;
+ * another kernel: a host sharing a network file system, or a lock from before a reboot) cannot be
+ * checked by pid: its pid may name an unrelated process here, or none. So the owner refreshes the
+ * mtime of `LOCK` every HEARTBEAT_MS while it holds it, and such a lock is live while that mtime
+ * moves: one not refreshed for FOREIGN_STALE_MS is stale (a taker waits at most that long to see).
+ * A holder whose event loop stalls longer than that could lose its lock to such a taker.
  *
  * Taking it:
  * 1. The identity is written to a private temp file, which is hard-linked to `LOCK`: link() creates
@@ -28,9 +36,11 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   statSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -42,6 +52,10 @@ const TAKEOVER_PREFIX = `${LOCK_FILE}.takeover.`;
 /** STALE_MARKER_MS: a takeover marker this old belongs to no takeover in progress. */
 const STALE_MARKER_MS = 60_000;
 const ATTEMPTS = 50;
+/** HEARTBEAT_MS is how often a holder refreshes the mtime of its LOCK. */
+export const HEARTBEAT_MS = 1000;
+/** FOREIGN_STALE_MS: a lock of another PID namespace or kernel whose mtime is this old is stale. */
+export const FOREIGN_STALE_MS = 8000;
 
 /** LockOwner identifies the process holding a lock. */
 export interface LockOwner {
@@ -50,6 +64,8 @@ export interface LockOwner {
   start: string;
   /** boot is the kernel boot id ('' where /proc is missing). */
   boot: string;
+  /** ns is the PID namespace ('' where /proc is missing, and in locks written before it was kept). */
+  ns: string;
 }
 
 /**
@@ -76,6 +92,7 @@ const UNWRITABLE: Record<string, string> = {
   EROFS: 'read-only file system',
   EACCES: 'permission denied',
   EPERM: 'permission denied',
+  ENOSPC: 'no space left on the device',
 };
 
 /**
@@ -87,7 +104,10 @@ function unwritable(dir: string, err: unknown): unknown {
   const reason = code === undefined ? undefined : UNWRITABLE[code];
   if (reason === undefined) return err;
   return new ConfigError('--data-dir (server.data_dir)', [
-    `the data directory ${dir} cannot be written: ${reason} (${code}): give --data-dir a directory distkv may write`,
+    `the data directory ${dir} cannot be written: ${reason} (${code}): ` +
+      (code === 'ENOSPC'
+        ? 'free space on its disk, or give --data-dir a directory on another'
+        : 'give --data-dir a directory distkv may write'),
   ]);
 }
 
@@ -141,9 +161,17 @@ function bootId(): string {
   return readText('/proc/sys/kernel/random/boot_id')?.trim() ?? '';
 }
 
+function pidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
+}
+
 /** selfIdentity returns this process's LockOwner. */
 export function selfIdentity(): LockOwner {
-  return { pid: process.pid, start: processStart(process.pid) ?? '', boot: bootId() };
+  return { pid: process.pid, start: processStart(process.pid) ?? '', boot: bootId(), ns: pidNamespace() };
 }
 
 function parseOwner(text: string): LockOwner | undefined {
@@ -151,15 +179,48 @@ function parseOwner(text: string): LockOwner | undefined {
     const o = JSON.parse(text) as Partial<LockOwner>;
     if (typeof o.pid !== 'number' || typeof o.start !== 'string' || typeof o.boot !== 'string')
       return undefined;
-    return { pid: o.pid, start: o.start, boot: o.boot };
+    return { pid: o.pid, start: o.start, boot: o.boot, ns: typeof o.ns === 'string' ? o.ns : '' };
   } catch {
     return undefined;
   }
 }
 
+/** foreign tells whether `owner`'s pid means nothing here: another kernel, or another PID namespace. */
+function foreign(owner: LockOwner): boolean {
+  return owner.boot !== bootId() || (owner.ns !== '' && owner.ns !== pidNamespace());
+}
+
+function mtimeOf(path: string): number | undefined {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * heartbeatMoves watches the mtime of a foreign owner's LOCK (see the module comment): true once
+ * it moves, false when it is FOREIGN_STALE_MS old (or LOCK is gone).
+ */
+function heartbeatMoves(lockPath: string): boolean {
+  const first = mtimeOf(lockPath);
+  if (first === undefined) return false;
+  while (Date.now() - first <= FOREIGN_STALE_MS) {
+    sleepSync(HEARTBEAT_MS / 4);
+    const now = mtimeOf(lockPath);
+    if (now !== first) return now !== undefined;
+  }
+  return false;
+}
+
+/** holds tells whether `owner` still holds the lock at `lockPath`: by its pid here, else by its heartbeat. */
+function holds(owner: LockOwner, lockPath: string): boolean {
+  return foreign(owner) ? heartbeatMoves(lockPath) : isAlive(owner);
+}
+
 /** isAlive reports whether the process `owner` names is still running (the same process, not a reuse of its pid). */
 export function isAlive(owner: LockOwner): boolean {
-  if (owner.boot !== bootId()) return false;
+  if (foreign(owner)) return false;
   try {
     process.kill(owner.pid, 0);
   } catch (err) {
@@ -181,6 +242,8 @@ export class DataDirLock {
   readonly previousOwner: LockOwner | undefined;
   private readonly marker: string | undefined;
   private released = false;
+  /** heartbeat refreshes the mtime of LOCK while it is held (see the module comment). */
+  private readonly heartbeat: NodeJS.Timeout;
 
   private constructor(
     dir: string,
@@ -191,6 +254,16 @@ export class DataDirLock {
     this.owner = owner;
     this.previousOwner = taken?.from;
     this.marker = taken?.marker;
+    const lockPath = join(dir, LOCK_FILE);
+    this.heartbeat = setInterval(() => {
+      try {
+        const now = new Date();
+        utimesSync(lockPath, now, now);
+      } catch {
+        // released, or the disk turned read-only: nothing to refresh
+      }
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   /**
@@ -205,6 +278,11 @@ export class DataDirLock {
     try {
       writeFileSync(tmp, text);
     } catch (err) {
+      try {
+        unlinkSync(tmp); // created, and not written (a full disk)
+      } catch {
+        // never created
+      }
       throw unwritable(dir, err);
     }
     try {
@@ -218,7 +296,7 @@ export class DataDirLock {
         const current = readText(lockPath);
         if (current === undefined) continue; // released meanwhile: try again
         const holder = parseOwner(current);
-        if (holder !== undefined && isAlive(holder)) throw new DataDirLockedError(dir, holder.pid);
+        if (holder !== undefined && holds(holder, lockPath)) throw new DataDirLockedError(dir, holder.pid);
         // Stale (or unreadable, which no distkv writes): take it over, once per stale owner.
         const marker = join(dir, `${TAKEOVER_PREFIX}${holder?.pid ?? 'unknown'}.${holder?.start ?? ''}`);
         try {
@@ -254,7 +332,8 @@ export class DataDirLock {
   private static clearDeadMarker(marker: string): void {
     const text = readText(marker);
     const taker = text === undefined ? undefined : parseOwner(text);
-    if (taker === undefined || isAlive(taker)) return;
+    // A foreign taker's marker is left to the age rule (clearOldMarkers): its pid tells nothing here.
+    if (taker === undefined || foreign(taker) || isAlive(taker)) return;
     try {
       unlinkSync(marker);
     } catch {
@@ -279,6 +358,7 @@ export class DataDirLock {
   release(): void {
     if (this.released) return;
     this.released = true;
+    clearInterval(this.heartbeat);
     const lockPath = join(this.dir, LOCK_FILE);
     const current = readText(lockPath);
     if (current !== undefined && parseOwner(current)?.pid === this.owner.pid) unlinkSync(lockPath);

@@ -16,10 +16,11 @@
  * values are rewritten when the store opens (one transaction per store, redone if interrupted). The
  * marker keeps a distkv that predates versions from opening an upgraded directory.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DistkvError } from '../errors.js';
 import { SLOT_FUNCTION } from '../routing/slot.js';
+import { replaceFileDurably } from './durable-file.js';
 
 /** FORMAT_FILE is the marker's file name inside the data directory. */
 export const FORMAT_FILE = 'FORMAT';
@@ -73,10 +74,16 @@ export function checkDataFormat(dataDir: string, storeDirs: readonly string[]): 
   writeMarker(dataDir, path);
 }
 
-/** writeMarker writes this build's marker at `path` (atomically, by rename). */
+/**
+ * writeMarker writes this build's marker at `path`, durably: the stores fsync their first files
+ * after it, and a marker lost (or left empty) by a power loss would have the next start refuse those
+ * stores as written by an older distkv.
+ */
 function writeMarker(dataDir: string, path: string): void {
   mkdirSync(dataDir, { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `format=${FORMAT_VERSION}\nslots=${SLOT_FUNCTION}\n`);
-  renameSync(tmp, path);
+  replaceFileDurably(
+    path,
+    `format=${FORMAT_VERSION}\nslots=${SLOT_FUNCTION}\n`,
+    `${path}.${process.pid}.tmp`,
+  );
 }

@@ -162,6 +162,11 @@ export class MapKeeper {
     return this.offer(await this.coordination.publish(map), from);
   }
 
+  /** settled resolves once the adoptions queued so far have ended (saved and applied, or failed). */
+  settled(): Promise<void> {
+    return this.queue.then(() => undefined);
+  }
+
   private async adopt(doc: unknown, from: string): Promise<boolean> {
     const map = parseLiveMap(doc, this.config.shards);
     if (map.version <= this.map.version) return false;

@@ -4,7 +4,7 @@
  *
  * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → listen
  * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
- * "starting") → open stores on the workers → serve → on stop: stop accepting, let in-flight requests finish (bounded), close stores (flush + fsync),
+ * "starting") → open stores on the workers → serve → on stop: stop accepting, let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
  * end workers. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  */
 import { readFileSync } from 'node:fs';
@@ -335,12 +335,15 @@ export class DistkvNode {
         { in_flight: this.state.inFlight },
         'drain limit reached; closing stores with requests in flight',
       );
+    // Peer checks (and POST /_admin/map) adopt live maps, which are saved into the data directory
+    // and turn stores over: they end before the stores close and the lock is released.
+    await this.peers.stop();
+    await this.liveMap.settled();
     this.frontDoor.destroyConnections();
     await this.pool.stop();
     for (const r of this.resp) r.close();
     this.lock?.release();
     await this.forwarder.close();
-    await this.peers.stop();
     this.log.info('stores closed; stopped');
   }
 }

@@ -158,6 +158,9 @@ class WorkerLink {
         if (this.stopping) return;
         this.log.error({ worker: this.index, code }, 'shard worker exited; restarting it');
         setTimeout(() => {
+          // stop() during the backoff: the stores are closed for good (and the data directory
+          // lock may be released), so the worker must not open them again.
+          if (this.stopping) return;
           this.start().then(
             () => {
               this.log.info({ worker: this.index }, 'shard worker restarted');
@@ -289,6 +292,10 @@ class WorkerLink {
     const body = Buffer.from(JSON.stringify(error));
     const ops = this.handlers.filter((h) => h !== undefined);
     const calls = [...this.calls.values()];
+    // Ops queued for the next batch are answered here too: dropped, not sent to the restarted
+    // worker (it would apply writes answered UNAVAILABLE, and its replies would reach the new
+    // requests that reuse their ids).
+    if (this.requests.count > 0) this.requests.take();
     this.handlers = [];
     this.free = [];
     this.opCount = 0;

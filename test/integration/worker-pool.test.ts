@@ -47,6 +47,17 @@ function op(
   });
 }
 
+/** untilServed repeats `request` (for up to 10 s) while it fails: a crashed worker is restarting. */
+async function untilServed(request: () => Promise<Reply>): Promise<Reply> {
+  let reply = await request();
+  const deadline = Date.now() + 10000;
+  while (reply.status === ST_ERROR && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 100));
+    reply = await request();
+  }
+  return reply;
+}
+
 describe('worker pool with real worker threads', () => {
   it('executes gets, puts and deletes on the owning worker and matches each reply to its request', async () => {
     const all = specs(tempDir(after), 4, 'lsm');
@@ -131,13 +142,63 @@ describe('worker pool with real worker threads', () => {
       const r = await doomed;
       assert.equal(r.status, ST_ERROR);
       assert.match(r.value, /UNAVAILABLE/);
-      let after = await op(pool, 0, OP_PUT, 0, 'k', 'v');
-      const deadline = Date.now() + 10000;
-      while (after.status !== ST_DONE && Date.now() < deadline) {
-        await new Promise((res) => setTimeout(res, 100));
-        after = await op(pool, 0, OP_PUT, 0, 'k', 'v');
-      }
+      const after = await untilServed(() => op(pool, 0, OP_PUT, 0, 'k', 'v'));
       assert.equal(after.status, ST_DONE, 'the worker came back and serves again');
+    } finally {
+      await pool.stop();
+    }
+  });
+});
+
+describe('worker pool stopped while a crashed worker waits to restart', () => {
+  it('does not start the worker again once the pool is stopped (it would open the stores after the data directory lock is released)', async () => {
+    const all = specs(tempDir(after), 1, 'memory');
+    const pool = new WorkerPool([all], CRASHING_ENTRY, silent, 'silent');
+    await pool.start();
+    const r = await op(pool, 0, OP_PUT, 0, 'crash-now', 'x');
+    assert.equal(r.status, ST_ERROR, 'the crash fails the request in flight');
+    // The worker has exited and waits out its restart backoff: stop the pool now.
+    await pool.stop();
+    await new Promise((res) => setTimeout(res, 1500));
+    const late = await op(pool, 0, OP_PUT, 0, 'k', 'v');
+    try {
+      assert.equal(late.status, ST_ERROR, 'a stopped pool has no running worker');
+      assert.match(late.value, /UNAVAILABLE/);
+    } finally {
+      await pool.stop();
+    }
+  });
+});
+
+describe('worker pool: requests queued in the turn a worker dies', () => {
+  it('never sends them to the restarted worker: a write answered UNAVAILABLE is not applied later', async () => {
+    const all = specs(tempDir(after), 1, 'memory');
+    const pool = new WorkerPool([all], CRASHING_ENTRY, silent, 'silent');
+    await pool.start();
+    try {
+      const doomed = op(pool, 0, OP_PUT, 0, 'crash-now', 'x');
+      await new Promise((res) => setImmediate(res)); // the crashing batch has been posted
+      // Hold the main thread while the worker dies, then queue a write before its exit is seen:
+      // it waits in the batch of this turn when the exit arrives.
+      const until = Date.now() + 500;
+      while (Date.now() < until);
+      const ghost = op(pool, 0, OP_PUT, 0, 'ghost', 'g');
+      assert.equal((await doomed).status, ST_ERROR);
+      const g = await ghost;
+      assert.equal(g.status, ST_ERROR, 'the queued write is answered UNAVAILABLE');
+      assert.match(g.value, /UNAVAILABLE/);
+      const read = await untilServed(() => op(pool, 0, OP_GET, 0, 'ghost'));
+      assert.equal(read.status, ST_MISSING, 'the write answered UNAVAILABLE was never applied');
+      const own = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => op(pool, 0, OP_PUT, 0, `k${i}`, `v${i}`)),
+      );
+      assert.ok(own.every((r) => r.status === ST_DONE));
+      const got = await Promise.all(Array.from({ length: 5 }, (_, i) => op(pool, 0, OP_GET, 0, `k${i}`)));
+      assert.deepEqual(
+        got.map((r) => r.value),
+        ['v0', 'v1', 'v2', 'v3', 'v4'],
+        "each reply is its own request's",
+      );
     } finally {
       await pool.stop();
     }

@@ -5,23 +5,38 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConfigError, DataDirLockedError } from '../../src/errors.js';
-import { DataDirLock, LOCK_FILE, selfIdentity } from '../../src/server/data-dir-lock.js';
-import { loopFsUnavailable, mountReadOnly } from '../helpers/loop-fs.js';
+import { DataDirLock, FOREIGN_STALE_MS, LOCK_FILE, selfIdentity } from '../../src/server/data-dir-lock.js';
+import { loopFsUnavailable, mountLoopFs, mountReadOnly } from '../helpers/loop-fs.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const MODULE = new URL('../../src/server/data-dir-lock.js', import.meta.url).href;
 
-/** lockingChild starts a process that takes the lock of `dir`, prints "won" or "locked", and holds it until killed. */
-function lockingChild(dir: string): { child: ChildProcess; said: Promise<string> } {
+/**
+ * lockingChild starts a process that takes the lock of `dir`, prints "won" or "locked", and holds
+ * it until killed; `wrap` runs it under another command (unshare: another PID namespace).
+ */
+function lockingChild(dir: string, wrap: string[] = []): { child: ChildProcess; said: Promise<string> } {
   const code = `import { DataDirLock } from ${JSON.stringify(MODULE)};
     try { DataDirLock.acquire(${JSON.stringify(dir)}); console.log('won'); }
     catch (e) { console.log(e.code === 'DATA_DIR_LOCKED' ? 'locked' : String(e)); }
     setTimeout(() => {}, 60000);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+  const [command, ...args] = [...wrap, process.execPath, '--input-type=module', '-e', code];
+  const child = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const said = new Promise<string>((resolve) => {
@@ -36,6 +51,14 @@ function lockingChild(dir: string): { child: ChildProcess; said: Promise<string>
 
 function lockPid(dir: string): unknown {
   return (JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')) as { pid?: unknown }).pid;
+}
+
+/** UNSHARE runs a command as the first process of a new PID namespace (with its own /proc). */
+const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc'];
+
+function unshareUnavailable(): string | false {
+  const r = spawnSync(UNSHARE[0]!, [...UNSHARE.slice(1), 'true']);
+  return r.status === 0 ? false : 'unshare --pid needs root and util-linux';
 }
 
 function deadPid(): number {
@@ -65,6 +88,44 @@ describe('data directory lock', () => {
           );
       } finally {
         ro.unmount();
+      }
+    },
+  );
+
+  it(
+    'refuses a data directory on a full disk, naming it and why, and leaves no temp file behind',
+    { skip: loopFsUnavailable() },
+    () => {
+      const fs = mountLoopFs(tempDir(after), 2);
+      try {
+        const dir = join(fs.mountPoint, 'data');
+        mkdirSync(dir);
+        const fd = openSync(join(fs.mountPoint, 'ballast'), 'w');
+        try {
+          // Down to single bytes, so not one free block is left.
+          for (const size of [64 * 1024, 1024, 1]) {
+            const block = Buffer.alloc(size, 1);
+            try {
+              for (;;) writeSync(fd, block);
+            } catch (err) {
+              assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC', 'the disk is full');
+            }
+          }
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        assert.throws(
+          () => DataDirLock.acquire(dir),
+          (err: unknown) => {
+            assert.ok(err instanceof ConfigError, String(err));
+            assert.match(err.message, new RegExp(`${dir}.*no space left`));
+            return true;
+          },
+        );
+        assert.deepEqual(readdirSync(dir), [], 'no LOCK and no temp file left');
+      } finally {
+        fs.unmount();
       }
     },
   );
@@ -104,6 +165,9 @@ describe('data directory lock', () => {
       { ...me, boot: 'another-boot' },
     ]) {
       writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify(stale)}\n`);
+      // A lock from before a reboot was last refreshed then: its heartbeat is long stopped.
+      const then = new Date(Date.now() - 60_000);
+      utimesSync(join(dir, LOCK_FILE), then, then);
       DataDirLock.acquire(dir).release();
     }
   });
@@ -124,6 +188,33 @@ describe('data directory lock', () => {
     assert.ok(existsSync(join(dir, LOCK_FILE)), 'kill -9 leaves LOCK behind');
     DataDirLock.acquire(dir).release();
   });
+
+  it(
+    'refuses a lock held by a live process of another PID namespace (its pid means nothing here), and takes it once that process is gone',
+    { skip: unshareUnavailable() },
+    async () => {
+      const dir = tempDir(after);
+      const holder = lockingChild(dir, UNSHARE);
+      try {
+        assert.equal(await holder.said, 'won');
+        const started = Date.now();
+        assert.throws(
+          () => DataDirLock.acquire(dir),
+          (err: unknown) => err instanceof DataDirLockedError,
+          'the holder in the other namespace is alive: its heartbeat moves',
+        );
+        assert.ok(Date.now() - started < FOREIGN_STALE_MS, 'a live heartbeat is seen before the stale limit');
+      } finally {
+        holder.child.kill('SIGKILL');
+      }
+      await new Promise((r) => holder.child.once('exit', r));
+      const then = new Date(Date.now() - 60_000); // as if it died a minute ago
+      utimesSync(join(dir, LOCK_FILE), then, then);
+      const lock = DataDirLock.acquire(dir);
+      assert.equal(lockPid(dir), process.pid);
+      lock.release();
+    },
+  );
 
   it('lets exactly one of several processes take over a stale lock', async () => {
     const dir = tempDir(after);

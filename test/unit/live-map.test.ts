@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,6 +169,20 @@ describe('live map', () => {
       assert.equal(loadLiveMap(dir, dflt.shards).version, 1, 'another config: its own initial map');
       writeFileSync(join(dir, LIVE_MAP_FILE), readFileSync(join(dir, LIVE_MAP_FILE), 'utf8').slice(0, 20));
       assert.equal(loadLiveMap(dir, seed.shards).version, 1, 'a torn file is not trusted');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a live map file it cannot read instead of starting from the config's leaders", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'distkv-live-map-'));
+    try {
+      mkdirSync(join(dir, LIVE_MAP_FILE)); // read fails with EISDIR, as a file it may not read would
+      assert.throws(
+        () => loadLiveMap(dir, seed.shards),
+        (err: Error & { code?: string }) =>
+          err.code === 'CONFIG_INVALID' && err.message.includes(join(dir, LIVE_MAP_FILE)),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DistkvError } from '../errors.js';
 import { SLOT_FUNCTION } from '../routing/slot.js';
-import { replaceFileDurably } from './durable-file.js';
+import { replaceFileDurably } from '../util/durable-file.js';
 
 /** FORMAT_FILE is the marker's file name inside the data directory. */
 export const FORMAT_FILE = 'FORMAT';

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { initialLiveMap, type LiveMap, parseLiveMap } from '../routing/live-map.js';
 import type { ShardInfo } from '../routing/shard-map.js';
-import { replaceFileDurably } from './durable-file.js';
+import { replaceFileDurably } from '../util/durable-file.js';
 
 /** LIVE_MAP_FILE is the file name of the persisted live map inside the data directory. */
 export const LIVE_MAP_FILE = 'live-map.json';

@@ -1,6 +1,6 @@
 /**
- * Small files of the data directory replaced durably (the live map, live-map-file.ts; the FORMAT
- * marker, data-format.ts): written to a temporary file that is fsynced, renamed over the old file,
+ * Small files replaced durably (the live map, src/server/live-map-file.ts; the FORMAT marker,
+ * src/server/data-format.ts; replication's markers, src/replication/durable-json.ts): written to a temporary file that is fsynced, renamed over the old file,
  * and the directory fsynced. A crash or a power loss leaves the old file or the new one, never an
  * empty or torn one and never none at all once this returned.
  */

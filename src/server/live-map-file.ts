@@ -23,7 +23,9 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return initialLiveMap(config);
+    // ENOTDIR: the data directory is not a directory, so it holds no map (the lock says so next).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return initialLiveMap(config);
     // Unreadable is not missing: the config's map could make a demoted leader lead again.
     throw new DistkvError(
       'CONFIG_INVALID',

@@ -4,8 +4,11 @@
  * MAX_REDIRECTS times) and reloads `/cluster`, in the background unless the redirecting node names
  * another config hash, in which case it reloads first and refuses to go on (CONFIG_MISMATCH) if the
  * nodes disagree. An idempotent request is retried on connection errors with capped exponential
- * backoff, then fails as SHARD_UNREACHABLE naming the shard. An answer whose `X-Distkv-Map`
- * version is above the client's makes it reload `/cluster`; a request held by a leader switch
+ * backoff, then fails as SHARD_UNREACHABLE naming the shard. With the same backoff and bound, an
+ * idempotent request refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING (not
+ * executed), is sent again, then rejects with that error; each retry follows the shard's leader if
+ * a newer map moves it. An answer whose `X-Distkv-Map` version is above the client's makes it
+ * reload `/cluster`; a request held by a leader switch
  * (503 SWITCHING_LEADER, not executed: conditional writes too) is sent again after a short wait, up to
  * SWITCH_WAIT_MS, following the shard's leader if a newer map moves it. Any other status from 400
  * up (but a 404 of a key read) rejects as the server's catalogue error.
@@ -81,7 +84,16 @@ export class Sender {
         target = path;
       }
     };
-    for (let attempt = 0, redirects = 0; ;) {
+    let attempt = 0;
+    // backOff waits before the next attempt (capped exponential) and sends it where the cluster
+    // names the shard's leader now.
+    const backOff = async (): Promise<void> => {
+      this.stats.retries++;
+      await sleep(Math.min(1000, 50 * 2 ** attempt), signal);
+      attempt++;
+      await followLeader();
+    };
+    for (let redirects = 0; ;) {
       signal?.throwIfAborted();
       this.stats.requests++;
       let res: Reply;
@@ -91,12 +103,9 @@ export class Sender {
         if (signal?.aborted === true) throw err;
         if (attempts !== undefined && !neverSent(err)) attempts.answerLost = true;
         if (idempotent && attempt < this.retries) {
-          this.stats.retries++;
-          await sleep(Math.min(1000, 50 * 2 ** attempt), signal);
-          attempt++;
           // A node that does not answer may have lost the shard meanwhile (a `w` write waits there
           // its timeout on top of the client's): the retry goes to the leader the cluster names now.
-          await followLeader();
+          await backOff();
           continue;
         }
         const what =
@@ -118,6 +127,14 @@ export class Sender {
           nextLook = performance.now() + NEWEST_LOOK_MS;
           await followLeader();
         }
+        continue;
+      }
+      // DRAINING (the node is stopping: route.ts refuses before any handler runs) was not
+      // executed, so any call may be sent again; UNAVAILABLE may come after a worker died with the
+      // request in flight (worker-pool.ts), so only a call that may be repeated is. Either way the
+      // node is not serving now: look for a newer map that names another leader of the shard.
+      if (res.status === 503 && attempt < this.retries && mayResend(res.body, idempotent)) {
+        await backOff();
         continue;
       }
       if (res.status === 307 || res.status === 308) {
@@ -173,6 +190,12 @@ export function neverSent(err: unknown): boolean {
   const cause = err instanceof DistkvError ? err.cause : err;
   const code = (cause as { code?: unknown } | null)?.code;
   return typeof code === 'string' && NOT_SENT_CODES.has(code);
+}
+
+/** mayResend reports whether a 503 with `body` left its request unexecuted, or `idempotent` makes that moot. */
+function mayResend(body: Buffer, idempotent: boolean): boolean {
+  const code = errorOf(503, body).code;
+  return code === 'DRAINING' || (idempotent && code === 'UNAVAILABLE');
 }
 
 function isSwitching(body: Buffer): boolean {

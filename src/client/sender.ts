@@ -1,7 +1,8 @@
 /**
  * Sender: one client request to a node, seen through to its answer (docs/api.md). A 307/308 means
  * the client's topology is stale: it follows the Location (re-sending a buffered body, at most
- * MAX_REDIRECTS times) and reloads `/cluster`, in the background unless the redirecting node names
+ * MAX_REDIRECTS times in a row; a loop is started over, after a short wait and a look for a newer
+ * map, up to LOOP_WAIT_MS) and reloads `/cluster`, in the background unless the redirecting node names
  * another config hash, in which case it reloads first and refuses to go on (CONFIG_MISMATCH) if the
  * nodes disagree. An idempotent request is retried on connection errors with capped exponential
  * backoff, then fails as SHARD_UNREACHABLE naming the shard. With the same backoff and bound, an
@@ -27,6 +28,12 @@ const SWITCH_WAIT_MS = 15000;
 const SWITCH_RETRY_MS = 100;
 /** NEWEST_LOOK_MS is how long a write held for a leader switch waits before asking every node for a newer map. */
 const NEWEST_LOOK_MS = 1000;
+/**
+ * LOOP_WAIT_MS bounds how long a request redirected in a loop (nodes that disagree about its
+ * owner) is started over: nodes poll each other's map every 2 s (docs/failover.md), so the
+ * disagreement of a failover lasts about that long; one that outlasts two polls is not transient.
+ */
+const LOOP_WAIT_MS = 5000;
 
 /**
  * Attempts records, across the sends of one call, whether an attempt may have reached a node and
@@ -74,6 +81,7 @@ export class Sender {
     let target = path;
     const switchDeadline = performance.now() + SWITCH_WAIT_MS;
     let nextLook = performance.now() + NEWEST_LOOK_MS;
+    const loopDeadline = performance.now() + LOOP_WAIT_MS;
     // followLeader looks for a newer map and, when it names another leader of the shard, sends there.
     const followLeader = async (): Promise<void> => {
       if (shard === undefined) return;
@@ -139,19 +147,31 @@ export class Sender {
       }
       if (res.status === 307 || res.status === 308) {
         const location = res.location;
-        // A loop means the nodes disagree about who owns the key (not a bug of either): the
-        // owner cannot be reached, as a watch reports it (watch.ts), and a key request then
-        // routes once more after a reload (client.ts).
+        // A loop means the nodes disagree about who owns the key (not a bug of either), as they
+        // may for a moment during a failover; one that lasts LOOP_WAIT_MS means the owner cannot
+        // be reached, as a watch reports it (watch.ts), and a key request then routes once more
+        // after a reload (client.ts).
         if (location === undefined)
           throw new DistkvError(
             'SHARD_UNREACHABLE',
             `${origin} redirected ${method} ${path} without a Location`,
           );
-        if (++redirects > MAX_REDIRECTS)
+        if (++redirects > MAX_REDIRECTS && performance.now() >= loopDeadline)
           throw new DistkvError(
             'SHARD_UNREACHABLE',
-            `${method} ${path} was redirected more than ${MAX_REDIRECTS} times (last by ${origin} to ${location}): the nodes disagree about who owns it`,
+            `${method} ${path} was redirected more than ${MAX_REDIRECTS} times (last by ${origin} to ${location}) for ${LOOP_WAIT_MS} ms: the nodes disagree about who owns it`,
           );
+        if (redirects > MAX_REDIRECTS) {
+          // During a failover a node learns the new map up to a peer poll after another
+          // (docs/failover.md): wait, look for a newer map and start over at the leader it names.
+          this.stats.retries++;
+          await sleep(SWITCH_RETRY_MS, signal);
+          origin = `${topology.scheme}://${node}`;
+          target = path;
+          redirects = 0;
+          await followLeader();
+          continue;
+        }
         this.stats.redirects++;
         const theirs = res.config;
         if (theirs !== undefined && theirs !== topology.version) {

@@ -224,6 +224,10 @@ export class DistkvClient {
         // One owner's chunks go one after another, so its shards apply their operations in order;
         // after one fails, the rest are not sent (they would overtake an outcome still unknown).
         let failed: DistkvError | undefined;
+        // A refused chunk (DRAINING) is sent again to the shard's new leader when a newer map names
+        // one: with the owner's operations all in one shard, that is where they go.
+        const owned = new Set(indexes.map((i) => map.shardOf(ops[i]!.key)));
+        const shard = owned.size === 1 ? map.shard([...owned][0]!) : undefined;
         for (const chunk of chunks(indexes, ops)) {
           if (failed !== undefined) {
             const notSent = new DistkvError(
@@ -243,6 +247,7 @@ export class DistkvClient {
               JSON.stringify(wire),
               false,
               options.signal,
+              shard,
             );
           } catch (err) {
             // What one owner did is its operations' results: the others' results stand (they may

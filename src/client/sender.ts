@@ -1,11 +1,15 @@
 /**
  * Sender: one client request to a node, seen through to its answer (docs/api.md). A 307/308 means
  * the client's topology is stale: it follows the Location (re-sending a buffered body, at most
- * MAX_REDIRECTS times) and reloads `/cluster`, in the background unless the redirecting node names
+ * MAX_REDIRECTS times in a row; a loop is started over, after a short wait and a look for a newer
+ * map, up to LOOP_WAIT_MS) and reloads `/cluster`, in the background unless the redirecting node names
  * another config hash, in which case it reloads first and refuses to go on (CONFIG_MISMATCH) if the
  * nodes disagree. An idempotent request is retried on connection errors with capped exponential
- * backoff, then fails as SHARD_UNREACHABLE naming the shard. An answer whose `X-Distkv-Map`
- * version is above the client's makes it reload `/cluster`; a request held by a leader switch
+ * backoff, then fails as SHARD_UNREACHABLE naming the shard. With the same backoff and bound, an
+ * idempotent request refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING (not
+ * executed), is sent again, then rejects with that error; each retry follows the shard's leader if
+ * a newer map moves it. An answer whose `X-Distkv-Map` version is above the client's makes it
+ * reload `/cluster`; a request held by a leader switch
  * (503 SWITCHING_LEADER, not executed: conditional writes too) is sent again after a short wait, up to
  * SWITCH_WAIT_MS, following the shard's leader if a newer map moves it. Any other status from 400
  * up (but a 404 of a key read) rejects as the server's catalogue error.
@@ -24,6 +28,12 @@ const SWITCH_WAIT_MS = 15000;
 const SWITCH_RETRY_MS = 100;
 /** NEWEST_LOOK_MS is how long a write held for a leader switch waits before asking every node for a newer map. */
 const NEWEST_LOOK_MS = 1000;
+/**
+ * LOOP_WAIT_MS bounds how long a request redirected in a loop (nodes that disagree about its
+ * owner) is started over: nodes poll each other's map every 2 s (docs/failover.md), so the
+ * disagreement of a failover lasts about that long; one that outlasts two polls is not transient.
+ */
+const LOOP_WAIT_MS = 5000;
 
 /**
  * Attempts records, across the sends of one call, whether an attempt may have reached a node and
@@ -71,6 +81,7 @@ export class Sender {
     let target = path;
     const switchDeadline = performance.now() + SWITCH_WAIT_MS;
     let nextLook = performance.now() + NEWEST_LOOK_MS;
+    const loopDeadline = performance.now() + LOOP_WAIT_MS;
     // followLeader looks for a newer map and, when it names another leader of the shard, sends there.
     const followLeader = async (): Promise<void> => {
       if (shard === undefined) return;
@@ -81,7 +92,16 @@ export class Sender {
         target = path;
       }
     };
-    for (let attempt = 0, redirects = 0; ;) {
+    let attempt = 0;
+    // backOff waits before the next attempt (capped exponential) and sends it where the cluster
+    // names the shard's leader now.
+    const backOff = async (): Promise<void> => {
+      this.stats.retries++;
+      await sleep(Math.min(1000, 50 * 2 ** attempt), signal);
+      attempt++;
+      await followLeader();
+    };
+    for (let redirects = 0; ;) {
       signal?.throwIfAborted();
       this.stats.requests++;
       let res: Reply;
@@ -91,12 +111,9 @@ export class Sender {
         if (signal?.aborted === true) throw err;
         if (attempts !== undefined && !neverSent(err)) attempts.answerLost = true;
         if (idempotent && attempt < this.retries) {
-          this.stats.retries++;
-          await sleep(Math.min(1000, 50 * 2 ** attempt), signal);
-          attempt++;
           // A node that does not answer may have lost the shard meanwhile (a `w` write waits there
           // its timeout on top of the client's): the retry goes to the leader the cluster names now.
-          await followLeader();
+          await backOff();
           continue;
         }
         const what =
@@ -120,21 +137,41 @@ export class Sender {
         }
         continue;
       }
+      // DRAINING (the node is stopping: route.ts refuses before any handler runs) was not
+      // executed, so any call may be sent again; UNAVAILABLE may come after a worker died with the
+      // request in flight (worker-pool.ts), so only a call that may be repeated is. Either way the
+      // node is not serving now: look for a newer map that names another leader of the shard.
+      if (res.status === 503 && attempt < this.retries && mayResend(res.body, idempotent)) {
+        await backOff();
+        continue;
+      }
       if (res.status === 307 || res.status === 308) {
         const location = res.location;
-        // A loop means the nodes disagree about who owns the key (not a bug of either): the
-        // owner cannot be reached, as a watch reports it (watch.ts), and a key request then
-        // routes once more after a reload (client.ts).
+        // A loop means the nodes disagree about who owns the key (not a bug of either), as they
+        // may for a moment during a failover; one that lasts LOOP_WAIT_MS means the owner cannot
+        // be reached, as a watch reports it (watch.ts), and a key request then routes once more
+        // after a reload (client.ts).
         if (location === undefined)
           throw new DistkvError(
             'SHARD_UNREACHABLE',
             `${origin} redirected ${method} ${path} without a Location`,
           );
-        if (++redirects > MAX_REDIRECTS)
+        if (++redirects > MAX_REDIRECTS && performance.now() >= loopDeadline)
           throw new DistkvError(
             'SHARD_UNREACHABLE',
-            `${method} ${path} was redirected more than ${MAX_REDIRECTS} times (last by ${origin} to ${location}): the nodes disagree about who owns it`,
+            `${method} ${path} was redirected more than ${MAX_REDIRECTS} times (last by ${origin} to ${location}) for ${LOOP_WAIT_MS} ms: the nodes disagree about who owns it`,
           );
+        if (redirects > MAX_REDIRECTS) {
+          // During a failover a node learns the new map up to a peer poll after another
+          // (docs/failover.md): wait, look for a newer map and start over at the leader it names.
+          this.stats.retries++;
+          await sleep(SWITCH_RETRY_MS, signal);
+          origin = `${topology.scheme}://${node}`;
+          target = path;
+          redirects = 0;
+          await followLeader();
+          continue;
+        }
         this.stats.redirects++;
         const theirs = res.config;
         if (theirs !== undefined && theirs !== topology.version) {
@@ -173,6 +210,12 @@ export function neverSent(err: unknown): boolean {
   const cause = err instanceof DistkvError ? err.cause : err;
   const code = (cause as { code?: unknown } | null)?.code;
   return typeof code === 'string' && NOT_SENT_CODES.has(code);
+}
+
+/** mayResend reports whether a 503 with `body` left its request unexecuted, or `idempotent` makes that moot. */
+function mayResend(body: Buffer, idempotent: boolean): boolean {
+  const code = errorOf(503, body).code;
+  return code === 'DRAINING' || (idempotent && code === 'UNAVAILABLE');
 }
 
 function isSwitching(body: Buffer): boolean {

@@ -15,10 +15,11 @@ export interface ClientOptions {
   /**
    * timeoutMs bounds each attempt's wait for an answer's head and between its body's pieces
    * (default 10000; a `w` write gets its own wait on top). A call can take longer: an idempotent
-   * one is retried `retries` times, and one held by a leader switch is sent again for up to 15 s.
+   * one is retried `retries` times, one held by a leader switch is sent again for up to 15 s, and
+   * one redirected in a loop is started over for up to 5 s.
    */
   timeoutMs?: number;
-  /** retries is how many times an idempotent request is retried on a connection error (default 3). */
+  /** retries is how many times an idempotent request is retried on a connection error or a 503 UNAVAILABLE, and any request on a 503 DRAINING (default 3). */
   retries?: number;
   /** connections per node (default 16). */
   connections?: number;

@@ -24,6 +24,7 @@
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { DistkvError } from '../errors.js';
 import type { LiveMap, LiveShard } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
@@ -169,12 +170,13 @@ export class EtcdCoordinator {
   /**
    * publish writes `map` to etcd when it is newer than etcd's (compare-and-swap) and resolves with
    * the map etcd holds afterwards: `map`, or the one another change stored first at that version or
-   * above (so every node adopts the same map). It throws when etcd's map is older yet changed meanwhile.
+   * above (so every node adopts the same map). It throws when etcd's map is older yet changed
+   * meanwhile, and CONFIG_MISMATCH when etcd's map does not fit this node's config.
    */
   async publish(map: LiveMap): Promise<LiveMap> {
     const snap = await this.keys.read();
     const misfit = this.misfit(snap);
-    if (misfit !== undefined) throw new Error(misfit);
+    if (misfit !== undefined) throw new DistkvError('CONFIG_MISMATCH', misfit);
     const theirs = snap.map?.live;
     if (theirs !== undefined && theirs.version >= map.version) return theirs;
     if (await this.keys.swapMap(map, snap.map?.modRevision)) return map;

@@ -58,10 +58,10 @@ describe('a map in etcd that does not fit the config', { timeout: 60000, skip: e
       assert.equal(await client.get(keys.mapKey).string(), theirs, "the other cluster's map was overwritten");
       assert.equal(await client.get(keys.leaderKey('shard-0')).string(), null, 'a leader key was taken');
       assert.equal(coordinator.mayWrite(0), false);
-      await assert.rejects(
-        coordinator.publish(initialLiveMap(config.shards)),
-        /does not fit this node's config/,
-      );
+      await assert.rejects(coordinator.publish(initialLiveMap(config.shards)), {
+        code: 'CONFIG_MISMATCH',
+        message: /does not fit this node's config/,
+      });
       assert.equal(
         await client.get(keys.mapKey).string(),
         theirs,

@@ -21,7 +21,7 @@ export const ERROR_CATALOGUE = {
   INVALID_BODY: { status: 400 },
   /** thrown when an internal endpoint is called without the configured bearer token. */
   UNAUTHORIZED: { status: 401 },
-  /** thrown when two nodes (or a client and a node) route with different configs (their /cluster hashes differ). */
+  /** thrown when two nodes (or a client and a node) route with different configs (their /cluster hashes differ), or the live map in etcd does not fit this node's config. */
   CONFIG_MISMATCH: { status: 409 },
   /** thrown when a replica asks for log records older than the leader retains (it must resync from a snapshot). */
   LOG_GONE: { status: 410 },

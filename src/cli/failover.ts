@@ -24,7 +24,7 @@
  */
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError, isErrorCode } from '../errors.js';
-import type { LiveMap } from '../routing/live-map.js';
+import { type LiveMap, promotedMap } from '../routing/live-map.js';
 import {
   formatOptions,
   type OptionSpec,
@@ -271,21 +271,8 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
     await release();
     throw err;
   }
-  const next: LiveMap = {
-    version: base.version + 1,
-    shards: base.shards.map((s) =>
-      s.idx !== idx
-        ? s
-        : {
-            ...s,
-            leader: target,
-            replicas: members.filter((m) => m !== target),
-            epoch: s.epoch + 1,
-            // The fork point: the held target's last seq.
-            history: [...s.history, { epoch: s.epoch + 1, firstSeq: targetSeq + 1 }],
-          },
-    ),
-  };
+  // The fork point: the held target's last seq.
+  const next = promotedMap(base, idx, target, live.epoch + 1, targetSeq);
   const publish = (node: string) =>
     call(`${scheme}://${node}/_admin/map`, o.token, { method: 'POST', body: JSON.stringify(next) });
   // The target answers with the map it holds afterwards: with etcd, one a concurrent change stored

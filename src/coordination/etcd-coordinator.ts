@@ -24,6 +24,7 @@
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { DistkvError } from '../errors.js';
 import type { LiveMap, LiveShard } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
@@ -98,9 +99,7 @@ export class EtcdCoordinator {
         this.warnOnce(m);
       },
     );
-    this.keys = new EtcdKeyspace(this.etcd, clusterName, config.shards, (m) => {
-      this.warnOnce(m);
-    });
+    this.keys = new EtcdKeyspace(this.etcd, clusterName, config.shards);
     this.ttlMs = config.coordination.lease_ttl_ms;
     this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
     this.gate = new CampaignGate(this.ttlMs, this.tickMs, () => {
@@ -171,10 +170,13 @@ export class EtcdCoordinator {
   /**
    * publish writes `map` to etcd when it is newer than etcd's (compare-and-swap) and resolves with
    * the map etcd holds afterwards: `map`, or the one another change stored first at that version or
-   * above (so every node adopts the same map). It throws when etcd's map is older yet changed meanwhile.
+   * above (so every node adopts the same map). It throws when etcd's map is older yet changed
+   * meanwhile, and CONFIG_MISMATCH when etcd's map does not fit this node's config.
    */
   async publish(map: LiveMap): Promise<LiveMap> {
     const snap = await this.keys.read();
+    const misfit = this.misfit(snap);
+    if (misfit !== undefined) throw new DistkvError('CONFIG_MISMATCH', misfit);
     const theirs = snap.map?.live;
     if (theirs !== undefined && theirs.version >= map.version) return theirs;
     if (await this.keys.swapMap(map, snap.map?.modRevision)) return map;
@@ -204,10 +206,10 @@ export class EtcdCoordinator {
       });
   }
 
-  private warnOnce(message: string): void {
+  private warnOnce(message: string, level: 'warn' | 'error' = 'warn'): void {
     if (message === this.lastError) return;
     this.lastError = message;
-    this.log.warn(message);
+    this.log[level](message);
   }
 
   private async tick(): Promise<void> {
@@ -217,6 +219,15 @@ export class EtcdCoordinator {
       const lease = this.lease.id;
       if (lease === undefined) return;
       const snap = await this.keys.read();
+      const misfit = this.misfit(snap);
+      if (misfit !== undefined) {
+        // Another cluster's map under this prefix (a shared `[coordination] cluster`): writing over
+        // it would make the two clusters overwrite each other's maps, and its leader and seq keys
+        // name other shards. Take no part: serve with this node's own map, take no leader key (so
+        // this node's leaders take no writes until the map fits), and try again every tick.
+        this.warnOnce(misfit, 'error');
+        return;
+      }
       await this.syncMap(snap);
       // Before the seqs go out: a replica ranked on its seq must not apply more from a leader whose key went.
       await this.holds.reconcile(this.keeper.current.shards, snap);
@@ -226,6 +237,12 @@ export class EtcdCoordinator {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
       await this.applyFences();
     }
+  }
+
+  /** misfit describes a map in etcd that does not fit this node's config (undefined: it fits, or there is none). */
+  private misfit(snap: Snapshot): string | undefined {
+    if (snap.map === undefined || snap.map.live !== undefined) return undefined;
+    return `the live map in etcd (${this.keys.mapKey}) does not fit this node's config: ${snap.map.misfit ?? 'unknown'}; this node serves with its own map (version ${this.keeper.current.version}), writes nothing to etcd and takes no leader key (its leaders take no writes) until it fits: is another cluster using [coordination] cluster under the same name?`;
   }
 
   /** syncMap adopts etcd's map when newer, and writes this process's when etcd's is older or missing. */

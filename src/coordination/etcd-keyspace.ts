@@ -27,8 +27,11 @@ export function callOptions(): { deadline: number } {
 
 /** Snapshot is the coordination state read at one revision. */
 export interface Snapshot {
-  /** map is etcd's live map (`live` undefined when it does not fit the config) and its mod revision. */
-  map: { live: LiveMap | undefined; modRevision: string } | undefined;
+  /**
+   * map is etcd's live map and its mod revision; `live` is undefined when the map does not fit this
+   * node's config (another cluster's under the same prefix), and `misfit` then says why.
+   */
+  map: { live: LiveMap | undefined; misfit?: string; modRevision: string } | undefined;
   /** leaders holds each shard's leader key, by shard name. */
   leaders: Map<string, IKeyValue>;
   /** seqs lists each shard's published member seqs, by shard name. */
@@ -40,13 +43,11 @@ export class EtcdKeyspace {
   readonly prefix: string;
   private readonly etcd: Etcd3;
   private readonly shards: readonly ShardInfo[];
-  private readonly warn: (message: string) => void;
 
-  constructor(etcd: Etcd3, cluster: string, shards: readonly ShardInfo[], warn: (message: string) => void) {
+  constructor(etcd: Etcd3, cluster: string, shards: readonly ShardInfo[]) {
     this.etcd = etcd;
     this.prefix = `/distkv/${cluster}/`;
     this.shards = shards;
-    this.warn = warn;
   }
 
   get mapKey(): string {
@@ -67,7 +68,7 @@ export class EtcdKeyspace {
     const snap: Snapshot = { map: undefined, leaders: new Map(), seqs: new Map() };
     for (const kv of res.kvs) {
       const key = kv.key.toString().slice(this.prefix.length);
-      if (key === 'map') snap.map = { live: this.parse(kv.value), modRevision: kv.mod_revision };
+      if (key === 'map') snap.map = { ...this.parse(kv.value), modRevision: kv.mod_revision };
       else if (key.startsWith('leader/')) snap.leaders.set(key.slice('leader/'.length), kv);
       else if (key.startsWith('seq/')) {
         const [shard = '', address = ''] = key.slice('seq/'.length).split('/');
@@ -79,12 +80,11 @@ export class EtcdKeyspace {
     return snap;
   }
 
-  private parse(value: Buffer): LiveMap | undefined {
+  private parse(value: Buffer): { live: LiveMap | undefined; misfit?: string } {
     try {
-      return parseLiveMap(JSON.parse(value.toString()), this.shards);
+      return { live: parseLiveMap(JSON.parse(value.toString()), this.shards) };
     } catch (err) {
-      this.warn(`the live map in etcd (${this.mapKey}) does not fit the config: ${(err as Error).message}`);
-      return undefined;
+      return { live: undefined, misfit: (err as Error).message };
     }
   }
 

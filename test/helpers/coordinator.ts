@@ -5,7 +5,7 @@
  * shard (a leader and its replicas) coordinated by a test etcd (test/helpers/etcd.ts).
  */
 import { after } from 'node:test';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { parseConfigText } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
 import { EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
@@ -49,6 +49,7 @@ export function testCoordinator(
   cluster: string,
   store: HostedStoreFake,
   offered: (map: LiveMap) => Promise<void> = () => Promise.resolve(),
+  log: Logger = pino({ level: 'silent' }),
 ): EtcdCoordinator {
   let current: LiveMap = initialLiveMap(config.shards);
   const keeper = {
@@ -69,5 +70,5 @@ export function testCoordinator(
     lastSeq: store.lastSeq,
     call: (_worker: number, msg: ToWorker) => (store.call ?? fence)(msg),
   } as unknown as WorkerPool;
-  return new EtcdCoordinator(config, keeper, plan, pool, pino({ level: 'silent' }), cluster);
+  return new EtcdCoordinator(config, keeper, plan, pool, log, cluster);
 }

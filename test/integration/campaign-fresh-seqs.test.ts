@@ -38,7 +38,7 @@ describe('a campaign after the leader key goes', { timeout: 60000, skip: etcdMis
   it('waits for the other live members to publish their seqs before a replica behind one wins', async () => {
     const config = oneShardConfig(etcd.url, CLUSTER, TTL_MS, L, [R1, R2]);
     const client = new Etcd3({ hosts: etcd.url });
-    const keys = new EtcdKeyspace(client, CLUSTER, config.shards, () => undefined);
+    const keys = new EtcdKeyspace(client, CLUSTER, config.shards);
     // The leader and R1 as etcd sees them: each one's keys under a lease of its own.
     const leaderLease = client.lease(1);
     await leaderLease.put(keys.leaderKey('shard-0')).value(L);

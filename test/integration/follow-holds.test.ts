@@ -57,7 +57,7 @@ describe("a replica while its shard's leader key is missing", { timeout: 60000, 
   it('stops following before it publishes its seq, and follows again once the leader retakes its key', async () => {
     const config = oneShardConfig(etcd.url, CLUSTER, TTL_MS, L, [R1, R2]);
     const client = new Etcd3({ hosts: etcd.url });
-    const keys = new EtcdKeyspace(client, CLUSTER, config.shards, () => undefined);
+    const keys = new EtcdKeyspace(client, CLUSTER, config.shards);
     const leaderLease = client.lease(1);
     await leaderLease.put(keys.leaderKey('shard-0')).value(L);
     const r2Lease = client.lease(30);

@@ -37,7 +37,7 @@ describe('a reconcile whose lease is dropped meanwhile', { timeout: 60000, skip:
   it('writes nothing under no lease: a stopped process leaves no key behind', async () => {
     const config = oneShardConfig(etcd.url, CLUSTER, TTL_MS, L, [R]);
     const client = new Etcd3({ hosts: etcd.url });
-    const keys = new EtcdKeyspace(client, CLUSTER, config.shards, () => undefined);
+    const keys = new EtcdKeyspace(client, CLUSTER, config.shards);
     const offered = { revoked: false };
     const coordinator = testCoordinator(
       config,

@@ -92,6 +92,7 @@ export class LsmStore implements Store {
     retiredBloomChecks: 0,
     retiredBloomNegatives: 0,
     retiredBloomFalsePositives: 0,
+    retireFailures: 0,
   };
   /** compactionSeconds times each compaction (for the /metrics histogram). */
   private readonly compactionSeconds = new LatencyHistogram();
@@ -401,7 +402,12 @@ export class LsmStore implements Store {
     await compactRuns(this.level, inputs);
     const ms = performance.now() - t0;
     this.levels.runs = this.levels.runs.filter((r) => !inputs.includes(r));
-    retireRuns(this.opts.vfs, this.runsDir, inputs, this.counters);
+    const retireError = retireRuns(this.opts.vfs, this.runsDir, inputs, this.counters);
+    if (retireError !== undefined)
+      this.opts.log?.warn(
+        { err: retireError.message, dir: this.opts.dir },
+        'could not delete every compacted run; the next open deletes what is left',
+      );
     this.counters.compactions++;
     this.counters.compactionMsTotal += ms;
     this.counters.lastCompactionMs = ms;

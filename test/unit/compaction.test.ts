@@ -208,3 +208,29 @@ describe('failed compactions and flushes back off', () => {
     await s.close();
   });
 });
+
+describe('retiring compacted runs', () => {
+  it('closes every compacted run and leaves the undeletable ones for the next open when an unlink fails', async () => {
+    const vfs = new FaultyVfs();
+    const lines: LogLine[] = [];
+    const dir = tempDir(after);
+    const s = await open(dir, { vfs, memtableBytes: 4096, maxRuns: 2, log: capture(lines) });
+    vfs.failUnlinks(1);
+    await fill(s, 120);
+    const attempts = (): number => Number(s.stats().compactions) + Number(s.stats().compactionFailures);
+    await waitFor(() => attempts() >= 1, 10_000, 'a compaction');
+    await s.idle();
+    assert.equal(vfs.openReads, Number(s.stats().runs), 'only the live runs hold a handle');
+    assert.equal(s.stats().retireFailures, 1, 'the failed unlink is counted');
+    assert.equal(s.stats().compactionFailures, 0, 'the compaction itself succeeded');
+    assert.equal(lines.filter((l) => l.level === 40).length, 1, JSON.stringify(lines));
+    const leftover = vfs.list(`${dir}/runs`).length - Number(s.stats().runs);
+    assert.equal(leftover, 1, 'the run that could not be deleted is still there');
+    await s.close();
+    assert.equal(vfs.openReads, 0, 'every run handle is closed');
+    const again = await open(dir, { vfs, memtableBytes: 4096, maxRuns: 2 });
+    assert.equal(vfs.list(`${dir}/runs`).length, Number(again.stats().runs), 'the next open deleted it');
+    for (let i = 0; i < 120; i++) assert.equal(again.get(key(i))?.[0], i % 251);
+    await again.close();
+  });
+});

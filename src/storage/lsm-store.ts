@@ -136,8 +136,9 @@ export class LsmStore implements Store {
           this.trimWal();
           this.compaction.runsChanged();
         },
-        backpressure: () =>
-          this.levels.runs.length > this.opts.maxRuns ? this.compaction.running : undefined,
+        // The last flush at close goes ahead (one attempt) whatever holds flushes back.
+        backpressure: () => (this.closing ? undefined : this.compaction.holdFlushes()),
+        heldBack: () => this.compaction.heldBack(),
         isClosed: () => this.closed,
         isClosing: () => this.closing,
         dir: opts.dir,
@@ -259,6 +260,7 @@ export class LsmStore implements Store {
     if (this.closed) return;
     // One attempt: a flush that fails while closing is not retried (its records stay in the log).
     this.closing = true;
+    this.compaction.release();
     if (this.levels.active.size > 0 || this.flushes.frozen.length > 0)
       await this.flush().catch((err: unknown) => {
         this.opts.log?.warn(

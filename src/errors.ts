@@ -75,7 +75,7 @@ export const ERROR_CATALOGUE = {
   CLUSTER_NOT_EMPTY: { status: 409 },
   /** thrown when fewer than `w` replicas acknowledged a write within `timeout_ms`. */
   REPLICATION_TIMEOUT: { status: 504 },
-  /** thrown when the disk is full or an fsync failed: writes are refused, reads keep working. */
+  /** thrown when the disk is full, an fsync failed or compactions keep failing: writes are refused, reads keep working. */
   DISK_FULL: { status: 507 },
   /** thrown when the configuration is invalid (never sent over HTTP: startup exits with it). */
   CONFIG_INVALID: { status: 500 },

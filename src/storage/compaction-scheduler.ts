@@ -14,6 +14,12 @@
  * A failed compaction is retried after a capped exponential delay (backoff.ts) and logged once
  * per state change (first failure, then recovery), never once per attempt.
  *
+ * It also holds flushes back (`holdFlushes`, the flush queue's backpressure): while a compaction
+ * drains runs over `max_runs`, and, while compactions keep failing, once runs reach
+ * FAILING_RUNS_FACTOR × `max_runs` (until an attempt succeeds). Frozen memtables then pile up and
+ * writes stall, refused while it is failing (`heldBack`, flush-queue.ts), so runs and their open
+ * files cannot grow without bound under a lasting LMDB failure.
+ *
  * Owned by one store on its worker thread; `compact` does the work and is never run twice at once.
  */
 import type { Logger } from 'pino';
@@ -56,6 +62,12 @@ class ThreadGate {
 
 const THREAD_GATE = new ThreadGate();
 
+/**
+ * FAILING_RUNS_FACTOR: while compactions fail, flushes go on up to this many times `max_runs` runs
+ * (so a brief failure costs writers nothing), then wait until a compaction succeeds.
+ */
+export const FAILING_RUNS_FACTOR = 2;
+
 /** CompactionReason names what triggered a compaction. */
 export type CompactionReason = 'runs' | 'reads' | 'idle';
 
@@ -89,6 +101,8 @@ export class CompactionScheduler {
   private readPasses = 0;
   private readPassBudget = Infinity;
   private closed = false;
+  /** attemptWaiters wait for the end of the next compaction attempt (held flushes: holdFlushes). */
+  private attemptWaiters: (() => void)[] = [];
   /** counters by trigger, for /stats. */
   readonly counts = { runs: 0, reads: 0, idle: 0 };
 
@@ -124,10 +138,37 @@ export class CompactionScheduler {
     this.check();
   }
 
-  /** close stops every timer; a running compaction finishes (await `running`). */
+  /**
+   * holdFlushes returns what the next flush must wait for, if anything: the running compaction
+   * while runs exceed maxRuns; while compactions fail, the next attempt once runs reach
+   * FAILING_RUNS_FACTOR × maxRuns.
+   */
+  holdFlushes(): Promise<void> | undefined {
+    if (this.closed || this.o.runs().count <= this.o.maxRuns) return undefined;
+    if (this.running !== undefined) return this.running;
+    if (this.heldBack() === undefined) return undefined;
+    return new Promise<void>((resolve) => this.attemptWaiters.push(resolve));
+  }
+
+  /** heldBack says why flushes are held back by failing compactions (for the writes it refuses), or undefined. */
+  heldBack(): string | undefined {
+    const failure = this.backoff.lastError;
+    const { count } = this.o.runs();
+    const limit = FAILING_RUNS_FACTOR * this.o.maxRuns;
+    if (failure === undefined || count < limit || this.closed) return undefined;
+    return `compaction into LMDB is failing (${failure.message}) with ${count} runs (flushes stop at ${limit}, ${FAILING_RUNS_FACTOR} × max_runs)`;
+  }
+
+  /** release lets flushes held back by failing compactions go (the store is closing). */
+  release(): void {
+    for (const w of this.attemptWaiters.splice(0)) w();
+  }
+
+  /** close stops every timer and releases held flushes; a running compaction finishes (await `running`). */
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    this.release();
   }
 
   /** reason says why the runs should be compacted now, or undefined. */
@@ -185,6 +226,7 @@ export class CompactionScheduler {
       })
       .finally(() => {
         this.running = undefined;
+        this.release();
         if (this.closed) return;
         if (this.backoff.failing) this.setTimer(this.backoff.delayMs());
         else this.runsChanged();

@@ -9,7 +9,8 @@
  * may write the pages of one request out of order (appended bytes are still a prefix: they count
  * only once the file's size is committed, after their data). Directory operations
  * (create, rename, unlink) are durable at once. `failSyncs(n)` makes the next n syncs fail with EIO
- * (and, as Linux does after a failed fsync, forgets the unsynced bytes); `setCapacity(bytes)` makes
+ * (and, as Linux does after a failed fsync, forgets the unsynced bytes); `failUnlinks(n)` the next
+ * n unlinks; `openReads` counts read handles not yet closed; `setCapacity(bytes)` makes
  * writes that grow the files beyond a total size fail with ENOSPC after writing what fits (writes
  * over existing bytes take no space). Handles opened before a
  * crash fail with EIO afterwards, so the crashed store's leftovers cannot write into the "rebooted" disk.
@@ -105,7 +106,10 @@ export class FaultyVfs implements Vfs {
   private readonly files = new Map<string, MemFile>();
   private readonly dirs = new Set<string>();
   private syncFailures = 0;
+  private unlinkFailures = 0;
   private capacity = Infinity;
+  /** openReads counts read handles opened and not yet closed (tests check nothing leaks). */
+  openReads = 0;
   /** syncCount counts successful syncs (tests assert group commit with it). */
   syncCount = 0;
   /** dead is set by crash(): this instance is the disk as the crashed process saw it; all calls fail. */
@@ -121,6 +125,11 @@ export class FaultyVfs implements Vfs {
   /** failSyncs makes the next `n` syncs fail with EIO. */
   failSyncs(n: number): void {
     this.syncFailures = n;
+  }
+
+  /** failUnlinks makes the next `n` unlinks fail with EIO (the file stays). */
+  failUnlinks(n: number): void {
+    this.unlinkFailures = n;
   }
 
   /** setCapacity limits the total bytes of all files; appends beyond it fail with ENOSPC. */
@@ -239,6 +248,8 @@ export class FaultyVfs implements Vfs {
   openRead(path: string): ReadableFile {
     this.check();
     const data = this.file(path).data;
+    this.openReads++;
+    let open = true;
     return {
       path,
       size: data.length,
@@ -246,7 +257,10 @@ export class FaultyVfs implements Vfs {
         this.check();
         return Buffer.from(data.subarray(position, position + length));
       },
-      close: () => undefined,
+      close: () => {
+        if (open) this.openReads--;
+        open = false;
+      },
     };
   }
 
@@ -274,6 +288,10 @@ export class FaultyVfs implements Vfs {
   unlink(path: string): void {
     this.check();
     this.file(path);
+    if (this.unlinkFailures > 0) {
+      this.unlinkFailures--;
+      throw errno('EIO', `unlink failed on ${path}`);
+    }
     this.files.delete(path);
   }
 

@@ -4,7 +4,8 @@
  * a time; reads keep seeing it (`frozen`, newest first) until its run is in place. A failed flush is
  * retried with capped exponential backoff (backoff.ts), logged once when it starts failing and once
  * when it recovers. With MAX_FROZEN memtables waiting, writes wait for a flush (`stall`), or are
- * refused with DISK_FULL while flushes keep failing. Used only on the store's worker thread.
+ * refused with DISK_FULL while flushes keep failing or failing compactions hold them back
+ * (`heldBack`, compaction-scheduler.ts). Used only on the store's worker thread.
  */
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
@@ -23,6 +24,8 @@ export interface FlushTarget {
   flushed(m: Memtable): void;
   /** backpressure returns what to wait for before the next flush may start (a compaction draining runs), if anything. */
   backpressure(): Promise<void> | undefined;
+  /** heldBack says why failing compactions hold flushes back (writes are then refused), or undefined. */
+  heldBack(): string | undefined;
   /** isClosed says the store closed: flushing stops. */
   isClosed(): boolean;
   /** isClosing says the store is closing: a failed flush is not retried. */
@@ -74,16 +77,15 @@ export class FlushQueue {
     while (this.running !== undefined) await this.running;
   }
 
-  /** stall waits while MAX_FROZEN memtables wait for flushing; refuses with DISK_FULL while flushes fail. */
+  /** stall waits while MAX_FROZEN memtables wait for flushing; refuses with DISK_FULL while flushes fail or are held back. */
   async stall(): Promise<void> {
     while (this.mustStall) {
-      // Never wait on a flush that keeps failing (disk full).
+      // Never wait on a flush that keeps failing (disk full), or that failing compactions hold back.
       const failure = this.backoff.lastError;
-      if (failure !== undefined)
-        throw new DistkvError(
-          'DISK_FULL',
-          `memtable flush is failing (${failure.message}); writes are refused until it succeeds`,
-        );
+      const reason =
+        failure === undefined ? this.target.heldBack() : `memtable flush is failing (${failure.message})`;
+      if (reason !== undefined)
+        throw new DistkvError('DISK_FULL', `${reason}; writes are refused until it succeeds`);
       this.counters.writeStalls++;
       await new Promise<void>((resolve) => this.stallWaiters.push(resolve));
       if (this.target.isClosed()) throw new DistkvError('UNAVAILABLE', 'store is closed');
@@ -101,10 +103,14 @@ export class FlushQueue {
   private async loop(): Promise<void> {
     const t = this.target;
     while (this.frozen.length > 0) {
-      // Backpressure: while a compaction drains runs over the limit, flush no more; frozen
-      // memtables then pile up and writes stall, so writes go no faster than compaction.
-      for (let wait = t.backpressure(); wait !== undefined && !t.isClosed(); wait = t.backpressure())
+      // Backpressure: while a compaction drains runs over the limit, or failing compactions leave
+      // too many runs, flush no more; frozen memtables then pile up and writes stall, so writes go
+      // no faster than compaction.
+      // Stalled writes are woken at each step, so they are refused once failing compactions hold flushes.
+      for (let wait = t.backpressure(); wait !== undefined && !t.isClosed(); wait = t.backpressure()) {
+        for (const w of this.stallWaiters.splice(0)) w();
         await wait;
+      }
       const m = this.frozen[this.frozen.length - 1]!;
       const t0 = performance.now();
       try {

@@ -7,7 +7,8 @@
  * are durable by then).
  * Until that last commit, the input runs stay in place and keep shadowing LMDB, so readers never
  * see a half-compacted state, and a crash mid-way only redoes the same idempotent writes; then
- * they are retired (`retireRuns`: closed, deleted, the directory synced). Between
+ * they are retired (`retireRuns`: closed, deleted, the directory synced; a file it cannot delete
+ * is left for the next open). Between
  * chunks the worker's event loop runs (each commit is awaited), so foreground reads and writes go on.
  *
  * An expired value is kept, expiry and all, until a newer record of its key (the leader's expire
@@ -29,7 +30,9 @@ export const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** compactRuns merges `inputs` (newest first) into `level`; resolves once applied_seq is durable. */
 export async function compactRuns(level: LmdbLevel, inputs: readonly RunReader[]): Promise<void> {
-  const appliedSeq = Math.max(...inputs.map((r) => r.footer.maxSeq));
+  // A loop, not Math.max(...): spreading ~10^5 arguments overflows the stack.
+  let appliedSeq = 0;
+  for (const r of inputs) appliedSeq = Math.max(appliedSeq, r.footer.maxSeq);
   const merged = mergeNewest(inputs.map((r) => r.entries(undefined, false)));
   let chunk: LevelWrite[] = [];
   let chunkBytes = 0;
@@ -52,19 +55,42 @@ export async function compactRuns(level: LmdbLevel, inputs: readonly RunReader[]
   await level.apply(chunk, appliedSeq);
 }
 
-/** retireRuns closes and deletes compacted runs `inputs` in `runsDir`, keeping their bloom counts in `counters`. */
+/**
+ * retireRuns closes and deletes compacted runs `inputs` in `runsDir`, keeping their bloom counts in
+ * `counters`. Their data is durable in LMDB by now, so a failure here loses nothing: every input is
+ * closed whatever fails (no fd leaks), each failure is counted in `counters.retireFailures`, and the
+ * files it could not delete stay until the next open deletes them (at or below applied_seq:
+ * lsm-recovery.ts). Returns the first error, for the caller to log, or undefined.
+ */
 export function retireRuns(
   vfs: Vfs,
   runsDir: string,
   inputs: readonly RunReader[],
   counters: LsmCounters,
-): void {
+): Error | undefined {
+  let first: Error | undefined;
+  const attempt = (step: () => void): void => {
+    try {
+      step();
+    } catch (err) {
+      counters.retireFailures++;
+      first ??= err as Error;
+    }
+  };
   for (const r of inputs) {
     counters.retiredBloomChecks += r.bloomChecks;
     counters.retiredBloomNegatives += r.bloomNegatives;
     counters.retiredBloomFalsePositives += r.bloomFalsePositives;
-    r.close();
-    vfs.unlink(r.path);
+    attempt(() => {
+      r.close();
+    });
   }
-  vfs.syncDir(runsDir);
+  for (const r of inputs)
+    attempt(() => {
+      vfs.unlink(r.path);
+    });
+  attempt(() => {
+    vfs.syncDir(runsDir);
+  });
+  return first;
 }

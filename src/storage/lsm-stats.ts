@@ -19,6 +19,8 @@ export interface LsmCounters {
   retiredBloomChecks: number;
   retiredBloomNegatives: number;
   retiredBloomFalsePositives: number;
+  /** retireFailures counts closes, unlinks and directory syncs of compacted runs that failed (lsm-compaction.ts). */
+  retireFailures: number;
 }
 
 /** LsmState is what lsmStats reads of a store (read only). */
@@ -88,6 +90,7 @@ export function lsmStats(s: LsmState): StoreStats {
     compactionsForIdle: s.compaction.counts.idle,
     compactionFailures: s.compaction.failures,
     flushFailures: s.flushes.failures,
+    retireFailures: s.counters.retireFailures,
     compactionRunning: s.compaction.running === undefined ? 0 : 1,
     compactionMsTotal: s.counters.compactionMsTotal,
     lastCompactionMs: s.counters.lastCompactionMs,

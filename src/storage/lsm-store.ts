@@ -92,6 +92,7 @@ export class LsmStore implements Store {
     retiredBloomChecks: 0,
     retiredBloomNegatives: 0,
     retiredBloomFalsePositives: 0,
+    retireFailures: 0,
   };
   /** compactionSeconds times each compaction (for the /metrics histogram). */
   private readonly compactionSeconds = new LatencyHistogram();
@@ -135,8 +136,9 @@ export class LsmStore implements Store {
           this.trimWal();
           this.compaction.runsChanged();
         },
-        backpressure: () =>
-          this.levels.runs.length > this.opts.maxRuns ? this.compaction.running : undefined,
+        // The last flush at close goes ahead (one attempt) whatever holds flushes back.
+        backpressure: () => (this.closing ? undefined : this.compaction.holdFlushes()),
+        heldBack: () => this.compaction.heldBack(),
         isClosed: () => this.closed,
         isClosing: () => this.closing,
         dir: opts.dir,
@@ -258,6 +260,7 @@ export class LsmStore implements Store {
     if (this.closed) return;
     // One attempt: a flush that fails while closing is not retried (its records stay in the log).
     this.closing = true;
+    this.compaction.release();
     if (this.levels.active.size > 0 || this.flushes.frozen.length > 0)
       await this.flush().catch((err: unknown) => {
         this.opts.log?.warn(
@@ -401,7 +404,12 @@ export class LsmStore implements Store {
     await compactRuns(this.level, inputs);
     const ms = performance.now() - t0;
     this.levels.runs = this.levels.runs.filter((r) => !inputs.includes(r));
-    retireRuns(this.opts.vfs, this.runsDir, inputs, this.counters);
+    const retireError = retireRuns(this.opts.vfs, this.runsDir, inputs, this.counters);
+    if (retireError !== undefined)
+      this.opts.log?.warn(
+        { err: retireError.message, dir: this.opts.dir },
+        'could not delete every compacted run; the next open deletes what is left',
+      );
     this.counters.compactions++;
     this.counters.compactionMsTotal += ms;
     this.counters.lastCompactionMs = ms;

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
+import type { DistkvError } from '../../src/errors.js';
 import { Backoff } from '../../src/storage/backoff.js';
 import { CompactionScheduler, READ_AMP_MIN } from '../../src/storage/compaction-scheduler.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { openLsmStore } from '../../src/storage/lsm-recovery.js';
 import type { LsmOptions } from '../../src/storage/lsm-options.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
+import type { LmdbLevel } from '../../src/storage/lmdb-level.js';
+import { compactRuns } from '../../src/storage/lsm-compaction.js';
+import type { RunReader } from '../../src/storage/sstable-reader.js';
 import { RealVfs } from '../../src/storage/real-vfs.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -206,5 +210,85 @@ describe('failed compactions and flushes back off', () => {
     assert.equal(lines.filter((l) => l.msg === 'memtable flush succeeded again').length, 1);
     for (let i = 0; i < 60; i++) assert.equal(s.get(key(i))?.[0], 3);
     await s.close();
+  });
+});
+
+describe('flushes held back by failing compactions', () => {
+  it(
+    'stops adding runs while compactions keep failing, refuses writes with DISK_FULL, resumes once one succeeds',
+    {
+      timeout: 30_000,
+    },
+    async () => {
+      const vfs = new FaultyVfs();
+      const dir = tempDir(after);
+      const s = await open(dir, { vfs, memtableBytes: 4096, maxRuns: 2, retryMinMs: 20, retryMaxMs: 100 });
+      for (let i = 0; i < 25; i++) await s.put(key(i), Buffer.alloc(100, 1));
+      await s.idle();
+      const [oldest, ...others] = vfs.list(`${dir}/runs`);
+      assert.ok(oldest !== undefined && others.length === 0, 'exactly one run');
+      vfs.corrupt(`${dir}/runs/${oldest}`, 20); // every compaction now fails merging it
+      let refused: DistkvError | undefined;
+      let acked = 25;
+      for (; acked < 1000 && refused === undefined; acked++)
+        await s.put(key(acked), Buffer.alloc(100, 2)).catch((err: unknown) => {
+          refused = err as DistkvError;
+        });
+      acked--;
+      assert.ok(refused !== undefined, `writes went on: ${String(s.stats().runs)} runs`);
+      assert.equal(refused.code, 'DISK_FULL');
+      assert.match(refused.message, /compaction into LMDB is failing/);
+      assert.ok(Number(s.stats().compactionFailures) >= 1);
+      assert.equal(s.stats().runs, 4, 'runs stop at 2 × max_runs');
+      vfs.corrupt(`${dir}/runs/${oldest}`, 20); // the run is whole again: the next attempt succeeds
+      await waitFor(() => Number(s.stats().compactions) >= 1, 10_000, 'a compaction after the failures');
+      for (let i = 1000; i < 1100; i++) await s.put(key(i), Buffer.alloc(100, 3));
+      for (let i = 25; i < acked; i++) assert.equal(s.get(key(i))?.[0], 2, `key ${i}`);
+      for (let i = 1000; i < 1100; i++) assert.equal(s.get(key(i))?.[0], 3);
+      await s.close();
+    },
+  );
+});
+
+describe('compacting many runs', () => {
+  it('records the newest seq of 300000 inputs as applied_seq (no argument spread that overflows the stack)', async () => {
+    const empty = (maxSeq: number): RunReader =>
+      ({ footer: { maxSeq }, entries: () => [][Symbol.iterator]() }) as unknown as RunReader;
+    const inputs = Array.from({ length: 300_000 }, (_, i) => empty(i === 1234 ? 999_999 : i));
+    const applied: (number | undefined)[] = [];
+    const level = {
+      apply: (_chunk: unknown, seq?: number) => {
+        applied.push(seq);
+        return Promise.resolve();
+      },
+    } as unknown as LmdbLevel;
+    await compactRuns(level, inputs);
+    assert.deepEqual(applied, [999_999]);
+  });
+});
+
+describe('retiring compacted runs', () => {
+  it('closes every compacted run and leaves the undeletable ones for the next open when an unlink fails', async () => {
+    const vfs = new FaultyVfs();
+    const lines: LogLine[] = [];
+    const dir = tempDir(after);
+    const s = await open(dir, { vfs, memtableBytes: 4096, maxRuns: 2, log: capture(lines) });
+    vfs.failUnlinks(1);
+    await fill(s, 120);
+    const attempts = (): number => Number(s.stats().compactions) + Number(s.stats().compactionFailures);
+    await waitFor(() => attempts() >= 1, 10_000, 'a compaction');
+    await s.idle();
+    assert.equal(vfs.openReads, Number(s.stats().runs), 'only the live runs hold a handle');
+    assert.equal(s.stats().retireFailures, 1, 'the failed unlink is counted');
+    assert.equal(s.stats().compactionFailures, 0, 'the compaction itself succeeded');
+    assert.equal(lines.filter((l) => l.level === 40).length, 1, JSON.stringify(lines));
+    const leftover = vfs.list(`${dir}/runs`).length - Number(s.stats().runs);
+    assert.equal(leftover, 1, 'the run that could not be deleted is still there');
+    await s.close();
+    assert.equal(vfs.openReads, 0, 'every run handle is closed');
+    const again = await open(dir, { vfs, memtableBytes: 4096, maxRuns: 2 });
+    assert.equal(vfs.list(`${dir}/runs`).length, Number(again.stats().runs), 'the next open deleted it');
+    for (let i = 0; i < 120; i++) assert.equal(again.get(key(i))?.[0], i % 251);
+    await again.close();
   });
 });

@@ -27,7 +27,7 @@ const NOT_FLOAT = '-ERR value is not a valid float\r\n';
 
 const bulk = (v: Buffer | undefined): string =>
   v === undefined ? '$-1\r\n' : `$${v.length}\r\n${v.toString('latin1')}\r\n`;
-const int = (n: number): string => `:${n}\r\n`;
+const int = (n: number | bigint): string => `:${n}\r\n`;
 const tooBig = (n: number): string => `-ERR value is ${n} bytes; limit is ${LIMIT}\r\n`;
 
 /** Entry is a key in the model: its value and whether it has an expiry (all expiries are far off). */
@@ -187,7 +187,7 @@ function modelRun(rnd: () => number, keys: string[], n: number): Step[] {
         if (n === undefined) steps.push({ args: ['INCR', k], expect: NOT_INTEGER });
         else {
           model.set(k, { value: Buffer.from(String(n + 1n)), ttl: cur?.ttl ?? false });
-          steps.push({ args: ['INCR', k], expect: int(Number(n + 1n)) });
+          steps.push({ args: ['INCR', k], expect: int(n + 1n) });
         }
         break;
       }

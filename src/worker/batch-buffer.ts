@@ -1,8 +1,9 @@
 /**
  * BatchBuffer: a growable byte buffer that batches are encoded into, then handed off whole.
  *
- * `take()` copies the filled bytes into an ArrayBuffer of exactly that size (to be transferred to
- * another thread) and keeps encoding into the same buffer. Transferring the whole encoding buffer
+ * `take()` copies the filled bytes into an ArrayBuffer of exactly that size (for postMessage: the
+ * main thread transfers its request batches, the worker lets its replies be cloned, reply-batch.ts
+ * says why) and keeps encoding into the same buffer. Transferring the whole encoding buffer
  * instead (64 KiB per batch, thousands of batches a second) made V8 count hundreds of MB/s of
  * external memory and run a full mark-compact every ~80 ms on both threads; the copy of a batch's
  * few hundred bytes costs far less. A buffer that grew past SHRINK_BYTES is dropped after its batch.
@@ -40,7 +41,7 @@ export class BatchBuffer {
     this.buf = next;
   }
 
-  /** take returns the filled bytes as a transferable ArrayBuffer and its length, and resets the buffer. */
+  /** take returns the filled bytes as an ArrayBuffer of their exact size and its length, and resets the buffer. */
   take(): { buffer: ArrayBuffer; length: number } {
     const buffer = (this.buf.buffer as ArrayBuffer).slice(
       this.buf.byteOffset,

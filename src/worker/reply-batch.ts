@@ -9,8 +9,9 @@
  * detaches it, and the first ArrayBuffer an isolate detaches turns off V8's assumption that none
  * ever is (its "array buffer detaching protector"), after which every typed array access of the
  * thread checks for it: the worker ran about 12 % more instructions per PUT, the CRC of a record
- * 22 % more (docs/performance.md, "Mirrored replicas: one key hash per record"). A batch of
- * replies is a few bytes per reply; copying it costs less.
+ * 22 % more (docs/performance.md, "Mirrored replicas: one key hash per record"). Most batches
+ * are a few bytes per reply, and copying them costs less; a batch that carries large GET values
+ * is copied twice on this thread (`take()`'s exact-size copy, then postMessage's clone).
  *
  * Owned by one shard worker thread.
  */

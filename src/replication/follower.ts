@@ -32,10 +32,11 @@
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
  * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { writeDurableJson } from './durable-json.js';
+import { readResyncMarker } from './resync-marker.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { ShardEpochs } from './epochs.js';
 import type { FollowerState } from './positions.js';
@@ -108,7 +109,7 @@ export class Follower {
 
   constructor(o: FollowerOptions) {
     this.o = o;
-    const marker = readMarker(o.resyncMarker);
+    const marker = readResyncMarker(o.resyncMarker);
     this.interrupted = marker === 'loading';
     this.exactFrom = marker === 'loading' ? 0 : marker;
   }
@@ -391,20 +392,5 @@ export class Follower {
     )
       this.o.log?.debug(fields, `replication: ${next}`);
     else this.o.log?.info(fields, `replication: ${next}`);
-  }
-}
-
-/**
- * readMarker returns the exactSeq a resync left in `file` (0 when there is none), or 'loading'
- * when a snapshot load began and did not finish.
- */
-function readMarker(file: string | undefined): number | 'loading' {
-  if (file === undefined) return 0;
-  try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { exactSeq?: unknown; loading?: unknown };
-    if (parsed.loading === true) return 'loading';
-    return typeof parsed.exactSeq === 'number' ? parsed.exactSeq : 0;
-  } catch {
-    return 0;
   }
 }

@@ -17,7 +17,7 @@ import type { PullResult, ReplicationSource, SnapshotStream } from './source.js'
 import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
-/** BODY_IDLE_MS bounds the silence between two chunks of a pull's body. */
+/** BODY_IDLE_MS bounds the silence between two chunks of a pull's or a snapshot's body (and a snapshot's wait for its headers). */
 const BODY_IDLE_MS = 30000;
 
 /** errorCodeOf reads the code of a JSON error body (undefined when it is not one). */
@@ -43,6 +43,8 @@ export interface HttpSourceOptions {
   caFile?: string;
   /** configHash, when given, lets the leader refuse a replica that routes with another config. */
   configHash?: string;
+  /** bodyIdleMs bounds the silence between two chunks of a body (default BODY_IDLE_MS; tests shorten it). */
+  bodyIdleMs?: number;
 }
 
 /** HttpSource pulls from a leader over HTTP. */
@@ -69,7 +71,7 @@ export class HttpSource implements ReplicationSource {
       path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.o.configHash === undefined ? '' : `&config=${this.o.configHash}`}`,
       headers: this.headers(),
       headersTimeout: waitMs + CONTACT_GRACE_MS,
-      bodyTimeout: BODY_IDLE_MS,
+      bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,
     });
     const leaderSeq = Number(r.headers['x-distkv-leader-seq'] ?? NaN);
     const epochs = {
@@ -96,10 +98,16 @@ export class HttpSource implements ReplicationSource {
   }
 
   async snapshot(): Promise<SnapshotStream> {
+    // Bounded like a pull's: a leader that stops sending (paused, cut off without a reset) would
+    // otherwise hold the replica, wiped and answering UNAVAILABLE, for good. A replica that is
+    // slow to load does not count: the body's timer does not run while its reader applies back-pressure.
+    const idleMs = this.o.bodyIdleMs ?? BODY_IDLE_MS;
     const r = await this.pool.request({
       method: 'GET',
       path: `/_repl/snapshot?shard=${this.o.shard}`,
       headers: this.headers(),
+      headersTimeout: idleMs,
+      bodyTimeout: idleMs,
     });
     if (r.statusCode !== 200) {
       const text = await r.body.text();

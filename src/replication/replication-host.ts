@@ -36,7 +36,7 @@ import { ResyncingStore } from './resyncing-store.js';
 import { SeedCursor } from './seed-cursor.js';
 import { answerPull, type PullAnswer } from './pull-answer.js';
 import { replicaSource } from './replica-source.js';
-import { RESYNC_MARKER, wipeReplicaDir } from './resync-marker.js';
+import { readResyncMarker, RESYNC_MARKER, wipeReplicaDir } from './resync-marker.js';
 
 /** HostedStore is a worker's slot for one store; `store` is replaced when a replica resyncs. */
 export interface HostedStore {
@@ -56,6 +56,12 @@ export class ReplicationHost {
   private readonly epochStarts: EpochStarts;
   /** holds are the replicas a promotion stopped following (holdFollowing), each with its time limit. */
   private readonly holds = new Map<number, NodeJS.Timeout>();
+  /**
+   * rebuilding holds, by index, the store of a replica under a resync while `h.store` answers
+   * UNAVAILABLE in its place (ResyncingStore): the store being loaded, or one whose load never
+   * finished. Whichever follower of that replica rebuilds it next closes it first, and so does stop.
+   */
+  private readonly rebuilding = new Map<number, Store>();
   private readonly openSpec: (spec: StoreSpec) => Promise<Store>;
 
   /** `open` opens (a replica's) store afresh from its spec, as the worker does (into its commit log). */
@@ -217,13 +223,17 @@ export class ReplicationHost {
     if (r === undefined) return;
     // Until the new follower's first word, it is starting (not held, nor what an earlier one said).
     this.setFollowerState(index, 'starting');
-    if (h.store.replication === undefined) {
+    // A ResyncingStore stands in for a replica whose resync stopped (its follower did): it resyncs.
+    const resyncing = h.store instanceof ResyncingStore;
+    if (h.store.replication === undefined && !resyncing) {
       this.log?.warn(
         { shard: h.spec.shard.name, engine: h.store.engine },
         `replicas follow their leader through a store's replication seam; the ${h.store.engine} engine has none, so this one stays empty`,
       );
       return;
     }
+    const marker = join(h.spec.dir, RESYNC_MARKER);
+    if (!resyncing && readResyncMarker(marker) === 'loading') this.setAside(index, h);
     const leaderHere = r.leaderStore === undefined ? undefined : this.stores.get(r.leaderStore);
     const leaderIndex = r.leaderStore;
     const source = replicaSource(
@@ -237,8 +247,6 @@ export class ReplicationHost {
     const localLeader =
       leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
     const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
-    // While a snapshot loads, the fresh store is kept here and `h.store` answers UNAVAILABLE.
-    let rebuilt: Store | undefined;
     const follower = new Follower({
       source,
       store: () => {
@@ -247,20 +255,20 @@ export class ReplicationHost {
         return replica;
       },
       rebuild: async () => {
-        // A resync that failed after its rebuild left the fresh store open: it goes, not leaks
-        // (its id would keep the commit log from opening the store again).
-        const old = rebuilt ?? h.store;
-        rebuilt = undefined;
+        // A resync that failed or stopped after its rebuild left the fresh store open: it goes,
+        // not leaks (its id would keep the commit log from opening the store again).
+        const old = this.rebuilding.get(index) ?? h.store;
+        this.rebuilding.delete(index);
         h.store = new ResyncingStore();
         await old.close();
         wipeReplicaDir(h.spec.dir);
         const fresh = await this.open(h);
-        rebuilt = fresh.store;
+        this.rebuilding.set(index, fresh.store);
         return fresh.replication;
       },
       reopen: async () => {
-        const old = rebuilt ?? h.store;
-        rebuilt = undefined;
+        const old = this.rebuilding.get(index) ?? h.store;
+        this.rebuilding.delete(index);
         h.store = new ResyncingStore();
         await old.close();
         const fresh = await this.open(h);
@@ -282,12 +290,30 @@ export class ReplicationHost {
       },
       pullMaxBytes: r.pullMaxBytes,
       pullWaitMs: r.pullWaitMs,
-      resyncMarker: join(h.spec.dir, RESYNC_MARKER),
-      resyncFirst,
+      resyncMarker: marker,
+      resyncFirst: resyncFirst || h.store instanceof ResyncingStore,
       ...(log === undefined ? {} : { log }),
     });
     this.followers.set(index, follower);
     follower.start();
+  }
+
+  /**
+   * setAside puts replica `index`'s store, whose snapshot load began and never finished (its
+   * marker says so: the process stopped in the middle), aside until its resync rebuilds it: it
+   * holds part of a snapshot, or what its log still held of the replica, under a seq that does not
+   * describe it. Served, it would answer reads from that part; its seq, published, would rank it
+   * for a promotion on data it does not hold. So it answers UNAVAILABLE and acks 0, as during any
+   * resync, even while its leader is out of reach and the resync cannot begin.
+   */
+  private setAside(index: number, h: HostedStore): void {
+    this.log?.warn(
+      { shard: h.spec.shard.name, node: h.spec.node, seq: h.store.lastSeq() },
+      `store ${h.spec.shard.name} on ${h.spec.node} stopped in the middle of loading a leader snapshot: it serves nothing until a resync rebuilds it`,
+    );
+    this.rebuilding.set(index, h.store);
+    h.store = new ResyncingStore();
+    this.positions.set(index, SLOT_LAST_SEQ, 0);
   }
 
   /**
@@ -383,11 +409,14 @@ export class ReplicationHost {
     return l === undefined ? diverged : { replicas: l.replicas(), ...diverged };
   }
 
-  /** stop stops every follower. */
+  /** stop stops every follower and closes the stores of unfinished resyncs (the worker closes the others). */
   async stop(): Promise<void> {
     for (const timer of this.holds.values()) clearTimeout(timer);
     this.holds.clear();
     await Promise.all([...this.followers.values()].map((f) => f.stop()));
+    const rebuilding = [...this.rebuilding.values()];
+    this.rebuilding.clear();
+    await Promise.all(rebuilding.map((s) => s.close()));
   }
 
   private leaderStore(index: number): StoreReplication {

@@ -6,7 +6,7 @@
  *
  *   0    HEAD   BigInt64  bytes ever published      written only by the producer (Atomics.store)
  *   64   TAIL   BigInt64  bytes ever consumed       written only by the consumer (Atomics.store)
- *   128  WAKE   Int32     publish counter           producer: Atomics.add + Atomics.notify
+ *   128  WAKE   Int32     publish/drop counter      producer: Atomics.add + Atomics.notify
  *   132  LAPPED Int32     1 after a dropped batch   producer sets, consumer clears
  *   192  DATA   capacity bytes (a power of two)
  *
@@ -17,8 +17,9 @@
  * Publish order: the producer writes an entry's bytes at HEAD mod capacity, then stores the new
  * HEAD, then bumps WAKE and notifies. Consume order: the consumer loads HEAD, reads entries up to
  * it, then stores the new TAIL. An entry that does not fit (the consumer is too far behind) is
- * dropped and LAPPED set: the consumer notices a seq gap and catches up from the leader's WAL over
- * the other path, then rejoins the ring. The producer never waits.
+ * dropped, LAPPED set and WAKE bumped as for a publish: the consumer notices a seq gap (or, with
+ * nothing after it in the ring, LAPPED) and catches up from the leader's WAL over the other path,
+ * then rejoins the ring. The producer never waits.
  */
 
 /** RING_HEAD is the byte offset of HEAD. */

@@ -61,6 +61,9 @@ export class RingProducer extends RingView {
     if (size + wrapWaste > free || size > this.capacity) {
       this.dropped++;
       Atomics.store(this.words, RING_LAPPED / 4, 1);
+      // The consumer is woken as for a publish: waiting on an empty ring, it would otherwise learn
+      // of the drop only when its wait ran out (pull_wait_ms later, and a w=N write with it).
+      this.wake();
       return false;
     }
     if (wrapWaste > 0) {
@@ -73,9 +76,14 @@ export class RingProducer extends RingView {
     writeSeq(this.data, lastSeq, at + 12);
     this.data.set(records, at + RING_ENTRY_HEADER);
     Atomics.store(this.pos, RING_HEAD / 8, BigInt(head + size));
+    this.wake();
+    return true;
+  }
+
+  /** wake bumps WAKE and notifies a waiting consumer (after HEAD or LAPPED is stored). */
+  private wake(): void {
     Atomics.add(this.words, RING_WAKE / 4, 1);
     Atomics.notify(this.words, RING_WAKE / 4);
-    return true;
   }
 }
 

@@ -91,4 +91,48 @@ describe('a replica of an interval-mode leader that lost its unsynced tail to a 
       await leader.close().catch(() => undefined);
     }
   });
+  it('is told it diverged, so it saves the records the leader lost, when it is ahead of the restarted leader', async () => {
+    const root = tempDir(after);
+    let vfs = new FaultyVfs();
+    const leaderDir = join(root, 'leader');
+    const openLeader = (v: FaultyVfs): Promise<LsmStore> =>
+      openTestLsm(leaderDir, {
+        vfs: v,
+        durability: 'interval',
+        fsyncIntervalMs: 3_600_000,
+        memtableBytes: 8 << 20,
+      });
+    let leader = await openLeader(vfs);
+    let host = leaderHost(leaderDir, leader);
+    const replica = await openTestLsm(join(root, 'replica'), { memtableBytes: 8 << 20 });
+    try {
+      // Three writes the replica holds durably (a w=1 write was acknowledged for each).
+      for (let i = 1; i <= 3; i++) await leader.put(b(`old${i}`), b(`acked${i}`));
+      const first = await host.pull(0, 0, 1 << 20, 0, REPLICA, 0);
+      assert.equal(await replica.replication.applyReplicated(first.records, first.recordsEpoch), 3);
+
+      // Power cut: the leader keeps none of them, and restarts with one new write (seq 1).
+      const rebooted = vfs.crash(false);
+      await host.stop();
+      await leader.close().catch(() => undefined);
+      vfs = rebooted;
+      leader = await openLeader(vfs);
+      host = leaderHost(leaderDir, leader);
+      await leader.put(b('new1'), b('kept1'));
+      assert.equal(leader.lastSeq(), 1);
+
+      // The replica, at 3, is ahead of the leader. Answered REPLICA_AHEAD, it resynced and its
+      // records 1..3 (the only copy of three acknowledged writes) went with its store, unsaved.
+      const again = await host.pull(0, replica.lastSeq(), 1 << 20, 0, REPLICA, replica.replication.epoch);
+      assert.equal(again.fork, 0, 'the replica must save its records above 0 before it resyncs');
+      assert.equal(again.records.length, 0);
+      // A replica the leader heard from since its start and is ahead still gets REPLICA_AHEAD.
+      await host.pull(0, 0, 1 << 20, 0, OTHER, 0);
+      await assert.rejects(host.pull(0, 3, 1 << 20, 0, OTHER, 0), /REPLICA_AHEAD|leader's last seq/);
+    } finally {
+      await host.stop();
+      await replica.close();
+      await leader.close().catch(() => undefined);
+    }
+  });
 });

@@ -14,7 +14,6 @@ import { scanOwnSlots } from '../storage/own-slots.js';
 import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
-import { epochOfSeq } from '../routing/version.js';
 import { countDiverged, divergedFileOf, saveDiverged } from './diverged-file.js';
 import { EpochStarts } from './epoch-starts.js';
 import { epochsOf, type ShardEpochs } from './epochs.js';
@@ -32,17 +31,13 @@ import { Follower } from './follower.js';
 import { followerStats } from './replica-stats.js';
 import { LeaderState } from './leader-state.js';
 import { RingProducer } from './ring.js';
-import { ResyncingStore } from './resyncing-store.js';
 import { SeedCursor } from './seed-cursor.js';
 import { answerPull, type PullAnswer } from './pull-answer.js';
 import { replicaSource } from './replica-source.js';
-import { readResyncMarker, RESYNC_MARKER, wipeReplicaDir } from './resync-marker.js';
+import { type HostedStore, ReplicaRebuilds, setReplicaEpoch } from './replica-rebuilds.js';
+import { RESYNC_MARKER } from './resync-marker.js';
 
-/** HostedStore is a worker's slot for one store; `store` is replaced when a replica resyncs. */
-export interface HostedStore {
-  spec: StoreSpec;
-  store: Store;
-}
+export type { HostedStore } from './replica-rebuilds.js';
 
 /** ReplicationHost runs leaders' bookkeeping and replicas' followers on one worker. */
 export class ReplicationHost {
@@ -56,13 +51,8 @@ export class ReplicationHost {
   private readonly epochStarts: EpochStarts;
   /** holds are the replicas a promotion stopped following (holdFollowing), each with its time limit. */
   private readonly holds = new Map<number, NodeJS.Timeout>();
-  /**
-   * rebuilding holds, by index, the store of a replica under a resync while `h.store` answers
-   * UNAVAILABLE in its place (ResyncingStore): the store being loaded, or one whose load never
-   * finished. Whichever follower of that replica rebuilds it next closes it first, and so does stop.
-   */
-  private readonly rebuilding = new Map<number, Store>();
-  private readonly openSpec: (spec: StoreSpec) => Promise<Store>;
+  /** rebuilds keeps the stores of replicas under a resync (replica-rebuilds.ts). */
+  private readonly rebuilds: ReplicaRebuilds;
 
   /** `open` opens (a replica's) store afresh from its spec, as the worker does (into its commit log). */
   constructor(
@@ -74,7 +64,7 @@ export class ReplicationHost {
     this.stores = stores;
     this.positions = positions;
     this.log = log;
-    this.openSpec = open;
+    this.rebuilds = new ReplicaRebuilds(open, positions, log);
     this.epochStarts = new EpochStarts(log);
   }
 
@@ -223,17 +213,16 @@ export class ReplicationHost {
     if (r === undefined) return;
     // Until the new follower's first word, it is starting (not held, nor what an earlier one said).
     this.setFollowerState(index, 'starting');
-    // A ResyncingStore stands in for a replica whose resync stopped (its follower did): it resyncs.
-    const resyncing = h.store instanceof ResyncingStore;
-    if (h.store.replication === undefined && !resyncing) {
+    const marker = join(h.spec.dir, RESYNC_MARKER);
+    // A replica under a resync (or over one that never finished) resyncs first (replica-rebuilds.ts).
+    const aside = this.rebuilds.setAside(index, h, marker);
+    if (h.store.replication === undefined && !aside) {
       this.log?.warn(
         { shard: h.spec.shard.name, engine: h.store.engine },
         `replicas follow their leader through a store's replication seam; the ${h.store.engine} engine has none, so this one stays empty`,
       );
       return;
     }
-    const marker = join(h.spec.dir, RESYNC_MARKER);
-    if (!resyncing && readResyncMarker(marker) === 'loading') this.setAside(index, h);
     const leaderHere = r.leaderStore === undefined ? undefined : this.stores.get(r.leaderStore);
     const leaderIndex = r.leaderStore;
     const source = replicaSource(
@@ -254,27 +243,8 @@ export class ReplicationHost {
         if (replica === undefined) throw new DistkvError('UNAVAILABLE', 'replica store is not open');
         return replica;
       },
-      rebuild: async () => {
-        // A resync that failed or stopped after its rebuild left the fresh store open: it goes,
-        // not leaks (its id would keep the commit log from opening the store again).
-        const old = this.rebuilding.get(index) ?? h.store;
-        this.rebuilding.delete(index);
-        h.store = new ResyncingStore();
-        await old.close();
-        wipeReplicaDir(h.spec.dir);
-        const fresh = await this.open(h);
-        this.rebuilding.set(index, fresh.store);
-        return fresh.replication;
-      },
-      reopen: async () => {
-        const old = this.rebuilding.get(index) ?? h.store;
-        this.rebuilding.delete(index);
-        h.store = new ResyncingStore();
-        await old.close();
-        const fresh = await this.open(h);
-        h.store = fresh.store;
-        return fresh.replication;
-      },
+      rebuild: () => this.rebuilds.rebuild(index, h),
+      reopen: () => this.rebuilds.reopen(index, h),
       epochs: () => epochsOf(h.spec),
       diverged: (fork) => {
         const replica = h.store.replication;
@@ -291,29 +261,11 @@ export class ReplicationHost {
       pullMaxBytes: r.pullMaxBytes,
       pullWaitMs: r.pullWaitMs,
       resyncMarker: marker,
-      resyncFirst: resyncFirst || h.store instanceof ResyncingStore,
+      resyncFirst: resyncFirst || aside,
       ...(log === undefined ? {} : { log }),
     });
     this.followers.set(index, follower);
     follower.start();
-  }
-
-  /**
-   * setAside puts replica `index`'s store, whose snapshot load began and never finished (its
-   * marker says so: the process stopped in the middle), aside until its resync rebuilds it: it
-   * holds part of a snapshot, or what its log still held of the replica, under a seq that does not
-   * describe it. Served, it would answer reads from that part; its seq, published, would rank it
-   * for a promotion on data it does not hold. So it answers UNAVAILABLE and acks 0, as during any
-   * resync, even while its leader is out of reach and the resync cannot begin.
-   */
-  private setAside(index: number, h: HostedStore): void {
-    this.log?.warn(
-      { shard: h.spec.shard.name, node: h.spec.node, seq: h.store.lastSeq() },
-      `store ${h.spec.shard.name} on ${h.spec.node} stopped in the middle of loading a leader snapshot: it serves nothing until a resync rebuilds it`,
-    );
-    this.rebuilding.set(index, h.store);
-    h.store = new ResyncingStore();
-    this.positions.set(index, SLOT_LAST_SEQ, 0);
   }
 
   /**
@@ -414,9 +366,7 @@ export class ReplicationHost {
     for (const timer of this.holds.values()) clearTimeout(timer);
     this.holds.clear();
     await Promise.all([...this.followers.values()].map((f) => f.stop()));
-    const rebuilding = [...this.rebuilding.values()];
-    this.rebuilding.clear();
-    await Promise.all(rebuilding.map((s) => s.close()));
+    await this.rebuilds.close();
   }
 
   private leaderStore(index: number): StoreReplication {
@@ -426,27 +376,4 @@ export class ReplicationHost {
       throw new DistkvError('UNAVAILABLE', `store ${index} is not a replicating leader on this worker`);
     return leader;
   }
-
-  /** open opens a replica's store afresh (it must have a replication seam) and gives it its epoch. */
-  private async open(h: HostedStore): Promise<{ store: Store; replication: StoreReplication }> {
-    const store = await this.openSpec({ ...h.spec, repair: false });
-    const replication = store.replication;
-    if (replication === undefined) {
-      await store.close();
-      throw new Error(
-        `the ${store.engine} engine has no replication seam; a replica cannot be rebuilt on it`,
-      );
-    }
-    setReplicaEpoch({ spec: h.spec, store });
-    return { store, replication };
-  }
-}
-
-/**
- * setReplicaEpoch gives a replica opened afresh the epoch of its last record: the one its log frame
- * carries when the log still holds it, else the one its shard's history gives that seq.
- */
-function setReplicaEpoch(h: HostedStore): void {
-  const r = h.store.replication;
-  if (r !== undefined && !r.epochRecovered) r.epoch = epochOfSeq(h.spec.history ?? [], r.lastSeq());
 }

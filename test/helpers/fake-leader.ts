@@ -18,6 +18,8 @@ import {
 export class FakeLeader {
   /** stallAfter, when set, stops each snapshot after that many entries (the connection stays open). */
   stallAfter: number | undefined;
+  /** pullAnswer, when set, is how every pull is answered instead (status, headers, body). */
+  pullAnswer: { status: number; headers: Record<string, string>; body: string } | undefined;
   /** snapshots counts the snapshot requests answered. */
   snapshots = 0;
   private readonly keys: number;
@@ -80,6 +82,10 @@ export class FakeLeader {
   }
 
   private pull(res: ServerResponse, after: number): void {
+    if (this.pullAnswer !== undefined) {
+      res.writeHead(this.pullAnswer.status, this.pullAnswer.headers).end(this.pullAnswer.body);
+      return;
+    }
     const headers = {
       'x-distkv-leader-seq': String(this.keys),
       'x-distkv-epoch': '0',

@@ -200,3 +200,37 @@ async function until(cond: () => boolean, what: string | (() => string)): Promis
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('a 409 DIVERGED pull answer', () => {
+  it('gives its fork from the header, else from the body, and fails without one (never a NaN fork)', async () => {
+    const leader = await FakeLeader.start(30);
+    const source = new HttpSource({
+      leader: leader.address,
+      shard: 0,
+      replica: REPLICA,
+      token: '',
+      scheme: 'http',
+    });
+    const diverged = (headers: Record<string, string>, fork?: number): void => {
+      leader.pullAnswer = {
+        status: 409,
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({
+          error: { code: 'DIVERGED', message: 'forked', ...(fork === undefined ? {} : { fork }) },
+        }),
+      };
+    };
+    try {
+      diverged({ 'x-distkv-fork-seq': '12' }, 12);
+      assert.deepEqual(await source.pull(20, 1 << 20, 0, 1), { fork: 12 });
+      diverged({}, 7);
+      assert.deepEqual(await source.pull(20, 1 << 20, 0, 1), { fork: 7 }, 'the body names the fork');
+      // With no fork at all, the replica must not save "the records above NaN" (none) and wipe them.
+      diverged({});
+      await assert.rejects(source.pull(20, 1 << 20, 0, 1), /without a fork seq/);
+    } finally {
+      await source.close();
+      await leader.close();
+    }
+  });
+});

@@ -61,6 +61,8 @@ export interface FollowerOptions {
   pullWaitMs: number;
   /** resyncFirst rebuilds the store from a leader snapshot before the first pull (its log forked from the leader's). */
   resyncFirst?: boolean;
+  /** heldThrough is the fork seq when the replica's records above it are known not to be the leader's (see `ackBound`). */
+  heldThrough?: number;
   /** resyncMarker is the file that keeps a resync's exactSeq until the replica reaches it (in the replica's directory). */
   resyncMarker?: string;
   log?: Logger;
@@ -104,6 +106,13 @@ export class Follower {
   private sightings: { at: number; seq: number }[] = [];
   /** published is the last ack published. */
   private published = 0;
+  /**
+   * ackBound caps the ack published while the replica is known to hold records off its leader's
+   * history, until a resync rebuilds it: the fork seq (a DIVERGED answer, a map's fork), or 0 (a
+   * replica ahead of its leader). Its last seq, published, counted for `w=N` at a leader on its
+   * worker (LeaderState.ack, or a ring replica's shared position) and ranked it for a promotion.
+   */
+  private ackBound: number;
   /** counters for /stats. */
   readonly counters = { batches: 0, records: 0, resyncs: 0, errors: 0, staleBatches: 0 };
 
@@ -112,6 +121,7 @@ export class Follower {
     const marker = readResyncMarker(o.resyncMarker);
     this.interrupted = marker === 'loading';
     this.exactFrom = marker === 'loading' ? 0 : marker;
+    this.ackBound = o.heldThrough ?? Number.POSITIVE_INFINITY;
   }
 
   /** current reports the state and the leader's last seq as last seen. */
@@ -162,17 +172,20 @@ export class Follower {
             { source: this.o.source.describe, ack, epoch, fork: pulled.fork },
             `the leader's history left this replica's at seq ${pulled.fork} (409 DIVERGED): saving the records above it, then resyncing`,
           );
+          this.ackBound = Math.min(this.ackBound, pulled.fork);
           this.o.diverged?.(pulled.fork);
           this.forgetLeader();
           mustResync = true;
           continue;
         }
         if (typeof pulled === 'string') {
-          if (pulled === 'diverged')
+          if (pulled === 'diverged') {
             this.o.log?.warn(
               { source: this.o.source.describe, ack },
               'replica is ahead of its leader (it holds writes the leader does not have); resyncing',
             );
+            this.ackBound = 0;
+          }
           this.forgetLeader();
           mustResync = true;
           continue;
@@ -357,15 +370,17 @@ export class Follower {
     if (this.o.resyncMarker !== undefined)
       writeDurableJson(this.o.resyncMarker, { exactSeq: this.exactFrom });
     await this.o.reopen();
+    this.ackBound = Number.POSITIVE_INFINITY;
     this.o.log?.info(
       { source: this.o.source.describe, seq: snapshot.seq, exactSeq: this.exactFrom, keys },
       'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );
   }
 
+  /** safeAck is the ack the replica can publish outside a pull: its last seq, within `ackBound`; 0 while it has no store. */
   private safeAck(): number {
     try {
-      return this.o.store().lastSeq();
+      return Math.min(this.o.store().lastSeq(), this.ackBound);
     } catch {
       return 0;
     }

@@ -112,13 +112,13 @@ export class ReplicationHost {
       this.startLeader(index, h);
       return;
     }
-    let resync = false;
+    let forked: number | undefined;
     const r = h.store.replication;
     if (fork !== undefined && r !== undefined && r.lastSeq() > fork.seq) {
       this.saveFork(h, r, fork.seq, fork.epoch);
-      resync = true;
+      forked = fork.seq;
     }
-    this.startFollower(index, h, resync);
+    this.startFollower(index, h, forked);
   }
 
   /**
@@ -208,7 +208,8 @@ export class ReplicationHost {
     this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(state));
   }
 
-  private startFollower(index: number, h: HostedStore, resyncFirst = false): void {
+  /** startFollower starts replica `index`'s follower; with `forked`, its records above that seq are not its leader's: it resyncs first. */
+  private startFollower(index: number, h: HostedStore, forked?: number): void {
     const r = h.spec.replication;
     if (r === undefined) return;
     // Until the new follower's first word, it is starting (not held, nor what an earlier one said).
@@ -261,7 +262,8 @@ export class ReplicationHost {
       pullMaxBytes: r.pullMaxBytes,
       pullWaitMs: r.pullWaitMs,
       resyncMarker: marker,
-      resyncFirst: resyncFirst || aside,
+      resyncFirst: forked !== undefined || aside,
+      ...(forked === undefined ? {} : { heldThrough: forked }),
       ...(log === undefined ? {} : { log }),
     });
     this.followers.set(index, follower);

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { writeDurableJson } from '../../src/replication/durable-json.js';
-import { HttpSource } from '../../src/replication/http-source.js';
+import { HttpSource, type HttpSourceOptions } from '../../src/replication/http-source.js';
 import { Positions, SLOT_LAST_SEQ, SLOT_STATE, FOLLOWER_STATES } from '../../src/replication/positions.js';
 import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
 import { RESYNC_MARKER } from '../../src/replication/resync-marker.js';
@@ -28,7 +28,7 @@ import type { StoreSpec } from '../../src/worker/messages.js';
 import { FakeLeader } from '../helpers/fake-leader.js';
 import { attachTestLsm, openTestGroup } from '../helpers/lsm.js';
 import { freePort } from '../helpers/ports.js';
-import { inDir } from '../helpers/replication-host.js';
+import { localReplicaSpec } from '../helpers/replication-host.js';
 import { dump } from '../helpers/replica-pair.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -54,19 +54,11 @@ class Replica {
   /** open opens the replica, holding k1..k`keys` of its own, with `marker` as its resync marker, if any. */
   static async open(leader: string, keys: number, marker?: object): Promise<Replica> {
     const root = tempDir(after);
+    const local = localReplicaSpec(join(root, 'replica'), 0, REPLICA, 0);
+    // Its leader is in another process, over HTTP.
     const spec: StoreSpec = {
-      ...inDir(join(root, 'replica'), 'replica'),
-      node: REPLICA,
-      replication: {
-        leaderAddress: leader,
-        leaderStore: undefined,
-        token: '',
-        scheme: 'http',
-        tlsCa: '',
-        pullMaxBytes: 1 << 20,
-        pullWaitMs: 50,
-        configHash: '',
-      },
+      ...local,
+      replication: { ...local.replication!, leaderAddress: leader, leaderStore: undefined },
     };
     const { log, stores } = await openTestGroup(join(root, 'log'), [spec.dir], { memtableBytes: 8 << 20 });
     const store = stores[0]!;
@@ -157,14 +149,7 @@ describe('a snapshot stream from a leader that goes silent', () => {
   it('fails after the idle limit instead of waiting forever', async () => {
     const leader = await FakeLeader.start(30);
     leader.stallAfter = 5;
-    const source = new HttpSource({
-      leader: leader.address,
-      shard: 0,
-      replica: REPLICA,
-      token: '',
-      scheme: 'http',
-      bodyIdleMs: 300,
-    });
+    const source = httpSource(leader, { bodyIdleMs: 300 });
     try {
       const started = Date.now();
       const consumed = (async () => {
@@ -192,25 +177,10 @@ describe('a snapshot stream from a leader that goes silent', () => {
   });
 });
 
-/** until waits for `cond`, polling, for at most 20 s. */
-async function until(cond: () => boolean, what: string | (() => string)): Promise<void> {
-  const deadline = Date.now() + 20000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('a 409 DIVERGED pull answer', () => {
   it('gives its fork from the header, else from the body, and fails without one (never a NaN fork)', async () => {
     const leader = await FakeLeader.start(30);
-    const source = new HttpSource({
-      leader: leader.address,
-      shard: 0,
-      replica: REPLICA,
-      token: '',
-      scheme: 'http',
-    });
+    const source = httpSource(leader);
     const diverged = (headers: Record<string, string>, fork?: number): void => {
       leader.pullAnswer = {
         status: 409,
@@ -234,3 +204,24 @@ describe('a 409 DIVERGED pull answer', () => {
     }
   });
 });
+
+/** httpSource pulls shard 0 from `leader` as REPLICA. */
+function httpSource(leader: FakeLeader, o: Partial<HttpSourceOptions> = {}): HttpSource {
+  return new HttpSource({
+    leader: leader.address,
+    shard: 0,
+    replica: REPLICA,
+    token: '',
+    scheme: 'http',
+    ...o,
+  });
+}
+
+/** until waits for `cond`, polling, for at most 20 s. */
+async function until(cond: () => boolean, what: string | (() => string)): Promise<void> {
+  const deadline = Date.now() + 20000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${typeof what === 'string' ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

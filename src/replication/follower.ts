@@ -129,6 +129,11 @@ export class Follower {
     return { state: this.state, leaderSeq: this.leaderSeq, lastError: this.lastError };
   }
 
+  /** sharedThrough is the highest seq the replica may claim to share with its leader now (`ackBound`; +Infinity: its last seq). */
+  sharedThrough(): number {
+    return this.ackBound;
+  }
+
   start(): void {
     this.running ??= this.loop();
   }

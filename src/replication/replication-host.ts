@@ -133,10 +133,13 @@ export class ReplicationHost {
       throw new DistkvError('INVALID_ARGUMENT', `store ${index} is not a replica on this worker`);
     clearTimeout(this.holds.get(index));
     this.holds.delete(index);
+    let shared = Number.POSITIVE_INFINITY;
     if (on) {
       const follower = this.followers.get(index);
       this.followers.delete(index);
       await follower?.stop();
+      // A replica that knows its records above a fork are not its leader's is ranked on the fork.
+      shared = follower?.sharedThrough() ?? shared;
       // Its last contact stays recent for a while: without this, /stats and X-Distkv-Lag went on
       // reporting the lag it had when it stopped, as known, for pull_wait_ms + CONTACT_GRACE_MS.
       this.setFollowerState(index, 'held');
@@ -151,7 +154,7 @@ export class ReplicationHost {
       timer.unref();
       this.holds.set(index, timer);
     } else this.resumeFollowing(index);
-    return h.store.lastSeq();
+    return Math.min(h.store.lastSeq(), shared);
   }
 
   /** resumeFollowing starts replica `index`'s follower again unless one runs or its role changed. */

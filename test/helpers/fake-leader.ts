@@ -20,6 +20,8 @@ export class FakeLeader {
   stallAfter: number | undefined;
   /** pullAnswer, when set, is how every pull is answered instead (status, headers, body). */
   pullAnswer: { status: number; headers: Record<string, string>; body: string } | undefined;
+  /** refuseSnapshots answers snapshot requests 503 (a leader that cannot serve one yet). */
+  refuseSnapshots = false;
   /** snapshots counts the snapshot requests answered. */
   snapshots = 0;
   private readonly keys: number;
@@ -70,6 +72,10 @@ export class FakeLeader {
 
   private snapshot(res: ServerResponse): void {
     this.snapshots++;
+    if (this.refuseSnapshots) {
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":"UNAVAILABLE"}}');
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     res.write(encodeSnapshotHeader(this.keys));
     if (this.stallAfter !== undefined) {

@@ -145,6 +145,31 @@ describe('a replica resyncing on its worker', () => {
   });
 });
 
+describe('a replica held for a promotion while it knows it forked', () => {
+  it('answers the fork as its position, not its last seq', async () => {
+    const leader = await FakeLeader.start(30);
+    const replica = await Replica.open(leader.address, 5);
+    try {
+      // Its records above seq 2 are not the leader's, and the leader cannot serve a snapshot yet.
+      leader.pullAnswer = {
+        status: 409,
+        headers: { 'content-type': 'application/json', 'x-distkv-fork-seq': '2' },
+        body: JSON.stringify({ error: { code: 'DIVERGED', message: 'forked', fork: 2 } }),
+      };
+      leader.refuseSnapshots = true;
+      replica.host.start();
+      await until(() => leader.snapshots > 0, 'the replica did not try to resync');
+      assert.equal(replica.positions.get(0, SLOT_LAST_SEQ), 2);
+      // A campaign ranks it on what the hold answers: its seq 5 outranked replicas that hold
+      // the leader's records 3..4.
+      assert.equal(await replica.host.holdFollowing(0, true, 60000), 2);
+    } finally {
+      await replica.close();
+      await leader.close();
+    }
+  });
+});
+
 describe('a snapshot stream from a leader that goes silent', () => {
   it('fails after the idle limit instead of waiting forever', async () => {
     const leader = await FakeLeader.start(30);

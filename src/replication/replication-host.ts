@@ -51,6 +51,11 @@ export class ReplicationHost {
   private readonly epochStarts: EpochStarts;
   /** holds are the replicas a promotion stopped following (holdFollowing), each with its time limit. */
   private readonly holds = new Map<number, NodeJS.Timeout>();
+  /**
+   * sharedThrough keeps, for a replica whose follower a hold stopped, the fork its follower knew
+   * (Follower.sharedThrough): every renewed hold answers it, and the next follower starts with it.
+   */
+  private readonly sharedThrough = new Map<number, number>();
   /** rebuilds keeps the stores of replicas under a resync (replica-rebuilds.ts). */
   private readonly rebuilds: ReplicaRebuilds;
 
@@ -104,6 +109,7 @@ export class ReplicationHost {
     const follower = this.followers.get(index);
     this.followers.delete(index);
     await follower?.stop();
+    this.sharedThrough.delete(index);
     if (this.leaders.delete(index)) h.store.replication?.setRetention(() => undefined);
     this.epochStarts.forget(index);
     h.spec = spec;
@@ -133,13 +139,13 @@ export class ReplicationHost {
       throw new DistkvError('INVALID_ARGUMENT', `store ${index} is not a replica on this worker`);
     clearTimeout(this.holds.get(index));
     this.holds.delete(index);
-    let shared = Number.POSITIVE_INFINITY;
     if (on) {
       const follower = this.followers.get(index);
       this.followers.delete(index);
       await follower?.stop();
       // A replica that knows its records above a fork are not its leader's is ranked on the fork.
-      shared = follower?.sharedThrough() ?? shared;
+      const shared = follower?.sharedThrough() ?? Number.POSITIVE_INFINITY;
+      if (Number.isFinite(shared)) this.sharedThrough.set(index, shared);
       // Its last contact stays recent for a while: without this, /stats and X-Distkv-Lag went on
       // reporting the lag it had when it stopped, as known, for pull_wait_ms + CONTACT_GRACE_MS.
       this.setFollowerState(index, 'held');
@@ -154,7 +160,7 @@ export class ReplicationHost {
       timer.unref();
       this.holds.set(index, timer);
     } else this.resumeFollowing(index);
-    return Math.min(h.store.lastSeq(), shared);
+    return Math.min(h.store.lastSeq(), this.sharedThrough.get(index) ?? Number.POSITIVE_INFINITY);
   }
 
   /** resumeFollowing starts replica `index`'s follower again unless one runs or its role changed. */
@@ -218,6 +224,10 @@ export class ReplicationHost {
     // Until the new follower's first word, it is starting (not held, nor what an earlier one said).
     this.setFollowerState(index, 'starting');
     const marker = join(h.spec.dir, RESYNC_MARKER);
+    const known = this.sharedThrough.get(index);
+    this.sharedThrough.delete(index);
+    const heldThrough =
+      forked === undefined || known === undefined ? (forked ?? known) : Math.min(forked, known);
     // A replica under a resync (or over one that never finished) resyncs first (replica-rebuilds.ts).
     const aside = this.rebuilds.setAside(index, h, marker);
     if (h.store.replication === undefined && !aside) {
@@ -266,7 +276,7 @@ export class ReplicationHost {
       pullWaitMs: r.pullWaitMs,
       resyncMarker: marker,
       resyncFirst: forked !== undefined || aside,
-      ...(forked === undefined ? {} : { heldThrough: forked }),
+      ...(heldThrough === undefined ? {} : { heldThrough }),
       ...(log === undefined ? {} : { log }),
     });
     this.followers.set(index, follower);

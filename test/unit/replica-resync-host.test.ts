@@ -163,6 +163,17 @@ describe('a replica held for a promotion while it knows it forked', () => {
       // A campaign ranks it on what the hold answers: its seq 5 outranked replicas that hold
       // the leader's records 3..4.
       assert.equal(await replica.host.holdFollowing(0, true, 60000), 2);
+      // A campaign renews the hold at every reconcile while the leader key is missing.
+      assert.equal(
+        await replica.host.holdFollowing(0, true, 60000),
+        2,
+        'a renewed hold answered its last seq',
+      );
+      // Released, it follows again, still acking no more than the fork.
+      await replica.host.holdFollowing(0, false, 60000);
+      const tries = leader.snapshots;
+      await until(() => leader.snapshots > tries, 'the released replica did not try to resync');
+      assert.equal(replica.positions.get(0, SLOT_LAST_SEQ), 2);
     } finally {
       await replica.close();
       await leader.close();

@@ -4,6 +4,7 @@
 import {
   RING_DATA,
   RING_ENTRY_HEADER,
+  RING_GEN,
   RING_HEAD,
   RING_LAPPED,
   RING_TAIL,
@@ -50,6 +51,12 @@ function readSeq(b: Buffer, offset: number): number {
 export class RingProducer extends RingView {
   /** dropped counts batches that did not fit (the consumer was lapped). */
   dropped = 0;
+
+  constructor(buffer: SharedArrayBuffer) {
+    super(buffer);
+    // A new generation: the consumer checks its position with this producer's leader before it takes a batch.
+    Atomics.add(this.words, RING_GEN / 4, 1);
+  }
 
   /** publish appends one batch (WAL-framed records firstSeq..lastSeq); returns false when it did not fit. */
   publish(records: Uint8Array, firstSeq: number, lastSeq: number): boolean {
@@ -130,6 +137,11 @@ export class RingConsumer extends RingView {
   async wait(seen: number, ms: number): Promise<void> {
     const r = Atomics.waitAsync(this.words, RING_WAKE / 4, seen, ms);
     if (r.async) await r.value;
+  }
+
+  /** generation is the number of producers that ever started on the ring (GEN). */
+  generation(): number {
+    return Atomics.load(this.words, RING_GEN / 4);
   }
 
   /** wakeValue is the current WAKE counter (read it before take(), wait on it after). */

@@ -32,10 +32,11 @@
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
  * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { writeDurableJson } from './durable-json.js';
+import { readResyncMarker } from './resync-marker.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { ShardEpochs } from './epochs.js';
 import type { FollowerState } from './positions.js';
@@ -60,6 +61,8 @@ export interface FollowerOptions {
   pullWaitMs: number;
   /** resyncFirst rebuilds the store from a leader snapshot before the first pull (its log forked from the leader's). */
   resyncFirst?: boolean;
+  /** heldThrough is the fork seq when the replica's records above it are known not to be the leader's (see `ackBound`). */
+  heldThrough?: number;
   /** resyncMarker is the file that keeps a resync's exactSeq until the replica reaches it (in the replica's directory). */
   resyncMarker?: string;
   log?: Logger;
@@ -103,19 +106,32 @@ export class Follower {
   private sightings: { at: number; seq: number }[] = [];
   /** published is the last ack published. */
   private published = 0;
+  /**
+   * ackBound caps the ack published while the replica is known to hold records off its leader's
+   * history, until a resync rebuilds it: the fork seq (a DIVERGED answer, a map's fork), or 0 (a
+   * replica ahead of its leader). Its last seq, published, counted for `w=N` at a leader on its
+   * worker (LeaderState.ack, or a ring replica's shared position) and ranked it for a promotion.
+   */
+  private ackBound: number;
   /** counters for /stats. */
   readonly counters = { batches: 0, records: 0, resyncs: 0, errors: 0, staleBatches: 0 };
 
   constructor(o: FollowerOptions) {
     this.o = o;
-    const marker = readMarker(o.resyncMarker);
+    const marker = readResyncMarker(o.resyncMarker);
     this.interrupted = marker === 'loading';
     this.exactFrom = marker === 'loading' ? 0 : marker;
+    this.ackBound = o.heldThrough ?? Number.POSITIVE_INFINITY;
   }
 
   /** current reports the state and the leader's last seq as last seen. */
   current(): { state: FollowerState; leaderSeq: number; lastError: string } {
     return { state: this.state, leaderSeq: this.leaderSeq, lastError: this.lastError };
+  }
+
+  /** sharedThrough is the highest seq the replica may claim to share with its leader now (`ackBound`; +Infinity: its last seq). */
+  sharedThrough(): number {
+    return this.ackBound;
   }
 
   start(): void {
@@ -161,17 +177,20 @@ export class Follower {
             { source: this.o.source.describe, ack, epoch, fork: pulled.fork },
             `the leader's history left this replica's at seq ${pulled.fork} (409 DIVERGED): saving the records above it, then resyncing`,
           );
+          this.ackBound = Math.min(this.ackBound, pulled.fork);
           this.o.diverged?.(pulled.fork);
           this.forgetLeader();
           mustResync = true;
           continue;
         }
         if (typeof pulled === 'string') {
-          if (pulled === 'diverged')
+          if (pulled === 'diverged') {
             this.o.log?.warn(
               { source: this.o.source.describe, ack },
               'replica is ahead of its leader (it holds writes the leader does not have); resyncing',
             );
+            this.ackBound = 0;
+          }
           this.forgetLeader();
           mustResync = true;
           continue;
@@ -356,15 +375,17 @@ export class Follower {
     if (this.o.resyncMarker !== undefined)
       writeDurableJson(this.o.resyncMarker, { exactSeq: this.exactFrom });
     await this.o.reopen();
+    this.ackBound = Number.POSITIVE_INFINITY;
     this.o.log?.info(
       { source: this.o.source.describe, seq: snapshot.seq, exactSeq: this.exactFrom, keys },
       'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );
   }
 
+  /** safeAck is the ack the replica can publish outside a pull: its last seq, within `ackBound`; 0 while it has no store. */
   private safeAck(): number {
     try {
-      return this.o.store().lastSeq();
+      return Math.min(this.o.store().lastSeq(), this.ackBound);
     } catch {
       return 0;
     }
@@ -391,20 +412,5 @@ export class Follower {
     )
       this.o.log?.debug(fields, `replication: ${next}`);
     else this.o.log?.info(fields, `replication: ${next}`);
-  }
-}
-
-/**
- * readMarker returns the exactSeq a resync left in `file` (0 when there is none), or 'loading'
- * when a snapshot load began and did not finish.
- */
-function readMarker(file: string | undefined): number | 'loading' {
-  if (file === undefined) return 0;
-  try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { exactSeq?: unknown; loading?: unknown };
-    if (parsed.loading === true) return 'loading';
-    return typeof parsed.exactSeq === 'number' ? parsed.exactSeq : 0;
-  } catch {
-    return 0;
   }
 }

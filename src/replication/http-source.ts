@@ -17,17 +17,32 @@ import type { PullResult, ReplicationSource, SnapshotStream } from './source.js'
 import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
-/** BODY_IDLE_MS bounds the silence between two chunks of a pull's body. */
+/** BODY_IDLE_MS bounds the silence between two chunks of a pull's or a snapshot's body (and a snapshot's wait for its headers). */
 const BODY_IDLE_MS = 30000;
 
-/** errorCodeOf reads the code of a JSON error body (undefined when it is not one). */
-function errorCodeOf(body: Buffer): string | undefined {
+/** errorOf reads the code (and a DIVERGED answer's fork) of a JSON error body (undefined when it is not one). */
+function errorOf(body: Buffer): { code: string; fork?: unknown } | undefined {
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { error?: { code?: unknown } };
-    return typeof parsed.error?.code === 'string' ? parsed.error.code : undefined;
+    const parsed = JSON.parse(body.toString('utf8')) as { error?: { code?: unknown; fork?: unknown } };
+    return typeof parsed.error?.code === 'string'
+      ? { code: parsed.error.code, fork: parsed.error.fork }
+      : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * forkOf reads a DIVERGED answer's fork seq: its header, else its body's. A fork that is neither
+ * is an error (the pull is retried): read as NaN, the replica saved none of its records above it
+ * to its divergence file, then wiped them with its resync.
+ */
+function forkOf(header: unknown, body: unknown, describe: string): number {
+  for (const v of [header, body]) {
+    const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
+  }
+  throw new Error(`pull from ${describe}: 409 DIVERGED without a fork seq`);
 }
 
 /** HttpSourceOptions configure an HttpSource. */
@@ -43,6 +58,8 @@ export interface HttpSourceOptions {
   caFile?: string;
   /** configHash, when given, lets the leader refuse a replica that routes with another config. */
   configHash?: string;
+  /** bodyIdleMs bounds the silence between two chunks of a body (default BODY_IDLE_MS; tests shorten it). */
+  bodyIdleMs?: number;
 }
 
 /** HttpSource pulls from a leader over HTTP. */
@@ -69,7 +86,7 @@ export class HttpSource implements ReplicationSource {
       path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.o.configHash === undefined ? '' : `&config=${this.o.configHash}`}`,
       headers: this.headers(),
       headersTimeout: waitMs + CONTACT_GRACE_MS,
-      bodyTimeout: BODY_IDLE_MS,
+      bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,
     });
     const leaderSeq = Number(r.headers['x-distkv-leader-seq'] ?? NaN);
     const epochs = {
@@ -85,9 +102,10 @@ export class HttpSource implements ReplicationSource {
       return { records: Buffer.alloc(0), leaderSeq, ...epochs };
     }
     const body = Buffer.from(await r.body.arrayBuffer());
-    if (r.statusCode === 409 && errorCodeOf(body) === 'REPLICA_AHEAD') return 'diverged';
-    if (r.statusCode === 409 && errorCodeOf(body) === 'DIVERGED')
-      return { fork: Number(r.headers['x-distkv-fork-seq']) };
+    const error = r.statusCode === 409 ? errorOf(body) : undefined;
+    if (error?.code === 'REPLICA_AHEAD') return 'diverged';
+    if (error?.code === 'DIVERGED')
+      return { fork: forkOf(r.headers['x-distkv-fork-seq'], error.fork, this.describe) };
     if (r.statusCode !== 200)
       throw new Error(
         `pull from ${this.describe}: HTTP ${r.statusCode} ${body.toString('utf8').slice(0, 200)}`,
@@ -96,10 +114,16 @@ export class HttpSource implements ReplicationSource {
   }
 
   async snapshot(): Promise<SnapshotStream> {
+    // Bounded like a pull's: a leader that stops sending (paused, cut off without a reset) would
+    // otherwise hold the replica, wiped and answering UNAVAILABLE, for good. A replica that is
+    // slow to load does not count: the body's timer does not run while its reader applies back-pressure.
+    const idleMs = this.o.bodyIdleMs ?? BODY_IDLE_MS;
     const r = await this.pool.request({
       method: 'GET',
       path: `/_repl/snapshot?shard=${this.o.shard}`,
       headers: this.headers(),
+      headersTimeout: idleMs,
+      bodyTimeout: idleMs,
     });
     if (r.statusCode !== 200) {
       const text = await r.body.text();

@@ -53,8 +53,8 @@ export class LeaderState {
    * records this leader does not hold (see above), else undefined.
    */
   restartFork(replica: string, after: number): number | undefined {
-    // A ring replica (ackSources) takes batches from the ring without pulling here: not checked.
-    if (after <= this.startSeq || this.acks.has(replica) || this.ackSources.has(replica)) return undefined;
+    // A ring replica (ackSources) pulls here first too (ring-source.ts): checked like the others.
+    if (after <= this.startSeq || this.acks.has(replica)) return undefined;
     if (this.snapshots.has(after)) return undefined;
     return this.startSeq;
   }
@@ -86,7 +86,8 @@ export class LeaderState {
     const holds = (ack: number): boolean => ack >= seq && ack <= last;
     let n = 0;
     for (const [r, a] of this.acks) if (!this.ackSources.has(r) && holds(a.seq)) n++;
-    for (const read of this.ackSources.values()) if (holds(read())) n++;
+    // A ring replica counts once a pull of its was answered: its position is then on our history.
+    for (const [r, read] of this.ackSources) if (this.acks.has(r) && holds(read())) n++;
     return n;
   }
 

@@ -3,9 +3,10 @@
  * replicas reach it through ReplicationHost.pull): what the leader's log holds after the replica's
  * ack, in one epoch, or why it cannot be served (docs/failover.md, "Where an epoch starts").
  *
- * An `after` beyond the leader's last seq is refused with REPLICA_AHEAD; an (epoch, after) off the
- * leader's history answers its `fork` (epochs.ts), and so does a replica's first position above
- * what the leader held at its start (leader-state.ts, `restartFork`); none is recorded as an ack. An empty log waits
+ * An (epoch, after) off the leader's history answers its `fork` (epochs.ts), and so does a
+ * replica's first position above what the leader held at its start (leader-state.ts,
+ * `restartFork`), even beyond the leader's last seq; any other `after` beyond it is refused with
+ * REPLICA_AHEAD; none is recorded as an ack. An empty log waits
  * up to `waitMs` for a record. A batch holds the records of one epoch, `recordsEpoch`.
  */
 import { DistkvError } from '../errors.js';
@@ -58,13 +59,16 @@ export async function answerPull(leader: PullLeader, p: PullRequest): Promise<Pu
   });
   if (fork !== undefined) return { ...none(first.lastSeq(), false), fork };
   const last = first.lastSeq();
+  // Before REPLICA_AHEAD: a replica ahead of a leader that restarted without its unsynced tail
+  // holds the only copy of those records. Told it is ahead, it resynced and they went unsaved;
+  // told the fork, it saves them to a divergence file first.
+  const lost = leader.restartFork?.(p.replica, p.after);
+  if (lost !== undefined) return { ...none(last, false), fork: lost };
   if (p.after > last)
     throw new DistkvError(
       'REPLICA_AHEAD',
       `replica ${p.replica} acknowledges seq ${p.after} but the leader's last seq is ${last}: it holds another history and must resync from /_repl/snapshot`,
     );
-  const lost = leader.restartFork?.(p.replica, p.after);
-  if (lost !== undefined) return { ...none(last, false), fork: lost };
   leader.ack(p.replica, p.after);
   let r = first.readLog(p.after, p.maxBytes);
   if (r !== 'gone' && r.records.length === 0 && p.waitMs > 0) {

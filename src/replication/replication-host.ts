@@ -14,7 +14,6 @@ import { scanOwnSlots } from '../storage/own-slots.js';
 import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
-import { epochOfSeq } from '../routing/version.js';
 import { countDiverged, divergedFileOf, saveDiverged } from './diverged-file.js';
 import { EpochStarts } from './epoch-starts.js';
 import { epochsOf, type ShardEpochs } from './epochs.js';
@@ -32,17 +31,13 @@ import { Follower } from './follower.js';
 import { followerStats } from './replica-stats.js';
 import { LeaderState } from './leader-state.js';
 import { RingProducer } from './ring.js';
-import { ResyncingStore } from './resyncing-store.js';
 import { SeedCursor } from './seed-cursor.js';
 import { answerPull, type PullAnswer } from './pull-answer.js';
 import { replicaSource } from './replica-source.js';
-import { RESYNC_MARKER, wipeReplicaDir } from './resync-marker.js';
+import { type HostedStore, ReplicaRebuilds, setReplicaEpoch } from './replica-rebuilds.js';
+import { RESYNC_MARKER } from './resync-marker.js';
 
-/** HostedStore is a worker's slot for one store; `store` is replaced when a replica resyncs. */
-export interface HostedStore {
-  spec: StoreSpec;
-  store: Store;
-}
+export type { HostedStore } from './replica-rebuilds.js';
 
 /** ReplicationHost runs leaders' bookkeeping and replicas' followers on one worker. */
 export class ReplicationHost {
@@ -56,7 +51,13 @@ export class ReplicationHost {
   private readonly epochStarts: EpochStarts;
   /** holds are the replicas a promotion stopped following (holdFollowing), each with its time limit. */
   private readonly holds = new Map<number, NodeJS.Timeout>();
-  private readonly openSpec: (spec: StoreSpec) => Promise<Store>;
+  /**
+   * sharedThrough keeps, for a replica whose follower a hold stopped, the fork its follower knew
+   * (Follower.sharedThrough): every renewed hold answers it, and the next follower starts with it.
+   */
+  private readonly sharedThrough = new Map<number, number>();
+  /** rebuilds keeps the stores of replicas under a resync (replica-rebuilds.ts). */
+  private readonly rebuilds: ReplicaRebuilds;
 
   /** `open` opens (a replica's) store afresh from its spec, as the worker does (into its commit log). */
   constructor(
@@ -68,7 +69,7 @@ export class ReplicationHost {
     this.stores = stores;
     this.positions = positions;
     this.log = log;
-    this.openSpec = open;
+    this.rebuilds = new ReplicaRebuilds(open, positions, log);
     this.epochStarts = new EpochStarts(log);
   }
 
@@ -108,6 +109,7 @@ export class ReplicationHost {
     const follower = this.followers.get(index);
     this.followers.delete(index);
     await follower?.stop();
+    this.sharedThrough.delete(index);
     if (this.leaders.delete(index)) h.store.replication?.setRetention(() => undefined);
     this.epochStarts.forget(index);
     h.spec = spec;
@@ -116,13 +118,13 @@ export class ReplicationHost {
       this.startLeader(index, h);
       return;
     }
-    let resync = false;
+    let forked: number | undefined;
     const r = h.store.replication;
     if (fork !== undefined && r !== undefined && r.lastSeq() > fork.seq) {
       this.saveFork(h, r, fork.seq, fork.epoch);
-      resync = true;
+      forked = fork.seq;
     }
-    this.startFollower(index, h, resync);
+    this.startFollower(index, h, forked);
   }
 
   /**
@@ -141,6 +143,9 @@ export class ReplicationHost {
       const follower = this.followers.get(index);
       this.followers.delete(index);
       await follower?.stop();
+      // A replica that knows its records above a fork are not its leader's is ranked on the fork.
+      const shared = follower?.sharedThrough() ?? Number.POSITIVE_INFINITY;
+      if (Number.isFinite(shared)) this.sharedThrough.set(index, shared);
       // Its last contact stays recent for a while: without this, /stats and X-Distkv-Lag went on
       // reporting the lag it had when it stopped, as known, for pull_wait_ms + CONTACT_GRACE_MS.
       this.setFollowerState(index, 'held');
@@ -155,7 +160,7 @@ export class ReplicationHost {
       timer.unref();
       this.holds.set(index, timer);
     } else this.resumeFollowing(index);
-    return h.store.lastSeq();
+    return Math.min(h.store.lastSeq(), this.sharedThrough.get(index) ?? Number.POSITIVE_INFINITY);
   }
 
   /** resumeFollowing starts replica `index`'s follower again unless one runs or its role changed. */
@@ -212,12 +217,20 @@ export class ReplicationHost {
     this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(state));
   }
 
-  private startFollower(index: number, h: HostedStore, resyncFirst = false): void {
+  /** startFollower starts replica `index`'s follower; with `forked`, its records above that seq are not its leader's: it resyncs first. */
+  private startFollower(index: number, h: HostedStore, forked?: number): void {
     const r = h.spec.replication;
     if (r === undefined) return;
     // Until the new follower's first word, it is starting (not held, nor what an earlier one said).
     this.setFollowerState(index, 'starting');
-    if (h.store.replication === undefined) {
+    const marker = join(h.spec.dir, RESYNC_MARKER);
+    const known = this.sharedThrough.get(index);
+    this.sharedThrough.delete(index);
+    const heldThrough =
+      forked === undefined || known === undefined ? (forked ?? known) : Math.min(forked, known);
+    // A replica under a resync (or over one that never finished) resyncs first (replica-rebuilds.ts).
+    const aside = this.rebuilds.setAside(index, h, marker);
+    if (h.store.replication === undefined && !aside) {
       this.log?.warn(
         { shard: h.spec.shard.name, engine: h.store.engine },
         `replicas follow their leader through a store's replication seam; the ${h.store.engine} engine has none, so this one stays empty`,
@@ -237,8 +250,6 @@ export class ReplicationHost {
     const localLeader =
       leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
     const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
-    // While a snapshot loads, the fresh store is kept here and `h.store` answers UNAVAILABLE.
-    let rebuilt: Store | undefined;
     const follower = new Follower({
       source,
       store: () => {
@@ -246,27 +257,8 @@ export class ReplicationHost {
         if (replica === undefined) throw new DistkvError('UNAVAILABLE', 'replica store is not open');
         return replica;
       },
-      rebuild: async () => {
-        // A resync that failed after its rebuild left the fresh store open: it goes, not leaks
-        // (its id would keep the commit log from opening the store again).
-        const old = rebuilt ?? h.store;
-        rebuilt = undefined;
-        h.store = new ResyncingStore();
-        await old.close();
-        wipeReplicaDir(h.spec.dir);
-        const fresh = await this.open(h);
-        rebuilt = fresh.store;
-        return fresh.replication;
-      },
-      reopen: async () => {
-        const old = rebuilt ?? h.store;
-        rebuilt = undefined;
-        h.store = new ResyncingStore();
-        await old.close();
-        const fresh = await this.open(h);
-        h.store = fresh.store;
-        return fresh.replication;
-      },
+      rebuild: () => this.rebuilds.rebuild(index, h),
+      reopen: () => this.rebuilds.reopen(index, h),
       epochs: () => epochsOf(h.spec),
       diverged: (fork) => {
         const replica = h.store.replication;
@@ -282,8 +274,9 @@ export class ReplicationHost {
       },
       pullMaxBytes: r.pullMaxBytes,
       pullWaitMs: r.pullWaitMs,
-      resyncMarker: join(h.spec.dir, RESYNC_MARKER),
-      resyncFirst,
+      resyncMarker: marker,
+      resyncFirst: forked !== undefined || aside,
+      ...(heldThrough === undefined ? {} : { heldThrough }),
       ...(log === undefined ? {} : { log }),
     });
     this.followers.set(index, follower);
@@ -383,11 +376,12 @@ export class ReplicationHost {
     return l === undefined ? diverged : { replicas: l.replicas(), ...diverged };
   }
 
-  /** stop stops every follower. */
+  /** stop stops every follower and closes the stores of unfinished resyncs (the worker closes the others). */
   async stop(): Promise<void> {
     for (const timer of this.holds.values()) clearTimeout(timer);
     this.holds.clear();
     await Promise.all([...this.followers.values()].map((f) => f.stop()));
+    await this.rebuilds.close();
   }
 
   private leaderStore(index: number): StoreReplication {
@@ -397,27 +391,4 @@ export class ReplicationHost {
       throw new DistkvError('UNAVAILABLE', `store ${index} is not a replicating leader on this worker`);
     return leader;
   }
-
-  /** open opens a replica's store afresh (it must have a replication seam) and gives it its epoch. */
-  private async open(h: HostedStore): Promise<{ store: Store; replication: StoreReplication }> {
-    const store = await this.openSpec({ ...h.spec, repair: false });
-    const replication = store.replication;
-    if (replication === undefined) {
-      await store.close();
-      throw new Error(
-        `the ${store.engine} engine has no replication seam; a replica cannot be rebuilt on it`,
-      );
-    }
-    setReplicaEpoch({ spec: h.spec, store });
-    return { store, replication };
-  }
-}
-
-/**
- * setReplicaEpoch gives a replica opened afresh the epoch of its last record: the one its log frame
- * carries when the log still holds it, else the one its shard's history gives that seq.
- */
-function setReplicaEpoch(h: HostedStore): void {
-  const r = h.store.replication;
-  if (r !== undefined && !r.epochRecovered) r.epoch = epochOfSeq(h.spec.history ?? [], r.lastSeq());
 }

@@ -6,7 +6,7 @@
  * It is written before the resync wipes the directory and the wipe spares it: a replica stopped
  * between the wipe and the load must not open as whatever its log still held of it.
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** RESYNC_MARKER names the marker file in a replica's directory. */
@@ -17,4 +17,19 @@ export function wipeReplicaDir(dir: string): void {
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir))
     if (name !== RESYNC_MARKER) rmSync(join(dir, name), { recursive: true, force: true });
+}
+
+/**
+ * readResyncMarker returns the exactSeq a resync left in `file` (0 when there is none), or
+ * 'loading' when a snapshot load began and did not finish.
+ */
+export function readResyncMarker(file: string | undefined): number | 'loading' {
+  if (file === undefined) return 0;
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { exactSeq?: unknown; loading?: unknown };
+    if (parsed.loading === true) return 'loading';
+    return typeof parsed.exactSeq === 'number' ? parsed.exactSeq : 0;
+  } catch {
+    return 0;
+  }
 }

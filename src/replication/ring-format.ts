@@ -6,8 +6,9 @@
  *
  *   0    HEAD   BigInt64  bytes ever published      written only by the producer (Atomics.store)
  *   64   TAIL   BigInt64  bytes ever consumed       written only by the consumer (Atomics.store)
- *   128  WAKE   Int32     publish counter           producer: Atomics.add + Atomics.notify
+ *   128  WAKE   Int32     publish/drop counter      producer: Atomics.add + Atomics.notify
  *   132  LAPPED Int32     1 after a dropped batch   producer sets, consumer clears
+ *   136  GEN    Int32     producers ever started    each producer: Atomics.add once, at its start
  *   192  DATA   capacity bytes (a power of two)
  *
  *   entry := len:u32 firstSeq:u64 lastSeq:u64 records:(len - 16)   (4-byte aligned; len counts the
@@ -17,8 +18,15 @@
  * Publish order: the producer writes an entry's bytes at HEAD mod capacity, then stores the new
  * HEAD, then bumps WAKE and notifies. Consume order: the consumer loads HEAD, reads entries up to
  * it, then stores the new TAIL. An entry that does not fit (the consumer is too far behind) is
- * dropped and LAPPED set: the consumer notices a seq gap and catches up from the leader's WAL over
- * the other path, then rejoins the ring. The producer never waits.
+ * dropped, LAPPED set and WAKE bumped as for a publish: the consumer notices a seq gap (or, with
+ * nothing after it in the ring, LAPPED) and catches up from the leader's WAL over the other path,
+ * then rejoins the ring. The producer never waits.
+ *
+ * A new producer on a ring (a new leader state: the leader's worker restarted, the store was
+ * promoted again) bumps GEN. A consumer takes no batch from a producer generation before a pull
+ * over the other path has been answered since that generation began: the leader checks the
+ * replica's position there (a replica whose records the leader lost in a power cut is told its
+ * fork), and counts the replica's shared ack for `w=N` only from then on (leader-state.ts).
  */
 
 /** RING_HEAD is the byte offset of HEAD. */
@@ -29,6 +37,8 @@ export const RING_TAIL = 64;
 export const RING_WAKE = 128;
 /** RING_LAPPED is the byte offset of LAPPED. */
 export const RING_LAPPED = 132;
+/** RING_GEN is the byte offset of GEN. */
+export const RING_GEN = 136;
 /** RING_DATA is the byte offset of the data area. */
 export const RING_DATA = 192;
 /** RING_ENTRY_HEADER is the size of an entry before its records: len + firstSeq + lastSeq. */

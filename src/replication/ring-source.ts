@@ -29,6 +29,12 @@ export class RingSource implements ReplicationSource {
    * +Infinity once the ring is known to continue where the replica is.
    */
   private lapMark = 0;
+  /**
+   * checkedGen is the ring's producer generation (ring-format.ts, GEN) in which a pull through
+   * `fallback` was answered: until then no ring batch is taken, so the leader checks the replica's
+   * position first (its restart fork) and counts its shared ack only after that.
+   */
+  private checkedGen = -1;
   /** counters for /stats and tests. */
   readonly counters = { ringBatches: 0, fallbackPulls: 0 };
 
@@ -56,6 +62,8 @@ export class RingSource implements ReplicationSource {
       // (A replica may be ahead of it: batches enter the ring just before the seq is published.
       // Divergence is checked by the leader, on the first pull, which goes to `fallback`.)
       const leaderSeq = this.leaderSeq();
+      const gen = this.ring.generation();
+      const checked = gen === this.checkedGen;
       const seen = this.ring.wakeValue();
       const lapped = this.ring.takeLapped();
       this.stash.push(...this.ring.take(maxBytes));
@@ -63,17 +71,18 @@ export class RingSource implements ReplicationSource {
       if (lapped) this.lapMark = this.stash[this.stash.length - 1]?.lastSeq ?? after;
       this.stash = this.stash.filter((e) => e.lastSeq > after);
       const first = this.stash[0];
-      if (first !== undefined && first.firstSeq <= after + 1) {
+      if (checked && first !== undefined && first.firstSeq <= after + 1) {
         if (after >= this.lapMark) this.lapMark = Number.POSITIVE_INFINITY;
         return this.fromStash(after, maxBytes, leaderSeq);
       }
-      if (first !== undefined || after >= this.lapMark || leaderSeq > after) {
+      if (!checked || first !== undefined || after >= this.lapMark || leaderSeq > after) {
         // A gap before the ring's next batch, past where the ring lost batches, or records the
         // leader holds that the ring handed out before (an apply of them failed, and the replica
         // asks again from its ack): read the leader's log.
         this.counters.fallbackPulls++;
         const r = await this.fallback.pull(after, maxBytes, 0, epoch);
         if (typeof r === 'string' || 'fork' in r) return r;
+        this.checkedGen = gen;
         if (r.records.length === 0) this.lapMark = Number.POSITIVE_INFINITY;
         if (r.records.length > 0 || first !== undefined) return r;
       }

@@ -4,6 +4,7 @@
 import {
   RING_DATA,
   RING_ENTRY_HEADER,
+  RING_GEN,
   RING_HEAD,
   RING_LAPPED,
   RING_TAIL,
@@ -51,6 +52,12 @@ export class RingProducer extends RingView {
   /** dropped counts batches that did not fit (the consumer was lapped). */
   dropped = 0;
 
+  constructor(buffer: SharedArrayBuffer) {
+    super(buffer);
+    // A new generation: the consumer checks its position with this producer's leader before it takes a batch.
+    Atomics.add(this.words, RING_GEN / 4, 1);
+  }
+
   /** publish appends one batch (WAL-framed records firstSeq..lastSeq); returns false when it did not fit. */
   publish(records: Uint8Array, firstSeq: number, lastSeq: number): boolean {
     const size = align4(RING_ENTRY_HEADER + records.length);
@@ -61,6 +68,9 @@ export class RingProducer extends RingView {
     if (size + wrapWaste > free || size > this.capacity) {
       this.dropped++;
       Atomics.store(this.words, RING_LAPPED / 4, 1);
+      // The consumer is woken as for a publish: waiting on an empty ring, it would otherwise learn
+      // of the drop only when its wait ran out (pull_wait_ms later, and a w=N write with it).
+      this.wake();
       return false;
     }
     if (wrapWaste > 0) {
@@ -73,9 +83,14 @@ export class RingProducer extends RingView {
     writeSeq(this.data, lastSeq, at + 12);
     this.data.set(records, at + RING_ENTRY_HEADER);
     Atomics.store(this.pos, RING_HEAD / 8, BigInt(head + size));
+    this.wake();
+    return true;
+  }
+
+  /** wake bumps WAKE and notifies a waiting consumer (after HEAD or LAPPED is stored). */
+  private wake(): void {
     Atomics.add(this.words, RING_WAKE / 4, 1);
     Atomics.notify(this.words, RING_WAKE / 4);
-    return true;
   }
 }
 
@@ -122,6 +137,11 @@ export class RingConsumer extends RingView {
   async wait(seen: number, ms: number): Promise<void> {
     const r = Atomics.waitAsync(this.words, RING_WAKE / 4, seen, ms);
     if (r.async) await r.value;
+  }
+
+  /** generation is the number of producers that ever started on the ring (GEN). */
+  generation(): number {
+    return Atomics.load(this.words, RING_GEN / 4);
   }
 
   /** wakeValue is the current WAKE counter (read it before take(), wait on it after). */

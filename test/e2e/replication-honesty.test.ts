@@ -123,7 +123,16 @@ describe('honest replication acks and lag', () => {
     assert.equal((await fetch(`http://${L}/kv/gone-soon`)).status, 404, 'the delete is kept on the leader');
   });
 
-  it("refuses an ack beyond the leader's last seq (409 REPLICA_AHEAD): w=1 still times out", async () => {
+  it("refuses an ack beyond the leader's last seq (409 DIVERGED, then REPLICA_AHEAD): w=1 still times out", async () => {
+    // A replica's first position above what the leader held at its start names records the
+    // leader does not hold: it is told the fork, so it saves them (src/replication/pull-answer.ts).
+    const first = await pull(999999999, R);
+    assert.equal(first.status, 409);
+    assert.equal((await errorOf(first)).code, 'DIVERGED');
+    // Heard from since (at 0), it is refused as ahead.
+    const heard = await pull(0, R);
+    assert.ok(heard.status === 200 || heard.status === 204, `pull at 0: ${heard.status}`);
+    await heard.arrayBuffer();
     const forged = await pull(999999999, R);
     assert.equal(forged.status, 409);
     assert.equal((await errorOf(forged)).code, 'REPLICA_AHEAD');
@@ -211,8 +220,15 @@ describe('honest replication acks and lag', () => {
       },
       30000,
     );
-    const stats = (await (await fetch(`http://${R}/stats`)).json()) as { stores: { resyncs?: number }[] };
+    const stats = (await (await fetch(`http://${R}/stats`)).json()) as {
+      stores: { resyncs?: number; divergedRecords?: number }[];
+    };
     assert.ok((stats.stores[0]?.resyncs ?? 0) >= 1, 'it resynced from a snapshot');
+    // Its records the leader lost are the only copy of acknowledged writes: saved, not wiped.
+    assert.ok(
+      (stats.stores[0]?.divergedRecords ?? 0) > 0,
+      `the replica's records above the leader's start were not saved: ${JSON.stringify(stats.stores[0])}`,
+    );
   });
 });
 

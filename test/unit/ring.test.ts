@@ -150,6 +150,34 @@ describe('ring source', () => {
     assert.ok(src.counters.ringBatches > 0, 'and the ring once caught up');
   });
 
+  it('wakes a replica waiting on the ring when a batch is dropped, and fetches that batch from the log at once', async () => {
+    const sab = new SharedArrayBuffer(ringBytesFor(4096));
+    const p = new RingProducer(sab);
+    let leaderSeq = 0;
+    const log = new FakeLeaderLog(() => leaderSeq);
+    const src = new RingSource(new RingConsumer(sab), log, 'test', () => leaderSeq);
+    p.publish(batch(1, 1), 1, 1);
+    leaderSeq = 1;
+    const caughtUp = await src.pull(0, 1 << 20, 0);
+    assert.ok(typeof caughtUp === 'object' && 'records' in caughtUp);
+    assert.deepEqual(seqsIn(caughtUp.records), [1]);
+    const t0 = Date.now();
+    // Atomics.waitAsync does not keep the process alive by itself.
+    const alive = setTimeout(() => undefined, 6000);
+    const waiting = src.pull(1, 1 << 20, 5000);
+    setTimeout(() => {
+      // A batch larger than the ring (one big value, or a big group commit): it cannot go in.
+      assert.equal(p.publish(batch(2, 2, 8000), 2, 2), false);
+      leaderSeq = 2;
+    }, 50);
+    const r = await waiting;
+    clearTimeout(alive);
+    assert.ok(typeof r === 'object' && 'records' in r);
+    assert.deepEqual(seqsIn(r.records), [2], 'the dropped batch, from the log');
+    // Not a whole pull_wait_ms later: a w=N write of that batch waited that long for its ack.
+    assert.ok(Date.now() - t0 < 2000, `answered after ${Date.now() - t0} ms`);
+  });
+
   it('serves again from the leader log the records it handed out when the replica asks for them again', async () => {
     const sab = new SharedArrayBuffer(ringBytesFor(4096));
     const p = new RingProducer(sab);

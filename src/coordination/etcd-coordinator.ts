@@ -20,6 +20,11 @@
  * `firstSeq = the store's last seq + 1`, then promotes itself through the map keeper like any
  * adopted map. A former leader learns the map from etcd before it serves again (`start`) and
  * rejoins as a replica (fork point, divergence file).
+ *
+ * A leader whose last run stopped uncleanly in a lossy durability mode (src/server/run-marker.ts)
+ * owes its shards a new epoch (src/server/restart-epochs.ts): when it takes (or finds it holds) the
+ * leader key of a shard it owes one, it publishes its own promotion the same way, its store held at
+ * its recovered last seq, before it takes a write (`restartLeader`).
  */
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
@@ -29,6 +34,7 @@ import type { LiveMap, LiveShard } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
+import { holdLeader, releaseLeader, RESTART_SOURCE } from '../server/restart-epochs.js';
 import { CampaignGate } from './campaign-gate.js';
 import { ranksFirst } from './candidate-rank.js';
 import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
@@ -65,6 +71,8 @@ export class EtcdCoordinator {
   private stopped = false;
   /** started: the first reconcile is done; a key of this node's under a lease not this process's is then a twin's. */
   private started = false;
+  /** owed are the shards whose leader here owes a new epoch after an unclean stop (`start`). */
+  private readonly owed = new Set<number>();
   private lastError = '';
 
   private readonly config: Config;
@@ -117,9 +125,11 @@ export class EtcdCoordinator {
 
   /**
    * start takes a lease, adopts etcd's map and takes the leader keys this process is due, before
-   * the node serves; then keeps doing so. It throws when etcd does not answer.
+   * the node serves; then keeps doing so. It throws when etcd does not answer. `lossy`: the last
+   * run stopped uncleanly in a lossy durability mode, and every shard led here starts a new epoch.
    */
-  async start(): Promise<void> {
+  async start(lossy = false): Promise<void> {
+    if (lossy) for (const st of this.plan.stores) this.owed.add(st.shard.idx);
     const keeper = setInterval(() => void this.lease.keepalive(), this.tickMs);
     keeper.unref();
     this.timers.push(keeper);
@@ -287,15 +297,18 @@ export class EtcdCoordinator {
     const kv = snap.leaders.get(shard.name);
     const holder = kv?.value.toString();
     const mine = kv !== undefined && kv.lease === lease;
-    for (const st of this.hostedStores(shard.idx)) {
+    const hosted = this.hostedStores(shard.idx);
+    // A shard another node leads now owes no epoch here (that leader's promotion made one).
+    if (!hosted.some((st) => st.node === shard.leader)) this.owed.delete(shard.idx);
+    for (const st of hosted) {
       if (st.node === shard.leader) {
-        if (holder === st.node && mine) this.held.add(shard.idx);
+        let won: string | undefined;
+        if (holder === st.node && mine) won = kv.mod_revision;
         else if (kv === undefined || (holder === st.node && (!this.started || this.lease.own(kv.lease)))) {
           // No key, or this node's key under an earlier lease: this process's (it expired), or, at
           // start, a process gone since (it had the port and the data directory's lock). The map
           // names this node: take it.
-          if (await this.keys.putLeader(shard.name, st.node, lease, kv?.mod_revision))
-            this.take(shard, st.node);
+          won = await this.keys.putLeader(shard.name, st.node, lease, kv?.mod_revision);
         } else {
           // Later, a key of this node's under a lease this process never had is another live process
           // running as this node (--listen, another data directory) that took it over: never take
@@ -307,6 +320,9 @@ export class EtcdCoordinator {
             );
           this.held.delete(shard.idx);
         }
+        if (won === undefined) continue;
+        if (this.owed.has(shard.idx)) await this.restartLeader(shard, st, won);
+        else this.take(shard, st.node);
         continue;
       }
       if (holder === st.node && mine) {
@@ -368,6 +384,27 @@ export class EtcdCoordinator {
     await this.keeper.offer(next, 'etcd (automatic failover)');
     const epoch = next.shards.find((s) => s.idx === shard.idx)?.epoch ?? shard.epoch;
     this.take({ ...shard, epoch }, node);
+  }
+
+  /**
+   * restartLeader starts the new epoch leader store `st` owes its shard after an unclean stop: its
+   * writes held at their last seq, it publishes its own promotion (as `campaign` does, leader
+   * unchanged, epoch from its key's revision `won`), adopts it, and only then takes writes.
+   */
+  private async restartLeader(shard: LiveShard, st: NodePlan['stores'][number], won: string): Promise<void> {
+    let next: LiveMap | undefined;
+    try {
+      const last = await holdLeader(this.pool, st);
+      if (last === undefined) return;
+      next = await this.keys.publishPromotion(shard, st.node, won, last, this.log);
+    } finally {
+      if (next === undefined) await releaseLeader(this.pool, st).catch(() => undefined);
+    }
+    if (next === undefined) return;
+    this.owed.delete(shard.idx);
+    await this.keeper.offer(next, `etcd (${RESTART_SOURCE})`);
+    const epoch = next.shards.find((s) => s.idx === shard.idx)?.epoch ?? shard.epoch;
+    this.take({ ...shard, epoch }, st.node);
   }
 
   /** applyFences fences, at their worker, the leader stores this process may not write for now (RESP and queued writes included). */

@@ -10,7 +10,10 @@
  *     restart is cut back to the fork point and ends with the leader's content (before: the
  *     leader's second start no longer knew what the first lost, and accepted the replica's
  *     position, so it kept the lost records);
- *   - a clean stop and restart starts no epoch.
+ *   - a clean stop and restart starts no epoch;
+ *   - two leaders that restart without seeing each other (a whole cluster's power cut) each raise
+ *     their own shard's epoch in a map of the same version: they converge on both epochs (before
+ *     the merge, each kept its own map and ignored the other's as no newer).
  */
 import assert from 'node:assert/strict';
 import {
@@ -176,5 +179,50 @@ describe('a leader restarting after an unclean stop with interval durability', {
       /lost6[^]*lost10/,
       'the lost records went to a divergence file',
     );
+  });
+});
+
+describe('leaders of two shards restarting without seeing each other', { timeout: 180000 }, () => {
+  let dir = '';
+  let cluster: TestCluster;
+  let A = '';
+  let C = '';
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'distkv-restart-epochs-'));
+    A = `127.0.0.1:${await freePort('127.0.0.1')}`;
+    C = `127.0.0.3:${await freePort('127.0.0.3')}`;
+    cluster = await TestCluster.start({
+      dir,
+      shards: [
+        { address: A, replicas: [C], slots: '0-8191' },
+        { address: C, replicas: [A], slots: '8192-16383' },
+      ],
+      extraToml: '[storage]\ndurability = "interval"\nfsync_interval_ms = 60000\n',
+    });
+  });
+
+  after(async () => {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('converge on one map holding both new epochs', async () => {
+    await cluster.kill(A);
+    await cluster.kill(C);
+    // A comes back alone and raises shard-0's epoch; then C alone raises shard-1's: both version 2.
+    await cluster.startNode(A);
+    await cluster.stopNode(A);
+    await cluster.startNode(C);
+    assert.deepEqual(
+      (await clusterOf(C)).map.shards.map((s) => s.epoch),
+      [0, 1],
+    );
+    await cluster.startNode(A);
+    await waitFor('both nodes to hold both epochs', async () => {
+      const [a, c] = [await clusterOf(A), await clusterOf(C)];
+      return JSON.stringify(a.map) === JSON.stringify(c.map) && a.map.shards.every((s) => s.epoch === 1);
+    });
+    assert.equal((await clusterOf(A)).map_version, 3);
   });
 });

@@ -2,12 +2,20 @@
  * The RUNNING marker (src/server/run-marker.ts) tells a start whether the last run of the data
  * directory stopped cleanly, and restartedMap (src/server/restart-epochs.ts) is the live map a
  * lossy one makes the node adopt: each led shard in a new epoch after its recovered last seq.
+ * Leaders that restart without seeing each other (a whole cluster's power cut, no coordinator)
+ * make such maps at one version: mergedMap (src/routing/live-map.ts) makes them converge.
  */
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { checkSuccessor, forkSeq, initialLiveMap } from '../../src/routing/live-map.js';
+import {
+  checkSuccessor,
+  forkSeq,
+  initialLiveMap,
+  mergedMap,
+  promotedMap,
+} from '../../src/routing/live-map.js';
 import { restartedMap } from '../../src/server/restart-epochs.js';
 import { RUNNING_FILE, RunMarker } from '../../src/server/run-marker.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -87,5 +95,51 @@ describe('restartedMap', () => {
     assert.deepEqual(s2!.history, [{ epoch: 1, firstSeq: 1 }]);
     // A replica that last knew epoch 0 is cut back to what the leader recovered.
     assert.equal(forkSeq(s0!, 0), 41);
+  });
+});
+
+describe('mergedMap', () => {
+  const shards = [0, 1].map((idx) => ({
+    idx,
+    name: `shard-${idx}`,
+    slots: { first: idx * 100, last: idx * 100 + 99 },
+    address: `127.0.0.1:${8000 + idx}`,
+    replicas: [`127.0.0.2:${8000 + idx}`],
+  }));
+  const base = initialLiveMap(shards);
+  const a = restartedMap(base, new Map([[0, 10]]));
+  const c = restartedMap(base, new Map([[1, 20]]));
+
+  it('merges two restarts of other shards at one version into the same union from either side', () => {
+    const ac = mergedMap(a, c);
+    const ca = mergedMap(c, a);
+    assert.ok(ac !== undefined && ca !== undefined);
+    assert.deepEqual(ac, ca);
+    assert.equal(ac.version, 3);
+    assert.deepEqual(
+      ac.shards.map((s) => [s.epoch, s.history]),
+      [
+        [1, [{ epoch: 1, firstSeq: 11 }]],
+        [1, [{ epoch: 1, firstSeq: 21 }]],
+      ],
+    );
+    checkSuccessor(a, ac);
+    checkSuccessor(c, ac);
+    // Merged once, a map holds everything the other has: nothing more to merge.
+    assert.equal(mergedMap(ac, a), undefined);
+    assert.equal(mergedMap(a, base), undefined);
+  });
+
+  it('takes an older map that extends a shard, above both versions', () => {
+    const later = { ...c, version: 7 };
+    const merged = mergedMap(later, a);
+    assert.equal(merged?.version, 8);
+    assert.equal(merged.shards[0]!.epoch, 1);
+  });
+
+  it('merges nothing when both changed one shard (a failover against a restart)', () => {
+    const failedOver = promotedMap(base, 0, shards[0]!.replicas[0]!, 1, 8);
+    assert.equal(mergedMap(a, failedOver), undefined);
+    assert.equal(mergedMap(failedOver, a), undefined);
   });
 });

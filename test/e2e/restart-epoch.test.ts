@@ -30,20 +30,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
-import { homeDir, readHome } from '../../src/storage/commit-log-home.js';
 import { endOfData } from '../../src/storage/commit-log-reader.js';
-import { RealVfs } from '../../src/storage/real-vfs.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { clusterOf, divergedOf, dumpAt, storeOf, waitFor } from '../helpers/failover-model.js';
+import { logDirOf, storeDirOf } from '../helpers/log-epochs.js';
 import { freePort } from '../helpers/ports.js';
-
-/** logDirOf is the commit log directory of `node`'s store of shard-0 (src/server/node-plan.ts's layout). */
-function logDirOf(dir: string, node: string): string {
-  const storeDir = join(dir, node.replace(/[:.]/g, '_'), node.replaceAll(':', '_'), 'shard-0');
-  const home = readHome(new RealVfs(), storeDir);
-  assert.ok(home !== undefined, `${storeDir} names its commit log`);
-  return homeDir(storeDir, home);
-}
 
 /** newestSegment is the path of the newest segment of the commit log in `logDir`. */
 function newestSegment(logDir: string): string {
@@ -134,7 +125,7 @@ describe('a leader restarting after an unclean stop with interval durability', {
   it('starts a new epoch after the lost writes, which watchers and replicas then see as a fork', async () => {
     assert.equal((await clusterOf(A)).shards[0]!.epoch, 0, 'a fresh cluster starts no epoch');
     await put('kept', 1, 5, 1);
-    const segment = newestSegment(logDirOf(dir, A));
+    const segment = newestSegment(logDirOf(storeDirOf(dir, A)));
     const cut = endOfData(readFileSync(segment));
     await put('lost', 6, 10, 1);
     assert.equal((await storeOf(B)).lastSeq, 10, 'the replica copied every write');
@@ -142,7 +133,7 @@ describe('a leader restarting after an unclean stop with interval durability', {
 
     // kill -9, then the power cut: the writes after the first five never reached the disk.
     await cluster.kill(A);
-    assert.equal(newestSegment(logDirOf(dir, A)), segment, 'the writes stayed in one segment');
+    assert.equal(newestSegment(logDirOf(storeDirOf(dir, A))), segment, 'the writes stayed in one segment');
     zeroFrom(segment, cut);
     await cluster.startNode(A);
     assert.equal((await storeOf(A)).lastSeq, 5, 'the cut took the last five writes');

@@ -24,7 +24,7 @@
  * A leader whose last run stopped uncleanly in a lossy durability mode (src/server/run-marker.ts)
  * owes its shards a new epoch (src/server/restart-epochs.ts): when it takes (or finds it holds) the
  * leader key of a shard it owes one, it publishes its own promotion the same way, its store held at
- * its recovered last seq, before it takes a write (`restartLeader`).
+ * its recovered last seq, before it takes a write (self-promotion.ts).
  */
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
@@ -34,12 +34,13 @@ import type { LiveMap, LiveShard } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
-import { holdLeader, releaseLeader, RESTART_SOURCE } from '../server/restart-epochs.js';
+import { RESTART_SOURCE } from '../server/restart-epochs.js';
 import { CampaignGate } from './campaign-gate.js';
 import { ranksFirst } from './candidate-rank.js';
 import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
 import { FollowHolds } from './follow-holds.js';
 import { ProcessLease } from './process-lease.js';
+import { type Promotion, promoteThroughEtcd } from './self-promotion.js';
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
 const START_ATTEMPTS = 10;
@@ -321,8 +322,15 @@ export class EtcdCoordinator {
           this.held.delete(shard.idx);
         }
         if (won === undefined) continue;
-        if (this.owed.has(shard.idx)) await this.restartLeader(shard, st, won);
-        else this.take(shard, st.node);
+        if (!this.owed.has(shard.idx)) this.take(shard, st.node);
+        // Owed a new epoch after an unclean stop: a campaign's promotion, leader unchanged, before any write.
+        else if (
+          await this.promoteSelf(
+            { shard, node: st.node, store: st.index, worker: st.worker, won },
+            `etcd (${RESTART_SOURCE})`,
+          )
+        )
+          this.owed.delete(shard.idx);
         continue;
       }
       if (holder === st.node && mine) {
@@ -352,12 +360,7 @@ export class EtcdCoordinator {
     this.held.add(shard.idx);
   }
 
-  /**
-   * campaign takes the leader key of a shard whose leader is gone, then publishes and adopts the map
-   * that promotes `node`. The store stops following first: its old leader, past its deadline, writes
-   * no more, but may still answer pulls of records it wrote before (a partition from etcd alone), and
-   * the epoch must start after the last of them the store holds, not after a position read earlier.
-   */
+  /** campaign takes the leader key of a shard whose leader is gone, then promotes `node` (`promoteSelf`). */
   private async campaign(
     shard: LiveShard,
     node: string,
@@ -366,45 +369,19 @@ export class EtcdCoordinator {
     lease: string,
   ): Promise<void> {
     const won = await this.keys.putLeader(shard.name, node, lease, undefined);
-    if (won === undefined) return;
-    const hold = (on: boolean) =>
-      this.pool.call(worker, { type: 'fence', store, on, ms: HOLD_TTLS * this.ttlMs });
-    let next: LiveMap | undefined;
-    try {
-      const held = await hold(true);
-      if (held.type !== 'fence-result') return;
-      next = await this.keys.publishPromotion(shard, node, won, held.lastSeq, this.log);
-    } finally {
-      // Once the map is in etcd, the store stays held until it adopts it (or the hold runs out);
-      // one held because the key was missing stays held until the key comes back (follow-holds.ts).
-      if (next === undefined && this.holds.heldSeq(store) === undefined)
-        await hold(false).catch(() => undefined);
-    }
-    if (next === undefined) return;
-    await this.keeper.offer(next, 'etcd (automatic failover)');
-    const epoch = next.shards.find((s) => s.idx === shard.idx)?.epoch ?? shard.epoch;
-    this.take({ ...shard, epoch }, node);
+    if (won !== undefined)
+      await this.promoteSelf({ shard, node, store, worker, won }, 'etcd (automatic failover)');
   }
 
-  /**
-   * restartLeader starts the new epoch leader store `st` owes its shard after an unclean stop: its
-   * writes held at their last seq, it publishes its own promotion (as `campaign` does, leader
-   * unchanged, epoch from its key's revision `won`), adopts it, and only then takes writes.
-   */
-  private async restartLeader(shard: LiveShard, st: NodePlan['stores'][number], won: string): Promise<void> {
-    let next: LiveMap | undefined;
-    try {
-      const last = await holdLeader(this.pool, st);
-      if (last === undefined) return;
-      next = await this.keys.publishPromotion(shard, st.node, won, last, this.log);
-    } finally {
-      if (next === undefined) await releaseLeader(this.pool, st).catch(() => undefined);
-    }
-    if (next === undefined) return;
-    this.owed.delete(shard.idx);
-    await this.keeper.offer(next, `etcd (${RESTART_SOURCE})`);
-    const epoch = next.shards.find((s) => s.idx === shard.idx)?.epoch ?? shard.epoch;
-    this.take({ ...shard, epoch }, st.node);
+  /** promoteSelf stores `p`'s promotion in etcd (self-promotion.ts), adopts it and takes the shard's writes; resolves with whether it did. */
+  private async promoteSelf(p: Promotion, source: string): Promise<boolean> {
+    const deps = { keys: this.keys, pool: this.pool, holds: this.holds, log: this.log };
+    const next = await promoteThroughEtcd({ ...deps, holdMs: HOLD_TTLS * this.ttlMs }, p);
+    if (next === undefined) return false;
+    await this.keeper.offer(next, source);
+    const epoch = next.shards.find((s) => s.idx === p.shard.idx)?.epoch ?? p.shard.epoch;
+    this.take({ ...p.shard, epoch }, p.node);
+    return true;
   }
 
   /** applyFences fences, at their worker, the leader stores this process may not write for now (RESP and queued writes included). */

@@ -15,7 +15,7 @@
  * live map with the epochs raised is adopted (MapKeeper), and the store's turn to the new epoch
  * releases the hold. Without a coordinator the node adopts the map itself, before it serves, and
  * its peers learn it as any map (peer checks, the map header of pulls). With etcd the epoch is
- * allocated there, when the node takes its leader key (etcd-coordinator.ts, `restartLeader`).
+ * allocated there, when the node takes its leader key (src/coordination/self-promotion.ts).
  */
 import type { Logger } from 'pino';
 import { type LiveMap, promotedMap } from '../routing/live-map.js';

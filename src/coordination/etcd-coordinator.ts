@@ -20,6 +20,11 @@
  * `firstSeq = the store's last seq + 1`, then promotes itself through the map keeper like any
  * adopted map. A former leader learns the map from etcd before it serves again (`start`) and
  * rejoins as a replica (fork point, divergence file).
+ *
+ * A leader whose last run stopped uncleanly in a lossy durability mode (src/server/run-marker.ts)
+ * owes its shards a new epoch (src/server/restart-epochs.ts): when it takes (or finds it holds) the
+ * leader key of a shard it owes one, it publishes its own promotion the same way, its store held at
+ * its recovered last seq, before it takes a write (self-promotion.ts).
  */
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
@@ -29,11 +34,13 @@ import type { LiveMap, LiveShard } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
+import { RESTART_SOURCE } from '../server/restart-epochs.js';
 import { CampaignGate } from './campaign-gate.js';
 import { ranksFirst } from './candidate-rank.js';
 import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
 import { FollowHolds } from './follow-holds.js';
 import { ProcessLease } from './process-lease.js';
+import { type Promotion, promoteThroughEtcd } from './self-promotion.js';
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
 const START_ATTEMPTS = 10;
@@ -65,6 +72,8 @@ export class EtcdCoordinator {
   private stopped = false;
   /** started: the first reconcile is done; a key of this node's under a lease not this process's is then a twin's. */
   private started = false;
+  /** owed are the shards whose leader here owes a new epoch after an unclean stop (`start`). */
+  private readonly owed = new Set<number>();
   private lastError = '';
 
   private readonly config: Config;
@@ -117,9 +126,11 @@ export class EtcdCoordinator {
 
   /**
    * start takes a lease, adopts etcd's map and takes the leader keys this process is due, before
-   * the node serves; then keeps doing so. It throws when etcd does not answer.
+   * the node serves; then keeps doing so. It throws when etcd does not answer. `lossy`: the last
+   * run stopped uncleanly in a lossy durability mode, and every shard led here starts a new epoch.
    */
-  async start(): Promise<void> {
+  async start(lossy = false): Promise<void> {
+    if (lossy) for (const st of this.plan.stores) this.owed.add(st.shard.idx);
     const keeper = setInterval(() => void this.lease.keepalive(), this.tickMs);
     keeper.unref();
     this.timers.push(keeper);
@@ -287,15 +298,18 @@ export class EtcdCoordinator {
     const kv = snap.leaders.get(shard.name);
     const holder = kv?.value.toString();
     const mine = kv !== undefined && kv.lease === lease;
-    for (const st of this.hostedStores(shard.idx)) {
+    const hosted = this.hostedStores(shard.idx);
+    // A shard another node leads now owes no epoch here (that leader's promotion made one).
+    if (!hosted.some((st) => st.node === shard.leader)) this.owed.delete(shard.idx);
+    for (const st of hosted) {
       if (st.node === shard.leader) {
-        if (holder === st.node && mine) this.held.add(shard.idx);
+        let won: string | undefined;
+        if (holder === st.node && mine) won = kv.mod_revision;
         else if (kv === undefined || (holder === st.node && (!this.started || this.lease.own(kv.lease)))) {
           // No key, or this node's key under an earlier lease: this process's (it expired), or, at
           // start, a process gone since (it had the port and the data directory's lock). The map
           // names this node: take it.
-          if (await this.keys.putLeader(shard.name, st.node, lease, kv?.mod_revision))
-            this.take(shard, st.node);
+          won = await this.keys.putLeader(shard.name, st.node, lease, kv?.mod_revision);
         } else {
           // Later, a key of this node's under a lease this process never had is another live process
           // running as this node (--listen, another data directory) that took it over: never take
@@ -307,6 +321,16 @@ export class EtcdCoordinator {
             );
           this.held.delete(shard.idx);
         }
+        if (won === undefined) continue;
+        if (!this.owed.has(shard.idx)) this.take(shard, st.node);
+        // Owed a new epoch after an unclean stop: a campaign's promotion, leader unchanged, before any write.
+        else if (
+          await this.promoteSelf(
+            { shard, node: st.node, store: st.index, worker: st.worker, won },
+            `etcd (${RESTART_SOURCE})`,
+          )
+        )
+          this.owed.delete(shard.idx);
         continue;
       }
       if (holder === st.node && mine) {
@@ -336,12 +360,7 @@ export class EtcdCoordinator {
     this.held.add(shard.idx);
   }
 
-  /**
-   * campaign takes the leader key of a shard whose leader is gone, then publishes and adopts the map
-   * that promotes `node`. The store stops following first: its old leader, past its deadline, writes
-   * no more, but may still answer pulls of records it wrote before (a partition from etcd alone), and
-   * the epoch must start after the last of them the store holds, not after a position read earlier.
-   */
+  /** campaign takes the leader key of a shard whose leader is gone, then promotes `node` (`promoteSelf`). */
   private async campaign(
     shard: LiveShard,
     node: string,
@@ -350,24 +369,19 @@ export class EtcdCoordinator {
     lease: string,
   ): Promise<void> {
     const won = await this.keys.putLeader(shard.name, node, lease, undefined);
-    if (won === undefined) return;
-    const hold = (on: boolean) =>
-      this.pool.call(worker, { type: 'fence', store, on, ms: HOLD_TTLS * this.ttlMs });
-    let next: LiveMap | undefined;
-    try {
-      const held = await hold(true);
-      if (held.type !== 'fence-result') return;
-      next = await this.keys.publishPromotion(shard, node, won, held.lastSeq, this.log);
-    } finally {
-      // Once the map is in etcd, the store stays held until it adopts it (or the hold runs out);
-      // one held because the key was missing stays held until the key comes back (follow-holds.ts).
-      if (next === undefined && this.holds.heldSeq(store) === undefined)
-        await hold(false).catch(() => undefined);
-    }
-    if (next === undefined) return;
-    await this.keeper.offer(next, 'etcd (automatic failover)');
-    const epoch = next.shards.find((s) => s.idx === shard.idx)?.epoch ?? shard.epoch;
-    this.take({ ...shard, epoch }, node);
+    if (won !== undefined)
+      await this.promoteSelf({ shard, node, store, worker, won }, 'etcd (automatic failover)');
+  }
+
+  /** promoteSelf stores `p`'s promotion in etcd (self-promotion.ts), adopts it and takes the shard's writes; resolves with whether it did. */
+  private async promoteSelf(p: Promotion, source: string): Promise<boolean> {
+    const deps = { keys: this.keys, pool: this.pool, holds: this.holds, log: this.log };
+    const next = await promoteThroughEtcd({ ...deps, holdMs: HOLD_TTLS * this.ttlMs }, p);
+    if (next === undefined) return false;
+    await this.keeper.offer(next, source);
+    const epoch = next.shards.find((s) => s.idx === p.shard.idx)?.epoch ?? p.shard.epoch;
+    this.take({ ...p.shard, epoch }, p.node);
+    return true;
   }
 
   /** applyFences fences, at their worker, the leader stores this process may not write for now (RESP and queued writes included). */

@@ -145,7 +145,9 @@ export class EtcdKeyspace {
   /**
    * publishPromotion stores (compare-and-swap) the map naming `node`, which won `shard`'s leader
    * key at revision `won`, its leader from seq `seq + 1`, in epoch max(`won`, epoch + 1); resolves
-   * with it, or undefined when the shard's map changed meanwhile (the key is then let go).
+   * with it, or undefined when the shard's map changed meanwhile (the key is then let go). `node`
+   * may be the shard's leader already: a leader restarting after an unclean stop
+   * (src/server/restart-epochs.ts).
    */
   async publishPromotion(
     shard: LiveShard,
@@ -177,7 +179,9 @@ export class EtcdKeyspace {
       if (!(await this.swapMap(next, snap.map?.modRevision))) continue;
       log.warn(
         { shard: shard.name, from: shard.leader, to: node, epoch, seq, map_version: next.version },
-        `automatic failover: ${node} leads ${shard.name} in epoch ${epoch} from seq ${seq + 1} (the leader ${shard.leader} lost its lease)`,
+        node === shard.leader
+          ? `restart after an unclean stop: ${node} leads ${shard.name} in a new epoch ${epoch} from seq ${seq + 1}, so replicas and watchers holding records the crash took see a fork`
+          : `automatic failover: ${node} leads ${shard.name} in epoch ${epoch} from seq ${seq + 1} (the leader ${shard.leader} lost its lease)`,
       );
       return next;
     }

@@ -234,3 +234,41 @@ export function checkSuccessor(current: LiveMap, next: LiveMap): void {
   }
   if (problems.length > 0) throw new DistkvError('INVALID_ARGUMENT', `live map: ${problems.join('; ')}`);
 }
+
+/** sameShard tells whether two entries of one shard are equal. */
+function sameShard(a: LiveShard, b: LiveShard): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** extendsShard tells whether entry `a` is `b` plus later epochs (its history starts with all of `b`'s). */
+function extendsShard(a: LiveShard, b: LiveShard): boolean {
+  return (
+    a.epoch > b.epoch &&
+    a.history.length > b.history.length &&
+    b.history.every((h, i) => a.history[i]?.epoch === h.epoch && a.history[i].firstSeq === h.firstSeq)
+  );
+}
+
+/**
+ * mergedMap reconciles `mine` with `theirs`, a map no newer, made without seeing `mine`: without a
+ * coordinator, leaders restarting after an unclean stop each raise the epochs of the shards they
+ * lead on their own (src/server/restart-epochs.ts), and two such maps may share a version. Shard by
+ * shard it keeps the entry that extends the other; the result's version is above both, so every
+ * node that merges the same two computes the same map and the merges converge. Undefined when
+ * `theirs` extends no shard of `mine`, or when a shard's entries conflict (each changed it without
+ * the other: a failover while a leader that restarted could reach no peer): that needs an
+ * operator's failover, which publishes a newer map.
+ */
+export function mergedMap(mine: LiveMap, theirs: LiveMap): LiveMap | undefined {
+  let gained = false;
+  const shards: LiveShard[] = [];
+  for (const m of mine.shards) {
+    const t = theirs.shards.find((s) => s.idx === m.idx);
+    if (t === undefined || sameShard(m, t) || extendsShard(m, t)) shards.push(m);
+    else if (extendsShard(t, m)) {
+      shards.push(t);
+      gained = true;
+    } else return undefined;
+  }
+  return gained ? { version: Math.max(mine.version, theirs.version) + 1, shards } : undefined;
+}

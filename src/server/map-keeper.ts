@@ -14,10 +14,22 @@
  * needs its lease: writes are fenced whenever the coordinator says this process may not write the
  * shard, and a map proposed through `POST /_admin/map` goes to etcd first (etcd orders map versions;
  * peers' maps are not adopted, etcd's are).
+ *
+ * Without a coordinator, leaders restarting after an unclean stop raise their shards' epochs on
+ * their own (restart-epochs.ts), so two maps may share a version: a map no newer than this one
+ * that extends some of its shards is merged into it (`mergedMap`, a version above both), and the
+ * nodes converge on the union.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { checkSuccessor, forkSeq, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
+import {
+  checkSuccessor,
+  forkSeq,
+  type LiveMap,
+  liveShardInfos,
+  mergedMap,
+  parseLiveMap,
+} from '../routing/live-map.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
@@ -50,6 +62,8 @@ export class MapKeeper {
   private readonly fenceTimers = new Map<number, NodeJS.Timeout>();
   private queue: Promise<unknown> = Promise.resolve();
   private coordination: Coordination | undefined;
+  /** conflictSeen is the version of the last peer map logged as conflicting with this one. */
+  private conflictSeen = 0;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -167,9 +181,27 @@ export class MapKeeper {
     return this.queue.then(() => undefined);
   }
 
+  /** warnIfConflict logs (once per version) a map of this map's version that holds other shard entries. */
+  private warnIfConflict(map: LiveMap, from: string): void {
+    if (map.version !== this.map.version || this.conflictSeen === map.version) return;
+    if (JSON.stringify(map.shards) === JSON.stringify(this.map.shards)) return;
+    this.conflictSeen = map.version;
+    this.log.error(
+      { from, version: map.version, theirs: map.shards, mine: this.map.shards },
+      `live map version ${map.version} from ${from} differs from this node's and neither extends the other: two changes of a shard were made without seeing each other (e.g. a failover while its old leader, restarting after a crash, reached no peer); run \`distkv failover\` for that shard to publish a newer map`,
+    );
+  }
+
   private async adopt(doc: unknown, from: string): Promise<boolean> {
-    const map = parseLiveMap(doc, this.config.shards);
-    if (map.version <= this.map.version) return false;
+    let map = parseLiveMap(doc, this.config.shards);
+    if (map.version <= this.map.version) {
+      const merged = this.coordination === undefined ? mergedMap(this.map, map) : undefined;
+      if (merged === undefined) {
+        this.warnIfConflict(map, from);
+        return false;
+      }
+      map = merged;
+    }
     checkSuccessor(this.map, map);
     saveLiveMap(this.config.server.data_dir, map);
     const previous = this.map;

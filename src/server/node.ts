@@ -2,10 +2,13 @@
  * DistkvNode: one distkv process. It hosts the nodes (addresses) picked from the config, runs their
  * stores on shard workers and serves them through the HTTP/1.1 front door (src/http/front-door.ts).
  *
- * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → listen
+ * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → mark it
+ * running (run-marker.ts) → listen
  * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
  * "starting") → open stores on the workers → serve → on stop: stop accepting, let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
- * end workers. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
+ * end workers, remove the running mark. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
+ * A start that finds the mark of a run that stopped uncleanly in a lossy durability mode starts a new
+ * epoch for every shard it leads before it serves (restart-epochs.ts).
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -30,6 +33,8 @@ import { DataDirLock } from './data-dir-lock.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
+import { startRestartEpochs } from './restart-epochs.js';
+import { RunMarker } from './run-marker.js';
 import { registerStoreMetrics } from './store-metrics.js';
 import { INLINE, WorkerPool } from './worker-pool.js';
 
@@ -81,6 +86,8 @@ export class DistkvNode {
   private readonly dataDir: string;
   /** lock is this process's hold on the data directory, from start until the stores are closed. */
   private lock: DataDirLock | undefined;
+  /** marker says the directory is in use, from after the lock until the stores are closed (none for the memory engine). */
+  private marker: RunMarker | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(options: NodeOptions) {
@@ -219,11 +226,15 @@ export class DistkvNode {
       );
     try {
       // Only the lock holder may look at (and on first start, mark) the directory's format.
-      if (options.config.storage.engine !== 'memory')
+      if (options.config.storage.engine !== 'memory') {
         checkDataFormat(
           node.dataDir,
           node.plan.stores.map((st) => st.dir),
         );
+        node.marker = RunMarker.open(node.dataDir, options.config.storage.durability);
+        node.warnIfUnclean(node.marker);
+      }
+      const lossy = node.marker?.lossy === true;
       await node.frontDoor.listen();
       // Requests are answered from now on, but with 503 until the stores are open ("serving" below).
       for (const l of node.plan.listeners)
@@ -242,16 +253,21 @@ export class DistkvNode {
       node.liveMap.attach(node.plan, node.pool);
       // A node that was down learns a newer live map (from etcd, else from its peers) before it
       // takes a write; with etcd it also takes the leader keys it is due.
-      if (node.coordinator !== undefined) await node.coordinator.start();
+      // After an unclean stop that may have lost records readers saw, the shards it leads start a
+      // new epoch first (with etcd, allocated there as it takes their leader keys).
+      if (node.coordinator !== undefined) await node.coordinator.start(lossy);
       else {
         await node.peers.checkAll();
         node.warnIfAlone();
+        if (lossy) await startRestartEpochs(node.liveMap, node.plan, node.pool, node.log);
       }
     } catch (err) {
       await node.coordinator?.stop();
       for (const r of node.resp) r.close();
       node.frontDoor.close();
       await node.pool.stop();
+      // Its stores are closed: the mark stays only when the new epochs a lossy stop owes are not started.
+      if (node.marker?.lossy === false) node.marker.close();
       node.lock.release();
       throw err;
     }
@@ -294,6 +310,24 @@ export class DistkvNode {
       `serving on ${node.plan.listeners.map((l) => `${node.scheme}://${l.host}:${l.port}`).join(', ')}`,
     );
     return node;
+  }
+
+  /** warnIfUnclean logs that the last run of the data directory did not stop cleanly. */
+  private warnIfUnclean(marker: RunMarker): void {
+    const last = marker.lastRun;
+    if (last === undefined) return;
+    this.log.warn(
+      {
+        data_dir: this.dataDir,
+        previous_pid: last.pid,
+        durability: last.durability,
+        new_epochs: marker.lossy,
+      },
+      `the last run of ${this.dataDir} (pid ${last.pid}, durability ${last.durability}) did not stop cleanly` +
+        (marker.lossy
+          ? ': writes it showed before their sync may be lost, so the shards this node leads start a new epoch'
+          : ''),
+    );
   }
 
   /**
@@ -341,6 +375,7 @@ export class DistkvNode {
     await this.liveMap.settled();
     this.frontDoor.destroyConnections();
     await this.pool.stop();
+    this.marker?.close();
     for (const r of this.resp) r.close();
     this.lock?.release();
     await this.forwarder.close();

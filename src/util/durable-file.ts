@@ -1,10 +1,12 @@
 /**
  * Small files replaced durably (the live map, src/server/live-map-file.ts; the FORMAT marker,
- * src/server/data-format.ts; replication's markers, src/replication/durable-json.ts): written to a temporary file that is fsynced, renamed over the old file,
- * and the directory fsynced. A crash or a power loss leaves the old file or the new one, never an
- * empty or torn one and never none at all once this returned.
+ * src/server/data-format.ts; replication's markers, src/replication/durable-json.ts; the RUNNING
+ * marker, src/server/run-marker.ts): written to a temporary file that is fsynced, renamed over the
+ * old file, and the directory fsynced. A crash or a power loss leaves the old file or the new one,
+ * never an empty or torn one and never none at all once this returned. `removeFileDurably` is the
+ * reverse: once it returned, the file stays gone.
  */
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** replaceFileDurably replaces `file` with `text` (see above); `tmp` is the temporary file's path. */
@@ -17,7 +19,17 @@ export function replaceFileDurably(file: string, text: string, tmp = `${file}.tm
     closeSync(fd);
   }
   renameSync(tmp, file);
-  const dir = openSync(dirname(file), 'r');
+  syncDir(dirname(file));
+}
+
+/** removeFileDurably removes `file` (if it exists) and fsyncs its directory, so a power loss does not bring it back. */
+export function removeFileDurably(file: string): void {
+  rmSync(file, { force: true });
+  syncDir(dirname(file));
+}
+
+function syncDir(path: string): void {
+  const dir = openSync(path, 'r');
   try {
     fsyncSync(dir);
   } finally {

@@ -12,24 +12,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvClient } from '../../src/client/client.js';
-import { homeDir, readHome } from '../../src/storage/commit-log-home.js';
-import { RealVfs } from '../../src/storage/real-vfs.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { storeOf, waitFor } from '../helpers/failover-model.js';
-import { logEpochs } from '../helpers/log-epochs.js';
+import { logDirOf, logEpochs, storeDirOf } from '../helpers/log-epochs.js';
 import { freePort } from '../helpers/ports.js';
-
-/** storeDirOf is the directory of `node`'s store of shard-0 (the layout of src/server/node-plan.ts). */
-function storeDirOf(dir: string, node: string): string {
-  return join(dir, node.replace(/[:.]/g, '_'), node.replaceAll(':', '_'), 'shard-0');
-}
 
 /** epochsAt reads the epochs of the records of `node`'s store out of the commit log it names. */
 function epochsAt(dir: string, node: string): Promise<Map<number, number>> {
   const storeDir = storeDirOf(dir, node);
-  const home = readHome(new RealVfs(), storeDir);
-  assert.ok(home !== undefined, `${storeDir} names its commit log`);
-  return logEpochs(homeDir(storeDir, home), storeDir);
+  return logEpochs(logDirOf(storeDir), storeDir);
 }
 
 describe('epochs after a planned failover', { timeout: 120000 }, () => {

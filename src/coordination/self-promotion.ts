@@ -1,0 +1,55 @@
+/**
+ * Self-promotion through etcd: the one way a process makes one of its stores a shard's leader in a
+ * new epoch with a coordinator (docs/failover.md, "Automatic failover with etcd" and "A leader
+ * restarting after a crash"). A campaign's winner (a replica) and a leader restarting after a
+ * lossy unclean stop (src/server/restart-epochs.ts) both hold the shard's leader key since
+ * revision `won` and call it.
+ *
+ * The store is held first (`fence`: a replica stops following, a leader's writes wait), so its
+ * last seq stays put: a replica's old leader, past its deadline, writes no more but may still
+ * answer pulls of records it wrote before (a partition from etcd alone), and the epoch must start
+ * after the last of them the store holds, not after a position read earlier. Then the map naming
+ * it leader in epoch max(`won`, epoch + 1) from that seq + 1 is stored by compare-and-swap
+ * (etcd-keyspace.ts `publishPromotion`). Once the map is in etcd the store stays held until it
+ * adopts it (or the hold runs out); a replica held because its shard's key was missing stays
+ * held until the key comes back (follow-holds.ts).
+ */
+import type { Logger } from 'pino';
+import type { LiveMap, LiveShard } from '../routing/live-map.js';
+import type { WorkerPool } from '../server/worker-pool.js';
+import type { EtcdKeyspace } from './etcd-keyspace.js';
+import type { FollowHolds } from './follow-holds.js';
+
+/** PromotionDeps are what a self-promotion uses of its coordinator. */
+export interface PromotionDeps {
+  keys: EtcdKeyspace;
+  pool: WorkerPool;
+  holds: FollowHolds;
+  log: Logger;
+  /** holdMs bounds how long the store stays held if the map never comes. */
+  holdMs: number;
+}
+
+/** Promotion names the store to promote: `node`'s store `store` (on `worker`) of `shard`, key won at revision `won`. */
+export interface Promotion {
+  shard: LiveShard;
+  node: string;
+  store: number;
+  worker: number;
+  won: string;
+}
+
+/** promoteThroughEtcd holds the store and stores its promotion in etcd (see above); resolves with the map, or undefined when it did not happen. */
+export async function promoteThroughEtcd(d: PromotionDeps, p: Promotion): Promise<LiveMap | undefined> {
+  const hold = (on: boolean) => d.pool.call(p.worker, { type: 'fence', store: p.store, on, ms: d.holdMs });
+  let next: LiveMap | undefined;
+  try {
+    const held = await hold(true);
+    if (held.type !== 'fence-result') return undefined;
+    next = await d.keys.publishPromotion(p.shard, p.node, p.won, held.lastSeq, d.log);
+  } finally {
+    if (next === undefined && d.holds.heldSeq(p.store) === undefined)
+      await hold(false).catch(() => undefined);
+  }
+  return next;
+}

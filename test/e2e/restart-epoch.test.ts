@@ -1,0 +1,219 @@
+/**
+ * A leader that restarts after an unclean stop with `durability = "interval"` starts a new epoch
+ * at its recovered last seq + 1 (docs/failover.md, "A leader restarting after a crash"). The crash
+ * is a kill -9 followed by a power cut modelled on the leader's commit log: its newest segment is
+ * zeroed from the end it had after the first writes, as if the later ones never reached the disk
+ * (the leader had shown them to its replica and to watchers already). Then:
+ *   - a watcher resumed from a cursor naming a lost write gets a snapshot (before: it continued
+ *     after the lost write, keeping it and missing the write now at its seq);
+ *   - a replica that copied the lost records and comes back after the leader's second (clean)
+ *     restart is cut back to the fork point and ends with the leader's content (before: the
+ *     leader's second start no longer knew what the first lost, and accepted the replica's
+ *     position, so it kept the lost records);
+ *   - a clean stop and restart starts no epoch;
+ *   - two leaders that restart without seeing each other (a whole cluster's power cut) each raise
+ *     their own shard's epoch in a map of the same version: they converge on both epochs (before
+ *     the merge, each kept its own map and ignored the other's as no newer).
+ */
+import assert from 'node:assert/strict';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DistkvClient } from '../../src/client/client.js';
+import { endOfData } from '../../src/storage/commit-log-reader.js';
+import { TestCluster } from '../helpers/cluster.js';
+import { clusterOf, divergedOf, dumpAt, storeOf, waitFor } from '../helpers/failover-model.js';
+import { logDirOf, storeDirOf } from '../helpers/log-epochs.js';
+import { freePort } from '../helpers/ports.js';
+
+/** newestSegment is the path of the newest segment of the commit log in `logDir`. */
+function newestSegment(logDir: string): string {
+  const name = readdirSync(logDir)
+    .filter((n) => n.endsWith('.log'))
+    .sort()
+    .pop();
+  assert.ok(name !== undefined, `${logDir} has a segment`);
+  return join(logDir, name);
+}
+
+/** zeroFrom overwrites `file` with zeros from byte `from` to its end: what a power cut leaves of unsynced appends. */
+function zeroFrom(file: string, from: number): void {
+  const size = statSync(file).size;
+  const fd = openSync(file, 'r+');
+  try {
+    if (size > from) writeSync(fd, Buffer.alloc(size - from), 0, size - from, from);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** firstEvents reads a watch's SSE stream until `count` events other than hello/progress came; returns their types and keys. */
+async function firstEvents(node: string, from: string, count: number): Promise<string[]> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => {
+    ac.abort();
+  }, 10000);
+  const seen: string[] = [];
+  try {
+    const r = await fetch(`http://${node}/watch?prefix=k/&from=${from}`, { signal: ac.signal });
+    assert.equal(r.status, 200);
+    const decoder = new TextDecoder();
+    let text = '';
+    for await (const chunk of r.body!) {
+      text += decoder.decode(chunk as Uint8Array, { stream: true });
+      let end: number;
+      while ((end = text.indexOf('\n\n')) >= 0) {
+        const block = text.slice(0, end);
+        text = text.slice(end + 2);
+        const data = block.split('\n').find((l) => l.startsWith('data:'));
+        if (data === undefined) continue;
+        const ev = JSON.parse(data.slice(5)) as { type: string; key?: string; snapshot?: boolean };
+        if (ev.type === 'hello' || ev.type === 'progress') continue;
+        seen.push(
+          `${ev.type}${ev.snapshot === true ? '(snapshot)' : ''}${ev.key === undefined ? '' : ` ${ev.key}`}`,
+        );
+        if (seen.length >= count) return seen;
+      }
+    }
+    return seen;
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+}
+
+describe('a leader restarting after an unclean stop with interval durability', { timeout: 180000 }, () => {
+  let dir = '';
+  let cluster: TestCluster;
+  let client: DistkvClient;
+  let A = '';
+  let B = '';
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'distkv-restart-epoch-'));
+    A = `127.0.0.1:${await freePort('127.0.0.1')}`;
+    B = `127.0.0.2:${await freePort('127.0.0.2')}`;
+    cluster = await TestCluster.start({
+      dir,
+      shards: [{ address: A, replicas: [B] }],
+      extraToml: '[storage]\ndurability = "interval"\nfsync_interval_ms = 60000\n',
+    });
+    client = new DistkvClient({ urls: [`http://${A}`], timeoutMs: 5000 });
+  });
+
+  after(async () => {
+    await client.close();
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function put(prefix: string, from: number, to: number, w: number): Promise<void> {
+    for (let i = from; i <= to; i++)
+      await client.put(`k/${i}`, `${prefix}${i}`, w === 0 ? {} : { w, timeoutMs: 10000 });
+  }
+
+  it('starts a new epoch after the lost writes, which watchers and replicas then see as a fork', async () => {
+    assert.equal((await clusterOf(A)).shards[0]!.epoch, 0, 'a fresh cluster starts no epoch');
+    await put('kept', 1, 5, 1);
+    const segment = newestSegment(logDirOf(storeDirOf(dir, A)));
+    const cut = endOfData(readFileSync(segment));
+    await put('lost', 6, 10, 1);
+    assert.equal((await storeOf(B)).lastSeq, 10, 'the replica copied every write');
+    await cluster.stopNode(B);
+
+    // kill -9, then the power cut: the writes after the first five never reached the disk.
+    await cluster.kill(A);
+    assert.equal(newestSegment(logDirOf(storeDirOf(dir, A))), segment, 'the writes stayed in one segment');
+    zeroFrom(segment, cut);
+    await cluster.startNode(A);
+    assert.equal((await storeOf(A)).lastSeq, 5, 'the cut took the last five writes');
+    const doc = await clusterOf(A);
+    assert.equal(doc.shards[0]!.epoch, 1, 'the restarted leader leads a new epoch');
+    assert.deepEqual(doc.map.shards[0]!.history, [{ epoch: 1, firstSeq: 6 }]);
+    await put('new', 6, 12, 0);
+
+    // A watcher that saw the lost write at seq 8 (epoch 0) resumes: the log's seq 8 is now
+    // another write of epoch 1, so it is given a snapshot, not the records after seq 8.
+    const events = await firstEvents(A, '0:0.8', 1);
+    assert.deepEqual(events, ['snapshot-begin'], `resumed from a lost write: ${events.join(', ')}`);
+    // One resumed from a kept write continues with what the log holds after it.
+    assert.deepEqual(await firstEvents(A, '0:0.5', 2), ['put k/6', 'put k/7']);
+
+    // A clean stop and restart starts no epoch.
+    const version = doc.map_version;
+    await cluster.stopNode(A);
+    await cluster.startNode(A);
+    const again = await clusterOf(A);
+    assert.equal(again.shards[0]!.epoch, 1, 'no epoch after a clean stop');
+    assert.equal(again.map_version, version, 'no map change after a clean stop');
+
+    // The replica that copied the lost records comes back: it is cut back to seq 5 and follows.
+    await cluster.startNode(B);
+    await waitFor('the replica to catch up', async () => (await storeOf(B)).lastSeq === 12);
+    const leaderKeys = await dumpAt(A);
+    assert.equal(leaderKeys.get('k/8'), 'new8');
+    assert.deepEqual(await dumpAt(B), leaderKeys, 'the replica holds exactly the leader content');
+    const diverged = await divergedOf(B);
+    assert.ok(diverged.records >= 5, `${diverged.records} records in divergence files`);
+    assert.match(
+      diverged.bytes.toString('latin1'),
+      /lost6[^]*lost10/,
+      'the lost records went to a divergence file',
+    );
+  });
+});
+
+describe('leaders of two shards restarting without seeing each other', { timeout: 180000 }, () => {
+  let dir = '';
+  let cluster: TestCluster;
+  let A = '';
+  let C = '';
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'distkv-restart-epochs-'));
+    A = `127.0.0.1:${await freePort('127.0.0.1')}`;
+    C = `127.0.0.3:${await freePort('127.0.0.3')}`;
+    cluster = await TestCluster.start({
+      dir,
+      shards: [
+        { address: A, replicas: [C], slots: '0-8191' },
+        { address: C, replicas: [A], slots: '8192-16383' },
+      ],
+      extraToml: '[storage]\ndurability = "interval"\nfsync_interval_ms = 60000\n',
+    });
+  });
+
+  after(async () => {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('converge on one map holding both new epochs', async () => {
+    await cluster.kill(A);
+    await cluster.kill(C);
+    // A comes back alone and raises shard-0's epoch; then C alone raises shard-1's: both version 2.
+    await cluster.startNode(A);
+    await cluster.stopNode(A);
+    await cluster.startNode(C);
+    assert.deepEqual(
+      (await clusterOf(C)).map.shards.map((s) => s.epoch),
+      [0, 1],
+    );
+    await cluster.startNode(A);
+    await waitFor('both nodes to hold both epochs', async () => {
+      const [a, c] = [await clusterOf(A), await clusterOf(C)];
+      return JSON.stringify(a.map) === JSON.stringify(c.map) && a.map.shards.every((s) => s.epoch === 1);
+    });
+    assert.equal((await clusterOf(A)).map_version, 3);
+  });
+});

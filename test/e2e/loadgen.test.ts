@@ -107,6 +107,36 @@ describe('distkv bench', () => {
     assert.match(html, /Latency by percentile/);
   });
 
+  it('measures a request count over the time it took, also when --duration caps it', async () => {
+    // The duration is only a cap here: 600 requests take well under 30 s, and the throughput is
+    // theirs over the time they took (it was 600 / 30 s, whatever the server did).
+    const r = await bench([
+      '--url',
+      `http://${node}`,
+      '--requests',
+      '600',
+      '--duration',
+      '30',
+      '--keys',
+      '100',
+      '--value-size',
+      '32',
+      '--no-preload',
+      '--concurrency',
+      '4',
+      '--threads',
+      '1',
+      '--warmup',
+      '0',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout) as LoadResult;
+    assert.equal(res.requests, 600);
+    assert.ok(res.duration_s > 0 && res.duration_s < 20, `duration_s ${res.duration_s}`);
+    assert.ok(Math.abs(res.throughput - 600 / res.duration_s) < 1, JSON.stringify(res));
+  });
+
   it('reports failed operations by status and exits 1 instead of hiding them', async () => {
     // Values of 100 bytes are over this server's max_value_bytes (64): every set is a 413.
     const r = await bench([

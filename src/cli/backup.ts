@@ -29,7 +29,11 @@ import { stderrProgress } from './progress-line.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 
 const DEFAULT_RETRIES = 3;
-/** copyShard streams one shard's snapshot from `origin` into the sink; returns its seq and key count. */
+/**
+ * copyShard streams one shard's snapshot from `origin` into the sink; returns its seq and key
+ * count. A connection that fails (refused, reset, cut mid-stream) is SHARD_UNREACHABLE naming the
+ * shard and the node; a failed write to the file is the file's error, as it is.
+ */
 async function copyShard(
   origin: string,
   idx: number,
@@ -38,15 +42,30 @@ async function copyShard(
   sink: FileSink,
   onChunk: (keys: number) => void,
 ): Promise<{ seq: number; keys: number }> {
+  const unreachable = (err: unknown): DistkvError =>
+    err instanceof DistkvError
+      ? err
+      : new DistkvError(
+          'SHARD_UNREACHABLE',
+          `shard ${idx} could not be copied from ${origin}: ${(err as Error).message}`,
+          { cause: err },
+        );
   const res = await request(`${origin}/_repl/snapshot?shard=${idx}`, {
     dispatcher: agent,
     headers: token === '' ? {} : { authorization: `Bearer ${token}` },
+  }).catch((err: unknown) => {
+    throw unreachable(err);
   });
   if (res.statusCode !== 200) throw errorOf(res.statusCode, Buffer.from(await res.body.arrayBuffer()));
   const decoder = new SnapshotDecoder();
+  const chunks = res.body[Symbol.asyncIterator]();
   let keys = 0;
-  for await (const chunk of res.body) {
-    const bytes = chunk as Buffer;
+  for (;;) {
+    const next = await chunks.next().catch((err: unknown) => {
+      throw unreachable(err);
+    });
+    if (next.done === true) break;
+    const bytes = next.value as Buffer;
     keys += decoder.push(bytes).length;
     await sink.write(bytes);
     onChunk(keys);

@@ -21,6 +21,14 @@ import { stderrProgress } from './progress-line.js';
 /** RESTORE_BATCH_OPS is how many entries restore hands batch() at a time. */
 const RESTORE_BATCH_OPS = 1000;
 
+/** PUTS_AT_ONCE is how many keys that are not UTF-8 (one PUT each) restore writes at a time. */
+const PUTS_AT_ONCE = 32;
+
+/** othersOf says how many more keys of a group were refused besides the one named. */
+function othersOf(failures: number, group: string): string {
+  return failures > 1 ? ` (and ${failures - 1} more key${failures > 2 ? 's' : ''} of its ${group})` : '';
+}
+
 /** Pending is an entry waiting to be written: a batch operation, or a key that is not UTF-8. */
 type Pending = BatchOp | { op: 'put-bytes'; key: Buffer; value: Buffer; ttlMs?: number };
 
@@ -49,20 +57,32 @@ class Writer {
     if (r !== undefined && !r.ok) {
       const failures = results.filter((x) => !x.ok).length;
       this.written += results.length - failures;
-      const more =
-        failures > 1 ? ` (and ${failures - 1} more key${failures > 2 ? 's' : ''} of its batch)` : '';
-      throw this.stopped(r.error.code, keyText(ops[failed]!.key), `${r.error.message}${more}`);
+      throw this.stopped(
+        r.error.code,
+        keyText(ops[failed]!.key),
+        `${r.error.message}${othersOf(failures, 'batch')}`,
+      );
     }
     this.written += ops.length;
-    for (const p of this.pending) {
-      if (p.op !== 'put-bytes') continue;
-      try {
-        await this.client.put(p.key, p.value, p.ttlMs === undefined ? {} : { ttlMs: p.ttlMs });
-      } catch (err) {
+    const bytes = this.pending.filter((p) => p.op === 'put-bytes');
+    for (let i = 0; i < bytes.length; i += PUTS_AT_ONCE) {
+      const group = bytes.slice(i, i + PUTS_AT_ONCE);
+      const outcomes = await Promise.allSettled(
+        group.map((p) => this.client.put(p.key, p.value, p.ttlMs === undefined ? {} : { ttlMs: p.ttlMs })),
+      );
+      const refused = outcomes.findIndex((o) => o.status === 'rejected');
+      const failures = outcomes.filter((o) => o.status === 'rejected').length;
+      this.written += outcomes.length - failures;
+      const o = outcomes[refused];
+      if (o?.status === 'rejected') {
+        const err: unknown = o.reason;
         if (!(err instanceof DistkvError)) throw err;
-        throw this.stopped(err.code, keyText(p.key), err.message);
+        throw this.stopped(
+          err.code,
+          keyText(group[refused]!.key),
+          `${err.message}${othersOf(failures, 'PUTs')}`,
+        );
       }
-      this.written++;
     }
     this.pending = [];
     this.onProgress(this.written);

@@ -16,6 +16,7 @@ import { DistkvError } from '../errors.js';
 import { checkCrc, readEntries } from './backup-file.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
+import { whileInterruptible } from './interrupt.js';
 import { stderrProgress } from './progress-line.js';
 
 /** RESTORE_BATCH_OPS is how many entries restore hands batch() at a time. */
@@ -141,22 +142,33 @@ export const RESTORE_VERB: ClientVerb = {
         progress.show(() => `restore: ${n} keys written`);
       });
       let expired = 0;
-      await readEntries(fh, size, async ({ key, value, expiresAtMs }) => {
-        // A key keeps its expiry: it expires at the same instant in the restored cluster, and one
-        // that expired since the backup is not written at all.
-        const ttlMs = expiresAtMs === 0 ? undefined : expiresAtMs - Date.now();
-        if (ttlMs !== undefined && ttlMs <= 0) {
-          expired++;
-          return;
-        }
-        const ttl = ttlMs === undefined ? {} : { ttlMs };
-        await writer.add(
-          isUtf8(key)
-            ? { op: 'set', key: key.toString('utf8'), value, ...ttl }
-            : { op: 'put-bytes', key, value, ...ttl },
-        );
-      });
-      await writer.flush();
+      // Ctrl-C leaves the keys written so far (a batch in flight may be applied too): say so.
+      const writeAll = async (): Promise<void> => {
+        await readEntries(fh, size, async ({ key, value, expiresAtMs }) => {
+          // A key keeps its expiry: it expires at the same instant in the restored cluster, and one
+          // that expired since the backup is not written at all.
+          const ttlMs = expiresAtMs === 0 ? undefined : expiresAtMs - Date.now();
+          if (ttlMs !== undefined && ttlMs <= 0) {
+            expired++;
+            return;
+          }
+          const ttl = ttlMs === undefined ? {} : { ttlMs };
+          await writer.add(
+            isUtf8(key)
+              ? { op: 'set', key: key.toString('utf8'), value, ...ttl }
+              : { op: 'put-bytes', key, value, ...ttl },
+          );
+        });
+        await writer.flush();
+      };
+      await whileInterruptible(
+        writeAll,
+        () => {
+          progress.clear();
+        },
+        () =>
+          `distkv restore: interrupted after writing ${writer.written} keys (and maybe some of those in flight): the cluster holds part of the backup; run the restore again with --force to write all of it`,
+      );
       progress.clear();
       const written = writer.written;
       if (out.json) out.doc({ file, keys: written, expired });

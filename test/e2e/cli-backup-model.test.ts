@@ -9,6 +9,7 @@
  * such keys collapsed into one. The seed is printed on failure (replay with DISTKV_SEED).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +17,7 @@ import { DistkvClient } from '../../src/client/client.js';
 import { randomKeys } from '../helpers/binary-keys.js';
 import { freePorts } from '../helpers/ports.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import { runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { BIN, runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const MAX_KEY = 1024;
@@ -183,5 +184,42 @@ describe('backup then restore, against a model', () => {
     const held = await exactly(to);
     assert.equal(held.size, Number(m[1]));
     for (const k of held.keys()) assert.ok(k.startsWith('ff'), k);
+  });
+
+  it('says at Ctrl-C how many keys it wrote and that a rerun needs --force, exit 130', async () => {
+    const from = new DistkvClient({ urls: [source] });
+    const to = new DistkvClient({ urls: [target] });
+    clients.push(from, to);
+    for (let i = 0; i < 60_000; i += 2000) {
+      const ops = Array.from({ length: 2000 }, (_, j) => ({
+        op: 'set' as const,
+        key: `bulk:${i + j}`,
+        value: Buffer.alloc(300, j),
+      }));
+      assert.ok((await from.batch(ops)).every((r) => r.ok));
+    }
+    const file = join(dir, 'bulk.dkv');
+    assert.equal((await runCli(['backup', file, '--url', source])).code, 0);
+    const child = spawn(process.execPath, [BIN, 'restore', file, '--url', target, '--force'], {
+      env: { ...process.env, DISTKV_URL: '', DISTKV_TOKEN: '' },
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Signal once the restore is writing (bounded: 30 s).
+    const deadline = Date.now() + 30_000;
+    while ((await to.scanPage('bulk:', { limit: 1 })).items.length === 0) {
+      assert.ok(Date.now() < deadline, `the restore wrote nothing in 30 s: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.equal(code, 130, stderr);
+    const m =
+      /interrupted after writing (\d+) keys .*holds part of the backup; run the restore again with --force/.exec(
+        stderr,
+      );
+    assert.ok(m !== null, stderr);
+    assert.ok(Number(m[1]) < 60_000, stderr);
   });
 });

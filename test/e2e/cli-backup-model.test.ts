@@ -10,43 +10,32 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { randomKeys } from '../helpers/binary-keys.js';
 import { freePorts } from '../helpers/ports.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import { BIN, runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { BIN, runCli, startOwnServer } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const MAX_KEY = 1024;
 const MAX_VALUE = 64 * 1024;
 const LIMITS = `[server]\nmax_key_bytes = ${MAX_KEY}\nmax_value_bytes = ${MAX_VALUE}\n`;
 
-const servers: ServerProcess[] = [];
+const stops: (() => Promise<void>)[] = [];
 const clients: DistkvClient[] = [];
 after(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(servers.map((s) => s.stop()));
+  await Promise.all(stops.map((stop) => stop()));
 });
 const dir = tempDir(after);
 
-async function start(name: string, address: string, shards: number, limits = LIMITS): Promise<void> {
-  const d = join(dir, name);
-  mkdirSync(d);
-  const config = writeConfig(
-    d,
-    Array.from({ length: shards }, () => ({ address })),
-    limits,
-  );
-  servers.push(
-    await ServerProcess.start(
-      ['--config', config, '--data-dir', join(d, 'data'), '--workers', '1', '--durability', 'none'],
-      `http://${address}/healthz`,
-      { DISTKV_LOG_LEVEL: 'warn' },
-    ),
-  );
+/** start serves `shards` shards at `address` (one process, its own temp dir) with `limits`. */
+async function start(address: string, shards: number, limits = LIMITS): Promise<void> {
+  const layout = Array.from({ length: shards }, () => ({ address }));
+  const own = await startOwnServer(layout, limits, ['--workers', '1', '--durability', 'none']);
+  stops.push(own.stop);
 }
 
 /** path percent-encodes every byte of `key`, so any bytes reach the server as they are. */
@@ -127,9 +116,9 @@ describe('backup then restore, against a model', () => {
     target = `127.0.0.1:${b}`;
     small = `127.0.0.1:${c}`;
     await Promise.all([
-      start('source', source, 2),
-      start('target', target, 3),
-      start('small', small, 1, '[server]\nmax_value_bytes = 1024\n'),
+      start(source, 2),
+      start(target, 3),
+      start(small, 1, '[server]\nmax_value_bytes = 1024\n'),
     ]);
   });
 

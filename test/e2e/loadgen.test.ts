@@ -44,6 +44,9 @@ function benchInterrupted(args: string[], when: RegExp): Promise<CliResult & { a
   });
 }
 
+/** flags turns {name: value} into command-line options (`true`: the option alone). */
+const flags = (o: Record<string, string | number | true>): string[] =>
+  Object.entries(o).flatMap(([k, v]) => (v === true ? [`--${k}`] : [`--${k}`, String(v)]));
 const sum = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
 
 before(async () => {
@@ -113,22 +116,8 @@ describe('distkv bench', () => {
     const r = await bench([
       '--url',
       `http://${node}`,
-      '--requests',
-      '600',
-      '--duration',
-      '30',
-      '--keys',
-      '100',
-      '--value-size',
-      '32',
-      '--no-preload',
-      '--concurrency',
-      '4',
-      '--threads',
-      '1',
-      '--warmup',
-      '0',
-      '--json',
+      ...flags({ requests: 600, duration: 30, keys: 100, 'value-size': 32, concurrency: 4, threads: 1 }),
+      ...flags({ warmup: 0, 'no-preload': true, json: true }),
     ]);
     assert.equal(r.code, 0, r.stderr);
     const res = JSON.parse(r.stdout) as LoadResult;

@@ -4,9 +4,11 @@
  * values of 0, 1, random and max_value_bytes bytes; some with a TTL, some deleted) go into a
  * two-shard source while a Map records them; a backup is taken, more random writes follow (the
  * backup must not see them), and the backup is restored into an empty node with three shards,
- * which must then hold exactly the Map, byte for byte. Restore once decoded every key as UTF-8:
- * a key that is not UTF-8 came back under another name (U+FFFD in place of its bytes), and two
- * such keys collapsed into one. The seed is printed on failure (replay with DISTKV_SEED).
+ * which must then hold exactly the Map, byte for byte. A backup taken while a writer keeps going
+ * copies the shards it writes to again (--retries), fails without --allow-fuzzy, and with it marks
+ * them fuzzy: each such key then holds one of its values of the copy. Restore once decoded every
+ * key as UTF-8: a key that is not UTF-8 came back under another name (U+FFFD in place of its
+ * bytes), and two such keys collapsed into one. The seed is printed on failure (replay with DISTKV_SEED).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -211,5 +213,62 @@ describe('backup then restore, against a model', () => {
       );
     assert.ok(m !== null, stderr);
     assert.ok(Number(m[1]) < 60_000, stderr);
+  });
+
+  it('copies a shard written to during the copy again, and keeps it only with --allow-fuzzy, marked', async () => {
+    // Runs after the Ctrl-C case: the source holds 60,000 bulk:N keys (a copy of some 20 MiB).
+    const from = new DistkvClient({ urls: [source] });
+    const to = new DistkvClient({ urls: [target] });
+    clients.push(from, to);
+    const hot = Array.from({ length: 20 }, (_, i) => `hot:{${i % 2 === 0 ? 'a' : 'b'}}${i}`);
+    const written = new Map<string, Set<string>>(hot.map((k) => [k, new Set(['h0'])]));
+    for (const k of hot) await from.put(k, 'h0');
+    const state = { writing: true };
+    const writer = (async (): Promise<void> => {
+      for (let n = 1; state.writing && n < 1_000_000; n++) {
+        const k = hot[n % hot.length]!;
+        written.get(k)!.add(`h${n}`);
+        await from.put(k, `h${n}`);
+      }
+    })();
+    try {
+      const strict = await runCli(['backup', join(dir, 'strict.dkv'), '--url', source, '--retries', '0']);
+      assert.equal(strict.code, 1, strict.stderr);
+      assert.match(strict.stderr, /was written to during each of 1 copies; .*--allow-fuzzy/);
+      const file = join(dir, 'fuzzy.dkv');
+      const fuzzy = await runCli([
+        'backup',
+        file,
+        '--url',
+        source,
+        '--retries',
+        '2',
+        '--allow-fuzzy',
+        '--json',
+      ]);
+      assert.equal(fuzzy.code, 0, fuzzy.stderr);
+      const report = JSON.parse(fuzzy.stdout) as { shards: { consistent: boolean }[] };
+      assert.ok(
+        report.shards.some((sh) => !sh.consistent),
+        `a shard written to all along is marked fuzzy: ${fuzzy.stdout}`,
+      );
+      const restore = await runCli(['restore', file, '--url', target, '--force']);
+      assert.equal(restore.code, 0, restore.stderr);
+    } finally {
+      state.writing = false;
+      await writer;
+    }
+    // Each hot key holds a value it had during the copy; the keys nobody wrote are all there, exactly.
+    for (const k of hot) {
+      const v = (await to.get(k))?.toString();
+      assert.ok(v !== undefined && written.get(k)!.has(v), `${k} = ${v}`);
+    }
+    let bulk = 0;
+    for await (const i of to.scan('bulk:', { pageSize: 5000 })) {
+      const n = Number(i.key.slice('bulk:'.length));
+      assert.ok(i.value.equals(Buffer.alloc(300, n % 2000)), i.key);
+      bulk++;
+    }
+    assert.equal(bulk, 60_000);
   });
 });

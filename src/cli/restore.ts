@@ -4,8 +4,8 @@
  * --force), then writes every entry through the client library, which routes each key to its shard
  * in the target cluster (its layout may differ from the source's). Keys that are UTF-8 go in
  * batches (`POST /kv/_batch`, whose JSON carries keys as text); a key that is not UTF-8 is written
- * on its own as `PUT /kv/%XX...` with its exact bytes, since text would stand for other bytes
- * (U+FFFD in place of each one) and two such keys could become one.
+ * by a `PUT /kv/%XX...` of its own with its exact bytes (PUTS_AT_ONCE at a time), since text would
+ * stand for other bytes (U+FFFD in place of each one) and two such keys could become one.
  */
 import { isUtf8 } from 'node:buffer';
 import { type FileHandle, open } from 'node:fs/promises';

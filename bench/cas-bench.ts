@@ -20,6 +20,7 @@ import { Pool } from 'undici';
 import { arg } from './lib/args.js';
 import { writeDocBlock } from './lib/doc-block.js';
 import { defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
+import { median } from './lib/compare-stats.js';
 
 const ROUNDS = Number(arg('rounds', '3'));
 const SECONDS = Number(arg('seconds', '5'));
@@ -31,11 +32,6 @@ interface Result {
   conflicts: number;
   seconds: number;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 /** load runs CLIENTS loops of read-modify-write on `keys` counters for SECONDS. */
 async function load(pool: Pool, mode: Mode, keys: number, prefix: string): Promise<Result> {

@@ -20,6 +20,7 @@ import { ExpiryReaper } from '../src/worker/expiry-reaper.js';
 import { arg } from './lib/args.js';
 import { benchLsmOptions } from './lib/lsm-options.js';
 import { printHeader } from './micro/header.js';
+import { median } from './lib/compare-stats.js';
 
 const KEYS = Number(arg('keys', '200000'));
 const TTL_EVERY = Number(arg('ttl-every', '10'));
@@ -68,8 +69,6 @@ function expiringPass(store: LsmStore): number {
     after = page.next;
   }
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   printHeader(`expiry scan: ${KEYS} keys of 100 B, every ${TTL_EVERY}th expiring, pages of ${PAGE}`);

@@ -21,6 +21,7 @@ import { Pool } from 'undici';
 import { type Child, defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { hasWrk, runWrk, type WrkResult } from './lib/wrk.js';
 import { arg } from './lib/args.js';
+import { median } from './lib/compare-stats.js';
 
 const SECONDS = Number(arg('seconds', '10'));
 const ROUNDS = Number(arg('rounds', '3'));
@@ -88,11 +89,6 @@ function mainCpuMsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 function summarize(runs: WrkResult[]): WrkResult {

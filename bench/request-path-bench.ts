@@ -21,6 +21,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
+import { median } from './lib/compare-stats.js';
 
 const ROUNDS = Number(arg('rounds', '5'));
 const REQUESTS = Number(arg('requests', '100000'));
@@ -155,11 +156,6 @@ async function measureOne(tree: string, mode: string): Promise<void> {
   process.stdout.write(`${((cpu.user + cpu.system) / n).toFixed(3)} ${(mainUs / n).toFixed(3)}\n`);
   await node.stop();
   rmSync(dir, { recursive: true, force: true });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)]!;
 }
 
 function main(): void {

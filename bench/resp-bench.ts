@@ -38,6 +38,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
 import { arg } from './lib/args.js';
+import { median } from './lib/compare-stats.js';
 import { ROOT } from './lib/processes.js';
 import { hasRedis } from './lib/redis.js';
 import {
@@ -45,7 +46,6 @@ import {
   cpuSeconds,
   distkvTarget,
   logSyncs,
-  median,
   redisTarget,
   RESP_OFFSET,
   type Target,

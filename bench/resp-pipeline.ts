@@ -28,7 +28,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
-import { distkvTarget, logSyncs, type LogSyncs, median, threadSeconds } from './lib/resp-servers.js';
+import { median } from './lib/compare-stats.js';
+import { distkvTarget, logSyncs, type LogSyncs, threadSeconds } from './lib/resp-servers.js';
 
 const PIPELINE = Number(arg('pipeline', '16'));
 const REQUESTS = Number(arg('requests', '300000'));

@@ -33,6 +33,7 @@ import { arg } from './lib/args.js';
 import { type Child, defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { writeDocBlock } from './lib/doc-block.js';
 import { hasRedis, startRedis } from './lib/redis.js';
+import { median } from './lib/compare-stats.js';
 
 const KEYS = Number(arg('keys', '1000000'));
 const HOT = Math.min(100_000, KEYS);
@@ -55,10 +56,6 @@ interface Target {
   dir: string;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-};
 const say = (s: string): void => {
   process.stdout.write(`${s}\n`);
 };

@@ -101,6 +101,9 @@ function timeGets(store: Store, keys: Buffer[], iterations: number): number {
   return ns;
 }
 
+/** SETTLE_MS bounds the wait for the LSM store's flushes and compactions before reads are timed. */
+const SETTLE_MS = 300_000;
+
 async function reads(): Promise<void> {
   const N = 200000;
   const lmdb = new LmdbStore({ dir: freshDir(), durability: 'none', fsyncIntervalMs: 100 });
@@ -113,12 +116,16 @@ async function reads(): Promise<void> {
       await Promise.all(ops);
     }
   };
+  // Bounded: a store whose compactions never bring it to 4 runs fails the suite instead of hanging it.
   const settle = async (): Promise<void> => {
+    const deadline = Date.now() + SETTLE_MS;
     for (;;) {
       await lsm.idle();
       await new Promise((r) => setTimeout(r, 50));
       const st = lsm.stats();
       if (Number(st.runs) <= 4 && Number(st.frozenMemtables) === 0 && st.compactionRunning === 0) return;
+      if (Date.now() > deadline)
+        throw new Error(`reads: the LSM store did not settle within ${SETTLE_MS / 1000} s (${st.runs} runs)`);
     }
   };
   await batch(lmdb, 0, N);

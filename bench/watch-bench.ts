@@ -49,6 +49,7 @@ import { BINARY_MEDIA_TYPE } from '../src/watch/watch-binary-format.js';
 import { pidListeningOn, type ThreadSplit, ThreadStats } from './lib/thread-stats.js';
 import { ProbeWriter, StreamCounter } from './lib/watch-fixture.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
+import { median } from './lib/compare-stats.js';
 
 const SECONDS = Number(arg('seconds', '5'));
 const ROUNDS = Number(arg('rounds', '3'));
@@ -164,11 +165,6 @@ class Watchers {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 function pct(xs: number[], p: number): number {

@@ -15,6 +15,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { arg } from './lib/args.js';
 import { threadCpuTimes } from './lib/thread-stats.js';
+import { median } from './lib/compare-stats.js';
 
 const WATCHERS = Number(arg('watchers', '100'));
 const SECONDS = Number(arg('seconds', '3'));
@@ -64,11 +65,6 @@ async function run(
   }
   const t1 = threadCpuTimes(process.pid, process.pid);
   return { user: t1.user - t0.user, system: t1.system - t0.system, writes, bytes: writes * size };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 async function main(): Promise<void> {

@@ -14,12 +14,6 @@ import { respPing, startRedis } from './redis.js';
 /** RESP_OFFSET is `server.resp_port_offset`'s default: a node's RESP port is its HTTP port + 1000. */
 export const RESP_OFFSET = 1000;
 
-/** median returns the middle of `xs` (the upper one of an even count). */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();

@@ -1,6 +1,6 @@
 /**
- * The backup file written by `distkv backup` and read by `distkv restore` (docs/operations.md,
- * "Backup and restore"). Integers are little-endian.
+ * The backup file written by `distkv backup` and read by `distkv restore` (docs/backup-format.md
+ * mirrors this; docs/operations.md, "Backup and restore"). Integers are little-endian.
  *
  *   backup  := magic:u32 version:u8 reserved:u8[3] section* end
  *   section := TAG_SHARD:u8 idx:u32 consistent:u8 snapshot

@@ -52,7 +52,11 @@ const SPECS: Record<string, OptionSpec> = {
     valueName: 'S',
     help: `seconds to measure after the warm-up (default ${d.durationS})`,
   },
-  requests: { type: 'string', valueName: 'N', help: 'measure this many requests instead of a duration' },
+  requests: {
+    type: 'string',
+    valueName: 'N',
+    help: 'measure this many requests instead of a duration (a --duration given too caps the run)',
+  },
   rate: {
     type: 'string',
     valueName: 'OPS',

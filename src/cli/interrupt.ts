@@ -10,18 +10,19 @@ const EXIT_SIGNALED = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /**
  * whileInterruptible runs `work`; if SIGINT or SIGTERM arrives first, it calls `undo` (synchronous),
- * writes `message` to stderr and exits. The handlers are removed once `work` settles.
+ * writes `message` (or what it returns then) to stderr and exits. The handlers are removed once
+ * `work` settles.
  */
 export async function whileInterruptible<T>(
   work: () => Promise<T>,
   undo: () => void,
-  message: string,
+  message: string | (() => string),
 ): Promise<T> {
   const onSignal = (signal: keyof typeof EXIT_SIGNALED): void => {
     try {
       undo();
     } finally {
-      process.stderr.write(`${message}\n`);
+      process.stderr.write(`${typeof message === 'string' ? message : message()}\n`);
       process.exit(EXIT_SIGNALED[signal]);
     }
   };

@@ -19,6 +19,18 @@ function ifMatchOption(args: ParsedArgs): string | undefined {
   );
 }
 
+/** afterOption returns where a scan starts: --after as text, or --after-base64 as the key's bytes. */
+function afterOption(args: ParsedArgs): string | Buffer | undefined {
+  const text = stringOption(args, 'after');
+  const b64 = stringOption(args, 'after-base64');
+  if (b64 === undefined) return text;
+  if (text !== undefined) throw new UsageError('give --after or --after-base64, not both');
+  const bytes = Buffer.from(b64, 'base64');
+  if (bytes.length === 0 || bytes.toString('base64') !== b64)
+    throw new UsageError(`--after-base64 must be a key in canonical base64, got "${b64}"`);
+  return bytes;
+}
+
 /** KV_VERBS are the key verbs, by name. */
 export const KV_VERBS: Record<string, ClientVerb> = {
   get: {
@@ -129,12 +141,17 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     options: {
       limit: { type: 'string', valueName: 'N', help: 'keys per page (default 100)' },
       after: { type: 'string', valueName: 'KEY', help: 'start after this key' },
+      'after-base64': {
+        type: 'string',
+        valueName: 'B64',
+        help: 'start after this key given as base64 (a key that is not UTF-8, as the "more:" hint gives it)',
+      },
       all: { type: 'boolean', help: 'follow the next cursor to the end' },
       replica: { type: 'boolean', help: 'let nodes read the shards they replicate (may lag; says so)' },
     },
     run: async (client, args, out) => {
       const prefix = positionals(args, 0, 1, 'distkv scan [PREFIX]')[0] ?? '';
-      const after = stringOption(args, 'after');
+      const after = afterOption(args);
       const limit = intOption(args, 'limit') ?? 100;
       if (limit < 1) throw new UsageError('--limit must be at least 1');
       const all = args.options.get('all') === true;
@@ -150,8 +167,11 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       } while (all && page.next !== null);
       for (const [shard, lag] of [...lags].sort(([a], [b]) => a - b))
         process.stderr.write(`(shard ${shard} was read from a replica: X-Distkv-Lag ${lag})\n`);
+      // A cursor that is not UTF-8 has no text that stands for it (`next` shows U+FFFD for its bytes).
       if (!out.json && !all && page.next !== null)
-        process.stderr.write(`(more: --after ${JSON.stringify(page.next)}, or --all)\n`);
+        process.stderr.write(
+          `(more: ${page.nextBytes === undefined ? `--after ${JSON.stringify(page.next)}` : `--after-base64 ${page.nextBytes.toString('base64')}`}, or --all)\n`,
+        );
       return 0;
     },
   },

@@ -5,10 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
-import { BACKUP_VERBS } from './backup.js';
+import { BACKUP_VERB } from './backup.js';
 import { CLUSTER_VERBS } from './cluster-commands.js';
 import { type ClientVerb, refusalsAreUsage, runClientVerb } from './connect.js';
 import { KV_VERBS } from './kv-commands.js';
+import { RESTORE_VERB } from './restore.js';
 import { WATCH_VERBS } from './watch-command.js';
 
 /** EXIT_CODES are what every verb exits with. */
@@ -45,7 +46,7 @@ const VERBS: Record<string, Verb> = {
   ...clientVerbs(refusalsAreUsage(KV_VERBS)),
   ...clientVerbs(refusalsAreUsage(WATCH_VERBS)),
   ...clientVerbs(CLUSTER_VERBS),
-  ...clientVerbs(BACKUP_VERBS),
+  ...clientVerbs({ backup: BACKUP_VERB, restore: RESTORE_VERB }),
   failover: {
     help: "move a shard's leadership to a replica (planned, or --force without the leader)",
     run: async (argv) => (await import('./failover.js')).failoverCommand(argv),

@@ -16,6 +16,7 @@ import type { ShardMap } from '../routing/shard-map.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { scanAfterQuery } from '../util/bytes.js';
 import { parseEndpoint } from './endpoint.js';
+import { type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
@@ -100,8 +101,11 @@ export class DistkvClient {
     return this.topo.reload();
   }
 
-  /** get returns the value of `key`, or undefined when it does not exist. */
-  async get(key: string, options: CallOptions = {}): Promise<Buffer | undefined> {
+  /**
+   * get returns the value of `key`, or undefined when it does not exist. Every key method takes the
+   * key as text (sent as UTF-8) or as bytes, for a key that is not UTF-8 (key-bytes.ts).
+   */
+  async get(key: Key, options: CallOptions = {}): Promise<Buffer | undefined> {
     const r = await this.keyRequest('GET', key, undefined, '', options.signal);
     return r.status === 404 ? undefined : r.body;
   }
@@ -112,7 +116,7 @@ export class DistkvClient {
   }
 
   /** getVersioned returns the value of `key` with its version `E.S`, or undefined when it does not exist. */
-  async getVersioned(key: string, options: CallOptions = {}): Promise<Versioned | undefined> {
+  async getVersioned(key: Key, options: CallOptions = {}): Promise<Versioned | undefined> {
     const r = await this.keyRequest('GET', key, undefined, '', options.signal);
     if (r.status === 404) return undefined;
     return { value: r.body, version: unquote(r.etag), ...(r.lag === undefined ? {} : { lag: r.lag }) };
@@ -123,12 +127,12 @@ export class DistkvClient {
    * waits for that many replicas; with `ttlMs`, the key expires; with `ifMatch` / `ifNoneMatch`,
    * it writes only if the condition holds (PreconditionFailedError otherwise).
    */
-  async put(key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<number> {
+  async put(key: Key, value: Uint8Array | string, options: PutOptions = {}): Promise<number> {
     return Number((await this.putRequest(key, value, options)).seq ?? 0);
   }
 
   /** putVersioned is put, resolving with the key's new version `E.S` (to pass as the next ifMatch). */
-  async putVersioned(key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<string> {
+  async putVersioned(key: Key, value: Uint8Array | string, options: PutOptions = {}): Promise<string> {
     return unquote((await this.putRequest(key, value, options)).etag);
   }
 
@@ -139,7 +143,7 @@ export class DistkvClient {
    * known: an attempt's answer was lost after the node may have executed it, and the retry found
    * the key missing (deleted by that first attempt, or missing all along).
    */
-  async delete(key: string, options: DeleteOptions = {}): Promise<boolean | undefined> {
+  async delete(key: Key, options: DeleteOptions = {}): Promise<boolean | undefined> {
     const attempts: Attempts = { answerLost: false };
     const r = await this.keyRequest(
       'DELETE',
@@ -336,7 +340,7 @@ export class DistkvClient {
     await this.pools.close();
   }
 
-  private putRequest(key: string, value: Uint8Array | string, options: PutOptions): Promise<Reply> {
+  private putRequest(key: Key, value: Uint8Array | string, options: PutOptions): Promise<Reply> {
     const params = new URLSearchParams();
     if (options.w !== undefined) params.set('w', String(options.w));
     if (options.w !== undefined && options.timeoutMs !== undefined)
@@ -352,7 +356,7 @@ export class DistkvClient {
 
   private async keyRequest(
     method: 'GET' | 'PUT' | 'DELETE',
-    key: string,
+    key: Key,
     body: Uint8Array | undefined,
     query: string,
     signal: AbortSignal | undefined,
@@ -361,18 +365,18 @@ export class DistkvClient {
     attempts?: Attempts,
   ): Promise<Reply> {
     // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
-    if (LONE_SURROGATE.test(key))
+    if (typeof key === 'string' && LONE_SURROGATE.test(key))
       throw new DistkvError(
         'INVALID_KEY',
         'key has a lone UTF-16 surrogate, which is not a Unicode character',
       );
     const map = await this.topology(signal === undefined ? {} : { signal });
-    const shard = map.shard(map.shardOf(key));
+    const shard = map.shard(shardOfKey(map, key));
     const node =
       method === 'GET' && this.o.replicaReads && shard.replicas.length > 0
         ? shard.replicas[this.rr++ % shard.replicas.length]!
         : shard.address;
-    const path = `/kv/${encodeURIComponent(key)}${query}`;
+    const path = `/kv/${keyPath(key)}${query}`;
     // A conditional write is not retried: a retry after a lost answer would fail against its own write.
     const idempotent = Object.keys(conditions).length === 0;
     try {
@@ -398,7 +402,7 @@ export class DistkvClient {
       if (!idempotent && !neverSent(err))
         throw new DistkvError(
           'SHARD_UNREACHABLE',
-          `${err.message}; the conditional ${method} of ${JSON.stringify(key)} may have been applied: read the key's version before writing it again`,
+          `${err.message}; the conditional ${method} of ${keyText(key)} may have been applied: read the key's version before writing it again`,
           { cause: err },
         );
       const before = this.topo.liveMapVersion;

@@ -4,6 +4,7 @@
 export { DistkvClient } from './client.js';
 export { decodeScanPage, errorOf } from './wire-decode.js';
 export { DEFAULT_PORT, endpointsFromEnv, parseEndpoint } from './endpoint.js';
+export type { Key } from './key-bytes.js';
 export type {
   BatchOp,
   BatchResult,

@@ -75,8 +75,13 @@ export class RawDriver implements Driver {
       },
     });
     this.parser = this.wire.parser();
+    // A failed socket emits 'error' and then 'close': only the first, while `s` is still the
+    // driver's socket, fails the operation in flight. By the 'close' the caller may have issued its
+    // next operation on a new socket; failing that one too would let a third follow it onto the
+    // same connection, and each answer would then complete the operation after its own.
     const fail = (): void => {
-      if (this.socket === s) this.socket = undefined;
+      if (this.socket !== s) return;
+      this.socket = undefined;
       const d = this.done;
       this.done = undefined;
       d?.(0);

@@ -302,9 +302,10 @@ export async function runLoad(
     for (const r of results) hist.add(LatencyHistogram.decode(r.histogram));
     const ok = results.reduce((s, r) => s + r.ok, 0);
     const errors = results.reduce((s, r) => s + r.errors, 0);
-    // A run stopped early covers the time it recorded, not the duration asked for.
+    // A run stopped early covers the time it recorded, not the duration asked for; so does a
+    // request count, for which a --duration is only a cap (it may end long before).
     const durationS =
-      o.durationS > 0 && interrupted === undefined
+      o.durationS > 0 && o.requests === 0 && interrupted === undefined
         ? o.durationS
         : Math.max(...results.map((r) => r.recordedMs)) / 1000;
     return {

@@ -218,6 +218,41 @@ describe('distkv CLI contract', () => {
     assert.equal(all.stdout.toString().trim().split('\n').length, 5);
   });
 
+  it('gives the next cursor of a key that is not UTF-8 as --after-base64, which resumes exactly', async () => {
+    // `pb:\x801` shows as `pb:\uFFFD1`, whose bytes sort after `pb:\x802`: an --after of that
+    // text skipped `pb:\x802` and went on from `pb:\xff1`.
+    const keys = [
+      [0x80, 0x31],
+      [0x80, 0x32],
+      [0xff, 0x31],
+    ].map((k) => Buffer.from([0x70, 0x62, 0x3a, ...k]));
+    for (const k of keys) {
+      const path = [...k].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+      assert.equal((await fetch(`http://${node}/kv/${path}`, { method: 'PUT', body: 'v' })).status, 204);
+    }
+    const lines: string[] = [];
+    let from: string[] = [];
+    for (let page = 0; page < 5; page++) {
+      const r = await cli(['scan', 'pb:', '--limit', '1', ...from]);
+      assert.equal(r.code, OK, r.stderr);
+      lines.push(
+        ...r.stdout
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
+      const more = /more: (--after-base64|--after) (\S+),/.exec(r.stderr);
+      if (more === null) break;
+      assert.equal(more[1], '--after-base64', r.stderr);
+      from = ['--after-base64', more[2]!];
+    }
+    assert.equal(lines.length, 3, lines.join('\n'));
+    assert.equal(new Set(lines).size, 3, lines.join('\n'));
+    const both = await cli(['scan', '--after', 'a', '--after-base64', 'YQ==']);
+    assert.equal(both.code, USAGE);
+    assert.equal((await cli(['scan', '--after-base64', 'not base64!'])).code, USAGE);
+  });
+
   it(
     'ends a value with a newline on a terminal only',
     { skip: hasScript ? false : 'no `script` command for a pseudo-terminal' },

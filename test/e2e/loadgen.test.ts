@@ -44,6 +44,9 @@ function benchInterrupted(args: string[], when: RegExp): Promise<CliResult & { a
   });
 }
 
+/** flags turns {name: value} into command-line options (`true`: the option alone). */
+const flags = (o: Record<string, string | number | true>): string[] =>
+  Object.entries(o).flatMap(([k, v]) => (v === true ? [`--${k}`] : [`--${k}`, String(v)]));
 const sum = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
 
 before(async () => {
@@ -105,6 +108,22 @@ describe('distkv bench', () => {
     const html = readFileSync(report, 'utf8');
     assert.match(html, /<svg/);
     assert.match(html, /Latency by percentile/);
+  });
+
+  it('measures a request count over the time it took, also when --duration caps it', async () => {
+    // The duration is only a cap here: 600 requests take well under 30 s, and the throughput is
+    // theirs over the time they took (it was 600 / 30 s, whatever the server did).
+    const r = await bench([
+      '--url',
+      `http://${node}`,
+      ...flags({ requests: 600, duration: 30, keys: 100, 'value-size': 32, concurrency: 4, threads: 1 }),
+      ...flags({ warmup: 0, 'no-preload': true, json: true }),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout) as LoadResult;
+    assert.equal(res.requests, 600);
+    assert.ok(res.duration_s > 0 && res.duration_s < 20, `duration_s ${res.duration_s}`);
+    assert.ok(Math.abs(res.throughput - 600 / res.duration_s) < 1, JSON.stringify(res));
   });
 
   it('reports failed operations by status and exits 1 instead of hiding them', async () => {

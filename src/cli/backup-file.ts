@@ -1,0 +1,147 @@
+/**
+ * Reading and writing a backup file (backup-format.ts) on disk: FileSink appends at tracked
+ * positions (so a shard's section can be cut off and copied again), appendCrc closes a written file
+ * with the crc of everything before it, checkCrc verifies that crc, and readEntries parses a whole
+ * file, section by section, into its entries. Reading never trusts the file: a length that runs
+ * past its end, an unknown tag or a file that shrinks while it is read is an error, not a hang.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import {
+  checkSnapshotHeader,
+  decodeEntryHead,
+  entryHeadBytes,
+  SNAPSHOT_EXACT_SEQ_BYTES,
+  SNAPSHOT_HEADER_BYTES,
+} from '../replication/snapshot-format.js';
+import {
+  BACKUP_HEADER_BYTES,
+  checkBackupHeader,
+  Crc,
+  SECTION_HEADER_BYTES,
+  TAG_END,
+  TAG_SHARD,
+} from './backup-format.js';
+
+const READ_CHUNK = 1024 * 1024;
+const ENDS_EARLY = 'the file ends in the middle of a record';
+
+/** FileSink appends to a file at tracked positions, so a shard's section can be cut off and rewritten. */
+export class FileSink {
+  position = 0;
+  private readonly fh: FileHandle;
+
+  constructor(fh: FileHandle) {
+    this.fh = fh;
+  }
+
+  /** write appends `bytes` at the position. */
+  async write(bytes: Uint8Array): Promise<void> {
+    await this.fh.write(bytes, 0, bytes.length, this.position);
+    this.position += bytes.length;
+  }
+
+  /** cut drops everything from `position` on. */
+  async cut(position: number): Promise<void> {
+    await this.fh.truncate(position);
+    this.position = position;
+  }
+}
+
+/** crcOf returns the crc32c of the first `length` bytes of `fh`; throws if it has fewer. */
+async function crcOf(fh: FileHandle, length: number): Promise<number> {
+  const crc = new Crc();
+  const buf = Buffer.alloc(READ_CHUNK);
+  for (let at = 0; at < length;) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(READ_CHUNK, length - at), at);
+    // A file cut short while it is read would otherwise read 0 bytes here for ever.
+    if (bytesRead === 0) throw new Error(ENDS_EARLY);
+    crc.add(buf.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+  return crc.value;
+}
+
+/** appendCrc reads the file back and appends the crc32c of everything in it. */
+export async function appendCrc(fh: FileHandle, sink: FileSink): Promise<void> {
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32LE(await crcOf(fh, sink.position), 0);
+  await sink.write(tail);
+}
+
+/** checkCrc verifies the crc at the end of a backup file of `size` bytes. */
+export async function checkCrc(fh: FileHandle, size: number): Promise<void> {
+  if (size < BACKUP_HEADER_BYTES + 4) throw new Error('the file is too short to be a backup');
+  const body = size - 4;
+  const crc = await crcOf(fh, body);
+  const tail = Buffer.alloc(4);
+  const { bytesRead } = await fh.read(tail, 0, 4, body);
+  if (bytesRead !== 4 || tail.readUInt32LE(0) !== crc)
+    throw new Error('the checksum does not match: the file is damaged or incomplete');
+}
+
+/** FileSource reads a file sequentially in exact-size pieces. */
+class FileSource {
+  private buf = Buffer.alloc(0);
+  private at = 0;
+  private readonly fh: FileHandle;
+  private readonly end: number;
+
+  constructor(fh: FileHandle, end: number) {
+    this.fh = fh;
+    this.end = end;
+  }
+
+  async take(n: number): Promise<Buffer> {
+    while (this.buf.length < n) {
+      if (this.at >= this.end) throw new Error(ENDS_EARLY);
+      const chunk = Buffer.alloc(Math.min(Math.max(READ_CHUNK, n), this.end - this.at));
+      const { bytesRead } = await this.fh.read(chunk, 0, chunk.length, this.at);
+      if (bytesRead === 0) throw new Error(ENDS_EARLY);
+      this.at += bytesRead;
+      this.buf =
+        this.buf.length === 0
+          ? chunk.subarray(0, bytesRead)
+          : Buffer.concat([this.buf, chunk.subarray(0, bytesRead)]);
+    }
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+}
+
+/** BackupEntry is one key of a backup: its exact bytes, its value and its expiry (Unix ms, 0 = never). */
+export interface BackupEntry {
+  key: Buffer;
+  value: Buffer;
+  expiresAtMs: number;
+}
+
+/**
+ * readEntries parses a backup of `size` bytes (header, shard sections, end) and calls `onEntry` for
+ * each key in file order; throws on a malformed file. Each section's snapshot ends with its key
+ * length 0 and exactSeq (src/replication/snapshot-format.ts). The key and value are copies.
+ */
+export async function readEntries(
+  fh: FileHandle,
+  size: number,
+  onEntry: (e: BackupEntry) => Promise<void>,
+): Promise<void> {
+  const src = new FileSource(fh, size - 4);
+  checkBackupHeader(await src.take(BACKUP_HEADER_BYTES));
+  for (;;) {
+    const tag = (await src.take(1))[0];
+    if (tag === TAG_END) return;
+    if (tag !== TAG_SHARD) throw new Error(`unknown section tag ${tag}`);
+    await src.take(SECTION_HEADER_BYTES - 1);
+    const { version } = checkSnapshotHeader(await src.take(SNAPSHOT_HEADER_BYTES));
+    const rest = entryHeadBytes(version) - 2;
+    for (;;) {
+      const keyLen = Buffer.from(await src.take(2));
+      if (keyLen.readUInt16LE(0) === 0) break;
+      const e = decodeEntryHead(Buffer.concat([keyLen, await src.take(rest)]), 0, version);
+      const key = Buffer.from(await src.take(e.keyLen));
+      await onEntry({ key, value: Buffer.from(await src.take(e.valueLen)), expiresAtMs: e.expiresAtMs ?? 0 });
+    }
+    await src.take(SNAPSHOT_EXACT_SEQ_BYTES);
+  }
+}

@@ -10,9 +10,10 @@
  * a node it marked FAIL: `fail` among its CLUSTER NODES flags (link `disconnected`), `health:
  * failed` in CLUSTER SHARDS, and left out of CLUSTER SLOTS when it is a replica (a leader stays: it
  * still owns its slots; clients get a connection error there, as from a Redis master not yet failed
- * over). CLUSTER INFO says `cluster_state:fail` only when a shard's leader is down (its slots are
- * not served), counting those slots in `cluster_slots_fail`. The node keeps serving the other
- * slots, as Redis does with `cluster-require-full-coverage no` (docs/resp.md, "A node down").
+ * over). CLUSTER INFO counts a down leader's slots in `cluster_slots_fail` but keeps
+ * `cluster_state:ok`, as Redis does with `cluster-require-full-coverage no`, which is how distkv
+ * behaves (the other slots are still served): ioredis's cluster client checks `cluster_state` before
+ * it is ready and would not serve any slot while it says `fail` (docs/resp.md, "A node down").
  */
 import { configNodes } from '../server/node-plan.js';
 import { slotOfBytes } from '../routing/slot.js';
@@ -158,7 +159,7 @@ function infoText(c: RespConnection): string {
   for (const s of c.ctx.liveShards()) if (down.has(s.address)) failed += s.slots.last - s.slots.first + 1;
   return [
     'cluster_enabled:1',
-    `cluster_state:${failed > 0 ? 'fail' : 'ok'}`,
+    'cluster_state:ok',
     'cluster_slots_assigned:16384',
     `cluster_slots_ok:${16384 - failed}`,
     'cluster_slots_pfail:0',

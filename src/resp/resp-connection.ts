@@ -216,9 +216,11 @@ export class RespConnection {
    * parser's instructions per GET at -P 1 (docs/performance.md).
    */
   read(chunk: Buffer, transient: boolean): void {
-    if (this.fenced && this.deferred === undefined && !this.closing) {
-      // Read only to notice a hang-up during a keyspace read or WAIT (see `deferred`).
-      this.deferred = transient ? Buffer.from(chunk) : chunk;
+    if (this.fenced && !this.closing) {
+      // Read only to notice a hang-up during a keyspace read or WAIT (see `deferred`); reading
+      // pauses after this read, and a read that still arrives is kept behind it, never parsed early.
+      const copy = transient ? Buffer.from(chunk) : chunk;
+      this.deferred = this.deferred === undefined ? copy : Buffer.concat([this.deferred, copy]);
       this.held.update(this.holding());
       this.updateFlow();
       return;

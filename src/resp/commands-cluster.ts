@@ -5,6 +5,15 @@
  * RESP address, with id nodeIdOf(address); a node that leads shards is a master owning their slot
  * ranges, a node that only hosts replicas is a replica of its first shard's leader. The view is the
  * config's, the same on every node, so clients that ask any node route alike.
+ *
+ * A node that did not answer this node's last peer check (`downNodes`) is reported as Redis reports
+ * a node it marked FAIL: `fail` among its CLUSTER NODES flags (link `disconnected`), `health:
+ * failed` in CLUSTER SHARDS, and left out of CLUSTER SLOTS when it is a replica (a leader stays: it
+ * still owns its slots; clients get a connection error there, as from a Redis master not yet failed
+ * over). CLUSTER INFO counts a down leader's slots in `cluster_slots_fail` but keeps
+ * `cluster_state:ok`, as Redis does with `cluster-require-full-coverage no`, which is how distkv
+ * behaves (the other slots are still served): ioredis's cluster client checks `cluster_state` before
+ * it is ready and would not serve any slot while it says `fail` (docs/resp.md, "A node down").
  */
 import { configNodes } from '../server/node-plan.js';
 import { slotOfBytes } from '../routing/slot.js';
@@ -22,11 +31,23 @@ interface ClusterNode {
   led: ShardInfo[];
   /** masterOf is the leader a replica-only node follows. */
   master: string | undefined;
+  /** down is set when this node's last peer check found the node unreachable (never for itself). */
+  down: boolean;
+}
+
+/** downOf returns the set of nodes reported down (see the module comment); never this node. */
+function downOf(c: RespConnection): ReadonlySet<string> {
+  const down = c.ctx.downNodes?.() ?? new Set<string>();
+  if (!down.has(c.ctx.listener.address)) return down;
+  const others = new Set(down);
+  others.delete(c.ctx.listener.address);
+  return others;
 }
 
 function clusterNodes(c: RespConnection): ClusterNode[] {
   const { config } = c.ctx;
   const shards = c.ctx.liveShards();
+  const down = downOf(c);
   return configNodes(config).map((address) => {
     const led = shards.filter((s) => s.address === address);
     const followed = shards.find((s) => s.replicas.includes(address));
@@ -36,6 +57,7 @@ function clusterNodes(c: RespConnection): ClusterNode[] {
       endpoint: respEndpointOf(address, config.server.resp_port_offset) ?? { host: '', port: 0 },
       led,
       master: led.length === 0 ? followed?.address : undefined,
+      down: down.has(address),
     };
   });
 }
@@ -63,13 +85,16 @@ function rangesOf(shards: readonly ShardInfo[]): [number, number][] {
 function slots(c: RespConnection, w: RespWriter): void {
   const offset = c.ctx.config.server.resp_port_offset;
   const shards = c.ctx.liveShards();
+  const down = downOf(c);
   w.array(shards.length);
   for (const s of shards) {
-    w.array(3 + s.replicas.length);
+    // As Redis: a failed replica is left out, the leader stays (it owns the slots).
+    const replicas = s.replicas.filter((r) => !down.has(r));
+    w.array(3 + replicas.length);
     w.integer(s.slots.first);
     w.integer(s.slots.last);
     writeNodeTriple(w, s.address, offset);
-    for (const r of s.replicas) writeNodeTriple(w, r, offset);
+    for (const r of replicas) writeNodeTriple(w, r, offset);
   }
 }
 
@@ -104,7 +129,7 @@ function shardsReply(c: RespConnection, w: RespWriter): void {
               ['endpoint', n.endpoint.host],
               ['role', n === m ? 'master' : 'replica'],
               ['replication-offset', 0],
-              ['health', 'online'],
+              ['health', n.down ? 'failed' : 'online'],
             ]);
         },
       ],
@@ -116,11 +141,12 @@ function nodesText(c: RespConnection): string {
   const me = c.ctx.listener.address;
   return clusterNodes(c)
     .map((n) => {
-      const flags = `${n.address === me ? 'myself,' : ''}${n.led.length > 0 || n.master === undefined ? 'master' : 'slave'}`;
+      const flags = `${n.address === me ? 'myself,' : ''}${n.led.length > 0 || n.master === undefined ? 'master' : 'slave'}${n.down ? ',fail' : ''}`;
       const master = n.master === undefined ? '-' : nodeIdOf(n.master);
       const ranges = rangesOf(n.led).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
       const ep = `${formatEndpoint(n.endpoint)}@${n.endpoint.port + 10000}`;
-      return [n.id, ep, flags, master, '0', '0', '1', 'connected', ...ranges].join(' ');
+      const link = n.down ? 'disconnected' : 'connected';
+      return [n.id, ep, flags, master, '0', '0', '1', link, ...ranges].join(' ');
     })
     .join('\n')
     .concat('\n');
@@ -128,13 +154,16 @@ function nodesText(c: RespConnection): string {
 
 function infoText(c: RespConnection): string {
   const nodes = clusterNodes(c);
+  const down = downOf(c);
+  let failed = 0;
+  for (const s of c.ctx.liveShards()) if (down.has(s.address)) failed += s.slots.last - s.slots.first + 1;
   return [
     'cluster_enabled:1',
     'cluster_state:ok',
     'cluster_slots_assigned:16384',
-    'cluster_slots_ok:16384',
+    `cluster_slots_ok:${16384 - failed}`,
     'cluster_slots_pfail:0',
-    'cluster_slots_fail:0',
+    `cluster_slots_fail:${failed}`,
     `cluster_known_nodes:${nodes.length}`,
     `cluster_size:${nodes.filter((n) => n.led.length > 0).length}`,
     'cluster_current_epoch:1',

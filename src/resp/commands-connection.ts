@@ -251,6 +251,8 @@ export function config(c: RespConnection, args: Buffer[]): void {
     ['appendfsync', appendfsync],
     ['databases', '1'],
     ['cluster-enabled', 'yes'],
+    // The slots of a node down are reported failed; the others are still served (commands-cluster.ts).
+    ['cluster-require-full-coverage', 'no'],
     ['maxmemory', '0'],
     ['maxclients', String(cfg.server.max_connections)],
     ['maxmemory-clients', String(cfg.server.max_unsent_bytes)],

@@ -20,6 +20,8 @@ const NOT_INTEGER = 'ERR value is not an integer or out of range';
 const DEFAULT_SCAN_COUNT = 10;
 /** MAX_WAIT_MS caps WAIT's timeout (0 = "forever" in Redis) to what a timer can hold. */
 const MAX_WAIT_MS = 2 ** 31 - 1;
+/** WAIT_SLICE_MS is the longest wait WAIT leaves with a worker at once (waitAcks). */
+const WAIT_SLICE_MS = 1000;
 
 /** servedStores lists the local stores holding this node's keys, in shard order. */
 export function servedStores(c: RespConnection): LocalTarget[] {
@@ -322,9 +324,18 @@ export function wait(c: RespConnection, args: Buffer[]): void {
   });
 }
 
-/** waitAcks sends WAIT's seqs to the stores' workers and answers at `p` with the fewest acks. */
+/**
+ * waitAcks sends WAIT's seqs to the stores' workers and answers at `p` with the fewest acks.
+ *
+ * A store's wait goes to its worker in slices of at most WAIT_SLICE_MS, each sent again while
+ * fewer replicas than `n` hold the seq, the timeout has not passed and the client has not hung up. A
+ * worker cannot be told that a client went away: one wait of the whole timeout (24 days for
+ * `WAIT n 0`) outlived its connection, so clients that time out and reconnect while a replica is
+ * down piled up waiters (and `blocked_clients`) without bound. Now the WAIT of a client that closed
+ * the connection (or shut down its side) ends within a slice.
+ */
 function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): void {
-  const { plan, pool } = c.ctx;
+  const { pool } = c.ctx;
   const waits: [number, number][] =
     c.lastWrites.size > 0
       ? [...c.lastWrites]
@@ -339,28 +350,50 @@ function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): vo
   }
   let remaining = waits.length;
   let least = Infinity;
+  let ended = false;
   c.ctx.stats.blocked++;
+  const deadline = Date.now() + (timeout === 0 ? MAX_WAIT_MS : timeout);
+  for (const [store, seq] of waits)
+    waitStore(c, store, seq, n, deadline, (acked) => {
+      least = Math.min(least, acked);
+      if (ended || (--remaining > 0 && !c.hungUp)) return;
+      ended = true;
+      c.ctx.stats.blocked--;
+      c.queue.completeWith(p, (w) => {
+        w.integer(least);
+      });
+    });
+}
+
+/** waitStore waits in slices (see waitAcks) until `n` replicas of `store` hold `seq`, or `deadline`, and calls `done` with their count. */
+function waitStore(
+  c: RespConnection,
+  store: number,
+  seq: number,
+  n: number,
+  deadline: number,
+  done: (acked: number) => void,
+): void {
+  const { plan, pool } = c.ctx;
   const seqBytes = Buffer.alloc(8);
-  for (const [store, seq] of waits) {
-    seqBytes.writeDoubleLE(seq, 0);
+  seqBytes.writeDoubleLE(seq, 0);
+  const slice = (): void => {
     pool.submit(
       plan.stores[store]!.worker,
       OP_WAIT,
       store,
       '',
-      Buffer.from(seqBytes),
+      seqBytes,
       {
         onReply: (status, acked) => {
-          least = Math.min(least, status === ST_DONE ? acked : 0);
-          if (--remaining > 0) return;
-          c.ctx.stats.blocked--;
-          c.queue.completeWith(p, (w) => {
-            w.integer(least);
-          });
+          const count = status === ST_DONE ? acked : 0;
+          if (count >= n || c.hungUp || Date.now() >= deadline || status !== ST_DONE) done(count);
+          else slice();
         },
       },
       n,
-      timeout === 0 ? MAX_WAIT_MS : timeout,
+      Math.max(1, Math.min(WAIT_SLICE_MS, deadline - Date.now())),
     );
-  }
+  };
+  slice();
 }

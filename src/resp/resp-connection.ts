@@ -16,6 +16,9 @@
  * at most WINDOW_CAP_BYTES when it switches from small values to large ones within one
  * window; small values keep a window of up to `maxWindow` (63 with 1 MiB values, as the default).
  * QUIT and protocol errors stop reading; the connection ends once every earlier reply is written.
+ * A client that shuts down its sending side (end of input) still gets the replies of every command
+ * it sent, as from Redis: the listener accepts half-open connections, and the connection ends once
+ * the input held is parsed and every reply is written (`inputEnded`).
  *
  * Order on a key: a write with conditions or an expiry (an _EXT op: SET ... EX / KEEPTTL, EXPIRE,
  * PERSIST) that finds a write of its key in flight waits on the worker for that write to settle,
@@ -73,6 +76,8 @@ export class RespConnection {
   private readonly parser: RespParser;
   private readonly dispatch: Dispatch;
   private closing = false;
+  /** inputEnded is set when the client shut down its side: the connection ends after the replies. */
+  private inputEnded = false;
   private writeBlocked = false;
   private pipelineFull = false;
   /** paused mirrors whether the socket was last paused (so reading is resumed only when it was). */
@@ -84,6 +89,12 @@ export class RespConnection {
   private readonly heldKeys = new Map<string, number>();
   /** fenced is set by `readAtHead`: parsing stays stopped until every reply so far is complete. */
   private fenced = false;
+  /**
+   * deferred is one read taken while `fenced`, parsed once the fence lifts. A fenced connection
+   * keeps reading until one read arrives, so that a client that hangs up during a WAIT (or a long
+   * SCAN) is noticed (`hungUp`) instead of staying unread in the kernel; it then stops reading.
+   */
+  private deferred: Buffer | undefined;
   /** waiting is a parsed command that names a held key; it runs once the key is released. */
   private waiting: Buffer[] | undefined;
   private readonly onCommandBound = (args: Buffer[]): boolean => this.onCommand(args);
@@ -139,6 +150,10 @@ export class RespConnection {
     socket.on('close', () => {
       this.held.close();
     });
+    socket.on('end', () => {
+      this.inputEnded = true;
+      this.writeOut();
+    });
   }
 
   /** authenticated is false until AUTH while a token is set; the parser then applies Redis's limits before AUTH. */
@@ -153,6 +168,16 @@ export class RespConnection {
   /** gone reports whether the connection is closed (its replies are discarded). */
   get gone(): boolean {
     return this.socket.destroyed;
+  }
+
+  /**
+   * hungUp reports whether the client closed the connection or shut down its side: a WAIT then
+   * stops waiting (its answer still goes out to a half-open client), as Redis frees a client at
+   * the end of its input; a client that closed entirely cannot be told apart from a half-open one
+   * until a write fails.
+   */
+  get hungUp(): boolean {
+    return this.inputEnded || this.socket.destroyed;
   }
 
   /** remote describes the peer as "ip:port". */
@@ -173,7 +198,7 @@ export class RespConnection {
   /** noteGathered adds `bytes` (negative: releases them) to the values this connection's multi-key commands hold. */
   noteGathered(bytes: number): void {
     this.gathered += bytes;
-    this.held.update(this.parser.holding + this.gathered);
+    this.held.update(this.holding());
   }
 
   /** end closes the connection at once (the listener is shutting down). */
@@ -191,7 +216,21 @@ export class RespConnection {
    * parser's instructions per GET at -P 1 (docs/performance.md).
    */
   read(chunk: Buffer, transient: boolean): void {
+    if (this.fenced && !this.closing) {
+      // Read only to notice a hang-up during a keyspace read or WAIT (see `deferred`); reading
+      // pauses after this read, and a read that still arrives is kept behind it, never parsed early.
+      const copy = transient ? Buffer.from(chunk) : chunk;
+      this.deferred = this.deferred === undefined ? copy : Buffer.concat([this.deferred, copy]);
+      this.held.update(this.holding());
+      this.updateFlow();
+      return;
+    }
     this.feed(chunk, transient);
+  }
+
+  /** holding is what the connection holds outside its socket (counted in the unsent budget). */
+  private holding(): number {
+    return this.parser.holding + this.gathered + (this.deferred?.length ?? 0);
   }
 
   private feed(chunk: Buffer | undefined, transient = false): void {
@@ -202,7 +241,7 @@ export class RespConnection {
     const error = this.parser.feed(chunk, this.onCommandBound, transient);
     this.transient = outer;
     this.readCopy = undefined;
-    this.held.update(this.parser.holding + this.gathered);
+    this.held.update(this.holding());
     if (error !== undefined) {
       this.queue.now(this.proto).error(`ERR ${error}`);
       this.closing = true;
@@ -326,7 +365,8 @@ export class RespConnection {
       out.release(this.out.retained);
       if (!sent) this.writeBlocked = true;
     }
-    if (this.closing && this.queue.depth === 0) {
+    // After end of input, `pipelineFull` unset means every command held has been parsed.
+    if ((this.closing || (this.inputEnded && !this.pipelineFull)) && this.queue.depth === 0) {
       socket.end();
       return;
     }
@@ -342,7 +382,9 @@ export class RespConnection {
         // have set `fenced`, which the narrowing above cannot know: hence the method).
         if (!this.isFenced()) {
           this.pipelineFull = false;
-          this.feed(undefined);
+          const deferred = this.deferred;
+          this.deferred = undefined;
+          this.feed(deferred);
         }
       }
     }
@@ -350,7 +392,8 @@ export class RespConnection {
   }
 
   private updateFlow(): void {
-    const pause = this.writeBlocked || this.pipelineFull;
+    // A fenced connection reads until it has one read deferred (see `deferred`).
+    const pause = this.writeBlocked || (this.pipelineFull && !(this.fenced && this.deferred === undefined));
     if (pause === this.paused || this.socket.destroyed) return;
     this.paused = pause;
     if (pause) this.socket.pause();

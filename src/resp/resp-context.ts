@@ -22,6 +22,12 @@ export interface RespContext {
    * src/routing/live-map.ts): what the cluster commands describe and which stores SCAN covers.
    */
   liveShards: () => readonly ShardInfo[];
+  /**
+   * downNodes lists the other nodes of the config that did not answer this node's last peer check
+   * (src/server/peer-check.ts, `unreachable`): the cluster commands report them failed. Absent,
+   * no node is reported down.
+   */
+  downNodes?: () => ReadonlySet<string>;
   plan: NodePlan;
   pool: WorkerPool;
   log: Logger;

@@ -43,25 +43,30 @@ export class RespListener {
       stats: { commands: 0, connections: 0, blocked: 0 },
     };
     const reads = new SharedRead();
-    this.server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted: Socket) => {
-      const release = ctx.connections.admit();
-      if (release === undefined) {
-        refuse(accepted, MAX_CLIENTS_REPLY);
-        return;
-      }
-      ctx.stats.connections++;
-      let conn: RespConnection | undefined = undefined;
-      const socket = reads.adopt(accepted, false, (chunk, transient) => {
-        conn?.read(chunk, transient);
-      });
-      const c = new RespConnection(socket, ctx, dispatch);
-      conn = c;
-      this.connections.add(c);
-      socket.on('close', () => {
-        this.connections.delete(c);
-        release();
-      });
-    });
+    // Half-open: a client that sends its commands and then shuts down its side (`printf ... | nc -N`)
+    // still gets every reply; the connection ends once they are written (RespConnection).
+    this.server = createServer(
+      { noDelay: true, pauseOnConnect: true, allowHalfOpen: true },
+      (accepted: Socket) => {
+        const release = ctx.connections.admit();
+        if (release === undefined) {
+          refuse(accepted, MAX_CLIENTS_REPLY);
+          return;
+        }
+        ctx.stats.connections++;
+        let conn: RespConnection | undefined = undefined;
+        const socket = reads.adopt(accepted, true, (chunk, transient) => {
+          conn?.read(chunk, transient);
+        });
+        const c = new RespConnection(socket, ctx, dispatch);
+        conn = c;
+        this.connections.add(c);
+        socket.on('close', () => {
+          this.connections.delete(c);
+          release();
+        });
+      },
+    );
   }
 
   /** listen binds the endpoint; it rejects (EADDRINUSE, ...) with a message naming it. */

@@ -1,8 +1,13 @@
 /**
  * ScanCursors: SCAN's cursors for one listener. Redis clients send the cursor back as a decimal
  * number, and a distkv scan position is a store and a key, so the listener keeps the positions
- * and hands out numbers for them. Positions are kept for the newest MAX_CURSORS cursors; an older
- * one is refused ("invalid cursor"), and the client starts again from 0.
+ * and hands out numbers for them. Positions are kept for the newest MAX_CURSORS cursors handed out
+ * or used; an older one is refused ("invalid cursor"), and the client starts again from 0.
+ *
+ * A cursor stays valid after it is used, as Redis's cursors (which are positions) do: a client
+ * whose SCAN reply was lost (a timeout, a dropped connection) sends the same cursor again, and
+ * client libraries do so on their own (ioredis resends unanswered commands after a reconnect).
+ * It used to be forgotten on use, so that retry was refused and the scan could not go on.
  */
 
 /** MAX_CURSORS is how many open cursors a listener remembers. */
@@ -28,11 +33,14 @@ export class ScanCursors {
     return id;
   }
 
-  /** take returns (and forgets) the position of a cursor; 0 is the start; undefined when unknown. */
+  /** take returns the position of a cursor (kept, as the newest: it may be sent again); 0 is the start; undefined when unknown. */
   take(cursor: number): ScanPosition | undefined {
     if (cursor === 0) return { store: 0, after: undefined };
     const pos = this.open.get(cursor);
-    this.open.delete(cursor);
+    if (pos !== undefined) {
+      this.open.delete(cursor);
+      this.open.set(cursor, pos);
+    }
     return pos;
   }
 }

@@ -185,6 +185,14 @@ export class DistkvNode {
       config,
       shardMap,
       liveShards: () => this.liveMap.shards(),
+      // The cluster commands report the peers that did not answer the last check as failed.
+      downNodes: () =>
+        new Set(
+          this.peers
+            .view()
+            .filter((p) => p.state === 'unreachable')
+            .map((p) => p.address),
+        ),
       leaderWithoutLease: (role: 'leader' | 'replica', idx: number) =>
         this.liveMap.leaderWithoutLease(role, idx),
       plan: this.plan,

@@ -248,6 +248,18 @@ export class StoreWrites implements WriteSink {
     return promise;
   }
 
+  /**
+   * ownWrite issues a write the worker makes itself (purge.ts) as a client write of store `index`:
+   * refused unless the store leads and is not fenced, seen by `current` at once, waited for by a
+   * fence, and its seq published once durable.
+   */
+  ownWrite(index: number, store: Store, key: Uint8Array, value: Uint8Array | null): Promise<WriteResult> {
+    this.checkWritable(index);
+    const promise = this.issue(index, store, key, value, 0);
+    this.published(index, promise);
+    return promise;
+  }
+
   /** track replies to `write` (a transaction's writes, together) once durable, as `durable` does. */
   track(
     id: number,
@@ -343,15 +355,21 @@ export class StoreWrites implements WriteSink {
       this.pending.settleNoted(handle, promise);
     };
     promise.then(settle, settle);
-    this.trackUnsettled(e.store, promise);
-    promise.then(
+    this.published(e.store, promise);
+    promise.catch(() => {
+      // A failed expire record (disk full) is tried again later (and by any read that finds the key expired).
+      this.reaper.add({ ...e, expiresAtMs: Date.now() + EXPIRE_RETRY_MS });
+    });
+  }
+
+  /** published keeps a write the worker makes itself in its store's unsettled set and publishes its seq once durable. */
+  private published(index: number, write: Promise<WriteResult>): void {
+    this.trackUnsettled(index, write);
+    write.then(
       ({ seq }) => {
-        this.positions.raise(e.store, SLOT_LAST_SEQ, seq);
+        this.positions.raise(index, SLOT_LAST_SEQ, seq);
       },
-      () => {
-        // A failed expire record (disk full) is tried again later (and by any read that finds the key expired).
-        this.reaper.add({ ...e, expiresAtMs: Date.now() + EXPIRE_RETRY_MS });
-      },
+      () => undefined,
     );
   }
 

@@ -208,8 +208,8 @@ export class StoreWrites implements WriteSink {
     this.pending.settleTicket(k.handle, t, seq, undefined);
     if (k.reapKey !== undefined)
       this.reaper.add({ store: k.store, key: k.reapKey, seq, expiresAtMs: k.expiresAtMs });
-    this.durable(k.id, k.store, seq, k.w, k.timeoutMs, k.replyValue, k.done);
     settled?.resolve({ seq });
+    this.durable(k.id, k.store, seq, k.w, k.timeoutMs, k.replyValue, k.done);
   }
 
   /** refused: the write of ticket `t` failed with `err` (its store tells it; WriteSink). */
@@ -307,20 +307,27 @@ export class StoreWrites implements WriteSink {
       this.replies.flushSoon();
       return;
     }
-    void this.replication()
-      .waitForAcks(storeIndex, seq, w, timeoutMs)
-      .then((acked) => {
-        if (acked >= w) this.replies.add(id, done, seq, replyValue);
-        else
-          this.replies.error(
-            id,
-            new DistkvError(
-              'REPLICATION_TIMEOUT',
-              `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
-            ),
-          );
-        this.replies.flushSoon();
-      });
+    let replication: ReplicationHost;
+    try {
+      replication = this.replication();
+    } catch (err) {
+      // The worker is closing (its replication stopped): the write is durable, no replica count comes.
+      this.replies.error(id, err);
+      this.replies.flushSoon();
+      return;
+    }
+    void replication.waitForAcks(storeIndex, seq, w, timeoutMs).then((acked) => {
+      if (acked >= w) this.replies.add(id, done, seq, replyValue);
+      else
+        this.replies.error(
+          id,
+          new DistkvError(
+            'REPLICATION_TIMEOUT',
+            `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
+          ),
+        );
+      this.replies.flushSoon();
+    });
   }
 
   /**

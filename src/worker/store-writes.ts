@@ -20,7 +20,8 @@
  * within REAP_HORIZON_MS; later expiries are found again by a rescan of their store in time. An
  * expiry due while a fence holds the store's writes waits for the fence's release, one due under
  * a newer write in flight for that write to settle, and a failed expire record is tried again
- * EXPIRE_RETRY_MS later: the reaper never drops an expiry that its key still holds.
+ * EXPIRE_RETRY_MS later: the reaper never drops an expiry that its key still holds, but for a key
+ * it cannot read (a damaged value) or a store that refuses the record at once, which it logs and drops.
  *
  * Owned by one shard worker thread.
  */
@@ -355,8 +356,19 @@ export class StoreWrites implements WriteSink {
       return;
     }
     const { store } = hosted;
-    if (store.read(e.key, 0)?.seq !== e.seq) return;
-    const promise = store.expire(e.key);
+    let promise: Promise<WriteResult>;
+    try {
+      if (store.read(e.key, 0)?.seq !== e.seq) return;
+      promise = store.expire(e.key);
+    } catch (err) {
+      // A value that cannot be read (damaged) or a store that refuses at once: thrown from the
+      // reaper's timer it would end the worker. Reads of the key answer the error themselves.
+      this.log?.warn(
+        { err, store: e.store, key: e.key.toString('latin1') },
+        `store ${e.store}: the expiry of a key was not logged: ${String(err)}`,
+      );
+      return;
+    }
     const handle = this.pending.note(e.store, e.key, null, promise);
     const settle = (): void => {
       this.pending.settleNoted(handle, promise);

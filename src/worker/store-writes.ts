@@ -223,7 +223,7 @@ export class StoreWrites implements WriteSink {
     settled?.reject(err);
   }
 
-  /** issue starts a put (or, for null, a delete) that `current` sees at once; a leader's expiring put goes to the reaper once durable. */
+  /** issue starts a put (or, for null, a delete) that `current` sees at once and a fence waits for; a leader's expiring put goes to the reaper once durable. */
   issue(
     index: number,
     store: Store,
@@ -232,6 +232,8 @@ export class StoreWrites implements WriteSink {
     expiresAtMs: number,
   ): Promise<WriteResult> {
     const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
+    // Each write on its own: a transaction's writes, answered together, may settle apart.
+    this.trackUnsettled(index, promise);
     const handle = this.pending.note(index, key, value, promise, expiresAtMs);
     const settle = (): void => {
       this.pending.settleNoted(handle, promise);
@@ -257,11 +259,11 @@ export class StoreWrites implements WriteSink {
   ownWrite(index: number, store: Store, key: Uint8Array, value: Uint8Array | null): Promise<WriteResult> {
     this.checkWritable(index);
     const promise = this.issue(index, store, key, value, 0);
-    this.published(index, promise);
+    this.publish(index, promise);
     return promise;
   }
 
-  /** track replies to `write` (a transaction's writes, together) once durable, as `durable` does. */
+  /** track replies to `write` (a transaction's writes, issued with `issue`, together) once durable, as `durable` does. */
   track(
     id: number,
     storeIndex: number,
@@ -270,7 +272,6 @@ export class StoreWrites implements WriteSink {
     timeoutMs: number,
     replyValue: Uint8Array | undefined,
   ): void {
-    this.trackUnsettled(storeIndex, write);
     write.then(
       ({ seq }) => {
         this.durable(id, storeIndex, seq, w, timeoutMs, replyValue, ST_DONE);
@@ -374,16 +375,16 @@ export class StoreWrites implements WriteSink {
       this.pending.settleNoted(handle, promise);
     };
     promise.then(settle, settle);
-    this.published(e.store, promise);
+    this.trackUnsettled(e.store, promise);
+    this.publish(e.store, promise);
     promise.catch(() => {
       // A failed expire record (disk full) is tried again later (and by any read that finds the key expired).
       this.reaper.add({ ...e, expiresAtMs: Date.now() + EXPIRE_RETRY_MS });
     });
   }
 
-  /** published keeps a write the worker makes itself in its store's unsettled set and publishes its seq once durable. */
-  private published(index: number, write: Promise<WriteResult>): void {
-    this.trackUnsettled(index, write);
+  /** publish raises store `index`'s last seq in the positions once `write`, a write the worker makes itself, is durable. */
+  private publish(index: number, write: Promise<WriteResult>): void {
     write.then(
       ({ seq }) => {
         this.positions.raise(index, SLOT_LAST_SEQ, seq);

@@ -182,6 +182,39 @@ describe('plain writes answered through their tickets', () => {
     assert.equal(replies.get(1)?.status, ST_ERROR);
   });
 
+  it('a fence waits for each write of a transaction, not only until the first one fails', async () => {
+    const { writes, stores } = fixture();
+    const s = stores[0]!;
+    const outcomes: ((err?: Error) => void)[] = [];
+    s.put = () =>
+      new Promise((resolve, reject) => {
+        outcomes.push((err) => {
+          if (err === undefined) resolve({ seq: outcomes.length });
+          else reject(err);
+        });
+      });
+    const issued = [writes.issue(0, s, b('a'), b('1'), 0), writes.issue(0, s, b('b'), b('2'), 0)];
+    writes.track(
+      9,
+      0,
+      Promise.all(issued).then(() => ({ seq: 2 })),
+      0,
+      0,
+      undefined,
+    );
+    outcomes[0]!(new DistkvError('DISK_FULL', 'no room'));
+    await turn();
+    let fenced = false;
+    void writes.fence(0, true).then(() => {
+      fenced = true;
+    });
+    await turn();
+    assert.equal(fenced, false, "the transaction's second write is still in flight");
+    outcomes[1]!();
+    await turn();
+    assert.equal(fenced, true);
+  });
+
   it('a retry behind a key whose newest write was refused at once while an older one is in flight neither spins nor stalls', async () => {
     const { writes, s } = olderInFlightNewerRefused();
     // As a conditional write, a transaction or the reaper: wait for the key's writes, then look again.

@@ -1,6 +1,6 @@
 /**
  * Every key op of the worker against a model (CONVENTIONS habit 10): random batches of PUT, DELETE,
- * INCR, SET NX/XX, counted DELETE, APPEND, GET, writes conditioned on the key's version (If-Match
+ * INCR, SET NX/XX, counted DELETE, APPEND, GET, GET of the expiry, EXPIRE and PERSIST, writes conditioned on the key's version (If-Match
  * with a seq learnt from an earlier reply, If-None-Match, If-Exists, keep-TTL), conditional
  * deletes and two-key transactions, over a few keys, cut into batches that mostly follow each other
  * with their writes still in flight. Some writes carry a TTL of a few milliseconds, so the reaper
@@ -21,11 +21,14 @@ import {
   encodeExt,
   encodeTxn,
   EXT_KEEP_TTL,
+  EXT_KEEP_VALUE,
+  COND_EXPIRES,
   OP_DELETE,
   OP_DELETE_COUNTED,
   OP_DELETE_EXT,
   OP_EDIT,
   OP_GET,
+  OP_GET_EXPIRY,
   OP_INCR,
   OP_PUT,
   OP_PUT_EXT,
@@ -53,6 +56,8 @@ interface KeyState {
   value: string | undefined;
   ver: string;
   ttl: Ttl;
+  /** exp is its expiry (epoch ms, 0 = none): exact for a long TTL. */
+  exp: number;
 }
 
 /** Expect is what an op's reply must be: its status and, when given, its value's bytes. */
@@ -71,7 +76,9 @@ describe('the worker key ops against a model', () => {
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const { host, replies } = await openTestHost(tempDir(after));
     after(() => host.close());
-    const model = new Map<string, KeyState>(KEYS.map((k) => [k, { value: undefined, ver: '', ttl: 'none' }]));
+    const model = new Map<string, KeyState>(
+      KEYS.map((k) => [k, { value: undefined, ver: '', ttl: 'none', exp: 0 }]),
+    );
     const expected = new Map<number, Expect>();
     /** writers names, by op id, the writes whose version (seq) becomes known from their reply. */
     const writers = new Map<number, string>();
@@ -91,8 +98,9 @@ describe('the worker key ops against a model', () => {
       ttl: Ttl,
       status = ST_DONE,
       reply?: Buffer,
+      exp = 0,
     ): void => {
-      model.set(key, { value, ver: `op${id}`, ttl });
+      model.set(key, { value, ver: `op${id}`, ttl, exp });
       writers.set(id, `op${id}`);
       expected.set(id, reply === undefined ? { status } : { status, value: reply });
     };
@@ -121,11 +129,12 @@ describe('the worker key ops against a model', () => {
               w.add(id, OP_PUT, 0, key, v);
               write(key, v, 'none');
             } else if (r < 0.8) {
-              w.add(id, OP_PUT_EXT, 0, key, encodeExt({ flags: 0, ifSeq: 0, expiresAtMs: expiryOf(ttl) }, v));
-              write(key, v, ttl);
+              const exp = expiryOf(ttl);
+              w.add(id, OP_PUT_EXT, 0, key, encodeExt({ flags: 0, ifSeq: 0, expiresAtMs: exp }, v));
+              write(key, v, ttl, ST_DONE, undefined, exp);
             } else {
               w.add(id, OP_DELETE, 0, key, undefined);
-              model.set(key, { value: undefined, ver: `op${id}`, ttl: 'none' });
+              model.set(key, { value: undefined, ver: `op${id}`, ttl: 'none', exp: 0 });
             }
             continue;
           }
@@ -136,8 +145,9 @@ describe('the worker key ops against a model', () => {
             write(key, v, 'none');
           } else if (r < 0.22) {
             const ttl = pick<Ttl>(['long', 'short', 'short']);
-            w.add(id, OP_PUT_EXT, 0, key, encodeExt({ flags: 0, ifSeq: 0, expiresAtMs: expiryOf(ttl) }, v));
-            write(key, v, ttl);
+            const exp = expiryOf(ttl);
+            w.add(id, OP_PUT_EXT, 0, key, encodeExt({ flags: 0, ifSeq: 0, expiresAtMs: exp }, v));
+            write(key, v, ttl, ST_DONE, undefined, exp);
           } else if (r < 0.3) {
             w.add(id, OP_DELETE, 0, key, undefined);
             write(key, undefined, 'none', has ? ST_DONE : ST_MISSING);
@@ -149,7 +159,7 @@ describe('the worker key ops against a model', () => {
             } catch {
               expected.set(id, { status: ST_ERROR });
             }
-            if (next !== undefined) write(key, next.toString(), s.ttl, ST_DONE, next);
+            if (next !== undefined) write(key, next.toString(), s.ttl, ST_DONE, next, s.exp);
           } else if (r < 0.44) {
             const nx = rnd() < 0.5;
             w.add(
@@ -175,7 +185,7 @@ describe('the worker key ops against a model', () => {
               encodeEdit({ kind: EDIT_APPEND, limit: 1 << 20, atMs: 0, arg: Buffer.from(digit) }),
             );
             const next = (s.value ?? '') + digit;
-            write(key, next, s.ttl, ST_DONE, Buffer.from(String(next.length)));
+            write(key, next, s.ttl, ST_DONE, Buffer.from(String(next.length)), s.exp);
           } else if (r < 0.66) {
             const { seq, holds } = ifMatchSeq(s);
             w.add(id, OP_PUT_EXT, 0, key, encodeExt({ flags: COND_IF_MATCH, ifSeq: seq, expiresAtMs: 0 }, v));
@@ -201,7 +211,7 @@ describe('the worker key ops against a model', () => {
             const flags = EXT_KEEP_TTL | (rnd() < 0.5 ? COND_IF_EXISTS : 0);
             w.add(id, OP_PUT_EXT, 0, key, encodeExt({ flags, ifSeq: 0, expiresAtMs: 0 }, v));
             if (flags & COND_IF_EXISTS && !has) expected.set(id, { status: ST_CONFLICT });
-            else write(key, v, has ? s.ttl : 'none');
+            else write(key, v, has ? s.ttl : 'none', ST_DONE, undefined, has ? s.exp : 0);
           } else if (r < 0.88) {
             const other = pick(KEYS.filter((k) => k !== key));
             const t = model.get(other)!;
@@ -226,10 +236,28 @@ describe('the worker key ops against a model', () => {
             w.add(id, OP_TXN, 0, '', encodeTxn(subs));
             if (conds.every((c) => c.holds)) {
               // Versions of a transaction's writes are not learnt: the reply carries only the last seq.
-              model.set(key, { value: vals[0], ver: `txn${id}.0`, ttl: 'none' });
-              model.set(other, { value: vals[1], ver: `txn${id}.1`, ttl: 'none' });
+              model.set(key, { value: vals[0], ver: `txn${id}.0`, ttl: 'none', exp: 0 });
+              model.set(other, { value: vals[1], ver: `txn${id}.1`, ttl: 'none', exp: 0 });
               expected.set(id, { status: ST_DONE });
             } else expected.set(id, { status: ST_CONFLICT });
+          } else if (r < 0.91) {
+            w.add(id, OP_GET_EXPIRY, 0, key, undefined);
+            const f64 = Buffer.alloc(8);
+            f64.writeDoubleLE(s.exp, 0);
+            expected.set(id, has ? { status: ST_VALUE, value: f64 } : { status: ST_MISSING });
+          } else if (r < 0.94) {
+            // EXPIRE: the value stays, the expiry is set.
+            const exp = expiryOf('long');
+            const flags = COND_IF_EXISTS | EXT_KEEP_VALUE;
+            w.add(id, OP_PUT_EXT, 0, key, encodeExt({ flags, ifSeq: 0, expiresAtMs: exp }));
+            if (has) write(key, s.value, 'long', ST_DONE, undefined, exp);
+            else expected.set(id, { status: ST_CONFLICT });
+          } else if (r < 0.96) {
+            // PERSIST: the value stays, the expiry goes, if it had one.
+            const flags = COND_EXPIRES | EXT_KEEP_VALUE;
+            w.add(id, OP_PUT_EXT, 0, key, encodeExt({ flags, ifSeq: 0, expiresAtMs: 0 }));
+            if (has && s.exp > 0) write(key, s.value, 'none');
+            else expected.set(id, { status: ST_CONFLICT });
           } else {
             w.add(id, OP_GET, 0, key, undefined);
             expected.set(id, has ? { status: ST_VALUE, value: old! } : { status: ST_MISSING });

@@ -7,38 +7,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Positions } from '../../src/replication/positions.js';
 import { slotOfBytes } from '../../src/routing/slot.js';
 import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
-import { ReplyReader } from '../../src/worker/op-codec.js';
 import { OP_GET, OP_PUT, ST_MISSING, ST_VALUE } from '../../src/worker/op-format.js';
-import { ShardHost } from '../../src/worker/shard-host.js';
+import type { ShardHost } from '../../src/worker/shard-host.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { type HostReply, runOps, testStoreSpec, untilReplies } from '../helpers/worker-host.js';
-
-interface Host {
-  host: ShardHost;
-  replies: Map<number, HostReply>;
-  control: Map<number, FromWorker>;
-}
-
-async function openHost(spec: StoreSpec): Promise<Host> {
-  const replies = new Map<number, HostReply>();
-  const control = new Map<number, FromWorker>();
-  const send = (msg: FromWorker): void => {
-    if (msg.type !== 'replies') {
-      if ('id' in msg) control.set(msg.id, msg);
-      return;
-    }
-    const r = new ReplyReader(msg.buffer, msg.length);
-    while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
-  };
-  const host = await ShardHost.open([spec], new SharedArrayBuffer(Positions.bytesFor(1)), send);
-  return { host, replies, control };
-}
+import {
+  type ControlHost,
+  openSpecHost,
+  orphanReplica,
+  runOps,
+  testStoreSpec,
+  untilReplies,
+} from '../helpers/worker-host.js';
 
 /** answer waits (bounded) for the reply to control message `id`. */
-async function answer(h: Host, id: number): Promise<FromWorker> {
+async function answer(h: ControlHost, id: number): Promise<FromWorker> {
   const deadline = Date.now() + 10_000;
   while (!h.control.has(id)) {
     if (Date.now() > deadline) assert.fail(`no reply to control message ${id}`);
@@ -48,12 +32,15 @@ async function answer(h: Host, id: number): Promise<FromWorker> {
 }
 
 /** control sends a control message and waits for its reply. */
-function control(h: Host, msg: Parameters<ShardHost['handle']>[0] & { id: number }): Promise<FromWorker> {
+function control(
+  h: ControlHost,
+  msg: Parameters<ShardHost['handle']>[0] & { id: number },
+): Promise<FromWorker> {
   h.host.handle(msg);
   return answer(h, msg.id);
 }
 
-async function lastSeq(h: Host, id: number): Promise<number> {
+async function lastSeq(h: ControlHost, id: number): Promise<number> {
   const r = await control(h, { type: 'stats', id });
   assert.ok(r.type === 'stats-result');
   return Number(r.stores[0]!.stats.lastSeq);
@@ -67,7 +54,7 @@ const foreign = KEYS.filter((k) => slotOfBytes(Buffer.from(k)) > LOW.last);
 /** withData writes KEYS through a leader of every slot in `dir`, closes it, and returns the spec of the shard cut to LOW. */
 async function withData(dir: string): Promise<StoreSpec> {
   const full = testStoreSpec(dir);
-  const h = await openHost(full);
+  const h = await openSpecHost(full);
   runOps(h.host, (w) => {
     KEYS.forEach((k, i) => {
       w.add(i + 1, OP_PUT, 0, k, `v${i}`);
@@ -90,20 +77,7 @@ describe('/purge on a worker', () => {
     const dir = tempDir(after);
     const cut = await withData(dir);
     // The replica's leader is gone (nothing listens on port 1): whatever changes is its own doing.
-    const h = await openHost({
-      ...cut,
-      role: 'replica',
-      replication: {
-        leaderAddress: '127.0.0.1:1',
-        leaderStore: undefined,
-        token: '',
-        scheme: 'http',
-        tlsCa: '',
-        pullMaxBytes: 1 << 20,
-        pullWaitMs: 100,
-        configHash: 'test',
-      },
-    });
+    const h = await openSpecHost(orphanReplica(cut));
     after(() => h.host.close());
     const before = await lastSeq(h, 1);
     const r = await control(h, { type: 'purge', id: 2 });
@@ -118,7 +92,7 @@ describe('/purge on a worker', () => {
 
   it('deletes nothing in a fenced leader, and says why', async () => {
     const dir = tempDir(after);
-    const h = await openHost(await withData(dir));
+    const h = await openSpecHost(await withData(dir));
     after(() => h.host.close());
     const before = await lastSeq(h, 1);
     await control(h, { type: 'fence', id: 2, store: 0, on: true });
@@ -130,7 +104,7 @@ describe('/purge on a worker', () => {
 
   it('deletes a leader foreign keys as writes a fence waits for and reads see', async () => {
     const dir = tempDir(after);
-    const h = await openHost(await withData(dir));
+    const h = await openSpecHost(await withData(dir));
     after(() => h.host.close());
     const before = await lastSeq(h, 1);
     h.host.handle({ type: 'purge', id: 2 });

@@ -11,7 +11,7 @@
  *
  * Owned by one shard worker thread; request batch views are copied before anything waits.
  */
-import type { Store } from '../storage/store.js';
+import type { Store, StoreValue } from '../storage/store.js';
 import { conditionHolds } from './conditions.js';
 import {
   decodeExt,
@@ -24,6 +24,7 @@ import {
   ST_DONE,
   ST_MISSING,
   TXN_RESULT_BYTES,
+  type WriteExt,
 } from './op-format.js';
 import type { ReplyBatch } from './reply-batch.js';
 import type { StoreWrites } from './store-writes.js';
@@ -60,6 +61,7 @@ export class ConditionalWrites {
   ): Promise<void> | undefined {
     this.writes.checkWritable(index);
     const ext = decodeExt(raw);
+    let cur: StoreValue | undefined;
     if (ext.flags !== 0) {
       const settled = this.writes.pending.settledOf(index, key);
       if (settled !== undefined) {
@@ -78,30 +80,16 @@ export class ConditionalWrites {
         };
         return settled.then(retry, retry);
       }
-      const cur = store.read(key);
+      cur = store.read(key);
       if (!conditionHolds(ext, cur)) {
         this.replies.add(id, ST_CONFLICT, cur?.seq ?? 0, undefined);
         return undefined;
       }
-      if (ext.flags & EXT_KEEP_TTL) ext.expiresAtMs = cur?.expiresAtMs ?? 0;
-      // The value is a view that the next read invalidates: the write keeps a copy.
-      if (ext.flags & EXT_KEEP_VALUE && cur !== undefined)
-        raw = Buffer.concat([raw.subarray(0, EXT_BYTES), cur.value]);
     }
-    if (op === OP_PUT_EXT)
-      this.writes.write(
-        id,
-        index,
-        store,
-        key,
-        raw.subarray(EXT_BYTES),
-        w,
-        timeoutMs,
-        undefined,
-        ST_DONE,
-        ext.expiresAtMs,
-      );
-    else {
+    if (op === OP_PUT_EXT) {
+      const put = putOf(ext, raw, cur);
+      this.writes.write(id, index, store, key, put.value, w, timeoutMs, undefined, ST_DONE, put.expiresAtMs);
+    } else {
       const existed = this.writes.current(index, store, key) != null;
       this.writes.write(id, index, store, key, null, w, timeoutMs, undefined, existed ? ST_DONE : ST_MISSING);
     }
@@ -139,8 +127,11 @@ export class ConditionalWrites {
       });
     }
     const exts = subs.map((s) => decodeExt(s.value));
-    // Conditions use only existence and seq: read's value bytes may be stale views, never looked at.
-    const current = subs.map((s) => store.read(s.key));
+    // A value read is a view the next read invalidates: only a keep-value put, which writes it, copies it.
+    const current = subs.map((s, i) => {
+      const v = store.read(s.key);
+      return v !== undefined && exts[i]!.flags & EXT_KEEP_VALUE ? { ...v, value: Buffer.from(v.value) } : v;
+    });
     const held = exts.map((ext, i) => conditionHolds(ext, current[i]));
     if (held.includes(false)) {
       const results = Buffer.alloc(subs.length * TXN_RESULT_BYTES);
@@ -151,17 +142,29 @@ export class ConditionalWrites {
       this.replies.add(id, ST_CONFLICT, 0, results);
       return undefined;
     }
-    const issued = subs.map((s, i) =>
-      this.writes.issue(
-        index,
-        store,
-        s.key,
-        s.op === OP_PUT_EXT ? s.value.subarray(EXT_BYTES) : null,
-        exts[i]!.expiresAtMs,
-      ),
-    );
+    const issued = subs.map((s, i) => {
+      if (s.op !== OP_PUT_EXT) return this.writes.issue(index, store, s.key, null, 0);
+      const put = putOf(exts[i]!, s.value, current[i]);
+      return this.writes.issue(index, store, s.key, put.value, put.expiresAtMs);
+    });
     const all = Promise.all(issued).then((rs) => ({ seq: Math.max(0, ...rs.map((r) => r.seq)) }));
     this.writes.track(id, index, all, w, timeoutMs, undefined);
     return undefined;
   }
+}
+
+/**
+ * putOf is what an OP_PUT_EXT of `ext` (`raw` = the ext and its value) writes over the key's live
+ * value `cur`: its own value and expiry, or with EXT_KEEP_VALUE the current value (a copy: a read's
+ * bytes are a view) and with EXT_KEEP_TTL the current expiry (none for a missing key).
+ */
+function putOf(
+  ext: WriteExt,
+  raw: Uint8Array,
+  cur: StoreValue | undefined,
+): { value: Uint8Array; expiresAtMs: number } {
+  return {
+    value: ext.flags & EXT_KEEP_VALUE && cur !== undefined ? Buffer.from(cur.value) : raw.subarray(EXT_BYTES),
+    expiresAtMs: ext.flags & EXT_KEEP_TTL ? (cur?.expiresAtMs ?? 0) : ext.expiresAtMs,
+  };
 }

@@ -115,7 +115,7 @@ export class ShardHost {
           type: 'purge-result',
           id: msg.id,
           ok: true,
-          deleted: await purgeForeignKeys(this.stores.hosted.values()),
+          deleted: await purgeForeignKeys(this.stores.hosted, this.writes),
         }));
         return;
       case 'close':

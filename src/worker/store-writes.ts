@@ -20,7 +20,8 @@
  * within REAP_HORIZON_MS; later expiries are found again by a rescan of their store in time. An
  * expiry due while a fence holds the store's writes waits for the fence's release, one due under
  * a newer write in flight for that write to settle, and a failed expire record is tried again
- * EXPIRE_RETRY_MS later: the reaper never drops an expiry that its key still holds.
+ * EXPIRE_RETRY_MS later: the reaper never drops an expiry that its key still holds, but for a key
+ * it cannot read (a damaged value) or a store that refuses the record at once, which it logs and drops.
  *
  * Owned by one shard worker thread.
  */
@@ -208,8 +209,8 @@ export class StoreWrites implements WriteSink {
     this.pending.settleTicket(k.handle, t, seq, undefined);
     if (k.reapKey !== undefined)
       this.reaper.add({ store: k.store, key: k.reapKey, seq, expiresAtMs: k.expiresAtMs });
-    this.durable(k.id, k.store, seq, k.w, k.timeoutMs, k.replyValue, k.done);
     settled?.resolve({ seq });
+    this.durable(k.id, k.store, seq, k.w, k.timeoutMs, k.replyValue, k.done);
   }
 
   /** refused: the write of ticket `t` failed with `err` (its store tells it; WriteSink). */
@@ -222,7 +223,7 @@ export class StoreWrites implements WriteSink {
     settled?.reject(err);
   }
 
-  /** issue starts a put (or, for null, a delete) that `current` sees at once; a leader's expiring put goes to the reaper once durable. */
+  /** issue starts a put (or, for null, a delete) that `current` sees at once and a fence waits for; a leader's expiring put goes to the reaper once durable. */
   issue(
     index: number,
     store: Store,
@@ -231,6 +232,8 @@ export class StoreWrites implements WriteSink {
     expiresAtMs: number,
   ): Promise<WriteResult> {
     const promise = value === null ? store.delete(key) : store.put(key, value, expiresAtMs);
+    // Each write on its own: a transaction's writes, answered together, may settle apart.
+    this.trackUnsettled(index, promise);
     const handle = this.pending.note(index, key, value, promise, expiresAtMs);
     const settle = (): void => {
       this.pending.settleNoted(handle, promise);
@@ -248,7 +251,19 @@ export class StoreWrites implements WriteSink {
     return promise;
   }
 
-  /** track replies to `write` (a transaction's writes, together) once durable, as `durable` does. */
+  /**
+   * ownWrite issues a write the worker makes itself (purge.ts) as a client write of store `index`:
+   * refused unless the store leads and is not fenced, seen by `current` at once, waited for by a
+   * fence, and its seq published once durable.
+   */
+  ownWrite(index: number, store: Store, key: Uint8Array, value: Uint8Array | null): Promise<WriteResult> {
+    this.checkWritable(index);
+    const promise = this.issue(index, store, key, value, 0);
+    this.publish(index, promise);
+    return promise;
+  }
+
+  /** track replies to `write` (a transaction's writes, issued with `issue`, together) once durable, as `durable` does. */
   track(
     id: number,
     storeIndex: number,
@@ -257,7 +272,6 @@ export class StoreWrites implements WriteSink {
     timeoutMs: number,
     replyValue: Uint8Array | undefined,
   ): void {
-    this.trackUnsettled(storeIndex, write);
     write.then(
       ({ seq }) => {
         this.durable(id, storeIndex, seq, w, timeoutMs, replyValue, ST_DONE);
@@ -295,20 +309,27 @@ export class StoreWrites implements WriteSink {
       this.replies.flushSoon();
       return;
     }
-    void this.replication()
-      .waitForAcks(storeIndex, seq, w, timeoutMs)
-      .then((acked) => {
-        if (acked >= w) this.replies.add(id, done, seq, replyValue);
-        else
-          this.replies.error(
-            id,
-            new DistkvError(
-              'REPLICATION_TIMEOUT',
-              `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
-            ),
-          );
-        this.replies.flushSoon();
-      });
+    let replication: ReplicationHost;
+    try {
+      replication = this.replication();
+    } catch (err) {
+      // The worker is closing (its replication stopped): the write is durable, no replica count comes.
+      this.replies.error(id, err);
+      this.replies.flushSoon();
+      return;
+    }
+    void replication.waitForAcks(storeIndex, seq, w, timeoutMs).then((acked) => {
+      if (acked >= w) this.replies.add(id, done, seq, replyValue);
+      else
+        this.replies.error(
+          id,
+          new DistkvError(
+            'REPLICATION_TIMEOUT',
+            `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
+          ),
+        );
+      this.replies.flushSoon();
+    });
   }
 
   /**
@@ -336,22 +357,39 @@ export class StoreWrites implements WriteSink {
       return;
     }
     const { store } = hosted;
-    if (store.read(e.key, 0)?.seq !== e.seq) return;
-    const promise = store.expire(e.key);
+    let promise: Promise<WriteResult>;
+    try {
+      if (store.read(e.key, 0)?.seq !== e.seq) return;
+      promise = store.expire(e.key);
+    } catch (err) {
+      // A value that cannot be read (damaged) or a store that refuses at once: thrown from the
+      // reaper's timer it would end the worker. Reads of the key answer the error themselves.
+      this.log?.warn(
+        { err, store: e.store, key: e.key.toString('latin1') },
+        `store ${e.store}: the expiry of a key was not logged: ${String(err)}`,
+      );
+      return;
+    }
     const handle = this.pending.note(e.store, e.key, null, promise);
     const settle = (): void => {
       this.pending.settleNoted(handle, promise);
     };
     promise.then(settle, settle);
     this.trackUnsettled(e.store, promise);
-    promise.then(
+    this.publish(e.store, promise);
+    promise.catch(() => {
+      // A failed expire record (disk full) is tried again later (and by any read that finds the key expired).
+      this.reaper.add({ ...e, expiresAtMs: Date.now() + EXPIRE_RETRY_MS });
+    });
+  }
+
+  /** publish raises store `index`'s last seq in the positions once `write`, a write the worker makes itself, is durable. */
+  private publish(index: number, write: Promise<WriteResult>): void {
+    write.then(
       ({ seq }) => {
-        this.positions.raise(e.store, SLOT_LAST_SEQ, seq);
+        this.positions.raise(index, SLOT_LAST_SEQ, seq);
       },
-      () => {
-        // A failed expire record (disk full) is tried again later (and by any read that finds the key expired).
-        this.reaper.add({ ...e, expiresAtMs: Date.now() + EXPIRE_RETRY_MS });
-      },
+      () => undefined,
     );
   }
 

@@ -2,7 +2,7 @@
  * A shard worker's stores for a test, without a thread: `testStoreSpec` describes one leader store
  * with small test sizes (for a `ShardHost` here, or a `WorkerPool` of real worker threads);
  * `openTestHost` opens a `ShardHost` over one LSM store on the calling thread and collects its
- * replies by request id; `runOps` hands it one batch; `untilReplies` waits (bounded) for replies;
+ * replies by request id (`openSpecHost` over a store of any spec, control replies too); `runOps` hands it one batch; `untilReplies` waits (bounded) for replies;
  * `storeWritesOver` is a worker's write path (StoreWrites) alone over the stores a test gives it.
  */
 import { join } from 'node:path';
@@ -53,6 +53,24 @@ export function testStoreSpec(dir: string, index = 0, engine: StoreSpec['engine'
   };
 }
 
+/** orphanReplica is `spec` as a replica whose leader is gone (nothing listens on port 1): it follows no one. */
+export function orphanReplica(spec: StoreSpec): StoreSpec {
+  return {
+    ...spec,
+    role: 'replica',
+    replication: {
+      leaderAddress: '127.0.0.1:1',
+      leaderStore: undefined,
+      token: '',
+      scheme: 'http',
+      tlsCa: '',
+      pullMaxBytes: 1 << 20,
+      pullWaitMs: 100,
+      configHash: 'test',
+    },
+  };
+}
+
 /**
  * openTestHost opens one LSM leader store (fsync durability: writes become visible to the store only
  * after fsync) in `dir`/node/shard, so its worker's commit log is `dir`/log/w0 (workerLogDir), not
@@ -71,6 +89,27 @@ export async function openTestHost(dir: string): Promise<TestHost> {
     send,
   );
   return { host, replies };
+}
+
+/** ControlHost is a ShardHost with its op replies and its replies to control messages, by id. */
+export interface ControlHost extends TestHost {
+  control: Map<number, FromWorker>;
+}
+
+/** openSpecHost opens a ShardHost over the one store `spec` on the calling thread, keeping its op replies and control replies. */
+export async function openSpecHost(spec: StoreSpec): Promise<ControlHost> {
+  const replies = new Map<number, HostReply>();
+  const control = new Map<number, FromWorker>();
+  const send = (msg: FromWorker): void => {
+    if (msg.type !== 'replies') {
+      if ('id' in msg) control.set(msg.id, msg);
+      return;
+    }
+    const r = new ReplyReader(msg.buffer, msg.length);
+    while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
+  };
+  const host = await ShardHost.open([spec], new SharedArrayBuffer(Positions.bytesFor(1)), send);
+  return { host, replies, control };
 }
 
 /** runOps hands the host one batch of ops, written by `fill`. */

@@ -11,42 +11,24 @@ import { after, describe, it } from 'node:test';
 import { Positions } from '../../src/replication/positions.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
 import { decodeLog, type LogRecord } from '../../src/watch/store-log.js';
-import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
 import { encodeExt, OP_PUT_EXT } from '../../src/worker/op-format.js';
-import { ShardHost } from '../../src/worker/shard-host.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { checkEndsPageEarly, expiringPages, writeExpiryHistory } from '../helpers/expiring-pages.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { type HostReply, runOps, testStoreSpec, untilReplies } from '../helpers/worker-host.js';
-import { ReplyReader } from '../../src/worker/op-codec.js';
+import {
+  type ControlHost,
+  openSpecHost,
+  orphanReplica,
+  runOps,
+  testStoreSpec,
+  untilReplies,
+} from '../helpers/worker-host.js';
 import { ExpiryReaper } from '../../src/worker/expiry-reaper.js';
 import { ReplyBatch } from '../../src/worker/reply-batch.js';
 import { StoreWrites } from '../../src/worker/store-writes.js';
 
-/** Host is a ShardHost with its op replies and its control replies, by id. */
-interface Host {
-  host: ShardHost;
-  replies: Map<number, HostReply>;
-  control: Map<number, FromWorker>;
-}
-
-async function openHost(spec: StoreSpec): Promise<Host> {
-  const replies = new Map<number, HostReply>();
-  const control = new Map<number, FromWorker>();
-  const send = (msg: FromWorker): void => {
-    if (msg.type !== 'replies') {
-      if ('id' in msg) control.set(msg.id, msg);
-      return;
-    }
-    const r = new ReplyReader(msg.buffer, msg.length);
-    while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
-  };
-  const host = await ShardHost.open([spec], new SharedArrayBuffer(Positions.bytesFor(1)), send);
-  return { host, replies, control };
-}
-
 /** putExpiring writes each key with its expiry through the worker's write path and waits until durable. */
-async function putExpiring(h: Host, keys: [string, number][]): Promise<void> {
+async function putExpiring(h: ControlHost, keys: [string, number][]): Promise<void> {
   runOps(h.host, (w) => {
     keys.forEach(([key, expiresAtMs], i) => {
       w.add(i + 1, OP_PUT_EXT, 0, key, encodeExt({ flags: 0, ifSeq: 0, expiresAtMs }, 'v'));
@@ -59,7 +41,7 @@ async function putExpiring(h: Host, keys: [string, number][]): Promise<void> {
 }
 
 /** logRecords reads the store's whole log through the watch API (watch-tap.ts). */
-async function logRecords(h: Host, id: number): Promise<LogRecord[]> {
+async function logRecords(h: ControlHost, id: number): Promise<LogRecord[]> {
   h.host.handle({ type: 'watch-read', id, store: 0, after: 0, maxBytes: 1 << 20, waitMs: 0 });
   const deadline = Date.now() + 10_000;
   while (!h.control.has(id)) {
@@ -73,7 +55,7 @@ async function logRecords(h: Host, id: number): Promise<LogRecord[]> {
 }
 
 /** untilExpired polls the log until every key in `keys` has an expire record; fails after `ms`. */
-async function untilExpired(h: Host, keys: string[], ms: number): Promise<LogRecord[]> {
+async function untilExpired(h: ControlHost, keys: string[], ms: number): Promise<LogRecord[]> {
   const deadline = Date.now() + ms;
   for (let id = 1000; ; id++) {
     const records = await logRecords(h, id);
@@ -96,14 +78,14 @@ describe('expiries a new leader did not see written', () => {
   it('logs the expiry of TTL keys written before a restart: one expired while down, one later', async () => {
     const dir = tempDir(after);
     const t = Date.now();
-    const first = await openHost(testStoreSpec(dir));
+    const first = await openSpecHost(testStoreSpec(dir));
     await putExpiring(first, [
       ['down', t + 1000],
       ['later', t + 2500],
     ]);
     await first.host.close();
     await sleepUntil(t + 1100);
-    const second = await openHost(testStoreSpec(dir));
+    const second = await openSpecHost(testStoreSpec(dir));
     after(() => second.host.close());
     // Nothing reads either key: only the reaper can log their expiry.
     const records = await untilExpired(second, ['down', 'later'], 2500 + 8000 - (Date.now() - t));
@@ -115,25 +97,11 @@ describe('expiries a new leader did not see written', () => {
   it('logs the expiry of TTL keys a replica held when it is promoted', async () => {
     const dir = tempDir(after);
     const t = Date.now();
-    const leader = await openHost(testStoreSpec(dir));
+    const leader = await openSpecHost(testStoreSpec(dir));
     await putExpiring(leader, [['promoted', t + 1500]]);
     await leader.host.close();
     // The same data reopened as a replica whose leader is gone (nothing listens on port 1).
-    const replicaSpec: StoreSpec = {
-      ...testStoreSpec(dir),
-      role: 'replica',
-      replication: {
-        leaderAddress: '127.0.0.1:1',
-        leaderStore: undefined,
-        token: '',
-        scheme: 'http',
-        tlsCa: '',
-        pullMaxBytes: 1 << 20,
-        pullWaitMs: 100,
-        configHash: 'test',
-      },
-    };
-    const replica = await openHost(replicaSpec);
+    const replica = await openSpecHost(orphanReplica(testStoreSpec(dir)));
     after(() => replica.host.close());
     replica.host.handle({ type: 'set-role', id: 1, store: 0, spec: testStoreSpec(dir), fork: null });
     const records = await untilExpired(replica, ['promoted'], 1500 + 8000 - (Date.now() - t));
@@ -147,7 +115,7 @@ describe('expiries a new leader did not see written', () => {
 describe('expiries due while a fence holds the writes', () => {
   it('logs the expiry of a key that expired under a fence once the fence is released', async () => {
     const dir = tempDir(after);
-    const h = await openHost(testStoreSpec(dir));
+    const h = await openSpecHost(testStoreSpec(dir));
     after(() => h.host.close());
     const t = Date.now();
     await putExpiring(h, [['fenced', t + 600]]);

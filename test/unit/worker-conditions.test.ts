@@ -10,14 +10,20 @@ import {
   COND_IF_MATCH,
   COND_IF_NONE_MATCH,
   encodeExt,
+  encodeTxn,
+  EXT_KEEP_TTL,
+  EXT_KEEP_VALUE,
   OP_DELETE_EXT,
   OP_GET,
+  OP_GET_EXPIRY,
+  OP_TXN,
   OP_PUT,
   OP_PUT_EXT,
   ST_CONFLICT,
   ST_DONE,
   ST_MISSING,
   ST_VALUE,
+  type TxnSub,
 } from '../../src/worker/op-format.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { openTestHost, runOps, untilReplies } from '../helpers/worker-host.js';
@@ -73,5 +79,44 @@ describe('conditional writes on the worker (one batch, LSM store, fsync)', () =>
     assert.equal(replies.get(8)!.status, ST_CONFLICT, 'If-Match: * after the delete');
     assert.equal(replies.get(8)!.seq, 0, 'a missing key has no version');
     assert.equal(replies.get(9)!.status, ST_MISSING);
+  });
+
+  it('keeps the TTL or the value in a transaction as a single conditional write does', async () => {
+    const { host, replies } = await openTestHost(tempDir(after));
+    after(() => host.close());
+    const first = Date.now() + 600_000;
+    const later = first + 60_000;
+    runOps(host, (w) => {
+      w.add(1, OP_PUT_EXT, 0, 'ttl', encodeExt({ flags: 0, ifSeq: 0, expiresAtMs: first }, 'a'));
+      w.add(2, OP_PUT, 0, 'value', 'kept');
+    });
+    await untilReplies(replies, [1, 2]);
+    const sub = (key: string, flags: number, expiresAtMs: number, value?: string): TxnSub => ({
+      op: OP_PUT_EXT,
+      key: Buffer.from(key),
+      value: encodeExt({ flags, ifSeq: 0, expiresAtMs }, value),
+    });
+    runOps(host, (w) => {
+      w.add(
+        3,
+        OP_TXN,
+        0,
+        '',
+        encodeTxn([
+          sub('ttl', COND_IF_EXISTS | EXT_KEEP_TTL, 0, 'b'),
+          sub('value', COND_IF_EXISTS | EXT_KEEP_VALUE, later),
+        ]),
+      );
+      w.add(4, OP_GET, 0, 'ttl', undefined);
+      w.add(5, OP_GET_EXPIRY, 0, 'ttl', undefined);
+      w.add(6, OP_GET, 0, 'value', undefined);
+      w.add(7, OP_GET_EXPIRY, 0, 'value', undefined);
+    });
+    await untilReplies(replies, [3, 4, 5, 6, 7]);
+    assert.equal(replies.get(3)!.status, ST_DONE);
+    assert.equal(replies.get(4)!.value.toString(), 'b');
+    assert.equal(replies.get(5)!.value.readDoubleLE(0), first, 'KEEPTTL kept the expiry');
+    assert.equal(replies.get(6)!.value.toString(), 'kept', 'keep-value kept the value');
+    assert.equal(replies.get(7)!.value.readDoubleLE(0), later);
   });
 });

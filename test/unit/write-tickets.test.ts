@@ -169,6 +169,52 @@ describe('plain writes answered through their tickets', () => {
     assert.equal(await outcomeWithin(read), 6);
   });
 
+  it('a w=1 write durable once the worker has no replication (it is closing) is answered with the error, and a read behind it hears its seq', async () => {
+    const { writes, stores, replies } = fixture();
+    const s = stores[0]!;
+    writes.write(1, 0, s, b('k'), b('1'), 1, 100, undefined);
+    const read = writes.pending.settledOf(0, b('k'));
+    assert.ok(read);
+    // A throw here would reach the store's log, which rethrows it out of a microtask: the worker dies.
+    s.answer(4);
+    assert.equal(await outcomeWithin(read), 4);
+    while (!replies.has(1)) await turn();
+    assert.equal(replies.get(1)?.status, ST_ERROR);
+  });
+
+  it('a fence waits for each write of a transaction, not only until the first one fails', async () => {
+    const { writes, stores } = fixture();
+    const s = stores[0]!;
+    const outcomes: ((err?: Error) => void)[] = [];
+    s.put = () =>
+      new Promise((resolve, reject) => {
+        outcomes.push((err) => {
+          if (err === undefined) resolve({ seq: outcomes.length });
+          else reject(err);
+        });
+      });
+    const issued = [writes.issue(0, s, b('a'), b('1'), 0), writes.issue(0, s, b('b'), b('2'), 0)];
+    writes.track(
+      9,
+      0,
+      Promise.all(issued).then(() => ({ seq: 2 })),
+      0,
+      0,
+      undefined,
+    );
+    outcomes[0]!(new DistkvError('DISK_FULL', 'no room'));
+    await turn();
+    let fenced = false;
+    void writes.fence(0, true).then(() => {
+      fenced = true;
+    });
+    await turn();
+    assert.equal(fenced, false, "the transaction's second write is still in flight");
+    outcomes[1]!();
+    await turn();
+    assert.equal(fenced, true);
+  });
+
   it('a retry behind a key whose newest write was refused at once while an older one is in flight neither spins nor stalls', async () => {
     const { writes, s } = olderInFlightNewerRefused();
     // As a conditional write, a transaction or the reaper: wait for the key's writes, then look again.

@@ -6,9 +6,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type ExchangeSink, frameChunk, HttpResponse } from '../../src/http/http1-exchange.js';
+import { ReplyPrefixes } from '../../src/http/http1-reply-head.js';
+
+const DATE_LINE = 'Date: Mon, 30 Nov 2026 07:00:00 GMT\r\n';
 
 /** sink keeps every piece a response hands to its connection. */
 function sink(): { sink: ExchangeSink; pieces: Buffer[] } {
+  const prefixes = new ReplyPrefixes();
   const pieces: Buffer[] = [];
   return {
     sink: {
@@ -16,7 +20,8 @@ function sink(): { sink: ExchangeSink; pieces: Buffer[] } {
       ended: () => undefined,
       needsDrain: () => false,
       destroy: () => undefined,
-      dateLine: () => 'Date: Mon, 30 Nov 2026 07:00:00 GMT\r\n',
+      dateLine: () => DATE_LINE,
+      statusPrefix: (code) => prefixes.of(code, DATE_LINE),
       detach: () => undefined,
       awaitsBody: () => false,
     },

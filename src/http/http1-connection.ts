@@ -39,7 +39,6 @@ import { HEAD_TIMEOUT_MS } from './http1-head-reader.js';
 import type { ConnectionHost } from './http1-host.js';
 import { Http1Input } from './http1-input.js';
 import { Http1Outflow } from './http1-outflow.js';
-import type { ReplyCode } from './http1-reply-head.js';
 import { ResponseQueue } from './http1-response-queue.js';
 import { WriteOrder } from './http1-write-order.js';
 import { sendError } from './respond.js';
@@ -199,10 +198,6 @@ export class Http1Connection implements ExchangeSink {
 
   dateLine(): string {
     return this.host.dateLine();
-  }
-
-  statusPrefix(code: ReplyCode): Buffer {
-    return this.host.statusPrefix(code);
   }
 
   awaitsBody(res: HttpResponse): boolean {

@@ -15,7 +15,6 @@
 import type { Socket } from 'node:net';
 import type { Route } from './http-metrics.js';
 import type { RequestHead } from './http1-head.js';
-import { encodeValue, encodeWritten, type ReplyCode } from './http1-reply-head.js';
 import type { UnsentAccount } from '../server/unsent-budget.js';
 
 /** ExchangeSink is what a response needs from its connection (implemented by Http1Connection). */
@@ -30,8 +29,6 @@ export interface ExchangeSink {
   destroy(): void;
   /** dateLine is the current `Date: ...\r\n` header line. */
   dateLine(): string;
-  /** statusPrefix is `HTTP/1.1 <code> <reason>\r\n` and the current Date line, as bytes (shared: read only). */
-  statusPrefix(code: ReplyCode): Buffer;
   /** detach hands the socket over (a protocol upgrade), or returns undefined when `res` cannot have it. */
   detach(res: HttpResponse): Detached | undefined;
   /** awaitsBody reports whether the body of `res`'s request is still to be read. */
@@ -53,7 +50,6 @@ export interface Detached {
 const COALESCE_MAX_BYTES = 16 * 1024;
 
 const NO_VALUES: readonly string[] = Object.freeze([]);
-const OCTET_STREAM_LINE = 'Content-Type: application/octet-stream\r\n';
 
 /** isAscii reports whether every character of `s` is below 0x80 (so its UTF-8 is its latin1). */
 function isAscii(s: string): boolean {
@@ -258,47 +254,27 @@ export class HttpResponse {
   }
 
   /**
-   * endNoContent ends a write's 204 with `X-Distkv-Seq: <seq>` and, unless `name` is '', a
-   * `name: value` line (ASCII): the reply to every single-key write, encoded as bytes in one
-   * Buffer (http1-reply-head.ts; docs/performance.md, "Reply heads as bytes").
+   * endNoContent ends a 204 with `headerLines` (each `Name: value\r\n`, ASCII) built by the caller
+   * in one string: the reply to every single-key write, without a writeStatus and a writeHeader
+   * per field (docs/performance.md, "Main-thread CPU per write").
    */
-  endNoContent(seq: number, name: string, value: string): this {
+  endNoContent(headerLines: string): this {
     if (this.ended || this.aborted) return this;
     this.status = 204;
     this.statusLine = '204 No Content';
-    if (this.headers === '' && seq >= 0 && Number.isSafeInteger(seq)) {
-      const connection = this.connectionLine();
-      this.sink.send(this, encodeWritten(this.sink.statusPrefix(204), seq, name, value, connection));
-    } else {
-      this.headers += `X-Distkv-Seq: ${String(seq)}\r\n${name === '' ? '' : `${name}: ${value}\r\n`}`;
-      this.sink.send(this, this.headText(''));
-    }
+    this.headers += headerLines;
+    this.sink.send(this, this.headText(''));
     this.finish();
     return this;
   }
 
   /**
-   * endValue ends a single-key read's 200 with its value: `X-Distkv-Lag` unless `lag` is '',
-   * `ETag` unless `etag` is '' (both ASCII), an octet-stream Content-Type, and `body`. A small
-   * value is sent in one Buffer with its head encoded as bytes (http1-reply-head.ts).
+   * endAscii ends the response with `headerLines` (each `Name: value\r\n`, ASCII) built by the
+   * caller in one string, and `body`: a single-key read's answer without a writeHeader (and its
+   * ASCII check) per field.
    */
-  endValue(lag: string, etag: string, body: Uint8Array): this {
-    if (this.ended || this.aborted) return this;
-    if (
-      this.headers === '' &&
-      this.statusLine === '200 OK' &&
-      !this.streaming &&
-      !this.isHead &&
-      body.byteLength <= COALESCE_MAX_BYTES
-    ) {
-      const connection = this.connectionLine();
-      this.sink.send(this, encodeValue(this.sink.statusPrefix(200), lag, etag, connection, body));
-      this.finish();
-      return this;
-    }
-    if (lag !== '') this.headers += `X-Distkv-Lag: ${lag}\r\n`;
-    if (etag !== '') this.headers += `ETag: ${etag}\r\n`;
-    this.headers += OCTET_STREAM_LINE;
+  endAscii(headerLines: string, body: Uint8Array): this {
+    this.headers += headerLines;
     return this.end(body);
   }
 
@@ -387,17 +363,16 @@ export class HttpResponse {
   }
 
   private headText(framing: string): string {
-    const connection = this.connectionLine();
-    return `HTTP/1.1 ${this.statusLine}\r\n${this.sink.dateLine()}${this.headers}${framing}${connection}\r\n`;
-  }
-
-  /** connectionLine is the Connection header line this response needs ('' for none). */
-  private connectionLine(): string {
     // A final answer before `100 Continue`: its client need not send the body it announced
     // (docs/api.md), so what it sends next could be its next request or that body, and nothing
     // tells which. The connection is closed after the answer (as Go's server does).
     if (this.expectContinue && this.sink.awaitsBody(this)) this.closeAfter = true;
-    return this.closeAfter ? 'Connection: close\r\n' : this.http10 ? 'Connection: keep-alive\r\n' : '';
+    const connection = this.closeAfter
+      ? 'Connection: close\r\n'
+      : this.http10
+        ? 'Connection: keep-alive\r\n'
+        : '';
+    return `HTTP/1.1 ${this.statusLine}\r\n${this.sink.dateLine()}${this.headers}${framing}${connection}\r\n`;
   }
 
   private finish(): void {

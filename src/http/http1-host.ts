@@ -6,7 +6,6 @@
  */
 import type { Http1Connection } from './http1-connection.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
-import type { ReplyCode } from './http1-reply-head.js';
 import type { RouteMatch } from './router.js';
 
 /** ConnectionHost is what a connection needs from its server. */
@@ -22,8 +21,6 @@ export interface ConnectionHost {
   fail(res: HttpResponse, err: unknown): void;
   /** dateLine is the current `Date: ...\r\n` header line. */
   dateLine(): string;
-  /** statusPrefix is `HTTP/1.1 <code> <reason>\r\n` and the current Date line, as bytes (shared: read only). */
-  statusPrefix(code: ReplyCode): Buffer;
   /** forget drops a closed connection. */
   forget(conn: Http1Connection): void;
   /** flushLater calls `conn.flush()` at the end of this turn (once per call). */

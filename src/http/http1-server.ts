@@ -16,7 +16,6 @@ import { DistkvError } from '../errors.js';
 import { Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
 import type { ConnectionHost } from './http1-host.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
-import { ReplyPrefixes, type ReplyCode } from './http1-reply-head.js';
 import { type ConnectionLimit, refuse } from '../server/connection-limit.js';
 import { IdleSweep } from '../server/idle-sweep.js';
 import { SharedRead } from '../server/shared-read.js';
@@ -82,8 +81,6 @@ export class Http1Server implements ConnectionHost {
   private readonly expireDate = (): void => {
     this.date = '';
   };
-  // the status lines and Date line of the common replies, as bytes (follows `date`)
-  private readonly prefixes = new ReplyPrefixes();
   // Connections with bytes to write at the end of this turn: one tick for all of them, rather than
   // one per response (a nextTick allocates and is dispatched on its own).
   private readonly toFlush: Http1Connection[] = [];
@@ -241,10 +238,6 @@ export class Http1Server implements ConnectionHost {
       setTimeout(this.expireDate, 1000 - (now % 1000)).unref();
     }
     return this.date;
-  }
-
-  statusPrefix(code: ReplyCode): Buffer {
-    return this.prefixes.of(code, this.dateLine());
   }
 
   forget(conn: Http1Connection): void {

@@ -29,6 +29,7 @@ export type KeyKind =
   | typeof KIND_SEED_SET;
 
 const VALUE_PREFIX = Buffer.from('Value: ');
+const OCTET_STREAM_LINE = 'Content-Type: application/octet-stream\r\n';
 const MISSING_BODY = errorBody(new DistkvError('NOT_FOUND', 'key not found'));
 /** The seed answers a missing key with BadgerDB's error text. */
 const SEED_MISSING_TEXT = 'Error: Key not found';
@@ -119,7 +120,14 @@ export class KeyRequest implements OpHandler {
           return;
         }
         // The lag (digits, or a state and numbers) and the ETag (a quoted E.S) are ASCII.
-        res.endValue(this.lag ?? '', etag ?? '', value);
+        res.endAscii(
+          this.lag === undefined
+            ? etag === undefined
+              ? OCTET_STREAM_LINE
+              : `ETag: ${etag}\r\n${OCTET_STREAM_LINE}`
+            : `X-Distkv-Lag: ${this.lag}\r\n${etag === undefined ? '' : `ETag: ${etag}\r\n`}${OCTET_STREAM_LINE}`,
+          value,
+        );
         return;
       case KIND_SEED_GET:
         if (status === ST_MISSING) {
@@ -152,8 +160,13 @@ export class KeyRequest implements OpHandler {
         }
         // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes);
         // X-Distkv-Existed says whether a deleted key existed (docs/api.md).
-        if (this.kind === KIND_KV_PUT) res.endNoContent(seq, etag === undefined ? '' : 'ETag', etag ?? '');
-        else res.endNoContent(seq, 'X-Distkv-Existed', status === ST_DONE ? '1' : '0');
+        res.endNoContent(
+          this.kind === KIND_KV_PUT
+            ? etag === undefined
+              ? `X-Distkv-Seq: ${String(seq)}\r\n`
+              : `X-Distkv-Seq: ${String(seq)}\r\nETag: ${etag}\r\n`
+            : `X-Distkv-Seq: ${String(seq)}\r\nX-Distkv-Existed: ${status === ST_DONE ? '1' : '0'}\r\n`,
+        );
     }
   }
 

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type ExchangeSink, HttpResponse } from '../../src/http/http1-exchange.js';
-import { ReplyPrefixes } from '../../src/http/http1-reply-head.js';
-
-const DATE_LINE = 'Date: Mon, 30 Nov 2026 07:00:00 GMT\r\n';
 
 /** sink collects what a response hands to its connection, as bytes. */
 function sink(): { sink: ExchangeSink; bytes: () => Buffer } {
-  const prefixes = new ReplyPrefixes();
   const out: Buffer[] = [];
   return {
     sink: {
@@ -16,8 +12,7 @@ function sink(): { sink: ExchangeSink; bytes: () => Buffer } {
       ended: () => undefined,
       needsDrain: () => false,
       destroy: () => undefined,
-      dateLine: () => DATE_LINE,
-      statusPrefix: (code) => prefixes.of(code, DATE_LINE),
+      dateLine: () => 'Date: Mon, 30 Nov 2026 07:00:00 GMT\r\n',
       detach: () => undefined,
       awaitsBody: () => false,
     },
@@ -50,9 +45,11 @@ describe('HttpResponse', () => {
     assert.ok(text.endsWith('Content-Length: 5\r\n\r\nmoved'), text);
   });
 
-  it('ends a write with a 204 head built from its seq and header line, closing an HTTP/1.0 keep-alive right', () => {
+  it('ends a write with a 204 head built from its header lines, closing an HTTP/1.0 keep-alive right', () => {
     const s = sink();
-    const res = new HttpResponse(s.sink, 'PUT', true, false).endNoContent(12, 'ETag', '"0.12"');
+    const res = new HttpResponse(s.sink, 'PUT', true, false).endNoContent(
+      'X-Distkv-Seq: 12\r\nETag: "0.12"\r\n',
+    );
     assert.equal(res.status, 204);
     assert.equal(res.ended, true);
     assert.equal(
@@ -60,10 +57,10 @@ describe('HttpResponse', () => {
       'HTTP/1.1 204 No Content\r\nDate: Mon, 30 Nov 2026 07:00:00 GMT\r\nX-Distkv-Seq: 12\r\nETag: "0.12"\r\n\r\n',
     );
     const closing = sink();
-    new HttpResponse(closing.sink, 'PUT', false, true).endNoContent(3, '', '');
+    new HttpResponse(closing.sink, 'PUT', false, true).endNoContent('X-Distkv-Seq: 3\r\n');
     assert.ok(closing.bytes().toString('latin1').endsWith('X-Distkv-Seq: 3\r\nConnection: close\r\n\r\n'));
     const kept = sink();
-    new HttpResponse(kept.sink, 'PUT', true, true).endNoContent(4, '', '');
+    new HttpResponse(kept.sink, 'PUT', true, true).endNoContent('X-Distkv-Seq: 4\r\n');
     assert.ok(kept.bytes().toString('latin1').endsWith('X-Distkv-Seq: 4\r\nConnection: keep-alive\r\n\r\n'));
   });
 });

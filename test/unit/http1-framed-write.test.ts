@@ -6,13 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type ExchangeSink, frameChunk, HttpResponse } from '../../src/http/http1-exchange.js';
-import { ReplyPrefixes } from '../../src/http/http1-reply-head.js';
-
-const DATE_LINE = 'Date: Mon, 30 Nov 2026 07:00:00 GMT\r\n';
 
 /** sink keeps every piece a response hands to its connection. */
 function sink(): { sink: ExchangeSink; pieces: Buffer[] } {
-  const prefixes = new ReplyPrefixes();
   const pieces: Buffer[] = [];
   return {
     sink: {
@@ -20,8 +16,7 @@ function sink(): { sink: ExchangeSink; pieces: Buffer[] } {
       ended: () => undefined,
       needsDrain: () => false,
       destroy: () => undefined,
-      dateLine: () => DATE_LINE,
-      statusPrefix: (code) => prefixes.of(code, DATE_LINE),
+      dateLine: () => 'Date: Mon, 30 Nov 2026 07:00:00 GMT\r\n',
       detach: () => undefined,
       awaitsBody: () => false,
     },

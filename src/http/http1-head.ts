@@ -247,9 +247,20 @@ function knownName(head: string, pos: number): string | undefined {
   }
 }
 
+/**
+ * crlfAt is `head.indexOf('\r\n', from)`, found by its LF: a one-character search is a fast
+ * builtin, a two-character one a call into the runtime's string search. Only a bare LF first
+ * (which the line's checks then refuse) takes the two-character search.
+ */
+function crlfAt(head: string, from: number): number {
+  const lf = head.indexOf('\n', from);
+  if (lf > from && head.charCodeAt(lf - 1) === 0x0d) return lf - 1;
+  return lf < 0 ? -1 : head.indexOf('\r\n', from);
+}
+
 /** parseHead parses a request head (everything before the blank line, as latin1). */
 export function parseHead(head: string): RequestHead | HeadError {
-  let lineEnd = head.indexOf('\r\n');
+  let lineEnd = crlfAt(head, 0);
   if (lineEnd < 0) lineEnd = head.length;
   const sp1 = head.indexOf(' ');
   // The usual request line ends in " HTTP/1.1": its last space is the one before the version.
@@ -262,8 +273,10 @@ export function parseHead(head: string): RequestHead | HeadError {
   if (sp1 <= 0 || sp2 <= sp1 || sp2 > lineEnd) return bad('malformed request line');
   if (sp2 - sp1 - 1 > MAX_URL_BYTES)
     return { status: 414, message: `request target is over ${MAX_URL_BYTES} bytes` };
-  const method = knownMethod(head, sp1) ?? head.slice(0, sp1);
-  if (!isToken(method)) return bad('malformed request method');
+  // A standard method is a token: only another one is scanned.
+  const known = knownMethod(head, sp1);
+  const method = known ?? head.slice(0, sp1);
+  if (known === undefined && !isToken(method)) return bad('malformed request method');
   if (minor < 0) {
     const version = head.slice(sp2 + 1, lineEnd);
     if (version === 'HTTP/1.1') minor = 1;
@@ -277,6 +290,8 @@ export function parseHead(head: string): RequestHead | HeadError {
 
   const names: string[] = [];
   const values: string[] = [];
+  // the first Content-Length value; the others, when there are more, all of them in order
+  let length: string | undefined;
   let lengths: string[] | undefined;
   let te: string | undefined;
   let keepAlive = minor === 1;
@@ -284,7 +299,7 @@ export function parseHead(head: string): RequestHead | HeadError {
   let hosts = 0;
   let pos = lineEnd + 2;
   while (pos < head.length) {
-    let end = head.indexOf('\r\n', pos);
+    let end = crlfAt(head, pos);
     if (end < 0) end = head.length;
     const first = head.charCodeAt(pos);
     if (first === 0x20 || first === 0x09) return bad('obsolete line folding in a header field');
@@ -303,7 +318,8 @@ export function parseHead(head: string): RequestHead | HeadError {
     values.push(value);
     switch (name) {
       case 'content-length':
-        (lengths ??= []).push(value);
+        if (length === undefined) length = value;
+        else (lengths ??= [length]).push(value);
         break;
       case 'transfer-encoding':
         te = te === undefined ? value : `${te}, ${value}`;
@@ -327,14 +343,15 @@ export function parseHead(head: string): RequestHead | HeadError {
   let contentLength = -1;
   let chunked = false;
   if (te !== undefined) {
-    if (lengths !== undefined)
+    if (length !== undefined)
       return bad('both Transfer-Encoding and Content-Length: refusing an ambiguous body');
     if (te.toLowerCase() !== 'chunked')
       return bad(`Transfer-Encoding "${te}" is not supported; only "chunked" is`);
     if (minor === 0) return bad('Transfer-Encoding in an HTTP/1.0 request');
     chunked = true;
-  } else if (lengths !== undefined) {
-    const n = parseContentLength(lengths);
+  } else if (length !== undefined) {
+    const plain = lengths === undefined ? plainDecimal(length) : -1;
+    const n = plain >= 0 ? plain : parseContentLength(lengths ?? [length]);
     if (typeof n !== 'number') return n;
     contentLength = n;
   }

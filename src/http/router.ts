@@ -35,7 +35,8 @@ const ANY = '*';
 /** Router maps method and path to a handler. */
 export class Router {
   private readonly exact = new Map<string, MethodTable>();
-  private readonly prefixes: { prefix: string; table: MethodTable }[] = [];
+  // longest prefix first; `exactUnder`: some exact pattern starts with the prefix
+  private readonly prefixes: { prefix: string; table: MethodTable; exactUnder: boolean }[] = [];
 
   get(pattern: string, handler: Handler): this {
     return this.add('GET', pattern, { handler, write: false });
@@ -57,14 +58,24 @@ export class Router {
     return this.add(ANY, pattern, { handler, write: options.write === true });
   }
 
-  /** find returns the route for `method path`, or undefined when none matches. */
+  /**
+   * find returns the route for `method path`, or undefined when none matches. An exact pattern
+   * wins over a prefix; a path under a prefix that no exact pattern starts with cannot be an exact
+   * pattern, so it is not looked up (nor hashed: a key's path is a fresh string per request).
+   */
   find(method: string, path: string): RouteMatch | undefined {
-    const table = this.exact.get(path);
-    if (table !== undefined) {
-      const h = pick(table, method);
-      if (h !== undefined) return h;
+    const prefixes = this.prefixes;
+    let first = 0;
+    while (first < prefixes.length && !path.startsWith(prefixes[first]!.prefix)) first++;
+    if (first === prefixes.length || prefixes[first]!.exactUnder) {
+      const table = this.exact.get(path);
+      if (table !== undefined) {
+        const h = pick(table, method);
+        if (h !== undefined) return h;
+      }
     }
-    for (const p of this.prefixes) {
+    for (let i = first; i < prefixes.length; i++) {
+      const p = prefixes[i]!;
       if (!path.startsWith(p.prefix)) continue;
       const h = pick(p.table, method);
       if (h !== undefined) return h;
@@ -79,12 +90,16 @@ export class Router {
       table = this.prefixes.find((p) => p.prefix === prefix)?.table;
       if (table === undefined) {
         table = new Map<string, RouteMatch>();
-        this.prefixes.push({ prefix, table });
+        const exactUnder = [...this.exact.keys()].some((e) => e.startsWith(prefix));
+        this.prefixes.push({ prefix, table, exactUnder });
         this.prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
       }
     } else {
       table = this.exact.get(pattern);
-      if (table === undefined) this.exact.set(pattern, (table = new Map<string, RouteMatch>()));
+      if (table === undefined) {
+        this.exact.set(pattern, (table = new Map<string, RouteMatch>()));
+        for (const p of this.prefixes) if (pattern.startsWith(p.prefix)) p.exactUnder = true;
+      }
     }
     if (!table.has(method)) table.set(method, match);
     return this;

@@ -35,8 +35,7 @@ const ANY = '*';
 /** Router maps method and path to a handler. */
 export class Router {
   private readonly exact = new Map<string, MethodTable>();
-  // longest prefix first; `exactUnder`: some exact pattern starts with the prefix
-  private readonly prefixes: { prefix: string; table: MethodTable; exactUnder: boolean }[] = [];
+  private readonly prefixes: { prefix: string; table: MethodTable }[] = [];
 
   get(pattern: string, handler: Handler): this {
     return this.add('GET', pattern, { handler, write: false });
@@ -58,24 +57,14 @@ export class Router {
     return this.add(ANY, pattern, { handler, write: options.write === true });
   }
 
-  /**
-   * find returns the route for `method path`, or undefined when none matches. An exact pattern
-   * wins over a prefix; a path under a prefix that no exact pattern starts with cannot be an exact
-   * pattern, so it is not looked up (nor hashed: a key's path is a fresh string per request).
-   */
+  /** find returns the route for `method path`, or undefined when none matches. */
   find(method: string, path: string): RouteMatch | undefined {
-    const prefixes = this.prefixes;
-    let first = 0;
-    while (first < prefixes.length && !path.startsWith(prefixes[first]!.prefix)) first++;
-    if (first === prefixes.length || prefixes[first]!.exactUnder) {
-      const table = this.exact.get(path);
-      if (table !== undefined) {
-        const h = pick(table, method);
-        if (h !== undefined) return h;
-      }
+    const table = this.exact.get(path);
+    if (table !== undefined) {
+      const h = pick(table, method);
+      if (h !== undefined) return h;
     }
-    for (let i = first; i < prefixes.length; i++) {
-      const p = prefixes[i]!;
+    for (const p of this.prefixes) {
       if (!path.startsWith(p.prefix)) continue;
       const h = pick(p.table, method);
       if (h !== undefined) return h;
@@ -90,16 +79,12 @@ export class Router {
       table = this.prefixes.find((p) => p.prefix === prefix)?.table;
       if (table === undefined) {
         table = new Map<string, RouteMatch>();
-        const exactUnder = [...this.exact.keys()].some((e) => e.startsWith(prefix));
-        this.prefixes.push({ prefix, table, exactUnder });
+        this.prefixes.push({ prefix, table });
         this.prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
       }
     } else {
       table = this.exact.get(pattern);
-      if (table === undefined) {
-        this.exact.set(pattern, (table = new Map<string, RouteMatch>()));
-        for (const p of this.prefixes) if (pattern.startsWith(p.prefix)) p.exactUnder = true;
-      }
+      if (table === undefined) this.exact.set(pattern, (table = new Map<string, RouteMatch>()));
     }
     if (!table.has(method)) table.set(method, match);
     return this;

@@ -182,18 +182,25 @@ function parseTarget(raw: string): { path: string; query: string } | HeadError {
     target = target.slice(m[0].length);
     if (target === '' || target.startsWith('?')) target = `/${target}`;
   }
+  // One pass: control characters, bytes over 0x7F, the first '#' and the first '?' before it.
   let high = false;
+  let hash = -1;
+  let q = -1;
   for (let i = 0; i < target.length; i++) {
     const c = target.charCodeAt(i);
     if (c <= 0x20 || c === 0x7f) return bad('request target has a control character');
     if (c > 0x7f) high = true;
+    else if (c === 0x23 /* '#' */) {
+      if (hash < 0) hash = i;
+    } else if (c === 0x3f /* '?' */ && q < 0 && hash < 0) q = i;
   }
+  if (hash >= 0) target = target.slice(0, hash);
   // Bytes over 0x7F are not allowed by RFC 3986, but seed clients send raw UTF-8: decode it, and let
   // the key checks refuse what is not valid UTF-8 (it becomes U+FFFD here).
-  const hash = target.indexOf('#');
-  if (hash >= 0) target = target.slice(0, hash);
-  if (high && /[\x80-\xff]/.test(target)) target = Buffer.from(target, 'latin1').toString('utf8');
-  const q = target.indexOf('?');
+  if (high && /[\x80-\xff]/.test(target)) {
+    target = Buffer.from(target, 'latin1').toString('utf8');
+    q = target.indexOf('?');
+  }
   return q < 0 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q + 1) };
 }
 
@@ -215,22 +222,67 @@ function knownMethod(head: string, length: number): string | undefined {
   }
 }
 
+/**
+ * knownName returns the lower-case constant of a common header name spelled exactly `Name:` or
+ * `name:` at `pos` of `head` (the colon right after it), else undefined. Such a name is a token
+ * whose lower case is the constant, so it skips the slice, lower-casing and token scan of the
+ * general path (and the switch below then compares interned strings).
+ */
+function knownName(head: string, pos: number): string | undefined {
+  switch (head.charCodeAt(pos)) {
+    case 0x48 /* 'H' */:
+      return head.startsWith('Host:', pos) ? 'host' : undefined;
+    case 0x68 /* 'h' */:
+      return head.startsWith('host:', pos) ? 'host' : undefined;
+    case 0x43 /* 'C' */:
+      if (head.startsWith('Content-Length:', pos)) return 'content-length';
+      if (head.startsWith('Content-Type:', pos)) return 'content-type';
+      return head.startsWith('Connection:', pos) ? 'connection' : undefined;
+    case 0x63 /* 'c' */:
+      if (head.startsWith('content-length:', pos)) return 'content-length';
+      if (head.startsWith('content-type:', pos)) return 'content-type';
+      return head.startsWith('connection:', pos) ? 'connection' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * crlfAt is `head.indexOf('\r\n', from)`, found by its LF: a one-character search is a fast
+ * builtin, a two-character one a call into the runtime's string search. Only a bare LF first
+ * (which the line's checks then refuse) takes the two-character search.
+ */
+function crlfAt(head: string, from: number): number {
+  const lf = head.indexOf('\n', from);
+  if (lf > from && head.charCodeAt(lf - 1) === 0x0d) return lf - 1;
+  return lf < 0 ? -1 : head.indexOf('\r\n', from);
+}
+
 /** parseHead parses a request head (everything before the blank line, as latin1). */
 export function parseHead(head: string): RequestHead | HeadError {
-  let lineEnd = head.indexOf('\r\n');
+  let lineEnd = crlfAt(head, 0);
   if (lineEnd < 0) lineEnd = head.length;
   const sp1 = head.indexOf(' ');
-  const sp2 = head.lastIndexOf(' ', lineEnd - 1);
+  // The usual request line ends in " HTTP/1.1": its last space is the one before the version.
+  let sp2: number;
+  let minor = -1;
+  if (head.startsWith(' HTTP/1.1', lineEnd - 9)) {
+    sp2 = lineEnd - 9;
+    minor = 1;
+  } else sp2 = head.lastIndexOf(' ', lineEnd - 1);
   if (sp1 <= 0 || sp2 <= sp1 || sp2 > lineEnd) return bad('malformed request line');
   if (sp2 - sp1 - 1 > MAX_URL_BYTES)
     return { status: 414, message: `request target is over ${MAX_URL_BYTES} bytes` };
-  const method = knownMethod(head, sp1) ?? head.slice(0, sp1);
-  if (!isToken(method)) return bad('malformed request method');
-  const version = head.slice(sp2 + 1, lineEnd);
-  let minor: number;
-  if (version === 'HTTP/1.1') minor = 1;
-  else if (version === 'HTTP/1.0') minor = 0;
-  else return bad(`unsupported protocol "${version.slice(0, 20)}"; this server speaks HTTP/1.1 and 1.0`);
+  // A standard method is a token: only another one is scanned.
+  const known = knownMethod(head, sp1);
+  const method = known ?? head.slice(0, sp1);
+  if (known === undefined && !isToken(method)) return bad('malformed request method');
+  if (minor < 0) {
+    const version = head.slice(sp2 + 1, lineEnd);
+    if (version === 'HTTP/1.1') minor = 1;
+    else if (version === 'HTTP/1.0') minor = 0;
+    else return bad(`unsupported protocol "${version.slice(0, 20)}"; this server speaks HTTP/1.1 and 1.0`);
+  }
   const target = parseTarget(head.slice(sp1 + 1, sp2));
   if ('status' in target) return target;
   if (target.path === '*' && method !== 'OPTIONS')
@@ -238,6 +290,8 @@ export function parseHead(head: string): RequestHead | HeadError {
 
   const names: string[] = [];
   const values: string[] = [];
+  // the first Content-Length value; the others, when there are more, all of them in order
+  let length: string | undefined;
   let lengths: string[] | undefined;
   let te: string | undefined;
   let keepAlive = minor === 1;
@@ -245,21 +299,27 @@ export function parseHead(head: string): RequestHead | HeadError {
   let hosts = 0;
   let pos = lineEnd + 2;
   while (pos < head.length) {
-    let end = head.indexOf('\r\n', pos);
+    let end = crlfAt(head, pos);
     if (end < 0) end = head.length;
     const first = head.charCodeAt(pos);
     if (first === 0x20 || first === 0x09) return bad('obsolete line folding in a header field');
-    const colon = head.indexOf(':', pos);
-    if (colon < 0 || colon > end) return bad('header field without a colon');
-    const name = head.slice(pos, colon).toLowerCase();
-    if (!isToken(name)) return bad(`malformed header field name "${name.slice(0, 40)}"`);
+    let name = knownName(head, pos);
+    let colon: number;
+    if (name !== undefined) colon = pos + name.length;
+    else {
+      colon = head.indexOf(':', pos);
+      if (colon < 0 || colon > end) return bad('header field without a colon');
+      name = head.slice(pos, colon).toLowerCase();
+      if (!isToken(name)) return bad(`malformed header field name "${name.slice(0, 40)}"`);
+    }
     const value = fieldValue(head, colon + 1, end);
     if (value === undefined) return bad(`header field ${name} has a forbidden character`);
     names.push(name);
     values.push(value);
     switch (name) {
       case 'content-length':
-        (lengths ??= []).push(value);
+        if (length === undefined) length = value;
+        else (lengths ??= [length]).push(value);
         break;
       case 'transfer-encoding':
         te = te === undefined ? value : `${te}, ${value}`;
@@ -283,14 +343,15 @@ export function parseHead(head: string): RequestHead | HeadError {
   let contentLength = -1;
   let chunked = false;
   if (te !== undefined) {
-    if (lengths !== undefined)
+    if (length !== undefined)
       return bad('both Transfer-Encoding and Content-Length: refusing an ambiguous body');
     if (te.toLowerCase() !== 'chunked')
       return bad(`Transfer-Encoding "${te}" is not supported; only "chunked" is`);
     if (minor === 0) return bad('Transfer-Encoding in an HTTP/1.0 request');
     chunked = true;
-  } else if (lengths !== undefined) {
-    const n = parseContentLength(lengths);
+  } else if (length !== undefined) {
+    const plain = lengths === undefined ? plainDecimal(length) : -1;
+    const n = plain >= 0 ? plain : parseContentLength(lengths ?? [length]);
     if (typeof n !== 'number') return n;
     contentLength = n;
   }

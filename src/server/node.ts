@@ -273,9 +273,9 @@ export class DistkvNode {
       await node.coordinator?.stop();
       for (const r of node.resp) r.close();
       node.frontDoor.close();
-      await node.pool.stop();
-      // Its stores are closed: the mark stays only when the new epochs a lossy stop owes are not started.
-      if (node.marker?.lossy === false) node.marker.close();
+      const closed = await node.pool.stop();
+      // The mark stays when a store did not close cleanly or the new epochs a lossy stop owes are not started.
+      if (closed && node.marker?.lossy === false) node.marker.close();
       node.lock.release();
       throw err;
     }
@@ -382,8 +382,8 @@ export class DistkvNode {
     await this.peers.stop();
     await this.liveMap.settled();
     this.frontDoor.destroyConnections();
-    await this.pool.stop();
-    this.marker?.close();
+    // A store whose final flush or sync failed may have lost what it showed: the marker stays.
+    if (await this.pool.stop()) this.marker?.close();
     for (const r of this.resp) r.close();
     this.lock?.release();
     await this.forwarder.close();

@@ -380,9 +380,14 @@ export class WorkerPool {
     return this.links.length;
   }
 
-  /** stop closes every store and ends every worker. */
-  async stop(): Promise<void> {
-    await Promise.allSettled(this.links.map((l) => l.stop()));
+  /**
+   * stop closes every store and ends every worker; resolves with whether every worker closed its
+   * stores (their final flush and sync): the node keeps its RUNNING marker otherwise
+   * (src/server/run-marker.ts), so the next start treats the stop as unclean.
+   */
+  async stop(): Promise<boolean> {
+    const closed = await Promise.allSettled(this.links.map((l) => l.stop()));
+    return closed.every((r) => r.status === 'fulfilled');
   }
 
   /** lastSeq returns the last acknowledged seq of a store. */

@@ -374,10 +374,21 @@ export class Follower {
     this.exactFrom = Math.max(snapshot.seq, snapshot.exactSeq());
     if (this.o.resyncMarker !== undefined)
       writeDurableJson(this.o.resyncMarker, { exactSeq: this.exactFrom });
-    await this.o.reopen();
+    const reopened = await this.o.reopen();
+    // The reopened store holds no record at the snapshot seq: without the leader's word, its epoch
+    // there came from the replica's own map, which may not have the leader's newer epoch yet. Its
+    // next pull was then told it forked below that seq, and saving the records above the fork
+    // failed (they came from the snapshot, not its log), again at every retry.
+    if (snapshot.epoch !== undefined) reopened.epoch = snapshot.epoch;
     this.ackBound = Number.POSITIVE_INFINITY;
     this.o.log?.info(
-      { source: this.o.source.describe, seq: snapshot.seq, exactSeq: this.exactFrom, keys },
+      {
+        source: this.o.source.describe,
+        seq: snapshot.seq,
+        epoch: reopened.epoch,
+        exactSeq: this.exactFrom,
+        keys,
+      },
       'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );
   }

@@ -13,6 +13,7 @@ import { DistkvError } from '../errors.js';
 import type { ReplicationLog } from '../storage/replication-log.js';
 import type { Feed, SnapshotEntry, StoreReplication } from '../storage/store-replication.js';
 import type { Store } from '../storage/store.js';
+import { epochOfSeq } from '../routing/version.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
 import type { FollowRequest, PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
@@ -112,7 +113,8 @@ export class LocalSource implements ReplicationSource {
         await new Promise((r) => setImmediate(r));
       }
     }
-    return Promise.resolve({ seq, chunks: chunks(), exactSeq: () => exact });
+    const epoch = epochOfSeq(this.epochs().history, seq);
+    return Promise.resolve({ seq, epoch, chunks: chunks(), exactSeq: () => exact });
   }
 
   close(): Promise<void> {

@@ -14,7 +14,7 @@ import { scanOwnSlots } from '../storage/own-slots.js';
 import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
-import { countDiverged, divergedFileOf, saveDiverged } from './diverged-file.js';
+import { countDiverged, saveFork } from './diverged-file.js';
 import { EpochStarts } from './epoch-starts.js';
 import { epochsOf, type ShardEpochs } from './epochs.js';
 import {
@@ -118,13 +118,27 @@ export class ReplicationHost {
       this.startLeader(index, h);
       return;
     }
-    let forked: number | undefined;
     const r = h.store.replication;
-    if (fork !== undefined && r !== undefined && r.lastSeq() > fork.seq) {
-      this.saveFork(h, r, fork.seq, fork.epoch);
-      forked = fork.seq;
+    if (fork === undefined || r === undefined || r.lastSeq() <= fork.seq) {
+      this.startFollower(index, h);
+      return;
     }
-    this.startFollower(index, h, forked);
+    try {
+      saveFork(h.spec, r, fork.seq, fork.epoch, this.log);
+    } catch (err) {
+      // Only this store: thrown, it rejected the map keeper's whole adoption of the map, and the
+      // other shards' role changes were not applied. It is kept as it is (its records above the
+      // fork could not be saved, so it is not rebuilt over them): its follower, capped at the
+      // fork, is told at every pull that it forked and fails to save them again, so /stats shows
+      // it `disconnected` with this error until an operator rebuilds it (docs/failover.md).
+      this.log?.error(
+        { shard: h.spec.shard.name, node: h.spec.node, fork: fork.seq, err: (err as Error).message },
+        `store ${h.spec.shard.name} on ${h.spec.node} cannot save its records above seq ${fork.seq} before following the new leader: kept as it is, not following`,
+      );
+      this.startFollower(index, h, undefined, fork.seq);
+      return;
+    }
+    this.startFollower(index, h, fork.seq);
   }
 
   /**
@@ -169,19 +183,6 @@ export class ReplicationHost {
     if (h?.spec.role === 'replica' && !this.followers.has(index)) this.startFollower(index, h);
   }
 
-  /**
-   * saveFork writes the records `store` holds above seq `fork` (a leader of epoch `epoch`, the
-   * shard's by default, never had them) to a divergence file beside it; the caller then resyncs it.
-   */
-  private saveFork(h: HostedStore, store: StoreReplication, fork: number, epoch = h.spec.epoch ?? 0): void {
-    const { name } = h.spec.shard;
-    const saved = saveDiverged(store, divergedFileOf(h.spec.dir, epoch, fork + 1, store.lastSeq()), fork);
-    this.log?.warn(
-      { shard: name, node: h.spec.node, fork, epoch, ...saved },
-      `store ${name} on ${h.spec.node} holds ${saved.records} records above seq ${fork} that the leader of epoch ${epoch} never had: saved to ${saved.file}; rebuilding from the new leader`,
-    );
-  }
-
   /** leaderEpochs is what leader store `index` answers pulls with (epoch-starts.ts). */
   private leaderEpochs(index: number): ShardEpochs {
     return this.epochStarts.of(index, this.stores.get(index)!.spec);
@@ -217,17 +218,20 @@ export class ReplicationHost {
     this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(state));
   }
 
-  /** startFollower starts replica `index`'s follower; with `forked`, its records above that seq are not its leader's: it resyncs first. */
-  private startFollower(index: number, h: HostedStore, forked?: number): void {
+  /**
+   * startFollower starts replica `index`'s follower; with `forked`, its records above that seq are
+   * not its leader's: it resyncs first. With `unsaved`, they are not either but could not be saved:
+   * it does not resync, and acks at most that seq.
+   */
+  private startFollower(index: number, h: HostedStore, forked?: number, unsaved?: number): void {
     const r = h.spec.replication;
     if (r === undefined) return;
     // Until the new follower's first word, it is starting (not held, nor what an earlier one said).
     this.setFollowerState(index, 'starting');
     const marker = join(h.spec.dir, RESYNC_MARKER);
-    const known = this.sharedThrough.get(index);
+    const bounds = [forked, unsaved, this.sharedThrough.get(index)].filter((b) => b !== undefined);
     this.sharedThrough.delete(index);
-    const heldThrough =
-      forked === undefined || known === undefined ? (forked ?? known) : Math.min(forked, known);
+    const heldThrough = bounds.length === 0 ? undefined : Math.min(...bounds);
     // A replica under a resync (or over one that never finished) resyncs first (replica-rebuilds.ts).
     const aside = this.rebuilds.setAside(index, h, marker);
     if (h.store.replication === undefined && !aside) {
@@ -262,7 +266,7 @@ export class ReplicationHost {
       epochs: () => epochsOf(h.spec),
       diverged: (fork) => {
         const replica = h.store.replication;
-        if (replica !== undefined) this.saveFork(h, replica, fork);
+        if (replica !== undefined) saveFork(h.spec, replica, fork, h.spec.epoch ?? 0, this.log);
       },
       publish: (p) => {
         this.positions.set(index, SLOT_LAST_SEQ, p.ack);

@@ -31,11 +31,12 @@ import { Follower } from './follower.js';
 import { followerStats } from './replica-stats.js';
 import { LeaderState } from './leader-state.js';
 import { RingProducer } from './ring.js';
-import { SeedCursor } from './seed-cursor.js';
+import { SeedCursors } from './seed-cursor.js';
 import { answerPull, type PullAnswer } from './pull-answer.js';
 import { replicaSource } from './replica-source.js';
 import { type HostedStore, ReplicaRebuilds, setReplicaEpoch } from './replica-rebuilds.js';
 import { RESYNC_MARKER } from './resync-marker.js';
+import { ResyncingStore } from './resyncing-store.js';
 
 export type { HostedStore } from './replica-rebuilds.js';
 
@@ -46,7 +47,10 @@ export class ReplicationHost {
   private readonly log: Logger | undefined;
   private readonly leaders = new Map<number, LeaderState>();
   private readonly followers = new Map<number, Follower>();
-  private readonly seedCursors = new Map<number, SeedCursor>();
+  private readonly seedCursors = new SeedCursors((index) => {
+    const log = this.leaderStore(index); // UNAVAILABLE unless it leads here
+    return { dir: this.stores.get(index)!.spec.dir, log };
+  });
   /** epochStarts are where promoted leaders' own epochs start (epoch-starts.ts). */
   private readonly epochStarts: EpochStarts;
   /** holds are the replicas a promotion stopped following (holdFollowing), each with its time limit. */
@@ -56,6 +60,8 @@ export class ReplicationHost {
    * (Follower.sharedThrough): every renewed hold answers it, and the next follower starts with it.
    */
   private readonly sharedThrough = new Map<number, number>();
+  /** notLeading says why a store promoted in the middle of its resync leads nothing (refuseToLead), for /stats. */
+  private readonly notLeading = new Map<number, string>();
   /** rebuilds keeps the stores of replicas under a resync (replica-rebuilds.ts). */
   private readonly rebuilds: ReplicaRebuilds;
 
@@ -106,6 +112,7 @@ export class ReplicationHost {
     }
     clearTimeout(this.holds.get(index));
     this.holds.delete(index);
+    this.notLeading.delete(index);
     const follower = this.followers.get(index);
     this.followers.delete(index);
     await follower?.stop();
@@ -116,6 +123,7 @@ export class ReplicationHost {
     if (spec.role === 'leader') {
       this.epochStarts.place(index, spec, h.store.replication?.lastSeq());
       this.startLeader(index, h);
+      if (h.store instanceof ResyncingStore) this.refuseToLead(index, h);
       return;
     }
     const r = h.store.replication;
@@ -126,11 +134,9 @@ export class ReplicationHost {
     try {
       saveFork(h.spec, r, fork.seq, fork.epoch, this.log);
     } catch (err) {
-      // Only this store: thrown, it rejected the map keeper's whole adoption of the map, and the
-      // other shards' role changes were not applied. It is kept as it is (its records above the
-      // fork could not be saved, so it is not rebuilt over them): its follower, capped at the
-      // fork, is told at every pull that it forked and fails to save them again, so /stats shows
-      // it `disconnected` with this error until an operator rebuilds it (docs/failover.md).
+      // Thrown, it failed the map keeper's adoption of the whole map. Kept as it is (not rebuilt
+      // over records nobody saved), its follower, capped at the fork, fails the same way at every
+      // pull: /stats shows it `disconnected` with this error (docs/failover.md).
       this.log?.error(
         { shard: h.spec.shard.name, node: h.spec.node, fork: fork.seq, err: (err as Error).message },
         `store ${h.spec.shard.name} on ${h.spec.node} cannot save its records above seq ${fork.seq} before following the new leader: kept as it is, not following`,
@@ -188,6 +194,16 @@ export class ReplicationHost {
     return this.epochStarts.of(index, this.stores.get(index)!.spec);
   }
 
+  /** refuseToLead reports (log, /stats) that store `index`, promoted in the middle of a resync, leads nothing. */
+  private refuseToLead(index: number, h: HostedStore): void {
+    const why = `promoted while it resyncs from a leader snapshot (unfinished): it holds part of one at most, so it leads nothing and answers UNAVAILABLE; fail the shard over to another replica (docs/failover.md)`;
+    this.notLeading.set(index, why);
+    this.log?.error(
+      { shard: h.spec.shard.name, node: h.spec.node },
+      `store ${h.spec.shard.name} on ${h.spec.node} ${why}`,
+    );
+  }
+
   private startLeader(index: number, h: HostedStore): void {
     const leader = h.store.replication;
     if (leader === undefined) return;
@@ -198,9 +214,9 @@ export class ReplicationHost {
     // The log keeps what a replica or the seed-compatible cursor (once used) has yet to read.
     leader.setRetention(() => {
       const replicas = state.retainFrom();
-      const seed = this.seedCursors.get(index);
+      const seed = this.seedCursors.position(index);
       if (seed === undefined) return replicas;
-      return Math.min(replicas ?? Number.POSITIVE_INFINITY, seed.position + 1);
+      return Math.min(replicas ?? Number.POSITIVE_INFINITY, seed + 1);
     });
     for (const ring of h.spec.rings ?? []) {
       const producer = new RingProducer(ring.buffer);
@@ -338,29 +354,13 @@ export class ReplicationHost {
 
   /** seedNext returns the next change for the seed's replication protocol across `stores` (leader indexes, shard order). */
   seedNext(stores: readonly number[]): { key: string; value: string } | undefined {
-    for (const index of stores) {
-      const n = this.seedCursor(index).next(this.leaderStore(index));
-      if (n !== undefined) return { key: n.key, value: n.value };
-    }
-    return undefined;
+    const n = this.seedCursors.next(stores);
+    return n === undefined ? undefined : { key: n.key, value: n.value };
   }
 
   /** seedAck acknowledges (key, value) on whichever of `stores` offers it next; returns whether one did. */
   seedAck(stores: readonly number[], key: string, value: string): boolean {
-    for (const index of stores)
-      if (this.seedCursor(index).ack(this.leaderStore(index), key, value)) return true;
-    return false;
-  }
-
-  private seedCursor(index: number): SeedCursor {
-    let c = this.seedCursors.get(index);
-    if (c === undefined) {
-      const h = this.stores.get(index);
-      if (h === undefined) throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
-      c = new SeedCursor(h.spec.dir);
-      this.seedCursors.set(index, c);
-    }
-    return c;
+    return this.seedCursors.ack(stores, key, value);
   }
 
   /** waitForAcks resolves with how many replicas of leader `store` hold `seq`, once `n` do or after `timeoutMs`. */
@@ -377,6 +377,8 @@ export class ReplicationHost {
     if (f !== undefined && spec !== undefined)
       return { ...followerStats(f, this.positions, index, spec.pullWaitMs), ...diverged };
     const l = this.leaders.get(index);
+    const refused = this.notLeading.get(index);
+    if (refused !== undefined) return { leaderError: refused, ...diverged };
     return l === undefined ? diverged : { replicas: l.replicas(), ...diverged };
   }
 

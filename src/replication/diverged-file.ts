@@ -89,6 +89,30 @@ export function saveFork(
   );
 }
 
+/**
+ * trySaveFork is saveFork for a role change (`fork` from the new map): it says whether the records
+ * were saved. When they could not be (no longer in the log), it logs why and the store is kept as
+ * it is: not rebuilt over records nobody saved, its follower (capped at the fork) fails the same
+ * way at every pull, so /stats shows it `disconnected` with that error (docs/failover.md).
+ */
+export function trySaveFork(
+  spec: StoreSpec,
+  store: StoreReplication,
+  fork: { seq: number; epoch: number },
+  log: Logger | undefined,
+): boolean {
+  try {
+    saveFork(spec, store, fork.seq, fork.epoch, log);
+    return true;
+  } catch (err) {
+    log?.error(
+      { shard: spec.shard.name, node: spec.node, fork: fork.seq, err: (err as Error).message },
+      `store ${spec.shard.name} on ${spec.node} cannot save its records above seq ${fork.seq} before following the new leader: kept as it is, not following`,
+    );
+    return false;
+  }
+}
+
 /** countDiverged counts the records and files the forks of the store in `dir` left beside it (from the file names). */
 export function countDiverged(dir: string | undefined): { divergedRecords: number; divergedFiles: number } {
   if (dir === undefined) return { divergedRecords: 0, divergedFiles: 0 };

@@ -63,6 +63,12 @@ export interface FollowerOptions {
   resyncFirst?: boolean;
   /** heldThrough is the fork seq when the replica's records above it are known not to be the leader's (see `ackBound`). */
   heldThrough?: number;
+  /**
+   * untilContact caps the ack published outside a pull until the leader first answers one: the
+   * fork the replica's own map shows below its last record (epochs.ts, ownMapFork). Before that
+   * answer it cannot know whether it forked, and its last seq ranked it for a promotion.
+   */
+  untilContact?: number;
   /** resyncMarker is the file that keeps a resync's exactSeq until the replica reaches it (in the replica's directory). */
   resyncMarker?: string;
   log?: Logger;
@@ -396,7 +402,8 @@ export class Follower {
   /** safeAck is the ack the replica can publish outside a pull: its last seq, within `ackBound`; 0 while it has no store. */
   private safeAck(): number {
     try {
-      return Math.min(this.o.store().lastSeq(), this.ackBound);
+      const bound = this.contactAt === 0 ? (this.o.untilContact ?? Infinity) : Infinity;
+      return Math.min(this.o.store().lastSeq(), this.ackBound, bound);
     } catch {
       return 0;
     }

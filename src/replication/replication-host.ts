@@ -14,9 +14,9 @@ import { scanOwnSlots } from '../storage/own-slots.js';
 import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
-import { countDiverged, saveFork } from './diverged-file.js';
+import { countDiverged, saveFork, trySaveFork } from './diverged-file.js';
 import { EpochStarts } from './epoch-starts.js';
-import { epochsOf, type ShardEpochs } from './epochs.js';
+import { epochsOf, ownMapFork, type ShardEpochs } from './epochs.js';
 import {
   FOLLOWER_STATES,
   type FollowerState,
@@ -60,6 +60,8 @@ export class ReplicationHost {
    * (Follower.sharedThrough): every renewed hold answers it, and the next follower starts with it.
    */
   private readonly sharedThrough = new Map<number, number>();
+  /** heard are the replicas whose leader has answered a pull since start (until then: ownMapFork bounds their claims). */
+  private readonly heard = new Set<number>();
   /** notLeading says why a store promoted in the middle of its resync leads nothing (refuseToLead), for /stats. */
   private readonly notLeading = new Map<number, string>();
   /** rebuilds keeps the stores of replicas under a resync (replica-rebuilds.ts). */
@@ -113,6 +115,7 @@ export class ReplicationHost {
     clearTimeout(this.holds.get(index));
     this.holds.delete(index);
     this.notLeading.delete(index);
+    this.heard.delete(index);
     const follower = this.followers.get(index);
     this.followers.delete(index);
     await follower?.stop();
@@ -131,20 +134,9 @@ export class ReplicationHost {
       this.startFollower(index, h);
       return;
     }
-    try {
-      saveFork(h.spec, r, fork.seq, fork.epoch, this.log);
-    } catch (err) {
-      // Thrown, it failed the map keeper's adoption of the whole map. Kept as it is (not rebuilt
-      // over records nobody saved), its follower, capped at the fork, fails the same way at every
-      // pull: /stats shows it `disconnected` with this error (docs/failover.md).
-      this.log?.error(
-        { shard: h.spec.shard.name, node: h.spec.node, fork: fork.seq, err: (err as Error).message },
-        `store ${h.spec.shard.name} on ${h.spec.node} cannot save its records above seq ${fork.seq} before following the new leader: kept as it is, not following`,
-      );
-      this.startFollower(index, h, undefined, fork.seq);
-      return;
-    }
-    this.startFollower(index, h, fork.seq);
+    // Unsaved (thrown, it failed the map keeper's adoption of the whole map), it is kept as it is.
+    if (trySaveFork(h.spec, r, fork, this.log)) this.startFollower(index, h, fork.seq);
+    else this.startFollower(index, h, undefined, fork.seq);
   }
 
   /**
@@ -180,13 +172,20 @@ export class ReplicationHost {
       timer.unref();
       this.holds.set(index, timer);
     } else this.resumeFollowing(index);
-    return Math.min(h.store.lastSeq(), this.sharedThrough.get(index) ?? Number.POSITIVE_INFINITY);
+    const unheard = this.unheardBound(index, h) ?? Infinity;
+    return Math.min(h.store.lastSeq(), this.sharedThrough.get(index) ?? Infinity, unheard);
   }
 
   /** resumeFollowing starts replica `index`'s follower again unless one runs or its role changed. */
   private resumeFollowing(index: number): void {
     const h = this.stores.get(index);
     if (h?.spec.role === 'replica' && !this.followers.has(index)) this.startFollower(index, h);
+  }
+
+  /** unheardBound is the fork replica `index`'s own map shows (ownMapFork) while its leader has not answered it since start. */
+  private unheardBound(index: number, h: HostedStore): number | undefined {
+    const r = h.store.replication;
+    return this.heard.has(index) || r === undefined ? undefined : ownMapFork(h.spec, r.epoch, r.lastSeq());
   }
 
   /** leaderEpochs is what leader store `index` answers pulls with (epoch-starts.ts). */
@@ -248,6 +247,11 @@ export class ReplicationHost {
     const bounds = [forked, unsaved, this.sharedThrough.get(index)].filter((b) => b !== undefined);
     this.sharedThrough.delete(index);
     const heldThrough = bounds.length === 0 ? undefined : Math.min(...bounds);
+    const untilContact = this.unheardBound(index, h);
+    // What the worker published at open (its last seq) until the leader first answers.
+    const opened = this.positions.get(index, SLOT_LAST_SEQ);
+    if (untilContact !== undefined && untilContact < opened)
+      this.positions.set(index, SLOT_LAST_SEQ, untilContact);
     // A replica under a resync (or over one that never finished) resyncs first (replica-rebuilds.ts).
     const aside = this.rebuilds.setAside(index, h, marker);
     if (h.store.replication === undefined && !aside) {
@@ -290,10 +294,12 @@ export class ReplicationHost {
         this.positions.set(index, SLOT_CAUGHT_UP_AT, p.caughtUpAt);
         this.positions.set(index, SLOT_CONTACT_AT, p.contactAt);
         this.setFollowerState(index, p.state);
+        if (p.contactAt > 0) this.heard.add(index);
         localLeader?.ack(h.spec.node, p.ack);
       },
       pullMaxBytes: r.pullMaxBytes,
       pullWaitMs: r.pullWaitMs,
+      ...(untilContact === undefined ? {} : { untilContact }),
       resyncMarker: marker,
       resyncFirst: forked !== undefined || aside,
       ...(heldThrough === undefined ? {} : { heldThrough }),

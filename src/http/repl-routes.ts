@@ -15,12 +15,15 @@
  *   GET /_repl/snapshot?shard=I
  *       a snapshot stream (src/replication/snapshot-format.ts), paged from the leader's worker
  *       (pages bounded in entries and bytes) and written with backpressure.
+ *       X-Distkv-Snapshot-Seq: its seq S; X-Distkv-Epoch: the epoch of the leader's record at S
+ *       (the replica's next pull names it: its own map may not know the leader's newer epoch yet)
  *   /next-replication-key, /delete-replication-key?key&value
  *       the seed's protocol, as a compatibility cursor on the log of the leaders at this address
  *       (src/replication/seed-cursor.ts); any method, seed texts.
  */
 import { DistkvError, toDistkvError } from '../errors.js';
 import { divergedError } from '../replication/epochs.js';
+import { epochOfSeq } from '../routing/version.js';
 import { encodeSnapshotExactSeq, encodeSnapshotHeader } from '../replication/snapshot-format.js';
 import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
@@ -264,7 +267,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
         state.writable?.();
         return true;
       });
-      streamSnapshot(ctx, res, t, state).catch((err: unknown) => {
+      streamSnapshot(ctx, res, shard, t, state).catch((err: unknown) => {
         ctx.log.error({ shard, err: toDistkvError(err).message }, 'snapshot stream failed');
         if (!res.aborted) res.close();
       });
@@ -283,9 +286,18 @@ function sendDiverged(res: HttpResponse, e: DistkvError, fork: number, epoch: nu
     .end(`${JSON.stringify({ error: { code: e.code, message: e.message, fork } })}\n`);
 }
 
+/**
+ * snapshotEpoch is the epoch of `shard`'s record at `seq` by this node's live map: the map of the
+ * leader, which a replica's may lag after a re-election.
+ */
+function snapshotEpoch(ctx: HttpContext, shard: number, seq: number): number {
+  return epochOfSeq(ctx.liveMap.current.shards.find((s) => s.idx === shard)?.history ?? [], seq);
+}
+
 async function streamSnapshot(
   ctx: HttpContext,
   res: HttpResponse,
+  shard: number,
   t: Target & { local: true },
   state: { writable: (() => void) | undefined },
 ): Promise<void> {
@@ -308,7 +320,8 @@ async function streamSnapshot(
     if (!started) {
       res
         .writeHeader('Content-Type', 'application/octet-stream')
-        .writeHeader('X-Distkv-Snapshot-Seq', String(r.seq));
+        .writeHeader('X-Distkv-Snapshot-Seq', String(r.seq))
+        .writeHeader('X-Distkv-Epoch', String(snapshotEpoch(ctx, shard, r.seq)));
       res.write(encodeSnapshotHeader(r.seq));
       started = true;
     }

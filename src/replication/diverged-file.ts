@@ -11,7 +11,9 @@ import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeS
 import { basename, dirname } from 'node:path';
 import { DistkvError } from '../errors.js';
 import { RealVfs } from '../storage/real-vfs.js';
+import type { Logger } from 'pino';
 import type { StoreReplication } from '../storage/store-replication.js';
+import type { StoreSpec } from '../worker/messages.js';
 
 const READ_BYTES = 4 * 1024 * 1024;
 
@@ -65,6 +67,50 @@ export function saveDiverged(
   renameSync(partial, file);
   new RealVfs().syncDir(dirname(file));
   return { file, records: last - fork };
+}
+
+/**
+ * saveFork writes the records replica `spec`'s `store` holds above seq `fork` (a leader of epoch
+ * `epoch` never had them) to a divergence file beside it and logs it; the caller then resyncs it.
+ * Throws as saveDiverged does.
+ */
+export function saveFork(
+  spec: StoreSpec,
+  store: StoreReplication,
+  fork: number,
+  epoch: number,
+  log: Logger | undefined,
+): void {
+  const { name } = spec.shard;
+  const saved = saveDiverged(store, divergedFileOf(spec.dir, epoch, fork + 1, store.lastSeq()), fork);
+  log?.warn(
+    { shard: name, node: spec.node, fork, epoch, ...saved },
+    `store ${name} on ${spec.node} holds ${saved.records} records above seq ${fork} that the leader of epoch ${epoch} never had: saved to ${saved.file}; rebuilding from the new leader`,
+  );
+}
+
+/**
+ * trySaveFork is saveFork for a role change (`fork` from the new map): it says whether the records
+ * were saved. When they could not be (no longer in the log), it logs why and the store is kept as
+ * it is: not rebuilt over records nobody saved, its follower (capped at the fork) fails the same
+ * way at every pull, so /stats shows it `disconnected` with that error (docs/failover.md).
+ */
+export function trySaveFork(
+  spec: StoreSpec,
+  store: StoreReplication,
+  fork: { seq: number; epoch: number },
+  log: Logger | undefined,
+): boolean {
+  try {
+    saveFork(spec, store, fork.seq, fork.epoch, log);
+    return true;
+  } catch (err) {
+    log?.error(
+      { shard: spec.shard.name, node: spec.node, fork: fork.seq, err: (err as Error).message },
+      `store ${spec.shard.name} on ${spec.node} cannot save its records above seq ${fork.seq} before following the new leader: kept as it is, not following`,
+    );
+    return false;
+  }
 }
 
 /** countDiverged counts the records and files the forks of the store in `dir` left beside it (from the file names). */

@@ -82,3 +82,17 @@ export function withEpochStart(epochs: ShardEpochs, firstSeq: number): ShardEpoc
   const history = epochs.history.map((h) => (h.epoch === epochs.epoch ? { epoch: h.epoch, firstSeq } : h));
   return { epoch: epochs.epoch, history };
 }
+
+/**
+ * ownMapFork is the fork a replica's own map shows below its last record `lastSeq` of epoch
+ * `epoch` (a newer epoch started at or below it), undefined when it shows none or the replica's
+ * epoch is newer than its map's. Its leader may say otherwise (its epoch may start later than the
+ * map says): it only bounds what the replica claims until its leader first answers.
+ */
+export function ownMapFork(spec: StoreSpec, epoch: number, lastSeq: number): number | undefined {
+  try {
+    return checkPullEpoch(epochsOf(spec), epoch, lastSeq);
+  } catch {
+    return undefined;
+  }
+}

@@ -63,6 +63,12 @@ export interface FollowerOptions {
   resyncFirst?: boolean;
   /** heldThrough is the fork seq when the replica's records above it are known not to be the leader's (see `ackBound`). */
   heldThrough?: number;
+  /**
+   * untilContact caps the ack published outside a pull until the leader first answers one: the
+   * fork the replica's own map shows below its last record (epochs.ts, ownMapFork). Before that
+   * answer it cannot know whether it forked, and its last seq ranked it for a promotion.
+   */
+  untilContact?: number;
   /** resyncMarker is the file that keeps a resync's exactSeq until the replica reaches it (in the replica's directory). */
   resyncMarker?: string;
   log?: Logger;
@@ -374,10 +380,21 @@ export class Follower {
     this.exactFrom = Math.max(snapshot.seq, snapshot.exactSeq());
     if (this.o.resyncMarker !== undefined)
       writeDurableJson(this.o.resyncMarker, { exactSeq: this.exactFrom });
-    await this.o.reopen();
+    const reopened = await this.o.reopen();
+    // The reopened store holds no record at the snapshot seq: without the leader's word, its epoch
+    // there came from the replica's own map, which may not have the leader's newer epoch yet. Its
+    // next pull was then told it forked below that seq, and saving the records above the fork
+    // failed (they came from the snapshot, not its log), again at every retry.
+    if (snapshot.epoch !== undefined) reopened.epoch = snapshot.epoch;
     this.ackBound = Number.POSITIVE_INFINITY;
     this.o.log?.info(
-      { source: this.o.source.describe, seq: snapshot.seq, exactSeq: this.exactFrom, keys },
+      {
+        source: this.o.source.describe,
+        seq: snapshot.seq,
+        epoch: reopened.epoch,
+        exactSeq: this.exactFrom,
+        keys,
+      },
       'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );
   }
@@ -385,7 +402,8 @@ export class Follower {
   /** safeAck is the ack the replica can publish outside a pull: its last seq, within `ackBound`; 0 while it has no store. */
   private safeAck(): number {
     try {
-      return Math.min(this.o.store().lastSeq(), this.ackBound);
+      const bound = this.contactAt === 0 ? (this.o.untilContact ?? Infinity) : Infinity;
+      return Math.min(this.o.store().lastSeq(), this.ackBound, bound);
     } catch {
       return 0;
     }

@@ -3,7 +3,8 @@
  *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID
  *       200 records | 204 none | 410 gone | 409 REPLICA_AHEAD (diverged)
  *       | 409 DIVERGED (fork in X-Distkv-Fork-Seq) | 409 STALE_LEADER (an error: the leader was deposed)
- *   GET /_repl/snapshot?shard=I                                         a snapshot stream (snapshot-format.ts)
+ *   GET /_repl/snapshot?shard=I                                         a snapshot stream (snapshot-format.ts),
+ *       X-Distkv-Epoch: the epoch of the leader's record at the snapshot seq
  * `after` is the replica's ack: the leader learns acks from pulls. Responses carry the leader's
  * last seq in `X-Distkv-Leader-Seq`, its epoch in `X-Distkv-Epoch` and the epoch of the records
  * sent in `X-Distkv-Records-Epoch` (src/replication/epochs.ts). A pull that gets no answer within `wait_ms + CONTACT_GRACE_MS`
@@ -43,6 +44,11 @@ function forkOf(header: unknown, body: unknown, describe: string): number {
     if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
   }
   throw new Error(`pull from ${describe}: 409 DIVERGED without a fork seq`);
+}
+
+/** epochHeader reads a snapshot's `X-Distkv-Epoch` (the epoch of its seq); undefined when absent or not an epoch. */
+function epochHeader(v: unknown): number | undefined {
+  return typeof v === 'string' && /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined;
 }
 
 /** HttpSourceOptions configure an HttpSource. */
@@ -163,7 +169,13 @@ export class HttpSource implements ReplicationSource {
       if (batch.length > 0) yield batch;
     }
     const seq = decoder.seq;
-    return { seq, chunks: chunks(), exactSeq: () => decoder.exactSeq ?? seq };
+    const epoch = epochHeader(r.headers['x-distkv-epoch']);
+    return {
+      seq,
+      ...(epoch === undefined ? {} : { epoch }),
+      chunks: chunks(),
+      exactSeq: () => decoder.exactSeq ?? seq,
+    };
   }
 
   /** close aborts requests in flight (a long poll to an unreachable leader would otherwise hang). */

@@ -10,9 +10,12 @@
  * it cannot take ends it, and the replica pulls again.
  */
 import { DistkvError } from '../errors.js';
+import { SLOT_COUNT } from '../routing/slot.js';
+import { scanOwnSlots, type SlotRange } from '../storage/own-slots.js';
 import type { ReplicationLog } from '../storage/replication-log.js';
 import type { Feed, SnapshotEntry, StoreReplication } from '../storage/store-replication.js';
 import type { Store } from '../storage/store.js';
+import { epochOfSeq } from '../routing/version.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
 import type { FollowRequest, PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
@@ -30,18 +33,21 @@ export class LocalSource implements ReplicationSource {
   readonly describe: string;
   private readonly leader: () => LocalLeader | undefined;
   private readonly epochs: () => ShardEpochs;
+  private readonly slots: SlotRange;
   /** feeding is the running feed (follow), stopped by close. */
   private feeding: Feed | undefined;
 
-  /** `epochs` reads the leader's shard epochs (its spec). */
+  /** `epochs` reads the leader's shard epochs (its spec); `slots` are the shard's (all by default). */
   constructor(
     leader: () => LocalLeader | undefined,
     describe: string,
     epochs: () => ShardEpochs = () => ({ epoch: 0, history: [] }),
+    slots: SlotRange = { first: 0, last: SLOT_COUNT - 1 },
   ) {
     this.leader = leader;
     this.describe = describe;
     this.epochs = epochs;
+    this.slots = slots;
   }
 
   async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
@@ -97,14 +103,21 @@ export class LocalSource implements ReplicationSource {
     return feed;
   }
 
+  /**
+   * snapshot streams the keys of the shard's slots only, as `/_repl/snapshot` does
+   * (ReplicationHost.snapshotPage): keys a layout change left in the leader's store are not the
+   * shard's, and a replica that copied them served them once a later layout gave it their slots.
+   */
   snapshot(): Promise<SnapshotStream> {
     const leader = this.current();
     const seq = leader.lastSeq();
+    const slots = this.slots;
     let exact = seq;
     async function* chunks(): AsyncIterable<SnapshotEntry[]> {
       let after: Uint8Array | undefined;
       for (;;) {
-        const page = leader.scan(new Uint8Array(0), after, SNAPSHOT_CHUNK, SNAPSHOT_CHUNK_BYTES);
+        const empty = new Uint8Array(0);
+        const page = scanOwnSlots(leader, slots, empty, after, SNAPSHOT_CHUNK, SNAPSHOT_CHUNK_BYTES);
         exact = leader.lastSeq();
         if (page.length === 0) return;
         yield page;
@@ -112,7 +125,8 @@ export class LocalSource implements ReplicationSource {
         await new Promise((r) => setImmediate(r));
       }
     }
-    return Promise.resolve({ seq, chunks: chunks(), exactSeq: () => exact });
+    const epoch = epochOfSeq(this.epochs().history, seq);
+    return Promise.resolve({ seq, epoch, chunks: chunks(), exactSeq: () => exact });
   }
 
   close(): Promise<void> {

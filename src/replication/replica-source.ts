@@ -53,6 +53,7 @@ export function replicaSource(
       () => localLeader.replication(),
       `local store ${leaderStore}`,
       () => localLeader.epochs(),
+      spec.shard,
     );
   return http();
 }

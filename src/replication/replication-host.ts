@@ -14,9 +14,9 @@ import { scanOwnSlots } from '../storage/own-slots.js';
 import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
-import { countDiverged, divergedFileOf, saveDiverged } from './diverged-file.js';
+import { countDiverged, saveFork, trySaveFork } from './diverged-file.js';
 import { EpochStarts } from './epoch-starts.js';
-import { epochsOf, type ShardEpochs } from './epochs.js';
+import { epochsOf, ownMapFork, type ShardEpochs } from './epochs.js';
 import {
   FOLLOWER_STATES,
   type FollowerState,
@@ -31,11 +31,12 @@ import { Follower } from './follower.js';
 import { followerStats } from './replica-stats.js';
 import { LeaderState } from './leader-state.js';
 import { RingProducer } from './ring.js';
-import { SeedCursor } from './seed-cursor.js';
+import { SeedCursors } from './seed-cursor.js';
 import { answerPull, type PullAnswer } from './pull-answer.js';
 import { replicaSource } from './replica-source.js';
 import { type HostedStore, ReplicaRebuilds, setReplicaEpoch } from './replica-rebuilds.js';
 import { RESYNC_MARKER } from './resync-marker.js';
+import { ResyncingStore } from './resyncing-store.js';
 
 export type { HostedStore } from './replica-rebuilds.js';
 
@@ -46,7 +47,10 @@ export class ReplicationHost {
   private readonly log: Logger | undefined;
   private readonly leaders = new Map<number, LeaderState>();
   private readonly followers = new Map<number, Follower>();
-  private readonly seedCursors = new Map<number, SeedCursor>();
+  private readonly seedCursors = new SeedCursors((index) => {
+    const log = this.leaderStore(index); // UNAVAILABLE unless it leads here
+    return { dir: this.stores.get(index)!.spec.dir, log };
+  });
   /** epochStarts are where promoted leaders' own epochs start (epoch-starts.ts). */
   private readonly epochStarts: EpochStarts;
   /** holds are the replicas a promotion stopped following (holdFollowing), each with its time limit. */
@@ -56,6 +60,10 @@ export class ReplicationHost {
    * (Follower.sharedThrough): every renewed hold answers it, and the next follower starts with it.
    */
   private readonly sharedThrough = new Map<number, number>();
+  /** heard are the replicas whose leader has answered a pull since start (until then: ownMapFork bounds their claims). */
+  private readonly heard = new Set<number>();
+  /** notLeading says why a store promoted in the middle of its resync leads nothing (refuseToLead), for /stats. */
+  private readonly notLeading = new Map<number, string>();
   /** rebuilds keeps the stores of replicas under a resync (replica-rebuilds.ts). */
   private readonly rebuilds: ReplicaRebuilds;
 
@@ -106,6 +114,8 @@ export class ReplicationHost {
     }
     clearTimeout(this.holds.get(index));
     this.holds.delete(index);
+    this.notLeading.delete(index);
+    this.heard.delete(index);
     const follower = this.followers.get(index);
     this.followers.delete(index);
     await follower?.stop();
@@ -116,15 +126,17 @@ export class ReplicationHost {
     if (spec.role === 'leader') {
       this.epochStarts.place(index, spec, h.store.replication?.lastSeq());
       this.startLeader(index, h);
+      if (h.store instanceof ResyncingStore) this.refuseToLead(index, h);
       return;
     }
-    let forked: number | undefined;
     const r = h.store.replication;
-    if (fork !== undefined && r !== undefined && r.lastSeq() > fork.seq) {
-      this.saveFork(h, r, fork.seq, fork.epoch);
-      forked = fork.seq;
+    if (fork === undefined || r === undefined || r.lastSeq() <= fork.seq) {
+      this.startFollower(index, h);
+      return;
     }
-    this.startFollower(index, h, forked);
+    // Unsaved (thrown, it failed the map keeper's adoption of the whole map), it is kept as it is.
+    if (trySaveFork(h.spec, r, fork, this.log)) this.startFollower(index, h, fork.seq);
+    else this.startFollower(index, h, undefined, fork.seq);
   }
 
   /**
@@ -160,7 +172,8 @@ export class ReplicationHost {
       timer.unref();
       this.holds.set(index, timer);
     } else this.resumeFollowing(index);
-    return Math.min(h.store.lastSeq(), this.sharedThrough.get(index) ?? Number.POSITIVE_INFINITY);
+    const unheard = this.unheardBound(index, h) ?? Infinity;
+    return Math.min(h.store.lastSeq(), this.sharedThrough.get(index) ?? Infinity, unheard);
   }
 
   /** resumeFollowing starts replica `index`'s follower again unless one runs or its role changed. */
@@ -169,22 +182,25 @@ export class ReplicationHost {
     if (h?.spec.role === 'replica' && !this.followers.has(index)) this.startFollower(index, h);
   }
 
-  /**
-   * saveFork writes the records `store` holds above seq `fork` (a leader of epoch `epoch`, the
-   * shard's by default, never had them) to a divergence file beside it; the caller then resyncs it.
-   */
-  private saveFork(h: HostedStore, store: StoreReplication, fork: number, epoch = h.spec.epoch ?? 0): void {
-    const { name } = h.spec.shard;
-    const saved = saveDiverged(store, divergedFileOf(h.spec.dir, epoch, fork + 1, store.lastSeq()), fork);
-    this.log?.warn(
-      { shard: name, node: h.spec.node, fork, epoch, ...saved },
-      `store ${name} on ${h.spec.node} holds ${saved.records} records above seq ${fork} that the leader of epoch ${epoch} never had: saved to ${saved.file}; rebuilding from the new leader`,
-    );
+  /** unheardBound is the fork replica `index`'s own map shows (ownMapFork) while its leader has not answered it since start. */
+  private unheardBound(index: number, h: HostedStore): number | undefined {
+    const r = h.store.replication;
+    return this.heard.has(index) || r === undefined ? undefined : ownMapFork(h.spec, r.epoch, r.lastSeq());
   }
 
   /** leaderEpochs is what leader store `index` answers pulls with (epoch-starts.ts). */
   private leaderEpochs(index: number): ShardEpochs {
     return this.epochStarts.of(index, this.stores.get(index)!.spec);
+  }
+
+  /** refuseToLead reports (log, /stats) that store `index`, promoted in the middle of a resync, leads nothing. */
+  private refuseToLead(index: number, h: HostedStore): void {
+    const why = `promoted while it resyncs from a leader snapshot (unfinished): it holds part of one at most, so it leads nothing and answers UNAVAILABLE; fail the shard over to another replica (docs/failover.md)`;
+    this.notLeading.set(index, why);
+    this.log?.error(
+      { shard: h.spec.shard.name, node: h.spec.node },
+      `store ${h.spec.shard.name} on ${h.spec.node} ${why}`,
+    );
   }
 
   private startLeader(index: number, h: HostedStore): void {
@@ -197,9 +213,9 @@ export class ReplicationHost {
     // The log keeps what a replica or the seed-compatible cursor (once used) has yet to read.
     leader.setRetention(() => {
       const replicas = state.retainFrom();
-      const seed = this.seedCursors.get(index);
+      const seed = this.seedCursors.position(index);
       if (seed === undefined) return replicas;
-      return Math.min(replicas ?? Number.POSITIVE_INFINITY, seed.position + 1);
+      return Math.min(replicas ?? Number.POSITIVE_INFINITY, seed + 1);
     });
     for (const ring of h.spec.rings ?? []) {
       const producer = new RingProducer(ring.buffer);
@@ -217,17 +233,25 @@ export class ReplicationHost {
     this.positions.set(index, SLOT_STATE, FOLLOWER_STATES.indexOf(state));
   }
 
-  /** startFollower starts replica `index`'s follower; with `forked`, its records above that seq are not its leader's: it resyncs first. */
-  private startFollower(index: number, h: HostedStore, forked?: number): void {
+  /**
+   * startFollower starts replica `index`'s follower; with `forked`, its records above that seq are
+   * not its leader's: it resyncs first. With `unsaved`, they are not either but could not be saved:
+   * it does not resync, and acks at most that seq.
+   */
+  private startFollower(index: number, h: HostedStore, forked?: number, unsaved?: number): void {
     const r = h.spec.replication;
     if (r === undefined) return;
     // Until the new follower's first word, it is starting (not held, nor what an earlier one said).
     this.setFollowerState(index, 'starting');
     const marker = join(h.spec.dir, RESYNC_MARKER);
-    const known = this.sharedThrough.get(index);
+    const bounds = [forked, unsaved, this.sharedThrough.get(index)].filter((b) => b !== undefined);
     this.sharedThrough.delete(index);
-    const heldThrough =
-      forked === undefined || known === undefined ? (forked ?? known) : Math.min(forked, known);
+    const heldThrough = bounds.length === 0 ? undefined : Math.min(...bounds);
+    const untilContact = this.unheardBound(index, h);
+    // What the worker published at open (its last seq) until the leader first answers.
+    const opened = this.positions.get(index, SLOT_LAST_SEQ);
+    if (untilContact !== undefined && untilContact < opened)
+      this.positions.set(index, SLOT_LAST_SEQ, untilContact);
     // A replica under a resync (or over one that never finished) resyncs first (replica-rebuilds.ts).
     const aside = this.rebuilds.setAside(index, h, marker);
     if (h.store.replication === undefined && !aside) {
@@ -262,7 +286,7 @@ export class ReplicationHost {
       epochs: () => epochsOf(h.spec),
       diverged: (fork) => {
         const replica = h.store.replication;
-        if (replica !== undefined) this.saveFork(h, replica, fork);
+        if (replica !== undefined) saveFork(h.spec, replica, fork, h.spec.epoch ?? 0, this.log);
       },
       publish: (p) => {
         this.positions.set(index, SLOT_LAST_SEQ, p.ack);
@@ -270,10 +294,12 @@ export class ReplicationHost {
         this.positions.set(index, SLOT_CAUGHT_UP_AT, p.caughtUpAt);
         this.positions.set(index, SLOT_CONTACT_AT, p.contactAt);
         this.setFollowerState(index, p.state);
+        if (p.contactAt > 0) this.heard.add(index);
         localLeader?.ack(h.spec.node, p.ack);
       },
       pullMaxBytes: r.pullMaxBytes,
       pullWaitMs: r.pullWaitMs,
+      ...(untilContact === undefined ? {} : { untilContact }),
       resyncMarker: marker,
       resyncFirst: forked !== undefined || aside,
       ...(heldThrough === undefined ? {} : { heldThrough }),
@@ -334,29 +360,13 @@ export class ReplicationHost {
 
   /** seedNext returns the next change for the seed's replication protocol across `stores` (leader indexes, shard order). */
   seedNext(stores: readonly number[]): { key: string; value: string } | undefined {
-    for (const index of stores) {
-      const n = this.seedCursor(index).next(this.leaderStore(index));
-      if (n !== undefined) return { key: n.key, value: n.value };
-    }
-    return undefined;
+    const n = this.seedCursors.next(stores);
+    return n === undefined ? undefined : { key: n.key, value: n.value };
   }
 
   /** seedAck acknowledges (key, value) on whichever of `stores` offers it next; returns whether one did. */
   seedAck(stores: readonly number[], key: string, value: string): boolean {
-    for (const index of stores)
-      if (this.seedCursor(index).ack(this.leaderStore(index), key, value)) return true;
-    return false;
-  }
-
-  private seedCursor(index: number): SeedCursor {
-    let c = this.seedCursors.get(index);
-    if (c === undefined) {
-      const h = this.stores.get(index);
-      if (h === undefined) throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
-      c = new SeedCursor(h.spec.dir);
-      this.seedCursors.set(index, c);
-    }
-    return c;
+    return this.seedCursors.ack(stores, key, value);
   }
 
   /** waitForAcks resolves with how many replicas of leader `store` hold `seq`, once `n` do or after `timeoutMs`. */
@@ -373,6 +383,8 @@ export class ReplicationHost {
     if (f !== undefined && spec !== undefined)
       return { ...followerStats(f, this.positions, index, spec.pullWaitMs), ...diverged };
     const l = this.leaders.get(index);
+    const refused = this.notLeading.get(index);
+    if (refused !== undefined) return { leaderError: refused, ...diverged };
     return l === undefined ? diverged : { replicas: l.replicas(), ...diverged };
   }
 

@@ -81,3 +81,50 @@ export class SeedCursor {
     renameSync(tmp, this.path);
   }
 }
+
+/**
+ * SeedCursors are a worker's seed cursors by leader store index, each made on first use; `leader`
+ * returns a leading store's directory and log (it throws for a store that does not lead here).
+ */
+export class SeedCursors {
+  private readonly cursors = new Map<number, SeedCursor>();
+  private readonly leader: (index: number) => { dir: string; log: ReplicationLog };
+
+  constructor(leader: (index: number) => { dir: string; log: ReplicationLog }) {
+    this.leader = leader;
+  }
+
+  /** position is store `index`'s cursor position, undefined while the seed never asked for it. */
+  position(index: number): number | undefined {
+    return this.cursors.get(index)?.position;
+  }
+
+  /** next returns the next change across `stores` (leader indexes, shard order). */
+  next(stores: readonly number[]): SeedChange | undefined {
+    for (const index of stores) {
+      const { cursor, log } = this.of(index);
+      const n = cursor.next(log);
+      if (n !== undefined) return n;
+    }
+    return undefined;
+  }
+
+  /** ack acknowledges (key, value) on whichever of `stores` offers it next; returns whether one did. */
+  ack(stores: readonly number[], key: string, value: string): boolean {
+    for (const index of stores) {
+      const { cursor, log } = this.of(index);
+      if (cursor.ack(log, key, value)) return true;
+    }
+    return false;
+  }
+
+  private of(index: number): { cursor: SeedCursor; log: ReplicationLog } {
+    const { dir, log } = this.leader(index);
+    let cursor = this.cursors.get(index);
+    if (cursor === undefined) {
+      cursor = new SeedCursor(dir);
+      this.cursors.set(index, cursor);
+    }
+    return { cursor, log };
+  }
+}

@@ -37,6 +37,12 @@ export type PullResult = Pulled | 'gone' | 'diverged' | Diverged;
 /** SnapshotStream is a leader snapshot: its seq and its entries in chunks (fuzzy: snapshot-format.ts). */
 export interface SnapshotStream {
   seq: number;
+  /**
+   * epoch is the epoch of the leader's record at `seq` (absent: a leader that does not say). A
+   * replica rebuilt from the snapshot holds no record of its own at `seq`: its next pull names this
+   * epoch, not the one its own (possibly lagging) map gives that seq.
+   */
+  epoch?: number;
   chunks: AsyncIterable<SnapshotEntry[]>;
   /** exactSeq, once `chunks` is exhausted, is the seq from which the snapshot plus the log is exact. */
   exactSeq: () => number;

@@ -22,6 +22,8 @@ export class FakeLeader {
   pullAnswer: { status: number; headers: Record<string, string>; body: string } | undefined;
   /** refuseSnapshots answers snapshot requests 503 (a leader that cannot serve one yet). */
   refuseSnapshots = false;
+  /** snapshotEpoch, when set, is sent as a snapshot's X-Distkv-Epoch (the epoch of its seq). */
+  snapshotEpoch: string | undefined;
   /** snapshots counts the snapshot requests answered. */
   snapshots = 0;
   private readonly keys: number;
@@ -76,7 +78,10 @@ export class FakeLeader {
       res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":{"code":"UNAVAILABLE"}}');
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      ...(this.snapshotEpoch === undefined ? {} : { 'x-distkv-epoch': this.snapshotEpoch }),
+    });
     res.write(encodeSnapshotHeader(this.keys));
     if (this.stallAfter !== undefined) {
       res.write(encodeSnapshotEntries(this.entries(this.stallAfter), false));

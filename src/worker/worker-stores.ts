@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import type { HostedStore } from '../replication/replication-host.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
+import { RESYNC_MARKER, readResyncMarker } from '../replication/resync-marker.js';
 import type { CommitLog } from '../storage/commit-log.js';
 import { checkEngineOfDir } from '../storage/engine-of-dir.js';
 import { attachLsmStore, openLsmStores } from '../storage/lsm-recovery.js';
@@ -31,6 +32,25 @@ function openFailure(spec: StoreSpec, err: unknown): DistkvError {
   return new DistkvError(
     'UNAVAILABLE',
     `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
+  );
+}
+
+/**
+ * refuseHalfLoadedLeader closes `store` and throws UNAVAILABLE when it is to lead but its resync
+ * marker says a snapshot load began and never finished (src/replication/resync-marker.ts): a
+ * replica promoted (a forced failover) in the middle of its resync holds part of a snapshot under
+ * a seq that does not describe it. Led, it served that part as the shard's state and its log went
+ * on from that seq. It answers with the reason until an operator fails the shard over to another
+ * replica or rebuilds this one (docs/failover.md).
+ */
+async function refuseHalfLoadedLeader(spec: StoreSpec, store: Store): Promise<void> {
+  if (spec.role !== 'leader' || readResyncMarker(join(spec.dir, RESYNC_MARKER)) !== 'loading') return;
+  await store.close();
+  throw new DistkvError(
+    'UNAVAILABLE',
+    `it is to lead, but it stopped in the middle of loading a leader snapshot (${RESYNC_MARKER} says loading): ` +
+      `it holds part of a snapshot and will not lead over it; fail the shard over to another replica, ` +
+      `or rebuild this one (docs/failover.md)`,
   );
 }
 
@@ -139,6 +159,7 @@ export class WorkerStores {
         const opened = outcomes.get(spec.index);
         if (opened instanceof Error) throw opened;
         const store = opened ?? (await openStore(spec.engine, storeOptionsOf(spec, storeLog)));
+        await refuseHalfLoadedLeader(spec, store);
         this.hosted.set(spec.index, { spec, store });
         this.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
         if (spec.engine !== 'memory') await warnOfMovedSlots(spec, storeLog);

@@ -1,6 +1,6 @@
 /**
- * `distkv failover --shard NAME [--to ADDR] [--force]`: moves a shard's leadership to one of its
- * replicas by publishing a live map with a higher version (docs/failover.md).
+ * `distkv failover --shard NAME [--to ADDR] [--force] [--force-resyncing]`: moves a shard's
+ * leadership to one of its replicas by publishing a live map with a higher version (docs/failover.md).
  *
  * Planned (default), with the leader up:
  *   1. hold writes at the leader (`POST /_admin/fence`): new writes get 503 SWITCHING_LEADER with
@@ -15,6 +15,8 @@
  * ack; every replica must answer, unless --to names the target) is held as in step 2 and promoted
  * in epoch+1. Writes the old leader acknowledged without a replica's ack may be lost; nodes that
  * are down learn the new map from their peers when they come back.
+ * Either way a target that reports `resyncing` (rebuilding from a leader snapshot: partial or fuzzy
+ * content) is refused unless `--force-resyncing`.
  *
  * The new epoch starts after the target's last seq as the held target answers it: a target still
  * following could apply more of its old leader's records after its ack was read (a forced
@@ -52,6 +54,10 @@ const OPTIONS: Record<string, OptionSpec> = {
     type: 'boolean',
     help: 'promote without the leader (when it is unreachable): w=0 writes no replica copied are lost; refused while a replica does not answer unless --to names the target',
   },
+  'force-resyncing': {
+    type: 'boolean',
+    help: 'promote the target even while it resyncs from a leader snapshot (its content may be partial or fuzzy until the resync ends)',
+  },
   'timeout-ms': {
     type: 'string',
     valueName: 'MS',
@@ -73,6 +79,8 @@ export interface FailoverOptions {
   shard: string;
   to?: string;
   force: boolean;
+  /** forceResyncing promotes a target that reports `resyncing` (refused otherwise). */
+  forceResyncing?: boolean;
   token: string;
   timeoutMs: number;
 }
@@ -95,7 +103,10 @@ export interface FailoverResult {
 
 interface NodeDoc {
   map: LiveMap;
-  shards: { idx: number; replicas: { address: string; local: boolean; acked_seq?: number }[] }[];
+  shards: {
+    idx: number;
+    replicas: { address: string; local: boolean; acked_seq?: number; state?: string }[];
+  }[];
 }
 
 async function call(url: string, token: string, init: RequestInit = {}): Promise<unknown> {
@@ -141,6 +152,21 @@ async function clusterOf(scheme: string, node: string, token: string): Promise<N
 function ackOf(doc: NodeDoc | undefined, idx: number, address: string): number | undefined {
   const r = doc?.shards.find((s) => s.idx === idx)?.replicas.find((x) => x.address === address && x.local);
   return r?.acked_seq;
+}
+
+/**
+ * checkNotResyncing refuses a target that reports `resyncing` (unless `forced`): it is rebuilding
+ * from a leader snapshot, so its content is partial (the load is under way) or fuzzy (until it
+ * replays the log through the snapshot's exactSeq). Promoted mid-load, it answered UNAVAILABLE
+ * until a restart, and then its worker refuses to lead over the unfinished load.
+ */
+function checkNotResyncing(doc: NodeDoc | undefined, idx: number, target: string, forced: boolean): void {
+  const r = doc?.shards.find((s) => s.idx === idx)?.replicas.find((x) => x.address === target && x.local);
+  if (forced || r?.state !== 'resyncing') return;
+  throw new DistkvError(
+    'INVALID_ARGUMENT',
+    `${target} is resyncing from a leader snapshot (at seq ${r.acked_seq ?? 0}): its content is partial or fuzzy until the resync ends; wait for it (distkv cluster shows its state), give another replica with --to, or pass --force-resyncing to promote it anyway`,
+  );
 }
 
 /** releaseFence lets the leader take writes (or the target replica follow) again after a failover that did not happen. */
@@ -231,6 +257,7 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   if (target === undefined || docs.get(target) === undefined)
     throw new DistkvError('SHARD_UNREACHABLE', `no reachable replica of ${live.name} to promote`);
   if (o.force) checkForcedTarget(live.name, target, o.to !== undefined, ahead, ack, live.replicas, docs);
+  checkNotResyncing(docs.get(target), idx, target, o.forceResyncing === true);
 
   let leaderSeq: number | undefined;
   let targetSeq = ackOf(docs.get(target), idx, target) ?? 0;
@@ -324,7 +351,7 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
   const args = parseArgs(argv, OPTIONS);
   if (args.options.get('help') === true) {
     process.stdout.write(
-      `Usage: distkv failover --shard NAME [--to ADDR] [--force]\n\nMove a shard's leadership to a replica (planned, or --force without the leader).\n\nOptions:\n${formatOptions(OPTIONS)}\n`,
+      `Usage: distkv failover --shard NAME [--to ADDR] [--force] [--force-resyncing]\n\nMove a shard's leadership to a replica (planned, or --force without the leader).\n\nOptions:\n${formatOptions(OPTIONS)}\n`,
     );
     return 0;
   }
@@ -342,6 +369,7 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
       shard,
       ...(to === undefined ? {} : { to }),
       force: args.options.get('force') === true,
+      forceResyncing: args.options.get('force-resyncing') === true,
       token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
       timeoutMs: intOption(args, 'timeout-ms') ?? 30000,
     }),

@@ -70,6 +70,12 @@ export class RespParser {
   private resume = -1;
   /** inPlace is set while a transient chunk is parsed where it lies: what is kept of it is copied. */
   private inPlace = false;
+  /**
+   * lineWait is set when the held input stopped in a line (count, length or inline) with no CR or
+   * LF after its start: a chunk that has neither cannot end it, so it is held without re-joining
+   * and re-scanning what is held (a line fed a byte per read would cost quadratic time).
+   */
+  private lineWait = false;
 
   /** `maxCommand` bounds the bulks of one command together (default: `maxBulk` + COMMAND_EXTRA_BYTES). */
   constructor(maxBulk: number, maxCommand = maxBulk + COMMAND_EXTRA_BYTES) {
@@ -98,7 +104,7 @@ export class RespParser {
     if (chunk !== undefined && chunk.length > 0) {
       this.heldBytes += chunk.length;
       // Kept whole, unparsed, until the bulk it belongs to can be complete: a transient one is copied.
-      if (this.heldBytes < this.need) {
+      if (this.heldBytes < this.need || (this.lineWait && this.cannotEndLine(chunk))) {
         this.held.push(transient ? Buffer.from(chunk) : chunk);
         return undefined;
       }
@@ -109,6 +115,7 @@ export class RespParser {
     this.inPlace = transient && data === chunk;
     let pos = 0;
     this.need = 0;
+    this.lineWait = false;
     let stopped = false;
     while (pos < data.length && !stopped) {
       const partial = this.partial;
@@ -142,6 +149,14 @@ export class RespParser {
       this.heldBytes = rest.length;
     }
     return undefined;
+  }
+
+  /**
+   * cannotEndLine tells whether parsing the held input with `chunk` added would stop where it did
+   * (lineWait): no CR or LF in it, and the input short of every line limit, so no error either.
+   */
+  private cannotEndLine(chunk: Buffer): boolean {
+    return this.heldBytes <= MAX_INLINE_BYTES && chunk.indexOf(CR) < 0 && chunk.indexOf(LF) < 0;
   }
 
   /** parseArray parses `*count` and its bulk strings into `args`; returns the end, or INCOMPLETE. */
@@ -253,6 +268,7 @@ export class RespParser {
     const nl = data.indexOf(LF, start);
     if (nl < 0 || nl - start > MAX_INLINE_BYTES) {
       if (data.length - start > MAX_INLINE_BYTES) this.error = 'Protocol error: too big inline request';
+      else if (nl < 0) this.lineWait = true;
       return INCOMPLETE;
     }
     const end = nl > start && data[nl - 1] === CR ? nl - 1 : nl;
@@ -268,6 +284,7 @@ export class RespParser {
     const cr = data.indexOf(CR, start);
     if (cr >= 0 && cr + 1 < data.length) return cr;
     if (data.length - start > MAX_INLINE_BYTES) this.error = `Protocol error: too big ${what} string`;
+    else if (cr < 0) this.lineWait = true;
     return -1;
   }
 }

@@ -4,7 +4,7 @@
  * seeded model test of random valid and invalid command streams split at random byte boundaries.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { RespParser } from '../../src/resp/resp-parser.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
@@ -145,6 +145,66 @@ function randomFrame(rand: () => number): Frame {
   const [bytes, error] = INVALID[Math.floor(rand() * INVALID.length)]!;
   return { bytes: Buffer.from(bytes, 'latin1'), error };
 }
+
+describe('RespParser with lines fed a byte per read', () => {
+  /** joinsWhile counts the Buffer.concat calls made while `run` runs. */
+  function joinsWhile(run: () => void): number {
+    const concat = mock.method(Buffer, 'concat');
+    try {
+      run();
+      return concat.mock.callCount();
+    } finally {
+      concat.mock.restore();
+    }
+  }
+
+  /** feedBytes feeds `wire` one byte per read (each a transient chunk when asked) and returns the commands. */
+  function feedBytes(p: RespParser, wire: Buffer, transient = false): string[][] {
+    const seen: string[][] = [];
+    const shared = Buffer.alloc(1);
+    for (let i = 0; i < wire.length; i++) {
+      shared[0] = wire[i]!;
+      const chunk = transient ? shared : wire.subarray(i, i + 1);
+      assert.equal(
+        p.feed(chunk, (args) => (seen.push(args.map((a) => a.toString('latin1'))), true), transient),
+        undefined,
+      );
+    }
+    return seen;
+  }
+
+  it('holds an unfinished inline line, count or length without re-joining it per read', () => {
+    const value = 'v'.repeat(20_000);
+    const inline = Buffer.from(`SET k ${value}\r\n`);
+    const long = '9'.repeat(15);
+    // A length line of many leading spaces is not valid, but a count line split a byte at a time is.
+    const array = Buffer.concat([
+      Buffer.from(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${value.length}\r\n`),
+      Buffer.from(`${value}\r\n`),
+    ]);
+    for (const transient of [false, true]) {
+      const p = new RespParser(1 << 20);
+      let seen: string[][] = [];
+      const joins = joinsWhile(() => (seen = feedBytes(p, Buffer.concat([inline, array]), transient)));
+      assert.deepEqual(seen, [
+        ['SET', 'k', value],
+        ['SET', 'k', value],
+      ]);
+      // One join per line end at most (the bulk's bytes are gathered once they can be complete).
+      assert.ok(joins < 40, `${joins} joins for ${inline.length + array.length} one-byte reads`);
+    }
+    // The limits still apply to a line that never ends.
+    const p = new RespParser(1 << 20);
+    let error: string | undefined;
+    for (let i = 0; i <= 70_000 && error === undefined; i++) error = p.feed(Buffer.from('a'), () => true);
+    assert.equal(error, 'Protocol error: too big inline request');
+    const q = new RespParser(1 << 20);
+    error = q.feed(Buffer.from('*'), () => true);
+    for (let i = 0; i <= 70_000 && error === undefined; i++)
+      error = q.feed(Buffer.from(long.slice(0, 1)), () => true);
+    assert.equal(error, 'Protocol error: too big multibulk count string');
+  });
+});
 
 describe('RespParser model test', () => {
   it('parses random valid and invalid streams split at random byte boundaries as the model says', () => {

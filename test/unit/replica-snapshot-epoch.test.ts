@@ -82,6 +82,64 @@ describe('a replica rebuilt from a snapshot while its map lags its leader by an 
   });
 });
 
+describe('a replica restarted after its resync, before it logged a record', () => {
+  it('takes the epoch of the snapshot seq from its resync marker, not its lagging map, and streams', async () => {
+    const root = tempDir(after);
+    const leaderSpec: StoreSpec = {
+      ...inDir(join(root, 'leader'), 'leader'),
+      epoch: 2,
+      history: LEADER_HISTORY,
+    };
+    const local = localReplicaSpec(join(root, 'replica'), 1, REPLICA, 0);
+    const replicaSpec: StoreSpec = { ...local, epoch: 1, history: LAGGING_HISTORY };
+    const leader = await openTestLsm(leaderSpec.dir);
+    for (let i = 1; i <= 6; i++) await leader.put(b(`k${i}`), b(`v${i}`));
+    const replica = await openTestLsm(replicaSpec.dir);
+    // Ahead of its leader with another history: the replica resyncs from the leader's snapshot (S = 6).
+    for (let i = 1; i <= 8; i++) await replica.put(b(`x${i}`), b(`y${i}`));
+    const hosted = new Map<number, HostedStore>([
+      [0, { spec: leaderSpec, store: leader }],
+      [1, { spec: replicaSpec, store: replica }],
+    ]);
+    const want = JSON.stringify(dump(leader));
+    const streamed = (host: ReturnType<typeof testReplicationHost>): Promise<void> =>
+      until(
+        () =>
+          host.statsOf(1).replicaState === 'streaming' && JSON.stringify(dump(hosted.get(1)!.store)) === want,
+        () => `the replica never streamed: ${JSON.stringify(host.statsOf(1))}`,
+      );
+    // First run: the replica resyncs from the snapshot at 6 and logs nothing after it.
+    const first = testReplicationHost(hosted, (spec) => openTestLsm(spec.dir));
+    first.start();
+    try {
+      await streamed(first);
+      assert.equal((first.statsOf(1) as { resyncs?: number }).resyncs, 1);
+    } finally {
+      await first.stop();
+    }
+    await hosted.get(1)!.store.close();
+    // Second run: the same lagging map; the reopened store has no record at 6 to read its epoch from.
+    hosted.get(1)!.store = await openTestLsm(replicaSpec.dir);
+    assert.equal(hosted.get(1)!.store.lastSeq(), 6);
+    const second = testReplicationHost(hosted, (spec) => openTestLsm(spec.dir));
+    second.start();
+    try {
+      await streamed(second);
+      await leader.put(b('k7'), b('v7'));
+      await until(
+        () => hosted.get(1)!.store.lastSeq() === 7,
+        () => `the replica did not follow on: ${JSON.stringify(second.statsOf(1))}`,
+      );
+      const stats = second.statsOf(1) as { resyncs?: number };
+      assert.equal(stats.resyncs, 0, `the restarted replica resynced: ${JSON.stringify(stats)}`);
+    } finally {
+      await second.stop();
+      await hosted.get(1)!.store.close();
+      await leader.close();
+    }
+  });
+});
+
 describe('a snapshot over HTTP', () => {
   it('gives the epoch of its seq from X-Distkv-Epoch, and none when the header is missing or not an epoch', async () => {
     const leader = await FakeLeader.start(3);

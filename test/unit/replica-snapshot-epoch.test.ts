@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { HttpSource } from '../../src/replication/http-source.js';
 import type { HostedStore } from '../../src/replication/replication-host.js';
+import type { LsmStore } from '../../src/storage/lsm-store.js';
 import type { StoreSpec } from '../../src/worker/messages.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { FakeLeader } from '../helpers/fake-leader.js';
@@ -36,25 +37,34 @@ async function until(ok: () => boolean, what: () => string): Promise<void> {
   }
 }
 
+/**
+ * aheadReplica opens a leader (store 0, epoch 2, 6 writes) and a same-worker replica (store 1) whose
+ * map lags by an epoch, ahead of its leader with another history: it resyncs from the leader's
+ * snapshot (S = 6).
+ */
+async function aheadReplica(): Promise<{ leader: LsmStore; hosted: Map<number, HostedStore> }> {
+  const root = tempDir(after);
+  const leaderSpec: StoreSpec = {
+    ...inDir(join(root, 'leader'), 'leader'),
+    epoch: 2,
+    history: LEADER_HISTORY,
+  };
+  const local = localReplicaSpec(join(root, 'replica'), 1, REPLICA, 0);
+  const replicaSpec: StoreSpec = { ...local, epoch: 1, history: LAGGING_HISTORY };
+  const leader = await openTestLsm(leaderSpec.dir);
+  const replica = await openTestLsm(replicaSpec.dir);
+  for (let i = 1; i <= 6; i++) await leader.put(b(`k${i}`), b(`v${i}`));
+  for (let i = 1; i <= 8; i++) await replica.put(b(`x${i}`), b(`y${i}`));
+  const hosted = new Map<number, HostedStore>([
+    [0, { spec: leaderSpec, store: leader }],
+    [1, { spec: replicaSpec, store: replica }],
+  ]);
+  return { leader, hosted };
+}
+
 describe('a replica rebuilt from a snapshot while its map lags its leader by an epoch', () => {
   it('takes the epoch of the snapshot seq from its leader on the same worker and streams, no fork', async () => {
-    const root = tempDir(after);
-    const leaderSpec: StoreSpec = {
-      ...inDir(join(root, 'leader'), 'leader'),
-      epoch: 2,
-      history: LEADER_HISTORY,
-    };
-    const local = localReplicaSpec(join(root, 'replica'), 1, REPLICA, 0);
-    const replicaSpec: StoreSpec = { ...local, epoch: 1, history: LAGGING_HISTORY };
-    const leader = await openTestLsm(leaderSpec.dir);
-    const replica = await openTestLsm(replicaSpec.dir);
-    for (let i = 1; i <= 6; i++) await leader.put(b(`k${i}`), b(`v${i}`));
-    // Ahead of its leader with another history: the replica resyncs from the leader's snapshot (S = 6).
-    for (let i = 1; i <= 8; i++) await replica.put(b(`x${i}`), b(`y${i}`));
-    const hosted = new Map<number, HostedStore>([
-      [0, { spec: leaderSpec, store: leader }],
-      [1, { spec: replicaSpec, store: replica }],
-    ]);
+    const { leader, hosted } = await aheadReplica();
     const host = testReplicationHost(hosted, (spec) => openTestLsm(spec.dir));
     host.start();
     try {
@@ -84,23 +94,8 @@ describe('a replica rebuilt from a snapshot while its map lags its leader by an 
 
 describe('a replica restarted after its resync, before it logged a record', () => {
   it('takes the epoch of the snapshot seq from its resync marker, not its lagging map, and streams', async () => {
-    const root = tempDir(after);
-    const leaderSpec: StoreSpec = {
-      ...inDir(join(root, 'leader'), 'leader'),
-      epoch: 2,
-      history: LEADER_HISTORY,
-    };
-    const local = localReplicaSpec(join(root, 'replica'), 1, REPLICA, 0);
-    const replicaSpec: StoreSpec = { ...local, epoch: 1, history: LAGGING_HISTORY };
-    const leader = await openTestLsm(leaderSpec.dir);
-    for (let i = 1; i <= 6; i++) await leader.put(b(`k${i}`), b(`v${i}`));
-    const replica = await openTestLsm(replicaSpec.dir);
-    // Ahead of its leader with another history: the replica resyncs from the leader's snapshot (S = 6).
-    for (let i = 1; i <= 8; i++) await replica.put(b(`x${i}`), b(`y${i}`));
-    const hosted = new Map<number, HostedStore>([
-      [0, { spec: leaderSpec, store: leader }],
-      [1, { spec: replicaSpec, store: replica }],
-    ]);
+    const { leader, hosted } = await aheadReplica();
+    const replicaDir = hosted.get(1)!.spec.dir;
     const want = JSON.stringify(dump(leader));
     const streamed = (host: ReturnType<typeof testReplicationHost>): Promise<void> =>
       until(
@@ -119,7 +114,7 @@ describe('a replica restarted after its resync, before it logged a record', () =
     }
     await hosted.get(1)!.store.close();
     // Second run: the same lagging map; the reopened store has no record at 6 to read its epoch from.
-    hosted.get(1)!.store = await openTestLsm(replicaSpec.dir);
+    hosted.get(1)!.store = await openTestLsm(replicaDir);
     assert.equal(hosted.get(1)!.store.lastSeq(), 6);
     const second = testReplicationHost(hosted, (spec) => openTestLsm(spec.dir));
     second.start();

@@ -5,10 +5,23 @@
  * (docs/wal-format.md, no segment header), to a file beside the store directory:
  *   `<store dir>.diverged-<epoch>-<first seq>-<last seq>.log`
  * where `epoch` is the epoch that forked. The file is fsynced (as `.partial`, then renamed) before the store is rebuilt, and
- * `/stats` counts the records of these files (`divergedRecords`, `divergedFiles`).
+ * `/stats` counts the records of these files (`divergedRecords`, `divergedFiles`). A fork is saved
+ * once: when a file beside the store already holds the same seq range with the same bytes (the
+ * same fork seen twice, as a pull's 409 DIVERGED and as a new map's fork, perhaps under
+ * another epoch), a second save keeps that file and writes none.
  */
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { DistkvError } from '../errors.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import type { Logger } from 'pino';
@@ -36,7 +49,8 @@ export function parseDivergedName(
  * saveDiverged writes every record of `store` above `fork` to `file` and fsyncs it. It throws
  * CORRUPTION when the log no longer holds them (compacted away): the store must then not be rebuilt.
  * The records go to `file.partial` first, renamed once whole: a file named with a seq range holds
- * that range, so `/stats` never counts records a save that gave up did not keep.
+ * that range, so `/stats` never counts records a save that gave up did not keep. When a file
+ * beside it already holds those records (savedAs), that file is kept and `records` is 0.
  */
 export function saveDiverged(
   store: Pick<StoreReplication, 'lastSeq' | 'readLog'>,
@@ -64,9 +78,32 @@ export function saveDiverged(
     throw err;
   }
   closeSync(fd);
+  const saved = savedAs(file, partial);
+  if (saved !== undefined) {
+    rmSync(partial, { force: true });
+    return { file: saved, records: 0 };
+  }
   renameSync(partial, file);
   new RealVfs().syncDir(dirname(file));
   return { file, records: last - fork };
+}
+
+/** savedAs names a divergence file beside `file` that holds its seq range (any epoch) with the bytes of `partial`, if any. */
+function savedAs(file: string, partial: string): string | undefined {
+  const m = /^(.*)\.diverged-\d+-(\d+)-(\d+)\.log$/.exec(basename(file));
+  if (m === null) return undefined;
+  const dir = dirname(file);
+  const size = statSync(partial).size;
+  let bytes: Buffer | undefined;
+  for (const name of readdirSync(dir)) {
+    const d = parseDivergedName(m[1]!, name);
+    if (d?.first !== Number(m[2]) || d.last !== Number(m[3])) continue;
+    const other = join(dir, name);
+    if (statSync(other).size !== size) continue;
+    bytes ??= readFileSync(partial);
+    if (readFileSync(other).equals(bytes)) return other;
+  }
+  return undefined;
 }
 
 /**
@@ -83,6 +120,13 @@ export function saveFork(
 ): void {
   const { name } = spec.shard;
   const saved = saveDiverged(store, divergedFileOf(spec.dir, epoch, fork + 1, store.lastSeq()), fork);
+  if (saved.records === 0 && store.lastSeq() > fork) {
+    log?.info(
+      { shard: name, node: spec.node, fork, epoch, file: saved.file },
+      `store ${name} on ${spec.node}: its records above seq ${fork} are already saved in ${saved.file}; rebuilding from the new leader`,
+    );
+    return;
+  }
   log?.warn(
     { shard: name, node: spec.node, fork, epoch, ...saved },
     `store ${name} on ${spec.node} holds ${saved.records} records above seq ${fork} that the leader of epoch ${epoch} never had: saved to ${saved.file}; rebuilding from the new leader`,

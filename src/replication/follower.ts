@@ -36,7 +36,7 @@ import { existsSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { writeDurableJson } from './durable-json.js';
-import { readResyncMarker } from './resync-marker.js';
+import { readResyncMarker, snapshotEpochOf } from './resync-marker.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { ShardEpochs } from './epochs.js';
 import type { FollowerState } from './positions.js';
@@ -106,6 +106,8 @@ export class Follower {
   private caughtUpAt = 0;
   /** exactFrom is, after a fuzzy snapshot, the seq the replica must reach before its content is exact; 0 otherwise. */
   private exactFrom: number;
+  /** loaded is the last snapshot's seq and the leader's epoch there (kept in the marker; undefined when the leader sent none). */
+  private loaded: { seq: number; epoch: number } | undefined;
   /** interrupted: the marker says a snapshot load was under way when the replica last stopped. */
   private readonly interrupted: boolean;
   /** sightings are leader seqs above the ack with the time they were seen, oldest first. */
@@ -127,6 +129,7 @@ export class Follower {
     const marker = readResyncMarker(o.resyncMarker);
     this.interrupted = marker === 'loading';
     this.exactFrom = marker === 'loading' ? 0 : marker;
+    this.loaded = snapshotEpochOf(o.resyncMarker);
     this.ackBound = o.heldThrough ?? Number.POSITIVE_INFINITY;
   }
 
@@ -229,7 +232,7 @@ export class Follower {
         }
         if (this.exactFrom > 0 && applied >= this.exactFrom) {
           this.exactFrom = 0;
-          if (this.o.resyncMarker !== undefined) rmSync(this.o.resyncMarker, { force: true });
+          this.settleMarker();
         }
         if (this.exactFrom > 0) this.setState('resyncing');
         else {
@@ -378,13 +381,15 @@ export class Follower {
     await writing;
     await fresh.finishSnapshot(snapshot.seq);
     this.exactFrom = Math.max(snapshot.seq, snapshot.exactSeq());
-    if (this.o.resyncMarker !== undefined)
-      writeDurableJson(this.o.resyncMarker, { exactSeq: this.exactFrom });
-    const reopened = await this.o.reopen();
     // The reopened store holds no record at the snapshot seq: without the leader's word, its epoch
     // there came from the replica's own map, which may not have the leader's newer epoch yet. Its
     // next pull was then told it forked below that seq, and saving the records above the fork
-    // failed (they came from the snapshot, not its log), again at every retry.
+    // failed (they came from the snapshot, not its log), again at every retry. The marker keeps
+    // it, so a replica restarted before it logs a record reads it back (setReplicaEpoch).
+    this.loaded = snapshot.epoch === undefined ? undefined : { seq: snapshot.seq, epoch: snapshot.epoch };
+    if (this.o.resyncMarker !== undefined)
+      writeDurableJson(this.o.resyncMarker, { exactSeq: this.exactFrom, ...this.loaded });
+    const reopened = await this.o.reopen();
     if (snapshot.epoch !== undefined) reopened.epoch = snapshot.epoch;
     this.ackBound = Number.POSITIVE_INFINITY;
     this.o.log?.info(
@@ -397,6 +402,17 @@ export class Follower {
       },
       'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );
+  }
+
+  /**
+   * settleMarker updates the resync marker once the replica's content is exact: it goes, or keeps
+   * only the snapshot seq and its epoch (read only while the store's last seq is that seq).
+   */
+  private settleMarker(): void {
+    const marker = this.o.resyncMarker;
+    if (marker === undefined) return;
+    if (this.loaded === undefined) rmSync(marker, { force: true });
+    else writeDurableJson(marker, this.loaded);
   }
 
   /** safeAck is the ack the replica can publish outside a pull: its last seq, within `ackBound`; 0 while it has no store. */

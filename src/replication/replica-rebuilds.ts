@@ -12,13 +12,14 @@
  *
  * Used only on the replicas' worker thread.
  */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { epochOfSeq } from '../routing/version.js';
 import type { Store } from '../storage/store.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { StoreSpec } from '../worker/messages.js';
 import { type Positions, SLOT_LAST_SEQ } from './positions.js';
-import { readResyncMarker, wipeReplicaDir } from './resync-marker.js';
+import { RESYNC_MARKER, readResyncMarker, snapshotEpochOf, wipeReplicaDir } from './resync-marker.js';
 import { ResyncingStore } from './resyncing-store.js';
 
 /** HostedStore is a worker's slot for one store; `store` is replaced when a replica resyncs. */
@@ -116,9 +117,14 @@ export class ReplicaRebuilds {
 
 /**
  * setReplicaEpoch gives a replica opened afresh the epoch of its last record: the one its log frame
- * carries when the log still holds it, else the one its shard's history gives that seq.
+ * carries when the log still holds it; at the seq of the snapshot it was last loaded from (no record
+ * logged since), the leader's epoch there, kept in its resync marker; else the one its shard's
+ * history gives that seq (which may lag the leader's).
  */
 export function setReplicaEpoch(h: HostedStore): void {
   const r = h.store.replication;
-  if (r !== undefined && !r.epochRecovered) r.epoch = epochOfSeq(h.spec.history ?? [], r.lastSeq());
+  if (r === undefined || r.epochRecovered) return;
+  const last = r.lastSeq();
+  const loaded = snapshotEpochOf(join(h.spec.dir, RESYNC_MARKER));
+  r.epoch = loaded?.seq === last ? loaded.epoch : epochOfSeq(h.spec.history ?? [], last);
 }

@@ -2,6 +2,10 @@
  * The resync marker: a file in a replica's directory that says a resync from a leader snapshot is
  * under way (`{"loading":true}`) or up to which seq the replica's content is not exact yet
  * (`{"exactSeq":S}`); follower.ts writes and reads it (docs/architecture.md, "Replication").
+ * After a load it also keeps the snapshot's seq and the leader's epoch there (`"seq"`, `"epoch"`),
+ * and keeps only those once the replica is exact: the reopened store has no record at the snapshot
+ * seq to read its epoch back from, and its own map may lag the leader's. They are read only while
+ * the store's last seq is that seq (snapshotEpochOf, setReplicaEpoch); the next resync replaces them.
  *
  * It is written before the resync wipes the directory and the wipe spares it: a replica stopped
  * between the wipe and the load must not open as whatever its log still held of it.
@@ -31,5 +35,20 @@ export function readResyncMarker(file: string | undefined): number | 'loading' {
     return typeof parsed.exactSeq === 'number' ? parsed.exactSeq : 0;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * snapshotEpochOf returns the snapshot seq and the leader's epoch there that the last resync left
+ * in `file`, if any: the epoch of a replica whose last seq is that seq (it logged nothing since).
+ */
+export function snapshotEpochOf(file: string | undefined): { seq: number; epoch: number } | undefined {
+  if (file === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { seq?: unknown; epoch?: unknown };
+    const { seq, epoch } = parsed;
+    return typeof seq === 'number' && typeof epoch === 'number' ? { seq, epoch } : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -49,4 +49,22 @@ describe('a divergence file', () => {
     assert.deepEqual(readdirSync(root), []);
     assert.deepEqual(countDiverged(dir), { divergedRecords: 0, divergedFiles: 0 });
   });
+
+  it('is saved once: a second save of the same records (another epoch in its name) keeps the first file', () => {
+    const root = tempDir(after);
+    const dir = join(root, 'shard-0');
+    const first = divergedFileOf(dir, 0, 6, 10);
+    assert.deepEqual(saveDiverged(logOf(10, 1), first, 5), { file: first, records: 5 });
+    // The same fork seen again (a pull's 409 DIVERGED, then the new map's fork): nothing new is kept.
+    assert.deepEqual(saveDiverged(logOf(10, 1), divergedFileOf(dir, 1, 6, 10), 5), {
+      file: first,
+      records: 0,
+    });
+    assert.deepEqual(readdirSync(root), ['shard-0.diverged-0-6-10.log']);
+    assert.deepEqual(countDiverged(dir), { divergedRecords: 5, divergedFiles: 1 });
+    // Other records over the same range (another fork, after a resync) are kept too.
+    const other = divergedFileOf(dir, 2, 6, 10);
+    assert.deepEqual(saveDiverged(logOf(10, 1, 8), other, 5), { file: other, records: 5 });
+    assert.deepEqual(countDiverged(dir), { divergedRecords: 10, divergedFiles: 2 });
+  });
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { HttpSource } from '../../src/replication/http-source.js';
 import type { HostedStore } from '../../src/replication/replication-host.js';
+import type { LsmStore } from '../../src/storage/lsm-store.js';
 import type { StoreSpec } from '../../src/worker/messages.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { FakeLeader } from '../helpers/fake-leader.js';
@@ -36,25 +37,34 @@ async function until(ok: () => boolean, what: () => string): Promise<void> {
   }
 }
 
+/**
+ * aheadReplica opens a leader (store 0, epoch 2, 6 writes) and a same-worker replica (store 1) whose
+ * map lags by an epoch, ahead of its leader with another history: it resyncs from the leader's
+ * snapshot (S = 6).
+ */
+async function aheadReplica(): Promise<{ leader: LsmStore; hosted: Map<number, HostedStore> }> {
+  const root = tempDir(after);
+  const leaderSpec: StoreSpec = {
+    ...inDir(join(root, 'leader'), 'leader'),
+    epoch: 2,
+    history: LEADER_HISTORY,
+  };
+  const local = localReplicaSpec(join(root, 'replica'), 1, REPLICA, 0);
+  const replicaSpec: StoreSpec = { ...local, epoch: 1, history: LAGGING_HISTORY };
+  const leader = await openTestLsm(leaderSpec.dir);
+  const replica = await openTestLsm(replicaSpec.dir);
+  for (let i = 1; i <= 6; i++) await leader.put(b(`k${i}`), b(`v${i}`));
+  for (let i = 1; i <= 8; i++) await replica.put(b(`x${i}`), b(`y${i}`));
+  const hosted = new Map<number, HostedStore>([
+    [0, { spec: leaderSpec, store: leader }],
+    [1, { spec: replicaSpec, store: replica }],
+  ]);
+  return { leader, hosted };
+}
+
 describe('a replica rebuilt from a snapshot while its map lags its leader by an epoch', () => {
   it('takes the epoch of the snapshot seq from its leader on the same worker and streams, no fork', async () => {
-    const root = tempDir(after);
-    const leaderSpec: StoreSpec = {
-      ...inDir(join(root, 'leader'), 'leader'),
-      epoch: 2,
-      history: LEADER_HISTORY,
-    };
-    const local = localReplicaSpec(join(root, 'replica'), 1, REPLICA, 0);
-    const replicaSpec: StoreSpec = { ...local, epoch: 1, history: LAGGING_HISTORY };
-    const leader = await openTestLsm(leaderSpec.dir);
-    const replica = await openTestLsm(replicaSpec.dir);
-    for (let i = 1; i <= 6; i++) await leader.put(b(`k${i}`), b(`v${i}`));
-    // Ahead of its leader with another history: the replica resyncs from the leader's snapshot (S = 6).
-    for (let i = 1; i <= 8; i++) await replica.put(b(`x${i}`), b(`y${i}`));
-    const hosted = new Map<number, HostedStore>([
-      [0, { spec: leaderSpec, store: leader }],
-      [1, { spec: replicaSpec, store: replica }],
-    ]);
+    const { leader, hosted } = await aheadReplica();
     const host = testReplicationHost(hosted, (spec) => openTestLsm(spec.dir));
     host.start();
     try {
@@ -76,6 +86,49 @@ describe('a replica rebuilt from a snapshot while its map lags its leader by an 
       assert.equal(stats.resyncs, 1, `the replica resynced more than once: ${JSON.stringify(stats)}`);
     } finally {
       await host.stop();
+      await hosted.get(1)!.store.close();
+      await leader.close();
+    }
+  });
+});
+
+describe('a replica restarted after its resync, before it logged a record', () => {
+  it('takes the epoch of the snapshot seq from its resync marker, not its lagging map, and streams', async () => {
+    const { leader, hosted } = await aheadReplica();
+    const replicaDir = hosted.get(1)!.spec.dir;
+    const want = JSON.stringify(dump(leader));
+    const streamed = (host: ReturnType<typeof testReplicationHost>): Promise<void> =>
+      until(
+        () =>
+          host.statsOf(1).replicaState === 'streaming' && JSON.stringify(dump(hosted.get(1)!.store)) === want,
+        () => `the replica never streamed: ${JSON.stringify(host.statsOf(1))}`,
+      );
+    // First run: the replica resyncs from the snapshot at 6 and logs nothing after it.
+    const first = testReplicationHost(hosted, (spec) => openTestLsm(spec.dir));
+    first.start();
+    try {
+      await streamed(first);
+      assert.equal((first.statsOf(1) as { resyncs?: number }).resyncs, 1);
+    } finally {
+      await first.stop();
+    }
+    await hosted.get(1)!.store.close();
+    // Second run: the same lagging map; the reopened store has no record at 6 to read its epoch from.
+    hosted.get(1)!.store = await openTestLsm(replicaDir);
+    assert.equal(hosted.get(1)!.store.lastSeq(), 6);
+    const second = testReplicationHost(hosted, (spec) => openTestLsm(spec.dir));
+    second.start();
+    try {
+      await streamed(second);
+      await leader.put(b('k7'), b('v7'));
+      await until(
+        () => hosted.get(1)!.store.lastSeq() === 7,
+        () => `the replica did not follow on: ${JSON.stringify(second.statsOf(1))}`,
+      );
+      const stats = second.statsOf(1) as { resyncs?: number };
+      assert.equal(stats.resyncs, 0, `the restarted replica resynced: ${JSON.stringify(stats)}`);
+    } finally {
+      await second.stop();
       await hosted.get(1)!.store.close();
       await leader.close();
     }

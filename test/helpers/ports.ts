@@ -1,6 +1,7 @@
 /**
  * Free loopback ports for tests: each test binds its own, so test files can run in parallel.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** RESP_PORT_OFFSET is the default `server.resp_port_offset`: a node also listens on its HTTP port + this. */
@@ -22,15 +23,42 @@ function canBind(port: number, host: string): Promise<boolean> {
   });
 }
 
+/** LOWEST_PORT is where test ports start (above the well-known and most registered service ports). */
+const LOWEST_PORT = 10000;
+
+/**
+ * ephemeralStart is the first port the kernel gives to outgoing connections (Linux's
+ * ip_local_port_range). A listener on a port in that range can fail with EADDRINUSE when a
+ * connection of another test took it as its source port between the check and the listen: test
+ * ports are taken below it.
+ */
+function ephemeralStart(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
 /**
  * freePort returns a TCP port that is free on `host` right now, and whose RESP twin (port +
- * RESP_PORT_OFFSET, where a spawned node also listens by default) is free too.
+ * RESP_PORT_OFFSET, where a spawned node also listens by default) is free too. Both are below the
+ * kernel's range for outgoing connections' source ports (see ephemeralStart), picked at random so
+ * test files running in parallel rarely try the same one; where that range leaves too little room
+ * below it, any free port the kernel gives.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (;;) {
-    const port = await anyFreePort(host);
-    if (port + RESP_PORT_OFFSET <= 65535 && (await canBind(port + RESP_PORT_OFFSET, host))) return port;
+  const top = ephemeralStart() - RESP_PORT_OFFSET;
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port =
+      top - LOWEST_PORT >= 1000
+        ? LOWEST_PORT + Math.floor(Math.random() * (top - LOWEST_PORT))
+        : await anyFreePort(host);
+    if (port + RESP_PORT_OFFSET > 65535) continue;
+    if ((await canBind(port, host)) && (await canBind(port + RESP_PORT_OFFSET, host))) return port;
   }
+  throw new Error('freePort: no free port pair found in 1000 tries');
 }
 
 function anyFreePort(host: string): Promise<number> {

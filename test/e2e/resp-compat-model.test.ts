@@ -183,8 +183,13 @@ function modelRun(rnd: () => number, keys: string[], n: number): Step[] {
       }
       case 14: {
         const text = cur?.value.toString('latin1');
-        const n = text === undefined ? 0n : /^(0|-?[1-9]\d{0,17})$/.test(text) ? BigInt(text) : undefined;
+        // A signed 64-bit decimal, as Redis's string2ll reads it (19 digits pass 2^63 - 1 only sometimes).
+        const parsed =
+          text === undefined ? 0n : /^(0|-?[1-9]\d{0,18})$/.test(text) ? BigInt(text) : undefined;
+        const n = parsed !== undefined && BigInt.asIntN(64, parsed) === parsed ? parsed : undefined;
         if (n === undefined) steps.push({ args: ['INCR', k], expect: NOT_INTEGER });
+        else if (n === 2n ** 63n - 1n)
+          break; // the overflow answer is not modelled
         else {
           model.set(k, { value: Buffer.from(String(n + 1n)), ttl: cur?.ttl ?? false });
           steps.push({ args: ['INCR', k], expect: int(n + 1n) });

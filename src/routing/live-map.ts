@@ -37,6 +37,12 @@ export interface LiveShard {
 export interface EpochStart {
   epoch: number;
   firstSeq: number;
+  /**
+   * restart marks an epoch that its leader, unchanged, started on its own after an unclean stop
+   * (src/server/restart-epochs.ts), not a change of leader: in a conflict, a change beats it
+   * (`mergedMap`).
+   */
+  restart?: true;
 }
 
 /**
@@ -133,13 +139,14 @@ function isHistory(v: unknown): v is EpochStart[] {
   return (
     Array.isArray(v) &&
     v.every((h) => {
-      const e = h as Partial<EpochStart> | null;
+      const e = h as (Partial<Omit<EpochStart, 'restart'>> & { restart?: unknown }) | null;
       return (
         typeof e === 'object' &&
         e !== null &&
         Number.isSafeInteger(e.epoch) &&
         Number.isSafeInteger(e.firstSeq) &&
-        (e.firstSeq ?? 0) >= 1
+        (e.firstSeq ?? 0) >= 1 &&
+        (e.restart === undefined || e.restart === true)
       );
     })
   );
@@ -197,7 +204,11 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
           leader: s.leader,
           replicas: [...s.replicas],
           epoch: s.epoch,
-          history: history.map((h) => ({ epoch: h.epoch, firstSeq: h.firstSeq })),
+          history: history.map((h) => ({
+            epoch: h.epoch,
+            firstSeq: h.firstSeq,
+            ...(h.restart === true ? { restart: true as const } : {}),
+          })),
         });
     }
   }
@@ -211,21 +222,25 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
  * an entry for its new epoch when that rose. The history gives every fork point and every key
  * version's epoch: a map that rewrote it, or raised an epoch without saying where it starts, would
  * let a replica keep records no later leader had (no fork found) and label writes with another epoch.
+ * `rewritten` names the shards of a merge whose entry a leader change replaced (`mergedMap`): they
+ * are not checked.
  */
-export function checkSuccessor(current: LiveMap, next: LiveMap): void {
+export function checkSuccessor(
+  current: LiveMap,
+  next: LiveMap,
+  rewritten: ReadonlyMap<number, number> = new Map(),
+): void {
   const problems: string[] = [];
   if (next.version <= current.version)
     problems.push(`version ${next.version} is not above the current ${current.version}`);
   for (const n of next.shards) {
     const c = current.shards.find((s) => s.idx === n.idx);
-    if (c === undefined) continue;
+    // A shard whose restart epochs a leader change beat (`mergedMap`) follows that change's line.
+    if (c === undefined || rewritten.has(n.idx)) continue;
     if (n.epoch < c.epoch) problems.push(`shard ${n.name}: epoch ${n.epoch} is below the current ${c.epoch}`);
     else if (n.leader !== c.leader && n.epoch === c.epoch)
       problems.push(`shard ${n.name}: a new leader needs an epoch above ${c.epoch}`);
-    const kept = c.history.every((h, i) => {
-      const m = n.history[i];
-      return m?.epoch === h.epoch && m.firstSeq === h.firstSeq;
-    });
+    const kept = c.history.every((h, i) => sameStart(n.history[i], h));
     if (!kept) problems.push(`shard ${n.name}: the history must keep the current one's entries`);
     else if (n.epoch === c.epoch && n.history.length !== c.history.length)
       problems.push(`shard ${n.name}: the history may grow only with the epoch (${c.epoch})`);
@@ -233,6 +248,14 @@ export function checkSuccessor(current: LiveMap, next: LiveMap): void {
       problems.push(`shard ${n.name}: epoch ${n.epoch} needs its start in the history (its last entry)`);
   }
   if (problems.length > 0) throw new DistkvError('INVALID_ARGUMENT', `live map: ${problems.join('; ')}`);
+}
+
+/**
+ * sameStart tells whether two history entries are one: a restart and a failover made apart can
+ * carry the same numbers (both epoch + 1 from the same seq), and they are not the same entry.
+ */
+function sameStart(a: EpochStart | undefined, b: EpochStart): boolean {
+  return a?.epoch === b.epoch && a.firstSeq === b.firstSeq && a.restart === b.restart;
 }
 
 /** sameShard tells whether two entries of one shard are equal. */
@@ -245,30 +268,90 @@ function extendsShard(a: LiveShard, b: LiveShard): boolean {
   return (
     a.epoch > b.epoch &&
     a.history.length > b.history.length &&
-    b.history.every((h, i) => a.history[i]?.epoch === h.epoch && a.history[i].firstSeq === h.firstSeq)
+    b.history.every((h, i) => sameStart(a.history[i], h))
   );
+}
+
+/** commonLength is how many history entries two entries of one shard share from the start. */
+function commonLength(a: LiveShard, b: LiveShard): number {
+  let i = 0;
+  while (i < a.history.length && i < b.history.length && sameStart(a.history[i], b.history[i]!)) i++;
+  return i;
+}
+
+/** onlyRestarts tells whether `history` from `from` on is not empty and holds only restart epochs. */
+function onlyRestarts(history: readonly EpochStart[], from: number): boolean {
+  return history.length > from && history.slice(from).every((h) => h.restart === true);
+}
+
+/**
+ * divergedAt is the seq above which two conflicting entries' lines may differ: below the first
+ * start either made after their common history (the lowest of them), both hold the same records.
+ */
+function divergedAt(a: LiveShard, b: LiveShard): number {
+  const c = commonLength(a, b);
+  const starts = [...a.history.slice(c), ...b.history.slice(c)].map((h) => h.firstSeq);
+  return Math.min(...starts) - 1;
+}
+
+/**
+ * changeBeatsRestart settles a conflict between two entries of one shard, each changed without the
+ * other since their common history: when one side's new epochs are all restarts of its leader
+ * (made alone after an unclean stop, with no peer answering) and the other's include a change of
+ * leader (a failover made while that leader was down), the change wins. Its leader took writes
+ * acknowledged by replicas that followed it; the restarted leader's epochs could only take what it
+ * recovered plus writes of its own, which its stores cut above the fork into a divergence file.
+ * Undefined when the rule does not decide (two changes, or two restarts).
+ */
+function changeBeatsRestart(mine: LiveShard, theirs: LiveShard): 'mine' | 'theirs' | undefined {
+  const c = commonLength(mine, theirs);
+  const mineRestarts = onlyRestarts(mine.history, c);
+  const theirsRestarts = onlyRestarts(theirs.history, c);
+  if (mineRestarts && !theirsRestarts && theirs.history.length > c) return 'theirs';
+  if (theirsRestarts && !mineRestarts && mine.history.length > c) return 'mine';
+  return undefined;
+}
+
+/** MapMerge is a merged map and, per shard whose entry here a leader change replaced, the seq its stores fork at. */
+export interface MapMerge {
+  map: LiveMap;
+  forks: ReadonlyMap<number, number>;
 }
 
 /**
  * mergedMap reconciles `mine` with `theirs`, a map no newer, made without seeing `mine`: without a
  * coordinator, leaders restarting after an unclean stop each raise the epochs of the shards they
  * lead on their own (src/server/restart-epochs.ts), and two such maps may share a version. Shard by
- * shard it keeps the entry that extends the other; the result's version is above both, so every
- * node that merges the same two computes the same map and the merges converge. Undefined when
- * `theirs` extends no shard of `mine`, or when a shard's entries conflict (each changed it without
- * the other: a failover while a leader that restarted could reach no peer): that needs an
- * operator's failover, which publishes a newer map.
+ * shard it keeps the entry that extends the other, or, where each changed it without the other,
+ * the one with a change of leader over one with only restart epochs (`changeBeatsRestart`: a
+ * failover while the old leader, restarting after a crash, reached no peer; before, both led the
+ * shard in the same epoch until an operator's failover). The result's version is above both, so
+ * every node that merges the same two computes the same map and the merges converge. Undefined
+ * when `theirs` gains `mine` nothing, or when a shard's entries conflict otherwise (two failovers
+ * made apart): that needs an operator's failover, which publishes a newer map. `forks` names each
+ * shard whose entry of `mine` was replaced, with the seq above which its stores here hold records
+ * of the losing line.
  */
-export function mergedMap(mine: LiveMap, theirs: LiveMap): LiveMap | undefined {
+export function mergedMap(mine: LiveMap, theirs: LiveMap): MapMerge | undefined {
   let gained = false;
   const shards: LiveShard[] = [];
+  const forks = new Map<number, number>();
   for (const m of mine.shards) {
     const t = theirs.shards.find((s) => s.idx === m.idx);
     if (t === undefined || sameShard(m, t) || extendsShard(m, t)) shards.push(m);
     else if (extendsShard(t, m)) {
       shards.push(t);
       gained = true;
-    } else return undefined;
+    } else {
+      const winner = changeBeatsRestart(m, t);
+      if (winner === undefined) return undefined;
+      if (winner === 'mine') shards.push(m);
+      else {
+        shards.push(t);
+        forks.set(m.idx, divergedAt(m, t));
+        gained = true;
+      }
+    }
   }
-  return gained ? { version: Math.max(mine.version, theirs.version) + 1, shards } : undefined;
+  return gained ? { map: { version: Math.max(mine.version, theirs.version) + 1, shards }, forks } : undefined;
 }

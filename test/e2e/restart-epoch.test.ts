@@ -139,7 +139,7 @@ describe('a leader restarting after an unclean stop with interval durability', {
     assert.equal((await storeOf(A)).lastSeq, 5, 'the cut took the last five writes');
     const doc = await clusterOf(A);
     assert.equal(doc.shards[0]!.epoch, 1, 'the restarted leader leads a new epoch');
-    assert.deepEqual(doc.map.shards[0]!.history, [{ epoch: 1, firstSeq: 6 }]);
+    assert.deepEqual(doc.map.shards[0]!.history, [{ epoch: 1, firstSeq: 6, restart: true }]);
     await put('new', 6, 12, 0);
 
     // A watcher that saw the lost write at seq 8 (epoch 0) resumes: the log's seq 8 is now

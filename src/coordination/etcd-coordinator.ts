@@ -41,6 +41,7 @@ import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js
 import { FollowHolds } from './follow-holds.js';
 import { ProcessLease } from './process-lease.js';
 import { type Promotion, promoteThroughEtcd } from './self-promotion.js';
+import { WorkerFences } from './worker-fences.js';
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
 const START_ATTEMPTS = 10;
@@ -55,8 +56,8 @@ export class EtcdCoordinator {
   private readonly lease: ProcessLease;
   /** held are the shards whose leader key this process holds under its current lease. */
   private readonly held = new Set<number>();
-  /** workerFenced are the leader stores this loop fenced at their worker. */
-  private readonly workerFenced = new Set<number>();
+  /** fences hold, at their worker, the leader stores this process may not write for now. */
+  private readonly fences: WorkerFences;
   /** published are the seqs last published, by key, under lease `publishedUnder`. */
   private readonly published = new Map<string, number>();
   private publishedUnder: string | undefined;
@@ -114,6 +115,7 @@ export class EtcdCoordinator {
     this.gate = new CampaignGate(this.ttlMs, this.tickMs, () => {
       this.kick();
     });
+    this.fences = new WorkerFences(plan, pool);
     this.holds = new FollowHolds(plan, pool, HOLD_TTLS * this.ttlMs, (m) => {
       this.warnOnce(m);
     });
@@ -246,7 +248,7 @@ export class EtcdCoordinator {
       for (const shard of this.keeper.current.shards) await this.step(shard, snap, lease);
     } finally {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
-      await this.applyFences();
+      await this.fences.apply((idx) => this.mayWrite(idx));
     }
   }
 
@@ -334,7 +336,9 @@ export class EtcdCoordinator {
         continue;
       }
       if (holder === st.node && mine) {
-        // Led by another node in the map now (a planned failover): let its leader key go.
+        // Led by another node in the map now (a planned failover): let its leader key go, and with
+        // it the writes (a later map naming this node again must not find it still writing).
+        this.held.delete(shard.idx);
         await this.keys.dropLeader(shard.name, kv.mod_revision);
         continue;
       }
@@ -382,21 +386,5 @@ export class EtcdCoordinator {
     const epoch = next.shards.find((s) => s.idx === p.shard.idx)?.epoch ?? p.shard.epoch;
     this.take({ ...p.shard, epoch }, p.node);
     return true;
-  }
-
-  /** applyFences fences, at their worker, the leader stores this process may not write for now (RESP and queued writes included). */
-  private async applyFences(): Promise<void> {
-    for (const st of this.plan.stores) {
-      if (st.role !== 'leader') {
-        this.workerFenced.delete(st.index);
-        continue;
-      }
-      if (this.pool.storeFailure(st.index) !== undefined) continue;
-      const want = !this.mayWrite(st.shard.idx);
-      if (want === this.workerFenced.has(st.index)) continue;
-      await this.pool.call(st.worker, { type: 'fence', store: st.index, on: want });
-      if (want) this.workerFenced.add(st.index);
-      else this.workerFenced.delete(st.index);
-    }
   }
 }

@@ -54,8 +54,12 @@ export class EtcdCoordinator {
   private readonly keys: EtcdKeyspace;
   private readonly ttlMs: number;
   private readonly lease: ProcessLease;
-  /** held are the shards whose leader key this process holds under its current lease. */
-  private readonly held = new Set<number>();
+  /**
+   * held maps each shard whose leader key this process took to the lease it took it under: it
+   * counts only while that lease is the current one (a campaign whose lease ended while it
+   * promoted must not count once a keepalive gets a new lease: the key went with the old one).
+   */
+  private readonly held = new Map<number, string>();
   /** fences hold, at their worker, the leader stores this process may not write for now. */
   private readonly fences: WorkerFences;
   /** published are the seqs last published, by key, under lease `publishedUnder`. */
@@ -123,7 +127,8 @@ export class EtcdCoordinator {
 
   /** mayWrite tells whether this process may execute writes to shard `idx` as its leader now. */
   mayWrite(idx: number): boolean {
-    return this.held.has(idx) && this.lease.valid();
+    const under = this.held.get(idx);
+    return under !== undefined && under === this.lease.id && this.lease.valid();
   }
 
   /**
@@ -324,12 +329,13 @@ export class EtcdCoordinator {
           this.held.delete(shard.idx);
         }
         if (won === undefined) continue;
-        if (!this.owed.has(shard.idx)) this.take(shard, st.node);
+        if (!this.owed.has(shard.idx)) this.take(shard, st.node, lease);
         // Owed a new epoch after an unclean stop: a campaign's promotion, leader unchanged, before any write.
         else if (
           await this.promoteSelf(
             { shard, node: st.node, store: st.index, worker: st.worker, won },
             `etcd (${RESTART_SOURCE})`,
+            lease,
           )
         )
           this.owed.delete(shard.idx);
@@ -355,13 +361,14 @@ export class EtcdCoordinator {
     }
   }
 
-  private take(shard: LiveShard, node: string): void {
+  /** take counts this process as the holder of `shard`'s leader key, taken under `lease`. */
+  private take(shard: LiveShard, node: string, lease: string): void {
     if (!this.held.has(shard.idx))
       this.log.info(
         { shard: shard.name, node, epoch: shard.epoch },
         `${node} holds the leader key of ${shard.name}`,
       );
-    this.held.add(shard.idx);
+    this.held.set(shard.idx, lease);
   }
 
   /** campaign takes the leader key of a shard whose leader is gone, then promotes `node` (`promoteSelf`). */
@@ -374,17 +381,17 @@ export class EtcdCoordinator {
   ): Promise<void> {
     const won = await this.keys.putLeader(shard.name, node, lease, undefined);
     if (won !== undefined)
-      await this.promoteSelf({ shard, node, store, worker, won }, 'etcd (automatic failover)');
+      await this.promoteSelf({ shard, node, store, worker, won }, 'etcd (automatic failover)', lease);
   }
 
   /** promoteSelf stores `p`'s promotion in etcd (self-promotion.ts), adopts it and takes the shard's writes; resolves with whether it did. */
-  private async promoteSelf(p: Promotion, source: string): Promise<boolean> {
+  private async promoteSelf(p: Promotion, source: string, lease: string): Promise<boolean> {
     const deps = { keys: this.keys, pool: this.pool, holds: this.holds, log: this.log };
     const next = await promoteThroughEtcd({ ...deps, holdMs: HOLD_TTLS * this.ttlMs }, p);
     if (next === undefined) return false;
     await this.keeper.offer(next, source);
     const epoch = next.shards.find((s) => s.idx === p.shard.idx)?.epoch ?? p.shard.epoch;
-    this.take({ ...p.shard, epoch }, p.node);
+    this.take({ ...p.shard, epoch }, p.node, lease);
     return true;
   }
 }

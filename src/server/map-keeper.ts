@@ -22,14 +22,8 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import {
-  checkSuccessor,
-  forkSeq,
-  type LiveMap,
-  liveShardInfos,
-  mergedMap,
-  parseLiveMap,
-} from '../routing/live-map.js';
+import { checkSuccessor, forkSeq, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
+import { type Adoption, adoption, mergedMap } from '../routing/map-merge.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
@@ -42,16 +36,6 @@ export interface Coordination {
   mayWrite(idx: number): boolean;
   /** publish stores a successor map in the coordinator; resolves with the map it holds afterwards. */
   publish(map: LiveMap): Promise<LiveMap>;
-}
-
-/** isSuccessor tells whether `next` may replace `current` (checkSuccessor does not throw). */
-function isSuccessor(current: LiveMap, next: LiveMap): boolean {
-  try {
-    checkSuccessor(current, next);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** leaselessReadMessage explains a read refused at a leader whose lease has lapsed (HTTP and RESP). */
@@ -207,21 +191,21 @@ export class MapKeeper {
   }
 
   private async adopt(doc: unknown, from: string): Promise<boolean> {
-    let map = parseLiveMap(doc, this.config.shards);
-    // Shards whose restart epochs here a leader change beat, with the seq their stores fork at.
-    let rewritten: ReadonlyMap<number, number> = new Map();
-    // A newer map that is no successor may still win a conflict with restart epochs made here.
-    if (map.version <= this.map.version || !isSuccessor(this.map, map)) {
-      const merged = this.coordination === undefined ? mergedMap(this.map, map) : undefined;
-      if (merged !== undefined) {
-        map = merged.map;
-        rewritten = merged.forks;
-      } else if (map.version <= this.map.version) {
-        this.warnIfConflict(map, from);
-        return false;
-      }
+    const offered = parseLiveMap(doc, this.config.shards);
+    // With a coordinator etcd orders the maps: only a newer successor is taken. Without, maps made
+    // apart are merged (map-merge.ts); `rewritten` names the shards whose restart epochs here a
+    // leader change beat, with the seq their stores fork at.
+    let taken: Adoption | undefined;
+    if (this.coordination !== undefined) {
+      if (offered.version <= this.map.version) return false;
+      checkSuccessor(this.map, offered);
+      taken = { map: offered, rewritten: new Map() };
+    } else taken = adoption(this.map, offered);
+    if (taken === undefined) {
+      this.warnIfConflict(offered, from);
+      return false;
     }
-    checkSuccessor(this.map, map, rewritten);
+    const { map, rewritten } = taken;
     saveLiveMap(this.config.server.data_dir, map);
     const previous = this.map;
     this.map = map;

@@ -3,19 +3,14 @@
  * directory stopped cleanly, and restartedMap (src/server/restart-epochs.ts) is the live map a
  * lossy one makes the node adopt: each led shard in a new epoch after its recovered last seq.
  * Leaders that restart without seeing each other (a whole cluster's power cut, no coordinator)
- * make such maps at one version: mergedMap (src/routing/live-map.ts) makes them converge.
+ * make such maps at one version: mergedMap (src/routing/map-merge.ts) makes them converge.
  */
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import {
-  checkSuccessor,
-  forkSeq,
-  initialLiveMap,
-  mergedMap,
-  promotedMap,
-} from '../../src/routing/live-map.js';
+import { checkSuccessor, forkSeq, initialLiveMap, promotedMap } from '../../src/routing/live-map.js';
+import { mergedMap } from '../../src/routing/map-merge.js';
 import { restartedMap } from '../../src/server/restart-epochs.js';
 import { RUNNING_FILE, RunMarker } from '../../src/server/run-marker.js';
 import { tempDir } from '../helpers/temp-dir.js';

@@ -41,6 +41,7 @@ import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js
 import { FollowHolds } from './follow-holds.js';
 import { ProcessLease } from './process-lease.js';
 import { type Promotion, promoteThroughEtcd } from './self-promotion.js';
+import { WorkerFences } from './worker-fences.js';
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
 const START_ATTEMPTS = 10;
@@ -53,10 +54,14 @@ export class EtcdCoordinator {
   private readonly keys: EtcdKeyspace;
   private readonly ttlMs: number;
   private readonly lease: ProcessLease;
-  /** held are the shards whose leader key this process holds under its current lease. */
-  private readonly held = new Set<number>();
-  /** workerFenced are the leader stores this loop fenced at their worker. */
-  private readonly workerFenced = new Set<number>();
+  /**
+   * held maps each shard whose leader key this process took to the lease it took it under: it
+   * counts only while that lease is the current one (a campaign whose lease ended while it
+   * promoted must not count once a keepalive gets a new lease: the key went with the old one).
+   */
+  private readonly held = new Map<number, string>();
+  /** fences hold, at their worker, the leader stores this process may not write for now. */
+  private readonly fences: WorkerFences;
   /** published are the seqs last published, by key, under lease `publishedUnder`. */
   private readonly published = new Map<string, number>();
   private publishedUnder: string | undefined;
@@ -114,6 +119,7 @@ export class EtcdCoordinator {
     this.gate = new CampaignGate(this.ttlMs, this.tickMs, () => {
       this.kick();
     });
+    this.fences = new WorkerFences(plan, pool);
     this.holds = new FollowHolds(plan, pool, HOLD_TTLS * this.ttlMs, (m) => {
       this.warnOnce(m);
     });
@@ -121,7 +127,8 @@ export class EtcdCoordinator {
 
   /** mayWrite tells whether this process may execute writes to shard `idx` as its leader now. */
   mayWrite(idx: number): boolean {
-    return this.held.has(idx) && this.lease.valid();
+    const under = this.held.get(idx);
+    return under !== undefined && under === this.lease.id && this.lease.valid();
   }
 
   /**
@@ -246,7 +253,7 @@ export class EtcdCoordinator {
       for (const shard of this.keeper.current.shards) await this.step(shard, snap, lease);
     } finally {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
-      await this.applyFences();
+      await this.fences.apply((idx) => this.mayWrite(idx));
     }
   }
 
@@ -322,19 +329,22 @@ export class EtcdCoordinator {
           this.held.delete(shard.idx);
         }
         if (won === undefined) continue;
-        if (!this.owed.has(shard.idx)) this.take(shard, st.node);
+        if (!this.owed.has(shard.idx)) this.take(shard, st.node, lease);
         // Owed a new epoch after an unclean stop: a campaign's promotion, leader unchanged, before any write.
         else if (
           await this.promoteSelf(
             { shard, node: st.node, store: st.index, worker: st.worker, won },
             `etcd (${RESTART_SOURCE})`,
+            lease,
           )
         )
           this.owed.delete(shard.idx);
         continue;
       }
       if (holder === st.node && mine) {
-        // Led by another node in the map now (a planned failover): let its leader key go.
+        // Led by another node in the map now (a planned failover): let its leader key go, and with
+        // it the writes (a later map naming this node again must not find it still writing).
+        this.held.delete(shard.idx);
         await this.keys.dropLeader(shard.name, kv.mod_revision);
         continue;
       }
@@ -351,13 +361,14 @@ export class EtcdCoordinator {
     }
   }
 
-  private take(shard: LiveShard, node: string): void {
+  /** take counts this process as the holder of `shard`'s leader key, taken under `lease`. */
+  private take(shard: LiveShard, node: string, lease: string): void {
     if (!this.held.has(shard.idx))
       this.log.info(
         { shard: shard.name, node, epoch: shard.epoch },
         `${node} holds the leader key of ${shard.name}`,
       );
-    this.held.add(shard.idx);
+    this.held.set(shard.idx, lease);
   }
 
   /** campaign takes the leader key of a shard whose leader is gone, then promotes `node` (`promoteSelf`). */
@@ -370,33 +381,17 @@ export class EtcdCoordinator {
   ): Promise<void> {
     const won = await this.keys.putLeader(shard.name, node, lease, undefined);
     if (won !== undefined)
-      await this.promoteSelf({ shard, node, store, worker, won }, 'etcd (automatic failover)');
+      await this.promoteSelf({ shard, node, store, worker, won }, 'etcd (automatic failover)', lease);
   }
 
   /** promoteSelf stores `p`'s promotion in etcd (self-promotion.ts), adopts it and takes the shard's writes; resolves with whether it did. */
-  private async promoteSelf(p: Promotion, source: string): Promise<boolean> {
+  private async promoteSelf(p: Promotion, source: string, lease: string): Promise<boolean> {
     const deps = { keys: this.keys, pool: this.pool, holds: this.holds, log: this.log };
     const next = await promoteThroughEtcd({ ...deps, holdMs: HOLD_TTLS * this.ttlMs }, p);
     if (next === undefined) return false;
     await this.keeper.offer(next, source);
     const epoch = next.shards.find((s) => s.idx === p.shard.idx)?.epoch ?? p.shard.epoch;
-    this.take({ ...p.shard, epoch }, p.node);
+    this.take({ ...p.shard, epoch }, p.node, lease);
     return true;
-  }
-
-  /** applyFences fences, at their worker, the leader stores this process may not write for now (RESP and queued writes included). */
-  private async applyFences(): Promise<void> {
-    for (const st of this.plan.stores) {
-      if (st.role !== 'leader') {
-        this.workerFenced.delete(st.index);
-        continue;
-      }
-      if (this.pool.storeFailure(st.index) !== undefined) continue;
-      const want = !this.mayWrite(st.shard.idx);
-      if (want === this.workerFenced.has(st.index)) continue;
-      await this.pool.call(st.worker, { type: 'fence', store: st.index, on: want });
-      if (want) this.workerFenced.add(st.index);
-      else this.workerFenced.delete(st.index);
-    }
   }
 }

@@ -37,6 +37,12 @@ export interface LiveShard {
 export interface EpochStart {
   epoch: number;
   firstSeq: number;
+  /**
+   * restart marks an epoch that its leader, unchanged, started on its own after an unclean stop
+   * (src/server/restart-epochs.ts), not a change of leader: in a conflict, a change beats it
+   * (`mergedMap`, map-merge.ts).
+   */
+  restart?: true;
 }
 
 /**
@@ -133,13 +139,14 @@ function isHistory(v: unknown): v is EpochStart[] {
   return (
     Array.isArray(v) &&
     v.every((h) => {
-      const e = h as Partial<EpochStart> | null;
+      const e = h as (Partial<Omit<EpochStart, 'restart'>> & { restart?: unknown }) | null;
       return (
         typeof e === 'object' &&
         e !== null &&
         Number.isSafeInteger(e.epoch) &&
         Number.isSafeInteger(e.firstSeq) &&
-        (e.firstSeq ?? 0) >= 1
+        (e.firstSeq ?? 0) >= 1 &&
+        (e.restart === undefined || e.restart === true)
       );
     })
   );
@@ -197,7 +204,11 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
           leader: s.leader,
           replicas: [...s.replicas],
           epoch: s.epoch,
-          history: history.map((h) => ({ epoch: h.epoch, firstSeq: h.firstSeq })),
+          history: history.map((h) => ({
+            epoch: h.epoch,
+            firstSeq: h.firstSeq,
+            ...(h.restart === true ? { restart: true as const } : {}),
+          })),
         });
     }
   }
@@ -211,21 +222,25 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
  * an entry for its new epoch when that rose. The history gives every fork point and every key
  * version's epoch: a map that rewrote it, or raised an epoch without saying where it starts, would
  * let a replica keep records no later leader had (no fork found) and label writes with another epoch.
+ * `rewritten` names the shards of a merge whose entry a leader change replaced (`mergedMap`): they
+ * are not checked.
  */
-export function checkSuccessor(current: LiveMap, next: LiveMap): void {
+export function checkSuccessor(
+  current: LiveMap,
+  next: LiveMap,
+  rewritten: ReadonlyMap<number, number> = new Map(),
+): void {
   const problems: string[] = [];
   if (next.version <= current.version)
     problems.push(`version ${next.version} is not above the current ${current.version}`);
   for (const n of next.shards) {
     const c = current.shards.find((s) => s.idx === n.idx);
-    if (c === undefined) continue;
+    // A shard whose restart epochs a leader change beat (`mergedMap`) follows that change's line.
+    if (c === undefined || rewritten.has(n.idx)) continue;
     if (n.epoch < c.epoch) problems.push(`shard ${n.name}: epoch ${n.epoch} is below the current ${c.epoch}`);
     else if (n.leader !== c.leader && n.epoch === c.epoch)
       problems.push(`shard ${n.name}: a new leader needs an epoch above ${c.epoch}`);
-    const kept = c.history.every((h, i) => {
-      const m = n.history[i];
-      return m?.epoch === h.epoch && m.firstSeq === h.firstSeq;
-    });
+    const kept = c.history.every((h, i) => sameStart(n.history[i], h));
     if (!kept) problems.push(`shard ${n.name}: the history must keep the current one's entries`);
     else if (n.epoch === c.epoch && n.history.length !== c.history.length)
       problems.push(`shard ${n.name}: the history may grow only with the epoch (${c.epoch})`);
@@ -235,40 +250,10 @@ export function checkSuccessor(current: LiveMap, next: LiveMap): void {
   if (problems.length > 0) throw new DistkvError('INVALID_ARGUMENT', `live map: ${problems.join('; ')}`);
 }
 
-/** sameShard tells whether two entries of one shard are equal. */
-function sameShard(a: LiveShard, b: LiveShard): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/** extendsShard tells whether entry `a` is `b` plus later epochs (its history starts with all of `b`'s). */
-function extendsShard(a: LiveShard, b: LiveShard): boolean {
-  return (
-    a.epoch > b.epoch &&
-    a.history.length > b.history.length &&
-    b.history.every((h, i) => a.history[i]?.epoch === h.epoch && a.history[i].firstSeq === h.firstSeq)
-  );
-}
-
 /**
- * mergedMap reconciles `mine` with `theirs`, a map no newer, made without seeing `mine`: without a
- * coordinator, leaders restarting after an unclean stop each raise the epochs of the shards they
- * lead on their own (src/server/restart-epochs.ts), and two such maps may share a version. Shard by
- * shard it keeps the entry that extends the other; the result's version is above both, so every
- * node that merges the same two computes the same map and the merges converge. Undefined when
- * `theirs` extends no shard of `mine`, or when a shard's entries conflict (each changed it without
- * the other: a failover while a leader that restarted could reach no peer): that needs an
- * operator's failover, which publishes a newer map.
+ * sameStart tells whether two history entries are one: a restart and a failover made apart can
+ * carry the same numbers (both epoch + 1 from the same seq), and they are not the same entry.
  */
-export function mergedMap(mine: LiveMap, theirs: LiveMap): LiveMap | undefined {
-  let gained = false;
-  const shards: LiveShard[] = [];
-  for (const m of mine.shards) {
-    const t = theirs.shards.find((s) => s.idx === m.idx);
-    if (t === undefined || sameShard(m, t) || extendsShard(m, t)) shards.push(m);
-    else if (extendsShard(t, m)) {
-      shards.push(t);
-      gained = true;
-    } else return undefined;
-  }
-  return gained ? { version: Math.max(mine.version, theirs.version) + 1, shards } : undefined;
+export function sameStart(a: EpochStart | undefined, b: EpochStart): boolean {
+  return a?.epoch === b.epoch && a.firstSeq === b.firstSeq && a.restart === b.restart;
 }

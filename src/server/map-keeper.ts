@@ -22,18 +22,12 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import {
-  checkSuccessor,
-  forkSeq,
-  type LiveMap,
-  liveShardInfos,
-  mergedMap,
-  parseLiveMap,
-} from '../routing/live-map.js';
+import { checkSuccessor, forkSeq, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
+import { type Adoption, adoption, mergedMap } from '../routing/map-merge.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
-import { applyLeaders, type NodePlan } from './node-plan.js';
+import { applyLeaders, type NodePlan, type RoleChange } from './node-plan.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** Coordination is what the keeper asks of a coordinator (src/coordination/etcd-coordinator.ts). */
@@ -181,10 +175,14 @@ export class MapKeeper {
     return this.queue.then(() => undefined);
   }
 
-  /** warnIfConflict logs (once per version) a map of this map's version that holds other shard entries. */
+  /**
+   * warnIfConflict logs (once per version) a map of this map's version that holds other shard
+   * entries, unless its sender resolves it by merging this one (a leader change beating restarts).
+   */
   private warnIfConflict(map: LiveMap, from: string): void {
     if (map.version !== this.map.version || this.conflictSeen === map.version) return;
     if (JSON.stringify(map.shards) === JSON.stringify(this.map.shards)) return;
+    if (mergedMap(map, this.map) !== undefined) return;
     this.conflictSeen = map.version;
     this.log.error(
       { from, version: map.version, theirs: map.shards, mine: this.map.shards },
@@ -193,16 +191,21 @@ export class MapKeeper {
   }
 
   private async adopt(doc: unknown, from: string): Promise<boolean> {
-    let map = parseLiveMap(doc, this.config.shards);
-    if (map.version <= this.map.version) {
-      const merged = this.coordination === undefined ? mergedMap(this.map, map) : undefined;
-      if (merged === undefined) {
-        this.warnIfConflict(map, from);
-        return false;
-      }
-      map = merged;
+    const offered = parseLiveMap(doc, this.config.shards);
+    // With a coordinator etcd orders the maps: only a newer successor is taken. Without, maps made
+    // apart are merged (map-merge.ts); `rewritten` names the shards whose restart epochs here a
+    // leader change beat, with the seq their stores fork at.
+    let taken: Adoption | undefined;
+    if (this.coordination !== undefined) {
+      if (offered.version <= this.map.version) return false;
+      checkSuccessor(this.map, offered);
+      taken = { map: offered, rewritten: new Map() };
+    } else taken = adoption(this.map, offered);
+    if (taken === undefined) {
+      this.warnIfConflict(offered, from);
+      return false;
     }
-    checkSuccessor(this.map, map);
+    const { map, rewritten } = taken;
     saveLiveMap(this.config.server.data_dir, map);
     const previous = this.map;
     this.map = map;
@@ -239,7 +242,7 @@ export class MapKeeper {
             !changes.some((c) => c.spec === st)
           )
             changes.push({ spec: st, from: 'leader' });
-        const seq = s.epoch > known ? forkSeq(s, known) : undefined;
+        const seq = rewritten.get(s.idx) ?? (s.epoch > known ? forkSeq(s, known) : undefined);
         if (seq === undefined) continue;
         for (const st of this.plan.stores)
           if (st.shard.idx === s.idx && st.role === 'replica') {
@@ -249,17 +252,39 @@ export class MapKeeper {
       }
       // Promotions first, so a demoted store's first pull finds its new leader ready.
       changes.sort((a, b) => (a.spec.role === 'leader' ? 0 : 1) - (b.spec.role === 'leader' ? 0 : 1));
-      for (const c of changes) {
-        const fork = forks.get(c.spec.index) ?? null;
-        await this.pool.call(c.spec.worker, { type: 'set-role', store: c.spec.index, spec: c.spec, fork });
-        this.log.info(
-          { shard: c.spec.shard.name, node: c.spec.node, from: c.from, to: c.spec.role, fork },
-          `store ${c.spec.shard.name} on ${c.spec.node}: ${c.from} → ${c.spec.role}`,
-        );
-      }
+      // Each store on its own: one that cannot turn over (it failed to open, its worker is down)
+      // must not leave the stores after it in their old roles, leading or following nobody.
+      for (const c of changes) await this.turnOver(c, forks.get(c.spec.index) ?? null);
     } finally {
       for (const s of moved) this.switching.delete(s.idx);
     }
     return true;
+  }
+
+  /**
+   * turnOver tells a store's worker its new role. A store that failed to open is skipped: it is
+   * not hosted, and it opens in the role its spec holds now when it is opened again. A failure is
+   * logged, not thrown: the map is adopted, and the other stores still turn over.
+   */
+  private async turnOver(c: RoleChange, fork: Fork | null): Promise<void> {
+    const pool = this.pool!;
+    const at = { shard: c.spec.shard.name, node: c.spec.node, from: c.from, to: c.spec.role, fork };
+    const failure = pool.storeFailure(c.spec.index);
+    if (failure !== undefined) {
+      this.log.warn(
+        { ...at, err: failure.message },
+        `store ${c.spec.shard.name} on ${c.spec.node} is ${c.spec.role} in the new map but failed to open (${failure.message}): it answers 503 until fixed, and opens as ${c.spec.role}`,
+      );
+      return;
+    }
+    try {
+      await pool.call(c.spec.worker, { type: 'set-role', store: c.spec.index, spec: c.spec, fork });
+      this.log.info(at, `store ${c.spec.shard.name} on ${c.spec.node}: ${c.from} → ${c.spec.role}`);
+    } catch (err) {
+      this.log.error(
+        { ...at, err: (err as Error).message },
+        `store ${c.spec.shard.name} on ${c.spec.node} did not turn ${c.from} → ${c.spec.role}: ${(err as Error).message}`,
+      );
+    }
   }
 }

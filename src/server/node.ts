@@ -35,6 +35,7 @@ import { PeerCheck } from './peer-check.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
 import { startRestartEpochs } from './restart-epochs.js';
 import { RunMarker } from './run-marker.js';
+import { warnIfAlone, warnIfUnclean } from './start-warnings.js';
 import { registerStoreMetrics } from './store-metrics.js';
 import { INLINE, WorkerPool } from './worker-pool.js';
 
@@ -240,7 +241,7 @@ export class DistkvNode {
           node.plan.stores.map((st) => st.dir),
         );
         node.marker = RunMarker.open(node.dataDir, options.config.storage.durability);
-        node.warnIfUnclean(node.marker);
+        warnIfUnclean(node.log, node.dataDir, node.marker);
       }
       const lossy = node.marker?.lossy === true;
       await node.frontDoor.listen();
@@ -266,7 +267,7 @@ export class DistkvNode {
       if (node.coordinator !== undefined) await node.coordinator.start(lossy);
       else {
         await node.peers.checkAll();
-        node.warnIfAlone();
+        warnIfAlone(node.log, node.peers, node.liveMap.current.version);
         if (lossy) await startRestartEpochs(node.liveMap, node.plan, node.pool, node.log);
       }
     } catch (err) {
@@ -318,41 +319,6 @@ export class DistkvNode {
       `serving on ${node.plan.listeners.map((l) => `${node.scheme}://${l.host}:${l.port}`).join(', ')}`,
     );
     return node;
-  }
-
-  /** warnIfUnclean logs that the last run of the data directory did not stop cleanly. */
-  private warnIfUnclean(marker: RunMarker): void {
-    const last = marker.lastRun;
-    if (last === undefined) return;
-    this.log.warn(
-      {
-        data_dir: this.dataDir,
-        previous_pid: last.pid,
-        durability: last.durability,
-        new_epochs: marker.lossy,
-      },
-      `the last run of ${this.dataDir} (pid ${last.pid}, durability ${last.durability}) did not stop cleanly` +
-        (marker.lossy
-          ? ': writes it showed before their sync may be lost, so the shards this node leads start a new epoch'
-          : ''),
-    );
-  }
-
-  /**
-   * warnIfAlone logs, at start without a coordinator, that no peer answered: the node then serves
-   * with the live map on its disk, and a failover that moved one of its shards while it was down
-   * reaches it only when a peer answers (until then it takes writes in the old epoch, which end in
-   * a divergence file: docs/failover.md).
-   */
-  private warnIfAlone(): void {
-    const silent = this.peers.silent();
-    const asked = this.peers.view().length;
-    if (asked === 0 || silent.length < asked) return;
-    const version = this.liveMap.current.version;
-    this.log.warn(
-      { map_version: version, peers: silent },
-      `no peer answered at start: serving with live map version ${version} from its data directory; a failover made while this node was down reaches it only once a peer answers (normal for the first node of a cluster that starts; peers asked: ${silent.join(', ')})`,
-    );
   }
 
   /** stop drains and shuts down; calling it again returns the same promise. */

@@ -42,12 +42,21 @@ export async function releaseLeader(pool: WorkerPool, st: Store): Promise<void> 
   await pool.call(st.worker, { type: 'fence', store: st.index, on: false });
 }
 
-/** restartedMap is `base`'s successor in which each shard of `starts` (idx → last seq) has a new epoch after that seq. */
+/**
+ * restartedMap is `base`'s successor in which each shard of `starts` (idx → last seq) has a new
+ * epoch after that seq, marked a restart (a failover made meanwhile beats it: `mergedMap`).
+ */
 export function restartedMap(base: LiveMap, starts: ReadonlyMap<number, number>): LiveMap {
   let next = base;
   for (const [idx, last] of starts) {
     const s = next.shards.find((x) => x.idx === idx);
-    if (s !== undefined) next = promotedMap(next, idx, s.leader, s.epoch + 1, last);
+    if (s === undefined) continue;
+    next = promotedMap(next, idx, s.leader, s.epoch + 1, last);
+    next.shards = next.shards.map((x) =>
+      x.idx !== idx
+        ? x
+        : { ...x, history: x.history.map((h, i) => (i < s.history.length ? h : { ...h, restart: true })) },
+    );
   }
   return { ...next, version: base.version + 1 };
 }

@@ -13,7 +13,11 @@
  *   - a clean stop and restart starts no epoch;
  *   - two leaders that restart without seeing each other (a whole cluster's power cut) each raise
  *     their own shard's epoch in a map of the same version: they converge on both epochs (before
- *     the merge, each kept its own map and ignored the other's as no newer).
+ *     the merge, each kept its own map and ignored the other's as no newer);
+ *   - a forced failover made while the old leader was down beats the epoch that leader starts
+ *     when it restarts alone (no peer answers): both converge on the new leader and the old one's
+ *     lone write is in its divergence file (before, both maps had one version and both nodes led
+ *     the shard in one epoch until an operator published a newer map).
  */
 import assert from 'node:assert/strict';
 import {
@@ -31,10 +35,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { endOfData } from '../../src/storage/commit-log-reader.js';
+import { failover } from '../../src/cli/failover.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { clusterOf, divergedOf, dumpAt, storeOf, waitFor } from '../helpers/failover-model.js';
 import { logDirOf, storeDirOf } from '../helpers/log-epochs.js';
 import { freePort } from '../helpers/ports.js';
+import type { ShardLayout } from '../helpers/server-process.js';
 
 /** newestSegment is the path of the newest segment of the commit log in `logDir`. */
 function newestSegment(logDir: string): string {
@@ -55,6 +61,41 @@ function zeroFrom(file: string, from: number): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Lossy is a cluster in a fresh temp dir whose stores sync on an interval that never comes during a test. */
+interface Lossy {
+  dir: string;
+  cluster: TestCluster;
+  /** addresses are the nodes' addresses, in the order of `hosts`. */
+  addresses: string[];
+}
+
+/**
+ * lossyCluster registers, in the calling describe, a `before` that starts a node on each of
+ * `hosts` (free ports) with the shards `layout` makes of their addresses, and an `after` that
+ * stops it and removes its directory; the returned object is filled in by the `before`.
+ */
+function lossyCluster(
+  prefix: string,
+  hosts: readonly string[],
+  layout: (addresses: string[]) => ShardLayout[],
+): Lossy {
+  const lossy = { dir: '', addresses: [] } as unknown as Lossy;
+  before(async () => {
+    lossy.dir = mkdtempSync(join(tmpdir(), prefix));
+    lossy.addresses = await Promise.all(hosts.map(async (h) => `${h}:${await freePort(h)}`));
+    lossy.cluster = await TestCluster.start({
+      dir: lossy.dir,
+      shards: layout(lossy.addresses),
+      extraToml: '[storage]\ndurability = "interval"\nfsync_interval_ms = 60000\n',
+    });
+  });
+  after(async () => {
+    await lossy.cluster.stop();
+    rmSync(lossy.dir, { recursive: true, force: true });
+  });
+  return lossy;
 }
 
 /** firstEvents reads a watch's SSE stream until `count` events other than hello/progress came; returns their types and keys. */
@@ -93,28 +134,26 @@ async function firstEvents(node: string, from: string, count: number): Promise<s
 }
 
 describe('a leader restarting after an unclean stop with interval durability', { timeout: 180000 }, () => {
+  const lossy = lossyCluster('distkv-restart-epoch-', ['127.0.0.1', '127.0.0.2'], ([a, b]) => [
+    { address: a!, replicas: [b!] },
+  ]);
+  let client: DistkvClient;
   let dir = '';
   let cluster: TestCluster;
-  let client: DistkvClient;
   let A = '';
   let B = '';
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-restart-epoch-'));
-    A = `127.0.0.1:${await freePort('127.0.0.1')}`;
-    B = `127.0.0.2:${await freePort('127.0.0.2')}`;
-    cluster = await TestCluster.start({
+  before(() => {
+    ({
       dir,
-      shards: [{ address: A, replicas: [B] }],
-      extraToml: '[storage]\ndurability = "interval"\nfsync_interval_ms = 60000\n',
-    });
+      cluster,
+      addresses: [A = '', B = ''],
+    } = lossy);
     client = new DistkvClient({ urls: [`http://${A}`], timeoutMs: 5000 });
   });
 
   after(async () => {
     await client.close();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function put(prefix: string, from: number, to: number, w: number): Promise<void> {
@@ -139,7 +178,7 @@ describe('a leader restarting after an unclean stop with interval durability', {
     assert.equal((await storeOf(A)).lastSeq, 5, 'the cut took the last five writes');
     const doc = await clusterOf(A);
     assert.equal(doc.shards[0]!.epoch, 1, 'the restarted leader leads a new epoch');
-    assert.deepEqual(doc.map.shards[0]!.history, [{ epoch: 1, firstSeq: 6 }]);
+    assert.deepEqual(doc.map.shards[0]!.history, [{ epoch: 1, firstSeq: 6, restart: true }]);
     await put('new', 6, 12, 0);
 
     // A watcher that saw the lost write at seq 8 (epoch 0) resumes: the log's seq 8 is now
@@ -176,31 +215,16 @@ describe('a leader restarting after an unclean stop with interval durability', {
 });
 
 describe('leaders of two shards restarting without seeing each other', { timeout: 180000 }, () => {
-  let dir = '';
-  let cluster: TestCluster;
-  let A = '';
-  let C = '';
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-restart-epochs-'));
-    A = `127.0.0.1:${await freePort('127.0.0.1')}`;
-    C = `127.0.0.3:${await freePort('127.0.0.3')}`;
-    cluster = await TestCluster.start({
-      dir,
-      shards: [
-        { address: A, replicas: [C], slots: '0-8191' },
-        { address: C, replicas: [A], slots: '8192-16383' },
-      ],
-      extraToml: '[storage]\ndurability = "interval"\nfsync_interval_ms = 60000\n',
-    });
-  });
-
-  after(async () => {
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const lossy = lossyCluster('distkv-restart-epochs-', ['127.0.0.1', '127.0.0.3'], ([a, c]) => [
+    { address: a!, replicas: [c!], slots: '0-8191' },
+    { address: c!, replicas: [a!], slots: '8192-16383' },
+  ]);
 
   it('converge on one map holding both new epochs', async () => {
+    const {
+      cluster,
+      addresses: [A = '', C = ''],
+    } = lossy;
     await cluster.kill(A);
     await cluster.kill(C);
     // A comes back alone and raises shard-0's epoch; then C alone raises shard-1's: both version 2.
@@ -217,5 +241,65 @@ describe('leaders of two shards restarting without seeing each other', { timeout
       return JSON.stringify(a.map) === JSON.stringify(c.map) && a.map.shards.every((s) => s.epoch === 1);
     });
     assert.equal((await clusterOf(A)).map_version, 3);
+  });
+});
+
+/** put writes `key` at `node` with `w` replicas and returns the status. */
+async function put(node: string, key: string, value: string, w: number): Promise<number> {
+  const r = await fetch(`http://${node}/kv/${key}?w=${w}`, {
+    method: 'PUT',
+    body: value,
+    redirect: 'manual',
+  });
+  await r.arrayBuffer();
+  return r.status;
+}
+
+describe('a forced failover while the old leader restarts alone after a crash', { timeout: 180000 }, () => {
+  const lossy = lossyCluster('distkv-restart-after-failover-', ['127.0.0.1', '127.0.0.2'], ([a, b]) => [
+    { address: a!, replicas: [b!] },
+  ]);
+
+  it('converges on the failover: A follows B and saves what it took alone', async () => {
+    const {
+      cluster,
+      addresses: [A = '', B = ''],
+    } = lossy;
+    for (let i = 0; i < 20; i++) assert.equal(await put(A, `k${i}`, `v${i}`, 1), 204);
+    await cluster.kill(A);
+    const r = await failover({
+      urls: [`http://${B}`],
+      shard: 'shard-0',
+      force: true,
+      token: '',
+      timeoutMs: 5000,
+    });
+    assert.equal(r.to, B);
+    // B, promoted in epoch 1 (map version 2), stops; A comes back alone after its crash.
+    await cluster.stopNode(B);
+    await cluster.startNode(A);
+    const alone = await clusterOf(A);
+    assert.deepEqual([alone.map_version, alone.map.shards[0]!.leader, alone.map.shards[0]!.epoch], [2, A, 1]);
+    assert.equal(await put(A, 'only-a', 'lost', 0), 204, 'A leads alone in its restart epoch');
+    await cluster.startNode(B);
+    for (let i = 0; i < 5; i++) assert.equal(await put(B, `b${i}`, `w${i}`, 0), 204);
+    await waitFor('both nodes to hold one map with B leading', async () => {
+      const [a, b] = [await clusterOf(A), await clusterOf(B)];
+      return JSON.stringify(a.map) === JSON.stringify(b.map) && a.map.shards[0]!.leader === B;
+    });
+    assert.equal((await clusterOf(B)).map_version, 3);
+    await waitFor('A to follow B', async () => {
+      const [a, b] = [await storeOf(A), await storeOf(B)];
+      return a.role === 'replica' && a.lastSeq === b.lastSeq;
+    });
+    const [atA, atB] = [await dumpAt(A), await dumpAt(B)];
+    assert.deepEqual([...atA].sort(), [...atB].sort(), 'A holds B content');
+    assert.equal(atB.get('only-a'), undefined);
+    for (let i = 0; i < 20; i++) assert.equal(atB.get(`k${i}`), `v${i}`, `acknowledged k${i}`);
+    const diverged = await divergedOf(A);
+    assert.ok(
+      diverged.bytes.includes(Buffer.from('only-a')),
+      'the write A took alone is in its divergence file',
+    );
   });
 });

@@ -3,19 +3,14 @@
  * directory stopped cleanly, and restartedMap (src/server/restart-epochs.ts) is the live map a
  * lossy one makes the node adopt: each led shard in a new epoch after its recovered last seq.
  * Leaders that restart without seeing each other (a whole cluster's power cut, no coordinator)
- * make such maps at one version: mergedMap (src/routing/live-map.ts) makes them converge.
+ * make such maps at one version: mergedMap (src/routing/map-merge.ts) makes them converge.
  */
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import {
-  checkSuccessor,
-  forkSeq,
-  initialLiveMap,
-  mergedMap,
-  promotedMap,
-} from '../../src/routing/live-map.js';
+import { checkSuccessor, forkSeq, initialLiveMap, promotedMap } from '../../src/routing/live-map.js';
+import { mergedMap } from '../../src/routing/map-merge.js';
 import { restartedMap } from '../../src/server/restart-epochs.js';
 import { RUNNING_FILE, RunMarker } from '../../src/server/run-marker.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -89,10 +84,10 @@ describe('restartedMap', () => {
     const [s0, s1, s2] = next.shards;
     assert.deepEqual(
       [s0!.leader, s0!.replicas, s0!.epoch, s0!.history],
-      [base.shards[0]!.leader, base.shards[0]!.replicas, 1, [{ epoch: 1, firstSeq: 42 }]],
+      [base.shards[0]!.leader, base.shards[0]!.replicas, 1, [{ epoch: 1, firstSeq: 42, restart: true }]],
     );
     assert.deepEqual(s1, base.shards[1]);
-    assert.deepEqual(s2!.history, [{ epoch: 1, firstSeq: 1 }]);
+    assert.deepEqual(s2!.history, [{ epoch: 1, firstSeq: 1, restart: true }]);
     // A replica that last knew epoch 0 is cut back to what the leader recovered.
     assert.equal(forkSeq(s0!, 0), 41);
   });
@@ -111,16 +106,16 @@ describe('mergedMap', () => {
   const c = restartedMap(base, new Map([[1, 20]]));
 
   it('merges two restarts of other shards at one version into the same union from either side', () => {
-    const ac = mergedMap(a, c);
-    const ca = mergedMap(c, a);
+    const ac = mergedMap(a, c)?.map;
+    const ca = mergedMap(c, a)?.map;
     assert.ok(ac !== undefined && ca !== undefined);
     assert.deepEqual(ac, ca);
     assert.equal(ac.version, 3);
     assert.deepEqual(
       ac.shards.map((s) => [s.epoch, s.history]),
       [
-        [1, [{ epoch: 1, firstSeq: 11 }]],
-        [1, [{ epoch: 1, firstSeq: 21 }]],
+        [1, [{ epoch: 1, firstSeq: 11, restart: true }]],
+        [1, [{ epoch: 1, firstSeq: 21, restart: true }]],
       ],
     );
     checkSuccessor(a, ac);
@@ -132,14 +127,41 @@ describe('mergedMap', () => {
 
   it('takes an older map that extends a shard, above both versions', () => {
     const later = { ...c, version: 7 };
-    const merged = mergedMap(later, a);
+    const merged = mergedMap(later, a)?.map;
     assert.equal(merged?.version, 8);
     assert.equal(merged.shards[0]!.epoch, 1);
   });
 
-  it('merges nothing when both changed one shard (a failover against a restart)', () => {
+  it('lets a failover beat a restart of the old leader made without seeing it, from either side', () => {
+    // The failover promoted the replica at 8; the old leader recovered 10 records, then restarted alone.
     const failedOver = promotedMap(base, 0, shards[0]!.replicas[0]!, 1, 8);
-    assert.equal(mergedMap(a, failedOver), undefined);
+    const atRestarted = mergedMap(a, failedOver);
+    assert.ok(atRestarted !== undefined, 'the restarted leader takes the failover');
+    assert.deepEqual(atRestarted.map.shards, failedOver.shards);
+    assert.equal(atRestarted.map.version, 3);
+    // Its stores of shard 0 hold the restart's line above the lower of both starts.
+    assert.deepEqual([...atRestarted.forks], [[0, 8]]);
+    checkSuccessor(a, atRestarted.map, atRestarted.forks);
+    assert.throws(() => {
+      checkSuccessor(a, atRestarted.map);
+    });
+    // The failover's side gains nothing (no error either: the other side merges), then takes version 3.
     assert.equal(mergedMap(failedOver, a), undefined);
+    checkSuccessor(failedOver, atRestarted.map);
+    // A restart that recovered less than the promoted replica held forks below its own start.
+    const lowRestart = restartedMap(base, new Map([[0, 3]]));
+    assert.deepEqual([...(mergedMap(lowRestart, failedOver)?.forks ?? [])], [[0, 3]]);
+    // Both made epoch 1 from seq 9 (the replica held all the leader recovered): not one entry.
+    const sameStart = restartedMap(base, new Map([[0, 8]]));
+    assert.deepEqual([...(mergedMap(sameStart, failedOver)?.forks ?? [])], [[0, 8]]);
+    assert.equal(mergedMap(failedOver, sameStart), undefined);
+  });
+
+  it('merges nothing when both sides changed a shard with failovers', () => {
+    const toB = promotedMap(base, 0, shards[0]!.replicas[0]!, 1, 8);
+    const bRestarted = restartedMap(toB, new Map([[0, 12]]));
+    const failedBack = promotedMap(a, 0, shards[0]!.replicas[0]!, 2, 11);
+    assert.equal(mergedMap(bRestarted, failedBack), undefined);
+    assert.equal(mergedMap(failedBack, bRestarted), undefined);
   });
 });

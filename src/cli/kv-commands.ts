@@ -122,14 +122,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       const [key] = positionals(args, 1, 1, 'distkv del KEY') as [string];
       const ifMatch = ifMatchOption(args);
       const existed = await client.delete(key, ifMatch === undefined ? {} : { ifMatch });
-      // undefined: a retry after a lost answer found the key gone, maybe deleted by the first attempt.
-      const text =
-        existed === undefined
-          ? 'OK (deleted; whether it existed is unknown: the answer to a first attempt was lost)'
-          : existed
-            ? 'OK (deleted)'
-            : 'OK (did not exist)';
-      out.line(out.json ? JSON.stringify({ key, existed: existed ?? null }) : text);
+      out.line(out.json ? JSON.stringify({ key, existed }) : existed ? 'OK (deleted)' : 'OK (did not exist)');
       return 0;
     },
   },

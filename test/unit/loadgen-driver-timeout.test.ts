@@ -43,7 +43,12 @@ describe('load generator raw driver timeout', () => {
     const d = new RawDriver('127.0.0.1', port, wire, new RequestCache(wire, 'k', 10, Buffer.from('v')), 200);
     try {
       const t0 = performance.now();
-      const first = await Promise.race([op(d), new Promise((r) => setTimeout(() => r('hung'), 3000))]);
+      const hung = new Promise((r) => {
+        setTimeout(() => {
+          r('hung');
+        }, 3000).unref();
+      });
+      const first = await Promise.race([op(d), hung]);
       assert.equal(first, STATUS_TIMEOUT, 'the unanswered operation was not given up on');
       assert.ok(performance.now() - t0 >= 190, 'gave up before its timeout');
       assert.equal(await op(d), 200);

@@ -22,7 +22,7 @@ import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
 import { Sender } from './sender.js';
 import { ClusterTopology } from './topology.js';
-import { conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
+import { answerJson, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
 import type {
   BatchOp,
@@ -243,7 +243,7 @@ export class DistkvClient {
 
   private async clusterAt(node: string, options: CallOptions): Promise<ClusterView> {
     const r = await this.sender.send('GET', node, '/cluster', undefined, true, options.signal);
-    return JSON.parse(r.body.toString('utf8')) as ClusterView;
+    return answerJson(r.body, `/cluster of ${node}`) as ClusterView;
   }
 
   /** nodeStats returns the /stats document of a node ("host:port"; the first url by default). */
@@ -256,7 +256,7 @@ export class DistkvClient {
       true,
       options.signal,
     );
-    return JSON.parse(r.body.toString('utf8')) as NodeStats;
+    return answerJson(r.body, '/stats') as NodeStats;
   }
 
   /** close ends every keep-alive connection; the client is unusable afterwards. */

@@ -10,7 +10,7 @@ import { DistkvError } from '../errors.js';
 import { ShardMap } from '../routing/shard-map.js';
 import type { NodePools } from './node-pools.js';
 import type { ClientStats, ClusterView } from './types.js';
-import { errorOf } from './wire-decode.js';
+import { answerJson, errorOf } from './wire-decode.js';
 
 /** ClusterTopology loads and holds the client's view of the cluster. */
 export class ClusterTopology {
@@ -111,7 +111,10 @@ export class ClusterTopology {
   private async fetchView(origin: string): Promise<ClusterView> {
     const res = await this.pools.exchange(origin, 'GET', '/cluster', undefined, {}, undefined);
     if (res.status !== 200) throw errorOf(res.status, res.body);
-    return JSON.parse(res.body.toString('utf8')) as ClusterView;
+    const doc = answerJson(res.body, `/cluster of ${origin}`) as ClusterView;
+    if (!Array.isArray(doc.shards))
+      throw new DistkvError('INTERNAL', `/cluster of ${origin}: the answer has no "shards" list`);
+    return doc;
   }
 
   private adopt(origin: string, doc: ClusterView): void {

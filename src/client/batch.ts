@@ -9,6 +9,7 @@ import type { ShardMap } from '../routing/shard-map.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import type { Reply } from './exchange.js';
 import type { Sender } from './sender.js';
+import { checkText } from './key-bytes.js';
 import type { BatchOp, BatchResult } from './types.js';
 
 /** sendBatch applies `ops` with `map`'s owners and resolves with one result per operation, in order. */
@@ -18,6 +19,10 @@ export async function sendBatch(
   ops: readonly BatchOp[],
   signal: AbortSignal | undefined,
 ): Promise<BatchResult[]> {
+  for (const op of ops) {
+    checkText(op.key, 'key');
+    if (op.op === 'set' && typeof op.value === 'string') checkText(op.value, 'value');
+  }
   const shards = new Set(ops.map((op) => map.shardOf(op.key)));
   if (conditional(ops) && shards.size > 1)
     throw new DistkvError(

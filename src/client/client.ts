@@ -16,7 +16,7 @@ import type { ShardMap } from '../routing/shard-map.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { scanAfterQuery } from '../util/bytes.js';
 import { parseEndpoint } from './endpoint.js';
-import { type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
+import { checkText, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
 import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
@@ -44,8 +44,6 @@ import type {
 const DEFAULT_PAGE_SIZE = 1000;
 /** DEFAULT_W_TIMEOUT_MS is how long a node waits for a `w` write's acks without timeout_ms (src/http/write-conditions.ts). */
 const DEFAULT_W_TIMEOUT_MS = 5000;
-/** LONE_SURROGATE matches a UTF-16 surrogate that is not half of a pair: no UTF-8 encodes it. */
-const LONE_SURROGATE = /\p{Cs}/u;
 
 type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
   token: string;
@@ -154,6 +152,8 @@ export class DistkvClient {
    * served carry its lag.
    */
   async scanPage(prefix: string, options: ScanPageOptions = {}): Promise<ScanPage> {
+    checkText(prefix, 'prefix');
+    if (typeof options.after === 'string') checkText(options.after, 'after');
     const map = await this.topology(options);
     const q = new URLSearchParams({
       prefix,
@@ -271,6 +271,7 @@ export class DistkvClient {
       params.set('timeout_ms', String(options.timeoutMs));
     if (options.ttlMs !== undefined) params.set('ttl_ms', String(options.ttlMs));
     const q = params.size === 0 ? '' : `?${params.toString()}`;
+    if (typeof value === 'string') checkText(value, 'value');
     const body = typeof value === 'string' ? Buffer.from(value) : value;
     // A `w` write is answered once replicas hold it or its timeout passed: the node's answer, not a
     // client timeout (which would send the write again), must say which.
@@ -288,11 +289,7 @@ export class DistkvClient {
     waitMs = 0,
   ): Promise<Reply> {
     // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
-    if (typeof key === 'string' && LONE_SURROGATE.test(key))
-      throw new DistkvError(
-        'INVALID_KEY',
-        'key has a lone UTF-16 surrogate, which is not a Unicode character',
-      );
+    if (typeof key === 'string') checkText(key, 'key');
     const map = await this.topology(signal === undefined ? {} : { signal });
     const shard = map.shard(shardOfKey(map, key));
     const read = method === 'GET';

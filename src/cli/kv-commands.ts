@@ -112,7 +112,8 @@ export const KV_VERBS: Record<string, ClientVerb> = {
   set: {
     usage: 'distkv set KEY VALUE | distkv set KEY --file FILE | distkv set KEY - (value from stdin)',
     summary: 'store a value',
-    details: 'A key that is not UTF-8 is given with --key-base64 B64 in place of KEY.',
+    details:
+      'A key that is not UTF-8 is given with --key-base64 B64 in place of KEY. A write whose answer was\nlost (the connection failed after it was sent) is not sent again: exit 1, SHARD_UNREACHABLE saying\nit may have been applied (get the key to see).',
     options: {
       ...KEY_BASE64,
       file: { type: 'string', valueName: 'FILE', help: 'read the value from a file ("-" for stdin)' },
@@ -162,6 +163,8 @@ export const KV_VERBS: Record<string, ClientVerb> = {
   del: {
     usage: 'distkv del KEY | distkv del --key-base64 B64',
     summary: 'delete a key (exit 0 whether or not it existed; says which)',
+    details:
+      'A delete whose answer was lost (the connection failed after it was sent) is not sent again:\nexit 1, SHARD_UNREACHABLE saying it may have been applied (get the key to see).',
     options: {
       ...KEY_BASE64,
       'if-match': { type: 'string', valueName: 'V', help: "delete only if the key's version is V" },
@@ -184,7 +187,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv scan [PREFIX]',
     summary: 'list keys and values with a prefix, in key order',
     details:
-      'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8).\nReads the shards\' leaders; with --replica a node may serve the shards it replicates from its\nreplica, and stderr then names each such shard and its lag (as X-Distkv-Lag).',
+      'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8, and\n"key_base64" with the exact bytes of a key that is not UTF-8, for get/set/del --key-base64).\nReads the shards\' leaders; with --replica a node may serve the shards it replicates from its\nreplica, and stderr then names each such shard and its lag (as X-Distkv-Lag).',
     options: {
       limit: { type: 'string', valueName: 'N', help: 'keys per page (default 100)' },
       after: { type: 'string', valueName: 'KEY', help: 'start after this key' },

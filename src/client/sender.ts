@@ -178,7 +178,8 @@ export class Sender {
               `${origin} routes with config ${theirs} but ${topology.urls.join(', ')} serves ${String(topology.version)}: give every node the same sharding.toml`,
             );
         } else void topology.reload().catch(() => undefined);
-        const u = new URL(location);
+        // A relative Location (not what a node sends, but valid HTTP) is resolved against the node.
+        const u = new URL(location, origin);
         origin = u.origin;
         target = `${u.pathname}${u.search}`;
         continue;

@@ -14,7 +14,7 @@
  * write and undo it, or apply twice around a failover. With the same backoff and bound, a read
  * refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING (not executed), is sent
  * again, then rejects with that error; each retry follows the shard's leader if a newer map moves
- * it. An answer whose `X-Distkv-Map` version is above the client's makes it reload `/cluster`; a
+ * it. An answer whose `X-Distkv-Map` version is above the client's makes it look for that map at every node (topology.ts, `learnOf`); a
  * request held by a leader switch (503 SWITCHING_LEADER, not executed: writes too) is sent again
  * after a short wait, up to SWITCH_WAIT_MS, following the shard's leader if a newer map moves it.
  * Any other status from 400 up (but a 404 of a key read) rejects as the server's catalogue error.
@@ -117,8 +117,7 @@ export class Sender {
         if (read || unsent) throw new DistkvError('SHARD_UNREACHABLE', why, { cause: err });
         throw new OutcomeUnknownError(`${why}; the ${method} may have been applied`, { cause: err });
       }
-      if (res.map !== undefined && res.map > topology.liveMapVersion)
-        void topology.reload().catch(() => undefined);
+      if (res.map !== undefined) topology.learnOf(res.map);
       // SWITCHING_LEADER is refused before the store issues anything (src/worker/store-writes.ts,
       // checkWritable): not executed, so even a conditional write is safe to send again.
       if (res.status === 503 && performance.now() < switchDeadline && isSwitching(res.body)) {

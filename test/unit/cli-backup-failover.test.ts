@@ -16,29 +16,9 @@ import {
 import { freePort } from '../helpers/ports.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
 
 const KEYS = 5;
-
-/** view is a one-shard /cluster document with its leader at `leader` (at `lastSeq`), in live map `version`. */
-function view(leader: string, version: number, lastSeq?: number): string {
-  return JSON.stringify({
-    version: 'cfg',
-    map_version: version,
-    slots: 16384,
-    node: leader,
-    hosted_nodes: [leader],
-    shards: [
-      {
-        name: 'shard-0',
-        idx: 0,
-        slots: [0, 16383],
-        leader: { address: leader, local: true, ...(lastSeq === undefined ? {} : { last_seq: lastSeq }) },
-        replicas: [],
-      },
-    ],
-  });
-}
 
 let origin: HandlerTwin;
 let b: HandlerTwin;
@@ -50,7 +30,7 @@ before(async () => {
   dead = `127.0.0.1:${await freePort()}`;
   b = await startHandlerTwin((req, res) => {
     if (req.url === '/cluster') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(view(b.address, 2, KEYS));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(b.address, 2, KEYS));
       return;
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -67,7 +47,7 @@ before(async () => {
     // The first load (the backup's map) names the dead leader; later ones the new leader, B.
     res
       .writeHead(200, { 'content-type': 'application/json' })
-      .end(++loads === 1 ? view(dead, 1) : view(b.address, 2));
+      .end(++loads === 1 ? oneShardView(dead, 1) : oneShardView(b.address, 2));
   });
 });
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { OutcomeUnknownError } from '../../src/errors.js';
-import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
 
 let twin: HandlerTwin;
 let address = '';
@@ -20,13 +20,7 @@ before(async () => {
   twin = await startHandlerTwin((req, res) => {
     const url = req.url ?? '';
     if (url === '/cluster') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          version: 'cfg',
-          map_version: 1,
-          shards: [{ name: 'shard-0', idx: 0, slots: [0, 16383], leader: { address }, replicas: [] }],
-        }),
-      );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(address));
       return;
     }
     const key = decodeURIComponent(url.slice('/kv/'.length));

@@ -11,7 +11,7 @@ import { Pool } from 'undici';
 import { DistkvClient } from '../../src/client/client.js';
 import { exchange } from '../../src/client/exchange.js';
 import { DistkvError } from '../../src/errors.js';
-import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 let twin: HandlerTwin;
@@ -30,13 +30,7 @@ before(async () => {
   });
   html = await startHandlerTwin((req, res) => {
     if (req.url === '/cluster' && good)
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          version: 'cfg',
-          map_version: 1,
-          shards: [{ name: 's', idx: 0, slots: [0, 16383], leader: { address: html.address }, replicas: [] }],
-        }),
-      );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(html.address));
     else res.writeHead(200, { 'content-type': 'text/html' }).end('<html>not a distkv node</html>');
   });
 });

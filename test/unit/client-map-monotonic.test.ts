@@ -9,16 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
-import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
-
-/** view is a one-shard /cluster document with its leader at `leader`, in live map `version`. */
-function view(leader: string, version: number): string {
-  return JSON.stringify({
-    version: 'cfg',
-    map_version: version,
-    shards: [{ name: 'shard-0', idx: 0, slots: [0, 16383], leader: { address: leader }, replicas: [] }],
-  });
-}
+import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
 
 let o1: HandlerTwin;
 let o2: HandlerTwin;
@@ -31,7 +22,7 @@ before(async () => {
   b = await startHandlerTwin((req, res) => {
     if (req.url === '/cluster') {
       clusterAsks++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(view(b.address, 2));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(b.address, 2));
       return;
     }
     res.writeHead(200, { 'x-distkv-map': String(bMap), etag: '"2.1"' }).end('v');
@@ -42,11 +33,11 @@ before(async () => {
       return;
     }
     clusterAsks++;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(view('127.0.0.1:1', 1));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView('127.0.0.1:1', 1));
   });
   o2 = await startHandlerTwin((_req, res) => {
     clusterAsks++;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(view(b.address, 2));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(b.address, 2));
   });
 });
 

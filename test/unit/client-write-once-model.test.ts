@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError, OutcomeUnknownError } from '../../src/errors.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
 
 const OPS = 150;
 const TIMEOUT_MS = 150;
@@ -55,14 +55,7 @@ before(async () => {
     req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
       if (req.url === '/cluster') {
-        const address = twin.address;
-        res.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({
-            version: 'cfg',
-            map_version: 1,
-            shards: [{ name: 'shard-0', idx: 0, slots: [0, 16383], leader: { address }, replicas: [] }],
-          }),
-        );
+        res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(twin.address));
         return;
       }
       const key = decodeURIComponent((req.url ?? '').slice('/kv/'.length));

@@ -140,6 +140,20 @@ export class PreconditionFailedError extends DistkvError {
   }
 }
 
+/**
+ * OutcomeUnknownError is thrown (by the client library, code SHARD_UNREACHABLE) when a write was
+ * sent and its answer lost (the connection closed or timed out after the request was written): the
+ * node may or may not have applied it. The client does not send such a write again (a repeat could
+ * land after another client's later write and undo it, or apply twice around a failover): read
+ * the key to find out, then write again if needed (docs/api.md, "Retries").
+ */
+export class OutcomeUnknownError extends DistkvError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SHARD_UNREACHABLE', message, options);
+    this.name = 'OutcomeUnknownError';
+  }
+}
+
 /** CorruptionError is thrown when a file fails its checks; it names the file and byte offset. */
 export class CorruptionError extends DistkvError {
   readonly file: string;

@@ -6,7 +6,11 @@
  * leader's last seq S and is read while writes go on, so after each shard the leader's last seq is
  * read again: unchanged means the copy is exactly the shard at S ("consistent"); otherwise the shard
  * is copied again, up to --retries times. A shard that never holds still fails the backup unless
- * --allow-fuzzy. The file is written as FILE.partial and renamed when whole.
+ * --allow-fuzzy. A shard whose leader cannot be reached or no longer leads it (a failover during
+ * the backup: SHARD_UNREACHABLE, WRONG_NODE, SWITCHING_LEADER, DRAINING, UNAVAILABLE) is copied
+ * again from the leader a reloaded map names, for up to FAILOVER_WAIT_MS; a copy counts as
+ * consistent only when the node it came from still leads the shard at the copy's seq. The file is
+ * written as FILE.partial and renamed when whole.
  */
 import { type FileHandle, link, open, rename, rm, stat } from 'node:fs/promises';
 import { Agent, request } from 'undici';
@@ -29,6 +33,11 @@ import { stderrProgress } from './progress-line.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 
 const DEFAULT_RETRIES = 3;
+/** FAILOVER_WAIT_MS bounds how long a shard whose leader is down or moving is tried again (a failover takes a few seconds, docs/failover.md). */
+const FAILOVER_WAIT_MS = 30000;
+const FAILOVER_RETRY_MS = 500;
+/** MOVING are the refusals of a leader that is down, stopping or handing the shard over: a newer map names where to copy it from. */
+const MOVING = new Set(['SHARD_UNREACHABLE', 'WRONG_NODE', 'SWITCHING_LEADER', 'DRAINING', 'UNAVAILABLE']);
 /**
  * copyShard streams one shard's snapshot from `origin` into the sink; returns its seq and key
  * count. A connection that fails (refused, reset, cut mid-stream) is SHARD_UNREACHABLE naming the
@@ -111,7 +120,7 @@ export const BACKUP_VERB: ClientVerb = {
   usage: 'distkv backup FILE',
   summary: "copy every shard's keys and values from its leader into FILE",
   details:
-    'Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes (FILE exists, without --force).',
+    'Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nA shard whose leader is down or moving (a failover) is copied from the leader a newer map names\n(for up to 30 s).\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes (FILE exists, without --force).',
   options: {
     retries: {
       type: 'string',
@@ -161,20 +170,46 @@ export const BACKUP_VERB: ClientVerb = {
       const sink = new FileSink(fh);
       await sink.write(encodeBackupHeader());
       for (const s of map.shards) {
-        const origin = `${scheme}//${s.address}`;
+        let leader = s.address;
+        const failoverDeadline = performance.now() + FAILOVER_WAIT_MS;
         const start = sink.position;
         let copy: { seq: number; keys: number; consistent: boolean } | undefined;
         for (let attempt = 0; attempt <= retries && copy?.consistent !== true; attempt++) {
           await sink.cut(start);
           await sink.write(encodeSectionHeader(s.idx, false));
-          const { seq, keys } = await copyShard(origin, s.idx, conn.token, agent, sink, (n) => {
+          try {
+            const { seq, keys } = await copyShard(
+              `${scheme}//${leader}`,
+              s.idx,
+              conn.token,
+              agent,
+              sink,
+              (n) => {
+                progress.show(
+                  () =>
+                    `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}${attempt > 0 ? `, copy ${attempt + 1}` : ''}): ${n} keys; ${mib(sink.position)} written`,
+                );
+              },
+            );
+            const after = (await client.cluster(leader)).shards.find((v) => v.idx === s.idx)?.leader;
+            copy = { seq, keys, consistent: after?.last_seq === seq && after.address === leader };
+          } catch (err) {
+            if (
+              !(err instanceof DistkvError) ||
+              !MOVING.has(err.code) ||
+              performance.now() >= failoverDeadline
+            )
+              throw err;
+            // A failover: not a copy that raced writes, so it does not count against --retries.
+            attempt--;
             progress.show(
               () =>
-                `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}${attempt > 0 ? `, copy ${attempt + 1}` : ''}): ${n} keys; ${mib(sink.position)} written`,
+                `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}): ${err.code} at ${leader}; looking for its leader`,
             );
-          });
-          const after = (await client.cluster(s.address)).shards[s.idx]?.leader.last_seq;
-          copy = { seq, keys, consistent: after === seq };
+            await new Promise((r) => setTimeout(r, FAILOVER_RETRY_MS));
+            await client.reload().catch(() => undefined);
+            leader = (await client.topology()).shard(s.idx).address;
+          }
         }
         if (copy === undefined) throw new DistkvError('INTERNAL', `shard ${s.idx} was not copied`);
         if (copy.consistent) await fh.write(encodeSectionHeader(s.idx, true), 0, SECTION_HEADER_BYTES, start);

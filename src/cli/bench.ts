@@ -81,7 +81,9 @@ const HELP = `Usage: distkv bench --url URL | --config FILE [options]
 
 Drives a distkv node (or redis-server, or any server with GET/PUT /kv/{key}) with keep-alive
 connections from piscina threads and reports throughput, p50/p90/p99/p99.9/max latency from an
-HDR histogram, and errors by status.
+HDR histogram (both of served operations: a 404 read is served, a failed one is not), and errors
+by status ("timeout": no answer within 10 s; the connection is then dropped). Exits 1 when any
+operation failed.
 
 Options:
 ${formatOptions(SPECS)}

@@ -1,6 +1,8 @@
 /**
  * The cluster verbs of `distkv`: `cluster` (the topology with every node's view of its own stores:
  * last seqs, replica state and lag, nodes that do not answer) and `stats` (a node's counters).
+ * `cluster` shows the newest live map any node answered with (the first node may not have learned
+ * it yet, or be cut off from its peers) and names the nodes that route with an older one.
  * Exit codes: 0 ok, 1 when a node is down or the request failed, 2 usage (see main.ts).
  */
 import type { ClusterReplica, ClusterShard } from '../client/types.js';
@@ -31,13 +33,17 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           }
         }),
       );
-      const leaderOf = (idx: number): ClusterShard['leader'] | undefined =>
-        docs.map((d) => d.shards[idx]?.leader).find((l) => l?.local === true);
+      // The newest map any node routes with: the first node's may be behind (docs/failover.md).
+      const newest = docs.reduce((a, d) => ((d.map_version ?? 1) > (a.map_version ?? 1) ? d : a));
+      const behind = docs.filter((d) => (d.map_version ?? 1) < (newest.map_version ?? 1));
+      // The leader's own view of itself (its last seq): a node behind still calls itself leader.
+      const leaderOf = (idx: number, address: string): ClusterShard['leader'] | undefined =>
+        docs.map((d) => d.shards[idx]?.leader).find((l) => l?.local === true && l.address === address);
       const replicaOf = (idx: number, address: string): ClusterReplica | undefined =>
         docs.flatMap((d) => d.shards[idx]?.replicas ?? []).find((r) => r.address === address && r.local);
-      const merged = doc.shards.map((s) => ({
+      const merged = newest.shards.map((s) => ({
         ...s,
-        leader: { ...s.leader, ...leaderOf(s.idx), down: down.has(s.leader.address) },
+        leader: { ...s.leader, ...leaderOf(s.idx, s.leader.address), down: down.has(s.leader.address) },
         replicas: s.replicas.map((r) => ({
           ...r,
           ...replicaOf(s.idx, r.address),
@@ -45,7 +51,12 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         })),
       }));
       if (out.json) {
-        out.doc({ ...doc, shards: merged, down: [...down] });
+        out.doc({
+          ...newest,
+          shards: merged,
+          down: [...down],
+          older_map: behind.map((d) => ({ node: d.node, map_version: d.map_version ?? 1 })),
+        });
         return down.size > 0 ? 1 : 0;
       }
       const rows = [['SHARD', 'SLOTS', 'EPOCH', 'LEADER', 'LAST SEQ', 'REPLICAS (state, lag)']];
@@ -82,7 +93,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
             .trimEnd(),
         );
       out.line(
-        `config version ${doc.version}, live map version ${doc.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}`,
+        `config version ${newest.version}, live map version ${newest.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}${behind.length > 0 ? `; routing with an older map: ${behind.map((d) => `${d.node} (version ${d.map_version ?? 1})`).join(', ')}` : ''}`,
       );
       return down.size > 0 ? 1 : 0;
     },

@@ -3,12 +3,13 @@
  * (routing keys to their owners itself) and prints as output.ts says (terminal, pipe or --json).
  * Exit codes: 0 ok, 1 not found or failed, 2 usage (see main.ts).
  */
+import type { Key } from '../client/key-bytes.js';
 import { MAX_TTL_MS } from '../http/write-conditions.js';
 import { parseVersion } from '../routing/version.js';
 import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { readInput } from './files.js';
-import { jsonValue } from './output.js';
+import { displayBytes, jsonValue } from './output.js';
 
 /** ifMatchOption returns --if-match, checked: a version E.S (as get --show-version prints it) or "*". */
 function ifMatchOption(args: ParsedArgs): string | undefined {
@@ -19,26 +20,64 @@ function ifMatchOption(args: ParsedArgs): string | undefined {
   );
 }
 
+/** base64Key returns option `name`, a key in canonical base64, as its bytes (undefined when not given). */
+function base64Key(args: ParsedArgs, name: string): Buffer | undefined {
+  const b64 = stringOption(args, name);
+  if (b64 === undefined) return undefined;
+  const bytes = Buffer.from(b64, 'base64');
+  if (bytes.length === 0 || bytes.toString('base64') !== b64)
+    throw new UsageError(`--${name} must be a key in canonical base64, got "${b64}"`);
+  return bytes;
+}
+
 /** afterOption returns where a scan starts: --after as text, or --after-base64 as the key's bytes. */
 function afterOption(args: ParsedArgs): string | Buffer | undefined {
   const text = stringOption(args, 'after');
-  const b64 = stringOption(args, 'after-base64');
-  if (b64 === undefined) return text;
+  const bytes = base64Key(args, 'after-base64');
+  if (bytes === undefined) return text;
   if (text !== undefined) throw new UsageError('give --after or --after-base64, not both');
-  const bytes = Buffer.from(b64, 'base64');
-  if (bytes.length === 0 || bytes.toString('base64') !== b64)
-    throw new UsageError(`--after-base64 must be a key in canonical base64, got "${b64}"`);
   return bytes;
+}
+
+/** KEY_BASE64 is the --key-base64 option of get, set and del. */
+const KEY_BASE64 = {
+  'key-base64': {
+    type: 'string',
+    valueName: 'B64',
+    help: 'the key as base64, in place of KEY (a key that is not UTF-8, as scan --json gives it)',
+  },
+} as const;
+
+/**
+ * keyAndRest returns the key (KEY, or --key-base64's bytes for a key that is not UTF-8: an
+ * argument is text, and the scan's display of such a key, escaped, is another key) and the
+ * `rest` positionals after it.
+ */
+function keyAndRest(args: ParsedArgs, rest: number, usage: string): [Key, ...string[]] {
+  const bytes = base64Key(args, 'key-base64');
+  if (bytes === undefined) return positionals(args, 1 + rest, 1 + rest, usage) as [string, ...string[]];
+  return [bytes, ...positionals(args, rest, rest, `${usage} (with --key-base64, no KEY)`)];
+}
+
+/** keyJson is the key of a --json line: "key", or "key_base64" for bytes. */
+function keyJson(key: Key): { key: string } | { key_base64: string } {
+  return typeof key === 'string' ? { key } : { key_base64: Buffer.from(key).toString('base64') };
+}
+
+/** displayKey shows a key in a message: quoted text, or its bytes escaped as scan shows them. */
+function displayKey(key: Key): string {
+  return typeof key === 'string' ? JSON.stringify(key) : displayBytes(key);
 }
 
 /** KV_VERBS are the key verbs, by name. */
 export const KV_VERBS: Record<string, ClientVerb> = {
   get: {
-    usage: 'distkv get KEY',
+    usage: 'distkv get KEY | distkv get --key-base64 B64',
     summary: 'print the value of a key (exit 1 when it does not exist)',
     details:
       'On a terminal the value is shown as text with a newline (bytes that are not printable text are\nescaped); piped, the exact bytes are written and nothing else. --json prints {"key","value"}, or\n{"key","value_base64"} when the value is not UTF-8.',
     options: {
+      ...KEY_BASE64,
       replica: { type: 'boolean', help: 'read from a replica of the key (may lag; stderr says how far)' },
       'show-version': {
         type: 'boolean',
@@ -46,18 +85,22 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       },
     },
     run: async (client, args, out) => {
-      const [key] = positionals(args, 1, 1, 'distkv get KEY') as [string];
+      const [key] = keyAndRest(args, 0, 'distkv get KEY');
       const showVersion = args.options.get('show-version') === true;
       const v = await client.getVersioned(key);
       if (v?.lag !== undefined) process.stderr.write(`(read from a replica: X-Distkv-Lag ${v.lag})\n`);
       if (v === undefined) {
-        if (out.json) out.line(JSON.stringify({ key, found: false }));
-        else process.stderr.write(`distkv get: key "${key}" not found\n`);
+        if (out.json) out.line(JSON.stringify({ ...keyJson(key), found: false }));
+        else process.stderr.write(`distkv get: key ${displayKey(key)} not found\n`);
         return 1;
       }
       if (out.json)
         out.line(
-          JSON.stringify({ key, ...jsonValue(v.value), ...(showVersion ? { version: v.version } : {}) }),
+          JSON.stringify({
+            ...keyJson(key),
+            ...jsonValue(v.value),
+            ...(showVersion ? { version: v.version } : {}),
+          }),
         );
       else {
         if (showVersion) out.line(v.version);
@@ -69,7 +112,10 @@ export const KV_VERBS: Record<string, ClientVerb> = {
   set: {
     usage: 'distkv set KEY VALUE | distkv set KEY --file FILE | distkv set KEY - (value from stdin)',
     summary: 'store a value',
+    details:
+      'A key that is not UTF-8 is given with --key-base64 B64 in place of KEY. A write whose answer was\nlost (the connection failed after it was sent) is not sent again: exit 1, SHARD_UNREACHABLE saying\nit may have been applied (get the key to see).',
     options: {
+      ...KEY_BASE64,
       file: { type: 'string', valueName: 'FILE', help: 'read the value from a file ("-" for stdin)' },
       w: { type: 'string', valueName: 'N', help: 'wait until N replicas hold the write' },
       'timeout-ms': { type: 'string', valueName: 'MS', help: 'how long to wait for --w (default 5000)' },
@@ -83,13 +129,13 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     },
     run: async (client, args, out) => {
       const file = stringOption(args, 'file');
-      let key: string;
+      let key: Key;
       let value: Buffer;
       if (file !== undefined) {
-        [key] = positionals(args, 1, 1, 'distkv set KEY --file FILE') as [string];
+        [key] = keyAndRest(args, 0, 'distkv set KEY --file FILE');
         value = readInput(file);
       } else {
-        const [k, text] = positionals(args, 2, 2, 'distkv set KEY VALUE') as [string, string];
+        const [k, text] = keyAndRest(args, 1, 'distkv set KEY VALUE') as [Key, string];
         key = k;
         value = text === '-' ? readInput('-') : Buffer.from(text);
       }
@@ -108,28 +154,32 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       });
       // A version is E.S: its seq is the write's seq.
       const seq = Number(version.slice(version.indexOf('.') + 1));
-      out.line(out.json ? JSON.stringify({ key, seq, version }) : `OK (seq ${seq}, version ${version})`);
+      out.line(
+        out.json ? JSON.stringify({ ...keyJson(key), seq, version }) : `OK (seq ${seq}, version ${version})`,
+      );
       return 0;
     },
   },
   del: {
-    usage: 'distkv del KEY',
+    usage: 'distkv del KEY | distkv del --key-base64 B64',
     summary: 'delete a key (exit 0 whether or not it existed; says which)',
+    details:
+      'A delete whose answer was lost (the connection failed after it was sent) is not sent again:\nexit 1, SHARD_UNREACHABLE saying it may have been applied (get the key to see).',
     options: {
+      ...KEY_BASE64,
       'if-match': { type: 'string', valueName: 'V', help: "delete only if the key's version is V" },
     },
     run: async (client, args, out) => {
-      const [key] = positionals(args, 1, 1, 'distkv del KEY') as [string];
+      const [key] = keyAndRest(args, 0, 'distkv del KEY');
       const ifMatch = ifMatchOption(args);
       const existed = await client.delete(key, ifMatch === undefined ? {} : { ifMatch });
-      // undefined: a retry after a lost answer found the key gone, maybe deleted by the first attempt.
-      const text =
-        existed === undefined
-          ? 'OK (deleted; whether it existed is unknown: the answer to a first attempt was lost)'
+      out.line(
+        out.json
+          ? JSON.stringify({ ...keyJson(key), existed })
           : existed
             ? 'OK (deleted)'
-            : 'OK (did not exist)';
-      out.line(out.json ? JSON.stringify({ key, existed: existed ?? null }) : text);
+            : 'OK (did not exist)',
+      );
       return 0;
     },
   },
@@ -137,7 +187,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv scan [PREFIX]',
     summary: 'list keys and values with a prefix, in key order',
     details:
-      'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8).\nReads the shards\' leaders; with --replica a node may serve the shards it replicates from its\nreplica, and stderr then names each such shard and its lag (as X-Distkv-Lag).',
+      'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8, and\n"key_base64" with the exact bytes of a key that is not UTF-8, for get/set/del --key-base64).\nReads the shards\' leaders; with --replica a node may serve the shards it replicates from its\nreplica, and stderr then names each such shard and its lag (as X-Distkv-Lag).',
     options: {
       limit: { type: 'string', valueName: 'N', help: 'keys per page (default 100)' },
       after: { type: 'string', valueName: 'KEY', help: 'start after this key' },

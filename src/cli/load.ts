@@ -63,6 +63,9 @@ A later line for the same key wins. Replicas on other machines resync from their
 Options:
 ${formatOptions(OPTIONS)}`;
 
+/** LONE_SURROGATE matches a UTF-16 surrogate that is not half of a pair. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** QUIET_LINES: a load of fewer lines finishes its stores too fast to announce it. */
 const QUIET_LINES = 100000;
 
@@ -80,13 +83,24 @@ export function parseLine(line: string, lineNo: number, maxKey: number, maxValue
   if (typeof doc !== 'object' || doc === null) return bad('expected an object {"key", "value"}');
   const { key, key_base64: keyB64, value, value_base64: b64 } = doc as Record<string, unknown>;
   if (typeof key !== 'string' || key === '') return bad('"key" must be a non-empty string');
+  // Text and base64 are taken only when they say exactly which bytes: Buffer.from would put
+  // U+FFFD for a lone surrogate ("\ud800" in JSON) and skip what is not base64, loading other
+  // bytes than the line's without a word.
+  const text = (field: string, s: string): Buffer =>
+    LONE_SURROGATE.test(s)
+      ? bad(`"${field}" has a lone UTF-16 surrogate, which no UTF-8 encodes (give "${field}_base64")`)
+      : Buffer.from(s, 'utf8');
+  const base64 = (field: string, s: string): Buffer => {
+    const bytes = Buffer.from(s, 'base64');
+    return bytes.toString('base64') === s ? bytes : bad(`"${field}" is not canonical base64`);
+  };
   // key_base64 (scan --json gives it for a key that is not UTF-8) holds the key's exact bytes.
-  const k = typeof keyB64 === 'string' ? Buffer.from(keyB64, 'base64') : Buffer.from(key, 'utf8');
+  const k = typeof keyB64 === 'string' ? base64('key_base64', keyB64) : text('key', key);
   if (k.length === 0) bad('"key_base64" must not be empty');
   if (k.length > maxKey) bad(`key is ${k.length} bytes; limit is ${maxKey}`);
   let v: Buffer;
-  if (typeof value === 'string') v = Buffer.from(value, 'utf8');
-  else if (typeof b64 === 'string') v = Buffer.from(b64, 'base64');
+  if (typeof value === 'string') v = text('value', value);
+  else if (typeof b64 === 'string') v = base64('value_base64', b64);
   else return bad('expected "value" (a string) or "value_base64"');
   if (v.length > maxValue) bad(`value is ${v.length} bytes; limit is ${maxValue}`);
   return { key: k, value: v };

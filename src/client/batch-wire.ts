@@ -62,8 +62,13 @@ export function batchResult(res: WireResult | undefined, owner: string, i: numbe
   if (res === undefined)
     return { ok: false, error: new DistkvError('INTERNAL', `${owner} sent no result for operation ${i}`) };
   if (res.ok) return { ok: true };
+  // A node that answers garbage: its result says nothing more than that.
+  const e = (res as { error?: { code?: unknown; message?: unknown } }).error;
   return {
     ok: false,
-    error: new DistkvError(isErrorCode(res.error.code) ? res.error.code : 'INTERNAL', res.error.message),
+    error: new DistkvError(
+      isErrorCode(e?.code) ? e.code : 'INTERNAL',
+      typeof e?.message === 'string' ? e.message : `${owner} sent a malformed result for operation ${i}`,
+    ),
   };
 }

@@ -3,26 +3,26 @@
  *
  * It loads the topology from `GET /cluster` (topology.ts), routes every key to its owner itself
  * with the same routing module as the server (`src/routing/`), and keeps one keep-alive connection
- * pool per node (node-pools.ts). Each request is seen through by sender.ts: redirects, retries of
- * idempotent requests, reloads of a stale topology, writes held by a leader switch. Errors come back
+ * pool per node (node-pools.ts). Each request is seen through by sender.ts: redirects, retries
+ * (writes only when never sent), reloads of a stale topology, writes held by a leader switch. Errors come back
  * as DistkvError with the server's stable code; an owner that cannot be reached is
  * SHARD_UNREACHABLE naming the shard, and a key whose owner is unreachable is routed once more
  * after a reload (the live map may have moved its leader, docs/failover.md). Values are bytes
  * (`Buffer`) everywhere; every call takes an AbortSignal and then rejects with the signal's reason,
  * without retrying.
  */
-import { DistkvError } from '../errors.js';
+import { DistkvError, OutcomeUnknownError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { scanAfterQuery } from '../util/bytes.js';
 import { parseEndpoint } from './endpoint.js';
-import { type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
-import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
+import { checkText, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
+import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
-import { type Attempts, neverSent, Sender } from './sender.js';
+import { Sender } from './sender.js';
 import { ClusterTopology } from './topology.js';
-import { conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
+import { answerJson, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
 import type {
   BatchOp,
@@ -44,8 +44,6 @@ import type {
 const DEFAULT_PAGE_SIZE = 1000;
 /** DEFAULT_W_TIMEOUT_MS is how long a node waits for a `w` write's acks without timeout_ms (src/http/write-conditions.ts). */
 const DEFAULT_W_TIMEOUT_MS = 5000;
-/** LONE_SURROGATE matches a UTF-16 surrogate that is not half of a pair: no UTF-8 encodes it. */
-const LONE_SURROGATE = /\p{Cs}/u;
 
 type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
   token: string;
@@ -139,24 +137,12 @@ export class DistkvClient {
   /**
    * delete removes `key` and resolves with whether it existed (as a read of its leader saw it at
    * that instant). Deleting a missing key is not an error. A node that does not report it
-   * (X-Distkv-Existed, older versions) gives true. It resolves with undefined when that is not
-   * known: an attempt's answer was lost after the node may have executed it, and the retry found
-   * the key missing (deleted by that first attempt, or missing all along).
+   * (X-Distkv-Existed, older versions) gives true. Like every write, a delete whose answer was lost
+   * is not sent again: it rejects with OutcomeUnknownError.
    */
-  async delete(key: Key, options: DeleteOptions = {}): Promise<boolean | undefined> {
-    const attempts: Attempts = { answerLost: false };
-    const r = await this.keyRequest(
-      'DELETE',
-      key,
-      undefined,
-      '',
-      options.signal,
-      conditionsOf(options),
-      0,
-      attempts,
-    );
-    if (r.existed !== '0') return true;
-    return attempts.answerLost ? undefined : false;
+  async delete(key: Key, options: DeleteOptions = {}): Promise<boolean> {
+    const r = await this.keyRequest('DELETE', key, undefined, '', options.signal, conditionsOf(options));
+    return r.existed !== '0';
   }
 
   /**
@@ -166,6 +152,8 @@ export class DistkvClient {
    * served carry its lag.
    */
   async scanPage(prefix: string, options: ScanPageOptions = {}): Promise<ScanPage> {
+    checkText(prefix, 'prefix');
+    if (typeof options.after === 'string') checkText(options.after, 'after');
     const map = await this.topology(options);
     const q = new URLSearchParams({
       prefix,
@@ -206,75 +194,11 @@ export class DistkvClient {
    * batch applies set and delete operations and resolves with one result per operation, in order.
    * Operations are grouped by the leader of their key's shard, so each shard applies its own in
    * order; a failed operation is a result, not a rejection, an owner that cannot be reached too
-   * (SHARD_UNREACHABLE, saying when its operations may have been applied): the results of the
-   * others stand.
+   * (SHARD_UNREACHABLE; OutcomeUnknownError when its operations may have been applied): the
+   * results of the others stand (batch.ts).
    */
   async batch(ops: readonly BatchOp[], options: CallOptions = {}): Promise<BatchResult[]> {
-    const map = await this.topology(options);
-    const shards = new Set(ops.map((op) => map.shardOf(op.key)));
-    if (conditional(ops) && shards.size > 1)
-      throw new DistkvError(
-        'INVALID_ARGUMENT',
-        `a batch with conditions must keep all its keys in one shard; its keys are in shards ${[...shards].sort((a, b) => a - b).join(', ')} (use a {hash tag})`,
-      );
-    const byOwner = new Map<string, number[]>();
-    ops.forEach((op, i) => {
-      const owner = map.shard(map.shardOf(op.key)).address;
-      byOwner.set(owner, [...(byOwner.get(owner) ?? []), i]);
-    });
-    const results = new Array<BatchResult>(ops.length);
-    await Promise.all(
-      [...byOwner].map(async ([owner, indexes]) => {
-        // One owner's chunks go one after another, so its shards apply their operations in order;
-        // after one fails, the rest are not sent (they would overtake an outcome still unknown).
-        let failed: DistkvError | undefined;
-        // A refused chunk (DRAINING) is sent again to the shard's new leader when a newer map names
-        // one: with the owner's operations all in one shard, that is where they go.
-        const owned = new Set(indexes.map((i) => map.shardOf(ops[i]!.key)));
-        const shard = owned.size === 1 ? map.shard([...owned][0]!) : undefined;
-        for (const chunk of chunks(indexes, ops)) {
-          if (failed !== undefined) {
-            const notSent = new DistkvError(
-              failed.code,
-              `not sent: an earlier request of this batch to ${owner} failed (${failed.message})`,
-            );
-            for (const i of chunk) results[i] = { ok: false, error: notSent };
-            continue;
-          }
-          let r: Reply;
-          try {
-            const wire = chunk.map((i) => wireOp(ops[i]!));
-            r = await this.sender.send(
-              'POST',
-              owner,
-              '/kv/_batch',
-              JSON.stringify(wire),
-              false,
-              options.signal,
-              shard,
-            );
-          } catch (err) {
-            // What one owner did is its operations' results: the others' results stand (they may
-            // have been applied), so the batch does not reject for it.
-            if (!(err instanceof DistkvError) || options.signal?.aborted === true) throw err;
-            failed = err;
-            const error =
-              err.code === 'SHARD_UNREACHABLE' && !neverSent(err)
-                ? new DistkvError(err.code, `${err.message}; the operation may have been applied`, {
-                    cause: err,
-                  })
-                : err;
-            for (const i of chunk) results[i] = { ok: false, error };
-            continue;
-          }
-          const doc = JSON.parse(r.body.toString('utf8')) as { results: WireResult[] };
-          chunk.forEach((i, k) => {
-            results[i] = batchResult(doc.results[k], owner, i);
-          });
-        }
-      }),
-    );
-    return results;
+    return sendBatch(this.sender, await this.topology(options), ops, options.signal);
   }
 
   /**
@@ -319,7 +243,7 @@ export class DistkvClient {
 
   private async clusterAt(node: string, options: CallOptions): Promise<ClusterView> {
     const r = await this.sender.send('GET', node, '/cluster', undefined, true, options.signal);
-    return JSON.parse(r.body.toString('utf8')) as ClusterView;
+    return answerJson(r.body, `/cluster of ${node}`) as ClusterView;
   }
 
   /** nodeStats returns the /stats document of a node ("host:port"; the first url by default). */
@@ -332,7 +256,7 @@ export class DistkvClient {
       true,
       options.signal,
     );
-    return JSON.parse(r.body.toString('utf8')) as NodeStats;
+    return answerJson(r.body, '/stats') as NodeStats;
   }
 
   /** close ends every keep-alive connection; the client is unusable afterwards. */
@@ -347,6 +271,7 @@ export class DistkvClient {
       params.set('timeout_ms', String(options.timeoutMs));
     if (options.ttlMs !== undefined) params.set('ttl_ms', String(options.ttlMs));
     const q = params.size === 0 ? '' : `?${params.toString()}`;
+    if (typeof value === 'string') checkText(value, 'value');
     const body = typeof value === 'string' ? Buffer.from(value) : value;
     // A `w` write is answered once replicas hold it or its timeout passed: the node's answer, not a
     // client timeout (which would send the write again), must say which.
@@ -362,66 +287,38 @@ export class DistkvClient {
     signal: AbortSignal | undefined,
     conditions: Record<string, string> = {},
     waitMs = 0,
-    attempts?: Attempts,
   ): Promise<Reply> {
     // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
-    if (typeof key === 'string' && LONE_SURROGATE.test(key))
-      throw new DistkvError(
-        'INVALID_KEY',
-        'key has a lone UTF-16 surrogate, which is not a Unicode character',
-      );
+    if (typeof key === 'string') checkText(key, 'key');
     const map = await this.topology(signal === undefined ? {} : { signal });
     const shard = map.shard(shardOfKey(map, key));
+    const read = method === 'GET';
     const node =
-      method === 'GET' && this.o.replicaReads && shard.replicas.length > 0
+      read && this.o.replicaReads && shard.replicas.length > 0
         ? shard.replicas[this.rr++ % shard.replicas.length]!
         : shard.address;
     const path = `/kv/${keyPath(key)}${query}`;
-    // A conditional write is not retried: a retry after a lost answer would fail against its own write.
-    const idempotent = Object.keys(conditions).length === 0;
     try {
-      return await this.sender.send(
-        method,
-        node,
-        path,
-        body,
-        idempotent,
-        signal,
-        shard,
-        conditions,
-        waitMs,
-        attempts,
-      );
+      return await this.sender.send(method, node, path, body, read, signal, shard, conditions, waitMs);
     } catch (err) {
+      // A write that reached the old leader may have been applied there, and be on the new leader:
+      // sent again, it could undo another client's later write (or, conditional, fail against
+      // itself, and a compare-and-set loop would then apply its change twice). Its outcome is the
+      // caller's to find out.
+      if (err instanceof OutcomeUnknownError)
+        throw new OutcomeUnknownError(
+          `${err.message}: read ${keyText(key)} (its version) before writing it again`,
+          { cause: err.cause },
+        );
       // The owner may have failed over: route once more if the cluster now names another leader.
       if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE' || signal?.aborted === true)
         throw err;
-      // A conditional write that reached the old leader may have been applied there, and be on
-      // the new leader: sent again, it would fail against itself (412), and a compare-and-set loop
-      // would then apply its change twice. Its outcome is the caller's to find out.
-      if (!idempotent && !neverSent(err))
-        throw new DistkvError(
-          'SHARD_UNREACHABLE',
-          `${err.message}; the conditional ${method} of ${keyText(key)} may have been applied: read the key's version before writing it again`,
-          { cause: err },
-        );
       const before = this.topo.liveMapVersion;
       await this.reload().catch(() => undefined);
       const reloaded = this.topo.map;
       if (this.topo.liveMapVersion === before || reloaded === undefined) throw err;
       const moved = reloaded.shard(shard.idx);
-      return this.sender.send(
-        method,
-        moved.address,
-        path,
-        body,
-        idempotent,
-        signal,
-        moved,
-        conditions,
-        waitMs,
-        attempts,
-      );
+      return this.sender.send(method, moved.address, path, body, read, signal, moved, conditions, waitMs);
     }
   }
 

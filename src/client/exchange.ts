@@ -1,8 +1,18 @@
 /**
  * One HTTP exchange over an undici Pool, driven through `dispatch` (half the CPU of `request()`):
- * collects the status, the headers the client reads and the body, and honours an AbortSignal.
+ * collects the status, the headers the client reads and the body (at most MAX_REPLY_BYTES), and
+ * honours an AbortSignal.
  */
 import type { Dispatcher } from 'undici';
+import { DistkvError } from '../errors.js';
+
+/**
+ * MAX_REPLY_BYTES bounds an answer's body: no distkv answer comes near it (a value is at most
+ * 64 MiB, a scan page about 22 MiB of items plus one value as base64: docs/api.md), so a node that
+ * sends more (a broken or hostile one, an endless body) fails the exchange instead of growing the
+ * client's memory until it dies.
+ */
+export const MAX_REPLY_BYTES = 256 * 1024 * 1024;
 
 /** Reply is one HTTP exchange as the client sees it. */
 export interface Reply {
@@ -37,6 +47,7 @@ export function exchange(
   headers: Record<string, string>,
   signal: AbortSignal | undefined,
   headersTimeoutMs?: number,
+  maxBodyBytes = MAX_REPLY_BYTES,
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted === true) {
@@ -55,6 +66,7 @@ export function exchange(
       lag: undefined,
     };
     const chunks: Buffer[] = [];
+    let bytes = 0;
     const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
     let onAbort: (() => void) | undefined;
     const done = (): void => {
@@ -80,7 +92,18 @@ export function exchange(
         reply.etag = one(h.etag);
         reply.lag = one(h['x-distkv-lag']);
       },
-      onResponseData: (_controller, chunk) => {
+      onResponseData: (controller, chunk) => {
+        bytes += chunk.length;
+        if (bytes > maxBodyBytes) {
+          chunks.length = 0;
+          controller.abort(
+            new DistkvError(
+              'INTERNAL',
+              `${method} ${path}: the answer's body passed ${maxBodyBytes} bytes, more than any distkv answer`,
+            ),
+          );
+          return;
+        }
         chunks.push(chunk);
       },
       onResponseEnd: () => {

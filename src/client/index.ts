@@ -26,4 +26,4 @@ export type {
 } from './types.js';
 export type { WatchChange, WatchOptions } from './watch.js';
 export type { ShardInfo, ShardMap } from '../routing/shard-map.js';
-export { DistkvError, type ErrorCode, PreconditionFailedError } from '../errors.js';
+export { DistkvError, type ErrorCode, OutcomeUnknownError, PreconditionFailedError } from '../errors.js';

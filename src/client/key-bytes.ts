@@ -3,6 +3,7 @@
  * UTF-8 (written over RESP or as `/kv/%FF...`, docs/api.md): such a key reaches `/kv/{key}`
  * percent-encoded byte by byte, and is routed by the slot of its bytes, as the server routes it.
  */
+import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { slotOfBytes } from '../routing/slot.js';
 
@@ -31,4 +32,21 @@ export function shardOfKey(map: ShardMap, key: Key): number {
 /** keyText shows `key` in a message: text as a JSON string, bytes in hex (`0x6bff`). */
 export function keyText(key: Key): string {
   return typeof key === 'string' ? JSON.stringify(key) : `0x${Buffer.from(key).toString('hex')}`;
+}
+
+/** LONE_SURROGATE matches a UTF-16 surrogate that is not half of a pair: no UTF-8 encodes it. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * checkText throws when `text` (a key, value, prefix or cursor given as a string) has a lone
+ * surrogate: sent as UTF-8 it would become U+FFFD, so another key or value than the caller's would
+ * be written or read without a word. A key is INVALID_KEY (the server's code for it), the rest
+ * INVALID_ARGUMENT; `what` names it.
+ */
+export function checkText(text: string, what: 'key' | 'value' | 'prefix' | 'after'): void {
+  if (LONE_SURROGATE.test(text))
+    throw new DistkvError(
+      what === 'key' ? 'INVALID_KEY' : 'INVALID_ARGUMENT',
+      `${what} has a lone UTF-16 surrogate, which is not a Unicode character (pass bytes for bytes that are not UTF-8)`,
+    );
 }

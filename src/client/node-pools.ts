@@ -6,6 +6,13 @@
 import { Pool } from 'undici';
 import { exchange, type Reply } from './exchange.js';
 
+/**
+ * KEEP_ALIVE_MS is how long an idle connection is kept: under a node's idle limit (10 s,
+ * src/http/http1-connection.ts), so the client closes it first. A write sent on a connection the
+ * node is closing just then would be lost unanswered, and a write is not sent twice (sender.ts).
+ */
+const KEEP_ALIVE_MS = 4000;
+
 /** PoolOptions configure one node's keep-alive pool. */
 export interface PoolOptions {
   connections: number;
@@ -58,7 +65,7 @@ export class NodePools {
       const o = this.options;
       p = new Pool(origin, {
         connections: o.connections,
-        keepAliveTimeout: 30000,
+        keepAliveTimeout: KEEP_ALIVE_MS,
         headersTimeout: o.timeoutMs,
         bodyTimeout: o.timeoutMs,
         ...(o.ca === undefined ? {} : { connect: { ca: o.ca } }),

@@ -4,17 +4,22 @@
  * MAX_REDIRECTS times in a row; a loop is started over, after a short wait and a look for a newer
  * map, up to LOOP_WAIT_MS) and reloads `/cluster`, in the background unless the redirecting node names
  * another config hash, in which case it reloads first and refuses to go on (CONFIG_MISMATCH) if the
- * nodes disagree. An idempotent request is retried on connection errors with capped exponential
- * backoff, then fails as SHARD_UNREACHABLE naming the shard. With the same backoff and bound, an
- * idempotent request refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING (not
- * executed), is sent again, then rejects with that error; each retry follows the shard's leader if
- * a newer map moves it. An answer whose `X-Distkv-Map` version is above the client's makes it
- * reload `/cluster`; a request held by a leader switch
- * (503 SWITCHING_LEADER, not executed: conditional writes too) is sent again after a short wait, up to
- * SWITCH_WAIT_MS, following the shard's leader if a newer map moves it. Any other status from 400
- * up (but a 404 of a key read) rejects as the server's catalogue error.
+ * nodes disagree.
+ *
+ * Retries are at most once for writes, as etcd's client does for its mutations: a read is retried
+ * on any connection error, with capped exponential backoff, then fails as SHARD_UNREACHABLE naming
+ * the shard; a write only when the request provably never reached the node (the connection was
+ * never made: NOT_SENT_CODES). A write whose connection failed or timed out after it was sent
+ * rejects with OutcomeUnknownError at once: sent again, it could land after another client's later
+ * write and undo it, or apply twice around a failover. With the same backoff and bound, a read
+ * refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING (not executed), is sent
+ * again, then rejects with that error; each retry follows the shard's leader if a newer map moves
+ * it. An answer whose `X-Distkv-Map` version is above the client's makes it look for that map at every node (topology.ts, `learnOf`); a
+ * request held by a leader switch (503 SWITCHING_LEADER, not executed: writes too) is sent again
+ * after a short wait, up to SWITCH_WAIT_MS, following the shard's leader if a newer map moves it.
+ * Any other status from 400 up (but a 404 of a key read) rejects as the server's catalogue error.
  */
-import { DistkvError } from '../errors.js';
+import { DistkvError, OutcomeUnknownError } from '../errors.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { abortable, type Reply, sleep } from './exchange.js';
 import type { NodePools } from './node-pools.js';
@@ -35,16 +40,6 @@ const NEWEST_LOOK_MS = 1000;
  */
 const LOOP_WAIT_MS = 5000;
 
-/**
- * Attempts records, across the sends of one call, whether an attempt may have reached a node and
- * been executed although its answer was lost (a connection closed or timed out after the request
- * was written): the answer of a later attempt is then that of a repeat. A DELETE so repeated finds
- * the key gone, maybe by its own first attempt, and cannot say whether it existed.
- */
-export interface Attempts {
-  answerLost: boolean;
-}
-
 /** Sender sends the client's requests over its pools, keeping its topology current. */
 export class Sender {
   private readonly pools: NodePools;
@@ -52,7 +47,7 @@ export class Sender {
   private readonly stats: ClientStats;
   private readonly retries: number;
 
-  /** `retries` is how many times an idempotent request is retried on a connection error; `stats` counts requests, redirects and retries. */
+  /** `retries` is how many times a request is retried when that is safe (see above); `stats` counts requests, redirects and retries. */
   constructor(pools: NodePools, topology: ClusterTopology, stats: ClientStats, retries: number) {
     this.pools = pools;
     this.topology = topology;
@@ -61,20 +56,20 @@ export class Sender {
   }
 
   /**
-   * send performs a request at `node`, following redirects and retrying connection errors when
-   * `idempotent`; `waitMs` is how long the node may hold it before answering (a `w` write's wait).
+   * send performs a request at `node`, following redirects and retrying connection errors: any
+   * one when `read` (the request changes nothing), else only one that came before the request
+   * was sent; `waitMs` is how long the node may hold it before answering (a `w` write's wait).
    */
   async send(
     method: string,
     node: string,
     path: string,
     body: Uint8Array | string | undefined,
-    idempotent: boolean,
+    read: boolean,
     signal: AbortSignal | undefined,
     shard?: ShardInfo,
     conditions: Record<string, string> = {},
     waitMs = 0,
-    attempts?: Attempts,
   ): Promise<Reply> {
     const topology = this.topology;
     let origin = `${topology.scheme}://${node}`;
@@ -109,8 +104,8 @@ export class Sender {
         res = await this.pools.exchange(origin, method, target, body, conditions, signal, waitMs);
       } catch (err) {
         if (signal?.aborted === true) throw err;
-        if (attempts !== undefined && !neverSent(err)) attempts.answerLost = true;
-        if (idempotent && attempt < this.retries) {
+        const unsent = neverSent(err);
+        if ((read || unsent) && attempt < this.retries) {
           // A node that does not answer may have lost the shard meanwhile (a `w` write waits there
           // its timeout on top of the client's): the retry goes to the leader the cluster names now.
           await backOff();
@@ -118,12 +113,11 @@ export class Sender {
         }
         const what =
           shard === undefined ? `node ${origin}` : `shard ${shard.idx} (${shard.name}) at ${origin}`;
-        throw new DistkvError('SHARD_UNREACHABLE', `${what} is unreachable: ${(err as Error).message}`, {
-          cause: err,
-        });
+        const why = `${what} is unreachable: ${(err as Error).message}`;
+        if (read || unsent) throw new DistkvError('SHARD_UNREACHABLE', why, { cause: err });
+        throw new OutcomeUnknownError(`${why}; the ${method} may have been applied`, { cause: err });
       }
-      if (res.map !== undefined && res.map > topology.liveMapVersion)
-        void topology.reload().catch(() => undefined);
+      if (res.map !== undefined) topology.learnOf(res.map);
       // SWITCHING_LEADER is refused before the store issues anything (src/worker/store-writes.ts,
       // checkWritable): not executed, so even a conditional write is safe to send again.
       if (res.status === 503 && performance.now() < switchDeadline && isSwitching(res.body)) {
@@ -139,9 +133,9 @@ export class Sender {
       }
       // DRAINING (the node is stopping: route.ts refuses before any handler runs) was not
       // executed, so any call may be sent again; UNAVAILABLE may come after a worker died with the
-      // request in flight (worker-pool.ts), so only a call that may be repeated is. Either way the
-      // node is not serving now: look for a newer map that names another leader of the shard.
-      if (res.status === 503 && attempt < this.retries && mayResend(res.body, idempotent)) {
+      // request in flight (worker-pool.ts), so only a read is. Either way the node is not serving
+      // now: look for a newer map that names another leader of the shard.
+      if (res.status === 503 && attempt < this.retries && mayResend(res.body, read)) {
         await backOff();
         continue;
       }
@@ -183,7 +177,8 @@ export class Sender {
               `${origin} routes with config ${theirs} but ${topology.urls.join(', ')} serves ${String(topology.version)}: give every node the same sharding.toml`,
             );
         } else void topology.reload().catch(() => undefined);
-        const u = new URL(location);
+        // A relative Location (not what a node sends, but valid HTTP) is resolved against the node.
+        const u = new URL(location, origin);
         origin = u.origin;
         target = `${u.pathname}${u.search}`;
         continue;
@@ -212,10 +207,10 @@ export function neverSent(err: unknown): boolean {
   return typeof code === 'string' && NOT_SENT_CODES.has(code);
 }
 
-/** mayResend reports whether a 503 with `body` left its request unexecuted, or `idempotent` makes that moot. */
-function mayResend(body: Buffer, idempotent: boolean): boolean {
+/** mayResend reports whether a 503 with `body` left its request unexecuted, or a `read` makes that moot. */
+function mayResend(body: Buffer, read: boolean): boolean {
   const code = errorOf(503, body).code;
-  return code === 'DRAINING' || (idempotent && code === 'UNAVAILABLE');
+  return code === 'DRAINING' || (read && code === 'UNAVAILABLE');
 }
 
 function isSwitching(body: Buffer): boolean {

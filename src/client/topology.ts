@@ -2,15 +2,25 @@
  * ClusterTopology: the client's routing table as the cluster last described it in `GET /cluster`
  * (the single source of truth): shards, slot ranges, leader and replica addresses, the config hash
  * and the live map version (docs/failover.md). `reload` asks the configured nodes in order and
- * adopts the first answer; one load runs at a time, shared by every caller that asks meanwhile.
- * `loadNewest` asks every node at once and adopts the highest map version, for a write held by a
- * leader switch (one look at a time too). The scheme of the node that last answered is the one requests use.
+ * adopts the first answer that is not older than the map it has (a node that has not learned the
+ * newest map yet, or is cut off from its peers, would take the client back to a deposed leader);
+ * one load runs at a time, shared by every caller that asks meanwhile. `loadNewest` asks every node
+ * at once and adopts the highest map version, for a write held by a leader switch or an answer
+ * that names a newer map (`learnOf`: at most one look per HINT_LOOK_MS); one look at a time too.
+ * The scheme of the node that last answered is the one requests use.
  */
 import { DistkvError } from '../errors.js';
 import { ShardMap } from '../routing/shard-map.js';
 import type { NodePools } from './node-pools.js';
 import type { ClientStats, ClusterView } from './types.js';
-import { errorOf } from './wire-decode.js';
+import { answerJson, errorOf } from './wire-decode.js';
+
+/**
+ * HINT_LOOK_MS spaces the looks an answer's newer map version starts: every answer of a new leader
+ * names it until a look finds it, and a node that names a map no node serves must not make the
+ * client ask every node back to back.
+ */
+const HINT_LOOK_MS = 250;
 
 /** ClusterTopology loads and holds the client's view of the cluster. */
 export class ClusterTopology {
@@ -24,6 +34,7 @@ export class ClusterTopology {
   private mapVersion = 0;
   private reloading: Promise<void> | undefined;
   private looking: Promise<void> | undefined;
+  private hintLookAt = Number.NEGATIVE_INFINITY;
   private currentScheme: string;
 
   /** `stats.topologyLoads` counts the views it adopts. */
@@ -78,6 +89,13 @@ export class ClusterTopology {
     return this.looking;
   }
 
+  /** learnOf is told the map version an answer named: a newer one than the client's starts a look for it. */
+  learnOf(version: number): void {
+    if (version <= this.mapVersion || performance.now() - this.hintLookAt < HINT_LOOK_MS) return;
+    this.hintLookAt = performance.now();
+    this.loadNewest().catch(() => undefined);
+  }
+
   private async lookNewest(): Promise<void> {
     const members = this.current?.shards.flatMap((s) => [s.address, ...s.replicas]) ?? [];
     const candidates = [...new Set([...this.origins, ...members.map((a) => `${this.currentScheme}://${a}`)])];
@@ -93,14 +111,22 @@ export class ClusterTopology {
 
   private async load(): Promise<void> {
     let last: unknown;
+    let older = false;
     for (const origin of this.origins) {
       try {
-        this.adopt(origin, await this.fetchView(origin));
+        const doc = await this.fetchView(origin);
+        // Same config, older live map: this node has not learned what another one told the client.
+        if (doc.version === this.configHash && (doc.map_version ?? 0) < this.mapVersion) {
+          older = true;
+          continue;
+        }
+        this.adopt(origin, doc);
         return;
       } catch (err) {
         last = err;
       }
     }
+    if (older) return;
     throw new DistkvError(
       'SHARD_UNREACHABLE',
       `no node answered /cluster (${this.urls.join(', ')}): ${(last as Error).message}`,
@@ -111,7 +137,10 @@ export class ClusterTopology {
   private async fetchView(origin: string): Promise<ClusterView> {
     const res = await this.pools.exchange(origin, 'GET', '/cluster', undefined, {}, undefined);
     if (res.status !== 200) throw errorOf(res.status, res.body);
-    return JSON.parse(res.body.toString('utf8')) as ClusterView;
+    const doc = answerJson(res.body, `/cluster of ${origin}`) as ClusterView;
+    if (!Array.isArray(doc.shards))
+      throw new DistkvError('INTERNAL', `/cluster of ${origin}: the answer has no "shards" list`);
+    return doc;
   }
 
   private adopt(origin: string, doc: ClusterView): void {

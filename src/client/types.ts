@@ -14,12 +14,12 @@ export interface ClientOptions {
   replicaReads?: boolean;
   /**
    * timeoutMs bounds each attempt's wait for an answer's head and between its body's pieces
-   * (default 10000; a `w` write gets its own wait on top). A call can take longer: an idempotent
-   * one is retried `retries` times, one held by a leader switch is sent again for up to 15 s, and
+   * (default 10000; a `w` write gets its own wait on top; undici's timers fire one under a second
+   * up to about a second late). A call can take longer: a read is retried `retries` times, one held by a leader switch is sent again for up to 15 s, and
    * one redirected in a loop is started over for up to 5 s.
    */
   timeoutMs?: number;
-  /** retries is how many times an idempotent request is retried on a connection error or a 503 UNAVAILABLE, and any request on a 503 DRAINING (default 3). */
+  /** retries is how many times a read is retried on a connection error or a 503 UNAVAILABLE, and any request on a 503 DRAINING or a connection never made (default 3); a write sent and unanswered is never retried (OutcomeUnknownError, docs/api.md "Retries"). */
   retries?: number;
   /** connections per node (default 16). */
   connections?: number;
@@ -36,7 +36,7 @@ export interface CallOptions {
 /**
  * WriteConditions make a write conditional on the key's version (docs/api.md, "Versions"): a failed
  * condition rejects with PreconditionFailedError (code PRECONDITION_FAILED) carrying the current one.
- * A conditional write is never retried on a connection error (a retry could see its own write).
+ * Like every write, one whose answer was lost is not sent again (OutcomeUnknownError).
  */
 export interface WriteConditions {
   /** ifMatch writes only if the key's version is this `E.S` (as getVersioned returns it), or, with "*", if it exists. */

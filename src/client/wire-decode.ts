@@ -7,16 +7,37 @@ import { DistkvError, PreconditionFailedError, codeForStatus, isErrorCode } from
 import type { ScanPage, WriteConditions } from './types.js';
 
 /**
+ * answerJson parses a JSON answer (`what` names it); one that is not JSON, or not a JSON object (a
+ * node that answers garbage, or something that is not a distkv node), is INTERNAL naming it.
+ */
+export function answerJson(body: Buffer, what: string): unknown {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    doc = undefined;
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new DistkvError(
+      'INTERNAL',
+      `${what}: the answer is not a JSON object (${JSON.stringify(body.subarray(0, 60).toString('utf8'))}${body.length > 60 ? '...' : ''})`,
+    );
+  return doc;
+}
+
+/**
  * decodeScanPage parses a `/kv?encoding=base64` page (values as `value_base64`, or `value` from
  * nodes that send UTF-8; keys that are not UTF-8 also as `key_base64`, the cursor as `next_base64`).
  */
 export function decodeScanPage(body: Buffer): ScanPage {
-  const doc = JSON.parse(body.toString('utf8')) as {
+  const doc = answerJson(body, 'scan page') as {
     items: { key: string; key_base64?: string; value?: string; value_base64?: string; version?: string }[];
     next: string | null;
     next_base64?: string;
     replica_lag?: Record<string, string>;
   };
+  if (!Array.isArray(doc.items))
+    throw new DistkvError('INTERNAL', 'scan page: the answer has no "items" list');
   return {
     items: doc.items.map((i) => ({
       key: i.key,

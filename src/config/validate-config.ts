@@ -8,7 +8,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { SLOT_COUNT } from '../routing/slot.js';
-import { parseAddress } from './address.js';
+import { formatAddress, parseAddress } from './address.js';
 import {
   type Config,
   type CoordinationConfig,
@@ -315,20 +315,55 @@ function validateCoordination(t: Table, p: Problems): CoordinationConfig {
   return { etcd, lease_ttl_ms: lease, cluster };
 }
 
-/** checkRespPorts reports nodes whose RESP port (HTTP port + resp_port_offset) falls outside 1..65535. */
+/**
+ * checkRespPorts reports nodes whose RESP port (HTTP port + resp_port_offset) falls outside
+ * 1..65535, or is the HTTP port of another node on the same host (one of the two could not listen).
+ */
 function checkRespPorts(shards: readonly ShardConfig[], offset: number, p: Problems): void {
   if (offset === 0) return;
   const nodes = new Set(shards.flatMap((s) => [s.address, ...s.replicas]));
+  const http = new Set([...nodes].map((n) => n.toLowerCase()));
   for (const node of nodes) {
     const a = parseAddress(node);
     if (typeof a === 'string') continue;
     const port = a.port + offset;
+    const resp = formatAddress({ host: a.host, port });
     if (port < 1 || port > 65535)
       p.add(
         'server.resp_port_offset',
         `node ${node} would get RESP port ${port}, outside 1..65535 (pick another offset, or 0 for no RESP listener)`,
       );
+    else if (http.has(resp.toLowerCase()))
+      p.add(
+        'server.resp_port_offset',
+        `node ${node} would get RESP port ${port}, the HTTP port of node ${resp} (pick another offset, or 0 for no RESP listener)`,
+      );
   }
+}
+
+/**
+ * checkSpellings reports a node written two ways that differ only in letter case ("LocalHost:8080",
+ * "localhost:8080"): host names are not case-sensitive, so both are one node, which distkv would
+ * take for two (two listeners on one port, or a replica on its own leader's node).
+ */
+function checkSpellings(shards: readonly ShardConfig[], p: Problems): void {
+  const first = new Map<string, { text: string; field: string }>();
+  shards.forEach((s, i) => {
+    const at = `shards[${i}].`;
+    const fields: [string, string][] = [
+      [`${at}address`, s.address],
+      ...s.replicas.map((r, j): [string, string] => [`${at}replicas[${j}]`, r]),
+    ];
+    for (const [field, text] of fields) {
+      const seen = first.get(text.toLowerCase());
+      if (seen === undefined) first.set(text.toLowerCase(), { text, field });
+      else if (seen.text !== text)
+        p.add(
+          field,
+          `"${text}" is node "${seen.text}" (${seen.field}) written another way: host names are not case-sensitive; write each node one way`,
+        );
+    }
+  });
 }
 
 /** validateConfig checks a parsed TOML document and returns the Config, or throws ConfigError listing every problem. */
@@ -342,6 +377,7 @@ export function validateConfig(raw: unknown, source: string): Config {
   const replication = validateReplication(p.table(raw, 'replication'), p);
   const coordination = validateCoordination(p.table(raw, 'coordination'), p);
   checkRespPorts(shards, server.resp_port_offset, p);
+  checkSpellings(shards, p);
   if (p.list.length > 0) throw new ConfigError(source, p.list);
   return { shards, server, storage, replication, coordination, source };
 }

@@ -1,8 +1,10 @@
 /**
  * Drivers send one operation at a time and report its status: RawDriver over its own keep-alive
  * socket (HTTP or RESP, see wire.ts), ClientDriver through the distkv client library (which routes
- * each key to its owner itself). Status 0 means the connection failed; a RawDriver reconnects on its
- * next operation.
+ * each key to its owner itself). Status 0 means the connection failed, STATUS_TIMEOUT that no answer
+ * came within the driver's timeout (a RawDriver then drops the connection: a node that accepts and
+ * never answers would otherwise hold it, silently, for the rest of the run); a RawDriver reconnects
+ * on its next operation.
  */
 import { connect, type Socket } from 'node:net';
 import type { DistkvClient } from '../client/client.js';
@@ -14,6 +16,11 @@ export const OP_GET = 0;
 export const OP_SET = 1;
 export const OP_DEL = 2;
 export type Op = typeof OP_GET | typeof OP_SET | typeof OP_DEL;
+
+/** STATUS_TIMEOUT is the status of an operation that got no answer in time (reported as "timeout"). */
+export const STATUS_TIMEOUT = -1;
+/** OP_TIMEOUT_MS is how long a RawDriver waits for an answer by default (the client library's default too). */
+export const OP_TIMEOUT_MS = 10000;
 
 /** Driver performs operations one at a time. */
 export interface Driver {
@@ -31,29 +38,58 @@ export class RawDriver implements Driver {
   private readonly port: number;
   private readonly wire: Wire;
   private readonly requests: RequestCache;
+  private readonly timeoutMs: number;
+  // The timeout costs no timer per operation: a sweep every SWEEP_MS (started at the first
+  // operation) fails the one in flight when no operation was issued since it looked `timeoutMs` ago.
+  private sweep: NodeJS.Timeout | undefined;
+  private issued = 0;
+  private seen = -1;
+  private seenAt = 0;
   private readonly onResponse = (status: number): void => {
     const d = this.done;
     this.done = undefined;
     d?.(status);
   };
 
-  constructor(host: string, port: number, wire: Wire, requests: RequestCache) {
+  constructor(host: string, port: number, wire: Wire, requests: RequestCache, timeoutMs = OP_TIMEOUT_MS) {
     this.host = host;
     this.port = port;
     this.wire = wire;
     this.requests = requests;
+    this.timeoutMs = timeoutMs;
     this.parser = wire.parser();
   }
 
   op(op: Op, key: number, done: (status: number) => void): void {
     this.done = done;
+    this.issued++;
+    this.sweep ??= setInterval(this.check, Math.min(1000, Math.max(10, this.timeoutMs / 4))).unref();
     (this.socket ?? this.open()).write(this.requests.request(op, key));
   }
 
   close(): void {
+    clearInterval(this.sweep);
+    this.sweep = undefined;
     this.socket?.destroy();
     this.socket = undefined;
   }
+
+  private readonly check = (): void => {
+    const now = performance.now();
+    if (this.done === undefined || this.seen !== this.issued) {
+      this.seen = this.issued;
+      this.seenAt = now;
+      return;
+    }
+    if (now - this.seenAt < this.timeoutMs) return;
+    // Dropped first, so its 'close' fails nothing: the next operation goes on a new connection.
+    const s = this.socket;
+    this.socket = undefined;
+    s?.destroy();
+    const d = this.done;
+    this.done = undefined;
+    d(STATUS_TIMEOUT);
+  };
 
   private open(): Socket {
     // onread reads into one reused buffer, skipping the Readable stream machinery (a Buffer and a

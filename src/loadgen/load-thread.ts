@@ -11,7 +11,16 @@
  * issued, in-flight ones finish (at most DRAIN_MS), and the result covers what was recorded.
  */
 import { DistkvClient } from '../client/client.js';
-import { ClientDriver, type Driver, OP_DEL, OP_GET, OP_SET, type Op, RawDriver } from './driver.js';
+import {
+  ClientDriver,
+  type Driver,
+  OP_DEL,
+  OP_GET,
+  OP_SET,
+  type Op,
+  RawDriver,
+  STATUS_TIMEOUT,
+} from './driver.js';
 import { LatencyHistogram } from './histogram.js';
 import { httpWire, RequestCache, redisWire } from './wire.js';
 import { chooserFor, Rng } from './zipf.js';
@@ -120,10 +129,13 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
     Atomics.add(progress, task.slot * 2, 1);
     if (!good) Atomics.add(progress, task.slot * 2 + 1, 1);
     if (!record) return;
-    hist.record(latencyMs * 1000);
     if (now > recordedUntil) recordedUntil = now;
-    if (good) ok++;
-    else errors++;
+    // Latencies are those of served operations: a node answering 503 at once would otherwise
+    // pull the percentiles down (errors are counted, and reported, on their own).
+    if (good) {
+      hist.record(latencyMs * 1000);
+      ok++;
+    } else errors++;
     byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
   };
 
@@ -208,7 +220,7 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
   await Promise.race([finished, drainTimer]);
   if (drain.timedOut && inFlight > 0) {
     errors += inFlight;
-    byStatus.set(-1, (byStatus.get(-1) ?? 0) + inFlight);
+    byStatus.set(STATUS_TIMEOUT, (byStatus.get(STATUS_TIMEOUT) ?? 0) + inFlight);
   }
   for (const d of drivers) d.close();
   await client?.close();
@@ -217,7 +229,10 @@ export async function runThread(task: ThreadTask): Promise<ThreadResult> {
     ok,
     errors,
     byStatus: Object.fromEntries(
-      [...byStatus].map(([s, n]) => [s === -1 ? 'timeout' : s === 0 ? 'connection' : String(s), n]),
+      [...byStatus].map(([s, n]) => [
+        s === STATUS_TIMEOUT ? 'timeout' : s === 0 ? 'connection' : String(s),
+        n,
+      ]),
     ),
     recordedMs: recordedUntil - recordFrom,
   };

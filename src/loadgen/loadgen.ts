@@ -69,11 +69,12 @@ export interface LoadResult {
   errors: number;
   by_status: Record<string, number>;
   duration_s: number;
+  /** throughput is served operations per second: errors are not counted in it. */
   throughput: number;
   latency: LatencySummary;
   /** curve: [percentile, µs] points. */
   curve: [number, number][];
-  /** timeline: completed operations per second after the warm-up. */
+  /** timeline: served operations per second after the warm-up (errors not counted). */
   timeline: number[];
   preload?: { keys: number; seconds: number; rate: number };
   /** interrupted names the phase a stop (`runLoad`'s `stop`, Ctrl-C) cut short; the figures cover what was measured. */
@@ -87,7 +88,7 @@ export interface Progress {
   errors: number;
   elapsedS: number;
   totalS: number;
-  /** rate is the operations per second over the last report interval. */
+  /** rate is the served operations per second over the last report interval (errors not counted). */
   rate: number;
 }
 
@@ -219,6 +220,7 @@ export async function runLoad(
     const timer = setInterval(() => {
       const now = performance.now();
       const t = total();
+      const served = t.done - t.errors;
       const elapsedS = (now - t0) / 1000;
       current = phase(elapsedS);
       onProgress?.({
@@ -226,12 +228,12 @@ export async function runLoad(
         ...t,
         elapsedS,
         totalS,
-        rate: ((t.done - last.done) * 1000) / (now - last.at),
+        rate: ((served - last.done) * 1000) / (now - last.at),
       });
-      last = { at: now, done: t.done };
+      last = { at: now, done: served };
       if (timeline !== undefined && now >= lastSecond.at) {
-        if (lastSecond.done >= 0) timeline.push(t.done - lastSecond.done);
-        lastSecond = { at: lastSecond.at + 1000, done: t.done };
+        if (lastSecond.done >= 0) timeline.push(served - lastSecond.done);
+        lastSecond = { at: lastSecond.at + 1000, done: served };
       }
     }, 50);
     return () => {
@@ -315,7 +317,7 @@ export async function runLoad(
       errors,
       by_status: mergeStatus(results),
       duration_s: durationS,
-      throughput: durationS > 0 ? (ok + errors) / durationS : 0,
+      throughput: durationS > 0 ? ok / durationS : 0,
       latency: hist.summary(),
       curve: hist.curve(),
       timeline,

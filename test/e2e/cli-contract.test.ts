@@ -218,6 +218,26 @@ describe('distkv CLI contract', () => {
     assert.equal(all.stdout.toString().trim().split('\n').length, 5);
   });
 
+  it('gets, sets and deletes a key that is not UTF-8 with --key-base64, as scan --json names it', async () => {
+    // An argument is text: `kb:\xff` could not be typed, and the scan's escaped display of it
+    // ("kb:\xff" quoted) is another key.
+    const key = Buffer.from([0x6b, 0x62, 0x3a, 0xff]);
+    const b64 = key.toString('base64');
+    const set = await cli(['set', '--key-base64', b64, 'v1', '--json']);
+    assert.equal(set.code, OK, set.stderr);
+    assert.equal((JSON.parse(set.stdout.toString()) as { key_base64?: string }).key_base64, b64);
+    const scan = await cli(['scan', 'kb:', '--json']);
+    assert.equal((JSON.parse(scan.stdout.toString()) as { key_base64?: string }).key_base64, b64);
+    const get = await cli(['get', '--key-base64', b64]);
+    assert.equal(get.code, OK, get.stderr);
+    assert.equal(get.stdout.toString(), 'v1');
+    assert.equal((await cli(['del', '--key-base64', b64])).stdout.toString(), 'OK (deleted)\n');
+    const gone = await cli(['get', '--key-base64', b64]);
+    assertClean(gone, FAILED, /key "kb:\\xff" not found/);
+    assert.equal((await cli(['get', 'k', '--key-base64', b64])).code, USAGE);
+    assert.equal((await cli(['del', '--key-base64', 'not base64!'])).code, USAGE);
+  });
+
   it('gives the next cursor of a key that is not UTF-8 as --after-base64, which resumes exactly', async () => {
     // `pb:\x801` shows as `pb:\uFFFD1`, whose bytes sort after `pb:\x802`: an --after of that
     // text skipped `pb:\x802` and went on from `pb:\xff1`.

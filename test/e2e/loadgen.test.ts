@@ -155,6 +155,16 @@ describe('distkv bench', () => {
     assert.ok(status('413') > 200, r.stdout);
     assert.equal(errors, status('413') + status('connection'), r.stdout);
     assert.match(r.stdout, /ERRORS\s+\d+ operations failed/);
+    // The throughput is of served operations: failed ones are not work the server did.
+    const [, secondsText, okText] = /requests\s+1000 in ([\d.]+) s: (\d+) ok/.exec(r.stdout)!;
+    const seconds = Number(secondsText);
+    const ok = Number(okText);
+    const throughput = Number(/throughput\s+(\d+) ops\/s/.exec(r.stdout)![1]);
+    // (the duration is printed to 0.1 s)
+    assert.ok(
+      Math.abs(throughput * seconds - ok) <= throughput * 0.05 + 1,
+      `throughput ${throughput} counts errors: ${r.stdout}`,
+    );
   });
 
   it('counts connection failures when nothing listens', async () => {

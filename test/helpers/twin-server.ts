@@ -81,3 +81,26 @@ export async function startHandlerTwin(handler: RequestListener): Promise<Handle
     },
   };
 }
+
+/**
+ * oneShardView is the /cluster document (JSON text) of a one-shard cluster (config hash "cfg") led
+ * by `leader` in live map `version`, with the leader's last seq when given.
+ */
+export function oneShardView(leader: string, version = 1, lastSeq?: number): string {
+  return JSON.stringify({
+    version: 'cfg',
+    map_version: version,
+    slots: 16384,
+    node: leader,
+    hosted_nodes: [leader],
+    shards: [
+      {
+        name: 'shard-0',
+        idx: 0,
+        slots: [0, 16383],
+        leader: { address: leader, local: true, ...(lastSeq === undefined ? {} : { last_seq: lastSeq }) },
+        replicas: [],
+      },
+    ],
+  });
+}

@@ -80,6 +80,36 @@ describe('bulk load', () => {
     await s.close();
   });
 
+  it('refuses base64 that is not canonical and text with a lone surrogate, rather than load other bytes', () => {
+    // Buffer.from skips what is not base64 and puts U+FFFD for a lone surrogate: each line below
+    // loaded bytes it does not say.
+    assert.throws(
+      () => parseLine('{"key":"k","value_base64":"AA E="}', 3, 1024, 10),
+      /line 3: "value_base64" is not canonical base64/,
+    );
+    assert.throws(
+      () => parseLine('{"key":"k","value_base64":"AAE"}', 4, 1024, 10),
+      /line 4: "value_base64" is not canonical base64/,
+    );
+    assert.throws(
+      () => parseLine('{"key":"k","key_base64":"cY-A","value":"v"}', 5, 1024, 10),
+      /line 5: "key_base64" is not canonical base64/,
+    );
+    assert.throws(
+      () => parseLine('{"key":"k\\ud800","value":"v"}', 6, 1024, 10),
+      /line 6: "key" has a lone UTF-16 surrogate/,
+    );
+    assert.throws(
+      () => parseLine('{"key":"k","value":"\\udc00x"}', 7, 1024, 10),
+      /line 7: "value" has a lone UTF-16 surrogate/,
+    );
+    assert.deepEqual(
+      parseLine('{"key":"k","value":"\\ud83d\\ude00"}', 8, 1024, 10).value,
+      Buffer.from('\u{1F600}'),
+      'a pair is a character',
+    );
+  });
+
   it('parses JSON lines with string or base64 values, naming the line of a bad one', () => {
     assert.deepEqual(parseLine('{"key":"k","value":"v"}', 1, 1024, 10), { key: b('k'), value: b('v') });
     assert.deepEqual(parseLine('{"key":"k","value_base64":"AAE="}', 1, 1024, 10).value, Buffer.from([0, 1]));

@@ -119,6 +119,27 @@ describe('DistkvClient', () => {
       });
   });
 
+  it('refuses a value, prefix, cursor or batch with a lone surrogate instead of writing or reading U+FFFD', async () => {
+    for (const [call, code] of [
+      [() => client.put('lone:v', 'x\ud800'), 'INVALID_ARGUMENT'],
+      [() => client.scanPage('lone:\udc00'), 'INVALID_ARGUMENT'],
+      [() => client.scanPage('lone:', { after: 'lone:\ud800' }), 'INVALID_ARGUMENT'],
+      [() => client.batch([{ op: 'set', key: 'lone:b', value: '\ud800' }]), 'INVALID_ARGUMENT'],
+      [() => client.batch([{ op: 'delete', key: 'lone:\ud800' }]), 'INVALID_KEY'],
+    ] as const)
+      await assert.rejects(call, (err: unknown) => {
+        assert.ok(err instanceof DistkvError, String(err));
+        assert.equal(err.code, code);
+        assert.match(err.message, /lone UTF-16 surrogate/);
+        return true;
+      });
+    assert.equal(await client.get('lone:v'), undefined, 'the value was written as U+FFFD');
+    assert.equal(await client.get('lone:b'), undefined, 'the batch was written');
+    assert.equal((await client.get('lone:pair'))?.length, undefined);
+    await client.put('lone:pair', '\ud83d\ude00');
+    assert.equal(await client.getString('lone:pair'), '\u{1F600}', 'a surrogate pair is a character');
+  });
+
   it('says whether a deleted key existed', async () => {
     await client.put('del:1', 'x');
     assert.equal(await client.delete('del:1'), true);

@@ -1,13 +1,14 @@
 /**
- * A DELETE the client retried after its answer was lost says so: the first attempt may have
- * deleted the key, so the retry's "did not exist" (X-Distkv-Existed: 0) is no answer to whether it
- * existed. The twin node here deletes the key at the first attempt and drops the connection
- * unanswered; the retry then finds the key gone.
+ * A DELETE whose answer was lost is not sent again: the first attempt may have deleted the key, and
+ * a repeat would delete what another client wrote since (an acknowledged write lost), besides
+ * answering "did not exist" for the key it deleted itself. It rejects with OutcomeUnknownError. The
+ * twin node here deletes the key at the first attempt and drops the connection unanswered.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
-import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
+import { OutcomeUnknownError } from '../../src/errors.js';
+import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
 
 let twin: HandlerTwin;
 let address = '';
@@ -19,13 +20,7 @@ before(async () => {
   twin = await startHandlerTwin((req, res) => {
     const url = req.url ?? '';
     if (url === '/cluster') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          version: 'cfg',
-          map_version: 1,
-          shards: [{ name: 'shard-0', idx: 0, slots: [0, 16383], leader: { address }, replicas: [] }],
-        }),
-      );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(address));
       return;
     }
     const key = decodeURIComponent(url.slice('/kv/'.length));
@@ -61,31 +56,37 @@ describe('client delete after a lost answer', () => {
     }
   });
 
-  it('does not say "did not exist" for a key its own lost first attempt deleted', async () => {
+  it('rejects as OutcomeUnknownError without sending it again when its answer was lost', async () => {
     const client = new DistkvClient({ urls: [`http://${address}`], retries: 2 });
     try {
       await client.put('gone', 'v');
       drops = 1;
-      const existed = await client.delete('gone');
-      assert.equal(client.stats.retries, 1, 'the delete was sent twice');
+      await assert.rejects(client.delete('gone'), (err: unknown) => {
+        assert.ok(err instanceof OutcomeUnknownError, String(err));
+        assert.equal(err.code, 'SHARD_UNREACHABLE');
+        assert.match(err.message, /may have been applied/);
+        return true;
+      });
+      assert.equal(client.stats.retries, 0, 'the delete was sent again');
       assert.equal(keys.has('gone'), false);
-      assert.equal(existed, undefined, 'whether it existed is unknown, not false');
     } finally {
       drops = 0;
       await client.close();
     }
   });
 
-  it('still says true when the retry finds the key there', async () => {
+  it('leaves the key another client wrote after its lost first attempt', async () => {
     const client = new DistkvClient({ urls: [`http://${address}`], retries: 2 });
     try {
       await client.put('back', 'v');
       drops = 1;
-      // The first attempt deletes it; a writer puts it back before the retry.
+      // The first attempt deletes it; another writer puts it back, acknowledged, before any retry.
       twin.server.once('request', (req) => {
         if (req.method === 'DELETE') req.socket.once('close', () => keys.add('back'));
       });
-      assert.equal(await client.delete('back'), true);
+      await assert.rejects(client.delete('back'), OutcomeUnknownError);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(keys.has('back'), true, "the other client's write was deleted by a resend");
     } finally {
       drops = 0;
       await client.close();

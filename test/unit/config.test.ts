@@ -129,6 +129,53 @@ slots = "8000-16000"
     assert.match(text, /slots 16001-16383 are owned by no shard/);
   });
 
+  it("refuses a RESP port (HTTP port + resp_port_offset) that is another node's HTTP port", () => {
+    const text = problemsOf(`
+[[shards]]
+name = "a"
+idx = 0
+address = "127.0.0.1:8080"
+[[shards]]
+name = "b"
+idx = 1
+address = "127.0.0.1:9080"
+`).join('\n');
+    assert.match(
+      text,
+      /server\.resp_port_offset: node 127\.0\.0\.1:8080 would get RESP port 9080, the HTTP port of node 127\.0\.0\.1:9080/,
+    );
+    const other = parseConfigText(
+      '[[shards]]\nname = "a"\nidx = 0\naddress = "127.0.0.1:8080"\n[[shards]]\nname = "b"\nidx = 1\naddress = "127.0.0.1:9080"\n[server]\nresp_port_offset = 500\n',
+      'test.toml',
+      {},
+      {},
+    );
+    assert.equal(other.shards.length, 2, 'another offset is fine');
+  });
+
+  it('refuses one node written in two letter cases (a replica on its own leader, two listeners on one port)', () => {
+    const text = problemsOf(`
+[[shards]]
+name = "a"
+idx = 0
+address = "node1.example:8080"
+replicas = ["node2.example:8080"]
+[[shards]]
+name = "b"
+idx = 1
+address = "Node2.Example:8080"
+replicas = ["NODE1.example:8080"]
+`).join('\n');
+    assert.match(
+      text,
+      /shards\[1\]\.address: "Node2\.Example:8080" is node "node2\.example:8080" \(shards\[0\]\.replicas\[0\]\) written another way/,
+    );
+    assert.match(
+      text,
+      /shards\[1\]\.replicas\[0\]: "NODE1\.example:8080" is node "node1\.example:8080" \(shards\[0\]\.address\)/,
+    );
+  });
+
   it('reports a TOML syntax error with its line and column', () => {
     const [p] = problemsOf('[[shards]]\nname = \n');
     assert.match(p ?? '', /TOML syntax error at line 2/);

@@ -1,0 +1,103 @@
+/**
+ * DistkvClient.batch(): operations grouped by the leader of their key's shard, each owner's sent
+ * in bounded chunks one after another (batch-wire.ts), so each shard applies its own in order. A
+ * failed operation is a result, not a rejection, an owner that cannot be reached too: the results
+ * of the other owners, which may have applied theirs, stand.
+ */
+import { DistkvError, OutcomeUnknownError } from '../errors.js';
+import type { ShardMap } from '../routing/shard-map.js';
+import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
+import type { Reply } from './exchange.js';
+import type { Sender } from './sender.js';
+import { checkText } from './key-bytes.js';
+import type { BatchOp, BatchResult } from './types.js';
+
+/** sendBatch applies `ops` with `map`'s owners and resolves with one result per operation, in order. */
+export async function sendBatch(
+  sender: Sender,
+  map: ShardMap,
+  ops: readonly BatchOp[],
+  signal: AbortSignal | undefined,
+): Promise<BatchResult[]> {
+  for (const op of ops) {
+    checkText(op.key, 'key');
+    if (op.op === 'set' && typeof op.value === 'string') checkText(op.value, 'value');
+  }
+  const shards = new Set(ops.map((op) => map.shardOf(op.key)));
+  if (conditional(ops) && shards.size > 1)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `a batch with conditions must keep all its keys in one shard; its keys are in shards ${[...shards].sort((a, b) => a - b).join(', ')} (use a {hash tag})`,
+    );
+  const byOwner = new Map<string, number[]>();
+  ops.forEach((op, i) => {
+    const owner = map.shard(map.shardOf(op.key)).address;
+    byOwner.set(owner, [...(byOwner.get(owner) ?? []), i]);
+  });
+  const results = new Array<BatchResult>(ops.length);
+  await Promise.all(
+    [...byOwner].map(async ([owner, indexes]) => {
+      // One owner's chunks go one after another, so its shards apply their operations in order;
+      // after one fails, the rest are not sent (they would overtake an outcome still unknown).
+      let failed: DistkvError | undefined;
+      // A refused chunk (DRAINING) is sent again to the shard's new leader when a newer map names
+      // one: with the owner's operations all in one shard, that is where they go.
+      const owned = new Set(indexes.map((i) => map.shardOf(ops[i]!.key)));
+      const shard = owned.size === 1 ? map.shard([...owned][0]!) : undefined;
+      for (const chunk of chunks(indexes, ops)) {
+        if (failed !== undefined) {
+          const notSent = new DistkvError(
+            failed.code,
+            `not sent: an earlier request of this batch to ${owner} failed (${failed.message})`,
+          );
+          for (const i of chunk) results[i] = { ok: false, error: notSent };
+          continue;
+        }
+        let wireResults: (WireResult | undefined)[];
+        try {
+          const wire = chunk.map((i) => wireOp(ops[i]!));
+          const r = await sender.send(
+            'POST',
+            owner,
+            '/kv/_batch',
+            JSON.stringify(wire),
+            false,
+            signal,
+            shard,
+          );
+          wireResults = resultsOf(r, owner);
+        } catch (err) {
+          // What one owner did is its operations' results: the others' results stand (they may
+          // have been applied), so the batch does not reject for it.
+          if (!(err instanceof DistkvError) || signal?.aborted === true) throw err;
+          failed = err;
+          for (const i of chunk) results[i] = { ok: false, error: err };
+          continue;
+        }
+        chunk.forEach((i, k) => {
+          results[i] = batchResult(wireResults[k], owner, i);
+        });
+      }
+    }),
+  );
+  return results;
+}
+
+/**
+ * resultsOf reads a batch answer's results. An answer that is not the documented JSON (a node that
+ * answers garbage) came after the request was sent: its operations may have been applied.
+ */
+function resultsOf(r: Reply, owner: string): (WireResult | undefined)[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(r.body.toString('utf8'));
+  } catch {
+    doc = undefined;
+  }
+  const results = (doc as { results?: unknown } | null | undefined)?.results;
+  if (!Array.isArray(results))
+    throw new OutcomeUnknownError(
+      `${owner} answered the batch (HTTP ${r.status}) without a list of results; the operations may have been applied`,
+    );
+  return results as (WireResult | undefined)[];
+}

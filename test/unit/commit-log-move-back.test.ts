@@ -1,0 +1,58 @@
+/**
+ * A store that moves between workers' logs (docs/commit-log-format.md, "Where": the worker count
+ * changed, or a restart after a failover planned it on another worker) and back again, with a
+ * crash before each move: the log it returns to may still hold its records from before the first
+ * move, and the log it left holds them again (migrated) with the later ones. Every acknowledged
+ * write must be there after the second move.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
+import type { LsmStore } from '../../src/storage/lsm-store.js';
+import { openTestGroup } from '../helpers/lsm.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const b = (s: string): Buffer => Buffer.from(s);
+
+/** killed closes what a crashed process left open (its disk is gone: nothing more is written). */
+async function killed(g: { log: { close(): Promise<void> }; stores: LsmStore[] }): Promise<void> {
+  for (const s of g.stores) await s.close().catch(() => undefined);
+  await g.log.close().catch(() => undefined);
+}
+
+describe('a store moving between workers and back', () => {
+  it('keeps every write when it returns to a log that still holds its records from before it left', async () => {
+    const root = tempDir(after);
+    const [quiet, moving] = [join(root, 'node_1', 'shard-0'), join(root, 'node_1', 'shard-1')];
+    const w0 = join(root, 'log', 'w0');
+    const w1 = join(root, 'log', 'w1');
+    const o = { memtableBytes: 1 << 20, idleCompactMs: 1e9 };
+    let vfs = new FaultyVfs();
+    const first = await openTestGroup(w0, [quiet, moving], { ...o, vfs });
+    await first.stores[0]!.put(b('q'), b('quiet'));
+    for (let i = 1; i <= 5; i++) await first.stores[1]!.put(b(`a${i}`), b(`v${i}`));
+    vfs = vfs.crash();
+    await killed(first);
+
+    // Restarted with the store planned on worker 1: it takes its records from log w0.
+    const second = await openTestGroup(w1, [moving], { ...o, vfs });
+    assert.equal(second.stores[0]!.lastSeq(), 5);
+    for (let i = 6; i <= 10; i++) await second.stores[0]!.put(b(`a${i}`), b(`v${i}`));
+    vfs = vfs.crash();
+    await killed(second);
+
+    // Back on worker 0, whose log still holds seqs 1..5 of it; log w1 holds 1..10.
+    const third = await openTestGroup(w0, [quiet, moving], { ...o, vfs });
+    try {
+      const s = third.stores[1]!;
+      const missing = Array.from({ length: 10 }, (_, i) => `a${i + 1}`).filter(
+        (k) => s.get(b(k)) === undefined,
+      );
+      assert.deepEqual(missing, [], 'every acknowledged write is there');
+      assert.equal(s.lastSeq(), 10);
+    } finally {
+      await killed(third);
+    }
+  });
+});

@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { storeIdOf } from './commit-log-format.js';
 import { checkHome, homeDir, logIdOf, readHome, storeNameOf } from './commit-log-home.js';
+import type { CommitLog } from './commit-log.js';
+import type { LogSegment } from './commit-log-index.js';
 import { readCommitLog } from './commit-log-reader.js';
 import type { LsmOptions } from './lsm-options.js';
 import type { Vfs } from './vfs.js';
@@ -143,6 +145,48 @@ export async function adoptForeign(
     { dir: opts.dir, from: home.path, records: records.length },
     "took over the store's records from the log it last wrote to",
   );
+}
+
+/**
+ * holdMovedStores makes `log` (in `settings.dir`, holding the records `segments` index) keep the
+ * records of every store that last wrote into it (its `commit-log` pointer names it) but that none
+ * of `attached` is: a store the worker count or a failover moved to another worker, which reads
+ * them out of this log when that worker opens it (adoptForeign, step 4), maybe only after this
+ * log's first trim; or a store this process does not open (a node of the data directory it does
+ * not serve now). Each is held until its pointer names another log. A store that closed with
+ * everything in its own files says so in its pointer (`flushed`, commit-log-home.ts) and is not
+ * held: a shard moved to another node after a clean stop leaves its directory here, and holding
+ * for it would keep this log's oldest segments, and so every later one, for good. Stores are found as
+ * `<data_dir>/<node>/<shard>`, `dataDir` being the data directory.
+ */
+export function holdMovedStores(
+  settings: LogSettings,
+  dataDir: string,
+  log: CommitLog,
+  segments: readonly LogSegment[],
+  attached: ReadonlySet<number>,
+): void {
+  const unattached = new Set<number>();
+  for (const s of segments) for (const id of s.stores.keys()) if (!attached.has(id)) unattached.add(id);
+  if (unattached.size === 0) return;
+  const { vfs } = settings;
+  const logDir = resolve(settings.dir);
+  for (const node of vfs.listDirs(dataDir))
+    for (const shard of vfs.listDirs(join(dataDir, node))) {
+      const dir = join(dataDir, node, shard);
+      const id = storeIdOf(storeNameOf(dir));
+      if (!unattached.has(id)) continue;
+      const namesThisLog = (): boolean => {
+        const home = readHome(vfs, dir);
+        return home !== undefined && home.flushed !== true && resolve(homeDir(dir, home)) === logDir;
+      };
+      if (!namesThisLog()) continue;
+      log.holdFor(id, namesThisLog);
+      settings.log?.info(
+        { dir, log: settings.dir },
+        'the commit log keeps the records of a store that last wrote into it until that store takes them',
+      );
+    }
 }
 
 /**

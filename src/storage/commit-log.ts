@@ -62,6 +62,8 @@ export class CommitLog {
    * retention keeps counting them (with no replica) until a store of that id attaches again.
    */
   private readonly departed = new Map<number, RetentionNeed>();
+  /** held are stores of another worker that still take their records from this log (holdFor). */
+  private readonly held = new Map<number, () => boolean>();
   private trimming = false;
   private readonly writer: LogWriter;
 
@@ -132,6 +134,16 @@ export class CommitLog {
     await this.writer.writeBase(encodeBaseFrame(member.id, member.epoch, nextSeq), member.id);
   }
 
+  /**
+   * holdFor keeps every segment holding records of store `id`, which no store here writes, while
+   * `wanted()` (asked at each trim) says that store still takes its records from this log: a
+   * store that moved to another worker's log reads its records out of this one when that worker
+   * opens it, which may come after this log's first trim.
+   */
+  holdFor(id: number, wanted: () => boolean): void {
+    this.held.set(id, wanted);
+  }
+
   /** pin keeps every segment holding records of store `id` (a store of the worker that could not open). */
   pin(id: number): void {
     this.pinned.add(id);
@@ -187,8 +199,10 @@ export class CommitLog {
    */
   trim(): number {
     if (!this.trimming || this.writer.isClosed) return 0;
+    for (const [id, wanted] of this.held) if (this.members.has(id) || !wanted()) this.held.delete(id);
     const needs = [...this.members.values(), ...this.departed.values()];
-    const n = trimmable(this.all, needs, this.pinned, this.opts.retentionBytes);
+    const pinned = this.held.size === 0 ? this.pinned : new Set([...this.pinned, ...this.held.keys()]);
+    const n = trimmable(this.all, needs, pinned, this.opts.retentionBytes);
     if (n === 0) return 0;
     for (const s of this.all.splice(0, n)) this.opts.vfs.unlink(s.path);
     this.opts.vfs.syncDir(this.opts.dir);

@@ -24,10 +24,11 @@
  * a snapshot: whatever the log held of it is void from its base frame on). `openLsmStore` opens a
  * store with a commit log of its own in `<dir>/log` (tools and tests).
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CorruptionError } from '../errors.js';
 import {
   adoptForeign,
+  holdMovedStores,
   type LogSettings,
   migrateOldWal,
   removeOldWal,
@@ -275,6 +276,13 @@ export async function openLsmStores(
     ...(settings.log === undefined ? {} : { log: settings.log }),
   });
   for (const id of failed) log.pin(id);
+  holdMovedStores(
+    settings,
+    dirname(dirname(first.dir)),
+    log,
+    rec.segments,
+    new Set([...opened.keys(), ...failed]),
+  );
   await Promise.all(
     [...opened].map(async ([id, o]) => {
       const { replay, levels } = o;

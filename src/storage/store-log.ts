@@ -143,6 +143,11 @@ export class StoreLog implements LogMember, ReplicationLog {
     return this.buffered.bufferBytes;
   }
 
+  /** commitLog is the worker's commit log this store's records go into. */
+  get commitLog(): CommitLog {
+    return this.commit;
+  }
+
   /** logBytes is the size of the worker's whole commit log (shared by its stores). */
   logBytes(): number {
     return this.commit.bytes();

@@ -55,4 +55,62 @@ describe('a store moving between workers and back', () => {
       await killed(third);
     }
   });
+
+  it('keeps the records of a store that moved away in the log it left until its new worker took them, whatever the old one flushes first', async () => {
+    const root = tempDir(after);
+    const [stays, moving] = [join(root, 'node_1', 'shard-0'), join(root, 'node_1', 'shard-1')];
+    const w0 = join(root, 'log', 'w0');
+    const o = { memtableBytes: 1 << 20, idleCompactMs: 1e9, walSegmentBytes: 2048 };
+    let vfs = new FaultyVfs();
+    const first = await openTestGroup(w0, [stays, moving], { ...o, vfs });
+    for (let i = 1; i <= 5; i++) await first.stores[1]!.put(b(`a${i}`), b(`v${i}`));
+    for (let i = 0; i < 50; i++) await first.stores[0]!.put(b(`s${i}`), b('x'.repeat(40)));
+    vfs = vfs.crash();
+    await killed(first);
+
+    // Restarted with the store planned on worker 1: worker 0 opens (and flushes) before worker 1
+    // reads log w0, as two workers starting side by side may.
+    const old = await openTestGroup(w0, [stays], { ...o, vfs });
+    for (let i = 50; i < 100; i++) await old.stores[0]!.put(b(`s${i}`), b('x'.repeat(40)));
+    await old.stores[0]!.flush();
+    const moved = await openTestGroup(join(root, 'log', 'w1'), [moving], { ...o, vfs });
+    try {
+      const s = moved.stores[0]!;
+      const missing = Array.from({ length: 5 }, (_, i) => `a${i + 1}`).filter(
+        (k) => s.get(b(k)) === undefined,
+      );
+      assert.deepEqual(missing, [], 'every acknowledged write of the moved store is there');
+      // Once it took them (its pointer names log w1 now), log w0 lets them go.
+      for (let i = 100; i < 150; i++) await old.stores[0]!.put(b(`s${i}`), b('x'.repeat(40)));
+      await old.stores[0]!.flush();
+      const left = vfs.list(w0).filter((n) => n.endsWith('.log')).length;
+      assert.ok(left <= 2, `log w0 trimmed what only the moved store needed (${left} segments left)`);
+    } finally {
+      await killed(moved);
+      await killed(old);
+    }
+  });
+
+  it('does not keep segments for a store that closed cleanly and is no longer opened (a shard moved to another node)', async () => {
+    const root = tempDir(after);
+    const [stays, gone] = [join(root, 'node_1', 'shard-0'), join(root, 'node_1', 'shard-1')];
+    const w0 = join(root, 'log', 'w0');
+    const o = { memtableBytes: 1 << 20, idleCompactMs: 1e9, walSegmentBytes: 2048 };
+    const vfs = new FaultyVfs();
+    const first = await openTestGroup(w0, [stays, gone], { ...o, vfs });
+    for (let i = 1; i <= 5; i++) await first.stores[1]!.put(b(`a${i}`), b(`v${i}`));
+    for (const s of first.stores) await s.close();
+    await first.log.close();
+
+    const next = await openTestGroup(w0, [stays], { ...o, vfs });
+    try {
+      for (let i = 0; i < 100; i++) await next.stores[0]!.put(b(`s${i}`), b('x'.repeat(40)));
+      await next.stores[0]!.flush();
+      const left = vfs.list(w0).filter((n) => n.endsWith('.log')).length;
+      assert.ok(left <= 2, `the log trims what the cleanly closed store left in it (${left} segments left)`);
+    } finally {
+      for (const s of next.stores) await s.close();
+      await next.log.close();
+    }
+  });
 });

@@ -4,7 +4,8 @@
  * the throwing store refuses its writes until it is reopened, and its records are replayed then.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { type DistkvError } from '../../src/errors.js';
 import type { LogMember, Pending } from '../../src/storage/commit-log-member.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
@@ -13,6 +14,7 @@ import { StoreLog } from '../../src/storage/store-log.js';
 import { decodeRecord, encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
 import { openTestLog, recoverLog, STORE } from '../helpers/commit-log.js';
 import { openTestLsm } from '../helpers/lsm.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -134,8 +136,10 @@ describe('commit log: a store that throws while taking its written records', () 
 
   it('isolates a store whose memtable throws on a written record: no later write gets past the hole, and a reopen has the record its log served', async () => {
     const vfs = new FaultyVfs();
-    const dir = '/isolated-memtable';
+    const dir = join(tempDir(after), 'node', 'shard-0');
     const store = await openTestLsm(dir, { vfs, walSegmentBytes: 4096 });
+    // Called only with a Memtable as `this` (boom below), and put back when the test ends.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
     const applyHashed = Memtable.prototype.applyHashed;
     const boom: typeof applyHashed = function (this: Memtable, ...args) {
       if (Buffer.from(args[1].subarray(args[2], args[3])).toString() === 'boom')

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
+import type { CommitLog } from '../../src/storage/commit-log.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { openTestGroup } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -19,6 +20,25 @@ const b = (s: string): Buffer => Buffer.from(s);
 async function killed(g: { log: { close(): Promise<void> }; stores: LsmStore[] }): Promise<void> {
   for (const s of g.stores) await s.close().catch(() => undefined);
   await g.log.close().catch(() => undefined);
+}
+
+/** twoStores opens a store that stays on worker 0 and one about to leave, over log w0 with small segments; the leaving one has written a1..a5. */
+async function twoStores(): Promise<{
+  root: string;
+  dirs: [string, string];
+  w0: string;
+  o: { memtableBytes: number; idleCompactMs: number; walSegmentBytes: number };
+  vfs: FaultyVfs;
+  first: { log: CommitLog; stores: LsmStore[] };
+}> {
+  const root = tempDir(after);
+  const dirs: [string, string] = [join(root, 'node_1', 'shard-0'), join(root, 'node_1', 'shard-1')];
+  const w0 = join(root, 'log', 'w0');
+  const o = { memtableBytes: 1 << 20, idleCompactMs: 1e9, walSegmentBytes: 2048 };
+  const vfs = new FaultyVfs();
+  const first = await openTestGroup(w0, dirs, { ...o, vfs });
+  for (let i = 1; i <= 5; i++) await first.stores[1]!.put(b(`a${i}`), b(`v${i}`));
+  return { root, dirs, w0, o, vfs, first };
 }
 
 describe('a store moving between workers and back', () => {
@@ -57,13 +77,9 @@ describe('a store moving between workers and back', () => {
   });
 
   it('keeps the records of a store that moved away in the log it left until its new worker took them, whatever the old one flushes first', async () => {
-    const root = tempDir(after);
-    const [stays, moving] = [join(root, 'node_1', 'shard-0'), join(root, 'node_1', 'shard-1')];
-    const w0 = join(root, 'log', 'w0');
-    const o = { memtableBytes: 1 << 20, idleCompactMs: 1e9, walSegmentBytes: 2048 };
-    let vfs = new FaultyVfs();
-    const first = await openTestGroup(w0, [stays, moving], { ...o, vfs });
-    for (let i = 1; i <= 5; i++) await first.stores[1]!.put(b(`a${i}`), b(`v${i}`));
+    const { root, dirs, w0, o, vfs: disk, first } = await twoStores();
+    const [stays, moving] = dirs;
+    let vfs = disk;
     for (let i = 0; i < 50; i++) await first.stores[0]!.put(b(`s${i}`), b('x'.repeat(40)));
     vfs = vfs.crash();
     await killed(first);
@@ -92,13 +108,8 @@ describe('a store moving between workers and back', () => {
   });
 
   it('does not keep segments for a store that closed cleanly and is no longer opened (a shard moved to another node)', async () => {
-    const root = tempDir(after);
-    const [stays, gone] = [join(root, 'node_1', 'shard-0'), join(root, 'node_1', 'shard-1')];
-    const w0 = join(root, 'log', 'w0');
-    const o = { memtableBytes: 1 << 20, idleCompactMs: 1e9, walSegmentBytes: 2048 };
-    const vfs = new FaultyVfs();
-    const first = await openTestGroup(w0, [stays, gone], { ...o, vfs });
-    for (let i = 1; i <= 5; i++) await first.stores[1]!.put(b(`a${i}`), b(`v${i}`));
+    const { dirs, w0, o, vfs, first } = await twoStores();
+    const [stays] = dirs;
     for (const s of first.stores) await s.close();
     await first.log.close();
 

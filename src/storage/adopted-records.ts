@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { storeIdOf } from './commit-log-format.js';
 import { checkHome, homeDir, logIdOf, readHome, storeNameOf } from './commit-log-home.js';
+import type { CommitLog } from './commit-log.js';
+import type { LogSegment } from './commit-log-index.js';
 import { readCommitLog } from './commit-log-reader.js';
 import type { LsmOptions } from './lsm-options.js';
 import type { Vfs } from './vfs.js';
@@ -28,12 +30,19 @@ export interface LogSettings {
 export interface RecordTaker {
   /** last is the seq of the newest record replayed so far. */
   readonly last: number;
+  /** durableSeq is the store's durable seq: records above it are replayed. */
+  readonly durableSeq: number;
   /** migrated holds the records taken from outside the log, to be written into it. */
   readonly migrated: readonly Buffer[];
   /** migrate replays a record found outside the log and keeps it to be written into it. */
   migrate(r: DecodedRecord): void;
   /** base: the store's log starts again at `nextSeq`. */
   base(nextSeq: number): void;
+  /**
+   * restart forgets every record replayed above the durable seq (another log holds the store's
+   * newer history in full); `newest` is the seq and epoch of the store's newest record there, if known.
+   */
+  restart(newest: { seq: number; epoch: number } | undefined): void;
 }
 
 /** reportDamage logs what a log reader cut off or dropped, `what` naming the log. */
@@ -74,7 +83,15 @@ export async function migrateOldWal(opts: LsmOptions, replay: RecordTaker): Prom
   return true;
 }
 
-/** adoptForeign is step 4: the records of store `id` in the log it last wrote to, if that is another one. */
+/**
+ * adoptForeign is step 4: the records of store `id` in the log it last wrote to, if that is another
+ * one. That log holds the store's history above its durable seq in full: when the store moved there
+ * it took every record above its durable seq of then (this step, run there), and it kept writing
+ * there. What this log still holds of the store (records from before it left, not yet trimmed here)
+ * is older or the same; so when the other log holds anything of the store, its records replace
+ * what was replayed from this one (`restart`). Taking only its records above the newest one replayed
+ * here, after its base frames had reset the replay, dropped the store's records that both logs held.
+ */
 export async function adoptForeign(
   settings: LogSettings,
   opts: LsmOptions,
@@ -85,19 +102,27 @@ export async function adoptForeign(
   if (home === undefined) return;
   const dir = homeDir(opts.dir, home);
   if (resolve(dir) === resolve(settings.dir) || !settings.vfs.exists(dir)) return;
-  const from = replay.last;
+  const floor = replay.durableSeq;
   const records: DecodedRecord[] = [];
+  /** seen: that log holds a record or a base frame of the store. */
+  const seen = { store: false };
+  /** newest is the seq and epoch of the store's newest record in that log (as Replay tracks it). */
+  let newest: { seq: number; epoch: number } | undefined;
   const rec = await readCommitLog(settings.vfs, dir, {
     repair: false,
     readOnly: true,
     onRecord: (store, r) => {
-      if (store === id && r.seq > from)
-        records.push({ ...r, key: Buffer.from(r.key), value: Buffer.from(r.value) });
+      if (store !== id) return;
+      seen.store = true;
+      newest = { seq: r.seq, epoch: r.epoch };
+      if (r.seq > floor) records.push({ ...r, key: Buffer.from(r.key), value: Buffer.from(r.value) });
     },
     onBase: (store, nextSeq) => {
       if (store !== id) return;
+      seen.store = true;
       while (records.length > 0 && records[records.length - 1]!.seq >= nextSeq) records.pop();
-      replay.base(nextSeq);
+      // Only a base that continues right after the newest record keeps that record's epoch.
+      if (newest !== undefined && nextSeq !== newest.seq + 1) newest = undefined;
     },
   });
   reportDamage(rec.damage, opts.log, `commit log ${home.path} (read-only)`);
@@ -113,11 +138,55 @@ export async function adoptForeign(
     opts.log?.error({ dir: opts.dir, err: foreign.message }, 'repair: the store takes nothing from that log');
     return;
   }
+  if (!seen.store) return;
+  replay.restart(newest);
   for (const r of records) replay.migrate(r);
   opts.log?.info(
     { dir: opts.dir, from: home.path, records: records.length },
     "took over the store's records from the log it last wrote to",
   );
+}
+
+/**
+ * holdMovedStores makes `log` (in `settings.dir`, holding the records `segments` index) keep the
+ * records of every store that last wrote into it (its `commit-log` pointer names it) but that none
+ * of `attached` is: a store the worker count or a failover moved to another worker, which reads
+ * them out of this log when that worker opens it (adoptForeign, step 4), maybe only after this
+ * log's first trim; or a store this process does not open (a node of the data directory it does
+ * not serve now). Each is held until its pointer names another log. A store that closed with
+ * everything in its own files says so in its pointer (`flushed`, commit-log-home.ts) and is not
+ * held: a shard moved to another node after a clean stop leaves its directory here, and holding
+ * for it would keep this log's oldest segments, and so every later one, for good. Stores are found as
+ * `<data_dir>/<node>/<shard>`, `dataDir` being the data directory.
+ */
+export function holdMovedStores(
+  settings: LogSettings,
+  dataDir: string,
+  log: CommitLog,
+  segments: readonly LogSegment[],
+  attached: ReadonlySet<number>,
+): void {
+  const unattached = new Set<number>();
+  for (const s of segments) for (const id of s.stores.keys()) if (!attached.has(id)) unattached.add(id);
+  if (unattached.size === 0) return;
+  const { vfs } = settings;
+  const logDir = resolve(settings.dir);
+  for (const node of vfs.listDirs(dataDir))
+    for (const shard of vfs.listDirs(join(dataDir, node))) {
+      const dir = join(dataDir, node, shard);
+      const id = storeIdOf(storeNameOf(dir));
+      if (!unattached.has(id)) continue;
+      const namesThisLog = (): boolean => {
+        const home = readHome(vfs, dir);
+        return home !== undefined && home.flushed !== true && resolve(homeDir(dir, home)) === logDir;
+      };
+      if (!namesThisLog()) continue;
+      log.holdFor(id, namesThisLog);
+      settings.log?.info(
+        { dir, log: settings.dir },
+        'the commit log keeps the records of a store that last wrote into it until that store takes them',
+      );
+    }
 }
 
 /**
@@ -138,7 +207,8 @@ export async function loggedSeq(vfs: Vfs, dir: string): Promise<number> {
       if (store === id) last = r.seq;
     },
     onBase: (store, nextSeq) => {
-      if (store === id && last >= nextSeq) last = 0;
+      // Its records from nextSeq on are void: the newest one left (if the log still holds it) is before.
+      if (store === id && last >= nextSeq) last = nextSeq - 1;
     },
   });
   return last;

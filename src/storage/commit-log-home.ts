@@ -17,7 +17,11 @@
  * (a shard moved by a config change, docs/operations.md: the store stopped cleanly, so its
  * directory holds all its data): it says nothing about the logs of this place and is not checked.
  *
- * On disk: `<path>\n` (version 1) or `<path>\n<log id in hex>\n<store name>\n` (version 2).
+ * On disk: `<path>\n` (version 1) or `<path>\n<log id in hex>\n<store name>\n` (version 2),
+ * followed by `flushed\n` when the store closed with every record it wrote into the log in its own
+ * files (runs, LMDB): the log holds nothing it needs (a store that moved to another worker, or is
+ * not opened by this process, is then not held for, adopted-records.ts). Every open writes the
+ * pointer again without it. Earlier builds read the first three lines only.
  */
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { CorruptionError } from '../errors.js';
@@ -34,20 +38,31 @@ export interface LogHome {
   path: string;
   logId: string | undefined;
   store: string | undefined;
+  /** flushed: the store closed with everything it wrote into the log in its own files. */
+  flushed?: boolean;
 }
 
 /** readHome reads the pointer of the store in `dir`, or undefined when it has none. */
 export function readHome(vfs: Vfs, dir: string): LogHome | undefined {
   const file = join(dir, HOME_FILE);
   if (!vfs.exists(file)) return undefined;
-  const [path = '', id = '', store = ''] = vfs.readFile(file).toString('utf8').split('\n');
+  const [path = '', id = '', store = '', flushed = ''] = vfs.readFile(file).toString('utf8').split('\n');
   const logId = /^[0-9a-f]+$/.test(id.trim()) ? id.trim() : undefined;
-  return { path: path.trim(), logId, store: logId === undefined ? undefined : store.trim() };
+  return {
+    path: path.trim(),
+    logId,
+    store: logId === undefined ? undefined : store.trim(),
+    flushed: logId !== undefined && flushed.trim() === FLUSHED,
+  };
 }
+
+/** FLUSHED is the pointer's fourth line when the store closed with the log holding nothing it needs. */
+const FLUSHED = 'flushed';
 
 /**
  * writeHome points store `store` (its name in the log) in `dir` at log `logDir` with id `logId`
- * (atomically, synced), unless it already is.
+ * (atomically, synced), unless it already is; `flushed` says the store closed with everything it
+ * wrote into that log in its own files (only a closing store says so: an open one writes again).
  */
 export async function writeHome(
   vfs: Vfs,
@@ -55,12 +70,13 @@ export async function writeHome(
   store: string,
   logDir: string,
   logId: string,
+  flushed = false,
 ): Promise<void> {
   const path = relative(dir, logDir);
   const now = readHome(vfs, dir);
-  if (now?.path === path && now.logId === logId && now.store === store) return;
+  if (now?.path === path && now.logId === logId && now.store === store && now.flushed === flushed) return;
   const tmp = join(dir, `${HOME_FILE}.tmp`);
-  await vfs.writeFile(tmp, Buffer.from(`${path}\n${logId}\n${store}\n`));
+  await vfs.writeFile(tmp, Buffer.from(`${path}\n${logId}\n${store}\n${flushed ? `${FLUSHED}\n` : ''}`));
   vfs.rename(tmp, join(dir, HOME_FILE));
   vfs.syncDir(dir);
 }

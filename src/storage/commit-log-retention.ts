@@ -6,11 +6,16 @@
  * durable seq (a store of the worker that could not open, `pinned`, needs every segment holding
  * its records), and for a replica while it holds a record at or above the store's retention seq
  * (`LogMember.retainFrom`), the latter honoured for at most `retentionBytes` of segments, newest
- * first. Only a run of unneeded segments from the oldest one on is deleted: segments go oldest
- * first, so numbers never have gaps.
+ * first. A store that closed with records above its durable seq (its last flush failed) still
+ * needs the segments holding them until it is attached again (commit-log.ts). Only a run of
+ * unneeded segments from the oldest one on is deleted: segments go oldest first, so numbers never
+ * have gaps.
  */
 import type { LogSegment } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
+
+/** RetentionNeed is what retention asks of a store: a member, or a store that closed with unflushed records. */
+export type RetentionNeed = Pick<LogMember, 'id' | 'durableSeq' | 'retainFrom'>;
 
 /**
  * trimmable returns how many of the oldest segments of `all` (oldest first, the last one being
@@ -18,7 +23,7 @@ import type { LogMember } from './commit-log-member.js';
  */
 export function trimmable(
   all: readonly LogSegment[],
-  members: Iterable<LogMember>,
+  members: Iterable<RetentionNeed>,
   pinned: ReadonlySet<number>,
   retentionBytes: number,
 ): number {

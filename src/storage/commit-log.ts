@@ -20,7 +20,7 @@ import type { LatencyHistogram } from '../util/latency-histogram.js';
 import { encodeBaseFrame } from './commit-log-format.js';
 import { type LogSegment, voidFrom } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
-import { trimmable } from './commit-log-retention.js';
+import { type RetentionNeed, trimmable } from './commit-log-retention.js';
 import { openSegments } from './commit-log-segments.js';
 import type { LogStats } from './commit-log-stats.js';
 import { LogWriter } from './commit-log-writer.js';
@@ -56,6 +56,14 @@ export class CommitLog {
   private readonly members = new Map<number, LogMember>();
   /** pinned are stores that could not open: every segment holding their records is kept. */
   private readonly pinned = new Set<number>();
+  /**
+   * departed are stores that closed with records above their durable seq (their last flush
+   * failed): those records are only in the log until the store reopens and replays them, so
+   * retention keeps counting them (with no replica) until a store of that id attaches again.
+   */
+  private readonly departed = new Map<number, RetentionNeed>();
+  /** held are stores of another worker that still take their records from this log (holdFor). */
+  private readonly held = new Map<number, () => boolean>();
   private trimming = false;
   private readonly writer: LogWriter;
 
@@ -121,8 +129,19 @@ export class CommitLog {
     if (this.members.has(member.id))
       throw new DistkvError('INTERNAL', `two stores share the commit log id ${member.id}`);
     this.members.set(member.id, member);
+    this.departed.delete(member.id);
     voidFrom(this.all, member.id, nextSeq);
     await this.writer.writeBase(encodeBaseFrame(member.id, member.epoch, nextSeq), member.id);
+  }
+
+  /**
+   * holdFor keeps every segment holding records of store `id`, which no store here writes, while
+   * `wanted()` (asked at each trim) says that store still takes its records from this log: a
+   * store that moved to another worker's log reads its records out of this one when that worker
+   * opens it, which may come after this log's first trim.
+   */
+  holdFor(id: number, wanted: () => boolean): void {
+    this.held.set(id, wanted);
   }
 
   /** pin keeps every segment holding records of store `id` (a store of the worker that could not open). */
@@ -130,9 +149,17 @@ export class CommitLog {
     this.pinned.add(id);
   }
 
-  /** detach stops counting `member` for retention (its store closed); what it wrote stays in the log. */
+  /**
+   * detach stops counting `member` for retention (its store closed); what it wrote stays in the
+   * log, and the segments holding its records above its durable seq are kept (`departed`).
+   */
   detach(member: LogMember): void {
-    if (this.members.get(member.id) === member) this.members.delete(member.id);
+    if (this.members.get(member.id) === member) {
+      this.members.delete(member.id);
+      const { id, durableSeq } = member;
+      if (member.writtenSeq > durableSeq)
+        this.departed.set(id, { id, durableSeq, retainFrom: () => undefined });
+    }
     this.writer.forget(member);
   }
 
@@ -172,7 +199,10 @@ export class CommitLog {
    */
   trim(): number {
     if (!this.trimming || this.writer.isClosed) return 0;
-    const n = trimmable(this.all, this.members.values(), this.pinned, this.opts.retentionBytes);
+    for (const [id, wanted] of this.held) if (this.members.has(id) || !wanted()) this.held.delete(id);
+    const needs = [...this.members.values(), ...this.departed.values()];
+    const pinned = this.held.size === 0 ? this.pinned : new Set([...this.pinned, ...this.held.keys()]);
+    const n = trimmable(this.all, needs, pinned, this.opts.retentionBytes);
     if (n === 0) return 0;
     for (const s of this.all.splice(0, n)) this.opts.vfs.unlink(s.path);
     this.opts.vfs.syncDir(this.opts.dir);

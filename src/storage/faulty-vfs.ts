@@ -236,6 +236,14 @@ export class FaultyVfs implements Vfs {
       .map((p) => p.slice(prefix.length));
   }
 
+  listDirs(dir: string): string[] {
+    this.check();
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    return [...this.dirs]
+      .filter((d) => d.startsWith(prefix) && !d.slice(prefix.length).includes('/'))
+      .map((d) => d.slice(prefix.length));
+  }
+
   exists(path: string): boolean {
     return this.files.has(path) || this.dirs.has(path);
   }

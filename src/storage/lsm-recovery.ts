@@ -24,10 +24,11 @@
  * a snapshot: whatever the log held of it is void from its base frame on). `openLsmStore` opens a
  * store with a commit log of its own in `<dir>/log` (tools and tests).
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CorruptionError } from '../errors.js';
 import {
   adoptForeign,
+  holdMovedStores,
   type LogSettings,
   migrateOldWal,
   removeOldWal,
@@ -100,7 +101,23 @@ class Replay {
     this.apply(r);
   }
 
-  /** base: the store's log starts again at `nextSeq`; what was replayed at or above it is void. */
+  /** restart forgets what was replayed above the durable seq (RecordTaker.restart). */
+  restart(newest: { seq: number; epoch: number } | undefined): void {
+    this.active = new Memtable();
+    this.frozen = [];
+    this.last = this.durableSeq;
+    this.replayed = 0;
+    this.migrated = [];
+    this.migratedFirst = 0;
+    [this.epoch, this.epochSeq] = newest === undefined ? [undefined, 0] : [newest.epoch, newest.seq];
+  }
+
+  /**
+   * base: the store's log starts again at `nextSeq`; what was replayed at or above it is void. A
+   * memtable cannot drop some of its records, so everything replayed goes: right because a base
+   * voiding replayed records says at most durable seq + 1 (a store rebuilt from a snapshot starts
+   * at 1, then after its snapshot's seq, which its LMDB holds); other bases follow the newest record.
+   */
   base(nextSeq: number): void {
     // Only a base that continues right after the newest record keeps that record's epoch.
     if (nextSeq !== this.epochSeq + 1) this.epoch = undefined;
@@ -259,6 +276,13 @@ export async function openLsmStores(
     ...(settings.log === undefined ? {} : { log: settings.log }),
   });
   for (const id of failed) log.pin(id);
+  holdMovedStores(
+    settings,
+    dirname(dirname(first.dir)),
+    log,
+    rec.segments,
+    new Set([...opened.keys(), ...failed]),
+  );
   await Promise.all(
     [...opened].map(async ([id, o]) => {
       const { replay, levels } = o;

@@ -54,6 +54,7 @@ import {
   TYPE_PUT_TTL,
 } from './wal-format.js';
 import type { CommitLog } from './commit-log.js';
+import { storeNameOf, writeHome } from './commit-log-home.js';
 import type { LsmOptions, LsmParts } from './lsm-options.js';
 import { LsmReplication } from './lsm-replication.js';
 import { type LsmCounters, lsmStats } from './lsm-stats.js';
@@ -274,6 +275,7 @@ export class LsmStore implements Store {
     this.compaction.close();
     try {
       await this.wal.close();
+      await this.markFlushed();
       await this.ownedLog?.close();
     } finally {
       await this.flushes.running;
@@ -281,6 +283,23 @@ export class LsmStore implements Store {
       for (const r of this.levels.runs) r.close();
       await this.level.close();
     }
+  }
+
+  /**
+   * markFlushed records in the store's pointer that its log holds nothing it needs, when everything
+   * it wrote there is in its runs or LMDB (commit-log-home.ts): a log it no longer writes into (it
+   * moved to another worker, or is not opened) then does not keep its segments for it.
+   */
+  private async markFlushed(): Promise<void> {
+    if (this.wal.writtenSeq > this.durableSeq) return;
+    const { dir, vfs } = this.opts;
+    const log = this.wal.commitLog;
+    await writeHome(vfs, dir, storeNameOf(dir), log.dir, log.id, true).catch((err: unknown) => {
+      this.opts.log?.warn(
+        { err: (err as Error).message, dir },
+        'could not note the clean close in its commit-log file',
+      );
+    });
   }
 
   /** flush freezes the active memtable (if it holds anything) and resolves once no frozen memtable is left unflushed (tests use it). */

@@ -143,6 +143,13 @@ export class RealVfs implements Vfs {
     return existsSync(dir) ? readdirSync(dir) : [];
   }
 
+  listDirs(dir: string): string[] {
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  }
+
   exists(path: string): boolean {
     return existsSync(path);
   }

@@ -143,6 +143,11 @@ export class StoreLog implements LogMember, ReplicationLog {
     return this.buffered.bufferBytes;
   }
 
+  /** commitLog is the worker's commit log this store's records go into. */
+  get commitLog(): CommitLog {
+    return this.commit;
+  }
+
   /** logBytes is the size of the worker's whole commit log (shared by its stores). */
   logBytes(): number {
     return this.commit.bytes();
@@ -330,16 +335,19 @@ export class StoreLog implements LogMember, ReplicationLog {
     }
   }
 
-  /** handOver gives a written part to the applier, the recent log and the listeners, then resolves its waiters. */
+  /**
+   * handOver gives a written part to the applier, the recent log and the listeners, then resolves
+   * its waiters. An applier that throws (the memtable could not take a record) throws out of here:
+   * the store is isolated (`isolate`), so no later record of it is applied over the hole and its
+   * durable seq never passes the record its memtable lacks (a reopen replays it from the log), and
+   * nobody reads the part. Refusing that one write and going on left the record in the log and in
+   * the replicas but not in the store, and its next flush let the log drop it.
+   */
   private handOver(part: Pending, waiters: readonly Waiter[]): void {
     const applier = this.applier;
     for (const w of waiters)
       if (w.key !== undefined && applier !== undefined)
-        try {
-          applier(w.key, w.seq, w.value, w.expiresAtMs, w.keyHash);
-        } catch (err) {
-          w.fail(err as Error);
-        }
+        applier(w.key, w.seq, w.value, w.expiresAtMs, w.keyHash);
       else if (w.apply !== undefined) w.apply(part.records, w.first, w.seq, w.origins);
     this.writtenThrough = part.last;
     if (this.commit.durability === 'fsync') this.syncedThrough = Math.max(this.syncedThrough, part.last);

@@ -41,6 +41,8 @@ export interface Vfs {
   mkdirp(dir: string): void;
   /** list returns the names (not paths) of the entries of `dir`, or [] when it does not exist. */
   list(dir: string): string[];
+  /** listDirs returns the names of the directories in `dir`, or [] when it does not exist. */
+  listDirs(dir: string): string[];
   exists(path: string): boolean;
   readFile(path: string): Buffer;
   openRead(path: string): ReadableFile;

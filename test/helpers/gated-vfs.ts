@@ -60,6 +60,10 @@ export class GatedVfs implements Vfs {
     return this.disk.list(dir);
   }
 
+  listDirs(dir: string): string[] {
+    return this.disk.listDirs(dir);
+  }
+
   exists(path: string): boolean {
     return this.disk.exists(path);
   }

@@ -71,8 +71,12 @@ describe("a store's pointer to its commit log", () => {
     for (const s of repaired.stores) await s.put(b('after'), b('repair'));
     for (const s of repaired.stores) await s.close();
     await repaired.log.close();
+    // Closed cleanly: the pointer also says its log holds nothing the store needs.
     for (const dir of stores)
-      assert.equal(readFileSync(join(dir, HOME_FILE), 'utf8'), `../../log/w0\n${id}\nn/${basename(dir)}\n`);
+      assert.equal(
+        readFileSync(join(dir, HOME_FILE), 'utf8'),
+        `../../log/w0\n${id}\nn/${basename(dir)}\nflushed\n`,
+      );
     // Bound to this log now: it opens without --repair.
     const again = await openTestGroup(w0, stores, OPTS);
     for (const s of again.stores) assert.equal(s.lastSeq(), 1);
@@ -113,7 +117,7 @@ describe("a store's pointer to its commit log", () => {
     await second.stores[0]!.close();
     await second.log.close();
     const id = readLogId(new RealVfs(), log)!.id;
-    assert.equal(readFileSync(join(dir, HOME_FILE), 'utf8'), `../../log/w0\n${id}\nn/shard-0\n`);
+    assert.equal(readFileSync(join(dir, HOME_FILE), 'utf8'), `../../log/w0\n${id}\nn/shard-0\nflushed\n`);
   });
 
   it("opens a cleanly stopped store copied to another node's directory in that node's log", async () => {
@@ -141,6 +145,6 @@ describe("a store's pointer to its commit log", () => {
     await moved.stores[0]!.close();
     await moved.log.close();
     const id = readLogId(new RealVfs(), join(root, 'c', 'log', 'w0'))!.id;
-    assert.equal(readFileSync(join(to, HOME_FILE), 'utf8'), `../../log/w0\n${id}\nc-node/shard-1\n`);
+    assert.equal(readFileSync(join(to, HOME_FILE), 'utf8'), `../../log/w0\n${id}\nc-node/shard-1\nflushed\n`);
   });
 });

@@ -4,13 +4,17 @@
  * the throwing store refuses its writes until it is reopened, and its records are replayed then.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { type DistkvError } from '../../src/errors.js';
 import type { LogMember, Pending } from '../../src/storage/commit-log-member.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
+import { Memtable } from '../../src/storage/memtable.js';
 import { StoreLog } from '../../src/storage/store-log.js';
-import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
+import { decodeRecord, encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
 import { openTestLog, recoverLog, STORE } from '../helpers/commit-log.js';
+import { openTestLsm } from '../helpers/lsm.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -129,4 +133,54 @@ describe('commit log: a store that throws while taking its written records', () 
       [[1, 'a', '1']],
     );
   });
+
+  it('isolates a store whose memtable throws on a written record: no later write gets past the hole, and a reopen has the record its log served', async () => {
+    const vfs = new FaultyVfs();
+    const dir = join(tempDir(after), 'node', 'shard-0');
+    const store = await openTestLsm(dir, { vfs, walSegmentBytes: 4096 });
+    // Called only with a Memtable as `this` (boom below), and put back when the test ends.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    const applyHashed = Memtable.prototype.applyHashed;
+    const boom: typeof applyHashed = function (this: Memtable, ...args) {
+      if (Buffer.from(args[1].subarray(args[2], args[3])).toString() === 'boom')
+        throw new RangeError('could not grow');
+      applyHashed.apply(this, args);
+    };
+    Memtable.prototype.applyHashed = boom;
+    let served: string[];
+    try {
+      await store.put(b('a'), b('1'));
+      await assert.rejects(store.put(b('boom'), b('2')));
+      const later = await store.put(b('c'), b('3')).then(
+        () => 'acknowledged',
+        (err: unknown) => (err as DistkvError).code,
+      );
+      assert.equal(later, 'UNAVAILABLE', 'a write after the hole is refused until the store is reopened');
+      const log = store.replication.readLog(0, 1 << 20);
+      served = log === 'gone' ? [] : keysIn(log.records);
+    } finally {
+      Memtable.prototype.applyHashed = applyHashed;
+    }
+    await store.close();
+    const reopened = await openTestLsm(dir, { vfs, walSegmentBytes: 4096 });
+    try {
+      const held = ['a', 'boom', 'c'].filter((k) => reopened.get(b(k)) !== undefined);
+      for (const k of served)
+        assert.ok(held.includes(k), `the log served ${k}, so the reopened store has it`);
+    } finally {
+      await reopened.close();
+    }
+  });
 });
+
+/** keysIn lists the keys of records in WAL framing. */
+function keysIn(records: Buffer): string[] {
+  const out: string[] = [];
+  for (let o = 0; o < records.length;) {
+    const r = decodeRecord(records, o);
+    if (typeof r === 'string') break;
+    out.push(r.key.toString());
+    o += r.size;
+  }
+  return out;
+}

@@ -22,6 +22,7 @@ import { slotOfBytes } from '../routing/slot.js';
 import { DataDirLock } from '../server/data-dir-lock.js';
 import { checkDataFormat } from '../server/data-format.js';
 import { planNode, selectNodes } from '../server/node-plan.js';
+import { lastRunOf } from '../server/run-marker.js';
 import { type BulkEntry, BulkLoader, LOADING_MARKER } from '../storage/bulk-load.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import {
@@ -148,9 +149,29 @@ export async function load(argv: readonly string[]): Promise<number> {
   }
 }
 
+/**
+ * refuseAfterLossyRun throws BULK_LOAD_REFUSED when the last `distkv serve` on `dataDir` stopped
+ * uncleanly in durability "interval" or "none" (its RUNNING marker, src/server/run-marker.ts). Its
+ * stores showed records to replicas before syncing them, so a store that looks empty now may have
+ * lost records a replica elsewhere holds. The restart after such a run starts a new epoch at the
+ * store's next seq, which tells those replicas they forked; a load first would give the load's
+ * seqs 1..S to the old epoch, and a replica holding exactly S lost records would then follow the
+ * loaded store without resyncing, keeping the lost records for the loaded keys. One start and a
+ * clean stop run that recovery (and remove the marker); the load then goes ahead.
+ */
+function refuseAfterLossyRun(dataDir: string): void {
+  const last = lastRunOf(dataDir);
+  if (last === undefined || last.durability === 'fsync') return;
+  throw new DistkvError(
+    'BULK_LOAD_REFUSED',
+    `bulk load into ${dataDir} refused: the last distkv serve on it (pid ${last.pid}, durability "${last.durability}") did not stop cleanly, so replicas elsewhere may hold records its stores lost; start distkv serve on it once and stop it cleanly (its restart starts new epochs), then load`,
+  );
+}
+
 /** loadStores loads the input (`fh`, else standard input) into the stores of `nodes`. */
 async function loadStores(config: Config, nodes: string[], fh: FileHandle | undefined): Promise<number> {
   const plan = planNode(config, nodes, 1);
+  refuseAfterLossyRun(config.server.data_dir);
   // As serve does on first start: the stores are filled by CRC16 slots, so the directory says so.
   checkDataFormat(
     config.server.data_dir,

@@ -66,6 +66,15 @@ export class RunMarker {
   }
 }
 
+/**
+ * lastRunOf returns the run whose marker `dataDir` holds (it did not stop cleanly), without writing
+ * one, or undefined; for tools that run with the server stopped (`distkv load`).
+ */
+export function lastRunOf(dataDir: string): LastRun | undefined {
+  const file = join(dataDir, RUNNING_FILE);
+  return existsSync(file) ? readRun(file) : undefined;
+}
+
 /** readRun parses a marker; one that cannot be read names an unknown run, taken as lossy. */
 function readRun(file: string): LastRun {
   try {

@@ -4,7 +4,7 @@
  * before touching any store.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { UsageError } from '../../src/cli/args.js';
@@ -12,6 +12,7 @@ import { load } from '../../src/cli/load.js';
 import { DataDirLockedError } from '../../src/errors.js';
 import { DataDirLock, LOCK_FILE } from '../../src/server/data-dir-lock.js';
 import { checkDataFormat } from '../../src/server/data-format.js';
+import { RUNNING_FILE } from '../../src/server/run-marker.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -37,6 +38,19 @@ describe('distkv load', () => {
       held.release();
     }
     assert.equal(existsSync(store), false);
+  });
+
+  it('refuses a data directory whose last serve stopped uncleanly in a lossy mode, touching no store', async () => {
+    const { config, data, input, store } = await setup();
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, RUNNING_FILE), '{"pid":1,"durability":"interval"}\n');
+    await assert.rejects(load([input, '--config', config, '--data-dir', data]), {
+      code: 'BULK_LOAD_REFUSED',
+    });
+    assert.equal(existsSync(store), false);
+    // After fsync, nothing a replica holds can be missing from the logs: the load goes ahead.
+    writeFileSync(join(data, RUNNING_FILE), '{"pid":1,"durability":"fsync"}\n');
+    assert.equal(await load([input, '--config', config, '--data-dir', data]), 0);
   });
 
   it('loads, then gives the LOCK back', async () => {

@@ -4,10 +4,10 @@
  * caller's reading allows.
  *
  *   WatchPositions  every shard's last version and the cursor they make (`SHARD:E.S` items in
- *                   shard order, src/watch/watch-cursor.ts). An event's cursor is the positions
- *                   as they stood after it; each event keeps the positions' arrays as they are
- *                   (a CursorAt) and the next move copies them (copy on write), so the text is
- *                   written only when a caller reads `cursor`.
+ *                   shard order, src/watch/watch-cursor.ts). Each event carries the cursor as the
+ *                   positions stood after it; while one shard moves (a batch of its changes) the
+ *                   text around its item is kept, so an event's cursor costs one concatenation,
+ *                   not a pass over every shard.
  *   WatchEvents     turns a stream's events into WatchChanges, in order, dropping changes at or
  *                   below a shard's position (duplicates after a reconnect): the JSON events
  *                   of SSE and of the binary stream (`accept`), and the binary stream's change
@@ -17,8 +17,8 @@
  *                   wait on the caller's back-pressure after each chunk.
  *
  * Per change this was the client's largest cost: the cursor written for every event (sorted and
- * joined over every shard), the version written then parsed back, and copies of the key and value
- * (docs/performance.md, "Watch: the client's decoding").
+ * joined over every shard), the version written then parsed back, an object per frame and per
+ * event, and copies of the key and value (docs/performance.md, "Watch: the client's decoding").
  */
 import { isUtf8 } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
@@ -47,7 +47,7 @@ export interface WatchChange {
   version?: string;
   /** snapshot marks a put that lists a key's current value inside a snapshot. */
   snapshot?: boolean;
-  /** cursor resumes after this event (as `from`); written when first read. */
+  /** cursor resumes after this event (as `from`). */
   cursor: string;
 }
 
@@ -67,66 +67,65 @@ export interface ServerEvent {
 
 const KIND_TYPE = [undefined, 'put', 'delete', 'expire'] as const;
 
-/** CursorAt is the positions as one event left them (never modified), and their cursor text. */
-class CursorAt {
-  private readonly shards: readonly number[];
-  private readonly versions: readonly Version[];
-  private text: string | undefined;
-
-  constructor(shards: readonly number[], versions: readonly Version[]) {
-    this.shards = shards;
-    this.versions = versions;
-  }
-
-  /** cursor is the `from` text of these positions (watch-cursor.ts formatCursor), written once. */
-  cursor(): string {
-    if (this.text === undefined) {
-      let text = '';
-      for (let i = 0; i < this.shards.length; i++)
-        text += `${i === 0 ? '' : ','}${String(this.shards[i])}:${formatVersion(this.versions[i]!)}`;
-      this.text = text;
-    }
-    return this.text;
-  }
-}
-
 /** WatchPositions holds every shard's position (see the design block). */
 export class WatchPositions {
-  // shard numbers ascending, and each one's version (same index)
+  // shard numbers ascending, and each one's epoch, seq and cursor item `SHARD:E.S` (same index)
   private shards: number[] = [];
-  private versions: Version[] = [];
-  // the arrays above as an event keeps them: set, they must be copied before they change
-  private at: CursorAt | undefined;
+  private epochs: number[] = [];
+  private seqs: number[] = [];
+  private items: string[] = [];
+  // the index of the shard that moved last, and the cursor's text before and after its item
+  // (with their commas): kept while only that shard moves, as in a batch of one shard's changes
+  private last = -1;
+  private before: string | undefined;
+  private after = '';
 
   /** get is shard `shard`'s position, if it has one. */
   get(shard: number): Version | undefined {
     const i = this.indexOf(shard);
-    return i < this.shards.length && this.shards[i] === shard ? this.versions[i] : undefined;
+    return this.shards[i] === shard ? { epoch: this.epochs[i]!, seq: this.seqs[i]! } : undefined;
   }
 
-  /** set moves shard `shard` to `v`. */
-  set(shard: number, v: Version): void {
-    if (this.at !== undefined) {
-      this.shards = this.shards.slice();
-      this.versions = this.versions.slice();
-      this.at = undefined;
-    }
+  /** seqOf is shard `shard`'s seq, or -1 when it has no position. */
+  seqOf(shard: number): number {
     const i = this.indexOf(shard);
-    if (i < this.shards.length && this.shards[i] === shard) this.versions[i] = v;
-    else {
+    return this.shards[i] === shard ? this.seqs[i]! : -1;
+  }
+
+  /** set moves shard `shard` to `epoch`.`seq`, whose text (formatVersion) is `version`. */
+  set(shard: number, epoch: number, seq: number, version: string): void {
+    const i = this.indexOf(shard);
+    if (this.shards[i] !== shard) {
       this.shards.splice(i, 0, shard);
-      this.versions.splice(i, 0, v);
-    }
+      this.epochs.splice(i, 0, epoch);
+      this.seqs.splice(i, 0, seq);
+      this.items.splice(i, 0, '');
+      this.before = undefined;
+    } else if (i !== this.last) this.before = undefined;
+    this.epochs[i] = epoch;
+    this.seqs[i] = seq;
+    this.items[i] = `${String(shard)}:${version}`;
+    this.last = i;
   }
 
-  /** cursorAt is the positions as they are now, kept for an event (see CursorAt). */
-  cursorAt(): CursorAt {
-    return (this.at ??= new CursorAt(this.shards, this.versions));
-  }
-
-  /** cursor is the positions' `from` text now. */
+  /**
+   * cursor is the positions' `from` text now (watch-cursor.ts formatCursor): the text around the
+   * shard that moved last is joined once, then only that shard's item changes.
+   */
   cursor(): string {
-    return this.cursorAt().cursor();
+    const i = this.last;
+    if (i < 0) return '';
+    if (this.before === undefined) {
+      this.before = this.items
+        .slice(0, i)
+        .map((item) => `${item},`)
+        .join('');
+      this.after = this.items
+        .slice(i + 1)
+        .map((item) => `,${item}`)
+        .join('');
+    }
+    return this.before + this.items[i]! + this.after;
   }
 
   /** indexOf is where `shard` is in `shards`, or where it would go. */
@@ -176,24 +175,16 @@ export class WatchEvents implements ChangeSink {
     valueAt: number,
     end: number,
   ): void {
-    const known = this.positions.get(shard);
-    if (known !== undefined && seq <= known.seq) return;
-    this.positions.set(shard, { epoch, seq });
+    if (seq <= this.positions.seqOf(shard)) return;
+    const version = formatVersion({ epoch, seq });
+    this.positions.set(shard, epoch, seq, version);
     const key = buf.toString('utf8', keyAt, valueAt);
-    const at = this.positions.cursorAt();
-    const change: WatchChange = {
-      type: KIND_TYPE[kind],
-      shard,
-      key,
-      get cursor() {
-        return at.cursor();
-      },
-    };
+    const change: WatchChange = { type: KIND_TYPE[kind], shard, key, cursor: this.positions.cursor() };
     // (without U+FFFD in its text a key is UTF-8: the check is made only when one is there)
     if (key.includes('\uFFFD') && !isUtf8(buf.subarray(keyAt, valueAt)))
       change.keyBytes = Buffer.from(buf.subarray(keyAt, valueAt));
     if (this.values && kind === 1) change.value = buf.subarray(valueAt, end);
-    change.version = formatVersion({ epoch, seq });
+    change.version = version;
     this.emit(change);
   }
 
@@ -203,19 +194,14 @@ export class WatchEvents implements ChangeSink {
     if (ev.type === 'put' || ev.type === 'delete' || ev.type === 'expire') {
       if (ev.snapshot !== true) {
         const v = parseVersion(ev.version ?? '');
-        if (v === undefined) return;
-        const known = this.positions.get(shard);
-        if (known !== undefined && v.seq <= known.seq) return;
-        this.positions.set(shard, v);
+        if (v === undefined || v.seq <= this.positions.seqOf(shard)) return;
+        this.positions.set(shard, v.epoch, v.seq, formatVersion(v));
       }
-      const at = this.positions.cursorAt();
       const change: WatchChange = {
         type: ev.type,
         shard,
         key: ev.key ?? '',
-        get cursor() {
-          return at.cursor();
-        },
+        cursor: this.positions.cursor(),
       };
       if (ev.key_base64 !== undefined) change.keyBytes = Buffer.from(ev.key_base64, 'base64');
       if (ev.value !== undefined) change.value = Buffer.from(ev.value, 'utf8');
@@ -226,26 +212,22 @@ export class WatchEvents implements ChangeSink {
     } else if (ev.type === 'snapshot-begin' || ev.type === 'snapshot-end') {
       if (ev.type === 'snapshot-end') {
         const v = parseVersion(ev.version ?? '');
-        if (v !== undefined) this.positions.set(shard, v);
+        if (v !== undefined) this.positions.set(shard, v.epoch, v.seq, formatVersion(v));
       }
-      const at = this.positions.cursorAt();
-      const marker: WatchChange = {
+      this.emit({
         type: ev.type,
         shard,
-        get cursor() {
-          return at.cursor();
-        },
-      };
-      if (ev.version !== undefined) marker.version = ev.version;
-      this.emit(marker);
+        ...(ev.version === undefined ? {} : { version: ev.version }),
+        cursor: this.positions.cursor(),
+      });
     } else {
       if (ev.cursor !== undefined && (ev.type === 'hello' || ev.type === 'progress')) {
         // Positions the server reports, for shards whose own events have not moved them further.
         const spec = parseFrom(ev.cursor);
         for (const [s, start] of spec.shards) {
           if (start === 'now') continue;
-          const known = this.positions.get(s);
-          if (known === undefined || start.seq > known.seq) this.positions.set(s, start);
+          if (start.seq > this.positions.seqOf(s))
+            this.positions.set(s, start.epoch, start.seq, formatVersion(start));
         }
       }
       this.other(ev);

@@ -12,6 +12,16 @@ import { parseVersion, type Version } from '../../src/routing/version.js';
 import { BinaryWatchReader } from '../../src/watch/watch-binary-reader.js';
 import { formatCursor, parseFrom } from '../../src/watch/watch-cursor.js';
 
+/** LegacyModules is what the old decoding used (another build's, for a bench's "before"). */
+export interface LegacyModules {
+  BinaryWatchReader: typeof BinaryWatchReader;
+  formatCursor: typeof formatCursor;
+  parseFrom: typeof parseFrom;
+  parseVersion: typeof parseVersion;
+}
+
+const THIS_BUILD: LegacyModules = { BinaryWatchReader, formatCursor, parseFrom, parseVersion };
+
 interface LegacyEvent {
   type: string;
   shard?: number;
@@ -26,10 +36,20 @@ interface LegacyEvent {
   keyBytes?: Buffer;
 }
 
-/** legacyChanges decodes a binary watch stream, read as `chunks`, into what `watch` yielded. */
-export function legacyChanges(chunks: readonly Buffer[], values: boolean): WatchChange[] {
+/**
+ * legacyChanges decodes a binary watch stream, read as `chunks`, into what `watch` yielded, each
+ * handed to `emit` (by default: returned), with `m`'s reader and cursor functions.
+ */
+export function legacyChanges(
+  chunks: readonly Buffer[],
+  values: boolean,
+  emit?: (change: WatchChange) => void,
+  m: LegacyModules = THIS_BUILD,
+): WatchChange[] {
+  const { formatCursor, parseFrom, parseVersion } = m;
   const positions = new Map<number, Version>();
-  const queue: WatchChange[] = [];
+  const out: WatchChange[] = [];
+  const queue = { push: emit ?? ((c: WatchChange) => out.push(c)) };
   const push = (ev: LegacyEvent): boolean => {
     const shard = ev.shard ?? -1;
     if (ev.type === 'put' || ev.type === 'delete' || ev.type === 'expire') {
@@ -75,11 +95,11 @@ export function legacyChanges(chunks: readonly Buffer[], values: boolean): Watch
     }
     return ev.type === 'resume';
   };
-  const reader = new BinaryWatchReader();
+  const reader = new m.BinaryWatchReader();
   for (const chunk of chunks)
     for (const f of reader.push(chunk)) {
       if (f.type === 'json') {
-        if (push(JSON.parse(f.json) as LegacyEvent)) return queue;
+        if (push(JSON.parse(f.json) as LegacyEvent)) return out;
         continue;
       }
       const key = f.key.toString('utf8');
@@ -88,5 +108,5 @@ export function legacyChanges(chunks: readonly Buffer[], values: boolean): Watch
       if (values && f.value !== undefined) ev.bytes = f.value;
       push(ev);
     }
-  return queue;
+  return out;
 }

@@ -176,7 +176,7 @@ describe('client watch decoding', () => {
       }
     });
 
-  it('keeps each event its own cursor, written only when read, whatever moved after it', async () => {
+  it('gives each event the cursor after it, whatever moves later, in a copy and in JSON too', async () => {
     const batch = (shard: number, from: number): Buffer =>
       changeFrames(
         [1, 2].map((i) => ({

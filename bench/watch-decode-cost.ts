@@ -140,7 +140,14 @@ async function main(): Promise<void> {
   const runs: Record<string, (() => Promise<void> | void)[]> = {
     'client apply': [() => newClient(chunks, apply), () => void legacyChanges(chunks, true, apply, before)],
     'client all': [() => newClient(chunks, all), () => void legacyChanges(chunks, true, all, before)],
-    hub: [() => { hub(thisHub, bytes, batches); }, () => { hub(beforeHub, bytes, batches); }],
+    hub: [
+      () => {
+        hub(thisHub, bytes, batches);
+      },
+      () => {
+        hub(beforeHub, bytes, batches);
+      },
+    ],
   };
   const results: Record<string, { after: number[]; before: number[] }> = {};
   for (const [name, [after, old]] of Object.entries(runs)) {

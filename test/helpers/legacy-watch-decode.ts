@@ -7,7 +7,7 @@
  * event.
  */
 import { isUtf8 } from 'node:buffer';
-import type { WatchChange } from '../../src/client/watch-decode.js';
+import type { ServerEvent, WatchChange } from '../../src/client/watch-decode.js';
 import { parseVersion, type Version } from '../../src/routing/version.js';
 import { BinaryWatchReader } from '../../src/watch/watch-binary-reader.js';
 import { formatCursor, parseFrom } from '../../src/watch/watch-cursor.js';
@@ -22,16 +22,8 @@ export interface LegacyModules {
 
 const THIS_BUILD: LegacyModules = { BinaryWatchReader, formatCursor, parseFrom, parseVersion };
 
-interface LegacyEvent {
-  type: string;
-  shard?: number;
-  key?: string;
-  key_base64?: string;
-  value?: string;
-  value_base64?: string;
-  version?: string;
-  snapshot?: boolean;
-  cursor?: string;
+/** LegacyEvent is an event as the old decoding made it: a binary change carried its value and key bytes in it. */
+interface LegacyEvent extends ServerEvent {
   bytes?: Buffer;
   keyBytes?: Buffer;
 }

@@ -13,16 +13,17 @@
  * Reading is paced by the consumer: a stream stops reading while HIGH_WATER events wait.
  */
 import { isUtf8 } from 'node:buffer';
-import { StringDecoder } from 'node:string_decoder';
 import { Agent } from 'undici';
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
-import { formatVersion, parseVersion, type Version } from '../routing/version.js';
+import { formatVersion } from '../routing/version.js';
 import { BINARY_MEDIA_TYPE, LATEST_VERSION } from '../watch/watch-binary-format.js';
-import { BinaryWatchReader } from '../watch/watch-binary-reader.js';
-import { formatCursor, parseFrom } from '../watch/watch-cursor.js';
+import { parseFrom } from '../watch/watch-cursor.js';
 import { errorOf } from './wire-decode.js';
 import { sleep } from './exchange.js';
+import { readEvents, readFrames, type WatchChange, WatchEvents } from './watch-decode.js';
+
+export type { WatchChange } from './watch-decode.js';
 
 /** WatchOptions configure a watch. */
 export interface WatchOptions {
@@ -31,28 +32,6 @@ export interface WatchOptions {
   /** values: false omits values (default true). */
   values?: boolean;
   signal?: AbortSignal;
-}
-
-/** WatchChange is one change or snapshot marker yielded by `watch`. */
-export interface WatchChange {
-  type: 'put' | 'delete' | 'expire' | 'snapshot-begin' | 'snapshot-end';
-  shard: number;
-  /**
-   * key is set on put, delete and expire (and snapshot entries). A key that is not UTF-8 (written
-   * over RESP or as `/kv/%FF...`) shows here with U+FFFD in place of its bytes, and comes exactly
-   * in `keyBytes`, as a scan's items do.
-   */
-  key?: string;
-  /** keyBytes is the key's exact bytes when they are not UTF-8. */
-  keyBytes?: Buffer;
-  /** value is set on put (unless values: false). */
-  value?: Buffer;
-  /** version is the change's version `E.S` (on snapshot markers: the snapshot's); absent on snapshot entries. */
-  version?: string;
-  /** snapshot marks a put that lists a key's current value inside a snapshot. */
-  snapshot?: boolean;
-  /** cursor resumes after this event (as `from`). */
-  cursor: string;
 }
 
 /** WatchSource is what a watch needs from its client. */
@@ -73,23 +52,6 @@ const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
 const MAX_REDIRECTS = 5;
 
-interface ServerEvent {
-  type: string;
-  shard?: number;
-  key?: string;
-  key_base64?: string;
-  value?: string;
-  value_base64?: string;
-  version?: string;
-  snapshot?: boolean;
-  cursor?: string;
-  reason?: string;
-  /** bytes is a binary change's value (not a field of the JSON). */
-  bytes?: Buffer;
-  /** keyBytes is a binary change's key when it is not UTF-8 (not a field of the JSON). */
-  keyBytes?: Buffer;
-}
-
 /** watchPrefix runs a watch (see the design block). */
 export async function* watchPrefix(
   source: WatchSource,
@@ -103,7 +65,6 @@ export async function* watchPrefix(
   };
   outer?.addEventListener('abort', onAbort, { once: true });
   const from = parseFrom(options.from ?? '');
-  const positions = new Map<number, Version>();
   const queue: WatchChange[] = [];
   let wake: (() => void) | undefined;
   let resumeReading: (() => void) | undefined;
@@ -119,8 +80,15 @@ export async function* watchPrefix(
     w?.();
   };
   stop.signal.addEventListener('abort', notify, { once: true });
-  const cursor = (): string => formatCursor(positions);
   const stopped = (): boolean => stop.signal.aborted;
+  const events = new WatchEvents(
+    options.values !== false,
+    (change) => {
+      queue.push(change);
+    },
+    () => undefined,
+  );
+  const { positions } = events;
   const fromFor = (shards: readonly number[]): string =>
     shards
       .map((s) => {
@@ -131,45 +99,8 @@ export async function* watchPrefix(
       })
       .join(',');
 
-  const push = async (ev: ServerEvent): Promise<void> => {
-    const shard = ev.shard ?? -1;
-    if (ev.type === 'put' || ev.type === 'delete' || ev.type === 'expire') {
-      if (ev.snapshot !== true) {
-        const v = parseVersion(ev.version ?? '');
-        if (v === undefined) return;
-        const known = positions.get(shard);
-        if (known !== undefined && v.seq <= known.seq) return;
-        positions.set(shard, v);
-      }
-      const change: WatchChange = { type: ev.type, shard, key: ev.key ?? '', cursor: cursor() };
-      if (ev.keyBytes !== undefined) change.keyBytes = ev.keyBytes;
-      else if (ev.key_base64 !== undefined) change.keyBytes = Buffer.from(ev.key_base64, 'base64');
-      if (ev.bytes !== undefined) change.value = ev.bytes;
-      else if (ev.value !== undefined) change.value = Buffer.from(ev.value, 'utf8');
-      else if (ev.value_base64 !== undefined) change.value = Buffer.from(ev.value_base64, 'base64');
-      if (ev.version !== undefined) change.version = ev.version;
-      if (ev.snapshot === true) change.snapshot = true;
-      queue.push(change);
-    } else if (ev.type === 'snapshot-begin' || ev.type === 'snapshot-end') {
-      if (ev.type === 'snapshot-end') {
-        const v = parseVersion(ev.version ?? '');
-        if (v !== undefined) positions.set(shard, v);
-      }
-      queue.push({
-        type: ev.type,
-        shard,
-        ...(ev.version === undefined ? {} : { version: ev.version }),
-        cursor: cursor(),
-      });
-    } else if (ev.cursor !== undefined && (ev.type === 'hello' || ev.type === 'progress')) {
-      // Positions the server reports, for shards whose own events have not moved them further.
-      const spec = parseFrom(ev.cursor);
-      for (const [s, start] of spec.shards) {
-        if (start === 'now') continue;
-        const known = positions.get(s);
-        if (known === undefined || start.seq > known.seq) positions.set(s, start);
-      }
-    }
+  /** taken: what a read handed `events` waits for the consumer; reading pauses at HIGH_WATER. */
+  const taken = async (): Promise<void> => {
     notify();
     if (queue.length >= HIGH_WATER) await new Promise<void>((resolve) => (resumeReading = resolve));
   };
@@ -224,8 +155,8 @@ export async function* watchPrefix(
         backoff = RETRY_MIN_MS;
         const type = res.headers['content-type'];
         if (typeof type === 'string' && type.startsWith(BINARY_MEDIA_TYPE))
-          await readFrames(res.body, push, options.values !== false);
-        else await readEvents(res.body, push);
+          await readFrames(res.body, events, taken);
+        else await readEvents(res.body, events, taken);
       } catch (err) {
         if (stopped()) return;
         if (err instanceof DistkvError && (err as DistkvError & { retry?: boolean }).retry !== true)
@@ -307,52 +238,4 @@ function prefixQuery(prefix: string | Uint8Array): { prefix: string } | { prefix
   if (typeof prefix === 'string') return { prefix };
   const b = Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength);
   return isUtf8(b) ? { prefix: b.toString('utf8') } : { prefix_base64: b.toString('base64') };
-}
-
-/** readFrames decodes a binary watch stream (either version) and hands each event to `push`. */
-async function readFrames(
-  body: AsyncIterable<Buffer>,
-  push: (ev: ServerEvent) => Promise<void>,
-  values: boolean,
-): Promise<void> {
-  const reader = new BinaryWatchReader();
-  for await (const chunk of body)
-    for (const f of reader.push(chunk)) {
-      if (f.type === 'json') {
-        const ev = JSON.parse(f.json) as ServerEvent;
-        await push(ev);
-        if (ev.type === 'resume') return;
-        continue;
-      }
-      const key = f.key.toString('utf8');
-      const ev: ServerEvent = { type: f.type, shard: f.shard, key, version: f.version };
-      // (without U+FFFD in its text a key is UTF-8: the check is made only when one is there)
-      if (key.includes('\uFFFD') && !isUtf8(f.key)) ev.keyBytes = f.key;
-      if (values && f.value !== undefined) ev.bytes = f.value;
-      await push(ev);
-    }
-}
-
-/** readEvents parses a Server-Sent Events body and hands each event's JSON data to `push`. */
-async function readEvents(
-  body: AsyncIterable<Buffer>,
-  push: (ev: ServerEvent) => Promise<void>,
-): Promise<void> {
-  const decoder = new StringDecoder('utf8');
-  let partial = '';
-  let data = '';
-  for await (const chunk of body) {
-    const lines = (partial + decoder.write(chunk)).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      if (line === '') {
-        if (data !== '') {
-          const ev = JSON.parse(data) as ServerEvent;
-          data = '';
-          await push(ev);
-          if (ev.type === 'resume') return;
-        }
-      } else if (line.startsWith('data: ')) data += line.slice(6);
-    }
-  }
 }

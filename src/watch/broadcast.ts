@@ -33,7 +33,7 @@ import { formatVersion } from '../routing/version.js';
 import type { Feed, FeedSubscriber } from './feed.js';
 import type { SharedFlush } from './gathered-writes.js';
 import type { LogRecord } from './store-log.js';
-import { sharedBlock, type WireFormat } from './watch-event.js';
+import { batchEpochs, sharedBlock, type WireFormat } from './watch-event.js';
 
 /** MIN_GATHER_MS is the least time a batch waits to be written with others. */
 export const MIN_GATHER_MS = 2;
@@ -179,9 +179,8 @@ export class Broadcast {
       this.flush();
       this.settle();
     }
-    const block = sharedBlock(records, src.shard, this.o.prefix, this.o.values, this.o.format, (seq) =>
-      this.o.epochOf(src.shard, seq),
-    );
+    const epochOf = batchEpochs(records, (seq) => this.o.epochOf(src.shard, seq));
+    const block = sharedBlock(records, src.shard, this.o.prefix, this.o.values, this.o.format, epochOf);
     this.pos[i] = records[records.length - 1]!.seq;
     this.epochs[i] = this.o.epochOf(src.shard, this.pos[i]);
     this.settled = false;

@@ -9,7 +9,14 @@
  */
 import { DistkvError } from '../errors.js';
 import type { Store } from '../storage/store.js';
-import { decodeRecord, TYPE_DELETE, TYPE_EXPIRE, TYPE_PUT, TYPE_PUT_TTL } from '../storage/wal-format.js';
+import {
+  newRecordView,
+  TYPE_DELETE,
+  TYPE_EXPIRE,
+  TYPE_PUT,
+  TYPE_PUT_TTL,
+  viewRecord,
+} from '../storage/wal-format.js';
 import type { TailResult } from '../storage/wal-tail.js';
 
 /** StoreLog is the agreed per-store log API. */
@@ -53,22 +60,28 @@ export interface LogRecord {
 /**
  * decodeLog decodes a batch of records (as `readLog` returns them). The record types follow
  * docs/wal-format.md: a put, a delete, and (with TTL) a put carrying an expiry and the leader's
- * ordered delete of an expired key; any other type is refused as corruption.
+ * ordered delete of an expired key; any other type, or a record whose framing does not hold, is
+ * refused as corruption. Checksums are not checked again here: every record `readLog` returns
+ * was checked on the store's thread, either because that thread wrote it (the recent records
+ * kept in memory, src/storage/wal-tail.ts) or because it checked it when it read it back from
+ * the commit log (src/storage/commit-log-cursor.ts), and the bytes crossed to this thread as a
+ * copy in memory. One check per record and watched store was most of this function's time.
  */
 export function decodeLog(buf: Buffer): LogRecord[] {
   const out: LogRecord[] = [];
+  const v = newRecordView();
   for (let offset = 0; offset < buf.length;) {
-    const r = decodeRecord(buf, offset);
-    if (typeof r === 'string')
-      throw new DistkvError('CORRUPTION', `watch: log batch at offset ${offset}: ${r}`);
-    offset += r.size;
-    const key = r.key;
-    const type: number = r.type;
-    if (type === TYPE_PUT) out.push({ kind: 'put', seq: r.seq, key, value: r.value });
-    else if (type === TYPE_DELETE) out.push({ kind: 'delete', seq: r.seq, key, value: undefined });
-    else if (type === TYPE_PUT_TTL) out.push({ kind: 'put', seq: r.seq, key, value: r.value });
-    else if (type === TYPE_EXPIRE) out.push({ kind: 'expire', seq: r.seq, key, value: undefined });
-    else throw new DistkvError('CORRUPTION', `watch: unknown record type ${type} at seq ${r.seq}`);
+    const damage = viewRecord(buf, offset, v, false);
+    if (damage !== undefined)
+      throw new DistkvError('CORRUPTION', `watch: log batch at offset ${offset}: ${damage}`);
+    offset = v.end;
+    const key = buf.subarray(v.keyStart, v.keyEnd);
+    const type: number = v.type;
+    if (type === TYPE_PUT || type === TYPE_PUT_TTL)
+      out.push({ kind: 'put', seq: v.seq, key, value: buf.subarray(v.valueStart, v.end) });
+    else if (type === TYPE_DELETE) out.push({ kind: 'delete', seq: v.seq, key, value: undefined });
+    else if (type === TYPE_EXPIRE) out.push({ kind: 'expire', seq: v.seq, key, value: undefined });
+    else throw new DistkvError('CORRUPTION', `watch: unknown record type ${type} at seq ${v.seq}`);
   }
   return out;
 }

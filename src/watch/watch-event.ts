@@ -132,6 +132,22 @@ export function sharedBlock(
 }
 
 /**
+ * batchEpochs returns a shard's epoch lookup (`epochOf`: its epoch history's, src/routing/version.ts
+ * epochOfSeq) for the records of `batch`, looked up once for the whole batch when its first and
+ * last records have the same epoch: a history names the last epoch that started at or below a
+ * seq, so the epoch never goes down as the seq goes up, and a batch whose ends agree has one epoch
+ * throughout (a batch that spans a failover keeps the per-record lookup, which scans the history).
+ * Only for such a lookup: sharedBlock itself takes any.
+ */
+export function batchEpochs(batch: Batch, epochOf: (seq: number) => number): (seq: number) => number {
+  const first = batch[0];
+  const last = batch[batch.length - 1];
+  if (first === undefined || last === undefined) return epochOf;
+  const epoch = epochOf(first.seq);
+  return epochOf(last.seq) === epoch ? () => epoch : epochOf;
+}
+
+/**
  * sseBlock writes the SSE frames (`event:` and `data:` lines) of a batch's records under `prefix`
  * as one buffer: the bytes JSON.stringify would give for each event (recordJson), built without an
  * object or a JSON pass per record when the key and value need no escaping (printable ASCII

@@ -16,7 +16,14 @@ import { hasPrefix } from '../util/bytes.js';
 import type { Broadcast, BroadcastMember } from './broadcast.js';
 import type { SharedFlush } from './gathered-writes.js';
 import type { Start } from './watch-cursor.js';
-import { binaryVersion, recordJson, sharedBlock, type WatchEvent, type WireFormat } from './watch-event.js';
+import {
+  batchEpochs,
+  binaryVersion,
+  recordJson,
+  sharedBlock,
+  type WatchEvent,
+  type WireFormat,
+} from './watch-event.js';
 import type { Feed, LogReader } from './feed.js';
 import { ShardWatch, type ShardStream } from './shard-watch.js';
 import type { LogRecord } from './store-log.js';
@@ -258,9 +265,8 @@ export class Watcher implements BroadcastMember, ShardStream {
   /** emitBatch sends `batch` (every record new to shard `s`) as one block, encoded once for every watcher. */
   private emitBatch(s: ShardWatch, batch: readonly LogRecord[]): void {
     const shard = s.src.shard;
-    const block = sharedBlock(batch, shard, this.prefixBytes, this.options.values, this.out.format, (seq) =>
-      this.deps.epochOf(shard, seq),
-    );
+    const epochOf = batchEpochs(batch, (seq) => this.deps.epochOf(shard, seq));
+    const block = sharedBlock(batch, shard, this.prefixBytes, this.options.values, this.out.format, epochOf);
     s.pos = batch[batch.length - 1]!.seq;
     if (block.length > 0) {
       const cursor = this.cursor();

@@ -18,11 +18,13 @@
  * With `--before DIR` (another built checkout) both builds are measured, alternated per round.
  * `--top N` (callgrind) also prints each measurement's N most costly functions of the main and the
  * worker thread, in self instructions per request, JavaScript named through node's
- * `--perf-basic-prof` map (bench/lib/callgrind-self.ts).
+ * `--perf-basic-prof` map (bench/lib/callgrind-self.ts); `--callers TEXT` prints who calls the
+ * main thread's functions whose name contains TEXT (bench/lib/callgrind-callers.ts), e.g.
+ * `--callers ComputeAndSetRawHash` to find which string is hashed per request.
  *
  * Usage: node dist/bench/http-count.js [--before DIR] [--tool callgrind|proc] [--modes put,get]
  *        [--rounds 1] [--requests 5000] [--warmup 15000] [--connections 50] [--keys 10000]
- *        [--seconds 4] [--durability interval] [--top 0]
+ *        [--seconds 4] [--durability interval] [--top 0] [--callers TEXT]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -30,6 +32,7 @@ import { connect, type Socket } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
+import { callersOf } from './lib/callgrind-callers.js';
 import { selfCosts } from './lib/callgrind-self.js';
 import { median } from './lib/compare-stats.js';
 import { freePort, oneWorkerServeArgs, ROOT, stopChild } from './lib/processes.js';
@@ -47,6 +50,7 @@ const KEYS = Number(arg('keys', '10000'));
 const SECONDS = Number(arg('seconds', '4'));
 const DURABILITY = arg('durability', 'interval');
 const TOP = Number(arg('top', '0'));
+const CALLERS = arg('callers', '');
 const VALUE = 'v'.repeat(100);
 const HEAD_END = Buffer.from('\r\n\r\n');
 
@@ -137,7 +141,7 @@ async function start(name: string, root: string, dir: string): Promise<Server> {
             `--callgrind-out-file=${cgOut}`,
             process.execPath,
             '--single-threaded',
-            ...(TOP > 0 ? ['--perf-basic-prof'] : []),
+            ...(TOP > 0 || CALLERS !== '' ? ['--perf-basic-prof'] : []),
             ...serve,
           ],
           { env: { ...process.env, DISTKV_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'ignore'] },
@@ -186,6 +190,17 @@ function printTop(server: Server, mode: string, thread: string, file: string): v
     console.log(`  ${(cost / REQUESTS).toFixed(0).padStart(8)}  ${name.slice(0, 140)}`);
 }
 
+/** printCallers prints who calls the main thread's functions named like CALLERS, in inclusive instructions per request. */
+function printCallers(server: Server, mode: string, file: string): void {
+  console.log(
+    `  ${server.name} ${mode} main thread: callers of *${CALLERS}*, inclusive instructions per request`,
+  );
+  for (const [caller, callee, cost] of callersOf(file, perfMapOf(server), CALLERS).slice(0, 20))
+    console.log(
+      `  ${(cost / REQUESTS).toFixed(0).padStart(8)}  ${caller.slice(0, 100)} -> ${callee.slice(0, 60)}`,
+    );
+}
+
 function perfMapOf(server: Server): string {
   return `/tmp/perf-${server.proc.pid!}.map`;
 }
@@ -215,6 +230,7 @@ async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
       printTop(server, mode, 'main thread', main.file);
       printTop(server, mode, 'worker thread', worker.file);
     }
+    if (CALLERS !== '' && main !== undefined) printCallers(server, mode, main.file);
     return {
       main: (main?.total ?? NaN) / REQUESTS,
       worker: (worker?.total ?? NaN) / REQUESTS,
@@ -276,7 +292,7 @@ async function main(): Promise<void> {
     for (const s of servers) {
       if (TOOL === 'callgrind') s.proc.kill('SIGKILL');
       await stopChild(s.proc);
-      if (TOP > 0) rmSync(perfMapOf(s), { force: true });
+      if (TOP > 0 || CALLERS !== '') rmSync(perfMapOf(s), { force: true });
     }
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 
 /** perfMap reads a perf map into sorted parallel arrays of start, end and name. */
-function perfMap(path: string): { starts: number[]; ends: number[]; names: string[] } {
+export function perfMap(path: string): { starts: number[]; ends: number[]; names: string[] } {
   let text = '';
   try {
     text = readFileSync(path, 'utf8');
@@ -62,14 +62,14 @@ export function selfCosts(cgFile: string, mapFile: string): [string, number][] {
   const map = perfMap(mapFile);
   const named = new Map<string, number>();
   for (const [name, cost] of self) {
-    const n = resolve(name, map);
+    const n = nameOf(name, map);
     named.set(n, (named.get(n) ?? 0) + cost);
   }
   return [...named].sort((a, b) => b[1] - a[1]);
 }
 
-/** resolve names an address-named function from the perf map (the last entry that covers it). */
-function resolve(name: string, map: ReturnType<typeof perfMap>): string {
+/** nameOf names an address-named function from the perf map (the last entry that covers it). */
+export function nameOf(name: string, map: ReturnType<typeof perfMap>): string {
   if (!name.startsWith('0x')) return name;
   const addr = parseInt(name.split("'")[0]!, 16);
   let lo = 0;

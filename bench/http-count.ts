@@ -12,7 +12,10 @@
  * order (so every GET finds its key), then per mode `--warmup` more requests, the counters are
  * zeroed and instrumentation turned on (`callgrind_control -z`, `-i on`), exactly `--requests` requests on random keys (100-byte values)
  * are answered, and the counters are dumped (`callgrind_control -d`). Reported per request: the
- * main thread (the front door), the shard worker (the busiest other thread) and all threads.
+ * main thread (the front door), the shard worker (the busiest other thread) and all threads; and
+ * the main thread's `steady` cost, without V8's optimizing compiler and garbage collector
+ * (callgrind-self.ts, steadyCost): a compile or a major GC that falls into one window moves the
+ * total by thousands per request, so a change of a few hundred shows only in the steady figure.
  * `--tool proc` runs the server plainly and measures `wrk -t1 -c50 -d<seconds>s` per mode after a
  * warm-up of the same length, CPU per thread from /proc divided by the requests wrk counted.
  * With `--before DIR` (another built checkout) both builds are measured, alternated per round.
@@ -33,7 +36,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
 import { callersOf } from './lib/callgrind-callers.js';
-import { selfCosts } from './lib/callgrind-self.js';
+import { selfCosts, steadyCost } from './lib/callgrind-self.js';
 import { median } from './lib/compare-stats.js';
 import { freePort, oneWorkerServeArgs, ROOT, stopChild } from './lib/processes.js';
 import { ThreadStats } from './lib/thread-stats.js';
@@ -57,6 +60,8 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 /** Per-request figures of one measurement, by thread. */
 interface Figures {
   main: number;
+  /** steady is the main thread without V8's compiler and garbage collector (callgrind only; NaN otherwise). */
+  steady: number;
   worker: number;
   total: number;
 }
@@ -233,6 +238,7 @@ async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
     if (CALLERS !== '' && main !== undefined) printCallers(server, mode, main.file);
     return {
       main: (main?.total ?? NaN) / REQUESTS,
+      steady: main === undefined ? NaN : steadyCost(selfCosts(main.file, perfMapOf(server))) / REQUESTS,
       worker: (worker?.total ?? NaN) / REQUESTS,
       total: total / REQUESTS,
     };
@@ -245,7 +251,7 @@ async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
   const r = runWrk(url, script, SECONDS, CONNECTIONS, { KEYS: String(KEYS) });
   const split = stats.end();
   const us = 1e6 / (r.rps * SECONDS);
-  return { main: split.main * us, worker: split.workers * us, total: split.total * us };
+  return { main: split.main * us, steady: NaN, worker: split.workers * us, total: split.total * us };
 }
 
 async function main(): Promise<void> {
@@ -265,7 +271,7 @@ async function main(): Promise<void> {
       await load(s.port, 'put', Math.max(WARMUP, KEYS), (i) => i % KEYS);
     }
     const fmt = (f: Figures): string =>
-      `main ${f.main.toFixed(TOOL === 'callgrind' ? 0 : 2)}, worker ${f.worker.toFixed(TOOL === 'callgrind' ? 0 : 2)}, all ${f.total.toFixed(TOOL === 'callgrind' ? 0 : 2)}`;
+      `main ${f.main.toFixed(TOOL === 'callgrind' ? 0 : 2)}${TOOL === 'callgrind' ? ` (steady ${f.steady.toFixed(0)})` : ''}, worker ${f.worker.toFixed(TOOL === 'callgrind' ? 0 : 2)}, all ${f.total.toFixed(TOOL === 'callgrind' ? 0 : 2)}`;
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 === 1 ? servers : [...servers].reverse();
       for (const mode of MODES)
@@ -280,12 +286,14 @@ async function main(): Promise<void> {
         median((s.results.get(mode) ?? []).map((f) => f[k]));
       for (const s of servers)
         console.log(
-          `median ${s.name} ${mode}: ${fmt({ main: med(s, 'main'), worker: med(s, 'worker'), total: med(s, 'total') })}`,
+          `median ${s.name} ${mode}: ${fmt({ main: med(s, 'main'), steady: med(s, 'steady'), worker: med(s, 'worker'), total: med(s, 'total') })}`,
         );
       if (servers.length === 2) {
         const [b, a] = servers as [Server, Server];
         const r = (k: keyof Figures): string => (med(a, k) / med(b, k)).toFixed(3);
-        console.log(`after ÷ before ${mode}: main ${r('main')}, worker ${r('worker')}, all ${r('total')}`);
+        console.log(
+          `after ÷ before ${mode}: main ${r('main')} (steady ${r('steady')}), worker ${r('worker')}, all ${r('total')}`,
+        );
       }
     }
   } finally {

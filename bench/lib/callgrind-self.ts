@@ -82,3 +82,18 @@ export function nameOf(name: string, map: ReturnType<typeof perfMap>): string {
   for (let i = lo - 1; i >= 0 && i >= lo - 64; i--) if (addr < map.ends[i]!) return map.names[i]!;
   return name;
 }
+
+// V8's optimizing compiler, its garbage collector and the code that serves them.
+const NOISE =
+  /compiler::|Scavenger|Scavenge|Sweeper|MarkCompact|Marking|Evacuat|heap::|Heap::|IterateObjectCache|GCTracer|RootScavengeVisitor|ConcurrentMarking|MemoryAllocator|PagedSpace|NewSpace|Zone::|ZoneList|OptimizedCompilationJob|Pipeline|Deoptimizer/;
+
+/**
+ * steadyCost sums `costs` (selfCosts's list) without the functions of V8's optimizing compiler and
+ * garbage collector: what a request costs once its code is optimized, less the collections that
+ * happen to fall into the window (the write barrier, `RecordWrite`, stays: each store pays it).
+ */
+export function steadyCost(costs: readonly [string, number][]): number {
+  let sum = 0;
+  for (const [name, cost] of costs) if (!NOISE.test(name)) sum += cost;
+  return sum;
+}

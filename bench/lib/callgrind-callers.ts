@@ -9,7 +9,7 @@
  * "Callgrind Format Specification").
  */
 import { readFileSync } from 'node:fs';
-import { nameOf, perfMap } from './callgrind-self.js';
+import { functionLine, nameOf, perfMap } from './callgrind-self.js';
 
 /** callersOf returns [caller, callee, inclusive instructions] of every call to a function named like `text`. */
 export function callersOf(cgFile: string, mapFile: string, text: string): [string, string, number][] {
@@ -19,12 +19,10 @@ export function callersOf(cgFile: string, mapFile: string, text: string): [strin
   let callee: string | undefined;
   let costNext = false;
   for (const line of readFileSync(cgFile, 'utf8').split('\n')) {
-    const fn = /^(c?)fn=\((\d+)\)(?: (.*))?$/.exec(line);
-    if (fn !== null) {
-      if (fn[3] !== undefined) names.set(fn[2]!, fn[3]);
-      const name = names.get(fn[2]!) ?? `?${fn[2]!}`;
-      if (fn[1] === '') current = name;
-      else callee = name;
+    const fn = functionLine(line, names);
+    if (fn !== undefined) {
+      if (fn.callee) callee = fn.name;
+      else current = fn.name;
       continue;
     }
     if (line.startsWith('calls=')) {

@@ -31,6 +31,20 @@ export function perfMap(path: string): { starts: number[]; ends: number[]; names
   return { starts: rows.map((r) => r.start), ends: rows.map((r) => r.end), names: rows.map((r) => r.name) };
 }
 
+/**
+ * functionLine reads a `fn=(id) name` (the function whose costs follow) or `cfn=(id) name` (a
+ * callee) line, the name given only at an id's first use (kept in `names`); undefined for other lines.
+ */
+export function functionLine(
+  line: string,
+  names: Map<string, string>,
+): { callee: boolean; name: string } | undefined {
+  const fn = /^(c?)fn=\((\d+)\)(?: (.*))?$/.exec(line);
+  if (fn === null) return undefined;
+  if (fn[3] !== undefined) names.set(fn[2]!, fn[3]);
+  return { callee: fn[1] === 'c', name: names.get(fn[2]!) ?? `?${fn[2]!}` };
+}
+
 /** selfCosts returns [function, self instructions] of one callgrind file, the most costly first. */
 export function selfCosts(cgFile: string, mapFile: string): [string, number][] {
   const names = new Map<string, string>();
@@ -38,11 +52,10 @@ export function selfCosts(cgFile: string, mapFile: string): [string, number][] {
   let current: string | undefined;
   let skipNext = false;
   for (const line of readFileSync(cgFile, 'utf8').split('\n')) {
-    const fn = /^(c?)fn=\((\d+)\)(?: (.*))?$/.exec(line);
-    if (fn !== null) {
-      if (fn[3] !== undefined) names.set(fn[2]!, fn[3]);
-      if (fn[1] === '') {
-        current = names.get(fn[2]!) ?? `?${fn[2]!}`;
+    const fn = functionLine(line, names);
+    if (fn !== undefined) {
+      if (!fn.callee) {
+        current = fn.name;
         skipNext = false;
       }
       continue;

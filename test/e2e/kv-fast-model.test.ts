@@ -7,9 +7,10 @@
  * percent-encoded, in raw UTF-8, with a bad `%`, empty, `_batch`, at and over max_key_bytes;
  * queries known, unknown, empty; If-Match and If-None-Match; Expect: 100-continue; HTTP/1.0;
  * bodies of 0 bytes to over max_value_bytes, by Content-Length, chunked or none; the
- * forwarded-request header. Every answer must be the same bytes, once the parts that name the
- * server are made the same (the Date line, its addresses, its config hash) and `100 Continue`
- * (sent or not depending on when earlier answers complete) is dropped; and the request metrics of
+ * forwarded-request header; Connection: close. Every answer must be the same bytes, once the
+ * parts that name the server are made the same (the Date line, its addresses, its config hash)
+ * and `100 Continue` (sent or not depending on when earlier answers complete) is dropped; and the
+ * request metrics of
  * the key routes must count the same.
  */
 import assert from 'node:assert/strict';
@@ -90,6 +91,7 @@ const reqArb = (keyList: string[]): fc.Arbitrary<Req> =>
         'X-Distkv-Forwarded: 1',
         'Expect: 100-continue',
         'Accept: */*',
+        'Connection: close',
       ],
       { maxLength: 2 },
     ),

@@ -10,8 +10,7 @@
  * forwarded-request header; Connection: close. Every answer must be the same bytes, once the
  * parts that name the server are made the same (the Date line, its addresses, its config hash)
  * and `100 Continue` (sent or not depending on when earlier answers complete) is dropped; and the
- * request metrics of
- * the key routes must count the same.
+ * request metrics of the key routes must count the same.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

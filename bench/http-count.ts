@@ -12,17 +12,22 @@
  * order (so every GET finds its key), then per mode `--warmup` more requests, the counters are
  * zeroed and instrumentation turned on (`callgrind_control -z`, `-i on`), exactly `--requests` requests on random keys (100-byte values)
  * are answered, and the counters are dumped (`callgrind_control -d`). Reported per request: the
- * main thread (the front door), the shard worker (the busiest other thread) and all threads.
+ * main thread (the front door), the shard worker (the busiest other thread) and all threads; and
+ * the main thread's `steady` cost, without V8's optimizing compiler and garbage collector
+ * (callgrind-self.ts, steadyCost): a compile or a major GC that falls into one window moves the
+ * total by thousands per request, so a change of a few hundred shows only in the steady figure.
  * `--tool proc` runs the server plainly and measures `wrk -t1 -c50 -d<seconds>s` per mode after a
  * warm-up of the same length, CPU per thread from /proc divided by the requests wrk counted.
  * With `--before DIR` (another built checkout) both builds are measured, alternated per round.
  * `--top N` (callgrind) also prints each measurement's N most costly functions of the main and the
  * worker thread, in self instructions per request, JavaScript named through node's
- * `--perf-basic-prof` map (bench/lib/callgrind-self.ts).
+ * `--perf-basic-prof` map (bench/lib/callgrind-self.ts); `--callers TEXT` prints who calls the
+ * main thread's functions whose name contains TEXT (bench/lib/callgrind-callers.ts), e.g.
+ * `--callers ComputeAndSetRawHash` to find which string is hashed per request.
  *
  * Usage: node dist/bench/http-count.js [--before DIR] [--tool callgrind|proc] [--modes put,get]
  *        [--rounds 1] [--requests 5000] [--warmup 15000] [--connections 50] [--keys 10000]
- *        [--seconds 4] [--durability interval] [--top 0]
+ *        [--seconds 4] [--durability interval] [--top 0] [--callers TEXT]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -30,7 +35,8 @@ import { connect, type Socket } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
-import { selfCosts } from './lib/callgrind-self.js';
+import { callersOf } from './lib/callgrind-callers.js';
+import { selfCosts, steadyCost } from './lib/callgrind-self.js';
 import { median } from './lib/compare-stats.js';
 import { freePort, oneWorkerServeArgs, ROOT, stopChild } from './lib/processes.js';
 import { ThreadStats } from './lib/thread-stats.js';
@@ -47,12 +53,15 @@ const KEYS = Number(arg('keys', '10000'));
 const SECONDS = Number(arg('seconds', '4'));
 const DURABILITY = arg('durability', 'interval');
 const TOP = Number(arg('top', '0'));
+const CALLERS = arg('callers', '');
 const VALUE = 'v'.repeat(100);
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** Per-request figures of one measurement, by thread. */
 interface Figures {
   main: number;
+  /** steady is the main thread without V8's compiler and garbage collector (callgrind only; NaN otherwise). */
+  steady: number;
   worker: number;
   total: number;
 }
@@ -137,7 +146,7 @@ async function start(name: string, root: string, dir: string): Promise<Server> {
             `--callgrind-out-file=${cgOut}`,
             process.execPath,
             '--single-threaded',
-            ...(TOP > 0 ? ['--perf-basic-prof'] : []),
+            ...(TOP > 0 || CALLERS !== '' ? ['--perf-basic-prof'] : []),
             ...serve,
           ],
           { env: { ...process.env, DISTKV_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'ignore'] },
@@ -186,6 +195,17 @@ function printTop(server: Server, mode: string, thread: string, file: string): v
     console.log(`  ${(cost / REQUESTS).toFixed(0).padStart(8)}  ${name.slice(0, 140)}`);
 }
 
+/** printCallers prints who calls the main thread's functions named like CALLERS, in inclusive instructions per request. */
+function printCallers(server: Server, mode: string, file: string): void {
+  console.log(
+    `  ${server.name} ${mode} main thread: callers of *${CALLERS}*, inclusive instructions per request`,
+  );
+  for (const [caller, callee, cost] of callersOf(file, perfMapOf(server), CALLERS).slice(0, 20))
+    console.log(
+      `  ${(cost / REQUESTS).toFixed(0).padStart(8)}  ${caller.slice(0, 100)} -> ${callee.slice(0, 60)}`,
+    );
+}
+
 function perfMapOf(server: Server): string {
   return `/tmp/perf-${server.proc.pid!}.map`;
 }
@@ -215,8 +235,10 @@ async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
       printTop(server, mode, 'main thread', main.file);
       printTop(server, mode, 'worker thread', worker.file);
     }
+    if (CALLERS !== '' && main !== undefined) printCallers(server, mode, main.file);
     return {
       main: (main?.total ?? NaN) / REQUESTS,
+      steady: main === undefined ? NaN : steadyCost(selfCosts(main.file, perfMapOf(server))) / REQUESTS,
       worker: (worker?.total ?? NaN) / REQUESTS,
       total: total / REQUESTS,
     };
@@ -229,7 +251,7 @@ async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
   const r = runWrk(url, script, SECONDS, CONNECTIONS, { KEYS: String(KEYS) });
   const split = stats.end();
   const us = 1e6 / (r.rps * SECONDS);
-  return { main: split.main * us, worker: split.workers * us, total: split.total * us };
+  return { main: split.main * us, steady: NaN, worker: split.workers * us, total: split.total * us };
 }
 
 async function main(): Promise<void> {
@@ -249,7 +271,7 @@ async function main(): Promise<void> {
       await load(s.port, 'put', Math.max(WARMUP, KEYS), (i) => i % KEYS);
     }
     const fmt = (f: Figures): string =>
-      `main ${f.main.toFixed(TOOL === 'callgrind' ? 0 : 2)}, worker ${f.worker.toFixed(TOOL === 'callgrind' ? 0 : 2)}, all ${f.total.toFixed(TOOL === 'callgrind' ? 0 : 2)}`;
+      `main ${f.main.toFixed(TOOL === 'callgrind' ? 0 : 2)}${TOOL === 'callgrind' ? ` (steady ${f.steady.toFixed(0)})` : ''}, worker ${f.worker.toFixed(TOOL === 'callgrind' ? 0 : 2)}, all ${f.total.toFixed(TOOL === 'callgrind' ? 0 : 2)}`;
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 === 1 ? servers : [...servers].reverse();
       for (const mode of MODES)
@@ -264,19 +286,21 @@ async function main(): Promise<void> {
         median((s.results.get(mode) ?? []).map((f) => f[k]));
       for (const s of servers)
         console.log(
-          `median ${s.name} ${mode}: ${fmt({ main: med(s, 'main'), worker: med(s, 'worker'), total: med(s, 'total') })}`,
+          `median ${s.name} ${mode}: ${fmt({ main: med(s, 'main'), steady: med(s, 'steady'), worker: med(s, 'worker'), total: med(s, 'total') })}`,
         );
       if (servers.length === 2) {
         const [b, a] = servers as [Server, Server];
         const r = (k: keyof Figures): string => (med(a, k) / med(b, k)).toFixed(3);
-        console.log(`after ÷ before ${mode}: main ${r('main')}, worker ${r('worker')}, all ${r('total')}`);
+        console.log(
+          `after ÷ before ${mode}: main ${r('main')} (steady ${r('steady')}), worker ${r('worker')}, all ${r('total')}`,
+        );
       }
     }
   } finally {
     for (const s of servers) {
       if (TOOL === 'callgrind') s.proc.kill('SIGKILL');
       await stopChild(s.proc);
-      if (TOP > 0) rmSync(perfMapOf(s), { force: true });
+      if (TOP > 0 || CALLERS !== '') rmSync(perfMapOf(s), { force: true });
     }
     rmSync(tmp, { recursive: true, force: true });
   }

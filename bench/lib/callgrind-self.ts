@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 
 /** perfMap reads a perf map into sorted parallel arrays of start, end and name. */
-function perfMap(path: string): { starts: number[]; ends: number[]; names: string[] } {
+export function perfMap(path: string): { starts: number[]; ends: number[]; names: string[] } {
   let text = '';
   try {
     text = readFileSync(path, 'utf8');
@@ -31,6 +31,20 @@ function perfMap(path: string): { starts: number[]; ends: number[]; names: strin
   return { starts: rows.map((r) => r.start), ends: rows.map((r) => r.end), names: rows.map((r) => r.name) };
 }
 
+/**
+ * functionLine reads a `fn=(id) name` (the function whose costs follow) or `cfn=(id) name` (a
+ * callee) line, the name given only at an id's first use (kept in `names`); undefined for other lines.
+ */
+export function functionLine(
+  line: string,
+  names: Map<string, string>,
+): { callee: boolean; name: string } | undefined {
+  const fn = /^(c?)fn=\((\d+)\)(?: (.*))?$/.exec(line);
+  if (fn === null) return undefined;
+  if (fn[3] !== undefined) names.set(fn[2]!, fn[3]);
+  return { callee: fn[1] === 'c', name: names.get(fn[2]!) ?? `?${fn[2]!}` };
+}
+
 /** selfCosts returns [function, self instructions] of one callgrind file, the most costly first. */
 export function selfCosts(cgFile: string, mapFile: string): [string, number][] {
   const names = new Map<string, string>();
@@ -38,11 +52,10 @@ export function selfCosts(cgFile: string, mapFile: string): [string, number][] {
   let current: string | undefined;
   let skipNext = false;
   for (const line of readFileSync(cgFile, 'utf8').split('\n')) {
-    const fn = /^(c?)fn=\((\d+)\)(?: (.*))?$/.exec(line);
-    if (fn !== null) {
-      if (fn[3] !== undefined) names.set(fn[2]!, fn[3]);
-      if (fn[1] === '') {
-        current = names.get(fn[2]!) ?? `?${fn[2]!}`;
+    const fn = functionLine(line, names);
+    if (fn !== undefined) {
+      if (!fn.callee) {
+        current = fn.name;
         skipNext = false;
       }
       continue;
@@ -62,14 +75,14 @@ export function selfCosts(cgFile: string, mapFile: string): [string, number][] {
   const map = perfMap(mapFile);
   const named = new Map<string, number>();
   for (const [name, cost] of self) {
-    const n = resolve(name, map);
+    const n = nameOf(name, map);
     named.set(n, (named.get(n) ?? 0) + cost);
   }
   return [...named].sort((a, b) => b[1] - a[1]);
 }
 
-/** resolve names an address-named function from the perf map (the last entry that covers it). */
-function resolve(name: string, map: ReturnType<typeof perfMap>): string {
+/** nameOf names an address-named function from the perf map (the last entry that covers it). */
+export function nameOf(name: string, map: ReturnType<typeof perfMap>): string {
   if (!name.startsWith('0x')) return name;
   const addr = parseInt(name.split("'")[0]!, 16);
   let lo = 0;
@@ -81,4 +94,19 @@ function resolve(name: string, map: ReturnType<typeof perfMap>): string {
   }
   for (let i = lo - 1; i >= 0 && i >= lo - 64; i--) if (addr < map.ends[i]!) return map.names[i]!;
   return name;
+}
+
+// V8's optimizing compiler, its garbage collector and the code that serves them.
+const NOISE =
+  /compiler::|Scavenger|Scavenge|Sweeper|MarkCompact|Marking|Evacuat|heap::|Heap::|IterateObjectCache|GCTracer|RootScavengeVisitor|ConcurrentMarking|MemoryAllocator|PagedSpace|NewSpace|Zone::|ZoneList|OptimizedCompilationJob|Pipeline|Deoptimizer/;
+
+/**
+ * steadyCost sums `costs` (selfCosts's list) without the functions of V8's optimizing compiler and
+ * garbage collector: what a request costs once its code is optimized, less the collections that
+ * happen to fall into the window (the write barrier, `RecordWrite`, stays: each store pays it).
+ */
+export function steadyCost(costs: readonly [string, number][]): number {
+  let sum = 0;
+  for (const [name, cost] of costs) if (!NOISE.test(name)) sum += cost;
+  return sum;
 }

@@ -46,10 +46,25 @@ export function readBody(
     sendError(res, declared, { close: true });
     return;
   }
+  collectBody(res, req.contentLength, limit, what, onBody);
+}
+
+/**
+ * collectBody is readBody for a request whose Content-Length (-1: none) is not over `limit`: it
+ * collects the body and calls `onBody` once, as readBody does (kv-fast.ts calls it with the head's
+ * length, having no request object).
+ */
+export function collectBody(
+  res: HttpResponse,
+  contentLength: number,
+  limit: number,
+  what: 'value' | 'body',
+  onBody: (body: Buffer) => void,
+): void {
   let chunks: Buffer[] | undefined;
   let total = 0;
   // Chunk sizes are declared only by a chunked body (no Content-Length).
-  if (req.contentLength < 0)
+  if (contentLength < 0)
     res.onDeclared((declared) => {
       if (declared > limit) sendError(res, tooLarge(declared, limit, what, true), { close: true });
     });

@@ -4,6 +4,10 @@
  *
  * It is also where every exchange is accounted for, once: `state.inFlight` (drain waits for zero),
  * the request metrics (node, route, method, status, error code, latency) and the log line of every 500 with its cause.
+ *
+ * `DISTKV_KV_FAST_PATH=0` in the environment serves every single-key request by the general
+ * path (kv-routes.ts without kv-fast.ts): for the test that compares the two, and to rule the
+ * fast path out when something looks wrong.
  */
 import { codeForStatus } from '../errors.js';
 import { registerAdminRoutes, registerFallbackRoutes } from './admin-routes.js';
@@ -56,7 +60,7 @@ export class FrontDoor {
     for (const listener of this.shared.plan.listeners) {
       const ctx: HttpContext = { ...this.shared, listener };
       const router = new Router();
-      registerKvRoutes(router, ctx);
+      registerKvRoutes(router, ctx, process.env.DISTKV_KV_FAST_PATH !== '0');
       registerCollectionRoutes(router, ctx);
       registerSeedKeyRoutes(router, ctx);
       registerAdminRoutes(router, ctx);

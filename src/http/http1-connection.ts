@@ -33,7 +33,7 @@ import { DistkvError } from '../errors.js';
 import { IdleCount, type SweepClose } from '../server/idle-sweep.js';
 import type { UnsentAccount } from '../server/unsent-budget.js';
 import { BodyReader, deliverBody } from './http1-body-reader.js';
-import { type Detached, type ExchangeSink, HttpRequest, HttpResponse } from './http1-exchange.js';
+import { type Detached, type ExchangeSink, HttpResponse } from './http1-exchange.js';
 import type { RequestHead } from './http1-head.js';
 import { HEAD_TIMEOUT_MS } from './http1-head-reader.js';
 import type { ConnectionHost } from './http1-host.js';
@@ -264,16 +264,15 @@ export class Http1Connection implements ExchangeSink {
       this.in.body = new BodyReader(res, head.contentLength, head.chunked, this.fail);
       res.expectContinue = head.expectContinue;
     }
-    const req = new HttpRequest(head);
-    const match = this.host.find(req);
-    if (this.order.mustWait(match)) this.order.held = { res, req, match, hasBody };
-    else this.run(res, req, match, hasBody);
+    const match = this.host.find(head);
+    if (this.order.mustWait(match)) this.order.held = { res, head, match, hasBody };
+    else this.run(res, head, match, hasBody);
     if (!head.keepAlive && !hasBody) this.stopReading();
   }
 
-  private run(res: HttpResponse, req: HttpRequest, match: RouteMatch, hasBody: boolean): void {
+  private run(res: HttpResponse, head: RequestHead, match: RouteMatch, hasBody: boolean): void {
     this.order.running(res, match);
-    this.host.handle(res, req, match);
+    this.host.handle(res, head, match);
     if (!hasBody) deliverBody(res, EMPTY, true, this.fail);
     else if (res.expectContinue && !res.ended && this.queue.head === res) this.sendContinue(res);
   }
@@ -284,7 +283,7 @@ export class Http1Connection implements ExchangeSink {
     const h = this.order.settled(res);
     if (h === undefined) return;
     if (!h.res.aborted && !this.dying)
-      this.run(h.res, h.req, h.match, h.hasBody && this.in.body?.res === h.res);
+      this.run(h.res, h.head, h.match, h.hasBody && this.in.body?.res === h.res);
     if (this.paused) this.resume();
     else this.parse();
   }

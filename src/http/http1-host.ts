@@ -5,15 +5,16 @@
  * test's own host.
  */
 import type { Http1Connection } from './http1-connection.js';
-import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import type { HttpResponse } from './http1-exchange.js';
+import type { RequestHead } from './http1-head.js';
 import type { RouteMatch } from './router.js';
 
 /** ConnectionHost is what a connection needs from its server. */
 export interface ConnectionHost {
   /** find matches a request to its route. */
-  find(req: HttpRequest): RouteMatch;
-  /** handle runs a route; it may answer now or later. */
-  handle(res: HttpResponse, req: HttpRequest, match: RouteMatch): void;
+  find(head: RequestHead): RouteMatch;
+  /** handle runs a route (its fast handler first, if it has one); it may answer now or later. */
+  handle(res: HttpResponse, head: RequestHead, match: RouteMatch): void;
   /** started and finished bracket every request (finished with status 0 when aborted). */
   started(res: HttpResponse): void;
   finished(res: HttpResponse): void;

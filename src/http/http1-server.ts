@@ -15,7 +15,8 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
 import type { ConnectionHost } from './http1-host.js';
-import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import { HttpRequest, type HttpResponse } from './http1-exchange.js';
+import type { RequestHead } from './http1-head.js';
 import { type ConnectionLimit, refuse } from '../server/connection-limit.js';
 import { IdleSweep } from '../server/idle-sweep.js';
 import { SharedRead } from '../server/shared-read.js';
@@ -204,15 +205,16 @@ export class Http1Server implements ConnectionHost {
     for (const c of this.connections) c.destroy();
   }
 
-  find(req: HttpRequest): RouteMatch {
-    const path = req.getUrl();
+  find(head: RequestHead): RouteMatch {
+    const path = head.path;
     if (path === '*') return OPTIONS_SERVER;
-    return this.options.router.find(req.getMethod(), path) ?? NO_ROUTE;
+    return this.options.router.find(head.method, path) ?? NO_ROUTE;
   }
 
-  handle(res: HttpResponse, req: HttpRequest, match: RouteMatch): void {
+  handle(res: HttpResponse, head: RequestHead, match: RouteMatch): void {
     try {
-      match.handler(res, req);
+      // The request object is built only for a route's Handler (router.ts: fast handlers).
+      if (match.fast === undefined || !match.fast(res, head)) match.handler(res, new HttpRequest(head));
     } catch (err) {
       this.fail(res, err);
     }

@@ -6,13 +6,14 @@
  * while writes of its connection are unanswered is held, and the connection reads nothing more,
  * until they are; writes behind writes go on at once.
  */
-import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import type { HttpResponse } from './http1-exchange.js';
+import type { RequestHead } from './http1-head.js';
 import type { RouteMatch } from './router.js';
 
 /** Held is a read that waits for the writes before it on its connection. */
 export interface Held {
   res: HttpResponse;
-  req: HttpRequest;
+  head: RequestHead;
   match: RouteMatch;
   hasBody: boolean;
 }

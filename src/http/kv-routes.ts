@@ -3,7 +3,8 @@
  *
  * Each handler reads what it needs from `req`, routes the key (slot → shard → this listener's
  * target), and either redirects (307) to the owner in another process, forwards to it (`--proxy`),
- * or submits one operation to the owning worker, which answers through a KeyRequest.
+ * or submits one operation to the owning worker, which answers through a KeyRequest. The REST
+ * routes' common form is served by their fast handlers (kv-fast.ts) through the same dispatch.
  */
 import { DistkvError, toDistkvError } from '../errors.js';
 import { MAP_HEADER } from '../routing/live-map.js';
@@ -26,6 +27,7 @@ import type { HttpContext } from './context.js';
 import { FORWARDED_HEADER } from './forwarder.js';
 import type { Route } from './http-metrics.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import { kvFastHandlers } from './kv-fast.js';
 import {
   KeyRequest,
   type KeyKind,
@@ -196,8 +198,11 @@ function pathOf(url: string, query: string): string {
   return query === '' ? url : `${url}?${query}`;
 }
 
-/** registerKvRoutes adds the REST single-key routes. */
-export function registerKvRoutes(app: Router, ctx: HttpContext): void {
+/**
+ * registerKvRoutes adds the REST single-key routes, with their fast handlers (kv-fast.ts) unless
+ * `fastPath` is false (a test compares the answers with and without them).
+ */
+export function registerKvRoutes(app: Router, ctx: HttpContext, fastPath = true): void {
   const maxKey = ctx.config.server.max_key_bytes;
   const maxValue = ctx.config.server.max_value_bytes;
 
@@ -226,8 +231,13 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
       else dispatch(res, ctx, kind, OP_DELETE_EXT, key, at.shard, encodeExt(ext), concern);
     });
 
-  app.get('/kv/*', simple(KIND_KV_GET, OP_GET, 'kv_get'));
-  app.del('/kv/*', simple(KIND_KV_DELETE, OP_DELETE, 'kv_delete'));
+  const fast = fastPath
+    ? kvFastHandlers(ctx, (res, kind, op, key, shard, value) => {
+        dispatch(res, ctx, kind, op, key, shard, value);
+      })
+    : { get: undefined, put: undefined, del: undefined };
+  app.get('/kv/*', simple(KIND_KV_GET, OP_GET, 'kv_get'), fast.get);
+  app.del('/kv/*', simple(KIND_KV_DELETE, OP_DELETE, 'kv_delete'), fast.del);
 
   app.put(
     '/kv/*',
@@ -270,6 +280,7 @@ export function registerKvRoutes(app: Router, ctx: HttpContext): void {
         else dispatch(res, ctx, KIND_KV_PUT, OP_PUT_EXT, key, at.shard, encodeExt(ext, body), concern);
       });
     }),
+    fast.put,
   );
 }
 

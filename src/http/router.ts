@@ -11,16 +11,33 @@
  * any-method route does when registered with `{ write: true }` (the seed's `/set`). A connection
  * holds a pipelined read back until the writes sent before it on the connection are answered, so
  * the read sees them (http1-connection.ts).
+ *
+ * A request path is a fresh string: looking it up in a Map hashes all of it. So the exact map is
+ * consulted only for a path that some exact route has: an exact path starts with every prefix its
+ * path does, so it is listed under the longest prefix the path starts with (`exact` of that
+ * prefix), and a path listed nowhere is in no exact route.
+ *
+ * A route may also carry a fast handler (kv-fast.ts): run on the parsed head before any request
+ * object is built, it serves the common case of the route itself, or declines, having done
+ * nothing, and the route's handler serves the request.
  */
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import type { RequestHead } from './http1-head.js';
 
 /** Handler answers one request, now or later. */
 export type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
-/** RouteMatch is a matched route: its handler and whether it writes. */
+/**
+ * FastHandler serves a request from its head alone and returns true, or returns false having done
+ * nothing (the route's Handler then serves it). It must answer exactly as the Handler would.
+ */
+export type FastHandler = (res: HttpResponse, head: RequestHead) => boolean;
+
+/** RouteMatch is a matched route: its handler, whether it writes, and its fast handler if any. */
 export interface RouteMatch {
   handler: Handler;
   write: boolean;
+  fast?: FastHandler;
 }
 
 /** AnyOptions: `write` marks an any-method route that changes data. */
@@ -35,18 +52,19 @@ const ANY = '*';
 /** Router maps method and path to a handler. */
 export class Router {
   private readonly exact = new Map<string, MethodTable>();
-  private readonly prefixes: { prefix: string; table: MethodTable }[] = [];
+  // longest first; `exact` lists the exact paths that start with the prefix
+  private readonly prefixes: { prefix: string; table: MethodTable; exact: string[] }[] = [];
 
-  get(pattern: string, handler: Handler): this {
-    return this.add('GET', pattern, { handler, write: false });
+  get(pattern: string, handler: Handler, fast?: FastHandler): this {
+    return this.add('GET', pattern, withFast({ handler, write: false }, fast));
   }
 
-  put(pattern: string, handler: Handler): this {
-    return this.add('PUT', pattern, { handler, write: true });
+  put(pattern: string, handler: Handler, fast?: FastHandler): this {
+    return this.add('PUT', pattern, withFast({ handler, write: true }, fast));
   }
 
-  del(pattern: string, handler: Handler): this {
-    return this.add('DELETE', pattern, { handler, write: true });
+  del(pattern: string, handler: Handler, fast?: FastHandler): this {
+    return this.add('DELETE', pattern, withFast({ handler, write: true }, fast));
   }
 
   post(pattern: string, handler: Handler): this {
@@ -59,12 +77,19 @@ export class Router {
 
   /** find returns the route for `method path`, or undefined when none matches. */
   find(method: string, path: string): RouteMatch | undefined {
-    const table = this.exact.get(path);
-    if (table !== undefined) {
-      const h = pick(table, method);
-      if (h !== undefined) return h;
+    const prefixes = this.prefixes;
+    let i = 0;
+    while (i < prefixes.length && !path.startsWith(prefixes[i]!.prefix)) i++;
+    // The exact map only for a path an exact route has (see the design block).
+    if (i === prefixes.length || prefixes[i]!.exact.includes(path)) {
+      const table = this.exact.get(path);
+      if (table !== undefined) {
+        const h = pick(table, method);
+        if (h !== undefined) return h;
+      }
     }
-    for (const p of this.prefixes) {
+    for (; i < prefixes.length; i++) {
+      const p = prefixes[i]!;
       if (!path.startsWith(p.prefix)) continue;
       const h = pick(p.table, method);
       if (h !== undefined) return h;
@@ -79,16 +104,25 @@ export class Router {
       table = this.prefixes.find((p) => p.prefix === prefix)?.table;
       if (table === undefined) {
         table = new Map<string, RouteMatch>();
-        this.prefixes.push({ prefix, table });
+        const exact = [...this.exact.keys()].filter((path) => path.startsWith(prefix));
+        this.prefixes.push({ prefix, table, exact });
         this.prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
       }
     } else {
       table = this.exact.get(pattern);
-      if (table === undefined) this.exact.set(pattern, (table = new Map<string, RouteMatch>()));
+      if (table === undefined) {
+        this.exact.set(pattern, (table = new Map<string, RouteMatch>()));
+        for (const p of this.prefixes) if (pattern.startsWith(p.prefix)) p.exact.push(pattern);
+      }
     }
     if (!table.has(method)) table.set(method, match);
     return this;
   }
+}
+
+function withFast(match: RouteMatch, fast: FastHandler | undefined): RouteMatch {
+  if (fast !== undefined) match.fast = fast;
+  return match;
 }
 
 function pick(table: MethodTable, method: string): RouteMatch | undefined {

@@ -27,8 +27,11 @@ export function keyInShard(map: ShardMap, shard: number, prefix: string): string
   for (let i = 0; ; i++) if (map.shardOf(`${prefix}${i}`) === shard) return `${prefix}${i}`;
 }
 
-/** startHostedPair starts the layout in a fresh temp dir, with `extraToml` appended to its config. */
-export async function startHostedPair(extraToml = ''): Promise<HostedPair> {
+/**
+ * startHostedPair starts the layout in a fresh temp dir, with `extraToml` appended to its config
+ * and `env` to the server's environment.
+ */
+export async function startHostedPair(extraToml = '', env: NodeJS.ProcessEnv = {}): Promise<HostedPair> {
   const [portA, portB, portC] = (await freePorts(3)) as [number, number, number];
   const A = `127.0.0.1:${portA}`;
   const B = `127.0.0.1:${portB}`;
@@ -41,13 +44,11 @@ export async function startHostedPair(extraToml = ''): Promise<HostedPair> {
   const shardMap = new ShardMap(
     shards.map((s, i) => ({ name: `shard-${i}`, idx: i, ...s, slots: defaultSlotRange(i, 3) })),
   );
-  const { server, stop } = await startOwnServer(shards, extraToml, [
-    '--node',
-    A,
-    '--node',
-    B,
-    '--workers',
-    '2',
-  ]);
+  const { server, stop } = await startOwnServer(
+    shards,
+    extraToml,
+    ['--node', A, '--node', B, '--workers', '2'],
+    env,
+  );
   return { server, A, B, C, portA, portB, shardMap, stop };
 }

@@ -123,7 +123,7 @@ export interface OwnServer {
 /**
  * startOwnServer writes a config of `shards` (and `extraToml`) into a fresh temp dir and starts one
  * process serving every node of it with its data in `<dir>/data` (`args` added, e.g. `--workers`),
- * healthy once the first shard's address answers. Call `stop` from a file-level `after`: an
+ * healthy once the first shard's address answers (`env` added to its environment). Call `stop` from a file-level `after`: an
  * `after` registered inside a `before` hook runs as soon as that hook ends (it would remove the
  * directory under the running server).
  */
@@ -131,6 +131,7 @@ export async function startOwnServer(
   shards: ShardLayout[],
   extraToml = '',
   args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<OwnServer> {
   const dir = mkdtempSync(join(tmpdir(), 'distkv-test-'));
   const remove = (): void => {
@@ -140,6 +141,7 @@ export async function startOwnServer(
   const server = await ServerProcess.start(
     ['--config', config, '--data-dir', join(dir, 'data'), ...args],
     `http://${shards[0]!.address}/healthz`,
+    env,
   ).catch((err: unknown) => {
     remove();
     throw err;

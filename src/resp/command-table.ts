@@ -350,6 +350,21 @@ export function dispatch(c: RespConnection, args: Buffer[]): boolean {
   return true;
 }
 
+/**
+ * dispatchGetSet runs a GET (`value` undefined) or a SET of a key and a value only that the parser
+ * recognised by its framing (resp-parser.ts `OnGetSet`), through the functions `get` and `set`
+ * run, with the checks of `dispatch` that can apply (authentication is left to the general path by
+ * the parser): it returns false, without running it, while the node drains or while the
+ * connection has an ordered write in flight, for `dispatch` to give the `-TRYAGAIN` or keep the
+ * command waiting.
+ */
+export function dispatchGetSet(c: RespConnection, key: Uint8Array, value: Uint8Array | undefined): boolean {
+  if (c.holdsKeys || c.ctx.draining()) return false;
+  if (value === undefined) strings.getKey(c, key);
+  else strings.setKey(c, key, value);
+  return true;
+}
+
 function writeInfo(w: RespWriter, cmd: CommandSpec): void {
   w.array(10);
   w.bulk(cmd.name);

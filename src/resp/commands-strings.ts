@@ -68,7 +68,7 @@ function formatIncr(w: RespWriter, status: number, _seq: number, value: Buffer):
   } else w.error(errorText(value));
 }
 
-function tooLarge(c: RespConnection, value: Buffer): boolean {
+function tooLarge(c: RespConnection, value: Uint8Array): boolean {
   const limit = c.ctx.config.server.max_value_bytes;
   if (value.length <= limit) return false;
   c.queue.now(c.proto).error(`ERR value is ${value.length} bytes; limit is ${limit}`);
@@ -80,7 +80,7 @@ function submit(
   c: RespConnection,
   t: LocalTarget,
   op: Parameters<RespConnection['ctx']['pool']['submit']>[1],
-  key: Buffer,
+  key: Uint8Array,
   value: Uint8Array | string | undefined,
   handler: OpHandler,
 ): void {
@@ -89,9 +89,25 @@ function submit(
 
 /** get: GET key. */
 export function get(c: RespConnection, args: Buffer[]): void {
-  const t = routeKey(c, args[1]!, false);
+  getKey(c, args[1]!);
+}
+
+/**
+ * getKey runs GET `key`: the general path's (`get`) and the parser's GET/SET fast path's
+ * (command-table.ts `dispatchGetSet`), so both answer alike. `key` is copied into the op batch at once.
+ */
+export function getKey(c: RespConnection, key: Uint8Array): void {
+  const t = routeKey(c, key, false);
   if (t === undefined) return;
-  submit(c, t, OP_GET, args[1]!, undefined, c.queue.later(c.proto, formatGet));
+  submit(c, t, OP_GET, key, undefined, c.queue.later(c.proto, formatGet));
+}
+
+/** setKey runs SET `key` `value` without options, as `getKey` runs GET; both are copied into the op batch at once. */
+export function setKey(c: RespConnection, key: Uint8Array, value: Uint8Array): void {
+  if (tooLarge(c, value)) return;
+  const t = routeKey(c, key, true);
+  if (t === undefined) return;
+  submit(c, t, OP_PUT, key, value, c.queue.later(c.proto, formatSetOk, t.store));
 }
 
 /** strlen: STRLEN key. */
@@ -131,6 +147,10 @@ function expiryOf(opt: string, arg: Buffer): number | string {
  * OP_DELETE_EXT under the NX/XX condition), as Redis deletes it at once.
  */
 export function set(c: RespConnection, args: Buffer[]): void {
+  if (args.length === 3) {
+    setKey(c, args[1]!, args[2]!);
+    return;
+  }
   let flags = 0;
   let getOld = false;
   let keepTtl = false;

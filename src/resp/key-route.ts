@@ -20,7 +20,7 @@ export type LocalTarget = Extract<Target, { local: true }>;
  * checkKey returns why `key` is not a valid distkv key, or undefined. Keys are bytes (binary-safe,
  * as in Redis): a key that is not UTF-8 is the key HTTP names with its bytes percent-encoded.
  */
-export function checkKey(key: Buffer, maxKeyBytes: number): string | undefined {
+export function checkKey(key: Uint8Array, maxKeyBytes: number): string | undefined {
   if (key.length === 0) return 'ERR invalid key: distkv keys are 1 or more bytes';
   if (key.length > maxKeyBytes) return `ERR invalid key: ${key.length} bytes; limit is ${maxKeyBytes}`;
   return undefined;
@@ -30,7 +30,7 @@ export function checkKey(key: Buffer, maxKeyBytes: number): string | undefined {
  * routeKey returns the local store serving the one key `key`, or writes the error reply (invalid
  * key, MOVED) and returns undefined. The path of every single-key command (GET, SET, ...).
  */
-export function routeKey(c: RespConnection, key: Buffer, write: boolean): LocalTarget | undefined {
+export function routeKey(c: RespConnection, key: Uint8Array, write: boolean): LocalTarget | undefined {
   const ctx = c.ctx;
   const bad = checkKey(key, ctx.config.server.max_key_bytes);
   if (bad !== undefined) {

@@ -67,8 +67,14 @@ export class ReplyQueue {
   readonly out = new RespWriter(2);
   /** outReplies counts the replies in `out`; the connection resets it when it takes `out`. */
   outReplies = 0;
-  private queue: Pending[] = [];
+  /**
+   * queue[head, tail) are the places reserved and not yet written to `out`; a place is cleared as
+   * it is written and the array is kept (not emptied with `length = 0`, which dropped its backing
+   * store: at -P 1 every command grew it again).
+   */
+  private queue: (Pending | undefined)[] = [];
   private head = 0;
+  private tail = 0;
   /** held is the weight the multi-key commands still gathering add to `depth` (`hold`). */
   private held = 0;
   /** muted is CLIENT REPLY OFF; skipNext is CLIENT REPLY SKIP (the next reply reserved is muted). */
@@ -85,7 +91,7 @@ export class ReplyQueue {
 
   /** depth is the number of replies reserved and not yet written to `out`, plus what `hold` added. */
   get depth(): number {
-    return this.queue.length - this.head + this.held;
+    return this.tail - this.head + this.held;
   }
 
   /**
@@ -116,7 +122,7 @@ export class ReplyQueue {
   now(proto: ProtocolVersion): RespWriter {
     // A muted reply is written into a writer nobody reads.
     if (this.takeMute()) return new RespWriter(proto, SMALL_WRITER_BYTES);
-    if (this.head === this.queue.length) {
+    if (this.head === this.tail) {
       this.out.proto = proto;
       this.outReplies++;
       return this.out;
@@ -124,7 +130,7 @@ export class ReplyQueue {
     const p = new Pending(this, proto, noFormat, -1);
     p.writer = new RespWriter(proto, SMALL_WRITER_BYTES);
     p.ready = true;
-    this.queue.push(p);
+    this.queue[this.tail++] = p;
     return p.writer;
   }
 
@@ -132,7 +138,7 @@ export class ReplyQueue {
   later(proto: ProtocolVersion, format: Format, store = -1): Pending {
     const p = new Pending(this, proto, format, store);
     p.muted = this.takeMute();
-    this.queue.push(p);
+    this.queue[this.tail++] = p;
     return p;
   }
 
@@ -184,7 +190,7 @@ export class ReplyQueue {
   /** advance pops the head and moves every ready reply behind it into `out`. */
   private advance(): void {
     if (!this.queue[this.head]!.muted) this.outReplies++;
-    this.head++;
+    this.queue[this.head++] = undefined;
     for (;;) {
       const next = this.queue[this.head];
       if (next?.ready !== true) break;
@@ -197,13 +203,14 @@ export class ReplyQueue {
         next.value = NO_VALUE;
       }
       if (!next.muted) this.outReplies++;
-      this.head++;
+      this.queue[this.head++] = undefined;
     }
-    if (this.head === this.queue.length) {
-      this.queue.length = 0;
+    if (this.head === this.tail) {
       this.head = 0;
+      this.tail = 0;
     } else if (this.head > 1024) {
-      this.queue = this.queue.slice(this.head);
+      this.queue = this.queue.slice(this.head, this.tail);
+      this.tail -= this.head;
       this.head = 0;
     }
     const head = this.queue[this.head];

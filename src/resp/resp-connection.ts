@@ -42,7 +42,7 @@ import {
   WINDOW_CAP_BYTES,
 } from '../server/reply-window.js';
 import type { UnsentAccount } from '../server/unsent-budget.js';
-import { GET_NAME, RespParser, SET_NAME } from './resp-parser.js';
+import { GET_NAME, type OnGetSet, RespParser, SET_NAME } from './resp-parser.js';
 import { MAX_ARRAY_COUNT, type ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
 import type { RespContext } from './resp-context.js';
@@ -56,6 +56,9 @@ export const MAX_PIPELINE = 4096;
 
 /** Dispatch runs one command on a connection; false = not run yet (a key it names is held), retry later. */
 export type Dispatch = (c: RespConnection, args: Buffer[]) => boolean;
+
+/** DispatchGetSet runs a GET or SET the parser recognised (resp-parser.ts OnGetSet); false = not run: `Dispatch` takes it. */
+export type DispatchGetSet = (c: RespConnection, key: Uint8Array, value: Uint8Array | undefined) => boolean;
 
 /** RespConnection is one client's session. */
 export class RespConnection {
@@ -98,6 +101,8 @@ export class RespConnection {
   /** waiting is a parsed command that names a held key; it runs once the key is released. */
   private waiting: Buffer[] | undefined;
   private readonly onCommandBound = (args: Buffer[]): boolean => this.onCommand(args);
+  /** onGetSet is the parser's GET/SET fast path, when the listener gives one (`dispatchGetSet`). */
+  private readonly onGetSet: OnGetSet | undefined;
   /** transient is the read being parsed when the next read overwrites it (its arguments must be copied to be kept). */
   private transient: Buffer | undefined;
   /** readCopy is the one copy of `transient` that the arguments kept from it are views of, made on first need. */
@@ -111,10 +116,15 @@ export class RespConnection {
   private readonly held: UnsentAccount;
   private gathered = 0;
 
-  constructor(socket: Socket, ctx: RespContext, dispatch: Dispatch) {
+  /** Without `dispatchGetSet`, every command takes the general path (`dispatch`). */
+  constructor(socket: Socket, ctx: RespContext, dispatch: Dispatch, dispatchGetSet?: DispatchGetSet) {
     this.socket = socket;
     this.ctx = ctx;
     this.dispatch = dispatch;
+    this.onGetSet =
+      dispatchGetSet === undefined
+        ? undefined
+        : (key, value) => (dispatchGetSet(this, key, value) ? this.afterCommand() : undefined);
     this.id = ctx.nextClientId();
     this.parser = new RespParser(ctx.config.server.max_value_bytes + 1024 * 1024);
     this.window = frontDoorWindow(ctx.config.server.max_value_bytes + 64, MAX_PIPELINE);
@@ -238,7 +248,7 @@ export class RespConnection {
     const outer = this.transient;
     this.transient = transient ? chunk : undefined;
     this.readCopy = undefined;
-    const error = this.parser.feed(chunk, this.onCommandBound, transient);
+    const error = this.parser.feed(chunk, this.onCommandBound, transient, this.onGetSet);
     this.transient = outer;
     this.readCopy = undefined;
     this.held.update(this.holding());
@@ -247,6 +257,11 @@ export class RespConnection {
       this.closing = true;
     }
     this.writeOut();
+  }
+
+  /** holdsKeys reports whether this connection has an ordered write in flight (`isHeld` may be true). */
+  get holdsKeys(): boolean {
+    return this.heldKeys.size > 0;
   }
 
   /** isHeld reports whether `key` has an ordered write of this connection in flight. */
@@ -300,6 +315,11 @@ export class RespConnection {
       this.waiting = this.keep(args);
       return this.stopParsing();
     }
+    return this.afterCommand();
+  }
+
+  /** afterCommand counts a command run and tells whether parsing goes on (flow control, QUIT, a fence). */
+  private afterCommand(): boolean {
     this.ctx.stats.commands++;
     if (this.closing) return false;
     if (this.fenced) return this.stopParsing();

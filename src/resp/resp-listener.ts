@@ -9,7 +9,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { refuse } from '../server/connection-limit.js';
 import { SharedRead } from '../server/shared-read.js';
-import { dispatch } from './command-table.js';
+import { dispatch, dispatchGetSet } from './command-table.js';
 import type { RespEndpoint } from './resp-address.js';
 import { RespConnection } from './resp-connection.js';
 import type { RespContext } from './resp-context.js';
@@ -58,7 +58,7 @@ export class RespListener {
         const socket = reads.adopt(accepted, true, (chunk, transient) => {
           conn?.read(chunk, transient);
         });
-        const c = new RespConnection(socket, ctx, dispatch);
+        const c = new RespConnection(socket, ctx, dispatch, dispatchGetSet);
         conn = c;
         this.connections.add(c);
         socket.on('close', () => {

@@ -23,9 +23,21 @@
  * far holds nothing more than that input, and costs no check.
  */
 import { COMMAND_EXTRA_BYTES, MAX_ARRAY_COUNT, MAX_INLINE_BYTES } from './resp-format.js';
+import { splitInline } from './inline-split.js';
 
 /** OnCommand receives one command; returning false stops parsing (the rest stays buffered). */
 export type OnCommand = (args: Buffer[]) => boolean;
+
+/**
+ * OnGetSet receives a GET (`value` undefined) or a SET of a key and a value only, recognised by its
+ * exact framing (`*2 $3 GET $n key`, `*3 $3 SET $n key $m value`, the name in any case) complete
+ * in the input: the key and value are views of the input valid only during the call. It returns
+ * whether to go on parsing, as OnCommand does, or undefined when it does not take the command: the
+ * parser then parses it the general way and gives it to `onCommand`. At `-P 1` every command of a
+ * GET/SET workload is one: it costs no arguments array and no Buffer views (a plain Uint8Array view
+ * is a fraction of a Buffer's, which is made through the species constructor).
+ */
+export type OnGetSet = (key: Uint8Array, value: Uint8Array | undefined) => boolean | undefined;
 
 const STAR = 0x2a;
 const DOLLAR = 0x24;
@@ -33,19 +45,12 @@ const CR = 0x0d;
 const LF = 0x0a;
 const ZERO = 0x30;
 const INCOMPLETE = -1;
-const SPACE = 0x20;
-const TAB = 0x09;
-const DQUOTE = 0x22;
-const SQUOTE = 0x27;
-const BACKSLASH = 0x5c;
 /** UNAUTHENTICATED_MAX_COUNT and UNAUTHENTICATED_MAX_BULK are Redis's limits before AUTH. */
 const UNAUTHENTICATED_MAX_COUNT = 10;
 const UNAUTHENTICATED_MAX_BULK = 16 * 1024;
 /** GET_NAME and SET_NAME are the first argument of every GET and SET (any case): one shared buffer each, not a view per command. */
 export const GET_NAME: Buffer = Buffer.from('GET');
 export const SET_NAME: Buffer = Buffer.from('SET');
-/** ESCAPES maps the letter after a backslash in a double-quoted inline argument to its byte. */
-const ESCAPES: Record<number, number> = { 0x6e: LF, 0x72: CR, 0x74: TAB, 0x62: 0x08, 0x61: 0x07 };
 
 /** RespParser is the incremental command parser of one connection. */
 export class RespParser {
@@ -76,6 +81,11 @@ export class RespParser {
    * and re-scanning what is held (a line fed a byte per read would cost quadratic time).
    */
   private lineWait = false;
+  /** keyAt, keyLength, valueAt (-1: none) and valueLength locate the arguments parseGetSet found. */
+  private keyAt = 0;
+  private keyLength = 0;
+  private valueAt = -1;
+  private valueLength = 0;
 
   /** `maxCommand` bounds the bulks of one command together (default: `maxBulk` + COMMAND_EXTRA_BYTES). */
   constructor(maxBulk: number, maxCommand = maxBulk + COMMAND_EXTRA_BYTES) {
@@ -99,7 +109,12 @@ export class RespParser {
    * `transient` chunk is overwritten after the call: the arguments made of it are valid only
    * during `onCommand`, which copies those it keeps.
    */
-  feed(chunk: Buffer | undefined, onCommand: OnCommand, transient = false): string | undefined {
+  feed(
+    chunk: Buffer | undefined,
+    onCommand: OnCommand,
+    transient = false,
+    onGetSet?: OnGetSet,
+  ): string | undefined {
     if (this.error !== undefined) return this.error;
     if (chunk !== undefined && chunk.length > 0) {
       this.heldBytes += chunk.length;
@@ -108,10 +123,16 @@ export class RespParser {
         this.held.push(transient ? Buffer.from(chunk) : chunk);
         return undefined;
       }
-      this.held.push(chunk);
+      // A read with nothing held (every read at -P 1) is parsed without passing through `held`:
+      // emptying an array with `length = 0` drops its backing store, so each push grew it again.
+      if (this.held.length > 0) this.held.push(chunk);
+    } else {
+      chunk = undefined;
+      if (this.heldBytes === 0 || this.heldBytes < this.need) return undefined;
     }
-    if (this.heldBytes === 0 || this.heldBytes < this.need) return undefined;
-    const data = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
+    const held = this.held;
+    const data =
+      held.length === 0 ? chunk! : held.length === 1 ? held[0]! : Buffer.concat(held, this.heldBytes);
     this.inPlace = transient && data === chunk;
     let pos = 0;
     this.need = 0;
@@ -119,6 +140,22 @@ export class RespParser {
     let stopped = false;
     while (pos < data.length && !stopped) {
       const partial = this.partial;
+      if (onGetSet !== undefined && partial === undefined && data[pos] === STAR && !this.authRequired) {
+        const end = this.parseGetSet(data, pos);
+        if (end > 0) {
+          const memory = data.buffer;
+          const base = data.byteOffset;
+          const key = new Uint8Array(memory, base + this.keyAt, this.keyLength);
+          const value =
+            this.valueAt < 0 ? undefined : new Uint8Array(memory, base + this.valueAt, this.valueLength);
+          const go = onGetSet(key, value);
+          if (go !== undefined) {
+            pos = end;
+            stopped = !go;
+            continue;
+          }
+        }
+      }
       const args = partial ?? [];
       this.resume = -1;
       const end =
@@ -141,7 +178,7 @@ export class RespParser {
       if (args.length > 0) stopped = !onCommand(args);
     }
     if (this.need > 0) this.need -= pos;
-    this.held.length = 0;
+    if (held.length > 0) held.length = 0;
     if (pos >= data.length) this.heldBytes = 0;
     else {
       const rest = this.inPlace ? Buffer.from(data.subarray(pos)) : data.subarray(pos);
@@ -149,6 +186,40 @@ export class RespParser {
       this.heldBytes = rest.length;
     }
     return undefined;
+  }
+
+  /**
+   * parseGetSet returns the end of the GET or SET (key and value only) at `p` when it is complete
+   * in `data` and framed exactly as OnGetSet says, with its key (and value) at `keyAt`/`keyLength`
+   * (`valueAt`/`valueLength`, -1 for a GET); else -1, and the general parse takes the command (it
+   * gives every error and bound). As the general parse, it does not check the two bytes after a
+   * bulk (Redis skips them too).
+   */
+  private parseGetSet(data: Buffer, p: number): number {
+    const n = data.length;
+    if (p + 14 > n || data[p + 2] !== CR || data[p + 3] !== LF || data[p + 4] !== DOLLAR) return -1;
+    if (data[p + 5] !== 0x33 || data[p + 6] !== CR || data[p + 7] !== LF) return -1;
+    const count = data[p + 1];
+    const name = getOrSet(data, p + 8);
+    if (name === GET_NAME ? count !== 0x32 : name !== SET_NAME || count !== 0x33) return -1;
+    if (data[p + 13] !== DOLLAR) return -1;
+    const keyLength = this.readLength(data, p + 14);
+    const keyAt = this.next;
+    if (keyLength < 0 || keyLength > this.maxBulk || keyAt + keyLength + 2 > n) return -1;
+    this.keyAt = keyAt;
+    this.keyLength = keyLength;
+    const end = keyAt + keyLength + 2;
+    if (name === GET_NAME) {
+      this.valueAt = -1;
+      return end;
+    }
+    if (end >= n || data[end] !== DOLLAR) return -1;
+    const valueLength = this.readLength(data, end + 1);
+    const valueAt = this.next;
+    if (valueLength < 0 || valueLength > this.maxBulk || valueAt + valueLength + 2 > n) return -1;
+    this.valueAt = valueAt;
+    this.valueLength = valueLength;
+    return valueAt + valueLength + 2;
   }
 
   /**
@@ -321,73 +392,4 @@ function parseDecimal(data: Buffer, from: number, to: number): number | undefine
     n = n * 10 + d;
   }
   return negative ? -n : n;
-}
-
-/** isBlank is C's isspace(): the bytes skipped between inline arguments. */
-function isBlank(c: number | undefined): boolean {
-  return c === SPACE || (c !== undefined && c >= TAB && c <= CR);
-}
-
-/** isSeparator reports whether `c` ends an unquoted inline argument. */
-function isSeparator(c: number): boolean {
-  return c === SPACE || c === TAB || c === CR || c === LF;
-}
-
-/** hexDigit returns the value of a hex digit byte, or -1. */
-function hexDigit(c: number | undefined): number {
-  if (c === undefined) return -1;
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const l = c | 0x20;
-  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
-}
-
-/**
- * splitInline splits an inline command line into `args` as Redis's sdssplitargs does: blanks
- * separate arguments; "double quotes" take the escapes \n \r \t \b \a \xHH and \<any byte>;
- * 'single quotes' take \'; a closing quote must end the argument. It returns false for an
- * unterminated quote or a closing quote followed by something other than a blank. Arguments
- * without quotes are views into `line`.
- */
-export function splitInline(line: Buffer, args: Buffer[]): boolean {
-  const end = line.length;
-  let i = 0;
-  for (;;) {
-    while (i < end && isBlank(line[i])) i++;
-    if (i >= end) return true;
-    const from = i;
-    while (i < end && !isSeparator(line[i]!) && line[i] !== DQUOTE && line[i] !== SQUOTE) i++;
-    if (i >= end || isSeparator(line[i]!)) {
-      args.push(line.subarray(from, i));
-      continue;
-    }
-    // A quote: the argument is copied, escapes resolved, through the matching quote.
-    const quote = line[i]!;
-    const out: number[] = [...line.subarray(from, i)];
-    for (i++; ;) {
-      if (i >= end) return false;
-      const c = line[i]!;
-      if (c === quote) break;
-      if (c === BACKSLASH && quote === DQUOTE && i + 1 < end) {
-        const hi = hexDigit(line[i + 2]);
-        const lo = hexDigit(line[i + 3]);
-        if (line[i + 1] === 0x78 && hi >= 0 && lo >= 0) {
-          out.push(hi * 16 + lo);
-          i += 4;
-        } else {
-          const e = line[i + 1]!;
-          out.push(ESCAPES[e] ?? e);
-          i += 2;
-        }
-      } else if (c === BACKSLASH && quote === SQUOTE && line[i + 1] === SQUOTE) {
-        out.push(SQUOTE);
-        i += 2;
-      } else {
-        out.push(c);
-        i++;
-      }
-    }
-    i++;
-    if (i < end && !isBlank(line[i])) return false;
-    args.push(Buffer.from(out));
-  }
 }

@@ -17,8 +17,11 @@ export interface Flushable {
 
 /** TurnFlush batches flushes into one setImmediate. Used by one listener's connections, on one thread. */
 export class TurnFlush {
-  private due: Flushable[] = [];
-  private spare: Flushable[] = [];
+  // due[0, count) are this turn's flushes; spare is the other array, swapped in by `run`. Places are
+  // cleared as they run and the arrays kept: `length = 0` dropped their backing stores.
+  private due: (Flushable | undefined)[] = [];
+  private spare: (Flushable | undefined)[] = [];
+  private count = 0;
   private scheduled = false;
   private readonly runBound = (): void => {
     this.run();
@@ -26,7 +29,7 @@ export class TurnFlush {
 
   /** schedule asks for `c.flush()` at the end of this turn; the caller asks once per turn per connection. */
   schedule(c: Flushable): void {
-    this.due.push(c);
+    this.due[this.count++] = c;
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(this.runBound);
@@ -35,9 +38,14 @@ export class TurnFlush {
   private run(): void {
     this.scheduled = false;
     const due = this.due;
+    const n = this.count;
     this.due = this.spare;
-    for (let i = 0; i < due.length; i++) due[i]!.flush();
-    due.length = 0;
+    this.count = 0;
+    for (let i = 0; i < n; i++) {
+      const c = due[i]!;
+      due[i] = undefined;
+      c.flush();
+    }
     this.spare = due;
   }
 }

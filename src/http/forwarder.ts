@@ -153,7 +153,9 @@ export class Forwarder {
     const u = await undici();
     this.agent ??= new u.Agent({
       connections: 8,
-      keepAliveTimeout: 30000,
+      // Under a node's idle limit (10 s, http1-connection.ts): this side closes first, so a
+      // forwarded request never goes out on a connection the owner is closing just then.
+      keepAliveTimeout: 4000,
       ...(this.ca === undefined ? {} : { connect: { ca: this.ca } }),
     });
     return { request: u.request, dispatcher: this.agent };

@@ -15,7 +15,7 @@
  * and the nodes routed with different leaders at one version for good.
  */
 import type { LiveMap } from '../routing/live-map.js';
-import { mergedMap } from '../routing/map-merge.js';
+import { mergedMap, sameShards } from '../routing/map-merge.js';
 
 /** MapSync is the step `mapSync` decides. */
 export type MapSync =
@@ -28,7 +28,7 @@ export type MapSync =
 export function mapSync(mine: LiveMap, theirs: LiveMap | undefined, key: string): MapSync {
   if (theirs === undefined || theirs.version < mine.version) return { kind: 'write', map: mine };
   if (theirs.version > mine.version) return { kind: 'adopt', map: theirs };
-  if (JSON.stringify(theirs.shards) === JSON.stringify(mine.shards)) return { kind: 'none' };
+  if (sameShards(theirs, mine)) return { kind: 'none' };
   const merged = mergedMap(mine, theirs) ?? mergedMap(theirs, mine);
   const at = `the live map in etcd (${key}) has this node's version ${mine.version} but other shard entries (maps made apart from etcd: did etcd lose its data?)`;
   if (merged !== undefined)

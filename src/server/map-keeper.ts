@@ -23,7 +23,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { checkSuccessor, forkSeq, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
-import { type Adoption, adoption, mergedMap } from '../routing/map-merge.js';
+import { type Adoption, adoption, mergedMap, sameShards } from '../routing/map-merge.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
@@ -38,7 +38,7 @@ import type { WorkerPool } from './worker-pool.js';
  */
 function etcdAdoption(current: LiveMap, offered: LiveMap): Adoption {
   const merged = mergedMap(current, offered);
-  if (merged !== undefined && JSON.stringify(merged.map.shards) === JSON.stringify(offered.shards)) {
+  if (merged !== undefined && sameShards(merged.map, offered)) {
     checkSuccessor(current, offered, merged.forks);
     return { map: offered, rewritten: merged.forks };
   }
@@ -197,7 +197,7 @@ export class MapKeeper {
    */
   private warnIfConflict(map: LiveMap, from: string): void {
     if (map.version !== this.map.version || this.conflictSeen === map.version) return;
-    if (JSON.stringify(map.shards) === JSON.stringify(this.map.shards)) return;
+    if (sameShards(map, this.map)) return;
     if (mergedMap(map, this.map) !== undefined) return;
     this.conflictSeen = map.version;
     this.log.error(

@@ -39,6 +39,7 @@ import { CampaignGate } from './campaign-gate.js';
 import { ranksFirst } from './candidate-rank.js';
 import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
 import { FollowHolds } from './follow-holds.js';
+import { mapSync } from './map-sync.js';
 import { ProcessLease } from './process-lease.js';
 import { type Promotion, promoteThroughEtcd } from './self-promotion.js';
 import { WorkerFences } from './worker-fences.js';
@@ -263,16 +264,18 @@ export class EtcdCoordinator {
     return `the live map in etcd (${this.keys.mapKey}) does not fit this node's config: ${snap.map.misfit ?? 'unknown'}; this node serves with its own map (version ${this.keeper.current.version}), writes nothing to etcd and takes no leader key (its leaders take no writes) until it fits: is another cluster using [coordination] cluster under the same name?`;
   }
 
-  /** syncMap adopts etcd's map when newer, and writes this process's when etcd's is older or missing. */
+  /** syncMap adopts etcd's map when newer, writes this process's when etcd's is older or missing, and settles one of the same version (map-sync.ts). */
   private async syncMap(snap: Snapshot): Promise<void> {
-    const theirs = snap.map?.live;
-    const mine = this.keeper.current;
-    if (theirs !== undefined && theirs.version > mine.version)
-      await this.keeper.offer(theirs, 'etcd').catch((err: unknown) => {
+    const step = mapSync(this.keeper.current, snap.map?.live, this.keys.mapKey);
+    if (step.kind === 'adopt')
+      await this.keeper.offer(step.map, 'etcd').catch((err: unknown) => {
         this.warnOnce(`refused the live map in etcd: ${(err as Error).message}`);
       });
-    else if (theirs === undefined || theirs.version < mine.version)
-      await this.keys.swapMap(mine, snap.map?.modRevision);
+    else if (step.kind === 'conflict') this.warnOnce(step.message, 'error');
+    else if (step.kind === 'write') {
+      if (step.reason !== undefined) this.warnOnce(step.reason);
+      await this.keys.swapMap(step.map, snap.map?.modRevision);
+    }
   }
 
   private hostedStores(idx: number): NodePlan['stores'] {

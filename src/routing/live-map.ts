@@ -4,8 +4,9 @@
  * `sharding.toml` is the initial map: version 1, every shard's leader as configured, epoch 0. A
  * failover publishes a map with a higher `version` in which one shard has another leader (one of its
  * configured members) and a higher `epoch`. Every node persists the map it routes with, serves it in
- * `/cluster`, sends its version in the `X-Distkv-Map` header of redirects and node-to-node requests,
- * and adopts any valid map with a higher version it sees. Invariants a valid map keeps against its
+ * `/cluster`, sends its version in the `X-Distkv-Map` header of redirects and held writes (for
+ * clients), and adopts any valid map with a higher version its peer checks of `/cluster` find or
+ * `POST /_admin/map` offers. Invariants a valid map keeps against its
  * config: the same shards (idx, name), every shard's members (leader + replicas) are exactly the
  * configured members, the leader is not among the replicas, epochs never go down.
  *
@@ -153,6 +154,24 @@ function isHistory(v: unknown): v is EpochStart[] {
 }
 
 /**
+ * historyDisorder says what is wrong with the order of a shard's history against its `epoch`
+ * (undefined: nothing): epochs rise strictly from 1, and the last one is the shard's epoch. Every
+ * map this code makes keeps that order (`promotedMap`, `mergedMap`); one out of order (a hand edit,
+ * a bug, a hostile `POST /_admin/map`) would give forks and key versions' epochs from the wrong entry.
+ */
+function historyDisorder(history: readonly EpochStart[], epoch: number): string | undefined {
+  let prev = 0;
+  for (const [i, h] of history.entries()) {
+    if (h.epoch <= prev)
+      return `must list epochs in rising order from 1: entry ${i} has epoch ${h.epoch} after ${prev}`;
+    prev = h.epoch;
+  }
+  if (history.length > 0 && prev !== epoch)
+    return `must end with the shard's epoch ${epoch}, its last entry has epoch ${prev}`;
+  return undefined;
+}
+
+/**
  * parseLiveMap checks an untrusted document against the config's shards and returns it as a LiveMap;
  * it throws INVALID_ARGUMENT listing every problem.
  */
@@ -197,6 +216,10 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
         );
       const history = s.history ?? [];
       if (!isHistory(history)) problems.push(`${at}.history must be a list of {epoch, firstSeq} integers`);
+      else if (typeof s.epoch === 'number') {
+        const disorder = historyDisorder(history, s.epoch);
+        if (disorder !== undefined) problems.push(`${at}.history ${disorder}`);
+      }
       if (typeof s.leader === 'string' && typeof s.epoch === 'number' && isHistory(history))
         shards.push({
           idx: c.idx,

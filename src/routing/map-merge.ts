@@ -18,6 +18,17 @@ function sameShard(a: LiveShard, b: LiveShard): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** sameShards tells whether two maps hold equal entries for every shard (whatever their versions). */
+export function sameShards(a: LiveMap, b: LiveMap): boolean {
+  return (
+    a.shards.length === b.shards.length &&
+    a.shards.every((s) => {
+      const t = b.shards.find((x) => x.idx === s.idx);
+      return t !== undefined && sameShard(s, t);
+    })
+  );
+}
+
 /** extendsShard tells whether entry `a` is `b` plus later epochs (its history starts with all of `b`'s). */
 function extendsShard(a: LiveShard, b: LiveShard): boolean {
   return (

@@ -2,8 +2,12 @@
  * The live map on disk: `<data_dir>/live-map.json`, the JSON of the last LiveMap this process adopted
  * (src/routing/live-map.ts). Written atomically (temp file, fsync, rename, fsync of the directory) so
  * a crash leaves the old map or the new one, never a torn one. A missing file means the config's
- * initial map (a file that exists and cannot be read stops the start, naming it); a file that no longer fits the config (shards or members changed) is ignored with a
- * warning, since the config was edited on purpose.
+ * initial map. A file that no longer fits the config (other shards or members) is ignored with a
+ * warning, since the config was edited on purpose. A file that exists and cannot be read, or a map
+ * of this config's shards that is not valid (not JSON, a bad field, a history out of order), stops
+ * the start with an error naming it: it can only come from a damaged disk or a hand edit, and the
+ * config's leaders are stale after any failover (a node starting from them could lead a shard
+ * another node leads now).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,15 +36,60 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
       `cannot read the live map ${path}: ${(err as Error).message}; fix its permissions (or the disk), or remove it to start from the config's leaders (peers' newer maps are adopted at start)`,
     );
   }
+  let doc: unknown;
   try {
-    return parseLiveMap(JSON.parse(text), config);
+    doc = JSON.parse(text);
   } catch (err) {
+    throw damaged(path, `it is not valid JSON (${(err as Error).message})`);
+  }
+  const misfit = configMisfit(doc, config);
+  if (misfit !== undefined) {
     log?.warn(
-      { file: path, err: (err as Error).message },
-      `${path} does not fit the config; starting from the config's leaders`,
+      { file: path, misfit },
+      `${path} does not fit the config (${misfit}); starting from the config's leaders`,
     );
     return initialLiveMap(config);
   }
+  try {
+    return parseLiveMap(doc, config);
+  } catch (err) {
+    throw damaged(path, (err as Error).message);
+  }
+}
+
+/**
+ * damaged is the error that stops a start on a map file written for this config that is not a
+ * valid map. The writes are atomic and durable (saveLiveMap), so it was damaged (the disk, a hand
+ * edit): its leaders are unknown, and the config's are stale after any failover, so starting from
+ * them could lead a shard another node leads now.
+ */
+function damaged(path: string, what: string): DistkvError {
+  return new DistkvError(
+    'CORRUPTION',
+    `the live map ${path} is damaged: ${what}; this node does not know which shards it leads. Replace it with the "map" of a running peer's GET /cluster (or, only when no node took over a shard while this one was down, remove it to start from the config's leaders)`,
+  );
+}
+
+/**
+ * configMisfit says why `doc` is not a map of this config's shards (undefined: it names the same
+ * shards, by idx and name, with the same members): the config was edited on purpose, and the map
+ * no longer applies. A map of these shards that fails the other checks is damaged instead.
+ */
+function configMisfit(doc: unknown, config: readonly ShardInfo[]): string | undefined {
+  const shards = (doc as { shards?: unknown } | null)?.shards;
+  if (!Array.isArray(shards) || shards.length !== config.length)
+    return `not the ${config.length} shards of the config`;
+  for (const c of config) {
+    const s = (shards as unknown[]).find(
+      (x) => typeof x === 'object' && x !== null && (x as { idx?: unknown }).idx === c.idx,
+    ) as { name?: unknown; leader?: unknown; replicas?: unknown } | undefined;
+    if (s?.name !== c.name) return `shard ${c.idx} is not ${c.name}`;
+    const listed = [s.leader, ...(Array.isArray(s.replicas) ? (s.replicas as unknown[]) : [])];
+    const members = new Set<unknown>([c.address, ...c.replicas]);
+    if (listed.length !== members.size || !listed.every((m) => members.has(m)))
+      return `shard ${c.name} does not have the members ${[...members].join(', ')}`;
+  }
+  return undefined;
 }
 
 /** saveLiveMap writes `map` to `dataDir` atomically and durably. */

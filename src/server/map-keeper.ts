@@ -2,7 +2,7 @@
  * MapKeeper: the main thread's owner of the live map (src/routing/live-map.ts).
  *
  * It loads the persisted map at start, adopts any valid successor it is given (by a peer's
- * `/cluster`, a request's `X-Distkv-Map` hint, or `POST /_admin/map`), persists it before acting on
+ * `/cluster` in the peer checks, or `POST /_admin/map`; with etcd, by etcd), persists it before acting on
  * it, turns the hosted stores over to their new roles and rebuilds the routing tables.
  *
  * Write fencing: while a shard's stores change role, and while an operator's planned failover holds
@@ -23,12 +23,28 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { checkSuccessor, forkSeq, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
-import { type Adoption, adoption, mergedMap } from '../routing/map-merge.js';
+import { type Adoption, adoption, mergedMap, sameShards } from '../routing/map-merge.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
 import { applyLeaders, type NodePlan, type RoleChange } from './node-plan.js';
 import type { WorkerPool } from './worker-pool.js';
+
+/**
+ * etcdAdoption is how a node with a coordinator takes `offered`, a newer map from etcd: a successor
+ * as it is; else the merge of two maps made apart from etcd (src/coordination/map-sync.ts) when it
+ * is exactly `offered` (it won over this node's entries by the merge rule: they fork); else
+ * INVALID_ARGUMENT with checkSuccessor's reasons.
+ */
+function etcdAdoption(current: LiveMap, offered: LiveMap): Adoption {
+  const merged = mergedMap(current, offered);
+  if (merged !== undefined && sameShards(merged.map, offered)) {
+    checkSuccessor(current, offered, merged.forks);
+    return { map: offered, rewritten: merged.forks };
+  }
+  checkSuccessor(current, offered);
+  return { map: offered, rewritten: new Map() };
+}
 
 /** Coordination is what the keeper asks of a coordinator (src/coordination/etcd-coordinator.ts). */
 export interface Coordination {
@@ -181,7 +197,7 @@ export class MapKeeper {
    */
   private warnIfConflict(map: LiveMap, from: string): void {
     if (map.version !== this.map.version || this.conflictSeen === map.version) return;
-    if (JSON.stringify(map.shards) === JSON.stringify(this.map.shards)) return;
+    if (sameShards(map, this.map)) return;
     if (mergedMap(map, this.map) !== undefined) return;
     this.conflictSeen = map.version;
     this.log.error(
@@ -192,14 +208,13 @@ export class MapKeeper {
 
   private async adopt(doc: unknown, from: string): Promise<boolean> {
     const offered = parseLiveMap(doc, this.config.shards);
-    // With a coordinator etcd orders the maps: only a newer successor is taken. Without, maps made
-    // apart are merged (map-merge.ts); `rewritten` names the shards whose restart epochs here a
-    // leader change beat, with the seq their stores fork at.
+    // With a coordinator etcd orders the maps: only a newer map is taken, as it is. Without, maps
+    // made apart are merged (map-merge.ts); `rewritten` names the shards whose restart epochs here
+    // a leader change beat, with the seq their stores fork at.
     let taken: Adoption | undefined;
     if (this.coordination !== undefined) {
       if (offered.version <= this.map.version) return false;
-      checkSuccessor(this.map, offered);
-      taken = { map: offered, rewritten: new Map() };
+      taken = etcdAdoption(this.map, offered);
     } else taken = adoption(this.map, offered);
     if (taken === undefined) {
       this.warnIfConflict(offered, from);

@@ -14,7 +14,7 @@
  * held at its worker (`fence`, which answers its last seq once its writes in flight settled), a
  * live map with the epochs raised is adopted (MapKeeper), and the store's turn to the new epoch
  * releases the hold. Without a coordinator the node adopts the map itself, before it serves, and
- * its peers learn it as any map (peer checks, the map header of pulls). With etcd the epoch is
+ * its peers learn it as any map (their peer checks of `/cluster`, every 2 s). With etcd the epoch is
  * allocated there, when the node takes its leader key (src/coordination/self-promotion.ts).
  */
 import type { Logger } from 'pino';

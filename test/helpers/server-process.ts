@@ -8,6 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
+import { schedStat } from './sched-stat.js';
+
+/**
+ * STARVED_CAP bounds a start's wall time, as a multiple of its budget, however starved of CPU it
+ * is: a machine that slow fails the start anyway.
+ */
+const STARVED_CAP = 6;
 
 /** BIN is the distkv command of this checkout. */
 export const BIN = fileURLToPath(new URL('../../../bin/distkv.js', import.meta.url));
@@ -40,12 +47,30 @@ export class ServerProcess {
   readonly child: ChildProcess;
   stdout = '';
   stderr = '';
+  /** startLog is the output until the process served, each chunk with its time since the spawn (for a failed start). */
+  private startLog: string[] | undefined = [];
+  private readonly spawnedAt = performance.now();
   private readonly exited: Promise<number | null>;
 
   private constructor(child: ChildProcess) {
     this.child = child;
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    const note = (stream: string, d: string): void => {
+      const at = `+${((performance.now() - this.spawnedAt) / 1000).toFixed(2)}s ${stream}| `;
+      this.startLog?.push(
+        ...d
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => at + l),
+      );
+    };
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      this.stdout += d;
+      note('out', d);
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr += d;
+      note('err', d);
+    });
     this.exited = new Promise((resolve) => {
       child.on('exit', (code) => {
         resolve(code);
@@ -71,6 +96,14 @@ export class ServerProcess {
   /**
    * start spawns `distkv serve <args>` and waits until `healthUrl` answers 200 (or throws with its
    * output). `launcher` is the command that runs distkv (e.g. prefixed with `ip netns exec NS`).
+   *
+   * `timeoutMs` counts the start's own time: wall time less the time its threads waited for a CPU
+   * (sched-stat.ts). On a loaded machine (CI, 10 processes starting at once on 2 cores) a start
+   * that needs under a second of CPU spent 20 s and more runnable but not running; a fixed wall
+   * budget failed such starts ("not healthy within 30000 ms") though nothing in them waited. A
+   * start that waits (sleeping on a peer, a lock, a timer) or spins still counts in full, and the
+   * wall time is capped at STARVED_CAP times the budget. A failure says which: wall, starved and
+   * CPU time, the threads' states, and the output with its times since the spawn.
    */
   static async start(
     args: string[],
@@ -80,20 +113,35 @@ export class ServerProcess {
     launcher?: string[],
   ): Promise<ServerProcess> {
     const p = ServerProcess.spawn(['serve', ...args], env, launcher);
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    let sched = schedStat(p.child.pid);
+    let checkedAt = 0;
+    for (;;) {
       if (p.child.exitCode !== null)
         throw new Error(`server exited with ${p.child.exitCode}:\n${p.stdout}\n${p.stderr}`);
       try {
         const r = await fetch(healthUrl);
-        if (r.status === 200) return p;
+        if (r.status === 200) {
+          p.startLog = undefined;
+          return p;
+        }
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 25));
+      const wall = performance.now() - p.spawnedAt;
+      // /proc is read twice a second: the run-queue wait only moves the deadline.
+      if (wall - checkedAt >= 500) {
+        checkedAt = wall;
+        sched = schedStat(p.child.pid);
+      }
+      if (wall - sched.starvedMs > timeoutMs || wall > timeoutMs * STARVED_CAP) {
+        sched = schedStat(p.child.pid);
+        p.child.kill('SIGKILL');
+        throw new Error(
+          `server did not become healthy within ${timeoutMs} ms of its own time: ${Math.round(wall)} ms wall, ${sched.starvedMs} ms of it waiting for a CPU, ${sched.cpuMs} ms of CPU, threads ${sched.states}; its output:\n${(p.startLog ?? []).join('\n')}`,
+        );
+      }
     }
-    p.child.kill('SIGKILL');
-    throw new Error(`server did not become healthy within ${timeoutMs} ms:\n${p.stdout}\n${p.stderr}`);
   }
 
   /** waitExit resolves with the exit code (null when killed by a signal). */

@@ -167,11 +167,113 @@ describe('live map', () => {
       saveLiveMap(dir, m1);
       assert.deepEqual(loadLiveMap(dir, seed.shards), m1);
       assert.equal(loadLiveMap(dir, dflt.shards).version, 1, 'another config: its own initial map');
-      writeFileSync(join(dir, LIVE_MAP_FILE), readFileSync(join(dir, LIVE_MAP_FILE), 'utf8').slice(0, 20));
-      assert.equal(loadLiveMap(dir, seed.shards).version, 1, 'a torn file is not trusted');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  // Saves are atomic, so a damaged file comes from the disk or a hand edit. Before, it fell back to
+  // the config's leaders like a file of another config: stale after a failover, so a node whose file
+  // was damaged could lead a shard another node leads now.
+  it("refuses a damaged live map file of this config instead of starting from the config's leaders", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'distkv-live-map-'));
+    const file = join(dir, LIVE_MAP_FILE);
+    const refused = (what: RegExp) => (err: Error & { code?: string }) =>
+      err.code === 'CORRUPTION' &&
+      err.message.includes(file) &&
+      what.test(err.message) &&
+      /GET \/cluster/.test(err.message);
+    try {
+      const m1 = moved(initialLiveMap(seed.shards), 1, seed.shards[1]!.replicas[0]!, 7);
+      saveLiveMap(dir, m1);
+      const text = readFileSync(file, 'utf8');
+      writeFileSync(file, text.slice(0, 20));
+      assert.throws(() => loadLiveMap(dir, seed.shards), refused(/not valid JSON/), 'torn');
+      writeFileSync(file, '');
+      assert.throws(() => loadLiveMap(dir, seed.shards), refused(/not valid JSON/), 'empty');
+      writeFileSync(file, JSON.stringify({ ...m1, version: 0 }));
+      assert.throws(() => loadLiveMap(dir, seed.shards), refused(/version must be/), 'a bad field');
+      const shuffled = {
+        ...m1.shards[1]!,
+        epoch: 2,
+        history: [
+          { epoch: 2, firstSeq: 9 },
+          { epoch: 1, firstSeq: 7 },
+        ],
+      };
+      writeFileSync(
+        file,
+        JSON.stringify({ ...m1, shards: m1.shards.map((s) => (s.idx === 1 ? shuffled : s)) }),
+      );
+      assert.throws(() => loadLiveMap(dir, seed.shards), refused(/rising order/), 'history out of order');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a map whose history is out of order or does not end with its epoch', () => {
+    const m1 = moved(
+      moved(initialLiveMap(seed.shards), 0, seed.shards[0]!.replicas[0]!, 5),
+      0,
+      seed.shards[0]!.address,
+      9,
+    );
+    const withHistory = (epoch: number, history: unknown[]): unknown =>
+      JSON.parse(
+        JSON.stringify({ ...m1, shards: m1.shards.map((s) => (s.idx === 0 ? { ...s, epoch, history } : s)) }),
+      );
+    assert.equal(parseLiveMap(withHistory(2, m1.shards[0]!.history), seed.shards).shards[0]!.epoch, 2);
+    const bad: [number, unknown[], RegExp][] = [
+      [
+        2,
+        [
+          { epoch: 2, firstSeq: 9 },
+          { epoch: 1, firstSeq: 5 },
+        ],
+        /entry 1 has epoch 1 after 2/,
+      ],
+      [
+        2,
+        [
+          { epoch: 1, firstSeq: 5 },
+          { epoch: 1, firstSeq: 9 },
+        ],
+        /entry 1 has epoch 1 after 1/,
+      ],
+      [
+        2,
+        [
+          { epoch: 0, firstSeq: 5 },
+          { epoch: 2, firstSeq: 9 },
+        ],
+        /entry 0 has epoch 0 after 0/,
+      ],
+      [
+        2,
+        [
+          { epoch: 1, firstSeq: 5 },
+          { epoch: 3, firstSeq: 9 },
+        ],
+        /must end with the shard's epoch 2/,
+      ],
+      [
+        3,
+        [
+          { epoch: 1, firstSeq: 5 },
+          { epoch: 2, firstSeq: 9 },
+        ],
+        /must end with the shard's epoch 3/,
+      ],
+    ];
+    for (const [epoch, history, what] of bad)
+      assert.throws(
+        () => parseLiveMap(withHistory(epoch, history), seed.shards),
+        (err: Error & { code?: string }) =>
+          err.code === 'INVALID_ARGUMENT' &&
+          /shards\[idx=0\]\.history/.test(err.message) &&
+          what.test(err.message),
+        JSON.stringify(history),
+      );
   });
 
   it("refuses a live map file it cannot read instead of starting from the config's leaders", () => {

@@ -7,7 +7,9 @@
  *  - a failover that beats the restart epoch the old leader made alone (`mergedMap`) is adopted,
  *    and the old leader's store forks at the lower of both starts (before, both maps had one
  *    version and both nodes led the shard in one epoch), also when a newer map of the failover's
- *    line arrives first, whose history carries the same numbers as the restart's.
+ *    line arrives first, whose history carries the same numbers as the restart's;
+ *  - with etcd, a newer map from etcd that settles maps made apart from it (map-sync.ts) is taken
+ *    as it is, forking the stores of the line that lost (before, only a successor was taken).
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -101,5 +103,22 @@ describe('MapKeeper turning stores over', () => {
     assert.equal(keeper.current.version, 4);
     // Before, its numbers passed as A's own history: A followed B keeping its records from seq 9.
     assert.deepEqual(roles, [{ store: 0, role: 'replica', fork: { epoch: 1, seq: 8 } }]);
+  });
+
+  it("with etcd, takes etcd's merge of maps made apart from it, and forks the line that lost", async () => {
+    const { keeper, roles, base } = hostA();
+    keeper.coordinate({ mayWrite: () => true, publish: (m) => Promise.resolve(m) });
+    // A's restart epoch and B's failover, made apart from etcd (it lost its data), at one version;
+    // a node wrote their merge to etcd (src/coordination/map-sync.ts), version 3.
+    assert.equal(await keeper.offer(restartedMap(base, new Map([[0, 10]])), 'etcd'), true);
+    roles.length = 0;
+    const merged = { ...promotedMap(base, 0, B, 1, 8), version: 3 };
+    // Before, a newer map from etcd had to be a successor: refused, A kept leading shard-0.
+    assert.equal(await keeper.offer(merged, 'etcd'), true);
+    assert.deepEqual(keeper.current, merged, "etcd's map is taken as it is");
+    assert.deepEqual(roles, [{ store: 0, role: 'replica', fork: { epoch: 1, seq: 8 } }]);
+    // A newer etcd map that is no successor and no such merge is still refused.
+    const rewritten = { ...merged, version: 4, shards: merged.shards.map((s) => ({ ...s, history: [] })) };
+    await assert.rejects(keeper.offer(rewritten, 'etcd'), /keep the current one's entries/);
   });
 });

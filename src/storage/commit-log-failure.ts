@@ -16,6 +16,8 @@ export class LogFailure {
   private gen = 0;
   private failure: DistkvError | undefined;
   private failedAt = 0;
+  /** broken: a sync failed again after the unsynced batches were written again; every write is refused for good. */
+  private broken: DistkvError | undefined;
 
   /** generation changes at every failed batch: batches of an older generation were refused with it. */
   get generation(): number {
@@ -24,13 +26,14 @@ export class LogFailure {
 
   /** refusal returns the error new writes get while a failure is recent, else undefined. */
   refusal(): DistkvError | undefined {
+    if (this.broken !== undefined) return this.broken;
     if (this.failure !== undefined && Date.now() - this.failedAt < RETRY_MS) return this.failure;
     return undefined;
   }
 
   /** latest is what a batch of an older generation is refused with: the latest failure's refusal. */
   latest(): DistkvError {
-    return this.failure ?? new DistkvError('DISK_FULL', 'commit log write failed');
+    return this.broken ?? this.failure ?? new DistkvError('DISK_FULL', 'commit log write failed');
   }
 
   /** clear: a batch was written, the failure is over. */
@@ -49,6 +52,15 @@ export class LogFailure {
     this.failedAt = Date.now();
     this.gen++;
     return refusal;
+  }
+
+  /** broke refuses every write from now on: a sync failed twice, acknowledged writes may be lost (batches already written still settle). */
+  broke(err: unknown): void {
+    this.broken = new DistkvError(
+      'DISK_FULL',
+      `commit log sync failed twice (${toDistkvError(err).message}); acknowledged writes may not be durable, so this worker refuses every write until it restarts`,
+      { cause: err },
+    );
   }
 
   /** syncFailed refuses new writes for RETRY_MS after a periodic sync failed with `err`. */

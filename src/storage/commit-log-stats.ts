@@ -8,8 +8,8 @@ import type { WritableFile } from './vfs.js';
 
 /** LogStats are one commit log's counters and sync timings. */
 export class LogStats {
-  /** counters for /stats: batches settled, records handed over, fdatasyncs and their total ms, failed batches. */
-  readonly counters = { batches: 0, records: 0, syncs: 0, syncMsTotal: 0, failures: 0 };
+  /** counters for /stats: batches settled, records handed over, fdatasyncs and their total ms, failed batches, failed syncs answered by writing the unsynced batches again. */
+  readonly counters = { batches: 0, records: 0, syncs: 0, syncMsTotal: 0, failures: 0, syncRepairs: 0 };
   /** syncSeconds times every fdatasync of the log (for the /metrics histogram). */
   readonly syncSeconds = new LatencyHistogram();
 

@@ -14,7 +14,8 @@
  * Failure: a batch whose append or sync fails is cut back off the file with every batch appended
  * after it, and every write in them or queued behind them in any store is refused with DISK_FULL
  * (507; commit-log-failure.ts); each store's seq counter rewinds to just after its last written
- * record, so seqs stay gapless.
+ * record, so seqs stay gapless. A failed fdatasync may have dropped the pages of batches already
+ * acknowledged (`interval`): they are written again and synced (commit-log-unsynced.ts).
  *
  * A segment is rolled once no batch is in flight when commit-log-roll.ts says it is due (full, or
  * early into a ready spare). Batches are
@@ -32,6 +33,7 @@ import { type Appended, type Base, type Batch, handOver, layOut, takeParts } fro
 import { LogFailure } from './commit-log-failure.js';
 import type { LogSegment } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
+import { UnsyncedBatches } from './commit-log-unsynced.js';
 import { LogRoller } from './commit-log-roll.js';
 import { sealAt } from './commit-log-segments.js';
 import { LogStats } from './commit-log-stats.js';
@@ -71,6 +73,8 @@ export class LogWriter {
   private appendTail: Promise<void> = Promise.resolve();
   /** failure is the latest failure: what new writes are refused with, and the batches' generation. */
   private readonly failure = new LogFailure();
+  /** unsynced are the batches of the current segment no fdatasync has covered yet (commit-log-unsynced.ts). */
+  private readonly unsynced = new UnsyncedBatches();
   /** blocked: a roll or a cut is under way; no batch starts. */
   private blocked = false;
   private syncing = false;
@@ -229,6 +233,7 @@ export class LogWriter {
     this.end += batch.length;
     const sync = this.opts.durability === 'fsync' || bases.length > 0;
     this.inFlight++;
+    if (this.opts.durability !== 'none') this.unsynced.add(file, before, batch);
     // Writes are issued in order (the previous one has returned before this one starts).
     const appended = this.appendTail.then(() => file.writeAt(batch, before));
     this.appendTail = appended.catch(() => undefined);
@@ -278,7 +283,10 @@ export class LogWriter {
     b.seg.bytes = Math.max(b.seg.bytes, b.size);
     this.stats.counters.batches++;
     if (!b.sync) this.dirty = true;
-    else this.synced = Math.max(this.synced, b.size);
+    else {
+      this.synced = Math.max(this.synced, b.size);
+      this.unsynced.synced(this.file, this.synced);
+    }
     for (const x of b.bases) x.resolve();
     handOver(b, this.stats.counters, this.opts.log);
     if (b.sync && this.opts.durability !== 'fsync')
@@ -311,6 +319,7 @@ export class LogWriter {
     this.blocked = true;
     void (async () => {
       try {
+        await this.restore(this.file);
         await this.file.truncate(to);
         await this.file.sync();
         this.cutTo = undefined;
@@ -333,10 +342,52 @@ export class LogWriter {
     // Settled batches are written: the sync covers them (unless a roll moved on meanwhile).
     const file = this.file;
     const settled = this.all[this.all.length - 1]!.bytes;
-    await this.stats.timedSync(file);
+    try {
+      await this.stats.timedSync(file);
+    } catch (err) {
+      if (file !== this.file || this.opts.durability === 'none') throw err;
+      await this.repairSync(file, err);
+    }
     this.dirty = false;
-    if (file === this.file) this.synced = Math.max(this.synced, Math.min(settled, this.end));
+    if (file === this.file) {
+      this.synced = Math.max(this.synced, Math.min(settled, this.end));
+      this.unsynced.synced(file, this.synced);
+    }
     for (const [m, seq] of through) m.synced(seq);
+  }
+
+  /**
+   * repairSync answers a failed fdatasync of `file`: the kernel may have dropped the pages it could
+   * not write and will not report it again, so the unsynced batches are written again and synced.
+   * If that fails too the log is broken: every write is refused from then on (LogFailure.broke).
+   */
+  private async repairSync(file: WritableFile, err: unknown): Promise<void> {
+    this.stats.counters.syncRepairs++;
+    this.opts.log?.error(
+      { err: toDistkvError(err).message, dir: this.opts.dir, batches: this.unsynced.count },
+      'commit log sync failed; writing the unsynced batches again',
+    );
+    try {
+      await this.restore(file);
+      await this.stats.timedSync(file);
+    } catch (again) {
+      this.failure.broke(again);
+      this.opts.log?.fatal(
+        { err: toDistkvError(again).message, dir: this.opts.dir },
+        'commit log sync failed again after writing the unsynced batches again; acknowledged writes may be lost at a power cut, and the log refuses every write until the worker restarts',
+      );
+      throw again;
+    }
+  }
+
+  /**
+   * restore writes the unsynced batches of `file` below `end` again, after every write issued
+   * (and before any issued later): a failed sync may have dropped their pages. Every cut awaits it.
+   */
+  private restore(file: WritableFile): Promise<void> {
+    const done = this.appendTail.then(() => this.unsynced.rewrite(file, () => this.end));
+    this.appendTail = done.catch(() => undefined);
+    return done;
   }
 
   /** fail refuses a failed batch and everything after it, in every store, and cuts it back off the file. */
@@ -358,7 +409,11 @@ export class LogWriter {
     this.blocked = true;
     this.end = before;
     this.synced = Math.min(this.synced, before);
+    this.unsynced.cut(before);
     try {
+      // Every write issued has landed (so none lands past the cut), and what a failed sync dropped
+      // below the cut is written again, before the cut is synced.
+      await this.restore(this.file);
       await this.file.truncate(before);
       await this.file.sync();
     } catch (cutErr) {

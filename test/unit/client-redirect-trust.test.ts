@@ -15,6 +15,7 @@ import type { RequestListener } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
+import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
 
@@ -85,6 +86,16 @@ describe('client redirects', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('the CLI does not follow it either: exit 1 naming the redirect, nothing sent to the foreign host', async () => {
+    redirectTo = `http://${harvester.twin.address}`;
+    replicas = [member.twin.address];
+    harvester.auth.length = 0;
+    const r = await runCli(['set', 'k', 'secret value', '--url', node.address, '--token', TOKEN]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /CONFIG_MISMATCH.*not a node of the cluster's map/);
+    assert.deepEqual(harvester.auth, []);
   });
 
   it('follows a redirect to a node of the map, with the token', async () => {

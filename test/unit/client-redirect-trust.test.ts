@@ -130,12 +130,15 @@ describe('client redirects', () => {
   });
 
   it('does not follow an https node to http, even to a node of the map', async (t) => {
-    const dir = tempDir((fn) => t.after(fn), 'distkv-redirect-tls-');
+    const dir = tempDir((fn) => {
+      t.after(fn);
+    }, 'distkv-redirect-tls-');
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem'].concat(
-        ['-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-      ),
+      [
+        ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem'],
+        ...['-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+      ],
       { cwd: dir, stdio: 'pipe' },
     );
     const cert = readFileSync(join(dir, 'cert.pem'));
@@ -159,7 +162,9 @@ describe('client redirects', () => {
     } finally {
       await client.close();
       tlsNode.closeAllConnections();
-      await new Promise((r) => tlsNode.close(r));
+      await new Promise((r) => {
+        tlsNode.close(r);
+      });
     }
   });
 });

@@ -66,6 +66,22 @@ export class ClusterTopology {
     return this.currentScheme;
   }
 
+  /**
+   * trusts reports whether the client may send a request (its bearer token and body) to `origin`:
+   * a configured node or a node of the map, under the client's scheme. A node redirects only to
+   * another node of the map; a Location elsewhere (another host or port, or http after https) would
+   * hand the token to whoever answers there, in the clear after a downgrade (sender.ts).
+   */
+  trusts(origin: string): boolean {
+    const u = new URL(origin);
+    if (u.protocol !== `${this.currentScheme}:`) return false;
+    const at = authorityOf(u);
+    if (this.origins.some((o) => authorityOf(new URL(o)) === at)) return true;
+    return (this.current?.shards ?? []).some((s) =>
+      [s.address, ...s.replicas].some((a) => authorityOf(new URL(`${u.protocol}//${a}`)) === at),
+    );
+  }
+
   /** reload fetches /cluster from the first node that answers (one load at a time, shared by callers). */
   reload(): Promise<void> {
     this.reloading ??= this.load().finally(() => {
@@ -159,4 +175,9 @@ export class ClusterTopology {
     this.configHash = doc.version;
     this.mapVersion = doc.map_version ?? 0;
   }
+}
+
+/** authorityOf is a URL's "host:port" with the scheme's default port written out (URL drops it). */
+function authorityOf(u: URL): string {
+  return `${u.hostname}:${u.port !== '' ? u.port : u.protocol === 'https:' ? '443' : '80'}`;
 }

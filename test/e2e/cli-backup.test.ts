@@ -164,24 +164,40 @@ describe('distkv backup and restore', () => {
     const from = new DistkvClient({ urls: [source] });
     const to = new DistkvClient({ urls: [target] });
     clients.push(from, to);
-    const t0 = Date.now();
-    await from.put('ttl:short', 's', { ttlMs: 1500 });
-    await from.put('ttl:mid', 'm', { ttlMs: 15000 });
-    const file = join(dir, 'ttl.dkv');
-    const backup = await runCli(['backup', file, '--url', source], { DISTKV_TOKEN: TOKEN });
-    assert.equal(backup.code, 0, backup.stderr);
-    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 1700 - Date.now())));
+    // The short key must be live when the backup copies it and expired when the restore runs. A
+    // fixed short TTL races the backup on a loaded machine (the CLI's start and copy can outlast
+    // it): the TTL doubles until a backup ends before the key could expire, so the key is in the
+    // file, live when copied. Its expiry is at most the put's answer plus its TTL: the restore
+    // waits for that.
+    let file = '';
+    let shortGone = 0;
+    let midPut = 0;
+    let midTtl = 0;
+    for (let ttl = 1500; ; ttl *= 2) {
+      assert.ok(ttl <= 24000, 'no backup ended within 24 s of a put: the machine is too slow');
+      const putAt = Date.now();
+      await from.put('ttl:short', 's', { ttlMs: ttl });
+      shortGone = Date.now() + ttl;
+      midPut = Date.now();
+      midTtl = ttl + 13500;
+      await from.put('ttl:mid', 'm', { ttlMs: midTtl });
+      file = join(dir, `ttl-${ttl}.dkv`);
+      const backup = await runCli(['backup', file, '--url', source], { DISTKV_TOKEN: TOKEN });
+      assert.equal(backup.code, 0, backup.stderr);
+      if (Date.now() < putAt + ttl) break;
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, shortGone + 200 - Date.now())));
     const r = await runCli(['restore', file, '--url', target, '--force']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\(1 more had expired since the backup\)/);
     assert.equal(await to.get('ttl:short'), undefined);
-    if (Date.now() < t0 + 14000) assert.equal((await to.get('ttl:mid'))?.toString(), 'm');
-    const deadline = t0 + 30000;
+    if (Date.now() < midPut + midTtl - 1000) assert.equal((await to.get('ttl:mid'))?.toString(), 'm');
+    const deadline = midPut + midTtl + 15000;
     while ((await to.get('ttl:mid')) !== undefined) {
       assert.ok(Date.now() < deadline, 'the restored key kept no expiry');
       await new Promise((res) => setTimeout(res, 200));
     }
-    assert.ok(Date.now() >= t0 + 15000, 'it expired at its original instant, not before');
+    assert.ok(Date.now() >= midPut + midTtl, 'it expired at its original instant, not before');
   });
 
   it('writes nothing from a damaged file', async () => {

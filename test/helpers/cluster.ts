@@ -38,14 +38,18 @@ export class TestCluster {
     this.addresses = [...new Set(o.shards.flatMap((s) => [s.address, ...(s.replicas ?? [])]))];
   }
 
-  /** start launches every node concurrently and waits until all serve. */
+  /**
+   * start launches every node concurrently and waits until all serve. When one fails, it waits for
+   * the others' starts to settle (each is healthy or killed: ServerProcess.start) and stops those
+   * that came up before it rethrows: none is left holding its port and data directory.
+   */
   static async start(o: ClusterOptions): Promise<TestCluster> {
     const c = new TestCluster(o);
-    try {
-      await Promise.all(c.addresses.map((a) => c.startNode(a)));
-    } catch (err) {
+    const starts = await Promise.allSettled(c.addresses.map((a) => c.startNode(a)));
+    const failed = starts.find((s) => s.status === 'rejected');
+    if (failed !== undefined) {
       await c.stop();
-      throw err;
+      throw failed.reason;
     }
     return c;
   }

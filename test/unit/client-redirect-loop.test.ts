@@ -3,7 +3,8 @@
  * moment during a failover (a node learns the new map at its next peer poll): the client waits,
  * looks for a newer map and starts over, and gives up only when the loop lasts (5 s) with
  * SHARD_UNREACHABLE naming the loop, as a watch does, not a 500-class INTERNAL that says a bug.
- * Twins here: A answers /cluster (the shard at A) and redirects every key request to B; B
+ * Twins here: A answers /cluster (the shard at A, B its replica: a client follows a redirect only
+ * to a node of the map) and redirects every key request to B; B
  * redirects it back to A until `agreeAt`, then answers it.
  */
 import assert from 'node:assert/strict';
@@ -27,7 +28,15 @@ before(async () => {
           JSON.stringify({
             version: 'cfg',
             map_version: 1,
-            shards: [{ name: 'shard-0', idx: 0, slots: [0, 16383], leader: { address: a }, replicas: [] }],
+            shards: [
+              {
+                name: 'shard-0',
+                idx: 0,
+                slots: [0, 16383],
+                leader: { address: a },
+                replicas: [{ address: b }],
+              },
+            ],
           }),
         );
         return;

@@ -116,10 +116,14 @@ export class ServerProcess {
     let sched = schedStat(p.child.pid);
     let checkedAt = 0;
     for (;;) {
-      if (p.child.exitCode !== null)
-        throw new Error(`server exited with ${p.child.exitCode}:\n${p.stdout}\n${p.stderr}`);
+      // A child killed by a signal has no exit code, only a signal code: either way it is gone.
+      if (p.child.exitCode !== null || p.child.signalCode !== null)
+        throw new Error(
+          `server exited with ${p.child.exitCode ?? p.child.signalCode}:\n${p.stdout}\n${p.stderr}`,
+        );
       try {
-        const r = await fetch(healthUrl);
+        // Bounded: a port that accepts and never answers must not hold the start past its deadline.
+        const r = await fetch(healthUrl, { signal: AbortSignal.timeout(2000) });
         if (r.status === 200) {
           p.startLog = undefined;
           return p;
@@ -137,6 +141,8 @@ export class ServerProcess {
       if (wall - sched.starvedMs > timeoutMs || wall > timeoutMs * STARVED_CAP) {
         sched = schedStat(p.child.pid);
         p.child.kill('SIGKILL');
+        // Wait for the exit: the caller's next start may want this node's port and data directory.
+        await p.waitExit();
         throw new Error(
           `server did not become healthy within ${timeoutMs} ms of its own time: ${Math.round(wall)} ms wall, ${sched.starvedMs} ms of it waiting for a CPU, ${sched.cpuMs} ms of CPU, threads ${sched.states}; its output:\n${(p.startLog ?? []).join('\n')}`,
         );

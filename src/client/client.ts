@@ -20,7 +20,7 @@ import { checkText, type Key, keyPath, keyText, shardOfKey } from './key-bytes.j
 import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
-import { Sender } from './sender.js';
+import { checkRedirect, Sender } from './sender.js';
 import { ClusterTopology } from './topology.js';
 import { answerJson, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
@@ -214,6 +214,7 @@ export class DistkvClient {
       reload: () => this.reload(),
       scheme: this.topo.scheme,
       ca: this.o.ca,
+      checkRedirect: (to, by, what) => checkRedirect(this.topo, to, by, what, undefined),
     };
     return watchPrefix(source, prefix, options);
   }

@@ -5,7 +5,7 @@
  * map, up to LOOP_WAIT_MS) and reloads `/cluster`, in the background unless the redirecting node names
  * another config hash, in which case it reloads first and refuses to go on (CONFIG_MISMATCH) if the
  * nodes disagree. A redirect is followed only to a node of the cluster under the client's scheme
- * (checkTrusted): the token and the body are never sent elsewhere, nor from https to http.
+ * (checkRedirect): the token and the body are never sent elsewhere, nor from https to http.
  *
  * Retries are at most once for writes, as etcd's client does for its mutations: a read is retried
  * on any connection error, with capped exponential backoff, then fails as SHARD_UNREACHABLE naming
@@ -180,7 +180,7 @@ export class Sender {
         } else void topology.reload().catch(() => undefined);
         // A relative Location (not what a node sends, but valid HTTP) is resolved against the node.
         const u = new URL(location, origin);
-        await this.checkTrusted(u, origin, method, path, signal);
+        await checkRedirect(topology, u, origin, `${method} ${path}`, signal);
         origin = u.origin;
         target = `${u.pathname}${u.search}`;
         continue;
@@ -190,39 +190,38 @@ export class Sender {
       return res;
     }
   }
+}
 
-  /**
-   * checkTrusted refuses (CONFIG_MISMATCH, the request not sent there) a redirect by `by` to `to`
-   * that is not a node of the cluster, as curl does without --location-trusted and fetch does
-   * with Authorization on a cross-origin redirect: the token and the body go to the cluster's nodes
-   * only, and never from https to http. A node the client does not know yet (a map it has not
-   * loaded) is looked for at every node first.
-   */
-  private async checkTrusted(
-    to: URL,
-    by: string,
-    method: string,
-    path: string,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const topology = this.topology;
+/**
+ * checkRedirect refuses (CONFIG_MISMATCH, the request not sent there) a redirect by `by` to `to`
+ * that is not a node of the cluster, as curl does without --location-trusted and fetch does
+ * with Authorization on a cross-origin redirect: the token, the body and a watch's prefix go to the
+ * cluster's nodes only, and never from https to http. A node the client does not know yet (a map
+ * it has not loaded) is looked for at every node first. `what` names the request ("PUT /kv/k").
+ */
+export async function checkRedirect(
+  topology: ClusterTopology,
+  to: URL,
+  by: string,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (topology.trusts(to.origin)) return;
+  const scheme = topology.scheme;
+  if (to.protocol === `${scheme}:`) {
+    await abortable(topology.loadNewest(), signal).catch(() => undefined);
     if (topology.trusts(to.origin)) return;
-    const scheme = topology.scheme;
-    if (to.protocol === `${scheme}:`) {
-      await abortable(topology.loadNewest(), signal).catch(() => undefined);
-      if (topology.trusts(to.origin)) return;
-    }
-    const why =
-      to.protocol === `${scheme}:`
-        ? `${to.host} is not a node of the cluster's map`
-        : scheme === 'https'
-          ? 'a client of https nodes does not follow a redirect to http (it would send the token in the clear)'
-          : `the client talks ${scheme} to the cluster's nodes`;
-    throw new DistkvError(
-      'CONFIG_MISMATCH',
-      `${by} redirected ${method} ${path} to ${to.origin}, not followed: ${why}; the client sends its token and values to the cluster's nodes only`,
-    );
   }
+  const why =
+    to.protocol === `${scheme}:`
+      ? `${to.host} is not a node of the cluster's map`
+      : scheme === 'https'
+        ? 'a client of https nodes does not follow a redirect to http (it would send the token in the clear)'
+        : `the client talks ${scheme} to the cluster's nodes`;
+  throw new DistkvError(
+    'CONFIG_MISMATCH',
+    `${by} redirected ${what} to ${to.origin}, not followed: ${why}; the client sends its token and values to the cluster's nodes only`,
+  );
 }
 
 /**

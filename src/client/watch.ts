@@ -40,6 +40,8 @@ export interface WatchSource {
   reload(): Promise<void>;
   scheme: string;
   ca: string | Buffer | undefined;
+  /** checkRedirect refuses a redirect by node `by` to `to` outside the cluster (sender.ts checkRedirect). */
+  checkRedirect(to: URL, by: string, what: string): Promise<void>;
 }
 
 /**
@@ -140,7 +142,10 @@ export async function* watchPrefix(
               'SHARD_UNREACHABLE',
               `watch of shards ${shards.join(',')}: too many redirects`,
             );
-          node = new URL(location).host;
+          // Followed only to a node of the cluster under its scheme: the watched prefix goes nowhere else.
+          const to = new URL(location, `${source.scheme}://${node}`);
+          await source.checkRedirect(to, node, `watch of shards ${shards.join(',')}`);
+          node = to.host;
           void source.reload().catch(() => undefined);
           continue;
         }

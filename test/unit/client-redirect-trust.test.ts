@@ -88,6 +88,27 @@ describe('client redirects', () => {
     }
   });
 
+  it('a watch does not follow a redirect outside the cluster either (its prefix goes nowhere else)', async () => {
+    redirectTo = `http://${harvester.twin.address}`;
+    replicas = [member.twin.address];
+    harvester.auth.length = 0;
+    const client = new DistkvClient({ urls: [node.address], token: TOKEN, retries: 0 });
+    const stop = AbortSignal.timeout(10000);
+    try {
+      await assert.rejects(
+        async () => {
+          for await (const change of client.watch('secret/', { signal: stop }))
+            assert.fail(`a change: ${change.key}`);
+        },
+        refused(/redirected watch of shards 0 to http/),
+      );
+      assert.equal(stop.aborted, false, 'the watch was refused, not timed out');
+      assert.deepEqual(harvester.auth, [], 'the foreign host got the watch');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('the CLI does not follow it either: exit 1 naming the redirect, nothing sent to the foreign host', async () => {
     redirectTo = `http://${harvester.twin.address}`;
     replicas = [member.twin.address];

@@ -62,6 +62,7 @@ async function firstChanges(port: number): Promise<WatchChange[]> {
     reload: () => Promise.resolve(),
     scheme: 'http',
     ca: undefined,
+    checkRedirect: () => Promise.resolve(),
   };
   const out: WatchChange[] = [];
   const stop = new AbortController();

@@ -31,10 +31,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
+import { closedLoop } from './lib/closed-loop.js';
 import { callersOf } from './lib/callgrind-callers.js';
 import { selfCosts, steadyCost } from './lib/callgrind-self.js';
 import { median } from './lib/compare-stats.js';
@@ -82,53 +82,31 @@ function requestBytes(mode: 'put' | 'get', key: number): string {
     : `GET /kv/key${key} HTTP/1.1\r\nHost: b\r\n\r\n`;
 }
 
+/** answerEnd is where the one HTTP answer at the start of `buf` ends (-1 while incomplete); throws on a non-2xx. */
+function answerEnd(buf: Buffer): number {
+  const end = buf.indexOf(HEAD_END);
+  if (end < 0) return -1;
+  const head = buf.toString('latin1', 0, end);
+  const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+  if (buf.length < end + 4 + length) return -1;
+  if (head[9] !== '2') throw new Error(head.split('\r\n')[0]);
+  return end + 4 + length;
+}
+
 /**
  * load sends exactly `count` requests over `CONNECTIONS` closed-loop connections (one request in
  * flight per connection) and resolves when all are answered; `keyOf(i)` picks the i-th key.
  * Throws on a non-2xx answer.
  */
-async function load(
-  port: number,
-  mode: 'put' | 'get',
-  count: number,
-  keyOf: (i: number) => number,
-): Promise<void> {
-  let sent = 0;
-  let answered = 0;
-  const one = (): Promise<void> =>
-    new Promise<void>((done, fail) => {
-      const s: Socket = connect(port, '127.0.0.1');
-      let buf: Buffer = Buffer.alloc(0);
-      const next = (): void => {
-        if (sent >= count) {
-          s.end();
-          done();
-          return;
-        }
-        s.write(requestBytes(mode, keyOf(sent++)));
-      };
-      s.on('connect', next);
-      s.on('error', fail);
-      s.on('data', (chunk: Buffer) => {
-        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-        for (;;) {
-          const end = buf.indexOf(HEAD_END);
-          if (end < 0) return;
-          const head = buf.toString('latin1', 0, end);
-          const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-          if (buf.length < end + 4 + length) return;
-          if (head[9] !== '2') {
-            fail(new Error(`${mode}: ${head.split('\r\n')[0]}`));
-            return;
-          }
-          buf = buf.subarray(end + 4 + length);
-          answered++;
-          next();
-        }
-      });
-    });
-  await Promise.all(Array.from({ length: CONNECTIONS }, one));
-  if (answered !== count) throw new Error(`${mode}: ${answered} of ${count} answered`);
+function load(port: number, mode: 'put' | 'get', count: number, keyOf: (i: number) => number): Promise<void> {
+  return closedLoop({
+    port,
+    connections: CONNECTIONS,
+    count,
+    request: (i) => requestBytes(mode, keyOf(i)),
+    answerEnd,
+    what: mode,
+  });
 }
 
 async function start(name: string, root: string, dir: string): Promise<Server> {

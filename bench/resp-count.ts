@@ -20,10 +20,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
+import { closedLoop } from './lib/closed-loop.js';
 import { selfCosts } from './lib/callgrind-self.js';
 import { median } from './lib/compare-stats.js';
 import { oneWorkerServeArgs, ROOT, stopChild } from './lib/processes.js';
@@ -74,43 +74,15 @@ function replyEnd(buf: Buffer): number {
 }
 
 /** load sends exactly `count` commands over CONNECTIONS closed-loop connections; `keyOf(i)` picks the i-th key. */
-async function load(
-  port: number,
-  mode: 'get' | 'set',
-  count: number,
-  keyOf: (i: number) => number,
-): Promise<void> {
-  let sent = 0;
-  let answered = 0;
-  const one = (): Promise<void> =>
-    new Promise<void>((done, fail) => {
-      const s: Socket = connect(port, '127.0.0.1');
-      let buf: Buffer = Buffer.alloc(0);
-      const next = (): void => {
-        if (sent >= count) {
-          s.end();
-          done();
-          return;
-        }
-        s.write(command(mode, keyOf(sent++)));
-      };
-      s.on('connect', next);
-      s.on('error', fail);
-      s.on('data', (chunk: Buffer) => {
-        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-        try {
-          for (let end = replyEnd(buf); end > 0; end = replyEnd(buf)) {
-            buf = buf.subarray(end);
-            answered++;
-            next();
-          }
-        } catch (err) {
-          fail(err instanceof Error ? err : new Error(String(err)));
-        }
-      });
-    });
-  await Promise.all(Array.from({ length: CONNECTIONS }, one));
-  if (answered !== count) throw new Error(`${mode}: ${answered} of ${count} answered`);
+function load(port: number, mode: 'get' | 'set', count: number, keyOf: (i: number) => number): Promise<void> {
+  return closedLoop({
+    port,
+    connections: CONNECTIONS,
+    count,
+    request: (i) => command(mode, keyOf(i)),
+    answerEnd: replyEnd,
+    what: mode,
+  });
 }
 
 async function start(name: string, root: string, dir: string): Promise<Server> {

@@ -112,6 +112,9 @@ export class Sender {
           await backOff();
           continue;
         }
+        // Not sent again, but the caller's next request must not go to the same silent node: look
+        // for a newer map first (a failover may name another leader by now), as a retry would.
+        await abortable(topology.loadNewest(), signal).catch(() => undefined);
         const what =
           shard === undefined ? `node ${origin}` : `shard ${shard.idx} (${shard.name}) at ${origin}`;
         const why = `${what} is unreachable: ${(err as Error).message}`;

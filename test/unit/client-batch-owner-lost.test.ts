@@ -54,7 +54,8 @@ before(async () => {
   b = await listen((req) => {
     req.resume();
     req.on('end', () => {
-      bBatches++;
+      // The client asks every node for a newer map after a lost answer: only batches count.
+      if (req.url !== '/cluster') bBatches++;
       req.socket.destroy();
     });
   });

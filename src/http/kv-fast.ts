@@ -75,7 +75,7 @@ export function kvFastHandlers(ctx: HttpContext, submit: KeySubmit): KvFastHandl
   const liveMap = ctx.liveMap;
   const shardMap = ctx.shardMap;
 
-  /** writeShard returns the shard of a write this process serves now, else -1. */
+  /** writeShard returns the key and shard of a write this process serves now, else undefined (the general path takes it). */
   const writeShard = (head: RequestHead): { key: string; shard: number } | undefined => {
     if (head.query !== '' || state.phase !== 'serving' || hasCondition(head)) return undefined;
     const key = plainKey(head.path, maxKey);

@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RespConnection } from './resp-connection.js';
 import { globMatch } from './glob.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
+import { unknownSubcommand } from './unknown-command.js';
 
 /** SERVER_VERSION is the Redis version distkv reports (the command set it follows). */
 export const SERVER_VERSION = '7.0.0';
@@ -200,7 +201,7 @@ export function client(c: RespConnection, args: Buffer[]): void {
     case 'reply':
       break; // REPLY without exactly one mode (handled above)
     default:
-      w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try CLIENT HELP.`);
+      w.errorBytes(unknownSubcommand(args[1]!, 'CLIENT'));
       return;
   }
   w.error(`ERR wrong number of arguments for 'client|${sub}' command`);
@@ -236,7 +237,7 @@ export function config(c: RespConnection, args: Buffer[]): void {
     return;
   }
   if (lower(args[1]) !== 'get') {
-    w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try CONFIG HELP.`);
+    w.errorBytes(unknownSubcommand(args[1]!, 'CONFIG'));
     return;
   }
   if (args.length < 3) {

@@ -407,13 +407,16 @@ function command(c: RespConnection, args: Buffer[]): void {
       w.array(COMMANDS.length);
       for (const cmd of COMMANDS) w.bulk(cmd.name);
       return;
-    case 'info':
-      w.array(named.length);
-      for (const cmd of named) {
+    case 'info': {
+      // As Redis 7: COMMAND INFO without names describes every command.
+      const infos = args.length === 2 ? COMMANDS : named;
+      w.array(infos.length);
+      for (const cmd of infos) {
         if (cmd === undefined) w.nilArray();
         else writeInfo(w, cmd);
       }
       return;
+    }
     case 'docs': {
       const docs = args.length === 2 ? COMMANDS : named.filter((x) => x !== undefined);
       w.map(docs.length);

@@ -7,28 +7,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { auth, hello } from '../../src/resp/commands-connection.js';
-import { ReplyQueue } from '../../src/resp/reply-queue.js';
-import type { RespConnection } from '../../src/resp/resp-connection.js';
+import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';
 
 /** session runs commands on a fake connection of a node whose token is `token` and returns each reply's first line. */
 function session(token: string, ...commands: string[][]): string[] {
-  const queue = new ReplyQueue(
-    () => undefined,
-    () => undefined,
-  );
-  const c = {
-    queue,
-    proto: 2,
+  const c = fakeConnection({
     id: 1,
     name: '',
     authenticated: token === '',
     ctx: { config: { server: { token } }, listener: { writes: [] } },
-  } as unknown as RespConnection;
+  });
   return commands.map((cmd) => {
     const args = cmd.map((a) => Buffer.from(a));
     if (cmd[0] === 'AUTH') auth(c, args);
     else hello(c, args);
-    return queue.out.take().toString('latin1').split('\r\n')[0]!;
+    return takeReply(c).split('\r\n')[0]!;
   });
 }
 

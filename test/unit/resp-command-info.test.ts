@@ -6,21 +6,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { COMMANDS, dispatch } from '../../src/resp/command-table.js';
-import { ReplyQueue } from '../../src/resp/reply-queue.js';
-import type { RespConnection } from '../../src/resp/resp-connection.js';
+import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';
 
 /** run dispatches `args` on a fake authenticated connection and returns the reply. */
 function run(...args: string[]): string {
-  const queue = new ReplyQueue(
-    () => undefined,
-    () => undefined,
-  );
-  const c = { queue, proto: 2, authenticated: true } as unknown as RespConnection;
+  const c = fakeConnection({ authenticated: true });
   dispatch(
     c,
     args.map((a) => Buffer.from(a)),
   );
-  return queue.out.take().toString('latin1');
+  return takeReply(c);
 }
 
 describe('COMMAND INFO', () => {

@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scan } from '../../src/resp/commands-keyspace.js';
-import { ReplyQueue } from '../../src/resp/reply-queue.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 import { ScanCursors } from '../../src/resp/scan-cursors.js';
 import type { Target } from '../../src/server/node-plan.js';
 import type { ShardInfo } from '../../src/routing/shard-map.js';
+import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';
 
 const HERE = '127.0.0.1:1';
 const ELSEWHERE = '127.0.0.1:2';
@@ -33,13 +33,7 @@ function node(): { c: RespConnection; moveAway: (shard: number) => void } {
     leaderStore: s,
   });
   const writes: Target[] = Array.from({ length: SHARDS }, (_, s) => local(s));
-  const queue = new ReplyQueue(
-    () => undefined,
-    () => undefined,
-  );
-  const c = {
-    queue,
-    proto: 2,
+  const c = fakeConnection({
     readonly: false,
     readAtHead: (_p: unknown, read: () => void) => {
       read();
@@ -67,7 +61,7 @@ function node(): { c: RespConnection; moveAway: (shard: number) => void } {
         },
       },
     },
-  } as unknown as RespConnection;
+  });
   return {
     c,
     moveAway: (shard) => {
@@ -84,7 +78,7 @@ async function page(c: RespConnection, cursor: string, count: number): Promise<[
     ['SCAN', cursor, 'COUNT', String(count)].map((a) => Buffer.from(a)),
   );
   await new Promise((resolve) => setImmediate(resolve));
-  const lines = c.queue.out.take().toString('latin1').split('\r\n');
+  const lines = takeReply(c).split('\r\n');
   assert.equal(lines[0], '*2', lines.join(' | '));
   const keys: string[] = [];
   for (let i = 5; i < lines.length - 1; i += 2) keys.push(lines[i]!);

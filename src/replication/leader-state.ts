@@ -18,6 +18,12 @@
  * (`servedSnapshot`: a replica rebuilt from it). `restartFork` answers that case with a fork at
  * `startSeq`, so the replica saves its records above it and resyncs instead of taking this
  * leader's records on top of its own.
+ *
+ * Retention also keeps the seq after each snapshot served (`servedSnapshot`, at every page) for
+ * REPLICA_FORGET_MS after its last page: the replica rebuilt from it pulls from there. A replica
+ * over HTTP sends no ack while it loads, and without this a snapshot that took longer to load than
+ * the log kept that seq under writes was answered 410 at the first pull, and the replica resynced
+ * again, each time over a larger log, never catching up.
  */
 
 interface AckWaiter {
@@ -30,6 +36,9 @@ interface AckWaiter {
 /** REPLICA_FORGET_MS: a replica that has not pulled for this long no longer holds back WAL deletion. */
 export const REPLICA_FORGET_MS = 10 * 60 * 1000;
 
+/** MAX_READING bounds the snapshots whose seq retention keeps (the newest ones). */
+const MAX_READING = 64;
+
 /** LeaderState tracks the replicas of one leader store. Used only on the leader's worker thread. */
 export class LeaderState {
   private readonly lastSeq: () => number;
@@ -41,6 +50,8 @@ export class LeaderState {
   private readonly startSeq: number;
   /** snapshots are the seqs of the snapshots served since, above startSeq. */
   private readonly snapshots = new Set<number>();
+  /** reading maps the seq of each snapshot served to when its last page was (retention keeps the seq after it). */
+  private readonly reading = new Map<number, number>();
 
   /** `lastSeq` reads the leader store's last seq. */
   constructor(lastSeq: () => number) {
@@ -59,9 +70,16 @@ export class LeaderState {
     return this.startSeq;
   }
 
-  /** servedSnapshot records that a snapshot at `seq` was served: a replica rebuilt from it pulls from there. */
+  /** servedSnapshot records that a page of a snapshot at `seq` was served: a replica rebuilt from it pulls from there. */
   servedSnapshot(seq: number): void {
     if (seq > this.startSeq) this.snapshots.add(seq);
+    this.reading.delete(seq);
+    this.reading.set(seq, Date.now());
+    // Oldest first: a client reading snapshots over and over keeps the newest MAX_READING only.
+    for (const old of this.reading.keys()) {
+      if (this.reading.size <= MAX_READING) break;
+      this.reading.delete(old);
+    }
   }
 
   /** addAckSource registers a replica whose ack is read on demand (a ring replica publishes it in shared memory). */
@@ -139,6 +157,9 @@ export class LeaderState {
       if (!this.ackSources.has(r) && a.at >= cutoff && (min === undefined || a.seq + 1 < min))
         min = a.seq + 1;
     for (const read of this.ackSources.values()) if (min === undefined || read() + 1 < min) min = read() + 1;
+    for (const [seq, at] of this.reading)
+      if (at < cutoff) this.reading.delete(seq);
+      else if (min === undefined || seq + 1 < min) min = seq + 1;
     return min;
   }
 

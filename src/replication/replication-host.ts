@@ -348,8 +348,9 @@ export class ReplicationHost {
   ): { seq: number; entries: ScanEntry[] } {
     const leader = this.leaderStore(store);
     const s = seq ?? leader.lastSeq();
-    // A replica rebuilt from this snapshot pulls from its seq: a position the leader vouches for.
-    if (seq === null) this.leaders.get(store)?.servedSnapshot(s);
+    // A replica rebuilt from this snapshot pulls from its seq: a position the leader vouches for,
+    // and keeps in its log meanwhile (every page renews it).
+    this.leaders.get(store)?.servedSnapshot(s);
     // Only the shard's slots, as reads and scans see it (src/storage/own-slots.ts): a backup made
     // after a layout change must not carry the keys left behind, stale beside their new owner's.
     const range = this.stores.get(store)!.spec.shard;

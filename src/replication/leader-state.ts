@@ -26,12 +26,7 @@
  * again, each time over a larger log, never catching up.
  */
 
-interface AckWaiter {
-  seq: number;
-  n: number;
-  resolve: (acked: number) => void;
-  timer: NodeJS.Timeout;
-}
+import { AckWaiters, countAtLeast } from './ack-waiters.js';
 
 /** REPLICA_FORGET_MS: a replica that has not pulled for this long no longer holds back WAL deletion. */
 export const REPLICA_FORGET_MS = 10 * 60 * 1000;
@@ -44,7 +39,7 @@ export class LeaderState {
   private readonly lastSeq: () => number;
   private readonly acks = new Map<string, { seq: number; at: number }>();
   private readonly ackSources = new Map<string, () => number>();
-  private waiters: AckWaiter[] = [];
+  private readonly waiters = new AckWaiters();
   private poll: NodeJS.Timeout | undefined;
   /** startSeq is the leader's last seq when this state began (its start or promotion). */
   private readonly startSeq: number;
@@ -94,59 +89,45 @@ export class LeaderState {
       return;
     }
     this.acks.set(replica, { seq, at: Date.now() });
-    if (this.waiters.length > 0) this.recheck();
+    if (this.waiters.size > 0) this.waiters.look(this.ackedSeqs());
   }
 
   /** ackedAtLeast counts replicas whose ack is ≥ seq, never counting an ack beyond the leader's last seq. */
   ackedAtLeast(seq: number): number {
+    return countAtLeast(this.ackedSeqs(), seq);
+  }
+
+  /**
+   * ackedSeqs are the acks that count, highest first: every replica's within the leader's last
+   * seq, a ring replica's once a pull of its was answered (its position is then on our history).
+   */
+  private ackedSeqs(): number[] {
     const last = this.lastSeq();
-    if (seq > last) return 0;
-    const holds = (ack: number): boolean => ack >= seq && ack <= last;
-    let n = 0;
-    for (const [r, a] of this.acks) if (!this.ackSources.has(r) && holds(a.seq)) n++;
-    // A ring replica counts once a pull of its was answered: its position is then on our history.
-    for (const [r, read] of this.ackSources) if (this.acks.has(r) && holds(read())) n++;
-    return n;
+    const out: number[] = [];
+    for (const [r, a] of this.acks) if (!this.ackSources.has(r) && a.seq <= last) out.push(a.seq);
+    for (const [r, read] of this.ackSources) {
+      const seq = read();
+      if (this.acks.has(r) && seq <= last) out.push(seq);
+    }
+    return out.sort((a, b) => b - a);
   }
 
   /** waitForAcks resolves with the number of replicas that acked `seq`, once it reaches `n` or after `timeoutMs`. */
   waitForAcks(seq: number, n: number, timeoutMs: number): Promise<number> {
     const now = this.ackedAtLeast(seq);
     if (now >= n) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      const waiter: AckWaiter = {
-        seq,
-        n,
-        resolve,
-        timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          resolve(this.ackedAtLeast(seq));
-        }, timeoutMs),
-      };
-      this.waiters.push(waiter);
-      // Shared-memory acks change without an event: look at them every millisecond while someone waits.
-      if (this.ackSources.size > 0 && this.poll === undefined) {
-        this.poll = setInterval(() => {
-          this.recheck();
-          if (this.waiters.length === 0) {
-            clearInterval(this.poll);
-            this.poll = undefined;
-          }
-        }, 1);
-      }
-    });
-  }
-
-  private recheck(): void {
-    const still: AckWaiter[] = [];
-    for (const w of this.waiters) {
-      const n = this.ackedAtLeast(w.seq);
-      if (n >= w.n) {
-        clearTimeout(w.timer);
-        w.resolve(n);
-      } else still.push(w);
+    const acked = this.waiters.add(seq, n, timeoutMs, () => this.ackedAtLeast(seq));
+    // Shared-memory acks change without an event: look at them every millisecond while someone waits.
+    if (this.ackSources.size > 0 && this.poll === undefined) {
+      this.poll = setInterval(() => {
+        this.waiters.look(this.ackedSeqs());
+        if (this.waiters.size === 0) {
+          clearInterval(this.poll);
+          this.poll = undefined;
+        }
+      }, 1);
     }
-    this.waiters = still;
+    return acked;
   }
 
   /** retainFrom is the lowest seq a replica heard from recently still needs (undefined when none). */

@@ -328,7 +328,7 @@ export class ReplicationHost {
       {
         name: `store ${store}`,
         store: () => this.leaderStore(store),
-        epochs: this.leaderEpochs(store),
+        epochs: () => this.leaderEpochs(store),
         ack: (node, seq) => state?.ack(node, seq),
         restartFork: (node, after) => state?.restartFork(node, after),
       },

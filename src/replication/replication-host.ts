@@ -49,7 +49,7 @@ export class ReplicationHost {
   private readonly followers = new Map<number, Follower>();
   private readonly seedCursors = new SeedCursors((index) => {
     const log = this.leaderStore(index); // UNAVAILABLE unless it leads here
-    return { dir: this.stores.get(index)!.spec.dir, log };
+    return { dir: this.stores.get(index)!.spec.dir, log, epochs: this.leaderEpochs(index) };
   });
   /** epochStarts are where promoted leaders' own epochs start (epoch-starts.ts). */
   private readonly epochStarts: EpochStarts;

@@ -271,8 +271,10 @@ export class ReplicationHost {
         ? undefined
         : { replication: () => leaderHere.store.replication, epochs: () => this.leaderEpochs(leaderIndex) },
     );
-    const localLeader =
-      leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
+    // Read at each publish: a role change turns stores over one by one, and a replica started
+    // before its leader store was promoted found no leader state to tell (it was never counted).
+    const localLeader = (): LeaderState | undefined =>
+      leaderHere === undefined || leaderIndex === undefined ? undefined : this.leaders.get(leaderIndex);
     const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
     const follower = new Follower({
       source,
@@ -295,7 +297,7 @@ export class ReplicationHost {
         this.positions.set(index, SLOT_CONTACT_AT, p.contactAt);
         this.setFollowerState(index, p.state);
         if (p.contactAt > 0) this.heard.add(index);
-        localLeader?.ack(h.spec.node, p.ack);
+        localLeader()?.ack(h.spec.node, p.ack);
       },
       pullMaxBytes: r.pullMaxBytes,
       pullWaitMs: r.pullWaitMs,

@@ -2,8 +2,8 @@
  * The seed's replication protocol, kept as a compatibility cursor on a leader's log (design
  * section 4): `/next-replication-key` returns the oldest change after the cursor as
  * `{"key","value"}` and `/delete-replication-key?key&value` moves the cursor past it when it
- * matches. The cursor is persisted in `<store>/seed-cursor` (written to a temp file, synced,
- * renamed), so the seed's own Go replica can follow a distkv leader across restarts.
+ * matches. The cursor is persisted in `<store>/seed-cursor` (replaced durably: durable-json.ts),
+ * so the seed's own Go replica can follow a distkv leader across restarts.
  *
  * The cursor keeps the epoch of the change it is at (`{"seq":S,"epoch":E}`): a store that leads
  * again after a restart epoch (it lost its unsynced tail and gave those seqs to new writes) or
@@ -14,11 +14,12 @@
  *
  * The seed never replicated deletes; a delete is offered as the key with an empty value.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { epochOfSeq } from '../routing/version.js';
 import type { ReplicationLog } from '../storage/replication-log.js';
 import { decodeRecord, putValueOf } from '../storage/wal-format.js';
+import { writeDurableJson } from './durable-json.js';
 import { ownForkOf, type ShardEpochs } from './epochs.js';
 
 /** SeedChange is the next change a seed replica sees. */
@@ -89,15 +90,8 @@ export class SeedCursor {
   private save(seq: number, epochs: ShardEpochs): void {
     this.seq = seq;
     this.epoch = epochOfSeq(epochs.history, seq);
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, JSON.stringify({ seq, epoch: this.epoch }));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
+    // The directory is synced too: renamed without it, a power cut could bring the old cursor back.
+    writeDurableJson(this.path, { seq, epoch: this.epoch });
   }
 }
 

@@ -336,7 +336,7 @@ export class Follower {
     // The rebuild wipes what the ack covered: until the load is done the replica acks nothing, so
     // a failover that ranks replicas by their acks never takes a wiped one for the most advanced.
     this.publish(0);
-    const done = await loadSnapshot(snapshot, this.o);
+    const done = await loadSnapshot(snapshot, { ...this.o, stopped: () => this.isStopped() });
     this.exactFrom = done.exactSeq;
     this.loaded = done.loaded;
     this.ackBound = Number.POSITIVE_INFINITY;

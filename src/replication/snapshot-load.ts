@@ -10,6 +10,7 @@
  *      before the store is reopened to serve and log from the snapshot seq on.
  */
 import { existsSync } from 'node:fs';
+import { DistkvError } from '../errors.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import { writeDurableJson } from './durable-json.js';
 import type { SnapshotStream } from './source.js';
@@ -19,6 +20,12 @@ export interface SnapshotTarget {
   rebuild: () => Promise<StoreReplication>;
   reopen: () => Promise<StoreReplication>;
   resyncMarker?: string;
+  /**
+   * stopped says the follower stopped: the load ends at the next chunk (throwing), the half-loaded
+   * store left for the next rebuild. A snapshot read on the leader's worker (LocalSource) does not
+   * end when its source closes: a promotion's hold waited for the whole load.
+   */
+  stopped: () => boolean;
 }
 
 /** LoadedSnapshot is a replica rebuilt from a snapshot. */
@@ -38,6 +45,7 @@ export async function loadSnapshot(snapshot: SnapshotStream, to: SnapshotTarget)
   // would otherwise open without it, as whatever its log still held of it (in a shared commit
   // log, its newest records over an emptied directory) under its old seq, and serve that.
   const marker = to.resyncMarker;
+  checkRunning(to);
   if (marker !== undefined) writeDurableJson(marker, { loading: true });
   const fresh = await to.rebuild();
   if (marker !== undefined && !existsSync(marker)) writeDurableJson(marker, { loading: true });
@@ -46,6 +54,7 @@ export async function loadSnapshot(snapshot: SnapshotStream, to: SnapshotTarget)
   let writing: Promise<void> = Promise.resolve();
   for await (const chunk of snapshot.chunks) {
     await writing;
+    checkRunning(to);
     writing = fresh.loadSnapshotChunk(chunk, snapshot.seq);
     keys += chunk.length;
   }
@@ -62,4 +71,10 @@ export async function loadSnapshot(snapshot: SnapshotStream, to: SnapshotTarget)
   const store = await to.reopen();
   if (snapshot.epoch !== undefined) store.epoch = snapshot.epoch;
   return { store, exactSeq, loaded, keys };
+}
+
+/** checkRunning throws when the follower of `to` stopped. */
+function checkRunning(to: SnapshotTarget): void {
+  if (to.stopped())
+    throw new DistkvError('UNAVAILABLE', 'the replica stopped following in the middle of a snapshot load');
 }

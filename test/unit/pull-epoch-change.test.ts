@@ -21,7 +21,7 @@ describe("a pull answered across its leader's new epoch", () => {
   it('labels the records written in the new epoch with it, and says the epoch the leader leads in now', async () => {
     const store = new MemoryStore(Date.now, new MemoryLog());
     const history = [{ epoch: 1, firstSeq: 1 }];
-    const spec = { ...testStoreSpec(tempDir(after), 0, 'memory'), replicas: [REPLICA], epoch: 1, history };
+    const spec = { ...testStoreSpec(tempDir(after), 0, 'memory'), epoch: 1, history };
     for (let i = 1; i <= 3; i++) await store.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`));
     const host = testReplicationHost(new Map([[0, { spec, store }]]));
     host.start();

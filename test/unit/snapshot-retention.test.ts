@@ -24,7 +24,7 @@ describe("a leader's log after a snapshot", () => {
   it('still holds the seq after a snapshot it served when the rebuilt replica first pulls, whatever was written meanwhile', async () => {
     // The log keeps its 4 newest records, and older ones only for a replica that still needs them.
     const store = new MemoryStore(Date.now, new MemoryLog(4));
-    const spec = { ...testStoreSpec(tempDir(after), 0, 'memory'), replicas: [REPLICA] };
+    const spec = testStoreSpec(tempDir(after), 0, 'memory');
     const host = testReplicationHost(new Map([[0, { spec, store }]]));
     host.start();
     after(() => host.stop());

@@ -64,6 +64,17 @@ function checkLease(ctx: HttpContext, shard: number): void {
     );
 }
 
+/**
+ * shardOf reads the `shard` parameter, required and one of the map's shards: a pull without it
+ * (or naming no shard) was refused as coming from an unknown replica of "shard -1".
+ */
+function shardOf(ctx: HttpContext, params: ReadonlyMap<string, string>): number {
+  const last = ctx.shardMap.shards.length - 1;
+  if (!params.has('shard'))
+    throw new DistkvError('INVALID_ARGUMENT', `shard is required: an integer in 0..${last}`);
+  return intParam(params, 'shard', -1, 0, last);
+}
+
 function leaderTarget(ctx: HttpContext, shard: number): Target & { local: true } {
   const t = ctx.listener.writes[shard];
   if (t === undefined)
@@ -193,7 +204,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
         );
         throw mismatch;
       }
-      const shard = intParam(params, 'shard', -1, 0, 65535);
+      const shard = shardOf(ctx, params);
       const after = intParam(params, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
       const maxBytes = intParam(
         params,
@@ -256,7 +267,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
     internal(ctx, (res, req) => {
       const denied = authError(req, ctx.config.server.token);
       if (denied) throw denied;
-      const shard = intParam(parseQuery(req.getQuery()).params, 'shard', -1, 0, 65535);
+      const shard = shardOf(ctx, parseQuery(req.getQuery()).params);
       const t = leaderTarget(ctx, shard);
       checkLease(ctx, shard);
       const state = { writable: undefined as (() => void) | undefined };

@@ -3,8 +3,11 @@
  * history below them (docs/failover.md). Nothing is dropped silently: before the store follows the
  * new leader, its records above the fork point are written, in WAL record framing
  * (docs/wal-format.md, no segment header), to a file beside the store directory:
- *   `<store dir>.diverged-<epoch>-<first seq>-<last seq>.log`
- * where `epoch` is the epoch that forked. The file is fsynced (as `.partial`, then renamed) before the store is rebuilt, and
+ *   `<store dir>.diverged-<epoch>-<first seq>-<last seq>[.<n>].log`
+ * where `epoch` is the epoch that forked, and `.<n>` (2, 3, …) tells apart files whose name would
+ * otherwise be the same but hold other records: one epoch number can fork a store twice over the
+ * same range (a restart epoch and a failover made apart take the same number), and the second save
+ * replaced the first file, the only copy of its records. The file is fsynced (as `.partial`, then renamed) before the store is rebuilt, and
  * `/stats` counts the records of these files (`divergedRecords`, `divergedFiles`). A fork is saved
  * once: when a file beside the store already holds the same seq range with the same bytes (the
  * same fork seen twice, as a pull's 409 DIVERGED and as a new map's fork, perhaps under
@@ -12,6 +15,7 @@
  */
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   openSync,
   readFileSync,
@@ -40,7 +44,7 @@ export function parseDivergedName(
   base: string,
   name: string,
 ): { epoch: number; first: number; last: number } | undefined {
-  const m = /^(.*)\.diverged-(\d+)-(\d+)-(\d+)\.log$/.exec(name);
+  const m = /^(.*)\.diverged-(\d+)-(\d+)-(\d+)(?:\.\d+)?\.log$/.exec(name);
   if (m?.[1] !== base) return undefined;
   return { epoch: Number(m[2]), first: Number(m[3]), last: Number(m[4]) };
 }
@@ -83,9 +87,19 @@ export function saveDiverged(
     rmSync(partial, { force: true });
     return { file: saved, records: 0 };
   }
-  renameSync(partial, file);
-  new RealVfs().syncDir(dirname(file));
-  return { file, records: last - fork };
+  const free = freeName(file);
+  renameSync(partial, free);
+  new RealVfs().syncDir(dirname(free));
+  return { file: free, records: last - fork };
+}
+
+/** freeName is `file`, or when a file of that name exists (with other records), the first `<name>.<n>.log` that does not. */
+function freeName(file: string): string {
+  if (!existsSync(file)) return file;
+  const stem = file.slice(0, -'.log'.length);
+  let n = 2;
+  while (existsSync(`${stem}.${n}.log`)) n++;
+  return `${stem}.${n}.log`;
 }
 
 /** savedAs names a divergence file beside `file` that holds its seq range (any epoch) with the bytes of `partial`, if any. */

@@ -90,8 +90,13 @@ export function withEpochStart(epochs: ShardEpochs, firstSeq: number): ShardEpoc
  * map says): it only bounds what the replica claims until its leader first answers.
  */
 export function ownMapFork(spec: StoreSpec, epoch: number, lastSeq: number): number | undefined {
+  return ownForkOf(epochsOf(spec), epoch, lastSeq);
+}
+
+/** ownForkOf is checkPullEpoch's fork of (epoch, seq) on `epochs`, undefined when `epoch` is newer than theirs. */
+export function ownForkOf(epochs: ShardEpochs, epoch: number, seq: number): number | undefined {
   try {
-    return checkPullEpoch(epochsOf(spec), epoch, lastSeq);
+    return checkPullEpoch(epochs, epoch, seq);
   } catch {
     return undefined;
   }

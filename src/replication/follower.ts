@@ -28,14 +28,16 @@
  * every batch) is refused, never applied: that leader was deposed. Applied records are logged in the
  * epoch they came with.
  *
- * Freshness (src/replication/lag.ts): each answer of the leader carries its last seq L, read as it
+ * Freshness (freshness.ts, lag.ts): each answer of the leader carries its last seq L, read as it
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
  * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { writeDurableJson } from './durable-json.js';
+import { Freshness } from './freshness.js';
+import { loadSnapshot } from './snapshot-load.js';
 import { readResyncMarker, snapshotEpochOf } from './resync-marker.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { ShardEpochs } from './epochs.js';
@@ -89,8 +91,6 @@ export interface FollowerPosition {
 
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 5000;
-/** MAX_SIGHTINGS bounds the remembered (time, leader seq) pairs; dropping the oldest only makes caughtUpAt older. */
-const MAX_SIGHTINGS = 1024;
 
 /** Follower runs the replication loop of one replica store. */
 export class Follower {
@@ -103,15 +103,14 @@ export class Follower {
   private leaderSeq = 0;
   private lastError = '';
   private contactAt = 0;
-  private caughtUpAt = 0;
+  /** freshness proves how recent the replica is (caughtUpAt). */
+  private readonly freshness = new Freshness();
   /** exactFrom is, after a fuzzy snapshot, the seq the replica must reach before its content is exact; 0 otherwise. */
   private exactFrom: number;
   /** loaded is the last snapshot's seq and the leader's epoch there (kept in the marker; undefined when the leader sent none). */
   private loaded: { seq: number; epoch: number } | undefined;
   /** interrupted: the marker says a snapshot load was under way when the replica last stopped. */
   private readonly interrupted: boolean;
-  /** sightings are leader seqs above the ack with the time they were seen, oldest first. */
-  private sightings: { at: number; seq: number }[] = [];
   /** published is the last ack published. */
   private published = 0;
   /**
@@ -219,7 +218,7 @@ export class Follower {
         this.contactAt = Date.now();
         if (Number.isFinite(pulled.leaderSeq)) {
           this.leaderSeq = pulled.leaderSeq;
-          this.sight(this.contactAt, pulled.leaderSeq);
+          this.freshness.sight(this.contactAt, pulled.leaderSeq);
         }
         let applied = ack;
         if (pulled.records.length > 0) {
@@ -236,7 +235,7 @@ export class Follower {
         }
         if (this.exactFrom > 0) this.setState('resyncing');
         else {
-          this.reached(applied);
+          this.freshness.reached(applied);
           this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
         }
         this.publish(applied);
@@ -302,40 +301,14 @@ export class Follower {
       this.counters.records += applied - this.published;
     }
     this.leaderSeq = Math.max(leaderSeq, applied);
-    if (applied >= this.leaderSeq) {
-      // What `reached` would do after this sighting, without the arrays.
-      this.caughtUpAt = this.contactAt;
-      if (this.sightings.length > 0) this.sightings = [];
-    } else {
-      this.sight(this.contactAt, this.leaderSeq);
-      this.reached(applied);
-    }
+    this.freshness.answered(this.contactAt, this.leaderSeq, applied);
     this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
     this.publish(applied);
   }
 
-  /** sight remembers that the leader's last seq was `seq` at time `at`. */
-  private sight(at: number, seq: number): void {
-    const last = this.sightings[this.sightings.length - 1];
-    if (last !== undefined && last.seq >= seq) return;
-    this.sightings.push({ at, seq });
-    if (this.sightings.length > MAX_SIGHTINGS) this.sightings.shift();
-  }
-
-  /** reached moves caughtUpAt to the latest sighting the replica's ack now covers. */
-  private reached(ack: number): void {
-    let i = 0;
-    while (i < this.sightings.length && this.sightings[i]!.seq <= ack) {
-      this.caughtUpAt = Math.max(this.caughtUpAt, this.sightings[i]!.at);
-      i++;
-    }
-    if (i > 0) this.sightings = this.sightings.slice(i);
-  }
-
   /** forgetLeader drops what the follower knew of its leader's history (it is resyncing to another one). */
   private forgetLeader(): void {
-    this.sightings = [];
-    this.caughtUpAt = 0;
+    this.freshness.forget();
     this.leaderSeq = 0;
   }
 
@@ -346,7 +319,7 @@ export class Follower {
       leaderSeq: this.leaderSeq,
       state: this.state,
       contactAt: this.contactAt,
-      caughtUpAt: this.caughtUpAt,
+      caughtUpAt: this.freshness.caughtUpAt,
     });
   }
 
@@ -363,42 +336,17 @@ export class Follower {
     // The rebuild wipes what the ack covered: until the load is done the replica acks nothing, so
     // a failover that ranks replicas by their acks never takes a wiped one for the most advanced.
     this.publish(0);
-    // The marker goes down before the wipe: a replica that stops between the wipe and the load
-    // would otherwise open without it, as whatever its log still held of it (in a shared commit
-    // log, its newest records over an emptied directory) under its old seq, and serve that.
-    const marker = this.o.resyncMarker;
-    if (marker !== undefined) writeDurableJson(marker, { loading: true });
-    const fresh = await this.o.rebuild();
-    if (marker !== undefined && !existsSync(marker)) writeDurableJson(marker, { loading: true });
-    let keys = 0;
-    // One chunk is written while the next one is read.
-    let writing: Promise<void> = Promise.resolve();
-    for await (const chunk of snapshot.chunks) {
-      await writing;
-      writing = fresh.loadSnapshotChunk(chunk, snapshot.seq);
-      keys += chunk.length;
-    }
-    await writing;
-    await fresh.finishSnapshot(snapshot.seq);
-    this.exactFrom = Math.max(snapshot.seq, snapshot.exactSeq());
-    // The reopened store holds no record at the snapshot seq: without the leader's word, its epoch
-    // there came from the replica's own map, which may not have the leader's newer epoch yet. Its
-    // next pull was then told it forked below that seq, and saving the records above the fork
-    // failed (they came from the snapshot, not its log), again at every retry. The marker keeps
-    // it, so a replica restarted before it logs a record reads it back (setReplicaEpoch).
-    this.loaded = snapshot.epoch === undefined ? undefined : { seq: snapshot.seq, epoch: snapshot.epoch };
-    if (this.o.resyncMarker !== undefined)
-      writeDurableJson(this.o.resyncMarker, { exactSeq: this.exactFrom, ...this.loaded });
-    const reopened = await this.o.reopen();
-    if (snapshot.epoch !== undefined) reopened.epoch = snapshot.epoch;
+    const done = await loadSnapshot(snapshot, { ...this.o, stopped: () => this.isStopped() });
+    this.exactFrom = done.exactSeq;
+    this.loaded = done.loaded;
     this.ackBound = Number.POSITIVE_INFINITY;
     this.o.log?.info(
       {
         source: this.o.source.describe,
         seq: snapshot.seq,
-        epoch: reopened.epoch,
-        exactSeq: this.exactFrom,
-        keys,
+        epoch: done.store.epoch,
+        exactSeq: done.exactSeq,
+        keys: done.keys,
       },
       'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );

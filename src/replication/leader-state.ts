@@ -18,29 +18,35 @@
  * (`servedSnapshot`: a replica rebuilt from it). `restartFork` answers that case with a fork at
  * `startSeq`, so the replica saves its records above it and resyncs instead of taking this
  * leader's records on top of its own.
+ *
+ * Retention also keeps the seq after each snapshot served (`servedSnapshot`, at every page) for
+ * REPLICA_FORGET_MS after its last page: the replica rebuilt from it pulls from there. A replica
+ * over HTTP sends no ack while it loads, and without this a snapshot that took longer to load than
+ * the log kept that seq under writes was answered 410 at the first pull, and the replica resynced
+ * again, each time over a larger log, never catching up.
  */
 
-interface AckWaiter {
-  seq: number;
-  n: number;
-  resolve: (acked: number) => void;
-  timer: NodeJS.Timeout;
-}
+import { AckWaiters, countAtLeast } from './ack-waiters.js';
 
 /** REPLICA_FORGET_MS: a replica that has not pulled for this long no longer holds back WAL deletion. */
 export const REPLICA_FORGET_MS = 10 * 60 * 1000;
+
+/** MAX_READING bounds the snapshots whose seq retention keeps (the newest ones). */
+const MAX_READING = 64;
 
 /** LeaderState tracks the replicas of one leader store. Used only on the leader's worker thread. */
 export class LeaderState {
   private readonly lastSeq: () => number;
   private readonly acks = new Map<string, { seq: number; at: number }>();
   private readonly ackSources = new Map<string, () => number>();
-  private waiters: AckWaiter[] = [];
+  private readonly waiters = new AckWaiters();
   private poll: NodeJS.Timeout | undefined;
   /** startSeq is the leader's last seq when this state began (its start or promotion). */
   private readonly startSeq: number;
   /** snapshots are the seqs of the snapshots served since, above startSeq. */
   private readonly snapshots = new Set<number>();
+  /** reading maps the seq of each snapshot served to when its last page was (retention keeps the seq after it). */
+  private readonly reading = new Map<number, number>();
 
   /** `lastSeq` reads the leader store's last seq. */
   constructor(lastSeq: () => number) {
@@ -59,9 +65,16 @@ export class LeaderState {
     return this.startSeq;
   }
 
-  /** servedSnapshot records that a snapshot at `seq` was served: a replica rebuilt from it pulls from there. */
+  /** servedSnapshot records that a page of a snapshot at `seq` was served: a replica rebuilt from it pulls from there. */
   servedSnapshot(seq: number): void {
     if (seq > this.startSeq) this.snapshots.add(seq);
+    this.reading.delete(seq);
+    this.reading.set(seq, Date.now());
+    // Oldest first: a client reading snapshots over and over keeps the newest MAX_READING only.
+    for (const old of this.reading.keys()) {
+      if (this.reading.size <= MAX_READING) break;
+      this.reading.delete(old);
+    }
   }
 
   /** addAckSource registers a replica whose ack is read on demand (a ring replica publishes it in shared memory). */
@@ -76,59 +89,45 @@ export class LeaderState {
       return;
     }
     this.acks.set(replica, { seq, at: Date.now() });
-    if (this.waiters.length > 0) this.recheck();
+    if (this.waiters.size > 0) this.waiters.look(this.ackedSeqs());
   }
 
   /** ackedAtLeast counts replicas whose ack is ≥ seq, never counting an ack beyond the leader's last seq. */
   ackedAtLeast(seq: number): number {
+    return countAtLeast(this.ackedSeqs(), seq);
+  }
+
+  /**
+   * ackedSeqs are the acks that count, highest first: every replica's within the leader's last
+   * seq, a ring replica's once a pull of its was answered (its position is then on our history).
+   */
+  private ackedSeqs(): number[] {
     const last = this.lastSeq();
-    if (seq > last) return 0;
-    const holds = (ack: number): boolean => ack >= seq && ack <= last;
-    let n = 0;
-    for (const [r, a] of this.acks) if (!this.ackSources.has(r) && holds(a.seq)) n++;
-    // A ring replica counts once a pull of its was answered: its position is then on our history.
-    for (const [r, read] of this.ackSources) if (this.acks.has(r) && holds(read())) n++;
-    return n;
+    const out: number[] = [];
+    for (const [r, a] of this.acks) if (!this.ackSources.has(r) && a.seq <= last) out.push(a.seq);
+    for (const [r, read] of this.ackSources) {
+      const seq = read();
+      if (this.acks.has(r) && seq <= last) out.push(seq);
+    }
+    return out.sort((a, b) => b - a);
   }
 
   /** waitForAcks resolves with the number of replicas that acked `seq`, once it reaches `n` or after `timeoutMs`. */
   waitForAcks(seq: number, n: number, timeoutMs: number): Promise<number> {
     const now = this.ackedAtLeast(seq);
     if (now >= n) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      const waiter: AckWaiter = {
-        seq,
-        n,
-        resolve,
-        timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          resolve(this.ackedAtLeast(seq));
-        }, timeoutMs),
-      };
-      this.waiters.push(waiter);
-      // Shared-memory acks change without an event: look at them every millisecond while someone waits.
-      if (this.ackSources.size > 0 && this.poll === undefined) {
-        this.poll = setInterval(() => {
-          this.recheck();
-          if (this.waiters.length === 0) {
-            clearInterval(this.poll);
-            this.poll = undefined;
-          }
-        }, 1);
-      }
-    });
-  }
-
-  private recheck(): void {
-    const still: AckWaiter[] = [];
-    for (const w of this.waiters) {
-      const n = this.ackedAtLeast(w.seq);
-      if (n >= w.n) {
-        clearTimeout(w.timer);
-        w.resolve(n);
-      } else still.push(w);
+    const acked = this.waiters.add(seq, n, timeoutMs, () => this.ackedAtLeast(seq));
+    // Shared-memory acks change without an event: look at them every millisecond while someone waits.
+    if (this.ackSources.size > 0 && this.poll === undefined) {
+      this.poll = setInterval(() => {
+        this.waiters.look(this.ackedSeqs());
+        if (this.waiters.size === 0) {
+          clearInterval(this.poll);
+          this.poll = undefined;
+        }
+      }, 1);
     }
-    this.waiters = still;
+    return acked;
   }
 
   /** retainFrom is the lowest seq a replica heard from recently still needs (undefined when none). */
@@ -139,6 +138,9 @@ export class LeaderState {
       if (!this.ackSources.has(r) && a.at >= cutoff && (min === undefined || a.seq + 1 < min))
         min = a.seq + 1;
     for (const read of this.ackSources.values()) if (min === undefined || read() + 1 < min) min = read() + 1;
+    for (const [seq, at] of this.reading)
+      if (at < cutoff) this.reading.delete(seq);
+      else if (min === undefined || seq + 1 < min) min = seq + 1;
     return min;
   }
 

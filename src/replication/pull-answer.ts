@@ -38,7 +38,8 @@ export interface PullLeader {
   name: string;
   /** store is the leader's replication seam; it throws UNAVAILABLE once the store leads no more. */
   store(): StoreReplication;
-  epochs: ShardEpochs;
+  /** epochs reads the leader's shard epochs as its worker knows them now (they change when it is re-elected). */
+  epochs(): ShardEpochs;
   /** ack records the replica's acknowledged seq (the leader's w=N waits and retention count it). */
   ack(replica: string, seq: number): void;
   /** restartFork is the fork for a first position above what the leader held at its start (LeaderState.restartFork). */
@@ -48,14 +49,13 @@ export interface PullLeader {
 /** answerPull answers pull `p` from `leader` (see above). */
 export async function answerPull(leader: PullLeader, p: PullRequest): Promise<PullAnswer> {
   const first = leader.store();
-  const { epochs } = leader;
-  const fork = checkPullEpoch(epochs, p.epoch, p.after);
+  const fork = checkPullEpoch(leader.epochs(), p.epoch, p.after);
   const none = (leaderSeq: number, gone: boolean): PullAnswer => ({
     gone,
     records: Buffer.alloc(0),
     leaderSeq,
-    epoch: epochs.epoch,
-    recordsEpoch: epochs.epoch,
+    epoch: leader.epochs().epoch,
+    recordsEpoch: leader.epochs().epoch,
   });
   if (fork !== undefined) return { ...none(first.lastSeq(), false), fork };
   const last = first.lastSeq();
@@ -81,6 +81,11 @@ export async function answerPull(leader: PullLeader, p: PullRequest): Promise<Pu
     throw new DistkvError('UNAVAILABLE', `${leader.name} is closing: it answers no pulls`);
   const leaderSeq = leader.store().lastSeq();
   if (r === 'gone') return none(leaderSeq, true);
+  // Read again after the wait: the leader may have been re-elected meanwhile, and the records it
+  // wrote since are of its new epoch. Labelled with the old one, the replica logged them so, and its
+  // next pull was told it forked at the new epoch's start (a divergence file of the leader's own
+  // records, and a resync for nothing).
+  const epochs = leader.epochs();
   const batch = cutAtEpoch(r.records, p.after + 1, epochs.history);
   return { gone: false, records: batch.records, leaderSeq, epoch: epochs.epoch, recordsEpoch: batch.epoch };
 }

@@ -49,7 +49,7 @@ export class ReplicationHost {
   private readonly followers = new Map<number, Follower>();
   private readonly seedCursors = new SeedCursors((index) => {
     const log = this.leaderStore(index); // UNAVAILABLE unless it leads here
-    return { dir: this.stores.get(index)!.spec.dir, log };
+    return { dir: this.stores.get(index)!.spec.dir, log, epochs: this.leaderEpochs(index) };
   });
   /** epochStarts are where promoted leaders' own epochs start (epoch-starts.ts). */
   private readonly epochStarts: EpochStarts;
@@ -271,8 +271,10 @@ export class ReplicationHost {
         ? undefined
         : { replication: () => leaderHere.store.replication, epochs: () => this.leaderEpochs(leaderIndex) },
     );
-    const localLeader =
-      leaderHere === undefined || r.leaderStore === undefined ? undefined : this.leaders.get(r.leaderStore);
+    // Read at each publish: a role change turns stores over one by one, and a replica started
+    // before its leader store was promoted found no leader state to tell (it was never counted).
+    const localLeader = (): LeaderState | undefined =>
+      leaderHere === undefined || leaderIndex === undefined ? undefined : this.leaders.get(leaderIndex);
     const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
     const follower = new Follower({
       source,
@@ -295,7 +297,7 @@ export class ReplicationHost {
         this.positions.set(index, SLOT_CONTACT_AT, p.contactAt);
         this.setFollowerState(index, p.state);
         if (p.contactAt > 0) this.heard.add(index);
-        localLeader?.ack(h.spec.node, p.ack);
+        localLeader()?.ack(h.spec.node, p.ack);
       },
       pullMaxBytes: r.pullMaxBytes,
       pullWaitMs: r.pullWaitMs,
@@ -328,7 +330,7 @@ export class ReplicationHost {
       {
         name: `store ${store}`,
         store: () => this.leaderStore(store),
-        epochs: this.leaderEpochs(store),
+        epochs: () => this.leaderEpochs(store),
         ack: (node, seq) => state?.ack(node, seq),
         restartFork: (node, after) => state?.restartFork(node, after),
       },
@@ -348,8 +350,9 @@ export class ReplicationHost {
   ): { seq: number; entries: ScanEntry[] } {
     const leader = this.leaderStore(store);
     const s = seq ?? leader.lastSeq();
-    // A replica rebuilt from this snapshot pulls from its seq: a position the leader vouches for.
-    if (seq === null) this.leaders.get(store)?.servedSnapshot(s);
+    // A replica rebuilt from this snapshot pulls from its seq: a position the leader vouches for,
+    // and keeps in its log meanwhile (every page renews it).
+    this.leaders.get(store)?.servedSnapshot(s);
     // Only the shard's slots, as reads and scans see it (src/storage/own-slots.ts): a backup made
     // after a layout change must not carry the keys left behind, stale beside their new owner's.
     const range = this.stores.get(store)!.spec.shard;

@@ -35,6 +35,8 @@ export class RingSource implements ReplicationSource {
    * position first (its restart fork) and counts its shared ack only after that.
    */
   private checkedGen = -1;
+  /** closed is set by close: a pull no longer waits on the ring. */
+  private closed = false;
   /** counters for /stats and tests. */
   readonly counters = { ringBatches: 0, fallbackPulls: 0 };
 
@@ -86,7 +88,7 @@ export class RingSource implements ReplicationSource {
         if (r.records.length === 0) this.lapMark = Number.POSITIVE_INFINITY;
         if (r.records.length > 0 || first !== undefined) return r;
       }
-      if (attempt === 0 && waitMs > 0) await this.ring.wait(seen, waitMs);
+      if (attempt === 0 && waitMs > 0 && !this.closed) await this.ring.wait(seen, waitMs);
     }
     return { records: Buffer.alloc(0), leaderSeq: this.leaderSeq(), epoch: this.epochs().epoch };
   }
@@ -123,7 +125,13 @@ export class RingSource implements ReplicationSource {
     return this.fallback.snapshot();
   }
 
+  /**
+   * close ends a pull in progress: its fallback's request, and a wait on the ring (up to
+   * `pull_wait_ms`, which a promotion holding this replica, or a stopping worker, waited out).
+   */
   close(): Promise<void> {
+    this.closed = true;
+    this.ring.interrupt();
     return this.fallback.close();
   }
 }

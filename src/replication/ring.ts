@@ -139,6 +139,11 @@ export class RingConsumer extends RingView {
     if (r.async) await r.value;
   }
 
+  /** interrupt ends a `wait` in progress on this ring (the consumer's own thread: its source closes). */
+  interrupt(): void {
+    Atomics.notify(this.words, RING_WAKE / 4);
+  }
+
   /** generation is the number of producers that ever started on the ring (GEN). */
   generation(): number {
     return Atomics.load(this.words, RING_GEN / 4);

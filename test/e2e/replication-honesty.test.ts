@@ -100,6 +100,20 @@ describe('honest replication acks and lag', () => {
     const missing = await fetch(`http://${L}/_repl/pull?shard=0&after=0&wait_ms=0`);
     assert.equal(missing.status, 403, 'a pull without a replica id is refused too');
     await missing.arrayBuffer();
+    // A pull or a snapshot that names no shard of the map is the caller's mistake, said as such
+    // (it was 403 UNKNOWN_REPLICA, "shard -1's replicas (none configured)", for the real replica).
+    for (const path of [
+      `/_repl/pull?after=0&wait_ms=0&replica=${R}`,
+      `/_repl/pull?shard=7&after=0&wait_ms=0&replica=${R}`,
+      '/_repl/snapshot',
+      '/_repl/snapshot?shard=7',
+    ]) {
+      const r = await fetch(`http://${L}${path}`);
+      assert.equal(r.status, 400, path);
+      const e = await errorOf(r);
+      assert.equal(e.code, 'INVALID_ARGUMENT', path);
+      assert.match(e.message, /^shard .*0\.\.0/, path);
+    }
     const stats = (await (await fetch(`http://${L}/stats`)).json()) as {
       stores: { replicas?: { replica: string }[] }[];
     };

@@ -67,4 +67,24 @@ describe('a divergence file', () => {
     assert.deepEqual(saveDiverged(logOf(10, 1, 8), other, 5), { file: other, records: 5 });
     assert.deepEqual(countDiverged(dir), { divergedRecords: 10, divergedFiles: 2 });
   });
+
+  it('never replaces a file of the same name that holds other records (two forks of one range under one epoch number)', () => {
+    const root = tempDir(after);
+    const dir = join(root, 'shard-0');
+    // A replica cut at 5 by a restart epoch 4 (its leader's lost records 6..10), resynced onto that
+    // leader's new 6..10, then cut at 5 again by a failover that also took epoch 4: same name.
+    const file = divergedFileOf(dir, 4, 6, 10);
+    assert.deepEqual(saveDiverged(logOf(10, 1), file, 5), { file, records: 5 });
+    const firstBytes = readFileSync(file);
+    const second = saveDiverged(logOf(10, 1, 8), file, 5);
+    assert.equal(second.records, 5);
+    assert.notEqual(second.file, file, 'the second save took the name of the first');
+    assert.deepEqual(readFileSync(file), firstBytes, 'the records of the first fork were overwritten');
+    assert.equal(readFileSync(second.file).length, 5 * 8);
+    assert.deepEqual(countDiverged(dir), { divergedRecords: 10, divergedFiles: 2 });
+    // A third save of either set of records keeps the file that holds them.
+    assert.deepEqual(saveDiverged(logOf(10, 1, 8), file, 5), { file: second.file, records: 0 });
+    assert.deepEqual(saveDiverged(logOf(10, 1), file, 5), { file, records: 0 });
+    assert.deepEqual(countDiverged(dir), { divergedRecords: 10, divergedFiles: 2 });
+  });
 });

@@ -10,7 +10,7 @@
  * state) runs the ring, and the leader counts a ring replica only once such a pull was answered.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { LeaderState } from '../../src/replication/leader-state.js';
 import { ringBytesFor } from '../../src/replication/ring-format.js';
 import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
@@ -112,5 +112,26 @@ describe('a ring replica ahead of where its restarted leader started', () => {
     const c = await source.pull(3, 1 << 20, 0);
     assert.ok(typeof c === 'object' && 'records' in c && c.records.length > 0);
     assert.equal(fallback.pulls, pullsBefore + 1, 'then it rejoined the ring');
+  });
+
+  it('ends a pull waiting on the ring when the source closes: a promotion stopping the replica waits for no pull_wait_ms', async () => {
+    const sab = new SharedArrayBuffer(ringBytesFor(4096));
+    new RingProducer(sab);
+    const fallback = new Fallback(() => ({ records: Buffer.alloc(0), leaderSeq: 0 }));
+    const source = new RingSource(new RingConsumer(sab), fallback, 'ring', () => 0);
+    // Checked by the leader (nothing new), the pull then waits on the empty ring.
+    // A worker's event loop has more to do; Atomics.waitAsync alone does not keep it running.
+    const alive = setInterval(() => undefined, 1000);
+    after(() => {
+      clearInterval(alive);
+    });
+    const t0 = Date.now();
+    const pulling = source.pull(0, 1 << 20, 10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    await source.close();
+    const r = await pulling;
+    const ms = Date.now() - t0;
+    assert.ok(ms < 2000, `the pull ended ${ms} ms after it began, not when its source closed`);
+    assert.ok(typeof r === 'object' && 'records' in r && r.records.length === 0);
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * Loading a leader snapshot into a replica store (follower.ts, its resync; docs/architecture.md,
+ * "Resync"), with the resync marker (resync-marker.ts) kept in step:
+ *   1. the marker says `loading`, durably, before the rebuild wipes the store (the wipe spares it):
+ *      a replica that stops from here on resyncs again when it starts, never serving or extending
+ *      the part it holds under a seq that does not describe it;
+ *   2. the entries go straight into the fresh store (one chunk written while the next is read),
+ *      then `finishSnapshot` sets its seq;
+ *   3. the marker says `exactSeq` (and the snapshot seq with the leader's epoch there), durably,
+ *      before the store is reopened to serve and log from the snapshot seq on.
+ */
+import { existsSync } from 'node:fs';
+import { DistkvError } from '../errors.js';
+import type { StoreReplication } from '../storage/store-replication.js';
+import { writeDurableJson } from './durable-json.js';
+import type { SnapshotStream } from './source.js';
+
+/** SnapshotTarget is the replica store a snapshot goes into (FollowerOptions' rebuild, reopen and resyncMarker). */
+export interface SnapshotTarget {
+  rebuild: () => Promise<StoreReplication>;
+  reopen: () => Promise<StoreReplication>;
+  resyncMarker?: string;
+  /**
+   * stopped says the follower stopped: the load ends at the next chunk (throwing), the half-loaded
+   * store left for the next rebuild. A snapshot read on the leader's worker (LocalSource) does not
+   * end when its source closes: a promotion's hold waited for the whole load.
+   */
+  stopped: () => boolean;
+}
+
+/** LoadedSnapshot is a replica rebuilt from a snapshot. */
+export interface LoadedSnapshot {
+  /** store is the reopened replica store, its epoch the leader's at the snapshot seq when it said. */
+  store: StoreReplication;
+  /** exactSeq is the seq from which the replica's content is exact (snapshot-format.ts). */
+  exactSeq: number;
+  /** loaded is the snapshot seq and the leader's epoch there (undefined when the leader sent none). */
+  loaded: { seq: number; epoch: number } | undefined;
+  keys: number;
+}
+
+/** loadSnapshot rebuilds the replica store of `to` from `snapshot` (see above). */
+export async function loadSnapshot(snapshot: SnapshotStream, to: SnapshotTarget): Promise<LoadedSnapshot> {
+  // The marker goes down before the wipe: a replica that stops between the wipe and the load
+  // would otherwise open without it, as whatever its log still held of it (in a shared commit
+  // log, its newest records over an emptied directory) under its old seq, and serve that.
+  const marker = to.resyncMarker;
+  checkRunning(to);
+  if (marker !== undefined) writeDurableJson(marker, { loading: true });
+  const fresh = await to.rebuild();
+  if (marker !== undefined && !existsSync(marker)) writeDurableJson(marker, { loading: true });
+  let keys = 0;
+  // One chunk is written while the next one is read.
+  let writing: Promise<void> = Promise.resolve();
+  for await (const chunk of snapshot.chunks) {
+    await writing;
+    checkRunning(to);
+    writing = fresh.loadSnapshotChunk(chunk, snapshot.seq);
+    keys += chunk.length;
+  }
+  await writing;
+  await fresh.finishSnapshot(snapshot.seq);
+  const exactSeq = Math.max(snapshot.seq, snapshot.exactSeq());
+  // The reopened store holds no record at the snapshot seq: without the leader's word, its epoch
+  // there came from the replica's own map, which may not have the leader's newer epoch yet. Its
+  // next pull was then told it forked below that seq, and saving the records above the fork
+  // failed (they came from the snapshot, not its log), again at every retry. The marker keeps
+  // it, so a replica restarted before it logs a record reads it back (setReplicaEpoch).
+  const loaded = snapshot.epoch === undefined ? undefined : { seq: snapshot.seq, epoch: snapshot.epoch };
+  if (marker !== undefined) writeDurableJson(marker, { exactSeq, ...loaded });
+  const store = await to.reopen();
+  if (snapshot.epoch !== undefined) store.epoch = snapshot.epoch;
+  return { store, exactSeq, loaded, keys };
+}
+
+/** checkRunning throws when the follower of `to` stopped. */
+function checkRunning(to: SnapshotTarget): void {
+  if (to.stopped())
+    throw new DistkvError('UNAVAILABLE', 'the replica stopped following in the middle of a snapshot load');
+}

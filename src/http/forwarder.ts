@@ -110,7 +110,8 @@ export class Forwarder {
   }
 
   /**
-   * relay sends one single-key request to `owner` (for `--proxy`), with its write `conditions`
+   * relay sends one single-key request to `owner` (for `--proxy`): `path` (an ASCII target,
+   * target-path.ts) exactly as given, with its write `conditions`
    * (each value a field line of its own), and returns what to pass back. `waitMs` is how long the
    * owner may hold the answer by design (a `w` write's timeout_ms): it is waited on top of the
    * relay's own bound, or a write the owner was still confirming would be reported unanswered.
@@ -123,10 +124,13 @@ export class Forwarder {
     conditions: Record<string, string[]> = {},
     waitMs = 0,
   ): Promise<{ status: number; headers: [string, string][]; body: Buffer }> {
-    const { request, dispatcher } = await this.http();
-    const res = await request(`${this.scheme}://${owner}${path}`, {
+    const { dispatcher } = await this.http();
+    // The path goes out as given (target-path.ts wrote it): `request(url)` would parse it as a
+    // URL, turning `\` into `/` and dropping dot segments, so the owner would get another key.
+    const res = await dispatcher.request({
+      origin: `${this.scheme}://${owner}`,
+      path,
       method,
-      dispatcher,
       headers: { ...conditions, [FORWARDED_HEADER]: '1' },
       ...(body === undefined ? {} : { body }),
       signal: AbortSignal.timeout(this.relayMs + waitMs),

@@ -183,7 +183,9 @@ function afterParam(params: ReadonlyMap<string, string>, maxKey: number): Buffer
 
 /**
  * The query parameters of a scan and a batch (docs/api.md; `local`, `shards` and `config` are what
- * nodes send each other): anything else, or one given twice, is a 400 naming it.
+ * nodes send each other): anything else, or one given twice, is a 400 naming it. The flags
+ * `local` and `leader` are 0 or 1: `leader=true` read as "not 1" served replicas' stale parts to
+ * a client that asked for leaders only.
  */
 const SCAN_PARAMS = [
   'prefix',
@@ -216,6 +218,8 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       const limit = intParam(params, 'limit', SCAN_DEFAULT_LIMIT, 1, SCAN_MAX_LIMIT);
       // A forwarding node asks for its part's bound (forwarder.ts); no one can ask for more.
       const maxBytes = intParam(params, 'max_bytes', SCAN_ANSWER_BYTES, 1, SCAN_ANSWER_BYTES);
+      const localOnly = intParam(params, 'local', 0, 0, 1) === 1;
+      const leaderOnly = intParam(params, 'leader', 0, 0, 1) === 1;
       const encoding = params.get('encoding') ?? 'utf8';
       if (encoding !== 'utf8' && encoding !== 'base64')
         throw new DistkvError('INVALID_ARGUMENT', `encoding must be "utf8" or "base64", got "${encoding}"`);
@@ -236,16 +240,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       }
       answerLater(
         res,
-        scan(
-          ctx,
-          prefix,
-          after,
-          { limit, maxBytes },
-          encoding === 'base64',
-          params.get('local') === '1',
-          params.get('leader') === '1',
-          shards,
-        ),
+        scan(ctx, prefix, after, { limit, maxBytes }, encoding === 'base64', localOnly, leaderOnly, shards),
         (r, { status, body, lag }) => {
           if (lag !== undefined) r.writeHeader('X-Distkv-Lag', lag);
           sendJson(r, body, status);
@@ -258,7 +253,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
     '/kv/_batch',
     route(ctx, 'kv_batch', (res, req) => {
       const params = strictQuery(req.getQuery(), BATCH_PARAMS);
-      const localOnly = params.get('local') === '1';
+      const localOnly = intParam(params, 'local', 0, 0, 1) === 1;
       const mismatch = configMismatch(params, ctx.shardMap.hash);
       if (mismatch) throw mismatch;
       readBody(res, req, batchLimit, 'body', (body) => {

@@ -109,7 +109,8 @@ function writeConcern(
 const NO_CONCERN = { w: 0, timeoutMs: 0 };
 
 /**
- * dispatch submits one key operation to the worker that owns its shard; a KeyRequest answers.
+ * dispatch submits one key operation to the worker that owns its shard; a KeyRequest answers
+ * (503 SWITCHING_LEADER when the shard's leader left this process since the key was placed).
  * `value` must stay valid only for the duration of the call. A write waits for `concern`; a read
  * accepts a replica's lag up to `maxLagMs` (undefined: any).
  */
@@ -126,7 +127,17 @@ function dispatch(
 ): void {
   const listener = ctx.listener;
   const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
-  if (!target.local) throw new Error(`dispatch: shard ${shard} is not local`);
+  if (!target.local) {
+    // The key was placed here when the head arrived, and a new map moved the shard's leader to
+    // another node while the body was arriving: nothing was executed, so the client may send it
+    // again (it was a 500 INTERNAL, "dispatch: shard is not local", as if a bug).
+    sendSwitching(
+      res,
+      ctx,
+      `shard ${shard}'s leader moved to ${target.address} while this request was arriving; it was not executed: retry`,
+    );
+    return;
+  }
   const lag = op === OP_GET ? lagOf(ctx, target, maxLagMs) : undefined;
   const request = new KeyRequest(
     res,

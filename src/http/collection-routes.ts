@@ -26,6 +26,7 @@ import type { Router } from './router.js';
 import { extOf, versionOf } from './write-conditions.js';
 import {
   type BatchResult,
+  type IndexedOp,
   mergeScan,
   parseShardList,
   planBatch,
@@ -258,7 +259,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       if (mismatch) throw mismatch;
       readBody(res, req, batchLimit, 'body', (body) => {
         const ops = parseBatch(body, maxKey, maxValue);
-        answerLater(res, runBatch(ctx, ops, localOnly), (r, results) => {
+        answerLater(res, runBatch(ctx, ops, localOnly, res.connection), (r, results) => {
           sendJson(r, { results, errors: results.filter((x) => !x.ok).length });
         });
       });
@@ -266,12 +267,17 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
   );
 }
 
+/**
+ * runBatch applies a batch: its local operations now, its other owners' parts forwarded once the
+ * writes `connection` forwarded before have been answered (forwarder.ts, inOrder).
+ */
 function runBatch(
   ctx: HttpContext,
   ops: ReturnType<typeof parseBatch>,
   localOnly: boolean,
+  connection: object,
 ): Promise<BatchResult[]> {
-  if (hasConditions(ops)) return runConditionalBatch(ctx, ops, localOnly);
+  if (hasConditions(ops)) return runConditionalBatch(ctx, ops, localOnly, connection);
   const plan = planBatch(ops, (key) => ctx.shardMap.shardOf(key), ctx.listener.writes, localOnly);
   return new Promise((resolve) => {
     const results: BatchResult[] = new Array<BatchResult>(ops.length);
@@ -314,7 +320,7 @@ function runBatch(
           handler,
         );
     }
-    for (const [owner, part] of plan.remote) {
+    const forward = ([owner, part]: [string, IndexedOp[]]): Promise<void> =>
       ctx.forwarder
         .batch(
           owner,
@@ -337,6 +343,8 @@ function runBatch(
             }
           },
         );
-    }
+    // The parts go out together (different owners), after this connection's earlier forwarded writes.
+    if (plan.remote.size > 0)
+      void ctx.forwarder.inOrder(connection, () => Promise.all([...plan.remote].map(forward)));
   });
 }

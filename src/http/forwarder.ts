@@ -4,6 +4,13 @@
  * so an owner never forwards again; scatter-merge.ts plans and merges them), and with `--proxy` it
  * relays single-key requests (proxy.ts). Each owner gets FORWARD_TIMEOUT_MS; one that does not
  * answer in time is reported by name (shard and address) instead of the request hanging.
+ *
+ * Writes pipelined on one client connection are applied in the order they came (RFC 9112 section
+ * 9.3.2 lets a server run only safe requests in parallel). Local ones are, since they reach their
+ * worker in order; forwarded ones went out at once on separate connections to the owner, which
+ * could apply them in either order: a PUT of a large value then one of a small value to the same
+ * key, both answered 204, left the large one. So the writes one connection forwards go out one
+ * after the other (`inOrder`): each when the owner has answered the one before (or it failed).
  */
 import type { Agent, Dispatcher } from 'undici';
 import { undici } from '../util/lazy-undici.js';
@@ -30,6 +37,8 @@ export class Forwarder {
   /** ca is the PEM of the CA(s) trusted for https owners (server.tls_ca); undefined = the system's. */
   private readonly ca: Buffer | undefined;
   private readonly relayMs: number;
+  /** tails: per client connection (HttpResponse.connection), the last write it forwarded, settled. */
+  private readonly tails = new WeakMap<object, Promise<void>>();
 
   /** `relayMs` bounds a relayed request before the wait it asks for (RELAY_TIMEOUT_MS). */
   constructor(scheme: 'http' | 'https', configHash: string, ca?: Buffer, relayMs = RELAY_TIMEOUT_MS) {
@@ -37,6 +46,21 @@ export class Forwarder {
     this.configHash = configHash;
     this.ca = ca;
     this.relayMs = relayMs;
+  }
+
+  /**
+   * inOrder calls `send` (the forwarding of one write, or of all the parts of one batch) once the
+   * writes that `connection` forwarded before it have been answered (see the design block).
+   */
+  inOrder<T>(connection: object, send: () => Promise<T>): Promise<T> {
+    const before = this.tails.get(connection);
+    const sent = before === undefined ? send() : before.then(send);
+    const tail = sent.then(settledOk, settledOk);
+    this.tails.set(connection, tail);
+    void tail.then(() => {
+      if (this.tails.get(connection) === tail) this.tails.delete(connection);
+    });
+    return sent;
   }
 
   /**
@@ -164,6 +188,10 @@ export class Forwarder {
     });
     return { request: u.request, dispatcher: this.agent };
   }
+}
+
+function settledOk(): void {
+  // a forwarded write's outcome is its caller's; the next one only waits for it to settle
 }
 
 /** remoteError keeps the owner's error code (CONFIG_MISMATCH matters to the caller) when it sent one. */

@@ -10,15 +10,14 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
 import { registerCollectionRoutes } from '../../src/http/collection-routes.js';
 import type { HttpContext } from '../../src/http/context.js';
 import { Forwarder } from '../../src/http/forwarder.js';
-import { Http1Server } from '../../src/http/http1-server.js';
+import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
 import { Router } from '../../src/http/router.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
-import { freePort } from '../helpers/ports.js';
+import { startRouterServer } from '../helpers/router-server.js';
 import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
 
 const events: string[] = [];
@@ -74,16 +73,7 @@ before(async () => {
   const router = new Router();
   registerKvRoutes(router, ctx);
   registerCollectionRoutes(router, ctx);
-  port = await freePort();
-  server = new Http1Server({
-    host: '127.0.0.1',
-    port,
-    address: `127.0.0.1:${port}`,
-    router,
-    observer: { started: () => undefined, finished: () => undefined },
-    log: pino({ level: 'silent' }),
-  });
-  await server.listen();
+  ({ port, server } = await startRouterServer(router));
 });
 
 after(async () => {

@@ -9,16 +9,15 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
 import type { HttpContext } from '../../src/http/context.js';
-import { Http1Server } from '../../src/http/http1-server.js';
+import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
 import { Router } from '../../src/http/router.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import type { Target } from '../../src/server/node-plan.js';
 import type { OpHandler } from '../../src/server/worker-pool.js';
 import { ST_DONE } from '../../src/worker/op-format.js';
-import { freePort } from '../helpers/ports.js';
+import { startRouterServer } from '../helpers/router-server.js';
 
 const HERE: Target = { local: true, worker: 0, store: 0, role: 'leader', leaderStore: 0 };
 const ELSEWHERE: Target = { local: false, address: '127.0.0.1:1' };
@@ -54,16 +53,7 @@ let generalPort = 0;
 async function start(fast: boolean): Promise<number> {
   const router = new Router();
   registerKvRoutes(router, ctx, fast);
-  const port = await freePort();
-  const server = new Http1Server({
-    host: '127.0.0.1',
-    port,
-    address: `127.0.0.1:${port}`,
-    router,
-    observer: { started: () => undefined, finished: () => undefined },
-    log: pino({ level: 'silent' }),
-  });
-  await server.listen();
+  const { port, server } = await startRouterServer(router);
   servers.push(server);
   return port;
 }

@@ -8,7 +8,6 @@
  * context whose one shard another node leads.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { registerCollectionRoutes } from '../../src/http/collection-routes.js';
 import type { HttpContext } from '../../src/http/context.js';
@@ -17,6 +16,7 @@ import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
 import { Router } from '../../src/http/router.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { startRouterServer } from '../helpers/router-server.js';
 import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
 
@@ -83,26 +83,9 @@ after(async () => {
 });
 
 /** pipeline sends `requests` at once on one connection and resolves with the answers' status lines. */
-function pipeline(requests: string[]): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1');
-    let out = '';
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      out += d;
-      const lines = out.match(/^HTTP\/1\.1 \d+/gm) ?? [];
-      if (lines.length === requests.length) {
-        sock.destroy();
-        resolve(lines);
-      }
-    });
-    sock.on('error', reject);
-    sock.write(requests.join(''));
-    setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`no answers in time: ${out}`));
-    }, 5000).unref();
-  });
+async function pipeline(requests: string[]): Promise<string[]> {
+  const out = await rawRequest(port, requests.join(''), { idleMs: 1000 });
+  return out.match(/^HTTP\/1\.1 \d+/gm) ?? [];
 }
 
 const put = (value: string): string =>

@@ -268,8 +268,8 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
 }
 
 /**
- * runBatch applies a batch: its local operations now, its other owners' parts forwarded once the
- * writes `connection` forwarded before have been answered (forwarder.ts, inOrder).
+ * runBatch applies a batch: its local operations now, each other owner's part forwarded once the
+ * writes `connection` forwarded to that owner before have been answered (forwarder.ts, inOrder).
  */
 function runBatch(
   ctx: HttpContext,
@@ -343,8 +343,7 @@ function runBatch(
             }
           },
         );
-    // The parts go out together (different owners), after this connection's earlier forwarded writes.
-    if (plan.remote.size > 0)
-      void ctx.forwarder.inOrder(connection, () => Promise.all([...plan.remote].map(forward)));
+    // Each part after the writes this connection forwarded to its owner before (forwarder.ts).
+    for (const entry of plan.remote) void ctx.forwarder.inOrder(connection, entry[0], () => forward(entry));
   });
 }

@@ -35,8 +35,8 @@ export function hasConditions(ops: readonly BatchOp[]): boolean {
 
 /**
  * runConditionalBatch applies a batch with conditions all-or-nothing, or throws a 4xx before
- * writing anything. Forwarded, it goes out after the writes `connection` forwarded before it
- * (forwarder.ts, inOrder).
+ * writing anything. Forwarded, it goes out after the writes `connection` forwarded to its owner
+ * before it (forwarder.ts, inOrder).
  */
 export async function runConditionalBatch(
   ctx: HttpContext,
@@ -77,7 +77,7 @@ export async function runConditionalBatch(
       throw new DistkvError('WRONG_NODE', `the batch's shard ${shard} is led by ${t.address}; send it there`);
     const owner = t.address;
     return ctx.forwarder
-      .inOrder(connection, () =>
+      .inOrder(connection, owner, () =>
         ctx.forwarder.batch(
           owner,
           valid.map((o) => toWireOp(o)),

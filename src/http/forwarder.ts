@@ -9,8 +9,10 @@
  * 9.3.2 lets a server run only safe requests in parallel). Local ones are, since they reach their
  * worker in order; forwarded ones went out at once on separate connections to the owner, which
  * could apply them in either order: a PUT of a large value then one of a small value to the same
- * key, both answered 204, left the large one. So the writes one connection forwards go out one
- * after the other (`inOrder`): each when the owner has answered the one before (or it failed).
+ * key, both answered 204, left the large one. So the writes one connection forwards to one owner
+ * go out one after the other (`inOrder`): each when the owner has answered the one before (or it
+ * failed). Writes to different owners are of different keys and go out in parallel, as a
+ * connection's local writes to different workers are applied in parallel.
  */
 import type { Agent, Dispatcher } from 'undici';
 import { undici } from '../util/lazy-undici.js';
@@ -37,8 +39,8 @@ export class Forwarder {
   /** ca is the PEM of the CA(s) trusted for https owners (server.tls_ca); undefined = the system's. */
   private readonly ca: Buffer | undefined;
   private readonly relayMs: number;
-  /** tails: per client connection (HttpResponse.connection), the last write it forwarded, settled. */
-  private readonly tails = new WeakMap<object, Promise<void>>();
+  /** tails: per client connection (HttpResponse.connection) and owner, the last write forwarded, settled. */
+  private readonly tails = new WeakMap<object, Map<string, Promise<void>>>();
 
   /** `relayMs` bounds a relayed request before the wait it asks for (RELAY_TIMEOUT_MS). */
   constructor(scheme: 'http' | 'https', configHash: string, ca?: Buffer, relayMs = RELAY_TIMEOUT_MS) {
@@ -49,16 +51,18 @@ export class Forwarder {
   }
 
   /**
-   * inOrder calls `send` (the forwarding of one write, or of all the parts of one batch) once the
-   * writes that `connection` forwarded before it have been answered (see the design block).
+   * inOrder calls `send` (the forwarding of one write, or of one batch part, to `owner`) once the
+   * writes that `connection` forwarded to `owner` before it have been answered (see the design block).
    */
-  inOrder<T>(connection: object, send: () => Promise<T>): Promise<T> {
-    const before = this.tails.get(connection);
+  inOrder<T>(connection: object, owner: string, send: () => Promise<T>): Promise<T> {
+    let owners = this.tails.get(connection);
+    if (owners === undefined) this.tails.set(connection, (owners = new Map<string, Promise<void>>()));
+    const before = owners.get(owner);
     const sent = before === undefined ? send() : before.then(send);
     const tail = sent.then(settledOk, settledOk);
-    this.tails.set(connection, tail);
+    owners.set(owner, tail);
     void tail.then(() => {
-      if (this.tails.get(connection) === tail) this.tails.delete(connection);
+      if (owners.get(owner) === tail) owners.delete(owner);
     });
     return sent;
   }

@@ -11,8 +11,8 @@
  * A forwarded request carries `X-Distkv-Forwarded: 1` (FORWARDED_HEADER); a node never forwards
  * such a request again (it answers 307 if it does not own the key), so even nodes that disagree
  * about the config cannot bounce a request between them. An owner that cannot be reached gives
- * 503 SHARD_UNREACHABLE. Writes pipelined on one connection are relayed one after the other, so
- * the owner applies them in the order they came (forwarder.ts).
+ * 503 SHARD_UNREACHABLE. Writes pipelined on one connection are relayed to their owner one after
+ * the other, so it applies them in the order they came (forwarder.ts).
  */
 import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
@@ -57,8 +57,8 @@ export function proxyToOwner(
     ctx.forwarder.relay(owner, method, path, body, headers, waitMs);
   answerLater(
     res,
-    // Writes after the ones this connection relayed before (forwarder.ts: inOrder).
-    write ? ctx.forwarder.inOrder(res.connection, relay) : relay(),
+    // A write after the ones this connection relayed to the owner before (forwarder.ts: inOrder).
+    write ? ctx.forwarder.inOrder(res.connection, owner, relay) : relay(),
     (r, reply) => {
       if (reply.status >= 400) r.code = relayedErrorCode(reply.body);
       r.writeStatus(statusLine(reply.status));

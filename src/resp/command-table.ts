@@ -17,6 +17,7 @@ import { cluster } from './commands-cluster.js';
 import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
 import { COMPAT_COMMANDS } from './command-table-compat.js';
 import { GET_NAME, SET_NAME } from './resp-parser.js';
+import { unknownCommand, unknownSubcommand } from './unknown-command.js';
 
 export type { CommandSpec } from './command-spec.js';
 
@@ -323,14 +324,7 @@ function namesHeldKey(c: RespConnection, cmd: CommandSpec, args: Buffer[]): bool
 export function dispatch(c: RespConnection, args: Buffer[]): boolean {
   const cmd = commandOf(args[0]!);
   if (cmd === undefined) {
-    const name = args[0]!.toString('latin1');
-    const shown = args
-      .slice(1)
-      .map((a) => `'${a.toString('utf8', 0, 128)}' `)
-      .join('');
-    c.queue
-      .now(c.proto)
-      .error(`ERR unknown command '${name.slice(0, 128)}', with args beginning with: ${shown}`);
+    c.queue.now(c.proto).errorBytes(unknownCommand(args));
     return true;
   }
   if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
@@ -413,13 +407,16 @@ function command(c: RespConnection, args: Buffer[]): void {
       w.array(COMMANDS.length);
       for (const cmd of COMMANDS) w.bulk(cmd.name);
       return;
-    case 'info':
-      w.array(named.length);
-      for (const cmd of named) {
+    case 'info': {
+      // As Redis 7: COMMAND INFO without names describes every command.
+      const infos = args.length === 2 ? COMMANDS : named;
+      w.array(infos.length);
+      for (const cmd of infos) {
         if (cmd === undefined) w.nilArray();
         else writeInfo(w, cmd);
       }
       return;
+    }
     case 'docs': {
       const docs = args.length === 2 ? COMMANDS : named.filter((x) => x !== undefined);
       w.map(docs.length);
@@ -430,6 +427,6 @@ function command(c: RespConnection, args: Buffer[]): void {
       w.help(COMMAND_HELP);
       return;
     default:
-      w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try COMMAND HELP.`);
+      w.errorBytes(unknownSubcommand(args[1]!, 'COMMAND'));
   }
 }

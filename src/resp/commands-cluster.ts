@@ -21,6 +21,7 @@ import type { ShardInfo } from '../routing/shard-map.js';
 import { formatEndpoint, nodeIdOf, type RespEndpoint, respEndpointOf } from './resp-address.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
+import { unknownSubcommand } from './unknown-command.js';
 
 /** ClusterNode is one node of the topology as cluster commands describe it. */
 interface ClusterNode {
@@ -194,7 +195,7 @@ export function cluster(c: RespConnection, args: Buffer[]): void {
   const sub = args[1]!.toString('latin1').toLowerCase();
   const arity = ARITY[sub];
   if (arity === undefined) {
-    w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try CLUSTER HELP.`);
+    w.errorBytes(unknownSubcommand(args[1]!, 'CLUSTER'));
     return;
   }
   if (args.length !== arity) {

@@ -8,10 +8,13 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RespConnection } from './resp-connection.js';
 import { globMatch } from './glob.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
+import { unknownSubcommand } from './unknown-command.js';
 
 /** SERVER_VERSION is the Redis version distkv reports (the command set it follows). */
 export const SERVER_VERSION = '7.0.0';
 
+const DEFAULT_USER = Buffer.from('default');
+const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
 const BAD_NAME = 'ERR Client names cannot contain spaces, newlines or special characters.';
 
 /** validName reports whether a client name is printable ASCII without blanks, as Redis requires. */
@@ -26,6 +29,15 @@ function lower(b: Buffer | undefined): string {
 function tokenMatches(c: RespConnection, given: Buffer): boolean {
   const token = Buffer.from(c.ctx.config.server.token);
   return token.length === given.length && timingSafeEqual(token, given);
+}
+
+/**
+ * credentialsMatch reports whether `user` and `password` authenticate: the user `default` with the
+ * token, or with any password while no token is set (Redis's `nopass` default user).
+ */
+function credentialsMatch(c: RespConnection, user: Buffer, password: Buffer): boolean {
+  if (user.toString() !== 'default') return false;
+  return c.ctx.config.server.token === '' || tokenMatches(c, password);
 }
 
 /** ping: PING [message]. */
@@ -47,22 +59,24 @@ export function quit(c: RespConnection): void {
   c.quit();
 }
 
-/** auth: AUTH password | AUTH default password. */
+/** auth: AUTH password | AUTH username password (the user is `default`). */
 export function auth(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
   if (args.length > 3) {
     w.error('ERR syntax error');
     return;
   }
-  if (c.ctx.config.server.token === '') {
+  // As Redis: only the one-argument form is an error without a password; `AUTH default any`
+  // succeeds then (a client configured with a user and password still connects).
+  if (args.length === 2 && c.ctx.config.server.token === '') {
     w.error(
       'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
     );
     return;
   }
-  const user = args.length === 3 ? args[1]!.toString() : 'default';
-  if (user !== 'default' || !tokenMatches(c, args[args.length - 1]!)) {
-    w.error('WRONGPASS invalid username-password pair or user is disabled.');
+  const user = args.length === 3 ? args[1]! : DEFAULT_USER;
+  if (!credentialsMatch(c, user, args[args.length - 1]!)) {
+    w.error(WRONGPASS);
     return;
   }
   c.authenticated = true;
@@ -88,9 +102,8 @@ export function hello(c: RespConnection, args: Buffer[]): void {
   for (let i = 2; i < args.length; i++) {
     const opt = lower(args[i]);
     if (opt === 'auth' && i + 2 < args.length) {
-      const user = args[i + 1]!.toString();
-      if (c.ctx.config.server.token !== '' && (user !== 'default' || !tokenMatches(c, args[i + 2]!))) {
-        c.queue.now(c.proto).error('WRONGPASS invalid username-password pair or user is disabled.');
+      if (!credentialsMatch(c, args[i + 1]!, args[i + 2]!)) {
+        c.queue.now(c.proto).error(WRONGPASS);
         return;
       }
       c.authenticated = true;
@@ -200,7 +213,7 @@ export function client(c: RespConnection, args: Buffer[]): void {
     case 'reply':
       break; // REPLY without exactly one mode (handled above)
     default:
-      w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try CLIENT HELP.`);
+      w.errorBytes(unknownSubcommand(args[1]!, 'CLIENT'));
       return;
   }
   w.error(`ERR wrong number of arguments for 'client|${sub}' command`);
@@ -236,7 +249,7 @@ export function config(c: RespConnection, args: Buffer[]): void {
     return;
   }
   if (lower(args[1]) !== 'get') {
-    w.error(`ERR unknown subcommand '${args[1]!.toString()}'. Try CONFIG HELP.`);
+    w.errorBytes(unknownSubcommand(args[1]!, 'CONFIG'));
     return;
   }
   if (args.length < 3) {

@@ -23,19 +23,31 @@ const MAX_WAIT_MS = 2 ** 31 - 1;
 /** WAIT_SLICE_MS is the longest wait WAIT leaves with a worker at once (waitAcks). */
 const WAIT_SLICE_MS = 1000;
 
-/** servedStores lists the local stores holding this node's keys, in shard order. */
-export function servedStores(c: RespConnection): LocalTarget[] {
+/** ServedStore is a local store holding this node's keys, with the index of its shard. */
+export interface ServedStore {
+  shard: number;
+  target: LocalTarget;
+}
+
+/** servedShards lists the local stores holding this node's keys, in shard order. */
+export function servedShards(c: RespConnection): ServedStore[] {
   const { listener, plan } = c.ctx;
-  const out: LocalTarget[] = [];
+  const out: ServedStore[] = [];
   for (const s of c.ctx.liveShards()) {
     const read = listener.reads[s.idx]!;
-    if (c.readonly && read.local && plan.stores[read.store]!.node === listener.address) out.push(read);
+    if (c.readonly && read.local && plan.stores[read.store]!.node === listener.address)
+      out.push({ shard: s.idx, target: read });
     else {
       const write = listener.writes[s.idx]!;
-      if (write.local && s.address === listener.address) out.push(write);
+      if (write.local && s.address === listener.address) out.push({ shard: s.idx, target: write });
     }
   }
-  return out;
+  return out.sort((a, b) => a.shard - b.shard);
+}
+
+/** servedStores lists the local stores holding this node's keys, in shard order. */
+export function servedStores(c: RespConnection): LocalTarget[] {
+  return servedShards(c).map((s) => s.target);
 }
 
 function parseCount(b: Buffer | undefined): number | undefined {
@@ -79,10 +91,13 @@ export function scan(c: RespConnection, args: Buffer[]): void {
     c.queue.now(c.proto).error('ERR invalid cursor');
     return;
   }
-  const stores = servedStores(c);
+  // A position names a shard, not a place in this list: the list changes when a failover moves a
+  // leader here or away (or with READONLY), and a place in it then named another store, whose
+  // keys the scan skipped or repeated. The scan resumes at the first shard served from there on.
+  const served = servedShards(c);
   const p = c.queue.later(c.proto, () => undefined);
-  const target = stores[pos.store];
-  if (target === undefined) {
+  const at = served.find((s) => s.shard >= pos.shard);
+  if (at === undefined) {
     c.queue.completeWith(p, (w) => {
       w.array(2);
       w.bulk('0');
@@ -90,14 +105,16 @@ export function scan(c: RespConnection, args: Buffer[]): void {
     });
     return;
   }
+  const from = at.shard === pos.shard ? pos : { shard: at.shard, after: undefined };
   const prefix = Buffer.from(pattern === undefined ? '' : literalPrefix(pattern), 'latin1');
+  const last = served[served.length - 1]!.shard;
   // Once the replies before it are complete, so a page sees the writes sent before the SCAN.
   c.readAtHead(p, () => {
-    scanPage(c, p, target, prefix, pos, count, stores.length, pattern, typeOk);
+    scanPage(c, p, at.target, prefix, from, count, last, pattern, typeOk);
   });
 }
 
-/** scanPage reads one SCAN page from `target` after `pos` and answers it at `p`. */
+/** scanPage reads one SCAN page from `target` (the store of shard `pos.shard`) after `pos` and answers it at `p`; `lastShard` is the last shard served. */
 function scanPage(
   c: RespConnection,
   p: Pending,
@@ -105,7 +122,7 @@ function scanPage(
   prefix: Buffer,
   pos: ScanPosition,
   count: number,
-  storeCount: number,
+  lastShard: number,
   pattern: string | undefined,
   typeOk: boolean,
 ): void {
@@ -126,9 +143,9 @@ function scanPage(
         const last = entries[entries.length - 1];
         const next =
           r.type !== 'scan-result' || !r.more || last === undefined
-            ? { store: pos.store + 1, after: undefined }
-            : { store: pos.store, after: Buffer.from(last.key) };
-        const done = next.store >= storeCount;
+            ? { shard: pos.shard + 1, after: undefined }
+            : { shard: pos.shard, after: Buffer.from(last.key) };
+        const done = next.shard > lastShard;
         const keys = entries
           .map((e) => Buffer.from(e.key))
           .filter((k) => typeOk && (pattern === undefined || globMatch(pattern, k.toString('latin1'))));

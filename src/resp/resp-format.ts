@@ -111,6 +111,16 @@ export class RespWriter {
     this.line('-', text.replaceAll(/[\r\n]+/g, ' '));
   }
 
+  /** errorBytes writes an error of raw bytes (starting with its code), each CR or LF in it made a space, as Redis does. */
+  errorBytes(text: Uint8Array): void {
+    this.reserve(text.length + 3);
+    const b = this.buf;
+    b[this.len++] = 0x2d;
+    for (const c of text) b[this.len++] = c === 13 || c === 10 ? 0x20 : c;
+    b[this.len++] = 13;
+    b[this.len++] = 10;
+  }
+
   /** integer writes an integer. */
   integer(n: number | bigint): void {
     this.line(':', String(n));

@@ -71,6 +71,12 @@ export class RespParser {
   private partial: Buffer[] | undefined;
   /** partialLeft is how many bulks `partial` still lacks. */
   private partialLeft = 0;
+  /**
+   * partialKept is how many of `partial`'s arguments are already safe to keep (copies, or views of
+   * input that stays valid): a suspend copies only the ones after it. Copying them all again at
+   * each suspend cost quadratic time for an array whose transient reads end at bulk boundaries.
+   */
+  private partialKept = 0;
   /** resume is where the held input restarts after an INCOMPLETE inside an array's bulks, or -1. */
   private resume = -1;
   /** inPlace is set while a transient chunk is parsed where it lies: what is kept of it is copied. */
@@ -173,6 +179,7 @@ export class RespParser {
       pos = end;
       if (partial !== undefined) {
         this.partial = undefined;
+        this.partialKept = 0;
         this.commandBytes = 0;
       }
       if (args.length > 0) stopped = !onCommand(args);
@@ -302,7 +309,8 @@ export class RespParser {
       this.error = `Protocol error: command of more than ${this.maxCommand} bytes`;
       return INCOMPLETE;
     }
-    if (this.inPlace) copyArgs(args);
+    if (this.inPlace) copyArgs(args, this.partialKept);
+    this.partialKept = args.length;
     this.partial = args;
     this.partialLeft = left;
     this.resume = p;
@@ -360,9 +368,9 @@ export class RespParser {
   }
 }
 
-/** copyArgs replaces each argument of `args` by a copy (the shared GET_NAME and SET_NAME stay). */
-export function copyArgs(args: Buffer[]): Buffer[] {
-  for (let i = 0; i < args.length; i++) {
+/** copyArgs replaces each argument of `args` from `from` on by a copy (the shared GET_NAME and SET_NAME stay). */
+export function copyArgs(args: Buffer[], from = 0): Buffer[] {
+  for (let i = from; i < args.length; i++) {
     const a = args[i]!;
     if (a !== GET_NAME && a !== SET_NAME) args[i] = Buffer.from(a);
   }

@@ -13,9 +13,12 @@
 /** MAX_CURSORS is how many open cursors a listener remembers. */
 export const MAX_CURSORS = 4096;
 
-/** ScanPosition is where a scan resumes: the index into the served stores and the last key returned. */
+/**
+ * ScanPosition is where a scan resumes: the index of a shard (the scan goes on at the first shard
+ * from there that the node serves when it resumes) and the last key returned in it.
+ */
 export interface ScanPosition {
-  store: number;
+  shard: number;
   after: Buffer | undefined;
 }
 
@@ -35,7 +38,7 @@ export class ScanCursors {
 
   /** take returns the position of a cursor (kept, as the newest: it may be sent again); 0 is the start; undefined when unknown. */
   take(cursor: number): ScanPosition | undefined {
-    if (cursor === 0) return { store: 0, after: undefined };
+    if (cursor === 0) return { shard: 0, after: undefined };
     const pos = this.open.get(cursor);
     if (pos !== undefined) {
       this.open.delete(cursor);

@@ -99,6 +99,45 @@ describe('RespParser with malformed input', () => {
     assert.deepEqual(seen, [count, 1]);
     assert.ok(most < 65536, `held ${most} bytes`);
   });
+
+  it('copies each argument of an array that arrives in transient reads once, however many reads it spans', () => {
+    // Each read ends at a bulk boundary, so each is parsed in place and its arguments are copied
+    // when the array suspends: copying every argument so far at each suspend cost quadratic time
+    // (an array of 400,000 arguments in 2,000 reads kept the main thread busy for minutes).
+    const reads = 200;
+    const perRead = 50;
+    const p = new RespParser(1 << 20);
+    const shared = Buffer.alloc(65536);
+    const feed = (bytes: Buffer, onCommand: (args: Buffer[]) => boolean): void => {
+      bytes.copy(shared);
+      assert.equal(p.feed(shared.subarray(0, bytes.length), onCommand, true), undefined);
+    };
+    const seen: string[][] = [];
+    const onCommand = (args: Buffer[]): boolean => {
+      seen.push(args.map((a) => a.toString('latin1')));
+      return true;
+    };
+    const copies = mock.method(Buffer, 'from');
+    try {
+      feed(Buffer.from(`*${reads * perRead}\r\n`), onCommand);
+      for (let r = 0; r < reads; r++) {
+        const args = Array.from({ length: perRead }, (_, i) => `k${r * perRead + i}`);
+        feed(Buffer.concat(args.map((a) => Buffer.from(`$${a.length}\r\n${a}\r\n`))), onCommand);
+      }
+    } finally {
+      copies.mock.restore();
+    }
+    assert.equal(seen.length, 1);
+    assert.deepEqual(
+      seen[0],
+      Array.from({ length: reads * perRead }, (_, i) => `k${i}`),
+      'every argument kept its bytes after the read buffer was overwritten',
+    );
+    // Each argument once, besides the test's own Buffer.from calls (the count line, one per argument).
+    const own = 1 + reads * perRead;
+    const made = copies.mock.callCount() - own;
+    assert.ok(made <= reads * perRead, `${made} copies for ${reads * perRead} arguments`);
+  });
 });
 
 /** A frame of a random stream: its bytes and what the parser must make of it. */

@@ -1,0 +1,20 @@
+/**
+ * A stand-in RespConnection for unit tests of RESP command handlers: a real ReplyQueue (its `out`
+ * holds the replies written at the head) on RESP2, plus the fields the handler under test reads.
+ */
+import { ReplyQueue } from '../../src/resp/reply-queue.js';
+import type { RespConnection } from '../../src/resp/resp-connection.js';
+
+/** fakeConnection returns a connection with a fresh ReplyQueue, `proto` 2 and `fields`. */
+export function fakeConnection(fields: Record<string, unknown>): RespConnection {
+  const queue = new ReplyQueue(
+    () => undefined,
+    () => undefined,
+  );
+  return { queue, proto: 2, ...fields } as unknown as RespConnection;
+}
+
+/** takeReply returns (and empties) what `c`'s handlers wrote at the head of its replies. */
+export function takeReply(c: RespConnection): string {
+  return c.queue.out.take().toString('latin1');
+}

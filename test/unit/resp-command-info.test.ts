@@ -1,0 +1,33 @@
+/**
+ * COMMAND INFO (src/resp/command-table.ts) answers as redis-server 7 does: without names it
+ * describes every command (it answered an empty array), with names one entry per name, nil for
+ * a name it does not know.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { COMMANDS, dispatch } from '../../src/resp/command-table.js';
+import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';
+
+/** run dispatches `args` on a fake authenticated connection and returns the reply. */
+function run(...args: string[]): string {
+  const c = fakeConnection({ authenticated: true });
+  dispatch(
+    c,
+    args.map((a) => Buffer.from(a)),
+  );
+  return takeReply(c);
+}
+
+describe('COMMAND INFO', () => {
+  it('describes every command when no name is given, as COMMAND does', () => {
+    const all = run('COMMAND', 'INFO');
+    assert.ok(all.startsWith(`*${COMMANDS.length}\r\n`), all.slice(0, 20));
+    assert.equal(all, run('COMMAND'));
+  });
+
+  it('answers one entry per name, nil for an unknown one', () => {
+    const reply = run('COMMAND', 'INFO', 'get', 'nosuch');
+    assert.ok(reply.startsWith('*2\r\n*10\r\n$3\r\nget\r\n'), reply.slice(0, 30));
+    assert.ok(reply.endsWith('*-1\r\n'));
+  });
+});

@@ -20,6 +20,7 @@ import { MAX_HEAD_BYTES } from './http1-head.js';
 
 const MAX_LINE_BYTES = 4096;
 const MAX_CHUNK_SIZE = 2 ** 48;
+const BWS_AROUND = /^[ \t]+|[ \t]+$/g;
 /** MAX_EXTENSION_BYTES bounds the chunk extensions of one body (every `;...` after a size, summed). */
 export const MAX_EXTENSION_BYTES = 16 * 1024;
 /** MAX_TRAILER_BYTES bounds the trailer section of one body (its lines with their CRLFs). */
@@ -90,7 +91,9 @@ export class ChunkedDecoder {
           if (this.extensionBytes > MAX_EXTENSION_BYTES)
             return `chunk extensions over ${MAX_EXTENSION_BYTES} bytes in one body`;
         }
-        const hex = (semi < 0 ? text : text.slice(0, semi)).trim();
+        // Only SP and HTAB around the size (BWS, RFC 9112 section 7.1.1): String.trim also drops
+        // VT, FF and NBSP, reading as hex a size that a proxy in front may frame otherwise.
+        const hex = (semi < 0 ? text : text.slice(0, semi)).replace(BWS_AROUND, '');
         if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) return `chunk size "${hex.slice(0, 20)}" is not hexadecimal`;
         const size = parseInt(hex, 16);
         if (size > MAX_CHUNK_SIZE) return 'chunk size too large';

@@ -26,6 +26,7 @@ import type { Router } from './router.js';
 import { extOf, versionOf } from './write-conditions.js';
 import {
   type BatchResult,
+  type IndexedOp,
   mergeScan,
   parseShardList,
   planBatch,
@@ -183,7 +184,9 @@ function afterParam(params: ReadonlyMap<string, string>, maxKey: number): Buffer
 
 /**
  * The query parameters of a scan and a batch (docs/api.md; `local`, `shards` and `config` are what
- * nodes send each other): anything else, or one given twice, is a 400 naming it.
+ * nodes send each other): anything else, or one given twice, is a 400 naming it. The flags
+ * `local` and `leader` are 0 or 1: `leader=true` read as "not 1" served replicas' stale parts to
+ * a client that asked for leaders only.
  */
 const SCAN_PARAMS = [
   'prefix',
@@ -216,6 +219,8 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       const limit = intParam(params, 'limit', SCAN_DEFAULT_LIMIT, 1, SCAN_MAX_LIMIT);
       // A forwarding node asks for its part's bound (forwarder.ts); no one can ask for more.
       const maxBytes = intParam(params, 'max_bytes', SCAN_ANSWER_BYTES, 1, SCAN_ANSWER_BYTES);
+      const localOnly = intParam(params, 'local', 0, 0, 1) === 1;
+      const leaderOnly = intParam(params, 'leader', 0, 0, 1) === 1;
       const encoding = params.get('encoding') ?? 'utf8';
       if (encoding !== 'utf8' && encoding !== 'base64')
         throw new DistkvError('INVALID_ARGUMENT', `encoding must be "utf8" or "base64", got "${encoding}"`);
@@ -236,16 +241,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       }
       answerLater(
         res,
-        scan(
-          ctx,
-          prefix,
-          after,
-          { limit, maxBytes },
-          encoding === 'base64',
-          params.get('local') === '1',
-          params.get('leader') === '1',
-          shards,
-        ),
+        scan(ctx, prefix, after, { limit, maxBytes }, encoding === 'base64', localOnly, leaderOnly, shards),
         (r, { status, body, lag }) => {
           if (lag !== undefined) r.writeHeader('X-Distkv-Lag', lag);
           sendJson(r, body, status);
@@ -258,12 +254,12 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
     '/kv/_batch',
     route(ctx, 'kv_batch', (res, req) => {
       const params = strictQuery(req.getQuery(), BATCH_PARAMS);
-      const localOnly = params.get('local') === '1';
+      const localOnly = intParam(params, 'local', 0, 0, 1) === 1;
       const mismatch = configMismatch(params, ctx.shardMap.hash);
       if (mismatch) throw mismatch;
       readBody(res, req, batchLimit, 'body', (body) => {
         const ops = parseBatch(body, maxKey, maxValue);
-        answerLater(res, runBatch(ctx, ops, localOnly), (r, results) => {
+        answerLater(res, runBatch(ctx, ops, localOnly, res.connection), (r, results) => {
           sendJson(r, { results, errors: results.filter((x) => !x.ok).length });
         });
       });
@@ -271,12 +267,17 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
   );
 }
 
+/**
+ * runBatch applies a batch: its local operations now, each other owner's part forwarded once the
+ * writes `connection` forwarded to that owner before have been answered (forwarder.ts, inOrder).
+ */
 function runBatch(
   ctx: HttpContext,
   ops: ReturnType<typeof parseBatch>,
   localOnly: boolean,
+  connection: object,
 ): Promise<BatchResult[]> {
-  if (hasConditions(ops)) return runConditionalBatch(ctx, ops, localOnly);
+  if (hasConditions(ops)) return runConditionalBatch(ctx, ops, localOnly, connection);
   const plan = planBatch(ops, (key) => ctx.shardMap.shardOf(key), ctx.listener.writes, localOnly);
   return new Promise((resolve) => {
     const results: BatchResult[] = new Array<BatchResult>(ops.length);
@@ -319,7 +320,7 @@ function runBatch(
           handler,
         );
     }
-    for (const [owner, part] of plan.remote) {
+    const forward = ([owner, part]: [string, IndexedOp[]]): Promise<void> =>
       ctx.forwarder
         .batch(
           owner,
@@ -342,6 +343,7 @@ function runBatch(
             }
           },
         );
-    }
+    // Each part after the writes this connection forwarded to its owner before (forwarder.ts).
+    for (const entry of plan.remote) void ctx.forwarder.inOrder(connection, entry[0], () => forward(entry));
   });
 }

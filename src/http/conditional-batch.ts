@@ -33,11 +33,16 @@ export function hasConditions(ops: readonly BatchOp[]): boolean {
   return ops.some((o) => o.op !== 'invalid' && o.cond !== undefined);
 }
 
-/** runConditionalBatch applies a batch with conditions all-or-nothing, or throws a 4xx before writing anything. */
+/**
+ * runConditionalBatch applies a batch with conditions all-or-nothing, or throws a 4xx before
+ * writing anything. Forwarded, it goes out after the writes `connection` forwarded to its owner
+ * before it (forwarder.ts, inOrder).
+ */
 export async function runConditionalBatch(
   ctx: HttpContext,
   ops: readonly BatchOp[],
   localOnly: boolean,
+  connection: object,
 ): Promise<BatchResult[]> {
   const valid: Exclude<BatchOp, { op: 'invalid' }>[] = [];
   for (const [i, o] of ops.entries()) {
@@ -72,9 +77,11 @@ export async function runConditionalBatch(
       throw new DistkvError('WRONG_NODE', `the batch's shard ${shard} is led by ${t.address}; send it there`);
     const owner = t.address;
     return ctx.forwarder
-      .batch(
-        owner,
-        valid.map((o) => toWireOp(o)),
+      .inOrder(connection, owner, () =>
+        ctx.forwarder.batch(
+          owner,
+          valid.map((o) => toWireOp(o)),
+        ),
       )
       .catch((err: unknown) => {
         // The owner's own refusal keeps its code; no answer is SHARD_UNREACHABLE, not a 500.

@@ -18,7 +18,7 @@ import { DistkvError } from '../errors.js';
 import { authError } from './auth.js';
 import { readBody } from './body.js';
 import type { HttpContext } from './context.js';
-import { intParam, parseQuery } from './request-parse.js';
+import { intParam, strictQuery } from './request-parse.js';
 import { sendJson } from './respond.js';
 import { answerLater, route } from './route.js';
 import type { Router } from './router.js';
@@ -27,6 +27,8 @@ const MAX_MAP_BYTES = 1024 * 1024;
 /** DEFAULT_FENCE_MS and MAX_FENCE_MS bound how long a hold lasts when nobody releases it. */
 const DEFAULT_FENCE_MS = 60000;
 const MAX_FENCE_MS = 3600000;
+/** FENCE_PARAMS are the query parameters of /_admin/fence: anything else, or one given twice, is a 400. */
+const FENCE_PARAMS = ['shard', 'on', 'ms'] as const;
 
 /** fenceShard holds or releases writes to a shard this listener leads; resolves with its last seq. */
 async function fenceShard(ctx: HttpContext, shard: number, on: boolean, ms: number): Promise<unknown> {
@@ -89,9 +91,18 @@ export function registerFailoverRoutes(app: Router, ctx: HttpContext): void {
     route(ctx, 'other', (res, req) => {
       const denied = authError(req, ctx.config.server.token);
       if (denied) throw denied;
-      const { params } = parseQuery(req.getQuery());
+      // Strict (request-parse.ts), `shard` and `on` required: a misspelt or missing `on=0` (`om=0`)
+      // held the shard's writes for a minute instead of releasing them, and `on=0&on=1` meant
+      // whichever came first.
+      const params = strictQuery(req.getQuery(), FENCE_PARAMS);
+      for (const name of ['shard', 'on'])
+        if (!params.has(name))
+          throw new DistkvError(
+            'INVALID_ARGUMENT',
+            `${name} is missing; send shard=I and on=1 (hold) or on=0 (release)`,
+          );
       const shard = intParam(params, 'shard', -1, 0, 65535);
-      const on = intParam(params, 'on', 1, 0, 1) === 1;
+      const on = intParam(params, 'on', -1, 0, 1) === 1;
       const ms = intParam(params, 'ms', DEFAULT_FENCE_MS, 1, MAX_FENCE_MS);
       answerLater(res, fenceShard(ctx, shard, on, ms), (r, value) => {
         sendJson(r, value);

@@ -4,6 +4,15 @@
  * so an owner never forwards again; scatter-merge.ts plans and merges them), and with `--proxy` it
  * relays single-key requests (proxy.ts). Each owner gets FORWARD_TIMEOUT_MS; one that does not
  * answer in time is reported by name (shard and address) instead of the request hanging.
+ *
+ * Writes pipelined on one client connection are applied in the order they came (RFC 9112 section
+ * 9.3.2 lets a server run only safe requests in parallel). Local ones are, since they reach their
+ * worker in order; forwarded ones went out at once on separate connections to the owner, which
+ * could apply them in either order: a PUT of a large value then one of a small value to the same
+ * key, both answered 204, left the large one. So the writes one connection forwards to one owner
+ * go out one after the other (`inOrder`): each when the owner has answered the one before (or it
+ * failed). Writes to different owners are of different keys and go out in parallel, as a
+ * connection's local writes to different workers are applied in parallel.
  */
 import type { Agent, Dispatcher } from 'undici';
 import { undici } from '../util/lazy-undici.js';
@@ -30,6 +39,8 @@ export class Forwarder {
   /** ca is the PEM of the CA(s) trusted for https owners (server.tls_ca); undefined = the system's. */
   private readonly ca: Buffer | undefined;
   private readonly relayMs: number;
+  /** tails: per client connection (HttpResponse.connection) and owner, the last write forwarded, settled. */
+  private readonly tails = new WeakMap<object, Map<string, Promise<void>>>();
 
   /** `relayMs` bounds a relayed request before the wait it asks for (RELAY_TIMEOUT_MS). */
   constructor(scheme: 'http' | 'https', configHash: string, ca?: Buffer, relayMs = RELAY_TIMEOUT_MS) {
@@ -37,6 +48,23 @@ export class Forwarder {
     this.configHash = configHash;
     this.ca = ca;
     this.relayMs = relayMs;
+  }
+
+  /**
+   * inOrder calls `send` (the forwarding of one write, or of one batch part, to `owner`) once the
+   * writes that `connection` forwarded to `owner` before it have been answered (see the design block).
+   */
+  inOrder<T>(connection: object, owner: string, send: () => Promise<T>): Promise<T> {
+    let owners = this.tails.get(connection);
+    if (owners === undefined) this.tails.set(connection, (owners = new Map<string, Promise<void>>()));
+    const before = owners.get(owner);
+    const sent = before === undefined ? send() : before.then(send);
+    const tail = sent.then(settledOk, settledOk);
+    owners.set(owner, tail);
+    void tail.then(() => {
+      if (owners.get(owner) === tail) owners.delete(owner);
+    });
+    return sent;
   }
 
   /**
@@ -110,7 +138,8 @@ export class Forwarder {
   }
 
   /**
-   * relay sends one single-key request to `owner` (for `--proxy`), with its write `conditions`
+   * relay sends one single-key request to `owner` (for `--proxy`): `path` (an ASCII target,
+   * target-path.ts) exactly as given, with its write `conditions`
    * (each value a field line of its own), and returns what to pass back. `waitMs` is how long the
    * owner may hold the answer by design (a `w` write's timeout_ms): it is waited on top of the
    * relay's own bound, or a write the owner was still confirming would be reported unanswered.
@@ -123,10 +152,13 @@ export class Forwarder {
     conditions: Record<string, string[]> = {},
     waitMs = 0,
   ): Promise<{ status: number; headers: [string, string][]; body: Buffer }> {
-    const { request, dispatcher } = await this.http();
-    const res = await request(`${this.scheme}://${owner}${path}`, {
+    const { dispatcher } = await this.http();
+    // The path goes out as given (target-path.ts wrote it): `request(url)` would parse it as a
+    // URL, turning `\` into `/` and dropping dot segments, so the owner would get another key.
+    const res = await dispatcher.request({
+      origin: `${this.scheme}://${owner}`,
+      path,
       method,
-      dispatcher,
       headers: { ...conditions, [FORWARDED_HEADER]: '1' },
       ...(body === undefined ? {} : { body }),
       signal: AbortSignal.timeout(this.relayMs + waitMs),
@@ -160,6 +192,10 @@ export class Forwarder {
     });
     return { request: u.request, dispatcher: this.agent };
   }
+}
+
+function settledOk(): void {
+  // a forwarded write's outcome is its caller's; the next one only waits for it to settle
 }
 
 /** remoteError keeps the owner's error code (CONFIG_MISMATCH matters to the caller) when it sent one. */

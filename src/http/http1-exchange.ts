@@ -172,6 +172,14 @@ export class HttpResponse {
     this.http10 = http10;
   }
 
+  /**
+   * connection is the connection this exchange came on, as an identity only: what a route keeps
+   * per connection is keyed by it (the order of forwarded writes, forwarder.ts).
+   */
+  get connection(): object {
+    return this.sink;
+  }
+
   /** writeStatus sets the status line text, e.g. "404 Not Found". */
   writeStatus(status: string): this {
     this.statusLine = status;

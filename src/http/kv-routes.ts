@@ -39,6 +39,7 @@ import {
 } from './key-request.js';
 import { forwardedConditions, proxyToOwner, relayWaitMs } from './proxy.js';
 import { sendRedirect } from './redirect.js';
+import { portableTarget } from './target-path.js';
 import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './request-parse.js';
 import { sendError, sendSeedText } from './respond.js';
 import { route } from './route.js';
@@ -108,7 +109,8 @@ function writeConcern(
 const NO_CONCERN = { w: 0, timeoutMs: 0 };
 
 /**
- * dispatch submits one key operation to the worker that owns its shard; a KeyRequest answers.
+ * dispatch submits one key operation to the worker that owns its shard; a KeyRequest answers
+ * (503 SWITCHING_LEADER when the shard's leader left this process since the key was placed).
  * `value` must stay valid only for the duration of the call. A write waits for `concern`; a read
  * accepts a replica's lag up to `maxLagMs` (undefined: any).
  */
@@ -125,7 +127,17 @@ function dispatch(
 ): void {
   const listener = ctx.listener;
   const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
-  if (!target.local) throw new Error(`dispatch: shard ${shard} is not local`);
+  if (!target.local) {
+    // The key was placed here when the head arrived, and a new map moved the shard's leader to
+    // another node while the body was arriving: nothing was executed, so the client may send it
+    // again (it was a 500 INTERNAL, "dispatch: shard is not local", as if a bug).
+    sendSwitching(
+      res,
+      ctx,
+      `shard ${shard}'s leader moved to ${target.address} while this request was arriving; it was not executed: retry`,
+    );
+    return;
+  }
   const lag = op === OP_GET ? lagOf(ctx, target, maxLagMs) : undefined;
   const request = new KeyRequest(
     res,
@@ -193,11 +205,6 @@ export function sendSwitching(res: HttpResponse, ctx: HttpContext, message: stri
   sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
 }
 
-/** pathOf rebuilds a request's path and query. */
-function pathOf(url: string, query: string): string {
-  return query === '' ? url : `${url}?${query}`;
-}
-
 /**
  * registerKvRoutes adds the REST single-key routes, with their fast handlers (kv-fast.ts) unless
  * `fastPath` is false (a test compares the answers with and without them).
@@ -217,7 +224,17 @@ export function registerKvRoutes(app: Router, ctx: HttpContext, fastPath = true)
         const method = op === OP_GET ? 'GET' : 'DELETE';
         const headers = op === OP_GET ? {} : forwardedConditions(req);
         const waitMs = op === OP_GET ? 0 : relayWaitMs(query);
-        proxyToOwner(res, ctx, method, at.owner, at.shard, pathOf(url, query), undefined, headers, waitMs);
+        proxyToOwner(
+          res,
+          ctx,
+          method,
+          at.owner,
+          at.shard,
+          portableTarget(url, query),
+          undefined,
+          headers,
+          waitMs,
+        );
         return;
       }
       const params = strictQuery(query, op === OP_GET ? GET_PARAMS : DELETE_PARAMS);
@@ -271,7 +288,7 @@ export function registerKvRoutes(app: Router, ctx: HttpContext, fastPath = true)
             'PUT',
             owner,
             at.shard,
-            pathOf(url, query),
+            portableTarget(url, query),
             Buffer.from(body),
             headers,
             relayWaitMs(query),
@@ -302,7 +319,7 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
       const at = placeKey(res, req, ctx, '/get', query, key, false);
       if (at === undefined) return;
       if (at.owner !== undefined)
-        proxyToOwner(res, ctx, 'GET', at.owner, at.shard, pathOf('/get', query), undefined);
+        proxyToOwner(res, ctx, 'GET', at.owner, at.shard, portableTarget('/get', query), undefined);
       else {
         try {
           const maxLag = query.includes('max_lag_ms=') ? maxLagOf(parseQuery(query).params) : undefined;
@@ -339,7 +356,7 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
       const at = placeKey(res, req, ctx, '/set', query, key, true);
       if (at === undefined) return;
       if (at.owner !== undefined)
-        proxyToOwner(res, ctx, 'GET', at.owner, at.shard, pathOf('/set', query), undefined);
+        proxyToOwner(res, ctx, 'GET', at.owner, at.shard, portableTarget('/set', query), undefined);
       else dispatch(res, ctx, KIND_SEED_SET, OP_PUT, key, at.shard, value);
     }),
     { write: true },

@@ -11,7 +11,8 @@
  * A forwarded request carries `X-Distkv-Forwarded: 1` (FORWARDED_HEADER); a node never forwards
  * such a request again (it answers 307 if it does not own the key), so even nodes that disagree
  * about the config cannot bounce a request between them. An owner that cannot be reached gives
- * 503 SHARD_UNREACHABLE.
+ * 503 SHARD_UNREACHABLE. Writes pipelined on one connection are relayed to their owner one after
+ * the other, so it applies them in the order they came (forwarder.ts).
  */
 import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
@@ -51,9 +52,13 @@ export function proxyToOwner(
   headers: Record<string, string[]> = {},
   waitMs = 0,
 ): void {
+  const write = method !== 'GET' || path.startsWith('/set?');
+  const relay = (): ReturnType<typeof ctx.forwarder.relay> =>
+    ctx.forwarder.relay(owner, method, path, body, headers, waitMs);
   answerLater(
     res,
-    ctx.forwarder.relay(owner, method, path, body, headers, waitMs),
+    // A write after the ones this connection relayed to the owner before (forwarder.ts: inOrder).
+    write ? ctx.forwarder.inOrder(res.connection, owner, relay) : relay(),
     (r, reply) => {
       if (reply.status >= 400) r.code = relayedErrorCode(reply.body);
       r.writeStatus(statusLine(reply.status));
@@ -66,7 +71,7 @@ export function proxyToOwner(
         new DistkvError(
           'SHARD_UNREACHABLE',
           `shard ${shard} (owner ${owner}) did not answer the forwarded request: ${(err as Error).message}${
-            method === 'GET' && !path.startsWith('/set?') ? '' : '; the write may have been applied'
+            write ? '; the write may have been applied' : ''
           }`,
         ),
       );

@@ -82,12 +82,43 @@ describe('query parameters of the native API', () => {
       const r = await fetch(`http://${A}/kv/${key}?${query}`, { method: 'DELETE' });
       assert.equal(r.status, 400, `DELETE ?${query}`);
     }
-    for (const query of ['limit=5&limit=7', 'bogus=1', 'limit=', 'prefix=%zz']) {
+    for (const query of ['limit=5&limit=7', 'bogus=1', 'limit=', 'prefix=%zz', 'leader=true', 'local=yes']) {
       const [status, code] = await errorOf(await fetch(`http://${A}/kv?${query}`));
       assert.deepEqual([status, code], [400, 'INVALID_ARGUMENT'], `scan ?${query}`);
     }
-    const batch = await fetch(`http://${A}/kv/_batch?atomic=1`, { method: 'POST', body: '[]' });
-    assert.deepEqual((await errorOf(batch)).slice(0, 2), [400, 'INVALID_ARGUMENT']);
+    for (const query of ['atomic=1', 'local=true']) {
+      const batch = await fetch(`http://${A}/kv/_batch?${query}`, { method: 'POST', body: '[]' });
+      assert.deepEqual((await errorOf(batch)).slice(0, 2), [400, 'INVALID_ARGUMENT'], `batch ?${query}`);
+    }
+  });
+
+  it('refuses a fence whose query is misspelt, repeated or incomplete, holding nothing', async () => {
+    const key = localKey('fence-');
+    const fence = (query: string): Promise<Response> =>
+      fetch(`http://${A}/_admin/fence?${query}`, { method: 'POST' });
+    // `om=0` for `on=0`: read loosely, the shard's writes were held for a minute, not released.
+    try {
+      for (const [query, pattern] of [
+        ['shard=0&om=0', /unknown query parameter "om"/],
+        ['shard=0', /on is missing/],
+        ['on=0', /shard is missing/],
+        ['shard=0&on=0&on=1', /on is given twice/],
+        ['shard=0&on=yes', /on must be an integer in 0\.\.1/],
+      ] as const) {
+        const [status, code, message] = await errorOf(await fence(query));
+        assert.deepEqual([status, code], [400, 'INVALID_ARGUMENT'], query);
+        assert.match(message, pattern, query);
+        assert.equal((await put(`/kv/${key}`)).status, 204, `writes not held after ?${query}`);
+      }
+    } finally {
+      // A fence taken by a refused request would hold shard 0 for the tests after this one.
+      await fence('shard=0&on=0');
+    }
+    const held = await fence('shard=0&on=1&ms=60000');
+    assert.equal(held.status, 200, await held.text());
+    assert.equal((await put(`/kv/${key}`)).status, 503, 'held');
+    assert.equal((await fence('shard=0&on=0')).status, 200);
+    assert.equal((await put(`/kv/${key}`)).status, 204, 'released');
   });
 
   it('takes every documented parameter once, empty pairs, and an empty prefix', async () => {

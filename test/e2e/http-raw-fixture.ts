@@ -3,12 +3,11 @@
  * free loopback port with routes that answer now, later (out of order), stream, store bodies or
  * throw, and counters of what the routes saw.
  */
-import { pino } from 'pino';
 import type { HttpResponse } from '../../src/http/http1-exchange.js';
-import { Http1Server } from '../../src/http/http1-server.js';
+import type { Http1Server } from '../../src/http/http1-server.js';
 import { Router } from '../../src/http/router.js';
 import type { ConnectionLimit } from '../../src/server/connection-limit.js';
-import { freePort } from '../helpers/ports.js';
+import { startRouterServer } from '../helpers/router-server.js';
 
 /** Counts is what the fixture's routes and observer saw. */
 export interface Counts {
@@ -127,20 +126,7 @@ export async function startTestServer(): Promise<TestServer> {
   const start = async (
     observer: { started(): void; finished(): void },
     options: ServerLimits,
-  ): Promise<{ port: number; server: Http1Server }> => {
-    const port = await freePort();
-    const server = new Http1Server({
-      host: '127.0.0.1',
-      port,
-      address: `127.0.0.1:${port}`,
-      router,
-      observer,
-      log: pino({ level: 'silent' }),
-      ...options,
-    });
-    await server.listen();
-    return { port, server };
-  };
+  ): Promise<{ port: number; server: Http1Server }> => startRouterServer(router, { observer, ...options });
   const main = await start(
     {
       started: () => counts.started++,

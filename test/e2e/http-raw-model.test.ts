@@ -7,10 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { pino } from 'pino';
-import { Http1Server } from '../../src/http/http1-server.js';
+import type { Http1Server } from '../../src/http/http1-server.js';
 import { Router } from '../../src/http/router.js';
-import { freePort } from '../helpers/ports.js';
+import { startRouterServer } from '../helpers/router-server.js';
 import { exchange } from './http-raw-wire.js';
 
 let port = 0;
@@ -19,7 +18,6 @@ const store = new Map<string, string>();
 let writes = Promise.resolve();
 
 before(async () => {
-  port = await freePort();
   const router = new Router();
   const delayed = (ms: number, fn: () => void): void => {
     setTimeout(fn, ms);
@@ -56,15 +54,7 @@ before(async () => {
     if (v === undefined) res.writeStatus('404 Not Found').end('missing');
     else res.end(`value ${v}`);
   });
-  server = new Http1Server({
-    host: '127.0.0.1',
-    port,
-    address: `127.0.0.1:${port}`,
-    router,
-    observer: { started: () => undefined, finished: () => undefined },
-    log: pino({ level: 'silent' }),
-  });
-  await server.listen();
+  ({ port, server } = await startRouterServer(router));
 });
 
 after(() => {

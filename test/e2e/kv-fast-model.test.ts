@@ -4,8 +4,9 @@
  * led by a node C that is not running), one with the fast path and one with
  * `DISTKV_KV_FAST_PATH=0`, are sent the same seeded, shrinking random pipelines of GET, HEAD, PUT,
  * DELETE and POST on `/kv/{key}`: plain keys of every shard (served here, or a 307 to C), keys
- * percent-encoded, in raw UTF-8, with a bad `%`, empty, `_batch`, at and over max_key_bytes;
- * queries known, unknown, empty; If-Match and If-None-Match; Expect: 100-continue; HTTP/1.0;
+ * percent-encoded, in raw UTF-8, with a bad `%`, empty, `_batch`, at and over max_key_bytes, with
+ * `\` and dot segments; queries known, unknown, empty, repeated, out of range or not numbers;
+ * If-Match and If-None-Match, also malformed; Expect: 100-continue; HTTP/1.0;
  * bodies of 0 bytes to over max_value_bytes, by Content-Length, chunked or none; the
  * forwarded-request header; Connection: close. Every answer must be the same bytes, once the
  * parts that name the server are made the same (the Date line, its addresses, its config hash)
@@ -63,6 +64,9 @@ function keys(p: HostedPair): string[] {
     'k'.repeat(MAX_KEY),
     'k'.repeat(MAX_KEY + 1),
     '~!$&()*,;=:@',
+    'a\\b',
+    'x/./y',
+    'x/../k',
   ];
 }
 
@@ -81,12 +85,20 @@ const reqArb = (keyList: string[]): fc.Arbitrary<Req> =>
       '?max_lag_ms=5',
       '?bogus=1',
       '?w=1&w=1',
+      '?w=abc',
+      '?w=99',
+      '?ttl_ms=-1',
+      '?timeout_ms=0',
+      '?max_lag_ms=-1',
     ),
     headers: fc.subarray(
       [
         'If-Match: *',
         'If-Match: "1.2"',
         'If-None-Match: *',
+        'If-Match: "x',
+        'If-Match:',
+        'If-None-Match: "1.2"',
         'X-Distkv-Forwarded: 1',
         'Expect: 100-continue',
         'Accept: */*',

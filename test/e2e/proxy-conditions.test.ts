@@ -3,7 +3,9 @@
  * conditional write for a key of node B sent to node A is forwarded with every If-Match /
  * If-None-Match field line as it came, so B answers exactly as it answers the same request sent to
  * it: a doubled or empty If-Match is refused, never turned into a write under the first condition
- * or into an unconditional one. Requests go over raw sockets: fetch() would join repeated headers.
+ * or into an unconditional one. The relayed key is the key sent, also when a URL parser would
+ * rewrite it (`a\b`, `x/./y`; src/http/target-path.ts). Requests go over raw sockets: fetch()
+ * would join repeated headers (and rewrite those paths itself).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +23,7 @@ let cluster: TestCluster | undefined;
 let a = '';
 let b = '';
 let key = '';
+let map: ShardMap | undefined;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'distkv-proxy-cond-'));
@@ -31,14 +34,22 @@ before(async () => {
     shards: [{ address: a }, { address: b }],
     args: ['--proxy', '--inline'],
   });
-  const map = new ShardMap(loadConfig(cluster.config).shards);
-  key = Array.from({ length: 200 }, (_, i) => `cond-${i}`).find((k) => map.shardOf(k) === 1)!;
+  const m = new ShardMap(loadConfig(cluster.config).shards);
+  map = m;
+  key = Array.from({ length: 200 }, (_, i) => `cond-${i}`).find((k) => m.shardOf(k) === 1)!;
 });
 
 after(async () => {
   await cluster?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** sendTo writes `method target` with `body` to `node` over a raw socket, as sent. */
+async function sendTo(node: string, method: string, target: string, body = ''): Promise<RawResponse> {
+  const port = Number(node.slice(node.lastIndexOf(':') + 1));
+  const head = `${method} ${target} HTTP/1.1\r\nHost: ${node}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}`;
+  return parseRaw(await rawRequest(port, `${head}\r\n\r\n${body}`, { idleMs: 2000 }));
+}
 
 /** send writes one request with `headers` (each a field line of its own) to `node` over a raw socket. */
 async function send(node: string, method: string, headers: string[], body = ''): Promise<RawResponse> {
@@ -107,4 +118,32 @@ describe('--proxy forwards write conditions as the owner checks them', () => {
     assert.equal(stale.status, 412, stale.body);
     assert.equal(await valueAtOwner(), 'v2');
   });
+});
+
+describe('--proxy relays the key as it was sent', () => {
+  // Keys a URL parser rewrites (`\\` into `/`, dot segments removed): relayed through undici's
+  // request(url), `{t}/a\\b` was written at the owner as `{t}/a/b`, answered 204. A hash tag
+  // keeps both spellings in node B's shard, so the rewritten key was written there, unnoticed.
+  const tag = (): string => {
+    const n = Array.from({ length: 100 }, (_, i) => i).find((i) => map!.shardOf(`{t${i}}`) === 1);
+    assert.ok(n !== undefined);
+    return `{t${n}}`;
+  };
+  for (const [name, raw] of [
+    ['a backslash', '/a\\b'],
+    ['a dot segment', '/a/./b'],
+    ['a double-dot segment', '/x/../a/b'],
+  ] as const)
+    it(`writes and reads a key with ${name} at the owner under that key`, async () => {
+      const [sent, other] = [`${tag()}${raw}`, `${tag()}/a/b`];
+      assert.equal(map!.shardOf(sent), 1);
+      const put = await sendTo(a, 'PUT', `/kv/${sent}`, name);
+      assert.equal(put.status, 204, put.body);
+      const atOwner = await fetch(`http://${b}/kv/${encodeURIComponent(sent)}`);
+      assert.equal(await atOwner.text(), name, `the owner holds ${JSON.stringify(sent)}`);
+      const wrong = await fetch(`http://${b}/kv/${encodeURIComponent(other)}`);
+      assert.equal(wrong.status, 404, `nothing written under ${JSON.stringify(other)}`);
+      const get = await sendTo(a, 'GET', `/kv/${sent}`);
+      assert.equal(get.body, name, 'read back through the proxy');
+    });
 });

@@ -32,7 +32,7 @@ describe('forwarding a batch with conditions', () => {
     const ops = [
       { op: 'set' as const, key: 'k', value: Buffer.from('v'), cond: { ifNoneMatch: true as const } },
     ];
-    await assert.rejects(runConditionalBatch(ctx, ops, false), (err: unknown) => {
+    await assert.rejects(runConditionalBatch(ctx, ops, false, {}), (err: unknown) => {
       assert.ok(err instanceof DistkvError, `a catalogue error, not ${String(err)}`);
       assert.equal(err.code, 'SHARD_UNREACHABLE');
       assert.equal(err.status, 503);

@@ -64,6 +64,18 @@ describe('chunked body decoding', () => {
     assert.match(decode(Buffer.from('-1\r\n'), []).error ?? '', /not hexadecimal/);
   });
 
+  it('takes SP and HTAB around a size, and refuses a size padded with VT, FF or NBSP', () => {
+    // A size that String.trim turned into hex is one a proxy in front may read otherwise.
+    assert.equal(decode(Buffer.from(' 1\t;x\r\na\r\n0 \r\n\r\n'), []).body.toString(), 'a');
+    for (const pad of ['\v', '\f', '\u00a0'])
+      for (const line of [`${pad}1`, `1${pad}`, `1${pad};x`])
+        assert.match(
+          decode(Buffer.from(`${line}\r\na\r\n0\r\n\r\n`, 'latin1'), []).error ?? '',
+          /not hexadecimal/,
+          JSON.stringify(line),
+        );
+  });
+
   it('waits for more input when the body is incomplete', () => {
     const r = decode(Buffer.from('5\r\nab'), [1, 3]);
     assert.equal(r.done, false);

@@ -1,0 +1,120 @@
+/**
+ * Writes pipelined on one connection and forwarded to their owner (`--proxy` relays, batch parts)
+ * reach the owner in the order they came: the second goes out once the owner has answered the
+ * first (src/http/forwarder.ts, inOrder). They went out at once on separate connections, so the
+ * owner could apply them in either order: PUT of a large value then of a small one to one key,
+ * both 204, left the large one. Here the owner is a twin that answers the first write late and
+ * logs what arrives when; the node is a real HTTP/1 server with the key routes over a twin
+ * context whose one shard another node leads.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { registerCollectionRoutes } from '../../src/http/collection-routes.js';
+import type { HttpContext } from '../../src/http/context.js';
+import { Forwarder } from '../../src/http/forwarder.js';
+import type { Http1Server } from '../../src/http/http1-server.js';
+import { registerKvRoutes } from '../../src/http/kv-routes.js';
+import { Router } from '../../src/http/router.js';
+import { ShardMap } from '../../src/routing/shard-map.js';
+import { rawRequest } from '../helpers/raw-http.js';
+import { startRouterServer } from '../helpers/router-server.js';
+import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
+
+const events: string[] = [];
+let owner: HandlerTwin | undefined;
+let server: Http1Server | undefined;
+let port = 0;
+const forwarder = new Forwarder('http', 'cfg');
+
+/** valueOf is what a forwarded write carries: a PUT's body, or a batch's one value (base64 on the wire). */
+function valueOf(body: string): string {
+  if (!body.startsWith('[')) return body;
+  const [op] = JSON.parse(body) as { value_base64: string }[];
+  return Buffer.from(op!.value_base64, 'base64').toString();
+}
+
+before(async () => {
+  // The owner answers the write of "first" 300 ms late, every other at once.
+  owner = await startHandlerTwin((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      const value = valueOf(body);
+      events.push(`arrived ${value}`);
+      const answer = (): void => {
+        events.push(`answered ${value}`);
+        if (req.url?.startsWith('/kv/_batch') === true)
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"ok":true}]}');
+        else res.writeHead(204).end();
+      };
+      if (value === 'first') setTimeout(answer, 300);
+      else answer();
+    });
+  });
+  const ctx = {
+    config: { server: { max_key_bytes: 64, max_value_bytes: 1024 } },
+    state: { phase: 'serving' },
+    listener: {
+      writes: [{ local: false, address: owner.address }],
+      reads: [{ local: false, address: owner.address }],
+    },
+    shardMap: new ShardMap([
+      { name: 'shard-0', idx: 0, address: owner.address, replicas: [], slots: { first: 0, last: 16383 } },
+    ]),
+    liveMap: {
+      writesFenced: () => false,
+      leaderWithoutLease: () => false,
+      current: { version: 1, shards: [] },
+    },
+    forwarder,
+    proxy: true,
+    scheme: 'http',
+  } as unknown as HttpContext;
+  const router = new Router();
+  registerKvRoutes(router, ctx);
+  registerCollectionRoutes(router, ctx);
+  ({ port, server } = await startRouterServer(router));
+});
+
+after(async () => {
+  server?.close();
+  await forwarder.close();
+  await owner?.stop();
+});
+
+/** pipeline sends `requests` at once on one connection and resolves with the answers' status lines. */
+async function pipeline(requests: string[]): Promise<string[]> {
+  const out = await rawRequest(port, requests.join(''), { idleMs: 1000 });
+  return out.match(/^HTTP\/1\.1 \d+/gm) ?? [];
+}
+
+const put = (value: string): string =>
+  `PUT /kv/k HTTP/1.1\r\nHost: t\r\nContent-Length: ${value.length}\r\n\r\n${value}`;
+const batch = (value: string): string => {
+  const body = JSON.stringify([{ op: 'set', key: 'k', value }]);
+  return `POST /kv/_batch HTTP/1.1\r\nHost: t\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+};
+
+describe('writes forwarded from one connection', () => {
+  for (const [name, make] of [
+    ['--proxy PUTs', put],
+    ['batches', batch],
+  ] as const)
+    it(`reach the owner in the order they came: ${name}`, async () => {
+      events.length = 0;
+      const answers = await pipeline([make('first'), make('second'), make('third')]);
+      assert.equal(answers.length, 3);
+      assert.deepEqual(
+        events,
+        [
+          'arrived first',
+          'answered first',
+          'arrived second',
+          'answered second',
+          'arrived third',
+          'answered third',
+        ],
+        'each write went out once the one before was answered',
+      );
+    });
+});

@@ -15,4 +15,9 @@ process.stdout.on('error', (err) => {
 });
 const { main } = await import(entry.href);
 const code = await main(process.argv.slice(2));
+// process.exit drops what a pipe has not taken yet (Node queues a write to a full pipe in memory):
+// `distkv scan --all | gzip` would end short with exit 0. Exit once stdout and stderr are flushed
+// (an empty write's callback runs after every write queued before it).
+const flushed = (stream) => new Promise((resolve) => stream.write('', resolve));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
 process.exit(code);

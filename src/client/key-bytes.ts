@@ -13,15 +13,20 @@ export type Key = string | Uint8Array;
 /** UNRESERVED are the bytes a path carries as themselves (RFC 3986); every other byte is %XX. */
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
-/** keyPath returns `key` percent-encoded for `/kv/{key}`. */
+/**
+ * keyPath returns `key` percent-encoded for `/kv/{key}`. A leading `_` is sent as `%5F`: the
+ * server's routes under `/kv/` (`/kv/_batch`) match the path as sent, before it is decoded, so the
+ * key `_batch` sent as itself would reach the batch endpoint (405), while `/kv/%5Fbatch` is the key.
+ */
 export function keyPath(key: Key): string {
-  if (typeof key === 'string') return encodeURIComponent(key);
   let out = '';
-  for (const b of key) {
-    const c = String.fromCharCode(b);
-    out += b < 0x80 && UNRESERVED.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
+  if (typeof key === 'string') out = encodeURIComponent(key);
+  else
+    for (const b of key) {
+      const c = String.fromCharCode(b);
+      out += b < 0x80 && UNRESERVED.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    }
+  return out.startsWith('_') ? `%5F${out.slice(1)}` : out;
 }
 
 /** shardOfKey returns the index of the shard owning `key` in `map`. */

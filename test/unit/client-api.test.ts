@@ -140,6 +140,21 @@ describe('DistkvClient', () => {
     assert.equal(await client.getString('lone:pair'), '\u{1F600}', 'a surrogate pair is a character');
   });
 
+  it('writes, reads and deletes a key named like the batch route (`_batch`), as text and as bytes', async () => {
+    // `/kv/_batch` is the batch endpoint: the key `_batch` (a valid key, writable over RESP or in
+    // a batch) must reach `/kv/{key}` as `/kv/%5Fbatch`, not be answered 405 METHOD_NOT_ALLOWED.
+    const bytes = Buffer.from('_batch');
+    await client.put('_batch', 'as text');
+    assert.equal(await client.getString('_batch'), 'as text');
+    const version = await client.putVersioned(bytes, 'as bytes');
+    assert.deepEqual(await client.getVersioned('_batch'), { value: Buffer.from('as bytes'), version });
+    assert.equal(await client.delete('_batch', { ifMatch: version }), true);
+    assert.equal(await client.get(bytes), undefined);
+    // Other keys that start with `_` are keys too.
+    await client.put('_batch/1', 'x');
+    assert.equal(await client.getString('_batch/1'), 'x');
+  });
+
   it('says whether a deleted key existed', async () => {
     await client.put('del:1', 'x');
     assert.equal(await client.delete('del:1'), true);

@@ -46,6 +46,13 @@ describe('keys as bytes', () => {
     }
   });
 
+  it('sends a leading `_` as %5F, so the key `_batch` is not the batch route', () => {
+    assert.equal(keyPath('_batch'), '%5Fbatch');
+    assert.equal(keyPath(Buffer.from('_batch')), '%5Fbatch');
+    assert.deepEqual(bytesOfPath(keyPath('__x')), Buffer.from('__x'));
+    assert.equal(keyPath('a_b'), 'a_b');
+  });
+
   it('shows a key that is bytes in hex in messages, and text as JSON', () => {
     assert.equal(keyText(Buffer.from([0x6b, 0xff])), '0x6bff');
     assert.equal(keyText('a"b'), '"a\\"b"');

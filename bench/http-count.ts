@@ -9,15 +9,22 @@
  * measuring, so start-up and warm-up run several times faster) and node's `--single-threaded`
  * (V8's GC and compiler work stays on the thread that causes it, not V8's helpers); this process
  * is the client: `--connections` closed-loop connections send `--warmup` PUTs over the keys in
- * order (so every GET finds its key), then per mode `--warmup` more requests, the counters are
- * zeroed and instrumentation turned on (`callgrind_control -z`, `-i on`), exactly `--requests` requests on random keys (100-byte values)
- * are answered, and the counters are dumped (`callgrind_control -d`). Reported per request: the
+ * order (so every GET finds its key), then per mode `--warmup` more requests; then the connections
+ * are opened, the counters zeroed and instrumentation turned on (`callgrind_control -z`, `-i on`),
+ * exactly `--requests` requests on random keys (100-byte values) are answered, and the counters are
+ * dumped (`callgrind_control -d`) before the connections close: the window holds no socket set-up
+ * or tear-down (bench/lib/closed-loop.ts). A store idle for 5 s between windows flushes and
+ * compacts in the next one (compaction-scheduler.ts), so the worker's totals swing by 10x: compare
+ * its functions, not its total. Reported per request: the
  * main thread (the front door), the shard worker (the busiest other thread) and all threads; and
  * the main thread's `steady` cost, without V8's optimizing compiler and garbage collector
  * (callgrind-self.ts, steadyCost): a compile or a major GC that falls into one window moves the
  * total by thousands per request, so a change of a few hundred shows only in the steady figure.
  * `--tool proc` runs the server plainly and measures `wrk -t1 -c50 -d<seconds>s` per mode after a
- * warm-up of the same length, CPU per thread from /proc divided by the requests wrk counted.
+ * warm-up of the same length, CPU per thread from /proc divided by the requests wrk counted: the
+ * main thread (and its kernel part), the shard worker, the other threads (V8's GC helpers, libuv's
+ * pool), and beside the server wrk's own CPU per request, the machine's idle share and the rate:
+ * on 2 cores with no idle left, the rate is bound by the sum of all of them.
  * With `--before DIR` (another built checkout) both builds are measured, alternated per round.
  * `--top N` (callgrind) also prints each measurement's N most costly functions of the main and the
  * worker thread, in self instructions per request, JavaScript named through node's

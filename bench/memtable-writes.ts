@@ -17,6 +17,7 @@ import { arg } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { ROOT } from './lib/processes.js';
 import { printHeader } from './micro/header.js';
+import type { Memtable } from '../src/storage/memtable.js';
 
 const BEFORE = arg('before', '');
 const ROUNDS = Number(arg('rounds', '5'));
@@ -25,21 +26,8 @@ const KEYS = Number(arg('keys', '10000'));
 const MEMTABLE_BYTES = Number(arg('memtable-mb', '64')) * 1024 * 1024;
 const SHARDS = 4;
 
-/** MemtableLike is what this bench uses of a build's Memtable. */
-interface MemtableLike {
-  applyHashed(
-    keyHash: number,
-    keySrc: Uint8Array,
-    keyStart: number,
-    keyEnd: number,
-    seq: number,
-    src: Uint8Array | null,
-    start: number,
-    end: number,
-    expiresAtMs: number,
-  ): void;
-  readonly memoryBytes: number;
-}
+/** MemtableLike is what this bench uses of a build's Memtable (the other build's has the same shape). */
+type MemtableLike = Pick<Memtable, 'applyHashed' | 'memoryBytes'>;
 
 /** Build is one checkout's memtable and key hash, with its memtables kept across rounds. */
 interface Build {

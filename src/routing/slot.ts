@@ -41,20 +41,25 @@ function asciiCrc16(s: string, start: number, end: number): number {
 
 /**
  * asciiSlot returns the slot of a string key whose hashed part (its hash tag, else all of it) is
- * ASCII, else -1. The braces are found among the characters: UTF-8 never encodes a non-ASCII
+ * ASCII, else -1. A key without `{` is hashed in the one pass that looks for it (no search call
+ * first); one with `{` looks for its tag among the characters: UTF-8 never encodes a non-ASCII
  * character with the bytes of `{` or `}`, so the first `{` and the first `}` after it are the
  * same characters in the string as in its bytes, and the tag between them is the same text.
  */
 function asciiSlot(key: string): number {
-  const open = key.indexOf('{');
-  if (open >= 0) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) {
-      const crc = asciiCrc16(key, open + 1, close);
-      return crc < 0 ? -1 : crc & (SLOT_COUNT - 1);
-    }
+  let crc = 0;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c > 0x7f || c === OPEN_BRACE) return c === OPEN_BRACE ? taggedSlot(key, i) : -1;
+    crc = ((crc << 8) & 0xffff) ^ BYTE_CRC[(crc >>> 8) ^ c]!;
   }
-  const crc = asciiCrc16(key, 0, key.length);
+  return crc & (SLOT_COUNT - 1);
+}
+
+/** taggedSlot is asciiSlot for a key whose first `{` is at `open`. */
+function taggedSlot(key: string, open: number): number {
+  const close = key.indexOf('}', open + 1);
+  const crc = close > open + 1 ? asciiCrc16(key, open + 1, close) : asciiCrc16(key, 0, key.length);
   return crc < 0 ? -1 : crc & (SLOT_COUNT - 1);
 }
 

@@ -9,15 +9,22 @@
  * measuring, so start-up and warm-up run several times faster) and node's `--single-threaded`
  * (V8's GC and compiler work stays on the thread that causes it, not V8's helpers); this process
  * is the client: `--connections` closed-loop connections send `--warmup` PUTs over the keys in
- * order (so every GET finds its key), then per mode `--warmup` more requests, the counters are
- * zeroed and instrumentation turned on (`callgrind_control -z`, `-i on`), exactly `--requests` requests on random keys (100-byte values)
- * are answered, and the counters are dumped (`callgrind_control -d`). Reported per request: the
+ * order (so every GET finds its key), then per mode `--warmup` more requests; then the connections
+ * are opened, the counters zeroed and instrumentation turned on (`callgrind_control -z`, `-i on`),
+ * exactly `--requests` requests on random keys (100-byte values) are answered, and the counters are
+ * dumped (`callgrind_control -d`) before the connections close: the window holds no socket set-up
+ * or tear-down (bench/lib/closed-loop.ts). A store idle for 5 s between windows flushes and
+ * compacts in the next one (compaction-scheduler.ts), so the worker's totals swing by 10x: compare
+ * its functions, not its total. Reported per request: the
  * main thread (the front door), the shard worker (the busiest other thread) and all threads; and
  * the main thread's `steady` cost, without V8's optimizing compiler and garbage collector
  * (callgrind-self.ts, steadyCost): a compile or a major GC that falls into one window moves the
  * total by thousands per request, so a change of a few hundred shows only in the steady figure.
  * `--tool proc` runs the server plainly and measures `wrk -t1 -c50 -d<seconds>s` per mode after a
- * warm-up of the same length, CPU per thread from /proc divided by the requests wrk counted.
+ * warm-up of the same length, CPU per thread from /proc divided by the requests wrk counted: the
+ * main thread (and its kernel part), the shard worker, the other threads (V8's GC helpers, libuv's
+ * pool), and beside the server wrk's own CPU per request, the machine's idle share and the rate:
+ * on 2 cores with no idle left, the rate is bound by the sum of all of them.
  * With `--before DIR` (another built checkout) both builds are measured, alternated per round.
  * `--top N` (callgrind) also prints each measurement's N most costly functions of the main and the
  * worker thread, in self instructions per request, JavaScript named through node's
@@ -56,6 +63,7 @@ const TOP = Number(arg('top', '0'));
 const CALLERS = arg('callers', '');
 const VALUE = 'v'.repeat(100);
 const HEAD_END = Buffer.from('\r\n\r\n');
+const NO_PROC_FIGURES = { mainSystem: NaN, other: NaN, wrk: NaN, idle: NaN, rate: NaN };
 
 /** Per-request figures of one measurement, by thread. */
 interface Figures {
@@ -64,6 +72,12 @@ interface Figures {
   steady: number;
   worker: number;
   total: number;
+  /** The rest is `--tool proc`'s only (NaN under callgrind): the main thread's kernel part, the other threads, wrk's own CPU (µs per request), the machine's idle share, requests per second. */
+  mainSystem: number;
+  other: number;
+  wrk: number;
+  idle: number;
+  rate: number;
 }
 
 /** Server is one build's running server. */
@@ -98,7 +112,13 @@ function answerEnd(buf: Buffer): number {
  * flight per connection) and resolves when all are answered; `keyOf(i)` picks the i-th key.
  * Throws on a non-2xx answer.
  */
-function load(port: number, mode: 'put' | 'get', count: number, keyOf: (i: number) => number): Promise<void> {
+function load(
+  port: number,
+  mode: 'put' | 'get',
+  count: number,
+  keyOf: (i: number) => number,
+  window?: { started: () => void; finished: () => void },
+): Promise<void> {
   return closedLoop({
     port,
     connections: CONNECTIONS,
@@ -106,6 +126,7 @@ function load(port: number, mode: 'put' | 'get', count: number, keyOf: (i: numbe
     request: (i) => requestBytes(mode, keyOf(i)),
     answerEnd,
     what: mode,
+    ...window,
   });
 }
 
@@ -196,11 +217,17 @@ async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
       execFileSync('callgrind_control', [...args, pid], { stdio: 'ignore' });
     };
     await load(server.port, mode, WARMUP, random);
-    control('-z');
-    control('-i', 'on');
-    await load(server.port, mode, REQUESTS, random);
-    control('-d');
-    control('-i', 'off');
+    // The window holds the requests only, not the connections' set-up and tear-down (closed-loop.ts).
+    await load(server.port, mode, REQUESTS, random, {
+      started: () => {
+        control('-z');
+        control('-i', 'on');
+      },
+      finished: () => {
+        control('-d');
+        control('-i', 'off');
+      },
+    });
     const totals = dumpTotals(server, ++server.dumps);
     const main = totals.get(1);
     let worker: { total: number; file: string } | undefined;
@@ -219,17 +246,57 @@ async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
       steady: main === undefined ? NaN : steadyCost(selfCosts(main.file, perfMapOf(server))) / REQUESTS,
       worker: (worker?.total ?? NaN) / REQUESTS,
       total: total / REQUESTS,
+      ...NO_PROC_FIGURES,
     };
   }
   const url = `http://127.0.0.1:${server.port}`;
   const script = mode === 'put' ? 'put-kv.lua' : 'get-kv.lua';
   runWrk(url, script, SECONDS, CONNECTIONS, { KEYS: String(KEYS) });
   const stats = new ThreadStats(server.proc.pid!, 1);
+  const [children, cpu] = [childrenCpuSeconds(), machineTicks()];
   stats.begin();
   const r = runWrk(url, script, SECONDS, CONNECTIONS, { KEYS: String(KEYS) });
   const split = stats.end();
+  const [childrenAfter, cpuAfter] = [childrenCpuSeconds(), machineTicks()];
   const us = 1e6 / (r.rps * SECONDS);
-  return { main: split.main * us, steady: NaN, worker: split.workers * us, total: split.total * us };
+  return {
+    main: split.main * us,
+    steady: NaN,
+    worker: split.workers * us,
+    total: split.total * us,
+    mainSystem: split.mainSystem * us,
+    other: split.other * us,
+    wrk: (childrenAfter - children) * us,
+    idle: (cpuAfter.idle - cpu.idle) / (cpuAfter.total - cpu.total),
+    rate: r.rps,
+  };
+}
+
+/** childrenCpuSeconds is the CPU (user + system) of this process's waited-for children, from /proc/self/stat. */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  // after the command's closing parenthesis: field 3 is the state, cutime field 16, cstime 17
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) * 0.01;
+}
+
+/** machineTicks reads the machine's idle (idle + iowait) and total CPU ticks from /proc/stat. */
+function machineTicks(): { idle: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3]! + f[4]!, total: f.reduce((a, b) => a + b, 0) };
+}
+
+/** medians is each figure's median over `all`. */
+function medians(all: readonly Figures[]): Figures {
+  const out = {} as Figures;
+  for (const k of Object.keys(NO_PROC_FIGURES).concat(
+    'main',
+    'steady',
+    'worker',
+    'total',
+  ) as (keyof Figures)[])
+    out[k] = median(all.map((f) => f[k]));
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -249,7 +316,9 @@ async function main(): Promise<void> {
       await load(s.port, 'put', Math.max(WARMUP, KEYS), (i) => i % KEYS);
     }
     const fmt = (f: Figures): string =>
-      `main ${f.main.toFixed(TOOL === 'callgrind' ? 0 : 2)}${TOOL === 'callgrind' ? ` (steady ${f.steady.toFixed(0)})` : ''}, worker ${f.worker.toFixed(TOOL === 'callgrind' ? 0 : 2)}, all ${f.total.toFixed(TOOL === 'callgrind' ? 0 : 2)}`;
+      TOOL === 'callgrind'
+        ? `main ${f.main.toFixed(0)} (steady ${f.steady.toFixed(0)}), worker ${f.worker.toFixed(0)}, all ${f.total.toFixed(0)}`
+        : `main ${f.main.toFixed(2)} (kernel ${f.mainSystem.toFixed(2)}), worker ${f.worker.toFixed(2)}, other ${f.other.toFixed(2)}, all ${f.total.toFixed(2)}; wrk ${f.wrk.toFixed(2)}; idle ${(f.idle * 100).toFixed(0)} %; ${(f.rate / 1000).toFixed(1)}k/s`;
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 === 1 ? servers : [...servers].reverse();
       for (const mode of MODES)
@@ -260,17 +329,14 @@ async function main(): Promise<void> {
         }
     }
     for (const mode of MODES) {
-      const med = (s: Server, k: keyof Figures): number =>
-        median((s.results.get(mode) ?? []).map((f) => f[k]));
       for (const s of servers)
-        console.log(
-          `median ${s.name} ${mode}: ${fmt({ main: med(s, 'main'), steady: med(s, 'steady'), worker: med(s, 'worker'), total: med(s, 'total') })}`,
-        );
+        console.log(`median ${s.name} ${mode}: ${fmt(medians(s.results.get(mode) ?? []))}`);
       if (servers.length === 2) {
         const [b, a] = servers as [Server, Server];
-        const r = (k: keyof Figures): string => (med(a, k) / med(b, k)).toFixed(3);
+        const [mb, ma] = [medians(b.results.get(mode) ?? []), medians(a.results.get(mode) ?? [])];
+        const r = (k: keyof Figures): string => (ma[k] / mb[k]).toFixed(3);
         console.log(
-          `after ÷ before ${mode}: main ${r('main')} (steady ${r('steady')}), worker ${r('worker')}, all ${r('total')}`,
+          `after ÷ before ${mode}: main ${r('main')} (${TOOL === 'callgrind' ? `steady ${r('steady')}` : `kernel ${r('mainSystem')}`}), worker ${r('worker')}, all ${r('total')}${TOOL === 'callgrind' ? '' : `, rate ${r('rate')}`}`,
         );
       }
     }

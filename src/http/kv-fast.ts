@@ -75,14 +75,20 @@ export function kvFastHandlers(ctx: HttpContext, submit: KeySubmit): KvFastHandl
   const liveMap = ctx.liveMap;
   const shardMap = ctx.shardMap;
 
-  /** writeShard returns the key and shard of a write this process serves now, else undefined (the general path takes it). */
-  const writeShard = (head: RequestHead): { key: string; shard: number } | undefined => {
-    if (head.query !== '' || state.phase !== 'serving' || hasCondition(head)) return undefined;
+  /**
+   * writeShard returns the shard of a write this process serves now, its key left in `writeKey`,
+   * else -1 (the general path takes it). No object per write: the key is read before the next call.
+   */
+  let writeKey = '';
+  const writeShard = (head: RequestHead): number => {
+    if (head.query !== '' || state.phase !== 'serving' || hasCondition(head)) return -1;
     const key = plainKey(head.path, maxKey);
-    if (key === undefined) return undefined;
+    if (key === undefined) return -1;
     const shard = shardMap.shardOfSlot(slotOf(key));
     const target = listener.writes[shard]!;
-    return target.local && !liveMap.writesFenced(shard) ? { key, shard } : undefined;
+    if (!target.local || liveMap.writesFenced(shard)) return -1;
+    writeKey = key;
+    return shard;
   };
 
   return {
@@ -98,19 +104,20 @@ export function kvFastHandlers(ctx: HttpContext, submit: KeySubmit): KvFastHandl
       return true;
     },
     del: (res, head) => {
-      const at = writeShard(head);
-      if (at === undefined) return false;
+      const shard = writeShard(head);
+      if (shard < 0) return false;
       res.route = 'kv_delete';
-      submit(res, KIND_KV_DELETE, OP_DELETE, at.key, at.shard, undefined);
+      submit(res, KIND_KV_DELETE, OP_DELETE, writeKey, shard, undefined);
       return true;
     },
     put: (res, head) => {
       if (head.chunked || head.contentLength < 0 || head.contentLength > maxValue) return false;
-      const at = writeShard(head);
-      if (at === undefined) return false;
+      const shard = writeShard(head);
+      if (shard < 0) return false;
+      const key = writeKey;
       res.route = 'kv_put';
       collectBody(res, head.contentLength, maxValue, 'value', (body) => {
-        submit(res, KIND_KV_PUT, OP_PUT, at.key, at.shard, body);
+        submit(res, KIND_KV_PUT, OP_PUT, key, shard, body);
       });
       return true;
     },

@@ -1,12 +1,14 @@
 /**
  * Memtable: the newest writes of a store, in memory, sorted by key.
  *
- * Entries: every key has an entry number; its key hash, key and value (arena slab, offset,
- * length) live in one Int32Array, ENTRY_INTS to an entry, and its seq and expiry (Unix ms, 0 =
- * none) in one Float64Array, two to an entry, so the garbage collector sees no object per entry
- * (replaying a 2-million-record WAL spent most of its time marking entry objects). An overwrite
- * updates the entry in place. One entry's fields share a cache line: with a field per array, a
- * write to a random key of a large memtable missed the cache in each of nine arrays.
+ * Entries: every key has an entry number, and one 64-byte record in one ArrayBuffer, read through
+ * three views: its seq and expiry (Unix ms, 0 = none) as doubles, its key hash and its key's and
+ * value's places (arena slab, offset, length) as int32s, and a key of up to INLINE_KEY_BYTES bytes
+ * itself (longer keys go to the arena). So the garbage collector sees no object per entry
+ * (replaying a 2-million-record WAL spent most of its time marking entry objects), and a write to
+ * a random key of a large memtable touches one entry cache line, not three: with the key in the
+ * arena and the times in an array of their own, the key compare and the seq store each missed the
+ * cache again (with a field per array, nine misses). An overwrite updates the entry in place.
  *
  * Point lookups go through an open-addressing hash table of entry numbers (linear probing, at
  * most half full, hashes from key-hash.ts), keyed by the key's bytes: a write hashes the bytes it
@@ -53,22 +55,29 @@ export const SLAB_BYTES = 1024 * 1024;
 const FIRST_SLAB_BYTES = 4096;
 
 const INITIAL_ENTRIES = 1024;
-/** ENTRY_INTS is an entry's share of `ints`: hash, key slab, offset, length, value slab, offset, length, and one unused (32 bytes, two entries to a cache line). */
-const ENTRY_INTS = 8;
-const HASH = 0;
-const KEY_SLAB = 1;
-const KEY_OFF = 2;
-const KEY_LEN = 3;
-const VALUE_SLAB = 4;
-const VALUE_OFF = 5;
-/** VALUE_LEN: the value's length, -1 for a tombstone. */
-const VALUE_LEN = 6;
-/** ENTRY_TIMES is an entry's share of `times`: its SEQ, then its EXPIRY. */
-const ENTRY_TIMES = 2;
+/**
+ * An entry's 64 bytes, as doubles (`times`), int32s (`ints`) and bytes (`entryBytes`):
+ *   entry := seq:f64 expiry:f64 hash:i32 keySlab:i32 keyOff:i32 keyLen:i32
+ *            valueSlab:i32 valueOff:i32 valueLen:i32 inlineKey:u8[INLINE_KEY_BYTES]
+ * keySlab and keyOff are unused for a key of at most INLINE_KEY_BYTES, held in inlineKey.
+ */
+const ENTRY_BYTES = 64;
+/** ENTRY_TIMES and ENTRY_INTS are an entry's share of `times` and `ints`. */
+const ENTRY_TIMES = ENTRY_BYTES / 8;
+const ENTRY_INTS = ENTRY_BYTES / 4;
 const SEQ = 0;
 const EXPIRY = 1;
-/** ENTRY_ARRAY_BYTES is one entry's share of the two arrays. */
-const ENTRY_ARRAY_BYTES = 4 * ENTRY_INTS + 8 * ENTRY_TIMES;
+const HASH = 4;
+const KEY_SLAB = 5;
+const KEY_OFF = 6;
+const KEY_LEN = 7;
+const VALUE_SLAB = 8;
+const VALUE_OFF = 9;
+/** VALUE_LEN: the value's length, -1 for a tombstone. */
+const VALUE_LEN = 10;
+/** INLINE_KEY is where an entry's inline key starts, in bytes; INLINE_KEY_BYTES its room. */
+const INLINE_KEY = 44;
+const INLINE_KEY_BYTES = ENTRY_BYTES - INLINE_KEY;
 /** COPY_LOOP_BYTES: pieces up to this size are copied by a loop (cheaper than a view and `set`). */
 const COPY_LOOP_BYTES = 32;
 
@@ -85,10 +94,10 @@ export class Memtable {
   private count = 0;
   /** capacity is the number of entries `ints` and `times` have room for. */
   private capacity = INITIAL_ENTRIES;
-  /** ints holds each entry's hash, key and value place (ENTRY_INTS to an entry, HASH... VALUE_LEN). */
+  /** ints, times and entryBytes view the entries' one buffer (ENTRY_BYTES to an entry, see ENTRY_BYTES). */
   private ints = new Int32Array(INITIAL_ENTRIES * ENTRY_INTS);
-  /** times holds each entry's seq and expiry (ENTRY_TIMES to an entry). */
-  private times = new Float64Array(INITIAL_ENTRIES * ENTRY_TIMES);
+  private times = new Float64Array(this.ints.buffer);
+  private entryBytes = Buffer.from(this.ints.buffer);
   private readonly slabs: Buffer[] = [];
   /** cur is the slab small pieces are appended to (-1 before the first one); slabUsed of its slabSize bytes are taken. */
   private cur = -1;
@@ -191,7 +200,7 @@ export class Memtable {
   /** memoryBytes is the memory the memtable holds: its slabs, its entry arrays, its table and its ordering. */
   get memoryBytes(): number {
     const ordered = this.sorted !== undefined || this.tree !== undefined ? this.count * ENTRY_OVERHEAD : 0;
-    return this.arenaBytes + this.capacity * ENTRY_ARRAY_BYTES + this.slots.length * 4 + ordered;
+    return this.arenaBytes + this.capacity * ENTRY_BYTES + this.slots.length * 4 + ordered;
   }
 
   /** get returns the key's version (value null for a tombstone), or undefined if the memtable has none. The value is a view into the arena. */
@@ -238,11 +247,17 @@ export class Memtable {
     const e = this.count++;
     if (e === this.capacity) this.grow();
     this.slots[i] = e + 1;
-    this.copyIn(b, start, end);
     const at = e * ENTRY_INTS;
+    if (end - start <= INLINE_KEY_BYTES) {
+      const bytes = this.entryBytes;
+      const o = e * ENTRY_BYTES + INLINE_KEY;
+      for (let j = start; j < end; j++) bytes[o + j - start] = b[j]!;
+    } else {
+      this.copyIn(b, start, end);
+      this.ints[at + KEY_SLAB] = this.copiedSlab;
+      this.ints[at + KEY_OFF] = this.copiedOff;
+    }
     this.ints[at + HASH] = h;
-    this.ints[at + KEY_SLAB] = this.copiedSlab;
-    this.ints[at + KEY_OFF] = this.copiedOff;
     this.ints[at + KEY_LEN] = end - start;
     this.bytes += end - start + ENTRY_OVERHEAD;
     if (this.count * 2 > this.slots.length) this.rehash();
@@ -259,9 +274,10 @@ export class Memtable {
    */
   private keyIsBytes(e: number, b: Uint8Array, start: number, end: number): boolean {
     const at = e * ENTRY_INTS;
-    if (this.ints[at + KEY_LEN] !== end - start) return false;
-    const slab = this.slabs[this.ints[at + KEY_SLAB]!]!;
-    let o = this.ints[at + KEY_OFF]!;
+    const len = this.ints[at + KEY_LEN]!;
+    if (len !== end - start) return false;
+    const slab = this.keyHolder(e, len);
+    let o = this.keyOffset(e, len);
     let i = start;
     for (; i + 4 <= end; i += 4, o += 4)
       if (
@@ -276,21 +292,29 @@ export class Memtable {
   }
 
   private keyIsString(e: number, key: string): boolean {
-    const at = e * ENTRY_INTS;
-    if (this.ints[at + KEY_LEN] !== key.length) return false;
-    const slab = this.slabs[this.ints[at + KEY_SLAB]!]!;
-    const o = this.ints[at + KEY_OFF]!;
+    const len = this.ints[e * ENTRY_INTS + KEY_LEN]!;
+    if (len !== key.length) return false;
+    const slab = this.keyHolder(e, len);
+    const o = this.keyOffset(e, len);
     for (let i = 0; i < key.length; i++) if (slab[o + i] !== key.charCodeAt(i)) return false;
     return true;
   }
 
+  /** keyHolder is the buffer that holds entry `e`'s key of `len` bytes: the entries' own for an inline key, else its slab. */
+  private keyHolder(e: number, len: number): Buffer {
+    return len <= INLINE_KEY_BYTES ? this.entryBytes : this.slabs[this.ints[e * ENTRY_INTS + KEY_SLAB]!]!;
+  }
+
+  /** keyOffset is where entry `e`'s key of `len` bytes starts in its keyHolder. */
+  private keyOffset(e: number, len: number): number {
+    return len <= INLINE_KEY_BYTES ? e * ENTRY_BYTES + INLINE_KEY : this.ints[e * ENTRY_INTS + KEY_OFF]!;
+  }
+
   private keyString(e: number): string {
-    const at = e * ENTRY_INTS;
-    const o = this.ints[at + KEY_OFF]!;
-    const slab = this.slabs[this.ints[at + KEY_SLAB]!] as Buffer & {
-      latin1Slice(start: number, end: number): string;
-    };
-    return slab.latin1Slice(o, o + this.ints[at + KEY_LEN]!);
+    const len = this.ints[e * ENTRY_INTS + KEY_LEN]!;
+    const o = this.keyOffset(e, len);
+    const holder = this.keyHolder(e, len) as Buffer & { latin1Slice(start: number, end: number): string };
+    return holder.latin1Slice(o, o + len);
   }
 
   /** order sorts the keys (plain string comparison is code-unit order, which for latin1 keys is byte order). */
@@ -384,9 +408,8 @@ export class Memtable {
     const ints = new Int32Array(this.capacity * ENTRY_INTS);
     ints.set(this.ints);
     this.ints = ints;
-    const times = new Float64Array(this.capacity * ENTRY_TIMES);
-    times.set(this.times);
-    this.times = times;
+    this.times = new Float64Array(ints.buffer);
+    this.entryBytes = Buffer.from(ints.buffer);
   }
 }
 

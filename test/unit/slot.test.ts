@@ -77,6 +77,31 @@ describe('slotOf', () => {
     }
   });
 
+  it('agrees with the plain definition on random ASCII keys of every code, and tags beside non-ASCII text', () => {
+    const seed = testSeed();
+    const rnd = seededRandom(seed);
+    const h = new SlotHasher();
+    const pick = (alphabet: readonly string[]): string => alphabet[Math.floor(rnd() * alphabet.length)]!;
+    const ascii = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c));
+    // ASCII with braces made common, then single non-ASCII characters (two- to four-byte UTF-8 and
+    // lone surrogates, which encode as U+FFFD) placed inside or outside a tag.
+    const braced = [...ascii, '{', '}', '{', '}', '{', '}', '{', '}'];
+    const wide = ['é', '\u00ff', '\u0100', 'ключ', '\u{1F600}', '\ud800', '\udfff', '\u7b7d'];
+    for (let n = 0; n < 20000; n++) {
+      const len = n < 15000 ? Math.floor(rnd() * 24) : Math.floor(rnd() * 5000);
+      let key = '';
+      for (let i = 0; i < len; i++) key += pick(braced);
+      if (n % 3 === 0 && len > 0) {
+        const at = Math.floor(rnd() * len);
+        key = key.slice(0, at) + pick(wide) + key.slice(at);
+      }
+      const expected = slotByDefinition(Buffer.from(key));
+      const what = `seed ${seed}: key ${JSON.stringify(key.slice(0, 60))} (${key.length} units)`;
+      assert.equal(h.slotOf(key), expected, what);
+      assert.equal(slotOf(key), expected, what);
+    }
+  });
+
   it('is not fooled by bytes a longer earlier key left in the scratch buffer', () => {
     const h = new SlotHasher();
     h.slotOf('kkkkkkkkkkk{tag}');

@@ -173,6 +173,10 @@ export class ShardWatch implements FeedSubscriber {
         stream.join();
         return;
       }
+      // The feed stands past the store's end (the store was cut back or rebuilt under it, and the
+      // feed has not read it since): it resets at its next read. Reading again at once found
+      // nothing each time, a `watch-read` after another until then (a spin on the thread).
+      await sleep(RETRY_MS);
     }
   }
 

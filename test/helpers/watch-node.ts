@@ -49,6 +49,23 @@ export class ForkingLog {
 
   snapshot: Rec[] = [];
 
+  /** trim drops the log's records up to `upTo` (retention): the store keeps their effect, a read after them is `gone`. */
+  trim(upTo: number): void {
+    if (upTo < this.oldest) return;
+    this.snapshot = [...this.snapshot, ...this.recs.filter((r) => r.seq <= upTo)];
+    this.recs = this.recs.filter((r) => r.seq > upTo);
+    this.oldest = upTo + 1;
+  }
+
+  /** stateAt is the store's keys as they were at `seq` (at least the log's oldest - 1). */
+  stateAt(seq: number): Rec[] {
+    const m = new Map<string, string>();
+    for (const r of [...this.snapshot, ...this.recs.filter((x) => x.seq <= seq)])
+      if (r.value === undefined) m.delete(r.key);
+      else m.set(r.key, r.value);
+    return [...m].map(([key, value]) => ({ seq: 0, key, value }));
+  }
+
   /** state is the store's keys now. */
   state(): Map<string, string> {
     const m = new Map<string, string>();
@@ -197,6 +214,10 @@ export class SseOutput implements WatchOutput {
   }
   end(type: string, json: string, cursor: string): void {
     this.emit(type, json, cursor);
+  }
+  /** text is everything written, as the client receives it. */
+  text(): string {
+    return Buffer.concat(this.pieces).toString();
   }
   events(): Record<string, unknown>[] {
     return Buffer.concat(this.pieces)

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LogRecord } from '../../src/watch/store-log.js';
-import { BinaryWatchReader } from '../../src/watch/watch-binary-reader.js';
+import { BinaryWatchReader, type DecodedChange } from '../../src/watch/watch-binary-reader.js';
 import {
   changeEvent,
   keyFields,
@@ -96,12 +96,16 @@ const KEYS = [
   Buffer.from([0x72, 0xff]),
 ];
 
-/** exactKeys decodes a block of `format` back to each event's key bytes. */
-function exactKeys(block: Buffer, format: WireFormat): Buffer[] {
-  const fromJson = (json: string): Buffer => {
-    const ev = JSON.parse(json) as { key: string; key_base64?: string };
-    return ev.key_base64 === undefined ? Buffer.from(ev.key) : Buffer.from(ev.key_base64, 'base64');
-  };
+/**
+ * decodeBlock decodes a block of `format` back to one item per event: `fromJson` of a JSON event,
+ * `fromChange` of a binary change frame.
+ */
+function decodeBlock(
+  block: Buffer,
+  format: WireFormat,
+  fromJson: (json: string) => Buffer,
+  fromChange: (f: DecodedChange) => Buffer,
+): Buffer[] {
   if (format === 'sse')
     return block
       .toString('utf8')
@@ -118,10 +122,22 @@ function exactKeys(block: Buffer, format: WireFormat): Buffer[] {
     }
     return out;
   }
-  const reader = new BinaryWatchReader();
-  return reader
+  return new BinaryWatchReader()
     .push(Buffer.concat([Buffer.from([format === 'bin1' ? 1 : 2]), block]))
-    .map((f) => (f.type === 'json' ? fromJson(f.json) : f.key));
+    .map((f) => (f.type === 'json' ? fromJson(f.json) : fromChange(f)));
+}
+
+/** exactKeys decodes a block of `format` back to each event's key bytes. */
+function exactKeys(block: Buffer, format: WireFormat): Buffer[] {
+  return decodeBlock(
+    block,
+    format,
+    (json) => {
+      const ev = JSON.parse(json) as { key: string; key_base64?: string };
+      return ev.key_base64 === undefined ? Buffer.from(ev.key) : Buffer.from(ev.key_base64, 'base64');
+    },
+    (f) => f.key,
+  );
 }
 
 describe('watch events: keys that are not UTF-8', () => {
@@ -166,31 +182,17 @@ const VALUES = [
 
 /** exactValues decodes a block of `format` back to each put's value bytes. */
 function exactValues(block: Buffer, format: WireFormat): Buffer[] {
-  const fromJson = (json: string): Buffer => {
-    const ev = JSON.parse(json) as { value?: string; value_base64?: string };
-    return ev.value_base64 === undefined
-      ? Buffer.from(ev.value ?? '')
-      : Buffer.from(ev.value_base64, 'base64');
-  };
-  if (format === 'sse')
-    return block
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('data: '))
-      .map((l) => fromJson(l.slice(6)));
-  if (format === 'ws') {
-    const out: Buffer[] = [];
-    for (let at = 0; at < block.length;) {
-      const len = block[at + 1]!;
-      assert.ok(len < 126, 'short test messages');
-      out.push(fromJson(block.toString('utf8', at + 2, at + 2 + len)));
-      at += 2 + len;
-    }
-    return out;
-  }
-  return new BinaryWatchReader()
-    .push(Buffer.concat([Buffer.from([format === 'bin1' ? 1 : 2]), block]))
-    .map((f) => (f.type === 'json' ? fromJson(f.json) : (f.value ?? Buffer.alloc(0))));
+  return decodeBlock(
+    block,
+    format,
+    (json) => {
+      const ev = JSON.parse(json) as { value?: string; value_base64?: string };
+      return ev.value_base64 === undefined
+        ? Buffer.from(ev.value ?? '')
+        : Buffer.from(ev.value_base64, 'base64');
+    },
+    (f) => f.value ?? Buffer.alloc(0),
+  );
 }
 
 describe('watch events: values', () => {

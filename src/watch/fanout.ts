@@ -6,6 +6,7 @@
  */
 import { Broadcast } from './broadcast.js';
 import { Feed, type LogReader } from './feed.js';
+import { unforkedReader } from './forked-store.js';
 import type { WireFormat } from './watch-event.js';
 import type { ShardSource, WatchOptions } from './watcher.js';
 
@@ -25,7 +26,8 @@ export class Fanout {
   feed(src: ShardSource, pos: number): Feed {
     let f = this.feeds.get(src.store);
     if (f === undefined || f.done) {
-      const made = new Feed(this.reader(src), pos, () => {
+      // A store holding history the map says was discarded is read once it is rebuilt (forked-store.ts).
+      const made = new Feed(unforkedReader(this.reader(src), src.shard, this.epochOf), pos, () => {
         if (this.feeds.get(src.store) === made) this.feeds.delete(src.store);
       });
       this.feeds.set(src.store, made);

@@ -11,12 +11,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { LogRecord } from './store-log.js';
 import { decodeLog } from './store-log.js';
 
-/** LogReader reads a store's log on its worker (the `watch-read` message). */
+/**
+ * LogReader reads a store's log on its worker (the `watch-read` message); `epoch` is the epoch of
+ * the store's newest records (its log's), absent for a store without one (forked-store.ts).
+ */
 export type LogReader = (
   after: number,
   maxBytes: number,
   waitMs: number,
-) => Promise<{ gone: boolean; records: Buffer; lastSeq: number; end: number }>;
+) => Promise<{ gone: boolean; records: Buffer; lastSeq: number; end: number; epoch?: number | undefined }>;
 
 /** FeedSubscriber receives a feed's batches. */
 export interface FeedSubscriber {

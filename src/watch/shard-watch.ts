@@ -15,6 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatVersion, type Version } from '../routing/version.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
+import { aheadOfFork, unforkedReader } from './forked-store.js';
 import { decodeLog, type LogRecord } from './store-log.js';
 import { keyFields, valueFields, type WatchEvent } from './watch-event.js';
 import type { ScanPage, ShardSource, WatchDeps, WatchOptions, WatchOutput } from './watcher.js';
@@ -138,7 +139,9 @@ export class ShardWatch implements FeedSubscriber {
   async catchUp(snapshotFirst: boolean): Promise<void> {
     const stream = this.stream;
     let needSnapshot = snapshotFirst;
-    const reader = stream.deps.reader(this.src);
+    const reader = unforkedReader(stream.deps.reader(this.src), this.src.shard, (shard, seq) =>
+      stream.deps.epochOf(shard, seq),
+    );
     while (!stream.isClosed()) {
       if (needSnapshot) {
         if (!(await this.snapshot())) return;
@@ -170,6 +173,10 @@ export class ShardWatch implements FeedSubscriber {
         stream.join();
         return;
       }
+      // The feed stands past the store's end (the store was cut back or rebuilt under it, and the
+      // feed has not read it since): it resets at its next read. Reading again at once found
+      // nothing each time, a `watch-read` after another until then (a spin on the thread).
+      await sleep(RETRY_MS);
     }
   }
 
@@ -194,6 +201,14 @@ export class ShardWatch implements FeedSubscriber {
         continue;
       }
       if (stream.isClosed()) return false;
+      if (aheadOfFork(page.epoch, page.seq, (seq) => stream.deps.epochOf(shard, seq))) {
+        // The store holds history a failover discarded (forked-store.ts): once it is rebuilt, the
+        // snapshot starts again (a new snapshot-begin: the client forgets what this one sent).
+        after = null;
+        began = false;
+        await sleep(RETRY_MS);
+        continue;
+      }
       if (!began) {
         firstSeq = page.seq;
         began = true;

@@ -27,7 +27,9 @@ import { changeFrames, type StreamVersion } from './watch-binary-format.js';
 /** WatchEvent is one event as sent (its `type` and fields). */
 export type WatchEvent = { type: string } & Record<string, unknown>;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a value's leading U+FEFF is part of it (by default the decoder drops it, and a value
+// written as EF BB BF 'hello' was sent as "hello").
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** valueFields returns the JSON fields of a value: `value` (UTF-8) or `value_base64`. */
 export function valueFields(value: Uint8Array): Record<string, string> {

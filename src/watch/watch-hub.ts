@@ -77,7 +77,7 @@ export class WatchHub implements WatchDeps {
       });
       if (r.type !== 'watch-read-result') throw new DistkvError('INTERNAL', `watch-read answered ${r.type}`);
       const records = r.buffer === null ? Buffer.alloc(0) : Buffer.from(r.buffer, 0, r.length);
-      return { gone: r.gone, records, lastSeq: r.lastSeq, end: r.end };
+      return { gone: r.gone, records, lastSeq: r.lastSeq, end: r.end, epoch: r.epoch };
     };
   }
 
@@ -95,7 +95,7 @@ export class WatchHub implements WatchDeps {
       ...bounds,
     });
     if (r.type !== 'watch-scan-result') throw new DistkvError('INTERNAL', `watch-scan answered ${r.type}`);
-    return { entries: r.entries, seq: r.seq, last: r.last };
+    return { entries: r.entries, seq: r.seq, last: r.last, epoch: r.epoch };
   }
 
   feed(src: ShardSource, pos: number): Feed {

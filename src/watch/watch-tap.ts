@@ -27,6 +27,9 @@ export async function watchRead(store: Store, msg: ReadMsg): Promise<FromWorker>
   if (msg.waitMs > 0) await log.waitForLog(msg.after, msg.waitMs);
   const r = log.readLog(msg.after, msg.maxBytes);
   const end = store.lastSeq();
+  // The epoch of the store's newest records: the main thread reads no store holding history the
+  // live map says a failover discarded (src/watch/forked-store.ts).
+  const epoch = store.replication === undefined ? {} : { epoch: store.replication.epoch };
   // A position past the store's end means the store was rebuilt or cut back: the watcher's state
   // cannot be continued, only replaced (a snapshot), like a log that no longer holds it.
   const gone = r === 'gone' || (r.records.length === 0 && msg.after > end);
@@ -40,6 +43,7 @@ export async function watchRead(store: Store, msg: ReadMsg): Promise<FromWorker>
       length: 0,
       lastSeq: msg.after,
       end,
+      ...epoch,
     };
   const buffer = Uint8Array.prototype.slice.call(r.records).buffer;
   return {
@@ -51,6 +55,7 @@ export async function watchRead(store: Store, msg: ReadMsg): Promise<FromWorker>
     length: r.records.length,
     lastSeq: r.lastSeq,
     end,
+    ...epoch,
   };
 }
 
@@ -71,6 +76,7 @@ export function watchScan(store: Store, range: SlotRange, msg: ScanMsg): FromWor
     ok: true,
     entries,
     seq: store.lastSeq(),
+    ...(store.replication === undefined ? {} : { epoch: store.replication.epoch }),
     // A page cut by bytes is short but not the end: more may follow its last key.
     last: !scanPageFull(page, msg.limit, msg.maxBytes),
   };

@@ -38,11 +38,15 @@ export interface ShardSource {
   leaderStore: number | undefined;
 }
 
-/** ScanPage is one page of a snapshot; `last`: the scan reached the end (a page cut by bytes is short but not last). */
+/**
+ * ScanPage is one page of a snapshot; `last`: the scan reached the end (a page cut by bytes is
+ * short but not last); `epoch`: the epoch of the store's newest records (forked-store.ts).
+ */
 export interface ScanPage {
   entries: { key: Uint8Array; value: Uint8Array }[];
   seq: number;
   last: boolean;
+  epoch?: number | undefined;
 }
 
 /** ScanBounds bound a snapshot page, and say whether it carries values. */

@@ -214,8 +214,19 @@ export type FromWorker =
       lastSeq: number;
       /** end is the store's last seq when read. */
       end: number;
+      /** epoch is the epoch of the store's newest records (its log's); absent without a replication seam. */
+      epoch?: number;
     }
-  | { type: 'watch-scan-result'; id: number; ok: true; entries: ScanEntry[]; seq: number; last: boolean }
+  | {
+      type: 'watch-scan-result';
+      id: number;
+      ok: true;
+      entries: ScanEntry[];
+      seq: number;
+      last: boolean;
+      /** epoch is as a watch-read-result's. */
+      epoch?: number;
+    }
   | { type: 'error-result'; id: number; ok: false; error: WireError };
 
 const TO_WORKER_TYPES = new Set([

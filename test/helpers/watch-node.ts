@@ -23,6 +23,11 @@ export class ForkingLog {
   oldest = 1;
   /** epochStarts: [epoch, firstSeq] oldest first (the shard's history in the live map). */
   epochStarts: [number, number][] = [[0, 1]];
+  /**
+   * storeEpoch is the epoch of the store's newest records (its log's epoch, as a `watch-read`
+   * answers it): the map may name a newer epoch starting below them before the replica forks.
+   */
+  storeEpoch = 0;
   private readonly wakers = new Wakers();
 
   get last(): number {
@@ -34,14 +39,32 @@ export class ForkingLog {
     this.wakers.wake();
   }
 
-  /** resync rebuilds the store from a snapshot of the new leader at `state` (its seq `at`). */
+  /** resync rebuilds the store from a snapshot of the new leader at `state` (its seq `at`), in the map's newest epoch. */
   resync(at: number, state: Rec[]): void {
+    this.storeEpoch = this.epochStarts[this.epochStarts.length - 1]![0];
     this.recs = [];
     this.oldest = at + 1;
     this.snapshot = state;
   }
 
   snapshot: Rec[] = [];
+
+  /** trim drops the log's records up to `upTo` (retention): the store keeps their effect, a read after them is `gone`. */
+  trim(upTo: number): void {
+    if (upTo < this.oldest) return;
+    this.snapshot = [...this.snapshot, ...this.recs.filter((r) => r.seq <= upTo)];
+    this.recs = this.recs.filter((r) => r.seq > upTo);
+    this.oldest = upTo + 1;
+  }
+
+  /** stateAt is the store's keys as they were at `seq` (at least the log's oldest - 1). */
+  stateAt(seq: number): Rec[] {
+    const m = new Map<string, string>();
+    for (const r of [...this.snapshot, ...this.recs.filter((x) => x.seq <= seq)])
+      if (r.value === undefined) m.delete(r.key);
+      else m.set(r.key, r.value);
+    return [...m].map(([key, value]) => ({ seq: 0, key, value }));
+  }
 
   /** state is the store's keys now. */
   state(): Map<string, string> {
@@ -64,9 +87,10 @@ export class ForkingLog {
     const end = this.last;
     const recs = this.recs.filter((r) => r.seq > after);
     // watch-tap.ts: gone when the log no longer holds `after`, or `after` is past the store's end.
+    const epoch = this.storeEpoch;
     if (after < this.oldest - 1 || (recs.length === 0 && after > end))
-      return { gone: true, records: Buffer.alloc(0), lastSeq: after, end };
-    return { gone: false, ...logBatch(recs, after, maxBytes), end };
+      return { gone: true, records: Buffer.alloc(0), lastSeq: after, end, epoch };
+    return { gone: false, ...logBatch(recs, after, maxBytes), end, epoch };
   };
 }
 
@@ -159,7 +183,7 @@ export class ReplicaNode extends FanoutNode {
       .filter(([k]) => Buffer.from(k).subarray(0, prefix.length).equals(prefix))
       .sort((a, b) => (a[0] < b[0] ? -1 : 1))
       .map(([k, v]) => ({ key: Buffer.from(k), value: Buffer.from(v) }));
-    return Promise.resolve({ entries, seq: this.log.last, last: true });
+    return Promise.resolve({ entries, seq: this.log.last, last: true, epoch: this.log.storeEpoch });
   }
   lastSeq(): number {
     return this.log.last;
@@ -190,6 +214,10 @@ export class SseOutput implements WatchOutput {
   }
   end(type: string, json: string, cursor: string): void {
     this.emit(type, json, cursor);
+  }
+  /** text is everything written, as the client receives it. */
+  text(): string {
+    return Buffer.concat(this.pieces).toString();
   }
   events(): Record<string, unknown>[] {
     return Buffer.concat(this.pieces)

@@ -8,8 +8,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LogRecord } from '../../src/watch/store-log.js';
-import { BinaryWatchReader } from '../../src/watch/watch-binary-reader.js';
-import { changeEvent, keyFields, sharedBlock, type WireFormat } from '../../src/watch/watch-event.js';
+import { BinaryWatchReader, type DecodedChange } from '../../src/watch/watch-binary-reader.js';
+import {
+  changeEvent,
+  keyFields,
+  sharedBlock,
+  valueFields,
+  type WireFormat,
+} from '../../src/watch/watch-event.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
 const ALPHABET = ['a', 'k', '/', ' ', '~', '"', '\\', '\n', '\t', '\u007f', 'é', '€', '😀', '{', '}'];
@@ -90,12 +96,16 @@ const KEYS = [
   Buffer.from([0x72, 0xff]),
 ];
 
-/** exactKeys decodes a block of `format` back to each event's key bytes. */
-function exactKeys(block: Buffer, format: WireFormat): Buffer[] {
-  const fromJson = (json: string): Buffer => {
-    const ev = JSON.parse(json) as { key: string; key_base64?: string };
-    return ev.key_base64 === undefined ? Buffer.from(ev.key) : Buffer.from(ev.key_base64, 'base64');
-  };
+/**
+ * decodeBlock decodes a block of `format` back to one item per event: `fromJson` of a JSON event,
+ * `fromChange` of a binary change frame.
+ */
+function decodeBlock(
+  block: Buffer,
+  format: WireFormat,
+  fromJson: (json: string) => Buffer,
+  fromChange: (f: DecodedChange) => Buffer,
+): Buffer[] {
   if (format === 'sse')
     return block
       .toString('utf8')
@@ -112,10 +122,22 @@ function exactKeys(block: Buffer, format: WireFormat): Buffer[] {
     }
     return out;
   }
-  const reader = new BinaryWatchReader();
-  return reader
+  return new BinaryWatchReader()
     .push(Buffer.concat([Buffer.from([format === 'bin1' ? 1 : 2]), block]))
-    .map((f) => (f.type === 'json' ? fromJson(f.json) : f.key));
+    .map((f) => (f.type === 'json' ? fromJson(f.json) : fromChange(f)));
+}
+
+/** exactKeys decodes a block of `format` back to each event's key bytes. */
+function exactKeys(block: Buffer, format: WireFormat): Buffer[] {
+  return decodeBlock(
+    block,
+    format,
+    (json) => {
+      const ev = JSON.parse(json) as { key: string; key_base64?: string };
+      return ev.key_base64 === undefined ? Buffer.from(ev.key) : Buffer.from(ev.key_base64, 'base64');
+    },
+    (f) => f.key,
+  );
 }
 
 describe('watch events: keys that are not UTF-8', () => {
@@ -145,5 +167,56 @@ describe('watch events: keys that are not UTF-8', () => {
     assert.deepEqual(keyFields(Buffer.from('q\uFFFD1')), { key: 'q\uFFFD1' });
     assert.deepEqual(keyFields(Buffer.from([0x71, 0xff])), { key: 'q\uFFFD', key_base64: 'cf8=' });
     assert.deepEqual(keyFields(Buffer.from('plain')), { key: 'plain' });
+  });
+});
+
+/** VALUES are values a JSON event must give back byte for byte (the decoder must not eat a leading BOM). */
+const VALUES = [
+  Buffer.from('\uFEFFhello'), // a UTF-8 byte order mark first: text, and kept
+  Buffer.from('\uFEFF'),
+  Buffer.from('a\uFEFFb'),
+  Buffer.from([0xef, 0xbb, 0xbf, 0xff]), // a BOM, then not UTF-8: value_base64
+  Buffer.from('plain'),
+  Buffer.alloc(0),
+];
+
+/** exactValues decodes a block of `format` back to each put's value bytes. */
+function exactValues(block: Buffer, format: WireFormat): Buffer[] {
+  return decodeBlock(
+    block,
+    format,
+    (json) => {
+      const ev = JSON.parse(json) as { value?: string; value_base64?: string };
+      return ev.value_base64 === undefined
+        ? Buffer.from(ev.value ?? '')
+        : Buffer.from(ev.value_base64, 'base64');
+    },
+    (f) => f.value ?? Buffer.alloc(0),
+  );
+}
+
+describe('watch events: values', () => {
+  for (const format of ['sse', 'ws', 'bin1', 'bin2'] as const)
+    it(`give each value's exact bytes, a leading byte order mark included (${format})`, () => {
+      const batch: LogRecord[] = VALUES.map((value, i) => ({
+        kind: 'put',
+        seq: i + 1,
+        key: Buffer.from('k'),
+        value,
+      }));
+      const block = sharedBlock(batch, 0, Buffer.alloc(0), true, format, () => 0);
+      assert.deepEqual(
+        exactValues(block, format).map((v) => v.toString('hex')),
+        VALUES.map((v) => v.toString('hex')),
+      );
+    });
+
+  it('valueFields (a snapshot entry) keeps a leading byte order mark', () => {
+    for (const v of VALUES) {
+      const f = valueFields(v);
+      const back =
+        f.value_base64 === undefined ? Buffer.from(f.value ?? '') : Buffer.from(f.value_base64, 'base64');
+      assert.equal(back.toString('hex'), v.toString('hex'));
+    }
   });
 });

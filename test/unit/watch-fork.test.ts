@@ -146,6 +146,44 @@ describe('a live watch on a replica across a failover that discarded history', (
       );
     }
   });
+  // The map names the new epoch before this replica forks: until its leader tells it DIVERGED and
+  // it is rebuilt, its log still holds a9, a10 of epoch 0 above the new epoch's start (seq 9). A
+  // stream that reads it then (a snapshot for a discarded cursor, or a catch-up from 0.0) took
+  // them, labelled with the new epoch (1.9, 1.10), and went on after seq 10 once the replica was
+  // rebuilt: it kept a9, a10 and never saw b9, b10.
+  for (const [from, what] of [
+    ['0:0.10', 'a snapshot for the discarded cursor'],
+    ['0:0.0', 'a catch-up from the start'],
+  ] as const)
+    it(`waits for a replica the map says forked to be rebuilt before it reads it (${what})`, async () => {
+      const node = new ReplicaNode();
+      for (let i = 1; i <= 10; i++) node.log.append(`a${i}`, `old${i}`);
+      const held = from === '0:0.10' ? node.log.state() : new Map<string, string>();
+      node.log.epochStarts.push([1, 9]);
+      const out = new SseOutput();
+      const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
+      w.start(new Map([[0, startOf(parseFrom(from), 0)]]), {});
+      await sleep(100);
+      const snap: Rec[] = [];
+      for (let i = 1; i <= 8; i++) snap.push({ seq: i, key: `a${i}`, value: `old${i}` });
+      node.log.resync(8, snap);
+      for (let i = 9; i <= 14; i++) node.log.append(`b${i}`, `new${i}`);
+      const done = (o: SseOutput): boolean => o.events().some((e) => e.key === 'b14' || e.type === 'resume');
+      for (let i = 0; i < 150 && !done(out); i++) await sleep(10);
+      await sleep(50);
+      w.close();
+      const want = node.log.state();
+      const sent = out
+        .events()
+        .map((e) => `${JSON.stringify(e.type)}:${JSON.stringify(e.key)}@${JSON.stringify(e.version)}`)
+        .join(' ');
+      assert.ok(!out.events().some((e) => e.type === 'resume'), `no resume expected; sent: ${sent}`);
+      assert.deepEqual(
+        [...applyEvents(new Map(held), out.events())].sort(),
+        [...want].sort(),
+        `sent: ${sent}`,
+      );
+    });
   // The feed polls again at once when its long-poll waited over FEED_MIN_INTERVAL_MS (`idle`
   // 20): the new leader's records then reach the broadcast in the same window as a9, a10; with
   // `idle` 0 they usually come in the next one. With prefix `b` the discarded records match

@@ -15,7 +15,11 @@ import {
   TYPE_PUT_TTL,
 } from '../../src/storage/wal-format.js';
 import { epochOfSeq } from '../../src/routing/version.js';
+import { MemoryLog } from '../../src/storage/memory-log.js';
+import { MemoryStore } from '../../src/storage/memory-store.js';
+import { SLOT_COUNT } from '../../src/routing/slot.js';
 import { decodeLog, type LogRecord } from '../../src/watch/store-log.js';
+import { watchRead, watchScan } from '../../src/watch/watch-tap.js';
 import { batchEpochs } from '../../src/watch/watch-event.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
@@ -111,5 +115,41 @@ describe('watch: batchEpochs', () => {
       batch(8, 21).map((r) => epochOfSeq(history, r.seq)),
     );
     assert.deepEqual([of(9), of(10), of(19), of(20)], [0, 1, 1, 3]);
+  });
+});
+
+describe('watch: the worker side names the epoch of the store it read', () => {
+  // src/watch/forked-store.ts reads no store whose newest records are older than the map's epoch there.
+  it("answers watch-read and watch-scan with the epoch of the store's newest records", async () => {
+    const store = new MemoryStore(Date.now, new MemoryLog());
+    await store.put(Buffer.from('k'), Buffer.from('v'));
+    store.replication!.epoch = 3;
+    const read = await watchRead(store, {
+      type: 'watch-read',
+      id: 1,
+      store: 0,
+      after: 0,
+      maxBytes: 1024,
+      waitMs: 0,
+    });
+    assert.ok(read.type === 'watch-read-result');
+    assert.equal(read.epoch, 3);
+    const page = watchScan(
+      store,
+      { first: 0, last: SLOT_COUNT - 1 },
+      {
+        type: 'watch-scan',
+        id: 2,
+        store: 0,
+        prefix: Buffer.alloc(0),
+        after: null,
+        limit: 10,
+        maxBytes: 1024,
+        keysOnly: false,
+      },
+    );
+    assert.ok(page.type === 'watch-scan-result');
+    assert.equal(page.epoch, 3);
+    assert.equal(page.entries.length, 1);
   });
 });

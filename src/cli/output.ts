@@ -8,7 +8,8 @@
  *    when they are valid UTF-8 and as `value_base64` otherwise (the server's own rule).
  */
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a value's leading U+FEFF is part of it (by default the decoder drops it).
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** jsonValue renders bytes for JSON as the HTTP API does: `{value}` if valid UTF-8, else `{value_base64}`. */
 export function jsonValue(bytes: Uint8Array): { value: string } | { value_base64: string } {

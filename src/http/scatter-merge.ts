@@ -120,7 +120,8 @@ export interface MergedScan {
   nextBase64?: string;
 }
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a value's leading U+FEFF is part of it (by default the decoder drops it).
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** encodeValue renders bytes for JSON: `{value}` when valid UTF-8 (and not forced), else `{value_base64}`. */
 export function encodeValue(

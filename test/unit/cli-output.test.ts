@@ -26,6 +26,7 @@ describe('CLI output', () => {
   it('gives JSON values as value or value_base64, never undefined', () => {
     assert.deepEqual(jsonValue(Buffer.from('ok')), { value: 'ok' });
     assert.deepEqual(jsonValue(Buffer.from([0xff])), { value_base64: '/w==' });
+    assert.deepEqual(jsonValue(Buffer.from([0xef, 0xbb, 0xbf, 0x6f, 0x6b])), { value: '\ufeffok' });
   });
 
   it('writes a value raw when piped and readable with a newline on a terminal', () => {

@@ -124,6 +124,10 @@ describe('scan planning and merging', () => {
   it('gives values as UTF-8 text when they are, else (or when asked) as base64', () => {
     assert.deepEqual(encodeValue(Buffer.from('héllo'), false), { value: 'héllo' });
     assert.deepEqual(encodeValue(Buffer.from([0xff, 0x00]), false), { value_base64: '/wA=' });
+    // a value's leading byte order mark is part of it: a scan must not drop it
+    const bom = Buffer.from([0xef, 0xbb, 0xbf, 0x68, 0x69]);
+    assert.deepEqual(encodeValue(bom, false), { value: '\ufeffhi' });
+    assert.deepEqual(Buffer.from((encodeValue(bom, false) as { value: string }).value), bom);
     assert.deepEqual(encodeValue(Buffer.from('x'), true), { value_base64: 'eA==' });
   });
 });

@@ -74,7 +74,13 @@ function replyEnd(buf: Buffer): number {
 }
 
 /** load sends exactly `count` commands over CONNECTIONS closed-loop connections; `keyOf(i)` picks the i-th key. */
-function load(port: number, mode: 'get' | 'set', count: number, keyOf: (i: number) => number): Promise<void> {
+function load(
+  port: number,
+  mode: 'get' | 'set',
+  count: number,
+  keyOf: (i: number) => number,
+  window?: { started: () => void; finished: () => void },
+): Promise<void> {
   return closedLoop({
     port,
     connections: CONNECTIONS,
@@ -82,6 +88,7 @@ function load(port: number, mode: 'get' | 'set', count: number, keyOf: (i: numbe
     request: (i) => command(mode, keyOf(i)),
     answerEnd: replyEnd,
     what: mode,
+    ...window,
   });
 }
 
@@ -140,11 +147,17 @@ async function measure(server: Server, mode: 'get' | 'set'): Promise<Figures> {
     execFileSync('callgrind_control', [...args, pid], { stdio: 'ignore' });
   };
   await load(server.port, mode, WARMUP, random);
-  control('-z');
-  control('-i', 'on');
-  await load(server.port, mode, REQUESTS, random);
-  control('-d');
-  control('-i', 'off');
+  // The window holds the commands only, not the connections' set-up and tear-down (closed-loop.ts).
+  await load(server.port, mode, REQUESTS, random, {
+    started: () => {
+      control('-z');
+      control('-i', 'on');
+    },
+    finished: () => {
+      control('-d');
+      control('-i', 'off');
+    },
+  });
   const totals = dumpTotals(server, ++server.dumps);
   const main = totals.get(1);
   let worker: { total: number; file: string } | undefined;

@@ -83,6 +83,18 @@ export const ERROR_CATALOGUE = {
   CORRUPTION: { status: 500 },
   /** thrown at startup when another live process owns the data directory (never sent over HTTP). */
   DATA_DIR_LOCKED: { status: 500 },
+  /**
+   * thrown for every write once a commit log's fdatasync failed again after its unsynced batches
+   * were written again: acknowledged writes may not be durable, and the worker refuses writes until
+   * it restarts (its recovery reads what the disk really holds). Not a full disk: DISK_FULL passes.
+   */
+  COMMIT_LOG_BROKEN: { status: 507 },
+  /**
+   * thrown by the client library (never sent by a node) when a node redirects a request to an
+   * address that is not a node of the cluster's map, or from https to http: the request, its token
+   * and value are not sent there.
+   */
+  REDIRECT_REFUSED: { status: 421 },
 } as const;
 
 /** ErrorCode is one of the stable codes of ERROR_CATALOGUE. */

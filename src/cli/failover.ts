@@ -7,13 +7,14 @@
  *      Retry-After, never executed; the answer names the leader's last seq L;
  *   2. wait until the target replica (default: the most advanced) has acknowledged L durably, then
  *      hold its following (`POST /_admin/fence` at the target) and read its last seq there;
- *   3. publish map version+1 with the target as leader in epoch+1: the target first (it promotes
+ *   3. publish map version+1 with the target as leader in a new epoch (`nextEpoch`: above every
+ *      epoch a member's map names, numbered after the target): the target first (it promotes
  *      itself), then every other node (the old leader demotes itself and follows the target, which
  *      releases its held writes as redirects). If step 2 times out, writes are released and nothing
  *      changes. No acknowledged write is lost: every one of them has a seq <= L.
  * Forced (`--force`), when the leader does not answer: the most advanced replica (highest durable
  * ack; every replica must answer, unless --to names the target) is held as in step 2 and promoted
- * in epoch+1. Writes the old leader acknowledged without a replica's ack may be lost; nodes that
+ * in a new epoch. Writes the old leader acknowledged without a replica's ack may be lost; nodes that
  * are down learn the new map from their peers when they come back.
  * Either way a target that reports `resyncing` (rebuilding from a leader snapshot: partial or fuzzy
  * content) is refused unless `--force-resyncing`.
@@ -26,6 +27,7 @@
  */
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError, isErrorCode } from '../errors.js';
+import { highestEpoch, nextEpoch } from '../routing/epoch-numbers.js';
 import { type LiveMap, promotedMap } from '../routing/live-map.js';
 import {
   formatOptions,
@@ -298,8 +300,16 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
     await release();
     throw err;
   }
-  // The fork point: the held target's last seq.
-  const next = promotedMap(base, idx, target, live.epoch + 1, targetSeq);
+  // The fork point: the held target's last seq. The epoch goes above every number a member's map
+  // names for the shard (the target's own included: epoch-numbers.ts).
+  const above = Math.max(
+    ...[...docs.values()].map((d) => {
+      const s = d === undefined ? undefined : shardOf(d.map);
+      return s === undefined ? 0 : highestEpoch(s);
+    }),
+  );
+  const epoch = nextEpoch(live, target, above);
+  const next = promotedMap(base, idx, target, epoch, targetSeq);
   const publish = (node: string) =>
     call(`${scheme}://${node}/_admin/map`, o.token, { method: 'POST', body: JSON.stringify(next) });
   // The target answers with the map it holds afterwards: with etcd, one a concurrent change stored
@@ -337,7 +347,7 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
     shard: live.name,
     from: leader,
     to: target,
-    epoch: live.epoch + 1,
+    epoch,
     mapVersion: next.version,
     ...(leaderSeq === undefined ? {} : { leaderSeq }),
     targetSeq,

@@ -51,6 +51,10 @@ const VERBS: Record<string, Verb> = {
     help: "move a shard's leadership to a replica (planned, or --force without the leader)",
     run: async (argv) => (await import('./failover.js')).failoverCommand(argv),
   },
+  map: {
+    help: "write a running peer's live map into this node's data directory (node stopped)",
+    run: async (argv) => (await import('./map-command.js')).mapCommand(argv),
+  },
   load: {
     help: 'bulk-load JSON lines into empty stores (server stopped)',
     run: async (argv) => (await import('./load.js')).load(argv),

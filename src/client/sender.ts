@@ -196,7 +196,7 @@ export class Sender {
 }
 
 /**
- * checkRedirect refuses (CONFIG_MISMATCH, the request not sent there) a redirect by `by` to `to`
+ * checkRedirect refuses (REDIRECT_REFUSED, the request not sent there) a redirect by `by` to `to`
  * that is not a node of the cluster, as curl does without --location-trusted and fetch does
  * with Authorization on a cross-origin redirect: the token, the body and a watch's prefix go to the
  * cluster's nodes only, and never from https to http. A node the client does not know yet (a map
@@ -222,7 +222,7 @@ export async function checkRedirect(
         ? 'a client of https nodes does not follow a redirect to http (it would send the token in the clear)'
         : `the client talks ${scheme} to the cluster's nodes`;
   throw new DistkvError(
-    'CONFIG_MISMATCH',
+    'REDIRECT_REFUSED',
     `${by} redirected ${what} to ${to.origin}, not followed: ${why}; the client sends its token and values to the cluster's nodes only`,
   );
 }

@@ -7,6 +7,7 @@
  * field (`shards[2].address`) and what was expected; the caller gets one `ConfigError` listing them.
  */
 import { ConfigError } from '../errors.js';
+import { MAX_SHARD_MEMBERS } from '../routing/epoch-numbers.js';
 import { SLOT_COUNT } from '../routing/slot.js';
 import { formatAddress, parseAddress } from './address.js';
 import {
@@ -164,6 +165,11 @@ function validateShards(raw: unknown, p: Problems): ShardConfig[] {
         else if (replicas.includes(r)) p.add(field, `"${r}" is listed twice`);
         else replicas.push(r);
       });
+      if (rawReplicas.length >= MAX_SHARD_MEMBERS)
+        p.add(
+          `${at}replicas`,
+          `${rawReplicas.length} replicas; a shard has at most ${MAX_SHARD_MEMBERS} members (its leader and ${MAX_SHARD_MEMBERS - 1} replicas): each new epoch's number names its leader among them (docs/failover.md, "Epoch numbers")`,
+        );
     }
     let slots: SlotRange | undefined;
     if (entry.slots !== undefined) {

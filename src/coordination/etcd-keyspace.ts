@@ -10,6 +10,7 @@
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
 import type { Logger } from 'pino';
+import { nextEpoch } from '../routing/epoch-numbers.js';
 import { type LiveMap, type LiveShard, parseLiveMap, promotedMap } from '../routing/live-map.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import type { Published } from './candidate-rank.js';
@@ -144,7 +145,8 @@ export class EtcdKeyspace {
 
   /**
    * publishPromotion stores (compare-and-swap) the map naming `node`, which won `shard`'s leader
-   * key at revision `won`, its leader from seq `seq + 1`, in epoch max(`won`, epoch + 1); resolves
+   * key at revision `won`, its leader from seq `seq + 1`, in an epoch above `won` and the shard's
+   * epoch, numbered after `node` (`nextEpoch`, src/routing/epoch-numbers.ts); resolves
    * with it, or undefined when the shard's map changed meanwhile (the key is then let go). `node`
    * may be the shard's leader already: a leader restarting after an unclean stop
    * (src/server/restart-epochs.ts).
@@ -174,7 +176,7 @@ export class EtcdKeyspace {
         await this.dropLeader(shard.name, won);
         return undefined;
       }
-      const epoch = Math.max(Number(won), cur.epoch + 1);
+      const epoch = nextEpoch(cur, node, Number(won));
       const next = promotedMap(base, shard.idx, node, epoch, seq);
       if (!(await this.swapMap(next, snap.map?.modRevision))) continue;
       log.warn(

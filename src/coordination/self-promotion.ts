@@ -9,7 +9,8 @@
  * last seq stays put: a replica's old leader, past its deadline, writes no more but may still
  * answer pulls of records it wrote before (a partition from etcd alone), and the epoch must start
  * after the last of them the store holds, not after a position read earlier. Then the map naming
- * it leader in epoch max(`won`, epoch + 1) from that seq + 1 is stored by compare-and-swap
+ * it leader in an epoch above `won` and the shard's epoch, numbered after it (`nextEpoch`), from
+ * that seq + 1 is stored by compare-and-swap
  * (etcd-keyspace.ts `publishPromotion`). Once the map is in etcd the store stays held until it
  * adopts it (or the hold runs out); a replica held because its shard's key was missing stays
  * held until the key comes back (follow-holds.ts).

@@ -17,6 +17,7 @@
  * divergence file) before it follows the new leader (docs/failover.md).
  */
 import { DistkvError } from '../errors.js';
+import { highestEpoch, MAX_EPOCH } from './epoch-numbers.js';
 import type { ShardInfo } from './shard-map.js';
 
 /** MAP_HEADER carries the sender's live map version on redirects and node-to-node requests. */
@@ -32,6 +33,12 @@ export interface LiveShard {
   epoch: number;
   /** history lists, oldest first, each epoch after 0 with the seq its leader started from (exclusive). */
   history: EpochStart[];
+  /**
+   * floor, when present, is the highest epoch number a line this entry's merge dropped had reached
+   * (`mergedMap`, map-merge.ts): the next epoch is chosen above it too (`nextEpoch`,
+   * epoch-numbers.ts), so no number given out in a lost epoch is given again. Absent: the epoch.
+   */
+  floor?: number;
 }
 
 /** EpochStart says epoch `epoch` began at seq `firstSeq` (its leader's first own record). */
@@ -93,17 +100,19 @@ export function promotedMap(
 ): LiveMap {
   return {
     version: base.version + 1,
-    shards: base.shards.map((s) =>
-      s.idx !== idx
-        ? s
-        : {
-            ...s,
-            leader,
-            replicas: [s.leader, ...s.replicas].filter((m) => m !== leader),
-            epoch,
-            history: [...s.history, { epoch, firstSeq: lastSeq + 1 }],
-          },
-    ),
+    shards: base.shards.map((s) => {
+      if (s.idx !== idx) return s;
+      // A floor the new epoch passed says nothing more.
+      const { floor, ...rest } = s;
+      return {
+        ...rest,
+        leader,
+        replicas: [s.leader, ...s.replicas].filter((m) => m !== leader),
+        epoch,
+        history: [...s.history, { epoch, firstSeq: lastSeq + 1 }],
+        ...(floor !== undefined && floor > epoch ? { floor } : {}),
+      };
+    }),
   };
 }
 
@@ -132,6 +141,11 @@ export function liveShardInfos(config: readonly ShardInfo[], map: LiveMap): Shar
   });
 }
 
+/** isEpoch tells whether `v` is an epoch number every format can hold (0..MAX_EPOCH). */
+function isEpoch(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_EPOCH;
+}
+
 function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
 }
@@ -144,7 +158,7 @@ function isHistory(v: unknown): v is EpochStart[] {
       return (
         typeof e === 'object' &&
         e !== null &&
-        Number.isSafeInteger(e.epoch) &&
+        isEpoch(e.epoch) &&
         Number.isSafeInteger(e.firstSeq) &&
         (e.firstSeq ?? 0) >= 1 &&
         (e.restart === undefined || e.restart === true)
@@ -160,6 +174,8 @@ function isHistory(v: unknown): v is EpochStart[] {
  * a bug, a hostile `POST /_admin/map`) would give forks and key versions' epochs from the wrong entry.
  */
 function historyDisorder(history: readonly EpochStart[], epoch: number): string | undefined {
+  if (history.length === 0 && epoch > 0)
+    return `is empty, but epoch ${epoch} needs its start (every epoch after 0 is listed with its first seq)`;
   let prev = 0;
   for (const [i, h] of history.entries()) {
     if (h.epoch <= prev)
@@ -195,8 +211,10 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
       }
       const members = new Set([c.address, ...c.replicas]);
       if (s.name !== c.name) problems.push(`${at}.name must be ${c.name}, got ${JSON.stringify(s.name)}`);
-      if (typeof s.epoch !== 'number' || !Number.isSafeInteger(s.epoch) || s.epoch < 0)
-        problems.push(`${at}.epoch must be an integer >= 0, got ${JSON.stringify(s.epoch)}`);
+      if (!isEpoch(s.epoch))
+        problems.push(`${at}.epoch must be an integer 0..${MAX_EPOCH}, got ${JSON.stringify(s.epoch)}`);
+      if (s.floor !== undefined && !isEpoch(s.floor))
+        problems.push(`${at}.floor must be an integer 0..${MAX_EPOCH}, got ${JSON.stringify(s.floor)}`);
       if (typeof s.leader !== 'string' || !members.has(s.leader))
         problems.push(
           `${at}.leader must be one of ${[...members].join(', ')}, got ${JSON.stringify(s.leader)}`,
@@ -220,7 +238,7 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
         const disorder = historyDisorder(history, s.epoch);
         if (disorder !== undefined) problems.push(`${at}.history ${disorder}`);
       }
-      if (typeof s.leader === 'string' && typeof s.epoch === 'number' && isHistory(history))
+      if (typeof s.leader === 'string' && isEpoch(s.epoch) && isHistory(history))
         shards.push({
           idx: c.idx,
           name: c.name,
@@ -232,6 +250,7 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
             firstSeq: h.firstSeq,
             ...(h.restart === true ? { restart: true as const } : {}),
           })),
+          ...(isEpoch(s.floor) ? { floor: s.floor } : {}),
         });
     }
   }
@@ -261,6 +280,10 @@ export function checkSuccessor(
     // A shard whose restart epochs a leader change beat (`mergedMap`) follows that change's line.
     if (c === undefined || rewritten.has(n.idx)) continue;
     if (n.epoch < c.epoch) problems.push(`shard ${n.name}: epoch ${n.epoch} is below the current ${c.epoch}`);
+    else if (highestEpoch(n) < highestEpoch(c))
+      problems.push(
+        `shard ${n.name}: it forgets epoch ${highestEpoch(c)} (the current floor), which a dropped line reached`,
+      );
     else if (n.leader !== c.leader && n.epoch === c.epoch)
       problems.push(`shard ${n.name}: a new leader needs an epoch above ${c.epoch}`);
     const kept = c.history.every((h, i) => sameStart(n.history[i], h));

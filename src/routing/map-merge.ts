@@ -11,6 +11,7 @@
  * the nodes converge; a shard entry is replaced by one that does not extend it only when it holds
  * only restart epochs and the other a change of leader, and then with the seq its stores fork at.
  */
+import { highestEpoch } from './epoch-numbers.js';
 import { checkSuccessor, type EpochStart, type LiveMap, type LiveShard, sameStart } from './live-map.js';
 
 /** sameShard tells whether two entries of one shard are equal. */
@@ -27,6 +28,27 @@ export function sameShards(a: LiveMap, b: LiveMap): boolean {
       return t !== undefined && sameShard(s, t);
     })
   );
+}
+
+/** sameLine tells whether two entries of one shard are equal but for their floors. */
+function sameLine(a: LiveShard, b: LiveShard): boolean {
+  return sameShard(withFloor(a, 0), withFloor(b, 0));
+}
+
+/**
+ * withFloor is entry `s` with `floor` as its floor when that is above its epoch (else none), its
+ * keys in the order parseLiveMap gives them: entries are compared as JSON text.
+ */
+function withFloor(s: LiveShard, floor: number): LiveShard {
+  return {
+    idx: s.idx,
+    name: s.name,
+    leader: s.leader,
+    replicas: s.replicas,
+    epoch: s.epoch,
+    history: s.history,
+    ...(floor > s.epoch ? { floor } : {}),
+  };
 }
 
 /** extendsShard tells whether entry `a` is `b` plus later epochs (its history starts with all of `b`'s). */
@@ -94,7 +116,8 @@ export interface MapMerge {
  * shard in the same epoch until an operator's failover). The result's version is above both, so
  * every node that merges the same two computes the same map and the merges converge. Undefined
  * when `theirs` gains `mine` nothing, or when a shard's entries conflict otherwise (two failovers
- * made apart): that needs an operator's failover, which publishes a newer map. `forks` names each
+ * made apart): that needs an operator's failover, which publishes a newer map. Each entry keeps
+ * the highest epoch number either side reached as its `floor` (when above its epoch). `forks` names each
  * shard whose entry of `mine` was replaced, with the seq above which its stores here hold records
  * of the losing line.
  */
@@ -104,20 +127,24 @@ export function mergedMap(mine: LiveMap, theirs: LiveMap): MapMerge | undefined 
   const forks = new Map<number, number>();
   for (const m of mine.shards) {
     const t = theirs.shards.find((s) => s.idx === m.idx);
-    if (t === undefined || sameShard(m, t) || extendsShard(m, t)) shards.push(m);
-    else if (extendsShard(t, m)) {
-      shards.push(t);
-      gained = true;
-    } else {
+    if (t === undefined) {
+      shards.push(m);
+      continue;
+    }
+    let chosen: LiveShard;
+    if (sameLine(m, t) || extendsShard(m, t)) chosen = m;
+    else if (extendsShard(t, m)) chosen = t;
+    else {
       const winner = changeBeatsRestart(m, t);
       if (winner === undefined) return undefined;
-      if (winner === 'mine') shards.push(m);
-      else {
-        shards.push(t);
-        forks.set(m.idx, divergedAt(m, t));
-        gained = true;
-      }
+      chosen = winner === 'mine' ? m : t;
+      if (winner === 'theirs') forks.set(m.idx, divergedAt(m, t));
     }
+    // The merge keeps the highest number either side reached, kept line or dropped: the next
+    // epoch goes above it (epoch-numbers.ts), so no number a lost epoch gave out comes back.
+    const entry = withFloor(chosen, Math.max(highestEpoch(m), highestEpoch(t)));
+    if (!sameShard(entry, m)) gained = true;
+    shards.push(entry);
   }
   return gained ? { map: { version: Math.max(mine.version, theirs.version) + 1, shards }, forks } : undefined;
 }

@@ -7,10 +7,10 @@
  * of this config's shards that is not valid (not JSON, a bad field, a history out of order), stops
  * the start with an error naming it: it can only come from a damaged disk or a hand edit, and the
  * config's leaders are stale after any failover (a node starting from them could lead a shard
- * another node leads now).
+ * another node leads now). `installLiveMap` (`distkv map fetch`) writes a peer's map in its place.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { initialLiveMap, type LiveMap, parseLiveMap } from '../routing/live-map.js';
@@ -66,7 +66,7 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
 function damaged(path: string, what: string): DistkvError {
   return new DistkvError(
     'CORRUPTION',
-    `the live map ${path} is damaged: ${what}; this node does not know which shards it leads. Replace it with the "map" of a running peer's GET /cluster (or, only when no node took over a shard while this one was down, remove it to start from the config's leaders)`,
+    `the live map ${path} is damaged: ${what}; this node does not know which shards it leads. Replace it with a running peer's map: distkv map fetch --from PEER --data-dir ${dirname(path)} (this node stopped; or, only when no node took over a shard while this one was down, remove it to start from the config's leaders)`,
   );
 }
 
@@ -96,4 +96,54 @@ function configMisfit(doc: unknown, config: readonly ShardInfo[]): string | unde
 export function saveLiveMap(dataDir: string, map: LiveMap): void {
   mkdirSync(dataDir, { recursive: true });
   replaceFileDurably(join(dataDir, LIVE_MAP_FILE), `${JSON.stringify(map, null, 1)}\n`);
+}
+
+/** MapInstall says what `installLiveMap` found in the file and whether it wrote the new map. */
+export interface MapInstall {
+  /** before describes the file before: "none", "version N", "damaged: ...", "for another config: ...". */
+  before: string;
+  written: boolean;
+  map: LiveMap;
+}
+
+/**
+ * installLiveMap writes `doc` (untrusted: a peer's `GET /cluster` map) as `dataDir`'s live map,
+ * durably, once it is a valid map of the config's shards (parseLiveMap: INVALID_ARGUMENT
+ * otherwise). It replaces a missing, damaged, unreadable or other config's file, or a valid map
+ * of a lower version; a valid one of the same version and content is left as it is (`written`
+ * false). A valid map of a higher version, or of the same version with other entries (maps made
+ * apart: the node's start merges them with its peers'), is never overwritten: INVALID_ARGUMENT
+ * saying so. The caller holds the data directory's lock (no node runs on it).
+ */
+export function installLiveMap(dataDir: string, config: readonly ShardInfo[], doc: unknown): MapInstall {
+  const map = parseLiveMap(doc, config);
+  const path = join(dataDir, LIVE_MAP_FILE);
+  let before = 'none';
+  let current: LiveMap | undefined;
+  if (existsSync(path)) {
+    try {
+      const misfit = configMisfit(JSON.parse(readFileSync(path, 'utf8')), config);
+      if (misfit === undefined) {
+        current = loadLiveMap(dataDir, config);
+        before = `version ${current.version}`;
+      } else before = `a map of another config (${misfit})`;
+    } catch (err) {
+      before = `damaged (${(err as Error).message})`;
+    }
+  }
+  if (current !== undefined) {
+    if (current.version > map.version || (current.version === map.version && !sameMap(current, map)))
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `${path} holds a valid live map of version ${current.version}, ${current.version > map.version ? 'newer than' : 'other than, at the same version as'} the fetched version ${map.version}: left alone (a node merges maps made apart, and adopts its peers' newer ones, when it starts)`,
+      );
+    if (current.version === map.version) return { before, written: false, map };
+  }
+  saveLiveMap(dataDir, map);
+  return { before, written: true, map };
+}
+
+/** sameMap tells whether two maps are one (compared as their JSON, as they are written). */
+function sameMap(a: LiveMap, b: LiveMap): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

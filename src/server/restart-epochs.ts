@@ -18,6 +18,7 @@
  * allocated there, when the node takes its leader key (src/coordination/self-promotion.ts).
  */
 import type { Logger } from 'pino';
+import { nextEpoch } from '../routing/epoch-numbers.js';
 import { type LiveMap, promotedMap } from '../routing/live-map.js';
 import type { MapKeeper } from './map-keeper.js';
 import type { NodePlan } from './node-plan.js';
@@ -44,14 +45,15 @@ export async function releaseLeader(pool: WorkerPool, st: Store): Promise<void> 
 
 /**
  * restartedMap is `base`'s successor in which each shard of `starts` (idx → last seq) has a new
- * epoch after that seq, marked a restart (a failover made meanwhile beats it: `mergedMap`).
+ * epoch after that seq, marked a restart (a failover made meanwhile beats it: `mergedMap`), its
+ * number naming its leader (`nextEpoch`: never the number a failover made meanwhile picked).
  */
 export function restartedMap(base: LiveMap, starts: ReadonlyMap<number, number>): LiveMap {
   let next = base;
   for (const [idx, last] of starts) {
     const s = next.shards.find((x) => x.idx === idx);
     if (s === undefined) continue;
-    next = promotedMap(next, idx, s.leader, s.epoch + 1, last);
+    next = promotedMap(next, idx, s.leader, nextEpoch(s, s.leader), last);
     next.shards = next.shards.map((x) =>
       x.idx !== idx
         ? x

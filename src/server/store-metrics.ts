@@ -43,6 +43,10 @@ const COUNTERS = {
   walBatches: ['wal_batches', 'LSM: group-commit batches appended to the WAL'],
   walSyncs: ['wal_syncs', 'LSM: WAL fdatasync calls (one per group commit in fsync mode)'],
   walFailures: ['wal_failures', 'LSM: WAL batches refused because a write or sync failed (answered 507)'],
+  walSyncRepairs: [
+    'wal_sync_repairs',
+    'LSM: failed WAL fdatasyncs answered by writing the unsynced batches again (a second failure breaks the log)',
+  ],
   bloomChecks: ['bloom_checks', 'LSM: bloom filter lookups'],
   bloomNegatives: ['bloom_negatives', 'LSM: bloom filter lookups that ruled a run out'],
   bloomFalsePositives: [

@@ -57,7 +57,7 @@ export class LogFailure {
   /** broke refuses every write from now on: a sync failed twice, acknowledged writes may be lost (batches already written still settle). */
   broke(err: unknown): void {
     this.broken = new DistkvError(
-      'DISK_FULL',
+      'COMMIT_LOG_BROKEN',
       `commit log sync failed twice (${toDistkvError(err).message}); acknowledged writes may not be durable, so this worker refuses every write until it restarts`,
       { cause: err },
     );

@@ -9,7 +9,8 @@
  * 2. Read the shared log once (commit-log-reader.ts cuts a torn tail and reports corruption) and
  *    replay each store's records above its D into its memtables. A store whose `commit-log` file
  *    recorded another log id for this directory is refused (commit-log-home.ts; `repair`: it keeps
- *    only what its own files hold).
+ *    only what its own files hold), and so is a store whose directory was missing while the log
+ *    holds records of it (`refuseRemovedDir`; `repair`: it opens empty).
  * 3. Migrate the previous layout: a store directory with a `wal/` of its own (docs/wal-format.md)
  *    has that log's records above what step 2 found replayed too; they are then written into the
  *    shared log, synced, and `wal/` is removed (adopted-records.ts, as step 4).
@@ -24,6 +25,7 @@
  * a snapshot: whatever the log held of it is void from its base frame on). `openLsmStore` opens a
  * store with a commit log of its own in `<dir>/log` (tools and tests).
  */
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CorruptionError } from '../errors.js';
 import {
@@ -50,6 +52,8 @@ import { type DecodedRecord, encodeRecord, putValueOf, recordSize } from './wal-
 
 /** Levels are what step 1 opened for one store. */
 interface Levels {
+  /** fresh: the store's directory did not exist before this open (a new store, or one removed by hand). */
+  fresh: boolean;
   level: LmdbLevel;
   runs: RunReader[];
   cache: BlockCache;
@@ -132,6 +136,8 @@ class Replay {
 /** openLevels is step 1 for one store. */
 async function openLevels(opts: LsmOptions): Promise<Levels> {
   const { vfs, dir, log } = opts;
+  // LMDB always lives on the real file system, in the store's directory: its absence is real.
+  const fresh = !existsSync(dir);
   const runsDir = join(dir, 'runs');
   vfs.mkdirp(runsDir);
   const level = new LmdbLevel(dir);
@@ -172,7 +178,14 @@ async function openLevels(opts: LsmOptions): Promise<Levels> {
     }
     runs = runs.filter((r) => r.footer.maxSeq > applied).sort((a, b) => b.no - a.no);
     await checkNoRunMissing(opts, runsDir, runs);
-    return { level, runs, cache, maxRunNo, durableSeq: Math.max(applied, runs[0]?.footer.maxSeq ?? 0) };
+    return {
+      fresh,
+      level,
+      runs,
+      cache,
+      maxRunNo,
+      durableSeq: Math.max(applied, runs[0]?.footer.maxSeq ?? 0),
+    };
   } catch (err) {
     await level.close();
     throw err;
@@ -256,6 +269,7 @@ export async function openLsmStores(
   for (const [id, o] of opened) {
     try {
       bindToLog(settings, o, logId);
+      refuseRemovedDir(settings, o);
       await adoptForeign(settings, o.opts, id, o.replay);
       if (await migrateOldWal(o.opts, o.replay)) migrating.push({ dir: o.opts.dir, vfs: o.opts.vfs });
     } catch (err) {
@@ -326,6 +340,34 @@ function bindToLog(
   (o.opts.log ?? settings.log)?.error(
     { dir: o.opts.dir, err: refused.message, durableSeq: o.levels.durableSeq, dropped: o.replay.replayed },
     `repair: store ${o.opts.dir} opens from its own files alone, at seq ${o.levels.durableSeq}; ${o.replay.replayed} records of it in ${settings.dir} are not its own and are dropped, and its own records above that seq are lost`,
+  );
+  o.replay = new Replay(o.levels.durableSeq, o.opts.memtableBytes);
+}
+
+/**
+ * refuseRemovedDir refuses store `o` whose directory did not exist at open while the log holds
+ * records of it (above seq 0, not voided by a base frame): the directory was removed by hand (a
+ * resync keeps it, with its marker) while its writes were still in the worker's log. Replayed
+ * into the new empty store, those records alone would be served as the whole store (the older
+ * ones, compacted into the removed LMDB, gone) and a replica would take it for its leader's state.
+ * With `repair` the store opens empty: the log's records of it are dropped (its base frame voids
+ * them), so a replica resyncs from its leader and a leader starts empty.
+ */
+function refuseRemovedDir(
+  settings: LogSettings,
+  o: { opts: LsmOptions; levels: Levels; replay: Replay },
+): void {
+  if (!o.levels.fresh || o.replay.replayed === 0) return;
+  const what = `store ${storeNameOf(o.opts.dir)}: its directory ${o.opts.dir} is missing, but the commit log ${settings.dir} holds ${o.replay.replayed} of its records (through seq ${o.replay.last}): the directory was removed while its writes were still in the log, and those alone are not the store`;
+  if (!o.opts.repair)
+    throw new CorruptionError(
+      o.opts.dir,
+      0,
+      `${what}; put the directory back, or start with --repair to open it empty (a replica then resyncs from its leader; a leader's data is gone: restore it from a backup or fail over to a replica first)`,
+    );
+  (o.opts.log ?? settings.log)?.error(
+    { dir: o.opts.dir, dropped: o.replay.replayed },
+    `repair: ${what}; it opens empty and they are dropped`,
   );
   o.replay = new Replay(o.levels.durableSeq, o.opts.memtableBytes);
 }

@@ -2,7 +2,7 @@
  * Epochs in the log and in pulls (docs/wal-format.md "Epoch history", docs/failover.md): after a
  * planned failover the new leader answers a pull whose (epoch, seq) is off its history with 409
  * DIVERGED and the fork seq, a pull from a newer epoch with 409 STALE_LEADER, names its epoch in
- * every batch, and writes its records, before and after a restart, in epoch + 1; its replica logs
+ * every batch, and writes its records, before and after a restart, in its new epoch; its replica logs
  * them in the epoch they came with. Separate processes, read back with the commit-log reader.
  */
 import assert from 'node:assert/strict';
@@ -69,6 +69,7 @@ describe('epochs after a planned failover', { timeout: 120000 }, () => {
       timeoutMs: 20000,
     });
     assert.equal(r.to, B);
+    const E = r.epoch;
     const fork = r.leaderSeq!;
     await write('after', 30);
 
@@ -79,14 +80,14 @@ describe('epochs after a planned failover', { timeout: 120000 }, () => {
     assert.equal(body.error.code, 'DIVERGED');
     assert.equal(body.error.fork, fork);
 
-    const stale = await pull(fork + 5, 2);
+    const stale = await pull(fork + 5, E + 1);
     assert.equal(stale.status, 409);
     assert.equal(((await stale.json()) as { error: { code: string } }).error.code, 'STALE_LEADER');
 
-    const onHistory = await pull(fork + 5, 1);
+    const onHistory = await pull(fork + 5, E);
     assert.equal(onHistory.status, 200);
-    assert.equal(onHistory.headers.get('x-distkv-epoch'), '1');
-    assert.equal(onHistory.headers.get('x-distkv-records-epoch'), '1');
+    assert.equal(onHistory.headers.get('x-distkv-epoch'), String(E));
+    assert.equal(onHistory.headers.get('x-distkv-records-epoch'), String(E));
     await onHistory.arrayBuffer();
     const older = await pull(fork - 3, 0);
     assert.equal(older.status, 200);
@@ -107,7 +108,7 @@ describe('epochs after a planned failover', { timeout: 120000 }, () => {
       const above = [...epochs].filter(([seq]) => seq > fork);
       assert.ok(above.length >= 50, `${node}'s log holds the records above the fork`);
       for (const [seq, epoch] of epochs)
-        assert.equal(epoch, seq > fork ? 1 : 0, `${node}'s record ${seq} carries its epoch`);
+        assert.equal(epoch, seq > fork ? E : 0, `${node}'s record ${seq} carries its epoch`);
     }
   });
 });

@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
+import { EPOCH_STRIDE } from '../../src/routing/epoch-numbers.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import {
   clusterOf,
@@ -66,8 +67,10 @@ describe('failover', { timeout: 180000 }, () => {
       const doc = await clusterOf(n);
       assert.equal(doc.map_version, 2, `${n} routes with the new map`);
       assert.equal(doc.shards[0]!.leader.address, r.to);
-      assert.equal(doc.shards[0]!.epoch, 1);
+      assert.equal(doc.shards[0]!.epoch, r.epoch);
     }
+    // The epoch's number names its leader: its index among the members in address order.
+    assert.equal(r.epoch, EPOCH_STRIDE + members().sort().indexOf(r.to));
     await expectConverged(r.to, load.acked);
     assert.ok(client.liveMapVersion >= 2, 'the client reloaded the newer map');
   });
@@ -79,7 +82,7 @@ describe('failover', { timeout: 180000 }, () => {
     assert.equal(res.code, 0, res.stderr);
     const r = JSON.parse(res.stdout) as { to: string; epoch: number; mapVersion: number };
     assert.equal(r.to, A);
-    assert.equal(r.epoch, 2);
+    assert.equal(r.epoch, 2 * EPOCH_STRIDE + members().sort().indexOf(A));
     await load.until(load.acked.size + 100);
     await load.stop();
     await expectConverged(A, load.acked);
@@ -89,7 +92,7 @@ describe('failover', { timeout: 180000 }, () => {
     assert.equal(doc.map_version, 3, 'the map was persisted');
     assert.equal((await storeOf(A)).role, 'leader');
     const cli = await runCli(['cluster', '--url', `http://${A}`]);
-    assert.match(cli.stdout, /^0 shard-0\s+0-16383\s+2\s+/m, cli.stdout);
+    assert.match(cli.stdout, new RegExp(`^0 shard-0\\s+0-16383\\s+${r.epoch}\\s+`, 'm'), cli.stdout);
     assert.match(cli.stdout, /live map version 3/);
   });
 

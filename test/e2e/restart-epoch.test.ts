@@ -36,6 +36,7 @@ import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { endOfData } from '../../src/storage/commit-log-reader.js';
 import { failover } from '../../src/cli/failover.js';
+import { EPOCH_STRIDE } from '../../src/routing/epoch-numbers.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { clusterOf, divergedOf, dumpAt, storeOf, waitFor } from '../helpers/failover-model.js';
 import { logDirOf, storeDirOf } from '../helpers/log-epochs.js';
@@ -177,8 +178,10 @@ describe('a leader restarting after an unclean stop with interval durability', {
     await cluster.startNode(A);
     assert.equal((await storeOf(A)).lastSeq, 5, 'the cut took the last five writes');
     const doc = await clusterOf(A);
-    assert.equal(doc.shards[0]!.epoch, 1, 'the restarted leader leads a new epoch');
-    assert.deepEqual(doc.map.shards[0]!.history, [{ epoch: 1, firstSeq: 6, restart: true }]);
+    // A new epoch's number names its leader (A, the first member in address order).
+    const E = EPOCH_STRIDE;
+    assert.equal(doc.shards[0]!.epoch, E, 'the restarted leader leads a new epoch');
+    assert.deepEqual(doc.map.shards[0]!.history, [{ epoch: E, firstSeq: 6, restart: true }]);
     await put('new', 6, 12, 0);
 
     // A watcher that saw the lost write at seq 8 (epoch 0) resumes: the log's seq 8 is now
@@ -193,7 +196,7 @@ describe('a leader restarting after an unclean stop with interval durability', {
     await cluster.stopNode(A);
     await cluster.startNode(A);
     const again = await clusterOf(A);
-    assert.equal(again.shards[0]!.epoch, 1, 'no epoch after a clean stop');
+    assert.equal(again.shards[0]!.epoch, E, 'no epoch after a clean stop');
     assert.equal(again.map_version, version, 'no map change after a clean stop');
 
     // The replica that copied the lost records comes back: it is cut back to seq 5 and follows.
@@ -233,26 +236,42 @@ describe('leaders of two shards restarting without seeing each other', { timeout
     await cluster.startNode(C);
     assert.deepEqual(
       (await clusterOf(C)).map.shards.map((s) => s.epoch),
-      [0, 1],
+      [0, EPOCH_STRIDE + 1], // C is shard-1's second member in address order
     );
     await cluster.startNode(A);
     await waitFor('both nodes to hold both epochs', async () => {
       const [a, c] = [await clusterOf(A), await clusterOf(C)];
-      return JSON.stringify(a.map) === JSON.stringify(c.map) && a.map.shards.every((s) => s.epoch === 1);
+      return JSON.stringify(a.map) === JSON.stringify(c.map) && a.map.shards.every((s) => s.epoch > 0);
     });
     assert.equal((await clusterOf(A)).map_version, 3);
+    assert.deepEqual(
+      (await clusterOf(A)).map.shards.map((s) => s.epoch),
+      [EPOCH_STRIDE, EPOCH_STRIDE + 1],
+    );
   });
 });
 
-/** put writes `key` at `node` with `w` replicas and returns the status. */
-async function put(node: string, key: string, value: string, w: number): Promise<number> {
+/** put writes `key` at `node` with `w` replicas (and `If-Match: ifMatch`) and returns the status and ETag. */
+async function putTagged(
+  node: string,
+  key: string,
+  value: string,
+  w: number,
+  ifMatch?: string,
+): Promise<{ status: number; etag: string | null }> {
   const r = await fetch(`http://${node}/kv/${key}?w=${w}`, {
     method: 'PUT',
     body: value,
     redirect: 'manual',
+    ...(ifMatch === undefined ? {} : { headers: { 'if-match': ifMatch } }),
   });
   await r.arrayBuffer();
-  return r.status;
+  return { status: r.status, etag: r.headers.get('etag') };
+}
+
+/** put writes `key` at `node` with `w` replicas and returns the status. */
+async function put(node: string, key: string, value: string, w: number): Promise<number> {
+  return (await putTagged(node, key, value, w)).status;
 }
 
 describe('a forced failover while the old leader restarts alone after a crash', { timeout: 180000 }, () => {
@@ -275,13 +294,25 @@ describe('a forced failover while the old leader restarts alone after a crash', 
       timeoutMs: 5000,
     });
     assert.equal(r.to, B);
-    // B, promoted in epoch 1 (map version 2), stops; A comes back alone after its crash.
+    // B, promoted in a new epoch (map version 2), stops; A comes back alone after its crash.
+    assert.equal(r.epoch, EPOCH_STRIDE + 1, "B's epoch names B, the second member");
     await cluster.stopNode(B);
     await cluster.startNode(A);
     const alone = await clusterOf(A);
-    assert.deepEqual([alone.map_version, alone.map.shards[0]!.leader, alone.map.shards[0]!.epoch], [2, A, 1]);
-    assert.equal(await put(A, 'only-a', 'lost', 0), 204, 'A leads alone in its restart epoch');
+    assert.deepEqual(
+      [alone.map_version, alone.map.shards[0]!.leader, alone.map.shards[0]!.epoch],
+      [2, A, EPOCH_STRIDE],
+      "A's restart epoch names A: both started from epoch 0, and their numbers differ",
+    );
+    const lone = await putTagged(A, 'only-a', 'lost', 0);
+    assert.equal(lone.status, 204, 'A leads alone in its restart epoch');
     await cluster.startNode(B);
+    // B's first write gets the seq A's lone write got (both started after the 20 writes).
+    const won = await putTagged(B, 'only-a', 'from-b', 0);
+    assert.equal(won.status, 204);
+    const seqOf = (etag: string | null) => etag?.replace(/"/g, '').split('.')[1];
+    assert.equal(seqOf(won.etag), seqOf(lone.etag), 'both writes of only-a have one seq');
+    assert.notEqual(won.etag, lone.etag, 'a version A gave in its lost epoch names no record of B');
     for (let i = 0; i < 5; i++) assert.equal(await put(B, `b${i}`, `w${i}`, 0), 204);
     await waitFor('both nodes to hold one map with B leading', async () => {
       const [a, b] = [await clusterOf(A), await clusterOf(B)];
@@ -294,11 +325,14 @@ describe('a forced failover while the old leader restarts alone after a crash', 
     });
     const [atA, atB] = [await dumpAt(A), await dumpAt(B)];
     assert.deepEqual([...atA].sort(), [...atB].sort(), 'A holds B content');
-    assert.equal(atB.get('only-a'), undefined);
+    assert.equal(atB.get('only-a'), 'from-b');
+    // A client holding the version of A's lost write must not overwrite B's write with it.
+    const cas = await putTagged(B, 'only-a', 'cas', 0, lone.etag ?? '');
+    assert.equal(cas.status, 412, `If-Match ${lone.etag} against B's ${won.etag}`);
     for (let i = 0; i < 20; i++) assert.equal(atB.get(`k${i}`), `v${i}`, `acknowledged k${i}`);
     const diverged = await divergedOf(A);
     assert.ok(
-      diverged.bytes.includes(Buffer.from('only-a')),
+      diverged.bytes.includes(Buffer.from('lost')),
       'the write A took alone is in its divergence file',
     );
   });

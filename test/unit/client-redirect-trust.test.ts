@@ -69,7 +69,8 @@ after(async () => {
 
 const refused = (pattern: RegExp) => (err: unknown) => {
   assert.ok(err instanceof DistkvError, String(err));
-  assert.equal(err.code, 'CONFIG_MISMATCH');
+  // Its own code: the configs agree, the redirect's target is what is refused.
+  assert.equal(err.code, 'REDIRECT_REFUSED');
   assert.match(err.message, pattern);
   return true;
 };
@@ -115,7 +116,7 @@ describe('client redirects', () => {
     harvester.auth.length = 0;
     const r = await runCli(['set', 'k', 'secret value', '--url', node.address, '--token', TOKEN]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /CONFIG_MISMATCH.*not a node of the cluster's map/);
+    assert.match(r.stderr, /REDIRECT_REFUSED.*not a node of the cluster's map/);
     assert.deepEqual(harvester.auth, []);
   });
 

@@ -7,6 +7,7 @@
  * the old leader's records as the new leader's, and after a restart of the target its pulls send a
  * replica holding the same records a fork that is not one (test/unit/promotion-epoch-start.test.ts).
  */
+import { nextEpoch } from '../../src/routing/epoch-numbers.js';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -116,10 +117,11 @@ describe('distkv failover --force with a target still following', () => {
     const history = got.map.shards[0]!.history;
     assert.deepEqual(
       history[history.length - 1],
-      { epoch: 2, firstSeq: got.position + 1 },
+      { epoch: r.epoch, firstSeq: got.position + 1 },
       `the target held seq ${got.position} when the map promoted it (calls: ${target.calls.join(', ')})`,
     );
     assert.equal(r.targetSeq, got.position);
+    assert.equal(r.epoch, nextEpoch(map.shards[0]!, target.address), 'the epoch names the target');
     assert.ok(
       target.calls.some((c) => /^POST \/_admin\/fence\?shard=0&on=1&ms=\d+$/.test(c)),
       'the target is held, with a time limit',

@@ -182,7 +182,7 @@ describe('live map', () => {
       err.code === 'CORRUPTION' &&
       err.message.includes(file) &&
       what.test(err.message) &&
-      /GET \/cluster/.test(err.message);
+      /distkv map fetch --from PEER/.test(err.message);
     try {
       const m1 = moved(initialLiveMap(seed.shards), 1, seed.shards[1]!.replicas[0]!, 7);
       saveLiveMap(dir, m1);
@@ -264,6 +264,9 @@ describe('live map', () => {
         ],
         /must end with the shard's epoch 3/,
       ],
+      // A non-zero epoch without its start: every key version's epoch would read as 0 and no
+      // store would find its fork (no map this code made since histories came has one).
+      [2, [], /is empty, but epoch 2 needs its start/],
     ];
     for (const [epoch, history, what] of bad)
       assert.throws(
@@ -274,6 +277,24 @@ describe('live map', () => {
           what.test(err.message),
         JSON.stringify(history),
       );
+  });
+
+  it('refuses an epoch or floor above u32, which no log frame, WAL header or version can hold', () => {
+    const m = moved(initialLiveMap(seed.shards), 0, seed.shards[0]!.replicas[0]!, 5);
+    const doc = (patch: object): unknown =>
+      JSON.parse(
+        JSON.stringify({ ...m, shards: m.shards.map((s) => (s.idx === 0 ? { ...s, ...patch } : s)) }),
+      );
+    const big = 2 ** 32;
+    for (const [patch, what] of [
+      [{ epoch: big, history: [{ epoch: big, firstSeq: 5 }] }, /epoch must be an integer 0\.\.4294967295/],
+      [{ floor: big }, /floor must be an integer 0\.\.4294967295/],
+    ] as const)
+      assert.throws(
+        () => parseLiveMap(doc(patch), seed.shards),
+        (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && what.test(err.message),
+      );
+    assert.equal(parseLiveMap(doc({ floor: 70 }), seed.shards).shards[0]!.floor, 70);
   });
 
   it("refuses a live map file it cannot read instead of starting from the config's leaders", () => {

@@ -7,7 +7,7 @@
  *  - a failover that beats the restart epoch the old leader made alone (`mergedMap`) is adopted,
  *    and the old leader's store forks at the lower of both starts (before, both maps had one
  *    version and both nodes led the shard in one epoch), also when a newer map of the failover's
- *    line arrives first, whose history carries the same numbers as the restart's;
+ *    line arrives first, whose history starts where the restart's did;
  *  - with etcd, a newer map from etcd that settles maps made apart from it (map-sync.ts) is taken
  *    as it is, forking the stores of the line that lost (before, only a successor was taken).
  */
@@ -16,6 +16,7 @@ import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { parseConfigText } from '../../src/config/load-config.js';
 import { DistkvError } from '../../src/errors.js';
+import { EPOCH_STRIDE } from '../../src/routing/epoch-numbers.js';
 import { initialLiveMap, type LiveMap, promotedMap } from '../../src/routing/live-map.js';
 import { MapKeeper } from '../../src/server/map-keeper.js';
 import { planNode } from '../../src/server/node-plan.js';
@@ -26,6 +27,8 @@ import { tempDir } from '../helpers/temp-dir.js';
 
 const A = '127.0.0.1:7001';
 const B = '127.0.0.2:7001';
+/** FAILOVER_EPOCH is the epoch a failover to B from epoch 0 picks (B is the second member). */
+const FAILOVER_EPOCH = EPOCH_STRIDE + 1;
 
 /** hostA is a keeper and plan for node A leading two shards replicated on B, over a fake pool. */
 function hostA(failed: ReadonlySet<number> = new Set()) {
@@ -83,26 +86,27 @@ describe('MapKeeper turning stores over', () => {
     assert.equal(await keeper.offer(restarted, 'restart'), true);
     roles.length = 0;
     // Meanwhile B was promoted by a forced failover at 8: the same version.
-    const failedOver = promotedMap(base, 0, B, 1, 8);
+    const failedOver = promotedMap(base, 0, B, FAILOVER_EPOCH, 8);
     assert.equal(failedOver.version, restarted.version);
     assert.equal(await keeper.offer(failedOver, B), true, 'the failover beats the restart');
     assert.deepEqual(keeper.current.shards, failedOver.shards);
     assert.equal(keeper.current.version, 3);
-    assert.deepEqual(roles, [{ store: 0, role: 'replica', fork: { epoch: 1, seq: 8 } }]);
+    assert.deepEqual(roles, [{ store: 0, role: 'replica', fork: { epoch: FAILOVER_EPOCH, seq: 8 } }]);
   });
 
-  it('forks the old leader when a newer map of the failover line carries the same numbers as its restart', async () => {
+  it('forks the old leader when a newer map of the failover line starts where its restart did', async () => {
     const { keeper, roles, base } = hostA();
-    // A recovered 8 records and restarted alone: epoch 1 from seq 9, as B's failover at 8.
+    // A recovered 8 records and restarted alone: a new epoch from seq 9, as B's failover at 8.
     assert.equal(await keeper.offer(restartedMap(base, new Map([[0, 8]])), 'restart'), true);
     roles.length = 0;
     // B's line moved on (version 3) before A heard of it.
-    const failedOver = { ...promotedMap(base, 0, B, 1, 8), version: 3 };
+    const failedOver = { ...promotedMap(base, 0, B, FAILOVER_EPOCH, 8), version: 3 };
     assert.equal(await keeper.offer(failedOver, B), true);
     assert.deepEqual(keeper.current.shards, failedOver.shards);
     assert.equal(keeper.current.version, 4);
-    // Before, its numbers passed as A's own history: A followed B keeping its records from seq 9.
-    assert.deepEqual(roles, [{ store: 0, role: 'replica', fork: { epoch: 1, seq: 8 } }]);
+    // Before, with both epochs numbered 1, the failover's entry passed as A's own history: A
+    // followed B keeping its records from seq 9.
+    assert.deepEqual(roles, [{ store: 0, role: 'replica', fork: { epoch: FAILOVER_EPOCH, seq: 8 } }]);
   });
 
   it("with etcd, takes etcd's merge of maps made apart from it, and forks the line that lost", async () => {
@@ -112,13 +116,17 @@ describe('MapKeeper turning stores over', () => {
     // a node wrote their merge to etcd (src/coordination/map-sync.ts), version 3.
     assert.equal(await keeper.offer(restartedMap(base, new Map([[0, 10]])), 'etcd'), true);
     roles.length = 0;
-    const merged = { ...promotedMap(base, 0, B, 1, 8), version: 3 };
+    const merged = { ...promotedMap(base, 0, B, FAILOVER_EPOCH, 8), version: 3 };
     // Before, a newer map from etcd had to be a successor: refused, A kept leading shard-0.
     assert.equal(await keeper.offer(merged, 'etcd'), true);
     assert.deepEqual(keeper.current, merged, "etcd's map is taken as it is");
-    assert.deepEqual(roles, [{ store: 0, role: 'replica', fork: { epoch: 1, seq: 8 } }]);
+    assert.deepEqual(roles, [{ store: 0, role: 'replica', fork: { epoch: FAILOVER_EPOCH, seq: 8 } }]);
     // A newer etcd map that is no successor and no such merge is still refused.
-    const rewritten = { ...merged, version: 4, shards: merged.shards.map((s) => ({ ...s, history: [] })) };
+    const rewritten = {
+      ...merged,
+      version: 4,
+      shards: merged.shards.map((s) => ({ ...s, history: s.history.map((h) => ({ ...h, firstSeq: 2 })) })),
+    };
     await assert.rejects(keeper.offer(rewritten, 'etcd'), /keep the current one's entries/);
   });
 });

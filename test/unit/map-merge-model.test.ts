@@ -8,7 +8,10 @@
  * line made after their common history. Checked at the end, after gossip until nothing changes:
  * two nodes hold different maps only where two changes of leader were made apart (the conflict
  * an operator must settle), never two maps of one version otherwise, and never two leaders of a
- * shard between nodes that agree. A failure prints DISTKV_SEED.
+ * shard between nodes that agree. And every epoch start that its leader took (a restart; a
+ * failover its target adopted) has a number no other such start has: a key version `E.S` given out
+ * in an epoch that lost must not name a record of the one that won (src/routing/epoch-numbers.ts).
+ * A failure prints DISTKV_SEED.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -19,6 +22,7 @@ import {
   type LiveShard,
   promotedMap,
 } from '../../src/routing/live-map.js';
+import { highestEpoch, nextEpoch } from '../../src/routing/epoch-numbers.js';
 import { adoption } from '../../src/routing/map-merge.js';
 import { restartedMap } from '../../src/server/restart-epochs.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
@@ -65,6 +69,17 @@ function run(seed: number): void {
   const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const maps = new Map(NODES.map((n) => [n, initialLiveMap(CONFIG)]));
+  // Every start its leader took, by shard and epoch number: `leader@firstSeq`.
+  const starts = new Map<string, string>();
+  const took = (map: LiveMap, idx: number): void => {
+    const s = map.shards[idx]!;
+    const h = s.history.at(-1)!;
+    const key = `shard ${idx} epoch ${h.epoch}`;
+    const start = `${s.leader}@${h.firstSeq}${h.restart === true ? ' (restart)' : ''}`;
+    const other = starts.get(key);
+    assert.ok(other === undefined || other === start, `${key} started twice: ${other} and ${start}`);
+    starts.set(key, start);
+  };
   const offer = (to: string, map: LiveMap): boolean => {
     const mine = maps.get(to)!;
     let taken;
@@ -102,10 +117,14 @@ function run(seed: number): void {
       // A node restarts alone after an unclean stop: each shard it leads starts a new epoch.
       const node = pick(NODES);
       const map = maps.get(node)!;
-      const starts = new Map<number, number>();
+      const lasts = new Map<number, number>();
       for (const s of map.shards)
-        if (s.leader === node) starts.set(s.idx, lastStart(s) - 1 + Math.floor(rnd() * 4));
-      if (starts.size > 0) maps.set(node, restartedMap(map, starts));
+        if (s.leader === node) lasts.set(s.idx, lastStart(s) - 1 + Math.floor(rnd() * 4));
+      if (lasts.size > 0) {
+        const next = restartedMap(map, lasts);
+        maps.set(node, next);
+        for (const idx of lasts.keys()) took(next, idx);
+      }
     } else {
       // An operator fails a shard over from one node's view; the map goes to that node and the target.
       const via = pick(NODES);
@@ -115,10 +134,16 @@ function run(seed: number): void {
         maps.get(via)!,
         s.idx,
         target,
-        s.epoch + 1,
+        // The command reads every member's map, the target's among them.
+        nextEpoch(s, target, highestEpoch(maps.get(target)!.shards[s.idx]!)),
         lastStart(s) - 1 + Math.floor(rnd() * 4),
       );
-      if (offer(target, next) && via !== target) offer(via, next);
+      const epoch = next.shards[s.idx]!.epoch;
+      if (offer(target, next)) {
+        const held = maps.get(target)!.shards[s.idx]!;
+        if (held.leader === target && held.epoch === epoch) took(maps.get(target)!, s.idx);
+        if (via !== target) offer(via, next);
+      }
     }
   }
   // Gossip until nothing changes.

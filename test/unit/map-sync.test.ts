@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load-config.js';
 import { mapSync } from '../../src/coordination/map-sync.js';
+import { nextEpoch } from '../../src/routing/epoch-numbers.js';
 import { initialLiveMap, promotedMap } from '../../src/routing/live-map.js';
 import { restartedMap } from '../../src/server/restart-epochs.js';
 
@@ -36,7 +37,7 @@ describe('syncing the live map with etcd', () => {
 
   it('writes the merge, a version above both, of a map of its version with other entries', () => {
     const restarted = restartedMap(base, new Map([[1, 10]]));
-    const failedOver = promotedMap(base, 0, B, 1, 8);
+    const failedOver = promotedMap(base, 0, B, nextEpoch(base.shards[0]!, B), 8);
     assert.equal(restarted.version, failedOver.version);
     for (const [mine, theirs] of [
       [restarted, failedOver],

@@ -9,7 +9,14 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { checkSuccessor, forkSeq, initialLiveMap, promotedMap } from '../../src/routing/live-map.js';
+import { EPOCH_STRIDE, nextEpoch } from '../../src/routing/epoch-numbers.js';
+import {
+  checkSuccessor,
+  forkSeq,
+  initialLiveMap,
+  type LiveMap,
+  promotedMap,
+} from '../../src/routing/live-map.js';
 import { mergedMap } from '../../src/routing/map-merge.js';
 import { restartedMap } from '../../src/server/restart-epochs.js';
 import { RUNNING_FILE, RunMarker } from '../../src/server/run-marker.js';
@@ -84,10 +91,16 @@ describe('restartedMap', () => {
     const [s0, s1, s2] = next.shards;
     assert.deepEqual(
       [s0!.leader, s0!.replicas, s0!.epoch, s0!.history],
-      [base.shards[0]!.leader, base.shards[0]!.replicas, 1, [{ epoch: 1, firstSeq: 42, restart: true }]],
+      [
+        base.shards[0]!.leader,
+        base.shards[0]!.replicas,
+        EPOCH_STRIDE,
+        [{ epoch: EPOCH_STRIDE, firstSeq: 42, restart: true }],
+      ],
     );
     assert.deepEqual(s1, base.shards[1]);
-    assert.deepEqual(s2!.history, [{ epoch: 1, firstSeq: 1, restart: true }]);
+    // The new epochs name their leader: 127.0.0.1 is its shard's first member in address order.
+    assert.deepEqual(s2!.history, [{ epoch: EPOCH_STRIDE, firstSeq: 1, restart: true }]);
     // A replica that last knew epoch 0 is cut back to what the leader recovered.
     assert.equal(forkSeq(s0!, 0), 41);
   });
@@ -114,8 +127,8 @@ describe('mergedMap', () => {
     assert.deepEqual(
       ac.shards.map((s) => [s.epoch, s.history]),
       [
-        [1, [{ epoch: 1, firstSeq: 11, restart: true }]],
-        [1, [{ epoch: 1, firstSeq: 21, restart: true }]],
+        [EPOCH_STRIDE, [{ epoch: EPOCH_STRIDE, firstSeq: 11, restart: true }]],
+        [EPOCH_STRIDE, [{ epoch: EPOCH_STRIDE, firstSeq: 21, restart: true }]],
       ],
     );
     checkSuccessor(a, ac);
@@ -129,12 +142,14 @@ describe('mergedMap', () => {
     const later = { ...c, version: 7 };
     const merged = mergedMap(later, a)?.map;
     assert.equal(merged?.version, 8);
-    assert.equal(merged.shards[0]!.epoch, 1);
+    assert.equal(merged.shards[0]!.epoch, EPOCH_STRIDE);
   });
 
   it('lets a failover beat a restart of the old leader made without seeing it, from either side', () => {
     // The failover promoted the replica at 8; the old leader recovered 10 records, then restarted alone.
-    const failedOver = promotedMap(base, 0, shards[0]!.replicas[0]!, 1, 8);
+    const toReplica = (m: LiveMap, last: number) =>
+      promotedMap(m, 0, shards[0]!.replicas[0]!, nextEpoch(m.shards[0]!, shards[0]!.replicas[0]!), last);
+    const failedOver = toReplica(base, 8);
     const atRestarted = mergedMap(a, failedOver);
     assert.ok(atRestarted !== undefined, 'the restarted leader takes the failover');
     assert.deepEqual(atRestarted.map.shards, failedOver.shards);
@@ -151,16 +166,17 @@ describe('mergedMap', () => {
     // A restart that recovered less than the promoted replica held forks below its own start.
     const lowRestart = restartedMap(base, new Map([[0, 3]]));
     assert.deepEqual([...(mergedMap(lowRestart, failedOver)?.forks ?? [])], [[0, 3]]);
-    // Both made epoch 1 from seq 9 (the replica held all the leader recovered): not one entry.
+    // Both started from seq 9 (the replica held all the leader recovered): not one entry.
     const sameStart = restartedMap(base, new Map([[0, 8]]));
     assert.deepEqual([...(mergedMap(sameStart, failedOver)?.forks ?? [])], [[0, 8]]);
     assert.equal(mergedMap(failedOver, sameStart), undefined);
   });
 
   it('merges nothing when both sides changed a shard with failovers', () => {
-    const toB = promotedMap(base, 0, shards[0]!.replicas[0]!, 1, 8);
+    const replica = shards[0]!.replicas[0]!;
+    const toB = promotedMap(base, 0, replica, nextEpoch(base.shards[0]!, replica), 8);
     const bRestarted = restartedMap(toB, new Map([[0, 12]]));
-    const failedBack = promotedMap(a, 0, shards[0]!.replicas[0]!, 2, 11);
+    const failedBack = promotedMap(a, 0, replica, nextEpoch(a.shards[0]!, replica), 11);
     assert.equal(mergedMap(bRestarted, failedBack), undefined);
     assert.equal(mergedMap(failedBack, bRestarted), undefined);
   });

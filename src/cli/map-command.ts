@@ -1,0 +1,116 @@
+/**
+ * `distkv map fetch --from ADDR`: writes a running peer's live map into this node's data directory
+ * (`<data_dir>/live-map.json`, src/server/live-map-file.ts), with the node stopped. A damaged map
+ * file stops a node's start (docs/failover.md, "How a map spreads"); before this command the fix
+ * was a hand copy of the `map` of the peer's `GET /cluster`. The command checks that the peer
+ * routes with the same config (its topology hash), validates the map against the config, holds
+ * the data directory's lock while it writes (a node running on it makes the command fail), and
+ * never replaces a valid map of a higher version (`installLiveMap`).
+ */
+import { parseEndpoint } from '../client/endpoint.js';
+import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
+import { DistkvError } from '../errors.js';
+import { topologyHash } from '../routing/shard-map.js';
+import { DataDirLock } from '../server/data-dir-lock.js';
+import { installLiveMap, LIVE_MAP_FILE } from '../server/live-map-file.js';
+import { formatOptions, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import { DEFAULT_CONFIG } from './serve.js';
+
+/** FETCH_TIMEOUT_MS bounds the peer's answer to `GET /cluster`. */
+const FETCH_TIMEOUT_MS = 5000;
+
+const OPTIONS: Record<string, OptionSpec> = {
+  from: { type: 'string', valueName: 'ADDR', help: 'a running node to copy the map from (HOST:PORT or URL)' },
+  config: { type: 'string', valueName: 'FILE', help: 'config file; default config/default.toml' },
+  'data-dir': { type: 'string', valueName: 'DIR', help: 'data directory (overrides server.data_dir)' },
+  token: { type: 'string', valueName: 'TOKEN', help: "bearer token, if the peer's /cluster needs one" },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+/** MAP_HELP is the text of `distkv map --help`. */
+export const MAP_HELP = `Usage: distkv map fetch --from ADDR [options]
+
+Writes the live map of a running node (the "map" of its GET /cluster) as this node's
+<data_dir>/${LIVE_MAP_FILE}, durably. Use it when a node refuses to start because its map file is
+damaged (CORRUPTION naming the file). Run it with this node stopped: it holds the data directory's
+lock while it writes. The peer must route with the same config (sharding); the map is checked
+against it. A valid map of a higher version already in the file is left alone (exit 1), and so is
+one of the same version with other entries; the same map is left as it is (exit 0).
+
+Options:
+${formatOptions(OPTIONS)}`;
+
+/** mapCommand runs `distkv map`. */
+export async function mapCommand(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, OPTIONS);
+  if (args.options.get('help') === true) {
+    process.stdout.write(`${MAP_HELP}\n`);
+    return 0;
+  }
+  const [sub, extra] = args.positionals;
+  if (sub !== 'fetch')
+    throw new UsageError(sub === undefined ? 'missing "fetch"' : `unknown subcommand "${sub}"`);
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+  const from = stringOption(args, 'from');
+  if (from === undefined) throw new UsageError('missing --from ADDR: the running node to copy the map from');
+  let base: string;
+  try {
+    base = parseEndpoint(from);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const overrides: ConfigOverrides = {};
+  const dataDir = stringOption(args, 'data-dir');
+  if (dataDir !== undefined) overrides['server.data_dir'] = dataDir;
+  const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
+  const doc = await clusterDoc(base, stringOption(args, 'token') ?? '');
+  const hash = topologyHash(config.shards);
+  if (doc.version !== hash)
+    throw new DistkvError(
+      'CONFIG_MISMATCH',
+      `${base} routes with config ${String(doc.version)}, this config is ${hash}: its map is not for these shards; give every node the same sharding`,
+    );
+  const lock = DataDirLock.acquire(config.server.data_dir);
+  try {
+    const r = installLiveMap(config.server.data_dir, config.shards, doc.map);
+    const path = `${config.server.data_dir}/${LIVE_MAP_FILE}`;
+    process.stdout.write(
+      r.written
+        ? `wrote live map version ${r.map.version} from ${base} to ${path} (it held: ${r.before})\n`
+        : `${path} already holds live map version ${r.map.version} of ${base}; left as it is\n`,
+    );
+    return 0;
+  } finally {
+    lock.release();
+  }
+}
+
+/** clusterDoc fetches `GET /cluster` of `base`: its config hash (`version`) and live map (`map`). */
+async function clusterDoc(base: string, token: string): Promise<{ version?: unknown; map?: unknown }> {
+  let res: Response;
+  try {
+    res = await fetch(`${base}/cluster`, {
+      headers: token === '' ? {} : { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+    });
+  } catch (err) {
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `${base} did not answer GET /cluster: ${(err as Error).message}`,
+    );
+  }
+  const text = await res.text();
+  if (!res.ok)
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `${base} answered GET /cluster with ${res.status}: ${text.slice(0, 200)}`,
+    );
+  try {
+    return JSON.parse(text) as { version?: unknown; map?: unknown };
+  } catch {
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `${base} answered GET /cluster with something other than JSON`,
+    );
+  }
+}

@@ -166,6 +166,7 @@ export class StoreLog implements LogMember, ReplicationLog {
       walSyncs: c.syncs,
       walSyncMsAvg: c.syncs === 0 ? 0 : c.syncMsTotal / c.syncs,
       walFailures: c.failures,
+      walSyncRepairs: c.syncRepairs,
     };
   }
 

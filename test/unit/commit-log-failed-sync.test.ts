@@ -32,6 +32,8 @@ describe('a failed periodic sync (durability interval)', () => {
     vfs.failSyncs(1);
     // The next periodic sync fails and drops the pages of records 1..5; the log writes them again.
     await until(() => w.syncedSeq === 5 && vfs.syncCount > syncs);
+    // Counted for /stats and /metrics (distkv_store_wal_sync_repairs_total).
+    assert.equal(w.counters().walSyncRepairs, 1);
     await new Promise((r) => setTimeout(r, RETRY_MS + 100)); // past the refusal of a failed sync
     for (let i = 6; i <= 8; i++) await put(w, i);
     await until(() => w.syncedSeq === 8);

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { portableTarget } from '../../src/http/target-path.js';
+import { bytesOfPath } from '../helpers/binary-keys.js';
 import { runCli } from '../helpers/server-process.js';
 import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
 
@@ -18,15 +19,7 @@ const KEYS = ['.', '..', 'a/../b', 'a\\b', 'a/./b', '%2E', '..%2F', '_./.'];
 
 /** keyOf decodes the key of a `/kv/{key}` target byte by byte, as a node does: `%XX` is a byte. */
 function keyOf(target: string): string {
-  const raw = target.slice('/kv/'.length).split('?')[0] ?? '';
-  const bytes: number[] = [];
-  for (let i = 0; i < raw.length; i++) {
-    if (raw[i] === '%') {
-      bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else bytes.push(raw.charCodeAt(i));
-  }
-  return Buffer.from(bytes).toString('latin1');
+  return bytesOfPath(target.slice('/kv/'.length).split('?')[0] ?? '').toString('latin1');
 }
 
 /** stored is the owner's store: key (as decoded from the path it got) to value. */

@@ -266,10 +266,16 @@ export class DistkvClient {
   }
 
   private putRequest(key: Key, value: Uint8Array | string, options: PutOptions): Promise<Reply> {
+    // timeoutMs bounds only the wait for `w`: given alone, the caller meant a wait that would not
+    // happen (a node reads timeout_ms only with w), so it is refused rather than dropped.
+    if (options.w === undefined && options.timeoutMs !== undefined)
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        'timeoutMs bounds the wait for w (replicas holding the write) and is given without w: give w too, or bound the whole call with signal',
+      );
     const params = new URLSearchParams();
     if (options.w !== undefined) params.set('w', String(options.w));
-    if (options.w !== undefined && options.timeoutMs !== undefined)
-      params.set('timeout_ms', String(options.timeoutMs));
+    if (options.timeoutMs !== undefined) params.set('timeout_ms', String(options.timeoutMs));
     if (options.ttlMs !== undefined) params.set('ttl_ms', String(options.ttlMs));
     const q = params.size === 0 ? '' : `?${params.toString()}`;
     if (typeof value === 'string') checkText(value, 'value');

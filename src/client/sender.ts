@@ -1,8 +1,9 @@
 /**
  * Sender: one client request to a node, seen through to its answer (docs/api.md). A 307/308 means
- * the client's topology is stale: it follows the Location (re-sending a buffered body, at most
- * MAX_REDIRECTS times in a row; a loop is started over, after a short wait and a look for a newer
- * map, up to LOOP_WAIT_MS) and reloads `/cluster`, in the background unless the redirecting node names
+ * the client's topology is stale: it follows the Location to its node, sending the request's own
+ * path again (re-sending a buffered body, at most MAX_REDIRECTS times in a row; a loop is started
+ * over, after a short wait and a look for a newer map, up to LOOP_WAIT_MS) and reloads `/cluster`,
+ * in the background unless the redirecting node names
  * another config hash, in which case it reloads first and refuses to go on (CONFIG_MISMATCH) if the
  * nodes disagree. A redirect is followed only to a node of the cluster under the client's scheme
  * (checkRedirect): the token and the body are never sent elsewhere, nor from https to http.
@@ -74,7 +75,6 @@ export class Sender {
   ): Promise<Reply> {
     const topology = this.topology;
     let origin = `${topology.scheme}://${node}`;
-    let target = path;
     const switchDeadline = performance.now() + SWITCH_WAIT_MS;
     let nextLook = performance.now() + NEWEST_LOOK_MS;
     const loopDeadline = performance.now() + LOOP_WAIT_MS;
@@ -85,7 +85,6 @@ export class Sender {
       const now = topology.map?.shard(shard.idx).address;
       if (now !== undefined && `${topology.scheme}://${now}` !== origin) {
         origin = `${topology.scheme}://${now}`;
-        target = path;
       }
     };
     let attempt = 0;
@@ -102,7 +101,7 @@ export class Sender {
       this.stats.requests++;
       let res: Reply;
       try {
-        res = await this.pools.exchange(origin, method, target, body, conditions, signal, waitMs);
+        res = await this.pools.exchange(origin, method, path, body, conditions, signal, waitMs);
       } catch (err) {
         if (signal?.aborted === true) throw err;
         const unsent = neverSent(err);
@@ -165,7 +164,6 @@ export class Sender {
           this.stats.retries++;
           await sleep(SWITCH_RETRY_MS, signal);
           origin = `${topology.scheme}://${node}`;
-          target = path;
           redirects = 0;
           await followLeader();
           continue;
@@ -181,14 +179,17 @@ export class Sender {
               `${origin} routes with config ${theirs} but ${topology.urls.join(', ')} serves ${String(topology.version)}: give every node the same sharding.toml`,
             );
         } else void topology.reload().catch(() => undefined);
-        // A relative Location (not what a node sends, but valid HTTP) is resolved against the node.
+        // Only the node is taken from the Location (a relative one, not what a node sends but valid
+        // HTTP, is resolved against this node): a node's redirect repeats the request's own path
+        // and query (src/http/redirect.ts), which is sent again as the client encoded it. Read back
+        // through a URL parser, it could name another key: WHATWG's turns `\` into `/` and drops
+        // dot segments, so the key `.` would become `/kv/` and `a/../b` would become `b`.
         const u = new URL(location, origin);
         await checkRedirect(topology, u, origin, `${method} ${path}`, signal);
         origin = u.origin;
-        target = `${u.pathname}${u.search}`;
         continue;
       }
-      if (res.status >= 400 && !(res.status === 404 && method === 'GET' && target.startsWith('/kv/')))
+      if (res.status >= 400 && !(res.status === 404 && method === 'GET' && path.startsWith('/kv/')))
         throw errorOf(res.status, res.body);
       return res;
     }

@@ -49,7 +49,7 @@ export interface WriteConditions {
 export interface PutOptions extends CallOptions, WriteConditions {
   /** w waits until this many replicas hold the write (REPLICATION_TIMEOUT after timeoutMs). */
   w?: number;
-  /** timeoutMs bounds the wait for `w` (the server's default is 5000). */
+  /** timeoutMs bounds the wait for `w` (the server's default is 5000); without `w` the put is refused (INVALID_ARGUMENT). */
   timeoutMs?: number;
   /** ttlMs makes the key expire this many milliseconds after the write (1..10 years). */
   ttlMs?: number;

@@ -30,3 +30,15 @@ export function randomKeys(rand: () => number, prefix: string, n: number): Buffe
   }
   return [...keys.values()].sort(compareBytes);
 }
+
+/** bytesOfPath decodes a percent-encoded path into bytes, as the server reads `/kv/{key}`. */
+export function bytesOfPath(path: string): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < path.length; i++) {
+    if (path[i] === '%') {
+      out.push(parseInt(path.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else out.push(path.charCodeAt(i));
+  }
+  return Buffer.from(out);
+}

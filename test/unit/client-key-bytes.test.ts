@@ -7,20 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { keyPath, keyText, shardOfKey } from '../../src/client/key-bytes.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
-import { randomKeys } from '../helpers/binary-keys.js';
+import { bytesOfPath, randomKeys } from '../helpers/binary-keys.js';
 import { seededRandom } from '../helpers/random.js';
-
-/** bytesOfPath decodes a percent-encoded path into bytes, as the server reads `/kv/{key}`. */
-function bytesOfPath(path: string): Buffer {
-  const out: number[] = [];
-  for (let i = 0; i < path.length; i++) {
-    if (path[i] === '%') {
-      out.push(parseInt(path.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else out.push(path.charCodeAt(i));
-  }
-  return Buffer.from(out);
-}
 
 const map = new ShardMap(
   Array.from({ length: 4 }, (_, i) => ({

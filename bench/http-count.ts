@@ -36,14 +36,14 @@
  *        [--rounds 1] [--requests 5000] [--warmup 15000] [--connections 50] [--keys 10000]
  *        [--seconds 4] [--durability interval] [--top 0] [--callers TEXT]
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
 import { closedLoop } from './lib/closed-loop.js';
 import { callersOf } from './lib/callgrind-callers.js';
-import { selfCosts, steadyCost } from './lib/callgrind-self.js';
+import { callgrindWindow, selfCosts, steadyCost } from './lib/callgrind-self.js';
 import { median } from './lib/compare-stats.js';
 import { freePort, oneWorkerServeArgs, ROOT, stopChild } from './lib/processes.js';
 import { ThreadStats } from './lib/thread-stats.js';
@@ -212,22 +212,9 @@ function perfMapOf(server: Server): string {
 async function measure(server: Server, mode: 'put' | 'get'): Promise<Figures> {
   const random = (): number => Math.floor(Math.random() * KEYS);
   if (TOOL === 'callgrind') {
-    const pid = String(server.proc.pid);
-    const control = (...args: string[]): void => {
-      execFileSync('callgrind_control', [...args, pid], { stdio: 'ignore' });
-    };
     await load(server.port, mode, WARMUP, random);
     // The window holds the requests only, not the connections' set-up and tear-down (closed-loop.ts).
-    await load(server.port, mode, REQUESTS, random, {
-      started: () => {
-        control('-z');
-        control('-i', 'on');
-      },
-      finished: () => {
-        control('-d');
-        control('-i', 'off');
-      },
-    });
+    await load(server.port, mode, REQUESTS, random, callgrindWindow(server.proc.pid!));
     const totals = dumpTotals(server, ++server.dumps);
     const main = totals.get(1);
     let worker: { total: number; file: string } | undefined;

@@ -18,13 +18,13 @@
  *        [--requests 5000] [--warmup 15000] [--connections 50] [--keys 10000]
  *        [--durability interval] [--top 0]
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg } from './lib/args.js';
 import { closedLoop } from './lib/closed-loop.js';
-import { selfCosts } from './lib/callgrind-self.js';
+import { callgrindWindow, selfCosts } from './lib/callgrind-self.js';
 import { median } from './lib/compare-stats.js';
 import { oneWorkerServeArgs, ROOT, stopChild } from './lib/processes.js';
 import { nodePort, RESP_OFFSET } from './lib/resp-servers.js';
@@ -142,22 +142,9 @@ function dumpTotals(server: Server, n: number): Map<number, { total: number; fil
 
 async function measure(server: Server, mode: 'get' | 'set'): Promise<Figures> {
   const random = (): number => Math.floor(Math.random() * KEYS);
-  const pid = String(server.proc.pid);
-  const control = (...args: string[]): void => {
-    execFileSync('callgrind_control', [...args, pid], { stdio: 'ignore' });
-  };
   await load(server.port, mode, WARMUP, random);
   // The window holds the commands only, not the connections' set-up and tear-down (closed-loop.ts).
-  await load(server.port, mode, REQUESTS, random, {
-    started: () => {
-      control('-z');
-      control('-i', 'on');
-    },
-    finished: () => {
-      control('-d');
-      control('-i', 'off');
-    },
-  });
+  await load(server.port, mode, REQUESTS, random, callgrindWindow(server.proc.pid!));
   const totals = dumpTotals(server, ++server.dumps);
   const main = totals.get(1);
   let worker: { total: number; file: string } | undefined;
@@ -173,7 +160,7 @@ async function measure(server: Server, mode: 'get' | 'set'): Promise<Figures> {
     ] as const) {
       if (t === undefined) continue;
       console.log(`  ${server.name} ${mode} ${thread}: self instructions per command`);
-      for (const [name, cost] of selfCosts(t.file, `/tmp/perf-${pid}.map`).slice(0, TOP))
+      for (const [name, cost] of selfCosts(t.file, `/tmp/perf-${server.proc.pid!}.map`).slice(0, TOP))
         console.log(`  ${(cost / REQUESTS).toFixed(0).padStart(8)}  ${name.slice(0, 140)}`);
     }
   return {

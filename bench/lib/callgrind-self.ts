@@ -9,6 +9,7 @@
  * (`position cost`) follow; the cost line after a `calls=` line is a call's inclusive cost and is
  * not the caller's own.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** perfMap reads a perf map into sorted parallel arrays of start, end and name. */
@@ -109,4 +110,25 @@ export function steadyCost(costs: readonly [string, number][]): number {
   let sum = 0;
   for (const [name, cost] of costs) if (!NOISE.test(name)) sum += cost;
   return sum;
+}
+
+/**
+ * callgrindWindow is the closed loop's `started`/`finished` pair for a process under callgrind:
+ * zero the counters and turn instrumentation on when the requests start, dump and turn it off once
+ * they are answered (`callgrind_control`), so a dump holds those requests only.
+ */
+export function callgrindWindow(pid: number): { started: () => void; finished: () => void } {
+  const control = (...args: string[]): void => {
+    execFileSync('callgrind_control', [...args, String(pid)], { stdio: 'ignore' });
+  };
+  return {
+    started: () => {
+      control('-z');
+      control('-i', 'on');
+    },
+    finished: () => {
+      control('-d');
+      control('-i', 'off');
+    },
+  };
 }

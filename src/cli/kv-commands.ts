@@ -212,6 +212,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       do {
         page = await client.scanPage(prefix, { limit, ...(cursor === undefined ? {} : { after: cursor }) });
         for (const i of page.items) out.item(i.key, i.value, i.keyBytes);
+        await out.drained();
         for (const [shard, lag] of Object.entries(page.replicaLag ?? {})) lags.set(Number(shard), lag);
         cursor = page.nextBytes ?? page.next ?? undefined;
       } while (all && page.next !== null);

@@ -79,21 +79,60 @@ function utf8CharAt(bytes: Uint8Array, i: number): { text: string; length: numbe
   }
 }
 
+/** roomIn resolves when `stream` drains, closes or fails: whichever comes first. */
+function roomIn(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+    stream.on('error', done);
+  });
+}
+
 /** Output writes a verb's answers to stdout, for a terminal or for a pipe. */
 export class Output {
   /** tty is true when stdout is a terminal. */
   readonly tty: boolean;
   readonly json: boolean;
-  private readonly write: (chunk: string | Uint8Array) => void;
+  private readonly sink: (chunk: string | Uint8Array) => boolean;
+  private readonly drain: () => Promise<void>;
+  /** full: the last write filled the stream's buffer (it returned false). */
+  private full = false;
 
+  /**
+   * `write` returns false when the stream's buffer is full, as a Writable's `write` does; `drain`
+   * resolves once it has room again (or the stream is gone).
+   */
   constructor(
     json: boolean,
     tty = process.stdout.isTTY,
-    write = (c: string | Uint8Array) => void process.stdout.write(c),
+    write: (c: string | Uint8Array) => boolean = (c) => process.stdout.write(c),
+    drain: () => Promise<void> = () => roomIn(process.stdout),
   ) {
     this.json = json;
     this.tty = tty;
-    this.write = write;
+    this.sink = write;
+    this.drain = drain;
+  }
+
+  /**
+   * drained resolves once the output has room: verbs that print without end (scan --all, watch)
+   * await it between pages or events, so a slow reader holds the CLI back instead of the CLI
+   * holding everything not yet read in memory.
+   */
+  async drained(): Promise<void> {
+    if (!this.full) return;
+    await this.drain();
+    this.full = false;
+  }
+
+  private write(chunk: string | Uint8Array): void {
+    if (!this.sink(chunk)) this.full = true;
   }
 
   /** line prints one line of text. */

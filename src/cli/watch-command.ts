@@ -60,6 +60,7 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
             if (ev.value !== undefined) parts.push(displayBytes(ev.value));
             out.line(parts.join(' '));
           }
+          await out.drained();
         }
       } catch (err) {
         if (!stop.signal.aborted) throw err;

@@ -10,6 +10,7 @@ function capture(json: boolean, tty: boolean): { out: Output; written: () => Buf
   const chunks: Buffer[] = [];
   const out = new Output(json, tty, (c) => {
     chunks.push(Buffer.from(c));
+    return true;
   });
   return { out, written: () => Buffer.concat(chunks) };
 }
@@ -46,5 +47,36 @@ describe('CLI output', () => {
     const json = capture(true, false);
     json.out.item('k', Buffer.from([0xfe]));
     assert.deepEqual(JSON.parse(json.written().toString()), { key: 'k', value_base64: '/g==' });
+  });
+  it('holds a verb back while the output is full, until it drains (scan --all and watch await it)', async () => {
+    let room = 2;
+    let drains = 0;
+    let release: () => void = () => undefined;
+    const out = new Output(
+      true,
+      false,
+      () => --room > 0,
+      () => {
+        drains++;
+        return new Promise<void>((r) => {
+          release = r;
+        });
+      },
+    );
+    out.line('a');
+    await out.drained(); // room left: no wait
+    assert.equal(drains, 0);
+    out.line('b'); // fills it
+    let done = false;
+    const waiting = out.drained().then(() => {
+      done = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(done, false, 'drained() resolved while the output was full');
+    release();
+    await waiting;
+    assert.equal(drains, 1);
+    await out.drained(); // drained once: no second wait
+    assert.equal(drains, 1);
   });
 });

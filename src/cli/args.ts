@@ -22,9 +22,12 @@ export interface ParsedArgs {
 
 /** UsageError is thrown for unknown options or missing values; the CLI prints it with the usage. */
 export class UsageError extends Error {
-  constructor(message: string) {
+  /** helps: pointing at the verb's --help helps (not for a limit a node refused, which --help cannot change). */
+  readonly helps: boolean;
+  constructor(message: string, helps = true) {
     super(message);
     this.name = 'UsageError';
+    this.helps = helps;
   }
 }
 
@@ -126,8 +129,10 @@ export async function usageOnRefusal<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof DistkvError && (statusOf(err.code) === 400 || err.code === 'VALUE_TOO_LARGE'))
+    if (err instanceof DistkvError && statusOf(err.code) === 400)
       throw new UsageError(`${err.code}: ${err.message}`);
+    if (err instanceof DistkvError && err.code === 'VALUE_TOO_LARGE')
+      throw new UsageError(`${err.code}: ${err.message} (the nodes' max_value_bytes setting)`, false);
     throw err;
   }
 }

@@ -135,7 +135,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 function report(verb: string, err: unknown): number {
   if (process.env.DISTKV_DEBUG === '1') process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
   if (err instanceof UsageError) {
-    process.stderr.write(`distkv ${verb}: ${err.message}\nRun "distkv ${verb} --help" for usage.\n`);
+    const hint = err.helps ? `Run "distkv ${verb} --help" for usage.\n` : '';
+    process.stderr.write(`distkv ${verb}: ${err.message}\n${hint}`);
     return EXIT_CODES.USAGE;
   }
   if (err instanceof ConfigError) {

@@ -92,6 +92,10 @@ describe('CLI option values a node would refuse', () => {
     assertExit(await cli(['set', 'big', '--file', file]), USAGE, tooLarge);
     assertExit(await cli(['set', 'big', '-'], Buffer.alloc(limit + 1)), USAGE, tooLarge);
     assertExit(await cli(['set', 'big', 'a'.repeat(limit + 1)]), USAGE, tooLarge);
+    // --help cannot change a node's limit: no hint pointing there
+    const over = await cli(['set', 'big', '--file', file]);
+    assert.match(over.stderr, /max_value_bytes/);
+    assert.doesNotMatch(over.stderr, /--help/);
     assert.equal((await cli(['get', 'big'])).stdout, 'v0');
   });
 

@@ -134,7 +134,7 @@ export const RESTORE_VERB: ClientVerb = {
         if (first !== undefined)
           throw new DistkvError(
             'CLUSTER_NOT_EMPTY',
-            `the cluster already holds keys (e.g. ${JSON.stringify(first.key)}): restore into an empty cluster, or pass --force to overwrite the keys of the backup`,
+            `the cluster already holds keys (e.g. ${JSON.stringify(first.key.length > 64 ? `${first.key.slice(0, 64)}…` : first.key)}): restore into an empty cluster, or pass --force to overwrite the keys of the backup`,
           );
       }
       const progress = stderrProgress(true);

@@ -19,6 +19,7 @@
 import type { Logger } from 'pino';
 import type { HostedStore } from '../replication/replication-host.js';
 import type { WriteResult } from '../storage/store.js';
+import { latin1Key } from '../util/bytes.js';
 import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
 import { learnExpiries, REAP_HORIZON_MS, RescanTimers } from './expiry-scan.js';
 import type { PendingWrites } from './pending-writes.js';
@@ -42,8 +43,12 @@ export class ExpiryRecords {
   private readonly writes: ExpiryWritePath;
   private readonly log: Logger | undefined;
   private closed = false;
-  /** held are, by store, the expiries that came due while a fence held its writes. */
-  private readonly held = new Map<number, Expiring[]>();
+  /**
+   * held are, by store and key (latin1), the expiries that came due while a fence held its writes:
+   * one per key, the newest write's, since every read of an expired key during the fence hands it
+   * to the reaper again (a fence whose failover died held a list that grew by one entry per read).
+   */
+  private readonly held = new Map<number, Map<string, Expiring>>();
   /** rescans finds again, in time, the expiring writes beyond the reaper's horizon. */
   private readonly rescans: RescanTimers;
   /** reaper calls `reap` as each remembered expiry passes. */
@@ -114,7 +119,14 @@ export class ExpiryRecords {
   released(index: number): void {
     const held = this.held.get(index);
     this.held.delete(index);
-    for (const e of held ?? []) this.reaper.add(e);
+    for (const e of held?.values() ?? []) this.reaper.add(e);
+  }
+
+  /** heldCount is the number of expiries fences hold back, over all stores. */
+  get heldCount(): number {
+    let n = 0;
+    for (const held of this.held.values()) n += held.size;
+    return n;
   }
 
   /** close forgets every expiring write the reaper remembers and stops expiry scans. */
@@ -136,8 +148,9 @@ export class ExpiryRecords {
     if (this.writes.fenced(e.store)) {
       // A fence holds every write: the expiry waits for its release.
       let held = this.held.get(e.store);
-      if (held === undefined) this.held.set(e.store, (held = []));
-      held.push(e);
+      if (held === undefined) this.held.set(e.store, (held = new Map<string, Expiring>()));
+      const id = latin1Key(e.key);
+      if ((held.get(id)?.seq ?? -1) < e.seq) held.set(id, e);
       return;
     }
     const pending = this.writes.pending;

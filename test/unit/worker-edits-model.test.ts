@@ -11,10 +11,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Positions } from '../../src/replication/positions.js';
 import { addFloat } from '../../src/worker/long-double.js';
-import type { FromWorker } from '../../src/worker/messages.js';
-import { ReplyReader } from '../../src/worker/op-codec.js';
 import {
   COND_IF_MATCH,
   EDIT_APPEND,
@@ -39,10 +36,9 @@ import {
   ST_VALUE,
 } from '../../src/worker/op-format.js';
 import { encodeOld, incremented } from '../../src/worker/read-modify-write.js';
-import { ShardHost } from '../../src/worker/shard-host.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { type HostReply, runOps, testStoreSpec, untilReplies } from '../helpers/worker-host.js';
+import { openSpecHost, runOps, testStoreSpec, untilReplies } from '../helpers/worker-host.js';
 
 /** KeyState is the model of one key of one store: value (undefined = missing), expiry, and the op that wrote it. */
 interface KeyState {
@@ -77,16 +73,8 @@ describe('the worker edits and versions against a model', () => {
     const int = (n: number): number => Math.floor(rnd() * n);
     const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
     const dir = tempDir(after);
-    const replies = new Map<number, HostReply>();
-    const send = (msg: FromWorker): void => {
-      if (msg.type !== 'replies') return;
-      const r = new ReplyReader(msg.buffer, msg.length);
-      while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
-    };
-    const host = await ShardHost.open(
+    const { host, replies, answeredTwice } = await openSpecHost(
       STORES.map((i) => testStoreSpec(join(dir, 'node', 'shard'), i)),
-      new SharedArrayBuffer(Positions.bytesFor(STORES.length)),
-      send,
     );
     after(() => host.close());
     const model = new Map<string, KeyState>();
@@ -244,6 +232,7 @@ describe('the worker edits and versions against a model', () => {
       const got = replies.get(op);
       if (got?.status === ST_DONE || got?.status === ST_MISSING) seqOf.set(ver, got.seq);
     }
+    assert.deepEqual(answeredTwice, [], `ops answered twice (seed ${seed})`);
     for (const [op, want] of expected) {
       const got = replies.get(op)!;
       const detail = `op ${op} (seed ${seed}): ${got.status === ST_ERROR ? got.value.toString() : ''}`;

@@ -248,6 +248,42 @@ export class StoreWrites implements WriteSink {
     );
   }
 
+  /**
+   * answerRead answers op `id`, which read `key` of store `index` and wrote nothing (a SET NX that
+   * found the key, a DEL of a missing key, an edit with nothing to write), with `status` and
+   * `value`: at once when no write of the key is in flight, else once that write is durable, as a
+   * read waits (store-reads.ts): its answer may show that write, which a failed fsync could still
+   * take back, so if it fails the op fails with it. `seq` undefined is the store's last seq when
+   * answered.
+   */
+  answerRead(
+    id: number,
+    index: number,
+    key: Uint8Array,
+    status: typeof ST_DONE | typeof ST_MISSING,
+    seq: number | undefined,
+    value: Uint8Array,
+  ): void {
+    const answer = (): void => {
+      this.replies.add(id, status, seq ?? this.positions.get(index, SLOT_LAST_SEQ), value);
+    };
+    const inFlight = this.pending.settledOf(index, key);
+    if (inFlight === undefined) {
+      answer();
+      return;
+    }
+    inFlight.then(
+      () => {
+        answer();
+        this.replies.flushSoon();
+      },
+      (err: unknown) => {
+        this.replies.error(id, err);
+        this.replies.flushSoon();
+      },
+    );
+  }
+
   /** waitReplicas answers OP_WAIT: how many replicas hold `seq`, once `w` do or after `timeoutMs`. */
   waitReplicas(id: number, index: number, seq: number, w: number, timeoutMs: number): void {
     void this.replication()

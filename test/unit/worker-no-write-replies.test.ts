@@ -95,13 +95,18 @@ function setup(): {
 const turn = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
 const persist = encodeEdit({ kind: EDIT_GETEX, limit: 1024, atMs: 0, arg: Buffer.alloc(0) });
 
+/** putThenReadIt adds op 1, PUT k v, then two ops that read k and write nothing: 2 SET NX, 3 GETEX PERSIST. */
+function putThenReadIt(w: RequestWriter): void {
+  w.add(1, OP_PUT, 0, 'k', 'v');
+  w.add(2, OP_SET_IF, 0, 'k', Buffer.concat([Buffer.of(SET_IF_NX), Buffer.from('x')]));
+  w.add(3, OP_EDIT, 0, 'k', persist);
+}
+
 describe('ops that write nothing, behind a write in flight', () => {
   it('fail with the write they read when it is refused, instead of naming its value', async () => {
     const { run, store, replies } = setup();
     run((w) => {
-      w.add(1, OP_PUT, 0, 'k', 'v');
-      w.add(2, OP_SET_IF, 0, 'k', Buffer.concat([Buffer.of(SET_IF_NX), Buffer.from('x')]));
-      w.add(3, OP_EDIT, 0, 'k', persist);
+      putThenReadIt(w);
       w.add(4, OP_DELETE, 0, 'gone', undefined);
       w.add(5, OP_DELETE_COUNTED, 0, 'gone', Buffer.alloc(0));
     });
@@ -116,9 +121,7 @@ describe('ops that write nothing, behind a write in flight', () => {
   it('answer what they read once the write they read is durable', async () => {
     const { run, store, replies } = setup();
     run((w) => {
-      w.add(1, OP_PUT, 0, 'k', 'v');
-      w.add(2, OP_SET_IF, 0, 'k', Buffer.concat([Buffer.of(SET_IF_NX), Buffer.from('x')]));
-      w.add(3, OP_EDIT, 0, 'k', persist);
+      putThenReadIt(w);
       w.add(4, OP_DELETE_COUNTED, 0, 'never', Buffer.alloc(0));
     });
     await turn();

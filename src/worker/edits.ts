@@ -121,7 +121,15 @@ export function runEdit(
   store: Store,
 ): void {
   writes.checkWritable(op.store);
-  const out = outcomeOf(decodeEdit(op.value), newestOf(writes, op.store, store, op.key));
+  const edit = decodeEdit(op.value);
+  let out: Outcome;
+  try {
+    out = outcomeOf(edit, newestOf(writes, op.store, store, op.key));
+  } catch (err) {
+    // Not a float, past the limit...: found in the newest value, maybe a write in flight.
+    writes.refuseRead(op.id, op.store, op.key, err);
+    return;
+  }
   if (out.write === undefined) {
     writes.answerRead(op.id, op.store, op.key, ST_DONE, undefined, out.reply);
     return;

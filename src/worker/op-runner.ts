@@ -151,7 +151,13 @@ export class OpRunner {
         case OP_INCR: {
           // The key keeps its expiry, as Redis's INCR keeps the TTL (a rate limiter's window).
           const cur = newestOf(this.writes, r.store, store, r.key);
-          const next = incremented(cur?.value, r.value);
+          let next: Buffer;
+          try {
+            next = incremented(cur?.value, r.value);
+          } catch (err) {
+            this.writes.refuseRead(id, r.store, r.key, err);
+            break;
+          }
           this.writes.write(
             id,
             r.store,

@@ -264,9 +264,24 @@ export class StoreWrites implements WriteSink {
     seq: number | undefined,
     value: Uint8Array,
   ): void {
-    const answer = (): void => {
+    this.afterWriteOf(id, index, key, () => {
       this.replies.add(id, status, seq ?? this.positions.get(index, SLOT_LAST_SEQ), value);
-    };
+    });
+  }
+
+  /**
+   * refuseRead answers op `id` with `err`, which it found in what it read of `key` (an INCR of a
+   * value that is not an integer, an APPEND past the limit), as `answerRead` answers: the value
+   * may be that of a write in flight that fails.
+   */
+  refuseRead(id: number, index: number, key: Uint8Array, err: unknown): void {
+    this.afterWriteOf(id, index, key, () => {
+      this.replies.error(id, err);
+    });
+  }
+
+  /** afterWriteOf runs `answer` at once when no write of `key` is in flight, else once it is durable (answering its error if it fails). */
+  private afterWriteOf(id: number, index: number, key: Uint8Array, answer: () => void): void {
     const inFlight = this.pending.settledOf(index, key);
     if (inFlight === undefined) {
       answer();

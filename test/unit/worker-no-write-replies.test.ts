@@ -3,7 +3,8 @@
  * an edit with nothing to write: src/worker/store-writes.ts `answerRead`) answers as a read does:
  * once the key's write in flight that it read is durable, and with its error if it fails. Answered
  * at once, a SET NX GET named the value of a write that was then refused, which no read ever
- * returned and no store held.
+ * returned and no store held. So does an INCR or edit refused for what it read (not an integer,
+ * not a float, past the limit).
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -14,10 +15,12 @@ import type { WriteResult } from '../../src/storage/store.js';
 import { ReplyReader, RequestWriter } from '../../src/worker/op-codec.js';
 import {
   EDIT_GETEX,
+  EDIT_INCRBYFLOAT,
   encodeEdit,
   OP_DELETE,
   OP_DELETE_COUNTED,
   OP_EDIT,
+  OP_INCR,
   OP_PUT,
   OP_SET_IF,
   SET_IF_NX,
@@ -139,5 +142,23 @@ describe('ops that write nothing, behind a write in flight', () => {
       seq: replies.get(1)!.seq,
       value: encodeOld(Buffer.from('v')),
     });
+  });
+
+  it('fail with the write they read, not with what its value would have made of them', async () => {
+    const { run, store, replies } = setup();
+    const float = encodeEdit({ kind: EDIT_INCRBYFLOAT, limit: 1024, atMs: 0, arg: Buffer.from('1') });
+    run((w) => {
+      w.add(1, OP_PUT, 0, 'k', 'abc');
+      w.add(2, OP_INCR, 0, 'k', '1');
+      w.add(3, OP_EDIT, 0, 'k', float);
+    });
+    await turn();
+    assert.deepEqual([...replies.keys()], [], 'nothing is answered before the write settles');
+    for (const h of store.held) h.settle(false);
+    await turn();
+    for (const id of [1, 2, 3]) {
+      const error = JSON.parse(replies.get(id)?.value.toString() ?? '{}') as { code?: string };
+      assert.equal(error.code, 'UNAVAILABLE', `op ${id}: the write's error, not that "abc" is no number`);
+    }
   });
 });

@@ -6,13 +6,13 @@
  * write keeps the expiry the newest value has; GETEX alone changes it.
  *
  * An edit that writes nothing (SETRANGE of no bytes, GETEX of a missing key or a PERSIST of a key
- * without expiry) answers at once with the store's last seq. One that would write more than the
- * edit's limit answers VALUE_TOO_LARGE and writes nothing.
+ * without expiry) answers with the store's last seq, as a read does: at once, or once the key's
+ * write in flight that it read is durable (StoreWrites.answerRead). One that would write more than
+ * the edit's limit answers VALUE_TOO_LARGE and writes nothing.
  *
  * Owned by one shard worker thread; the request's views are used before `run` returns.
  */
 import { DistkvError } from '../errors.js';
-import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import type { Store } from '../storage/store.js';
 import { addFloat } from './long-double.js';
 import {
@@ -26,7 +26,6 @@ import {
 } from './op-format.js';
 import { liveValue } from './pending-writes.js';
 import { encodeOld } from './read-modify-write.js';
-import type { ReplyBatch } from './reply-batch.js';
 import type { StoreWrites } from './store-writes.js';
 
 /** Newest is a key's newest live value and its expiry (epoch ms; 0 = none). */
@@ -118,15 +117,21 @@ function outcomeOf(edit: Edit, cur: Newest | undefined): Outcome {
 /** runEdit runs one OP_EDIT on store `index`: computes it against the newest value and issues its write. */
 export function runEdit(
   writes: StoreWrites,
-  replies: ReplyBatch,
-  positions: Positions,
   op: { id: number; store: number; key: Uint8Array; value: Uint8Array; w: number; timeoutMs: number },
   store: Store,
 ): void {
   writes.checkWritable(op.store);
-  const out = outcomeOf(decodeEdit(op.value), newestOf(writes, op.store, store, op.key));
+  const edit = decodeEdit(op.value);
+  let out: Outcome;
+  try {
+    out = outcomeOf(edit, newestOf(writes, op.store, store, op.key));
+  } catch (err) {
+    // Not a float, past the limit...: found in the newest value, maybe a write in flight.
+    writes.refuseRead(op.id, op.store, op.key, err);
+    return;
+  }
   if (out.write === undefined) {
-    replies.add(op.id, ST_DONE, positions.get(op.store, SLOT_LAST_SEQ), out.reply);
+    writes.answerRead(op.id, op.store, op.key, ST_DONE, undefined, out.reply);
     return;
   }
   const reply = Buffer.from(out.reply);

@@ -2,7 +2,7 @@
  * ExpiryReaper: the leader's clock for TTLs. It remembers (store, key, seq, expiresAtMs) of every
  * expiring write a leader store acknowledged (or a read found expired), in a min-heap by expiry,
  * and when an expiry passes hands the entry to `reap`, which writes the ordered TYPE_EXPIRE record
- * if the key still holds that very write (src/worker/store-writes.ts). Reads never wait for it: a
+ * if the key still holds that very write (src/worker/expiry-records.ts). Reads never wait for it: a
  * store hides an expired value by the clock (src/storage/store.ts); the record is what makes
  * replicas, watchers and compaction agree on when, in log order, the key went away.
  *
@@ -11,7 +11,7 @@
  * newest write's (highest seq) — a key rewritten with a TTL on every access (a session refreshed
  * by each request) stays one entry, not one per write. `reap` still ignores an entry whose key
  * has since been written again without a TTL. With a horizon, only writes expiring within it are
- * remembered: a later one goes to `defer` instead (store-writes.ts then finds it again with a scan
+ * remembered: a later one goes to `defer` instead (expiry-records.ts then finds it again with a scan
  * of its store shortly before it is due), so millions of keys with long TTLs do not each hold an
  * entry for days. Owned by one shard worker thread.
  */

@@ -20,7 +20,8 @@
  *                               current version seq, 0 when it is missing)
  *
  * The read-modify-write ops run atomically on the store's worker against the newest value written,
- * durable or not (src/worker/pending-writes.ts), and answer once their own write is durable:
+ * durable or not (src/worker/pending-writes.ts), and answer once their own write is durable (one
+ * that writes nothing, once the write in flight it read is, as a read; a failure of it fails them):
  *   OP_INCR           value = the signed decimal delta; reply ST_DONE, value = the new decimal value
  *   OP_SET_IF         value = flags:u8 bytes (SET_IF_ flags); reply ST_DONE when written, ST_MISSING
  *                     when its condition kept it from being written; either way value = old

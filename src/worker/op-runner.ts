@@ -15,7 +15,6 @@
  * Owned by one shard worker thread; the batch's views are valid only until `run` returns.
  */
 import { DistkvError } from '../errors.js';
-import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { ConditionalWrites } from './conditional-writes.js';
 import { newestOf, runEdit } from './edits.js';
 import { KeyGates } from './key-gates.js';
@@ -62,16 +61,14 @@ export class OpRunner {
   private readonly stores: WorkerStores;
   private readonly writes: StoreWrites;
   private readonly replies: ReplyBatch;
-  private readonly positions: Positions;
   private readonly reads: StoreReads;
   private readonly conditional: ConditionalWrites;
   private readonly gates = new KeyGates();
 
-  constructor(stores: WorkerStores, writes: StoreWrites, replies: ReplyBatch, positions: Positions) {
+  constructor(stores: WorkerStores, writes: StoreWrites, replies: ReplyBatch) {
     this.stores = stores;
     this.writes = writes;
     this.replies = replies;
-    this.positions = positions;
     this.reads = new StoreReads(stores, writes, replies);
     this.conditional = new ConditionalWrites(stores, writes, replies);
   }
@@ -154,7 +151,13 @@ export class OpRunner {
         case OP_INCR: {
           // The key keeps its expiry, as Redis's INCR keeps the TTL (a rate limiter's window).
           const cur = newestOf(this.writes, r.store, store, r.key);
-          const next = incremented(cur?.value, r.value);
+          let next: Buffer;
+          try {
+            next = incremented(cur?.value, r.value);
+          } catch (err) {
+            this.writes.refuseRead(id, r.store, r.key, err);
+            break;
+          }
           this.writes.write(
             id,
             r.store,
@@ -170,13 +173,13 @@ export class OpRunner {
           break;
         }
         case OP_EDIT:
-          runEdit(this.writes, this.replies, this.positions, r, store);
+          runEdit(this.writes, r, store);
           break;
         case OP_SET_IF: {
           const old = this.writes.current(r.store, store, r.key);
           const flags = r.value[0] ?? 0;
           const skip = (flags & SET_IF_NX && old != null) || (flags & SET_IF_XX && old == null);
-          if (skip) this.replies.add(id, ST_MISSING, 0, encodeOld(old));
+          if (skip) this.writes.answerRead(id, r.store, r.key, ST_MISSING, 0, encodeOld(old));
           else
             this.writes.write(
               id,
@@ -192,8 +195,7 @@ export class OpRunner {
         }
         case OP_DELETE_COUNTED: {
           const old = this.writes.current(r.store, store, r.key);
-          if (old == null)
-            this.replies.add(id, ST_DONE, this.positions.get(r.store, SLOT_LAST_SEQ), encodeOld(old));
+          if (old == null) this.writes.answerRead(id, r.store, r.key, ST_DONE, undefined, encodeOld(old));
           else {
             // DEL asks only whether the key was there: its reply stays small however many keys it names.
             const reply = r.value.length === 0 ? encodeOld(old) : COUNTED_FOUND_ONLY;

@@ -1,8 +1,9 @@
 /**
  * Purge (`GET /purge`, docs/api.md): after a config change, delete from each store the keys whose
  * slot now lies outside its shard's range. It pages through each store in key order, PURGE_CHUNK
- * keys at a time, and deletes the foreign keys of each page before reading the next, so a large
- * store is purged without holding it all in memory.
+ * keys or SCAN_PAGE_BYTES of keys and values at a time, whichever comes first (a page copies the
+ * values it visits: 1000 values of 1 MiB made a page of 1 GiB), and deletes the foreign keys of
+ * each page before reading the next, so a large store is purged without holding it all in memory.
  *
  * Only leaders purge, and their deletes are client writes of the store (StoreWrites.ownWrite):
  * refused while a fence holds the store (SWITCHING_LEADER), seen by reads and read-modify-writes
@@ -12,6 +13,7 @@
  */
 import { slotOfBytes } from '../routing/slot.js';
 import type { HostedStore } from '../replication/replication-host.js';
+import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import type { StoreWrites } from './store-writes.js';
 
 /** PURGE_CHUNK is how many keys one page of a purge reads. */
@@ -34,7 +36,7 @@ export async function purgeForeignKeys(
       const now = hosted.get(index);
       if (now?.store !== store || now.spec.role !== 'leader') break;
       const { first, last } = now.spec.shard;
-      const page = store.scan(new Uint8Array(0), after, PURGE_CHUNK);
+      const page = store.scan(new Uint8Array(0), after, PURGE_CHUNK, SCAN_PAGE_BYTES);
       if (page.length === 0) break;
       const doomed = page
         .filter(({ key }) => {

@@ -54,7 +54,7 @@ export class ShardHost {
       () => this.replicationHost(),
       log,
     );
-    this.ops = new OpRunner(this.stores, this.writes, this.replies, this.positions);
+    this.ops = new OpRunner(this.stores, this.writes, this.replies);
     this.replicationMessages = new ReplicationMessages(this.stores, this.writes, () =>
       this.replicationHost(),
     );

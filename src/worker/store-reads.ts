@@ -5,7 +5,7 @@
  * key's last write (its version, docs/api.md "Versions"). A read of a key with a write in flight
  * (pending-writes.ts) waits until that write has settled: a reader never sees a value that a
  * failed fsync could still take back. A leader whose read finds a key expired that the reaper does
- * not know of hands it to the reaper (store-writes.ts), so the expiry gets logged.
+ * not know of hands it to the reaper (expiry-records.ts), so the expiry gets logged.
  *
  * Owned by one shard worker thread; keys and values of the request batch are views, copied before
  * anything waits.

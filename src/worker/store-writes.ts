@@ -13,15 +13,9 @@
  * longer land on a store that now follows another leader. A fence waits for the store's writes
  * not yet settled (`unsettled`, unsettled.ts), so the seq it reports covers every write accepted before it.
  *
- * TTL (docs/api.md, "TTL"): a leader's expiring writes go to the ExpiryReaper once durable, and
- * `reap` logs TYPE_EXPIRE when they expire, if the key still holds that very write. A store that
- * becomes a leader (opened as one, or promoted) first has its expiring values scanned into the
- * reaper (expiry-scan.ts): it never saw those writes. The reaper remembers only what expires
- * within REAP_HORIZON_MS; later expiries are found again by a rescan of their store in time. An
- * expiry due while a fence holds the store's writes waits for the fence's release, one due under
- * a newer write in flight for that write to settle, and a failed expire record is tried again
- * EXPIRE_RETRY_MS later: the reaper never drops an expiry that its key still holds, but for a key
- * it cannot read (a damaged value) or a store that refuses the record at once, which it logs and drops.
+ * TTL (docs/api.md, "TTL"): a leader's expiring writes go to ExpiryRecords (expiry-records.ts)
+ * once durable, which logs TYPE_EXPIRE when they expire, if the key still holds that very write,
+ * as a write the worker makes itself (`issued`).
  *
  * Owned by one shard worker thread.
  */
@@ -30,16 +24,14 @@ import { DistkvError } from '../errors.js';
 import type { HostedStore, ReplicationHost } from '../replication/replication-host.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { type Store, tellSink, type WriteResult, type WriteSink } from '../storage/store.js';
-import { type Expiring, ExpiryReaper } from './expiry-reaper.js';
-import { learnExpiries, REAP_HORIZON_MS, RescanTimers } from './expiry-scan.js';
+import type { Expiring } from './expiry-reaper.js';
+import { ExpiryRecords } from './expiry-records.js';
+import { REAP_HORIZON_MS } from './expiry-scan.js';
 import { ST_DONE, ST_MISSING } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
 import type { ReplyBatch } from './reply-batch.js';
 import { Unsettled } from './unsettled.js';
 import { WriteTickets } from './write-tickets.js';
-
-/** EXPIRE_RETRY_MS is how long after a failed expire record (disk full) the reaper tries again. */
-const EXPIRE_RETRY_MS = 1000;
 
 /**
  * StoreWrites issues the writes of one worker's stores and answers them once durable. It is the
@@ -57,14 +49,8 @@ export class StoreWrites implements WriteSink {
   /** fenced stores refuse client writes; unsettled holds the stores' writes not yet settled. */
   private readonly fenced = new Set<number>();
   private readonly unsettled = new Unsettled();
-  private readonly log: Logger | undefined;
-  private closed = false;
-  /** held are, by store, the expiries that came due while a fence held its writes. */
-  private readonly held = new Map<number, Expiring[]>();
-  /** rescans finds again, in time, the expiring writes beyond the reaper's horizon. */
-  private readonly rescans: RescanTimers;
-  /** reaper logs the expiry of leader stores' expiring writes. */
-  private readonly reaper: ExpiryReaper;
+  /** expiries logs the expiry of leader stores' expiring writes. */
+  private readonly expiries: ExpiryRecords;
 
   /**
    * `replication` returns the worker's ReplicationHost, or throws UNAVAILABLE when it is not
@@ -78,19 +64,18 @@ export class StoreWrites implements WriteSink {
     log?: Logger,
     reapHorizonMs = REAP_HORIZON_MS,
   ) {
-    this.log = log;
-    this.rescans = new RescanTimers((index) => {
-      this.learnExpiries(index);
-    }, reapHorizonMs / 2);
-    const defer = (e: Expiring): void => {
-      this.rescans.deferred(e);
-    };
-    this.reaper = new ExpiryReaper(
-      (e) => {
-        this.reap(e);
+    this.expiries = new ExpiryRecords(
+      stores,
+      {
+        pending: this.pending,
+        fenced: (index) => this.fenced.has(index),
+        issued: (index, write) => {
+          this.trackUnsettled(index, write);
+          this.publish(index, write);
+        },
       },
-      Date.now,
-      { ms: reapHorizonMs, defer },
+      log,
+      reapHorizonMs,
     );
     this.stores = stores;
     this.positions = positions;
@@ -100,7 +85,7 @@ export class StoreWrites implements WriteSink {
 
   /** remember hands the reaper an expiring write (a read found it expired; `key` is a copy). */
   remember(e: Expiring): void {
-    this.reaper.add(e);
+    this.expiries.remember(e);
   }
 
   /** fence holds (on) or releases client writes of store `index`, then waits for its writes accepted before. */
@@ -108,7 +93,7 @@ export class StoreWrites implements WriteSink {
     if (on) this.fenced.add(index);
     else {
       this.fenced.delete(index);
-      this.reapHeld(index);
+      this.expiries.released(index);
     }
     return Promise.allSettled([...this.unsettled.of(index), ...this.tickets.of(index)]);
   }
@@ -124,37 +109,17 @@ export class StoreWrites implements WriteSink {
    * replica forgets them (its new leader logs them).
    */
   roleSet(index: number, wasLeader: boolean): void {
-    if (!wasLeader) {
-      this.held.delete(index);
-      this.learnExpiries(index);
-    } else this.reapHeld(index);
+    this.expiries.roleSet(index, wasLeader);
   }
 
-  /**
-   * learnExpiries has the reaper learn the expiries store `index` holds (it has just become a
-   * leader: opened as one, or promoted; expiry-scan.ts); the scan stops if it stops leading.
-   */
+  /** learnExpiries has the reaper learn the expiries store `index` holds (it has just become a leader; expiry-records.ts). */
   learnExpiries(index: number): void {
-    const hosted = this.stores.get(index);
-    if (hosted?.spec.role !== 'leader') return;
-    const { store } = hosted;
-    const leads = (): boolean =>
-      !this.closed && this.stores.get(index)?.store === store && hosted.spec.role === 'leader';
-    const add = (e: Expiring): void => {
-      this.reaper.add(e);
-    };
-    learnExpiries(store, index, add, leads).catch((err: unknown) => {
-      // A store closed or failing under the scan: reads still queue what they find expired.
-      this.log?.warn({ err, store: index }, `store ${index}: the expiry scan stopped: ${String(err)}`);
-    });
+    this.expiries.learnExpiries(index);
   }
 
   /** close forgets every expiring write the reaper remembers and stops expiry scans. */
   close(): void {
-    this.closed = true;
-    this.held.clear();
-    this.rescans.close();
-    this.reaper.close();
+    this.expiries.close();
   }
 
   /** checkWritable throws SWITCHING_LEADER unless store `index` is a leader and not fenced. */
@@ -208,7 +173,7 @@ export class StoreWrites implements WriteSink {
     const { settled } = k;
     this.pending.settleTicket(k.handle, t, seq, undefined);
     if (k.reapKey !== undefined)
-      this.reaper.add({ store: k.store, key: k.reapKey, seq, expiresAtMs: k.expiresAtMs });
+      this.expiries.remember({ store: k.store, key: k.reapKey, seq, expiresAtMs: k.expiresAtMs });
     settled?.resolve({ seq });
     this.durable(k.id, k.store, seq, k.w, k.timeoutMs, k.replyValue, k.done);
   }
@@ -243,7 +208,7 @@ export class StoreWrites implements WriteSink {
       const copy = Buffer.from(key);
       promise.then(
         ({ seq }) => {
-          this.reaper.add({ store: index, key: copy, seq, expiresAtMs });
+          this.expiries.remember({ store: index, key: copy, seq, expiresAtMs });
         },
         () => undefined,
       );
@@ -275,6 +240,57 @@ export class StoreWrites implements WriteSink {
     write.then(
       ({ seq }) => {
         this.durable(id, storeIndex, seq, w, timeoutMs, replyValue, ST_DONE);
+      },
+      (err: unknown) => {
+        this.replies.error(id, err);
+        this.replies.flushSoon();
+      },
+    );
+  }
+
+  /**
+   * answerRead answers op `id`, which read `key` of store `index` and wrote nothing (a SET NX that
+   * found the key, a DEL of a missing key, an edit with nothing to write), with `status` and
+   * `value`: at once when no write of the key is in flight, else once that write is durable, as a
+   * read waits (store-reads.ts): its answer may show that write, which a failed fsync could still
+   * take back, so if it fails the op fails with it. `seq` undefined is the store's last seq when
+   * answered.
+   */
+  answerRead(
+    id: number,
+    index: number,
+    key: Uint8Array,
+    status: typeof ST_DONE | typeof ST_MISSING,
+    seq: number | undefined,
+    value: Uint8Array,
+  ): void {
+    this.afterWriteOf(id, index, key, () => {
+      this.replies.add(id, status, seq ?? this.positions.get(index, SLOT_LAST_SEQ), value);
+    });
+  }
+
+  /**
+   * refuseRead answers op `id` with `err`, which it found in what it read of `key` (an INCR of a
+   * value that is not an integer, an APPEND past the limit), as `answerRead` answers: the value
+   * may be that of a write in flight that fails.
+   */
+  refuseRead(id: number, index: number, key: Uint8Array, err: unknown): void {
+    this.afterWriteOf(id, index, key, () => {
+      this.replies.error(id, err);
+    });
+  }
+
+  /** afterWriteOf runs `answer` at once when no write of `key` is in flight, else once it is durable (answering its error if it fails). */
+  private afterWriteOf(id: number, index: number, key: Uint8Array, answer: () => void): void {
+    const inFlight = this.pending.settledOf(index, key);
+    if (inFlight === undefined) {
+      answer();
+      return;
+    }
+    inFlight.then(
+      () => {
+        answer();
+        this.replies.flushSoon();
       },
       (err: unknown) => {
         this.replies.error(id, err);
@@ -332,57 +348,6 @@ export class StoreWrites implements WriteSink {
     });
   }
 
-  /**
-   * reap writes the TYPE_EXPIRE record of a remembered expiring write, if its store still leads and
-   * the key still holds exactly that write (no newer write durable or in flight).
-   */
-  private reap(e: Expiring): void {
-    if (this.closed) return;
-    const hosted = this.stores.get(e.store);
-    if (hosted?.spec.role !== 'leader') return;
-    if (this.fenced.has(e.store)) {
-      // A fence holds every write: the expiry waits for its release (reapHeld).
-      let held = this.held.get(e.store);
-      if (held === undefined) this.held.set(e.store, (held = []));
-      held.push(e);
-      return;
-    }
-    const inFlight = this.pending.settledOf(e.store, e.key);
-    if (inFlight !== undefined) {
-      // A newer write of the key settles first; if it fails, the key still holds this one.
-      const again = (): void => {
-        this.reap(e);
-      };
-      inFlight.then(again, again);
-      return;
-    }
-    const { store } = hosted;
-    let promise: Promise<WriteResult>;
-    try {
-      if (store.read(e.key, 0)?.seq !== e.seq) return;
-      promise = store.expire(e.key);
-    } catch (err) {
-      // A value that cannot be read (damaged) or a store that refuses at once: thrown from the
-      // reaper's timer it would end the worker. Reads of the key answer the error themselves.
-      this.log?.warn(
-        { err, store: e.store, key: e.key.toString('latin1') },
-        `store ${e.store}: the expiry of a key was not logged: ${String(err)}`,
-      );
-      return;
-    }
-    const handle = this.pending.note(e.store, e.key, null, promise);
-    const settle = (): void => {
-      this.pending.settleNoted(handle, promise);
-    };
-    promise.then(settle, settle);
-    this.trackUnsettled(e.store, promise);
-    this.publish(e.store, promise);
-    promise.catch(() => {
-      // A failed expire record (disk full) is tried again later (and by any read that finds the key expired).
-      this.reaper.add({ ...e, expiresAtMs: Date.now() + EXPIRE_RETRY_MS });
-    });
-  }
-
   /** publish raises store `index`'s last seq in the positions once `write`, a write the worker makes itself, is durable. */
   private publish(index: number, write: Promise<WriteResult>): void {
     write.then(
@@ -391,13 +356,6 @@ export class StoreWrites implements WriteSink {
       },
       () => undefined,
     );
-  }
-
-  /** reapHeld hands the reaper again the expiries a fence of store `index` held back (reap checks its role). */
-  private reapHeld(index: number): void {
-    const held = this.held.get(index);
-    this.held.delete(index);
-    for (const e of held ?? []) this.reaper.add(e);
   }
 
   /** trackUnsettled keeps a write in its store's unsettled set until it settles (a fence waits for them). */

@@ -21,10 +21,33 @@ export interface HostReply {
   value: Buffer;
 }
 
-/** TestHost is a ShardHost and the replies it has sent so far, by request id, in arrival order. */
+/**
+ * TestHost is a ShardHost and the replies it has sent so far, by request id, in arrival order;
+ * `answeredTwice` lists the ids it answered again (the main thread reuses an id once answered, so a
+ * second answer reaches another request).
+ */
 export interface TestHost {
   host: ShardHost;
   replies: Map<number, HostReply>;
+  answeredTwice: number[];
+}
+
+/** keepReplies is a `send` that keeps the op replies of `h` and its control replies in `control`. */
+function keepReplies(
+  h: Pick<TestHost, 'replies' | 'answeredTwice'>,
+  control?: Map<number, FromWorker>,
+): (msg: FromWorker) => void {
+  return (msg) => {
+    if (msg.type !== 'replies') {
+      if ('id' in msg) control?.set(msg.id, msg);
+      return;
+    }
+    const r = new ReplyReader(msg.buffer, msg.length);
+    while (r.next()) {
+      if (h.replies.has(r.id)) h.answeredTwice.push(r.id);
+      h.replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
+    }
+  };
 }
 
 /**
@@ -77,18 +100,13 @@ export function orphanReplica(spec: StoreSpec): StoreSpec {
  * a directory two levels above `dir` that other tests and processes share.
  */
 export async function openTestHost(dir: string): Promise<TestHost> {
-  const replies = new Map<number, HostReply>();
-  const send = (msg: FromWorker): void => {
-    if (msg.type !== 'replies') return;
-    const r = new ReplyReader(msg.buffer, msg.length);
-    while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
-  };
+  const kept = { replies: new Map<number, HostReply>(), answeredTwice: [] as number[] };
   const host = await ShardHost.open(
     [testStoreSpec(join(dir, 'node', 'shard'))],
     new SharedArrayBuffer(Positions.bytesFor(1)),
-    send,
+    keepReplies(kept),
   );
-  return { host, replies };
+  return { host, ...kept };
 }
 
 /** ControlHost is a ShardHost with its op replies and its replies to control messages, by id. */
@@ -96,20 +114,23 @@ export interface ControlHost extends TestHost {
   control: Map<number, FromWorker>;
 }
 
-/** openSpecHost opens a ShardHost over the one store `spec` on the calling thread, keeping its op replies and control replies. */
-export async function openSpecHost(spec: StoreSpec): Promise<ControlHost> {
-  const replies = new Map<number, HostReply>();
-  const control = new Map<number, FromWorker>();
-  const send = (msg: FromWorker): void => {
-    if (msg.type !== 'replies') {
-      if ('id' in msg) control.set(msg.id, msg);
-      return;
-    }
-    const r = new ReplyReader(msg.buffer, msg.length);
-    while (r.next()) replies.set(r.id, { status: r.status, seq: r.seq, value: Buffer.from(r.value) });
+/**
+ * openSpecHost opens a ShardHost over the store `spec` (or the stores, indexes 0..n-1) on the
+ * calling thread, keeping its op replies and control replies.
+ */
+export async function openSpecHost(spec: StoreSpec | StoreSpec[]): Promise<ControlHost> {
+  const specs = Array.isArray(spec) ? spec : [spec];
+  const kept = {
+    replies: new Map<number, HostReply>(),
+    answeredTwice: [] as number[],
+    control: new Map<number, FromWorker>(),
   };
-  const host = await ShardHost.open([spec], new SharedArrayBuffer(Positions.bytesFor(1)), send);
-  return { host, replies, control };
+  const host = await ShardHost.open(
+    specs,
+    new SharedArrayBuffer(Positions.bytesFor(specs.length)),
+    keepReplies(kept, kept.control),
+  );
+  return { host, ...kept };
 }
 
 /** runOps hands the host one batch of ops, written by `fill`. */

@@ -1,5 +1,5 @@
 /**
- * The reaper (src/worker/store-writes.ts `reap`) against a store that throws: a key whose read
+ * The reaper (src/worker/expiry-records.ts `reap`) against a store that throws: a key whose read
  * throws (a damaged value: CorruptionError) or whose expire record cannot even be issued (the
  * store closed under it) is dropped with a warning. Thrown out of the reaper's timer, or out of
  * the reaction that retries behind a write in flight, it ended the worker thread (every write in

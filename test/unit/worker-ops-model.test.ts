@@ -75,7 +75,7 @@ describe('the worker key ops against a model', () => {
     const seed = testSeed();
     const rnd = seededRandom(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-    const { host, replies } = await openTestHost(tempDir(after));
+    const { host, replies, answeredTwice } = await openTestHost(tempDir(after));
     after(() => host.close());
     const model = new Map<string, KeyState>(
       KEYS.map((k) => [k, { value: undefined, ver: '', ttl: 'none', exp: 0 }]),
@@ -282,6 +282,7 @@ describe('the worker key ops against a model', () => {
       } else if (pause < 0.5) await new Promise((res) => setTimeout(res, Math.floor(rnd() * 20)));
     }
     await untilReplies(replies, [...expected.keys()]);
+    assert.deepEqual(answeredTwice, [], `ops answered twice (seed ${seed})`);
     for (const [op, want] of expected) {
       const got = replies.get(op)!;
       const detail = `op ${op} (seed ${seed}): ${got.status === ST_ERROR ? got.value.toString() : ''}`;

@@ -7,10 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { Positions } from '../../src/replication/positions.js';
 import { slotOfBytes } from '../../src/routing/slot.js';
+import { MemoryStore } from '../../src/storage/memory-store.js';
+import { entryBytes, SCAN_PAGE_BYTES } from '../../src/storage/store.js';
 import type { FromWorker, StoreSpec } from '../../src/worker/messages.js';
 import { OP_GET, OP_PUT, ST_MISSING, ST_VALUE } from '../../src/worker/op-format.js';
+import { purgeForeignKeys } from '../../src/worker/purge.js';
+import { ReplyBatch } from '../../src/worker/reply-batch.js';
 import type { ShardHost } from '../../src/worker/shard-host.js';
+import { StoreWrites } from '../../src/worker/store-writes.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import {
   type ControlHost,
@@ -130,5 +136,37 @@ describe('/purge on a worker', () => {
     KEYS.forEach((k, i) => {
       assert.equal(h.replies.get(100 + i)!.status, foreign.includes(k) ? ST_MISSING : ST_VALUE, k);
     });
+  });
+
+  it('reads a store of large values a bounded page at a time (it copied 1000 values a page)', async () => {
+    const store = new MemoryStore();
+    const value = Buffer.alloc(512 * 1024, 7);
+    await Promise.all(KEYS.map((k) => store.put(Buffer.from(k), value)));
+    const pages: number[] = [];
+    const scan = store.scan.bind(store);
+    store.scan = (prefix, afterKey, limit, maxBytes) => {
+      const page = scan(prefix, afterKey, limit, maxBytes);
+      pages.push(page.reduce((n, e) => n + entryBytes(e), 0));
+      return page;
+    };
+    const spec = testStoreSpec(tempDir(after), 0, 'memory');
+    const hosted = new Map([[0, { spec: { ...spec, shard: { ...spec.shard, ...LOW } }, store }]]);
+    const writes = new StoreWrites(
+      hosted,
+      new Positions(new SharedArrayBuffer(Positions.bytesFor(1))),
+      new ReplyBatch(() => undefined),
+      () => {
+        throw new Error('no replication here');
+      },
+    );
+    assert.equal(await purgeForeignKeys(hosted, writes), foreign.length);
+    writes.close();
+    const largest = Math.max(...pages);
+    assert.ok(
+      largest <= SCAN_PAGE_BYTES + value.length + 8,
+      `a page of ${largest} bytes (${KEYS.length} values of ${value.length} bytes in ${pages.length} pages)`,
+    );
+    for (const k of KEYS)
+      assert.equal(store.get(Buffer.from(k)) !== undefined, !foreign.includes(k), `${k} after the purge`);
   });
 });

@@ -224,6 +224,8 @@ function validateShards(raw: unknown, p: Problems): ShardConfig[] {
     );
   }
   const n = shards.length;
+  // Every shard owns at least one slot: above SLOT_COUNT shards, a default range would be empty.
+  if (n > SLOT_COUNT) p.add('shards', `${n} shards; at most ${SLOT_COUNT}, one per slot`);
   shards.forEach((s, i) => {
     s.slots = given === n ? explicitSlots[i]! : defaultSlotRange(s.idx >= 0 ? s.idx : i, n);
   });

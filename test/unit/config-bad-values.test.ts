@@ -117,6 +117,14 @@ describe('config: bad values', () => {
     );
   });
 
+  // Before, 16385 shards loaded, one of them with an empty default slot range.
+  it('refuses more shards than slots (one would own none)', () => {
+    let text = '[server]\nresp_port_offset = 0\n';
+    for (let i = 0; i <= 16384; i++)
+      text += `[[shards]]\nname = "s${i}"\nidx = ${i}\naddress = "127.0.${i >> 8}.${i & 255}:8080"\n`;
+    assert.deepEqual(problemsOf(text), ['shards: 16385 shards; at most 16384, one per slot']);
+  });
+
   it('names duplicate shard names and idx by their place in the file', () => {
     const problems = problemsOf(
       '[[shards]]\nname = "a"\nidx = 0\naddress = "127.0.0.1:1"\n' +

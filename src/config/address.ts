@@ -1,7 +1,11 @@
 /**
  * Node addresses: "host:port" strings as the seed's sharding.toml writes them ("127.0.0.2:8080"),
- * with IPv6 hosts in brackets ("[::1]:8080").
+ * with IPv6 hosts in brackets ("[::1]:8080"). An address names a node by its text (store
+ * directories, routing, the member order of epoch numbers), so one node has one spelling: a port
+ * with leading zeros ("08080", the port 8080 written another way) is refused, as are letter cases
+ * that differ (validate-config.ts, checkSpellings).
  */
+import { isIPv6 } from 'node:net';
 
 /** NodeAddress is a parsed "host:port". `host` has no brackets. */
 export interface NodeAddress {
@@ -23,7 +27,7 @@ export function parseAddress(text: string): NodeAddress | string {
     if (close < 0 || text[close + 1] !== ':') return 'expected "[ipv6]:port"';
     host = text.slice(1, close);
     portText = text.slice(close + 2);
-    if (!IPV6.test(host) || !host.includes(':')) return `"${host}" is not an IPv6 address`;
+    if (!IPV6.test(host) || !isIPv6(host)) return `"${host}" is not an IPv6 address`;
   } else {
     const colon = text.lastIndexOf(':');
     if (colon <= 0) return 'expected "host:port"';
@@ -34,6 +38,8 @@ export function parseAddress(text: string): NodeAddress | string {
       return `"${host}" is not a valid host`;
   }
   if (!/^\d{1,5}$/.test(portText)) return `port "${portText}" is not a number`;
+  if (/^0\d/.test(portText))
+    return `port "${portText}" has leading zeros: write it as ${Number(portText)} (the address names the node, and one node has one spelling)`;
   const port = Number(portText);
   if (port < 1 || port > 65535) return `port ${port} is outside 1..65535`;
   return { host, port };

@@ -19,21 +19,50 @@ export interface ConfigOverrides {
 
 type Table = Record<string, unknown>;
 
-function applyOverrides(doc: Table, overrides: ConfigOverrides, env: NodeJS.ProcessEnv): void {
+/**
+ * applyOverrides sets the command line's settings (and DISTKV_TOKEN) into `doc` and returns the
+ * paths the command line set. A section the file gives as something other than a table is left as
+ * it is: validateConfig reports it (before, the override replaced it and the mistake went unsaid).
+ */
+function applyOverrides(doc: Table, overrides: ConfigOverrides, env: NodeJS.ProcessEnv): string[] {
   const set = (path: string, value: unknown): void => {
     const [section, key] = path.split('.') as [string, string];
     const existing = doc[section];
-    const table: Table = typeof existing === 'object' && existing !== null ? (existing as Table) : {};
-    table[key] = value;
-    doc[section] = table;
+    if (existing === undefined) doc[section] = { [key]: value };
+    else if (
+      typeof existing === 'object' &&
+      existing !== null &&
+      !Array.isArray(existing) &&
+      !(existing instanceof Date)
+    )
+      (existing as Table)[key] = value;
   };
+  const given: string[] = [];
   for (const [path, value] of Object.entries(overrides)) {
-    if (value !== undefined) set(path, value);
+    if (value === undefined) continue;
+    set(path, value);
+    given.push(path);
   }
   const server = doc.server as Table | undefined;
   const envToken = env.DISTKV_TOKEN;
   if (envToken !== undefined && envToken !== '' && (server?.token ?? '') === '')
     set('server.token', envToken);
+  return given;
+}
+
+/**
+ * fromCommandLine marks each problem of a setting the command line gave as such: the error names
+ * the file, and the bad value is not in it.
+ */
+function fromCommandLine(err: ConfigError, source: string, given: readonly string[]): ConfigError {
+  return new ConfigError(
+    source,
+    err.problems.map((problem) =>
+      given.some((path) => problem.startsWith(`${path}:`))
+        ? `${problem} (given on the command line, which overrides the file)`
+        : problem,
+    ),
+  );
 }
 
 /** parseConfigText parses and validates TOML text; `source` names it in error messages. */
@@ -54,8 +83,13 @@ export function parseConfigText(
     }
     throw err;
   }
-  applyOverrides(doc, overrides, env);
-  return validateConfig(doc, source);
+  const given = applyOverrides(doc, overrides, env);
+  try {
+    return validateConfig(doc, source);
+  } catch (err) {
+    if (err instanceof ConfigError && given.length > 0) throw fromCommandLine(err, source, given);
+    throw err;
+  }
 }
 
 /** loadConfig reads, parses and validates a config file. */

@@ -40,6 +40,8 @@ function isTable(v: unknown): v is Table {
 function describe(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (v === null) return 'null';
+  if (v instanceof Date)
+    return Number.isNaN(v.getTime()) ? 'a TOML date-time' : `a TOML date-time (${v.toISOString()})`;
   if (typeof v === 'string') return `"${v}"`;
   if (typeof v === 'object') return 'a table';
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')
@@ -128,6 +130,8 @@ function validateShards(raw: unknown, p: Problems): ShardConfig[] {
   }
   const shards: ShardConfig[] = [];
   const explicitSlots: (SlotRange | undefined)[] = [];
+  /** fileIndex[k] is the index in the file of shards[k] (entries that are not tables are left out). */
+  const fileIndex: number[] = [];
   raw.forEach((entry: unknown, i) => {
     const at = `shards[${i}].`;
     if (!isTable(entry)) {
@@ -182,6 +186,7 @@ function validateShards(raw: unknown, p: Problems): ShardConfig[] {
       }
     }
     explicitSlots.push(slots);
+    fileIndex.push(i);
     shards.push({ name, idx, address, replicas, slots: { first: 0, last: -1 } });
   });
 
@@ -190,12 +195,17 @@ function validateShards(raw: unknown, p: Problems): ShardConfig[] {
   shards.forEach((s, i) => {
     if (s.idx >= 0) {
       const prev = byIdx.get(s.idx);
-      if (prev !== undefined) p.add(`shards[${i}].idx`, `duplicate idx ${s.idx} (also shards[${prev}])`);
+      if (prev !== undefined)
+        p.add(`shards[${fileIndex[i]!}].idx`, `duplicate idx ${s.idx} (also shards[${fileIndex[prev]!}])`);
       else byIdx.set(s.idx, i);
     }
     if (s.name !== '') {
       const prev = byName.get(s.name);
-      if (prev !== undefined) p.add(`shards[${i}].name`, `duplicate name "${s.name}" (also shards[${prev}])`);
+      if (prev !== undefined)
+        p.add(
+          `shards[${fileIndex[i]!}].name`,
+          `duplicate name "${s.name}" (also shards[${fileIndex[prev]!}])`,
+        );
       else byName.set(s.name, i);
     }
   });
@@ -204,32 +214,43 @@ function validateShards(raw: unknown, p: Problems): ShardConfig[] {
       p.add('shards', `no shard has idx ${i}: idx values must be 0..${shards.length - 1} without gaps`);
     }
   }
+  // A shard whose slots are given but malformed counts as given: its own problem says what is wrong.
+  const written = raw.filter((e: unknown) => isTable(e) && e.slots !== undefined).length;
   const given = explicitSlots.filter((s) => s !== undefined).length;
-  if (given > 0 && given < shards.length) {
+  if (written > 0 && written < shards.length) {
     p.add(
       'shards',
-      `slots given for ${given} of ${shards.length} shards: give "slots" for every shard or for none`,
+      `slots given for ${written} of ${shards.length} shards: give "slots" for every shard or for none`,
     );
   }
   const n = shards.length;
+  // Every shard owns at least one slot: above SLOT_COUNT shards, a default range would be empty.
+  if (n > SLOT_COUNT) p.add('shards', `${n} shards; at most ${SLOT_COUNT}, one per slot`);
   shards.forEach((s, i) => {
     s.slots = given === n ? explicitSlots[i]! : defaultSlotRange(s.idx >= 0 ? s.idx : i, n);
   });
-  if (given === n && n > 0) checkSlotCoverage(shards, p);
+  if (given === n && n > 0) checkSlotCoverage(shards, fileIndex, p);
   return shards.sort((a, b) => a.idx - b.idx);
 }
 
-function checkSlotCoverage(shards: ShardConfig[], p: Problems): void {
-  const sorted = [...shards].sort((a, b) => a.slots.first - b.slots.first);
+function checkSlotCoverage(shards: ShardConfig[], fileIndex: readonly number[], p: Problems): void {
+  // A problem names the entries as the file has them (`shards[i]`).
+  const sorted = shards
+    .map((s, k) => ({ s, i: fileIndex[k]! }))
+    .sort((a, b) => a.s.slots.first - b.s.slots.first);
   let next = 0;
-  for (const s of sorted) {
+  let owner = -1;
+  for (const { s, i } of sorted) {
     if (s.slots.first > next) p.add('shards', `slots ${next}-${s.slots.first - 1} are owned by no shard`);
     if (s.slots.first < next)
       p.add(
-        `shard "${s.name}".slots`,
-        `overlaps slots owned by another shard (${s.slots.first}-${next - 1})`,
+        `shards[${i}].slots`,
+        `"${s.slots.first}-${s.slots.last}" overlaps slots of shards[${owner}] (${s.slots.first}-${Math.min(next, s.slots.last + 1) - 1})`,
       );
-    next = Math.max(next, s.slots.last + 1);
+    if (s.slots.last + 1 > next) {
+      next = s.slots.last + 1;
+      owner = i;
+    }
   }
   if (next < SLOT_COUNT) p.add('shards', `slots ${next}-${SLOT_COUNT - 1} are owned by no shard`);
 }
@@ -285,6 +306,11 @@ function validateReplication(t: Table, p: Problems): ReplicationConfig {
   };
 }
 
+/** hasPort tells whether URL text gives a port after its host ("http://h:2379", "http://[::1]:80/"). */
+function hasPort(url: string): boolean {
+  return /^[a-z]+:\/\/(?:[^@/]*@)?(?:\[[^\]/]*\]|[^:/[\]]+):\d+(?:\/|$)/i.test(url);
+}
+
 const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function validateCoordination(t: Table, p: Problems): CoordinationConfig {
@@ -308,7 +334,8 @@ function validateCoordination(t: Table, p: Problems): CoordinationConfig {
       } catch {
         url = undefined;
       }
-      if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.port === '')
+      // URL drops a port that is the scheme's default ("http://etcd:80" has port ""): read the text.
+      if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || !hasPort(u))
         p.add(field, `"${u}" is not an etcd client URL (expected "http://host:port")`);
       else etcd.push(u);
     });

@@ -261,7 +261,7 @@ export class EtcdCoordinator {
   /** misfit describes a map in etcd that does not fit this node's config (undefined: it fits, or there is none). */
   private misfit(snap: Snapshot): string | undefined {
     if (snap.map === undefined || snap.map.live !== undefined) return undefined;
-    return `the live map in etcd (${this.keys.mapKey}) does not fit this node's config: ${snap.map.misfit ?? 'unknown'}; this node serves with its own map (version ${this.keeper.current.version}), writes nothing to etcd and takes no leader key (its leaders take no writes) until it fits: is another cluster using [coordination] cluster under the same name?`;
+    return `the live map in etcd (${this.keys.mapKey}) does not fit this node's config: ${snap.map.misfit ?? 'unknown'}; this node serves with its own map (version ${this.keeper.current.version}), writes nothing to etcd and takes no leader key (its leaders take no writes) until it fits. Either another cluster uses the same [coordination] cluster name, or this cluster's config changed its shards or members while \`cluster\` names it by hand (a name given by hand, unlike the default topology hash, does not change with the config): give the new config another \`cluster\` name, or delete ${this.keys.mapKey} once every node runs the new config`;
   }
 
   /** syncMap adopts etcd's map when newer, writes this process's when etcd's is older or missing, and settles one of the same version (map-sync.ts). */

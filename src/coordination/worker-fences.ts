@@ -3,7 +3,10 @@
  * (no leader key, or past its lease deadline: lease-deadline.ts) is fenced at its worker too, not
  * only by the main thread's check on every write, so RESP writes and writes already queued for the
  * worker are held as well (docs/failover.md, "Automatic failover with etcd"). Only fences placed
- * here are released here.
+ * here are released here. A wanted fence is sent again at every `apply`: a `set-role` (a leader
+ * that stays one in a new epoch, a promotion) releases the worker's fence (src/worker/
+ * replication-messages.ts), which this set cannot see, and RESP writes are held by the worker
+ * fence alone. Before, such a store stayed unfenced while its process held no leader key.
  */
 import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
@@ -20,7 +23,7 @@ export class WorkerFences {
     this.pool = pool;
   }
 
-  /** apply fences the leader stores whose shard `mayWrite` refuses, and releases the others fenced here. */
+  /** apply fences (again) the leader stores whose shard `mayWrite` refuses, and releases the others fenced here. */
   async apply(mayWrite: (idx: number) => boolean): Promise<void> {
     for (const st of this.plan.stores) {
       if (st.role !== 'leader') {
@@ -29,7 +32,7 @@ export class WorkerFences {
       }
       if (this.pool.storeFailure(st.index) !== undefined) continue;
       const want = !mayWrite(st.shard.idx);
-      if (want === this.fenced.has(st.index)) continue;
+      if (!want && !this.fenced.has(st.index)) continue;
       await this.pool.call(st.worker, { type: 'fence', store: st.index, on: want });
       if (want) this.fenced.add(st.index);
       else this.fenced.delete(st.index);

@@ -125,7 +125,7 @@ idx = 1
 address = "127.0.0.1:8081"
 slots = "8000-16000"
 `).join('\n');
-    assert.match(text, /overlaps slots owned by another shard \(8000-9000\)/);
+    assert.match(text, /shards\[1\]\.slots: "8000-16000" overlaps slots of shards\[0\] \(8000-9000\)/);
     assert.match(text, /slots 16001-16383 are owned by no shard/);
   });
 

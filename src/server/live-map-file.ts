@@ -2,8 +2,10 @@
  * The live map on disk: `<data_dir>/live-map.json`, the JSON of the last LiveMap this process adopted
  * (src/routing/live-map.ts). Written atomically (temp file, fsync, rename, fsync of the directory) so
  * a crash leaves the old map or the new one, never a torn one. A missing file means the config's
- * initial map. A file that no longer fits the config (other shards or members) is ignored with a
- * warning, since the config was edited on purpose. A file that exists and cannot be read, or a map
+ * initial map. A file that no longer fits the config (other shards or members: the config was
+ * edited on purpose) keeps, per shard it still names, its leader, epoch and history when past epoch 0
+ * and the leader is still a member (src/routing/map-refit.ts); the other shards start from the
+ * config's leaders. A file that exists and cannot be read, or a map
  * of this config's shards that is not valid (not JSON, a bad field, a history out of order), stops
  * the start with an error naming it: it can only come from a damaged disk or a hand edit, and the
  * config's leaders are stale after any failover (a node starting from them could lead a shard
@@ -14,6 +16,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { initialLiveMap, type LiveMap, parseLiveMap } from '../routing/live-map.js';
+import { refittedMap } from '../routing/map-refit.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { replaceFileDurably } from '../util/durable-file.js';
 
@@ -44,11 +47,22 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
   }
   const misfit = configMisfit(doc, config);
   if (misfit !== undefined) {
+    // The config was edited (members changed): keep what the map knew of each shard it still
+    // fits (map-refit.ts), so a failover made before the edit is not undone.
+    const refit = refittedMap(doc, config);
     log?.warn(
-      { file: path, misfit },
-      `${path} does not fit the config (${misfit}); starting from the config's leaders`,
+      { file: path, misfit, kept: refit.kept },
+      `${path} does not fit the config (${misfit}); ` +
+        (refit.kept.length === 0
+          ? "starting from the config's leaders"
+          : `keeping the leader, epoch and history of ${refit.kept.join(', ')}; the other shards start from the config's leaders`),
     );
-    return initialLiveMap(config);
+    if (refit.orphaned.length > 0)
+      log?.error(
+        { file: path, shards: refit.orphaned },
+        `the config no longer lists the leader the live map names for ${refit.orphaned.join(', ')}: starting from the config's leader in epoch 0, which may lack writes the removed leader acknowledged, and replicas holding records of later epochs refuse it (STALE_LEADER). Fail a shard over to a member the new config keeps before removing its leader`,
+      );
+    return refit.map;
   }
   try {
     return parseLiveMap(doc, config);

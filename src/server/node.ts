@@ -10,7 +10,6 @@
  * A start that finds the mark of a run that stopped uncleanly in a lossy durability mode starts a new
  * epoch for every shard it leads before it serves (restart-epochs.ts).
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -18,6 +17,7 @@ import { isLoopbackHost, parseAddress } from '../config/address.js';
 import { EtcdCoordinator } from '../coordination/etcd-coordinator.js';
 import { ConfigError } from '../errors.js';
 import type { Config } from '../config/schema.js';
+import { readTlsFiles } from '../config/tls-files.js';
 import type { NodeState, SharedContext } from '../http/context.js';
 import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics, registerConnectionMetrics } from '../http/http-metrics.js';
@@ -128,7 +128,8 @@ export class DistkvNode {
     registerReplicationMetrics(registry, this.pool, this.plan.stores, config.replication.pull_wait_ms);
     const shardMap = new ShardMap(config.shards);
     const scheme = (this.scheme = config.server.tls_cert === '' ? 'http' : 'https');
-    const ca = readTlsCa(config.server.tls_ca);
+    // Every TLS file, read and checked before anything listens: a bad one names its setting.
+    const { ca } = readTlsFiles(config.server, config.source);
     const hosted = new Set(this.plan.listeners.map((l) => l.address));
     const others = [...new Set(config.shards.flatMap((s) => [s.address, ...s.replicas]))].filter(
       (a) => !hosted.has(a),
@@ -354,15 +355,5 @@ export class DistkvNode {
     this.lock?.release();
     await this.forwarder.close();
     this.log.info('stores closed; stopped');
-  }
-}
-
-/** readTlsCa reads server.tls_ca (PEM) once at startup; "" means the system's CAs. */
-function readTlsCa(path: string): Buffer | undefined {
-  if (path === '') return undefined;
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError('server.tls_ca', [`server.tls_ca: cannot read ${path}: ${(err as Error).message}`]);
   }
 }

@@ -2,9 +2,9 @@
  * A Broadcast serves every live watcher that wants the same bytes (docs/watch.md, "Fan-out"):
  * the same stores (so shards), prefix, value choice and wire format. It follows the feeds of its
  * stores itself, encodes each batch once (watch-event.ts), gathers the batches of a window, and
- * at the end of the window builds ONE buffer — the events and, for SSE, one `id:` line with the
- * cursor after them, already framed as one HTTP chunk (SSE and the binary stream) — that every member's output writes as it
- * is. A member costs one plain socket write per flush and nothing per event or per batch.
+ * at the end of the window builds ONE buffer — the events (over SSE each with its own `id:`, the
+ * cursor after it) and, for SSE, one `id:` line with the cursor after them, already framed as one
+ * HTTP chunk (SSE and the binary stream) — that every member's output writes as it is. A member costs one plain socket write per flush and nothing per event or per batch.
  *
  * Invariants (all on the main thread):
  *  - `pos[i]` is the seq of the last record of shard i appended to `pending`. The broadcast gets
@@ -29,10 +29,10 @@
  * per flush, arriving together, rather than several small batches waiting for the flush.
  */
 import { frameChunk } from '../http/http1-exchange.js';
-import { formatVersion } from '../routing/version.js';
 import type { Feed, FeedSubscriber } from './feed.js';
 import type { SharedFlush } from './gathered-writes.js';
 import type { LogRecord } from './store-log.js';
+import { cursorAround, cursorItem } from './watch-cursor.js';
 import { batchEpochs, sharedBlock, type WireFormat } from './watch-event.js';
 
 /** MIN_GATHER_MS is the least time a batch waits to be written with others. */
@@ -180,7 +180,17 @@ export class Broadcast {
       this.settle();
     }
     const epochOf = batchEpochs(records, (seq) => this.o.epochOf(src.shard, seq));
-    const block = sharedBlock(records, src.shard, this.o.prefix, this.o.values, this.o.format, epochOf);
+    // Over SSE each event's id is the cursor after it: the other shards stand where they are now.
+    const around = this.o.format === 'sse' ? cursorAround(this.items(), i) : undefined;
+    const block = sharedBlock(
+      records,
+      src.shard,
+      this.o.prefix,
+      this.o.values,
+      this.o.format,
+      epochOf,
+      around,
+    );
     this.pos[i] = records[records.length - 1]!.seq;
     this.epochs[i] = this.o.epochOf(src.shard, this.pos[i]);
     this.settled = false;
@@ -240,12 +250,14 @@ export class Broadcast {
 
   /** at is the position as members are handed it: seqs, their epochs and the cursor (watch-cursor.ts). */
   private at(): Position {
-    let cursor = '';
-    this.o.sources.forEach((src, i) => {
-      const v = formatVersion({ epoch: this.epochs[i]!, seq: this.pos[i]! });
-      cursor += `${i === 0 ? '' : ','}${String(src.shard)}:${v}`;
-    });
-    return { positions: [...this.pos], epochs: [...this.epochs], cursor };
+    return { positions: [...this.pos], epochs: [...this.epochs], cursor: this.items().join(',') };
+  }
+
+  /** items are the cursor's items of the broadcast's position (cursorItem, in shard order). */
+  private items(): string[] {
+    return this.o.sources.map((src, i) =>
+      cursorItem(src.shard, { epoch: this.epochs[i]!, seq: this.pos[i]! }),
+    );
   }
 
   /** dissolve ends the broadcast after a last flush; each member then follows its shards alone. */

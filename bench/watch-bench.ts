@@ -203,6 +203,9 @@ function medianSplit(xs: ThreadSplit[]): ThreadSplit {
 interface FanoutResult {
   watchers: number;
   putPerS: number;
+  /** putP50Ms and putP99Ms: wrk's PUT latency (request sent → 204 read). */
+  putP50Ms: number;
+  putP99Ms: number;
   /** eventsPerS: events delivered to all watchers ÷ the time from the load's start to the last delivery. */
   eventsPerS: number;
   /** serverUsPerPut and watcherUsPerPut: CPU µs the server and the watchers' process used per write. */
@@ -295,6 +298,8 @@ class Bench {
     return {
       watchers: 0,
       putPerS: Math.round(load.rps),
+      putP50Ms: load.p50Ms,
+      putP99Ms: load.p99Ms,
       eventsPerS: 0,
       serverUsPerPut: Math.round((cpu * 1e6) / writes),
       watcherUsPerPut: 0,
@@ -353,6 +358,8 @@ class Bench {
       return {
         watchers: n,
         putPerS: Math.round(load.rps),
+        putP50Ms: load.p50Ms,
+        putP99Ms: load.p99Ms,
         eventsPerS: Math.round((n * writes) / ((r.doneAt - t0) / 1000)),
         serverUsPerPut: Math.round((cpu * 1e6) / writes),
         watcherUsPerPut: Math.round((r.cpuS * 1e6) / writes),
@@ -448,8 +455,8 @@ class Overhead {
     const plainText =
       p === undefined ? '' : `; wrk alone ${p.putPerS} put/s (server ${threadText(p.server)})`;
     process.stderr.write(
-      `${name} round ${round + 1}: none ${a.putPerS} put/s (server ${threadText(a.server)}), ` +
-        `100 watchers ${b.putPerS} put/s (server ${threadText(b.server)}; ` +
+      `${name} round ${round + 1}: none ${a.putPerS} put/s (p50/p99 ${a.putP50Ms}/${a.putP99Ms} ms; server ${threadText(a.server)}), ` +
+        `100 watchers ${b.putPerS} put/s (p50/p99 ${b.putP50Ms}/${b.putP99Ms} ms; server ${threadText(b.server)}; ` +
         `watchers ${threadText(b.watchersThreads)}; ${b.bytesPerPut} B/put per watcher, ` +
         `${b.readsPerS} reads/s per watcher, ${b.stream}) ratio ${(b.putPerS / a.putPerS).toFixed(3)}${plainText}\n`,
     );
@@ -468,6 +475,14 @@ class Overhead {
             serverThreadsUsPerPutPlain: medianSplit(plain.map((r) => r.server)),
           }),
       putPerSNone: none.map((r) => r.putPerS),
+      putLatencyMsNone: {
+        p50: median(none.map((r) => r.putP50Ms)),
+        p99: median(none.map((r) => r.putP99Ms)),
+      },
+      putLatencyMsWith100: {
+        p50: median(with100.map((r) => r.putP50Ms)),
+        p99: median(with100.map((r) => r.putP99Ms)),
+      },
       putPerSWith100: with100.map((r) => r.putPerS),
       ratios: none.map((r, i) => Number((with100[i]!.putPerS / r.putPerS).toFixed(3))),
       ratioMedian: Number(median(none.map((r, i) => with100[i]!.putPerS / r.putPerS)).toFixed(3)),

@@ -29,7 +29,7 @@
  * per flush, arriving together, rather than several small batches waiting for the flush.
  */
 import { frameChunk } from '../http/http1-exchange.js';
-import type { Feed, FeedSubscriber } from './feed.js';
+import { type Feed, FEED_MIN_INTERVAL_MS, type FeedSubscriber } from './feed.js';
 import type { SharedFlush } from './gathered-writes.js';
 import type { LogRecord } from './store-log.js';
 import { cursorAround, cursorItem } from './watch-cursor.js';
@@ -208,9 +208,16 @@ export class Broadcast {
     }, delay);
   }
 
-  /** spacing is the least time between two flushes: MEMBER_SPACING_MS per member, at most MAX_GATHER_MS. */
+  /**
+   * spacing is the least time between two flushes: MEMBER_SPACING_MS per member, at least a feed's
+   * poll interval (FEED_MIN_INTERVAL_MS) and at most MAX_GATHER_MS. The floor lines the feeds of a
+   * small broadcast up on its flushes (pollAt): under load its shards' feeds poll together, just
+   * before each flush, instead of each on its own clock with a flush after each poll (4 shards:
+   * up to 4 polls, 4 worker wake-ups and 4 writes per interval instead of 1 of each); an event
+   * waited for its feed's next poll anyway.
+   */
   private spacing(): number {
-    return Math.min(MAX_GATHER_MS, this.size * MEMBER_SPACING_MS);
+    return Math.min(MAX_GATHER_MS, Math.max(FEED_MIN_INTERVAL_MS, this.size * MEMBER_SPACING_MS));
   }
 
   /** flush writes what is pending to every member: one buffer for all, one per joiner. */

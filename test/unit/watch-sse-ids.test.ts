@@ -14,55 +14,21 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LogReader } from '../../src/watch/feed.js';
 import { parseFrom, startOf } from '../../src/watch/watch-cursor.js';
-import { type ScanPage, type ShardSource, Watcher } from '../../src/watch/watcher.js';
+import { Watcher } from '../../src/watch/watcher.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import {
-  applyEvents,
-  FanoutNode,
-  ForkingLog,
-  ReplicaNode,
-  sleep,
-  SRC,
-  SseOutput,
-} from '../helpers/watch-node.js';
-
-/** TwoShards is a node of two leader shards whose logs are never trimmed (no snapshot). */
-class TwoShards extends FanoutNode {
-  readonly logs = [new ForkingLog(), new ForkingLog()];
-  reader(src: ShardSource): LogReader {
-    return this.logs[src.shard]!.read;
-  }
-  scan(): Promise<ScanPage> {
-    return Promise.reject(new Error('the logs are never trimmed here: no snapshot expected'));
-  }
-  lastSeq(src: ShardSource): number {
-    return this.logs[src.shard]!.last;
-  }
-  epochOf(shard: number, seq: number): number {
-    return this.logs[shard]!.epochOf(seq);
-  }
-}
-
-const SOURCES: ShardSource[] = [0, 1].map((shard) => ({
-  shard,
-  worker: 0,
-  store: shard,
-  role: 'leader',
-  leaderStore: undefined,
-}));
+import { applyEvents, ReplicaNode, ShardsNode, sleep, SRC, SseOutput } from '../helpers/watch-node.js';
 
 /** open starts an SSE stream of `prefix` from `from` (a cursor, as Last-Event-ID sends it). */
-function open(node: TwoShards, prefix: string, from: string): { w: Watcher; out: SseOutput } {
+function open(node: ShardsNode, prefix: string, from: string): { w: Watcher; out: SseOutput } {
   const out = new SseOutput();
-  const w = new Watcher(SOURCES, node, out, {
+  const w = new Watcher(node.sources, node, out, {
     prefix: Buffer.from(prefix),
     values: true,
     maxBuffer: 1 << 30,
   });
   const spec = parseFrom(from);
-  w.start(new Map(SOURCES.map((s) => [s.shard, startOf(spec, s.shard)])), {});
+  w.start(new Map(node.sources.map((s) => [s.shard, startOf(spec, s.shard)])), {});
   return { w, out };
 }
 
@@ -80,7 +46,7 @@ async function settled(out: SseOutput, n: number): Promise<void> {
 
 async function run(seed: number): Promise<void> {
   const rand = seededRandom(seed);
-  const node = new TwoShards();
+  const node = new ShardsNode(2);
   const prefix = rand() < 0.5 ? '' : 'a';
   // a few records before the stream starts: it catches up on them alone
   for (let i = 0; i < 6; i++) node.logs[i % 2]!.append(`a${String(i)}`, `v${String(i)}`);

@@ -23,7 +23,8 @@
  *    then follows its shards alone again from its positions (watcher.ts), and joins a new one.
  *
  * The window: a flush costs one write per member, so the flushes of a busy broadcast are spaced
- * by MEMBER_SPACING_MS per member, at most MAX_GATHER_MS; the first batch after a quiet spell
+ * by MEMBER_SPACING_MS per member, at least FEED_MIN_INTERVAL_MS (its feeds then poll together,
+ * once per flush) and at most MAX_GATHER_MS; the first batch after a quiet spell
  * waits only MIN_GATHER_MS (the feeds of several shards deliver in different turns). Its feeds
  * poll just before its next flush may happen (`pollAt`, feed.ts): one read of each store's log
  * per flush, arriving together, rather than several small batches waiting for the flush.

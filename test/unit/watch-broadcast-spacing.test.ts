@@ -4,7 +4,7 @@
  * before each flush. Before, a broadcast of one watcher flushed 2 ms after every batch of any of
  * its feeds, each feed polling on its own clock: with 4 busy shards, up to 4 polls, 4 wake-ups of
  * the worker and 4 socket writes per interval, which cost a PUT more server CPU than the writes of
- * 100 watchers (docs/performance.md, "Watch: one watcher's feeds polled together").
+ * 100 watchers (docs/performance.md, session 37's "Watch" section).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

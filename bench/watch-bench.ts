@@ -4,7 +4,10 @@
  *   fanout    events/s delivered to 1, 100 and 1,000 SSE watchers of the busy prefix `key` while
  *             `wrk -t1 -c50` PUTs /kv/key<N> (100-byte values) for --seconds
  *   overhead  PUT throughput with 100 watchers ÷ with none: rounds alternate none / 100, --rounds
- *             each; the median ratio; and the server's CPU per PUT in each (from /proc)
+ *             each (which of the two goes first alternates too); the median ratio; and the
+ *             server's CPU per PUT in each (from /proc). With `--plain 1` each round also runs wrk
+ *             alone (no watchers' process, no probe writer: compare.js's put-fsync load) and
+ *             reports none ÷ that: what the bench's own processes cost a round with no watchers
  *   latency   PUT acknowledgement → delivery, p50/p99, to a watcher of the busy prefix (one of the
  *             100 in the 100-watcher rounds), from a probe writer that PUTs /kv/keylat/<i> one at a
  *             time every 5 ms in every round; negative when the event arrived before the 204 did
@@ -34,9 +37,11 @@
  * server for the same cores, which a deployment's watchers on other machines do not; the rounds stay
  * verified, so watchers that fall behind far enough to be cut off still fail the bench.
  *
+ * Each server first takes --warmup seconds of untimed PUTs (1; compare.js does the same).
+ *
  * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3] [--baseline DIR] [--fanout 1,100,1000]
  *        [--watch-format v2|v1|sse] [--values 1|0] [--port P (a running server) [--workers N]]
- *        [--watchers-priority normal|idle]
+ *        [--watchers-priority normal|idle] [--plain 0|1] [--warmup 1] [--watchers 100 (overhead rounds)]
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -72,10 +77,18 @@ const ACCEPT = ACCEPTS[WATCH_FORMAT];
 const VALUES = arg('values', '1');
 // attach to a server already running on this port (its layout must be distkv's default)
 const PORT = Number(arg('port', '0'));
-// how many of the server's busiest threads besides the main one are its workers (thread-stats.ts)
-const WORKERS = Number(arg('workers', String(availableParallelism())));
+// how many of the server's busiest threads besides the main one are its workers (thread-stats.ts):
+// the server's own default, CPUs minus one (at least one); more would count its busiest helper
+// thread (libuv's pool running the fdatasyncs) as a worker
+const WORKERS = Number(arg('workers', String(Math.max(1, availableParallelism() - 1))));
+// also measure each round's PUTs with no watchers' process at all (wrk alone: what compare.js runs)
+const PLAIN = arg('plain', '0') === '1';
+// seconds of untimed PUTs against each server before its first round (as compare.js warms up)
+const WARMUP_S = Number(arg('warmup', '1'));
 // the watchers' process's scheduling: `normal` (the bench's own) or `idle` (SCHED_IDLE)
 const WATCHERS_PRIORITY = arg('watchers-priority', 'normal');
+// the watchers of the overhead rounds (issue 15's figure is 100; the JSON keeps its `With100` names)
+const OVERHEAD_WATCHERS = Number(arg('watchers', '100'));
 const DELIVERY_TIMEOUT_MS = 60000;
 const PROBE_KEY = /"key":"keylat\/(\d+)"/g;
 
@@ -192,6 +205,9 @@ function medianSplit(xs: ThreadSplit[]): ThreadSplit {
 interface FanoutResult {
   watchers: number;
   putPerS: number;
+  /** putP50Ms and putP99Ms: wrk's PUT latency (request sent → 204 read). */
+  putP50Ms: number;
+  putP99Ms: number;
   /** eventsPerS: events delivered to all watchers ÷ the time from the load's start to the last delivery. */
   eventsPerS: number;
   /** serverUsPerPut and watcherUsPerPut: CPU µs the server and the watchers' process used per write. */
@@ -265,6 +281,39 @@ class Bench {
     }
   }
 
+  /** warm runs wrk untimed for `seconds` (the server's first rounds are otherwise its warm-up). */
+  warm(seconds: number): void {
+    if (seconds > 0) runWrk(`http://127.0.0.1:${this.port}`, 'put-kv.lua', seconds, 50, { KEYS: '100000' });
+  }
+
+  /** plain runs wrk alone for SECONDS: no watchers' process, no probe writer (compare.js's put-fsync load). */
+  async plain(): Promise<FanoutResult> {
+    await this.quiet();
+    const seq0 = await this.loggedWrites();
+    const cpu0 = this.serverCpuSeconds();
+    this.threads.begin();
+    const load = runWrk(`http://127.0.0.1:${this.port}`, 'put-kv.lua', SECONDS, 50, { KEYS: '100000' });
+    await this.quiet();
+    const writes = (await this.loggedWrites()) - seq0;
+    const cpu = this.serverCpuSeconds() - cpu0;
+    const none = { main: NaN, mainSystem: NaN, workers: NaN, other: NaN, total: NaN };
+    return {
+      watchers: 0,
+      putPerS: Math.round(load.rps),
+      putP50Ms: load.p50Ms,
+      putP99Ms: load.p99Ms,
+      eventsPerS: 0,
+      serverUsPerPut: Math.round((cpu * 1e6) / writes),
+      watcherUsPerPut: 0,
+      server: perWrite(this.threads.end(), writes),
+      watchersThreads: none,
+      bytesPerPut: 0,
+      readsPerS: 0,
+      stream: '',
+      latencyMs: [],
+    };
+  }
+
   /**
    * round opens `n` watchers in a child process (the last one timing the probe's writes when
    * `probe`), runs wrk for SECONDS with the probe writing, then waits until every watcher has
@@ -311,6 +360,8 @@ class Bench {
       return {
         watchers: n,
         putPerS: Math.round(load.rps),
+        putP50Ms: load.p50Ms,
+        putP99Ms: load.p99Ms,
         eventsPerS: Math.round((n * writes) / ((r.doneAt - t0) / 1000)),
         serverUsPerPut: Math.round((cpu * 1e6) / writes),
         watcherUsPerPut: Math.round((r.cpuS * 1e6) / writes),
@@ -382,25 +433,58 @@ async function startServer(root: string, entry: string): Promise<Server> {
 class Overhead {
   readonly none: FanoutResult[] = [];
   readonly with100: FanoutResult[] = [];
+  readonly plain: FanoutResult[] = [];
 
+  /**
+   * round measures none and 100 watchers, in turn first (a server's state only grows, its data and
+   * its memtables' flushes: neither kind of round always gets the later, fuller half), and with
+   * --plain wrk alone after them.
+   */
   async round(name: string, bench: Bench, round: number): Promise<void> {
-    const a = await bench.round(0, false);
-    const b = await bench.round(100, true);
+    let a: FanoutResult;
+    let b: FanoutResult;
+    if (round % 2 === 0) {
+      a = await bench.round(0, false);
+      b = await bench.round(OVERHEAD_WATCHERS, true);
+    } else {
+      b = await bench.round(OVERHEAD_WATCHERS, true);
+      a = await bench.round(0, false);
+    }
     this.none.push(a);
     this.with100.push(b);
+    const p = PLAIN ? await bench.plain() : undefined;
+    if (p !== undefined) this.plain.push(p);
+    const plainText =
+      p === undefined ? '' : `; wrk alone ${p.putPerS} put/s (server ${threadText(p.server)})`;
     process.stderr.write(
-      `${name} round ${round + 1}: none ${a.putPerS} put/s (server ${threadText(a.server)}), ` +
-        `100 watchers ${b.putPerS} put/s (server ${threadText(b.server)}; ` +
+      `${name} round ${round + 1}: none ${a.putPerS} put/s (p50/p99 ${a.putP50Ms}/${a.putP99Ms} ms; server ${threadText(a.server)}), ` +
+        `${OVERHEAD_WATCHERS} watchers ${b.putPerS} put/s (p50/p99 ${b.putP50Ms}/${b.putP99Ms} ms; server ${threadText(b.server)}; ` +
         `watchers ${threadText(b.watchersThreads)}; ${b.bytesPerPut} B/put per watcher, ` +
-        `${b.readsPerS} reads/s per watcher, ${b.stream}) ratio ${(b.putPerS / a.putPerS).toFixed(3)}\n`,
+        `${b.readsPerS} reads/s per watcher, ${b.stream}) ratio ${(b.putPerS / a.putPerS).toFixed(3)}${plainText}\n`,
     );
   }
 
   figures(): Record<string, unknown> {
     const { none, with100 } = this;
     const latencies = with100.flatMap((r) => r.latencyMs);
+    const plain = this.plain;
     return {
+      ...(plain.length === 0
+        ? {}
+        : {
+            putPerSPlain: plain.map((r) => r.putPerS),
+            noneOverPlainMedian: Number(median(plain.map((r, i) => none[i]!.putPerS / r.putPerS)).toFixed(3)),
+            serverThreadsUsPerPutPlain: medianSplit(plain.map((r) => r.server)),
+          }),
       putPerSNone: none.map((r) => r.putPerS),
+      putLatencyMsNone: {
+        p50: median(none.map((r) => r.putP50Ms)),
+        p99: median(none.map((r) => r.putP99Ms)),
+      },
+      putLatencyMsWith100: {
+        p50: median(with100.map((r) => r.putP50Ms)),
+        p99: median(with100.map((r) => r.putP99Ms)),
+      },
       putPerSWith100: with100.map((r) => r.putPerS),
       ratios: none.map((r, i) => Number((with100[i]!.putPerS / r.putPerS).toFixed(3))),
       ratioMedian: Number(median(none.map((r, i) => with100[i]!.putPerS / r.putPerS)).toFixed(3)),
@@ -450,6 +534,7 @@ async function main(): Promise<void> {
         : await startServer(join(root, 'baseline'), join(BASELINE, 'bin/distkv.js'));
     if (baseline !== undefined) servers.push(baseline);
 
+    for (const s of servers) s.bench.warm(WARMUP_S);
     const fanout: Record<string, unknown> = {};
     for (const n of FANOUT) {
       const r = await server.bench.round(n, false);

@@ -2,9 +2,9 @@
  * A Broadcast serves every live watcher that wants the same bytes (docs/watch.md, "Fan-out"):
  * the same stores (so shards), prefix, value choice and wire format. It follows the feeds of its
  * stores itself, encodes each batch once (watch-event.ts), gathers the batches of a window, and
- * at the end of the window builds ONE buffer — the events and, for SSE, one `id:` line with the
- * cursor after them, already framed as one HTTP chunk (SSE and the binary stream) — that every member's output writes as it
- * is. A member costs one plain socket write per flush and nothing per event or per batch.
+ * at the end of the window builds ONE buffer — the events (over SSE each with its own `id:`, the
+ * cursor after it) and, for SSE, one `id:` line with the cursor after them, already framed as one
+ * HTTP chunk (SSE and the binary stream) — that every member's output writes as it is. A member costs one plain socket write per flush and nothing per event or per batch.
  *
  * Invariants (all on the main thread):
  *  - `pos[i]` is the seq of the last record of shard i appended to `pending`. The broadcast gets
@@ -23,16 +23,17 @@
  *    then follows its shards alone again from its positions (watcher.ts), and joins a new one.
  *
  * The window: a flush costs one write per member, so the flushes of a busy broadcast are spaced
- * by MEMBER_SPACING_MS per member, at most MAX_GATHER_MS; the first batch after a quiet spell
+ * by MEMBER_SPACING_MS per member, at least FEED_MIN_INTERVAL_MS (its feeds then poll together,
+ * once per flush) and at most MAX_GATHER_MS; the first batch after a quiet spell
  * waits only MIN_GATHER_MS (the feeds of several shards deliver in different turns). Its feeds
  * poll just before its next flush may happen (`pollAt`, feed.ts): one read of each store's log
  * per flush, arriving together, rather than several small batches waiting for the flush.
  */
 import { frameChunk } from '../http/http1-exchange.js';
-import { formatVersion } from '../routing/version.js';
-import type { Feed, FeedSubscriber } from './feed.js';
+import { type Feed, FEED_MIN_INTERVAL_MS, type FeedSubscriber } from './feed.js';
 import type { SharedFlush } from './gathered-writes.js';
 import type { LogRecord } from './store-log.js';
+import { cursorAround, cursorItem } from './watch-cursor.js';
 import { batchEpochs, sharedBlock, type WireFormat } from './watch-event.js';
 
 /** MIN_GATHER_MS is the least time a batch waits to be written with others. */
@@ -180,7 +181,17 @@ export class Broadcast {
       this.settle();
     }
     const epochOf = batchEpochs(records, (seq) => this.o.epochOf(src.shard, seq));
-    const block = sharedBlock(records, src.shard, this.o.prefix, this.o.values, this.o.format, epochOf);
+    // Over SSE each event's id is the cursor after it: the other shards stand where they are now.
+    const around = this.o.format === 'sse' ? cursorAround(this.items(), i) : undefined;
+    const block = sharedBlock(
+      records,
+      src.shard,
+      this.o.prefix,
+      this.o.values,
+      this.o.format,
+      epochOf,
+      around,
+    );
     this.pos[i] = records[records.length - 1]!.seq;
     this.epochs[i] = this.o.epochOf(src.shard, this.pos[i]);
     this.settled = false;
@@ -198,9 +209,16 @@ export class Broadcast {
     }, delay);
   }
 
-  /** spacing is the least time between two flushes: MEMBER_SPACING_MS per member, at most MAX_GATHER_MS. */
+  /**
+   * spacing is the least time between two flushes: MEMBER_SPACING_MS per member, at least a feed's
+   * poll interval (FEED_MIN_INTERVAL_MS) and at most MAX_GATHER_MS. The floor lines the feeds of a
+   * small broadcast up on its flushes (pollAt): under load its shards' feeds poll together, just
+   * before each flush, instead of each on its own clock with a flush after each poll (4 shards:
+   * up to 4 polls, 4 worker wake-ups and 4 writes per interval instead of 1 of each); an event
+   * waited for its feed's next poll anyway.
+   */
   private spacing(): number {
-    return Math.min(MAX_GATHER_MS, this.size * MEMBER_SPACING_MS);
+    return Math.min(MAX_GATHER_MS, Math.max(FEED_MIN_INTERVAL_MS, this.size * MEMBER_SPACING_MS));
   }
 
   /** flush writes what is pending to every member: one buffer for all, one per joiner. */
@@ -240,12 +258,14 @@ export class Broadcast {
 
   /** at is the position as members are handed it: seqs, their epochs and the cursor (watch-cursor.ts). */
   private at(): Position {
-    let cursor = '';
-    this.o.sources.forEach((src, i) => {
-      const v = formatVersion({ epoch: this.epochs[i]!, seq: this.pos[i]! });
-      cursor += `${i === 0 ? '' : ','}${String(src.shard)}:${v}`;
-    });
-    return { positions: [...this.pos], epochs: [...this.epochs], cursor };
+    return { positions: [...this.pos], epochs: [...this.epochs], cursor: this.items().join(',') };
+  }
+
+  /** items are the cursor's items of the broadcast's position (cursorItem, in shard order). */
+  private items(): string[] {
+    return this.o.sources.map((src, i) =>
+      cursorItem(src.shard, { epoch: this.epochs[i]!, seq: this.pos[i]! }),
+    );
   }
 
   /** dissolve ends the broadcast after a last flush; each member then follows its shards alone. */

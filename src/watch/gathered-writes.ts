@@ -33,6 +33,7 @@ export interface WriteSink {
 export class GatheredWrites {
   private readonly sink: WriteSink;
   private pending: (string | Buffer)[] = [];
+  // the UTF-8 bytes of `pending` (what the socket will be given)
   private pendingBytes = 0;
   private full = false;
   private scheduled = false;
@@ -45,7 +46,8 @@ export class GatheredWrites {
   /** add gathers a piece of the stream's own for the next write (within GATHER_MS). */
   add(piece: string | Buffer): void {
     this.pending.push(piece);
-    this.pendingBytes += piece.length;
+    // A string leaves as UTF-8: its bytes, not its UTF-16 units, are what the buffer limit bounds.
+    this.pendingBytes += typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length;
     this.schedule();
   }
 

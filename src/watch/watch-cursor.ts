@@ -65,6 +65,31 @@ export function formatCursor(positions: ReadonlyMap<number, Version>): string {
     .join(',');
 }
 
+/** cursorItem is one shard's item of a cursor: `SHARD:E.S`. */
+export function cursorItem(shard: number, v: Version): string {
+  return `${String(shard)}:${formatVersion(v)}`;
+}
+
+/**
+ * CursorAround is a cursor's text around one shard's item, so that the cursor after each event of
+ * that shard is `before + item + after`: `before` is the items of the shards before it, each
+ * followed by ","; `after` the items of the shards after it, each preceded by ",".
+ */
+export interface CursorAround {
+  before: string;
+  after: string;
+}
+
+/** cursorAround splits the cursor of `items` (cursorItem, in shard order) around item `i`. */
+export function cursorAround(items: readonly string[], i: number): CursorAround {
+  let before = '';
+  let after = '';
+  for (let j = 0; j < items.length; j++)
+    if (j < i) before += `${items[j]!},`;
+    else if (j > i) after += `,${items[j]!}`;
+  return { before, after };
+}
+
 function bad(message: string): DistkvError {
   return new DistkvError('INVALID_ARGUMENT', message);
 }

@@ -22,6 +22,7 @@ import { encodeFrame, OP_TEXT } from '../http/websocket-format.js';
 import { formatVersion, type Version } from '../routing/version.js';
 import { hasPrefix } from '../util/bytes.js';
 import type { LogRecord } from './store-log.js';
+import type { CursorAround } from './watch-cursor.js';
 import { changeFrames, type StreamVersion } from './watch-binary-format.js';
 
 /** WatchEvent is one event as sent (its `type` and fields). */
@@ -101,10 +102,14 @@ export function recordJson(r: LogRecord, shard: number, values: boolean, epoch: 
 
 /**
  * sharedBlock encodes a whole feed batch's events under `prefix` (bytes: a key's bytes start with
- * them) once for every live watcher with
- * the same prefix, value choice and format (SSE frames without `id`, WebSocket messages, or binary
- * change frames); the watcher then writes the block and, for SSE, one `id:` line with its cursor
- * after it.
+ * them) once for every live watcher with the same prefix, value choice and format (SSE frames,
+ * WebSocket messages, or binary change frames); the watcher then writes the block and, for SSE,
+ * one `id:` line with its cursor after it (which moves the id past records the prefix left out).
+ * Over SSE each event carries its own `id:`, the cursor after it, so an EventSource that loses the
+ * stream anywhere resumes exactly after the last event it dispatched (docs/watch.md, "Resuming"):
+ * `around` is that cursor's text for the stream's other shards (none given: a stream of this shard
+ * alone), and the block is shared only by streams that stand at the same positions there (a
+ * broadcast's members).
  */
 export function sharedBlock(
   batch: Batch,
@@ -113,13 +118,16 @@ export function sharedBlock(
   values: boolean,
   format: WireFormat,
   epochOf: (seq: number) => number,
+  around?: CursorAround,
 ): Buffer {
-  const cacheKey = `${format}${values ? '1' : '0'}${prefix.toString('latin1')}`;
+  const ids = format === 'sse' ? (around ?? { before: '', after: '' }) : undefined;
+  // (the cursor's text holds no "|": the key's parts are told apart whatever the prefix holds)
+  const cacheKey = `${format}${values ? '1' : '0'}${ids === undefined ? '' : `${ids.before}|${ids.after}|`}${prefix.toString('latin1')}`;
   const cached = batch.encoded?.get(cacheKey);
   if (cached !== undefined) return cached;
   let block: Buffer;
   const version = binaryVersion(format);
-  if (format === 'sse') block = sseBlock(batch, shard, prefix, values, epochOf);
+  if (ids !== undefined) block = sseBlock(batch, shard, prefix, values, epochOf, ids);
   // (a binary block starts with an absolute change: deltas restart here, watch-binary-format.ts)
   else if (version !== undefined) block = changeFrames(batch, shard, prefix, values, epochOf, version);
   else {
@@ -150,7 +158,8 @@ export function batchEpochs(batch: Batch, epochOf: (seq: number) => number): (se
 }
 
 /**
- * sseBlock writes the SSE frames (`event:` and `data:` lines) of a batch's records under `prefix`
+ * sseBlock writes the SSE frames (`id:`, `event:` and `data:` lines; the id is `around` with the
+ * shard's item at the event's version) of a batch's records under `prefix`
  * as one buffer: the bytes JSON.stringify would give for each event (recordJson), built without an
  * object or a JSON pass per record when the key and value need no escaping (printable ASCII
  * without `"` or `\\`: JSON writes them as they are), which is what a busy broadcast spends its
@@ -162,8 +171,11 @@ function sseBlock(
   prefix: Buffer,
   values: boolean,
   epochOf: (seq: number) => number,
+  around: CursorAround,
 ): Buffer {
   const shardText = String(shard);
+  const idBefore = `id: ${around.before}${shardText}:`;
+  const idAfter = `${around.after}\n`;
   let text = '';
   // Plain frames are ASCII: the block is then copied as latin1 (one byte per character, no UTF-8 pass).
   let ascii = true;
@@ -171,12 +183,13 @@ function sseBlock(
     if (!hasPrefix(r.key, prefix)) continue;
     const value = values ? r.value : undefined;
     const epoch = epochOf(r.seq);
+    const version = formatVersion({ epoch, seq: r.seq });
     if (isPlainBytes(r.key) && (value === undefined || isPlainBytes(value))) {
       const v = value === undefined ? '' : `,"value":"${value.toString('latin1')}"`;
-      text += `event: ${r.kind}\ndata: {"type":"${r.kind}","shard":${shardText},"key":"${r.key.toString('latin1')}"${v},"version":"${formatVersion({ epoch, seq: r.seq })}"}\n\n`;
+      text += `${idBefore}${version}${idAfter}event: ${r.kind}\ndata: {"type":"${r.kind}","shard":${shardText},"key":"${r.key.toString('latin1')}"${v},"version":"${version}"}\n\n`;
     } else {
       ascii = false;
-      text += `event: ${r.kind}\ndata: ${recordJson(r, shard, values, epoch)}\n\n`;
+      text += `${idBefore}${version}${idAfter}event: ${r.kind}\ndata: ${recordJson(r, shard, values, epoch)}\n\n`;
     }
   }
   return Buffer.from(text, ascii ? 'latin1' : 'utf8');

@@ -11,11 +11,10 @@
  * A live stream cannot slow anyone: if the client does not read and more than `maxBuffer` bytes wait
  * for it, it gets `resume` with its cursor and is closed (`cut`). It resumes with from=cursor.
  */
-import { formatVersion, type Version } from '../routing/version.js';
 import { hasPrefix } from '../util/bytes.js';
 import type { Broadcast, BroadcastMember } from './broadcast.js';
 import type { SharedFlush } from './gathered-writes.js';
-import type { Start } from './watch-cursor.js';
+import { cursorAround, cursorItem, type Start } from './watch-cursor.js';
 import {
   batchEpochs,
   binaryVersion,
@@ -270,7 +269,17 @@ export class Watcher implements BroadcastMember, ShardStream {
   private emitBatch(s: ShardWatch, batch: readonly LogRecord[]): void {
     const shard = s.src.shard;
     const epochOf = batchEpochs(batch, (seq) => this.deps.epochOf(shard, seq));
-    const block = sharedBlock(batch, shard, this.prefixBytes, this.options.values, this.out.format, epochOf);
+    // Over SSE each event's id is the cursor after it: the other shards stand where they are now.
+    const around = this.out.format === 'sse' ? cursorAround(this.items(), this.shards.indexOf(s)) : undefined;
+    const block = sharedBlock(
+      batch,
+      shard,
+      this.prefixBytes,
+      this.options.values,
+      this.out.format,
+      epochOf,
+      around,
+    );
     s.pos = batch[batch.length - 1]!.seq;
     if (block.length > 0) {
       const cursor = this.cursor();
@@ -309,12 +318,12 @@ export class Watcher implements BroadcastMember, ShardStream {
 
   /** cursor is the stream's position as a `from` value (watch-cursor.ts), shards in order. */
   cursor(): string {
-    let text = '';
-    for (const s of this.shards) {
-      const v: Version = { epoch: s.epoch, seq: s.pos };
-      text += `${text === '' ? '' : ','}${String(s.src.shard)}:${formatVersion(v)}`;
-    }
-    return text;
+    return this.items().join(',');
+  }
+
+  /** items are the cursor's items (cursorItem), shards in order. */
+  private items(): string[] {
+    return this.shards.map((s) => cursorItem(s.src.shard, { epoch: s.epoch, seq: s.pos }));
   }
 
   /** emit sends one event and the cursor after it. */

@@ -193,6 +193,35 @@ export class ReplicaNode extends FanoutNode {
   }
 }
 
+/** ShardsNode is a node of leader shards 0..n-1 over ForkingLogs that are never trimmed (no snapshot). */
+export class ShardsNode extends FanoutNode {
+  readonly logs: ForkingLog[];
+  readonly sources: ShardSource[];
+  constructor(n: number) {
+    super();
+    this.logs = Array.from({ length: n }, () => new ForkingLog());
+    this.sources = this.logs.map((_, shard) => ({
+      shard,
+      worker: 0,
+      store: shard,
+      role: 'leader',
+      leaderStore: undefined,
+    }));
+  }
+  reader(src: ShardSource): LogReader {
+    return this.logs[src.shard]!.read;
+  }
+  scan(): Promise<ScanPage> {
+    return Promise.reject(new Error('the logs are never trimmed here: no snapshot expected'));
+  }
+  lastSeq(src: ShardSource): number {
+    return this.logs[src.shard]!.last;
+  }
+  epochOf(shard: number, seq: number): number {
+    return this.logs[shard]!.epochOf(seq);
+  }
+}
+
 /** SseOutput keeps every SSE event written. */
 export class SseOutput implements WatchOutput {
   readonly format = 'sse' as const;

@@ -16,6 +16,7 @@ import {
   valueFields,
   type WireFormat,
 } from '../../src/watch/watch-event.js';
+import { type CursorAround, cursorAround } from '../../src/watch/watch-cursor.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
 const ALPHABET = ['a', 'k', '/', ' ', '~', '"', '\\', '\n', '\t', '\u007f', 'é', '€', '😀', '{', '}'];
@@ -49,8 +50,17 @@ function record(rand: () => number, seq: number, key: Buffer): LogRecord {
   return { kind, seq, key, value };
 }
 
-/** reference is what the frames must be: each event as JSON.stringify writes it. */
-function reference(batch: readonly LogRecord[], shard: number, prefix: string, values: boolean): string {
+/**
+ * reference is what the frames must be: each event as JSON.stringify writes it, after its own id
+ * (the cursor with the shard's item at the event's version, the other shards' items around it).
+ */
+function reference(
+  batch: readonly LogRecord[],
+  shard: number,
+  prefix: string,
+  values: boolean,
+  around: CursorAround,
+): string {
   let out = '';
   for (const r of batch) {
     if (!r.key.toString('latin1').startsWith(prefix)) continue;
@@ -58,13 +68,14 @@ function reference(batch: readonly LogRecord[], shard: number, prefix: string, v
       epoch: r.seq % 3,
       seq: r.seq,
     });
-    out += `event: ${r.kind}\ndata: ${JSON.stringify(ev)}\n\n`;
+    const id = `${around.before}${String(shard)}:${String(r.seq % 3)}.${String(r.seq)}${around.after}`;
+    out += `id: ${id}\nevent: ${r.kind}\ndata: ${JSON.stringify(ev)}\n\n`;
   }
   return out;
 }
 
 describe('watch events: shared SSE block', () => {
-  it('is byte for byte the JSON.stringify frames, for plain and escaped keys and values', () => {
+  it('is byte for byte the JSON.stringify frames, each after its own id, for plain and escaped keys and values', () => {
     const seed = testSeed();
     const rand = seededRandom(seed);
     let seq = 0;
@@ -75,10 +86,16 @@ describe('watch events: shared SSE block', () => {
       const shard = Math.floor(rand() * 20);
       const values = rand() < 0.8;
       const prefix = rand() < 0.5 ? 'p' : '';
-      const block = sharedBlock(batch, shard, Buffer.from(prefix), values, 'sse', (s) => s % 3);
+      // the stream's other shards, before and after this one (none: a stream of one shard)
+      const items = [0, 1, 2]
+        .filter(() => rand() < 0.5)
+        .map((j) => `${String(shard + j + 1)}:1.${String(j)}`);
+      const at = Math.floor(rand() * (items.length + 1));
+      const around = cursorAround([...items.slice(0, at), 'x', ...items.slice(at)], at);
+      const block = sharedBlock(batch, shard, Buffer.from(prefix), values, 'sse', (s) => s % 3, around);
       assert.equal(
         block.toString('utf8'),
-        reference(batch, shard, prefix, values),
+        reference(batch, shard, prefix, values, around),
         `seed ${seed} round ${round}`,
       );
     }

@@ -78,6 +78,20 @@ describe('GatheredWrites', () => {
     assert.equal(drained, true);
   });
 
+  it("counts a full socket's backlog in the UTF-8 bytes it writes, not in a string's UTF-16 units", () => {
+    // JSON leaves non-ASCII text as it is: an event of such keys or values is longer in bytes.
+    const sink = new FakeSink();
+    const w = new GatheredWrites(sink);
+    sink.room = false;
+    w.shared(flush('first'));
+    const text = `data: {"value":"${'é'.repeat(100)}${'😀'.repeat(50)}"}\n\n`;
+    w.add(text);
+    assert.equal(w.backlog(), Buffer.byteLength(text), 'é is 2 bytes, 😀 is 4 (2 UTF-16 units)');
+    sink.room = true;
+    w.writable();
+    assert.equal(Buffer.byteLength(sink.writes[1]!.data), Buffer.byteLength(text));
+  });
+
   it('releases a drained() waiter on drain when the write that emptied it filled the socket', async () => {
     // A catch-up loop awaits drained() once its backlog is large: the flush that writes that
     // backlog fills the socket, and nothing is left to write when it drains.

@@ -210,10 +210,10 @@ export function cluster(c: RespConnection, args: Buffer[]): void {
       shardsReply(c, w);
       return;
     case 'nodes':
-      w.bulk(nodesText(c));
+      w.verbatim(nodesText(c));
       return;
     case 'info':
-      w.bulk(infoText(c));
+      w.verbatim(infoText(c));
       return;
     case 'myid':
       w.bulk(nodeIdOf(c.ctx.listener.address));

@@ -118,14 +118,14 @@ export function getrangeOf(value: Buffer, start: bigint, end: bigint): Buffer {
 
 /** getrange: GETRANGE key start end, and SUBSTR (its old name). A missing key answers an empty string. */
 export function getrange(c: RespConnection, args: Buffer[]): void {
+  const t = routeKey(c, args[1]!, false);
+  if (t === undefined) return;
   const start = parseInt64(args[2]!.toString('latin1'));
   const end = parseInt64(args[3]!.toString('latin1'));
   if (start === undefined || end === undefined) {
     c.queue.now(c.proto).error(NOT_INTEGER);
     return;
   }
-  const t = routeKey(c, args[1]!, false);
-  if (t === undefined) return;
   const format = (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
     if (status === ST_VALUE) w.bulk(getrangeOf(value, start, end));
     else if (status === ST_MISSING) w.bulk('');

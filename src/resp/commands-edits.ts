@@ -20,7 +20,7 @@ import {
 } from '../worker/op-format.js';
 import { decodeOld, parseInt64 } from '../worker/read-modify-write.js';
 import { MAX_TTL_MS } from '../http/write-conditions.js';
-import { routeKey } from './key-route.js';
+import { type LocalTarget, routeKey } from './key-route.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import { errorText } from './worker-reply.js';
@@ -64,7 +64,19 @@ function submitEdit(
   atMs = 0,
 ): void {
   const t = routeKey(c, key, true);
-  if (t === undefined) return;
+  if (t !== undefined) submitEditAt(c, t, key, kind, arg, format, atMs);
+}
+
+/** submitEditAt is submitEdit to `t`, the store serving `key` (already routed). */
+function submitEditAt(
+  c: RespConnection,
+  t: LocalTarget,
+  key: Buffer,
+  kind: number,
+  arg: Uint8Array,
+  format: ReturnType<typeof formatEdit>,
+  atMs = 0,
+): void {
   const limit = Math.min(c.ctx.config.server.max_value_bytes, MAX_EDIT_LIMIT);
   const value = encodeEdit({ kind, limit, atMs, arg });
   c.ctx.pool.submit(t.worker, OP_EDIT, t.store, key, value, c.queue.later(c.proto, format, t.store));
@@ -80,6 +92,9 @@ export function append(c: RespConnection, args: Buffer[]): void {
  * bytes writes nothing; a result over `max_value_bytes` is refused before it reaches the worker.
  */
 export function setrange(c: RespConnection, args: Buffer[]): void {
+  // As Redis Cluster: a key another node owns is redirected before the arguments are read.
+  const t = routeKey(c, args[1]!, true);
+  if (t === undefined) return;
   const offset = parseInt64(args[2]!.toString('latin1'));
   const bytes = args[3]!;
   const limit = c.ctx.config.server.max_value_bytes;
@@ -91,7 +106,7 @@ export function setrange(c: RespConnection, args: Buffer[]): void {
     const arg = Buffer.allocUnsafe(4 + bytes.length);
     arg.writeUInt32LE(bytes.length === 0 ? 0 : Number(offset), 0);
     bytes.copy(arg, 4);
-    submitEdit(c, args[1]!, EDIT_SETRANGE, arg, asLength);
+    submitEditAt(c, t, args[1]!, EDIT_SETRANGE, arg, asLength);
   }
 }
 
@@ -171,16 +186,17 @@ function getexExpiry(args: Buffer[]): number | undefined | { error: string; ofTi
  * same step (a time already past deletes the key). Without options it is a GET.
  */
 export function getex(c: RespConnection, args: Buffer[]): void {
+  // A write command (its flags say so), so it is served by the leader even after READONLY; a key
+  // another node owns is redirected before the options are read, as Redis Cluster does.
+  const t = routeKey(c, args[1]!, true);
+  if (t === undefined) return;
   const at = getexExpiry(args);
   if (typeof at === 'object' && at.ofTime !== true) {
     c.queue.now(c.proto).error(at.error);
     return;
   }
   if (at === undefined || typeof at === 'object') {
-    // A write command (its flags say so), so it is served by the leader even after READONLY. A bad
-    // time is answered, as Redis answers it, only once the key is found.
-    const t = routeKey(c, args[1]!, true);
-    if (t === undefined) return;
+    // A bad time is answered, as Redis answers it, only once the key is found.
     const format = (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
       if (status === ST_VALUE) {
         if (at === undefined) w.bulk(value);
@@ -191,5 +207,5 @@ export function getex(c: RespConnection, args: Buffer[]): void {
     c.ctx.pool.submit(t.worker, OP_GET, t.store, args[1]!, undefined, c.queue.later(c.proto, format));
     return;
   }
-  submitEdit(c, args[1]!, EDIT_GETEX, Buffer.alloc(0), asOld, at);
+  submitEditAt(c, t, args[1]!, EDIT_GETEX, Buffer.alloc(0), asOld, at);
 }

@@ -64,6 +64,8 @@ describe('RESP cluster mode over three processes', () => {
       ['EXPIRE', key, 'abc'],
       ['SETEX', key, '0', 'v'],
       ['GETRANGE', key, 'a', 'b'],
+      ['SETRANGE', key, '-1', 'v'],
+      ['GETEX', key, 'BADOPT'],
     ];
     for (const args of bad) assert.equal((await redisCli(nodes[0]!, args)).trim(), moved, args.join(' '));
     // Its owner reads them and refuses them.

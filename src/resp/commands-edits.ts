@@ -54,21 +54,8 @@ const asOld = formatEdit((w, v) => {
   else w.bulk(old);
 });
 
-/** submitEdit routes `key` for a write and submits an OP_EDIT of `kind` on it. */
+/** submitEdit submits an OP_EDIT of `kind` on `key` to `t`, the store serving it (routed for a write). */
 function submitEdit(
-  c: RespConnection,
-  key: Buffer,
-  kind: number,
-  arg: Uint8Array,
-  format: ReturnType<typeof formatEdit>,
-  atMs = 0,
-): void {
-  const t = routeKey(c, key, true);
-  if (t !== undefined) submitEditAt(c, t, key, kind, arg, format, atMs);
-}
-
-/** submitEditAt is submitEdit to `t`, the store serving `key` (already routed). */
-function submitEditAt(
   c: RespConnection,
   t: LocalTarget,
   key: Buffer,
@@ -84,7 +71,8 @@ function submitEditAt(
 
 /** append: APPEND key value (the new length). */
 export function append(c: RespConnection, args: Buffer[]): void {
-  submitEdit(c, args[1]!, EDIT_APPEND, args[2]!, asLength);
+  const t = routeKey(c, args[1]!, true);
+  if (t !== undefined) submitEdit(c, t, args[1]!, EDIT_APPEND, args[2]!, asLength);
 }
 
 /**
@@ -106,13 +94,14 @@ export function setrange(c: RespConnection, args: Buffer[]): void {
     const arg = Buffer.allocUnsafe(4 + bytes.length);
     arg.writeUInt32LE(bytes.length === 0 ? 0 : Number(offset), 0);
     bytes.copy(arg, 4);
-    submitEditAt(c, t, args[1]!, EDIT_SETRANGE, arg, asLength);
+    submitEdit(c, t, args[1]!, EDIT_SETRANGE, arg, asLength);
   }
 }
 
 /** incrbyfloat: INCRBYFLOAT key increment (the new value, as Redis prints it: src/worker/long-double.ts). */
 export function incrbyfloat(c: RespConnection, args: Buffer[]): void {
-  submitEdit(c, args[1]!, EDIT_INCRBYFLOAT, args[2]!, asBulk);
+  const t = routeKey(c, args[1]!, true);
+  if (t !== undefined) submitEdit(c, t, args[1]!, EDIT_INCRBYFLOAT, args[2]!, asBulk);
 }
 
 /**
@@ -207,5 +196,5 @@ export function getex(c: RespConnection, args: Buffer[]): void {
     c.ctx.pool.submit(t.worker, OP_GET, t.store, args[1]!, undefined, c.queue.later(c.proto, format));
     return;
   }
-  submitEditAt(c, t, args[1]!, EDIT_GETEX, Buffer.alloc(0), asOld, at);
+  submitEdit(c, t, args[1]!, EDIT_GETEX, Buffer.alloc(0), asOld, at);
 }

@@ -85,7 +85,7 @@ async function scan(
   let mismatch: string | undefined;
   for (const [owner, shards] of plan.remote) {
     pages.push(
-      ctx.forwarder.scan(owner, shards, prefix, after, part).catch((err: unknown) => {
+      ctx.forwarder.scan(owner, shards, prefix, after, { ...part, leaderOnly }).catch((err: unknown) => {
         if (err instanceof DistkvError && err.code === 'CONFIG_MISMATCH')
           mismatch = `owner ${owner}: ${err.message}`;
         unreachable.push({ shards, owner, error: (err as Error).message });

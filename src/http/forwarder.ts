@@ -71,14 +71,17 @@ export class Forwarder {
    * scan asks `owner` for a page of `shards` (binary-safe: values travel base64), of at most
    * `limit` entries and about `maxBytes` of keys and values (`max_bytes`). All of them: an owner
    * that does not host one of them answers with it missing, which is an error here. `more` is the
-   * owner's `next`: its page went up to its last key, and more may follow.
+   * owner's `next`: its page went up to its last key, and more may follow. The part of a scan
+   * that reads leaders only (`leaderOnly`, `leader=1`) asks the owner for leaders only too: an
+   * owner that took the shard for its leader when the asker did, and since hosts only its replica
+   * (a failover the asker has not heard of), reports it missing instead of serving stale data.
    */
   async scan(
     owner: string,
     shards: readonly number[],
     prefix: Buffer,
     after: Buffer | undefined,
-    bounds: { limit: number; maxBytes: number },
+    bounds: { limit: number; maxBytes: number; leaderOnly?: boolean },
   ): Promise<{ entries: ScanEntry[]; more: boolean; replicaLag?: Record<string, string> }> {
     const q = new URLSearchParams({
       prefix: prefix.toString('utf8'),
@@ -86,6 +89,7 @@ export class Forwarder {
       max_bytes: String(bounds.maxBytes),
       encoding: 'base64',
       local: '1',
+      ...(bounds.leaderOnly === true ? { leader: '1' } : {}),
       shards: shards.join(','),
       config: this.configHash,
       ...scanAfterQuery(after),

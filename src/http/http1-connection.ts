@@ -120,8 +120,8 @@ export class Http1Connection implements ExchangeSink {
         refuse: (err) => {
           this.refuse(err);
         },
-        abandon: (res) => {
-          this.abandon(res);
+        refuseBody: (res, err) => {
+          this.refuseBody(res, err);
         },
         stopReading: () => {
           this.stopReading();
@@ -310,10 +310,25 @@ export class Http1Connection implements ExchangeSink {
     const res = this.in.body?.res;
     if (res === undefined || this.closing || this.paused || res.expectContinue) return;
     this.in.dropBody();
-    this.abandon(res);
-    this.refuse(
+    this.refuseBody(
+      res,
       new DistkvError('REQUEST_TIMEOUT', `request body stopped arriving: nothing came for ${idleMs} ms`),
     );
+  }
+
+  /**
+   * refuseBody: the body of `res` cannot be read (malformed, or it stopped arriving). A request
+   * not answered yet is aborted and `err` answers it; one its route answered before reading the
+   * body (a 401, a 413) gets no second answer: one answer per request. Either way nothing more
+   * is read and the connection closes once the answers are written.
+   */
+  private refuseBody(res: HttpResponse, err: DistkvError): void {
+    if (!res.ended) {
+      this.abandon(res);
+      this.refuse(err);
+      return;
+    }
+    this.drain();
   }
 
   /** refuse answers a request that cannot be parsed, in its turn, and closes the connection after it. */

@@ -4,7 +4,7 @@
  *
  * What a request means is the owner's: the input asks it whether the next request may start
  * (`mayStart`, which pauses reading when not), hands it each head (`start`, which sets `body`
- * when the request has one), and tells it of a malformed head or body (`refuse`, `abandon`).
+ * when the request has one), and tells it of a malformed head or body (`refuse`, `refuseBody`).
  * Parsing is not re-entered: a route that answers at once, and so lets a held request go on,
  * makes the owner call `parse` from inside `parse`, which is a no-op; the loop goes on instead.
  *
@@ -27,8 +27,8 @@ export interface InputOwner {
   start(head: RequestHead): void;
   /** refuse answers a request that cannot be parsed, and closes the connection after it. */
   refuse(err: DistkvError): void;
-  /** abandon aborts the request of a body that will never complete. */
-  abandon(res: HttpResponse): void;
+  /** refuseBody answers a request whose body cannot be read (`err`) unless its route answered it already, and closes the connection after it. */
+  refuseBody(res: HttpResponse, err: DistkvError): void;
   /** stopReading reads no more requests (it calls the input's `stop`). */
   stopReading(): void;
 }
@@ -127,8 +127,7 @@ export class Http1Input {
     if (this.owner.reading()) this.bytes = step.rest;
     if (step.error !== undefined) {
       this.body = undefined;
-      this.owner.abandon(body.res);
-      this.owner.refuse(new DistkvError('BAD_REQUEST', step.error));
+      this.owner.refuseBody(body.res, new DistkvError('BAD_REQUEST', step.error));
     } else if (step.done) {
       this.body = undefined;
       if (body.res.closeAfter) this.owner.stopReading();

@@ -48,6 +48,8 @@ export interface AnyOptions {
 type MethodTable = Map<string, RouteMatch>;
 
 const ANY = '*';
+/** ALLOW_ORDER is the order `closeMethods` lists the usual methods in. */
+const ALLOW_ORDER = ['GET', 'HEAD', 'PUT', 'DELETE', 'POST'];
 
 /** Router maps method and path to a handler. */
 export class Router {
@@ -73,6 +75,25 @@ export class Router {
 
   any(pattern: string, handler: Handler, options: AnyOptions = {}): this {
     return this.add(ANY, pattern, { handler, write: options.write === true });
+  }
+
+  /**
+   * closeMethods gives every path with handlers for some methods and none for any method a
+   * handler for the others, `make(allow)` (`allow` lists its methods as the `Allow` header does,
+   * HEAD with GET): a request for a route that exists for another method is then answered 405
+   * there instead of falling through to a shorter prefix or the 404. Call it once every route of
+   * the listener is registered, before the catch-all.
+   */
+  closeMethods(make: (allow: string) => RouteMatch): void {
+    for (const table of [...this.exact.values(), ...this.prefixes.map((p) => p.table)]) {
+      if (table.has(ANY)) continue;
+      const methods = new Set(table.keys());
+      if (methods.has('GET')) methods.add('HEAD');
+      const allow = ALLOW_ORDER.filter((m) => methods.has(m)).concat(
+        [...methods].filter((m) => !ALLOW_ORDER.includes(m)),
+      );
+      table.set(ANY, make(allow.join(', ')));
+    }
   }
 
   /** find returns the route for `method path`, or undefined when none matches. */

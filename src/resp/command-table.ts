@@ -363,16 +363,17 @@ function writeInfo(w: RespWriter, cmd: CommandSpec): void {
   w.array(10);
   w.bulk(cmd.name);
   w.integer(cmd.arity);
-  w.array(cmd.flags.length);
+  // As Redis 7 in RESP3: flags, ACL categories, tips and subcommands are sets; key specs an array.
+  w.set(cmd.flags.length);
   for (const f of cmd.flags) w.simple(f);
   w.integer(cmd.firstKey);
   w.integer(cmd.lastKey);
   w.integer(cmd.step);
-  w.array(1);
+  w.set(1);
   w.simple(`@${cmd.group}`);
+  w.set(0);
   w.array(0);
-  w.array(0);
-  w.array(0);
+  w.set(0);
 }
 
 function writeDocs(w: RespWriter, cmd: CommandSpec): void {

@@ -18,7 +18,7 @@
 import { configNodes } from '../server/node-plan.js';
 import { slotOfBytes } from '../routing/slot.js';
 import type { ShardInfo } from '../routing/shard-map.js';
-import { formatEndpoint, nodeIdOf, type RespEndpoint, respEndpointOf } from './resp-address.js';
+import { nodeIdOf, redisEndpoint, type RespEndpoint, respEndpointOf } from './resp-address.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import { unknownSubcommand } from './unknown-command.js';
@@ -145,7 +145,7 @@ function nodesText(c: RespConnection): string {
       const flags = `${n.address === me ? 'myself,' : ''}${n.led.length > 0 || n.master === undefined ? 'master' : 'slave'}${n.down ? ',fail' : ''}`;
       const master = n.master === undefined ? '-' : nodeIdOf(n.master);
       const ranges = rangesOf(n.led).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
-      const ep = `${formatEndpoint(n.endpoint)}@${n.endpoint.port + 10000}`;
+      const ep = `${redisEndpoint(n.endpoint)}@${n.endpoint.port + 10000}`;
       const link = n.down ? 'disconnected' : 'connected';
       return [n.id, ep, flags, master, '0', '0', '1', link, ...ranges].join(' ');
     })
@@ -210,10 +210,10 @@ export function cluster(c: RespConnection, args: Buffer[]): void {
       shardsReply(c, w);
       return;
     case 'nodes':
-      w.bulk(nodesText(c));
+      w.verbatim(nodesText(c));
       return;
     case 'info':
-      w.bulk(infoText(c));
+      w.verbatim(infoText(c));
       return;
     case 'myid':
       w.bulk(nodeIdOf(c.ctx.listener.address));

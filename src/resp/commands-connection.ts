@@ -201,7 +201,7 @@ export function client(c: RespConnection, args: Buffer[]): void {
       w.ok();
       return;
     case 'info':
-      w.bulk(`id=${c.id} addr=${c.remote} name=${c.name} db=0 resp=${c.proto}\n`);
+      w.verbatim(`id=${c.id} addr=${c.remote} name=${c.name} db=0 resp=${c.proto}\n`);
       return;
     case 'no-evict':
     case 'no-touch':

@@ -20,7 +20,7 @@ import {
 } from '../worker/op-format.js';
 import { decodeOld, parseInt64 } from '../worker/read-modify-write.js';
 import { MAX_TTL_MS } from '../http/write-conditions.js';
-import { routeKey } from './key-route.js';
+import { type LocalTarget, routeKey } from './key-route.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import { errorText } from './worker-reply.js';
@@ -54,17 +54,16 @@ const asOld = formatEdit((w, v) => {
   else w.bulk(old);
 });
 
-/** submitEdit routes `key` for a write and submits an OP_EDIT of `kind` on it. */
+/** submitEdit submits an OP_EDIT of `kind` on `key` to `t`, the store serving it (routed for a write). */
 function submitEdit(
   c: RespConnection,
+  t: LocalTarget,
   key: Buffer,
   kind: number,
   arg: Uint8Array,
   format: ReturnType<typeof formatEdit>,
   atMs = 0,
 ): void {
-  const t = routeKey(c, key, true);
-  if (t === undefined) return;
   const limit = Math.min(c.ctx.config.server.max_value_bytes, MAX_EDIT_LIMIT);
   const value = encodeEdit({ kind, limit, atMs, arg });
   c.ctx.pool.submit(t.worker, OP_EDIT, t.store, key, value, c.queue.later(c.proto, format, t.store));
@@ -72,7 +71,8 @@ function submitEdit(
 
 /** append: APPEND key value (the new length). */
 export function append(c: RespConnection, args: Buffer[]): void {
-  submitEdit(c, args[1]!, EDIT_APPEND, args[2]!, asLength);
+  const t = routeKey(c, args[1]!, true);
+  if (t !== undefined) submitEdit(c, t, args[1]!, EDIT_APPEND, args[2]!, asLength);
 }
 
 /**
@@ -80,6 +80,9 @@ export function append(c: RespConnection, args: Buffer[]): void {
  * bytes writes nothing; a result over `max_value_bytes` is refused before it reaches the worker.
  */
 export function setrange(c: RespConnection, args: Buffer[]): void {
+  // As Redis Cluster: a key another node owns is redirected before the arguments are read.
+  const t = routeKey(c, args[1]!, true);
+  if (t === undefined) return;
   const offset = parseInt64(args[2]!.toString('latin1'));
   const bytes = args[3]!;
   const limit = c.ctx.config.server.max_value_bytes;
@@ -91,13 +94,14 @@ export function setrange(c: RespConnection, args: Buffer[]): void {
     const arg = Buffer.allocUnsafe(4 + bytes.length);
     arg.writeUInt32LE(bytes.length === 0 ? 0 : Number(offset), 0);
     bytes.copy(arg, 4);
-    submitEdit(c, args[1]!, EDIT_SETRANGE, arg, asLength);
+    submitEdit(c, t, args[1]!, EDIT_SETRANGE, arg, asLength);
   }
 }
 
 /** incrbyfloat: INCRBYFLOAT key increment (the new value, as Redis prints it: src/worker/long-double.ts). */
 export function incrbyfloat(c: RespConnection, args: Buffer[]): void {
-  submitEdit(c, args[1]!, EDIT_INCRBYFLOAT, args[2]!, asBulk);
+  const t = routeKey(c, args[1]!, true);
+  if (t !== undefined) submitEdit(c, t, args[1]!, EDIT_INCRBYFLOAT, args[2]!, asBulk);
 }
 
 /**
@@ -118,14 +122,14 @@ export function getrangeOf(value: Buffer, start: bigint, end: bigint): Buffer {
 
 /** getrange: GETRANGE key start end, and SUBSTR (its old name). A missing key answers an empty string. */
 export function getrange(c: RespConnection, args: Buffer[]): void {
+  const t = routeKey(c, args[1]!, false);
+  if (t === undefined) return;
   const start = parseInt64(args[2]!.toString('latin1'));
   const end = parseInt64(args[3]!.toString('latin1'));
   if (start === undefined || end === undefined) {
     c.queue.now(c.proto).error(NOT_INTEGER);
     return;
   }
-  const t = routeKey(c, args[1]!, false);
-  if (t === undefined) return;
   const format = (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
     if (status === ST_VALUE) w.bulk(getrangeOf(value, start, end));
     else if (status === ST_MISSING) w.bulk('');
@@ -171,16 +175,17 @@ function getexExpiry(args: Buffer[]): number | undefined | { error: string; ofTi
  * same step (a time already past deletes the key). Without options it is a GET.
  */
 export function getex(c: RespConnection, args: Buffer[]): void {
+  // A write command (its flags say so), so it is served by the leader even after READONLY; a key
+  // another node owns is redirected before the options are read, as Redis Cluster does.
+  const t = routeKey(c, args[1]!, true);
+  if (t === undefined) return;
   const at = getexExpiry(args);
   if (typeof at === 'object' && at.ofTime !== true) {
     c.queue.now(c.proto).error(at.error);
     return;
   }
   if (at === undefined || typeof at === 'object') {
-    // A write command (its flags say so), so it is served by the leader even after READONLY. A bad
-    // time is answered, as Redis answers it, only once the key is found.
-    const t = routeKey(c, args[1]!, true);
-    if (t === undefined) return;
+    // A bad time is answered, as Redis answers it, only once the key is found.
     const format = (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
       if (status === ST_VALUE) {
         if (at === undefined) w.bulk(value);
@@ -191,5 +196,5 @@ export function getex(c: RespConnection, args: Buffer[]): void {
     c.ctx.pool.submit(t.worker, OP_GET, t.store, args[1]!, undefined, c.queue.later(c.proto, format));
     return;
   }
-  submitEdit(c, args[1]!, EDIT_GETEX, Buffer.alloc(0), asOld, at);
+  submitEdit(c, t, args[1]!, EDIT_GETEX, Buffer.alloc(0), asOld, at);
 }

@@ -63,6 +63,8 @@ function formatChanged(w: RespWriter, status: number, _seq: number, value: Buffe
 export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, args: Buffer[]) => void {
   const name = `${unitMs === 1 ? 'p' : ''}expire${absolute ? 'at' : ''}`;
   return (c, args) => {
+    const t = routeKey(c, args[1]!, true);
+    if (t === undefined) return;
     const n = parseInt64(args[2]!.toString('latin1'));
     if (n === undefined) {
       c.queue.now(c.proto).error('ERR value is not an integer or out of range');
@@ -82,8 +84,6 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
       c.queue.now(c.proto).error(`ERR invalid expire time in '${name}' command`);
       return;
     }
-    const t = routeKey(c, args[1]!, true);
-    if (t === undefined) return;
     const handler = c.queue.later(c.proto, formatChanged, t.store);
     if (ms <= 0) {
       const ext = { flags: COND_IF_EXISTS, ifSeq: 0, expiresAtMs: 0 };

@@ -217,7 +217,7 @@ function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string
       const sections = infoSections(c, keys).filter(([name]) => all || wanted.has(name.toLowerCase()));
       const text = sections.map(([name, lines]) => `# ${name}\r\n${lines.join('\r\n')}\r\n`).join('\r\n');
       c.queue.completeWith(p, (w) => {
-        w.bulk(text);
+        w.verbatim(text);
       });
     },
     (err: unknown) => {

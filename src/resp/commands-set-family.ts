@@ -112,6 +112,8 @@ function formatSetOk(w: RespWriter, status: number, _seq: number, value: Buffer)
 export function setex(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => void {
   const invalid = `ERR invalid expire time in '${unitMs === 1 ? 'psetex' : 'setex'}' command`;
   return (c, args) => {
+    const t = routeKey(c, args[1]!, true);
+    if (t === undefined) return;
     const n = parseInt64(args[2]!.toString('latin1'));
     if (n === undefined) {
       c.queue.now(c.proto).error('ERR value is not an integer or out of range');
@@ -124,8 +126,6 @@ export function setex(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => 
     }
     const value = args[3]!;
     if (tooLarge(c, value)) return;
-    const t = routeKey(c, args[1]!, true);
-    if (t === undefined) return;
     const ext = encodeExt({ flags: 0, ifSeq: 0, expiresAtMs: Date.now() + ms }, value);
     c.submitOrdered(t, OP_PUT_EXT, args[1]!, ext, c.queue.later(c.proto, formatSetOk, t.store));
   };

@@ -151,6 +151,9 @@ export function set(c: RespConnection, args: Buffer[]): void {
     setKey(c, args[1]!, args[2]!);
     return;
   }
+  // As Redis Cluster: a key another node owns is redirected before the command's options are read.
+  const t = routeKey(c, args[1]!, true);
+  if (t === undefined) return;
   let flags = 0;
   let getOld = false;
   let keepTtl = false;
@@ -190,8 +193,6 @@ export function set(c: RespConnection, args: Buffer[]): void {
   }
   const value = args[2]!;
   if (tooLarge(c, value)) return;
-  const t = routeKey(c, args[1]!, true);
-  if (t === undefined) return;
   if (expiresAtMs > 0 || keepTtl) {
     const cond = flags & SET_IF_NX ? COND_IF_NONE_MATCH : flags & SET_IF_XX ? COND_IF_EXISTS : 0;
     const handler = c.queue.later(c.proto, formatSetExt, t.store);
@@ -250,6 +251,8 @@ function formatSetGet(w: RespWriter, status: number, _seq: number, value: Buffer
 /** incrBy: INCR, DECR (delta ±1) and INCRBY, DECRBY (delta given). */
 export function incrBy(sign: 1 | -1, given: boolean): (c: RespConnection, args: Buffer[]) => void {
   return (c, args) => {
+    const t = routeKey(c, args[1]!, true);
+    if (t === undefined) return;
     let delta = BigInt(sign);
     if (given) {
       const d = parseInt64(args[2]!.toString('latin1'));
@@ -261,8 +264,6 @@ export function incrBy(sign: 1 | -1, given: boolean): (c: RespConnection, args: 
       }
       delta = d * BigInt(sign);
     }
-    const t = routeKey(c, args[1]!, true);
-    if (t === undefined) return;
     submit(c, t, OP_INCR, args[1]!, delta.toString(), c.queue.later(c.proto, formatIncr, t.store));
   };
 }

@@ -10,7 +10,7 @@
 import { slotOfBytes } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
 import { leaselessReadMessage } from '../server/map-keeper.js';
-import { respAddressOf } from './resp-address.js';
+import { redisEndpoint, respEndpointOf } from './resp-address.js';
 import type { RespConnection } from './resp-connection.js';
 
 /** LocalTarget is a store of this process. */
@@ -83,7 +83,8 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
     return undefined;
   }
   if (target.local) return target;
-  const owner = respAddressOf(target.address, config.server.resp_port_offset) ?? target.address;
+  const e = respEndpointOf(target.address, config.server.resp_port_offset);
+  const owner = e === undefined ? target.address : redisEndpoint(e);
   c.queue.now(c.proto).error(`MOVED ${slot} ${owner}`);
   return undefined;
 }

@@ -21,7 +21,7 @@ export function respEndpointOf(address: string, offset: number): RespEndpoint | 
   return { host: a.host, port: a.port + offset };
 }
 
-/** formatEndpoint writes an endpoint as "host:port" ("[v6]:port" for IPv6). */
+/** formatEndpoint writes an endpoint as "host:port" ("[v6]:port" for IPv6, as in a URL: `/cluster`). */
 export function formatEndpoint(e: RespEndpoint): string {
   return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
 }
@@ -30,6 +30,15 @@ export function formatEndpoint(e: RespEndpoint): string {
 export function respAddressOf(address: string, offset: number): string | undefined {
   const e = respEndpointOf(address, offset);
   return e === undefined ? undefined : formatEndpoint(e);
+}
+
+/**
+ * redisEndpoint writes an endpoint as Redis Cluster writes a node in `-MOVED` and CLUSTER NODES:
+ * "ip:port" with the ip as it is, an IPv6 one unbracketed ("::1:9080"). Cluster clients split it
+ * at its last colon (redis-cli, ioredis); a bracketed host ("[::1]") is not one they can connect to.
+ */
+export function redisEndpoint(e: RespEndpoint): string {
+  return `${e.host}:${e.port}`;
 }
 
 /** nodeIdOf returns the Redis Cluster node id (40 hex digits) of node `address`. */

@@ -12,6 +12,8 @@
  *                 | '*' count CRLF reply{count}  (array)
  *                 | null                         (RESP2: '$-1' CRLF or '*-1' CRLF; RESP3: '_' CRLF)
  *                 | '%' pairs CRLF reply{2*pairs} (RESP3 map; RESP2 sends it as a flat array)
+ *                 | '~' count CRLF reply{count}  (RESP3 set; RESP2 sends it as an array)
+ *                 | '=' len CRLF 'txt:' bytes:len-4 CRLF (RESP3 verbatim text; RESP2 a bulk string)
  *
  * A connection speaks RESP2 until `HELLO 3`. docs/resp.md mirrors this grammar and lists the commands.
  */
@@ -162,6 +164,30 @@ export class RespWriter {
   /** array writes the header of an array of `count` replies. */
   array(count: number): void {
     this.count(STAR, count);
+  }
+
+  /** set writes the header of a set of `count` replies (an array in RESP2). */
+  set(count: number): void {
+    if (this.proto === 3) this.line('~', String(count));
+    else this.count(STAR, count);
+  }
+
+  /**
+   * verbatim writes text as Redis writes its human-readable replies (INFO, CLUSTER NODES, CLIENT
+   * INFO): a RESP3 verbatim string of format `txt`, a bulk string in RESP2.
+   */
+  verbatim(text: string): void {
+    if (this.proto === 2) {
+      this.bulk(text);
+      return;
+    }
+    const n = Buffer.byteLength(text);
+    this.line('=', String(n + 4));
+    this.reserve(n + 6);
+    this.len += this.buf.write('txt:', this.len, 'latin1');
+    this.len += this.buf.write(text, this.len, 'utf8');
+    this.buf[this.len++] = 13;
+    this.buf[this.len++] = 10;
   }
 
   /** map writes the header of a map of `pairs` key/value pairs (a flat array in RESP2). */

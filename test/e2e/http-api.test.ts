@@ -265,6 +265,27 @@ describe('bad input', () => {
     assert.equal((await fetch(`http://${A}/healthz`)).status, 200);
   });
 
+  it('answers 405 with Allow on every route that exists for other methods, 404 only where none does', async () => {
+    const cases: [string, string, string][] = [
+      ['GET', '/_admin/fence', 'POST'],
+      ['GET', '/_admin/map', 'POST'],
+      ['POST', '/_repl/pull', 'GET, HEAD'],
+      ['PUT', '/_repl/snapshot', 'GET, HEAD'],
+      ['POST', '/watch', 'GET, HEAD'],
+      ['DELETE', '/kv', 'GET, HEAD'],
+      ['GET', '/kv/_batch', 'POST'],
+      ['PATCH', '/kv/a', 'GET, HEAD, PUT, DELETE'],
+      ['POST', '/cluster', 'GET, HEAD'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const r = await fetch(`http://${A}${path}`, { method });
+      assert.equal(r.status, 405, `${method} ${path}`);
+      assert.equal(r.headers.get('allow'), allow, `${method} ${path}`);
+      assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'METHOD_NOT_ALLOWED');
+    }
+    await expectError(await fetch(`http://${A}/_admin/nope`), 404, 'ROUTE_NOT_FOUND');
+  });
+
   it('refuses an oversized value from Content-Length before reading the body', async () => {
     const text = await rawRequest(
       portA,

@@ -199,4 +199,26 @@ describe('hostile clients of the HTTP/1.1 server', () => {
       idle.server.destroyConnections();
     }
   });
+
+  it('closes without a second answer when a body its route answered early stops arriving', async () => {
+    const idle = await t.startExtra({ idleTimeoutMs: 300 });
+    try {
+      // The route answers at once (404) without reading the body, which then stops arriving; the
+      // answer waits behind a slow one, so the connection is still busy when the body times out.
+      const r = await exchange(
+        idle.port,
+        [get('/later?i=slow&ms=2500'), 'PUT /nowhere HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc'],
+        { count: 3, timeoutMs: 8000 },
+      );
+      assert.deepEqual(
+        r.responses.map((x) => x.status),
+        [200, 404],
+        'one answer per request: no 408 after the 404',
+      );
+      assert.equal(r.closed, true, 'and closed');
+    } finally {
+      idle.server.close();
+      idle.server.destroyConnections();
+    }
+  });
 });

@@ -218,6 +218,22 @@ describe('Content-Length and chunked framing', () => {
     assert.equal(t.store.has('badchunk'), false);
   });
 
+  it('answers a request once when its route answered before a chunked body that turns out malformed, then closes', async () => {
+    // The route answers at once (404) without reading the body; the body's framing breaks after.
+    const r = await exchange(
+      port,
+      'PUT /nowhere HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nxyz\r\n' +
+        get('/now?after'),
+      { count: 2, timeoutMs: 3000 },
+    );
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [404],
+      'one answer for the one request: no second one for its body, nothing read after it',
+    );
+    assert.equal(r.closed, true);
+  });
+
   it('sends 100 Continue, then reads the body the client sends only after it', async () => {
     const sock = connect(port, '127.0.0.1');
     let seen = '';

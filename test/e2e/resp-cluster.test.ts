@@ -53,6 +53,30 @@ describe('RESP cluster mode over three processes', () => {
     assert.equal(await http.text(), 'via-0', 'HTTP (following its 307) sees the RESP write');
   });
 
+  it('redirects a command with bad arguments for a key another node owns before reading them, as Redis Cluster does', async () => {
+    const key = Array.from({ length: 100 }, (_, i) => `badargs-${i}`).find((k) => ownerOf(k) === nodes[1])!;
+    const owner = respOf(nodes[1]!);
+    const moved = `MOVED ${slotOf(key)} ${owner.host}:${owner.port}`;
+    const bad = [
+      ['SET', key, 'v', 'BADOPT'],
+      ['SET', key, 'v', 'EX', 'abc'],
+      ['INCRBY', key, 'abc'],
+      ['EXPIRE', key, 'abc'],
+      ['SETEX', key, '0', 'v'],
+      ['GETRANGE', key, 'a', 'b'],
+      ['SETRANGE', key, '-1', 'v'],
+      ['GETEX', key, 'BADOPT'],
+    ];
+    for (const args of bad) assert.equal((await redisCli(nodes[0]!, args)).trim(), moved, args.join(' '));
+    // Its owner reads them and refuses them.
+    assert.equal((await redisCli(nodes[1]!, bad[0]!)).trim(), 'ERR syntax error');
+    assert.equal(
+      (await redisCli(nodes[0]!, bad[0]!, ['-c'])).trim(),
+      'ERR syntax error',
+      'redis-cli -c follows',
+    );
+  });
+
   it('gives every node the same CLUSTER SLOTS, naming each leader by its RESP address', async () => {
     const views = await Promise.all(nodes.map((n) => redisCli(n, ['CLUSTER', 'SLOTS'])));
     assert.equal(new Set(views).size, 1);

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { seededRandom, testSeed } from '../helpers/random.js';
 import { freeNodeAddress, redisCli, respOf, runTool } from '../helpers/resp.js';
 import { type ServerProcess, startOwnServer } from '../helpers/server-process.js';
-import { encode, Wire } from './resp-wire.js';
+import { encode, exchange, splitReplies, Wire } from './resp-wire.js';
 
 let server: ServerProcess;
 let stop = (): Promise<void> => Promise.resolve();
@@ -74,6 +74,33 @@ describe('RESP handshake with redis-cli', () => {
       'missing-in-resp3',
     ]);
     assert.equal(r.stdout, '\n', 'a RESP3 null');
+  });
+
+  it('answers in RESP3 with the types Redis 7 uses: verbatim text for INFO, CLUSTER NODES / INFO, CLIENT INFO; sets in COMMAND INFO', async () => {
+    const text: string[][] = [
+      ['INFO', 'server'],
+      ['CLUSTER', 'NODES'],
+      ['CLUSTER', 'INFO'],
+      ['CLIENT', 'INFO'],
+    ];
+    const r3 = splitReplies(await exchange(respOf(A), [['HELLO', '3'], ...text, ['COMMAND', 'INFO', 'get']]));
+    for (const [i, cmd] of text.entries()) {
+      const reply = r3[i + 1]!;
+      const m = /^=(\d+)\r\ntxt:/.exec(reply);
+      assert.ok(m, `${cmd.join(' ')}: ${JSON.stringify(reply.slice(0, 40))}`);
+      assert.equal(
+        Number(m[1]),
+        Buffer.byteLength(reply, 'latin1') - m[0].length + 4 - 2,
+        'length counts "txt:"',
+      );
+    }
+    // name, arity, flags (set), first, last, step, ACL categories (set), tips (set), key specs, subcommands (set)
+    assert.match(
+      r3[5]!,
+      /^\*1\r\n\*10\r\n\$3\r\nget\r\n:2\r\n~\d+\r\n(\+\w+\r\n)+:1\r\n:1\r\n:1\r\n~1\r\n\+@\w+\r\n~0\r\n\*0\r\n~0\r\n$/,
+    );
+    const r2 = splitReplies(await exchange(respOf(A), text));
+    for (const reply of r2) assert.match(reply, /^\$\d+\r\n/, 'bulk strings in RESP2');
   });
 
   it('reports INFO with loading:0 and the replication and keyspace sections', async () => {

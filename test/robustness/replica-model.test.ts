@@ -206,6 +206,20 @@ class History {
   }
 }
 
+/**
+ * sleepByClock waits until Date.now() has moved on `ms`. The log's refusal after a failure ends by
+ * Date.now() (commit-log-failure.ts), while a timer runs on the monotonic clock in whole ms: about
+ * one setTimeout(5) in a hundred fires before Date.now() moved 5 ms. So a plain
+ * setTimeout(RETRY_MS) could end just before the refusal did, and a crash step's writes issued
+ * across its end (building 1 MiB values takes ms) were refused up to some op and taken after it,
+ * their seqs no longer first + i ("the writes of one turn take consecutive seqs", seed 12, once,
+ * in a loaded run). The code never promised a refusal ends at a turn boundary; the test assumed it.
+ */
+async function sleepByClock(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) await new Promise((r) => setTimeout(r, until - Date.now()));
+}
+
 /** write issues one op on `store`. */
 function write(store: LsmStore, op: Op): Promise<{ seq: number }> {
   const key = Buffer.from(`k${op.key}`);
@@ -265,9 +279,9 @@ async function run(input: {
           disk?.failSyncs(1);
           const before = pair.leader.lastSeq();
           await writeAll(pair.leader, step.ops, history, disk !== undefined);
-          // Refused writes refuse the next ones for a while (RETRY_MS); let it pass.
+          // Refused writes refuse the next ones for RETRY_MS from the failure; let it pass.
           if (disk !== undefined && pair.leader.lastSeq() < before + step.ops.length)
-            await new Promise((r) => setTimeout(r, RETRY_MS));
+            await sleepByClock(RETRY_MS);
           break;
         }
         case 'crash':

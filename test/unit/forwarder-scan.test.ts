@@ -1,7 +1,8 @@
 /**
  * A forwarded scan part keeps what the owner said about it: the entries, whether it had more, and
  * the lag of each shard a replica there served (`replica_lag`), which the asking node merges into
- * its page's X-Distkv-Lag (src/http/collection-routes.ts).
+ * its page's X-Distkv-Lag (src/http/collection-routes.ts); and the part of a leader-only scan asks
+ * the owner for leaders only.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -37,5 +38,28 @@ describe('Forwarder.scan', () => {
     );
     assert.equal(part.more, false);
     assert.deepEqual(part.replicaLag, { 2: 'disconnected; last-contact-ms=5000' });
+  });
+
+  it('asks the owner for leaders only (leader=1) when the scan reads leaders only, and only then', async () => {
+    const queries: URLSearchParams[] = [];
+    const owner = await startTwinServer((url) => {
+      if (!url.startsWith('/kv?')) return undefined;
+      queries.push(new URLSearchParams(url.slice(4)));
+      return { items: [], next: null };
+    });
+    twins.push(owner);
+    // Bounds as the scan route builds them (collection-routes.ts), leaders only or not.
+    for (const leaderOnly of [true, false]) {
+      const bounds = { limit: 10, maxBytes: 1000, leaderOnly };
+      await forwarder.scan(owner.address, [1], Buffer.alloc(0), undefined, bounds);
+    }
+    assert.deepEqual(
+      queries.map((q) => [q.get('local'), q.get('leader')]),
+      [
+        ['1', '1'],
+        ['1', null],
+      ],
+      'a part read from a replica there would miss writes its leader acknowledged',
+    );
   });
 });

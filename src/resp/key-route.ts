@@ -9,7 +9,7 @@
  */
 import { slotOfBytes } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
-import { leaselessReadMessage } from '../server/map-keeper.js';
+import { leaselessReadMessage, leaselessWriteMessage } from '../server/map-keeper.js';
 import { redisEndpoint, respEndpointOf } from './resp-address.js';
 import type { RespConnection } from './resp-connection.js';
 
@@ -77,9 +77,13 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
   const { config, shardMap, listener } = c.ctx;
   const shard = shardMap.shardOfSlot(slot);
   const target = (write || !c.readonly ? listener.writes : listener.reads)[shard]!;
-  if (target.local && !write && c.ctx.leaderWithoutLease(target.role, shard)) {
-    // As over HTTP: a leader without its lease may have been replaced, so it does not answer reads.
-    c.queue.now(c.proto).error(`TRYAGAIN ${leaselessReadMessage(shard)}`);
+  if (target.local && c.ctx.leaderWithoutLease(target.role, shard)) {
+    // As over HTTP: a leader without its lease may have been replaced, so it answers neither reads
+    // nor writes. The worker's fence refuses writes too, but only once the coordinator's next pass
+    // has sent it: a write in between would be a second writer for the shard.
+    c.queue
+      .now(c.proto)
+      .error(`TRYAGAIN ${write ? leaselessWriteMessage(shard) : leaselessReadMessage(shard)}`);
     return undefined;
   }
   if (target.local) return target;

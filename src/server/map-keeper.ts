@@ -59,6 +59,11 @@ export function leaselessReadMessage(shard: number): string {
   return `shard ${shard}'s leader here has no lease, and a replica may have taken over: retry shortly, or read a replica (stale reads, X-Distkv-Lag)`;
 }
 
+/** leaselessWriteMessage explains a write refused at a leader whose lease has lapsed (RESP; HTTP holds it as switching). */
+export function leaselessWriteMessage(shard: number): string {
+  return `shard ${shard}'s leader here has no lease, and a replica may have taken over: retry shortly`;
+}
+
 /** MapKeeper holds, persists and applies this process's live map. */
 export class MapKeeper {
   private map: LiveMap;

@@ -101,7 +101,7 @@ class FakePool {
   }
 }
 
-function contextOf(pool: FakePool, draining: boolean): RespContext {
+function contextOf(pool: FakePool, draining: boolean, leaseless = false): RespContext {
   let ids = 0;
   return {
     config,
@@ -114,7 +114,7 @@ function contextOf(pool: FakePool, draining: boolean): RespContext {
     cursors: new ScanCursors(),
     nextClientId: () => ++ids,
     draining: () => draining,
-    leaderWithoutLease: () => false,
+    leaderWithoutLease: (role: string) => leaseless && role === 'leader',
   } as unknown as RespContext;
 }
 
@@ -268,4 +268,41 @@ describe('RESP GET/SET fast path', () => {
           `the fast path ran ${fast.fastRuns - runsBefore} commands`,
         );
     });
+});
+
+describe('RESP at a leader without its lease', () => {
+  it('answers -TRYAGAIN to reads and writes of its shard on both paths, running none of them', async () => {
+    let submitted = 0;
+    const pool = new FakePool(seededRandom(1));
+    const counting = {
+      submit: (...args: Parameters<FakePool['submit']>) => {
+        submitted++;
+        pool.submit(...args);
+      },
+    } as unknown as FakePool;
+    const servers = [
+      await serve(true, () => contextOf(counting, false, true)),
+      await serve(false, () => contextOf(counting, false, true)),
+    ];
+    try {
+      let key = 'k0';
+      for (let i = 1; slotOfBytes(Buffer.from(key)) >= 8192; i++) key = `k${i}`;
+      const commands = [
+        command('SET', key, 'v'),
+        command('GET', key),
+        command('SET', key, 'v', 'EX', '100'),
+        command('INCR', key),
+        command('DEL', key),
+      ];
+      for (const s of servers) {
+        const got = (await exchange(s.port, Buffer.concat(commands), [])).toString('latin1');
+        const lines = got.split('\r\n').filter((l) => l !== '');
+        assert.equal(lines.length, commands.length, got);
+        for (const l of lines) assert.match(l, /^-TRYAGAIN shard 0's leader here has no lease/);
+      }
+      assert.equal(submitted, 0, 'a leaseless leader ran a command');
+    } finally {
+      for (const s of servers) s.server.close();
+    }
+  });
 });

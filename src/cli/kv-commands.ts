@@ -141,6 +141,9 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       }
       const w = intOption(args, 'w');
       const timeoutMs = intOption(args, 'timeout-ms');
+      // Checked here, not left to the client library, whose refusal names its own timeoutMs and signal.
+      if (timeoutMs !== undefined && w === undefined)
+        throw new UsageError('--timeout-ms bounds the wait for --w and is given without --w: give --w N too');
       const ttlMs = intOption(args, 'ttl', { min: 1, max: MAX_TTL_MS, what: ' ms (ten years)' });
       const ifMatch = ifMatchOption(args);
       if (ifMatch !== undefined && args.options.get('if-none-match') === true)

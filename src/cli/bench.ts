@@ -82,8 +82,11 @@ const HELP = `Usage: distkv bench --url URL | --config FILE [options]
 Drives a distkv node (or redis-server, or any server with GET/PUT /kv/{key}) with keep-alive
 connections from piscina threads and reports throughput, p50/p90/p99/p99.9/max latency from an
 HDR histogram (both of served operations: a 404 read is served, a failed one is not), and errors
-by status ("timeout": no answer within 10 s; the connection is then dropped). Exits 1 when any
-operation failed.
+by status ("timeout": no answer within 10 s; the connection is then dropped; a RESP error counts
+as HTTP's status: -MOVED 307, -TRYAGAIN 503, others 500). Exits 1 when any operation failed.
+Raw connections (--url without --client) do not follow redirects: at one node of a multi-node
+cluster the keys of other nodes fail with 307, so bench a cluster with --config FILE or --client
+(a preload whose sets are all redirected stops with exit 2 and says so).
 
 Options:
 ${formatOptions(SPECS)}

@@ -7,6 +7,7 @@ import type { Key } from '../client/key-bytes.js';
 import { MAX_TTL_MS } from '../http/write-conditions.js';
 import { parseVersion } from '../routing/version.js';
 import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
+import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { readInput } from './files.js';
 import { displayBytes, jsonValue } from './output.js';
@@ -87,7 +88,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     run: async (client, args, out) => {
       const [key] = keyAndRest(args, 0, 'distkv get KEY');
       const showVersion = args.options.get('show-version') === true;
-      const v = await client.getVersioned(key);
+      const v = await withSlowNote('get', client.getVersioned(key), false);
       if (v?.lag !== undefined) process.stderr.write(`(read from a replica: X-Distkv-Lag ${v.lag})\n`);
       if (v === undefined) {
         if (out.json) out.line(JSON.stringify({ ...keyJson(key), found: false }));
@@ -141,17 +142,27 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       }
       const w = intOption(args, 'w');
       const timeoutMs = intOption(args, 'timeout-ms');
+      // Checked here, not left to the client library, whose refusal names its own timeoutMs and signal.
+      if (timeoutMs !== undefined && w === undefined)
+        throw new UsageError('--timeout-ms bounds the wait for --w and is given without --w: give --w N too');
       const ttlMs = intOption(args, 'ttl', { min: 1, max: MAX_TTL_MS, what: ' ms (ten years)' });
       const ifMatch = ifMatchOption(args);
       if (ifMatch !== undefined && args.options.get('if-none-match') === true)
         throw new UsageError('give --if-match or --if-none-match, not both');
-      const version = await client.putVersioned(key, value, {
+      const put = client.putVersioned(key, value, {
         ...(w === undefined ? {} : { w }),
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
         ...(ttlMs === undefined ? {} : { ttlMs }),
         ...(ifMatch === undefined ? {} : { ifMatch }),
         ...(args.options.get('if-none-match') === true ? { ifNoneMatch: true } : {}),
       });
+      // A --w write may wait its --timeout-ms for replicas (default 5000) before anything is wrong.
+      const version = await withSlowNote(
+        'set',
+        put,
+        true,
+        SLOW_NOTE_MS + (w === undefined ? 0 : (timeoutMs ?? 5000)),
+      );
       // A version is E.S: its seq is the write's seq.
       const seq = Number(version.slice(version.indexOf('.') + 1));
       out.line(
@@ -172,7 +183,11 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     run: async (client, args, out) => {
       const [key] = keyAndRest(args, 0, 'distkv del KEY');
       const ifMatch = ifMatchOption(args);
-      const existed = await client.delete(key, ifMatch === undefined ? {} : { ifMatch });
+      const existed = await withSlowNote(
+        'del',
+        client.delete(key, ifMatch === undefined ? {} : { ifMatch }),
+        true,
+      );
       out.line(
         out.json
           ? JSON.stringify({ ...keyJson(key), existed })

@@ -113,7 +113,7 @@ export function exchange(
       },
       onResponseError: (_controller, err) => {
         done();
-        reject(signal?.aborted === true ? (signal.reason as Error) : err);
+        reject(signal?.aborted === true ? (signal.reason as Error) : notHttpHint(err));
       },
     };
     pool.dispatch(
@@ -127,6 +127,25 @@ export function exchange(
       handler,
     );
   });
+}
+
+/**
+ * notHttpHint adds to an error of undici's HTTP parser (HTTPParserError) that the peer did not
+ * answer in HTTP, and the likeliest reason: a node's RESP port given for its HTTP port (`npm start`
+ * prints both). Other errors are returned as they are.
+ */
+function notHttpHint(err: Error): Error {
+  if (err.name !== 'HTTPParserError') return err;
+  const data = (err as { data?: unknown }).data;
+  const resp = typeof data === 'string' && /^[-+:$*]/.test(data);
+  const port =
+    "a node's RESP port is its HTTP port + server.resp_port_offset (1000 by default): give the HTTP one";
+  return new Error(
+    resp
+      ? `the node answered in RESP (the Redis protocol), not in HTTP: it is likely a RESP port; ${port}`
+      : `the node did not answer in HTTP (${err.message}): is it a RESP port? ${port}`,
+    { cause: err },
+  );
 }
 
 /** abortable resolves like `p`, or rejects with the signal's reason as soon as it aborts. */

@@ -12,6 +12,7 @@ import { Piscina } from 'piscina';
 import { loadConfig } from '../config/load-config.js';
 import { DistkvError } from '../errors.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
+import { preloadFailure } from './redirects.js';
 import { type TargetSpec, type ThreadResult, type ThreadTask } from './load-thread.js';
 import { chooserFor } from './zipf.js';
 
@@ -271,13 +272,7 @@ export async function runLoad(
         return emptyResult(o, label, { keys: set, seconds, rate: set / seconds }, interrupted);
       }
       const errors = results.reduce((s, r) => s + r.errors, 0);
-      if (errors > 0) {
-        const statuses = mergeStatus(results);
-        throw new DistkvError(
-          'INTERNAL',
-          `preload failed: ${errors} of ${o.keys} sets failed (${JSON.stringify(statuses)})`,
-        );
-      }
+      if (errors > 0) throw preloadFailure(label, o.keys, errors, mergeStatus(results));
       preload = { keys: o.keys, seconds, rate: o.keys / seconds };
       counters.fill(0);
     }

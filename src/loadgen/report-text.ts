@@ -2,6 +2,7 @@
  * Text output of a load run: what was run, throughput, percentiles, and errors by status.
  */
 import type { LoadResult } from './loadgen.js';
+import { REDIRECT_ADVICE, redirectCount } from './redirects.js';
 
 const ms = (us: number): string => (us / 1000).toFixed(us < 10_000 ? 2 : 1);
 
@@ -33,6 +34,11 @@ export function formatResult(r: LoadResult): string {
   if (r.errors > 0)
     lines.push(
       `ERRORS      ${r.errors} operations failed (${((100 * r.errors) / Math.max(1, r.requests)).toFixed(2)}%)`,
+    );
+  const redirected = redirectCount(r.by_status);
+  if (redirected > 0)
+    lines.push(
+      `REDIRECTS   307: ${redirected} operations were redirected to the nodes that own their keys (MOVED over RESP); ${REDIRECT_ADVICE}`,
     );
   return `${lines.join('\n')}\n`;
 }

@@ -2,8 +2,10 @@
  * Wire protocols the load generator speaks on its raw keep-alive connections: HTTP/1.1 (distkv's
  * REST API and the bare baseline) and RESP (redis-server). Each encodes a GET or SET request into
  * one buffer and parses a stream of responses into status codes: HTTP statuses as they are, RESP
- * mapped to 200 (value or +OK), 404 (nil) and 500 (-ERR). Only what a benchmark needs: HTTP bodies
- * must have a Content-Length (chunked responses are a protocol error).
+ * mapped to 200 (value or +OK), 404 (nil), and for errors to what HTTP would answer (respErrorStatus):
+ * 307 (-MOVED, -ASK: a redirect to the node owning the key, which raw connections do not follow),
+ * 503 (-TRYAGAIN, -CLUSTERDOWN, -LOADING: try again later) and 500 (any other error). Only what a
+ * benchmark needs: HTTP bodies must have a Content-Length (chunked responses are a protocol error).
  */
 
 /** ResponseParser consumes response bytes and reports each complete response's status. */
@@ -128,13 +130,24 @@ export class RespParser implements ResponseParser {
         onResponse(200);
         continue;
       }
+      const status = type === 0x2d /* - */ ? respErrorStatus(data.subarray(1, eol)) : 200;
       data = data.subarray(eol + 2);
-      if (type === 0x2b /* + */ || type === 0x3a /* : */) onResponse(200);
-      else if (type === 0x2d /* - */) onResponse(500);
+      if (type === 0x2b /* + */ || type === 0x3a /* : */ || type === 0x2d) onResponse(status);
       else throw new Error(`unexpected RESP reply type ${String(type)}`);
     }
     this.buf = data.length === 0 ? Buffer.alloc(0) : Buffer.from(data);
   }
+}
+
+/** RETRY_LATER are the RESP error prefixes that HTTP would answer 503: the request may succeed later. */
+const RETRY_LATER = ['TRYAGAIN', 'CLUSTERDOWN', 'LOADING'];
+
+/** respErrorStatus is the HTTP status of a RESP error (`message`: the line after "-"; see the file's header). */
+export function respErrorStatus(message: Buffer): number {
+  const space = message.indexOf(0x20);
+  const word = message.toString('latin1', 0, space < 0 ? message.length : space);
+  if (word === 'MOVED' || word === 'ASK') return 307;
+  return RETRY_LATER.includes(word) ? 503 : 500;
 }
 
 /** CACHE_MAX_KEYS bounds RequestCache: larger key spaces encode every request afresh. */

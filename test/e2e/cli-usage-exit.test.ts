@@ -60,6 +60,12 @@ describe('CLI option values a node would refuse', () => {
     assert.equal((await cli(['get', 'ttl'])).stdout, 'v0');
   });
 
+  it("exits 2 for --timeout-ms without --w, naming the CLI options (not the client library's timeoutMs and signal)", async () => {
+    const r = await cli(['set', 'tw', 'v', '--timeout-ms', '5']);
+    assertExit(r, USAGE, /--timeout-ms bounds the wait for --w .*give --w N too/);
+    assert.doesNotMatch(r.stderr, /timeoutMs|signal/);
+  });
+
   it('exits 2 for an --if-match that is not a version, on set and on del', async () => {
     assert.equal((await cli(['set', 'cas', 'v0'])).code, 0);
     for (const bad of ['garbage', '00.01', '1.2.3', '"0.1'])

@@ -115,4 +115,16 @@ describe('wire parsers', () => {
         `split at ${at}`,
       );
   });
+
+  it('RESP: errors count as HTTP would answer them (redirect 307, try again 503, else 500), whatever the split', () => {
+    const text =
+      '-MOVED 3999 127.0.0.1:7001\r\n-ASK 1 127.0.0.1:7002\r\n-TRYAGAIN the node is shutting down\r\n' +
+      '-CLUSTERDOWN\r\n-LOADING\r\n-ERR MOVED\r\n-MOVEDX 1\r\n-WRONGTYPE x\r\n';
+    for (let at = 0; at <= text.length; at++)
+      assert.deepEqual(
+        feedSplit(new RespParser(), text, at),
+        [307, 307, 503, 503, 503, 500, 500, 500],
+        `split at ${at}`,
+      );
+  });
 });

@@ -9,9 +9,11 @@
  * and a batch with conditions is all-or-nothing (collection-routes.ts).
  *
  * Every client mistake is a 4xx here, never a silent change of the data: `value_base64` must be
- * canonical base64 (Node's decoder skips bad characters), and a key or value string with a lone
- * UTF-16 surrogate (possible in JSON, not in UTF-8) is refused instead of becoming U+FFFD.
+ * canonical base64 (Node's decoder skips bad characters), a key or value string with a lone
+ * UTF-16 surrogate (possible in JSON, not in UTF-8) is refused instead of becoming U+FFFD, and so is
+ * a body that is not UTF-8 (raw bytes in a string would each become U+FFFD).
  */
+import { isUtf8 } from 'node:buffer';
 import { DistkvError, toDistkvError, type WireError } from '../errors.js';
 import { parseVersion } from '../routing/version.js';
 import { checkKey, isWellFormed } from './request-parse.js';
@@ -44,9 +46,16 @@ export function decodeBase64(text: string, field: string): Buffer {
 
 /** parseBatch parses a batch body; it throws INVALID_BODY when the body is not a list of operations. */
 export function parseBatch(body: Uint8Array, maxKey: number, maxValue: number): BatchOp[] {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  // toString('utf8') would turn bytes that are not UTF-8 into U+FFFD, in keys and values alike.
+  if (!isUtf8(bytes))
+    throw new DistkvError(
+      'INVALID_BODY',
+      'body is not UTF-8, as JSON must be: send a value that is not UTF-8 as value_base64 (a key in a batch is text)',
+    );
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    doc = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new DistkvError('INVALID_BODY', `body is not valid JSON: ${(err as Error).message}`);
   }

@@ -3,12 +3,13 @@
  * the deadline of a head still arriving.
  *
  * A head ends at its blank line; empty lines before a request line are skipped (RFC 9112 section
- * 2.2). Before it is whole, a request line longer than MAX_URL_BYTES is refused as 414 and a head
- * longer than MAX_HEAD_BYTES as 431 (http1-head.ts parses it once whole). A head has `ms` (default
- * HEAD_TIMEOUT_MS) from its first byte (not the empty lines before it) to its blank line: the
- * reader arms the deadline when it finds a head incomplete and clears it when the head is whole;
- * at the deadline it calls `onTimeout`, and the connection decides (408, or `arm` again while it
- * is not reading: then the wait is not the client's).
+ * 2.2). Before it is whole, a request line longer than MAX_URL_BYTES is refused as 414, a head
+ * longer than MAX_HEAD_BYTES as 431, and a request line ended by a bare LF as 400 (its head would
+ * never end; RFC 9112 section 2.2 lets a server refuse it); http1-head.ts parses a head once
+ * whole. A head has `ms` (default HEAD_TIMEOUT_MS) from its first byte (not the empty lines before
+ * it) to its blank line: the reader arms the deadline when it finds a head incomplete and clears it
+ * when the head is whole; at the deadline it calls `onTimeout`, and the connection decides (408,
+ * or `arm` again while it is not reading: then the wait is not the client's).
  */
 import { DistkvError } from '../errors.js';
 import { isHeadError, MAX_HEAD_BYTES, MAX_URL_BYTES, parseHead, type RequestHead } from './http1-head.js';
@@ -54,6 +55,15 @@ export class HeadReader {
       const lineEnd = input.indexOf(10, start);
       if ((lineEnd < 0 ? input.length : lineEnd) - start > MAX_URL_BYTES + 16)
         return { error: new DistkvError('URL_TOO_LONG', `request target is over ${MAX_URL_BYTES} bytes`) };
+      // A request line ended by a bare LF (`printf 'GET / HTTP/1.1\nHost: x\n\n'`) starts a head
+      // whose blank line, searched as CRLF CRLF, never comes: refused now, not 408 at the deadline.
+      if (lineEnd >= start && input[lineEnd - 1] !== 13)
+        return {
+          error: new DistkvError(
+            'BAD_REQUEST',
+            'the request line ends with a bare LF: HTTP/1.1 ends each line of a head with CR LF',
+          ),
+        };
       if (input.length - start > MAX_HEAD_BYTES) return { error: headTooLarge() };
       if (input.length > start) this.arm();
       return { partial: start === 0 ? input : input.subarray(start) };

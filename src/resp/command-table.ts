@@ -18,6 +18,7 @@ import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-sp
 import { COMPAT_COMMANDS } from './command-table-compat.js';
 import { GET_NAME, SET_NAME } from './resp-parser.js';
 import { unknownCommand, unknownSubcommand } from './unknown-command.js';
+import { inTransaction, transactionCommand } from './commands-transaction.js';
 
 export type { CommandSpec } from './command-spec.js';
 
@@ -322,9 +323,10 @@ function namesHeldKey(c: RespConnection, cmd: CommandSpec, args: Buffer[]): bool
  * naming a key that has an ordered write in flight (resp-connection.ts, "Order on a key").
  */
 export function dispatch(c: RespConnection, args: Buffer[]): boolean {
+  if (c.inMulti !== undefined && inTransaction(c, args)) return true;
   const cmd = commandOf(args[0]!);
   if (cmd === undefined) {
-    c.queue.now(c.proto).errorBytes(unknownCommand(args));
+    if (!transactionCommand(c, args)) c.queue.now(c.proto).errorBytes(unknownCommand(args));
     return true;
   }
   if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
@@ -348,12 +350,12 @@ export function dispatch(c: RespConnection, args: Buffer[]): boolean {
  * dispatchGetSet runs a GET (`value` undefined) or a SET of a key and a value only that the parser
  * recognised by its framing (resp-parser.ts `OnGetSet`), through the functions `get` and `set`
  * run, with the checks of `dispatch` that can apply (authentication is left to the general path by
- * the parser): it returns false, without running it, while the node drains or while the
- * connection has an ordered write in flight, for `dispatch` to give the `-TRYAGAIN` or keep the
- * command waiting.
+ * the parser): it returns false, without running it, while the node drains, while the
+ * connection has an ordered write in flight or is inside MULTI, for `dispatch` to give the
+ * `-TRYAGAIN`, keep the command waiting or refuse it.
  */
 export function dispatchGetSet(c: RespConnection, key: Uint8Array, value: Uint8Array | undefined): boolean {
-  if (c.holdsKeys || c.ctx.draining()) return false;
+  if (c.holdsKeys || c.ctx.draining() || c.inMulti !== undefined) return false;
   if (value === undefined) strings.getKey(c, key);
   else strings.setKey(c, key, value);
   return true;

@@ -68,6 +68,11 @@ export class RespConnection {
   proto: ProtocolVersion = 2;
   /** readonly is set by READONLY: reads may be served by this node's replicas. */
   readonly = false;
+  /**
+   * inMulti is set by MULTI until EXEC or DISCARD: 'empty' while no command was sent inside it,
+   * 'refused' after one was (commands-transaction.ts: distkv refuses every command of a transaction).
+   */
+  inMulti: 'empty' | 'refused' | undefined = undefined;
   name = '';
   /** lastWrites holds, per store, the seq of this connection's newest acknowledged write (for WAIT). */
   readonly lastWrites = new Map<number, number>();

@@ -144,6 +144,18 @@ describe('hostile clients of the HTTP/1.1 server', () => {
     }
   });
 
+  it('refuses at once a request line ended by a bare LF (printf without \\r) instead of waiting for the head deadline', async () => {
+    // The head could never end: its blank line is searched as CRLF CRLF. Before, the client waited
+    // the whole head deadline (10 s) and got 408 "request head not received whole".
+    for (const wire of ['GET /now?lf HTTP/1.1\nHost: t\n\n', 'GET /now?lf HTTP/1.1\n']) {
+      const t0 = performance.now();
+      const r = await exchange(t.port, wire, { count: 1, timeoutMs: 5000 });
+      assert.equal(r.responses[0]?.status, 400, JSON.stringify(wire));
+      assert.match(r.responses[0].body.toString(), /bare LF/);
+      assert.ok(performance.now() - t0 < 2000, `answered after ${Math.round(performance.now() - t0)} ms`);
+    }
+  });
+
   it('answers OPTIONS * with the server methods, and refuses the target * with any other method', async () => {
     const r = await exchange(t.port, 'OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n' + get('/now?next'), {
       count: 2,

@@ -11,6 +11,7 @@ import {
   worstLag,
 } from '../../src/http/scatter-merge.js';
 import type { Target } from '../../src/server/node-plan.js';
+import { DistkvError } from '../../src/errors.js';
 import { errorCode } from '../helpers/error-code.js';
 
 const local = (store: number, role: 'leader' | 'replica' = 'leader'): Target => ({
@@ -145,6 +146,34 @@ describe('batch parsing and planning', () => {
       'INVALID_BODY',
     );
     assert.deepEqual(parse({ ops: [{ op: 'delete', key: 'a' }] }), [{ op: 'delete', key: 'a' }]);
+  });
+
+  it('refuses a body that is not UTF-8 instead of storing U+FFFD in place of its bytes', () => {
+    // Raw bytes in a JSON string (a client that writes bytes, not UTF-8) were decoded lossily:
+    // "k\xff" was stored as "k\ufffd" and the value "v\xc3(" as "v\ufffd(", and the batch
+    // answered ok. The bytes belong in value_base64.
+    const raw = (json: string, bytes: number[]): Buffer =>
+      Buffer.concat([
+        Buffer.from(json.slice(0, json.indexOf('#'))),
+        Buffer.from(bytes),
+        Buffer.from(json.slice(json.indexOf('#') + 1)),
+      ]);
+    for (const body of [
+      raw('{"ops":[{"op":"set","key":"k#","value":"v"}]}', [0xff]),
+      raw('[{"op":"set","key":"k","value":"v#("}]', [0xc3]),
+      raw('[{"op":"delete","key":"#"}]', [0xed, 0xa0, 0x80]),
+    ]) {
+      assert.throws(
+        () => parseBatch(body, 1024, 16),
+        (err: Error) =>
+          err instanceof DistkvError && err.code === 'INVALID_BODY' && /not UTF-8/.test(err.message),
+        body.toString('latin1'),
+      );
+    }
+    // Valid UTF-8 beyond ASCII is untouched.
+    assert.deepEqual(parseBatch(Buffer.from('[{"op":"set","key":"é","value":"😀"}]'), 1024, 16), [
+      { op: 'set', key: 'é', value: Buffer.from('😀') },
+    ]);
   });
 
   it('answers an invalid operation in its place: bad base64, a lone surrogate, a long value, a missing key', () => {

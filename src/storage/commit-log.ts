@@ -195,7 +195,9 @@ export class CommitLog {
 
   /**
    * trim deletes the oldest sealed segments no attached store needs any more (see the module
-   * comment); returns how many.
+   * comment); returns how many. It never throws (its callers are a store's flush and compaction,
+   * whose failure here would end the worker thread): a segment it cannot delete stays, with every
+   * later one, for the next trim, so the segments left keep consecutive numbers.
    */
   trim(): number {
     if (!this.trimming || this.writer.isClosed) return 0;
@@ -203,9 +205,25 @@ export class CommitLog {
     const needs = [...this.members.values(), ...this.departed.values()];
     const pinned = this.held.size === 0 ? this.pinned : new Set([...this.pinned, ...this.held.keys()]);
     const n = trimmable(this.all, needs, pinned, this.opts.retentionBytes);
-    if (n === 0) return 0;
-    for (const s of this.all.splice(0, n)) this.opts.vfs.unlink(s.path);
-    this.opts.vfs.syncDir(this.opts.dir);
-    return n;
+    let deleted = 0;
+    try {
+      for (; deleted < n; deleted++) this.opts.vfs.unlink(this.all[deleted]!.path);
+    } catch (err) {
+      this.opts.log?.warn(
+        { err: (err as Error).message, dir: this.opts.dir, segment: this.all[deleted]?.path },
+        'could not delete a commit log segment no store needs; the next trim tries again',
+      );
+    }
+    if (deleted === 0) return 0;
+    this.all.splice(0, deleted);
+    try {
+      this.opts.vfs.syncDir(this.opts.dir);
+    } catch (err) {
+      this.opts.log?.warn(
+        { err: (err as Error).message, dir: this.opts.dir },
+        'could not sync the commit log directory after deleting segments',
+      );
+    }
+    return deleted;
   }
 }

@@ -71,6 +71,9 @@ describe('compaction triggers', () => {
   it('flushes the memtable and compacts runs into LMDB once the store has been idle', async () => {
     const s = await open(tempDir(after), { idleCompactMs: 200 });
     await fill(s, 200);
+    // The 200th write may have just filled a memtable (where depends on ENTRY_OVERHEAD): one more then.
+    let n = 200;
+    if (s.stats().memtableKeys === 0) await s.put(key(n), Buffer.alloc(100, n++ % 251));
     assert.ok(Number(s.stats().runs) >= 2, 'the writes left runs behind');
     assert.ok(Number(s.stats().runs) <= 8, 'fewer runs than max_runs: the run count alone would not compact');
     assert.ok(Number(s.stats().memtableKeys) > 0, 'and a memtable');
@@ -81,8 +84,8 @@ describe('compaction triggers', () => {
     );
     const st = s.stats();
     assert.ok(Number(st.compactionsForIdle) >= 1);
-    assert.equal(st.lmdbKeys, 200, 'every key is in LMDB');
-    for (let i = 0; i < 200; i++) assert.equal(s.get(key(i))?.[0], i % 251, `key ${i} survives`);
+    assert.equal(st.lmdbKeys, n, 'every key is in LMDB');
+    for (let i = 0; i < n; i++) assert.equal(s.get(key(i))?.[0], i % 251, `key ${i} survives`);
     await s.close();
   });
 

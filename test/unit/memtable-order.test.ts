@@ -2,11 +2,11 @@
  * When a memtable keeps its keys in order (src/storage/memtable.ts, "Key order"): one ordered read
  * now and then (the expiry scan of a store that becomes leader) must not make every later new key
  * pay for an order, while scans interleaved with writes keep one (a tree) instead of sorting the
- * whole memtable per scan. Kept order shows in `memoryBytes` (ENTRY_OVERHEAD per key).
+ * whole memtable per scan. Kept order shows in `memoryBytes` (ORDER_OVERHEAD per key).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ENTRY_OVERHEAD, Memtable } from '../../src/storage/memtable.js';
+import { ORDER_OVERHEAD, Memtable } from '../../src/storage/memtable.js';
 
 const key = (i: number): string => `k${String(i).padStart(6, '0')}`;
 const value = Buffer.from('v');
@@ -50,7 +50,7 @@ describe('memtable key order', () => {
         plain.apply(key(i), 5000 + i, value);
       }
       if (round >= 2)
-        assert.equal(orderOverhead(m, plain), (1005 + round * 5) * ENTRY_OVERHEAD, `round ${round}`);
+        assert.equal(orderOverhead(m, plain), (1005 + round * 5) * ORDER_OVERHEAD, `round ${round}`);
     }
   });
 });

@@ -14,7 +14,7 @@
  * An expired value is kept, expiry and all, until a newer record of its key (the leader's expire
  * record, TYPE_EXPIRE, a tombstone) reaches compaction with it: reads hide it by the clock anyway,
  * but the leader's reaper logs that record only while the key still holds the expiring write
- * (src/worker/store-writes.ts), and a store that becomes a leader finds what to expire by listing
+ * (src/worker/expiry-records.ts), and a store that becomes a leader finds what to expire by listing
  * it (src/worker/expiry-scan.ts). Dropping it first would lose the expire event for good.
  */
 import type { LevelWrite, LmdbLevel } from './lmdb-level.js';

@@ -133,7 +133,13 @@ export class FlushQueue {
       } finally {
         for (const w of this.stallWaiters.splice(0)) w();
       }
-      t.flushed(m);
+      try {
+        t.flushed(m);
+      } catch (err) {
+        // The memtable is in a run either way: what follows a flush (the log's trim) must not end
+        // the loop, whose rejection nothing awaits (in a worker it would end the thread).
+        t.log?.error({ err: (err as Error).message, dir: t.dir }, 'after a memtable flush');
+      }
       if (t.isClosed()) return;
     }
   }

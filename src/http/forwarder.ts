@@ -110,7 +110,9 @@ export class Forwarder {
     if (body.missing_shards !== undefined && body.missing_shards.length > 0)
       throw new DistkvError(
         'SHARD_UNREACHABLE',
-        `${owner} does not host shard ${body.missing_shards.join(', ')} (is its data directory complete?)`,
+        bounds.leaderOnly === true
+          ? `${owner} does not lead shard ${body.missing_shards.join(', ')} now (a failover may have moved it: retry)`
+          : `${owner} does not host shard ${body.missing_shards.join(', ')} (is its data directory complete?)`,
       );
     return {
       entries: body.items.map((i) => ({

@@ -63,3 +63,23 @@ describe('Forwarder.scan', () => {
     );
   });
 });
+
+describe('Forwarder.scan, a shard the owner reports missing', () => {
+  it('says the owner no longer leads it when the part reads leaders only, and asks about its data directory otherwise', async () => {
+    const owner = await startTwinServer((url) =>
+      url.startsWith('/kv?') ? { items: [], next: null, partial: true, missing_shards: [3] } : undefined,
+    );
+    twins.push(owner);
+    const messageOf = async (leaderOnly: boolean): Promise<string> => {
+      const bounds = { limit: 10, maxBytes: 1000, leaderOnly };
+      const err = await forwarder.scan(owner.address, [3], Buffer.alloc(0), undefined, bounds).then(
+        () => assert.fail('a missing shard is an error'),
+        (e: Error) => e,
+      );
+      assert.equal((err as { code?: string }).code, 'SHARD_UNREACHABLE');
+      return err.message;
+    };
+    assert.match(await messageOf(true), /does not lead shard 3 now \(a failover may have moved it: retry\)/);
+    assert.match(await messageOf(false), /does not host shard 3 \(is its data directory complete\?\)/);
+  });
+});

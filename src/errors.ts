@@ -63,6 +63,8 @@ export const ERROR_CATALOGUE = {
   UNAVAILABLE: { status: 503 },
   /** thrown when the node is draining for shutdown. */
   DRAINING: { status: 503 },
+  /** thrown while the node is starting (its stores are not open yet): nothing was executed, so any request may be sent again. */
+  STARTING: { status: 503 },
   /** thrown when a write reaches a shard whose leader is being switched (retry after Retry-After seconds). */
   SWITCHING_LEADER: { status: 503 },
   /** thrown when a shard's owner cannot be reached. */

@@ -7,7 +7,7 @@
  * read again: unchanged means the copy is exactly the shard at S ("consistent"); otherwise the shard
  * is copied again, up to --retries times. A shard that never holds still fails the backup unless
  * --allow-fuzzy. A shard whose leader cannot be reached or no longer leads it (a failover during
- * the backup: SHARD_UNREACHABLE, WRONG_NODE, SWITCHING_LEADER, DRAINING, UNAVAILABLE) is copied
+ * the backup: SHARD_UNREACHABLE, WRONG_NODE, SWITCHING_LEADER, DRAINING, STARTING, UNAVAILABLE) is copied
  * again from the leader a reloaded map names, for up to FAILOVER_WAIT_MS; a copy counts as
  * consistent only when the node it came from still leads the shard at the copy's seq. The file is
  * written as FILE.partial and renamed when whole.
@@ -37,7 +37,14 @@ const DEFAULT_RETRIES = 3;
 const FAILOVER_WAIT_MS = 30000;
 const FAILOVER_RETRY_MS = 500;
 /** MOVING are the refusals of a leader that is down, stopping or handing the shard over: a newer map names where to copy it from. */
-const MOVING = new Set(['SHARD_UNREACHABLE', 'WRONG_NODE', 'SWITCHING_LEADER', 'DRAINING', 'UNAVAILABLE']);
+const MOVING = new Set([
+  'SHARD_UNREACHABLE',
+  'WRONG_NODE',
+  'SWITCHING_LEADER',
+  'DRAINING',
+  'STARTING',
+  'UNAVAILABLE',
+]);
 /**
  * copyShard streams one shard's snapshot from `origin` into the sink; returns its seq and key
  * count. A connection that fails (refused, reset, cut mid-stream) is SHARD_UNREACHABLE naming the

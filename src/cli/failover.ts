@@ -126,7 +126,7 @@ async function call(url: string, token: string, init: RequestInit = {}): Promise
 }
 
 /**
- * refusal rebuilds a node's error answer with its own code (UNAVAILABLE while it starts,
+ * refusal rebuilds a node's error answer with its own code (STARTING while it starts,
  * UNAUTHORIZED without the token), naming the call. A 400 stays INTERNAL: the node refused what
  * this command built, which is no mistake of the user's (and must not exit 2).
  */

@@ -17,7 +17,7 @@ import type { Handler } from './router.js';
 export function notServingError(phase: 'starting' | 'draining'): DistkvError {
   return phase === 'draining'
     ? new DistkvError('DRAINING', 'node is shutting down; retry on another node or after restart')
-    : new DistkvError('UNAVAILABLE', 'node is starting; its stores are not open yet');
+    : new DistkvError('STARTING', 'node is starting; its stores are not open yet');
 }
 
 /** RouteOptions: `always` serves the route while starting and draining too (no 503). */

@@ -5,7 +5,7 @@
  */
 import { isErrorCode, type WireError } from '../errors.js';
 
-const RETRY_CODES = new Set(['UNAVAILABLE', 'DRAINING', 'SHARD_UNREACHABLE']);
+const RETRY_CODES = new Set(['UNAVAILABLE', 'DRAINING', 'STARTING', 'SHARD_UNREACHABLE']);
 
 /** errorText returns the RESP error text for an ST_ERROR reply body. */
 export function errorText(value: Uint8Array): string {

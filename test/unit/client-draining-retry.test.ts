@@ -1,6 +1,6 @@
 /**
- * A node that answers 503 DRAINING is stopping and refused the request before running it
- * (src/http/route.ts): the client looks for a newer map and sends it again, conditional writes and
+ * A node that answers 503 DRAINING or STARTING is stopping or starting and refused the request
+ * before running it (src/http/route.ts): the client looks for a newer map and sends it again, conditional writes and
  * batches too, within its retries. UNAVAILABLE may come after a worker died with the request in
  * flight, so only a call that may be repeated is sent again after it. Twins here: A answers
  * /cluster (shard 0 at A, at B once A has refused a request) and refuses every key request; B
@@ -73,20 +73,23 @@ async function withClient<T>(f: (c: DistkvClient) => Promise<T>): Promise<T> {
 }
 
 describe('client retry of a refused request', () => {
-  it('sends a conditional write refused with DRAINING again, to the leader a newer map names', async () => {
-    refusal = 'DRAINING';
-    const version = await withClient((c) => c.putVersioned('k', 'v', { ifMatch: '1.1' }));
-    assert.equal(version, '1.2');
-    assert.equal(refused, 1);
-    assert.deepEqual(taken, ['PUT /kv/k']);
-  });
+  // STARTING: the node's stores are not open yet (route.ts), nothing ran.
+  for (const code of ['DRAINING', 'STARTING']) {
+    it(`sends a conditional write refused with ${code} again, to the leader a newer map names`, async () => {
+      refusal = code;
+      const version = await withClient((c) => c.putVersioned('k', 'v', { ifMatch: '1.1' }));
+      assert.equal(version, '1.2');
+      assert.equal(refused, 1);
+      assert.deepEqual(taken, ['PUT /kv/k']);
+    });
 
-  it('sends a batch refused with DRAINING again', async () => {
-    refusal = 'DRAINING';
-    const results = await withClient((c) => c.batch([{ op: 'set', key: 'k', value: 'v' }]));
-    assert.equal(results[0]?.ok, true);
-    assert.deepEqual(taken, ['POST /kv/_batch']);
-  });
+    it(`sends a batch refused with ${code} again`, async () => {
+      refusal = code;
+      const results = await withClient((c) => c.batch([{ op: 'set', key: 'k', value: 'v' }]));
+      assert.equal(results[0]?.ok, true);
+      assert.deepEqual(taken, ['POST /kv/_batch']);
+    });
+  }
 
   it('sends a read refused with UNAVAILABLE again', async () => {
     refusal = 'UNAVAILABLE';

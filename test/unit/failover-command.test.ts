@@ -117,12 +117,12 @@ describe('distkv failover', () => {
     );
   });
 
-  it("keeps a node's error code when it refuses a call (a node still starting: UNAVAILABLE, not INTERNAL)", async () => {
+  it("keeps a node's error code when it refuses a call (a node still starting: STARTING, not INTERNAL)", async () => {
     const starting = await startTwinServer((url) =>
       url === '/cluster'
         ? { map, shards: [] }
         : new TwinStatus(503, {
-            error: { code: 'UNAVAILABLE', message: 'node is starting; its stores are not open yet' },
+            error: { code: 'STARTING', message: 'node is starting; its stores are not open yet' },
           }),
     );
     try {
@@ -130,7 +130,7 @@ describe('distkv failover', () => {
       const m = map;
       map = { ...m, shards: [{ ...m.shards[0]!, leader: starting.address }] };
       await assert.rejects(plannedTo(starting.address, target.address), (err: unknown) => {
-        assert.ok(err instanceof DistkvError && err.code === 'UNAVAILABLE', String(err));
+        assert.ok(err instanceof DistkvError && err.code === 'STARTING', String(err));
         assert.match(err.message, /\/_admin\/fence.*: node is starting/);
         return true;
       });

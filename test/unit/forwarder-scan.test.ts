@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { DistkvError } from '../../src/errors.js';
 import { Forwarder } from '../../src/http/forwarder.js';
 import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
 
@@ -74,9 +75,9 @@ describe('Forwarder.scan, a shard the owner reports missing', () => {
       const bounds = { limit: 10, maxBytes: 1000, leaderOnly };
       const err = await forwarder.scan(owner.address, [3], Buffer.alloc(0), undefined, bounds).then(
         () => assert.fail('a missing shard is an error'),
-        (e: Error) => e,
+        (e: unknown) => e,
       );
-      assert.equal((err as { code?: string }).code, 'SHARD_UNREACHABLE');
+      assert.ok(err instanceof DistkvError && err.code === 'SHARD_UNREACHABLE', String(err));
       return err.message;
     };
     assert.match(await messageOf(true), /does not lead shard 3 now \(a failover may have moved it: retry\)/);

@@ -94,9 +94,10 @@ export class ChunkedDecoder {
         // Only SP and HTAB around the size (BWS, RFC 9112 section 7.1.1): String.trim also drops
         // VT, FF and NBSP, reading as hex a size that a proxy in front may frame otherwise.
         const hex = (semi < 0 ? text : text.slice(0, semi)).replace(BWS_AROUND, '');
-        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) return `chunk size "${hex.slice(0, 20)}" is not hexadecimal`;
-        const size = parseInt(hex, 16);
-        if (size > MAX_CHUNK_SIZE) return 'chunk size too large';
+        if (!/^[0-9a-fA-F]+$/.test(hex)) return `chunk size "${hex.slice(0, 20)}" is not hexadecimal`;
+        // (leading zeros are allowed: a size of any length that parses within the limit is taken)
+        const size = hex.length > 12 && !/^0*[0-9a-fA-F]{1,12}$/.test(hex) ? Infinity : parseInt(hex, 16);
+        if (size > MAX_CHUNK_SIZE) return `chunk size 0x${hex.slice(0, 20)} is over ${MAX_CHUNK_SIZE} bytes`;
         if (size === 0) this.state = TRAILER;
         else {
           this.remaining = size;

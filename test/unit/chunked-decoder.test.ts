@@ -62,6 +62,14 @@ describe('chunked body decoding', () => {
     assert.match(decode(Buffer.from('2\r\nabc\r\n0\r\n\r\n'), []).error ?? '', /longer than its size/);
     assert.match(decode(Buffer.from('1'.repeat(5000)), []).error ?? '', /too long/);
     assert.match(decode(Buffer.from('-1\r\n'), []).error ?? '', /not hexadecimal/);
+    // Hexadecimal, only too large: said so (it was called "not hexadecimal").
+    for (const size of ['f'.repeat(20), 'f'.repeat(13)])
+      assert.match(
+        decode(Buffer.from(`${size}\r\n`), []).error ?? '',
+        /chunk size 0xf+ is over \d+ bytes/,
+        size,
+      );
+    assert.equal(decode(Buffer.from(`${'0'.repeat(15)}1\r\na\r\n0\r\n\r\n`), []).body.toString(), 'a');
   });
 
   it('takes SP and HTAB around a size, and refuses a size padded with VT, FF or NBSP', () => {

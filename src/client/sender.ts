@@ -14,11 +14,12 @@
  * never made: NOT_SENT_CODES). A write whose connection failed or timed out after it was sent
  * rejects with OutcomeUnknownError at once: sent again, it could land after another client's later
  * write and undo it, or apply twice around a failover. With the same backoff and bound, a read
- * refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING or STARTING (not executed), is sent
- * again, then rejects with that error; each retry follows the shard's leader if a newer map moves
- * it. An answer whose `X-Distkv-Map` version is above the client's makes it look for that map at every node (topology.ts, `learnOf`); a
- * request held by a leader switch (503 SWITCHING_LEADER, not executed: writes too) is sent again
- * after a short wait, up to SWITCH_WAIT_MS, following the shard's leader if a newer map moves it.
+ * refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING or STARTING (not
+ * executed), is sent again, then rejects with that error; each retry follows the shard's leader
+ * if a newer map moves it. An answer whose `X-Distkv-Map` version is above the client's makes it
+ * look for that map at every node (topology.ts, `learnOf`); a request held by a leader switch
+ * (503 SWITCHING_LEADER, not executed: writes too) is sent again after a short wait, up to
+ * SWITCH_WAIT_MS, following the shard's leader if a newer map moves it.
  * Any other status from 400 up (but a 404 of a key read) rejects as the server's catalogue error.
  */
 import { DistkvError, OutcomeUnknownError } from '../errors.js';
@@ -135,9 +136,10 @@ export class Sender {
         continue;
       }
       // DRAINING and STARTING (the node is stopping or starting: route.ts refuses before any
-      // handler runs) were not executed, so any call may be sent again; UNAVAILABLE may come after a worker died with the
-      // request in flight (worker-pool.ts), so only a read is. Either way the node is not serving
-      // now: look for a newer map that names another leader of the shard.
+      // handler runs) were not executed, so any call may be sent again; UNAVAILABLE may come
+      // after a worker died with the request in flight (worker-pool.ts), so only a read is.
+      // Either way the node is not serving now: look for a newer map that names another leader
+      // of the shard.
       if (res.status === 503 && attempt < this.retries && mayResend(res.body, read)) {
         await backOff();
         continue;

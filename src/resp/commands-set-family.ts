@@ -138,6 +138,10 @@ export function setex(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => 
  * the worker (src/worker/key-gates.ts), so later commands on them stay in order.
  */
 export function msetnx(c: RespConnection, args: Buffer[]): void {
+  for (let i = 2; i < args.length; i += 2) if (tooLarge(c, args[i]!)) return;
+  // As Redis Cluster: the keys are redirected before the pairs are counted (a key without its value too).
+  const t = routeKeys(c, args, 1, -1, 2, true);
+  if (t === undefined) return;
   if (args.length % 2 === 0) {
     c.queue.now(c.proto).error("ERR wrong number of arguments for 'msetnx' command");
     return;
@@ -146,9 +150,6 @@ export function msetnx(c: RespConnection, args: Buffer[]): void {
     c.queue.now(c.proto).error(`ERR MSETNX takes at most ${MAX_TXN_WRITES} keys in distkv`);
     return;
   }
-  for (let i = 2; i < args.length; i += 2) if (tooLarge(c, args[i]!)) return;
-  const t = routeKeys(c, args, 1, -2, 2, true);
-  if (t === undefined) return;
   const subs: TxnSub[] = [];
   for (let i = 1; i < args.length; i += 2) {
     const ext = encodeExt({ flags: COND_IF_NONE_MATCH, ifSeq: 0, expiresAtMs: 0 }, args[i + 1]);

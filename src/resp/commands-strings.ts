@@ -322,13 +322,14 @@ function writeCount(w: RespWriter, g: Gather): void {
 
 /** mset: MSET key value [key value ...]. */
 export function mset(c: RespConnection, args: Buffer[]): void {
+  for (let i = 2; i < args.length; i += 2) if (tooLarge(c, args[i]!)) return;
+  // As Redis Cluster: the keys are redirected before the pairs are counted (a key without its value too).
+  const t = routeKeys(c, args, 1, -1, 2, true);
+  if (t === undefined) return;
   if (args.length % 2 === 0) {
     c.queue.now(c.proto).error("ERR wrong number of arguments for 'mset' command");
     return;
   }
-  for (let i = 2; i < args.length; i += 2) if (tooLarge(c, args[i]!)) return;
-  const t = routeKeys(c, args, 1, -2, 2, true);
-  if (t === undefined) return;
   const submitPair: SubmitOne = (conn, target, i, handler) => {
     submit(conn, target, OP_PUT, args[2 * i + 1]!, args[2 * i + 2], handler);
   };

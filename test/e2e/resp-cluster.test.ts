@@ -66,10 +66,17 @@ describe('RESP cluster mode over three processes', () => {
       ['GETRANGE', key, 'a', 'b'],
       ['SETRANGE', key, '-1', 'v'],
       ['GETEX', key, 'BADOPT'],
+      // a key without its value: Redis redirects on the keys, then counts the pairs
+      ['MSET', key, 'v', key],
+      ['MSETNX', key, 'v', key],
     ];
     for (const args of bad) assert.equal((await redisCli(nodes[0]!, args)).trim(), moved, args.join(' '));
     // Its owner reads them and refuses them.
     assert.equal((await redisCli(nodes[1]!, bad[0]!)).trim(), 'ERR syntax error');
+    assert.equal(
+      (await redisCli(nodes[1]!, ['MSET', key, 'v', key])).trim(),
+      "ERR wrong number of arguments for 'mset' command",
+    );
     assert.equal(
       (await redisCli(nodes[0]!, bad[0]!, ['-c'])).trim(),
       'ERR syntax error',

@@ -113,7 +113,8 @@ describe('RESP argument edge cases, answered as Redis answers them', () => {
         ['SELECT', '01'],
         ['SELECT', '-0'],
         ['MGET'],
-        ['MSET', 'a', '1', 'b'],
+        // (one slot: keys of two slots get CROSSSLOT first, as in Redis Cluster)
+        ['MSET', '{t}a', '1', '{t}b'],
       ]),
       '-ERR value is not an integer or out of range\r\n'.repeat(3) +
         '+OK\r\n-ERR increment or decrement would overflow\r\n-ERR syntax error\r\n-ERR invalid cursor\r\n' +

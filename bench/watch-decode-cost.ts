@@ -14,7 +14,7 @@
  * the medians and spreads are printed at the end. Nothing is kept across events (a counter
  * takes what a caller reads), so the garbage each way makes is collected as it would be.
  *
- * Usage: node dist/bench/watch-decode-cost.js --before DIR [--rounds 7] [--events 200000]
+ * Usage: node dist/bench/watch-decode-cost.js --before DIR [--rounds 7] [--events 200000] [--rows hub,...]
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -32,6 +32,8 @@ import { printHeader } from './micro/header.js';
 const BEFORE = arg('before', '');
 const ROUNDS = Number(arg('rounds', '7'));
 const EVENTS = Number(arg('events', '200000'));
+// which rows to run (default all)
+const ROWS = arg('rows', 'client apply,client all,hub').split(',');
 const SHARDS = 4;
 const BATCH = 400;
 const VALUE = Buffer.from('v'.repeat(100));
@@ -124,10 +126,13 @@ async function main(): Promise<void> {
     >),
     ...((await import(dir('src/routing/version.js'))) as Pick<LegacyModules, 'parseVersion'>),
   };
+  // (DIR's batchEpochs when it has one: a build before it scanned the history per record)
+  const beforeEvent = (await import(dir('src/watch/watch-event.js'))) as Partial<HubModules> &
+    Pick<HubModules, 'sharedBlock'>;
   const beforeHub: HubModules = {
-    batchEpochs: undefined,
+    batchEpochs: beforeEvent.batchEpochs,
     ...((await import(dir('src/watch/store-log.js'))) as Pick<HubModules, 'decodeLog'>),
-    ...((await import(dir('src/watch/watch-event.js'))) as Pick<HubModules, 'sharedBlock'>),
+    sharedBlock: beforeEvent.sharedBlock,
   };
   const thisHub: HubModules = {
     decodeLog: storeLog.decodeLog,
@@ -137,7 +142,7 @@ async function main(): Promise<void> {
   const chunks = stream();
   const bytes = logBatch();
   const batches = Math.ceil(EVENTS / BATCH);
-  const runs: Record<string, (() => Promise<void> | void)[]> = {
+  const rows: Record<string, (() => Promise<void> | void)[]> = {
     'client apply': [() => newClient(chunks, apply), () => void legacyChanges(chunks, true, apply, before)],
     'client all': [() => newClient(chunks, all), () => void legacyChanges(chunks, true, all, before)],
     hub: [
@@ -149,6 +154,7 @@ async function main(): Promise<void> {
       },
     ],
   };
+  const runs = Object.fromEntries(Object.entries(rows).filter(([name]) => ROWS.includes(name)));
   const results: Record<string, { after: number[]; before: number[] }> = {};
   for (const [name, [after, old]] of Object.entries(runs)) {
     const r = (results[name] = { after: [] as number[], before: [] as number[] });

@@ -58,6 +58,54 @@ export interface LogRecord {
 }
 
 /**
+ * LogView is a LogRecord read where it lies in a batch's bytes: its key and value are views made
+ * only when asked for (`key`, `value`). A broadcast's encoder copies the bytes from `bytes` by
+ * their offsets and never asks (watch-binary-format.ts `changeFrames`), which saves the two views
+ * per record a busy broadcast spent most of its decoding on (docs/performance.md, session 38's
+ * "Watch" section).
+ */
+export class LogView implements LogRecord {
+  readonly kind: EventKind;
+  readonly seq: number;
+  /** bytes is the batch's buffer; the key is bytes[keyStart, keyEnd), a put's value bytes[valueStart, valueEnd). */
+  readonly bytes: Buffer;
+  readonly keyStart: number;
+  readonly keyEnd: number;
+  readonly valueStart: number;
+  /** valueEnd is -1 for a record without a value (delete, expire). */
+  readonly valueEnd: number;
+  private keyView: Buffer | undefined = undefined;
+  private valueView: Buffer | undefined = undefined;
+
+  constructor(
+    kind: EventKind,
+    seq: number,
+    bytes: Buffer,
+    keyStart: number,
+    keyEnd: number,
+    valueStart: number,
+    valueEnd: number,
+  ) {
+    this.kind = kind;
+    this.seq = seq;
+    this.bytes = bytes;
+    this.keyStart = keyStart;
+    this.keyEnd = keyEnd;
+    this.valueStart = valueStart;
+    this.valueEnd = valueEnd;
+  }
+
+  get key(): Buffer {
+    return (this.keyView ??= this.bytes.subarray(this.keyStart, this.keyEnd));
+  }
+
+  get value(): Buffer | undefined {
+    if (this.valueEnd < 0) return undefined;
+    return (this.valueView ??= this.bytes.subarray(this.valueStart, this.valueEnd));
+  }
+}
+
+/**
  * decodeLog decodes a batch of records (as `readLog` returns them). The record types follow
  * docs/wal-format.md: a put, a delete, and (with TTL) a put carrying an expiry and the leader's
  * ordered delete of an expired key; any other type, or a record whose framing does not hold, is
@@ -75,13 +123,14 @@ export function decodeLog(buf: Buffer): LogRecord[] {
     if (damage !== undefined)
       throw new DistkvError('CORRUPTION', `watch: log batch at offset ${offset}: ${damage}`);
     offset = v.end;
-    const key = buf.subarray(v.keyStart, v.keyEnd);
     const type: number = v.type;
-    if (type === TYPE_PUT || type === TYPE_PUT_TTL)
-      out.push({ kind: 'put', seq: v.seq, key, value: buf.subarray(v.valueStart, v.end) });
-    else if (type === TYPE_DELETE) out.push({ kind: 'delete', seq: v.seq, key, value: undefined });
-    else if (type === TYPE_EXPIRE) out.push({ kind: 'expire', seq: v.seq, key, value: undefined });
+    let kind: EventKind;
+    if (type === TYPE_PUT || type === TYPE_PUT_TTL) kind = 'put';
+    else if (type === TYPE_DELETE) kind = 'delete';
+    else if (type === TYPE_EXPIRE) kind = 'expire';
     else throw new DistkvError('CORRUPTION', `watch: unknown record type ${type} at seq ${v.seq}`);
+    const valueEnd = kind === 'put' ? v.end : -1;
+    out.push(new LogView(kind, v.seq, buf, v.keyStart, v.keyEnd, v.valueStart, valueEnd));
   }
   return out;
 }

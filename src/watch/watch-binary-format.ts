@@ -40,7 +40,7 @@
  * version 1 answers it to a client asking for version 2). watch-binary-reader.ts decodes both.
  */
 import { hasPrefix } from '../util/bytes.js';
-import type { LogRecord } from './store-log.js';
+import { type LogRecord, LogView } from './store-log.js';
 
 /** BINARY_MEDIA_TYPE is the Accept value that asks for this stream, and its Content-Type. */
 export const BINARY_MEDIA_TYPE = 'application/vnd.distkv.watch';
@@ -148,18 +148,69 @@ function changeFramesV1(
   return out;
 }
 
-/** V2Change is one record of a version 2 block, measured before it is written. */
-interface V2Change {
-  r: LogRecord;
-  key: Buffer;
-  value: Buffer | undefined;
-  /** epoch is set on an absolute change; undefined on a delta one. */
-  epoch: number | undefined;
-  /** head is the body's bytes before the key: the change's numbers and the key's length. */
-  head: number;
-  body: number;
+/**
+ * keyHasPrefix is hasPrefix(r.key, prefix), read in place for a LogView (no view of its key made).
+ */
+function keyHasPrefix(r: LogRecord, prefix: Buffer): boolean {
+  if (!(r instanceof LogView)) return hasPrefix(r.key, prefix);
+  if (r.keyEnd - r.keyStart < prefix.length) return false;
+  const b = r.bytes;
+  const k = r.keyStart;
+  for (let i = 0; i < prefix.length; i++) if (b[k + i] !== prefix[i]) return false;
+  return true;
 }
 
+/**
+ * copyChange writes a change's key and (with `values`) its value at `at` and returns the end: from
+ * a LogView's bytes by their offsets (one copy when the value follows the key), else from r.key and
+ * r.value.
+ */
+function copyChange(r: LogRecord, values: boolean, out: Buffer, at: number): number {
+  if (r instanceof LogView) {
+    const b = r.bytes;
+    if (!values || r.valueEnd < 0) return at + b.copy(out, at, r.keyStart, r.keyEnd);
+    if (r.valueStart === r.keyEnd) return at + b.copy(out, at, r.keyStart, r.valueEnd);
+    at += b.copy(out, at, r.keyStart, r.keyEnd);
+    return at + b.copy(out, at, r.valueStart, r.valueEnd);
+  }
+  at += r.key.copy(out, at);
+  const value = values ? r.value : undefined;
+  return value === undefined ? at : at + value.copy(out, at);
+}
+
+/** keyLength and valueLength are r.key.length and r.value's (0 without one), without views of a LogView. */
+function keyLength(r: LogRecord): number {
+  return r instanceof LogView ? r.keyEnd - r.keyStart : r.key.length;
+}
+
+function valueLength(r: LogRecord): number {
+  if (r instanceof LogView) return r.valueEnd < 0 ? 0 : r.valueEnd - r.valueStart;
+  return r.value?.length ?? 0;
+}
+
+/**
+ * bodyLength is the length of a change frame's body: its numbers (absolute: shard, epoch and seq;
+ * else the seq's step from `prevSeq`), its key's length, its key and (with `values`) its value.
+ */
+function bodyLength(
+  r: LogRecord,
+  shard: number,
+  epoch: number,
+  absolute: boolean,
+  prevSeq: number,
+  values: boolean,
+): number {
+  const keyBytes = keyLength(r);
+  const numbers = absolute
+    ? varintSize(shard) + varintSize(epoch) + varintSize(r.seq)
+    : varintSize(r.seq - prevSeq);
+  return numbers + varintSize(keyBytes) + keyBytes + (values ? valueLength(r) : 0);
+}
+
+/**
+ * changeFramesV2 measures the block in one pass over the batch and writes it in a second making
+ * the same decisions (no object per change: this runs per record of every busy broadcast).
+ */
 function changeFramesV2(
   batch: readonly LogRecord[],
   shard: number,
@@ -167,43 +218,39 @@ function changeFramesV2(
   values: boolean,
   epochOf: (seq: number) => number,
 ): Buffer {
-  const changes: V2Change[] = [];
   let size = 0;
   let prevEpoch = -1;
   let prevSeq = 0;
   for (const r of batch) {
-    if (!hasPrefix(r.key, prefix)) continue;
-    const key = r.key;
-    const value = values ? r.value : undefined;
+    if (!keyHasPrefix(r, prefix)) continue;
     const epoch = epochOf(r.seq);
     const absolute = epoch !== prevEpoch || r.seq <= prevSeq;
-    const numbers = absolute
-      ? varintSize(shard) + varintSize(epoch) + varintSize(r.seq)
-      : varintSize(r.seq - prevSeq);
-    const head = numbers + varintSize(key.length);
-    const body = head + key.length + (value?.length ?? 0);
-    changes.push({ r, key, value, epoch: absolute ? epoch : undefined, head, body });
+    const body = bodyLength(r, shard, epoch, absolute, prevSeq, values);
     size += 1 + varintSize(body) + body;
     prevEpoch = epoch;
     prevSeq = r.seq;
   }
   const out = Buffer.allocUnsafe(size);
   let at = 0;
+  prevEpoch = -1;
   prevSeq = 0;
-  for (const c of changes) {
-    const kind = KIND_TYPE[c.r.kind];
-    out[at++] = c.epoch === undefined ? kind : kind | ABSOLUTE;
-    at = writeVarint(out, at, c.body);
-    if (c.epoch === undefined) at = writeVarint(out, at, c.r.seq - prevSeq);
+  for (const r of batch) {
+    if (!keyHasPrefix(r, prefix)) continue;
+    const epoch = epochOf(r.seq);
+    const absolute = epoch !== prevEpoch || r.seq <= prevSeq;
+    const kind = KIND_TYPE[r.kind];
+    out[at++] = absolute ? kind | ABSOLUTE : kind;
+    at = writeVarint(out, at, bodyLength(r, shard, epoch, absolute, prevSeq, values));
+    if (!absolute) at = writeVarint(out, at, r.seq - prevSeq);
     else {
       at = writeVarint(out, at, shard);
-      at = writeVarint(out, at, c.epoch);
-      at = writeVarint(out, at, c.r.seq);
+      at = writeVarint(out, at, epoch);
+      at = writeVarint(out, at, r.seq);
     }
-    at = writeVarint(out, at, c.key.length);
-    at += c.key.copy(out, at);
-    if (c.value !== undefined) at += c.value.copy(out, at);
-    prevSeq = c.r.seq;
+    at = writeVarint(out, at, keyLength(r));
+    at = copyChange(r, values, out, at);
+    prevEpoch = epoch;
+    prevSeq = r.seq;
   }
   return out;
 }

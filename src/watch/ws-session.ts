@@ -75,6 +75,11 @@ export class WsSession implements WatchOutput {
     socket.on('end', () => {
       this.shutdown(CLOSE_NORMAL, '');
     });
+    // A client that resets the connection makes the next write (or read) fail with EPIPE or
+    // ECONNRESET: the socket is then destroyed and 'close' ends the session. The session owns the
+    // socket after the upgrade, so it listens itself rather than rely on whoever accepted it (an
+    // 'error' without a listener would end the process).
+    socket.on('error', () => undefined);
     socket.on('close', () => {
       clearTimeout(this.closer);
       this.closed = true;

@@ -21,6 +21,7 @@ import { SLOT_COUNT } from '../../src/routing/slot.js';
 import { decodeLog, type LogRecord } from '../../src/watch/store-log.js';
 import { watchRead, watchScan } from '../../src/watch/watch-tap.js';
 import { batchEpochs } from '../../src/watch/watch-event.js';
+import { changeFrames } from '../../src/watch/watch-binary-format.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
 const KIND: Record<RecordType, LogRecord['kind']> = {
@@ -58,7 +59,32 @@ describe('watch: decodeLog', () => {
     const rand = seededRandom(seed);
     for (let round = 0; round < 100; round++) {
       const { bytes, expected } = randomLog(rand, Math.floor(rand() * 30));
-      assert.deepEqual(decodeLog(bytes), expected, `seed ${seed} round ${round}`);
+      // (a record's fields as LogRecord names them: decodeLog's records make their views on demand)
+      const plain = decodeLog(bytes).map((r) => ({ kind: r.kind, seq: r.seq, key: r.key, value: r.value }));
+      assert.deepEqual(plain, expected, `seed ${seed} round ${round}`);
+    }
+  });
+
+  it('encodes its records in place as the same change frames as the records they name (seeded)', () => {
+    // changeFrames reads a decoded record's key and value from the batch's bytes by their offsets
+    // (no views made); the bytes must be those of the plain records, for any prefix and choice.
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    for (let round = 0; round < 100; round++) {
+      const { bytes, expected } = randomLog(rand, Math.floor(rand() * 30));
+      const decoded = decodeLog(bytes);
+      const keys = expected.map((r) => r.key);
+      const pick = keys[Math.floor(rand() * keys.length)] ?? Buffer.alloc(0);
+      const prefix = pick.subarray(0, Math.floor(rand() * (pick.length + 1)));
+      for (const version of [1, 2] as const)
+        for (const values of [true, false]) {
+          const epochOf = (seq: number): number => (seq > 40 ? 3 : 1);
+          assert.deepEqual(
+            changeFrames(decoded, 5, prefix, values, epochOf, version),
+            changeFrames(expected, 5, prefix, values, epochOf, version),
+            `seed ${seed} round ${round} version ${version} values ${String(values)}`,
+          );
+        }
     }
   });
 

@@ -53,13 +53,14 @@ describe('watch WebSocket session against hostile clients', () => {
   let server: Server;
   let port = 0;
   /** sessions are the server sides, in accept order, with whether their session ended. */
-  const sessions: { socket: Socket; closed: boolean }[] = [];
+  const sessions: { socket: Socket; closed: boolean; session?: WsSession }[] = [];
 
   before(async () => {
     server = createServer((socket) => {
-      const s = { socket, closed: false };
+      // (no 'error' listener here: the session must own its socket's errors, as after an upgrade)
+      const s: { socket: Socket; closed: boolean; session?: WsSession } = { socket, closed: false };
       sessions.push(s);
-      new WsSession(socket, Buffer.alloc(0), () => (s.closed = true));
+      s.session = new WsSession(socket, Buffer.alloc(0), () => (s.closed = true));
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -70,7 +71,10 @@ describe('watch WebSocket session against hostile clients', () => {
     server.close();
   });
 
-  async function open(): Promise<{ client: Socket; side: { socket: Socket; closed: boolean } }> {
+  async function open(): Promise<{
+    client: Socket;
+    side: { socket: Socket; closed: boolean; session?: WsSession };
+  }> {
     const n = sessions.length;
     const client = connect(port, '127.0.0.1');
     client.on('error', () => undefined);
@@ -104,6 +108,23 @@ describe('watch WebSocket session against hostile clients', () => {
     await until(() => pongBytes >= (32 * 1024 * 1024 * 127) / 131, 'every pong', 60000);
     client.destroy();
     await until(() => side.closed, 'the session to end');
+  });
+
+  it('ends quietly when its client resets the connection while events go out (EPIPE, ECONNRESET)', async () => {
+    // Session 37 saw this file fail once under load with EPIPE: the flood test's client was
+    // destroyed while the server still wrote pongs, and nothing listened for the socket's error.
+    for (let round = 0; round < 5; round++) {
+      const { client, side } = await open();
+      const session = side.session!;
+      client.resetAndDestroy();
+      // The server goes on writing into the reset connection (events, then pongs of pings it
+      // had read): the write fails with EPIPE or ECONNRESET, which must end this session alone.
+      for (let i = 0; i < 200 && !side.closed; i++) {
+        session.emitShared({ data: Buffer.alloc(64 * 1024, 0x61), framed: undefined });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await until(() => side.closed, `the session of round ${round} to end`);
+    }
   });
 
   it('answers a close in the middle of a fragmented message and ends the session', async () => {

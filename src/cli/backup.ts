@@ -145,6 +145,12 @@ export const BACKUP_VERB: ClientVerb = {
   },
   run: async (client, args, out, conn) => {
     const [file] = positionals(args, 1, 1, 'distkv backup FILE') as [string];
+    // "-" is standard output to every other verb that takes a file: `distkv backup - | gzip` wrote
+    // a file named "-" in the working directory and piped only the summary lines.
+    if (file === '-')
+      throw new UsageError(
+        'a backup is written to a file (as FILE.partial, renamed once complete), not to standard output: name the file (./- for a file called "-")',
+      );
     const retries = intOption(args, 'retries') ?? DEFAULT_RETRIES;
     const allowFuzzy = args.options.get('allow-fuzzy') === true;
     const force = args.options.get('force') === true;

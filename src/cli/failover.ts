@@ -40,6 +40,17 @@ import {
   usageOnRefusal,
 } from './args.js';
 
+const NODE_TIMEOUT_MS = 2000;
+const POLL_MS = 50;
+/** FENCE_SLACK_MS is how long past the catch-up timeout the leader holds writes if this command dies. */
+const FENCE_SLACK_MS = 10000;
+/**
+ * MAX_TIMEOUT_MS bounds --timeout-ms: the leader's hold lasts the timeout plus FENCE_SLACK_MS, and a
+ * node takes a hold of at most an hour (src/http/failover-routes.ts, MAX_FENCE_MS). Past it the
+ * command failed with INTERNAL and the node's 400 about an `ms` parameter the user never gave.
+ */
+const MAX_TIMEOUT_MS = 3600000 - FENCE_SLACK_MS;
+
 const OPTIONS: Record<string, OptionSpec> = {
   url: {
     type: 'list',
@@ -63,17 +74,12 @@ const OPTIONS: Record<string, OptionSpec> = {
   'timeout-ms': {
     type: 'string',
     valueName: 'MS',
-    help: 'how long the target may take to catch up (default 30000)',
+    help: `how long the target may take to catch up (default 30000, at most ${MAX_TIMEOUT_MS}; 0: only if it already has)`,
   },
   token: { type: 'string', valueName: 'TOKEN', help: 'bearer token (or env DISTKV_TOKEN)' },
   json: { type: 'boolean', help: 'print JSON' },
   help: { type: 'boolean', help: 'show this help' },
 };
-
-const NODE_TIMEOUT_MS = 2000;
-const POLL_MS = 50;
-/** FENCE_SLACK_MS is how long past the catch-up timeout the leader holds writes if this command dies. */
-const FENCE_SLACK_MS = 10000;
 
 /** FailoverOptions configure one failover. */
 export interface FailoverOptions {
@@ -381,7 +387,7 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
       force: args.options.get('force') === true,
       forceResyncing: args.options.get('force-resyncing') === true,
       token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
-      timeoutMs: intOption(args, 'timeout-ms') ?? 30000,
+      timeoutMs: intOption(args, 'timeout-ms', { min: 0, max: MAX_TIMEOUT_MS, what: ' ms' }) ?? 30000,
     }),
   );
   if (args.options.get('json') === true) process.stdout.write(`${JSON.stringify(r)}\n`);

@@ -202,7 +202,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv scan [PREFIX]',
     summary: 'list keys and values with a prefix, in key order',
     details:
-      'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8, and\n"key_base64" with the exact bytes of a key that is not UTF-8, for get/set/del --key-base64).\nReads the shards\' leaders; with --replica a node may serve the shards it replicates from its\nreplica, and stderr then names each such shard and its lag (as X-Distkv-Lag).',
+      'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8, and\n"key_base64" with the exact bytes of a key that is not UTF-8, for get/set/del --key-base64).\nReads the shards\' leaders; with --replica a node may serve the shards it replicates from its\nreplica, and stderr then names each such shard and its lag (as X-Distkv-Lag). Without --all it\nprints one page (--limit keys) and, when there are more, says so on stderr with the option that\ngoes on ("more: --after ...", with --json too): export every key with --all.',
     options: {
       limit: { type: 'string', valueName: 'N', help: 'keys per page (default 100)' },
       after: { type: 'string', valueName: 'KEY', help: 'start after this key' },
@@ -234,7 +234,9 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       for (const [shard, lag] of [...lags].sort(([a], [b]) => a - b))
         process.stderr.write(`(shard ${shard} was read from a replica: X-Distkv-Lag ${lag})\n`);
       // A cursor that is not UTF-8 has no text that stands for it (`next` shows U+FFFD for its bytes).
-      if (!out.json && !all && page.next !== null)
+      // Said with --json too (on stderr, outside the JSON lines): `scan --json > dump.jsonl`, the
+      // input `distkv load` reads, stopped after one page without a word, exit 0.
+      if (!all && page.next !== null)
         process.stderr.write(
           `(more: ${page.nextBytes === undefined ? `--after ${JSON.stringify(page.next)}` : `--after-base64 ${page.nextBytes.toString('base64')}`}, or --all)\n`,
         );

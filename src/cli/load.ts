@@ -64,6 +64,12 @@ A later line for the same key wins. Replicas on other machines resync from their
 Options:
 ${formatOptions(OPTIONS)}`;
 
+/**
+ * LINE_FIELDS are the fields a line may hold: what `distkv scan --json` prints, and the "version"
+ * `distkv get --json --show-version` adds (the load gives every key a new one).
+ */
+const LINE_FIELDS = new Set(['key', 'key_base64', 'value', 'value_base64', 'version']);
+
 /** LONE_SURROGATE matches a UTF-16 surrogate that is not half of a pair. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -81,8 +87,17 @@ export function parseLine(line: string, lineNo: number, maxKey: number, maxValue
   } catch (err) {
     return bad(`not JSON (${(err as Error).message})`);
   }
-  if (typeof doc !== 'object' || doc === null) return bad('expected an object {"key", "value"}');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return bad('expected an object {"key", "value"}');
+  // A field the load does not read is refused, as the batch API refuses it: `"ttl_ms"` would load
+  // a key that never expires, and a line with both values would load one of them without a word.
+  const unknown = Object.keys(doc).find((f) => !LINE_FIELDS.has(f));
+  if (unknown !== undefined)
+    return bad(
+      `unknown field ${JSON.stringify(unknown)}: a line holds "key" (and "key_base64") and "value" or "value_base64"${unknown.startsWith('ttl') || unknown.startsWith('expire') ? '; a load takes no TTL (write such keys with PUT ?ttl_ms= or a batch)' : ''}`,
+    );
   const { key, key_base64: keyB64, value, value_base64: b64 } = doc as Record<string, unknown>;
+  if (value !== undefined && b64 !== undefined) return bad('give "value" or "value_base64", not both');
   if (typeof key !== 'string' || key === '') return bad('"key" must be a non-empty string');
   // Text and base64 are taken only when they say exactly which bytes: Buffer.from would put
   // U+FFFD for a lone surrogate ("\ud800" in JSON) and skip what is not base64, loading other

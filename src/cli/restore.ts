@@ -13,6 +13,7 @@ import type { BatchOp } from '../client/types.js';
 import type { DistkvClient } from '../client/client.js';
 import { keyText } from '../client/key-bytes.js';
 import { DistkvError } from '../errors.js';
+import { UsageError } from './args.js';
 import { checkCrc, readEntries } from './backup-file.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
@@ -115,6 +116,12 @@ export const RESTORE_VERB: ClientVerb = {
   },
   run: async (client, args, out) => {
     const [file] = positionals(args, 1, 1, 'distkv restore FILE') as [string];
+    // "-" is standard input to every other verb that takes a file; a restore reads FILE twice (all
+    // of it is checked before anything is written), which a pipe cannot give.
+    if (file === '-')
+      throw new UsageError(
+        'a backup is restored from a file (checked whole before anything is written), not from standard input: name the file (./- for a file called "-")',
+      );
     let fh: FileHandle;
     try {
       fh = await open(file, 'r');

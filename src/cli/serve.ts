@@ -117,6 +117,25 @@ function refuseUnfinishedLoads(config: Config, nodes: readonly string[]): void {
   }
 }
 
+/** LOG_LEVELS are the levels --log-level and DISTKV_LOG_LEVEL take (pino's, in any letter case). */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/**
+ * logLevelOf is the log level: --log-level, else DISTKV_LOG_LEVEL unless empty (as an
+ * `EnvironmentFile` line `DISTKV_LOG_LEVEL=` gives it), else info. A level pino does not know is a
+ * usage mistake naming where it came from: pino refused it with "default level:loud must be
+ * included in custom levels", exit 1.
+ */
+export function logLevelOf(flag: string | undefined, env: string | undefined): string {
+  const [level, from] = flag !== undefined ? [flag, '--log-level'] : [env ?? '', 'DISTKV_LOG_LEVEL'];
+  if (flag === undefined && level === '') return 'info';
+  if (!LOG_LEVELS.includes(level.toLowerCase()))
+    throw new UsageError(
+      `${from} must be one of ${LOG_LEVELS.slice(0, 5).join(', ')}, got ${JSON.stringify(level)}`,
+    );
+  return level.toLowerCase();
+}
+
 /** serve runs `distkv serve`; it resolves when the server has stopped, with the exit code. */
 export async function serve(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
@@ -126,6 +145,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   }
   if (args.positionals.length > 0)
     throw new UsageError(`unexpected argument "${args.positionals[0]!}": serve takes options only`);
+  const logLevel = logLevelOf(stringOption(args, 'log-level'), process.env.DISTKV_LOG_LEVEL);
   const overrides: ConfigOverrides = {};
   const dataDir = stringOption(args, 'data-dir');
   if (dataDir !== undefined) overrides['server.data_dir'] = dataDir;
@@ -140,7 +160,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
 
   const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
   refuseUnfinishedLoads(config, listOption(args, 'node'));
-  const log = createLogger(stringOption(args, 'log-level'));
+  const log = createLogger(logLevel);
   log.info(
     {
       config: config.source,

@@ -2,8 +2,8 @@
  * `distkv watch PREFIX`: print the changes of the keys under PREFIX as they happen (docs/watch.md),
  * through the client library's watch (reconnecting and resuming by itself). On a terminal one
  * line per event (`put KEY VALUE`, `delete KEY`, ... with its shard and version); piped or with
- * --json, one JSON object per line. Ctrl-C (or SIGTERM) stops it cleanly: exit 0, and the last
- * cursor on stderr so `--from` can resume after it.
+ * --json, one JSON object per line. Ctrl-C (or SIGTERM) stops it cleanly: exit 0, and the cursor
+ * where the watch stood (after its last change, or further) on stderr so `--from` resumes there.
  */
 import { stringOption } from './args.js';
 import { type ClientVerb, positionals } from './connect.js';
@@ -36,13 +36,18 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
       const lines = out.json || !process.stdout.isTTY;
       let cursor = from ?? '';
       try {
+        // With progress events the cursor follows the stream's position, not only its last change:
+        // Ctrl-C before any change printed no cursor (or `--from now` again), and a resume from it
+        // skipped every change made in between.
         const events = client.watch(prefix, {
           signal: stop.signal,
           values: args.options.get('no-values') !== true,
+          progress: true,
           ...(from === undefined ? {} : { from }),
         });
         for await (const ev of events) {
           cursor = ev.cursor;
+          if (ev.type === 'progress') continue;
           if (lines) {
             // A key that is not UTF-8 also as key_base64, as `distkv scan --json` writes it.
             const { value, keyBytes, ...rest } = ev;

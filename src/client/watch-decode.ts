@@ -28,7 +28,9 @@ import { parseFrom } from '../watch/watch-cursor.js';
 
 /** WatchChange is one change or snapshot marker yielded by `watch`. */
 export interface WatchChange {
-  type: 'put' | 'delete' | 'expire' | 'snapshot-begin' | 'snapshot-end';
+  /** type: a change, a snapshot marker, or (only with the watch's `progress: true`) `progress`. */
+  type: 'put' | 'delete' | 'expire' | 'snapshot-begin' | 'snapshot-end' | 'progress';
+  /** shard is the change's shard (-1 on `progress`, which carries only `cursor`). */
   shard: number;
   /**
    * key is set on put, delete and expire (and snapshot entries). A key that is not UTF-8 (written

@@ -31,6 +31,13 @@ export interface WatchOptions {
   from?: string;
   /** values: false omits values (default true). */
   values?: boolean;
+  /**
+   * progress: true also yields `{ type: 'progress', shard: -1, cursor }` whenever the position
+   * moved without a change to yield (a stream started, or records of other keys passed), in order
+   * with the changes: the cursor of the last event yielded is then where the watch stands, not
+   * where its last change was (`distkv watch` prints it on Ctrl-C). Default false.
+   */
+  progress?: boolean;
   signal?: AbortSignal;
 }
 
@@ -83,12 +90,21 @@ export async function* watchPrefix(
   };
   stop.signal.addEventListener('abort', notify, { once: true });
   const stopped = (): boolean => stop.signal.aborted;
+  // the cursor of the last event queued, so a progress event is queued only when it says more
+  let queuedCursor = '';
   const events = new WatchEvents(
     options.values !== false,
     (change) => {
       queue.push(change);
+      queuedCursor = change.cursor;
     },
-    () => undefined,
+    () => {
+      if (options.progress !== true) return;
+      const cursor = events.positions.cursor();
+      if (cursor === '' || cursor === queuedCursor) return;
+      queue.push({ type: 'progress', shard: -1, cursor });
+      queuedCursor = cursor;
+    },
   );
   const { positions } = events;
   const fromFor = (shards: readonly number[]): string =>
@@ -194,6 +210,14 @@ export async function* watchPrefix(
   try {
     const map = await source.topology(stop.signal);
     const all = map.shards.map((s) => s.idx);
+    // Every shard starts where `from` puts it, before its stream says so: a cursor yielded before
+    // a shard's node answered (down, starting, slow) named only the shards heard from, and a
+    // resume from it started the others at "now", skipping their changes since `from`.
+    for (const s of all) {
+      const start = from.shards.get(s) ?? from.rest;
+      if (start !== 'now') positions.set(s, start.epoch, start.seq, formatVersion(start));
+    }
+    queuedCursor = positions.cursor();
     for (const g of groupByLeader(map, all).values()) start(g.leader, g.shards);
     for (;;) {
       const next = queue.shift();

@@ -79,7 +79,8 @@ const ctx = {
   pool,
   connections: new ConnectionLimit(100),
   turnFlush: new TurnFlush(),
-  stats: { commands: 0, connections: 0, blocked: 0 },
+  // calls: what builds since session 38 count commands in (COMMAND_NAMES is far shorter); no error counts.
+  stats: { commands: 0, connections: 0, blocked: 0, calls: new Float64Array(1024) },
   cursors: new ScanCursors(),
   nextClientId: () => 1,
   draining: () => false,

@@ -22,6 +22,8 @@ export interface CommandSpec {
   /** noAuth commands run before AUTH. */
   noAuth?: boolean;
   run: Handler;
+  /** index is the command's place in the command table (its counter in RespStats.calls). */
+  index: number;
 }
 
 /** spec builds a CommandSpec; `flags` are space-separated. */
@@ -44,6 +46,7 @@ export const spec = (
   group,
   summary,
   run,
+  index: -1,
   ...(noAuth ? { noAuth } : {}),
 });
 

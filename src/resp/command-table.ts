@@ -282,10 +282,17 @@ export const COMMANDS: readonly CommandSpec[] = [
 
 /** BY_NAME finds a command by its name as sent, in lower or upper case (other cases are lowered first). */
 const BY_NAME = new Map<string, CommandSpec>();
-for (const c of COMMANDS) {
+for (const [i, c] of COMMANDS.entries()) {
   BY_NAME.set(c.name, c);
   BY_NAME.set(c.name.toUpperCase(), c);
+  c.index = i;
 }
+
+/** UNKNOWN_INDEX is the place in RespStats.calls of commands of an unknown name. */
+const UNKNOWN_INDEX = COMMANDS.length;
+
+/** COMMAND_NAMES names the places of RespStats.calls: every command's, then `unknown`. */
+export const COMMAND_NAMES: readonly string[] = [...COMMANDS.map((c) => c.name), 'unknown'];
 
 /** lookup returns the command named `name` (any case). */
 export function lookup(name: string): CommandSpec | undefined {
@@ -325,10 +332,15 @@ function namesHeldKey(c: RespConnection, cmd: CommandSpec, args: Buffer[]): bool
 export function dispatch(c: RespConnection, args: Buffer[]): boolean {
   if (c.inMulti !== undefined && inTransaction(c, args)) return true;
   const cmd = commandOf(args[0]!);
+  const calls = c.ctx.stats.calls;
   if (cmd === undefined) {
-    if (!transactionCommand(c, args)) c.queue.now(c.proto).errorBytes(unknownCommand(args));
+    if (!transactionCommand(c, args)) {
+      calls[UNKNOWN_INDEX]!++;
+      c.queue.now(c.proto).errorBytes(unknownCommand(args));
+    }
     return true;
   }
+  calls[cmd.index]!++;
   if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
     c.queue.now(c.proto).error(`ERR wrong number of arguments for '${cmd.name}' command`);
     return true;
@@ -356,8 +368,13 @@ export function dispatch(c: RespConnection, args: Buffer[]): boolean {
  */
 export function dispatchGetSet(c: RespConnection, key: Uint8Array, value: Uint8Array | undefined): boolean {
   if (c.holdsKeys || c.ctx.draining() || c.inMulti !== undefined) return false;
-  if (value === undefined) strings.getKey(c, key);
-  else strings.setKey(c, key, value);
+  if (value === undefined) {
+    c.ctx.stats.calls[GET.index]!++;
+    strings.getKey(c, key);
+  } else {
+    c.ctx.stats.calls[SET.index]!++;
+    strings.setKey(c, key, value);
+  }
   return true;
 }
 

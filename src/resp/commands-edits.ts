@@ -3,8 +3,10 @@
  * GETRANGE/SUBSTR, which reads a part of one. The writing ones are one OP_EDIT each
  * (src/worker/edits.ts): a read-modify-write on the store's worker against the newest value, writes
  * in flight included, so concurrent APPENDs or INCRBYFLOATs on a key lose no update, and the key
- * keeps its expiry (GETEX alone changes it), as in Redis. A result over `max_value_bytes` is
- * refused with the error SET gives. GETRANGE is a GET whose reply is cut on the main thread.
+ * keeps its expiry (GETEX alone changes it), as in Redis. An APPEND or SETRANGE whose result is
+ * over `max_value_bytes` (reported as CONFIG GET's `proto-max-bulk-len`) is refused as Redis refuses
+ * one over proto-max-bulk-len (TOO_LONG); an INCRBYFLOAT over it (only with a limit under a few KiB)
+ * gets the error SET gives. GETRANGE is a GET whose reply is cut on the main thread.
  */
 import {
   EDIT_APPEND,
@@ -26,25 +28,40 @@ import type { RespWriter } from './resp-format.js';
 import { errorText } from './worker-reply.js';
 
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
+/** TOO_LONG is Redis's refusal of an APPEND or SETRANGE whose result is over proto-max-bulk-len. */
+export const TOO_LONG = 'ERR string exceeds maximum allowed size (proto-max-bulk-len)';
 /** MAX_EDIT_LIMIT is the largest limit an edit carries (a u32). */
 const MAX_EDIT_LIMIT = 0xffffffff;
 
 type ReplyOf = (w: RespWriter, result: Buffer) => void;
 
-/** formatEdit answers an OP_EDIT with `reply` of its result, noting a write for WAIT. */
-function formatEdit(reply: ReplyOf) {
+/**
+ * formatEdit answers an OP_EDIT with `reply` of its result, noting a write for WAIT; with
+ * `tooLong`, a result over the limit (VALUE_TOO_LARGE) is answered with Redis's TOO_LONG.
+ */
+function formatEdit(reply: ReplyOf, tooLong = false) {
   return (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
     if (status !== ST_DONE) {
-      w.error(errorText(value));
+      w.error(tooLong && isTooLarge(value) ? TOO_LONG : errorText(value));
       return;
     }
     reply(w, value);
   };
 }
 
+/** isTooLarge tells whether an ST_ERROR reply body is the worker's VALUE_TOO_LARGE. */
+function isTooLarge(value: Buffer): boolean {
+  try {
+    return (JSON.parse(value.toString('utf8')) as { code?: unknown }).code === 'VALUE_TOO_LARGE';
+  } catch {
+    return false;
+  }
+}
+
+/** asLength answers APPEND and SETRANGE: the new length. */
 const asLength = formatEdit((w, v) => {
   w.integer(Number(v.toString('latin1')));
-});
+}, true);
 const asBulk = formatEdit((w, v) => {
   w.bulk(v);
 });
@@ -89,7 +106,7 @@ export function setrange(c: RespConnection, args: Buffer[]): void {
   if (offset === undefined) c.queue.now(c.proto).error(NOT_INTEGER);
   else if (offset < 0n) c.queue.now(c.proto).error('ERR offset is out of range');
   else if (bytes.length > 0 && offset + BigInt(bytes.length) > BigInt(limit))
-    c.queue.now(c.proto).error(`ERR value is ${offset + BigInt(bytes.length)} bytes; limit is ${limit}`);
+    c.queue.now(c.proto).error(TOO_LONG);
   else {
     const arg = Buffer.allocUnsafe(4 + bytes.length);
     arg.writeUInt32LE(bytes.length === 0 ? 0 : Number(offset), 0);

@@ -294,6 +294,7 @@ function infoSections(c: RespConnection, keys: number): [string, string[]][] {
         `rejected_connections:${connections.refused}`,
         `client_output_buffer_limit_disconnections:${connections.closedStalled}`,
         `evicted_clients:${connections.unsent.evicted}`,
+        `total_error_replies:${c.ctx.stats.errors.total}`,
       ],
     ],
     [

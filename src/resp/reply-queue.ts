@@ -21,6 +21,7 @@
 import type { OpHandler } from '../server/worker-pool.js';
 import { ST_DONE } from '../worker/op-format.js';
 import { type ProtocolVersion, RespWriter } from './resp-format.js';
+import type { ErrorCounts } from './resp-metrics.js';
 
 /**
  * Format writes the reply of a worker answer; `value` is a view valid only during the call (or
@@ -84,9 +85,21 @@ export class ReplyQueue {
   /** onWrite is told the store and seq of each acknowledged write. */
   readonly onWrite: (store: number, seq: number) => void;
 
-  constructor(onReady: () => void, onWrite: (store: number, seq: number) => void) {
+  /** errors counts the error replies of every writer of this queue (resp-metrics.ts), when given. */
+  private readonly errors: ErrorCounts | undefined;
+
+  constructor(onReady: () => void, onWrite: (store: number, seq: number) => void, errors?: ErrorCounts) {
     this.onReady = onReady;
     this.onWrite = onWrite;
+    this.errors = errors;
+    this.out.errors = errors;
+  }
+
+  /** writer makes the small writer of one reply written behind the head (or muted). */
+  private writer(proto: ProtocolVersion): RespWriter {
+    const w = new RespWriter(proto, SMALL_WRITER_BYTES);
+    w.errors = this.errors;
+    return w;
   }
 
   /** depth is the number of replies reserved and not yet written to `out`, plus what `hold` added. */
@@ -121,14 +134,14 @@ export class ReplyQueue {
   /** now returns the writer for a reply produced at this point of the order, right away. */
   now(proto: ProtocolVersion): RespWriter {
     // A muted reply is written into a writer nobody reads.
-    if (this.takeMute()) return new RespWriter(proto, SMALL_WRITER_BYTES);
+    if (this.takeMute()) return this.writer(proto);
     if (this.head === this.tail) {
       this.out.proto = proto;
       this.outReplies++;
       return this.out;
     }
     const p = new Pending(this, proto, noFormat, -1);
-    p.writer = new RespWriter(proto, SMALL_WRITER_BYTES);
+    p.writer = this.writer(proto);
     p.ready = true;
     this.queue[this.tail++] = p;
     return p.writer;
@@ -179,7 +192,7 @@ export class ReplyQueue {
       this.advance();
     } else {
       if (!p.muted) {
-        p.writer = new RespWriter(p.proto, SMALL_WRITER_BYTES);
+        p.writer = this.writer(p.proto);
         write(p.writer);
       }
       p.ready = true;

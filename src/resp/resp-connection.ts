@@ -147,6 +147,7 @@ export class RespConnection {
       (store, seq) => {
         this.noteWrite(store, seq);
       },
+      ctx.stats.errors,
     );
     socket.setNoDelay(true);
     // The replies waiting in the socket count in the process's unsent budget (src/server/unsent-budget.ts).

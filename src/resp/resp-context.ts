@@ -9,6 +9,7 @@ import type { ShardInfo, ShardMap } from '../routing/shard-map.js';
 import type { ConnectionLimit } from '../server/connection-limit.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
+import type { ErrorCounts } from './resp-metrics.js';
 import type { ScanCursors } from './scan-cursors.js';
 import type { TurnFlush } from './turn-flush.js';
 
@@ -58,4 +59,11 @@ export interface RespStats {
   connections: number;
   /** blocked counts this listener's connections waiting in WAIT (blocked_clients). */
   blocked: number;
+  /**
+   * calls counts the commands run by CommandSpec.index (commandstats), the last place those of an
+   * unknown name; `commands` also counts what MULTI refused (resp-metrics.ts).
+   */
+  calls: Float64Array;
+  /** errors counts the error replies by code (errorstats, total_error_replies). */
+  errors: ErrorCounts;
 }

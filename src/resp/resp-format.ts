@@ -17,6 +17,7 @@
  *
  * A connection speaks RESP2 until `HELLO 3`. docs/resp.md mirrors this grammar and lists the commands.
  */
+import type { ErrorCounts } from './resp-metrics.js';
 
 /** CRLF ends every line of the protocol. */
 export const CRLF = Buffer.from('\r\n');
@@ -51,6 +52,8 @@ const MAX_COUNT_LINE = 1 + 16 + 2;
  */
 export class RespWriter {
   proto: ProtocolVersion;
+  /** errors counts the error replies written, when set (a connection's writers: resp-metrics.ts). */
+  errors: ErrorCounts | undefined = undefined;
   private buf: Buffer;
   private len = 0;
 
@@ -110,11 +113,13 @@ export class RespWriter {
 
   /** error writes an error; `text` starts with its code ("ERR ...", "MOVED ..."). */
   error(text: string): void {
+    this.errors?.add(text);
     this.line('-', text.replaceAll(/[\r\n]+/g, ' '));
   }
 
   /** errorBytes writes an error of raw bytes (starting with its code), each CR or LF in it made a space, as Redis does. */
   errorBytes(text: Uint8Array): void {
+    this.errors?.addBytes(text);
     this.reserve(text.length + 3);
     const b = this.buf;
     b[this.len++] = 0x2d;

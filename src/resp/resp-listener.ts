@@ -9,10 +9,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { refuse } from '../server/connection-limit.js';
 import { SharedRead } from '../server/shared-read.js';
-import { dispatch, dispatchGetSet } from './command-table.js';
+import { COMMAND_NAMES, dispatch, dispatchGetSet } from './command-table.js';
 import type { RespEndpoint } from './resp-address.js';
 import { RespConnection } from './resp-connection.js';
-import type { RespContext } from './resp-context.js';
+import type { RespContext, RespStats } from './resp-context.js';
+import { ErrorCounts } from './resp-metrics.js';
 import { ScanCursors } from './scan-cursors.js';
 import { TurnFlush } from './turn-flush.js';
 
@@ -27,6 +28,8 @@ export class RespListener {
   readonly endpoint: RespEndpoint;
   /** address is the node (config address) this listener speaks for. */
   readonly address: string;
+  /** stats are what this listener's connections did (INFO, /metrics: resp-metrics.ts). */
+  readonly stats: RespStats;
   private readonly server: Server;
   private readonly connections = new Set<RespConnection>();
   private draining = false;
@@ -40,8 +43,15 @@ export class RespListener {
       cursors: new ScanCursors(),
       draining: () => this.draining,
       turnFlush: new TurnFlush(),
-      stats: { commands: 0, connections: 0, blocked: 0 },
+      stats: {
+        commands: 0,
+        connections: 0,
+        blocked: 0,
+        calls: new Float64Array(COMMAND_NAMES.length),
+        errors: new ErrorCounts(),
+      },
     };
+    this.stats = ctx.stats;
     const reads = new SharedRead();
     // Half-open: a client that sends its commands and then shuts down its side (`printf ... | nc -N`)
     // still gets every reply; the connection ends once they are written (RespConnection).
@@ -67,6 +77,11 @@ export class RespListener {
         });
       },
     );
+  }
+
+  /** open is the number of this listener's connections open now. */
+  get open(): number {
+    return this.connections.size;
   }
 
   /** listen binds the endpoint; it rejects (EADDRINUSE, ...) with a message naming it. */

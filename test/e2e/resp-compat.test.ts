@@ -338,7 +338,7 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     );
   });
 
-  it('refuses a result over max_value_bytes as SET does, writing nothing (APPEND, SETRANGE, SETEX, GETSET, SETNX, MSETNX)', async () => {
+  it('refuses a result over max_value_bytes, writing nothing: APPEND and SETRANGE as Redis does over proto-max-bulk-len, SETEX, GETSET, SETNX, MSETNX as SET does', async () => {
     const big = Buffer.alloc(600 * 1024, 'a');
     const over = Buffer.alloc(1024 * 1024 + 1, 'b');
     const text = await exchange([
@@ -354,9 +354,11 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
       ['EXISTS', 'lim:3'],
     ]);
     const limit = 'limit is 1048576\r\n';
+    // redis-server 7.0.15's words (proto-max-bulk-len 1048576; CONFIG GET reports max_value_bytes so).
+    const TOO_LONG = 'ERR string exceeds maximum allowed size (proto-max-bulk-len)';
     assert.equal(
       text,
-      `:614400\r\n-ERR value is 1228800 bytes; ${limit}:614400\r\n-ERR value is 1048577 bytes; ${limit}:1048576\r\n` +
+      `:614400\r\n-${TOO_LONG}\r\n:614400\r\n-${TOO_LONG}\r\n:1048576\r\n` +
         `-ERR value is 1048577 bytes; ${limit}`.repeat(4) +
         ':0\r\n',
     );

@@ -2,16 +2,22 @@
  * A stand-in RespConnection for unit tests of RESP command handlers: a real ReplyQueue (its `out`
  * holds the replies written at the head) on RESP2, plus the fields the handler under test reads.
  */
+import { COMMAND_NAMES } from '../../src/resp/command-table.js';
 import { ReplyQueue } from '../../src/resp/reply-queue.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 
-/** fakeConnection returns a connection with a fresh ReplyQueue, `proto` 2 and `fields`. */
+/**
+ * fakeConnection returns a connection with a fresh ReplyQueue, `proto` 2 and `fields`; its
+ * `ctx` (`fields.ctx`, or empty) gets the counters `dispatch` counts commands in.
+ */
 export function fakeConnection(fields: Record<string, unknown>): RespConnection {
   const queue = new ReplyQueue(
     () => undefined,
     () => undefined,
   );
-  return { queue, proto: 2, ...fields } as unknown as RespConnection;
+  const stats = { commands: 0, connections: 0, blocked: 0, calls: new Float64Array(COMMAND_NAMES.length) };
+  const ctx = { stats, ...(fields.ctx as Record<string, unknown> | undefined) };
+  return { queue, proto: 2, ...fields, ctx } as unknown as RespConnection;
 }
 
 /** takeReply returns (and empties) what `c`'s handlers wrote at the head of its replies. */

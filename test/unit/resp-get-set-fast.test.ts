@@ -19,9 +19,10 @@ import { after, before, describe, it } from 'node:test';
 import { validateConfig } from '../../src/config/validate-config.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { slotOfBytes } from '../../src/routing/slot.js';
-import { dispatch, dispatchGetSet } from '../../src/resp/command-table.js';
+import { COMMAND_NAMES, dispatch, dispatchGetSet } from '../../src/resp/command-table.js';
 import { type DispatchGetSet, RespConnection } from '../../src/resp/resp-connection.js';
 import type { RespContext } from '../../src/resp/resp-context.js';
+import { ErrorCounts } from '../../src/resp/resp-metrics.js';
 import { ScanCursors } from '../../src/resp/scan-cursors.js';
 import { TurnFlush } from '../../src/resp/turn-flush.js';
 import { ConnectionLimit } from '../../src/server/connection-limit.js';
@@ -110,7 +111,13 @@ function contextOf(pool: FakePool, draining: boolean, leaseless = false): RespCo
     pool,
     connections: new ConnectionLimit(100),
     turnFlush: new TurnFlush(),
-    stats: { commands: 0, connections: 0, blocked: 0 },
+    stats: {
+      commands: 0,
+      connections: 0,
+      blocked: 0,
+      calls: new Float64Array(COMMAND_NAMES.length),
+      errors: new ErrorCounts(),
+    },
     cursors: new ScanCursors(),
     nextClientId: () => ++ids,
     draining: () => draining,
@@ -123,6 +130,8 @@ interface Serving {
   server: Server;
   port: number;
   fastRuns: number;
+  /** last is the context of the last connection accepted (its stats: commands run, errors). */
+  last?: RespContext;
 }
 
 async function serve(fast: boolean, makeContext: () => RespContext): Promise<Serving> {
@@ -138,7 +147,8 @@ async function serve(fast: boolean, makeContext: () => RespContext): Promise<Ser
     const socket = reads.adopt(accepted, true, (chunk, transient) => {
       conn?.read(chunk, transient);
     });
-    conn = new RespConnection(socket, makeContext(), dispatch, fast ? counting : undefined);
+    s.last = makeContext();
+    conn = new RespConnection(socket, s.last, dispatch, fast ? counting : undefined);
   });
   s.server.listen(0, '127.0.0.1');
   await once(s.server, 'listening');
@@ -247,6 +257,14 @@ describe('RESP GET/SET fast path', () => {
           poolSeed = seed * 31 + round;
           const expected = await exchange(general.port, bytes, cuts);
           const got = await exchange(fast.port, bytes, cuts);
+          // /metrics counts alike on both paths (resp-metrics.ts): commands by name, errors by code.
+          const stats = (s: Serving) => ({
+            calls: Object.fromEntries(
+              [...s.last!.stats.calls].flatMap((n, i) => (n > 0 ? [[COMMAND_NAMES[i]!, n]] : [])),
+            ),
+            errors: Object.fromEntries(s.last!.stats.errors.byCode),
+          });
+          assert.deepEqual(stats(fast), stats(general), `round ${round}: what /metrics counts`);
           if (!got.equals(expected)) {
             let at = 0;
             while (got[at] === expected[at]) at++;

@@ -5,8 +5,9 @@
  * long double is modelled exactly with BigInt (`m * 2^e`, |m| < 2^64), so `0.3` then `1e3` gives
  * Redis's `1000.29999999999999999` too. Texts are what strtold takes in full: a decimal with an
  * optional exponent, a hexadecimal float (`0x1.8p3`), or `inf`/`infinity` (whose sum is refused as
- * not finite). A text out of a long double's range (about 1e±4932) is not a float, as strtold's
- * ERANGE makes it for Redis.
+ * not finite). A text past a long double's range (about 1e+4932), or so small it rounds to 0, is
+ * not a float, as strtold's ERANGE makes it for Redis; subnormals (down to about 3.6e-4951) are
+ * floats, as Redis takes them (their sums print as "0").
  */
 
 /** Binary is `m * 2^e`, `m` rounded to MANTISSA_BITS bits (0 is `{m: 0n, e: 0}`). */
@@ -18,14 +19,17 @@ interface Binary {
 /** MAX_FLOAT_CHARS is Redis's MAX_LONG_DOUBLE_CHARS: a longer text is not a float. */
 const MAX_FLOAT_CHARS = 5 * 1024;
 const MANTISSA_BITS = 64;
-/** MAX_EXPONENT / MIN_EXPONENT bound `e` of a long double (normal numbers; subnormals count as out of range). */
+/**
+ * MAX_EXPONENT / MIN_EXPONENT bound `e` of a long double: a normal one has `2^63 <= |m| < 2^64`, a
+ * subnormal one `e = MIN_EXPONENT` and `|m| < 2^63` (MIN_EXPONENT is its quantum, 2^-16445).
+ */
 const MAX_EXPONENT = 16384 - MANTISSA_BITS;
 const MIN_EXPONENT = -16382 - (MANTISSA_BITS - 1);
 /** DECIMAL_RANGE bounds a text's decimal magnitude before any big arithmetic (a long double's range, with a margin). */
 const DECIMAL_RANGE = 4960;
 const FRACTION_DIGITS = 17n;
-const NUMBER = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,9}))?$/;
-const HEX = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d{1,9}))?$/;
+const NUMBER = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+const HEX = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?$/;
 const INFINITE = /^[+-]?inf(inity)?$/i;
 
 function bitLength(n: bigint): number {
@@ -49,6 +53,11 @@ function toBinary(negative: boolean, num: bigint, den: bigint, shift: number): B
   let [n, d] = scaled(s);
   if (n / d >= 1n << 64n) [n, d] = scaled(--s);
   else if (n / d < 1n << 63n) [n, d] = scaled(++s);
+  if (shift - s < MIN_EXPONENT) {
+    // Below the normal range: rounded once, to a multiple of the subnormal quantum (maybe 0).
+    const m = nearest(...scaled(shift - MIN_EXPONENT));
+    return { m: negative ? -m : m, e: m === 0n ? 0 : MIN_EXPONENT };
+  }
   let m = nearest(n, d);
   if (m === 1n << 64n) {
     m = 1n << 63n;
@@ -70,23 +79,25 @@ function parse(text: string): Binary | 'inf' | undefined {
   if (digits === '') return { m: 0n, e: 0 };
   const e10 = Number(g[4] ?? '0') - (g[3] ?? '').length;
   const magnitude = digits.length + e10;
-  if (magnitude > DECIMAL_RANGE || magnitude < -DECIMAL_RANGE) return undefined;
+  if (!(Math.abs(magnitude) <= DECIMAL_RANGE)) return undefined;
   const m10 = BigInt(digits);
   const b =
     e10 >= 0
       ? toBinary(g[1] === '-', m10 * 10n ** BigInt(e10), 1n, 0)
       : toBinary(g[1] === '-', m10, 10n ** BigInt(-e10), 0);
-  return inRange(b) ? b : undefined;
+  return b.m !== 0n && inRange(b) ? b : undefined;
 }
 
 /** parseHex reads the groups of a HEX match: sign, integer digits, fraction digits, binary exponent. */
 function parseHex(h: RegExpExecArray): Binary | undefined {
   const digits = (h[2] ?? '') + (h[3] ?? '');
   if (digits === '') return undefined;
+  const m = BigInt(`0x${digits}`);
+  if (m === 0n) return { m: 0n, e: 0 };
   const e2 = Number(h[4] ?? '0') - 4 * (h[3] ?? '').length;
-  if (Math.abs(e2) > 4 * DECIMAL_RANGE + 4 * digits.length) return undefined;
-  const b = toBinary(h[1] === '-', BigInt(`0x${digits}`), 1n, e2);
-  return inRange(b) ? b : undefined;
+  if (!(Math.abs(e2) <= 4 * DECIMAL_RANGE + 4 * digits.length)) return undefined;
+  const b = toBinary(h[1] === '-', m, 1n, e2);
+  return b.m !== 0n && inRange(b) ? b : undefined;
 }
 
 function inRange(b: Binary): boolean {

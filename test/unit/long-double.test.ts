@@ -71,3 +71,36 @@ describe('addFloat', () => {
     assert.deepEqual(addFloat('1e4932', '1e4932'), { error: 'not-finite' });
   });
 });
+
+// Subnormal long doubles (below 2^-16382, down to the quantum 2^-16445 ≈ 3.6e-4951): strtold
+// reads them with ERANGE, which Redis refuses only for a 0 or an infinite result, so redis-server
+// 7.0.15 takes them and prints their sums as "0". [stored value, increment, its reply or error]
+const REDIS_SUBNORMALS: readonly [string | undefined, string, string][] = [
+  [undefined, '-1e-4950', '0'],
+  [undefined, '1e-4940', '0'],
+  [undefined, '3.3e-4932', '0'],
+  [undefined, '1.83e-4951', '0'],
+  [undefined, '1.8e-4951', 'not-a-float'],
+  [undefined, '1e-4951', 'not-a-float'],
+  [undefined, '0x1p-16445', '0'],
+  [undefined, '0x1.8p-16446', '0'],
+  [undefined, '0x1p-16446', 'not-a-float'],
+  ['0x1p-16382', '-0x1p-16445', '0'],
+  ['1e-4950', '1', '1'],
+  ['1e-4955', '1', 'not-a-float'],
+  [undefined, '0e99999999999', '0'],
+  [undefined, '0x0p99999999999', '0'],
+  [undefined, '1e99999999999', 'not-a-float'],
+  [undefined, '0x1p-99999999999', 'not-a-float'],
+];
+
+describe('addFloat below the normal range', () => {
+  it('takes subnormals as redis-server does and refuses what rounds to 0', () => {
+    for (const [value, delta, redis] of REDIS_SUBNORMALS)
+      assert.deepEqual(
+        addFloat(value, delta),
+        redis === 'not-a-float' ? { error: redis } : { value: redis },
+        `${String(value)} + ${delta}`,
+      );
+  });
+});

@@ -25,11 +25,20 @@ export function parseRaw(text: string): RawResponse {
   return { status, headers, body: text.slice(end + 4) };
 }
 
-/** rawRequest sends bytes and collects what comes back until the server closes or `idleMs` passes. */
+/**
+ * rawRequest sends bytes and collects what comes back until the server closes, `idleMs` passes
+ * with nothing new, or what came back satisfies `until` (a test that knows how many answers it
+ * waits for should say so: an idle limit alone cuts a slow answer off on a loaded machine).
+ */
 export function rawRequest(
   port: number,
   data: Buffer | string,
-  options: { host?: string; idleMs?: number; destroyAfterWrite?: boolean } = {},
+  options: {
+    host?: string;
+    idleMs?: number;
+    destroyAfterWrite?: boolean;
+    until?: (received: string) => boolean;
+  } = {},
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, options.host ?? '127.0.0.1');
@@ -53,7 +62,8 @@ export function rawRequest(
     sock.setEncoding('utf8');
     sock.on('data', (d: string) => {
       out += d;
-      arm();
+      if (options.until?.(out) === true) done();
+      else arm();
     });
     sock.on('end', done);
     sock.on('error', (err) => {

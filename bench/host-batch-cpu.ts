@@ -1,6 +1,6 @@
 /**
  * `node dist/bench/host-batch-cpu.js [--before DIR] [--batches 1,5,10,25,50] [--puts 60000]
- * [--rounds 3] [--durability interval] [--keys 100000]`: what a shard worker spends per PUT as a
+ * [--rounds 3] [--durability interval] [--keys 100000] [--tool cpu|callgrind]`: what a shard worker spends per PUT as a
  * function of how many PUTs arrive in one op batch (one message from the main thread), without the
  * thread and the sockets: a ShardHost (src/worker/shard-host.ts) opened on this thread over
  * config/default.toml's layout (4 leader stores and their 4 replicas, mirrored through the one
@@ -14,6 +14,10 @@
  * bookkeeping, the reply message); at c50 under wrk a worker sees batches of 5-50 PUTs depending on
  * the load. With `--before DIR` (another built checkout) each round runs both builds, alternated,
  * each in a child process of its own. Each run writes `--puts` PUTs after as many unmeasured ones.
+ * `--tool callgrind` counts instructions instead (valgrind, node `--single-threaded`): two runs of
+ * each build, of `--puts` and twice as many measured PUTs after the same warm-up, subtracted, so
+ * start-up cancels out (slow: minutes per figure; a JIT or GC difference between the two runs
+ * still lands in the figure).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -26,6 +26,10 @@
  * pool), and beside the server wrk's own CPU per request, the machine's idle share and the rate:
  * on 2 cores with no idle left, the rate is bound by the sum of all of them.
  * With `--before DIR` (another built checkout) both builds are measured, alternated per round.
+ * With `--bare` (`--tool proc` only) the bare uWS+Map server of bench/baseline/server.ts is measured
+ * too, in the same rounds: with `--log` in its own dir, one write per turn (`--durability interval`
+ * or `none`) or one write and one fdatasync (`fsync`), the Node.js ceiling of compare.js's
+ * put-bare-write and put-bare-fsync rows; its "worker" is its busiest thread besides the main one.
  * `--top N` (callgrind) also prints each measurement's N most costly functions of the main and the
  * worker thread, in self instructions per request, JavaScript named through node's
  * `--perf-basic-prof` map (bench/lib/callgrind-self.ts); `--callers TEXT` prints who calls the
@@ -34,7 +38,7 @@
  *
  * Usage: node dist/bench/http-count.js [--before DIR] [--tool callgrind|proc] [--modes put,get]
  *        [--rounds 1] [--requests 5000] [--warmup 15000] [--connections 50] [--keys 10000]
- *        [--seconds 4] [--durability interval] [--top 0] [--callers TEXT]
+ *        [--seconds 4] [--durability interval] [--top 0] [--callers TEXT] [--bare]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -61,6 +65,7 @@ const SECONDS = Number(arg('seconds', '4'));
 const DURABILITY = arg('durability', 'interval');
 const TOP = Number(arg('top', '0'));
 const CALLERS = arg('callers', '');
+const BARE = process.argv.includes('--bare');
 const VALUE = 'v'.repeat(100);
 const HEAD_END = Buffer.from('\r\n\r\n');
 const NO_PROC_FIGURES = { mainSystem: NaN, other: NaN, wrk: NaN, idle: NaN, rate: NaN };
@@ -132,7 +137,15 @@ function load(
 
 async function start(name: string, root: string, dir: string): Promise<Server> {
   const [lp, rp] = [await freePort(), await freePort()];
-  const serve = oneWorkerServeArgs(root, dir, lp, rp, DURABILITY);
+  const serve =
+    name === 'bare'
+      ? [
+          join(root, 'dist', 'bench', 'baseline', 'server.js'),
+          '--port',
+          String(lp),
+          ...(DURABILITY === 'fsync' ? ['--log', dir, '--sync'] : ['--log', dir]),
+        ]
+      : oneWorkerServeArgs(root, dir, lp, rp, DURABILITY);
   const cgOut = join(dir, 'cg');
   const proc =
     TOOL === 'callgrind'
@@ -288,6 +301,7 @@ function medians(all: readonly Figures[]): Figures {
 
 async function main(): Promise<void> {
   if (TOOL === 'proc' && !hasWrk()) throw new Error('--tool proc needs wrk');
+  if (BARE && TOOL !== 'proc') throw new Error('--bare needs --tool proc');
   const unit = TOOL === 'callgrind' ? 'instructions' : 'CPU µs';
   console.log(
     `# http-count | node ${process.version} | ${availableParallelism()} CPUs | ${TOOL} | ${unit} per request | ${MODES.join(',')} | durability ${DURABILITY} | c${CONNECTIONS} | ${KEYS} keys | load ${loadavg()[0]!.toFixed(2)}`,
@@ -297,6 +311,7 @@ async function main(): Promise<void> {
   try {
     const builds: [string, string][] = [['after', ROOT]];
     if (BEFORE !== '') builds.unshift(['before', resolve(BEFORE)]);
+    if (BARE) builds.push(['bare', ROOT]);
     for (const [name, root] of builds) {
       const s = await start(name, root, mkdtempSync(join(tmp, `${name}-`)));
       servers.push(s);
@@ -318,13 +333,25 @@ async function main(): Promise<void> {
     for (const mode of MODES) {
       for (const s of servers)
         console.log(`median ${s.name} ${mode}: ${fmt(medians(s.results.get(mode) ?? []))}`);
-      if (servers.length === 2) {
-        const [b, a] = servers as [Server, Server];
+      const built = servers.filter((s) => s.name !== 'bare');
+      if (built.length === 2) {
+        const [b, a] = built as [Server, Server];
         const [mb, ma] = [medians(b.results.get(mode) ?? []), medians(a.results.get(mode) ?? [])];
         const r = (k: keyof Figures): string => (ma[k] / mb[k]).toFixed(3);
         console.log(
           `after ÷ before ${mode}: main ${r('main')} (${TOOL === 'callgrind' ? `steady ${r('steady')}` : `kernel ${r('mainSystem')}`}), worker ${r('worker')}, all ${r('total')}${TOOL === 'callgrind' ? '' : `, rate ${r('rate')}`}`,
         );
+      }
+      const bare = servers.find((s) => s.name === 'bare');
+      if (bare !== undefined) {
+        const mb = medians(bare.results.get(mode) ?? []);
+        for (const s of built) {
+          const m = medians(s.results.get(mode) ?? []);
+          const d = (k: keyof Figures): string => (m[k] - mb[k]).toFixed(2);
+          console.log(
+            `${s.name} − bare ${mode}, µs per request: main +${d('main')} (kernel +${d('mainSystem')}), worker +${d('worker')}, other +${d('other')}, all +${d('total')}; rate ${(m.rate / mb.rate).toFixed(3)} of bare`,
+          );
+        }
       }
     }
   } finally {

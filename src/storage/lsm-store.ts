@@ -414,6 +414,14 @@ export class LsmStore implements Store {
     );
     this.nextRunNo++;
     this.levels.runs.unshift(new Reader(this.opts.vfs, meta.path, meta.no, this.cache));
+    // Noted after the run is synced, so an open can tell it went missing (lsm-recovery.ts). Only a
+    // check: a failure here fails no flush (a retry would write the memtable as a second run).
+    await this.level.noteFlushed(meta.maxSeq).catch((err: unknown) => {
+      this.opts.log?.warn(
+        { err: (err as Error).message, dir: this.opts.dir, run: meta.path },
+        'could not note the flushed run in LMDB; an open cannot tell if it goes missing',
+      );
+    });
   }
 
   /** compact merges every current run into LMDB, then retires the runs (the scheduler calls it). */

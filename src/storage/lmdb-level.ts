@@ -92,7 +92,11 @@ export class LmdbLevel {
     });
   }
 
-  /** get returns the key's version, its value a view valid until the next read on this thread, or undefined. */
+  /**
+   * get returns the key's version, or undefined. Its value is a view of lmdb-js's read buffer,
+   * shared by every LMDB environment of the thread: valid until the next LMDB read on this thread,
+   * of this store or any other (Store.get).
+   */
   get(key: Uint8Array): Versioned | undefined {
     const v = this.data.getBinaryFast(key);
     return v === undefined ? undefined : this.decode(key, v.subarray(0, v.length));

@@ -7,7 +7,8 @@
  * does so while it can; the follower then only publishes what the feed applied.
  * When the leader no longer retains the ack's successor (410 / 'gone'), or the ack is beyond the
  * leader's last seq (409 REPLICA_AHEAD / 'diverged': the replica holds another history, e.g. writes
- * its leader lost in a crash), the replica resyncs: its store is wiped, refilled from a leader
+ * its leader lost in a crash), or its log took a batch its store could not apply (mustRebuild),
+ * the replica resyncs: its store is wiped, refilled from a leader
  * snapshot at seq S straight into LMDB, reopened so its log continues at S + 1, and pulling resumes
  * from S. An unreachable leader is retried with capped exponential backoff while the replica keeps
  * serving reads; state changes are logged once each.
@@ -244,6 +245,15 @@ export class Follower {
         if (this.isStopped()) return;
         this.counters.errors++;
         this.lastError = (err as Error).message;
+        // A failed resync (mustResync still set) waits out the backoff like any other failure.
+        if (!mustResync && this.mustRebuild()) {
+          this.o.log?.error(
+            { source: this.o.source.describe, ack: this.safeAck(), err: this.lastError },
+            'replica: applying a pulled batch failed after its log took it; resyncing from a leader snapshot',
+          );
+          mustResync = true;
+          continue;
+        }
         this.setState('disconnected', this.lastError);
         this.publish(this.safeAck());
         await new Promise<void>((resolve) => {
@@ -361,6 +371,19 @@ export class Follower {
     if (marker === undefined) return;
     if (this.loaded === undefined) rmSync(marker, { force: true });
     else writeDurableJson(marker, this.loaded);
+  }
+
+  /**
+   * mustRebuild says the replica's log holds records its store lacks (StoreReplication.mustRebuild):
+   * it cannot pull on top of that log, so it resyncs. It used to retry the pull for good, each
+   * refused as out of order, the replica frozen at the record before the one that failed.
+   */
+  private mustRebuild(): boolean {
+    try {
+      return this.o.store().mustRebuild?.() === true;
+    } catch {
+      return false;
+    }
   }
 
   /** safeAck is the ack the replica can publish outside a pull: its last seq, within `ackBound`; 0 while it has no store. */

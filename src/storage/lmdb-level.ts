@@ -3,10 +3,11 @@
  *
  * It holds every key compacted out of SSTable runs (tombstones and expired values already applied,
  * each value stored with its seq and expiry as lmdb-value-format.ts lays out) and, in its `meta`
- * database, `applied_seq`: every write with seq ≤ applied_seq is in LMDB. Compaction writes data
- * and the new applied_seq in the same write transaction, and waits for that transaction to be
- * synced whatever the store's durability mode, because WAL segments and runs are deleted once
- * LMDB holds their data.
+ * database, `applied_seq`: every write with seq ≤ applied_seq is in LMDB, and `flushed_seq`: the
+ * newest seq a synced run was flushed through (a check against runs lost from under the store).
+ * Compaction writes data and the new applied_seq in the same write transaction, and waits for that
+ * transaction to be synced whatever the store's durability mode, because WAL segments and runs are
+ * deleted once LMDB holds their data.
  */
 import { join } from 'node:path';
 import { type Database, type RootDatabase, TransactionFlags } from 'lmdb';
@@ -17,6 +18,12 @@ import { CorruptionError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
 
 const APPLIED_SEQ = 'applied_seq';
+/**
+ * FLUSHED_SEQ is the newest seq a run of the store was flushed through, noted once the run is
+ * synced: at open, runs and LMDB that hold less (and a log that does not fill the rest) are a
+ * run lost from under the store (lsm-recovery.ts), as LevelDB's MANIFEST tells a missing table.
+ */
+const FLUSHED_SEQ = 'flushed_seq';
 /** COMMIT_WITHOUT_FLUSH: commit before returning, but do not wait for the commit's fsync. */
 const COMMIT_WITHOUT_FLUSH = TransactionFlags.SYNCHRONOUS_COMMIT | TransactionFlags.NO_SYNC_FLUSH;
 
@@ -40,6 +47,8 @@ export class LmdbLevel {
   private readonly data: Database<Buffer, Uint8Array>;
   private readonly meta: Database<number, string>;
   private readonly path: string;
+  /** flushed caches FLUSHED_SEQ (read once, then kept as it is written). */
+  private flushed: number | undefined;
 
   constructor(storeDir: string) {
     this.path = join(storeDir, 'lmdb', 'data.mdb');
@@ -62,7 +71,32 @@ export class LmdbLevel {
     return this.meta.get(APPLIED_SEQ) ?? 0;
   }
 
-  /** get returns the key's version, its value a view valid until the next read on this thread, or undefined. */
+  /** flushedSeq is the newest seq a run was flushed through (FLUSHED_SEQ), 0 if none was noted. */
+  flushedSeq(): number {
+    this.flushed ??= this.meta.get(FLUSHED_SEQ) ?? 0;
+    return this.flushed;
+  }
+
+  /**
+   * noteFlushed records that a synced run holds the store's writes through `seq` (it keeps the
+   * highest seq noted, unless `exact`: a repair that opened without a lost run lowers it). It
+   * resolves once committed, not synced: after a power cut the note can only be older, never name
+   * a run that is not on disk.
+   */
+  async noteFlushed(seq: number, exact = false): Promise<void> {
+    if (!exact && seq <= this.flushedSeq()) return;
+    this.flushed = seq;
+    await this.meta.put(FLUSHED_SEQ, seq).catch((err: unknown) => {
+      quietCommitFailure(err);
+      throw err;
+    });
+  }
+
+  /**
+   * get returns the key's version, or undefined. Its value is a view of lmdb-js's read buffer,
+   * shared by every LMDB environment of the thread: valid until the next LMDB read on this thread,
+   * of this store or any other (Store.get).
+   */
   get(key: Uint8Array): Versioned | undefined {
     const v = this.data.getBinaryFast(key);
     return v === undefined ? undefined : this.decode(key, v.subarray(0, v.length));

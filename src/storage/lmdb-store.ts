@@ -77,7 +77,8 @@ export class LmdbStore implements Store {
 
   read(key: Uint8Array, nowMs = this.clock()): StoreValue | undefined {
     // getBinaryFast returns lmdb-js's shared read buffer with an overridden `length`; a subarray gives
-    // an honest view of just the value (valid until the next read, as the Store contract says).
+    // an honest view of just the value (valid until the next LMDB read of any store on this thread,
+    // as the Store contract says).
     const raw = this.data.getBinaryFast(key);
     const v = raw === undefined ? undefined : this.decode(key, raw.subarray(0, raw.length));
     return v !== undefined && (v.expiresAtMs === 0 || v.expiresAtMs > nowMs) ? v : undefined;

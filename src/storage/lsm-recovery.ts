@@ -5,12 +5,14 @@
  * 1. Per store: open LMDB and read applied_seq A; delete leftover `*.sst.tmp` files; open every
  *    run, checking footer, index and bloom; delete runs whose newest seq is ≤ A. A damaged run
  *    makes that store fail to open (the others open), unless `repair` (it is moved aside as
- *    `.corrupt` and reported). D = max(A, newest run seq) is the store's durable seq.
+ *    `.corrupt` and reported). A run missing (a gap in the numbers, or an oldest run starting
+ *    above A + 1) refuses the store too. D = max(A, newest run seq) is the store's durable seq.
  * 2. Read the shared log once (commit-log-reader.ts cuts a torn tail and reports corruption) and
  *    replay each store's records above its D into its memtables. A store whose `commit-log` file
  *    recorded another log id for this directory is refused (commit-log-home.ts; `repair`: it keeps
  *    only what its own files hold), and so is a store whose directory was missing while the log
- *    holds records of it (`refuseRemovedDir`; `repair`: it opens empty).
+ *    holds records of it (`refuseRemovedDir`; `repair`: it opens empty), and so is a store whose
+ *    records skip seqs above D or stop short of the newest run noted flushed (`refuseLostWrites`).
  * 3. Migrate the previous layout: a store directory with a `wal/` of its own (docs/wal-format.md)
  *    has that log's records above what step 2 found replayed too; they are then written into the
  *    shared log, synced, and `wal/` is removed (adopted-records.ts, as step 4).
@@ -57,6 +59,8 @@ interface Levels {
   runs: RunReader[];
   cache: BlockCache;
   maxRunNo: number;
+  /** applied is LMDB's applied_seq; durableSeq = max(applied, newest run's maxSeq). */
+  applied: number;
   durableSeq: number;
 }
 
@@ -105,12 +109,14 @@ async function openLevels(opts: LsmOptions): Promise<Levels> {
     }
     runs = runs.filter((r) => r.footer.maxSeq > applied).sort((a, b) => b.no - a.no);
     await checkNoRunMissing(opts, runsDir, runs);
+    await checkOldestRun(opts, runsDir, runs, applied);
     return {
       fresh,
       level,
       runs,
       cache,
       maxRunNo,
+      applied,
       durableSeq: Math.max(applied, runs[0]?.footer.maxSeq ?? 0),
     };
   } catch (err) {
@@ -143,6 +149,65 @@ async function checkNoRunMissing(
       await opts.vfs.writeFile(`${path}.missing`, Buffer.alloc(0));
       opts.vfs.syncDir(runsDir);
     }
+}
+
+/**
+ * checkOldestRun refuses a store whose oldest live run (`runs` newest first) starts above
+ * applied_seq + 1: memtables take the store's seqs in turn and are flushed in that order, and a
+ * compaction takes every run into LMDB, so the writes between are in an older run deleted from
+ * under the store. A marker below that run (`.missing` left by an earlier repair, or the
+ * `.corrupt` run it moved aside) says it was reported. With `repair` the store opens without them
+ * and leaves the `.missing` marker.
+ */
+async function checkOldestRun(
+  opts: LsmOptions,
+  runsDir: string,
+  runs: readonly RunReader[],
+  applied: number,
+): Promise<void> {
+  const oldest = runs[runs.length - 1];
+  if (oldest === undefined || oldest.footer.minSeq <= applied + 1) return;
+  const path = join(runsDir, runName(Math.max(0, oldest.no - 1)));
+  if (opts.vfs.exists(`${path}.corrupt`) || opts.vfs.exists(`${path}.missing`)) return;
+  const what = `a run older than ${runName(oldest.no)} is missing: LMDB holds the writes through seq ${applied} and the oldest run starts at seq ${oldest.footer.minSeq}, so the writes between are in no file`;
+  if (!opts.repair)
+    throw new CorruptionError(
+      path,
+      0,
+      `${what} (put the run back, or restart with --repair to open without those writes)`,
+    );
+  opts.log?.error({ file: path, reason: what }, 'repair: opened without a missing run');
+  await opts.vfs.writeFile(`${path}.missing`, Buffer.alloc(0));
+  opts.vfs.syncDir(runsDir);
+}
+
+/**
+ * refuseLostWrites refuses store `o` when its files and its log leave a stretch of its seqs in no
+ * record: a run newer than its newest live one was noted flushed (LmdbLevel.flushedSeq) beyond
+ * what the runs, LMDB and the log's records hold, or the log's records of it skip seqs (Replay's
+ * hole). Either is a run deleted or cut short by hand (or a log that lost records): opened, the
+ * store would serve older versions of those keys, and a replica would take it for its leader's
+ * state at its seq. With `repair` it opens without them (and the note is lowered to what it holds).
+ */
+async function refuseLostWrites(
+  settings: LogSettings,
+  o: { opts: LsmOptions; levels: Levels; replay: Replay },
+): Promise<void> {
+  const { opts, levels, replay } = o;
+  const flushed = levels.level.flushedSeq();
+  const lost = replay.hole ?? (flushed > replay.last ? { from: replay.last + 1, to: flushed } : undefined);
+  if (lost === undefined) return;
+  const runsDir = join(opts.dir, 'runs');
+  const newest = levels.runs[0] === undefined ? 'no run' : `newest run ${runName(levels.runs[0].no)}`;
+  const what = `store ${storeNameOf(opts.dir)}: its writes at seqs ${lost.from}..${lost.to} are in no file (LMDB holds through seq ${levels.applied}, ${newest} through seq ${levels.durableSeq}, a run was flushed through seq ${flushed}, and the commit log ${settings.dir} holds none of them): a run was deleted or cut short by hand`;
+  if (!opts.repair)
+    throw new CorruptionError(
+      runsDir,
+      0,
+      `${what}; put the missing run back, or restart with --repair to open without those writes`,
+    );
+  (opts.log ?? settings.log)?.error({ dir: opts.dir, from: lost.from, to: lost.to }, `repair: ${what}`);
+  if (flushed > replay.last) await levels.level.noteFlushed(replay.last, true);
 }
 
 /** OpenedStores are what openLsmStores returns: the shared log and, per input, a store or why it failed. */
@@ -198,7 +263,9 @@ export async function openLsmStores(
       bindToLog(settings, o, logId);
       refuseRemovedDir(settings, o);
       await adoptForeign(settings, o.opts, id, o.replay);
-      if (await migrateOldWal(o.opts, o.replay)) migrating.push({ dir: o.opts.dir, vfs: o.opts.vfs });
+      const migrated = await migrateOldWal(o.opts, o.replay);
+      await refuseLostWrites(settings, o);
+      if (migrated) migrating.push({ dir: o.opts.dir, vfs: o.opts.vfs });
     } catch (err) {
       results[o.i] = err as Error;
       failed.push(id);

@@ -22,6 +22,12 @@ export class Replay {
   /** epoch is the frame epoch of the store's newest record in the log, at `epochSeq` (undefined: unknown). */
   epoch: number | undefined;
   epochSeq = 0;
+  /**
+   * hole is the first run of seqs above D that no replayed record holds although a later one is
+   * replayed (a store's records are consecutive): its run was lost, or its log was. Cleared with
+   * what a base or a restart voids.
+   */
+  hole: { from: number; to: number } | undefined;
   private readonly memtableBytes: number;
   readonly durableSeq: number;
 
@@ -34,6 +40,7 @@ export class Replay {
   apply(r: DecodedRecord): void {
     if (r.seq >= this.epochSeq) [this.epoch, this.epochSeq] = [r.epoch, r.seq];
     if (r.seq <= this.durableSeq) return;
+    if (r.seq > this.last + 1) this.hole ??= { from: this.last + 1, to: r.seq - 1 };
     this.active.apply(r.key, r.seq, putValueOf(r), r.expiresAtMs);
     this.last = r.seq;
     this.replayed++;
@@ -61,6 +68,7 @@ export class Replay {
     this.replayed = 0;
     this.migrated = [];
     this.migratedFirst = 0;
+    this.hole = undefined;
     [this.epoch, this.epochSeq] = newest === undefined ? [undefined, 0] : [newest.epoch, newest.seq];
   }
 
@@ -78,5 +86,6 @@ export class Replay {
     this.frozen = [];
     this.last = this.durableSeq;
     this.replayed = 0;
+    this.hole = undefined;
   }
 }

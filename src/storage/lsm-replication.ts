@@ -40,6 +40,11 @@ export class LsmReplication implements StoreReplication {
   private readonly level: LmdbLevel;
   /** view is reused by applyMirrored. */
   private readonly view = newRecordView();
+  /**
+   * unapplied is why the log holds records the memtable lacks (an apply threw after the log took
+   * them, pulled or fed), once that happened: the store then takes no more batches (mustRebuild).
+   */
+  private unapplied: Error | undefined;
 
   /** `epoch` is the frame epoch of the store's newest record when recovery read it back. */
   constructor(store: LsmWrites, wal: StoreLog, level: LmdbLevel, epoch: number | undefined) {
@@ -91,12 +96,17 @@ export class LsmReplication implements StoreReplication {
     this.wal.setRetention(hook);
   }
 
+  mustRebuild(): boolean {
+    return this.unapplied !== undefined;
+  }
+
   /**
    * applyReplicated logs the batch as is, then applies it; batches are applied one after the
    * other, so a log frame never mixes two epochs.
    */
   async applyReplicated(records: Buffer, epoch?: number, checked = false): Promise<number> {
     if (this.store.isClosed()) throw new DistkvError('UNAVAILABLE', 'store is closed');
+    this.checkWhole();
     // Check every record first (nothing is logged from a damaged batch), without a view per record.
     const v = newRecordView();
     let first = 0;
@@ -118,12 +128,36 @@ export class LsmReplication implements StoreReplication {
       );
     if (epoch !== undefined) this.wal.epoch = epoch;
     const { seq } = await this.wal.appendRecords(records, first, last);
+    this.checkWhole();
     // Checked above, and the batch is not written to: its checksums are not computed again.
-    for (let offset = 0; offset < records.length; offset = v.end) {
-      viewRecord(records, offset, v, false);
-      this.store.applyRecord(records, v, hashBytes(records, v.keyStart, v.keyEnd));
+    try {
+      for (let offset = 0; offset < records.length; offset = v.end) {
+        viewRecord(records, offset, v, false);
+        this.store.applyRecord(records, v, hashBytes(records, v.keyStart, v.keyEnd));
+      }
+    } catch (err) {
+      throw this.failedApply(err, v.seq, last);
     }
     return seq;
+  }
+
+  /**
+   * failedApply records that applying seq `at` threw after the log took the batch through `last`
+   * (the store's last seq stays at the record before it) and returns the error to report.
+   */
+  private failedApply(err: unknown, at: number, last: number): Error {
+    const cause = (err as Error).message;
+    this.unapplied ??= new DistkvError(
+      'INTERNAL',
+      `replica: applying seq ${at} failed (${cause}) after its log took the batch through seq ${last}; the store must be rebuilt from a leader snapshot`,
+      { cause: err },
+    );
+    return this.unapplied;
+  }
+
+  /** checkWhole refuses a batch once the log holds records the memtable lacks (mustRebuild). */
+  private checkWhole(): void {
+    if (this.unapplied !== undefined) throw this.unapplied;
   }
 
   /**
@@ -137,7 +171,7 @@ export class LsmReplication implements StoreReplication {
    * feed ends with the error, which sends the replica to a resync (follower.ts).
    */
   feed(replica: StoreReplication, applied: (last: number) => void): Feed | undefined {
-    if (!(replica instanceof LsmReplication) || replica === this) return undefined;
+    if (!(replica instanceof LsmReplication) || replica === this || replica.mustRebuild()) return undefined;
     const wal = this.wal;
     let end!: (err: Error | undefined) => void;
     const ended = new Promise<Error | undefined>((resolve) => {
@@ -153,7 +187,7 @@ export class LsmReplication implements StoreReplication {
           replica.applyMirrored(records, first, last, origins);
           applied(last);
         } catch (err) {
-          failure = err as Error;
+          failure = replica.failedApply(err, replica.lastSeq() + 1, last);
           wal.unmirror(mirror);
         }
       },

@@ -9,13 +9,14 @@
  * Write: log append (group commit across the worker's stores, durable per the mode) → apply to
  * the active memtable → ack.
  * A memtable over `memtable_bytes` is frozen and flushed to a run in the background (flush-queue.ts,
- * which also stalls writes while too many wait); reads see it while it flushes. Runs are compacted newest-wins into LMDB (lsm-compaction.ts) when there are
- * more than `max_runs`, when reads pass through them too often, or when writes stop for a while
- * (compaction-scheduler.ts); failed flushes and compactions retry with backoff (backoff.ts).
+ * which also stalls writes while too many wait; lsm-runs.ts builds the run); reads see it while it
+ * flushes. Runs are compacted newest-wins into LMDB (lsm-runs.ts, lsm-compaction.ts) when there
+ * are more than `max_runs`, when reads pass through them too often, or when writes stop for a
+ * while (compaction-scheduler.ts); failed flushes and compactions retry with backoff (backoff.ts).
  * Read (lsm-reads.ts): active memtable → frozen memtables (newest first) → runs (newest first:
- * bloom, index, block cache) → LMDB. Invariant: every acknowledged write is in the commit log, or in a synced
- * run, or in LMDB at or below applied_seq; files are deleted only once a later level durably holds
- * their data (the log's segments once no store of the worker needs them: commit-log.ts).
+ * bloom, index, block cache) → LMDB. Invariant: every acknowledged write is in the commit log, or
+ * in a synced run, or in LMDB at or below applied_seq; files are deleted only once a later level
+ * durably holds their data (the log's segments once no store of the worker needs them).
  *
  * Recovery (lsm-recovery.ts): open LMDB, open and check every run, delete those at or below
  * applied_seq, replay the log's records above the newest durable seq into the memtable.
@@ -23,18 +24,15 @@
  * Everything here runs on the store's worker thread; nothing is shared with other threads.
  */
 import { DistkvError } from '../errors.js';
-import { type HistogramSnapshot, LatencyHistogram } from '../util/latency-histogram.js';
+import type { HistogramSnapshot } from '../util/latency-histogram.js';
 import type { KeyHash } from './bloom.js';
-import { type CompactionReason, CompactionScheduler, IDLE_COMPACT_MS } from './compaction-scheduler.js';
+import { CompactionScheduler, IDLE_COMPACT_MS } from './compaction-scheduler.js';
 import { FlushQueue } from './flush-queue.js';
-import { compactRuns, retireRuns } from './lsm-compaction.js';
 import type { LmdbLevel } from './lmdb-level.js';
 import { expiringIn, type Levels, newestIn, scanLevels } from './lsm-reads.js';
 import { Memtable } from './memtable.js';
 import { isLive } from './merge-iterator.js';
 import type { BlockCache } from './sstable-reader.js';
-import { RunReader as Reader } from './sstable-reader.js';
-import { writeRun } from './sstable-writer.js';
 import {
   type ExpiringPage,
   type Store,
@@ -57,7 +55,8 @@ import type { CommitLog } from './commit-log.js';
 import { storeNameOf, writeHome } from './commit-log-home.js';
 import type { LsmOptions, LsmParts } from './lsm-options.js';
 import { LsmReplication } from './lsm-replication.js';
-import { type LsmCounters, lsmStats } from './lsm-stats.js';
+import { LsmRuns } from './lsm-runs.js';
+import { lsmStats } from './lsm-stats.js';
 import type { StoreLog } from './store-log.js';
 
 /** LsmStore is one shard's LSM store. */
@@ -69,12 +68,10 @@ export class LsmStore implements Store {
   /** ownedLog is the commit log this store closes with it (a store opened on its own). */
   private ownedLog: CommitLog | undefined;
   private readonly cache: BlockCache;
-  private readonly runsDir: string;
   /** levels are the memtables, runs and LMDB a read goes through, newest first (lsm-reads.ts). */
   private readonly levels: Levels;
   /** flushes holds the frozen memtables (newest first) and flushes them to runs. */
   private readonly flushes: FlushQueue;
-  private nextRunNo: number;
   /** durableSeq: every write ≤ it is in a synced run or in LMDB. */
   private durableSeq: number;
   private appliedLastSeq: number;
@@ -86,27 +83,16 @@ export class LsmStore implements Store {
   readonly replication: LsmReplication;
   /** hashScratch holds a key's bloom hashes during one get. */
   private readonly hashScratch: KeyHash = { h1: 0, h2: 0 };
-  private readonly counters: LsmCounters = {
-    compactions: 0,
-    compactionMsTotal: 0,
-    lastCompactionMs: 0,
-    retiredBloomChecks: 0,
-    retiredBloomNegatives: 0,
-    retiredBloomFalsePositives: 0,
-    retireFailures: 0,
-  };
-  /** compactionSeconds times each compaction (for the /metrics histogram). */
-  private readonly compactionSeconds = new LatencyHistogram();
+  /** runs builds and compacts the store's runs (lsm-runs.ts). */
+  private readonly runs: LsmRuns;
 
   constructor(opts: LsmOptions, parts: LsmParts) {
     this.opts = opts;
     this.level = parts.level;
     this.wal = parts.log;
     this.cache = parts.cache;
-    this.nextRunNo = parts.nextRunNo;
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
-    this.runsDir = parts.runsDir;
     this.wal.applier = (key, seq, value, expiresAtMs, keyHash) => {
       this.applyDurable(key, seq, value, expiresAtMs, keyHash);
     };
@@ -131,7 +117,7 @@ export class LsmStore implements Store {
     );
     this.flushes = new FlushQueue(
       {
-        build: (m) => this.buildRun(m),
+        build: (m) => this.runs.build(m),
         flushed: (m) => {
           this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
           this.trimWal();
@@ -150,6 +136,14 @@ export class LsmStore implements Store {
       parts.frozen,
     );
     this.levels = { active: parts.active, frozen: this.flushes.frozen, runs: parts.runs, level: parts.level };
+    this.runs = new LsmRuns({
+      opts,
+      levels: this.levels,
+      level: parts.level,
+      cache: parts.cache,
+      runsDir: parts.runsDir,
+      nextRunNo: parts.nextRunNo,
+    });
     this.compaction = new CompactionScheduler({
       maxRuns: opts.maxRuns,
       idleMs: opts.idleCompactMs ?? IDLE_COMPACT_MS,
@@ -166,7 +160,10 @@ export class LsmStore implements Store {
         if (this.flushes.frozen.length === 0 && this.levels.active.size > 0 && !this.closed)
           this.freezeActive();
       },
-      compact: (reason) => this.compact(reason),
+      compact: async (reason) => {
+        await this.runs.compact(reason);
+        this.trimWal();
+      },
     });
     // What recovery left frozen is flushed once the store is whole (the flush reads the compaction).
     this.flushes.schedule();
@@ -238,7 +235,7 @@ export class LsmStore implements Store {
       cache: this.cache,
       lastSeq: this.appliedLastSeq,
       durableSeq: this.durableSeq,
-      counters: this.counters,
+      counters: this.runs.counters,
       compaction: this.compaction,
       flushes: this.flushes,
     });
@@ -248,7 +245,7 @@ export class LsmStore implements Store {
     return {
       walSyncSeconds: this.wal.syncSeconds(),
       flushSeconds: this.flushes.seconds.snapshot(),
-      compactionSeconds: this.compactionSeconds.snapshot(),
+      compactionSeconds: this.runs.compactionSeconds.snapshot(),
     };
   }
 
@@ -399,45 +396,6 @@ export class LsmStore implements Store {
   /** checkOpen throws UNAVAILABLE once close() has begun (it is re-checked after every await). */
   private checkOpen(): void {
     if (this.closed) throw new DistkvError('UNAVAILABLE', 'store is closed');
-  }
-
-  /** buildRun writes frozen memtable `m` as the newest run (the flush queue calls it). */
-  private async buildRun(m: Memtable): Promise<void> {
-    const meta = await writeRun(
-      this.opts.vfs,
-      this.runsDir,
-      this.nextRunNo,
-      m.entries(),
-      m.size,
-      m.minSeq,
-      m.maxSeq,
-    );
-    this.nextRunNo++;
-    this.levels.runs.unshift(new Reader(this.opts.vfs, meta.path, meta.no, this.cache));
-  }
-
-  /** compact merges every current run into LMDB, then retires the runs (the scheduler calls it). */
-  private async compact(reason: CompactionReason): Promise<void> {
-    const inputs = [...this.levels.runs];
-    const t0 = performance.now();
-    await compactRuns(this.level, inputs);
-    const ms = performance.now() - t0;
-    this.levels.runs = this.levels.runs.filter((r) => !inputs.includes(r));
-    const retireError = retireRuns(this.opts.vfs, this.runsDir, inputs, this.counters);
-    if (retireError !== undefined)
-      this.opts.log?.warn(
-        { err: retireError.message, dir: this.opts.dir },
-        'could not delete every compacted run; the next open deletes what is left',
-      );
-    this.counters.compactions++;
-    this.counters.compactionMsTotal += ms;
-    this.counters.lastCompactionMs = ms;
-    this.compactionSeconds.observe(ms / 1000);
-    this.opts.log?.debug(
-      { dir: this.opts.dir, runs: inputs.length, reason, ms: Math.round(ms) },
-      'compacted runs into LMDB',
-    );
-    this.trimWal();
   }
 
   private trimWal(): void {

@@ -17,7 +17,8 @@
  *    a promoted replica is read as it was written;
  *  - applyReplicated takes records whose first seq follows `lastSeq()`, makes them durable per the
  *    durability mode, then visible, and resolves with the last seq; anything else is refused
- *    (INTERNAL) before it changes the store or its epoch;
+ *    (INTERNAL) before it changes the store or its epoch; one that fails after its log took the
+ *    records (an apply threw) leaves `lastSeq()` at the last record applied and `mustRebuild()` true;
  *  - `epoch` is what the store's next records are logged in; `epochRecovered` says it was read
  *    back at open from the log's newest record of the store (else the caller derives it);
  *  - a snapshot is loaded only into a store that holds nothing (`loadSnapshotChunk` then
@@ -83,6 +84,13 @@ export interface StoreReplication extends ReplicationLog {
    * replica's last seq each time a part is durable and applied. Undefined when it cannot start now.
    */
   feed?(replica: StoreReplication, applied: (last: number) => void): Feed | undefined;
+  /**
+   * mustRebuild (optional) says the store's log holds replicated records that its memtable lacks:
+   * an apply threw after the log took them (the memtable could not grow). It refuses every further
+   * batch, and its follower rebuilds it from a leader snapshot: pulling again would start inside the
+   * batch its log already holds, and a restart would replay records its ack never covered.
+   */
+  mustRebuild?(): boolean;
   /**
    * isClosed (optional) says the store has begun closing: its log takes and announces nothing
    * more, so a waiter on it (waitForLog) is answered at once and a reader on its thread must not

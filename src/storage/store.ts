@@ -118,12 +118,16 @@ export interface Store {
   readonly engine: string;
   /** replication is the store's replication seam (store-replication.ts); undefined for a store that does not replicate. */
   readonly replication?: StoreReplication | undefined;
-  /** get returns the value of `key`, or undefined (also once expired); the returned bytes are only valid until the next call on this store. */
+  /**
+   * get returns the value of `key`, or undefined (also once expired). The returned bytes are only
+   * valid until the next read of any store on this thread: an LSM or lmdb store's value may be a
+   * view of lmdb-js's one read buffer per thread, which every LMDB read refills (copy to keep it).
+   */
   get(key: Uint8Array): Uint8Array | undefined;
   /**
    * read returns the value and version of `key`, or undefined when it is missing or expired at
    * `nowMs` (default: the store's clock; 0 shows expired values too). The value bytes are only
-   * valid until the next call on this store.
+   * valid until the next read of any store on this thread (as `get`'s).
    */
   read(key: Uint8Array, nowMs?: number): StoreValue | undefined;
   /** put stores `value` under `key`, expiring at `expiresAtMs` (Unix ms; 0 or absent = never); resolves once durable. */

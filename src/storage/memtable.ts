@@ -48,15 +48,18 @@ import type { Versioned } from './merge-iterator.js';
 const BTree = sortedBtree.default;
 type BTreeType<K, V> = InstanceType<typeof sortedBtree.default<K, V>>;
 
+/** ORDER_OVERHEAD is the approximate per-key memory of a kept key order: a string, an array slot and an entry number (about 40 bytes with 15-byte keys). */
+export const ORDER_OVERHEAD = 40;
 /**
  * ENTRY_OVERHEAD is the approximate per-key memory beyond key and value bytes: the 64-byte entry
  * with the room `grow` doubles ahead (1.44 entries per key on average, 64–128 bytes) and 2–4 table
  * slots of 4 bytes, less an inline key counted as key bytes (measured: 79–135 bytes per key with
- * 15-byte keys, about 104 on average).
+ * 15-byte keys, about 104 on average: 96 counted), plus the key order every memtable builds once,
+ * at its flush (ORDER_OVERHEAD). Without that share a memtable of values of a few bytes, once
+ * ordered for its flush, held 1.5-1.85x `memtable_bytes` (8- to 30-byte keys, measured heap and
+ * buffers), past the 4/3 of the memory bound (memory-bound.ts); with it, 0.8-1.15x.
  */
-export const ENTRY_OVERHEAD = 96;
-/** ORDER_OVERHEAD is the approximate per-key memory of a kept key order: a string, an array slot and an entry number (about 40 bytes with 15-byte keys). */
-export const ORDER_OVERHEAD = 40;
+export const ENTRY_OVERHEAD = 96 + ORDER_OVERHEAD;
 /** SLAB_BYTES is the largest arena slab; slabs start at FIRST_SLAB_BYTES and double, so small memtables stay small. */
 export const SLAB_BYTES = 1024 * 1024;
 const FIRST_SLAB_BYTES = 4096;

@@ -27,7 +27,8 @@ export class ProcessLease {
   private lease: Lease | undefined;
   /** granted are the IDs of the last leases this process was granted, newest last (OWN_LEASES at most). */
   private readonly granted: string[] = [];
-  private granting = false;
+  /** granting is the grant in flight: a second caller waits for it rather than sending another. */
+  private granting: Promise<void> | undefined;
   /** grantedAt is when the current lease was granted (performance.now()). */
   private grantedAt = 0;
   private readonly deadline = new LeaseDeadline();
@@ -93,9 +94,15 @@ export class ProcessLease {
     }
   }
 
-  private async grant(): Promise<void> {
-    if (this.granting || this.closed) return;
-    this.granting = true;
+  private grant(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.granting ??= this.grantOnce().finally(() => {
+      this.granting = undefined;
+    });
+    return this.granting;
+  }
+
+  private async grantOnce(): Promise<void> {
     const sentAt = performance.now();
     this.deadline.lost();
     const lease = this.etcd.lease(Math.ceil(this.ttlMs / 1000), { autoKeepAlive: false });
@@ -107,13 +114,12 @@ export class ProcessLease {
       this.granted.push(this.id);
       if (this.granted.length > OWN_LEASES) this.granted.shift();
       this.deadline.renewed(sentAt, this.ttlMs);
-      this.onGranted();
     } catch (err) {
       lease.release();
       this.warn(`etcd lease grant: ${(err as Error).message}`);
-    } finally {
-      this.granting = false;
+      return;
     }
+    this.onGranted();
   }
 
   /** drop forgets a lease etcd no longer has (every key under it is gone) and tells the owner. */

@@ -12,8 +12,9 @@
  * its seq as it is once the leader is gone (each publishes at its own tick, every TTL/4, and when
  * its watch sees the key go): the ranking (candidate-rank.ts) reads the published seqs, and one
  * published before the leader's last writes would let a replica behind a member that holds
- * acknowledged `w=1` writes win, starting the new epoch below them. The same tick covers a mass
- * expiry (etcd was unreachable, so every live member republishes its seq under a new lease).
+ * acknowledged `w=1` writes win, starting the new epoch below them. A mass expiry (etcd lost its
+ * data, or was unreachable for a TTL) takes every published seq at once; the campaigner lost its
+ * lease then too, and ranks itself only under a lease held for a TTL (etcd-coordinator.ts).
  * When a wait is what holds a campaign back, the gate calls `wake` once it is over, so the
  * campaign comes then rather than at the next periodic reconcile.
  */

@@ -113,6 +113,10 @@ export class EtcdCoordinator {
       (m) => {
         this.warnOnce(m);
       },
+      () => {
+        // A new lease reconciles at once (its seqs go out); the first one's start reconciles itself.
+        if (this.started) this.kick();
+      },
     );
     this.keys = new EtcdKeyspace(this.etcd, clusterName, config.shards);
     this.ttlMs = config.coordination.lease_ttl_ms;
@@ -250,7 +254,7 @@ export class EtcdCoordinator {
       await this.syncMap(snap);
       // Before the seqs go out: a replica ranked on its seq must not apply more from a leader whose key went.
       await this.holds.reconcile(this.keeper.current.shards, snap);
-      await this.publishSeqs(lease);
+      await this.publishSeqs(lease, snap);
       for (const shard of this.keeper.current.shards) await this.step(shard, snap, lease);
     } finally {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
@@ -284,7 +288,8 @@ export class EtcdCoordinator {
     );
   }
 
-  private async publishSeqs(lease: string): Promise<void> {
+  /** publishSeqs publishes each store's seq unless put under `lease` and still shown by etcd (`snap`: it may have lost it). */
+  private async publishSeqs(lease: string, snap: Snapshot): Promise<void> {
     // Keys under an earlier lease are gone with it: publish everything again under the new one.
     if (this.publishedUnder !== lease) this.published.clear();
     this.publishedUnder = lease;
@@ -292,7 +297,8 @@ export class EtcdCoordinator {
       if (this.pool.storeFailure(st.index) !== undefined) continue;
       const key = this.keys.seqKey(st.shard.name, st.node);
       const seq = this.seqOf(st.index);
-      if (this.published.get(key) === seq) continue;
+      const shown = snap.seqs.get(st.shard.name)?.find((p) => p.address === st.node);
+      if (this.published.get(key) === seq && shown?.seq === seq) continue;
       await this.keys.publishSeq(st.shard.name, st.node, seq, lease);
       this.published.set(key, seq);
     }
@@ -360,6 +366,10 @@ export class EtcdCoordinator {
       const seq = this.seqOf(st.index);
       const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
       if (!ranksFirst(st.node, seq, others)) continue;
+      // Under a lease younger than a TTL, the others' seqs may be missing only because they lost
+      // their leases with this one (etcd lost its data, or a mass expiry) and have not published
+      // again yet: ranked on what is left, a replica behind one of them could win.
+      if (!this.lease.heldFor(this.ttlMs)) continue;
       await this.campaign(shard, st.node, st.index, st.worker, lease);
     }
   }

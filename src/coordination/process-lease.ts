@@ -4,6 +4,13 @@
  * its `lost` event fires only after 2x TTL), with the deadline the process must stop acting by
  * (lease-deadline.ts). Renewals do not wait for each other (each is bounded by CALL_TIMEOUT_MS): one
  * slow answer must not hold back the next keepalive and let the deadline pass on a loaded machine.
+ *
+ * A lease that etcd no longer has is replaced at once (`drop`, then a grant): when etcd lost its
+ * data (wiped, or restored from an older snapshot), every member's lease, leader key and published
+ * seq went together, and a member that waited a keepalive interval for its new lease republished
+ * its seq late. `heldFor` tells how long the current lease has been held: a replica ranks itself
+ * only under a lease held for a TTL (etcd-coordinator.ts), by when every live member that lost its
+ * lease in the same event has a new one and has published its seq again.
  */
 import { type Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3';
 import type { Logger } from 'pino';
@@ -20,20 +27,35 @@ export class ProcessLease {
   private lease: Lease | undefined;
   /** granted are the IDs of the last leases this process was granted, newest last (OWN_LEASES at most). */
   private readonly granted: string[] = [];
-  private granting = false;
+  /** granting is the grant in flight: a second caller waits for it rather than sending another. */
+  private granting: Promise<void> | undefined;
+  /** grantedAt is when the current lease was granted (performance.now()). */
+  private grantedAt = 0;
   private readonly deadline = new LeaseDeadline();
   private readonly etcd: Etcd3;
   private readonly ttlMs: number;
   private readonly log: Logger;
   private readonly onLost: () => void;
   private readonly warn: (message: string) => void;
+  private readonly onGranted: () => void;
+  /** closed: revoked; no lease is granted any more. */
+  private closed = false;
 
-  constructor(etcd: Etcd3, ttlMs: number, log: Logger, onLost: () => void, warn: (message: string) => void) {
+  /** `onLost` runs when etcd no longer has the lease, `onGranted` once a new one is granted. */
+  constructor(
+    etcd: Etcd3,
+    ttlMs: number,
+    log: Logger,
+    onLost: () => void,
+    warn: (message: string) => void,
+    onGranted: () => void = () => undefined,
+  ) {
     this.etcd = etcd;
     this.ttlMs = ttlMs;
     this.log = log;
     this.onLost = onLost;
     this.warn = warn;
+    this.onGranted = onGranted;
   }
 
   /**
@@ -42,6 +64,11 @@ export class ProcessLease {
    */
   own(id: string): boolean {
     return this.granted.includes(id);
+  }
+
+  /** heldFor tells whether the current lease was granted at least `ms` ago (false: none). */
+  heldFor(ms: number, now = performance.now()): boolean {
+    return this.id !== undefined && now - this.grantedAt >= ms;
   }
 
   /** valid tells whether this process is before its deadline (it may act as a lease holder). */
@@ -67,9 +94,15 @@ export class ProcessLease {
     }
   }
 
-  private async grant(): Promise<void> {
-    if (this.granting) return;
-    this.granting = true;
+  private grant(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.granting ??= this.grantOnce().finally(() => {
+      this.granting = undefined;
+    });
+    return this.granting;
+  }
+
+  private async grantOnce(): Promise<void> {
     const sentAt = performance.now();
     this.deadline.lost();
     const lease = this.etcd.lease(Math.ceil(this.ttlMs / 1000), { autoKeepAlive: false });
@@ -77,15 +110,16 @@ export class ProcessLease {
     try {
       this.id = await lease.grant();
       this.lease = lease;
+      this.grantedAt = sentAt;
       this.granted.push(this.id);
       if (this.granted.length > OWN_LEASES) this.granted.shift();
       this.deadline.renewed(sentAt, this.ttlMs);
     } catch (err) {
       lease.release();
       this.warn(`etcd lease grant: ${(err as Error).message}`);
-    } finally {
-      this.granting = false;
+      return;
     }
+    this.onGranted();
   }
 
   /** drop forgets a lease etcd no longer has (every key under it is gone) and tells the owner. */
@@ -97,10 +131,13 @@ export class ProcessLease {
     this.lease = undefined;
     this.id = undefined;
     this.onLost();
+    // A new lease now, not a keepalive interval later: this process's seqs go out again with it.
+    void this.grant();
   }
 
   /** revoke gives the lease back to etcd, so its keys go at once. */
   async revoke(): Promise<void> {
+    this.closed = true;
     this.deadline.lost();
     await this.lease?.revoke(callOptions()).catch(() => undefined);
     this.lease = undefined;

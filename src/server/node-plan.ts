@@ -16,6 +16,7 @@
 import { networkInterfaces, hostname } from 'node:os';
 import { join } from 'node:path';
 import { isLoopbackHost, parseAddress } from '../config/address.js';
+import { hostKey } from '../config/host-key.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { ringBytesFor } from '../replication/ring-format.js';
@@ -50,10 +51,11 @@ export interface NodePlan {
   workers: number;
 }
 
-/** localAddresses lists the IP addresses of this machine's interfaces. */
+/** localAddresses lists the IP addresses of this machine's interfaces, as host keys (host-key.ts). */
 export function localAddresses(): Set<string> {
-  const out = new Set<string>(['localhost', hostname()]);
-  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) out.add(i.address);
+  const out = new Set<string>(['localhost', hostKey(hostname())]);
+  for (const list of Object.values(networkInterfaces()))
+    for (const i of list ?? []) out.add(hostKey(i.address));
   return out;
 }
 
@@ -82,9 +84,12 @@ export function selectNodes(
     }
     return [...new Set(requested)];
   }
+  // Compared as host keys: a node written `[0::1]:8080` is on this machine as `[::1]:8080` is.
   const hosted = all.filter((n) => {
     const a = parseAddress(n);
-    return typeof a !== 'string' && (isLoopbackHost(a.host) || local.has(a.host) || a.host === '0.0.0.0');
+    if (typeof a === 'string') return false;
+    const host = hostKey(a.host);
+    return isLoopbackHost(host) || local.has(host) || host === '0.0.0.0';
   });
   if (hosted.length === 0) {
     throw new ConfigError(config.source, [

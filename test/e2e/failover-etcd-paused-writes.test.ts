@@ -1,0 +1,108 @@
+/**
+ * A leader paused (SIGSTOP) with writes in flight, resumed (SIGCONT) after its lease ran out and
+ * a replica was elected through etcd (docs/failover.md, "Automatic failover with etcd"): no `w=1`
+ * write may be acknowledged that the new leader lacks (one whose acks arrive after the deadline is
+ * answered 504, never 204), and every acknowledged `w=0` write the new leader lacks must be in
+ * the old leader's divergence file once it rejoins as a replica. Two loads run through the client
+ * library, one `w=1` and one `w=0`, so writes of both kinds are inside the leader when it stops.
+ * One shard, a leader and two replicas as processes, lease TTL 1 s. Skipped only when no etcd
+ * binary exists.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DistkvClient } from '../../src/client/client.js';
+import { TestCluster } from '../helpers/cluster.js';
+import { TestEtcd, etcdMissing } from '../helpers/etcd.js';
+import { clusterOf, divergedOf, expectConverged, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import { freePort } from '../helpers/ports.js';
+
+/** leaderSeenBy is the shard's leader in `node`'s map, or undefined when it does not answer. */
+async function leaderSeenBy(node: string): Promise<string | undefined> {
+  try {
+    return (await clusterOf(node)).shards[0]!.leader.address;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('a leader paused with writes in flight', { timeout: 180000, skip: etcdMissing() }, () => {
+  let dir = '';
+  let etcd: TestEtcd;
+  let cluster: TestCluster;
+  let client: DistkvClient;
+  let members: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'distkv-paused-writes-'));
+    etcd = await TestEtcd.start();
+    members = await Promise.all(
+      ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${await freePort(h)}`),
+    );
+    cluster = await TestCluster.start({
+      dir,
+      shards: [{ address: members[0]!, replicas: members.slice(1) }],
+      extraToml: `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = 1000\n`,
+    });
+    client = new DistkvClient({ urls: members.map((m) => `http://${m}`), timeoutMs: 3000 });
+  });
+
+  after(async () => {
+    await client.close();
+    await cluster.stop();
+    await etcd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('acknowledges no w=1 write the new leader lacks, and keeps every lost w=0 write in the divergence file', async (t) => {
+    const leader = (await leaderSeenBy(members[0]!))!;
+    const others = members.filter((m) => m !== leader);
+    const before = await divergedOf(leader);
+    const w1 = new Load(client, 'w1', 3, 50000, 1);
+    const w0 = new Load(client, 'w0', 3, 50000, 0);
+    await Promise.all([w1.until(200), w0.until(200)]);
+    const p = cluster.process(leader);
+    p.child.kill('SIGSTOP');
+    let resumed = false;
+    try {
+      await waitFor(
+        'a replica to be promoted',
+        async () => {
+          const l = await leaderSeenBy(others[0]!);
+          return l !== undefined && l !== leader;
+        },
+        15000,
+      );
+      await Promise.all([w1.until(w1.acked.size + 100), w0.until(w0.acked.size + 100)]);
+      p.child.kill('SIGCONT');
+      resumed = true;
+      await Promise.all([w1.until(w1.acked.size + 100), w0.until(w0.acked.size + 100)]);
+      await Promise.all([w1.stop(), w0.stop()]);
+      const now = (await leaderSeenBy(others[0]!))!;
+      await waitFor(`${leader} to follow ${now}`, async () => (await storeOf(leader)).role === 'replica');
+      // Every acknowledged w=1 write, also those answered after SIGCONT, is on the new leader.
+      await expectConverged(client, members, now, w1.acked);
+      const saved = await divergedOf(leader);
+      const lost: string[] = [];
+      for (const [k, v] of w0.acked) {
+        if ((await client.get(k))?.toString() === v) continue;
+        lost.push(k);
+        assert.ok(
+          saved.bytes.includes(Buffer.from(`${k}${v}`)),
+          `lost w=0 write ${k} is in the divergence file`,
+        );
+      }
+      t.diagnostic(
+        `w=1: ${String(w1.acked.size)} acknowledged, ${String(w1.failed)} failed; w=0: ${String(w0.acked.size)} acknowledged, ${String(lost.length)} lost and saved`,
+      );
+      assert.ok(
+        saved.records - before.records >= lost.length,
+        `${String(saved.records - before.records)} records saved, ${String(lost.length)} acknowledged w=0 writes lost`,
+      );
+    } finally {
+      if (!resumed) p.child.kill('SIGCONT');
+    }
+  });
+});

@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js';
 import { MAX_SHARD_MEMBERS } from '../routing/epoch-numbers.js';
 import { SLOT_COUNT } from '../routing/slot.js';
 import { formatAddress, parseAddress } from './address.js';
+import { hostKey } from './host-key.js';
 import {
   type Config,
   type CoordinationConfig,
@@ -375,9 +376,10 @@ function checkRespPorts(shards: readonly ShardConfig[], offset: number, p: Probl
 }
 
 /**
- * checkSpellings reports a node written two ways that differ only in letter case ("LocalHost:8080",
- * "localhost:8080"): host names are not case-sensitive, so both are one node, which distkv would
- * take for two (two listeners on one port, or a replica on its own leader's node).
+ * checkSpellings reports a node written two ways: in letter case ("LocalHost:8080",
+ * "localhost:8080"; host names are not case-sensitive) or as another spelling of one IPv6 address
+ * ("[0::1]:8080", "[::1]:8080"; host-key.ts). Both are one node, which distkv would take for two
+ * (two listeners on one port, or a replica on its own leader's node).
  */
 function checkSpellings(shards: readonly ShardConfig[], p: Problems): void {
   const first = new Map<string, { text: string; field: string }>();
@@ -388,12 +390,14 @@ function checkSpellings(shards: readonly ShardConfig[], p: Problems): void {
       ...s.replicas.map((r, j): [string, string] => [`${at}replicas[${j}]`, r]),
     ];
     for (const [field, text] of fields) {
-      const seen = first.get(text.toLowerCase());
-      if (seen === undefined) first.set(text.toLowerCase(), { text, field });
+      const a = parseAddress(text);
+      const key = typeof a === 'string' ? text.toLowerCase() : `${hostKey(a.host)}:${a.port}`;
+      const seen = first.get(key);
+      if (seen === undefined) first.set(key, { text, field });
       else if (seen.text !== text)
         p.add(
           field,
-          `"${text}" is node "${seen.text}" (${seen.field}) written another way: host names are not case-sensitive; write each node one way`,
+          `"${text}" is node "${seen.text}" (${seen.field}) written another way: host names are not case-sensitive, and an IPv6 address has one node whatever its spelling; write each node one way`,
         );
     }
   });

@@ -68,6 +68,15 @@ describe('config: bad values', () => {
     );
   });
 
+  // "[0::1]:8080" and "[::1]:8080" are one address and port, and were two nodes of one config.
+  it('refuses one IPv6 node written two ways', () => {
+    const [p] = problemsOf(shardWith('[::1]:8080', '[0:0::1]:8080'));
+    assert.equal(
+      p,
+      'shards[0].replicas[0]: "[0:0::1]:8080" is node "[::1]:8080" (shards[0].address) written another way: host names are not case-sensitive, and an IPv6 address has one node whatever its spelling; write each node one way',
+    );
+  });
+
   it('refuses ports 0 and 65536 and takes [::1]:p and localhost:p', () => {
     assert.match(
       problemsOf(shardWith('127.0.0.1:0', '127.0.0.1:1')).join('\n'),

@@ -33,15 +33,32 @@ export async function storeOf(node: string): Promise<{ role: string; lastSeq: nu
   return doc.stores[0]!;
 }
 
-/** dumpAt scans everything a node serves locally (a replica's address reads its own store). */
+/** SWITCHING_MS bounds how long a scan page is retried while the node answers 503 SWITCHING_LEADER. */
+const SWITCHING_MS = 10_000;
+
+/**
+ * dumpAt scans everything a node serves locally (a replica's address reads its own store). A
+ * leader past its own lease deadline refuses reads (503 SWITCHING_LEADER) until its next
+ * keepalive answers: on a loaded machine (a 1 s TTL leaves 650 ms of stall) that happens to a
+ * healthy leader, so a page is retried then, as the client library does, for SWITCHING_MS.
+ */
 export async function dumpAt(node: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   let next: string | null = '';
+  const until = performance.now() + SWITCHING_MS;
   while (next !== null) {
     const r = await fetch(
       `http://${node}/kv?limit=1000${next === '' ? '' : `&after=${encodeURIComponent(next)}`}`,
     );
-    const page = (await r.json()) as { items: { key: string; value: string }[]; next: string | null };
+    const page = (await r.json()) as {
+      items: { key: string; value: string }[];
+      next: string | null;
+      error?: { code: string };
+    };
+    if (r.status === 503 && page.error?.code === 'SWITCHING_LEADER' && performance.now() < until) {
+      await new Promise((done) => setTimeout(done, 100));
+      continue;
+    }
     assert.equal(r.status, 200, `scan of ${node}: ${JSON.stringify(page)}`);
     for (const i of page.items) out.set(i.key, i.value);
     next = page.next;

@@ -23,7 +23,9 @@ import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics, registerConnectionMetrics } from '../http/http-metrics.js';
 import { Forwarder } from '../http/forwarder.js';
 import { respEndpointOf } from '../resp/resp-address.js';
+import { COMMAND_NAMES } from '../resp/command-table.js';
 import { RespListener } from '../resp/resp-listener.js';
+import { registerRespMetrics } from '../resp/resp-metrics.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { UnsentBudget } from './unsent-budget.js';
 import { ShardMap } from '../routing/shard-map.js';
@@ -181,6 +183,7 @@ export class DistkvNode {
       ),
     };
     registerConnectionMetrics(registry, shared.connections);
+    registerRespMetrics(registry, () => this.resp, COMMAND_NAMES);
     this.frontDoor = new FrontDoor(shared);
     let clientIds = 0;
     const respShared = {

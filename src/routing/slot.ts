@@ -64,17 +64,26 @@ function taggedSlot(key: string, open: number): number {
 }
 
 /**
- * slotOfRange returns the slot of the key held in `bytes[0, length)`. The brace search is a plain
- * loop bounded by `length`: `indexOf` would scan the whole scratch buffer behind a short key.
+ * slotOfRange returns the slot of the key held in `bytes[0, length)`. A key without `{` is hashed
+ * in the one pass that looks for it, as `asciiSlot` hashes a string (the search and the hash were
+ * two passes); the searches are plain loops bounded by `length`: `indexOf` would scan the whole
+ * scratch buffer behind a short key.
  */
 function slotOfRange(bytes: Uint8Array, length: number): number {
-  let open = 0;
-  while (open < length && bytes[open] !== OPEN_BRACE) open++;
-  if (open < length) {
-    let close = open + 1;
-    while (close < length && bytes[close] !== CLOSE_BRACE) close++;
-    if (close < length && close > open + 1) return crc16(bytes, open + 1, close) & (SLOT_COUNT - 1);
+  let crc = 0;
+  for (let i = 0; i < length; i++) {
+    const b = bytes[i]!;
+    if (b === OPEN_BRACE) return taggedSlotOfRange(bytes, length, i);
+    crc = ((crc << 8) & 0xffff) ^ BYTE_CRC[(crc >>> 8) ^ b]!;
   }
+  return crc & (SLOT_COUNT - 1);
+}
+
+/** taggedSlotOfRange is slotOfRange for a key whose first `{` is at `open`. */
+function taggedSlotOfRange(bytes: Uint8Array, length: number, open: number): number {
+  let close = open + 1;
+  while (close < length && bytes[close] !== CLOSE_BRACE) close++;
+  if (close < length && close > open + 1) return crc16(bytes, open + 1, close) & (SLOT_COUNT - 1);
   return crc16(bytes, 0, length) & (SLOT_COUNT - 1);
 }
 

@@ -16,17 +16,15 @@ import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { TestEtcd, etcdMissing } from '../helpers/etcd.js';
-import { clusterOf, divergedOf, expectConverged, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import {
+  divergedOf,
+  expectConverged,
+  leaderSeenBy,
+  Load,
+  storeOf,
+  waitFor,
+} from '../helpers/failover-model.js';
 import { freePort } from '../helpers/ports.js';
-
-/** leaderSeenBy is the shard's leader in `node`'s map, or undefined when it does not answer. */
-async function leaderSeenBy(node: string): Promise<string | undefined> {
-  try {
-    return (await clusterOf(node)).shards[0]!.leader.address;
-  } catch {
-    return undefined;
-  }
-}
 
 describe('a leader paused with writes in flight', { timeout: 180000, skip: etcdMissing() }, () => {
   let dir = '';

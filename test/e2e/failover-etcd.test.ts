@@ -14,7 +14,14 @@ import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { TestEtcd, etcdMissing } from '../helpers/etcd.js';
-import { clusterOf, expectConverged, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import {
+  clusterOf,
+  expectConverged,
+  leaderSeenBy,
+  Load,
+  storeOf,
+  waitFor,
+} from '../helpers/failover-model.js';
 import { freePort } from '../helpers/ports.js';
 import { parseRaw, type RawResponse, rawRequest } from '../helpers/raw-http.js';
 import { runCli } from '../helpers/server-process.js';
@@ -29,15 +36,6 @@ async function send(node: string, method: string, path: string, body: string): P
     { host, idleMs: 60000 },
   );
   return parseRaw(text);
-}
-
-/** leaderSeenBy is the shard's leader in `node`'s map, or undefined when it does not answer. */
-async function leaderSeenBy(node: string): Promise<string | undefined> {
-  try {
-    return (await clusterOf(node)).shards[0]!.leader.address;
-  } catch {
-    return undefined;
-  }
 }
 
 describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() }, () => {

@@ -19,7 +19,14 @@ import { failover } from '../../src/cli/failover.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { type CutProxy, startCutProxy } from '../helpers/cut-proxy.js';
 import { TestEtcd, etcdMissing } from '../helpers/etcd.js';
-import { clusterOf, expectConverged, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import {
+  clusterOf,
+  expectConverged,
+  leaderSeenBy,
+  Load,
+  storeOf,
+  waitFor,
+} from '../helpers/failover-model.js';
 import { freePort } from '../helpers/ports.js';
 import { writeConfig } from '../helpers/server-process.js';
 
@@ -47,15 +54,6 @@ async function probe(node: string, key: string): Promise<Probe> {
     return { key, sentAt, status: r.status, retryAfter: r.headers.get('retry-after') };
   } catch {
     return { key, sentAt, status: 0, retryAfter: null };
-  }
-}
-
-/** leaderSeenBy is the shard's leader in `node`'s map, or undefined when it does not answer. */
-async function leaderSeenBy(node: string): Promise<string | undefined> {
-  try {
-    return (await clusterOf(node)).shards[0]!.leader.address;
-  } catch {
-    return undefined;
   }
 }
 

@@ -25,6 +25,15 @@ export async function clusterOf(node: string): Promise<ClusterDoc> {
   return (await (await fetch(`http://${node}/cluster`)).json()) as ClusterDoc;
 }
 
+/** leaderSeenBy is the shard's leader in `node`'s map, or undefined when it does not answer. */
+export async function leaderSeenBy(node: string): Promise<string | undefined> {
+  try {
+    return (await clusterOf(node)).shards[0]!.leader.address;
+  } catch {
+    return undefined;
+  }
+}
+
 /** storeOf reads the /stats entry of the one store a node hosts. */
 export async function storeOf(node: string): Promise<{ role: string; lastSeq: number; keys: number }> {
   const doc = (await (await fetch(`http://${node}/stats`)).json()) as {

@@ -6,34 +6,16 @@
  * table; with repair it opens without them, and a later start accepts what the repair reported.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptionError } from '../../src/errors.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { openTestGroup, openTestLsm } from '../helpers/lsm.js';
+import { runKey, storeWithRuns } from '../helpers/run-rounds.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-const key = (i: number): Buffer => Buffer.from(`key${String(i).padStart(4, '0')}`);
-
-/** writeRounds writes `rounds` rounds of the same 100 keys, flushing each round into a run of its own. */
-async function writeRounds(s: LsmStore, rounds: number): Promise<void> {
-  for (let round = 1; round <= rounds; round++) {
-    for (let i = 0; i < 100; i++) await s.put(key(i), Buffer.from(`round ${round}`));
-    await s.flush();
-  }
-}
-
-/** storeWithRuns leaves a closed store whose data are in runs 1..4 (each round's values in its own run). */
-async function storeWithRuns(): Promise<{ dir: string; runs: string[] }> {
-  const dir = join(tempDir(after), 'node', 'shard-0');
-  const s = await openTestLsm(dir, { maxRuns: 16 });
-  await writeRounds(s, 4);
-  await s.close();
-  const runs = readdirSync(join(dir, 'runs')).sort();
-  assert.deepEqual(runs, ['000001.sst', '000002.sst', '000003.sst', '000004.sst']);
-  return { dir, runs };
-}
+const key = runKey;
 
 /** bigRounds writes `rounds` rounds of 100 keys with 400-byte values (about a 32 KiB log segment per 65), a run each. */
 async function bigRounds(s: LsmStore, rounds: number, tag = 'key'): Promise<void> {
@@ -57,7 +39,7 @@ async function openFails(open: Promise<unknown>, file: string, what: RegExp): Pr
 
 describe('runs lost from under a store', () => {
   it('refuses a store whose oldest run is missing, naming the file and what to do', async () => {
-    const { dir } = await storeWithRuns();
+    const { dir } = await storeWithRuns(tempDir(after));
     rmSync(join(dir, 'runs', '000001.sst'));
     await openFails(
       openTestLsm(dir, { maxRuns: 16 }),
@@ -67,7 +49,7 @@ describe('runs lost from under a store', () => {
   });
 
   it('with repair, opens without the oldest run, and then opens without repair', async () => {
-    const { dir } = await storeWithRuns();
+    const { dir } = await storeWithRuns(tempDir(after));
     rmSync(join(dir, 'runs', '000001.sst'));
     const s = await openTestLsm(dir, { maxRuns: 16, repair: true });
     assert.equal(Buffer.from(s.get(key(7))!).toString(), 'round 4');
@@ -121,7 +103,7 @@ describe('runs lost from under a store', () => {
   });
 
   it('opens a store whose newest run is missing while its log still holds every write of it', async () => {
-    const { dir } = await storeWithRuns();
+    const { dir } = await storeWithRuns(tempDir(after));
     rmSync(join(dir, 'runs', '000004.sst'));
     const s = await openTestLsm(dir, { maxRuns: 16 });
     assert.equal(Buffer.from(s.get(key(7))!).toString(), 'round 4');

@@ -29,7 +29,7 @@ export type BatchCondition = { ifMatch: string } | { ifNoneMatch: true };
 export type BatchOp =
   | { op: 'set'; key: string; value: Buffer; cond?: BatchCondition; ttlMs?: number }
   | { op: 'delete'; key: string; cond?: BatchCondition }
-  | { op: 'invalid'; error: WireError };
+  | { op: 'invalid'; error: WireError; conditional?: true };
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -68,7 +68,10 @@ export function parseBatch(body: Uint8Array, maxKey: number, maxValue: number): 
     try {
       return parseOp(raw, i, maxKey, maxValue);
     } catch (err) {
-      return { op: 'invalid', error: toDistkvError(err).toWire() };
+      // An operation that asked for a condition, even one malformed, makes the batch one with
+      // conditions: refused whole, not applied without it (conditional-batch.ts).
+      const asked = raw !== null && typeof raw === 'object' && ('if_match' in raw || 'if_none_match' in raw);
+      return { op: 'invalid', error: toDistkvError(err).toWire(), ...(asked ? { conditional: true } : {}) };
     }
   });
 }

@@ -28,9 +28,9 @@ import { extOf, versionOf } from './write-conditions.js';
 /** NAMED_FAILURES is how many failed operations a BATCH_ABORTED message names (it is in every aborted result). */
 const NAMED_FAILURES = 3;
 
-/** hasConditions tells whether any operation of a batch carries a condition. */
+/** hasConditions tells whether any operation of a batch carries a condition (or asked for one it got wrong). */
 export function hasConditions(ops: readonly BatchOp[]): boolean {
-  return ops.some((o) => o.op !== 'invalid' && o.cond !== undefined);
+  return ops.some((o) => (o.op === 'invalid' ? o.conditional === true : o.cond !== undefined));
 }
 
 /**

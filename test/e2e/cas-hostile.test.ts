@@ -91,8 +91,10 @@ describe('conditions that cannot mean what they say', () => {
     const [epoch, seq] = etag.slice(1, -1).split('.') as [string, string];
     const padded = `"0${epoch}.0${seq}"`;
     assert.equal(await rawPut(key, 'v2', [`If-Match: ${padded}`]), 400, padded);
+    // A batch operation that asks for a condition makes a batch with conditions, refused whole.
     const r = await batch([{ op: 'set', key, value: 'v2', if_match: padded.slice(1, -1) }]);
-    assert.equal(r.body.results[0]?.error?.code, 'INVALID_ARGUMENT', JSON.stringify(r.body));
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.error.code, 'INVALID_ARGUMENT', JSON.stringify(r.body));
     assert.equal((await get(key)).value, 'v1');
   });
 
@@ -109,10 +111,14 @@ describe('conditions that cannot mean what they say', () => {
       headers: { 'if-none-match': '*' },
     });
     assert.equal(missing.status, 400, 'refused whether or not the key exists');
-    const b = await batch([{ op: 'delete', key, if_none_match: '*' }]);
-    const refused = b.body.results[0]?.error;
-    assert.equal(refused?.code, 'INVALID_ARGUMENT', JSON.stringify(b.body));
-    assert.match(refused.message, /if_none_match on a delete .* deletes nothing/);
+    const b = await batch([
+      { op: 'delete', key, if_none_match: '*' },
+      { op: 'set', key: `${key}-other`, value: 'w' },
+    ]);
+    assert.equal(b.status, 400, JSON.stringify(b.body));
+    assert.equal(b.body.error.code, 'INVALID_ARGUMENT', JSON.stringify(b.body));
+    assert.match(b.body.error.message, /if_none_match on a delete .* deletes nothing/);
+    assert.equal((await get(`${key}-other`)).status, 404, 'the batch is refused whole');
     assert.equal((await get(key)).value, 'v');
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type BatchOp, decodeBase64, parseBatch } from '../../src/http/batch-parse.js';
+import { hasConditions } from '../../src/http/conditional-batch.js';
 import {
   encodeValue,
   mergeScan,
@@ -228,6 +229,28 @@ describe('batch parsing and planning', () => {
       cond: { ifMatch: '*' },
       ttlMs: 5,
     });
+  });
+
+  it('makes a batch one with conditions when an operation asks for one, even malformed', () => {
+    // ops[0]'s malformed if_match made it invalid, and the batch then counted as one without
+    // conditions: ops[1] was written while ops[0] was refused, though a batch with conditions
+    // that holds an invalid operation is refused whole (docs/api.md).
+    const ops = parse([
+      { op: 'set', key: 'a', value: '1', if_match: 'junk' },
+      { op: 'set', key: 'b', value: '2' },
+    ]);
+    assert.equal(ops[0]!.op, 'invalid');
+    assert.equal(hasConditions(ops), true);
+    assert.equal(hasConditions(parse([{ op: 'delete', key: 'a', if_none_match: '*' }])), true);
+    assert.equal(
+      hasConditions(
+        parse([
+          { op: 'set', key: 'a', value: 1 },
+          { op: 'set', key: 'b', value: '2' },
+        ]),
+      ),
+      false,
+    );
   });
 
   it('decodes only canonical base64', () => {

@@ -76,9 +76,16 @@ export function rawRequest(
 
 /**
  * readPaused resumes a socket that was kept paused (nothing read yet) and collects what it reads
- * until `bytes` arrived or `timeoutMs` passed; the caller checks the length.
+ * until `bytes` arrived and `complete` (when given) holds for what arrived, or `timeoutMs` passed;
+ * the caller checks the length. `bytes` alone fits an answer of known size: answers with heads
+ * arrive a little later than their bodies' total, so give `complete` for those.
  */
-export async function readPaused(sock: Socket, bytes: number, timeoutMs = 60000): Promise<Buffer> {
+export async function readPaused(
+  sock: Socket,
+  bytes: number,
+  timeoutMs = 60000,
+  complete?: (received: Buffer) => boolean,
+): Promise<Buffer> {
   const parts: Buffer[] = [];
   let got = 0;
   sock.on('data', (d: Buffer) => {
@@ -87,6 +94,7 @@ export async function readPaused(sock: Socket, bytes: number, timeoutMs = 60000)
   });
   sock.resume();
   const deadline = Date.now() + timeoutMs;
-  while (got < bytes && Date.now() < deadline) await sleep(20);
+  const done = (): boolean => got >= bytes && (complete === undefined || complete(Buffer.concat(parts)));
+  while (!done() && Date.now() < deadline) await sleep(20);
   return Buffer.concat(parts);
 }

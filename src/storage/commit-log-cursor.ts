@@ -29,7 +29,11 @@ export class StoreCursor {
     this.store = store;
   }
 
-  /** readAfter returns up to about `maxBytes` of records with seq > `after` from `segments` (oldest first), or 'gone'. */
+  /**
+   * readAfter returns about `maxBytes` of records with seq > `after` from `segments` (oldest first),
+   * or 'gone'. It takes whole frames (the rest of the first): a frame is one batch's part of this
+   * store, and a pull never ends inside a batch (wal-tail.ts, readAfter).
+   */
   readAfter(segments: readonly LogSegment[], after: number, maxBytes: number): TailResult {
     const want = after + 1;
     const seg = segments.find((s) => {

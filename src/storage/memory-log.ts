@@ -11,7 +11,8 @@ import type { TailResult } from './wal-tail.js';
 
 /** MemoryLog keeps a store's records in memory. */
 export class MemoryLog implements ReplicationLog {
-  private records: { seq: number; bytes: Buffer }[] = [];
+  /** records: each record appended, and whether it is the last of its batch (`end`). */
+  private records: { seq: number; bytes: Buffer; end: boolean }[] = [];
   private last = 0;
   private readonly retain: number;
   private readonly listeners: LogListener[] = [];
@@ -39,9 +40,9 @@ export class MemoryLog implements ReplicationLog {
           'INTERNAL',
           `log append out of order: got seq ${r.seq}, next is ${this.last + 1}`,
         );
-      this.records.push({ seq: r.seq, bytes: batch.subarray(o, o + r.size) });
-      this.last = r.seq;
       o += r.size;
+      this.records.push({ seq: r.seq, bytes: batch.subarray(o - r.size, o), end: o >= batch.length });
+      this.last = r.seq;
     }
     if (this.records.length > this.retain) {
       const keepFrom = this.retention?.();
@@ -80,11 +81,13 @@ export class MemoryLog implements ReplicationLog {
     const parts: Buffer[] = [];
     let size = 0;
     let last = after;
-    for (let i = after + 1 - oldest; i < this.records.length && (size < maxBytes || size === 0); i++) {
+    // Up to a batch's end, past maxBytes if need be: a pull never ends inside a batch (wal-tail.ts).
+    for (let i = after + 1 - oldest; i < this.records.length; i++) {
       const r = this.records[i]!;
       parts.push(r.bytes);
       size += r.bytes.length;
       last = r.seq;
+      if (r.end && size >= maxBytes) break;
     }
     return { records: Buffer.concat(parts, size), lastSeq: last };
   }

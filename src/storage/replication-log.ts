@@ -14,7 +14,11 @@ export type LogListener = (records: Buffer, first: number, last: number) => void
 
 /** ReplicationLog is one store's log as replication reads it. */
 export interface ReplicationLog {
-  /** readLog returns up to about `maxBytes` of records with seq > `after` and the last one's seq, or 'gone' when `after` is older than what is retained. */
+  /**
+   * readLog returns about `maxBytes` of records with seq > `after` and the last one's seq, or 'gone'
+   * when `after` is older than what is retained. It ends at the end of a batch (past `maxBytes` if
+   * need be): a replica applies each answer at once, and a batch is all-or-nothing on the leader.
+   */
   readLog(after: number, maxBytes: number): TailResult;
   /** oldestLogSeq is the seq of the oldest record still readable. */
   oldestLogSeq(): number;

@@ -76,8 +76,11 @@ export class WalTail {
   }
 
   /**
-   * readAfter returns up to about `maxBytes` of records with seq > `after` (at least one record if
-   * any exists), from memory or else from `older`, which answers 'gone' for what is not retained.
+   * readAfter returns about `maxBytes` of records with seq > `after` (at least one record if any
+   * exists), from memory or else from `older`, which answers 'gone' for what is not retained. The
+   * answer ends at the end of a batch, past `maxBytes` if need be: a batch is applied on the leader
+   * at once (an all-or-nothing batch is one), and so is each pull on a replica (docs/api.md,
+   * "Batches with conditions").
    */
   readAfter(
     after: number,
@@ -135,15 +138,12 @@ export class WalTail {
         offset += buf.readUInt32LE(offset + 4) + 8;
         seq++;
       }
-      let end = offset;
-      while (seq <= cLast && (size + end - offset < maxBytes || end === offset)) {
-        end += buf.readUInt32LE(end + 4) + 8;
-        seq++;
-      }
+      // The rest of the batch, whatever its size: a pull never ends inside a batch.
+      const end = this.ends[i]!;
       parts.push(buf.subarray(offset, end));
       size += end - offset;
-      last = seq - 1;
-      if (size >= maxBytes || seq <= cLast) break;
+      last = cLast;
+      if (size >= maxBytes) break;
     }
     return { records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size), lastSeq: last };
   }

@@ -1,0 +1,77 @@
+/**
+ * A replica's readers never see part of a leader's batch (docs/api.md, "Batches with conditions"):
+ * each batch here writes the same value into ten keys in one turn (one batch of the leader's log,
+ * as a conditional batch or a transaction is), larger than the replica's pull; a reader polling
+ * the replica between its applies, and at every position it publishes, must find the ten keys
+ * equal. Over every transport: pulls from the leader's log, a ring (and one smaller than a batch,
+ * whose batches come through the fallback pull), and the feed of a replica on its leader's log.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { LsmStore } from '../../src/storage/lsm-store.js';
+import { dump, ReplicaPair, type ReplicaPairOptions } from '../helpers/replica-pair.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const KEYS = 10;
+const BATCHES = 60;
+const key = (i: number): Buffer => Buffer.from(`k${i}`);
+
+/** torn returns what a reader finds wrong in the replica: keys of one batch holding different batches' values. */
+function torn(replica: LsmStore): string | undefined {
+  const values = Array.from({ length: KEYS }, (_, i) => {
+    const v = replica.get(key(i));
+    return v === undefined ? '-' : Buffer.from(v).toString().trimEnd();
+  });
+  return values.every((v) => v === values[0])
+    ? undefined
+    : `at seq ${replica.lastSeq()}: ${values.join(',')}`;
+}
+
+const transports: [string, ReplicaPairOptions][] = [
+  ['pulls from the leader log', {}],
+  ['a ring', { ringBytes: 1 << 20 }],
+  ['a ring smaller than a batch (the fallback pull)', { ringBytes: 4096 }],
+  ['the feed of a replica on its leader log', { sharedLog: true }],
+];
+
+describe('a replica reader never sees part of a batch', () => {
+  for (const [name, opts] of transports)
+    it(name, async () => {
+      const seen: string[] = [];
+      const pair = await ReplicaPair.open(tempDir(after), {
+        ...opts,
+        pullMaxBytes: 256,
+        pullWaitMs: 20,
+        onPublish: (_p, replica) => {
+          const t = torn(replica);
+          if (t !== undefined) seen.push(`published ${t}`);
+        },
+      });
+      let polling = true;
+      let polls = 0;
+      const poll = (): void => {
+        if (!polling) return;
+        polls++;
+        const t = torn(pair.replica);
+        if (t !== undefined) seen.push(`polled ${t}`);
+        setImmediate(poll);
+      };
+      try {
+        setImmediate(poll);
+        for (let j = 1; j <= BATCHES; j++) {
+          // One turn: one batch of the leader's log, ~5 KB (pulls are 256 bytes, the small ring 4 KB).
+          const value = Buffer.from(`${j}`.padEnd(500));
+          const writes = Array.from({ length: KEYS }, (_, i) => pair.leader.put(key(i), value));
+          if (j % 3 === 0) await Promise.all(writes);
+          else void Promise.all(writes);
+        }
+        await pair.caughtUp();
+        assert.deepEqual(dump(pair.replica), dump(pair.leader));
+        assert.ok(polls > 0);
+        assert.deepEqual(seen.slice(0, 5), [], `${seen.length} torn reads`);
+      } finally {
+        polling = false;
+        await pair.close();
+      }
+    });
+});

@@ -18,6 +18,7 @@ import {
   KEEPALIVE_FRAMES,
 } from '../../src/watch/watch-binary-format.js';
 import { freePorts } from '../helpers/ports.js';
+import { fixedSource } from '../helpers/watch-source.js';
 
 const RECORDS: LogRecord[] = [
   { kind: 'put', seq: 7, key: Buffer.from('w/a'), value: Buffer.from('one') },
@@ -47,13 +48,7 @@ async function node(port: number, after: string[]): Promise<Server> {
 
 /** events watches `w/` over `map` and returns the first `n` events (fewer if 5 s pass first). */
 async function events(map: ShardMap, n: number, options: WatchOptions): Promise<WatchChange[]> {
-  const source = {
-    topology: () => Promise.resolve(map),
-    reload: () => Promise.resolve(),
-    scheme: 'http',
-    ca: undefined,
-    checkRedirect: () => Promise.resolve(),
-  };
+  const source = fixedSource(map);
   const out: WatchChange[] = [];
   const stop = new AbortController();
   const timer = setTimeout(() => {

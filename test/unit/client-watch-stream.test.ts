@@ -20,6 +20,7 @@ import {
 } from '../../src/watch/watch-binary-format.js';
 import { sharedBlock, sseFrame } from '../../src/watch/watch-event.js';
 import { freePorts } from '../helpers/ports.js';
+import { fixedSource } from '../helpers/watch-source.js';
 
 const RECORDS: LogRecord[] = [
   { kind: 'put', seq: 7, key: Buffer.from('w/a'), value: Buffer.from('one') },
@@ -57,13 +58,7 @@ async function firstChanges(port: number): Promise<WatchChange[]> {
   const map = new ShardMap([
     { name: 's0', idx: 0, address: `127.0.0.1:${port}`, replicas: [], slots: { first: 0, last: 16383 } },
   ]);
-  const source = {
-    topology: () => Promise.resolve(map),
-    reload: () => Promise.resolve(),
-    scheme: 'http',
-    ca: undefined,
-    checkRedirect: () => Promise.resolve(),
-  };
+  const source = fixedSource(map);
   const out: WatchChange[] = [];
   const stop = new AbortController();
   const timer = setTimeout(() => {

@@ -51,6 +51,12 @@ export interface ServerConfig {
    * 0 = no limit.
    */
   max_unsent_bytes: number;
+  /**
+   * idle_timeout_ms closes an HTTP connection that has been idle this long: nothing pending, or
+   * answers waiting unsent that its client stopped reading (found up to 2 s late). A request body
+   * that stops arriving for this long is refused with 408. 0 = never.
+   */
+  idle_timeout_ms: number;
 }
 
 /** StorageConfig is the `[storage]` table. */
@@ -110,6 +116,7 @@ export const DEFAULTS = {
     tls_ca: '',
     max_connections: 10000,
     max_unsent_bytes: 1073741824,
+    idle_timeout_ms: 10000,
   },
   storage: {
     engine: 'lsm',
@@ -138,6 +145,9 @@ export const HARD_MAX_KEY_BYTES = 1024;
 
 /** HARD_MAX_CONNECTIONS is the largest `server.max_connections` (Redis accepts up to this too, file limits allowing). */
 export const HARD_MAX_CONNECTIONS = 1000000;
+
+/** HARD_MAX_IDLE_TIMEOUT_MS is the longest `server.idle_timeout_ms` (a day: longer is "never", 0). */
+export const HARD_MAX_IDLE_TIMEOUT_MS = 86400000;
 
 /** HARD_MAX_UNSENT_BYTES is the largest `server.max_unsent_bytes` (1 PiB: any memory, in a safe integer). */
 export const HARD_MAX_UNSENT_BYTES = 2 ** 50;

@@ -78,6 +78,7 @@ export class FrontDoor {
         log: this.shared.log,
         maxReplyBytes: this.shared.config.server.max_value_bytes + REPLY_HEAD_BYTES,
         connections: this.shared.connections,
+        idleTimeoutMs: this.shared.config.server.idle_timeout_ms,
       });
       try {
         await server.listen();

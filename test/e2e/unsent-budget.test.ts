@@ -2,10 +2,11 @@
  * `server.max_unsent_bytes` (src/server/unsent-budget.ts), against a spawned `distkv serve` over
  * loopback: clients that grow their pipeline window with small GETs, then pipeline GETs of 1 MiB
  * values and read nothing (HTTP and RESP mixed: each would make the node hold about 63 MiB) push
- * the process's unsent bytes over a small budget. The node closes them, largest first, well before
- * the idle sweep would (10-12 s), logs each with its peer, keeps its RSS far below what they asked
- * for, and counts them in RESP INFO (evicted_clients) and /metrics; a client on each protocol
- * reading its answers alongside gets every one intact and is never closed.
+ * the process's unsent bytes over a small budget. The node closes them, largest first, before the
+ * idle sweep would (set to IDLE_MS here, so that a slow machine building the answers slowly is not
+ * mistaken for a budget that does not act), logs each with its peer, keeps its RSS far below what
+ * they asked for, and counts them in RESP INFO (evicted_clients) and /metrics; a client on each
+ * protocol reading its answers alongside gets every one intact and is never closed.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -29,6 +30,13 @@ const WARM_GETS = 512;
 const LARGE_GETS = 100;
 const READS = 20;
 /**
+ * IDLE_MS is the node's idle limit (`server.idle_timeout_ms`): the idle sweep closes a stalled
+ * client IDLE_MS to IDLE_MS + 2 s after its last progress. The budget must close them all first.
+ */
+const IDLE_MS = 60000;
+/** EVICT_WITHIN is how long the test waits for the budget to close every non-reader. */
+const EVICT_WITHIN = 40000;
+/**
  * SNAPSHOT_HELD is what a snapshot stream may hold unsent: two pages (src/http/repl-routes.ts),
  * each 4 MiB of entries, one more value, and their heads and framing.
  */
@@ -38,7 +46,7 @@ let node: Awaited<ReturnType<typeof startOneNode>>;
 const values: string[] = [];
 
 before(async () => {
-  node = await startOneNode(`[server]\nmax_unsent_bytes = ${BUDGET}\n`);
+  node = await startOneNode(`[server]\nmax_unsent_bytes = ${BUDGET}\nidle_timeout_ms = ${IDLE_MS}\n`);
   for (let k = 0; k < KEYS; k++) {
     const value = taggedText(`b${k}`, VALUE_BYTES);
     values.push(value);
@@ -133,7 +141,7 @@ describe('server.max_unsent_bytes', () => {
     const started = Date.now();
     // A paused socket does not see its close: the node's count says when they are closed.
     let evicted = 0;
-    const deadline = Date.now() + 8000;
+    const deadline = Date.now() + EVICT_WITHIN;
     while (evicted < stalled.length && Date.now() < deadline) {
       evicted = Number((await info('stats')).evicted_clients);
       await sleep(50);
@@ -160,7 +168,7 @@ describe('server.max_unsent_bytes', () => {
         `RSS ${(rss0 / MIB).toFixed(0)} MiB, peak +${((peak - rss0) / MIB).toFixed(0)}, settled +${((settled - rss0) / MIB).toFixed(0)} (they asked for about ${asked / MIB} MiB)`,
     );
     assert.equal(evicted, stalled.length, 'every client reading nothing was closed');
-    assert.ok(closedAfter < 8000, 'before the idle sweep (10-12 s) could');
+    assert.ok(closedAfter < IDLE_MS, 'before the idle sweep could');
     assert.ok(
       stalled.every((c) => c.closed()),
       'each closed',

@@ -112,6 +112,20 @@ durability = "sometimes"
     );
   });
 
+  it('bounds server.idle_timeout_ms to 0 (never)..one day, 10 s by default', () => {
+    const seed = '[[shards]]\nname="s"\nidx=0\naddress="127.0.0.1:1"\n';
+    assert.equal(parseConfigText(seed, 't.toml', {}, {}).server.idle_timeout_ms, 10000);
+    assert.equal(
+      parseConfigText(`${seed}[server]\nidle_timeout_ms = 0\n`, 't.toml', {}, {}).server.idle_timeout_ms,
+      0,
+    );
+    assert.ok(
+      problemsOf(`${seed}[server]\nidle_timeout_ms = -1\n`).includes(
+        'server.idle_timeout_ms: expected an integer in 0..86400000, got -1',
+      ),
+    );
+  });
+
   it('rejects overlapping and missing explicit slot ranges', () => {
     const text = problemsOf(`
 [[shards]]

@@ -10,7 +10,13 @@
  */
 
 const INITIAL_BYTES = 64 * 1024;
-const SHRINK_BYTES = 1024 * 1024;
+/**
+ * SHRINK_BYTES: a buffer that grew past it is dropped after its batch. Reply batches flush at 1 MiB
+ * (reply-batch.ts), so one with a value of up to 1 MiB fits in a buffer of 4 MiB, kept: copying a
+ * value into memory in use costs a small part of copying it into memory the kernel must first map
+ * and zero (docs/performance.md, "Large values").
+ */
+const SHRINK_BYTES = 4 * 1024 * 1024;
 
 /** BatchBuffer accumulates encoded records. */
 export class BatchBuffer {

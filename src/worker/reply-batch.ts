@@ -13,12 +13,24 @@
  * are a few bytes per reply, and copying them costs less; a batch that carries large GET values
  * is copied twice on this thread (`take()`'s exact-size copy, then postMessage's clone).
  *
+ * A batch that reaches FLUSH_BYTES goes out at once, before its op batch ends: the replies of a
+ * pipelined window of GETs of 1 MiB values reach the main thread a value or two at a time, so
+ * their answers are written (and counted in `server.max_unsent_bytes`) as they are read, rather
+ * than all at once when the last was read; and no batch grows to the sum of its values (a window of
+ * 64 such GETs built one batch of 64 MiB, in a buffer doubled to 128 MiB, then copied twice). The
+ * batch buffer keeps its size up to batch-buffer.ts's SHRINK_BYTES, so large values are copied
+ * into memory already in use rather than into a buffer grown anew for each (docs/performance.md,
+ * "Large values").
+ *
  * Owned by one shard worker thread.
  */
 import { toDistkvError } from '../errors.js';
 import type { FromWorker } from './messages.js';
 import { ReplyWriter } from './op-codec.js';
 import { type ReplyStatus, ST_ERROR, ST_MISSING, ST_VALUE } from './op-format.js';
+
+/** FLUSH_BYTES is the size at which a reply batch is sent without waiting for the end of its op batch. */
+export const FLUSH_BYTES = 1024 * 1024;
 
 /** SendFn delivers a message to the main thread (a structured clone: it transfers nothing, see the module comment). */
 export type SendFn = (msg: FromWorker) => void;
@@ -36,12 +48,16 @@ export class ReplyBatch {
   /** add appends the reply of op `id`: a status, a seq and an optional value (copied in). */
   add(id: number, status: ReplyStatus, seq: number, value: Uint8Array | undefined): void {
     this.writer.add(id, status, seq, value);
+    if (this.writer.len >= FLUSH_BYTES) this.flush();
   }
 
   /** value answers a read: the value at `seq`, or missing for undefined or null (a delete). */
   value(id: number, v: Uint8Array | null | undefined, seq: number): void {
     if (v == null) this.writer.add(id, ST_MISSING, 0, undefined);
-    else this.writer.add(id, ST_VALUE, seq, v);
+    else {
+      this.writer.add(id, ST_VALUE, seq, v);
+      if (this.writer.len >= FLUSH_BYTES) this.flush();
+    }
   }
 
   /** error answers op `id` with `err` as a wire error. */

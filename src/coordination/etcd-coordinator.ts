@@ -342,7 +342,7 @@ export class EtcdCoordinator {
         // Owed a new epoch after an unclean stop: a campaign's promotion, leader unchanged, before any write.
         else if (
           await this.promoteSelf(
-            { shard, node: st.node, store: st.index, worker: st.worker, won },
+            { mine: this.keeper.current, shard, node: st.node, store: st.index, worker: st.worker, won },
             `etcd (${RESTART_SOURCE})`,
             lease,
           )
@@ -394,7 +394,11 @@ export class EtcdCoordinator {
   ): Promise<void> {
     const won = await this.keys.putLeader(shard.name, node, lease, undefined);
     if (won !== undefined)
-      await this.promoteSelf({ shard, node, store, worker, won }, 'etcd (automatic failover)', lease);
+      await this.promoteSelf(
+        { mine: this.keeper.current, shard, node, store, worker, won },
+        'etcd (automatic failover)',
+        lease,
+      );
   }
 
   /** promoteSelf stores `p`'s promotion in etcd (self-promotion.ts), adopts it and takes the shard's writes; resolves with whether it did. */
@@ -404,6 +408,16 @@ export class EtcdCoordinator {
     if (next === undefined) return false;
     await this.keeper.offer(next, source);
     const epoch = next.shards.find((s) => s.idx === p.shard.idx)?.epoch ?? p.shard.epoch;
+    // Counted only once this node routes with it: a leader owing a new epoch that counted a
+    // promotion its keeper refused wrote on in its old epoch (test/unit/etcd-promotion-base.test.ts).
+    const now = this.keeper.current.shards.find((s) => s.idx === p.shard.idx);
+    if (now === undefined || now.leader !== p.node || now.epoch < epoch) {
+      this.warnOnce(
+        `${p.node} stored its promotion in ${p.shard.name} (map version ${next.version}, epoch ${epoch}) but this node's map (version ${this.keeper.current.version}) did not take it: it takes no writes for ${p.shard.name} until it does`,
+        'error',
+      );
+      return false;
+    }
     this.take({ ...p.shard, epoch }, p.node, lease);
     return true;
   }

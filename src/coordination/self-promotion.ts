@@ -31,8 +31,12 @@ export interface PromotionDeps {
   holdMs: number;
 }
 
-/** Promotion names the store to promote: `node`'s store `store` (on `worker`) of `shard`, key won at revision `won`. */
+/**
+ * Promotion names the store to promote: `node`'s store `store` (on `worker`) of `shard`, key won
+ * at revision `won`; `mine` is the node's map `shard` comes from (etcd's must not be behind it).
+ */
 export interface Promotion {
+  mine: LiveMap;
   shard: LiveShard;
   node: string;
   store: number;
@@ -47,7 +51,7 @@ export async function promoteThroughEtcd(d: PromotionDeps, p: Promotion): Promis
   try {
     const held = await hold(true);
     if (held.type !== 'fence-result') return undefined;
-    next = await d.keys.publishPromotion(p.shard, p.node, p.won, held.lastSeq, d.log);
+    next = await d.keys.publishPromotion(p.shard, p.node, p.won, held.lastSeq, d.log, p.mine);
   } finally {
     if (next === undefined && d.holds.heldSeq(p.store) === undefined)
       await hold(false).catch(() => undefined);

@@ -1,0 +1,62 @@
+/**
+ * Two `distkv failover` commands at once for one shard, to different replicas, without a
+ * coordinator (docs/failover.md, "Planned failover"): one shard with a leader and two replicas,
+ * each its own process, under write load. Each command fenced the leader (a second fence of a
+ * fenced shard was taken as it was), held its own target and published map version + 1 naming
+ * its target: each target adopted its own map, both reported success, and two leaders took writes
+ * in one version (the other maps were refused as conflicts), so acknowledged writes at one of them
+ * would go when an operator chose. A leader's fence now belongs to the failover that took it:
+ * the second command is refused (409 MAP_CHANGED) before it holds or changes anything.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { DistkvClient } from '../../src/client/client.js';
+import { failover, type FailoverResult } from '../../src/cli/failover.js';
+import { DistkvError } from '../../src/errors.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { clusterOf, expectConverged, Load, startTrio, waitFor } from '../helpers/failover-model.js';
+
+describe('two failovers of one shard at once', { timeout: 120000 }, () => {
+  let dir = '';
+  let cluster: TestCluster;
+  let client: DistkvClient;
+  let A = '';
+  let B = '';
+  let C = '';
+
+  before(async () => {
+    ({ dir, cluster, A, B, C } = await startTrio('distkv-failover-concurrent-'));
+    client = new DistkvClient({ urls: [`http://${A}`, `http://${B}`, `http://${C}`] });
+  });
+
+  after(async () => {
+    await client.close();
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('one of them moves the leader, the other is refused with MAP_CHANGED; one leader, nothing acknowledged lost', async () => {
+    const load = new Load(client, 'two', 4, 20000);
+    await load.until(300);
+    const run = (to: string): Promise<FailoverResult> =>
+      failover({ urls: [`http://${A}`], shard: 'shard-0', to, force: false, token: '', timeoutMs: 20000 });
+    const results = await Promise.allSettled([run(B), run(C)]);
+    await load.until(load.acked.size + 200);
+    await load.stop();
+    const done = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r) => r.status === 'rejected');
+    assert.equal(done.length, 1, `one failover happened, got ${JSON.stringify(results)}`);
+    const reason = (refused[0] as PromiseRejectedResult).reason as unknown;
+    assert.ok(reason instanceof DistkvError && reason.code === 'MAP_CHANGED', `refused: ${String(reason)}`);
+    const leader = (done[0] as PromiseFulfilledResult<FailoverResult>).value.to;
+    for (const m of [A, B, C])
+      await waitFor(`${m} to name ${leader} the leader`, async () => {
+        const d = await clusterOf(m);
+        return d.shards[0]!.leader.address === leader;
+      });
+    const versions = await Promise.all([A, B, C].map(async (m) => (await clusterOf(m)).map.version));
+    assert.equal(new Set(versions).size, 1, `one map version everywhere: ${versions.join(', ')}`);
+    await expectConverged(client, [A, B, C], leader, load.acked);
+  });
+});

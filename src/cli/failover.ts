@@ -25,6 +25,7 @@
  * epoch below them would label them wrongly and send every replica holding them, and the target
  * after a restart, a fork that is not one. A failed failover releases the target's hold.
  */
+import { randomBytes } from 'node:crypto';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError, isErrorCode } from '../errors.js';
 import { highestEpoch, nextEpoch } from '../routing/epoch-numbers.js';
@@ -177,9 +178,19 @@ function checkNotResyncing(doc: NodeDoc | undefined, idx: number, target: string
   );
 }
 
-/** releaseFence lets the leader take writes (or the target replica follow) again after a failover that did not happen. */
-async function releaseFence(scheme: string, node: string, idx: number, token: string): Promise<void> {
-  await call(`${scheme}://${node}/_admin/fence?shard=${idx}&on=0`, token, { method: 'POST' });
+/**
+ * releaseFence lets the leader take writes (or the target replica follow) again after a failover
+ * that did not happen; at the leader, `by` names this failover, so it never releases another's hold.
+ */
+async function releaseFence(
+  scheme: string,
+  node: string,
+  idx: number,
+  token: string,
+  by?: string,
+): Promise<void> {
+  const named = by === undefined ? '' : `&by=${by}`;
+  await call(`${scheme}://${node}/_admin/fence?shard=${idx}&on=0${named}`, token, { method: 'POST' });
 }
 
 /** holdTarget stops the target replica following and resolves with its last seq, which then stays put. */
@@ -269,10 +280,13 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
 
   let leaderSeq: number | undefined;
   let targetSeq = ackOf(docs.get(target), idx, target) ?? 0;
+  // This failover's name at the leader it holds: a second failover of the shard at once is refused
+  // at the leader's fence (MAP_CHANGED) before it holds or changes anything (map-keeper.ts).
+  const by = `failover-${String(process.pid)}-${randomBytes(6).toString('hex')}`;
   if (!o.force) {
     leaderSeq = (
       (await call(
-        `${scheme}://${leader}/_admin/fence?shard=${idx}&on=1&ms=${o.timeoutMs + FENCE_SLACK_MS}`,
+        `${scheme}://${leader}/_admin/fence?shard=${idx}&on=1&ms=${o.timeoutMs + FENCE_SLACK_MS}&by=${by}`,
         o.token,
         {
           method: 'POST',
@@ -286,7 +300,7 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
       targetSeq = ackOf(await clusterOf(scheme, target, o.token), idx, target) ?? -1;
       if (targetSeq >= leaderSeq) break;
       if (performance.now() > deadline) {
-        await releaseFence(scheme, leader, idx, o.token);
+        await releaseFence(scheme, leader, idx, o.token, by);
         throw new DistkvError(
           'REPLICATION_TIMEOUT',
           `${target} reached seq ${targetSeq} of ${leaderSeq} within ${o.timeoutMs} ms; writes released, nothing changed`,
@@ -298,7 +312,7 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   // Every release of what this command held, when the failover does not happen.
   const release = async (): Promise<void> => {
     await releaseFence(scheme, target, idx, o.token).catch(() => undefined);
-    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, o.token).catch(() => undefined);
+    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, o.token, by).catch(() => undefined);
   };
   try {
     targetSeq = await holdTarget(scheme, target, idx, o.token);

@@ -2,7 +2,12 @@
  * EtcdCoordinator: automatic failover with etcd (docs/failover.md, "Automatic failover with etcd").
  *
  * Its keys in etcd (the live map, a leader key per shard, each member's published seq) are laid out
- * in etcd-keyspace.ts.
+ * in etcd-keyspace.ts. This file is the loop; each concept it runs has its own file: the lease
+ * (process-lease.ts, lease-deadline.ts), the leader keys held and `mayWrite` (leader-keys.ts), the
+ * published seqs (seq-publisher.ts), etcd's map against this node's (map-sync.ts), the replicas held
+ * while a key is missing (follow-holds.ts), the campaign (campaign.ts, campaign-gate.ts,
+ * candidate-rank.ts), a promotion through etcd (self-promotion.ts) and the worker fences
+ * (worker-fences.ts).
  *
  * One lease per process, kept alive every TTL/4 by its own keepalives. A leader store may take writes
  * only while this process holds its shard's leader key AND its own lease deadline (lease-deadline.ts:
@@ -35,13 +40,15 @@ import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import { RESTART_SOURCE } from '../server/restart-epochs.js';
+import { campaignFor } from './campaign.js';
 import { CampaignGate } from './campaign-gate.js';
-import { ranksFirst } from './candidate-rank.js';
 import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
 import { FollowHolds } from './follow-holds.js';
-import { mapSync } from './map-sync.js';
+import { LeaderKeys } from './leader-keys.js';
+import { mapSync, misfitMessage } from './map-sync.js';
 import { ProcessLease } from './process-lease.js';
-import { type Promotion, promoteThroughEtcd } from './self-promotion.js';
+import { type Promotion, promoteAndAdopt } from './self-promotion.js';
+import { SeqPublisher } from './seq-publisher.js';
 import { WorkerFences } from './worker-fences.js';
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
@@ -55,17 +62,11 @@ export class EtcdCoordinator {
   private readonly keys: EtcdKeyspace;
   private readonly ttlMs: number;
   private readonly lease: ProcessLease;
-  /**
-   * held maps each shard whose leader key this process took to the lease it took it under: it
-   * counts only while that lease is the current one (a campaign whose lease ended while it
-   * promoted must not count once a keepalive gets a new lease: the key went with the old one).
-   */
-  private readonly held = new Map<number, string>();
+  /** leaders are the leader keys this process holds, each under the lease it took it with. */
+  private readonly leaders: LeaderKeys;
   /** fences hold, at their worker, the leader stores this process may not write for now. */
   private readonly fences: WorkerFences;
-  /** published are the seqs last published, by key, under lease `publishedUnder`. */
-  private readonly published = new Map<string, number>();
-  private publishedUnder: string | undefined;
+  private readonly seqs: SeqPublisher;
   /** gate tells when a replica may campaign for a shard whose leader key is missing. */
   private readonly gate: CampaignGate;
   /** holds stop the replicas of a shard whose leader key is missing following (follow-holds.ts). */
@@ -107,7 +108,7 @@ export class EtcdCoordinator {
       config.coordination.lease_ttl_ms,
       log,
       () => {
-        this.held.clear();
+        this.leaders.forgetAll();
         this.kick();
       },
       (m) => {
@@ -119,6 +120,7 @@ export class EtcdCoordinator {
       },
     );
     this.keys = new EtcdKeyspace(this.etcd, clusterName, config.shards);
+    this.leaders = new LeaderKeys(this.keys, this.lease, log);
     this.ttlMs = config.coordination.lease_ttl_ms;
     this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
     this.gate = new CampaignGate(this.ttlMs, this.tickMs, () => {
@@ -128,12 +130,12 @@ export class EtcdCoordinator {
     this.holds = new FollowHolds(plan, pool, HOLD_TTLS * this.ttlMs, (m) => {
       this.warnOnce(m);
     });
+    this.seqs = new SeqPublisher(this.keys, plan, pool, this.holds);
   }
 
   /** mayWrite tells whether this process may execute writes to shard `idx` as its leader now. */
   mayWrite(idx: number): boolean {
-    const under = this.held.get(idx);
-    return under !== undefined && under === this.lease.id && this.lease.valid();
+    return this.leaders.mayWrite(idx);
   }
 
   /**
@@ -185,7 +187,7 @@ export class EtcdCoordinator {
     this.gate.close();
     await this.ticking;
     await this.watcher?.cancel().catch(() => undefined);
-    this.held.clear();
+    this.leaders.forgetAll();
     await this.lease.revoke();
     this.etcd.close();
   }
@@ -254,8 +256,9 @@ export class EtcdCoordinator {
       await this.syncMap(snap);
       // Before the seqs go out: a replica ranked on its seq must not apply more from a leader whose key went.
       await this.holds.reconcile(this.keeper.current.shards, snap);
-      await this.publishSeqs(lease, snap);
-      for (const shard of this.keeper.current.shards) await this.step(shard, snap, lease);
+      await this.seqs.publish(lease, snap);
+      const mine = this.keeper.current;
+      for (const shard of mine.shards) await this.step(mine, shard, snap, lease);
     } finally {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
       await this.fences.apply((idx) => this.mayWrite(idx));
@@ -265,7 +268,7 @@ export class EtcdCoordinator {
   /** misfit describes a map in etcd that does not fit this node's config (undefined: it fits, or there is none). */
   private misfit(snap: Snapshot): string | undefined {
     if (snap.map === undefined || snap.map.live !== undefined) return undefined;
-    return `the live map in etcd (${this.keys.mapKey}) does not fit this node's config: ${snap.map.misfit ?? 'unknown'}; this node serves with its own map (version ${this.keeper.current.version}), writes nothing to etcd and takes no leader key (its leaders take no writes) until it fits. Either another cluster uses the same [coordination] cluster name, or this cluster's config changed its shards or members while \`cluster\` names it by hand (a name given by hand, unlike the default topology hash, does not change with the config): give the new config another \`cluster\` name, or delete ${this.keys.mapKey} once every node runs the new config`;
+    return misfitMessage(this.keys.mapKey, snap.map.misfit ?? 'unknown', this.keeper.current.version);
   }
 
   /** syncMap adopts etcd's map when newer, writes this process's when etcd's is older or missing, and settles one of the same version (map-sync.ts). */
@@ -282,129 +285,59 @@ export class EtcdCoordinator {
     }
   }
 
-  private hostedStores(idx: number): NodePlan['stores'] {
-    return this.plan.stores.filter(
-      (st) => st.shard.idx === idx && this.pool.storeFailure(st.index) === undefined,
-    );
-  }
-
-  /** publishSeqs publishes each store's seq unless put under `lease` and still shown by etcd (`snap`: it may have lost it). */
-  private async publishSeqs(lease: string, snap: Snapshot): Promise<void> {
-    // Keys under an earlier lease are gone with it: publish everything again under the new one.
-    if (this.publishedUnder !== lease) this.published.clear();
-    this.publishedUnder = lease;
-    for (const st of this.plan.stores) {
-      if (this.pool.storeFailure(st.index) !== undefined) continue;
-      const key = this.keys.seqKey(st.shard.name, st.node);
-      const seq = this.seqOf(st.index);
-      const shown = snap.seqs.get(st.shard.name)?.find((p) => p.address === st.node);
-      if (this.published.get(key) === seq && shown?.seq === seq) continue;
-      await this.keys.publishSeq(st.shard.name, st.node, seq, lease);
-      this.published.set(key, seq);
-    }
-  }
-
-  /** seqOf is store `index`'s durable seq: the one its hold answered while it is held (follow-holds.ts). */
-  private seqOf(index: number): number {
-    return this.holds.heldSeq(index) ?? this.pool.lastSeq(index);
-  }
-
-  /** step reconciles one shard: keep or take its leader key if this process leads it, else maybe campaign. */
-  private async step(shard: LiveShard, snap: Snapshot, lease: string): Promise<void> {
+  /**
+   * step reconciles one shard of `mine` (the map this reconcile acts on): keep or take its leader
+   * key if this process leads it (with the new epoch it owes after an unclean stop), let the key go
+   * if the map names another leader, else maybe campaign (campaign.ts).
+   */
+  private async step(mine: LiveMap, shard: LiveShard, snap: Snapshot, lease: string): Promise<void> {
     const kv = snap.leaders.get(shard.name);
-    const holder = kv?.value.toString();
-    const mine = kv !== undefined && kv.lease === lease;
-    const hosted = this.hostedStores(shard.idx);
+    const hosted = this.plan.stores.filter(
+      (st) => st.shard.idx === shard.idx && this.pool.storeFailure(st.index) === undefined,
+    );
     // A shard another node leads now owes no epoch here (that leader's promotion made one).
     if (!hosted.some((st) => st.node === shard.leader)) this.owed.delete(shard.idx);
     for (const st of hosted) {
       if (st.node === shard.leader) {
-        let won: string | undefined;
-        if (holder === st.node && mine) won = kv.mod_revision;
-        else if (kv === undefined || (holder === st.node && (!this.started || this.lease.own(kv.lease)))) {
-          // No key, or this node's key under an earlier lease: this process's (it expired), or, at
-          // start, a process gone since (it had the port and the data directory's lock). The map
-          // names this node: take it.
-          won = await this.keys.putLeader(shard.name, st.node, lease, kv?.mod_revision);
-        } else {
-          // Later, a key of this node's under a lease this process never had is another live process
-          // running as this node (--listen, another data directory) that took it over: never take
-          // it back, or both lead in one epoch, each retaking the key from the other.
-          if (holder === st.node && this.held.has(shard.idx))
-            this.log.error(
-              { shard: shard.name, node: st.node },
-              `another process running as ${st.node} took the leader key of ${shard.name}: this one stops leading it`,
-            );
-          this.held.delete(shard.idx);
-        }
+        const won = await this.leaders.keep(shard, st.node, kv, lease, this.started);
         if (won === undefined) continue;
-        if (!this.owed.has(shard.idx)) this.take(shard, st.node, lease);
+        if (!this.owed.has(shard.idx)) this.leaders.take(shard, st.node, lease);
         // Owed a new epoch after an unclean stop: a campaign's promotion, leader unchanged, before any write.
-        else if (
-          await this.promoteSelf(
-            { shard, node: st.node, store: st.index, worker: st.worker, won },
-            `etcd (${RESTART_SOURCE})`,
-            lease,
-          )
-        )
-          this.owed.delete(shard.idx);
+        else {
+          const p = { mine, shard, node: st.node, store: st.index, worker: st.worker, won };
+          if (await this.promoteSelf(p, `etcd (${RESTART_SOURCE})`, lease)) this.owed.delete(shard.idx);
+        }
         continue;
       }
-      if (holder === st.node && mine) {
-        // Led by another node in the map now (a planned failover): let its leader key go, and with
-        // it the writes (a later map naming this node again must not find it still writing).
-        this.held.delete(shard.idx);
-        await this.keys.dropLeader(shard.name, kv.mod_revision);
-        continue;
-      }
-      // Live members publish their seqs every tick, so the ranking sees them all; the gate gives the
-      // map's leader its chance to take the key first (campaign-gate.ts).
-      const now = performance.now();
-      const seen = { epoch: shard.epoch, leader: shard.leader, holder };
-      if (!this.gate.mayCampaign(shard.idx, seen, now)) continue;
-      if (st.role !== 'replica') continue;
-      const seq = this.seqOf(st.index);
-      const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
-      if (!ranksFirst(st.node, seq, others)) continue;
-      // Under a lease younger than a TTL, the others' seqs may be missing only because they lost
-      // their leases with this one (etcd lost its data, or a mass expiry) and have not published
-      // again yet: ranked on what is left, a replica behind one of them could win.
-      if (!this.lease.heldFor(this.ttlMs)) continue;
-      await this.campaign(shard, st.node, st.index, st.worker, lease);
+      if (await this.leaders.letGo(shard, st.node, kv, lease)) continue;
+      const deps = {
+        keys: this.keys,
+        gate: this.gate,
+        lease: this.lease,
+        seqs: this.seqs,
+        ttlMs: this.ttlMs,
+        promote: (p: Promotion, source: string) => this.promoteSelf(p, source, lease),
+      };
+      await campaignFor(deps, st, shard, snap, lease, mine);
     }
   }
 
-  /** take counts this process as the holder of `shard`'s leader key, taken under `lease`. */
-  private take(shard: LiveShard, node: string, lease: string): void {
-    if (!this.held.has(shard.idx))
-      this.log.info(
-        { shard: shard.name, node, epoch: shard.epoch },
-        `${node} holds the leader key of ${shard.name}`,
-      );
-    this.held.set(shard.idx, lease);
-  }
-
-  /** campaign takes the leader key of a shard whose leader is gone, then promotes `node` (`promoteSelf`). */
-  private async campaign(
-    shard: LiveShard,
-    node: string,
-    store: number,
-    worker: number,
-    lease: string,
-  ): Promise<void> {
-    const won = await this.keys.putLeader(shard.name, node, lease, undefined);
-    if (won !== undefined)
-      await this.promoteSelf({ shard, node, store, worker, won }, 'etcd (automatic failover)', lease);
-  }
-
-  /** promoteSelf stores `p`'s promotion in etcd (self-promotion.ts), adopts it and takes the shard's writes; resolves with whether it did. */
+  /** promoteSelf stores `p`'s promotion in etcd and adopts it (self-promotion.ts), then takes the shard's writes; resolves with whether it did. */
   private async promoteSelf(p: Promotion, source: string, lease: string): Promise<boolean> {
-    const deps = { keys: this.keys, pool: this.pool, holds: this.holds, log: this.log };
-    const next = await promoteThroughEtcd({ ...deps, holdMs: HOLD_TTLS * this.ttlMs }, p);
-    if (next === undefined) return false;
-    await this.keeper.offer(next, source);
-    const epoch = next.shards.find((s) => s.idx === p.shard.idx)?.epoch ?? p.shard.epoch;
-    this.take({ ...p.shard, epoch }, p.node, lease);
+    const deps = {
+      keys: this.keys,
+      pool: this.pool,
+      holds: this.holds,
+      log: this.log,
+      keeper: this.keeper,
+      holdMs: HOLD_TTLS * this.ttlMs,
+      warn: (m: string, level: 'warn' | 'error') => {
+        this.warnOnce(m, level);
+      },
+    };
+    const epoch = await promoteAndAdopt(deps, p, source);
+    if (epoch === undefined) return false;
+    this.leaders.take({ ...p.shard, epoch }, p.node, lease);
     return true;
   }
 }

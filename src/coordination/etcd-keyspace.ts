@@ -12,8 +12,25 @@ import type { Etcd3, IKeyValue } from 'etcd3';
 import type { Logger } from 'pino';
 import { nextEpoch } from '../routing/epoch-numbers.js';
 import { type LiveMap, type LiveShard, parseLiveMap, promotedMap } from '../routing/live-map.js';
+import { sameShards } from '../routing/map-merge.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import type { Published } from './candidate-rank.js';
+
+/**
+ * behind says why etcd's map `base` may not carry a promotion made from the node's map `mine`
+ * (undefined: it may). A promotion is `base.version + 1`: built on a map older than the node's
+ * (etcd restored from an older snapshot, or a node behind wrote its map after etcd lost its
+ * data), it is a version the node already passed, which its keeper refuses, and it rolls back
+ * whatever changed between for every node behind that adopts it. One of the node's version with
+ * other entries was made apart from etcd: the reconcile settles it first (map-sync.ts). Either
+ * way the next reconcile writes the node's map (or the merge) to etcd, and the campaign runs again
+ * on it.
+ */
+function behind(base: LiveMap, mine: LiveMap): string | undefined {
+  if (base.version > mine.version || (base.version === mine.version && sameShards(base, mine)))
+    return undefined;
+  return `the live map in etcd (version ${base.version}) is behind this node's (version ${mine.version}${base.version === mine.version ? ', other entries' : ''}): a promotion over it would go back`;
+}
 
 /** CAS_ATTEMPTS bounds how often a map change is retried when another change raced it. */
 const CAS_ATTEMPTS = 4;
@@ -147,8 +164,9 @@ export class EtcdKeyspace {
    * publishPromotion stores (compare-and-swap) the map naming `node`, which won `shard`'s leader
    * key at revision `won`, its leader from seq `seq + 1`, in an epoch above `won` and the shard's
    * epoch, numbered after `node` (`nextEpoch`, src/routing/epoch-numbers.ts); resolves
-   * with it, or undefined when the shard's map changed meanwhile (the key is then let go). `node`
-   * may be the shard's leader already: a leader restarting after an unclean stop
+   * with it, or undefined when it stands down (the key is then let go): the shard's map changed
+   * meanwhile, or etcd's map is behind `mine`, the node's own map `shard` comes from (`behind`).
+   * `node` may be the shard's leader already: a leader restarting after an unclean stop
    * (src/server/restart-epochs.ts).
    */
   async publishPromotion(
@@ -157,21 +175,20 @@ export class EtcdKeyspace {
     won: string,
     seq: number,
     log: Logger,
+    mine: LiveMap,
   ): Promise<LiveMap | undefined> {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const snap = await this.read();
       const base = snap.map?.live;
       const cur = base?.shards.find((s) => s.idx === shard.idx);
-      if (
-        base === undefined ||
-        cur === undefined ||
-        cur.leader !== shard.leader ||
-        cur.epoch !== shard.epoch
-      ) {
-        log.warn(
-          { shard: shard.name },
-          `the map of ${shard.name} changed during the campaign; ${node} stands down`,
-        );
+      const why =
+        base === undefined || cur === undefined
+          ? `the live map in etcd is gone`
+          : cur.leader !== shard.leader || cur.epoch !== shard.epoch
+            ? `the map of ${shard.name} changed during the campaign`
+            : behind(base, mine);
+      if (why !== undefined || base === undefined || cur === undefined) {
+        log.warn({ shard: shard.name }, `${why ?? 'no map'}; ${node} stands down`);
         // Let the key go at once, so the leader the new map names need not wait for this lease.
         await this.dropLeader(shard.name, won);
         return undefined;

@@ -42,3 +42,11 @@ export function mapSync(mine: LiveMap, theirs: LiveMap | undefined, key: string)
     message: `${at}, and neither extends the other: two changes of a shard were made apart; this node keeps its map. Run \`distkv failover\` for that shard to publish a newer map`,
   };
 }
+
+/**
+ * misfitMessage explains a map in etcd (at `key`) that does not fit this node's config (`why`),
+ * while this node serves with its own map of `version` and takes no part.
+ */
+export function misfitMessage(key: string, why: string, version: number): string {
+  return `the live map in etcd (${key}) does not fit this node's config: ${why}; this node serves with its own map (version ${version}), writes nothing to etcd and takes no leader key (its leaders take no writes) until it fits. Either another cluster uses the same [coordination] cluster name, or this cluster's config changed its shards or members while \`cluster\` names it by hand (a name given by hand, unlike the default topology hash, does not change with the config): give the new config another \`cluster\` name, or delete ${key} once every node runs the new config`;
+}

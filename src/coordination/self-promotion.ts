@@ -13,10 +13,12 @@
  * that seq + 1 is stored by compare-and-swap
  * (etcd-keyspace.ts `publishPromotion`). Once the map is in etcd the store stays held until it
  * adopts it (or the hold runs out); a replica held because its shard's key was missing stays
- * held until the key comes back (follow-holds.ts).
+ * held until the key comes back (follow-holds.ts). The promotion counts (the process may take the
+ * shard's writes) only once the node's keeper routes with it (`promoteAndAdopt`).
  */
 import type { Logger } from 'pino';
 import type { LiveMap, LiveShard } from '../routing/live-map.js';
+import type { MapKeeper } from '../server/map-keeper.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { EtcdKeyspace } from './etcd-keyspace.js';
 import type { FollowHolds } from './follow-holds.js';
@@ -31,8 +33,12 @@ export interface PromotionDeps {
   holdMs: number;
 }
 
-/** Promotion names the store to promote: `node`'s store `store` (on `worker`) of `shard`, key won at revision `won`. */
+/**
+ * Promotion names the store to promote: `node`'s store `store` (on `worker`) of `shard`, key won
+ * at revision `won`; `mine` is the node's map `shard` comes from (etcd's must not be behind it).
+ */
 export interface Promotion {
+  mine: LiveMap;
   shard: LiveShard;
   node: string;
   store: number;
@@ -47,10 +53,42 @@ export async function promoteThroughEtcd(d: PromotionDeps, p: Promotion): Promis
   try {
     const held = await hold(true);
     if (held.type !== 'fence-result') return undefined;
-    next = await d.keys.publishPromotion(p.shard, p.node, p.won, held.lastSeq, d.log);
+    next = await d.keys.publishPromotion(p.shard, p.node, p.won, held.lastSeq, d.log, p.mine);
   } finally {
     if (next === undefined && d.holds.heldSeq(p.store) === undefined)
       await hold(false).catch(() => undefined);
   }
   return next;
+}
+
+/** AdoptionDeps are PromotionDeps and the keeper the promotion's map is offered to. */
+export interface AdoptionDeps extends PromotionDeps {
+  keeper: MapKeeper;
+  /** warn logs a message once (the coordinator's warnOnce). */
+  warn: (message: string, level: 'warn' | 'error') => void;
+}
+
+/**
+ * promoteAndAdopt stores `p`'s promotion in etcd (`promoteThroughEtcd`) and offers it to the
+ * keeper (`source` names it in the log); resolves with the new epoch once the keeper's map names
+ * `p.node` the shard's leader in it, else undefined. A leader owing a new epoch that counted a
+ * promotion its keeper refused went on writing in its old epoch
+ * (test/unit/etcd-promotion-base.test.ts).
+ */
+export async function promoteAndAdopt(
+  d: AdoptionDeps,
+  p: Promotion,
+  source: string,
+): Promise<number | undefined> {
+  const next = await promoteThroughEtcd(d, p);
+  if (next === undefined) return undefined;
+  await d.keeper.offer(next, source);
+  const epoch = next.shards.find((s) => s.idx === p.shard.idx)?.epoch ?? p.shard.epoch;
+  const now = d.keeper.current.shards.find((s) => s.idx === p.shard.idx);
+  if (now !== undefined && now.leader === p.node && now.epoch >= epoch) return epoch;
+  d.warn(
+    `${p.node} stored its promotion in ${p.shard.name} (map version ${next.version}, epoch ${epoch}) but this node's map (version ${d.keeper.current.version}) did not take it: it takes no writes for ${p.shard.name} until it does`,
+    'error',
+  );
+  return undefined;
 }

@@ -3,9 +3,11 @@
  *   POST /_admin/map            body = a live map (src/routing/live-map.ts); adopted when its version
  *                               is higher (with [coordination], stored in etcd first).
  *                               200 {"adopted": bool, "map": current}; 400 when invalid.
- *   POST /_admin/fence?shard=I&on=1|0[&ms=N]
+ *   POST /_admin/fence?shard=I&on=1|0[&ms=N][&by=ID]
  *                               holds (on=1) or releases (on=0) writes to shard I at this node, which
  *                               must lead it; held writes get 503 SWITCHING_LEADER with Retry-After.
+ *                               `by` names the failover: while one holds the shard, a hold or release
+ *                               by another is refused, 409 MAP_CHANGED (src/server/map-keeper.ts).
  *                               A hold ends by itself after N ms (default 60000) if no map moved the
  *                               shard meanwhile: a failover command that dies must not leave it held.
  *                               200 {"shard", "epoch", "last_seq"}: with on=1, last_seq is taken after
@@ -28,10 +30,18 @@ const MAX_MAP_BYTES = 1024 * 1024;
 const DEFAULT_FENCE_MS = 60000;
 const MAX_FENCE_MS = 3600000;
 /** FENCE_PARAMS are the query parameters of /_admin/fence: anything else, or one given twice, is a 400. */
-const FENCE_PARAMS = ['shard', 'on', 'ms'] as const;
+const FENCE_PARAMS = ['shard', 'on', 'ms', 'by'] as const;
+/** FENCE_BY is what a failover's name (`by`) may be. */
+const FENCE_BY = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** fenceShard holds or releases writes to a shard this listener leads; resolves with its last seq. */
-async function fenceShard(ctx: HttpContext, shard: number, on: boolean, ms: number): Promise<unknown> {
+async function fenceShard(
+  ctx: HttpContext,
+  shard: number,
+  on: boolean,
+  ms: number,
+  by: string | undefined,
+): Promise<unknown> {
   const t = ctx.listener.writes[shard];
   const live = ctx.liveMap.current.shards.find((s) => s.idx === shard);
   if (t === undefined || live === undefined)
@@ -50,9 +60,15 @@ async function fenceShard(ctx: HttpContext, shard: number, on: boolean, ms: numb
     throw new DistkvError('WRONG_NODE', `shard ${shard} is led by ${t.address}, not by this node`);
   // The worker holds the store's writes too (a write routed before the fence may still be batched)
   // and answers once the writes it accepted have settled, with the store's last seq.
-  ctx.liveMap.fence(shard, on, ms, () => {
-    void ctx.pool.call(t.worker, { type: 'fence', store: t.store, on: false }).catch(() => undefined);
-  });
+  ctx.liveMap.fence(
+    shard,
+    on,
+    ms,
+    () => {
+      void ctx.pool.call(t.worker, { type: 'fence', store: t.store, on: false }).catch(() => undefined);
+    },
+    by,
+  );
   const r = await ctx.pool.call(t.worker, { type: 'fence', store: t.store, on });
   const lastSeq = r.type === 'fence-result' ? r.lastSeq : ctx.pool.lastSeq(t.store);
   return { shard, epoch: live.epoch, fenced: on, last_seq: lastSeq };
@@ -104,7 +120,10 @@ export function registerFailoverRoutes(app: Router, ctx: HttpContext): void {
       const shard = intParam(params, 'shard', -1, 0, 65535);
       const on = intParam(params, 'on', -1, 0, 1) === 1;
       const ms = intParam(params, 'ms', DEFAULT_FENCE_MS, 1, MAX_FENCE_MS);
-      answerLater(res, fenceShard(ctx, shard, on, ms), (r, value) => {
+      const by = params.get('by');
+      if (by !== undefined && !FENCE_BY.test(by))
+        throw new DistkvError('INVALID_ARGUMENT', `by must be 1..64 of A-Z a-z 0-9 . _ -, got "${by}"`);
+      answerLater(res, fenceShard(ctx, shard, on, ms, by), (r, value) => {
         sendJson(r, value);
       });
     }),

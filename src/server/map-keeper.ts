@@ -22,6 +22,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { DistkvError } from '../errors.js';
 import { checkSuccessor, forkSeq, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
 import { type Adoption, adoption, mergedMap, sameShards } from '../routing/map-merge.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
@@ -75,6 +76,8 @@ export class MapKeeper {
   private readonly switching = new Set<number>();
   private readonly fenced = new Set<number>();
   private readonly fenceTimers = new Map<number, NodeJS.Timeout>();
+  /** fenceOwners names, per fenced shard, the failover that holds it (`fence`'s `by`). */
+  private readonly fenceOwners = new Map<number, string>();
   private queue: Promise<unknown> = Promise.resolve();
   private coordination: Coordination | undefined;
   /** conflictSeen is the version of the last peer map logged as conflicting with this one. */
@@ -145,14 +148,29 @@ export class MapKeeper {
    * fence holds (or releases) writes to shard `idx` for a planned failover. A hold ends by itself
    * after `ms` unless released or moved by a new map first; `onExpire` then releases what else holds
    * the writes (the store's worker).
+   *
+   * `by` names the failover that holds it: while it does, a hold or release named by another is
+   * refused (MAP_CHANGED), so of two failovers at once only one goes on (the other changed nothing).
+   * Before, a second hold was taken as the first, both commands promoted their own targets and two
+   * leaders took writes at one map version (test/e2e/failover-concurrent.test.ts). A call without
+   * `by` (an operator's own release) acts whoever holds it.
    */
-  fence(idx: number, on: boolean, ms: number, onExpire: () => void): void {
+  fence(idx: number, on: boolean, ms: number, onExpire: () => void, by?: string): void {
+    const owner = this.fenceOwners.get(idx);
+    if (by !== undefined && this.fenced.has(idx) && owner !== by)
+      throw new DistkvError(
+        'MAP_CHANGED',
+        `writes to shard ${idx} are held by another failover (${owner ?? 'unnamed'}): it moves the leader or releases them (at the latest when its hold runs out); nothing was changed, run it again after if still needed`,
+      );
     clearTimeout(this.fenceTimers.get(idx));
     this.fenceTimers.delete(idx);
+    this.fenceOwners.delete(idx);
     if (on) {
       this.fenced.add(idx);
+      if (by !== undefined) this.fenceOwners.set(idx, by);
       const timer = setTimeout(() => {
         this.fenceTimers.delete(idx);
+        this.fenceOwners.delete(idx);
         if (!this.fenced.delete(idx)) return;
         this.log.warn(
           { shard: idx, ms },
@@ -245,6 +263,7 @@ export class MapKeeper {
     for (const s of moved) {
       this.switching.add(s.idx);
       this.fenced.delete(s.idx);
+      this.fenceOwners.delete(s.idx);
     }
     try {
       this.stamp(this.plan.stores);

@@ -9,13 +9,9 @@
  * binary exists.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DistkvClient } from '../../src/client/client.js';
-import { TestCluster } from '../helpers/cluster.js';
-import { TestEtcd, etcdMissing } from '../helpers/etcd.js';
+import { etcdMissing } from '../helpers/etcd.js';
+import { EtcdTrio } from '../helpers/etcd-trio.js';
 import {
   divergedOf,
   expectConverged,
@@ -24,37 +20,20 @@ import {
   storeOf,
   waitFor,
 } from '../helpers/failover-model.js';
-import { freePort } from '../helpers/ports.js';
 
 describe('a leader paused with writes in flight', { timeout: 180000, skip: etcdMissing() }, () => {
-  let dir = '';
-  let etcd: TestEtcd;
-  let cluster: TestCluster;
-  let client: DistkvClient;
-  let members: string[] = [];
+  let trio: EtcdTrio;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-paused-writes-'));
-    etcd = await TestEtcd.start();
-    members = await Promise.all(
-      ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${await freePort(h)}`),
-    );
-    cluster = await TestCluster.start({
-      dir,
-      shards: [{ address: members[0]!, replicas: members.slice(1) }],
-      extraToml: `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = 1000\n`,
-    });
-    client = new DistkvClient({ urls: members.map((m) => `http://${m}`), timeoutMs: 3000 });
+    trio = await EtcdTrio.start('paused-writes');
   });
 
   after(async () => {
-    await client.close();
-    await cluster.stop();
-    await etcd.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await trio.stop();
   });
 
   it('acknowledges no w=1 write the new leader lacks, and keeps every lost w=0 write in the divergence file', async (t) => {
+    const { members, client, cluster } = trio;
     const leader = (await leaderSeenBy(members[0]!))!;
     const others = members.filter((m) => m !== leader);
     const before = await divergedOf(leader);

@@ -6,14 +6,14 @@
  * to the new leader's content. Skipped only when no etcd binary exists.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
 import { TestCluster } from '../helpers/cluster.js';
-import { TestEtcd, etcdMissing } from '../helpers/etcd.js';
+import { etcdMissing } from '../helpers/etcd.js';
+import { coordinationToml, EtcdTrio } from '../helpers/etcd-trio.js';
 import {
   clusterOf,
   expectConverged,
@@ -39,34 +39,18 @@ async function send(node: string, method: string, path: string, body: string): P
 }
 
 describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() }, () => {
-  let dir = '';
-  let etcd: TestEtcd;
-  let cluster: TestCluster;
-  let client: DistkvClient;
-  let members: string[] = [];
+  let trio: EtcdTrio;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-failover-etcd-'));
-    etcd = await TestEtcd.start();
-    members = await Promise.all(
-      ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${await freePort(h)}`),
-    );
-    cluster = await TestCluster.start({
-      dir,
-      shards: [{ address: members[0]!, replicas: members.slice(1) }],
-      extraToml: `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = 1000\n`,
-    });
-    client = new DistkvClient({ urls: members.map((m) => `http://${m}`), timeoutMs: 3000 });
+    trio = await EtcdTrio.start('failover-etcd');
   });
 
   after(async () => {
-    await client.close();
-    await cluster.stop();
-    await etcd.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await trio.stop();
   });
 
   it('promotes the most advanced replica after kill -9 of the leader under write load; the old leader rejoins', async () => {
+    const { members, client, cluster } = trio;
     // The configured leader, or a replica if it took longer than a lease TTL to start.
     let a = '';
     await waitFor('a leader to hold its lease', async () => {
@@ -101,6 +85,7 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
   });
 
   it('a paused leader (SIGSTOP) fences itself at its deadline: on SIGCONT it executes no write in its old epoch, _batch included', async () => {
+    const { members, client, cluster } = trio;
     const leader = (await leaderSeenBy(members[0]!))!;
     const others = members.filter((m) => m !== leader);
     const load = new Load(client, 'stop', 4, 50000);
@@ -158,6 +143,7 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
   // while the target had not yet taken the key (the old leader lets its key go first) would win the
   // key and undo the failover, as it did before campaign-gate.ts.
   it('a planned failover (distkv failover) goes through etcd: the new leader takes the key, no acknowledged write is lost', async () => {
+    const { members, client } = trio;
     const load = new Load(client, 'planned', 4, 50000);
     await load.until(200);
     try {
@@ -201,13 +187,14 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
   });
 
   it('_batch is held like a single-key write by a leader past its lease deadline (SIGSTOP, no replica to take over)', async () => {
+    const { dir, etcd } = trio;
     const solo = `127.0.0.4:${await freePort('127.0.0.4')}`;
     const soloDir = join(dir, 'solo');
     mkdirSync(soloDir);
     const one = await TestCluster.start({
       dir: soloDir,
       shards: [{ address: solo }],
-      extraToml: `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = 1000\n`,
+      extraToml: coordinationToml(etcd.url),
     });
     try {
       await waitFor('the leader to hold its lease', async () => {
@@ -251,6 +238,7 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
   });
 
   it('`distkv cluster` shows epochs and map version, and NO LEADER while etcd is unreachable', async () => {
+    const { members, client, etcd } = trio;
     const ok = await runCli(['cluster', '--url', `http://${members[0]!}`]);
     assert.equal(ok.code, 0, ok.stderr);
     const epoch = (await clusterOf(members[0]!)).shards[0]!.epoch;

@@ -1,0 +1,60 @@
+/**
+ * Campaign: a replica taking the leader key of a shard whose leader is gone, then promoting its
+ * store (docs/failover.md, "Automatic failover with etcd").
+ *
+ * A replica campaigns only when all of these hold, checked in this order:
+ *   - the gate lets it (campaign-gate.ts): the map's leader had its chance to take the key, and a
+ *     key seen going went a tick ago, so every live member has published its seq since;
+ *   - it ranks first on the published seqs of the shard's live members (candidate-rank.ts), its own
+ *     being the seq its hold answered (seq-publisher.ts);
+ *   - its lease is at least a TTL old: when every lease went at once (etcd lost its data, a mass
+ *     expiry), the others' seqs may be missing only because they have not published again yet.
+ * Then it creates the key (only if none exists); its create revision is the new epoch's fencing
+ * token, and the promotion goes through etcd (self-promotion.ts).
+ */
+import type { LiveMap, LiveShard } from '../routing/live-map.js';
+import type { NodePlan } from '../server/node-plan.js';
+import type { CampaignGate } from './campaign-gate.js';
+import { ranksFirst } from './candidate-rank.js';
+import type { EtcdKeyspace, Snapshot } from './etcd-keyspace.js';
+import type { ProcessLease } from './process-lease.js';
+import type { Promotion } from './self-promotion.js';
+import type { SeqPublisher } from './seq-publisher.js';
+
+/** CampaignDeps are what a campaign uses of its coordinator. */
+export interface CampaignDeps {
+  keys: EtcdKeyspace;
+  gate: CampaignGate;
+  lease: ProcessLease;
+  seqs: SeqPublisher;
+  ttlMs: number;
+  /** promote stores and adopts the promotion of a store that won its key; resolves with whether it did. */
+  promote: (p: Promotion, source: string) => Promise<boolean>;
+}
+
+/**
+ * campaignFor runs store `st`'s side of `shard`'s election (see above) while this process does not
+ * lead the shard: `snap` is the reconcile's read, `lease` the lease it acts under, `mine` the map
+ * `shard` comes from.
+ */
+export async function campaignFor(
+  d: CampaignDeps,
+  st: NodePlan['stores'][number],
+  shard: LiveShard,
+  snap: Snapshot,
+  lease: string,
+  mine: LiveMap,
+): Promise<void> {
+  const holder = snap.leaders.get(shard.name)?.value.toString();
+  const seen = { epoch: shard.epoch, leader: shard.leader, holder };
+  if (!d.gate.mayCampaign(shard.idx, seen, performance.now())) return;
+  if (st.role !== 'replica') return;
+  const seq = d.seqs.seqOf(st.index);
+  const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
+  if (!ranksFirst(st.node, seq, others)) return;
+  if (!d.lease.heldFor(d.ttlMs)) return;
+  const won = await d.keys.putLeader(shard.name, st.node, lease, undefined);
+  if (won === undefined) return;
+  const p = { mine, shard, node: st.node, store: st.index, worker: st.worker, won };
+  await d.promote(p, 'etcd (automatic failover)');
+}

@@ -1,0 +1,77 @@
+/**
+ * EtcdTrio: the cluster the etcd failover tests run on (docs/failover.md, "Automatic failover with
+ * etcd"): a private etcd (test/helpers/etcd.ts) and one shard led by the first of three members on
+ * loopback addresses 127.0.0.1-3 (a free port each), each its own `distkv serve --node` process,
+ * lease TTL 1 s, and a client over all three. Its own temp dir, removed by `stop`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DistkvClient } from '../../src/client/client.js';
+import { TestCluster } from './cluster.js';
+import { TestEtcd } from './etcd.js';
+import { freePort } from './ports.js';
+
+/** TRIO_TTL_MS is the trio's lease TTL: the shortest etcd honours with the test etcd's timings. */
+export const TRIO_TTL_MS = 1000;
+
+/** coordinationToml is the `[coordination]` table naming `etcdUrl` with a `ttlMs` lease. */
+export function coordinationToml(etcdUrl: string, ttlMs = TRIO_TTL_MS): string {
+  return `[coordination]\netcd = ["${etcdUrl}"]\nlease_ttl_ms = ${String(ttlMs)}\n`;
+}
+
+/** EtcdTrio is a running trio: stop it in `after`. */
+export class EtcdTrio {
+  /** dir is the trio's temp dir (the cluster's data dirs are under it; a test may add its own). */
+  readonly dir: string;
+  readonly etcd: TestEtcd;
+  readonly cluster: TestCluster;
+  readonly client: DistkvClient;
+  /** members are the shard's members, its configured leader first. */
+  readonly members: readonly string[];
+
+  private constructor(
+    dir: string,
+    etcd: TestEtcd,
+    cluster: TestCluster,
+    client: DistkvClient,
+    members: string[],
+  ) {
+    this.dir = dir;
+    this.etcd = etcd;
+    this.cluster = cluster;
+    this.client = client;
+    this.members = members;
+  }
+
+  /** start launches etcd and the three members; `name` names the temp dir. */
+  static async start(name: string): Promise<EtcdTrio> {
+    const dir = mkdtempSync(join(tmpdir(), `distkv-${name}-`));
+    let etcd: TestEtcd | undefined;
+    try {
+      etcd = await TestEtcd.start();
+      const members = await Promise.all(
+        ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${String(await freePort(h))}`),
+      );
+      const cluster = await TestCluster.start({
+        dir,
+        shards: [{ address: members[0]!, replicas: members.slice(1) }],
+        extraToml: coordinationToml(etcd.url),
+      });
+      const client = new DistkvClient({ urls: members.map((m) => `http://${m}`), timeoutMs: 3000 });
+      return new EtcdTrio(dir, etcd, cluster, client, members);
+    } catch (err) {
+      await etcd?.stop();
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** stop closes the client, stops the members and etcd, and removes the temp dir. */
+  async stop(): Promise<void> {
+    await this.client.close();
+    await this.cluster.stop();
+    await this.etcd.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -205,6 +205,10 @@ function medianSplit(xs: ThreadSplit[]): ThreadSplit {
 interface FanoutResult {
   watchers: number;
   putPerS: number;
+  /** loggedPerS: the writes the leaders logged per second of the round (wrk's PUTs that were written; the probe's too). */
+  loggedPerS: number;
+  /** failedPuts: wrk's requests not answered 2xx/3xx, and its socket errors. */
+  failedPuts: number;
   /** putP50Ms and putP99Ms: wrk's PUT latency (request sent → 204 read). */
   putP50Ms: number;
   putP99Ms: number;
@@ -300,6 +304,8 @@ class Bench {
     return {
       watchers: 0,
       putPerS: Math.round(load.rps),
+      loggedPerS: Math.round(writes / SECONDS),
+      failedPuts: load.non2xx + load.errors,
       putP50Ms: load.p50Ms,
       putP99Ms: load.p99Ms,
       eventsPerS: 0,
@@ -360,6 +366,8 @@ class Bench {
       return {
         watchers: n,
         putPerS: Math.round(load.rps),
+        loggedPerS: Math.round(writes / SECONDS),
+        failedPuts: load.non2xx + load.errors,
         putP50Ms: load.p50Ms,
         putP99Ms: load.p99Ms,
         eventsPerS: Math.round((n * writes) / ((r.doneAt - t0) / 1000)),
@@ -457,8 +465,8 @@ class Overhead {
     const plainText =
       p === undefined ? '' : `; wrk alone ${p.putPerS} put/s (server ${threadText(p.server)})`;
     process.stderr.write(
-      `${name} round ${round + 1}: none ${a.putPerS} put/s (p50/p99 ${a.putP50Ms}/${a.putP99Ms} ms; server ${threadText(a.server)}), ` +
-        `${OVERHEAD_WATCHERS} watchers ${b.putPerS} put/s (p50/p99 ${b.putP50Ms}/${b.putP99Ms} ms; server ${threadText(b.server)}; ` +
+      `${name} round ${round + 1}: none ${a.putPerS} put/s (${a.loggedPerS} logged/s, ${a.failedPuts} failed; p50/p99 ${a.putP50Ms}/${a.putP99Ms} ms; server ${threadText(a.server)}), ` +
+        `${OVERHEAD_WATCHERS} watchers ${b.putPerS} put/s (${b.loggedPerS} logged/s, ${b.failedPuts} failed; p50/p99 ${b.putP50Ms}/${b.putP99Ms} ms; server ${threadText(b.server)}; ` +
         `watchers ${threadText(b.watchersThreads)}; ${b.bytesPerPut} B/put per watcher, ` +
         `${b.readsPerS} reads/s per watcher, ${b.stream}) ratio ${(b.putPerS / a.putPerS).toFixed(3)}${plainText}\n`,
     );

@@ -13,6 +13,7 @@ import type { WorkerPool } from '../server/worker-pool.js';
 import type { Broadcast } from './broadcast.js';
 import { Fanout } from './fanout.js';
 import type { Feed, LogReader } from './feed.js';
+import { LogPolls } from './log-polls.js';
 import type { WireFormat } from './watch-event.js';
 import type { ScanBounds, ScanPage, ShardSource, WatchDeps, WatchOptions, Watcher } from './watcher.js';
 
@@ -25,13 +26,22 @@ const hubs = new WeakMap<WorkerPool, WatchHub>();
 export class WatchHub implements WatchDeps {
   private readonly ctx: HttpContext;
   private readonly live: Fanout;
+  private readonly polls: LogPolls;
   private readonly watchers = new Set<Watcher>();
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(ctx: HttpContext) {
     this.ctx = ctx;
+    const pool = ctx.pool;
+    this.polls = new LogPolls(async (worker, reads, waitMs) => {
+      const r = await pool.call(worker, { type: 'watch-polls', reads, waitMs });
+      if (r.type !== 'watch-polls-result')
+        throw new DistkvError('INTERNAL', `watch-polls answered ${r.type}`);
+      return r.answers;
+    });
+    // The feeds' long-polls go out together, one message per worker per turn (log-polls.ts).
     this.live = new Fanout(
-      (src) => this.reader(src),
+      (src) => this.polls.reader(src.worker, src.store),
       (shard, seq) => this.epochOf(shard, seq),
     );
   }
@@ -65,6 +75,7 @@ export class WatchHub implements WatchDeps {
     return this.watchers.size;
   }
 
+  /** reader reads `src`'s log alone (a catching-up watcher's reads: `watch-read`). */
   reader(src: ShardSource): LogReader {
     const pool = this.ctx.pool;
     return async (after, maxBytes, waitMs) => {

@@ -130,10 +130,39 @@ export type ToWorker =
   /** watch-read reads a store's log after `after` for watchers (src/watch/watch-tap.ts). */
   | { type: 'watch-read'; id: number; store: number; after: number; maxBytes: number; waitMs: number }
   /**
+   * watch-polls is the watch-reads of several stores of this worker in one message (the feeds of
+   * one turn, src/watch/log-polls.ts): answered once any of them has a record after its `after`,
+   * or after `waitMs`, with one item per read in the same order.
+   */
+  | { type: 'watch-polls'; id: number; reads: WatchPoll[]; waitMs: number }
+  /**
    * watch-scan reads a page of a watch snapshot (StoreScan; the result adds the store's seq);
    * `keysOnly`: its entries' values are left empty (a watch with values=0).
    */
   | ({ type: 'watch-scan'; id: number; keysOnly: boolean } & StoreScan);
+
+/** WatchPoll is one store's read in a `watch-polls` message: as a `watch-read`'s fields. */
+export interface WatchPoll {
+  store: number;
+  after: number;
+  maxBytes: number;
+}
+
+/**
+ * WatchPollAnswer is one read's answer in a `watch-polls-result`: a `watch-read-result`'s fields,
+ * or the error that read threw (the others are answered all the same).
+ */
+export type WatchPollAnswer =
+  | {
+      ok: true;
+      gone: boolean;
+      buffer: ArrayBuffer | null;
+      length: number;
+      lastSeq: number;
+      end: number;
+      epoch?: number;
+    }
+  | { ok: false; error: WireError };
 
 /** StoreStatsReport is one store's entry in a stats result: StoreStats plus replication fields; readers check each field's type. */
 export interface StoreStatsReport {
@@ -218,6 +247,12 @@ export type FromWorker =
       epoch?: number;
     }
   | {
+      type: 'watch-polls-result';
+      id: number;
+      ok: true;
+      answers: WatchPollAnswer[];
+    }
+  | {
       type: 'watch-scan-result';
       id: number;
       ok: true;
@@ -242,6 +277,7 @@ const TO_WORKER_TYPES = new Set([
   'seed-next',
   'seed-ack',
   'watch-read',
+  'watch-polls',
   'watch-scan',
 ]);
 const FROM_WORKER_TYPES = new Set([
@@ -258,6 +294,7 @@ const FROM_WORKER_TYPES = new Set([
   'repl-snapshot-result',
   'seed-result',
   'watch-read-result',
+  'watch-polls-result',
   'watch-scan-result',
   'error-result',
 ]);

@@ -11,7 +11,7 @@
  *  - `scan`, `stats`, `purge`, `close`: the stores themselves (worker-stores.ts, purge.ts);
  *  - `fence`, `set-role`, `repl-pull`, `repl-snapshot`, `seed-next`, `seed-ack`: replication and
  *    failover (replication-messages.ts over the worker's ReplicationHost);
- *  - `watch-read`, `watch-scan`: watch (src/watch/watch-tap.ts).
+ *  - `watch-read`, `watch-polls`, `watch-scan`: watch (src/watch/watch-tap.ts).
  * Every message but `ops` carries an id and gets exactly one reply with it: its result, or an
  * `error-result` with the error it threw. Each store's last acknowledged seq is published into the
  * shared `positions` array (src/replication/positions.ts).
@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { Positions } from '../replication/positions.js';
 import { ReplicationHost } from '../replication/replication-host.js';
-import { watchRead, watchScan } from '../watch/watch-tap.js';
+import { watchPolls, watchRead, watchScan } from '../watch/watch-tap.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { OpRunner } from './op-runner.js';
 import { scanOwnSlots, type SlotRange } from '../storage/own-slots.js';
@@ -144,6 +144,9 @@ export class ShardHost {
         return;
       case 'watch-read':
         void this.answerAsync(msg.id, () => watchRead(this.stores.at(msg.store), msg));
+        return;
+      case 'watch-polls':
+        void this.answerAsync(msg.id, () => watchPolls((index) => this.stores.at(index), msg));
         return;
       case 'watch-scan':
         this.answer(msg.id, () => watchScan(this.stores.at(msg.store), this.rangeOf(msg.store), msg));

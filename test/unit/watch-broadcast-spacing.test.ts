@@ -38,23 +38,31 @@ describe('broadcast spacing', () => {
         await sleep(2);
       }
       assert.deepEqual(node.fanout.broadcastSizes(), [1], 'the watcher joined a broadcast');
-      // Writes to every shard, one every millisecond or so, for ~400 ms.
+      // Writes to every shard, one every millisecond or so, until 20 flushes (at most 3 s: a loaded
+      // machine runs this loop slower, and used to leave too few flushes in a fixed 400 ms).
       const start = out.flushes.length;
-      const until = performance.now() + 400;
-      for (let i = 0; performance.now() < until; i++) {
+      const until = performance.now() + 3000;
+      for (let i = 0; out.flushes.length - start < 20 && performance.now() < until; i++) {
         node.logs[i % 4]!.append(`k${String(i)}`, 'v');
         await sleep(1);
       }
       const times = out.flushes.slice(start);
       const gaps = times.slice(1).map((t, i) => t - times[i]!);
       assert.ok(gaps.length >= 5, `the broadcast flushed ${times.length} times`);
-      // (a timer may fire a few milliseconds early: libuv counts whole milliseconds from the loop's
-      // time, read when its turn began; a flush after each poll came 2-4 ms after the one before)
+      // The gaps are timed where the output receives each flush, not where the broadcast spaces
+      // them from (the start of its flush): a thread descheduled between the two (load 18) made a
+      // gap of 3-5 ms after a longer one, with the flushes themselves 9-30 ms apart. A flush after
+      // each feed's poll (the bug) made most gaps 2-4 ms: their median says which it is, and short
+      // gaps may be no more than a few. (A timer may also fire up to a millisecond early: libuv
+      // counts whole milliseconds.)
+      const sorted = [...gaps].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)]!;
       const short = gaps.filter((g) => g < FEED_MIN_INTERVAL_MS / 2);
-      assert.deepEqual(
-        short.map((g) => Number(g.toFixed(1))),
-        [],
-        `flushes closer than the feeds' poll interval (gaps ${gaps.map((g) => g.toFixed(1)).join(' ')} ms)`,
+      const shown = gaps.map((g) => g.toFixed(1)).join(' ');
+      assert.ok(median >= FEED_MIN_INTERVAL_MS - 1, `median gap ${median.toFixed(1)} ms (gaps ${shown} ms)`);
+      assert.ok(
+        short.length <= gaps.length / 5,
+        `flushes closer than half the poll interval (gaps ${shown} ms)`,
       );
     } finally {
       w.close();

@@ -107,7 +107,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     'admin noscript loading stale',
     NO_KEYS,
     'server',
-    'CONFIG GET: reads configuration parameters.',
+    'CONFIG GET: reads configuration parameters; CONFIG SET only to the values they have.',
     conn.config,
   ),
   spec(
@@ -432,7 +432,8 @@ function command(c: RespConnection, args: Buffer[]): void {
       const infos = args.length === 2 ? COMMANDS : named;
       w.array(infos.length);
       for (const cmd of infos) {
-        if (cmd === undefined) w.nilArray();
+        if (cmd === undefined)
+          w.nil(); // Redis 7's addReplyNull: `$-1` (`*-1` was Redis 6's)
         else writeInfo(w, cmd);
       }
       return;
@@ -444,7 +445,8 @@ function command(c: RespConnection, args: Buffer[]): void {
       return;
     }
     case 'help':
-      w.help(COMMAND_HELP);
+      if (args.length !== 2) w.error("ERR wrong number of arguments for 'command|help' command");
+      else w.help(COMMAND_HELP);
       return;
     default:
       w.errorBytes(unknownSubcommand(args[1]!, 'COMMAND'));

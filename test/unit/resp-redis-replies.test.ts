@@ -148,3 +148,38 @@ describe('subcommands without arguments refuse extra ones, as redis-server 7 doe
     );
   });
 });
+
+describe('COMMAND GETKEYS and COMMAND LIST FILTERBY answer as redis-server 7 does', () => {
+  it('GETKEYS gives the keys at the command key positions, and Redis errors in its order', () => {
+    const cases: [string[], string][] = [
+      [['COMMAND', 'GETKEYS'], "-ERR wrong number of arguments for 'command|getkeys' command\r\n"],
+      [['COMMAND', 'GETKEYS', 'get'], "-ERR wrong number of arguments for 'command|getkeys' command\r\n"],
+      [['COMMAND', 'GETKEYS', 'nosuch', 'a'], '-ERR Invalid command specified\r\n'],
+      [['COMMAND', 'GETKEYS', 'get', 'a', 'b'], '-ERR Invalid number of arguments specified for command\r\n'],
+      [['COMMAND', 'GETKEYS', 'config', 'get', 'x'], '-ERR The command has no key arguments\r\n'],
+      [['COMMAND', 'GETKEYS', 'scan', '0'], '-ERR The command has no key arguments\r\n'],
+      [['COMMAND', 'GETKEYS', 'GET', 'k'], '*1\r\n$1\r\nk\r\n'],
+      [['COMMAND', 'GETKEYS', 'set', 'k', 'v', 'EX', '10'], '*1\r\n$1\r\nk\r\n'],
+      [['COMMAND', 'GETKEYS', 'mset', 'a', '1', 'b', '2'], '*2\r\n$1\r\na\r\n$1\r\nb\r\n'],
+      [['COMMAND', 'GETKEYS', 'mset', 'a', '1', 'b'], '*2\r\n$1\r\na\r\n$1\r\nb\r\n'],
+      [['COMMAND', 'GETKEYS', 'del', 'a', 'b', 'c'], '*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n'],
+    ];
+    assert.deepEqual(
+      run(...cases.map(([args]) => args)),
+      cases.map(([, reply]) => reply),
+    );
+  });
+
+  it('LIST FILTERBY takes MODULE, ACLCAT or PATTERN with one argument, else a syntax error', () => {
+    const [none, bad, badType, pattern, module] = run(
+      ['COMMAND', 'LIST', 'FILTERBY'],
+      ['COMMAND', 'LIST', 'FILTERBY', 'pattern'],
+      ['COMMAND', 'LIST', 'FILTERBY', 'foo', 'bar'],
+      ['COMMAND', 'LIST', 'FILTERBY', 'PATTERN', 'GETR*'],
+      ['COMMAND', 'LIST', 'FILTERBY', 'module', 'json'],
+    );
+    assert.deepEqual([none, bad, badType], Array(3).fill('-ERR syntax error\r\n'));
+    assert.equal(pattern, '*1\r\n$8\r\ngetrange\r\n');
+    assert.equal(module, '*0\r\n');
+  });
+});

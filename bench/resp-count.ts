@@ -12,11 +12,14 @@
  * (100-byte values) are answered, and the counters are dumped. Reported per command: the main
  * thread (the RESP listener), the shard worker (the busiest other thread) and all threads; with
  * `--before DIR` both builds, alternated per round. `--top N` prints each measurement's N most
- * costly functions of the main thread and the worker (bench/lib/callgrind-self.ts).
+ * costly functions of the main thread and the worker (bench/lib/callgrind-self.ts). `--baseline 1`
+ * also counts the node:net + Map RESP server (bench/baseline/resp-server.ts, its SETs written and
+ * fdatasynced per turn on its one thread): what distkv spends beyond it is the breakdown's subject
+ * (docs/performance.md, "RESP SET at -P 1: where the time goes").
  *
  * Usage: node dist/bench/resp-count.js [--before DIR] [--modes get,set] [--rounds 1]
  *        [--requests 5000] [--warmup 15000] [--connections 50] [--keys 10000]
- *        [--durability interval] [--top 0]
+ *        [--durability interval] [--top 0] [--baseline 0]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -38,6 +41,7 @@ const CONNECTIONS = Number(arg('connections', '50'));
 const KEYS = Number(arg('keys', '10000'));
 const DURABILITY = arg('durability', 'interval');
 const TOP = Number(arg('top', '0'));
+const BASELINE = arg('baseline', '0') === '1';
 const VALUE = 'v'.repeat(100);
 
 interface Figures {
@@ -95,6 +99,18 @@ function load(
 async function start(name: string, root: string, dir: string): Promise<Server> {
   const [lp, rp] = [await nodePort(), await nodePort()];
   const cgOut = join(dir, 'cg');
+  // The baseline listens on the RESP port itself, its log in `dir`.
+  const serve =
+    name === 'baseline'
+      ? [
+          join(ROOT, 'dist/bench/baseline/resp-server.js'),
+          '--port',
+          String(lp + RESP_OFFSET),
+          '--log',
+          dir,
+          '--sync',
+        ]
+      : oneWorkerServeArgs(root, dir, lp, rp, DURABILITY);
   const proc = spawn(
     'valgrind',
     [
@@ -105,7 +121,7 @@ async function start(name: string, root: string, dir: string): Promise<Server> {
       process.execPath,
       '--single-threaded',
       ...(TOP > 0 ? ['--perf-basic-prof'] : []),
-      ...oneWorkerServeArgs(root, dir, lp, rp, DURABILITY),
+      ...serve,
     ],
     { env: { ...process.env, DISTKV_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'ignore'] },
   );
@@ -179,6 +195,7 @@ async function main(): Promise<void> {
   try {
     const builds: [string, string][] = [['after', ROOT]];
     if (BEFORE !== '') builds.unshift(['before', resolve(BEFORE)]);
+    if (BASELINE) builds.push(['baseline', ROOT]);
     for (const [name, root] of builds) {
       const s = await start(name, root, mkdtempSync(join(tmp, `${name}-`)));
       servers.push(s);
@@ -202,7 +219,7 @@ async function main(): Promise<void> {
         console.log(
           `median ${s.name} ${mode}: ${fmt({ main: med(s, 'main'), worker: med(s, 'worker'), total: med(s, 'total') })}`,
         );
-      if (servers.length === 2) {
+      if (BEFORE !== '') {
         const [b, a] = servers as [Server, Server];
         const r = (k: keyof Figures): string => (med(a, k) / med(b, k)).toFixed(3);
         console.log(`after ÷ before ${mode}: main ${r('main')}, worker ${r('worker')}, all ${r('total')}`);

@@ -15,6 +15,7 @@ import * as strings from './commands-strings.js';
 import * as expiry from './commands-expiry.js';
 import { cluster } from './commands-cluster.js';
 import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
+import { getKeys, listCommands } from './command-keys.js';
 import { COMPAT_COMMANDS } from './command-table-compat.js';
 import { GET_NAME, SET_NAME } from './resp-parser.js';
 import { unknownCommand, unknownSubcommand } from './unknown-command.js';
@@ -107,7 +108,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     'admin noscript loading stale',
     NO_KEYS,
     'server',
-    'CONFIG GET: reads configuration parameters.',
+    'CONFIG GET: reads configuration parameters; CONFIG SET only to the values they have.',
     conn.config,
   ),
   spec(
@@ -406,10 +407,10 @@ function writeDocs(w: RespWriter, cmd: CommandSpec): void {
 
 const COMMAND_HELP = [
   'COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
-  '(no subcommand), COUNT, LIST, INFO [<command-name> ...], DOCS [<command-name> ...], HELP',
+  '(no subcommand), COUNT, LIST [FILTERBY (MODULE <m>|ACLCAT <c>|PATTERN <p>)], INFO [<command-name> ...], DOCS [<command-name> ...], GETKEYS <command> [<arg> ...], HELP',
 ];
 
-/** command: COMMAND, COMMAND COUNT, COMMAND INFO name..., COMMAND DOCS [name...], COMMAND LIST. */
+/** command: COMMAND, COMMAND COUNT, COMMAND INFO name..., COMMAND DOCS [name...], COMMAND LIST [FILTERBY ...], COMMAND GETKEYS. */
 function command(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
   const sub = args[1]?.toString('latin1').toLowerCase();
@@ -424,15 +425,18 @@ function command(c: RespConnection, args: Buffer[]): void {
       else w.integer(COMMANDS.length);
       return;
     case 'list':
-      w.array(COMMANDS.length);
-      for (const cmd of COMMANDS) w.bulk(cmd.name);
+      listCommands(w, COMMANDS, args);
+      return;
+    case 'getkeys':
+      getKeys(w, args[2] === undefined ? undefined : lookup(args[2].toString('latin1')), args);
       return;
     case 'info': {
       // As Redis 7: COMMAND INFO without names describes every command.
       const infos = args.length === 2 ? COMMANDS : named;
       w.array(infos.length);
       for (const cmd of infos) {
-        if (cmd === undefined) w.nilArray();
+        if (cmd === undefined)
+          w.nil(); // Redis 7's addReplyNull: `$-1` (`*-1` was Redis 6's)
         else writeInfo(w, cmd);
       }
       return;
@@ -444,7 +448,8 @@ function command(c: RespConnection, args: Buffer[]): void {
       return;
     }
     case 'help':
-      w.help(COMMAND_HELP);
+      if (args.length !== 2) w.error("ERR wrong number of arguments for 'command|help' command");
+      else w.help(COMMAND_HELP);
       return;
     default:
       w.errorBytes(unknownSubcommand(args[1]!, 'COMMAND'));

@@ -6,6 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { RespConnection } from './resp-connection.js';
+import type { RespWriter } from './resp-format.js';
 import { globMatch } from './glob.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
 import { unknownSubcommand } from './unknown-command.js';
@@ -179,9 +180,11 @@ export function client(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
   switch (sub) {
     case 'id':
+      if (args.length !== 2) break;
       w.integer(c.id);
       return;
     case 'getname':
+      if (args.length !== 2) break;
       if (c.name === '') w.nil();
       else w.bulk(c.name);
       return;
@@ -201,13 +204,19 @@ export function client(c: RespConnection, args: Buffer[]): void {
       w.ok();
       return;
     case 'info':
+      if (args.length !== 2) break;
       w.verbatim(`id=${c.id} addr=${c.remote} name=${c.name} db=0 resp=${c.proto}\n`);
       return;
     case 'no-evict':
-    case 'no-touch':
-      w.ok();
+    case 'no-touch': {
+      if (args.length !== 3) break;
+      const mode = lower(args[2]);
+      if (mode === 'on' || mode === 'off') w.ok();
+      else w.error('ERR syntax error');
       return;
+    }
     case 'help':
+      if (args.length !== 2) break;
       w.help(CLIENT_HELP);
       return;
     case 'reply':
@@ -238,27 +247,16 @@ export function asking(c: RespConnection): void {
 
 const CONFIG_HELP = [
   'CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
-  'GET <pattern> [<pattern> ...] (the settings clients ask for; distkv is configured by its config file), HELP',
+  'GET <pattern> [<pattern> ...] (the settings clients ask for; distkv is configured by its config file)',
+  'SET <directive> <value> [<directive> <value> ...] (only to the value a setting has: settings are immutable)',
+  'HELP',
 ];
 
-/** config: CONFIG GET pattern [pattern ...] over the settings clients and redis-benchmark ask for. */
-export function config(c: RespConnection, args: Buffer[]): void {
-  const w = c.queue.now(c.proto);
-  if (lower(args[1]) === 'help') {
-    w.help(CONFIG_HELP);
-    return;
-  }
-  if (lower(args[1]) !== 'get') {
-    w.errorBytes(unknownSubcommand(args[1]!, 'CONFIG'));
-    return;
-  }
-  if (args.length < 3) {
-    w.error("ERR wrong number of arguments for 'config|get' command");
-    return;
-  }
+/** settingsOf lists the settings CONFIG GET reports, with their values, in Redis's names. */
+function settingsOf(c: RespConnection): [string, string][] {
   const cfg = c.ctx.config;
   const appendfsync = { fsync: 'always', interval: 'everysec', none: 'no' }[cfg.storage.durability];
-  const settings: [string, string][] = [
+  return [
     ['save', ''],
     ['appendonly', cfg.storage.engine === 'memory' ? 'no' : 'yes'],
     ['appendfsync', appendfsync],
@@ -273,7 +271,33 @@ export function config(c: RespConnection, args: Buffer[]): void {
     ['proto-max-bulk-len', String(cfg.server.max_value_bytes)],
     ['requirepass', ''],
   ];
-  const matched = settings.filter(([name]) =>
+}
+
+/**
+ * config: CONFIG GET pattern [pattern ...] over the settings clients and redis-benchmark ask for;
+ * CONFIG SET directive value [...] (configSet); CONFIG HELP.
+ */
+export function config(c: RespConnection, args: Buffer[]): void {
+  const w = c.queue.now(c.proto);
+  const sub = lower(args[1]);
+  if (sub === 'help') {
+    if (args.length !== 2) w.error("ERR wrong number of arguments for 'config|help' command");
+    else w.help(CONFIG_HELP);
+    return;
+  }
+  if (sub === 'set') {
+    configSet(w, settingsOf(c), args);
+    return;
+  }
+  if (sub !== 'get') {
+    w.errorBytes(unknownSubcommand(args[1]!, 'CONFIG'));
+    return;
+  }
+  if (args.length < 3) {
+    w.error("ERR wrong number of arguments for 'config|get' command");
+    return;
+  }
+  const matched = settingsOf(c).filter(([name]) =>
     args.slice(2).some((p) => globMatch(p.toString('latin1').toLowerCase(), name)),
   );
   w.map(matched.length);
@@ -281,4 +305,56 @@ export function config(c: RespConnection, args: Buffer[]): void {
     w.bulk(k);
     w.bulk(v);
   }
+}
+
+/**
+ * configSet answers CONFIG SET directive value [directive value ...] with redis-server 7's
+ * replies and checks, in its order (configSetCommand): fewer than one pair is the arity error, an
+ * odd count a syntax error; then the first bad pair names the error: a directive CONFIG GET does
+ * not report is `Unknown option or number of arguments for CONFIG SET - 'x'` (as Redis answers a
+ * directive it does not know), one set twice is `duplicate parameter`, and one set to another
+ * value than it has `can't set immutable config` (distkv takes its settings from its config file
+ * at start; Redis answers this for its own immutable ones). A command that only sets settings to
+ * the values they have (`CONFIG SET save ""`, as test harnesses send) answers OK and changes
+ * nothing. It answered `-ERR unknown subcommand 'SET'` for all of these.
+ */
+function configSet(w: RespWriter, settings: [string, string][], args: Buffer[]): void {
+  if (args.length < 4) {
+    w.error("ERR wrong number of arguments for 'config|set' command");
+    return;
+  }
+  if (args.length % 2 === 1) {
+    w.error('ERR syntax error');
+    return;
+  }
+  const seen = new Set<string>();
+  for (let i = 2; i < args.length; i += 2) {
+    const raw = args[i]!;
+    const name = raw.toString('latin1').toLowerCase();
+    const setting = settings.find(([n]) => n === name);
+    let why: string | undefined;
+    if (setting === undefined) {
+      w.errorBytes(
+        Buffer.concat([
+          Buffer.from("ERR Unknown option or number of arguments for CONFIG SET - '"),
+          raw,
+          Buffer.from("'"),
+        ]),
+      );
+      return;
+    } else if (seen.has(name)) why = 'duplicate parameter';
+    else if (args[i + 1]!.toString('latin1').toLowerCase() !== setting[1]) why = "can't set immutable config";
+    seen.add(name);
+    if (why !== undefined) {
+      w.errorBytes(
+        Buffer.concat([
+          Buffer.from("ERR CONFIG SET failed (possibly related to argument '"),
+          raw,
+          Buffer.from(`') - ${why}`),
+        ]),
+      );
+      return;
+    }
+  }
+  w.ok();
 }

@@ -9,7 +9,7 @@ import { arch, platform } from 'node:os';
 import { globMatch, literalPrefix } from './glob.js';
 import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
-import type { ScanPosition } from './scan-cursors.js';
+import { END_CURSOR, parseCursor, type ScanPosition } from './scan-cursors.js';
 import type { RespConnection } from './resp-connection.js';
 import { SERVER_VERSION } from './commands-connection.js';
 import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
@@ -50,14 +50,14 @@ export function servedStores(c: RespConnection): LocalTarget[] {
   return servedShards(c).map((s) => s.target);
 }
 
-function parseCount(b: Buffer | undefined): number | undefined {
-  const text = b?.toString('latin1') ?? '';
-  return /^\d{1,15}$/.test(text) ? Number(text) : undefined;
-}
-
 /** scan: SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. */
 export function scan(c: RespConnection, args: Buffer[]): void {
-  const cursor = parseCount(args[1]);
+  // The cursor is read before the options, as Redis reads it (`SCAN abc FOO` is an invalid cursor).
+  const cursor = parseCursor(args[1]!);
+  if (cursor === undefined) {
+    c.queue.now(c.proto).error('ERR invalid cursor');
+    return;
+  }
   let pattern: string | undefined;
   let count = DEFAULT_SCAN_COUNT;
   let typeOk = true;
@@ -82,11 +82,14 @@ export function scan(c: RespConnection, args: Buffer[]): void {
       return;
     }
   }
-  if (cursor === undefined) {
-    c.queue.now(c.proto).error('ERR invalid cursor');
+  if (cursor === END_CURSOR) {
+    const w = c.queue.now(c.proto);
+    w.array(2);
+    w.bulk('0');
+    w.array(0);
     return;
   }
-  const pos = c.ctx.cursors.take(cursor);
+  const pos = cursor < 2n ** 53n ? c.ctx.cursors.take(Number(cursor)) : undefined;
   if (pos === undefined) {
     c.queue.now(c.proto).error('ERR invalid cursor');
     return;

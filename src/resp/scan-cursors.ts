@@ -47,3 +47,28 @@ export class ScanCursors {
     return pos;
   }
 }
+
+/**
+ * END_CURSOR is the cursor 2^64 - 1, what `SCAN -1` names: Redis reads a cursor with strtoul, so
+ * -1 is the largest cursor, the last position of its scan order, and Redis answers it with that
+ * position's keys and the cursor 0. distkv never hands it out; it answers it as the end of the
+ * scan, an empty page and the cursor 0 (it answered `-ERR invalid cursor`).
+ */
+export const END_CURSOR = 2n ** 64n - 1n;
+
+/**
+ * parseCursor reads a SCAN cursor as Redis does (strtoul in base 10, parseScanCursorOrReply):
+ * an optional sign and decimal digits, up to the first NUL byte; a minus sign negates modulo
+ * 2^64 (`-1` is END_CURSOR, `-0` is 0); an empty text is 0; leading blanks, any other byte and a
+ * magnitude over 2^64 - 1 are refused (undefined), as Redis answers `-ERR invalid cursor`.
+ */
+export function parseCursor(b: Buffer): bigint | undefined {
+  const nul = b.indexOf(0);
+  const text = b.toString('latin1', 0, nul < 0 ? b.length : nul);
+  if (text === '') return 0n;
+  const m = /^([+-]?)(\d+)$/.exec(text);
+  if (m === null) return undefined;
+  const magnitude = BigInt(m[2]!);
+  if (magnitude > END_CURSOR) return undefined;
+  return m[1] === '-' ? (2n ** 64n - magnitude) % 2n ** 64n : magnitude;
+}

@@ -1,7 +1,7 @@
 /**
  * COMMAND INFO (src/resp/command-table.ts) answers as redis-server 7 does: without names it
  * describes every command (it answered an empty array), with names one entry per name, nil for
- * a name it does not know.
+ * a name it does not know (`$-1`, as Redis 7; it was `*-1`, Redis 6's null array).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -28,6 +28,6 @@ describe('COMMAND INFO', () => {
   it('answers one entry per name, nil for an unknown one', () => {
     const reply = run('COMMAND', 'INFO', 'get', 'nosuch');
     assert.ok(reply.startsWith('*2\r\n*10\r\n$3\r\nget\r\n'), reply.slice(0, 30));
-    assert.ok(reply.endsWith('*-1\r\n'));
+    assert.ok(reply.endsWith('$-1\r\n'), 'a null bulk string, as redis-server 7 answers (addReplyNull)');
   });
 });

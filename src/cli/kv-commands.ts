@@ -70,6 +70,28 @@ function displayKey(key: Key): string {
   return typeof key === 'string' ? JSON.stringify(key) : displayBytes(key);
 }
 
+/** WRITE_CONCERN are the --w and --timeout-ms options of set and del. */
+const WRITE_CONCERN = {
+  w: { type: 'string', valueName: 'N', help: 'wait until N replicas hold the write' },
+  'timeout-ms': { type: 'string', valueName: 'MS', help: 'how long to wait for --w (default 5000)' },
+} as const;
+
+/**
+ * concernOptions returns --w and --timeout-ms as the client takes them, and how long the write may
+ * go unanswered before anything is wrong (a --w write waits its --timeout-ms for replicas).
+ */
+function concernOptions(args: ParsedArgs): { concern: { w?: number; timeoutMs?: number }; slowMs: number } {
+  const w = intOption(args, 'w');
+  const timeoutMs = intOption(args, 'timeout-ms');
+  // Checked here, not left to the client library, whose refusal names its own timeoutMs and signal.
+  if (timeoutMs !== undefined && w === undefined)
+    throw new UsageError('--timeout-ms bounds the wait for --w and is given without --w: give --w N too');
+  return {
+    concern: { ...(w === undefined ? {} : { w }), ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+    slowMs: SLOW_NOTE_MS + (w === undefined ? 0 : (timeoutMs ?? 5000)),
+  };
+}
+
 /** KV_VERBS are the key verbs, by name. */
 export const KV_VERBS: Record<string, ClientVerb> = {
   get: {
@@ -118,8 +140,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     options: {
       ...KEY_BASE64,
       file: { type: 'string', valueName: 'FILE', help: 'read the value from a file ("-" for stdin)' },
-      w: { type: 'string', valueName: 'N', help: 'wait until N replicas hold the write' },
-      'timeout-ms': { type: 'string', valueName: 'MS', help: 'how long to wait for --w (default 5000)' },
+      ...WRITE_CONCERN,
       ttl: { type: 'string', valueName: 'MS', help: 'expire the key MS milliseconds after the write' },
       'if-match': {
         type: 'string',
@@ -140,29 +161,18 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         key = k;
         value = text === '-' ? readInput('-') : Buffer.from(text);
       }
-      const w = intOption(args, 'w');
-      const timeoutMs = intOption(args, 'timeout-ms');
-      // Checked here, not left to the client library, whose refusal names its own timeoutMs and signal.
-      if (timeoutMs !== undefined && w === undefined)
-        throw new UsageError('--timeout-ms bounds the wait for --w and is given without --w: give --w N too');
+      const { concern, slowMs } = concernOptions(args);
       const ttlMs = intOption(args, 'ttl', { min: 1, max: MAX_TTL_MS, what: ' ms (ten years)' });
       const ifMatch = ifMatchOption(args);
       if (ifMatch !== undefined && args.options.get('if-none-match') === true)
         throw new UsageError('give --if-match or --if-none-match, not both');
       const put = client.putVersioned(key, value, {
-        ...(w === undefined ? {} : { w }),
-        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        ...concern,
         ...(ttlMs === undefined ? {} : { ttlMs }),
         ...(ifMatch === undefined ? {} : { ifMatch }),
         ...(args.options.get('if-none-match') === true ? { ifNoneMatch: true } : {}),
       });
-      // A --w write may wait its --timeout-ms for replicas (default 5000) before anything is wrong.
-      const version = await withSlowNote(
-        'set',
-        put,
-        true,
-        SLOW_NOTE_MS + (w === undefined ? 0 : (timeoutMs ?? 5000)),
-      );
+      const version = await withSlowNote('set', put, true, slowMs);
       // A version is E.S: its seq is the write's seq.
       const seq = Number(version.slice(version.indexOf('.') + 1));
       out.line(
@@ -178,15 +188,18 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       'A delete whose answer was lost (the connection failed after it was sent) is not sent again:\nexit 1, SHARD_UNREACHABLE saying it may have been applied (get the key to see).',
     options: {
       ...KEY_BASE64,
+      ...WRITE_CONCERN,
       'if-match': { type: 'string', valueName: 'V', help: "delete only if the key's version is V" },
     },
     run: async (client, args, out) => {
       const [key] = keyAndRest(args, 0, 'distkv del KEY');
       const ifMatch = ifMatchOption(args);
+      const { concern, slowMs } = concernOptions(args);
       const existed = await withSlowNote(
         'del',
-        client.delete(key, ifMatch === undefined ? {} : { ifMatch }),
+        client.delete(key, { ...concern, ...(ifMatch === undefined ? {} : { ifMatch }) }),
         true,
+        slowMs,
       );
       out.line(
         out.json

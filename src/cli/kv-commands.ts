@@ -4,12 +4,14 @@
  * Exit codes: 0 ok, 1 not found or failed, 2 usage (see main.ts).
  */
 import type { Key } from '../client/key-bytes.js';
+import type { ScanPage } from '../client/types.js';
 import { MAX_TTL_MS } from '../http/write-conditions.js';
 import { parseVersion } from '../routing/version.js';
 import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { readInput } from './files.js';
+import { whileInterruptible } from './interrupt.js';
 import { displayBytes, jsonValue } from './output.js';
 
 /** ifMatchOption returns --if-match, checked: a version E.S (as get --show-version prints it) or "*". */
@@ -38,6 +40,13 @@ function afterOption(args: ParsedArgs): string | Buffer | undefined {
   if (bytes === undefined) return text;
   if (text !== undefined) throw new UsageError('give --after or --after-base64, not both');
   return bytes;
+}
+
+/** afterHint is the option that starts a scan after `key` (--after-base64 for a key that is not UTF-8). */
+function afterHint(key: string, keyBytes: Buffer | undefined): string {
+  return keyBytes === undefined
+    ? `--after ${JSON.stringify(key)}`
+    : `--after-base64 ${keyBytes.toString('base64')}`;
 }
 
 /** KEY_BASE64 is the --key-base64 option of get, set and del. */
@@ -236,23 +245,46 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       // Each shard a replica served, with its lag as the last page that read it gave it.
       const lags = new Map<number, string>();
       let cursor: string | Uint8Array | undefined = after;
-      let page;
-      do {
-        page = await client.scanPage(prefix, { limit, ...(cursor === undefined ? {} : { after: cursor }) });
-        for (const i of page.items) out.item(i.key, i.value, i.keyBytes);
-        await out.drained();
-        for (const [shard, lag] of Object.entries(page.replicaLag ?? {})) lags.set(Number(shard), lag);
-        cursor = page.nextBytes ?? page.next ?? undefined;
-      } while (all && page.next !== null);
+      // What was printed, and the key it ended at: a scan stopped part-way (a node gone, Ctrl-C)
+      // says its output is partial and where to go on, on stderr (it used to end with the error
+      // alone, or with nothing at all on Ctrl-C, and `scan --all > dump` looked complete).
+      let printed = 0;
+      let last: { key: string; keyBytes?: Buffer } | undefined;
+      const partial = (why: string): string =>
+        `(${why} after ${printed} key${printed === 1 ? '' : 's'}: the output is partial${last === undefined ? '' : `; go on with ${afterHint(last.key, last.keyBytes)}`})`;
+      const scanPages = async (): Promise<ScanPage> => {
+        let page: ScanPage;
+        do {
+          try {
+            page = await client.scanPage(prefix, {
+              limit,
+              ...(cursor === undefined ? {} : { after: cursor }),
+            });
+          } catch (err) {
+            if (printed > 0) process.stderr.write(`${partial('stopped')}\n`);
+            throw err;
+          }
+          for (const i of page.items) out.item(i.key, i.value, i.keyBytes);
+          printed += page.items.length;
+          last = page.items.at(-1) ?? last;
+          await out.drained();
+          for (const [shard, lag] of Object.entries(page.replicaLag ?? {})) lags.set(Number(shard), lag);
+          cursor = page.nextBytes ?? page.next ?? undefined;
+        } while (all && page.next !== null);
+        return page;
+      };
+      const page = await whileInterruptible(
+        scanPages,
+        () => undefined,
+        () => `distkv scan: interrupted ${partial('stopped')}`,
+      );
       for (const [shard, lag] of [...lags].sort(([a], [b]) => a - b))
         process.stderr.write(`(shard ${shard} was read from a replica: X-Distkv-Lag ${lag})\n`);
       // A cursor that is not UTF-8 has no text that stands for it (`next` shows U+FFFD for its bytes).
       // Said with --json too (on stderr, outside the JSON lines): `scan --json > dump.jsonl`, the
       // input `distkv load` reads, stopped after one page without a word, exit 0.
       if (!all && page.next !== null)
-        process.stderr.write(
-          `(more: ${page.nextBytes === undefined ? `--after ${JSON.stringify(page.next)}` : `--after-base64 ${page.nextBytes.toString('base64')}`}, or --all)\n`,
-        );
+        process.stderr.write(`(more: ${afterHint(page.next, page.nextBytes)}, or --all)\n`);
       return 0;
     },
   },

@@ -2,7 +2,8 @@
  * Files and standard input the CLI reads and writes. Every failure becomes a UsageError naming the
  * path and the reason ("cannot read /missing: no such file or directory"), never a stack trace.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { HARD_MAX_VALUE_BYTES } from '../config/schema.js';
 import { UsageError } from './args.js';
 
 const REASONS: Record<string, string> = {
@@ -13,6 +14,7 @@ const REASONS: Record<string, string> = {
   ENOTDIR: 'a component of the path is not a directory',
   EEXIST: 'it already exists',
   ENOSPC: 'no space left on the device',
+  ERR_FS_FILE_TOO_LARGE: 'it is larger than 2 GiB',
 };
 
 /** fileProblem turns a file system error into a one-line UsageError for `what` (e.g. "cannot read FILE"). */
@@ -22,11 +24,52 @@ export function fileProblem(what: string, err: unknown): UsageError {
   return new UsageError(`${what}: ${reason}`);
 }
 
-/** readInput reads a whole file, or standard input for "-". */
-export function readInput(path: string): Buffer {
+/** READ_CHUNK is how much readInput asks the file for at a time. */
+const READ_CHUNK = 1024 * 1024;
+
+/**
+ * readInput reads a whole file, or standard input for "-", of at most `maxBytes` (by default
+ * HARD_MAX_VALUE_BYTES, the largest value any node's config may allow). A longer input is refused
+ * (UsageError naming the bound) once `maxBytes` + 1 bytes were read, or, for a regular file, from
+ * its size before reading: `--file /dev/zero` or a 3 GB file used to read on until memory ran out
+ * (or failed with a bare ERR_FS_FILE_TOO_LARGE), for a value no node would take.
+ */
+export function readInput(path: string, maxBytes = HARD_MAX_VALUE_BYTES): Buffer {
+  const name = path === '-' ? 'standard input' : path;
+  const tooLong = (): UsageError =>
+    new UsageError(
+      `${name} holds more than ${maxBytes} bytes, the largest value any distkv node takes (server.max_value_bytes is at most ${maxBytes})`,
+      false,
+    );
+  let fd: number | undefined;
   try {
-    return readFileSync(path === '-' ? 0 : path);
+    fd = path === '-' ? 0 : openSync(path, 'r');
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
+    if (st.isFile() && st.size > maxBytes) throw tooLong();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(READ_CHUNK);
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, READ_CHUNK, null);
+      } catch (err) {
+        // A non-blocking standard input (some pipes and terminals) has nothing yet: wait for it.
+        if ((err as { code?: unknown }).code !== 'EAGAIN') throw err;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        continue;
+      }
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > maxBytes) throw tooLong();
+    }
+    return Buffer.concat(chunks, total);
   } catch (err) {
-    throw fileProblem(`cannot read ${path === '-' ? 'standard input' : path}`, err);
+    if (err instanceof UsageError) throw err;
+    throw fileProblem(`cannot read ${name}`, err);
+  } finally {
+    if (fd !== undefined && fd !== 0) closeSync(fd);
   }
 }

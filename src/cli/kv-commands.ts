@@ -4,12 +4,14 @@
  * Exit codes: 0 ok, 1 not found or failed, 2 usage (see main.ts).
  */
 import type { Key } from '../client/key-bytes.js';
+import type { ScanPage } from '../client/types.js';
 import { MAX_TTL_MS } from '../http/write-conditions.js';
 import { parseVersion } from '../routing/version.js';
 import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { readInput } from './files.js';
+import { whileInterruptible } from './interrupt.js';
 import { displayBytes, jsonValue } from './output.js';
 
 /** ifMatchOption returns --if-match, checked: a version E.S (as get --show-version prints it) or "*". */
@@ -40,6 +42,13 @@ function afterOption(args: ParsedArgs): string | Buffer | undefined {
   return bytes;
 }
 
+/** afterHint is the option that starts a scan after `key` (--after-base64 for a key that is not UTF-8). */
+function afterHint(key: string, keyBytes: Buffer | undefined): string {
+  return keyBytes === undefined
+    ? `--after ${JSON.stringify(key)}`
+    : `--after-base64 ${keyBytes.toString('base64')}`;
+}
+
 /** KEY_BASE64 is the --key-base64 option of get, set and del. */
 const KEY_BASE64 = {
   'key-base64': {
@@ -68,6 +77,28 @@ function keyJson(key: Key): { key: string } | { key_base64: string } {
 /** displayKey shows a key in a message: quoted text, or its bytes escaped as scan shows them. */
 function displayKey(key: Key): string {
   return typeof key === 'string' ? JSON.stringify(key) : displayBytes(key);
+}
+
+/** WRITE_CONCERN are the --w and --timeout-ms options of set and del. */
+const WRITE_CONCERN = {
+  w: { type: 'string', valueName: 'N', help: 'wait until N replicas hold the write' },
+  'timeout-ms': { type: 'string', valueName: 'MS', help: 'how long to wait for --w (default 5000)' },
+} as const;
+
+/**
+ * concernOptions returns --w and --timeout-ms as the client takes them, and how long the write may
+ * go unanswered before anything is wrong (a --w write waits its --timeout-ms for replicas).
+ */
+function concernOptions(args: ParsedArgs): { concern: { w?: number; timeoutMs?: number }; slowMs: number } {
+  const w = intOption(args, 'w');
+  const timeoutMs = intOption(args, 'timeout-ms');
+  // Checked here, not left to the client library, whose refusal names its own timeoutMs and signal.
+  if (timeoutMs !== undefined && w === undefined)
+    throw new UsageError('--timeout-ms bounds the wait for --w and is given without --w: give --w N too');
+  return {
+    concern: { ...(w === undefined ? {} : { w }), ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+    slowMs: SLOW_NOTE_MS + (w === undefined ? 0 : (timeoutMs ?? 5000)),
+  };
 }
 
 /** KV_VERBS are the key verbs, by name. */
@@ -114,12 +145,11 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv set KEY VALUE | distkv set KEY --file FILE | distkv set KEY - (value from stdin)',
     summary: 'store a value',
     details:
-      'A key that is not UTF-8 is given with --key-base64 B64 in place of KEY. A write whose answer was\nlost (the connection failed after it was sent) is not sent again: exit 1, SHARD_UNREACHABLE saying\nit may have been applied (get the key to see).',
+      "VALUE as an argument is at most 128 KiB on Linux (the system's bound on one argument): give a\nlarger one with --file FILE or - (stdin), which read at most 64 MiB, the largest value any node\ntakes (the nodes' server.max_value_bytes, default 1 MiB, is the limit that counts).\nA key that is not UTF-8 is given with --key-base64 B64 in place of KEY. A write whose answer was\nlost (the connection failed after it was sent) is not sent again: exit 1, SHARD_UNREACHABLE saying\nit may have been applied (get the key to see).",
     options: {
       ...KEY_BASE64,
       file: { type: 'string', valueName: 'FILE', help: 'read the value from a file ("-" for stdin)' },
-      w: { type: 'string', valueName: 'N', help: 'wait until N replicas hold the write' },
-      'timeout-ms': { type: 'string', valueName: 'MS', help: 'how long to wait for --w (default 5000)' },
+      ...WRITE_CONCERN,
       ttl: { type: 'string', valueName: 'MS', help: 'expire the key MS milliseconds after the write' },
       'if-match': {
         type: 'string',
@@ -140,29 +170,18 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         key = k;
         value = text === '-' ? readInput('-') : Buffer.from(text);
       }
-      const w = intOption(args, 'w');
-      const timeoutMs = intOption(args, 'timeout-ms');
-      // Checked here, not left to the client library, whose refusal names its own timeoutMs and signal.
-      if (timeoutMs !== undefined && w === undefined)
-        throw new UsageError('--timeout-ms bounds the wait for --w and is given without --w: give --w N too');
+      const { concern, slowMs } = concernOptions(args);
       const ttlMs = intOption(args, 'ttl', { min: 1, max: MAX_TTL_MS, what: ' ms (ten years)' });
       const ifMatch = ifMatchOption(args);
       if (ifMatch !== undefined && args.options.get('if-none-match') === true)
         throw new UsageError('give --if-match or --if-none-match, not both');
       const put = client.putVersioned(key, value, {
-        ...(w === undefined ? {} : { w }),
-        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        ...concern,
         ...(ttlMs === undefined ? {} : { ttlMs }),
         ...(ifMatch === undefined ? {} : { ifMatch }),
         ...(args.options.get('if-none-match') === true ? { ifNoneMatch: true } : {}),
       });
-      // A --w write may wait its --timeout-ms for replicas (default 5000) before anything is wrong.
-      const version = await withSlowNote(
-        'set',
-        put,
-        true,
-        SLOW_NOTE_MS + (w === undefined ? 0 : (timeoutMs ?? 5000)),
-      );
+      const version = await withSlowNote('set', put, true, slowMs);
       // A version is E.S: its seq is the write's seq.
       const seq = Number(version.slice(version.indexOf('.') + 1));
       out.line(
@@ -178,15 +197,18 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       'A delete whose answer was lost (the connection failed after it was sent) is not sent again:\nexit 1, SHARD_UNREACHABLE saying it may have been applied (get the key to see).',
     options: {
       ...KEY_BASE64,
+      ...WRITE_CONCERN,
       'if-match': { type: 'string', valueName: 'V', help: "delete only if the key's version is V" },
     },
     run: async (client, args, out) => {
       const [key] = keyAndRest(args, 0, 'distkv del KEY');
       const ifMatch = ifMatchOption(args);
+      const { concern, slowMs } = concernOptions(args);
       const existed = await withSlowNote(
         'del',
-        client.delete(key, ifMatch === undefined ? {} : { ifMatch }),
+        client.delete(key, { ...concern, ...(ifMatch === undefined ? {} : { ifMatch }) }),
         true,
+        slowMs,
       );
       out.line(
         out.json
@@ -223,23 +245,46 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       // Each shard a replica served, with its lag as the last page that read it gave it.
       const lags = new Map<number, string>();
       let cursor: string | Uint8Array | undefined = after;
-      let page;
-      do {
-        page = await client.scanPage(prefix, { limit, ...(cursor === undefined ? {} : { after: cursor }) });
-        for (const i of page.items) out.item(i.key, i.value, i.keyBytes);
-        await out.drained();
-        for (const [shard, lag] of Object.entries(page.replicaLag ?? {})) lags.set(Number(shard), lag);
-        cursor = page.nextBytes ?? page.next ?? undefined;
-      } while (all && page.next !== null);
+      // What was printed, and the key it ended at: a scan stopped part-way (a node gone, Ctrl-C)
+      // says its output is partial and where to go on, on stderr (it used to end with the error
+      // alone, or with nothing at all on Ctrl-C, and `scan --all > dump` looked complete).
+      let printed = 0;
+      let last: { key: string; keyBytes?: Buffer } | undefined;
+      const partial = (why: string): string =>
+        `(${why} after ${printed} key${printed === 1 ? '' : 's'}: the output is partial${last === undefined ? '' : `; go on with ${afterHint(last.key, last.keyBytes)}`})`;
+      const scanPages = async (): Promise<ScanPage> => {
+        let page: ScanPage;
+        do {
+          try {
+            page = await client.scanPage(prefix, {
+              limit,
+              ...(cursor === undefined ? {} : { after: cursor }),
+            });
+          } catch (err) {
+            if (printed > 0) process.stderr.write(`${partial('stopped')}\n`);
+            throw err;
+          }
+          for (const i of page.items) out.item(i.key, i.value, i.keyBytes);
+          printed += page.items.length;
+          last = page.items.at(-1) ?? last;
+          await out.drained();
+          for (const [shard, lag] of Object.entries(page.replicaLag ?? {})) lags.set(Number(shard), lag);
+          cursor = page.nextBytes ?? page.next ?? undefined;
+        } while (all && page.next !== null);
+        return page;
+      };
+      const page = await whileInterruptible(
+        scanPages,
+        () => undefined,
+        () => `distkv scan: interrupted ${partial('stopped')}`,
+      );
       for (const [shard, lag] of [...lags].sort(([a], [b]) => a - b))
         process.stderr.write(`(shard ${shard} was read from a replica: X-Distkv-Lag ${lag})\n`);
       // A cursor that is not UTF-8 has no text that stands for it (`next` shows U+FFFD for its bytes).
       // Said with --json too (on stderr, outside the JSON lines): `scan --json > dump.jsonl`, the
       // input `distkv load` reads, stopped after one page without a word, exit 0.
       if (!all && page.next !== null)
-        process.stderr.write(
-          `(more: ${page.nextBytes === undefined ? `--after ${JSON.stringify(page.next)}` : `--after-base64 ${page.nextBytes.toString('base64')}`}, or --all)\n`,
-        );
+        process.stderr.write(`(more: ${afterHint(page.next, page.nextBytes)}, or --all)\n`);
       return 0;
     },
   },

@@ -13,6 +13,7 @@
  * opened first: a missing FILE is a usage mistake that leaves the stores alone.
  */
 import { type FileHandle, open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
@@ -25,6 +26,7 @@ import { planNode, selectNodes } from '../server/node-plan.js';
 import { lastRunOf } from '../server/run-marker.js';
 import { type BulkEntry, BulkLoader, LOADING_MARKER } from '../storage/bulk-load.js';
 import { RealVfs } from '../storage/real-vfs.js';
+import { parseRunName } from '../storage/sstable-format.js';
 import {
   formatOptions,
   listOption,
@@ -196,10 +198,16 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
   const vfs = new RealVfs();
   const byShard = new Map<number, BulkLoader[]>();
   const loaders: BulkLoader[] = [];
+  // The stores this load found empty, without an earlier load's LOADING marker: a mistake in the
+  // input found before any store is finished leaves them as they were (inputMistake).
+  const fresh: string[] = [];
+  let finishing = false;
   try {
     for (const st of plan.stores) {
+      const empty = !vfs.exists(join(st.dir, LOADING_MARKER));
       const l = await BulkLoader.open(st.dir, vfs);
       loaders.push(l);
+      if (empty) fresh.push(st.dir);
       byShard.set(st.shard.idx, [...(byShard.get(st.shard.idx) ?? []), l]);
     }
     const t0 = performance.now();
@@ -232,6 +240,7 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
       () => `load: ${total} lines read; finishing the stores (sorting and writing their bottom level)`,
       total >= QUIET_LINES,
     );
+    finishing = true;
     for (const l of loaders) await l.finish();
     progress.clear();
     const s = (performance.now() - t0) / 1000;
@@ -241,6 +250,32 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
     return 0;
   } catch (err) {
     await Promise.all(loaders.map((l) => l.abort().catch(() => undefined)));
-    throw err;
+    if (finishing || !(err instanceof DistkvError)) throw err;
+    throw inputMistake(err, vfs, fresh, loaders.length);
   }
+}
+
+/**
+ * inputMistake handles a load stopped by its input (a line that is no key and value, a value over
+ * the limit) before any store was finished: its runs are all the load wrote, so removing them and
+ * the LOADING marker leaves each store it found empty as it was, and `distkv serve` starts on it.
+ * (Left marked, serve refused the stores "until the same load is run again", and the same input
+ * stopped at the same line again.) A store that held an earlier unfinished load keeps its marker.
+ * It returns `err` with what became of the stores added to its message.
+ */
+function inputMistake(err: DistkvError, vfs: RealVfs, fresh: readonly string[], stores: number): DistkvError {
+  for (const dir of fresh) {
+    const runs = join(dir, 'runs');
+    for (const n of vfs.list(runs))
+      if (parseRunName(n) !== undefined || n.endsWith('.tmp')) vfs.unlink(join(runs, n));
+    vfs.syncDir(runs);
+    vfs.unlink(join(dir, LOADING_MARKER));
+    vfs.syncDir(dir);
+  }
+  const kept = stores - fresh.length;
+  const state =
+    kept === 0
+      ? 'nothing was loaded: the stores are as they were'
+      : `nothing was loaded; ${kept} store${kept > 1 ? 's' : ''} keep${kept > 1 ? '' : 's'} the ${LOADING_MARKER} file of an earlier load that did not finish (serve refuses ${kept > 1 ? 'them' : 'it'}): fix the input and run the load again`;
+  return new DistkvError(err.code, `${err.message}; ${state}`, { cause: err });
 }

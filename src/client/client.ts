@@ -39,6 +39,7 @@ import type {
   ScanPage,
   ScanPageOptions,
   Versioned,
+  WriteConcern,
 } from './types.js';
 
 const DEFAULT_PAGE_SIZE = 1000;
@@ -49,6 +50,33 @@ type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
   token: string;
   ca: string | Buffer | undefined;
 };
+
+/**
+ * concernQuery renders a write's `w` and `timeoutMs` (and `extra` parameters) as its query, with how
+ * long the node may hold its answer for the replicas' acks (`waitMs`): a `w` write is answered once
+ * replicas hold it or its timeout passed, and the node's answer, not a client timeout (which would
+ * leave the write's outcome unknown), must say which.
+ */
+function concernQuery(
+  o: WriteConcern,
+  extra: readonly [string, string][] = [],
+): { query: string; waitMs: number } {
+  // timeoutMs bounds only the wait for `w`: given alone, the caller meant a wait that would not
+  // happen (a node reads timeout_ms only with w), so it is refused rather than dropped.
+  if (o.w === undefined && o.timeoutMs !== undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      'timeoutMs bounds the wait for w (replicas holding the write) and is given without w: give w too, or bound the whole call with signal',
+    );
+  const params = new URLSearchParams();
+  if (o.w !== undefined) params.set('w', String(o.w));
+  if (o.timeoutMs !== undefined) params.set('timeout_ms', String(o.timeoutMs));
+  for (const [name, value] of extra) params.set(name, value);
+  return {
+    query: params.size === 0 ? '' : `?${params.toString()}`,
+    waitMs: o.w === undefined ? 0 : (o.timeoutMs ?? DEFAULT_W_TIMEOUT_MS),
+  };
+}
 
 /** DistkvClient talks to a distkv cluster. */
 export class DistkvClient {
@@ -141,7 +169,16 @@ export class DistkvClient {
    * is not sent again: it rejects with OutcomeUnknownError.
    */
   async delete(key: Key, options: DeleteOptions = {}): Promise<boolean> {
-    const r = await this.keyRequest('DELETE', key, undefined, '', options.signal, conditionsOf(options));
+    const { query, waitMs } = concernQuery(options);
+    const r = await this.keyRequest(
+      'DELETE',
+      key,
+      undefined,
+      query,
+      options.signal,
+      conditionsOf(options),
+      waitMs,
+    );
     return r.existed !== '0';
   }
 
@@ -266,24 +303,13 @@ export class DistkvClient {
   }
 
   private putRequest(key: Key, value: Uint8Array | string, options: PutOptions): Promise<Reply> {
-    // timeoutMs bounds only the wait for `w`: given alone, the caller meant a wait that would not
-    // happen (a node reads timeout_ms only with w), so it is refused rather than dropped.
-    if (options.w === undefined && options.timeoutMs !== undefined)
-      throw new DistkvError(
-        'INVALID_ARGUMENT',
-        'timeoutMs bounds the wait for w (replicas holding the write) and is given without w: give w too, or bound the whole call with signal',
-      );
-    const params = new URLSearchParams();
-    if (options.w !== undefined) params.set('w', String(options.w));
-    if (options.timeoutMs !== undefined) params.set('timeout_ms', String(options.timeoutMs));
-    if (options.ttlMs !== undefined) params.set('ttl_ms', String(options.ttlMs));
-    const q = params.size === 0 ? '' : `?${params.toString()}`;
+    const { query, waitMs } = concernQuery(
+      options,
+      options.ttlMs === undefined ? [] : [['ttl_ms', String(options.ttlMs)]],
+    );
     if (typeof value === 'string') checkText(value, 'value');
     const body = typeof value === 'string' ? Buffer.from(value) : value;
-    // A `w` write is answered once replicas hold it or its timeout passed: the node's answer, not a
-    // client timeout (which would send the write again), must say which.
-    const waitMs = options.w === undefined ? 0 : (options.timeoutMs ?? DEFAULT_W_TIMEOUT_MS);
-    return this.keyRequest('PUT', key, body, q, options.signal, conditionsOf(options), waitMs);
+    return this.keyRequest('PUT', key, body, query, options.signal, conditionsOf(options), waitMs);
   }
 
   private async keyRequest(

@@ -17,6 +17,7 @@ export type {
   DeleteOptions,
   NodeStats,
   PutOptions,
+  WriteConcern,
   ScanItem,
   ScanOptions,
   ScanPage,

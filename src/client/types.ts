@@ -45,12 +45,16 @@ export interface WriteConditions {
   ifNoneMatch?: boolean;
 }
 
-/** PutOptions ask a write to wait for replicas, make it conditional, or make it expire. */
-export interface PutOptions extends CallOptions, WriteConditions {
+/** WriteConcern asks a write (a put or a delete) to wait for replicas. */
+export interface WriteConcern {
   /** w waits until this many replicas hold the write (REPLICATION_TIMEOUT after timeoutMs). */
   w?: number;
-  /** timeoutMs bounds the wait for `w` (the server's default is 5000); without `w` the put is refused (INVALID_ARGUMENT). */
+  /** timeoutMs bounds the wait for `w` (the server's default is 5000); without `w` the write is refused (INVALID_ARGUMENT). */
   timeoutMs?: number;
+}
+
+/** PutOptions ask a write to wait for replicas, make it conditional, or make it expire. */
+export interface PutOptions extends CallOptions, WriteConditions, WriteConcern {
   /** ttlMs makes the key expire this many milliseconds after the write (1..10 years). */
   ttlMs?: number;
 }
@@ -61,8 +65,8 @@ export interface PutOptions extends CallOptions, WriteConditions {
  */
 export type DeleteConditions = Pick<WriteConditions, 'ifMatch'>;
 
-/** DeleteOptions make a delete conditional. */
-export interface DeleteOptions extends CallOptions, DeleteConditions {}
+/** DeleteOptions make a delete conditional, or wait until replicas hold it (`w`), as a put's. */
+export interface DeleteOptions extends CallOptions, DeleteConditions, WriteConcern {}
 
 /** Versioned is a value with its version `E.S` (epoch.seq of the key's last write). */
 export interface Versioned {

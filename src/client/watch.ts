@@ -18,7 +18,7 @@ import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { formatVersion } from '../routing/version.js';
 import { BINARY_MEDIA_TYPE, LATEST_VERSION } from '../watch/watch-binary-format.js';
-import { parseFrom } from '../watch/watch-cursor.js';
+import { type FromSpec, parseFrom } from '../watch/watch-cursor.js';
 import { errorOf } from './wire-decode.js';
 import { sleep } from './exchange.js';
 import { readEvents, readFrames, type WatchChange, WatchEvents } from './watch-decode.js';
@@ -210,6 +210,7 @@ export async function* watchPrefix(
   try {
     const map = await source.topology(stop.signal);
     const all = map.shards.map((s) => s.idx);
+    checkFromShards(from, all);
     // Every shard starts where `from` puts it, before its stream says so: a cursor yielded before
     // a shard's node answered (down, starting, slow) named only the shards heard from, and a
     // resume from it started the others at "now", skipping their changes since `from`.
@@ -241,6 +242,21 @@ export async function* watchPrefix(
     resumeReading?.();
     await agent.close().catch(() => undefined);
   }
+}
+
+/**
+ * checkFromShards refuses a `from` that names a shard the cluster does not have (INVALID_ARGUMENT):
+ * a typo (`5:0.9` for `3:0.9`) or another cluster's cursor would otherwise start the shard it
+ * meant from the rest of `from` (often "now", skipping its changes) without a word.
+ */
+function checkFromShards(from: FromSpec, shards: readonly number[]): void {
+  const have = new Set(shards);
+  const unknown = [...from.shards.keys()].filter((s) => !have.has(s));
+  if (unknown.length === 0) return;
+  throw new DistkvError(
+    'INVALID_ARGUMENT',
+    `from names shard${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, which this cluster does not have (its shards: ${shards.join(', ')}); a cursor is SHARD:E.S items of this cluster's shard numbers`,
+  );
 }
 
 /**

@@ -98,6 +98,15 @@ function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, 
     throw new DistkvError('INVALID_ARGUMENT', `values must be 0 or 1, got "${valuesText}"`);
   const maxBuffer = intParam(params, 'max_buffer_bytes', DEFAULT_MAX_BUFFER, MIN_MAX_BUFFER, MAX_MAX_BUFFER);
   const from = parseFrom(params.get('from') ?? req.getHeader('last-event-id'));
+  // A shard `from` names that the cluster does not have (a typo, another cluster's cursor) would
+  // leave the shard meant starting from the rest of `from`, often now, without a word.
+  const count = ctx.shardMap.shards.length;
+  for (const shard of from.shards.keys())
+    if (shard >= count)
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `from names shard ${shard}, which this cluster does not have (shards 0..${count - 1})`,
+      );
   const sources: ShardSource[] = [];
   const starts = new Map<number, Start>();
   const elsewhere: Record<string, string> = {};

@@ -79,8 +79,11 @@ const INCOMPLETE = -1;
 
 /** BinaryWatchReader decodes one binary watch stream (see the design block). */
 export class BinaryWatchReader {
-  // the start of a frame the last chunk cut (a copy), whose stream offset is `offset`
+  // the start of a frame the last chunk cut (a copy), whose stream offset is `offset`: the first
+  // `carried` bytes of `carry`, which grows by doubling (up to the frame's size, once known) so a
+  // large frame cut into many small chunks is copied about twice, not once per chunk
   private carry: Buffer = EMPTY;
+  private carried = 0;
   /** version is the stream's, once its first byte was read. */
   version: StreamVersion | undefined;
   // the stream offset of the buffer being read (of carry[0] between calls)
@@ -130,23 +133,45 @@ export class BinaryWatchReader {
       buf = buf.subarray(1);
       this.offset = 1;
     }
-    if (this.carry.length > 0) {
+    if (this.carried > 0) {
       // Complete the frame the last chunk cut, joining only its own bytes.
-      const carried = this.carry.length;
-      const total = this.frameSize(Buffer.concat([this.carry, buf.subarray(0, HEAD_BYTES)]));
+      const carried = this.carried;
+      const head = this.carry.subarray(0, carried);
+      const total = this.frameSize(
+        carried >= HEAD_BYTES ? head : Buffer.concat([head, buf.subarray(0, HEAD_BYTES - carried)]),
+      );
       if (total === INCOMPLETE || carried + buf.length < total) {
-        this.carry = Buffer.concat([this.carry, buf]);
+        this.keep(buf, total);
         return;
       }
-      const frame = Buffer.concat([this.carry, buf.subarray(0, total - carried)]);
+      this.keep(buf.subarray(0, total - carried), total);
+      const frame = this.carry.subarray(0, total);
       this.carry = EMPTY;
+      this.carried = 0;
       this.frames(frame, sink);
       this.offset += total;
       buf = buf.subarray(total - carried);
     }
     const at = this.frames(buf, sink);
-    if (at < buf.length) this.carry = Buffer.from(buf.subarray(at));
+    if (at < buf.length) this.keep(buf.subarray(at), INCOMPLETE);
     this.offset += at;
+  }
+
+  /**
+   * keep appends `bytes` to the carried start of a frame of `total` bytes (INCOMPLETE: not known
+   * yet), growing the carry by doubling, never past `total`.
+   */
+  private keep(bytes: Buffer, total: number): void {
+    const need = this.carried + bytes.length;
+    if (need > this.carry.length) {
+      let size = Math.max(need, this.carry.length * 2, HEAD_BYTES);
+      if (total !== INCOMPLETE) size = Math.max(need, Math.min(size, total));
+      const grown = Buffer.allocUnsafe(size);
+      this.carry.copy(grown, 0, 0, this.carried);
+      this.carry = grown;
+    }
+    bytes.copy(this.carry, this.carried);
+    this.carried = need;
   }
 
   /** frames reads the whole frames of `buf` (at stream offset `offset`); returns where the rest starts. */

@@ -29,7 +29,15 @@
 import type { Logger } from 'pino';
 import type { Durability } from '../config/schema.js';
 import { DistkvError, toDistkvError } from '../errors.js';
-import { type Appended, type Base, type Batch, handOver, layOut, takeParts } from './commit-log-batch.js';
+import {
+  type Appended,
+  type Base,
+  type Batch,
+  BatchSlabs,
+  handOver,
+  layOut,
+  takeParts,
+} from './commit-log-batch.js';
 import { LogFailure } from './commit-log-failure.js';
 import type { LogSegment } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
@@ -64,6 +72,8 @@ export class LogWriter {
   private readonly members: ReadonlyMap<number, LogMember>;
   private readonly dirtyMembers = new Set<LogMember>();
   private bases: Base[] = [];
+  /** slabs are where batches are laid out (commit-log-batch.ts). */
+  private readonly slabs = new BatchSlabs();
   private scheduled = false;
   /** taking: takeBatch is collecting the members' parts. */
   private taking = false;
@@ -220,7 +230,11 @@ export class LogWriter {
     } finally {
       this.taking = false;
     }
-    return { batch: layOut(this.synced, bases, taken.parts, taken.size), parts: taken.parts, bases };
+    return {
+      batch: layOut(this.slabs, this.synced, bases, taken.parts, taken.size),
+      parts: taken.parts,
+      bases,
+    };
   }
 
   private startBatch(): void {

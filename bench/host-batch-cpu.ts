@@ -17,9 +17,11 @@
  * `--tool callgrind` counts instructions instead (valgrind, node `--single-threaded`): two runs of
  * each build, of `--puts` and twice as many measured PUTs after the same warm-up, subtracted, so
  * start-up cancels out (slow: minutes per figure; a JIT or GC difference between the two runs
- * still lands in the figure).
+ * still lands in the figure). `--together` (with `--before`, `--tool cpu`) runs the two builds' children
+ * at the same time instead of one after the other, so that both meet the same load from other jobs on
+ * a shared machine, and adds the median of the rounds' after ÷ before ratios.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,6 +42,7 @@ const CHILD_ROOT = arg('child', '');
 const BATCH = Number(arg('batch', '10'));
 const TOOL = arg('tool', 'cpu');
 const WARM = Number(arg('warm', '0'));
+const TOGETHER = process.argv.includes('--together');
 const UNIT = TOOL === 'callgrind' ? 'instructions' : 'CPU µs';
 const SLOTS = 16384;
 const SHARDS = 4;
@@ -165,13 +168,9 @@ async function child(root: string): Promise<void> {
   process.exit(0);
 }
 
-function spawnChild(
-  root: string,
-  batch: number,
-  puts: number,
-  callgrind: boolean,
-): ReturnType<typeof spawnSync> {
-  const args = [
+/** childArgs are the arguments of a child measuring build `root` at batch size `batch`. */
+function childArgs(root: string, batch: number, puts: number): string[] {
+  return [
     join(ROOT, 'dist', 'bench', 'host-batch-cpu.js'),
     '--child',
     root,
@@ -186,6 +185,39 @@ function spawnChild(
     '--keys',
     String(KEYS),
   ];
+}
+
+/** runTogether measures every build of `roots` at batch size `batch` at once, a child each (`--together`). */
+function runTogether(roots: readonly string[], batch: number): Promise<Run[]> {
+  return Promise.all(
+    roots.map(
+      (root) =>
+        new Promise<Run>((done, fail) => {
+          const c = spawn(process.execPath, childArgs(root, batch, PUTS), {
+            env: { ...process.env, DISTKV_LOG_LEVEL: 'warn' },
+            stdio: ['ignore', 'pipe', 'pipe'],
+            timeout: 600_000,
+          });
+          let out = '';
+          let err = '';
+          c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+          c.on('close', (code) => {
+            if (code === 0) done(JSON.parse(out.trim().split('\n').pop()!) as Run);
+            else fail(new Error(`child failed: ${err}`));
+          });
+        }),
+    ),
+  );
+}
+
+function spawnChild(
+  root: string,
+  batch: number,
+  puts: number,
+  callgrind: boolean,
+): ReturnType<typeof spawnSync> {
+  const args = childArgs(root, batch, puts);
   const r = callgrind
     ? spawnSync(
         'valgrind',
@@ -239,8 +271,25 @@ async function main(): Promise<void> {
     `# host-batch-cpu | ${TOOL} | ${PUTS} PUTs per run | durability ${DURABILITY} | ${KEYS} keys | load ${loadavg()[0]!.toFixed(2)}`,
   );
   const results = new Map<string, Run[]>();
+  const ratios = new Map<number, number[]>();
   for (let round = 1; round <= ROUNDS; round++)
     for (const batch of BATCHES) {
+      if (TOGETHER && builds.length === 2 && TOOL === 'cpu') {
+        const runs = await runTogether(
+          builds.map(([, root]) => root),
+          batch,
+        );
+        builds.forEach(([name], i) => {
+          const key = `${name} ${batch}`;
+          results.set(key, [...(results.get(key) ?? []), runs[i]!]);
+        });
+        const ratio = runs[1]!.cpuUs / runs[0]!.cpuUs;
+        ratios.set(batch, [...(ratios.get(batch) ?? []), ratio]);
+        console.log(
+          `round ${round} batch ${batch} together: before ${runs[0]!.cpuUs.toFixed(2)}, after ${runs[1]!.cpuUs.toFixed(2)} ${UNIT} per PUT; after ÷ before ${ratio.toFixed(3)} (load ${loadavg()[0]!.toFixed(2)})`,
+        );
+        continue;
+      }
       const order = round % 2 === 1 ? builds : [...builds].reverse();
       for (const [name, root] of order) {
         const r = runChild(root, batch);
@@ -254,7 +303,12 @@ async function main(): Promise<void> {
   for (const batch of BATCHES) {
     const med = (name: string): number => median((results.get(`${name} ${batch}`) ?? []).map((r) => r.cpuUs));
     const line = builds.map(([name]) => `${name} ${med(name).toFixed(2)}`).join(', ');
-    const ratio = builds.length === 2 ? `; after ÷ before ${(med('after') / med('before')).toFixed(3)}` : '';
+    const perRound = ratios.get(batch);
+    const ratio =
+      builds.length === 2
+        ? `; after ÷ before ${(med('after') / med('before')).toFixed(3)}` +
+          (perRound === undefined ? '' : `, median of the rounds' ratios ${median(perRound).toFixed(3)}`)
+        : '';
     console.log(`median batch ${batch}: ${UNIT} per PUT ${line}${ratio} (load ${loadavg()[0]!.toFixed(2)})`);
   }
 }

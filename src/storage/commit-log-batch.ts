@@ -7,6 +7,15 @@
  * Once the batch is written, each part is indexed in its segment and handed to its store
  * (`LogMember.written`); a store whose hand-over throws is isolated (`LogMember.isolate`) and
  * logged, and the others get their parts all the same.
+ *
+ * A batch's buffer is a piece of a larger slab (BatchSlabs), not an allocation of its own: one
+ * `allocUnsafe` per batch (an ArrayBuffer for the collector to track and sweep) was 5 % of a shard
+ * worker's CPU at 25 PUTs per batch (docs/performance.md, "The commit log's batches carved from
+ * slabs"). A piece is handed out once and never written after its batch is laid out, so a view of
+ * it stays valid while it is held; a slab lives while any piece of it is. Nothing holds a batch
+ * for long: the stores keep their own copies of their parts for replicas (store-log-kept.ts), so
+ * a slab is let go once its batches are written and synced (commit-log-unsynced.ts keeps those of
+ * the current sync interval).
  */
 import type { Logger } from 'pino';
 import { DistkvError, toDistkvError } from '../errors.js';
@@ -19,6 +28,30 @@ import {
 } from './commit-log-format.js';
 import { indexFrame, type LogSegment } from './commit-log-index.js';
 import type { LogMember, Pending } from './commit-log-member.js';
+
+/** BATCH_SLAB_BYTES is the size of the slabs batches are carved from; a batch over a quarter of it gets a buffer of its own. */
+export const BATCH_SLAB_BYTES = 1024 * 1024;
+
+/** BatchSlabs hands out batch buffers as pieces of slabs (see the module comment). Used only on the log's worker thread. */
+export class BatchSlabs {
+  private slab: ArrayBuffer | undefined;
+  private used = 0;
+
+  /** take returns `size` bytes no other piece shares, their contents undefined. */
+  take(size: number): Buffer {
+    if (size > BATCH_SLAB_BYTES / 4) return Buffer.allocUnsafeSlow(size);
+    if (this.slab === undefined || this.used + size > BATCH_SLAB_BYTES) {
+      // The slab left is not reused: the pieces of it still held keep it alive, and stay as written.
+      // Not zeroed (`new ArrayBuffer` would be): every byte of a piece is written before it is read.
+      this.slab = Buffer.allocUnsafeSlow(BATCH_SLAB_BYTES).buffer;
+      this.used = 0;
+    }
+    const piece = Buffer.from(this.slab, this.used, size);
+    // 8-byte aligned pieces, as an allocation's.
+    this.used += (size + 7) & ~7;
+    return piece;
+  }
+}
 
 /** Base is a store's base frame (CommitLog.attach) waiting for its batch. */
 export interface Base {
@@ -70,22 +103,27 @@ export function takeParts(dirty: Set<LogMember>, bases: readonly Base[]): { part
 }
 
 /**
- * layOut writes a mark saying `syncedThrough`, `bases`, then one records frame per part, into a new
- * buffer of `size` bytes: the batch.
+ * layOut writes a mark saying `syncedThrough`, `bases`, then one records frame per part, into a
+ * piece of `slabs` of `size` bytes: the batch.
  */
 export function layOut(
+  slabs: BatchSlabs,
   syncedThrough: number,
   bases: readonly Base[],
   parts: readonly Part[],
   size: number,
 ): Buffer {
-  const batch = Buffer.allocUnsafe(size);
+  const batch = slabs.take(size);
   writeMarkFrame(batch, 0, syncedThrough);
   let at = MARK_FRAME_BYTES;
-  for (const b of bases) at += b.frame.copy(batch, at);
+  for (const b of bases) {
+    batch.set(b.frame, at);
+    at += b.frame.length;
+  }
   for (const p of parts) {
     writeFrameHeader(batch, p.at, FRAME_RECORDS, p.member.id, p.part.epoch, p.part.records.length);
-    p.part.records.copy(batch, p.at + FRAME_HEADER_BYTES);
+    // TypedArray set: one memmove, without Buffer.copy's argument checks per part.
+    batch.set(p.part.records, p.at + FRAME_HEADER_BYTES);
   }
   return batch;
 }
@@ -100,14 +138,7 @@ export function handOver(b: Appended, counters: { records: number }, log: Logger
     const records = b.batch.subarray(body, body + p.part.records.length);
     indexFrame(b.seg, p.member.id, b.before + p.at, p.part.first, p.part.last);
     counters.records += p.part.last - p.part.first + 1;
-    const part = {
-      records,
-      first: p.part.first,
-      last: p.part.last,
-      epoch: p.part.epoch,
-      batch: b.batch,
-      at: body,
-    };
+    const part = { records, first: p.part.first, last: p.part.last, epoch: p.part.epoch };
     // Each store gets its part whatever another one does with its own.
     try {
       p.member.written(part);

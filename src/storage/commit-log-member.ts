@@ -20,9 +20,6 @@ export interface Pending {
   first: number;
   last: number;
   epoch: number;
-  /** batch and at: once written, the whole batch `records` is a view of, and where in it they start. */
-  batch?: Buffer;
-  at?: number;
 }
 
 /** LogMember is a store's side of the commit log (StoreLog implements it). */
@@ -35,7 +32,11 @@ export interface LogMember {
    * (the batch takes it again: one frame per epoch).
    */
   take(): Pending | undefined;
-  /** written: the part of a batch taken from this store is written (and synced in fsync mode); `records` is a view valid for good. */
+  /**
+   * written: the part of a batch taken from this store is written (and synced in fsync mode);
+   * `records` is a view of the batch, valid for good, which holds the whole batch's slab while
+   * kept (commit-log-batch.ts): a member keeps a copy instead (store-log-kept.ts).
+   */
   written(part: Pending): void;
   /**
    * isolate: `written(part)` threw. The store's state may now trail its log: it refuses its

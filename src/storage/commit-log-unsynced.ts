@@ -12,8 +12,9 @@
  * again) and syncs once more. If that sync fails too, the log refuses every write from then on.
  *
  * Invariant: the kept batches are contiguous and cover `[synced, end)` of the current segment
- * (commit-log-writer.ts's `synced` and `end`). Each is the batch's own buffer (layOut allocates
- * one per batch; nothing writes into it after). Memory: what one sync interval writes. Not kept
+ * (commit-log-writer.ts's `synced` and `end`). Each is the batch's buffer (a piece of a slab that
+ * nothing writes into after layOut, commit-log-batch.ts). Memory: what one sync interval writes,
+ * and the slabs those batches are pieces of (1 MiB each). Not kept
  * with durability `none`, which promises nothing before a segment is sealed. Used only on the
  * log's worker thread.
  */

@@ -3,7 +3,8 @@
  * store's seqs, keeps its records (WAL framing, wal-format.ts) until the commit log takes them at
  * the end of the turn (store-log-pending.ts), resolves each write once its batch is durable per
  * the durability mode, and answers the replication log API (replication-log.ts): recent batches
- * from memory (wal-tail.ts), older ones out of the shared segments (commit-log-cursor.ts).
+ * from memory (wal-tail.ts, over copies of the store's own parts: store-log-kept.ts), older ones
+ * out of the shared segments (commit-log-cursor.ts).
  *
  * A store's own write (`append`) is handed to the store's `applier` (its memtable) in seq order once
  * its batch is written, before the write resolves and before listeners and log readers see the
@@ -27,6 +28,7 @@ import type { WriteResult, WriteSink } from './store.js';
 import type { RecordType } from './wal-format.js';
 import { type TailResult, WalTail } from './wal-tail.js';
 import { SeqWaiters } from './seq-waiters.js';
+import { KeptRecords } from './store-log-kept.js';
 import { PendingParts } from './store-log-pending.js';
 import { type MirroredApply, mirroredWaiter, Waiter } from './store-log-waiter.js';
 import { hashBytes } from './key-hash.js';
@@ -70,6 +72,8 @@ export class StoreLog implements LogMember, ReplicationLog {
   applier: Applier | undefined;
   private readonly commit: CommitLog;
   private readonly tail: WalTail;
+  /** kept holds the tail's copies of this store's written parts (store-log-kept.ts), not the batches. */
+  private readonly kept: KeptRecords;
   private readonly cursor: StoreCursor;
   /** taken holds the waiters of the part in the batch being written. */
   private taken: Waiter[][] = [];
@@ -99,6 +103,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     this.writtenThrough = nextSeq - 1;
     this.syncedThrough = nextSeq - 1;
     this.tail = new WalTail(ringBytes);
+    this.kept = new KeptRecords(ringBytes);
     this.cursor = new StoreCursor(commit.vfs, id);
   }
 
@@ -352,7 +357,9 @@ export class StoreLog implements LogMember, ReplicationLog {
       else if (w.apply !== undefined) w.apply(part.records, w.first, w.seq, w.origins);
     this.writtenThrough = part.last;
     if (this.commit.durability === 'fsync') this.syncedThrough = Math.max(this.syncedThrough, part.last);
-    this.tail.written(part.records, part.first, part.last, part.batch, part.at);
+    // The tail keeps a copy of this store's records, not the batch (store-log-kept.ts).
+    this.kept.keep(part.records);
+    this.tail.written(part.records, part.first, part.last, this.kept.holder, this.kept.at);
     for (const l of this.listeners) l(part.records, part.first, part.last);
     this.logWaits.reach(part.last);
     for (const w of waiters) w.done();

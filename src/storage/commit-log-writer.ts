@@ -80,9 +80,7 @@ export class LogWriter {
   /** inFlight counts batches appended and not yet settled; completed settles after the newest. */
   private inFlight = 0;
   private completed: Promise<void> = Promise.resolve();
-  /** appendTail settles once every write issued so far has returned; writesOut counts those that have not. */
   private appendTail: Promise<void> = Promise.resolve();
-  private writesOut = 0;
   /** failure is the latest failure: what new writes are refused with, and the batches' generation. */
   private readonly failure = new LogFailure();
   /** unsynced are the batches of the current segment no fdatasync has covered yet (commit-log-unsynced.ts). */
@@ -250,75 +248,51 @@ export class LogWriter {
     const sync = this.opts.durability === 'fsync' || bases.length > 0;
     this.inFlight++;
     if (this.opts.durability !== 'none') this.unsynced.add(file, before, batch);
-    const appended = this.afterWrites(() => file.writeAt(batch, before));
-    const b = { batch, parts, bases, seg, before, sync, size: before + batch.length };
-    this.completed = this.finish(file, appended, this.completed, generation, b);
+    // Writes are issued in order (the previous one has returned before this one starts).
+    const appended = this.appendTail.then(() => file.writeAt(batch, before));
+    this.appendTail = appended.catch(() => undefined);
+    const work = appended.then(() => (sync ? this.stats.timedSync(file) : undefined));
+    const previous = this.completed;
+    this.completed = work
+      .then(
+        () => undefined,
+        (err: unknown) => err ?? new Error('commit log write failed'),
+      )
+      .then(async (err) => {
+        await previous;
+        this.inFlight--;
+        try {
+          await this.settle(err, generation, {
+            batch,
+            parts,
+            bases,
+            seg,
+            before,
+            sync,
+            size: before + batch.length,
+          });
+        } catch (settleErr) {
+          // Settling only hands records to the stores; a throwing listener must not stall the log.
+          this.opts.log?.error(
+            { err: toDistkvError(settleErr).message },
+            'commit log: settling a batch failed',
+          );
+        }
+        this.pump();
+      });
   }
 
-  /**
-   * afterWrites issues `write` once every write issued before it has returned: at once when none
-   * is out (a RealVfs append is a synchronous pwrite, so usually none is), else after them. Writes
-   * are issued in order; returns the outcome of `write`.
-   */
-  private afterWrites(write: () => Promise<void>): Promise<void> {
-    let done: Promise<void>;
-    if (this.writesOut > 0) done = this.appendTail.then(write);
-    else
-      try {
-        done = write();
-      } catch (err) {
-        done = Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    this.writesOut++;
-    const returned = (): void => {
-      this.writesOut--;
-    };
-    this.appendTail = done.then(returned, returned);
-    return done;
-  }
-
-  /**
-   * finish waits for batch `b`'s append (and its fdatasync when `b.sync`), then for the batch
-   * before it (`previous`), then settles it and starts what is pending. Two promise hops when
-   * nothing else is in flight (an async function, not a chain of `then`s: five fewer per batch).
-   */
-  private async finish(
-    file: WritableFile,
-    appended: Promise<void>,
-    previous: Promise<void>,
-    generation: number,
-    b: Appended,
-  ): Promise<void> {
-    let err: unknown;
-    try {
-      await appended;
-      if (b.sync) await this.stats.timedSync(file);
-    } catch (e) {
-      err = e ?? new Error('commit log write failed');
-    }
-    await previous;
-    this.inFlight--;
-    try {
-      const failing = this.settle(err, generation, b);
-      if (failing !== undefined) await failing;
-    } catch (settleErr) {
-      // Settling only hands records to the stores; a throwing listener must not stall the log.
-      this.opts.log?.error({ err: toDistkvError(settleErr).message }, 'commit log: settling a batch failed');
-    }
-    this.pump();
-  }
-
-  /**
-   * settle finishes a batch, in batch order: acknowledges it, or refuses it and everything after it
-   * (then returns the refusal's cut, to be awaited).
-   */
-  private settle(err: unknown, generation: number, b: Appended): Promise<void> | undefined {
+  /** settle finishes a batch, in batch order: acknowledges it, or refuses it and everything after it. */
+  private async settle(err: unknown, generation: number, b: Appended): Promise<void> {
     if (generation !== this.failure.generation) {
       // A batch before this one failed: its stores were refused (and rewound) with it.
       for (const x of b.bases) x.reject(this.failure.latest());
-      return undefined;
+      return;
     }
-    if (err !== undefined) return this.fail(err, b.before, b.bases);
+    if (err !== undefined) {
+      await this.fail(err, b.before, b.bases);
+      return;
+    }
     this.failure.clear();
     b.seg.bytes = Math.max(b.seg.bytes, b.size);
     this.stats.counters.batches++;
@@ -333,7 +307,6 @@ export class LogWriter {
       for (const m of this.members.values()) m.synced(m.writtenSeq);
     this.roller.failed = false;
     this.roller.settled(this.end);
-    return undefined;
   }
 
   private rollNow(): void {
@@ -426,7 +399,9 @@ export class LogWriter {
    * (and before any issued later): a failed sync may have dropped their pages. Every cut awaits it.
    */
   private restore(file: WritableFile): Promise<void> {
-    return this.afterWrites(() => this.unsynced.rewrite(file, () => this.end));
+    const done = this.appendTail.then(() => this.unsynced.rewrite(file, () => this.end));
+    this.appendTail = done.catch(() => undefined);
+    return done;
   }
 
   /** fail refuses a failed batch and everything after it, in every store, and cuts it back off the file. */

@@ -9,8 +9,10 @@
  *                    at most a quarter of each 1 MiB slab, plus the slab being filled and the
  *                    small first slabs)
  *   block cache      block_cache_bytes + max_value_bytes (a block holds at least one whole entry)
- *   replication log  ring_bytes + max_value_bytes (recent batches; the newest is always kept),
- *                    plus 1 MiB + max_value_bytes (the window a lagging replica's records are read in)
+ *   replication log  ring_bytes + max_value_bytes (recent batches; the newest is always kept) in
+ *                    slabs of the store's own (store-log-kept.ts: the one being filled and the
+ *                    oldest one's dropped front, KEPT_SLAB_BYTES each), plus 1 MiB +
+ *                    max_value_bytes (the window a lagging replica's records are read in)
  *   compaction       CHUNK_BYTES + max_value_bytes (one LMDB transaction's values)
  * Per process: BASE_BYTES (Node, V8 heaps, code, threads), and each write in flight holds its value
  * about IN_FLIGHT_COPIES times (request body, batch to the worker, WAL buffer, written batch).
@@ -19,6 +21,7 @@ import { CHUNK_BYTES } from './lsm-compaction.js';
 import { MAX_FROZEN } from './flush-queue.js';
 import { SLAB_BYTES } from './memtable.js';
 import { WINDOW_BYTES } from './commit-log-cursor.js';
+import { KEPT_SLAB_BYTES } from './store-log-kept.js';
 
 /** BASE_BYTES is the anonymous memory of a process with idle stores (about 55 MB measured) plus room for its V8 heaps to grow under load. */
 export const BASE_BYTES = 160 * 1024 * 1024;
@@ -49,13 +52,13 @@ export function memoryBound(s: MemorySettings): MemoryBound {
   const v = s.maxValueBytes;
   const memtables = Math.ceil(((1 + MAX_FROZEN) * (s.memtableBytes + v) * 4) / 3) + 2 * SLAB_BYTES;
   const blockCache = s.blockCacheBytes + v;
-  const replicationLog = s.ringBytes + v + WINDOW_BYTES + v;
+  const replicationLog = s.ringBytes + v + 2 * KEPT_SLAB_BYTES + WINDOW_BYTES + v;
   const compaction = CHUNK_BYTES + v;
   const perStoreBytes = memtables + blockCache + replicationLog + compaction;
   return {
     perStoreBytes,
     totalBytes: BASE_BYTES + s.stores * perStoreBytes + IN_FLIGHT_COPIES * s.inFlightWrites * v,
     formula:
-      '160 MiB + stores × (4 × (memtable_bytes + max_value_bytes) + ring_bytes + block_cache_bytes + 4 × max_value_bytes + 7 MiB) + 4 × writes in flight × max_value_bytes',
+      '160 MiB + stores × (4 × (memtable_bytes + max_value_bytes) + ring_bytes + block_cache_bytes + 4 × max_value_bytes + 7.5 MiB) + 4 × writes in flight × max_value_bytes',
   };
 }

@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { startOneNode } from '../helpers/server-process.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
+import { dechunk } from '../helpers/raw-http.js';
 
 const WATCHERS = 12;
 const WRITES = 600;
@@ -39,22 +40,6 @@ class RawWatcher {
   puts(): Record<string, unknown>[] {
     return this.events().filter((e) => e.type === 'put');
   }
-}
-
-/** dechunk is the body of a chunked response, as far as it has arrived whole. */
-function dechunk(raw: Buffer): string {
-  const text = raw.toString('latin1');
-  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
-  let out = '';
-  for (let at = 0; at < body.length;) {
-    const nl = body.indexOf('\r\n', at);
-    if (nl < 0) break;
-    const size = parseInt(body.slice(at, nl), 16);
-    if (Number.isNaN(size) || size === 0 || nl + 2 + size > body.length) break;
-    out += body.slice(nl + 2, nl + 2 + size);
-    at = nl + 2 + size + 2;
-  }
-  return Buffer.from(out, 'latin1').toString('utf8');
 }
 
 async function until(done: () => boolean, ms: number): Promise<void> {

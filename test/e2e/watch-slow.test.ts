@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { parseFrom } from '../../src/watch/watch-cursor.js';
 import { startOneNode } from '../helpers/server-process.js';
+import { dechunk } from '../helpers/raw-http.js';
 
 const VALUE = 'v'.repeat(16 * 1024);
 const WRITES = 1500;
@@ -31,21 +32,6 @@ async function writeBurst(port: number, prefix: string, n: number): Promise<numb
     }),
   );
   return n / ((performance.now() - t0) / 1000);
-}
-
-function dechunk(raw: Buffer): string {
-  const text = raw.toString('latin1');
-  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
-  let out = '';
-  for (let at = 0; at < body.length;) {
-    const nl = body.indexOf('\r\n', at);
-    if (nl < 0) break;
-    const size = parseInt(body.slice(at, nl), 16);
-    if (Number.isNaN(size) || size === 0 || nl + 2 + size > body.length) break;
-    out += body.slice(nl + 2, nl + 2 + size);
-    at = nl + 2 + size + 2;
-  }
-  return Buffer.from(out, 'latin1').toString('utf8');
 }
 
 function dataLines(text: string): Record<string, unknown>[] {

@@ -98,3 +98,22 @@ export async function readPaused(
   while (!done() && Date.now() < deadline) await sleep(20);
   return Buffer.concat(parts);
 }
+
+/**
+ * dechunk is the body of a chunked response in `raw` (head included), as far as it has arrived
+ * whole: the chunks complete so far, decoded as UTF-8.
+ */
+export function dechunk(raw: Buffer): string {
+  const text = raw.toString('latin1');
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  let out = '';
+  for (let at = 0; at < body.length;) {
+    const nl = body.indexOf('\r\n', at);
+    if (nl < 0) break;
+    const size = parseInt(body.slice(at, nl), 16);
+    if (Number.isNaN(size) || size === 0 || nl + 2 + size > body.length) break;
+    out += body.slice(nl + 2, nl + 2 + size);
+    at = nl + 2 + size + 2;
+  }
+  return Buffer.from(out, 'latin1').toString('utf8');
+}

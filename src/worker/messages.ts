@@ -152,17 +152,21 @@ export interface WatchPoll {
  * WatchPollAnswer is one read's answer in a `watch-polls-result`: a `watch-read-result`'s fields,
  * or the error that read threw (the others are answered all the same).
  */
-export type WatchPollAnswer =
-  | {
-      ok: true;
-      gone: boolean;
-      buffer: ArrayBuffer | null;
-      length: number;
-      lastSeq: number;
-      end: number;
-      epoch?: number;
-    }
-  | { ok: false; error: WireError };
+export type WatchPollAnswer = ({ ok: true } & WatchRead) | { ok: false; error: WireError };
+
+/** WatchRead is what a read of a store's log for a watch feed answers (`watch-read-result`, `watch-polls-result`). */
+export interface WatchRead {
+  /** gone: the log no longer holds `after` + 1 (or `after` is past the store's end). */
+  gone: boolean;
+  buffer: ArrayBuffer | null;
+  length: number;
+  /** lastSeq is the seq of the last record returned (`after` when none). */
+  lastSeq: number;
+  /** end is the store's last seq when read. */
+  end: number;
+  /** epoch is the epoch of the store's newest records (its log's); absent without a replication seam. */
+  epoch?: number;
+}
 
 /** StoreStatsReport is one store's entry in a stats result: StoreStats plus replication fields; readers check each field's type. */
 export interface StoreStatsReport {
@@ -231,21 +235,7 @@ export type FromWorker =
       change: { key: string; value: string } | null;
       acked: boolean;
     }
-  | {
-      type: 'watch-read-result';
-      id: number;
-      ok: true;
-      /** gone: the log no longer holds `after` + 1 (or `after` is past the store's end). */
-      gone: boolean;
-      buffer: ArrayBuffer | null;
-      length: number;
-      /** lastSeq is the seq of the last record returned (`after` when none). */
-      lastSeq: number;
-      /** end is the store's last seq when read. */
-      end: number;
-      /** epoch is the epoch of the store's newest records (its log's); absent without a replication seam. */
-      epoch?: number;
-    }
+  | ({ type: 'watch-read-result'; id: number; ok: true } & WatchRead)
   | {
       type: 'watch-polls-result';
       id: number;

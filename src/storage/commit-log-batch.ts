@@ -8,7 +8,7 @@
  * (`LogMember.written`); a store whose hand-over throws is isolated (`LogMember.isolate`) and
  * logged, and the others get their parts all the same.
  *
- * A batch's buffer is a piece of a larger slab (BatchSlabs), not an allocation of its own: one
+ * A batch's buffer is a piece of a larger slab (slab-pieces.ts), not an allocation of its own: one
  * `allocUnsafe` per batch (an ArrayBuffer for the collector to track and sweep) was 5 % of a shard
  * worker's CPU at 25 PUTs per batch (docs/performance.md, "The commit log's batches carved from
  * slabs"). A piece is handed out once and never written after its batch is laid out, so a view of
@@ -28,29 +28,14 @@ import {
 } from './commit-log-format.js';
 import { indexFrame, type LogSegment } from './commit-log-index.js';
 import type { LogMember, Pending } from './commit-log-member.js';
+import { SlabPieces } from './slab-pieces.js';
 
 /** BATCH_SLAB_BYTES is the size of the slabs batches are carved from; a batch over a quarter of it gets a buffer of its own. */
 export const BATCH_SLAB_BYTES = 1024 * 1024;
 
-/** BatchSlabs hands out batch buffers as pieces of slabs (see the module comment). Used only on the log's worker thread. */
-export class BatchSlabs {
-  private slab: ArrayBuffer | undefined;
-  private used = 0;
-
-  /** take returns `size` bytes no other piece shares, their contents undefined. */
-  take(size: number): Buffer {
-    if (size > BATCH_SLAB_BYTES / 4) return Buffer.allocUnsafeSlow(size);
-    if (this.slab === undefined || this.used + size > BATCH_SLAB_BYTES) {
-      // The slab left is not reused: the pieces of it still held keep it alive, and stay as written.
-      // Not zeroed (`new ArrayBuffer` would be): every byte of a piece is written before it is read.
-      this.slab = Buffer.allocUnsafeSlow(BATCH_SLAB_BYTES).buffer;
-      this.used = 0;
-    }
-    const piece = Buffer.from(this.slab, this.used, size);
-    // 8-byte aligned pieces, as an allocation's.
-    this.used += (size + 7) & ~7;
-    return piece;
-  }
+/** batchSlabs is where a log's batches are laid out: 8-byte aligned pieces, as allocations are. */
+export function batchSlabs(): SlabPieces {
+  return new SlabPieces(BATCH_SLAB_BYTES, 8);
 }
 
 /** Base is a store's base frame (CommitLog.attach) waiting for its batch. */
@@ -107,7 +92,7 @@ export function takeParts(dirty: Set<LogMember>, bases: readonly Base[]): { part
  * piece of `slabs` of `size` bytes: the batch.
  */
 export function layOut(
-  slabs: BatchSlabs,
+  slabs: SlabPieces,
   syncedThrough: number,
   bases: readonly Base[],
   parts: readonly Part[],

@@ -33,7 +33,7 @@ import {
   type Appended,
   type Base,
   type Batch,
-  BatchSlabs,
+  batchSlabs,
   handOver,
   layOut,
   takeParts,
@@ -73,7 +73,7 @@ export class LogWriter {
   private readonly dirtyMembers = new Set<LogMember>();
   private bases: Base[] = [];
   /** slabs are where batches are laid out (commit-log-batch.ts). */
-  private readonly slabs = new BatchSlabs();
+  private readonly slabs = batchSlabs();
   private scheduled = false;
   /** taking: takeBatch is collecting the members' parts. */
   private taking = false;

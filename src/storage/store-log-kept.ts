@@ -11,9 +11,10 @@
  * being filled and the oldest slab's dropped front (KEPT_SLAB_BYTES each); the batch itself is let
  * go once written and synced. The copy is one memmove of the part per batch.
  *
- * A piece is handed out once and never written after, so a view of it (a replica's pull) stays
- * valid while it is held. Used only on the store's worker thread.
+ * The slabs are slab-pieces.ts's: a piece is handed out once and never written after, so a view of
+ * it (a replica's pull) stays valid while it is held. Used only on the store's worker thread.
  */
+import { SlabPieces } from './slab-pieces.js';
 
 /** KEPT_SLAB_BYTES is the largest slab parts are copied into; a part over a quarter of its slab gets a buffer of its own. */
 export const KEPT_SLAB_BYTES = 256 * 1024;
@@ -21,35 +22,20 @@ const FIRST_SLAB_BYTES = 4096;
 
 /** KeptRecords copies a store's written parts into slabs of its own (see the module comment). */
 export class KeptRecords {
-  private slab: Buffer | undefined;
-  private used = 0;
-  private readonly slabBytes: number;
-  /** holder and at: where `keep` put its copy (a slab, or a buffer of its own, and the offset in it). */
+  private readonly pieces: SlabPieces;
+  /** holder and at: where `keep` put its copy (a piece of a slab, or a buffer of its own, and the offset in it). */
   holder: Buffer = Buffer.alloc(0);
   at = 0;
 
   /** `ringBytes` is what the tail keeps: slabs are an eighth of it, from 4 KiB to KEPT_SLAB_BYTES. */
   constructor(ringBytes: number) {
-    this.slabBytes = Math.min(KEPT_SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, ringBytes >>> 3));
+    this.pieces = new SlabPieces(Math.min(KEPT_SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, ringBytes >>> 3)));
   }
 
   /** keep copies `records` and sets `holder` and `at` to where the copy is. */
   keep(records: Uint8Array): void {
-    const size = records.length;
-    if (size > this.slabBytes / 4) {
-      this.holder = Buffer.allocUnsafeSlow(size);
-      this.holder.set(records, 0);
-      this.at = 0;
-      return;
-    }
-    if (this.slab === undefined || this.used + size > this.slab.length) {
-      // The slab left is not reused: the tail's entries (and views given out) keep it alive.
-      this.slab = Buffer.allocUnsafeSlow(this.slabBytes);
-      this.used = 0;
-    }
-    this.slab.set(records, this.used);
-    this.holder = this.slab;
-    this.at = this.used;
-    this.used += size;
+    this.holder = this.pieces.take(records.length);
+    this.holder.set(records, 0);
+    this.at = 0;
   }
 }

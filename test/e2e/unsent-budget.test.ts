@@ -4,9 +4,16 @@
  * values and read nothing (HTTP and RESP mixed: each would make the node hold about 63 MiB) push
  * the process's unsent bytes over a small budget. The node closes them, largest first, before the
  * idle sweep would (set to IDLE_MS here, so that a slow machine building the answers slowly is not
- * mistaken for a budget that does not act), logs each with its peer, does not grow its RSS much in
- * a second round of them (what the first round's closed clients held is reused, not kept), counts them in RESP INFO (evicted_clients) and /metrics; a client
- * on each protocol reading its answers alongside gets every one intact and is never closed.
+ * mistaken for a budget that does not act), logs each with its peer, gives back what they held
+ * (RSS settles near its start after each of two rounds), counts them in RESP INFO (evicted_clients)
+ * and /metrics; a client on each protocol reading its answers alongside gets every one intact and
+ * is never closed.
+ *
+ * The node runs with glibc's mmap threshold fixed at 128 KiB (MALLOC_MMAP_THRESHOLD_): each buffer
+ * of an answer then has pages of its own, unmapped when it is freed. With the default, glibc raises
+ * the threshold to the largest buffer freed and keeps freed 1-2 MiB buffers in its arenas for reuse,
+ * so RSS after a round stayed 100-350 MiB above its start however little the node kept, and a check
+ * on it measured the allocator, not the node.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -40,13 +47,20 @@ const EVICT_WITHIN = 40000;
  * SNAPSHOT_HELD is what a snapshot stream may hold unsent: two pages (src/http/repl-routes.ts),
  * each 4 MiB of entries, one more value, and their heads and framing.
  */
+/**
+ * SETTLED_WITHIN bounds RSS above its start once a round's clients are closed and collected: far
+ * below the 504 MiB a round's clients ask for, which memory kept for them would add each round.
+ */
+const SETTLED_WITHIN = 64 * MIB;
 const SNAPSHOT_HELD = 2 * (4 * MIB + VALUE_BYTES) + 64 * 1024;
 
 let node: Awaited<ReturnType<typeof startOneNode>>;
 const values: string[] = [];
 
 before(async () => {
-  node = await startOneNode(`[server]\nmax_unsent_bytes = ${BUDGET}\nidle_timeout_ms = ${IDLE_MS}\n`);
+  node = await startOneNode(`[server]\nmax_unsent_bytes = ${BUDGET}\nidle_timeout_ms = ${IDLE_MS}\n`, [], {
+    MALLOC_MMAP_THRESHOLD_: String(128 * 1024),
+  });
   for (let k = 0; k < KEYS; k++) {
     const value = taggedText(`b${k}`, VALUE_BYTES);
     values.push(value);
@@ -138,7 +152,7 @@ describe('server.max_unsent_bytes', () => {
     const asked = 2 * NON_READERS * 63 * MIB;
     /**
      * burst opens the non-readers of one round and waits (bounded) until the node counted `total`
-     * evictions in all; it answers how long that took, what each got, and the RSS once settled.
+     * evictions in all, checks what each got and that RSS settles, and answers the clients.
      */
     const burst = async (total: number) => {
       const stalled = await Promise.all(
@@ -154,9 +168,9 @@ describe('server.max_unsent_bytes', () => {
       }
       const closedAfter = Date.now() - started;
       // What the closed connections held is freed at a garbage collection: wait for it (bounded).
-      const settleBy = Date.now() + 5000;
+      const settleBy = Date.now() + 10000;
       let settled = rssBytes();
-      while (settled - rss0 >= asked / 4 && Date.now() < settleBy) {
+      while (settled - rss0 >= SETTLED_WITHIN && Date.now() < settleBy) {
         await sleep(100);
         settled = rssBytes();
       }
@@ -178,25 +192,18 @@ describe('server.max_unsent_bytes', () => {
         answered.every((n) => n < LARGE_GETS),
         'none got every answer',
       );
-      return { stalled, settled };
+      assert.ok(
+        settled - rss0 < SETTLED_WITHIN,
+        `RSS settled ${((settled - rss0) / MIB).toFixed(0)} MiB above its start (at most ${SETTLED_WITHIN / MIB})`,
+      );
+      return stalled;
     };
 
-    // Two rounds: what a round's closed clients held is given back or reused by the next round, not
-    // kept. RSS after a round may stay well above its start: the C allocator keeps freed buffers of a
-    // MiB or two (the answers reach the main thread a value or two per message) for reuse, and an
-    // idle process collects late (a second round raised it by up to a quarter of what was asked).
-    // So the second round must not raise it by half of that; memory the closed connections kept
-    // would raise it by all they were built (more than they asked for: a round's peak is above it).
-    const first = await burst(2 * NON_READERS);
-    const second = await burst(4 * NON_READERS);
+    // Two rounds: what a round's closed clients held is given back, not kept, each time.
+    const stalled = [...(await burst(2 * NON_READERS)), ...(await burst(4 * NON_READERS))];
     await Promise.all([httpReader, respReader]);
     sampling = false;
     await sampler;
-    const stalled = [...first.stalled, ...second.stalled];
-    assert.ok(
-      second.settled - first.settled < asked / 2,
-      `RSS grew ${(second.settled - first.settled) / MIB} MiB in the second round`,
-    );
 
     const stats = await info('stats');
     const clients = await info('clients');

@@ -214,10 +214,11 @@ export async function startOwnServer(
 export async function startOneNode(
   extraToml = '',
   args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<OwnServer & { address: string; port: number }> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
-  return { ...(await startOwnServer([{ address }], extraToml, args)), address, port };
+  return { ...(await startOwnServer([{ address }], extraToml, args, env)), address, port };
 }
 
 /**

@@ -257,6 +257,34 @@ function checkForcedTarget(
     );
 }
 
+/**
+ * checkStillForced refuses a forced failover that the shard moved under once its replicas were
+ * held: its leader came back meanwhile (it may take writes until the new map reaches it: run a
+ * planned failover), or a replica held ahead of the target (records reached it after the command
+ * read the positions; promoting the target would cut acknowledged writes off).
+ */
+async function checkStillForced(
+  scheme: string,
+  token: string,
+  shard: string,
+  leader: string,
+  target: string,
+  heldAt: ReadonlyMap<string, number>,
+): Promise<void> {
+  if ((await clusterOf(scheme, leader, token)) !== undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `the leader ${leader} of ${shard} answers again (it came back during the failover): nothing was changed; run a planned failover (without --force)`,
+    );
+  const mine = heldAt.get(target) ?? 0;
+  for (const [r, seq] of heldAt)
+    if (seq > mine)
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `${r} holds seq ${seq} but ${target} holds seq ${mine} once held (records reached ${r} during the failover): promoting ${target} would lose the writes between; nothing was changed, run it again (omit --to, or give --to ${r})`,
+      );
+}
+
 /** failover moves a shard's leader as described above. */
 export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   const t0 = performance.now();
@@ -347,12 +375,15 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   // Without a leader there was nothing to hold: two forced failovers each promoted their own
   // target (test/e2e/failover-forced-concurrent.test.ts).
   try {
+    const heldAt = new Map<string, number>();
     for (const r of live.replicas.filter((x) => docs.get(x) !== undefined).sort()) {
       claimed.push(r);
       const held = await fence(scheme, r, idx, o.token, FENCE_SLACK_MS, by);
       checkUnchanged(live.name, r, held, base.version);
-      if (r === target) targetSeq = held.last_seq;
+      heldAt.set(r, held.last_seq);
     }
+    targetSeq = heldAt.get(target) ?? targetSeq;
+    if (o.force) await checkStillForced(scheme, o.token, live.name, leader, target, heldAt);
   } catch (err) {
     await release();
     throw err;

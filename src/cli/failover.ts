@@ -193,10 +193,38 @@ async function releaseFence(
   await call(`${scheme}://${node}/_admin/fence?shard=${idx}&on=0${named}`, token, { method: 'POST' });
 }
 
-/** holdTarget stops the target replica following and resolves with its last seq, which then stays put. */
-async function holdTarget(scheme: string, target: string, idx: number, token: string): Promise<number> {
-  const url = `${scheme}://${target}/_admin/fence?shard=${idx}&on=1&ms=${FENCE_SLACK_MS}`;
-  return ((await call(url, token, { method: 'POST' })) as { last_seq: number }).last_seq;
+/** FenceAnswer is what /_admin/fence answers (`map_version` is missing from nodes before it). */
+interface FenceAnswer {
+  last_seq: number;
+  map_version?: number;
+}
+
+/**
+ * fence holds shard `idx` at `node` for this failover (`by`) during `ms`: a leader's writes, or a
+ * replica's following (its last seq then stays put).
+ */
+async function fence(
+  scheme: string,
+  node: string,
+  idx: number,
+  token: string,
+  ms: number,
+  by: string,
+): Promise<FenceAnswer> {
+  const url = `${scheme}://${node}/_admin/fence?shard=${idx}&on=1&ms=${ms}&by=${by}`;
+  return (await call(url, token, { method: 'POST' })) as FenceAnswer;
+}
+
+/**
+ * checkUnchanged refuses to go on once a member held answers a map newer than the one this
+ * failover started from: another changed the shard meanwhile (it finished before this one held).
+ */
+function checkUnchanged(shard: string, node: string, held: FenceAnswer, version: number): void {
+  if (held.map_version !== undefined && held.map_version > version)
+    throw new DistkvError(
+      'MAP_CHANGED',
+      `the live map changed during the failover: ${node} routes ${shard} with map version ${held.map_version}, this failover started from ${version} (another failover ran meanwhile); nothing was changed, check \`distkv cluster\` and run it again if still needed`,
+    );
 }
 
 /**
@@ -227,6 +255,34 @@ function checkForcedTarget(
       'SHARD_UNREACHABLE',
       `replica ${silent.join(', ')} of ${shard} does not answer: it may hold acknowledged writes (w >= 1) that ${target} lacks; bring it back and run again, or name the replica to promote with --to to accept losing them`,
     );
+}
+
+/**
+ * checkStillForced refuses a forced failover that the shard moved under once its replicas were
+ * held: its leader came back meanwhile (it may take writes until the new map reaches it: run a
+ * planned failover), or a replica held ahead of the target (records reached it after the command
+ * read the positions; promoting the target would cut acknowledged writes off).
+ */
+async function checkStillForced(
+  scheme: string,
+  token: string,
+  shard: string,
+  leader: string,
+  target: string,
+  heldAt: ReadonlyMap<string, number>,
+): Promise<void> {
+  if ((await clusterOf(scheme, leader, token)) !== undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `the leader ${leader} of ${shard} answers again (it came back during the failover): nothing was changed; run a planned failover (without --force)`,
+    );
+  const mine = heldAt.get(target) ?? 0;
+  for (const [r, seq] of heldAt)
+    if (seq > mine)
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `${r} holds seq ${seq} but ${target} holds seq ${mine} once held (records reached ${r} during the failover): promoting ${target} would lose the writes between; nothing was changed, run it again (omit --to, or give --to ${r})`,
+      );
 }
 
 /** failover moves a shard's leader as described above. */
@@ -280,21 +336,25 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
 
   let leaderSeq: number | undefined;
   let targetSeq = ackOf(docs.get(target), idx, target) ?? 0;
-  // This failover's name at the leader it holds: a second failover of the shard at once is refused
-  // at the leader's fence (MAP_CHANGED) before it holds or changes anything (map-keeper.ts).
+  // This failover's name at every member it holds: a second failover of the shard at once is
+  // refused (MAP_CHANGED) at the first member both reach, before it holds or changes anything
+  // (map-keeper.ts, store-holds.ts), and a release by this name ends only this failover's holds.
   const by = `failover-${String(process.pid)}-${randomBytes(6).toString('hex')}`;
+  const claimed: string[] = [];
+  // Every release of what this command held, when the failover does not happen.
+  const release = async (): Promise<void> => {
+    for (const r of claimed) await releaseFence(scheme, r, idx, o.token, by).catch(() => undefined);
+    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, o.token, by).catch(() => undefined);
+  };
   if (!o.force) {
-    leaderSeq = (
-      (await call(
-        `${scheme}://${leader}/_admin/fence?shard=${idx}&on=1&ms=${o.timeoutMs + FENCE_SLACK_MS}&by=${by}`,
-        o.token,
-        {
-          method: 'POST',
-        },
-      )) as {
-        last_seq: number;
-      }
-    ).last_seq;
+    const held = await fence(scheme, leader, idx, o.token, o.timeoutMs + FENCE_SLACK_MS, by);
+    leaderSeq = held.last_seq;
+    try {
+      checkUnchanged(live.name, leader, held, base.version);
+    } catch (err) {
+      await release();
+      throw err;
+    }
     const deadline = performance.now() + o.timeoutMs;
     for (;;) {
       targetSeq = ackOf(await clusterOf(scheme, target, o.token), idx, target) ?? -1;
@@ -309,13 +369,21 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   }
-  // Every release of what this command held, when the failover does not happen.
-  const release = async (): Promise<void> => {
-    await releaseFence(scheme, target, idx, o.token).catch(() => undefined);
-    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, o.token, by).catch(() => undefined);
-  };
+  // The claim: every replica that answers is held in address order (the same order for every
+  // failover, so two at once meet at the first member both reach, and one is refused there with
+  // nothing held), the target among them: its answer is the seq the new epoch starts after.
+  // Without a leader there was nothing to hold: two forced failovers each promoted their own
+  // target (test/e2e/failover-forced-concurrent.test.ts).
   try {
-    targetSeq = await holdTarget(scheme, target, idx, o.token);
+    const heldAt = new Map<string, number>();
+    for (const r of live.replicas.filter((x) => docs.get(x) !== undefined).sort()) {
+      claimed.push(r);
+      const held = await fence(scheme, r, idx, o.token, FENCE_SLACK_MS, by);
+      checkUnchanged(live.name, r, held, base.version);
+      heldAt.set(r, held.last_seq);
+    }
+    targetSeq = heldAt.get(target) ?? targetSeq;
+    if (o.force) await checkStillForced(scheme, o.token, live.name, leader, target, heldAt);
   } catch (err) {
     await release();
     throw err;
@@ -331,7 +399,7 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   const epoch = nextEpoch(live, target, above);
   const next = promotedMap(base, idx, target, epoch, targetSeq);
   const publish = (node: string) =>
-    call(`${scheme}://${node}/_admin/map`, o.token, { method: 'POST', body: JSON.stringify(next) });
+    call(`${scheme}://${node}/_admin/map?by=${by}`, o.token, { method: 'POST', body: JSON.stringify(next) });
   // The target answers with the map it holds afterwards: with etcd, one a concurrent change stored
   // first wins over ours, and then this failover did not happen (the held writes are released).
   let held: LiveMap;

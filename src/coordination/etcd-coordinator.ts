@@ -127,7 +127,7 @@ export class EtcdCoordinator {
       this.kick();
     });
     this.fences = new WorkerFences(plan, pool);
-    this.holds = new FollowHolds(plan, pool, HOLD_TTLS * this.ttlMs, (m) => {
+    this.holds = new FollowHolds(plan, pool, keeper.holds, HOLD_TTLS * this.ttlMs, (m) => {
       this.warnOnce(m);
     });
     this.seqs = new SeqPublisher(this.keys, plan, pool, this.holds);
@@ -328,6 +328,7 @@ export class EtcdCoordinator {
       keys: this.keys,
       pool: this.pool,
       holds: this.holds,
+      storeHolds: this.keeper.holds,
       log: this.log,
       keeper: this.keeper,
       holdMs: HOLD_TTLS * this.ttlMs,

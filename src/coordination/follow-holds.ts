@@ -12,10 +12,13 @@
  * (the worker lets it run out after `ms` by itself, so a coordinator that lost etcd frees it). A key
  * held again by the leader the map names releases it; a key held by another member is a campaign's
  * winner, whose map turns the replica over (set-role ends the hold on the worker), or the hold runs
- * out. Only holds placed here are released here.
+ * out. Only holds placed here are released here, and only this owner's (FOLLOW_HOLD, through the
+ * keeper's StoreHolds): a `distkv failover` claiming the same replica keeps its hold when the key
+ * comes back, and its release leaves this one in place.
  */
 import type { LiveShard } from '../routing/live-map.js';
 import type { NodePlan } from '../server/node-plan.js';
+import { FOLLOW_HOLD, type StoreHolds } from '../server/store-holds.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { Snapshot } from './etcd-keyspace.js';
 
@@ -23,6 +26,7 @@ import type { Snapshot } from './etcd-keyspace.js';
 export class FollowHolds {
   private readonly plan: NodePlan;
   private readonly pool: WorkerPool;
+  private readonly holds: StoreHolds;
   private readonly ms: number;
   private readonly warn: (message: string) => void;
   /** placed are the replica stores held here and not released since. */
@@ -35,9 +39,16 @@ export class FollowHolds {
   private seqs = new Map<number, number>();
 
   /** `ms` bounds each hold at the worker (renewed at every reconcile while the key is missing). */
-  constructor(plan: NodePlan, pool: WorkerPool, ms: number, warn: (message: string) => void) {
+  constructor(
+    plan: NodePlan,
+    pool: WorkerPool,
+    holds: StoreHolds,
+    ms: number,
+    warn: (message: string) => void,
+  ) {
     this.plan = plan;
     this.pool = pool;
+    this.holds = holds;
     this.ms = ms;
     this.warn = warn;
   }
@@ -62,15 +73,9 @@ export class FollowHolds {
       try {
         if (holder === undefined) {
           this.placed.add(st.index);
-          const r = await this.pool.call(st.worker, {
-            type: 'fence',
-            store: st.index,
-            on: true,
-            ms: this.ms,
-          });
-          if (r.type === 'fence-result') this.seqs.set(st.index, r.lastSeq);
+          this.seqs.set(st.index, await this.holds.hold(st, FOLLOW_HOLD, this.ms, false));
         } else if (holder === shard.leader && this.placed.delete(st.index)) {
-          await this.pool.call(st.worker, { type: 'fence', store: st.index, on: false });
+          await this.holds.release(st, FOLLOW_HOLD);
         }
       } catch (err) {
         this.warn(

@@ -19,6 +19,7 @@
 import type { Logger } from 'pino';
 import type { LiveMap, LiveShard } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
+import type { StoreHolds } from '../server/store-holds.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { EtcdKeyspace } from './etcd-keyspace.js';
 import type { FollowHolds } from './follow-holds.js';
@@ -28,6 +29,8 @@ export interface PromotionDeps {
   keys: EtcdKeyspace;
   pool: WorkerPool;
   holds: FollowHolds;
+  /** storeHolds are the keeper's owners of replica holds (a `distkv failover`'s claim among them). */
+  storeHolds: StoreHolds;
   log: Logger;
   /** holdMs bounds how long the store stays held if the map never comes. */
   holdMs: number;
@@ -55,7 +58,13 @@ export async function promoteThroughEtcd(d: PromotionDeps, p: Promotion): Promis
     if (held.type !== 'fence-result') return undefined;
     next = await d.keys.publishPromotion(p.shard, p.node, p.won, held.lastSeq, d.log, p.mine);
   } finally {
-    if (next === undefined && d.holds.heldSeq(p.store) === undefined)
+    // Released unless another holds it too: the coordinator's own hold while the shard's key is
+    // missing, or a `distkv failover`'s claim (its release would be taken from it).
+    if (
+      next === undefined &&
+      d.holds.heldSeq(p.store) === undefined &&
+      d.storeHolds.claimant(p.store) === undefined
+    )
       await hold(false).catch(() => undefined);
   }
   return next;

@@ -29,6 +29,7 @@ import type { Fork, StoreSpec } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
 import { applyLeaders, type NodePlan, type RoleChange } from './node-plan.js';
+import { StoreHolds } from './store-holds.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /**
@@ -78,8 +79,15 @@ export class MapKeeper {
   private readonly fenceTimers = new Map<number, NodeJS.Timeout>();
   /** fenceOwners names, per fenced shard, the failover that holds it (`fence`'s `by`). */
   private readonly fenceOwners = new Map<number, string>();
+  /** fenceEnds is when each shard's hold runs out (performance.now()), for the messages. */
+  private readonly fenceEnds = new Map<number, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private coordination: Coordination | undefined;
+  /** holds are the owners of this process's replica stores' holds (`distkv failover`'s claims among them). */
+  readonly holds = new StoreHolds(() => {
+    if (this.pool === undefined) throw new DistkvError('UNAVAILABLE', 'the node is starting');
+    return this.pool;
+  });
   /** conflictSeen is the version of the last peer map logged as conflicting with this one. */
   private conflictSeen = 0;
 
@@ -145,32 +153,41 @@ export class MapKeeper {
   }
 
   /**
-   * fence holds (or releases) writes to shard `idx` for a planned failover. A hold ends by itself
-   * after `ms` unless released or moved by a new map first; `onExpire` then releases what else holds
-   * the writes (the store's worker).
+   * fence holds (or releases) writes to shard `idx` for a planned failover; returns whether it
+   * acted (the caller then holds or releases the store's worker too). A hold ends by itself after
+   * `ms` unless released or moved by a new map first; `onExpire` then releases what else holds the
+   * writes (the store's worker).
    *
-   * `by` names the failover that holds it: while it does, a hold or release named by another is
-   * refused (MAP_CHANGED), so of two failovers at once only one goes on (the other changed nothing).
+   * `by` names the failover that holds it: while it does, a hold or release by another is refused
+   * (MAP_CHANGED), so of two failovers at once only one goes on (the other changed nothing).
    * Before, a second hold was taken as the first, both commands promoted their own targets and two
-   * leaders took writes at one map version (test/e2e/failover-concurrent.test.ts). A call without
-   * `by` (an operator's own release) acts whoever holds it.
+   * leaders took writes at one map version (test/e2e/failover-concurrent.test.ts). A release named
+   * by a failover when no hold is left (it ran out, or a map moved the shard) changes nothing and
+   * returns `false`: the store's worker may be fenced by the coordinator, or be a replica now. A
+   * call without `by` (an operator's own release) acts whoever holds it.
    */
-  fence(idx: number, on: boolean, ms: number, onExpire: () => void, by?: string): void {
+  fence(idx: number, on: boolean, ms: number, onExpire: () => void, by?: string): boolean {
     const owner = this.fenceOwners.get(idx);
-    if (by !== undefined && this.fenced.has(idx) && owner !== by)
+    if (by !== undefined && this.fenced.has(idx) && owner !== by) {
+      const left = this.fenceEnds.get(idx);
       throw new DistkvError(
         'MAP_CHANGED',
-        `writes to shard ${idx} are held by another failover (${owner ?? 'unnamed'}): it moves the leader or releases them (at the latest when its hold runs out); nothing was changed, run it again after if still needed`,
+        `writes to shard ${idx} are held by another failover (${owner ?? 'unnamed'}${left === undefined ? '' : ` for ${Math.ceil(left - performance.now())} ms more`}): it moves the leader or releases them (at the latest when its hold runs out); nothing was changed, run it again after if still needed`,
       );
+    }
+    if (!on && by !== undefined && !this.fenced.has(idx)) return false;
     clearTimeout(this.fenceTimers.get(idx));
     this.fenceTimers.delete(idx);
     this.fenceOwners.delete(idx);
+    this.fenceEnds.delete(idx);
     if (on) {
       this.fenced.add(idx);
       if (by !== undefined) this.fenceOwners.set(idx, by);
+      this.fenceEnds.set(idx, performance.now() + ms);
       const timer = setTimeout(() => {
         this.fenceTimers.delete(idx);
         this.fenceOwners.delete(idx);
+        this.fenceEnds.delete(idx);
         if (!this.fenced.delete(idx)) return;
         this.log.warn(
           { shard: idx, ms },
@@ -185,6 +202,22 @@ export class MapKeeper {
       { shard: idx, fenced: on },
       on ? `writes to shard ${idx} held for a failover` : `writes to shard ${idx} released`,
     );
+    return true;
+  }
+
+  /**
+   * claimOf names the failover that claims shard `idx` at this process: the one holding its
+   * leader's writes, or a claim on one of its replica stores (store-holds.ts).
+   */
+  claimOf(idx: number): string | undefined {
+    const leader = this.fenced.has(idx) ? this.fenceOwners.get(idx) : undefined;
+    if (leader !== undefined) return leader;
+    for (const st of this.plan?.stores ?? [])
+      if (st.shard.idx === idx) {
+        const c = this.holds.claimant(st.index);
+        if (c !== undefined) return c.owner;
+      }
+    return undefined;
   }
 
   /**
@@ -199,11 +232,22 @@ export class MapKeeper {
 
   /**
    * propose is `offer` for a map an operator publishes (`POST /_admin/map`): with a coordinator, the
-   * map is stored there first (compare-and-swap), so every node adopts it from one place.
+   * map is stored there first (compare-and-swap), so every node adopts it from one place. A map
+   * that moves a shard another failover claims here (`claimOf`; `by` names the proposer's) is
+   * refused with MAP_CHANGED: that failover decides, this one changed nothing.
    */
-  async propose(doc: unknown, from: string): Promise<boolean> {
-    if (this.coordination === undefined) return this.offer(doc, from);
+  async propose(doc: unknown, from: string, by?: string): Promise<boolean> {
     const map = parseLiveMap(doc, this.config.shards);
+    for (const s of map.shards) {
+      if (this.map.shards.find((p) => p.idx === s.idx)?.leader === s.leader) continue;
+      const claim = this.claimOf(s.idx);
+      if (claim !== undefined && claim !== by)
+        throw new DistkvError(
+          'MAP_CHANGED',
+          `${s.name} is claimed here by another failover (${claim}): it moves the leader or lets go (at the latest when its hold runs out); this map was not adopted, run the failover again after if still needed`,
+        );
+    }
+    if (this.coordination === undefined) return this.offer(map, from);
     if (map.version <= this.map.version) return false;
     checkSuccessor(this.map, map);
     return this.offer(await this.coordination.publish(map), from);
@@ -264,6 +308,7 @@ export class MapKeeper {
       this.switching.add(s.idx);
       this.fenced.delete(s.idx);
       this.fenceOwners.delete(s.idx);
+      this.fenceEnds.delete(s.idx);
     }
     try {
       this.stamp(this.plan.stores);
@@ -316,6 +361,8 @@ export class MapKeeper {
       );
       return;
     }
+    // set-role ends the store's hold at its worker, whoever placed it.
+    this.holds.ended(c.spec.index);
     try {
       await pool.call(c.spec.worker, { type: 'set-role', store: c.spec.index, spec: c.spec, fork });
       this.log.info(at, `store ${c.spec.shard.name} on ${c.spec.node}: ${c.from} → ${c.spec.role}`);

@@ -38,7 +38,7 @@ class NodeTwin {
           shards: [{ idx: 0, replicas: [{ address: this.address, local: true, acked_seq: this.ackedSeq }] }],
         };
       if (url.startsWith('/_admin/fence')) return { shard: 0, epoch: 1, last_seq: 10 };
-      if (url === '/_admin/map')
+      if (url.startsWith('/_admin/map?'))
         return { adopted: false, map: this.afterPublish(JSON.parse(body) as LiveMap) };
       return undefined;
     });

@@ -37,7 +37,7 @@ describe('distkv failover with a target under a resync', () => {
         };
       if (url.startsWith('/_admin/fence'))
         return { shard: 0, epoch: 1, fenced: url.includes('on=1'), role: 'replica', last_seq: 0 };
-      if (url === '/_admin/map') {
+      if (url.startsWith('/_admin/map?')) {
         published.push(JSON.parse(body) as LiveMap);
         return { adopted: true, map: published[published.length - 1] };
       }

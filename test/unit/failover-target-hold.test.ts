@@ -58,7 +58,7 @@ class FollowingTwin {
       this.held = url.includes('on=1');
       return { shard: 0, epoch: 1, fenced: this.held, role: 'replica', last_seq: this.position };
     }
-    if (url === '/_admin/map') {
+    if (url.startsWith('/_admin/map?')) {
       const map = JSON.parse(body) as LiveMap;
       this.published.push({ map, position: this.position });
       return { adopted: true, map };
@@ -123,8 +123,8 @@ describe('distkv failover --force with a target still following', () => {
     assert.equal(r.targetSeq, got.position);
     assert.equal(r.epoch, nextEpoch(map.shards[0]!, target.address), 'the epoch names the target');
     assert.ok(
-      target.calls.some((c) => /^POST \/_admin\/fence\?shard=0&on=1&ms=\d+$/.test(c)),
-      'the target is held, with a time limit',
+      target.calls.some((c) => /^POST \/_admin\/fence\?shard=0&on=1&ms=\d+&by=failover-[\w-]+$/.test(c)),
+      'the target is held, with a time limit, by this failover',
     );
   });
 });

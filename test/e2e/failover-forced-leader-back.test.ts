@@ -1,0 +1,73 @@
+/**
+ * A forced failover run while the old leader comes back (docs/failover.md, "Forced failover"): one
+ * shard led by A with replicas B and C, each its own process, no coordinator. A is killed; under a
+ * `w = 1` write load through the client, A is restarted and `distkv failover --force` runs at
+ * once. Whichever wins (the command promotes a replica, or it is refused because A answers again),
+ * every node ends up naming one leader, which holds every acknowledged write, and the others hold
+ * exactly its content: A's `w = 1` writes cannot be acknowledged while the command holds the
+ * replicas, and the command refuses to go on once A answers again after it held them.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { DistkvClient } from '../../src/client/client.js';
+import { failover } from '../../src/cli/failover.js';
+import { DistkvError } from '../../src/errors.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { expectConverged, leaderSeenBy, Load, startTrio, waitFor } from '../helpers/failover-model.js';
+
+describe('a forced failover while the old leader comes back', { timeout: 180000 }, () => {
+  let dir = '';
+  let cluster: TestCluster;
+  let client: DistkvClient;
+  let A = '';
+  let B = '';
+  let C = '';
+
+  before(async () => {
+    ({ dir, cluster, A, B, C } = await startTrio('distkv-failover-leader-back-'));
+    client = new DistkvClient({ urls: [`http://${A}`, `http://${B}`, `http://${C}`] });
+  });
+
+  after(async () => {
+    await client.close();
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ends with one leader everywhere holding every acknowledged write', async () => {
+    const first = new Load(client, 'before', 2, 100, 2);
+    await first.until(50);
+    await first.stop();
+    await cluster.kill(A);
+    const load = new Load(client, 'during', 2, 400, 1);
+    const [started, forced] = await Promise.allSettled([
+      cluster.startNode(A),
+      new Promise((r) => setTimeout(r, 200)).then(() =>
+        failover({
+          urls: [`http://${B}`, `http://${C}`],
+          shard: 'shard-0',
+          force: true,
+          token: '',
+          timeoutMs: 5000,
+        }),
+      ),
+    ]);
+    assert.equal(started.status, 'fulfilled', String((started as PromiseRejectedResult).reason));
+    if (forced.status === 'rejected') {
+      const err = forced.reason as unknown;
+      assert.ok(err instanceof DistkvError, String(err));
+      assert.match(err.message, /answers|run a planned failover|run it again|does not answer/, err.message);
+    }
+    await load.until(Math.min(400, load.acked.size + 50));
+    await load.stop();
+    let leader = '';
+    await waitFor('every node to name one leader', async () => {
+      const seen = await Promise.all([A, B, C].map(leaderSeenBy));
+      leader = seen[0] ?? '';
+      return leader !== '' && seen.every((s) => s === leader);
+    });
+    if (forced.status === 'fulfilled') assert.equal(leader, forced.value.to);
+    await expectConverged(client, [A, B, C], leader, new Map([...first.acked, ...load.acked]));
+  });
+});

@@ -12,6 +12,7 @@ import { EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
 import { initialLiveMap, type LiveMap } from '../../src/routing/live-map.js';
 import type { MapKeeper } from '../../src/server/map-keeper.js';
 import type { NodePlan } from '../../src/server/node-plan.js';
+import { StoreHolds } from '../../src/server/store-holds.js';
 import type { WorkerPool } from '../../src/server/worker-pool.js';
 import type { StoreSpec, ToWorker } from '../../src/worker/messages.js';
 import { inDir } from './replication-host.js';
@@ -52,7 +53,16 @@ export function testCoordinator(
   log: Logger = pino({ level: 'silent' }),
 ): EtcdCoordinator {
   let current: LiveMap = initialLiveMap(config.shards);
+  const spec = { ...inDir(tempDir(after), store.role), node: store.node, worker: 0 };
+  const plan = { stores: [spec], listeners: [], storesByWorker: [[spec]], workers: 1 } as unknown as NodePlan;
+  const fence = () => Promise.resolve({ type: 'fence-result', id: 0, ok: true, lastSeq: store.lastSeq() });
+  const pool = {
+    storeFailure: () => undefined,
+    lastSeq: store.lastSeq,
+    call: (_worker: number, msg: ToWorker) => (store.call ?? fence)(msg),
+  } as unknown as WorkerPool;
   const keeper = {
+    holds: new StoreHolds(() => pool),
     get current() {
       return current;
     },
@@ -62,13 +72,5 @@ export function testCoordinator(
       return true;
     },
   } as unknown as MapKeeper;
-  const spec = { ...inDir(tempDir(after), store.role), node: store.node, worker: 0 };
-  const plan = { stores: [spec], listeners: [], storesByWorker: [[spec]], workers: 1 } as unknown as NodePlan;
-  const fence = () => Promise.resolve({ type: 'fence-result', id: 0, ok: true, lastSeq: store.lastSeq() });
-  const pool = {
-    storeFailure: () => undefined,
-    lastSeq: store.lastSeq,
-    call: (_worker: number, msg: ToWorker) => (store.call ?? fence)(msg),
-  } as unknown as WorkerPool;
   return new EtcdCoordinator(config, keeper, plan, pool, log, cluster);
 }

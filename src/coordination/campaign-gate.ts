@@ -15,9 +15,18 @@
  * acknowledged `w=1` writes win, starting the new epoch below them. A mass expiry (etcd lost its
  * data, or was unreachable for a TTL) takes every published seq at once; the campaigner lost its
  * lease then too, and ranks itself only under a lease held for a TTL (etcd-coordinator.ts).
+ * A member seen publishing its seq and missing since is not counted as gone for
+ * LAPSED_GRACE_TTLS TTLs (`waitsForLapsed`): its lease may have lapsed only because it was paused
+ * or starved past the TTL (SIGSTOP, a loaded machine, a long GC), and it publishes again as soon as
+ * it runs. Ranked without it, a replica behind it won and the `w=1` writes only it held went to its
+ * divergence file (test/integration/campaign-lapsed-member.test.ts). A member that is down delays
+ * the failover by that grace; the map's leader does not (its going is what the campaign is for).
  * When a wait is what holds a campaign back, the gate calls `wake` once it is over, so the
  * campaign comes then rather than at the next periodic reconcile.
  */
+
+/** LAPSED_GRACE_TTLS is how many TTLs a member that stopped publishing still holds a campaign back. */
+export const LAPSED_GRACE_TTLS = 3;
 
 /** Watch is what the gate remembers of one shard. */
 interface Watch {
@@ -32,6 +41,8 @@ interface Watch {
 /** CampaignGate holds, per shard, what a replica has seen of its leader key; see the block above. */
 export class CampaignGate {
   private readonly shards = new Map<number, Watch>();
+  /** lastPublished holds, per shard, when each member was last seen publishing its seq. */
+  private readonly lastPublished = new Map<number, Map<string, number>>();
   private readonly ttlMs: number;
   private readonly tickMs: number;
   private readonly wake: () => void;
@@ -76,6 +87,34 @@ export class CampaignGate {
     if (left <= 0) return true;
     this.wakeIn(now, left);
     return false;
+  }
+
+  /**
+   * waitsForLapsed records which members publish a seq for shard `idx` now (`published`) and tells
+   * whether one seen publishing within the grace has stopped: the campaign waits for it. `leader`
+   * (the map's) and `me` are not waited for.
+   */
+  waitsForLapsed(
+    idx: number,
+    published: readonly string[],
+    leader: string,
+    me: string,
+    now: number,
+  ): boolean {
+    let seen = this.lastPublished.get(idx);
+    if (seen === undefined) {
+      seen = new Map();
+      this.lastPublished.set(idx, seen);
+    }
+    for (const address of published) seen.set(address, now);
+    let left = 0;
+    for (const [address, at] of seen) {
+      if (address === leader || address === me || published.includes(address)) continue;
+      left = Math.max(left, at + LAPSED_GRACE_TTLS * this.ttlMs - now);
+    }
+    if (left <= 0) return false;
+    this.wakeIn(now, left);
+    return true;
   }
 
   /** wakeIn calls `wake` `ms` after `now`, unless a wake is due by then. */

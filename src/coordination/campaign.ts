@@ -7,6 +7,8 @@
  *     key seen going went a tick ago, so every live member has published its seq since;
  *   - it ranks first on the published seqs of the shard's live members (candidate-rank.ts), its own
  *     being the seq its hold answered (seq-publisher.ts);
+ *   - no member seen publishing a moment ago has stopped (its lease may have lapsed in a pause: the
+ *     gate waits LAPSED_GRACE_TTLS TTLs for it to publish again);
  *   - its lease is at least a TTL old: when every lease went at once (etcd lost its data, a mass
  *     expiry), the others' seqs may be missing only because they have not published again yet.
  * Then it creates the key (only if none exists); its create revision is the new epoch's fencing
@@ -47,11 +49,20 @@ export async function campaignFor(
 ): Promise<void> {
   const holder = snap.leaders.get(shard.name)?.value.toString();
   const seen = { epoch: shard.epoch, leader: shard.leader, holder };
-  if (!d.gate.mayCampaign(shard.idx, seen, performance.now())) return;
+  const now = performance.now();
+  const published = snap.seqs.get(shard.name) ?? [];
+  const lapsed = d.gate.waitsForLapsed(
+    shard.idx,
+    published.map((p) => p.address),
+    shard.leader,
+    st.node,
+    now,
+  );
+  if (!d.gate.mayCampaign(shard.idx, seen, now)) return;
   if (st.role !== 'replica') return;
   const seq = d.seqs.seqOf(st.index);
-  const others = (snap.seqs.get(shard.name) ?? []).filter((p) => p.address !== st.node);
-  if (!ranksFirst(st.node, seq, others)) return;
+  const others = published.filter((p) => p.address !== st.node);
+  if (!ranksFirst(st.node, seq, others) || lapsed) return;
   if (!d.lease.heldFor(d.ttlMs)) return;
   const won = await d.keys.putLeader(shard.name, st.node, lease, undefined);
   if (won === undefined) return;

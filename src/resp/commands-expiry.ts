@@ -77,14 +77,6 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
       c.queue.now(c.proto).error('ERR value is not an integer or out of range');
       return;
     }
-    if (options.given.length > 0) {
-      c.queue
-        .now(c.proto)
-        .error(
-          `ERR ${name.toUpperCase()} ${options.given.join(' ')} is not supported by distkv: it sets expiries without conditions`,
-        );
-      return;
-    }
     const now = Date.now();
     const ms = Number(n) * unitMs - (absolute ? now : 0);
     // Seconds that overflow a 64-bit count of ms are refused, as Redis refuses them (rather than
@@ -92,6 +84,15 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
     const overflows = unitMs === 1000 && (n > MAX_SECONDS || n < -MAX_SECONDS);
     if (ms > MAX_TTL_MS || overflows) {
       c.queue.now(c.proto).error(`ERR invalid expire time in '${name}' command`);
+      return;
+    }
+    // Redis checks the time before it looks at the key, hence before its conditions.
+    if (options.given.length > 0) {
+      c.queue
+        .now(c.proto)
+        .error(
+          `ERR ${name.toUpperCase()} ${options.given.join(' ')} is not supported by distkv: it sets expiries without conditions`,
+        );
       return;
     }
     const handler = c.queue.later(c.proto, formatChanged, t.store);

@@ -58,6 +58,12 @@ async function scanAll(conn: RespConn, options: string[]): Promise<Set<string> |
   throw new Error(`SCAN ${options.join(' ')} did not end within ${MAX_SCAN_CALLS} calls`);
 }
 
+/** brief shows a command or reply, long arguments cut. */
+const brief = (x: string | string[]): string =>
+  JSON.stringify(x, (_, v: unknown) =>
+    typeof v === 'string' && v.length > 80 ? `${v.slice(0, 40)}...(${v.length} bytes)` : v,
+  );
+
 const show = (s: Set<string> | string): string => (typeof s === 'string' ? s : JSON.stringify([...s].sort()));
 
 /** reset deletes `keys` on both sides, so a difference does not carry into later commands. */
@@ -94,7 +100,7 @@ describe('the RESP listener against redis-server 7', { timeout: 180000 }, () => 
         if (verdict === 'documented') documented++;
         else
           failures.push(
-            `step ${done + i}: ${JSON.stringify(s.args)}\n  redis:  ${JSON.stringify(rr[i])}\n  distkv: ${JSON.stringify(dr[i])}`,
+            `step ${done + i}: ${brief(s.args)}\n  redis:  ${brief(rr[i]!)}\n  distkv: ${brief(dr[i]!)}`,
           );
         anyTaint = true;
         for (const k of s.keys) tainted.add(k);

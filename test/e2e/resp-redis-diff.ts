@@ -13,6 +13,7 @@
  *   are deleted on both sides so their states stay equal.
  */
 import { lookup } from '../../src/resp/command-table.js';
+import { TOO_LONG } from '../../src/resp/commands-edits.js';
 
 /** Step is one generated command and the keys it names. */
 export interface Step {
@@ -28,9 +29,13 @@ const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)
 const SAME_SLOT = ['{t}a', '{t}b', '{t}c', '{t}n', '{t}\xff\x00k', '{t}\r\n '];
 const OTHER_SLOT = ['x', 'y'];
 
+/** LONG_KEY is over max_key_bytes (1024): distkv refuses it, Redis takes it. */
+const LONG_KEY = `{t}${'k'.repeat(1100)}`;
+
 function key(r: Rand): string {
   const u = r();
   if (u < 0.03) return '';
+  if (u < 0.04) return LONG_KEY;
   if (u < 0.1) return pick(r, OTHER_SLOT);
   return pick(r, SAME_SLOT);
 }
@@ -62,6 +67,7 @@ function value(r: Rand): string {
   const u = r();
   if (u < 0.5) return pick(r, NUMBERS);
   if (u < 0.6) return '\x00\xff\r\n$*';
+  if (u < 0.61) return 'w'.repeat(20000);
   const n = Math.floor(r() * 40);
   let s = '';
   for (let i = 0; i < n; i++) s += String.fromCharCode(32 + Math.floor(r() * 95));
@@ -165,7 +171,7 @@ const GENERATORS: readonly ((r: Rand) => string[])[] = [
   (r) => ['TYPE', key(r)],
   (r) => ['APPEND', key(r), value(r)],
   (r) => ['GETRANGE', key(r), pick(r, NUMBERS), pick(r, NUMBERS)],
-  (r) => ['SETRANGE', key(r), pick(r, ['0', '1', '5', '-1', 'a', '1e3']), value(r)],
+  (r) => ['SETRANGE', key(r), pick(r, ['0', '1', '5', '-1', 'a', '1e3', '1048576', '536870912']), value(r)],
   (r) => ['INCR', key(r)],
   (r) => ['DECR', key(r)],
   (r) => ['INCRBY', key(r), pick(r, NUMBERS)],
@@ -187,6 +193,8 @@ const GENERATORS: readonly ((r: Rand) => string[])[] = [
   (r) => ['ECHO', value(r)],
   (r) => ['PING', ...(r() < 0.5 ? [value(r)] : [])],
   (r) => ['GETX', key(r)],
+  (r) => ['SELECT', pick(r, ['0', '1', 'abc', '-1'])],
+  (r) => ['WAIT', pick(r, ['0', '-1', 'abc']), pick(r, ['0', '10', '-1', 'abc'])],
   (r) => [pick(r, NOT_SERVED), key(r), 'f', value(r)],
 ];
 
@@ -253,8 +261,8 @@ function farAhead(args: string[]): boolean {
 /**
  * documented tells whether distkv's reply differs from Redis's as docs/resp.md says it does on
  * purpose: commands it does not serve, DBSIZE on the lsm engine (an estimate that also counts keys
- * deleted since the last compaction, so never below Redis's), empty keys (distkv keys are
- * 1..max_key_bytes bytes), SET GET with an expiry, EXPIRE's NX/XX/GT/LT, expiries over ten years. (SCAN -1, an empty last page rather than the keys of Redis's
+ * deleted since the last compaction, so never below Redis's), empty keys and keys over 1024 bytes
+ * (distkv keys are 1..max_key_bytes bytes), APPEND and SETRANGE results over max_value_bytes, SET GET with an expiry, EXPIRE's NX/XX/GT/LT, expiries over ten years. (SCAN -1, an empty last page rather than the keys of Redis's
  * last bucket, passes as a page.)
  */
 function documented(args: string[], redis: string, distkv: string): boolean {
@@ -263,22 +271,23 @@ function documented(args: string[], redis: string, distkv: string): boolean {
   if (name === 'DBSIZE' && /^:\d+\r\n$/.test(redis) && /^:\d+\r\n$/.test(distkv))
     return Number(distkv.slice(1, -2)) >= Number(redis.slice(1, -2));
   if (arityError(redis)) return false;
-  if (distkv === '-ERR invalid key: distkv keys are 1 or more bytes\r\n' && keysOf(args).includes(''))
-    return true;
+  const keys = keysOf(args);
+  // distkv checks a key's length when it routes it, before the command's other arguments.
+  if (distkv === '-ERR invalid key: distkv keys are 1 or more bytes\r\n') return keys.includes('');
+  if (distkv === '-ERR invalid key: 1103 bytes; limit is 1024\r\n') return keys.includes(LONG_KEY);
+  if (isError(redis)) return false;
   if (
     name === 'SET' &&
-    !isError(redis) &&
-    distkv.startsWith('-ERR SET GET with an expiry or KEEPTTL is not supported')
+    distkv.startsWith('-ERR SET GET with an expiry or KEEPTTL is not supported by distkv')
   )
     return true;
   if (
-    name.endsWith('EXPIRE') &&
+    name.includes('EXPIRE') &&
     distkv.includes('is not supported by distkv: it sets expiries without conditions')
   )
-    return !isError(redis);
-  if (farAhead(args) && !isError(redis) && /^-ERR invalid expire time in '\w+' command\r\n$/.test(distkv))
     return true;
-  return false;
+  if (name === 'SETRANGE' || name === 'APPEND') return distkv === `-${TOO_LONG}\r\n`;
+  return farAhead(args) && /^-ERR invalid expire time in '\w+' command\r\n$/.test(distkv);
 }
 
 /** judge compares distkv's reply to `args` with redis-server's. */

@@ -33,7 +33,7 @@ async function expectReplies(cases: [string[], string][]): Promise<void> {
 }
 
 describe("EXPIRE's options, as redis-server 7 checks them", () => {
-  it('refuses an unknown option, then incompatible ones, before it reads the time', async () => {
+  it('refuses an unknown option, then incompatible ones, then a bad time, before it refuses NX/XX/GT/LT', async () => {
     await expectReplies([
       [['EXPIRE', 'k', 'abc', 'extra'], '-ERR Unsupported option extra\r\n'],
       [['PEXPIRE', 'k', 'x', 'extra'], '-ERR Unsupported option extra\r\n'],
@@ -48,6 +48,7 @@ describe("EXPIRE's options, as redis-server 7 checks them", () => {
       ],
       [['PEXPIRE', 'k', '100', 'GT', 'LT'], '-ERR GT and LT options at the same time are not compatible\r\n'],
       [['EXPIRE', 'k', 'abc', 'NX'], '-ERR value is not an integer or out of range\r\n'],
+      [['EXPIRE', 'k', '9223372036854775807', 'NX'], "-ERR invalid expire time in 'expire' command\r\n"],
     ]);
   });
 });

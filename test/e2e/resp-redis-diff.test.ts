@@ -1,7 +1,7 @@
 /**
  * distkv's RESP listener against redis-server 7, command by command: a seeded random sequence of
  * commands, valid and not (resp-redis-diff.ts makes them), pipelined in random chunks over raw
- * RESP to a redis-server in cluster mode owning every slot and to a one-node, one-shard distkv,
+ * RESP2 or RESP3 (by seed) to a redis-server in cluster mode owning every slot and to a one-node, one-shard distkv,
  * each reply compared with Redis's (resp-redis-diff.ts `judge`); and at intervals whole SCAN
  * iterations with random MATCH, COUNT and TYPE, compared as sets of keys. Needs redis-server
  * (test/helpers/redis-server.ts fails with what to install when it is missing). A failure names its
@@ -76,6 +76,9 @@ describe('the RESP listener against redis-server 7', { timeout: 180000 }, () => 
   it('answers a seeded random sequence of commands as redis-server does', async () => {
     const seed = testSeed();
     const r = seededRandom(seed);
+    // Half the seeds speak RESP3 (nulls, doubles, maps in Redis 7's types), half RESP2.
+    const proto = r() < 0.5 ? 2 : 3;
+    if (proto === 3) await Promise.all([R!.send([['HELLO', '3']]), D!.send([['HELLO', '3']])]);
     const failures: string[] = [];
     let documented = 0;
     let unjudged = 0;
@@ -121,7 +124,7 @@ describe('the RESP listener against redis-server 7', { timeout: 180000 }, () => 
     assert.deepEqual(
       failures,
       [],
-      `seed ${seed} (rerun with DISTKV_SEED=${seed}); ${documented} documented differences, ${unjudged} unjudged, ${scans} whole scans`,
+      `seed ${seed} (rerun with DISTKV_SEED=${seed}), RESP${proto}; ${documented} documented differences, ${unjudged} unjudged, ${scans} whole scans`,
     );
   });
 });

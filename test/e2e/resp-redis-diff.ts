@@ -270,9 +270,13 @@ function documented(args: string[], redis: string, distkv: string): boolean {
   if (NOT_SERVED.includes(name)) return distkv.startsWith(`-ERR unknown command '${args[0]!}'`);
   if (name === 'DBSIZE' && /^:\d+\r\n$/.test(redis) && /^:\d+\r\n$/.test(distkv))
     return Number(distkv.slice(1, -2)) >= Number(redis.slice(1, -2));
-  if (arityError(redis)) return false;
+  const cmd = lookup(args[0]!);
+  const arityOk =
+    cmd !== undefined && (cmd.arity < 0 ? args.length >= -cmd.arity : args.length === cmd.arity);
+  if (!arityOk && arityError(redis)) return false;
   const keys = keysOf(args);
-  // distkv checks a key's length when it routes it, before the command's other arguments.
+  // distkv checks a key's length when it routes it, before the command's other arguments (MSET's
+  // pair count too, which Redis checks after its routing, as distkv does).
   if (distkv === '-ERR invalid key: distkv keys are 1 or more bytes\r\n') return keys.includes('');
   if (distkv === '-ERR invalid key: 1103 bytes; limit is 1024\r\n') return keys.includes(LONG_KEY);
   if (isError(redis)) return false;

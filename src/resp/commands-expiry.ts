@@ -25,6 +25,7 @@ import { MAX_TTL_MS } from '../http/write-conditions.js';
 import { routeKey } from './key-route.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
+import { cString } from './unknown-command.js';
 import { errorText } from './worker-reply.js';
 
 /**
@@ -58,21 +59,22 @@ function formatChanged(w: RespWriter, status: number, _seq: number, value: Buffe
  * expire: EXPIRE key seconds / PEXPIRE key ms, and with `absolute` EXPIREAT key unix-seconds /
  * PEXPIREAT key unix-ms (1 if set, 0 if the key is missing). An expiry at or before now deletes
  * the key, as in Redis (an OP_DELETE_EXT on the key existing); more than ten years ahead is refused,
- * and so are Redis 7's NX/XX/GT/LT conditions (optionRefusal).
+ * and so are Redis 7's NX/XX/GT/LT conditions (optionsOf).
  */
 export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, args: Buffer[]) => void {
   const name = `${unitMs === 1 ? 'p' : ''}expire${absolute ? 'at' : ''}`;
   return (c, args) => {
     const t = routeKey(c, args[1]!, true);
     if (t === undefined) return;
+    // Redis reads the options before the time: an unknown or incompatible option is its error.
+    const options = optionsOf(args);
+    if (options.error !== undefined) {
+      c.queue.now(c.proto).error(options.error);
+      return;
+    }
     const n = parseInt64(args[2]!.toString('latin1'));
     if (n === undefined) {
       c.queue.now(c.proto).error('ERR value is not an integer or out of range');
-      return;
-    }
-    const refused = optionRefusal(name, args);
-    if (refused !== undefined) {
-      c.queue.now(c.proto).error(refused);
       return;
     }
     const now = Date.now();
@@ -82,6 +84,15 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
     const overflows = unitMs === 1000 && (n > MAX_SECONDS || n < -MAX_SECONDS);
     if (ms > MAX_TTL_MS || overflows) {
       c.queue.now(c.proto).error(`ERR invalid expire time in '${name}' command`);
+      return;
+    }
+    // Redis checks the time before it looks at the key, hence before its conditions.
+    if (options.given.length > 0) {
+      c.queue
+        .now(c.proto)
+        .error(
+          `ERR ${name.toUpperCase()} ${options.given.join(' ')} is not supported by distkv: it sets expiries without conditions`,
+        );
       return;
     }
     const handler = c.queue.later(c.proto, formatChanged, t.store);
@@ -98,20 +109,24 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
 /** MAX_SECONDS is the most seconds whose ms fit a signed 64-bit integer (Redis's LLONG_MAX / 1000). */
 const MAX_SECONDS = 2n ** 63n / 1000n;
 
-/** EXPIRE_OPTIONS are Redis 7's conditions on EXPIRE and its kin, which distkv does not take. */
-const EXPIRE_OPTIONS = new Set(['NX', 'XX', 'GT', 'LT']);
-
 /**
- * optionRefusal returns the error for EXPIRE's options after the time, if any: an unknown one in
- * Redis's words, else NX/XX/GT/LT named as not supported (rather than "wrong number of arguments",
- * which sent a client looking for a bug of its own).
+ * optionsOf reads EXPIRE's options after the time as Redis 7 does (parseExtendedExpireArgumentsOrReply):
+ * an unknown one is `Unsupported option` (printed as a C string), NX with XX, GT or LT and GT with
+ * LT are incompatible. It returns their error, or the options given (upper case), which distkv then
+ * refuses by name once the time is read: it sets expiries without conditions (rather than
+ * "wrong number of arguments", which sent a client looking for a bug of its own).
  */
-function optionRefusal(name: string, args: Buffer[]): string | undefined {
-  const options = args.slice(3).map((a) => a.toString('latin1'));
-  const unknown = options.find((o) => !EXPIRE_OPTIONS.has(o.toUpperCase()));
-  if (unknown !== undefined) return `ERR Unsupported option ${unknown}`;
-  if (options.length === 0) return undefined;
-  return `ERR ${name.toUpperCase()} ${options.map((o) => o.toUpperCase()).join(' ')} is not supported by distkv: it sets expiries without conditions`;
+function optionsOf(args: Buffer[]): { error?: string; given: string[] } {
+  const given = args.slice(3).map((a) => a.toString('latin1').toUpperCase());
+  const unknown = args.slice(3).find((_, i) => !['NX', 'XX', 'GT', 'LT'].includes(given[i]!));
+  if (unknown !== undefined)
+    return { error: `ERR Unsupported option ${cString(unknown).toString('latin1')}`, given };
+  const has = (o: string): boolean => given.includes(o);
+  if (has('NX') && (has('XX') || has('GT') || has('LT')))
+    return { error: 'ERR NX and XX, GT or LT options at the same time are not compatible', given };
+  if (has('GT') && has('LT'))
+    return { error: 'ERR GT and LT options at the same time are not compatible', given };
+  return { given };
 }
 
 /** persist: PERSIST key (1 if an expiry was removed, 0 if the key is missing or has none). */

@@ -11,9 +11,10 @@ import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import { END_CURSOR, parseCursor, type ScanPosition } from './scan-cursors.js';
 import type { RespConnection } from './resp-connection.js';
+import type { RespWriter } from './resp-format.js';
 import { SERVER_VERSION } from './commands-connection.js';
 import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
-import { SCAN_PAGE_BYTES } from '../storage/store.js';
+import { entryBytes, SCAN_PAGE_BYTES } from '../storage/store.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
 
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
@@ -83,10 +84,7 @@ export function scan(c: RespConnection, args: Buffer[]): void {
     }
   }
   if (cursor === END_CURSOR) {
-    const w = c.queue.now(c.proto);
-    w.array(2);
-    w.bulk('0');
-    w.array(0);
+    writePage(c.queue.now(c.proto), '0', []);
     return;
   }
   const pos = cursor < 2n ** 53n ? c.ctx.cursors.take(Number(cursor)) : undefined;
@@ -94,69 +92,95 @@ export function scan(c: RespConnection, args: Buffer[]): void {
     c.queue.now(c.proto).error('ERR invalid cursor');
     return;
   }
+  // No key has a type other than string: a scan of another type is complete at once (Redis 7.0
+  // walks its buckets to the same empty end, answering the cursor 0 at once on a small database).
+  if (!typeOk) {
+    writePage(c.queue.now(c.proto), '0', []);
+    return;
+  }
   // A position names a shard, not a place in this list: the list changes when a failover moves a
   // leader here or away (or with READONLY), and a place in it then named another store, whose
   // keys the scan skipped or repeated. The scan resumes at the first shard served from there on.
   const served = servedShards(c);
   const p = c.queue.later(c.proto, () => undefined);
-  const at = served.find((s) => s.shard >= pos.shard);
-  if (at === undefined) {
+  const at = served.findIndex((s) => s.shard >= pos.shard);
+  if (at < 0) {
     c.queue.completeWith(p, (w) => {
-      w.array(2);
-      w.bulk('0');
-      w.array(0);
+      writePage(w, '0', []);
     });
     return;
   }
-  const from = at.shard === pos.shard ? pos : { shard: at.shard, after: undefined };
+  const from = served[at]!.shard === pos.shard ? pos.after : undefined;
   const prefix = Buffer.from(pattern === undefined ? '' : literalPrefix(pattern), 'latin1');
-  const last = served[served.length - 1]!.shard;
+  const page: ScanPage = { served, prefix, count, pattern, read: 0, bytes: 0, keys: [] };
   // Once the replies before it are complete, so a page sees the writes sent before the SCAN.
   c.readAtHead(p, () => {
-    scanPage(c, p, at.target, prefix, from, count, last, pattern, typeOk);
+    scanPage(c, p, page, at, from);
   });
 }
 
-/** scanPage reads one SCAN page from `target` (the store of shard `pos.shard`) after `pos` and answers it at `p`; `lastShard` is the last shard served. */
-function scanPage(
-  c: RespConnection,
-  p: Pending,
-  target: LocalTarget,
-  prefix: Buffer,
-  pos: ScanPosition,
-  count: number,
-  lastShard: number,
-  pattern: string | undefined,
-  typeOk: boolean,
-): void {
+/** writePage writes a SCAN reply: the next cursor and the keys. */
+function writePage(w: RespWriter, cursor: string, keys: Buffer[]): void {
+  w.array(2);
+  w.bulk(cursor);
+  w.array(keys.length);
+  for (const k of keys) w.bulk(k);
+}
+
+/** ScanPage is one SCAN call being read: what it asks, and what its reads have found so far. */
+interface ScanPage {
+  served: ServedStore[];
+  prefix: Buffer;
+  count: number;
+  pattern: string | undefined;
+  /** read counts the entries read (matching or not) and their bytes (entryBytes), against COUNT and SCAN_PAGE_BYTES. */
+  read: number;
+  bytes: number;
+  keys: Buffer[];
+}
+
+/**
+ * scanPage reads the store of `page.served[i]` after `after` and answers at `p`. A store that ends
+ * before COUNT entries (and SCAN_PAGE_BYTES) are read hands on to the next store served, so a
+ * small database is scanned in one call, cursor 0, as Redis scans one (one shard per call made
+ * `SCAN 0` on a node of four shards take four calls, and `SCAN 0 COUNT 1000` end at the first).
+ */
+function scanPage(c: RespConnection, p: Pending, page: ScanPage, i: number, after: Buffer | undefined): void {
+  const { target, shard } = page.served[i]!;
   c.ctx.pool
     .call(target.worker, {
       type: 'scan',
       store: target.store,
-      prefix,
-      after: pos.after ?? null,
-      limit: count,
+      prefix: page.prefix,
+      after: after ?? null,
+      limit: page.count - page.read,
       // The store reads values too: bounded in bytes, a page of large values stays a few MiB
       // (COUNT is a hint: such a page holds fewer keys and the cursor goes on from its last).
-      maxBytes: SCAN_PAGE_BYTES,
+      maxBytes: SCAN_PAGE_BYTES - page.bytes,
     })
     .then(
       (r) => {
         const entries = r.type === 'scan-result' ? r.entries : [];
+        page.read += entries.length;
+        for (const e of entries) {
+          page.bytes += entryBytes(e);
+          const k = Buffer.from(e.key);
+          if (page.pattern === undefined || globMatch(page.pattern, k.toString('latin1'))) page.keys.push(k);
+        }
         const last = entries[entries.length - 1];
-        const next =
-          r.type !== 'scan-result' || !r.more || last === undefined
-            ? { shard: pos.shard + 1, after: undefined }
-            : { shard: pos.shard, after: Buffer.from(last.key) };
-        const done = next.shard > lastShard;
-        const keys = entries
-          .map((e) => Buffer.from(e.key))
-          .filter((k) => typeOk && (pattern === undefined || globMatch(pattern, k.toString('latin1'))));
+        const more = r.type === 'scan-result' && r.more && last !== undefined;
+        const room = page.read < page.count && page.bytes < SCAN_PAGE_BYTES;
+        if (!more && room && i + 1 < page.served.length) {
+          scanPage(c, p, page, i + 1, undefined);
+          return;
+        }
+        const next: ScanPosition | undefined = more
+          ? { shard, after: Buffer.from(last.key) }
+          : i + 1 < page.served.length
+            ? { shard: page.served[i + 1]!.shard, after: undefined }
+            : undefined;
         c.queue.completeWith(p, (w) => {
-          w.array(2);
-          w.bulk(done ? '0' : String(c.ctx.cursors.save(next)));
-          w.array(keys.length);
-          for (const k of keys) w.bulk(k);
+          writePage(w, next === undefined ? '0' : String(c.ctx.cursors.save(next)), page.keys);
         });
       },
       (err: unknown) => {

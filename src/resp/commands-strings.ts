@@ -2,7 +2,8 @@
  * The string commands: GET, SET (NX, XX, GET, KEEPTTL, EX, PX, EXAT, PXAT), DEL, EXISTS, MGET, MSET, STRLEN, TYPE,
  * INCR, INCRBY, DECR, DECRBY. Each becomes ops in the same worker batches as HTTP requests
  * (op-format.ts); conditional writes and INCR run as one read-modify-write op on the store's
- * worker, so they are atomic. Multi-key commands need their keys in one slot (key-route.ts), hence
+ * worker, so they are atomic (INCR as an EDIT_INCRBY edit, held to the value limit, when
+ * max_value_bytes is under 20 bytes). Multi-key commands need their keys in one slot (key-route.ts), hence
  * one store; their ops go into one batch. A SET with an expiry or KEEPTTL is an OP_PUT_EXT
  * (docs/api.md, "TTL"): NX and XX become its conditions, a failed one answers nil; it is submitted
  * in order (RespConnection.submitOrdered). INCR* keep the key's TTL, as in Redis. DEL and EXISTS
@@ -11,11 +12,14 @@
 import {
   COND_IF_EXISTS,
   COND_IF_NONE_MATCH,
+  EDIT_INCRBY,
+  encodeEdit,
   encodeExt,
   EXT_KEEP_TTL,
   OP_DELETE_COUNTED,
   COUNTED_FOUND_ONLY,
   OP_DELETE_EXT,
+  OP_EDIT,
   OP_GET,
   OP_INCR,
   OP_PUT,
@@ -41,6 +45,8 @@ import { decodeOld, parseInt64 } from '../worker/read-modify-write.js';
 const CRLF_BYTES = Buffer.from('\r\n');
 const SYNTAX_ERROR = 'ERR syntax error';
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
+/** MAX_INT64_BYTES is the length of the longest decimal 64-bit integer, -9223372036854775808. */
+const MAX_INT64_BYTES = 20;
 
 function formatGet(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_VALUE) w.bulk(value);
@@ -248,7 +254,7 @@ function formatSetGet(w: RespWriter, status: number, _seq: number, value: Buffer
   else w.bulk(old);
 }
 
-/** incrBy: INCR, DECR (delta ±1) and INCRBY, DECRBY (delta given). */
+/** incrBy: INCR, DECR (delta ±1) and INCRBY, DECRBY (delta given); a result over max_value_bytes gets SET's error. */
 export function incrBy(sign: 1 | -1, given: boolean): (c: RespConnection, args: Buffer[]) => void {
   return (c, args) => {
     const t = routeKey(c, args[1]!, true);
@@ -264,7 +270,15 @@ export function incrBy(sign: 1 | -1, given: boolean): (c: RespConnection, args: 
       }
       delta = d * BigInt(sign);
     }
-    submit(c, t, OP_INCR, args[1]!, delta.toString(), c.queue.later(c.proto, formatIncr, t.store));
+    const handler = c.queue.later(c.proto, formatIncr, t.store);
+    const limit = c.ctx.config.server.max_value_bytes;
+    if (limit >= MAX_INT64_BYTES) {
+      submit(c, t, OP_INCR, args[1]!, delta.toString(), handler);
+      return;
+    }
+    // A result may pass a limit this small: the edit refuses it on the worker, as SET would.
+    const arg = Buffer.from(delta.toString(), 'latin1');
+    submit(c, t, OP_EDIT, args[1]!, encodeEdit({ kind: EDIT_INCRBY, limit, atMs: 0, arg }), handler);
   };
 }
 

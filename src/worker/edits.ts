@@ -19,13 +19,14 @@ import {
   decodeEdit,
   EDIT_APPEND,
   EDIT_GETEX,
+  EDIT_INCRBY,
   EDIT_INCRBYFLOAT,
   EDIT_SETRANGE,
   type Edit,
   ST_DONE,
 } from './op-format.js';
 import { liveValue } from './pending-writes.js';
-import { encodeOld } from './read-modify-write.js';
+import { encodeOld, incremented } from './read-modify-write.js';
 import type { StoreWrites } from './store-writes.js';
 
 /** Newest is a key's newest live value and its expiry (epoch ms; 0 = none). */
@@ -99,6 +100,12 @@ function outcomeOf(edit: Edit, cur: Newest | undefined): Outcome {
             : 'increment would produce NaN or Infinity',
         );
       const next = Buffer.from(sum.value, 'latin1');
+      checkSize(next.length, edit.limit);
+      return { write: next, expiresAtMs, reply: next };
+    }
+    case EDIT_INCRBY: {
+      // OP_INCR's arithmetic (at most 20 bytes), held to the edit's limit.
+      const next = incremented(old, edit.arg);
       checkSize(next.length, edit.limit);
       return { write: next, expiresAtMs, reply: next };
     }

@@ -51,6 +51,8 @@
  *   kind              := EDIT_APPEND (arg = suffix; result = new length, decimal)
  *                      | EDIT_SETRANGE (arg = offset:u32 bytes; result = new length, decimal)
  *                      | EDIT_INCRBYFLOAT (arg = decimal delta; result = the new value)
+ *                      | EDIT_INCRBY (OP_INCR as an edit, held to its limit; RESP sends it when
+ *                        max_value_bytes is under the 20 bytes of the longest 64-bit integer)
  *                      | EDIT_GETEX (atMs > 0: expire then, deleting a key whose time is past;
  *                        atMs = 0: remove the expiry; result = old)
  *   limit             := the largest value the edit may write (else VALUE_TOO_LARGE)
@@ -121,6 +123,7 @@ export const EDIT_APPEND = 1;
 export const EDIT_SETRANGE = 2;
 export const EDIT_INCRBYFLOAT = 3;
 export const EDIT_GETEX = 4;
+export const EDIT_INCRBY = 5;
 /** EDIT_HEADER_BYTES is the size of an edit before its arg. */
 export const EDIT_HEADER_BYTES = 1 + 4 + 8;
 /** EXT_BYTES is the size of an ext before the value. */

@@ -53,4 +53,21 @@ describe('the errors for an unknown command', () => {
       `-ERR unknown subcommand '${'x'.repeat(128)}'. Try CLUSTER HELP.\r\n`,
     );
   });
+
+  it('cuts the name and each argument at a NUL byte, as Redis prints them (C strings)', () => {
+    // redis-server 7.0.15's replies to the same commands, found by test/e2e/resp-redis-diff.test.ts.
+    assert.equal(
+      reply(unknownCommand(args('GE\0TX', 'a\0b', '\0zz', 'c'))),
+      "-ERR unknown command 'GE', with args beginning with: 'a' '' 'c' \r\n",
+    );
+    const many = Array.from({ length: 60 }, () => 'ab\0cdef');
+    assert.equal(
+      reply(unknownCommand(args('NOSUCH', ...many))),
+      `-ERR unknown command 'NOSUCH', with args beginning with: ${"'ab' ".repeat(26)}\r\n`,
+    );
+    assert.equal(
+      reply(unknownSubcommand(Buffer.from('FO\0O'), 'CLUSTER')),
+      "-ERR unknown subcommand 'FO'. Try CLUSTER HELP.\r\n",
+    );
+  });
 });

@@ -46,7 +46,7 @@ const DEFAULT_PAGE_SIZE = 1000;
 /** DEFAULT_W_TIMEOUT_MS is how long a node waits for a `w` write's acks without timeout_ms (src/http/write-conditions.ts). */
 const DEFAULT_W_TIMEOUT_MS = 5000;
 
-type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
+type Settings = Required<Omit<ClientOptions, 'token' | 'ca' | 'onWait'>> & {
   token: string;
   ca: string | Buffer | undefined;
 };
@@ -103,7 +103,7 @@ export class DistkvClient {
     const o = this.o;
     this.pools = new NodePools({ connections: o.connections, timeoutMs: o.timeoutMs, ca: o.ca }, o.token);
     this.topo = new ClusterTopology(origins, o.urls, this.pools, this.stats);
-    this.sender = new Sender(this.pools, this.topo, this.stats, o.retries);
+    this.sender = new Sender(this.pools, this.topo, this.stats, o.retries, options.onWait);
   }
 
   /** version is the config hash the client routes with (undefined before the first load). */

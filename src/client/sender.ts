@@ -180,12 +180,13 @@ export class Sender {
       }
       // STARTING (route.ts refuses before any handler runs: nothing ran) is waited for, bounded:
       // the node's stores open after a restart, seconds with many keys to replay. The map is looked
-      // at now and then, as for a switch, in case a failover moved the shard meanwhile.
+      // at first and now and then, as for a switch, in case a failover moved the shard meanwhile.
       if (refusal === 'STARTING' && performance.now() < startingDeadline) {
+        const first = !waitedFor.has('STARTING');
         waiting('STARTING', Math.max(0, Math.round(startingDeadline - performance.now())));
         this.stats.retries++;
         await sleep(STARTING_RETRY_MS, signal);
-        if (performance.now() >= nextLook) {
+        if (first || performance.now() >= nextLook) {
           nextLook = performance.now() + NEWEST_LOOK_MS;
           await followLeader();
         }

@@ -22,7 +22,7 @@ import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
 import { checkRedirect, Sender } from './sender.js';
 import { ClusterTopology } from './topology.js';
-import { answerJson, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
+import { answerJson, clusterRefusal, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
 import type {
   BatchOp,
@@ -280,8 +280,15 @@ export class DistkvClient {
   }
 
   private async clusterAt(node: string, options: CallOptions): Promise<ClusterView> {
-    const r = await this.sender.send('GET', node, '/cluster', undefined, true, options.signal);
-    return answerJson(r.body, `/cluster of ${node}`) as ClusterView;
+    try {
+      const r = await this.sender.send('GET', node, '/cluster', undefined, true, options.signal);
+      const doc = answerJson(r.body, `/cluster of ${node}`) as ClusterView;
+      if (!Array.isArray(doc.shards))
+        throw new DistkvError('INTERNAL', `/cluster of ${node}: the answer has no "shards" list`);
+      return doc;
+    } catch (err) {
+      throw clusterRefusal(node, err);
+    }
   }
 
   /** nodeStats returns the /stats document of a node ("host:port"; the first url by default). */

@@ -45,7 +45,11 @@ beforeEach(async () => {
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(
-      sseFrame(`{"type":"hello","shards":[0],"elsewhere":{},"cursor":"0:2.${n === 1 ? 6 : 7}"}`, 'hello', '0:2.6'),
+      sseFrame(
+        `{"type":"hello","shards":[0],"elsewhere":{},"cursor":"0:2.${n === 1 ? 6 : 7}"}`,
+        'hello',
+        '0:2.6',
+      ),
     );
     res.write(sharedBlock(n === 1 ? FIRST : SECOND, 0, Buffer.from('w/'), true, 'sse', () => 2));
     // The first stream is cut as a killed node's would be; the third stays open.

@@ -5,6 +5,7 @@
  * `--ca FILE` (or `DISTKV_CA`) trusts a private CA for https:// nodes.
  */
 import { DistkvClient } from '../client/client.js';
+import type { WaitNotice } from '../client/types.js';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
 import {
@@ -61,6 +62,11 @@ export interface Connection {
   urls: string[];
   token: string;
   ca: Buffer | undefined;
+  /**
+   * waited holds what the verb's requests have waited for and said so on stderr ("CODE node", see
+   * waitNote): a verb that would say "no answer yet" (slow-note.ts) stays quiet after such a line.
+   */
+  waited: Set<string>;
 }
 
 /** connection reads the nodes, token and CA of a verb's options (and environment). */
@@ -70,7 +76,25 @@ export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
     urls: endpoints(args, env),
     token: stringOption(args, 'token') ?? env.DISTKV_TOKEN ?? '',
     ca: caFile === undefined || caFile === '' ? undefined : readInput(caFile),
+    waited: new Set(),
   };
+}
+
+/**
+ * waitNote is the stderr line of a request that waits for a node starting or a leader switch
+ * (the client's onWait): the command is not stuck and will go on by itself.
+ */
+export function waitNote(verb: string, n: WaitNotice): string {
+  const upTo = `up to ${Math.ceil(n.waitMs / 1000)} s; Ctrl-C gives up`;
+  if (n.code === 'STARTING')
+    return `distkv ${verb}: node ${n.node} is starting (its stores are opening); waiting for it (${upTo})`;
+  const shard = n.shard === undefined ? 'a shard' : `shard ${n.shard}`;
+  return `distkv ${verb}: ${shard} is switching leader (at ${n.node}); waiting for the switch (${upTo})`;
+}
+
+/** verbName is a client verb's name, as its usage starts ("distkv get KEY" → "get"). */
+function verbName(verb: ClientVerb): string {
+  return verb.usage.split(' ')[1] ?? 'distkv';
 }
 
 /** ClientVerb is a verb that talks to a cluster through the client library. */
@@ -103,6 +127,13 @@ export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): 
     token: conn.token,
     replicaReads: args.options.get('replica') === true,
     ...(conn.ca === undefined ? {} : { ca: conn.ca }),
+    // Once per node and reason for the whole verb: a scan or a restore sends many requests.
+    onWait: (n) => {
+      const what = `${n.code} ${n.node}`;
+      if (conn.waited.has(what)) return;
+      conn.waited.add(what);
+      process.stderr.write(`${waitNote(verbName(verb), n)}\n`);
+    },
   });
   try {
     return await verb.run(client, args, out, conn);

@@ -116,10 +116,10 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         help: 'also print the key\'s version E.S (first line; "version" in --json), for --if-match',
       },
     },
-    run: async (client, args, out) => {
+    run: async (client, args, out, conn) => {
       const [key] = keyAndRest(args, 0, 'distkv get KEY');
       const showVersion = args.options.get('show-version') === true;
-      const v = await withSlowNote('get', client.getVersioned(key), false);
+      const v = await withSlowNote('get', client.getVersioned(key), false, SLOW_NOTE_MS, conn.waited);
       if (v?.lag !== undefined) process.stderr.write(`(read from a replica: X-Distkv-Lag ${v.lag})\n`);
       if (v === undefined) {
         if (out.json) out.line(JSON.stringify({ ...keyJson(key), found: false }));
@@ -158,7 +158,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       },
       'if-none-match': { type: 'boolean', help: 'write only if the key does not exist (create only)' },
     },
-    run: async (client, args, out) => {
+    run: async (client, args, out, conn) => {
       const file = stringOption(args, 'file');
       let key: Key;
       let value: Buffer;
@@ -181,7 +181,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         ...(ifMatch === undefined ? {} : { ifMatch }),
         ...(args.options.get('if-none-match') === true ? { ifNoneMatch: true } : {}),
       });
-      const version = await withSlowNote('set', put, true, slowMs);
+      const version = await withSlowNote('set', put, true, slowMs, conn.waited);
       // A version is E.S: its seq is the write's seq.
       const seq = Number(version.slice(version.indexOf('.') + 1));
       out.line(
@@ -200,7 +200,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       ...WRITE_CONCERN,
       'if-match': { type: 'string', valueName: 'V', help: "delete only if the key's version is V" },
     },
-    run: async (client, args, out) => {
+    run: async (client, args, out, conn) => {
       const [key] = keyAndRest(args, 0, 'distkv del KEY');
       const ifMatch = ifMatchOption(args);
       const { concern, slowMs } = concernOptions(args);
@@ -209,6 +209,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         client.delete(key, { ...concern, ...(ifMatch === undefined ? {} : { ifMatch }) }),
         true,
         slowMs,
+        conn.waited,
       );
       out.line(
         out.json

@@ -1,7 +1,8 @@
 /**
  * `distkv restore FILE` (docs/operations.md, "Backup and restore"): checks the file's crc and
  * parses it whole before it writes anything, refuses a cluster that already holds keys (unless
- * --force), then writes every entry through the client library, which routes each key to its shard
+ * --force) and one whose nodes' limits (`limits` in `/cluster`) refuse a key or value of the file
+ * (nothing written), then writes every entry through the client library, which routes each key to its shard
  * in the target cluster (its layout may differ from the source's). Keys that are UTF-8 go in
  * batches (`POST /kv/_batch`, whose JSON carries keys as text); a key that is not UTF-8 is written
  * by a `PUT /kv/%XX...` of its own with its exact bytes (PUTS_AT_ONCE at a time), since text would
@@ -11,6 +12,7 @@ import { isUtf8 } from 'node:buffer';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { BatchOp } from '../client/types.js';
 import type { DistkvClient } from '../client/client.js';
+import type { ClusterView } from '../client/types.js';
 import { keyText } from '../client/key-bytes.js';
 import { DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
@@ -25,6 +27,11 @@ const RESTORE_BATCH_OPS = 1000;
 
 /** PUTS_AT_ONCE is how many keys that are not UTF-8 (one PUT each) restore writes at a time. */
 const PUTS_AT_ONCE = 32;
+
+/** keysText is "1 key" or "N keys". */
+export function keysText(n: number): string {
+  return `${n} key${n === 1 ? '' : 's'}`;
+}
 
 /** othersOf says how many more keys of a group were refused besides the one named. */
 function othersOf(failures: number, group: string): string {
@@ -97,7 +104,7 @@ class Writer {
   private stopped(code: DistkvError['code'], key: string, why: string): DistkvError {
     return new DistkvError(
       code,
-      `restoring key ${key}: ${why}; the restore stopped after writing ${this.written} keys: the cluster holds part of the backup, so run it again with --force once that is fixed`,
+      `restoring key ${key}: ${why}; the restore stopped after writing ${keysText(this.written)}: the cluster holds part of the backup, so run it again with --force once that is fixed`,
     );
   }
 }
@@ -130,12 +137,21 @@ export const RESTORE_VERB: ClientVerb = {
     }
     try {
       const size = (await fh.stat()).size;
+      // The largest key and value that a restore would write (an expired key is not written).
+      const largest = new Largest();
       try {
         await checkCrc(fh, size);
-        await readEntries(fh, size, () => Promise.resolve());
+        await readEntries(fh, size, (e) => {
+          if (!expiredAt(e.expiresAtMs, Date.now())) largest.add(e.key, e.value);
+          return Promise.resolve();
+        });
       } catch (err) {
         throw fileProblem(`${file} is not a usable backup`, err);
       }
+      // A node that tells its limits: refuse a file it would refuse part of, before writing any
+      // of it (a restore used to write every key up to the first one too large, and stop there).
+      const limits = (await client.cluster()).limits;
+      if (limits !== undefined) await checkLimits(fh, size, largest, limits);
       if (args.options.get('force') !== true) {
         const first = (await client.scanPage('', { limit: 1 })).items[0];
         if (first !== undefined)
@@ -146,7 +162,7 @@ export const RESTORE_VERB: ClientVerb = {
       }
       const progress = stderrProgress(true);
       const writer = new Writer(client, (n) => {
-        progress.show(() => `restore: ${n} keys written`);
+        progress.show(() => `restore: ${keysText(n)} written`);
       });
       let expired = 0;
       // Ctrl-C leaves the keys written so far (a batch in flight may be applied too): say so.
@@ -154,12 +170,12 @@ export const RESTORE_VERB: ClientVerb = {
         await readEntries(fh, size, async ({ key, value, expiresAtMs }) => {
           // A key keeps its expiry: it expires at the same instant in the restored cluster, and one
           // that expired since the backup is not written at all.
-          const ttlMs = expiresAtMs === 0 ? undefined : expiresAtMs - Date.now();
-          if (ttlMs !== undefined && ttlMs <= 0) {
+          const now = Date.now();
+          if (expiredAt(expiresAtMs, now)) {
             expired++;
             return;
           }
-          const ttl = ttlMs === undefined ? {} : { ttlMs };
+          const ttl = expiresAtMs === 0 ? {} : { ttlMs: expiresAtMs - now };
           await writer.add(
             isUtf8(key)
               ? { op: 'set', key: key.toString('utf8'), value, ...ttl }
@@ -174,14 +190,14 @@ export const RESTORE_VERB: ClientVerb = {
           progress.clear();
         },
         () =>
-          `distkv restore: interrupted after writing ${writer.written} keys (and maybe some of those in flight): the cluster holds part of the backup; run the restore again with --force to write all of it`,
+          `distkv restore: interrupted after writing ${keysText(writer.written)} (and maybe some of those in flight): the cluster holds part of the backup; run the restore again with --force to write all of it`,
       );
       progress.clear();
       const written = writer.written;
       if (out.json) out.doc({ file, keys: written, expired });
       else
         out.line(
-          `restored ${written} keys from ${file}` +
+          `restored ${keysText(written)} from ${file}` +
             (expired === 0 ? '' : ` (${expired} more had expired since the backup)`),
         );
       return 0;
@@ -190,3 +206,70 @@ export const RESTORE_VERB: ClientVerb = {
     }
   },
 };
+
+/** expiredAt reports whether a backup entry's expiry (Unix ms, 0 = never) has passed at `now`. */
+function expiredAt(expiresAtMs: number, now: number): boolean {
+  return expiresAtMs !== 0 && expiresAtMs <= now;
+}
+
+/** Largest keeps the largest key and the largest value of a backup (their bytes and key). */
+class Largest {
+  keyBytes = 0;
+  key: Buffer | undefined;
+  valueBytes = 0;
+  valueKey: Buffer | undefined;
+
+  add(key: Buffer, value: Buffer): void {
+    if (key.length > this.keyBytes) {
+      this.keyBytes = key.length;
+      this.key = key;
+    }
+    if (value.length > this.valueBytes || this.valueKey === undefined) {
+      this.valueBytes = value.length;
+      this.valueKey = key;
+    }
+  }
+}
+
+/** shortKey shows a key in a message, cut to 64 characters. */
+function shortKey(key: Buffer): string {
+  if (!isUtf8(key)) return keyText(key.subarray(0, 64));
+  const text = key.toString('utf8');
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
+/**
+ * checkLimits refuses (VALUE_TOO_LARGE or KEY_TOO_LONG, nothing written) a backup that holds a key
+ * or value over the limits a node of the cluster reported, counting them in a second pass over
+ * the file (only then: a backup that fits is read twice, as before).
+ */
+async function checkLimits(
+  fh: FileHandle,
+  size: number,
+  largest: Largest,
+  limits: NonNullable<ClusterView['limits']>,
+): Promise<void> {
+  const maxKey = limits.max_key_bytes;
+  const maxValue = limits.max_value_bytes;
+  if (largest.keyBytes <= maxKey && largest.valueBytes <= maxValue) return;
+  let keys = 0;
+  let values = 0;
+  const now = Date.now();
+  await readEntries(fh, size, (e) => {
+    if (!expiredAt(e.expiresAtMs, now)) {
+      if (e.key.length > maxKey) keys++;
+      if (e.value.length > maxValue) values++;
+    }
+    return Promise.resolve();
+  });
+  const nothing = 'nothing was written: restore into a cluster whose nodes take them';
+  if (values > 0)
+    throw new DistkvError(
+      'VALUE_TOO_LARGE',
+      `the backup holds ${values} value${values === 1 ? '' : 's'} over the cluster's limit of ${maxValue} bytes (server.max_value_bytes), the largest ${largest.valueBytes} bytes (key ${shortKey(largest.valueKey!)}); ${nothing}`,
+    );
+  throw new DistkvError(
+    'INVALID_KEY',
+    `the backup holds ${keysText(keys)} over the cluster's limit of ${maxKey} bytes (server.max_key_bytes), the longest ${largest.keyBytes} bytes (key ${shortKey(largest.key!)}); ${nothing}`,
+  );
+}

@@ -13,15 +13,18 @@ export const SLOW_NOTE_MS = 5000;
 /**
  * withSlowNote resolves like `p`, writing one line to stderr if it has not settled within
  * `afterMs` (SLOW_NOTE_MS, plus the wait for replicas a `--w` write asks for). `write` says that
- * the request may change the cluster (so Ctrl-C leaves its outcome unknown).
+ * the request may change the cluster (so Ctrl-C leaves its outcome unknown). Nothing is written
+ * when `said` holds anything: the verb already said what it waits for (connect.ts, waitNote).
  */
 export async function withSlowNote<T>(
   verb: string,
   p: Promise<T>,
   write: boolean,
   afterMs = SLOW_NOTE_MS,
+  said: ReadonlySet<string> = new Set(),
 ): Promise<T> {
   const timer = setTimeout(() => {
+    if (said.size > 0) return;
     process.stderr.write(
       `distkv ${verb}: no answer yet after ${Math.round(afterMs / 1000)} s; still trying (a node may be stopped or overloaded: each attempt waits up to 10 s). Ctrl-C gives up${
         write ? ': the write may then be applied or not (get the key to see)' : ''

@@ -4,7 +4,11 @@
  * line per event (`put KEY VALUE`, `delete KEY`, ... with its shard and version); piped or with
  * --json, one JSON object per line. Ctrl-C (or SIGTERM) stops it cleanly: exit 0, and the cursor
  * where the watch stood (after its last change, or further) on stderr so `--from` resumes there.
+ * While a stream is down (its node stopped, restarting, unreachable) stderr says so once, with what
+ * the watch is doing, and once when it is back: silence on stdout is then "no changes", never a
+ * dropped connection (stdout carries only events, as it may be piped as JSON lines).
  */
+import type { WatchStreamNotice } from '../client/watch.js';
 import { stringOption } from './args.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { displayBytes, jsonValue } from './output.js';
@@ -15,7 +19,7 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv watch [PREFIX]',
     summary: 'print the changes of the keys under a prefix as they happen, until Ctrl-C',
     details:
-      'Events: put, delete, expire, and snapshot-begin/snapshot-end around the current keys when the\nlog no longer reaches back to --from. On a terminal: EVENT SHARD VERSION KEY [VALUE] lines;\npiped or with --json: one JSON object per line. Ctrl-C prints the cursor to resume from on stderr.',
+      'Events: put, delete, expire, and snapshot-begin/snapshot-end around the current keys when the\nlog no longer reaches back to --from. On a terminal: EVENT SHARD VERSION KEY [VALUE] lines;\npiped or with --json: one JSON object per line. Ctrl-C prints the cursor to resume from on stderr.\nWhen a node stops or cannot be reached, stderr says so and that the watch is reconnecting, and\nsays again when it is back; it then goes on exactly after the last change printed.',
     options: {
       from: {
         type: 'string',
@@ -43,6 +47,10 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
           signal: stop.signal,
           values: args.options.get('no-values') !== true,
           progress: true,
+          onStream: (notice) => {
+            const line = streamNote(notice);
+            if (line !== undefined) process.stderr.write(`${line}\n`);
+          },
           ...(from === undefined ? {} : { from }),
         });
         for await (const ev of events) {
@@ -78,3 +86,18 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
     },
   },
 };
+
+/**
+ * streamNote is the stderr line for a watch stream's notice: one when it goes down (its first
+ * failed attempt: later ones would repeat it every 2 s for as long as a node is down), one when it
+ * is back; undefined for the attempts in between.
+ */
+export function streamNote(n: WatchStreamNotice): string | undefined {
+  const what = `the stream of shard${n.shards.length === 1 ? '' : 's'} ${n.shards.join(',')}`;
+  if (n.state === 'down') {
+    if (n.attempt !== 1) return undefined;
+    return `distkv watch: ${what} from ${n.node} is down (${n.reason}); reconnecting to the shards' leader (attempt 1, retrying every 0.1-2 s): changes resume after the last one printed`;
+  }
+  const secs = ((n.downMs ?? 0) / 1000).toFixed(1);
+  return `distkv watch: ${what} is back, from ${n.node} (down ${secs} s, ${n.attempt} attempt${n.attempt === 1 ? '' : 's'})`;
+}

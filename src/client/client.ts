@@ -22,7 +22,7 @@ import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
 import { checkRedirect, Sender } from './sender.js';
 import { ClusterTopology } from './topology.js';
-import { answerJson, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
+import { answerJson, clusterRefusal, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
 import type {
   BatchOp,
@@ -46,7 +46,7 @@ const DEFAULT_PAGE_SIZE = 1000;
 /** DEFAULT_W_TIMEOUT_MS is how long a node waits for a `w` write's acks without timeout_ms (src/http/write-conditions.ts). */
 const DEFAULT_W_TIMEOUT_MS = 5000;
 
-type Settings = Required<Omit<ClientOptions, 'token' | 'ca'>> & {
+type Settings = Required<Omit<ClientOptions, 'token' | 'ca' | 'onWait'>> & {
   token: string;
   ca: string | Buffer | undefined;
 };
@@ -103,7 +103,7 @@ export class DistkvClient {
     const o = this.o;
     this.pools = new NodePools({ connections: o.connections, timeoutMs: o.timeoutMs, ca: o.ca }, o.token);
     this.topo = new ClusterTopology(origins, o.urls, this.pools, this.stats);
-    this.sender = new Sender(this.pools, this.topo, this.stats, o.retries);
+    this.sender = new Sender(this.pools, this.topo, this.stats, o.retries, options.onWait);
   }
 
   /** version is the config hash the client routes with (undefined before the first load). */
@@ -280,8 +280,15 @@ export class DistkvClient {
   }
 
   private async clusterAt(node: string, options: CallOptions): Promise<ClusterView> {
-    const r = await this.sender.send('GET', node, '/cluster', undefined, true, options.signal);
-    return answerJson(r.body, `/cluster of ${node}`) as ClusterView;
+    try {
+      const r = await this.sender.send('GET', node, '/cluster', undefined, true, options.signal);
+      const doc = answerJson(r.body, `/cluster of ${node}`) as ClusterView;
+      if (!Array.isArray(doc.shards))
+        throw new DistkvError('INTERNAL', `/cluster of ${node}: the answer has no "shards" list`);
+      return doc;
+    } catch (err) {
+      throw clusterRefusal(node, err);
+    }
   }
 
   /** nodeStats returns the /stats document of a node ("host:port"; the first url by default). */

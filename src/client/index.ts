@@ -23,8 +23,9 @@ export type {
   ScanPage,
   ScanPageOptions,
   Versioned,
+  WaitNotice,
   WriteConditions,
 } from './types.js';
-export type { WatchChange, WatchOptions } from './watch.js';
+export type { WatchChange, WatchOptions, WatchStreamNotice } from './watch.js';
 export type { ShardInfo, ShardMap } from '../routing/shard-map.js';
 export { DistkvError, type ErrorCode, OutcomeUnknownError, PreconditionFailedError } from '../errors.js';

@@ -20,6 +20,10 @@
  * look for that map at every node (topology.ts, `learnOf`); a request held by a leader switch
  * (503 SWITCHING_LEADER, not executed: writes too) is sent again after a short wait, up to
  * SWITCH_WAIT_MS, following the shard's leader if a newer map moves it.
+ * A request refused with 503 STARTING (the node's stores are still opening: a restart after a crash
+ * with many keys takes seconds) is sent again the same way, up to STARTING_WAIT_MS: a restart is
+ * not a failure to report after three quick retries. Each request that starts such a wait tells
+ * the client's `onWait` hook once (the CLI says so on stderr).
  * Any other status from 400 up (but a 404 of a key read) rejects as the server's catalogue error.
  */
 import { DistkvError, OutcomeUnknownError } from '../errors.js';
@@ -27,13 +31,16 @@ import type { ShardInfo } from '../routing/shard-map.js';
 import { abortable, type Reply, sleep } from './exchange.js';
 import type { NodePools } from './node-pools.js';
 import type { ClusterTopology } from './topology.js';
-import type { ClientStats } from './types.js';
+import type { ClientStats, WaitNotice } from './types.js';
 import { errorOf } from './wire-decode.js';
 
 const MAX_REDIRECTS = 5;
 /** SWITCH_WAIT_MS bounds how long a request held by a leader switch is retried. */
 const SWITCH_WAIT_MS = 15000;
 const SWITCH_RETRY_MS = 100;
+/** STARTING_WAIT_MS bounds how long a request refused by a node that is starting (503 STARTING) is retried. */
+export const STARTING_WAIT_MS = 60000;
+const STARTING_RETRY_MS = 200;
 /** NEWEST_LOOK_MS is how long a write held for a leader switch waits before asking every node for a newer map. */
 const NEWEST_LOOK_MS = 1000;
 /**
@@ -49,13 +56,34 @@ export class Sender {
   private readonly topology: ClusterTopology;
   private readonly stats: ClientStats;
   private readonly retries: number;
+  private readonly onWait: ((notice: WaitNotice) => void) | undefined;
 
-  /** `retries` is how many times a request is retried when that is safe (see above); `stats` counts requests, redirects and retries. */
-  constructor(pools: NodePools, topology: ClusterTopology, stats: ClientStats, retries: number) {
+  /**
+   * `retries` is how many times a request is retried when that is safe (see above); `stats` counts
+   * requests, redirects and retries; `onWait` is told when a request starts waiting for a node
+   * that is starting or a leader switch.
+   */
+  constructor(
+    pools: NodePools,
+    topology: ClusterTopology,
+    stats: ClientStats,
+    retries: number,
+    onWait?: (notice: WaitNotice) => void,
+  ) {
     this.pools = pools;
     this.topology = topology;
     this.stats = stats;
     this.retries = retries;
+    this.onWait = onWait;
+  }
+
+  /** told calls the onWait hook, which must not break the request it reports on. */
+  private told(notice: WaitNotice): void {
+    try {
+      this.onWait?.(notice);
+    } catch {
+      // a hook that throws is the caller's bug, not a reason to fail the request
+    }
   }
 
   /**
@@ -79,6 +107,19 @@ export class Sender {
     const switchDeadline = performance.now() + SWITCH_WAIT_MS;
     let nextLook = performance.now() + NEWEST_LOOK_MS;
     const loopDeadline = performance.now() + LOOP_WAIT_MS;
+    const startingDeadline = performance.now() + STARTING_WAIT_MS;
+    // what this request has told onWait it waits for (each once)
+    const waitedFor = new Set<string>();
+    const waiting = (code: WaitNotice['code'], waitMs: number): void => {
+      if (waitedFor.has(code)) return;
+      waitedFor.add(code);
+      this.told({
+        code,
+        node: new URL(origin).host,
+        ...(shard === undefined ? {} : { shard: shard.idx }),
+        waitMs,
+      });
+    };
     // followLeader looks for a newer map and, when it names another leader of the shard, sends there.
     const followLeader = async (): Promise<void> => {
       if (shard === undefined) return;
@@ -124,12 +165,28 @@ export class Sender {
       if (res.map !== undefined) topology.learnOf(res.map);
       // SWITCHING_LEADER is refused before the store issues anything (src/worker/store-writes.ts,
       // checkWritable): not executed, so even a conditional write is safe to send again.
-      if (res.status === 503 && performance.now() < switchDeadline && isSwitching(res.body)) {
+      const refusal = res.status === 503 ? errorOf(503, res.body).code : undefined;
+      if (refusal === 'SWITCHING_LEADER' && performance.now() < switchDeadline) {
+        waiting('SWITCHING_LEADER', Math.max(0, Math.round(switchDeadline - performance.now())));
         this.stats.retries++;
         await sleep(SWITCH_RETRY_MS, signal);
         // The switch may be over elsewhere while this node cannot learn it (cut off from the
         // coordinator): look for a newer map now and then, and follow the shard's new leader.
         if (performance.now() >= nextLook) {
+          nextLook = performance.now() + NEWEST_LOOK_MS;
+          await followLeader();
+        }
+        continue;
+      }
+      // STARTING (route.ts refuses before any handler runs: nothing ran) is waited for, bounded:
+      // the node's stores open after a restart, seconds with many keys to replay. The map is looked
+      // at first and now and then, as for a switch, in case a failover moved the shard meanwhile.
+      if (refusal === 'STARTING' && performance.now() < startingDeadline) {
+        const first = !waitedFor.has('STARTING');
+        waiting('STARTING', Math.max(0, Math.round(startingDeadline - performance.now())));
+        this.stats.retries++;
+        await sleep(STARTING_RETRY_MS, signal);
+        if (first || performance.now() >= nextLook) {
           nextLook = performance.now() + NEWEST_LOOK_MS;
           await followLeader();
         }
@@ -251,8 +308,4 @@ export function neverSent(err: unknown): boolean {
 function mayResend(body: Buffer, read: boolean): boolean {
   const code = errorOf(503, body).code;
   return code === 'DRAINING' || code === 'STARTING' || (read && code === 'UNAVAILABLE');
-}
-
-function isSwitching(body: Buffer): boolean {
-  return errorOf(503, body).code === 'SWITCHING_LEADER';
 }

@@ -13,7 +13,7 @@ import { DistkvError } from '../errors.js';
 import { ShardMap } from '../routing/shard-map.js';
 import type { NodePools } from './node-pools.js';
 import type { ClientStats, ClusterView } from './types.js';
-import { answerJson, errorOf } from './wire-decode.js';
+import { answerJson, clusterRefusal, errorOf } from './wire-decode.js';
 
 /**
  * HINT_LOOK_MS spaces the looks an answer's newer map version starts: every answer of a new leader
@@ -152,11 +152,15 @@ export class ClusterTopology {
 
   private async fetchView(origin: string): Promise<ClusterView> {
     const res = await this.pools.exchange(origin, 'GET', '/cluster', undefined, {}, undefined);
-    if (res.status !== 200) throw errorOf(res.status, res.body);
-    const doc = answerJson(res.body, `/cluster of ${origin}`) as ClusterView;
-    if (!Array.isArray(doc.shards))
-      throw new DistkvError('INTERNAL', `/cluster of ${origin}: the answer has no "shards" list`);
-    return doc;
+    try {
+      if (res.status !== 200) throw errorOf(res.status, res.body);
+      const doc = answerJson(res.body, `/cluster of ${origin}`) as ClusterView;
+      if (!Array.isArray(doc.shards))
+        throw new DistkvError('INTERNAL', `/cluster of ${origin}: the answer has no "shards" list`);
+      return doc;
+    } catch (err) {
+      throw clusterRefusal(new URL(origin).host, err);
+    }
   }
 
   private adopt(origin: string, doc: ClusterView): void {

@@ -25,6 +25,25 @@ export interface ClientOptions {
   connections?: number;
   /** ca is the PEM certificate(s) trusted for https:// nodes instead of the system's CAs (a private CA). */
   ca?: string | Buffer;
+  /**
+   * onWait is told, once per request and reason, when a request starts waiting instead of failing:
+   * for a node that is starting (503 STARTING: its stores are opening, up to 60 s) or for a leader
+   * switch (503 SWITCHING_LEADER, up to 15 s). The request goes on by itself; the hook is for
+   * saying so (the CLI writes a line on stderr). A hook that throws is ignored.
+   */
+  onWait?: (notice: WaitNotice) => void;
+}
+
+/** WaitNotice is what ClientOptions.onWait is told: why a request waits, at which node, for how long at most. */
+export interface WaitNotice {
+  /** code is the refusal waited out: STARTING (the node's stores are opening) or SWITCHING_LEADER. */
+  code: 'STARTING' | 'SWITCHING_LEADER';
+  /** node is the node ("host:port") that refused the request. */
+  node: string;
+  /** shard is the key's shard, when the request is for one. */
+  shard?: number;
+  /** waitMs is how much longer the request waits at most before it fails with `code`. */
+  waitMs: number;
 }
 
 /** CallOptions are what every call takes. */
@@ -166,6 +185,8 @@ export interface ClusterView {
   hosted_nodes: string[];
   shards: ClusterShard[];
   peers?: unknown;
+  /** limits are the node's bounds on a key and a value in bytes (server.max_key_bytes, server.max_value_bytes), from nodes that report them. */
+  limits?: { max_key_bytes: number; max_value_bytes: number };
 }
 
 /** NodeStats is the /stats document of one node (per-store counters vary by engine). */

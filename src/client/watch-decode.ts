@@ -239,16 +239,17 @@ export class WatchEvents implements ChangeSink {
 
 /**
  * readFrames reads a binary watch stream (either version) into `events`, chunk by chunk, and
- * waits on `taken` after each; it returns after a `resume` event (the stream's last).
+ * waits on `taken` after each; it returns after a `resume` event (the stream's last) with its
+ * reason ("" when it gives none), or undefined when the stream ended without one.
  */
 export async function readFrames(
   body: AsyncIterable<Buffer>,
   events: WatchEvents,
   taken: () => Promise<void>,
-): Promise<void> {
+): Promise<string | undefined> {
   const reader = new BinaryWatchReader();
   // set by the sink at a `resume`: nothing after it is read
-  const state = { resumed: false };
+  const state: { resumed: boolean; reason: string } = { resumed: false, reason: '' };
   const sink: ChangeSink = {
     change: (kind, shard, epoch, seq, buf, keyAt, valueAt, end) => {
       if (!state.resumed) events.change(kind, shard, epoch, seq, buf, keyAt, valueAt, end);
@@ -258,21 +259,26 @@ export async function readFrames(
       const ev = JSON.parse(text) as ServerEvent;
       events.accept(ev);
       state.resumed = ev.type === 'resume';
+      if (state.resumed) state.reason = ev.reason ?? '';
     },
   };
   for await (const chunk of body) {
     reader.read(chunk, sink);
     await taken();
-    if (state.resumed) return;
+    if (state.resumed) return state.reason;
   }
+  return undefined;
 }
 
-/** readEvents parses a Server-Sent Events body into `events`, waiting on `taken` after each chunk. */
+/**
+ * readEvents parses a Server-Sent Events body into `events`, waiting on `taken` after each chunk;
+ * it returns as readFrames does.
+ */
 export async function readEvents(
   body: AsyncIterable<Buffer>,
   events: WatchEvents,
   taken: () => Promise<void>,
-): Promise<void> {
+): Promise<string | undefined> {
   const decoder = new StringDecoder('utf8');
   let partial = '';
   let data = '';
@@ -287,11 +293,12 @@ export async function readEvents(
           events.accept(ev);
           if (ev.type === 'resume') {
             await taken();
-            return;
+            return ev.reason ?? '';
           }
         }
       } else if (line.startsWith('data: ')) data += line.slice(6);
     }
     await taken();
   }
+  return undefined;
 }

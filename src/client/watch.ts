@@ -39,6 +39,32 @@ export interface WatchOptions {
    */
   progress?: boolean;
   signal?: AbortSignal;
+  /**
+   * onStream is told when one of the watch's streams (one per node leading some of its shards)
+   * goes down and when it is back, so a caller can tell "no changes" from "disconnected": the
+   * watch itself reconnects and resumes exactly either way. `down` comes for each attempt that
+   * failed (the stream ended, the node refused or could not be reached), `up` once when a stream
+   * opens after one or more of them. A hook that throws is ignored.
+   */
+  onStream?: (notice: WatchStreamNotice) => void;
+}
+
+/** WatchStreamNotice is what WatchOptions.onStream is told about one stream of a watch. */
+export interface WatchStreamNotice {
+  /** state: `down` (an attempt failed or the stream ended; the watch tries again) or `up` (open again). */
+  state: 'down' | 'up';
+  /** node is the node ("host:port") the stream was at (down) or is at now (up). */
+  node: string;
+  /** shards are the shard numbers the stream carries. */
+  shards: readonly number[];
+  /** attempt: down, the number of the attempt that comes next (1 after an open stream ended); up, the attempts it took. */
+  attempt: number;
+  /** reason says why it is down (the error, the node's refusal, or that the node ended the stream); "" when up. */
+  reason: string;
+  /** downMs is, when up, how long the stream was down. */
+  downMs?: number;
+  /** retryInMs is, when down, how long the watch waits before the next attempt. */
+  retryInMs?: number;
 }
 
 /** WatchSource is what a watch needs from its client. */
@@ -129,13 +155,25 @@ export async function* watchPrefix(
    * them (and a node that is gone would refuse it for ever); shards now led elsewhere get a
    * stream of their own.
    */
+  const tell = (notice: WatchStreamNotice): void => {
+    try {
+      options.onStream?.(notice);
+    } catch {
+      // a hook that throws is the caller's bug, not a reason to stop the watch
+    }
+  };
+
   const follow = async (leader: string, group: readonly number[]): Promise<void> => {
     let address = leader;
     let shards = group;
     let node = address;
     let backoff = RETRY_MIN_MS;
     let redirects = 0;
+    // attempts failed since the stream was last open (0 while it is), and since when
+    let failed = 0;
+    let downSince = 0;
     while (!stop.signal.aborted) {
+      let reason: string;
       const q = new URLSearchParams({
         ...prefixQuery(prefix),
         shards: shards.join(','),
@@ -174,15 +212,34 @@ export async function* watchPrefix(
         }
         redirects = 0;
         backoff = RETRY_MIN_MS;
+        if (failed > 0)
+          tell({
+            state: 'up',
+            node,
+            shards,
+            attempt: failed,
+            reason: '',
+            downMs: Math.round(performance.now() - downSince),
+          });
+        failed = 0;
         const type = res.headers['content-type'];
-        if (typeof type === 'string' && type.startsWith(BINARY_MEDIA_TYPE))
-          await readFrames(res.body, events, taken);
-        else await readEvents(res.body, events, taken);
+        const resumed =
+          typeof type === 'string' && type.startsWith(BINARY_MEDIA_TYPE)
+            ? await readFrames(res.body, events, taken)
+            : await readEvents(res.body, events, taken);
+        reason =
+          resumed === undefined
+            ? 'the node closed the stream'
+            : `the node ended the stream${resumed === '' ? '' : ` (${resumed})`}`;
       } catch (err) {
         if (stopped()) return;
         if (err instanceof DistkvError && (err as DistkvError & { retry?: boolean }).retry !== true)
           throw err;
+        reason = reasonOf(err);
       }
+      if (stopped()) return;
+      if (failed++ === 0) downSince = performance.now();
+      tell({ state: 'down', node, shards, attempt: failed, reason, retryInMs: backoff });
       // The stream ended (resume, restart, failover, network): reconnect where we are, at the
       // shards' leader as the cluster now names it.
       await sleep(backoff, stop.signal).catch(() => undefined);
@@ -257,6 +314,15 @@ function checkFromShards(from: FromSpec, shards: readonly number[]): void {
     'INVALID_ARGUMENT',
     `from names shard${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, which this cluster does not have (its shards: ${shards.join(', ')}); a cursor is SHARD:E.S items of this cluster's shard numbers`,
   );
+}
+
+/** reasonOf says why an attempt failed: a refusal's code and message, or a connection error's. */
+function reasonOf(err: unknown): string {
+  if (err instanceof DistkvError) return `${err.code}: ${err.message}`;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return code === undefined || message.includes(code) ? message : `${message} (${code})`;
 }
 
 /**

@@ -3,7 +3,7 @@
  * (rebuilt as catalogue errors, PRECONDITION_FAILED with the key's current version), ETags and
  * the If-Match / If-None-Match headers of conditional writes.
  */
-import { DistkvError, PreconditionFailedError, codeForStatus, isErrorCode } from '../errors.js';
+import { DistkvError, PreconditionFailedError, codeForStatus, isErrorCode, statusOf } from '../errors.js';
 import type { ScanPage, WriteConditions } from './types.js';
 
 /**
@@ -52,6 +52,27 @@ export function decodeScanPage(body: Buffer): ScanPage {
     ...(doc.next_base64 === undefined ? {} : { nextBytes: Buffer.from(doc.next_base64, 'base64') }),
     ...(doc.replica_lag === undefined ? {} : { replicaLag: doc.replica_lag }),
   };
+}
+
+/**
+ * clusterRefusal is what a failed `GET /cluster` at `node` means. A distkv node answers it 200
+ * with its view whatever its state, so a 4xx, or a 200 that is not a view (HTML, another
+ * service's JSON), comes from a server that is not a distkv node, or not its HTTP port: said so,
+ * with what it answered (the user read "NOT_FOUND: Not Found" or "INTERNAL: the answer is not a
+ * JSON object" before, for a --url that named another service). Other errors are returned as
+ * they are.
+ */
+export function clusterRefusal(node: string, err: unknown): unknown {
+  if (!(err instanceof DistkvError)) return err;
+  const status = statusOf(err.code);
+  const notView = err.code === 'INTERNAL' && err.message.startsWith('/cluster of ');
+  if (!notView && (status < 400 || status >= 500)) return err;
+  const answered = notView ? err.message.slice(err.message.indexOf(': ') + 2) : `${status} ${err.message}`;
+  return new DistkvError(
+    'SHARD_UNREACHABLE',
+    `${node} does not answer as a distkv node (GET /cluster: ${answered}): is it the HTTP address of a node of the cluster?`,
+    { cause: err },
+  );
 }
 
 /** errorOf rebuilds a DistkvError from an error response (JSON catalogue body, or the seed's text). */

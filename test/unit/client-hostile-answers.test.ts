@@ -75,7 +75,7 @@ describe('client answer bound', () => {
         assert.ok(err instanceof DistkvError, String(err));
         assert.match(
           err.message,
-          /\/cluster of http:\/\/127\.0\.0\.1:\d+: the answer is not a JSON object \("<html>not a distkv/,
+          /127\.0\.0\.1:\d+ does not answer as a distkv node \(GET \/cluster: the answer is not a JSON object \("<html>not a distkv/,
         );
         return true;
       });

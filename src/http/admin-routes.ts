@@ -58,6 +58,11 @@ export function clusterView(ctx: HttpContext): unknown {
         return r === undefined ? [] : [[a, r]];
       }),
     ),
+    /** limits are this node's bounds on a key and a value (a restore checks a backup against them before writing). */
+    limits: {
+      max_key_bytes: ctx.config.server.max_key_bytes,
+      max_value_bytes: ctx.config.server.max_value_bytes,
+    },
     shards: ctx.liveMap.shards().map((s) => {
       const leader = ctx.plan.stores.find((st) => st.shard.idx === s.idx && st.role === 'leader');
       const leaderSeq = leader === undefined ? undefined : ctx.pool.lastSeq(leader.index);

@@ -19,6 +19,57 @@ const cli = (...args: string[]): Promise<string> => redisCli(A, args);
 /** err runs a command whose reply is an error: redis-cli prints it followed by an empty line. */
 const err = async (...args: string[]): Promise<string> => (await cli(...args)).replace(/\n\n$/, '\n');
 
+/** session runs `commands` in one redis-cli process (one connection, one command at a time); returns its output lines. */
+async function session(commands: string[]): Promise<{ lines: string[] }> {
+  const { host, port } = respOf(A);
+  const r = await runTool(
+    'redis-cli',
+    ['-h', host, '-p', String(port)],
+    Buffer.from(`${commands.join('\n')}\n`),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return { lines: r.stdout.split('\n').slice(0, -1) };
+}
+
+/** EXPIRIES are the expiries `beforeExpiry` tries, in ms: the first as short as the test can afford. */
+const EXPIRIES = [300, 1200, 4800];
+
+/**
+ * beforeExpiry runs `commands(key, ms)`, which give `key` an expiry of `ms` and read it back, in one
+ * redis-cli session, and returns its lines, the key, `ms` and when the session ended. The server
+ * computes the expiry after `started` and answered every read before `ended`, so when the session
+ * ended within `ms` of its start its reads ran before the key could expire, however loaded the
+ * machine; a session that took longer proves nothing and is run again with a new key and a 4 times
+ * longer expiry, 3 times at most. From `ended + ms` on the key must be gone: the server computed
+ * its expiry before `ended`.
+ */
+async function beforeExpiry(
+  name: string,
+  commands: (key: string, ms: number) => string[],
+): Promise<{ key: string; ms: number; lines: string[]; ended: number }> {
+  const took: number[] = [];
+  for (const ms of EXPIRIES) {
+    const key = `${name}-${ms}`;
+    const started = Date.now();
+    const { lines } = await session(commands(key, ms));
+    const ended = Date.now();
+    if (ended - started < ms) return { key, ms, lines, ended };
+    took.push(ended - started);
+  }
+  assert.fail(
+    `each redis-cli session outlived its key's expiry (${EXPIRIES.join(', ')} ms): took ${took.join(', ')} ms`,
+  );
+}
+
+/** waitUntil sleeps until `Date.now()` reaches `at`. */
+async function waitUntil(at: number): Promise<void> {
+  while (Date.now() < at) await new Promise((r) => setTimeout(r, at - Date.now()));
+}
+
+function assertInRange(n: number, lo: number, hi: number, what: string): void {
+  assert.ok(Number.isInteger(n) && n >= lo && n <= hi, `${what}: ${n}, expected ${lo}..${hi}`);
+}
+
 before(async () => {
   A = await freeNodeAddress();
   B = await freeNodeAddress();
@@ -200,12 +251,17 @@ describe('RESP data commands with redis-cli', () => {
     assert.equal(await cli('SET', 'nx-none', 'v', 'XX'), '\n');
     assert.equal(await cli('GET', 'c'), 'b\n');
     assert.equal(await err('SET', 'c', 'v', 'NX', 'XX'), 'ERR syntax error\n');
-    assert.equal(await cli('SET', 'ttl', 'v', 'PX', '300', 'NX'), 'OK\n');
-    assert.equal(await cli('SET', 'ttl', 'w', 'PX', '300', 'NX'), '\n');
-    assert.equal(await cli('SET', 'ttl', 'w', 'XX', 'KEEPTTL'), 'OK\n');
-    assert.equal(await cli('GET', 'ttl'), 'w\n');
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(await cli('GET', 'ttl'), '\n', 'KEEPTTL kept the expiry, which passed');
+    const s = await beforeExpiry('ttl', (k, ms) => [
+      `SET ${k} v PX ${ms} NX`,
+      `SET ${k} w PX ${ms} NX`,
+      `SET ${k} w XX KEEPTTL`,
+      `GET ${k}`,
+      `PTTL ${k}`,
+    ]);
+    assert.deepEqual(s.lines.slice(0, 4), ['OK', '', 'OK', 'w']);
+    assertInRange(Number(s.lines[4]), 1, s.ms, 'PTTL after KEEPTTL');
+    await waitUntil(s.ended + s.ms);
+    assert.equal(await cli('GET', s.key), '\n', 'KEEPTTL kept the expiry, which passed');
     assert.equal(await cli('SET', 'c', 'v', 'EX', '100'), 'OK\n');
     assert.equal(await err('SET', 'c', 'v', 'EX', '0'), "ERR invalid expire time in 'set' command\n");
     assert.equal(await err('SET', 'c', 'v', 'PX', 'x'), 'ERR value is not an integer or out of range\n');
@@ -217,16 +273,26 @@ describe('RESP data commands with redis-cli', () => {
     assert.equal(await cli('SET', 'e', 'v'), 'OK\n');
     assert.equal(await cli('TTL', 'e'), '-1\n');
     assert.equal(await cli('PERSIST', 'e'), '0\n');
-    assert.equal(await cli('EXPIRE', 'e', '100'), '1\n');
-    assert.match(await cli('TTL', 'e'), /^(99|100)\n$/);
+    // TTL rounds half up: 100 s less what the session took, at most.
+    const started = Date.now();
+    const ttl = (await session(['EXPIRE e 100', 'TTL e'])).lines;
+    const took = Date.now() - started;
+    assert.equal(ttl[0], '1');
+    assertInRange(Number(ttl[1]), Math.round((100000 - took) / 1000), 100, `TTL ${took} ms after EXPIRE 100`);
     assert.equal(await cli('PERSIST', 'e'), '1\n');
     assert.equal(await cli('PTTL', 'e'), '-1\n');
-    assert.equal(await cli('PEXPIRE', 'e', '200'), '1\n');
-    assert.equal(await cli('GET', 'e'), 'v\n', 'EXPIRE keeps the value');
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal(await cli('GET', 'e'), '\n');
-    assert.equal(await cli('EXPIRE', 'e', '10'), '0\n');
-    assert.equal(await cli('EXPIRE', 'e', '0'), '0\n', 'a time of 0 deletes the key, which is missing');
+    const s = await beforeExpiry('pe', (k, ms) => [
+      `SET ${k} v`,
+      `PEXPIRE ${k} ${ms}`,
+      `GET ${k}`,
+      `PTTL ${k}`,
+    ]);
+    assert.deepEqual(s.lines.slice(0, 3), ['OK', '1', 'v'], 'EXPIRE keeps the value');
+    assertInRange(Number(s.lines[3]), 1, s.ms, 'PTTL after PEXPIRE');
+    await waitUntil(s.ended + s.ms);
+    assert.equal(await cli('GET', s.key), '\n', 'the expiry passed');
+    assert.equal(await cli('EXPIRE', s.key, '10'), '0\n');
+    assert.equal(await cli('EXPIRE', s.key, '0'), '0\n', 'a time of 0 deletes the key, which is missing');
   });
 
   it('MSET / MGET / EXISTS / DEL over keys sharing a hash tag', async () => {
@@ -308,8 +374,8 @@ describe('RESP data commands with redis-cli', () => {
   });
 
   it('serves reads at the replica address after READONLY', async () => {
-    await cli('SET', 'ro', 'x');
-    await new Promise((r) => setTimeout(r, 200));
+    // The replica holds the write once WAIT counts it (a fixed sleep lost the race under load).
+    assert.deepEqual((await session(['SET ro x', 'WAIT 1 30000'])).lines, ['OK', '1']);
     const r = await runTool(
       'redis-cli',
       ['-h', respOf(B).host, '-p', String(respOf(B).port)],

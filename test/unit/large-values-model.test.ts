@@ -14,7 +14,6 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { SLAB_BYTES } from '../../src/storage/memtable.js';
-import { openTestGroup } from '../helpers/lsm.js';
 import { KEPT_SLAB_BYTES } from '../../src/storage/store-log-kept.js';
 import { decodeRecord } from '../../src/storage/wal-format.js';
 import { ReplicaPair } from '../helpers/replica-pair.js';

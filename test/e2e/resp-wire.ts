@@ -6,6 +6,7 @@
 import { connect, type Socket } from 'node:net';
 import { freeNodeAddress } from '../helpers/resp.js';
 import { startOwnServer } from '../helpers/server-process.js';
+import { replyEnd } from '../helpers/resp-conn.js';
 
 /** startRespPair starts one process with nodes A (leaders of two shards, 1 MiB values) and B (their replicas). */
 export async function startRespPair(): Promise<{ A: string; B: string; stop: () => Promise<void> }> {
@@ -19,23 +20,9 @@ export async function startRespPair(): Promise<{ A: string; B: string; stop: () 
   return { A, B, stop };
 }
 
-/** replyEnd returns where the RESP2/RESP3 reply at `p` ends, or -1 when it has not all arrived. */
-export function replyEnd(b: Buffer, p: number): number {
-  const cr = b.indexOf('\r\n', p);
-  if (cr < 0) return -1;
-  const type = String.fromCharCode(b[p]!);
-  const n = Number(b.toString('latin1', p + 1, cr));
-  let at = cr + 2;
-  if ((type === '$' || type === '=' || type === '!') && n >= 0)
-    return at + n + 2 <= b.length ? at + n + 2 : -1;
-  if ((type === '*' || type === '%' || type === '~' || type === '>') && n > 0) {
-    for (let i = 0; i < (type === '%' ? 2 * n : n); i++) {
-      at = replyEnd(b, at);
-      if (at < 0) return -1;
-    }
-  }
-  return at;
-}
+// replyEnd is the raw connection helper's (test/helpers/resp-conn.ts), shared with the tests
+// that talk to redis-server.
+export { replyEnd };
 
 /** splitReplies cuts the text of several replies into one string per reply. */
 export function splitReplies(text: string): string[] {

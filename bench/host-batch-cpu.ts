@@ -27,9 +27,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Durability } from '../src/config/schema.js';
-import type { FromWorker, StoreSpec } from '../src/worker/messages.js';
+import type { FromWorker } from '../src/worker/messages.js';
 import { arg } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
+import { hostLayout, SLOTS } from './lib/host-layout.js';
 import { ROOT } from './lib/processes.js';
 
 const BEFORE = arg('before', '');
@@ -44,7 +45,6 @@ const TOOL = arg('tool', 'cpu');
 const WARM = Number(arg('warm', '0'));
 const TOGETHER = process.argv.includes('--together');
 const UNIT = TOOL === 'callgrind' ? 'instructions' : 'CPU µs';
-const SLOTS = 16384;
 const SHARDS = 4;
 
 /** Run is one child's figures. */
@@ -66,55 +66,7 @@ async function child(root: string): Promise<void> {
   const { slotOf } = await dist<typeof import('../src/routing/slot.js')>('src/routing/slot.js');
   const { OP_PUT } = await dist<typeof import('../src/worker/op-format.js')>('src/worker/op-format.js');
   const dir = mkdtempSync(join(tmpdir(), 'distkv-host-batch-'));
-  const lsm = {
-    memtableBytes: 64 << 20,
-    maxRuns: 4,
-    walSegmentBytes: 64 << 20,
-    walRetentionBytes: 1 << 30,
-    ringBytes: 8 << 20,
-  };
-  const shardOf = (i: number): { idx: number; name: string; first: number; last: number } => ({
-    idx: i,
-    name: `shard-${i}`,
-    first: (i * SLOTS) / SHARDS,
-    last: ((i + 1) * SLOTS) / SHARDS - 1,
-  });
-  const base = {
-    engine: 'lsm' as const,
-    durability: DURABILITY as Durability,
-    fsyncIntervalMs: 100,
-    lsm,
-    repair: false,
-  };
-  const specs: StoreSpec[] = [];
-  for (let i = 0; i < SHARDS; i++)
-    specs.push({
-      ...base,
-      index: i,
-      shard: shardOf(i),
-      role: 'leader' as const,
-      node: '127.0.0.1:1',
-      dir: join(dir, 'n1', `shard-${i}`),
-    });
-  for (let i = 0; i < SHARDS; i++)
-    specs.push({
-      ...base,
-      index: SHARDS + i,
-      shard: shardOf(i),
-      role: 'replica' as const,
-      node: '127.0.0.1:2',
-      dir: join(dir, 'n2', `shard-${i}`),
-      replication: {
-        leaderAddress: '127.0.0.1:1',
-        leaderStore: i,
-        token: '',
-        scheme: 'http' as const,
-        tlsCa: '',
-        pullMaxBytes: 1 << 20,
-        pullWaitMs: 1000,
-        configHash: '',
-      },
-    });
+  const specs = hostLayout(dir, SHARDS, DURABILITY as Durability);
   let answered = 0;
   let replyMessages = 0;
   let wake: (() => void) | undefined;

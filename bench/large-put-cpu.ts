@@ -22,9 +22,10 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Durability } from '../src/config/schema.js';
-import type { FromWorker, StoreSpec } from '../src/worker/messages.js';
+import type { FromWorker } from '../src/worker/messages.js';
 import { arg } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
+import { hostLayout, SLOTS } from './lib/host-layout.js';
 import { ROOT } from './lib/processes.js';
 
 const BEFORE = arg('before', '');
@@ -34,7 +35,6 @@ const BATCH = Number(arg('batch', '2'));
 const ROUNDS = Number(arg('rounds', '3'));
 const DURABILITY = arg('durability', 'fsync');
 const CHILD_ROOT = arg('child', '');
-const SLOTS = 16384;
 const SHARDS = 4;
 const KEYS = 16;
 /** VALUES: PUT n writes value n mod VALUES (prime to KEYS, so a key's value changes from one of its PUTs to the next). */
@@ -60,55 +60,7 @@ async function child(root: string): Promise<void> {
   const { OP_GET, OP_PUT } =
     await dist<typeof import('../src/worker/op-format.js')>('src/worker/op-format.js');
   const dir = mkdtempSync(join(tmpdir(), 'distkv-large-put-'));
-  const lsm = {
-    memtableBytes: 64 << 20,
-    maxRuns: 4,
-    walSegmentBytes: 64 << 20,
-    walRetentionBytes: 1 << 30,
-    ringBytes: 8 << 20,
-  };
-  const shardOf = (i: number): { idx: number; name: string; first: number; last: number } => ({
-    idx: i,
-    name: `shard-${i}`,
-    first: (i * SLOTS) / SHARDS,
-    last: ((i + 1) * SLOTS) / SHARDS - 1,
-  });
-  const base = {
-    engine: 'lsm' as const,
-    durability: DURABILITY as Durability,
-    fsyncIntervalMs: 100,
-    lsm,
-    repair: false,
-  };
-  const specs: StoreSpec[] = [];
-  for (let i = 0; i < SHARDS; i++)
-    specs.push({
-      ...base,
-      index: i,
-      shard: shardOf(i),
-      role: 'leader' as const,
-      node: '127.0.0.1:1',
-      dir: join(dir, 'n1', `shard-${i}`),
-    });
-  for (let i = 0; i < SHARDS; i++)
-    specs.push({
-      ...base,
-      index: SHARDS + i,
-      shard: shardOf(i),
-      role: 'replica' as const,
-      node: '127.0.0.1:2',
-      dir: join(dir, 'n2', `shard-${i}`),
-      replication: {
-        leaderAddress: '127.0.0.1:1',
-        leaderStore: i,
-        token: '',
-        scheme: 'http' as const,
-        tlsCa: '',
-        pullMaxBytes: 1 << 20,
-        pullWaitMs: 1000,
-        configHash: '',
-      },
-    });
+  const specs = hostLayout(dir, SHARDS, DURABILITY as Durability);
   let answered = 0;
   let want = 0;
   let wake: (() => void) | undefined;

@@ -67,7 +67,7 @@ describe('Gather: the window weight of a multi-key command', () => {
       const whole = mget(n, roundKeys, 8, 1000);
       assert.match(whole.reply, new RegExp(`^\\*${n}\\r\\n`));
       assert.equal(whole.queue.depth, 0);
-      const refused = mget(n, roundKeys, 8, 12);
+      const refused = mget(n, roundKeys, 8, 24);
       assert.match(refused.reply, /^-ERR reply of more than 12 bytes/);
       assert.equal(refused.queue.depth, 0, 'the window holds nothing once the error is answered');
     });

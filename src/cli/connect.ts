@@ -24,6 +24,14 @@ import { Output } from './output.js';
 /** DEFAULT_URL is the node the client verbs talk to when neither --url nor DISTKV_URL is given. */
 export const DEFAULT_URL = '127.0.0.1:8080';
 
+/**
+ * REFUSED_WAIT_MS is how long a verb waits for a node that refuses connections: a node restarting
+ * (systemd, a rolling restart) leaves its port closed for a few seconds between its old process
+ * and its new one, which then answers STARTING (waited for too). Longer, the node is down: the verb
+ * fails with exit 1, saying so.
+ */
+export const REFUSED_WAIT_MS = 10000;
+
 /** CONNECT_OPTIONS are the options of every verb that talks to a cluster. */
 export const CONNECT_OPTIONS: Record<string, OptionSpec> = {
   url: {
@@ -81,11 +89,13 @@ export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
 }
 
 /**
- * waitNote is the stderr line of a request that waits for a node starting or a leader switch
- * (the client's onWait): the command is not stuck and will go on by itself.
+ * waitNote is the stderr line of a request that waits for a node starting or refusing connections,
+ * or for a leader switch (the client's onWait): the command is not stuck and will go on by itself.
  */
 export function waitNote(verb: string, n: WaitNotice): string {
   const upTo = `up to ${Math.ceil(n.waitMs / 1000)} s; Ctrl-C gives up`;
+  if (n.code === 'REFUSED')
+    return `distkv ${verb}: nothing listens at ${n.node} (connection refused: a node stopped or restarting); trying again (${upTo})`;
   if (n.code === 'STARTING')
     return `distkv ${verb}: node ${n.node} is starting (its stores are opening); waiting for it (${upTo})`;
   const shard = n.shard === undefined ? 'a shard' : `shard ${n.shard}`;
@@ -126,6 +136,7 @@ export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): 
     urls: conn.urls,
     token: conn.token,
     replicaReads: args.options.get('replica') === true,
+    refusedWaitMs: REFUSED_WAIT_MS,
     ...(conn.ca === undefined ? {} : { ca: conn.ca }),
     // Once per node and reason for the whole verb: a scan or a restore sends many requests.
     onWait: (n) => {

@@ -95,6 +95,7 @@ export class DistkvClient {
       replicaReads: false,
       timeoutMs: 10000,
       retries: 3,
+      refusedWaitMs: 0,
       connections: 16,
       token: '',
       ca: undefined,
@@ -102,8 +103,8 @@ export class DistkvClient {
     };
     const o = this.o;
     this.pools = new NodePools({ connections: o.connections, timeoutMs: o.timeoutMs, ca: o.ca }, o.token);
-    this.topo = new ClusterTopology(origins, o.urls, this.pools, this.stats);
-    this.sender = new Sender(this.pools, this.topo, this.stats, o.retries, options.onWait);
+    this.topo = new ClusterTopology(origins, o.urls, this.pools, this.stats, o.refusedWaitMs, options.onWait);
+    this.sender = new Sender(this.pools, this.topo, this.stats, o.retries, o.refusedWaitMs, options.onWait);
   }
 
   /** version is the config hash the client routes with (undefined before the first load). */

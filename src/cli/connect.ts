@@ -4,7 +4,7 @@
  * `ETCDCTL_ENDPOINTS`), else 127.0.0.1:8080; each is `host:port` or `http(s)://host:port`.
  * `--ca FILE` (or `DISTKV_CA`) trusts a private CA for https:// nodes.
  */
-import { DistkvClient } from '../client/client.js';
+import { controlCharAt, DistkvClient } from '../client/client.js';
 import type { WaitNotice } from '../client/types.js';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
@@ -80,9 +80,16 @@ export interface Connection {
 /** connection reads the nodes, token and CA of a verb's options (and environment). */
 export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Connection {
   const caFile = stringOption(args, 'ca') ?? env.DISTKV_CA;
+  const given = stringOption(args, 'token');
+  const token = given ?? env.DISTKV_TOKEN ?? '';
+  // The client refuses such a token (INVALID_ARGUMENT); here it is a usage mistake naming its source.
+  if (controlCharAt(token) >= 0)
+    throw new UsageError(
+      `${given === undefined ? 'DISTKV_TOKEN' : '--token'} holds a control character (a CR left by a file with CRLF line ends?): a bearer token is printable text`,
+    );
   return {
     urls: endpoints(args, env),
-    token: stringOption(args, 'token') ?? env.DISTKV_TOKEN ?? '',
+    token,
     ca: caFile === undefined || caFile === '' ? undefined : readInput(caFile),
     waited: new Set(),
   };

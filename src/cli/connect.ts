@@ -4,7 +4,7 @@
  * `ETCDCTL_ENDPOINTS`), else 127.0.0.1:8080; each is `host:port` or `http(s)://host:port`.
  * `--ca FILE` (or `DISTKV_CA`) trusts a private CA for https:// nodes.
  */
-import { DistkvClient } from '../client/client.js';
+import { controlCharAt, DistkvClient } from '../client/client.js';
 import type { WaitNotice } from '../client/types.js';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
@@ -23,6 +23,14 @@ import { Output } from './output.js';
 
 /** DEFAULT_URL is the node the client verbs talk to when neither --url nor DISTKV_URL is given. */
 export const DEFAULT_URL = '127.0.0.1:8080';
+
+/**
+ * REFUSED_WAIT_MS is how long a verb waits for a node that refuses connections: a node restarting
+ * (systemd, a rolling restart) leaves its port closed for a few seconds between its old process
+ * and its new one, which then answers STARTING (waited for too). Longer, the node is down: the verb
+ * fails with exit 1, saying so.
+ */
+export const REFUSED_WAIT_MS = 10000;
 
 /** CONNECT_OPTIONS are the options of every verb that talks to a cluster. */
 export const CONNECT_OPTIONS: Record<string, OptionSpec> = {
@@ -72,20 +80,29 @@ export interface Connection {
 /** connection reads the nodes, token and CA of a verb's options (and environment). */
 export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Connection {
   const caFile = stringOption(args, 'ca') ?? env.DISTKV_CA;
+  const given = stringOption(args, 'token');
+  const token = given ?? env.DISTKV_TOKEN ?? '';
+  // The client refuses such a token (INVALID_ARGUMENT); here it is a usage mistake naming its source.
+  if (controlCharAt(token) >= 0)
+    throw new UsageError(
+      `${given === undefined ? 'DISTKV_TOKEN' : '--token'} holds a control character (a CR left by a file with CRLF line ends?): a bearer token is printable text`,
+    );
   return {
     urls: endpoints(args, env),
-    token: stringOption(args, 'token') ?? env.DISTKV_TOKEN ?? '',
+    token,
     ca: caFile === undefined || caFile === '' ? undefined : readInput(caFile),
     waited: new Set(),
   };
 }
 
 /**
- * waitNote is the stderr line of a request that waits for a node starting or a leader switch
- * (the client's onWait): the command is not stuck and will go on by itself.
+ * waitNote is the stderr line of a request that waits for a node starting or refusing connections,
+ * or for a leader switch (the client's onWait): the command is not stuck and will go on by itself.
  */
 export function waitNote(verb: string, n: WaitNotice): string {
   const upTo = `up to ${Math.ceil(n.waitMs / 1000)} s; Ctrl-C gives up`;
+  if (n.code === 'REFUSED')
+    return `distkv ${verb}: nothing listens at ${n.node} (connection refused: a node stopped or restarting); trying again (${upTo})`;
   if (n.code === 'STARTING')
     return `distkv ${verb}: node ${n.node} is starting (its stores are opening); waiting for it (${upTo})`;
   const shard = n.shard === undefined ? 'a shard' : `shard ${n.shard}`;
@@ -126,6 +143,7 @@ export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): 
     urls: conn.urls,
     token: conn.token,
     replicaReads: args.options.get('replica') === true,
+    refusedWaitMs: REFUSED_WAIT_MS,
     ...(conn.ca === undefined ? {} : { ca: conn.ca }),
     // Once per node and reason for the whole verb: a scan or a restore sends many requests.
     onWait: (n) => {

@@ -5,6 +5,7 @@
  */
 import type { Key } from '../client/key-bytes.js';
 import type { ScanPage } from '../client/types.js';
+import { SCAN_DEFAULT_LIMIT, SCAN_MAX_LIMIT } from '../http/scan-limit.js';
 import { MAX_TTL_MS } from '../http/write-conditions.js';
 import { parseVersion } from '../routing/version.js';
 import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
@@ -227,7 +228,11 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     details:
       'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8, and\n"key_base64" with the exact bytes of a key that is not UTF-8, for get/set/del --key-base64).\nReads the shards\' leaders; with --replica a node may serve the shards it replicates from its\nreplica, and stderr then names each such shard and its lag (as X-Distkv-Lag). Without --all it\nprints one page (--limit keys) and, when there are more, says so on stderr with the option that\ngoes on ("more: --after ...", with --json too): export every key with --all.',
     options: {
-      limit: { type: 'string', valueName: 'N', help: 'keys per page (default 100)' },
+      limit: {
+        type: 'string',
+        valueName: 'N',
+        help: `keys per page, 1..${SCAN_MAX_LIMIT} (default ${SCAN_DEFAULT_LIMIT})`,
+      },
       after: { type: 'string', valueName: 'KEY', help: 'start after this key' },
       'after-base64': {
         type: 'string',
@@ -240,8 +245,10 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     run: async (client, args, out) => {
       const prefix = positionals(args, 0, 1, 'distkv scan [PREFIX]')[0] ?? '';
       const after = afterOption(args);
-      const limit = intOption(args, 'limit') ?? 100;
-      if (limit < 1) throw new UsageError('--limit must be at least 1');
+      // One message for every refusal ("-1", "0", "abc", "10001"): it names what is accepted.
+      const limit =
+        intOption(args, 'limit', { min: 1, max: SCAN_MAX_LIMIT, what: ' (keys per page)' }) ??
+        SCAN_DEFAULT_LIMIT;
       const all = args.options.get('all') === true;
       // Each shard a replica served, with its lag as the last page that read it gave it.
       const lags = new Map<number, string>();

@@ -12,6 +12,29 @@ import type { Sender } from './sender.js';
 import { checkText } from './key-bytes.js';
 import type { BatchOp, BatchResult } from './types.js';
 
+/**
+ * checkOp refuses (INVALID_ARGUMENT, nothing sent) an operation the types allow no other way: from
+ * JavaScript, an `op` that is neither "set" nor "delete" was sent as a set (wireOp), and a set
+ * without a string or bytes value threw a TypeError from Buffer.from.
+ */
+function checkOp(op: BatchOp, i: number): void {
+  const kind: unknown = op.op;
+  if (kind !== 'set' && kind !== 'delete')
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `batch operation ${i}: op must be "set" or "delete", got ${typeof kind === 'string' ? JSON.stringify(kind) : String(kind)}`,
+    );
+  checkText(op.key, 'key');
+  if (op.op === 'delete') return;
+  const value: unknown = op.value;
+  if (typeof value === 'string') checkText(value, 'value');
+  else if (!(value instanceof Uint8Array))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `batch operation ${i}: a set needs a value, a string or bytes (Buffer, Uint8Array); got ${value === null ? 'null' : typeof value}`,
+    );
+}
+
 /** sendBatch applies `ops` with `map`'s owners and resolves with one result per operation, in order. */
 export async function sendBatch(
   sender: Sender,
@@ -19,10 +42,7 @@ export async function sendBatch(
   ops: readonly BatchOp[],
   signal: AbortSignal | undefined,
 ): Promise<BatchResult[]> {
-  for (const op of ops) {
-    checkText(op.key, 'key');
-    if (op.op === 'set' && typeof op.value === 'string') checkText(op.value, 'value');
-  }
+  ops.forEach(checkOp);
   const shards = new Set(ops.map((op) => map.shardOf(op.key)));
   if (conditional(ops) && shards.size > 1)
     throw new DistkvError(

@@ -78,6 +78,30 @@ function concernQuery(
   };
 }
 
+/** controlCharAt returns the offset of the first control character of `text` (C0 but tab, or DEL), or -1. */
+export function controlCharAt(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return i;
+  }
+  return -1;
+}
+
+/**
+ * checkToken refuses a token that cannot travel in an Authorization header (a control character:
+ * a CR left by a token file with CRLF line ends, a newline). undici refused it on every request,
+ * after the client counted it sent: "no node answered /cluster: invalid authorization header", or
+ * a write reported as maybe applied.
+ */
+function checkToken(token: string): void {
+  const at = controlCharAt(token);
+  if (at >= 0)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `the token holds a control character (${JSON.stringify(token[at])} at offset ${at}; a file with CRLF line ends leaves a CR): a bearer token is printable text`,
+    );
+}
+
 /** DistkvClient talks to a distkv cluster. */
 export class DistkvClient {
   readonly stats: ClientStats = { requests: 0, redirects: 0, retries: 0, topologyLoads: 0 };
@@ -91,10 +115,12 @@ export class DistkvClient {
     if (options.urls.length === 0)
       throw new DistkvError('INVALID_ARGUMENT', 'DistkvClient needs at least one url');
     const origins = options.urls.map(parseEndpoint);
+    checkToken(options.token ?? '');
     this.o = {
       replicaReads: false,
       timeoutMs: 10000,
       retries: 3,
+      refusedWaitMs: 0,
       connections: 16,
       token: '',
       ca: undefined,
@@ -102,8 +128,8 @@ export class DistkvClient {
     };
     const o = this.o;
     this.pools = new NodePools({ connections: o.connections, timeoutMs: o.timeoutMs, ca: o.ca }, o.token);
-    this.topo = new ClusterTopology(origins, o.urls, this.pools, this.stats);
-    this.sender = new Sender(this.pools, this.topo, this.stats, o.retries, options.onWait);
+    this.topo = new ClusterTopology(origins, o.urls, this.pools, this.stats, o.refusedWaitMs, options.onWait);
+    this.sender = new Sender(this.pools, this.topo, this.stats, o.retries, o.refusedWaitMs, options.onWait);
   }
 
   /** version is the config hash the client routes with (undefined before the first load). */

@@ -33,6 +33,8 @@ export function parseEndpoint(text: string): string {
   // URL drops a port equal to the scheme's default (":80"): read the one written, if any.
   const authority = withScheme.slice(withScheme.indexOf('//') + 2).split('/')[0]!;
   const port = /:(\d+)$/.exec(authority)?.[1] ?? String(DEFAULT_PORT);
+  // Port 0 parses (the system picks a port to listen on), but no connection can be made to it.
+  if (Number(port) === 0) throw bad('port 0 is no port a node listens on');
   return `${u.protocol}//${u.hostname}:${port}`;
 }
 

@@ -148,6 +148,26 @@ function notHttpHint(err: Error): Error {
   );
 }
 
+/**
+ * refused reports whether `err` (a connection error, or a DistkvError caused by one) is a refused
+ * connection: nothing listens at the node's address (stopped, or in the gap of a restart).
+ */
+export function refused(err: unknown): boolean {
+  const cause = err instanceof DistkvError ? err.cause : err;
+  return (cause as { code?: unknown } | null)?.code === 'ECONNREFUSED';
+}
+
+/**
+ * connectFailure is the message of a failed exchange for a user: a refused connection says what
+ * it means ("connect ECONNREFUSED 127.0.0.1:8080" alone read as a crash of the client).
+ */
+export function connectFailure(err: unknown): string {
+  const message = (err as Error).message;
+  return refused(err)
+    ? `${message} (nothing listens there: the node is stopped, or restarting, or this is not its HTTP address)`
+    : message;
+}
+
 /** abortable resolves like `p`, or rejects with the signal's reason as soon as it aborts. */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return p;

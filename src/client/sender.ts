@@ -22,13 +22,16 @@
  * SWITCH_WAIT_MS, following the shard's leader if a newer map moves it.
  * A request refused with 503 STARTING (the node's stores are still opening: a restart after a crash
  * with many keys takes seconds) is sent again the same way, up to STARTING_WAIT_MS: a restart is
- * not a failure to report after three quick retries. Each request that starts such a wait tells
- * the client's `onWait` hook once (the CLI says so on stderr).
+ * not a failure to report after three quick retries. A request whose connection is refused
+ * (nothing listens at the node: the gap of a restart, before it refuses with STARTING) is sent
+ * again the same way, up to the client's `refusedWaitMs` (0 by default; a refused connection
+ * carried nothing, so writes too), then retried as any connection error. Each request that
+ * starts such a wait tells the client's `onWait` hook once (the CLI says so on stderr).
  * Any other status from 400 up (but a 404 of a key read) rejects as the server's catalogue error.
  */
 import { DistkvError, OutcomeUnknownError } from '../errors.js';
 import type { ShardInfo } from '../routing/shard-map.js';
-import { abortable, type Reply, sleep } from './exchange.js';
+import { abortable, connectFailure, refused, type Reply, sleep } from './exchange.js';
 import type { NodePools } from './node-pools.js';
 import type { ClusterTopology } from './topology.js';
 import type { ClientStats, WaitNotice } from './types.js';
@@ -41,6 +44,8 @@ const SWITCH_RETRY_MS = 100;
 /** STARTING_WAIT_MS bounds how long a request refused by a node that is starting (503 STARTING) is retried. */
 export const STARTING_WAIT_MS = 60000;
 const STARTING_RETRY_MS = 200;
+/** REFUSED_RETRY_MS spaces the attempts at a node that refuses connections (up to the client's refusedWaitMs). */
+export const REFUSED_RETRY_MS = 200;
 /** NEWEST_LOOK_MS is how long a write held for a leader switch waits before asking every node for a newer map. */
 const NEWEST_LOOK_MS = 1000;
 /**
@@ -56,24 +61,28 @@ export class Sender {
   private readonly topology: ClusterTopology;
   private readonly stats: ClientStats;
   private readonly retries: number;
+  private readonly refusedWaitMs: number;
   private readonly onWait: ((notice: WaitNotice) => void) | undefined;
 
   /**
    * `retries` is how many times a request is retried when that is safe (see above); `stats` counts
-   * requests, redirects and retries; `onWait` is told when a request starts waiting for a node
-   * that is starting or a leader switch.
+   * requests, redirects and retries; `refusedWaitMs` how long a node that refuses connections is
+   * waited for; `onWait` is told when a request starts waiting for a node that is starting or
+   * refuses connections, or for a leader switch.
    */
   constructor(
     pools: NodePools,
     topology: ClusterTopology,
     stats: ClientStats,
     retries: number,
+    refusedWaitMs: number,
     onWait?: (notice: WaitNotice) => void,
   ) {
     this.pools = pools;
     this.topology = topology;
     this.stats = stats;
     this.retries = retries;
+    this.refusedWaitMs = refusedWaitMs;
     this.onWait = onWait;
   }
 
@@ -108,6 +117,7 @@ export class Sender {
     let nextLook = performance.now() + NEWEST_LOOK_MS;
     const loopDeadline = performance.now() + LOOP_WAIT_MS;
     const startingDeadline = performance.now() + STARTING_WAIT_MS;
+    const refusedDeadline = performance.now() + this.refusedWaitMs;
     // what this request has told onWait it waits for (each once)
     const waitedFor = new Set<string>();
     const waiting = (code: WaitNotice['code'], waitMs: number): void => {
@@ -146,6 +156,19 @@ export class Sender {
         res = await this.pools.exchange(origin, method, path, body, conditions, signal, waitMs);
       } catch (err) {
         if (signal?.aborted === true) throw err;
+        // Nothing listens at the node (a restart's gap): waited for as STARTING is, bounded, and
+        // the map looked at now and then in case a failover moved the shard meanwhile.
+        if (refused(err) && performance.now() < refusedDeadline) {
+          const first = !waitedFor.has('REFUSED');
+          waiting('REFUSED', Math.max(0, Math.round(refusedDeadline - performance.now())));
+          this.stats.retries++;
+          await sleep(REFUSED_RETRY_MS, signal);
+          if (first || performance.now() >= nextLook) {
+            nextLook = performance.now() + NEWEST_LOOK_MS;
+            await followLeader();
+          }
+          continue;
+        }
         const unsent = neverSent(err);
         if ((read || unsent) && attempt < this.retries) {
           // A node that does not answer may have lost the shard meanwhile (a `w` write waits there
@@ -158,7 +181,7 @@ export class Sender {
         await abortable(topology.loadNewest(), signal).catch(() => undefined);
         const what =
           shard === undefined ? `node ${origin}` : `shard ${shard.idx} (${shard.name}) at ${origin}`;
-        const why = `${what} is unreachable: ${(err as Error).message}`;
+        const why = `${what} is unreachable: ${connectFailure(err)}`;
         if (read || unsent) throw new DistkvError('SHARD_UNREACHABLE', why, { cause: err });
         throw new OutcomeUnknownError(`${why}; the ${method} may have been applied`, { cause: err });
       }

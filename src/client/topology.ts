@@ -11,8 +11,10 @@
  */
 import { DistkvError } from '../errors.js';
 import { ShardMap } from '../routing/shard-map.js';
+import { connectFailure, refused, sleep } from './exchange.js';
 import type { NodePools } from './node-pools.js';
-import type { ClientStats, ClusterView } from './types.js';
+import { REFUSED_RETRY_MS } from './sender.js';
+import type { ClientStats, ClusterView, WaitNotice } from './types.js';
 import { answerJson, clusterRefusal, errorOf } from './wire-decode.js';
 
 /**
@@ -36,13 +38,27 @@ export class ClusterTopology {
   private looking: Promise<void> | undefined;
   private hintLookAt = Number.NEGATIVE_INFINITY;
   private currentScheme: string;
+  private readonly refusedWaitMs: number;
+  private readonly onWait: ((notice: WaitNotice) => void) | undefined;
 
-  /** `stats.topologyLoads` counts the views it adopts. */
-  constructor(origins: readonly string[], urls: readonly string[], pools: NodePools, stats: ClientStats) {
+  /**
+   * `stats.topologyLoads` counts the views it adopts; a load that every node refuses the
+   * connection of is tried again for `refusedWaitMs` (the client's option), telling `onWait` once.
+   */
+  constructor(
+    origins: readonly string[],
+    urls: readonly string[],
+    pools: NodePools,
+    stats: ClientStats,
+    refusedWaitMs = 0,
+    onWait?: (notice: WaitNotice) => void,
+  ) {
     this.origins = origins;
     this.urls = urls;
     this.pools = pools;
     this.stats = stats;
+    this.refusedWaitMs = refusedWaitMs;
+    this.onWait = onWait;
     this.currentScheme = new URL(origins[0]!).protocol.replace(':', '');
   }
 
@@ -126,28 +142,51 @@ export class ClusterTopology {
   }
 
   private async load(): Promise<void> {
-    let last: unknown;
-    let older = false;
-    for (const origin of this.origins) {
-      try {
-        const doc = await this.fetchView(origin);
-        // Same config, older live map: this node has not learned what another one told the client.
-        if (doc.version === this.configHash && (doc.map_version ?? 0) < this.mapVersion) {
-          older = true;
-          continue;
+    const deadline = performance.now() + this.refusedWaitMs;
+    let told = false;
+    for (;;) {
+      let last: unknown;
+      let older = false;
+      let allRefused = true;
+      for (const origin of this.origins) {
+        try {
+          const doc = await this.fetchView(origin);
+          // Same config, older live map: this node has not learned what another one told the client.
+          if (doc.version === this.configHash && (doc.map_version ?? 0) < this.mapVersion) {
+            older = true;
+            continue;
+          }
+          this.adopt(origin, doc);
+          return;
+        } catch (err) {
+          last = err;
+          allRefused &&= refused(err);
         }
-        this.adopt(origin, doc);
-        return;
-      } catch (err) {
-        last = err;
       }
+      if (older) return;
+      // Every node refused the connection: nothing listens there yet (a restart's gap), waited for
+      // up to refusedWaitMs. A node that answers anything else is not waited for.
+      if (allRefused && performance.now() < deadline) {
+        if (!told) this.tellWait(Math.round(deadline - performance.now()));
+        told = true;
+        await sleep(REFUSED_RETRY_MS, undefined);
+        continue;
+      }
+      throw new DistkvError(
+        'SHARD_UNREACHABLE',
+        `no node answered /cluster (${this.urls.join(', ')}): ${connectFailure(last)}`,
+        { cause: last },
+      );
     }
-    if (older) return;
-    throw new DistkvError(
-      'SHARD_UNREACHABLE',
-      `no node answered /cluster (${this.urls.join(', ')}): ${(last as Error).message}`,
-      { cause: last },
-    );
+  }
+
+  /** tellWait tells onWait (a hook that throws is ignored) that a load waits for refusing nodes. */
+  private tellWait(waitMs: number): void {
+    try {
+      this.onWait?.({ code: 'REFUSED', node: this.origins.map((o) => new URL(o).host).join(', '), waitMs });
+    } catch {
+      // a hook that throws is the caller's bug, not a reason to fail the load
+    }
   }
 
   private async fetchView(origin: string): Promise<ClusterView> {

@@ -26,18 +26,30 @@ export interface ClientOptions {
   /** ca is the PEM certificate(s) trusted for https:// nodes instead of the system's CAs (a private CA). */
   ca?: string | Buffer;
   /**
+   * refusedWaitMs is how long a request (or the load of `/cluster`) whose connection a node refuses
+   * is sent again, every 200 ms, before it fails: nothing listens at the node's address, as in the
+   * gap of a restart (the old process gone, the new one not listening yet; then 503 STARTING is
+   * waited for). A refused connection carried nothing, so writes are sent again too. Default 0:
+   * only the `retries` quick retries (the CLI waits 10 s, src/cli/connect.ts).
+   */
+  refusedWaitMs?: number;
+  /**
    * onWait is told, once per request and reason, when a request starts waiting instead of failing:
-   * for a node that is starting (503 STARTING: its stores are opening, up to 60 s) or for a leader
-   * switch (503 SWITCHING_LEADER, up to 15 s). The request goes on by itself; the hook is for
-   * saying so (the CLI writes a line on stderr). A hook that throws is ignored.
+   * for a node that is starting (503 STARTING: its stores are opening, up to 60 s), for a leader
+   * switch (503 SWITCHING_LEADER, up to 15 s) or for a node that refuses connections (REFUSED, up
+   * to `refusedWaitMs`). The request goes on by itself; the hook is for saying so (the CLI writes a
+   * line on stderr). A hook that throws is ignored.
    */
   onWait?: (notice: WaitNotice) => void;
 }
 
 /** WaitNotice is what ClientOptions.onWait is told: why a request waits, at which node, for how long at most. */
 export interface WaitNotice {
-  /** code is the refusal waited out: STARTING (the node's stores are opening) or SWITCHING_LEADER. */
-  code: 'STARTING' | 'SWITCHING_LEADER';
+  /**
+   * code is the refusal waited out: STARTING (the node's stores are opening), SWITCHING_LEADER, or
+   * REFUSED (the node refuses connections: nothing listens there, e.g. while it restarts).
+   */
+  code: 'STARTING' | 'SWITCHING_LEADER' | 'REFUSED';
   /** node is the node ("host:port") that refused the request. */
   node: string;
   /** shard is the key's shard, when the request is for one. */

@@ -4,6 +4,7 @@
  * the If-Match / If-None-Match headers of conditional writes.
  */
 import { DistkvError, PreconditionFailedError, codeForStatus, isErrorCode, statusOf } from '../errors.js';
+import { formatVersion, parseVersion } from '../routing/version.js';
 import type { ScanPage, WriteConditions } from './types.js';
 
 /**
@@ -93,12 +94,28 @@ export function errorOf(status: number, body: Buffer): DistkvError {
   return new DistkvError(codeForStatus(status), body.toString('utf8').trim() || `HTTP ${status}`);
 }
 
-/** conditionsOf renders write conditions as request headers. */
+/**
+ * conditionsOf renders write conditions as request headers. An `ifMatch` that is neither "*" nor a
+ * version E.S (quoted or not) is refused here, nothing sent: as a header, one with a CR or LF (a
+ * version read from a file with CRLF line ends) failed in the HTTP layer after the request was
+ * counted as sent, and was reported as a write that may have been applied.
+ */
 export function conditionsOf(o: WriteConditions): Record<string, string> {
   const h: Record<string, string> = {};
-  if (o.ifMatch !== undefined) h['if-match'] = o.ifMatch === '*' ? '*' : `"${unquote(o.ifMatch)}"`;
+  if (o.ifMatch !== undefined) h['if-match'] = o.ifMatch === '*' ? '*' : `"${checkedVersion(o.ifMatch)}"`;
   if (o.ifNoneMatch === true) h['if-none-match'] = '*';
   return h;
+}
+
+/** checkedVersion returns `ifMatch` as the version E.S it names, or throws INVALID_ARGUMENT. */
+function checkedVersion(ifMatch: string): string {
+  const v = parseVersion(ifMatch);
+  if (v === undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `ifMatch must be a version E.S (as an ETag or getVersioned gives it) or "*", got ${JSON.stringify(ifMatch)}`,
+    );
+  return formatVersion(v);
 }
 
 /** unquote strips the double quotes of an ETag (a missing one gives ""). */

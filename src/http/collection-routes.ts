@@ -37,9 +37,8 @@ import {
   worstLag,
 } from './scatter-merge.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
+import { SCAN_DEFAULT_LIMIT, SCAN_MAX_LIMIT } from './scan-limit.js';
 
-const SCAN_DEFAULT_LIMIT = 100;
-const SCAN_MAX_LIMIT = 10000;
 /**
  * A scan page is bounded in bytes as well as in count (docs/api.md): each part (a local store's
  * page, or another node's answer for its shards) ends after the entry that brings its keys and

@@ -118,7 +118,7 @@ describe('distkv CLI contract', () => {
     assertClean(extraArg, USAGE, /unexpected argument "b"/);
     assertClean(badUrl, USAGE, /--url: "ftp:\/\/example" is not a node address/);
     assertClean(badEnvUrl, USAGE, /DISTKV_URL: "http:\/\/host\/path" is not a node address/);
-    assertClean(badInt, USAGE, /--limit must be a non-negative integer/);
+    assertClean(badInt, USAGE, /--limit must be an integer in 1\.\.10000 \(keys per page\), got "many"/);
   });
 
   it('exits 2 for file mistakes: a missing value file, an unreadable CA, a damaged backup, unwritable backup and report paths', async () => {

@@ -80,8 +80,14 @@ describe('CLI mistakes', () => {
     }
   });
 
-  it('refuses a scan page of 0 keys as a usage mistake', async () => {
-    assertUsage(await runCli(['scan', '--limit', '0', '--url', node]), /--limit must be at least 1/);
+  it('refuses every --limit outside 1..10000 with one message that says what is accepted', async () => {
+    // "-1" was answered "must be a non-negative integer" and "0" "must be at least 1": each
+    // message named another bound, and neither said the largest page a node takes.
+    for (const limit of ['-1', '0', 'abc', '1.5', '', '10001', '99999999999999999999']) {
+      const r = await runCli(['scan', '--limit', limit, '--url', node]);
+      assertUsage(r, /--limit must be an integer in 1\.\.10000 \(keys per page\), got "/);
+      assert.ok(r.stderr.includes(`got ${JSON.stringify(limit)}`), r.stderr);
+    }
   });
 });
 

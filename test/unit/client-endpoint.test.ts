@@ -30,6 +30,18 @@ describe('parseEndpoint', () => {
     }
   });
 
+  it('rejects port 0, which no node listens on, as a usage mistake rather than a node to wait for', () => {
+    // `--url 127.0.0.1:0` was taken, and the CLI then waited 10 s for a connection no node can take.
+    for (const bad of ['127.0.0.1:0', 'http://x:0', 'https://x:000', '[::1]:0']) {
+      assert.throws(
+        () => parseEndpoint(bad),
+        (err: unknown) =>
+          err instanceof DistkvError && err.code === 'INVALID_ARGUMENT' && /port 0/.test(err.message),
+        bad,
+      );
+    }
+  });
+
   it('splits DISTKV_URL on commas, ignoring blanks', () => {
     assert.deepEqual(endpointsFromEnv(' a:1, b:2 ,,'), ['a:1', 'b:2']);
     assert.deepEqual(endpointsFromEnv(undefined), []);

@@ -103,7 +103,14 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
     // and LT compare it with the key's expiry.
     const atMs = absolute ? Number(n) * unitMs : now + ms;
     const edit = encodeEdit({ kind: EDIT_EXPIRE, limit: 0, atMs, arg: Buffer.of(cond) });
-    c.ctx.pool.submit(t.worker, OP_EDIT, t.store, args[1]!, edit, c.queue.later(c.proto, formatExpire, t.store));
+    c.ctx.pool.submit(
+      t.worker,
+      OP_EDIT,
+      t.store,
+      args[1]!,
+      edit,
+      c.queue.later(c.proto, formatExpire, t.store),
+    );
   };
 }
 
@@ -132,7 +139,8 @@ function conditionOf(args: Buffer[]): number | string {
   }
   if (cond & EXPIRE_NX && cond & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT))
     return 'ERR NX and XX, GT or LT options at the same time are not compatible';
-  if (cond & EXPIRE_GT && cond & EXPIRE_LT) return 'ERR GT and LT options at the same time are not compatible';
+  if (cond & EXPIRE_GT && cond & EXPIRE_LT)
+    return 'ERR GT and LT options at the same time are not compatible';
   return cond;
 }
 

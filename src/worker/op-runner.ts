@@ -187,7 +187,10 @@ export class OpRunner {
             break;
           }
           // KEEPTTL keeps the newest expiry (a write in flight's too); a time already past deletes.
-          const at = flags & SET_IF_KEEP_TTL ? (newestOf(this.writes, r.store, store, r.key)?.expiresAtMs ?? 0) : expiresAtMs;
+          const at =
+            flags & SET_IF_KEEP_TTL
+              ? (newestOf(this.writes, r.store, store, r.key)?.expiresAtMs ?? 0)
+              : expiresAtMs;
           const gone = flags & SET_IF_EXPIRES && at <= Date.now();
           this.writes.write(
             id,

@@ -157,7 +157,15 @@ describe('EDIT_EXPIRE and OP_SET_IF with an expiry on a shard worker', () => {
     const base = Date.now() + 3_600_000;
     // Times far from now, so none passes during the run, and a few already past.
     const times = [base, base + 1000, base + 2000, base - 1000, 1, -1];
-    const conds = [0, EXPIRE_NX, EXPIRE_XX, EXPIRE_GT, EXPIRE_LT, EXPIRE_XX | EXPIRE_GT, EXPIRE_XX | EXPIRE_LT];
+    const conds = [
+      0,
+      EXPIRE_NX,
+      EXPIRE_XX,
+      EXPIRE_GT,
+      EXPIRE_LT,
+      EXPIRE_XX | EXPIRE_GT,
+      EXPIRE_XX | EXPIRE_LT,
+    ];
     const keys = ['a', 'b', 'c'];
     const model = new Map<string, { value: string; exp: number }>();
     const expected = new Map<number, string>();
@@ -187,7 +195,13 @@ describe('EDIT_EXPIRE and OP_SET_IF with an expiry on a shard worker', () => {
           const nx = r() < 0.2;
           const keep = r() < 0.3;
           const t = keep ? 0 : pick(times);
-          w.add(id, OP_SET_IF, 0, k, encodeSetIf((nx ? SET_IF_NX : 0) | (keep ? SET_IF_KEEP_TTL : 0), Buffer.from(`s${id}`), t));
+          w.add(
+            id,
+            OP_SET_IF,
+            0,
+            k,
+            encodeSetIf((nx ? SET_IF_NX : 0) | (keep ? SET_IF_KEEP_TTL : 0), Buffer.from(`s${id}`), t),
+          );
           expected.set(id, `old ${cur?.value ?? 'nil'}`);
           if (!(nx && cur !== undefined)) {
             const exp = keep ? (cur?.exp ?? 0) : t;
@@ -206,7 +220,8 @@ describe('EDIT_EXPIRE and OP_SET_IF with an expiry on a shard worker', () => {
       if (e.startsWith('old ')) return `old ${oldOf(reply) ?? 'nil'}`;
       return reply.value.toString();
     };
-    for (const n of expected.keys()) assert.equal(got(n), expected.get(n), `op ${n}; seed ${seed} (DISTKV_SEED=${seed})`);
+    for (const n of expected.keys())
+      assert.equal(got(n), expected.get(n), `op ${n}; seed ${seed} (DISTKV_SEED=${seed})`);
     keys.forEach((k, j) => {
       const m = model.get(k);
       assert.equal(

@@ -97,7 +97,7 @@ export const COMPAT_COMMANDS: readonly CommandSpec[] = [
     'write fast',
     ONE_KEY,
     'generic',
-    'Sets the Unix time (s) a key expires at.',
+    'Sets the Unix time (s) a key expires at (NX, XX, GT, LT).',
     expiry.expire(1000, true),
   ),
   spec(
@@ -106,7 +106,7 @@ export const COMPAT_COMMANDS: readonly CommandSpec[] = [
     'write fast',
     ONE_KEY,
     'generic',
-    'Sets the Unix time (ms) a key expires at.',
+    'Sets the Unix time (ms) a key expires at (NX, XX, GT, LT).',
     expiry.expire(1, true),
   ),
   spec(

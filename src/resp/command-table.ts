@@ -156,7 +156,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     'write denyoom',
     ONE_KEY,
     'string',
-    'Sets the string value of a key (NX, XX, GET).',
+    'Sets the string value of a key (NX, XX, GET, EX, PX, EXAT, PXAT, KEEPTTL).',
     strings.set,
   ),
   spec(
@@ -202,7 +202,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     'write fast',
     ONE_KEY,
     'generic',
-    "Sets a key's time to live in seconds.",
+    "Sets a key's time to live in seconds (NX, XX, GT, LT).",
     expiry.expire(1000),
   ),
   spec(
@@ -211,7 +211,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     'write fast',
     ONE_KEY,
     'generic',
-    "Sets a key's time to live in milliseconds.",
+    "Sets a key's time to live in milliseconds (NX, XX, GT, LT).",
     expiry.expire(1),
   ),
   spec('persist', 2, 'write fast', ONE_KEY, 'generic', "Removes a key's expiry.", expiry.persist),

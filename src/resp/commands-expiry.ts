@@ -1,18 +1,24 @@
 /**
  * The expiry commands (docs/resp.md; distkv's TTLs in docs/api.md, "TTL"): TTL, PTTL, EXPIRETIME,
  * PEXPIRETIME, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, PERSIST. TTL/PTTL and EXPIRETIME/PEXPIRETIME
- * read the key's expiry (OP_GET_EXPIRY); EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT/PERSIST are an
- * OP_PUT_EXT that keeps the key's value and sets only its expiry, conditioned on the key existing
- * (PERSIST: on it having an expiry), so they are atomic on the store's worker and logged as a write;
- * they are submitted in order (RespConnection.submitOrdered). An expiry at or before now deletes the
- * key (EXPIRE of 0 or less, EXPIREAT of a time past), as in Redis.
+ * read the key's expiry (OP_GET_EXPIRY). EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT are an EDIT_EXPIRE edit
+ * (with Redis 7's NX/XX/GT/LT as its condition on the key's current expiry) and PERSIST an
+ * OP_PUT_EXT conditioned on the key having an expiry (submitted in order,
+ * RespConnection.submitOrdered): each keeps the key's value and sets only its expiry, atomically on
+ * the store's worker against its newest write, and is logged as a write. An expiry at or before
+ * now deletes the key (EXPIRE of 0 or less, EXPIREAT of a time past), as in Redis.
  */
 import {
   COND_EXPIRES,
-  COND_IF_EXISTS,
+  EDIT_EXPIRE,
+  encodeEdit,
   encodeExt,
+  EXPIRE_GT,
+  EXPIRE_LT,
+  EXPIRE_NX,
+  EXPIRE_XX,
   EXT_KEEP_VALUE,
-  OP_DELETE_EXT,
+  OP_EDIT,
   OP_GET_EXPIRY,
   OP_PUT_EXT,
   ST_CONFLICT,
@@ -55,11 +61,18 @@ function formatChanged(w: RespWriter, status: number, _seq: number, value: Buffe
   else w.error(errorText(value));
 }
 
+/** formatExpire answers an EDIT_EXPIRE: 1 if the key's expiry was set (or the key deleted), else 0. */
+function formatExpire(w: RespWriter, status: number, _seq: number, value: Buffer): void {
+  if (status === ST_DONE) w.integer(Number(value.toString('latin1')));
+  else w.error(errorText(value));
+}
+
 /**
  * expire: EXPIRE key seconds / PEXPIRE key ms, and with `absolute` EXPIREAT key unix-seconds /
- * PEXPIREAT key unix-ms (1 if set, 0 if the key is missing). An expiry at or before now deletes
- * the key, as in Redis (an OP_DELETE_EXT on the key existing); more than ten years ahead is refused,
- * and so are Redis 7's NX/XX/GT/LT conditions (optionsOf).
+ * PEXPIREAT key unix-ms, each with Redis 7's NX / XX / GT / LT (1 if set, 0 if the key is missing
+ * or a condition does not hold). An expiry at or before now deletes the key, as in Redis; more than
+ * ten years ahead is refused. One EDIT_EXPIRE checks the conditions against the key's newest expiry
+ * and writes, atomically on the store's worker (src/worker/edits.ts).
  */
 export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, args: Buffer[]) => void {
   const name = `${unitMs === 1 ? 'p' : ''}expire${absolute ? 'at' : ''}`;
@@ -67,9 +80,9 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
     const t = routeKey(c, args[1]!, true);
     if (t === undefined) return;
     // Redis reads the options before the time: an unknown or incompatible option is its error.
-    const options = optionsOf(args);
-    if (options.error !== undefined) {
-      c.queue.now(c.proto).error(options.error);
+    const cond = conditionOf(args);
+    if (typeof cond === 'string') {
+      c.queue.now(c.proto).error(cond);
       return;
     }
     const n = parseInt64(args[2]!.toString('latin1'));
@@ -86,47 +99,49 @@ export function expire(unitMs: 1 | 1000, absolute = false): (c: RespConnection, 
       c.queue.now(c.proto).error(`ERR invalid expire time in '${name}' command`);
       return;
     }
-    // Redis checks the time before it looks at the key, hence before its conditions.
-    if (options.given.length > 0) {
-      c.queue
-        .now(c.proto)
-        .error(
-          `ERR ${name.toUpperCase()} ${options.given.join(' ')} is not supported by distkv: it sets expiries without conditions`,
-        );
-      return;
-    }
-    const handler = c.queue.later(c.proto, formatChanged, t.store);
-    if (ms <= 0) {
-      const ext = { flags: COND_IF_EXISTS, ifSeq: 0, expiresAtMs: 0 };
-      c.submitOrdered(t, OP_DELETE_EXT, args[1]!, encodeExt(ext), handler);
-      return;
-    }
-    const ext = { flags: COND_IF_EXISTS | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: now + ms };
-    c.submitOrdered(t, OP_PUT_EXT, args[1]!, encodeExt(ext), handler);
+    // The time the key expires at, as Redis computes it (now plus ms, or the Unix time given): GT
+    // and LT compare it with the key's expiry.
+    const atMs = absolute ? Number(n) * unitMs : now + ms;
+    const edit = encodeEdit({ kind: EDIT_EXPIRE, limit: 0, atMs, arg: Buffer.of(cond) });
+    c.ctx.pool.submit(
+      t.worker,
+      OP_EDIT,
+      t.store,
+      args[1]!,
+      edit,
+      c.queue.later(c.proto, formatExpire, t.store),
+    );
   };
 }
 
 /** MAX_SECONDS is the most seconds whose ms fit a signed 64-bit integer (Redis's LLONG_MAX / 1000). */
 const MAX_SECONDS = 2n ** 63n / 1000n;
 
+/** EXPIRE_OPTIONS maps EXPIRE's options to their EXPIRE_ flags. */
+const EXPIRE_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ['NX', EXPIRE_NX],
+  ['XX', EXPIRE_XX],
+  ['GT', EXPIRE_GT],
+  ['LT', EXPIRE_LT],
+]);
+
 /**
- * optionsOf reads EXPIRE's options after the time as Redis 7 does (parseExtendedExpireArgumentsOrReply):
+ * conditionOf reads EXPIRE's options after the time as Redis 7 does (parseExtendedExpireArgumentsOrReply):
  * an unknown one is `Unsupported option` (printed as a C string), NX with XX, GT or LT and GT with
- * LT are incompatible. It returns their error, or the options given (upper case), which distkv then
- * refuses by name once the time is read: it sets expiries without conditions (rather than
- * "wrong number of arguments", which sent a client looking for a bug of its own).
+ * LT are incompatible. It returns their error, or the EXPIRE_ flags of the options given.
  */
-function optionsOf(args: Buffer[]): { error?: string; given: string[] } {
-  const given = args.slice(3).map((a) => a.toString('latin1').toUpperCase());
-  const unknown = args.slice(3).find((_, i) => !['NX', 'XX', 'GT', 'LT'].includes(given[i]!));
-  if (unknown !== undefined)
-    return { error: `ERR Unsupported option ${cString(unknown).toString('latin1')}`, given };
-  const has = (o: string): boolean => given.includes(o);
-  if (has('NX') && (has('XX') || has('GT') || has('LT')))
-    return { error: 'ERR NX and XX, GT or LT options at the same time are not compatible', given };
-  if (has('GT') && has('LT'))
-    return { error: 'ERR GT and LT options at the same time are not compatible', given };
-  return { given };
+function conditionOf(args: Buffer[]): number | string {
+  let cond = 0;
+  for (const a of args.slice(3)) {
+    const flag = EXPIRE_OPTIONS.get(a.toString('latin1').toUpperCase());
+    if (flag === undefined) return `ERR Unsupported option ${cString(a).toString('latin1')}`;
+    cond |= flag;
+  }
+  if (cond & EXPIRE_NX && cond & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT))
+    return 'ERR NX and XX, GT or LT options at the same time are not compatible';
+  if (cond & EXPIRE_GT && cond & EXPIRE_LT)
+    return 'ERR GT and LT options at the same time are not compatible';
+  return cond;
 }
 
 /** persist: PERSIST key (1 if an expiry was removed, 0 if the key is missing or has none). */

@@ -6,7 +6,8 @@
  * max_value_bytes is under 20 bytes). Multi-key commands need their keys in one slot (key-route.ts), hence
  * one store; their ops go into one batch. A SET with an expiry or KEEPTTL is an OP_PUT_EXT
  * (docs/api.md, "TTL"): NX and XX become its conditions, a failed one answers nil; it is submitted
- * in order (RespConnection.submitOrdered). INCR* keep the key's TTL, as in Redis. DEL and EXISTS
+ * in order (RespConnection.submitOrdered); with GET it is an OP_SET_IF carrying the expiry (or
+ * KEEPTTL), which answers the old value. INCR* keep the key's TTL, as in Redis. DEL and EXISTS
  * also answer UNLINK and TOUCH (command-table-compat.ts).
  */
 import {
@@ -15,6 +16,7 @@ import {
   EDIT_INCRBY,
   encodeEdit,
   encodeExt,
+  encodeSetIf,
   EXT_KEEP_TTL,
   OP_DELETE_COUNTED,
   COUNTED_FOUND_ONLY,
@@ -25,6 +27,7 @@ import {
   OP_PUT,
   OP_PUT_EXT,
   OP_SET_IF,
+  SET_IF_KEEP_TTL,
   SET_IF_NX,
   SET_IF_XX,
   ST_CONFLICT,
@@ -147,10 +150,10 @@ function expiryOf(opt: string, arg: Buffer): number | string {
 }
 
 /**
- * set: SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL] (GET with an
- * expiry is refused). Options parse as Redis parses them: one expiry option (repeated, the last
- * wins), NX or XX. An EXAT/PXAT time already past sets the key expired: it is deleted (an
- * OP_DELETE_EXT under the NX/XX condition), as Redis deletes it at once.
+ * set: SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]. Options parse as
+ * Redis parses them: one expiry option (repeated, the last wins), NX or XX. An EXAT/PXAT time
+ * already past sets the key expired: it is deleted (an OP_DELETE_EXT under the NX/XX condition, or
+ * with GET the OP_SET_IF's write), as Redis deletes it at once.
  */
 export function set(c: RespConnection, args: Buffer[]): void {
   if (args.length === 3) {
@@ -193,13 +196,9 @@ export function set(c: RespConnection, args: Buffer[]): void {
     }
     expiresAtMs = at;
   }
-  if (getOld && (expiresAtMs > 0 || keepTtl)) {
-    c.queue.now(c.proto).error('ERR SET GET with an expiry or KEEPTTL is not supported by distkv');
-    return;
-  }
   const value = args[2]!;
   if (tooLarge(c, value)) return;
-  if (expiresAtMs > 0 || keepTtl) {
+  if (!getOld && (expiresAtMs > 0 || keepTtl)) {
     const cond = flags & SET_IF_NX ? COND_IF_NONE_MATCH : flags & SET_IF_XX ? COND_IF_EXISTS : 0;
     const handler = c.queue.later(c.proto, formatSetExt, t.store);
     if (keepTtl || expiresAtMs > Date.now()) {
@@ -219,9 +218,8 @@ export function set(c: RespConnection, args: Buffer[]): void {
     submit(c, t, OP_PUT, args[1]!, value, c.queue.later(c.proto, formatSetOk, t.store));
     return;
   }
-  const body = Buffer.allocUnsafe(value.length + 1);
-  body[0] = flags;
-  value.copy(body, 1);
+  // With GET, one OP_SET_IF answers the old value and writes the expiry (or keeps it), atomically.
+  const body = encodeSetIf(flags | (keepTtl ? SET_IF_KEEP_TTL : 0), value, expiresAtMs);
   const format = getOld ? formatSetGet : formatSetIf;
   submit(c, t, OP_SET_IF, args[1]!, body, c.queue.later(c.proto, format, t.store));
 }

@@ -20,9 +20,9 @@
  * it sent, as from Redis: the listener accepts half-open connections, and the connection ends once
  * the input held is parsed and every reply is written (`inputEnded`).
  *
- * Order on a key: a write with conditions or an expiry (an _EXT op: SET ... EX / KEEPTTL, EXPIRE,
- * PERSIST) that finds a write of its key in flight waits on the worker for that write to settle,
- * so an op sent after it could be applied before it (a GET would read the older value, a later SET
+ * Order on a key: a write with conditions or an expiry (an _EXT op: SET ... EX / KEEPTTL, SETEX,
+ * PERSIST; EXPIRE is an edit, which does not wait) that finds a write of its key in flight waits
+ * on the worker for that write to settle, so an op sent after it could be applied before it (a GET would read the older value, a later SET
  * would be overwritten). `submitOrdered` holds such a write's key: a later command on the key is
  * kept (parsing stops) until the write answers, as Redis runs a connection's commands in order.
  *

@@ -1,12 +1,13 @@
 /**
  * Edits: OP_EDIT (op-format.ts), the read-modify-writes that keep a key's expiry, as Redis's
- * APPEND, SETRANGE, INCRBYFLOAT and GETEX do. Like OP_INCR, an edit reads the key's newest value,
+ * APPEND, SETRANGE, INCRBYFLOAT do, and those that change only the expiry, GETEX and EXPIRE (with
+ * Redis 7's NX/XX/GT/LT checked against the newest expiry, conditions.ts). Like OP_INCR, an edit reads the key's newest value,
  * a write in flight included (pending-writes.ts), and issues its write in the same synchronous
  * step, so edits and other read-modify-writes of one key chain in order and none is lost. The
- * write keeps the expiry the newest value has; GETEX alone changes it.
+ * write keeps the expiry the newest value has; GETEX and EXPIRE alone change it.
  *
  * An edit that writes nothing (SETRANGE of no bytes, GETEX of a missing key or a PERSIST of a key
- * without expiry) answers with the store's last seq, as a read does: at once, or once the key's
+ * without expiry, an EXPIRE of a missing key or whose condition does not hold) answers with the store's last seq, as a read does: at once, or once the key's
  * write in flight that it read is durable (StoreWrites.answerRead). One that would write more than
  * the edit's limit answers VALUE_TOO_LARGE and writes nothing.
  *
@@ -14,10 +15,12 @@
  */
 import { DistkvError } from '../errors.js';
 import type { Store } from '../storage/store.js';
+import { expiryConditionHolds } from './conditions.js';
 import { addFloat } from './long-double.js';
 import {
   decodeEdit,
   EDIT_APPEND,
+  EDIT_EXPIRE,
   EDIT_GETEX,
   EDIT_INCRBY,
   EDIT_INCRBYFLOAT,
@@ -115,6 +118,13 @@ function outcomeOf(edit: Edit, cur: Newest | undefined): Outcome {
         return { write: undefined, expiresAtMs, reply };
       if (edit.atMs > 0 && edit.atMs <= Date.now()) return { write: null, expiresAtMs: 0, reply };
       return { write: Buffer.from(old), expiresAtMs: edit.atMs, reply };
+    }
+    case EDIT_EXPIRE: {
+      if (old === undefined || !expiryConditionHolds(edit.arg[0] ?? 0, expiresAtMs, edit.atMs))
+        return { write: undefined, expiresAtMs, reply: Buffer.from('0') };
+      // A time at or before now deletes the key, and answers 1 as Redis does.
+      if (edit.atMs <= Date.now()) return { write: null, expiresAtMs: 0, reply: Buffer.from('1') };
+      return { write: Buffer.from(old), expiresAtMs: edit.atMs, reply: Buffer.from('1') };
     }
     default:
       throw new DistkvError('BAD_REQUEST', `unknown edit kind ${edit.kind}`);

@@ -23,8 +23,12 @@
  * durable or not (src/worker/pending-writes.ts), and answer once their own write is durable (one
  * that writes nothing, once the write in flight it read is, as a read; a failure of it fails them):
  *   OP_INCR           value = the signed decimal delta; reply ST_DONE, value = the new decimal value
- *   OP_SET_IF         value = flags:u8 bytes (SET_IF_ flags); reply ST_DONE when written, ST_MISSING
- *                     when its condition kept it from being written; either way value = old
+ *   OP_SET_IF         value = set-if (SET_IF_ flags); reply ST_DONE when written, ST_MISSING when
+ *                     its condition kept it from being written; either way value = old
+ *   set-if            := flags:u8 [expiresAtMs:f64, with SET_IF_EXPIRES] bytes
+ *                     the key is written with no expiry, or with SET_IF_EXPIRES expiring at
+ *                     expiresAtMs (one at or before now deletes it), or with SET_IF_KEEP_TTL
+ *                     keeping the newest expiry it has (Redis's SET ... GET EX/PX/EXAT/PXAT/KEEPTTL)
  *   OP_DELETE_COUNTED value = empty, or COUNTED_FOUND_ONLY: reply ST_DONE, value = old, or with
  *                     COUNTED_FOUND_ONLY only old's first byte (a missing key is not written at all)
  *   old               := 0x00 (the key was missing) | 0x01 bytes (its value before)
@@ -55,7 +59,12 @@
  *                        max_value_bytes is under the 20 bytes of the longest 64-bit integer)
  *                      | EDIT_GETEX (atMs > 0: expire then, deleting a key whose time is past;
  *                        atMs = 0: remove the expiry; result = old)
- *   limit             := the largest value the edit may write (else VALUE_TOO_LARGE)
+ *                      | EDIT_EXPIRE (arg = cond:u8, EXPIRE_ flags; if the key exists and cond
+ *                        holds, it expires at atMs, any number, deleting the key when atMs is at
+ *                        or before now; result = "1", else "0" and nothing written; Redis 7's
+ *                        EXPIRE [NX|XX|GT|LT], conditions.ts)
+ *   limit             := the largest value the edit may write (else VALUE_TOO_LARGE; GETEX and
+ *                        EXPIRE write back the value they read and do not check it)
  * Conditions are checked on the store's worker against the newest write, durable or not: an op whose
  * key has a write in flight waits for it to settle, then is checked (src/worker/pending-writes.ts).
  *
@@ -73,7 +82,7 @@
  */
 
 /** OP_VERSION is the format version byte at the start of every batch. */
-export const OP_VERSION = 2;
+export const OP_VERSION = 3;
 
 /** OP_GET reads a key. */
 export const OP_GET = 1;
@@ -124,6 +133,16 @@ export const EDIT_SETRANGE = 2;
 export const EDIT_INCRBYFLOAT = 3;
 export const EDIT_GETEX = 4;
 export const EDIT_INCRBY = 5;
+export const EDIT_EXPIRE = 6;
+/**
+ * EXPIRE_ flags of an EDIT_EXPIRE's cond, Redis 7's: NX = the key has no expiry, XX = it has one,
+ * GT = it has one and atMs is later, LT = it has none or atMs is earlier (no expiry counts as an
+ * infinite one). Several given must all hold.
+ */
+export const EXPIRE_NX = 1;
+export const EXPIRE_XX = 2;
+export const EXPIRE_GT = 4;
+export const EXPIRE_LT = 8;
 /** EDIT_HEADER_BYTES is the size of an edit before its arg. */
 export const EDIT_HEADER_BYTES = 1 + 4 + 8;
 /** EXT_BYTES is the size of an ext before the value. */
@@ -132,6 +151,9 @@ export const EXT_BYTES = 1 + 8 + 8;
 /** SET_IF_ flags of OP_SET_IF: NX = only if missing, XX = only if present. */
 export const SET_IF_NX = 1;
 export const SET_IF_XX = 2;
+/** SET_IF_EXPIRES: an expiresAtMs:f64 follows the flags, the write's expiry; SET_IF_KEEP_TTL keeps the key's. */
+export const SET_IF_EXPIRES = 4;
+export const SET_IF_KEEP_TTL = 8;
 
 /** ST_VALUE: the key's value follows. */
 export const ST_VALUE = 0;
@@ -221,6 +243,32 @@ export function decodeExt(b: Uint8Array): WriteExt {
   if (b.length < EXT_BYTES) throw new Error(`ext is ${b.length} bytes; expected at least ${EXT_BYTES}`);
   const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
   return { flags: buf[0]!, ifSeq: buf.readDoubleLE(1), expiresAtMs: buf.readDoubleLE(9) };
+}
+
+/** SetIf is a decoded OP_SET_IF request: its SET_IF_ flags, expiry (0 = none or kept) and value. */
+export interface SetIf {
+  flags: number;
+  expiresAtMs: number;
+  value: Uint8Array;
+}
+
+/** encodeSetIf returns the value of an OP_SET_IF request (SET_IF_EXPIRES is set when expiresAtMs is not 0). */
+export function encodeSetIf(flags: number, value: Uint8Array, expiresAtMs = 0): Buffer {
+  const head = expiresAtMs === 0 ? 1 : 9;
+  const b = Buffer.allocUnsafe(head + value.length);
+  b[0] = expiresAtMs === 0 ? flags : flags | SET_IF_EXPIRES;
+  if (expiresAtMs !== 0) b.writeDoubleLE(expiresAtMs, 1);
+  b.set(value, head);
+  return b;
+}
+
+/** decodeSetIf reads an OP_SET_IF request's value (value is a view into it); throws when it is shorter than its header. */
+export function decodeSetIf(b: Uint8Array): SetIf {
+  const flags = b[0] ?? 0;
+  const head = flags & SET_IF_EXPIRES ? 9 : 1;
+  if (b.length < head) throw new Error(`set-if is ${b.length} bytes; expected at least ${head}`);
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
+  return { flags, expiresAtMs: head === 9 ? buf.readDoubleLE(1) : 0, value: buf.subarray(head) };
 }
 
 /** TxnSub is one write of an OP_TXN: OP_PUT_EXT or OP_DELETE_EXT, its key and its ext (+ value). */

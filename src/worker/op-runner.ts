@@ -34,6 +34,9 @@ import {
   OP_TXN,
   OP_WAIT,
   decodeTxn,
+  decodeSetIf,
+  SET_IF_EXPIRES,
+  SET_IF_KEEP_TTL,
   SET_IF_NX,
   SET_IF_XX,
   ST_DONE,
@@ -177,20 +180,30 @@ export class OpRunner {
           break;
         case OP_SET_IF: {
           const old = this.writes.current(r.store, store, r.key);
-          const flags = r.value[0] ?? 0;
+          const { flags, expiresAtMs, value } = decodeSetIf(r.value);
           const skip = (flags & SET_IF_NX && old != null) || (flags & SET_IF_XX && old == null);
-          if (skip) this.writes.answerRead(id, r.store, r.key, ST_MISSING, 0, encodeOld(old));
-          else
-            this.writes.write(
-              id,
-              r.store,
-              store,
-              r.key,
-              r.value.subarray(1),
-              r.w,
-              r.timeoutMs,
-              encodeOld(old),
-            );
+          if (skip) {
+            this.writes.answerRead(id, r.store, r.key, ST_MISSING, 0, encodeOld(old));
+            break;
+          }
+          // KEEPTTL keeps the newest expiry (a write in flight's too); a time already past deletes.
+          const at =
+            flags & SET_IF_KEEP_TTL
+              ? (newestOf(this.writes, r.store, store, r.key)?.expiresAtMs ?? 0)
+              : expiresAtMs;
+          const gone = flags & SET_IF_EXPIRES && at <= Date.now();
+          this.writes.write(
+            id,
+            r.store,
+            store,
+            r.key,
+            gone ? null : value,
+            r.w,
+            r.timeoutMs,
+            encodeOld(old),
+            ST_DONE,
+            gone ? 0 : at,
+          );
           break;
         }
         case OP_DELETE_COUNTED: {

@@ -398,31 +398,81 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
     );
   });
 
-  it("names EXPIRE's NX/XX/GT/LT as not supported (not as a wrong number of arguments) and leaves the expiry; refuses seconds that overflow", async () => {
+  it("applies EXPIRE's NX/XX/GT/LT as Redis 7 does (no expiry counts as infinite), with its errors; refuses seconds that overflow", async () => {
     const text = await exchange([
       ['SET', 'xo:1', 'v'],
       ['EXPIRE', 'xo:1', '100', 'NX'],
+      ['EXPIRE', 'xo:1', '200', 'nx'],
       ['PEXPIREAT', 'xo:1', '1', 'gt'],
-      ['EXPIRE', 'xo:1', '100', 'FOO'],
+      ['EXPIRE', 'xo:1', '50', 'XX', 'LT'],
       ['TTL', 'xo:1'],
+      ['EXPIRE', 'xo:1', '100', 'FOO'],
+      ['EXPIRE', 'xo:1', '100', 'NX', 'XX'],
+      ['EXPIRE', 'xo:1', '100', 'GT', 'LT'],
       ['EXPIRE', 'xo:1', 'abc', 'NX'],
       // Seconds whose ms overflow 64 bits: refused, as Redis does, not taken as a time past.
       ['EXPIRE', 'xo:1', '-9223372036854776'],
       ['EXPIREAT', 'xo:1', '-9223372036854776'],
+      ['PERSIST', 'xo:1'],
+      ['EXPIRE', 'xo:1', '100', 'GT'],
+      ['EXPIRE', 'xo:1', '100', 'XX'],
+      ['TTL', 'xo:1'],
+      // A time past with a condition that holds deletes the key and answers 1.
+      ['PEXPIREAT', 'xo:1', '1', 'LT'],
       ['EXISTS', 'xo:1'],
+      ['EXPIRE', 'xo:1', '100', 'LT'],
     ]);
     assert.deepEqual(splitReplies(text), [
       '+OK\r\n',
-      '-ERR EXPIRE NX is not supported by distkv: it sets expiries without conditions\r\n',
-      '-ERR PEXPIREAT GT is not supported by distkv: it sets expiries without conditions\r\n',
-      // Redis's words for an option it does not know, and for a time that is no integer.
+      ':1\r\n',
+      ':0\r\n',
+      ':0\r\n',
+      ':1\r\n',
+      ':50\r\n',
+      // Redis's words for an option it does not know, options together, and a time that is no integer.
       '-ERR Unsupported option FOO\r\n',
-      ':-1\r\n',
+      '-ERR NX and XX, GT or LT options at the same time are not compatible\r\n',
+      '-ERR GT and LT options at the same time are not compatible\r\n',
       '-ERR value is not an integer or out of range\r\n',
       "-ERR invalid expire time in 'expire' command\r\n",
       "-ERR invalid expire time in 'expireat' command\r\n",
       ':1\r\n',
+      ':0\r\n',
+      ':0\r\n',
+      ':-1\r\n',
+      ':1\r\n',
+      ':0\r\n',
+      ':0\r\n',
     ]);
+  });
+
+  it('answers SET ... GET with EX/PX/EXAT/PXAT/KEEPTTL: the old value, with the expiry set, kept, or the key deleted for a time past', async () => {
+    const text = await exchange([
+      ['SET', 'sg:1', 'a'],
+      ['SET', 'sg:1', 'b', 'GET', 'EX', '100'],
+      ['TTL', 'sg:1'],
+      ['SET', 'sg:1', 'c', 'KEEPTTL', 'GET'],
+      ['TTL', 'sg:1'],
+      ['SET', 'sg:1', 'd', 'NX', 'GET', 'PX', '5000'],
+      ['SET', 'sg:1', 'e', 'XX', 'GET', 'PXAT', '1'],
+      ['EXISTS', 'sg:1'],
+      ['SET', 'sg:1', 'f', 'GET', 'EXAT', String(Math.floor(Date.now() / 1000) + 300)],
+      ['GET', 'sg:1'],
+      ['TTL', 'sg:1'],
+    ]);
+    const replies = splitReplies(text);
+    assert.deepEqual(replies.slice(0, 2), ['+OK\r\n', '$1\r\na\r\n']);
+    assert.equal(replies[2], ':100\r\n');
+    assert.deepEqual(replies.slice(3, 10), [
+      '$1\r\nb\r\n',
+      ':100\r\n',
+      '$1\r\nc\r\n',
+      '$1\r\nc\r\n',
+      ':0\r\n',
+      '$-1\r\n',
+      '$1\r\nf\r\n',
+    ]);
+    assert.match(replies[10]!, /^:(299|300)\r\n$/);
   });
 
   it('answers CLIENT HELP, CONFIG HELP and COMMAND HELP, which their unknown-subcommand errors point to', async () => {

@@ -3,7 +3,9 @@
  * commands, valid and not (resp-redis-diff.ts makes them), pipelined in random chunks over raw
  * RESP2 or RESP3 (by seed) to a redis-server in cluster mode owning every slot and to a one-node, one-shard distkv,
  * each reply compared with Redis's (resp-redis-diff.ts `judge`); and at intervals whole SCAN
- * iterations with random MATCH, COUNT and TYPE, compared as sets of keys. Needs redis-server
+ * iterations with random MATCH, COUNT and TYPE, compared as sets of keys. A second sequence
+ * keeps to the expiry commands on keys that mostly exist (Redis 7's EXPIRE NX/XX/GT/LT, SET ... GET
+ * with EX/PX/EXAT/PXAT/KEEPTTL, PERSIST and the reads of expiries). Needs redis-server
  * (test/helpers/redis-server.ts fails with what to install when it is missing). A failure names its
  * seed: rerun with DISTKV_SEED=<seed>.
  */
@@ -14,9 +16,10 @@ import { TestRedis } from '../helpers/redis-server.js';
 import { RespConn, replyEnd } from '../helpers/resp-conn.js';
 import { respOf } from '../helpers/resp.js';
 import { startOneNode } from '../helpers/server-process.js';
-import { elements, generate, judge, scanOptions, type Step } from './resp-redis-diff.js';
+import { elements, generate, generateExpiry, judge, scanOptions, type Step } from './resp-redis-diff.js';
 
 const STEPS = 3000;
+const EXPIRY_STEPS = 1500;
 const SCAN_EVERY = 300;
 const MAX_SCAN_CALLS = 5000;
 
@@ -72,59 +75,75 @@ async function reset(keys: Iterable<string>): Promise<void> {
   if (dels.length > 0) await Promise.all([R!.send(dels), D!.send(dels)]);
 }
 
+/**
+ * compareSequence sends `steps` commands made by `make` (seeded by `seed`) to both servers in random
+ * chunks, with whole SCANs at intervals, and fails naming every reply that differs from Redis's.
+ */
+async function compareSequence(
+  seed: number,
+  steps: number,
+  make: (r: () => number, used: Set<number>) => Step,
+): Promise<void> {
+  const r = seededRandom(seed);
+  // Half the seeds speak RESP3 (nulls, doubles, maps in Redis 7's types), half RESP2.
+  const proto = r() < 0.5 ? 2 : 3;
+  await Promise.all([R!.send([['HELLO', String(proto)]]), D!.send([['HELLO', String(proto)]])]);
+  const used = new Set<number>();
+  const failures: string[] = [];
+  let documented = 0;
+  let unjudged = 0;
+  let scans = 0;
+  for (let done = 0; done < steps && failures.length < 10;) {
+    const chunk: Step[] = Array.from({ length: Math.min(steps - done, 1 + Math.floor(r() * 30)) }, () =>
+      make(r, used),
+    );
+    const cmds = chunk.map((s) => s.args);
+    const [rr, dr] = await Promise.all([R!.send(cmds), D!.send(cmds)]);
+    // After a difference, the rest of the chunk is judged only where it names none of its keys.
+    const tainted = new Set<string>();
+    let anyTaint = false;
+    chunk.forEach((s, i) => {
+      if (anyTaint && (s.keys.length === 0 || s.keys.some((k) => tainted.has(k)))) {
+        unjudged++;
+        for (const k of s.keys) tainted.add(k);
+        return;
+      }
+      const verdict = judge(s.args, rr[i]!, dr[i]!, replyEnd);
+      if (verdict === 'same') return;
+      if (verdict === 'documented') documented++;
+      else
+        failures.push(
+          `step ${done + i}: ${brief(s.args)}\n  redis:  ${brief(rr[i]!)}\n  distkv: ${brief(dr[i]!)}`,
+        );
+      anyTaint = true;
+      for (const k of s.keys) tainted.add(k);
+    });
+    await reset(tainted);
+    const before = done;
+    done += chunk.length;
+    if (Math.floor(done / SCAN_EVERY) > Math.floor(before / SCAN_EVERY) || done === steps) {
+      const options = scanOptions(r);
+      const [a, b] = await Promise.all([scanAll(R!, options), scanAll(D!, options)]);
+      scans++;
+      if (show(a) !== show(b))
+        failures.push(
+          `whole SCAN ${JSON.stringify(options)} after step ${done}\n  redis:  ${show(a)}\n  distkv: ${show(b)}`,
+        );
+    }
+  }
+  assert.deepEqual(
+    failures,
+    [],
+    `seed ${seed} (rerun with DISTKV_SEED=${seed}), RESP${proto}; ${documented} documented differences, ${unjudged} unjudged, ${scans} whole scans`,
+  );
+}
+
 describe('the RESP listener against redis-server 7', { timeout: 180000 }, () => {
   it('answers a seeded random sequence of commands as redis-server does', async () => {
-    const seed = testSeed();
-    const r = seededRandom(seed);
-    // Half the seeds speak RESP3 (nulls, doubles, maps in Redis 7's types), half RESP2.
-    const proto = r() < 0.5 ? 2 : 3;
-    if (proto === 3) await Promise.all([R!.send([['HELLO', '3']]), D!.send([['HELLO', '3']])]);
-    const failures: string[] = [];
-    let documented = 0;
-    let unjudged = 0;
-    let scans = 0;
-    for (let done = 0; done < STEPS && failures.length < 10;) {
-      const steps: Step[] = Array.from({ length: Math.min(STEPS - done, 1 + Math.floor(r() * 30)) }, () =>
-        generate(r),
-      );
-      const cmds = steps.map((s) => s.args);
-      const [rr, dr] = await Promise.all([R!.send(cmds), D!.send(cmds)]);
-      // After a difference, the rest of the chunk is judged only where it names none of its keys.
-      const tainted = new Set<string>();
-      let anyTaint = false;
-      steps.forEach((s, i) => {
-        if (anyTaint && (s.keys.length === 0 || s.keys.some((k) => tainted.has(k)))) {
-          unjudged++;
-          for (const k of s.keys) tainted.add(k);
-          return;
-        }
-        const verdict = judge(s.args, rr[i]!, dr[i]!, replyEnd);
-        if (verdict === 'same') return;
-        if (verdict === 'documented') documented++;
-        else
-          failures.push(
-            `step ${done + i}: ${brief(s.args)}\n  redis:  ${brief(rr[i]!)}\n  distkv: ${brief(dr[i]!)}`,
-          );
-        anyTaint = true;
-        for (const k of s.keys) tainted.add(k);
-      });
-      await reset(tainted);
-      const before = done;
-      done += steps.length;
-      if (Math.floor(done / SCAN_EVERY) > Math.floor(before / SCAN_EVERY) || done === STEPS) {
-        const options = scanOptions(r);
-        const [a, b] = await Promise.all([scanAll(R!, options), scanAll(D!, options)]);
-        scans++;
-        if (show(a) !== show(b))
-          failures.push(
-            `whole SCAN ${JSON.stringify(options)} after step ${done}\n  redis:  ${show(a)}\n  distkv: ${show(b)}`,
-          );
-      }
-    }
-    assert.deepEqual(
-      failures,
-      [],
-      `seed ${seed} (rerun with DISTKV_SEED=${seed}), RESP${proto}; ${documented} documented differences, ${unjudged} unjudged, ${scans} whole scans`,
-    );
+    await compareSequence(testSeed(), STEPS, generate);
+  });
+
+  it('answers a seeded random sequence of EXPIRE NX/XX/GT/LT and SET ... GET EX/PX/EXAT/PXAT/KEEPTTL on existing keys as redis-server does', async () => {
+    await compareSequence(testSeed(), EXPIRY_STEPS, generateExpiry);
   });
 });

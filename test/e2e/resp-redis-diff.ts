@@ -94,6 +94,44 @@ function unixMillis(r: Rand): string {
   return pick(r, [String(Date.now() + 3_600_000), '1', '0']);
 }
 
+/**
+ * UNIQUE_SPAN is how many distinct relative times conditionalSeconds draws from. An EXPIRE GT/LT
+ * with a relative time compares now + time with the key's expiry; when that expiry came from the
+ * same relative time a moment before, the answer depends on whether a millisecond passed between
+ * them, on Redis as on distkv. So each conditional relative time is used once and lies 100 s or
+ * more from every other relative time the generator sends (2500 + 1000n seconds).
+ */
+const UNIQUE_SPAN = 100_000;
+
+/** conditionalSeconds is the time of an EXPIRE / PEXPIRE with conditions (in s), or a bad one. */
+function conditionalSeconds(r: Rand, used: Set<number>): string {
+  const u = r();
+  if (u < 0.25) return pick(r, ['0', '-1', 'abc', '9223372036854775807', '+5']);
+  let n = Math.floor(r() * UNIQUE_SPAN);
+  for (let i = 0; used.has(n) && i < UNIQUE_SPAN; i++) n = (n + 1) % UNIQUE_SPAN;
+  used.add(n);
+  return String(2500 + 1000 * n);
+}
+
+/** expireOptions are 0 to 2 of Redis 7's EXPIRE conditions, in any case, and an unknown one. */
+function expireOptions(r: Rand): string[] {
+  const n = Math.floor(r() * 3);
+  return Array.from({ length: n }, () => pick(r, ['NX', 'XX', 'GT', 'LT', 'gt', 'lt', 'FOO']));
+}
+
+/** conditionalExpire is an EXPIRE, PEXPIRE, EXPIREAT or PEXPIREAT with conditions. */
+function conditionalExpire(r: Rand, used: Set<number>): string[] {
+  const name = pick(r, ['EXPIRE', 'PEXPIRE', 'EXPIREAT', 'PEXPIREAT']);
+  let time: string;
+  if (name === 'EXPIREAT') time = unixSeconds(r);
+  else if (name === 'PEXPIREAT') time = unixMillis(r);
+  else {
+    time = conditionalSeconds(r, used);
+    if (name === 'PEXPIRE' && /^\d{4,}$/.test(time)) time += '000';
+  }
+  return [name, key(r), time, ...expireOptions(r)];
+}
+
 function setOptions(r: Rand): string[] {
   const out: string[] = [];
   const n = Math.floor(r() * 3);
@@ -145,8 +183,11 @@ export function scanOptions(r: Rand): string[] {
 /** NOT_SERVED are Redis commands distkv does not serve (docs/resp.md): unknown commands to it. */
 const NOT_SERVED = ['HSET', 'LPUSH', 'SADD'];
 
-/** GENERATORS makes each command's arguments, keys first after the name. */
-const GENERATORS: readonly ((r: Rand) => string[])[] = [
+/**
+ * GENERATORS makes each command's arguments, keys first after the name; `used` holds the relative
+ * times conditional expiries have taken (conditionalSeconds).
+ */
+const GENERATORS: readonly ((r: Rand, used: Set<number>) => string[])[] = [
   (r) => ['GET', key(r)],
   (r) => ['SET', key(r), value(r)],
   (r) => ['SET', key(r), value(r), ...setOptions(r)],
@@ -181,7 +222,24 @@ const GENERATORS: readonly ((r: Rand) => string[])[] = [
   (r) => ['PTTL', key(r)],
   (r) => ['EXPIRETIME', key(r)],
   (r) => ['PEXPIRETIME', key(r)],
-  (r) => ['EXPIRE', key(r), seconds(r), ...(r() < 0.1 ? [pick(r, ['NX', 'XX', 'GT', 'FOO'])] : [])],
+  (r) => ['EXPIRE', key(r), seconds(r)],
+  conditionalExpire,
+  conditionalExpire,
+  conditionalExpire,
+  (r) => [
+    'SET',
+    key(r),
+    value(r),
+    'GET',
+    ...pick(r, [
+      ['EX', seconds(r)],
+      ['PX', millis(r)],
+      ['EXAT', unixSeconds(r)],
+      ['PXAT', unixMillis(r)],
+      ['KEEPTTL'],
+    ]),
+    ...(r() < 0.3 ? [pick(r, ['NX', 'XX'])] : []),
+  ],
   (r) => ['PEXPIRE', key(r), millis(r)],
   (r) => ['EXPIREAT', key(r), unixSeconds(r)],
   (r) => ['PEXPIREAT', key(r), unixMillis(r)],
@@ -198,9 +256,45 @@ const GENERATORS: readonly ((r: Rand) => string[])[] = [
   (r) => [pick(r, NOT_SERVED), key(r), 'f', value(r)],
 ];
 
-/** generate returns one random command (its name's case varied, its arity sometimes wrong). */
-export function generate(r: Rand): Step {
-  const args = pick(r, GENERATORS)(r);
+/**
+ * EXPIRY_GENERATORS make the commands of the expiry sequences: keys written with and without an
+ * expiry, then Redis 7's EXPIRE conditions and SET ... GET with an expiry or KEEPTTL on them, and
+ * reads of what they left (in GENERATORS most conditional expiries find their key missing).
+ */
+const EXPIRY_GENERATORS: readonly ((r: Rand, used: Set<number>) => string[])[] = [
+  (r) => ['SET', pick(r, SAME_SLOT), value(r)],
+  (r) => ['SET', pick(r, SAME_SLOT), value(r), 'EX', pick(r, ['100', '86400'])],
+  (r) => ['SET', pick(r, SAME_SLOT), value(r), 'PXAT', unixMillis(r)],
+  (r, used) => ['EXPIRE', pick(r, SAME_SLOT), conditionalSeconds(r, used), pick(r, ['NX', 'XX', 'GT', 'LT'])],
+  (r, used) => ['PEXPIRE', pick(r, SAME_SLOT), `${conditionalSeconds(r, used)}000`, pick(r, ['GT', 'LT'])],
+  (r) => ['EXPIREAT', pick(r, SAME_SLOT), unixSeconds(r), ...expireOptions(r)],
+  (r) => ['PEXPIREAT', pick(r, SAME_SLOT), unixMillis(r), pick(r, ['GT', 'LT', 'XX', 'NX'])],
+  (r) => [
+    'SET',
+    pick(r, SAME_SLOT),
+    value(r),
+    'GET',
+    ...pick(r, [['EX', seconds(r)], ['PXAT', unixMillis(r)], ['EXAT', unixSeconds(r)], ['KEEPTTL']]),
+    ...(r() < 0.3 ? [pick(r, ['NX', 'XX'])] : []),
+  ],
+  (r) => ['PERSIST', pick(r, SAME_SLOT)],
+  (r) => ['PTTL', pick(r, SAME_SLOT)],
+  (r) => ['EXPIRETIME', pick(r, SAME_SLOT)],
+  (r) => ['GET', pick(r, SAME_SLOT)],
+];
+
+/** generateExpiry returns one random command of an expiry sequence (EXPIRY_GENERATORS). */
+export function generateExpiry(r: Rand, used: Set<number>): Step {
+  const args = pick(r, EXPIRY_GENERATORS)(r, used);
+  return { args, keys: keysOf(args) };
+}
+
+/**
+ * generate returns one random command (its name's case varied, its arity sometimes wrong); `used`
+ * is the sequence's own, kept from one call to the next (conditionalSeconds).
+ */
+export function generate(r: Rand, used: Set<number>): Step {
+  const args = pick(r, GENERATORS)(r, used);
   if (r() < 0.1) args[0] = args[0]!.toLowerCase();
   const u = r();
   if (u < 0.04 && args.length > 1) args.pop();
@@ -262,7 +356,7 @@ function farAhead(args: string[]): boolean {
  * documented tells whether distkv's reply differs from Redis's as docs/resp.md says it does on
  * purpose: commands it does not serve, DBSIZE on the lsm engine (an estimate that also counts keys
  * deleted since the last compaction, so never below Redis's), empty keys and keys over 1024 bytes
- * (distkv keys are 1..max_key_bytes bytes), APPEND and SETRANGE results over max_value_bytes, SET GET with an expiry, EXPIRE's NX/XX/GT/LT, expiries over ten years. (SCAN -1, an empty last page rather than the keys of Redis's
+ * (distkv keys are 1..max_key_bytes bytes), APPEND and SETRANGE results over max_value_bytes, expiries over ten years. (SCAN -1, an empty last page rather than the keys of Redis's
  * last bucket, passes as a page.)
  */
 function documented(args: string[], redis: string, distkv: string): boolean {
@@ -280,16 +374,6 @@ function documented(args: string[], redis: string, distkv: string): boolean {
   if (distkv === '-ERR invalid key: distkv keys are 1 or more bytes\r\n') return keys.includes('');
   if (distkv === '-ERR invalid key: 1103 bytes; limit is 1024\r\n') return keys.includes(LONG_KEY);
   if (isError(redis)) return false;
-  if (
-    name === 'SET' &&
-    distkv.startsWith('-ERR SET GET with an expiry or KEEPTTL is not supported by distkv')
-  )
-    return true;
-  if (
-    name.includes('EXPIRE') &&
-    distkv.includes('is not supported by distkv: it sets expiries without conditions')
-  )
-    return true;
   if (name === 'SETRANGE' || name === 'APPEND') return distkv === `-${TOO_LONG}\r\n`;
   return farAhead(args) && /^-ERR invalid expire time in '\w+' command\r\n$/.test(distkv);
 }

@@ -55,13 +55,15 @@ export class HeadReader {
       const lineEnd = input.indexOf(10, start);
       if ((lineEnd < 0 ? input.length : lineEnd) - start > MAX_URL_BYTES + 16)
         return { error: new DistkvError('URL_TOO_LONG', `request target is over ${MAX_URL_BYTES} bytes`) };
-      // A request line ended by a bare LF (`printf 'GET / HTTP/1.1\nHost: x\n\n'`) starts a head
-      // whose blank line, searched as CRLF CRLF, never comes: refused now, not 408 at the deadline.
-      if (lineEnd >= start && input[lineEnd - 1] !== 13)
+      // A line ended by a bare LF (`printf 'GET / HTTP/1.1\nHost: x\n\n'`, or only the header
+      // lines so) starts a head whose blank line, searched as CRLF CRLF, may never come: refused
+      // now, not 408 at the deadline.
+      const bare = bareLfAt(input, start);
+      if (bare >= 0)
         return {
           error: new DistkvError(
             'BAD_REQUEST',
-            'the request line ends with a bare LF: HTTP/1.1 ends each line of a head with CR LF',
+            `${bare === lineEnd ? 'the request line' : 'a header line'} ends with a bare LF: HTTP/1.1 ends each line of a head with CR LF`,
           ),
         };
       if (input.length - start > MAX_HEAD_BYTES) return { error: headTooLarge() };
@@ -91,6 +93,13 @@ export class HeadReader {
     clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** bareLfAt is the first LF of `input` from `start` that no CR precedes, or -1 (an incomplete head: at most MAX_HEAD_BYTES). */
+function bareLfAt(input: Buffer, start: number): number {
+  for (let lf = input.indexOf(10, start); lf >= 0; lf = input.indexOf(10, lf + 1))
+    if (lf === start || input[lf - 1] !== 13) return lf;
+  return -1;
 }
 
 function headTooLarge(): DistkvError {

@@ -50,10 +50,14 @@ describe(
       cluster = await TestCluster.start({
         dir,
         shards: [{ address: A, replicas: [B] }],
-        // A lease long enough for the killed leader to come back before a replica may campaign.
+        // A lease long enough for the killed leader to come back before a replica may campaign:
+        // what is tested is a leader back within its lease. With 10 s (up to a tick, a quarter
+        // of it, already gone at the kill), a restart under heavy load outlasted it, B took the
+        // shard and "the restarted leader still leads" failed. The test waits through ticks, so
+        // a longer lease costs time: 20 s, not more.
         extraToml:
           '[storage]\ndurability = "interval"\nfsync_interval_ms = 60000\n' +
-          `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = 10000\n`,
+          `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = 20000\n`,
       });
     });
 

@@ -82,7 +82,11 @@ function displayKey(key: Key): string {
 
 /** WRITE_CONCERN are the --w and --timeout-ms options of set and del. */
 const WRITE_CONCERN = {
-  w: { type: 'string', valueName: 'N', help: 'wait until N replicas hold the write' },
+  w: {
+    type: 'string',
+    valueName: 'N',
+    help: 'wait until N replicas hold the write (N from 0 to the replicas of its shard)',
+  },
   'timeout-ms': { type: 'string', valueName: 'MS', help: 'how long to wait for --w (default 5000)' },
 } as const;
 

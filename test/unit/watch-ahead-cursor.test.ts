@@ -12,6 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { WatchEvents, type ServerEvent, type WatchChange } from '../../src/client/watch-decode.js';
 import { parseFrom, startOf } from '../../src/watch/watch-cursor.js';
 import type { ScanPage, ShardSource } from '../../src/watch/watcher.js';
 import { Watcher } from '../../src/watch/watcher.js';
@@ -196,5 +197,28 @@ describe('watch from a position ahead of the shard log', () => {
     node.log.resync(1, node.log.stateAt(1));
     moreWrites(node);
     await client.finish();
+  });
+});
+
+describe('client library positions in a snapshot', () => {
+  it('from snapshot-begin to snapshot-end the cursor resumes into a replay or a snapshot, not after the old position', () => {
+    const got: WatchChange[] = [];
+    const events = new WatchEvents(
+      true,
+      (c) => got.push(c),
+      () => undefined,
+    );
+    const accept = (ev: ServerEvent): void => {
+      events.accept(ev);
+    };
+    events.positions.set(0, 0, 6, '0.6');
+    accept({ type: 'hello', cursor: '0:0.0' });
+    assert.equal(events.positions.cursor(), '0:0.0', "hello's position is where the stream starts");
+    events.positions.set(0, 0, 6, '0.6');
+    accept({ type: 'snapshot-begin', shard: 0, version: '0.3' });
+    accept({ type: 'put', shard: 0, key: 'a', value: '1', snapshot: true });
+    assert.equal(got[1]!.cursor, '0:0.0');
+    accept({ type: 'snapshot-end', shard: 0, version: '0.3', cursor: '0:0.3' });
+    assert.equal(got[2]!.cursor, '0:0.3');
   });
 });

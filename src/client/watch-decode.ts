@@ -215,6 +215,11 @@ export class WatchEvents implements ChangeSink {
       if (ev.type === 'snapshot-end') {
         const v = parseVersion(ev.version ?? '');
         if (v !== undefined) this.positions.set(shard, v.epoch, v.seq, formatVersion(v));
+      } else if (shard >= 0) {
+        // Until the snapshot ends the shard's keys are half sent: a resume must replay the whole
+        // log or take the snapshot again, never go on after the position it replaces (one ahead
+        // of the log would then skip what the log wrote up to it: docs/watch.md, "Resuming").
+        this.positions.set(shard, 0, 0, '0.0');
       }
       this.emit({
         type: ev.type,
@@ -224,11 +229,14 @@ export class WatchEvents implements ChangeSink {
       });
     } else {
       if (ev.cursor !== undefined && (ev.type === 'hello' || ev.type === 'progress')) {
-        // Positions the server reports, for shards whose own events have not moved them further.
+        // Positions the server reports, for shards whose own events have not moved them further;
+        // hello's are where the stream starts, taken as they are: a server that found a shard's
+        // position ahead of its log names `0.0` there until the shard's snapshot ends, and a
+        // resume from the position sent would go on after it once the log passed it.
         const spec = parseFrom(ev.cursor);
         for (const [s, start] of spec.shards) {
           if (start === 'now') continue;
-          if (start.seq > this.positions.seqOf(s))
+          if (ev.type === 'hello' || start.seq > this.positions.seqOf(s))
             this.positions.set(s, start.epoch, start.seq, formatVersion(start));
         }
       }

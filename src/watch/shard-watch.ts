@@ -99,12 +99,26 @@ export class ShardWatch implements FeedSubscriber {
   }
 
   /**
-   * startAt places the shard after version `v` (a client's `from`); true when the history gives
-   * `v.seq` another epoch (a failover discarded it): then the shard must begin with a snapshot.
+   * startAt places the shard after version `v` (a client's `from`), the store's log ending at
+   * `end`; true when the shard must begin with a snapshot:
+   *  - the history gives `v.seq` an older epoch than `v`'s, or `v.seq` is past `end`: the client
+   *    names a position this history never passed (a hand-made cursor, one kept from before a
+   *    restore, or from a node whose map is ahead). A later history may pass it (the log grows
+   *    past `v.seq`, a failover starts `v`'s epoch below it), and a resume from it would then go
+   *    on after it, skipping what lies between the snapshot and it: so until the snapshot ends
+   *    the shard's cursor is `0.0` (unstarted), whose resume replays the whole log or takes the
+   *    snapshot again;
+   *  - the history gives `v.seq` a newer epoch than `v`'s (a failover discarded it): that never
+   *    changes back, so the cursor keeps `v` until the snapshot ends (`discarded`).
    */
-  startAt(v: Version): boolean {
+  startAt(v: Version, end: number): boolean {
     this.pos = v.seq;
-    this.discarded = v.seq > 0 && this.epoch !== v.epoch;
+    if (v.seq === 0) return false;
+    if (v.seq > end || v.epoch > this.epoch) {
+      this.passed(0, 0);
+      return true;
+    }
+    this.discarded = this.epoch !== v.epoch;
     if (this.discarded) this.epoch = v.epoch;
     return this.discarded;
   }
@@ -212,6 +226,9 @@ export class ShardWatch implements FeedSubscriber {
       if (!began) {
         firstSeq = page.seq;
         began = true;
+        // A position past the snapshot's (the store was rebuilt or cut back under it) is no
+        // place to resume a half-sent snapshot from: the log may pass it again by then (startAt).
+        if (!this.discarded && this.at > firstSeq) this.passed(0, 0);
         stream.emit({ type: 'snapshot-begin', shard, version: this.version(firstSeq) });
       }
       for (const e of page.entries) {

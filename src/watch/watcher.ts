@@ -132,8 +132,9 @@ export class Watcher implements BroadcastMember, ShardStream {
     for (const s of this.shards) {
       const start = starts.get(s.src.shard) ?? 'now';
       if (start === 'now') s.pos = this.deps.lastSeq(s.src);
-      // A version whose epoch is not the one that wrote its seq names history a failover discarded.
-      else if (s.startAt(start)) snapshotFirst.push(s);
+      // A version whose epoch is not the one that wrote its seq, or past the log's end, names
+      // history this one does not hold: it gets a snapshot (shard-watch.ts `startAt`).
+      else if (s.startAt(start, this.deps.lastSeq(s.src))) snapshotFirst.push(s);
     }
     this.emit({
       type: 'hello',

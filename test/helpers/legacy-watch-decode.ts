@@ -70,7 +70,7 @@ export function legacyChanges(
       if (ev.type === 'snapshot-end') {
         const v = parseVersion(ev.version ?? '');
         if (v !== undefined) positions.set(shard, v);
-      }
+      } else if (shard >= 0) positions.set(shard, { epoch: 0, seq: 0 }); // (session 41: a half-sent snapshot resumes from 0.0)
       queue.push({
         type: ev.type,
         shard,
@@ -82,7 +82,8 @@ export function legacyChanges(
       for (const [s, start] of spec.shards) {
         if (start === 'now') continue;
         const known = positions.get(s);
-        if (known === undefined || start.seq > known.seq) positions.set(s, start);
+        // (session 41: hello's positions are taken as they are, where the stream starts)
+        if (known === undefined || ev.type === 'hello' || start.seq > known.seq) positions.set(s, start);
       }
     }
     return ev.type === 'resume';

@@ -83,6 +83,19 @@ export async function startHandlerTwin(handler: RequestListener): Promise<Handle
 }
 
 /**
+ * startOneShardTwin is a one-shard node's twin (`startHandlerTwin`) that answers /cluster with
+ * `oneShardView` of its own address and hands every other request to `handler`.
+ */
+export async function startOneShardTwin(handler: RequestListener): Promise<HandlerTwin> {
+  const twin: HandlerTwin = await startHandlerTwin((req, res) => {
+    if (req.url === '/cluster')
+      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(twin.address));
+    else handler(req, res);
+  });
+  return twin;
+}
+
+/**
  * oneShardView is the /cluster document (JSON text) of a one-shard cluster (config hash "cfg") led
  * by `leader` in live map `version`, with the leader's last seq when given.
  */

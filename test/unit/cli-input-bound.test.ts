@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { HARD_MAX_VALUE_BYTES } from '../../src/config/schema.js';
 import { BIN, type CliResult, REPO_ROOT } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
 
 /** bodies are the sizes of the PUT bodies the node got. */
 const bodies: number[] = [];
@@ -20,11 +20,7 @@ let node: HandlerTwin;
 const dir = tempDir(after);
 
 before(async () => {
-  node = await startHandlerTwin((req, res) => {
-    if (req.url === '/cluster') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(node.address));
-      return;
-    }
+  node = await startOneShardTwin((req, res) => {
     let n = 0;
     req.on('data', (d: Buffer) => (n += d.length));
     req.on('end', () => {

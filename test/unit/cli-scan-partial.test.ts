@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { BIN, REPO_ROOT } from '../helpers/server-process.js';
-import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
 
 /** mode says what the twin does with a request for the second page. */
 let mode: 'drop' | 'hold' = 'drop';
@@ -29,12 +29,8 @@ const FIRST_PAGE = JSON.stringify({
 });
 
 before(async () => {
-  node = await startHandlerTwin((req, res) => {
+  node = await startOneShardTwin((req, res) => {
     const url = req.url ?? '';
-    if (url === '/cluster') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(node.address));
-      return;
-    }
     if (!url.includes('after')) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(FIRST_PAGE);
       return;

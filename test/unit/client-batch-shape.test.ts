@@ -9,24 +9,18 @@ import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import type { BatchOp } from '../../src/client/types.js';
 import { DistkvError } from '../../src/errors.js';
-import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
 
 /** sent counts the batch requests the node got. */
 let sent = 0;
 let node: HandlerTwin;
 
 before(async () => {
-  node = await startHandlerTwin((req, res) => {
-    if (req.url === '/cluster')
-      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(node.address));
-    else {
-      sent++;
-      req.resume().on('end', () => {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end('{"results":[{"ok":true}],"errors":0}');
-      });
-    }
+  node = await startOneShardTwin((req, res) => {
+    sent++;
+    req.resume().on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"ok":true}],"errors":0}');
+    });
   });
 });
 

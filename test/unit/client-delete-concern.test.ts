@@ -10,20 +10,16 @@ import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
 import { runCli } from '../helpers/server-process.js';
-import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
 
 /** sent are "METHOD target" of the key requests the node got. */
 const sent: string[] = [];
 let node: HandlerTwin;
 
 before(async () => {
-  node = await startHandlerTwin((req, res) => {
-    if (req.url === '/cluster')
-      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(node.address));
-    else {
-      sent.push(`${req.method ?? ''} ${req.url ?? ''}`);
-      req.resume().on('end', () => res.writeHead(204, { 'x-distkv-existed': '1' }).end());
-    }
+  node = await startOneShardTwin((req, res) => {
+    sent.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    req.resume().on('end', () => res.writeHead(204, { 'x-distkv-existed': '1' }).end());
   });
 });
 

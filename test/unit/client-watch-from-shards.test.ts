@@ -10,18 +10,14 @@ import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
 import { runCli } from '../helpers/server-process.js';
-import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
 
 /** watches are the /watch targets the node got. */
 const watches: string[] = [];
 let node: HandlerTwin;
 
 before(async () => {
-  node = await startHandlerTwin((req, res) => {
-    if (req.url === '/cluster') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(node.address));
-      return;
-    }
+  node = await startOneShardTwin((req, res) => {
     // A stream is never what these tests want: a refusal the watch cannot mistake for the client's
     // own ends it at once (instead of watching on until the test's timeout).
     watches.push(req.url ?? '');

@@ -7,7 +7,14 @@ import { encodeRecord, recordSize, TYPE_DELETE, TYPE_PUT } from '../../src/stora
 import { Fanout } from '../../src/watch/fanout.js';
 import type { LogReader } from '../../src/watch/feed.js';
 import type { SharedFlush } from '../../src/watch/gathered-writes.js';
-import type { ScanPage, ShardSource, WatchDeps, WatchOptions, WatchOutput } from '../../src/watch/watcher.js';
+import type {
+  ScanBounds,
+  ScanPage,
+  ShardSource,
+  WatchDeps,
+  WatchOptions,
+  WatchOutput,
+} from '../../src/watch/watcher.js';
 import type { WireFormat } from '../../src/watch/watch-event.js';
 
 export interface Rec {
@@ -190,6 +197,36 @@ export class ReplicaNode extends FanoutNode {
   }
   epochOf(_shard: number, seq: number): number {
     return this.log.epochOf(seq);
+  }
+}
+
+/**
+ * PagedNode is a ReplicaNode that answers a snapshot in pages of `pageKeys` keys (or the bound's
+ * limit, when lower), each read from the store as it is then: a snapshot that writes overtake.
+ */
+export class PagedNode extends ReplicaNode {
+  private readonly pageKeys: number;
+  constructor(pageKeys: number) {
+    super();
+    this.pageKeys = pageKeys;
+  }
+  override scan(
+    _src: ShardSource,
+    prefix: Buffer,
+    after: Uint8Array | null = null,
+    bounds?: ScanBounds,
+  ): Promise<ScanPage> {
+    const from = after === null ? undefined : Buffer.from(after).toString();
+    const all = [...this.log.state()]
+      .filter(([k]) => k.startsWith(prefix.toString()) && (from === undefined || k > from))
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const page = all.slice(0, Math.min(this.pageKeys, bounds?.limit ?? this.pageKeys));
+    return Promise.resolve({
+      entries: page.map(([k, v]) => ({ key: Buffer.from(k), value: Buffer.from(v) })),
+      seq: this.log.last,
+      last: page.length === all.length,
+      epoch: this.log.storeEpoch,
+    });
   }
 }
 

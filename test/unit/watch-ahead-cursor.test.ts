@@ -14,26 +14,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WatchEvents, type ServerEvent, type WatchChange } from '../../src/client/watch-decode.js';
 import { parseFrom, startOf } from '../../src/watch/watch-cursor.js';
-import type { ScanPage, ShardSource } from '../../src/watch/watcher.js';
 import { Watcher } from '../../src/watch/watcher.js';
-import { applyEvents, ReplicaNode, sleep, SRC, SseOutput } from '../helpers/watch-node.js';
-
-/** OneKeyPages answers a snapshot one key per page, each read from the store as it is then. */
-class OneKeyPages extends ReplicaNode {
-  override scan(_src: ShardSource, prefix: Buffer, after: Uint8Array | null = null): Promise<ScanPage> {
-    const from = after === null ? undefined : Buffer.from(after).toString();
-    const all = [...this.log.state()]
-      .filter(([k]) => k.startsWith(prefix.toString()) && (from === undefined || k > from))
-      .sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    const page = all.slice(0, 1);
-    return Promise.resolve({
-      entries: page.map(([k, v]) => ({ key: Buffer.from(k), value: Buffer.from(v) })),
-      seq: this.log.last,
-      last: page.length === all.length,
-      epoch: this.log.storeEpoch,
-    });
-  }
-}
+import { applyEvents, PagedNode, sleep, SRC, SseOutput } from '../helpers/watch-node.js';
 
 /** Frame is one SSE frame: its event (if any) and the last id an EventSource holds after it. */
 interface Frame {
@@ -62,10 +44,10 @@ class Client {
   cursor: string;
   private out = new SseOutput();
   private w: Watcher | undefined;
-  private readonly node: OneKeyPages;
+  private readonly node: PagedNode;
   readonly log: string[] = [];
 
-  constructor(node: OneKeyPages, cursor: string) {
+  constructor(node: PagedNode, cursor: string) {
     this.node = node;
     this.cursor = cursor;
   }
@@ -111,14 +93,14 @@ class Client {
 }
 
 /** seeded is a node whose log holds a=1, b=1, c=1 (seqs 1..3, epoch 0). */
-function seeded(): OneKeyPages {
-  const node = new OneKeyPages();
+function seeded(): PagedNode {
+  const node = new PagedNode(1);
   for (const k of ['a', 'b', 'c']) node.log.append(k, '1');
   return node;
 }
 
 /** moreWrites writes four changes (seqs 4..7): the log passes position 6. */
-function moreWrites(node: OneKeyPages): void {
+function moreWrites(node: PagedNode): void {
   node.log.append('b', '2');
   node.log.append('c', '2');
   node.log.append('d', '1');

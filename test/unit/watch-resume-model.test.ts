@@ -13,32 +13,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseFrom, startOf } from '../../src/watch/watch-cursor.js';
-import type { ScanBounds, ScanPage, ShardSource } from '../../src/watch/watcher.js';
 import { Watcher } from '../../src/watch/watcher.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import { applyEvents, ReplicaNode, sleep, SRC, SseOutput } from '../helpers/watch-node.js';
-
-/** PagedNode answers a snapshot in pages of two keys, each read from the store as it is then. */
-class PagedNode extends ReplicaNode {
-  override scan(
-    _src: ShardSource,
-    prefix: Buffer,
-    after: Uint8Array | null = null,
-    bounds?: ScanBounds,
-  ): Promise<ScanPage> {
-    const from = after === null ? undefined : Buffer.from(after).toString();
-    const all = [...this.log.state()]
-      .filter(([k]) => k.startsWith(prefix.toString()) && (from === undefined || k > from))
-      .sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    const page = all.slice(0, Math.min(2, bounds?.limit ?? 2));
-    return Promise.resolve({
-      entries: page.map(([k, v]) => ({ key: Buffer.from(k), value: Buffer.from(v) })),
-      seq: this.log.last,
-      last: page.length === all.length,
-      epoch: this.log.storeEpoch,
-    });
-  }
-}
+import { applyEvents, PagedNode, sleep, SRC, SseOutput } from '../helpers/watch-node.js';
 
 /** Frame is one SSE frame as an EventSource reads it: its event (if any) and the last id after it. */
 interface Frame {
@@ -141,7 +118,7 @@ const KEYS = ['a/1', 'a/2', 'a/3', 'b/1', 'b/2'];
 
 async function run(seed: number, mode: ClientMode): Promise<void> {
   const rand = seededRandom(seed);
-  const node = new PagedNode();
+  const node = new PagedNode(2);
   const prefix = rand() < 0.5 ? '' : 'a/';
   const client = new Client(node, prefix, mode);
   let epoch = 0;

@@ -139,6 +139,24 @@ export class Sender {
         origin = `${topology.scheme}://${now}`;
       }
     };
+    // waitOut is one wait of a bounded wait for `code` (until `deadline`): onWait told once, one
+    // retry counted, `retryMs` slept, and the map looked at now and then (and first, with
+    // `lookFirst`) in case the shard moved meanwhile.
+    const waitOut = async (
+      code: WaitNotice['code'],
+      deadline: number,
+      retryMs: number,
+      lookFirst: boolean,
+    ): Promise<void> => {
+      const first = !waitedFor.has(code);
+      waiting(code, Math.max(0, Math.round(deadline - performance.now())));
+      this.stats.retries++;
+      await sleep(retryMs, signal);
+      if ((lookFirst && first) || performance.now() >= nextLook) {
+        nextLook = performance.now() + NEWEST_LOOK_MS;
+        await followLeader();
+      }
+    };
     let attempt = 0;
     // backOff waits before the next attempt (capped exponential) and sends it where the cluster
     // names the shard's leader now.
@@ -159,14 +177,7 @@ export class Sender {
         // Nothing listens at the node (a restart's gap): waited for as STARTING is, bounded, and
         // the map looked at now and then in case a failover moved the shard meanwhile.
         if (refused(err) && performance.now() < refusedDeadline) {
-          const first = !waitedFor.has('REFUSED');
-          waiting('REFUSED', Math.max(0, Math.round(refusedDeadline - performance.now())));
-          this.stats.retries++;
-          await sleep(REFUSED_RETRY_MS, signal);
-          if (first || performance.now() >= nextLook) {
-            nextLook = performance.now() + NEWEST_LOOK_MS;
-            await followLeader();
-          }
+          await waitOut('REFUSED', refusedDeadline, REFUSED_RETRY_MS, true);
           continue;
         }
         const unsent = neverSent(err);
@@ -190,29 +201,16 @@ export class Sender {
       // checkWritable): not executed, so even a conditional write is safe to send again.
       const refusal = res.status === 503 ? errorOf(503, res.body).code : undefined;
       if (refusal === 'SWITCHING_LEADER' && performance.now() < switchDeadline) {
-        waiting('SWITCHING_LEADER', Math.max(0, Math.round(switchDeadline - performance.now())));
-        this.stats.retries++;
-        await sleep(SWITCH_RETRY_MS, signal);
         // The switch may be over elsewhere while this node cannot learn it (cut off from the
         // coordinator): look for a newer map now and then, and follow the shard's new leader.
-        if (performance.now() >= nextLook) {
-          nextLook = performance.now() + NEWEST_LOOK_MS;
-          await followLeader();
-        }
+        await waitOut('SWITCHING_LEADER', switchDeadline, SWITCH_RETRY_MS, false);
         continue;
       }
       // STARTING (route.ts refuses before any handler runs: nothing ran) is waited for, bounded:
       // the node's stores open after a restart, seconds with many keys to replay. The map is looked
       // at first and now and then, as for a switch, in case a failover moved the shard meanwhile.
       if (refusal === 'STARTING' && performance.now() < startingDeadline) {
-        const first = !waitedFor.has('STARTING');
-        waiting('STARTING', Math.max(0, Math.round(startingDeadline - performance.now())));
-        this.stats.retries++;
-        await sleep(STARTING_RETRY_MS, signal);
-        if (first || performance.now() >= nextLook) {
-          nextLook = performance.now() + NEWEST_LOOK_MS;
-          await followLeader();
-        }
+        await waitOut('STARTING', startingDeadline, STARTING_RETRY_MS, true);
         continue;
       }
       // DRAINING and STARTING (the node is stopping or starting: route.ts refuses before any

@@ -200,6 +200,35 @@ export class ReplicaNode extends FanoutNode {
   }
 }
 
+/** SseFrame is one SSE frame as an EventSource reads it: its event (if any) and the last id after it. */
+export interface SseFrame {
+  event: Record<string, unknown> | undefined;
+  id: string;
+  /** ownId is the frame's own id line, if it has one. */
+  ownId: string | undefined;
+}
+
+/** sseFrames cuts SSE text into frames, each with the last id an EventSource holds after it (`id0` before any). */
+export function sseFrames(text: string, id0: string): SseFrame[] {
+  const out: SseFrame[] = [];
+  let id = id0;
+  for (const f of text.split('\n\n')) {
+    if (f === '') continue;
+    let data: string | undefined;
+    let ownId: string | undefined;
+    for (const line of f.split('\n')) {
+      if (line.startsWith('id: ')) id = ownId = line.slice(4);
+      else if (line.startsWith('data: ')) data = line.slice(6);
+    }
+    out.push({
+      event: data === undefined ? undefined : (JSON.parse(data) as Record<string, unknown>),
+      id,
+      ownId,
+    });
+  }
+  return out;
+}
+
 /**
  * PagedNode is a ReplicaNode that answers a snapshot in pages of `pageKeys` keys (or the bound's
  * limit, when lower), each read from the store as it is then: a snapshot that writes overtake.

@@ -15,28 +15,7 @@ import { describe, it } from 'node:test';
 import { WatchEvents, type ServerEvent, type WatchChange } from '../../src/client/watch-decode.js';
 import { parseFrom, startOf } from '../../src/watch/watch-cursor.js';
 import { Watcher } from '../../src/watch/watcher.js';
-import { applyEvents, PagedNode, sleep, SRC, SseOutput } from '../helpers/watch-node.js';
-
-/** Frame is one SSE frame: its event (if any) and the last id an EventSource holds after it. */
-interface Frame {
-  event: Record<string, unknown> | undefined;
-  id: string;
-}
-
-function frames(text: string, id0: string): Frame[] {
-  const out: Frame[] = [];
-  let id = id0;
-  for (const f of text.split('\n\n')) {
-    if (f === '') continue;
-    let data: string | undefined;
-    for (const line of f.split('\n')) {
-      if (line.startsWith('id: ')) id = line.slice(4);
-      else if (line.startsWith('data: ')) data = line.slice(6);
-    }
-    out.push({ event: data === undefined ? undefined : (JSON.parse(data) as Record<string, unknown>), id });
-  }
-  return out;
-}
+import { applyEvents, PagedNode, sleep, SRC, SseOutput, sseFrames } from '../helpers/watch-node.js';
 
 /** Client is an EventSource-like client: its map, the last id it holds, its current stream. */
 class Client {
@@ -66,7 +45,7 @@ class Client {
   /** cut loses the stream after its first `keep` frames (all when undefined), applies them and holds their last id. */
   cut(keep?: number): void {
     this.w?.close();
-    const all = frames(this.out.text(), this.cursor);
+    const all = sseFrames(this.out.text(), this.cursor);
     const kept = all.slice(0, keep ?? all.length);
     applyEvents(
       this.state,
@@ -159,7 +138,7 @@ describe('watch from a position ahead of the shard log', () => {
     // The store is restored to its state at seq 3 (same epoch): the stream is past its end.
     node.log.resync(3, node.log.stateAt(3));
     await sleep(1200);
-    const seen = frames((client as unknown as { out: SseOutput }).out.text(), client.cursor);
+    const seen = sseFrames((client as unknown as { out: SseOutput }).out.text(), client.cursor);
     const begin = seen.findIndex((f) => f.event?.type === 'snapshot-begin');
     assert.ok(begin >= 0, `no snapshot after the rebuild\n${JSON.stringify(seen)}`);
     client.cut(begin + 2);

@@ -15,35 +15,7 @@ import { describe, it } from 'node:test';
 import { parseFrom, startOf } from '../../src/watch/watch-cursor.js';
 import { Watcher } from '../../src/watch/watcher.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import { applyEvents, PagedNode, sleep, SRC, SseOutput } from '../helpers/watch-node.js';
-
-/** Frame is one SSE frame as an EventSource reads it: its event (if any) and the last id after it. */
-interface Frame {
-  event: Record<string, unknown> | undefined;
-  id: string;
-  /** ownId is the frame's own id line, if it has one. */
-  ownId: string | undefined;
-}
-
-function frames(text: string, id0: string): Frame[] {
-  const out: Frame[] = [];
-  let id = id0;
-  for (const f of text.split('\n\n')) {
-    if (f === '') continue;
-    let data: string | undefined;
-    let ownId: string | undefined;
-    for (const line of f.split('\n')) {
-      if (line.startsWith('id: ')) id = ownId = line.slice(4);
-      else if (line.startsWith('data: ')) data = line.slice(6);
-    }
-    out.push({
-      event: data === undefined ? undefined : (JSON.parse(data) as Record<string, unknown>),
-      id,
-      ownId,
-    });
-  }
-  return out;
-}
+import { applyEvents, PagedNode, sleep, SRC, SseOutput, sseFrames } from '../helpers/watch-node.js';
 
 /** ClientMode is how a client names its position when it resumes. */
 type ClientMode = 'library' | 'eventsource';
@@ -82,7 +54,7 @@ class Client {
   /** cut loses the stream after frame `keep(n)` of the n received, applies what came before, and holds its id. */
   cut(keep: (n: number) => number): void {
     this.w?.close();
-    const all = frames(this.out.text(), this.cursor);
+    const all = sseFrames(this.out.text(), this.cursor);
     const kept = all.slice(0, keep(all.length));
     applyEvents(
       this.state,

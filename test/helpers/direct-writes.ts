@@ -39,7 +39,7 @@ export interface DirectWrite {
 
 /** ANSWER_MS bounds one write's wait: longer than any pause a test puts the node in. */
 const ANSWER_MS = 30_000;
-/** PACE_MS spaces a loop's writes, so four loops do not load the 2-core test machines. */
+/** PACE_MS spaces a loop's writes (by default), so four loops do not load the 2-core test machines. */
 const PACE_MS = 5;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +50,7 @@ export class DirectWriters {
   private stopped = false;
   private readonly loops: Promise<void>[];
 
-  constructor(node: string, prefix: string, max = 3000, maxMs = 120_000) {
+  constructor(node: string, prefix: string, max = 3000, maxMs = 120_000, paceMs = PACE_MS) {
     const deadline = performance.now() + maxMs;
     this.loops = KINDS.map(async (kind) => {
       let resp: RespConn | undefined;
@@ -104,7 +104,7 @@ export class DirectWriters {
           refused,
           answer,
         });
-        await sleep(PACE_MS);
+        await sleep(paceMs);
       }
       resp?.close();
     });

@@ -34,7 +34,7 @@ const SLACK_MS = 2000;
 
 describe(
   'a forced failover while the old leader is paused and written to directly',
-  { timeout: 180000 },
+  { timeout: 240000 },
   () => {
     let trio: Trio;
 
@@ -54,6 +54,7 @@ describe(
       const direct = new DirectWriters(A, 'old');
       const toNew = new DistkvClient({ urls: [`http://${B}`, `http://${C}`] });
       const paused = cluster.process(A);
+      let load: Load | undefined;
       let resumed = false;
       try {
         await waitFor('A to acknowledge direct writes', () =>
@@ -68,7 +69,7 @@ describe(
           timeoutMs: 5000,
         });
         const leader = moved.to;
-        const load = new Load(toNew, 'new', 2, 2000, 1);
+        load = new Load(toNew, 'new', 2, 2000, 1);
         await load.until(50);
         paused.child.kill('SIGCONT');
         resumed = true;
@@ -111,8 +112,98 @@ describe(
       } finally {
         if (!resumed) paused.child.kill('SIGCONT');
         await direct.stop();
+        await load?.stop();
         await toNew.close();
       }
     });
   },
 );
+
+describe('a forced failover named past a replica paused with the old leader', { timeout: 240000 }, () => {
+  let trio: Trio;
+
+  before(async () => {
+    trio = await Trio.start('failover-paused-pair');
+  });
+
+  after(async () => {
+    await trio.stop();
+  });
+
+  it('the pair acknowledges w=1 writes only until the old leader learns the new epoch, each then saved in a divergence file', async (t) => {
+    const { A, B, C, cluster, client } = trio;
+    const first = new Load(client, 'before', 2, 100, 2);
+    await first.until(60);
+    await first.stop();
+    await waitFor('B and C at the leader seq', async () => {
+      const a = (await storeOf(A)).lastSeq;
+      return (await storeOf(B)).lastSeq === a && (await storeOf(C)).lastSeq === a;
+    });
+    const direct = new DirectWriters(A, 'old');
+    const toNew = new DistkvClient({ urls: [`http://${B}`] });
+    const pair = [cluster.process(A), cluster.process(C)];
+    let load: Load | undefined;
+    let resumed = false;
+    try {
+      await waitFor('A to acknowledge direct writes', () =>
+        Promise.resolve(direct.writes.filter((w) => w.acked).length >= 100),
+      );
+      for (const p of pair) p.child.kill('SIGSTOP');
+      // C does not answer: the operator names B, accepting to lose what only C holds.
+      const moved = await failover({
+        urls: [`http://${B}`],
+        shard: 'shard-0',
+        to: B,
+        force: true,
+        token: '',
+        timeoutMs: 5000,
+      });
+      assert.equal(moved.to, B);
+      // B's w=1 writes are acknowledged once A or C follows it.
+      load = new Load(toNew, 'new', 2, 2000, 1);
+      for (const p of pair) p.child.kill('SIGCONT');
+      resumed = true;
+      const resumedAt = performance.now();
+      await load.until(50);
+      await waitFor('A to refuse a write of every kind', () => Promise.resolve(direct.everyKindRefused()));
+      await direct.stop();
+      await load.until(load.acked.size + 50);
+      await load.stop();
+      const learnedAt = direct.firstRefusal();
+      t.diagnostic(
+        `A refused its first write ${String(Math.round(learnedAt - resumedAt))} ms after SIGCONT; ${direct.count()}`,
+      );
+      assert.ok(
+        learnedAt - resumedAt <= PEER_CHECK_MS + PEER_TIMEOUT_MS + SLACK_MS,
+        `A took ${String(Math.round(learnedAt - resumedAt))} ms to refuse writes after it was resumed`,
+      );
+      assert.deepEqual(
+        direct.writes
+          .filter((w) => w.acked && w.sentAt > learnedAt)
+          .map((w) => `${w.kind} ${w.key}: ${w.answer}`),
+        [],
+        'writes sent to A after it refused one are not acknowledged',
+      );
+      await waitFor('every node to name B', async () =>
+        (await Promise.all([A, B, C].map(leaderSeenBy))).every((l) => l === B),
+      );
+      await waitFor('A and C to follow', async () =>
+        (await Promise.all([A, C].map(storeOf))).every((s) => s.role === 'replica'),
+      );
+      await expectConverged(toNew, [A, B, C], B, new Map([...first.acked, ...load.acked]));
+      const saved = Buffer.concat([(await divergedOf(A)).bytes, (await divergedOf(C)).bytes]);
+      const lost = checkDirectWrites(direct.writes, await dumpAt(B), saved, true);
+      for (const w of lost)
+        assert.ok(w.sentAt <= learnedAt, `${w.kind} ${w.key} lost though sent after A refused writes`);
+      const replicatedLost = lost.filter((w) => w.replicated);
+      t.diagnostic(
+        `${String(lost.length)} acknowledged writes at A are not on B, each in a divergence file; ${String(replicatedLost.length)} of them acknowledged as replicated (by C), ${String(replicatedLost.filter((w) => w.sentAt > resumedAt).length)} sent after SIGCONT`,
+      );
+    } finally {
+      if (!resumed) for (const p of pair) p.child.kill('SIGCONT');
+      await direct.stop();
+      await load?.stop();
+      await toNew.close();
+    }
+  });
+});

@@ -26,61 +26,21 @@
  * after a restart, a fork that is not one. A failed failover releases the target's hold.
  */
 import { randomBytes } from 'node:crypto';
-import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
-import { DistkvError, isErrorCode } from '../errors.js';
+import { DistkvError } from '../errors.js';
 import { highestEpoch, nextEpoch } from '../routing/epoch-numbers.js';
 import { type LiveMap, promotedMap } from '../routing/live-map.js';
 import {
-  formatOptions,
-  type OptionSpec,
-  parseArgs,
-  stringOption,
-  UsageError,
-  listOption,
-  intOption,
-  usageOnRefusal,
-} from './args.js';
+  ackOf,
+  call,
+  clusterOf,
+  fence,
+  FENCE_SLACK_MS,
+  type NodeDoc,
+  releaseFence,
+} from './failover-calls.js';
+import { checkForcedTarget, checkNotResyncing, checkStillForced, checkUnchanged } from './failover-checks.js';
 
-const NODE_TIMEOUT_MS = 2000;
 const POLL_MS = 50;
-/** FENCE_SLACK_MS is how long past the catch-up timeout the leader holds writes if this command dies. */
-const FENCE_SLACK_MS = 10000;
-/**
- * MAX_TIMEOUT_MS bounds --timeout-ms: the leader's hold lasts the timeout plus FENCE_SLACK_MS, and a
- * node takes a hold of at most an hour (src/http/failover-routes.ts, MAX_FENCE_MS). Past it the
- * command failed with INTERNAL and the node's 400 about an `ms` parameter the user never gave.
- */
-const MAX_TIMEOUT_MS = 3600000 - FENCE_SLACK_MS;
-
-const OPTIONS: Record<string, OptionSpec> = {
-  url: {
-    type: 'list',
-    valueName: 'URL',
-    help: 'a node of the cluster, HOST:PORT (repeatable; default env DISTKV_URL, else 127.0.0.1:8080)',
-  },
-  shard: { type: 'string', valueName: 'NAME', help: 'the shard to move (its name or idx)' },
-  to: {
-    type: 'string',
-    valueName: 'ADDR',
-    help: 'the replica to promote (default: the most advanced); with --force, never one behind another that answers',
-  },
-  force: {
-    type: 'boolean',
-    help: 'promote without the leader (when it is unreachable): w=0 writes no replica copied are lost; refused while a replica does not answer unless --to names the target',
-  },
-  'force-resyncing': {
-    type: 'boolean',
-    help: 'promote the target even while it resyncs from a leader snapshot (its content may be partial or fuzzy until the resync ends)',
-  },
-  'timeout-ms': {
-    type: 'string',
-    valueName: 'MS',
-    help: `how long the target may take to catch up (default 30000, at most ${MAX_TIMEOUT_MS}; 0: only if it already has)`,
-  },
-  token: { type: 'string', valueName: 'TOKEN', help: 'bearer token (or env DISTKV_TOKEN)' },
-  json: { type: 'boolean', help: 'print JSON' },
-  help: { type: 'boolean', help: 'show this help' },
-};
 
 /** FailoverOptions configure one failover. */
 export interface FailoverOptions {
@@ -108,181 +68,6 @@ export interface FailoverResult {
   /** unreached lists nodes that did not take the new map (they learn it from peers later). */
   unreached: string[];
   ms: number;
-}
-
-interface NodeDoc {
-  map: LiveMap;
-  shards: {
-    idx: number;
-    replicas: { address: string; local: boolean; acked_seq?: number; state?: string }[];
-  }[];
-}
-
-async function call(url: string, token: string, init: RequestInit = {}): Promise<unknown> {
-  const res = await fetch(url, {
-    ...init,
-    headers: {
-      ...(token === '' ? {} : { authorization: `Bearer ${token}` }),
-      'content-type': 'application/json',
-    },
-    signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
-  });
-  const text = await res.text();
-  if (!res.ok) throw refusal(`${init.method ?? 'GET'} ${url}`, res.status, text);
-  return JSON.parse(text) as unknown;
-}
-
-/**
- * refusal rebuilds a node's error answer with its own code (STARTING while it starts,
- * UNAUTHORIZED without the token), naming the call. A 400 stays INTERNAL: the node refused what
- * this command built, which is no mistake of the user's (and must not exit 2).
- */
-function refusal(call: string, status: number, text: string): DistkvError {
-  let wire: { code?: unknown; message?: unknown } | undefined;
-  try {
-    wire = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
-  } catch {
-    wire = undefined;
-  }
-  if (status !== 400 && isErrorCode(wire?.code) && typeof wire.message === 'string')
-    return new DistkvError(wire.code, `${call}: ${wire.message}`);
-  return new DistkvError('INTERNAL', `${call}: HTTP ${status} ${text.trim()}`);
-}
-
-async function clusterOf(scheme: string, node: string, token: string): Promise<NodeDoc | undefined> {
-  try {
-    return (await call(`${scheme}://${node}/cluster`, token)) as NodeDoc;
-  } catch {
-    return undefined;
-  }
-}
-
-/** ackOf is the durable ack of replica `address` of shard `idx`, as its own node reports it. */
-function ackOf(doc: NodeDoc | undefined, idx: number, address: string): number | undefined {
-  const r = doc?.shards.find((s) => s.idx === idx)?.replicas.find((x) => x.address === address && x.local);
-  return r?.acked_seq;
-}
-
-/**
- * checkNotResyncing refuses a target that reports `resyncing` (unless `forced`): it is rebuilding
- * from a leader snapshot, so its content is partial (the load is under way) or fuzzy (until it
- * replays the log through the snapshot's exactSeq). Promoted mid-load, it answered UNAVAILABLE
- * until a restart, and then its worker refuses to lead over the unfinished load.
- */
-function checkNotResyncing(doc: NodeDoc | undefined, idx: number, target: string, forced: boolean): void {
-  const r = doc?.shards.find((s) => s.idx === idx)?.replicas.find((x) => x.address === target && x.local);
-  if (forced || r?.state !== 'resyncing') return;
-  throw new DistkvError(
-    'INVALID_ARGUMENT',
-    `${target} is resyncing from a leader snapshot (at seq ${r.acked_seq ?? 0}): its content is partial or fuzzy until the resync ends; wait for it (distkv cluster shows its state), give another replica with --to, or pass --force-resyncing to promote it anyway`,
-  );
-}
-
-/**
- * releaseFence lets the leader take writes (or the target replica follow) again after a failover
- * that did not happen; at the leader, `by` names this failover, so it never releases another's hold.
- */
-async function releaseFence(
-  scheme: string,
-  node: string,
-  idx: number,
-  token: string,
-  by?: string,
-): Promise<void> {
-  const named = by === undefined ? '' : `&by=${by}`;
-  await call(`${scheme}://${node}/_admin/fence?shard=${idx}&on=0${named}`, token, { method: 'POST' });
-}
-
-/** FenceAnswer is what /_admin/fence answers (`map_version` is missing from nodes before it). */
-interface FenceAnswer {
-  last_seq: number;
-  map_version?: number;
-}
-
-/**
- * fence holds shard `idx` at `node` for this failover (`by`) during `ms`: a leader's writes, or a
- * replica's following (its last seq then stays put).
- */
-async function fence(
-  scheme: string,
-  node: string,
-  idx: number,
-  token: string,
-  ms: number,
-  by: string,
-): Promise<FenceAnswer> {
-  const url = `${scheme}://${node}/_admin/fence?shard=${idx}&on=1&ms=${ms}&by=${by}`;
-  return (await call(url, token, { method: 'POST' })) as FenceAnswer;
-}
-
-/**
- * checkUnchanged refuses to go on once a member held answers a map newer than the one this
- * failover started from: another changed the shard meanwhile (it finished before this one held).
- */
-function checkUnchanged(shard: string, node: string, held: FenceAnswer, version: number): void {
-  if (held.map_version !== undefined && held.map_version > version)
-    throw new DistkvError(
-      'MAP_CHANGED',
-      `the live map changed during the failover: ${node} routes ${shard} with map version ${held.map_version}, this failover started from ${version} (another failover ran meanwhile); nothing was changed, check \`distkv cluster\` and run it again if still needed`,
-    );
-}
-
-/**
- * checkForcedTarget refuses a forced promotion that would drop acknowledged writes without the
- * operator choosing it: a `w >= 1` write is held by some replica, so only the most advanced one
- * holds them all. A --to replica behind another that answers is refused (INVALID_ARGUMENT); with
- * a replica that does not answer, the most advanced is unknown, and the pick is refused
- * (SHARD_UNREACHABLE) unless --to names the target: naming it accepts losing what only the
- * silent replicas hold (they write it to a divergence file when they come back).
- */
-function checkForcedTarget(
-  shard: string,
-  target: string,
-  named: boolean,
-  ahead: string | undefined,
-  ack: (replica: string) => number,
-  replicas: readonly string[],
-  docs: ReadonlyMap<string, NodeDoc | undefined>,
-): void {
-  if (ahead !== undefined && ahead !== target && ack(ahead) > ack(target))
-    throw new DistkvError(
-      'INVALID_ARGUMENT',
-      `--to ${target} holds seq ${ack(target)} but ${ahead} holds seq ${ack(ahead)}: promoting ${target} would lose the acknowledged writes between; omit --to (the most advanced is promoted) or give --to ${ahead}`,
-    );
-  const silent = replicas.filter((r) => docs.get(r) === undefined);
-  if (!named && silent.length > 0)
-    throw new DistkvError(
-      'SHARD_UNREACHABLE',
-      `replica ${silent.join(', ')} of ${shard} does not answer: it may hold acknowledged writes (w >= 1) that ${target} lacks; bring it back and run again, or name the replica to promote with --to to accept losing them`,
-    );
-}
-
-/**
- * checkStillForced refuses a forced failover that the shard moved under once its replicas were
- * held: its leader came back meanwhile (it may take writes until the new map reaches it: run a
- * planned failover), or a replica held ahead of the target (records reached it after the command
- * read the positions; promoting the target would cut acknowledged writes off).
- */
-async function checkStillForced(
-  scheme: string,
-  token: string,
-  shard: string,
-  leader: string,
-  target: string,
-  heldAt: ReadonlyMap<string, number>,
-): Promise<void> {
-  if ((await clusterOf(scheme, leader, token)) !== undefined)
-    throw new DistkvError(
-      'INVALID_ARGUMENT',
-      `the leader ${leader} of ${shard} answers again (it came back during the failover): nothing was changed; run a planned failover (without --force)`,
-    );
-  const mine = heldAt.get(target) ?? 0;
-  for (const [r, seq] of heldAt)
-    if (seq > mine)
-      throw new DistkvError(
-        'INVALID_ARGUMENT',
-        `${r} holds seq ${seq} but ${target} holds seq ${mine} once held (records reached ${r} during the failover): promoting ${target} would lose the writes between; nothing was changed, run it again (omit --to, or give --to ${r})`,
-      );
 }
 
 /** failover moves a shard's leader as described above. */
@@ -442,43 +227,4 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
     unreached,
     ms: Math.round(performance.now() - t0),
   };
-}
-
-/** failoverCommand is the `distkv failover` verb. */
-export async function failoverCommand(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, OPTIONS);
-  if (args.options.get('help') === true) {
-    process.stdout.write(
-      `Usage: distkv failover --shard NAME [--to ADDR] [--force] [--force-resyncing]\n\nMove a shard's leadership to a replica (planned, or --force without the leader).\n\nOptions:\n${formatOptions(OPTIONS)}\n`,
-    );
-    return 0;
-  }
-  if (args.positionals.length > 0)
-    throw new UsageError(`unexpected argument "${args.positionals[0]!}": options only (--shard NAME)`);
-  const shard = stringOption(args, 'shard');
-  if (shard === undefined) throw new UsageError('--shard is required');
-  const to = stringOption(args, 'to');
-  const given = listOption(args, 'url');
-  const urls = given.length > 0 ? given : endpointsFromEnv(process.env.DISTKV_URL);
-  // failover's INVALID_ARGUMENT names a --shard, --to or --force that does not fit the cluster: exit 2.
-  const r = await usageOnRefusal(() =>
-    failover({
-      urls: (urls.length > 0 ? urls : ['127.0.0.1:8080']).map(parseEndpoint),
-      shard,
-      ...(to === undefined ? {} : { to }),
-      force: args.options.get('force') === true,
-      forceResyncing: args.options.get('force-resyncing') === true,
-      token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
-      timeoutMs: intOption(args, 'timeout-ms', { min: 0, max: MAX_TIMEOUT_MS, what: ' ms' }) ?? 30000,
-    }),
-  );
-  if (args.options.get('json') === true) process.stdout.write(`${JSON.stringify(r)}\n`);
-  else
-    process.stdout.write(
-      `${r.shard}: leader ${r.from} → ${r.to} in epoch ${r.epoch} (map version ${r.mapVersion}, ${r.ms} ms; promoted at seq ${r.targetSeq})` +
-        (r.unreached.length === 0
-          ? '\n'
-          : `\nnot reached (they learn it from peers): ${r.unreached.join(', ')}\n`),
-    );
-  return 0;
 }

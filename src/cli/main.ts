@@ -49,7 +49,7 @@ const VERBS: Record<string, Verb> = {
   ...clientVerbs({ backup: BACKUP_VERB, restore: RESTORE_VERB }),
   failover: {
     help: "move a shard's leadership to a replica (planned, or --force without the leader)",
-    run: async (argv) => (await import('./failover.js')).failoverCommand(argv),
+    run: async (argv) => (await import('./failover-command.js')).failoverCommand(argv),
   },
   map: {
     help: "write a running peer's live map into this node's data directory (node stopped)",

@@ -17,7 +17,8 @@ import { undici } from '../util/lazy-undici.js';
  * end in its divergence file), so it is short: one small GET per peer every 2 s.
  */
 export const PEER_CHECK_MS = 2000;
-const PEER_TIMEOUT_MS = 1000;
+/** PEER_TIMEOUT_MS bounds one peer check (a peer slower than this counts as unreachable). */
+export const PEER_TIMEOUT_MS = 1000;
 
 /** OnMap receives a peer's live map document (unchecked) and resolves with whether it was adopted. */
 export type OnMap = (doc: unknown, from: string) => Promise<boolean>;

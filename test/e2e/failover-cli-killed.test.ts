@@ -12,13 +12,13 @@
  * No acknowledged write is lost either way.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { DistkvClient } from '../../src/client/client.js';
+import type { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { TestCluster } from '../helpers/cluster.js';
-import { clusterOf, expectConverged, Load, startTrio, waitFor } from '../helpers/failover-model.js';
+import { clusterOf, expectConverged, Load, waitFor } from '../helpers/failover-model.js';
+import { Trio } from '../helpers/trio.js';
 import { ServerProcess } from '../helpers/server-process.js';
 
 /** put writes one key at `node` directly (no retries) and answers the status. */
@@ -29,7 +29,7 @@ async function put(node: string, key: string): Promise<number> {
 }
 
 describe('a failover command killed between its steps', { timeout: 180000 }, () => {
-  let dir = '';
+  let trio: Trio;
   let cluster: TestCluster;
   let client: DistkvClient;
   let A = '';
@@ -38,8 +38,8 @@ describe('a failover command killed between its steps', { timeout: 180000 }, () 
   const acked = new Map<string, string>();
 
   before(async () => {
-    ({ dir, cluster, A, B, C } = await startTrio('distkv-failover-cli-killed-'));
-    client = new DistkvClient({ urls: [`http://${A}`, `http://${B}`, `http://${C}`] });
+    trio = await Trio.start('failover-cli-killed');
+    ({ cluster, client, A, B, C } = trio);
     const load = new Load(client, 'before', 2, 100, 2);
     await load.until(50);
     await load.stop();
@@ -47,9 +47,7 @@ describe('a failover command killed between its steps', { timeout: 180000 }, () 
   });
 
   after(async () => {
-    await client.close();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await trio.stop();
   });
 
   it('planned, killed while its target catches up: the next is refused naming it, writes come back, then it runs', async () => {

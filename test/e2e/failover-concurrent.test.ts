@@ -11,40 +11,29 @@
  * leader's hold). Skipped with etcd only when no etcd binary exists.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { DistkvClient } from '../../src/client/client.js';
+import type { DistkvClient } from '../../src/client/client.js';
 import { failover, type FailoverResult } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
-import type { TestCluster } from '../helpers/cluster.js';
 import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio } from '../helpers/etcd-trio.js';
-import {
-  clusterOf,
-  expectConverged,
-  leaderSeenBy,
-  Load,
-  startTrio,
-  waitFor,
-} from '../helpers/failover-model.js';
+import { clusterOf, expectConverged, leaderSeenBy, Load, waitFor } from '../helpers/failover-model.js';
+import { Trio } from '../helpers/trio.js';
 
 describe('two failovers of one shard at once', { timeout: 120000 }, () => {
-  let dir = '';
-  let cluster: TestCluster;
+  let trio: Trio;
   let client: DistkvClient;
   let A = '';
   let B = '';
   let C = '';
 
   before(async () => {
-    ({ dir, cluster, A, B, C } = await startTrio('distkv-failover-concurrent-'));
-    client = new DistkvClient({ urls: [`http://${A}`, `http://${B}`, `http://${C}`] });
+    trio = await Trio.start('failover-concurrent');
+    ({ client, A, B, C } = trio);
   });
 
   after(async () => {
-    await client.close();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await trio.stop();
   });
 
   it('one of them moves the leader, the other is refused with MAP_CHANGED; one leader, nothing acknowledged lost', async () => {

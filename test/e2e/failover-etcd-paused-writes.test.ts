@@ -5,15 +5,19 @@
  * answered 504, never 204), and every acknowledged `w=0` write the new leader lacks must be in
  * the old leader's divergence file once it rejoins as a replica. Two loads run through the client
  * library, one `w=1` and one `w=0`, so writes of both kinds are inside the leader when it stops.
- * One shard, a leader and two replicas as processes, lease TTL 1 s. Skipped only when no etcd
- * binary exists.
+ * Clients that write to the leader directly, never following a redirect (HTTP `w=1` and default,
+ * RESP `SET` and `SET` + `WAIT 1`: test/helpers/direct-writes.ts), get no write acknowledged that
+ * was sent after SIGCONT, and the same model holds for theirs. One shard, a leader and two
+ * replicas as processes, lease TTL 1 s. Skipped only when no etcd binary exists.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { checkDirectWrites, DirectWriters } from '../helpers/direct-writes.js';
 import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio } from '../helpers/etcd-trio.js';
 import {
   divergedOf,
+  dumpAt,
   expectConverged,
   leaderSeenBy,
   Load,
@@ -39,6 +43,7 @@ describe('a leader paused with writes in flight', { timeout: 180000, skip: etcdM
     const before = await divergedOf(leader);
     const w1 = new Load(client, 'w1', 3, 50000, 1);
     const w0 = new Load(client, 'w0', 3, 50000, 0);
+    const direct = new DirectWriters(leader, 'direct');
     await Promise.all([w1.until(200), w0.until(200)]);
     const p = cluster.process(leader);
     p.child.kill('SIGSTOP');
@@ -55,13 +60,29 @@ describe('a leader paused with writes in flight', { timeout: 180000, skip: etcdM
       await Promise.all([w1.until(w1.acked.size + 100), w0.until(w0.acked.size + 100)]);
       p.child.kill('SIGCONT');
       resumed = true;
+      const resumedAt = performance.now();
       await Promise.all([w1.until(w1.acked.size + 100), w0.until(w0.acked.size + 100)]);
-      await Promise.all([w1.stop(), w0.stop()]);
+      await waitFor('the old leader to refuse a direct write of every kind', () =>
+        Promise.resolve(direct.everyKindRefused()),
+      );
+      await Promise.all([w1.stop(), w0.stop(), direct.stop()]);
+      t.diagnostic(`direct writes at the old leader: ${direct.count()}`);
+      // Past its lease deadline the resumed leader refuses at once: nothing sent after SIGCONT is acknowledged.
+      assert.deepEqual(
+        direct.writes
+          .filter((w) => w.acked && w.sentAt > resumedAt)
+          .map((w) => `${w.kind} ${w.key}: ${w.answer}`),
+        [],
+        'direct writes sent after SIGCONT are not acknowledged',
+      );
       const now = (await leaderSeenBy(others[0]!))!;
       await waitFor(`${leader} to follow ${now}`, async () => (await storeOf(leader)).role === 'replica');
       // Every acknowledged w=1 write, also those answered after SIGCONT, is on the new leader.
-      await expectConverged(client, members, now, w1.acked);
+      const replicated = new Map(w1.acked);
+      for (const w of direct.writes) if (w.replicated) replicated.set(w.key, w.value);
+      await expectConverged(client, members, now, replicated);
       const saved = await divergedOf(leader);
+      const directLost = checkDirectWrites(direct.writes, await dumpAt(now), saved.bytes);
       const lost: string[] = [];
       for (const [k, v] of w0.acked) {
         if ((await client.get(k))?.toString() === v) continue;
@@ -75,11 +96,12 @@ describe('a leader paused with writes in flight', { timeout: 180000, skip: etcdM
         `w=1: ${String(w1.acked.size)} acknowledged, ${String(w1.failed)} failed; w=0: ${String(w0.acked.size)} acknowledged, ${String(lost.length)} lost and saved`,
       );
       assert.ok(
-        saved.records - before.records >= lost.length,
-        `${String(saved.records - before.records)} records saved, ${String(lost.length)} acknowledged w=0 writes lost`,
+        saved.records - before.records >= lost.length + directLost.length,
+        `${String(saved.records - before.records)} records saved, ${String(lost.length + directLost.length)} acknowledged w=0 writes lost`,
       );
     } finally {
       if (!resumed) p.child.kill('SIGCONT');
+      await direct.stop();
     }
   });
 });

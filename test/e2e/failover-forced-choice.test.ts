@@ -10,16 +10,16 @@
  * choose loss knowingly by naming the target with `--to` while B is down.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
 import type { TestCluster } from '../helpers/cluster.js';
-import { Load, startTrio, storeOf } from '../helpers/failover-model.js';
+import { Load, storeOf } from '../helpers/failover-model.js';
+import { Trio } from '../helpers/trio.js';
 import { runCli } from '../helpers/server-process.js';
 
 describe('forced failover with a replica behind another', { timeout: 120000 }, () => {
-  let dir = '';
+  let trio: Trio;
   let cluster: TestCluster;
   let client: DistkvClient;
   let A = '';
@@ -28,8 +28,8 @@ describe('forced failover with a replica behind another', { timeout: 120000 }, (
   let acked = new Map<string, string>();
 
   before(async () => {
-    ({ dir, cluster, A, B, C } = await startTrio('distkv-forced-choice-'));
-    client = new DistkvClient({ urls: [`http://${A}`] });
+    trio = await Trio.start('forced-choice', { clientNodes: ([a]) => [a] });
+    ({ cluster, client, A, B, C } = trio);
     const paused = cluster.process(C);
     paused.child.kill('SIGSTOP');
     try {
@@ -45,9 +45,7 @@ describe('forced failover with a replica behind another', { timeout: 120000 }, (
   });
 
   after(async () => {
-    await client.close();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await trio.stop();
   });
 
   const force = (urls: string[], to?: string) =>

@@ -12,16 +12,16 @@
  * is refused (409 MAP_CHANGED) having changed nothing, and every node names one leader.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { DistkvClient } from '../../src/client/client.js';
+import type { DistkvClient } from '../../src/client/client.js';
 import { failover, type FailoverResult } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { TestCluster } from '../helpers/cluster.js';
-import { clusterOf, expectConverged, Load, startTrio, storeOf, waitFor } from '../helpers/failover-model.js';
+import { clusterOf, expectConverged, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import { Trio } from '../helpers/trio.js';
 
 describe('two forced failovers of one shard at once', { timeout: 150000 }, () => {
-  let dir = '';
+  let trio: Trio;
   let cluster: TestCluster;
   let client: DistkvClient;
   let A = '';
@@ -30,8 +30,8 @@ describe('two forced failovers of one shard at once', { timeout: 150000 }, () =>
   let acked = new Map<string, string>();
 
   before(async () => {
-    ({ dir, cluster, A, B, C } = await startTrio('distkv-failover-forced-concurrent-'));
-    client = new DistkvClient({ urls: [`http://${A}`, `http://${B}`, `http://${C}`] });
+    trio = await Trio.start('failover-forced-concurrent');
+    ({ cluster, client, A, B, C } = trio);
     const load = new Load(client, 'before', 4, 300, 2);
     await load.until(200);
     await load.stop();
@@ -45,9 +45,7 @@ describe('two forced failovers of one shard at once', { timeout: 150000 }, () =>
   });
 
   after(async () => {
-    await client.close();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await trio.stop();
   });
 
   it('promotes one target and refuses the other with MAP_CHANGED; every node names one leader; nothing acknowledged lost', async () => {

@@ -8,16 +8,16 @@
  * replicas, and the command refuses to go on once A answers again after it held them.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { DistkvClient } from '../../src/client/client.js';
+import type { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { TestCluster } from '../helpers/cluster.js';
-import { expectConverged, leaderSeenBy, Load, startTrio, waitFor } from '../helpers/failover-model.js';
+import { expectConverged, leaderSeenBy, Load, waitFor } from '../helpers/failover-model.js';
+import { Trio } from '../helpers/trio.js';
 
 describe('a forced failover while the old leader comes back', { timeout: 180000 }, () => {
-  let dir = '';
+  let trio: Trio;
   let cluster: TestCluster;
   let client: DistkvClient;
   let A = '';
@@ -25,14 +25,12 @@ describe('a forced failover while the old leader comes back', { timeout: 180000 
   let C = '';
 
   before(async () => {
-    ({ dir, cluster, A, B, C } = await startTrio('distkv-failover-leader-back-'));
-    client = new DistkvClient({ urls: [`http://${A}`, `http://${B}`, `http://${C}`] });
+    trio = await Trio.start('failover-leader-back');
+    ({ cluster, client, A, B, C } = trio);
   });
 
   after(async () => {
-    await client.close();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await trio.stop();
   });
 
   it('ends with one leader everywhere holding every acknowledged write', async () => {

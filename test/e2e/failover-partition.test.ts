@@ -6,7 +6,10 @@
  * Retry-After, or 307), a replica is promoted in a higher epoch and takes writes; once the path heals
  * the old leader follows the new one, and every acknowledged write is on every member. While cut
  * off, the old leader does not answer reads as if it were current (a write on the new leader would
- * read as missing there).
+ * read as missing there). Clients writing to the old leader directly (HTTP `w=1` and default, RESP
+ * `SET` and `SET` + `WAIT 1`, never following a redirect: test/helpers/direct-writes.ts) get
+ * nothing sent after its deadline acknowledged, and what it acknowledged before is on the final
+ * leader or in its divergence file.
  * Skipped only when no etcd binary exists.
  */
 import assert from 'node:assert/strict';
@@ -18,16 +21,19 @@ import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { type CutProxy, startCutProxy } from '../helpers/cut-proxy.js';
+import { checkDirectWrites, DirectWriters } from '../helpers/direct-writes.js';
 import { TestEtcd, etcdMissing } from '../helpers/etcd.js';
 import {
   clusterOf,
+  divergedOf,
+  dumpAt,
   expectConverged,
   leaderSeenBy,
   Load,
   storeOf,
   waitFor,
 } from '../helpers/failover-model.js';
-import { freePort } from '../helpers/ports.js';
+import { freeNodeAddress } from '../helpers/resp.js';
 import { writeConfig } from '../helpers/server-process.js';
 
 const TTL_MS = 1000;
@@ -79,9 +85,7 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
     etcd = await TestEtcd.start();
     const target = new URL(etcd.url);
     proxy = await startCutProxy('127.0.0.1', target.hostname, Number(target.port));
-    members = await Promise.all(
-      ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${await freePort(h)}`),
-    );
+    members = await Promise.all(['127.0.0.1', '127.0.0.2', '127.0.0.3'].map((h) => freeNodeAddress(h)));
     const shards = [{ address: members[0]!, replicas: members.slice(1) }];
     const coordination = (url: string): string =>
       `[coordination]\netcd = ["${url}"]\nlease_ttl_ms = ${TTL_MS}\n`;
@@ -180,6 +184,7 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
     const ackedAtCut = load.acked.size;
     let staleClient: string | undefined;
     const probes: Probe[] = [];
+    const direct = new DirectWriters(old, 'direct', 1000, 120_000, 25);
     const probing = new AbortController();
     const prober = (async () => {
       for (let i = 0; !probing.signal.aborted && i < 2000; i++) {
@@ -276,6 +281,7 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
     } finally {
       probing.abort();
       await prober;
+      await direct.stop();
       watchAtOld.abort();
       await watching;
     }
@@ -290,6 +296,13 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
       );
       if (p.status === 503) assert.ok(p.retryAfter !== null, `${p.key}: 503 without Retry-After`);
     }
+    assert.deepEqual(
+      direct.writes
+        .filter((w) => w.acked && w.sentAt >= cutAt + TTL_MS)
+        .map((w) => `${w.kind} ${w.key}, sent ${Math.round(w.sentAt - cutAt)} ms after the cut: ${w.answer}`),
+      [],
+      'direct writes sent to the old leader after its deadline are not acknowledged',
+    );
 
     proxy.heal();
     // The old leader learns the new map and follows. On a starved machine a member's 1 s lease can
@@ -315,7 +328,9 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
     await load.stop();
     await freshLoad.stop();
     const acked = new Map([...load.acked, ...freshLoad.acked]).set('on-new-leader', 'n');
+    for (const w of direct.writes) if (w.replicated) acked.set(w.key, w.value);
     await expectConverged(client, members, final, acked);
+    checkDirectWrites(direct.writes, await dumpAt(final), (await divergedOf(old)).bytes);
     for (const p of answered)
       assert.equal(await client.get(p.key), undefined, `the refused ${p.key} was not executed`);
     assert.equal(

@@ -11,12 +11,11 @@
  * stays until Z releases it (or it runs out).
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { DistkvClient } from '../../src/client/client.js';
+import type { DistkvClient } from '../../src/client/client.js';
 import { promotedMap } from '../../src/routing/live-map.js';
-import type { TestCluster } from '../helpers/cluster.js';
-import { clusterOf, Load, startTrio, storeOf, waitFor } from '../helpers/failover-model.js';
+import { clusterOf, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import { Trio } from '../helpers/trio.js';
 
 /** admin POSTs to a node's admin endpoint and returns its JSON answer (throws on an error status). */
 async function admin(node: string, path: string, body?: string): Promise<Record<string, unknown>> {
@@ -30,25 +29,22 @@ async function admin(node: string, path: string, body?: string): Promise<Record<
 }
 
 describe("a failover's release of a hold it no longer has", { timeout: 120000 }, () => {
-  let dir = '';
-  let cluster: TestCluster;
+  let trio: Trio;
   let client: DistkvClient;
   let A = '';
   let B = '';
   let C = '';
 
   before(async () => {
-    ({ dir, cluster, A, B, C } = await startTrio('distkv-failover-release-own-'));
-    client = new DistkvClient({ urls: [`http://${A}`, `http://${B}`, `http://${C}`] });
+    trio = await Trio.start('failover-release-own');
+    ({ client, A, B, C } = trio);
     const load = new Load(client, 'before', 2, 100, 2);
     await load.until(50);
     await load.stop();
   });
 
   after(async () => {
-    await client.close();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await trio.stop();
   });
 
   it("leaves the demoted leader's replica held by another (acted: false) and it stays put", async () => {

@@ -5,7 +5,6 @@
  * member's store must converge to the new leader's content.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
@@ -16,14 +15,14 @@ import {
   divergedOf,
   expectConverged as converged,
   Load,
-  startTrio,
   storeOf,
   waitFor,
 } from '../helpers/failover-model.js';
+import { Trio } from '../helpers/trio.js';
 import { runCli } from '../helpers/server-process.js';
 
 describe('failover', { timeout: 180000 }, () => {
-  let dir = '';
+  let trio: Trio;
   let cluster: TestCluster;
   let client: DistkvClient;
   let A = '';
@@ -31,14 +30,12 @@ describe('failover', { timeout: 180000 }, () => {
   let C = '';
 
   before(async () => {
-    ({ dir, cluster, A, B, C } = await startTrio('distkv-failover-'));
-    client = new DistkvClient({ urls: [`http://${A}`] });
+    trio = await Trio.start('failover', { clientNodes: ([a]) => [a] });
+    ({ cluster, client, A, B, C } = trio);
   });
 
   after(async () => {
-    await client.close();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await trio.stop();
   });
 
   const members = (): string[] => [A, B, C];

@@ -5,16 +5,16 @@
  * leader it started with, for ever: refused every time, it yielded nothing and said nothing.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvClient } from '../../src/client/client.js';
 import type { WatchChange } from '../../src/client/watch.js';
 import type { TestCluster } from '../helpers/cluster.js';
-import { startTrio, waitFor } from '../helpers/failover-model.js';
+import { waitFor } from '../helpers/failover-model.js';
+import { Trio } from '../helpers/trio.js';
 
 describe('a client watch across a forced failover', { timeout: 120000 }, () => {
-  let dir = '';
+  let trio: Trio;
   let cluster: TestCluster;
   let A = '';
   let B = '';
@@ -22,13 +22,13 @@ describe('a client watch across a forced failover', { timeout: 120000 }, () => {
   const clients: DistkvClient[] = [];
 
   before(async () => {
-    ({ dir, cluster, A, B, C } = await startTrio('distkv-watch-failover-'));
+    trio = await Trio.start('watch-failover');
+    ({ cluster, A, B, C } = trio);
   });
 
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await trio.stop();
   });
 
   it('goes on with the new leader once the old one is gone', async () => {

@@ -1,7 +1,7 @@
 /**
  * EtcdTrio: the cluster the etcd failover tests run on (docs/failover.md, "Automatic failover with
  * etcd"): a private etcd (test/helpers/etcd.ts) and one shard led by the first of three members on
- * loopback addresses 127.0.0.1-3 (a free port each), each its own `distkv serve --node` process,
+ * loopback addresses 127.0.0.1-3 (a free port each, its RESP twin port free too), each its own `distkv serve --node` process,
  * lease TTL 1 s, and a client over all three. Its own temp dir, removed by `stop`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { DistkvClient } from '../../src/client/client.js';
 import { TestCluster } from './cluster.js';
 import { TestEtcd } from './etcd.js';
-import { freePort } from './ports.js';
+import { freeNodeAddress } from './resp.js';
 
 /** TRIO_TTL_MS is the trio's lease TTL: the shortest etcd honours with the test etcd's timings. */
 export const TRIO_TTL_MS = 1000;
@@ -51,7 +51,7 @@ export class EtcdTrio {
     try {
       etcd = await TestEtcd.start();
       const members = await Promise.all(
-        ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${String(await freePort(h))}`),
+        ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map((h) => freeNodeAddress(h)),
       );
       const cluster = await TestCluster.start({
         dir,

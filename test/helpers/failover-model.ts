@@ -5,13 +5,10 @@
  * member holds exactly the leader's content.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DistkvClient } from '../../src/client/client.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
-import { TestCluster } from './cluster.js';
-import { freePort } from './ports.js';
 
 /** ClusterDoc is the part of GET /cluster the tests read. */
 export interface ClusterDoc {
@@ -183,23 +180,4 @@ export async function expectConverged(
       `${n} holds the leader's content (${differ.length} keys differ: key, replica, leader)`,
     );
   }
-}
-
-/** Trio is one shard led by A with replicas B and C, each its own process, in `dir`. */
-export interface Trio {
-  dir: string;
-  cluster: TestCluster;
-  A: string;
-  B: string;
-  C: string;
-}
-
-/** startTrio starts a Trio on 127.0.0.1, .2 and .3 (free ports) in a fresh temp dir named `prefix`. */
-export async function startTrio(prefix: string): Promise<Trio> {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  const [A, B, C] = (await Promise.all(
-    ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(async (h) => `${h}:${await freePort(h)}`),
-  )) as [string, string, string];
-  const cluster = await TestCluster.start({ dir, shards: [{ address: A, replicas: [B, C] }] });
-  return { dir, cluster, A, B, C };
 }

@@ -1,0 +1,105 @@
+/**
+ * The admin calls `distkv failover` makes to the members of a shard (docs/failover.md, "Planned
+ * failover", "Who holds a shard"): each member's `GET /cluster` (its map and its replicas' acks),
+ * `POST /_admin/fence` to hold a leader's writes or a replica's following in the failover's name,
+ * and the release of such a hold. A member's error answer is rebuilt with its own code.
+ */
+import { DistkvError, isErrorCode } from '../errors.js';
+import type { LiveMap } from '../routing/live-map.js';
+
+const NODE_TIMEOUT_MS = 2000;
+/** FENCE_SLACK_MS is how long past the catch-up timeout the leader holds writes if this command dies. */
+export const FENCE_SLACK_MS = 10000;
+
+/** NodeDoc is the part of a member's `GET /cluster` the failover reads. */
+export interface NodeDoc {
+  map: LiveMap;
+  shards: {
+    idx: number;
+    replicas: { address: string; local: boolean; acked_seq?: number; state?: string }[];
+  }[];
+}
+
+/** call sends one admin request and answers its JSON (throws the node's refusal). */
+export async function call(url: string, token: string, init: RequestInit = {}): Promise<unknown> {
+  const res = await fetch(url, {
+    ...init,
+    headers: {
+      ...(token === '' ? {} : { authorization: `Bearer ${token}` }),
+      'content-type': 'application/json',
+    },
+    signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  if (!res.ok) throw refusal(`${init.method ?? 'GET'} ${url}`, res.status, text);
+  return JSON.parse(text) as unknown;
+}
+
+/**
+ * refusal rebuilds a node's error answer with its own code (STARTING while it starts,
+ * UNAUTHORIZED without the token), naming the call. A 400 stays INTERNAL: the node refused what
+ * this command built, which is no mistake of the user's (and must not exit 2).
+ */
+function refusal(call: string, status: number, text: string): DistkvError {
+  let wire: { code?: unknown; message?: unknown } | undefined;
+  try {
+    wire = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+  } catch {
+    wire = undefined;
+  }
+  if (status !== 400 && isErrorCode(wire?.code) && typeof wire.message === 'string')
+    return new DistkvError(wire.code, `${call}: ${wire.message}`);
+  return new DistkvError('INTERNAL', `${call}: HTTP ${status} ${text.trim()}`);
+}
+
+/** clusterOf is `node`'s `/cluster`, or undefined when it does not answer. */
+export async function clusterOf(scheme: string, node: string, token: string): Promise<NodeDoc | undefined> {
+  try {
+    return (await call(`${scheme}://${node}/cluster`, token)) as NodeDoc;
+  } catch {
+    return undefined;
+  }
+}
+
+/** ackOf is the durable ack of replica `address` of shard `idx`, as its own node reports it. */
+export function ackOf(doc: NodeDoc | undefined, idx: number, address: string): number | undefined {
+  const r = doc?.shards.find((s) => s.idx === idx)?.replicas.find((x) => x.address === address && x.local);
+  return r?.acked_seq;
+}
+
+/**
+ * releaseFence lets the leader take writes (or the target replica follow) again after a failover
+ * that did not happen; at the leader, `by` names this failover, so it never releases another's hold.
+ */
+export async function releaseFence(
+  scheme: string,
+  node: string,
+  idx: number,
+  token: string,
+  by?: string,
+): Promise<void> {
+  const named = by === undefined ? '' : `&by=${by}`;
+  await call(`${scheme}://${node}/_admin/fence?shard=${idx}&on=0${named}`, token, { method: 'POST' });
+}
+
+/** FenceAnswer is what /_admin/fence answers (`map_version` is missing from nodes before it). */
+export interface FenceAnswer {
+  last_seq: number;
+  map_version?: number;
+}
+
+/**
+ * fence holds shard `idx` at `node` for this failover (`by`) during `ms`: a leader's writes, or a
+ * replica's following (its last seq then stays put).
+ */
+export async function fence(
+  scheme: string,
+  node: string,
+  idx: number,
+  token: string,
+  ms: number,
+  by: string,
+): Promise<FenceAnswer> {
+  const url = `${scheme}://${node}/_admin/fence?shard=${idx}&on=1&ms=${ms}&by=${by}`;
+  return (await call(url, token, { method: 'POST' })) as FenceAnswer;
+}

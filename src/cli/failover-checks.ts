@@ -1,0 +1,98 @@
+/**
+ * The refusals of `distkv failover` (docs/failover.md, "Forced failover and fencing of a former
+ * leader", "Who holds a shard"): each throws, naming what does not fit, where going on could drop
+ * acknowledged writes or race another failover. The command calls them before it holds anything
+ * and once its claim is placed, and releases what it held when one throws.
+ */
+import { DistkvError } from '../errors.js';
+import { clusterOf, type FenceAnswer, type NodeDoc } from './failover-calls.js';
+
+/**
+ * checkNotResyncing refuses a target that reports `resyncing` (unless `forced`): it is rebuilding
+ * from a leader snapshot, so its content is partial (the load is under way) or fuzzy (until it
+ * replays the log through the snapshot's exactSeq). Promoted mid-load, it answered UNAVAILABLE
+ * until a restart, and then its worker refuses to lead over the unfinished load.
+ */
+export function checkNotResyncing(
+  doc: NodeDoc | undefined,
+  idx: number,
+  target: string,
+  forced: boolean,
+): void {
+  const r = doc?.shards.find((s) => s.idx === idx)?.replicas.find((x) => x.address === target && x.local);
+  if (forced || r?.state !== 'resyncing') return;
+  throw new DistkvError(
+    'INVALID_ARGUMENT',
+    `${target} is resyncing from a leader snapshot (at seq ${r.acked_seq ?? 0}): its content is partial or fuzzy until the resync ends; wait for it (distkv cluster shows its state), give another replica with --to, or pass --force-resyncing to promote it anyway`,
+  );
+}
+
+/**
+ * checkUnchanged refuses to go on once a member held answers a map newer than the one this
+ * failover started from: another changed the shard meanwhile (it finished before this one held).
+ */
+export function checkUnchanged(shard: string, node: string, held: FenceAnswer, version: number): void {
+  if (held.map_version !== undefined && held.map_version > version)
+    throw new DistkvError(
+      'MAP_CHANGED',
+      `the live map changed during the failover: ${node} routes ${shard} with map version ${held.map_version}, this failover started from ${version} (another failover ran meanwhile); nothing was changed, check \`distkv cluster\` and run it again if still needed`,
+    );
+}
+
+/**
+ * checkForcedTarget refuses a forced promotion that would drop acknowledged writes without the
+ * operator choosing it: a `w >= 1` write is held by some replica, so only the most advanced one
+ * holds them all. A --to replica behind another that answers is refused (INVALID_ARGUMENT); with
+ * a replica that does not answer, the most advanced is unknown, and the pick is refused
+ * (SHARD_UNREACHABLE) unless --to names the target: naming it accepts losing what only the
+ * silent replicas hold (they write it to a divergence file when they come back).
+ */
+export function checkForcedTarget(
+  shard: string,
+  target: string,
+  named: boolean,
+  ahead: string | undefined,
+  ack: (replica: string) => number,
+  replicas: readonly string[],
+  docs: ReadonlyMap<string, NodeDoc | undefined>,
+): void {
+  if (ahead !== undefined && ahead !== target && ack(ahead) > ack(target))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `--to ${target} holds seq ${ack(target)} but ${ahead} holds seq ${ack(ahead)}: promoting ${target} would lose the acknowledged writes between; omit --to (the most advanced is promoted) or give --to ${ahead}`,
+    );
+  const silent = replicas.filter((r) => docs.get(r) === undefined);
+  if (!named && silent.length > 0)
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `replica ${silent.join(', ')} of ${shard} does not answer: it may hold acknowledged writes (w >= 1) that ${target} lacks; bring it back and run again, or name the replica to promote with --to to accept losing them`,
+    );
+}
+
+/**
+ * checkStillForced refuses a forced failover that the shard moved under once its replicas were
+ * held: its leader came back meanwhile (it may take writes until the new map reaches it: run a
+ * planned failover), or a replica held ahead of the target (records reached it after the command
+ * read the positions; promoting the target would cut acknowledged writes off).
+ */
+export async function checkStillForced(
+  scheme: string,
+  token: string,
+  shard: string,
+  leader: string,
+  target: string,
+  heldAt: ReadonlyMap<string, number>,
+): Promise<void> {
+  if ((await clusterOf(scheme, leader, token)) !== undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `the leader ${leader} of ${shard} answers again (it came back during the failover): nothing was changed; run a planned failover (without --force)`,
+    );
+  const mine = heldAt.get(target) ?? 0;
+  for (const [r, seq] of heldAt)
+    if (seq > mine)
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `${r} holds seq ${seq} but ${target} holds seq ${mine} once held (records reached ${r} during the failover): promoting ${target} would lose the writes between; nothing was changed, run it again (omit --to, or give --to ${r})`,
+      );
+}

@@ -1,0 +1,94 @@
+/**
+ * The `distkv failover` verb: its options and output around `failover` (src/cli/failover.ts,
+ * docs/failover.md). A refusal naming a --shard, --to or --force that does not fit the cluster
+ * (INVALID_ARGUMENT) exits 2.
+ */
+import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
+import {
+  formatOptions,
+  type OptionSpec,
+  parseArgs,
+  stringOption,
+  UsageError,
+  listOption,
+  intOption,
+  usageOnRefusal,
+} from './args.js';
+import { FENCE_SLACK_MS } from './failover-calls.js';
+import { failover } from './failover.js';
+
+/**
+ * MAX_TIMEOUT_MS bounds --timeout-ms: the leader's hold lasts the timeout plus FENCE_SLACK_MS, and a
+ * node takes a hold of at most an hour (src/http/failover-routes.ts, MAX_FENCE_MS). Past it the
+ * command failed with INTERNAL and the node's 400 about an `ms` parameter the user never gave.
+ */
+const MAX_TIMEOUT_MS = 3600000 - FENCE_SLACK_MS;
+
+const OPTIONS: Record<string, OptionSpec> = {
+  url: {
+    type: 'list',
+    valueName: 'URL',
+    help: 'a node of the cluster, HOST:PORT (repeatable; default env DISTKV_URL, else 127.0.0.1:8080)',
+  },
+  shard: { type: 'string', valueName: 'NAME', help: 'the shard to move (its name or idx)' },
+  to: {
+    type: 'string',
+    valueName: 'ADDR',
+    help: 'the replica to promote (default: the most advanced); with --force, never one behind another that answers',
+  },
+  force: {
+    type: 'boolean',
+    help: 'promote without the leader (when it is unreachable): w=0 writes no replica copied are lost; refused while a replica does not answer unless --to names the target',
+  },
+  'force-resyncing': {
+    type: 'boolean',
+    help: 'promote the target even while it resyncs from a leader snapshot (its content may be partial or fuzzy until the resync ends)',
+  },
+  'timeout-ms': {
+    type: 'string',
+    valueName: 'MS',
+    help: `how long the target may take to catch up (default 30000, at most ${MAX_TIMEOUT_MS}; 0: only if it already has)`,
+  },
+  token: { type: 'string', valueName: 'TOKEN', help: 'bearer token (or env DISTKV_TOKEN)' },
+  json: { type: 'boolean', help: 'print JSON' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+/** failoverCommand is the `distkv failover` verb. */
+export async function failoverCommand(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, OPTIONS);
+  if (args.options.get('help') === true) {
+    process.stdout.write(
+      `Usage: distkv failover --shard NAME [--to ADDR] [--force] [--force-resyncing]\n\nMove a shard's leadership to a replica (planned, or --force without the leader).\n\nOptions:\n${formatOptions(OPTIONS)}\n`,
+    );
+    return 0;
+  }
+  if (args.positionals.length > 0)
+    throw new UsageError(`unexpected argument "${args.positionals[0]!}": options only (--shard NAME)`);
+  const shard = stringOption(args, 'shard');
+  if (shard === undefined) throw new UsageError('--shard is required');
+  const to = stringOption(args, 'to');
+  const given = listOption(args, 'url');
+  const urls = given.length > 0 ? given : endpointsFromEnv(process.env.DISTKV_URL);
+  // failover's INVALID_ARGUMENT names a --shard, --to or --force that does not fit the cluster: exit 2.
+  const r = await usageOnRefusal(() =>
+    failover({
+      urls: (urls.length > 0 ? urls : ['127.0.0.1:8080']).map(parseEndpoint),
+      shard,
+      ...(to === undefined ? {} : { to }),
+      force: args.options.get('force') === true,
+      forceResyncing: args.options.get('force-resyncing') === true,
+      token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
+      timeoutMs: intOption(args, 'timeout-ms', { min: 0, max: MAX_TIMEOUT_MS, what: ' ms' }) ?? 30000,
+    }),
+  );
+  if (args.options.get('json') === true) process.stdout.write(`${JSON.stringify(r)}\n`);
+  else
+    process.stdout.write(
+      `${r.shard}: leader ${r.from} → ${r.to} in epoch ${r.epoch} (map version ${r.mapVersion}, ${r.ms} ms; promoted at seq ${r.targetSeq})` +
+        (r.unreached.length === 0
+          ? '\n'
+          : `\nnot reached (they learn it from peers): ${r.unreached.join(', ')}\n`),
+    );
+  return 0;
+}

@@ -17,7 +17,14 @@ export function getKeys(w: RespWriter, cmd: CommandSpec | undefined, args: reado
   const n = args.length - 2;
   if (n < 2) w.error("ERR wrong number of arguments for 'command|getkeys' command");
   else if (cmd === undefined) w.error('ERR Invalid command specified');
-  else if (cmd.firstKey === 0) w.error('ERR The command has no key arguments');
+  else if (cmd.name === 'memory' && args[3]!.toString('latin1').toLowerCase() === 'usage') {
+    // MEMORY USAGE key: Redis 7 takes its key from the subcommand's key specs (memory|usage, arity -3).
+    if (n < 3) w.error('ERR Invalid number of arguments specified for command');
+    else {
+      w.array(1);
+      w.bulk(args[4]!);
+    }
+  } else if (cmd.firstKey === 0) w.error('ERR The command has no key arguments');
   else if (cmd.arity > 0 ? cmd.arity !== n : n < -cmd.arity)
     w.error('ERR Invalid number of arguments specified for command');
   else {

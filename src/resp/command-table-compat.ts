@@ -1,13 +1,14 @@
 /**
  * The commands that applications and Redis libraries send beyond distkv's first set (session
  * stores, caches, rate limiters, job locks; docs/resp.md): older forms of SET, in-place string
- * edits, absolute expiries, KEYS, and the flush commands it refuses. Arity, flags and key positions
+ * edits, absolute expiries, KEYS, MEMORY USAGE, and the flush commands it refuses. Arity, flags and key positions
  * are redis-server 7's, so COMMAND describes them as cluster clients expect.
  */
 import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
 import * as edits from './commands-edits.js';
 import * as expiry from './commands-expiry.js';
 import * as keys from './commands-keys.js';
+import { memory } from './commands-memory.js';
 import * as setFamily from './commands-set-family.js';
 import * as strings from './commands-strings.js';
 
@@ -135,6 +136,15 @@ export const COMPAT_COMMANDS: readonly CommandSpec[] = [
     'generic',
     'Returns the keys matching a pattern (bounded).',
     keys.keys,
+  ),
+  spec(
+    'memory',
+    -2,
+    '',
+    NO_KEYS,
+    'server',
+    'MEMORY USAGE: the bytes a key and its value take in the store; MEMORY HELP.',
+    memory,
   ),
   spec(
     'flushdb',

@@ -319,19 +319,9 @@ function commandOf(name: Buffer): CommandSpec | undefined {
   return lookup(name.toString('latin1'));
 }
 
-/** namesHeldKey reports whether a key of `cmd` in `args` has an ordered write of `c` in flight. */
-function namesHeldKey(c: RespConnection, cmd: CommandSpec, args: Buffer[]): boolean {
-  const last = cmd.lastKey < 0 ? args.length + cmd.lastKey : cmd.lastKey;
-  for (let i = cmd.firstKey; i <= last; i += cmd.step) if (c.isHeld(args[i]!)) return true;
-  return false;
-}
-
-/**
- * dispatch runs one command on a connection. It returns false, without running it, for a command
- * naming a key that has an ordered write in flight (resp-connection.ts, "Order on a key").
- */
-export function dispatch(c: RespConnection, args: Buffer[]): boolean {
-  if (c.inMulti !== undefined && inTransaction(c, args)) return true;
+/** dispatch runs one command on a connection. */
+export function dispatch(c: RespConnection, args: Buffer[]): void {
+  if (c.inMulti !== undefined && inTransaction(c, args)) return;
   const cmd = commandOf(args[0]!);
   const calls = c.ctx.stats.calls;
   if (cmd === undefined) {
@@ -339,36 +329,33 @@ export function dispatch(c: RespConnection, args: Buffer[]): boolean {
       calls[UNKNOWN_INDEX]!++;
       c.queue.now(c.proto).errorBytes(unknownCommand(args));
     }
-    return true;
+    return;
   }
   calls[cmd.index]!++;
   if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
     c.queue.now(c.proto).error(`ERR wrong number of arguments for '${cmd.name}' command`);
-    return true;
+    return;
   }
   if (!c.authenticated && cmd.noAuth !== true) {
     c.queue.now(c.proto).error('NOAUTH Authentication required.');
-    return true;
+    return;
   }
   if (cmd.firstKey > 0 && c.ctx.draining()) {
     c.queue.now(c.proto).error('TRYAGAIN the node is shutting down');
-    return true;
+    return;
   }
-  if (cmd.firstKey > 0 && namesHeldKey(c, cmd, args)) return false;
   cmd.run(c, args);
-  return true;
 }
 
 /**
  * dispatchGetSet runs a GET (`value` undefined) or a SET of a key and a value only that the parser
  * recognised by its framing (resp-parser.ts `OnGetSet`), through the functions `get` and `set`
  * run, with the checks of `dispatch` that can apply (authentication is left to the general path by
- * the parser): it returns false, without running it, while the node drains, while the
- * connection has an ordered write in flight or is inside MULTI, for `dispatch` to give the
- * `-TRYAGAIN`, keep the command waiting or refuse it.
+ * the parser): it returns false, without running it, while the node drains or the connection is
+ * inside MULTI, for `dispatch` to give the `-TRYAGAIN` or refuse it.
  */
 export function dispatchGetSet(c: RespConnection, key: Uint8Array, value: Uint8Array | undefined): boolean {
-  if (c.holdsKeys || c.ctx.draining() || c.inMulti !== undefined) return false;
+  if (c.ctx.draining() || c.inMulti !== undefined) return false;
   if (value === undefined) {
     c.ctx.stats.calls[GET.index]!++;
     strings.getKey(c, key);

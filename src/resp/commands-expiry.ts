@@ -3,25 +3,20 @@
  * PEXPIRETIME, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, PERSIST. TTL/PTTL and EXPIRETIME/PEXPIRETIME
  * read the key's expiry (OP_GET_EXPIRY). EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT are an EDIT_EXPIRE edit
  * (with Redis 7's NX/XX/GT/LT as its condition on the key's current expiry) and PERSIST an
- * OP_PUT_EXT conditioned on the key having an expiry (submitted in order,
- * RespConnection.submitOrdered): each keeps the key's value and sets only its expiry, atomically on
+ * EDIT_PERSIST: each keeps the key's value and sets only its expiry, atomically on
  * the store's worker against its newest write, and is logged as a write. An expiry at or before
  * now deletes the key (EXPIRE of 0 or less, EXPIREAT of a time past), as in Redis.
  */
 import {
-  COND_EXPIRES,
   EDIT_EXPIRE,
+  EDIT_PERSIST,
   encodeEdit,
-  encodeExt,
   EXPIRE_GT,
   EXPIRE_LT,
   EXPIRE_NX,
   EXPIRE_XX,
-  EXT_KEEP_VALUE,
   OP_EDIT,
   OP_GET_EXPIRY,
-  OP_PUT_EXT,
-  ST_CONFLICT,
   ST_DONE,
   ST_MISSING,
   ST_VALUE,
@@ -55,13 +50,7 @@ export function ttl(unitMs: 1 | 1000, absolute = false): (c: RespConnection, arg
   };
 }
 
-function formatChanged(w: RespWriter, status: number, _seq: number, value: Buffer): void {
-  if (status === ST_DONE) w.integer(1);
-  else if (status === ST_CONFLICT || status === ST_MISSING) w.integer(0);
-  else w.error(errorText(value));
-}
-
-/** formatExpire answers an EDIT_EXPIRE: 1 if the key's expiry was set (or the key deleted), else 0. */
+/** formatExpire answers an EDIT_EXPIRE or EDIT_PERSIST: 1 if the key's expiry was set or removed (or the key deleted), else 0. */
 function formatExpire(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_DONE) w.integer(Number(value.toString('latin1')));
   else w.error(errorText(value));
@@ -144,10 +133,17 @@ function conditionOf(args: Buffer[]): number | string {
   return cond;
 }
 
-/** persist: PERSIST key (1 if an expiry was removed, 0 if the key is missing or has none). */
+/** persist: PERSIST key (1 if an expiry was removed, 0 if the key is missing or has none), an EDIT_PERSIST. */
 export function persist(c: RespConnection, args: Buffer[]): void {
   const t = routeKey(c, args[1]!, true);
   if (t === undefined) return;
-  const ext = { flags: COND_EXPIRES | EXT_KEEP_VALUE, ifSeq: 0, expiresAtMs: 0 };
-  c.submitOrdered(t, OP_PUT_EXT, args[1]!, encodeExt(ext), c.queue.later(c.proto, formatChanged, t.store));
+  const edit = encodeEdit({ kind: EDIT_PERSIST, limit: 0, atMs: 0, arg: Buffer.alloc(0) });
+  c.ctx.pool.submit(
+    t.worker,
+    OP_EDIT,
+    t.store,
+    args[1]!,
+    edit,
+    c.queue.later(c.proto, formatExpire, t.store),
+  );
 }

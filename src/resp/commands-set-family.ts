@@ -1,6 +1,6 @@
 /**
  * The older forms of SET that applications still send, each the op its modern form uses:
- * SETNX (SET NX: OP_SET_IF), SETEX and PSETEX (SET EX / PX: OP_PUT_EXT, submitted in order),
+ * SETNX (SET NX: OP_SET_IF), SETEX and PSETEX (SET EX / PX: OP_SET_IF with the expiry),
  * GETSET (SET GET: OP_SET_IF, answering the old value), GETDEL (OP_DELETE_COUNTED, answering the
  * value it deleted) and MSETNX (an OP_TXN whose writes each need their key missing: all are
  * written, in one group commit, or none). Each runs as one op on the store's worker, so each is
@@ -9,11 +9,13 @@
 import {
   COND_IF_NONE_MATCH,
   encodeExt,
+  encodeSetIf,
   encodeTxn,
   OP_DELETE_COUNTED,
   OP_PUT_EXT,
   OP_SET_IF,
   OP_TXN,
+  SET_IF_NO_OLD,
   SET_IF_NX,
   ST_CONFLICT,
   ST_DONE,
@@ -51,9 +53,7 @@ function setIf(
   if (tooLarge(c, value)) return;
   const t = routeKey(c, key, true);
   if (t === undefined) return;
-  const body = Buffer.allocUnsafe(value.length + 1);
-  body[0] = flags;
-  value.copy(body, 1);
+  const body = encodeSetIf(flags, value);
   c.ctx.pool.submit(t.worker, OP_SET_IF, t.store, key, body, c.queue.later(c.proto, format, t.store));
 }
 
@@ -78,7 +78,7 @@ function formatOld(w: RespWriter, status: number, _seq: number, value: Buffer): 
 
 /** setnx: SETNX key value (1 if set, 0 if the key exists). */
 export function setnx(c: RespConnection, args: Buffer[]): void {
-  setIf(c, args[1]!, args[2]!, SET_IF_NX, formatWritten);
+  setIf(c, args[1]!, args[2]!, SET_IF_NX | SET_IF_NO_OLD, formatWritten);
 }
 
 /** getset: GETSET key value (the old value, or nil). */
@@ -126,8 +126,15 @@ export function setex(unitMs: 1 | 1000): (c: RespConnection, args: Buffer[]) => 
     }
     const value = args[3]!;
     if (tooLarge(c, value)) return;
-    const ext = encodeExt({ flags: 0, ifSeq: 0, expiresAtMs: Date.now() + ms }, value);
-    c.submitOrdered(t, OP_PUT_EXT, args[1]!, ext, c.queue.later(c.proto, formatSetOk, t.store));
+    const body = encodeSetIf(SET_IF_NO_OLD, value, Date.now() + ms);
+    c.ctx.pool.submit(
+      t.worker,
+      OP_SET_IF,
+      t.store,
+      args[1]!,
+      body,
+      c.queue.later(c.proto, formatSetOk, t.store),
+    );
   };
 }
 

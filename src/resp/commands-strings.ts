@@ -4,33 +4,27 @@
  * (op-format.ts); conditional writes and INCR run as one read-modify-write op on the store's
  * worker, so they are atomic (INCR as an EDIT_INCRBY edit, held to the value limit, when
  * max_value_bytes is under 20 bytes). Multi-key commands need their keys in one slot (key-route.ts), hence
- * one store; their ops go into one batch. A SET with an expiry or KEEPTTL is an OP_PUT_EXT
- * (docs/api.md, "TTL"): NX and XX become its conditions, a failed one answers nil; it is submitted
- * in order (RespConnection.submitOrdered); with GET it is an OP_SET_IF carrying the expiry (or
- * KEEPTTL), which answers the old value. INCR* keep the key's TTL, as in Redis. DEL and EXISTS
+ * one store; their ops go into one batch. A SET of a key and a value only is an OP_PUT; every
+ * other SET (NX, XX, GET, an expiry or KEEPTTL: docs/api.md, "TTL") is one OP_SET_IF, which checks
+ * NX/XX, writes the expiry, and answers the old value only with GET (a failed condition answers
+ * nil). INCR* keep the key's TTL, as in Redis. DEL and EXISTS
  * also answer UNLINK and TOUCH (command-table-compat.ts).
  */
 import {
-  COND_IF_EXISTS,
-  COND_IF_NONE_MATCH,
   EDIT_INCRBY,
   encodeEdit,
-  encodeExt,
   encodeSetIf,
-  EXT_KEEP_TTL,
   OP_DELETE_COUNTED,
   COUNTED_FOUND_ONLY,
-  OP_DELETE_EXT,
   OP_EDIT,
   OP_GET,
   OP_INCR,
   OP_PUT,
-  OP_PUT_EXT,
   OP_SET_IF,
   SET_IF_KEEP_TTL,
+  SET_IF_NO_OLD,
   SET_IF_NX,
   SET_IF_XX,
-  ST_CONFLICT,
   ST_DONE,
   ST_ERROR,
   ST_MISSING,
@@ -152,8 +146,8 @@ function expiryOf(opt: string, arg: Buffer): number | string {
 /**
  * set: SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]. Options parse as
  * Redis parses them: one expiry option (repeated, the last wins), NX or XX. An EXAT/PXAT time
- * already past sets the key expired: it is deleted (an OP_DELETE_EXT under the NX/XX condition, or
- * with GET the OP_SET_IF's write), as Redis deletes it at once.
+ * already past sets the key expired: the OP_SET_IF deletes it (under the NX/XX condition), as
+ * Redis deletes it at once.
  */
 export function set(c: RespConnection, args: Buffer[]): void {
   if (args.length === 3) {
@@ -198,41 +192,24 @@ export function set(c: RespConnection, args: Buffer[]): void {
   }
   const value = args[2]!;
   if (tooLarge(c, value)) return;
-  if (!getOld && (expiresAtMs > 0 || keepTtl)) {
-    const cond = flags & SET_IF_NX ? COND_IF_NONE_MATCH : flags & SET_IF_XX ? COND_IF_EXISTS : 0;
-    const handler = c.queue.later(c.proto, formatSetExt, t.store);
-    if (keepTtl || expiresAtMs > Date.now()) {
-      const ext = { flags: cond | (keepTtl ? EXT_KEEP_TTL : 0), ifSeq: 0, expiresAtMs };
-      c.submitOrdered(t, OP_PUT_EXT, args[1]!, encodeExt(ext, value), handler);
-    } else
-      c.submitOrdered(
-        t,
-        OP_DELETE_EXT,
-        args[1]!,
-        encodeExt({ flags: cond, ifSeq: 0, expiresAtMs: 0 }),
-        handler,
-      );
-    return;
-  }
-  if (flags === 0 && !getOld) {
+  if (flags === 0 && !getOld && !keepTtl && expiresAtMs === 0) {
     submit(c, t, OP_PUT, args[1]!, value, c.queue.later(c.proto, formatSetOk, t.store));
     return;
   }
-  // With GET, one OP_SET_IF answers the old value and writes the expiry (or keeps it), atomically.
-  const body = encodeSetIf(flags | (keepTtl ? SET_IF_KEEP_TTL : 0), value, expiresAtMs);
+  // Every other form is one OP_SET_IF: NX/XX checked, the expiry written (or kept, or a time past
+  // deleting the key) and, with GET, the old value answered, atomically on the store's worker
+  // against the key's newest write. It waits for nothing there, so it needs no ordering here.
+  const body = encodeSetIf(
+    flags | (keepTtl ? SET_IF_KEEP_TTL : 0) | (getOld ? 0 : SET_IF_NO_OLD),
+    value,
+    expiresAtMs,
+  );
   const format = getOld ? formatSetGet : formatSetIf;
   submit(c, t, OP_SET_IF, args[1]!, body, c.queue.later(c.proto, format, t.store));
 }
 
 function formatSetOk(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_DONE) w.ok();
-  else w.error(errorText(value));
-}
-
-/** formatSetExt answers an OP_PUT_EXT, or the OP_DELETE_EXT of a time already past (ST_MISSING: nothing to delete). */
-function formatSetExt(w: RespWriter, status: number, _seq: number, value: Buffer): void {
-  if (status === ST_DONE || status === ST_MISSING) w.ok();
-  else if (status === ST_CONFLICT) w.nil();
   else w.error(errorText(value));
 }
 

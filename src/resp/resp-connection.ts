@@ -20,11 +20,11 @@
  * it sent, as from Redis: the listener accepts half-open connections, and the connection ends once
  * the input held is parsed and every reply is written (`inputEnded`).
  *
- * Order on a key: a write with conditions or an expiry (an _EXT op: SET ... EX / KEEPTTL, SETEX,
- * PERSIST; EXPIRE is an edit, which does not wait) that finds a write of its key in flight waits
- * on the worker for that write to settle, so an op sent after it could be applied before it (a GET would read the older value, a later SET
- * would be overwritten). `submitOrdered` holds such a write's key: a later command on the key is
- * kept (parsing stops) until the write answers, as Redis runs a connection's commands in order.
+ * Order on a key: a connection's ops on a key reach its store's worker in the order sent, and the
+ * worker runs them in that order (an op that waits there, such as MSETNX's transaction behind a
+ * write in flight, gates its keys: src/worker/key-gates.ts). Every RESP write is an op that the
+ * worker runs at once (SET with options is an OP_SET_IF, PERSIST and EXPIRE are edits), so the
+ * listener never holds a command back for an earlier one on its key.
  *
  * Order around a keyspace read: SCAN, KEYS, DBSIZE, INFO and WAIT read outside the op batches,
  * once every earlier reply is complete (`readAtHead`), so they see the writes sent before them. A
@@ -46,16 +46,13 @@ import { GET_NAME, type OnGetSet, RespParser, SET_NAME } from './resp-parser.js'
 import { MAX_ARRAY_COUNT, type ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
 import type { RespContext } from './resp-context.js';
-import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
-import type { OpHandler } from '../server/worker-pool.js';
-import type { OpCode } from '../worker/op-format.js';
 
 /** MAX_PIPELINE is how many replies may be outstanding before the connection stops reading. */
 export const MAX_PIPELINE = 4096;
 
-/** Dispatch runs one command on a connection; false = not run yet (a key it names is held), retry later. */
-export type Dispatch = (c: RespConnection, args: Buffer[]) => boolean;
+/** Dispatch runs one command on a connection. */
+export type Dispatch = (c: RespConnection, args: Buffer[]) => void;
 
 /** DispatchGetSet runs a GET or SET the parser recognised (resp-parser.ts OnGetSet); false = not run: `Dispatch` takes it. */
 export type DispatchGetSet = (c: RespConnection, key: Uint8Array, value: Uint8Array | undefined) => boolean;
@@ -93,8 +90,6 @@ export class RespConnection {
   private flushScheduled = false;
   /** window is how many replies may be outstanding before parsing stops (1..MAX_PIPELINE). */
   private readonly window: ReplyWindow;
-  /** heldKeys counts, per key (latin1), the ordered writes in flight that later commands on it wait for. */
-  private readonly heldKeys = new Map<string, number>();
   /** fenced is set by `readAtHead`: parsing stays stopped until every reply so far is complete. */
   private fenced = false;
   /**
@@ -103,8 +98,6 @@ export class RespConnection {
    * SCAN) is noticed (`hungUp`) instead of staying unread in the kernel; it then stops reading.
    */
   private deferred: Buffer | undefined;
-  /** waiting is a parsed command that names a held key; it runs once the key is released. */
-  private waiting: Buffer[] | undefined;
   private readonly onCommandBound = (args: Buffer[]): boolean => this.onCommand(args);
   /** onGetSet is the parser's GET/SET fast path, when the listener gives one (`dispatchGetSet`). */
   private readonly onGetSet: OnGetSet | undefined;
@@ -265,44 +258,6 @@ export class RespConnection {
     this.writeOut();
   }
 
-  /** holdsKeys reports whether this connection has an ordered write in flight (`isHeld` may be true). */
-  get holdsKeys(): boolean {
-    return this.heldKeys.size > 0;
-  }
-
-  /** isHeld reports whether `key` has an ordered write of this connection in flight. */
-  isHeld(key: Buffer): boolean {
-    return this.heldKeys.size > 0 && this.heldKeys.has(key.toString('latin1'));
-  }
-
-  /**
-   * submitOrdered submits an _EXT op on `key` (see "Order on a key" above): later commands naming
-   * the key wait until it answers.
-   */
-  submitOrdered(
-    t: LocalTarget,
-    op: OpCode,
-    key: Buffer,
-    value: Uint8Array | undefined,
-    handler: OpHandler,
-  ): void {
-    const k = key.toString('latin1');
-    this.heldKeys.set(k, (this.heldKeys.get(k) ?? 0) + 1);
-    this.ctx.pool.submit(t.worker, op, t.store, key, value, {
-      onReply: (status, seq, reply) => {
-        handler.onReply(status, seq, reply);
-        const n = this.heldKeys.get(k) ?? 1;
-        if (n > 1) this.heldKeys.set(k, n - 1);
-        else this.heldKeys.delete(k);
-        if (this.waiting !== undefined) this.scheduleFlush();
-      },
-    });
-  }
-
-  private isFenced(): boolean {
-    return this.fenced;
-  }
-
   /**
    * readAtHead runs `read` (a keyspace read answering at `p`) once every reply before `p` is
    * complete, and keeps the commands after it unparsed until it has answered (see "Order around a
@@ -317,10 +272,7 @@ export class RespConnection {
     // Only GET and SET are known to be done with their arguments when dispatch returns.
     const name = parsed[0];
     const args = name !== GET_NAME && name !== SET_NAME ? this.keep(parsed) : parsed;
-    if (!this.dispatch(this, args)) {
-      this.waiting = this.keep(args);
-      return this.stopParsing();
-    }
+    this.dispatch(this, args);
     return this.afterCommand();
   }
 
@@ -399,20 +351,10 @@ export class RespConnection {
     // A keyspace read's fence lifts once it and every reply before it are complete.
     if (this.fenced && this.queue.depth === 0) this.fenced = false;
     if (this.pipelineFull && !this.fenced && !this.writeBlocked && this.queue.depth < this.window.size / 2) {
-      const waiting = this.waiting;
-      this.waiting = undefined;
-      if (waiting !== undefined && !this.dispatch(this, waiting)) this.waiting = waiting;
-      else {
-        if (waiting !== undefined) this.ctx.stats.commands++;
-        // A waiting command that was itself a keyspace read fences what follows it (dispatch may
-        // have set `fenced`, which the narrowing above cannot know: hence the method).
-        if (!this.isFenced()) {
-          this.pipelineFull = false;
-          const deferred = this.deferred;
-          this.deferred = undefined;
-          this.feed(deferred);
-        }
-      }
+      this.pipelineFull = false;
+      const deferred = this.deferred;
+      this.deferred = undefined;
+      this.feed(deferred);
     }
     this.updateFlow();
   }

@@ -1,10 +1,10 @@
 /**
  * Edits: OP_EDIT (op-format.ts), the read-modify-writes that keep a key's expiry, as Redis's
- * APPEND, SETRANGE, INCRBYFLOAT do, and those that change only the expiry, GETEX and EXPIRE (with
- * Redis 7's NX/XX/GT/LT checked against the newest expiry, conditions.ts). Like OP_INCR, an edit reads the key's newest value,
+ * APPEND, SETRANGE, INCRBYFLOAT do, and those that change only the expiry, GETEX, EXPIRE (with
+ * Redis 7's NX/XX/GT/LT checked against the newest expiry, conditions.ts) and PERSIST. Like OP_INCR, an edit reads the key's newest value,
  * a write in flight included (pending-writes.ts), and issues its write in the same synchronous
  * step, so edits and other read-modify-writes of one key chain in order and none is lost. The
- * write keeps the expiry the newest value has; GETEX and EXPIRE alone change it.
+ * write keeps the expiry the newest value has; GETEX, EXPIRE and PERSIST alone change it.
  *
  * An edit that writes nothing (SETRANGE of no bytes, GETEX of a missing key or a PERSIST of a key
  * without expiry, an EXPIRE of a missing key or whose condition does not hold) answers with the store's last seq, as a read does: at once, or once the key's
@@ -24,6 +24,7 @@ import {
   EDIT_GETEX,
   EDIT_INCRBY,
   EDIT_INCRBYFLOAT,
+  EDIT_PERSIST,
   EDIT_SETRANGE,
   type Edit,
   ST_DONE,
@@ -126,6 +127,10 @@ function outcomeOf(edit: Edit, cur: Newest | undefined): Outcome {
       if (edit.atMs <= Date.now()) return { write: null, expiresAtMs: 0, reply: Buffer.from('1') };
       return { write: Buffer.from(old), expiresAtMs: edit.atMs, reply: Buffer.from('1') };
     }
+    case EDIT_PERSIST:
+      if (old === undefined || expiresAtMs === 0)
+        return { write: undefined, expiresAtMs, reply: Buffer.from('0') };
+      return { write: Buffer.from(old), expiresAtMs: 0, reply: Buffer.from('1') };
     default:
       throw new DistkvError('BAD_REQUEST', `unknown edit kind ${edit.kind}`);
   }

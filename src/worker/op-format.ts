@@ -24,7 +24,8 @@
  * that writes nothing, once the write in flight it read is, as a read; a failure of it fails them):
  *   OP_INCR           value = the signed decimal delta; reply ST_DONE, value = the new decimal value
  *   OP_SET_IF         value = set-if (SET_IF_ flags); reply ST_DONE when written, ST_MISSING when
- *                     its condition kept it from being written; either way value = old
+ *                     its condition kept it from being written; either way value = old, or empty
+ *                     with SET_IF_NO_OLD (SET without GET, SETEX, SETNX: nothing of size comes back)
  *   set-if            := flags:u8 [expiresAtMs:f64, with SET_IF_EXPIRES] bytes
  *                     the key is written with no expiry, or with SET_IF_EXPIRES expiring at
  *                     expiresAtMs (one at or before now deletes it), or with SET_IF_KEEP_TTL
@@ -63,6 +64,8 @@
  *                        holds, it expires at atMs, any number, deleting the key when atMs is at
  *                        or before now; result = "1", else "0" and nothing written; Redis 7's
  *                        EXPIRE [NX|XX|GT|LT], conditions.ts)
+ *                      | EDIT_PERSIST (if the key exists and has an expiry, it is removed:
+ *                        result = "1", else "0" and nothing written; Redis's PERSIST)
  *   limit             := the largest value the edit may write (else VALUE_TOO_LARGE; GETEX and
  *                        EXPIRE write back the value they read and do not check it)
  * Conditions are checked on the store's worker against the newest write, durable or not: an op whose
@@ -134,6 +137,7 @@ export const EDIT_INCRBYFLOAT = 3;
 export const EDIT_GETEX = 4;
 export const EDIT_INCRBY = 5;
 export const EDIT_EXPIRE = 6;
+export const EDIT_PERSIST = 7;
 /**
  * EXPIRE_ flags of an EDIT_EXPIRE's cond, Redis 7's: NX = the key has no expiry, XX = it has one,
  * GT = it has one and atMs is later, LT = it has none or atMs is earlier (no expiry counts as an
@@ -154,6 +158,8 @@ export const SET_IF_XX = 2;
 /** SET_IF_EXPIRES: an expiresAtMs:f64 follows the flags, the write's expiry; SET_IF_KEEP_TTL keeps the key's. */
 export const SET_IF_EXPIRES = 4;
 export const SET_IF_KEEP_TTL = 8;
+/** SET_IF_NO_OLD: the reply carries no old value (its value is empty). */
+export const SET_IF_NO_OLD = 16;
 
 /** ST_VALUE: the key's value follows. */
 export const ST_VALUE = 0;

@@ -37,6 +37,7 @@ import {
   decodeSetIf,
   SET_IF_EXPIRES,
   SET_IF_KEEP_TTL,
+  SET_IF_NO_OLD,
   SET_IF_NX,
   SET_IF_XX,
   ST_DONE,
@@ -47,6 +48,9 @@ import type { ReplyBatch } from './reply-batch.js';
 import { StoreReads } from './store-reads.js';
 import type { StoreWrites } from './store-writes.js';
 import type { WorkerStores } from './worker-stores.js';
+
+/** NO_OLD is the value of an OP_SET_IF reply with SET_IF_NO_OLD (empty: never written into). */
+const NO_OLD = Buffer.alloc(0);
 
 /** Op is one request of a batch: the reader's fields, or a copy of them for an op that waits. */
 interface Op {
@@ -182,8 +186,9 @@ export class OpRunner {
           const old = this.writes.current(r.store, store, r.key);
           const { flags, expiresAtMs, value } = decodeSetIf(r.value);
           const skip = (flags & SET_IF_NX && old != null) || (flags & SET_IF_XX && old == null);
+          const reply = flags & SET_IF_NO_OLD ? NO_OLD : encodeOld(old);
           if (skip) {
-            this.writes.answerRead(id, r.store, r.key, ST_MISSING, 0, encodeOld(old));
+            this.writes.answerRead(id, r.store, r.key, ST_MISSING, 0, reply);
             break;
           }
           // KEEPTTL keeps the newest expiry (a write in flight's too); a time already past deletes.
@@ -200,7 +205,7 @@ export class OpRunner {
             gone ? null : value,
             r.w,
             r.timeoutMs,
-            encodeOld(old),
+            reply,
             ST_DONE,
             gone ? 0 : at,
           );

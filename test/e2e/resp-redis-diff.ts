@@ -244,6 +244,21 @@ const GENERATORS: readonly ((r: Rand, used: Set<number>) => string[])[] = [
   (r) => ['EXPIREAT', key(r), unixSeconds(r)],
   (r) => ['PEXPIREAT', key(r), unixMillis(r)],
   (r) => ['PERSIST', key(r)],
+  (r) => [
+    'MEMORY',
+    pick(r, ['USAGE', 'usage', 'USAGE', 'NOSUCH']),
+    key(r),
+    ...pick(r, [
+      [],
+      [],
+      ['SAMPLES', '5'],
+      ['SAMPLES', '0'],
+      ['SAMPLES', '-1'],
+      ['SAMPLES', 'x'],
+      ['SAMPLES'],
+      ['FOO'],
+    ]),
+  ],
   (r) => ['KEYS', pick(r, ['*', '{t}*', '*a*', '{t}[ab]', '\\{t\\}a', '*\xff*', 'x'])],
   (r) => ['SCAN', pick(r, SCAN_CURSORS), ...scanOptions(r)],
   () => ['DBSIZE'],
@@ -303,8 +318,10 @@ export function generate(r: Rand, used: Set<number>): Step {
   return { args, keys: notServed ? [args[1]!] : keysOf(args) };
 }
 
-/** keysOf names the keys of a command by its COMMAND key positions. */
+/** keysOf names the keys of a command by its COMMAND key positions (MEMORY USAGE's by its subcommand's, as Redis 7's). */
 function keysOf(args: string[]): string[] {
+  if (args[0]!.toUpperCase() === 'MEMORY')
+    return args[1]?.toUpperCase() === 'USAGE' && args.length > 2 ? [args[2]!] : [];
   const cmd = lookup(args[0]!);
   if (cmd === undefined || cmd.firstKey === 0) return [];
   const last = cmd.lastKey < 0 ? args.length + cmd.lastKey : cmd.lastKey;
@@ -398,5 +415,7 @@ export function judge(
     return a.join() === b.join() ? 'same' : 'different';
   }
   if (name === 'SCAN' && redis.startsWith('*2\r\n') && distkv.startsWith('*2\r\n')) return 'same';
+  // MEMORY USAGE: Redis's allocator sizes, distkv's store bytes (docs/resp.md): a size for a size.
+  if (name === 'MEMORY' && /^:\d+\r\n$/.test(redis) && /^:\d+\r\n$/.test(distkv)) return 'same';
   return documented(args, redis, distkv) ? 'documented' : 'different';
 }

@@ -71,10 +71,11 @@ describe('RESP connections sharing one read buffer', () => {
       wires[c]!.close();
     }
   });
-  it('keeps a held GET key whole while another connection reads into the buffer', async () => {
-    // A SET with an expiry holds its key until the worker applies it; the GET behind it waits,
-    // its key a view of the read it came in. B's read, sent at the same moment, lands in the same
-    // buffer before the SET is applied: the waiting GET must have kept its own copy.
+  it('answers a GET pipelined behind a SET with an expiry of its key while another connection reads into the buffer', async () => {
+    // The SET (an OP_SET_IF) and the GET go to the worker in order, their keys and value copied
+    // into its batch from the read they came in; B's read, sent at the same moment, lands in the
+    // same buffer. (The listener used to hold the GET until the SET answered, its key a view of
+    // that read: it had to keep its own copy.)
     const [a, b] = await Promise.all([Wire.open(respOf(A)), Wire.open(respOf(A))]);
     const pings = Buffer.concat(Array.from({ length: 3000 }, () => encode(['PING'])));
     for (let round = 0; round < 20; round++) {

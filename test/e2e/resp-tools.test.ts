@@ -349,6 +349,22 @@ describe('RESP data commands with redis-cli', () => {
     );
   });
 
+  it('sizes every key for redis-cli --memkeys with MEMORY USAGE (key, value and the 20-byte record header)', async () => {
+    await cli('SET', 'mem:big', 'x'.repeat(50000));
+    assert.equal(await cli('MEMORY', 'USAGE', 'mem:big'), '50027\n');
+    assert.equal(await cli('MEMORY', 'USAGE', 'mem:big', 'SAMPLES', '0'), '50027\n');
+    assert.equal(await cli('MEMORY', 'USAGE', 'mem:none'), '\n');
+    assert.equal(await err('MEMORY', 'USAGE', 'mem:big', 'SAMPLES', '-1'), 'ERR syntax error\n');
+    assert.equal(await err('MEMORY', 'STATS'), "ERR unknown subcommand 'STATS'. Try MEMORY HELP.\n");
+    const { host, port } = respOf(A);
+    const r = await runTool('redis-cli', ['-h', host, '-p', String(port), '--memkeys']);
+    assert.equal(r.code, 0, r.stderr);
+    // Without MEMORY USAGE, redis-cli warned for every key and summed their sizes to 0 bytes.
+    assert.doesNotMatch(r.stdout + r.stderr, /MEMORY USAGE on .* failed/);
+    assert.match(r.stdout, /Biggest string found '"mem:big"' has 50027 bytes/);
+    assert.doesNotMatch(r.stdout, / strings with 0 bytes/);
+  });
+
   it("WAIT returns the number of replicas holding the connection's writes", async () => {
     const r = await runTool(
       'redis-cli',

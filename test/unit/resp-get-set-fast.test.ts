@@ -3,11 +3,11 @@
  * answers byte for byte as the general path (`dispatch`): seeded random streams of GET and SET in
  * the framing the fast path takes, mixed with what it must leave to the general path (names in
  * any case, wrong arities, options, an empty, a longest and a too long key, values from 0 bytes to
- * one past `max_value_bytes`, keys of a slot served elsewhere (`-MOVED`), an ordered write
- * (`SET ... EX`) holding keys, CLIENT REPLY OFF/SKIP/ON, inline commands, PING), written in pieces
+ * one past `max_value_bytes`, keys of a slot served elsewhere (`-MOVED`), `SET ... EX`,
+ * CLIENT REPLY OFF/SKIP/ON, inline commands, PING), written in pieces
  * cut at random points, go to two real connections over loopback: one with the fast path, one
  * without. The stores are a fake worker pool (a Map per connection, each reply delayed by the
- * same seeded number of turns on both sides; the ordered writes take effect when they answer),
+ * same seeded number of turns on both sides; writes take effect when submitted, as on a worker),
  * so both connections must write the same bytes.
  * Also run while the node drains (`-TRYAGAIN`). A failure names its seed: rerun with
  * DISTKV_SEED=<seed>.
@@ -28,15 +28,7 @@ import { TurnFlush } from '../../src/resp/turn-flush.js';
 import { ConnectionLimit } from '../../src/server/connection-limit.js';
 import type { OpHandler } from '../../src/server/worker-pool.js';
 import { SharedRead } from '../../src/server/shared-read.js';
-import {
-  OP_DELETE_EXT,
-  OP_GET,
-  OP_PUT,
-  OP_PUT_EXT,
-  ST_DONE,
-  ST_MISSING,
-  ST_VALUE,
-} from '../../src/worker/op-format.js';
+import { OP_GET, OP_PUT, ST_DONE, ST_MISSING, ST_VALUE } from '../../src/worker/op-format.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
 const A = '127.0.0.1:7001';
@@ -81,15 +73,13 @@ class FakePool {
         handler.onReply(v === undefined ? ST_MISSING : ST_VALUE, 0, v ?? Buffer.alloc(0));
       };
     } else {
-      // A PUT takes effect when submitted. SET NX/XX store their sequence number when submitted;
-      // an ordered write (SET EX) when it answers (their bodies hold the time): a GET of its key
-      // sent before that answer reads another value than one that waited for it, as it must.
+      // A write takes effect when submitted, as the worker runs a key's ops in arrival order. A
+      // PUT stores its value, other writes (SET with options: their bodies hold the time) their
+      // sequence number.
       const seq = ++this.seq;
-      const ordered = op === OP_PUT_EXT || op === OP_DELETE_EXT;
       const v = op === OP_PUT ? Buffer.from(value as Uint8Array) : Buffer.from(`written by op ${seq}`);
-      if (!ordered) this.map.set(k, v);
+      this.map.set(k, v);
       answer = () => {
-        if (ordered) this.map.set(k, v);
         handler.onReply(ST_DONE, seq, Buffer.alloc(0));
       };
     }

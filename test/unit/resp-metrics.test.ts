@@ -37,7 +37,6 @@ function connectionOf(stats: RespStats): RespConnection {
     queue,
     proto: 2,
     authenticated: true,
-    holdsKeys: false,
     inMulti: undefined,
     ctx: { stats, config, draining: () => false },
   } as unknown as RespConnection;

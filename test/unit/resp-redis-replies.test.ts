@@ -163,6 +163,14 @@ describe('COMMAND GETKEYS and COMMAND LIST FILTERBY answer as redis-server 7 doe
       [['COMMAND', 'GETKEYS', 'mset', 'a', '1', 'b', '2'], '*2\r\n$1\r\na\r\n$1\r\nb\r\n'],
       [['COMMAND', 'GETKEYS', 'mset', 'a', '1', 'b'], '*2\r\n$1\r\na\r\n$1\r\nb\r\n'],
       [['COMMAND', 'GETKEYS', 'del', 'a', 'b', 'c'], '*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n'],
+      // MEMORY USAGE's key is its subcommand's (memory|usage), as in Redis 7.
+      [['COMMAND', 'GETKEYS', 'memory', 'usage', 'k'], '*1\r\n$1\r\nk\r\n'],
+      [['COMMAND', 'GETKEYS', 'MEMORY', 'USAGE', 'k', 'SAMPLES', '5'], '*1\r\n$1\r\nk\r\n'],
+      [
+        ['COMMAND', 'GETKEYS', 'memory', 'usage'],
+        '-ERR Invalid number of arguments specified for command\r\n',
+      ],
+      [['COMMAND', 'GETKEYS', 'memory', 'help'], '-ERR The command has no key arguments\r\n'],
     ];
     assert.deepEqual(
       run(...cases.map(([args]) => args)),

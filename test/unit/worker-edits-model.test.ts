@@ -1,7 +1,8 @@
 /**
  * The worker's edits and versions against a model (CONVENTIONS habit 10), where
  * worker-ops-model.test.ts does not go: APPEND, SETRANGE, INCRBYFLOAT and GETEX (EX, PERSIST, a
- * time already past) mixed with PUT, DELETE, INCR, SET NX and If-Match writes, on two stores of one
+ * time already past) and PERSIST mixed with PUT, DELETE, INCR, SET NX, SET [XX] EX without the old
+ * value (SET_IF_NO_OLD) and If-Match writes, on two stores of one
  * worker that hold the same key names, with keys of 1 byte, of bytes that are not UTF-8 and of
  * 1024 bytes, and values from 0 bytes to the edits' limit and one past it. Batches mostly follow
  * each other with their writes in flight. Every reply is checked, a 412's seq against the version
@@ -17,9 +18,11 @@ import {
   EDIT_APPEND,
   EDIT_GETEX,
   EDIT_INCRBYFLOAT,
+  EDIT_PERSIST,
   EDIT_SETRANGE,
   encodeEdit,
   encodeExt,
+  encodeSetIf,
   OP_DELETE,
   OP_EDIT,
   OP_GET,
@@ -28,7 +31,9 @@ import {
   OP_PUT,
   OP_PUT_EXT,
   OP_SET_IF,
+  SET_IF_NO_OLD,
   SET_IF_NX,
+  SET_IF_XX,
   ST_CONFLICT,
   ST_DONE,
   ST_ERROR,
@@ -187,9 +192,32 @@ describe('the worker edits and versions against a model', () => {
             else wrote(old, atMs, e);
           } else if (r < 0.68) {
             const v = valueOf();
-            w.add(op, OP_SET_IF, store, key, Buffer.concat([Buffer.of(SET_IF_NX), v]));
-            if (old === undefined) wrote(v, 0, { status: ST_DONE, value: encodeOld(old) });
-            else expected.set(op, { status: ST_MISSING, value: encodeOld(old) });
+            const kind = rnd();
+            if (kind < 0.4) {
+              w.add(op, OP_SET_IF, store, key, Buffer.concat([Buffer.of(SET_IF_NX), v]));
+              if (old === undefined) wrote(v, 0, { status: ST_DONE, value: encodeOld(old) });
+              else expected.set(op, { status: ST_MISSING, value: encodeOld(old) });
+            } else if (kind < 0.7) {
+              // SET ... EX (XX half the time) without GET: no old value comes back.
+              const xx = rnd() < 0.5 ? SET_IF_XX : 0;
+              const atMs = Date.now() + LONG_MS + int(1000);
+              w.add(op, OP_SET_IF, store, key, encodeSetIf(xx | SET_IF_NO_OLD, v, atMs));
+              if (xx !== 0 && old === undefined)
+                expected.set(op, { status: ST_MISSING, value: Buffer.alloc(0) });
+              else wrote(v, atMs, { status: ST_DONE, value: Buffer.alloc(0) });
+            } else {
+              // PERSIST: removes an expiry the key has ("1"), else writes nothing ("0").
+              w.add(
+                op,
+                OP_EDIT,
+                store,
+                key,
+                encodeEdit({ kind: EDIT_PERSIST, limit: 0, atMs: 0, arg: Buffer.alloc(0) }),
+              );
+              if (old === undefined || s.exp === 0)
+                expected.set(op, { status: ST_DONE, value: Buffer.from('0') });
+              else wrote(old, 0, { status: ST_DONE, value: Buffer.from('1') });
+            }
           } else if (r < 0.8) {
             // If-Match with the key's own version when it is known, else with another key's.
             const own = seqOf.get(s.ver);

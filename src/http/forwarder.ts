@@ -17,7 +17,7 @@
 import type { Agent, Dispatcher } from 'undici';
 import { undici } from '../util/lazy-undici.js';
 import { DistkvError, type WireError, isErrorCode } from '../errors.js';
-import { scanAfterQuery } from '../util/bytes.js';
+import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
 import type { ScanEntry } from '../worker/messages.js';
 
 /** FORWARDED_HEADER marks a request one node forwarded to another (never forwarded again). */
@@ -83,8 +83,10 @@ export class Forwarder {
     after: Buffer | undefined,
     bounds: { limit: number; maxBytes: number; leaderOnly?: boolean },
   ): Promise<{ entries: ScanEntry[]; more: boolean; replicaLag?: Record<string, string> }> {
+    // The prefix and the cursor go as their exact bytes: as text, bytes that are not UTF-8 would
+    // become U+FFFD and the owner would scan other keys.
     const q = new URLSearchParams({
-      prefix: prefix.toString('utf8'),
+      ...prefixQuery(prefix),
       limit: String(bounds.limit),
       max_bytes: String(bounds.maxBytes),
       encoding: 'base64',

@@ -4,6 +4,7 @@
  * `server.forward_timeout_ms` (here 400 ms, not a fixed 2 s) and says so by shard, owner and bound.
  * The scan is a 503 with A's own keys as `partial`, never a 200 that looks whole; the batch
  * reports A's operations applied (they are) and B's as SHARD_UNREACHABLE that may have been applied.
+ * Once B is killed (its port refuses connections), B's operations are reported not applied.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -95,6 +96,32 @@ describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
         assert.equal(await (await fetch(`http://${a}/kv/${k}`)).text(), 'new', k);
     } finally {
       child.kill('SIGCONT');
+    }
+  });
+
+  it('says none of the operations for an owner killed with SIGKILL was applied (its connection was refused)', async () => {
+    await cluster!.kill(b);
+    const keys = ['gone:1', 'gone:2', 'gone:3', 'gone:4', 'gone:5', 'gone:6'];
+    const onB = keys.filter((k) => map.shardOf(k) === 1);
+    assert.ok(onB.length > 0 && onB.length < keys.length);
+    const batch = await fetch(`http://${a}/kv/_batch`, {
+      method: 'POST',
+      body: JSON.stringify(keys.map((key) => ({ op: 'set', key, value: 'v' }))),
+    });
+    const { results } = (await batch.json()) as {
+      results: { ok: boolean; error?: { code: string; message: string } }[];
+    };
+    for (const [i, k] of keys.entries()) {
+      if (map.shardOf(k) === 0) assert.deepEqual(results[i], { ok: true }, k);
+      else {
+        assert.equal(results[i]!.error?.code, 'SHARD_UNREACHABLE', k);
+        assert.match(
+          results[i]!.error.message,
+          new RegExp(
+            `^shard 1 \\(owner ${b}\\) could not be reached: .*; nothing was sent to it, so none of its operations was applied$`,
+          ),
+        );
+      }
     }
   });
 });

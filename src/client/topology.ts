@@ -24,6 +24,15 @@ import { answerJson, clusterRefusal, errorOf } from './wire-decode.js';
  */
 const HINT_LOOK_MS = 250;
 
+/**
+ * LOOK_GRACE_MS is how long a look for the newest map waits for the other nodes once one has
+ * answered. A stopped node (SIGSTOP, a dead host) answers nothing until the client's timeout: a look
+ * that waited for every node made each retry of a read of its shard wait that timeout twice (the
+ * look, then the attempt), and `distkv get` of a key there took 107 s, not the 40 s of its four
+ * attempts. The nodes that do answer learn a newer map from each other within a peer poll (2 s).
+ */
+const LOOK_GRACE_MS = 500;
+
 /** ClusterTopology loads and holds the client's view of the cluster. */
 export class ClusterTopology {
   /** origins are the configured nodes ("http://host:port"), parsed; urls as the user gave them. */
@@ -131,13 +140,26 @@ export class ClusterTopology {
   private async lookNewest(): Promise<void> {
     const members = this.current?.shards.flatMap((s) => [s.address, ...s.replicas]) ?? [];
     const candidates = [...new Set([...this.origins, ...members.map((a) => `${this.currentScheme}://${a}`)])];
-    const views = await Promise.allSettled(
-      candidates.map(async (o) => ({ o, doc: await this.fetchView(o) })),
-    );
+    // Every node's view as it comes; the look ends when all have answered or failed, or
+    // LOOK_GRACE_MS after the first answer (the others' requests finish on their own).
+    const views: { o: string; doc: ClusterView }[] = [];
+    let grace: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      let pending = candidates.length;
+      const settled = (): void => {
+        if (--pending === 0) resolve();
+      };
+      if (pending === 0) resolve();
+      for (const o of candidates)
+        this.fetchView(o).then((doc) => {
+          views.push({ o, doc });
+          grace ??= setTimeout(resolve, LOOK_GRACE_MS);
+          settled();
+        }, settled);
+    });
+    clearTimeout(grace);
     let best: { o: string; doc: ClusterView } | undefined;
-    for (const v of views)
-      if (v.status === 'fulfilled' && (v.value.doc.map_version ?? 0) > (best?.doc.map_version ?? -1))
-        best = v.value;
+    for (const v of views) if ((v.doc.map_version ?? 0) > (best?.doc.map_version ?? -1)) best = v;
     if (best !== undefined && (best.doc.map_version ?? 0) > this.mapVersion) this.adopt(best.o, best.doc);
   }
 

@@ -8,6 +8,14 @@
 import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import { type ClientVerb, positionals } from './connect.js';
 
+/**
+ * PEER_ASK_MS bounds the ask of each other node by `distkv cluster`: one that has not answered by
+ * then is shown DOWN. Asked as any read, a node stopped with SIGSTOP was waited for four attempts
+ * of 10 s each (and the looks for a newer map between them): 43 s before the command printed
+ * anything, just when an operator runs it to see what is wrong.
+ */
+const PEER_ASK_MS = 5000;
+
 /** CLUSTER_VERBS are the cluster verbs, by name. */
 export const CLUSTER_VERBS: Record<string, ClientVerb> = {
   cluster: {
@@ -27,7 +35,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       await Promise.all(
         others.map(async (node) => {
           try {
-            docs.push(await client.cluster(node));
+            docs.push(await client.cluster(node, { signal: AbortSignal.timeout(PEER_ASK_MS) }));
           } catch {
             down.add(node);
           }

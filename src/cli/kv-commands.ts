@@ -70,6 +70,14 @@ function keyAndRest(args: ParsedArgs, rest: number, usage: string): [Key, ...str
   return [bytes, ...positionals(args, rest, rest, `${usage} (with --key-base64, no KEY)`)];
 }
 
+/** scanPrefix returns the prefix of a scan: PREFIX (text, '' when none), or --prefix-base64's bytes. */
+function scanPrefix(args: ParsedArgs): Key {
+  const bytes = base64Key(args, 'prefix-base64');
+  if (bytes === undefined) return positionals(args, 0, 1, 'distkv scan [PREFIX]')[0] ?? '';
+  positionals(args, 0, 0, 'distkv scan --prefix-base64 B64 (with --prefix-base64, no PREFIX)');
+  return bytes;
+}
+
 /** keyJson is the key of a --json line: "key", or "key_base64" for bytes. */
 function keyJson(key: Key): { key: string } | { key_base64: string } {
   return typeof key === 'string' ? { key } : { key_base64: Buffer.from(key).toString('base64') };
@@ -227,7 +235,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     },
   },
   scan: {
-    usage: 'distkv scan [PREFIX]',
+    usage: 'distkv scan [PREFIX] | distkv scan --prefix-base64 B64',
     summary: 'list keys and values with a prefix, in key order',
     details:
       'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8, and\n"key_base64" with the exact bytes of a key that is not UTF-8, for get/set/del --key-base64).\nReads the shards\' leaders; with --replica a node may serve the shards it replicates from its\nreplica, and stderr then names each such shard and its lag (as X-Distkv-Lag). Without --all it\nprints one page (--limit keys) and, when there are more, says so on stderr with the option that\ngoes on ("more: --after ...", with --json too): export every key with --all.',
@@ -236,6 +244,11 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         type: 'string',
         valueName: 'N',
         help: `keys per page, 1..${SCAN_MAX_LIMIT} (default ${SCAN_DEFAULT_LIMIT})`,
+      },
+      'prefix-base64': {
+        type: 'string',
+        valueName: 'B64',
+        help: 'the prefix as base64, in place of PREFIX (bytes that are not UTF-8)',
       },
       after: { type: 'string', valueName: 'KEY', help: 'start after this key' },
       'after-base64': {
@@ -247,7 +260,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       replica: { type: 'boolean', help: 'let nodes read the shards they replicate (may lag; says so)' },
     },
     run: async (client, args, out) => {
-      const prefix = positionals(args, 0, 1, 'distkv scan [PREFIX]')[0] ?? '';
+      const prefix = scanPrefix(args);
       const after = afterOption(args);
       // One message for every refusal ("-1", "0", "abc", "10001"): it names what is accepted.
       const limit =

@@ -14,7 +14,7 @@
 import { DistkvError, OutcomeUnknownError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
-import { scanAfterQuery } from '../util/bytes.js';
+import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
 import { parseEndpoint } from './endpoint.js';
 import { checkText, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
 import { sendBatch } from './batch.js';
@@ -212,14 +212,14 @@ export class DistkvClient {
    * scanPage returns one page of keys starting with `prefix`, in key order, and the next cursor.
    * It reads leaders only (`leader=1`: a node's replica of a shard may lack writes its leader
    * acknowledged), unless the client was made with `replicaReads`: then the items a replica
-   * served carry its lag.
+   * served carry its lag. A prefix that is not UTF-8 is given as bytes (a Uint8Array).
    */
-  async scanPage(prefix: string, options: ScanPageOptions = {}): Promise<ScanPage> {
-    checkText(prefix, 'prefix');
+  async scanPage(prefix: Key, options: ScanPageOptions = {}): Promise<ScanPage> {
+    if (typeof prefix === 'string') checkText(prefix, 'prefix');
     if (typeof options.after === 'string') checkText(options.after, 'after');
     const map = await this.topology(options);
     const q = new URLSearchParams({
-      prefix,
+      ...prefixQuery(prefix),
       limit: String(options.limit ?? 100),
       encoding: 'base64',
       ...(this.o.replicaReads ? {} : { leader: '1' }),
@@ -238,8 +238,8 @@ export class DistkvClient {
     return page;
   }
 
-  /** scan iterates over every key starting with `prefix` in key order, fetching pages as it goes. */
-  async *scan(prefix = '', options: ScanOptions = {}): AsyncGenerator<ScanItem, void, undefined> {
+  /** scan iterates over every key starting with `prefix` (text or bytes) in key order, fetching pages as it goes. */
+  async *scan(prefix: Key = '', options: ScanOptions = {}): AsyncGenerator<ScanItem, void, undefined> {
     let after = options.after;
     for (;;) {
       const page = await this.scanPage(prefix, {
@@ -286,11 +286,19 @@ export class DistkvClient {
   async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
     if (node !== undefined) return this.clusterAt(node, options);
     // The configured nodes in order, as the topology is loaded: with the first one down (a killed
-    // leader), `distkv cluster` is what the operator runs, and it must show that, not fail.
+    // leader), `distkv cluster` is what the operator runs, and it must show that, not fail. Each
+    // but the last is given one attempt's time: a stopped node (SIGSTOP) answers nothing, and its
+    // retries held the command 49 s before it asked the next.
     let last: unknown;
-    for (const origin of this.topo.origins) {
+    const origins = this.topo.origins;
+    for (const [i, origin] of origins.entries()) {
+      const bound = i === origins.length - 1 ? undefined : AbortSignal.timeout(this.o.timeoutMs);
+      const signal =
+        bound === undefined || options.signal === undefined
+          ? (bound ?? options.signal)
+          : AbortSignal.any([options.signal, bound]);
       try {
-        return await this.clusterAt(new URL(origin).host, options);
+        return await this.clusterAt(new URL(origin).host, signal === undefined ? {} : { signal });
       } catch (err) {
         if (options.signal?.aborted === true) throw err;
         last = err;

@@ -11,7 +11,7 @@
  * Retries are at most once for writes, as etcd's client does for its mutations: a read is retried
  * on any connection error, with capped exponential backoff, then fails as SHARD_UNREACHABLE naming
  * the shard; a write only when the request provably never reached the node (the connection was
- * never made: NOT_SENT_CODES). A write whose connection failed or timed out after it was sent
+ * never made: util/never-sent.ts). A write whose connection failed or timed out after it was sent
  * rejects with OutcomeUnknownError at once: sent again, it could land after another client's later
  * write and undo it, or apply twice around a failover. With the same backoff and bound, a read
  * refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING or STARTING (not
@@ -30,6 +30,7 @@
  * Any other status from 400 up (but a 404 of a key read) rejects as the server's catalogue error.
  */
 import { DistkvError, OutcomeUnknownError } from '../errors.js';
+import { neverSent } from '../util/never-sent.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { abortable, connectFailure, refused, type Reply, sleep } from './exchange.js';
 import type { NodePools } from './node-pools.js';
@@ -306,23 +307,6 @@ export async function checkRedirect(
     'REDIRECT_REFUSED',
     `${by} redirected ${what} to ${to.origin}, not followed: ${why}; the client sends its token and values to the cluster's nodes only`,
   );
-}
-
-/**
- * NOT_SENT_CODES are the connection errors that come before a request's first byte is written (the
- * connection was never made): a request that failed with one of them was not executed.
- */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-/**
- * neverSent reports whether `err` (a SHARD_UNREACHABLE from send, or its cause) says the request
- * never reached the node. Any other failure (a connection closed or timed out after the request
- * was written) leaves it unknown whether the node executed it.
- */
-export function neverSent(err: unknown): boolean {
-  const cause = err instanceof DistkvError ? err.cause : err;
-  const code = (cause as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && NOT_SENT_CODES.has(code);
 }
 
 /** mayResend reports whether a 503 with `body` left its request unexecuted, or a `read` makes that moot. */

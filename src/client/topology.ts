@@ -24,6 +24,21 @@ import { answerJson, clusterRefusal, errorOf } from './wire-decode.js';
  */
 const HINT_LOOK_MS = 250;
 
+/**
+ * LOOK_GRACE_MS is how long a look for the newest map waits for the other nodes once one has
+ * answered. A stopped node (SIGSTOP, a dead host) answers nothing until the client's timeout: a look
+ * that waited for every node made each retry of a read of its shard wait that timeout twice (the
+ * look, then the attempt), and `distkv get` of a key there took 107 s, not the 40 s of its four
+ * attempts. The nodes that do answer learn a newer map from each other within a peer poll (2 s).
+ */
+const LOOK_GRACE_MS = 500;
+
+/**
+ * LOAD_STAGGER_MS is how long a load of /cluster waits for one configured node before it asks the
+ * next as well (askInTurn): a healthy node answers in milliseconds, a stopped one never.
+ */
+const LOAD_STAGGER_MS = 1000;
+
 /** ClusterTopology loads and holds the client's view of the cluster. */
 export class ClusterTopology {
   /** origins are the configured nodes ("http://host:port"), parsed; urls as the user gave them. */
@@ -131,13 +146,29 @@ export class ClusterTopology {
   private async lookNewest(): Promise<void> {
     const members = this.current?.shards.flatMap((s) => [s.address, ...s.replicas]) ?? [];
     const candidates = [...new Set([...this.origins, ...members.map((a) => `${this.currentScheme}://${a}`)])];
-    const views = await Promise.allSettled(
-      candidates.map(async (o) => ({ o, doc: await this.fetchView(o) })),
-    );
+    // Every node's view as it comes; the look ends when all have answered or failed, or
+    // LOOK_GRACE_MS after the first answer, and the requests still out are abandoned (a client's
+    // close waits for the requests in flight: a silent node's would hold it for the timeout).
+    const views: { o: string; doc: ClusterView }[] = [];
+    const abandon = new AbortController();
+    let grace: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      let pending = candidates.length;
+      const settled = (): void => {
+        if (--pending === 0) resolve();
+      };
+      if (pending === 0) resolve();
+      for (const o of candidates)
+        this.fetchView(o, abandon.signal).then((doc) => {
+          views.push({ o, doc });
+          grace ??= setTimeout(resolve, LOOK_GRACE_MS);
+          settled();
+        }, settled);
+    });
+    clearTimeout(grace);
+    abandon.abort();
     let best: { o: string; doc: ClusterView } | undefined;
-    for (const v of views)
-      if (v.status === 'fulfilled' && (v.value.doc.map_version ?? 0) > (best?.doc.map_version ?? -1))
-        best = v.value;
+    for (const v of views) if ((v.doc.map_version ?? 0) > (best?.doc.map_version ?? -1)) best = v;
     if (best !== undefined && (best.doc.map_version ?? 0) > this.mapVersion) this.adopt(best.o, best.doc);
   }
 
@@ -145,23 +176,10 @@ export class ClusterTopology {
     const deadline = performance.now() + this.refusedWaitMs;
     let told = false;
     for (;;) {
-      let last: unknown;
-      let older = false;
-      let allRefused = true;
-      for (const origin of this.origins) {
-        try {
-          const doc = await this.fetchView(origin);
-          // Same config, older live map: this node has not learned what another one told the client.
-          if (doc.version === this.configHash && (doc.map_version ?? 0) < this.mapVersion) {
-            older = true;
-            continue;
-          }
-          this.adopt(origin, doc);
-          return;
-        } catch (err) {
-          last = err;
-          allRefused &&= refused(err);
-        }
+      const { view, older, last, allRefused } = await this.askInTurn();
+      if (view !== undefined) {
+        this.adopt(view.origin, view.doc);
+        return;
       }
       if (older) return;
       // Every node refused the connection: nothing listens there yet (a restart's gap), waited for
@@ -180,6 +198,67 @@ export class ClusterTopology {
     }
   }
 
+  /**
+   * askInTurn asks the configured nodes for /cluster in their order, each LOAD_STAGGER_MS after the
+   * one before or as soon as that one fails, and settles with the first view that is not older
+   * than the client's map (same config, older live map: that node has not learned what another one
+   * told the client), or with none once every node failed or was older. A node that accepts the
+   * connection and answers nothing (SIGSTOP, a hung host) held the load for the client's whole
+   * timeout (10 s for every CLI command) when it came first in DISTKV_URL.
+   */
+  private askInTurn(): Promise<{
+    view: { origin: string; doc: ClusterView } | undefined;
+    older: boolean;
+    last: unknown;
+    allRefused: boolean;
+  }> {
+    return new Promise((resolve) => {
+      let last: unknown;
+      let older = false;
+      let allRefused = true;
+      let settled = 0;
+      let asked = 0;
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      // The requests still out once the load settles are abandoned (see lookNewest).
+      const abandon = new AbortController();
+      const finish = (view: { origin: string; doc: ClusterView } | undefined): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        abandon.abort();
+        resolve({ view, older, last, allRefused });
+      };
+      const askNext = (): void => {
+        clearTimeout(timer);
+        const origin = this.origins[asked++];
+        if (origin === undefined) return;
+        timer = setTimeout(askNext, LOAD_STAGGER_MS);
+        // A node passed over (older, or failed) with none other in flight: the next one now.
+        const passedOver = (): void => {
+          if (++settled === this.origins.length) finish(undefined);
+          else if (!done && asked === settled) askNext();
+        };
+        this.fetchView(origin, abandon.signal).then(
+          (doc) => {
+            if (doc.version !== this.configHash || (doc.map_version ?? 0) >= this.mapVersion) {
+              finish({ origin, doc });
+              return;
+            }
+            older = true;
+            passedOver();
+          },
+          (err: unknown) => {
+            last = err;
+            allRefused &&= refused(err);
+            passedOver();
+          },
+        );
+      };
+      askNext();
+    });
+  }
+
   /** tellWait tells onWait (a hook that throws is ignored) that a load waits for refusing nodes. */
   private tellWait(waitMs: number): void {
     try {
@@ -189,8 +268,8 @@ export class ClusterTopology {
     }
   }
 
-  private async fetchView(origin: string): Promise<ClusterView> {
-    const res = await this.pools.exchange(origin, 'GET', '/cluster', undefined, {}, undefined);
+  private async fetchView(origin: string, signal?: AbortSignal): Promise<ClusterView> {
+    const res = await this.pools.exchange(origin, 'GET', '/cluster', undefined, {}, signal);
     try {
       if (res.status !== 200) throw errorOf(res.status, res.body);
       const doc = answerJson(res.body, `/cluster of ${origin}`) as ClusterView;

@@ -12,13 +12,13 @@
  * Each yielded event carries `cursor`: pass it as `from` later to resume after that event.
  * Reading is paced by the consumer: a stream stops reading while HIGH_WATER events wait.
  */
-import { isUtf8 } from 'node:buffer';
 import { Agent } from 'undici';
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { formatVersion } from '../routing/version.js';
 import { BINARY_MEDIA_TYPE, LATEST_VERSION } from '../watch/watch-binary-format.js';
 import { type FromSpec, parseFrom } from '../watch/watch-cursor.js';
+import { prefixQuery } from '../util/bytes.js';
 import { errorOf } from './wire-decode.js';
 import { sleep } from './exchange.js';
 import { readEvents, readFrames, type WatchChange, WatchEvents } from './watch-decode.js';
@@ -342,11 +342,4 @@ function groupByLeader(
     groups.set(leader, g);
   }
   return groups;
-}
-
-/** prefixQuery is how a watch asks for its prefix: `prefix` (UTF-8 text) or `prefix_base64` (other bytes). */
-function prefixQuery(prefix: string | Uint8Array): { prefix: string } | { prefix_base64: string } {
-  if (typeof prefix === 'string') return { prefix };
-  const b = Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength);
-  return isUtf8(b) ? { prefix: b.toString('utf8') } : { prefix_base64: b.toString('base64') };
 }

@@ -57,6 +57,12 @@ export interface ServerConfig {
    * that stops arriving for this long is refused with 408. 0 = never.
    */
   idle_timeout_ms: number;
+  /**
+   * forward_timeout_ms bounds each request this node forwards to another: a scan's or a batch's
+   * part (and a `--proxy` relay, which gets at least RELAY_TIMEOUT_MS). An owner that has not
+   * answered by then is reported by name (SHARD_UNREACHABLE).
+   */
+  forward_timeout_ms: number;
 }
 
 /** StorageConfig is the `[storage]` table. */
@@ -117,6 +123,7 @@ export const DEFAULTS = {
     max_connections: 10000,
     max_unsent_bytes: 1073741824,
     idle_timeout_ms: 10000,
+    forward_timeout_ms: 5000,
   },
   storage: {
     engine: 'lsm',
@@ -148,6 +155,8 @@ export const HARD_MAX_CONNECTIONS = 1000000;
 
 /** HARD_MAX_IDLE_TIMEOUT_MS is the longest `server.idle_timeout_ms` (a day: longer is "never", 0). */
 export const HARD_MAX_IDLE_TIMEOUT_MS = 86400000;
+/** HARD_MAX_FORWARD_TIMEOUT_MS is the longest `server.forward_timeout_ms` (10 minutes, the longest `w` wait too). */
+export const HARD_MAX_FORWARD_TIMEOUT_MS = 600000;
 
 /** HARD_MAX_UNSENT_BYTES is the largest `server.max_unsent_bytes` (1 PiB: any memory, in a safe integer). */
 export const HARD_MAX_UNSENT_BYTES = 2 ** 50;

@@ -17,6 +17,7 @@ import {
   DEFAULTS,
   type Durability,
   HARD_MAX_CONNECTIONS,
+  HARD_MAX_FORWARD_TIMEOUT_MS,
   HARD_MAX_IDLE_TIMEOUT_MS,
   HARD_MAX_UNSENT_BYTES,
   HARD_MAX_KEY_BYTES,
@@ -274,6 +275,14 @@ function validateServer(t: Table, p: Problems): ServerConfig {
     max_connections: p.int(t, 'max_connections', at, d.max_connections, 1, HARD_MAX_CONNECTIONS),
     max_unsent_bytes: p.int(t, 'max_unsent_bytes', at, d.max_unsent_bytes, 0, HARD_MAX_UNSENT_BYTES),
     idle_timeout_ms: p.int(t, 'idle_timeout_ms', at, d.idle_timeout_ms, 0, HARD_MAX_IDLE_TIMEOUT_MS),
+    forward_timeout_ms: p.int(
+      t,
+      'forward_timeout_ms',
+      at,
+      d.forward_timeout_ms,
+      1,
+      HARD_MAX_FORWARD_TIMEOUT_MS,
+    ),
   };
   if (server.data_dir === '') p.add(`${at}data_dir`, 'must not be empty');
   if ((server.tls_cert === '') !== (server.tls_key === '')) {

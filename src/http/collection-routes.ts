@@ -160,23 +160,26 @@ function boundedKeyParam(text: string | undefined, name: string, maxKey: number)
 }
 
 /**
- * afterParam reads where a scan starts: `after` (text) or `after_base64` (the exact bytes of a key
- * that is not UTF-8, as a page's `next_base64` gives them), not both.
+ * bytesParam reads a key-like scan parameter given as text (`name`, its UTF-8 bytes) or as
+ * `${name}_base64` (any bytes: a prefix or a key that is not UTF-8, as a page's `next_base64`
+ * gives one), not both, at most `maxKey` bytes; undefined when neither is given or it is empty.
  */
-function afterParam(params: ReadonlyMap<string, string>, maxKey: number): Buffer | undefined {
-  const text = params.get('after_base64');
-  if (text === undefined) return boundedKeyParam(params.get('after'), 'after', maxKey);
-  if (params.has('after')) throw new DistkvError('INVALID_ARGUMENT', 'send after or after_base64, not both');
+function bytesParam(
+  params: ReadonlyMap<string, string>,
+  name: 'prefix' | 'after',
+  maxKey: number,
+): Buffer | undefined {
+  const field = `${name}_base64`;
+  const text = params.get(field);
+  if (text === undefined) return boundedKeyParam(params.get(name), name, maxKey);
+  if (params.has(name)) throw new DistkvError('INVALID_ARGUMENT', `send ${name} or ${field}, not both`);
   if (!isCanonicalBase64(text))
-    throw new DistkvError(
-      'INVALID_ARGUMENT',
-      `after_base64 must be canonical base64 (padded), got "${text}"`,
-    );
+    throw new DistkvError('INVALID_ARGUMENT', `${field} must be canonical base64 (padded), got "${text}"`);
   const bytes = Buffer.from(text, 'base64');
   if (bytes.length > maxKey)
     throw new DistkvError(
       'INVALID_ARGUMENT',
-      `after_base64 is ${bytes.length} bytes; limit is ${maxKey} (max_key_bytes)`,
+      `${field} is ${bytes.length} bytes; limit is ${maxKey} (max_key_bytes)`,
     );
   return bytes.length === 0 ? undefined : bytes;
 }
@@ -189,6 +192,7 @@ function afterParam(params: ReadonlyMap<string, string>, maxKey: number): Buffer
  */
 const SCAN_PARAMS = [
   'prefix',
+  'prefix_base64',
   'after',
   'after_base64',
   'limit',
@@ -213,8 +217,8 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       const params = strictQuery(req.getQuery(), SCAN_PARAMS);
       const mismatch = configMismatch(params, ctx.shardMap.hash);
       if (mismatch) throw mismatch;
-      const prefix = boundedKeyParam(params.get('prefix'), 'prefix', maxKey) ?? Buffer.alloc(0);
-      const after = afterParam(params, maxKey);
+      const prefix = bytesParam(params, 'prefix', maxKey) ?? Buffer.alloc(0);
+      const after = bytesParam(params, 'after', maxKey);
       const limit = intParam(params, 'limit', SCAN_DEFAULT_LIMIT, 1, SCAN_MAX_LIMIT);
       // A forwarding node asks for its part's bound (forwarder.ts); no one can ask for more.
       const maxBytes = intParam(params, 'max_bytes', SCAN_ANSWER_BYTES, 1, SCAN_ANSWER_BYTES);

@@ -7,6 +7,7 @@
  * that leader is another node, the batch is forwarded to it whole.
  */
 import { DistkvError } from '../errors.js';
+import { neverSent } from '../util/never-sent.js';
 import {
   encodeExt,
   encodeTxn,
@@ -106,9 +107,16 @@ export async function runConditionalBatch(
 /**
  * unansweredBatch is the error of a batch (or batch part) forwarded to `owner` that did not answer:
  * SHARD_UNREACHABLE saying that the operations sent may have been applied (the request may have
- * reached the owner before its connection failed or its time ran out).
+ * reached the owner before its connection failed or its time ran out), or that none was when the
+ * connection was never made (util/never-sent.ts), so the caller knows it may simply send them again.
  */
 export function unansweredBatch(shard: number, owner: string, err: unknown): DistkvError {
+  if (neverSent(err))
+    return new DistkvError(
+      'SHARD_UNREACHABLE',
+      `shard ${shard} (owner ${owner}) could not be reached: ${(err as Error).message}; nothing was sent to it, so none of its operations was applied`,
+      { cause: err },
+    );
   return new DistkvError(
     'SHARD_UNREACHABLE',
     `shard ${shard} (owner ${owner}) did not answer: ${(err as Error).message}; the operations sent to it may have been applied`,

@@ -16,6 +16,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
+import { neverSent } from '../util/never-sent.js';
 import type { HttpContext } from './context.js';
 import { errorCodeOf } from './http-metrics.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
@@ -71,7 +72,11 @@ export function proxyToOwner(
         new DistkvError(
           'SHARD_UNREACHABLE',
           `shard ${shard} (owner ${owner}) did not answer the forwarded request: ${(err as Error).message}${
-            write ? '; the write may have been applied' : ''
+            !write
+              ? ''
+              : neverSent(err)
+                ? '; nothing was sent to it: the write was not applied'
+                : '; the write may have been applied'
           }`,
         ),
       );

@@ -168,7 +168,9 @@ export class DistkvNode {
       state: this.state,
       log,
       scheme,
-      forwarder: (this.forwarder = new Forwarder(scheme, shardMap.hash, ca)),
+      forwarder: (this.forwarder = new Forwarder(scheme, shardMap.hash, ca, {
+        forwardMs: config.server.forward_timeout_ms,
+      })),
       peers: this.peers,
       proxy: options.proxy === true,
       startedAt: Date.now(),

@@ -52,3 +52,14 @@ export function scanAfterQuery(after: string | Uint8Array | undefined): {
   const b = Buffer.from(after.buffer, after.byteOffset, after.byteLength);
   return isUtf8(b) ? { after: b.toString('utf8') } : { after_base64: b.toString('base64') };
 }
+
+/**
+ * prefixQuery is the query parameter a scan or a watch asks for its prefix with (docs/api.md):
+ * `prefix` for bytes that are UTF-8 text, `prefix_base64` for others (as text they would be
+ * U+FFFD, which matches other keys).
+ */
+export function prefixQuery(prefix: string | Uint8Array): { prefix: string } | { prefix_base64: string } {
+  if (typeof prefix === 'string') return { prefix };
+  const b = Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  return isUtf8(b) ? { prefix: b.toString('utf8') } : { prefix_base64: b.toString('base64') };
+}

@@ -35,12 +35,24 @@ interface Page {
   next_base64?: string;
 }
 
-/** pageThrough follows a scan at `node` page by page; it stops after `maxPages` (a scan that never ends). */
-async function pageThrough(node: string, prefix: string, limit: number, maxPages: number): Promise<Buffer[]> {
+/**
+ * pageThrough follows a scan at `node` page by page (a prefix given as bytes goes as
+ * `prefix_base64`); it stops after `maxPages` (a scan that never ends).
+ */
+async function pageThrough(
+  node: string,
+  prefix: string | Buffer,
+  limit: number,
+  maxPages: number,
+): Promise<Buffer[]> {
   const got: Buffer[] = [];
   let cursor = '';
+  const asked =
+    typeof prefix === 'string'
+      ? `prefix=${encodeURIComponent(prefix)}`
+      : `prefix_base64=${encodeURIComponent(prefix.toString('base64'))}`;
   for (let pages = 0; pages < maxPages; pages++) {
-    const r = await fetch(`http://${node}/kv?prefix=${encodeURIComponent(prefix)}&limit=${limit}${cursor}`);
+    const r = await fetch(`http://${node}/kv?${asked}&limit=${limit}${cursor}`);
     assert.equal(r.status, 200, await r.clone().text());
     const page = (await r.json()) as Page;
     for (const i of page.items)
@@ -113,6 +125,57 @@ describe('a scan over keys that are not UTF-8', () => {
       return i.key_base64 !== undefined ? Buffer.from(i.key_base64, 'base64') : Buffer.from(i.key);
     });
     assert.deepEqual(hex(fromCli), hex(keys), `seed ${seed}: distkv scan --json --all`);
+  });
+
+  it('scans a prefix that is not UTF-8 (prefix_base64) by its exact bytes, its part at the other node too', async () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    // Under pfx:\xFF, and two decoys: U+FFFD (what \xFF becomes as text) and plain text.
+    const [want, fffd, text] = [[0xff], [0xef, 0xbf, 0xbd], [0x61]].map((b) =>
+      randomKeys(rand, '', 24).map((k) => Buffer.concat([Buffer.from('pfx:'), Buffer.from(b), k])),
+    ) as [Buffer[], Buffer[], Buffer[]];
+    const shardOf = (k: Buffer): number => map.shardOfSlot(slotOfBytes(k));
+    assert.ok(want.some((k) => shardOf(k) === 0) && want.some((k) => shardOf(k) === 1), `seed ${seed}`);
+    for (const k of [...want, ...fffd, ...text]) {
+      const r = await fetch(`http://${shardOf(k) === 0 ? a : b}/kv/${percentEncoded(k)}`, {
+        method: 'PUT',
+        body: 'v',
+      });
+      assert.equal(r.status, 204, `seed ${seed}: PUT ${k.toString('hex')}`);
+    }
+    const prefix = Buffer.from('pfx:\xff', 'latin1');
+    for (const limit of [1, 5, 100])
+      for (const node of [a, b]) {
+        const got = await pageThrough(node, prefix, limit, want.length + 2);
+        assert.deepEqual(hex(got), hex(want), `seed ${seed}: limit ${limit} at ${node === a ? 'A' : 'B'}`);
+      }
+    const kv = new DistkvClient({ urls: [a] });
+    try {
+      const got: Buffer[] = [];
+      for await (const item of kv.scan(prefix, { pageSize: 4 }))
+        got.push(item.keyBytes ?? Buffer.from(item.key));
+      assert.deepEqual(hex(got), hex(want), `seed ${seed}: client scan`);
+    } finally {
+      await kv.close();
+    }
+    const base64 = prefix.toString('base64');
+    const cli = await runCli([
+      'scan',
+      '--json',
+      '--all',
+      '--limit',
+      '4',
+      '--prefix-base64',
+      base64,
+      '--url',
+      b,
+    ]);
+    assert.equal(cli.code, 0, cli.stderr);
+    const fromCli = cli.stdout
+      .trim()
+      .split('\n')
+      .map((l) => Buffer.from((JSON.parse(l) as { key_base64: string }).key_base64, 'base64'));
+    assert.deepEqual(hex(fromCli), hex(want), `seed ${seed}: distkv scan --prefix-base64`);
   });
 
   it('pages 1 MiB values within the byte bound at limit=10000, every key once with its value, from either node', async () => {

@@ -1,10 +1,14 @@
 /**
  * A batch with conditions whose shard is led by another node is forwarded whole; when that owner
- * does not answer, the answer is 503 SHARD_UNREACHABLE saying the batch may have been applied,
- * never a 500 INTERNAL ("fetch failed"), which said a node bug and nothing of the write's fate.
- * The owner here is a closed loopback port.
+ * does not answer, the answer is 503 SHARD_UNREACHABLE, never a 500 INTERNAL ("fetch failed"),
+ * which said a node bug and nothing of the write's fate. What it says of that fate depends on how
+ * the forwarding failed: an owner that took the request and dropped the connection may have
+ * applied it; an owner whose port refused the connection got nothing, so nothing was applied (it
+ * used to say "may have been applied" there too, leaving the caller to read every key back).
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { DistkvError } from '../../src/errors.js';
 import { runConditionalBatch } from '../../src/http/conditional-batch.js';
@@ -14,30 +18,63 @@ import { ShardMap } from '../../src/routing/shard-map.js';
 import { freePort } from '../helpers/ports.js';
 
 const forwarder = new Forwarder('http', 'cfg');
+const servers: Server[] = [];
 after(async () => {
   await forwarder.close();
+  for (const s of servers) s.close();
 });
 
+/** contextFor is the HttpContext of a node whose one shard is led by `owner`. */
+function contextFor(owner: string): HttpContext {
+  const shardMap = new ShardMap([
+    { name: 'shard-0', idx: 0, address: owner, replicas: [], slots: { first: 0, last: 16383 } },
+  ]);
+  return {
+    shardMap,
+    forwarder,
+    listener: { writes: [{ local: false, address: owner }], reads: [{ local: false, address: owner }] },
+  } as unknown as HttpContext;
+}
+
+/** errorOf forwards a one-operation batch with a condition to `owner` and returns its refusal. */
+async function errorOf(owner: string): Promise<DistkvError> {
+  const ops = [
+    { op: 'set' as const, key: 'k', value: Buffer.from('v'), cond: { ifNoneMatch: true as const } },
+  ];
+  const err = await runConditionalBatch(contextFor(owner), ops, false, {}).then(
+    () => assert.fail('an owner that does not answer is an error'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof DistkvError, `a catalogue error, not ${String(err)}`);
+  assert.equal(err.code, 'SHARD_UNREACHABLE');
+  assert.equal(err.status, 503);
+  return err;
+}
+
 describe('forwarding a batch with conditions', () => {
-  it('answers SHARD_UNREACHABLE, saying it may have been applied, when the owner does not answer', async () => {
-    const owner = `127.0.0.1:${await freePort()}`;
-    const shardMap = new ShardMap([
-      { name: 'shard-0', idx: 0, address: owner, replicas: [], slots: { first: 0, last: 16383 } },
-    ]);
-    const ctx = {
-      shardMap,
-      forwarder,
-      listener: { writes: [{ local: false, address: owner }], reads: [{ local: false, address: owner }] },
-    } as unknown as HttpContext;
-    const ops = [
-      { op: 'set' as const, key: 'k', value: Buffer.from('v'), cond: { ifNoneMatch: true as const } },
-    ];
-    await assert.rejects(runConditionalBatch(ctx, ops, false, {}), (err: unknown) => {
-      assert.ok(err instanceof DistkvError, `a catalogue error, not ${String(err)}`);
-      assert.equal(err.code, 'SHARD_UNREACHABLE');
-      assert.equal(err.status, 503);
-      assert.match(err.message, new RegExp(`shard 0 \\(owner ${owner}\\).*may have been applied`));
-      return true;
+  it('says it may have been applied when the owner took the request and dropped the connection', async () => {
+    const dropper = createServer((socket) => {
+      socket.once('data', () => socket.destroy());
     });
+    servers.push(dropper);
+    await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
+    const owner = `127.0.0.1:${(dropper.address() as AddressInfo).port}`;
+    const err = await errorOf(owner);
+    assert.match(
+      err.message,
+      new RegExp(`shard 0 \\(owner ${owner}\\) did not answer: .*may have been applied`),
+    );
+  });
+
+  it('says nothing was applied when the connection to the owner was refused', async () => {
+    const owner = `127.0.0.1:${await freePort()}`;
+    const err = await errorOf(owner);
+    assert.match(
+      err.message,
+      new RegExp(
+        `shard 0 \\(owner ${owner}\\) could not be reached: .*ECONNREFUSED.*; nothing was sent to it, so none of its operations was applied`,
+      ),
+    );
+    assert.doesNotMatch(err.message, /may have been applied/);
   });
 });

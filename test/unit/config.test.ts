@@ -126,6 +126,19 @@ durability = "sometimes"
     );
   });
 
+  it('bounds server.forward_timeout_ms to 1..600000, 5 s by default', () => {
+    const seed = '[[shards]]\nname="s"\nidx=0\naddress="127.0.0.1:1"\n';
+    assert.equal(parseConfigText(seed, 't.toml', {}, {}).server.forward_timeout_ms, 5000);
+    const set = parseConfigText(`${seed}[server]\nforward_timeout_ms = 30000\n`, 't.toml', {}, {});
+    assert.equal(set.server.forward_timeout_ms, 30000);
+    for (const bad of [0, 600001])
+      assert.ok(
+        problemsOf(`${seed}[server]\nforward_timeout_ms = ${bad}\n`).includes(
+          `server.forward_timeout_ms: expected an integer in 1..600000, got ${bad}`,
+        ),
+      );
+  });
+
   it('rejects overlapping and missing explicit slot ranges', () => {
     const text = problemsOf(`
 [[shards]]

@@ -65,6 +65,31 @@ describe('Forwarder.scan', () => {
   });
 });
 
+describe('Forwarder.scan, a prefix and a cursor that are not UTF-8', () => {
+  it('sends their exact bytes (prefix_base64, after_base64), not text that stands for other bytes', async () => {
+    const queries: URLSearchParams[] = [];
+    const owner = await startTwinServer((url) => {
+      if (!url.startsWith('/kv?')) return undefined;
+      queries.push(new URLSearchParams(url.slice(4)));
+      return { items: [], next: null };
+    });
+    twins.push(owner);
+    const bounds = { limit: 10, maxBytes: 1000 };
+    const prefix = Buffer.from([0x70, 0xff, 0xfe]);
+    const after = Buffer.from([0x70, 0xff, 0xfe, 0x80]);
+    await forwarder.scan(owner.address, [0], prefix, after, bounds);
+    await forwarder.scan(owner.address, [0], Buffer.from('p\u00e9'), Buffer.from('p\u00e9z'), bounds);
+    assert.deepEqual(
+      queries.map((q) => [q.get('prefix'), q.get('prefix_base64'), q.get('after'), q.get('after_base64')]),
+      [
+        [null, prefix.toString('base64'), null, after.toString('base64')],
+        ['p\u00e9', null, 'p\u00e9z', null],
+      ],
+      'as text, \\xFF\\xFE is U+FFFD U+FFFD: the owner would scan keys under EF BF BD EF BF BD',
+    );
+  });
+});
+
 describe('Forwarder.scan, a shard the owner reports missing', () => {
   it('says the owner no longer leads it when the part reads leaders only, and asks about its data directory otherwise', async () => {
     const owner = await startTwinServer((url) =>

@@ -15,7 +15,7 @@ const RELAY_MS = 300;
 const OWNER_DELAY_MS = 700;
 let twin: HandlerTwin;
 let owner = '';
-const forwarder = new Forwarder('http', 'cfg', undefined, RELAY_MS);
+const forwarder = new Forwarder('http', 'cfg', undefined, { relayMs: RELAY_MS });
 
 before(async () => {
   twin = await startHandlerTwin((req, res) => {

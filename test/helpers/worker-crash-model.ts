@@ -1,0 +1,253 @@
+/**
+ * Every kind of key op through a power cut, checked against a model: the shard worker's op path
+ * (ShardHost, on the calling thread) over two LSM stores sharing one commit log on a FaultyVfs
+ * whose syncs take turns, so that batches are written and not yet synced when the power goes.
+ *
+ * Each round sends random batches of every op kind the front doors send (PUT and DELETE; PUT with
+ * an expiry; If-Match / If-None-Match / If-Exists puts and deletes; keep-TTL puts; EXPIRE and
+ * PERSIST as keep-value puts; two-key transactions with puts and deletes; INCR, INCRBY as an edit,
+ * APPEND; SET with NX / XX and GET, with an expiry, one already past, or KEEPTTL; counted DELETE;
+ * GETEX; EXPIRE with NX / XX / GT / LT, to a time ahead or past; GET and the expiry read), then
+ * cuts the power at a random turn (the unsynced tail lost, torn, or kept page by page), reopens
+ * the stores on what survived and reads every key's value, version and expiry.
+ *
+ * The model runs the ops in the order the worker does (it issues each key's ops in arrival order)
+ * and keeps each key's history: its state (value and expiry) after each write. After recovery
+ * every key must be at one point of its history (a write is there wholly or not at all), no
+ * earlier than the newest state a reply told of: an acknowledged write, or the state an op read
+ * that wrote nothing (a SET NX that found the key, an EXPIRE whose GT did not hold, a failed
+ * If-Match, a GET...), since the worker answers those only once what they read is durable. Each
+ * reply must be the model's (a conditional write's outcome is the one the client was told); a key
+ * at an acknowledged write holds that write's seq as its version; a transaction's writes are all
+ * there or none. Expiries are far ahead (or already past), so none runs out during a round and the
+ * model needs no clock. Writes that refused (the disk went) are not in the model's acknowledged
+ * set, and may be there or not, as any write in flight.
+ *
+ * The ops and the model's histories: test/helpers/worker-crash-ops.ts. Used by
+ * test/unit/worker-ops-power-loss.test.ts (a few seeded rounds) and
+ * test/robustness/worker-ops-power-loss.test.ts (many).
+ */
+import assert from 'node:assert/strict';
+import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
+import type { StoreSpec } from '../../src/worker/messages.js';
+import { OP_GET, OP_GET_EXPIRY, ST_ERROR, ST_MISSING, ST_VALUE } from '../../src/worker/op-format.js';
+import { batchFiller, type Expect, KEYS, type Point, type State, STORES } from './worker-crash-ops.js';
+import { seededRandom } from './random.js';
+import { type ControlHost, openSpecHost, runOps, testStoreSpec, untilReplies } from './worker-host.js';
+
+/** CrashRunOptions: the seed and how many power cuts. */
+export interface CrashRunOptions {
+  seed: number;
+  rounds: number;
+  /** batches is the most batches a round sends before its cut. */
+  batches: number;
+}
+
+/** CrashRunReport counts what a run did. */
+export interface CrashRunReport {
+  ops: number;
+  acked: number;
+  inFlightKept: number;
+  inFlightLost: number;
+}
+
+function specOf(dir: string, index: number): StoreSpec {
+  const spec = testStoreSpec(dir, index);
+  return {
+    ...spec,
+    // Small memtables, segments and no retention: flushes, compactions and trims happen mid-round.
+    lsm: { ...spec.lsm, memtableBytes: 2048, maxRuns: 2, walSegmentBytes: 4096, walRetentionBytes: 0 },
+  };
+}
+
+/** withTimeout settles with `p` or, after `ms`, with undefined (a crashed host's close may wait for good). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => {
+      clearTimeout(timer);
+    }),
+    new Promise<undefined>((r) => {
+      timer = setTimeout(() => {
+        r(undefined);
+      }, ms);
+    }),
+  ]);
+}
+
+/** runWorkerPowerLoss runs `rounds` power cuts under random op batches of every kind and checks each recovery; throws on a mismatch. */
+export async function runWorkerPowerLoss(root: string, o: CrashRunOptions): Promise<CrashRunReport> {
+  const rnd = seededRandom(o.seed);
+  const specs = Array.from({ length: STORES }, (_, i) => specOf(root, i));
+  const report: CrashRunReport = { ops: 0, acked: 0, inFlightKept: 0, inFlightLost: 0 };
+  let vfs = new FaultyVfs();
+  vfs.syncTurns = 1;
+  let h: ControlHost = await openSpecHost(specs, vfs);
+  // hist[store][key]: the key's history this round; its last point is its newest state.
+  let hist: Map<string, Point[]>[] = specs.map(
+    () => new Map(KEYS.map((k) => [k, [{ value: undefined, exp: 0, op: 0 }]])),
+  );
+  let id = 0;
+  try {
+    for (let round = 0; round < o.rounds; round++) {
+      const where = `round ${round} (seed ${o.seed})`;
+      const expected = new Map<number, Expect>();
+      const fill = batchFiller({ rnd, hist, expected, replies: h.replies, nextId: () => ++id });
+
+      const batches = 1 + Math.floor(rnd() * o.batches);
+      for (let b = 0; b < batches; b++) {
+        runOps(h.host, fill);
+        const pause = rnd();
+        if (pause < 0.15) await untilReplies(h.replies, [...expected.keys()]);
+        else if (pause < 0.6) {
+          const turns = Math.floor(rnd() * 4);
+          for (let t = 0; t < turns; t++) await new Promise((res) => setImmediate(res));
+        }
+      }
+      report.ops += expected.size;
+      const turns = Math.floor(rnd() * 5);
+      for (let t = 0; t < turns; t++) await new Promise((res) => setImmediate(res));
+      const tear = rnd();
+      const rebooted = vfs.crash(tear < 0.35 ? 'pages' : tear < 0.7, rnd, 512);
+      // What the crashed host answers as its writes fail is part of what it told its clients.
+      await withTimeout(
+        h.host.close().catch(() => undefined),
+        5000,
+      );
+      const replies = h.replies;
+      const opsOf = (store: number, key: string): string =>
+        [...expected]
+          .filter(([, e]) => [...e.reads, ...e.writes].some((p) => p.store === store && p.key === key))
+          .map(([op, e]) => {
+            const got = replies.get(op);
+            const told =
+              got === undefined
+                ? 'no answer'
+                : `answered ${got.status} seq ${got.seq} ${JSON.stringify(got.value.toString('latin1'))}`;
+            return `op ${op} ${e.what} (read ${JSON.stringify(e.reads)}, wrote ${JSON.stringify(e.writes)}): ${told}`;
+          })
+          .join('; ');
+      assert.deepEqual(h.answeredTwice, [], `${where}: ops answered twice`);
+
+      // Every reply must be the model's, and tells what must have survived.
+      const atLeast = specs.map(() => new Map(KEYS.map((k) => [k, 0])));
+      /** succeeded tells whether the write of point `p` was answered as done (or is the round's start). */
+      const succeeded = (p: { store: number; key: string; at: number }): boolean => {
+        const op = hist[p.store]!.get(p.key)![p.at]!.op;
+        const got = replies.get(op);
+        return op === 0 || (got !== undefined && got.status !== ST_ERROR);
+      };
+      const raise = (p: { store: number; key: string; at: number }): void => {
+        const m = atLeast[p.store]!;
+        m.set(p.key, Math.max(m.get(p.key)!, p.at));
+      };
+      for (const [op, want] of expected) {
+        const got = replies.get(op);
+        // No answer, or an error: the power went first (an op the model expects to fail, an INCR
+        // of a value that is not an integer, fails either way).
+        if (got === undefined || got.status === ST_ERROR) continue;
+        // A read of a key whose write in flight failed answers from the store, what it held before
+        // that write (store-reads.ts): the model's answer is not that, and it proves nothing new.
+        if (want.what.startsWith('GET') && want.reads.some((p) => !succeeded(p))) continue;
+        const detail = `${where}: op ${op} ${want.what} (expected ${want.status} ${JSON.stringify(want.value?.toString('latin1'))}, got ${got.status} ${JSON.stringify(got.value.toString('latin1'))})`;
+        assert.equal(
+          got.status,
+          want.status,
+          `${detail}: status; the key's ops: ${want.reads.map((p) => opsOf(p.store, p.key)).join(' | ')}`,
+        );
+        if (want.value !== undefined) assert.deepEqual(got.value, want.value, `${detail}: reply value`);
+        want.reads.forEach(raise);
+        want.writes.forEach(raise);
+        if (want.writes.length > 0) report.acked++;
+        if (!want.txn) for (const wr of want.writes) hist[wr.store]!.get(wr.key)![wr.at]!.seq = got.seq;
+      }
+
+      vfs = rebooted;
+      h = await openSpecHost(specs, vfs);
+      const base = id + 1;
+      const reads: { store: number; key: string; id: number }[] = [];
+      runOps(h.host, (w) => {
+        for (let store = 0; store < STORES; store++)
+          for (const key of KEYS) {
+            reads.push({ store, key, id: ++id });
+            w.add(id, OP_GET, store, key, undefined);
+            w.add(++id, OP_GET_EXPIRY, store, key, undefined);
+          }
+      });
+      await untilReplies(
+        h.replies,
+        Array.from({ length: id - base + 1 }, (_, i) => base + i),
+      );
+      const found = new Map<string, number>();
+      const next = specs.map(() => new Map<string, Point[]>());
+      for (const { store, key, id: rid } of reads) {
+        const g = h.replies.get(rid)!;
+        const e = h.replies.get(rid + 1)!;
+        assert.ok(
+          g.status === ST_VALUE || g.status === ST_MISSING,
+          `${where}: GET ${store}/${key}: ${g.status} ${g.value.toString()}`,
+        );
+        const state: State =
+          g.status === ST_VALUE
+            ? { value: g.value.toString(), exp: e.status === ST_VALUE ? e.value.readDoubleLE(0) : -1 }
+            : { value: undefined, exp: 0 };
+        const points = hist[store]!.get(key)!;
+        const from = atLeast[store]!.get(key)!;
+        const matches = points
+          .map((p, i) => ({ p, i }))
+          .filter(
+            ({ p, i }) =>
+              i >= from && p.value === state.value && (state.value === undefined || p.exp === state.exp),
+          );
+        assert.ok(
+          matches.length > 0,
+          `${where}: store ${store} key ${key} recovered as ${JSON.stringify(state)}; its history from the newest state a reply told of (${from}) is ${JSON.stringify(points.slice(from))}, before it ${JSON.stringify(points.slice(0, from))}; its ops: ${opsOf(store, key)}`,
+        );
+        if (state.value !== undefined) {
+          const known = matches.filter(({ p }) => p.seq !== undefined);
+          if (known.length === matches.length)
+            assert.ok(
+              known.some(({ p }) => p.seq === g.seq),
+              `${where}: store ${store} key ${key} holds version seq ${g.seq}; the writes it can be had ${JSON.stringify(known.map(({ p }) => p.seq))}`,
+            );
+        }
+        const last = Math.max(...matches.map(({ i }) => i));
+        if (last > from) report.inFlightKept++;
+        if (last < points.length - 1 && points.length - 1 > from) report.inFlightLost++;
+        found.set(`${store}/${key}`, last);
+        next[store]!.set(key, [{ ...state, op: 0, ...(state.value === undefined ? {} : { seq: g.seq }) }]);
+      }
+      // A transaction's writes are there together or not at all.
+      for (const [op, want] of expected) {
+        if (!want.txn || want.writes.length === 0) continue;
+        const there = want.writes.map((wr) => {
+          const points = hist[wr.store]!.get(wr.key)!;
+          const k = `${wr.store}/${wr.key}`;
+          const f = found.get(k)!;
+          const state = points[f]!;
+          // Which points the recovered state can be: all at or after the write, or all before it.
+          const all = points
+            .map((p, i) => ({ p, i }))
+            .filter(
+              ({ p, i }) =>
+                i >= atLeast[wr.store]!.get(wr.key)! &&
+                p.value === state.value &&
+                (state.value === undefined || p.exp === state.exp),
+            );
+          return all.every(({ i }) => i >= wr.at) ? 'yes' : all.every(({ i }) => i < wr.at) ? 'no' : 'either';
+        });
+        assert.ok(
+          !(there.includes('yes') && there.includes('no')),
+          `${where}: transaction op ${op} is there in part: ${JSON.stringify(want.writes.map((wr, i) => ({ ...wr, there: there[i] })))}`,
+        );
+      }
+      hist = next;
+    }
+  } finally {
+    await withTimeout(
+      h.host.close().catch(() => undefined),
+      5000,
+    );
+  }
+  return report;
+}

@@ -82,6 +82,21 @@ export const STORES = 2;
 const BASE = Date.now() + 86_400_000;
 /** PAST is an expiry already passed: the write deletes the key. */
 const PAST = 1000;
+/** SHORT_MS bounds a short TTL: it runs out during the round, and the reaper logs its expire record. */
+const SHORT_MS = 30;
+
+/** ANY is an expected status that is not checked (a DELETE racing an expiry: existed or not). */
+export const ANY = -1;
+
+/** isShort tells whether expiry `exp` is a short TTL's (it runs out during the round). */
+export function isShort(exp: number): boolean {
+  return exp > 0 && exp < BASE - 3_600_000;
+}
+
+/** liveAt is the state `s` shows at `now`: missing once a short TTL ran out. */
+export function liveAt(s: State, now: number): State {
+  return s.exp > 0 && s.exp <= now ? { value: undefined, exp: 0 } : s;
+}
 
 /** KINDS names the op kinds by the upper bound of their share of the random draw in `batchFiller`. */
 const KINDS: [number, string][] = [
@@ -138,6 +153,7 @@ export function batchFiller(ctx: OpsContext): (w: RequestWriter) => void {
   const { rnd, hist, expected, replies, nextId } = ctx;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const expiryAt = (): number => BASE + Math.floor(rnd() * 20) * 1000;
+  const shortExpiry = (): number => Date.now() + 1 + Math.floor(rnd() * SHORT_MS);
   const newest = (store: number, key: string): Point => hist[store]!.get(key)!.at(-1)!;
   const at = (store: number, key: string): number => hist[store]!.get(key)!.length - 1;
   const push = (store: number, key: string, s: State, op: number): number => {
@@ -162,6 +178,7 @@ export function batchFiller(ctx: OpsContext): (w: RequestWriter) => void {
       const old = has ? Buffer.from(s.value!) : undefined;
       const v = String(1000 + Math.floor(rnd() * 9000));
       const op = nextId();
+      let what = '';
       const read = (status: number, value?: Buffer): void => {
         expected.set(op, {
           status,
@@ -184,13 +201,32 @@ export function batchFiller(ctx: OpsContext): (w: RequestWriter) => void {
           what,
         });
       };
+      if (isShort(s.exp)) {
+        // Expiring now or soon: only blind writes, whose outcome does not depend on when; the
+        // reaper's expire record races them.
+        const r = rnd();
+        what = `blind write of a key with a short TTL ${store}/${key}`;
+        if (r < 0.4) {
+          w.add(op, OP_PUT, store, key, v);
+          write({ value: v, exp: 0 }, ST_DONE);
+        } else if (r < 0.75) {
+          const exp = rnd() < 0.5 ? shortExpiry() : expiryAt();
+          w.add(op, OP_PUT_EXT, store, key, encodeExt({ flags: 0, ifSeq: 0, expiresAtMs: exp }, v));
+          write({ value: v, exp }, ST_DONE);
+        } else {
+          w.add(op, OP_DELETE, store, key, undefined);
+          write({ value: undefined, exp: 0 }, ANY);
+        }
+        continue;
+      }
       const r = rnd();
-      const what = `${KINDS.find(([upTo]) => r < upTo)![1]} ${store}/${key}`;
+      what = `${KINDS.find(([upTo]) => r < upTo)![1]} ${store}/${key}`;
       if (r < 0.06) {
         w.add(op, OP_PUT, store, key, v);
         write({ value: v, exp: 0 }, ST_DONE);
       } else if (r < 0.12) {
-        const exp = expiryAt();
+        // Some expire within the round: the reaper logs their expire records as the power goes.
+        const exp = rnd() < 0.3 ? shortExpiry() : expiryAt();
         w.add(op, OP_PUT_EXT, store, key, encodeExt({ flags: 0, ifSeq: 0, expiresAtMs: exp }, v));
         write({ value: v, exp }, ST_DONE);
       } else if (r < 0.16) {
@@ -252,7 +288,14 @@ export function batchFiller(ctx: OpsContext): (w: RequestWriter) => void {
         else read(ST_CONFLICT);
       } else if (r < 0.44) {
         // A two-key transaction of one store: puts or (If-Match) deletes, all or nothing.
-        const other = pick(KEYS.filter((k) => k !== key));
+        const others = KEYS.filter((k) => k !== key && !isShort(newest(store, k).exp));
+        if (others.length === 0) {
+          what = `GET ${store}/${key}`;
+          w.add(op, OP_GET, store, key, undefined);
+          read(has ? ST_VALUE : ST_MISSING, old);
+          continue;
+        }
+        const other = pick(others);
         const t = newest(store, other);
         const subs: TxnSub[] = [];
         const nexts: State[] = [];

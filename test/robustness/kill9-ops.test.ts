@@ -8,7 +8,8 @@
  * answer must be the model's (a conditional write's outcome is the one the client was told), and
  * after each restart every key must hold its acknowledged state (value, expiry and, when an answer
  * told it, version) or the state its one operation in flight at the kill would have left, a batch
- * wholly or not at all. Expiries are an hour ahead or more, so none runs out during the test; one
+ * wholly or not at all; and a replica of every shard, in a process of its own that is never killed,
+ * must serve exactly what the leader holds once it caught up. Expiries are an hour ahead or more, so none runs out during the test; one
  * already past deletes the key. The SHARDS stores share one worker's commit log; tiny memtables
  * make flushes and compactions happen. npm test runs 3 rounds; DISTKV_ROBUSTNESS=full 12.
  */
@@ -75,13 +76,34 @@ describe('SIGKILL under every kind of write (model)', () => {
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const dir = tempDir(after);
     const address = await freeNodeAddress();
+    let replicaAddress = await freeNodeAddress();
+    while (replicaAddress === address) replicaAddress = await freeNodeAddress();
     const base = `http://${address}`;
     const config = writeConfig(
       dir,
-      Array.from({ length: SHARDS }, () => ({ address })),
+      Array.from({ length: SHARDS }, () => ({ address, replicas: [replicaAddress] })),
       '[storage]\nmemtable_bytes = 65536\nmax_runs = 2\nwal_segment_bytes = 65536\n',
     );
-    const args = ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1'];
+    const nodeArgs = (node: string, data: string): string[] => [
+      '--config',
+      config,
+      '--node',
+      node,
+      '--data-dir',
+      join(dir, data),
+      '--workers',
+      '1',
+    ];
+    const args = nodeArgs(address, 'data');
+    // The replicas of every shard: another process, which follows the leader through its kills.
+    const replica = await ServerProcess.start(
+      nodeArgs(replicaAddress, 'data-replica'),
+      `http://${replicaAddress}/healthz`,
+      {
+        DISTKV_LOG_LEVEL: 'warn',
+      },
+    );
+    after(() => replica.stop());
     const keysOf = (w: number): string[] => Array.from({ length: KEYS_PER_WRITER }, (_, i) => `{w${w}}k${i}`);
     const acked = new Map<string, KeyState>();
     for (let w = 0; w < WRITERS; w++) for (const k of keysOf(w)) acked.set(k, MISSING);
@@ -90,6 +112,7 @@ describe('SIGKILL under every kind of write (model)', () => {
     let counter = 0;
     let done = 0;
     let keptInFlight = 0;
+    let replicaKeys = 0;
 
     const opFor = (w: number, rc: RespConn): { op: Op; what: string } => {
       const keys = keysOf(w);
@@ -371,6 +394,44 @@ describe('SIGKILL under every kind of write (model)', () => {
       } finally {
         rc.close();
       }
+      await replicaFollows(round);
+    };
+
+    /**
+     * replicaFollows waits (up to 15 s) until the replica process serves exactly what the
+     * restarted leader holds (`acked`, as just observed): each key's value, version and expiry.
+     */
+    const replicaFollows = async (round: number): Promise<void> => {
+      const rc = await RespConn.open(respOf(replicaAddress));
+      try {
+        assert.equal((await rc.send([['READONLY']]))[0], '+OK\r\n');
+        const want = Object.fromEntries(
+          [...acked].map(([k, s]) => [k, { value: s.value, exp: s.lo, ver: s.ver }]),
+        );
+        const deadline = Date.now() + 15_000;
+        for (;;) {
+          const got: typeof want = {};
+          for (const key of acked.keys()) {
+            const res = await fetch(`http://${replicaAddress}/kv/${encodeURIComponent(key)}`);
+            const value = res.status === 200 ? await res.text() : (await res.arrayBuffer(), undefined);
+            const [pt] = await rc.send([['PEXPIRETIME', key]]);
+            const ms = Number(/^:(-?\d+)\r\n$/.exec(pt!)?.[1]);
+            got[key] = { value, exp: ms > 0 ? ms : 0, ver: res.headers.get('etag') ?? undefined };
+          }
+          if (Date.now() > deadline || JSON.stringify(got) === JSON.stringify(want)) {
+            replicaKeys += Object.values(got).filter((g) => g.value !== undefined).length;
+            assert.deepEqual(
+              got,
+              want,
+              `after kill ${round} (seed ${seed}): the replica, caught up, serves its leader's keys, versions and expiries`,
+            );
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        rc.close();
+      }
     };
 
     for (let round = 0; round < ROUNDS; round++) {
@@ -438,7 +499,7 @@ describe('SIGKILL under every kind of write (model)', () => {
     }
     assert.ok(done > ROUNDS * 20, `operations were answered (${done})`);
     t.diagnostic(
-      `seed ${seed}: ${ROUNDS} kill -9 rounds, ${done} operations answered, ${keptInFlight} writes in flight kept`,
+      `seed ${seed}: ${ROUNDS} kill -9 rounds, ${done} operations answered, ${keptInFlight} writes in flight kept, the replica caught up with ${replicaKeys} keys over the checks`,
     );
   });
 });

@@ -64,7 +64,6 @@ describe('SIGKILL under every kind of write (model)', () => {
         DISTKV_LOG_LEVEL: 'warn',
       },
     );
-    after(() => replica.stop());
     const keysOf = (w: number): string[] => Array.from({ length: KEYS_PER_WRITER }, (_, i) => `{w${w}}k${i}`);
     const acked = new Map<string, KeyState>();
     for (let w = 0; w < WRITERS; w++) for (const k of keysOf(w)) acked.set(k, MISSING);
@@ -176,68 +175,73 @@ describe('SIGKILL under every kind of write (model)', () => {
       }
     };
 
-    for (let round = 0; round < ROUNDS; round++) {
-      const server = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
-      let stop = false;
-      try {
-        await check(round);
-        const writers = Array.from({ length: WRITERS }, async (_, w) => {
-          const rc = await RespConn.open(respOf(address));
-          try {
-            while (!stop) {
-              const { op, what } = opFor(w, rc);
-              let states: KeyState[];
-              try {
-                states = await op.run();
-              } catch (err) {
-                if (err instanceof assert.AssertionError) throw err;
-                inFlight.push({ keys: op.keys, next: op.next, what });
-                return;
-              }
-              op.keys.forEach((k, i) => acked.set(k, states[i]!));
-              done++;
-              // Learn the version a RESP write or a batch made (the writer alone writes its keys).
-              if (random() < 0.3) {
-                const k = op.keys[0]!;
-                const res = await fetch(`${base}/kv/${encodeURIComponent(k)}`).catch(() => undefined);
-                if (res === undefined) return;
-                const value = res.status === 200 ? await res.text() : (await res.arrayBuffer(), undefined);
-                if (res.status !== 200 && res.status !== 404) return;
-                assert.equal(value, acked.get(k)!.value, `GET ${k} after ${what}`);
-                acked.set(k, { ...acked.get(k)!, ver: res.headers.get('etag') ?? undefined });
-              }
-            }
-          } catch (err) {
-            if (err instanceof assert.AssertionError) throw err;
-          } finally {
-            rc.close();
-          }
-        });
-        const killed = new Promise<void>((resolve) => {
-          setTimeout(
-            () => {
-              server.child.kill('SIGKILL');
-              resolve();
-            },
-            300 + random() * 900,
-          );
-        });
-        await Promise.all([killed, ...writers]).finally(() => {
-          stop = true;
-        });
-        await server.waitExit();
-      } catch (err) {
-        stop = true;
-        server.child.kill('SIGKILL');
-        await server.waitExit();
-        throw err;
-      }
-    }
-    const last = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
+    // The replica stops before the test's directory goes (tempDir's `after`).
     try {
-      await check(ROUNDS);
+      for (let round = 0; round < ROUNDS; round++) {
+        const server = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
+        let stop = false;
+        try {
+          await check(round);
+          const writers = Array.from({ length: WRITERS }, async (_, w) => {
+            const rc = await RespConn.open(respOf(address));
+            try {
+              while (!stop) {
+                const { op, what } = opFor(w, rc);
+                let states: KeyState[];
+                try {
+                  states = await op.run();
+                } catch (err) {
+                  if (err instanceof assert.AssertionError) throw err;
+                  inFlight.push({ keys: op.keys, next: op.next, what });
+                  return;
+                }
+                op.keys.forEach((k, i) => acked.set(k, states[i]!));
+                done++;
+                // Learn the version a RESP write or a batch made (the writer alone writes its keys).
+                if (random() < 0.3) {
+                  const k = op.keys[0]!;
+                  const res = await fetch(`${base}/kv/${encodeURIComponent(k)}`).catch(() => undefined);
+                  if (res === undefined) return;
+                  const value = res.status === 200 ? await res.text() : (await res.arrayBuffer(), undefined);
+                  if (res.status !== 200 && res.status !== 404) return;
+                  assert.equal(value, acked.get(k)!.value, `GET ${k} after ${what}`);
+                  acked.set(k, { ...acked.get(k)!, ver: res.headers.get('etag') ?? undefined });
+                }
+              }
+            } catch (err) {
+              if (err instanceof assert.AssertionError) throw err;
+            } finally {
+              rc.close();
+            }
+          });
+          const killed = new Promise<void>((resolve) => {
+            setTimeout(
+              () => {
+                server.child.kill('SIGKILL');
+                resolve();
+              },
+              300 + random() * 900,
+            );
+          });
+          await Promise.all([killed, ...writers]).finally(() => {
+            stop = true;
+          });
+          await server.waitExit();
+        } catch (err) {
+          stop = true;
+          server.child.kill('SIGKILL');
+          await server.waitExit();
+          throw err;
+        }
+      }
+      const last = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
+      try {
+        await check(ROUNDS);
+      } finally {
+        await last.stop();
+      }
     } finally {
-      await last.stop();
+      await replica.stop();
     }
     assert.ok(done > ROUNDS * 20, `operations were answered (${done})`);
     t.diagnostic(

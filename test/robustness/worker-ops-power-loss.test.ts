@@ -17,7 +17,7 @@ describe('worker ops through a power cut (model)', () => {
     const seed = testSeed();
     const r = await runWorkerPowerLoss(tempDir(after), { seed, rounds: ROUNDS, batches: 10 });
     t.diagnostic(
-      `seed ${seed}: ${r.ops} ops, ${r.acked} acknowledged writes, in flight at the cut: ${r.inFlightKept} kept, ${r.inFlightLost} lost; the replica, caught up, held ${r.replicaKeys} keys over the cuts`,
+      `seed ${seed}: ${r.ops} ops, ${r.acked} acknowledged writes, in flight at the cut: ${r.inFlightKept} kept, ${r.inFlightLost} lost; the replica, caught up, held ${r.replicaKeys} keys over the cuts; ${r.refused} writes refused by a failed fdatasync`,
     );
   });
 });

@@ -9,6 +9,7 @@ import type { LsmOptions } from './lsm-options.js';
 import { MemoryStore } from './memory-store.js';
 import { RealVfs } from './real-vfs.js';
 import type { LsmTuning, Store, StoreOptions } from './store.js';
+import type { Vfs } from './vfs.js';
 
 /** OpenStoreOptions are StoreOptions plus the LSM settings, `repair` and a logger. */
 export interface OpenStoreOptions extends StoreOptions {
@@ -17,13 +18,13 @@ export interface OpenStoreOptions extends StoreOptions {
   log?: Logger;
 }
 
-/** lsmOptionsOf maps OpenStoreOptions to the LSM engine's options (on the real file system). */
-export function lsmOptionsOf(options: OpenStoreOptions): LsmOptions {
+/** lsmOptionsOf maps OpenStoreOptions to the LSM engine's options (on `vfs`, by default the real file system). */
+export function lsmOptionsOf(options: OpenStoreOptions, vfs: Vfs = new RealVfs()): LsmOptions {
   return {
     dir: options.dir,
     durability: options.durability,
     fsyncIntervalMs: options.fsyncIntervalMs,
-    vfs: new RealVfs(),
+    vfs,
     ...options.lsm,
     blockCacheBytes: options.lsm.blockCacheBytes ?? DEFAULTS.storage.block_cache_bytes,
     repair: options.repair,

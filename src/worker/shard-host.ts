@@ -23,6 +23,8 @@ import { ReplicationHost } from '../replication/replication-host.js';
 import { watchPolls, watchRead, watchScan } from '../watch/watch-tap.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { OpRunner } from './op-runner.js';
+import { RealVfs } from '../storage/real-vfs.js';
+import type { Vfs } from '../storage/vfs.js';
 import { scanOwnSlots, type SlotRange } from '../storage/own-slots.js';
 import { scanPageFull } from '../storage/store.js';
 import { purgeForeignKeys } from './purge.js';
@@ -63,7 +65,9 @@ export class ShardHost {
   /**
    * open opens (recovering) every store of `specs` (WorkerStores: a store that cannot open answers
    * every request with UNAVAILABLE naming it and the cause; the other stores open and serve), then
-   * starts replication. If replication cannot start, the stores opened are closed again.
+   * starts replication. If replication cannot start, the stores opened are closed again. `vfs` is
+   * the file system of the lsm stores' commit log and runs (tests give a FaultyVfs, which loses
+   * power; LMDB is always on the real one).
    */
   static async open(
     specs: readonly StoreSpec[],
@@ -71,10 +75,11 @@ export class ShardHost {
     send: SendFn,
     log?: Logger,
     worker = 0,
+    vfs: Vfs = new RealVfs(),
   ): Promise<ShardHost> {
     const host = new ShardHost(positions, send, log);
     try {
-      await host.stores.open(specs, worker);
+      await host.stores.open(specs, worker, vfs);
       host.replication = new ReplicationHost(host.stores.hosted, host.positions, log, (spec) =>
         host.stores.reopen(spec),
       );

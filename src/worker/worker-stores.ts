@@ -24,6 +24,7 @@ import { attachLsmStore, openLsmStores } from '../storage/lsm-recovery.js';
 import { lsmOptionsOf, type OpenStoreOptions, openStore } from '../storage/open-store.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import type { Store } from '../storage/store.js';
+import type { Vfs } from '../storage/vfs.js';
 import type { FromWorker, StoreSpec, StoreStatsReport } from './messages.js';
 import { noteSlots, SLOTS_FILE, type SlotRange } from '../storage/own-slots.js';
 
@@ -112,6 +113,8 @@ export class WorkerStores {
   private readonly failed = new Map<number, DistkvError>();
   /** commitLog is the log every lsm store of this worker writes into (docs/commit-log-format.md). */
   private commitLog: CommitLog | undefined;
+  /** vfs is the file system of the commit log and the lsm stores' runs (set by `open`). */
+  private vfs: Vfs | undefined;
   private readonly positions: Positions;
   private readonly log: Logger | undefined;
 
@@ -122,10 +125,11 @@ export class WorkerStores {
 
   /**
    * open opens (recovering) every store of `specs`; the lsm ones together over worker `worker`'s
-   * commit log. A store that cannot open goes to `failed` (logged) instead of throwing.
+   * commit log, on `vfs`. A store that cannot open goes to `failed` (logged) instead of throwing.
    */
-  async open(specs: readonly StoreSpec[], worker: number): Promise<void> {
+  async open(specs: readonly StoreSpec[], worker: number, vfs: Vfs = new RealVfs()): Promise<void> {
     const log = this.log;
+    this.vfs = vfs;
     const logOf = (spec: StoreSpec): Logger | undefined =>
       log?.child({ shard: spec.shard.name, role: spec.role, node: spec.node });
     // A store another engine wrote is not opened (nothing in its directory changes): engine-of-dir.ts.
@@ -141,11 +145,11 @@ export class WorkerStores {
       try {
         const opened = await openLsmStores(
           {
-            vfs: new RealVfs(),
+            vfs,
             dir: workerLogDir(lsm[0]!.dir, worker),
             ...(log === undefined ? {} : { log }),
           },
-          lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec)))),
+          lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec)), vfs)),
         );
         this.commitLog = opened.log;
         opened.stores.forEach((s, i) => outcomes.set(lsm[i]!.index, s));
@@ -182,7 +186,7 @@ export class WorkerStores {
     const options = storeOptionsOf(spec, this.log);
     return this.commitLog === undefined
       ? openStore(spec.engine, options)
-      : attachLsmStore(this.commitLog, lsmOptionsOf(options));
+      : attachLsmStore(this.commitLog, lsmOptionsOf(options, this.vfs));
   }
 
   /** at returns the open store at `index`, or throws the UNAVAILABLE error it answers with. */

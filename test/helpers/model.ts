@@ -42,6 +42,19 @@ export class CrashModel {
     return `key ${key}: found ${JSON.stringify(observed)}, expected the acknowledged ${JSON.stringify(expected)} or one of the in-flight ${JSON.stringify([...(this.unacked.get(key) ?? [])])}`;
   }
 
+  /**
+   * checkVersion returns what is wrong with `seq`, the version a key holding `observed` shows, or
+   * undefined: a key holding its acknowledged value (and no write in flight of the same value) must
+   * hold that write's seq. Only for models whose `ackedWrite` seqs are the store's seqs.
+   */
+  checkVersion(key: string, observed: Version, seq: number): string | undefined {
+    const acked = this.acked.get(key);
+    if (acked === undefined || acked.seq === 0 || observed === null || observed !== acked.value)
+      return undefined;
+    if (this.unacked.get(key)?.has(observed) === true || seq === acked.seq) return undefined;
+    return `key ${key}: holds its acknowledged value ${JSON.stringify(observed)} with version seq ${seq}; that write was acknowledged as seq ${acked.seq}`;
+  }
+
   /** settle makes the observed state the acknowledged baseline. */
   settle(observed: Map<string, Version>): void {
     this.acked.clear();

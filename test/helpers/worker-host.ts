@@ -11,6 +11,7 @@ import { ReplyReader, RequestWriter } from '../../src/worker/op-codec.js';
 import { Positions } from '../../src/replication/positions.js';
 import { ShardHost } from '../../src/worker/shard-host.js';
 import type { Store } from '../../src/storage/store.js';
+import type { Vfs } from '../../src/storage/vfs.js';
 import { ReplyBatch } from '../../src/worker/reply-batch.js';
 import { StoreWrites } from '../../src/worker/store-writes.js';
 
@@ -116,9 +117,10 @@ export interface ControlHost extends TestHost {
 
 /**
  * openSpecHost opens a ShardHost over the store `spec` (or the stores, indexes 0..n-1) on the
- * calling thread, keeping its op replies and control replies.
+ * calling thread, keeping its op replies and control replies; its lsm stores on `vfs` (default:
+ * the real file system).
  */
-export async function openSpecHost(spec: StoreSpec | StoreSpec[]): Promise<ControlHost> {
+export async function openSpecHost(spec: StoreSpec | StoreSpec[], vfs?: Vfs): Promise<ControlHost> {
   const specs = Array.isArray(spec) ? spec : [spec];
   const kept = {
     replies: new Map<number, HostReply>(),
@@ -129,6 +131,9 @@ export async function openSpecHost(spec: StoreSpec | StoreSpec[]): Promise<Contr
     specs,
     new SharedArrayBuffer(Positions.bytesFor(specs.length)),
     keepReplies(kept, kept.control),
+    undefined,
+    0,
+    vfs,
   );
   return { host, ...kept };
 }

@@ -6,8 +6,8 @@
  * just before the k-th change to the disk (a write, a sync, a rename, an unlink), for every k up to
  * the run's last one (see TRIALS); the unsynced bytes are lost, torn or kept page by page. The stores reopen on
  * what survived, and every key must hold its newest acknowledged version or a version in flight at
- * the cut: an acknowledged write lost, a deleted or expired key come back, or a value from another
- * store is a failure (CrashModel). LMDB lives on the real file system and is not cut: a compaction
+ * the cut: an acknowledged write lost (its value, its expiry or its version), a deleted or expired
+ * key come back, or a value from another store is a failure (CrashModel). LMDB lives on the real file system and is not cut: a compaction
  * is durable there once it has synced applied_seq, which is what recovery relies on.
  * Without DISTKV_ROBUSTNESS=full, about TRIALS cut points spread over the run (a stride from a
  * seeded start). Prints the seed and the cut point on failure; replay with DISTKV_SEED.
@@ -141,7 +141,8 @@ async function runTrial(root: string, ops: readonly Op[], at: number, seed: numb
           const model = models[op.store]!;
           const store = g.stores[op.store]!;
           const key = Buffer.from(op.key);
-          const value = op.kind === 'put' || op.kind === 'ttl' ? op.value : null;
+          // The model keeps a value with its expiry, so a lost or invented expiry shows.
+          const value = op.kind === 'put' ? `${op.value}@0` : op.kind === 'ttl' ? `${op.value}@${FAR}` : null;
           model.issued(op.key, value);
           try {
             const w =
@@ -177,8 +178,9 @@ async function runTrial(root: string, ops: readonly Op[], at: number, seed: numb
     for (const [i, store] of reopened.stores.entries()) {
       const model = models[i]!;
       for (const key of model.keys()) {
-        const v = store.get(Buffer.from(key));
-        const problem = model.check(key, v === undefined ? null : Buffer.from(v).toString());
+        const v = store.read(Buffer.from(key));
+        const got = v === undefined ? null : `${Buffer.from(v.value).toString()}@${v.expiresAtMs}`;
+        const problem = model.check(key, got) ?? model.checkVersion(key, got, v?.seq ?? 0);
         assert.equal(
           problem,
           undefined,
@@ -192,7 +194,7 @@ async function runTrial(root: string, ops: readonly Op[], at: number, seed: numb
           `cut before change ${at} (seed ${seed}): store ${i} holds ${text}`,
         );
         assert.equal(
-          model.check(Buffer.from(e.key).toString(), text),
+          model.check(Buffer.from(e.key).toString(), `${text}@${e.expiresAtMs}`),
           undefined,
           `cut before change ${at} (seed ${seed}): scan of store ${i}`,
         );

@@ -1,10 +1,12 @@
 /**
  * Power loss, modelled: STORES LSM stores sharing one commit log (as a worker's do) on a FaultyVfs
- * take concurrent writes and deletes; at a random moment the disk "loses power" (everything after
+ * take concurrent writes of every record kind (puts, puts with an expiry ahead or already past,
+ * deletes, the leader's expire records); at a random moment the disk "loses power" (everything after
  * each file's last sync is dropped, the unsynced tail sometimes torn, or its writes over a
  * preallocated segment kept page by page out of order: FaultyVfs `'pages'`), the stores are reopened on
  * what survived, and every key of every store is checked against its model: every acknowledged
- * write present with its latest value, nothing invented, nothing from another store. Runs and
+ * write present with its latest value, expiry and version (its seq), nothing invented, nothing
+ * from another store; a put whose expiry has passed, a delete or an expire record, not come back. Runs and
  * compactions happen along the way (tiny memtables), so the shared log's segments are trimmed
  * while other stores still need some. Rounds chain on the same disk. After some cuts, garbage
  * (random bytes or zeros) is also appended to the newest log segment, as a disk that wrote part of
@@ -26,6 +28,12 @@ const FULL = process.env.DISTKV_ROBUSTNESS === 'full';
 const ROUNDS = FULL ? 60 : 12;
 const KEYS = 40;
 const STORES = 3;
+/** FAR is an expiry no run reaches (the value stays, its expiry must too); PAST one already passed. */
+const FAR = Date.now() + 86_400_000;
+const PAST = 1000;
+
+/** text is a live value as the model keeps it: the value and its expiry, so a lost expiry shows. */
+const text = (value: string, expiresAtMs: number): string => `${value}@${expiresAtMs}`;
 
 /** appendGarbage appends 1..300 random (or zero) bytes to the newest log segment in `walDir`. */
 function appendGarbage(vfs: FaultyVfs, walDir: string, random: () => number): boolean {
@@ -78,13 +86,22 @@ describe('power loss (model)', () => {
             const model = models[i]!;
             // Every store has the same key names: a record applied to the wrong store shows.
             const key = `k${Math.floor(random() * KEYS)}`;
-            const del = random() < 0.15;
-            const value = del ? null : `s${i}-v${counter++}-${'x'.repeat(Math.floor(random() * 60))}`;
+            const r = random();
+            const kind =
+              r < 0.1 ? 'delete' : r < 0.15 ? 'expire' : r < 0.3 ? 'ttl' : r < 0.35 ? 'past' : 'put';
+            const raw = `s${i}-v${counter++}-${'x'.repeat(Math.floor(random() * 60))}`;
+            const exp = kind === 'ttl' ? FAR + counter : kind === 'past' ? PAST : 0;
+            // A put already expired is a missing key, as a delete is.
+            const value = kind === 'put' || kind === 'ttl' ? text(raw, exp) : null;
             model.issued(key, value);
             try {
-              const { seq } = del
-                ? await store.delete(Buffer.from(key))
-                : await store.put(Buffer.from(key), Buffer.from(value!));
+              const k = Buffer.from(key);
+              const { seq } =
+                kind === 'delete'
+                  ? await store.delete(k)
+                  : kind === 'expire'
+                    ? await store.expire(k)
+                    : await store.put(k, Buffer.from(raw), exp);
               model.ackedWrite(key, value, seq);
               totalAcked++;
             } catch {
@@ -107,16 +124,19 @@ describe('power loss (model)', () => {
           const model = models[i]!;
           const observed = new Map<string, string | null>();
           for (const key of model.keys()) {
-            const v = store.get(Buffer.from(key));
-            const text = v === undefined ? null : Buffer.from(v).toString();
-            const problem = model.check(key, text);
+            const v = store.read(Buffer.from(key));
+            const got = v === undefined ? null : text(Buffer.from(v.value).toString(), v.expiresAtMs);
+            const problem = model.check(key, got) ?? model.checkVersion(key, got, v?.seq ?? 0);
             assert.equal(problem, undefined, `round ${round}, store ${i} (seed ${seed}): ${problem ?? ''}`);
-            observed.set(key, text);
+            observed.set(key, got);
           }
           const scanned = new Map(
             store
               .scan(Buffer.from('k'), undefined, 1000)
-              .map((e) => [Buffer.from(e.key).toString(), Buffer.from(e.value).toString()]),
+              .map((e) => [
+                Buffer.from(e.key).toString(),
+                text(Buffer.from(e.value).toString(), e.expiresAtMs),
+              ]),
           );
           for (const [k, v] of scanned)
             assert.ok(v.startsWith(`s${i}-`), `round ${round} (seed ${seed}): store ${i} holds ${k}=${v}`);

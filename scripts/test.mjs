@@ -3,6 +3,10 @@
 //   node scripts/test.mjs              build, lint, unit, integration, e2e, short robustness
 //   node scripts/test.mjs unit         build and unit tests only
 //   node scripts/test.mjs robustness   build and the full robustness suite (DISTKV_ROBUSTNESS=full)
+// Unit and e2e files run two at a time (DISTKV_TEST_CONCURRENCY to change it): most of their time
+// is spent waiting on child processes, timers and the disk, and node:test's default on 2 cores is
+// one file at a time. Their ports come from test/helpers/ports.ts, picked for files run in parallel.
+// Integration files name fixed member addresses and robustness files measure under load: one at a time.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,5 +33,10 @@ for (const t of tiers) {
   const files = testFiles(t);
   if (files.length === 0) continue;
   const env = t === 'robustness' && tier === 'robustness' ? { DISTKV_ROBUSTNESS: 'full' } : {};
-  run(process.execPath, ['--enable-source-maps', '--test', '--test-reporter=spec', ...files], env);
+  const concurrency = t === 'unit' || t === 'e2e' ? (process.env.DISTKV_TEST_CONCURRENCY ?? '2') : '1';
+  run(
+    process.execPath,
+    ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    env,
+  );
 }

@@ -22,8 +22,15 @@ import { fileProblem } from './files.js';
 import { whileInterruptible } from './interrupt.js';
 import { stderrProgress } from './progress-line.js';
 
-/** RESTORE_BATCH_OPS is how many entries restore hands batch() at a time. */
+/**
+ * RESTORE_BATCH_OPS and RESTORE_BATCH_BYTES bound the entries restore hands batch() at a time: up
+ * to 1000 of them and 1 MiB of keys and values, less than one request of the client's carries
+ * (src/client/batch-wire.ts), so each node gets one request, sent right after the time left was
+ * taken and quick to arrive. A batch of 1000 large values went as several requests one after
+ * another, and the keys of each later one expired later by the time of those before it.
+ */
 const RESTORE_BATCH_OPS = 1000;
+const RESTORE_BATCH_BYTES = 1024 * 1024;
 
 /**
  * PUTS_AT_ONCE is how many keys that are not UTF-8 (one PUT each) restore writes at a time: no
@@ -75,6 +82,7 @@ class Writer {
   written = 0;
   expired = 0;
   private pending: Pending[] = [];
+  private pendingBytes = 0;
   private readonly client: DistkvClient;
   private readonly onProgress: (written: number) => void;
 
@@ -84,7 +92,10 @@ class Writer {
   }
 
   async add(p: Pending): Promise<void> {
+    const size = p.key.length + p.value.length;
+    if (this.pending.length > 0 && this.pendingBytes + size > RESTORE_BATCH_BYTES) await this.flush();
     this.pending.push(p);
+    this.pendingBytes += size;
     if (this.pending.length >= RESTORE_BATCH_OPS) await this.flush();
   }
 
@@ -135,6 +146,7 @@ class Writer {
       }
     }
     this.pending = [];
+    this.pendingBytes = 0;
     this.onProgress(this.written);
   }
 

@@ -42,6 +42,8 @@ const arrived: Arrived[] = [];
 let node: HandlerTwin;
 let holdUntil = 0;
 let dyingAt = 0;
+/** batchHoldMs is how long the twin holds the answer to the next batch request (then 0). */
+let batchHoldMs = 0;
 const dir = tempDir(after);
 
 /** bodyOf reads a request's body. */
@@ -79,9 +81,12 @@ before(async () => {
           { key: string; ttl_ms?: number }[] | { ops: { key: string; ttl_ms?: number }[] };
         const list = Array.isArray(ops) ? ops : ops.ops;
         for (const o of list) arrived.push({ key: Buffer.from(o.key), ttlMs: o.ttl_ms, at });
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ results: list.map(() => ({ ok: true })), errors: 0 }));
+        setTimeout(() => {
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ results: list.map(() => ({ ok: true })), errors: 0 }));
+        }, batchHoldMs);
+        batchHoldMs = 0;
         return;
       }
       if (req.method === 'PUT' && url.pathname.startsWith('/kv/')) {
@@ -160,26 +165,54 @@ describe('distkv restore and expiries', () => {
     const r = await runCli(['restore', file, '--url', node.address]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /restored 300 keys .*\(1 more had expired since the backup\)/);
-    const byKey = new Map(entries.map((e) => [e.key.toString('latin1'), e]));
     assert.equal(arrived.length, 300);
     assert.equal(
       arrived.find((a) => a.key.equals(dying)),
       undefined,
       'the key that expired before its turn was not written',
     );
-    for (const a of arrived) {
-      const e = byKey.get(a.key.toString('latin1'));
-      assert.ok(e !== undefined, `an unknown key ${a.key.toString('hex')}`);
-      if (e.expiresAtMs === 0) {
-        assert.equal(a.ttlMs, undefined, `${a.key.toString('hex')} never expires`);
-        continue;
-      }
-      assert.ok(a.ttlMs !== undefined, `${a.key.toString('hex')} keeps a TTL`);
-      const late = a.at + a.ttlMs - e.expiresAtMs;
-      assert.ok(
-        late >= 0 && late <= BOUND_MS,
-        `${a.key.toString('hex')} expires ${late} ms after its instant in the backup (bound 0..${BOUND_MS})`,
-      );
+    checkInstants(entries);
+  });
+
+  it('hands the client no more than a small request of values per batch, so none waits behind another after its time was taken', async () => {
+    // 1000 keys of 5 KiB were one batch of 5 MiB, which the client sent as two requests one after
+    // the other: with the first held 2 s, the keys of the second expired 2 s late.
+    arrived.length = 0;
+    batchHoldMs = 2000;
+    const base = Date.now();
+    const entries: Entry[] = Array.from({ length: 1000 }, (_, i) => ({
+      key: Buffer.from(`big:${String(i).padStart(4, '0')}`),
+      value: Buffer.alloc(5 * 1024, i % 251),
+      expiresAtMs: base + 600_000 + i,
+    }));
+    const file = join(dir, 'big.dkvb');
+    writeBackup(file, entries);
+    try {
+      const r = await runCli(['restore', file, '--url', node.address]);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      batchHoldMs = 0;
     }
+    assert.equal(arrived.length, 1000);
+    checkInstants(entries);
   });
 });
+
+/** checkInstants checks that each write the twin got expires at its key's instant in `entries`, up to BOUND_MS later. */
+function checkInstants(entries: Entry[]): void {
+  const byKey = new Map(entries.map((e) => [e.key.toString('latin1'), e]));
+  for (const a of arrived) {
+    const e = byKey.get(a.key.toString('latin1'));
+    assert.ok(e !== undefined, `an unknown key ${a.key.toString('hex')}`);
+    if (e.expiresAtMs === 0) {
+      assert.equal(a.ttlMs, undefined, `${a.key.toString('hex')} never expires`);
+      continue;
+    }
+    assert.ok(a.ttlMs !== undefined, `${a.key.toString('hex')} keeps a TTL`);
+    const late = a.at + a.ttlMs - e.expiresAtMs;
+    assert.ok(
+      late >= 0 && late <= BOUND_MS,
+      `${a.key.toString('hex')} expires ${late} ms after its instant in the backup (bound 0..${BOUND_MS})`,
+    );
+  }
+}

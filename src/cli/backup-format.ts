@@ -12,8 +12,10 @@
  *              keys, consistent)
  *   crc     := crc32c of every byte of the file before it
  *
- * `consistent` = 1 when the shard's leader wrote nothing while its snapshot streamed, so the section
- * is exactly the shard's state at seq S; 0 when writes went on (each key then holds a value it had
+ * `consistent` = 1 when the shard's leader wrote nothing while its snapshot streamed but its own
+ * expire records (backup.ts, `heldStill`), so the section is exactly the shard's state at seq S
+ * (a key whose expiry passed during the copy may be absent: a restore skips it either way); 0 when
+ * writes went on (each key then holds a value it had
  * at some instant of the copy). The file is written to FILE.partial and renamed when complete, so a
  * file named FILE is always whole; restore checks the crc before it writes anything.
  */

@@ -3,9 +3,9 @@
  *
  * backup copies every shard from its leader with `GET /_repl/snapshot` (the stream a new replica
  * loads; needs the token when one is set) into FILE (backup-format.ts). A snapshot starts at the
- * leader's last seq S and is read while writes go on, so after each shard the leader's last seq is
- * read again: unchanged means the copy is exactly the shard at S ("consistent"); otherwise the shard
- * is copied again, up to --retries times. A shard that never holds still fails the backup unless
+ * leader's last seq S and is read while writes go on, so after each shard the leader is asked
+ * again: no record after S but its own expire records (`heldStill`) means the copy is exactly the
+ * shard at S ("consistent"); otherwise the shard is copied again, up to --retries times. A shard that never holds still fails the backup unless
  * --allow-fuzzy. A shard whose leader cannot be reached or no longer leads it (a failover during
  * the backup: SHARD_UNREACHABLE, WRONG_NODE, SWITCHING_LEADER, DRAINING, STARTING, UNAVAILABLE) is copied
  * again from the leader a reloaded map names, for up to FAILOVER_WAIT_MS; a copy counts as
@@ -14,6 +14,7 @@
  */
 import { type FileHandle, link, open, rename, rm, stat } from 'node:fs/promises';
 import { Agent, request } from 'undici';
+import type { ClusterShard } from '../client/types.js';
 import { errorOf } from '../client/wire-decode.js';
 import { DistkvError } from '../errors.js';
 import { SnapshotDecoder } from '../replication/snapshot-format.js';
@@ -91,6 +92,20 @@ async function copyShard(
   return { seq: decoder.seq, keys };
 }
 
+/**
+ * heldStill tells whether a shard copied from `leader` as a snapshot at `seq` is exactly its state
+ * at `seq`, by the leader's `/cluster` read after the copy (`after`): the node still leads it and
+ * logged nothing after `seq` but the expire records it writes itself as TTLs run out
+ * (`last_write_seq`; a node that does not report it must have logged nothing at all). An expire
+ * record changes nothing a restore writes: its key, whose expiry had passed, is in the copy with
+ * that expiry or not at all, and a restore skips it either way. A shard whose keys keep expiring
+ * used to fail every copy, with no client writing.
+ */
+function heldStill(after: ClusterShard['leader'] | undefined, seq: number, leader: string): boolean {
+  if (after?.address !== leader || after.last_seq === undefined || after.last_seq < seq) return false;
+  return after.last_write_seq === undefined ? after.last_seq === seq : after.last_write_seq <= seq;
+}
+
 /** alreadyExists is the refusal of a backup FILE that exists, without --force. */
 function alreadyExists(file: string): UsageError {
   return new UsageError(
@@ -127,7 +142,7 @@ export const BACKUP_VERB: ClientVerb = {
   usage: 'distkv backup FILE',
   summary: "copy every shard's keys and values from its leader into FILE",
   details:
-    'Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nA shard whose leader is down or moving (a failover) is copied from the leader a newer map names\n(for up to 30 s).\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes (FILE exists, without --force).',
+    'Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nThe expire records a leader logs as TTLs run out are not writes here: a key keeps its expiry\ninstant in FILE, and one that expired by the copy or the restore is not restored. Versions are not\nkept: a restore gives every key a new one.\nA shard whose leader is down or moving (a failover) is copied from the leader a newer map names\n(for up to 30 s).\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes (FILE exists, without --force).',
   options: {
     retries: {
       type: 'string',
@@ -205,7 +220,7 @@ export const BACKUP_VERB: ClientVerb = {
               },
             );
             const after = (await client.cluster(leader)).shards.find((v) => v.idx === s.idx)?.leader;
-            copy = { seq, keys, consistent: after?.last_seq === seq && after.address === leader };
+            copy = { seq, keys, consistent: heldStill(after, seq, leader) };
           } catch (err) {
             if (
               !(err instanceof DistkvError) ||

@@ -181,8 +181,12 @@ export interface ClusterShard {
   slots: [number, number];
   /** epoch is the term of the shard's current leader (docs/failover.md). */
   epoch?: number;
-  /** no_lease: with `[coordination] etcd`, the leader's node does not hold the shard's leader key (it takes no writes). */
-  leader: { address: string; local: boolean; last_seq?: number; no_lease?: boolean };
+  /**
+   * no_lease: with `[coordination] etcd`, the leader's node does not hold the shard's leader key (it
+   * takes no writes). last_write_seq: its last seq that is not an expire record it logged itself as
+   * a TTL ran out (`distkv backup` compares it; absent from older nodes).
+   */
+  leader: { address: string; local: boolean; last_seq?: number; last_write_seq?: number; no_lease?: boolean };
   replicas: ClusterReplica[];
 }
 

@@ -74,7 +74,9 @@ export function clusterView(ctx: HttpContext): unknown {
         leader: {
           address: s.address,
           local: hosted.has(s.address),
-          ...(leaderSeq === undefined ? {} : { last_seq: leaderSeq }),
+          ...(leader === undefined
+            ? {}
+            : { last_seq: leaderSeq, last_write_seq: ctx.pool.lastWriteSeq(leader.index) }),
           ...(ctx.liveMap.writesFenced(s.idx) ? { writes_held: true } : {}),
           ...(hosted.has(s.address) && ctx.liveMap.leaseless(s.idx) ? { no_lease: true } : {}),
           ...failed(leader?.index),

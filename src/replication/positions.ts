@@ -10,8 +10,16 @@
  *   slot 3 SLOT_CAUGHT_UP_AT replicas: Date.now() of the latest moment the replica is known to have
  *                            held everything its leader had acknowledged; 0 = never (ditto)
  *   slot 4 SLOT_CONTACT_AT   replicas: Date.now() when the leader last answered; 0 = never (ditto)
+ *   slot 5 SLOT_LAST_WRITE_SEQ the store's last seq that is not a TYPE_EXPIRE record its leader
+ *                            logged itself as a TTL ran out (`raiseByExpiry`); written by the owning
+ *                            worker along with slot 0: every `set` or `raise` of SLOT_LAST_SEQ
+ *                            moves it too, so it is never above slot 0 and is conservative (it
+ *                            counts as a write every record it was not told is an expiry)
  *
  * Writers use Atomics.store, readers Atomics.load; each slot has exactly one writing thread.
+ * SLOT_LAST_WRITE_SEQ is what `distkv backup` compares (`last_write_seq` in /cluster): the
+ * leader's own expire records change nothing a restore writes (an expired key is skipped), so a
+ * shard whose keys keep expiring still holds still for a copy.
  */
 
 /**
@@ -32,7 +40,7 @@ export const FOLLOWER_STATES = [
 export type FollowerState = (typeof FOLLOWER_STATES)[number];
 
 /** POSITION_SLOTS is the number of slots per store. */
-export const POSITION_SLOTS = 5;
+export const POSITION_SLOTS = 6;
 /** SLOT_LAST_SEQ holds the store's last durable seq. */
 export const SLOT_LAST_SEQ = 0;
 /** SLOT_LEADER_SEQ holds, for a replica, its leader's last seq as last seen. */
@@ -43,6 +51,8 @@ export const SLOT_STATE = 2;
 export const SLOT_CAUGHT_UP_AT = 3;
 /** SLOT_CONTACT_AT holds, for a replica, when its leader last answered it (ms since the epoch; 0 = never). */
 export const SLOT_CONTACT_AT = 4;
+/** SLOT_LAST_WRITE_SEQ holds the store's last seq other than its leader's own expire records (at most SLOT_LAST_SEQ). */
+export const SLOT_LAST_WRITE_SEQ = 5;
 
 /** Positions wraps the shared slots. */
 export class Positions {
@@ -61,12 +71,26 @@ export class Positions {
     return Number(Atomics.load(this.slots, store * POSITION_SLOTS + slot));
   }
 
+  /** set stores `value` in a slot; SLOT_LAST_SEQ moves SLOT_LAST_WRITE_SEQ with it. */
   set(store: number, slot: number, value: number): void {
     Atomics.store(this.slots, store * POSITION_SLOTS + slot, BigInt(value));
+    if (slot === SLOT_LAST_SEQ)
+      Atomics.store(this.slots, store * POSITION_SLOTS + SLOT_LAST_WRITE_SEQ, BigInt(value));
   }
 
-  /** raise sets a slot to `value` if that is larger (for seqs, which only grow). */
+  /** raise sets a slot to `value` if that is larger (for seqs, which only grow); SLOT_LAST_SEQ raises SLOT_LAST_WRITE_SEQ with it. */
   raise(store: number, slot: number, value: number): void {
-    if (value > this.get(store, slot)) this.set(store, slot, value);
+    if (slot === SLOT_LAST_SEQ) this.raiseOne(store, SLOT_LAST_WRITE_SEQ, value);
+    this.raiseOne(store, slot, value);
+  }
+
+  /** raiseByExpiry raises SLOT_LAST_SEQ alone to `seq`, the durable TYPE_EXPIRE record a leader logged itself as a TTL ran out. */
+  raiseByExpiry(store: number, seq: number): void {
+    this.raiseOne(store, SLOT_LAST_SEQ, seq);
+  }
+
+  private raiseOne(store: number, slot: number, value: number): void {
+    if (value > this.get(store, slot))
+      Atomics.store(this.slots, store * POSITION_SLOTS + slot, BigInt(value));
   }
 }

@@ -25,7 +25,7 @@ import {
   type WorkerInit,
 } from '../worker/messages.js';
 import { ReplyReader, RequestWriter } from '../worker/op-codec.js';
-import { Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
+import { Positions, SLOT_LAST_SEQ, SLOT_LAST_WRITE_SEQ } from '../replication/positions.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 
 /** OpHandler receives the reply to one key operation. `value` is a view valid only during the call. */
@@ -393,5 +393,10 @@ export class WorkerPool {
   /** lastSeq returns the last acknowledged seq of a store. */
   lastSeq(store: number): number {
     return this.positions.get(store, SLOT_LAST_SEQ);
+  }
+
+  /** lastWriteSeq returns the last acknowledged seq of a store that is not its leader's own expire record (positions.ts). */
+  lastWriteSeq(store: number): number {
+    return this.positions.get(store, SLOT_LAST_WRITE_SEQ);
   }
 }

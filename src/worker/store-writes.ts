@@ -71,7 +71,7 @@ export class StoreWrites implements WriteSink {
         fenced: (index) => this.fenced.has(index),
         issued: (index, write) => {
           this.trackUnsettled(index, write);
-          this.publish(index, write);
+          this.publish(index, write, true);
         },
       },
       log,
@@ -348,11 +348,15 @@ export class StoreWrites implements WriteSink {
     });
   }
 
-  /** publish raises store `index`'s last seq in the positions once `write`, a write the worker makes itself, is durable. */
-  private publish(index: number, write: Promise<WriteResult>): void {
+  /**
+   * publish raises store `index`'s last seq in the positions once `write`, a write the worker makes
+   * itself, is durable; an expire record (`expiry`) leaves its last write seq alone (positions.ts).
+   */
+  private publish(index: number, write: Promise<WriteResult>, expiry = false): void {
     write.then(
       ({ seq }) => {
-        this.positions.raise(index, SLOT_LAST_SEQ, seq);
+        if (expiry) this.positions.raiseByExpiry(index, seq);
+        else this.positions.raise(index, SLOT_LAST_SEQ, seq);
       },
       () => undefined,
     );

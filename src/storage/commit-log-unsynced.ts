@@ -52,6 +52,13 @@ export class UnsyncedBatches {
     this.kept = this.kept.filter((k) => k.at < offset);
   }
 
+  /** endingWithin counts the kept batches that end past `from` and at or before `to`. */
+  endingWithin(from: number, to: number): number {
+    let n = 0;
+    for (const k of this.kept) if (k.at + k.bytes.length > from && k.at + k.bytes.length <= to) n++;
+    return n;
+  }
+
   /** count is how many batches are kept. */
   get count(): number {
     return this.kept.length;

@@ -83,8 +83,18 @@ export class LogWriter {
   private appendTail: Promise<void> = Promise.resolve();
   /** failure is the latest failure: what new writes are refused with, and the batches' generation. */
   private readonly failure = new LogFailure();
-  /** unsynced are the batches of the current segment no fdatasync has covered yet (commit-log-unsynced.ts). */
+  /** unsynced are the batches of the current segment a failed fdatasync could still take from the disk (commit-log-unsynced.ts). */
   private readonly unsynced = new UnsyncedBatches();
+  /** working are the appends and fdatasyncs of batches in flight (a cut waits for them all). */
+  private readonly working = new Set<Promise<void>>();
+  /**
+   * syncFailure is a batch's failed fdatasync not yet answered by a cut: no batch settles as
+   * written while it is set. atRiskFrom is the lowest offset such a failure may have dropped pages
+   * from (the `durableAtSync` of each failed batch): an acknowledged batch ending past it was
+   * acknowledged on the strength of an fdatasync that ran beside the failed one.
+   */
+  private syncFailure: { err: unknown } | undefined;
+  private atRiskFrom = Infinity;
   /** blocked: a roll or a cut is under way; no batch starts. */
   private blocked = false;
   private syncing = false;
@@ -246,12 +256,14 @@ export class LogWriter {
     const before = this.end;
     this.end += batch.length;
     const sync = this.opts.durability === 'fsync' || bases.length > 0;
+    const b: Appended = { batch, parts, bases, seg, before, sync, size: before + batch.length, durableAtSync: 0 };
     this.inFlight++;
     if (this.opts.durability !== 'none') this.unsynced.add(file, before, batch);
     // Writes are issued in order (the previous one has returned before this one starts).
     const appended = this.appendTail.then(() => file.writeAt(batch, before));
     this.appendTail = appended.catch(() => undefined);
-    const work = appended.then(() => (sync ? this.stats.timedSync(file) : undefined));
+    const work = appended.then(() => (sync ? this.syncBatch(file, b) : undefined));
+    this.working.add(work);
     const previous = this.completed;
     this.completed = work
       .then(
@@ -259,18 +271,11 @@ export class LogWriter {
         (err: unknown) => err ?? new Error('commit log write failed'),
       )
       .then(async (err) => {
+        this.working.delete(work);
         await previous;
         this.inFlight--;
         try {
-          await this.settle(err, generation, {
-            batch,
-            parts,
-            bases,
-            seg,
-            before,
-            sync,
-            size: before + batch.length,
-          });
+          await this.settle(err, generation, b);
         } catch (settleErr) {
           // Settling only hands records to the stores; a throwing listener must not stall the log.
           this.opts.log?.error(
@@ -282,6 +287,25 @@ export class LogWriter {
       });
   }
 
+  /**
+   * syncBatch fdatasyncs `file` for batch `b`. A failure is noted at once, before the batches ahead
+   * of `b` settle: on Linux a writeback error is reported once per open file, so of two fdatasyncs
+   * in flight the one covering an earlier batch may return 0 while this one takes the error that
+   * was about that batch's pages.
+   */
+  private async syncBatch(file: WritableFile, b: Appended): Promise<void> {
+    b.durableAtSync = this.synced;
+    try {
+      await this.stats.timedSync(file);
+    } catch (err) {
+      if (file === this.file) {
+        this.syncFailure ??= { err };
+        this.atRiskFrom = Math.min(this.atRiskFrom, b.durableAtSync);
+      }
+      throw err;
+    }
+  }
+
   /** settle finishes a batch, in batch order: acknowledges it, or refuses it and everything after it. */
   private async settle(err: unknown, generation: number, b: Appended): Promise<void> {
     if (generation !== this.failure.generation) {
@@ -289,8 +313,11 @@ export class LogWriter {
       for (const x of b.bases) x.reject(this.failure.latest());
       return;
     }
-    if (err !== undefined) {
-      await this.fail(err, b.before, b.bases);
+    // A later batch's fdatasync failed while this one's ran: its own success proves nothing (the
+    // failed one may have taken the error about this batch's pages), so it is refused with it.
+    const failed = err ?? this.syncFailure?.err;
+    if (failed !== undefined) {
+      await this.fail(failed, b.before, b.bases);
       return;
     }
     this.failure.clear();
@@ -299,7 +326,9 @@ export class LogWriter {
     if (!b.sync) this.dirty = true;
     else {
       this.synced = Math.max(this.synced, b.size);
-      this.unsynced.synced(this.file, this.synced);
+      // Kept until no fdatasync issued before this one's success could take it back: a later
+      // batch's failed sync may have covered every byte past what was durable when it was issued.
+      this.unsynced.synced(this.file, b.durableAtSync);
     }
     for (const x of b.bases) x.resolve();
     handOver(b, this.stats.counters, this.opts.log);
@@ -336,7 +365,7 @@ export class LogWriter {
         await this.restore(this.file);
         await this.file.truncate(to);
         await this.file.sync();
-        this.cutTo = undefined;
+        this.cutDone(to);
       } catch (err) {
         await this.fail(err, to, this.bases.splice(0));
       }
@@ -424,21 +453,50 @@ export class LogWriter {
     this.end = before;
     this.synced = Math.min(this.synced, before);
     this.unsynced.cut(before);
+    // Every append and fdatasync in flight ends first: none lands past the cut, and none runs
+    // beside the cut's sync (it could take the error about the bytes written again below).
+    await Promise.allSettled([...this.working]);
+    const atRisk = this.unsynced.endingWithin(this.atRiskFrom, before);
+    this.syncFailure = undefined;
+    this.atRiskFrom = Infinity;
     try {
-      // Every write issued has landed (so none lands past the cut), and what a failed sync dropped
-      // below the cut is written again, before the cut is synced.
+      // What a failed sync may have dropped below the cut (acknowledged batches) is written again
+      // after every write issued, before the cut is synced.
       await this.restore(this.file);
       await this.file.truncate(before);
       await this.file.sync();
+      this.cutDone(before);
     } catch (cutErr) {
       this.cutTo = before;
-      this.opts.log?.error(
-        { err: toDistkvError(cutErr).message },
-        'could not cut a failed batch off the commit log; will cut it before the next write',
-      );
+      if (atRisk > 0) this.breakAfterCut(cutErr, atRisk);
+      else
+        this.opts.log?.error(
+          { err: toDistkvError(cutErr).message },
+          'could not cut a failed batch off the commit log; will cut it before the next write',
+        );
     } finally {
       this.blocked = false;
     }
+  }
+
+  /** cutDone: the segment was cut to `to`, with the batches below it written again, and synced. */
+  private cutDone(to: number): void {
+    this.cutTo = undefined;
+    this.synced = to;
+    this.unsynced.synced(this.file, to);
+  }
+
+  /**
+   * breakAfterCut: the sync of a cut failed after writing again `batches` acknowledged batches a
+   * failed fdatasync may have dropped. They may not be on the disk: rather than take writes
+   * over a hole, the log refuses every write until the worker restarts (LogFailure.broke).
+   */
+  private breakAfterCut(err: unknown, batches: number): void {
+    this.failure.broke(err);
+    this.opts.log?.fatal(
+      { err: toDistkvError(err).message, dir: this.opts.dir, batches },
+      'commit log sync failed again after writing acknowledged batches again behind a failed fdatasync; they may be lost at a power cut, and the log refuses every write until the worker restarts',
+    );
   }
 
   private intervalSync(): void {

@@ -97,3 +97,72 @@ describe('a failed batch with an asynchronous Vfs', () => {
     );
   });
 });
+
+/**
+ * Two fdatasyncs in flight on one file (durability fsync pipelines them): on Linux a writeback
+ * error is reported once per open file, so the one covering an earlier batch can return 0 while the
+ * other takes the EIO that was about that batch's pages. FaultyVfs.failSyncs drops every unsynced
+ * byte at once, the earlier batch's too, while that batch's own slow sync still completes.
+ */
+describe('a failed fdatasync beside another in flight (durability fsync)', () => {
+  /**
+   * overlapped writes k0, then k1 (its sync takes 3 turns) and, while k1's sync runs, k2, whose
+   * sync fails: `fails` syncs fail from there, each reporting it `turns` turns after it was called.
+   */
+  async function overlapped(
+    vfs: FaultyVfs,
+    fails: number,
+    turns: number,
+  ): Promise<{ w: StoreLog; first: PromiseSettledResult<number>; second: PromiseSettledResult<number> }> {
+    vfs.syncTurns = 3;
+    const { log: w } = await openTestLog(vfs, { durability: 'fsync' });
+    assert.equal(await put(w, 0), 1);
+    const first = put(w, 1);
+    // k1's batch is appended and its sync is running when k2's batch is taken.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    vfs.failSyncs(fails, turns);
+    const second = put(w, 2);
+    const [a, b] = await Promise.allSettled([first, second]);
+    return { w, first: a, second: b };
+  }
+
+  it('refuses the earlier batch when the failure is known before it settles, and loses nothing at a power cut', async () => {
+    const vfs = new FaultyVfs();
+    const { w, first, second } = await overlapped(vfs, 1, 0);
+    assert.equal(first.status, 'rejected', 'k1 is refused with the failed batch');
+    assert.equal(second.status, 'rejected', 'k2, whose sync failed, is refused');
+    await new Promise((r) => setTimeout(r, RETRY_MS + 100));
+    assert.equal(await put(w, 3), 2, 'seqs stay gapless');
+    const { records } = await recoverLog(vfs.crash());
+    assert.deepEqual(
+      records.map((r) => r[3]),
+      ['k0', 'k3'],
+    );
+  });
+
+  it('writes an earlier batch acknowledged before the failure was known again before the cut, so a power cut keeps it', async () => {
+    const vfs = new FaultyVfs();
+    // k2's failure is reported after k1's own sync returned and k1 was acknowledged.
+    const { w, first, second } = await overlapped(vfs, 1, 6);
+    assert.deepEqual(first, { status: 'fulfilled', value: 2 }, 'k1 acknowledged by its own sync');
+    assert.equal(second.status, 'rejected');
+    await new Promise((r) => setTimeout(r, RETRY_MS + 100));
+    assert.equal(await put(w, 3), 3);
+    const { records } = await recoverLog(vfs.crash());
+    assert.deepEqual(
+      records.map((r) => r[3]),
+      ['k0', 'k1', 'k3'],
+    );
+  });
+
+  it('refuses every write for good when the cut cannot be synced after writing an acknowledged batch again', async () => {
+    const vfs = new FaultyVfs();
+    // k2's sync fails, and so does the cut's sync that follows writing k1 again.
+    const { w, first, second } = await overlapped(vfs, 2, 6);
+    assert.equal(first.status, 'fulfilled');
+    assert.equal(second.status, 'rejected');
+    await new Promise((r) => setTimeout(r, RETRY_MS + 100));
+    await assert.rejects(put(w, 3), { code: 'COMMIT_LOG_BROKEN' });
+  });
+});

@@ -15,7 +15,12 @@
  * after it, and every write in them or queued behind them in any store is refused with DISK_FULL
  * (507; commit-log-failure.ts); each store's seq counter rewinds to just after its last written
  * record, so seqs stay gapless. A failed fdatasync may have dropped the pages of batches already
- * acknowledged (`interval`): they are written again and synced (commit-log-unsynced.ts).
+ * acknowledged (`interval`): they are written again and synced (commit-log-unsynced.ts). So may
+ * one that ran beside the fdatasync of an earlier batch (Linux reports a writeback error once per
+ * open file: the other sync may return 0): a failure is noted as soon as it returns, a batch not
+ * yet settled is refused with it, and the cut waits for every sync in flight, then writes the
+ * acknowledged batches it may have covered again and syncs alone; if that fails, the log refuses
+ * every write (docs/commit-log-format.md, "A failed fdatasync beside another").
  *
  * A segment is rolled once no batch is in flight when commit-log-roll.ts says it is due (full, or
  * early into a ready spare). Batches are
@@ -256,7 +261,16 @@ export class LogWriter {
     const before = this.end;
     this.end += batch.length;
     const sync = this.opts.durability === 'fsync' || bases.length > 0;
-    const b: Appended = { batch, parts, bases, seg, before, sync, size: before + batch.length, durableAtSync: 0 };
+    const b: Appended = {
+      batch,
+      parts,
+      bases,
+      seg,
+      before,
+      sync,
+      size: before + batch.length,
+      durableAtSync: 0,
+    };
     this.inFlight++;
     if (this.opts.durability !== 'none') this.unsynced.add(file, before, batch);
     // Writes are issued in order (the previous one has returned before this one starts).

@@ -100,6 +100,9 @@ export class LogWriter {
    */
   private syncFailure: { err: unknown } | undefined;
   private atRiskFrom = Infinity;
+  /** batchSyncs counts the batches' fdatasyncs issued; batchSyncsRunning those not returned yet. */
+  private batchSyncs = 0;
+  private batchSyncsRunning = 0;
   /** blocked: a roll or a cut is under way; no batch starts. */
   private blocked = false;
   private syncing = false;
@@ -309,6 +312,8 @@ export class LogWriter {
    */
   private async syncBatch(file: WritableFile, b: Appended): Promise<void> {
     b.durableAtSync = this.synced;
+    this.batchSyncs++;
+    this.batchSyncsRunning++;
     try {
       await this.stats.timedSync(file);
     } catch (err) {
@@ -317,6 +322,8 @@ export class LogWriter {
         this.atRiskFrom = Math.min(this.atRiskFrom, b.durableAtSync);
       }
       throw err;
+    } finally {
+      this.batchSyncsRunning--;
     }
   }
 
@@ -399,6 +406,10 @@ export class LogWriter {
     // Settled batches are written: the sync covers them (unless a roll moved on meanwhile).
     const file = this.file;
     const settled = this.all[this.all.length - 1]!.bytes;
+    // A batch's fdatasync beside this one could fail having taken the error about what this one
+    // covers: the batches stay kept unless this sync ran alone.
+    const issued = this.batchSyncs;
+    const alone = this.batchSyncsRunning === 0;
     try {
       await this.stats.timedSync(file);
     } catch (err) {
@@ -408,7 +419,7 @@ export class LogWriter {
     this.dirty = false;
     if (file === this.file) {
       this.synced = Math.max(this.synced, Math.min(settled, this.end));
-      this.unsynced.synced(file, this.synced);
+      if (alone && this.batchSyncs === issued) this.unsynced.synced(file, this.synced);
     }
     for (const [m, seq] of through) m.synced(seq);
   }

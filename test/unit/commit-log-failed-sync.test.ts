@@ -55,6 +55,25 @@ describe('a failed periodic sync (durability interval)', () => {
     assert.equal(rec.nextSeqs.get(STORE), 5, 'records 1..4 survive the power cut');
   });
 
+  it('keeps the acknowledged writes a sync() covered when the sync of a base frame beside it fails', async () => {
+    const vfs = new FaultyVfs();
+    vfs.syncTurns = 3;
+    const { commit, log: w } = await openTestLog(vfs, { durability: 'interval', fsyncIntervalMs: 60000 });
+    for (let i = 1; i <= 3; i++) await put(w, i);
+    const synced = commit.sync();
+    // The sync of records 1..3 is running when a store attaches: its base frame's sync fails,
+    // dropping their pages, and reports it only after the first sync returned 0.
+    await new Promise((r) => setImmediate(r));
+    vfs.failSyncs(1, 6);
+    await assert.rejects(commit.attach(new StoreLog(commit, STORE + 1, 1, 1 << 20), 1));
+    await synced;
+    await new Promise((r) => setTimeout(r, RETRY_MS + 100));
+    await put(w, 4);
+    await commit.sync();
+    const { rec } = await recoverLog(vfs.crash());
+    assert.equal(rec.nextSeqs.get(STORE), 5, 'records 1..4 survive the power cut');
+  });
+
   it('refuses every write for good once the sync after writing the batches again fails too', async () => {
     const vfs = new FaultyVfs();
     const { log: w } = await openTestLog(vfs, { durability: 'interval', fsyncIntervalMs: 10 });

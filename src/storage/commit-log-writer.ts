@@ -46,6 +46,7 @@ import {
 import { LogFailure } from './commit-log-failure.js';
 import type { LogSegment } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
+import { OverlappingSyncs } from './commit-log-overlap.js';
 import { UnsyncedBatches } from './commit-log-unsynced.js';
 import { LogRoller } from './commit-log-roll.js';
 import { sealAt } from './commit-log-segments.js';
@@ -90,19 +91,8 @@ export class LogWriter {
   private readonly failure = new LogFailure();
   /** unsynced are the batches of the current segment a failed fdatasync could still take from the disk (commit-log-unsynced.ts). */
   private readonly unsynced = new UnsyncedBatches();
-  /** working are the appends and fdatasyncs of batches in flight (a cut waits for them all). */
-  private readonly working = new Set<Promise<void>>();
-  /**
-   * syncFailure is a batch's failed fdatasync not yet answered by a cut: no batch settles as
-   * written while it is set. atRiskFrom is the lowest offset such a failure may have dropped pages
-   * from (the `durableAtSync` of each failed batch): an acknowledged batch ending past it was
-   * acknowledged on the strength of an fdatasync that ran beside the failed one.
-   */
-  private syncFailure: { err: unknown } | undefined;
-  private atRiskFrom = Infinity;
-  /** batchSyncs counts the batches' fdatasyncs issued; batchSyncsRunning those not returned yet. */
-  private batchSyncs = 0;
-  private batchSyncsRunning = 0;
+  /** overlap tracks the batches' appends and fdatasyncs in flight and their failures (commit-log-overlap.ts). */
+  private readonly overlap = new OverlappingSyncs();
   /** blocked: a roll or a cut is under way; no batch starts. */
   private blocked = false;
   private syncing = false;
@@ -280,7 +270,7 @@ export class LogWriter {
     const appended = this.appendTail.then(() => file.writeAt(batch, before));
     this.appendTail = appended.catch(() => undefined);
     const work = appended.then(() => (sync ? this.syncBatch(file, b) : undefined));
-    this.working.add(work);
+    this.overlap.track(work);
     const previous = this.completed;
     this.completed = work
       .then(
@@ -288,7 +278,7 @@ export class LogWriter {
         (err: unknown) => err ?? new Error('commit log write failed'),
       )
       .then(async (err) => {
-        this.working.delete(work);
+        this.overlap.done(work);
         await previous;
         this.inFlight--;
         try {
@@ -304,27 +294,14 @@ export class LogWriter {
       });
   }
 
-  /**
-   * syncBatch fdatasyncs `file` for batch `b`. A failure is noted at once, before the batches ahead
-   * of `b` settle: on Linux a writeback error is reported once per open file, so of two fdatasyncs
-   * in flight the one covering an earlier batch may return 0 while this one takes the error that
-   * was about that batch's pages.
-   */
-  private async syncBatch(file: WritableFile, b: Appended): Promise<void> {
+  /** syncBatch fdatasyncs `file` for batch `b`, a failure noted at once (commit-log-overlap.ts). */
+  private syncBatch(file: WritableFile, b: Appended): Promise<void> {
     b.durableAtSync = this.synced;
-    this.batchSyncs++;
-    this.batchSyncsRunning++;
-    try {
-      await this.stats.timedSync(file);
-    } catch (err) {
-      if (file === this.file) {
-        this.syncFailure ??= { err };
-        this.atRiskFrom = Math.min(this.atRiskFrom, b.durableAtSync);
-      }
-      throw err;
-    } finally {
-      this.batchSyncsRunning--;
-    }
+    return this.overlap.sync(
+      b.durableAtSync,
+      () => this.stats.timedSync(file),
+      () => file === this.file,
+    );
   }
 
   /** settle finishes a batch, in batch order: acknowledges it, or refuses it and everything after it. */
@@ -336,7 +313,7 @@ export class LogWriter {
     }
     // A later batch's fdatasync failed while this one's ran: its own success proves nothing (the
     // failed one may have taken the error about this batch's pages), so it is refused with it.
-    const failed = err ?? this.syncFailure?.err;
+    const failed = err ?? this.overlap.failed();
     if (failed !== undefined) {
       await this.fail(failed, b.before, b.bases);
       return;
@@ -408,8 +385,7 @@ export class LogWriter {
     const settled = this.all[this.all.length - 1]!.bytes;
     // A batch's fdatasync beside this one could fail having taken the error about what this one
     // covers: the batches stay kept unless this sync ran alone.
-    const issued = this.batchSyncs;
-    const alone = this.batchSyncsRunning === 0;
+    const mark = this.overlap.mark();
     try {
       await this.stats.timedSync(file);
     } catch (err) {
@@ -419,7 +395,7 @@ export class LogWriter {
     this.dirty = false;
     if (file === this.file) {
       this.synced = Math.max(this.synced, Math.min(settled, this.end));
-      if (alone && this.batchSyncs === issued) this.unsynced.synced(file, this.synced);
+      if (this.overlap.ranAlone(mark)) this.unsynced.synced(file, this.synced);
     }
     for (const [m, seq] of through) m.synced(seq);
   }
@@ -480,10 +456,7 @@ export class LogWriter {
     this.unsynced.cut(before);
     // Every append and fdatasync in flight ends first: none lands past the cut, and none runs
     // beside the cut's sync (it could take the error about the bytes written again below).
-    await Promise.allSettled([...this.working]);
-    const atRisk = this.unsynced.endingWithin(this.atRiskFrom, before);
-    this.syncFailure = undefined;
-    this.atRiskFrom = Infinity;
+    const atRisk = this.unsynced.endingWithin(await this.overlap.answer(), before);
     try {
       // What a failed sync may have dropped below the cut (acknowledged batches) is written again
       // after every write issued, before the cut is synced.

@@ -60,12 +60,17 @@ export interface Batch {
   bases: Base[];
 }
 
-/** Appended is a batch placed at offset `before` of segment `seg`, which it makes `size` bytes long (`sync`: it is synced). */
+/**
+ * Appended is a batch placed at offset `before` of segment `seg`, which it makes `size` bytes long
+ * (`sync`: it is synced; `durableAtSync`: how far the segment was known durable when its fdatasync
+ * was issued, what a failure of that fdatasync cannot have touched).
+ */
 export interface Appended extends Batch {
   seg: LogSegment;
   before: number;
   sync: boolean;
   size: number;
+  durableAtSync: number;
 }
 
 /**

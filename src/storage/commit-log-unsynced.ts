@@ -11,8 +11,13 @@
  * only copy, so the writer writes these bytes again over the same offsets (dirtying the pages
  * again) and syncs once more. If that sync fails too, the log refuses every write from then on.
  *
- * Invariant: the kept batches are contiguous and cover `[synced, end)` of the current segment
- * (commit-log-writer.ts's `synced` and `end`). Each is the batch's buffer (a piece of a slab that
+ * In `fsync` mode a batch's own successful fdatasync is not enough: another one running beside it
+ * may fail having taken the error about its pages (docs/commit-log-format.md, "A failed fdatasync
+ * beside another"), so a batch is kept until one whose fdatasync was issued after it was known
+ * durable settles: a few batches past `synced`.
+ *
+ * Invariant: the kept batches are contiguous and cover `[from, end)` of the current segment, for
+ * some `from` at or below commit-log-writer.ts's `synced` (`end` is the writer's). Each is the batch's buffer (a piece of a slab that
  * nothing writes into after layOut, commit-log-batch.ts). Memory: what one sync interval writes,
  * and the slabs those batches are pieces of (1 MiB each). Not kept
  * with durability `none`, which promises nothing before a segment is sealed. Used only on the
@@ -50,6 +55,13 @@ export class UnsyncedBatches {
   /** cut drops the batches at or after `offset` (refused and cut off the file). */
   cut(offset: number): void {
     this.kept = this.kept.filter((k) => k.at < offset);
+  }
+
+  /** endingWithin counts the kept batches that end past `from` and at or before `to`. */
+  endingWithin(from: number, to: number): number {
+    let n = 0;
+    for (const k of this.kept) if (k.at + k.bytes.length > from && k.at + k.bytes.length <= to) n++;
+    return n;
   }
 
   /** count is how many batches are kept. */

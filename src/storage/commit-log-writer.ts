@@ -15,7 +15,12 @@
  * after it, and every write in them or queued behind them in any store is refused with DISK_FULL
  * (507; commit-log-failure.ts); each store's seq counter rewinds to just after its last written
  * record, so seqs stay gapless. A failed fdatasync may have dropped the pages of batches already
- * acknowledged (`interval`): they are written again and synced (commit-log-unsynced.ts).
+ * acknowledged (`interval`): they are written again and synced (commit-log-unsynced.ts). So may
+ * one that ran beside the fdatasync of an earlier batch (Linux reports a writeback error once per
+ * open file: the other sync may return 0): a failure is noted as soon as it returns, a batch not
+ * yet settled is refused with it, and the cut waits for every sync in flight, then writes the
+ * acknowledged batches it may have covered again and syncs alone; if that fails, the log refuses
+ * every write (docs/commit-log-format.md, "A failed fdatasync beside another").
  *
  * A segment is rolled once no batch is in flight when commit-log-roll.ts says it is due (full, or
  * early into a ready spare). Batches are
@@ -41,6 +46,7 @@ import {
 import { LogFailure } from './commit-log-failure.js';
 import type { LogSegment } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
+import { OverlappingSyncs } from './commit-log-overlap.js';
 import { UnsyncedBatches } from './commit-log-unsynced.js';
 import { LogRoller } from './commit-log-roll.js';
 import { sealAt } from './commit-log-segments.js';
@@ -83,8 +89,10 @@ export class LogWriter {
   private appendTail: Promise<void> = Promise.resolve();
   /** failure is the latest failure: what new writes are refused with, and the batches' generation. */
   private readonly failure = new LogFailure();
-  /** unsynced are the batches of the current segment no fdatasync has covered yet (commit-log-unsynced.ts). */
+  /** unsynced are the batches of the current segment a failed fdatasync could still take from the disk (commit-log-unsynced.ts). */
   private readonly unsynced = new UnsyncedBatches();
+  /** overlap tracks the batches' appends and fdatasyncs in flight and their failures (commit-log-overlap.ts). */
+  private readonly overlap = new OverlappingSyncs();
   /** blocked: a roll or a cut is under way; no batch starts. */
   private blocked = false;
   private syncing = false;
@@ -246,12 +254,23 @@ export class LogWriter {
     const before = this.end;
     this.end += batch.length;
     const sync = this.opts.durability === 'fsync' || bases.length > 0;
+    const b: Appended = {
+      batch,
+      parts,
+      bases,
+      seg,
+      before,
+      sync,
+      size: before + batch.length,
+      durableAtSync: 0,
+    };
     this.inFlight++;
     if (this.opts.durability !== 'none') this.unsynced.add(file, before, batch);
     // Writes are issued in order (the previous one has returned before this one starts).
     const appended = this.appendTail.then(() => file.writeAt(batch, before));
     this.appendTail = appended.catch(() => undefined);
-    const work = appended.then(() => (sync ? this.stats.timedSync(file) : undefined));
+    const work = appended.then(() => (sync ? this.syncBatch(file, b) : undefined));
+    this.overlap.track(work);
     const previous = this.completed;
     this.completed = work
       .then(
@@ -259,18 +278,11 @@ export class LogWriter {
         (err: unknown) => err ?? new Error('commit log write failed'),
       )
       .then(async (err) => {
+        this.overlap.done(work);
         await previous;
         this.inFlight--;
         try {
-          await this.settle(err, generation, {
-            batch,
-            parts,
-            bases,
-            seg,
-            before,
-            sync,
-            size: before + batch.length,
-          });
+          await this.settle(err, generation, b);
         } catch (settleErr) {
           // Settling only hands records to the stores; a throwing listener must not stall the log.
           this.opts.log?.error(
@@ -282,6 +294,16 @@ export class LogWriter {
       });
   }
 
+  /** syncBatch fdatasyncs `file` for batch `b`, a failure noted at once (commit-log-overlap.ts). */
+  private syncBatch(file: WritableFile, b: Appended): Promise<void> {
+    b.durableAtSync = this.synced;
+    return this.overlap.sync(
+      b.durableAtSync,
+      () => this.stats.timedSync(file),
+      () => file === this.file,
+    );
+  }
+
   /** settle finishes a batch, in batch order: acknowledges it, or refuses it and everything after it. */
   private async settle(err: unknown, generation: number, b: Appended): Promise<void> {
     if (generation !== this.failure.generation) {
@@ -289,8 +311,11 @@ export class LogWriter {
       for (const x of b.bases) x.reject(this.failure.latest());
       return;
     }
-    if (err !== undefined) {
-      await this.fail(err, b.before, b.bases);
+    // A later batch's fdatasync failed while this one's ran: its own success proves nothing (the
+    // failed one may have taken the error about this batch's pages), so it is refused with it.
+    const failed = err ?? this.overlap.failed();
+    if (failed !== undefined) {
+      await this.fail(failed, b.before, b.bases);
       return;
     }
     this.failure.clear();
@@ -299,7 +324,9 @@ export class LogWriter {
     if (!b.sync) this.dirty = true;
     else {
       this.synced = Math.max(this.synced, b.size);
-      this.unsynced.synced(this.file, this.synced);
+      // Kept until no fdatasync issued before this one's success could take it back: a later
+      // batch's failed sync may have covered every byte past what was durable when it was issued.
+      this.unsynced.synced(this.file, b.durableAtSync);
     }
     for (const x of b.bases) x.resolve();
     handOver(b, this.stats.counters, this.opts.log);
@@ -336,7 +363,7 @@ export class LogWriter {
         await this.restore(this.file);
         await this.file.truncate(to);
         await this.file.sync();
-        this.cutTo = undefined;
+        this.cutDone(to);
       } catch (err) {
         await this.fail(err, to, this.bases.splice(0));
       }
@@ -356,6 +383,9 @@ export class LogWriter {
     // Settled batches are written: the sync covers them (unless a roll moved on meanwhile).
     const file = this.file;
     const settled = this.all[this.all.length - 1]!.bytes;
+    // A batch's fdatasync beside this one could fail having taken the error about what this one
+    // covers: the batches stay kept unless this sync ran alone.
+    const mark = this.overlap.mark();
     try {
       await this.stats.timedSync(file);
     } catch (err) {
@@ -365,7 +395,7 @@ export class LogWriter {
     this.dirty = false;
     if (file === this.file) {
       this.synced = Math.max(this.synced, Math.min(settled, this.end));
-      this.unsynced.synced(file, this.synced);
+      if (this.overlap.ranAlone(mark)) this.unsynced.synced(file, this.synced);
     }
     for (const [m, seq] of through) m.synced(seq);
   }
@@ -424,21 +454,47 @@ export class LogWriter {
     this.end = before;
     this.synced = Math.min(this.synced, before);
     this.unsynced.cut(before);
+    // Every append and fdatasync in flight ends first: none lands past the cut, and none runs
+    // beside the cut's sync (it could take the error about the bytes written again below).
+    const atRisk = this.unsynced.endingWithin(await this.overlap.answer(), before);
     try {
-      // Every write issued has landed (so none lands past the cut), and what a failed sync dropped
-      // below the cut is written again, before the cut is synced.
+      // What a failed sync may have dropped below the cut (acknowledged batches) is written again
+      // after every write issued, before the cut is synced.
       await this.restore(this.file);
       await this.file.truncate(before);
       await this.file.sync();
+      this.cutDone(before);
     } catch (cutErr) {
       this.cutTo = before;
-      this.opts.log?.error(
-        { err: toDistkvError(cutErr).message },
-        'could not cut a failed batch off the commit log; will cut it before the next write',
-      );
+      if (atRisk > 0) this.breakAfterCut(cutErr, atRisk);
+      else
+        this.opts.log?.error(
+          { err: toDistkvError(cutErr).message },
+          'could not cut a failed batch off the commit log; will cut it before the next write',
+        );
     } finally {
       this.blocked = false;
     }
+  }
+
+  /** cutDone: the segment was cut to `to`, with the batches below it written again, and synced. */
+  private cutDone(to: number): void {
+    this.cutTo = undefined;
+    this.synced = to;
+    this.unsynced.synced(this.file, to);
+  }
+
+  /**
+   * breakAfterCut: the sync of a cut failed after writing again `batches` acknowledged batches a
+   * failed fdatasync may have dropped. They may not be on the disk: rather than take writes
+   * over a hole, the log refuses every write until the worker restarts (LogFailure.broke).
+   */
+  private breakAfterCut(err: unknown, batches: number): void {
+    this.failure.broke(err);
+    this.opts.log?.fatal(
+      { err: toDistkvError(err).message, dir: this.opts.dir, batches },
+      'commit log sync failed again after writing acknowledged batches again behind a failed fdatasync; they may be lost at a power cut, and the log refuses every write until the worker restarts',
+    );
   }
 
   private intervalSync(): void {

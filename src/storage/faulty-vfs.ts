@@ -106,6 +106,7 @@ export class FaultyVfs implements Vfs {
   private readonly files = new Map<string, MemFile>();
   private readonly dirs = new Set<string>();
   private syncFailures = 0;
+  private failedSyncTurns = 0;
   private unlinkFailures = 0;
   private capacity = Infinity;
   /** openReads counts read handles opened and not yet closed (tests check nothing leaks). */
@@ -122,9 +123,14 @@ export class FaultyVfs implements Vfs {
    */
   syncTurns = 0;
 
-  /** failSyncs makes the next `n` syncs fail with EIO. */
-  failSyncs(n: number): void {
+  /**
+   * failSyncs makes the next `n` syncs fail with EIO, each reporting it `turns` event-loop turns
+   * after it was called (the unsynced bytes are dropped at once: a sync running beside it and
+   * completing first covers them no more, as a real writeback error taken by another fdatasync).
+   */
+  failSyncs(n: number, turns = 0): void {
     this.syncFailures = n;
+    this.failedSyncTurns = turns;
   }
 
   /** failUnlinks makes the next `n` unlinks fail with EIO (the file stays). */
@@ -214,6 +220,7 @@ export class FaultyVfs implements Vfs {
     if (this.syncFailures > 0) {
       this.syncFailures--;
       f.data = Buffer.from(f.synced); // Linux drops the dirty pages of a failed fsync
+      for (let turn = 0; turn < this.failedSyncTurns; turn++) await new Promise((r) => setImmediate(r));
       throw errno('EIO', `fsync failed on ${path}`);
     }
     const covered = Buffer.from(f.data);

@@ -55,6 +55,25 @@ describe('a failed periodic sync (durability interval)', () => {
     assert.equal(rec.nextSeqs.get(STORE), 5, 'records 1..4 survive the power cut');
   });
 
+  it('keeps the acknowledged writes a sync() covered when the sync of a base frame beside it fails', async () => {
+    const vfs = new FaultyVfs();
+    vfs.syncTurns = 3;
+    const { commit, log: w } = await openTestLog(vfs, { durability: 'interval', fsyncIntervalMs: 60000 });
+    for (let i = 1; i <= 3; i++) await put(w, i);
+    const synced = commit.sync();
+    // The sync of records 1..3 is running when a store attaches: its base frame's sync fails,
+    // dropping their pages, and reports it only after the first sync returned 0.
+    await new Promise((r) => setImmediate(r));
+    vfs.failSyncs(1, 6);
+    await assert.rejects(commit.attach(new StoreLog(commit, STORE + 1, 1, 1 << 20), 1));
+    await synced;
+    await new Promise((r) => setTimeout(r, RETRY_MS + 100));
+    await put(w, 4);
+    await commit.sync();
+    const { rec } = await recoverLog(vfs.crash());
+    assert.equal(rec.nextSeqs.get(STORE), 5, 'records 1..4 survive the power cut');
+  });
+
   it('refuses every write for good once the sync after writing the batches again fails too', async () => {
     const vfs = new FaultyVfs();
     const { log: w } = await openTestLog(vfs, { durability: 'interval', fsyncIntervalMs: 10 });
@@ -95,5 +114,74 @@ describe('a failed batch with an asynchronous Vfs', () => {
       records.map((r) => r[3]),
       ['k0', 'k1'],
     );
+  });
+});
+
+/**
+ * Two fdatasyncs in flight on one file (durability fsync pipelines them): on Linux a writeback
+ * error is reported once per open file, so the one covering an earlier batch can return 0 while the
+ * other takes the EIO that was about that batch's pages. FaultyVfs.failSyncs drops every unsynced
+ * byte at once, the earlier batch's too, while that batch's own slow sync still completes.
+ */
+describe('a failed fdatasync beside another in flight (durability fsync)', () => {
+  /**
+   * overlapped writes k0, then k1 (its sync takes 3 turns) and, while k1's sync runs, k2, whose
+   * sync fails: `fails` syncs fail from there, each reporting it `turns` turns after it was called.
+   */
+  async function overlapped(
+    vfs: FaultyVfs,
+    fails: number,
+    turns: number,
+  ): Promise<{ w: StoreLog; first: PromiseSettledResult<number>; second: PromiseSettledResult<number> }> {
+    vfs.syncTurns = 3;
+    const { log: w } = await openTestLog(vfs, { durability: 'fsync' });
+    assert.equal(await put(w, 0), 1);
+    const first = put(w, 1);
+    // k1's batch is appended and its sync is running when k2's batch is taken.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    vfs.failSyncs(fails, turns);
+    const second = put(w, 2);
+    const [a, b] = await Promise.allSettled([first, second]);
+    return { w, first: a, second: b };
+  }
+
+  it('refuses the earlier batch when the failure is known before it settles, and loses nothing at a power cut', async () => {
+    const vfs = new FaultyVfs();
+    const { w, first, second } = await overlapped(vfs, 1, 0);
+    assert.equal(first.status, 'rejected', 'k1 is refused with the failed batch');
+    assert.equal(second.status, 'rejected', 'k2, whose sync failed, is refused');
+    await new Promise((r) => setTimeout(r, RETRY_MS + 100));
+    assert.equal(await put(w, 3), 2, 'seqs stay gapless');
+    const { records } = await recoverLog(vfs.crash());
+    assert.deepEqual(
+      records.map((r) => r[3]),
+      ['k0', 'k3'],
+    );
+  });
+
+  it('writes an earlier batch acknowledged before the failure was known again before the cut, so a power cut keeps it', async () => {
+    const vfs = new FaultyVfs();
+    // k2's failure is reported after k1's own sync returned and k1 was acknowledged.
+    const { w, first, second } = await overlapped(vfs, 1, 6);
+    assert.deepEqual(first, { status: 'fulfilled', value: 2 }, 'k1 acknowledged by its own sync');
+    assert.equal(second.status, 'rejected');
+    await new Promise((r) => setTimeout(r, RETRY_MS + 100));
+    assert.equal(await put(w, 3), 3);
+    const { records } = await recoverLog(vfs.crash());
+    assert.deepEqual(
+      records.map((r) => r[3]),
+      ['k0', 'k1', 'k3'],
+    );
+  });
+
+  it('refuses every write for good when the cut cannot be synced after writing an acknowledged batch again', async () => {
+    const vfs = new FaultyVfs();
+    // k2's sync fails, and so does the cut's sync that follows writing k1 again.
+    const { w, first, second } = await overlapped(vfs, 2, 6);
+    assert.equal(first.status, 'fulfilled');
+    assert.equal(second.status, 'rejected');
+    await new Promise((r) => setTimeout(r, RETRY_MS + 100));
+    await assert.rejects(put(w, 3), { code: 'COMMIT_LOG_BROKEN' });
   });
 });

@@ -41,25 +41,24 @@ export function latin1Key(bytes: Uint8Array): string {
 }
 
 /**
- * scanAfterQuery is the query parameter a scan resumes with (docs/api.md): `after` for a key that
- * is UTF-8 text, `after_base64` for one that is not (its text would stand for other bytes).
+ * bytesQuery names bytes in a query as `name` when they are UTF-8 text, as `name_base64` when
+ * they are not (as text they would stand for other bytes: U+FFFD matches other keys).
  */
+function bytesQuery(name: string, value: string | Uint8Array): Record<string, string> {
+  if (typeof value === 'string') return { [name]: value };
+  const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return isUtf8(b) ? { [name]: b.toString('utf8') } : { [`${name}_base64`]: b.toString('base64') };
+}
+
+/** scanAfterQuery is the query parameter a scan resumes with (docs/api.md): `after` or `after_base64`. */
 export function scanAfterQuery(after: string | Uint8Array | undefined): {
   after?: string;
   after_base64?: string;
 } {
-  if (after === undefined || typeof after === 'string') return after === undefined ? {} : { after };
-  const b = Buffer.from(after.buffer, after.byteOffset, after.byteLength);
-  return isUtf8(b) ? { after: b.toString('utf8') } : { after_base64: b.toString('base64') };
+  return after === undefined ? {} : bytesQuery('after', after);
 }
 
-/**
- * prefixQuery is the query parameter a scan or a watch asks for its prefix with (docs/api.md):
- * `prefix` for bytes that are UTF-8 text, `prefix_base64` for others (as text they would be
- * U+FFFD, which matches other keys).
- */
-export function prefixQuery(prefix: string | Uint8Array): { prefix: string } | { prefix_base64: string } {
-  if (typeof prefix === 'string') return { prefix };
-  const b = Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength);
-  return isUtf8(b) ? { prefix: b.toString('utf8') } : { prefix_base64: b.toString('base64') };
+/** prefixQuery is the query parameter a scan or a watch asks for its prefix with (docs/api.md): `prefix` or `prefix_base64`. */
+export function prefixQuery(prefix: string | Uint8Array): { prefix?: string; prefix_base64?: string } {
+  return bytesQuery('prefix', prefix);
 }

@@ -21,6 +21,7 @@ import { readTlsFiles } from '../config/tls-files.js';
 import type { NodeState, SharedContext } from '../http/context.js';
 import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics, registerConnectionMetrics } from '../http/http-metrics.js';
+import { registerWatchMetrics } from '../watch/watch-metrics.js';
 import { Forwarder } from '../http/forwarder.js';
 import { respEndpointOf } from '../resp/resp-address.js';
 import { COMMAND_NAMES } from '../resp/command-table.js';
@@ -128,6 +129,7 @@ export class DistkvNode {
     collectDefaultMetrics({ register: registry });
     registerStoreMetrics(registry, this.pool, this.plan.stores);
     registerReplicationMetrics(registry, this.pool, this.plan.stores, config.replication.pull_wait_ms);
+    registerWatchMetrics(registry, this.pool);
     const shardMap = new ShardMap(config.shards);
     const scheme = (this.scheme = config.server.tls_cert === '' ? 'http' : 'https');
     // Every TLS file, read and checked before anything listens: a bad one names its setting.

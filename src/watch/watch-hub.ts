@@ -28,6 +28,8 @@ export class WatchHub implements WatchDeps {
   private readonly live: Fanout;
   private readonly polls: LogPolls;
   private readonly watchers = new Set<Watcher>();
+  /** cuts counts the streams ended with `resume`, by reason (/metrics). */
+  readonly cuts = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(ctx: HttpContext) {
@@ -70,7 +72,17 @@ export class WatchHub implements WatchDeps {
     }
   }
 
-  /** count is the number of live watchers (for /stats and tests). */
+  /** find returns the hub of `pool`'s process if a watch has made one. */
+  static find(pool: WorkerPool): WatchHub | undefined {
+    return hubs.get(pool);
+  }
+
+  /** cutOff counts a stream ended with `resume` (WatchDeps). */
+  cutOff(reason: string): void {
+    this.cuts.set(reason, (this.cuts.get(reason) ?? 0) + 1);
+  }
+
+  /** count is the number of live watchers (/metrics and tests). */
   get count(): number {
     return this.watchers.size;
   }

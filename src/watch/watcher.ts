@@ -79,6 +79,8 @@ export interface WatchDeps {
     format: WireFormat,
     positions: readonly number[],
   ): Broadcast | undefined;
+  /** cutOff counts a stream the node ended with `resume` (for /metrics, by `reason`). */
+  cutOff(reason: string): void;
 }
 
 /** WatchOutput is where a watcher's events go (an SSE response or a WebSocket). */
@@ -185,6 +187,7 @@ export class Watcher implements BroadcastMember, ShardStream {
     if (this.closed) return;
     const cursor = this.cursor();
     this.close();
+    this.deps.cutOff(reason);
     this.out.end('resume', JSON.stringify({ type: 'resume', reason, cursor }), cursor);
   }
 

@@ -1,8 +1,9 @@
 /**
  * A slow watcher is bounded and never slows writers (docs/watch.md, "Slow watchers"): a watcher
  * that stops reading while a burst of writes goes on is sent `resume` with its cursor and its
- * stream is ended once `max_buffer_bytes` wait for it; the writers' throughput meanwhile stays that of a run with
- * no watcher (measured in the same test, alternating, with a loose bound: the machine is shared);
+ * stream is ended once `max_buffer_bytes` wait for it, which /metrics counts; the writers'
+ * throughput meanwhile stays that of a run with no watcher (measured in the same test, alternating,
+ * with a loose bound: the machine is shared);
  * and resuming from the cursor continues right after the last event the watcher received.
  */
 import assert from 'node:assert/strict';
@@ -15,27 +16,28 @@ import { dechunk } from '../helpers/raw-http.js';
 const VALUE = 'v'.repeat(16 * 1024);
 const WRITES = 1500;
 
-/** CHUNK is how many writes a burst makes between two looks at the node's unsent bytes. */
+/** CHUNK is how many writes a burst makes between two looks at the node's /metrics. */
 const CHUNK = 100;
 
-/** unsentBytes reads distkv_unsent_bytes (answer bytes waiting unsent, all connections) from /metrics. */
-async function unsentBytes(port: number): Promise<number> {
+/** metric reads one sample of /metrics (0 when the series is absent). */
+async function metric(port: number, series: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m = /^distkv_unsent_bytes (\d+)$/m.exec(text);
-  assert.ok(m, 'distkv_unsent_bytes in /metrics');
-  return Number(m[1]);
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
+
+const SLOW_CUTS = 'distkv_watch_streams_cut_total{reason="slow"}';
 
 /**
  * writeBurst PUTs `n` keys under `prefix` with 16 concurrent writers, `CHUNK` at a time, and after
- * each chunk (every writer's answer read) calls `between` with the node's unsent bytes; returns
- * writes per second. Every burst looks at /metrics alike, so their rates compare.
+ * each chunk calls `between` with the node's count of watchers cut for being slow; returns writes
+ * per second. Every burst looks at /metrics alike, so their rates compare.
  */
 async function writeBurst(
   port: number,
   prefix: string,
   n: number,
-  between: (unsent: number) => void = () => undefined,
+  between: (slowCuts: number) => void = () => undefined,
 ): Promise<number> {
   const t0 = performance.now();
   for (let done = 0; done < n; done += CHUNK) {
@@ -55,7 +57,7 @@ async function writeBurst(
         }
       }),
     );
-    between(await unsentBytes(port));
+    between(await metric(port, SLOW_CUTS));
   }
   return n / ((performance.now() - t0) / 1000);
 }
@@ -95,21 +97,25 @@ describe('slow watcher', () => {
       while (!received.includes('hello') && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 10));
       socket.pause();
-      // Once more than max_buffer_bytes wait unsent (the writers' answers are all read between
-      // chunks, so they are the watcher's), the node has cut it: the watcher reads again at once.
-      // Read only after the burst, it was closed first by the idle limit (10 s) or the cut's 30 s
-      // grace when a loaded machine made the burst outlast them (docs/watch.md, "Slow watchers").
+      assert.equal(await metric(port, 'distkv_watchers_open'), 1);
+      // Once the node has cut the watcher, it reads again at once. Not sooner: more than
+      // max_buffer_bytes unsent in the socket is not yet a cut (a full socket holds the whole write
+      // that filled it, one broadcast flush of many 16 KiB values under load, and only what waits
+      // behind it counts), and a watcher that reads before its cut keeps up and is never cut.
+      // Read only after the burst, it was closed first by the cut's 30 s grace when a loaded
+      // machine made the burst outlast it (docs/watch.md, "Slow watchers").
       let cutSeen = false;
-      const watched = await writeBurst(port, 'slow/', WRITES, (unsent) => {
-        if (cutSeen || unsent <= 65536) return;
+      const watched = await writeBurst(port, 'slow/', WRITES, (slowCuts) => {
+        if (cutSeen || slowCuts === 0) return;
         cutSeen = true;
         socket.resume();
       });
-      assert.ok(cutSeen, `more than max_buffer_bytes waited unsent for the stalled watcher`);
+      assert.ok(cutSeen, 'the node cut the stalled watcher (distkv_watch_streams_cut_total)');
       const end = Date.now() + 20000;
       const finished = (): boolean => isClosed() || received.subarray(-5).toString() === '0\r\n\r\n';
       while (!finished() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
       assert.ok(finished(), 'the stalled watcher was sent the end of its stream');
+      assert.equal(await metric(port, 'distkv_watchers_open'), 0, 'the cut watcher left the hub');
       socket.destroy();
       const events = dataLines(dechunk(received));
       const last = events[events.length - 1]!;

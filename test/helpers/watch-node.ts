@@ -169,6 +169,11 @@ export abstract class FanoutNode implements WatchDeps {
   lag(): string | undefined {
     return undefined;
   }
+  /** cuts counts the streams ended with `resume`, by reason, as the hub does. */
+  readonly cuts = new Map<string, number>();
+  cutOff(reason: string): void {
+    this.cuts.set(reason, (this.cuts.get(reason) ?? 0) + 1);
+  }
   broadcast(
     sources: readonly ShardSource[],
     o: WatchOptions,

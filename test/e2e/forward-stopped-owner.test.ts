@@ -7,39 +7,25 @@
  * Once B is killed (its port refuses connections), B's operations are reported not applied.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config/load-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import { seedLayout, TestCluster } from '../helpers/cluster.js';
+import type { ShardMap } from '../../src/routing/shard-map.js';
+import { Duo } from '../helpers/duo.js';
 
 const FORWARD_MS = 400;
 
 describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
-  let dir = '';
+  let duo: Duo | undefined;
   let a = '';
   let b = '';
-  let cluster: TestCluster | undefined;
   let map: ShardMap;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-forward-stopped-'));
-    const l = await seedLayout(false);
-    [a, b] = [l[0]!.address, l[1]!.address];
-    cluster = await TestCluster.start({
-      dir,
-      shards: [{ address: a }, { address: b }],
-      extraToml: `[server]\nforward_timeout_ms = ${FORWARD_MS}\n`,
-      args: ['--inline'],
-    });
-    map = new ShardMap(loadConfig(cluster.config).shards);
+    duo = await Duo.start('forward-stopped', { extraToml: `[server]\nforward_timeout_ms = ${FORWARD_MS}\n` });
+    ({ A: a, B: b, map } = duo);
   });
 
   after(async () => {
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await duo?.stop();
   });
 
   it('names the owner and the bound it missed after forward_timeout_ms, and reports no part wrongly', async () => {
@@ -50,7 +36,7 @@ describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
       const r = await fetch(`http://${ownerOf(k)}/kv/${k}`, { method: 'PUT', body: 'old' });
       assert.equal(r.status, 204);
     }
-    const child = cluster!.process(b).child;
+    const child = duo!.cluster.process(b).child;
     child.kill('SIGSTOP');
     try {
       const bound = `no answer within ${FORWARD_MS} ms (server.forward_timeout_ms)`;
@@ -100,7 +86,7 @@ describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
   });
 
   it('says none of the operations for an owner killed with SIGKILL was applied (its connection was refused)', async () => {
-    await cluster!.kill(b);
+    await duo!.cluster.kill(b);
     const keys = ['gone:1', 'gone:2', 'gone:3', 'gone:4', 'gone:5', 'gone:6'];
     const onB = keys.filter((k) => map.shardOf(k) === 1);
     assert.ok(onB.length > 0 && onB.length < keys.length);

@@ -29,6 +29,7 @@ import { DEFAULTS } from '../config/schema.js';
 import { DistkvError, type WireError, isErrorCode } from '../errors.js';
 import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
 import { heldBack } from '../util/never-sent.js';
+import { DEADLINE_HEADER, deadlineFor } from './forward-deadline.js';
 import type { ScanEntry } from '../worker/messages.js';
 
 /** FORWARDED_HEADER marks a request one node forwarded to another (never forwarded again). */
@@ -172,7 +173,13 @@ export class Forwarder {
     const { request, dispatcher } = await this.http();
     const url = `${this.scheme}://${owner}/kv/_batch?local=1&config=${this.configHash}`;
     const { res, body } = await answered(this.forwardMs, 'server.forward_timeout_ms', async (signal) => {
-      const res = await request(url, { method: 'POST', body: JSON.stringify(ops), dispatcher, signal });
+      const res = await request(url, {
+        method: 'POST',
+        body: JSON.stringify(ops),
+        headers: { [DEADLINE_HEADER]: deadlineFor(this.forwardMs) },
+        dispatcher,
+        signal,
+      });
       return { res, body: (await res.body.json()) as BatchAnswer };
     });
     if (res.statusCode !== 200 || body.results?.length !== ops.length)
@@ -186,6 +193,7 @@ export class Forwarder {
    * (each value a field line of its own), and returns what to pass back. `waitMs` is how long the
    * owner may hold the answer by design (a `w` write's timeout_ms): it is waited on top of the
    * relay's own bound, or a write the owner was still confirming would be reported unanswered.
+   * A `write` (default: any method but GET; the seed's `GET /set` says so) carries its deadline.
    */
   async relay(
     owner: string,
@@ -194,17 +202,21 @@ export class Forwarder {
     body: Uint8Array | undefined,
     conditions: Record<string, string[]> = {},
     waitMs = 0,
+    write = method !== 'GET',
   ): Promise<{ status: number; headers: [string, string][]; body: Buffer }> {
     const { dispatcher } = await this.http();
     // The path goes out as given (target-path.ts wrote it): `request(url)` would parse it as a
     // URL, turning `\` into `/` and dropping dot segments, so the owner would get another key.
     const bound = `server.forward_timeout_ms, at least ${RELAY_TIMEOUT_MS} ms for a relay${waitMs > 0 ? ", plus the write's timeout_ms" : ''}`;
+    // A write carries the deadline past which its owner must not start it (forward-deadline.ts):
+    // the relay's own bound, as the owner starts a `w` write before it waits for its replicas.
+    const deadline = write ? { [DEADLINE_HEADER]: deadlineFor(this.relayMs) } : {};
     const { res, data } = await answered(this.relayMs + waitMs, bound, async (signal) => {
       const res = await dispatcher.request({
         origin: `${this.scheme}://${owner}`,
         path,
         method,
-        headers: { ...conditions, [FORWARDED_HEADER]: '1' },
+        headers: { ...conditions, ...deadline, [FORWARDED_HEADER]: '1' },
         ...(body === undefined ? {} : { body }),
         signal,
       });

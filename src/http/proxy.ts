@@ -56,7 +56,7 @@ export function proxyToOwner(
 ): void {
   const write = method !== 'GET' || path.startsWith('/set?');
   const relay = (): ReturnType<typeof ctx.forwarder.relay> =>
-    ctx.forwarder.relay(owner, method, path, body, headers, waitMs);
+    ctx.forwarder.relay(owner, method, path, body, headers, waitMs, write);
   answerLater(
     res,
     // A write after the ones this connection relayed to the owner before (forwarder.ts: inOrder).

@@ -6,7 +6,8 @@
  * reports A's operations applied (they are) and B's as SHARD_UNREACHABLE that may have been applied.
  * Ten `--proxy` writes pipelined on one connection to A for a key of B: the first times out
  * (a relay's 10 s), and the nine behind it are answered with it, held back and never sent, so B
- * cannot apply them after the first once it resumes. They waited 10 s each before.
+ * cannot apply them after the first once it resumes. They waited 10 s each before. Nor does B
+ * apply the first when it resumes: it reads it past the deadline the write carried.
  * Once B is killed (its port refuses connections), B's operations are reported not applied.
  */
 import assert from 'node:assert/strict';
@@ -136,9 +137,13 @@ describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
     );
     for (const m of messages.slice(1))
       assert.match(m, /so this one was held back; nothing was sent to it: the write was not applied$/);
-    // B, resumed, may apply the first write (it got it), but none of the others reached it.
+    // B, resumed, reads the first write past the deadline it carried and does not apply it
+    // (forward-deadline.ts); none of the others reached it. A write sent now is the last one.
     await new Promise((r) => setTimeout(r, 500));
-    assert.ok(['old', 'v0'].includes(await (await fetch(`http://${b}/kv/${key}`)).text()));
+    assert.equal(await (await fetch(`http://${b}/kv/${key}`)).text(), 'old');
+    assert.equal((await fetch(`http://${a}/kv/${key}`, { method: 'PUT', body: 'later' })).status, 204);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await (await fetch(`http://${b}/kv/${key}`)).text(), 'later');
   });
 
   it('says none of the operations for an owner killed with SIGKILL was applied (its connection was refused)', async () => {

@@ -69,6 +69,8 @@ export const ERROR_CATALOGUE = {
   SWITCHING_LEADER: { status: 503 },
   /** thrown when a shard's owner cannot be reached. */
   SHARD_UNREACHABLE: { status: 503 },
+  /** thrown by an owner for a forwarded write that reached it after the deadline its sender set (X-Distkv-Deadline): it was not applied. */
+  FORWARD_EXPIRED: { status: 503 },
   /** thrown when a read with `max_lag_ms` reaches a replica that cannot prove it is that close to its leader. */
   REPLICA_STALE: { status: 503 },
   /** thrown when `distkv load` is pointed at a store that is not empty (bulk loads are for initial imports), or `distkv serve` at one whose load did not finish. */

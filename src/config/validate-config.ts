@@ -3,6 +3,7 @@
  *
  * It checks types and bounds of every setting, that shard `idx` values are 0..N-1 without duplicates
  * or gaps, that names and addresses are well formed, that no replica equals its leader or repeats,
+ * that no node is written two ways nor two nodes name one listening socket (socket-alias.ts),
  * and that slot ranges (given or computed) cover all 16384 slots exactly once. Problems name the
  * field (`shards[2].address`) and what was expected; the caller gets one `ConfigError` listing them.
  */
@@ -11,6 +12,7 @@ import { MAX_SHARD_MEMBERS } from '../routing/epoch-numbers.js';
 import { SLOT_COUNT } from '../routing/slot.js';
 import { formatAddress, parseAddress } from './address.js';
 import { hostKey } from './host-key.js';
+import { type NodeField, socketAliasProblems } from './socket-alias.js';
 import {
   type Config,
   type CoordinationConfig,
@@ -394,24 +396,25 @@ function checkRespPorts(shards: readonly ShardConfig[], offset: number, p: Probl
  */
 function checkSpellings(shards: readonly ShardConfig[], p: Problems): void {
   const first = new Map<string, { text: string; field: string }>();
-  shards.forEach((s, i) => {
-    const at = `shards[${i}].`;
-    const fields: [string, string][] = [
-      [`${at}address`, s.address],
-      ...s.replicas.map((r, j): [string, string] => [`${at}replicas[${j}]`, r]),
-    ];
-    for (const [field, text] of fields) {
-      const a = parseAddress(text);
-      const key = typeof a === 'string' ? text.toLowerCase() : `${hostKey(a.host)}:${a.port}`;
-      const seen = first.get(key);
-      if (seen === undefined) first.set(key, { text, field });
-      else if (seen.text !== text)
-        p.add(
-          field,
-          `"${text}" is node "${seen.text}" (${seen.field}) written another way: host names are not case-sensitive, and an IPv6 address has one node whatever its spelling; write each node one way`,
-        );
-    }
-  });
+  for (const { field, text } of nodeFields(shards)) {
+    const a = parseAddress(text);
+    const key = typeof a === 'string' ? text.toLowerCase() : `${hostKey(a.host)}:${a.port}`;
+    const seen = first.get(key);
+    if (seen === undefined) first.set(key, { text, field });
+    else if (seen.text !== text)
+      p.add(
+        field,
+        `"${text}" is node "${seen.text}" (${seen.field}) written another way: host names are not case-sensitive, and an IPv6 address has one node whatever its spelling; write each node one way`,
+      );
+  }
+}
+
+/** nodeFields lists every node address of `shards` with its field, in file order. */
+function nodeFields(shards: readonly ShardConfig[]): NodeField[] {
+  return shards.flatMap((s, i) => [
+    { field: `shards[${i}].address`, text: s.address },
+    ...s.replicas.map((r, j) => ({ field: `shards[${i}].replicas[${j}]`, text: r })),
+  ]);
 }
 
 /** validateConfig checks a parsed TOML document and returns the Config, or throws ConfigError listing every problem. */
@@ -426,6 +429,7 @@ export function validateConfig(raw: unknown, source: string): Config {
   const coordination = validateCoordination(p.table(raw, 'coordination'), p);
   checkRespPorts(shards, server.resp_port_offset, p);
   checkSpellings(shards, p);
+  for (const { field, text } of socketAliasProblems(nodeFields(shards))) p.add(field, text);
   if (p.list.length > 0) throw new ConfigError(source, p.list);
   return { shards, server, storage, replication, coordination, source };
 }

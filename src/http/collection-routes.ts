@@ -323,11 +323,14 @@ function runBatch(
           handler,
         );
     }
+    // Each part after the writes this connection forwarded to its owner before (forwarder.ts).
     const forward = ([owner, part]: [string, IndexedOp[]]): Promise<void> =>
       ctx.forwarder
-        .batch(
-          owner,
-          part.map(({ op }) => toWireOp(op)),
+        .inOrder(connection, owner, () =>
+          ctx.forwarder.batch(
+            owner,
+            part.map(({ op }) => toWireOp(op)),
+          ),
         )
         .then(
           (answers) => {
@@ -346,7 +349,6 @@ function runBatch(
             }
           },
         );
-    // Each part after the writes this connection forwarded to its owner before (forwarder.ts).
-    for (const entry of plan.remote) void ctx.forwarder.inOrder(connection, entry[0], () => forward(entry));
+    for (const entry of plan.remote) void forward(entry);
   });
 }

@@ -15,12 +15,21 @@
  * go out one after the other (`inOrder`): each when the owner has answered the one before (or it
  * failed). Writes to different owners are of different keys and go out in parallel, as a
  * connection's local writes to different workers are applied in parallel.
+ *
+ * When the owner does not answer one of them (a timeout, a refused or broken connection), the
+ * writes the connection sends to that owner in the next HOLD_BACK_MS (those queued behind it, and
+ * those the client pipelined that were not read yet) fail at once, never sent, as "not applied"
+ * (util/never-sent.ts: heldBack). Sending each in turn made N pipelined writes behind a stopped
+ * owner wait N bounds (N x 10 s for `--proxy`), and a write sent after a timed-out one could be
+ * applied before it once the owner resumed. A write that comes later is sent.
  */
 import type { Agent, Dispatcher } from 'undici';
 import { undici } from '../util/lazy-undici.js';
 import { DEFAULTS } from '../config/schema.js';
 import { DistkvError, type WireError, isErrorCode } from '../errors.js';
 import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
+import { heldBack } from '../util/never-sent.js';
+import { DEADLINE_HEADER, deadlineFor } from './forward-deadline.js';
 import type { ScanEntry } from '../worker/messages.js';
 
 /** FORWARDED_HEADER marks a request one node forwarded to another (never forwarded again). */
@@ -32,6 +41,14 @@ export const FORWARDED_HEADER = 'x-distkv-forwarded';
  * during which the owner holds the answer for its replicas' acks).
  */
 export const RELAY_TIMEOUT_MS = 10000;
+
+/**
+ * HOLD_BACK_MS is how long after its owner did not answer a write a connection's next writes to
+ * that owner are held back (not sent, not applied): the writes a client pipelined behind it were
+ * sent before it could read that answer, and they are read within a round trip or two of the
+ * connection's window (http1-outflow.ts), well within this. A write that comes later is sent.
+ */
+export const HOLD_BACK_MS = 1000;
 
 /** ForwardBounds are how long a Forwarder waits for an owner (defaults: DEFAULTS.server, RELAY_TIMEOUT_MS). */
 export interface ForwardBounds {
@@ -50,8 +67,11 @@ export class Forwarder {
   private readonly ca: Buffer | undefined;
   private readonly forwardMs: number;
   private readonly relayMs: number;
-  /** tails: per client connection (HttpResponse.connection) and owner, the last write forwarded, settled. */
-  private readonly tails = new WeakMap<object, Map<string, Promise<void>>>();
+  /**
+   * tails: per client connection (HttpResponse.connection) and owner, the last write forwarded,
+   * settled: to the error it got when the owner did not answer it, else to undefined.
+   */
+  private readonly tails = new WeakMap<object, Map<string, Promise<Unanswered>>>();
 
   constructor(scheme: 'http' | 'https', configHash: string, ca?: Buffer, bounds: ForwardBounds = {}) {
     this.scheme = scheme;
@@ -63,17 +83,34 @@ export class Forwarder {
 
   /**
    * inOrder calls `send` (the forwarding of one write, or of one batch part, to `owner`) once the
-   * writes that `connection` forwarded to `owner` before it have been answered (see the design block).
+   * writes that `connection` forwarded to `owner` before it have been answered (see the design
+   * block). If the owner did not answer the one before (it failed with anything but the owner's
+   * own DistkvError: a timeout, a refused or broken connection) less than HOLD_BACK_MS ago, `send`
+   * is not called: the result fails at once with util/never-sent.ts's `heldBack` (not applied).
    */
   inOrder<T>(connection: object, owner: string, send: () => Promise<T>): Promise<T> {
     let owners = this.tails.get(connection);
-    if (owners === undefined) this.tails.set(connection, (owners = new Map<string, Promise<void>>()));
+    if (owners === undefined) this.tails.set(connection, (owners = new Map<string, Promise<Unanswered>>()));
     const before = owners.get(owner);
-    const sent = before === undefined ? send() : before.then(send);
-    const tail = sent.then(settledOk, settledOk);
+    let behind: Unanswered;
+    const sent =
+      before === undefined
+        ? send()
+        : before.then((b) => {
+            if (b === undefined || b.until <= Date.now()) return send();
+            behind = b;
+            return Promise.reject(heldBack(b.error));
+          });
+    // A held-back write passes on the failure it was held behind, with its end, so the hold
+    // lasts HOLD_BACK_MS from the write the owner did not answer, however many come behind.
+    const tail = sent.then(answeredOk, (err: unknown) => behind ?? unansweredBy(err));
     owners.set(owner, tail);
-    void tail.then(() => {
-      if (owners.get(owner) === tail) owners.delete(owner);
+    void tail.then((u) => {
+      const drop = (): void => {
+        if (owners.get(owner) === tail) owners.delete(owner);
+      };
+      if (u === undefined) drop();
+      else setTimeout(drop, Math.max(0, u.until - Date.now())).unref();
     });
     return sent;
   }
@@ -136,7 +173,13 @@ export class Forwarder {
     const { request, dispatcher } = await this.http();
     const url = `${this.scheme}://${owner}/kv/_batch?local=1&config=${this.configHash}`;
     const { res, body } = await answered(this.forwardMs, 'server.forward_timeout_ms', async (signal) => {
-      const res = await request(url, { method: 'POST', body: JSON.stringify(ops), dispatcher, signal });
+      const res = await request(url, {
+        method: 'POST',
+        body: JSON.stringify(ops),
+        headers: { [DEADLINE_HEADER]: deadlineFor(this.forwardMs) },
+        dispatcher,
+        signal,
+      });
       return { res, body: (await res.body.json()) as BatchAnswer };
     });
     if (res.statusCode !== 200 || body.results?.length !== ops.length)
@@ -150,6 +193,7 @@ export class Forwarder {
    * (each value a field line of its own), and returns what to pass back. `waitMs` is how long the
    * owner may hold the answer by design (a `w` write's timeout_ms): it is waited on top of the
    * relay's own bound, or a write the owner was still confirming would be reported unanswered.
+   * A `write` (default: any method but GET; the seed's `GET /set` says so) carries its deadline.
    */
   async relay(
     owner: string,
@@ -158,17 +202,21 @@ export class Forwarder {
     body: Uint8Array | undefined,
     conditions: Record<string, string[]> = {},
     waitMs = 0,
+    write = method !== 'GET',
   ): Promise<{ status: number; headers: [string, string][]; body: Buffer }> {
     const { dispatcher } = await this.http();
     // The path goes out as given (target-path.ts wrote it): `request(url)` would parse it as a
     // URL, turning `\` into `/` and dropping dot segments, so the owner would get another key.
     const bound = `server.forward_timeout_ms, at least ${RELAY_TIMEOUT_MS} ms for a relay${waitMs > 0 ? ", plus the write's timeout_ms" : ''}`;
+    // A write carries the deadline past which its owner must not start it (forward-deadline.ts):
+    // the relay's own bound, as the owner starts a `w` write before it waits for its replicas.
+    const deadline = write ? { [DEADLINE_HEADER]: deadlineFor(this.relayMs) } : {};
     const { res, data } = await answered(this.relayMs + waitMs, bound, async (signal) => {
       const res = await dispatcher.request({
         origin: `${this.scheme}://${owner}`,
         path,
         method,
-        headers: { ...conditions, [FORWARDED_HEADER]: '1' },
+        headers: { ...conditions, ...deadline, [FORWARDED_HEADER]: '1' },
         ...(body === undefined ? {} : { body }),
         signal,
       });
@@ -238,8 +286,22 @@ async function answered<T>(
   }
 }
 
-function settledOk(): void {
+/**
+ * Unanswered is how a forwarded write settled for the ones after it: undefined when its owner
+ * answered it, else the error of no answer and until when (Date.now() ms) the writes behind it
+ * are held back.
+ */
+type Unanswered = { error: Error; until: number } | undefined;
+
+function answeredOk(): Unanswered {
   // a forwarded write's outcome is its caller's; the next one only waits for it to settle
+  return undefined;
+}
+
+/** unansweredBy is how a write that failed with `err` settled: answered when `err` is the owner's own DistkvError. */
+function unansweredBy(err: unknown): Unanswered {
+  if (err instanceof DistkvError) return undefined;
+  return { error: err instanceof Error ? err : new Error(String(err)), until: Date.now() + HOLD_BACK_MS };
 }
 
 /** remoteError keeps the owner's error code (CONFIG_MISMATCH matters to the caller) when it sent one. */

@@ -13,6 +13,7 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
+import { expiredForward } from './forward-deadline.js';
 import { Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
 import type { ConnectionHost } from './http1-host.js';
 import { HttpRequest, type HttpResponse } from './http1-exchange.js';
@@ -213,6 +214,12 @@ export class Http1Server implements ConnectionHost {
 
   handle(res: HttpResponse, head: RequestHead, match: RouteMatch): void {
     try {
+      // A forwarded write past its sender's deadline is not started (forward-deadline.ts).
+      const late = match.write ? expiredForward(head) : undefined;
+      if (late !== undefined) {
+        sendError(res, late);
+        return;
+      }
       // The request object is built only for a route's Handler (router.ts: fast handlers).
       if (match.fast === undefined || !match.fast(res, head)) match.handler(res, new HttpRequest(head));
     } catch (err) {

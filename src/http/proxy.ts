@@ -12,7 +12,8 @@
  * such a request again (it answers 307 if it does not own the key), so even nodes that disagree
  * about the config cannot bounce a request between them. An owner that cannot be reached gives
  * 503 SHARD_UNREACHABLE. Writes pipelined on one connection are relayed to their owner one after
- * the other, so it applies them in the order they came (forwarder.ts).
+ * the other, so it applies them in the order they came; those behind one it did not answer are
+ * held back, not sent (forwarder.ts, inOrder), and their 503 says they were not applied.
  */
 import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
@@ -55,7 +56,7 @@ export function proxyToOwner(
 ): void {
   const write = method !== 'GET' || path.startsWith('/set?');
   const relay = (): ReturnType<typeof ctx.forwarder.relay> =>
-    ctx.forwarder.relay(owner, method, path, body, headers, waitMs);
+    ctx.forwarder.relay(owner, method, path, body, headers, waitMs, write);
   answerLater(
     res,
     // A write after the ones this connection relayed to the owner before (forwarder.ts: inOrder).
@@ -67,17 +68,14 @@ export function proxyToOwner(
       r.end(reply.body);
     },
     (r, err) => {
+      const why = (err as Error).message;
       sendError(
         r,
         new DistkvError(
           'SHARD_UNREACHABLE',
-          `shard ${shard} (owner ${owner}) did not answer the forwarded request: ${(err as Error).message}${
-            !write
-              ? ''
-              : neverSent(err)
-                ? '; nothing was sent to it: the write was not applied'
-                : '; the write may have been applied'
-          }`,
+          write && neverSent(err)
+            ? `shard ${shard} (owner ${owner}) could not be reached: ${why}; nothing was sent to it: the write was not applied`
+            : `shard ${shard} (owner ${owner}) did not answer the forwarded request: ${why}${write ? '; the write may have been applied' : ''}`,
         ),
       );
     },

@@ -4,42 +4,37 @@
  * `server.forward_timeout_ms` (here 400 ms, not a fixed 2 s) and says so by shard, owner and bound.
  * The scan is a 503 with A's own keys as `partial`, never a 200 that looks whole; the batch
  * reports A's operations applied (they are) and B's as SHARD_UNREACHABLE that may have been applied.
+ * Ten `--proxy` writes pipelined on one connection to A for a key of B: the first times out
+ * (a relay's 10 s), and the nine behind it are answered with it, held back and never sent, so B
+ * cannot apply them after the first once it resumes. They waited 10 s each before. Nor does B
+ * apply the first when it resumes: it reads it past the deadline the write carried.
  * Once B is killed (its port refuses connections), B's operations are reported not applied.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config/load-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import { seedLayout, TestCluster } from '../helpers/cluster.js';
+import { RELAY_TIMEOUT_MS } from '../../src/http/forwarder.js';
+import type { ShardMap } from '../../src/routing/shard-map.js';
+import { Duo } from '../helpers/duo.js';
+import { openRaw, until } from '../helpers/raw-conn.js';
 
 const FORWARD_MS = 400;
 
 describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
-  let dir = '';
+  let duo: Duo | undefined;
   let a = '';
   let b = '';
-  let cluster: TestCluster | undefined;
   let map: ShardMap;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-forward-stopped-'));
-    const l = await seedLayout(false);
-    [a, b] = [l[0]!.address, l[1]!.address];
-    cluster = await TestCluster.start({
-      dir,
-      shards: [{ address: a }, { address: b }],
+    duo = await Duo.start('forward-stopped', {
       extraToml: `[server]\nforward_timeout_ms = ${FORWARD_MS}\n`,
-      args: ['--inline'],
+      args: ['--proxy', '--inline'],
     });
-    map = new ShardMap(loadConfig(cluster.config).shards);
+    ({ A: a, B: b, map } = duo);
   });
 
   after(async () => {
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await duo?.stop();
   });
 
   it('names the owner and the bound it missed after forward_timeout_ms, and reports no part wrongly', async () => {
@@ -50,7 +45,7 @@ describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
       const r = await fetch(`http://${ownerOf(k)}/kv/${k}`, { method: 'PUT', body: 'old' });
       assert.equal(r.status, 204);
     }
-    const child = cluster!.process(b).child;
+    const child = duo!.cluster.process(b).child;
     child.kill('SIGSTOP');
     try {
       const bound = `no answer within ${FORWARD_MS} ms (server.forward_timeout_ms)`;
@@ -99,8 +94,60 @@ describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
     }
   });
 
+  it('answers ten pipelined --proxy writes behind the stopped owner in one relay bound, the nine behind the first not applied', async () => {
+    const N = 10;
+    const key = duo!.keyOf(1, 'piped-');
+    assert.equal((await fetch(`http://${b}/kv/${key}`, { method: 'PUT', body: 'old' })).status, 204);
+    const at = a.lastIndexOf(':');
+    const conn = await openRaw(Number(a.slice(at + 1)), a.slice(0, at));
+    const child = duo!.cluster.process(b).child;
+    child.kill('SIGSTOP');
+    let ms = 0;
+    try {
+      const start = performance.now();
+      conn.sock.write(
+        Array.from(
+          { length: N },
+          (_, i) => `PUT /kv/${key} HTTP/1.1\r\nHost: ${a}\r\nContent-Length: 2\r\n\r\nv${String(i)}`,
+        ).join(''),
+      );
+      // One relay bound (RELAY_TIMEOUT_MS) and some; the old code took one bound per write.
+      await until(() => (conn.text().match(/^HTTP\/1\.1 /gm) ?? []).length >= N, 1.8 * RELAY_TIMEOUT_MS);
+      ms = performance.now() - start;
+    } finally {
+      child.kill('SIGCONT');
+      conn.sock.destroy();
+    }
+    const statuses = (conn.text().match(/^HTTP\/1\.1 \d+/gm) ?? []).map((l) => l.slice(9));
+    assert.equal(
+      statuses.length,
+      N,
+      `${String(statuses.length)} of ${String(N)} answered in ${ms.toFixed(0)} ms`,
+    );
+    assert.ok(
+      statuses.every((s) => s === '503'),
+      statuses.join(),
+    );
+    const messages = [...conn.text().matchAll(/"message":("(?:[^"\\]|\\.)*")/g)].map(
+      (m) => JSON.parse(m[1]!) as string,
+    );
+    assert.match(
+      messages[0]!,
+      /^shard 1 \(owner .*\) did not answer the forwarded request: no answer within .*; the write may have been applied$/,
+    );
+    for (const m of messages.slice(1))
+      assert.match(m, /so this one was held back; nothing was sent to it: the write was not applied$/);
+    // B, resumed, reads the first write past the deadline it carried and does not apply it
+    // (forward-deadline.ts); none of the others reached it. A write sent now is the last one.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await (await fetch(`http://${b}/kv/${key}`)).text(), 'old');
+    assert.equal((await fetch(`http://${a}/kv/${key}`, { method: 'PUT', body: 'later' })).status, 204);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await (await fetch(`http://${b}/kv/${key}`)).text(), 'later');
+  });
+
   it('says none of the operations for an owner killed with SIGKILL was applied (its connection was refused)', async () => {
-    await cluster!.kill(b);
+    await duo!.cluster.kill(b);
     const keys = ['gone:1', 'gone:2', 'gone:3', 'gone:4', 'gone:5', 'gone:6'];
     const onB = keys.filter((k) => map.shardOf(k) === 1);
     assert.ok(onB.length > 0 && onB.length < keys.length);

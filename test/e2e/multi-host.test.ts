@@ -15,6 +15,7 @@ import { slotOf } from '../../src/routing/slot.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { seedLayout, TestCluster } from '../helpers/cluster.js';
+import { Duo } from '../helpers/duo.js';
 import { runCli as cli, type ShardLayout, writeConfig } from '../helpers/server-process.js';
 
 let dir = '';
@@ -329,25 +330,22 @@ describe('a cluster of one process per node', () => {
 });
 
 describe('nodes started with different configs', () => {
-  let mdir = '';
+  let duo: Duo | undefined;
   let a = '';
   let b = '';
   let m: TestCluster | undefined;
 
   before(async () => {
-    mdir = mkdtempSync(join(tmpdir(), 'distkv-mismatch-'));
-    const layout2 = await seedLayout(false);
-    [a, b] = [layout2[0]!.address, layout2[1]!.address];
-    m = await TestCluster.start({ dir: mdir, shards: [{ address: a }, { address: b }] });
+    duo = await Duo.start('mismatch', { args: [] });
+    ({ A: a, B: b, cluster: m } = duo);
     // Restart b with the shards' addresses swapped: each node now thinks the other owns every key.
     await m.stopNode(b);
-    const swapped = writeConfig(mkdtempSync(join(mdir, 'other-')), [{ address: b }, { address: a }]);
+    const swapped = writeConfig(mkdtempSync(join(duo.dir, 'other-')), [{ address: b }, { address: a }]);
     await m.startNode(b, swapped);
   });
 
   after(async () => {
-    await m?.stop();
-    rmSync(mdir, { recursive: true, force: true });
+    await duo?.stop();
   });
 
   it('is reported by the client as CONFIG_MISMATCH instead of following the redirect loop', async () => {
@@ -389,31 +387,21 @@ describe('nodes started with different configs', () => {
 });
 
 describe('nodes started with --proxy', () => {
-  let pdir = '';
+  let duo: Duo | undefined;
   let a = '';
   let b = '';
   let pc: TestCluster | undefined;
-  let pmap: ShardMap;
 
   before(async () => {
-    pdir = mkdtempSync(join(tmpdir(), 'distkv-proxy-'));
-    const l = await seedLayout(false);
-    [a, b] = [l[0]!.address, l[1]!.address];
-    pc = await TestCluster.start({
-      dir: pdir,
-      shards: [{ address: a }, { address: b }],
-      args: ['--proxy', '--inline'],
-    });
-    pmap = new ShardMap(loadConfig(pc.config).shards);
+    duo = await Duo.start('proxy', { args: ['--proxy', '--inline'] });
+    ({ A: a, B: b, cluster: pc } = duo);
   });
 
   after(async () => {
-    await pc?.stop();
-    rmSync(pdir, { recursive: true, force: true });
+    await duo?.stop();
   });
 
-  const keyOfB = (p: string): string =>
-    Array.from({ length: 200 }, (_, i) => `${p}${i}`).find((k) => pmap.shardOf(k) === 1)!;
+  const keyOfB = (p: string): string => duo!.keyOf(1, p);
 
   it('forwards requests for keys owned elsewhere and relays the answer instead of a 307', async () => {
     const key = keyOfB('proxied-');

@@ -8,52 +8,41 @@
  * would join repeated headers (and rewrite those paths itself).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config/load-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import { TestCluster } from '../helpers/cluster.js';
-import { freePorts } from '../helpers/ports.js';
+import type { ShardMap } from '../../src/routing/shard-map.js';
+import { Duo } from '../helpers/duo.js';
 import { parseRaw, rawRequest, type RawResponse } from '../helpers/raw-http.js';
 
-let dir = '';
-let cluster: TestCluster | undefined;
+let duo: Duo | undefined;
 let a = '';
 let b = '';
 let key = '';
 let map: ShardMap | undefined;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'distkv-proxy-cond-'));
-  const [pa, pb] = (await freePorts(2)) as [number, number];
-  [a, b] = [`127.0.0.1:${pa}`, `127.0.0.1:${pb}`];
-  cluster = await TestCluster.start({
-    dir,
-    shards: [{ address: a }, { address: b }],
-    args: ['--proxy', '--inline'],
-  });
-  const m = new ShardMap(loadConfig(cluster.config).shards);
-  map = m;
-  key = Array.from({ length: 200 }, (_, i) => `cond-${i}`).find((k) => m.shardOf(k) === 1)!;
+  duo = await Duo.start('proxy-cond', { args: ['--proxy', '--inline'] });
+  ({ A: a, B: b, map } = duo);
+  key = duo.keyOf(1, 'cond-');
 });
 
 after(async () => {
-  await cluster?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await duo?.stop();
 });
+
+/** rawTo writes `data` to `node` (host:port) over a raw socket and returns what came back. */
+function rawTo(node: string, data: string): Promise<string> {
+  const at = node.lastIndexOf(':');
+  return rawRequest(Number(node.slice(at + 1)), data, { host: node.slice(0, at), idleMs: 2000 });
+}
 
 /** sendTo writes `method target` with `body` to `node` over a raw socket, as sent. */
 async function sendTo(node: string, method: string, target: string, body = ''): Promise<RawResponse> {
-  const port = Number(node.slice(node.lastIndexOf(':') + 1));
   const head = `${method} ${target} HTTP/1.1\r\nHost: ${node}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}`;
-  return parseRaw(await rawRequest(port, `${head}\r\n\r\n${body}`, { idleMs: 2000 }));
+  return parseRaw(await rawTo(node, `${head}\r\n\r\n${body}`));
 }
 
 /** send writes one request with `headers` (each a field line of its own) to `node` over a raw socket. */
 async function send(node: string, method: string, headers: string[], body = ''): Promise<RawResponse> {
-  const port = Number(node.slice(node.lastIndexOf(':') + 1));
   const head = [
     `${method} /kv/${key} HTTP/1.1`,
     `Host: ${node}`,
@@ -61,7 +50,7 @@ async function send(node: string, method: string, headers: string[], body = ''):
     `Content-Length: ${Buffer.byteLength(body)}`,
     ...headers,
   ];
-  return parseRaw(await rawRequest(port, `${head.join('\r\n')}\r\n\r\n${body}`, { idleMs: 2000 }));
+  return parseRaw(await rawTo(node, `${head.join('\r\n')}\r\n\r\n${body}`));
 }
 
 /** codeOf is the error code of a JSON error answer, or '' for any other body. */

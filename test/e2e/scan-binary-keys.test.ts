@@ -11,15 +11,11 @@
  * of 1 MiB a page of `limit=10000` is cut by its byte bound (docs/api.md), short but exact.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/index.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
+import type { ShardMap } from '../../src/routing/shard-map.js';
 import { slotOfBytes } from '../../src/routing/slot.js';
-import { seedLayout, TestCluster } from '../helpers/cluster.js';
+import { Duo } from '../helpers/duo.js';
 import { runCli } from '../helpers/server-process.js';
 import { randomKeys } from '../helpers/binary-keys.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
@@ -69,23 +65,18 @@ async function pageThrough(
 const hex = (keys: readonly Uint8Array[]): string[] => keys.map((k) => Buffer.from(k).toString('hex'));
 
 describe('a scan over keys that are not UTF-8', () => {
-  let dir = '';
+  let duo: Duo | undefined;
   let a = '';
   let b = '';
-  let cluster: TestCluster | undefined;
   let map: ShardMap;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-scan-binary-'));
-    const l = await seedLayout(false);
-    [a, b] = [l[0]!.address, l[1]!.address];
-    cluster = await TestCluster.start({ dir, shards: [{ address: a }, { address: b }], args: ['--inline'] });
-    map = new ShardMap(loadConfig(cluster.config).shards);
+    duo = await Duo.start('scan-binary');
+    ({ A: a, B: b, map } = duo);
   });
 
   after(async () => {
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await duo?.stop();
   });
 
   it('lists each key once, with its exact bytes, at every page size, from either node', async () => {

@@ -4,36 +4,23 @@
  * would get shard 0's keys twice (once from A's leader, once from B's replica).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config/load-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import { seedLayout, TestCluster } from '../helpers/cluster.js';
+import type { ShardMap } from '../../src/routing/shard-map.js';
+import { Duo } from '../helpers/duo.js';
 
 describe('a scan across a node that leads one shard and replicates another', () => {
-  let dir = '';
+  let duo: Duo | undefined;
   let a = '';
   let b = '';
-  let cluster: TestCluster | undefined;
   let map: ShardMap;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-scan-forward-'));
-    const l = await seedLayout(false);
-    [a, b] = [l[0]!.address, l[1]!.address];
-    cluster = await TestCluster.start({
-      dir,
-      shards: [{ address: a, replicas: [b] }, { address: b }],
-      args: ['--inline'],
-    });
-    map = new ShardMap(loadConfig(cluster.config).shards);
+    duo = await Duo.start('scan-forward', { replicaOfA: true });
+    ({ A: a, B: b, map } = duo);
   });
 
   after(async () => {
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await duo?.stop();
   });
 
   it('lists every key once, from whichever node it is sent to', async () => {

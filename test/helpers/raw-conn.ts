@@ -13,12 +13,12 @@ export interface RawConn {
   closed: () => boolean;
 }
 
-/** openRaw connects to 127.0.0.1:`port`. */
-export function openRaw(port: number): Promise<RawConn> {
+/** openRaw connects to `host`:`port`. */
+export function openRaw(port: number, host = '127.0.0.1'): Promise<RawConn> {
   return new Promise((resolve, reject) => {
     let text = '';
     let closed = false;
-    const sock = connect(port, '127.0.0.1', () => {
+    const sock = connect(port, host, () => {
       resolve({ sock, text: () => text, closed: () => closed });
     });
     sock.setEncoding('latin1');

@@ -1,0 +1,100 @@
+/**
+ * Two node addresses that name one listening socket (`localhost:P` and `127.0.0.1:P`, a wildcard
+ * host and a loopback one at one port) are refused by the config check, naming both entries
+ * (src/config/socket-alias.ts). They passed, and `distkv serve` then failed at the second listen
+ * with "the port is in use (is another distkv or another server running there?)", though it was
+ * its own other listener.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parseConfigText } from '../../src/config/load-config.js';
+import { ConfigError } from '../../src/errors.js';
+import { freePort } from '../helpers/ports.js';
+import { runCli } from '../helpers/server-process.js';
+
+/** twoShards is a config of two shards led by `a` and `b`. */
+const twoShards = (a: string, b: string): string =>
+  `[[shards]]\nname = "s0"\nidx = 0\naddress = "${a}"\n\n[[shards]]\nname = "s1"\nidx = 1\naddress = "${b}"\n`;
+
+function problemsOf(text: string): string[] {
+  try {
+    parseConfigText(text, 'aliases.toml', {}, {});
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `not a ConfigError: ${String(err)}`);
+    return [...err.problems];
+  }
+  return [];
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'distkv-socket-alias-'));
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('config: two nodes on one listening socket', () => {
+  it('refuses localhost:P next to 127.0.0.1:P or [::1]:P, naming both entries', () => {
+    assert.deepEqual(problemsOf(twoShards('localhost:7001', '127.0.0.1:7001')), [
+      'shards[1].address: "127.0.0.1:7001" and "localhost:7001" (shards[0].address) are one listening socket (localhost is 127.0.0.1 or ::1): the two nodes cannot both listen there; give them different ports, or write the node one way',
+    ]);
+    assert.match(
+      problemsOf(twoShards('[::1]:7001', 'LocalHost:7001')).join('\n'),
+      /^shards\[1\]\.address: "LocalHost:7001" and "\[::1\]:7001" \(shards\[0\]\.address\) are one listening socket/,
+    );
+  });
+
+  it('refuses a replica aliased to a leader of another shard, in the replica field', () => {
+    const text = `${twoShards('127.0.0.1:7001', '127.0.0.2:7002')}replicas = ["localhost:7001"]\n`;
+    assert.match(
+      problemsOf(text).join('\n'),
+      /^shards\[1\]\.replicas\[0\]: "localhost:7001" and "127\.0\.0\.1:7001" \(shards\[0\]\.address\) are one listening socket/,
+    );
+  });
+
+  it('refuses a wildcard host next to a loopback one at the same port', () => {
+    assert.match(
+      problemsOf(twoShards('0.0.0.0:7001', '127.0.0.5:7001')).join('\n'),
+      /0\.0\.0\.0 listens on every IPv4 address/,
+    );
+    assert.match(
+      problemsOf(twoShards('[::]:7001', '127.0.0.1:7001')).join('\n'),
+      /:: listens on every address/,
+    );
+  });
+
+  it('takes what are distinct sockets: other ports, other loopback addresses, one node named twice the same way', () => {
+    assert.deepEqual(problemsOf(twoShards('localhost:7001', '127.0.0.1:7002')), []);
+    assert.deepEqual(problemsOf(twoShards('127.0.0.1:7001', '127.0.0.2:7001')), []);
+    assert.deepEqual(problemsOf(twoShards('127.0.0.1:7001', '[::1]:7001')), []);
+    assert.deepEqual(
+      problemsOf(`${twoShards('localhost:7001', '127.0.0.2:7002')}replicas = ["localhost:7001"]\n`),
+      [],
+    );
+    assert.deepEqual(problemsOf(twoShards('node-a.example:7001', 'node-b.example:7001')), []);
+  });
+
+  it('makes `distkv serve` exit 2 naming both entries, not "the port is in use"', async () => {
+    const port = await freePort();
+    const config = join(dir, 'aliases.toml');
+    writeFileSync(config, twoShards(`localhost:${port}`, `127.0.0.1:${port}`));
+    const r = await runCli([
+      'serve',
+      '--config',
+      config,
+      '--data-dir',
+      join(dir, 'data'),
+      '--log-level',
+      'error',
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `"127\\.0\\.0\\.1:${port}" and "localhost:${port}" \\(shards\\[0\\]\\.address\\) are one listening socket`,
+      ),
+    );
+    assert.doesNotMatch(r.stderr, /in use/);
+  });
+});

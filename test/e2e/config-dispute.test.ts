@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { slotOf } from '../../src/routing/slot.js';
 import { freeNodeAddress, respOf } from '../helpers/resp.js';
 import { RespConn } from '../helpers/resp-conn.js';
-import { type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
+import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 
 /** keyIn returns a key whose slot is in first..last. */
 function keyIn(first: number, last: number): string {
@@ -134,6 +134,11 @@ describe('two nodes whose sharding.toml files give some slots different leaders'
       resp.close();
     }
 
+    const cli = await runCli(['cluster', '--url', a]);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`CONFIG MISMATCH: ${a} refuses slots 5461-8191,10923-16383: ${b}`));
+    assert.match(cli.stdout, new RegExp(`CONFIG MISMATCH: ${b} refuses slots 5461-8191,10923-16383: ${a}`));
+
     // B gets A's file: once A's next check sees it agree, every slot is served again.
     await odd.stop();
     running.splice(running.indexOf(odd), 1);
@@ -147,5 +152,6 @@ describe('two nodes whose sharding.toml files give some slots different leaders'
     const r = (await (await fetch(`http://${a}/cluster`)).json()) as Peers;
     assert.equal(r.peers[0]?.state, 'agrees');
     assert.equal(r.peers[0]?.disputed_slots, undefined);
+    assert.equal((await runCli(['cluster', '--url', a])).code, 0);
   });
 });

@@ -287,7 +287,7 @@ function runBatch(
     (key) => ctx.shardMap.shardOf(key),
     ctx.listener.writes,
     localOnly,
-    (key) => ctx.peers.gate.refusal(slotOf(key))?.toWire(),
+    (key) => ctx.slotGate.refusal(slotOf(key))?.toWire(),
   );
   return new Promise((resolve) => {
     const results: BatchResult[] = new Array<BatchResult>(ops.length);

@@ -75,7 +75,7 @@ export async function runConditionalBatch(
   if (shard === undefined) return [];
   // Applied whole or not at all: one key in a slot a peer disputes refuses the batch (slot-gate.ts).
   for (const o of valid) {
-    const disputed = ctx.peers.gate.refusal(slotOf(o.key));
+    const disputed = ctx.slotGate.refusal(slotOf(o.key));
     if (disputed !== undefined) throw disputed;
   }
   const t = ctx.listener.writes[shard]!;

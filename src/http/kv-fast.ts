@@ -75,7 +75,7 @@ export function kvFastHandlers(ctx: HttpContext, submit: KeySubmit): KvFastHandl
   const listener = ctx.listener;
   const liveMap = ctx.liveMap;
   const shardMap = ctx.shardMap;
-  const gate = ctx.peers.gate;
+  const gate = ctx.slotGate;
 
   /**
    * writeShard returns the shard of a write this process serves now, its key left in `writeKey`,

@@ -172,7 +172,7 @@ function placeKey(
   write: boolean,
 ): Placement | undefined {
   const slot = typeof key === 'string' ? slotOf(key) : slotOfBytes(key);
-  const disputed = ctx.peers.gate.refusal(slot);
+  const disputed = ctx.slotGate.refusal(slot);
   if (disputed !== undefined) {
     // A peer's config gives the slot another leader: neither served, nor sent elsewhere (slot-gate.ts).
     sendError(res, disputed, { headers: { 'Retry-After': '1' } });

@@ -176,6 +176,7 @@ export class DistkvNode {
         forwardMs: config.server.forward_timeout_ms,
       })),
       peers: this.peers,
+      slotGate: this.peers.gate,
       proxy: options.proxy === true,
       startedAt: Date.now(),
       connections: new ConnectionLimit(

@@ -150,8 +150,9 @@ describe('two nodes whose sharding.toml files give some slots different leaders'
     });
     assert.equal((await put(b, movedToA)).status, 204);
     const r = (await (await fetch(`http://${a}/cluster`)).json()) as Peers;
-    assert.equal(r.peers[0]?.state, 'agrees');
-    assert.equal(r.peers[0]?.disputed_slots, undefined);
+    const peer = r.peers[0]!;
+    assert.equal(peer.state, 'agrees');
+    assert.equal(peer.disputed_slots, undefined);
     assert.equal((await runCli(['cluster', '--url', a])).code, 0);
   });
 });

@@ -112,10 +112,17 @@ describe('PeerCheck slot gate', () => {
       const e = check.gate.refusal(6000)!;
       assert.equal(e.code, 'SLOTS_DISPUTED');
       assert.equal(e.status, 503);
-      assert.match(e.message, new RegExp(`slot 6000 .*${peer}.*config two.*config three.*5461-8191,10923-16383`));
+      assert.match(
+        e.message,
+        new RegExp(`slot 6000 .*${peer}.*config two.*config three.*5461-8191,10923-16383`),
+      );
       assert.ok(lines.some((l) => l.includes('CONFIG MISMATCH') && l.includes('5461-8191,10923-16383')));
 
-      await new Promise<void>((resolve) => srv.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        srv.close(() => {
+          resolve();
+        });
+      });
       await check.checkAll();
       assert.equal(check.view()[0]!.state, 'unreachable');
       assert.equal(refused(6000), true, 'a silent peer that disagreed may still take those writes');

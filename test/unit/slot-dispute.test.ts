@@ -72,7 +72,9 @@ describe('slot disputes between two configs', () => {
     fc.assert(
       fc.property(layoutArb(true), layoutArb(true), fc.boolean(), (mine, theirs, shuffle) => {
         const ranges = disputedRanges(shuffle ? [...mine].reverse() : mine, theirs);
-        const slots = ranges.flatMap((r) => Array.from({ length: r.last - r.first + 1 }, (_, i) => r.first + i));
+        const slots = ranges.flatMap((r) =>
+          Array.from({ length: r.last - r.first + 1 }, (_, i) => r.first + i),
+        );
         assert.deepEqual(slots, model(mine, theirs));
         assert.equal(slotCount(ranges), slots.length);
         for (const [i, r] of ranges.entries()) {

@@ -82,18 +82,23 @@ describe('two nodes whose sharding.toml files give some slots different leaders'
     const odd = await startConfigNode(two, b, join(dir, 'b-data'), running);
 
     // B's first peer round ran before it served: its first request on a disputed slot is refused.
+    // (Unless that round missed A, PEER_TIMEOUT_MS on a starved machine, which B then says: the
+    // window docs/operations.md names; B refuses once its next round sees A.)
     const first = await put(b, movedToB);
-    assert.equal(first.status, 503, 'B takes no write for a slot A leads in its file');
-    assert.equal(first.headers.get('retry-after'), '1');
-    const body = (await first.json()) as { error: { code: string; message: string } };
-    assert.equal(body.error.code, 'SLOTS_DISPUTED');
-    assert.match(body.error.message, new RegExp(`node ${a} .*5461-8191,10923-16383`));
-    assert.match(odd.stdout, /CONFIG MISMATCH.*5461-8191,10923-16383/);
+    if (!odd.stdout.includes('no peer answered at start')) {
+      assert.equal(first.status, 503, 'B takes no write for a slot A leads in its file');
+      assert.equal(first.headers.get('retry-after'), '1');
+      const body = (await first.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'SLOTS_DISPUTED');
+      assert.match(body.error.message, new RegExp(`node ${a} .*5461-8191,10923-16383`));
+    } else await first.body?.cancel();
 
-    await waitFor('A sees that B disagrees', 10000, async () => {
-      const r = (await (await fetch(`http://${a}/cluster`)).json()) as Peers;
-      return r.peers[0]?.disputed_slots === '5461-8191,10923-16383';
-    });
+    for (const node of [a, b])
+      await waitFor(`${node} sees that the other node disagrees`, 10000, async () => {
+        const r = (await (await fetch(`http://${node}/cluster`)).json()) as Peers;
+        return r.peers[0]?.disputed_slots === '5461-8191,10923-16383';
+      });
+    assert.match(odd.stdout, /CONFIG MISMATCH.*5461-8191,10923-16383/);
 
     for (const node of [a, b])
       for (const key of [movedToB, movedToA]) {

@@ -127,13 +127,30 @@ describe('two nodes whose sharding.toml files give some slots different leaders'
       'refused per operation',
     );
 
+    // A batch with conditions is applied whole or not at all: refused whole.
+    const guarded = await fetch(`http://${a}/kv/_batch`, {
+      method: 'POST',
+      body: JSON.stringify([{ op: 'set', key: movedToB, value: 'x', if_none_match: '*' }]),
+    });
+    assert.equal(guarded.status, 503);
+    assert.equal(((await guarded.json()) as { error: { code: string } }).error.code, 'SLOTS_DISPUTED');
+    const ttl = await fetch(`http://${b}/kv/${movedToA}?ttl_ms=60000`, {
+      method: 'PUT',
+      headers: { 'If-None-Match': '*' },
+      body: 'x',
+    });
+    assert.equal(ttl.status, 503, 'a conditional TTL write is refused too');
+    await ttl.body?.cancel();
+
     const resp = await RespConn.open(respOf(b));
     try {
-      const [refused, taken] = await resp.send([
+      const [refused, incr, read, taken] = await resp.send([
         ['SET', movedToB, 'x'],
+        ['INCR', movedToA],
+        ['GET', movedToB],
         ['SET', bothB, 'x'],
       ]);
-      assert.match(refused!, /^-TRYAGAIN slot \d+ is disputed/);
+      for (const r of [refused, incr, read]) assert.match(r!, /^-TRYAGAIN slot \d+ is disputed/);
       assert.equal(taken, '+OK\r\n');
     } finally {
       resp.close();

@@ -71,6 +71,12 @@ export const ERROR_CATALOGUE = {
   SHARD_UNREACHABLE: { status: 503 },
   /** thrown by an owner for a forwarded write that reached it after the deadline its sender set (X-Distkv-Deadline): it was not applied. */
   FORWARD_EXPIRED: { status: 503 },
+  /**
+   * thrown for a request on a key whose slot a peer disputes: that peer's config (sharding.toml)
+   * gives the slot another leader, and it answered so at its last check (or did, and has not
+   * answered since). Not executed: retry once every node has the same file (docs/operations.md).
+   */
+  SLOTS_DISPUTED: { status: 503 },
   /** thrown when a read with `max_lag_ms` reaches a replica that cannot prove it is that close to its leader. */
   REPLICA_STALE: { status: 503 },
   /** thrown when `distkv load` is pointed at a store that is not empty (bulk loads are for initial imports), or `distkv serve` at one whose load did not finish. */

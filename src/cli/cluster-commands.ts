@@ -3,7 +3,9 @@
  * last seqs, replica state and lag, nodes that do not answer) and `stats` (a node's counters).
  * `cluster` shows the newest live map any node answered with (the first node may not have learned
  * it yet, or be cut off from its peers) and names the nodes that route with an older one.
- * Exit codes: 0 ok, 1 when a node is down or the request failed, 2 usage (see main.ts).
+ * It also prints the slots a node refuses because a peer's config gives them another leader
+ * (`/cluster` → `peers[].disputed_slots`; docs/operations.md).
+ * Exit codes: 0 ok, 1 when a node is down, a slot is refused that way or the request failed, 2 usage (see main.ts).
  */
 import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import { type ClientVerb, positionals } from './connect.js';
@@ -15,6 +17,33 @@ import { type ClientVerb, positionals } from './connect.js';
  * anything, just when an operator runs it to see what is wrong.
  */
 const PEER_ASK_MS = 5000;
+
+/** Dispute is one node's refusal of the slots a peer's config gives another leader. */
+interface Dispute {
+  node: string;
+  peer: string;
+  peer_version: string | null;
+  peer_state: string;
+  slots: string;
+}
+
+/** disputesOf reads the disputed slots of a `/cluster` answer's `peers` (absent on older nodes). */
+function disputesOf(node: string, peers: unknown): Dispute[] {
+  if (!Array.isArray(peers)) return [];
+  return (peers as unknown[]).flatMap((p) => {
+    const { address, state, version, disputed_slots } = (p ?? {}) as Record<string, unknown>;
+    if (typeof address !== 'string' || typeof disputed_slots !== 'string') return [];
+    return [
+      {
+        node,
+        peer: address,
+        peer_version: typeof version === 'string' ? version : null,
+        peer_state: typeof state === 'string' ? state : 'unknown',
+        slots: disputed_slots,
+      },
+    ];
+  });
+}
 
 /** CLUSTER_VERBS are the cluster verbs, by name. */
 export const CLUSTER_VERBS: Record<string, ClientVerb> = {
@@ -44,6 +73,8 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       // The newest map any node routes with: the first node's may be behind (docs/failover.md).
       const newest = docs.reduce((a, d) => ((d.map_version ?? 1) > (a.map_version ?? 1) ? d : a));
       const behind = docs.filter((d) => (d.map_version ?? 1) < (newest.map_version ?? 1));
+      const disputes = docs.flatMap((d) => disputesOf(d.node, d.peers));
+      const failed = down.size > 0 || disputes.length > 0;
       // The leader's own view of itself (its last seq): a node behind still calls itself leader.
       const leaderOf = (idx: number, address: string): ClusterShard['leader'] | undefined =>
         docs.map((d) => d.shards[idx]?.leader).find((l) => l?.local === true && l.address === address);
@@ -64,8 +95,9 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           shards: merged,
           down: [...down],
           older_map: behind.map((d) => ({ node: d.node, map_version: d.map_version ?? 1 })),
+          disputes,
         });
-        return down.size > 0 ? 1 : 0;
+        return failed ? 1 : 0;
       }
       const rows = [['SHARD', 'SLOTS', 'EPOCH', 'LEADER', 'LAST SEQ', 'REPLICAS (state, lag)']];
       for (const s of merged) {
@@ -103,7 +135,11 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       out.line(
         `config version ${newest.version}, live map version ${newest.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}${behind.length > 0 ? `; routing with an older map: ${behind.map((d) => `${d.node} (version ${d.map_version ?? 1})`).join(', ')}` : ''}`,
       );
-      return down.size > 0 ? 1 : 0;
+      for (const d of disputes)
+        out.line(
+          `CONFIG MISMATCH: ${d.node} refuses slots ${d.slots}: ${d.peer} (${d.peer_state}) routes with config ${d.peer_version ?? 'unknown'}, which gives them another leader; give every node the same sharding.toml`,
+        );
+      return failed ? 1 : 0;
     },
   },
   stats: {

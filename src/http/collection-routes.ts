@@ -8,6 +8,7 @@
  * with `encoding=base64`) it is given as `value_base64`.
  */
 import { DistkvError } from '../errors.js';
+import { slotOf } from '../routing/slot.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR } from '../worker/op-format.js';
 import { isCanonicalBase64, parseBatch } from './batch-parse.js';
@@ -281,7 +282,13 @@ function runBatch(
   connection: object,
 ): Promise<BatchResult[]> {
   if (hasConditions(ops)) return runConditionalBatch(ctx, ops, localOnly, connection);
-  const plan = planBatch(ops, (key) => ctx.shardMap.shardOf(key), ctx.listener.writes, localOnly);
+  const plan = planBatch(
+    ops,
+    (key) => ctx.shardMap.shardOf(key),
+    ctx.listener.writes,
+    localOnly,
+    (key) => ctx.slotGate.refusal(slotOf(key))?.toWire(),
+  );
   return new Promise((resolve) => {
     const results: BatchResult[] = new Array<BatchResult>(ops.length);
     let pending = ops.length;

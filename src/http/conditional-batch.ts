@@ -7,6 +7,7 @@
  * that leader is another node, the batch is forwarded to it whole.
  */
 import { DistkvError } from '../errors.js';
+import { slotOf } from '../routing/slot.js';
 import { neverSent } from '../util/never-sent.js';
 import {
   encodeExt,
@@ -72,6 +73,11 @@ export async function runConditionalBatch(
     );
   const shard = shards[0];
   if (shard === undefined) return [];
+  // Applied whole or not at all: one key in a slot a peer disputes refuses the batch (slot-gate.ts).
+  for (const o of valid) {
+    const disputed = ctx.slotGate.refusal(slotOf(o.key));
+    if (disputed !== undefined) throw disputed;
+  }
   const t = ctx.listener.writes[shard]!;
   if (!t.local) {
     if (localOnly)

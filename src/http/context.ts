@@ -10,6 +10,7 @@ import type { ConnectionLimit } from '../server/connection-limit.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { PeerCheck } from '../server/peer-check.js';
+import type { SlotGate } from '../server/slot-gate.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { HttpMetrics } from './http-metrics.js';
 import type { Forwarder } from './forwarder.js';
@@ -41,6 +42,8 @@ export interface SharedContext {
   forwarder: Forwarder;
   /** peers reports whether the other nodes of the config route with the same config hash. */
   peers: PeerCheck;
+  /** slotGate holds the slots refused because a peer's config gives them another leader (peers.gate). */
+  slotGate: SlotGate;
   /** proxy forwards single-key requests for other nodes' keys instead of redirecting (`--proxy`). */
   proxy: boolean;
   /** scheme is "https" when TLS is configured, else "http" (used in redirects). */

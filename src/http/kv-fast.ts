@@ -12,7 +12,8 @@
  *  - a write carries no If-Match or If-None-Match; a PUT's body has a Content-Length that is not
  *    over `max_value_bytes` (chunked, missing or too large: the general path);
  *  - the shard's target is served by this process: its leader for a write with writes not fenced,
- *    and for a read, a replica or a leader holding its lease (no redirect, no proxy, no 503).
+ *    and for a read, a replica or a leader holding its lease (no redirect, no proxy, no 503);
+ *  - no peer disputes the key's slot (src/server/slot-gate.ts: the general path refuses it).
  * What it then does is what kv-routes.ts does for such a request: the same label, the same
  * operation submitted through the same dispatch, answered by the same KeyRequest, so the answer
  * is the same bytes (test/e2e/kv-fast-model.test.ts checks it against a server without the fast
@@ -74,6 +75,7 @@ export function kvFastHandlers(ctx: HttpContext, submit: KeySubmit): KvFastHandl
   const listener = ctx.listener;
   const liveMap = ctx.liveMap;
   const shardMap = ctx.shardMap;
+  const gate = ctx.slotGate;
 
   /**
    * writeShard returns the shard of a write this process serves now, its key left in `writeKey`,
@@ -84,7 +86,9 @@ export function kvFastHandlers(ctx: HttpContext, submit: KeySubmit): KvFastHandl
     if (head.query !== '' || state.phase !== 'serving' || hasCondition(head)) return -1;
     const key = plainKey(head.path, maxKey);
     if (key === undefined) return -1;
-    const shard = shardMap.shardOfSlot(slotOf(key));
+    const slot = slotOf(key);
+    if (gate.disputed(slot)) return -1;
+    const shard = shardMap.shardOfSlot(slot);
     const target = listener.writes[shard]!;
     if (!target.local || liveMap.writesFenced(shard)) return -1;
     writeKey = key;
@@ -96,7 +100,9 @@ export function kvFastHandlers(ctx: HttpContext, submit: KeySubmit): KvFastHandl
       if (head.method !== 'GET' || head.query !== '' || state.phase !== 'serving') return false;
       const key = plainKey(head.path, maxKey);
       if (key === undefined) return false;
-      const shard = shardMap.shardOfSlot(slotOf(key));
+      const slot = slotOf(key);
+      if (gate.disputed(slot)) return false;
+      const shard = shardMap.shardOfSlot(slot);
       const target = listener.reads[shard]!;
       if (!target.local || liveMap.leaderWithoutLease(target.role, shard)) return false;
       res.route = 'kv_get';

@@ -159,7 +159,8 @@ interface Placement {
 /**
  * placeKey routes a key once (slot → shard → this listener's target). It returns where to serve it:
  * here, or forwarded to its owner when the node proxies (`--proxy`) and the request was not itself
- * forwarded by another node. Otherwise it answers the 307 itself and returns undefined.
+ * forwarded by another node. Otherwise it answers itself (307, or 503 for a slot a peer disputes,
+ * a shard being switched or a leader without its lease) and returns undefined.
  */
 function placeKey(
   res: HttpResponse,
@@ -171,6 +172,12 @@ function placeKey(
   write: boolean,
 ): Placement | undefined {
   const slot = typeof key === 'string' ? slotOf(key) : slotOfBytes(key);
+  const disputed = ctx.slotGate.refusal(slot);
+  if (disputed !== undefined) {
+    // A peer's config gives the slot another leader: neither served, nor sent elsewhere (slot-gate.ts).
+    sendError(res, disputed, { headers: { 'Retry-After': '1' } });
+    return undefined;
+  }
   const shard = ctx.shardMap.shardOfSlot(slot);
   const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
   if (target.local && write && ctx.liveMap.writesFenced(shard)) {

@@ -214,17 +214,26 @@ export interface BatchPlan {
   settled: { index: number; result: BatchResult }[];
 }
 
-/** planBatch splits `ops` by the leader of each key's shard. */
+/**
+ * planBatch splits `ops` by the leader of each key's shard; an operation `refusal` refuses (its
+ * slot is disputed: src/server/slot-gate.ts) is settled with that error, neither run nor forwarded.
+ */
 export function planBatch(
   ops: readonly BatchOp[],
   shardOf: (key: string) => number,
   writes: readonly Target[],
   localOnly: boolean,
+  refusal: (key: string) => WireError | undefined = () => undefined,
 ): BatchPlan {
   const plan: BatchPlan = { local: [], remote: new Map(), settled: [] };
   ops.forEach((op, index) => {
     if (op.op === 'invalid') {
       plan.settled.push({ index, result: { ok: false, error: op.error } });
+      return;
+    }
+    const refused = refusal(op.key);
+    if (refused !== undefined) {
+      plan.settled.push({ index, result: { ok: false, error: refused } });
       return;
     }
     const shard = shardOf(op.key);

@@ -6,6 +6,9 @@
  * `-MOVED slot host:port` (the owner's RESP address). Writes, and reads on a connection that did
  * not send READONLY, target the shard's leader; after READONLY, reads target the listener's read
  * table (a replica hosted at this address if any), as Redis serves reads from replicas.
+ * A slot that a peer's config gives another leader (src/server/slot-gate.ts) is refused first,
+ * reads and writes, with `-TRYAGAIN`: Redis's reply for a slot that cannot be served right now
+ * (during a resharding), which cluster clients retry after a pause.
  */
 import { slotOfBytes } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
@@ -72,9 +75,13 @@ export function routeKeys(
   return targetOf(c, slot, write);
 }
 
-/** targetOf returns the local store serving `slot`, or writes `-MOVED` and returns undefined. */
+/** targetOf returns the local store serving `slot`, or writes `-TRYAGAIN` or `-MOVED` and returns undefined. */
 function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget | undefined {
-  const { config, shardMap, listener } = c.ctx;
+  const { config, shardMap, listener, slotGate } = c.ctx;
+  if (slotGate?.disputed(slot) === true) {
+    c.queue.now(c.proto).error(`TRYAGAIN ${slotGate.refusal(slot)!.message}`);
+    return undefined;
+  }
   const shard = shardMap.shardOfSlot(slot);
   const target = (write || !c.readonly ? listener.writes : listener.reads)[shard]!;
   if (target.local && c.ctx.leaderWithoutLease(target.role, shard)) {

@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { ShardInfo, ShardMap } from '../routing/shard-map.js';
 import type { ConnectionLimit } from '../server/connection-limit.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
+import type { SlotGate } from '../server/slot-gate.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { ErrorCounts } from './resp-metrics.js';
 import type { ScanCursors } from './scan-cursors.js';
@@ -39,6 +40,11 @@ export interface RespContext {
   cursors: ScanCursors;
   /** leaderWithoutLease tells whether a store of role `role` leads shard `idx` here without its lease (map-keeper.ts). */
   leaderWithoutLease: (role: 'leader' | 'replica', idx: number) => boolean;
+  /**
+   * slotGate holds the slots refused because a peer's config gives them another leader
+   * (src/server/slot-gate.ts): commands on their keys get `-TRYAGAIN`. Absent, none is refused.
+   */
+  slotGate?: SlotGate;
   /** draining is true once the node stops accepting: commands on keys are refused with TRYAGAIN. */
   draining: () => boolean;
   /** nextClientId numbers connections (CLIENT ID); shared by the process's listeners. */

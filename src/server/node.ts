@@ -30,6 +30,7 @@ import { registerRespMetrics } from '../resp/resp-metrics.js';
 import { ConnectionLimit } from './connection-limit.js';
 import { UnsentBudget } from './unsent-budget.js';
 import { ShardMap } from '../routing/shard-map.js';
+import { layoutOfShards } from '../routing/slot-dispute.js';
 import { MapKeeper } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -147,6 +148,7 @@ export class DistkvNode {
       log,
       ca,
       coordinated ? undefined : (doc, from) => this.liveMap.offer(doc, from),
+      () => layoutOfShards(this.liveMap.shards()),
     );
     if (coordinated) {
       this.coordinator = new EtcdCoordinator(
@@ -174,6 +176,7 @@ export class DistkvNode {
         forwardMs: config.server.forward_timeout_ms,
       })),
       peers: this.peers,
+      slotGate: this.peers.gate,
       proxy: options.proxy === true,
       startedAt: Date.now(),
       connections: new ConnectionLimit(
@@ -204,6 +207,7 @@ export class DistkvNode {
         ),
       leaderWithoutLease: (role: 'leader' | 'replica', idx: number) =>
         this.liveMap.leaderWithoutLease(role, idx),
+      slotGate: this.peers.gate,
       plan: this.plan,
       pool: this.pool,
       log,
@@ -272,8 +276,12 @@ export class DistkvNode {
       // takes a write; with etcd it also takes the leader keys it is due.
       // After an unclean stop that may have lost records readers saw, the shards it leads start a
       // new epoch first (with etcd, allocated there as it takes their leader keys).
-      if (node.coordinator !== undefined) await node.coordinator.start(lossy);
-      else {
+      // Either way a peer round runs before it serves: a peer whose config gives some slots another
+      // leader has them refused from the first request (slot-gate.ts).
+      if (node.coordinator !== undefined) {
+        await node.coordinator.start(lossy);
+        await node.peers.checkAll();
+      } else {
         await node.peers.checkAll();
         warnIfAlone(node.log, node.peers, node.liveMap.current.version);
         if (lossy) await startRestartEpochs(node.liveMap, node.plan, node.pool, node.log);

@@ -6,10 +6,26 @@
  * starts one host at a time, so it is logged only when a peer that answered stops answering.
  * The same answer carries the peer's live map (`map`): it is handed to `onMap`, which adopts it when
  * its version is higher, so a map spreads to nodes that were down when it was published.
+ *
+ * A peer that disagrees also lists its shards (slot ranges and leaders): the slots whose leader
+ * differs from this node's (src/routing/slot-dispute.ts) go into `gate` (slot-gate.ts), and every
+ * request on them is refused until the peer answers with the same config. A peer that disagreed
+ * and then stops answering keeps its dispute: it may be cut off but alive, taking the writes its
+ * file gives it. A peer that never disagreed is not held against any slot while it is silent, so
+ * one node down is not an outage of the others.
  */
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';
+import {
+  disputedRanges,
+  formatRanges,
+  type LeaderRange,
+  layoutOfCluster,
+  slotCount,
+} from '../routing/slot-dispute.js';
+import { SLOT_COUNT } from '../routing/slot.js';
 import { undici } from '../util/lazy-undici.js';
+import { type PeerDispute, SlotGate } from './slot-gate.js';
 
 /**
  * PEER_CHECK_MS is how often peers are asked for their config hash and live map. It also bounds how
@@ -33,6 +49,15 @@ export interface PeerView {
   /** version is the peer's topology hash when it answered. */
   version?: string;
   checked_ms_ago?: number;
+  /** disputed_slots are the slots refused because of this peer (`first-last,...`), when any. */
+  disputed_slots?: string;
+}
+
+/** Disagreement is the last answer of a peer that disagreed: its hash and its leader ranges. */
+interface Disagreement {
+  version: string | undefined;
+  /** layout is undefined when the answer held no readable shards: every slot is disputed. */
+  layout: LeaderRange[] | undefined;
 }
 
 interface Peer {
@@ -41,6 +66,8 @@ interface Peer {
   version: string | undefined;
   checkedAt: number;
   everAnswered: boolean;
+  /** theirs is kept from a disagreeing answer until the peer answers with this node's config. */
+  theirs: Disagreement | undefined;
 }
 
 /** PeerCheck polls the other nodes of the config for their topology hash. */
@@ -55,7 +82,12 @@ export class PeerCheck {
   /** ca is the PEM of the CA(s) trusted for https peers (server.tls_ca); undefined = the system's. */
   private readonly ca: Buffer | undefined;
   private readonly onMap: OnMap | undefined;
+  /** layout returns this node's leader ranges now (its config's slots, the live map's leaders). */
+  private readonly layout: (() => readonly LeaderRange[]) | undefined;
+  /** gate holds the slots refused because of the peers' disputes (rebuilt after every check). */
+  readonly gate: SlotGate;
 
+  /** Without `layout`, disagreements are reported but no slot is refused. */
   constructor(
     peers: readonly string[],
     mine: string,
@@ -63,8 +95,11 @@ export class PeerCheck {
     log: Logger,
     ca?: Buffer,
     onMap?: OnMap,
+    layout?: () => readonly LeaderRange[],
   ) {
     this.onMap = onMap;
+    this.layout = layout;
+    this.gate = new SlotGate(mine);
     this.mine = mine;
     this.scheme = scheme;
     this.log = log;
@@ -75,6 +110,7 @@ export class PeerCheck {
       version: undefined,
       checkedAt: 0,
       everAnswered: false,
+      theirs: undefined,
     }));
   }
 
@@ -102,12 +138,42 @@ export class PeerCheck {
   /** view lists the peers for `/cluster`. */
   view(): PeerView[] {
     const now = Date.now();
-    return this.peers.map((p) => ({
-      address: p.address,
-      state: p.state,
-      ...(p.version === undefined ? {} : { version: p.version }),
-      ...(p.checkedAt === 0 ? {} : { checked_ms_ago: now - p.checkedAt }),
-    }));
+    const disputes = this.gate.list();
+    return this.peers.map((p) => {
+      const d = disputes.find((x) => x.peer === p.address);
+      return {
+        address: p.address,
+        state: p.state,
+        ...(p.version === undefined ? {} : { version: p.version }),
+        ...(p.checkedAt === 0 ? {} : { checked_ms_ago: now - p.checkedAt }),
+        ...(d === undefined || d.ranges.length === 0 ? {} : { disputed_slots: formatRanges(d.ranges) }),
+      };
+    });
+  }
+
+  /**
+   * disputes recomputes every kept disagreement against this node's layout now (the live map may
+   * have moved a leader since) and hands them to the gate.
+   */
+  private disputes(): PeerDispute[] {
+    const layout = this.layout;
+    if (layout === undefined) return [];
+    const mine = layout();
+    return this.peers.flatMap((p) => {
+      const t = p.theirs;
+      if (t === undefined) return [];
+      return [
+        {
+          peer: p.address,
+          version: t.version,
+          ranges:
+            t.layout === undefined ? [{ first: 0, last: SLOT_COUNT - 1 }] : disputedRanges(mine, t.layout),
+          theirs: t.layout,
+          mine,
+          silent: p.state === 'unreachable',
+        },
+      ];
+    });
   }
 
   async stop(): Promise<void> {
@@ -119,6 +185,8 @@ export class PeerCheck {
   private async check(p: Peer): Promise<void> {
     let state: PeerState;
     let version: string | undefined;
+    // An unreachable peer keeps the disagreement it last answered with (see the design block).
+    let theirs = p.theirs;
     try {
       const u = await undici();
       this.agent ??= new u.Agent({
@@ -133,6 +201,7 @@ export class PeerCheck {
       const doc = (await res.body.json()) as { version?: unknown; map?: unknown };
       version = typeof doc.version === 'string' ? doc.version : undefined;
       state = res.statusCode === 200 && version === this.mine ? 'agrees' : 'disagrees';
+      theirs = state === 'agrees' ? undefined : { version, layout: layoutOfCluster(doc) };
       if (state === 'agrees' && doc.map !== undefined && this.onMap !== undefined)
         await this.onMap(doc.map, p.address).catch((err: unknown) => {
           this.log.error({ peer: p.address, err: (err as Error).message }, 'refused the live map of a peer');
@@ -144,16 +213,26 @@ export class PeerCheck {
     const was = p.state;
     p.state = state;
     p.version = version;
-    if (state === was) return;
+    const before = this.gate.list().find((d) => d.peer === p.address)?.ranges ?? [];
+    p.theirs = theirs;
+    this.gate.set(this.disputes());
+    const now = this.gate.list().find((d) => d.peer === p.address)?.ranges ?? [];
+    if (state === was && formatRanges(before) === formatRanges(now)) return;
     if (state === 'disagrees')
       this.log.error(
-        { peer: p.address, theirs: version, mine: this.mine },
-        `CONFIG MISMATCH: node ${p.address} routes with config ${String(version)}, this node with ${this.mine}; give every node the same sharding.toml`,
+        { peer: p.address, theirs: version, mine: this.mine, disputed_slots: formatRanges(now) },
+        `CONFIG MISMATCH: node ${p.address} routes with config ${String(version)}, this node with ${this.mine}; ${now.length === 0 ? 'no slot has another leader there' : `requests for the ${slotCount(now)} slots whose leader differs (${formatRanges(now)}) are refused until it agrees`}; give every node the same sharding.toml`,
       );
     else if (state === 'unreachable' && p.everAnswered)
-      this.log.warn({ peer: p.address }, `node ${p.address} stopped answering`);
+      this.log.warn(
+        { peer: p.address, ...(now.length === 0 ? {} : { disputed_slots: formatRanges(now) }) },
+        `node ${p.address} stopped answering${now.length === 0 ? '' : `; slots ${formatRanges(now)} stay refused (with its other config it may still take their writes)`}`,
+      );
     else if (state === 'agrees' && was !== 'unknown')
-      this.log.info({ peer: p.address }, `node ${p.address} answers with the same config`);
+      this.log.info(
+        { peer: p.address },
+        `node ${p.address} answers with the same config${before.length === 0 ? '' : `: slots ${formatRanges(before)} are served again`}`,
+      );
     if (state !== 'unreachable') p.everAnswered = true;
   }
 }

@@ -13,6 +13,7 @@ import { after, describe, it } from 'node:test';
 import { DistkvError } from '../../src/errors.js';
 import { runConditionalBatch } from '../../src/http/conditional-batch.js';
 import type { HttpContext } from '../../src/http/context.js';
+import { SlotGate } from '../../src/server/slot-gate.js';
 import { Forwarder } from '../../src/http/forwarder.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { freePort } from '../helpers/ports.js';
@@ -33,6 +34,7 @@ function contextFor(owner: string): HttpContext {
     shardMap,
     forwarder,
     listener: { writes: [{ local: false, address: owner }], reads: [{ local: false, address: owner }] },
+    slotGate: new SlotGate('cfg'),
   } as unknown as HttpContext;
 }
 

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { registerCollectionRoutes } from '../../src/http/collection-routes.js';
 import type { HttpContext } from '../../src/http/context.js';
+import { SlotGate } from '../../src/server/slot-gate.js';
 import { Forwarder, HOLD_BACK_MS } from '../../src/http/forwarder.js';
 import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
@@ -77,6 +78,7 @@ before(async () => {
     forwarder,
     proxy: true,
     scheme: 'http',
+    slotGate: new SlotGate('cfg'),
   } as unknown as HttpContext;
   const router = new Router();
   registerKvRoutes(router, ctx);

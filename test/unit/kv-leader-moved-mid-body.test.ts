@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { HttpContext } from '../../src/http/context.js';
+import { SlotGate } from '../../src/server/slot-gate.js';
 import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
 import { Router } from '../../src/http/router.js';
@@ -44,6 +45,7 @@ const ctx = {
   },
   proxy: false,
   scheme: 'http',
+  slotGate: new SlotGate('cfg'),
 } as unknown as HttpContext;
 
 const servers: Http1Server[] = [];

@@ -1,0 +1,78 @@
+/**
+ * SlotGate: the slots this node refuses because a peer's config gives them another leader
+ * (src/routing/slot-dispute.ts; docs/operations.md, "When the nodes disagree about the config").
+ *
+ * Ownership: written only by PeerCheck (main thread) after each peer check; read on the main
+ * thread by the places that route a key by its slot: HTTP single keys (kv-routes.ts `placeKey`;
+ * the fast path, kv-fast.ts, leaves a disputed slot to it), batches (scatter-merge.ts `planBatch`,
+ * conditional-batch.ts) and every RESP key command (resp/key-route.ts `targetOf`). A lookup is
+ * one array read, so the gate costs nothing while no slot is disputed.
+ *
+ * Reads are refused with writes: while two nodes each may take writes for a slot, a read answers
+ * from one of two possible owners, and may miss a value the other already acknowledged.
+ */
+import { DistkvError } from '../errors.js';
+import { formatRanges, type LeaderRange, leaderAt, type SlotRange } from '../routing/slot-dispute.js';
+import { SLOT_COUNT } from '../routing/slot.js';
+
+/** PeerDispute is what one peer disputes with this node. */
+export interface PeerDispute {
+  /** peer is the peer's address. */
+  peer: string;
+  /** version is the peer's config hash (undefined when its answer carried none). */
+  version: string | undefined;
+  /** ranges are the disputed slots, in slot order. */
+  ranges: SlotRange[];
+  /** theirs are the peer's leader ranges (undefined: its answer held none that could be read). */
+  theirs: LeaderRange[] | undefined;
+  /** mine are this node's leader ranges the dispute was computed against. */
+  mine: readonly LeaderRange[];
+  /** silent is true when the peer has not answered since it disagreed (the dispute is kept). */
+  silent: boolean;
+}
+
+/** SlotGate answers whether a slot is refused, and with which error. */
+export class SlotGate {
+  /** table holds, per slot, 1 + the index in `disputes` of the first peer disputing it; 0 = served. */
+  private readonly table = new Uint16Array(SLOT_COUNT);
+  private disputes: readonly PeerDispute[] = [];
+  private readonly hash: string;
+
+  /** `hash` is this node's config hash (named in refusals). */
+  constructor(hash: string) {
+    this.hash = hash;
+  }
+
+  /** set replaces the disputes (PeerCheck calls it after every check). */
+  set(disputes: readonly PeerDispute[]): void {
+    this.table.fill(0);
+    for (let i = disputes.length - 1; i >= 0; i--)
+      for (const r of disputes[i]!.ranges) this.table.fill(i + 1, r.first, r.last + 1);
+    this.disputes = disputes;
+  }
+
+  /** list returns the current disputes (those with at least one slot and the others). */
+  list(): readonly PeerDispute[] {
+    return this.disputes;
+  }
+
+  /** disputed tells whether `slot` is refused. */
+  disputed(slot: number): boolean {
+    return this.table[slot] !== 0;
+  }
+
+  /**
+   * refusal returns the 503 SLOTS_DISPUTED error for a request on `slot`, naming the peer, both
+   * configs' leaders of the slot and every slot disputed with that peer; undefined when served.
+   */
+  refusal(slot: number): DistkvError | undefined {
+    const at = this.table[slot]!;
+    if (at === 0) return undefined;
+    const d = this.disputes[at - 1]!;
+    const theirs = d.theirs === undefined ? 'no readable layout' : (leaderAt(d.theirs, slot) ?? 'no leader');
+    return new DistkvError(
+      'SLOTS_DISPUTED',
+      `slot ${slot} is disputed: node ${d.peer} routes with config ${String(d.version)} (leader of the slot: ${theirs})${d.silent ? ', and has not answered since' : ''}, this node with config ${this.hash} (leader: ${leaderAt(d.mine, slot) ?? 'none'}); slots disputed with ${d.peer}: ${formatRanges(d.ranges)}. Not executed: retry once every node has the same sharding.toml`,
+    );
+  }
+}

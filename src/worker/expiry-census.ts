@@ -13,15 +13,19 @@ import type { SlotRange } from '../storage/own-slots.js';
 import type { Store } from '../storage/store.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
-/** expiryCensus answers one page of an `expiry-census` of `store`, whose shard owns the slots `range`. */
+/**
+ * expiryCensus answers one page of an `expiry-census` of `store`, whose shard owns the slots
+ * `range`. A store that is not open here (undefined: it failed to open) counts nothing, as its
+ * keys are not in the stores' key count either, so INFO still answers on a degraded node.
+ */
 export function expiryCensus(
-  store: Store,
+  store: Store | undefined,
   range: SlotRange,
   msg: Extract<ToWorker, { type: 'expiry-census' }>,
   nowMs = Date.now(),
 ): FromWorker {
   const done = { type: 'expiry-census-result', id: msg.id, ok: true } as const;
-  if (store.expiring === undefined) return { ...done, count: 0, ttlSumMs: 0, next: null };
+  if (store?.expiring === undefined) return { ...done, count: 0, ttlSumMs: 0, next: null };
   const page = store.expiring(msg.after ?? undefined, msg.limit);
   let count = 0;
   let ttlSumMs = 0;

@@ -117,7 +117,10 @@ export class ShardHost {
         }));
         return;
       case 'expiry-census':
-        this.answer(msg.id, () => expiryCensus(this.stores.at(msg.store), this.rangeOf(msg.store), msg));
+        this.answer(msg.id, () => {
+          const hosted = this.stores.hosted.get(msg.store);
+          return expiryCensus(hosted?.store, hosted?.spec.shard ?? { first: 0, last: -1 }, msg);
+        });
         return;
       case 'purge':
         void this.answerAsync(msg.id, async () => ({

@@ -20,6 +20,17 @@ const NOW = 1_800_000_000_000;
 const RANGE = { first: 0, last: 8191 };
 
 describe('expiryCensus on a store', () => {
+  it('counts nothing of a store that is not open, so INFO still answers on a node with a failed store', () => {
+    const r = expiryCensus(undefined, RANGE, {
+      type: 'expiry-census',
+      id: 3,
+      store: 0,
+      after: null,
+      limit: 10,
+    });
+    assert.deepEqual(r, { type: 'expiry-census-result', id: 3, ok: true, count: 0, ttlSumMs: 0, next: null });
+  });
+
   it('counts the keys of its slots with an expiry to come, over pages of any size (seeded model)', async () => {
     const seed = testSeed();
     const rand = seededRandom(seed);

@@ -106,6 +106,35 @@ describe('PUT ?expires_at_ms and a batch set\'s "expires_at_ms"', () => {
     assert.equal((await fetch(`http://${A}/kv/abs-past`)).status, 404);
   });
 
+  it('shows watchers a delete for a put whose time has passed, not a put of a key no read returns', async () => {
+    assert.equal((await put('wpast', 'old')).status, 204);
+    assert.equal((await put('wpast', 'x', '?expires_at_ms=1')).status, 204);
+    await batch([{ op: 'set', key: 'wpast', value: 'y', expires_at_ms: 2 }]);
+    assert.equal((await put('wpast', 'new')).status, 204);
+    const c = new DistkvClient({ urls: [A] });
+    const stop = new AbortController();
+    const seen: string[] = [];
+    try {
+      const watched = (async () => {
+        for await (const ev of c.watch('wpast', { from: '0.0', signal: stop.signal })) {
+          if (ev.type !== 'put' && ev.type !== 'delete' && ev.type !== 'expire') continue;
+          seen.push(ev.type);
+          if (seen.length === 4) return;
+        }
+      })();
+      const timeout = new Promise((_, reject) =>
+        setTimeout(() => {
+          reject(new Error(`saw only ${seen.join(' ')}`));
+        }, 15000).unref(),
+      );
+      await Promise.race([watched, timeout]);
+    } finally {
+      stop.abort();
+      await c.close();
+    }
+    assert.deepEqual(seen, ['put', 'delete', 'delete', 'put']);
+  });
+
   it('refuses ttl_ms with expires_at_ms, and an expires_at_ms out of 1..now + ten years, with 400 naming them', async () => {
     assert.equal((await put('abs-bad', 'keep')).status, 204);
     const both = await put('abs-bad', 'x', `?ttl_ms=1000&expires_at_ms=${Date.now() + HOUR}`);

@@ -50,7 +50,7 @@ export function clientLine(c: RespConnection, nowMs: number): string {
     'fd=-1',
     `name=${c.name}`,
     `age=${seconds(nowMs - c.createdAt)}`,
-    `idle=${seconds(nowMs - c.lastCommandAt)}`,
+    `idle=${seconds(nowMs - c.lastReadAt)}`,
     `flags=${flagsOf(c, io.closing)}`,
     'db=0 sub=0 psub=0 ssub=0',
     `multi=${c.inMulti === undefined ? -1 : 0}`,

@@ -335,7 +335,6 @@ export function dispatch(c: RespConnection, args: Buffer[]): void {
   }
   calls[cmd.index]!++;
   c.lastCommand = commandFullName(cmd.name, args);
-  c.lastCommandAt = Date.now();
   if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
     c.queue.now(c.proto).error(`ERR wrong number of arguments for '${cmd.name}' command`);
     return;
@@ -360,7 +359,6 @@ export function dispatch(c: RespConnection, args: Buffer[]): void {
  */
 export function dispatchGetSet(c: RespConnection, key: Uint8Array, value: Uint8Array | undefined): boolean {
   if (c.ctx.draining() || c.inMulti !== undefined) return false;
-  c.lastCommandAt = Date.now();
   if (value === undefined) {
     c.lastCommand = 'get';
     c.ctx.stats.calls[GET.index]!++;

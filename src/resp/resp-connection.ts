@@ -89,12 +89,13 @@ export class RespConnection {
   name = '';
   /** createdAt is when the connection was accepted (CLIENT LIST `age`). */
   readonly createdAt = Date.now();
-  /**
-   * lastCommand is the full name of the last command dispatched (`get`, `client|list`; "NULL"
-   * before any), and lastCommandAt when: CLIENT LIST's `cmd` and `idle` (client-list.ts).
-   */
+  /** lastCommand is the full name of the last command dispatched (`get`, `client|list`; "NULL" before any): CLIENT LIST's `cmd`. */
   lastCommand = 'NULL';
-  lastCommandAt = this.createdAt;
+  /**
+   * lastReadAt is when the client last sent bytes: CLIENT LIST's `idle`, as Redis's
+   * `lastinteraction` (taken once per read, not per command: a pipeline pays one clock read).
+   */
+  lastReadAt = this.createdAt;
   /** blocked is set while the connection waits in WAIT (CLIENT LIST flag `b`). */
   blocked = false;
   /** lastWrites holds, per store, the seq of this connection's newest acknowledged write (for WAIT). */
@@ -264,6 +265,7 @@ export class RespConnection {
    * parser's instructions per GET at -P 1 (docs/performance.md).
    */
   read(chunk: Buffer, transient: boolean): void {
+    this.lastReadAt = Date.now();
     if (this.fenced && !this.closing) {
       // Read only to notice a hang-up during a keyspace read or WAIT (see `deferred`); reading
       // pauses after this read, and a read that still arrives is kept behind it, never parsed early.

@@ -164,6 +164,11 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       file: { type: 'string', valueName: 'FILE', help: 'read the value from a file ("-" for stdin)' },
       ...WRITE_CONCERN,
       ttl: { type: 'string', valueName: 'MS', help: 'expire the key MS milliseconds after the write' },
+      'expires-at': {
+        type: 'string',
+        valueName: 'MS',
+        help: 'expire the key at Unix time MS in milliseconds (one already past deletes it)',
+      },
       'if-match': {
         type: 'string',
         valueName: 'V',
@@ -185,12 +190,21 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       }
       const { concern, slowMs } = concernOptions(args);
       const ttlMs = intOption(args, 'ttl', { min: 1, max: MAX_TTL_MS, what: ' ms (ten years)' });
+      const latest = Date.now() + MAX_TTL_MS;
+      const expiresAtMs = intOption(args, 'expires-at', {
+        min: 1,
+        max: latest,
+        what: ' (Unix ms, ten years ahead)',
+      });
+      if (ttlMs !== undefined && expiresAtMs !== undefined)
+        throw new UsageError('give --ttl (ms from now) or --expires-at (Unix ms), not both');
       const ifMatch = ifMatchOption(args);
       if (ifMatch !== undefined && args.options.get('if-none-match') === true)
         throw new UsageError('give --if-match or --if-none-match, not both');
       const put = client.putVersioned(key, value, {
         ...concern,
         ...(ttlMs === undefined ? {} : { ttlMs }),
+        ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
         ...(ifMatch === undefined ? {} : { ifMatch }),
         ...(args.options.get('if-none-match') === true ? { ifNoneMatch: true } : {}),
       });

@@ -25,18 +25,14 @@ import { stderrProgress } from './progress-line.js';
 /**
  * RESTORE_BATCH_OPS and RESTORE_BATCH_BYTES bound the entries restore hands batch() at a time: up
  * to 1000 of them and 1 MiB of keys and values, less than one request of the client's carries
- * (src/client/batch-wire.ts), so each node gets one request, sent right after the time left was
- * taken and quick to arrive. A batch of 1000 large values went as several requests one after
- * another, and the keys of each later one expired later by the time of those before it.
+ * (src/client/batch-wire.ts), so each node gets one request at a time from the restore.
  */
 const RESTORE_BATCH_OPS = 1000;
 const RESTORE_BATCH_BYTES = 1024 * 1024;
 
 /**
  * PUTS_AT_ONCE is how many keys that are not UTF-8 (one PUT each) restore writes at a time: no
- * more than the client's connections to a node (16), so that each PUT goes out when it is handed
- * to the client, with the time left taken then, instead of waiting for a connection (it was 32:
- * behind a slow node half of each group expired later by the time the first half took).
+ * more than the client's connections to a node (16), so none waits for a connection.
  */
 const PUTS_AT_ONCE = 16;
 
@@ -62,21 +58,22 @@ interface Pending {
 }
 
 /**
- * ttlAt is the TTL option of a write of an entry expiring at `expiresAtMs` sent at `now`: none
- * when it never expires, the time it has left otherwise; undefined when it has expired by then.
+ * expiryOption is the expiry option of a write of an entry expiring at `expiresAtMs` (Unix ms, 0 =
+ * never): the instant itself (`expires_at_ms`), so the key expires exactly when the backed-up one
+ * did, however long the restore took to send it. It used to send the time left (`ttl_ms`), taken
+ * just before each write was sent, and a node counts that from when the write arrives: every key
+ * expired late by the time its write spent on the way (and, before that was taken at sending, by
+ * the time spent on the writes before it).
  */
-function ttlAt(expiresAtMs: number, now: number): { ttlMs?: number } | undefined {
-  if (expiresAtMs === 0) return {};
-  return expiresAtMs > now ? { ttlMs: expiresAtMs - now } : undefined;
+function expiryOption(expiresAtMs: number): { expiresAtMs?: number } {
+  return expiresAtMs === 0 ? {} : { expiresAtMs };
 }
 
 /**
- * Writer writes entries in groups and counts what it wrote; the first refusal stops it. A node
- * counts a `ttl_ms` from when the write arrives, so each write's time left is taken just before
- * it is sent (its batch, or its group of PUTs): taken when the entry was read, the key expired
- * later by the time spent reading the rest of the group and, for a key that is not UTF-8, writing
- * the batch and every earlier group of PUTs. An entry that expires before it is sent is not
- * written (`expired`).
+ * Writer writes entries in groups and counts what it wrote; the first refusal stops it. Each write
+ * carries its key's expiry instant (expiryOption). An entry that has expired by the time its group
+ * is sent is not written (`expired`): a node would take its write as a delete (docs/api.md, "TTL"),
+ * and counted as written it would say the cluster holds a key it does not.
  */
 class Writer {
   written = 0;
@@ -104,9 +101,8 @@ class Writer {
     const now = Date.now();
     for (const p of this.pending) {
       if (p.text === undefined) continue;
-      const ttl = ttlAt(p.expiresAtMs, now);
-      if (ttl === undefined) this.expired++;
-      else ops.push({ op: 'set', key: p.text, value: p.value, ...ttl });
+      if (expiredAt(p.expiresAtMs, now)) this.expired++;
+      else ops.push({ op: 'set', key: p.text, value: p.value, ...expiryOption(p.expiresAtMs) });
     }
     const results = ops.length === 0 ? [] : await this.client.batch(ops);
     const failed = results.findIndex((r) => !r.ok);
@@ -124,13 +120,14 @@ class Writer {
     const bytes = this.pending.filter((p) => p.text === undefined);
     for (let i = 0; i < bytes.length; i += PUTS_AT_ONCE) {
       const sentAt = Date.now();
-      const group: { key: Buffer; value: Buffer; ttl: { ttlMs?: number } }[] = [];
+      const group: Pending[] = [];
       for (const p of bytes.slice(i, i + PUTS_AT_ONCE)) {
-        const ttl = ttlAt(p.expiresAtMs, sentAt);
-        if (ttl === undefined) this.expired++;
-        else group.push({ key: p.key, value: p.value, ttl });
+        if (expiredAt(p.expiresAtMs, sentAt)) this.expired++;
+        else group.push(p);
       }
-      const outcomes = await Promise.allSettled(group.map((p) => this.client.put(p.key, p.value, p.ttl)));
+      const outcomes = await Promise.allSettled(
+        group.map((p) => this.client.put(p.key, p.value, expiryOption(p.expiresAtMs))),
+      );
       const refused = outcomes.findIndex((o) => o.status === 'rejected');
       const failures = outcomes.filter((o) => o.status === 'rejected').length;
       this.written += outcomes.length - failures;
@@ -167,7 +164,7 @@ export const RESTORE_VERB: ClientVerb = {
   usage: 'distkv restore FILE',
   summary: 'write every key of a backup FILE into a cluster (empty unless --force)',
   details:
-    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\nshard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\nits instant in the backup (its time left is taken as its write is sent); one that has expired by\nthen is not written, and counted. Every key gets a new version in the target (a version read from\nthe source names nothing there). Exit 0 when every key was written, 1 when the cluster is not\nempty or a write failed, 2 for usage mistakes and unreadable or damaged files.',
+    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\nshard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\nits instant in the backup (its write carries that instant); one that has expired by the time it is\nsent is not written, and counted. Every key gets a new version in the target (a version read from\nthe source names nothing there). Exit 0 when every key was written, 1 when the cluster is not\nempty or a write failed, 2 for usage mistakes and unreadable or damaged files.',
   options: {
     force: {
       type: 'boolean',
@@ -221,9 +218,8 @@ export const RESTORE_VERB: ClientVerb = {
       // Ctrl-C leaves the keys written so far (a batch in flight may be applied too): say so.
       const writeAll = async (): Promise<void> => {
         await readEntries(fh, size, async ({ key, value, expiresAtMs }) => {
-          // A key keeps its expiry: it expires at the same instant in the restored cluster (the
-          // Writer takes its time left as it sends it), and one that expired since the backup is
-          // not written at all.
+          // A key keeps its expiry: it expires at the same instant in the restored cluster (its
+          // write carries that instant), and one that expired since the backup is not written at all.
           if (expiredAt(expiresAtMs, Date.now())) {
             expired++;
             return;

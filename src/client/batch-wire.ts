@@ -12,7 +12,7 @@ const BATCH_CHUNK_BYTES = 4 * 1024 * 1024;
 /** WireResult is one operation's result as the server sends it. */
 export type WireResult = { ok: true } | { ok: false; error: { code: unknown; message: string } };
 
-/** wireOp renders one operation for the request body (with its condition and TTL, when it has them). */
+/** wireOp renders one operation for the request body (with its condition and expiry, when it has them). */
 export function wireOp(op: BatchOp): Record<string, string | number> {
   const cond = {
     ...(op.ifMatch === undefined ? {} : { if_match: op.ifMatch.replace(/^"|"$/g, '') }),
@@ -26,6 +26,7 @@ export function wireOp(op: BatchOp): Record<string, string | number> {
         value_base64: Buffer.from(op.value).toString('base64'),
         ...cond,
         ...(op.ttlMs === undefined ? {} : { ttl_ms: op.ttlMs }),
+        ...(op.expiresAtMs === undefined ? {} : { expires_at_ms: op.expiresAtMs }),
       };
 }
 

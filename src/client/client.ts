@@ -176,7 +176,7 @@ export class DistkvClient {
 
   /**
    * put stores `value` (a string is stored as UTF-8) and resolves with the write's seq; with `w`,
-   * waits for that many replicas; with `ttlMs`, the key expires; with `ifMatch` / `ifNoneMatch`,
+   * waits for that many replicas; with `ttlMs` or `expiresAtMs`, the key expires; with `ifMatch` / `ifNoneMatch`,
    * it writes only if the condition holds (PreconditionFailedError otherwise).
    */
   async put(key: Key, value: Uint8Array | string, options: PutOptions = {}): Promise<number> {
@@ -344,10 +344,10 @@ export class DistkvClient {
   }
 
   private putRequest(key: Key, value: Uint8Array | string, options: PutOptions): Promise<Reply> {
-    const { query, waitMs } = concernQuery(
-      options,
-      options.ttlMs === undefined ? [] : [['ttl_ms', String(options.ttlMs)]],
-    );
+    const expiry: [string, string][] = [];
+    if (options.ttlMs !== undefined) expiry.push(['ttl_ms', String(options.ttlMs)]);
+    if (options.expiresAtMs !== undefined) expiry.push(['expires_at_ms', String(options.expiresAtMs)]);
+    const { query, waitMs } = concernQuery(options, expiry);
     if (typeof value === 'string') checkText(value, 'value');
     const body = typeof value === 'string' ? Buffer.from(value) : value;
     return this.keyRequest('PUT', key, body, query, options.signal, conditionsOf(options), waitMs);

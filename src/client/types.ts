@@ -88,6 +88,11 @@ export interface WriteConcern {
 export interface PutOptions extends CallOptions, WriteConditions, WriteConcern {
   /** ttlMs makes the key expire this many milliseconds after the write (1..10 years). */
   ttlMs?: number;
+  /**
+   * expiresAtMs makes the key expire at this Unix time in ms (1..now + 10 years; a time already
+   * past deletes the key). Not with `ttlMs`: the node refuses both (INVALID_ARGUMENT).
+   */
+  expiresAtMs?: number;
 }
 
 /**
@@ -150,12 +155,19 @@ export interface ScanOptions extends CallOptions {
 }
 
 /**
- * BatchOp is one operation of a batch; a set may expire (`ttlMs`). An operation with a condition
+ * BatchOp is one operation of a batch; a set may expire (`ttlMs` after the write, or at
+ * `expiresAtMs`, Unix ms, as PutOptions). An operation with a condition
  * (WriteConditions) makes the whole batch all-or-nothing: then every key must be in one shard
  * (use a {hash tag}), and a failed condition fails every operation (docs/api.md).
  */
 export type BatchOp =
-  | ({ op: 'set'; key: string; value: Uint8Array | string; ttlMs?: number } & WriteConditions)
+  | ({
+      op: 'set';
+      key: string;
+      value: Uint8Array | string;
+      ttlMs?: number;
+      expiresAtMs?: number;
+    } & WriteConditions)
   | ({ op: 'delete'; key: string } & DeleteConditions);
 
 /** BatchResult is one operation's outcome, in the order of the operations. */

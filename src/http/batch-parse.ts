@@ -5,7 +5,8 @@
  * answered in its place with its error while the others are applied.
  *
  * An operation may carry conditions, `if_match` ("E.S" or "*") or `if_none_match` ("*"), and a
- * set may carry `ttl_ms` (docs/api.md, "Batches with conditions"); they are checked here for form,
+ * set may carry `ttl_ms` or `expires_at_ms` (docs/api.md, "Batches with conditions" and "TTL");
+ * they are checked here for form,
  * and a batch with conditions is all-or-nothing (collection-routes.ts).
  *
  * Every client mistake is a 4xx here, never a silent change of the data: `value_base64` must be
@@ -17,7 +18,7 @@ import { isUtf8 } from 'node:buffer';
 import { DistkvError, toDistkvError, type WireError } from '../errors.js';
 import { parseVersion } from '../routing/version.js';
 import { checkKey, isWellFormed } from './request-parse.js';
-import { MAX_TTL_MS } from './write-conditions.js';
+import { BOTH_EXPIRIES, checkExpiresAt, MAX_TTL_MS } from './write-conditions.js';
 
 /** BATCH_MAX_OPS bounds the operations of one batch. */
 export const BATCH_MAX_OPS = 10000;
@@ -25,9 +26,12 @@ export const BATCH_MAX_OPS = 10000;
 /** BatchCondition is an operation's condition: `ifMatch` a version "E.S" or "*", or `ifNoneMatch`. */
 export type BatchCondition = { ifMatch: string } | { ifNoneMatch: true };
 
-/** BatchOp is one validated operation of a batch, or the error that makes it invalid. */
+/**
+ * BatchOp is one validated operation of a batch, or the error that makes it invalid. A set
+ * expires after `ttlMs` or at `expiresAtMs` (Unix ms), never both (expiryAtOf).
+ */
 export type BatchOp =
-  | { op: 'set'; key: string; value: Buffer; cond?: BatchCondition; ttlMs?: number }
+  | { op: 'set'; key: string; value: Buffer; cond?: BatchCondition; ttlMs?: number; expiresAtMs?: number }
   | { op: 'delete'; key: string; cond?: BatchCondition }
   | { op: 'invalid'; error: WireError; conditional?: true };
 
@@ -81,7 +85,16 @@ export function parseBatch(body: Uint8Array, maxKey: number, maxValue: number): 
  * as the query parameters are (docs/api.md), since a misspelt one (`"ifMatch"`, `"ttl"`) would
  * otherwise make a conditional or expiring write an unconditional, lasting one.
  */
-const SET_FIELDS = ['op', 'key', 'value', 'value_base64', 'ttl_ms', 'if_match', 'if_none_match'];
+const SET_FIELDS = [
+  'op',
+  'key',
+  'value',
+  'value_base64',
+  'ttl_ms',
+  'expires_at_ms',
+  'if_match',
+  'if_none_match',
+];
 const DELETE_FIELDS = ['op', 'key', 'if_match', 'if_none_match'];
 
 /** checkFields throws naming the first field of `o` that an operation of this kind does not take. */
@@ -109,6 +122,7 @@ export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: numbe
     if_match?: unknown;
     if_none_match?: unknown;
     ttl_ms?: unknown;
+    expires_at_ms?: unknown;
   };
   if (typeof o.key !== 'string') throw new DistkvError('MISSING_KEY', `ops[${i}].key: expected a string`);
   try {
@@ -126,6 +140,8 @@ export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: numbe
       );
     if (o.ttl_ms !== undefined)
       throw new DistkvError('INVALID_ARGUMENT', `ops[${i}].ttl_ms: only a set takes a TTL`);
+    if (o.expires_at_ms !== undefined)
+      throw new DistkvError('INVALID_ARGUMENT', `ops[${i}].expires_at_ms: only a set takes an expiry`);
     checkFields(o, i, true);
     return { op: 'delete', key: o.key, ...withCond };
   }
@@ -151,6 +167,13 @@ export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: numbe
       'VALUE_TOO_LARGE',
       `ops[${i}]: value is ${value.length} bytes; limit is ${maxValue}`,
     );
+  if (o.ttl_ms !== undefined && o.expires_at_ms !== undefined)
+    throw new DistkvError('INVALID_ARGUMENT', `ops[${i}]: ${BOTH_EXPIRIES}`);
+  if (o.expires_at_ms !== undefined) {
+    const at = typeof o.expires_at_ms === 'number' ? o.expires_at_ms : NaN;
+    checkExpiresAt(at, `ops[${i}].expires_at_ms`, JSON.stringify(o.expires_at_ms));
+    return { op: 'set', key: o.key, value, ...withCond, expiresAtMs: at };
+  }
   if (o.ttl_ms === undefined) return { op: 'set', key: o.key, value, ...withCond };
   if (typeof o.ttl_ms !== 'number' || !Number.isInteger(o.ttl_ms) || o.ttl_ms < 1 || o.ttl_ms > MAX_TTL_MS)
     throw new DistkvError(
@@ -158,6 +181,13 @@ export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: numbe
       `ops[${i}].ttl_ms must be an integer in 1..${MAX_TTL_MS} (milliseconds), got ${JSON.stringify(o.ttl_ms)}`,
     );
   return { op: 'set', key: o.key, value, ...withCond, ttlMs: o.ttl_ms };
+}
+
+/** expiryAtOf is the expiry of a batch operation as an absolute time (Unix ms, 0 = none), taken now for a `ttl_ms`. */
+export function expiryAtOf(op: BatchOp): number {
+  if (op.op !== 'set') return 0;
+  if (op.ttlMs !== undefined) return Date.now() + op.ttlMs;
+  return op.expiresAtMs ?? 0;
 }
 
 /** conditionOf validates an operation's `if_match` / `if_none_match` (at most one). */

@@ -11,7 +11,7 @@ import { DistkvError } from '../errors.js';
 import { slotOf } from '../routing/slot.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR } from '../worker/op-format.js';
-import { isCanonicalBase64, parseBatch } from './batch-parse.js';
+import { expiryAtOf, isCanonicalBase64, parseBatch } from './batch-parse.js';
 import { hasConditions, runConditionalBatch, unansweredBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
 import { replicaLagOf, sendSwitching } from './kv-routes.js';
@@ -317,8 +317,9 @@ function runBatch(
           );
         },
       };
-      if (op.op === 'set' && op.ttlMs !== undefined) {
-        const ext = extOf(ctx, ctx.shardMap.shardOf(op.key), undefined, op.ttlMs);
+      const expiresAtMs = expiryAtOf(op);
+      if (op.op === 'set' && expiresAtMs !== 0) {
+        const ext = extOf(ctx, ctx.shardMap.shardOf(op.key), undefined, expiresAtMs);
         ctx.pool.submit(t.worker, OP_PUT_EXT, t.store, op.key, encodeExt(ext, op.value), handler);
       } else
         ctx.pool.submit(

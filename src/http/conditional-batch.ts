@@ -21,7 +21,7 @@ import {
   TXN_RESULT_BYTES,
   type TxnSub,
 } from '../worker/op-format.js';
-import type { BatchOp } from './batch-parse.js';
+import { type BatchOp, expiryAtOf } from './batch-parse.js';
 import type { HttpContext } from './context.js';
 import { parseWireError } from './key-request.js';
 import { type BatchResult, toWireOp } from './scatter-merge.js';
@@ -96,7 +96,7 @@ export async function runConditionalBatch(
       });
   }
   const subs: TxnSub[] = valid.map((o) => {
-    const ext = extOf(ctx, shard, o.cond, o.op === 'set' ? (o.ttlMs ?? 0) : 0);
+    const ext = extOf(ctx, shard, o.cond, expiryAtOf(o));
     return o.op === 'set'
       ? { op: OP_PUT_EXT, key: Buffer.from(o.key), value: encodeExt(ext, o.value) }
       : { op: OP_DELETE_EXT, key: Buffer.from(o.key), value: encodeExt(ext) };

@@ -91,7 +91,7 @@ function maxLagOf(params: ReadonlyMap<string, string>): number | undefined {
  * served: a redirect or a forward passes the query on as it came.
  */
 const GET_PARAMS = ['max_lag_ms'] as const;
-const PUT_PARAMS = ['w', 'timeout_ms', 'ttl_ms'] as const;
+const PUT_PARAMS = ['w', 'timeout_ms', 'ttl_ms', 'expires_at_ms'] as const;
 const DELETE_PARAMS = ['w', 'timeout_ms'] as const;
 
 /** writeConcern reads `w` (0..the shard's replica count) and `timeout_ms` (1..600000) of a PUT or DELETE. */

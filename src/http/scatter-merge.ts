@@ -270,6 +270,7 @@ export function toWireOp(op: IndexedOp['op']): Record<string, string | number> {
         value_base64: op.value.toString('base64'),
         ...cond,
         ...(op.ttlMs === undefined ? {} : { ttl_ms: op.ttlMs }),
+        ...(op.expiresAtMs === undefined ? {} : { expires_at_ms: op.expiresAtMs }),
       }
     : { op: 'delete', key: op.key, ...cond };
 }

@@ -6,7 +6,9 @@
  * has that version (`If-Match: *`: only if it exists); `If-None-Match: *` only if it is missing.
  * An If-Match whose epoch is not the one the history gives its seq can never match: it is sent to
  * the worker as an impossible seq, so the 412 still carries the current version. `?ttl_ms=N`
- * (1..MAX_TTL_MS) makes a put expire N ms from now; the expiry travels as an absolute time.
+ * (1..MAX_TTL_MS) makes a put expire N ms from now, and `?expires_at_ms=T` (Unix ms, 1..now +
+ * MAX_TTL_MS) at T; they are exclusive. Either way the expiry travels as an absolute time, and a
+ * time already past deletes the key, as Redis's SET ... PXAT does (worker/conditional-writes.ts).
  */
 import { DistkvError } from '../errors.js';
 import { epochOfSeq, formatVersion, parseVersion } from '../routing/version.js';
@@ -57,8 +59,8 @@ export function writeExtOf(
 ): WriteExt | undefined {
   const ifMatch = conditionHeader(req, 'if-match', 'If-Match');
   const ifNoneMatch = conditionHeader(req, 'if-none-match', 'If-None-Match');
-  const ttlMs = put ? ttlOf(params.get('ttl_ms')) : 0;
-  if (ifMatch === undefined && ifNoneMatch === undefined && ttlMs === 0) return undefined;
+  const expiresAtMs = put ? expiryParamOf(params) : 0;
+  if (ifMatch === undefined && ifNoneMatch === undefined && expiresAtMs === 0) return undefined;
   if (ifMatch !== undefined && ifNoneMatch !== undefined)
     throw new DistkvError('INVALID_ARGUMENT', 'send If-Match or If-None-Match, not both');
   if (ifNoneMatch !== undefined && !put) throw new DistkvError('INVALID_ARGUMENT', DELETE_IF_NONE_MATCH);
@@ -75,7 +77,7 @@ export function writeExtOf(
       : ifMatch !== undefined
         ? { ifMatch }
         : undefined;
-  return extOf(ctx, shard, cond, ttlMs);
+  return extOf(ctx, shard, cond, expiresAtMs);
 }
 
 /**
@@ -90,12 +92,12 @@ function conditionHeader(req: HttpRequest, lowerName: string, name: string): str
   return values[0];
 }
 
-/** extOf builds the ext of a write from an already validated condition and a TTL (0 = none). */
+/** extOf builds the ext of a write from an already validated condition and an expiry (Unix ms, 0 = none). */
 export function extOf(
   ctx: HttpContext,
   shard: number,
   cond: BatchCondition | undefined,
-  ttlMs: number,
+  expiresAtMs: number,
 ): WriteExt {
   let flags = 0;
   let ifSeq = 0;
@@ -107,8 +109,24 @@ export function extOf(
     const known = v !== undefined && v.seq > 0 && epochOfSeq(historyOf(ctx, shard), v.seq) === v.epoch;
     ifSeq = known ? v.seq : IMPOSSIBLE_SEQ;
   }
-  return { flags, ifSeq, expiresAtMs: ttlMs === 0 ? 0 : Date.now() + ttlMs };
+  return { flags, ifSeq, expiresAtMs };
 }
+
+/**
+ * expiryParamOf reads a put's `ttl_ms` or `expires_at_ms` as an absolute expiry (Unix ms, 0 when
+ * neither is given); both at once is INVALID_ARGUMENT naming them.
+ */
+export function expiryParamOf(params: ReadonlyMap<string, string>): number {
+  const ttl = params.get('ttl_ms');
+  const at = params.get('expires_at_ms');
+  if (ttl !== undefined && at !== undefined) throw new DistkvError('INVALID_ARGUMENT', BOTH_EXPIRIES);
+  if (ttl !== undefined) return Date.now() + ttlOf(ttl);
+  return at === undefined ? 0 : expiresAtOf(at);
+}
+
+/** BOTH_EXPIRIES refuses a write that gives its expiry twice. */
+export const BOTH_EXPIRIES =
+  'give ttl_ms (milliseconds from now) or expires_at_ms (Unix time in milliseconds), not both';
 
 /** ttlOf reads the text of `ttl_ms`: a decimal integer in 1..MAX_TTL_MS (0 when absent). */
 export function ttlOf(text: string | undefined): number {
@@ -118,6 +136,26 @@ export function ttlOf(text: string | undefined): number {
     throw new DistkvError(
       'INVALID_ARGUMENT',
       `ttl_ms must be an integer in 1..${MAX_TTL_MS} (milliseconds), got ${JSON.stringify(text)}`,
+    );
+  return n;
+}
+
+/**
+ * expiresAtOf reads the text of `expires_at_ms`: a decimal integer in 1..now + MAX_TTL_MS (as
+ * Redis refuses a PXAT of 0 or less). A time already past is valid: the put deletes the key.
+ */
+export function expiresAtOf(text: string): number {
+  const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
+  return checkExpiresAt(n, 'expires_at_ms', JSON.stringify(text));
+}
+
+/** checkExpiresAt returns `n` when it is a valid expires_at_ms, else throws naming `field` and the value `given`. */
+export function checkExpiresAt(n: number, field: string, given: string): number {
+  const latest = Date.now() + MAX_TTL_MS;
+  if (!(Number.isInteger(n) && n >= 1 && n <= latest))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `${field} must be an integer in 1..${latest} (Unix time in milliseconds, at most ten years ahead), got ${given}`,
     );
   return n;
 }

@@ -1,7 +1,7 @@
 /**
  * The commands that applications and Redis libraries send beyond distkv's first set (session
  * stores, caches, rate limiters, job locks; docs/resp.md): older forms of SET, in-place string
- * edits, absolute expiries, KEYS, MEMORY USAGE, and the flush commands it refuses. Arity, flags and key positions
+ * edits, absolute expiries, KEYS, RANDOMKEY, TIME, MEMORY USAGE, and the flush commands it refuses. Arity, flags and key positions
  * are redis-server 7's, so COMMAND describes them as cluster clients expect.
  */
 import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
@@ -11,6 +11,8 @@ import * as keys from './commands-keys.js';
 import { memory } from './commands-memory.js';
 import * as setFamily from './commands-set-family.js';
 import * as strings from './commands-strings.js';
+import { time } from './commands-time.js';
+import { randomkey } from './random-key.js';
 
 /** COMPAT_COMMANDS lists them. */
 export const COMPAT_COMMANDS: readonly CommandSpec[] = [
@@ -90,6 +92,8 @@ export const COMPAT_COMMANDS: readonly CommandSpec[] = [
     'Adds a float to a value.',
     edits.incrbyfloat,
   ),
+  spec('time', 1, 'loading stale fast', NO_KEYS, 'server', "Returns the server's time.", time),
+  spec('randomkey', 1, 'readonly', NO_KEYS, 'generic', 'Returns a random key this node serves.', randomkey),
   spec('unlink', -2, 'write fast', ALL_KEYS, 'generic', 'Deletes one or more keys (as DEL).', strings.del),
   spec('touch', -2, 'readonly fast', ALL_KEYS, 'generic', 'Counts the keys that exist.', strings.exists),
   spec(

@@ -11,12 +11,14 @@ import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import * as conn from './commands-connection.js';
 import * as keyspace from './commands-keyspace.js';
+import { info } from './commands-info.js';
 import * as strings from './commands-strings.js';
 import * as expiry from './commands-expiry.js';
 import { cluster } from './commands-cluster.js';
 import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
 import { getKeys, listCommands } from './command-keys.js';
 import { COMPAT_COMMANDS } from './command-table-compat.js';
+import { commandFullName } from './client-list.js';
 import { GET_NAME, SET_NAME } from './resp-parser.js';
 import { unknownCommand, unknownSubcommand } from './unknown-command.js';
 import { inTransaction, transactionCommand } from './commands-transaction.js';
@@ -72,7 +74,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     'noscript loading stale',
     NO_KEYS,
     'connection',
-    'CLIENT ID, GETNAME, SETNAME, SETINFO, INFO.',
+    'CLIENT ID, GETNAME, SETNAME, SETINFO, INFO, LIST.',
     conn.client,
   ),
   spec(
@@ -127,7 +129,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     NO_KEYS,
     'server',
     'Returns information and statistics about the server.',
-    keyspace.info,
+    info,
   ),
   spec(
     'dbsize',
@@ -332,6 +334,7 @@ export function dispatch(c: RespConnection, args: Buffer[]): void {
     return;
   }
   calls[cmd.index]!++;
+  c.lastCommand = commandFullName(cmd.name, args);
   if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
     c.queue.now(c.proto).error(`ERR wrong number of arguments for '${cmd.name}' command`);
     return;
@@ -357,9 +360,11 @@ export function dispatch(c: RespConnection, args: Buffer[]): void {
 export function dispatchGetSet(c: RespConnection, key: Uint8Array, value: Uint8Array | undefined): boolean {
   if (c.ctx.draining() || c.inMulti !== undefined) return false;
   if (value === undefined) {
+    c.lastCommand = 'get';
     c.ctx.stats.calls[GET.index]!++;
     strings.getKey(c, key);
   } else {
+    c.lastCommand = 'set';
     c.ctx.stats.calls[SET.index]!++;
     strings.setKey(c, key, value);
   }

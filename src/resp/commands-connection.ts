@@ -10,6 +10,7 @@ import type { RespWriter } from './resp-format.js';
 import { globMatch } from './glob.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
 import { unknownSubcommand } from './unknown-command.js';
+import { clientInfo, clientList } from './client-list.js';
 
 /** SERVER_VERSION is the Redis version distkv reports (the command set it follows). */
 export const SERVER_VERSION = '7.0.0';
@@ -159,12 +160,12 @@ export function select(c: RespConnection, args: Buffer[]): void {
 
 const CLIENT_HELP = [
   'CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
-  'ID, GETNAME, SETNAME <name>, SETINFO <attr> <value>, INFO, REPLY (ON|OFF|SKIP), NO-EVICT, NO-TOUCH, HELP',
+  'ID, GETNAME, SETNAME <name>, SETINFO <attr> <value>, INFO, LIST [TYPE <type> | ID <id> [<id> ...]], REPLY (ON|OFF|SKIP), NO-EVICT, NO-TOUCH, HELP',
 ];
 
 /**
- * client: CLIENT ID | GETNAME | SETNAME name | SETINFO attr value | INFO | REPLY ON|OFF|SKIP |
- * NO-EVICT | NO-TOUCH | HELP. REPLY OFF and SKIP answer nothing, as in Redis (ReplyQueue.replyMode).
+ * client: CLIENT ID | GETNAME | SETNAME name | SETINFO attr value | INFO | LIST [TYPE t | ID id...] |
+ * REPLY ON|OFF|SKIP | NO-EVICT | NO-TOUCH | HELP (INFO and LIST: client-list.ts). REPLY OFF and SKIP answer nothing, as in Redis (ReplyQueue.replyMode).
  */
 export function client(c: RespConnection, args: Buffer[]): void {
   const sub = lower(args[1]);
@@ -205,7 +206,10 @@ export function client(c: RespConnection, args: Buffer[]): void {
       return;
     case 'info':
       if (args.length !== 2) break;
-      w.verbatim(`id=${c.id} addr=${c.remote} name=${c.name} db=0 resp=${c.proto}\n`);
+      clientInfo(c, w);
+      return;
+    case 'list':
+      clientList(c, args, w);
       return;
     case 'no-evict':
     case 'no-touch': {

@@ -1,18 +1,16 @@
 /**
- * Keyspace and server commands: SCAN, DBSIZE, INFO, WAIT. They cover the stores this node serves:
+ * Keyspace and server commands: SCAN, DBSIZE, WAIT (INFO: commands-info.ts). They cover the stores this node serves:
  * the shards whose leader is this node (after READONLY, also the replicas hosted at its address),
  * so a cluster client that scans every node sees every key once. SCAN and DBSIZE read outside the
  * op batches, so they start once the connection's earlier replies are complete (readAtHead):
  * a write pipelined before them is durable, hence in the store, when they read.
  */
-import { arch, platform } from 'node:os';
 import { globMatch, literalPrefix } from './glob.js';
 import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import { END_CURSOR, parseCursor, type ScanPosition } from './scan-cursors.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
-import { SERVER_VERSION } from './commands-connection.js';
 import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
 import { entryBytes, SCAN_PAGE_BYTES } from '../storage/store.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
@@ -192,7 +190,7 @@ function scanPage(c: RespConnection, p: Pending, page: ScanPage, i: number, afte
 }
 
 /** keyCount resolves with the number of keys in the stores this node serves. */
-async function keyCount(c: RespConnection): Promise<number> {
+export async function keyCount(c: RespConnection): Promise<number> {
   const wanted = new Set(servedStores(c).map((t) => t.store));
   const results = await c.ctx.pool.callAll({ type: 'stats' });
   let keys = 0;
@@ -224,125 +222,6 @@ function countFor(c: RespConnection, p: Pending): void {
       });
     },
   );
-}
-
-/** info: INFO [section ...]: server, clients, memory, persistence, replication, cluster, keyspace. */
-export function info(c: RespConnection, args: Buffer[]): void {
-  const wanted = new Set(args.slice(1).map((a) => a.toString('latin1').toLowerCase()));
-  const all = wanted.size === 0 || wanted.has('all') || wanted.has('everything') || wanted.has('default');
-  const p = c.queue.later(c.proto, () => undefined);
-  // Counted once the connection's earlier replies are complete, as DBSIZE is: their writes count.
-  c.readAtHead(p, () => {
-    infoFor(c, p, all, wanted);
-  });
-}
-
-/** infoFor answers INFO at `p` with the sections `wanted` (every one when `all`). */
-function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string>): void {
-  keyCount(c).then(
-    (keys) => {
-      const sections = infoSections(c, keys).filter(([name]) => all || wanted.has(name.toLowerCase()));
-      const text = sections.map(([name, lines]) => `# ${name}\r\n${lines.join('\r\n')}\r\n`).join('\r\n');
-      c.queue.completeWith(p, (w) => {
-        w.verbatim(text);
-      });
-    },
-    (err: unknown) => {
-      c.queue.completeWith(p, (w) => {
-        w.error(`TRYAGAIN ${err instanceof Error ? err.message : String(err)}`);
-      });
-    },
-  );
-}
-
-function infoSections(c: RespConnection, keys: number): [string, string[]][] {
-  const { listener, config, plan, connections } = c.ctx;
-  const shards = c.ctx.liveShards();
-  const led = shards.filter((s) => s.address === listener.address);
-  const replicaOf = shards.find((s) => s.replicas.includes(listener.address));
-  const replicas = [...new Set(led.flatMap((s) => s.replicas))];
-  const mem = process.memoryUsage();
-  const replication =
-    led.length > 0 || replicaOf === undefined
-      ? ['role:master', `connected_slaves:${replicas.length}`]
-      : (() => {
-          const [host, port] = splitHostPort(replicaOf.address);
-          const st = plan.stores.find((x) => x.node === listener.address && x.role === 'replica');
-          const ack = st === undefined ? 0 : c.ctx.pool.lastSeq(st.index);
-          return [
-            'role:slave',
-            `master_host:${host}`,
-            `master_port:${port + config.server.resp_port_offset}`,
-            'master_link_status:up',
-            `slave_repl_offset:${ack}`,
-            'slave_read_only:1',
-            'connected_slaves:0',
-          ];
-        })();
-  return [
-    [
-      'Server',
-      [
-        `redis_version:${SERVER_VERSION}`,
-        'redis_mode:cluster',
-        `os:${platform()}`,
-        `arch_bits:${arch().endsWith('64') ? 64 : 32}`,
-        `process_id:${process.pid}`,
-        `tcp_port:${listener.port + config.server.resp_port_offset}`,
-        `uptime_in_seconds:${Math.floor((Date.now() - c.ctx.startedAt) / 1000)}`,
-        'server_name:distkv',
-      ],
-    ],
-    // The process's connections, HTTP and RESP (as Redis counts all its clients, replicas too).
-    // blocked_clients and total_connections_received count this listener's RESP clients only:
-    // redis-cli --stat reads them (and printed -2^63 while they were missing).
-    [
-      'Clients',
-      [
-        `connected_clients:${connections.open}`,
-        `blocked_clients:${c.ctx.stats.blocked}`,
-        `maxclients:${connections.max}`,
-      ],
-    ],
-    [
-      'Memory',
-      [
-        `used_memory:${mem.heapUsed}`,
-        `used_memory_rss:${mem.rss}`,
-        'maxmemory:0',
-        `mem_clients_normal:${connections.unsent.total}`,
-      ],
-    ],
-    [
-      'Stats',
-      [
-        `total_connections_received:${c.ctx.stats.connections}`,
-        `total_commands_processed:${c.ctx.stats.commands}`,
-        `rejected_connections:${connections.refused}`,
-        `client_output_buffer_limit_disconnections:${connections.closedStalled}`,
-        `evicted_clients:${connections.unsent.evicted}`,
-        `total_error_replies:${c.ctx.stats.errors.total}`,
-      ],
-    ],
-    [
-      'Persistence',
-      [
-        'loading:0',
-        'async_loading:0',
-        `aof_enabled:${config.storage.engine === 'memory' ? 0 : 1}`,
-        'rdb_bgsave_in_progress:0',
-        'aof_rewrite_in_progress:0',
-      ],
-    ],
-    ['Replication', replication],
-    ['Cluster', ['cluster_enabled:1']],
-    ['Keyspace', keys > 0 ? [`db0:keys=${keys},expires=0,avg_ttl=0`] : []],
-  ];
-}
-
-function splitHostPort(address: string): [string, number] {
-  const colon = address.lastIndexOf(':');
-  return [address.slice(0, colon).replace(/^\[|\]$/g, ''), Number(address.slice(colon + 1))];
 }
 
 /**
@@ -397,6 +276,7 @@ function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): vo
   let least = Infinity;
   let ended = false;
   c.ctx.stats.blocked++;
+  c.blocked = true;
   const deadline = Date.now() + (timeout === 0 ? MAX_WAIT_MS : timeout);
   for (const [store, seq] of waits)
     waitStore(c, store, seq, n, deadline, (acked) => {
@@ -404,6 +284,7 @@ function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): vo
       if (ended || (--remaining > 0 && !c.hungUp)) return;
       ended = true;
       c.ctx.stats.blocked--;
+      c.blocked = false;
       c.queue.completeWith(p, (w) => {
         w.integer(least);
       });

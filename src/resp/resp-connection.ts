@@ -51,6 +51,22 @@ import type { Pending } from './reply-queue.js';
 /** MAX_PIPELINE is how many replies may be outstanding before the connection stops reading. */
 export const MAX_PIPELINE = 4096;
 
+/**
+ * ClientIo is a connection's socket and buffers as CLIENT LIST reports them: its local address,
+ * the bytes it holds of incomplete commands and gathered values (`held`), of replies not yet
+ * handed to the socket (`queued`) and in the socket unsent (`unsent`), and whether it is reading,
+ * waiting for the socket to drain (`writing`) or closing once its replies are written.
+ */
+export interface ClientIo {
+  local: string;
+  held: number;
+  queued: number;
+  unsent: number;
+  reading: boolean;
+  writing: boolean;
+  closing: boolean;
+}
+
 /** Dispatch runs one command on a connection. */
 export type Dispatch = (c: RespConnection, args: Buffer[]) => void;
 
@@ -71,6 +87,17 @@ export class RespConnection {
    */
   inMulti: 'empty' | 'refused' | undefined = undefined;
   name = '';
+  /** createdAt is when the connection was accepted (CLIENT LIST `age`). */
+  readonly createdAt = Date.now();
+  /** lastCommand is the full name of the last command dispatched (`get`, `client|list`; "NULL" before any): CLIENT LIST's `cmd`. */
+  lastCommand = 'NULL';
+  /**
+   * lastReadAt is when the client last sent bytes: CLIENT LIST's `idle`, as Redis's
+   * `lastinteraction` (taken once per read, not per command: a pipeline pays one clock read).
+   */
+  lastReadAt = this.createdAt;
+  /** blocked is set while the connection waits in WAIT (CLIENT LIST flag `b`). */
+  blocked = false;
   /** lastWrites holds, per store, the seq of this connection's newest acknowledged write (for WAIT). */
   readonly lastWrites = new Map<number, number>();
   /** roundKeys is how many keys a multi-key read submits at once (gather.ts): a window's cap of max-size values. */
@@ -194,6 +221,19 @@ export class RespConnection {
     return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`;
   }
 
+  /** io describes the connection's socket and what it holds, for CLIENT LIST (client-list.ts). */
+  get io(): ClientIo {
+    return {
+      local: `${this.socket.localAddress ?? '?'}:${this.socket.localPort ?? 0}`,
+      held: this.holding(),
+      queued: this.queue.out.length,
+      unsent: this.socket.writableLength,
+      reading: !this.paused,
+      writing: this.writeBlocked,
+      closing: this.closing,
+    };
+  }
+
   /** quit ends the connection once the replies so far are written (QUIT). */
   quit(): void {
     this.closing = true;
@@ -225,6 +265,7 @@ export class RespConnection {
    * parser's instructions per GET at -P 1 (docs/performance.md).
    */
   read(chunk: Buffer, transient: boolean): void {
+    this.lastReadAt = Date.now();
     if (this.fenced && !this.closing) {
       // Read only to notice a hang-up during a keyspace read or WAIT (see `deferred`); reading
       // pauses after this read, and a read that still arrives is kept behind it, never parsed early.

@@ -10,6 +10,8 @@ import type { ConnectionLimit } from '../server/connection-limit.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { SlotGate } from '../server/slot-gate.js';
 import type { WorkerPool } from '../server/worker-pool.js';
+import type { KeyspaceExpiries } from './keyspace-expiries.js';
+import type { RespConnection } from './resp-connection.js';
 import type { ErrorCounts } from './resp-metrics.js';
 import type { ScanCursors } from './scan-cursors.js';
 import type { TurnFlush } from './turn-flush.js';
@@ -55,6 +57,10 @@ export interface RespContext {
   connections: ConnectionLimit;
   /** stats counts what this listener's connections did (INFO's Stats section). */
   stats: RespStats;
+  /** expiries counts the keys with an expiry for INFO keyspace (keyspace-expiries.ts). */
+  expiries: KeyspaceExpiries;
+  /** clients lists this listener's open connections, oldest first (CLIENT LIST). */
+  clients: () => Iterable<RespConnection>;
 }
 
 /** RespStats are a listener's counters, as Redis's INFO stats names them. */

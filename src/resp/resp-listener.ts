@@ -13,6 +13,7 @@ import { COMMAND_NAMES, dispatch, dispatchGetSet } from './command-table.js';
 import type { RespEndpoint } from './resp-address.js';
 import { RespConnection } from './resp-connection.js';
 import type { RespContext, RespStats } from './resp-context.js';
+import { KeyspaceExpiries } from './keyspace-expiries.js';
 import { ErrorCounts } from './resp-metrics.js';
 import { ScanCursors } from './scan-cursors.js';
 import { TurnFlush } from './turn-flush.js';
@@ -21,7 +22,10 @@ import { TurnFlush } from './turn-flush.js';
 const MAX_CLIENTS_REPLY = '-ERR max number of clients reached\r\n';
 
 /** RespShared is what every RESP listener of a process shares; each adds its own node's plan. */
-export type RespShared = Omit<RespContext, 'listener' | 'cursors' | 'draining' | 'turnFlush' | 'stats'>;
+export type RespShared = Omit<
+  RespContext,
+  'listener' | 'cursors' | 'draining' | 'turnFlush' | 'stats' | 'expiries' | 'clients'
+>;
 
 /** RespListener serves RESP for one node. */
 export class RespListener {
@@ -50,6 +54,8 @@ export class RespListener {
         calls: new Float64Array(COMMAND_NAMES.length),
         errors: new ErrorCounts(),
       },
+      expiries: new KeyspaceExpiries(shared.pool),
+      clients: () => this.connections,
     };
     this.stats = ctx.stats;
     const reads = new SharedRead();

@@ -156,15 +156,19 @@ export class ConditionalWrites {
 /**
  * putOf is what an OP_PUT_EXT of `ext` (`raw` = the ext and its value) writes over the key's live
  * value `cur`: its own value and expiry, or with EXT_KEEP_VALUE the current value (a copy: a read's
- * bytes are a view) and with EXT_KEEP_TTL the current expiry (none for a missing key).
+ * bytes are a view) and with EXT_KEEP_TTL the current expiry (none for a missing key). An expiry
+ * already past makes it a delete (value null), as OP_SET_IF does for SET ... PXAT in the past and
+ * as Redis does, instead of a value stored already expired for the reaper to remove.
  */
 function putOf(
   ext: WriteExt,
   raw: Uint8Array,
   cur: StoreValue | undefined,
-): { value: Uint8Array; expiresAtMs: number } {
+): { value: Uint8Array | null; expiresAtMs: number } {
+  const expiresAtMs = ext.flags & EXT_KEEP_TTL ? (cur?.expiresAtMs ?? 0) : ext.expiresAtMs;
+  if (expiresAtMs !== 0 && expiresAtMs <= Date.now()) return { value: null, expiresAtMs: 0 };
   return {
     value: ext.flags & EXT_KEEP_VALUE && cur !== undefined ? Buffer.from(cur.value) : raw.subarray(EXT_BYTES),
-    expiresAtMs: ext.flags & EXT_KEEP_TTL ? (cur?.expiresAtMs ?? 0) : ext.expiresAtMs,
+    expiresAtMs,
   };
 }

@@ -95,6 +95,8 @@ export type ToWorker =
   /** scan reads a page of a store's live keys (StoreScan). */
   | ({ type: 'scan'; id: number } & StoreScan)
   | { type: 'stats'; id: number }
+  /** expiry-census counts the keys with a live expiry among up to `limit` keys of a store after `after` (expiry-census.ts). */
+  | { type: 'expiry-census'; id: number; store: number; after: Uint8Array | null; limit: number }
   | { type: 'purge'; id: number }
   | { type: 'close'; id: number }
   /** set-role turns a store over to `spec.role` (a newer live map moved its shard's leader). */
@@ -198,6 +200,18 @@ export type FromWorker =
   /** scan-result: `more` says the page stopped at its `limit` or `maxBytes` (scanPageFull), so more may follow its last key. */
   | { type: 'scan-result'; id: number; ok: true; entries: ScanEntry[]; more: boolean }
   | { type: 'stats-result'; id: number; ok: true; stores: StoreStatsReport[] }
+  /**
+   * expiry-census-result: of the keys the page visited, how many hold a value whose expiry has not
+   * passed and the sum of their times left (ms); `next` is the next page's `after`, null at the end.
+   */
+  | {
+      type: 'expiry-census-result';
+      id: number;
+      ok: true;
+      count: number;
+      ttlSumMs: number;
+      next: Uint8Array | null;
+    }
   | { type: 'purge-result'; id: number; ok: true; deleted: number }
   | { type: 'close-result'; id: number; ok: true }
   | { type: 'set-role-result'; id: number; ok: true }
@@ -258,6 +272,7 @@ const TO_WORKER_TYPES = new Set([
   'ops',
   'scan',
   'stats',
+  'expiry-census',
   'purge',
   'close',
   'set-role',
@@ -276,6 +291,7 @@ const FROM_WORKER_TYPES = new Set([
   'replies',
   'scan-result',
   'stats-result',
+  'expiry-census-result',
   'purge-result',
   'close-result',
   'set-role-result',

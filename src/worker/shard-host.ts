@@ -21,6 +21,7 @@ import { DistkvError, toDistkvError } from '../errors.js';
 import { Positions } from '../replication/positions.js';
 import { ReplicationHost } from '../replication/replication-host.js';
 import { watchPolls, watchRead, watchScan } from '../watch/watch-tap.js';
+import { expiryCensus } from './expiry-census.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
 import { OpRunner } from './op-runner.js';
 import { RealVfs } from '../storage/real-vfs.js';
@@ -114,6 +115,12 @@ export class ShardHost {
           ok: true,
           stores: this.stores.statsReport((index) => this.replication?.statsOf(index)),
         }));
+        return;
+      case 'expiry-census':
+        this.answer(msg.id, () => {
+          const hosted = this.stores.hosted.get(msg.store);
+          return expiryCensus(hosted?.store, hosted?.spec.shard ?? { first: 0, last: -1 }, msg);
+        });
         return;
       case 'purge':
         void this.answerAsync(msg.id, async () => ({

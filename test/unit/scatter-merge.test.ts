@@ -231,6 +231,17 @@ describe('batch parsing and planning', () => {
     });
   });
 
+  it('forwards a set with expires_at_ms to its owner as the same instant, which parses back to it', () => {
+    // Forwarded without it, a key sent to another node's shard would never expire.
+    const at = Date.now() + 60_000;
+    const op = parse([{ op: 'set', key: 'a', value: '1', expires_at_ms: at }])[0]!;
+    assert.deepEqual(op, { op: 'set', key: 'a', value: Buffer.from('1'), expiresAtMs: at });
+    assert.ok(op.op === 'set');
+    const wire = toWireOp(op);
+    assert.deepEqual(wire, { op: 'set', key: 'a', value_base64: 'MQ==', expires_at_ms: at });
+    assert.deepEqual(parse([wire])[0], op);
+  });
+
   it('makes a batch one with conditions when an operation asks for one, even malformed', () => {
     // ops[0]'s malformed if_match made it invalid, and the batch then counted as one without
     // conditions: ops[1] was written while ops[0] was refused, though a batch with conditions

@@ -1,0 +1,120 @@
+/**
+ * KeyspaceExpiries: how many of the keys a node serves have an expiry still to come, and their
+ * mean time left, for `INFO keyspace` (`db0:keys=K,expires=E,avg_ttl=A`; docs/resp.md). The
+ * stores do not count them (a count kept on each write would cost every write a read of the
+ * key's previous expiry), so a census walks the served stores' keys on their workers, a page of
+ * CENSUS_PAGE_KEYS keys per message, reading keys and expiries without values
+ * (src/worker/expiry-census.ts). The count is exact as of the walk.
+ *
+ * A walk costs time in proportion to the keys, and monitoring tools send INFO every second
+ * (`redis-cli --stat`), so a census is answered again, instead of walking, while the stores'
+ * last seqs have not moved since it (nothing was written: an expiry that passes is followed by
+ * its expire record, which moves them) for up to REUSE_MAX_MS, and, for a census that took
+ * SLOW_CENSUS_MS or more (a node of many keys), to the INFOs of the next REUSE_FACTOR times its
+ * duration even after writes, so the walks take at most about a tenth of the workers' time; its
+ * avg_ttl is then lowered by the time since. INFOs that arrive during a walk share it. A small
+ * node therefore counts every write sent before the INFO. One per RESP listener; owned by the
+ * main thread.
+ */
+import type { WorkerPool } from '../server/worker-pool.js';
+import type { LocalTarget } from './key-route.js';
+
+/** CENSUS_PAGE_KEYS is how many keys one page of a census visits on a worker. */
+export const CENSUS_PAGE_KEYS = 1000;
+/** REUSE_FACTOR: a census that took T ≥ SLOW_CENSUS_MS answers the INFOs of the next REUSE_FACTOR × T ms. */
+export const REUSE_FACTOR = 10;
+/** SLOW_CENSUS_MS is how long a census must have taken to be reused after writes. */
+export const SLOW_CENSUS_MS = 100;
+/** REUSE_MAX_MS bounds how long a census is reused while nothing is written. */
+export const REUSE_MAX_MS = 1000;
+
+/** ExpiryCount is what INFO keyspace reports of the keys with an expiry: how many, and their mean time left (ms, rounded). */
+export interface ExpiryCount {
+  expires: number;
+  avgTtlMs: number;
+}
+
+/** Census is one walk of a set of stores at their last seqs `seqs` (when it started): running (tookMs -1), or done at `at` after `tookMs`. */
+interface Census {
+  stores: string;
+  seqs: string;
+  count: Promise<ExpiryCount>;
+  at: number;
+  tookMs: number;
+}
+
+/** KeyspaceExpiries counts the keys with an expiry in the stores a connection is served by. */
+export class KeyspaceExpiries {
+  private readonly pool: Pick<WorkerPool, 'call' | 'lastSeq'>;
+  private readonly clock: () => number;
+  /** last is the newest census: reused while running, and for REUSE_FACTOR times its duration once done. */
+  private last: Census | undefined;
+
+  constructor(pool: Pick<WorkerPool, 'call' | 'lastSeq'>, clock: () => number = Date.now) {
+    this.pool = pool;
+    this.clock = clock;
+  }
+
+  /** count resolves with the keys with an expiry in `stores` (a census reused, shared or walked now). */
+  count(stores: readonly LocalTarget[]): Promise<ExpiryCount> {
+    const names = stores.map((t) => t.store).join(',');
+    const seqs = stores.map((t) => this.pool.lastSeq(t.store)).join(',');
+    const now = this.clock();
+    const last = this.last;
+    if (last?.stores === names && last.tookMs < 0) return last.count;
+    if (last?.stores === names && this.reusable(last, seqs, now - last.at)) {
+      const since = now - last.at;
+      return last.count.then((c) => ({ expires: c.expires, avgTtlMs: Math.max(0, c.avgTtlMs - since) }));
+    }
+    const census: Census = {
+      stores: names,
+      seqs,
+      count: Promise.resolve({ expires: 0, avgTtlMs: 0 }),
+      at: now,
+      tookMs: -1,
+    };
+    census.count = this.walk(stores).then(
+      (count) => {
+        census.at = this.clock();
+        census.tookMs = census.at - now;
+        return count;
+      },
+      (err: unknown) => {
+        // A failed walk is not reused: the next INFO walks again.
+        if (this.last === census) this.last = undefined;
+        throw err;
+      },
+    );
+    this.last = census;
+    return census.count;
+  }
+
+  /** reusable tells whether a census done `age` ms ago answers now, the stores being at `seqs` (see the design block). */
+  private reusable(last: Census, seqs: string, age: number): boolean {
+    if (last.seqs === seqs && age < REUSE_MAX_MS) return true;
+    return last.tookMs >= SLOW_CENSUS_MS && age < REUSE_FACTOR * last.tookMs;
+  }
+
+  /** walk pages through every store of `stores` and sums what each page counted. */
+  private async walk(stores: readonly LocalTarget[]): Promise<ExpiryCount> {
+    let expires = 0;
+    let ttlSumMs = 0;
+    for (const t of stores) {
+      let after: Uint8Array | null = null;
+      do {
+        const r = await this.pool.call(t.worker, {
+          type: 'expiry-census',
+          store: t.store,
+          after,
+          limit: CENSUS_PAGE_KEYS,
+        });
+        if (r.type !== 'expiry-census-result')
+          throw new Error(`expiry census of store ${t.store}: ${r.type}`);
+        expires += r.count;
+        ttlSumMs += r.ttlSumMs;
+        after = r.next;
+      } while (after !== null);
+    }
+    return { expires, avgTtlMs: expires === 0 ? 0 : Math.round(ttlSumMs / expires) };
+  }
+}

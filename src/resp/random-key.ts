@@ -1,0 +1,112 @@
+/**
+ * RANDOMKEY: a key drawn at random from the stores this node serves (as SCAN and KEYS cover them:
+ * the shards it leads, after READONLY the replicas at its address), or nil when they hold none,
+ * as a Redis Cluster node answers from its own keys. It starts once the connection's earlier
+ * replies are complete (readAtHead), so a key written just before it can be drawn.
+ *
+ * A store has no index by position, only reads in key order (`scan` after a key, under a prefix),
+ * so the draw descends the keys' byte tree: while more than RANDOM_PAGE_KEYS keys share the prefix
+ * drawn so far, a random byte b picks the first key after prefix+b (wrapping to the first) and the
+ * prefix grows by that key's next byte; once few keys share it, one of them is drawn uniformly.
+ * Each step is one or two page reads, so a draw costs at most about twice the key's length in
+ * reads, whatever the store's size. Keys are therefore not drawn with equal chances (a key alone
+ * in a sparse branch of the tree comes more often than one of many siblings), as Redis's draw is
+ * not exactly uniform either; stores are tried in a random order, the first that holds a key answers.
+ */
+import { SCAN_PAGE_BYTES } from '../storage/store.js';
+import { servedStores } from './commands-keyspace.js';
+import type { LocalTarget } from './key-route.js';
+import type { Pending } from './reply-queue.js';
+import type { RespConnection } from './resp-connection.js';
+
+/** RANDOM_PAGE_KEYS is how few keys under a prefix are drawn from directly, one page of them. */
+export const RANDOM_PAGE_KEYS = 16;
+
+/** randomkey: RANDOMKEY. */
+export function randomkey(c: RespConnection): void {
+  const p = c.queue.later(c.proto, () => undefined);
+  c.readAtHead(p, () => {
+    answer(c, p);
+  });
+}
+
+/** answer draws the key and answers it (or nil) at `p`. */
+function answer(c: RespConnection, p: Pending): void {
+  drawKey(c, servedStores(c), Math.random).then(
+    (key) => {
+      c.queue.completeWith(p, (w) => {
+        if (key === undefined) w.nil();
+        else w.bulk(key);
+      });
+    },
+    (err: unknown) => {
+      c.queue.completeWith(p, (w) => {
+        w.error(`TRYAGAIN ${err instanceof Error ? err.message : String(err)}`);
+      });
+    },
+  );
+}
+
+/** drawKey draws a key from `stores`, tried in a random order (undefined when none holds a key). */
+export async function drawKey(
+  c: RespConnection,
+  stores: readonly LocalTarget[],
+  rand: () => number,
+): Promise<Buffer | undefined> {
+  const order = [...stores];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  for (const t of order) {
+    const key = await drawFrom(c, t, rand);
+    if (key !== undefined) return key;
+  }
+  return undefined;
+}
+
+/** Page is what one read of a store found: its keys, and whether more may follow the last. */
+interface Page {
+  keys: Buffer[];
+  more: boolean;
+}
+
+/** drawFrom draws a key of store `t` by descending its byte tree (see the design block). */
+async function drawFrom(c: RespConnection, t: LocalTarget, rand: () => number): Promise<Buffer | undefined> {
+  let prefix: Buffer = Buffer.alloc(0);
+  // The prefix grows by a byte per step, and no key is longer than max_key_bytes.
+  for (let depth = 0; depth <= c.ctx.config.server.max_key_bytes; depth++) {
+    const page = await read(c, t, prefix, undefined, RANDOM_PAGE_KEYS);
+    if (!page.more || page.keys.length === 0) return page.keys[Math.floor(rand() * page.keys.length)];
+    const after = Buffer.concat([prefix, Buffer.of(Math.floor(rand() * 256))]);
+    let key = (await read(c, t, prefix, after, 1)).keys[0] ?? page.keys[0]!;
+    if (key.length === prefix.length) {
+      // The prefix is a key itself, and keys longer than it follow: descend along the next one.
+      const next = (await read(c, t, prefix, key, 1)).keys[0];
+      if (next === undefined) return key;
+      key = next;
+    }
+    prefix = key.subarray(0, prefix.length + 1);
+  }
+  return undefined;
+}
+
+/** read reads up to `limit` keys of store `t` under `prefix` after `after` (bounded in bytes, as every scan page). */
+async function read(
+  c: RespConnection,
+  t: LocalTarget,
+  prefix: Buffer,
+  after: Buffer | undefined,
+  limit: number,
+): Promise<Page> {
+  const r = await c.ctx.pool.call(t.worker, {
+    type: 'scan',
+    store: t.store,
+    prefix,
+    after: after ?? null,
+    limit,
+    maxBytes: SCAN_PAGE_BYTES,
+  });
+  if (r.type !== 'scan-result') return { keys: [], more: false };
+  return { keys: r.entries.map((e) => Buffer.from(e.key)), more: r.more };
+}

@@ -93,8 +93,10 @@ export class LogWriter {
   private readonly unsynced = new UnsyncedBatches();
   /** overlap tracks the batches' appends and fdatasyncs in flight and their failures (commit-log-overlap.ts). */
   private readonly overlap = new OverlappingSyncs();
-  /** blocked: a roll or a cut is under way; no batch starts. */
-  private blocked = false;
+  /** blocks counts the rolls, cuts and sync repairs under way; while one is, no batch starts. */
+  private blocks = 0;
+  /** solo chains the writer's own syncs and its cuts, so that each runs alone (`alone`). */
+  private solo: Promise<void> = Promise.resolve();
   private syncing = false;
   /** end is the current segment's logical end once every batch started is written (its file may be longer: preallocated). */
   private end = 0;
@@ -166,7 +168,7 @@ export class LogWriter {
 
   /** flushAll waits until everything handed to the log has been written (and synced in fsync mode). */
   async flushAll(): Promise<void> {
-    while (this.inFlight > 0 || this.scheduled || this.blocked || this.hasPending()) {
+    while (this.inFlight > 0 || this.scheduled || this.blocks > 0 || this.hasPending()) {
       if (this.inFlight > 0) await this.completed;
       else {
         if (!this.scheduled) this.pump();
@@ -215,7 +217,7 @@ export class LogWriter {
    * batches complete in order (`settle`). A full segment is rolled once nothing is in flight.
    */
   private pump(): void {
-    if (this.blocked || this.closed) return;
+    if (this.blocks > 0 || this.closed) return;
     if (this.cutTo !== undefined) {
       this.retryCut();
       return;
@@ -326,7 +328,7 @@ export class LogWriter {
       this.synced = Math.max(this.synced, b.size);
       // Kept until no fdatasync issued before this one's success could take it back: a later
       // batch's failed sync may have covered every byte past what was durable when it was issued.
-      this.unsynced.synced(this.file, b.durableAtSync);
+      this.unsynced.synced(this.file, this.overlap.keepAbove(b.durableAtSync));
     }
     for (const x of b.bases) x.resolve();
     handOver(b, this.stats.counters, this.opts.log);
@@ -337,7 +339,7 @@ export class LogWriter {
   }
 
   private rollNow(): void {
-    this.blocked = true;
+    this.blocks++;
     this.roll()
       .catch((err: unknown) => {
         // The current segment keeps taking writes; rolling is retried after the next batch.
@@ -348,7 +350,7 @@ export class LogWriter {
         );
       })
       .finally(() => {
-        this.blocked = false;
+        this.blocks--;
         this.pump();
       });
   }
@@ -357,13 +359,15 @@ export class LogWriter {
   private retryCut(): void {
     const to = this.cutTo;
     if (to === undefined) return;
-    this.blocked = true;
+    this.blocks++;
     void (async () => {
       try {
-        await this.restore(this.file);
-        await this.file.truncate(to);
-        await this.file.sync();
-        this.cutDone(to);
+        await this.alone(async () => {
+          await this.restore(this.file);
+          await this.file.truncate(to);
+          await this.file.sync();
+          this.cutDone(to);
+        });
       } catch (err) {
         await this.fail(err, to, this.bases.splice(0));
       }
@@ -372,38 +376,71 @@ export class LogWriter {
         this.opts.log?.error({ err: toDistkvError(err).message }, 'commit log: retrying a cut failed');
       })
       .finally(() => {
-        this.blocked = false;
+        this.blocks--;
         if (this.cutTo === undefined) this.pump();
       });
   }
 
-  /** syncNow fsyncs the current segment and tells every member what is now on disk. */
-  private async syncNow(): Promise<void> {
-    const through = [...this.members.values()].map((m) => [m, m.writtenSeq] as const);
-    // Settled batches are written: the sync covers them (unless a roll moved on meanwhile).
-    const file = this.file;
-    const settled = this.all[this.all.length - 1]!.bytes;
-    // A batch's fdatasync beside this one could fail having taken the error about what this one
-    // covers: the batches stay kept unless this sync ran alone.
-    const mark = this.overlap.mark();
-    try {
-      await this.stats.timedSync(file);
-    } catch (err) {
-      if (file !== this.file || this.opts.durability === 'none') throw err;
-      await this.repairSync(file, err);
-    }
-    this.dirty = false;
-    if (file === this.file) {
-      this.synced = Math.max(this.synced, Math.min(settled, this.end));
-      if (this.overlap.ranAlone(mark)) this.unsynced.synced(file, this.synced);
-    }
-    for (const [m, seq] of through) m.synced(seq);
+  /** alone runs `fn` after the writer's own syncs and cuts issued before it have ended. */
+  private alone<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.solo.then(fn);
+    this.solo = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /**
-   * repairSync answers a failed fdatasync of `file`: the kernel may have dropped the pages it could
-   * not write and will not report it again, so the unsynced batches are written again and synced.
-   * If that fails too the log is broken: every write is refused from then on (LogFailure.broke).
+   * syncNow fsyncs the current segment and tells every member what is now on disk. It runs alone
+   * among the writer's own syncs and cuts; a batch's fdatasync may run beside it, and if one that
+   * did fails, what it covered is written again and synced before it returns (repairSync).
+   */
+  private syncNow(): Promise<void> {
+    return this.alone(async () => {
+      const through = [...this.members.values()].map((m) => [m, m.writtenSeq] as const);
+      // Settled batches are written: the sync covers them (unless a roll moved on meanwhile).
+      const file = this.file;
+      const settled = this.all[this.all.length - 1]!.bytes;
+      // A batch's fdatasync beside this one could fail having taken the error about what this one
+      // covers: the batches stay kept unless this sync ran alone.
+      const mark = this.overlap.mark();
+      let failed: unknown;
+      try {
+        await this.overlap.own(
+          this.synced,
+          () => this.stats.timedSync(file),
+          () => file === this.file,
+        );
+        if (!this.overlap.ranAlone(mark)) {
+          // One that ran beside it and failed may have taken the error about what it covered.
+          await this.overlap.quiet();
+          failed = this.overlap.failedSince(mark);
+        }
+      } catch (err) {
+        failed = err ?? new Error('commit log sync failed');
+      }
+      if (failed !== undefined) {
+        if (file !== this.file || this.opts.durability === 'none')
+          throw failed instanceof Error ? failed : toDistkvError(failed);
+        await this.repairSync(file, failed);
+      }
+      this.dirty = false;
+      if (file === this.file) {
+        this.synced = Math.max(this.synced, Math.min(settled, this.end));
+        if (this.overlap.ranAlone(mark)) this.unsynced.synced(file, this.synced);
+      }
+      for (const [m, seq] of through) m.synced(seq);
+    });
+  }
+
+  /**
+   * repairSync answers a failed fdatasync of `file` (syncNow's, or a batch's beside it): the kernel
+   * may have dropped the pages it could not write and will not report it again, so the unsynced
+   * batches are written again and synced, once every batch's append and fdatasync in flight has
+   * returned and with none starting (one beside it could take the error about the bytes written
+   * again). That answers the failures noted meanwhile. If it fails too the log is broken: every
+   * write is refused from then on (LogFailure.broke).
    */
   private async repairSync(file: WritableFile, err: unknown): Promise<void> {
     this.stats.counters.syncRepairs++;
@@ -411,9 +448,16 @@ export class LogWriter {
       { err: toDistkvError(err).message, dir: this.opts.dir, batches: this.unsynced.count },
       'commit log sync failed; writing the unsynced batches again',
     );
+    this.blocks++;
     try {
+      await this.overlap.quiet();
       await this.restore(file);
-      await this.stats.timedSync(file);
+      await this.overlap.own(
+        this.synced,
+        () => this.stats.timedSync(file),
+        () => file === this.file,
+      );
+      this.overlap.forget();
     } catch (again) {
       this.failure.broke(again);
       this.opts.log?.fatal(
@@ -421,6 +465,9 @@ export class LogWriter {
         'commit log sync failed again after writing the unsynced batches again; acknowledged writes may be lost at a power cut, and the log refuses every write until the worker restarts',
       );
       throw again;
+    } finally {
+      this.blocks--;
+      this.schedule();
     }
   }
 
@@ -450,20 +497,24 @@ export class LogWriter {
     for (const b of bases) b.reject(refusal);
     for (const b of this.bases.splice(0)) b.reject(refusal);
     // Cut the refused batches back off so the log never holds a record that was not acknowledged.
-    this.blocked = true;
+    this.blocks++;
     this.end = before;
     this.synced = Math.min(this.synced, before);
     this.unsynced.cut(before);
-    // Every append and fdatasync in flight ends first: none lands past the cut, and none runs
-    // beside the cut's sync (it could take the error about the bytes written again below).
-    const atRisk = this.unsynced.endingWithin(await this.overlap.answer(), before);
+    let atRisk = 0;
     try {
-      // What a failed sync may have dropped below the cut (acknowledged batches) is written again
-      // after every write issued, before the cut is synced.
-      await this.restore(this.file);
-      await this.file.truncate(before);
-      await this.file.sync();
-      this.cutDone(before);
+      await this.alone(async () => {
+        // Every append and fdatasync in flight ends first (and the writer's own sync: `alone`):
+        // none lands past the cut, and none runs beside the cut's sync (it could take the error
+        // about the bytes written again below).
+        atRisk = this.unsynced.endingWithin(await this.overlap.answer(), before);
+        // What a failed sync may have dropped below the cut (acknowledged batches) is written
+        // again after every write issued, before the cut is synced.
+        await this.restore(this.file);
+        await this.file.truncate(before);
+        await this.file.sync();
+        this.cutDone(before);
+      });
     } catch (cutErr) {
       this.cutTo = before;
       if (atRisk > 0) this.breakAfterCut(cutErr, atRisk);
@@ -473,7 +524,7 @@ export class LogWriter {
           'could not cut a failed batch off the commit log; will cut it before the next write',
         );
     } finally {
-      this.blocked = false;
+      this.blocks--;
     }
   }
 

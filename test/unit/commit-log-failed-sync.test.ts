@@ -185,3 +185,86 @@ describe('a failed fdatasync beside another in flight (durability fsync)', () =>
     await assert.rejects(put(w, 3), { code: 'COMMIT_LOG_BROKEN' });
   });
 });
+
+/**
+ * LateDrops is a FaultyVfs whose failed syncs drop the unsynced bytes when they report the error,
+ * not when they are called (the writeback that fails may take pages written while the sync ran,
+ * as the pages written again after an earlier failure), whose writes land `writeTurns` turns after
+ * they are issued, and whose successful syncs see the file `lag` turns after they are called.
+ */
+class LateDrops extends FaultyVfs {
+  writeTurns = 0;
+  lag = 0;
+  private failing: number[] = [];
+
+  /** failNext makes the next syncs fail, the i-th reporting it (and dropping) `turns[i]` turns after its call. */
+  failNext(...turns: number[]): void {
+    this.failing = turns;
+  }
+
+  override async doWriteAt(path: string, data: Uint8Array, position: number): Promise<void> {
+    for (let i = 0; i < this.writeTurns; i++) await new Promise((r) => setImmediate(r));
+    return super.doWriteAt(path, data, position);
+  }
+
+  override async doSync(path: string): Promise<void> {
+    const turns = this.failing.shift();
+    if (turns === undefined) {
+      for (let i = 0; i < this.lag; i++) await new Promise((r) => setImmediate(r));
+      return super.doSync(path);
+    }
+    for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+    const f = this.file(path);
+    f.data = Buffer.from(f.synced);
+    const e: NodeJS.ErrnoException = new Error(`EIO: fsync failed on ${path}`);
+    e.code = 'EIO';
+    throw e;
+  }
+}
+
+describe('a sync of the log beside a failing fdatasync of a batch', () => {
+  it('writes the unsynced batches again only once no batch fdatasync runs beside it (durability interval)', async () => {
+    const vfs = new LateDrops();
+    const { commit, log: w } = await openTestLog(vfs, { durability: 'interval', fsyncIntervalMs: 60000 });
+    for (let i = 1; i <= 3; i++) await put(w, i);
+    vfs.writeTurns = 3;
+    // sync()'s fdatasync fails; a store attaching meanwhile writes a base frame (synced in any
+    // mode) whose fdatasync fails later, while the log writes records 1..3 again after the first
+    // failure: that error is about the pages written again.
+    vfs.failNext(4, 12);
+    const synced = commit.sync();
+    await new Promise((r) => setImmediate(r));
+    const attached = commit.attach(new StoreLog(commit, STORE + 1, 1, 1 << 20), 1).catch((e: unknown) => e);
+    await synced;
+    // sync() resolved: records 1..3 are durable, whatever a power cut does now.
+    const { rec } = await recoverLog(vfs.crash());
+    assert.equal(rec.nextSeqs.get(STORE), 4, 'records 1..3 survive the power cut');
+    await attached;
+  });
+
+  it('refuses a batch settling after a sync of the log failed, until the batches are written again (durability fsync)', async () => {
+    const vfs = new LateDrops();
+    const { log: w, commit } = await openTestLog(vfs, { durability: 'fsync' });
+    assert.equal(await put(w, 0), 1);
+    vfs.writeTurns = 3;
+    vfs.lag = 4;
+    // sync()'s fdatasync fails 6 turns on; k1 is written meanwhile and its own fdatasync (which
+    // sees the file 4 turns after it is called) returns 0 after that failure took k1's pages.
+    vfs.failNext(6);
+    const synced = commit.sync().catch((e: unknown) => e);
+    await new Promise((r) => setImmediate(r));
+    const k1 = await put(w, 1).then(
+      (seq) => ({ seq }),
+      (err: unknown) => ({ err }),
+    );
+    // At once: the power may go as soon as k1 is answered.
+    const { records } = await recoverLog(vfs.crash());
+    assert.deepEqual(
+      records.map((r) => r[3]),
+      'seq' in k1 ? ['k0', 'k1'] : ['k0'],
+      'an acknowledged write survives the power cut',
+    );
+    assert.ok('err' in k1, 'k1, whose fdatasync returned after the failure, is refused');
+    await synced;
+  });
+});

@@ -12,6 +12,7 @@ import { RETRY_MS } from '../../src/storage/commit-log-failure.js';
 import { StoreLog } from '../../src/storage/store-log.js';
 import { TYPE_PUT } from '../../src/storage/wal-format.js';
 import { openTestLog, recoverLog, segmentFiles, STORE } from '../helpers/commit-log.js';
+import { seededRandom } from '../helpers/random.js';
 
 async function put(w: StoreLog, i: number): Promise<number> {
   return (await w.append(TYPE_PUT, Buffer.from(`k${i}`), Buffer.from(`v${i}`))).seq;
@@ -183,6 +184,85 @@ describe('a failed fdatasync beside another in flight (durability fsync)', () =>
     assert.equal(second.status, 'rejected');
     await new Promise((r) => setTimeout(r, RETRY_MS + 100));
     await assert.rejects(put(w, 3), { code: 'COMMIT_LOG_BROKEN' });
+  });
+
+  /**
+   * recoversAfter checks the disk after a power cut: no damage, every acknowledged write (`acked`,
+   * in order), past them only refused ones (of `all`, in order: as writes in flight at a power cut
+   * they may be there or not), and the log goes on after them. Returns how many refused were kept.
+   */
+  async function recoversAfter(
+    rebooted: FaultyVfs,
+    acked: string[],
+    all: string[],
+    where: string,
+  ): Promise<number> {
+    const { rec, records } = await recoverLog(rebooted);
+    const keys = records.map((r) => r[3]);
+    assert.deepEqual(rec.damage, [], `${where}: recovery finds no damage`);
+    assert.deepEqual(keys.slice(0, acked.length), acked, `${where}: every acknowledged write is there`);
+    assert.deepEqual(keys, all.slice(0, keys.length), `${where}: past them, only refused writes, in order`);
+    const again = await openTestLog(rebooted, { durability: 'fsync' });
+    assert.equal(await put(again.log, 9), keys.length + 1, `${where}: the next seq follows them`);
+    await again.close();
+    const after = await recoverLog(rebooted.crash());
+    assert.deepEqual(after.rec.damage, [], `${where}: and the log reads back whole`);
+    return keys.length - acked.length;
+  }
+
+  /**
+   * A log broken by a failed cut holds the refused batches past its end until the next try of the
+   * cut, or close. k1 and k2 are written with slow syncs, then k3, whose sync fails `turns` turns
+   * on; the cut's sync after writing the acknowledged batches again fails too: the log breaks.
+   */
+  it('recovers every acknowledged write, and no damage, when the power goes while the log is broken with a refused batch past its end', async () => {
+    let broken = 0;
+    for (let turns = 0; turns <= 8; turns++) {
+      for (const tear of [false, true, 'pages'] as const) {
+        const vfs = new FaultyVfs();
+        vfs.syncTurns = 3;
+        const { log: w } = await openTestLog(vfs, { durability: 'fsync' });
+        assert.equal(await put(w, 0), 1);
+        const writes = [put(w, 1)];
+        for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+        writes.push(put(w, 2));
+        for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+        vfs.failSyncs(2, turns);
+        writes.push(put(w, 3));
+        const settled = await Promise.allSettled(writes);
+        assert.equal(settled[2]!.status, 'rejected', 'k3, whose sync failed, is refused');
+        const acked = ['k0', ...settled.flatMap((x, i) => (x.status === 'fulfilled' ? [`k${i + 1}`] : []))];
+        // The cut and its failed sync are over a few turns on.
+        await new Promise((r) => setTimeout(r, 20));
+        const code = await put(w, 4).then(
+          () => 'written',
+          (err: unknown) => (err as { code?: string }).code,
+        );
+        if (code === 'COMMIT_LOG_BROKEN') broken++;
+        const where = `failure reported ${turns} turns on, tear ${tear}, ${acked.join(' ')} acknowledged, then ${code}`;
+        await recoversAfter(vfs.crash(tear, seededRandom(turns)), acked, ['k0', 'k1', 'k2', 'k3'], where);
+      }
+    }
+    assert.ok(broken > 0, 'some runs broke the log');
+  });
+
+  it('recovers a refused batch whose own sync returned 0 as a write in flight when the power goes before its cut is synced', async () => {
+    let kept = 0;
+    for (const tear of [false, true, 'pages'] as const) {
+      const vfs = new FaultyVfs();
+      // k1's own sync completes, k2's fails first: both are refused; the cut's sync fails too.
+      const { first, second } = await overlapped(vfs, 2, 0);
+      assert.equal(first.status, 'rejected');
+      assert.equal(second.status, 'rejected');
+      // The power goes at once, as the refusals are answered, while the cut runs.
+      kept += await recoversAfter(
+        vfs.crash(tear, seededRandom(1)),
+        ['k0'],
+        ['k0', 'k1', 'k2'],
+        `tear ${tear}`,
+      );
+    }
+    assert.ok(kept > 0, 'k1, durable past the end the cut could not make durable, is read back');
   });
 });
 

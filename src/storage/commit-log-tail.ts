@@ -54,7 +54,7 @@ export class SegmentTail {
   private solo: Promise<void> = Promise.resolve();
   /** holds counts the rolls, cuts and repairs under way; while one is, no batch starts. */
   private holds = 0;
-  /** cutTo is where a cut that failed must still cut the segment before anything else is written. */
+  /** pendingCut is where a cut that failed must still cut the segment before anything else is written (`cutTo`). */
   private pendingCut: number | undefined;
 
   /** `file` is whole and synced up to its size (the log just opened, or a roll made it). */

@@ -14,21 +14,19 @@
  * Failure: a batch whose append or sync fails is cut back off the file with every batch appended
  * after it, and every write in them or queued behind them in any store is refused with DISK_FULL
  * (507; commit-log-failure.ts); each store's seq counter rewinds to just after its last written
- * record, so seqs stay gapless. A failed fdatasync may have dropped the pages of batches already
- * acknowledged (`interval`): they are written again and synced (commit-log-unsynced.ts). So may
- * one that ran beside the fdatasync of an earlier batch (Linux reports a writeback error once per
- * open file: the other sync may return 0): a failure is noted as soon as it returns, a batch not
- * yet settled is refused with it, and the cut waits for every sync in flight, then writes the
- * acknowledged batches it may have covered again and syncs alone; if that fails, the log refuses
- * every write (docs/commit-log-format.md, "A failed fdatasync beside another").
+ * record, so seqs stay gapless. A batch settling while a failed fdatasync (of another batch, or of
+ * the log) is not yet answered is refused with it. What the file holds and what is known durable
+ * of it, and what a failed fdatasync calls for (writing acknowledged batches again, syncing alone,
+ * the cut), is commit-log-tail.ts's (docs/commit-log-format.md, "A failed fdatasync beside
+ * another").
  *
  * A segment is rolled once no batch is in flight when commit-log-roll.ts says it is due (full, or
- * early into a ready spare). Batches are
- * written at the writer's own offset, `end` (the segment's logical end: a preallocated segment's
- * file is longer until its frames fill it); the newest segment is sealed (cut to `end`) at close.
- * Each batch opens with a sync mark saying `synced`: how far the segment is known durable (the end
- * of the newest batch settled after its fdatasync, or what the last syncNow covered, or the header
- * after a roll; commit-log-reader.ts uses it to tell a torn in-flight batch from damaged history).
+ * early into a ready spare). Batches are written at the tail's `end` (the segment's logical end: a
+ * preallocated segment's file is longer until its frames fill it); the newest segment is sealed
+ * (cut to `end`) at close. Each batch opens with a sync mark saying the tail's `synced`: how far
+ * the segment is known durable (the end of the newest batch settled after its fdatasync, or what
+ * the last syncNow covered, or the header after a roll; commit-log-reader.ts uses it to tell a
+ * torn in-flight batch from damaged history).
  * Used only on the worker's thread, by its CommitLog.
  */
 import type { Logger } from 'pino';
@@ -46,11 +44,9 @@ import {
 import { LogFailure } from './commit-log-failure.js';
 import type { LogSegment } from './commit-log-index.js';
 import type { LogMember } from './commit-log-member.js';
-import { OverlappingSyncs } from './commit-log-overlap.js';
-import { UnsyncedBatches } from './commit-log-unsynced.js';
 import { LogRoller } from './commit-log-roll.js';
-import { sealAt } from './commit-log-segments.js';
 import { LogStats } from './commit-log-stats.js';
+import { SegmentTail } from './commit-log-tail.js';
 import type { Vfs, WritableFile } from './vfs.js';
 
 /** MAX_IN_FLIGHT is how many batches may be syncing at once (libuv's default thread pool size). */
@@ -71,7 +67,6 @@ export interface WriterOptions {
 /** LogWriter writes one worker's commit log. Used only on that worker's thread. */
 export class LogWriter {
   private readonly opts: WriterOptions;
-  private file: WritableFile;
   /** all are the log's segments, oldest first (the CommitLog's list: a rolled segment is pushed onto it). */
   private readonly all: LogSegment[];
   /** members are the attached stores (the CommitLog's map). */
@@ -86,22 +81,12 @@ export class LogWriter {
   /** inFlight counts batches appended and not yet settled; completed settles after the newest. */
   private inFlight = 0;
   private completed: Promise<void> = Promise.resolve();
-  private appendTail: Promise<void> = Promise.resolve();
   /** failure is the latest failure: what new writes are refused with, and the batches' generation. */
   private readonly failure = new LogFailure();
-  /** unsynced are the batches of the current segment a failed fdatasync could still take from the disk (commit-log-unsynced.ts). */
-  private readonly unsynced = new UnsyncedBatches();
-  /** overlap tracks the batches' appends and fdatasyncs in flight and their failures (commit-log-overlap.ts). */
-  private readonly overlap = new OverlappingSyncs();
-  /** blocked: a roll or a cut is under way; no batch starts. */
-  private blocked = false;
+  /** tail is the newest segment: its file, `end`, `synced`, and what a failed sync calls for (commit-log-tail.ts). */
+  private readonly tail: SegmentTail;
   private syncing = false;
-  /** end is the current segment's logical end once every batch started is written (its file may be longer: preallocated). */
-  private end = 0;
-  /** synced is how far the current segment is known durable (an fdatasync that covered it completed). */
-  private synced = 0;
   private dirty = false;
-  private cutTo: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** stats are the log's counters and sync timings (commit-log-stats.ts). */
@@ -118,10 +103,20 @@ export class LogWriter {
     members: ReadonlyMap<number, LogMember>,
   ) {
     this.opts = opts;
-    this.file = file;
-    this.end = file.size;
     // The segment is synced when the log opens (sealed, or created whole).
-    this.synced = file.size;
+    this.tail = new SegmentTail(
+      {
+        dir: opts.dir,
+        keep: opts.durability !== 'none',
+        stats: this.stats,
+        failure: this.failure,
+        wake: () => {
+          this.schedule();
+        },
+        ...(opts.log === undefined ? {} : { log: opts.log }),
+      },
+      file,
+    );
     this.all = all;
     this.members = members;
     this.roller = new LogRoller(opts, logId, file.size);
@@ -166,7 +161,7 @@ export class LogWriter {
 
   /** flushAll waits until everything handed to the log has been written (and synced in fsync mode). */
   async flushAll(): Promise<void> {
-    while (this.inFlight > 0 || this.scheduled || this.blocked || this.hasPending()) {
+    while (this.inFlight > 0 || this.scheduled || this.tail.held || this.hasPending()) {
       if (this.inFlight > 0) await this.completed;
       else {
         if (!this.scheduled) this.pump();
@@ -189,9 +184,9 @@ export class LogWriter {
     clearInterval(this.timer);
     try {
       await this.syncNow();
-      if (this.file.size > this.end) await sealAt(this.file, this.end);
+      await this.tail.seal();
     } finally {
-      await this.file.close();
+      await this.tail.file.close();
       await this.roller.close();
     }
   }
@@ -215,12 +210,12 @@ export class LogWriter {
    * batches complete in order (`settle`). A full segment is rolled once nothing is in flight.
    */
   private pump(): void {
-    if (this.blocked || this.closed) return;
-    if (this.cutTo !== undefined) {
-      this.retryCut();
+    if (this.tail.held || this.closed) return;
+    if (this.tail.cutTo !== undefined) {
+      this.retryCut(this.tail.cutTo);
       return;
     }
-    if (this.roller.due(this.end)) {
+    if (this.roller.due(this.tail.end)) {
       if (this.inFlight === 0) this.rollNow();
       return;
     }
@@ -239,7 +234,7 @@ export class LogWriter {
       this.taking = false;
     }
     return {
-      batch: layOut(this.slabs, this.synced, bases, taken.parts, taken.size),
+      batch: layOut(this.slabs, this.tail.synced, bases, taken.parts, taken.size),
       parts: taken.parts,
       bases,
     };
@@ -248,29 +243,20 @@ export class LogWriter {
   private startBatch(): void {
     const generation = this.failure.generation;
     const { batch, parts, bases } = this.takeBatch();
-    const file = this.file;
-    const seg = this.all[this.all.length - 1]!;
     // The append runs after those queued before it: its offset is the end they leave.
-    const before = this.end;
-    this.end += batch.length;
-    const sync = this.opts.durability === 'fsync' || bases.length > 0;
+    const before = this.tail.end;
     const b: Appended = {
       batch,
       parts,
       bases,
-      seg,
+      seg: this.all[this.all.length - 1]!,
       before,
-      sync,
+      sync: this.opts.durability === 'fsync' || bases.length > 0,
       size: before + batch.length,
       durableAtSync: 0,
     };
     this.inFlight++;
-    if (this.opts.durability !== 'none') this.unsynced.add(file, before, batch);
-    // Writes are issued in order (the previous one has returned before this one starts).
-    const appended = this.appendTail.then(() => file.writeAt(batch, before));
-    this.appendTail = appended.catch(() => undefined);
-    const work = appended.then(() => (sync ? this.syncBatch(file, b) : undefined));
-    this.overlap.track(work);
+    const work = this.tail.append(b);
     const previous = this.completed;
     this.completed = work
       .then(
@@ -278,7 +264,6 @@ export class LogWriter {
         (err: unknown) => err ?? new Error('commit log write failed'),
       )
       .then(async (err) => {
-        this.overlap.done(work);
         await previous;
         this.inFlight--;
         try {
@@ -294,16 +279,6 @@ export class LogWriter {
       });
   }
 
-  /** syncBatch fdatasyncs `file` for batch `b`, a failure noted at once (commit-log-overlap.ts). */
-  private syncBatch(file: WritableFile, b: Appended): Promise<void> {
-    b.durableAtSync = this.synced;
-    return this.overlap.sync(
-      b.durableAtSync,
-      () => this.stats.timedSync(file),
-      () => file === this.file,
-    );
-  }
-
   /** settle finishes a batch, in batch order: acknowledges it, or refuses it and everything after it. */
   private async settle(err: unknown, generation: number, b: Appended): Promise<void> {
     if (generation !== this.failure.generation) {
@@ -313,7 +288,7 @@ export class LogWriter {
     }
     // A later batch's fdatasync failed while this one's ran: its own success proves nothing (the
     // failed one may have taken the error about this batch's pages), so it is refused with it.
-    const failed = err ?? this.overlap.failed();
+    const failed = err ?? this.tail.failed();
     if (failed !== undefined) {
       await this.fail(failed, b.before, b.bases);
       return;
@@ -322,22 +297,17 @@ export class LogWriter {
     b.seg.bytes = Math.max(b.seg.bytes, b.size);
     this.stats.counters.batches++;
     if (!b.sync) this.dirty = true;
-    else {
-      this.synced = Math.max(this.synced, b.size);
-      // Kept until no fdatasync issued before this one's success could take it back: a later
-      // batch's failed sync may have covered every byte past what was durable when it was issued.
-      this.unsynced.synced(this.file, b.durableAtSync);
-    }
+    else this.tail.settled(b);
     for (const x of b.bases) x.resolve();
     handOver(b, this.stats.counters, this.opts.log);
     if (b.sync && this.opts.durability !== 'fsync')
       for (const m of this.members.values()) m.synced(m.writtenSeq);
     this.roller.failed = false;
-    this.roller.settled(this.end);
+    this.roller.settled(this.tail.end);
   }
 
   private rollNow(): void {
-    this.blocked = true;
+    this.tail.hold();
     this.roll()
       .catch((err: unknown) => {
         // The current segment keeps taking writes; rolling is retried after the next batch.
@@ -348,22 +318,17 @@ export class LogWriter {
         );
       })
       .finally(() => {
-        this.blocked = false;
+        this.tail.release();
         this.pump();
       });
   }
 
-  /** retryCut cuts a failed batch off before anything else is written; if it still fails, what is pending is refused. */
-  private retryCut(): void {
-    const to = this.cutTo;
-    if (to === undefined) return;
-    this.blocked = true;
+  /** retryCut cuts a failed batch off at `to` before anything else is written; if it still fails, what is pending is refused. */
+  private retryCut(to: number): void {
+    this.tail.hold();
     void (async () => {
       try {
-        await this.restore(this.file);
-        await this.file.truncate(to);
-        await this.file.sync();
-        this.cutDone(to);
+        await this.tail.retryCut(to);
       } catch (err) {
         await this.fail(err, to, this.bases.splice(0));
       }
@@ -372,66 +337,24 @@ export class LogWriter {
         this.opts.log?.error({ err: toDistkvError(err).message }, 'commit log: retrying a cut failed');
       })
       .finally(() => {
-        this.blocked = false;
-        if (this.cutTo === undefined) this.pump();
+        this.tail.release();
+        if (this.tail.cutTo === undefined) this.pump();
       });
   }
 
-  /** syncNow fsyncs the current segment and tells every member what is now on disk. */
-  private async syncNow(): Promise<void> {
-    const through = [...this.members.values()].map((m) => [m, m.writtenSeq] as const);
-    // Settled batches are written: the sync covers them (unless a roll moved on meanwhile).
-    const file = this.file;
-    const settled = this.all[this.all.length - 1]!.bytes;
-    // A batch's fdatasync beside this one could fail having taken the error about what this one
-    // covers: the batches stay kept unless this sync ran alone.
-    const mark = this.overlap.mark();
-    try {
-      await this.stats.timedSync(file);
-    } catch (err) {
-      if (file !== this.file || this.opts.durability === 'none') throw err;
-      await this.repairSync(file, err);
-    }
-    this.dirty = false;
-    if (file === this.file) {
-      this.synced = Math.max(this.synced, Math.min(settled, this.end));
-      if (this.overlap.ranAlone(mark)) this.unsynced.synced(file, this.synced);
-    }
-    for (const [m, seq] of through) m.synced(seq);
-  }
-
   /**
-   * repairSync answers a failed fdatasync of `file`: the kernel may have dropped the pages it could
-   * not write and will not report it again, so the unsynced batches are written again and synced.
-   * If that fails too the log is broken: every write is refused from then on (LogFailure.broke).
+   * syncNow fsyncs the current segment and tells every member what is now on disk. It runs alone
+   * among the writer's own syncs and cuts; a batch's fdatasync may run beside it, and if one that
+   * did fails, what it covered is written again and synced before it returns (SegmentTail.sync).
    */
-  private async repairSync(file: WritableFile, err: unknown): Promise<void> {
-    this.stats.counters.syncRepairs++;
-    this.opts.log?.error(
-      { err: toDistkvError(err).message, dir: this.opts.dir, batches: this.unsynced.count },
-      'commit log sync failed; writing the unsynced batches again',
-    );
-    try {
-      await this.restore(file);
-      await this.stats.timedSync(file);
-    } catch (again) {
-      this.failure.broke(again);
-      this.opts.log?.fatal(
-        { err: toDistkvError(again).message, dir: this.opts.dir },
-        'commit log sync failed again after writing the unsynced batches again; acknowledged writes may be lost at a power cut, and the log refuses every write until the worker restarts',
-      );
-      throw again;
-    }
-  }
-
-  /**
-   * restore writes the unsynced batches of `file` below `end` again, after every write issued
-   * (and before any issued later): a failed sync may have dropped their pages. Every cut awaits it.
-   */
-  private restore(file: WritableFile): Promise<void> {
-    const done = this.appendTail.then(() => this.unsynced.rewrite(file, () => this.end));
-    this.appendTail = done.catch(() => undefined);
-    return done;
+  private syncNow(): Promise<void> {
+    return this.tail.alone(async () => {
+      const through = [...this.members.values()].map((m) => [m, m.writtenSeq] as const);
+      // Settled batches are written: the sync covers them (unless a roll moved on meanwhile).
+      await this.tail.sync(this.all[this.all.length - 1]!.bytes);
+      this.dirty = false;
+      for (const [m, seq] of through) m.synced(seq);
+    });
   }
 
   /** fail refuses a failed batch and everything after it, in every store, and cuts it back off the file. */
@@ -449,52 +372,12 @@ export class LogWriter {
     this.dirtyMembers.clear();
     for (const b of bases) b.reject(refusal);
     for (const b of this.bases.splice(0)) b.reject(refusal);
-    // Cut the refused batches back off so the log never holds a record that was not acknowledged.
-    this.blocked = true;
-    this.end = before;
-    this.synced = Math.min(this.synced, before);
-    this.unsynced.cut(before);
-    // Every append and fdatasync in flight ends first: none lands past the cut, and none runs
-    // beside the cut's sync (it could take the error about the bytes written again below).
-    const atRisk = this.unsynced.endingWithin(await this.overlap.answer(), before);
+    this.tail.hold();
     try {
-      // What a failed sync may have dropped below the cut (acknowledged batches) is written again
-      // after every write issued, before the cut is synced.
-      await this.restore(this.file);
-      await this.file.truncate(before);
-      await this.file.sync();
-      this.cutDone(before);
-    } catch (cutErr) {
-      this.cutTo = before;
-      if (atRisk > 0) this.breakAfterCut(cutErr, atRisk);
-      else
-        this.opts.log?.error(
-          { err: toDistkvError(cutErr).message },
-          'could not cut a failed batch off the commit log; will cut it before the next write',
-        );
+      await this.tail.cut(before);
     } finally {
-      this.blocked = false;
+      this.tail.release();
     }
-  }
-
-  /** cutDone: the segment was cut to `to`, with the batches below it written again, and synced. */
-  private cutDone(to: number): void {
-    this.cutTo = undefined;
-    this.synced = to;
-    this.unsynced.synced(this.file, to);
-  }
-
-  /**
-   * breakAfterCut: the sync of a cut failed after writing again `batches` acknowledged batches a
-   * failed fdatasync may have dropped. They may not be on the disk: rather than take writes
-   * over a hole, the log refuses every write until the worker restarts (LogFailure.broke).
-   */
-  private breakAfterCut(err: unknown, batches: number): void {
-    this.failure.broke(err);
-    this.opts.log?.fatal(
-      { err: toDistkvError(err).message, dir: this.opts.dir, batches },
-      'commit log sync failed again after writing acknowledged batches again behind a failed fdatasync; they may be lost at a power cut, and the log refuses every write until the worker restarts',
-    );
   }
 
   private intervalSync(): void {
@@ -516,10 +399,8 @@ export class LogWriter {
     // spare it was made of, or it was not preallocated (an early roll). The new segment must be
     // whole before the current one is let go.
     const next = await this.roller.roll(this.all[this.all.length - 1]!);
-    const old = this.file;
-    this.file = next.file;
-    this.end = next.seg.bytes;
-    this.synced = next.seg.bytes;
+    const old = this.tail.file;
+    this.tail.moveTo(next.file, next.seg.bytes);
     this.all.push(next.seg);
     await old.close();
   }

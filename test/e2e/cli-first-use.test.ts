@@ -1,0 +1,96 @@
+/**
+ * What a first-time or careless user of `distkv` ran into (session 43's tester): a value "-h" that
+ * printed the help and exited 0 storing nothing, a scan's "more:" hint that a shell read as another
+ * key, options typed before the command, `help` on a command that does not exist, a token that was
+ * missing or wrong told in the node's words only, and a file that is no backup called damaged.
+ * Each runs the real binary against one node that has a token (data endpoints do not need it).
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freePorts } from '../helpers/ports.js';
+import { type CliResult, type OwnServer, runCli, startOwnServer } from '../helpers/server-process.js';
+
+const TOKEN = 'first-use-token';
+
+let own: OwnServer | undefined;
+after(() => own?.stop());
+let node = '';
+
+before(async () => {
+  const [port] = await freePorts(1);
+  node = `127.0.0.1:${port}`;
+  own = await startOwnServer([{ address: node }], '[server]\nresp_port_offset = 0', [
+    '--workers',
+    '1',
+    '--durability',
+    'none',
+    '--token',
+    TOKEN,
+  ]);
+});
+
+/** cli runs distkv against the test node (no token unless the arguments give one). */
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli([...args, '--url', node], env);
+}
+
+describe('distkv with arguments that look like options', () => {
+  it('stores "-h" given as a value instead of printing the help and exiting 0', async () => {
+    const set = await cli(['set', 'flag', '-h']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /^OK \(seq \d+/);
+    const got = await cli(['get', 'flag']);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(got.stdout, '-h');
+    // Before any argument, -h still asks for the help.
+    const help = await cli(['get', '-h']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: distkv get KEY/);
+  });
+
+  it('takes --json, --token and --ca before the command, as it takes --url', async () => {
+    assert.equal((await cli(['set', 'before', 'v'])).code, 0);
+    const r = await runCli(['--json', '--url', node, 'get', 'before']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { key: 'before', value: 'v' });
+    const b = await runCli(['--token', TOKEN, '--url', node, 'cluster', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+  });
+
+  it('exits 2 for an option before the command that no command takes there, and for options without a command', async () => {
+    const bogus = await runCli(['--verbose', 'get', 'k']);
+    assert.equal(bogus.code, 2);
+    assert.match(
+      bogus.stderr,
+      /unknown command "--verbose" \(options go after the command; only --url, --token/,
+    );
+    const noCommand = await runCli(['--url', node]);
+    assert.equal(noCommand.code, 2);
+    assert.match(noCommand.stderr, /^distkv: --url \S+: no command given\n/);
+  });
+
+  it('exits 2 for help on a command that does not exist', async () => {
+    const r = await runCli(['help', 'gett']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown command "gett"/);
+    assert.equal(r.stdout, '');
+  });
+});
+
+describe('a cluster with a token', () => {
+  it('says how to give the token when it is missing, and that the one given was refused', async () => {
+    const dir = own!.dir;
+    const missing = await cli(['backup', join(dir, 'a.dkv')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /UNAUTHORIZED: .*give it with --token TOKEN or env DISTKV_TOKEN/);
+    const wrong = await cli(['backup', join(dir, 'b.dkv'), '--token', 'not-it']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /UNAUTHORIZED: .*the --token given is not the nodes' server\.token/);
+    const fromEnv = await cli(['backup', join(dir, 'c.dkv')], { DISTKV_TOKEN: 'not-it' });
+    assert.equal(fromEnv.code, 1);
+    assert.match(fromEnv.stderr, /UNAUTHORIZED: .*DISTKV_TOKEN is not the nodes' server\.token/);
+    const right = await cli(['backup', join(dir, 'd.dkv'), '--token', TOKEN]);
+    assert.equal(right.code, 0, right.stderr);
+  });
+});

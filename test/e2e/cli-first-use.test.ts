@@ -6,10 +6,18 @@
  * Each runs the real binary against one node that has a token (data endpoints do not need it).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
-import { type CliResult, type OwnServer, runCli, startOwnServer } from '../helpers/server-process.js';
+import {
+  BIN,
+  type CliResult,
+  type OwnServer,
+  REPO_ROOT,
+  runCli,
+  startOwnServer,
+} from '../helpers/server-process.js';
 
 const TOKEN = 'first-use-token';
 
@@ -33,6 +41,23 @@ before(async () => {
 /** cli runs distkv against the test node (no token unless the arguments give one). */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return runCli([...args, '--url', node], env);
+}
+
+/** shell runs a command line through /bin/sh, as a user pasting it into a terminal would. */
+function shell(line: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', line], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '', HOME: '/home/someone' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (code) => {
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 describe('distkv with arguments that look like options', () => {
@@ -75,6 +100,34 @@ describe('distkv with arguments that look like options', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown command "gett"/);
     assert.equal(r.stdout, '');
+  });
+});
+
+describe('the scan "more:" hint pasted into a shell', () => {
+  it('goes on after the key the page ended at, whatever characters the key holds', async () => {
+    // Each pair: a key the page ends at, then the key the next page must start with.
+    const pairs: [string, string][] = [
+      ['d$HOME', 'd$HOMF'],
+      ['t\tb', 't\tc'],
+      ['q"a\\b', 'q"a\\c'],
+      ["s'x`y`!", "s'x`y`!z"],
+    ];
+    for (const [k, next] of pairs) {
+      assert.equal((await cli(['set', k, '1'])).code, 0);
+      assert.equal((await cli(['set', next, '2'])).code, 0);
+    }
+    for (const [k, next] of pairs) {
+      const prefix = k.slice(0, 1);
+      const first = await cli(['scan', prefix, '--limit', '1', '--json']);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal((JSON.parse(first.stdout) as { key: string }).key, k);
+      const hint = /\(more: (.*), or --all\)/.exec(first.stderr)?.[1];
+      assert.ok(hint !== undefined, first.stderr);
+      const second = await shell(`node ${BIN} scan ${prefix} --limit 1 --json --url ${node} ${hint}`);
+      assert.equal(second.code, 0, `${hint}: ${second.stderr}`);
+      const got = second.stdout === '' ? undefined : (JSON.parse(second.stdout) as { key: string }).key;
+      assert.equal(got, next, `after the hint ${hint}`);
+    }
   });
 });
 

@@ -133,7 +133,7 @@ describe('distkv CLI contract', () => {
     ]);
     assertClean(missing, USAGE, /cannot read \/nonexistent\/value: no such file or directory/);
     assertClean(ca, USAGE, /cannot read .*no-ca\.pem: no such file or directory/);
-    assertClean(damaged, USAGE, /is not a usable backup: the checksum does not match/);
+    assertClean(damaged, USAGE, /is not a usable backup: it is not a distkv backup/);
     assertClean(unwritable, USAGE, /cannot write .*b\.dkv\.partial: no such file or directory/);
     assertClean(report, USAGE, /cannot write .*r\.html: no such file or directory/);
   });

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
@@ -145,5 +146,19 @@ describe('a cluster with a token', () => {
     assert.match(fromEnv.stderr, /UNAUTHORIZED: .*DISTKV_TOKEN is not the nodes' server\.token/);
     const right = await cli(['backup', join(dir, 'd.dkv'), '--token', TOKEN]);
     assert.equal(right.code, 0, right.stderr);
+  });
+});
+
+describe('distkv restore of a file that is no backup', () => {
+  it('says it is not a backup, not that a backup is damaged', async () => {
+    const file = join(own!.dir, 'dump.jsonl');
+    writeFileSync(file, '{"key":"a","value":"1"}\n{"key":"b","value":"2"}\n');
+    const r = await cli(['restore', file, '--force']);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /is not a usable backup: it is not a distkv backup \(it does not start with "DKVB"/,
+    );
+    assert.doesNotMatch(r.stderr, /damaged/);
   });
 });

@@ -6,7 +6,7 @@
 import type { Key } from '../client/key-bytes.js';
 import type { ScanPage } from '../client/types.js';
 import { SCAN_DEFAULT_LIMIT, SCAN_MAX_LIMIT } from '../http/scan-limit.js';
-import { MAX_TTL_MS } from '../http/write-conditions.js';
+import { MAX_TTL_MS, MAX_W_TIMEOUT_MS } from '../http/write-conditions.js';
 import { parseVersion } from '../routing/version.js';
 import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
@@ -102,7 +102,11 @@ const WRITE_CONCERN = {
     valueName: 'N',
     help: 'wait until N replicas hold the write (N from 0 to the replicas of its shard)',
   },
-  'timeout-ms': { type: 'string', valueName: 'MS', help: 'how long to wait for --w (default 5000)' },
+  'timeout-ms': {
+    type: 'string',
+    valueName: 'MS',
+    help: `how long to wait for --w, 1..${MAX_W_TIMEOUT_MS} ms (default 5000)`,
+  },
 } as const;
 
 /**
@@ -111,7 +115,8 @@ const WRITE_CONCERN = {
  */
 function concernOptions(args: ParsedArgs): { concern: { w?: number; timeoutMs?: number }; slowMs: number } {
   const w = intOption(args, 'w');
-  const timeoutMs = intOption(args, 'timeout-ms');
+  // Checked here with its bound: the node's refusal named its own parameter, timeout_ms.
+  const timeoutMs = intOption(args, 'timeout-ms', { min: 1, max: MAX_W_TIMEOUT_MS, what: ' ms' });
   // Checked here, not left to the client library, whose refusal names its own timeoutMs and signal.
   if (timeoutMs !== undefined && w === undefined)
     throw new UsageError('--timeout-ms bounds the wait for --w and is given without --w: give --w N too');

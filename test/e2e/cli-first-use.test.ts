@@ -104,6 +104,23 @@ describe('distkv with arguments that look like options', () => {
   });
 });
 
+describe('--timeout-ms out of its bound', () => {
+  it("is refused naming the option and 1..600000, not the node's timeout_ms", async () => {
+    for (const [verb, args] of [
+      ['set', ['set', 'tm', 'v']],
+      ['del', ['del', 'tm']],
+    ] as const)
+      for (const bad of ['0', '600001', '-1']) {
+        const r = await cli([...args, '--w', '0', '--timeout-ms', bad]);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(`^distkv ${verb}: --timeout-ms must be an integer in 1\\.\\.600000 ms, got "${bad}"`),
+        );
+      }
+  });
+});
+
 describe('the scan "more:" hint pasted into a shell', () => {
   it('goes on after the key the page ended at, whatever characters the key holds', async () => {
     // Each pair: a key the page ends at, then the key the next page must start with.

@@ -121,6 +121,28 @@ describe('--timeout-ms out of its bound', () => {
   });
 });
 
+describe('distkv set KEY - on a terminal', () => {
+  it('says it reads the value from the terminal and how to end it, then stores what was typed', async () => {
+    // script(1) gives the command a terminal on standard input; what is written to it is typed.
+    const line = `node ${BIN} set typed - --url ${node}`;
+    const r = await new Promise<CliResult>((resolve) => {
+      const child = spawn('script', ['-qec', line, '/dev/null'], { cwd: REPO_ROOT });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      const timer = setTimeout(() => child.kill(), 20000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr: '' });
+      });
+      child.stdin.write('typed value\n');
+      setTimeout(() => child.stdin.end('\x04'), 500);
+    });
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, /reading standard input from the terminal: type the value, then Ctrl-D/);
+    assert.equal((await cli(['get', 'typed'])).stdout, 'typed value\n');
+  });
+});
+
 describe('the scan "more:" hint pasted into a shell', () => {
   it('goes on after the key the page ended at, whatever characters the key holds', async () => {
     // Each pair: a key the page ends at, then the key the next page must start with.

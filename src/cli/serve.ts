@@ -161,15 +161,6 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
   refuseUnfinishedLoads(config, listOption(args, 'node'));
   const log = createLogger(logLevel);
-  log.info(
-    {
-      config: config.source,
-      data_dir: config.server.data_dir,
-      durability: config.storage.durability,
-      engine: config.storage.engine,
-    },
-    'starting distkv',
-  );
   // The signal handlers are installed before the stores open: a Ctrl-C or SIGTERM while they open
   // (a long WAL replay, a resync) used to kill the process at once (exit 130/143, no stores
   // closed, "did not stop cleanly" at the next start). Now the first one stops the node as soon as
@@ -194,6 +185,16 @@ export async function serve(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Logged once the handlers are in place: from this line on, a signal stops the node cleanly.
+  log.info(
+    {
+      config: config.source,
+      data_dir: config.server.data_dir,
+      durability: config.storage.durability,
+      engine: config.storage.engine,
+    },
+    'starting distkv',
+  );
   const listen = stringOption(args, 'listen');
   let node: DistkvNode;
   try {

@@ -1,7 +1,8 @@
 /**
  * A small command-line parser: `--name value`, `--name=value`, boolean `--flag`, repeatable
- * options, positional arguments. A later option overrides an earlier one (so
- * `npm start -- --config other.toml` wins over the script's own `--config`).
+ * options, positional arguments (`-h` is --help only before the first of them). A later option
+ * overrides an earlier one (so `npm start -- --config other.toml` wins over the script's own
+ * `--config`).
  */
 import { DistkvError, statusOf } from '../errors.js';
 
@@ -42,7 +43,9 @@ export function parseArgs(argv: readonly string[], specs: Record<string, OptionS
       break;
     }
     if (!arg.startsWith('--') || arg === '--') {
-      if (arg === '-h') options.set('help', true);
+      // -h asks for help only before any argument: after one it is an argument like "-5" is
+      // (`distkv set flag -h` stores "-h"; it used to print the help and exit 0, storing nothing).
+      if (arg === '-h' && positionals.length === 0) options.set('help', true);
       else positionals.push(arg);
       continue;
     }

@@ -16,6 +16,7 @@ import {
 import {
   BACKUP_HEADER_BYTES,
   checkBackupHeader,
+  checkBackupMagic,
   Crc,
   SECTION_HEADER_BYTES,
   TAG_END,
@@ -68,8 +69,15 @@ export async function appendCrc(fh: FileHandle, sink: FileSink): Promise<void> {
   await sink.write(tail);
 }
 
-/** checkCrc verifies the crc at the end of a backup file of `size` bytes. */
+/**
+ * checkCrc verifies the crc at the end of a backup file of `size` bytes. A file that does not start
+ * with the backup magic is named as no backup first: any other file (a JSON lines dump, a config)
+ * used to be called "damaged or incomplete" by its checksum.
+ */
 export async function checkCrc(fh: FileHandle, size: number): Promise<void> {
+  const magic = Buffer.alloc(4);
+  const { bytesRead: magicBytes } = await fh.read(magic, 0, 4, 0);
+  checkBackupMagic(magic.subarray(0, magicBytes));
   if (size < BACKUP_HEADER_BYTES + 4) throw new Error('the file is too short to be a backup');
   const body = size - 4;
   const crc = await crcOf(fh, body);

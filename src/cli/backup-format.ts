@@ -59,11 +59,20 @@ export function encodeBackupHeader(): Buffer {
   return b;
 }
 
+/** checkBackupMagic throws unless `b` starts with the backup magic (any version). */
+export function checkBackupMagic(b: Uint8Array): void {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (buf.length < 4 || buf.readUInt32LE(0) !== BACKUP_MAGIC)
+    throw new Error(
+      'it is not a distkv backup (it does not start with "DKVB"; a file of JSON lines is for distkv load)',
+    );
+}
+
 /** checkBackupHeader throws unless `b` starts with a backup header of this version. */
 export function checkBackupHeader(b: Uint8Array): void {
+  checkBackupMagic(b);
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  if (buf.length < BACKUP_HEADER_BYTES || buf.readUInt32LE(0) !== BACKUP_MAGIC)
-    throw new Error('not a distkv backup (bad magic)');
+  if (buf.length < BACKUP_HEADER_BYTES) throw new Error('the file ends in its header');
   if (buf[4] !== BACKUP_VERSION)
     throw new Error(`backup format version ${buf[4]} is not supported (this distkv reads ${BACKUP_VERSION})`);
 }

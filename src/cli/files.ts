@@ -41,6 +41,11 @@ export function readInput(path: string, maxBytes = HARD_MAX_VALUE_BYTES): Buffer
       `${name} holds more than ${maxBytes} bytes, the largest value any distkv node takes (server.max_value_bytes is at most ${maxBytes})`,
       false,
     );
+  // A terminal on standard input waits for typing, which looked like a hang: say what it waits for.
+  if (path === '-' && process.stdin.isTTY)
+    process.stderr.write(
+      '(reading standard input from the terminal: type the value, then Ctrl-D on a new line)\n',
+    );
   let fd: number | undefined;
   try {
     fd = path === '-' ? 0 : openSync(path, 'r');

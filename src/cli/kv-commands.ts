@@ -6,14 +6,14 @@
 import type { Key } from '../client/key-bytes.js';
 import type { ScanPage } from '../client/types.js';
 import { SCAN_DEFAULT_LIMIT, SCAN_MAX_LIMIT } from '../http/scan-limit.js';
-import { MAX_TTL_MS } from '../http/write-conditions.js';
+import { MAX_TTL_MS, MAX_W_TIMEOUT_MS } from '../http/write-conditions.js';
 import { parseVersion } from '../routing/version.js';
 import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { readInput } from './files.js';
 import { whileInterruptible } from './interrupt.js';
-import { displayBytes, jsonValue } from './output.js';
+import { displayBytes, hasControlChar, jsonValue } from './output.js';
 
 /** ifMatchOption returns --if-match, checked: a version E.S (as get --show-version prints it) or "*". */
 function ifMatchOption(args: ParsedArgs): string | undefined {
@@ -43,11 +43,18 @@ function afterOption(args: ParsedArgs): string | Buffer | undefined {
   return bytes;
 }
 
-/** afterHint is the option that starts a scan after `key` (--after-base64 for a key that is not UTF-8). */
+/**
+ * afterHint is the option that starts a scan after `key`, as a shell takes it when pasted: text in
+ * double quotes, or in single quotes when it holds what a shell expands there ($ ` \ " !), and
+ * --after-base64 for a key that is not UTF-8 or holds a control character. It used to be the key
+ * as JSON, which a shell reads as another key ("a$HOME", "t\tb"): the scan then went on after
+ * that key, skipping or repeating keys.
+ */
 function afterHint(key: string, keyBytes: Buffer | undefined): string {
-  return keyBytes === undefined
-    ? `--after ${JSON.stringify(key)}`
-    : `--after-base64 ${keyBytes.toString('base64')}`;
+  if (keyBytes !== undefined || hasControlChar(key))
+    return `--after-base64 ${(keyBytes ?? Buffer.from(key)).toString('base64')}`;
+  if (!/[$`\\"!]/.test(key)) return `--after "${key}"`;
+  return `--after '${key.replaceAll("'", "'\\''")}'`;
 }
 
 /** KEY_BASE64 is the --key-base64 option of get, set and del. */
@@ -95,7 +102,11 @@ const WRITE_CONCERN = {
     valueName: 'N',
     help: 'wait until N replicas hold the write (N from 0 to the replicas of its shard)',
   },
-  'timeout-ms': { type: 'string', valueName: 'MS', help: 'how long to wait for --w (default 5000)' },
+  'timeout-ms': {
+    type: 'string',
+    valueName: 'MS',
+    help: `how long to wait for --w, 1..${MAX_W_TIMEOUT_MS} ms (default 5000)`,
+  },
 } as const;
 
 /**
@@ -104,7 +115,8 @@ const WRITE_CONCERN = {
  */
 function concernOptions(args: ParsedArgs): { concern: { w?: number; timeoutMs?: number }; slowMs: number } {
   const w = intOption(args, 'w');
-  const timeoutMs = intOption(args, 'timeout-ms');
+  // Checked here with its bound: the node's refusal named its own parameter, timeout_ms.
+  const timeoutMs = intOption(args, 'timeout-ms', { min: 1, max: MAX_W_TIMEOUT_MS, what: ' ms' });
   // Checked here, not left to the client library, whose refusal names its own timeoutMs and signal.
   if (timeoutMs !== undefined && w === undefined)
     throw new UsageError('--timeout-ms bounds the wait for --w and is given without --w: give --w N too');
@@ -268,7 +280,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       'after-base64': {
         type: 'string',
         valueName: 'B64',
-        help: 'start after this key given as base64 (a key that is not UTF-8, as the "more:" hint gives it)',
+        help: 'start after this key given as base64 (a key that is not UTF-8 or holds a control character, as the "more:" hint gives it)',
       },
       all: { type: 'boolean', help: 'follow the next cursor to the end' },
       replica: { type: 'boolean', help: 'let nodes read the shards they replicate (may lag; says so)' },

@@ -79,39 +79,65 @@ ${Object.entries(VERBS)
   .join('\n')}
 
 Run "distkv <command> --help" for a command's options; "distkv --version" for the version.
-Client commands talk to --url HOST:PORT, given before or after the command (or env DISTKV_URL,
-comma-separated; default 127.0.0.1:8080).
+Client commands talk to --url HOST:PORT (or env DISTKV_URL, comma-separated; default
+127.0.0.1:8080); --url, --token, --ca and --json may come before the command or after it.
 
 Exit codes: 0 ok; 1 not found, unreachable or refused by the cluster; 2 usage or file mistake.`;
 
 /**
- * leadingUrls moves `--url ADDR` / `--url=ADDR` given before the command to just after it
- * (`distkv --url A get k` is `distkv get k --url A`, as etcdctl and redis-cli take their endpoint
- * first); the command's own parser then checks them.
+ * LEADING_OPTIONS are the client options that may come before the command, with whether each takes
+ * a value: `distkv --url A get k` is `distkv get k --url A`, as etcdctl and redis-cli take their
+ * endpoint first, and `distkv --json get k` and `distkv --token T backup f` read the same way.
  */
-function leadingUrls(argv: readonly string[]): string[] {
-  const urls: string[] = [];
+const LEADING_OPTIONS: Record<string, boolean> = {
+  '--url': true,
+  '--token': true,
+  '--ca': true,
+  '--json': false,
+};
+
+/**
+ * leadingOptions moves the LEADING_OPTIONS given before the command (`--name value` or
+ * `--name=value`) to just after it; the command's own parser then checks them. Given options but
+ * no command, it returns no arguments at all (main says the command is missing: it used to call
+ * "--url" an unknown command).
+ */
+function leadingOptions(argv: readonly string[]): string[] {
+  const moved: string[] = [];
   let i = 0;
   for (;;) {
     const a = argv[i];
-    if (a === '--url' && argv[i + 1] !== undefined) {
-      urls.push(a, argv[i + 1]!);
-      i += 2;
-    } else if (a?.startsWith('--url=') === true) {
-      urls.push(a);
+    if (a === undefined) break;
+    const eq = a.indexOf('=');
+    const takesValue = LEADING_OPTIONS[eq < 0 ? a : a.slice(0, eq)];
+    if (takesValue === undefined) break;
+    if (eq >= 0 || !takesValue) {
+      moved.push(a);
       i += 1;
+    } else if (argv[i + 1] !== undefined) {
+      moved.push(a, argv[i + 1]!);
+      i += 2;
     } else break;
   }
-  if (i === 0 || i >= argv.length) return [...argv];
-  return [argv[i]!, ...urls, ...argv.slice(i + 1)];
+  if (i === 0) return [...argv];
+  if (i >= argv.length) return [];
+  return [argv[i]!, ...moved, ...argv.slice(i + 1)];
 }
 
 /** main runs the CLI with argv (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const [verb, ...rest] = leadingUrls(argv);
+  const [verb, ...rest] = leadingOptions(argv);
+  if (verb === undefined && argv.length > 0) {
+    process.stderr.write(
+      `distkv: ${argv.join(' ')}: no command given\nRun "distkv --help" for the commands.\n`,
+    );
+    return EXIT_CODES.USAGE;
+  }
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
     const topic = verb === 'help' ? rest[0] : undefined;
     if (topic !== undefined && VERBS[topic] !== undefined) return main([topic, '--help']);
+    // `distkv help nope` used to print the main help and exit 0, as if "nope" had help.
+    if (topic !== undefined) return unknownCommand(topic);
     (verb === undefined ? process.stderr : process.stdout).write(`${MAIN_HELP}\n`);
     return verb === undefined ? EXIT_CODES.USAGE : EXIT_CODES.OK;
   }
@@ -120,19 +146,43 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT_CODES.OK;
   }
   const command = VERBS[verb];
-  if (command === undefined) {
-    process.stderr.write(`distkv: unknown command "${verb}"\nRun "distkv --help" for the commands.\n`);
-    return EXIT_CODES.USAGE;
-  }
+  if (command === undefined) return unknownCommand(verb);
   try {
     return await command.run(rest);
   } catch (err) {
-    return report(verb, err);
+    return report(verb, err, rest);
   }
 }
 
+/** unknownCommand says that `verb` is no command of distkv and returns the usage exit code. */
+function unknownCommand(verb: string): number {
+  if (LEADING_OPTIONS[verb] === true) {
+    process.stderr.write(
+      `distkv: ${verb} needs a value, and a command after it\nRun "distkv --help" for the commands.\n`,
+    );
+    return EXIT_CODES.USAGE;
+  }
+  const where = verb.startsWith('-')
+    ? ` (options go after the command; only ${Object.keys(LEADING_OPTIONS).join(', ')} may come before it)`
+    : '';
+  process.stderr.write(`distkv: unknown command "${verb}"${where}\nRun "distkv --help" for the commands.\n`);
+  return EXIT_CODES.USAGE;
+}
+
+/**
+ * tokenHint says what to do about a node's UNAUTHORIZED: give the cluster's token, or another one
+ * when the one given (--token in `argv`, else DISTKV_TOKEN) was refused. The node's own message
+ * names its header and setting, not the command's option.
+ */
+function tokenHint(argv: readonly string[]): string {
+  const given = argv.findIndex((a) => a === '--token' || a.startsWith('--token='));
+  if (given >= 0) return " (the --token given is not the nodes' server.token)";
+  if ((process.env.DISTKV_TOKEN ?? '') !== '') return " (DISTKV_TOKEN is not the nodes' server.token)";
+  return ' (this cluster has a token: give it with --token TOKEN or env DISTKV_TOKEN)';
+}
+
 /** report prints a verb's error as one line (plus a hint) and returns its exit code. */
-function report(verb: string, err: unknown): number {
+function report(verb: string, err: unknown, argv: readonly string[]): number {
   if (process.env.DISTKV_DEBUG === '1') process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
   if (err instanceof UsageError) {
     const hint = err.helps ? `Run "distkv ${verb} --help" for usage.\n` : '';
@@ -144,7 +194,8 @@ function report(verb: string, err: unknown): number {
     return EXIT_CODES.USAGE;
   }
   if (err instanceof DistkvError) {
-    process.stderr.write(`distkv ${verb}: ${err.code}: ${err.message}\n`);
+    const hint = err.code === 'UNAUTHORIZED' ? tokenHint(argv) : '';
+    process.stderr.write(`distkv ${verb}: ${err.code}: ${err.message}${hint}\n`);
     return EXIT_CODES.FAILED;
   }
   const e = err as { name?: unknown; message?: unknown } | null;

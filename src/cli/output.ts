@@ -20,10 +20,15 @@ export function jsonValue(bytes: Uint8Array): { value: string } | { value_base64
   }
 }
 
+/** hasControlChar reports whether `text` holds a control character (C0, DEL or C1). */
+export function hasControlChar(text: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this looks for
+  return /[\u0000-\u001f\u007f-\u009f]/.test(text);
+}
+
 /** isPlainText reports whether `text` prints as itself on one line (no control characters, no leading quote). */
 function isPlainText(text: string): boolean {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what this looks for
-  return !/[\u0000-\u001f\u007f-\u009f]/.test(text) && !text.startsWith('"');
+  return !hasControlChar(text) && !text.startsWith('"');
 }
 
 /** displayBytes renders bytes for a terminal: as is when printable UTF-8 text, else quoted with escapes. */

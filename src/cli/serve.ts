@@ -99,8 +99,8 @@ Examples:
   distkv serve --config config/sharding.toml       # the seed's layout, 10 addresses in one process
   distkv serve --config cluster.toml --node 10.0.0.2:8080 --data-dir /var/lib/distkv
 
-Stop with SIGTERM or Ctrl-C: distkv stops accepting, finishes in-flight requests, flushes and exits 0.
-A second signal exits at once.`;
+Stop with SIGTERM or Ctrl-C: distkv stops accepting, finishes in-flight requests, flushes and exits 0
+(given while the stores open, once they are open). A second signal exits at once.`;
 
 /**
  * refuseUnfinishedLoads throws BULK_LOAD_REFUSED naming a store of `nodes` that holds a bulk load
@@ -161,6 +161,31 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
   refuseUnfinishedLoads(config, listOption(args, 'node'));
   const log = createLogger(logLevel);
+  // The signal handlers are installed before the stores open: a Ctrl-C or SIGTERM while they open
+  // (a long WAL replay, a resync) used to kill the process at once (exit 130/143, no stores
+  // closed, "did not stop cleanly" at the next start). Now the first one stops the node as soon as
+  // it is open; a second one still exits at once.
+  let signals = 0;
+  let stopping: ((signal: NodeJS.Signals) => void) | undefined;
+  let exitNow: ((code: number) => void) | undefined;
+  let pending: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting at once');
+      if (exitNow === undefined) process.exit(1);
+      exitNow(1);
+      return;
+    }
+    if (stopping !== undefined) stopping(signal);
+    else {
+      pending = signal;
+      log.info({ signal }, 'shutting down once the stores are open (a second signal exits at once)');
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // Logged once the handlers are in place: from this line on, a signal stops the node cleanly.
   log.info(
     {
       config: config.source,
@@ -171,25 +196,26 @@ export async function serve(argv: readonly string[]): Promise<number> {
     'starting distkv',
   );
   const listen = stringOption(args, 'listen');
-  const node = await DistkvNode.start({
-    config,
-    nodes: listOption(args, 'node'),
-    ...(listen === undefined ? {} : { listen }),
-    inline: args.options.get('inline') === true,
-    proxy: args.options.get('proxy') === true,
-    log,
-    repair: args.options.get('repair') === true,
-  });
+  let node: DistkvNode;
+  try {
+    node = await DistkvNode.start({
+      config,
+      nodes: listOption(args, 'node'),
+      ...(listen === undefined ? {} : { listen }),
+      inline: args.options.get('inline') === true,
+      proxy: args.options.get('proxy') === true,
+      log,
+      repair: args.options.get('repair') === true,
+    });
+  } catch (err) {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    throw err;
+  }
 
   return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      signals++;
-      if (signals > 1) {
-        log.warn({ signal }, 'second signal: exiting at once');
-        resolve(1);
-        return;
-      }
+    exitNow = resolve;
+    stopping = (signal) => {
       log.info({ signal }, 'shutting down');
       node.stop().then(
         () => {
@@ -201,7 +227,6 @@ export async function serve(argv: readonly string[]): Promise<number> {
         },
       );
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    if (pending !== undefined) stopping(pending);
   });
 }

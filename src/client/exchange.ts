@@ -148,24 +148,45 @@ function notHttpHint(err: Error): Error {
   );
 }
 
+/** causeCode is the `code` of a connection error, or of the one a DistkvError was caused by. */
+function causeCode(err: unknown): unknown {
+  const cause = err instanceof DistkvError ? err.cause : err;
+  return (cause as { code?: unknown } | null)?.code;
+}
+
 /**
  * refused reports whether `err` (a connection error, or a DistkvError caused by one) is a refused
  * connection: nothing listens at the node's address (stopped, or in the gap of a restart).
  */
 export function refused(err: unknown): boolean {
-  const cause = err instanceof DistkvError ? err.cause : err;
-  return (cause as { code?: unknown } | null)?.code === 'ECONNREFUSED';
+  return causeCode(err) === 'ECONNREFUSED';
 }
+
+/** UNTRUSTED_CERT are the codes of a TLS certificate no CA the client trusts signed. */
+const UNTRUSTED_CERT = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
 
 /**
  * connectFailure is the message of a failed exchange for a user: a refused connection says what
- * it means ("connect ECONNREFUSED 127.0.0.1:8080" alone read as a crash of the client).
+ * it means ("connect ECONNREFUSED 127.0.0.1:8080" alone read as a crash of the client), and so do
+ * the TLS failures of a wrong scheme or a missing CA (`https://` to a plain HTTP node printed
+ * OpenSSL's own line, "...:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:
+ * ../deps/openssl/...", with its newline).
  */
 export function connectFailure(err: unknown): string {
-  const message = (err as Error).message;
-  return refused(err)
-    ? `${message} (nothing listens there: the node is stopped, or restarting, or this is not its HTTP address)`
-    : message;
+  const message = (err as Error).message.trim();
+  const code = causeCode(err);
+  if (refused(err))
+    return `${message} (nothing listens there: the node is stopped, or restarting, or this is not its HTTP address)`;
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
+    return 'the node does not answer in TLS (an https:// address for a node that serves plain HTTP?): give it as http://HOST:PORT or HOST:PORT';
+  if (typeof code === 'string' && UNTRUSTED_CERT.has(code))
+    return `${message}: the node's certificate is not signed by a CA this client trusts (give the CA's PEM file: the client's ca option; --ca FILE or DISTKV_CA for distkv)`;
+  return message;
 }
 
 /** abortable resolves like `p`, or rejects with the signal's reason as soon as it aborts. */

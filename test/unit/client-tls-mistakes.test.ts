@@ -1,0 +1,84 @@
+/**
+ * The two TLS mistakes a first-time user makes, told as what to do: an `https://` address for a
+ * node that serves plain HTTP (it used to print OpenSSL's own line, "...:error:0A00010B:SSL
+ * routines:ssl3_get_record:wrong version number:../deps/openssl/...", and a blank line), and a node
+ * whose certificate no trusted CA signed without the CA given ("self-signed certificate" alone).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DistkvClient } from '../../src/client/client.js';
+import { DistkvError } from '../../src/errors.js';
+import { freePorts } from '../helpers/ports.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const servers: Server[] = [];
+let plain = '';
+let secure = '';
+
+after(() => {
+  for (const s of servers) s.close();
+});
+
+before(async () => {
+  const dir = tempDir(after);
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem'].concat([
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ]),
+    { cwd: dir, stdio: 'pipe' },
+  );
+  const [p1, p2] = await freePorts(2);
+  const answer = (_req: unknown, res: { end: (s: string) => void }): void => {
+    res.end('{}');
+  };
+  const http = createHttpServer(answer);
+  const https = createHttpsServer(
+    { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+    answer,
+  );
+  servers.push(http, https);
+  await new Promise<void>((resolve) => http.listen(p1, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => https.listen(p2, '127.0.0.1', resolve));
+  plain = `127.0.0.1:${p1!}`;
+  secure = `127.0.0.1:${p2!}`;
+});
+
+/** failure returns the error of a read through a client of `url`. */
+async function failure(url: string): Promise<DistkvError> {
+  const kv = new DistkvClient({ urls: [url] });
+  try {
+    await kv.get('k');
+  } catch (err) {
+    assert.ok(err instanceof DistkvError, String(err));
+    return err;
+  } finally {
+    await kv.close();
+  }
+  assert.fail('the read succeeded');
+}
+
+describe('client TLS mistakes', () => {
+  it('says an https:// address names a node that serves plain HTTP, without OpenSSL internals', async () => {
+    const err = await failure(`https://${plain}`);
+    assert.equal(err.code, 'SHARD_UNREACHABLE');
+    assert.match(err.message, /does not answer in TLS .*give it as http:\/\/HOST:PORT or HOST:PORT/);
+    assert.doesNotMatch(err.message, /openssl|ssl3_get_record|\n/);
+  });
+
+  it('says to give the CA when the node certificate is not signed by a trusted one', async () => {
+    const err = await failure(`https://${secure}`);
+    assert.equal(err.code, 'SHARD_UNREACHABLE');
+    assert.match(err.message, /self-signed certificate: .*not signed by a CA this client trusts .*--ca FILE/);
+  });
+});

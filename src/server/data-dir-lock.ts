@@ -43,7 +43,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, DataDirLockedError } from '../errors.js';
 
 /** LOCK_FILE is the name of the lock file in a data directory. */
@@ -74,10 +74,10 @@ export interface LockOwner {
  */
 function makeDataDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (err) {
     const code = errnoOf(err);
-    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw unwritable(dir, mkdirCause(dir) ?? err);
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw unwritable(dir, err);
     let file = dir;
     while (dirname(file) !== file && !isFile(file)) file = dirname(file);
     throw new ConfigError('--data-dir (server.data_dir)', [
@@ -87,12 +87,35 @@ function makeDataDir(dir: string): void {
   }
 }
 
+/**
+ * makeDirs creates the missing components of `dir` one at a time, so a failure is the real error
+ * of the component that failed. Not Node's recursive mkdir: it reports ENOENT for every failure
+ * below the first missing component (EROFS included), and loops for ever on a file system that
+ * answers ENOENT for a directory whose parent exists (a path under /proc).
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      // Made meanwhile by another process: as good.
+      if (errnoOf(err) !== 'EEXIST' || isFile(d)) throw err;
+    }
+  }
+}
+
 /** UNWRITABLE names the errors that mean a data directory cannot be written at all. */
 const UNWRITABLE: Record<string, string> = {
   EROFS: 'read-only file system',
   EACCES: 'permission denied',
   EPERM: 'permission denied',
   ENOSPC: 'no space left on the device',
+  ENOENT: 'the file system does not let a directory be made there',
 };
 
 /**
@@ -109,22 +132,6 @@ function unwritable(dir: string, err: unknown): unknown {
         ? 'free space on its disk, or give --data-dir a directory on another'
         : 'give --data-dir a directory distkv may write'),
   ]);
-}
-
-/**
- * mkdirCause finds why a recursive mkdir of `dir` failed: Node reports ENOENT for every failure
- * below the first missing component (EROFS included), so this makes that component alone and
- * returns its real error (undefined if it now succeeds).
- */
-function mkdirCause(dir: string): unknown {
-  let missing = dir;
-  while (dirname(missing) !== missing && !existsSync(dirname(missing))) missing = dirname(missing);
-  try {
-    mkdirSync(missing);
-    return undefined;
-  } catch (err) {
-    return err;
-  }
 }
 
 /** isFile tells whether `path` exists and is not a directory. */

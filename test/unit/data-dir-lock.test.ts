@@ -92,6 +92,24 @@ describe('data directory lock', () => {
     },
   );
 
+  it('refuses a data directory a file system will not make (under /proc) at once, naming it, instead of hanging', () => {
+    // Node's recursive mkdir loops for ever there (ENOENT with the parent present), and
+    // synchronously: run in a child, so the old code fails the test by its time limit.
+    const dir = '/proc/distkv-no-such-dir/data';
+    const code = `import { DataDirLock } from ${JSON.stringify(MODULE)};
+      try { DataDirLock.acquire(${JSON.stringify(dir)}); console.log('acquired'); }
+      catch (e) { console.log(e.name + ': ' + e.message); }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+      timeout: 10000,
+      encoding: 'utf8',
+    });
+    assert.equal(r.signal, null, 'answered within 10 s');
+    assert.match(
+      r.stdout,
+      /ConfigError: [^]*\/proc\/distkv-no-such-dir\/data cannot be written: .*\(ENOENT\)/,
+    );
+  });
+
   it(
     'refuses a data directory on a full disk, naming it and why, and leaves no temp file behind',
     { skip: loopFsUnavailable() },

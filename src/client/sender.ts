@@ -14,8 +14,8 @@
  * never made: util/never-sent.ts). A write whose connection failed or timed out after it was sent
  * rejects with OutcomeUnknownError at once: sent again, it could land after another client's later
  * write and undo it, or apply twice around a failover. With the same backoff and bound, a read
- * refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING or STARTING (not
- * executed), is sent again, then rejects with that error; each retry follows the shard's leader
+ * refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING, STARTING,
+ * SLOTS_DISPUTED or FORWARD_EXPIRED (not executed: NOT_EXECUTED), is sent again, then rejects with that error; each retry follows the shard's leader
  * if a newer map moves it. An answer whose `X-Distkv-Map` version is above the client's makes it
  * look for that map at every node (topology.ts, `learnOf`); a request held by a leader switch
  * (503 SWITCHING_LEADER, not executed: writes too) is sent again after a short wait, up to
@@ -309,8 +309,16 @@ export async function checkRedirect(
   );
 }
 
+/**
+ * NOT_EXECUTED are the 503s a node answers before running anything, so any call may be sent
+ * again: DRAINING and STARTING (route.ts), SLOTS_DISPUTED (a peer's config gives the key's slot
+ * another leader: refused before routing, until the nodes agree, src/server/slot-gate.ts) and
+ * FORWARD_EXPIRED (a forwarded write that reached its owner past its deadline, not applied).
+ */
+const NOT_EXECUTED = new Set(['DRAINING', 'STARTING', 'SLOTS_DISPUTED', 'FORWARD_EXPIRED']);
+
 /** mayResend reports whether a 503 with `body` left its request unexecuted, or a `read` makes that moot. */
 function mayResend(body: Buffer, read: boolean): boolean {
   const code = errorOf(503, body).code;
-  return code === 'DRAINING' || code === 'STARTING' || (read && code === 'UNAVAILABLE');
+  return NOT_EXECUTED.has(code) || (read && code === 'UNAVAILABLE');
 }

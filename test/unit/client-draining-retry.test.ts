@@ -1,6 +1,7 @@
 /**
  * A node that answers 503 DRAINING or STARTING is stopping or starting and refused the request
- * before running it (src/http/route.ts): the client looks for a newer map and sends it again, conditional writes and
+ * before running it (src/http/route.ts), as one that answers SLOTS_DISPUTED or FORWARD_EXPIRED
+ * did: the client looks for a newer map and sends it again, conditional writes and
  * batches too, within its retries. UNAVAILABLE may come after a worker died with the request in
  * flight, so only a call that may be repeated is sent again after it. Twins here: A answers
  * /cluster (shard 0 at A, at B once A has refused a request) and refuses every key request; B
@@ -73,8 +74,10 @@ async function withClient<T>(f: (c: DistkvClient) => Promise<T>): Promise<T> {
 }
 
 describe('client retry of a refused request', () => {
-  // STARTING: the node's stores are not open yet (route.ts), nothing ran.
-  for (const code of ['DRAINING', 'STARTING']) {
+  // STARTING: the node's stores are not open yet (route.ts), nothing ran; SLOTS_DISPUTED: a peer's
+  // config gives the slot another leader (slot-gate.ts), refused before routing; FORWARD_EXPIRED:
+  // a forwarded write past its deadline, not applied.
+  for (const code of ['DRAINING', 'STARTING', 'SLOTS_DISPUTED', 'FORWARD_EXPIRED']) {
     it(`sends a conditional write refused with ${code} again, to the leader a newer map names`, async () => {
       refusal = code;
       const version = await withClient((c) => c.putVersioned('k', 'v', { ifMatch: '1.1' }));

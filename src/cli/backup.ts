@@ -147,7 +147,7 @@ export const BACKUP_VERB: ClientVerb = {
     retries: {
       type: 'string',
       valueName: 'N',
-      help: `copies of a shard to try while it is being written to (default ${DEFAULT_RETRIES})`,
+      help: `copies of a shard made again when it was written to during one (default ${DEFAULT_RETRIES}; 0: one copy only)`,
     },
     'allow-fuzzy': {
       type: 'boolean',

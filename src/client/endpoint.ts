@@ -22,7 +22,9 @@ export function parseEndpoint(text: string): string {
   try {
     u = new URL(withScheme);
   } catch {
-    throw bad('unparsable');
+    // URL refuses a port over 65535 as it refuses garbage: say which it was.
+    const port = /:(\d+)$/.exec(withScheme.slice(withScheme.indexOf('//') + 2).split('/')[0]!)?.[1];
+    throw bad(port !== undefined && Number(port) > 65535 ? `port ${port} is over 65535` : 'unparsable');
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw bad(`scheme ${u.protocol} is not http or https`);

@@ -42,6 +42,19 @@ describe('parseEndpoint', () => {
     }
   });
 
+  it('names a port over 65535 as such, not as an unparsable address', () => {
+    for (const bad of ['127.0.0.1:99999', 'http://x:65536', '[::1]:100000']) {
+      assert.throws(
+        () => parseEndpoint(bad),
+        (err: unknown) =>
+          err instanceof DistkvError &&
+          err.code === 'INVALID_ARGUMENT' &&
+          /port \d+ is over 65535/.test(err.message),
+        bad,
+      );
+    }
+  });
+
   it('splits DISTKV_URL on commas, ignoring blanks', () => {
     assert.deepEqual(endpointsFromEnv(' a:1, b:2 ,,'), ['a:1', 'b:2']);
     assert.deepEqual(endpointsFromEnv(undefined), []);

@@ -35,8 +35,11 @@ export class TestEtcd {
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.output += d));
   }
 
-  /** start launches etcd and waits (bounded) until it answers /health. */
-  static async start(timeoutMs = 20000): Promise<TestEtcd> {
+  /**
+   * start launches etcd and waits (bounded) until it answers /health. The bound is generous: on a
+   * shared machine etcd once printed its first line 20 s after it was spawned.
+   */
+  static async start(timeoutMs = 40000): Promise<TestEtcd> {
     const dir = mkdtempSync(join(tmpdir(), 'distkv-etcd-'));
     const [client, peer] = await freePorts(2);
     const url = `http://127.0.0.1:${client}`;
@@ -64,6 +67,7 @@ export class TestEtcd {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const etcd = new TestEtcd(child, url, dir);
+    const spawnedAt = new Date().toISOString();
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) break;
@@ -76,7 +80,9 @@ export class TestEtcd {
       await new Promise((r) => setTimeout(r, 50));
     }
     await etcd.stop();
-    throw new Error(`etcd did not become healthy within ${timeoutMs} ms:\n${etcd.output}`);
+    throw new Error(
+      `etcd spawned at ${spawnedAt} did not become healthy within ${timeoutMs} ms:\n${etcd.output}`,
+    );
   }
 
   /** pause stops etcd (SIGSTOP): it stops answering without closing its connections. */

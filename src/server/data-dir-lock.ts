@@ -75,16 +75,18 @@ export interface LockOwner {
 function makeDataDir(dir: string): void {
   try {
     makeDirs(dir);
+    if (!isFile(dir)) return;
   } catch (err) {
     const code = errnoOf(err);
     if (code !== 'EEXIST' && code !== 'ENOTDIR') throw unwritable(dir, err);
-    let file = dir;
-    while (dirname(file) !== file && !isFile(file)) file = dirname(file);
-    throw new ConfigError('--data-dir (server.data_dir)', [
-      `the data directory ${dir}${file === dir ? '' : ` lies under ${file}, which`} is a file, not a directory: ` +
-        'give --data-dir a directory (it is created if missing), or move the file away',
-    ]);
   }
+  // `dir` is a file, or lies under one.
+  let file = dir;
+  while (dirname(file) !== file && !isFile(file)) file = dirname(file);
+  throw new ConfigError('--data-dir (server.data_dir)', [
+    `the data directory ${dir}${file === dir ? '' : ` lies under ${file}, which`} is a file, not a directory: ` +
+      'give --data-dir a directory (it is created if missing), or move the file away',
+  ]);
 }
 
 /**

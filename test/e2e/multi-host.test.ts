@@ -348,14 +348,26 @@ describe('nodes started with different configs', () => {
     await duo?.stop();
   });
 
-  it('is reported by the client as CONFIG_MISMATCH instead of following the redirect loop', async () => {
+  it('is refused with SLOTS_DISPUTED once the nodes have seen each other, instead of following the redirect loop', async () => {
+    // Every slot has another leader in the other file: once a's peer check has read b's layout
+    // (within PEER_CHECK_MS of b's start), a refuses the key rather than redirecting it to b
+    // (docs/operations.md, "When the nodes disagree about the config").
+    const deadline = Date.now() + 15000;
+    for (;;) {
+      const doc = (await (await fetch(`http://${a}/cluster`)).json()) as {
+        peers: { address: string; disputed_slots?: string }[];
+      };
+      if (doc.peers.find((p) => p.address === b)?.disputed_slots === '0-16383') break;
+      assert.ok(Date.now() < deadline, `a lists every slot as disputed with b: ${JSON.stringify(doc.peers)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const client = new DistkvClient({ urls: [`http://${a}`] });
     try {
       const mapA = new ShardMap(loadConfig(m!.config).shards);
       const key = Array.from({ length: 100 }, (_, i) => `mm${i}`).find((k) => mapA.shardOf(k) === 1)!;
       await assert.rejects(client.put(key, 'v'), (err: unknown) => {
         assert.ok(err instanceof DistkvError);
-        assert.equal(err.code, 'CONFIG_MISMATCH');
+        assert.equal(err.code, 'SLOTS_DISPUTED');
         assert.match(err.message, /same sharding\.toml/);
         return true;
       });

@@ -50,10 +50,7 @@ export class OverlappingSyncs {
     this.issued++;
     this.running++;
     try {
-      await fsync();
-    } catch (err) {
-      if (current()) this.note(err, durableFrom);
-      throw err;
+      await this.noting(durableFrom, fsync, current);
     } finally {
       this.running--;
     }
@@ -66,12 +63,23 @@ export class OverlappingSyncs {
   async own(durableFrom: number, fsync: () => Promise<void>, current: () => boolean): Promise<void> {
     this.ownFrom = durableFrom;
     try {
+      await this.noting(durableFrom, fsync, current);
+    } finally {
+      this.ownFrom = Infinity;
+    }
+  }
+
+  /** noting runs `fsync` and notes its failure (if `current()` says the segment is still the writer's) before throwing it on. */
+  private async noting(
+    durableFrom: number,
+    fsync: () => Promise<void>,
+    current: () => boolean,
+  ): Promise<void> {
+    try {
       await fsync();
     } catch (err) {
       if (current()) this.note(err, durableFrom);
       throw err;
-    } finally {
-      this.ownFrom = Infinity;
     }
   }
 

@@ -33,12 +33,14 @@ export function deadlineFor(boundMs: number, now = Date.now()): string {
 
 /**
  * expiredForward is the refusal of a write whose head carries a deadline that has passed at
- * `now` (FORWARD_EXPIRED), or of one that is not a number of ms (INVALID_ARGUMENT); undefined
+ * `at` (default: now; FORWARD_EXPIRED), or of one that is not a number of ms (INVALID_ARGUMENT); undefined
  * for a head without one or with one still ahead.
  */
-export function expiredForward(head: RequestHead, now = Date.now()): DistkvError | undefined {
+export function expiredForward(head: RequestHead, at?: number): DistkvError | undefined {
   const i = head.names.indexOf(DEADLINE_HEADER);
   if (i < 0) return undefined;
+  // The clock is read only for a forwarded write: every write's head passes here.
+  const now = at ?? Date.now();
   const value = head.values[i]!;
   if (!/^\d{1,15}$/.test(value))
     return new DistkvError(

@@ -10,14 +10,13 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePorts } from '../helpers/ports.js';
 import {
   BIN,
   type CliResult,
   type OwnServer,
   REPO_ROOT,
   runCli,
-  startOwnServer,
+  startOneNode,
 } from '../helpers/server-process.js';
 
 const TOKEN = 'first-use-token';
@@ -27,9 +26,7 @@ after(() => own?.stop());
 let node = '';
 
 before(async () => {
-  const [port] = await freePorts(1);
-  node = `127.0.0.1:${port}`;
-  own = await startOwnServer([{ address: node }], '[server]\nresp_port_offset = 0', [
+  const one = await startOneNode('[server]\nresp_port_offset = 0', [
     '--workers',
     '1',
     '--durability',
@@ -37,6 +34,8 @@ before(async () => {
     '--token',
     TOKEN,
   ]);
+  own = one;
+  node = one.address;
 });
 
 /** cli runs distkv against the test node (no token unless the arguments give one). */

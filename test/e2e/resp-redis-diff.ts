@@ -328,8 +328,13 @@ function keysOf(args: string[]): string[] {
   return args.filter((_, i) => i >= cmd.firstKey && i <= last && (i - cmd.firstKey) % cmd.step === 0);
 }
 
-/** Verdict is the judge's answer: the same, a difference docs/resp.md states (keys to reset), or a difference. */
-export type Verdict = 'same' | 'documented' | 'different';
+/**
+ * Verdict is the judge's answer: the same, a difference docs/resp.md states (keys to reset), a
+ * difference, or `unreaped`: Redis sized a key distkv answers nil for, which is documented when the
+ * key had expired and Redis had not yet reaped it (Redis 7's MEMORY USAGE finds the key without
+ * checking its expiry); the caller asks Redis which it was.
+ */
+export type Verdict = 'same' | 'documented' | 'different' | 'unreaped';
 
 const TOLERANCE: Record<string, number> = { TTL: 1, EXPIRETIME: 1, PTTL: 1500, PEXPIRETIME: 1500 };
 const TEN_YEARS_MS = 10 * 365 * 86_400_000;
@@ -417,5 +422,7 @@ export function judge(
   if (name === 'SCAN' && redis.startsWith('*2\r\n') && distkv.startsWith('*2\r\n')) return 'same';
   // MEMORY USAGE: Redis's allocator sizes, distkv's store bytes (docs/resp.md): a size for a size.
   if (name === 'MEMORY' && /^:\d+\r\n$/.test(redis) && /^:\d+\r\n$/.test(distkv)) return 'same';
+  if (name === 'MEMORY' && /^:\d+\r\n$/.test(redis) && (distkv === '$-1\r\n' || distkv === '_\r\n'))
+    return 'unreaped';
   return documented(args, redis, distkv) ? 'documented' : 'different';
 }

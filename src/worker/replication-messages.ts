@@ -51,10 +51,16 @@ export class ReplicationMessages {
     return { type: 'fence-result', id: msg.id, ok: true, lastSeq: store.lastSeq() };
   }
 
-  /** setRole turns a store over to the role of its new spec (releasing its fence). */
+  /**
+   * setRole turns a store over to the role of its new spec (releasing its fence). A leader that
+   * stops leading first holds its client writes and waits for those in flight: a forced failover
+   * could not fence it, so some may still be in its group commit, and each that becomes durable is
+   * acknowledged; the store's records above the fork, saved next, must hold it (docs/failover.md).
+   */
   async setRole(msg: Message<'set-role'>): Promise<FromWorker> {
-    this.writes.unfence(msg.store);
     const wasLeader = this.stores.hosted.get(msg.store)?.spec.role === 'leader';
+    if (wasLeader && msg.spec.role !== 'leader') await this.writes.fence(msg.store, true);
+    this.writes.unfence(msg.store);
     await this.replication().setRole(msg.store, msg.spec, msg.fork ?? undefined);
     this.writes.roleSet(msg.store, wasLeader);
     return { type: 'set-role-result', id: msg.id, ok: true };

@@ -77,18 +77,20 @@ const sleepUntil = (t: number): Promise<void> =>
 describe('expiries a new leader did not see written', () => {
   it('logs the expiry of TTL keys written before a restart: one expired while down, one later', async () => {
     const dir = tempDir(after);
-    const t = Date.now();
     const first = await openSpecHost(testStoreSpec(dir));
+    // Timed from the store's open, with room for a loaded machine: a put whose expiry has passed
+    // by the time it is written is a delete (as Redis's SET PXAT), and this is about puts.
+    const t = Date.now();
     await putExpiring(first, [
-      ['down', t + 1000],
-      ['later', t + 2500],
+      ['down', t + 2000],
+      ['later', t + 3500],
     ]);
     await first.host.close();
-    await sleepUntil(t + 1100);
+    await sleepUntil(t + 2100);
     const second = await openSpecHost(testStoreSpec(dir));
     after(() => second.host.close());
     // Nothing reads either key: only the reaper can log their expiry.
-    const records = await untilExpired(second, ['down', 'later'], 2500 + 8000 - (Date.now() - t));
+    const records = await untilExpired(second, ['down', 'later'], 3500 + 8000 - (Date.now() - t));
     const kinds = records.map((r) => `${r.kind}:${r.key.toString()}`);
     assert.ok(kinds.indexOf('put:down') < kinds.indexOf('expire:down'), kinds.join(' '));
     assert.equal(kinds.filter((k) => k === 'expire:later').length, 1, 'one expire record per key');
@@ -96,15 +98,15 @@ describe('expiries a new leader did not see written', () => {
 
   it('logs the expiry of TTL keys a replica held when it is promoted', async () => {
     const dir = tempDir(after);
-    const t = Date.now();
     const leader = await openSpecHost(testStoreSpec(dir));
-    await putExpiring(leader, [['promoted', t + 1500]]);
+    const t = Date.now();
+    await putExpiring(leader, [['promoted', t + 2500]]);
     await leader.host.close();
     // The same data reopened as a replica whose leader is gone (nothing listens on port 1).
     const replica = await openSpecHost(orphanReplica(testStoreSpec(dir)));
     after(() => replica.host.close());
     replica.host.handle({ type: 'set-role', id: 1, store: 0, spec: testStoreSpec(dir), fork: null });
-    const records = await untilExpired(replica, ['promoted'], 1500 + 8000 - (Date.now() - t));
+    const records = await untilExpired(replica, ['promoted'], 2500 + 8000 - (Date.now() - t));
     assert.deepEqual(
       records.map((r) => `${r.kind}:${r.key.toString()}`),
       ['put:promoted', 'expire:promoted'],
@@ -118,9 +120,9 @@ describe('expiries due while a fence holds the writes', () => {
     const h = await openSpecHost(testStoreSpec(dir));
     after(() => h.host.close());
     const t = Date.now();
-    await putExpiring(h, [['fenced', t + 600]]);
+    await putExpiring(h, [['fenced', t + 1500]]);
     h.host.handle({ type: 'fence', id: 1, store: 0, on: true });
-    await sleepUntil(t + 1000);
+    await sleepUntil(t + 1900);
     const during = await logRecords(h, 2);
     assert.deepEqual(
       during.map((r) => `${r.kind}:${r.key.toString()}`),

@@ -24,6 +24,7 @@ const SPECS: Record<string, OptionSpec> = {
   config: {
     type: 'string',
     valueName: 'FILE',
+    nonEmpty: true,
     help: 'target a cluster by its sharding.toml; the client library routes each key',
   },
   client: {
@@ -72,7 +73,12 @@ const SPECS: Record<string, OptionSpec> = {
   },
   seed: { type: 'string', valueName: 'N', help: 'random seed (default 1)' },
   json: { type: 'boolean', help: 'print the result as JSON' },
-  report: { type: 'string', valueName: 'FILE.html', help: 'write a self-contained HTML report with charts' },
+  report: {
+    type: 'string',
+    valueName: 'FILE.html',
+    nonEmpty: true,
+    help: 'write a self-contained HTML report with charts',
+  },
   quiet: { type: 'boolean', help: 'no progress line' },
   help: { type: 'boolean', help: 'show this help' },
 };

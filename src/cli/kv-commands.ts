@@ -173,7 +173,12 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       "VALUE as an argument is at most 128 KiB on Linux (the system's bound on one argument): give a\nlarger one with --file FILE or - (stdin), which read at most 64 MiB, the largest value any node\ntakes (the nodes' server.max_value_bytes, default 1 MiB, is the limit that counts).\nA key that is not UTF-8 is given with --key-base64 B64 in place of KEY. A write whose answer was\nlost (the connection failed after it was sent) is not sent again: exit 1, SHARD_UNREACHABLE saying\nit may have been applied (get the key to see).",
     options: {
       ...KEY_BASE64,
-      file: { type: 'string', valueName: 'FILE', help: 'read the value from a file ("-" for stdin)' },
+      file: {
+        type: 'string',
+        valueName: 'FILE',
+        nonEmpty: true,
+        help: 'read the value from a file ("-" for stdin)',
+      },
       ...WRITE_CONCERN,
       ttl: { type: 'string', valueName: 'MS', help: 'expire the key MS milliseconds after the write' },
       'expires-at': {

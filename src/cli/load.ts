@@ -41,17 +41,31 @@ import { whileInterruptible } from './interrupt.js';
 import { stderrProgress } from './progress-line.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
+/** NOT_EMPTY_HINT says what to do instead of loading into stores that hold data. */
+const NOT_EMPTY_HINT =
+  "To add keys to stores that hold data, start distkv serve and write them through it: distkv set (one key), distkv restore --force (a backup file), the client library's batch or redis-cli; to start over, load into an empty --data-dir";
+
 /** CHUNK_LINES is how many input lines are parsed, routed and written at a time. */
 export const CHUNK_LINES = 500_000;
 
 const OPTIONS: Record<string, OptionSpec> = {
-  config: { type: 'string', valueName: 'FILE', help: 'config file; default config/default.toml' },
+  config: {
+    type: 'string',
+    valueName: 'FILE',
+    nonEmpty: true,
+    help: 'config file; default config/default.toml',
+  },
   node: {
     type: 'list',
     valueName: 'ADDR',
     help: "load only this node's stores (repeatable); default: every node of the config on this machine",
   },
-  'data-dir': { type: 'string', valueName: 'DIR', help: 'data directory (overrides server.data_dir)' },
+  'data-dir': {
+    type: 'string',
+    valueName: 'DIR',
+    nonEmpty: true,
+    help: 'data directory (overrides server.data_dir)',
+  },
   help: { type: 'boolean', help: 'show this help' },
 };
 

@@ -29,6 +29,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   config: {
     type: 'string',
     valueName: 'FILE',
+    nonEmpty: true,
     help: "config file (the seed's sharding.toml format); default config/default.toml",
   },
   node: {
@@ -39,11 +40,13 @@ const OPTIONS: Record<string, OptionSpec> = {
   listen: {
     type: 'string',
     valueName: 'HOST:PORT',
+    nonEmpty: true,
     help: "bind here instead of the node's config address, which clients still use (a proxy or port mapping in front); needs exactly one --node",
   },
   'data-dir': {
     type: 'string',
     valueName: 'DIR',
+    nonEmpty: true,
     help: 'data directory (overrides server.data_dir; default ./data)',
   },
   workers: {

@@ -17,10 +17,14 @@ const sent: string[] = [];
 let node: HandlerTwin;
 
 before(async () => {
-  node = await startOneShardTwin((req, res) => {
-    sent.push(`${req.method ?? ''} ${req.url ?? ''}`);
-    req.resume().on('end', () => res.writeHead(204, { 'x-distkv-existed': '1' }).end());
-  });
+  // One replica in the map (never called): `distkv del --w 1` checks w against the shard's replicas.
+  node = await startOneShardTwin(
+    (req, res) => {
+      sent.push(`${req.method ?? ''} ${req.url ?? ''}`);
+      req.resume().on('end', () => res.writeHead(204, { 'x-distkv-existed': '1' }).end());
+    },
+    ['127.0.0.1:1'],
+  );
 });
 
 after(async () => {

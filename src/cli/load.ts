@@ -216,6 +216,7 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
   // input found before any store is finished leaves them as they were (inputMistake).
   const fresh: string[] = [];
   let finishing = false;
+  let opened = false;
   try {
     for (const st of plan.stores) {
       const empty = !vfs.exists(join(st.dir, LOADING_MARKER));
@@ -224,6 +225,7 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
       if (empty) fresh.push(st.dir);
       byShard.set(st.shard.idx, [...(byShard.get(st.shard.idx) ?? []), l]);
     }
+    opened = true;
     const t0 = performance.now();
     const input = fh === undefined ? process.stdin : fh.createReadStream({ autoClose: false });
     const lines = createInterface({ input, crlfDelay: Infinity });
@@ -265,7 +267,10 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
   } catch (err) {
     await Promise.all(loaders.map((l) => l.abort().catch(() => undefined)));
     if (finishing || !(err instanceof DistkvError)) throw err;
-    throw inputMistake(err, vfs, fresh, loaders.length);
+    const mistake = inputMistake(err, vfs, fresh, loaders.length);
+    if (opened) throw mistake;
+    // A store that holds data: say how to add keys to it instead (the refusal named HTTP only).
+    throw new DistkvError(mistake.code, `${mistake.message}. ${NOT_EMPTY_HINT}`, { cause: err });
   }
 }
 

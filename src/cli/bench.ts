@@ -5,6 +5,7 @@
  */
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
+import { HARD_MAX_VALUE_BYTES } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
 import { DEFAULT_LOAD, type LoadOptions, runLoad } from '../loadgen/loadgen.js';
 import { renderHtml } from '../loadgen/report-html.js';
@@ -148,7 +149,12 @@ export async function bench(argv: readonly string[]): Promise<number> {
     mix: stringOption(args, 'mix') ?? d.mix,
     keys: intOption(args, 'keys') ?? d.keys,
     dist: stringOption(args, 'dist') ?? d.dist,
-    valueSize: intOption(args, 'value-size') ?? d.valueSize,
+    valueSize:
+      intOption(args, 'value-size', {
+        min: 0,
+        max: HARD_MAX_VALUE_BYTES,
+        what: " bytes (the largest max_value_bytes a node takes; the nodes' own is the bound that counts)",
+      }) ?? d.valueSize,
     concurrency: intOption(args, 'concurrency') ?? d.concurrency,
     durationS:
       requests > 0 && stringOption(args, 'duration') === undefined ? 0 : num(args, 'duration', d.durationS),

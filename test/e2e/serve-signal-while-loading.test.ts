@@ -14,22 +14,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
+import { type ServeRun, serveUntil } from '../helpers/serve-run.js';
 import { BIN, REPO_ROOT, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const REGISTER = fileURLToPath(new URL('../helpers/stall-load-register.js', import.meta.url));
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
-}
-
 /**
  * run starts `distkv <args>` with the load of main.js held, sends `signal` once the load is held,
  * then lets it go on; it resolves with how the command ended (killed after 30 s if it does not).
  */
-async function run(args: string[], signal: NodeJS.Signals, dir: string): Promise<Run> {
+async function run(args: string[], signal: NodeJS.Signals, dir: string): Promise<ServeRun> {
   const reached = join(dir, `reached-${signal}`);
   const until = join(dir, `until-${signal}`);
   const child = spawn(process.execPath, ['--import', REGISTER, BIN, ...args], {
@@ -44,7 +39,7 @@ async function run(args: string[], signal: NodeJS.Signals, dir: string): Promise
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-  const ended = new Promise<Run>((resolve) => {
+  const ended = new Promise<ServeRun>((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
     child.on('close', (code, sig) => {
       clearTimeout(timer);
@@ -61,29 +56,6 @@ async function run(args: string[], signal: NodeJS.Signals, dir: string): Promise
   return ended;
 }
 
-/** serveUntilServing starts serve, stops it with SIGTERM once it serves, and resolves with its run. */
-function serveUntilServing(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: REPO_ROOT });
-    let output = '';
-    let sent = false;
-    const onData = (d: string): void => {
-      output += d;
-      if (!sent && /"msg":"serving on /.test(output)) {
-        sent = true;
-        child.kill('SIGTERM');
-      }
-    };
-    child.stdout.setEncoding('utf8').on('data', onData);
-    child.stderr.setEncoding('utf8').on('data', onData);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      resolve({ code, signal: sig, output });
-    });
-  });
-}
-
 describe('a signal while distkv loads its modules', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     it(`stops serve on ${signal} before it opens anything, exit 0, and the next start finds a clean stop`, async () => {
@@ -96,7 +68,7 @@ describe('a signal while distkv loads its modules', () => {
       assert.equal(first.code, 0, first.output);
       assert.match(first.output, /stopped before starting \(the signal came while distkv loaded\)/);
       assert.doesNotMatch(first.output, /starting distkv/);
-      const second = await serveUntilServing(args);
+      const second = await serveUntil(args, /"msg":"serving on /, 'SIGTERM');
       assert.equal(second.code, 0, second.output);
       assert.doesNotMatch(second.output, /did not stop cleanly/);
     });

@@ -125,3 +125,25 @@ export function oneShardView(leader: string, version = 1, lastSeq?: number): str
     ],
   });
 }
+
+/** RecordingTwin is a started one-shard twin and the key requests it got, as "METHOD target". */
+export interface RecordingTwin {
+  readonly node: HandlerTwin;
+  readonly sent: string[];
+}
+
+/**
+ * startRecordingTwin is startOneShardTwin (its shard's replicas on `replicas`) answering every
+ * other request 204 with `headers`, once its body is read, and recording it in `sent`.
+ */
+export async function startRecordingTwin(
+  headers: Record<string, string>,
+  replicas: readonly string[] = [],
+): Promise<RecordingTwin> {
+  const sent: string[] = [];
+  const node = await startOneShardTwin((req, res) => {
+    sent.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    req.resume().on('end', () => res.writeHead(204, headers).end());
+  }, replicas);
+  return { node, sent };
+}

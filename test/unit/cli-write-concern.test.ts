@@ -7,21 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/server-process.js';
-import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startRecordingTwin } from '../helpers/twin-server.js';
 
-/** sent are "METHOD target" of the key requests the node got. */
-const sent: string[] = [];
 let node: HandlerTwin;
+let sent: string[];
 
 before(async () => {
   // One replica in the map (never called): w may be 0 or 1.
-  node = await startOneShardTwin(
-    (req, res) => {
-      sent.push(`${req.method ?? ''} ${req.url ?? ''}`);
-      req.resume().on('end', () => res.writeHead(204, { etag: '"0.1"', 'x-distkv-existed': '1' }).end());
-    },
-    ['127.0.0.1:1'],
-  );
+  ({ node, sent } = await startRecordingTwin({ etag: '"0.1"', 'x-distkv-existed': '1' }, ['127.0.0.1:1']));
 });
 
 after(async () => {

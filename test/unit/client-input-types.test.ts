@@ -9,17 +9,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
-import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startRecordingTwin } from '../helpers/twin-server.js';
 
-/** sent are "METHOD target" of the requests the node got other than /cluster. */
-const sent: string[] = [];
 let node: HandlerTwin;
+let sent: string[];
 
 before(async () => {
-  node = await startOneShardTwin((req, res) => {
-    sent.push(`${req.method ?? ''} ${req.url ?? ''}`);
-    req.resume().on('end', () => res.writeHead(204, { etag: '"0.1"', 'x-distkv-seq': '1' }).end());
-  });
+  ({ node, sent } = await startRecordingTwin({ etag: '"0.1"', 'x-distkv-seq': '1' }));
 });
 
 after(async () => {

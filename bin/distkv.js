@@ -13,8 +13,17 @@ process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
+// Ctrl-C or SIGTERM while the modules below load (a second on a busy machine) is held for `serve`
+// (always the first argument: the options that may come before a command are client options), not
+// Node's default exit 130/143: a start interrupted then stops cleanly, exit 0 (held-signals.ts).
+// Other commands keep the default: they have nothing to stop cleanly yet.
+let held;
+if (process.argv[2] === 'serve') {
+  const { holdSignals } = await import(new URL('../dist/src/cli/held-signals.js', import.meta.url).href);
+  held = holdSignals();
+}
 const { main } = await import(entry.href);
-const code = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2), held);
 // process.exit drops what a pipe has not taken yet (Node queues a write to a full pipe in memory):
 // `distkv scan --all | gzip` would end short with exit 0. Exit once stdout and stderr are flushed
 // (an empty write's callback runs after every write queued before it).

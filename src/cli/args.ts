@@ -13,6 +13,12 @@ export interface OptionSpec {
   help: string;
   /** valueName is shown in --help (e.g. "FILE"). */
   valueName?: string;
+  /**
+   * nonEmpty refuses an empty value (`--file=`, `--config ""`, an unset shell variable) as a
+   * missing one, for options where "" names nothing: it used to travel on as a file called "" or a
+   * shard called "", and come back as "cannot read : no such file or directory".
+   */
+  nonEmpty?: true;
 }
 
 /** ParsedArgs holds option values by name and the positional arguments. */
@@ -67,6 +73,8 @@ export function parseArgs(argv: readonly string[], specs: Record<string, OptionS
       value = next;
       i++;
     }
+    if (value === '' && spec.nonEmpty === true)
+      throw new UsageError(`--${name} needs a value (${spec.valueName ?? 'VALUE'}), got an empty one`);
     if (spec.type === 'list') {
       const prev = options.get(name);
       const items = value.split(',').filter((v) => v.trim() !== '');

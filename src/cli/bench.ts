@@ -5,6 +5,7 @@
  */
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
+import { HARD_MAX_VALUE_BYTES } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
 import { DEFAULT_LOAD, type LoadOptions, runLoad } from '../loadgen/loadgen.js';
 import { renderHtml } from '../loadgen/report-html.js';
@@ -24,6 +25,7 @@ const SPECS: Record<string, OptionSpec> = {
   config: {
     type: 'string',
     valueName: 'FILE',
+    nonEmpty: true,
     help: 'target a cluster by its sharding.toml; the client library routes each key',
   },
   client: {
@@ -72,7 +74,12 @@ const SPECS: Record<string, OptionSpec> = {
   },
   seed: { type: 'string', valueName: 'N', help: 'random seed (default 1)' },
   json: { type: 'boolean', help: 'print the result as JSON' },
-  report: { type: 'string', valueName: 'FILE.html', help: 'write a self-contained HTML report with charts' },
+  report: {
+    type: 'string',
+    valueName: 'FILE.html',
+    nonEmpty: true,
+    help: 'write a self-contained HTML report with charts',
+  },
   quiet: { type: 'boolean', help: 'no progress line' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -142,7 +149,12 @@ export async function bench(argv: readonly string[]): Promise<number> {
     mix: stringOption(args, 'mix') ?? d.mix,
     keys: intOption(args, 'keys') ?? d.keys,
     dist: stringOption(args, 'dist') ?? d.dist,
-    valueSize: intOption(args, 'value-size') ?? d.valueSize,
+    valueSize:
+      intOption(args, 'value-size', {
+        min: 0,
+        max: HARD_MAX_VALUE_BYTES,
+        what: " bytes (the largest max_value_bytes a node takes; the nodes' own is the bound that counts)",
+      }) ?? d.valueSize,
     concurrency: intOption(args, 'concurrency') ?? d.concurrency,
     durationS:
       requests > 0 && stringOption(args, 'duration') === undefined ? 0 : num(args, 'duration', d.durationS),

@@ -127,7 +127,10 @@ export interface ClientVerb {
 /** clientVerbHelp is the --help text of a client verb. */
 export function clientVerbHelp(verb: ClientVerb): string {
   const specs = { ...CONNECT_OPTIONS, ...verb.options };
-  return `Usage: ${verb.usage}\n\n${verb.summary}.${verb.details === undefined ? '' : `\n\n${verb.details}`}\n\nOptions:\n${formatOptions(specs)}`;
+  // The summary is a line of `distkv --help` (lower case there); here it opens a paragraph, as the
+  // help of serve, load and map does.
+  const summary = verb.summary.charAt(0).toUpperCase() + verb.summary.slice(1);
+  return `Usage: ${verb.usage}\n\n${summary}.${verb.details === undefined ? '' : `\n\n${verb.details}`}\n\nOptions:\n${formatOptions(specs)}`;
 }
 
 /** runClientVerb parses a client verb's options, connects and runs it; returns the exit code. */

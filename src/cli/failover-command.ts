@@ -30,10 +30,11 @@ const OPTIONS: Record<string, OptionSpec> = {
     valueName: 'URL',
     help: 'a node of the cluster, HOST:PORT (repeatable; default env DISTKV_URL, else 127.0.0.1:8080)',
   },
-  shard: { type: 'string', valueName: 'NAME', help: 'the shard to move (its name or idx)' },
+  shard: { type: 'string', valueName: 'NAME', nonEmpty: true, help: 'the shard to move (its name or idx)' },
   to: {
     type: 'string',
     valueName: 'ADDR',
+    nonEmpty: true,
     help: 'the replica to promote (default: the most advanced); with --force, never one behind another that answers',
   },
   force: {

@@ -3,7 +3,8 @@
  * (routing keys to their owners itself) and prints as output.ts says (terminal, pipe or --json).
  * Exit codes: 0 ok, 1 not found or failed, 2 usage (see main.ts).
  */
-import type { Key } from '../client/key-bytes.js';
+import type { DistkvClient } from '../client/client.js';
+import { type Key, shardOfKey } from '../client/key-bytes.js';
 import type { ScanPage } from '../client/types.js';
 import { SCAN_DEFAULT_LIMIT, SCAN_MAX_LIMIT } from '../http/scan-limit.js';
 import { MAX_TTL_MS, MAX_W_TIMEOUT_MS } from '../http/write-conditions.js';
@@ -111,15 +112,33 @@ const WRITE_CONCERN = {
 
 /**
  * concernOptions returns --w and --timeout-ms as the client takes them, and how long the write may
- * go unanswered before anything is wrong (a --w write waits its --timeout-ms for replicas).
+ * go unanswered before anything is wrong (a --w write waits its --timeout-ms for replicas). --w is
+ * checked against the replicas of the key's shard in the cluster's map, with one message for every
+ * value refused: "-1" and "abc" were "must be a non-negative integer" and "5" the node's "w must be
+ * an integer in 0..1", neither saying both bounds in the option's name.
  */
-function concernOptions(args: ParsedArgs): { concern: { w?: number; timeoutMs?: number }; slowMs: number } {
-  const w = intOption(args, 'w');
+async function concernOptions(
+  args: ParsedArgs,
+  client: DistkvClient,
+  key: Key,
+): Promise<{ concern: { w?: number; timeoutMs?: number }; slowMs: number }> {
+  const wText = stringOption(args, 'w');
   // Checked here with its bound: the node's refusal named its own parameter, timeout_ms.
   const timeoutMs = intOption(args, 'timeout-ms', { min: 1, max: MAX_W_TIMEOUT_MS, what: ' ms' });
   // Checked here, not left to the client library, whose refusal names its own timeoutMs and signal.
-  if (timeoutMs !== undefined && w === undefined)
+  if (timeoutMs !== undefined && wText === undefined)
     throw new UsageError('--timeout-ms bounds the wait for --w and is given without --w: give --w N too');
+  let w: number | undefined;
+  if (wText !== undefined) {
+    const map = await client.topology();
+    const shard = map.shard(shardOfKey(map, key));
+    const replicas = shard.replicas.length;
+    w = /^\d{1,16}$/.test(wText) ? Number(wText) : NaN;
+    if (!(w <= replicas))
+      throw new UsageError(
+        `--w must be an integer in 0..${replicas} (the replicas of ${shard.name}, the key's shard), got "${wText}"`,
+      );
+  }
   return {
     concern: { ...(w === undefined ? {} : { w }), ...(timeoutMs === undefined ? {} : { timeoutMs }) },
     slowMs: SLOW_NOTE_MS + (w === undefined ? 0 : (timeoutMs ?? 5000)),
@@ -173,7 +192,12 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       "VALUE as an argument is at most 128 KiB on Linux (the system's bound on one argument): give a\nlarger one with --file FILE or - (stdin), which read at most 64 MiB, the largest value any node\ntakes (the nodes' server.max_value_bytes, default 1 MiB, is the limit that counts).\nA key that is not UTF-8 is given with --key-base64 B64 in place of KEY. A write whose answer was\nlost (the connection failed after it was sent) is not sent again: exit 1, SHARD_UNREACHABLE saying\nit may have been applied (get the key to see).",
     options: {
       ...KEY_BASE64,
-      file: { type: 'string', valueName: 'FILE', help: 'read the value from a file ("-" for stdin)' },
+      file: {
+        type: 'string',
+        valueName: 'FILE',
+        nonEmpty: true,
+        help: 'read the value from a file ("-" for stdin)',
+      },
       ...WRITE_CONCERN,
       ttl: { type: 'string', valueName: 'MS', help: 'expire the key MS milliseconds after the write' },
       'expires-at': {
@@ -200,7 +224,6 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         key = k;
         value = text === '-' ? readInput('-') : Buffer.from(text);
       }
-      const { concern, slowMs } = concernOptions(args);
       const ttlMs = intOption(args, 'ttl', { min: 1, max: MAX_TTL_MS, what: ' ms (ten years)' });
       const latest = Date.now() + MAX_TTL_MS;
       const expiresAtMs = intOption(args, 'expires-at', {
@@ -213,6 +236,8 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       const ifMatch = ifMatchOption(args);
       if (ifMatch !== undefined && args.options.get('if-none-match') === true)
         throw new UsageError('give --if-match or --if-none-match, not both');
+      // Last: it reads the cluster's map, after every check that needs no node.
+      const { concern, slowMs } = await concernOptions(args, client, key);
       const put = client.putVersioned(key, value, {
         ...concern,
         ...(ttlMs === undefined ? {} : { ttlMs }),
@@ -242,7 +267,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     run: async (client, args, out, conn) => {
       const [key] = keyAndRest(args, 0, 'distkv del KEY');
       const ifMatch = ifMatchOption(args);
-      const { concern, slowMs } = concernOptions(args);
+      const { concern, slowMs } = await concernOptions(args, client, key);
       const existed = await withSlowNote(
         'del',
         client.delete(key, { ...concern, ...(ifMatch === undefined ? {} : { ifMatch }) }),

@@ -41,17 +41,31 @@ import { whileInterruptible } from './interrupt.js';
 import { stderrProgress } from './progress-line.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
+/** NOT_EMPTY_HINT says what to do instead of loading into stores that hold data. */
+const NOT_EMPTY_HINT =
+  "To add keys to stores that hold data, start distkv serve and write them through it: distkv set (one key), distkv restore --force (a backup file), the client library's batch or redis-cli; to start over, load into an empty --data-dir";
+
 /** CHUNK_LINES is how many input lines are parsed, routed and written at a time. */
 export const CHUNK_LINES = 500_000;
 
 const OPTIONS: Record<string, OptionSpec> = {
-  config: { type: 'string', valueName: 'FILE', help: 'config file; default config/default.toml' },
+  config: {
+    type: 'string',
+    valueName: 'FILE',
+    nonEmpty: true,
+    help: 'config file; default config/default.toml',
+  },
   node: {
     type: 'list',
     valueName: 'ADDR',
     help: "load only this node's stores (repeatable); default: every node of the config on this machine",
   },
-  'data-dir': { type: 'string', valueName: 'DIR', help: 'data directory (overrides server.data_dir)' },
+  'data-dir': {
+    type: 'string',
+    valueName: 'DIR',
+    nonEmpty: true,
+    help: 'data directory (overrides server.data_dir)',
+  },
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -202,6 +216,7 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
   // input found before any store is finished leaves them as they were (inputMistake).
   const fresh: string[] = [];
   let finishing = false;
+  let opened = false;
   try {
     for (const st of plan.stores) {
       const empty = !vfs.exists(join(st.dir, LOADING_MARKER));
@@ -210,6 +225,7 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
       if (empty) fresh.push(st.dir);
       byShard.set(st.shard.idx, [...(byShard.get(st.shard.idx) ?? []), l]);
     }
+    opened = true;
     const t0 = performance.now();
     const input = fh === undefined ? process.stdin : fh.createReadStream({ autoClose: false });
     const lines = createInterface({ input, crlfDelay: Infinity });
@@ -251,7 +267,10 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
   } catch (err) {
     await Promise.all(loaders.map((l) => l.abort().catch(() => undefined)));
     if (finishing || !(err instanceof DistkvError)) throw err;
-    throw inputMistake(err, vfs, fresh, loaders.length);
+    const mistake = inputMistake(err, vfs, fresh, loaders.length);
+    if (opened) throw mistake;
+    // A store that holds data: say how to add keys to it instead (the refusal named HTTP only).
+    throw new DistkvError(mistake.code, `${mistake.message}. ${NOT_EMPTY_HINT}`, { cause: err });
   }
 }
 

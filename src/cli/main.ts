@@ -7,6 +7,7 @@ import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
 import { BACKUP_VERB } from './backup.js';
 import { CLUSTER_VERBS } from './cluster-commands.js';
+import type { HeldSignals } from './held-signals.js';
 import { type ClientVerb, refusalsAreUsage, runClientVerb } from './connect.js';
 import { KV_VERBS } from './kv-commands.js';
 import { RESTORE_VERB } from './restore.js';
@@ -24,7 +25,8 @@ export const EXIT_CODES = {
 
 interface Verb {
   help: string;
-  run: (argv: readonly string[]) => Promise<number>;
+  /** run runs the verb; `held` are the signals held while serve's modules loaded (serve takes them). */
+  run: (argv: readonly string[], held?: HeldSignals) => Promise<number>;
 }
 
 const clientVerbs = (verbs: Record<string, ClientVerb>): Record<string, Verb> =>
@@ -40,7 +42,7 @@ const clientVerbs = (verbs: Record<string, ClientVerb>): Record<string, Verb> =>
 const VERBS: Record<string, Verb> = {
   serve: {
     help: 'run distkv nodes from a config file',
-    run: async (argv) => (await import('./serve.js')).serve(argv),
+    run: async (argv, held) => (await import('./serve.js')).serve(argv, held),
   },
   // The key and watch verbs send only what was typed: a node's 400 is a usage mistake (exit 2).
   ...clientVerbs(refusalsAreUsage(KV_VERBS)),
@@ -124,8 +126,11 @@ function leadingOptions(argv: readonly string[]): string[] {
   return [argv[i]!, ...moved, ...argv.slice(i + 1)];
 }
 
-/** main runs the CLI with argv (without node and script) and returns the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
+/**
+ * main runs the CLI with argv (without node and script) and returns the exit code. `held` holds
+ * the SIGINT and SIGTERM that came while `distkv serve` loaded its modules (bin/distkv.js).
+ */
+export async function main(argv: readonly string[], held?: HeldSignals): Promise<number> {
   const [verb, ...rest] = leadingOptions(argv);
   if (verb === undefined && argv.length > 0) {
     process.stderr.write(
@@ -148,9 +153,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const command = VERBS[verb];
   if (command === undefined) return unknownCommand(verb);
   try {
-    return await command.run(rest);
+    return await command.run(rest, held);
   } catch (err) {
     return report(verb, err, rest);
+  } finally {
+    held?.release();
   }
 }
 

@@ -20,9 +20,24 @@ import { DEFAULT_CONFIG } from './serve.js';
 const FETCH_TIMEOUT_MS = 5000;
 
 const OPTIONS: Record<string, OptionSpec> = {
-  from: { type: 'string', valueName: 'ADDR', help: 'a running node to copy the map from (HOST:PORT or URL)' },
-  config: { type: 'string', valueName: 'FILE', help: 'config file; default config/default.toml' },
-  'data-dir': { type: 'string', valueName: 'DIR', help: 'data directory (overrides server.data_dir)' },
+  from: {
+    type: 'string',
+    valueName: 'ADDR',
+    nonEmpty: true,
+    help: 'a running node to copy the map from (HOST:PORT or URL)',
+  },
+  config: {
+    type: 'string',
+    valueName: 'FILE',
+    nonEmpty: true,
+    help: 'config file; default config/default.toml',
+  },
+  'data-dir': {
+    type: 'string',
+    valueName: 'DIR',
+    nonEmpty: true,
+    help: 'data directory (overrides server.data_dir)',
+  },
   token: { type: 'string', valueName: 'TOKEN', help: "bearer token, if the peer's /cluster needs one" },
   help: { type: 'boolean', help: 'show this help' },
 };

@@ -20,6 +20,7 @@ import {
   stringOption,
   UsageError,
 } from './args.js';
+import type { HeldSignals } from './held-signals.js';
 
 /** DEFAULT_CONFIG is config/default.toml of the installed package. */
 export const DEFAULT_CONFIG = fileURLToPath(new URL('../../../config/default.toml', import.meta.url));
@@ -28,6 +29,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   config: {
     type: 'string',
     valueName: 'FILE',
+    nonEmpty: true,
     help: "config file (the seed's sharding.toml format); default config/default.toml",
   },
   node: {
@@ -38,11 +40,13 @@ const OPTIONS: Record<string, OptionSpec> = {
   listen: {
     type: 'string',
     valueName: 'HOST:PORT',
+    nonEmpty: true,
     help: "bind here instead of the node's config address, which clients still use (a proxy or port mapping in front); needs exactly one --node",
   },
   'data-dir': {
     type: 'string',
     valueName: 'DIR',
+    nonEmpty: true,
     help: 'data directory (overrides server.data_dir; default ./data)',
   },
   workers: {
@@ -136,8 +140,12 @@ export function logLevelOf(flag: string | undefined, env: string | undefined): s
   return level.toLowerCase();
 }
 
-/** serve runs `distkv serve`; it resolves when the server has stopped, with the exit code. */
-export async function serve(argv: readonly string[]): Promise<number> {
+/**
+ * serve runs `distkv serve`; it resolves when the server has stopped, with the exit code. `held`
+ * are the signals that came before it could install its handlers (held-signals.ts): it takes them
+ * as if they came once the handlers were in place.
+ */
+export async function serve(argv: readonly string[], held?: HeldSignals): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
   if (args.options.get('help') === true) {
     process.stdout.write(`${SERVE_HELP}\n`);
@@ -185,6 +193,15 @@ export async function serve(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A signal that came while the modules loaded (held until now): stopped before anything opened,
+  // so nothing to close and no run marker written; the next start finds the last stop as it was.
+  const early = held?.release() ?? [];
+  if (early.length > 0) {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    log.info({ signal: early[0] }, 'stopped before starting (the signal came while distkv loaded)');
+    return 0;
+  }
   // Logged once the handlers are in place: from this line on, a signal stops the node cleanly.
   log.info(
     {

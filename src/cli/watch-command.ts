@@ -24,6 +24,7 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
       from: {
         type: 'string',
         valueName: 'CURSOR',
+        nonEmpty: true,
         help: 'start after this cursor or version E.S (default: now)',
       },
       'no-values': { type: 'boolean', help: 'omit values' },

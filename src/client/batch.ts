@@ -24,7 +24,13 @@ function checkOp(op: BatchOp, i: number): void {
       'INVALID_ARGUMENT',
       `batch operation ${i}: op must be "set" or "delete", got ${typeof kind === 'string' ? JSON.stringify(kind) : String(kind)}`,
     );
-  checkText(op.key, 'key');
+  const key: unknown = op.key;
+  if (typeof key !== 'string')
+    throw new DistkvError(
+      'INVALID_KEY',
+      `batch operation ${i}: key must be a string (a batch carries keys as JSON text), got ${key === null ? 'null' : typeof key}`,
+    );
+  checkText(key, 'key');
   if (op.op === 'delete') return;
   const value: unknown = op.value;
   if (typeof value === 'string') checkText(value, 'value');
@@ -42,6 +48,9 @@ export async function sendBatch(
   ops: readonly BatchOp[],
   signal: AbortSignal | undefined,
 ): Promise<BatchResult[]> {
+  const list: unknown = ops;
+  if (!Array.isArray(list))
+    throw new DistkvError('INVALID_ARGUMENT', `a batch is an array of operations, got ${typeof list}`);
   ops.forEach(checkOp);
   const shards = new Set(ops.map((op) => map.shardOf(op.key)));
   if (conditional(ops) && shards.size > 1)

@@ -16,7 +16,7 @@ import type { ShardMap } from '../routing/shard-map.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
 import { parseEndpoint } from './endpoint.js';
-import { checkText, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
+import { checkInput, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
 import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
 import { NodePools } from './node-pools.js';
@@ -215,8 +215,8 @@ export class DistkvClient {
    * served carry its lag. A prefix that is not UTF-8 is given as bytes (a Uint8Array).
    */
   async scanPage(prefix: Key, options: ScanPageOptions = {}): Promise<ScanPage> {
-    if (typeof prefix === 'string') checkText(prefix, 'prefix');
-    if (typeof options.after === 'string') checkText(options.after, 'after');
+    checkInput(prefix, 'prefix');
+    if (options.after !== undefined) checkInput(options.after, 'after');
     const map = await this.topology(options);
     const q = new URLSearchParams({
       ...prefixQuery(prefix),
@@ -348,7 +348,7 @@ export class DistkvClient {
     if (options.ttlMs !== undefined) expiry.push(['ttl_ms', String(options.ttlMs)]);
     if (options.expiresAtMs !== undefined) expiry.push(['expires_at_ms', String(options.expiresAtMs)]);
     const { query, waitMs } = concernQuery(options, expiry);
-    if (typeof value === 'string') checkText(value, 'value');
+    checkInput(value, 'value');
     const body = typeof value === 'string' ? Buffer.from(value) : value;
     return this.keyRequest('PUT', key, body, query, options.signal, conditionsOf(options), waitMs);
   }
@@ -363,7 +363,7 @@ export class DistkvClient {
     waitMs = 0,
   ): Promise<Reply> {
     // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
-    if (typeof key === 'string') checkText(key, 'key');
+    checkInput(key, 'key');
     const map = await this.topology(signal === undefined ? {} : { signal });
     const shard = map.shard(shardOfKey(map, key));
     const read = method === 'GET';

@@ -55,3 +55,24 @@ export function checkText(text: string, what: 'key' | 'value' | 'prefix' | 'afte
       `${what} has a lone UTF-16 surrogate, which is not a Unicode character (pass bytes for bytes that are not UTF-8)`,
     );
 }
+
+/** typeName names what a caller passed in place of a string or bytes, for a message. */
+function typeName(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/**
+ * checkInput throws for a key, value, scan prefix or cursor that is neither text nor bytes (from
+ * JavaScript: undefined, null, a number), before anything is sent, and checks text as checkText
+ * does. A key is INVALID_KEY, the rest INVALID_ARGUMENT. Such input failed with a bare TypeError
+ * (a null key or prefix), or was stored as an empty value (a forgotten one), or was reported as a
+ * node that could not be reached, the put "may have been applied" (a number).
+ */
+export function checkInput(v: unknown, what: 'key' | 'value' | 'prefix' | 'after'): void {
+  if (typeof v === 'string') checkText(v, what);
+  else if (!(v instanceof Uint8Array))
+    throw new DistkvError(
+      what === 'key' ? 'INVALID_KEY' : 'INVALID_ARGUMENT',
+      `${what} must be a string or bytes (Buffer, Uint8Array), got ${typeName(v)}`,
+    );
+}

@@ -19,6 +19,7 @@ import { formatVersion } from '../routing/version.js';
 import { BINARY_MEDIA_TYPE, LATEST_VERSION } from '../watch/watch-binary-format.js';
 import { type FromSpec, parseFrom } from '../watch/watch-cursor.js';
 import { prefixQuery } from '../util/bytes.js';
+import { checkInput } from './key-bytes.js';
 import { errorOf } from './wire-decode.js';
 import { sleep } from './exchange.js';
 import { readEvents, readFrames, type WatchChange, WatchEvents } from './watch-decode.js';
@@ -93,6 +94,7 @@ export async function* watchPrefix(
   prefix: string | Uint8Array,
   options: WatchOptions = {},
 ): AsyncGenerator<WatchChange, void, undefined> {
+  checkInput(prefix, 'prefix');
   const outer = options.signal;
   const stop = new AbortController();
   const onAbort = (): void => {

@@ -17,8 +17,9 @@ export function redirectCount(byStatus: Record<string, number>): number {
 
 /**
  * preloadFailure is the error of a preload of `keys` keys at `target` in which `errors` sets
- * failed, by status: INVALID_ARGUMENT (a usage mistake) when every failure was a redirect, else
- * INTERNAL with the statuses.
+ * failed, by status: INVALID_ARGUMENT (a usage mistake) when every failure was a redirect or a
+ * value over the nodes' limit (413: --value-size over server.max_value_bytes, which was reported as
+ * INTERNAL with the statuses), else INTERNAL with the statuses.
  */
 export function preloadFailure(
   target: string,
@@ -31,6 +32,11 @@ export function preloadFailure(
     return new DistkvError(
       'INVALID_ARGUMENT',
       `${target} redirected ${redirected} of ${keys} preload sets to the nodes that own their keys (307, or MOVED over RESP): it is one node of a larger cluster, and ${REDIRECT_ADVICE}`,
+    );
+  if ((byStatus['413'] ?? 0) === errors)
+    return new DistkvError(
+      'INVALID_ARGUMENT',
+      `${target} refused ${errors} of ${keys} preload sets as too large (413 VALUE_TOO_LARGE): --value-size is over the nodes' server.max_value_bytes`,
     );
   return new DistkvError(
     'INTERNAL',

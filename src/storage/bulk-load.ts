@@ -65,7 +65,7 @@ export class BulkLoader {
     const refuse = (why: string): never => {
       throw new DistkvError(
         'BULK_LOAD_REFUSED',
-        `bulk load into ${dir} refused: ${why} (a bulk load is for initial imports into empty stores; use PUT or POST /kv/_batch)`,
+        `bulk load into ${dir} refused: ${why} (a bulk load is for initial imports into empty stores)`,
       );
     };
     const runsDir = join(dir, 'runs');

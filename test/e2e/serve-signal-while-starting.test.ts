@@ -5,44 +5,12 @@
  * handlers were installed, and the next start said the last run "did not stop cleanly".
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
-import { BIN, REPO_ROOT, writeConfig } from '../helpers/server-process.js';
+import { serveUntil } from '../helpers/serve-run.js';
+import { writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
-}
-
-/**
- * serve runs `distkv serve`, sends `signal` as soon as its output matches `when`, and resolves
- * with how it ended (killed after 30 s if it does not).
- */
-function serve(args: string[], when: RegExp, signal: NodeJS.Signals): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: REPO_ROOT });
-    let output = '';
-    let sent = false;
-    const onData = (d: string): void => {
-      output += d;
-      if (!sent && when.test(output)) {
-        sent = true;
-        child.kill(signal);
-      }
-    };
-    child.stdout.setEncoding('utf8').on('data', onData);
-    child.stderr.setEncoding('utf8').on('data', onData);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      resolve({ code, signal: sig, output });
-    });
-  });
-}
 
 describe('distkv serve stopped while its stores open', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
@@ -64,11 +32,11 @@ describe('distkv serve stopped while its stores open', () => {
         'info',
       ];
       // "starting distkv" is logged before the stores open (and before any port is bound).
-      const first = await serve(args, /"msg":"starting distkv"/, signal);
+      const first = await serveUntil(args, /"msg":"starting distkv"/, signal);
       assert.equal(first.signal, null, `killed by ${String(first.signal)}:\n${first.output}`);
       assert.equal(first.code, 0, first.output);
       assert.match(first.output, /stores closed; stopped/);
-      const second = await serve(args, /"msg":"serving on /, 'SIGTERM');
+      const second = await serveUntil(args, /"msg":"serving on /, 'SIGTERM');
       assert.equal(second.code, 0, second.output);
       assert.doesNotMatch(second.output, /did not stop cleanly/);
     });

@@ -84,13 +84,21 @@ export async function startHandlerTwin(handler: RequestListener): Promise<Handle
 
 /**
  * startOneShardTwin is a one-shard node's twin (`startHandlerTwin`) that answers /cluster with
- * `oneShardView` of its own address and hands every other request to `handler`.
+ * `oneShardView` of its own address (its shard's replicas on `replicas`, none by default) and hands
+ * every other request to `handler`.
  */
-export async function startOneShardTwin(handler: RequestListener): Promise<HandlerTwin> {
+export async function startOneShardTwin(
+  handler: RequestListener,
+  replicas: readonly string[] = [],
+): Promise<HandlerTwin> {
   const twin: HandlerTwin = await startHandlerTwin((req, res) => {
-    if (req.url === '/cluster')
-      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(twin.address));
-    else handler(req, res);
+    if (req.url !== '/cluster') {
+      handler(req, res);
+      return;
+    }
+    const doc = JSON.parse(oneShardView(twin.address)) as { shards: { replicas: unknown[] }[] };
+    doc.shards[0]!.replicas = replicas.map((address) => ({ address }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
   });
   return twin;
 }
@@ -116,4 +124,26 @@ export function oneShardView(leader: string, version = 1, lastSeq?: number): str
       },
     ],
   });
+}
+
+/** RecordingTwin is a started one-shard twin and the key requests it got, as "METHOD target". */
+export interface RecordingTwin {
+  readonly node: HandlerTwin;
+  readonly sent: string[];
+}
+
+/**
+ * startRecordingTwin is startOneShardTwin (its shard's replicas on `replicas`) answering every
+ * other request 204 with `headers`, once its body is read, and recording it in `sent`.
+ */
+export async function startRecordingTwin(
+  headers: Record<string, string>,
+  replicas: readonly string[] = [],
+): Promise<RecordingTwin> {
+  const sent: string[] = [];
+  const node = await startOneShardTwin((req, res) => {
+    sent.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    req.resume().on('end', () => res.writeHead(204, headers).end());
+  }, replicas);
+  return { node, sent };
 }

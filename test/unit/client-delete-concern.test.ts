@@ -10,17 +10,14 @@ import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
 import { runCli } from '../helpers/server-process.js';
-import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startRecordingTwin } from '../helpers/twin-server.js';
 
-/** sent are "METHOD target" of the key requests the node got. */
-const sent: string[] = [];
 let node: HandlerTwin;
+let sent: string[];
 
 before(async () => {
-  node = await startOneShardTwin((req, res) => {
-    sent.push(`${req.method ?? ''} ${req.url ?? ''}`);
-    req.resume().on('end', () => res.writeHead(204, { 'x-distkv-existed': '1' }).end());
-  });
+  // One replica in the map (never called): `distkv del --w 1` checks w against the shard's replicas.
+  ({ node, sent } = await startRecordingTwin({ 'x-distkv-existed': '1' }, ['127.0.0.1:1']));
 });
 
 after(async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { UsageError } from '../../src/cli/args.js';
 import { load } from '../../src/cli/load.js';
-import { DataDirLockedError } from '../../src/errors.js';
+import { DataDirLockedError, DistkvError } from '../../src/errors.js';
 import { DataDirLock, LOCK_FILE } from '../../src/server/data-dir-lock.js';
 import { checkDataFormat } from '../../src/server/data-format.js';
 import { RUNNING_FILE } from '../../src/server/run-marker.js';
@@ -64,6 +64,20 @@ describe('distkv load', () => {
     assert.equal(await load([input, '--config', config, '--data-dir', data]), 0);
     assert.doesNotThrow(() => {
       checkDataFormat(data, [store]);
+    });
+  });
+
+  it('refuses stores that hold data saying how to add keys to them from the command line', async () => {
+    const { config, data, input } = await setup();
+    assert.equal(await load([input, '--config', config, '--data-dir', data]), 0);
+    // The refusal used to end "use PUT or POST /kv/_batch": HTTP only, to a user of the CLI.
+    await assert.rejects(load([input, '--config', config, '--data-dir', data]), (err: unknown) => {
+      assert.ok(err instanceof DistkvError && err.code === 'BULK_LOAD_REFUSED', String(err));
+      assert.match(err.message, /nothing was loaded: the stores are as they were\. To add keys/);
+      assert.match(err.message, /start distkv serve and write them through it: distkv set/);
+      assert.match(err.message, /distkv restore --force/);
+      assert.match(err.message, /to start over, load into an empty --data-dir$/);
+      return true;
     });
   });
 

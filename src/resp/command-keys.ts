@@ -4,7 +4,7 @@
  * clients ask GETKEYS for the keys of a command they cannot place themselves. Both answered
  * `-ERR unknown subcommand` before, and LIST ignored its filter.
  */
-import type { CommandSpec } from './command-spec.js';
+import { arityFits, type CommandSpec } from './command-spec.js';
 import { globMatch } from './glob.js';
 import type { RespWriter } from './resp-format.js';
 
@@ -25,8 +25,7 @@ export function getKeys(w: RespWriter, cmd: CommandSpec | undefined, args: reado
       w.bulk(args[4]!);
     }
   } else if (cmd.firstKey === 0) w.error('ERR The command has no key arguments');
-  else if (cmd.arity > 0 ? cmd.arity !== n : n < -cmd.arity)
-    w.error('ERR Invalid number of arguments specified for command');
+  else if (!arityFits(cmd, n)) w.error('ERR Invalid number of arguments specified for command');
   else {
     const last = Math.min(cmd.lastKey < 0 ? n + cmd.lastKey : cmd.lastKey, n - 1);
     const keys: Buffer[] = [];

@@ -330,9 +330,14 @@ function commandOf(name: Buffer): CommandSpec | undefined {
 /** dispatch runs one command on a connection, or holds it while a CLIENT PAUSE holds it (client-pause.ts). */
 export function dispatch(c: RespConnection, args: Buffer[]): void {
   const pause = c.ctx.pause;
-  if (pause.mode !== PAUSE_MODE.off && pause.holds(c, commandOf(args[0]!), args)) {
-    c.hold(args);
-    return;
+  if (pause.mode !== PAUSE_MODE.off) {
+    const held = commandOf(args[0]!);
+    if (pause.holds(c, held, args)) {
+      // CLIENT LIST shows the held command as `cmd`, as Redis does for a postponed one.
+      if (held !== undefined) c.lastCommand = commandFullName(held.name, args);
+      c.hold(args);
+      return;
+    }
   }
   if (c.inMulti !== undefined && inTransaction(c, args)) return;
   const cmd = commandOf(args[0]!);

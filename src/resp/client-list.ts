@@ -22,7 +22,7 @@ export function commandFullName(name: string, args: readonly Buffer[]): string {
 }
 
 /** addressText formats a socket address as Redis does: `ip:port`, an IPv6 address in brackets. */
-function addressText(address: string): string {
+export function addressText(address: string): string {
   const colon = address.lastIndexOf(':');
   const ip = address.slice(0, colon);
   return ip.includes(':') ? `[${ip}]${address.slice(colon)}` : address;
@@ -64,8 +64,8 @@ export function clientLine(c: RespConnection, nowMs: number): string {
   ].join(' ');
 }
 
-/** CLIENT_TYPES are the names CLIENT LIST TYPE takes (every distkv client is `normal`). */
-const CLIENT_TYPES = new Set(['normal', 'master', 'replica', 'slave', 'pubsub']);
+/** CLIENT_TYPES are the names CLIENT LIST TYPE and CLIENT KILL TYPE take, in lower case (every distkv client is `normal`). */
+export const CLIENT_TYPES = new Set(['normal', 'master', 'replica', 'slave', 'pubsub']);
 
 /**
  * clientList: CLIENT LIST [TYPE normal|master|replica|pubsub | ID id [id ...]], parsed as redis-server

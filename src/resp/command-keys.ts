@@ -4,7 +4,7 @@
  * clients ask GETKEYS for the keys of a command they cannot place themselves. Both answered
  * `-ERR unknown subcommand` before, and LIST ignored its filter.
  */
-import type { CommandSpec } from './command-spec.js';
+import { arityFits, type CommandSpec } from './command-spec.js';
 import { globMatch } from './glob.js';
 import type { RespWriter } from './resp-format.js';
 
@@ -25,8 +25,7 @@ export function getKeys(w: RespWriter, cmd: CommandSpec | undefined, args: reado
       w.bulk(args[4]!);
     }
   } else if (cmd.firstKey === 0) w.error('ERR The command has no key arguments');
-  else if (cmd.arity > 0 ? cmd.arity !== n : n < -cmd.arity)
-    w.error('ERR Invalid number of arguments specified for command');
+  else if (!arityFits(cmd, n)) w.error('ERR Invalid number of arguments specified for command');
   else {
     const last = Math.min(cmd.lastKey < 0 ? n + cmd.lastKey : cmd.lastKey, n - 1);
     const keys: Buffer[] = [];
@@ -39,8 +38,9 @@ export function getKeys(w: RespWriter, cmd: CommandSpec | undefined, args: reado
 /**
  * listCommands answers COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p]: a filter other
  * than these three, or not followed by exactly its argument, is a syntax error. No command here
- * comes from a module; ACLCAT matches a command's group (its one ACL category, `@group` in
- * COMMAND INFO); PATTERN is a glob over the name, without regard to case.
+ * comes from a module; ACLCAT matches a command's ACL categories (COMMAND INFO's: its own, else
+ * `@group`); PATTERN is a glob over the name, without regard to case. As Redis, each command is
+ * followed by its subcommands (`client|kill`), filtered alike.
  */
 export function listCommands(w: RespWriter, commands: readonly CommandSpec[], args: readonly Buffer[]): void {
   let keep: (cmd: CommandSpec) => boolean = () => true;
@@ -52,14 +52,17 @@ export function listCommands(w: RespWriter, commands: readonly CommandSpec[], ar
       return;
     }
     if (type === 'module') keep = () => false;
-    else if (type === 'aclcat') keep = (cmd) => cmd.group === arg;
+    else if (type === 'aclcat') keep = (cmd) => (cmd.categories ?? [`@${cmd.group}`]).includes(`@${arg}`);
     else if (type === 'pattern') keep = (cmd) => globMatch(arg, cmd.name);
     else {
       w.error('ERR syntax error');
       return;
     }
   }
-  const names = commands.filter(keep).map((cmd) => cmd.name);
+  const names = commands
+    .flatMap((cmd) => [cmd, ...(cmd.subcommands ?? [])])
+    .filter(keep)
+    .map((cmd) => cmd.name);
   w.array(names.length);
   for (const name of names) w.bulk(name);
 }

@@ -19,6 +19,12 @@ export interface CommandSpec {
   step: number;
   group: string;
   summary: string;
+  /** categories are its ACL categories for COMMAND INFO; absent, `@group`. */
+  categories?: readonly string[];
+  /** tips are its COMMAND INFO tips (`nondeterministic_output`). */
+  tips?: readonly string[];
+  /** subcommands are a container's subcommands (`client|kill`), for COMMAND INFO and DOCS. */
+  subcommands?: readonly CommandSpec[];
   /** noAuth commands run before AUTH. */
   noAuth?: boolean;
   run: Handler;
@@ -57,3 +63,8 @@ export type KeyPositions = readonly [number, number, number];
 export const NO_KEYS: KeyPositions = [0, 0, 0];
 export const ONE_KEY: KeyPositions = [1, 1, 1];
 export const ALL_KEYS: KeyPositions = [1, -1, 1];
+
+/** arityFits reports whether a command of `count` words (its name included) has `cmd`'s arity. */
+export function arityFits(cmd: CommandSpec, count: number): boolean {
+  return cmd.arity > 0 ? count === cmd.arity : count >= -cmd.arity;
+}

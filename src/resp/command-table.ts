@@ -10,12 +10,14 @@
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import * as conn from './commands-connection.js';
+import { CLIENT_SUBCOMMANDS, client } from './commands-client.js';
 import * as keyspace from './commands-keyspace.js';
 import { info } from './commands-info.js';
 import * as strings from './commands-strings.js';
 import * as expiry from './commands-expiry.js';
 import { cluster } from './commands-cluster.js';
-import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
+import { ALL_KEYS, arityFits, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
+import { PAUSE_MODE } from './client-pause.js';
 import { getKeys, listCommands } from './command-keys.js';
 import { COMPAT_COMMANDS } from './command-table-compat.js';
 import { commandFullName } from './client-list.js';
@@ -68,15 +70,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     'Changes the selected database (only 0).',
     conn.select,
   ),
-  spec(
-    'client',
-    -2,
-    'noscript loading stale',
-    NO_KEYS,
-    'connection',
-    'CLIENT ID, GETNAME, SETNAME, SETINFO, INFO, LIST.',
-    conn.client,
-  ),
+  {
+    ...spec('client', -2, '', NO_KEYS, 'connection', 'A container for client connection commands.', client),
+    categories: ['@slow'],
+    subcommands: CLIENT_SUBCOMMANDS,
+  },
   spec(
     'readonly',
     1,
@@ -302,6 +300,14 @@ export function lookup(name: string): CommandSpec | undefined {
   return BY_NAME.get(name) ?? BY_NAME.get(name.toLowerCase());
 }
 
+/** lookupFull returns the command or subcommand of full name `name` (`client|kill`, any case), as COMMAND INFO and DOCS take them. */
+function lookupFull(name: string): CommandSpec | undefined {
+  const bar = name.indexOf('|');
+  if (bar < 0) return lookup(name);
+  const full = name.toLowerCase();
+  return lookup(name.slice(0, bar))?.subcommands?.find((s) => s.name === full);
+}
+
 const GET = lookup('get')!;
 const SET = lookup('set')!;
 
@@ -321,8 +327,18 @@ function commandOf(name: Buffer): CommandSpec | undefined {
   return lookup(name.toString('latin1'));
 }
 
-/** dispatch runs one command on a connection. */
+/** dispatch runs one command on a connection, or holds it while a CLIENT PAUSE holds it (client-pause.ts). */
 export function dispatch(c: RespConnection, args: Buffer[]): void {
+  const pause = c.ctx.pause;
+  if (pause.mode !== PAUSE_MODE.off) {
+    const held = commandOf(args[0]!);
+    if (pause.holds(c, held, args)) {
+      // CLIENT LIST shows the held command as `cmd`, as Redis does for a postponed one.
+      if (held !== undefined) c.lastCommand = commandFullName(held.name, args);
+      c.hold(args);
+      return;
+    }
+  }
   if (c.inMulti !== undefined && inTransaction(c, args)) return;
   const cmd = commandOf(args[0]!);
   const calls = c.ctx.stats.calls;
@@ -335,7 +351,7 @@ export function dispatch(c: RespConnection, args: Buffer[]): void {
   }
   calls[cmd.index]!++;
   c.lastCommand = commandFullName(cmd.name, args);
-  if (cmd.arity > 0 ? args.length !== cmd.arity : args.length < -cmd.arity) {
+  if (!arityFits(cmd, args.length)) {
     c.queue.now(c.proto).error(`ERR wrong number of arguments for '${cmd.name}' command`);
     return;
   }
@@ -354,11 +370,11 @@ export function dispatch(c: RespConnection, args: Buffer[]): void {
  * dispatchGetSet runs a GET (`value` undefined) or a SET of a key and a value only that the parser
  * recognised by its framing (resp-parser.ts `OnGetSet`), through the functions `get` and `set`
  * run, with the checks of `dispatch` that can apply (authentication is left to the general path by
- * the parser): it returns false, without running it, while the node drains or the connection is
- * inside MULTI, for `dispatch` to give the `-TRYAGAIN` or refuse it.
+ * the parser): it returns false, without running it, while the node drains, the connection is
+ * inside MULTI or a CLIENT PAUSE is set, for `dispatch` to give the `-TRYAGAIN`, refuse it or hold it.
  */
 export function dispatchGetSet(c: RespConnection, key: Uint8Array, value: Uint8Array | undefined): boolean {
-  if (c.ctx.draining() || c.inMulti !== undefined) return false;
+  if (c.ctx.draining() || c.inMulti !== undefined || c.ctx.pause.mode !== PAUSE_MODE.off) return false;
   if (value === undefined) {
     c.lastCommand = 'get';
     c.ctx.stats.calls[GET.index]!++;
@@ -375,25 +391,47 @@ function writeInfo(w: RespWriter, cmd: CommandSpec): void {
   w.array(10);
   w.bulk(cmd.name);
   w.integer(cmd.arity);
-  // As Redis 7 in RESP3: flags, ACL categories, tips and subcommands are sets; key specs an array.
+  // As Redis 7 in RESP3: flags, ACL categories and tips are sets; key specs and subcommands below.
   w.set(cmd.flags.length);
   for (const f of cmd.flags) w.simple(f);
   w.integer(cmd.firstKey);
   w.integer(cmd.lastKey);
   w.integer(cmd.step);
-  w.set(1);
-  w.simple(`@${cmd.group}`);
-  w.set(0);
-  w.array(0);
-  w.set(0);
+  const categories = cmd.categories ?? [`@${cmd.group}`];
+  w.set(categories.length);
+  for (const c of categories) w.simple(c);
+  const tips = cmd.tips ?? [];
+  w.set(tips.length);
+  for (const t of tips) w.bulk(t);
+  // Key specs: none is an empty set, as Redis writes it for a command without keys (it writes an
+  // array of specs for one with keys, which distkv leaves empty).
+  if (cmd.firstKey === 0) w.set(0);
+  else w.array(0);
+  // As Redis: no subcommands is an empty set, subcommands an array.
+  const subs = cmd.subcommands ?? [];
+  if (subs.length === 0) w.set(0);
+  else w.array(subs.length);
+  for (const sub of subs) writeInfo(w, sub);
 }
 
 function writeDocs(w: RespWriter, cmd: CommandSpec): void {
   w.bulk(cmd.name);
+  const subs = cmd.subcommands;
   w.stringMap([
     ['summary', cmd.summary],
     ['since', '1.0.0'],
     ['group', cmd.group],
+    ...(subs === undefined
+      ? []
+      : [
+          [
+            'subcommands',
+            (m: RespWriter) => {
+              m.map(subs.length);
+              for (const sub of subs) writeDocs(m, sub);
+            },
+          ] as const,
+        ]),
   ]);
 }
 
@@ -406,7 +444,7 @@ const COMMAND_HELP = [
 function command(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
   const sub = args[1]?.toString('latin1').toLowerCase();
-  const named = args.slice(2).map((a) => lookup(a.toString('latin1')));
+  const named = args.slice(2).map((a) => lookupFull(a.toString('latin1')));
   switch (sub) {
     case undefined:
       w.array(COMMANDS.length);

@@ -1,6 +1,6 @@
 /**
  * Connection and handshake commands: what clients send when they connect (PING, ECHO, HELLO,
- * AUTH, SELECT, CLIENT ..., CONFIG GET, QUIT) and the cluster session flags (READONLY, READWRITE,
+ * AUTH, SELECT, CONFIG GET, QUIT; CLIENT is commands-client.ts) and the cluster session flags (READONLY, READWRITE,
  * ASKING). AUTH checks the node token (`server.token`): while one is set, a connection must
  * authenticate (AUTH or HELLO ... AUTH) before any other command.
  */
@@ -10,21 +10,22 @@ import type { RespWriter } from './resp-format.js';
 import { globMatch } from './glob.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
 import { unknownSubcommand } from './unknown-command.js';
-import { clientInfo, clientList } from './client-list.js';
 
 /** SERVER_VERSION is the Redis version distkv reports (the command set it follows). */
 export const SERVER_VERSION = '7.0.0';
 
 const DEFAULT_USER = Buffer.from('default');
 const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
-const BAD_NAME = 'ERR Client names cannot contain spaces, newlines or special characters.';
+/** BAD_NAME is Redis's error for a client name it refuses. */
+export const BAD_NAME = 'ERR Client names cannot contain spaces, newlines or special characters.';
 
 /** validName reports whether a client name is printable ASCII without blanks, as Redis requires. */
-function validName(name: string): boolean {
+export function validName(name: string): boolean {
   return /^[\x21-\x7e]*$/.test(name);
 }
 
-function lower(b: Buffer | undefined): string {
+/** lower is an argument's text in lower case ('' for none). */
+export function lower(b: Buffer | undefined): string {
   return b === undefined ? '' : b.toString('latin1').toLowerCase();
 }
 
@@ -156,80 +157,6 @@ export function select(c: RespConnection, args: Buffer[]): void {
     w.error('ERR value is not an integer or out of range');
   else if (db === 0n) w.ok();
   else w.error('ERR SELECT is not allowed in cluster mode');
-}
-
-const CLIENT_HELP = [
-  'CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
-  'ID, GETNAME, SETNAME <name>, SETINFO <attr> <value>, INFO, LIST [TYPE <type> | ID <id> [<id> ...]], REPLY (ON|OFF|SKIP), NO-EVICT, NO-TOUCH, HELP',
-];
-
-/**
- * client: CLIENT ID | GETNAME | SETNAME name | SETINFO attr value | INFO | LIST [TYPE t | ID id...] |
- * REPLY ON|OFF|SKIP | NO-EVICT | NO-TOUCH | HELP (INFO and LIST: client-list.ts). REPLY OFF and SKIP answer nothing, as in Redis (ReplyQueue.replyMode).
- */
-export function client(c: RespConnection, args: Buffer[]): void {
-  const sub = lower(args[1]);
-  // Before a reply is reserved: REPLY ON's own OK must not be muted, OFF and SKIP have none.
-  if (sub === 'reply' && args.length === 3) {
-    const mode = lower(args[2]);
-    if (mode === 'on' || mode === 'off' || mode === 'skip') {
-      c.queue.replyMode(mode);
-      if (mode === 'on') c.queue.now(c.proto).ok();
-    } else c.queue.now(c.proto).error('ERR syntax error');
-    return;
-  }
-  const w = c.queue.now(c.proto);
-  switch (sub) {
-    case 'id':
-      if (args.length !== 2) break;
-      w.integer(c.id);
-      return;
-    case 'getname':
-      if (args.length !== 2) break;
-      if (c.name === '') w.nil();
-      else w.bulk(c.name);
-      return;
-    case 'setname': {
-      if (args.length !== 3) break;
-      const name = args[2]!.toString();
-      if (!validName(name)) {
-        w.error(BAD_NAME);
-        return;
-      }
-      c.name = name;
-      w.ok();
-      return;
-    }
-    case 'setinfo':
-      if (args.length !== 4) break;
-      w.ok();
-      return;
-    case 'info':
-      if (args.length !== 2) break;
-      clientInfo(c, w);
-      return;
-    case 'list':
-      clientList(c, args, w);
-      return;
-    case 'no-evict':
-    case 'no-touch': {
-      if (args.length !== 3) break;
-      const mode = lower(args[2]);
-      if (mode === 'on' || mode === 'off') w.ok();
-      else w.error('ERR syntax error');
-      return;
-    }
-    case 'help':
-      if (args.length !== 2) break;
-      w.help(CLIENT_HELP);
-      return;
-    case 'reply':
-      break; // REPLY without exactly one mode (handled above)
-    default:
-      w.errorBytes(unknownSubcommand(args[1]!, 'CLIENT'));
-      return;
-  }
-  w.error(`ERR wrong number of arguments for 'client|${sub}' command`);
 }
 
 /** readonly: READONLY; reads on this connection may then be served by this node's replicas. */

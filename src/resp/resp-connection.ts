@@ -31,6 +31,10 @@
  * command parsed after one could reach its worker first (a DEL after KEYS, applied before KEYS
  * read, took the key out of its answer), so `readAtHead` also stops parsing until the read has
  * answered: the commands after it run after it, as in Redis.
+ *
+ * A command that a CLIENT PAUSE holds (client-pause.ts) fences the connection the same way until
+ * the pause ends (`hold`, `resume`): nothing after it is parsed, and a client that shuts down its
+ * side meanwhile is closed without running it, as Redis frees a client whose command it postponed.
  */
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
@@ -96,7 +100,7 @@ export class RespConnection {
    * `lastinteraction` (taken once per read, not per command: a pipeline pays one clock read).
    */
   lastReadAt = this.createdAt;
-  /** blocked is set while the connection waits in WAIT (CLIENT LIST flag `b`). */
+  /** blocked is set while the connection waits in WAIT or a pause holds its command (CLIENT LIST flag `b`). */
   blocked = false;
   /** lastWrites holds, per store, the seq of this connection's newest acknowledged write (for WAIT). */
   readonly lastWrites = new Map<number, number>();
@@ -117,8 +121,10 @@ export class RespConnection {
   private flushScheduled = false;
   /** window is how many replies may be outstanding before parsing stops (1..MAX_PIPELINE). */
   private readonly window: ReplyWindow;
-  /** fenced is set by `readAtHead`: parsing stays stopped until every reply so far is complete. */
+  /** fenced is set by `readAtHead` and `hold`: parsing stays stopped until every reply so far is complete and no command is held. */
   private fenced = false;
+  /** pausedArgs is the command a CLIENT PAUSE holds (`hold`), run by `resume`. */
+  private pausedArgs: Buffer[] | undefined;
   /**
    * deferred is one read taken while `fenced`, parsed once the fence lifts. A fenced connection
    * keeps reading until one read arrives, so that a client that hangs up during a WAIT (or a long
@@ -185,9 +191,12 @@ export class RespConnection {
     });
     socket.on('close', () => {
       this.held.close();
+      this.unhold();
     });
     socket.on('end', () => {
       this.inputEnded = true;
+      // Redis frees a client that hangs up while its command is postponed: the command never runs.
+      if (this.unhold()) this.closing = true;
       this.writeOut();
     });
   }
@@ -250,9 +259,36 @@ export class RespConnection {
     this.held.update(this.holding());
   }
 
-  /** end closes the connection at once (the listener is shutting down). */
+  /** end closes the connection at once (the listener is shutting down, CLIENT KILL): replies not yet written are lost. */
   end(): void {
     this.socket.destroy();
+  }
+
+  /** hold keeps `args` unrun while a CLIENT PAUSE holds them; nothing after them is parsed until `resume`. */
+  hold(args: Buffer[]): void {
+    this.pausedArgs = args;
+    this.fenced = true;
+    this.blocked = true;
+    this.ctx.stats.blocked++;
+    this.ctx.pause.hold(this);
+  }
+
+  /** resume runs the held command (a pause set since holds it again) and parses on. */
+  resume(): void {
+    const args = this.pausedArgs;
+    if (!this.unhold() || args === undefined || this.closing || this.socket.destroyed) return;
+    this.dispatch(this, args);
+    this.writeOut();
+  }
+
+  /** unhold forgets the held command, if any (reporting whether there was one). */
+  private unhold(): boolean {
+    if (this.pausedArgs === undefined) return false;
+    this.pausedArgs = undefined;
+    this.blocked = false;
+    this.ctx.stats.blocked--;
+    this.ctx.pause.forget(this);
+    return true;
   }
 
   /**
@@ -389,8 +425,8 @@ export class RespConnection {
       socket.end();
       return;
     }
-    // A keyspace read's fence lifts once it and every reply before it are complete.
-    if (this.fenced && this.queue.depth === 0) this.fenced = false;
+    // A keyspace read's fence lifts once it and every reply before it are complete (and no command is held).
+    if (this.fenced && this.queue.depth === 0 && this.pausedArgs === undefined) this.fenced = false;
     if (this.pipelineFull && !this.fenced && !this.writeBlocked && this.queue.depth < this.window.size / 2) {
       this.pipelineFull = false;
       const deferred = this.deferred;

@@ -10,6 +10,7 @@ import type { ConnectionLimit } from '../server/connection-limit.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { SlotGate } from '../server/slot-gate.js';
 import type { WorkerPool } from '../server/worker-pool.js';
+import type { ClientPause } from './client-pause.js';
 import type { KeyspaceExpiries } from './keyspace-expiries.js';
 import type { RespConnection } from './resp-connection.js';
 import type { ErrorCounts } from './resp-metrics.js';
@@ -61,6 +62,8 @@ export interface RespContext {
   expiries: KeyspaceExpiries;
   /** clients lists this listener's open connections, oldest first (CLIENT LIST). */
   clients: () => Iterable<RespConnection>;
+  /** pause is this listener's CLIENT PAUSE (client-pause.ts). */
+  pause: ClientPause;
 }
 
 /** RespStats are a listener's counters, as Redis's INFO stats names them. */
@@ -69,7 +72,7 @@ export interface RespStats {
   commands: number;
   /** connections counts the connections this listener accepted (total_connections_received). */
   connections: number;
-  /** blocked counts this listener's connections waiting in WAIT (blocked_clients). */
+  /** blocked counts this listener's connections waiting in WAIT or held by CLIENT PAUSE (blocked_clients). */
   blocked: number;
   /**
    * calls counts the commands run by CommandSpec.index (commandstats), the last place those of an

@@ -13,6 +13,7 @@ import { COMMAND_NAMES, dispatch, dispatchGetSet } from './command-table.js';
 import type { RespEndpoint } from './resp-address.js';
 import { RespConnection } from './resp-connection.js';
 import type { RespContext, RespStats } from './resp-context.js';
+import { ClientPause } from './client-pause.js';
 import { KeyspaceExpiries } from './keyspace-expiries.js';
 import { ErrorCounts } from './resp-metrics.js';
 import { ScanCursors } from './scan-cursors.js';
@@ -24,7 +25,7 @@ const MAX_CLIENTS_REPLY = '-ERR max number of clients reached\r\n';
 /** RespShared is what every RESP listener of a process shares; each adds its own node's plan. */
 export type RespShared = Omit<
   RespContext,
-  'listener' | 'cursors' | 'draining' | 'turnFlush' | 'stats' | 'expiries' | 'clients'
+  'listener' | 'cursors' | 'draining' | 'turnFlush' | 'stats' | 'expiries' | 'clients' | 'pause'
 >;
 
 /** RespListener serves RESP for one node. */
@@ -36,6 +37,7 @@ export class RespListener {
   readonly stats: RespStats;
   private readonly server: Server;
   private readonly connections = new Set<RespConnection>();
+  private readonly pause = new ClientPause();
   private draining = false;
 
   constructor(shared: RespShared, listener: RespContext['listener'], endpoint: RespEndpoint) {
@@ -56,6 +58,7 @@ export class RespListener {
       },
       expiries: new KeyspaceExpiries(shared.pool),
       clients: () => this.connections,
+      pause: this.pause,
     };
     this.stats = ctx.stats;
     const reads = new SharedRead();
@@ -121,6 +124,7 @@ export class RespListener {
   /** close ends every open connection. */
   close(): void {
     this.stopAccepting();
+    this.pause.close();
     for (const c of this.connections) c.end();
     this.connections.clear();
   }

@@ -42,3 +42,16 @@ export function unknownSubcommand(sub: Buffer, name: string): Buffer {
     Buffer.from(`'. Try ${name} HELP.`),
   ]);
 }
+
+/**
+ * subcommandSyntaxError is `-ERR unknown subcommand or wrong number of arguments for 'sub'. Try
+ * NAME HELP.`, Redis's answer to a subcommand it knows sent with an argument count its handler
+ * does not take (addReplySubcommandSyntaxError).
+ */
+export function subcommandSyntaxError(sub: Buffer, name: string): Buffer {
+  return Buffer.concat([
+    Buffer.from("ERR unknown subcommand or wrong number of arguments for '"),
+    cString(sub).subarray(0, QUOTE_BYTES),
+    Buffer.from(`'. Try ${name} HELP.`),
+  ]);
+}

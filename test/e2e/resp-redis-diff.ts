@@ -180,6 +180,57 @@ export function scanOptions(r: Rand): string[] {
   return out;
 }
 
+/** NO_CLIENT is a client ID neither server has handed out (the test opens a few connections). */
+const NO_CLIENT = '999999999';
+
+/**
+ * clientCommand is a CLIENT KILL, PAUSE, UNPAUSE or tracking command that cannot kill or pause
+ * the test's own connections: a KILL whose filters match no connection (an ID nobody has, an
+ * address nobody uses) or is refused, a PAUSE that is refused, TRACKING OFF, and the rest.
+ */
+function clientCommand(r: Rand): string[] {
+  return pick(r, [
+    ['KILL'],
+    ['KILL', pick(r, ['1.2.3.4:5', '', 'x'])],
+    [
+      'KILL',
+      'ID',
+      pick(r, ['0', '-1', 'abc', NO_CLIENT, '9223372036854775807', '9223372036854775808', '1e3']),
+    ],
+    ['KILL', 'ADDR', '1.2.3.4:5', 'SKIPME', pick(r, ['yes', 'no', 'NO', 'maybe'])],
+    ['KILL', 'LADDR', '1.2.3.4:5', ...(r() < 0.5 ? ['TYPE', 'normal'] : [])],
+    ['KILL', 'TYPE', pick(r, ['master', 'replica', 'slave', 'pubsub', 'foo', 'MASTER']), 'ID', NO_CLIENT],
+    ['KILL', 'USER', pick(r, ['nobody', 'default', 'DEFAULT']), 'ID', NO_CLIENT],
+    ['KILL', 'ID', NO_CLIENT, pick(r, ['FOO', 'TYPE', 'SKIPME'])],
+    ['KILL', 'ID', NO_CLIENT, 'FOO', 'bar'],
+    ['KILL', 'FOO', 'bar', 'ID', '0'],
+    ['PAUSE'],
+    ['PAUSE', pick(r, ['-1', 'abc', '1.5', '', '-9223372036854775808']), ...(r() < 0.5 ? ['WRITE'] : [])],
+    ['PAUSE', pick(r, ['10', 'abc']), pick(r, ['foo', 'read', ''])],
+    ['PAUSE', '10', 'WRITE', 'x'],
+    ['UNPAUSE', ...(r() < 0.2 ? ['x'] : [])],
+    [
+      'TRACKING',
+      'off',
+      ...pick(r, [
+        [],
+        ['BCAST'],
+        ['NOLOOP', 'OPTIN'],
+        ['PREFIX', 'a'],
+        ['foo'],
+        ['REDIRECT', NO_CLIENT],
+        ['REDIRECT', 'x'],
+      ]),
+    ],
+    ['TRACKING', pick(r, ['maybe', ''])],
+    ['TRACKING'],
+    ['CACHING', pick(r, ['yes', 'no'])],
+    ['GETREDIR'],
+    ['TRACKINGINFO'],
+    ['NO-EVICT', pick(r, ['on', 'off', 'maybe'])],
+  ]);
+}
+
 /** NOT_SERVED are Redis commands distkv does not serve (docs/resp.md): unknown commands to it. */
 const NOT_SERVED = ['HSET', 'LPUSH', 'SADD'];
 
@@ -269,6 +320,7 @@ const GENERATORS: readonly ((r: Rand, used: Set<number>) => string[])[] = [
   (r) => ['SELECT', pick(r, ['0', '1', 'abc', '-1'])],
   (r) => ['WAIT', pick(r, ['0', '-1', 'abc']), pick(r, ['0', '10', '-1', 'abc'])],
   (r) => [pick(r, NOT_SERVED), key(r), 'f', value(r)],
+  (r) => ['CLIENT', ...clientCommand(r)],
 ];
 
 /**

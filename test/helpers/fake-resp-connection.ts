@@ -2,13 +2,14 @@
  * A stand-in RespConnection for unit tests of RESP command handlers: a real ReplyQueue (its `out`
  * holds the replies written at the head) on RESP2, plus the fields the handler under test reads.
  */
+import { ClientPause } from '../../src/resp/client-pause.js';
 import { COMMAND_NAMES } from '../../src/resp/command-table.js';
 import { ReplyQueue } from '../../src/resp/reply-queue.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 
 /**
  * fakeConnection returns a connection with a fresh ReplyQueue, `proto` 2 and `fields`; its
- * `ctx` (`fields.ctx`, or empty) gets the counters `dispatch` counts commands in.
+ * `ctx` (`fields.ctx`, or empty) gets the counters `dispatch` counts commands in and a CLIENT PAUSE.
  */
 export function fakeConnection(fields: Record<string, unknown>): RespConnection {
   const queue = new ReplyQueue(
@@ -16,7 +17,7 @@ export function fakeConnection(fields: Record<string, unknown>): RespConnection 
     () => undefined,
   );
   const stats = { commands: 0, connections: 0, blocked: 0, calls: new Float64Array(COMMAND_NAMES.length) };
-  const ctx = { stats, ...(fields.ctx as Record<string, unknown> | undefined) };
+  const ctx = { stats, pause: new ClientPause(), ...(fields.ctx as Record<string, unknown> | undefined) };
   return { queue, proto: 2, ...fields, ctx } as unknown as RespConnection;
 }
 

@@ -30,4 +30,15 @@ describe('COMMAND INFO', () => {
     assert.ok(reply.startsWith('*2\r\n*10\r\n$3\r\nget\r\n'), reply.slice(0, 30));
     assert.ok(reply.endsWith('$-1\r\n'), 'a null bulk string, as redis-server 7 answers (addReplyNull)');
   });
+
+  it("describes CLIENT's subcommands by their full names, any case, and COMMAND LIST names them after CLIENT", () => {
+    assert.ok(run('COMMAND', 'INFO', 'CLIENT|Kill').startsWith('*1\r\n*10\r\n$11\r\nclient|kill\r\n:-3\r\n'));
+    assert.equal(run('COMMAND', 'INFO', 'client|nosuch', 'get|x'), '*2\r\n$-1\r\n$-1\r\n');
+    const list = run('COMMAND', 'LIST');
+    assert.ok(list.includes('$6\r\nclient\r\n$14\r\nclient|caching\r\n'), 'subcommands follow their command');
+    // As redis-server 7.0: ACLCAT connection lists the subcommands (@connection) but not CLIENT itself (@slow only).
+    const connection = run('COMMAND', 'LIST', 'FILTERBY', 'ACLCAT', 'connection');
+    assert.ok(connection.includes('client|kill\r\n'));
+    assert.ok(!connection.includes('$6\r\nclient\r\n'));
+  });
 });

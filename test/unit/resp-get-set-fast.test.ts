@@ -19,6 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { validateConfig } from '../../src/config/validate-config.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { slotOfBytes } from '../../src/routing/slot.js';
+import { ClientPause } from '../../src/resp/client-pause.js';
 import { COMMAND_NAMES, dispatch, dispatchGetSet } from '../../src/resp/command-table.js';
 import { type DispatchGetSet, RespConnection } from '../../src/resp/resp-connection.js';
 import type { RespContext } from '../../src/resp/resp-context.js';
@@ -109,6 +110,7 @@ function contextOf(pool: FakePool, draining: boolean, leaseless = false): RespCo
       errors: new ErrorCounts(),
     },
     cursors: new ScanCursors(),
+    pause: new ClientPause(),
     nextClientId: () => ++ids,
     draining: () => draining,
     leaderWithoutLease: (role: string) => leaseless && role === 'leader',

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { validateConfig } from '../../src/config/validate-config.js';
+import { ClientPause } from '../../src/resp/client-pause.js';
 import { COMMAND_NAMES, dispatch } from '../../src/resp/command-table.js';
 import { ReplyQueue } from '../../src/resp/reply-queue.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
@@ -38,7 +39,7 @@ function connectionOf(stats: RespStats): RespConnection {
     proto: 2,
     authenticated: true,
     inMulti: undefined,
-    ctx: { stats, config, draining: () => false },
+    ctx: { stats, config, draining: () => false, pause: new ClientPause() },
   } as unknown as RespConnection;
 }
 

@@ -12,19 +12,10 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { slotOf } from '../../src/routing/slot.js';
 import { freeNodeAddress, respOf } from '../helpers/resp.js';
 import { RespConn } from '../helpers/resp-conn.js';
+import { keyInSlots as keyIn } from '../helpers/slot-keys.js';
 import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
-
-/** keyIn returns a key whose slot is in first..last. */
-function keyIn(first: number, last: number): string {
-  for (let i = 0; i < 1_000_000; i++) {
-    const s = slotOf(`k${i}`);
-    if (s >= first && s <= last) return `k${i}`;
-  }
-  throw new Error(`no key found in slots ${first}-${last}`);
-}
 
 /** waitFor polls `probe` until it returns true, for at most `ms`. */
 async function waitFor(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {

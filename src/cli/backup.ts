@@ -9,14 +9,19 @@
  * --allow-fuzzy. A shard whose leader cannot be reached or no longer leads it (a failover during
  * the backup: SHARD_UNREACHABLE, WRONG_NODE, SWITCHING_LEADER, DRAINING, STARTING, UNAVAILABLE) is copied
  * again from the leader a reloaded map names, for up to FAILOVER_WAIT_MS; a copy counts as
- * consistent only when the node it came from still leads the shard at the copy's seq. The file is
- * written as FILE.partial and renamed when whole.
+ * consistent only when the node it came from still leads the shard at the copy's seq. A shard
+ * with a slot its leader refuses because a peer's config gives it another leader (`/cluster` →
+ * `peers[].disputed_slots`, read with the same answer) fails the backup (SLOTS_DISPUTED): that
+ * leader may hold keys and writes the copy lacks. The file is written as FILE.partial and renamed
+ * when whole.
  */
 import { type FileHandle, link, open, rename, rm, stat } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import type { ClusterShard } from '../client/types.js';
 import { errorOf } from '../client/wire-decode.js';
 import { DistkvError } from '../errors.js';
+import type { ShardInfo } from '../routing/shard-map.js';
+import { formatRanges, intersectRanges, parseRanges } from '../routing/slot-dispute.js';
 import { SnapshotDecoder } from '../replication/snapshot-format.js';
 import { intOption, UsageError } from './args.js';
 import { appendCrc, FileSink } from './backup-file.js';
@@ -28,6 +33,7 @@ import {
   encodeSectionHeader,
   SECTION_HEADER_BYTES,
 } from './backup-format.js';
+import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
 import { stderrProgress } from './progress-line.js';
@@ -104,6 +110,26 @@ async function copyShard(
 function heldStill(after: ClusterShard['leader'] | undefined, seq: number, leader: string): boolean {
   if (after?.address !== leader || after.last_seq === undefined || after.last_seq < seq) return false;
   return after.last_write_seq === undefined ? after.last_seq === seq : after.last_write_seq <= seq;
+}
+
+/**
+ * refuseDisputed throws SLOTS_DISPUTED when `leader`'s `/cluster` peers (`peers`) name slots of
+ * shard `s` it refuses: another node's config gives them another leader, which may have taken
+ * writes for them that this copy lacks (docs/operations.md, "When the nodes disagree about the config").
+ */
+function refuseDisputed(peers: unknown, leader: string, s: ShardInfo): void {
+  const shardSlots = [s.slots];
+  const found = disputesOf(leader, peers).flatMap((d) => {
+    const slots = intersectRanges(parseRanges(d.slots) ?? shardSlots, shardSlots);
+    return slots.length === 0
+      ? []
+      : [`node ${d.peer} (config ${String(d.peer_version)}): slots ${formatRanges(slots)}`];
+  });
+  if (found.length > 0)
+    throw new DistkvError(
+      'SLOTS_DISPUTED',
+      `shard ${s.idx} (${s.name}) was not backed up: its leader ${leader} refuses slots another node's config gives another leader (${found.join('; ')}), which may hold writes a copy would lack. Give every node the same sharding.toml and run the backup again`,
+    );
 }
 
 /** alreadyExists is the refusal of a backup FILE that exists, without --force. */
@@ -219,7 +245,9 @@ export const BACKUP_VERB: ClientVerb = {
                 );
               },
             );
-            const after = (await client.cluster(leader)).shards.find((v) => v.idx === s.idx)?.leader;
+            const view = await client.cluster(leader);
+            refuseDisputed(view.peers, leader, s);
+            const after = view.shards.find((v) => v.idx === s.idx)?.leader;
             copy = { seq, keys, consistent: heldStill(after, seq, leader) };
           } catch (err) {
             if (

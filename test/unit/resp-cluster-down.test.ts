@@ -3,7 +3,8 @@
  * unreachable, as Redis says it of a node marked FAIL: `fail` flag, `health: failed`, a failed
  * replica left out of SLOTS, and a down leader's slots counted in `cluster_slots_fail` while
  * `cluster_state` stays `ok` (Redis with `cluster-require-full-coverage no`: the other slots are
- * served, and ioredis is not ready while it says `fail`).
+ * served, and ioredis is not ready while it says `fail`). Slots this node refuses because a peer's
+ * config gives them another leader are left out, as Redis leaves out slots no node serves.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

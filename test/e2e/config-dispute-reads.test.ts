@@ -11,14 +11,14 @@
  * hash tag) goes on.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/failover-model.js';
-import { freeNodeAddress, respOf } from '../helpers/resp.js';
+import { type DisputingFiles, disputingFiles } from '../helpers/dispute-files.js';
+import { respOf } from '../helpers/resp.js';
 import { RespConn } from '../helpers/resp-conn.js';
-import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
+import { runCli, type ServerProcess, startConfigNode } from '../helpers/server-process.js';
 import { keyInSlots } from '../helpers/slot-keys.js';
 
 /** EventStream reads a watch's Server-Sent Events as text until it ends or is closed. */
@@ -68,11 +68,7 @@ interface ErrorBody {
 }
 
 describe('scans, watches, backups and cluster replies while two nodes dispute slots', () => {
-  let dir = '';
-  let a = '';
-  let b = '';
-  let three = '';
-  let two = '';
+  let f: DisputingFiles;
   const running: ServerProcess[] = [];
   const streams: EventStream[] = [];
   let file = '';
@@ -92,31 +88,19 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-dispute-reads-'));
-    [a, b] = [await freeNodeAddress(), await freeNodeAddress()];
-    mkdirSync(join(dir, 'three'));
-    mkdirSync(join(dir, 'two'));
-    three = writeConfig(join(dir, 'three'), [
-      { address: a, slots: '0-5460' },
-      { address: b, slots: '5461-10922' },
-      { address: a, slots: '10923-16383' },
-    ]);
-    two = writeConfig(join(dir, 'two'), [
-      { address: a, slots: '0-8191' },
-      { address: b, slots: '8192-16383' },
-    ]);
+    f = await disputingFiles('dispute-reads');
 
-    await startConfigNode(three, a, join(dir, 'a-data'), running);
-    const agreeing = await startConfigNode(three, b, join(dir, 'b-data'), running);
-    await put(a, bothA, 'v1');
-    await put(a, moved, 'v1');
-    await put(b, bothB, 'v1');
-    file = join(dir, 'before.backup');
-    const backup = await runCli(['backup', file, '--url', a]);
+    await startConfigNode(f.three, f.a, join(f.dir, 'a-data'), running);
+    const agreeing = await startConfigNode(f.three, f.b, join(f.dir, 'b-data'), running);
+    await put(f.a, bothA, 'v1');
+    await put(f.a, moved, 'v1');
+    await put(f.b, bothB, 'v1');
+    file = join(f.dir, 'before.backup');
+    const backup = await runCli(['backup', file, '--url', f.a]);
     assert.equal(backup.code, 0, backup.stderr);
 
-    everything = await EventStream.open(`http://${a}/watch`);
-    tagged = await EventStream.open(`http://${a}/watch?prefix=${encodeURIComponent(tagA)}`);
+    everything = await EventStream.open(`http://${f.a}/watch`);
+    tagged = await EventStream.open(`http://${f.a}/watch?prefix=${encodeURIComponent(tagA)}`);
     streams.push(everything, tagged);
     await everything.until(/event: hello/);
     await tagged.until(/event: hello/);
@@ -124,9 +108,9 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
     // B comes back with the other file: A refuses the slots the files give different leaders.
     await agreeing.stop();
     running.splice(running.indexOf(agreeing), 1);
-    await startConfigNode(two, b, join(dir, 'b-data'), running);
+    await startConfigNode(f.two, f.b, join(f.dir, 'b-data'), running);
     await waitFor('A sees that B disagrees', async () => {
-      const r = (await (await fetch(`http://${a}/cluster`)).json()) as {
+      const r = (await (await fetch(`http://${f.a}/cluster`)).json()) as {
         peers: { disputed_slots?: string }[];
       };
       return r.peers[0]?.disputed_slots === '5461-8191,10923-16383';
@@ -136,29 +120,29 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
   after(async () => {
     for (const s of streams) s.close();
     for (const p of running) await p.stop();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(f.dir, { recursive: true, force: true });
   });
 
   it('tells a running watch of a disputed slot to resume, refuses it a new start, and keeps a watch of served slots', async () => {
     // The watch of every key reads A's store of 10923-16383: told to resume, within a heartbeat or two.
     await everything.until(/"type":"resume","reason":"disputed"/);
     await waitFor('the cut watch ends', () => Promise.resolve(everything.ended), 5000);
-    const again = await fetch(`http://${a}/watch`);
+    const again = await fetch(`http://${f.a}/watch`);
     assert.equal(again.status, 503, 'a new watch of every key is refused');
     assert.equal(again.headers.get('retry-after'), '1');
     const refusedWatch = (await again.json()) as ErrorBody;
     assert.equal(refusedWatch.error.code, 'SLOTS_DISPUTED');
     assert.match(refusedWatch.error.message, /^the watch of shards 0, 2 would read slots 10923-16383, /);
     // The watch of a hash tag both files give A reads one served slot: it goes on.
-    await put(a, `${tagA}x`, 'after');
+    await put(f.a, `${tagA}x`, 'after');
     await tagged.until(new RegExp(`"key":"${tagA.replace(/[{}]/g, '\\$&')}x"`));
     assert.equal(tagged.ended, false);
-    const metrics = await (await fetch(`http://${a}/metrics`)).text();
+    const metrics = await (await fetch(`http://${f.a}/metrics`)).text();
     assert.match(metrics, /distkv_watch_streams_cut_total\{reason="disputed"\} 1/);
   });
 
   it('refuses a scan that would read a disputed slot, and answers one whose prefix holds a served slot', async () => {
-    for (const node of [a, b]) {
+    for (const node of [f.a, f.b]) {
       const scan = await fetch(`http://${node}/kv`);
       assert.equal(scan.status, 503, `GET /kv on ${node}`);
       assert.equal(scan.headers.get('retry-after'), '1');
@@ -166,7 +150,7 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
       assert.equal(body.error.code, 'SLOTS_DISPUTED');
       assert.match(body.error.message, /would read slots .*5461-8191/);
     }
-    const served = await fetch(`http://${a}/kv?prefix=${encodeURIComponent(tagA)}`);
+    const served = await fetch(`http://${f.a}/kv?prefix=${encodeURIComponent(tagA)}`);
     assert.equal(served.status, 200, 'a scan of one served slot is answered');
     const page = (await served.json()) as { items: { key: string }[] };
     assert.deepEqual(
@@ -176,7 +160,7 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
   });
 
   it('answers SCAN, KEYS, DBSIZE and RANDOMKEY -TRYAGAIN and leaves the disputed slots out of CLUSTER SLOTS and INFO', async () => {
-    const resp = await RespConn.open(respOf(a));
+    const resp = await RespConn.open(respOf(f.a));
     try {
       const [scan, keys, dbsize, random, taggedScan, slots, info] = await resp.send([
         ['SCAN', '0'],
@@ -202,8 +186,8 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
   });
 
   it('fails a backup that meets a disputed slot, and a restore before it writes anything', async () => {
-    const late = join(dir, 'during.backup');
-    const refusedBackup = await runCli(['backup', late, '--url', a]);
+    const late = join(f.dir, 'during.backup');
+    const refusedBackup = await runCli(['backup', late, '--url', f.a]);
     assert.equal(refusedBackup.code, 1, refusedBackup.stdout);
     assert.match(
       refusedBackup.stderr,
@@ -211,11 +195,11 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
     );
     assert.equal(existsSync(late) || existsSync(`${late}.partial`), false, 'no file is left');
 
-    await put(a, bothA, 'v2');
-    const restore = await runCli(['restore', file, '--url', a, '--force']);
+    await put(f.a, bothA, 'v2');
+    const restore = await runCli(['restore', file, '--url', f.a, '--force']);
     assert.equal(restore.code, 1, restore.stdout);
     assert.match(restore.stderr, /SLOTS_DISPUTED: the cluster's nodes disagree .*nothing was written/);
-    const kept = await fetch(`http://${a}/kv/${bothA}`);
+    const kept = await fetch(`http://${f.a}/kv/${bothA}`);
     assert.equal(await kept.text(), 'v2', 'the restore wrote nothing, not even the served slots');
   });
 });

@@ -9,14 +9,19 @@
  * --allow-fuzzy. A shard whose leader cannot be reached or no longer leads it (a failover during
  * the backup: SHARD_UNREACHABLE, WRONG_NODE, SWITCHING_LEADER, DRAINING, STARTING, UNAVAILABLE) is copied
  * again from the leader a reloaded map names, for up to FAILOVER_WAIT_MS; a copy counts as
- * consistent only when the node it came from still leads the shard at the copy's seq. The file is
- * written as FILE.partial and renamed when whole.
+ * consistent only when the node it came from still leads the shard at the copy's seq. A shard
+ * with a slot its leader refuses because a peer's config gives it another leader (`/cluster` →
+ * `peers[].disputed_slots`, read with the same answer) fails the backup (SLOTS_DISPUTED): that
+ * leader may hold keys and writes the copy lacks. The file is written as FILE.partial and renamed
+ * when whole.
  */
 import { type FileHandle, link, open, rename, rm, stat } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import type { ClusterShard } from '../client/types.js';
 import { errorOf } from '../client/wire-decode.js';
 import { DistkvError } from '../errors.js';
+import type { ShardInfo } from '../routing/shard-map.js';
+import { formatRanges, intersectRanges, parseRanges } from '../routing/slot-dispute.js';
 import { SnapshotDecoder } from '../replication/snapshot-format.js';
 import { intOption, UsageError } from './args.js';
 import { appendCrc, FileSink } from './backup-file.js';
@@ -28,6 +33,7 @@ import {
   encodeSectionHeader,
   SECTION_HEADER_BYTES,
 } from './backup-format.js';
+import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
 import { stderrProgress } from './progress-line.js';
@@ -106,6 +112,26 @@ function heldStill(after: ClusterShard['leader'] | undefined, seq: number, leade
   return after.last_write_seq === undefined ? after.last_seq === seq : after.last_write_seq <= seq;
 }
 
+/**
+ * refuseDisputed throws SLOTS_DISPUTED when `leader`'s `/cluster` peers (`peers`) name slots of
+ * shard `s` it refuses: another node's config gives them another leader, which may have taken
+ * writes for them that this copy lacks (docs/operations.md, "When the nodes disagree about the config").
+ */
+function refuseDisputed(peers: unknown, leader: string, s: ShardInfo): void {
+  const shardSlots = [s.slots];
+  const found = disputesOf(leader, peers).flatMap((d) => {
+    const slots = intersectRanges(parseRanges(d.slots) ?? shardSlots, shardSlots);
+    return slots.length === 0
+      ? []
+      : [`node ${d.peer} (config ${String(d.peer_version)}): slots ${formatRanges(slots)}`];
+  });
+  if (found.length > 0)
+    throw new DistkvError(
+      'SLOTS_DISPUTED',
+      `shard ${s.idx} (${s.name}) was not backed up: its leader ${leader} refuses slots another node's config gives another leader (${found.join('; ')}), which may hold writes a copy would lack. Give every node the same sharding.toml and run the backup again`,
+    );
+}
+
 /** alreadyExists is the refusal of a backup FILE that exists, without --force. */
 function alreadyExists(file: string): UsageError {
   return new UsageError(
@@ -142,7 +168,7 @@ export const BACKUP_VERB: ClientVerb = {
   usage: 'distkv backup FILE',
   summary: "copy every shard's keys and values from its leader into FILE",
   details:
-    'Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nThe expire records a leader logs as TTLs run out are not writes here: a key keeps its expiry\ninstant in FILE, and one that expired by the copy or the restore is not restored. Versions are not\nkept: a restore gives every key a new one.\nA shard whose leader is down or moving (a failover) is copied from the leader a newer map names\n(for up to 30 s).\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes (FILE exists, without --force).',
+    'Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nThe expire records a leader logs as TTLs run out are not writes here: a key keeps its expiry\ninstant in FILE, and one that expired by the copy or the restore is not restored. Versions are not\nkept: a restore gives every key a new one.\nA shard whose leader is down or moving (a failover) is copied from the leader a newer map names\n(for up to 30 s). A shard whose leader refuses some of its slots because the config of\nanother node gives them another leader fails the backup (SLOTS_DISPUTED): give every node the same file.\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes (FILE exists, without --force).',
   options: {
     retries: {
       type: 'string',
@@ -219,7 +245,9 @@ export const BACKUP_VERB: ClientVerb = {
                 );
               },
             );
-            const after = (await client.cluster(leader)).shards.find((v) => v.idx === s.idx)?.leader;
+            const view = await client.cluster(leader);
+            refuseDisputed(view.peers, leader, s);
+            const after = view.shards.find((v) => v.idx === s.idx)?.leader;
             copy = { seq, keys, consistent: heldStill(after, seq, leader) };
           } catch (err) {
             if (

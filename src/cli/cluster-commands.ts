@@ -19,7 +19,7 @@ import { type ClientVerb, positionals } from './connect.js';
 const PEER_ASK_MS = 5000;
 
 /** Dispute is one node's refusal of the slots a peer's config gives another leader. */
-interface Dispute {
+export interface Dispute {
   node: string;
   peer: string;
   peer_version: string | null;
@@ -28,7 +28,7 @@ interface Dispute {
 }
 
 /** disputesOf reads the disputed slots of a `/cluster` answer's `peers` (absent on older nodes). */
-function disputesOf(node: string, peers: unknown): Dispute[] {
+export function disputesOf(node: string, peers: unknown): Dispute[] {
   if (!Array.isArray(peers)) return [];
   return (peers as unknown[]).flatMap((p) => {
     const { address, state, version, disputed_slots } = (p ?? {}) as Record<string, unknown>;

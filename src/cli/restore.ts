@@ -7,6 +7,9 @@
  * batches (`POST /kv/_batch`, whose JSON carries keys as text); a key that is not UTF-8 is written
  * by a `PUT /kv/%XX...` of its own with its exact bytes (PUTS_AT_ONCE at a time), since text would
  * stand for other bytes (U+FFFD in place of each one) and two such keys could become one.
+ * A cluster whose node refuses slots because a peer's config gives them another leader
+ * (`/cluster` → `peers[].disputed_slots`) is refused before anything is written (SLOTS_DISPUTED):
+ * each key of those slots would be refused, and the restore stop part-way.
  */
 import { isUtf8 } from 'node:buffer';
 import { type FileHandle, open } from 'node:fs/promises';
@@ -17,6 +20,7 @@ import { keyText } from '../client/key-bytes.js';
 import { DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
 import { checkCrc, readEntries } from './backup-file.js';
+import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
 import { whileInterruptible } from './interrupt.js';
@@ -164,7 +168,7 @@ export const RESTORE_VERB: ClientVerb = {
   usage: 'distkv restore FILE',
   summary: 'write every key of a backup FILE into a cluster (empty unless --force)',
   details:
-    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\nshard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\nits instant in the backup (its write carries that instant); one that has expired by the time it is\nsent is not written, and counted. Every key gets a new version in the target (a version read from\nthe source names nothing there). Exit 0 when every key was written, 1 when the cluster is not\nempty or a write failed, 2 for usage mistakes and unreadable or damaged files.',
+    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\nshard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\nits instant in the backup (its write carries that instant); one that has expired by the time it is\nsent is not written, and counted. Every key gets a new version in the target (a version read from\nthe source names nothing there). A cluster whose nodes disagree about the config\n(SLOTS_DISPUTED) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster is not\nempty, its nodes disagree or a write failed, 2 for usage mistakes and unreadable or damaged files.',
   options: {
     force: {
       type: 'boolean',
@@ -200,7 +204,9 @@ export const RESTORE_VERB: ClientVerb = {
       }
       // A node that tells its limits: refuse a file it would refuse part of, before writing any
       // of it (a restore used to write every key up to the first one too large, and stop there).
-      const limits = (await client.cluster()).limits;
+      const view = await client.cluster();
+      refuseDisputes(view);
+      const limits = view.limits;
       if (limits !== undefined) await checkLimits(fh, size, largest, limits);
       if (args.options.get('force') !== true) {
         const first = (await client.scanPage('', { limit: 1 })).items[0];
@@ -251,6 +257,19 @@ export const RESTORE_VERB: ClientVerb = {
     }
   },
 };
+
+/** refuseDisputes throws SLOTS_DISPUTED, before anything is written, when the node `view` comes from refuses slots a peer disputes. */
+function refuseDisputes(view: ClusterView): void {
+  const disputes = disputesOf(view.node, view.peers);
+  if (disputes.length === 0) return;
+  const named = disputes.map(
+    (d) => `${d.node} refuses slots ${d.slots} (node ${d.peer} routes with config ${String(d.peer_version)})`,
+  );
+  throw new DistkvError(
+    'SLOTS_DISPUTED',
+    `the cluster's nodes disagree about the config: ${named.join('; ')}; nothing was written: give every node the same sharding.toml and run the restore again`,
+  );
+}
 
 /** expiredAt reports whether a backup entry's expiry (Unix ms, 0 = never) has passed at `now`. */
 function expiredAt(expiresAtMs: number, now: number): boolean {

@@ -14,7 +14,7 @@ import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR } from '../worker/op
 import { expiryAtOf, isCanonicalBase64, parseBatch } from './batch-parse.js';
 import { hasConditions, runConditionalBatch, unansweredBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
-import { replicaLagOf, sendSwitching } from './kv-routes.js';
+import { replicaLagOf, sendDisputed, sendSwitching } from './kv-routes.js';
 import { lagHeader } from '../replication/lag.js';
 import { leaselessReadMessage } from '../server/map-keeper.js';
 import { configMismatch } from './config-check.js';
@@ -39,6 +39,7 @@ import {
 } from './scatter-merge.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import { SCAN_DEFAULT_LIMIT, SCAN_MAX_LIMIT } from './scan-limit.js';
+import { prefixShards } from './watch-routes.js';
 
 /**
  * A scan page is bounded in bytes as well as in count (docs/api.md): each part (a local store's
@@ -62,7 +63,7 @@ async function scan(
   localOnly: boolean,
   leaderOnly: boolean,
   shards: readonly number[],
-): Promise<{ status: number; body: unknown; lag: string | undefined }> {
+): Promise<{ status: number; body: unknown; lag: string | undefined; retryAfter?: true }> {
   const { writes, reads } = ctx.listener;
   const { limit, maxBytes } = bounds;
   const part = { limit, maxBytes: Math.min(SCAN_PAGE_BYTES, maxBytes) };
@@ -83,11 +84,15 @@ async function scan(
   );
   const unreachable: { shards: number[]; owner: string; error: string }[] = [];
   let mismatch: string | undefined;
+  let disputed: DistkvError | undefined;
   for (const [owner, shards] of plan.remote) {
     pages.push(
       ctx.forwarder.scan(owner, shards, prefix, after, { ...part, leaderOnly }).catch((err: unknown) => {
         if (err instanceof DistkvError && err.code === 'CONFIG_MISMATCH')
           mismatch = `owner ${owner}: ${err.message}`;
+        // The owner refuses its part as this node refuses its own (slot-gate.ts): so is the scan.
+        if (err instanceof DistkvError && err.code === 'SLOTS_DISPUTED')
+          disputed = new DistkvError('SLOTS_DISPUTED', `owner ${owner}: ${err.message}`);
         unreachable.push({ shards, owner, error: (err as Error).message });
         return { entries: [], more: false };
       }),
@@ -109,6 +114,8 @@ async function scan(
       lag: undefined,
     };
   }
+  if (disputed !== undefined)
+    return { status: 503, body: { error: disputed.toWire() }, lag: undefined, retryAfter: true };
   if (unreachable.length > 0) {
     const names = unreachable
       .map(
@@ -230,10 +237,22 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
         throw new DistkvError('INVALID_ARGUMENT', `encoding must be "utf8" or "base64", got "${encoding}"`);
       // A forwarded part names its shards: the owner may host others (replicas) the asker covers.
       const shardsText = params.get('shards');
+      // A prefix holding a whole hash tag has its keys in one slot: only that slot's shard is read.
       const shards =
         shardsText === undefined
-          ? ctx.shardMap.shards.map((s) => s.idx)
+          ? prefixShards(ctx, prefix)
           : parseShardList(shardsText, ctx.shardMap.shards.length);
+      // A store is read whole: a slot among its slots that a peer's config gives another leader
+      // could be missing writes that leader took, so the scan is refused (slot-gate.ts).
+      const disputed = ctx.slotGate.readRefusal(
+        `the scan of shard${shards.length === 1 ? '' : 's'} ${shards.join(', ')}`,
+        shards.map((s) => ctx.shardMap.shard(s).slots),
+        prefix,
+      );
+      if (disputed !== undefined) {
+        sendDisputed(res, disputed);
+        return;
+      }
       // A part read from a leader here without its lease could miss writes a new leader took (kv-routes.ts).
       const leaseless = shards.find((s) => {
         const w = ctx.listener.writes[s]!;
@@ -246,8 +265,9 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       answerLater(
         res,
         scan(ctx, prefix, after, { limit, maxBytes }, encoding === 'base64', localOnly, leaderOnly, shards),
-        (r, { status, body, lag }) => {
+        (r, { status, body, lag, retryAfter }) => {
           if (lag !== undefined) r.writeHeader('X-Distkv-Lag', lag);
+          if (retryAfter === true) r.writeHeader('Retry-After', '1');
           sendJson(r, body, status);
         },
       );

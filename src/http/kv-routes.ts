@@ -175,7 +175,7 @@ function placeKey(
   const disputed = ctx.slotGate.refusal(slot);
   if (disputed !== undefined) {
     // A peer's config gives the slot another leader: neither served, nor sent elsewhere (slot-gate.ts).
-    sendError(res, disputed, { headers: { 'Retry-After': '1' } });
+    sendDisputed(res, disputed);
     return undefined;
   }
   const shard = ctx.shardMap.shardOfSlot(slot);
@@ -204,6 +204,11 @@ function placeKey(
     ctx.liveMap.current.version,
   );
   return undefined;
+}
+
+/** sendDisputed answers 503 SLOTS_DISPUTED (slot-gate.ts) with Retry-After: not executed, retry. */
+export function sendDisputed(res: HttpResponse, e: DistkvError): void {
+  sendError(res, e, { headers: { 'Retry-After': '1' } });
 }
 
 /** sendSwitching answers 503 SWITCHING_LEADER with Retry-After and the live map's version: not executed, retry. */

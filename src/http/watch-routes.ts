@@ -13,10 +13,11 @@
  */
 import { leaselessReadMessage } from '../server/map-keeper.js';
 import { DistkvError } from '../errors.js';
-import { slotOfBytes } from '../routing/slot.js';
+import { prefixSlot } from '../routing/slot.js';
 import { isCanonicalBase64 } from './batch-parse.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import { sendDisputed } from './kv-routes.js';
 import { sendRedirect } from './redirect.js';
 import { intParam, strictQuery } from './request-parse.js';
 import { sendError } from './respond.js';
@@ -49,10 +50,9 @@ interface WatchPlan {
 
 /** prefixShards lists the shards keys under `prefix` can live on. */
 export function prefixShards(ctx: HttpContext, prefix: Buffer): number[] {
-  const open = prefix.indexOf(0x7b); // {
-  const close = open < 0 ? -1 : prefix.indexOf(0x7d, open + 1); // }
   // A prefix holding a whole non-empty hash tag fixes the tag, so the slot, of every key under it.
-  if (close > open + 1) return [ctx.shardMap.shardOfSlot(slotOfBytes(prefix))];
+  const slot = prefixSlot(prefix);
+  if (slot !== undefined) return [ctx.shardMap.shardOfSlot(slot)];
   return ctx.shardMap.shards.map((s) => s.idx);
 }
 
@@ -139,6 +139,17 @@ export function registerWatchRoutes(app: Router, ctx: HttpContext): void {
     route(ctx, 'watch', (res, req) => {
       const query = req.getQuery();
       const plan = planOf(ctx, req, strictQuery(query, WATCH_PARAMS));
+      // A watch reads whole stores: one of their slots that a peer's config gives another leader
+      // could take writes this stream would never show (slot-gate.ts). Running streams: watch-hub.ts.
+      const disputed = ctx.slotGate.readRefusal(
+        `the watch of shard${plan.sources.length === 1 ? '' : 's'} ${plan.sources.map((s) => s.shard).join(', ')}`,
+        plan.sources.map((s) => ctx.shardMap.shard(s.shard).slots),
+        plan.prefix,
+      );
+      if (disputed !== undefined) {
+        sendDisputed(res, disputed);
+        return;
+      }
       if (plan.sources.length === 0) {
         const [shard, owner] = Object.entries(plan.elsewhere)[0] ?? [];
         if (shard === undefined || owner === undefined)

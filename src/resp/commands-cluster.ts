@@ -14,8 +14,16 @@
  * `cluster_state:ok`, as Redis does with `cluster-require-full-coverage no`, which is how distkv
  * behaves (the other slots are still served): ioredis's cluster client checks `cluster_state` before
  * it is ready and would not serve any slot while it says `fail` (docs/resp.md, "A node down").
+ *
+ * Slots this node refuses because a peer's config gives them another leader (src/server/slot-gate.ts)
+ * are answered as Redis answers slots no node serves: left out of CLUSTER SLOTS, SHARDS and NODES
+ * (a shard's range is cut around them), and not counted in `cluster_slots_assigned` nor
+ * `cluster_slots_ok`; `cluster_state` is `fail` only when no slot is left. A cluster client then
+ * sends none of their keys here, where each would get -TRYAGAIN until the files agree
+ * (docs/resp.md, "Slots in dispute").
  */
 import { configNodes } from '../server/node-plan.js';
+import { type SlotRange, slotCount, subtractRanges } from '../routing/slot-dispute.js';
 import { slotOfBytes } from '../routing/slot.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { nodeIdOf, redisEndpoint, type RespEndpoint, respEndpointOf } from './resp-address.js';
@@ -71,50 +79,53 @@ function writeNodeTriple(w: RespWriter, address: string, offset: number): void {
   w.bulk(nodeIdOf(address));
 }
 
-/** rangesOf merges the slot ranges of shards into "first-last" runs. */
-function rangesOf(shards: readonly ShardInfo[]): [number, number][] {
-  const sorted = [...shards].sort((a, b) => a.slots.first - b.slots.first);
-  const out: [number, number][] = [];
-  for (const s of sorted) {
-    const prev = out[out.length - 1];
-    if (prev !== undefined && prev[1] + 1 === s.slots.first) prev[1] = s.slots.last;
-    else out.push([s.slots.first, s.slots.last]);
-  }
-  return out;
+/** refusedOf returns the slots this node refuses (slot-gate.ts), as sorted disjoint ranges. */
+function refusedOf(c: RespConnection): readonly SlotRange[] {
+  return c.ctx.slotGate?.refused() ?? [];
+}
+
+/** rangesOf returns the slots of shards that this node serves (not `refused`), merged into runs. */
+function rangesOf(shards: readonly ShardInfo[], refused: readonly SlotRange[]): SlotRange[] {
+  return subtractRanges(
+    shards.map((s) => s.slots),
+    refused,
+  );
 }
 
 function slots(c: RespConnection, w: RespWriter): void {
   const offset = c.ctx.config.server.resp_port_offset;
-  const shards = c.ctx.liveShards();
+  const refused = refusedOf(c);
   const down = downOf(c);
-  w.array(shards.length);
-  for (const s of shards) {
+  const entries = c.ctx.liveShards().flatMap((s) => rangesOf([s], refused).map((r) => ({ s, r })));
+  w.array(entries.length);
+  for (const { s, r } of entries) {
     // As Redis: a failed replica is left out, the leader stays (it owns the slots).
-    const replicas = s.replicas.filter((r) => !down.has(r));
+    const replicas = s.replicas.filter((x) => !down.has(x));
     w.array(3 + replicas.length);
-    w.integer(s.slots.first);
-    w.integer(s.slots.last);
+    w.integer(r.first);
+    w.integer(r.last);
     writeNodeTriple(w, s.address, offset);
-    for (const r of replicas) writeNodeTriple(w, r, offset);
+    for (const x of replicas) writeNodeTriple(w, x, offset);
   }
 }
 
 function shardsReply(c: RespConnection, w: RespWriter): void {
   const nodes = clusterNodes(c);
+  const refused = refusedOf(c);
   const masters = nodes.filter((n) => n.led.length > 0);
   const byAddress = new Map(nodes.map((n) => [n.address, n]));
   w.array(masters.length);
   for (const m of masters) {
     const replicas = [...new Set(m.led.flatMap((s) => s.replicas))].map((r) => byAddress.get(r)!);
-    const ranges = rangesOf(m.led);
+    const ranges = rangesOf(m.led, refused);
     w.stringMap([
       [
         'slots',
         (x) => {
           x.array(ranges.length * 2);
-          for (const [a, b] of ranges) {
-            x.integer(a);
-            x.integer(b);
+          for (const r of ranges) {
+            x.integer(r.first);
+            x.integer(r.last);
           }
         },
       ],
@@ -140,11 +151,14 @@ function shardsReply(c: RespConnection, w: RespWriter): void {
 
 function nodesText(c: RespConnection): string {
   const me = c.ctx.listener.address;
+  const refused = refusedOf(c);
   return clusterNodes(c)
     .map((n) => {
       const flags = `${n.address === me ? 'myself,' : ''}${n.led.length > 0 || n.master === undefined ? 'master' : 'slave'}${n.down ? ',fail' : ''}`;
       const master = n.master === undefined ? '-' : nodeIdOf(n.master);
-      const ranges = rangesOf(n.led).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
+      const ranges = rangesOf(n.led, refused).map((r) =>
+        r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`,
+      );
       const ep = `${redisEndpoint(n.endpoint)}@${n.endpoint.port + 10000}`;
       const link = n.down ? 'disconnected' : 'connected';
       return [n.id, ep, flags, master, '0', '0', '1', link, ...ranges].join(' ');
@@ -156,13 +170,19 @@ function nodesText(c: RespConnection): string {
 function infoText(c: RespConnection): string {
   const nodes = clusterNodes(c);
   const down = downOf(c);
-  let failed = 0;
-  for (const s of c.ctx.liveShards()) if (down.has(s.address)) failed += s.slots.last - s.slots.first + 1;
+  const refused = refusedOf(c);
+  const assigned = 16384 - slotCount(refused);
+  const failed = slotCount(
+    rangesOf(
+      c.ctx.liveShards().filter((s) => down.has(s.address)),
+      refused,
+    ),
+  );
   return [
     'cluster_enabled:1',
-    'cluster_state:ok',
-    'cluster_slots_assigned:16384',
-    `cluster_slots_ok:${16384 - failed}`,
+    `cluster_state:${assigned === 0 ? 'fail' : 'ok'}`,
+    `cluster_slots_assigned:${assigned}`,
+    `cluster_slots_ok:${assigned - failed}`,
     'cluster_slots_pfail:0',
     `cluster_slots_fail:${failed}`,
     `cluster_known_nodes:${nodes.length}`,

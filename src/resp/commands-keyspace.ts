@@ -4,6 +4,9 @@
  * so a cluster client that scans every node sees every key once. SCAN and DBSIZE read outside the
  * op batches, so they start once the connection's earlier replies are complete (readAtHead):
  * a write pipelined before them is durable, hence in the store, when they read.
+ * They, KEYS and RANDOMKEY answer -TRYAGAIN while a store they would read holds a slot a peer's
+ * config gives another leader (`disputedAt`; src/server/slot-gate.ts): that leader may hold keys
+ * and writes the answer would miss.
  */
 import { globMatch, literalPrefix } from './glob.js';
 import type { LocalTarget } from './key-route.js';
@@ -47,6 +50,22 @@ export function servedShards(c: RespConnection): ServedStore[] {
 /** servedStores lists the local stores holding this node's keys, in shard order. */
 export function servedStores(c: RespConnection): LocalTarget[] {
   return servedShards(c).map((s) => s.target);
+}
+
+/**
+ * disputedAt answers `p` with -TRYAGAIN and returns true when the stores this node serves hold a
+ * slot, among those the keys under `prefix` may hash to, that a peer's config gives another leader.
+ */
+export function disputedAt(c: RespConnection, p: Pending, what: string, prefix: Uint8Array): boolean {
+  const gate = c.ctx.slotGate;
+  if (gate?.some !== true) return false;
+  const ranges = servedShards(c).map((s) => c.ctx.shardMap.shard(s.shard).slots);
+  const refusal = gate.readRefusal(what, ranges, prefix);
+  if (refusal === undefined) return false;
+  c.queue.completeWith(p, (w) => {
+    w.error(`TRYAGAIN ${refusal.message}`);
+  });
+  return true;
 }
 
 /** scan: SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. */
@@ -113,7 +132,7 @@ export function scan(c: RespConnection, args: Buffer[]): void {
   const page: ScanPage = { served, prefix, count, pattern, read: 0, bytes: 0, keys: [] };
   // Once the replies before it are complete, so a page sees the writes sent before the SCAN.
   c.readAtHead(p, () => {
-    scanPage(c, p, page, at, from);
+    if (!disputedAt(c, p, 'SCAN', prefix)) scanPage(c, p, page, at, from);
   });
 }
 
@@ -204,7 +223,7 @@ export async function keyCount(c: RespConnection): Promise<number> {
 export function dbsize(c: RespConnection): void {
   const p = c.queue.later(c.proto, () => undefined);
   c.readAtHead(p, () => {
-    countFor(c, p);
+    if (!disputedAt(c, p, 'DBSIZE', Buffer.alloc(0))) countFor(c, p);
   });
 }
 

@@ -14,7 +14,7 @@
  * not exactly uniform either; stores are tried in a random order, the first that holds a key answers.
  */
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
-import { servedStores } from './commands-keyspace.js';
+import { disputedAt, servedStores } from './commands-keyspace.js';
 import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
@@ -26,7 +26,7 @@ export const RANDOM_PAGE_KEYS = 16;
 export function randomkey(c: RespConnection): void {
   const p = c.queue.later(c.proto, () => undefined);
   c.readAtHead(p, () => {
-    answer(c, p);
+    if (!disputedAt(c, p, 'RANDOMKEY', Buffer.alloc(0))) answer(c, p);
   });
 }
 

@@ -107,3 +107,61 @@ export function slotCount(ranges: readonly SlotRange[]): number {
 export function formatRanges(ranges: readonly SlotRange[]): string {
   return ranges.map((r) => (r.first === r.last ? String(r.first) : `${r.first}-${r.last}`)).join(',');
 }
+
+/** mergeRanges returns the slots of `ranges` (in any order, possibly overlapping) as sorted disjoint ranges, adjacent ones merged. */
+export function mergeRanges(ranges: readonly SlotRange[]): SlotRange[] {
+  const out: SlotRange[] = [];
+  for (const r of [...ranges].sort((x, y) => x.first - y.first)) {
+    const prev = out[out.length - 1];
+    if (prev !== undefined && r.first <= prev.last + 1) prev.last = Math.max(prev.last, r.last);
+    else out.push({ first: r.first, last: r.last });
+  }
+  return out;
+}
+
+/** intersectRanges returns the slots both `a` and `b` hold, as mergeRanges writes them. */
+export function intersectRanges(a: readonly SlotRange[], b: readonly SlotRange[]): SlotRange[] {
+  const x = mergeRanges(a);
+  const y = mergeRanges(b);
+  const out: SlotRange[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length && j < y.length) {
+    const first = Math.max(x[i]!.first, y[j]!.first);
+    const last = Math.min(x[i]!.last, y[j]!.last);
+    if (first <= last) out.push({ first, last });
+    if (x[i]!.last < y[j]!.last) i++;
+    else j++;
+  }
+  return mergeRanges(out);
+}
+
+/** subtractRanges returns the slots of `a` that `b` does not hold, as mergeRanges writes them. */
+export function subtractRanges(a: readonly SlotRange[], b: readonly SlotRange[]): SlotRange[] {
+  const cut = mergeRanges(b);
+  const out: SlotRange[] = [];
+  for (const r of mergeRanges(a)) {
+    let first = r.first;
+    for (const c of cut) {
+      if (c.last < first || c.first > r.last) continue;
+      if (c.first > first) out.push({ first, last: c.first - 1 });
+      first = c.last + 1;
+    }
+    if (first <= r.last) out.push({ first, last: r.last });
+  }
+  return out;
+}
+
+/** parseRanges reads what formatRanges writes (`first-last` or `slot`, comma-separated); undefined when it is not that. */
+export function parseRanges(text: string): SlotRange[] | undefined {
+  const out: SlotRange[] = [];
+  for (const item of text.split(',')) {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(item);
+    if (m === null) return undefined;
+    const first = Number(m[1]);
+    const last = m[2] === undefined ? first : Number(m[2]);
+    if (!isSlot(first) || !isSlot(last) || first > last) return undefined;
+    out.push({ first, last });
+  }
+  return out;
+}

@@ -120,3 +120,14 @@ export function slotOf(key: string): number {
 export function slotOfBytes(key: Uint8Array): number {
   return THREAD_HASHER.slotOfBytes(key);
 }
+
+/**
+ * prefixSlot returns the one slot of every key that starts with `prefix` when the prefix holds a
+ * whole non-empty hash tag (its first `{`, then a `}` after at least one byte: every such key has
+ * the same tag), else undefined (keys under it may hash to any slot).
+ */
+export function prefixSlot(prefix: Uint8Array): number | undefined {
+  const open = prefix.indexOf(OPEN_BRACE);
+  const close = open < 0 ? -1 : prefix.indexOf(CLOSE_BRACE, open + 1);
+  return close > open + 1 ? slotOfBytes(prefix) : undefined;
+}

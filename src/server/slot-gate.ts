@@ -10,10 +10,24 @@
  *
  * Reads are refused with writes: while two nodes each may take writes for a slot, a read answers
  * from one of two possible owners, and may miss a value the other already acknowledged.
+ *
+ * Readers of many slots ask `readRefusal` with the slots they would read: scans (HTTP `GET /kv`,
+ * RESP SCAN, KEYS, DBSIZE, RANDOMKEY) and watches, at their start and, for a running watch, at each
+ * heartbeat (watch-hub.ts): a store is read whole, so one disputed slot among its slots refuses it,
+ * unless the reader's prefix holds a hash tag (its keys are then in one slot, served or not). The
+ * RESP cluster commands leave the refused slots out (`refused`). With nothing disputed, each is
+ * one read of `some`.
  */
 import { DistkvError } from '../errors.js';
-import { formatRanges, type LeaderRange, leaderAt, type SlotRange } from '../routing/slot-dispute.js';
-import { SLOT_COUNT } from '../routing/slot.js';
+import {
+  formatRanges,
+  intersectRanges,
+  type LeaderRange,
+  leaderAt,
+  mergeRanges,
+  type SlotRange,
+} from '../routing/slot-dispute.js';
+import { prefixSlot, SLOT_COUNT } from '../routing/slot.js';
 
 /** PeerDispute is what one peer disputes with this node. */
 export interface PeerDispute {
@@ -36,6 +50,10 @@ export class SlotGate {
   /** table holds, per slot, 1 + the index in `disputes` of the first peer disputing it; 0 = served. */
   private readonly table = new Uint16Array(SLOT_COUNT);
   private disputes: readonly PeerDispute[] = [];
+  /** refusedRanges are every refused slot, merged (those of all disputes). */
+  private refusedRanges: readonly SlotRange[] = [];
+  /** some is true while at least one slot is refused. */
+  some = false;
   private readonly hash: string;
 
   /** `hash` is this node's config hash (named in refusals). */
@@ -49,6 +67,13 @@ export class SlotGate {
     for (let i = disputes.length - 1; i >= 0; i--)
       for (const r of disputes[i]!.ranges) this.table.fill(i + 1, r.first, r.last + 1);
     this.disputes = disputes;
+    this.refusedRanges = mergeRanges(disputes.flatMap((d) => d.ranges));
+    this.some = this.refusedRanges.length > 0;
+  }
+
+  /** refused returns every refused slot, as sorted disjoint ranges. */
+  refused(): readonly SlotRange[] {
+    return this.refusedRanges;
   }
 
   /** list returns the current disputes (those with at least one slot and the others). */
@@ -73,6 +98,38 @@ export class SlotGate {
     return new DistkvError(
       'SLOTS_DISPUTED',
       `slot ${slot} is disputed: node ${d.peer} routes with config ${String(d.version)} (leader of the slot: ${theirs})${d.silent ? ', and has not answered since' : ''}, this node with config ${this.hash} (leader: ${leaderAt(d.mine, slot) ?? 'none'}); slots disputed with ${d.peer}: ${formatRanges(d.ranges)}. Not executed: retry once every node has the same sharding.toml`,
+    );
+  }
+
+  /** disputedReads returns the refused slots among those the keys under `prefix` in `ranges` may hash to (see readRefusal). */
+  disputedReads(ranges: readonly SlotRange[], prefix: Uint8Array): SlotRange[] {
+    if (!this.some) return [];
+    const slot = prefixSlot(prefix);
+    if (slot === undefined) return intersectRanges(this.refusedRanges, ranges);
+    const inside = ranges.some((r) => r.first <= slot && slot <= r.last);
+    return inside ? intersectRanges(this.refusedRanges, [{ first: slot, last: slot }]) : [];
+  }
+
+  /**
+   * readRefusal returns the 503 SLOTS_DISPUTED error for `what` (e.g. "the scan of shards 1, 2"), a
+   * reader of the keys under `prefix` in the slots `ranges` (the stores it reads), when one of the
+   * slots those keys may hash to is refused; undefined when it reads none. A prefix holding a hash
+   * tag reads one slot (routing/slot.ts, prefixSlot).
+   */
+  readRefusal(what: string, ranges: readonly SlotRange[], prefix: Uint8Array): DistkvError | undefined {
+    const slots = this.disputedReads(ranges, prefix);
+    if (slots.length === 0) return undefined;
+    const peers = this.disputes.flatMap((d) => {
+      const theirs = intersectRanges(d.ranges, slots);
+      return theirs.length === 0
+        ? []
+        : [
+            `node ${d.peer} (config ${String(d.version)}${d.silent ? ', not answering since' : ''}) disputes ${formatRanges(theirs)}`,
+          ];
+    });
+    return new DistkvError(
+      'SLOTS_DISPUTED',
+      `${what} would read slots ${formatRanges(slots)}, whose leader another node's config names differently (${peers.join('; ')}; this node routes with config ${this.hash}): it could miss writes the other leader took. Not executed: retry once every node has the same sharding.toml`,
     );
   }
 }

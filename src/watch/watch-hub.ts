@@ -2,8 +2,9 @@
  * The watch side of one process (docs/watch.md): the feeds of its stores (one per watched store,
  * shared by every listener), the broadcasts of the live watchers (one per set of stores, prefix,
  * value choice and format) and the watchers, with a heartbeat that sends each watcher its
- * progress (and replicas' lag) and ends every stream with `resume` when the node drains, or when a
- * leader store it reads has lost its lease.
+ * progress (and replicas' lag) and ends every stream with `resume` when the node drains, when a
+ * leader store it reads has lost its lease, or when a peer's config gives one of the slots it reads
+ * another leader (`disputed`: src/server/slot-gate.ts; checked per heartbeat, never per event).
  */
 import { DistkvError } from '../errors.js';
 import type { HttpContext } from '../http/context.js';
@@ -159,6 +160,18 @@ export class WatchHub implements WatchDeps {
   private readonly leaseless = (src: ShardSource): boolean =>
     this.ctx.liveMap.leaderWithoutLease(src.role, src.shard);
 
+  /**
+   * disputed tells whether `w` reads a slot a peer's config gives another leader: that leader may
+   * take writes this stream would never show. The watcher resumes, and its new start is refused
+   * until every node has the same file (watch-routes.ts).
+   */
+  private disputed(w: Watcher): boolean {
+    const { shardMap, slotGate } = this.ctx;
+    return w.follows(
+      (src) => slotGate.disputedReads([shardMap.shard(src.shard).slots], w.prefixBytes).length > 0,
+    );
+  }
+
   private beat(): void {
     const draining = this.ctx.state.phase === 'draining';
     this.live.settle();
@@ -166,6 +179,7 @@ export class WatchHub implements WatchDeps {
       if (w.isClosed()) this.remove(w);
       else if (draining) w.cut('draining');
       else if (w.follows(this.leaseless)) w.cut('no-lease');
+      else if (this.ctx.slotGate.some && this.disputed(w)) w.cut('disputed');
       else w.progress();
     }
     if (draining) this.live.stop();

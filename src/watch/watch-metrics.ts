@@ -4,7 +4,7 @@
  *   distkv_watchers_open                      gauge; watch streams open (SSE and WebSocket)
  *   distkv_watch_streams_cut_total{reason}    counter; streams the node ended with `resume`:
  *                                             slow (over max_buffer_bytes), draining, no-lease,
- *                                             failover, error (docs/watch.md)
+ *                                             failover, disputed, error (docs/watch.md)
  *
  * No watch yet in the process: 0 watchers and no cut series.
  */
@@ -24,7 +24,7 @@ export function registerWatchMetrics(registry: Registry, pool: WorkerPool): void
   });
   new Counter({
     name: 'distkv_watch_streams_cut_total',
-    help: 'Watch streams the node ended with resume: slow (over max_buffer_bytes), draining, no-lease, failover, error',
+    help: 'Watch streams the node ended with resume: slow (over max_buffer_bytes), draining, no-lease, failover, disputed, error',
     labelNames: ['reason'],
     registers: [registry],
     collect() {

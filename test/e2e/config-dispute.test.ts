@@ -8,23 +8,14 @@
  * again once B is restarted with A's file.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { slotOf } from '../../src/routing/slot.js';
-import { freeNodeAddress, respOf } from '../helpers/resp.js';
+import { disputingFiles } from '../helpers/dispute-files.js';
+import { respOf } from '../helpers/resp.js';
 import { RespConn } from '../helpers/resp-conn.js';
-import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
-
-/** keyIn returns a key whose slot is in first..last. */
-function keyIn(first: number, last: number): string {
-  for (let i = 0; i < 1_000_000; i++) {
-    const s = slotOf(`k${i}`);
-    if (s >= first && s <= last) return `k${i}`;
-  }
-  throw new Error(`no key found in slots ${first}-${last}`);
-}
+import { keyInSlots as keyIn } from '../helpers/slot-keys.js';
+import { runCli, type ServerProcess, startConfigNode } from '../helpers/server-process.js';
 
 /** waitFor polls `probe` until it returns true, for at most `ms`. */
 async function waitFor(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
@@ -57,19 +48,7 @@ describe('two nodes whose sharding.toml files give some slots different leaders'
     fetch(`http://${node}/kv/${key}`, { method: 'PUT', body: `v-${key}` });
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distkv-dispute-'));
-    [a, b] = [await freeNodeAddress(), await freeNodeAddress()];
-    mkdirSync(join(dir, 'three'));
-    mkdirSync(join(dir, 'two'));
-    three = writeConfig(join(dir, 'three'), [
-      { address: a, slots: '0-5460' },
-      { address: b, slots: '5461-10922' },
-      { address: a, slots: '10923-16383' },
-    ]);
-    two = writeConfig(join(dir, 'two'), [
-      { address: a, slots: '0-8191' },
-      { address: b, slots: '8192-16383' },
-    ]);
+    ({ dir, a, b, three, two } = await disputingFiles('dispute'));
   });
 
   after(async () => {

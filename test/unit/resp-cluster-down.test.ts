@@ -3,7 +3,8 @@
  * unreachable, as Redis says it of a node marked FAIL: `fail` flag, `health: failed`, a failed
  * replica left out of SLOTS, and a down leader's slots counted in `cluster_slots_fail` while
  * `cluster_state` stays `ok` (Redis with `cluster-require-full-coverage no`: the other slots are
- * served, and ioredis is not ready while it says `fail`).
+ * served, and ioredis is not ready while it says `fail`). Slots this node refuses because a peer's
+ * config gives them another leader are left out, as Redis leaves out slots no node serves.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -13,6 +14,8 @@ import { cluster } from '../../src/resp/commands-cluster.js';
 import { nodeIdOf } from '../../src/resp/resp-address.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 import { ReplyQueue } from '../../src/resp/reply-queue.js';
+import type { SlotRange } from '../../src/routing/slot-dispute.js';
+import { SlotGate } from '../../src/server/slot-gate.js';
 
 const A = '127.0.0.1:7001';
 const B = '127.0.0.1:7002';
@@ -51,8 +54,8 @@ function decode(b: Buffer, at = 0): [Reply, number] {
   return [out, p];
 }
 
-/** ask runs `CLUSTER sub` on a connection of node `me` that sees `down` unreachable. */
-function ask(me: string, down: string[], sub: string): Reply {
+/** ask runs `CLUSTER sub` on a connection of node `me` that sees `down` unreachable (and refuses the slots of `gate`). */
+function ask(me: string, down: string[], sub: string, gate?: SlotGate): Reply {
   const queue = new ReplyQueue(
     () => undefined,
     () => undefined,
@@ -60,15 +63,21 @@ function ask(me: string, down: string[], sub: string): Reply {
   const c = {
     proto: 2,
     queue,
-    ctx: { config, liveShards: () => shards, listener: { address: me }, downNodes: () => new Set(down) },
+    ctx: {
+      config,
+      liveShards: () => shards,
+      listener: { address: me },
+      downNodes: () => new Set(down),
+      ...(gate === undefined ? {} : { slotGate: gate }),
+    },
   } as unknown as RespConnection;
   cluster(c, [Buffer.from('CLUSTER'), Buffer.from(sub)]);
   return decode(queue.out.take())[0];
 }
 
 /** nodeLines maps each node's address to its CLUSTER NODES line's fields. */
-function nodeLines(me: string, down: string[]): Map<string, string[]> {
-  const text = ask(me, down, 'NODES') as string;
+function nodeLines(me: string, down: string[], gate?: SlotGate): Map<string, string[]> {
+  const text = ask(me, down, 'NODES', gate) as string;
   const byId = new Map([A, B, C].map((a) => [nodeIdOf(a), a]));
   return new Map(
     text
@@ -80,8 +89,8 @@ function nodeLines(me: string, down: string[]): Map<string, string[]> {
 }
 
 /** info reads CLUSTER INFO's fields. */
-function info(me: string, down: string[]): Record<string, string> {
-  const text = ask(me, down, 'INFO') as string;
+function info(me: string, down: string[], gate?: SlotGate): Record<string, string> {
+  const text = ask(me, down, 'INFO', gate) as string;
   return Object.fromEntries(
     text
       .trim()
@@ -143,5 +152,67 @@ describe('CLUSTER commands with a node down', () => {
   it('never reports itself down', () => {
     assert.equal(nodeLines(B, [B]).get(B)![2], 'myself,master');
     assert.equal(info(B, [B]).cluster_state, 'ok');
+  });
+});
+
+/** disputing returns a gate refusing `ranges`, disputed with node C. */
+function disputing(ranges: SlotRange[]): SlotGate {
+  const g = new SlotGate('mine');
+  g.set([{ peer: C, version: 'theirs', ranges, theirs: undefined, mine: [], silent: false }]);
+  return g;
+}
+
+describe('CLUSTER commands with slots disputed with a peer', () => {
+  // Shard 0 (A) is 0-8191, shard 1 (B) 8192-16383: 100-199 cuts shard 0 in two, 8192-9000 trims shard 1.
+  const cut = (): SlotGate =>
+    disputing([
+      { first: 100, last: 199 },
+      { first: 8192, last: 9000 },
+    ]);
+
+  it('leaves the disputed slots out of CLUSTER SLOTS, as Redis leaves out slots no node serves', () => {
+    const slots = (ask(A, [], 'SLOTS', cut()) as Reply[][]).map((s) => [s[0], s[1], (s[2] as Reply[])[2]]);
+    assert.deepEqual(slots, [
+      [0, 99, nodeIdOf(A)],
+      [200, 8191, nodeIdOf(A)],
+      [9001, 16383, nodeIdOf(B)],
+    ]);
+  });
+
+  it('leaves them out of the slot ranges of CLUSTER NODES and CLUSTER SHARDS', () => {
+    const lines = nodeLines(A, [], cut());
+    assert.deepEqual(lines.get(A)!.slice(8), ['0-99', '200-8191']);
+    assert.deepEqual(lines.get(B)!.slice(8), ['9001-16383']);
+    const shardsReply = ask(A, [], 'SHARDS', cut()) as Reply[][];
+    assert.deepEqual(
+      shardsReply.map((s) => s[1]),
+      [
+        [0, 99, 200, 8191],
+        [9001, 16383],
+      ],
+    );
+  });
+
+  it('counts them out of cluster_slots_assigned and _ok; cluster_state stays ok while a slot is served', () => {
+    const i = info(A, [], cut());
+    const disputed = 100 + 809;
+    assert.deepEqual(
+      [i.cluster_state, i.cluster_slots_assigned, i.cluster_slots_ok, i.cluster_slots_fail],
+      ['ok', String(16384 - disputed), String(16384 - disputed), '0'],
+    );
+    const down = info(A, [B], cut());
+    assert.equal(
+      down.cluster_slots_fail,
+      String(8192 - 809),
+      "a down leader's disputed slots are not counted twice",
+    );
+    assert.equal(down.cluster_slots_ok, String(8192 - 100));
+  });
+
+  it('says cluster_state:fail and lists no slot when every slot is disputed', () => {
+    const all = disputing([{ first: 0, last: 16383 }]);
+    assert.deepEqual(ask(A, [], 'SLOTS', all), []);
+    assert.equal(info(A, [], all).cluster_state, 'fail');
+    assert.equal(info(A, [], all).cluster_slots_assigned, '0');
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { crc16 } from '../../src/routing/crc16.js';
-import { SLOT_COUNT, SlotHasher, slotOf, slotOfBytes } from '../../src/routing/slot.js';
+import { prefixSlot, SLOT_COUNT, SlotHasher, slotOf, slotOfBytes } from '../../src/routing/slot.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
 // Expected slots are what redis-server 7.0 answers to CLUSTER KEYSLOT for the same keys.
@@ -114,5 +114,33 @@ describe('slotOf', () => {
     const quarters = [0, 0, 0, 0];
     for (let i = 0; i < 100000; i++) quarters[Math.floor(slotOf(`key${i}`) / (SLOT_COUNT / 4))]!++;
     for (const q of quarters) assert.ok(q > 23000 && q < 27000, `quarter count ${q}`);
+  });
+});
+
+describe('prefixSlot', () => {
+  it('names the one slot of every key under a prefix that holds a whole hash tag, and none otherwise (seeded)', () => {
+    const seed = testSeed();
+    const rand = seededRandom(seed);
+    const pick = (s: string): string => s[Math.floor(rand() * s.length)]!;
+    const alphabet = 'ab{}x';
+    for (let i = 0; i < 2000; i++) {
+      const prefix = Array.from({ length: Math.floor(rand() * 8) }, () => pick(alphabet)).join('');
+      const slot = prefixSlot(Buffer.from(prefix));
+      const slots = new Set<number>();
+      for (let k = 0; k < 12; k++) {
+        const tail = Array.from({ length: Math.floor(rand() * 6) }, () => pick(alphabet)).join('');
+        slots.add(slotByDefinition(Buffer.from(prefix + tail)));
+      }
+      const what = `seed ${seed}: prefix ${JSON.stringify(prefix)}`;
+      if (slot !== undefined) assert.deepEqual([...slots], [slot], what);
+      else {
+        const open = prefix.indexOf('{');
+        const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
+        assert.ok(close <= open + 1, `${what}: holds a whole tag, so it fixes the slot`);
+      }
+    }
+    assert.equal(prefixSlot(Buffer.from('{user1000}.fo')), 3443);
+    assert.equal(prefixSlot(Buffer.from('{}x')), undefined, 'an empty tag hashes the whole key');
+    assert.equal(prefixSlot(Buffer.from('{user1000')), undefined);
   });
 });

@@ -53,6 +53,9 @@ describe('TIME', () => {
   });
 });
 
+/** DRAW_BATCHES bounds the batches of 40 RANDOMKEYs drawn until three distinct keys show. */
+const DRAW_BATCHES = 10;
+
 describe('RANDOMKEY', () => {
   it('answers nil on a node without keys, then only keys it holds, and several of them (seeded model)', async () => {
     assert.equal(await cli('RANDOMKEY'), '\n', 'nil: the node holds no key yet');
@@ -78,19 +81,34 @@ describe('RANDOMKEY', () => {
         }
         for (const k of adds) held.add(k);
         for (const k of dels) held.delete(k);
-        const drawn = (
-          await runTool('redis-cli', ['-h', host, '-p', String(port), '-r', '40', 'RANDOMKEY'])
-        ).stdout
-          .split('\n')
-          .slice(0, -1);
-        assert.equal(drawn.length, 40);
-        for (const k of drawn)
-          assert.ok(
-            held.has(k),
-            `seed ${seed} round ${round}: RANDOMKEY answered ${JSON.stringify(k)}, not held`,
-          );
+        // Keys are not drawn with equal chances (docs/resp.md): in a store of more than a page of
+        // keys, one alone in its branch of the byte tree (`a`, `user`) can take most draws, so 40
+        // draws may show only two keys. Draw 40 more, up to DRAW_BATCHES times, until three show.
+        const seen = new Set<string>();
+        for (
+          let batch = 0;
+          batch < DRAW_BATCHES && (batch === 0 || (held.size >= 5 && seen.size < 3));
+          batch++
+        ) {
+          const drawn = (
+            await runTool('redis-cli', ['-h', host, '-p', String(port), '-r', '40', 'RANDOMKEY'])
+          ).stdout
+            .split('\n')
+            .slice(0, -1);
+          assert.equal(drawn.length, 40);
+          for (const k of drawn) {
+            assert.ok(
+              held.has(k),
+              `seed ${seed} round ${round}: RANDOMKEY answered ${JSON.stringify(k)}, not held`,
+            );
+            seen.add(k);
+          }
+        }
         if (held.size >= 5)
-          assert.ok(new Set(drawn).size >= 3, `seed ${seed}: 40 draws gave ${new Set(drawn).size} keys`);
+          assert.ok(
+            seen.size >= 3,
+            `seed ${seed} round ${round}: ${DRAW_BATCHES * 40} draws gave ${seen.size} keys of ${held.size}`,
+          );
       }
       // Every key deleted (one DEL each: the keys are in different slots): nil again.
       const { host, port } = respOf(A);

@@ -10,11 +10,12 @@
  * (`redis-cli --stat`), so a census is answered again, instead of walking, while the stores'
  * last seqs have not moved since it (nothing was written: an expiry that passes is followed by
  * its expire record, which moves them) for up to REUSE_MAX_MS, and, for a census that took
- * SLOW_CENSUS_MS or more (a node of many keys), to the INFOs of the next REUSE_FACTOR times its
- * duration even after writes, so the walks take at most about a tenth of the workers' time; its
- * avg_ttl is then lowered by the time since. INFOs that arrive during a walk share it. A small
- * node therefore counts every write sent before the INFO. One per RESP listener; owned by the
- * main thread.
+ * SLOW_CENSUS_MS or more over more than a page of some store (a node of many keys), to the INFOs
+ * of the next REUSE_FACTOR times its duration even after writes, so the walks take at most about
+ * a tenth of the workers' time; its avg_ttl is then lowered by the time since. INFOs that arrive
+ * during a walk share it. A walk of a page per store costs a message per store whatever the clock
+ * says (on a loaded machine it can take 100 ms of waiting for a core), so a small node counts
+ * every write sent before the INFO. One per RESP listener; owned by the main thread.
  */
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { LocalTarget } from './key-route.js';
@@ -23,7 +24,7 @@ import type { LocalTarget } from './key-route.js';
 export const CENSUS_PAGE_KEYS = 1000;
 /** REUSE_FACTOR: a census that took T ≥ SLOW_CENSUS_MS answers the INFOs of the next REUSE_FACTOR × T ms. */
 export const REUSE_FACTOR = 10;
-/** SLOW_CENSUS_MS is how long a census must have taken to be reused after writes. */
+/** SLOW_CENSUS_MS is how long a census of more than a page of some store must have taken to be reused after writes. */
 export const SLOW_CENSUS_MS = 100;
 /** REUSE_MAX_MS bounds how long a census is reused while nothing is written. */
 export const REUSE_MAX_MS = 1000;
@@ -41,6 +42,14 @@ interface Census {
   count: Promise<ExpiryCount>;
   at: number;
   tookMs: number;
+  /** paged: some store took more than one page, so the walk's time is its keys', not only the machine's load. */
+  paged: boolean;
+}
+
+/** Walked is a walk's count and whether some store took more than one page. */
+interface Walked {
+  count: ExpiryCount;
+  paged: boolean;
 }
 
 /** KeyspaceExpiries counts the keys with an expiry in the stores a connection is served by. */
@@ -72,11 +81,13 @@ export class KeyspaceExpiries {
       count: Promise.resolve({ expires: 0, avgTtlMs: 0 }),
       at: now,
       tookMs: -1,
+      paged: false,
     };
     census.count = this.walk(stores).then(
-      (count) => {
+      ({ count, paged }) => {
         census.at = this.clock();
         census.tookMs = census.at - now;
+        census.paged = paged;
         return count;
       },
       (err: unknown) => {
@@ -92,16 +103,18 @@ export class KeyspaceExpiries {
   /** reusable tells whether a census done `age` ms ago answers now, the stores being at `seqs` (see the design block). */
   private reusable(last: Census, seqs: string, age: number): boolean {
     if (last.seqs === seqs && age < REUSE_MAX_MS) return true;
-    return last.tookMs >= SLOW_CENSUS_MS && age < REUSE_FACTOR * last.tookMs;
+    return last.paged && last.tookMs >= SLOW_CENSUS_MS && age < REUSE_FACTOR * last.tookMs;
   }
 
   /** walk pages through every store of `stores` and sums what each page counted. */
-  private async walk(stores: readonly LocalTarget[]): Promise<ExpiryCount> {
+  private async walk(stores: readonly LocalTarget[]): Promise<Walked> {
     let expires = 0;
     let ttlSumMs = 0;
+    let paged = false;
     for (const t of stores) {
       let after: Uint8Array | null = null;
       do {
+        if (after !== null) paged = true;
         const r = await this.pool.call(t.worker, {
           type: 'expiry-census',
           store: t.store,
@@ -115,6 +128,6 @@ export class KeyspaceExpiries {
         after = r.next;
       } while (after !== null);
     }
-    return { expires, avgTtlMs: expires === 0 ? 0 : Math.round(ttlSumMs / expires) };
+    return { count: { expires, avgTtlMs: expires === 0 ? 0 : Math.round(ttlSumMs / expires) }, paged };
   }
 }

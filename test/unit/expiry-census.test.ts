@@ -4,7 +4,7 @@
  * without expiries, passed or to come, in the shard's slots or left over from another layout),
  * walked in pages of random sizes, must count exactly the keys in the shard's slots whose expiry
  * is still to come and sum their times left; and a census is reused only while nothing was written
- * (or, a slow one, for ten times its duration).
+ * (or, a slow one of more than a page of some store, for ten times its duration).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -76,24 +76,39 @@ describe('expiryCensus on a store', () => {
   });
 });
 
-/** FakePool answers expiry-census pages from `counts` (one page per store) and counts the walks. */
+/** FakePool answers expiry-census pages (`pages` per store, the last counting) and counts the pages asked. */
 class FakePool {
   seqs = new Map<number, number>();
   calls = 0;
+  pages = 1;
   lastSeq(store: number): number {
     return this.seqs.get(store) ?? 0;
   }
-  call(_worker: number, msg: { type: string; store?: number }): Promise<unknown> {
+  call(_worker: number, msg: { type: string; store?: number; after?: Uint8Array | null }): Promise<unknown> {
     this.calls++;
+    const page = msg.after?.[0] ?? 0;
+    const last = page + 1 >= this.pages;
     return Promise.resolve({
       type: 'expiry-census-result',
       id: 0,
       ok: true,
-      count: msg.store === 1 ? 2 : 1,
-      ttlSumMs: 3000,
-      next: null,
+      count: last ? (msg.store === 1 ? 2 : 1) : 0,
+      ttlSumMs: last ? 3000 : 0,
+      next: last ? null : Uint8Array.of(page + 1),
     });
   }
+}
+
+/** slowPool is `pool` whose every page takes `ms` of the clock `now` reads. */
+function slowPool(pool: FakePool, ms: number, now: { ms: number }): Pick<WorkerPool, 'call' | 'lastSeq'> {
+  const slow = {
+    lastSeq: (s: number) => pool.lastSeq(s),
+    call: (w: number, m: { type: string; store?: number; after?: Uint8Array | null }) => {
+      now.ms += ms;
+      return pool.call(w, m);
+    },
+  };
+  return slow as unknown as Pick<WorkerPool, 'call' | 'lastSeq'>;
 }
 
 const targets = [
@@ -121,24 +136,36 @@ describe('KeyspaceExpiries', () => {
     assert.equal(pool.calls, 6, 'nothing written, but reused for at most REUSE_MAX_MS');
   });
 
-  it('reuses a census that took long for ten times its duration, even after writes', async () => {
+  it('reuses a census of more than a page per store that took long for ten times its duration, even after writes', async () => {
     const pool = new FakePool();
-    let now = NOW;
-    const slow = {
-      lastSeq: (s: number) => pool.lastSeq(s),
-      call: (w: number, m: { type: string; store?: number }) => {
-        now += 100; // each page takes 100 ms: a census of 200 ms
-        return pool.call(w, m);
-      },
-    };
-    const e = new KeyspaceExpiries(slow as unknown as Pick<WorkerPool, 'call' | 'lastSeq'>, () => now);
-    await e.count(targets);
+    pool.pages = 2;
+    const now = { ms: NOW };
+    // Each page takes 50 ms: a census of two stores of two pages takes 200 ms.
+    const e = new KeyspaceExpiries(slowPool(pool, 50, now), () => now.ms);
+    assert.deepEqual(await e.count(targets), { expires: 3, avgTtlMs: 2000 });
+    assert.equal(pool.calls, 4);
     pool.seqs.set(0, 9);
-    now += 1900;
+    now.ms += 1900;
     await e.count(targets);
-    assert.equal(pool.calls, 2, 'within 10 x 200 ms');
-    now += 200;
+    assert.equal(pool.calls, 4, 'within 10 x 200 ms');
+    now.ms += 200;
     await e.count(targets);
-    assert.equal(pool.calls, 4, 'past it');
+    assert.equal(pool.calls, 8, 'past it');
+  });
+
+  it('walks again after a write when a census of a page per store took long (a small node on a loaded machine)', async () => {
+    const pool = new FakePool();
+    const now = { ms: NOW };
+    // A page per store, each answered 150 ms later: the time is the machine's, not the keys'.
+    const e = new KeyspaceExpiries(slowPool(pool, 150, now), () => now.ms);
+    await e.count(targets);
+    assert.equal(pool.calls, 2);
+    now.ms += 10;
+    await e.count(targets);
+    assert.equal(pool.calls, 2, 'nothing written: reused');
+    pool.seqs.set(1, 4);
+    now.ms += 10;
+    await e.count(targets);
+    assert.equal(pool.calls, 4, 'a write moved a seq: walked again, so INFO counts it');
   });
 });

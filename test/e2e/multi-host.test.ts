@@ -377,9 +377,21 @@ describe('nodes started with different configs', () => {
   });
 
   it('is refused by the other node for scatter requests, and shown in /cluster peers and the log', async () => {
+    // a has seen the dispute (the test above waited for it): it refuses the scan itself, every
+    // slot it would read being disputed (config-44), before forwarding any part of it.
     const r = await fetch(`http://${a}/kv?prefix=&limit=10`);
-    assert.equal(r.status, 409);
-    assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'CONFIG_MISMATCH');
+    assert.equal(r.status, 503);
+    assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'SLOTS_DISPUTED');
+    // A scatter part a forwards carries its config hash: b refuses it, whatever it has seen.
+    const hashA = ((await (await fetch(`http://${a}/cluster`)).json()) as { version: string }).version;
+    const part = await fetch(`http://${b}/kv?prefix=&limit=10&local=1&config=${hashA}`);
+    assert.equal(part.status, 409);
+    assert.equal(((await part.json()) as { error: { code: string } }).error.code, 'CONFIG_MISMATCH');
+    const batch = await fetch(`http://${b}/kv/_batch?local=1&config=${hashA}`, {
+      method: 'POST',
+      body: '[]',
+    });
+    assert.equal(batch.status, 409);
     const deadline = Date.now() + 15000;
     for (;;) {
       const doc = (await (await fetch(`http://${a}/cluster`)).json()) as {

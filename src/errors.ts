@@ -105,6 +105,8 @@ export const ERROR_CATALOGUE = {
    * and value are not sent there.
    */
   REDIRECT_REFUSED: { status: 421 },
+  /** thrown by the client library (never sent by a node) for a call made after the client's `close()`: nothing was sent. */
+  CLIENT_CLOSED: { status: 400 },
 } as const;
 
 /** ErrorCode is one of the stable codes of ERROR_CATALOGUE. */

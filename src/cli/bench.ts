@@ -16,6 +16,22 @@ import { removeFile, stopOnSignal } from './interrupt.js';
 import { stderrProgress } from './progress-line.js';
 
 const d = DEFAULT_LOAD;
+
+/**
+ * BOUNDS are the largest values bench takes, each with what it counts. Beyond them a run is no
+ * measurement anyone means: past 10000 connections the load threads spend their time on sockets,
+ * past a day a run is a soak test (and past 2^31 ms Node's timers fire at once), past 2^32 keys
+ * the choosers' 32-bit random numbers no longer reach every key.
+ */
+const BOUNDS = {
+  concurrency: { min: 1, max: 10_000, what: ' (connections)' },
+  threads: { min: 1, max: 1024, what: ' (load threads)' },
+  keys: { min: 1, max: 2 ** 32, what: ' (keys: the choosers draw 32-bit numbers)' },
+  duration: { max: 86_400, what: ' seconds (a day)' },
+  warmup: { max: 86_400, what: ' seconds (a day)' },
+  rate: { max: 10_000_000, what: ' operations per second' },
+} as const;
+
 const SPECS: Record<string, OptionSpec> = {
   url: {
     type: 'string',
@@ -47,12 +63,12 @@ const SPECS: Record<string, OptionSpec> = {
   concurrency: {
     type: 'string',
     valueName: 'N',
-    help: `connections, each with one request in flight (default ${d.concurrency})`,
+    help: `connections, each with one request in flight (default ${d.concurrency}, at most ${BOUNDS.concurrency.max})`,
   },
   duration: {
     type: 'string',
     valueName: 'S',
-    help: `seconds to measure after the warm-up (default ${d.durationS})`,
+    help: `seconds to measure after the warm-up (default ${d.durationS}, at most ${BOUNDS.duration.max})`,
   },
   requests: {
     type: 'string',
@@ -64,7 +80,11 @@ const SPECS: Record<string, OptionSpec> = {
     valueName: 'OPS',
     help: 'open loop at OPS/s with coordinated-omission correction (default: closed loop)',
   },
-  warmup: { type: 'string', valueName: 'S', help: `seconds of load before measuring (default ${d.warmupS})` },
+  warmup: {
+    type: 'string',
+    valueName: 'S',
+    help: `seconds of load before measuring (default ${d.warmupS}, at most ${BOUNDS.warmup.max})`,
+  },
   threads: { type: 'string', valueName: 'N', help: `load threads (default ${d.threads}: half the CPUs)` },
   'no-preload': { type: 'boolean', help: 'do not set every key before the run' },
   'key-prefix': {
@@ -107,11 +127,18 @@ Ctrl-C (or SIGTERM) stops the run and prints the report of what was measured, ma
 then exits 130 (143); in the preload or the warm-up it says nothing was measured. A second Ctrl-C
 quits at once.`;
 
-function num(args: ReturnType<typeof parseArgs>, name: string, fallback: number): number {
+/** num reads a number option in 0..BOUNDS[name].max (`fallback` when absent). */
+function num(
+  args: ReturnType<typeof parseArgs>,
+  name: 'duration' | 'warmup' | 'rate',
+  fallback: number,
+): number {
   const v = stringOption(args, name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number ≥ 0, got "${v}"`);
+  const { max, what } = BOUNDS[name];
+  if (v.trim() === '' || !(n >= 0 && n <= max))
+    throw new UsageError(`--${name} must be a number in 0..${max}${what}, got "${v}"`);
   return n;
 }
 
@@ -147,7 +174,7 @@ export async function bench(argv: readonly string[]): Promise<number> {
     ...(config === undefined ? {} : { config }),
     client: args.options.get('client') === true,
     mix: stringOption(args, 'mix') ?? d.mix,
-    keys: intOption(args, 'keys') ?? d.keys,
+    keys: intOption(args, 'keys', BOUNDS.keys) ?? d.keys,
     dist: stringOption(args, 'dist') ?? d.dist,
     valueSize:
       intOption(args, 'value-size', {
@@ -155,13 +182,13 @@ export async function bench(argv: readonly string[]): Promise<number> {
         max: HARD_MAX_VALUE_BYTES,
         what: " bytes (the largest max_value_bytes a node takes; the nodes' own is the bound that counts)",
       }) ?? d.valueSize,
-    concurrency: intOption(args, 'concurrency') ?? d.concurrency,
+    concurrency: intOption(args, 'concurrency', BOUNDS.concurrency) ?? d.concurrency,
     durationS:
       requests > 0 && stringOption(args, 'duration') === undefined ? 0 : num(args, 'duration', d.durationS),
     requests,
     rate: num(args, 'rate', 0),
     warmupS: num(args, 'warmup', d.warmupS),
-    threads: intOption(args, 'threads') ?? d.threads,
+    threads: intOption(args, 'threads', BOUNDS.threads) ?? d.threads,
     preload: args.options.get('no-preload') !== true,
     keyPrefix: stringOption(args, 'key-prefix') ?? d.keyPrefix,
     seed: intOption(args, 'seed') ?? d.seed,

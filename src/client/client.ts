@@ -110,6 +110,8 @@ export class DistkvClient {
   private readonly topo: ClusterTopology;
   private readonly sender: Sender;
   private rr = 0;
+  /** closed is set by close(): every call made after it is refused before anything is sent. */
+  private closed = false;
 
   constructor(options: ClientOptions) {
     if (options.urls.length === 0)
@@ -144,13 +146,14 @@ export class DistkvClient {
 
   /** topology returns the routing table (shards, slot ranges, owners), loading it first if needed. */
   async topology(options: CallOptions = {}): Promise<ShardMap> {
+    this.refuseIfClosed();
     if (this.topo.map === undefined) await abortable(this.reload(), options.signal);
     return this.topo.map!;
   }
 
   /** reload fetches /cluster from the first node that answers (one load at a time, shared by callers). */
   reload(): Promise<void> {
-    return this.topo.reload();
+    return this.closed ? Promise.reject(closedError()) : this.topo.reload();
   }
 
   /**
@@ -215,6 +218,7 @@ export class DistkvClient {
    * served carry its lag. A prefix that is not UTF-8 is given as bytes (a Uint8Array).
    */
   async scanPage(prefix: Key, options: ScanPageOptions = {}): Promise<ScanPage> {
+    this.refuseIfClosed();
     checkInput(prefix, 'prefix');
     if (options.after !== undefined) checkInput(options.after, 'after');
     const map = await this.topology(options);
@@ -261,6 +265,7 @@ export class DistkvClient {
    * results of the others stand (batch.ts).
    */
   async batch(ops: readonly BatchOp[], options: CallOptions = {}): Promise<BatchResult[]> {
+    this.refuseIfClosed();
     return sendBatch(this.sender, await this.topology(options), ops, options.signal);
   }
 
@@ -284,6 +289,7 @@ export class DistkvClient {
 
   /** cluster returns the /cluster document of a node ("host:port"; by default the first url that answers). */
   async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
+    this.refuseIfClosed();
     if (node !== undefined) return this.clusterAt(node, options);
     // The configured nodes in order, as the topology is loaded: with the first one down (a killed
     // leader), `distkv cluster` is what the operator runs, and it must show that, not fail. Each
@@ -327,6 +333,7 @@ export class DistkvClient {
 
   /** nodeStats returns the /stats document of a node ("host:port"; the first url by default). */
   async nodeStats(node?: string, options: CallOptions = {}): Promise<NodeStats> {
+    this.refuseIfClosed();
     const r = await this.sender.send(
       'GET',
       node ?? this.firstNode(),
@@ -338,9 +345,20 @@ export class DistkvClient {
     return answerJson(r.body, '/stats') as NodeStats;
   }
 
-  /** close ends every keep-alive connection; the client is unusable afterwards. */
+  /**
+   * close ends every keep-alive connection; the client is unusable afterwards: every call made
+   * after it rejects at once with CLIENT_CLOSED, nothing sent (without it, the call reopened a
+   * pool the caller believed closed). A call already in flight ends as it would have. Closing
+   * twice is harmless.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     await this.pools.close();
+  }
+
+  /** refuseIfClosed throws CLIENT_CLOSED once close() was called (every call passes here first). */
+  private refuseIfClosed(): void {
+    if (this.closed) throw closedError();
   }
 
   private putRequest(key: Key, value: Uint8Array | string, options: PutOptions): Promise<Reply> {
@@ -363,6 +381,7 @@ export class DistkvClient {
     waitMs = 0,
   ): Promise<Reply> {
     // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
+    this.refuseIfClosed();
     checkInput(key, 'key');
     const map = await this.topology(signal === undefined ? {} : { signal });
     const shard = map.shard(shardOfKey(map, key));
@@ -399,4 +418,9 @@ export class DistkvClient {
   private firstNode(): string {
     return new URL(this.topo.origins[0]!).host;
   }
+}
+
+/** closedError is the refusal of a call made after close(). */
+function closedError(): DistkvError {
+  return new DistkvError('CLIENT_CLOSED', 'this DistkvClient was closed; create a new one');
 }

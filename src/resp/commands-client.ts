@@ -1,8 +1,8 @@
 /**
  * CLIENT and its subcommands, answered as redis-server 7.0 answers them (docs/resp.md): ID,
  * GETNAME, SETNAME, SETINFO, INFO and LIST (client-list.ts), KILL (client-kill.ts), PAUSE and
- * UNPAUSE (client-pause.ts), REPLY, NO-EVICT and NO-TOUCH (accepted: distkv evicts no client and
- * keeps no access times), HELP, and the client-side caching ones: distkv sends no invalidation
+ * UNPAUSE (client-pause.ts), UNBLOCK (of a WAIT), REPLY, NO-EVICT and NO-TOUCH (accepted: distkv
+ * evicts no client and keeps no access times), HELP, and the client-side caching ones: distkv sends no invalidation
  * messages, so TRACKING OFF answers OK (after Redis's checks of its options), TRACKING ON is
  * refused, and CACHING, GETREDIR and TRACKINGINFO answer as Redis does for a connection that does
  * not track.
@@ -27,6 +27,7 @@ const CLIENT_HELP = [
   'ID, GETNAME, SETNAME <name>, SETINFO <attr> <value>, INFO, LIST [TYPE <type> | ID <id> [<id> ...]], REPLY (ON|OFF|SKIP), NO-EVICT, NO-TOUCH, HELP',
   'KILL <ip:port> | KILL [ID <id>] [ADDR <ip:port>] [LADDR <ip:port>] [TYPE <type>] [USER <user>] [SKIPME (YES|NO)] [MAXAGE <seconds>]',
   "PAUSE <timeout> [WRITE|ALL], UNPAUSE (this node's RESP connections only)",
+  'UNBLOCK <clientid> [TIMEOUT|ERROR] (a connection waiting in WAIT; one held by a pause is not unblocked)',
   'TRACKING OFF, CACHING, GETREDIR, TRACKINGINFO (no client-side caching: TRACKING ON is refused)',
 ];
 
@@ -72,6 +73,7 @@ export const CLIENT_SUBCOMMANDS: readonly CommandSpec[] = [
   sub('setname', 3, USER, CONNECTION, 'Sets the connection name.'),
   sub('tracking', -3, USER, CONNECTION, 'OFF only: no client-side caching.'),
   sub('trackinginfo', 2, USER, CONNECTION, 'Returns that the connection does not track.'),
+  sub('unblock', -3, OPERATOR, ADMIN, "Unblocks a connection of this node's RESP listener waiting in WAIT."),
   sub('unpause', 2, OPERATOR, ADMIN, "Ends a CLIENT PAUSE of this node's RESP connections."),
 ];
 
@@ -128,6 +130,9 @@ export function client(c: RespConnection, args: Buffer[]): void {
       return;
     case 'pause':
       clientPause(c, args, w);
+      return;
+    case 'unblock':
+      clientUnblock(c, args, w);
       return;
     case 'unpause':
       c.ctx.pause.unpause();
@@ -206,6 +211,37 @@ function clientPause(c: RespConnection, args: Buffer[], w: RespWriter): void {
     c.ctx.pause.pause(timeout === 0n ? 0 : now + Number(timeout), mode);
     w.ok();
   }
+}
+
+/**
+ * clientUnblock: CLIENT UNBLOCK id [TIMEOUT|ERROR], checked in redis-server 7.0's order (the
+ * reason, then the id). Answers 1 and ends the WAIT of connection `id` (its replicas counted so
+ * far, or the UNBLOCKED error with ERROR), 0 for an id not waiting in WAIT: unknown, idle, or held
+ * by CLIENT PAUSE (a command a pause holds has not started; redis-server 7.0.15 crashes when asked
+ * to unblock one).
+ */
+function clientUnblock(c: RespConnection, args: Buffer[], w: RespWriter): void {
+  if (args.length > 4) {
+    w.errorBytes(subcommandSyntaxError(args[1]!, 'CLIENT'));
+    return;
+  }
+  const reason = args.length === 4 ? lower(args[3]) : 'timeout';
+  if (reason !== 'timeout' && reason !== 'error') {
+    w.error('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');
+    return;
+  }
+  const id = parseInt64(args[2]!.toString('latin1'));
+  if (id === undefined) {
+    w.error('ERR value is not an integer or out of range');
+    return;
+  }
+  for (const other of c.ctx.clients())
+    if (BigInt(other.id) === id && other.unblock !== undefined) {
+      other.unblock(reason === 'error');
+      w.integer(1);
+      return;
+    }
+  w.integer(0);
 }
 
 /** TRACKING_OPTIONS are the options of CLIENT TRACKING that take no value. */

@@ -19,6 +19,8 @@ import { entryBytes, SCAN_PAGE_BYTES } from '../storage/store.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
 
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
+/** UNBLOCKED is a WAIT's answer when CLIENT UNBLOCK id ERROR ended it (redis-server 7.0's words). */
+const UNBLOCKED = 'UNBLOCKED client unblocked via CLIENT UNBLOCK';
 const DEFAULT_SCAN_COUNT = 10;
 /** MAX_WAIT_MS caps WAIT's timeout (0 = "forever" in Redis) to what a timer can hold. */
 const MAX_WAIT_MS = 2 ** 31 - 1;
@@ -294,30 +296,69 @@ function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): vo
   let remaining = waits.length;
   let least = Infinity;
   let ended = false;
+  const release = (): void => {
+    ended = true;
+    c.ctx.stats.blocked--;
+    c.blocked = false;
+    c.unblock = undefined;
+  };
   c.ctx.stats.blocked++;
   c.blocked = true;
+  // CLIENT UNBLOCK: with ERROR the UNBLOCKED error; else, as a timeout, the replicas that hold
+  // the seqs now (each store asked once more with n = 0, answered at once).
+  c.unblock = (error) => {
+    release();
+    if (error) {
+      c.queue.completeWith(p, (w) => {
+        w.error(UNBLOCKED);
+      });
+      return;
+    }
+    let left = waits.length;
+    let now = Infinity;
+    for (const [store, seq] of waits)
+      waitStore(
+        c,
+        store,
+        seq,
+        0,
+        Date.now(),
+        () => true,
+        (acked) => {
+          now = Math.min(now, acked);
+          if (--left === 0)
+            c.queue.completeWith(p, (w) => {
+              w.integer(now);
+            });
+        },
+      );
+  };
   const deadline = Date.now() + (timeout === 0 ? MAX_WAIT_MS : timeout);
+  const over = (): boolean => ended || c.hungUp;
   for (const [store, seq] of waits)
-    waitStore(c, store, seq, n, deadline, (acked) => {
+    waitStore(c, store, seq, n, deadline, over, (acked, last) => {
+      if (ended || !last) return;
       least = Math.min(least, acked);
-      if (ended || (--remaining > 0 && !c.hungUp)) return;
-      ended = true;
-      c.ctx.stats.blocked--;
-      c.blocked = false;
+      if (--remaining > 0 && !c.hungUp) return;
+      release();
       c.queue.completeWith(p, (w) => {
         w.integer(least);
       });
     });
 }
 
-/** waitStore waits in slices (see waitAcks) until `n` replicas of `store` hold `seq`, or `deadline`, and calls `done` with their count. */
+/**
+ * waitStore waits in slices (see waitAcks) until `n` replicas of `store` hold `seq`, `deadline`
+ * or `over()`, and calls `report` with their count after each slice (`last` after the final one).
+ */
 function waitStore(
   c: RespConnection,
   store: number,
   seq: number,
   n: number,
   deadline: number,
-  done: (acked: number) => void,
+  over: () => boolean,
+  report: (acked: number, last: boolean) => void,
 ): void {
   const { plan, pool } = c.ctx;
   const seqBytes = Buffer.alloc(8);
@@ -332,8 +373,9 @@ function waitStore(
       {
         onReply: (status, acked) => {
           const count = status === ST_DONE ? acked : 0;
-          if (count >= n || c.hungUp || Date.now() >= deadline || status !== ST_DONE) done(count);
-          else slice();
+          const last = count >= n || over() || Date.now() >= deadline || status !== ST_DONE;
+          report(count, last);
+          if (!last) slice();
         },
       },
       n,

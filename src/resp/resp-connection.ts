@@ -102,6 +102,12 @@ export class RespConnection {
   lastReadAt = this.createdAt;
   /** blocked is set while the connection waits in WAIT or a pause holds its command (CLIENT LIST flag `b`). */
   blocked = false;
+  /**
+   * unblock is set while the connection waits in WAIT (not while a pause holds it): it ends the
+   * wait at once, answering the replicas counted so far, or with `error` the UNBLOCKED error
+   * (CLIENT UNBLOCK).
+   */
+  unblock: ((error: boolean) => void) | undefined = undefined;
   /** lastWrites holds, per store, the seq of this connection's newest acknowledged write (for WAIT). */
   readonly lastWrites = new Map<number, number>();
   /** roundKeys is how many keys a multi-key read submits at once (gather.ts): a window's cap of max-size values. */

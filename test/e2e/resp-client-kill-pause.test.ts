@@ -265,6 +265,47 @@ describe('CLIENT PAUSE', () => {
   });
 });
 
+describe('CLIENT UNBLOCK', () => {
+  it('ends a WAIT at once: with the replicas holding the write so far, or with ERROR the UNBLOCKED error; 0 for a connection not in WAIT', async () => {
+    const x = await open();
+    const y = await open();
+    const xid = await idOf(x);
+    assert.deepEqual(await ask(x, ['SET', 'unblock:k', 'v']), ['+OK\r\n']);
+    // Node B, the one replica, holds the write: a WAIT for two then waits for good.
+    assert.deepEqual(await ask(x, ['WAIT', '1', '0']), [':1\r\n']);
+    assert.deepEqual(await ask(y, ['CLIENT', 'UNBLOCK', xid]), [':0\r\n'], 'not blocked yet');
+    for (const [reason, answer] of [
+      [[], ':1\r\n'],
+      [['TIMEOUT'], ':1\r\n'],
+      [['error'], '-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n'],
+    ] as const) {
+      const had = count(x);
+      x.socket.write(encode(['WAIT', '2', '0']));
+      await waitFor('the WAIT blocked', async () => (await blocked()) === 1);
+      assert.equal(count(x), had, 'the WAIT waits');
+      assert.deepEqual(await ask(y, ['CLIENT', 'UNBLOCK', xid, ...reason]), [':1\r\n']);
+      assert.deepEqual(splitReplies(await x.replies(had + 1, 30000)).slice(had), [answer]);
+      assert.equal(await blocked(), 0);
+    }
+    assert.deepEqual(await ask(y, ['CLIENT', 'UNBLOCK', xid, 'ERROR']), [':0\r\n'], 'no longer blocked');
+    assert.deepEqual(await ask(x, ['PING']), ['+PONG\r\n']);
+  });
+
+  it('leaves a command held by CLIENT PAUSE held (0): it runs at UNPAUSE', async () => {
+    const x = await open();
+    const y = await open();
+    const xid = await idOf(x);
+    assert.deepEqual(await ask(y, ['CLIENT', 'PAUSE', '600000', 'WRITE']), ['+OK\r\n']);
+    x.socket.write(encode(['SET', 'unblock:held', 'v']));
+    await waitFor('the SET held (blocked_clients 1)', async () => (await blocked()) === 1);
+    assert.deepEqual(await ask(y, ['CLIENT', 'UNBLOCK', xid]), [':0\r\n']);
+    assert.deepEqual(await ask(y, ['CLIENT', 'UNBLOCK', xid, 'ERROR']), [':0\r\n']);
+    assert.equal(count(x), 1, 'the held SET is still held (only CLIENT ID answered)');
+    assert.deepEqual(await ask(y, ['CLIENT', 'UNPAUSE']), ['+OK\r\n']);
+    assert.deepEqual(splitReplies(await x.replies(2, 30000)).slice(1), ['+OK\r\n']);
+  });
+});
+
 /** SAME_AS_REDIS are CLIENT commands whose replies must be redis-server 7.0's, byte for byte. */
 const SAME_AS_REDIS: string[][] = [
   ['CLIENT', 'KILL'],
@@ -295,6 +336,16 @@ const SAME_AS_REDIS: string[][] = [
   ['CLIENT', 'PAUSE', '0', 'WRITE'],
   ['CLIENT', 'UNPAUSE'],
   ['CLIENT', 'UNPAUSE', 'x'],
+  ['CLIENT', 'UNBLOCK'],
+  ['CLIENT', 'UNBLOCK', 'abc'],
+  ['CLIENT', 'UNBLOCK', 'abc', 'foo'],
+  ['CLIENT', 'UNBLOCK', '1.5'],
+  ['CLIENT', 'UNBLOCK', '99999999999999999999'],
+  ['CLIENT', 'UNBLOCK', '99999'],
+  ['CLIENT', 'UNBLOCK', '-1', 'timeout'],
+  ['CLIENT', 'UNBLOCK', '99999', 'ERROR'],
+  ['CLIENT', 'UNBLOCK', '99999', 'bad'],
+  ['CLIENT', 'UNBLOCK', '1', '2', '3'],
   ['CLIENT', 'NO-EVICT', 'on'],
   ['CLIENT', 'NO-EVICT', 'maybe'],
   ['CLIENT', 'TRACKING'],
@@ -315,7 +366,7 @@ const SAME_AS_REDIS: string[][] = [
     ...['caching', 'getname', 'getredir', 'help', 'id', 'info', 'kill', 'list', 'no-evict', 'pause'].map(
       (s) => `client|${s}`,
     ),
-    ...['reply', 'setname', 'tracking', 'trackinginfo', 'unpause'].map((s) => `client|${s}`),
+    ...['reply', 'setname', 'tracking', 'trackinginfo', 'unblock', 'unpause'].map((s) => `client|${s}`),
     'CLIENT|KILL',
     'client|nosuch',
   ],

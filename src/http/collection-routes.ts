@@ -244,11 +244,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
           : parseShardList(shardsText, ctx.shardMap.shards.length);
       // A store is read whole: a slot among its slots that a peer's config gives another leader
       // could be missing writes that leader took, so the scan is refused (slot-gate.ts).
-      const disputed = ctx.slotGate.readRefusal(
-        `the scan of shard${shards.length === 1 ? '' : 's'} ${shards.join(', ')}`,
-        shards.map((s) => ctx.shardMap.shard(s).slots),
-        prefix,
-      );
+      const disputed = ctx.slotGate.shardsRefusal('scan', ctx.shardMap, shards, prefix);
       if (disputed !== undefined) {
         sendDisputed(res, disputed);
         return;

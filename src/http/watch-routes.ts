@@ -141,9 +141,10 @@ export function registerWatchRoutes(app: Router, ctx: HttpContext): void {
       const plan = planOf(ctx, req, strictQuery(query, WATCH_PARAMS));
       // A watch reads whole stores: one of their slots that a peer's config gives another leader
       // could take writes this stream would never show (slot-gate.ts). Running streams: watch-hub.ts.
-      const disputed = ctx.slotGate.readRefusal(
-        `the watch of shard${plan.sources.length === 1 ? '' : 's'} ${plan.sources.map((s) => s.shard).join(', ')}`,
-        plan.sources.map((s) => ctx.shardMap.shard(s.shard).slots),
+      const disputed = ctx.slotGate.shardsRefusal(
+        'watch',
+        ctx.shardMap,
+        plan.sources.map((s) => s.shard),
         plan.prefix,
       );
       if (disputed !== undefined) {

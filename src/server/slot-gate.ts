@@ -27,6 +27,7 @@ import {
   mergeRanges,
   type SlotRange,
 } from '../routing/slot-dispute.js';
+import type { ShardMap } from '../routing/shard-map.js';
 import { prefixSlot, SLOT_COUNT } from '../routing/slot.js';
 
 /** PeerDispute is what one peer disputes with this node. */
@@ -108,6 +109,24 @@ export class SlotGate {
     if (slot === undefined) return intersectRanges(this.refusedRanges, ranges);
     const inside = ranges.some((r) => r.first <= slot && slot <= r.last);
     return inside ? intersectRanges(this.refusedRanges, [{ first: slot, last: slot }]) : [];
+  }
+
+  /**
+   * shardsRefusal is `readRefusal` for a reader (`kind`: "scan", "watch") of the whole `shards` of
+   * `shardMap`; with nothing disputed it builds nothing (it runs on every scan and watch start).
+   */
+  shardsRefusal(
+    kind: string,
+    shardMap: ShardMap,
+    shards: readonly number[],
+    prefix: Uint8Array,
+  ): DistkvError | undefined {
+    if (!this.some) return undefined;
+    return this.readRefusal(
+      `the ${kind} of shard${shards.length === 1 ? '' : 's'} ${shards.join(', ')}`,
+      shards.map((s) => shardMap.shard(s).slots),
+      prefix,
+    );
   }
 
   /**

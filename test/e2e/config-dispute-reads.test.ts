@@ -22,6 +22,7 @@ import { respOf } from '../helpers/resp.js';
 import { RespConn } from '../helpers/resp-conn.js';
 import { runCli, type ServerProcess, startConfigNode } from '../helpers/server-process.js';
 import { keyInSlots } from '../helpers/slot-keys.js';
+import { startTwinServer } from '../helpers/twin-server.js';
 import { slotOf } from '../../src/routing/slot.js';
 
 /** EventStream reads a watch's Server-Sent Events as text until it ends or is closed. */
@@ -242,5 +243,29 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
     assert.match(restore.stderr, /SLOTS_DISPUTED: the cluster's nodes disagree .*nothing was written/);
     const kept = await fetch(`http://${f.a}/kv/${bothA}`);
     assert.equal(await kept.text(), 'v2', 'the restore wrote nothing, not even the served slots');
+  });
+
+  it('refuses a restore whose --url node has not seen the dispute, asking each leader it writes to', async () => {
+    // The twin answers /cluster as A does, but as a node that has not reached B since B's restart
+    // (as A for up to a peer check, or while it cannot reach B): no dispute in its peers. B, a
+    // leader the restore writes to, does see one.
+    const doc = (await (await fetch(`http://${f.a}/cluster`)).json()) as { peers: unknown };
+    doc.peers = [];
+    const unaware = await startTwinServer((url) => (url === '/cluster' ? doc : undefined));
+    try {
+      await put(f.a, bothA, 'v3');
+      const restore = await runCli(['restore', file, '--url', unaware.address, '--force']);
+      assert.equal(restore.code, 1, restore.stdout);
+      assert.match(
+        restore.stderr,
+        new RegExp(
+          `SLOTS_DISPUTED: the cluster's nodes disagree about the config: ${f.b} refuses slots .*nothing was written`,
+        ),
+      );
+      const kept = await fetch(`http://${f.a}/kv/${bothA}`);
+      assert.equal(await kept.text(), 'v3', 'the restore wrote nothing, not even the served slots');
+    } finally {
+      await unaware.stop();
+    }
   });
 });

@@ -9,7 +9,10 @@
  * stand for other bytes (U+FFFD in place of each one) and two such keys could become one.
  * A cluster whose node refuses slots because a peer's config gives them another leader
  * (`/cluster` → `peers[].disputed_slots`) is refused before anything is written (SLOTS_DISPUTED):
- * each key of those slots would be refused, and the restore stop part-way.
+ * each key of those slots would be refused, and the restore stop part-way. The node asked and
+ * every leader the restore writes to are asked: a node sees a dispute only with the peers it has
+ * reached since (within a peer check, 2 s; never while it cannot reach them), so the first node
+ * alone missed a dispute that a leader refuses keys for.
  */
 import { isUtf8 } from 'node:buffer';
 import { type FileHandle, open } from 'node:fs/promises';
@@ -168,7 +171,7 @@ export const RESTORE_VERB: ClientVerb = {
   usage: 'distkv restore FILE',
   summary: 'write every key of a backup FILE into a cluster (empty unless --force)',
   details:
-    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\nshard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\nits instant in the backup (its write carries that instant); one that has expired by the time it is\nsent is not written, and counted. Every key gets a new version in the target (a version read from\nthe source names nothing there). A cluster whose nodes disagree about the config\n(SLOTS_DISPUTED) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster is not\nempty, its nodes disagree or a write failed, 2 for usage mistakes and unreadable or damaged files.',
+    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\nshard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\nits instant in the backup (its write carries that instant); one that has expired by the time it is\nsent is not written, and counted. Every key gets a new version in the target (a version read from\nthe source names nothing there). A cluster whose nodes disagree about the config\n(SLOTS_DISPUTED, as any leader it writes to reports it) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster is not\nempty, its nodes disagree or a write failed, 2 for usage mistakes and unreadable or damaged files.',
   options: {
     force: {
       type: 'boolean',
@@ -205,7 +208,7 @@ export const RESTORE_VERB: ClientVerb = {
       // A node that tells its limits: refuse a file it would refuse part of, before writing any
       // of it (a restore used to write every key up to the first one too large, and stop there).
       const view = await client.cluster();
-      refuseDisputes(view);
+      refuseDisputes(await leaderViews(client, view));
       const limits = view.limits;
       if (limits !== undefined) await checkLimits(fh, size, largest, limits);
       if (args.options.get('force') !== true) {
@@ -258,9 +261,29 @@ export const RESTORE_VERB: ClientVerb = {
   },
 };
 
-/** refuseDisputes throws SLOTS_DISPUTED, before anything is written, when the node `view` comes from refuses slots a peer disputes. */
-function refuseDisputes(view: ClusterView): void {
-  const disputes = disputesOf(view.node, view.peers);
+/**
+ * leaderViews returns `view` and the `/cluster` of every other leader it names (the nodes the
+ * restore writes to); a leader that does not answer stops the restore before anything is written.
+ */
+async function leaderViews(client: DistkvClient, view: ClusterView): Promise<ClusterView[]> {
+  const leaders = [...new Set(view.shards.map((s) => s.leader.address))].filter((a) => a !== view.node);
+  const others = await Promise.all(
+    leaders.map((leader) =>
+      client.cluster(leader).catch((err: unknown) => {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new DistkvError(
+          err instanceof DistkvError ? err.code : 'SHARD_UNREACHABLE',
+          `leader ${leader} could not be asked whether it refuses slots (${why}); nothing was written`,
+        );
+      }),
+    ),
+  );
+  return [view, ...others];
+}
+
+/** refuseDisputes throws SLOTS_DISPUTED, before anything is written, when a node of `views` refuses slots a peer disputes. */
+function refuseDisputes(views: readonly ClusterView[]): void {
+  const disputes = views.flatMap((v) => disputesOf(v.node, v.peers));
   if (disputes.length === 0) return;
   const named = disputes.map(
     (d) => `${d.node} refuses slots ${d.slots} (node ${d.peer} routes with config ${String(d.peer_version)})`,

@@ -19,7 +19,7 @@ import { parseEndpoint } from './endpoint.js';
 import { checkInput, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
 import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
-import { NodePools } from './node-pools.js';
+import { closedError, NodePools } from './node-pools.js';
 import { checkRedirect, Sender } from './sender.js';
 import { ClusterTopology } from './topology.js';
 import { answerJson, clusterRefusal, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
@@ -348,8 +348,10 @@ export class DistkvClient {
   /**
    * close ends every keep-alive connection; the client is unusable afterwards: every call made
    * after it rejects at once with CLIENT_CLOSED, nothing sent (without it, the call reopened a
-   * pool the caller believed closed). A call already in flight ends as it would have. Closing
-   * twice is harmless.
+   * pool the caller believed closed). A request already sent gets its answer; a call that would
+   * send another after close() (a retry, a redirect, the request a topology load in flight was
+   * for) rejects with CLIENT_CLOSED, and such a load asks no further node: nothing is opened
+   * after close(). Closing twice is harmless.
    */
   async close(): Promise<void> {
     this.closed = true;
@@ -418,9 +420,4 @@ export class DistkvClient {
   private firstNode(): string {
     return new URL(this.topo.origins[0]!).host;
   }
-}
-
-/** closedError is the refusal of a call made after close(). */
-function closedError(): DistkvError {
-  return new DistkvError('CLIENT_CLOSED', 'this DistkvClient was closed; create a new one');
 }

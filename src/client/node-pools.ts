@@ -2,8 +2,14 @@
  * NodePools: the client's keep-alive connections, one undici Pool per node origin
  * ("http://host:port"), opened at its first request and all closed by `close`. Every request it
  * sends carries the client's bearer token when it has one.
+ *
+ * `close` is final: an exchange asked for after it rejects with CLIENT_CLOSED and opens nothing.
+ * Work already running when the client is closed (a topology load asking the next node, a request
+ * routed by a view such a load adopted, a retry) otherwise reopened a pool: a connection the
+ * caller believed closed, which nothing would close again (it was made after the pools were).
  */
 import { Pool } from 'undici';
+import { DistkvError } from '../errors.js';
 import { exchange, type Reply } from './exchange.js';
 
 /**
@@ -26,6 +32,8 @@ export class NodePools {
   private readonly pools = new Map<string, Pool>();
   private readonly options: PoolOptions;
   private readonly token: string;
+  /** closed is set by close(): from then on no pool is opened and no request sent. */
+  private closed = false;
 
   /** `token` is sent as a bearer token ("" = none). */
   constructor(options: PoolOptions, token: string) {
@@ -36,7 +44,8 @@ export class NodePools {
   /**
    * exchange performs one request at `origin` with the client's headers and `extra`; it rejects
    * with the signal's reason when aborted. A request the node answers only after `waitMs` (a write
-   * waiting for replicas) is given that long on top of the client's timeout.
+   * waiting for replicas) is given that long on top of the client's timeout. After `close` it
+   * rejects with CLIENT_CLOSED, nothing sent.
    */
   exchange(
     origin: string,
@@ -47,13 +56,15 @@ export class NodePools {
     signal: AbortSignal | undefined,
     waitMs = 0,
   ): Promise<Reply> {
+    if (this.closed) return Promise.reject(closedError());
     const auth = this.token === '' ? {} : { authorization: `Bearer ${this.token}` };
     const headersTimeout = waitMs > 0 ? this.options.timeoutMs + waitMs : undefined;
     return exchange(this.pool(origin), method, path, body, { ...auth, ...extra }, signal, headersTimeout);
   }
 
-  /** close ends every keep-alive connection. */
+  /** close ends every keep-alive connection (once the requests in flight are answered) and refuses every later exchange. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
   }
@@ -74,4 +85,14 @@ export class NodePools {
     }
     return p;
   }
+}
+
+/** closedError is the refusal of a call or exchange made after the client's close(): nothing was sent. */
+export function closedError(): DistkvError {
+  return new DistkvError('CLIENT_CLOSED', 'this DistkvClient was closed; create a new one');
+}
+
+/** isClosedError reports whether `err` is that refusal. */
+export function isClosedError(err: unknown): boolean {
+  return err instanceof DistkvError && err.code === 'CLIENT_CLOSED';
 }

@@ -33,7 +33,7 @@ import { DistkvError, OutcomeUnknownError } from '../errors.js';
 import { neverSent } from '../util/never-sent.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { abortable, connectFailure, refused, type Reply, sleep } from './exchange.js';
-import type { NodePools } from './node-pools.js';
+import { isClosedError, type NodePools } from './node-pools.js';
 import type { ClusterTopology } from './topology.js';
 import type { ClientStats, WaitNotice } from './types.js';
 import { errorOf } from './wire-decode.js';
@@ -174,7 +174,8 @@ export class Sender {
       try {
         res = await this.pools.exchange(origin, method, path, body, conditions, signal, waitMs);
       } catch (err) {
-        if (signal?.aborted === true) throw err;
+        // Closed meanwhile (node-pools.ts): nothing was sent, and nothing may be sent again.
+        if (signal?.aborted === true || isClosedError(err)) throw err;
         // Nothing listens at the node (a restart's gap): waited for as STARTING is, bounded, and
         // the map looked at now and then in case a failover moved the shard meanwhile.
         if (refused(err) && performance.now() < refusedDeadline) {

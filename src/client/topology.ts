@@ -7,12 +7,13 @@
  * one load runs at a time, shared by every caller that asks meanwhile. `loadNewest` asks every node
  * at once and adopts the highest map version, for a write held by a leader switch or an answer
  * that names a newer map (`learnOf`: at most one look per HINT_LOOK_MS); one look at a time too.
- * The scheme of the node that last answered is the one requests use.
+ * The scheme of the node that last answered is the one requests use. Once the client is closed,
+ * a load or look still running asks no further node (its pools refuse: node-pools.ts).
  */
 import { DistkvError } from '../errors.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { connectFailure, refused, sleep } from './exchange.js';
-import type { NodePools } from './node-pools.js';
+import { isClosedError, type NodePools } from './node-pools.js';
 import { REFUSED_RETRY_MS } from './sender.js';
 import type { ClientStats, ClusterView, WaitNotice } from './types.js';
 import { answerJson, clusterRefusal, errorOf } from './wire-decode.js';
@@ -182,6 +183,8 @@ export class ClusterTopology {
         return;
       }
       if (older) return;
+      // The client was closed while the load ran: the nodes not asked yet are not asked at all.
+      if (isClosedError(last)) throw last;
       // Every node refused the connection: nothing listens there yet (a restart's gap), waited for
       // up to refusedWaitMs. A node that answers anything else is not waited for.
       if (allRefused && performance.now() < deadline) {

@@ -64,7 +64,8 @@ export function decodeScanPage(body: Buffer): ScanPage {
  * they are.
  */
 export function clusterRefusal(node: string, err: unknown): unknown {
-  if (!(err instanceof DistkvError)) return err;
+  // The client's own refusal after close() (node-pools.ts) says nothing about the node.
+  if (!(err instanceof DistkvError) || err.code === 'CLIENT_CLOSED') return err;
   const status = statusOf(err.code);
   const notView = err.code === 'INTERNAL' && err.message.startsWith('/cluster of ');
   if (!notView && (status < 400 || status >= 500)) return err;

@@ -5,6 +5,7 @@
 import { DistkvError } from '../errors.js';
 import { respAddressOf } from '../resp/resp-address.js';
 import { replicaLag } from '../replication/lag.js';
+import { formatRanges, type SlotRange } from '../routing/slot-dispute.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest } from './http1-exchange.js';
@@ -119,8 +120,20 @@ async function statsView(ctx: HttpContext): Promise<unknown> {
       worker: st.worker,
       dir: st.dir,
       ...(byIndex.get(st.index) ?? { error: 'unavailable' }),
+      ...disputedOf(ctx, st.shard),
     })),
   };
+}
+
+/**
+ * disputedOf is `{ disputed_slots }`, the slots of a store (`slots`) that a peer's config gives
+ * another leader (slot-gate.ts), or nothing when none is: while it is there the store's counts
+ * may miss what that leader took. /stats is not refused for it (tools poll it), only marked.
+ */
+function disputedOf(ctx: HttpContext, slots: SlotRange): { disputed_slots?: string } {
+  if (!ctx.slotGate.some) return {};
+  const disputed = ctx.slotGate.disputedReads([slots], new Uint8Array(0));
+  return disputed.length === 0 ? {} : { disputed_slots: formatRanges(disputed) };
 }
 
 /** registerAdminRoutes adds the observability and admin routes. */

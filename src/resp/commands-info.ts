@@ -3,11 +3,14 @@
  * keyspace, in Redis's field names (docs/resp.md). It answers once the connection's earlier
  * replies are complete (readAtHead), so the writes sent before it are counted: `keys` is the
  * stores' count (as DBSIZE), `expires` and `avg_ttl` a census of the keys with an expiry
- * (keyspace-expiries.ts).
+ * (keyspace-expiries.ts). While a peer's config gives some of the counted stores' slots another
+ * leader (src/server/slot-gate.ts), the keyspace section adds `disputed_slots:N`, their count: the
+ * figures may then miss the keys that leader took (or count keys it deleted). INFO is not refused
+ * as DBSIZE is: monitoring tools poll it, and a refusal would blank every other section.
  */
 import { arch, platform } from 'node:os';
 import { SERVER_VERSION } from './commands-connection.js';
-import { keyCount, servedStores } from './commands-keyspace.js';
+import { disputedServed, keyCount, servedStores } from './commands-keyspace.js';
 import type { ExpiryCount } from './keyspace-expiries.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
@@ -131,10 +134,15 @@ function infoSections(c: RespConnection, keys: number, expiries: ExpiryCount): [
     ],
     ['Replication', replication],
     ['Cluster', ['cluster_enabled:1']],
-    [
-      'Keyspace',
-      keys > 0 ? [`db0:keys=${keys},expires=${expiries.expires},avg_ttl=${expiries.avgTtlMs}`] : [],
-    ],
+    ['Keyspace', keyspaceLines(keys, expiries, disputedServed(c))],
+  ];
+}
+
+/** keyspaceLines are the keyspace section: db0 while it holds keys (as Redis lists only those), then the disputed slots counted. */
+function keyspaceLines(keys: number, expiries: ExpiryCount, disputed: number): string[] {
+  return [
+    ...(keys > 0 ? [`db0:keys=${keys},expires=${expiries.expires},avg_ttl=${expiries.avgTtlMs}`] : []),
+    ...(disputed > 0 ? [`disputed_slots:${disputed}`] : []),
   ];
 }
 

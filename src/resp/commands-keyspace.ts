@@ -4,9 +4,10 @@
  * so a cluster client that scans every node sees every key once. SCAN and DBSIZE read outside the
  * op batches, so they start once the connection's earlier replies are complete (readAtHead):
  * a write pipelined before them is durable, hence in the store, when they read.
- * They, KEYS and RANDOMKEY answer -TRYAGAIN while a store they would read holds a slot a peer's
- * config gives another leader (`disputedAt`; src/server/slot-gate.ts): that leader may hold keys
- * and writes the answer would miss.
+ * They and KEYS answer -TRYAGAIN while a store they would read holds a slot a peer's config gives
+ * another leader (`disputedAt`; src/server/slot-gate.ts): that leader may hold keys and writes the
+ * answer would miss (RANDOMKEY leaves such stores out, random-key.ts; INFO counts them and says
+ * so, `disputedServed`).
  */
 import { globMatch, literalPrefix } from './glob.js';
 import type { LocalTarget } from './key-route.js';
@@ -17,6 +18,7 @@ import type { RespWriter } from './resp-format.js';
 import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
 import { entryBytes, SCAN_PAGE_BYTES } from '../storage/store.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
+import { slotCount, type SlotRange } from '../routing/slot-dispute.js';
 
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
 /** UNBLOCKED is a WAIT's answer when CLIENT UNBLOCK id ERROR ended it (redis-server 7.0's words). */
@@ -54,6 +56,17 @@ export function servedStores(c: RespConnection): LocalTarget[] {
   return servedShards(c).map((s) => s.target);
 }
 
+/** servedRanges are the slots of the stores this node serves (servedShards). */
+function servedRanges(c: RespConnection): SlotRange[] {
+  return servedShards(c).map((s) => c.ctx.shardMap.shard(s.shard).slots);
+}
+
+/** disputedServed counts the slots of the stores this node serves that a peer's config gives another leader. */
+export function disputedServed(c: RespConnection): number {
+  const gate = c.ctx.slotGate;
+  return gate?.some === true ? slotCount(gate.disputedReads(servedRanges(c), new Uint8Array(0))) : 0;
+}
+
 /**
  * disputedAt answers `p` with -TRYAGAIN and returns true when the stores this node serves hold a
  * slot, among those the keys under `prefix` may hash to, that a peer's config gives another leader.
@@ -61,8 +74,7 @@ export function servedStores(c: RespConnection): LocalTarget[] {
 export function disputedAt(c: RespConnection, p: Pending, what: string, prefix: Uint8Array): boolean {
   const gate = c.ctx.slotGate;
   if (gate?.some !== true) return false;
-  const ranges = servedShards(c).map((s) => c.ctx.shardMap.shard(s.shard).slots);
-  const refusal = gate.readRefusal(what, ranges, prefix);
+  const refusal = gate.readRefusal(what, servedRanges(c), prefix);
   if (refusal === undefined) return false;
   c.queue.completeWith(p, (w) => {
     w.error(`TRYAGAIN ${refusal.message}`);

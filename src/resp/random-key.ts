@@ -12,12 +12,22 @@
  * reads, whatever the store's size. Keys are therefore not drawn with equal chances (a key alone
  * in a sparse branch of the tree comes more often than one of many siblings), as Redis's draw is
  * not exactly uniform either; stores are tried in a random order, the first that holds a key answers.
+ *
+ * While a peer's config gives some slots another leader (src/server/slot-gate.ts), the draw leaves
+ * out each store that holds such a slot: one of its keys may be gone at the other leader, and it
+ * lacks the keys that leader took. A key of the other stores is still a random key of this node's
+ * (Redis promises no more than "a random key"), so RANDOMKEY answers one while they hold any; only
+ * when they hold none is it -TRYAGAIN (nil would say the node holds no key, which the left-out
+ * stores may contradict).
  */
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
-import { disputedAt, servedStores } from './commands-keyspace.js';
+import { disputedAt, servedShards } from './commands-keyspace.js';
 import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
+
+/** NO_PREFIX is the prefix of a draw: every key of a store may be drawn. */
+const NO_PREFIX = new Uint8Array(0);
 
 /** RANDOM_PAGE_KEYS is how few keys under a prefix are drawn from directly, one page of them. */
 export const RANDOM_PAGE_KEYS = 16;
@@ -26,14 +36,33 @@ export const RANDOM_PAGE_KEYS = 16;
 export function randomkey(c: RespConnection): void {
   const p = c.queue.later(c.proto, () => undefined);
   c.readAtHead(p, () => {
-    if (!disputedAt(c, p, 'RANDOMKEY', Buffer.alloc(0))) answer(c, p);
+    answer(c, p);
   });
 }
 
-/** answer draws the key and answers it (or nil) at `p`. */
+/** answer draws the key from the stores whose slots are all served and answers it (or nil) at `p`. */
 function answer(c: RespConnection, p: Pending): void {
-  drawKey(c, servedStores(c), Math.random).then(
+  const served = servedShards(c);
+  const gate = c.ctx.slotGate;
+  const clear =
+    gate?.some === true
+      ? served.filter(
+          (s) => gate.disputedReads([c.ctx.shardMap.shard(s.shard).slots], NO_PREFIX).length === 0,
+        )
+      : served;
+  drawKey(
+    c,
+    clear.map((s) => s.target),
+    Math.random,
+  ).then(
     (key) => {
+      // No key where the slots are served, and stores left out: they may hold some (see above).
+      // A dispute that ended during the draw leaves none out: drawn again, from every store.
+      if (key === undefined && clear.length < served.length) {
+        const what = 'RANDOMKEY (no key in the stores whose slots are all served)';
+        if (!disputedAt(c, p, what, NO_PREFIX)) answer(c, p);
+        return;
+      }
       c.queue.completeWith(p, (w) => {
         if (key === undefined) w.nil();
         else w.bulk(key);

@@ -12,7 +12,7 @@
  * from one of two possible owners, and may miss a value the other already acknowledged.
  *
  * Readers of many slots ask `readRefusal` with the slots they would read: scans (HTTP `GET /kv`,
- * RESP SCAN, KEYS, DBSIZE, RANDOMKEY) and watches, at their start and, for a running watch, at each
+ * RESP SCAN, KEYS, DBSIZE; RANDOMKEY leaves the refused stores out) and watches, at their start and, for a running watch, at each
  * heartbeat (watch-hub.ts): a store is read whole, so one disputed slot among its slots refuses it,
  * unless the reader's prefix holds a hash tag (its keys are then in one slot, served or not). The
  * RESP cluster commands leave the refused slots out (`refused`). With nothing disputed, each is

@@ -8,7 +8,9 @@
  * cluster clients to slots that answer -TRYAGAIN forever. Now each refuses (503 SLOTS_DISPUTED
  * with Retry-After, RESP -TRYAGAIN, exit 1), a running watch is told to resume (`disputed`), the
  * cluster commands leave the disputed slots out, and what reads only served slots (a prefix with a
- * hash tag) goes on.
+ * hash tag) goes on. RANDOMKEY draws from the stores whose slots are all served (it was refused
+ * outright), and INFO keyspace and /stats, which tools poll, count as before and mark the disputed
+ * slots (they said nothing).
  */
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
@@ -20,6 +22,8 @@ import { respOf } from '../helpers/resp.js';
 import { RespConn } from '../helpers/resp-conn.js';
 import { runCli, type ServerProcess, startConfigNode } from '../helpers/server-process.js';
 import { keyInSlots } from '../helpers/slot-keys.js';
+import { startTwinServer } from '../helpers/twin-server.js';
+import { slotOf } from '../../src/routing/slot.js';
 
 /** EventStream reads a watch's Server-Sent Events as text until it ends or is closed. */
 class EventStream {
@@ -159,20 +163,18 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
     );
   });
 
-  it('answers SCAN, KEYS, DBSIZE and RANDOMKEY -TRYAGAIN and leaves the disputed slots out of CLUSTER SLOTS and INFO', async () => {
+  it('answers SCAN, KEYS and DBSIZE -TRYAGAIN and leaves the disputed slots out of CLUSTER SLOTS and INFO', async () => {
     const resp = await RespConn.open(respOf(f.a));
     try {
-      const [scan, keys, dbsize, random, taggedScan, slots, info] = await resp.send([
+      const [scan, keys, dbsize, taggedScan, slots, info] = await resp.send([
         ['SCAN', '0'],
         ['KEYS', '*'],
         ['DBSIZE'],
-        ['RANDOMKEY'],
         ['SCAN', '0', 'MATCH', `${tagA}*`],
         ['CLUSTER', 'SLOTS'],
         ['CLUSTER', 'INFO'],
       ]);
-      for (const r of [scan, keys, dbsize, random])
-        assert.match(r!, /^-TRYAGAIN \w+ would read slots 10923-16383, /);
+      for (const r of [scan, keys, dbsize]) assert.match(r!, /^-TRYAGAIN \w+ would read slots 10923-16383, /);
       assert.match(
         taggedScan!,
         new RegExp(`^\\*2\\r\\n\\$1\\r\\n0\\r\\n\\*1\\r\\n\\$${tagA.length + 1}\\r\\n`),
@@ -183,6 +185,46 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
     } finally {
       resp.close();
     }
+  });
+
+  it('draws RANDOMKEY from the stores whose slots are all served, and -TRYAGAIN only when none is', async () => {
+    // A serves 0-5460 (both files give it A) and 10923-16383 (disputed): it draws from the first.
+    const onA = await RespConn.open(respOf(f.a));
+    const onB = await RespConn.open(respOf(f.b));
+    try {
+      const draws = await onA.send(Array.from({ length: 20 }, () => ['RANDOMKEY']));
+      for (const d of draws) {
+        const key = /^\$\d+\r\n(.*)\r\n$/s.exec(d)?.[1];
+        assert.ok(key !== undefined, `RANDOMKEY answered ${JSON.stringify(d)}`);
+        assert.ok(slotOf(key) <= 5460, `${key} is not in a served store`);
+      }
+      // B's one store (8192-16383 in its file) holds disputed slots: nothing to draw from.
+      const [refused] = await onB.send([['RANDOMKEY']]);
+      assert.match(
+        refused!,
+        /^-TRYAGAIN RANDOMKEY \(no key in the stores whose slots are all served\) would read slots 10923-16383, /,
+      );
+    } finally {
+      onA.close();
+      onB.close();
+    }
+  });
+
+  it('counts keys in INFO keyspace and /stats while marking the disputed slots they may miss', async () => {
+    const resp = await RespConn.open(respOf(f.a));
+    try {
+      const [keyspace] = await resp.send([['INFO', 'keyspace']]);
+      assert.match(keyspace!, /\r\ndb0:keys=\d+,expires=\d+,avg_ttl=\d+\r\ndisputed_slots:5461\r\n/);
+    } finally {
+      resp.close();
+    }
+    const stats = (await (await fetch(`http://${f.a}/stats`)).json()) as {
+      stores: { shard: number; keys?: number; disputed_slots?: string }[];
+    };
+    const byShard = new Map(stats.stores.map((s) => [s.shard, s]));
+    assert.equal(byShard.get(0)?.disputed_slots, undefined, 'both files give 0-5460 to A');
+    assert.equal(byShard.get(2)?.disputed_slots, '10923-16383');
+    assert.equal(typeof byShard.get(2)?.keys, 'number', 'the store is still counted');
   });
 
   it('fails a backup that meets a disputed slot, and a restore before it writes anything', async () => {
@@ -201,5 +243,29 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
     assert.match(restore.stderr, /SLOTS_DISPUTED: the cluster's nodes disagree .*nothing was written/);
     const kept = await fetch(`http://${f.a}/kv/${bothA}`);
     assert.equal(await kept.text(), 'v2', 'the restore wrote nothing, not even the served slots');
+  });
+
+  it('refuses a restore whose --url node has not seen the dispute, asking each leader it writes to', async () => {
+    // The twin answers /cluster as A does, but as a node that has not reached B since B's restart
+    // (as A for up to a peer check, or while it cannot reach B): no dispute in its peers. B, a
+    // leader the restore writes to, does see one.
+    const doc = (await (await fetch(`http://${f.a}/cluster`)).json()) as { peers: unknown };
+    doc.peers = [];
+    const unaware = await startTwinServer((url) => (url === '/cluster' ? doc : undefined));
+    try {
+      await put(f.a, bothA, 'v3');
+      const restore = await runCli(['restore', file, '--url', unaware.address, '--force']);
+      assert.equal(restore.code, 1, restore.stdout);
+      assert.match(
+        restore.stderr,
+        new RegExp(
+          `SLOTS_DISPUTED: the cluster's nodes disagree about the config: ${f.b} refuses slots .*nothing was written`,
+        ),
+      );
+      const kept = await fetch(`http://${f.a}/kv/${bothA}`);
+      assert.equal(await kept.text(), 'v3', 'the restore wrote nothing, not even the served slots');
+    } finally {
+      await unaware.stop();
+    }
   });
 });

@@ -2,7 +2,7 @@
  * What operators and applications run first against a Redis Cluster, against two distkv nodes that
  * each lead two shards and host the replicas of the other's, one process each (a node serves the
  * keys of every leader in its own process, so two processes are needed to see -MOVED): redis-cli's
- * `--cluster check` / `info`, `--pipe` mass insertion, `--bigkeys` and `--memkeys`, and ioredis's
+ * `--cluster check` / `info` / `set-timeout`, `--pipe` mass insertion, `--bigkeys` and `--memkeys`, and ioredis's
  * cluster client reading from replicas (`scaleReads: 'slave'`) with auto-pipelining, scanning every
  * master with `scanStream`.
  */
@@ -76,6 +76,19 @@ describe('redis-cli tools against two nodes that lead shards and replicate each 
     const info = await runTool('redis-cli', ['--cluster', 'info', `${host}:${port}`]);
     assert.equal(info.code, 0, info.stdout + info.stderr);
     assert.equal((info.stdout.match(/\| 8192 slots \|/g) ?? []).length, 2, info.stdout);
+  });
+
+  it('reports cluster-node-timeout, so redis-cli --cluster set-timeout to its value succeeds on every node and another is refused', async () => {
+    assert.equal(
+      await redisCli(A, ['CONFIG', 'GET', 'cluster-node-timeout']),
+      'cluster-node-timeout\n3000\n',
+    );
+    const { host, port } = respOf(A);
+    const same = await runTool('redis-cli', ['--cluster', 'set-timeout', `${host}:${port}`, '3000']);
+    assert.match(same.stdout, /New node timeout set\. 2 OK, 0 ERR\./, same.stdout);
+    const other = await runTool('redis-cli', ['--cluster', 'set-timeout', `${host}:${port}`, '5000']);
+    assert.match(other.stdout, /can't set immutable config/, other.stdout);
+    assert.match(other.stdout, /New node timeout set\. 0 OK, 2 ERR\./, other.stdout);
   });
 
   it('mass-inserts with redis-cli --pipe into each node the keys it leads, every reply counted and no error', async () => {

@@ -13,7 +13,7 @@ import { Cluster } from 'ioredis';
 import { defaultSlotRange } from '../../src/config/validate-config.js';
 import { slotOf } from '../../src/routing/slot.js';
 import { nodeIdOf } from '../../src/resp/resp-address.js';
-import { TestCluster } from '../helpers/cluster.js';
+import { mutualLayout, TestCluster } from '../helpers/cluster.js';
 import { freeNodeAddress, redisCli, respOf } from '../helpers/resp.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -24,13 +24,7 @@ let B = '';
 before(async () => {
   A = await freeNodeAddress();
   B = await freeNodeAddress();
-  cluster = await TestCluster.start({
-    dir,
-    shards: [
-      { address: A, replicas: [B] },
-      { address: B, replicas: [A] },
-    ],
-  });
+  cluster = await TestCluster.start({ dir, shards: mutualLayout(A, B) });
 });
 
 after(async () => {

@@ -12,7 +12,7 @@ import { Cluster, Redis } from 'ioredis';
 import { defaultSlotRange } from '../../src/config/validate-config.js';
 import { slotOf } from '../../src/routing/slot.js';
 import { freeNodeAddress, redisCli, respOf, runTool } from '../helpers/resp.js';
-import { TestCluster } from '../helpers/cluster.js';
+import { mutualLayout, TestCluster } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 let cluster: TestCluster;
@@ -47,15 +47,7 @@ function clusterClient(options: ConstructorParameters<typeof Cluster>[1] = {}): 
 before(async () => {
   A = await freeNodeAddress();
   B = await freeNodeAddress();
-  cluster = await TestCluster.start({
-    dir,
-    shards: [
-      { address: A, replicas: [B] },
-      { address: A, replicas: [B] },
-      { address: B, replicas: [A] },
-      { address: B, replicas: [A] },
-    ],
-  });
+  cluster = await TestCluster.start({ dir, shards: mutualLayout(A, B, 2) });
 });
 
 after(async () => {

@@ -3,8 +3,10 @@
  *
  * distkv's topology in Redis Cluster's terms: every node of the config is a cluster node at its
  * RESP address, with id nodeIdOf(address); a node that leads shards is a master owning their slot
- * ranges, a node that only hosts replicas is a replica of its first shard's leader. The view is the
- * config's, the same on every node, so clients that ask any node route alike.
+ * ranges, a node that only hosts replicas is a replica of its first shard's leader. A master that
+ * also hosts replicas of other shards is named as a master only, never among their replicas in
+ * CLUSTER SLOTS or SHARDS (see replicasOf). The view is the config's, the same on every node, so
+ * clients that ask any node route alike.
  *
  * A node that did not answer this node's last peer check (`downNodes`) is reported as Redis reports
  * a node it marked FAIL: `fail` among its CLUSTER NODES flags (link `disconnected`), `health:
@@ -71,6 +73,9 @@ function clusterNodes(c: RespConnection): ClusterNode[] {
   });
 }
 
+/** NO_NODES is an empty set of addresses (CLUSTER SHARDS names a down replica, with `health: failed`). */
+const NO_NODES: ReadonlySet<string> = new Set();
+
 function writeNodeTriple(w: RespWriter, address: string, offset: number): void {
   const e = respEndpointOf(address, offset) ?? { host: '', port: 0 };
   w.array(3);
@@ -92,15 +97,28 @@ function rangesOf(shards: readonly ShardInfo[], refused: readonly SlotRange[]): 
   );
 }
 
+/**
+ * replicasOf returns the replicas of `s` that cluster commands name: not a node that leads shards
+ * (CLUSTER NODES calls it a master, and a Redis node is never both), nor one reported down (as
+ * Redis leaves out a failed replica). ioredis keeps one connection per address, as a master
+ * (without READONLY) when the address is a master of any range: with `scaleReads: 'slave'` it sent
+ * the reads of a range to such a "replica", got -MOVED to the leader, and sent them to the replica
+ * again until it gave up (test/e2e/resp-operator-tools.test.ts).
+ */
+function replicasOf(s: ShardInfo, leaders: ReadonlySet<string>, down: ReadonlySet<string>): string[] {
+  return s.replicas.filter((x) => !leaders.has(x) && !down.has(x));
+}
+
 function slots(c: RespConnection, w: RespWriter): void {
   const offset = c.ctx.config.server.resp_port_offset;
   const refused = refusedOf(c);
   const down = downOf(c);
-  const entries = c.ctx.liveShards().flatMap((s) => rangesOf([s], refused).map((r) => ({ s, r })));
+  const shards = c.ctx.liveShards();
+  const leaders = new Set(shards.map((s) => s.address));
+  const entries = shards.flatMap((s) => rangesOf([s], refused).map((r) => ({ s, r })));
   w.array(entries.length);
   for (const { s, r } of entries) {
-    // As Redis: a failed replica is left out, the leader stays (it owns the slots).
-    const replicas = s.replicas.filter((x) => !down.has(x));
+    const replicas = replicasOf(s, leaders, down);
     w.array(3 + replicas.length);
     w.integer(r.first);
     w.integer(r.last);
@@ -113,10 +131,13 @@ function shardsReply(c: RespConnection, w: RespWriter): void {
   const nodes = clusterNodes(c);
   const refused = refusedOf(c);
   const masters = nodes.filter((n) => n.led.length > 0);
+  const leaders = new Set(masters.map((m) => m.address));
   const byAddress = new Map(nodes.map((n) => [n.address, n]));
   w.array(masters.length);
   for (const m of masters) {
-    const replicas = [...new Set(m.led.flatMap((s) => s.replicas))].map((r) => byAddress.get(r)!);
+    const replicas = [...new Set(m.led.flatMap((s) => replicasOf(s, leaders, NO_NODES)))].map((r) =>
+      byAddress.get(r)!,
+    );
     const ranges = rangesOf(m.led, refused);
     w.stringMap([
       [

@@ -9,6 +9,7 @@ import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import { globMatch } from './glob.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
+import { PEER_CHECK_MS, PEER_TIMEOUT_MS } from '../server/peer-check.js';
 import { unknownSubcommand } from './unknown-command.js';
 
 /** SERVER_VERSION is the Redis version distkv reports (the command set it follows). */
@@ -180,6 +181,7 @@ const CONFIG_HELP = [
   'CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
   'GET <pattern> [<pattern> ...] (the settings clients ask for; distkv is configured by its config file)',
   'SET <directive> <value> [<directive> <value> ...] (only to the value a setting has: settings are immutable)',
+  'REWRITE (nothing to write: the config file holds every setting)',
   'HELP',
 ];
 
@@ -195,6 +197,10 @@ function settingsOf(c: RespConnection): [string, string][] {
     ['cluster-enabled', 'yes'],
     // The slots of a node down are reported failed; the others are still served (commands-cluster.ts).
     ['cluster-require-full-coverage', 'no'],
+    // The longest a node is down before the others report it failed: a peer check every
+    // PEER_CHECK_MS, each given PEER_TIMEOUT_MS (src/server/peer-check.ts). redis-cli --cluster
+    // set-timeout sets this; it answered "Unknown option".
+    ['cluster-node-timeout', String(PEER_CHECK_MS + PEER_TIMEOUT_MS)],
     ['maxmemory', '0'],
     ['maxclients', String(cfg.server.max_connections)],
     ['maxmemory-clients', String(cfg.server.max_unsent_bytes)],
@@ -206,7 +212,7 @@ function settingsOf(c: RespConnection): [string, string][] {
 
 /**
  * config: CONFIG GET pattern [pattern ...] over the settings clients and redis-benchmark ask for;
- * CONFIG SET directive value [...] (configSet); CONFIG HELP.
+ * CONFIG SET directive value [...] (configSet); CONFIG REWRITE; CONFIG HELP.
  */
 export function config(c: RespConnection, args: Buffer[]): void {
   const w = c.queue.now(c.proto);
@@ -218,6 +224,13 @@ export function config(c: RespConnection, args: Buffer[]): void {
   }
   if (sub === 'set') {
     configSet(w, settingsOf(c), args);
+    return;
+  }
+  // Nothing to write: CONFIG SET only takes the value a setting has, which the config file holds.
+  // redis-cli --cluster set-timeout sends it after CONFIG SET.
+  if (sub === 'rewrite') {
+    if (args.length !== 2) w.error("ERR wrong number of arguments for 'config|rewrite' command");
+    else w.ok();
     return;
   }
   if (sub !== 'get') {

@@ -2,8 +2,9 @@
  * The cluster commands of a node whose peer is down, over two `distkv serve --node` processes that
  * each lead one shard and replicate the other's: once the peer check finds the peer unreachable,
  * CLUSTER NODES flags it `fail`, CLUSTER INFO counts its slots in `cluster_slots_fail` (with
- * `cluster_state:ok`, which ioredis checks before it is ready), CLUSTER SLOTS leaves it out as a
- * replica, and a new ioredis cluster client reads and writes the slots of the node that is up. Once the peer is back, every command says healthy again.
+ * `cluster_state:ok`, which ioredis checks before it is ready), CLUSTER SLOTS names it only as the
+ * leader of its slots (it leads a shard, so it is never named a replica; a down replica-only node
+ * is left out: test/unit/resp-cluster-down.test.ts), and a new ioredis cluster client reads and writes the slots of the node that is up. Once the peer is back, every command says healthy again.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -12,7 +13,7 @@ import { Cluster } from 'ioredis';
 import { defaultSlotRange } from '../../src/config/validate-config.js';
 import { slotOf } from '../../src/routing/slot.js';
 import { nodeIdOf } from '../../src/resp/resp-address.js';
-import { TestCluster } from '../helpers/cluster.js';
+import { mutualLayout, TestCluster } from '../helpers/cluster.js';
 import { freeNodeAddress, redisCli, respOf } from '../helpers/resp.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -23,13 +24,7 @@ let B = '';
 before(async () => {
   A = await freeNodeAddress();
   B = await freeNodeAddress();
-  cluster = await TestCluster.start({
-    dir,
-    shards: [
-      { address: A, replicas: [B] },
-      { address: B, replicas: [A] },
-    ],
-  });
+  cluster = await TestCluster.start({ dir, shards: mutualLayout(A, B) });
 });
 
 after(async () => {
@@ -99,8 +94,8 @@ describe('RESP cluster commands with a node down', () => {
         .trim()
         .split('\n')
         .filter((l) => l === String(respOf(B).port)).length,
-      2,
-      'B as leader and as replica',
+      1,
+      'B as the leader of its slots only: a node that leads shards is never named a replica',
     );
   });
 });

@@ -130,3 +130,13 @@ export async function seedLayout(withReplicas = true): Promise<ShardLayout[]> {
   }
   return out;
 }
+
+/**
+ * mutualLayout is two nodes that lead `shardsEach` shards each and host the replicas of the
+ * other's: shards 0..shardsEach-1 on `a` (replicated on `b`), then as many on `b` (replicated on `a`).
+ */
+export function mutualLayout(a: string, b: string, shardsEach = 1): ShardLayout[] {
+  const half = (address: string, replica: string): ShardLayout[] =>
+    Array.from({ length: shardsEach }, () => ({ address, replicas: [replica] }));
+  return [...half(a, b), ...half(b, a)];
+}

@@ -118,9 +118,10 @@ describe("CONFIG SET answers in redis-server 7's words", () => {
 });
 
 describe('subcommands without arguments refuse extra ones, as redis-server 7 does', () => {
-  it('CONFIG HELP, CLIENT HELP, COMMAND HELP, CLIENT ID, CLIENT GETNAME, CLIENT INFO', () => {
+  it('CONFIG HELP, CONFIG REWRITE, CLIENT HELP, COMMAND HELP, CLIENT ID, CLIENT GETNAME, CLIENT INFO', () => {
     const subs = [
       ['CONFIG', 'HELP'],
+      ['CONFIG', 'REWRITE'],
       ['CLIENT', 'HELP'],
       ['COMMAND', 'HELP'],
       ['CLIENT', 'ID'],
@@ -134,7 +135,11 @@ describe('subcommands without arguments refuse extra ones, as redis-server 7 doe
           `-ERR wrong number of arguments for '${cmd!.toLowerCase()}|${sub!.toLowerCase()}' command\r\n`,
       ),
     );
-    assert.deepEqual(run(['CLIENT', 'ID'], ['CLIENT', 'GETNAME']), [':7\r\n', '$-1\r\n']);
+    assert.deepEqual(run(['CLIENT', 'ID'], ['CLIENT', 'GETNAME'], ['CONFIG', 'rewrite']), [
+      ':7\r\n',
+      '$-1\r\n',
+      '+OK\r\n',
+    ]);
   });
 
   it('CLIENT NO-EVICT takes exactly ON or OFF', () => {

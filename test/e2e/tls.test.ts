@@ -200,4 +200,15 @@ describe('TLS with a private CA (server.tls_ca, client ca)', () => {
     cli(['set', key, 'by cli', '--ca', caFile], { DISTKV_URL: `https://${A}` });
     assert.equal(cli(['get', key], { DISTKV_URL: `https://${B}`, DISTKV_CA: caFile }), 'by cli');
   });
+
+  // Last: it moves shard 0 to C. `distkv failover` had no --ca: every member "did not answer",
+  // and the command called the leader down and told the operator to use --force.
+  it('lets distkv failover trust the CA with --ca', () => {
+    const out = execFileSync(
+      process.execPath,
+      [BIN, 'failover', '--shard', 'shard-0', '--url', `https://${A}`, '--token', 'sekrit', '--ca', caFile],
+      { cwd: REPO_ROOT, env: { ...process.env, NODE_EXTRA_CA_CERTS: '', DISTKV_CA: '' }, encoding: 'utf8' },
+    );
+    assert.match(out, new RegExp(`^shard-0: leader ${A} → ${C} in epoch \\d+`), out);
+  });
 });

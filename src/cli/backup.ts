@@ -265,12 +265,15 @@ export const BACKUP_VERB: ClientVerb = {
             const after = view.shards.find((v) => v.idx === s.idx)?.leader;
             copy = { seq, keys, consistent: heldStill(after, seq, leader) };
           } catch (err) {
-            if (
-              !(err instanceof DistkvError) ||
-              !MOVING.has(err.code) ||
-              performance.now() >= failoverDeadline
-            )
-              throw err;
+            if (!(err instanceof DistkvError) || !MOVING.has(err.code)) throw err;
+            // The last refusal alone ("connect ECONNREFUSED") said neither that the shard was
+            // waited for nor what to do about it.
+            if (performance.now() >= failoverDeadline)
+              throw new DistkvError(
+                err.code,
+                `${err.message}; shard ${s.idx} (${s.name}) had no leader that answered for ${FAILOVER_WAIT_MS / 1000} s: start ${leader} again or fail the shard over (distkv failover --shard ${s.name}, --force while its leader is down), then run the backup again; ${file} was not written`,
+                { cause: err },
+              );
             // A failover: not a copy that raced writes, so it does not count against --retries.
             attempt--;
             progress.show(

@@ -9,38 +9,25 @@
  * exits 2 (a file mistake, as for a missing directory).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
-import { freePorts } from '../helpers/ports.js';
-import { BIN, REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { type OwnServer, runCli, startOneNode } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** LIMIT_BLOCKS is the file size limit given to the backup, in ulimit's 1 KiB blocks (the data is 20 times more). */
 const LIMIT_BLOCKS = 64;
 
-const servers: ServerProcess[] = [];
+let node: OwnServer & { address: string };
 after(async () => {
-  await Promise.all(servers.map((s) => s.stop()));
+  await node.stop();
 });
 const dir = tempDir(after);
-let node = '';
 
 before(async () => {
-  const [port] = await freePorts(1);
-  node = `127.0.0.1:${port}`;
-  const config = writeConfig(dir, [{ address: node }]);
-  mkdirSync(join(dir, 'data'));
-  servers.push(
-    await ServerProcess.start(
-      ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1'],
-      `http://${node}/healthz`,
-      { DISTKV_LOG_LEVEL: 'warn' },
-    ),
-  );
-  const client = new DistkvClient({ urls: [node] });
+  node = await startOneNode('', ['--workers', '1'], { DISTKV_LOG_LEVEL: 'warn' });
+  const client = new DistkvClient({ urls: [node.address] });
   try {
     const ops = Array.from({ length: 320 }, (_, i) => ({
       op: 'set' as const,
@@ -57,39 +44,14 @@ before(async () => {
   }
 });
 
-/** backupLimited runs `distkv backup FILE` under `ulimit -f LIMIT_BLOCKS` and resolves with its exit code and stderr. */
-function backupLimited(file: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      '/bin/sh',
-      [
-        '-c',
-        `ulimit -f ${LIMIT_BLOCKS} && exec "$0" "$@"`,
-        process.execPath,
-        BIN,
-        'backup',
-        file,
-        '--url',
-        node,
-      ],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (code) => {
-      resolve({ code, stderr });
-    });
-  });
-}
-
 describe('distkv backup to a file that cannot grow', () => {
   it('names the file and why, removes FILE.partial and exits 2', async () => {
     const file = join(dir, 'full.dkv');
-    const r = await backupLimited(file);
+    const r = await runCli(['backup', file, '--url', node.address], {}, undefined, [
+      '/bin/sh',
+      '-c',
+      `ulimit -f ${LIMIT_BLOCKS} && exec "$0" "$@"`,
+    ]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(
       r.stderr,

@@ -6,11 +6,11 @@
  * long no leader answered, names the shard's failover command, and that FILE was not written.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../helpers/ports.js';
-import { runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const servers: ServerProcess[] = [];
@@ -27,14 +27,7 @@ before(async () => {
   // shard-1's leader is never started: nothing listens at its address.
   down = `127.0.0.1:${b}`;
   const config = writeConfig(dir, [{ address: up }, { address: down }]);
-  mkdirSync(join(dir, 'data'));
-  servers.push(
-    await ServerProcess.start(
-      ['--config', config, '--node', up, '--data-dir', join(dir, 'data'), '--workers', '1'],
-      `http://${up}/healthz`,
-      { DISTKV_LOG_LEVEL: 'warn' },
-    ),
-  );
+  await startConfigNode(config, up, join(dir, 'data'), servers);
 });
 
 describe('distkv backup with a shard whose leader stays down', { timeout: 120000 }, () => {

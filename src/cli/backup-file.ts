@@ -26,25 +26,58 @@ import {
 const READ_CHUNK = 1024 * 1024;
 const ENDS_EARLY = 'the file ends in the middle of a record';
 
-/** FileSink appends to a file at tracked positions, so a shard's section can be cut off and rewritten. */
+/**
+ * FileSink appends to a file at tracked positions, so a shard's section can be cut off and
+ * rewritten. Every write, cut and sync that fails (a full disk, a file size limit) throws what
+ * `failed` makes of the file system's error, so the command can name its file and say what is left.
+ */
 export class FileSink {
   position = 0;
   private readonly fh: FileHandle;
+  private readonly failed: (err: unknown) => Error;
 
-  constructor(fh: FileHandle) {
+  constructor(fh: FileHandle, failed: (err: unknown) => Error) {
     this.fh = fh;
+    this.failed = failed;
   }
 
   /** write appends `bytes` at the position. */
   async write(bytes: Uint8Array): Promise<void> {
-    await this.fh.write(bytes, 0, bytes.length, this.position);
+    await this.writeAt(bytes, this.position);
     this.position += bytes.length;
+  }
+
+  /**
+   * writeAt writes `bytes` at `at`, over what is there, leaving the position alone. A short write
+   * (the disk filled, a size limit reached) is continued: the next call says why it stopped, and
+   * a write that took nothing without an error is one too. Taken as whole, the last one (the crc)
+   * would leave a file cut short under a name that says it is complete.
+   */
+  async writeAt(bytes: Uint8Array, at: number): Promise<void> {
+    for (let done = 0; done < bytes.length;) {
+      const { bytesWritten } = await this.fh
+        .write(bytes, done, bytes.length - done, at + done)
+        .catch((err: unknown) => {
+          throw this.failed(err);
+        });
+      if (bytesWritten === 0) throw this.failed(new Error('the file system took no more bytes'));
+      done += bytesWritten;
+    }
   }
 
   /** cut drops everything from `position` on. */
   async cut(position: number): Promise<void> {
-    await this.fh.truncate(position);
+    await this.fh.truncate(position).catch((err: unknown) => {
+      throw this.failed(err);
+    });
     this.position = position;
+  }
+
+  /** sync makes everything written durable (fsync). */
+  async sync(): Promise<void> {
+    await this.fh.sync().catch((err: unknown) => {
+      throw this.failed(err);
+    });
   }
 }
 

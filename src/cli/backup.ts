@@ -31,11 +31,10 @@ import {
   encodeBackupHeader,
   encodeEnd,
   encodeSectionHeader,
-  SECTION_HEADER_BYTES,
 } from './backup-format.js';
 import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
-import { fileProblem } from './files.js';
+import { fileProblem, reasonOf } from './files.js';
 import { stderrProgress } from './progress-line.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 
@@ -83,15 +82,22 @@ async function copyShard(
   const decoder = new SnapshotDecoder();
   const chunks = res.body[Symbol.asyncIterator]();
   let keys = 0;
-  for (;;) {
-    const next = await chunks.next().catch((err: unknown) => {
-      throw unreachable(err);
-    });
-    if (next.done === true) break;
-    const bytes = next.value as Buffer;
-    keys += decoder.push(bytes).length;
-    await sink.write(bytes);
-    onChunk(keys);
+  try {
+    for (;;) {
+      const next = await chunks.next().catch((err: unknown) => {
+        throw unreachable(err);
+      });
+      if (next.done === true) break;
+      const bytes = next.value as Buffer;
+      keys += decoder.push(bytes).length;
+      await sink.write(bytes);
+      onChunk(keys);
+    }
+  } catch (err) {
+    // A stream left half read (the file could not take a chunk) kept its connection, and the
+    // agent's close waited for it for ever: the command exited 13 with nothing said.
+    res.body.destroy();
+    throw err;
   }
   if (decoder.seq === undefined || !decoder.done)
     throw new DistkvError('SHARD_UNREACHABLE', `the snapshot of shard ${idx} from ${origin} ended early`);
@@ -221,7 +227,16 @@ export const BACKUP_VERB: ClientVerb = {
     const progress = stderrProgress(true);
     // Copies every shard into FILE.partial; FILE appears only once this completed (rename below).
     const copyAll = async (): Promise<void> => {
-      const sink = new FileSink(fh);
+      // A full disk (or a file size limit) used to end the backup with the bare system error
+      // ("ENOSPC: no space left on device, write", exit 1), naming neither file nor what was left.
+      const sink = new FileSink(
+        fh,
+        (err) =>
+          new UsageError(
+            `cannot write ${partial}: ${reasonOf(err)}; ${file} was not written (${partial} removed): free space or name a file elsewhere, and run the backup again`,
+            false,
+          ),
+      );
       await sink.write(encodeBackupHeader());
       for (const s of map.shards) {
         let leader = s.address;
@@ -250,12 +265,15 @@ export const BACKUP_VERB: ClientVerb = {
             const after = view.shards.find((v) => v.idx === s.idx)?.leader;
             copy = { seq, keys, consistent: heldStill(after, seq, leader) };
           } catch (err) {
-            if (
-              !(err instanceof DistkvError) ||
-              !MOVING.has(err.code) ||
-              performance.now() >= failoverDeadline
-            )
-              throw err;
+            if (!(err instanceof DistkvError) || !MOVING.has(err.code)) throw err;
+            // The last refusal alone ("connect ECONNREFUSED") said neither that the shard was
+            // waited for nor what to do about it.
+            if (performance.now() >= failoverDeadline)
+              throw new DistkvError(
+                err.code,
+                `${err.message}; shard ${s.idx} (${s.name}) had no leader that answered for ${FAILOVER_WAIT_MS / 1000} s: start ${leader} again or fail the shard over (distkv failover --shard ${s.name}, --force while its leader is down), then run the backup again; ${file} was not written`,
+                { cause: err },
+              );
             // A failover: not a copy that raced writes, so it does not count against --retries.
             attempt--;
             progress.show(
@@ -268,7 +286,7 @@ export const BACKUP_VERB: ClientVerb = {
           }
         }
         if (copy === undefined) throw new DistkvError('INTERNAL', `shard ${s.idx} was not copied`);
-        if (copy.consistent) await fh.write(encodeSectionHeader(s.idx, true), 0, SECTION_HEADER_BYTES, start);
+        if (copy.consistent) await sink.writeAt(encodeSectionHeader(s.idx, true), start);
         else if (!allowFuzzy)
           throw new DistkvError(
             'UNAVAILABLE',
@@ -284,7 +302,7 @@ export const BACKUP_VERB: ClientVerb = {
       };
       await sink.write(encodeEnd(meta));
       await appendCrc(fh, sink);
-      await fh.sync();
+      await sink.sync();
     };
     let complete = false;
     try {

@@ -45,6 +45,30 @@ export function disputesOf(node: string, peers: unknown): Dispute[] {
   });
 }
 
+/** LeaderlessShard is what leaderlessAdvice reads of a shard whose leader is down. */
+export interface LeaderlessShard {
+  name: string;
+  leader: { address: string };
+  replicas: readonly { address: string; down: boolean }[];
+}
+
+/**
+ * leaderlessAdvice says what an operator can do about a shard whose leader does not answer: its
+ * slots take no writes until the leader is back or a replica is promoted (docs/failover.md). The
+ * table alone said `NO LEADER` and left the way out to the docs, at the moment it is needed.
+ */
+export function leaderlessAdvice(s: LeaderlessShard): string {
+  const head = `${s.name} takes no writes: its leader ${s.leader.address} is down.`;
+  if (s.replicas.length === 0) return `${head} Start it again (the shard has no replica to promote).`;
+  const silent = s.replicas.filter((r) => r.down).map((r) => r.address);
+  if (silent.length === s.replicas.length)
+    return `${head} No replica answers either: start the leader or a replica again.`;
+  const promote = `distkv failover --shard ${s.name} --force`;
+  return silent.length === 0
+    ? `${head} Start it again, or promote the most advanced replica: ${promote} (w=0 writes no replica copied are lost; with [coordination] a replica takes over by itself)`
+    : `${head} Start it again, or bring ${silent.join(', ')} back and run ${promote}; ${promote} --to ADDR promotes a replica that answers, losing what only the silent one holds (docs/failover.md)`;
+}
+
 /** CLUSTER_VERBS are the cluster verbs, by name. */
 export const CLUSTER_VERBS: Record<string, ClientVerb> = {
   cluster: {
@@ -135,6 +159,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       out.line(
         `config version ${newest.version}, live map version ${newest.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}${behind.length > 0 ? `; routing with an older map: ${behind.map((d) => `${d.node} (version ${d.map_version ?? 1})`).join(', ')}` : ''}`,
       );
+      for (const s of merged) if (s.leader.down) out.line(leaderlessAdvice(s));
       for (const d of disputes)
         out.line(
           `CONFIG MISMATCH: ${d.node} refuses slots ${d.slots}: ${d.peer} (${d.peer_state}) routes with config ${d.peer_version ?? 'unknown'}, which gives them another leader; give every node the same sharding.toml`,

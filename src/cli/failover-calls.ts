@@ -4,6 +4,7 @@
  * `POST /_admin/fence` to hold a leader's writes or a replica's following in the failover's name,
  * and the release of such a hold. A member's error answer is rebuilt with its own code.
  */
+import { type Dispatcher, fetch } from 'undici';
 import { DistkvError, isErrorCode } from '../errors.js';
 import type { LiveMap } from '../routing/live-map.js';
 
@@ -20,15 +21,29 @@ export interface NodeDoc {
   }[];
 }
 
+/**
+ * AdminAuth is how the calls reach the members: the bearer token ('' for none) and, for https://
+ * nodes whose certificates a private CA signed (`--ca`, `DISTKV_CA`), a dispatcher trusting it.
+ */
+export interface AdminAuth {
+  token: string;
+  dispatcher?: Dispatcher;
+}
+
 /** call sends one admin request and answers its JSON (throws the node's refusal). */
-export async function call(url: string, token: string, init: RequestInit = {}): Promise<unknown> {
+export async function call(
+  url: string,
+  auth: AdminAuth,
+  init: { method?: string; body?: string } = {},
+): Promise<unknown> {
   const res = await fetch(url, {
     ...init,
     headers: {
-      ...(token === '' ? {} : { authorization: `Bearer ${token}` }),
+      ...(auth.token === '' ? {} : { authorization: `Bearer ${auth.token}` }),
       'content-type': 'application/json',
     },
     signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
+    ...(auth.dispatcher === undefined ? {} : { dispatcher: auth.dispatcher }),
   });
   const text = await res.text();
   if (!res.ok) throw refusal(`${init.method ?? 'GET'} ${url}`, res.status, text);
@@ -53,9 +68,9 @@ function refusal(call: string, status: number, text: string): DistkvError {
 }
 
 /** clusterOf is `node`'s `/cluster`, or undefined when it does not answer. */
-export async function clusterOf(scheme: string, node: string, token: string): Promise<NodeDoc | undefined> {
+export async function clusterOf(scheme: string, node: string, auth: AdminAuth): Promise<NodeDoc | undefined> {
   try {
-    return (await call(`${scheme}://${node}/cluster`, token)) as NodeDoc;
+    return (await call(`${scheme}://${node}/cluster`, auth)) as NodeDoc;
   } catch {
     return undefined;
   }
@@ -75,11 +90,11 @@ export async function releaseFence(
   scheme: string,
   node: string,
   idx: number,
-  token: string,
+  auth: AdminAuth,
   by?: string,
 ): Promise<void> {
   const named = by === undefined ? '' : `&by=${by}`;
-  await call(`${scheme}://${node}/_admin/fence?shard=${idx}&on=0${named}`, token, { method: 'POST' });
+  await call(`${scheme}://${node}/_admin/fence?shard=${idx}&on=0${named}`, auth, { method: 'POST' });
 }
 
 /** FenceAnswer is what /_admin/fence answers (`map_version` is missing from nodes before it). */
@@ -96,10 +111,10 @@ export async function fence(
   scheme: string,
   node: string,
   idx: number,
-  token: string,
+  auth: AdminAuth,
   ms: number,
   by: string,
 ): Promise<FenceAnswer> {
   const url = `${scheme}://${node}/_admin/fence?shard=${idx}&on=1&ms=${ms}&by=${by}`;
-  return (await call(url, token, { method: 'POST' })) as FenceAnswer;
+  return (await call(url, auth, { method: 'POST' })) as FenceAnswer;
 }

@@ -5,7 +5,7 @@
  * and once its claim is placed, and releases what it held when one throws.
  */
 import { DistkvError } from '../errors.js';
-import { clusterOf, type FenceAnswer, type NodeDoc } from './failover-calls.js';
+import { type AdminAuth, clusterOf, type FenceAnswer, type NodeDoc } from './failover-calls.js';
 
 /**
  * checkNotResyncing refuses a target that reports `resyncing` (unless `forced`): it is rebuilding
@@ -77,13 +77,13 @@ export function checkForcedTarget(
  */
 export async function checkStillForced(
   scheme: string,
-  token: string,
+  auth: AdminAuth,
   shard: string,
   leader: string,
   target: string,
   heldAt: ReadonlyMap<string, number>,
 ): Promise<void> {
-  if ((await clusterOf(scheme, leader, token)) !== undefined)
+  if ((await clusterOf(scheme, leader, auth)) !== undefined)
     throw new DistkvError(
       'INVALID_ARGUMENT',
       `the leader ${leader} of ${shard} answers again (it came back during the failover): nothing was changed; run a planned failover (without --force)`,

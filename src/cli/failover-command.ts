@@ -15,6 +15,7 @@ import {
   usageOnRefusal,
 } from './args.js';
 import { FENCE_SLACK_MS } from './failover-calls.js';
+import { readInput } from './files.js';
 import { failover } from './failover.js';
 
 /**
@@ -51,6 +52,11 @@ const OPTIONS: Record<string, OptionSpec> = {
     help: `how long the target may take to catch up (default 30000, at most ${MAX_TIMEOUT_MS}; 0: only if it already has)`,
   },
   token: { type: 'string', valueName: 'TOKEN', help: 'bearer token (or env DISTKV_TOKEN)' },
+  ca: {
+    type: 'string',
+    valueName: 'FILE',
+    help: "PEM file of the CA that signed the nodes' certificates (or env DISTKV_CA)",
+  },
   json: { type: 'boolean', help: 'print JSON' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -71,6 +77,7 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
   const to = stringOption(args, 'to');
   const given = listOption(args, 'url');
   const urls = given.length > 0 ? given : endpointsFromEnv(process.env.DISTKV_URL);
+  const caFile = stringOption(args, 'ca') ?? process.env.DISTKV_CA ?? '';
   // failover's INVALID_ARGUMENT names a --shard, --to or --force that does not fit the cluster: exit 2.
   const r = await usageOnRefusal(() =>
     failover({
@@ -80,6 +87,7 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
       force: args.options.get('force') === true,
       forceResyncing: args.options.get('force-resyncing') === true,
       token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
+      ...(caFile === '' ? {} : { ca: readInput(caFile) }),
       timeoutMs: intOption(args, 'timeout-ms', { min: 0, max: MAX_TIMEOUT_MS, what: ' ms' }) ?? 30000,
     }),
   );

@@ -26,11 +26,13 @@
  * after a restart, a fork that is not one. A failed failover releases the target's hold.
  */
 import { randomBytes } from 'node:crypto';
+import { Agent } from 'undici';
 import { DistkvError } from '../errors.js';
 import { highestEpoch, nextEpoch } from '../routing/epoch-numbers.js';
 import { type LiveMap, promotedMap } from '../routing/live-map.js';
 import {
   ackOf,
+  type AdminAuth,
   call,
   clusterOf,
   fence,
@@ -51,6 +53,8 @@ export interface FailoverOptions {
   /** forceResyncing promotes a target that reports `resyncing` (refused otherwise). */
   forceResyncing?: boolean;
   token: string;
+  /** ca is the PEM of a private CA that signed https:// nodes' certificates (`--ca`, `DISTKV_CA`). */
+  ca?: Buffer;
   timeoutMs: number;
 }
 
@@ -70,14 +74,28 @@ export interface FailoverResult {
   ms: number;
 }
 
-/** failover moves a shard's leader as described above. */
+/**
+ * failover moves a shard's leader as described above. With `ca` its calls trust that CA: without
+ * it, a cluster of https:// nodes under a private CA answered nothing, and the command called the
+ * leader down and suggested --force.
+ */
 export async function failover(o: FailoverOptions): Promise<FailoverResult> {
+  if (o.ca === undefined) return failoverWith(o, { token: o.token });
+  const dispatcher = new Agent({ connect: { ca: o.ca } });
+  try {
+    return await failoverWith(o, { token: o.token, dispatcher });
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+/** failoverWith is failover with its calls' token and dispatcher. */
+async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<FailoverResult> {
   const t0 = performance.now();
   const first = new URL(o.urls[0] ?? 'http://127.0.0.1:8080');
   const scheme = first.protocol.replace(':', '');
   let seedDoc: NodeDoc | undefined;
-  for (const u of o.urls)
-    if ((seedDoc = await clusterOf(scheme, new URL(u).host, o.token)) !== undefined) break;
+  for (const u of o.urls) if ((seedDoc = await clusterOf(scheme, new URL(u).host, auth)) !== undefined) break;
   if (seedDoc === undefined)
     throw new DistkvError('SHARD_UNREACHABLE', `no node answered /cluster (${o.urls.join(', ')})`);
   const shardOf = (m: LiveMap) => m.shards.find((s) => s.name === o.shard || String(s.idx) === o.shard);
@@ -85,7 +103,7 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   if (live === undefined) throw new DistkvError('INVALID_ARGUMENT', `--shard ${o.shard}: no such shard`);
   const members = [live.leader, ...live.replicas];
   const docs = new Map<string, NodeDoc | undefined>();
-  await Promise.all(members.map(async (m) => docs.set(m, await clusterOf(scheme, m, o.token))));
+  await Promise.all(members.map(async (m) => docs.set(m, await clusterOf(scheme, m, auth))));
   // Start from the freshest map any member has.
   let base = seedDoc.map;
   for (const d of docs.values()) if (d !== undefined && d.map.version > base.version) base = d.map;
@@ -128,11 +146,11 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   const claimed: string[] = [];
   // Every release of what this command held, when the failover does not happen.
   const release = async (): Promise<void> => {
-    for (const r of claimed) await releaseFence(scheme, r, idx, o.token, by).catch(() => undefined);
-    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, o.token, by).catch(() => undefined);
+    for (const r of claimed) await releaseFence(scheme, r, idx, auth, by).catch(() => undefined);
+    if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, auth, by).catch(() => undefined);
   };
   if (!o.force) {
-    const held = await fence(scheme, leader, idx, o.token, o.timeoutMs + FENCE_SLACK_MS, by);
+    const held = await fence(scheme, leader, idx, auth, o.timeoutMs + FENCE_SLACK_MS, by);
     leaderSeq = held.last_seq;
     try {
       checkUnchanged(live.name, leader, held, base.version);
@@ -142,10 +160,10 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
     }
     const deadline = performance.now() + o.timeoutMs;
     for (;;) {
-      targetSeq = ackOf(await clusterOf(scheme, target, o.token), idx, target) ?? -1;
+      targetSeq = ackOf(await clusterOf(scheme, target, auth), idx, target) ?? -1;
       if (targetSeq >= leaderSeq) break;
       if (performance.now() > deadline) {
-        await releaseFence(scheme, leader, idx, o.token, by);
+        await releaseFence(scheme, leader, idx, auth, by);
         throw new DistkvError(
           'REPLICATION_TIMEOUT',
           `${target} reached seq ${targetSeq} of ${leaderSeq} within ${o.timeoutMs} ms; writes released, nothing changed`,
@@ -163,12 +181,12 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
     const heldAt = new Map<string, number>();
     for (const r of live.replicas.filter((x) => docs.get(x) !== undefined).sort()) {
       claimed.push(r);
-      const held = await fence(scheme, r, idx, o.token, FENCE_SLACK_MS, by);
+      const held = await fence(scheme, r, idx, auth, FENCE_SLACK_MS, by);
       checkUnchanged(live.name, r, held, base.version);
       heldAt.set(r, held.last_seq);
     }
     targetSeq = heldAt.get(target) ?? targetSeq;
-    if (o.force) await checkStillForced(scheme, o.token, live.name, leader, target, heldAt);
+    if (o.force) await checkStillForced(scheme, auth, live.name, leader, target, heldAt);
   } catch (err) {
     await release();
     throw err;
@@ -184,7 +202,7 @@ export async function failover(o: FailoverOptions): Promise<FailoverResult> {
   const epoch = nextEpoch(live, target, above);
   const next = promotedMap(base, idx, target, epoch, targetSeq);
   const publish = (node: string) =>
-    call(`${scheme}://${node}/_admin/map?by=${by}`, o.token, { method: 'POST', body: JSON.stringify(next) });
+    call(`${scheme}://${node}/_admin/map?by=${by}`, auth, { method: 'POST', body: JSON.stringify(next) });
   // The target answers with the map it holds afterwards: with etcd, one a concurrent change stored
   // first wins over ours, and then this failover did not happen (the held writes are released).
   let held: LiveMap;

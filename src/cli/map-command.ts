@@ -5,8 +5,11 @@
  * was a hand copy of the `map` of the peer's `GET /cluster`. The command checks that the peer
  * routes with the same config (its topology hash), validates the map against the config, holds
  * the data directory's lock while it writes (a node running on it makes the command fail), and
- * never replaces a valid map of a higher version (`installLiveMap`).
+ * never replaces a valid map of a higher version (`installLiveMap`). An https:// peer is trusted
+ * as the node trusts it: with the config's `server.tls_ca` when set.
  */
+import { readFileSync } from 'node:fs';
+import { Agent, fetch } from 'undici';
 import { parseEndpoint } from '../client/endpoint.js';
 import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
 import { DistkvError } from '../errors.js';
@@ -14,6 +17,7 @@ import { topologyHash } from '../routing/shard-map.js';
 import { DataDirLock } from '../server/data-dir-lock.js';
 import { installLiveMap, LIVE_MAP_FILE } from '../server/live-map-file.js';
 import { formatOptions, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import { fileProblem } from './files.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 /** FETCH_TIMEOUT_MS bounds the peer's answer to `GET /cluster`. */
@@ -78,7 +82,7 @@ export async function mapCommand(argv: readonly string[]): Promise<number> {
   const dataDir = stringOption(args, 'data-dir');
   if (dataDir !== undefined) overrides['server.data_dir'] = dataDir;
   const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
-  const doc = await clusterDoc(base, stringOption(args, 'token') ?? '');
+  const doc = await clusterDoc(base, stringOption(args, 'token') ?? '', caOf(config.server.tls_ca));
   const hash = topologyHash(config.shards);
   if (doc.version !== hash)
     throw new DistkvError(
@@ -100,18 +104,52 @@ export async function mapCommand(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** clusterDoc fetches `GET /cluster` of `base`: its config hash (`version`) and live map (`map`). */
-async function clusterDoc(base: string, token: string): Promise<{ version?: unknown; map?: unknown }> {
-  let res: Response;
+/** caOf reads the config's `server.tls_ca` PEM ('' = none: the system's CAs). */
+function caOf(file: string): Buffer | undefined {
+  if (file === '') return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw fileProblem(`cannot read server.tls_ca ${file}`, err);
+  }
+}
+
+/**
+ * clusterDoc fetches `GET /cluster` of `base`: its config hash (`version`) and live map (`map`),
+ * trusting `ca` when given. Without it, a peer under a private CA "did not answer: fetch failed".
+ */
+async function clusterDoc(
+  base: string,
+  token: string,
+  ca: Buffer | undefined,
+): Promise<{ version?: unknown; map?: unknown }> {
+  const dispatcher = ca === undefined ? undefined : new Agent({ connect: { ca } });
+  try {
+    return await clusterDocWith(base, token, dispatcher);
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+/** clusterDocWith is clusterDoc through `dispatcher` (undefined: the default one). */
+async function clusterDocWith(
+  base: string,
+  token: string,
+  dispatcher: Agent | undefined,
+): Promise<{ version?: unknown; map?: unknown }> {
+  let res: Awaited<ReturnType<typeof fetch>>;
   try {
     res = await fetch(`${base}/cluster`, {
       headers: token === '' ? {} : { authorization: `Bearer ${token}` },
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      ...(dispatcher === undefined ? {} : { dispatcher }),
     });
   } catch (err) {
+    // fetch says only "fetch failed"; its cause says why (refused, a certificate not trusted).
+    const cause = (err as { cause?: { message?: unknown } }).cause?.message;
     throw new DistkvError(
       'SHARD_UNREACHABLE',
-      `${base} did not answer GET /cluster: ${(err as Error).message}`,
+      `${base} did not answer GET /cluster: ${(err as Error).message}${typeof cause === 'string' ? ` (${cause})` : ''}`,
     );
   }
   const text = await res.text();

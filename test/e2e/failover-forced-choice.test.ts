@@ -61,6 +61,13 @@ describe('forced failover with a replica behind another', { timeout: 120000 }, (
   it('shows each replica at its own seq in distkv cluster while the leader is down', async () => {
     const r = await runCli(['cluster', '--url', `${A},${B}`]);
     assert.match(r.stdout, new RegExp(`NO LEADER: ${A.replaceAll('.', '\\.')} \\(DOWN\\)`), r.stdout);
+    // What to do about it, under the table: it used to say NO LEADER and leave the way out to the docs.
+    assert.ok(
+      r.stdout.includes(
+        `shard-0 takes no writes: its leader ${A} is down. Start it again, or promote the most advanced replica: distkv failover --shard shard-0 --force`,
+      ),
+      r.stdout,
+    );
     for (const replica of [B, C]) {
       const seq = (await storeOf(replica)).lastSeq;
       assert.match(

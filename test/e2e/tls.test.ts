@@ -33,6 +33,7 @@ let caFile = '';
 let ca: Buffer;
 let agent: Agent;
 let shardMap: ShardMap;
+let configFile = '';
 
 /** makeCerts writes ca.pem and a node certificate for 127.0.0.1 signed by it, with openssl. */
 function makeCerts(d: string): void {
@@ -93,14 +94,14 @@ before(async () => {
   A = `127.0.0.1:${pa}`;
   B = `127.0.0.1:${pb}`;
   C = `127.0.0.1:${pc}`;
-  const config = writeConfig(
+  const config = (configFile = writeConfig(
     dir,
     [
       { address: A, replicas: [C] },
       { address: B, replicas: [] },
     ],
     `[server]\ntoken = "sekrit"\ntls_cert = "${join(dir, 'node.pem')}"\ntls_key = "${join(dir, 'node-key.pem')}"\ntls_ca = "${caFile}"\n`,
-  );
+  ));
   shardMap = new ShardMap(
     [0, 1].map((i) => ({
       name: `shard-${i}`,
@@ -199,5 +200,33 @@ describe('TLS with a private CA (server.tls_ca, client ca)', () => {
     const key = keyInShard(1, 'tls-cli-');
     cli(['set', key, 'by cli', '--ca', caFile], { DISTKV_URL: `https://${A}` });
     assert.equal(cli(['get', key], { DISTKV_URL: `https://${B}`, DISTKV_CA: caFile }), 'by cli');
+  });
+
+  // `distkv map fetch` fetched with the global fetch and no CA: "did not answer GET /cluster: fetch
+  // failed". It now trusts the config's server.tls_ca, as the node it writes for does.
+  it("lets distkv map fetch reach an https:// peer with the config's tls_ca", () => {
+    const dataDir = join(dir, 'map-fetch');
+    const out = execFileSync(
+      process.execPath,
+      [BIN, 'map', 'fetch', '--from', `https://${A}`, '--config', configFile, '--data-dir', dataDir],
+      { cwd: REPO_ROOT, env: { ...process.env, NODE_EXTRA_CA_CERTS: '' }, encoding: 'utf8' },
+    );
+    assert.match(out, /^wrote live map version \d+ from https:\/\//, out);
+    assert.equal(
+      typeof (JSON.parse(readFileSync(join(dataDir, 'live-map.json'), 'utf8')) as { version?: unknown })
+        .version,
+      'number',
+    );
+  });
+
+  // Last: it moves shard 0 to C. `distkv failover` had no --ca: every member "did not answer",
+  // and the command called the leader down and told the operator to use --force.
+  it('lets distkv failover trust the CA with --ca', () => {
+    const out = execFileSync(
+      process.execPath,
+      [BIN, 'failover', '--shard', 'shard-0', '--url', `https://${A}`, '--token', 'sekrit', '--ca', caFile],
+      { cwd: REPO_ROOT, env: { ...process.env, NODE_EXTRA_CA_CERTS: '', DISTKV_CA: '' }, encoding: 'utf8' },
+    );
+    assert.match(out, new RegExp(`^shard-0: leader ${A} → ${C} in epoch \\d+`), out);
   });
 });

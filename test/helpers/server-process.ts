@@ -251,13 +251,25 @@ export interface CliResult {
  * runCli runs `distkv <args>` to completion and resolves with its exit code and output. The
  * caller's DISTKV_TOKEN and DISTKV_URL are cleared (a test names its target and token itself);
  * `env` adds to the environment; `input`, when given, is written to its stdin (closed after it).
+ * `wrapper`, when given, is a command the node binary and its arguments are appended to (e.g.
+ * `['/bin/sh', '-c', 'ulimit -f 64 && exec "$0" "$@"']` to run it under a file size limit).
  */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: Buffer): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input?: Buffer,
+  wrapper: readonly string[] = [],
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '', ...env },
-    });
+    const [command = process.execPath, ...prefix] = wrapper;
+    const child = spawn(
+      command,
+      [...prefix, ...(wrapper.length > 0 ? [process.execPath] : []), BIN, ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '', ...env },
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

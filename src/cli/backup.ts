@@ -34,7 +34,8 @@ import {
 } from './backup-format.js';
 import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
-import { fileProblem, reasonOf } from './files.js';
+import { fileProblem } from './files.js';
+import { reasonOf } from '../util/fs-reason.js';
 import { stderrProgress } from './progress-line.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 

@@ -66,7 +66,7 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
   const args = parseArgs(argv, OPTIONS);
   if (args.options.get('help') === true) {
     process.stdout.write(
-      `Usage: distkv failover --shard NAME [--to ADDR] [--force] [--force-resyncing]\n\nMove a shard's leadership to a replica (planned, or --force without the leader).\n\nOptions:\n${formatOptions(OPTIONS)}\n`,
+      `Usage: distkv failover --shard NAME [--to ADDR] [--force] [--force-resyncing]\n\nMove a shard's leadership to a replica (planned, or --force without the leader).\n\nOptions:\n${formatOptions(OPTIONS)}\n\nExit 0 when the new leader took over, 1 when the failover failed or was refused (the message says why\nand what to do; docs/failover.md), 2 for usage mistakes and a --shard, --to or --force that does not\nfit the cluster.\n`,
     );
     return 0;
   }

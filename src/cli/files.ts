@@ -4,28 +4,8 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { HARD_MAX_VALUE_BYTES } from '../config/schema.js';
+import { reasonOf } from '../util/fs-reason.js';
 import { UsageError } from './args.js';
-
-const REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'it is a directory',
-  ENOTDIR: 'a component of the path is not a directory',
-  EEXIST: 'it already exists',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'the disk quota is exhausted',
-  EFBIG: 'the file is larger than the system allows (a file size limit, ulimit -f, or the file system)',
-  EIO: 'an input/output error (the disk or its file system failed)',
-  EROFS: 'the file system is read-only',
-  ERR_FS_FILE_TOO_LARGE: 'it is larger than 2 GiB',
-};
-
-/** reasonOf says in words why a file system call failed ("no space left on the device"). */
-export function reasonOf(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? (REASONS[code] ?? code) : (err as Error).message;
-}
 
 /** fileProblem turns a file system error into a one-line UsageError for `what` (e.g. "cannot read FILE"). */
 export function fileProblem(what: string, err: unknown): UsageError {

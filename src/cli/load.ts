@@ -234,11 +234,12 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
     let lineNo = 0;
     let total = 0;
     const progress = stderrProgress(true);
+    const storesText = loaders.length === 1 ? '1 store' : `${loaders.length} stores`;
     const flush = async (): Promise<void> => {
       for (const [shard, entries] of chunk) for (const l of byShard.get(shard) ?? []) await l.add(entries);
       chunk = new Map();
       inChunk = 0;
-      progress.show(() => `load: ${total} lines into ${loaders.length} stores`);
+      progress.show(() => `load: ${total} lines into ${storesText}`);
     };
     for await (const line of lines) {
       lineNo++;
@@ -261,7 +262,7 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
     progress.clear();
     const s = (performance.now() - t0) / 1000;
     process.stdout.write(
-      `loaded ${total} lines into ${loaders.length} stores in ${s.toFixed(1)} s (${Math.round(total / s)} lines/s); durable\n`,
+      `loaded ${total} lines into ${storesText} in ${s.toFixed(1)} s (${Math.round(total / s)} lines/s); durable\n`,
     );
     return 0;
   } catch (err) {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError } from '../errors.js';
+import { reasonOf } from '../util/fs-reason.js';
 import type { Config } from './schema.js';
 import { validateConfig } from './validate-config.js';
 
@@ -102,8 +103,7 @@ export function loadConfig(
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError(path, [`cannot read the file (${code})`]);
+    throw new ConfigError(path, [`cannot read the file: ${reasonOf(err)}`]);
   }
   return parseConfigText(text, path, overrides, env);
 }

@@ -36,6 +36,19 @@ describe('config', () => {
     );
   });
 
+  it('says in words why a config file cannot be read (no such file, a directory)', () => {
+    for (const [path, words] of [
+      [configPath('no-such-file.toml'), 'no such file or directory'],
+      [configPath(''), 'it is a directory'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig(path, {}, {}),
+        (err: unknown) =>
+          err instanceof ConfigError && err.problems.some((p) => p === `cannot read the file: ${words}`),
+      );
+    }
+  });
+
   it('loads config/default.toml and config/example.toml', () => {
     const d = loadConfig(configPath('default.toml'), {}, {});
     assert.ok(d.shards.every((s) => s.address === '127.0.0.1:8080' && s.replicas[0] === '127.0.0.1:8081'));

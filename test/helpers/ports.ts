@@ -42,11 +42,25 @@ function ephemeralStart(): number {
 }
 
 /**
+ * handedOut holds every port freePort returned in this process, and its RESP twin: a port free
+ * now may be one a test was just given and has not bound yet. Without it, two nodes of one test
+ * could be given P and P + RESP_PORT_OFFSET, and the second's HTTP listener then found the
+ * first's RESP listener on its port ("the port is in use").
+ */
+const handedOut = new Set<number>();
+
+/** clashes reports whether `port` or its RESP twin is a port (or twin) already handed out. */
+function clashes(port: number): boolean {
+  return handedOut.has(port) || handedOut.has(port + RESP_PORT_OFFSET);
+}
+
+/**
  * freePort returns a TCP port that is free on `host` right now, and whose RESP twin (port +
- * RESP_PORT_OFFSET, where a spawned node also listens by default) is free too. Both are below the
- * kernel's range for outgoing connections' source ports (see ephemeralStart), picked at random so
- * test files running in parallel rarely try the same one; where that range leaves too little room
- * below it, any free port the kernel gives.
+ * RESP_PORT_OFFSET, where a spawned node also listens by default) is free too, neither of them
+ * handed out before in this process (handedOut). Both are below the kernel's range for outgoing
+ * connections' source ports (see ephemeralStart), picked at random so test files running in
+ * parallel rarely try the same one; where that range leaves too little room below it, any free
+ * port the kernel gives.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   const top = ephemeralStart() - RESP_PORT_OFFSET;
@@ -55,8 +69,14 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
       top - LOWEST_PORT >= 1000
         ? LOWEST_PORT + Math.floor(Math.random() * (top - LOWEST_PORT))
         : await anyFreePort(host);
-    if (port + RESP_PORT_OFFSET > 65535) continue;
-    if ((await canBind(port, host)) && (await canBind(port + RESP_PORT_OFFSET, host))) return port;
+    if (port + RESP_PORT_OFFSET > 65535 || clashes(port)) continue;
+    if ((await canBind(port, host)) && (await canBind(port + RESP_PORT_OFFSET, host))) {
+      // Checked again: a concurrent freePort of this process may have taken it meanwhile.
+      if (clashes(port)) continue;
+      handedOut.add(port);
+      handedOut.add(port + RESP_PORT_OFFSET);
+      return port;
+    }
   }
   throw new Error('freePort: no free port pair found in 1000 tries');
 }

@@ -10,6 +10,7 @@ import {
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { decodeRecord, TYPE_PUT } from '../../src/storage/wal-format.js';
 import { openTestLsm } from '../helpers/lsm.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
 import { dump, ReplicaPair } from '../helpers/replica-pair.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -121,10 +122,13 @@ describe('snapshot stream format', () => {
       encodeSnapshotEntries(entries.slice(100), true),
       encodeSnapshotExactSeq(2 ** 40 + 99),
     ]);
+    // Piece sizes from a seed, so a failing split can be replayed (DISTKV_SEED).
+    const seed = testSeed();
+    const rand = seededRandom(seed);
     const d = new SnapshotDecoder();
     const got: { key: Buffer; value: Buffer }[] = [];
     for (let o = 0; o < stream.length;) {
-      const n = 1 + Math.floor(Math.random() * 97);
+      const n = 1 + Math.floor(rand() * 97);
       got.push(
         ...d
           .push(stream.subarray(o, o + n))
@@ -132,10 +136,10 @@ describe('snapshot stream format', () => {
       );
       o += n;
     }
-    assert.equal(d.seq, 2 ** 40 + 7);
-    assert.ok(d.done);
-    assert.equal(d.exactSeq, 2 ** 40 + 99);
-    assert.deepEqual(got, entries);
+    assert.equal(d.seq, 2 ** 40 + 7, `seed ${seed}`);
+    assert.ok(d.done, `seed ${seed}`);
+    assert.equal(d.exactSeq, 2 ** 40 + 99, `seed ${seed}`);
+    assert.deepEqual(got, entries, `seed ${seed}`);
   });
 });
 

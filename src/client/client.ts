@@ -282,6 +282,7 @@ export class DistkvClient {
       reload: () => this.reload(),
       scheme: this.topo.scheme,
       ca: this.o.ca,
+      closed: () => this.closed,
       checkRedirect: (to, by, what) => checkRedirect(this.topo, to, by, what, undefined),
     };
     return watchPrefix(source, prefix, options);
@@ -350,8 +351,8 @@ export class DistkvClient {
    * after it rejects at once with CLIENT_CLOSED, nothing sent (without it, the call reopened a
    * pool the caller believed closed). A request already sent gets its answer; a call that would
    * send another after close() (a retry, a redirect, the request a topology load in flight was
-   * for) rejects with CLIENT_CLOSED, and such a load asks no further node: nothing is opened
-   * after close(). Closing twice is harmless.
+   * for, a watch's reconnect once its open stream ends) rejects with CLIENT_CLOSED, and such a
+   * load asks no further node: nothing is opened after close(). Closing twice is harmless.
    */
   async close(): Promise<void> {
     this.closed = true;

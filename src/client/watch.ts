@@ -20,6 +20,7 @@ import { BINARY_MEDIA_TYPE, LATEST_VERSION } from '../watch/watch-binary-format.
 import { type FromSpec, parseFrom } from '../watch/watch-cursor.js';
 import { prefixQuery } from '../util/bytes.js';
 import { checkInput } from './key-bytes.js';
+import { closedError } from './node-pools.js';
 import { errorOf } from './wire-decode.js';
 import { sleep } from './exchange.js';
 import { readEvents, readFrames, type WatchChange, WatchEvents } from './watch-decode.js';
@@ -74,6 +75,8 @@ export interface WatchSource {
   reload(): Promise<void>;
   scheme: string;
   ca: string | Buffer | undefined;
+  /** closed reports whether the client was closed: the watch then sends no further request (node-pools.ts). */
+  closed(): boolean;
   /** checkRedirect refuses a redirect by node `by` to `to` outside the cluster (sender.ts checkRedirect). */
   checkRedirect(to: URL, by: string, what: string): Promise<void>;
 }
@@ -175,6 +178,9 @@ export async function* watchPrefix(
     let failed = 0;
     let downSince = 0;
     while (!stop.signal.aborted) {
+      // The client was closed: the stream it had open got its answer, and no other is opened (it
+      // reconnected for ever, a new request every backoff, to nodes the caller had let go of).
+      if (source.closed()) throw closedError();
       let reason: string;
       const q = new URLSearchParams({
         ...prefixQuery(prefix),

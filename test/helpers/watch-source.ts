@@ -7,6 +7,7 @@ export function fixedSource(map: ShardMap): {
   reload: () => Promise<void>;
   scheme: string;
   ca: undefined;
+  closed: () => boolean;
   checkRedirect: () => Promise<void>;
 } {
   return {
@@ -14,6 +15,7 @@ export function fixedSource(map: ShardMap): {
     reload: () => Promise.resolve(),
     scheme: 'http',
     ca: undefined,
+    closed: () => false,
     checkRedirect: () => Promise.resolve(),
   };
 }

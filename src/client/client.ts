@@ -112,6 +112,8 @@ export class DistkvClient {
   private rr = 0;
   /** closed is set by close(): every call made after it is refused before anything is sent. */
   private closed = false;
+  /** closeListeners end the watches running when close() is called (watch.ts). */
+  private readonly closeListeners = new Set<() => void>();
 
   constructor(options: ClientOptions) {
     if (options.urls.length === 0)
@@ -283,6 +285,14 @@ export class DistkvClient {
       scheme: this.topo.scheme,
       ca: this.o.ca,
       closed: () => this.closed,
+      onClose: (listener) => {
+        if (this.closed) {
+          listener();
+          return () => undefined;
+        }
+        this.closeListeners.add(listener);
+        return () => this.closeListeners.delete(listener);
+      },
       checkRedirect: (to, by, what) => checkRedirect(this.topo, to, by, what, undefined),
     };
     return watchPrefix(source, prefix, options);
@@ -351,11 +361,14 @@ export class DistkvClient {
    * after it rejects at once with CLIENT_CLOSED, nothing sent (without it, the call reopened a
    * pool the caller believed closed). A request already sent gets its answer; a call that would
    * send another after close() (a retry, a redirect, the request a topology load in flight was
-   * for, a watch's reconnect once its open stream ends) rejects with CLIENT_CLOSED, and such a
-   * load asks no further node: nothing is opened after close(). Closing twice is harmless.
+   * for) rejects with CLIENT_CLOSED, and such a load asks no further node: nothing is opened
+   * after close(). A running watch ends at once, its streams closed, its iterator throwing
+   * CLIENT_CLOSED. Closing twice is harmless.
    */
   async close(): Promise<void> {
     this.closed = true;
+    for (const end of this.closeListeners) end();
+    this.closeListeners.clear();
     await this.pools.close();
   }
 

@@ -77,6 +77,8 @@ export interface WatchSource {
   ca: string | Buffer | undefined;
   /** closed reports whether the client was closed: the watch then sends no further request (node-pools.ts). */
   closed(): boolean;
+  /** onClose calls `listener` when the client is closed (at once if it is); the function returned forgets it. */
+  onClose(listener: () => void): () => void;
   /** checkRedirect refuses a redirect by node `by` to `to` outside the cluster (sender.ts checkRedirect). */
   checkRedirect(to: URL, by: string, what: string): Promise<void>;
 }
@@ -104,6 +106,11 @@ export async function* watchPrefix(
     stop.abort(outer?.reason);
   };
   outer?.addEventListener('abort', onAbort, { once: true });
+  // The client's close() ends the watch at once, its open streams too, with CLIENT_CLOSED: the
+  // caller let go of the client, and a stream left open kept a connection it believed closed.
+  const forgetClose = source.onClose(() => {
+    stop.abort(closedError());
+  });
   const from = parseFrom(options.from ?? '');
   const queue: WatchChange[] = [];
   let wake: (() => void) | undefined;
@@ -178,8 +185,8 @@ export async function* watchPrefix(
     let failed = 0;
     let downSince = 0;
     while (!stop.signal.aborted) {
-      // The client was closed: the stream it had open got its answer, and no other is opened (it
-      // reconnected for ever, a new request every backoff, to nodes the caller had let go of).
+      // The client was closed: no stream is opened (it reconnected for ever, a new request every
+      // backoff, to nodes the caller had let go of).
       if (source.closed()) throw closedError();
       let reason: string;
       const q = new URLSearchParams({
@@ -298,10 +305,14 @@ export async function* watchPrefix(
       }
       if (failure !== undefined)
         throw failure instanceof Error ? failure : new Error('watch failed', { cause: failure });
-      if (stop.signal.aborted) return;
+      if (stop.signal.aborted) {
+        if (source.closed()) throw closedError();
+        return;
+      }
       await new Promise<void>((resolve) => (wake = resolve));
     }
   } finally {
+    forgetClose();
     outer?.removeEventListener('abort', onAbort);
     stop.abort();
     resumeReading?.();

@@ -8,6 +8,7 @@ export function fixedSource(map: ShardMap): {
   scheme: string;
   ca: undefined;
   closed: () => boolean;
+  onClose: () => () => void;
   checkRedirect: () => Promise<void>;
 } {
   return {
@@ -16,6 +17,7 @@ export function fixedSource(map: ShardMap): {
     scheme: 'http',
     ca: undefined,
     closed: () => false,
+    onClose: () => () => undefined,
     checkRedirect: () => Promise.resolve(),
   };
 }

@@ -1,11 +1,11 @@
 /**
- * A watch running when its DistkvClient is closed sends no further request: the stream it has
- * open keeps its answer, but once that ends (or is refused) the watch ends with CLIENT_CLOSED
- * instead of reconnecting. It used to go on reconnecting for ever after close(), a new /watch
- * request every backoff (up to 2 s), to a node the caller had let go of.
+ * A watch running when its DistkvClient is closed ends at once with CLIENT_CLOSED: its open stream
+ * is closed and no further request is sent. It used to go on reconnecting for ever after close(),
+ * a new /watch request every backoff (up to 2 s), to a node the caller had let go of; and a stream
+ * that stayed open kept its connection, and delivered changes, after close().
  *
- * The twin is a one-shard node whose /watch answers 503 STARTING (a refusal the watch retries);
- * it holds the first one until the test releases it, after close().
+ * The twin is a one-shard node whose /watch answers 503 STARTING (a refusal the watch retries),
+ * except the first, which it holds unanswered, and, in the second case, a stream it keeps open.
  */
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
@@ -13,11 +13,14 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
+import { sseFrame } from '../../src/watch/watch-event.js';
 import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
 
 let twin: HandlerTwin;
 let watches = 0;
 let held: ServerResponse | undefined;
+/** streamEnded is set when the open stream of the second case is closed by the client. */
+let streamEnded = false;
 
 /** STARTING is the refusal every /watch gets. */
 const STARTING = JSON.stringify({ error: { code: 'STARTING', message: 'starting' } });
@@ -30,6 +33,13 @@ before(async () => {
       return;
     }
     watches++;
+    if ((req.url ?? '').includes('prefix=s%2F')) {
+      // An open stream: a hello, then nothing, for as long as the client keeps it.
+      res.on('close', () => (streamEnded = true));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(sseFrame('{"type":"hello","shards":[0],"elsewhere":{},"cursor":"0:1.1"}', 'hello', '0:1.1'));
+      return;
+    }
     if (held === undefined && watches === 1) held = res;
     else res.writeHead(503, { 'content-type': 'application/json' }).end(STARTING);
   });
@@ -45,7 +55,7 @@ async function waitFor(cond: () => boolean, what: string): Promise<void> {
 }
 
 describe('DistkvClient.close() during a watch', () => {
-  it('ends the watch with CLIENT_CLOSED instead of reconnecting once its stream is refused', async () => {
+  it('ends the watch with CLIENT_CLOSED at once, its request unanswered, sending no other', async () => {
     const client = new DistkvClient({ urls: [twin.address] });
     // Only so that a failure here does not leave the watch running (and the test process alive).
     const stop = new AbortController();
@@ -62,9 +72,37 @@ describe('DistkvClient.close() during a watch', () => {
     try {
       await waitFor(() => held !== undefined, 'the watch to reach the node');
       await client.close();
-      held!.writeHead(503, { 'content-type': 'application/json' }).end(STARTING);
-      // The watch's next attempt comes within its first backoff (100 ms): 10 s is ample.
+      // The held request is not answered: the watch ends on close() alone.
       await waitFor(() => outcome !== undefined, 'the watch to end after close()');
+      held!.writeHead(503, { 'content-type': 'application/json' }).end(STARTING);
+    } finally {
+      stop.abort();
+      await consumed;
+    }
+    assert.ok(outcome instanceof DistkvError, String(outcome));
+    assert.equal(outcome.code, 'CLIENT_CLOSED', outcome.message);
+    assert.equal(watches, 1, 'the watch sent another /watch after close()');
+  });
+
+  it('closes an open stream at once and ends the watch with CLIENT_CLOSED', async () => {
+    watches = 0;
+    const client = new DistkvClient({ urls: [twin.address] });
+    const stop = new AbortController();
+    let outcome: unknown;
+    const consumed = (async () => {
+      try {
+        for await (const change of client.watch('s/', { signal: stop.signal }))
+          assert.fail(`a change on a stream with none: ${change.type}`);
+        outcome = 'the watch ended without an error';
+      } catch (err) {
+        outcome = err;
+      }
+    })();
+    try {
+      await waitFor(() => watches === 1, 'the watch to open its stream');
+      await client.close();
+      await waitFor(() => outcome !== undefined, 'the watch to end after close()');
+      await waitFor(() => streamEnded, 'the stream to be closed');
     } finally {
       stop.abort();
       await consumed;

@@ -12,7 +12,7 @@ import { MAX_SHARD_MEMBERS } from '../routing/epoch-numbers.js';
 import { SLOT_COUNT } from '../routing/slot.js';
 import { formatAddress, parseAddress } from './address.js';
 import { hostKey } from './host-key.js';
-import { type NodeField, socketAliasProblems } from './socket-alias.js';
+import { type NodeField, socketAlias, socketAliasProblems } from './socket-alias.js';
 import {
   type Config,
   type CoordinationConfig,
@@ -364,27 +364,37 @@ function validateCoordination(t: Table, p: Problems): CoordinationConfig {
 
 /**
  * checkRespPorts reports nodes whose RESP port (HTTP port + resp_port_offset) falls outside
- * 1..65535, or is the HTTP port of another node on the same host (one of the two could not listen).
+ * 1..65535, or is the HTTP socket of another node (one of the two could not listen): on the same
+ * host in any spelling (host-key.ts), or on a host that names the same socket (socket-alias.ts:
+ * `localhost` and 127.0.0.1, a wildcard host and a loopback one). Two nodes' RESP sockets clash
+ * only when their HTTP ones do (the offset is the same for all), which is reported on its own.
  */
 function checkRespPorts(shards: readonly ShardConfig[], offset: number, p: Problems): void {
   if (offset === 0) return;
-  const nodes = new Set(shards.flatMap((s) => [s.address, ...s.replicas]));
-  const http = new Set([...nodes].map((n) => n.toLowerCase()));
-  for (const node of nodes) {
-    const a = parseAddress(node);
-    if (typeof a === 'string') continue;
+  const nodes = [...new Set(shards.flatMap((s) => [s.address, ...s.replicas]))].flatMap((text) => {
+    const addr = parseAddress(text);
+    return typeof addr === 'string' ? [] : [{ text, addr }];
+  });
+  for (const { text: node, addr: a } of nodes) {
     const port = a.port + offset;
-    const resp = formatAddress({ host: a.host, port });
-    if (port < 1 || port > 65535)
+    if (port < 1 || port > 65535) {
       p.add(
         'server.resp_port_offset',
         `node ${node} would get RESP port ${port}, outside 1..65535 (pick another offset, or 0 for no RESP listener)`,
       );
-    else if (http.has(resp.toLowerCase()))
+      continue;
+    }
+    const resp = { host: a.host, port };
+    for (const { text: other, addr: b } of nodes) {
+      if (b.port !== port) continue;
+      const alias = hostKey(a.host) === hostKey(b.host) ? undefined : socketAlias(resp, b);
+      if (hostKey(a.host) !== hostKey(b.host) && alias === undefined) continue;
       p.add(
         'server.resp_port_offset',
-        `node ${node} would get RESP port ${port}, the HTTP port of node ${resp} (pick another offset, or 0 for no RESP listener)`,
+        `node ${node} would get RESP port ${port}, the HTTP port of node ${other}${alias === undefined ? '' : ` (${formatAddress(resp)} and ${other} are one listening socket: ${alias})`} (pick another offset, or 0 for no RESP listener)`,
       );
+      break;
+    }
   }
 }
 

@@ -21,7 +21,7 @@ import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
 import { parseWireError } from './key-request.js';
 import { intParam, strictQuery } from './request-parse.js';
-import { sendJson } from './respond.js';
+import { sendError, sendJson } from './respond.js';
 import { answerLater, route } from './route.js';
 import type { Router } from './router.js';
 import { extOf, versionOf } from './write-conditions.js';
@@ -88,6 +88,7 @@ async function scan(
   for (const [owner, shards] of plan.remote) {
     pages.push(
       ctx.forwarder.scan(owner, shards, prefix, after, { ...part, leaderOnly }).catch((err: unknown) => {
+        if (err instanceof DistkvError) ctx.peers.refusedBy(owner, err.code);
         if (err instanceof DistkvError && err.code === 'CONFIG_MISMATCH')
           mismatch = `owner ${owner}: ${err.message}`;
         // The owner refuses its part as this node refuses its own (slot-gate.ts): so is the scan.
@@ -107,7 +108,6 @@ async function scan(
   const lag = lags === undefined ? undefined : worstLag(lags);
   if (mismatch !== undefined) {
     ctx.log.error({ err: mismatch }, 'a scan was refused by another node: config mismatch');
-    void ctx.peers.checkAll();
     return {
       status: 409,
       body: { error: { code: 'CONFIG_MISMATCH', message: mismatch } },
@@ -279,9 +279,18 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       if (mismatch) throw mismatch;
       readBody(res, req, batchLimit, 'body', (body) => {
         const ops = parseBatch(body, maxKey, maxValue);
-        answerLater(res, runBatch(ctx, ops, localOnly, res.connection), (r, results) => {
-          sendJson(r, { results, errors: results.filter((x) => !x.ok).length });
-        });
+        answerLater(
+          res,
+          runBatch(ctx, ops, localOnly, res.connection),
+          (r, results) => {
+            sendJson(r, { results, errors: results.filter((x) => !x.ok).length });
+          },
+          // A batch with conditions refused whole for a disputed slot: not executed, retry (Retry-After).
+          (r, err) => {
+            if (err instanceof DistkvError && err.code === 'SLOTS_DISPUTED') sendDisputed(r, err);
+            else sendError(r, err);
+          },
+        );
       });
     }),
   );
@@ -359,10 +368,13 @@ function runBatch(
         .then(
           (answers) => {
             part.forEach(({ index }, k) => {
-              settle(index, answers[k]!);
+              const a = answers[k]!;
+              if (!a.ok) ctx.peers.refusedBy(owner, a.error.code);
+              settle(index, a);
             });
           },
           (err: unknown) => {
+            if (err instanceof DistkvError) ctx.peers.refusedBy(owner, err.code);
             for (const { index, op } of part) {
               const shard = ctx.shardMap.shardOf(op.key);
               const error =

@@ -92,7 +92,9 @@ export async function runConditionalBatch(
       )
       .catch((err: unknown) => {
         // The owner's own refusal keeps its code; no answer is SHARD_UNREACHABLE, not a 500.
-        throw err instanceof DistkvError ? err : unansweredBatch(shard, owner, err);
+        if (!(err instanceof DistkvError)) throw unansweredBatch(shard, owner, err);
+        ctx.peers.refusedBy(owner, err.code);
+        throw err;
       });
   }
   const subs: TxnSub[] = valid.map((o) => {

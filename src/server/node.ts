@@ -36,6 +36,7 @@ import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { PeerCheck } from './peer-check.js';
+import { registerDisputeMetrics } from './dispute-metrics.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
 import { startRestartEpochs } from './restart-epochs.js';
 import { RunMarker } from './run-marker.js';
@@ -150,6 +151,7 @@ export class DistkvNode {
       coordinated ? undefined : (doc, from) => this.liveMap.offer(doc, from),
       () => layoutOfShards(this.liveMap.shards()),
     );
+    registerDisputeMetrics(registry, [...hosted], this.peers);
     if (coordinated) {
       this.coordinator = new EtcdCoordinator(
         config,

@@ -13,6 +13,11 @@
  * and then stops answering keeps its dispute: it may be cut off but alive, taking the writes its
  * file gives it. A peer that never disagreed is not held against any slot while it is silent, so
  * one node down is not an outage of the others.
+ *
+ * A node learns of a dispute sooner when an owner refuses what it forwarded there (a scan or batch
+ * part answered SLOTS_DISPUTED or CONFIG_MISMATCH): `checkSoon` asks that peer at once instead of
+ * at the next round, at most once per peer per EARLY_CHECK_MS, so it refuses the slots itself
+ * within a round trip rather than up to PEER_CHECK_MS later.
  */
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';
@@ -35,6 +40,8 @@ import { type PeerDispute, SlotGate } from './slot-gate.js';
 export const PEER_CHECK_MS = 2000;
 /** PEER_TIMEOUT_MS bounds one peer check (a peer slower than this counts as unreachable). */
 export const PEER_TIMEOUT_MS = 1000;
+/** EARLY_CHECK_MS is the least time between two early checks of one peer (`checkSoon`). */
+export const EARLY_CHECK_MS = 1000;
 
 /** OnMap receives a peer's live map document (unchecked) and resolves with whether it was adopted. */
 export type OnMap = (doc: unknown, from: string) => Promise<boolean>;
@@ -68,6 +75,10 @@ interface Peer {
   everAnswered: boolean;
   /** theirs is kept from a disagreeing answer until the peer answers with this node's config. */
   theirs: Disagreement | undefined;
+  /** asking is the check of this peer in flight (a round's or an early one; never two at once). */
+  asking: Promise<void> | undefined;
+  /** earlyAt is when `checkSoon` last asked this peer (0: never). */
+  earlyAt: number;
 }
 
 /** PeerCheck polls the other nodes of the config for their topology hash. */
@@ -76,6 +87,7 @@ export class PeerCheck {
   private agent: Agent | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private stopped = false;
   private readonly mine: string;
   private readonly scheme: 'http' | 'https';
   private readonly log: Logger;
@@ -111,6 +123,8 @@ export class PeerCheck {
       checkedAt: 0,
       everAnswered: false,
       theirs: undefined,
+      asking: undefined,
+      earlyAt: 0,
     }));
   }
 
@@ -128,6 +142,28 @@ export class PeerCheck {
       this.running = undefined;
     });
     return this.running;
+  }
+
+  /**
+   * checkSoon asks the peer at `address` now, because it refused something this node forwarded
+   * to it as a node in a dispute does; nothing when `address` is not a peer, a check of it is in
+   * flight, or it was asked early less than EARLY_CHECK_MS ago.
+   */
+  checkSoon(address: string): void {
+    const p = this.peers.find((x) => x.address === address);
+    const now = Date.now();
+    if (this.stopped || p === undefined || p.asking !== undefined || now - p.earlyAt < EARLY_CHECK_MS) return;
+    p.earlyAt = now;
+    void this.check(p);
+  }
+
+  /**
+   * refusedBy takes note of a forwarded request's refusal by the peer at `address` (an error
+   * `code`): SLOTS_DISPUTED or CONFIG_MISMATCH there means that peer sees a dispute this node may
+   * not have seen yet, so it is asked early (`checkSoon`).
+   */
+  refusedBy(address: string, code: string): void {
+    if (code === 'SLOTS_DISPUTED' || code === 'CONFIG_MISMATCH') this.checkSoon(address);
   }
 
   /** silent lists the peers that did not answer their last check (all of them before any check). */
@@ -177,12 +213,22 @@ export class PeerCheck {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.running;
+    await Promise.all(this.peers.flatMap((p) => (p.asking === undefined ? [] : [p.asking])));
     await this.agent?.close();
   }
 
-  private async check(p: Peer): Promise<void> {
+  /** check asks `p` once; a check of it already in flight is shared, so answers land in order. */
+  private check(p: Peer): Promise<void> {
+    p.asking ??= this.ask(p).finally(() => {
+      p.asking = undefined;
+    });
+    return p.asking;
+  }
+
+  private async ask(p: Peer): Promise<void> {
     let state: PeerState;
     let version: string | undefined;
     // An unreachable peer keeps the disagreement it last answered with (see the design block).

@@ -98,3 +98,27 @@ describe('config: two nodes on one listening socket', () => {
     assert.doesNotMatch(r.stderr, /in use/);
   });
 });
+
+describe("config: a node's RESP socket on another node's HTTP socket", () => {
+  // RESP listens at the HTTP port + server.resp_port_offset (1000 by default, docs/resp.md).
+  it('refuses it through a socket alias or another spelling of the host, naming both nodes', () => {
+    assert.deepEqual(problemsOf(twoShards('localhost:7001', '127.0.0.1:8001')), [
+      'server.resp_port_offset: node localhost:7001 would get RESP port 8001, the HTTP port of node 127.0.0.1:8001 (localhost:8001 and 127.0.0.1:8001 are one listening socket: localhost is 127.0.0.1 or ::1) (pick another offset, or 0 for no RESP listener)',
+    ]);
+    assert.deepEqual(problemsOf(twoShards('127.0.0.1:7001', '0.0.0.0:8001')), [
+      'server.resp_port_offset: node 127.0.0.1:7001 would get RESP port 8001, the HTTP port of node 0.0.0.0:8001 (127.0.0.1:8001 and 0.0.0.0:8001 are one listening socket: 0.0.0.0 listens on every IPv4 address of the machine, 127.0.0.1 among them) (pick another offset, or 0 for no RESP listener)',
+    ]);
+    assert.deepEqual(problemsOf(twoShards('[0::1]:7001', '[::1]:8001')), [
+      'server.resp_port_offset: node [0::1]:7001 would get RESP port 8001, the HTTP port of node [::1]:8001 (pick another offset, or 0 for no RESP listener)',
+    ]);
+  });
+
+  it('takes distinct sockets, and another offset', () => {
+    assert.deepEqual(problemsOf(twoShards('localhost:7001', '127.0.0.2:8001')), []);
+    assert.deepEqual(problemsOf(twoShards('127.0.0.1:7001', '[::1]:8001')), []);
+    assert.deepEqual(
+      problemsOf(`${twoShards('localhost:7001', '127.0.0.1:8001')}\n[server]\nresp_port_offset = 500\n`),
+      [],
+    );
+  });
+});

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { PeerCheck } from '../../src/server/peer-check.js';
+import { EARLY_CHECK_MS, PeerCheck } from '../../src/server/peer-check.js';
 import { freePort } from '../helpers/ports.js';
 
 function serveCluster(port: number, version: string): Promise<Server> {
@@ -160,6 +160,52 @@ describe('PeerCheck slot gate', () => {
     } finally {
       await check.stop();
       srv.close();
+    }
+  });
+});
+
+describe('PeerCheck early checks', () => {
+  it('asks a peer at once when it refused a forwarded request as disputed, at most once per EARLY_CHECK_MS', async () => {
+    const asked = new Map<string, number>();
+    const serve = async (): Promise<[Server, string]> => {
+      const port = await freePort();
+      const address = `127.0.0.1:${port}`;
+      const srv = createServer((_req, res) => {
+        asked.set(address, (asked.get(address) ?? 0) + 1);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ version: 'other' }));
+      });
+      await new Promise<void>((r) => srv.listen(port, '127.0.0.1', r));
+      return [srv, address];
+    };
+    const [s1, one] = await serve();
+    const [s2, two] = await serve();
+    const check = new PeerCheck([one, two], 'mine', 'http', pino({ level: 'silent' }));
+    try {
+      const first = Date.now();
+      check.refusedBy(one, 'SLOTS_DISPUTED');
+      const deadline = Date.now() + 10_000;
+      while (check.view()[0]!.state === 'unknown') {
+        assert.ok(Date.now() < deadline, 'the early check answered within 10 s');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(check.view()[0]!.state, 'disagrees', 'learnt from the early check, without a round');
+      assert.equal(check.view()[1]!.state, 'unknown', 'the other peer was not asked');
+      // Within the bound: not asked again; other codes and addresses ask nothing.
+      const withinBound = Date.now() - first < EARLY_CHECK_MS;
+      check.refusedBy(one, 'CONFIG_MISMATCH');
+      check.refusedBy(two, 'NOT_FOUND');
+      check.refusedBy('127.0.0.1:1', 'SLOTS_DISPUTED');
+      await new Promise((r) => setTimeout(r, EARLY_CHECK_MS));
+      check.refusedBy(one, 'SLOTS_DISPUTED');
+      // stop() waits for every check in flight, so each one started has been counted.
+      await check.stop();
+      check.refusedBy(one, 'SLOTS_DISPUTED');
+      assert.equal(asked.get(one), withinBound ? 2 : 3, 'once, then once more after EARLY_CHECK_MS');
+      assert.equal(asked.get(two), undefined);
+    } finally {
+      s1.close();
+      s2.close();
     }
   });
 });

@@ -26,6 +26,10 @@ describe('the query of a watch', () => {
       ],
       ['prefix=a/&from=0.0&from=now', /from is given twice/],
       ['prefix=a/&Values=0', /unknown query parameter "Values"/],
+      // `from=$CURSOR` with CURSOR unset: it used to start from now, skipping the changes since
+      // the cursor meant; `shards=` watched every shard, where the scan refuses it.
+      ['prefix=a/&from=', /from is empty: give a cursor/],
+      ['prefix=a/&shards=', /shards must list shard numbers 0\.\.\d+, got ""/],
     ];
     for (const [query, message] of cases) {
       const r = await fetch(`http://${node!.address}/watch?${query}`);
@@ -34,6 +38,19 @@ describe('the query of a watch', () => {
       assert.equal(body.error.code, 'INVALID_ARGUMENT', query);
       assert.match(body.error.message, message, query);
     }
+  });
+
+  it('refuses a malformed Last-Event-ID naming the header, not a from the caller never gave', async () => {
+    const r = await fetch(`http://${node!.address}/watch?prefix=a/`, {
+      headers: { 'last-event-id': 'garbage' },
+    });
+    assert.equal(r.status, 400);
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'INVALID_ARGUMENT');
+    assert.match(
+      body.error.message,
+      /^Last-Event-ID \(read as from\): from item "garbage" is not SHARD:E\.S/,
+    );
   });
 
   it('still streams with every parameter it takes', async () => {

@@ -33,6 +33,20 @@ class Occurrences {
   }
 }
 
+/** writeKeys writes the KEYS keys cu/0.. of VALUE, 8 at a time. */
+async function writeKeys(address: string): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < KEYS) {
+        const i = next++;
+        const r = await fetch(`http://${address}/kv/cu/${i}`, { method: 'PUT', body: VALUE });
+        assert.equal(r.status, 204);
+      }
+    }),
+  );
+}
+
 describe('watch catch-up to a slow reader', () => {
   it('goes on to the end of the log once the client reads again', async () => {
     const own = await startOneNode('[storage]\ndurability = "none"\n', [
@@ -43,16 +57,7 @@ describe('watch catch-up to a slow reader', () => {
     ]);
     const { address, port } = own;
     try {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 8 }, async () => {
-          while (next < KEYS) {
-            const i = next++;
-            const r = await fetch(`http://${address}/kv/cu/${i}`, { method: 'PUT', body: VALUE });
-            assert.equal(r.status, 204);
-          }
-        }),
-      );
+      await writeKeys(address);
       // The client asks for the whole log and does not read for a while: the catch-up fills the
       // socket, then its backlog passes half of max_buffer_bytes (4 MiB of some 26 MiB of events),
       // and the write of that backlog, after a drain, fills the socket again.
@@ -101,16 +106,7 @@ describe('watch catch-up to a slow reader', () => {
       ['--workers', '1', '--log-level', 'warn'],
     );
     try {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 8 }, async () => {
-          while (next < KEYS) {
-            const i = next++;
-            const r = await fetch(`http://${address}/kv/cu/${i}`, { method: 'PUT', body: VALUE });
-            assert.equal(r.status, 204);
-          }
-        }),
-      );
+      await writeKeys(address);
       const socket: Socket = connect(port, '127.0.0.1');
       let received = 0;
       socket.on('data', (d: Buffer) => (received += d.length));

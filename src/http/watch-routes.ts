@@ -193,7 +193,11 @@ export function registerWatchRoutes(app: Router, ctx: HttpContext): void {
       }
       const hub = WatchHub.of(ctx);
       const lag = plan.sources.map((s) => hub.lag(s)).find((l) => l !== undefined);
-      if (req.getHeader('upgrade').toLowerCase() === 'websocket') serveWebSocket(res, req, hub, plan, lag);
+      // HEAD: GET's head, and no stream. Starting one held the connection for ever (nothing is
+      // written to a HEAD, so nothing ends it) and a request behind it was never answered.
+      if (req.getMethod() === 'HEAD') streamHead(res, lag, streamFormat(req.getHeader('accept')));
+      else if (req.getHeader('upgrade').toLowerCase() === 'websocket')
+        serveWebSocket(res, req, hub, plan, lag);
       else serveStream(res, hub, plan, lag, streamFormat(req.getHeader('accept')));
     }),
   );
@@ -219,14 +223,8 @@ export function streamFormat(accept: string): StreamFormat {
   return best === VERSION_2 ? 'bin2' : best === VERSION_1 ? 'bin1' : 'sse';
 }
 
-/** serveStream answers with a chunked stream: Server-Sent Events or the binary stream. */
-function serveStream(
-  res: HttpResponse,
-  hub: WatchHub,
-  plan: WatchPlan,
-  lag: string | undefined,
-  format: StreamFormat,
-): void {
+/** streamHeaders writes the headers of a stream of `format`. */
+function streamHeaders(res: HttpResponse, lag: string | undefined, format: StreamFormat): void {
   const version = binaryVersion(format);
   res
     .writeHeader(
@@ -236,6 +234,24 @@ function serveStream(
     .writeHeader('Cache-Control', 'no-cache')
     .writeHeader('X-Accel-Buffering', 'no');
   if (lag !== undefined) res.writeHeader('X-Distkv-Lag', lag);
+}
+
+/** streamHead answers a HEAD with the head a GET gets (chunked), and ends it. */
+function streamHead(res: HttpResponse, lag: string | undefined, format: StreamFormat): void {
+  streamHeaders(res, lag, format);
+  res.write(new Uint8Array(0));
+  res.end();
+}
+
+/** serveStream answers with a chunked stream: Server-Sent Events or the binary stream. */
+function serveStream(
+  res: HttpResponse,
+  hub: WatchHub,
+  plan: WatchPlan,
+  lag: string | undefined,
+  format: StreamFormat,
+): void {
+  streamHeaders(res, lag, format);
   // The stream ends by an abort (the client left, the node stopped) or by its last event (resume):
   // either way its keep-alive and its place in the hub go with it.
   const ended = (): void => {

@@ -78,11 +78,21 @@ function keyAndRest(args: ParsedArgs, rest: number, usage: string): [Key, ...str
   return [bytes, ...positionals(args, rest, rest, `${usage} (with --key-base64, no KEY)`)];
 }
 
-/** scanPrefix returns the prefix of a scan: PREFIX (text, '' when none), or --prefix-base64's bytes. */
-function scanPrefix(args: ParsedArgs): Key {
+/** PREFIX_BASE64_OPTION is the `--prefix-base64` of scan and watch. */
+export const PREFIX_BASE64_OPTION = {
+  type: 'string',
+  valueName: 'B64',
+  help: 'the prefix as base64, in place of PREFIX (bytes that are not UTF-8)',
+} as const;
+
+/**
+ * prefixArgument returns the prefix of a scan or a watch (`verb`): PREFIX (text, '' when none), or
+ * --prefix-base64's bytes.
+ */
+export function prefixArgument(args: ParsedArgs, verb: string): Key {
   const bytes = base64Key(args, 'prefix-base64');
-  if (bytes === undefined) return positionals(args, 0, 1, 'distkv scan [PREFIX]')[0] ?? '';
-  positionals(args, 0, 0, 'distkv scan --prefix-base64 B64 (with --prefix-base64, no PREFIX)');
+  if (bytes === undefined) return positionals(args, 0, 1, `distkv ${verb} [PREFIX]`)[0] ?? '';
+  positionals(args, 0, 0, `distkv ${verb} --prefix-base64 B64 (with --prefix-base64, no PREFIX)`);
   return bytes;
 }
 
@@ -296,11 +306,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         valueName: 'N',
         help: `keys per page, 1..${SCAN_MAX_LIMIT} (default ${SCAN_DEFAULT_LIMIT})`,
       },
-      'prefix-base64': {
-        type: 'string',
-        valueName: 'B64',
-        help: 'the prefix as base64, in place of PREFIX (bytes that are not UTF-8)',
-      },
+      'prefix-base64': PREFIX_BASE64_OPTION,
       after: { type: 'string', valueName: 'KEY', help: 'start after this key' },
       'after-base64': {
         type: 'string',
@@ -311,7 +317,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       replica: { type: 'boolean', help: 'let nodes read the shards they replicate (may lag; says so)' },
     },
     run: async (client, args, out) => {
-      const prefix = scanPrefix(args);
+      const prefix = prefixArgument(args, 'scan');
       const after = afterOption(args);
       // One message for every refusal ("-1", "0", "abc", "10001"): it names what is accepted.
       const limit =

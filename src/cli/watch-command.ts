@@ -10,13 +10,14 @@
  */
 import type { WatchStreamNotice } from '../client/watch.js';
 import { stringOption } from './args.js';
-import { type ClientVerb, positionals } from './connect.js';
+import type { ClientVerb } from './connect.js';
+import { PREFIX_BASE64_OPTION, prefixArgument } from './kv-commands.js';
 import { displayBytes, jsonValue } from './output.js';
 
 /** WATCH_VERBS holds the watch verb. */
 export const WATCH_VERBS: Record<string, ClientVerb> = {
   watch: {
-    usage: 'distkv watch [PREFIX]',
+    usage: 'distkv watch [PREFIX] | distkv watch --prefix-base64 B64',
     summary: 'print the changes of the keys under a prefix as they happen, until Ctrl-C',
     details:
       'Events: put, delete, expire, and snapshot-begin/snapshot-end around the current keys when the\nlog no longer reaches back to --from. On a terminal: EVENT SHARD VERSION KEY [VALUE] lines;\npiped or with --json: one JSON object per line. Ctrl-C prints the cursor to resume from on stderr.\nWhen a node stops or cannot be reached, stderr says so and that the watch is reconnecting, and\nsays again when it is back; it then goes on exactly after the last change printed.',
@@ -28,9 +29,12 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
         help: 'start after this cursor or version E.S (default: now)',
       },
       'no-values': { type: 'boolean', help: 'omit values' },
+      'prefix-base64': PREFIX_BASE64_OPTION,
     },
     run: async (client, args, out) => {
-      const prefix = positionals(args, 0, 1, 'distkv watch [PREFIX]')[0] ?? '';
+      // --prefix-base64 as the scan takes it: keys that are not UTF-8 were printed (key_base64)
+      // but could not be watched by their own bytes.
+      const prefix = prefixArgument(args, 'watch');
       const from = stringOption(args, 'from');
       const stop = new AbortController();
       const onSignal = (): void => {

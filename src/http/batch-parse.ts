@@ -171,16 +171,24 @@ export function parseOp(raw: unknown, i: number, maxKey: number, maxValue: numbe
     throw new DistkvError('INVALID_ARGUMENT', `ops[${i}]: ${BOTH_EXPIRIES}`);
   if (o.expires_at_ms !== undefined) {
     const at = typeof o.expires_at_ms === 'number' ? o.expires_at_ms : NaN;
-    checkExpiresAt(at, `ops[${i}].expires_at_ms`, JSON.stringify(o.expires_at_ms));
+    checkExpiresAt(at, `ops[${i}].expires_at_ms`, shown(o.expires_at_ms));
     return { op: 'set', key: o.key, value, ...withCond, expiresAtMs: at };
   }
   if (o.ttl_ms === undefined) return { op: 'set', key: o.key, value, ...withCond };
   if (typeof o.ttl_ms !== 'number' || !Number.isInteger(o.ttl_ms) || o.ttl_ms < 1 || o.ttl_ms > MAX_TTL_MS)
     throw new DistkvError(
       'INVALID_ARGUMENT',
-      `ops[${i}].ttl_ms must be an integer in 1..${MAX_TTL_MS} (milliseconds), got ${JSON.stringify(o.ttl_ms)}`,
+      `ops[${i}].ttl_ms must be an integer in 1..${MAX_TTL_MS} (milliseconds), got ${shown(o.ttl_ms)}`,
     );
   return { op: 'set', key: o.key, value, ...withCond, ttlMs: o.ttl_ms };
+}
+
+/**
+ * shown writes a field's JSON value in a message: a number as JavaScript read it (JSON.stringify
+ * writes `1e400`, read as Infinity, as `null`, and the message said the field was null).
+ */
+function shown(value: unknown): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
 }
 
 /** expiryAtOf is the expiry of a batch operation as an absolute time (Unix ms, 0 = none), taken now for a `ttl_ms`. */

@@ -26,7 +26,7 @@ import type { Router } from './router.js';
 import { acceptKey, isValidKey } from './websocket-format.js';
 import { SseOutput } from '../watch/sse-output.js';
 import { BINARY_MEDIA_TYPE, VERSION_1, VERSION_2 } from '../watch/watch-binary-format.js';
-import { parseFrom, startOf, type Start } from '../watch/watch-cursor.js';
+import { type FromSpec, parseFrom, startOf, type Start } from '../watch/watch-cursor.js';
 import { WatchHub } from '../watch/watch-hub.js';
 import { type ShardSource, Watcher } from '../watch/watcher.js';
 import { binaryVersion, type StreamFormat } from '../watch/watch-event.js';
@@ -77,7 +77,8 @@ function prefixParam(params: ReadonlyMap<string, string>, maxKey: number): Buffe
 
 function shardsParam(ctx: HttpContext, params: ReadonlyMap<string, string>, prefix: Buffer): number[] {
   const text = params.get('shards');
-  if (text === undefined || text === '') return prefixShards(ctx, prefix);
+  // `shards=` (a script's unset variable) is refused as the scan refuses it, not read as "all".
+  if (text === undefined) return prefixShards(ctx, prefix);
   const count = ctx.shardMap.shards.length;
   const out: number[] = [];
   for (const item of text.split(',')) {
@@ -91,13 +92,36 @@ function shardsParam(ctx: HttpContext, params: ReadonlyMap<string, string>, pref
   return out;
 }
 
+/**
+ * fromParam reads where the watch starts: `from`, else SSE's `Last-Event-ID`, else now. An empty
+ * `from=` (`from=$CURSOR` with CURSOR unset) is refused, as `distkv watch --from ""` is: read as
+ * "now", it skipped every change since the cursor the caller meant to give. A bad Last-Event-ID
+ * is refused naming the header, which the caller may not know it sent.
+ */
+function fromParam(params: ReadonlyMap<string, string>, req: HttpRequest): FromSpec {
+  const text = params.get('from');
+  if (text === '')
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      'from is empty: give a cursor (SHARD:E.S items, E.S or now), or leave from out to start now',
+    );
+  if (text !== undefined) return parseFrom(text);
+  const lastEventId = req.getHeader('last-event-id');
+  try {
+    return parseFrom(lastEventId);
+  } catch (err) {
+    if (!(err instanceof DistkvError)) throw err;
+    throw new DistkvError('INVALID_ARGUMENT', `Last-Event-ID (read as from): ${err.message}`);
+  }
+}
+
 function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, string>): WatchPlan {
   const prefix = prefixParam(params, ctx.config.server.max_key_bytes);
   const valuesText = params.get('values') ?? '1';
   if (valuesText !== '0' && valuesText !== '1')
     throw new DistkvError('INVALID_ARGUMENT', `values must be 0 or 1, got "${valuesText}"`);
   const maxBuffer = intParam(params, 'max_buffer_bytes', DEFAULT_MAX_BUFFER, MIN_MAX_BUFFER, MAX_MAX_BUFFER);
-  const from = parseFrom(params.get('from') ?? req.getHeader('last-event-id'));
+  const from = fromParam(params, req);
   // A shard `from` names that the cluster does not have (a typo, another cluster's cursor) would
   // leave the shard meant starting from the rest of `from`, often now, without a word.
   const count = ctx.shardMap.shards.length;
@@ -169,7 +193,11 @@ export function registerWatchRoutes(app: Router, ctx: HttpContext): void {
       }
       const hub = WatchHub.of(ctx);
       const lag = plan.sources.map((s) => hub.lag(s)).find((l) => l !== undefined);
-      if (req.getHeader('upgrade').toLowerCase() === 'websocket') serveWebSocket(res, req, hub, plan, lag);
+      // HEAD: GET's head, and no stream. Starting one held the connection for ever (nothing is
+      // written to a HEAD, so nothing ends it) and a request behind it was never answered.
+      if (req.getMethod() === 'HEAD') streamHead(res, lag, streamFormat(req.getHeader('accept')));
+      else if (req.getHeader('upgrade').toLowerCase() === 'websocket')
+        serveWebSocket(res, req, hub, plan, lag);
       else serveStream(res, hub, plan, lag, streamFormat(req.getHeader('accept')));
     }),
   );
@@ -195,14 +223,8 @@ export function streamFormat(accept: string): StreamFormat {
   return best === VERSION_2 ? 'bin2' : best === VERSION_1 ? 'bin1' : 'sse';
 }
 
-/** serveStream answers with a chunked stream: Server-Sent Events or the binary stream. */
-function serveStream(
-  res: HttpResponse,
-  hub: WatchHub,
-  plan: WatchPlan,
-  lag: string | undefined,
-  format: StreamFormat,
-): void {
+/** streamHeaders writes the headers of a stream of `format`. */
+function streamHeaders(res: HttpResponse, lag: string | undefined, format: StreamFormat): void {
   const version = binaryVersion(format);
   res
     .writeHeader(
@@ -212,6 +234,24 @@ function serveStream(
     .writeHeader('Cache-Control', 'no-cache')
     .writeHeader('X-Accel-Buffering', 'no');
   if (lag !== undefined) res.writeHeader('X-Distkv-Lag', lag);
+}
+
+/** streamHead answers a HEAD with the head a GET gets (chunked), and ends it. */
+function streamHead(res: HttpResponse, lag: string | undefined, format: StreamFormat): void {
+  streamHeaders(res, lag, format);
+  res.write(new Uint8Array(0));
+  res.end();
+}
+
+/** serveStream answers with a chunked stream: Server-Sent Events or the binary stream. */
+function serveStream(
+  res: HttpResponse,
+  hub: WatchHub,
+  plan: WatchPlan,
+  lag: string | undefined,
+  format: StreamFormat,
+): void {
+  streamHeaders(res, lag, format);
   // The stream ends by an abort (the client left, the node stopped) or by its last event (resume):
   // either way its keep-alive and its place in the hub go with it.
   const ended = (): void => {

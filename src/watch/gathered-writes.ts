@@ -13,6 +13,15 @@
 /** GATHER_MS is how long a stream's own events wait to be written together. */
 export const GATHER_MS = 5;
 
+/**
+ * GATHER_MAX_BYTES ends a gather early: once this much waits, it is written at once. What is
+ * gathered is not backlog (it leaves within GATHER_MS), so a catching-up stream, which reads more
+ * until its backlog passes half its max_buffer_bytes, read on through a whole gather window: the
+ * log of 4 shards went out as one write of many MiB to a client that read nothing (an SSE
+ * response reports its socket full only from the write after the one that filled it).
+ */
+export const GATHER_MAX_BYTES = 64 * 1024;
+
 /** SharedFlush is a broadcast's flush: its bytes, and the same bytes framed as one HTTP chunk (SSE). */
 export interface SharedFlush {
   /** data is shared by every member: never modified. */
@@ -48,7 +57,8 @@ export class GatheredWrites {
     this.pending.push(piece);
     // A string leaves as UTF-8: its bytes, not its UTF-16 units, are what the buffer limit bounds.
     this.pendingBytes += typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length;
-    this.schedule();
+    if (this.pendingBytes >= GATHER_MAX_BYTES && !this.full) this.flush();
+    else this.schedule();
   }
 
   /** shared writes a broadcast's flush at once, or behind what still waits. */

@@ -205,4 +205,28 @@ describe('watch over keys that are not UTF-8', () => {
       .filter((k) => !k.equals(EXTRA));
     assert.deepEqual(hex(written), hex(keys), `seed ${seed}`);
   });
+
+  it('distkv watch --prefix-base64 watches a prefix that is not UTF-8, as distkv scan does', async () => {
+    // It had no such option (exit 2, "unknown option"): keys it printed as key_base64 could not
+    // be watched by their own bytes.
+    const bytes = Buffer.from([0x77, 0xff]);
+    const under = keys.filter((k) => k.subarray(0, 2).equals(bytes));
+    const args = ['--prefix-base64', bytes.toString('base64'), '--url', address, '--from', '0.0', '--json'];
+    const watch = ServerProcess.spawn(['watch', ...args]);
+    const deadline = Date.now() + 20000;
+    const puts = (): Record<string, string>[] =>
+      watch.stdout
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, string>)
+        .filter((ev) => ev.type === 'put');
+    while (puts().length < under.length && Date.now() < deadline && watch.child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 20));
+    watch.child.kill('SIGINT');
+    assert.equal(await watch.waitExit(), 0, watch.stderr);
+    assert.deepEqual(hex(puts().map(exact)), hex(under), `seed ${seed}`);
+    const both = ServerProcess.spawn(['watch', 'w', ...args]);
+    assert.equal(await both.waitExit(), 2);
+    assert.match(both.stderr, /with --prefix-base64, no PREFIX/);
+  });
 });

@@ -4,8 +4,11 @@
  * replay the caller asked for silently never came; `from` given twice had no one meaning.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startOneNode } from '../helpers/server-process.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('the query of a watch', () => {
   let node: Awaited<ReturnType<typeof startOneNode>> | undefined;
@@ -26,6 +29,10 @@ describe('the query of a watch', () => {
       ],
       ['prefix=a/&from=0.0&from=now', /from is given twice/],
       ['prefix=a/&Values=0', /unknown query parameter "Values"/],
+      // `from=$CURSOR` with CURSOR unset: it used to start from now, skipping the changes since
+      // the cursor meant; `shards=` watched every shard, where the scan refuses it.
+      ['prefix=a/&from=', /from is empty: give a cursor/],
+      ['prefix=a/&shards=', /shards must list shard numbers 0\.\.\d+, got ""/],
     ];
     for (const [query, message] of cases) {
       const r = await fetch(`http://${node!.address}/watch?${query}`);
@@ -34,6 +41,37 @@ describe('the query of a watch', () => {
       assert.equal(body.error.code, 'INVALID_ARGUMENT', query);
       assert.match(body.error.message, message, query);
     }
+  });
+
+  it('refuses a malformed Last-Event-ID naming the header, not a from the caller never gave', async () => {
+    const r = await fetch(`http://${node!.address}/watch?prefix=a/`, {
+      headers: { 'last-event-id': 'garbage' },
+    });
+    assert.equal(r.status, 400);
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'INVALID_ARGUMENT');
+    assert.match(
+      body.error.message,
+      /^Last-Event-ID \(read as from\): from item "garbage" is not SHARD:E\.S/,
+    );
+  });
+
+  it('answers a HEAD with the head of a stream and ends it, so a request behind it is answered', async () => {
+    // It used to start the stream: nothing is written to a HEAD, so nothing ended it, and the
+    // connection stayed held by a watcher (curl -I, a probe, a pipelined request never answered).
+    const socket = connect(node!.port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1').on('data', (d: string) => (text += d));
+    socket.write(
+      'HEAD /watch?prefix=a/ HTTP/1.1\r\nHost: t\r\n\r\nGET /kv/head-probe HTTP/1.1\r\nHost: t\r\n\r\n',
+    );
+    const deadline = Date.now() + 10000;
+    while (!text.includes('NOT_FOUND') && Date.now() < deadline) await sleep(20);
+    socket.destroy();
+    const [head, next] = text.split('\r\n\r\n');
+    assert.match(head ?? '', /^HTTP\/1\.1 200 /, text);
+    assert.match(head ?? '', /\r\nContent-Type: text\/event-stream\r\n/i, text);
+    assert.match(next ?? '', /^HTTP\/1\.1 404 /, `the GET behind the HEAD: ${JSON.stringify(text)}`);
   });
 
   it('still streams with every parameter it takes', async () => {

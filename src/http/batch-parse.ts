@@ -35,9 +35,14 @@ export type BatchOp =
   | { op: 'delete'; key: string; cond?: BatchCondition }
   | { op: 'invalid'; error: WireError; conditional?: true };
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/**
+ * BASE64 is canonical base64: padded, and the bits the padding leaves unused are zero (the last
+ * character before `==` is one of A Q g w, before `=` one of A E I ... 8), as an encoder writes it.
+ * Without that, `d/9=` was taken for `d/8=`: two texts for one key or prefix.
+ */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
 
-/** isCanonicalBase64 says whether `text` is base64 with its padding and nothing else. */
+/** isCanonicalBase64 says whether `text` is base64 as an encoder writes it: padded, unused bits zero, nothing else. */
 export function isCanonicalBase64(text: string): boolean {
   return BASE64.test(text);
 }

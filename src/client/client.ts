@@ -15,6 +15,7 @@ import { DistkvError, OutcomeUnknownError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
+import { checkOptions } from './client-options.js';
 import { parseEndpoint } from './endpoint.js';
 import { checkInput, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
 import { sendBatch } from './batch.js';
@@ -116,8 +117,7 @@ export class DistkvClient {
   private readonly closeListeners = new Set<() => void>();
 
   constructor(options: ClientOptions) {
-    if (options.urls.length === 0)
-      throw new DistkvError('INVALID_ARGUMENT', 'DistkvClient needs at least one url');
+    checkOptions(options);
     const origins = options.urls.map(parseEndpoint);
     checkToken(options.token ?? '');
     this.o = {
@@ -128,7 +128,8 @@ export class DistkvClient {
       connections: 16,
       token: '',
       ca: undefined,
-      ...options,
+      // An option given as undefined keeps its default (spread as it is, it replaced the default).
+      ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ClientOptions),
     };
     const o = this.o;
     this.pools = new NodePools({ connections: o.connections, timeoutMs: o.timeoutMs, ca: o.ca }, o.token);

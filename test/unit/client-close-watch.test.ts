@@ -54,61 +54,59 @@ async function waitFor(cond: () => boolean, what: string): Promise<void> {
   assert.ok(cond(), `timed out waiting for ${what}`);
 }
 
+/**
+ * closedDuring watches `prefix` with a new client, runs `act(client)` while the watch runs (it
+ * closes the client), and returns how the watch ended and how many /watch requests the twin got.
+ */
+async function closedDuring(prefix: string, act: (client: DistkvClient) => Promise<void>): Promise<unknown> {
+  const client = new DistkvClient({ urls: [twin.address] });
+  // Only so that a failure here does not leave the watch running (and the test process alive).
+  const stop = new AbortController();
+  let outcome: unknown;
+  const consumed = (async () => {
+    try {
+      for await (const change of client.watch(prefix, { signal: stop.signal }))
+        assert.fail(`a change after close(): ${change.type}`);
+      outcome = 'the watch ended without an error';
+    } catch (err) {
+      outcome = err;
+    }
+  })();
+  try {
+    await act(client);
+    await waitFor(() => outcome !== undefined, 'the watch to end after close()');
+  } finally {
+    stop.abort();
+    await consumed;
+  }
+  return outcome;
+}
+
+/** assertClosedOnce checks that the watch ended with CLIENT_CLOSED after one /watch request. */
+function assertClosedOnce(outcome: unknown): void {
+  assert.ok(outcome instanceof DistkvError, String(outcome));
+  assert.equal(outcome.code, 'CLIENT_CLOSED', outcome.message);
+  assert.equal(watches, 1, 'the watch sent another /watch after close()');
+}
+
 describe('DistkvClient.close() during a watch', () => {
   it('ends the watch with CLIENT_CLOSED at once, its request unanswered, sending no other', async () => {
-    const client = new DistkvClient({ urls: [twin.address] });
-    // Only so that a failure here does not leave the watch running (and the test process alive).
-    const stop = new AbortController();
-    let outcome: unknown;
-    const consumed = (async () => {
-      try {
-        for await (const change of client.watch('w/', { signal: stop.signal }))
-          assert.fail(`a change after close(): ${change.type}`);
-        outcome = 'the watch ended without an error';
-      } catch (err) {
-        outcome = err;
-      }
-    })();
-    try {
+    const outcome = await closedDuring('w/', async (client) => {
       await waitFor(() => held !== undefined, 'the watch to reach the node');
-      await client.close();
       // The held request is not answered: the watch ends on close() alone.
-      await waitFor(() => outcome !== undefined, 'the watch to end after close()');
-      held!.writeHead(503, { 'content-type': 'application/json' }).end(STARTING);
-    } finally {
-      stop.abort();
-      await consumed;
-    }
-    assert.ok(outcome instanceof DistkvError, String(outcome));
-    assert.equal(outcome.code, 'CLIENT_CLOSED', outcome.message);
-    assert.equal(watches, 1, 'the watch sent another /watch after close()');
+      await client.close();
+    });
+    held!.writeHead(503, { 'content-type': 'application/json' }).end(STARTING);
+    assertClosedOnce(outcome);
   });
 
   it('closes an open stream at once and ends the watch with CLIENT_CLOSED', async () => {
     watches = 0;
-    const client = new DistkvClient({ urls: [twin.address] });
-    const stop = new AbortController();
-    let outcome: unknown;
-    const consumed = (async () => {
-      try {
-        for await (const change of client.watch('s/', { signal: stop.signal }))
-          assert.fail(`a change on a stream with none: ${change.type}`);
-        outcome = 'the watch ended without an error';
-      } catch (err) {
-        outcome = err;
-      }
-    })();
-    try {
+    const outcome = await closedDuring('s/', async (client) => {
       await waitFor(() => watches === 1, 'the watch to open its stream');
       await client.close();
-      await waitFor(() => outcome !== undefined, 'the watch to end after close()');
-      await waitFor(() => streamEnded, 'the stream to be closed');
-    } finally {
-      stop.abort();
-      await consumed;
-    }
-    assert.ok(outcome instanceof DistkvError, String(outcome));
-    assert.equal(outcome.code, 'CLIENT_CLOSED', outcome.message);
-    assert.equal(watches, 1, 'the watch sent another /watch after close()');
+    });
+    await waitFor(() => streamEnded, 'the stream to be closed');
+    assertClosedOnce(outcome);
   });
 });

@@ -14,6 +14,8 @@
  * 503 SHARD_UNREACHABLE. Writes pipelined on one connection are relayed to their owner one after
  * the other, so it applies them in the order they came; those behind one it did not answer are
  * held back, not sent (forwarder.ts, inOrder), and their 503 says they were not applied.
+ * An owner's SLOTS_DISPUTED or CONFIG_MISMATCH is relayed as it came, and makes this node ask that
+ * owner for its config at once (PeerCheck.refusedBy) rather than at its next peer check.
  */
 import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
@@ -62,7 +64,11 @@ export function proxyToOwner(
     // A write after the ones this connection relayed to the owner before (forwarder.ts: inOrder).
     write ? ctx.forwarder.inOrder(res.connection, owner, relay) : relay(),
     (r, reply) => {
-      if (reply.status >= 400) r.code = relayedErrorCode(reply.body);
+      if (reply.status >= 400) {
+        r.code = relayedErrorCode(reply.body);
+        // An owner that refuses as a node in a dispute does: ask it for its config now (peer-check.ts).
+        ctx.peers.refusedBy(owner, r.code);
+      }
       r.writeStatus(statusLine(reply.status));
       for (const [name, value] of reply.headers) r.writeHeader(name, value);
       r.end(reply.body);

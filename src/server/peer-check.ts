@@ -15,9 +15,10 @@
  * one node down is not an outage of the others.
  *
  * A node learns of a dispute sooner when an owner refuses what it forwarded there (a scan or batch
- * part answered SLOTS_DISPUTED or CONFIG_MISMATCH): `checkSoon` asks that peer at once instead of
- * at the next round, at most once per peer per EARLY_CHECK_MS, so it refuses the slots itself
- * within a round trip rather than up to PEER_CHECK_MS later.
+ * part, or a single-key request relayed with --proxy, answered SLOTS_DISPUTED or CONFIG_MISMATCH):
+ * `checkSoon` asks that peer at once instead of at the next round, at most once per peer per
+ * EARLY_CHECK_MS, so it refuses the slots itself within a round trip rather than up to
+ * PEER_CHECK_MS later.
  */
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';

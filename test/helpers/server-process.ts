@@ -223,16 +223,18 @@ export async function startOneNode(
 
 /**
  * startConfigNode starts `distkv serve` as `node` of the cluster in `config`, on one worker, with
- * its data in `dataDir`, once its /healthz answers; `running` gets it (for the test's cleanup).
+ * its data in `dataDir` (and `args`, e.g. `--proxy`), once its /healthz answers; `running` gets it
+ * (for the test's cleanup).
  */
 export async function startConfigNode(
   config: string,
   node: string,
   dataDir: string,
   running: ServerProcess[],
+  args: string[] = [],
 ): Promise<ServerProcess> {
   const p = await ServerProcess.start(
-    ['--config', config, '--node', node, '--data-dir', dataDir, '--workers', '1'],
+    ['--config', config, '--node', node, '--data-dir', dataDir, '--workers', '1', ...args],
     `http://${node}/healthz`,
     { DISTKV_LOG_LEVEL: 'warn' },
   );

@@ -258,6 +258,7 @@ export class Http1Connection implements ExchangeSink {
   private dispatch(head: RequestHead): void {
     const res = new HttpResponse(this, head.method, head.keepAlive, head.minor === 0);
     this.queue.push(res);
+    if (this.peerEnded) res.peerEnded();
     this.host.started(res);
     const hasBody = head.chunked || head.contentLength > 0;
     if (hasBody) {
@@ -392,6 +393,8 @@ export class Http1Connection implements ExchangeSink {
 
   private onPeerEnd(): void {
     this.peerEnded = true;
+    // A stream may probe whether its client is gone (watch-routes.ts); it writes, nothing leaves the queue.
+    for (const res of [...this.queue.pending]) res.peerEnded();
     this.parse();
   }
 

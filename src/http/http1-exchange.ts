@@ -163,6 +163,9 @@ export class HttpResponse {
   private onDeclaredHandler: ((bytes: number) => void) | undefined;
   private onAbortedHandler: (() => void) | undefined;
   private onWritableHandler: (() => boolean) | undefined;
+  private onPeerEndedHandler: (() => void) | undefined;
+  // the client ended its side of the connection (FIN): it sends nothing more, and may be gone
+  private peerHasEnded = false;
 
   constructor(sink: ExchangeSink, method: string, keepAlive: boolean, http10: boolean) {
     this.sink = sink;
@@ -198,6 +201,17 @@ export class HttpResponse {
   /** onAborted registers what to do if the connection dies before this response ends. */
   onAborted(handler: () => void): this {
     this.onAbortedHandler = handler;
+    return this;
+  }
+
+  /**
+   * onPeerEnded registers what to call when the client ends its side of the connection (at once
+   * when it already did). TCP does not tell a half-close (the client still reads) from a full
+   * close: only a write answered by a reset, and the write after it failing, does.
+   */
+  onPeerEnded(handler: () => void): this {
+    this.onPeerEndedHandler = handler;
+    if (this.peerHasEnded) handler();
     return this;
   }
 
@@ -353,6 +367,13 @@ export class HttpResponse {
     if (this.aborted || this.ended) return;
     this.aborted = true;
     this.onAbortedHandler?.();
+  }
+
+  /** peerEnded tells the response that its client ended its side (called by the connection). */
+  peerEnded(): void {
+    if (this.peerHasEnded || this.aborted || this.ended) return;
+    this.peerHasEnded = true;
+    this.onPeerEndedHandler?.();
   }
 
   /** writable tells a streaming response it may write again. */

@@ -25,6 +25,11 @@ export class ResponseQueue {
     return this.items[0];
   }
 
+  /** pending lists the responses held, oldest first. */
+  get pending(): readonly HttpResponse[] {
+    return this.items;
+  }
+
   push(res: HttpResponse): void {
     this.items.push(res);
   }

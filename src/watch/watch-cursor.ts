@@ -7,8 +7,9 @@
  *   now         every shard not named otherwise: events from now on (the default)
  *
  * e.g. `0:0.120,1:0.98` or `now`. `0.0` replays each shard's whole log (a snapshot when the log
- * no longer starts at seq 1). A cursor names every watched shard, so sending back the last one
- * received resumes exactly after it, shard by shard. A shard named twice, or two items for every
+ * no longer starts at seq 1), as does `E.0` for any E: seq 0 precedes every epoch's records. A
+ * cursor names every watched shard, so sending back the last one received resumes exactly after
+ * it, shard by shard. A shard named twice, or two items for every
  * other shard, is refused: which one the watcher meant cannot be told.
  */
 import { DistkvError } from '../errors.js';

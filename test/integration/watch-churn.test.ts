@@ -9,17 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { createHook } from 'node:async_hooks';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { parseConfigText } from '../../src/config/load-config.js';
-import { DistkvNode } from '../../src/server/node.js';
-import { createLogger } from '../../src/util/logger.js';
-import { freePorts } from '../helpers/ports.js';
+import { type InlineNode, startInlineNode } from '../helpers/inline-node.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 
 setFlagsFromString('--expose-gc');
@@ -47,30 +41,15 @@ function resources(): Map<string, number> {
 }
 
 describe('watch churn', () => {
-  let node: DistkvNode | undefined;
+  let inline: InlineNode | undefined;
   let port = 0;
-  const dir = mkdtempSync(join(tmpdir(), 'distkv-test-'));
 
   before(async () => {
-    [port] = (await freePorts(1)) as [number];
-    const address = `127.0.0.1:${port}`;
-    const shards = [0, 1, 2]
-      .map((i) => `[[shards]]\nname = "shard-${i}"\nidx = ${i}\naddress = "${address}"\nreplicas = []\n`)
-      .join('\n');
-    const config = parseConfigText(
-      `${shards}\n[server]\ndata_dir = "${dir}"\nresp_port_offset = 0\n`,
-      'watch-churn',
-    );
-    node = await DistkvNode.start({ config, nodes: [], log: createLogger('error'), inline: true });
-    const deadline = Date.now() + 20000;
-    while ((await fetch(`http://${address}/healthz`).catch(() => undefined))?.status !== 200) {
-      if (Date.now() > deadline) assert.fail('the node did not start serving');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    inline = await startInlineNode(3, 'watch-churn');
+    port = inline.port;
   });
   after(async () => {
-    await node?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await inline?.stop();
   });
 
   /** watchOnce opens one watch and ends it as `how` says, once it got its first bytes (bounded). */

@@ -261,7 +261,9 @@ function serveStream(
   streamHeaders(res, lag, format);
   // The stream ends by an abort (the client left, the node stopped) or by its last event (resume):
   // either way its keep-alive and its place in the hub go with it.
+  let done = false;
   const ended = (): void => {
+    done = true;
     clearInterval(keepAlive);
     watcher.close();
     hub.remove(watcher);
@@ -274,16 +276,17 @@ function serveStream(
   let keepAlive = setInterval(beat, KEEPALIVE_MS);
   res.onAborted(ended);
   out.begin();
+  hub.add(watcher);
+  watcher.start(plan.starts, plan.elsewhere);
   // The client sent FIN: probe at once and every PEER_ENDED_KEEPALIVE_MS, so a client that closed
-  // is noticed within about that, one that half-closed still gets its events.
-  // (An ended or aborted response is not told.)
+  // is noticed within about that, one that half-closed still gets its events. (An ended or
+  // aborted response is not told; registered last, since it runs at once when the FIN came
+  // already, and its probe may end the stream: no interval is left behind an ended one.)
   res.onPeerEnded(() => {
     clearInterval(keepAlive);
     beat();
-    keepAlive = setInterval(beat, PEER_ENDED_KEEPALIVE_MS);
+    if (!done) keepAlive = setInterval(beat, PEER_ENDED_KEEPALIVE_MS);
   });
-  hub.add(watcher);
-  watcher.start(plan.starts, plan.elsewhere);
 }
 
 function serveWebSocket(

@@ -8,16 +8,15 @@
  * never replaces a valid map of a higher version (`installLiveMap`). An https:// peer is trusted
  * as the node trusts it: with the config's `server.tls_ca` when set.
  */
-import { readFileSync } from 'node:fs';
 import { Agent, fetch } from 'undici';
 import { parseEndpoint } from '../client/endpoint.js';
 import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
+import { readTlsFiles } from '../config/tls-files.js';
 import { DistkvError } from '../errors.js';
 import { topologyHash } from '../routing/shard-map.js';
 import { DataDirLock } from '../server/data-dir-lock.js';
 import { installLiveMap, LIVE_MAP_FILE } from '../server/live-map-file.js';
 import { formatOptions, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
-import { fileProblem } from './files.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 /** FETCH_TIMEOUT_MS bounds the peer's answer to `GET /cluster`. */
@@ -82,7 +81,9 @@ export async function mapCommand(argv: readonly string[]): Promise<number> {
   const dataDir = stringOption(args, 'data-dir');
   if (dataDir !== undefined) overrides['server.data_dir'] = dataDir;
   const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
-  const doc = await clusterDoc(base, stringOption(args, 'token') ?? '', caOf(config.server.tls_ca));
+  // The CA read and checked as the node reads it at start (tls-files.ts): a bad file is named alike.
+  const { ca } = readTlsFiles({ tls_cert: '', tls_key: '', tls_ca: config.server.tls_ca }, config.source);
+  const doc = await clusterDoc(base, stringOption(args, 'token') ?? '', ca);
   const hash = topologyHash(config.shards);
   if (doc.version !== hash)
     throw new DistkvError(
@@ -101,16 +102,6 @@ export async function mapCommand(argv: readonly string[]): Promise<number> {
     return 0;
   } finally {
     lock.release();
-  }
-}
-
-/** caOf reads the config's `server.tls_ca` PEM ('' = none: the system's CAs). */
-function caOf(file: string): Buffer | undefined {
-  if (file === '') return undefined;
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw fileProblem(`cannot read server.tls_ca ${file}`, err);
   }
 }
 

@@ -387,8 +387,9 @@ function checkRespPorts(shards: readonly ShardConfig[], offset: number, p: Probl
     const resp = { host: a.host, port };
     for (const { text: other, addr: b } of nodes) {
       if (b.port !== port) continue;
-      const alias = hostKey(a.host) === hostKey(b.host) ? undefined : socketAlias(resp, b);
-      if (hostKey(a.host) !== hostKey(b.host) && alias === undefined) continue;
+      const sameHost = hostKey(a.host) === hostKey(b.host);
+      const alias = sameHost ? undefined : socketAlias(resp, b);
+      if (!sameHost && alias === undefined) continue;
       p.add(
         'server.resp_port_offset',
         `node ${node} would get RESP port ${port}, the HTTP port of node ${other}${alias === undefined ? '' : ` (${formatAddress(resp)} and ${other} are one listening socket: ${alias})`} (pick another offset, or 0 for no RESP listener)`,

@@ -132,7 +132,7 @@ async function statsView(ctx: HttpContext): Promise<unknown> {
  */
 function disputedOf(ctx: HttpContext, slots: SlotRange): { disputed_slots?: string } {
   if (!ctx.slotGate.some) return {};
-  const disputed = ctx.slotGate.disputedReads([slots], new Uint8Array(0));
+  const disputed = ctx.slotGate.disputedReads([slots]);
   return disputed.length === 0 ? {} : { disputed_slots: formatRanges(disputed) };
 }
 

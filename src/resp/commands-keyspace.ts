@@ -64,7 +64,7 @@ function servedRanges(c: RespConnection): SlotRange[] {
 /** disputedServed counts the slots of the stores this node serves that a peer's config gives another leader. */
 export function disputedServed(c: RespConnection): number {
   const gate = c.ctx.slotGate;
-  return gate?.some === true ? slotCount(gate.disputedReads(servedRanges(c), new Uint8Array(0))) : 0;
+  return gate?.some === true ? slotCount(gate.disputedReads(servedRanges(c))) : 0;
 }
 
 /**

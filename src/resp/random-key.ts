@@ -46,9 +46,7 @@ function answer(c: RespConnection, p: Pending): void {
   const gate = c.ctx.slotGate;
   const clear =
     gate?.some === true
-      ? served.filter(
-          (s) => gate.disputedReads([c.ctx.shardMap.shard(s.shard).slots], NO_PREFIX).length === 0,
-        )
+      ? served.filter((s) => gate.disputedReads([c.ctx.shardMap.shard(s.shard).slots]).length === 0)
       : served;
   drawKey(
     c,

@@ -30,6 +30,9 @@ import {
 import type { ShardMap } from '../routing/shard-map.js';
 import { prefixSlot, SLOT_COUNT } from '../routing/slot.js';
 
+/** NO_PREFIX is the prefix of a reader of every key of its stores. */
+const NO_PREFIX = new Uint8Array(0);
+
 /** PeerDispute is what one peer disputes with this node. */
 export interface PeerDispute {
   /** peer is the peer's address. */
@@ -102,8 +105,11 @@ export class SlotGate {
     );
   }
 
-  /** disputedReads returns the refused slots among those the keys under `prefix` in `ranges` may hash to (see readRefusal). */
-  disputedReads(ranges: readonly SlotRange[], prefix: Uint8Array): SlotRange[] {
+  /**
+   * disputedReads returns the refused slots among those the keys under `prefix` in `ranges` may
+   * hash to (see readRefusal); without a prefix, every refused slot of `ranges`.
+   */
+  disputedReads(ranges: readonly SlotRange[], prefix: Uint8Array = NO_PREFIX): SlotRange[] {
     if (!this.some) return [];
     const slot = prefixSlot(prefix);
     if (slot === undefined) return intersectRanges(this.refusedRanges, ranges);

@@ -5,9 +5,9 @@
  * the process's unsent bytes over a small budget. The node closes them, largest first, before the
  * idle sweep would (set to IDLE_MS here, so that a slow machine building the answers slowly is not
  * mistaken for a budget that does not act), logs each with its peer, gives back what they held
- * (RSS settles near its start after each of two rounds), counts them in RESP INFO (evicted_clients)
- * and /metrics; a client on each protocol reading its answers alongside gets every one intact and
- * is never closed.
+ * (RSS settles near its start after each of two rounds, at the garbage collection that the node,
+ * serving 1 MiB GETs meanwhile, runs), counts them in RESP INFO (evicted_clients) and /metrics; a
+ * client on each protocol reading its answers alongside gets every one intact and is never closed.
  *
  * The node runs with glibc's mmap threshold fixed at 128 KiB (MALLOC_MMAP_THRESHOLD_): each buffer
  * of an answer then has pages of its own, unmapped when it is freed. With the default, glibc raises
@@ -52,6 +52,8 @@ const EVICT_WITHIN = 40000;
  * below the 504 MiB a round's clients ask for, which memory kept for them would add each round.
  */
 const SETTLED_WITHIN = 64 * MIB;
+/** SETTLE_GETS bounds the GETs served while RSS settles: a few times V8's external-memory step. */
+const SETTLE_GETS = 400;
 const SNAPSHOT_HELD = 2 * (4 * MIB + VALUE_BYTES) + 64 * 1024;
 
 let node: Awaited<ReturnType<typeof startOneNode>>;
@@ -145,9 +147,12 @@ describe('server.max_unsent_bytes', () => {
     })();
 
     const opened: RawConn[] = [];
-    // Whatever fails, none is left open for the next test's count.
-    t.after(() => {
+    // Whatever fails, none is left open for the next test's count, and the sampler stops before
+    // the node does.
+    t.after(async () => {
       for (const c of opened) c.sock.destroy();
+      sampling = false;
+      await sampler;
     });
     const asked = 2 * NON_READERS * 63 * MIB;
     /**
@@ -167,11 +172,18 @@ describe('server.max_unsent_bytes', () => {
         await sleep(50);
       }
       const closedAfter = Date.now() - started;
-      // What the closed connections held is freed at a garbage collection: wait for it (bounded).
-      const settleBy = Date.now() + 10000;
+      // What the closed connections held is freed at the node's next garbage collection, which a
+      // node serving requests runs within some tens of MiB of answers built; an idle one may not run
+      // it for minutes (CI saw +311 MiB after 10 s with the readers done). So the test serves
+      // 1 MiB GETs, read whole, while it waits (bounded in count and time); a node that kept what
+      // the closed connections held would stay up whatever it served.
+      const settleBy = Date.now() + 20000;
       let settled = rssBytes();
-      while (settled - rss0 >= SETTLED_WITHIN && Date.now() < settleBy) {
-        await sleep(100);
+      let served = 0;
+      while (settled - rss0 >= SETTLED_WITHIN && Date.now() < settleBy && served < SETTLE_GETS) {
+        const r = await fetch(`http://${node.address}/kv/big-${served % KEYS}`);
+        assert.equal((await r.arrayBuffer()).byteLength, VALUE_BYTES);
+        served++;
         settled = rssBytes();
       }
       // Each one, reading now, gets what the kernel had taken, then the close: far from every answer.
@@ -180,7 +192,8 @@ describe('server.max_unsent_bytes', () => {
       const answered = stalled.map((c) => count(c.text(), ':0;b'));
       t.diagnostic(
         `evicted ${evicted} of ${total} non-readers within ${closedAfter} ms (large answers they got: ${answered.join(' ')}); ` +
-          `RSS ${(rss0 / MIB).toFixed(0)} MiB, peak +${((peak - rss0) / MIB).toFixed(0)}, settled +${((settled - rss0) / MIB).toFixed(0)} (they asked for about ${asked / MIB} MiB)`,
+          `RSS ${(rss0 / MIB).toFixed(0)} MiB, peak +${((peak - rss0) / MIB).toFixed(0)}, settled +${((settled - rss0) / MIB).toFixed(0)} ` +
+          `after ${served} GETs of 1 MiB (they asked for about ${asked / MIB} MiB)`,
       );
       assert.equal(evicted, total, 'every client reading nothing was closed');
       assert.ok(closedAfter < IDLE_MS, 'before the idle sweep could');

@@ -8,7 +8,9 @@
  * `after` is the replica's ack: the leader learns acks from pulls. Responses carry the leader's
  * last seq in `X-Distkv-Leader-Seq`, its epoch in `X-Distkv-Epoch` and the epoch of the records
  * sent in `X-Distkv-Records-Epoch` (src/replication/epochs.ts). A pull that gets no answer within `wait_ms + CONTACT_GRACE_MS`
- * fails, so a leader lost behind a stalled connection is reported as disconnected (lag.ts).
+ * fails, so a leader lost behind a stalled connection is reported as disconnected (lag.ts). Any
+ * other refusal of a pull is an error (the follower retries after its backoff), its code told to
+ * `refused` first: CONFIG_MISMATCH means the leader's node routes with another config.
  */
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
@@ -64,6 +66,11 @@ export interface HttpSourceOptions {
   caFile?: string;
   /** configHash, when given, lets the leader refuse a replica that routes with another config. */
   configHash?: string;
+  /**
+   * refused hears the error code of each pull the leader refused (a JSON error answer other than
+   * REPLICA_AHEAD and DIVERGED), e.g. CONFIG_MISMATCH from a leader with another config.
+   */
+  refused?: (code: string) => void;
   /** bodyIdleMs bounds the silence between two chunks of a body (default BODY_IDLE_MS; tests shorten it). */
   bodyIdleMs?: number;
 }
@@ -108,14 +115,16 @@ export class HttpSource implements ReplicationSource {
       return { records: Buffer.alloc(0), leaderSeq, ...epochs };
     }
     const body = Buffer.from(await r.body.arrayBuffer());
-    const error = r.statusCode === 409 ? errorOf(body) : undefined;
-    if (error?.code === 'REPLICA_AHEAD') return 'diverged';
-    if (error?.code === 'DIVERGED')
+    const error = r.statusCode === 200 ? undefined : errorOf(body);
+    if (r.statusCode === 409 && error?.code === 'REPLICA_AHEAD') return 'diverged';
+    if (r.statusCode === 409 && error?.code === 'DIVERGED')
       return { fork: forkOf(r.headers['x-distkv-fork-seq'], error.fork, this.describe) };
-    if (r.statusCode !== 200)
+    if (r.statusCode !== 200) {
+      if (error !== undefined) this.o.refused?.(error.code);
       throw new Error(
         `pull from ${this.describe}: HTTP ${r.statusCode} ${body.toString('utf8').slice(0, 200)}`,
       );
+    }
     return { records: body, leaderSeq, ...epochs };
   }
 

@@ -12,7 +12,7 @@ import { LocalSource } from './local-source.js';
 import { type Positions, SLOT_LAST_SEQ } from './positions.js';
 import { RingConsumer } from './ring.js';
 import { RingSource } from './ring-source.js';
-import type { ReplicationSource } from './source.js';
+import type { OnPullRefused, ReplicationSource } from './source.js';
 
 /** LocalLeader is the replica's leader store when it is on this worker. */
 export interface LocalLeader {
@@ -21,12 +21,16 @@ export interface LocalLeader {
   epochs(): ShardEpochs;
 }
 
-/** replicaSource is the source replica `spec`, replicating per `r`, follows through (see above). */
+/**
+ * replicaSource is the source replica `spec`, replicating per `r`, follows through (see above); the
+ * refusals of its pulls over HTTP go to `refused`, naming the leader's node.
+ */
 export function replicaSource(
   spec: StoreSpec,
   r: ReplicaSpec,
   positions: Positions,
   localLeader: LocalLeader | undefined,
+  refused?: OnPullRefused,
 ): ReplicationSource {
   const http = (): HttpSource =>
     new HttpSource({
@@ -37,6 +41,13 @@ export function replicaSource(
       scheme: r.scheme,
       caFile: r.tlsCa,
       configHash: r.configHash,
+      ...(refused === undefined
+        ? {}
+        : {
+            refused: (code: string) => {
+              refused(r.leaderAddress, code);
+            },
+          }),
     });
   const leaderStore = r.leaderStore;
   if (leaderStore === undefined) return http();

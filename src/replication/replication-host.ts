@@ -34,6 +34,7 @@ import { RingProducer } from './ring.js';
 import { SeedCursors } from './seed-cursor.js';
 import { answerPull, type PullAnswer } from './pull-answer.js';
 import { replicaSource } from './replica-source.js';
+import type { OnPullRefused } from './source.js';
 import { type HostedStore, ReplicaRebuilds, setReplicaEpoch } from './replica-rebuilds.js';
 import { RESYNC_MARKER } from './resync-marker.js';
 import { ResyncingStore } from './resyncing-store.js';
@@ -67,13 +68,21 @@ export class ReplicationHost {
   /** rebuilds keeps the stores of replicas under a resync (replica-rebuilds.ts). */
   private readonly rebuilds: ReplicaRebuilds;
 
-  /** `open` opens (a replica's) store afresh from its spec, as the worker does (into its commit log). */
+  /** refused hears the refusals of the replicas' pulls by their leaders' nodes (source.ts). */
+  private readonly refused: OnPullRefused | undefined;
+
+  /**
+   * `open` opens (a replica's) store afresh from its spec, as the worker does (into its commit
+   * log); `refused` hears the refusals of the replicas' pulls (OnPullRefused).
+   */
   constructor(
     stores: Map<number, HostedStore>,
     positions: Positions,
     log: Logger | undefined,
     open: (spec: StoreSpec) => Promise<Store>,
+    refused?: OnPullRefused,
   ) {
+    this.refused = refused;
     this.stores = stores;
     this.positions = positions;
     this.log = log;
@@ -270,6 +279,7 @@ export class ReplicationHost {
       leaderHere === undefined || leaderIndex === undefined
         ? undefined
         : { replication: () => leaderHere.store.replication, epochs: () => this.leaderEpochs(leaderIndex) },
+      this.refused,
     );
     // Read at each publish: a role change turns stores over one by one, and a replica started
     // before its leader store was promoted found no leader state to tell (it was never counted).

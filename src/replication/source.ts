@@ -63,6 +63,14 @@ export interface FollowRequest {
   fed: (ack: number, leaderSeq: number) => void;
 }
 
+/**
+ * OnPullRefused hears each pull a leader's node (`leader`, "host:port") refused with an error
+ * (its code), but for the protocol's own answers (REPLICA_AHEAD, DIVERGED): a shard worker tells
+ * the main thread (`pull-refused`, src/worker/messages.ts), whose peer check asks a leader that
+ * refused with CONFIG_MISMATCH for its config at once (PeerCheck.refusedBy).
+ */
+export type OnPullRefused = (leader: string, code: string) => void;
+
 /** ReplicationSource is a replica's view of its leader. */
 export interface ReplicationSource {
   /** describe names the leader for logs ("local store 3", "http://127.0.0.1:8080"). */

@@ -125,7 +125,10 @@ export class DistkvNode {
       options.inline === true
         ? INLINE
         : (options.workerEntry ?? new URL('../../workers/shard-worker.js', import.meta.url));
-    this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level);
+    // A replica's leader that refused a pull as a node with another config does is asked at once.
+    this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level, (leader, code) => {
+      this.peers.refusedBy(leader, code);
+    });
     const registry = new Registry();
     // The standard process_* and nodejs_* names, unprefixed, as dashboards expect them.
     collectDefaultMetrics({ register: registry });

@@ -4,7 +4,9 @@
  * Key operations submitted during one event-loop turn are encoded into one request batch per worker
  * and posted once, from a setImmediate at the end of the turn (uWS delivers every request of a poll
  * phase before the check phase runs). Replies come back in batches and are matched to their
- * handlers by id. Control calls (scan, stats, purge, close) are ordinary messages with an id.
+ * handlers by id. Control calls (scan, stats, purge, close) are ordinary messages with an id. A
+ * worker's replica whose pull its leader's node refused says so (`pull-refused`), for the peer
+ * check: a node that refuses with CONFIG_MISMATCH is asked for its config at once.
  *
  * A store that could not open does not stop the others: its worker reports it in its ready message
  * (`storeFailure`), and it answers every request with UNAVAILABLE naming it and the cause.
@@ -26,6 +28,7 @@ import {
 } from '../worker/messages.js';
 import { ReplyReader, RequestWriter } from '../worker/op-codec.js';
 import { Positions, SLOT_LAST_SEQ, SLOT_LAST_WRITE_SEQ } from '../replication/positions.js';
+import type { OnPullRefused } from '../replication/source.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 
 /** OpHandler receives the reply to one key operation. `value` is a view valid only during the call. */
@@ -33,7 +36,13 @@ export interface OpHandler {
   onReply(status: number, seq: number, value: Buffer): void;
 }
 
-type CallResult = Exclude<FromWorker, { type: 'ready' } | { type: 'failed' } | { type: 'replies' }>;
+type CallResult = Exclude<
+  FromWorker,
+  { type: 'ready' } | { type: 'failed' } | { type: 'replies' } | { type: 'pull-refused' }
+>;
+/** Unasked is what a worker sends of its own accord: reply batches, and refusals of its replicas' pulls. */
+type Unasked = Extract<FromWorker, { type: 'replies' } | { type: 'pull-refused' }>;
+
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** CallMessage is a control message without its id (the pool assigns it). */
 export type CallMessage = DistributiveOmit<Exclude<ToWorker, { type: 'ops' }>, 'id'>;
@@ -79,6 +88,7 @@ class WorkerLink {
   private readonly logLevel: string;
   /** failures is the pool's map of stores that could not open (shared by all links). */
   private readonly failures: Map<number, WireError>;
+  private readonly refused: OnPullRefused | undefined;
 
   constructor(
     index: number,
@@ -88,7 +98,9 @@ class WorkerLink {
     log: Logger,
     logLevel: string,
     failures: Map<number, WireError>,
+    refused: OnPullRefused | undefined,
   ) {
+    this.refused = refused;
     this.index = index;
     this.stores = stores;
     this.positions = positions;
@@ -266,7 +278,11 @@ class WorkerLink {
     this.worker.postMessage(msg, [buffer]);
   }
 
-  private receive(msg: CallResult | { type: 'replies'; buffer: ArrayBuffer; length: number }): void {
+  private receive(msg: CallResult | Unasked): void {
+    if (msg.type === 'pull-refused') {
+      this.refused?.(msg.leader, msg.code);
+      return;
+    }
     if (msg.type === 'replies') {
       const r = new ReplyReader(msg.buffer, msg.length);
       const handlers = this.handlers;
@@ -319,12 +335,19 @@ export class WorkerPool {
   /** failures maps each store that could not open to the error it answers with (updated when a worker starts). */
   private readonly failures = new Map<number, WireError>();
 
-  constructor(storesByWorker: StoreSpec[][], entry: URL | typeof INLINE, log: Logger, logLevel: string) {
+  /** `refused` hears the refusals of the workers' replicas' pulls (OnPullRefused). */
+  constructor(
+    storesByWorker: StoreSpec[][],
+    entry: URL | typeof INLINE,
+    log: Logger,
+    logLevel: string,
+    refused?: OnPullRefused,
+  ) {
     const storeCount = storesByWorker.reduce((n, s) => n + s.length, 0);
     const sab = new SharedArrayBuffer(Positions.bytesFor(storeCount));
     this.positions = new Positions(sab);
     this.links = storesByWorker.map(
-      (stores, i) => new WorkerLink(i, stores, sab, entry, log, logLevel, this.failures),
+      (stores, i) => new WorkerLink(i, stores, sab, entry, log, logLevel, this.failures, refused),
     );
   }
 

@@ -266,7 +266,13 @@ export type FromWorker =
       /** epoch is as a watch-read-result's. */
       epoch?: number;
     }
-  | { type: 'error-result'; id: number; ok: false; error: WireError };
+  | { type: 'error-result'; id: number; ok: false; error: WireError }
+  /**
+   * pull-refused: the node `leader` refused a replica's pull with the error `code` (answered to no
+   * message: the worker's followers pull on their own). The main thread's peer check asks that
+   * node for its config at once when the code says it sees a dispute (PeerCheck.refusedBy).
+   */
+  | { type: 'pull-refused'; leader: string; code: string };
 
 const TO_WORKER_TYPES = new Set([
   'ops',
@@ -303,6 +309,7 @@ const FROM_WORKER_TYPES = new Set([
   'watch-polls-result',
   'watch-scan-result',
   'error-result',
+  'pull-refused',
 ]);
 
 function typeOf(msg: unknown): unknown {

@@ -13,7 +13,8 @@
  *    failover (replication-messages.ts over the worker's ReplicationHost);
  *  - `watch-read`, `watch-polls`, `watch-scan`: watch (src/watch/watch-tap.ts).
  * Every message but `ops` carries an id and gets exactly one reply with it: its result, or an
- * `error-result` with the error it threw. Each store's last acknowledged seq is published into the
+ * `error-result` with the error it threw. The one message it sends unasked is `pull-refused`, a
+ * replica's pull its leader's node refused (for the main thread's peer check). Each store's last acknowledged seq is published into the
  * shared `positions` array (src/replication/positions.ts).
  */
 import type { Logger } from 'pino';
@@ -81,8 +82,14 @@ export class ShardHost {
     const host = new ShardHost(positions, send, log);
     try {
       await host.stores.open(specs, worker, vfs);
-      host.replication = new ReplicationHost(host.stores.hosted, host.positions, log, (spec) =>
-        host.stores.reopen(spec),
+      host.replication = new ReplicationHost(
+        host.stores.hosted,
+        host.positions,
+        log,
+        (spec) => host.stores.reopen(spec),
+        (leader, code) => {
+          host.send({ type: 'pull-refused', leader, code });
+        },
       );
       host.replication.start();
       // Leaders' expiries written before this start: the reaper never saw those writes.

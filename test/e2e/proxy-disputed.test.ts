@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { disputedSlots, until } from '../helpers/dispute-watch.js';
 import { freeNodeAddress } from '../helpers/resp.js';
 import { keyInSlots } from '../helpers/slot-keys.js';
 import { type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
@@ -75,20 +76,7 @@ describe('--proxy and an owner that refuses the relayed request as disputed', ()
   };
 
   /** disputed reads A's `distkv_disputed_slots`. */
-  const disputed = async (): Promise<number | undefined> => {
-    const text = await (await fetch(`http://${a}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`distkv_disputed_slots{node="${a}"} `));
-    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-  };
-
-  /** until polls `cond` every 20 ms until it holds, failing after 30 s. */
-  const until = async (cond: () => boolean | Promise<boolean>, what: string): Promise<void> => {
-    const deadline = Date.now() + 30_000;
-    while (!(await cond())) {
-      assert.ok(Date.now() < deadline, `${what} within 30 s`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const disputed = (): Promise<number | undefined> => disputedSlots(a);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'distkv-proxy-disputed-'));

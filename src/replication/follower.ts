@@ -410,7 +410,10 @@ export class Follower {
     if (next === 'disconnected' && prev === 'starting')
       this.o.log?.info(fields, 'replication: waiting for the leader to come up');
     else if (next === 'disconnected')
-      this.o.log?.warn(fields, 'replication: leader unreachable; retrying with backoff');
+      this.o.log?.warn(
+        fields,
+        'replication: the leader is unreachable or refuses the pulls (see error); retrying with backoff',
+      );
     else if (
       (prev === 'streaming' || prev === 'catching-up') &&
       (next === 'streaming' || next === 'catching-up')

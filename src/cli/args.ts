@@ -5,7 +5,7 @@
  * `--config`).
  */
 import { DistkvError, statusOf } from '../errors.js';
-import { suggestion } from './did-you-mean.js';
+import { suggestion } from '../util/did-you-mean.js';
 
 /** OptionSpec declares one option. */
 export interface OptionSpec {

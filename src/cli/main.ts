@@ -9,7 +9,7 @@ import { BACKUP_VERB } from './backup.js';
 import { CLUSTER_VERBS } from './cluster-commands.js';
 import type { HeldSignals } from './held-signals.js';
 import { type ClientVerb, refusalsAreUsage, runClientVerb } from './connect.js';
-import { COMMAND_ALIASES, suggestion } from './did-you-mean.js';
+import { COMMAND_ALIASES, suggestion } from '../util/did-you-mean.js';
 import { KV_VERBS } from './kv-commands.js';
 import { RESTORE_VERB } from './restore.js';
 import { WATCH_VERBS } from './watch-command.js';

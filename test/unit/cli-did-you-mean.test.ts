@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { didYouMean, editDistance } from '../../src/cli/did-you-mean.js';
+import { didYouMean, editDistance } from '../../src/util/did-you-mean.js';
 import { runCli } from '../helpers/server-process.js';
 
 // Nothing listens here: a command that got past its usage checks would say so instead.

@@ -1,7 +1,7 @@
 /**
- * did-you-mean: the command or option a mistyped one most likely meant, for the CLI's "unknown
- * command" and "unknown option" lines (`distkv gte` → get, `--tll` → --ttl), as git and cargo
- * suggest. A word is matched case-insensitively within two edits (an insertion, deletion,
+ * did-you-mean: the name a mistyped one most likely meant, for the CLI's "unknown command" and
+ * "unknown option" lines (`distkv gte` → get, `--tll` → --ttl) and a config file's unknown
+ * settings (`tokn` → token), as git and cargo suggest. A word is matched case-insensitively within two edits (an insertion, deletion,
  * substitution or swap of two neighbours), never closer than half its length, so a short unrelated
  * word suggests nothing; the verbs other stores use for the same thing (`put`, `delete`, `keys`)
  * name distkv's.

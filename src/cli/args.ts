@@ -5,6 +5,7 @@
  * `--config`).
  */
 import { DistkvError, statusOf } from '../errors.js';
+import { suggestion } from '../util/did-you-mean.js';
 
 /** OptionSpec declares one option. */
 export interface OptionSpec {
@@ -58,7 +59,10 @@ export function parseArgs(argv: readonly string[], specs: Record<string, OptionS
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     const spec = specs[name];
-    if (spec === undefined) throw new UsageError(`unknown option --${name}`);
+    if (spec === undefined)
+      throw new UsageError(
+        `unknown option --${name}${suggestion(name, Object.keys(specs), (c) => `--${c}`)}`,
+      );
     if (spec.type === 'boolean') {
       if (eq >= 0) throw new UsageError(`--${name} takes no value`);
       options.set(name, true);

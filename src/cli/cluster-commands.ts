@@ -75,9 +75,12 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv cluster',
     summary: 'print the shards, their slot ranges, owners, replicas and lag (asking every node)',
     options: {},
-    run: async (client, args, out) => {
+    run: async (client, args, out, conn) => {
       positionals(args, 0, 0, 'distkv cluster');
       const doc = await client.cluster();
+      // A node that refuses connections is tried again only as long as this ask lasts: its note
+      // says so ("up to 5 s"), not the client's 10 s, and the node is shown DOWN when it ends.
+      conn.askBoundMs = PEER_ASK_MS;
       // Each node knows the positions of the stores it hosts: ask every other node too.
       const here = new Set(doc.hosted_nodes);
       const others = [

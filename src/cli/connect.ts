@@ -75,6 +75,11 @@ export interface Connection {
    * waitNote): a verb that would say "no answer yet" (slow-note.ts) stays quiet after such a line.
    */
   waited: Set<string>;
+  /**
+   * askBoundMs, once a verb sets it, bounds each of its requests from then on (`cluster` asks each
+   * other node for PEER_ASK_MS): a wait note promises no longer wait than that.
+   */
+  askBoundMs: number | undefined;
 }
 
 /** connection reads the nodes, token and CA of a verb's options (and environment). */
@@ -92,6 +97,7 @@ export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
     token,
     ca: caFile === undefined || caFile === '' ? undefined : readInput(caFile),
     waited: new Set(),
+    askBoundMs: undefined,
   };
 }
 
@@ -99,8 +105,8 @@ export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
  * waitNote is the stderr line of a request that waits for a node starting or refusing connections,
  * or for a leader switch (the client's onWait): the command is not stuck and will go on by itself.
  */
-export function waitNote(verb: string, n: WaitNotice): string {
-  const upTo = `up to ${Math.ceil(n.waitMs / 1000)} s; Ctrl-C gives up`;
+export function waitNote(verb: string, n: WaitNotice, askBoundMs = Infinity): string {
+  const upTo = `up to ${Math.ceil(Math.min(n.waitMs, askBoundMs) / 1000)} s; Ctrl-C gives up`;
   if (n.code === 'REFUSED')
     return `distkv ${verb}: nothing listens at ${n.node} (connection refused: a node stopped or restarting); trying again (${upTo})`;
   if (n.code === 'STARTING')
@@ -153,7 +159,7 @@ export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): 
       const what = `${n.code} ${n.node}`;
       if (conn.waited.has(what)) return;
       conn.waited.add(what);
-      process.stderr.write(`${waitNote(verbName(verb), n)}\n`);
+      process.stderr.write(`${waitNote(verbName(verb), n, conn.askBoundMs)}\n`);
     },
   });
   try {

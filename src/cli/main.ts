@@ -9,6 +9,7 @@ import { BACKUP_VERB } from './backup.js';
 import { CLUSTER_VERBS } from './cluster-commands.js';
 import type { HeldSignals } from './held-signals.js';
 import { type ClientVerb, refusalsAreUsage, runClientVerb } from './connect.js';
+import { COMMAND_ALIASES, suggestion } from '../util/did-you-mean.js';
 import { KV_VERBS } from './kv-commands.js';
 import { RESTORE_VERB } from './restore.js';
 import { WATCH_VERBS } from './watch-command.js';
@@ -172,7 +173,10 @@ function unknownCommand(verb: string): number {
   const where = verb.startsWith('-')
     ? ` (options go after the command; only ${Object.keys(LEADING_OPTIONS).join(', ')} may come before it)`
     : '';
-  process.stderr.write(`distkv: unknown command "${verb}"${where}\nRun "distkv --help" for the commands.\n`);
+  const meant = where === '' ? suggestion(verb, Object.keys(VERBS), (c) => `"${c}"`, COMMAND_ALIASES) : '';
+  process.stderr.write(
+    `distkv: unknown command "${verb}"${where}${meant}\nRun "distkv --help" for the commands.\n`,
+  );
   return EXIT_CODES.USAGE;
 }
 

@@ -173,15 +173,20 @@ const UNTRUSTED_CERT = new Set([
 /**
  * connectFailure is the message of a failed exchange for a user: a refused connection says what
  * it means ("connect ECONNREFUSED 127.0.0.1:8080" alone read as a crash of the client), and so do
- * the TLS failures of a wrong scheme or a missing CA (`https://` to a plain HTTP node printed
- * OpenSSL's own line, "...:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:
- * ../deps/openssl/...", with its newline).
+ * a connection closed unanswered and the TLS failures of a wrong scheme or a missing CA
+ * (`https://` to a plain HTTP node printed OpenSSL's own line, "...:error:0A00010B:SSL
+ * routines:ssl3_get_record:wrong version number: ../deps/openssl/...", with its newline).
  */
 export function connectFailure(err: unknown): string {
   const message = (err as Error).message.trim();
   const code = causeCode(err);
   if (refused(err))
     return `${message} (nothing listens there: the node is stopped, or restarting, or this is not its HTTP address)`;
+  // undici's "other side closed" alone did not say which side, nor why: a node stopping meanwhile,
+  // or an address that is no distkv node (redis-server closes, unanswered, any connection that
+  // sends it an HTTP request's "Host:" line).
+  if (code === 'UND_ERR_SOCKET')
+    return `${message} (the node closed the connection before it answered in full: it stopped meanwhile, or this is not a distkv node's HTTP address: a Redis server, for one, closes an HTTP request's connection so)`;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
     return 'the node does not answer in TLS (an https:// address for a node that serves plain HTTP?): give it as http://HOST:PORT or HOST:PORT';
   if (typeof code === 'string' && UNTRUSTED_CERT.has(code))

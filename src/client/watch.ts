@@ -40,6 +40,10 @@ export interface WatchOptions {
    * where its last change was (`distkv watch` prints it on Ctrl-C). Default false.
    */
   progress?: boolean;
+  /**
+   * signal ends the watch: its streams close and the iteration ends (the `for await` loop exits)
+   * without an error, unlike a call, which rejects with the signal's reason.
+   */
   signal?: AbortSignal;
   /**
    * onStream is told when one of the watch's streams (one per node leading some of its shards)

@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ConfigError } from '../errors.js';
+import { reasonOf } from '../util/fs-reason.js';
 import type { ServerConfig } from './schema.js';
 
 /** TlsFiles are the PEM contents of the `[server]` TLS settings (undefined: not set). */
@@ -32,7 +33,7 @@ export function readTlsFiles(
     try {
       return readFileSync(path);
     } catch (err) {
-      problems.push(`server.${setting}: cannot read ${path}: ${(err as Error).message}`);
+      problems.push(`server.${setting}: cannot read ${path}: ${reasonOf(err)}`);
       return undefined;
     }
   };

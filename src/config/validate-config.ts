@@ -10,6 +10,7 @@
 import { ConfigError } from '../errors.js';
 import { MAX_SHARD_MEMBERS } from '../routing/epoch-numbers.js';
 import { SLOT_COUNT } from '../routing/slot.js';
+import { didYouMean } from '../util/did-you-mean.js';
 import { formatAddress, parseAddress } from './address.js';
 import { hostKey } from './host-key.js';
 import { type NodeField, socketAlias, socketAliasProblems } from './socket-alias.js';
@@ -64,8 +65,13 @@ class Problems {
 
   unknownKeys(table: Table, allowed: readonly string[], prefix: string): void {
     for (const key of Object.keys(table)) {
-      if (!allowed.includes(key))
-        this.add(`${prefix}${key}`, `unknown setting (expected one of ${allowed.join(', ')})`);
+      if (!allowed.includes(key)) {
+        const meant = didYouMean(key, allowed);
+        this.add(
+          `${prefix}${key}`,
+          `unknown setting (expected one of ${allowed.join(', ')}${meant === undefined ? '' : `; did you mean ${meant}?`})`,
+        );
+      }
     }
   }
 

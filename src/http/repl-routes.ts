@@ -1,6 +1,7 @@
 /**
  * Internal replication endpoints (docs/replication.md, docs/api.md), token-protected when a token is configured:
- *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID
+ *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID&config=HASH
+ *       (both routes: 409 CONFIG_MISMATCH first when HASH is not this node's topology hash)
  *       200 records in WAL framing | 204 nothing new within wait_ms | 410 LOG_GONE (resync)
  *       | 409 REPLICA_AHEAD (`after` beyond the leader's last seq: resync)
  *       | 409 DIVERGED (E, the epoch of the replica's record at SEQ, is not the leader's epoch
@@ -12,7 +13,7 @@
  *       X-Distkv-Leader-Seq: the leader's last seq; X-Distkv-Epoch: the leader's epoch;
  *       X-Distkv-Records-Epoch: the epoch of the records sent (src/replication/epochs.ts)
  *       `after` is the replica's ack: only configured replicas are heard, so `w=N` counts only them.
- *   GET /_repl/snapshot?shard=I
+ *   GET /_repl/snapshot?shard=I&replica=ID&config=HASH
  *       a snapshot stream (src/replication/snapshot-format.ts), paged from the leader's worker
  *       (pages bounded in entries and bytes) and written with backpressure.
  *       X-Distkv-Snapshot-Seq: its seq S; X-Distkv-Epoch: the epoch of the leader's record at S
@@ -187,6 +188,22 @@ function internal(ctx: HttpContext, handler: Handler): Handler {
   return route(ctx, 'other', handler, { always: true });
 }
 
+/**
+ * refuseMismatch throws 409 CONFIG_MISMATCH (logged) for a pull or snapshot from a replica whose
+ * node routes with another config (`config=`): its shard may cover other slots there, and a
+ * snapshot of this node's would fill it with keys its reads are not routed to and leave out keys
+ * they are.
+ */
+function refuseMismatch(ctx: HttpContext, params: ReadonlyMap<string, string>, what: string): void {
+  const mismatch = configMismatch(params, ctx.shardMap.hash);
+  if (mismatch === undefined) return;
+  ctx.log.error(
+    { replica: params.get('replica'), err: mismatch.message },
+    `refused a replica ${what}: config mismatch`,
+  );
+  throw mismatch;
+}
+
 /** registerReplRoutes adds /_repl/pull, /_repl/snapshot and the seed's replication endpoints. */
 export function registerReplRoutes(app: Router, ctx: HttpContext): void {
   registerSeedReplication(app, ctx);
@@ -196,14 +213,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
       const denied = authError(req, ctx.config.server.token);
       if (denied) throw denied;
       const { params } = parseQuery(req.getQuery());
-      const mismatch = configMismatch(params, ctx.shardMap.hash);
-      if (mismatch) {
-        ctx.log.error(
-          { replica: params.get('replica'), err: mismatch.message },
-          'refused a replica pull: config mismatch',
-        );
-        throw mismatch;
-      }
+      refuseMismatch(ctx, params, 'pull');
       const shard = shardOf(ctx, params);
       const after = intParam(params, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
       const maxBytes = intParam(
@@ -267,7 +277,9 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
     internal(ctx, (res, req) => {
       const denied = authError(req, ctx.config.server.token);
       if (denied) throw denied;
-      const shard = shardOf(ctx, parseQuery(req.getQuery()).params);
+      const { params } = parseQuery(req.getQuery());
+      refuseMismatch(ctx, params, 'snapshot');
+      const shard = shardOf(ctx, params);
       const t = leaderTarget(ctx, shard);
       checkLease(ctx, shard);
       const state = { writable: undefined as (() => void) | undefined };

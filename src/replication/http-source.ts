@@ -3,7 +3,7 @@
  *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID
  *       200 records | 204 none | 410 gone | 409 REPLICA_AHEAD (diverged)
  *       | 409 DIVERGED (fork in X-Distkv-Fork-Seq) | 409 STALE_LEADER (an error: the leader was deposed)
- *   GET /_repl/snapshot?shard=I                                         a snapshot stream (snapshot-format.ts),
+ *   GET /_repl/snapshot?shard=I&replica=ID&config=H                     a snapshot stream (snapshot-format.ts),
  *       X-Distkv-Epoch: the epoch of the leader's record at the snapshot seq
  * `after` is the replica's ack: the leader learns acks from pulls. Responses carry the leader's
  * last seq in `X-Distkv-Leader-Seq`, its epoch in `X-Distkv-Epoch` and the epoch of the records
@@ -96,7 +96,7 @@ export class HttpSource implements ReplicationSource {
   async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
     const r = await this.pool.request({
       method: 'GET',
-      path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.o.configHash === undefined ? '' : `&config=${this.o.configHash}`}`,
+      path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
       headers: this.headers(),
       headersTimeout: waitMs + CONTACT_GRACE_MS,
       bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,
@@ -128,6 +128,11 @@ export class HttpSource implements ReplicationSource {
     return { records: body, leaderSeq, ...epochs };
   }
 
+  /** configParam is `&config=HASH` when this replica's node routes by a config (see configHash). */
+  private configParam(): string {
+    return this.o.configHash === undefined ? '' : `&config=${this.o.configHash}`;
+  }
+
   async snapshot(): Promise<SnapshotStream> {
     // Bounded like a pull's: a leader that stops sending (paused, cut off without a reset) would
     // otherwise hold the replica, wiped and answering UNAVAILABLE, for good. A replica that is
@@ -135,13 +140,15 @@ export class HttpSource implements ReplicationSource {
     const idleMs = this.o.bodyIdleMs ?? BODY_IDLE_MS;
     const r = await this.pool.request({
       method: 'GET',
-      path: `/_repl/snapshot?shard=${this.o.shard}`,
+      path: `/_repl/snapshot?shard=${this.o.shard}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
       headers: this.headers(),
       headersTimeout: idleMs,
       bodyTimeout: idleMs,
     });
     if (r.statusCode !== 200) {
       const text = await r.body.text();
+      const error = errorOf(Buffer.from(text));
+      if (error !== undefined) this.o.refused?.(error.code);
       throw new Error(`snapshot from ${this.describe}: HTTP ${r.statusCode} ${text.slice(0, 200)}`);
     }
     const decoder = new SnapshotDecoder();

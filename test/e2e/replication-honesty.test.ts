@@ -114,6 +114,22 @@ describe('honest replication acks and lag', () => {
       assert.equal(e.code, 'INVALID_ARGUMENT', path);
       assert.match(e.message, /^shard .*0\.\.0/, path);
     }
+    // A pull or a snapshot from a node with another config is refused before anything else: the
+    // snapshot of a shard that covers other slots there would fill the replica with keys its reads
+    // are not routed to (it was streamed).
+    const hash = ((await (await fetch(`http://${L}/cluster`)).json()) as { version: string }).version;
+    const other = (hash.startsWith('0') ? '1' : '0') + hash.slice(1);
+    for (const path of [
+      `/_repl/pull?shard=0&after=0&wait_ms=0&replica=${R}&config=${other}`,
+      `/_repl/snapshot?shard=0&replica=${R}&config=${other}`,
+    ]) {
+      const r = await fetch(`http://${L}${path}`);
+      assert.equal(r.status, 409, path);
+      assert.equal((await errorOf(r)).code, 'CONFIG_MISMATCH', path);
+    }
+    const same = await fetch(`http://${L}/_repl/snapshot?shard=0&replica=${R}&config=${hash}`);
+    assert.equal(same.status, 200, 'a snapshot with the same config is served');
+    await same.arrayBuffer();
     const stats = (await (await fetch(`http://${L}/stats`)).json()) as {
       stores: { replicas?: { replica: string }[] }[];
     };

@@ -72,6 +72,37 @@ describe('the refusals of a replica pull', () => {
       assert.deepEqual(heard, c.heard);
     });
 
+  it('HttpSource names its config and itself in a snapshot request, and tells a refused one', async () => {
+    let path = '';
+    const twin = await startHandlerTwin((req, res) => {
+      path = req.url ?? '';
+      req.resume();
+      req.on('end', () => {
+        errorAnswer(res, 409, 'CONFIG_MISMATCH');
+      });
+    });
+    twins.push(twin);
+    const heard: string[] = [];
+    const source = new HttpSource({
+      leader: twin.address,
+      shard: 0,
+      replica: '127.0.0.1:2',
+      token: '',
+      scheme: 'http',
+      configHash: 'abc123',
+      refused: (code) => {
+        heard.push(code);
+      },
+    });
+    try {
+      await assert.rejects(source.snapshot(), /HTTP 409/);
+    } finally {
+      await source.close();
+    }
+    assert.equal(path, '/_repl/snapshot?shard=0&replica=127.0.0.1%3A2&config=abc123');
+    assert.deepEqual(heard, ['CONFIG_MISMATCH']);
+  });
+
   it("a worker's replica refused CONFIG_MISMATCH reaches the pool's callback, naming its leader", async () => {
     const twin = await leaderTwin((r) => {
       errorAnswer(r, 409, 'CONFIG_MISMATCH');

@@ -189,18 +189,19 @@ function internal(ctx: HttpContext, handler: Handler): Handler {
 }
 
 /**
- * refuseMismatch throws 409 CONFIG_MISMATCH (logged) for a pull or snapshot from a replica whose
- * node routes with another config (`config=`): its shard may cover other slots there, and a
- * snapshot of this node's would fill it with keys its reads are not routed to and leave out keys
- * they are.
+ * refuseMismatch throws 409 CONFIG_MISMATCH (logged, and the replica's node asked for its config
+ * at once) for a pull or snapshot from a replica whose node routes with another config
+ * (`config=`): its shard may cover other slots there, and a snapshot of this node's would fill it
+ * with keys its reads are not routed to and leave out keys they are.
  */
 function refuseMismatch(ctx: HttpContext, params: ReadonlyMap<string, string>, what: string): void {
   const mismatch = configMismatch(params, ctx.shardMap.hash);
   if (mismatch === undefined) return;
-  ctx.log.error(
-    { replica: params.get('replica'), err: mismatch.message },
-    `refused a replica ${what}: config mismatch`,
-  );
+  // The replica's node routes with another config: it is asked for it at once, as a peer that
+  // refused a forwarded request is (a name that is no peer is ignored).
+  const replica = params.get('replica');
+  if (replica !== undefined) ctx.peers.checkSoon(replica);
+  ctx.log.error({ replica, err: mismatch.message }, `refused a replica ${what}: config mismatch`);
   throw mismatch;
 }
 

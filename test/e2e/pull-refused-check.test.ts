@@ -9,6 +9,9 @@
  * check a node that does not answer, which disputes nothing) until the test refuses the held pulls;
  * from then on it refuses every pull and answers `/cluster` with a config that gives every slot to
  * the twin (A then disputes 0-8191 with it).
+ *
+ * The other way round: A, as shard 0's leader, refuses a pull that its replica (the twin's address)
+ * sends with another config, and asks the twin for its config at once too.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { disputedSlots, until } from '../helpers/dispute-watch.js';
 import { freeNodeAddress } from '../helpers/resp.js';
 import { type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
@@ -23,6 +27,8 @@ import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
 
 /** EARLY_BY_MS is how much sooner than the next peer check (every 2 s) the early check must come. */
 const EARLY_BY_MS = 500;
+/** CHECK_DONE_MS is long enough for A to read the twin's answer to a peer check it saw arrive. */
+const CHECK_DONE_MS = 200;
 
 const REFUSAL = {
   error: {
@@ -85,7 +91,7 @@ describe('a replica whose pull the leader refuses with CONFIG_MISMATCH', () => {
     const config = writeConfig(
       dir,
       [
-        { address: a, slots: '0-8191' },
+        { address: a, replicas: [leader.address], slots: '0-8191' },
         { address: leader.address, replicas: [a], slots: '8192-16383' },
       ],
       '[replication]\npull_wait_ms = 30000\n',
@@ -106,6 +112,8 @@ describe('a replica whose pull the leader refuses with CONFIG_MISMATCH', () => {
     const from = Date.now();
     let synced: number | undefined;
     await until(() => (synced = clusterAt.find((t) => t >= from)) !== undefined, 'A checked its peers');
+    // Until A has read the twin's answer, that check is in flight and an early one is not started.
+    await sleep(CHECK_DONE_MS);
     refusing = true;
     const refusedAt = Date.now();
     for (const res of held.splice(0)) refuse(res);
@@ -118,6 +126,31 @@ describe('a replica whose pull the leader refuses with CONFIG_MISMATCH', () => {
     assert.ok(
       next - synced! < 2000 - EARLY_BY_MS,
       `A asked the leader ${next - refusedAt} ms after it refused the pull, ${next - synced!} ms after its last peer check: not early`,
+    );
+  });
+  it('as a leader, asks a replica whose pull it refuses with CONFIG_MISMATCH for its config at once', async (t) => {
+    // The twin holds A's pulls again (a refused one would make A ask it early on its own), and
+    // A's last early check of it is more than EARLY_CHECK_MS (1 s) behind.
+    refusing = false;
+    await sleep(1100);
+    const from = Date.now();
+    let synced: number | undefined;
+    await until(() => (synced = clusterAt.find((t) => t >= from)) !== undefined, 'A checked its peers');
+    await sleep(CHECK_DONE_MS);
+    const refusedAt = Date.now();
+    const r = await fetch(
+      `http://${a}/_repl/pull?shard=0&after=0&wait_ms=0&replica=${leader.address}&config=another`,
+    );
+    assert.equal(r.status, 409);
+    assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'CONFIG_MISMATCH');
+    await until(() => clusterAt.some((t) => t > synced!), 'A checked the twin again');
+    const next = clusterAt.find((t) => t > synced!)!;
+    t.diagnostic(
+      `asked ${next - refusedAt} ms after the refusal, ${next - synced!} ms after the last peer check`,
+    );
+    assert.ok(
+      next - synced! < 2000 - EARLY_BY_MS,
+      `A asked the replica's node ${next - refusedAt} ms after refusing its pull, ${next - synced!} ms after its last peer check: not early`,
     );
   });
 });

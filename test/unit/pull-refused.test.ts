@@ -30,6 +30,23 @@ function leaderTwin(answer: (res: ServerResponse) => void): Promise<HandlerTwin>
   });
 }
 
+/** sourceAt is a replica's HttpSource of the leader `twin`, and the codes of the refusals it told. */
+function sourceAt(twin: HandlerTwin, configHash?: string): { source: HttpSource; heard: string[] } {
+  const heard: string[] = [];
+  const source = new HttpSource({
+    leader: twin.address,
+    shard: 0,
+    replica: '127.0.0.1:2',
+    token: '',
+    scheme: 'http',
+    ...(configHash === undefined ? {} : { configHash }),
+    refused: (code) => {
+      heard.push(code);
+    },
+  });
+  return { source, heard };
+}
+
 describe('the refusals of a replica pull', () => {
   const twins: HandlerTwin[] = [];
   after(async () => {
@@ -53,17 +70,7 @@ describe('the refusals of a replica pull', () => {
         else res.writeHead(c.status, { 'x-distkv-leader-seq': '0', 'x-distkv-epoch': '0' }).end();
       });
       twins.push(twin);
-      const heard: string[] = [];
-      const source = new HttpSource({
-        leader: twin.address,
-        shard: 0,
-        replica: '127.0.0.1:2',
-        token: '',
-        scheme: 'http',
-        refused: (code) => {
-          heard.push(code);
-        },
-      });
+      const { source, heard } = sourceAt(twin);
       try {
         await source.pull(0, 1 << 20, 0).catch(() => undefined);
       } finally {
@@ -82,18 +89,7 @@ describe('the refusals of a replica pull', () => {
       });
     });
     twins.push(twin);
-    const heard: string[] = [];
-    const source = new HttpSource({
-      leader: twin.address,
-      shard: 0,
-      replica: '127.0.0.1:2',
-      token: '',
-      scheme: 'http',
-      configHash: 'abc123',
-      refused: (code) => {
-        heard.push(code);
-      },
-    });
+    const { source, heard } = sourceAt(twin, 'abc123');
     try {
       await assert.rejects(source.snapshot(), /HTTP 409/);
     } finally {

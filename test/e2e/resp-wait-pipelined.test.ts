@@ -3,11 +3,16 @@
  * replica on node B, each its own process. With B paused (SIGSTOP), `SET` then `WAIT 1 T` sent in
  * one write must answer 0: no replica holds the SET. WAIT used to take its seqs when it was read,
  * before the SET it follows was acknowledged, so it waited for what B already held and answered 1.
+ *
+ * B counts as paused once every thread of it is stopped (pauseProcess), not when SIGSTOP is sent:
+ * on a loaded machine B's worker thread ran on for tens of ms after the kill returned, pulled the
+ * new SET, acknowledged it, and WAIT rightly answered 1 (CI, once).
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { TestCluster } from '../helpers/cluster.js';
+import { pauseProcess } from '../helpers/process-pause.js';
 import { freeNodeAddress, respOf } from '../helpers/resp.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -77,7 +82,8 @@ describe('RESP WAIT after pipelined writes', { timeout: 120000 }, () => {
       // B follows A and holds every write so far: the second WAIT waits for the SET's ack.
       assert.equal(await c.send(setThenWait('a', '1', 5000), 9), '+OK\r\n:1\r\n');
       assert.equal(await c.send('*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$4\r\n5000\r\n', 4), ':1\r\n');
-      b.child.kill('SIGSTOP');
+      // Not the kill alone: B's threads may run on after it (process-pause.ts).
+      await pauseProcess(b.child);
       // A new connection has no writes of its own before the pipeline: WAIT must still cover its SET
       // (it waited for the store's last seq before the SET, which B held, and answered 1).
       for (let i = 0; i < 3; i++) {

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { SLOW_NOTE_MS } from '../../src/cli/slow-note.js';
 import { freePorts } from '../helpers/ports.js';
 import { BIN, type OwnServer, startOwnServer } from '../helpers/server-process.js';
+import { pauseProcess } from '../helpers/process-pause.js';
 
 let own: OwnServer;
 let node = '';
@@ -50,7 +51,7 @@ function stderrWithin(args: string[], pattern: RegExp, ms: number): Promise<{ st
 
 describe('CLI against a node that does not answer', () => {
   it('says after a few seconds that it is still waiting, for a read and a write', async () => {
-    own.server.child.kill('SIGSTOP');
+    await pauseProcess(own.server.child);
     try {
       const get = await stderrWithin(['get', 'k'], /no answer yet/, SLOW_NOTE_MS + 5000);
       assert.match(get.stderr, /distkv get: no answer yet after 5 s; still trying .*Ctrl-C gives up\n/);

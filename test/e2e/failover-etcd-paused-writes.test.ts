@@ -24,6 +24,7 @@ import {
   storeOf,
   waitFor,
 } from '../helpers/failover-model.js';
+import { pauseProcess } from '../helpers/process-pause.js';
 
 describe('a leader paused with writes in flight', { timeout: 180000, skip: etcdMissing() }, () => {
   let trio: EtcdTrio;
@@ -46,7 +47,7 @@ describe('a leader paused with writes in flight', { timeout: 180000, skip: etcdM
     const direct = new DirectWriters(leader, 'direct');
     await Promise.all([w1.until(200), w0.until(200)]);
     const p = cluster.process(leader);
-    p.child.kill('SIGSTOP');
+    await pauseProcess(p.child);
     let resumed = false;
     try {
       await waitFor(

@@ -25,6 +25,7 @@ import {
 import { freePort } from '../helpers/ports.js';
 import { parseRaw, type RawResponse, rawRequest } from '../helpers/raw-http.js';
 import { runCli } from '../helpers/server-process.js';
+import { pauseProcess } from '../helpers/process-pause.js';
 
 /** send makes one request on a connection of its own (closed after the answer). */
 async function send(node: string, method: string, path: string, body: string): Promise<RawResponse> {
@@ -91,7 +92,7 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
     const load = new Load(client, 'stop', 4, 50000);
     await load.until(200);
     const p = cluster.process(leader);
-    p.child.kill('SIGSTOP');
+    await pauseProcess(p.child);
     let resumed = false;
     try {
       // Sent to the paused leader on new connections: read only after SIGCONT, before its timers run.
@@ -202,7 +203,7 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
         return doc.shards[0]!.leader.writes_held !== true;
       });
       const p = one.process(solo);
-      p.child.kill('SIGSTOP');
+      await pauseProcess(p.child);
       let answer: Promise<RawResponse>;
       try {
         await new Promise((r) => setTimeout(r, 2500));
@@ -244,7 +245,7 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
     const epoch = (await clusterOf(members[0]!)).shards[0]!.epoch;
     assert.match(ok.stdout, new RegExp(`^0 shard-0\\s+0-16383\\s+${epoch}\\s+127\\.`, 'm'), ok.stdout);
     assert.match(ok.stdout, /live map version \d+/);
-    etcd.pause();
+    await etcd.pause();
     try {
       await waitFor('the leader to fence itself', async () => {
         const r = await runCli(['cluster', '--url', `http://${members[0]!}`]);

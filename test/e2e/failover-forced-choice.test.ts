@@ -17,6 +17,7 @@ import type { TestCluster } from '../helpers/cluster.js';
 import { Load, storeOf } from '../helpers/failover-model.js';
 import { Trio } from '../helpers/trio.js';
 import { runCli } from '../helpers/server-process.js';
+import { pauseProcess } from '../helpers/process-pause.js';
 
 describe('forced failover with a replica behind another', { timeout: 120000 }, () => {
   let trio: Trio;
@@ -31,7 +32,7 @@ describe('forced failover with a replica behind another', { timeout: 120000 }, (
     trio = await Trio.start('forced-choice', { clientNodes: ([a]) => [a] });
     ({ cluster, client, A, B, C } = trio);
     const paused = cluster.process(C);
-    paused.child.kill('SIGSTOP');
+    await pauseProcess(paused.child);
     try {
       const load = new Load(client, 'only-b', 2, 100, 1);
       await load.until(100);
@@ -89,7 +90,7 @@ describe('forced failover with a replica behind another', { timeout: 120000 }, (
 
   it('refuses to pick among the replicas that answer while another does not, naming it', async () => {
     const b = cluster.process(B);
-    b.child.kill('SIGSTOP');
+    await pauseProcess(b.child);
     try {
       await assert.rejects(force([C]), (err: Error & { code?: string }) => {
         assert.equal(err.code, 'SHARD_UNREACHABLE');

@@ -28,6 +28,7 @@ import {
   waitFor,
 } from '../helpers/failover-model.js';
 import { Trio } from '../helpers/trio.js';
+import { pauseProcess } from '../helpers/process-pause.js';
 
 /** SLACK_MS is what a loaded 2-core machine may add to the bound (the map's adoption, the turnover). */
 const SLACK_MS = 2000;
@@ -60,7 +61,7 @@ describe(
         await waitFor('A to acknowledge direct writes', () =>
           Promise.resolve(direct.writes.filter((w) => w.acked).length >= 100),
         );
-        paused.child.kill('SIGSTOP');
+        await pauseProcess(paused.child);
         const moved = await failover({
           urls: [`http://${B}`, `http://${C}`],
           shard: 'shard-0',
@@ -148,7 +149,7 @@ describe('a forced failover named past a replica paused with the old leader', { 
       await waitFor('A to acknowledge direct writes', () =>
         Promise.resolve(direct.writes.filter((w) => w.acked).length >= 100),
       );
-      for (const p of pair) p.child.kill('SIGSTOP');
+      await Promise.all(pair.map((p) => pauseProcess(p.child)));
       // C does not answer: the operator names B, accepting to lose what only C holds.
       const moved = await failover({
         urls: [`http://${B}`],

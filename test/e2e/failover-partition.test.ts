@@ -35,6 +35,7 @@ import {
 } from '../helpers/failover-model.js';
 import { freeNodeAddress } from '../helpers/resp.js';
 import { writeConfig } from '../helpers/server-process.js';
+import { pauseProcess } from '../helpers/process-pause.js';
 
 const TTL_MS = 1000;
 
@@ -156,7 +157,7 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
     // A w=2 write whose replicas' acks arrive only after the leader lost its lease: a replica
     // promoted meanwhile need not hold it, so it must not be acknowledged (504, kept, unconfirmed).
     const paused = others.map((m) => cluster.process(m).child);
-    for (const p of paused) p.kill('SIGSTOP');
+    await Promise.all(paused.map((p) => pauseProcess(p)));
     let lateAck: Promise<string>;
     let cutAt = 0;
     try {

@@ -20,6 +20,7 @@ import {
 } from '../helpers/failover-model.js';
 import { Trio } from '../helpers/trio.js';
 import { runCli } from '../helpers/server-process.js';
+import { pauseProcess } from '../helpers/process-pause.js';
 
 describe('failover', { timeout: 180000 }, () => {
   let trio: Trio;
@@ -176,7 +177,7 @@ describe('failover', { timeout: 180000 }, () => {
     const others = members().filter((m) => m !== leader);
     const before = await divergedOf(leader);
     const p = cluster.process(leader);
-    p.child.kill('SIGSTOP');
+    await pauseProcess(p.child);
     let resumed = false;
     try {
       const r = await failover({

@@ -16,6 +16,7 @@ import { RELAY_TIMEOUT_MS } from '../../src/http/forwarder.js';
 import type { ShardMap } from '../../src/routing/shard-map.js';
 import { Duo } from '../helpers/duo.js';
 import { openRaw, until } from '../helpers/raw-conn.js';
+import { pauseProcess } from '../helpers/process-pause.js';
 
 const FORWARD_MS = 400;
 
@@ -46,7 +47,7 @@ describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
       assert.equal(r.status, 204);
     }
     const child = duo!.cluster.process(b).child;
-    child.kill('SIGSTOP');
+    await pauseProcess(child);
     try {
       const bound = `no answer within ${FORWARD_MS} ms (server.forward_timeout_ms)`;
       let start = performance.now();
@@ -101,7 +102,7 @@ describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
     const at = a.lastIndexOf(':');
     const conn = await openRaw(Number(a.slice(at + 1)), a.slice(0, at));
     const child = duo!.cluster.process(b).child;
-    child.kill('SIGSTOP');
+    await pauseProcess(child);
     let ms = 0;
     try {
       const start = performance.now();

@@ -16,6 +16,7 @@ import { TestCluster } from '../helpers/cluster.js';
 import { freeNodeAddress } from '../helpers/resp.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { pauseProcess } from '../helpers/process-pause.js';
 
 let cluster: TestCluster;
 let A = '';
@@ -98,7 +99,7 @@ describe('a scan page served partly by a replica', () => {
   });
 
   it('says the lag is unknown once the replicated shard leader stops answering, and distkv scan --replica shows it', async () => {
-    cluster.process(B).child.kill('SIGSTOP');
+    await pauseProcess(cluster.process(B).child);
     // pull_wait_ms (200) + the 3 s grace before a silent leader counts as lost.
     await new Promise((r) => setTimeout(r, 3800));
     const r = await fetch(`http://${A}/kv?prefix=lagged:&limit=1000`);

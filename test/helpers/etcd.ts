@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from './ports.js';
+import { pauseProcess } from './process-pause.js';
 
 /** etcdMissing returns a skip message when no etcd binary can be found, else false. */
 export function etcdMissing(): string | false {
@@ -85,9 +86,9 @@ export class TestEtcd {
     );
   }
 
-  /** pause stops etcd (SIGSTOP): it stops answering without closing its connections. */
-  pause(): void {
-    this.child.kill('SIGSTOP');
+  /** pause stops etcd (SIGSTOP): it stops answering without closing its connections (every thread stopped). */
+  pause(): Promise<void> {
+    return pauseProcess(this.child);
   }
 
   /** resume continues a paused etcd (SIGCONT). */

@@ -19,8 +19,21 @@ const REASONS: Record<string, string> = {
   ERR_FS_FILE_TOO_LARGE: 'it is larger than 2 GiB',
 };
 
-/** reasonOf says in words why a file system call failed; a code without words is given as it is. */
+/**
+ * reasonOf says in words why a file system call failed; for a code without words, the system's
+ * own description from Node's message (`ELOOP: too many symbolic links encountered, open '/x'`
+ * gives "too many symbolic links encountered (ELOOP)": the path is named by the caller), else the
+ * code as it is.
+ */
 export function reasonOf(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? (REASONS[code] ?? code) : (err as Error).message;
+  if (typeof code !== 'string') return (err as Error).message;
+  const known = REASONS[code];
+  if (known !== undefined) return known;
+  const message = (err as { message?: unknown }).message;
+  const described =
+    typeof message === 'string' && message.startsWith(`${code}: `)
+      ? message.slice(code.length + 2).replace(/, \w+ '.*$/s, '')
+      : '';
+  return described === '' ? code : `${described} (${code})`;
 }

@@ -10,18 +10,25 @@ import type { ClientOptions } from './types.js';
 /** KINDS is what each option takes; every option of ClientOptions is here. */
 const KINDS: Record<
   keyof ClientOptions,
-  'urls' | 'string' | 'boolean' | 'ms' | 'count' | 'positive' | 'ca' | 'function'
+  'urls' | 'string' | 'boolean' | 'timeout' | 'ms' | 'count' | 'positive' | 'ca' | 'function'
 > = {
   urls: 'urls',
   token: 'string',
   replicaReads: 'boolean',
-  timeoutMs: 'ms',
+  timeoutMs: 'timeout',
   retries: 'count',
   connections: 'positive',
   ca: 'ca',
   refusedWaitMs: 'ms',
   onWait: 'function',
 };
+
+/**
+ * MAX_TIMEOUT_MS is the longest timeoutMs: the longest a timer waits (2^31-1 ms, about 24.8 days).
+ * A longer one (3e9, meant as "for ever") fired after 1 ms where the client sets a timer (cluster()
+ * giving each node one attempt's time), and Number.MAX_SAFE_INTEGER threw a RangeError there.
+ */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** checkOptions throws INVALID_ARGUMENT naming the first option that is unknown or of the wrong kind. */
 export function checkOptions(options: unknown): asserts options is ClientOptions {
@@ -59,6 +66,10 @@ function problemOf(kind: (typeof KINDS)[keyof ClientOptions], value: unknown): s
       return typeof value === 'string' ? undefined : `must be a string${got}`;
     case 'boolean':
       return typeof value === 'boolean' ? undefined : `must be true or false${got}`;
+    case 'timeout':
+      return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_TIMEOUT_MS
+        ? undefined
+        : `must be a number of milliseconds from 0 (no timeout) to ${MAX_TIMEOUT_MS}, the longest a timer waits${got}`;
     case 'ms':
       return typeof value === 'number' && Number.isFinite(value) && value >= 0
         ? undefined

@@ -310,7 +310,12 @@ export class DistkvClient {
     let last: unknown;
     const origins = this.topo.origins;
     for (const [i, origin] of origins.entries()) {
-      const bound = i === origins.length - 1 ? undefined : AbortSignal.timeout(this.o.timeoutMs);
+      // timeoutMs 0 is no timeout, as undici reads it for every request (AbortSignal.timeout(0)
+      // aborted the attempt at once: only the last node was ever asked).
+      const bound =
+        i === origins.length - 1 || this.o.timeoutMs === 0
+          ? undefined
+          : AbortSignal.timeout(this.o.timeoutMs);
       const signal =
         bound === undefined || options.signal === undefined
           ? (bound ?? options.signal)

@@ -58,7 +58,9 @@ export class NodePools {
   ): Promise<Reply> {
     if (this.closed) return Promise.reject(closedError());
     const auth = this.token === '' ? {} : { authorization: `Bearer ${this.token}` };
-    const headersTimeout = waitMs > 0 ? this.options.timeoutMs + waitMs : undefined;
+    // timeoutMs 0 is no timeout (undici's 0): a `w` write's wait alone would bound its answer.
+    const timeoutMs = this.options.timeoutMs;
+    const headersTimeout = waitMs > 0 && timeoutMs > 0 ? timeoutMs + waitMs : undefined;
     return exchange(this.pool(origin), method, path, body, { ...auth, ...extra }, signal, headersTimeout);
   }
 

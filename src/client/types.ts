@@ -14,7 +14,7 @@ export interface ClientOptions {
   replicaReads?: boolean;
   /**
    * timeoutMs bounds each attempt's wait for an answer's head and between its body's pieces
-   * (default 10000; a `w` write gets its own wait on top; undici's timers fire one under a second
+   * (default 10000; 0: no timeout; at most 2147483647, the longest a timer waits; a `w` write gets its own wait on top; undici's timers fire one under a second
    * up to about a second late). A call can take longer: a read is retried `retries` times, one held by a leader switch is sent again for up to 15 s, and
    * one redirected in a loop is started over for up to 5 s.
    */

@@ -78,7 +78,10 @@ interface Peer {
   theirs: Disagreement | undefined;
   /** asking is the check of this peer in flight (a round's or an early one; never two at once). */
   asking: Promise<void> | undefined;
-  /** earlyAt is when `checkSoon` last asked this peer (0: never). */
+  /**
+   * earlyAt is when `checkSoon` last asked this peer (performance.now(); -Infinity: never). Not
+   * the wall clock: one stepped back would hold early checks off until it caught up again.
+   */
   earlyAt: number;
 }
 
@@ -125,7 +128,7 @@ export class PeerCheck {
       everAnswered: false,
       theirs: undefined,
       asking: undefined,
-      earlyAt: 0,
+      earlyAt: -Infinity,
     }));
   }
 
@@ -152,7 +155,7 @@ export class PeerCheck {
    */
   checkSoon(address: string): void {
     const p = this.peers.find((x) => x.address === address);
-    const now = Date.now();
+    const now = performance.now();
     if (this.stopped || p === undefined || p.asking !== undefined || now - p.earlyAt < EARLY_CHECK_MS) return;
     p.earlyAt = now;
     void this.check(p);

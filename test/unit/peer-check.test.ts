@@ -165,7 +165,7 @@ describe('PeerCheck slot gate', () => {
 });
 
 describe('PeerCheck early checks', () => {
-  it('asks a peer at once when it refused a forwarded request as disputed, at most once per EARLY_CHECK_MS', async () => {
+  it('asks a peer at once when it refused a forwarded request as disputed, at most once per EARLY_CHECK_MS', async (t) => {
     const asked = new Map<string, number>();
     const serve = async (): Promise<[Server, string]> => {
       const port = await freePort();
@@ -197,7 +197,10 @@ describe('PeerCheck early checks', () => {
       check.refusedBy(two, 'NOT_FOUND');
       check.refusedBy('127.0.0.1:1', 'SLOTS_DISPUTED');
       await new Promise((r) => setTimeout(r, EARLY_CHECK_MS));
+      // The bound is kept on a monotonic clock: a wall clock stepped back an hour holds nothing off.
+      t.mock.method(Date, 'now', () => first - 3_600_000);
       check.refusedBy(one, 'SLOTS_DISPUTED');
+      t.mock.restoreAll();
       // stop() waits for every check in flight, so each one started has been counted.
       await check.stop();
       check.refusedBy(one, 'SLOTS_DISPUTED');

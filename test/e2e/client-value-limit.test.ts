@@ -187,18 +187,30 @@ describe('a value at the limit and one byte over', () => {
       stop.abort();
     }, 60000);
     try {
-      const sse = sseValues(`http://${node}/watch?prefix=w%3A`, stop.signal, 2);
-      const ws = wsValues(node, '/watch?prefix=w%3A', 2, stop.signal);
+      // Each stream says where it starts (hello; the client, its first progress): a watch starts
+      // from now, so the writes wait for all three. A fixed 1.5 s stood for that, and a node slow
+      // to start a stream left it waiting for changes already made until the 60 s abort.
+      const started: Promise<void>[] = [];
+      const onStart = (): (() => void) => {
+        let go = (): void => undefined;
+        started.push(new Promise<void>((resolve) => (go = resolve)));
+        return () => {
+          go();
+        };
+      };
+      const sse = sseValues(`http://${node}/watch?prefix=w%3A`, stop.signal, 2, onStart());
+      const ws = wsValues(node, '/watch?prefix=w%3A', 2, stop.signal, onStart());
+      const libStarted = onStart();
       const lib = (async () => {
         const got: Buffer[] = [];
-        for await (const e of client.watch('w:', { signal: stop.signal })) {
+        for await (const e of client.watch('w:', { signal: stop.signal, progress: true })) {
+          if (e.type === 'progress') libStarted();
           if (e.type === 'put' && e.value !== undefined) got.push(e.value);
           if (got.length === 2) break;
         }
         return got;
       })();
-      // Writes once every stream has started: a watch starts from now.
-      await new Promise((r) => setTimeout(r, 1500));
+      await Promise.race([Promise.all(started), Promise.all([sse, ws, lib])]);
       await client.put('w:bin', value);
       await client.put('w:text', text);
       for (const [name, got] of [
@@ -223,8 +235,13 @@ function eventValue(e: { type?: string; value?: string; value_base64?: string })
   return e.value_base64 !== undefined ? Buffer.from(e.value_base64, 'base64') : Buffer.from(e.value ?? '');
 }
 
-/** sseValues reads an SSE watch until it has `n` put values. */
-async function sseValues(url: string, signal: AbortSignal, n: number): Promise<Buffer[]> {
+/** sseValues reads an SSE watch until it has `n` put values; `onStart` is called at its hello. */
+async function sseValues(
+  url: string,
+  signal: AbortSignal,
+  n: number,
+  onStart: () => void,
+): Promise<Buffer[]> {
   const res = await fetch(url, { headers: { accept: 'text/event-stream' }, signal });
   assert.equal(res.status, 200);
   const got: Buffer[] = [];
@@ -238,7 +255,9 @@ async function sseValues(url: string, signal: AbortSignal, n: number): Promise<B
       text = text.slice(end + 2);
       const data = block.split('\n').find((l) => l.startsWith('data: '));
       if (data === undefined) continue;
-      const v = eventValue(JSON.parse(data.slice(6)) as { type?: string });
+      const ev = JSON.parse(data.slice(6)) as { type?: string };
+      if (ev.type === 'hello') onStart();
+      const v = eventValue(ev);
       if (v !== undefined) got.push(v);
       if (got.length === n) {
         await res.body!.cancel().catch(() => undefined);
@@ -249,8 +268,14 @@ async function sseValues(url: string, signal: AbortSignal, n: number): Promise<B
   return got;
 }
 
-/** wsValues reads a WebSocket watch (text messages, maybe fragmented) until it has `n` put values. */
-function wsValues(address: string, path: string, n: number, signal: AbortSignal): Promise<Buffer[]> {
+/** wsValues reads a WebSocket watch (text messages, maybe fragmented) until it has `n` put values; `onStart` is called at its hello. */
+function wsValues(
+  address: string,
+  path: string,
+  n: number,
+  signal: AbortSignal,
+  onStart: () => void,
+): Promise<Buffer[]> {
   const [host, port] = address.split(':') as [string, string];
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), host);
@@ -307,8 +332,10 @@ function wsValues(address: string, path: string, n: number, signal: AbortSignal)
         if (op !== 1 && op !== 0) continue;
         message.push(payload);
         if (!fin) continue;
-        const v = eventValue(JSON.parse(Buffer.concat(message).toString('utf8')) as { type?: string });
+        const ev = JSON.parse(Buffer.concat(message).toString('utf8')) as { type?: string };
         message = [];
+        if (ev.type === 'hello') onStart();
+        const v = eventValue(ev);
         if (v !== undefined) got.push(v);
         if (got.length === n) {
           done();

@@ -26,10 +26,11 @@ after(() => {
   srv.stop();
 });
 
-/** Conn is a raw connection that counts what arrives and notes when it closed. */
+/** Conn is a raw connection that counts what arrives and notes when bytes last came and when it closed. */
 interface Conn {
   sock: Socket;
   bytes: number;
+  dataAt: number | undefined;
   closedAt: number | undefined;
 }
 
@@ -38,8 +39,11 @@ function open(port: number): Promise<Conn> {
     const sock = connect(port, '127.0.0.1', () => {
       resolve(c);
     });
-    const c: Conn = { sock, bytes: 0, closedAt: undefined };
-    sock.on('data', (d: Buffer) => (c.bytes += d.length));
+    const c: Conn = { sock, bytes: 0, dataAt: undefined, closedAt: undefined };
+    sock.on('data', (d: Buffer) => {
+      c.bytes += d.length;
+      c.dataAt = Date.now();
+    });
     sock.on('close', () => (c.closedAt ??= Date.now()));
     sock.on('end', () => (c.closedAt ??= Date.now()));
     sock.once('error', reject);
@@ -107,8 +111,13 @@ describe('one idle sweep per listener', () => {
     try {
       const idle = await open(s.port);
       idle.sock.write(get('/now?first'));
-      await sleep(50);
-      const lastActivity = Date.now();
+      // Its last activity is the answer's write, just before its bytes arrive. Not "50 ms after
+      // the request": when the answer came early and the sweep's phase was late (a slow start),
+      // a correct sweep looked like a close 20..50 ms before the limit.
+      const answered = Date.now() + 10000;
+      while (idle.dataAt === undefined && Date.now() < answered) await sleep(5);
+      assert.ok(idle.dataAt !== undefined, 'the first request was answered');
+      const lastActivity = idle.dataAt;
       const busy = await open(s.port);
       const waiting = await open(s.port);
       waiting.sock.write(get(`/later?ms=${IDLE_MS * 4}`));

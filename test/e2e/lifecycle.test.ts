@@ -180,7 +180,10 @@ describe('distkv serve lifecycle', () => {
         }
       }
     });
-    await new Promise((r) => setTimeout(r, 150));
+    // The signal comes once the node answers writes (at most 20 s): a fixed 150 ms stood for that,
+    // and a node late to answer the first writes (a loaded machine) had acknowledged none.
+    const deadline = Date.now() + 20000;
+    while (ok + refused + bad === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     s.child.kill('SIGTERM');
     await Promise.all(load);
     assert.equal(await s.waitExit(), 0);

@@ -18,7 +18,10 @@ import { EtcdKeyspace } from '../../src/coordination/etcd-keyspace.js';
 import { oneShardConfig, testCoordinator } from '../helpers/coordinator.js';
 import { etcdMissing, TestEtcd } from '../helpers/etcd.js';
 
-const TTL_MS = 1000;
+// R1's publish, half a tick after the key went, must land within R2's tick: the test process
+// late by the other half fails a correct R2. A 1 s TTL left 125 ms of that (a publish 150 ms late
+// failed every run); 3 s leaves 375 ms.
+const TTL_MS = 3000;
 const TICK_MS = TTL_MS / 4;
 const L = '127.0.0.1:7001';
 const R1 = '127.0.0.1:7002';

@@ -279,10 +279,7 @@ class WorkerLink {
   }
 
   private receive(msg: CallResult | Unasked): void {
-    if (msg.type === 'pull-refused') {
-      this.refused?.(msg.leader, msg.code);
-      return;
-    }
+    // Reply batches first: they are nearly every message.
     if (msg.type === 'replies') {
       const r = new ReplyReader(msg.buffer, msg.length);
       const handlers = this.handlers;
@@ -295,6 +292,10 @@ class WorkerLink {
         this.opCount--;
         handler.onReply(r.status, r.seq, r.value);
       }
+      return;
+    }
+    if (msg.type === 'pull-refused') {
+      this.refused?.(msg.leader, msg.code);
       return;
     }
     const pending = this.calls.get(msg.id);

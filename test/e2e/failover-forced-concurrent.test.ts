@@ -18,18 +18,8 @@ import { failover, type FailoverResult } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import { clusterOf, expectConverged, Load, storeOf, waitFor } from '../helpers/failover-model.js';
-import { pauseProcess } from '../helpers/process-pause.js';
+import { startTogether } from '../helpers/start-together.js';
 import { Trio } from '../helpers/trio.js';
-
-/** clusterReads is how many `/cluster` requests `node` has answered (`distkv_http_requests_total`). */
-async function clusterReads(node: string): Promise<number> {
-  const text = await (await fetch(`http://${node}/metrics`)).text();
-  let n = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith('distkv_http_requests_total{') && line.includes('route="cluster"'))
-      n += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return n;
-}
 
 describe('two forced failovers of one shard at once', { timeout: 150000 }, () => {
   let trio: Trio;
@@ -69,22 +59,10 @@ describe('two forced failovers of one shard at once', { timeout: 150000 }, () =>
         token: '',
         timeoutMs: 5000,
       });
-    // "At once" is made sure of, not left to timing: a forced failover takes tens of ms, and one
-    // started 25 ms after the other found the shard already moved (refused as "the leader
-    // answers", not MAP_CHANGED). Both read the map before either claims anything: C is paused
-    // until B has answered each command's two reads (the seed's and the members'), so both wait
-    // on C's answer and go on from one map. C resumes well within the commands' 2 s per call.
-    const c = cluster.process(C);
-    await pauseProcess(c.child);
-    let runs: Promise<FailoverResult>[];
-    try {
-      const before = await clusterReads(B);
-      runs = [run(B), run(C)];
-      await waitFor('both commands to read the map at B', async () => (await clusterReads(B)) >= before + 4);
-    } finally {
-      c.child.kill('SIGCONT');
-    }
-    const results = await Promise.allSettled(runs);
+    // At once for sure (one started 25 ms late found the shard moved, refused as "the leader
+    // answers", not MAP_CHANGED): C is paused until both commands have read the map at B.
+    // Each reads the map at B (given first) and at every member: 2 reads at B each.
+    const results = await startTogether(cluster.process(C).child, B, 4, () => [run(B), run(C)]);
     const done = results.filter((r) => r.status === 'fulfilled');
     assert.equal(done.length, 1, `one failover happened, got ${JSON.stringify(results)}`);
     const refused = results.find((r) => r.status === 'rejected');

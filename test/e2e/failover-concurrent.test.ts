@@ -15,9 +15,11 @@ import { after, before, describe, it } from 'node:test';
 import type { DistkvClient } from '../../src/client/client.js';
 import { failover, type FailoverResult } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
+import type { TestCluster } from '../helpers/cluster.js';
 import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio } from '../helpers/etcd-trio.js';
 import { clusterOf, expectConverged, leaderSeenBy, Load, waitFor } from '../helpers/failover-model.js';
+import { startTogether } from '../helpers/start-together.js';
 import { Trio } from '../helpers/trio.js';
 
 describe('two failovers of one shard at once', { timeout: 120000 }, () => {
@@ -37,7 +39,7 @@ describe('two failovers of one shard at once', { timeout: 120000 }, () => {
   });
 
   it('one of them moves the leader, the other is refused with MAP_CHANGED; one leader, nothing acknowledged lost', async () => {
-    await twoAtOnce(client, A, [A, B, C]);
+    await twoAtOnce(trio.cluster, client, A, [A, B, C]);
   });
 });
 
@@ -53,13 +55,13 @@ describe('two failovers of one shard at once, with etcd', { timeout: 120000, ski
   });
 
   it('one of them moves the leader, the other is refused with MAP_CHANGED; one leader, nothing acknowledged lost', async () => {
-    const { members, client } = trio;
+    const { members, client, cluster } = trio;
     let leader = '';
     await waitFor('a leader to hold its lease', async () => {
       leader = (await leaderSeenBy(members[0]!)) ?? '';
       return leader !== '' && (await clusterOf(leader)).shards[0]!.leader.writes_held !== true;
     });
-    await twoAtOnce(client, leader, members);
+    await twoAtOnce(cluster, client, leader, members);
   });
 });
 
@@ -67,13 +69,21 @@ describe('two failovers of one shard at once, with etcd', { timeout: 120000, ski
  * twoAtOnce runs, under write load through `client`, two planned failovers of shard-0 (led by
  * `leader`) at once, one to each other member, and checks that exactly one happened.
  */
-async function twoAtOnce(client: DistkvClient, leader: string, members: readonly string[]): Promise<void> {
+async function twoAtOnce(
+  cluster: TestCluster,
+  client: DistkvClient,
+  leader: string,
+  members: readonly string[],
+): Promise<void> {
   const load = new Load(client, 'two', 4, 20000);
   await load.until(300);
   const [one, two] = members.filter((m) => m !== leader) as [string, string];
   const run = (to: string): Promise<FailoverResult> =>
     failover({ urls: [`http://${leader}`], shard: 'shard-0', to, force: false, token: '', timeoutMs: 20000 });
-  const results = await Promise.allSettled([run(one), run(two)]);
+  // At once for sure: a planned failover takes about 80 ms, and one started 100 ms after the other
+  // found it done and moved the shard again (both succeeded). `two` is paused until both commands
+  // have read the map at the leader (the seed's read and the members' read each).
+  const results = await startTogether(cluster.process(two).child, leader, 4, () => [run(one), run(two)]);
   await load.until(load.acked.size + 200);
   await load.stop();
   const done = results.filter((r) => r.status === 'fulfilled');

@@ -18,6 +18,7 @@ import { failover, type FailoverResult } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import { clusterOf, expectConverged, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import { startTogether } from '../helpers/start-together.js';
 import { Trio } from '../helpers/trio.js';
 
 describe('two forced failovers of one shard at once', { timeout: 150000 }, () => {
@@ -58,7 +59,10 @@ describe('two forced failovers of one shard at once', { timeout: 150000 }, () =>
         token: '',
         timeoutMs: 5000,
       });
-    const results = await Promise.allSettled([run(B), run(C)]);
+    // At once for sure (one started 25 ms late found the shard moved, refused as "the leader
+    // answers", not MAP_CHANGED): C is paused until both commands have read the map at B.
+    // Each reads the map at B (given first) and at every member: 2 reads at B each.
+    const results = await startTogether(cluster.process(C).child, B, 4, () => [run(B), run(C)]);
     const done = results.filter((r) => r.status === 'fulfilled');
     assert.equal(done.length, 1, `one failover happened, got ${JSON.stringify(results)}`);
     const refused = results.find((r) => r.status === 'rejected');

@@ -27,14 +27,23 @@ import { parseRaw, type RawResponse, rawRequest } from '../helpers/raw-http.js';
 import { runCli } from '../helpers/server-process.js';
 import { pauseProcess } from '../helpers/process-pause.js';
 
-/** send makes one request on a connection of its own (closed after the answer). */
-async function send(node: string, method: string, path: string, body: string): Promise<RawResponse> {
+/**
+ * send makes one request on a connection of its own (closed after the answer); `written` is called
+ * once its bytes are handed to the kernel.
+ */
+async function send(
+  node: string,
+  method: string,
+  path: string,
+  body: string,
+  written: () => void = () => undefined,
+): Promise<RawResponse> {
   const [host, port] = node.split(':') as [string, string];
   const text = await rawRequest(
     Number(port),
     `${method} ${path} HTTP/1.1\r\nHost: ${node}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    { host, idleMs: 60000 },
+    { host, idleMs: 60000, written },
   );
   return parseRaw(text);
 }
@@ -209,13 +218,18 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
         await new Promise((r) => setTimeout(r, 2500));
         // Read from its socket at SIGCONT, before its timers and any etcd answer: the lease deadline
         // has passed, and only the main thread's check can know it yet (the worker is not fenced).
+        // SIGCONT waits until the bytes are in its socket: a fixed 200 ms let a test process 300 ms
+        // late send them after the node had resumed and rightly taken its key back.
+        let written!: () => void;
+        const inSocket = new Promise<void>((r) => (written = r));
         answer = send(
           solo,
           'POST',
           '/kv/_batch',
           JSON.stringify([{ op: 'set', key: 'late-batch', value: 'x' }]),
+          written,
         );
-        await new Promise((r) => setTimeout(r, 200));
+        await Promise.race([inSocket, answer]);
       } finally {
         p.child.kill('SIGCONT');
       }

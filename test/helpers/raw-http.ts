@@ -38,6 +38,8 @@ export function rawRequest(
     idleMs?: number;
     destroyAfterWrite?: boolean;
     until?: (received: string) => boolean;
+    /** written is called once the bytes are handed to the kernel (a paused server reads them when it resumes). */
+    written?: () => void;
   } = {},
 ): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -55,6 +57,7 @@ export function rawRequest(
     };
     sock.on('connect', () => {
       sock.write(data, () => {
+        options.written?.();
         if (options.destroyAfterWrite === true) done();
         else arm();
       });

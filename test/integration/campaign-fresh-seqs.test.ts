@@ -43,7 +43,8 @@ describe('a campaign after the leader key goes', { timeout: 60000, skip: etcdMis
     const client = new Etcd3({ hosts: etcd.url });
     const keys = new EtcdKeyspace(client, CLUSTER, config.shards);
     // The leader and R1 as etcd sees them: each one's keys under a lease of its own.
-    const leaderLease = client.lease(1);
+    // Revoked by the test: a 1 s lease (the least) lapsed if the test process stalled for a second.
+    const leaderLease = client.lease(30);
     await leaderLease.put(keys.leaderKey('shard-0')).value(L);
     await leaderLease.put(keys.seqKey('shard-0', L)).value('10');
     const r1Lease = client.lease(30);

@@ -53,7 +53,8 @@ describe(
       const config = oneShardConfig(etcd.url, cluster, TTL_MS, L, [R1, R2]);
       const client = new Etcd3({ hosts: etcd.url });
       const keys = new EtcdKeyspace(client, cluster, config.shards);
-      const leaderLease = client.lease(1);
+      // Revoked by the test: a 1 s lease (the least) lapsed if the test process stalled for a second.
+      const leaderLease = client.lease(30);
       await leaderLease.put(keys.leaderKey('shard-0')).value(L);
       await leaderLease.put(keys.seqKey('shard-0', L)).value('10');
       const r1Lease = client.lease(30);

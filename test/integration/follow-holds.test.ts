@@ -58,7 +58,8 @@ describe("a replica while its shard's leader key is missing", { timeout: 60000, 
     const config = oneShardConfig(etcd.url, CLUSTER, TTL_MS, L, [R1, R2]);
     const client = new Etcd3({ hosts: etcd.url });
     const keys = new EtcdKeyspace(client, CLUSTER, config.shards);
-    const leaderLease = client.lease(1);
+    // Revoked by the test: a 1 s lease (the least) lapsed if the test process stalled for a second.
+    const leaderLease = client.lease(30);
     await leaderLease.put(keys.leaderKey('shard-0')).value(L);
     const r2Lease = client.lease(30);
     await r2Lease.put(keys.seqKey('shard-0', R2)).value('1000000000');

@@ -20,15 +20,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { disputedSlots, until } from '../helpers/dispute-watch.js';
+import { checkedSince, disputedSlots, until } from '../helpers/dispute-watch.js';
 import { freeNodeAddress } from '../helpers/resp.js';
 import { type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
 
 /** EARLY_BY_MS is how much sooner than the next peer check (every 2 s) the early check must come. */
 const EARLY_BY_MS = 500;
-/** CHECK_DONE_MS is long enough for A to read the twin's answer to a peer check it saw arrive. */
-const CHECK_DONE_MS = 200;
 
 const REFUSAL = {
   error: {
@@ -113,7 +111,7 @@ describe('a replica whose pull the leader refuses with CONFIG_MISMATCH', () => {
     let synced: number | undefined;
     await until(() => (synced = clusterAt.find((t) => t >= from)) !== undefined, 'A checked its peers');
     // Until A has read the twin's answer, that check is in flight and an early one is not started.
-    await sleep(CHECK_DONE_MS);
+    await until(() => checkedSince(a, leader.address, synced!), "A read the twin's answer");
     refusing = true;
     const refusedAt = Date.now();
     for (const res of held.splice(0)) refuse(res);
@@ -136,7 +134,7 @@ describe('a replica whose pull the leader refuses with CONFIG_MISMATCH', () => {
     const from = Date.now();
     let synced: number | undefined;
     await until(() => (synced = clusterAt.find((t) => t >= from)) !== undefined, 'A checked its peers');
-    await sleep(CHECK_DONE_MS);
+    await until(() => checkedSince(a, leader.address, synced!), "A read the twin's answer");
     const refusedAt = Date.now();
     const r = await fetch(
       `http://${a}/_repl/pull?shard=0&after=0&wait_ms=0&replica=${leader.address}&config=another`,

@@ -34,7 +34,7 @@ import {
   waitFor,
 } from '../helpers/failover-model.js';
 import { freeNodeAddress } from '../helpers/resp.js';
-import { writeConfig } from '../helpers/server-process.js';
+import { ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { pauseProcess } from '../helpers/process-pause.js';
 
 const TTL_MS = 1000;
@@ -156,6 +156,12 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
 
     // A w=2 write whose replicas' acks arrive only after the leader lost its lease: a replica
     // promoted meanwhile need not hold it, so it must not be acknowledged (504, kept, unconfirmed).
+    // Here the replicas are other processes, whose acks reach the leader only as the `after` of
+    // their next pull, and /_repl/pull refuses before the worker sees it once the leader is past
+    // its deadline (repl-routes.ts, checkLease): their acks never arrive, and the write times out
+    // (504 "0 of 2 replicas acknowledged"). So this does not test the leader's own check of its
+    // lease when late acks do arrive (key-request.ts, leaseHeld); the next describe does, with a
+    // replica in the leader's process, whose acks come through shared memory.
     const paused = others.map((m) => cluster.process(m).child);
     await Promise.all(paused.map((p) => pauseProcess(p)));
     let lateAck: Promise<string>;
@@ -346,3 +352,88 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
     );
   });
 });
+
+/**
+ * A w=1 write acknowledged by a replica only after its leader lost its lease (key-request.ts,
+ * leaseHeld): one shard whose leader A and replica B are one process, cut from etcd by a proxy.
+ * B's following is held (an operator's hold on the replica) while A takes the write, and released
+ * once A refuses writes for want of its lease. B then copies the write through shared memory,
+ * where no lease is checked, and acks it: A must answer 504 (kept, unconfirmed), as a replica
+ * promoted elsewhere need not hold the write. A replica in another process cannot do this (its
+ * pulls are refused past the deadline: see above).
+ */
+
+/**
+ * LATE_ACK_TTL_MS is the lease TTL there: until the cut, A must keep its lease through the test's
+ * steps (a 1 s TTL leaves about 650 ms of stall on a loaded machine); the cut costs about one TTL.
+ */
+const LATE_ACK_TTL_MS = 3000;
+
+describe(
+  "a late ack from a replica in the cut-off leader's process",
+  { timeout: 120000, skip: etcdMissing() },
+  () => {
+    let dir = '';
+    let etcd: TestEtcd;
+    let proxy: CutProxy;
+    let node: ServerProcess | undefined;
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'distkv-failover-late-ack-'));
+      etcd = await TestEtcd.start();
+      const target = new URL(etcd.url);
+      proxy = await startCutProxy('127.0.0.1', target.hostname, Number(target.port));
+    });
+
+    after(async () => {
+      await node?.stop();
+      await proxy.close();
+      await etcd.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('answers 504 for a write whose ack came after the lease was lost', async () => {
+      const [A, B] = await Promise.all(['127.0.0.1', '127.0.0.2'].map((h) => freeNodeAddress(h)));
+      const config = writeConfig(
+        dir,
+        [{ address: A!, replicas: [B!] }],
+        `[coordination]\netcd = ["${proxy.url}"]\nlease_ttl_ms = ${LATE_ACK_TTL_MS}\n`,
+      );
+      node = await ServerProcess.start(
+        ['--config', config, '--node', A!, '--node', B!, '--data-dir', join(dir, 'data'), '--workers', '1'],
+        `http://${A!}/healthz`,
+        { DISTKV_LOG_LEVEL: 'warn' },
+        30000,
+      );
+      await waitFor(`${A!} to hold its lease`, () => holdsLease(A!));
+      const hold = async (on: 0 | 1): Promise<void> => {
+        const r = await fetch(`http://${B!}/_admin/fence?shard=0&on=${on}&ms=60000`, { method: 'POST' });
+        assert.equal(r.status, 200, await r.text());
+      };
+      await hold(1);
+      const lateAck = fetch(`http://${A!}/kv/late-ack?w=1&timeout_ms=20000`, {
+        method: 'PUT',
+        body: 'l',
+        signal: AbortSignal.timeout(30000),
+      }).then(async (r) => `${r.status} ${await r.text()}`);
+      await waitFor(`${A!} to hold the w=1 write`, async () => {
+        const r = await fetch(`http://${A!}/kv/late-ack`, { redirect: 'manual' });
+        return (await r.text()) === 'l';
+      });
+      proxy.cut();
+      await waitFor(`${A!} to know it lost its lease`, async () => {
+        const r = await fetch(`http://${A!}/kv/late-ack-probe`, { redirect: 'manual' });
+        await r.arrayBuffer();
+        return r.status === 503;
+      });
+      await hold(0);
+      const lateAnswer = await lateAck;
+      assert.match(
+        lateAnswer,
+        /^504 .*lost shard 0's lease before its replicas' acks were confirmed/,
+        // The lease's 504, not the timeout's ("0 of 1 replicas acknowledged"): B's ack did arrive.
+        `a w=1 write acknowledged after the lease was lost: ${lateAnswer}`,
+      );
+    });
+  },
+);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Cluster } from 'ioredis';
 import { TestCluster } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/failover-model.js';
 import { freeNodeAddress, respOf } from '../helpers/resp.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -75,7 +76,14 @@ describe('ioredis cluster pipelines across a kill -9 and restart of the node', (
       };
       try {
         const lanes = Array.from({ length: LANES }, (_, L) => lane(L));
-        await new Promise((r) => setTimeout(r, 1500));
+        // Killed while every lane runs: once each has had a pipeline answered (not after a fixed
+        // 1.5 s: on a loaded machine the client may not have its slots by then), and 1.5 s at least.
+        const started = Date.now();
+        await waitFor(
+          'every lane to have a pipeline answered',
+          () => Promise.resolve(Date.now() - started >= 1500 && lastIncr.every((n) => n > 0)),
+          30_000,
+        );
         const before = acked.size;
         await cluster.kill(A);
         await cluster.startNode(A);

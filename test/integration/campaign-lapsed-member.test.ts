@@ -43,12 +43,14 @@ describe(
 
     /**
      * run starts R2 (seq 9) beside a leader and R1 (seq 10) as etcd sees them, lets the leader's and
-     * R1's leases go at once, calls `meanwhile` and answers the shard's leader `waitMs` later.
+     * R1's leases go at once, calls `meanwhile` and answers the shard's leader once `done` holds for
+     * it, or `waitMs` later.
      */
     async function run(
       cluster: string,
       meanwhile: (put: (seq: string) => Promise<void>) => Promise<void>,
       waitMs: number,
+      done: (leader: string) => boolean = () => false,
     ): Promise<{ leader: string; epoch: number }> {
       const config = oneShardConfig(etcd.url, cluster, TTL_MS, L, [R1, R2]);
       const client = new Etcd3({ hosts: etcd.url });
@@ -69,8 +71,12 @@ describe(
         await meanwhile(async (seq) => {
           await r1Again.put(keys.seqKey('shard-0', R1)).value(seq);
         });
-        await sleep(waitMs);
-        const shard = (await keys.read()).map?.live?.shards[0];
+        const until = Date.now() + waitMs;
+        let shard = (await keys.read()).map?.live?.shards[0];
+        while (!(shard !== undefined && done(shard.leader)) && Date.now() < until) {
+          await sleep(50);
+          shard = (await keys.read()).map?.live?.shards[0];
+        }
         assert.ok(shard !== undefined);
         return { leader: shard.leader, epoch: shard.epoch };
       } finally {
@@ -97,7 +103,14 @@ describe(
     });
 
     it('takes the shard once the lapsed member has been gone for the grace', async () => {
-      const shard = await run('lapsed-gone', () => Promise.resolve(), (LAPSED_GRACE_TTLS + 2) * TTL_MS);
+      // R2 campaigns about LAPSED_GRACE_TTLS TTLs after R1's lease went: waited for, not a fixed
+      // (LAPSED_GRACE_TTLS + 2) TTLs (etcd answering its campaign's writes late used up the 2).
+      const shard = await run(
+        'lapsed-gone',
+        () => Promise.resolve(),
+        (LAPSED_GRACE_TTLS + 12) * TTL_MS,
+        (leader) => leader === R2,
+      );
       assert.equal(shard.leader, R2, 'R2 leads once R1 stayed away');
     });
   },

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import type { EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
 import { EtcdKeyspace } from '../../src/coordination/etcd-keyspace.js';
-import type { LiveMap } from '../../src/routing/live-map.js';
+import type { LiveMap, LiveShard } from '../../src/routing/live-map.js';
 import { oneShardConfig, testCoordinator } from '../helpers/coordinator.js';
 import { etcdMissing, TestEtcd } from '../helpers/etcd.js';
 
@@ -26,6 +26,8 @@ const L = '127.0.0.1:7101';
 const R1 = '127.0.0.1:7102';
 const R2 = '127.0.0.1:7103';
 const ROUNDS = 6;
+/** SETTLE_MS bounds how long a round waits for the shard to settle after the wipe (see `settled`). */
+const SETTLE_MS = 10_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** wipe removes everything etcd holds for the cluster, as a wipe or an old snapshot leaves it. */
@@ -33,6 +35,22 @@ async function wipe(client: Etcd3, prefix: string): Promise<void> {
   const leases = await client.leaseClient.leaseLeases();
   await Promise.all(leases.leases.map((l) => client.leaseClient.leaseRevoke({ ID: l.ID })));
   await client.delete().prefix(prefix).exec();
+}
+
+/**
+ * settled waits until a map is back in etcd and the leader it names holds the shard's leader key
+ * (nobody else can take the shard then), at most SETTLE_MS, and returns the map's shard. A fixed
+ * 4 s stood for it: a node writes the map back and the leader retakes its key within a tick or two.
+ */
+async function settled(keys: EtcdKeyspace): Promise<LiveShard | undefined> {
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    const snap = await keys.read();
+    const shard = snap.map?.live?.shards[0];
+    const holder = snap.leaders.get('shard-0')?.value.toString();
+    if ((shard !== undefined && holder === shard.leader) || Date.now() > deadline) return shard;
+    await sleep(50);
+  }
 }
 
 describe('etcd losing its data while the nodes run', { timeout: 120000, skip: etcdMissing() }, () => {
@@ -69,8 +87,7 @@ describe('etcd losing its data while the nodes run', { timeout: 120000, skip: et
         assert.ok(prior !== undefined, `round ${String(round)}: a map in etcd before the wipe`);
         assert.equal(prior.shards[0]?.leader, L, `round ${String(round)}: L leads before the wipe`);
         await wipe(client, keys.prefix);
-        await sleep(4 * TTL_MS);
-        const shard = (await keys.read()).map?.live?.shards[0];
+        const shard = await settled(keys);
         assert.ok(shard !== undefined, `round ${String(round)}: a map is back in etcd`);
         assert.notEqual(
           shard.leader,

@@ -34,7 +34,7 @@ describe('forced failover with a replica behind another', { timeout: 120000 }, (
     const paused = cluster.process(C);
     await pauseProcess(paused.child);
     try {
-      const load = new Load(client, 'only-b', 2, 100, 1);
+      const load = new Load(client, 'only-b', 2, 20000, 1);
       await load.until(100);
       await load.stop();
       acked = load.acked;

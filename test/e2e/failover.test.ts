@@ -157,7 +157,7 @@ describe('failover', { timeout: 180000 }, () => {
     assert.deepEqual(r.unreached, [B]);
     for (const [k, v] of w1.acked)
       assert.equal((await client.get(k))?.toString(), v, `w=1 write ${k} survived`);
-    const more = new Load(client, 'after-forced', 2, 200);
+    const more = new Load(client, 'after-forced', 2, 20000);
     await more.until(200);
     await more.stop();
     // The old leader comes back: it adopts the newer map before serving, cuts its tail and follows.
@@ -192,7 +192,7 @@ describe('failover', { timeout: 180000 }, () => {
       const stale = new DistkvClient({ urls: [`http://${leader}`], retries: 0 });
       // A client that knows only the nodes that answer, as an operator would point it after the failover.
       const moved = new DistkvClient({ urls: others.map((o) => `http://${o}`), timeoutMs: 3000 });
-      const fresh = new Load(moved, 'after-stop', 2, 300);
+      const fresh = new Load(moved, 'after-stop', 2, 20000);
       p.child.kill('SIGCONT');
       resumed = true;
       const staleAcked = new Map<string, string>();

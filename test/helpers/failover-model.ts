@@ -94,6 +94,8 @@ export class Load {
   failed = 0;
   private n = 0;
   private stopped = false;
+  /** ended is how many of the loops have ended (by `max`, `maxMs` or stop). */
+  private ended = 0;
   private readonly loops: Promise<void>[];
 
   /**
@@ -121,11 +123,28 @@ export class Load {
           this.failed++;
         }
       }
+      this.ended++;
     });
   }
 
+  /**
+   * until waits for `count` acknowledged writes. A load whose loops have all ended short of it (its
+   * `max` spent, some writes failed) fails at once, saying so, where the wait would time out: keep
+   * `max` well above any count awaited, since writes may fail around a failover.
+   */
   async until(count: number, ms = 30000): Promise<void> {
-    await waitFor(`${count} acknowledged writes`, () => Promise.resolve(this.acked.size >= count), ms);
+    await waitFor(
+      `${count} acknowledged writes`,
+      () => {
+        if (this.acked.size >= count) return Promise.resolve(true);
+        if (this.ended === this.loops.length)
+          assert.fail(
+            `the load ended with ${this.acked.size} acknowledged writes of the ${count} awaited (${this.failed} failed)`,
+          );
+        return Promise.resolve(false);
+      },
+      ms,
+    );
   }
 
   async stop(): Promise<void> {

@@ -549,7 +549,9 @@ describe('RESP commands beyond the first set, answered as redis-server 7 answers
         ['PEXPIRETIME', k],
       ]),
     ]);
-    const tail = splitReplies(leader).slice(9);
+    const replies = splitReplies(leader);
+    assert.match(replies[8] ?? '', /^:[1-9]/, 'WAIT 1 saw a replica acknowledge the edits');
+    const tail = replies.slice(9);
     assert.deepEqual(splitReplies(replica).slice(1), tail);
     assert.deepEqual(
       tail.filter((_, i) => i % 2 === 0),

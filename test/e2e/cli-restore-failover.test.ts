@@ -11,7 +11,7 @@
  * asked each leader the map named, and stopped when one did not answer: "nothing was written").
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DistkvClient } from '../../src/client/client.js';
@@ -19,7 +19,7 @@ import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio } from '../helpers/etcd-trio.js';
 import { clusterOf, leaderSeenBy, storeOf, waitFor } from '../helpers/failover-model.js';
 import { pauseProcess } from '../helpers/process-pause.js';
-import { BIN, type CliResult, REPO_ROOT, runCli } from '../helpers/server-process.js';
+import { type CliResult, runCli, spawnCli } from '../helpers/server-process.js';
 
 /** KEYS is how many keys the backup holds: enough that the restore is still writing when the leader is killed. */
 const KEYS = 60_000;
@@ -39,24 +39,6 @@ async function writeAll(client: DistkvClient, value: (i: number) => string): Pro
       JSON.stringify(results.find((r) => !r.ok)),
     );
   }
-}
-
-/** spawnCli starts `distkv <args>` (as runCli does) and gives its pid and its result once it exits. */
-function spawnCli(args: string[]): { pid: number; result: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const result = new Promise<CliResult>((resolve) => {
-    child.on('close', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { pid: child.pid ?? 0, result };
 }
 
 /** connectedTo reports whether process `pid` has a TCP connection established to loopback port `port` (ss). */

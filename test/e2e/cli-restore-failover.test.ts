@@ -133,7 +133,9 @@ describe('distkv restore while the shard fails over', { timeout: 300_000, skip: 
     assert.equal(doc.keys, KEYS, r.stdout);
     assert.equal(doc.expired, 0);
     assert.deepEqual(doc.rewritten_shards, [0], 'the shard whose leader changed is written again');
-    assert.equal(doc.rewritten, KEYS, 'every key of that shard');
+    // Every key of that shard, once per pass it was written again (a second failover, a healthy
+    // leader that stalled past its 1 s lease on a loaded machine, makes another pass).
+    assert.ok(doc.rewritten !== undefined && doc.rewritten >= KEYS && doc.rewritten % KEYS === 0, r.stdout);
 
     await checkAll(client);
   });

@@ -36,22 +36,11 @@ import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
 import { reasonOf } from '../util/fs-reason.js';
+import { FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { stderrProgress } from './progress-line.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 
 const DEFAULT_RETRIES = 3;
-/** FAILOVER_WAIT_MS bounds how long a shard whose leader is down or moving is tried again (a failover takes a few seconds, docs/failover.md). */
-const FAILOVER_WAIT_MS = 30000;
-const FAILOVER_RETRY_MS = 500;
-/** MOVING are the refusals of a leader that is down, stopping or handing the shard over: a newer map names where to copy it from. */
-const MOVING = new Set([
-  'SHARD_UNREACHABLE',
-  'WRONG_NODE',
-  'SWITCHING_LEADER',
-  'DRAINING',
-  'STARTING',
-  'UNAVAILABLE',
-]);
 /**
  * copyShard streams one shard's snapshot from `origin` into the sink; returns its seq and key
  * count. A connection that fails (refused, reset, cut mid-stream) is SHARD_UNREACHABLE naming the
@@ -266,13 +255,13 @@ export const BACKUP_VERB: ClientVerb = {
             const after = view.shards.find((v) => v.idx === s.idx)?.leader;
             copy = { seq, keys, consistent: heldStill(after, seq, leader) };
           } catch (err) {
-            if (!(err instanceof DistkvError) || !MOVING.has(err.code)) throw err;
+            if (!isMoving(err)) throw err;
             // The last refusal alone ("connect ECONNREFUSED") said neither that the shard was
             // waited for nor what to do about it.
             if (performance.now() >= failoverDeadline)
               throw new DistkvError(
                 err.code,
-                `${err.message}; shard ${s.idx} (${s.name}) had no leader that answered for ${FAILOVER_WAIT_MS / 1000} s: start ${leader} again or fail the shard over (distkv failover --shard ${s.name}, --force while its leader is down), then run the backup again; ${file} was not written`,
+                `${err.message}; ${noLeaderAdvice(s.idx, s.name, leader)}, then run the backup again; ${file} was not written`,
                 { cause: err },
               );
             // A failover: not a copy that raced writes, so it does not count against --retries.
@@ -281,9 +270,7 @@ export const BACKUP_VERB: ClientVerb = {
               () =>
                 `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}): ${err.code} at ${leader}; looking for its leader`,
             );
-            await new Promise((r) => setTimeout(r, FAILOVER_RETRY_MS));
-            await client.reload().catch(() => undefined);
-            leader = (await client.topology()).shard(s.idx).address;
+            leader = (await lookForLeader(client)).shard(s.idx).address;
           }
         }
         if (copy === undefined) throw new DistkvError('INTERNAL', `shard ${s.idx} was not copied`);

@@ -2,21 +2,28 @@
  * `distkv restore FILE` (docs/operations.md, "Backup and restore"): checks the file's crc and
  * parses it whole before it writes anything, refuses a cluster that already holds keys (unless
  * --force) and one whose nodes' limits (`limits` in `/cluster`) refuse a key or value of the file
- * (nothing written), then writes every entry through the client library, which routes each key to its shard
- * in the target cluster (its layout may differ from the source's). Keys that are UTF-8 go in
- * batches (`POST /kv/_batch`, whose JSON carries keys as text); a key that is not UTF-8 is written
- * by a `PUT /kv/%XX...` of its own with its exact bytes (PUTS_AT_ONCE at a time), since text would
- * stand for other bytes (U+FFFD in place of each one) and two such keys could become one.
+ * (nothing written), then writes every entry through the client library (restore-writer.ts), which
+ * routes each key to its shard in the target cluster (its layout may differ from the source's).
  * A cluster whose node refuses slots because a peer's config gives them another leader
  * (`/cluster` → `peers[].disputed_slots`) is refused before anything is written (SLOTS_DISPUTED):
  * each key of those slots would be refused, and the restore stop part-way. The node asked and
  * every leader the restore writes to are asked: a node sees a dispute only with the peers it has
  * reached since (within a peer check, 2 s; never while it cannot reach them), so the first node
  * alone missed a dispute that a leader refuses keys for.
+ *
+ * Failover: a leader that does not answer when the restore starts is waited for as the shard
+ * fails over (leader-wait.ts: the map reloaded until its leader answers, up to FAILOVER_WAIT_MS),
+ * and so is one that stops answering mid-way (restore-writer.ts). It used to fail up front, or stop
+ * at the first write the failover cut off. Replication is asynchronous: writes the old leader
+ * acknowledged may be missing on the replica that took over, so a shard whose leader changed while
+ * the restore ran (its writes were refused as by a leader down or moving, or another leader or epoch
+ * leads it at the end than at the start) has its keys written again, from the file, to its new
+ * leader, until a pass ends with the same leaders it started with (at most MAX_PASSES): the count
+ * the restore reports is of keys the cluster holds, not of acknowledgements a failover may have
+ * dropped.
  */
 import { isUtf8 } from 'node:buffer';
 import { type FileHandle, open } from 'node:fs/promises';
-import type { BatchOp } from '../client/types.js';
 import type { DistkvClient } from '../client/client.js';
 import type { ClusterView } from '../client/types.js';
 import { keyText } from '../client/key-bytes.js';
@@ -27,151 +34,22 @@ import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
 import { whileInterruptible } from './interrupt.js';
-import { stderrProgress } from './progress-line.js';
+import { FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
+import { type ProgressLine, stderrProgress } from './progress-line.js';
+import { expiredAt, keysText, RestoreWriter, shardOfEntry } from './restore-writer.js';
 
 /**
- * RESTORE_BATCH_OPS and RESTORE_BATCH_BYTES bound the entries restore hands batch() at a time: up
- * to 1000 of them and 1 MiB of keys and values, less than one request of the client's carries
- * (src/client/batch-wire.ts), so each node gets one request at a time from the restore.
+ * MAX_PASSES bounds the passes over the file: the first, then one for each time a shard's leader
+ * changed during the previous one (its keys written again).
  */
-const RESTORE_BATCH_OPS = 1000;
-const RESTORE_BATCH_BYTES = 1024 * 1024;
-
-/**
- * PUTS_AT_ONCE is how many keys that are not UTF-8 (one PUT each) restore writes at a time: no
- * more than the client's connections to a node (16), so none waits for a connection.
- */
-const PUTS_AT_ONCE = 16;
-
-/** keysText is "1 key" or "N keys". */
-export function keysText(n: number): string {
-  return `${n} key${n === 1 ? '' : 's'}`;
-}
-
-/** othersOf says how many more keys of a group were refused besides the one named. */
-function othersOf(failures: number, group: string): string {
-  return failures > 1 ? ` (and ${failures - 1} more key${failures > 2 ? 's' : ''} of its ${group})` : '';
-}
-
-/**
- * Pending is an entry waiting to be written: its key as text when it is UTF-8 (a batch operation),
- * else undefined (a PUT of its own with the key's bytes), and its expiry (Unix ms, 0 = never).
- */
-interface Pending {
-  key: Buffer;
-  text: string | undefined;
-  value: Buffer;
-  expiresAtMs: number;
-}
-
-/**
- * expiryOption is the expiry option of a write of an entry expiring at `expiresAtMs` (Unix ms, 0 =
- * never): the instant itself (`expires_at_ms`), so the key expires exactly when the backed-up one
- * did, however long the restore took to send it. It used to send the time left (`ttl_ms`), taken
- * just before each write was sent, and a node counts that from when the write arrives: every key
- * expired late by the time its write spent on the way (and, before that was taken at sending, by
- * the time spent on the writes before it).
- */
-function expiryOption(expiresAtMs: number): { expiresAtMs?: number } {
-  return expiresAtMs === 0 ? {} : { expiresAtMs };
-}
-
-/**
- * Writer writes entries in groups and counts what it wrote; the first refusal stops it. Each write
- * carries its key's expiry instant (expiryOption). An entry that has expired by the time its group
- * is sent is not written (`expired`): a node would take its write as a delete (docs/api.md, "TTL"),
- * and counted as written it would say the cluster holds a key it does not.
- */
-class Writer {
-  written = 0;
-  expired = 0;
-  private pending: Pending[] = [];
-  private pendingBytes = 0;
-  private readonly client: DistkvClient;
-  private readonly onProgress: (written: number) => void;
-
-  constructor(client: DistkvClient, onProgress: (written: number) => void) {
-    this.client = client;
-    this.onProgress = onProgress;
-  }
-
-  async add(p: Pending): Promise<void> {
-    const size = p.key.length + p.value.length;
-    if (this.pending.length > 0 && this.pendingBytes + size > RESTORE_BATCH_BYTES) await this.flush();
-    this.pending.push(p);
-    this.pendingBytes += size;
-    if (this.pending.length >= RESTORE_BATCH_OPS) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    const ops: BatchOp[] = [];
-    const now = Date.now();
-    for (const p of this.pending) {
-      if (p.text === undefined) continue;
-      if (expiredAt(p.expiresAtMs, now)) this.expired++;
-      else ops.push({ op: 'set', key: p.text, value: p.value, ...expiryOption(p.expiresAtMs) });
-    }
-    const results = ops.length === 0 ? [] : await this.client.batch(ops);
-    const failed = results.findIndex((r) => !r.ok);
-    const r = results[failed];
-    if (r !== undefined && !r.ok) {
-      const failures = results.filter((x) => !x.ok).length;
-      this.written += results.length - failures;
-      throw this.stopped(
-        r.error.code,
-        keyText(ops[failed]!.key),
-        `${r.error.message}${othersOf(failures, 'batch')}`,
-      );
-    }
-    this.written += ops.length;
-    const bytes = this.pending.filter((p) => p.text === undefined);
-    for (let i = 0; i < bytes.length; i += PUTS_AT_ONCE) {
-      const sentAt = Date.now();
-      const group: Pending[] = [];
-      for (const p of bytes.slice(i, i + PUTS_AT_ONCE)) {
-        if (expiredAt(p.expiresAtMs, sentAt)) this.expired++;
-        else group.push(p);
-      }
-      const outcomes = await Promise.allSettled(
-        group.map((p) => this.client.put(p.key, p.value, expiryOption(p.expiresAtMs))),
-      );
-      const refused = outcomes.findIndex((o) => o.status === 'rejected');
-      const failures = outcomes.filter((o) => o.status === 'rejected').length;
-      this.written += outcomes.length - failures;
-      const o = outcomes[refused];
-      if (o?.status === 'rejected') {
-        const err: unknown = o.reason;
-        if (!(err instanceof DistkvError)) throw err;
-        throw this.stopped(
-          err.code,
-          keyText(group[refused]!.key),
-          `${err.message}${othersOf(failures, 'PUTs')}`,
-        );
-      }
-    }
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.onProgress(this.written);
-  }
-
-  /**
-   * stopped is the error that ends a restore at a refused key. The keys written before it stay:
-   * it says how many, since a second restore is refused (CLUSTER_NOT_EMPTY) without --force.
-   */
-  private stopped(code: DistkvError['code'], key: string, why: string): DistkvError {
-    return new DistkvError(
-      code,
-      `restoring key ${key}: ${why}; the restore stopped after writing ${keysText(this.written)}: the cluster holds part of the backup, so run it again with --force once that is fixed`,
-    );
-  }
-}
+const MAX_PASSES = 4;
 
 /** RESTORE_VERB is `distkv restore FILE`. */
 export const RESTORE_VERB: ClientVerb = {
   usage: 'distkv restore FILE',
   summary: 'write every key of a backup FILE into a cluster (empty unless --force)',
   details:
-    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\nshard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\nits instant in the backup (its write carries that instant); one that has expired by the time it is\nsent is not written, and counted. Every key gets a new version in the target (a version read from\nthe source names nothing there). A cluster whose nodes disagree about the config\n(SLOTS_DISPUTED, as any leader it writes to reports it) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster is not\nempty, its nodes disagree or a write failed, 2 for usage mistakes and unreadable or damaged files.',
+    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\nshard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\nits instant in the backup (its write carries that instant); one that has expired by the time it is\nsent is not written, and counted. Every key gets a new version in the target (a version read from\nthe source names nothing there). A shard whose leader fails over is followed to the new leader (for\nup to 30 s without one), and its keys are written again there: the old one may have acknowledged\nwrites its replicas had not copied. A cluster whose nodes disagree about the config\n(SLOTS_DISPUTED, as any leader it writes to reports it) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster is not\nempty, its nodes disagree or a write failed, 2 for usage mistakes and unreadable or damaged files.',
   options: {
     force: {
       type: 'boolean',
@@ -205,10 +83,13 @@ export const RESTORE_VERB: ClientVerb = {
       } catch (err) {
         throw fileProblem(`${file} is not a usable backup`, err);
       }
+      const progress = stderrProgress(true);
+      // Before anything is written: a leader that does not answer is waited for as it fails over.
+      const views = await leaderViews(client, progress, () => 'nothing was written');
+      refuseDisputes(views);
+      const view = views[0]!;
       // A node that tells its limits: refuse a file it would refuse part of, before writing any
       // of it (a restore used to write every key up to the first one too large, and stop there).
-      const view = await client.cluster();
-      refuseDisputes(await leaderViews(client, view));
       const limits = view.limits;
       if (limits !== undefined) await checkLimits(fh, size, largest, limits);
       if (args.options.get('force') !== true) {
@@ -219,23 +100,59 @@ export const RESTORE_VERB: ClientVerb = {
             `the cluster already holds keys (e.g. ${JSON.stringify(first.key.length > 64 ? `${first.key.slice(0, 64)}…` : first.key)}): restore into an empty cluster, or pass --force to overwrite the keys of the backup`,
           );
       }
-      const progress = stderrProgress(true);
-      const writer = new Writer(client, (n) => {
-        progress.show(() => `restore: ${keysText(n)} written`);
+      const rewrittenShards = new Set<number>();
+      const writer = new RestoreWriter(client, (waiting) => {
+        progress.show(
+          () =>
+            `restore: ${keysText(writer.written)} written` +
+            (writer.again
+              ? `; writing again the keys of shard ${[...rewrittenShards].join(', ')}: ${writer.rewritten}`
+              : '') +
+            (waiting === undefined ? '' : `; ${waiting}`),
+          waiting !== undefined,
+        );
       });
       let expired = 0;
-      // Ctrl-C leaves the keys written so far (a batch in flight may be applied too): say so.
-      const writeAll = async (): Promise<void> => {
+      const stoppedAfter = (): string =>
+        `the restore stopped after writing ${keysText(writer.written)}: the cluster holds part of the backup, so run it again with --force once that is fixed`;
+      let leaders = leadersOf(views);
+      /**
+       * pass writes the file's entries (all, or those of `shards` in the target's map) and returns
+       * the shards whose leader changed since `leaders` was taken (see the module comment).
+       */
+      const pass = async (shards?: ReadonlySet<number>): Promise<Set<number>> => {
+        writer.moved.clear();
+        const map = await client.topology();
         await readEntries(fh, size, async ({ key, value, expiresAtMs }) => {
+          if (shards !== undefined && !shards.has(shardOfEntry(map, key))) return;
           // A key keeps its expiry: it expires at the same instant in the restored cluster (its
           // write carries that instant), and one that expired since the backup is not written at all.
           if (expiredAt(expiresAtMs, Date.now())) {
-            expired++;
+            if (shards === undefined) expired++;
             return;
           }
           await writer.add({ key, text: isUtf8(key) ? key.toString('utf8') : undefined, value, expiresAtMs });
         });
         await writer.flush();
+        const now = leadersOf(await leaderViews(client, progress, stoppedAfter));
+        const changed = new Set(writer.moved);
+        for (const [idx, leader] of now) if (leaders.get(idx) !== leader) changed.add(idx);
+        leaders = now;
+        return changed;
+      };
+      // Ctrl-C leaves the keys written so far (a batch in flight may be applied too): say so.
+      const writeAll = async (): Promise<void> => {
+        let changed = await pass();
+        for (let n = 2; changed.size > 0; n++) {
+          if (n > MAX_PASSES)
+            throw new DistkvError(
+              'SHARD_UNREACHABLE',
+              `the leader of shard ${[...changed].join(', ')} changed during each of ${MAX_PASSES} passes over the backup: keys a leader acknowledged before it failed over may be missing; run the restore again with --force once the cluster is stable`,
+            );
+          for (const idx of changed) rewrittenShards.add(idx);
+          writer.again = true;
+          changed = await pass(changed);
+        }
       };
       await whileInterruptible(
         writeAll,
@@ -248,11 +165,21 @@ export const RESTORE_VERB: ClientVerb = {
       progress.clear();
       const written = writer.written;
       expired += writer.expired;
-      if (out.json) out.doc({ file, keys: written, expired });
+      const again = [...rewrittenShards].sort((x, y) => x - y);
+      if (out.json)
+        out.doc({
+          file,
+          keys: written,
+          expired,
+          ...(again.length === 0 ? {} : { rewritten: writer.rewritten, rewritten_shards: again }),
+        });
       else
         out.line(
           `restored ${keysText(written)} from ${file}` +
-            (expired === 0 ? '' : ` (${expired} more had expired since the backup)`),
+            (expired === 0 ? '' : ` (${expired} more had expired since the backup)`) +
+            (again.length === 0
+              ? ''
+              : `; the leader of shard ${again.join(', ')} changed during the restore, so ${again.length === 1 ? 'its' : 'their'} ${keysText(writer.rewritten)} were written again to the new leader (the old one may have acknowledged writes its replicas had not copied)`),
         );
       return 0;
     } finally {
@@ -262,23 +189,86 @@ export const RESTORE_VERB: ClientVerb = {
 };
 
 /**
- * leaderViews returns `view` and the `/cluster` of every other leader it names (the nodes the
- * restore writes to); a leader that does not answer stops the restore before anything is written.
+ * leaderViews returns the `/cluster` of a node of the cluster, then that of every other leader it
+ * names (the nodes the restore writes to). A leader that does not answer, or no longer leads (a
+ * failover), is looked for in a reloaded map for up to FAILOVER_WAIT_MS (leader-wait.ts); then the
+ * restore fails, saying `outcome` (what it had written).
  */
-async function leaderViews(client: DistkvClient, view: ClusterView): Promise<ClusterView[]> {
-  const leaders = [...new Set(view.shards.map((s) => s.leader.address))].filter((a) => a !== view.node);
-  const others = await Promise.all(
-    leaders.map((leader) =>
-      client.cluster(leader).catch((err: unknown) => {
-        const why = err instanceof Error ? err.message : String(err);
+async function leaderViews(
+  client: DistkvClient,
+  progress: ProgressLine,
+  outcome: () => string,
+): Promise<ClusterView[]> {
+  const deadline = performance.now() + FAILOVER_WAIT_MS;
+  for (;;) {
+    const view = await client.cluster();
+    const shards = view.shards.filter((s) => s.leader.address !== view.node);
+    const leaders = [...new Set(shards.map((s) => s.leader.address))];
+    let asked: ClusterView[];
+    try {
+      asked = await Promise.all(leaders.map((leader) => askLeader(client, leader, view)));
+    } catch (err) {
+      if (!(err instanceof LeaderSilent)) throw err;
+      const e = err.cause;
+      if (!isMoving(e) || performance.now() >= deadline) {
+        const s = shards.find((x) => x.leader.address === err.leader)!;
         throw new DistkvError(
-          err instanceof DistkvError ? err.code : 'SHARD_UNREACHABLE',
-          `leader ${leader} could not be asked whether it refuses slots (${why}); nothing was written`,
+          e instanceof DistkvError ? e.code : 'SHARD_UNREACHABLE',
+          `leader ${err.leader} could not be asked whether it refuses slots (${e instanceof Error ? e.message : String(e)}); ${isMoving(e) ? `${noLeaderAdvice(s.idx, s.name, err.leader)}; ` : ''}${outcome()}`,
         );
-      }),
-    ),
-  );
-  return [view, ...others];
+      }
+      progress.show(
+        () => `restore: leader ${err.leader} did not answer (${e.code}); looking for its shard's leader`,
+        true,
+      );
+      await lookForLeader(client);
+      continue;
+    }
+    return [view, ...asked];
+  }
+}
+
+/** LeaderSilent is a leader's failure to answer `/cluster`, naming it (caught by leaderViews). */
+class LeaderSilent extends Error {
+  readonly leader: string;
+  override readonly cause: unknown;
+  constructor(leader: string, cause: unknown) {
+    super(`leader ${leader} did not answer`);
+    this.leader = leader;
+    this.cause = cause;
+  }
+}
+
+/** askLeader returns `/cluster` of `leader` when it still leads the shards `view` names it for, else throws LeaderSilent. */
+async function askLeader(client: DistkvClient, leader: string, view: ClusterView): Promise<ClusterView> {
+  let own: ClusterView;
+  try {
+    own = await client.cluster(leader);
+  } catch (err) {
+    throw new LeaderSilent(leader, err);
+  }
+  // A node the asked node still names, which has adopted a newer map where it leads no more.
+  const led = view.shards.filter((s) => s.leader.address === leader).map((s) => s.idx);
+  const lost = led.find((idx) => own.shards.find((s) => s.idx === idx)?.leader.address !== leader);
+  if (lost !== undefined)
+    throw new LeaderSilent(
+      leader,
+      new DistkvError('WRONG_NODE', `${leader} no longer leads shard ${lost} by its own map`),
+    );
+  return own;
+}
+
+/**
+ * leadersOf maps each shard to its leader and the leader's epoch, as the leader itself reports
+ * them (`views` from leaderViews): a restore compares them before and after a pass.
+ */
+function leadersOf(views: readonly ClusterView[]): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const s of views[0]!.shards) {
+    const own = views.find((v) => v.node === s.leader.address)?.shards.find((x) => x.idx === s.idx);
+    out.set(s.idx, `${s.leader.address} epoch ${String(own?.epoch ?? s.epoch ?? 0)}`);
+  }
+  return out;
 }
 
 /** refuseDisputes throws SLOTS_DISPUTED, before anything is written, when a node of `views` refuses slots a peer disputes. */
@@ -292,11 +282,6 @@ function refuseDisputes(views: readonly ClusterView[]): void {
     'SLOTS_DISPUTED',
     `the cluster's nodes disagree about the config: ${named.join('; ')}; nothing was written: give every node the same sharding.toml and run the restore again`,
   );
-}
-
-/** expiredAt reports whether a backup entry's expiry (Unix ms, 0 = never) has passed at `now`. */
-function expiredAt(expiresAtMs: number, now: number): boolean {
-  return expiresAtMs !== 0 && expiresAtMs <= now;
 }
 
 /** Largest keeps the largest key and the largest value of a backup (their bytes and key). */

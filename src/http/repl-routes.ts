@@ -36,6 +36,7 @@ import { noteServerError, sendError, sendSeedText, statusLine } from './respond.
 import { answerLater, route } from './route.js';
 import type { Handler, Router } from './router.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
+import { LogThrottle } from '../util/log-throttle.js';
 
 const MAX_WAIT_MS = 60000;
 const MAX_PULL_BYTES = 64 * 1024 * 1024;
@@ -188,33 +189,67 @@ function internal(ctx: HttpContext, handler: Handler): Handler {
   return route(ctx, 'other', handler, { always: true });
 }
 
+/** Refusal is what a refused replication request's log line says. */
+interface Refusal {
+  what: 'pull' | 'snapshot';
+  replica: string | undefined;
+  err: string;
+}
+
 /**
- * refuseMismatch throws 409 CONFIG_MISMATCH (logged, and the replica's node asked for its config
- * at once) for a pull or snapshot from a replica whose node routes with another config
+ * refusalLog writes the lines of refused replication requests, at most one a minute per peer and
+ * request (src/util/log-throttle.ts): with no `server.token` anyone can send them at request rate,
+ * and a line each let them flood the log. The first is written at once; the next line says how many
+ * were refused since (each is still counted in the metrics under its code).
+ */
+function refusalLog(ctx: HttpContext): LogThrottle<Refusal> {
+  return new LogThrottle<Refusal>((r, more, sinceMs) => {
+    if (more === 0)
+      ctx.log.error(
+        { replica: r.replica, err: r.err },
+        `refused a replica ${r.what}: config mismatch (more from this replica are summed up at most once a minute)`,
+      );
+    else
+      ctx.log.error(
+        { replica: r.replica, err: r.err, refused: more },
+        `refused ${more} more replica ${r.what}s in the last ${Math.round(sinceMs / 1000)} s: config mismatch`,
+      );
+  });
+}
+
+/**
+ * refuseMismatch throws 409 CONFIG_MISMATCH (logged through `log`, and the replica's node asked for
+ * its config at once) for a pull or snapshot from a replica whose node routes with another config
  * (`config=`): its shard may cover other slots there, and a snapshot of this node's would fill it
  * with keys its reads are not routed to and leave out keys they are.
  */
-function refuseMismatch(ctx: HttpContext, params: ReadonlyMap<string, string>, what: string): void {
+function refuseMismatch(
+  ctx: HttpContext,
+  log: LogThrottle<Refusal>,
+  params: ReadonlyMap<string, string>,
+  what: Refusal['what'],
+): void {
   const mismatch = configMismatch(params, ctx.shardMap.hash);
   if (mismatch === undefined) return;
   // The replica's node routes with another config: it is asked for it at once, as a peer that
   // refused a forwarded request is (a name that is no peer is ignored).
   const replica = params.get('replica');
   if (replica !== undefined) ctx.peers.checkSoon(replica);
-  ctx.log.error({ replica, err: mismatch.message }, `refused a replica ${what}: config mismatch`);
+  log.note(`${what} ${replica ?? ''}`, { what, replica, err: mismatch.message });
   throw mismatch;
 }
 
 /** registerReplRoutes adds /_repl/pull, /_repl/snapshot and the seed's replication endpoints. */
 export function registerReplRoutes(app: Router, ctx: HttpContext): void {
   registerSeedReplication(app, ctx);
+  const refusals = refusalLog(ctx);
   app.get(
     '/_repl/pull',
     internal(ctx, (res, req) => {
       const denied = authError(req, ctx.config.server.token);
       if (denied) throw denied;
       const { params } = parseQuery(req.getQuery());
-      refuseMismatch(ctx, params, 'pull');
+      refuseMismatch(ctx, refusals, params, 'pull');
       const shard = shardOf(ctx, params);
       const after = intParam(params, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
       const maxBytes = intParam(
@@ -279,7 +314,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
       const denied = authError(req, ctx.config.server.token);
       if (denied) throw denied;
       const { params } = parseQuery(req.getQuery());
-      refuseMismatch(ctx, params, 'snapshot');
+      refuseMismatch(ctx, refusals, params, 'snapshot');
       const shard = shardOf(ctx, params);
       const t = leaderTarget(ctx, shard);
       checkLease(ctx, shard);

@@ -8,6 +8,16 @@
  * CLUSTER SLOTS or SHARDS (see replicasOf). The view is the config's, the same on every node, so
  * clients that ask any node route alike.
  *
+ * CLUSTER SHARDS: Redis defines a shard as nodes that serve the same slots and replicate each other,
+ * and clients that read it (READONLY reads included) take every replica of an entry to hold all its
+ * slots. A distkv master may lead shards whose replicas differ (a node replicating only some of
+ * them), so an entry is one master with one replica set: the master's shards are grouped by the
+ * nodes that replicate them, each group one entry with its slot ranges. A master whose shards all
+ * have the same replicas (the default layouts) is one entry, as before; otherwise it appears in
+ * several entries, each truthful (CLUSTER SLOTS, one entry per range, was right already). Listing
+ * per master the union of its shards' replicas told a client a replica held slots it does not
+ * (test/e2e/resp-shards-partial-replica.test.ts).
+ *
  * A node that did not answer this node's last peer check (`downNodes`) is reported as Redis reports
  * a node it marked FAIL: `fail` among its CLUSTER NODES flags (link `disconnected`), `health:
  * failed` in CLUSTER SHARDS, and left out of CLUSTER SLOTS when it is a replica (a leader stays: it
@@ -127,18 +137,41 @@ function slots(c: RespConnection, w: RespWriter): void {
   }
 }
 
-function shardsReply(c: RespConnection, w: RespWriter): void {
-  const nodes = clusterNodes(c);
-  const refused = refusedOf(c);
+/** ShardEntry is one CLUSTER SHARDS entry: a master, the replicas that all hold its `shards`, their slots. */
+interface ShardEntry {
+  master: ClusterNode;
+  shards: ShardInfo[];
+  replicas: ClusterNode[];
+}
+
+/**
+ * shardEntries groups each master's shards by the set of nodes that replicate them (see the module
+ * comment): one entry per master and replica set, in shard order. Down replicas stay (`health:
+ * failed`), as Redis lists a failed node in its shard.
+ */
+function shardEntries(nodes: readonly ClusterNode[]): ShardEntry[] {
   const masters = nodes.filter((n) => n.led.length > 0);
   const leaders = new Set(masters.map((m) => m.address));
   const byAddress = new Map(nodes.map((n) => [n.address, n]));
-  w.array(masters.length);
-  for (const m of masters) {
-    const replicas = [...new Set(m.led.flatMap((s) => replicasOf(s, leaders, NO_NODES)))].map((r) =>
-      byAddress.get(r)!,
-    );
-    const ranges = rangesOf(m.led, refused);
+  return masters.flatMap((master) => {
+    const groups = new Map<string, ShardEntry>();
+    for (const s of master.led) {
+      const replicas = replicasOf(s, leaders, NO_NODES);
+      const key = [...replicas].sort().join(' ');
+      const group = groups.get(key);
+      if (group !== undefined) group.shards.push(s);
+      else groups.set(key, { master, shards: [s], replicas: replicas.map((r) => byAddress.get(r)!) });
+    }
+    return [...groups.values()];
+  });
+}
+
+function shardsReply(c: RespConnection, w: RespWriter): void {
+  const refused = refusedOf(c);
+  const entries = shardEntries(clusterNodes(c));
+  w.array(entries.length);
+  for (const { master: m, shards, replicas } of entries) {
+    const ranges = rangesOf(shards, refused);
     w.stringMap([
       [
         'slots',

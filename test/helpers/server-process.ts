@@ -262,24 +262,31 @@ export function runCli(
   input?: Buffer,
   wrapper: readonly string[] = [],
 ): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const [command = process.execPath, ...prefix] = wrapper;
-    const child = spawn(
-      command,
-      [...prefix, ...(wrapper.length > 0 ? [process.execPath] : []), BIN, ...args],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '', ...env },
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    if (input !== undefined) child.stdin.end(input);
+  return spawnCli(args, env, input, wrapper).result;
+}
+
+/** spawnCli starts `distkv <args>` as runCli does, and gives its pid at once and its result once it exits. */
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input?: Buffer,
+  wrapper: readonly string[] = [],
+): { pid: number; result: Promise<CliResult> } {
+  const [command = process.execPath, ...prefix] = wrapper;
+  const child = spawn(command, [...prefix, ...(wrapper.length > 0 ? [process.execPath] : []), BIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  if (input !== undefined) child.stdin.end(input);
+  const result = new Promise<CliResult>((resolve) => {
     // 'close', not 'exit': a loaded machine can deliver the last of stdout after the exit event.
     child.on('close', (code) => {
       resolve({ code, stdout, stderr });
     });
   });
+  return { pid: child.pid ?? 0, result };
 }

@@ -1,0 +1,41 @@
+/**
+ * Waiting out a failover, for the CLI verbs that talk to a shard's leader over many requests
+ * (`distkv backup`, `distkv restore`): a refusal of a leader that is down, stopping or handing the
+ * shard over (`MOVING`) is tried again, after FAILOVER_RETRY_MS and a reload of the map, at the
+ * leader the reloaded map names, for up to FAILOVER_WAIT_MS without progress (an automatic failover
+ * takes a few seconds: docs/failover.md); then the verb fails saying what to do (`noLeaderAdvice`).
+ */
+import type { DistkvClient } from '../client/client.js';
+import { DistkvError } from '../errors.js';
+import type { ShardMap } from '../routing/shard-map.js';
+
+/** FAILOVER_WAIT_MS bounds how long a shard whose leader is down or moving is tried again (a failover takes a few seconds, docs/failover.md). */
+export const FAILOVER_WAIT_MS = 30000;
+/** FAILOVER_RETRY_MS spaces the attempts while a shard has no leader that answers. */
+export const FAILOVER_RETRY_MS = 500;
+/** MOVING are the refusals of a leader that is down, stopping or handing the shard over: a newer map names where to go. */
+export const MOVING: ReadonlySet<string> = new Set([
+  'SHARD_UNREACHABLE',
+  'WRONG_NODE',
+  'SWITCHING_LEADER',
+  'DRAINING',
+  'STARTING',
+  'UNAVAILABLE',
+]);
+
+/** isMoving reports whether `err` is a refusal in MOVING. */
+export function isMoving(err: unknown): err is DistkvError {
+  return err instanceof DistkvError && MOVING.has(err.code);
+}
+
+/** lookForLeader waits FAILOVER_RETRY_MS, reloads the client's map (a node that does not answer is no reason to stop) and returns it. */
+export async function lookForLeader(client: DistkvClient): Promise<ShardMap> {
+  await new Promise((r) => setTimeout(r, FAILOVER_RETRY_MS));
+  await client.reload().catch(() => undefined);
+  return client.topology();
+}
+
+/** noLeaderAdvice says that shard `idx` had no leader that answered for FAILOVER_WAIT_MS, and what to do. */
+export function noLeaderAdvice(idx: number, name: string, leader: string): string {
+  return `shard ${idx} (${name}) had no leader that answered for ${FAILOVER_WAIT_MS / 1000} s: start ${leader} again or fail the shard over (distkv failover --shard ${name}, --force while its leader is down)`;
+}

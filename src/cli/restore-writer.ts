@@ -1,0 +1,232 @@
+/**
+ * RestoreWriter: how `distkv restore` (restore.ts) writes a backup's entries through the client
+ * library, in groups, counting what it wrote, and following a shard's leader through a failover.
+ *
+ * Keys that are UTF-8 go in batches (`POST /kv/_batch`, whose JSON carries keys as text); a key that
+ * is not UTF-8 is written by a `PUT /kv/%XX...` of its own with its exact bytes (PUTS_AT_ONCE at a
+ * time), since text would stand for other bytes (U+FFFD in place of each one) and two such keys
+ * could become one. Each write carries its key's expiry instant (expiryOption). An entry that has
+ * expired by the time its group is sent is not written (`expired`): a node would take its write as
+ * a delete (docs/api.md, "TTL"), and counted as written it would say the cluster holds a key it does
+ * not.
+ *
+ * Failover: entries whose write was refused as by a leader that is down or moving (leader-wait.ts,
+ * MOVING; a write cut off in flight is SHARD_UNREACHABLE too) are written again, after a reload of
+ * the map, at the leader it names, for up to FAILOVER_WAIT_MS without a write that succeeds; their
+ * shards are noted in `moved` (restore.ts writes such shards' keys again: the old leader may have
+ * acknowledged writes its replicas had not copied). Sending a backup entry twice writes the same
+ * value and expiry instant twice, which the client library does not do for an ordinary write (it
+ * could undo another client's later write): a restore writes into an empty cluster, or with --force
+ * overwrites the keys of the backup. Any other refusal stops the restore, saying how many keys were
+ * written; `written` counts each entry once, when a node acknowledged it.
+ */
+import type { DistkvClient } from '../client/client.js';
+import { keyText } from '../client/key-bytes.js';
+import type { BatchOp } from '../client/types.js';
+import { DistkvError } from '../errors.js';
+import type { ShardMap } from '../routing/shard-map.js';
+import { slotOfBytes } from '../routing/slot.js';
+import { FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
+
+/**
+ * RESTORE_BATCH_OPS and RESTORE_BATCH_BYTES bound the entries restore hands batch() at a time: up
+ * to 1000 of them and 1 MiB of keys and values, less than one request of the client's carries
+ * (src/client/batch-wire.ts), so each node gets one request at a time from the restore.
+ */
+const RESTORE_BATCH_OPS = 1000;
+const RESTORE_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * PUTS_AT_ONCE is how many keys that are not UTF-8 (one PUT each) restore writes at a time: no
+ * more than the client's connections to a node (16), so none waits for a connection.
+ */
+const PUTS_AT_ONCE = 16;
+
+/** keysText is "1 key" or "N keys". */
+export function keysText(n: number): string {
+  return `${n} key${n === 1 ? '' : 's'}`;
+}
+
+/** othersOf says how many more keys of a group were refused besides the one named. */
+function othersOf(failures: number, group: string): string {
+  return failures > 1 ? ` (and ${failures - 1} more key${failures > 2 ? 's' : ''} of its ${group})` : '';
+}
+
+/** expiredAt reports whether a backup entry's expiry (Unix ms, 0 = never) has passed at `now`. */
+export function expiredAt(expiresAtMs: number, now: number): boolean {
+  return expiresAtMs !== 0 && expiresAtMs <= now;
+}
+
+/**
+ * Pending is an entry waiting to be written: its key as text when it is UTF-8 (a batch operation),
+ * else undefined (a PUT of its own with the key's bytes), and its expiry (Unix ms, 0 = never).
+ */
+export interface Pending {
+  key: Buffer;
+  text: string | undefined;
+  value: Buffer;
+  expiresAtMs: number;
+}
+
+/** Failure is an entry whose write was refused, and why. */
+interface Failure {
+  p: Pending;
+  err: DistkvError;
+}
+
+/**
+ * expiryOption is the expiry option of a write of an entry expiring at `expiresAtMs` (Unix ms, 0 =
+ * never): the instant itself (`expires_at_ms`), so the key expires exactly when the backed-up one
+ * did, however long the restore took to send it. It used to send the time left (`ttl_ms`), taken
+ * just before each write was sent, and a node counts that from when the write arrives: every key
+ * expired late by the time its write spent on the way (and, before that was taken at sending, by
+ * the time spent on the writes before it).
+ */
+function expiryOption(expiresAtMs: number): { expiresAtMs?: number } {
+  return expiresAtMs === 0 ? {} : { expiresAtMs };
+}
+
+/** shardOfEntry is the index of the shard of `p`'s key in `map`. */
+export function shardOfEntry(map: ShardMap, key: Buffer): number {
+  return map.shardOfSlot(slotOfBytes(key));
+}
+
+/** RestoreWriter writes entries in groups (see the design block). */
+export class RestoreWriter {
+  /** written counts the entries acknowledged in the first pass over the file. */
+  written = 0;
+  /** expired counts the entries not written because they had expired (first pass). */
+  expired = 0;
+  /** rewritten counts the entries acknowledged while `again` (a shard written again). */
+  rewritten = 0;
+  /** again: the entries are written a second time (counted in `rewritten`; an expired one is skipped uncounted). */
+  again = false;
+  /** moved are the shards a write was refused for as by a leader down or moving, since it was last cleared. */
+  readonly moved = new Set<number>();
+  private pending: Pending[] = [];
+  private pendingBytes = 0;
+  private readonly client: DistkvClient;
+  private readonly onProgress: (waiting: string | undefined) => void;
+
+  /** `onProgress` is told after each group, with what the writer waits for while a shard has no leader that answers. */
+  constructor(client: DistkvClient, onProgress: (waiting: string | undefined) => void) {
+    this.client = client;
+    this.onProgress = onProgress;
+  }
+
+  async add(p: Pending): Promise<void> {
+    const size = p.key.length + p.value.length;
+    if (this.pending.length > 0 && this.pendingBytes + size > RESTORE_BATCH_BYTES) await this.flush();
+    this.pending.push(p);
+    this.pendingBytes += size;
+    if (this.pending.length >= RESTORE_BATCH_OPS) await this.flush();
+  }
+
+  /** flush writes the pending entries, following their shards' leaders through a failover. */
+  async flush(): Promise<void> {
+    let todo = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    let deadline = performance.now() + FAILOVER_WAIT_MS;
+    while (todo.length > 0) {
+      const { failed, sent } = await this.writeOnce(todo);
+      if (failed.length === 0) break;
+      // Some written: the cluster makes progress, so the wait for a leader starts again.
+      if (failed.length < sent) deadline = performance.now() + FAILOVER_WAIT_MS;
+      const map = await this.client.topology();
+      for (const f of failed) this.moved.add(shardOfEntry(map, f.p.key));
+      const first = failed[0]!;
+      const s = map.shard(shardOfEntry(map, first.p.key));
+      if (performance.now() >= deadline)
+        throw this.stopped(
+          first.err.code,
+          keyText(first.p.text ?? first.p.key),
+          `${first.err.message}${othersOf(failed.length, 'group')}; ${noLeaderAdvice(s.idx, s.name, s.address)}`,
+        );
+      this.onProgress(
+        `${keysText(failed.length)} of shard ${s.idx} (${s.name}) refused (${first.err.code} at ${s.address}); looking for its leader`,
+      );
+      await lookForLeader(this.client);
+      todo = failed.map((f) => f.p);
+    }
+    this.onProgress(undefined);
+  }
+
+  /** expiredNow reports (and counts, in the first pass) an entry that has expired by `now`: it is not written. */
+  private expiredNow(p: Pending, now: number): boolean {
+    if (!expiredAt(p.expiresAtMs, now)) return false;
+    if (!this.again) this.expired++;
+    return true;
+  }
+
+  private acknowledged(n: number): void {
+    if (this.again) this.rewritten += n;
+    else this.written += n;
+  }
+
+  /**
+   * writeOnce sends each entry once, unless it has expired by the time its group is sent, and
+   * returns those refused as by a leader down or moving and how many were sent; any other refusal
+   * stops the restore at once (the entries after it are not sent).
+   */
+  private async writeOnce(todo: readonly Pending[]): Promise<{ failed: Failure[]; sent: number }> {
+    const failed: Failure[] = [];
+    const now = Date.now();
+    const texts = todo.filter((p) => p.text !== undefined && !this.expiredNow(p, now));
+    let sent = texts.length;
+    const ops: BatchOp[] = texts.map((p) => ({
+      op: 'set',
+      key: p.text!,
+      value: p.value,
+      ...expiryOption(p.expiresAtMs),
+    }));
+    const results = ops.length === 0 ? [] : await this.client.batch(ops);
+    results.forEach((r, i) => {
+      if (!r.ok) failed.push({ p: texts[i]!, err: r.error });
+    });
+    this.acknowledged(results.length - failed.length);
+    this.stopUnlessMoving(failed, 'batch');
+    const bytes = todo.filter((p) => p.text === undefined);
+    for (let i = 0; i < bytes.length; i += PUTS_AT_ONCE) {
+      const sentAt = Date.now();
+      const group = bytes.slice(i, i + PUTS_AT_ONCE).filter((p) => !this.expiredNow(p, sentAt));
+      sent += group.length;
+      const outcomes = await Promise.allSettled(
+        group.map((p) => this.client.put(p.key, p.value, expiryOption(p.expiresAtMs))),
+      );
+      const refused: Failure[] = [];
+      outcomes.forEach((o, k) => {
+        if (o.status === 'fulfilled') return;
+        const err: unknown = o.reason;
+        if (!(err instanceof DistkvError)) throw err;
+        refused.push({ p: group[k]!, err });
+      });
+      this.acknowledged(outcomes.length - refused.length);
+      this.stopUnlessMoving(refused, 'PUTs');
+      failed.push(...refused);
+    }
+    return { failed, sent };
+  }
+
+  /** stopUnlessMoving stops the restore at the first refusal of `failed` that is not MOVING. */
+  private stopUnlessMoving(failed: readonly Failure[], group: string): void {
+    const f = failed.find((x) => !isMoving(x.err));
+    if (f !== undefined)
+      throw this.stopped(
+        f.err.code,
+        keyText(f.p.text ?? f.p.key),
+        `${f.err.message}${othersOf(failed.length, group)}`,
+      );
+  }
+
+  /**
+   * stopped is the error that ends a restore at a refused key. The keys written before it stay:
+   * it says how many, since a second restore is refused (CLUSTER_NOT_EMPTY) without --force.
+   */
+  private stopped(code: DistkvError['code'], key: string, why: string): DistkvError {
+    return new DistkvError(
+      code,
+      `restoring key ${key}: ${why}; the restore stopped after writing ${keysText(this.written)}: the cluster holds part of the backup, so run it again with --force once that is fixed`,
+    );
+  }
+}

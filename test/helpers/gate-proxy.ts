@@ -9,7 +9,8 @@
  * head in one write, so a request line arrives within one chunk. Requests on one connection keep
  * their order; a held one holds those after it.
  */
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import { pairUpstream } from './proxy-pair.js';
 
 /** GateProxy is a running proxy; `held` counts the requests the hook ran for. */
 export interface GateProxy {
@@ -30,15 +31,8 @@ export function startGateProxy(
   let rule: { line: RegExp; hook: () => Promise<void> } | undefined;
   let held = 0;
   const server = createServer({ noDelay: true }, (client) => {
-    const upstream = connect({ host: targetHost, port: targetPort, noDelay: true });
-    sockets.add(client).add(upstream);
+    const { upstream, end } = pairUpstream(client, targetHost, targetPort, sockets);
     upstream.pipe(client);
-    const end = (): void => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
     // Chunks go on in order, each once the hook of any request before it has run.
     let forwarded = Promise.resolve();
     client.on('data', (chunk: Buffer) => {
@@ -53,8 +47,6 @@ export function startGateProxy(
       // A failing hook drops the connection: the client sees its request fail.
       forwarded.catch(end);
     });
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -113,12 +113,18 @@ describe('scans, watches, backups and cluster replies while two nodes dispute sl
     await agreeing.stop();
     running.splice(running.indexOf(agreeing), 1);
     await startConfigNode(f.two, f.b, join(f.dir, 'b-data'), running);
-    await waitFor('A sees that B disagrees', async () => {
-      const r = (await (await fetch(`http://${f.a}/cluster`)).json()) as {
-        peers: { disputed_slots?: string }[];
-      };
-      return r.peers[0]?.disputed_slots === '5461-8191,10923-16383';
-    });
+    // Both: B sees A at its start unless A does not answer within PEER_TIMEOUT_MS then, and
+    // otherwise only at its next round, 2 s later, while the cases below ask B too.
+    for (const [node, other] of [
+      [f.a, 'B'],
+      [f.b, 'A'],
+    ] as const)
+      await waitFor(`${node} sees that ${other} disagrees`, async () => {
+        const r = (await (await fetch(`http://${node}/cluster`)).json()) as {
+          peers: { disputed_slots?: string }[];
+        };
+        return r.peers[0]?.disputed_slots === '5461-8191,10923-16383';
+      });
   });
 
   after(async () => {

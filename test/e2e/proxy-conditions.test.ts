@@ -29,10 +29,14 @@ after(async () => {
   await duo?.stop();
 });
 
-/** rawTo writes `data` to `node` (host:port) over a raw socket and returns what came back. */
+/**
+ * rawTo writes `data` to `node` (host:port) over a raw socket and returns what came back. Every
+ * request here says `Connection: close`: the answer ends when the node closes. The idle limit is
+ * only a bound (it was 2 s, which cut off an answer a stalled owner gave later as nothing).
+ */
 function rawTo(node: string, data: string): Promise<string> {
   const at = node.lastIndexOf(':');
-  return rawRequest(Number(node.slice(at + 1)), data, { host: node.slice(0, at), idleMs: 2000 });
+  return rawRequest(Number(node.slice(at + 1)), data, { host: node.slice(0, at), idleMs: 30_000 });
 }
 
 /** sendTo writes `method target` with `body` to `node` over a raw socket, as sent. */

@@ -3,7 +3,8 @@
  * forwards each connection to the target until `cut()`, which drops every open connection and
  * resets new ones at once (the path is down, the proxy's port stays bound); `heal()` forwards again.
  */
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import { pairUpstream } from './proxy-pair.js';
 
 /** CutProxy is a running cuttable proxy; `url` is its http:// address. */
 export interface CutProxy {
@@ -22,18 +23,9 @@ export function startCutProxy(listenHost: string, targetHost: string, targetPort
       client.resetAndDestroy();
       return;
     }
-    const upstream = connect({ host: targetHost, port: targetPort, noDelay: true });
-    sockets.add(client).add(upstream);
+    const { upstream } = pairUpstream(client, targetHost, targetPort, sockets);
     client.pipe(upstream);
     upstream.pipe(client);
-    const end = (): void => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
   });
   const dropAll = (): void => {
     for (const s of sockets) s.resetAndDestroy();

@@ -9,15 +9,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { waitFor } from './failover-model.js';
 import { pauseProcess } from './process-pause.js';
+import { routeRequests } from './route-requests.js';
 
 /** clusterReads is how many `/cluster` requests `node` has answered (`distkv_http_requests_total`). */
 export async function clusterReads(node: string): Promise<number> {
-  const text = await (await fetch(`http://${node}/metrics`)).text();
-  let n = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith('distkv_http_requests_total{') && line.includes('route="cluster"'))
-      n += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return n;
+  return routeRequests(node, 'cluster');
 }
 
 /**

@@ -4,7 +4,8 @@
  * direction, as netem on one interface would), in order. `delayMs = 0` forwards at once, which
  * measures the proxy's own cost.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { pairUpstream } from './proxy-pair.js';
 
 /** ProxyOptions configure startDelayProxy. */
 export interface ProxyOptions {
@@ -24,8 +25,7 @@ export interface DelayProxy {
 export function startDelayProxy(o: ProxyOptions): Promise<DelayProxy> {
   const sockets = new Set<Socket>();
   const server: Server = createServer({ noDelay: true }, (client) => {
-    const upstream = connect({ host: o.targetHost, port: o.targetPort, noDelay: true });
-    sockets.add(client).add(upstream);
+    const { upstream } = pairUpstream(client, o.targetHost, o.targetPort, sockets, o.delayMs + 1);
     client.pipe(upstream);
     if (o.delayMs <= 0) upstream.pipe(client);
     else
@@ -34,14 +34,6 @@ export function startDelayProxy(o: ProxyOptions): Promise<DelayProxy> {
           if (!client.destroyed) client.write(chunk);
         }, o.delayMs);
       });
-    const end = (): void => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', () => setTimeout(end, o.delayMs + 1));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

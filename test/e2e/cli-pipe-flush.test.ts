@@ -27,6 +27,9 @@ const PAGES = Math.ceil(KEYS / SCAN_DEFAULT_LIMIT);
  * waiting on the full pipe: a CLI that goes on asks for its next page within milliseconds.
  */
 const QUIET_MS = 1000;
+/** BIG_KEY holds BIG_BYTES, 16 times a pipe's buffer: one `distkv get` prints it in one write. */
+const BIG_KEY = 'big';
+const BIG_BYTES = 1024 * 1024;
 /** START_MS bounds the CLI's start and its first page (about 350 ms on a quiet machine). */
 const START_MS = 60_000;
 
@@ -58,6 +61,7 @@ before(async () => {
       const results = await client.batch(ops);
       assert.equal(results.filter((r) => !r.ok).length, 0);
     }
+    await client.put(BIG_KEY, Buffer.alloc(BIG_BYTES, 0x62));
   } finally {
     await client.close();
   }
@@ -114,5 +118,34 @@ describe('distkv output into a slow pipe', () => {
       `${String(KEYS - lines.length)} keys missing from the output (read after page ${String(pages)})`,
     );
     assert.equal((JSON.parse(lines.at(-1)!) as { value: string }).value.length, VALUE_BYTES);
+  });
+
+  it('prints the whole value of a get before it exits, however late the reader reads', async () => {
+    // One answer, one write: nothing waits for the pipe to drain but the exit in bin/distkv.js
+    // (without it the value ended at the pipe's 64 KiB, exit 0).
+    const before = await routeRequests(node, 'kv_get');
+    const child = spawn(process.execPath, [BIN, 'get', BIG_KEY], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DISTKV_URL: node },
+    });
+    child.stdout.pause();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const deadline = Date.now() + START_MS;
+    while ((await routeRequests(node, 'kv_get')) === before) {
+      assert.ok(Date.now() < deadline, `the node answered no GET in ${String(START_MS)} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The CLI prints within milliseconds of the answer; a CLI that would exit has done so by then.
+    await new Promise((r) => setTimeout(r, QUIET_MS));
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.stdout.resume();
+    const code = await closed;
+    const out = Buffer.concat(chunks);
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
+    assert.equal(out.length - (out.at(-1) === 0x0a ? 1 : 0), BIG_BYTES, 'bytes of the value printed');
   });
 });

@@ -67,8 +67,9 @@ describe('/metrics after traffic', () => {
     );
     assert.equal((await fetch(`http://${leader}/kv/k`, { method: 'PATCH' })).status, 405);
     assert.equal((await fetch(`http://${leader}/nowhere`)).status, 404);
-    assert.equal((await fetch(`http://${replica}/get?key=key-2`)).status, 200);
-    // Wait (bounded) until both replicas report themselves caught up, then scrape.
+    // Wait (bounded) until both replicas report themselves caught up. Only then read from the
+    // replica: the writes were not waited for (w=0), and a replica slow to start following on a
+    // loaded machine did not hold key-2 yet when it was read right after them.
     const deadline = Date.now() + 10000;
     for (;;) {
       families = parseExposition(await (await fetch(`http://${leader}/metrics`)).text());
@@ -78,6 +79,9 @@ describe('/metrics after traffic', () => {
       if (caughtUp || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    assert.equal((await fetch(`http://${replica}/get?key=key-2`)).status, 200);
+    // Scraped after every request above, so each is counted in what the checks below read.
+    families = parseExposition(await (await fetch(`http://${leader}/metrics`)).text());
   });
 
   after(() => stop());

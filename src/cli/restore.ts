@@ -102,7 +102,11 @@ export const RESTORE_VERB: ClientVerb = {
           );
       }
       const rewrittenShards = new Set<number>();
+      // A wait is drawn at once when it says something new, else as progress is (newWait).
+      let shownWait: string | undefined;
       const writer = new RestoreWriter(client, (waiting) => {
+        const fresh = newWait(shownWait, waiting);
+        shownWait = waiting;
         progress.show(
           () =>
             `restore: ${keysText(writer.written)} written` +
@@ -110,7 +114,7 @@ export const RESTORE_VERB: ClientVerb = {
               ? `; writing again the keys of shard ${[...rewrittenShards].join(', ')}: ${writer.rewritten}`
               : '') +
             (waiting === undefined ? '' : `; ${waiting}`),
-          waiting !== undefined,
+          fresh,
         );
       });
       let expired = 0;
@@ -203,6 +207,7 @@ async function leaderViews(
   outcome: () => string,
 ): Promise<ClusterView[]> {
   const deadline = performance.now() + FAILOVER_WAIT_MS;
+  let shownWait: string | undefined;
   for (;;) {
     const view = await anyView(client, urls, outcome);
     const shards = view.shards.filter((s) => s.leader.address !== view.node);
@@ -220,10 +225,9 @@ async function leaderViews(
           `leader ${err.leader} could not be asked whether it refuses slots (${e instanceof Error ? e.message : String(e)}); ${isMoving(e) ? `${noLeaderAdvice(s.idx, s.name, err.leader)}; ` : ''}${outcome()}`,
         );
       }
-      progress.show(
-        () => `restore: leader ${err.leader} did not answer (${e.code}); looking for its shard's leader`,
-        true,
-      );
+      const waiting = `restore: leader ${err.leader} did not answer (${e.code}); looking for its shard's leader`;
+      progress.show(() => waiting, newWait(shownWait, waiting));
+      shownWait = waiting;
       await lookForLeader(client);
       continue;
     }
@@ -266,6 +270,16 @@ async function anyView(
       cause: err,
     });
   }
+}
+
+/**
+ * newWait reports whether a wait's progress line (`now`; undefined: none) is drawn at once: when it
+ * says something other than the line last drawn for a wait (`shown`). A wait that goes on is drawn
+ * as progress is, at most every LOG_MS to a log (progress-line.ts): each retry (FAILOVER_RETRY_MS
+ * and a reload) used to draw its line at once, a line or two a second in a log for up to 30 s.
+ */
+function newWait(shown: string | undefined, now: string | undefined): boolean {
+  return now !== undefined && now !== shown;
 }
 
 /** LeaderSilent is a leader's failure to answer `/cluster`, naming it (caught by leaderViews). */

@@ -50,7 +50,17 @@ export const RESTORE_VERB: ClientVerb = {
   usage: 'distkv restore FILE',
   summary: 'write every key of a backup FILE into a cluster (empty unless --force)',
   details:
-    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\nshard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\nits instant in the backup (its write carries that instant); one that has expired by the time it is\nsent is not written, and counted. Every key gets a new version in the target (a version read from\nthe source names nothing there). A shard whose leader fails over is followed to the new leader (for\nup to 30 s without one), and its keys are written again there: the old one may have acknowledged\nwrites its replicas had not copied. A cluster whose nodes disagree about the config\n(SLOTS_DISPUTED, as any leader it writes to reports it) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster is not\nempty, its nodes disagree or a write failed, 2 for usage mistakes and unreadable or damaged files.',
+    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\n' +
+    'shard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\n' +
+    'its instant in the backup (its write carries that instant); one that has expired by the time it is\n' +
+    'sent is not written, and counted. Every key gets a new version in the target (a version read from\n' +
+    'the source names nothing there). A shard whose leader fails over is followed to the new leader (for\n' +
+    'up to 30 s without one; --url need not name it), and its keys are written again there, at most 4\n' +
+    'passes over the file: the old one may have acknowledged writes its replicas had not copied. A\n' +
+    'cluster whose nodes disagree about the config (SLOTS_DISPUTED, as any leader it writes to reports\n' +
+    'it) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster\n' +
+    'is not empty, its nodes disagree, a write failed or no leader answered, 2 for usage mistakes and\n' +
+    'unreadable or damaged files, 130 when interrupted (Ctrl-C: the keys written so far stay).',
   options: {
     force: {
       type: 'boolean',

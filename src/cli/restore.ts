@@ -262,7 +262,9 @@ async function anyView(
     return await client.cluster();
   } catch (err) {
     if (!isMoving(err)) throw err;
-    const map = await client.topology().catch(() => undefined);
+    // Only a map the client has loaded: loading one asks the same nodes again (each refusing for
+    // REFUSED_WAIT_MS), which would double the wait of a restore whose --url names no live node.
+    const map = client.version === undefined ? undefined : await client.topology();
     const asked = new Set(urls.map((u) => new URL(parseEndpoint(u)).host));
     const nodes = new Set([
       ...(map?.shards.map((s) => s.address) ?? []),
@@ -276,9 +278,8 @@ async function anyView(
         // the next node of the map
       }
     }
-    throw new DistkvError(err.code, `${err.message}, nor did any node of its map; ${outcome()}`, {
-      cause: err,
-    });
+    const mapToo = map === undefined ? '' : ', nor did any node of its map';
+    throw new DistkvError(err.code, `${err.message}${mapToo}; ${outcome()}`, { cause: err });
   }
 }
 

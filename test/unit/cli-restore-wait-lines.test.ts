@@ -9,17 +9,11 @@
  * refused as by a leader moving).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Crc, encodeBackupHeader, encodeEnd, encodeSectionHeader } from '../../src/cli/backup-format.js';
 import { LOG_MS } from '../../src/cli/progress-line.js';
-import {
-  encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
-  encodeSnapshotHeader,
-} from '../../src/replication/snapshot-format.js';
+import { writeOneShardBackup } from '../helpers/one-shard-backup.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
@@ -71,38 +65,17 @@ after(async () => {
   await node.stop();
 });
 
-/** writeBackup writes a one-shard backup file of `n` keys. */
-function writeBackup(file: string, n: number): void {
-  const entries = Array.from({ length: n }, (_, i) => ({
-    key: Buffer.from(`k${i}`),
-    value: Buffer.from(`v${i}`),
-    expiresAtMs: 0,
-    seq: i + 1,
-  }));
-  const parts = [
-    encodeBackupHeader(),
-    encodeSectionHeader(0, true),
-    encodeSnapshotHeader(n),
-    encodeSnapshotEntries(entries, true),
-    encodeSnapshotExactSeq(n),
-    encodeEnd({
-      created: new Date().toISOString(),
-      source: 'twin',
-      topology: 'cfg',
-      shards: [{ idx: 0, name: 'shard-0', seq: n, keys: n, consistent: true }],
-    }),
-  ];
-  const crc = new Crc();
-  for (const p of parts) crc.add(p);
-  const tail = Buffer.alloc(4);
-  tail.writeUInt32LE(crc.value, 0);
-  writeFileSync(file, Buffer.concat([...parts, tail]));
-}
-
 describe('distkv restore waiting for a leader', () => {
   it('writes its wait to a log at once, then at most every LOG_MS, not at every retry', async () => {
     const file = join(dir, 'wait.dkvb');
-    writeBackup(file, 10);
+    writeOneShardBackup(
+      file,
+      Array.from({ length: 10 }, (_, i) => ({
+        key: Buffer.from(`k${i}`),
+        value: Buffer.from(`v${i}`),
+        expiresAtMs: 0,
+      })),
+    );
     const started = performance.now();
     const r = await runCli(['restore', file, '--url', node.address, '--json']);
     const tookMs = performance.now() - started;

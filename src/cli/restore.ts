@@ -112,6 +112,8 @@ export const RESTORE_VERB: ClientVerb = {
           );
       }
       const rewrittenShards = new Set<number>();
+      /** extraPasses counts the passes that wrote shards again (a shard may be written in several). */
+      let extraPasses = 0;
       // A wait is drawn at once when it says something new, else as progress is (newWait).
       let shownWait: string | undefined;
       const writer = new RestoreWriter(client, (waiting) => {
@@ -165,6 +167,7 @@ export const RESTORE_VERB: ClientVerb = {
               `the leader of shard ${[...changed].join(', ')} changed during each of ${MAX_PASSES} passes over the backup: keys a leader acknowledged before it failed over may be missing; run the restore again with --force once the cluster is stable`,
             );
           for (const idx of changed) rewrittenShards.add(idx);
+          extraPasses++;
           writer.again = true;
           changed = await pass(changed);
         }
@@ -194,7 +197,7 @@ export const RESTORE_VERB: ClientVerb = {
             (expired === 0 ? '' : ` (${expired} more had expired since the backup)`) +
             (again.length === 0
               ? ''
-              : `; the leader of shard ${again.join(', ')} changed during the restore, so ${again.length === 1 ? 'its' : 'their'} ${keysText(writer.rewritten)} were written again to the new leader (the old one may have acknowledged writes its replicas had not copied)`),
+              : `; the leader of shard ${again.join(', ')} changed during the restore, so ${again.length === 1 ? 'its' : 'their'} ${rewrittenText(writer.rewritten, extraPasses)} to the new leader (the old one may have acknowledged writes its replicas had not copied)`),
         );
       return 0;
     } finally {
@@ -202,6 +205,17 @@ export const RESTORE_VERB: ClientVerb = {
     }
   },
 };
+
+/**
+ * rewrittenText says how a restore's `writes` wrote shards again, in `passes` passes over the file:
+ * "N keys were written again", or with several passes (a shard whose leader changed again while it
+ * was written again) "keys were written again in P more passes over the backup (N writes)". A key
+ * written again in two passes is two writes: they read as twice the shard's keys.
+ */
+function rewrittenText(writes: number, passes: number): string {
+  if (passes <= 1) return `${keysText(writes)} were written again`;
+  return `keys were written again in ${passes} more passes over the backup (${writes} writes)`;
+}
 
 /**
  * leaderViews returns the `/cluster` of a node of the cluster (anyView: one of `urls`, else one of

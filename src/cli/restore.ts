@@ -26,6 +26,7 @@ import { isUtf8 } from 'node:buffer';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { DistkvClient } from '../client/client.js';
 import type { ClusterView } from '../client/types.js';
+import { parseEndpoint } from '../client/endpoint.js';
 import { keyText } from '../client/key-bytes.js';
 import { DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
@@ -49,14 +50,24 @@ export const RESTORE_VERB: ClientVerb = {
   usage: 'distkv restore FILE',
   summary: 'write every key of a backup FILE into a cluster (empty unless --force)',
   details:
-    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\nshard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\nits instant in the backup (its write carries that instant); one that has expired by the time it is\nsent is not written, and counted. Every key gets a new version in the target (a version read from\nthe source names nothing there). A shard whose leader fails over is followed to the new leader (for\nup to 30 s without one), and its keys are written again there: the old one may have acknowledged\nwrites its replicas had not copied. A cluster whose nodes disagree about the config\n(SLOTS_DISPUTED, as any leader it writes to reports it) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster is not\nempty, its nodes disagree or a write failed, 2 for usage mistakes and unreadable or damaged files.',
+    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\n' +
+    'shard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\n' +
+    'its instant in the backup (its write carries that instant); one that has expired by the time it is\n' +
+    'sent is not written, and counted. Every key gets a new version in the target (a version read from\n' +
+    'the source names nothing there). A shard whose leader fails over is followed to the new leader (for\n' +
+    'up to 30 s without one; --url need not name it), and its keys are written again there, at most 4\n' +
+    'passes over the file: the old one may have acknowledged writes its replicas had not copied. A\n' +
+    'cluster whose nodes disagree about the config (SLOTS_DISPUTED, as any leader it writes to reports\n' +
+    'it) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster\n' +
+    'is not empty, its nodes disagree, a write failed or no leader answered, 2 for usage mistakes and\n' +
+    'unreadable or damaged files, 130 when interrupted (Ctrl-C: the keys written so far stay).',
   options: {
     force: {
       type: 'boolean',
       help: 'restore into a cluster that already holds keys (overwrites the keys of the backup)',
     },
   },
-  run: async (client, args, out) => {
+  run: async (client, args, out, conn) => {
     const [file] = positionals(args, 1, 1, 'distkv restore FILE') as [string];
     // "-" is standard input to every other verb that takes a file; a restore reads FILE twice (all
     // of it is checked before anything is written), which a pipe cannot give.
@@ -85,7 +96,7 @@ export const RESTORE_VERB: ClientVerb = {
       }
       const progress = stderrProgress(true);
       // Before anything is written: a leader that does not answer is waited for as it fails over.
-      const views = await leaderViews(client, progress, () => 'nothing was written');
+      const views = await leaderViews(client, conn.urls, progress, () => 'nothing was written');
       refuseDisputes(views);
       const view = views[0]!;
       // A node that tells its limits: refuse a file it would refuse part of, before writing any
@@ -101,7 +112,13 @@ export const RESTORE_VERB: ClientVerb = {
           );
       }
       const rewrittenShards = new Set<number>();
+      /** extraPasses counts the passes that wrote shards again (a shard may be written in several). */
+      let extraPasses = 0;
+      // A wait is drawn at once when it says something new, else as progress is (newWait).
+      let shownWait: string | undefined;
       const writer = new RestoreWriter(client, (waiting) => {
+        const fresh = newWait(shownWait, waiting);
+        shownWait = waiting;
         progress.show(
           () =>
             `restore: ${keysText(writer.written)} written` +
@@ -109,7 +126,7 @@ export const RESTORE_VERB: ClientVerb = {
               ? `; writing again the keys of shard ${[...rewrittenShards].join(', ')}: ${writer.rewritten}`
               : '') +
             (waiting === undefined ? '' : `; ${waiting}`),
-          waiting !== undefined,
+          fresh,
         );
       });
       let expired = 0;
@@ -134,7 +151,7 @@ export const RESTORE_VERB: ClientVerb = {
           await writer.add({ key, text: isUtf8(key) ? key.toString('utf8') : undefined, value, expiresAtMs });
         });
         await writer.flush();
-        const now = leadersOf(await leaderViews(client, progress, stoppedAfter));
+        const now = leadersOf(await leaderViews(client, conn.urls, progress, stoppedAfter));
         const changed = new Set(writer.moved);
         for (const [idx, leader] of now) if (leaders.get(idx) !== leader) changed.add(idx);
         leaders = now;
@@ -150,6 +167,7 @@ export const RESTORE_VERB: ClientVerb = {
               `the leader of shard ${[...changed].join(', ')} changed during each of ${MAX_PASSES} passes over the backup: keys a leader acknowledged before it failed over may be missing; run the restore again with --force once the cluster is stable`,
             );
           for (const idx of changed) rewrittenShards.add(idx);
+          extraPasses++;
           writer.again = true;
           changed = await pass(changed);
         }
@@ -179,7 +197,7 @@ export const RESTORE_VERB: ClientVerb = {
             (expired === 0 ? '' : ` (${expired} more had expired since the backup)`) +
             (again.length === 0
               ? ''
-              : `; the leader of shard ${again.join(', ')} changed during the restore, so ${again.length === 1 ? 'its' : 'their'} ${keysText(writer.rewritten)} were written again to the new leader (the old one may have acknowledged writes its replicas had not copied)`),
+              : `; the leader of shard ${again.join(', ')} changed during the restore, so ${again.length === 1 ? 'its' : 'their'} ${rewrittenText(writer.rewritten, extraPasses)} to the new leader (the old one may have acknowledged writes its replicas had not copied)`),
         );
       return 0;
     } finally {
@@ -189,19 +207,33 @@ export const RESTORE_VERB: ClientVerb = {
 };
 
 /**
- * leaderViews returns the `/cluster` of a node of the cluster, then that of every other leader it
- * names (the nodes the restore writes to). A leader that does not answer, or no longer leads (a
- * failover), is looked for in a reloaded map for up to FAILOVER_WAIT_MS (leader-wait.ts); then the
- * restore fails, saying `outcome` (what it had written).
+ * rewrittenText says how a restore's `writes` wrote shards again, in `passes` passes over the file:
+ * "N keys were written again", or with several passes (a shard whose leader changed again while it
+ * was written again) "keys were written again in P more passes over the backup (N writes)". A key
+ * written again in two passes is two writes: they read as twice the shard's keys.
+ */
+function rewrittenText(writes: number, passes: number): string {
+  if (passes <= 1) return `${keysText(writes)} were written again`;
+  return `keys were written again in ${passes} more passes over the backup (${writes} writes)`;
+}
+
+/**
+ * leaderViews returns the `/cluster` of a node of the cluster (anyView: one of `urls`, else one of
+ * the client's map), then that of every other leader it names (the nodes the restore writes to). A
+ * leader that does not answer, or no longer leads (a failover), is looked for in a reloaded map for
+ * up to FAILOVER_WAIT_MS (leader-wait.ts); then the restore fails, saying `outcome` (what it had
+ * written).
  */
 async function leaderViews(
   client: DistkvClient,
+  urls: readonly string[],
   progress: ProgressLine,
   outcome: () => string,
 ): Promise<ClusterView[]> {
   const deadline = performance.now() + FAILOVER_WAIT_MS;
+  let shownWait: string | undefined;
   for (;;) {
-    const view = await client.cluster();
+    const view = await anyView(client, urls, outcome);
     const shards = view.shards.filter((s) => s.leader.address !== view.node);
     const leaders = [...new Set(shards.map((s) => s.leader.address))];
     let asked: ClusterView[];
@@ -217,15 +249,62 @@ async function leaderViews(
           `leader ${err.leader} could not be asked whether it refuses slots (${e instanceof Error ? e.message : String(e)}); ${isMoving(e) ? `${noLeaderAdvice(s.idx, s.name, err.leader)}; ` : ''}${outcome()}`,
         );
       }
-      progress.show(
-        () => `restore: leader ${err.leader} did not answer (${e.code}); looking for its shard's leader`,
-        true,
-      );
+      const waiting = `restore: leader ${err.leader} did not answer (${e.code}); looking for its shard's leader`;
+      progress.show(() => waiting, newWait(shownWait, waiting));
+      shownWait = waiting;
       await lookForLeader(client);
       continue;
     }
     return [view, ...asked];
   }
+}
+
+/**
+ * anyView returns `/cluster` of the first configured node (--url) that answers, else of the first
+ * node of the client's map that does, leaders first: a restore given only the node that failed
+ * mid-way still reaches the cluster, whose newer map its writes' retries found (the client looks at
+ * every node of its map then). It used to ask the configured nodes alone, and a restore that had
+ * written every key to the new leader failed there ("no node answered /cluster"), without saying
+ * what it had written nor writing the shard again. No node answering fails saying `outcome`.
+ */
+async function anyView(
+  client: DistkvClient,
+  urls: readonly string[],
+  outcome: () => string,
+): Promise<ClusterView> {
+  try {
+    return await client.cluster();
+  } catch (err) {
+    if (!isMoving(err)) throw err;
+    // Only a map the client has loaded: loading one asks the same nodes again (each refusing for
+    // REFUSED_WAIT_MS), which would double the wait of a restore whose --url names no live node.
+    const map = client.version === undefined ? undefined : await client.topology();
+    const asked = new Set(urls.map((u) => new URL(parseEndpoint(u)).host));
+    const nodes = new Set([
+      ...(map?.shards.map((s) => s.address) ?? []),
+      ...(map?.shards.flatMap((s) => s.replicas) ?? []),
+    ]);
+    for (const node of nodes) {
+      if (asked.has(node)) continue;
+      try {
+        return await client.cluster(node);
+      } catch {
+        // the next node of the map
+      }
+    }
+    const mapToo = map === undefined ? '' : ', nor did any node of its map';
+    throw new DistkvError(err.code, `${err.message}${mapToo}; ${outcome()}`, { cause: err });
+  }
+}
+
+/**
+ * newWait reports whether a wait's progress line (`now`; undefined: none) is drawn at once: when it
+ * says something other than the line last drawn for a wait (`shown`). A wait that goes on is drawn
+ * as progress is, at most every LOG_MS to a log (progress-line.ts): each retry (FAILOVER_RETRY_MS
+ * and a reload) used to draw its line at once, a line or two a second in a log for up to 30 s.
+ */
+function newWait(shown: string | undefined, now: string | undefined): boolean {
+  return now !== undefined && now !== shown;
 }
 
 /** LeaderSilent is a leader's failure to answer `/cluster`, naming it (caught by leaderViews). */

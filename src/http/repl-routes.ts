@@ -36,7 +36,7 @@ import { noteServerError, sendError, sendSeedText, statusLine } from './respond.
 import { answerLater, route } from './route.js';
 import type { Handler, Router } from './router.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
-import { LogThrottle } from '../util/log-throttle.js';
+import { LogThrottle, MAX_LOG_KEYS } from '../util/log-throttle.js';
 
 const MAX_WAIT_MS = 60000;
 const MAX_PULL_BYTES = 64 * 1024 * 1024;
@@ -200,19 +200,29 @@ interface Refusal {
  * refusalLog writes the lines of refused replication requests, at most one a minute per peer and
  * request (src/util/log-throttle.ts): with no `server.token` anyone can send them at request rate,
  * and a line each let them flood the log. The first is written at once; the next line says how many
- * were refused since (each is still counted in the metrics under its code).
+ * were refused since (each is still counted in the metrics under its code). Past MAX_LOG_KEYS peers
+ * and requests, the refusals of further ones are summed up together (`other_replicas`, the lines
+ * say so): their lines used to read as one replica's, and all as pulls or all as snapshots, as the
+ * last one was.
  */
 function refusalLog(ctx: HttpContext): LogThrottle<Refusal> {
-  return new LogThrottle<Refusal>((r, more, sinceMs) => {
+  return new LogThrottle<Refusal>((r, more, sinceMs, shared) => {
+    const others = shared ? { other_replicas: true } : {};
     if (more === 0)
       ctx.log.error(
-        { replica: r.replica, err: r.err },
-        `refused a replica ${r.what}: config mismatch (more from this replica are summed up at most once a minute)`,
+        { replica: r.replica, err: r.err, ...others },
+        shared
+          ? `refused a replica ${r.what}: config mismatch (too many replica names: the refusals of those past the first ${MAX_LOG_KEYS} are summed up together, at most once a minute)`
+          : `refused a replica ${r.what}: config mismatch (more from this replica are summed up at most once a minute)`,
       );
     else
       ctx.log.error(
-        { replica: r.replica, err: r.err, refused: more },
-        `refused ${more} more replica ${r.what}s in the last ${Math.round(sinceMs / 1000)} s: config mismatch`,
+        shared
+          ? { last_replica: r.replica, err: r.err, refused: more, ...others }
+          : { replica: r.replica, err: r.err, refused: more },
+        shared
+          ? `refused ${more} more replication requests (pulls or snapshots) of other replica names in the last ${Math.round(sinceMs / 1000)} s: config mismatch`
+          : `refused ${more} more replica ${r.what}s in the last ${Math.round(sinceMs / 1000)} s: config mismatch`,
       );
   });
 }

@@ -11,8 +11,9 @@
  * at most one line a window after the first.
  *
  * Keys may come from clients (a peer's name in a query), so at most `maxKeys` are tracked; events of
- * further keys share the key OTHER_KEY (its lines carry the last such event's detail), so memory and
- * lines stay bounded whatever names clients send.
+ * further keys share the key OTHER_KEY (its lines carry the last such event's detail, and `shared`,
+ * so that they do not read as one key's), so memory and lines stay bounded whatever names clients
+ * send.
  *
  * Timers are unref'd (a pending summary does not hold the process open); `close()` writes the
  * pending summaries and stops them. Single-threaded: one instance per thread.
@@ -46,9 +47,11 @@ export const REAL_CLOCK: ThrottleClock = {
 
 /**
  * ThrottledWrite writes one line: `more` is 0 for the first event of a key, else the number of events
- * since the last line (the window's), which lasted `sinceMs`; `detail` is the last event's.
+ * since the last line (the window's), which lasted `sinceMs`; `detail` is the last event's. `shared`
+ * is set for the lines of OTHER_KEY: events of many keys (those past `maxKeys`), whatever the
+ * detail of the last one says.
  */
-export type ThrottledWrite<T> = (detail: T, more: number, sinceMs: number) => void;
+export type ThrottledWrite<T> = (detail: T, more: number, sinceMs: number, shared: boolean) => void;
 
 /** LogThrottleOptions: the window, the bound on keys, the clock (defaults above). */
 export interface LogThrottleOptions {
@@ -89,7 +92,7 @@ export class LogThrottle<T> {
       w.last = detail;
       return;
     }
-    this.write(detail, 0, 0);
+    this.write(detail, 0, 0, k === OTHER_KEY);
     this.open(k, detail);
   }
 
@@ -102,7 +105,7 @@ export class LogThrottle<T> {
   close(): void {
     for (const [key, w] of this.windows) {
       w.cancel();
-      if (w.more > 0) this.write(w.last, w.more, this.clock.now() - w.loggedAt);
+      if (w.more > 0) this.write(w.last, w.more, this.clock.now() - w.loggedAt, key === OTHER_KEY);
       this.windows.delete(key);
     }
   }
@@ -119,7 +122,7 @@ export class LogThrottle<T> {
   private end(key: string, w: Window<T>): void {
     this.windows.delete(key);
     if (w.more === 0) return;
-    this.write(w.last, w.more, this.clock.now() - w.loggedAt);
+    this.write(w.last, w.more, this.clock.now() - w.loggedAt, key === OTHER_KEY);
     this.open(key, w.last);
   }
 }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { MAX_LOG_KEYS } from '../../src/util/log-throttle.js';
 import { freePort } from '../helpers/ports.js';
 import { type OwnServer, startOwnServer } from '../helpers/server-process.js';
 
@@ -23,17 +24,25 @@ after(async () => {
   await node.stop();
 });
 
-/** refusedLines returns the log lines about refused replica requests, parsed. */
-function refusedLines(): { msg: string; replica?: string; refused?: number }[] {
-  return node.server.stdout
-    .split('\n')
-    .filter((l) => l.includes('config mismatch'))
-    .map((l) => JSON.parse(l) as { msg: string; replica?: string; refused?: number });
+/** RefusedLine is a log line about a refused replica request, parsed. */
+interface RefusedLine {
+  msg: string;
+  replica?: string;
+  refused?: number;
+  other_replicas?: boolean;
 }
 
-/** request sends one replication request with another config's hash; returns its status and error code. */
-async function request(path: string, replica: string): Promise<string> {
-  const r = await fetch(`http://${A}${path}?shard=0&after=0&replica=${replica}&config=another-config`);
+/** refusedLines returns the log lines about refused replica requests of `of` (the first node by default), parsed. */
+function refusedLines(of: OwnServer = node): RefusedLine[] {
+  return of.server.stdout
+    .split('\n')
+    .filter((l) => l.includes('config mismatch'))
+    .map((l) => JSON.parse(l) as RefusedLine);
+}
+
+/** request sends one replication request with another config's hash to `at` (A by default); returns its status and error code. */
+async function request(path: string, replica: string, at = A): Promise<string> {
+  const r = await fetch(`http://${at}${path}?shard=0&after=0&replica=${replica}&config=another-config`);
   const body = (await r.json()) as { error: { code: string } };
   return `${r.status} ${body.error.code}`;
 }
@@ -61,5 +70,48 @@ describe('replication requests refused for their config', () => {
       [`${B} refused a replica pull`, `${B} refused a replica snapshot`, 'marker refused a replica pull'],
       node.server.stdout,
     );
+  });
+});
+
+describe('replication requests refused for their config, from more replica names than are tracked', () => {
+  let own: OwnServer;
+  let at = '';
+
+  before(async () => {
+    at = `127.0.0.1:${await freePort()}`;
+    own = await startOwnServer([{ address: at, replicas: [`127.0.0.1:${await freePort()}`] }], '', [
+      '--workers',
+      '1',
+    ]);
+  });
+
+  after(async () => {
+    await own.stop();
+  });
+
+  it("logs the first refusal past the cap as the start of a shared count, not as one replica's", async () => {
+    // A fresh node: the first MAX_LOG_KEYS names each get a line; the next one opens the key they
+    // share, and its line must say so (it read as that replica's, "more from this replica ...").
+    const names = Array.from({ length: MAX_LOG_KEYS + 10 }, (_, i) => `n-${i}`);
+    for (const n of names) assert.equal(await request('/_repl/pull', n, at), '409 CONFIG_MISMATCH');
+    const past = names[MAX_LOG_KEYS]!;
+    const deadline = Date.now() + 30_000;
+    while (!refusedLines(own).some((l) => l.replica === past)) {
+      if (Date.now() > deadline)
+        throw new Error(`no log line for ${past}:\n${own.server.stdout.slice(-2000)}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const lines = refusedLines(own);
+    assert.equal(lines.length, MAX_LOG_KEYS + 1, 'one line per tracked name, and one for the shared count');
+    assert.ok(
+      lines
+        .slice(0, MAX_LOG_KEYS)
+        .every((l) => l.other_replicas === undefined && l.msg.includes('from this replica')),
+    );
+    const shared = lines[MAX_LOG_KEYS]!;
+    assert.equal(shared.replica, past);
+    assert.equal(shared.other_replicas, true, JSON.stringify(shared));
+    assert.doesNotMatch(shared.msg, /from this replica/);
+    assert.match(shared.msg, /summed up together/);
   });
 });

@@ -44,16 +44,24 @@ class ManualClock implements ThrottleClock {
 
 type Line = [detail: string, more: number, sinceMs: number];
 
-function setup(maxKeys?: number): { clock: ManualClock; lines: Line[]; t: LogThrottle<string> } {
+function setup(maxKeys?: number): {
+  clock: ManualClock;
+  lines: Line[];
+  shared: string[];
+  t: LogThrottle<string>;
+} {
   const clock = new ManualClock();
   const lines: Line[] = [];
+  // the details of the lines written for OTHER_KEY (`shared`)
+  const shared: string[] = [];
   const t = new LogThrottle<string>(
-    (d, more, since) => {
+    (d, more, since, isShared) => {
       lines.push([d, more, since]);
+      if (isShared) shared.push(d);
     },
     { windowMs: 60_000, clock, ...(maxKeys === undefined ? {} : { maxKeys }) },
   );
-  return { clock, lines, t };
+  return { clock, lines, shared, t };
 }
 
 describe('LogThrottle', () => {
@@ -105,7 +113,7 @@ describe('LogThrottle', () => {
   });
 
   it('tracks at most maxKeys keys; events of further keys share one, so lines stay bounded', () => {
-    const { clock, lines, t } = setup(3);
+    const { clock, lines, shared, t } = setup(3);
     for (let i = 0; i < 100; i++) t.note(`peer-${i}`, `p${i}`);
     assert.equal(t.tracked, 4, 'three keys and OTHER_KEY');
     assert.deepEqual(
@@ -114,6 +122,7 @@ describe('LogThrottle', () => {
     );
     clock.advance(60_000);
     assert.deepEqual(lines.slice(4), [['p99', 96, 60_000]], "OTHER_KEY's summary: the 96 after p3");
+    assert.deepEqual(shared, ['p3', 'p99'], "OTHER_KEY's lines, and only those, are marked shared");
   });
 
   it('close writes the pending summaries and stops the timers', () => {

@@ -166,12 +166,31 @@ function shardEntries(nodes: readonly ClusterNode[]): ShardEntry[] {
   });
 }
 
+/**
+ * servedEntries gives each entry its served ranges (`refused` cut out) and leaves out an entry whose
+ * slots are all refused when its master has another entry: Redis never lists a master twice, and a
+ * master with no served slot at all keeps one entry without slots, as Redis lists a master that owns
+ * none.
+ */
+function servedEntries(
+  entries: readonly ShardEntry[],
+  refused: readonly SlotRange[],
+): (ShardEntry & { ranges: SlotRange[] })[] {
+  const withRanges = entries.map((e) => ({ ...e, ranges: rangesOf(e.shards, refused) }));
+  const serving = new Set(withRanges.filter((e) => e.ranges.length > 0).map((e) => e.master));
+  const listed = new Set<ClusterNode>();
+  return withRanges.filter((e) => {
+    if (e.ranges.length === 0 && (serving.has(e.master) || listed.has(e.master))) return false;
+    listed.add(e.master);
+    return true;
+  });
+}
+
 function shardsReply(c: RespConnection, w: RespWriter): void {
   const refused = refusedOf(c);
-  const entries = shardEntries(clusterNodes(c));
+  const entries = servedEntries(shardEntries(clusterNodes(c)), refused);
   w.array(entries.length);
-  for (const { master: m, shards, replicas } of entries) {
-    const ranges = rangesOf(shards, refused);
+  for (const { master: m, replicas, ranges } of entries) {
     w.stringMap([
       [
         'slots',

@@ -33,6 +33,18 @@ const config = validateConfig(
 );
 const shards = new ShardMap(config.shards).shards;
 
+/** partial: A leads shard-0 (replicas C and D) and shard-1 (replica D only), so CLUSTER SHARDS lists A twice. */
+const D = '127.0.0.1:7004';
+const partial = validateConfig(
+  {
+    shards: [
+      { name: 'shard-0', idx: 0, address: A, replicas: [C, D] },
+      { name: 'shard-1', idx: 1, address: A, replicas: [D] },
+    ],
+  },
+  '<test>',
+);
+
 type Reply = string | number | null | Reply[];
 
 /** decode reads one RESP2 reply at `at` of `b`; returns it and where it ends. */
@@ -55,7 +67,7 @@ function decode(b: Buffer, at = 0): [Reply, number] {
 }
 
 /** ask runs `CLUSTER sub` on a connection of node `me` that sees `down` unreachable (and refuses the slots of `gate`). */
-function ask(me: string, down: string[], sub: string, gate?: SlotGate): Reply {
+function ask(me: string, down: string[], sub: string, gate?: SlotGate, cfg = config): Reply {
   const queue = new ReplyQueue(
     () => undefined,
     () => undefined,
@@ -64,8 +76,8 @@ function ask(me: string, down: string[], sub: string, gate?: SlotGate): Reply {
     proto: 2,
     queue,
     ctx: {
-      config,
-      liveShards: () => shards,
+      config: cfg,
+      liveShards: () => (cfg === config ? shards : new ShardMap(cfg.shards).shards),
       listener: { address: me },
       downNodes: () => new Set(down),
       ...(gate === undefined ? {} : { slotGate: gate }),
@@ -214,5 +226,40 @@ describe('CLUSTER commands with slots disputed with a peer', () => {
     assert.deepEqual(ask(A, [], 'SLOTS', all), []);
     assert.equal(info(A, [], all).cluster_state, 'fail');
     assert.equal(info(A, [], all).cluster_slots_assigned, '0');
+  });
+});
+
+describe('CLUSTER SHARDS when a master has entries for several replica sets', () => {
+  // Each entry as its slots and its nodes' RESP ports (the node's HTTP port + 1000), master first.
+  const entries = (gate?: SlotGate): [Reply, Reply[]][] =>
+    (ask(A, [], 'SHARDS', gate, partial) as Reply[][]).map((e) => [
+      e[1]!,
+      (e[3] as Reply[][]).map((n) => n[3]!),
+    ]);
+
+  it('lists the master once per replica set, each with its own slots', () => {
+    assert.deepEqual(entries(), [
+      [
+        [0, 8191],
+        [8001, 8003, 8004],
+      ],
+      [
+        [8192, 16383],
+        [8001, 8004],
+      ],
+    ]);
+  });
+
+  it('leaves out an entry whose slots are all disputed, rather than list the master twice', () => {
+    assert.deepEqual(entries(disputing([{ first: 8192, last: 16383 }])), [
+      [
+        [0, 8191],
+        [8001, 8003, 8004],
+      ],
+    ]);
+  });
+
+  it('keeps one entry without slots for a master none of whose slots is served', () => {
+    assert.deepEqual(entries(disputing([{ first: 0, last: 16383 }])), [[[], [8001, 8003, 8004]]]);
   });
 });

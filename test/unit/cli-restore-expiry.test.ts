@@ -12,16 +12,13 @@
  * compared with the backup's instant: equal, to the millisecond.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Crc, encodeBackupHeader, encodeEnd, encodeSectionHeader } from '../../src/cli/backup-format.js';
 import {
-  encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
-  encodeSnapshotHeader,
-} from '../../src/replication/snapshot-format.js';
+  type BackupEntryIn as Entry,
+  writeOneShardBackup as writeBackup,
+} from '../helpers/one-shard-backup.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
@@ -111,39 +108,6 @@ before(async () => {
 after(async () => {
   await node.stop();
 });
-
-/** Entry is a key of the backup with its expiry (Unix ms, 0 = never). */
-interface Entry {
-  key: Buffer;
-  value: Buffer;
-  expiresAtMs: number;
-}
-
-/** writeBackup writes a one-shard backup file of `entries`. */
-function writeBackup(file: string, entries: Entry[]): void {
-  const seq = entries.length;
-  const parts = [
-    encodeBackupHeader(),
-    encodeSectionHeader(0, true),
-    encodeSnapshotHeader(seq),
-    encodeSnapshotEntries(
-      entries.map((e, i) => ({ ...e, seq: i + 1 })),
-      true,
-    ),
-    encodeSnapshotExactSeq(seq),
-    encodeEnd({
-      created: new Date().toISOString(),
-      source: 'twin',
-      topology: 'cfg',
-      shards: [{ idx: 0, name: 'shard-0', seq, keys: entries.length, consistent: true }],
-    }),
-  ];
-  const crc = new Crc();
-  for (const p of parts) crc.add(p);
-  const tail = Buffer.alloc(4);
-  tail.writeUInt32LE(crc.value, 0);
-  writeFileSync(file, Buffer.concat([...parts, tail]));
-}
 
 describe('distkv restore and expiries', () => {
   it('sends each key its expiry instant, so it expires exactly then however long the writes took; a key that expires while waiting is not written', async () => {

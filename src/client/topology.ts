@@ -1,8 +1,11 @@
 /**
  * ClusterTopology: the client's routing table as the cluster last described it in `GET /cluster`
  * (the single source of truth): shards, slot ranges, leader and replica addresses, the config hash
- * and the live map version (docs/failover.md). `reload` asks the configured nodes in order and
- * adopts the first answer that is not older than the map it has (a node that has not learned the
+ * and the live map version (docs/failover.md). `reload` asks the configured nodes in order, then
+ * the other nodes of the map it has (askable: a configured node that died for good, as a leader a
+ * failover replaced, left a client that knew the cluster asking only it, and waiting out
+ * refusedWaitMs on every reload), and adopts the first answer that is not older than the map it
+ * has (a node that has not learned the
  * newest map yet, or is cut off from its peers, would take the client back to a deposed leader);
  * one load runs at a time, shared by every caller that asks meanwhile. `loadNewest` asks every node
  * at once and adopts the highest map version, for a write held by a leader switch or an answer
@@ -35,8 +38,8 @@ const HINT_LOOK_MS = 250;
 const LOOK_GRACE_MS = 500;
 
 /**
- * LOAD_STAGGER_MS is how long a load of /cluster waits for one configured node before it asks the
- * next as well (askInTurn): a healthy node answers in milliseconds, a stopped one never.
+ * LOAD_STAGGER_MS is how long a load of /cluster waits for one node before it asks the next as
+ * well (askInTurn): a healthy node answers in milliseconds, a stopped one never.
  */
 const LOAD_STAGGER_MS = 1000;
 
@@ -144,9 +147,18 @@ export class ClusterTopology {
     this.loadNewest().catch(() => undefined);
   }
 
-  private async lookNewest(): Promise<void> {
+  /**
+   * askable are the nodes a load asks: the configured ones, then the other nodes of the map the
+   * client routes with (a configured node that died for good, a leader a failover replaced, must not
+   * leave a client that knows the cluster with nowhere to ask).
+   */
+  private askable(): string[] {
     const members = this.current?.shards.flatMap((s) => [s.address, ...s.replicas]) ?? [];
-    const candidates = [...new Set([...this.origins, ...members.map((a) => `${this.currentScheme}://${a}`)])];
+    return [...new Set([...this.origins, ...members.map((a) => `${this.currentScheme}://${a}`)])];
+  }
+
+  private async lookNewest(): Promise<void> {
+    const candidates = this.askable();
     // Every node's view as it comes; the look ends when all have answered or failed, or
     // LOOK_GRACE_MS after the first answer, and the requests still out are abandoned (a client's
     // close waits for the requests in flight: a silent node's would hold it for the timeout).
@@ -177,7 +189,8 @@ export class ClusterTopology {
     const deadline = performance.now() + this.refusedWaitMs;
     let told = false;
     for (;;) {
-      const { view, older, last, allRefused } = await this.askInTurn();
+      const asking = this.askable();
+      const { view, older, last, allRefused } = await this.askInTurn(asking);
       if (view !== undefined) {
         this.adopt(view.origin, view.doc);
         return;
@@ -188,28 +201,28 @@ export class ClusterTopology {
       // Every node refused the connection: nothing listens there yet (a restart's gap), waited for
       // up to refusedWaitMs. A node that answers anything else is not waited for.
       if (allRefused && performance.now() < deadline) {
-        if (!told) this.tellWait(Math.round(deadline - performance.now()));
+        if (!told) this.tellWait(Math.round(deadline - performance.now()), asking);
         told = true;
         await sleep(REFUSED_RETRY_MS, undefined);
         continue;
       }
       throw new DistkvError(
         'SHARD_UNREACHABLE',
-        `no node answered /cluster (${this.urls.join(', ')}): ${connectFailure(last)}`,
+        `no node answered /cluster (${this.urls.join(', ')}${othersText(asking.length - this.origins.length)}): ${connectFailure(last)}`,
         { cause: last },
       );
     }
   }
 
   /**
-   * askInTurn asks the configured nodes for /cluster in their order, each LOAD_STAGGER_MS after the
+   * askInTurn asks `asking` (askable) for /cluster in their order, each LOAD_STAGGER_MS after the
    * one before or as soon as that one fails, and settles with the first view that is not older
    * than the client's map (same config, older live map: that node has not learned what another one
    * told the client), or with none once every node failed or was older. A node that accepts the
    * connection and answers nothing (SIGSTOP, a hung host) held the load for the client's whole
    * timeout (10 s for every CLI command) when it came first in DISTKV_URL.
    */
-  private askInTurn(): Promise<{
+  private askInTurn(asking: readonly string[]): Promise<{
     view: { origin: string; doc: ClusterView } | undefined;
     older: boolean;
     last: unknown;
@@ -234,12 +247,12 @@ export class ClusterTopology {
       };
       const askNext = (): void => {
         clearTimeout(timer);
-        const origin = this.origins[asked++];
+        const origin = asking[asked++];
         if (origin === undefined) return;
         timer = setTimeout(askNext, LOAD_STAGGER_MS);
         // A node passed over (older, or failed) with none other in flight: the next one now.
         const passedOver = (): void => {
-          if (++settled === this.origins.length) finish(undefined);
+          if (++settled === asking.length) finish(undefined);
           else if (!done && asked === settled) askNext();
         };
         this.fetchView(origin, abandon.signal).then(
@@ -263,9 +276,9 @@ export class ClusterTopology {
   }
 
   /** tellWait tells onWait (a hook that throws is ignored) that a load waits for refusing nodes. */
-  private tellWait(waitMs: number): void {
+  private tellWait(waitMs: number, asking: readonly string[]): void {
     try {
-      this.onWait?.({ code: 'REFUSED', node: this.origins.map((o) => new URL(o).host).join(', '), waitMs });
+      this.onWait?.({ code: 'REFUSED', node: asking.map((o) => new URL(o).host).join(', '), waitMs });
     } catch {
       // a hook that throws is the caller's bug, not a reason to fail the load
     }
@@ -305,4 +318,9 @@ export class ClusterTopology {
 /** authorityOf is a URL's "host:port" with the scheme's default port written out (URL drops it). */
 function authorityOf(u: URL): string {
   return `${u.hostname}:${u.port !== '' ? u.port : u.protocol === 'https:' ? '443' : '80'}`;
+}
+
+/** othersText says how many nodes of the client's map were asked besides the configured ones. */
+function othersText(n: number): string {
+  return n <= 0 ? '' : `, and ${String(n)} more node${n === 1 ? '' : 's'} of its map`;
 }

@@ -32,9 +32,19 @@ export interface TestServer {
   server: Http1Server;
   store: Map<string, string>;
   counts: Counts;
-  /** startExtra starts another server with the same routes (to close it, or with other limits). */
-  startExtra(options: ServerLimits): Promise<{ port: number; server: Http1Server }>;
+  /**
+   * startExtra starts another server with the same routes (to close it, or with other limits);
+   * `exchanges` counts the requests its routes started and finished.
+   */
+  startExtra(options: ServerLimits): Promise<ExtraServer>;
   stop(): void;
+}
+
+/** ExtraServer is a server of the fixture's routes started by `startExtra`. */
+export interface ExtraServer {
+  port: number;
+  server: Http1Server;
+  exchanges: { started: number; finished: number };
 }
 
 /** get and put format raw requests. */
@@ -138,7 +148,11 @@ export async function startTestServer(): Promise<TestServer> {
     ...main,
     store,
     counts,
-    startExtra: (options) => start({ started: () => undefined, finished: () => undefined }, options),
+    startExtra: async (options) => {
+      const exchanges = { started: 0, finished: 0 };
+      const observer = { started: () => exchanges.started++, finished: () => exchanges.finished++ };
+      return { ...(await start(observer, options)), exchanges };
+    },
     stop: () => {
       main.server.close();
       main.server.destroyConnections();

@@ -119,7 +119,13 @@ describe('HEAD, limits and failures', () => {
       count: 2,
       lingerMs: 2000,
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Closed once its routes started both requests, not a fixed 50 ms after the write: a test
+    // process stalled 60 ms before writing had the close come first, with nothing read to answer.
+    const deadline = Date.now() + 10000;
+    while (extra.exchanges.started < 2) {
+      assert.ok(Date.now() < deadline, `the server started ${extra.exchanges.started} of 2 requests in 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     extra.server.close();
     const r = await pending;
     assert.deepEqual(

@@ -22,6 +22,7 @@ describe("EXPIRE's conditions and SET ... GET with an expiry on a replica and in
     const L = await RespConn.open(respOf(leader));
     const R = await RespConn.open(respOf(replica));
     try {
+      await cluster.following();
       const replies = await L.send([
         ['SET', 'w/a', 'v'],
         ['SET', 'w/b', 'v'],

@@ -34,6 +34,7 @@ describe('SET with an expiry and PERSIST on the path of the other writes', () =>
       const L = await RespConn.open(respOf(leader));
       const R = await RespConn.open(respOf(replica));
       try {
+        await cluster.following();
         const N = 200;
         const before = await walBatches(leader);
         const sets = await L.send(Array.from({ length: N }, (_, i) => ['SET', 'k', `v${i}`, 'EX', '100']));

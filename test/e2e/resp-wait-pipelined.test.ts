@@ -24,6 +24,7 @@ before(async () => {
   A = await freeNodeAddress();
   B = await freeNodeAddress();
   cluster = await TestCluster.start({ dir, shards: [{ address: A, replicas: [B] }] });
+  await cluster.following();
 });
 
 after(async () => {

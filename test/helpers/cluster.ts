@@ -54,6 +54,32 @@ export class TestCluster {
     return c;
   }
 
+  /**
+   * following waits (up to `ms`) until every replica store of every running node streams from its
+   * leader. start waits for each node to serve only: a replica that pulled before its leader
+   * listened backs off (up to 5 s between pulls), so a first `WAIT 1 5000` or `w=1` write could
+   * time out on a loaded machine where the leader came up seconds after it.
+   */
+  async following(ms = 30000): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (const address of this.processes.keys()) {
+      for (;;) {
+        const doc = (await (
+          await fetch(`http://${this.o.listen?.get(address) ?? address}/stats`)
+        ).json()) as {
+          stores: { role: string; replicaState?: string }[];
+        };
+        const behind = doc.stores.filter((s) => s.role === 'replica' && s.replicaState !== 'streaming');
+        if (behind.length === 0) break;
+        if (Date.now() > deadline)
+          throw new Error(
+            `${address}: replicas not streaming after ${String(ms)} ms: ${JSON.stringify(behind)}`,
+          );
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
   /** leaders are the leader addresses, in shard order. */
   get leaders(): string[] {
     return this.o.shards.map((s) => s.address);

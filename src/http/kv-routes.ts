@@ -39,6 +39,7 @@ import {
 } from './key-request.js';
 import { forwardedConditions, proxyToOwner, relayWaitMs } from './proxy.js';
 import { sendRedirect } from './redirect.js';
+import { seedFormValue } from './seed-form.js';
 import { portableTarget } from './target-path.js';
 import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './request-parse.js';
 import { sendError, sendSeedText } from './respond.js';
@@ -323,7 +324,7 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
     route(ctx, 'seed_get', (res, req) => {
       const query = req.getQuery();
       const key = seedParam(query, 'key');
-      if (key === '') {
+      if (key.length === 0) {
         sendSeedText(res, 400, 'Missing key', 'MISSING_KEY');
         return;
       }
@@ -348,11 +349,10 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
     '/set',
     route(ctx, 'seed_set', (res, req) => {
       const query = req.getQuery();
-      const { params } = parseQuery(query);
-      const key = params.get('key') ?? '';
-      const value = params.get('value') ?? '';
-      if (key === '' || value === '') {
-        sendSeedText(res, 400, 'Missing key or value', key === '' ? 'MISSING_KEY' : 'INVALID_ARGUMENT');
+      const key = seedFormValue(query, 'key');
+      const value = seedFormValue(query, 'value');
+      if (key.length === 0 || value.length === 0) {
+        sendSeedText(res, 400, 'Missing key or value', key.length === 0 ? 'MISSING_KEY' : 'INVALID_ARGUMENT');
         return;
       }
       if (!seedKeyOk(res, key, maxKey)) return;
@@ -375,9 +375,11 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
   );
 }
 
-function seedKeyOk(res: HttpResponse, key: string, maxKey: number): boolean {
+function seedKeyOk(res: HttpResponse, key: string | Buffer, maxKey: number): boolean {
   try {
-    checkKey(key, maxKey);
+    if (typeof key === 'string') checkKey(key, maxKey);
+    else if (key.length > maxKey)
+      throw new DistkvError('INVALID_KEY', `key is ${key.length} bytes; limit is ${maxKey}`);
     return true;
   } catch (err) {
     const e = toDistkvError(err);
@@ -386,16 +388,12 @@ function seedKeyOk(res: HttpResponse, key: string, maxKey: number): boolean {
   }
 }
 
-/** seedParam reads one form parameter as Go's r.Form.Get does ("" when absent or malformed). */
-function seedParam(query: string, name: string): string {
+/** seedParam reads one form parameter as Go's r.Form.Get does ("" when absent or dropped; src/http/seed-form.ts). */
+function seedParam(query: string, name: string): string | Buffer {
   // Fast path for the common "key=<ascii>" query with a single parameter.
-  if (query.startsWith(`${name}=`) && !/[&%+]/.test(query)) {
+  if (query.startsWith(`${name}=`) && !/[&%+;]/.test(query)) {
     const v = query.slice(name.length + 1);
     return v.includes('\uFFFD') ? '' : v;
   }
-  try {
-    return parseQuery(query).params.get(name) ?? '';
-  } catch {
-    return '';
-  }
+  return seedFormValue(query, name);
 }

@@ -42,7 +42,7 @@ import { sendRedirect } from './redirect.js';
 import { seedFormValue } from './seed-form.js';
 import { portableTarget } from './target-path.js';
 import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './request-parse.js';
-import { sendError, sendSeedText } from './respond.js';
+import { sendError, sendSeedError, sendSeedText } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
 import { DEFAULT_W_TIMEOUT_MS, MAX_W_TIMEOUT_MS, writeExtOf } from './write-conditions.js';
@@ -136,6 +136,7 @@ function dispatch(
       res,
       ctx,
       `shard ${shard}'s leader moved to ${target.address} while this request was arriving; it was not executed: retry`,
+      kind === KIND_SEED_GET ? '/get' : kind === KIND_SEED_SET ? '/set' : undefined,
     );
     return;
   }
@@ -176,20 +177,20 @@ function placeKey(
   const disputed = ctx.slotGate.refusal(slot);
   if (disputed !== undefined) {
     // A peer's config gives the slot another leader: neither served, nor sent elsewhere (slot-gate.ts).
-    sendDisputed(res, disputed);
+    sendDisputed(res, disputed, seedPathOf(url));
     return undefined;
   }
   const shard = ctx.shardMap.shardOfSlot(slot);
   const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
   if (target.local && write && ctx.liveMap.writesFenced(shard)) {
     // Held, not failed: the write was not executed, and the client may send it again.
-    sendSwitching(res, ctx, `shard ${shard}'s leader is being switched; retry shortly`);
+    sendSwitching(res, ctx, `shard ${shard}'s leader is being switched; retry shortly`, seedPathOf(url));
     return undefined;
   }
   if (target.local && !write && ctx.liveMap.leaderWithoutLease(target.role, shard)) {
     // A leader without its lease may have been replaced: its answer could be older than a write the
     // new leader acknowledged, and nothing would say so. Replicas still serve, with X-Distkv-Lag.
-    sendSwitching(res, ctx, leaselessReadMessage(shard));
+    sendSwitching(res, ctx, leaselessReadMessage(shard), seedPathOf(url));
     return undefined;
   }
   if (target.local) return { shard, owner: undefined };
@@ -207,15 +208,34 @@ function placeKey(
   return undefined;
 }
 
+/** SeedPath is the seed endpoint a request came to, whose errors are text (docs/api.md); undefined for the native API. */
+type SeedPath = '/get' | '/set' | undefined;
+
+/** seedPathOf is `url` when it is the seed's `/get` or `/set`, else undefined. */
+function seedPathOf(url: string): SeedPath {
+  return url === '/get' || url === '/set' ? url : undefined;
+}
+
+/** sendRefused answers a request not executed: JSON, or on a seed endpoint Go's http.Error text. */
+function sendRefused(
+  res: HttpResponse,
+  e: DistkvError,
+  headers: Record<string, string>,
+  seed: SeedPath,
+): void {
+  if (seed === undefined) sendError(res, e, { headers });
+  else sendSeedError(res, e, seed, headers);
+}
+
 /** sendDisputed answers 503 SLOTS_DISPUTED (slot-gate.ts) with Retry-After: not executed, retry. */
-export function sendDisputed(res: HttpResponse, e: DistkvError): void {
-  sendError(res, e, { headers: { 'Retry-After': '1' } });
+export function sendDisputed(res: HttpResponse, e: DistkvError, seed?: SeedPath): void {
+  sendRefused(res, e, { 'Retry-After': '1' }, seed);
 }
 
 /** sendSwitching answers 503 SWITCHING_LEADER with Retry-After and the live map's version: not executed, retry. */
-export function sendSwitching(res: HttpResponse, ctx: HttpContext, message: string): void {
+export function sendSwitching(res: HttpResponse, ctx: HttpContext, message: string, seed?: SeedPath): void {
   const e = new DistkvError('SWITCHING_LEADER', message);
-  sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
+  sendRefused(res, e, { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) }, seed);
 }
 
 /**

@@ -1,7 +1,12 @@
 /**
- * The seed's /set and /get read their query as Go's ParseForm does (src/http/seed-form.ts): a
- * percent-encoded byte that is not UTF-8 is stored and answered as that byte, in a key or a value,
- * and a pair holding ';' is dropped, as the seed's Go 1.24 server drops it.
+ * The seed's /set and /get as a seed user's script meets them, beyond test/e2e/http-api.test.ts:
+ *  - their query is read as Go's ParseForm reads it (src/http/seed-form.ts): a percent-encoded byte
+ *    that is not UTF-8 is stored and answered as that byte, in a key or a value, and a pair
+ *    holding ';' is dropped, as the seed's Go 1.24 server drops it;
+ *  - refused before they run (503 SWITCHING_LEADER while a failover fences the shard's leader, or
+ *    while a leader has no lease; 503 SLOTS_DISPUTED), they answer in Go's http.Error text like
+ *    their other errors (docs/api.md), keeping Retry-After and X-Distkv-Map. Before, these were
+ *    the native API's JSON error.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -60,5 +65,35 @@ describe("seed /set and /get drop a pair holding ';'", () => {
     assert.equal((await fetch(`http://${A}/kv/${key}`)).status, 404, 'nothing was stored');
     r = await seed(`/set?key=${key}&value=1&other=;`);
     assert.equal(r.status, 200, 'another pair with a semicolon does not matter');
+  });
+});
+
+async function fence(on: 0 | 1): Promise<void> {
+  const r = await fetch(`http://${A}/_admin/fence?shard=0&on=${on}&ms=60000&by=seed-refusals`, {
+    method: 'POST',
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+describe('seed endpoints refused during a switch of leader', () => {
+  it('answer 503 in text with Retry-After, and the native API in JSON', async () => {
+    const key = keyInShard(shardMap, 0, 'fenced');
+    await fence(1);
+    try {
+      const r = await fetch(`http://${A}/set?key=${key}&value=v`);
+      assert.equal(r.status, 503);
+      assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8');
+      assert.equal(r.headers.get('retry-after'), '1');
+      assert.ok(r.headers.get('x-distkv-map'), 'the live map version is sent');
+      assert.equal(await r.text(), "Failed to set key: shard 0's leader is being switched; retry shortly\n");
+      const rest = await fetch(`http://${A}/kv/${key}`, { method: 'PUT', body: 'v' });
+      assert.equal(rest.status, 503);
+      assert.equal(rest.headers.get('content-type'), 'application/json');
+      assert.equal(((await rest.json()) as { error: { code: string } }).error.code, 'SWITCHING_LEADER');
+    } finally {
+      await fence(0);
+    }
+    const r = await fetch(`http://${A}/set?key=${key}&value=v`);
+    assert.equal(r.status, 200, 'writes go on once the fence is released');
   });
 });

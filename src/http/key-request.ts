@@ -11,7 +11,7 @@ import type { OpHandler } from '../server/worker-pool.js';
 import { ST_CONFLICT, ST_DONE, ST_ERROR, ST_MISSING } from '../worker/op-format.js';
 import type { HttpContext } from './context.js';
 import type { HttpResponse } from './http1-exchange.js';
-import { errorBody, noteServerError, sendError, sendSeedText, statusLine } from './respond.js';
+import { errorBody, noteServerError, sendError, sendSeedError, sendSeedText, statusLine } from './respond.js';
 import { versionOf } from './write-conditions.js';
 
 /** KIND_ values say how a KeyRequest formats its reply. */
@@ -95,14 +95,8 @@ export class KeyRequest implements OpHandler {
         sendError(res, err);
         return;
       }
-      const code = statusOf(err.code);
-      noteServerError(res, err, code);
-      sendSeedText(
-        res,
-        code,
-        this.kind === KIND_SEED_SET ? `Failed to set key: ${err.message}` : `Error: ${err.message}`,
-        err.code,
-      );
+      noteServerError(res, err, statusOf(err.code));
+      sendSeedError(res, err, this.kind === KIND_SEED_SET ? '/set' : '/get');
       return;
     }
     if (status === ST_CONFLICT) {

@@ -39,9 +39,10 @@ import {
 } from './key-request.js';
 import { forwardedConditions, proxyToOwner, relayWaitMs } from './proxy.js';
 import { sendRedirect } from './redirect.js';
+import { seedFormValue } from './seed-form.js';
 import { portableTarget } from './target-path.js';
 import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './request-parse.js';
-import { sendError, sendSeedText } from './respond.js';
+import { sendError, sendSeedError, sendSeedText } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
 import { DEFAULT_W_TIMEOUT_MS, MAX_W_TIMEOUT_MS, writeExtOf } from './write-conditions.js';
@@ -135,6 +136,7 @@ function dispatch(
       res,
       ctx,
       `shard ${shard}'s leader moved to ${target.address} while this request was arriving; it was not executed: retry`,
+      kind === KIND_SEED_GET ? '/get' : kind === KIND_SEED_SET ? '/set' : undefined,
     );
     return;
   }
@@ -175,20 +177,20 @@ function placeKey(
   const disputed = ctx.slotGate.refusal(slot);
   if (disputed !== undefined) {
     // A peer's config gives the slot another leader: neither served, nor sent elsewhere (slot-gate.ts).
-    sendDisputed(res, disputed);
+    sendDisputed(res, disputed, seedPathOf(url));
     return undefined;
   }
   const shard = ctx.shardMap.shardOfSlot(slot);
   const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
   if (target.local && write && ctx.liveMap.writesFenced(shard)) {
     // Held, not failed: the write was not executed, and the client may send it again.
-    sendSwitching(res, ctx, `shard ${shard}'s leader is being switched; retry shortly`);
+    sendSwitching(res, ctx, `shard ${shard}'s leader is being switched; retry shortly`, seedPathOf(url));
     return undefined;
   }
   if (target.local && !write && ctx.liveMap.leaderWithoutLease(target.role, shard)) {
     // A leader without its lease may have been replaced: its answer could be older than a write the
     // new leader acknowledged, and nothing would say so. Replicas still serve, with X-Distkv-Lag.
-    sendSwitching(res, ctx, leaselessReadMessage(shard));
+    sendSwitching(res, ctx, leaselessReadMessage(shard), seedPathOf(url));
     return undefined;
   }
   if (target.local) return { shard, owner: undefined };
@@ -206,15 +208,34 @@ function placeKey(
   return undefined;
 }
 
+/** SeedPath is the seed endpoint a request came to, whose errors are text (docs/api.md); undefined for the native API. */
+type SeedPath = '/get' | '/set' | undefined;
+
+/** seedPathOf is `url` when it is the seed's `/get` or `/set`, else undefined. */
+function seedPathOf(url: string): SeedPath {
+  return url === '/get' || url === '/set' ? url : undefined;
+}
+
+/** sendRefused answers a request not executed: JSON, or on a seed endpoint Go's http.Error text. */
+function sendRefused(
+  res: HttpResponse,
+  e: DistkvError,
+  headers: Record<string, string>,
+  seed: SeedPath,
+): void {
+  if (seed === undefined) sendError(res, e, { headers });
+  else sendSeedError(res, e, seed, headers);
+}
+
 /** sendDisputed answers 503 SLOTS_DISPUTED (slot-gate.ts) with Retry-After: not executed, retry. */
-export function sendDisputed(res: HttpResponse, e: DistkvError): void {
-  sendError(res, e, { headers: { 'Retry-After': '1' } });
+export function sendDisputed(res: HttpResponse, e: DistkvError, seed?: SeedPath): void {
+  sendRefused(res, e, { 'Retry-After': '1' }, seed);
 }
 
 /** sendSwitching answers 503 SWITCHING_LEADER with Retry-After and the live map's version: not executed, retry. */
-export function sendSwitching(res: HttpResponse, ctx: HttpContext, message: string): void {
+export function sendSwitching(res: HttpResponse, ctx: HttpContext, message: string, seed?: SeedPath): void {
   const e = new DistkvError('SWITCHING_LEADER', message);
-  sendError(res, e, { headers: { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) } });
+  sendRefused(res, e, { 'Retry-After': '1', [MAP_HEADER]: String(ctx.liveMap.current.version) }, seed);
 }
 
 /**
@@ -323,7 +344,7 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
     route(ctx, 'seed_get', (res, req) => {
       const query = req.getQuery();
       const key = seedParam(query, 'key');
-      if (key === '') {
+      if (key.length === 0) {
         sendSeedText(res, 400, 'Missing key', 'MISSING_KEY');
         return;
       }
@@ -348,11 +369,10 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
     '/set',
     route(ctx, 'seed_set', (res, req) => {
       const query = req.getQuery();
-      const { params } = parseQuery(query);
-      const key = params.get('key') ?? '';
-      const value = params.get('value') ?? '';
-      if (key === '' || value === '') {
-        sendSeedText(res, 400, 'Missing key or value', key === '' ? 'MISSING_KEY' : 'INVALID_ARGUMENT');
+      const key = seedFormValue(query, 'key');
+      const value = seedFormValue(query, 'value');
+      if (key.length === 0 || value.length === 0) {
+        sendSeedText(res, 400, 'Missing key or value', key.length === 0 ? 'MISSING_KEY' : 'INVALID_ARGUMENT');
         return;
       }
       if (!seedKeyOk(res, key, maxKey)) return;
@@ -375,9 +395,11 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
   );
 }
 
-function seedKeyOk(res: HttpResponse, key: string, maxKey: number): boolean {
+function seedKeyOk(res: HttpResponse, key: string | Buffer, maxKey: number): boolean {
   try {
-    checkKey(key, maxKey);
+    if (typeof key === 'string') checkKey(key, maxKey);
+    else if (key.length > maxKey)
+      throw new DistkvError('INVALID_KEY', `key is ${key.length} bytes; limit is ${maxKey}`);
     return true;
   } catch (err) {
     const e = toDistkvError(err);
@@ -386,16 +408,12 @@ function seedKeyOk(res: HttpResponse, key: string, maxKey: number): boolean {
   }
 }
 
-/** seedParam reads one form parameter as Go's r.Form.Get does ("" when absent or malformed). */
-function seedParam(query: string, name: string): string {
+/** seedParam reads one form parameter as Go's r.Form.Get does ("" when absent or dropped; src/http/seed-form.ts). */
+function seedParam(query: string, name: string): string | Buffer {
   // Fast path for the common "key=<ascii>" query with a single parameter.
-  if (query.startsWith(`${name}=`) && !/[&%+]/.test(query)) {
+  if (query.startsWith(`${name}=`) && !/[&%+;]/.test(query)) {
     const v = query.slice(name.length + 1);
     return v.includes('\uFFFD') ? '' : v;
   }
-  try {
-    return parseQuery(query).params.get(name) ?? '';
-  } catch {
-    return '';
-  }
+  return seedFormValue(query, name);
 }

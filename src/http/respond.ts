@@ -79,7 +79,13 @@ export function sendJson(res: HttpResponse, body: unknown, status = 200, pretty 
  * sendSeedText writes a seed-style text reply: a 200 body, or for errors Go's http.Error format;
  * `code` is the catalogue code an error is counted under in the metrics.
  */
-export function sendSeedText(res: HttpResponse, status: number, text: string, code = ''): void {
+export function sendSeedText(
+  res: HttpResponse,
+  status: number,
+  text: string,
+  code = '',
+  headers: Readonly<Record<string, string>> = {},
+): void {
   if (status === 200) {
     res.writeHeader('Content-Type', 'text/plain; charset=utf-8').end(text);
     return;
@@ -88,6 +94,21 @@ export function sendSeedText(res: HttpResponse, status: number, text: string, co
   res
     .writeStatus(statusLine(status))
     .writeHeader('Content-Type', 'text/plain; charset=utf-8')
-    .writeHeader('X-Content-Type-Options', 'nosniff')
-    .end(`${text}\n`);
+    .writeHeader('X-Content-Type-Options', 'nosniff');
+  for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+  res.end(`${text}\n`);
+}
+
+/**
+ * sendSeedError answers an error on the seed's `/get` or `/set` in Go's http.Error format, with the
+ * texts of their other errors (`Error: ...`, `Failed to set key: ...`) and the headers given.
+ */
+export function sendSeedError(
+  res: HttpResponse,
+  e: DistkvError,
+  path: '/get' | '/set',
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  const text = `${path === '/set' ? 'Failed to set key' : 'Error'}: ${e.message}`;
+  sendSeedText(res, statusOf(e.code), text, e.code, headers);
 }

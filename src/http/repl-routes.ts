@@ -33,7 +33,7 @@ import type { HttpContext } from './context.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { intParam, parseQuery } from './request-parse.js';
 import { noteServerError, sendError, sendSeedText, statusLine } from './respond.js';
-import { answerLater, route } from './route.js';
+import { answerLater, notServingError, route } from './route.js';
 import type { Handler, Router } from './router.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import { LogThrottle, MAX_LOG_KEYS } from '../util/log-throttle.js';
@@ -130,11 +130,20 @@ function seedFail(res: HttpResponse, err: unknown): void {
   sendSeedText(res, e.status, `Error: ${e.message}`, e.code);
 }
 
-/** seedAuthorized answers 401 in the seed's text format and returns false when the token is missing or wrong. */
+/**
+ * seedAuthorized answers 401 in the seed's text format and returns false when the token is missing
+ * or wrong, and 503 while the node is starting: its workers are not running yet, and the seed
+ * replica's log said "shard worker 0 is not running" where every other route says the node is
+ * starting (these routes are served while draining: the stores are still open then).
+ */
 function seedAuthorized(res: HttpResponse, req: HttpRequest, ctx: HttpContext): boolean {
   const denied = authError(req, ctx.config.server.token);
-  if (denied === undefined) return true;
-  sendSeedText(res, 401, denied.message, denied.code);
+  if (denied !== undefined) {
+    sendSeedText(res, 401, denied.message, denied.code);
+    return false;
+  }
+  if (ctx.state.phase !== 'starting') return true;
+  seedFail(res, notServingError('starting'));
   return false;
 }
 

@@ -124,12 +124,12 @@ export class RestoreWriter {
 
   /** flush writes the pending entries, following their shards' leaders through a failover. */
   async flush(): Promise<void> {
-    let todo = this.pending;
+    let unwritten = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
     let deadline = performance.now() + FAILOVER_WAIT_MS;
-    while (todo.length > 0) {
-      const { failed, sent } = await this.writeOnce(todo);
+    while (unwritten.length > 0) {
+      const { failed, sent } = await this.writeOnce(unwritten);
       if (failed.length === 0) break;
       // Some written: the cluster makes progress, so the wait for a leader starts again.
       if (failed.length < sent) deadline = performance.now() + FAILOVER_WAIT_MS;
@@ -147,7 +147,7 @@ export class RestoreWriter {
         `${keysText(failed.length)} of shard ${s.idx} (${s.name}) refused (${first.err.code} at ${s.address}); looking for its leader`,
       );
       await lookForLeader(this.client);
-      todo = failed.map((f) => f.p);
+      unwritten = failed.map((f) => f.p);
     }
     this.onProgress(undefined);
   }
@@ -169,10 +169,10 @@ export class RestoreWriter {
    * returns those refused as by a leader down or moving and how many were sent; any other refusal
    * stops the restore at once (the entries after it are not sent).
    */
-  private async writeOnce(todo: readonly Pending[]): Promise<{ failed: Failure[]; sent: number }> {
+  private async writeOnce(unwritten: readonly Pending[]): Promise<{ failed: Failure[]; sent: number }> {
     const failed: Failure[] = [];
     const now = Date.now();
-    const texts = todo.filter((p) => p.text !== undefined && !this.expiredNow(p, now));
+    const texts = unwritten.filter((p) => p.text !== undefined && !this.expiredNow(p, now));
     let sent = texts.length;
     const ops: BatchOp[] = texts.map((p) => ({
       op: 'set',
@@ -186,7 +186,7 @@ export class RestoreWriter {
     });
     this.acknowledged(results.length - failed.length);
     this.stopUnlessMoving(failed, 'batch');
-    const bytes = todo.filter((p) => p.text === undefined);
+    const bytes = unwritten.filter((p) => p.text === undefined);
     for (let i = 0; i < bytes.length; i += PUTS_AT_ONCE) {
       const sentAt = Date.now();
       const group = bytes.slice(i, i + PUTS_AT_ONCE).filter((p) => !this.expiredNow(p, sentAt));

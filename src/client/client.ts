@@ -319,9 +319,7 @@ export class DistkvClient {
       // timeoutMs 0 is no timeout, as undici reads it for every request (AbortSignal.timeout(0)
       // aborted the attempt at once: only the last node was ever asked).
       const bound =
-        i === asking.length - 1 || this.o.timeoutMs === 0
-          ? undefined
-          : AbortSignal.timeout(this.o.timeoutMs);
+        i === asking.length - 1 || this.o.timeoutMs === 0 ? undefined : AbortSignal.timeout(this.o.timeoutMs);
       const signal =
         bound === undefined || options.signal === undefined
           ? (bound ?? options.signal)

@@ -149,8 +149,8 @@ export class ClusterTopology {
 
   /**
    * askable are the nodes a load (and `cluster()` without a node) asks: the configured ones, then
-   * the other nodes of the map the client routes with (a configured node that died for good, a leader a failover replaced, must not
-   * leave a client that knows the cluster with nowhere to ask).
+   * the other nodes of the map the client routes with (a configured node that died for good, a
+   * leader a failover replaced, must not leave a client that knows the cluster with nowhere to ask).
    */
   askable(): string[] {
     const members = this.current?.shards.flatMap((s) => [s.address, ...s.replicas]) ?? [];

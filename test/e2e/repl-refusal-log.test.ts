@@ -115,3 +115,34 @@ describe('replication requests refused for their config, from more replica names
     assert.match(shared.msg, /summed up together/);
   });
 });
+
+describe('replication requests refused for their config, when the node stops', () => {
+  let own: OwnServer;
+  let at = '';
+
+  before(async () => {
+    at = `127.0.0.1:${await freePort()}`;
+    own = await startOwnServer([{ address: at, replicas: [`127.0.0.1:${await freePort()}`] }], '', [
+      '--workers',
+      '1',
+    ]);
+  });
+
+  after(async () => {
+    await own.stop();
+  });
+
+  it('writes how many were refused since the last line as it stops, not within the minute only', async () => {
+    // The first refusal is logged, the next four counted; the node stops well within the minute
+    // after which the summary would be written: the stop writes it (it was lost).
+    for (let i = 0; i < 5; i++) assert.equal(await request('/_repl/pull', 'late', at), '409 CONFIG_MISMATCH');
+    assert.equal(await own.server.stop(), 0, own.server.stderr);
+    const lines = refusedLines(own).filter((l) => l.replica === 'late');
+    assert.deepEqual(
+      lines.map((l) => l.refused),
+      [undefined, 4],
+      own.server.stdout,
+    );
+    assert.match(lines[1]!.msg, /^refused 4 more replica pulls in the last \d+ s: config mismatch$/);
+  });
+});

@@ -122,7 +122,7 @@ export const RESTORE_VERB: ClientVerb = {
           () =>
             `restore: ${keysText(writer.written)} written` +
             (writer.again
-              ? `; writing again the keys of shard ${[...rewrittenShards].join(', ')}: ${writer.rewritten}`
+              ? `; writing again the keys of shard ${fewShards(rewrittenShards)}: ${writer.rewritten}`
               : '') +
             (waiting === undefined ? '' : `; ${waiting}`),
           fresh,
@@ -204,6 +204,20 @@ export const RESTORE_VERB: ClientVerb = {
     }
   },
 };
+
+/** SHOWN_SHARDS is how many shards a progress line names; it counts the others ("+N more"). */
+const SHOWN_SHARDS = 3;
+
+/**
+ * fewShards names the first SHOWN_SHARDS of `shards` in order, and counts the others: "0, 4, 9 +5
+ * more". The progress line listed them all, and grew with the cluster until it wrapped (a redraw
+ * erases one terminal line only); the report at the end (and --json) lists them all.
+ */
+function fewShards(shards: Iterable<number>): string {
+  const all = [...shards].sort((x, y) => x - y);
+  const named = all.slice(0, SHOWN_SHARDS).join(', ');
+  return all.length > SHOWN_SHARDS ? `${named} +${all.length - SHOWN_SHARDS} more` : named;
+}
 
 /**
  * rewrittenText says how a restore's `writes` wrote shards again, in `passes` passes over the file:

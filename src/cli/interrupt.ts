@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 
 /** EXIT_SIGNALED maps a signal to the exit code shells give a command it ended. */
-const EXIT_SIGNALED = { SIGINT: 130, SIGTERM: 143 } as const;
+export const EXIT_SIGNALED = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /**
  * whileInterruptible runs `work`; if SIGINT or SIGTERM arrives first, it calls `undo` (synchronous),

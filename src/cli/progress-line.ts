@@ -6,8 +6,16 @@
  * The throttle compares with the time of the last *draw*: the first version stored the time of
  * every report instead, and since reports come every 50 ms (< REDRAW_MS) it never drew again
  * after the first line.
+ *
+ * A line drawn on a terminal has no newline until it is cleared: Ctrl-C (or SIGTERM) then left it
+ * open, and the shell's prompt landed on it (a restore interrupted while it waited for a leader).
+ * While it is drawn, the line of `stderrProgress` ends itself first on those signals (a newline,
+ * the line left in view); then the command's own handler runs (interrupt.ts), or, when it has
+ * none, the process exits with the shell's code for the signal (130, 143), as Node's default would
+ * have ended it.
  */
 import type { Progress } from '../loadgen/loadgen.js';
+import { EXIT_SIGNALED } from './interrupt.js';
 
 /** REDRAW_MS is the shortest time between two redraws on a terminal. */
 export const REDRAW_MS = 250;
@@ -33,11 +41,19 @@ export class ProgressLine {
   private readonly write: (text: string) => void;
   private readonly tty: boolean;
   private readonly now: () => number;
+  /** signals: the line ends itself on SIGINT and SIGTERM while drawn (see the design block). */
+  private readonly signals: boolean;
 
-  constructor(write: (text: string) => void, tty: boolean, now: () => number = () => performance.now()) {
+  constructor(
+    write: (text: string) => void,
+    tty: boolean,
+    now: () => number = () => performance.now(),
+    signals = false,
+  ) {
     this.write = write;
     this.tty = tty;
     this.now = now;
+    this.signals = signals;
   }
 
   /** update shows `p` if enough time passed since the last draw. */
@@ -53,6 +69,11 @@ export class ProgressLine {
     const t = this.now();
     if (!now && t - this.lastDraw < (this.tty ? REDRAW_MS : LOG_MS)) return;
     this.lastDraw = t;
+    if (this.tty && !this.drawn && this.signals) {
+      // First: the command's own handler may exit.
+      process.prependListener('SIGINT', this.onSignal);
+      process.prependListener('SIGTERM', this.onSignal);
+    }
     this.drawn = true;
     this.write(this.tty ? `${ERASE_LINE}${line()}` : `${line()}\n`);
   }
@@ -65,17 +86,41 @@ export class ProgressLine {
   /** clear erases the line on a terminal (before the result is printed). */
   clear(): void {
     if (this.tty && this.drawn) this.write(ERASE_LINE);
-    this.drawn = false;
+    this.undrawn();
   }
+
+  /** end ends the line on a terminal with a newline, leaving it in view (the process is interrupted). */
+  end(): void {
+    if (this.tty && this.drawn) this.write('\n');
+    this.undrawn();
+  }
+
+  private undrawn(): void {
+    this.drawn = false;
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+  }
+
+  /** onSignal ends the drawn line, then exits as Node's default would have unless another handler is there. */
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    this.end();
+    if (process.listenerCount(signal) === 0)
+      process.exit(signal === 'SIGTERM' ? EXIT_SIGNALED.SIGTERM : EXIT_SIGNALED.SIGINT);
+  };
 }
 
 /**
- * stderrProgress is a ProgressLine on standard error (redrawn on a terminal, a line every LOG_MS
- * otherwise). With `quietStart`, a log (not a terminal) gets its first line only after LOG_MS, so
+ * stderrProgress is a ProgressLine on standard error (redrawn on a terminal, and ended by SIGINT
+ * and SIGTERM there, a line every LOG_MS otherwise). With `quietStart`, a log (not a terminal) gets its first line only after LOG_MS, so
  * short jobs (backup, restore, load of a few keys) print nothing there.
  */
 export function stderrProgress(quietStart = false): ProgressLine {
-  const line = new ProgressLine((text) => void process.stderr.write(text), process.stderr.isTTY);
+  const line = new ProgressLine(
+    (text) => void process.stderr.write(text),
+    process.stderr.isTTY,
+    () => performance.now(),
+    true,
+  );
   if (quietStart && !process.stderr.isTTY) line.startQuiet();
   return line;
 }

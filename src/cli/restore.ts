@@ -26,7 +26,6 @@ import { isUtf8 } from 'node:buffer';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { DistkvClient } from '../client/client.js';
 import type { ClusterView } from '../client/types.js';
-import { parseEndpoint } from '../client/endpoint.js';
 import { keyText } from '../client/key-bytes.js';
 import { DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
@@ -67,7 +66,7 @@ export const RESTORE_VERB: ClientVerb = {
       help: 'restore into a cluster that already holds keys (overwrites the keys of the backup)',
     },
   },
-  run: async (client, args, out, conn) => {
+  run: async (client, args, out) => {
     const [file] = positionals(args, 1, 1, 'distkv restore FILE') as [string];
     // "-" is standard input to every other verb that takes a file; a restore reads FILE twice (all
     // of it is checked before anything is written), which a pipe cannot give.
@@ -96,7 +95,7 @@ export const RESTORE_VERB: ClientVerb = {
       }
       const progress = stderrProgress(true);
       // Before anything is written: a leader that does not answer is waited for as it fails over.
-      const views = await leaderViews(client, conn.urls, progress, () => 'nothing was written');
+      const views = await leaderViews(client, progress, () => 'nothing was written');
       refuseDisputes(views);
       const view = views[0]!;
       // A node that tells its limits: refuse a file it would refuse part of, before writing any
@@ -123,7 +122,7 @@ export const RESTORE_VERB: ClientVerb = {
           () =>
             `restore: ${keysText(writer.written)} written` +
             (writer.again
-              ? `; writing again the keys of shard ${[...rewrittenShards].join(', ')}: ${writer.rewritten}`
+              ? `; writing again the keys of shard ${fewShards(rewrittenShards)}: ${writer.rewritten}`
               : '') +
             (waiting === undefined ? '' : `; ${waiting}`),
           fresh,
@@ -151,7 +150,7 @@ export const RESTORE_VERB: ClientVerb = {
           await writer.add({ key, text: isUtf8(key) ? key.toString('utf8') : undefined, value, expiresAtMs });
         });
         await writer.flush();
-        const now = leadersOf(await leaderViews(client, conn.urls, progress, stoppedAfter));
+        const now = leadersOf(await leaderViews(client, progress, stoppedAfter));
         const changed = new Set(writer.moved);
         for (const [idx, leader] of now) if (leaders.get(idx) !== leader) changed.add(idx);
         leaders = now;
@@ -206,6 +205,20 @@ export const RESTORE_VERB: ClientVerb = {
   },
 };
 
+/** SHOWN_SHARDS is how many shards a progress line names; it counts the others ("+N more"). */
+const SHOWN_SHARDS = 3;
+
+/**
+ * fewShards names the first SHOWN_SHARDS of `shards` in order, and counts the others: "0, 4, 9 +5
+ * more". The progress line listed them all, and grew with the cluster until it wrapped (a redraw
+ * erases one terminal line only); the report at the end (and --json) lists them all.
+ */
+function fewShards(shards: Iterable<number>): string {
+  const all = [...shards].sort((x, y) => x - y);
+  const named = all.slice(0, SHOWN_SHARDS).join(', ');
+  return all.length > SHOWN_SHARDS ? `${named} +${all.length - SHOWN_SHARDS} more` : named;
+}
+
 /**
  * rewrittenText says how a restore's `writes` wrote shards again, in `passes` passes over the file:
  * "N keys were written again", or with several passes (a shard whose leader changed again while it
@@ -218,22 +231,21 @@ function rewrittenText(writes: number, passes: number): string {
 }
 
 /**
- * leaderViews returns the `/cluster` of a node of the cluster (anyView: one of `urls`, else one of
- * the client's map), then that of every other leader it names (the nodes the restore writes to). A
+ * leaderViews returns the `/cluster` of a node of the cluster (anyView: a configured one, else one
+ * of the client's map), then that of every other leader it names (the nodes the restore writes to). A
  * leader that does not answer, or no longer leads (a failover), is looked for in a reloaded map for
  * up to FAILOVER_WAIT_MS (leader-wait.ts); then the restore fails, saying `outcome` (what it had
  * written).
  */
 async function leaderViews(
   client: DistkvClient,
-  urls: readonly string[],
   progress: ProgressLine,
   outcome: () => string,
 ): Promise<ClusterView[]> {
   const deadline = performance.now() + FAILOVER_WAIT_MS;
   let shownWait: string | undefined;
   for (;;) {
-    const view = await anyView(client, urls, outcome);
+    const view = await anyView(client, outcome);
     const shards = view.shards.filter((s) => s.leader.address !== view.node);
     const leaders = [...new Set(shards.map((s) => s.leader.address))];
     let asked: ClusterView[];
@@ -261,39 +273,16 @@ async function leaderViews(
 
 /**
  * anyView returns `/cluster` of the first configured node (--url) that answers, else of the first
- * node of the client's map that does, leaders first: a restore given only the node that failed
- * mid-way still reaches the cluster, whose newer map its writes' retries found (the client looks at
- * every node of its map then). It used to ask the configured nodes alone, and a restore that had
- * written every key to the new leader failed there ("no node answered /cluster"), without saying
- * what it had written nor writing the shard again. No node answering fails saying `outcome`.
+ * node of the client's map that does (client.cluster() asks them in that order): a restore given
+ * only the node that failed mid-way still reaches the cluster, whose newer map its writes' retries
+ * found. No node answering fails saying `outcome` (what the restore had written).
  */
-async function anyView(
-  client: DistkvClient,
-  urls: readonly string[],
-  outcome: () => string,
-): Promise<ClusterView> {
+async function anyView(client: DistkvClient, outcome: () => string): Promise<ClusterView> {
   try {
     return await client.cluster();
   } catch (err) {
     if (!isMoving(err)) throw err;
-    // Only a map the client has loaded: loading one asks the same nodes again (each refusing for
-    // REFUSED_WAIT_MS), which would double the wait of a restore whose --url names no live node.
-    const map = client.version === undefined ? undefined : await client.topology();
-    const asked = new Set(urls.map((u) => new URL(parseEndpoint(u)).host));
-    const nodes = new Set([
-      ...(map?.shards.map((s) => s.address) ?? []),
-      ...(map?.shards.flatMap((s) => s.replicas) ?? []),
-    ]);
-    for (const node of nodes) {
-      if (asked.has(node)) continue;
-      try {
-        return await client.cluster(node);
-      } catch {
-        // the next node of the map
-      }
-    }
-    const mapToo = map === undefined ? '' : ', nor did any node of its map';
-    throw new DistkvError(err.code, `${err.message}${mapToo}; ${outcome()}`, { cause: err });
+    throw new DistkvError(err.code, `${err.message}; ${outcome()}`, { cause: err });
   }
 }
 

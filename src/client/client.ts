@@ -22,7 +22,7 @@ import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
 import { closedError, NodePools } from './node-pools.js';
 import { checkRedirect, Sender } from './sender.js';
-import { ClusterTopology } from './topology.js';
+import { ClusterTopology, othersText } from './topology.js';
 import { answerJson, clusterRefusal, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
 import type {
@@ -299,23 +299,27 @@ export class DistkvClient {
     return watchPrefix(source, prefix, options);
   }
 
-  /** cluster returns the /cluster document of a node ("host:port"; by default the first url that answers). */
+  /**
+   * cluster returns the /cluster document of a node ("host:port"; by default the first that
+   * answers of the configured nodes, then the other nodes of the map the client has, as a reload
+   * asks them: topology.ts, askable).
+   */
   async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
     this.refuseIfClosed();
     if (node !== undefined) return this.clusterAt(node, options);
-    // The configured nodes in order, as the topology is loaded: with the first one down (a killed
-    // leader), `distkv cluster` is what the operator runs, and it must show that, not fail. Each
-    // but the last is given one attempt's time: a stopped node (SIGSTOP) answers nothing, and its
-    // retries held the command 49 s before it asked the next.
+    // In turn, as the topology is loaded: with the first one down (a killed leader), `distkv
+    // cluster` is what the operator runs, and it must show that, not fail; with every configured
+    // node gone for good, a client that knows live nodes from its map asks them (it used to fail,
+    // and `distkv restore` asked the map's nodes itself). Each but the last is given one
+    // attempt's time: a stopped node (SIGSTOP) answers nothing, and its retries held the command
+    // 49 s before it asked the next.
     let last: unknown;
-    const origins = this.topo.origins;
-    for (const [i, origin] of origins.entries()) {
+    const asking = this.topo.askable();
+    for (const [i, origin] of asking.entries()) {
       // timeoutMs 0 is no timeout, as undici reads it for every request (AbortSignal.timeout(0)
       // aborted the attempt at once: only the last node was ever asked).
       const bound =
-        i === origins.length - 1 || this.o.timeoutMs === 0
-          ? undefined
-          : AbortSignal.timeout(this.o.timeoutMs);
+        i === asking.length - 1 || this.o.timeoutMs === 0 ? undefined : AbortSignal.timeout(this.o.timeoutMs);
       const signal =
         bound === undefined || options.signal === undefined
           ? (bound ?? options.signal)
@@ -331,7 +335,7 @@ export class DistkvClient {
     if (err.code !== 'SHARD_UNREACHABLE') throw err;
     throw new DistkvError(
       'SHARD_UNREACHABLE',
-      `no node answered /cluster (${this.topo.origins.join(', ')}): ${err.message}`,
+      `no node answered /cluster (${this.topo.origins.join(', ')}${othersText(asking.length - this.topo.origins.length)}): ${err.message}`,
       { cause: last },
     );
   }

@@ -148,11 +148,11 @@ export class ClusterTopology {
   }
 
   /**
-   * askable are the nodes a load asks: the configured ones, then the other nodes of the map the
-   * client routes with (a configured node that died for good, a leader a failover replaced, must not
-   * leave a client that knows the cluster with nowhere to ask).
+   * askable are the nodes a load (and `cluster()` without a node) asks: the configured ones, then
+   * the other nodes of the map the client routes with (a configured node that died for good, a
+   * leader a failover replaced, must not leave a client that knows the cluster with nowhere to ask).
    */
-  private askable(): string[] {
+  askable(): string[] {
     const members = this.current?.shards.flatMap((s) => [s.address, ...s.replicas]) ?? [];
     return [...new Set([...this.origins, ...members.map((a) => `${this.currentScheme}://${a}`)])];
   }
@@ -321,6 +321,6 @@ function authorityOf(u: URL): string {
 }
 
 /** othersText says how many nodes of the client's map were asked besides the configured ones. */
-function othersText(n: number): string {
+export function othersText(n: number): string {
   return n <= 0 ? '' : `, and ${String(n)} more node${n === 1 ? '' : 's'} of its map`;
 }

@@ -29,6 +29,8 @@ const REPLY_HEAD_BYTES = 1024;
 export class FrontDoor {
   private readonly servers: Http1Server[] = [];
   private readonly shared: SharedContext;
+  /** logClosers write the summaries the routes' throttled logs hold (closeLogs). */
+  private readonly logClosers: (() => void)[] = [];
 
   constructor(shared: SharedContext) {
     this.shared = shared;
@@ -64,7 +66,7 @@ export class FrontDoor {
       registerCollectionRoutes(router, ctx);
       registerSeedKeyRoutes(router, ctx);
       registerAdminRoutes(router, ctx);
-      registerReplRoutes(router, ctx);
+      this.logClosers.push(registerReplRoutes(router, ctx));
       registerFailoverRoutes(router, ctx);
       registerWatchRoutes(router, ctx);
       registerFallbackRoutes(router, ctx);
@@ -93,6 +95,14 @@ export class FrontDoor {
   /** close stops accepting connections; open ones finish the requests they sent, then close. */
   close(): void {
     for (const s of this.servers) s.close();
+  }
+
+  /**
+   * closeLogs writes what the routes' throttled logs have counted since their last line (refused
+   * replication requests: src/util/log-throttle.ts), once no request comes any more.
+   */
+  closeLogs(): void {
+    for (const close of this.logClosers.splice(0)) close();
   }
 
   /** destroyConnections closes every remaining connection (after the drain limit). */

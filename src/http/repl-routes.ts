@@ -258,8 +258,12 @@ function refuseMismatch(
   throw mismatch;
 }
 
-/** registerReplRoutes adds /_repl/pull, /_repl/snapshot and the seed's replication endpoints. */
-export function registerReplRoutes(app: Router, ctx: HttpContext): void {
+/**
+ * registerReplRoutes adds /_repl/pull, /_repl/snapshot and the seed's replication endpoints. It
+ * returns what writes the summaries their log of refusals still holds (how many were refused
+ * since its last line), for the node's stop (front-door.ts, closeLogs): they were lost there.
+ */
+export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
   registerSeedReplication(app, ctx);
   const refusals = refusalLog(ctx);
   app.get(
@@ -351,6 +355,9 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): void {
       });
     }),
   );
+  return () => {
+    refusals.close();
+  };
 }
 
 /** sendDiverged answers 409 DIVERGED with the fork seq in a header and in the JSON body. */

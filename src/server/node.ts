@@ -369,6 +369,7 @@ export class DistkvNode {
     await this.peers.stop();
     await this.liveMap.settled();
     this.frontDoor.destroyConnections();
+    this.frontDoor.closeLogs();
     // A store whose final flush or sync failed may have lost what it showed: the marker stays.
     if (await this.pool.stop()) this.marker?.close();
     for (const r of this.resp) r.close();

@@ -57,6 +57,25 @@ async function logMarker(replica: string): Promise<void> {
   }
 }
 
+/**
+ * freshNode is a node of its own (one worker) leading a shard with a replica, started before the
+ * tests of the suite that calls it and stopped after them (its process and address).
+ */
+function freshNode(): { own: OwnServer; at: string } {
+  const node = { own: undefined as unknown as OwnServer, at: '' };
+  before(async () => {
+    node.at = `127.0.0.1:${await freePort()}`;
+    node.own = await startOwnServer([{ address: node.at, replicas: [`127.0.0.1:${await freePort()}`] }], '', [
+      '--workers',
+      '1',
+    ]);
+  });
+  after(async () => {
+    await node.own.stop();
+  });
+  return node;
+}
+
 describe('replication requests refused for their config', () => {
   it('are all refused, and logged once per peer and request, not once each', async () => {
     for (let i = 0; i < 200; i++) assert.equal(await request('/_repl/pull', B), '409 CONFIG_MISMATCH');
@@ -74,22 +93,10 @@ describe('replication requests refused for their config', () => {
 });
 
 describe('replication requests refused for their config, from more replica names than are tracked', () => {
-  let own: OwnServer;
-  let at = '';
-
-  before(async () => {
-    at = `127.0.0.1:${await freePort()}`;
-    own = await startOwnServer([{ address: at, replicas: [`127.0.0.1:${await freePort()}`] }], '', [
-      '--workers',
-      '1',
-    ]);
-  });
-
-  after(async () => {
-    await own.stop();
-  });
+  const fresh = freshNode();
 
   it("logs the first refusal past the cap as the start of a shared count, not as one replica's", async () => {
+    const { own, at } = fresh;
     // A fresh node: the first MAX_LOG_KEYS names each get a line; the next one opens the key they
     // share, and its line must say so (it read as that replica's, "more from this replica ...").
     const names = Array.from({ length: MAX_LOG_KEYS + 10 }, (_, i) => `n-${i}`);
@@ -113,5 +120,24 @@ describe('replication requests refused for their config, from more replica names
     assert.equal(shared.other_replicas, true, JSON.stringify(shared));
     assert.doesNotMatch(shared.msg, /from this replica/);
     assert.match(shared.msg, /summed up together/);
+  });
+});
+
+describe('replication requests refused for their config, when the node stops', () => {
+  const fresh = freshNode();
+
+  it('writes how many were refused since the last line as it stops, not within the minute only', async () => {
+    const { own, at } = fresh;
+    // The first refusal is logged, the next four counted; the node stops well within the minute
+    // after which the summary would be written: the stop writes it (it was lost).
+    for (let i = 0; i < 5; i++) assert.equal(await request('/_repl/pull', 'late', at), '409 CONFIG_MISMATCH');
+    assert.equal(await own.server.stop(), 0, own.server.stderr);
+    const lines = refusedLines(own).filter((l) => l.replica === 'late');
+    assert.deepEqual(
+      lines.map((l) => l.refused),
+      [undefined, 4],
+      own.server.stdout,
+    );
+    assert.match(lines[1]!.msg, /^refused 4 more replica pulls in the last \d+ s: config mismatch$/);
   });
 });

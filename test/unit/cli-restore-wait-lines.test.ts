@@ -12,19 +12,22 @@
  * writes were refused as by a leader moving). A window opens at the first batch of a pass.
  */
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LOG_MS } from '../../src/cli/progress-line.js';
 import { writeOneShardBackup } from '../helpers/one-shard-backup.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startHandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
 
 /** WAIT_MS is a long window: more than one LOG_MS, less than two. */
 const WAIT_MS = LOG_MS + 2000;
 
 let node: HandlerTwin;
+/** many is a node that leads every shard of a cluster of SHARDS shards. */
+let many: HandlerTwin;
+const SHARDS = 12;
 /** windowsLeft is how many more windows the twin opens, each of windowMs. */
 let windowsLeft = 0;
 let windowMs = 0;
@@ -41,49 +44,77 @@ async function bodyOf(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-before(async () => {
-  node = await startOneShardTwin((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://twin');
-    void bodyOf(req).then((body) => {
-      if (req.method === 'GET' && url.pathname === '/kv') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"items":[],"next":null}');
-        return;
-      }
-      if (req.method !== 'POST' || url.pathname !== '/kv/_batch') {
-        res.writeHead(404).end();
-        return;
-      }
-      if (Date.now() >= refuseUntil && windowsLeft > 0 && took) {
-        windowsLeft--;
-        refuseUntil = Date.now() + windowMs;
-        took = false;
-      }
-      if (Date.now() < refuseUntil) {
-        res
-          .writeHead(503, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ error: { code: 'DRAINING', message: 'the node is stopping' } }));
-        return;
-      }
-      took = true;
-      const ops = JSON.parse(body.toString()) as unknown[] | { ops: unknown[] };
-      const list = Array.isArray(ops) ? ops : ops.ops;
+/** batches answers the restore's requests but /cluster: refused as DRAINING within a window, else taken. */
+function batches(req: IncomingMessage, res: ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://twin');
+  void bodyOf(req).then((body) => {
+    if (req.method === 'GET' && url.pathname === '/kv') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"items":[],"next":null}');
+      return;
+    }
+    if (req.method !== 'POST' || url.pathname !== '/kv/_batch') {
+      res.writeHead(404).end();
+      return;
+    }
+    if (Date.now() >= refuseUntil && windowsLeft > 0 && took) {
+      windowsLeft--;
+      refuseUntil = Date.now() + windowMs;
+      took = false;
+    }
+    if (Date.now() < refuseUntil) {
       res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ results: list.map(() => ({ ok: true })), errors: 0 }));
-    });
+        .writeHead(503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'DRAINING', message: 'the node is stopping' } }));
+      return;
+    }
+    took = true;
+    const ops = JSON.parse(body.toString()) as unknown[] | { ops: unknown[] };
+    const list = Array.isArray(ops) ? ops : ops.ops;
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ results: list.map(() => ({ ok: true })), errors: 0 }));
+  });
+}
+
+before(async () => {
+  node = await startOneShardTwin(batches);
+  many = await startHandlerTwin((req, res) => {
+    if (req.url === '/cluster') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(manyShardsView(many.address));
+      return;
+    }
+    batches(req, res);
   });
 });
 
 after(async () => {
-  await node.stop();
+  await Promise.all([node.stop(), many.stop()]);
 });
 
-/** tenKeys writes a backup of 10 keys named `name` and returns its path. */
-function tenKeys(name: string): string {
+/** manyShardsView is the /cluster document (JSON text) of a cluster of SHARDS shards, all led by `leader`. */
+function manyShardsView(leader: string): string {
+  return JSON.stringify({
+    version: 'cfg',
+    map_version: 1,
+    slots: 16384,
+    node: leader,
+    hosted_nodes: [leader],
+    shards: Array.from({ length: SHARDS }, (_, i) => ({
+      name: `shard-${i}`,
+      idx: i,
+      slots: [Math.floor((i * 16384) / SHARDS), Math.floor(((i + 1) * 16384) / SHARDS) - 1],
+      leader: { address: leader, local: true },
+      replicas: [],
+    })),
+  });
+}
+
+/** backupOf writes a backup of `n` keys (10 by default) named `name` and returns its path. */
+function backupOf(name: string, n = 10): string {
   const file = join(dir, name);
   writeOneShardBackup(
     file,
-    Array.from({ length: 10 }, (_, i) => ({
+    Array.from({ length: n }, (_, i) => ({
       key: Buffer.from(`k${i}`),
       value: Buffer.from(`v${i}`),
       expiresAtMs: 0,
@@ -94,7 +125,7 @@ function tenKeys(name: string): string {
 
 describe('distkv restore waiting for a leader', () => {
   it('writes its wait to a log at once, then at most every LOG_MS, not at every retry', async () => {
-    const file = tenKeys('wait.dkvb');
+    const file = backupOf('wait.dkvb');
     windowsLeft = 1;
     windowMs = WAIT_MS;
     const started = performance.now();
@@ -118,7 +149,7 @@ describe('distkv restore waiting for a leader', () => {
   });
 
   it('says a shard was written again in two passes, not that it holds twice its keys', async () => {
-    const file = tenKeys('twice.dkvb');
+    const file = backupOf('twice.dkvb');
     // The first pass and the one that writes the shard again each meet a window; the third is clean.
     windowsLeft = 2;
     windowMs = 1000;
@@ -128,5 +159,25 @@ describe('distkv restore waiting for a leader', () => {
       r.stdout,
       /^restored 10 keys from .*; the leader of shard 0 changed during the restore, so its keys were written again in 2 more passes over the backup \(20 writes\) to the new leader/,
     );
+  });
+
+  it('names a few of the shards it writes again, and counts the others, on its progress line', async () => {
+    // Every shard's keys are refused once (the first pass's window), then again as they are
+    // written again (the second window, whose wait line names them): the line listed all 12.
+    const file = backupOf('many.dkvb', 240);
+    windowsLeft = 2;
+    windowMs = 1000;
+    const r = await runCli(['restore', file, '--url', many.address, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { keys: number; rewritten_shards: number[] };
+    assert.equal(doc.keys, 240);
+    assert.deepEqual(
+      doc.rewritten_shards,
+      Array.from({ length: SHARDS }, (_, i) => i),
+      'the report lists them all',
+    );
+    const again = r.stderr.split('\n').filter((l) => l.includes('writing again'));
+    assert.ok(again.length >= 1, r.stderr);
+    for (const l of again) assert.match(l, /writing again the keys of shard 0, 1, 2 \+9 more: \d+;/);
   });
 });

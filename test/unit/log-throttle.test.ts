@@ -138,4 +138,24 @@ describe('LogThrottle', () => {
     assert.equal(clock.pending, 0);
     assert.equal(t.tracked, 0);
   });
+
+  it("close writes every key's count (OTHER_KEY's marked shared), none for a quiet key, and only once", () => {
+    // What a node's stop calls (src/http/front-door.ts, closeLogs): each count is one line.
+    const { clock, lines, shared, t } = setup(2);
+    t.note('quiet', 'q');
+    for (let i = 0; i < 3; i++) t.note('busy', `b${i}`);
+    for (let i = 0; i < 4; i++) t.note(`peer-${i}`, `p${i}`);
+    clock.advance(2000);
+    lines.length = 0;
+    shared.length = 0;
+    t.close();
+    assert.deepEqual(lines, [
+      ['b2', 2, 2000],
+      ['p3', 3, 2000],
+    ]);
+    assert.deepEqual(shared, ['p3']);
+    t.close();
+    assert.equal(lines.length, 2, 'a second close writes nothing');
+    assert.equal(clock.pending, 0);
+  });
 });

@@ -1,0 +1,99 @@
+/**
+ * Linearizability of single-key operations across three `distkv serve --node` processes, no faults:
+ * three shards, shard i led by node i with node i+1 as its replica, so node i+2 hosts nothing of
+ * it. 12 loops on 4 hot keys spread over the shards, each client loaded from another node; besides
+ * the client library (which sends each request to the key's leader), a fifth of the operations go
+ * with fetch to the node that hosts nothing of the key's shard: key requests, which node 0 and 1
+ * answer 307 (followed, as the library follows one) and node 2, run with `--proxy`, relays to the
+ * owner; and one-operation batches, which any node forwards to the owner (docs/api.md). Reads at a
+ * replica's address are left out: a replica serves them with its lag, which docs/api.md allows.
+ * The whole history, every path in it, must be linearizable (test/helpers/linearizability.ts).
+ * DISTKV_SEED replays a run's choices (not its timing).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DistkvClient } from '../../src/client/client.js';
+import { figuresOf, readAll, startLinLoad } from '../helpers/lin-load.js';
+import { checkHistory } from '../helpers/linearizability.js';
+import { testSeed } from '../helpers/random.js';
+import { freeNodeAddress } from '../helpers/resp.js';
+import { type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
+
+const KEYS = ['lin-a', 'lin-b', 'lin-c', 'lin-d', 'lin-e'];
+const LOOPS = 12;
+const OPS = 200;
+
+const dir = mkdtempSync(join(tmpdir(), 'lin-48-three-'));
+const running: ServerProcess[] = [];
+const clients: DistkvClient[] = [];
+let nodes: string[] = [];
+
+before(async () => {
+  nodes = await Promise.all(['127.0.0.1', '127.0.0.2', '127.0.0.3'].map((h) => freeNodeAddress(h)));
+  const config = writeConfig(
+    dir,
+    nodes.map((address, i) => ({ address, replicas: [nodes[(i + 1) % 3]!] })),
+  );
+  await Promise.all(
+    nodes.map((n, i) =>
+      startConfigNode(config, n, join(dir, `node-${i}`), running, i === 2 ? ['--proxy'] : []),
+    ),
+  );
+});
+
+after(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await Promise.all(running.map((p) => p.stop()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('linearizability across three nodes', { timeout: 120000 }, () => {
+  it('explains by one order what the library, redirected, relayed and forwarded requests saw', async (t) => {
+    const seed = testSeed();
+    const shared = new DistkvClient({ urls: [`http://${nodes[0]!}`] });
+    clients.push(shared);
+    const map = await shared.topology();
+    const shardOf = (key: string): number => map.shardOf(key);
+    assert.equal(new Set(KEYS.map(shardOf)).size, 3, 'the hot keys span the three shards');
+    const loopClients = Array.from({ length: LOOPS }, (_, i) => {
+      if (i % 3 === 0) return shared;
+      const c = new DistkvClient({ urls: [`http://${nodes[i % 3]!}`] });
+      clients.push(c);
+      return c;
+    });
+    const load = startLinLoad({
+      seed,
+      keys: KEYS,
+      loops: LOOPS,
+      opsPerLoop: OPS,
+      clientOf: (i) => loopClients[i]!,
+      maxMs: 60000,
+      wShare: 0.2,
+      // The node that hosts nothing of the key's shard: it redirects, relays or forwards.
+      raw: { share: 0.2, nodeOf: (key) => nodes[(shardOf(key) + 2) % 3]!, kinds: ['single', 'batch'] },
+    });
+    await load.done;
+    await readAll(load.recorder, shared, KEYS);
+    const ops = load.recorder.ops;
+    const verdict = checkHistory(ops);
+    const figures = figuresOf(ops);
+    const paths = new Map<string, number>();
+    for (const op of ops) {
+      const path = op.client?.split('/')[1]?.split('@')[0] ?? 'library';
+      paths.set(path, (paths.get(path) ?? 0) + 1);
+    }
+    const what = `DISTKV_SEED=${seed}; ${JSON.stringify(figures)}; paths ${JSON.stringify([...paths])}; errors ${JSON.stringify([...load.recorder.errors])}`;
+    t.diagnostic(what);
+    assert.ok(verdict.ok, `${verdict.ok ? '' : verdict.report}\n${what}`);
+    assert.ok(figures.ops >= LOOPS * OPS * 0.9, `most operations recorded: ${what}`);
+    assert.ok(figures.casOk >= 10, `some compare-and-set writes applied: ${what}`);
+    assert.ok(figures.failed >= 10, `some conditional writes refused (412): ${what}`);
+    assert.ok(figures.found >= 50, `some reads found values: ${what}`);
+    assert.ok((paths.get('single') ?? 0) >= 50, `key requests went to non-owners: ${what}`);
+    assert.ok((paths.get('batch') ?? 0) >= 30, `batches were forwarded: ${what}`);
+    assert.equal(figures.unknown, 0, `no write's outcome unknown without faults: ${what}`);
+  });
+});

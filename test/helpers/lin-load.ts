@@ -28,6 +28,8 @@ export interface LinLoadOptions {
   clientOf: (loop: number) => DistkvClient;
   /** maxMs bounds the whole load (each loop stops at that deadline). */
   maxMs: number;
+  /** pauseMs gives loop `i` the most it sleeps before each operation (default 0): such a loop may sleep through a failover, its client's map then stale. */
+  pauseMs?: (loop: number) => number;
   /** wShare is the share of the library's writes sent with `w: 1` (default 0). */
   wShare?: number;
   /** raw: a share of operations sent with fetch to `nodeOf(key, pick)` ('single' or 'batch' requests). */
@@ -61,6 +63,8 @@ export function startLinLoad(o: LinLoadOptions): LinLoad {
       if (typeof version === 'string') seen.set(key, version);
     };
     for (let n = 0; n < o.opsPerLoop && !stopped && performance.now() < deadline; n++, ran++) {
+      const pause = o.pauseMs?.(i) ?? 0;
+      if (pause > 0) await new Promise((r) => setTimeout(r, Math.floor(rand() * pause)));
       const key = o.keys[Math.floor(rand() * o.keys.length)]!;
       const value = `${i}-${n}`;
       const r = rand();

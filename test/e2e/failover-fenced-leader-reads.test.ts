@@ -1,6 +1,6 @@
 /**
- * A leader whose writes a planned failover holds answers no reads either (docs/failover.md,
- * "Planned failover"): the command posts the new map to the target first, and the target takes
+ * A leader whose writes a planned failover holds answers no reads either, over HTTP or RESP
+ * (docs/failover.md, "Planned failover"): the command posts the new map to the target first, and the target takes
  * writes from then on, while the old leader learns the map only from the command's next post (or
  * its peers' poll, up to 2 s later). Reads it served meanwhile from its leader store could be older
  * than a write the new leader had acknowledged. One shard led by A with replicas B and C, each its
@@ -11,6 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { promotedMap } from '../../src/routing/live-map.js';
 import { clusterOf, storeOf, waitFor } from '../helpers/failover-model.js';
+import { respOf } from '../helpers/resp.js';
+import { RespConn } from '../helpers/resp-conn.js';
 import { Trio } from '../helpers/trio.js';
 
 /** admin POSTs to a node's admin endpoint and returns its JSON answer (throws on an error status). */
@@ -51,6 +53,13 @@ describe('reads at a leader held by a planned failover', { timeout: 90000 }, () 
     const scanText = await scan.text();
     assert.equal(scan.status, 503, `a scan at the held leader: ${scanText}`);
     assert.match(scanText, /SWITCHING_LEADER/);
+    const resp = await RespConn.open(respOf(A));
+    try {
+      const [get] = await resp.send([['GET', 'fenced-key']]);
+      assert.match(get!, /^-TRYAGAIN shard 0's leader is being switched/, 'a RESP read at the held leader');
+    } finally {
+      resp.close();
+    }
     await waitFor(
       'B at the leader seq',
       async () => (await storeOf(B)).lastSeq >= (await storeOf(A)).lastSeq,

@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { seedLayout } from '../helpers/cluster.js';
-import { figuresOf, readAll, startLinLoad } from '../helpers/lin-load.js';
-import { checkHistory } from '../helpers/linearizability.js';
+import { expectLinearizable, loopClients, readAll, startLinLoad } from '../helpers/lin-load.js';
 import { testSeed } from '../helpers/random.js';
 import { type OwnServer, startOwnServer } from '../helpers/server-process.js';
 
 const KEYS = ['lin-a', 'lin-b', 'lin-c', 'lin-d'];
 const LOOPS = 12;
+const OPS = 250;
 
 let own: OwnServer | undefined;
 const clients: DistkvClient[] = [];
@@ -38,12 +38,12 @@ describe('linearizability on one node', { timeout: 120000 }, () => {
     const urls = leaders.map((a) => `http://${a}`);
     const shared = new DistkvClient({ urls });
     clients.push(shared);
-    const ownClients = Array.from({ length: LOOPS }, (_, i) => {
-      if (i % 2 === 0) return shared;
-      const c = new DistkvClient({ urls: [urls[i % urls.length]!] });
-      clients.push(c);
-      return c;
-    });
+    const own = loopClients(
+      LOOPS,
+      (i) => (i % 2 === 0 ? undefined : leaders[i % leaders.length]),
+      shared,
+      clients,
+    );
     const map = await shared.topology();
     const shards = new Set(KEYS.map((k) => map.shardOf(k)));
     assert.ok(shards.size >= 3, `the hot keys span shards (${[...shards].join(', ')})`);
@@ -51,23 +51,14 @@ describe('linearizability on one node', { timeout: 120000 }, () => {
       seed,
       keys: KEYS,
       loops: LOOPS,
-      opsPerLoop: 250,
-      clientOf: (i) => ownClients[i]!,
+      opsPerLoop: OPS,
+      clientOf: (i) => own[i]!,
       maxMs: 60000,
       wShare: 0.3,
     });
     await load.done;
     await readAll(load.recorder, shared, KEYS);
-    const ops = load.recorder.ops;
-    const verdict = checkHistory(ops);
-    const figures = figuresOf(ops);
-    const what = `DISTKV_SEED=${seed}; ${JSON.stringify(figures)}; errors ${JSON.stringify([...load.recorder.errors])}`;
-    t.diagnostic(what);
-    assert.ok(verdict.ok, `${verdict.ok ? '' : verdict.report}\n${what}`);
-    assert.ok(figures.ops >= LOOPS * 250 * 0.9, `most operations recorded: ${what}`);
-    assert.ok(figures.casOk >= 10, `some compare-and-set writes applied: ${what}`);
-    assert.ok(figures.failed >= 10, `some conditional writes refused (412): ${what}`);
-    assert.ok(figures.found >= 50, `some reads found values: ${what}`);
+    const { figures, what } = expectLinearizable(t, load.recorder, seed, LOOPS * OPS * 0.9);
     assert.equal(figures.unknown, 0, `no write's outcome unknown on a healthy node: ${what}`);
   });
 });

@@ -12,9 +12,11 @@
  * which a node that does not lead the key's shard forwards to its owner (docs/api.md) rather
  * than redirects: a path the library never takes. Those are recorded here in the same history.
  */
-import type { DistkvClient } from '../../src/client/client.js';
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { DistkvClient } from '../../src/client/client.js';
 import { HistoryRecorder, notRun, type WriteOptions } from './history-recorder.js';
-import type { Op, OpInput, OpOutput } from './linearizability.js';
+import { checkHistory, type Op, type OpInput, type OpOutput } from './linearizability.js';
 import { seededRandom } from './random.js';
 
 /** LinLoadOptions configure runLinLoad. */
@@ -131,6 +133,28 @@ function versionOf(out: OpOutput): string | undefined {
   return undefined;
 }
 
+/**
+ * loopClients gives each of `loops` loops its client: `shared` where `nodeOf(i)` is undefined, else
+ * one of its own that loads the map from that node ("host:port"), pushed on `made` for the test to close.
+ */
+export function loopClients(
+  loops: number,
+  nodeOf: (loop: number) => string | undefined,
+  shared: DistkvClient | undefined,
+  made: DistkvClient[],
+): DistkvClient[] {
+  return Array.from({ length: loops }, (_, i) => {
+    const node = nodeOf(i);
+    if (node === undefined) {
+      if (shared === undefined) throw new Error(`loop ${i} has neither a node nor a shared client`);
+      return shared;
+    }
+    const c = new DistkvClient({ urls: [`http://${node}`] });
+    made.push(c);
+    return c;
+  });
+}
+
 /** readAll reads every key once through `kv`, recorded: the history's last word on each key. */
 export async function readAll(
   recorder: HistoryRecorder,
@@ -149,9 +173,12 @@ export interface HistoryFigures {
   casOk: number;
   failed: number;
   unknown: number;
+  /** single and batch count the raw operations sent each way (rawOp). */
+  single: number;
+  batch: number;
 }
 
-/** figuresOf counts a history's operations by kind and outcome. */
+/** figuresOf counts a history's operations by kind, outcome and path. */
 export function figuresOf(ops: readonly Op[]): HistoryFigures {
   const f: HistoryFigures = {
     ops: ops.length,
@@ -161,8 +188,12 @@ export function figuresOf(ops: readonly Op[]): HistoryFigures {
     casOk: 0,
     failed: 0,
     unknown: 0,
+    single: 0,
+    batch: 0,
   };
   for (const op of ops) {
+    if (op.client?.includes('/single@') === true) f.single++;
+    if (op.client?.includes('/batch@') === true) f.batch++;
     const out = op.output.kind;
     if (op.input.kind === 'get') {
       f.reads++;
@@ -176,6 +207,32 @@ export function figuresOf(ops: readonly Op[]): HistoryFigures {
     else if (out === 'unknown') f.unknown++;
   }
   return f;
+}
+
+/**
+ * expectLinearizable checks the history `recorder` holds, tells the test its figures (with the
+ * seed, `note` and the errors seen), and fails with the checker's report when no order explains
+ * it, or when it is too trivial to say much: fewer than `minOps` operations, fewer than 10
+ * compare-and-set writes applied or 10 refused (412), fewer than 50 reads that found a value.
+ * Returns the figures and that text, for the test's own checks.
+ */
+export function expectLinearizable(
+  t: TestContext,
+  recorder: HistoryRecorder,
+  seed: number,
+  minOps: number,
+  note = '',
+): { figures: HistoryFigures; what: string } {
+  const verdict = checkHistory(recorder.ops);
+  const figures = figuresOf(recorder.ops);
+  const what = `DISTKV_SEED=${seed}; ${note}${JSON.stringify(figures)}; errors ${JSON.stringify([...recorder.errors])}`;
+  t.diagnostic(what);
+  assert.ok(verdict.ok, `${verdict.ok ? '' : verdict.report}\n${what}`);
+  assert.ok(figures.ops >= minOps, `at least ${minOps} operations recorded: ${what}`);
+  assert.ok(figures.casOk >= 10, `some compare-and-set writes applied: ${what}`);
+  assert.ok(figures.failed >= 10, `some conditional writes refused (412): ${what}`);
+  assert.ok(figures.found >= 50, `some reads found values: ${what}`);
+  return { figures, what };
 }
 
 /**

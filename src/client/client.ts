@@ -134,7 +134,15 @@ export class DistkvClient {
     const o = this.o;
     this.pools = new NodePools({ connections: o.connections, timeoutMs: o.timeoutMs, ca: o.ca }, o.token);
     this.topo = new ClusterTopology(origins, o.urls, this.pools, this.stats, o.refusedWaitMs, options.onWait);
-    this.sender = new Sender(this.pools, this.topo, this.stats, o.retries, o.refusedWaitMs, options.onWait);
+    this.sender = new Sender(
+      this.pools,
+      this.topo,
+      this.stats,
+      o.retries,
+      o.refusedWaitMs,
+      options.onWait,
+      o.replicaReads,
+    );
   }
 
   /** version is the config hash the client routes with (undefined before the first load). */

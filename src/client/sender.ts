@@ -27,6 +27,10 @@
  * again the same way, up to the client's `refusedWaitMs` (0 by default; a refused connection
  * carried nothing, so writes too), then retried as any connection error. Each request that
  * starts such a wait tells the client's `onWait` hook once (the CLI says so on stderr).
+ * A key read meant for the shard's leader (the client was not made with `replicaReads`) that a
+ * replica answered (X-Distkv-Lag: the node no longer leads the shard, after a failover the client's
+ * map predates) is not taken: it is sent again where a newer map names the leader, as a switch is
+ * waited out, and refused as SWITCHING_LEADER past SWITCH_WAIT_MS.
  * Any other status from 400 up (but a 404 of a key read) rejects as the server's catalogue error.
  */
 import { DistkvError, OutcomeUnknownError } from '../errors.js';
@@ -64,12 +68,14 @@ export class Sender {
   private readonly retries: number;
   private readonly refusedWaitMs: number;
   private readonly onWait: ((notice: WaitNotice) => void) | undefined;
+  private readonly replicaReads: boolean;
 
   /**
    * `retries` is how many times a request is retried when that is safe (see above); `stats` counts
    * requests, redirects and retries; `refusedWaitMs` how long a node that refuses connections is
    * waited for; `onWait` is told when a request starts waiting for a node that is starting or
-   * refuses connections, or for a leader switch.
+   * refuses connections, or for a leader switch; `replicaReads` lets a key read be answered by a
+   * replica (otherwise only its leader's answer is taken).
    */
   constructor(
     pools: NodePools,
@@ -78,6 +84,7 @@ export class Sender {
     retries: number,
     refusedWaitMs: number,
     onWait?: (notice: WaitNotice) => void,
+    replicaReads = false,
   ) {
     this.pools = pools;
     this.topology = topology;
@@ -85,6 +92,7 @@ export class Sender {
     this.retries = retries;
     this.refusedWaitMs = refusedWaitMs;
     this.onWait = onWait;
+    this.replicaReads = replicaReads;
   }
 
   /** told calls the onWait hook, which must not break the request it reports on. */
@@ -199,6 +207,23 @@ export class Sender {
         throw new OutcomeUnknownError(`${why}; the ${method} may have been applied`, { cause: err });
       }
       if (res.map !== undefined) topology.learnOf(res.map);
+      // A key read sent to the shard's leader that a replica answered (X-Distkv-Lag): the node no
+      // longer leads the shard (a failover this client's map predates) and served its replica,
+      // which may lack writes the new leader acknowledged. Not an answer: read where a newer map
+      // names the leader, bounded as a switch's wait, then refused rather than answered stale.
+      if (read && shard !== undefined && !this.replicaReads && res.lag !== undefined) {
+        if (performance.now() >= switchDeadline)
+          throw new DistkvError(
+            'SWITCHING_LEADER',
+            `shard ${shard.idx} (${shard.name}): ${origin} answers reads from its replica of the shard (it no longer leads it) and no node named another leader within ${SWITCH_WAIT_MS} ms`,
+          );
+        this.stats.retries++;
+        const was = origin;
+        nextLook = performance.now() + NEWEST_LOOK_MS;
+        await followLeader();
+        if (origin === was) await sleep(SWITCH_RETRY_MS, signal);
+        continue;
+      }
       // SWITCHING_LEADER is refused before the store issues anything (src/worker/store-writes.ts,
       // checkWritable): not executed, so even a conditional write is safe to send again.
       const refusal = res.status === 503 ? errorOf(503, res.body).code : undefined;

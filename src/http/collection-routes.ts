@@ -16,7 +16,7 @@ import { hasConditions, runConditionalBatch, unansweredBatch } from './condition
 import { readBody } from './body.js';
 import { replicaLagOf, sendDisputed, sendSwitching } from './kv-routes.js';
 import { lagHeader } from '../replication/lag.js';
-import { leaselessReadMessage } from '../server/map-keeper.js';
+import { heldReadMessage, leaselessReadMessage, readsHeld } from '../server/map-keeper.js';
 import { configMismatch } from './config-check.js';
 import type { HttpContext } from './context.js';
 import { parseWireError } from './key-request.js';
@@ -249,13 +249,16 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
         sendDisputed(res, disputed);
         return;
       }
-      // A part read from a leader here without its lease could miss writes a new leader took (kv-routes.ts).
-      const leaseless = shards.find((s) => {
+      // A part read from a leader here without its lease, or whose writes a failover holds, could
+      // miss writes a new leader took (kv-routes.ts).
+      const held = shards.find((s) => {
         const w = ctx.listener.writes[s]!;
-        return w.local && ctx.liveMap.leaderWithoutLease(w.role, s);
+        return w.local && readsHeld(ctx.liveMap, w.role, s);
       });
-      if (leaseless !== undefined) {
-        sendSwitching(res, ctx, leaselessReadMessage(leaseless));
+      if (held !== undefined) {
+        const w = ctx.listener.writes[held]!;
+        const leaseless = w.local && ctx.liveMap.leaderWithoutLease(w.role, held);
+        sendSwitching(res, ctx, leaseless ? leaselessReadMessage(held) : heldReadMessage(held));
         return;
       }
       answerLater(

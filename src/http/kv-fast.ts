@@ -20,6 +20,7 @@
  * path). A HEAD never comes here (the router hands it the GET route; its handler declines).
  */
 import { slotOf } from '../routing/slot.js';
+import { readsHeld } from '../server/map-keeper.js';
 import { OP_DELETE, OP_GET, OP_PUT, type OpCode } from '../worker/op-format.js';
 import { collectBody } from './body.js';
 import type { HttpContext } from './context.js';
@@ -104,7 +105,7 @@ export function kvFastHandlers(ctx: HttpContext, submit: KeySubmit): KvFastHandl
       if (gate.disputed(slot)) return false;
       const shard = shardMap.shardOfSlot(slot);
       const target = listener.reads[shard]!;
-      if (!target.local || liveMap.leaderWithoutLease(target.role, shard)) return false;
+      if (!target.local || readsHeld(liveMap, target.role, shard)) return false;
       res.route = 'kv_get';
       submit(res, KIND_KV_GET, OP_GET, key, shard, undefined);
       return true;

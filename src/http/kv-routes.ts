@@ -10,7 +10,7 @@ import { DistkvError, toDistkvError } from '../errors.js';
 import { MAP_HEADER } from '../routing/live-map.js';
 import { describeLag, lagHeader, provablyWithin, type ReplicaLag, replicaLag } from '../replication/lag.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
-import { leaselessReadMessage } from '../server/map-keeper.js';
+import { heldReadMessage, leaselessReadMessage, readsHeld } from '../server/map-keeper.js';
 import type { Target } from '../server/node-plan.js';
 import {
   encodeExt,
@@ -191,6 +191,11 @@ function placeKey(
     // A leader without its lease may have been replaced: its answer could be older than a write the
     // new leader acknowledged, and nothing would say so. Replicas still serve, with X-Distkv-Lag.
     sendSwitching(res, ctx, leaselessReadMessage(shard), seedPathOf(url));
+    return undefined;
+  }
+  if (target.local && !write && readsHeld(ctx.liveMap, target.role, shard)) {
+    // Likewise a leader whose writes a failover holds: its target may lead by now (map-keeper.ts).
+    sendSwitching(res, ctx, heldReadMessage(shard), seedPathOf(url));
     return undefined;
   }
   if (target.local) return { shard, owner: undefined };

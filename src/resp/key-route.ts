@@ -12,7 +12,7 @@
  */
 import { slotOfBytes } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
-import { leaselessReadMessage, leaselessWriteMessage } from '../server/map-keeper.js';
+import { heldReadMessage, leaselessReadMessage, leaselessWriteMessage } from '../server/map-keeper.js';
 import { redisEndpoint, respEndpointOf } from './resp-address.js';
 import type { RespConnection } from './resp-connection.js';
 
@@ -91,6 +91,11 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
     c.queue
       .now(c.proto)
       .error(`TRYAGAIN ${write ? leaselessWriteMessage(shard) : leaselessReadMessage(shard)}`);
+    return undefined;
+  }
+  if (target.local && !write && c.ctx.readsHeld?.(target.role, shard) === true) {
+    // As over HTTP: a leader whose writes a failover holds may have been replaced (kv-routes.ts).
+    c.queue.now(c.proto).error(`TRYAGAIN ${heldReadMessage(shard)}`);
     return undefined;
   }
   if (target.local) return target;

@@ -44,6 +44,11 @@ export interface RespContext {
   /** leaderWithoutLease tells whether a store of role `role` leads shard `idx` here without its lease (map-keeper.ts). */
   leaderWithoutLease: (role: 'leader' | 'replica', idx: number) => boolean;
   /**
+   * readsHeld tells whether a store of role `role` here must not answer reads of shard `idx`: a
+   * leader whose writes a failover holds (map-keeper.ts). Absent, none is held.
+   */
+  readsHeld?: (role: 'leader' | 'replica', idx: number) => boolean;
+  /**
    * slotGate holds the slots refused because a peer's config gives them another leader
    * (src/server/slot-gate.ts): commands on their keys get `-TRYAGAIN`. Absent, none is refused.
    */

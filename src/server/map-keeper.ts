@@ -61,6 +61,26 @@ export function leaselessReadMessage(shard: number): string {
   return `shard ${shard}'s leader here has no lease, and a replica may have taken over: retry shortly, or read a replica (stale reads, X-Distkv-Lag)`;
 }
 
+/** heldReadMessage explains a read refused at a leader whose writes a failover holds (HTTP). */
+export function heldReadMessage(shard: number): string {
+  return `shard ${shard}'s leader is being switched, and the new leader may already take writes: retry shortly, or read a replica (stale reads, X-Distkv-Lag)`;
+}
+
+/**
+ * readsHeld tells whether a store of role `role` here must not answer reads of shard `idx` because
+ * its writes are held (`writesFenced`: a planned failover's fence, a map being adopted, no lease).
+ * Such a leader may have been replaced already: a failover's target takes writes once it has the
+ * new map, which this node hears of a post (or a peer poll) later (docs/failover.md), and a read
+ * served meanwhile could be older than a write the new leader acknowledged. Replicas still serve.
+ */
+export function readsHeld(
+  keeper: Pick<MapKeeper, 'writesFenced'>,
+  role: 'leader' | 'replica' | undefined,
+  idx: number,
+): boolean {
+  return role === 'leader' && keeper.writesFenced(idx);
+}
+
 /** leaselessWriteMessage explains a write refused at a leader whose lease has lapsed (RESP; HTTP holds it as switching). */
 export function leaselessWriteMessage(shard: number): string {
   return `shard ${shard}'s leader here has no lease, and a replica may have taken over: retry shortly`;

@@ -31,7 +31,7 @@ import { ConnectionLimit } from './connection-limit.js';
 import { UnsentBudget } from './unsent-budget.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { layoutOfShards } from '../routing/slot-dispute.js';
-import { MapKeeper } from './map-keeper.js';
+import { MapKeeper, readsHeld } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
@@ -212,6 +212,7 @@ export class DistkvNode {
         ),
       leaderWithoutLease: (role: 'leader' | 'replica', idx: number) =>
         this.liveMap.leaderWithoutLease(role, idx),
+      readsHeld: (role: 'leader' | 'replica', idx: number) => readsHeld(this.liveMap, role, idx),
       slotGate: this.peers.gate,
       plan: this.plan,
       pool: this.pool,

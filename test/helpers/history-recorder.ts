@@ -27,6 +27,11 @@ const NOT_RUN = new Set([
   'INVALID_ARGUMENT',
 ]);
 
+/** notRun says whether a write that failed with `code` was refused before it ran (so is not recorded). */
+export function notRun(code: string): boolean {
+  return NOT_RUN.has(code);
+}
+
 /** WriteOptions are the write's condition and concern, as the client library takes them. */
 export type WriteOptions = Pick<PutOptions, 'ifMatch' | 'ifNoneMatch' | 'w' | 'timeoutMs'>;
 
@@ -119,7 +124,7 @@ export class HistoryRecorder {
       this.record(client, key, call, input, { kind: 'failed', current: e.version });
       return 'failed';
     }
-    if (NOT_RUN.has(code)) return undefined;
+    if (notRun(code)) return undefined;
     this.record(client, key, call, input, { kind: 'unknown' });
     return undefined;
   }

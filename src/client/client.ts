@@ -20,6 +20,7 @@ import { parseEndpoint } from './endpoint.js';
 import { checkInput, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
 import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
+import { readAtLeader } from './leader-read.js';
 import { closedError, NodePools } from './node-pools.js';
 import { checkRedirect, Sender } from './sender.js';
 import { ClusterTopology } from './topology.js';
@@ -413,8 +414,15 @@ export class DistkvClient {
         ? shard.replicas[this.rr++ % shard.replicas.length]!
         : shard.address;
     const path = `/kv/${keyPath(key)}${query}`;
+    // A read a replica answered, though sent to the leader: the map is stale (leader-read.ts).
+    const fromLeader = (r: Reply): Reply | Promise<Reply> =>
+      read && !this.o.replicaReads && r.lag !== undefined
+        ? readAtLeader(this.sender, this.topo, shard, path, signal, node)
+        : r;
     try {
-      return await this.sender.send(method, node, path, body, read, signal, shard, conditions, waitMs);
+      return await fromLeader(
+        await this.sender.send(method, node, path, body, read, signal, shard, conditions, waitMs),
+      );
     } catch (err) {
       // A write that reached the old leader may have been applied there, and be on the new leader:
       // sent again, it could undo another client's later write (or, conditional, fail against
@@ -433,7 +441,9 @@ export class DistkvClient {
       const reloaded = this.topo.map;
       if (this.topo.liveMapVersion === before || reloaded === undefined) throw err;
       const moved = reloaded.shard(shard.idx);
-      return this.sender.send(method, moved.address, path, body, read, signal, moved, conditions, waitMs);
+      return fromLeader(
+        await this.sender.send(method, moved.address, path, body, read, signal, moved, conditions, waitMs),
+      );
     }
   }
 

@@ -17,14 +17,19 @@
  * from the new leader's register. Skipped only when no etcd binary exists. DISTKV_SEED replays the
  * operations' choices (not the timing).
  */
-import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio } from '../helpers/etcd-trio.js';
 import { clusterOf, leaderSeenBy, storeOf, waitFor } from '../helpers/failover-model.js';
-import { failoverOps, figuresOf, forkOf, sawAboveFork, startFaultLoad } from '../helpers/lin-fault-load.js';
-import { checkHistory, type Op } from '../helpers/linearizability.js';
+import {
+  expectLinearizable,
+  failoverOps,
+  forkOf,
+  startFaultLoad,
+  untilRun,
+} from '../helpers/lin-fault-load.js';
+import type { Op } from '../helpers/linearizability.js';
 import { pauseProcess } from '../helpers/process-pause.js';
 import { testSeed } from '../helpers/random.js';
 
@@ -69,21 +74,13 @@ describe(
         clientOf: (i) => clients[i < 6 ? 0 : i < 9 ? i - 5 : 4]!,
         maxMs: 100_000,
       });
-      const ops = load.recorder.ops;
       let failoverOpsOf: Op[] = [];
       let fork = '';
       let promotedAt = Infinity;
       const p = cluster.process(leader);
       let resumed = false;
       try {
-        await waitFor(
-          'the load to run on the first leader',
-          () => {
-            const f = figuresOf(ops);
-            return Promise.resolve(f.ops >= 600 && f.casOk >= 10);
-          },
-          40_000,
-        );
+        await untilRun(load, 'on the first leader', 600, -Infinity, 10);
         const pausedAt = performance.now();
         await pauseProcess(p.child);
         let now = '';
@@ -98,37 +95,19 @@ describe(
         promotedAt = performance.now();
         fork = forkOf((await clusterOf(others[0]!)).map.shards[0]!);
         failoverOpsOf = failoverOps(KEYS, pausedAt, promotedAt, fork);
-        await waitFor(
-          'the load to run on the new leader',
-          () => Promise.resolve(figuresOf(ops, promotedAt).after >= 300),
-          40_000,
-        );
+        await untilRun(load, 'on the new leader', 300, promotedAt);
         p.child.kill('SIGCONT');
         resumed = true;
         await waitFor(`${leader} to follow ${now}`, async () => (await storeOf(leader)).role === 'replica');
         const rejoined = performance.now();
-        await waitFor(
-          'the load to run with the old leader back',
-          () => Promise.resolve(figuresOf(ops, rejoined).after >= 300),
-          40_000,
-        );
+        await untilRun(load, 'with the old leader back', 300, rejoined);
       } finally {
         if (!resumed) p.child.kill('SIGCONT');
         load.stop();
         await load.done;
       }
-      const f = figuresOf(ops, promotedAt);
-      const seen = sawAboveFork(ops, fork);
-      console.log(
-        `DISTKV_SEED=${seed}: ${JSON.stringify(f)}, fork ${fork}, ${seen} answers saw a write above it, errors ${JSON.stringify([...load.recorder.errors])}`,
-      );
-      const verdict = checkHistory([...ops, ...failoverOpsOf]);
-      assert.ok(verdict.ok, verdict.ok ? '' : `DISTKV_SEED=${seed}\n${verdict.report}`);
       // Not trivial: the checker had reads, compare-and-sets and 412s on both sides of the failover.
-      assert.ok(f.found >= 100, `${f.found} reads found a value`);
-      assert.ok(f.casOk >= 20, `${f.casOk} compare-and-sets succeeded`);
-      assert.ok(f.failed >= 10, `${f.failed} writes answered 412`);
-      assert.ok(f.after >= 600, `${f.after} operations after the failover`);
+      expectLinearizable(load, failoverOpsOf, { seed, fork, since: promotedAt, after: 600 });
     });
   },
 );

@@ -21,7 +21,14 @@ import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
 import { clusterOf, divergedOf, leaderSeenBy, storeOf, waitFor } from '../helpers/failover-model.js';
 import { HistoryRecorder } from '../helpers/history-recorder.js';
-import { failoverOps, figuresOf, forkOf, sawAboveFork, startFaultLoad } from '../helpers/lin-fault-load.js';
+import {
+  expectLinearizable,
+  failoverOps,
+  forkOf,
+  sawAboveFork,
+  startFaultLoad,
+  untilRun,
+} from '../helpers/lin-fault-load.js';
 import { checkHistory, type Op } from '../helpers/linearizability.js';
 import { testSeed } from '../helpers/random.js';
 import { Trio } from '../helpers/trio.js';
@@ -108,7 +115,6 @@ describe('linearizability through a forced failover after kill -9 of the leader'
       clientOf: (i) => clients[i < LOOPS / 2 ? 0 : i - LOOPS / 2 + 1]!,
       maxMs: 90_000,
     });
-    const ops = load.recorder.ops;
     let leader = '';
     await waitFor('a member to name the leader', async () => {
       for (const m of trio.members) leader ||= (await leaderSeenBy(m)) ?? '';
@@ -119,14 +125,7 @@ describe('linearizability through a forced failover after kill -9 of the leader'
     let fork = '';
     let promotedAt = Infinity;
     try {
-      await waitFor(
-        'the load to run on the first leader',
-        () => {
-          const f = figuresOf(ops);
-          return Promise.resolve(f.ops >= 600 && f.casOk >= 10);
-        },
-        40_000,
-      );
+      await untilRun(load, 'on the first leader', 600, -Infinity, 10);
       const killedAt = performance.now();
       await trio.cluster.kill(leader);
       const r = await failover({
@@ -139,26 +138,12 @@ describe('linearizability through a forced failover after kill -9 of the leader'
       promotedAt = performance.now();
       fork = forkOf((await clusterOf(r.to)).map.shards[0]!);
       failoverOpsOf = failoverOps(KEYS, killedAt, promotedAt, fork);
-      await waitFor(
-        'the load to run on the new leader',
-        () => Promise.resolve(figuresOf(ops, promotedAt).after >= 600),
-        40_000,
-      );
+      await untilRun(load, 'on the new leader', 600, promotedAt);
     } finally {
       load.stop();
       await load.done;
     }
-    const f = figuresOf(ops, promotedAt);
-    const seen = sawAboveFork(ops, fork);
-    console.log(
-      `DISTKV_SEED=${seed}: ${JSON.stringify(f)}, fork ${fork}, ${seen} answers saw a write above it, errors ${JSON.stringify([...load.recorder.errors])}`,
-    );
-    const verdict = checkHistory([...ops, ...failoverOpsOf]);
-    assert.ok(verdict.ok, verdict.ok ? '' : `DISTKV_SEED=${seed}\n${verdict.report}`);
     // Not trivial: the checker had reads, compare-and-sets and 412s on both sides of the failover.
-    assert.ok(f.found >= 100, `${f.found} reads found a value`);
-    assert.ok(f.casOk >= 20, `${f.casOk} compare-and-sets succeeded`);
-    assert.ok(f.failed >= 10, `${f.failed} writes answered 412`);
-    assert.ok(f.after >= 600, `${f.after} operations after the failover`);
+    expectLinearizable(load, failoverOpsOf, { seed, fork, since: promotedAt, after: 600 });
   });
 });

@@ -9,11 +9,13 @@
  * after an operation that failed or whose outcome is unknown it waits ERROR_PAUSE_MS, so a leader
  * that is gone does not spend its count at once.
  */
+import assert from 'node:assert/strict';
 import type { DistkvClient } from '../../src/client/client.js';
 import type { LiveShard } from '../../src/routing/live-map.js';
 import { epochOfSeq } from '../../src/routing/version.js';
+import { waitFor } from './failover-model.js';
 import { HistoryRecorder } from './history-recorder.js';
-import type { Op, OpOutput } from './linearizability.js';
+import { checkHistory, type Op, type OpOutput } from './linearizability.js';
 import { seededRandom } from './random.js';
 
 /** ERROR_PAUSE_MS is how long a loop waits after an operation that failed or whose outcome is unknown. */
@@ -124,6 +126,30 @@ export function failoverOps(keys: readonly string[], call: number, ret: number, 
   }));
 }
 
+/** RUN_WAIT_MS bounds untilRun's wait. */
+const RUN_WAIT_MS = 40_000;
+
+/**
+ * untilRun waits until the load has run `count` operations called after `since` (all of them by
+ * default), `casOk` compare-and-sets among all it ran having succeeded.
+ */
+export async function untilRun(
+  load: FaultLoad,
+  what: string,
+  count: number,
+  since = -Infinity,
+  casOk = 0,
+): Promise<void> {
+  await waitFor(
+    `the load to run ${what}`,
+    () => {
+      const f = figuresOf(load.recorder.ops, since);
+      return Promise.resolve(f.after >= count && f.casOk >= casOk);
+    },
+    RUN_WAIT_MS,
+  );
+}
+
 /** HistoryFigures count what a history holds, for a test to show it was not trivial. */
 export interface HistoryFigures {
   ops: number;
@@ -163,4 +189,27 @@ export function sawAboveFork(ops: readonly Op[], fork: string): number {
     const [e, s] = v.split('.').map(Number) as [number, number];
     return e === epoch && s > seq;
   }).length;
+}
+
+/**
+ * expectLinearizable checks a fault scenario's history with its failover ops, prints its figures
+ * and DISTKV_SEED, and asserts it was not trivial: reads that found values, compare-and-sets that
+ * succeeded and 412s, and at least `after` operations called after `since` (the promotion).
+ */
+export function expectLinearizable(
+  load: FaultLoad,
+  failover: readonly Op[],
+  o: { seed: number; fork: string; since: number; after: number },
+): void {
+  const ops = load.recorder.ops;
+  const f = figuresOf(ops, o.since);
+  console.log(
+    `DISTKV_SEED=${o.seed}: ${JSON.stringify(f)}, fork ${o.fork}, ${sawAboveFork(ops, o.fork)} answers saw a write above it, errors ${JSON.stringify([...load.recorder.errors])}`,
+  );
+  const verdict = checkHistory([...ops, ...failover]);
+  assert.ok(verdict.ok, verdict.ok ? '' : `DISTKV_SEED=${o.seed}\n${verdict.report}`);
+  assert.ok(f.found >= 100, `${f.found} reads found a value`);
+  assert.ok(f.casOk >= 20, `${f.casOk} compare-and-sets succeeded`);
+  assert.ok(f.failed >= 10, `${f.failed} writes answered 412`);
+  assert.ok(f.after >= o.after, `${f.after} operations after the failover`);
 }

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { HistoryRecorder, notRun, type WriteOptions } from './history-recorder.js';
-import { checkHistory, type Op, type OpInput, type OpOutput } from './linearizability.js';
+import { checkHistory, type Op, type ClientOpInput, type OpOutput } from './linearizability.js';
 import { seededRandom } from './random.js';
 
 /** LinLoadOptions configure runLinLoad. */
@@ -71,7 +71,7 @@ export function startLinLoad(o: LinLoadOptions): LinLoad {
       const value = `${i}-${n}`;
       const r = rand();
       const last = seen.get(key);
-      const input: OpInput =
+      const input: ClientOpInput =
         r < 0.4 || (r >= 0.65 && r < 0.8 && last === undefined) || (r >= 0.95 && last === undefined)
           ? { kind: 'get' }
           : r < 0.65
@@ -202,7 +202,7 @@ export function figuresOf(ops: readonly Op[]): HistoryFigures {
     }
     if (out === 'ok') {
       f.writesOk++;
-      if (op.input.ifMatch !== undefined) f.casOk++;
+      if (op.input.kind !== 'failover' && op.input.ifMatch !== undefined) f.casOk++;
     } else if (out === 'failed') f.failed++;
     else if (out === 'unknown') f.unknown++;
   }
@@ -246,7 +246,7 @@ async function rawOp(
   node: string,
   client: string,
   key: string,
-  input: OpInput,
+  input: ClientOpInput,
   how: RawKind,
 ): Promise<Op | undefined> {
   const call = performance.now();

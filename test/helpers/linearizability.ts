@@ -16,6 +16,18 @@
  * its call, or never, and when placed it writes a value whose version is not known until a later
  * read names it. Values must be unique per write (the scenario's writers number them), so a read
  * names the write it saw.
+ *
+ * A forced or automatic failover (docs/failover.md) is an operation of its own, `failover`, given
+ * for each key from the moment the old leader stopped (kill -9, SIGSTOP) to the moment the new
+ * leader was seen named; `fork` is the last version the new leader's epoch kept ('E.F': the old
+ * epoch and the seq before the new epoch's firstSeq). The old leader applies, and lets readers
+ * see, writes its replicas never got: writes the client was not told were acknowledged (an
+ * 'unknown' write with `w`), which the failover undoes. So a key with a failover op goes through
+ * three phases: before its first write above the fork (every version named then is at or below
+ * it), after it until the failover (only 'unknown' writes are applied, all undone, and every
+ * version named is above the fork: an 'ok' write there is an acknowledged write lost), and after
+ * the failover, from the register as it was at the fork. Reads and 412s answered in the middle
+ * phase saw writes that were later lost: that is allowed, and nothing else is.
  */
 
 /** Op is one operation of a history, as a client called and saw it. */
@@ -30,11 +42,14 @@ export interface Op {
   client?: string;
 }
 
-/** OpInput is what the client asked. ifMatch is a version 'E.S' (not '*'). */
-export type OpInput =
+/** ClientOpInput is what a client asked. ifMatch is a version 'E.S' (not '*'). */
+export type ClientOpInput =
   | { kind: 'get' }
   | { kind: 'put'; value: string; ifMatch?: string; ifNoneMatch?: boolean }
   | { kind: 'delete'; ifMatch?: string };
+
+/** OpInput is a client's operation, or a failover (the fork version it keeps a key at). */
+export type OpInput = ClientOpInput | { kind: 'failover'; fork: string };
 
 /**
  * OpOutput is what the client was told: 'found' / 'absent' for a read, 'ok' for an applied write
@@ -49,11 +64,17 @@ export type OpOutput =
   | { kind: 'failed'; current?: string | null }
   | { kind: 'unknown' };
 
-/** State is the register: its value (null: no key), its version ('?': applied by an unknown write, not yet named), the highest version known applied. */
+/**
+ * State is the register: its value (null: no key), its version ('?': applied by an unknown write,
+ * not yet named), the highest version known applied; with a failover, its phase (0: at or below the
+ * fork, 1: above it, 2: after the failover) and, in phase 1, the register as it was at the fork.
+ */
 interface State {
   value: string | null;
   version: string | null;
   max: string | null;
+  phase: 0 | 1 | 2;
+  atFork?: State;
 }
 
 /** Verdict is the checker's answer for a whole history. */
@@ -89,26 +110,44 @@ function rises(s: State, version: string | undefined): boolean {
 /** applied is `s` after a write of `value` (null: a delete) with `version` (undefined: not known). */
 function applied(s: State, value: string | null, version: string | undefined): State {
   const max = version === undefined ? s.max : version;
-  return { value, version: version ?? UNKNOWN, max };
+  return { ...s, value, version: version ?? UNKNOWN, max };
 }
 
-/** step lists the states `op` can leave `s` in (none: it cannot go next from `s`). */
-function step(s: State, op: Op): State[] {
+/** named is `s` with its unknown version named `version`. */
+function named(s: State, version: string): State {
+  return { ...s, version, max: version };
+}
+
+/** sideOfFork says whether `version` may be named in `s`'s phase: at or below `fork` before it, above it after. */
+function sideOfFork(s: State, version: string | undefined, fork: string | undefined): boolean {
+  if (fork === undefined || version === undefined || s.phase === 2) return true;
+  return compareVersions(version, fork) > 0 === (s.phase === 1);
+}
+
+/** step lists the states `op` can leave `s` in (none: it cannot go next from `s`); `fork` is the key's failover's. */
+function step(s: State, op: Op, fork: string | undefined): State[] {
   const { input, output } = op;
+  if (input.kind === 'failover') {
+    if (s.phase === 2 || output.kind !== 'ok') return [];
+    const at = s.atFork ?? s;
+    return [{ value: at.value, version: at.version, max: at.max, phase: 2 }];
+  }
   if (input.kind === 'get') {
     if (output.kind === 'absent') return s.value === null ? [s] : [];
     if (output.kind !== 'found') return [];
     if (s.value !== output.value) return [];
     if (s.version === output.version) return [s];
-    if (s.version !== UNKNOWN || !rises(s, output.version)) return [];
-    return [{ value: s.value, version: output.version, max: output.version }];
+    if (s.version !== UNKNOWN || !rises(s, output.version) || !sideOfFork(s, output.version, fork)) return [];
+    return [named(s, output.version)];
   }
   const value = input.kind === 'put' ? input.value : null;
   const ifNoneMatch = input.kind === 'put' ? input.ifNoneMatch : undefined;
   const holds = conditionHolds(s, input.ifMatch, ifNoneMatch);
   switch (output.kind) {
     case 'ok': {
-      if (holds === false || !rises(s, output.version)) return [];
+      // An acknowledged write is never above the fork: the new leader holds it.
+      if (holds === false || !rises(s, output.version) || s.phase === 1) return [];
+      if (!sideOfFork(s, output.version, fork)) return [];
       if (output.existed !== undefined && output.existed !== (s.value !== null)) return [];
       return [applied(s, value, output.version)];
     }
@@ -118,27 +157,36 @@ function step(s: State, op: Op): State[] {
       if (output.current === null) return s.value === null ? [s] : [];
       if (s.value === null) return [];
       if (s.version === output.current) return [s];
-      if (s.version !== UNKNOWN || !rises(s, output.current)) return [];
-      return [{ value: s.value, version: output.current, max: output.current }];
+      if (s.version !== UNKNOWN || !rises(s, output.current) || !sideOfFork(s, output.current, fork))
+        return [];
+      return [named(s, output.current)];
     }
-    case 'unknown':
-      return holds === false ? [] : [applied(s, value, undefined)];
+    case 'unknown': {
+      if (holds === false) return [];
+      const next = applied(s, value, undefined);
+      // Before the fork, an unknown write may also be the key's first one above it (lost at the failover).
+      if (fork === undefined || s.phase !== 0) return [next];
+      return [next, { ...next, phase: 1, atFork: s }];
+    }
     default:
       return [];
   }
 }
 
-const stateKey = (s: State): string => `${s.value}\u0000${s.version}\u0000${s.max}`;
+const stateKey = (s: State): string =>
+  `${s.value}\u0000${s.version}\u0000${s.max}\u0000${s.phase}${s.atFork === undefined ? '' : `\u0000${stateKey(s.atFork)}`}`;
 
 /** describe writes one operation for a report. */
 function describe(op: Op, t0: number): string {
   const i = op.input;
   const what =
-    i.kind === 'get'
-      ? 'get'
-      : i.kind === 'put'
-        ? `put ${JSON.stringify(i.value)}${i.ifMatch !== undefined ? ` if-match ${i.ifMatch}` : ''}${i.ifNoneMatch === true ? ' if-none-match *' : ''}`
-        : `delete${i.ifMatch !== undefined ? ` if-match ${i.ifMatch}` : ''}`;
+    i.kind === 'failover'
+      ? `failover (fork at ${i.fork})`
+      : i.kind === 'get'
+        ? 'get'
+        : i.kind === 'put'
+          ? `put ${JSON.stringify(i.value)}${i.ifMatch !== undefined ? ` if-match ${i.ifMatch}` : ''}${i.ifNoneMatch === true ? ' if-none-match *' : ''}`
+          : `delete${i.ifMatch !== undefined ? ` if-match ${i.ifMatch}` : ''}`;
   const o = op.output;
   const got =
     o.kind === 'found'
@@ -158,6 +206,10 @@ const MAX_STEPS = 2_000_000;
 /** checkKey searches one key's operations; undefined when linearizable, else a report. */
 function checkKey(key: string, ops: Op[], t0: number): string | undefined {
   const n = ops.length;
+  const failovers = ops.flatMap((o) => (o.input.kind === 'failover' ? [o.input.fork] : []));
+  if (failovers.length > 1)
+    return `key ${JSON.stringify(key)}: ${failovers.length} failovers, at most one is modelled`;
+  const fork = failovers[0];
   const ret = ops.map((o) => (o.output.kind === 'unknown' ? Infinity : o.ret));
   const byCall = [...ops.keys()].sort((a, b) => ops[a]!.call - ops[b]!.call);
   const byRet = [...ops.keys()].sort((a, b) => ret[a]! - ret[b]!);
@@ -201,10 +253,10 @@ function checkKey(key: string, ops: Op[], t0: number): string | undefined {
   }
   const movesOf = (s: State): Array<[number, State]> => {
     const out: Array<[number, State]> = [];
-    for (const i of candidates()) for (const next of step(s, ops[i]!)) out.push([i, next]);
+    for (const i of candidates()) for (const next of step(s, ops[i]!, fork)) out.push([i, next]);
     return out;
   };
-  const start: State = { value: null, version: null, max: null };
+  const start: State = { value: null, version: null, max: null, phase: 0 };
   const stack: Frame[] = [{ state: start, moves: movesOf(start), via: -1, count: 0 }];
   while (stack.length > 0) {
     if (++steps > MAX_STEPS)

@@ -122,6 +122,76 @@ describe('linearizability checker: hand-made histories', () => {
   });
 });
 
+describe('linearizability checker: a failover that forks the log', () => {
+  const unknown = { kind: 'unknown' } as const;
+  const failover = (call: number, ret: number, fork: string): Op =>
+    op(call, ret, { kind: 'failover', fork }, { kind: 'ok' });
+
+  it('lets reads before the failover see unacknowledged writes above the fork, which it undoes', () => {
+    const before = [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, put('b'), unknown),
+      op(4, 5, get, found('b', '0.2')),
+      op(6, 7, put('c', { ifMatch: '0.1' }), { kind: 'failed', current: '0.2' }),
+    ];
+    const after = [
+      op(30, 31, get, found('a', '0.1')),
+      op(32, 33, put('d'), ok('5.2')),
+      op(34, 35, get, found('d', '5.2')),
+    ];
+    // Without the failover, b seen then gone is a violation.
+    assert.equal(checkHistory([...before, ...after]).ok, false);
+    const v = checkHistory([...before, failover(10, 20, '0.1'), ...after]);
+    assert.ok(v.ok, v.ok ? '' : v.report);
+    // A delete above the fork is undone too.
+    const lostDelete = [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, { kind: 'delete' }, unknown),
+      op(4, 5, get, { kind: 'absent' }),
+      failover(10, 20, '0.1'),
+      op(30, 31, get, found('a', '0.1')),
+    ];
+    assert.equal(checkHistory(lostDelete).ok, true);
+  });
+
+  it('refuses an acknowledged write that the failover lost', () => {
+    const h = [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, put('b'), ok('0.2')),
+      failover(10, 20, '0.1'),
+      op(30, 31, get, found('a', '0.1')),
+    ];
+    const v = checkHistory(h);
+    assert.ok(!v.ok);
+    assert.match(v.report, /put "b" -> ok @0\.2/);
+    // A delete's answer names no version: acknowledged, it cannot be the first write above the fork either.
+    const deleted = [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, { kind: 'delete' }, { kind: 'ok', existed: true }),
+      failover(10, 20, '0.1'),
+      op(30, 31, get, found('a', '0.1')),
+    ];
+    assert.equal(checkHistory(deleted).ok, false);
+  });
+
+  it('undoes exactly the writes above the fork: one at or below it stays, one above it goes', () => {
+    const h = (fork: string): Op[] => [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, put('x'), unknown),
+      op(4, 5, get, found('x', '0.2')),
+      op(6, 7, put('y'), unknown),
+      op(8, 9, get, found('y', '0.3')),
+      failover(10, 20, fork),
+      op(30, 31, get, found('x', '0.2')),
+    ];
+    assert.equal(checkHistory(h('0.2')).ok, true);
+    // Fork at 0.1: x was above it, so the new leader cannot hold it.
+    assert.equal(checkHistory(h('0.1')).ok, false);
+    // Fork at 0.3: y was kept, so the new leader cannot show x.
+    assert.equal(checkHistory(h('0.3')).ok, false);
+  });
+});
+
 /** randomHistory runs a model register with `clients` overlapping clients; each op takes effect at a random instant inside its interval. */
 function randomHistory(rand: () => number, clients: number, perClient: number): Op[] {
   interface Pending {

@@ -39,7 +39,10 @@ describe('bank: conditional batches across planned failovers', { timeout: 150000
       ...[A, B, C].flatMap((m) => [scanReader(m, false), respReader(m, true)]),
     ]);
     const senders = Array.from({ length: 6 }, () => viaClient(client));
-    const transfers = new Transfers(client, [...senders, viaNode(B), viaNode(B)], seed, 40000, 120000);
+    const transfers = new Transfers(client, [...senders, viaNode(B), viaNode(B)], seed, {
+      max: 40000,
+      maxMs: 120000,
+    });
     try {
       let applied = 0;
       for (const to of [B, C, A]) {

@@ -21,9 +21,17 @@ export const OPENING = 100;
 /** TOTAL is the money in the bank: it never changes. */
 export const TOTAL = OPENING * ACCOUNTS.length;
 
-/** openAccounts writes every account's opening balance, once. */
-export async function openAccounts(client: DistkvClient): Promise<void> {
-  for (const k of ACCOUNTS) await client.put(k, String(OPENING), { w: 1, timeoutMs: 10000 });
+/**
+ * balanceText writes a balance as decimal digits, padded with leading zeros to `width` (a large
+ * value fills memtables, logs and pulls fast; Number() reads it back).
+ */
+export function balanceText(balance: number, width: number): string {
+  return String(balance).padStart(width, '0');
+}
+
+/** openAccounts writes every account's opening balance (`width` digits), once. */
+export async function openAccounts(client: DistkvClient, width = 1): Promise<void> {
+  for (const k of ACCOUNTS) await client.put(k, balanceText(OPENING, width), { w: 1, timeoutMs: 10000 });
 }
 
 /** Outcome is what a transfer's batch answered: applied, refused (a condition failed), unknown, or another error. */
@@ -77,6 +85,16 @@ export function viaNode(node: string): BatchSender {
 /** TransferCounts counts the transfers by outcome, and the rounds whose reads failed. */
 export type TransferCounts = Record<Outcome | 'readFailed', number>;
 
+/** TransferOptions bound the transfers and size their balances. */
+export interface TransferOptions {
+  /** max bounds the transfers of all loops together (default 20000). */
+  max?: number;
+  /** maxMs bounds how long the loops run (default 60 s). */
+  maxMs?: number;
+  /** width pads each balance written to that many digits (default 1: no padding). */
+  width?: number;
+}
+
 /**
  * Transfers runs `senders.length` loops, each moving a random amount between two random accounts
  * through its sender; bounded by `max` transfers in all and by `maxMs`, and stopped by `stop`.
@@ -91,13 +109,8 @@ export class Transfers {
   private n = 0;
   private readonly loops: Promise<void>[];
 
-  constructor(
-    client: DistkvClient,
-    senders: readonly BatchSender[],
-    seed: number,
-    max = 20000,
-    maxMs = 60000,
-  ) {
+  constructor(client: DistkvClient, senders: readonly BatchSender[], seed: number, o: TransferOptions = {}) {
+    const { max = 20000, maxMs = 60000, width = 1 } = o;
     const deadline = performance.now() + maxMs;
     this.applied = senders.map(() => 0);
     this.loops = senders.map(async (send, i) => {
@@ -119,8 +132,13 @@ export class Transfers {
         const fromBalance = Number(from.value.toString());
         const amount = Math.floor(random() * (fromBalance + 1));
         const codes: (string | undefined)[] = await send([
-          { op: 'set', key: a, value: String(fromBalance - amount), ifMatch: from.version },
-          { op: 'set', key: b, value: String(Number(to.value.toString()) + amount), ifMatch: to.version },
+          { op: 'set', key: a, value: balanceText(fromBalance - amount, width), ifMatch: from.version },
+          {
+            op: 'set',
+            key: b,
+            value: balanceText(Number(to.value.toString()) + amount, width),
+            ifMatch: to.version,
+          },
         ]).catch((err: unknown) => [`thrown: ${String(err)}`]);
         const outcome = outcomeOf(codes);
         this.counts[outcome]++;

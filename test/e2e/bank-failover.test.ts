@@ -48,6 +48,7 @@ describe('bank: conditional batches across planned failovers', { timeout: 150000
       for (const to of [B, C, A]) {
         applied += 200;
         await transfers.until(applied, 45000);
+        const startedAt = Math.round(performance.now());
         const res = await runCli([
           'failover',
           '--url',
@@ -60,7 +61,9 @@ describe('bank: conditional batches across planned failovers', { timeout: 150000
         ]);
         assert.equal(res.code, 0, res.stderr);
         assert.equal((JSON.parse(res.stdout) as { to: string }).to, to);
-        t.diagnostic(`leader moved to ${to} after ${transfers.counts.ok} transfers`);
+        t.diagnostic(
+          `leader moved to ${to} after ${transfers.counts.ok} transfers (${startedAt}..${Math.round(performance.now())} ms)`,
+        );
       }
       await transfers.until(applied + 200, 45000);
       await readers.until(30);

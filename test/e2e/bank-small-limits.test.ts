@@ -2,7 +2,7 @@
  * The bank test (test/helpers/bank.ts) on a three-node cluster (A leads the one shard, B and C
  * replicate it, one process each) with every buffer at its smallest: balances padded to 3000
  * digits, 64 KiB memtables (a flush every few transfers, runs compacted at two), 64 KiB log
- * segments kept no longer than replicas need them, a 64 KiB replication ring and 1 KiB pulls (a
+ * segments kept no longer than recovery needs, a 64 KiB replication ring and 1 KiB pulls (a
  * pull ends past its limit, at the end of a batch: docs/api.md); replica C is stopped for a
  * while, so it comes back through a leader snapshot (the leader keeps no log for it). Readers at
  * the leader and at each replica must still see every conditional batch whole.
@@ -13,25 +13,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
-import { expectSameCopies, openAccounts, Transfers, viaClient, viaNode } from '../helpers/bank.js';
+import {
+  expectSameCopies,
+  openAccounts,
+  SMALL_LIMITS,
+  Transfers,
+  viaClient,
+  viaNode,
+  WIDE,
+} from '../helpers/bank.js';
 import { Readers, respReader, scanReader } from '../helpers/bank-readers.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { testSeed } from '../helpers/random.js';
 import { freeNodeAddress } from '../helpers/resp.js';
-
-/** WIDTH pads each balance to 3000 digits: a transfer's batch is about 6 KB. */
-const WIDTH = 3000;
-
-const SMALL = `[storage]
-memtable_bytes = 65536
-wal_segment_bytes = 65536
-wal_retention_bytes = 0
-max_runs = 2
-[replication]
-ring_bytes = 65536
-pull_max_bytes = 1024
-pull_wait_ms = 200
-`;
 
 /** StoreStats is the part of a store's /stats entry the test reports. */
 interface StoreStats {
@@ -64,7 +58,7 @@ describe(
       cluster = await TestCluster.start({
         dir,
         shards: [{ address: A, replicas: [B, C] }],
-        extraToml: SMALL,
+        extraToml: SMALL_LIMITS,
       });
       await cluster.following();
       client = new DistkvClient({ urls: members.map((m) => `http://${m}`) });
@@ -80,14 +74,14 @@ describe(
       const [A, B, C] = members as [string, string, string];
       const seed = testSeed();
       t.diagnostic(`seed ${seed} (DISTKV_SEED replays the transfers' choices)`);
-      await openAccounts(client, WIDTH);
+      await openAccounts(client, WIDE);
       const readers = new Readers([
         scanReader(A, true),
         respReader(A, false),
         ...[B, C].flatMap((m) => [scanReader(m, false), respReader(m, true)]),
       ]);
       const senders = [viaClient(client), viaClient(client), viaClient(client), viaClient(client)];
-      const transfers = new Transfers(client, [...senders, viaNode(B), viaNode(C)], seed, { width: WIDTH });
+      const transfers = new Transfers(client, [...senders, viaNode(B), viaNode(C)], seed, { width: WIDE });
       try {
         await transfers.until(300, 45000);
         // C, stopped, falls behind more than the leader keeps of its log: it comes back through a

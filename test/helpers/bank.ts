@@ -21,6 +21,26 @@ export const OPENING = 100;
 /** TOTAL is the money in the bank: it never changes. */
 export const TOTAL = OPENING * ACCOUNTS.length;
 
+/** WIDE pads each balance to 3000 digits: a transfer's batch is then about 6 KB. */
+export const WIDE = 3000;
+
+/**
+ * SMALL_LIMITS is the config at the smallest limits (with WIDE balances): 64 KiB memtables (a
+ * flush every few transfers, runs compacted at two), 64 KiB log segments kept no longer than
+ * recovery needs (a replica that falls behind resyncs from a snapshot), a 64 KiB replication ring
+ * (lapped) and 1 KiB pulls (a pull ends past its limit, at the end of a batch: docs/api.md).
+ */
+export const SMALL_LIMITS = `[storage]
+memtable_bytes = 65536
+wal_segment_bytes = 65536
+wal_retention_bytes = 0
+max_runs = 2
+[replication]
+ring_bytes = 65536
+pull_max_bytes = 1024
+pull_wait_ms = 200
+`;
+
 /**
  * balanceText writes a balance as decimal digits, padded with leading zeros to `width` (a large
  * value fills memtables, logs and pulls fast; Number() reads it back).
@@ -29,9 +49,20 @@ export function balanceText(balance: number, width: number): string {
   return String(balance).padStart(width, '0');
 }
 
-/** openAccounts writes every account's opening balance (`width` digits), once. */
+/**
+ * openAccounts creates every account with its opening balance (`width` digits) in one batch with
+ * conditions (create only), so a reader sees all of them or none: a replica that has not caught up
+ * with the opening yet holds no account, never some.
+ */
 export async function openAccounts(client: DistkvClient, width = 1): Promise<void> {
-  for (const k of ACCOUNTS) await client.put(k, balanceText(OPENING, width), { w: 1, timeoutMs: 10000 });
+  const results = await client.batch(
+    ACCOUNTS.map((key) => ({ op: 'set', key, value: balanceText(OPENING, width), ifNoneMatch: true })),
+  );
+  assert.deepEqual(
+    results.filter((r) => !r.ok),
+    [],
+    'the accounts were opened',
+  );
 }
 
 /** Outcome is what a transfer's batch answered: applied, refused (a condition failed), unknown, or another error. */

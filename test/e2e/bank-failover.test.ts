@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { expectSameCopies, openAccounts, Transfers, viaClient, viaNode } from '../helpers/bank.js';
-import { Readers, respReader, scanReader } from '../helpers/bank-readers.js';
+import { Readers, respReader, scanReader, underLoad } from '../helpers/bank-readers.js';
 import { leaderSeenBy, storeOf } from '../helpers/failover-model.js';
 import { testSeed } from '../helpers/random.js';
 import { runCli } from '../helpers/server-process.js';
@@ -43,7 +43,7 @@ describe('bank: conditional batches across planned failovers', { timeout: 150000
       max: 40000,
       maxMs: 120000,
     });
-    try {
+    await underLoad(t, transfers, readers, async () => {
       let applied = 0;
       for (const to of [B, C, A]) {
         applied += 200;
@@ -66,12 +66,7 @@ describe('bank: conditional batches across planned failovers', { timeout: 150000
         );
       }
       await transfers.until(applied + 200, 45000);
-      await readers.until(30);
-    } finally {
-      t.diagnostic(await transfers.stop());
-      for (const line of await readers.stop()) t.diagnostic(line);
-    }
-    readers.expectBalanced();
+    });
     assert.equal(await leaderSeenBy(B), A);
     assert.equal((await storeOf(A)).role, 'leader');
     await expectSameCopies([A, B, C]);

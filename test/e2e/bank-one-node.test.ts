@@ -17,6 +17,7 @@ import {
   Readers,
   respReader,
   scanReader,
+  underLoad,
 } from '../helpers/bank-readers.js';
 import { testSeed } from '../helpers/random.js';
 import { freeNodeAddress } from '../helpers/resp.js';
@@ -80,14 +81,7 @@ for (const { workers, small } of CASES) {
           seed,
           { width },
         );
-        try {
-          await transfers.until(600, 45000);
-          await readers.until(30);
-        } finally {
-          t.diagnostic(await transfers.stop());
-          for (const line of await readers.stop()) t.diagnostic(line);
-        }
-        readers.expectBalanced();
+        await underLoad(t, transfers, readers, () => transfers.until(600, 45000));
         // Only the accounts are written: B's replicas hold the leader's copy when B's READONLY MGET
         // reads what A's MGET reads (a scan at B would read the leader, which runs in this process:
         // docs/api.md, "a node reads each shard from its leader in this process").

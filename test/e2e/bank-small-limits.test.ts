@@ -22,7 +22,7 @@ import {
   viaNode,
   WIDE,
 } from '../helpers/bank.js';
-import { Readers, respReader, scanReader } from '../helpers/bank-readers.js';
+import { Readers, respReader, scanReader, underLoad } from '../helpers/bank-readers.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { testSeed } from '../helpers/random.js';
 import { freeNodeAddress } from '../helpers/resp.js';
@@ -82,7 +82,7 @@ describe(
       ]);
       const senders = [viaClient(client), viaClient(client), viaClient(client), viaClient(client)];
       const transfers = new Transfers(client, [...senders, viaNode(B), viaNode(C)], seed, { width: WIDE });
-      try {
+      await underLoad(t, transfers, readers, async () => {
         await transfers.until(300, 45000);
         // C, stopped, falls behind more than the leader keeps of its log: it comes back through a
         // snapshot, and its readers must not see the books while it loads one.
@@ -90,12 +90,7 @@ describe(
         await transfers.until(600, 45000);
         await cluster.startNode(C);
         await transfers.until(900, 45000);
-        await readers.until(30);
-      } finally {
-        t.diagnostic(await transfers.stop());
-        for (const line of await readers.stop()) t.diagnostic(line);
-      }
-      readers.expectBalanced();
+      });
       await expectSameCopies([A, B, C]);
       const stats = await Promise.all(members.map(storeStats));
       t.diagnostic(`stores: ${JSON.stringify(stats)}`);

@@ -12,8 +12,9 @@
  * Every sample is checked: all five accounts, none negative, the sum TOTAL.
  */
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import type { DistkvClient } from '../../src/client/client.js';
-import { ACCOUNTS, balancesOf, sound } from './bank.js';
+import { ACCOUNTS, balancesOf, sound, type Transfers } from './bank.js';
 import { waitFor } from './failover-model.js';
 import { respOf } from './resp.js';
 import { RespConn } from './resp-conn.js';
@@ -125,6 +126,9 @@ export async function expectSameAccounts(readers: readonly Reader[], ms = 30000)
   assert.ok(sound(seen[0]!), `the books balance at the end: ${seen[0]!.join(' ')}`);
 }
 
+/** READS is how many samples underLoad waits for from every reader. */
+const READS = 30;
+
 /** Violation is a read that saw the books unbalanced. */
 export interface Violation {
   reader: string;
@@ -197,4 +201,25 @@ export class Readers {
       (r) => `${r.name}: ${this.samples.get(r.name) ?? 0} reads, ${this.refused.get(r.name) ?? 0} refused`,
     );
   }
+}
+
+/**
+ * underLoad runs the test's `steps` while `transfers` and `readers` run, then waits for READS
+ * samples from every reader, stops both, reports their counts on `t` and checks that no read saw
+ * the books unbalanced.
+ */
+export async function underLoad(
+  t: TestContext,
+  transfers: Transfers,
+  readers: Readers,
+  steps: () => Promise<void>,
+): Promise<void> {
+  try {
+    await steps();
+    await readers.until(READS);
+  } finally {
+    t.diagnostic(await transfers.stop());
+    for (const line of await readers.stop()) t.diagnostic(line);
+  }
+  readers.expectBalanced();
 }

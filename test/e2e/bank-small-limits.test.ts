@@ -1,11 +1,9 @@
 /**
  * The bank test (test/helpers/bank.ts) on a three-node cluster (A leads the one shard, B and C
- * replicate it, one process each) with every buffer at its smallest: balances padded to 3000
- * digits, 64 KiB memtables (a flush every few transfers, runs compacted at two), 64 KiB log
- * segments kept no longer than recovery needs, a 64 KiB replication ring and 1 KiB pulls (a
- * pull ends past its limit, at the end of a batch: docs/api.md); replica C is stopped for a
- * while, so it comes back through a leader snapshot (the leader keeps no log for it). Readers at
- * the leader and at each replica must still see every conditional batch whole.
+ * replicate it, one process each) at the smallest limits (bank.ts SMALL_LIMITS, WIDE balances:
+ * memtables flushed every few transfers, pulls cut at 1 KiB, no log kept for lagging replicas);
+ * replica C is stopped for a while, so it comes back through a leader snapshot. Readers at the
+ * leader and at each replica must still see every conditional batch whole.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';

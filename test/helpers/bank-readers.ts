@@ -170,14 +170,14 @@ export class Readers {
     });
   }
 
-  /** until waits until every reader has `count` samples (failing after `ms`, naming the readers short of it). */
+  /** until waits until every reader has `count` samples (failing after `ms`, naming the readers still short of it). */
   async until(count: number, ms = 30000): Promise<void> {
     const short = (): string[] =>
       this.readers.map((r) => r.name).filter((n) => (this.samples.get(n) ?? 0) < count);
-    await waitFor(
-      `${count} reads each from ${short().join('; ')}`,
-      () => Promise.resolve(short().length === 0),
-      ms,
+    await waitFor(`${count} reads from every reader`, () => Promise.resolve(short().length === 0), ms).catch(
+      (err: unknown) => {
+        assert.fail(`${String(err)}: short of it ${short().join('; ')}`);
+      },
     );
   }
 

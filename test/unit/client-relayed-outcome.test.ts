@@ -26,7 +26,12 @@ import { ShardMap } from '../../src/routing/shard-map.js';
 import { SlotGate } from '../../src/server/slot-gate.js';
 import { freePort } from '../helpers/ports.js';
 import { startRouterServer } from '../helpers/router-server.js';
-import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import {
+  type HandlerTwin,
+  oneShardView,
+  startHandlerTwin,
+  startOneShardTwin,
+} from '../helpers/twin-server.js';
 
 /** RELAY_MS bounds the node's relay: the owner's silence is reported after it. */
 const RELAY_MS = 600;
@@ -155,5 +160,28 @@ describe('a write the node relayed and the owner did not answer', () => {
     assert.equal(await codeOf(), 'OUTCOME_UNKNOWN');
     target.address = `127.0.0.1:${await freePort()}`;
     assert.equal(await codeOf(), 'SHARD_UNREACHABLE');
+  });
+});
+
+describe('a batch with conditions a node forwarded and its owner did not answer (503 OUTCOME_UNKNOWN)', () => {
+  it('is an OutcomeUnknownError result, not sent again', async () => {
+    let batches = 0;
+    const twin = await startOneShardTwin((req, res) => {
+      batches++;
+      const error = { code: 'OUTCOME_UNKNOWN', message: 'shard 0 (owner o) did not answer: ...' };
+      req.resume().on('end', () => {
+        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error }));
+      });
+    });
+    const client = new DistkvClient({ urls: [twin.address] });
+    try {
+      const [result] = await client.batch([{ op: 'set', key: 'k', value: 'v', ifNoneMatch: true }]);
+      assert.ok(result !== undefined && !result.ok, 'the batch was applied');
+      assert.ok(result.error instanceof OutcomeUnknownError, String(result.error));
+      assert.equal(batches, 1);
+    } finally {
+      await client.close();
+      await twin.stop();
+    }
   });
 });

@@ -8,7 +8,7 @@
  * that never reached the owner (its connection refused) is still sent again to the new leader.
  *
  * The node is a real HTTP/1 server with the key routes in proxy mode over a twin context whose one
- * shard another node leads (as forwarded-write-order.test.ts); the owner is a twin that answers
+ * shard another node leads (remote-shard-context.ts); the owner is a twin that answers
  * `/cluster` (the node leads in map 1; the owner itself in map 2, once it took the write) and
  * records each PUT: the first it applies and never answers, a repeat it refuses with 412.
  */
@@ -17,14 +17,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { OutcomeUnknownError } from '../../src/errors.js';
-import type { HttpContext } from '../../src/http/context.js';
 import { Forwarder } from '../../src/http/forwarder.js';
 import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
 import { Router } from '../../src/http/router.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import { SlotGate } from '../../src/server/slot-gate.js';
 import { freePort } from '../helpers/ports.js';
+import { type OwnerTarget, remoteShardContext } from '../helpers/remote-shard-context.js';
 import { startRouterServer } from '../helpers/router-server.js';
 import {
   type HandlerTwin,
@@ -37,7 +35,7 @@ import {
 const RELAY_MS = 600;
 const forwarder = new Forwarder('http', 'cfg', undefined, { forwardMs: RELAY_MS, relayMs: RELAY_MS });
 /** target is where the node relays shard 0's writes (the owner, or an address nothing listens at). */
-const target = { local: false, address: '' };
+const target: OwnerTarget = { local: false, address: '' };
 let server: Http1Server | undefined;
 let node = '';
 let owner: HandlerTwin;
@@ -75,24 +73,7 @@ function ownerHandler(req: IncomingMessage, res: ServerResponse): void {
 
 before(async () => {
   owner = await startHandlerTwin(ownerHandler);
-  const ctx = {
-    config: { server: { max_key_bytes: 64, max_value_bytes: 1024 } },
-    state: { phase: 'serving' },
-    listener: { writes: [target], reads: [target] },
-    shardMap: new ShardMap([
-      { name: 'shard-0', idx: 0, address: owner.address, replicas: [], slots: { first: 0, last: 16383 } },
-    ]),
-    liveMap: {
-      writesFenced: () => false,
-      leaderWithoutLease: () => false,
-      current: { version: 1, shards: [] },
-    },
-    peers: { refusedBy: () => undefined },
-    forwarder,
-    proxy: true,
-    scheme: 'http',
-    slotGate: new SlotGate('cfg'),
-  } as unknown as HttpContext;
+  const ctx = remoteShardContext(target, forwarder);
   const router = new Router();
   registerKvRoutes(router, ctx);
   let port: number;

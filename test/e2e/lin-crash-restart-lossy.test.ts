@@ -89,10 +89,10 @@ for (const { mode, kills: KILLS } of MODES) {
           const fork = forks[k]![run.shardOf.get(op.key)!]!;
           return op.ret < kill.killedAt && v !== undefined && compareVersions(v, fork) > 0;
         });
-        assert.deepEqual(
-          above,
-          [],
-          `no answer before kill ${k + 1} named a version above its restart's fork`,
+        assert.equal(
+          above.length,
+          0,
+          `answers before kill ${k + 1} named versions above its restart's fork ${JSON.stringify(forks[k])}: ${JSON.stringify(above.slice(0, 5))}`,
         );
       }
     });

@@ -6,12 +6,20 @@
  * restart (`refusedWaitMs` while nothing listens, then 503 STARTING as always), so the loops go on
  * across it; a write in flight at the kill is 'unknown' (history-recorder.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DistkvClient } from '../../src/client/client.js';
 import type { Durability } from '../../src/config/schema.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
+import {
+  decodeFrameHeader,
+  decodeMark,
+  FRAME_HEADER_BYTES,
+  FRAME_MARK,
+  LOG_HEADER_BYTES,
+} from '../../src/storage/commit-log-format.js';
+import { endOfData } from '../../src/storage/commit-log-reader.js';
 import { seedLayout } from './cluster.js';
 import { clusterOf } from './failover-model.js';
 import { untilRun } from './lin-fault-load.js';
@@ -74,6 +82,27 @@ export class CrashingNode {
     await this.server.waitExit();
   }
 
+  /**
+   * powerCut is what a power cut leaves of the killed process's commit log (one worker: `log/w0`):
+   * its newest segment zeroed from the offset its last sync mark says was synced
+   * (docs/commit-log-format.md, "Sync marks"), as if nothing written after that sync reached the
+   * disk. Call it between `kill` and `restart`; returns the segment's name, the cut and its size.
+   */
+  powerCut(): { segment: string; cut: number; bytes: number } {
+    const logDir = join(this.dir, 'data', 'log', 'w0');
+    const segment = readdirSync(logDir)
+      .filter((n) => n.endsWith('.log'))
+      .sort()
+      .pop();
+    if (segment === undefined) throw new Error(`${logDir} holds no segment`);
+    const path = join(logDir, segment);
+    const b = readFileSync(path);
+    const cut = Math.max(LOG_HEADER_BYTES, lastSyncMark(b));
+    const end = endOfData(b);
+    writeFileSync(path, Buffer.concat([b.subarray(0, cut), Buffer.alloc(b.length - cut)]));
+    return { segment, cut, bytes: Math.max(0, end - cut) };
+  }
+
   /** restart starts the process again on the same config, data directory and ports. */
   async restart(): Promise<void> {
     this.server = await CrashingNode.spawn(this.layout, this.args);
@@ -91,10 +120,23 @@ export class CrashingNode {
   }
 }
 
+/** lastSyncMark is the highest `syncedThrough` a sync mark of segment `b` names (0: none). */
+function lastSyncMark(b: Buffer): number {
+  let synced = 0;
+  for (let p = LOG_HEADER_BYTES; ;) {
+    const h = decodeFrameHeader(b, p);
+    if (typeof h === 'string') return synced;
+    if (h.kind === FRAME_MARK) synced = Math.max(synced, decodeMark(b, p + FRAME_HEADER_BYTES));
+    p += FRAME_HEADER_BYTES + h.len;
+  }
+}
+
 /** Kill is one kill -9: when it was sent and when the restarted process answered its health check. */
 export interface Kill {
   killedAt: number;
   servedAt: number;
+  /** cut is the power cut after it (CrashingNode.powerCut), when the scenario asked for one. */
+  cut?: { segment: string; cut: number; bytes: number };
 }
 
 /** CrashLoadOptions configure runCrashLoad. */
@@ -106,6 +148,8 @@ export interface CrashLoadOptions {
   kills: number;
   /** opsBetween is how many operations are called before the first kill, between kills and after the last restart. */
   opsBetween: number;
+  /** powerCut: after each kill, the commit log is cut back as a power cut would (CrashingNode.powerCut). */
+  powerCut?: boolean;
   /** afterRestart runs once the node serves again after kill `k` (0-based), before the load is counted on. */
   afterRestart?: (k: number) => Promise<void>;
 }
@@ -169,9 +213,10 @@ async function crashAndRestart(
     await untilRun(load, k === 0 ? 'before the first kill' : `after restart ${k}`, o.opsBetween, since, 10);
     const killedAt = performance.now();
     await node.kill();
+    const cut = o.powerCut === true ? node.powerCut() : undefined;
     await node.restart();
     since = performance.now();
-    kills.push({ killedAt, servedAt: since });
+    kills.push({ killedAt, servedAt: since, ...(cut === undefined ? {} : { cut }) });
     await o.afterRestart?.(k);
   }
   await untilRun(load, 'after the last restart', o.opsBetween, since);

@@ -87,6 +87,8 @@ export class CrashingNode {
    * its newest segment zeroed from the offset its last sync mark says was synced
    * (docs/commit-log-format.md, "Sync marks"), as if nothing written after that sync reached the
    * disk. Call it between `kill` and `restart`; returns the segment's name, the cut and its size.
+   * For the lossy modes only: with `fsync` the last acknowledged batches may lie past the last mark
+   * (no batch laid out after they settled says they were synced), so the cut could take synced bytes.
    */
   powerCut(): { segment: string; cut: number; bytes: number } {
     const logDir = join(this.dir, 'data', 'log', 'w0');

@@ -2,7 +2,7 @@
  * Linearizability through kill -9 and restart in place, with no failover, in the lossy durability
  * modes (`interval`, `none`): the scenario of lin-crash-restart.test.ts (one process serving the
  * default layout, 10 loops on 4 hot keys, kills each after 400 more operations, clients that wait
- * out each restart): 3 kills in `interval` mode, 1 in `none`.
+ * out each restart): 2 kills in `interval` mode, 1 in `none`.
  *
  * What those modes promise (docs/architecture.md, "Storage"; docs/commit-log-format.md, "Modes";
  * docs/failover.md, "A leader restarting after a crash"): a write is acknowledged, and shown to
@@ -21,18 +21,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Durability } from '../../src/config/schema.js';
 import { waitFor } from '../helpers/failover-model.js';
-import { CrashingNode, figuresAfterRestarts, runCrashLoad } from '../helpers/lin-crash.js';
+import { CrashingNode, expectCrashLinearizable, runCrashLoad } from '../helpers/lin-crash.js';
 import { forkOf } from '../helpers/lin-fault-load.js';
-import { expectLinearizable, versionOf } from '../helpers/lin-load.js';
+import { versionOf } from '../helpers/lin-load.js';
 import { compareVersions } from '../helpers/linearizability.js';
 import { testSeed } from '../helpers/random.js';
 
 const KEYS = ['lin-a', 'lin-b', 'lin-c', 'lin-d'];
 const LOOPS = 10;
 const OPS_BETWEEN = 400;
-/** KILLS per mode: a lossy restart takes about 2.5 s (its replicas' turns to the new epoch), so `none`, the same path, gets one. */
+/** KILLS per mode: a lossy restart takes about 2.5 s (its replicas' turns to the new epoch), which keeps the file short: `none`, the same path, gets one. */
 const MODES: { mode: Durability; kills: number }[] = [
-  { mode: 'interval', kills: 3 },
+  { mode: 'interval', kills: 2 },
   { mode: 'none', kills: 1 },
 ];
 
@@ -68,21 +68,7 @@ for (const { mode, kills: KILLS } of MODES) {
         opsBetween: OPS_BETWEEN,
         afterRestart,
       });
-      assert.ok(new Set(run.shardOf.values()).size >= 3, 'the hot keys span shards');
-      const after = figuresAfterRestarts(run);
-      expectLinearizable(
-        t,
-        run.load.recorder,
-        seed,
-        OPS_BETWEEN * (KILLS + 1),
-        `forks ${JSON.stringify(forks)}; after each restart ${JSON.stringify(after)}; `,
-      );
-      for (const [k, f] of after.entries()) {
-        assert.ok(
-          f.found >= 10 && f.writesOk >= 10,
-          `restart ${k + 1} was followed by reads and writes: ${JSON.stringify(f)}`,
-        );
-      }
+      expectCrashLinearizable(t, run, seed, OPS_BETWEEN * (KILLS + 1), `forks ${JSON.stringify(forks)}; `);
       for (const [k, kill] of run.kills.entries()) {
         const above = run.load.recorder.ops.filter((op) => {
           const v = versionOf(op.output);

@@ -6,24 +6,28 @@
  * restart (`refusedWaitMs` while nothing listens, then 503 STARTING as always), so the loops go on
  * across it; a write in flight at the kill is 'unknown' (history-recorder.ts).
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DistkvClient } from '../../src/client/client.js';
 import type { Durability } from '../../src/config/schema.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
-import {
-  decodeFrameHeader,
-  decodeMark,
-  FRAME_HEADER_BYTES,
-  FRAME_MARK,
-  LOG_HEADER_BYTES,
-} from '../../src/storage/commit-log-format.js';
+import { LOG_HEADER_BYTES } from '../../src/storage/commit-log-format.js';
 import { endOfData } from '../../src/storage/commit-log-reader.js';
 import { seedLayout } from './cluster.js';
 import { clusterOf } from './failover-model.js';
 import { untilRun } from './lin-fault-load.js';
-import { figuresOf, type HistoryFigures, type LinLoad, readAll, startLinLoad } from './lin-load.js';
+import { marksOf } from './log-marks.js';
+import type { TestContext } from 'node:test';
+import {
+  expectLinearizable,
+  figuresOf,
+  type HistoryFigures,
+  type LinLoad,
+  readAll,
+  startLinLoad,
+} from './lin-load.js';
 import { ServerProcess, type ShardLayout, writeConfig } from './server-process.js';
 
 /** REFUSED_WAIT_MS is how long a client's request waits for a killed node to listen again. */
@@ -99,7 +103,7 @@ export class CrashingNode {
     if (segment === undefined) throw new Error(`${logDir} holds no segment`);
     const path = join(logDir, segment);
     const b = readFileSync(path);
-    const cut = Math.max(LOG_HEADER_BYTES, lastSyncMark(b));
+    const cut = Math.max(LOG_HEADER_BYTES, ...marksOf(path).map((m) => m.synced));
     const end = endOfData(b);
     writeFileSync(path, Buffer.concat([b.subarray(0, cut), Buffer.alloc(b.length - cut)]));
     return { segment, cut, bytes: Math.max(0, end - cut) };
@@ -119,17 +123,6 @@ export class CrashingNode {
   async stop(): Promise<void> {
     await this.server.stop();
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** lastSyncMark is the highest `syncedThrough` a sync mark of segment `b` names (0: none). */
-function lastSyncMark(b: Buffer): number {
-  let synced = 0;
-  for (let p = LOG_HEADER_BYTES; ;) {
-    const h = decodeFrameHeader(b, p);
-    if (typeof h === 'string') return synced;
-    if (h.kind === FRAME_MARK) synced = Math.max(synced, decodeMark(b, p + FRAME_HEADER_BYTES));
-    p += FRAME_HEADER_BYTES + h.len;
   }
 }
 
@@ -191,6 +184,10 @@ export async function runCrashLoad(node: CrashingNode, o: CrashLoadOptions): Pro
   try {
     const map = await shared.topology();
     shardOf = new Map(o.keys.map((k) => [k, map.shardOf(k)]));
+    assert.ok(
+      new Set(shardOf.values()).size >= 3,
+      `the hot keys span shards: ${JSON.stringify([...shardOf])}`,
+    );
     await crashAndRestart(node, o, load, kills);
     load.stop();
     await load.done;
@@ -230,4 +227,37 @@ export function figuresAfterRestarts(run: CrashRun): HistoryFigures[] {
     const until = run.kills[i + 1]?.killedAt ?? Infinity;
     return figuresOf(run.load.recorder.ops.filter((op) => op.call > k.servedAt && op.call < until));
   });
+}
+
+/** expectServedAfterRestarts asserts that reads found values and writes were acknowledged after each restart; returns the figures. */
+export function expectServedAfterRestarts(run: CrashRun): HistoryFigures[] {
+  const after = figuresAfterRestarts(run);
+  for (const [k, f] of after.entries())
+    assert.ok(
+      f.found >= 10 && f.writesOk >= 10,
+      `restart ${k + 1} was followed by reads and writes: ${JSON.stringify(f)}`,
+    );
+  return after;
+}
+
+/**
+ * expectCrashLinearizable checks `run`'s history with the plain checker (lin-load.ts's
+ * expectLinearizable: not trivial either, at least `minOps` operations), `note` told with its
+ * figures, and that reads and writes followed each restart.
+ */
+export function expectCrashLinearizable(
+  t: TestContext,
+  run: CrashRun,
+  seed: number,
+  minOps: number,
+  note = '',
+): void {
+  const after = expectServedAfterRestarts(run);
+  expectLinearizable(
+    t,
+    run.load.recorder,
+    seed,
+    minOps,
+    `${note}after each restart ${JSON.stringify(after)}; `,
+  );
 }

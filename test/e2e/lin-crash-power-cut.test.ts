@@ -60,8 +60,9 @@ describe('linearizability through a power cut in interval mode', { timeout: 120_
       afterRestart: () =>
         waitFor('the restart to start an epoch in every shard', async () => {
           const map = await node!.map();
-          forks = map.shards.map(forkOf);
-          return map.shards.every((s) => s.history.some((h) => h.restart === true));
+          const started = map.shards.every((s) => s.history.some((h) => h.restart === true));
+          if (started) forks = map.shards.map(forkOf);
+          return started;
         }),
     });
     const kill = run.kills[0]!;

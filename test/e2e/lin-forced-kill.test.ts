@@ -12,7 +12,9 @@
  * before a replica holds it: docs/api.md, "Write concern and what reads see"); only a write whose
  * outcome the client was not told can be one (no acknowledged `w = 1` write is above the fork),
  * every read before the failover saw the register as A's writes made it, and every operation after
- * it sees the register as it was at the fork, then as the new leader's writes make it.
+ * it sees the register as it was at the fork, then as the new leader's writes make it. A read with
+ * a read concern (`w = 1`) never shows such a write: 504 while no replica holds it (the first case;
+ * a whole history of them: lin-forced-kill-read-concern.test.ts).
  * DISTKV_SEED replays the operations' choices (not the timing).
  */
 import assert from 'node:assert/strict';
@@ -50,12 +52,14 @@ describe('linearizability through a forced failover after kill -9 of the leader'
     await trio.stop();
   });
 
-  it('a read at the leader sees a w=1 write no replica holds, and a forced failover after kill -9 loses it: allowed only as the failover op', async () => {
+  it('a read at the leader sees a w=1 write no replica holds, and a forced failover after kill -9 loses it: allowed only as the failover op; a read with w=1 never sees it', async () => {
     const { cluster, client, A, B, C } = trio;
     const rec = new HistoryRecorder();
     const key = 'lf-lost';
     const first = await rec.put(client, 'w', key, 'kept', { w: 1, timeoutMs: 5000 });
     assert.ok(typeof first === 'object', 'the first write was acknowledged');
+    const replicated = { w: 1, timeoutMs: 20000 };
+    assert.equal((await rec.get(client, 'rw', key, replicated))?.value, 'kept');
     // Both replicas stopped (a paused one may still get records its pull had in flight): A applies
     // the next write and serves it, and no replica can hold it.
     await cluster.stopNode(B);
@@ -65,6 +69,10 @@ describe('linearizability through a forced failover after kill -9 of the leader'
       const got = await rec.get(client, 'r', key);
       return got?.value === 'lost';
     });
+    // The same read with a read concern: 504, never the write no replica holds.
+    const timeouts = rec.errors.get('REPLICATION_TIMEOUT') ?? 0;
+    assert.equal(await rec.get(client, 'rw', key, { w: 1, timeoutMs: 300 }), undefined);
+    assert.equal(rec.errors.get('REPLICATION_TIMEOUT'), timeouts + 1, 'it answered REPLICATION_TIMEOUT');
     assert.equal(
       await lost,
       undefined,
@@ -87,6 +95,11 @@ describe('linearizability through a forced failover after kill -9 of the leader'
       (await rec.get(client, 'r', key))?.value,
       'kept',
       'the new leader does not hold the lost write',
+    );
+    assert.equal((await rec.get(client, 'rw', key, replicated))?.value, 'kept');
+    assert.ok(
+      rec.ops.every((op) => op.client !== 'rw' || op.output.kind !== 'found' || op.output.value === 'kept'),
+      'no read with w=1 saw the lost write',
     );
     assert.ok(sawAboveFork(rec.ops, fork) >= 1, 'a read named a version above the fork');
     assert.equal(checkHistory(rec.ops).ok, false, 'without the failover op the history is not linearizable');

@@ -18,23 +18,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DistkvClient } from '../../src/client/client.js';
-import { failover } from '../../src/cli/failover.js';
-import { clusterOf, leaderSeenBy, waitFor } from '../helpers/failover-model.js';
+import type { DistkvClient } from '../../src/client/client.js';
+import { waitFor } from '../helpers/failover-model.js';
+import { runForcedKill } from '../helpers/forced-kill-load.js';
 import type { HistoryRecorder } from '../helpers/history-recorder.js';
-import {
-  expectLinearizable,
-  failoverOps,
-  forkOf,
-  readsAboveFork,
-  startFaultLoad,
-  untilRun,
-} from '../helpers/lin-fault-load.js';
-import type { Op } from '../helpers/linearizability.js';
+import { expectLinearizable, readsAboveFork } from '../helpers/lin-fault-load.js';
 import { testSeed } from '../helpers/random.js';
 import { Trio } from '../helpers/trio.js';
 
-const LOOPS = 12;
 const KEYS = ['lr-a', 'lr-b', 'lr-c', 'lr-d'];
 /** WINDOW_UNKNOWN is how many writes called while the replicas are stopped must have timed out before the kill. */
 const WINDOW_UNKNOWN = 6;
@@ -60,60 +51,29 @@ describe('reads with w=1 through a forced failover after kill -9 of the leader',
 
   it('never show a write the failover loses: linearizable without the allowance for reads', async () => {
     const seed = testSeed();
-    const urls = trio.members.map((m) => `http://${m}`);
-    for (let i = 0; i <= LOOPS / 2; i++) clients.push(new DistkvClient({ urls, timeoutMs: 3000 }));
-    const load = startFaultLoad({
+    const run = await runForcedKill(trio, clients, {
       seed,
       keys: KEYS,
-      loops: LOOPS,
-      opsPerLoop: 2000,
-      // Loops 0-5 share clients[0]; loops 6-11 have one each.
-      clientOf: (i) => clients[i < LOOPS / 2 ? 0 : i - LOOPS / 2 + 1]!,
-      maxMs: 90_000,
       read: { w: 1, timeoutMs: 3000 },
+      beforeKill: async (load, others) => {
+        const stoppedAt = performance.now();
+        for (const o of others) await trio.cluster.stopNode(o);
+        await waitFor(
+          `${WINDOW_UNKNOWN} writes no replica holds`,
+          () => Promise.resolve(unknownSince(load.recorder, stoppedAt) >= WINDOW_UNKNOWN),
+          40_000,
+        );
+      },
+      afterKill: async (others) => {
+        for (const o of others) await trio.cluster.startNode(o);
+      },
     });
-    let leader = '';
-    await waitFor('a member to name the leader', async () => {
-      for (const m of trio.members) leader ||= (await leaderSeenBy(m)) ?? '';
-      return leader !== '';
-    });
-    const others = trio.members.filter((m) => m !== leader);
-    let failoverOpsOf: Op[] = [];
-    let fork = '';
-    let promotedAt = Infinity;
-    try {
-      await untilRun(load, 'on the first leader', 600, -Infinity, 10);
-      const stoppedAt = performance.now();
-      for (const o of others) await trio.cluster.stopNode(o);
-      await waitFor(
-        `${WINDOW_UNKNOWN} writes no replica holds`,
-        () => Promise.resolve(unknownSince(load.recorder, stoppedAt) >= WINDOW_UNKNOWN),
-        40_000,
-      );
-      const killedAt = performance.now();
-      await trio.cluster.kill(leader);
-      for (const o of others) await trio.cluster.startNode(o);
-      const r = await failover({
-        urls: others.map((o) => `http://${o}`),
-        shard: 'shard-0',
-        force: true,
-        token: '',
-        timeoutMs: 20000,
-      });
-      promotedAt = performance.now();
-      fork = forkOf((await clusterOf(r.to)).map.shards[0]!);
-      failoverOpsOf = failoverOps(KEYS, killedAt, promotedAt, fork);
-      await untilRun(load, 'on the new leader', 600, promotedAt);
-    } finally {
-      load.stop();
-      await load.done;
-    }
-    const ops = load.recorder.ops;
+    const ops = run.load.recorder.ops;
     assert.ok(
       ops.every((op) => op.input.kind !== 'get' || op.input.replicated === true),
       'every read was sent with w=1',
     );
-    expectLinearizable(load, failoverOpsOf, { seed, fork, since: promotedAt, after: 600 });
-    assert.equal(readsAboveFork(ops, fork), 0, 'no read saw a version above the fork');
+    expectLinearizable(run.load, run.failover, { seed, fork: run.fork, since: run.promotedAt, after: 600 });
+    assert.equal(readsAboveFork(ops, run.fork), 0, 'no read saw a version above the fork');
   });
 });

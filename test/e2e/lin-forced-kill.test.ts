@@ -21,21 +21,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
-import { clusterOf, divergedOf, leaderSeenBy, storeOf, waitFor } from '../helpers/failover-model.js';
+import { clusterOf, divergedOf, storeOf, waitFor } from '../helpers/failover-model.js';
+import { runForcedKill } from '../helpers/forced-kill-load.js';
 import { HistoryRecorder } from '../helpers/history-recorder.js';
-import {
-  expectLinearizable,
-  failoverOps,
-  forkOf,
-  sawAboveFork,
-  startFaultLoad,
-  untilRun,
-} from '../helpers/lin-fault-load.js';
-import { checkHistory, type Op } from '../helpers/linearizability.js';
+import { expectLinearizable, failoverOps, forkOf, sawAboveFork } from '../helpers/lin-fault-load.js';
+import { checkHistory } from '../helpers/linearizability.js';
 import { testSeed } from '../helpers/random.js';
 import { Trio } from '../helpers/trio.js';
 
-const LOOPS = 12;
 const KEYS = ['lf-a', 'lf-b', 'lf-c', 'lf-d'];
 
 describe('linearizability through a forced failover after kill -9 of the leader', { timeout: 150000 }, () => {
@@ -117,46 +110,8 @@ describe('linearizability through a forced failover after kill -9 of the leader'
 
   it('is linearizable but for unacknowledged writes above the fork, which reads may have seen before the kill', async () => {
     const seed = testSeed();
-    const urls = trio.members.map((m) => `http://${m}`);
-    for (let i = 0; i <= LOOPS / 2; i++) clients.push(new DistkvClient({ urls, timeoutMs: 3000 }));
-    const load = startFaultLoad({
-      seed,
-      keys: KEYS,
-      loops: LOOPS,
-      opsPerLoop: 2000,
-      // Loops 0-5 share clients[0]; loops 6-11 have one each.
-      clientOf: (i) => clients[i < LOOPS / 2 ? 0 : i - LOOPS / 2 + 1]!,
-      maxMs: 90_000,
-    });
-    let leader = '';
-    await waitFor('a member to name the leader', async () => {
-      for (const m of trio.members) leader ||= (await leaderSeenBy(m)) ?? '';
-      return leader !== '';
-    });
-    const others = trio.members.filter((m) => m !== leader);
-    let failoverOpsOf: Op[] = [];
-    let fork = '';
-    let promotedAt = Infinity;
-    try {
-      await untilRun(load, 'on the first leader', 600, -Infinity, 10);
-      const killedAt = performance.now();
-      await trio.cluster.kill(leader);
-      const r = await failover({
-        urls: others.map((o) => `http://${o}`),
-        shard: 'shard-0',
-        force: true,
-        token: '',
-        timeoutMs: 20000,
-      });
-      promotedAt = performance.now();
-      fork = forkOf((await clusterOf(r.to)).map.shards[0]!);
-      failoverOpsOf = failoverOps(KEYS, killedAt, promotedAt, fork);
-      await untilRun(load, 'on the new leader', 600, promotedAt);
-    } finally {
-      load.stop();
-      await load.done;
-    }
+    const run = await runForcedKill(trio, clients, { seed, keys: KEYS });
     // Not trivial: the checker had reads, compare-and-sets and 412s on both sides of the failover.
-    expectLinearizable(load, failoverOpsOf, { seed, fork, since: promotedAt, after: 600 });
+    expectLinearizable(run.load, run.failover, { seed, fork: run.fork, since: run.promotedAt, after: 600 });
   });
 });

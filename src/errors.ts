@@ -67,8 +67,14 @@ export const ERROR_CATALOGUE = {
   STARTING: { status: 503 },
   /** thrown when a write reaches a shard whose leader is being switched (retry after Retry-After seconds). */
   SWITCHING_LEADER: { status: 503 },
-  /** thrown when a shard's owner cannot be reached. */
+  /** thrown when a shard's owner cannot be reached (for a write a node relayed or forwarded: nothing reached the owner, it was not applied). */
   SHARD_UNREACHABLE: { status: 503 },
+  /**
+   * thrown by a node for a write it relayed (`--proxy`) or forwarded (a batch part) to its owner
+   * that did not answer after the write was sent (a timeout, a connection lost): the owner may have
+   * applied it. Never sent again by the client library (OutcomeUnknownError): read the key first.
+   */
+  OUTCOME_UNKNOWN: { status: 503 },
   /** thrown by an owner for a forwarded write that reached it after the deadline its sender set (X-Distkv-Deadline): it was not applied. */
   FORWARD_EXPIRED: { status: 503 },
   /**
@@ -167,7 +173,8 @@ export class PreconditionFailedError extends DistkvError {
 /**
  * OutcomeUnknownError is thrown (by the client library, code SHARD_UNREACHABLE) when a write was
  * sent and its answer lost (the connection closed or timed out after the request was written): the
- * node may or may not have applied it. The client does not send such a write again (a repeat could
+ * node may or may not have applied it, or a node that relayed or forwarded it answered
+ * OUTCOME_UNKNOWN (its owner did not answer). The client does not send such a write again (a repeat could
  * land after another client's later write and undo it, or apply twice around a failover): read
  * the key to find out, then write again if needed (docs/api.md, "Retries").
  */

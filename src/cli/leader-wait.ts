@@ -2,7 +2,9 @@
  * Waiting out a failover, for the CLI verbs that talk to a shard's leader over many requests
  * (`distkv backup`, `distkv restore`): a refusal of a leader that is down, stopping or handing the
  * shard over (`MOVING`) is tried again, after FAILOVER_RETRY_MS and a reload of the map, at the
- * leader the reloaded map names, for up to FAILOVER_WAIT_MS without progress (an automatic failover
+ * leader the reloaded map names, for up to FAILOVER_WAIT_MS without progress (a batch operation a
+ * node forwarded to a leader that did not answer, OUTCOME_UNKNOWN, too: restore-writer.ts writes
+ * its entry again, as it does one whose own connection was cut) (an automatic failover
  * takes a few seconds: docs/failover.md); then the verb fails saying what to do (`noLeaderAdvice`).
  */
 import type { DistkvClient } from '../client/client.js';
@@ -16,6 +18,7 @@ export const FAILOVER_RETRY_MS = 500;
 /** MOVING are the refusals of a leader that is down, stopping or handing the shard over: a newer map names where to go. */
 export const MOVING: ReadonlySet<string> = new Set([
   'SHARD_UNREACHABLE',
+  'OUTCOME_UNKNOWN',
   'WRONG_NODE',
   'SWITCHING_LEADER',
   'DRAINING',

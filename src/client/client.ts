@@ -438,6 +438,9 @@ export class DistkvClient {
           { cause: err.cause },
         );
       // The owner may have failed over: route once more if the cluster now names another leader.
+      // A write comes here only when nothing reached the owner: this client never connected
+      // (sender.ts), or a node relaying it never did (proxy.ts; one that may have reached the
+      // owner is OUTCOME_UNKNOWN, an OutcomeUnknownError above).
       if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE' || signal?.aborted === true)
         throw err;
       const before = this.topo.liveMapVersion;

@@ -13,7 +13,9 @@
  * the shard; a write only when the request provably never reached the node (the connection was
  * never made: util/never-sent.ts). A write whose connection failed or timed out after it was sent
  * rejects with OutcomeUnknownError at once: sent again, it could land after another client's later
- * write and undo it, or apply twice around a failover. With the same backoff and bound, a read
+ * write and undo it, or apply twice around a failover; so does a write a node relayed or forwarded
+ * that its owner did not answer (503 OUTCOME_UNKNOWN; a relay that never reached the owner is
+ * SHARD_UNREACHABLE, which client.ts routes once more). With the same backoff and bound, a read
  * refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING, STARTING,
  * SLOTS_DISPUTED or FORWARD_EXPIRED (not executed: NOT_EXECUTED), is sent again, then rejects with that error; each retry follows the shard's leader
  * if a newer map moves it. An answer whose `X-Distkv-Map` version is above the client's makes it
@@ -227,6 +229,13 @@ export class Sender {
       // SWITCHING_LEADER is refused before the store issues anything (src/worker/store-writes.ts,
       // checkWritable): not executed, so even a conditional write is safe to send again.
       const refusal = res.status === 503 ? errorOf(503, res.body).code : undefined;
+      // A node relayed or forwarded this write and its owner did not answer (proxy.ts): it may have
+      // been applied, so it is not sent again, here or to a new leader (client.ts), as when this
+      // client's own connection is lost after sending. The map is looked at first, as above.
+      if (refusal === 'OUTCOME_UNKNOWN') {
+        await abortable(topology.loadNewest(), signal).catch(() => undefined);
+        throw new OutcomeUnknownError(errorOf(503, res.body).message);
+      }
       if (refusal === 'SWITCHING_LEADER' && performance.now() < switchDeadline) {
         // The switch may be over elsewhere while this node cannot learn it (cut off from the
         // coordinator): look for a newer map now and then, and follow the shard's new leader.

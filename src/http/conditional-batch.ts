@@ -91,7 +91,7 @@ export async function runConditionalBatch(
         ),
       )
       .catch((err: unknown) => {
-        // The owner's own refusal keeps its code; no answer is SHARD_UNREACHABLE, not a 500.
+        // The owner's own refusal keeps its code; no answer is OUTCOME_UNKNOWN or SHARD_UNREACHABLE, not a 500.
         if (!(err instanceof DistkvError)) throw unansweredBatch(shard, owner, err);
         ctx.peers.refusedBy(owner, err.code);
         throw err;
@@ -114,9 +114,10 @@ export async function runConditionalBatch(
 
 /**
  * unansweredBatch is the error of a batch (or batch part) forwarded to `owner` that did not answer:
- * SHARD_UNREACHABLE saying that the operations sent may have been applied (the request may have
- * reached the owner before its connection failed or its time ran out), or that none was when the
- * connection was never made (util/never-sent.ts), so the caller knows it may simply send them again.
+ * OUTCOME_UNKNOWN saying that the operations sent may have been applied (the request may have
+ * reached the owner before its connection failed or its time ran out), or SHARD_UNREACHABLE saying
+ * that none was when the connection was never made (util/never-sent.ts), so the caller knows by
+ * the code whether it may simply send them again (as for a `--proxy` relay, proxy.ts).
  */
 export function unansweredBatch(shard: number, owner: string, err: unknown): DistkvError {
   if (neverSent(err))
@@ -126,7 +127,7 @@ export function unansweredBatch(shard: number, owner: string, err: unknown): Dis
       { cause: err },
     );
   return new DistkvError(
-    'SHARD_UNREACHABLE',
+    'OUTCOME_UNKNOWN',
     `shard ${shard} (owner ${owner}) did not answer: ${(err as Error).message}; the operations sent to it may have been applied`,
     { cause: err },
   );

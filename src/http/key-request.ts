@@ -125,7 +125,14 @@ export class KeyRequest implements OpHandler {
         return;
       case KIND_SEED_GET:
         if (status === ST_MISSING) {
-          sendSeedText(res, 404, SEED_MISSING_TEXT, 'NOT_FOUND');
+          // A replica's "not found" is marked as its values are: the key may exist at the leader.
+          sendSeedText(
+            res,
+            404,
+            SEED_MISSING_TEXT,
+            'NOT_FOUND',
+            this.lag === undefined ? {} : { 'X-Distkv-Lag': this.lag },
+          );
           return;
         }
         if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);

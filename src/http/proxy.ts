@@ -11,7 +11,8 @@
  * A forwarded request carries `X-Distkv-Forwarded: 1` (FORWARDED_HEADER); a node never forwards
  * such a request again (it answers 307 if it does not own the key), so even nodes that disagree
  * about the config cannot bounce a request between them. An owner that cannot be reached gives
- * 503 SHARD_UNREACHABLE. Writes pipelined on one connection are relayed to their owner one after
+ * 503 SHARD_UNREACHABLE, but a write that was sent and not answered (it may have been applied)
+ * 503 OUTCOME_UNKNOWN, which a client must not send again as it may one never sent. Writes pipelined on one connection are relayed to their owner one after
  * the other, so it applies them in the order they came; those behind one it did not answer are
  * held back, not sent (forwarder.ts, inOrder), and their 503 says they were not applied.
  * An owner's SLOTS_DISPUTED or CONFIG_MISMATCH is relayed as it came, and makes this node ask that
@@ -75,13 +76,16 @@ export function proxyToOwner(
     },
     (r, err) => {
       const why = (err as Error).message;
+      // A write that may have reached the owner says so by its code (OUTCOME_UNKNOWN): the client
+      // library sends SHARD_UNREACHABLE writes again to a new leader, which would apply it twice.
+      const unknown = write && !neverSent(err);
       sendError(
         r,
         new DistkvError(
-          'SHARD_UNREACHABLE',
-          write && neverSent(err)
+          unknown ? 'OUTCOME_UNKNOWN' : 'SHARD_UNREACHABLE',
+          write && !unknown
             ? `shard ${shard} (owner ${owner}) could not be reached: ${why}; nothing was sent to it: the write was not applied`
-            : `shard ${shard} (owner ${owner}) did not answer the forwarded request: ${why}${write ? '; the write may have been applied' : ''}`,
+            : `shard ${shard} (owner ${owner}) did not answer the forwarded request: ${why}${unknown ? '; the write may have been applied' : ''}`,
         ),
       );
     },

@@ -13,7 +13,7 @@
  */
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import { globMatch, literalPrefix } from './glob.js';
-import { disputedAt, servedStores } from './commands-keyspace.js';
+import { servedStores, unreadableAt } from './commands-keyspace.js';
 import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
@@ -60,7 +60,7 @@ export function keys(c: RespConnection, args: Buffer[]): void {
   const pattern = args[1]!.toString('latin1');
   const p = c.queue.later(c.proto, () => undefined);
   c.readAtHead(p, () => {
-    if (!disputedAt(c, p, 'KEYS', Buffer.from(literalPrefix(pattern), 'latin1'))) scanFor(c, p, pattern);
+    if (!unreadableAt(c, p, 'KEYS', Buffer.from(literalPrefix(pattern), 'latin1'))) scanFor(c, p, pattern);
   });
 }
 

@@ -4,7 +4,8 @@
  * so a cluster client that scans every node sees every key once. SCAN and DBSIZE read outside the
  * op batches, so they start once the connection's earlier replies are complete (readAtHead):
  * a write pipelined before them is durable, hence in the store, when they read.
- * They and KEYS answer -TRYAGAIN while a store they would read holds a slot a peer's config gives
+ * They and KEYS answer -TRYAGAIN while a leader store they would read answers no reads (held by a
+ * failover, or without its lease: `heldAt`), or while a store they would read holds a slot a peer's config gives
  * another leader (`disputedAt`; src/server/slot-gate.ts): that leader may hold keys and writes the
  * answer would miss (RANDOMKEY leaves such stores out, random-key.ts; INFO counts them and says
  * so, `disputedServed`).
@@ -19,6 +20,7 @@ import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
 import { entryBytes, SCAN_PAGE_BYTES } from '../storage/store.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
 import { slotCount, type SlotRange } from '../routing/slot-dispute.js';
+import { heldReadMessage, leaselessReadMessage } from '../server/map-keeper.js';
 
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
 /** UNBLOCKED is a WAIT's answer when CLIENT UNBLOCK id ERROR ended it (redis-server 7.0's words). */
@@ -80,6 +82,30 @@ export function disputedAt(c: RespConnection, p: Pending, what: string, prefix: 
     w.error(`TRYAGAIN ${refusal.message}`);
   });
   return true;
+}
+
+/**
+ * heldAt answers `p` with -TRYAGAIN and returns true when a leader store this node serves answers
+ * no reads now: its writes held by a failover, or its lease lapsed (as a key read there,
+ * key-route.ts, and an HTTP scan, collection-routes.ts). Its target may lead the shard already, and
+ * the keys it lists could lack that leader's writes, or name keys it deleted.
+ */
+export function heldAt(c: RespConnection, p: Pending, what: string): boolean {
+  for (const { shard, target } of servedShards(c)) {
+    const leaseless = c.ctx.leaderWithoutLease(target.role, shard);
+    if (!leaseless && c.ctx.readsHeld?.(target.role, shard) !== true) continue;
+    const why = leaseless ? leaselessReadMessage(shard) : heldReadMessage(shard);
+    c.queue.completeWith(p, (w) => {
+      w.error(`TRYAGAIN ${what}: ${why}`);
+    });
+    return true;
+  }
+  return false;
+}
+
+/** unreadableAt answers `p` with -TRYAGAIN and returns true when heldAt or disputedAt would. */
+export function unreadableAt(c: RespConnection, p: Pending, what: string, prefix: Uint8Array): boolean {
+  return heldAt(c, p, what) || disputedAt(c, p, what, prefix);
 }
 
 /** scan: SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. */
@@ -146,7 +172,7 @@ export function scan(c: RespConnection, args: Buffer[]): void {
   const page: ScanPage = { served, prefix, count, pattern, read: 0, bytes: 0, keys: [] };
   // Once the replies before it are complete, so a page sees the writes sent before the SCAN.
   c.readAtHead(p, () => {
-    if (!disputedAt(c, p, 'SCAN', prefix)) scanPage(c, p, page, at, from);
+    if (!unreadableAt(c, p, 'SCAN', prefix)) scanPage(c, p, page, at, from);
   });
 }
 
@@ -237,7 +263,7 @@ export async function keyCount(c: RespConnection): Promise<number> {
 export function dbsize(c: RespConnection): void {
   const p = c.queue.later(c.proto, () => undefined);
   c.readAtHead(p, () => {
-    if (!disputedAt(c, p, 'DBSIZE', Buffer.alloc(0))) countFor(c, p);
+    if (!unreadableAt(c, p, 'DBSIZE', Buffer.alloc(0))) countFor(c, p);
   });
 }
 

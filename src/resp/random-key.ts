@@ -19,9 +19,12 @@
  * (Redis promises no more than "a random key"), so RANDOMKEY answers one while they hold any; only
  * when they hold none is it -TRYAGAIN (nil would say the node holds no key, which the left-out
  * stores may contradict).
+ * A leader store here that answers no reads now (held by a failover, or without its lease) makes it
+ * -TRYAGAIN outright, as SCAN and KEYS (commands-keyspace.ts, `heldAt`): the key drawn there could
+ * be one a new leader has deleted.
  */
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
-import { disputedAt, servedShards } from './commands-keyspace.js';
+import { disputedAt, heldAt, servedShards } from './commands-keyspace.js';
 import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
@@ -36,7 +39,7 @@ export const RANDOM_PAGE_KEYS = 16;
 export function randomkey(c: RespConnection): void {
   const p = c.queue.later(c.proto, () => undefined);
   c.readAtHead(p, () => {
-    answer(c, p);
+    if (!heldAt(c, p, 'RANDOMKEY')) answer(c, p);
   });
 }
 

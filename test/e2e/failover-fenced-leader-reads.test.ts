@@ -10,21 +10,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { promotedMap } from '../../src/routing/live-map.js';
-import { clusterOf, storeOf, waitFor } from '../helpers/failover-model.js';
+import { admin, clusterOf, storeOf, waitFor } from '../helpers/failover-model.js';
 import { respOf } from '../helpers/resp.js';
 import { RespConn } from '../helpers/resp-conn.js';
 import { Trio } from '../helpers/trio.js';
-
-/** admin POSTs to a node's admin endpoint and returns its JSON answer (throws on an error status). */
-async function admin(node: string, path: string, body?: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`http://${node}${path}`, {
-    method: 'POST',
-    ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await res.text();
-  assert.ok(res.ok, `POST ${path} at ${node}: ${res.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
-}
 
 let trio: Trio | undefined;
 let atB: DistkvClient | undefined;

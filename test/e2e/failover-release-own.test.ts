@@ -14,19 +14,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DistkvClient } from '../../src/client/client.js';
 import { promotedMap } from '../../src/routing/live-map.js';
-import { clusterOf, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import { Load, admin, clusterOf, storeOf, waitFor } from '../helpers/failover-model.js';
 import { Trio } from '../helpers/trio.js';
-
-/** admin POSTs to a node's admin endpoint and returns its JSON answer (throws on an error status). */
-async function admin(node: string, path: string, body?: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`http://${node}${path}`, {
-    method: 'POST',
-    ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await res.text();
-  assert.ok(res.ok, `POST ${path} at ${node}: ${res.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
-}
 
 describe("a failover's release of a hold it no longer has", { timeout: 120000 }, () => {
   let trio: Trio;

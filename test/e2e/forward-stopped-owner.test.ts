@@ -3,10 +3,11 @@
  * node that holds its connections and answers nothing): A gives up on B after
  * `server.forward_timeout_ms` (here 400 ms, not a fixed 2 s) and says so by shard, owner and bound.
  * The scan is a 503 with A's own keys as `partial`, never a 200 that looks whole; the batch
- * reports A's operations applied (they are) and B's as SHARD_UNREACHABLE that may have been applied.
+ * reports A's operations applied (they are) and B's as OUTCOME_UNKNOWN: they may have been applied.
  * Ten `--proxy` writes pipelined on one connection to A for a key of B: the first times out
  * (a relay's 10 s), and the nine behind it are answered with it, held back and never sent, so B
- * cannot apply them after the first once it resumes. They waited 10 s each before. Nor does B
+ * cannot apply them after the first once it resumes (the first's code says it may have been applied,
+ * OUTCOME_UNKNOWN, theirs that they were not, SHARD_UNREACHABLE). They waited 10 s each before. Nor does B
  * apply the first when it resumes: it reads it past the deadline the write carried.
  * Once B is killed (its port refuses connections), B's operations are reported not applied.
  */
@@ -79,7 +80,7 @@ describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
       for (const [i, k] of keys.entries()) {
         if (ownerOf(k) === a) assert.deepEqual(results[i], { ok: true }, k);
         else {
-          assert.equal(results[i]!.error?.code, 'SHARD_UNREACHABLE', k);
+          assert.equal(results[i]!.error?.code, 'OUTCOME_UNKNOWN', k);
           assert.equal(
             results[i]!.error.message,
             `shard 1 (owner ${b}) did not answer: ${bound}; the operations sent to it may have been applied`,
@@ -138,6 +139,8 @@ describe('a scan and a batch spanning a node stopped with SIGSTOP', () => {
     );
     for (const m of messages.slice(1))
       assert.match(m, /so this one was held back; nothing was sent to it: the write was not applied$/);
+    const codes = [...conn.text().matchAll(/"code":"([A-Z_]+)"/g)].map((m) => m[1]);
+    assert.deepEqual(codes, ['OUTCOME_UNKNOWN', ...Array<string>(N - 1).fill('SHARD_UNREACHABLE')]);
     // B, resumed, reads the first write past the deadline it carried and does not apply it
     // (forward-deadline.ts); none of the others reached it. A write sent now is the last one.
     await new Promise((r) => setTimeout(r, 500));

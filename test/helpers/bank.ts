@@ -78,7 +78,7 @@ export type BatchSender = (ops: BatchOp[]) => Promise<(string | undefined)[]>;
 export function outcomeOf(codes: readonly (string | undefined)[]): Outcome {
   if (codes.every((c) => c === undefined)) return 'ok';
   if (codes.some((c) => c === 'PRECONDITION_FAILED' || c === 'BATCH_ABORTED')) return 'conflict';
-  if (codes.some((c) => c === 'SHARD_UNREACHABLE' || c === LOST)) return 'unknown';
+  if (codes.some((c) => c === 'SHARD_UNREACHABLE' || c === 'OUTCOME_UNKNOWN' || c === LOST)) return 'unknown';
   return 'failed';
 }
 

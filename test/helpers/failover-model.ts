@@ -200,3 +200,14 @@ export async function expectConverged(
     );
   }
 }
+
+/** admin POSTs to a node's admin endpoint and returns its JSON answer (throws on an error status). */
+export async function admin(node: string, path: string, body?: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://${node}${path}`, {
+    method: 'POST',
+    ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+  });
+  const text = await res.text();
+  assert.ok(res.ok, `POST ${path} at ${node}: ${res.status} ${text}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}

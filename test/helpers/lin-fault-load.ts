@@ -1,106 +1,33 @@
 /**
  * The workload and the failover step of the linearizability scenarios with faults
- * (test/e2e/lin-forced-*.test.ts, lin-etcd-*.test.ts): a few hot keys, many concurrent loops in
- * the test process, each a bounded count of random single-key operations through the client
- * library (get 40 %, put 25 %, compare-and-set put with ifMatch the version this loop last saw
- * 15 %, create-only put 5 %, delete 10 %, compare-and-set delete 5 %), every write with `w: 1`,
- * values unique per write (`<loop>-<n>`), each recorded by a HistoryRecorder for the checker
- * (test/helpers/linearizability.ts). A loop stops at its count, at the deadline or when stopped;
- * after an operation that failed or whose outcome is unknown it waits ERROR_PAUSE_MS, so a leader
- * that is gone does not spend its count at once.
+ * (test/e2e/lin-forced-*.test.ts, lin-etcd-*.test.ts): lin-load.ts's loops through the client
+ * library only, every write with `w: 1`; after an operation that failed or whose outcome is
+ * unknown a loop waits ERROR_PAUSE_MS, so a leader that is gone does not spend its count at once.
  */
 import assert from 'node:assert/strict';
-import type { DistkvClient } from '../../src/client/client.js';
 import type { LiveShard } from '../../src/routing/live-map.js';
 import { epochOfSeq } from '../../src/routing/version.js';
 import { waitFor } from './failover-model.js';
-import { HistoryRecorder } from './history-recorder.js';
-import { checkHistory, type Op, type OpOutput } from './linearizability.js';
-import { seededRandom } from './random.js';
+import { figuresOf, type LinLoad, type LinLoadOptions, startLinLoad, versionOf } from './lin-load.js';
+import { checkHistory, type Op } from './linearizability.js';
 
 /** ERROR_PAUSE_MS is how long a loop waits after an operation that failed or whose outcome is unknown. */
 const ERROR_PAUSE_MS = 25;
 /** W_TIMEOUT_MS bounds a write's wait for its replica's ack (504 REPLICATION_TIMEOUT after it: an unknown outcome). */
 const W_TIMEOUT_MS = 3000;
 
-/** FaultLoadOptions configure startFaultLoad. */
-export interface FaultLoadOptions {
-  seed: number;
-  keys: readonly string[];
-  loops: number;
-  /** opsPerLoop bounds each loop's operations. */
-  opsPerLoop: number;
-  /** clientOf gives loop `i` its client (its own, or one shared by several loops). */
-  clientOf: (loop: number) => DistkvClient;
-  /** maxMs bounds the whole load. */
-  maxMs: number;
-}
+/** FaultLoadOptions configure startFaultLoad: lin-load.ts's, without raw requests or pauses. */
+export type FaultLoadOptions = Pick<
+  LinLoadOptions,
+  'seed' | 'keys' | 'loops' | 'opsPerLoop' | 'clientOf' | 'maxMs'
+>;
 
 /** FaultLoad is a running load: `stop` ends its loops early, `done` resolves when they end. */
-export interface FaultLoad {
-  recorder: HistoryRecorder;
-  stop: () => void;
-  done: Promise<void>;
-}
+export type FaultLoad = LinLoad;
 
-/** versionOf is the version an answer names, if any. */
-function versionOf(out: OpOutput | undefined): string | undefined {
-  if (out === undefined) return undefined;
-  if (out.kind === 'found' || out.kind === 'ok') return out.version;
-  if (out.kind === 'failed' && typeof out.current === 'string') return out.current;
-  return undefined;
-}
-
-/** startFaultLoad starts the loops. */
+/** startFaultLoad starts lin-load.ts's loops, every write with `w: 1`, pausing after an error. */
 export function startFaultLoad(o: FaultLoadOptions): FaultLoad {
-  const recorder = new HistoryRecorder();
-  const deadline = performance.now() + o.maxMs;
-  let stopped = false;
-  const loop = async (i: number): Promise<void> => {
-    const rand = seededRandom(o.seed + i * 7919);
-    const kv = o.clientOf(i);
-    const name = `c${i}`;
-    const seen = new Map<string, string>(); // key → the last version this loop saw
-    for (let n = 0; n < o.opsPerLoop && !stopped && performance.now() < deadline; n++) {
-      const key = o.keys[Math.floor(rand() * o.keys.length)]!;
-      const value = `${i}-${n}`;
-      const r = rand();
-      const last = seen.get(key);
-      const before = recorder.ops.length;
-      let answered: unknown;
-      if (r < 0.4 || (last === undefined && ((r >= 0.65 && r < 0.8) || r >= 0.95)))
-        answered = await recorder.get(kv, name, key);
-      else if (r < 0.65)
-        answered = await recorder.put(kv, name, key, value, { w: 1, timeoutMs: W_TIMEOUT_MS });
-      else if (r < 0.8)
-        answered = await recorder.put(kv, name, key, value, {
-          ifMatch: last!,
-          w: 1,
-          timeoutMs: W_TIMEOUT_MS,
-        });
-      else if (r < 0.85)
-        answered = await recorder.put(kv, name, key, value, {
-          ifNoneMatch: true,
-          w: 1,
-          timeoutMs: W_TIMEOUT_MS,
-        });
-      else if (r < 0.95) answered = await recorder.delete(kv, name, key, { w: 1, timeoutMs: W_TIMEOUT_MS });
-      else answered = await recorder.delete(kv, name, key, { ifMatch: last!, w: 1, timeoutMs: W_TIMEOUT_MS });
-      // The version this operation named (a read's, a write's new one, a 412's current), if recorded.
-      const op = recorder.ops.length > before ? recorder.ops.findLast((x) => x.client === name) : undefined;
-      const v = versionOf(op?.output);
-      if (v !== undefined) seen.set(key, v);
-      if (answered === undefined) await new Promise((done) => setTimeout(done, ERROR_PAUSE_MS));
-    }
-  };
-  const done = Promise.all(Array.from({ length: o.loops }, (_, i) => loop(i))).then(() => undefined);
-  return {
-    recorder,
-    stop: () => {
-      stopped = true;
-    },
-    done,
-  };
+  return startLinLoad({ ...o, write: { w: 1, timeoutMs: W_TIMEOUT_MS }, errorPauseMs: ERROR_PAUSE_MS });
 }
 
 /**
@@ -148,36 +75,6 @@ export async function untilRun(
     },
     RUN_WAIT_MS,
   );
-}
-
-/** HistoryFigures count what a history holds, for a test to show it was not trivial. */
-export interface HistoryFigures {
-  ops: number;
-  found: number;
-  writesOk: number;
-  casOk: number;
-  failed: number;
-  unknown: number;
-  /** after counts the operations called after `since`. */
-  after: number;
-}
-
-/** figuresOf counts a history's operations by kind and outcome; `since` splits them in time. */
-export function figuresOf(ops: readonly Op[], since = Infinity): HistoryFigures {
-  const f: HistoryFigures = { ops: 0, found: 0, writesOk: 0, casOk: 0, failed: 0, unknown: 0, after: 0 };
-  for (const op of ops) {
-    if (op.input.kind === 'failover') continue;
-    f.ops++;
-    if (op.call > since) f.after++;
-    if (op.output.kind === 'found') f.found++;
-    if (op.output.kind === 'failed') f.failed++;
-    if (op.output.kind === 'unknown') f.unknown++;
-    if (op.output.kind === 'ok') {
-      f.writesOk++;
-      if (op.input.kind !== 'get' && op.input.ifMatch !== undefined) f.casOk++;
-    }
-  }
-  return f;
 }
 
 /** sawAboveFork counts the answers before the failover that named a version above `fork` in its epoch: reads and 412s that saw a write later lost. */

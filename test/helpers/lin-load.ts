@@ -34,6 +34,10 @@ export interface LinLoadOptions {
   pauseMs?: (loop: number) => number;
   /** wShare is the share of the library's writes sent with `w: 1` (default 0). */
   wShare?: number;
+  /** write is the concern every library write carries (lin-fault-load.ts: `w: 1` with a timeout). */
+  write?: Pick<WriteOptions, 'w' | 'timeoutMs'>;
+  /** errorPauseMs is how long a loop waits after an operation that failed or whose outcome is unknown (default 0). */
+  errorPauseMs?: number;
   /** raw: a share of operations sent with fetch to `nodeOf(key, pick)` ('single' or 'batch' requests). */
   raw?: { share: number; nodeOf: (key: string, pick: number) => string; kinds: readonly RawKind[] };
 }
@@ -93,19 +97,22 @@ export function startLinLoad(o: LinLoadOptions): LinLoad {
         if (op !== undefined) saw(key, versionOf(op.output));
         continue;
       }
-      const options: WriteOptions = {};
+      const options: WriteOptions = { ...o.write };
       if (input.kind !== 'get' && input.ifMatch !== undefined) options.ifMatch = input.ifMatch;
       if (input.kind === 'put' && input.ifNoneMatch === true) options.ifNoneMatch = true;
-      if (input.kind !== 'get' && rand() < (o.wShare ?? 0)) options.w = 1;
+      if (input.kind !== 'get' && o.wShare !== undefined && rand() < o.wShare) options.w = 1;
+      let answered: unknown;
       if (input.kind === 'get') {
-        const got = await recorder.get(kv, name, key);
-        saw(key, got?.version);
+        answered = await recorder.get(kv, name, key);
+        saw(key, (answered as { version: string } | null | undefined)?.version);
       } else if (input.kind === 'put') {
-        const got = await recorder.put(kv, name, key, value, options);
+        const got = (answered = await recorder.put(kv, name, key, value, options));
         saw(key, got === 'failed' ? currentOf(recorder, name) : got?.version);
-      } else if ((await recorder.delete(kv, name, key, options)) === 'failed') {
+      } else if ((answered = await recorder.delete(kv, name, key, options)) === 'failed') {
         saw(key, currentOf(recorder, name));
       }
+      if (answered === undefined && (o.errorPauseMs ?? 0) > 0)
+        await new Promise((r) => setTimeout(r, o.errorPauseMs));
     }
   };
   const done = Promise.all(Array.from({ length: o.loops }, (_, i) => loop(i))).then(() => undefined);
@@ -126,9 +133,9 @@ function currentOf(recorder: HistoryRecorder, client: string): string | undefine
 }
 
 /** versionOf is the version an answer names, if any. */
-function versionOf(out: OpOutput): string | undefined {
-  if (out.kind === 'found') return out.version;
-  if (out.kind === 'ok') return out.version;
+export function versionOf(out: OpOutput | undefined): string | undefined {
+  if (out === undefined) return undefined;
+  if (out.kind === 'found' || out.kind === 'ok') return out.version;
   if (out.kind === 'failed' && typeof out.current === 'string') return out.current;
   return undefined;
 }
@@ -176,12 +183,14 @@ export interface HistoryFigures {
   /** single and batch count the raw operations sent each way (rawOp). */
   single: number;
   batch: number;
+  /** after counts the operations called after `since`. */
+  after: number;
 }
 
-/** figuresOf counts a history's operations by kind, outcome and path. */
-export function figuresOf(ops: readonly Op[]): HistoryFigures {
+/** figuresOf counts a history's client operations (not its failover ops) by kind, outcome and path; `since` splits them in time. */
+export function figuresOf(ops: readonly Op[], since = Infinity): HistoryFigures {
   const f: HistoryFigures = {
-    ops: ops.length,
+    ops: 0,
     reads: 0,
     found: 0,
     writesOk: 0,
@@ -190,8 +199,12 @@ export function figuresOf(ops: readonly Op[]): HistoryFigures {
     unknown: 0,
     single: 0,
     batch: 0,
+    after: 0,
   };
   for (const op of ops) {
+    if (op.input.kind === 'failover') continue;
+    f.ops++;
+    if (op.call > since) f.after++;
     if (op.client?.includes('/single@') === true) f.single++;
     if (op.client?.includes('/batch@') === true) f.batch++;
     const out = op.output.kind;
@@ -202,7 +215,7 @@ export function figuresOf(ops: readonly Op[]): HistoryFigures {
     }
     if (out === 'ok') {
       f.writesOk++;
-      if (op.input.kind !== 'failover' && op.input.ifMatch !== undefined) f.casOk++;
+      if (op.input.ifMatch !== undefined) f.casOk++;
     } else if (out === 'failed') f.failed++;
     else if (out === 'unknown') f.unknown++;
   }

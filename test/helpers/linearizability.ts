@@ -28,6 +28,12 @@
  * version named is above the fork: an 'ok' write there is an acknowledged write lost), and after
  * the failover, from the register as it was at the fork. Reads and 412s answered in the middle
  * phase saw writes that were later lost: that is allowed, and nothing else is.
+ *
+ * A crash in a lossy durability mode (`interval`, `none`: a write is acknowledged and shown before
+ * its fsync, docs/failover.md "A leader restarting after a crash") is the same op marked `lossy`,
+ * its fork the last version the restarted store recovered (its restart epoch's firstSeq - 1): a
+ * power cut may take acknowledged writes too, so there an 'ok' write may also be the key's first
+ * above the fork (its version says whether it is), and be undone.
  */
 
 /** Op is one operation of a history, as a client called and saw it. */
@@ -48,8 +54,12 @@ export type ClientOpInput =
   | { kind: 'put'; value: string; ifMatch?: string; ifNoneMatch?: boolean }
   | { kind: 'delete'; ifMatch?: string };
 
-/** OpInput is a client's operation, or a failover (the fork version it keeps a key at). */
-export type OpInput = ClientOpInput | { kind: 'failover'; fork: string };
+/**
+ * OpInput is a client's operation, or a failover (the fork version it keeps a key at). `lossy`
+ * marks a crash of a lossy durability mode (a power cut with `interval` or `none`, the restart
+ * resuming at its recovered seq, the fork): there the writes it undoes include acknowledged ones.
+ */
+export type OpInput = ClientOpInput | { kind: 'failover'; fork: string; lossy?: true };
 
 /**
  * OpOutput is what the client was told: 'found' / 'absent' for a read, 'ok' for an applied write
@@ -124,8 +134,8 @@ function sideOfFork(s: State, version: string | undefined, fork: string | undefi
   return compareVersions(version, fork) > 0 === (s.phase === 1);
 }
 
-/** step lists the states `op` can leave `s` in (none: it cannot go next from `s`); `fork` is the key's failover's. */
-function step(s: State, op: Op, fork: string | undefined): State[] {
+/** step lists the states `op` can leave `s` in (none: it cannot go next from `s`); `fork` is the key's failover's, `lossy` its flag. */
+function step(s: State, op: Op, fork: string | undefined, lossy: boolean): State[] {
   const { input, output } = op;
   if (input.kind === 'failover') {
     if (s.phase === 2 || output.kind !== 'ok') return [];
@@ -145,6 +155,7 @@ function step(s: State, op: Op, fork: string | undefined): State[] {
   const holds = conditionHolds(s, input.ifMatch, ifNoneMatch);
   switch (output.kind) {
     case 'ok': {
+      if (lossy) return ackedLossy(s, output, value, holds, fork!);
       // An acknowledged write is never above the fork: the new leader holds it.
       if (holds === false || !rises(s, output.version) || s.phase === 1) return [];
       if (!sideOfFork(s, output.version, fork)) return [];
@@ -173,6 +184,28 @@ function step(s: State, op: Op, fork: string | undefined): State[] {
   }
 }
 
+/**
+ * ackedLossy is `step` for an acknowledged write when the key's failover is a lossy crash: as an
+ * unknown write's, it may be the key's first write above the fork (its version, when the answer
+ * gave one, says whether it is), undone at the crash.
+ */
+function ackedLossy(
+  s: State,
+  output: Extract<OpOutput, { kind: 'ok' }>,
+  value: string | null,
+  holds: boolean | undefined,
+  fork: string,
+): State[] {
+  if (holds === false || !rises(s, output.version)) return [];
+  if (s.phase !== 0 && !sideOfFork(s, output.version, fork)) return [];
+  if (output.existed !== undefined && output.existed !== (s.value !== null)) return [];
+  const next = applied(s, value, output.version);
+  if (s.phase !== 0) return [next];
+  const first: State = { ...next, phase: 1, atFork: s };
+  if (output.version === undefined) return [next, first];
+  return compareVersions(output.version, fork) > 0 ? [first] : [next];
+}
+
 const stateKey = (s: State): string =>
   `${s.value}\u0000${s.version}\u0000${s.max}\u0000${s.phase}${s.atFork === undefined ? '' : `\u0000${stateKey(s.atFork)}`}`;
 
@@ -181,7 +214,7 @@ function describe(op: Op, t0: number): string {
   const i = op.input;
   const what =
     i.kind === 'failover'
-      ? `failover (fork at ${i.fork})`
+      ? `${i.lossy === true ? 'lossy crash' : 'failover'} (fork at ${i.fork})`
       : i.kind === 'get'
         ? 'get'
         : i.kind === 'put'
@@ -210,6 +243,7 @@ function checkKey(key: string, ops: Op[], t0: number): string | undefined {
   if (failovers.length > 1)
     return `key ${JSON.stringify(key)}: ${failovers.length} failovers, at most one is modelled`;
   const fork = failovers[0];
+  const lossy = ops.some((o) => o.input.kind === 'failover' && o.input.lossy === true);
   const ret = ops.map((o) => (o.output.kind === 'unknown' ? Infinity : o.ret));
   const byCall = [...ops.keys()].sort((a, b) => ops[a]!.call - ops[b]!.call);
   const byRet = [...ops.keys()].sort((a, b) => ret[a]! - ret[b]!);
@@ -253,7 +287,7 @@ function checkKey(key: string, ops: Op[], t0: number): string | undefined {
   }
   const movesOf = (s: State): Array<[number, State]> => {
     const out: Array<[number, State]> = [];
-    for (const i of candidates()) for (const next of step(s, ops[i]!, fork)) out.push([i, next]);
+    for (const i of candidates()) for (const next of step(s, ops[i]!, fork, lossy)) out.push([i, next]);
     return out;
   };
   const start: State = { value: null, version: null, max: null, phase: 0 };

@@ -19,13 +19,12 @@ import { quietCommitFailure } from '../../src/storage/lmdb-env.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import {
   decodeFrameHeader,
-  decodeMark,
   FRAME_HEADER_BYTES,
-  FRAME_MARK,
   LOG_HEADER_BYTES,
 } from '../../src/storage/commit-log-format.js';
 import { endOfData } from '../../src/storage/commit-log-reader.js';
 import { FOOTER_BYTES } from '../../src/storage/sstable-format.js';
+import { type Mark, marksOf } from '../helpers/log-marks.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -146,29 +145,6 @@ function damage(r: Region, mode: Mode, rnd: () => number): number {
   else b.fill(0, at - (at % 4096), Math.min(b.length, at - (at % 4096) + 4096));
   writeFileSync(r.file, b);
   return at;
-}
-
-/** Mark is a sync mark of a commit log segment: where it is and the offset it says was synced. */
-interface Mark {
-  at: number;
-  synced: number;
-}
-
-/**
- * marksOf returns the sync marks of an undamaged commit log segment (docs/commit-log-format.md),
- * walking its frames up to the zeros after them (a preallocated newest segment).
- */
-function marksOf(file: string): Mark[] {
-  const b = readFileSync(file);
-  const end = endOfData(b);
-  const marks: Mark[] = [];
-  for (let p = LOG_HEADER_BYTES; p < end;) {
-    const h = decodeFrameHeader(b, p);
-    if (typeof h === 'string') break;
-    if (h.kind === FRAME_MARK) marks.push({ at: p, synced: decodeMark(b, p + FRAME_HEADER_BYTES) });
-    p += FRAME_HEADER_BYTES + h.len;
-  }
-  return marks;
 }
 
 /**

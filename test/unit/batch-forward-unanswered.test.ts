@@ -1,10 +1,12 @@
 /**
  * A batch with conditions whose shard is led by another node is forwarded whole; when that owner
- * does not answer, the answer is 503 SHARD_UNREACHABLE, never a 500 INTERNAL ("fetch failed"),
- * which said a node bug and nothing of the write's fate. What it says of that fate depends on how
- * the forwarding failed: an owner that took the request and dropped the connection may have
- * applied it; an owner whose port refused the connection got nothing, so nothing was applied (it
- * used to say "may have been applied" there too, leaving the caller to read every key back).
+ * does not answer, the answer is a 503, never a 500 INTERNAL ("fetch failed"), which said a node
+ * bug and nothing of the write's fate. What it says of that fate depends on how the forwarding
+ * failed: an owner that took the request and dropped the connection may have applied it
+ * (OUTCOME_UNKNOWN: it used to be SHARD_UNREACHABLE, the code of a batch never sent, which a client
+ * may send again); an owner whose port refused the connection got nothing, so nothing was applied
+ * (SHARD_UNREACHABLE; it used to say "may have been applied" there too, leaving the caller to read
+ * every key back).
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
@@ -38,8 +40,8 @@ function contextFor(owner: string): HttpContext {
   } as unknown as HttpContext;
 }
 
-/** errorOf forwards a one-operation batch with a condition to `owner` and returns its refusal. */
-async function errorOf(owner: string): Promise<DistkvError> {
+/** errorOf forwards a one-operation batch with a condition to `owner` and returns its refusal, of `code`. */
+async function errorOf(owner: string, code: string): Promise<DistkvError> {
   const ops = [
     { op: 'set' as const, key: 'k', value: Buffer.from('v'), cond: { ifNoneMatch: true as const } },
   ];
@@ -48,7 +50,7 @@ async function errorOf(owner: string): Promise<DistkvError> {
     (e: unknown) => e,
   );
   assert.ok(err instanceof DistkvError, `a catalogue error, not ${String(err)}`);
-  assert.equal(err.code, 'SHARD_UNREACHABLE');
+  assert.equal(err.code, code);
   assert.equal(err.status, 503);
   return err;
 }
@@ -61,7 +63,7 @@ describe('forwarding a batch with conditions', () => {
     servers.push(dropper);
     await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
     const owner = `127.0.0.1:${(dropper.address() as AddressInfo).port}`;
-    const err = await errorOf(owner);
+    const err = await errorOf(owner, 'OUTCOME_UNKNOWN');
     assert.match(
       err.message,
       new RegExp(`shard 0 \\(owner ${owner}\\) did not answer: .*may have been applied`),
@@ -70,7 +72,7 @@ describe('forwarding a batch with conditions', () => {
 
   it('says nothing was applied when the connection to the owner was refused', async () => {
     const owner = `127.0.0.1:${await freePort()}`;
-    const err = await errorOf(owner);
+    const err = await errorOf(owner, 'SHARD_UNREACHABLE');
     assert.match(
       err.message,
       new RegExp(

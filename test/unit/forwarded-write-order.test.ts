@@ -15,15 +15,13 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { registerCollectionRoutes } from '../../src/http/collection-routes.js';
-import type { HttpContext } from '../../src/http/context.js';
-import { SlotGate } from '../../src/server/slot-gate.js';
 import { Forwarder, HOLD_BACK_MS } from '../../src/http/forwarder.js';
 import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
 import { Router } from '../../src/http/router.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
 import { openRaw, until } from '../helpers/raw-conn.js';
 import { rawRequest } from '../helpers/raw-http.js';
+import { remoteShardContext } from '../helpers/remote-shard-context.js';
 import { startRouterServer } from '../helpers/router-server.js';
 import { type HandlerTwin, startHandlerTwin } from '../helpers/twin-server.js';
 
@@ -60,26 +58,7 @@ before(async () => {
       else if (value !== 'stuck') answer();
     });
   });
-  const ctx = {
-    config: { server: { max_key_bytes: 64, max_value_bytes: 1024 } },
-    state: { phase: 'serving' },
-    listener: {
-      writes: [{ local: false, address: owner.address }],
-      reads: [{ local: false, address: owner.address }],
-    },
-    shardMap: new ShardMap([
-      { name: 'shard-0', idx: 0, address: owner.address, replicas: [], slots: { first: 0, last: 16383 } },
-    ]),
-    liveMap: {
-      writesFenced: () => false,
-      leaderWithoutLease: () => false,
-      current: { version: 1, shards: [] },
-    },
-    forwarder,
-    proxy: true,
-    scheme: 'http',
-    slotGate: new SlotGate('cfg'),
-  } as unknown as HttpContext;
+  const ctx = remoteShardContext({ local: false, address: owner.address }, forwarder);
   const router = new Router();
   registerKvRoutes(router, ctx);
   registerCollectionRoutes(router, ctx);

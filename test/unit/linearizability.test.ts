@@ -192,6 +192,56 @@ describe('linearizability checker: a failover that forks the log', () => {
   });
 });
 
+describe('linearizability checker: a crash in a lossy durability mode', () => {
+  const crash = (call: number, ret: number, fork: string, lossy: boolean): Op =>
+    op(call, ret, { kind: 'failover', fork, ...(lossy ? { lossy: true as const } : {}) }, { kind: 'ok' });
+
+  it('undoes acknowledged writes above the fork, which reads saw, only when marked lossy', () => {
+    const h = (lossy: boolean): Op[] => [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, put('b'), ok('0.2')),
+      op(4, 5, get, found('b', '0.2')),
+      op(6, 7, put('c', { ifMatch: '0.1' }), { kind: 'failed', current: '0.2' }),
+      op(8, 9, { kind: 'delete' }, { kind: 'ok', existed: true }),
+      op(9, 9.5, get, { kind: 'absent' }),
+      crash(10, 20, '0.1', lossy),
+      op(30, 31, get, found('a', '0.1')),
+      op(32, 33, put('d', { ifMatch: '0.1' }), ok('65.2')),
+      op(34, 35, get, found('d', '65.2')),
+    ];
+    const v = checkHistory(h(true));
+    assert.ok(v.ok, v.ok ? '' : v.report);
+    assert.equal(checkHistory(h(false)).ok, false, 'a failover does not undo acknowledged writes');
+  });
+
+  it('keeps every write at or below the fork, and undoes every one above it', () => {
+    const h = (fork: string): Op[] => [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, put('b'), ok('0.2')),
+      op(4, 5, put('c'), ok('0.3')),
+      crash(10, 20, fork, true),
+      op(30, 31, get, found('b', '0.2')),
+    ];
+    assert.equal(checkHistory(h('0.2')).ok, true);
+    // Fork at 0.1: b was above it, so the restarted store cannot hold it.
+    assert.equal(checkHistory(h('0.1')).ok, false);
+    // Fork at 0.3: c was kept, so the key cannot read b.
+    assert.equal(checkHistory(h('0.3')).ok, false);
+    // A delete's answer names no version: it may be at or below the fork (kept) or above it (undone), not both.
+    const kept = [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, { kind: 'delete' }, { kind: 'ok', existed: true }),
+      crash(10, 20, '0.2', true),
+      op(30, 31, get, found('a', '0.1')),
+    ];
+    assert.equal(checkHistory(kept).ok, true, 'undone');
+    const absentAfter = [...kept.slice(0, 3), op(30, 31, get, { kind: 'absent' })];
+    assert.equal(checkHistory(absentAfter).ok, true, 'kept');
+    const both = [...kept, op(32, 33, get, { kind: 'absent' })];
+    assert.equal(checkHistory(both).ok, false, 'the key cannot come back and go again without a write');
+  });
+});
+
 /** randomHistory runs a model register with `clients` overlapping clients; each op takes effect at a random instant inside its interval. */
 function randomHistory(rand: () => number, clients: number, perClient: number): Op[] {
   interface Pending {

@@ -42,6 +42,7 @@ function node(): { c: RespConnection; moveAway: (shard: number) => void } {
       cursors: new ScanCursors(),
       plan: { stores: Array.from({ length: SHARDS }, () => ({ node: HERE })) },
       listener: { address: HERE, writes, reads: writes },
+      leaderWithoutLease: () => false,
       liveShards: (): ShardInfo[] =>
         leaders.map((address, idx) => ({
           name: `shard-${idx}`,

@@ -2,7 +2,8 @@
  * Client watches through planned failovers under write load (docs/watch.md, "Resuming";
  * docs/failover.md, "Planned failover"): one shard led by A with replicas B and C; four loops put
  * and delete 24 keys under the watched prefix through the client library while the leader moves
- * A → B → C → A by `failover --to`.
+ * A → B by `failover --to`, A (then B's replica, still serving the watch streams) is stopped, so
+ * the streams end (`resume`, draining) and the watchers resume at B, and the leader moves B → C.
  *
  * Two watchers, each applying its events to a map (test/helpers/watch-view.ts): one opened before
  * the load, and one opened at A while the first failover holds A's writes (a watch is not refused

@@ -25,7 +25,7 @@ import { clusterOf, leaderSeenBy, storeOf, waitFor } from '../helpers/failover-m
 import {
   expectLinearizable,
   failoverOps,
-  forkOf,
+  forkAt,
   startFaultLoad,
   untilRun,
 } from '../helpers/lin-fault-load.js';
@@ -76,6 +76,7 @@ describe(
       });
       let failoverOpsOf: Op[] = [];
       let fork = '';
+      let epoch = 0;
       let promotedAt = Infinity;
       const p = cluster.process(leader);
       let resumed = false;
@@ -93,8 +94,8 @@ describe(
           20_000,
         );
         promotedAt = performance.now();
-        fork = forkOf((await clusterOf(others[0]!)).map.shards[0]!);
-        failoverOpsOf = failoverOps(KEYS, pausedAt, promotedAt, fork);
+        ({ fork, epoch } = await forkAt(others[0]!));
+        failoverOpsOf = failoverOps(KEYS, pausedAt, promotedAt, fork, epoch);
         await untilRun(load, 'on the new leader', 300, promotedAt);
         p.child.kill('SIGCONT');
         resumed = true;

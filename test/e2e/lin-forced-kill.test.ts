@@ -19,12 +19,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
-import { clusterOf, divergedOf, leaderSeenBy, storeOf, waitFor } from '../helpers/failover-model.js';
+import { divergedOf, leaderSeenBy, storeOf, waitFor } from '../helpers/failover-model.js';
 import { HistoryRecorder } from '../helpers/history-recorder.js';
 import {
   expectLinearizable,
   failoverOps,
-  forkOf,
+  forkAt,
   sawAboveFork,
   startFaultLoad,
   untilRun,
@@ -82,7 +82,7 @@ describe('linearizability through a forced failover after kill -9 of the leader'
       timeoutMs: 20000,
     });
     const promotedAt = performance.now();
-    const fork = forkOf((await clusterOf(r.to)).map.shards[0]!);
+    const { fork, epoch } = await forkAt(r.to);
     assert.equal(
       (await rec.get(client, 'r', key))?.value,
       'kept',
@@ -90,7 +90,7 @@ describe('linearizability through a forced failover after kill -9 of the leader'
     );
     assert.ok(sawAboveFork(rec.ops, fork) >= 1, 'a read named a version above the fork');
     assert.equal(checkHistory(rec.ops).ok, false, 'without the failover op the history is not linearizable');
-    const verdict = checkHistory([...rec.ops, ...failoverOps([key], killedAt, promotedAt, fork)]);
+    const verdict = checkHistory([...rec.ops, ...failoverOps([key], killedAt, promotedAt, fork, epoch)]);
     assert.ok(verdict.ok, verdict.ok ? '' : verdict.report);
     // Lost, not dropped silently: back, A follows the new leader, the write in its divergence file.
     await cluster.startNode(A);
@@ -123,6 +123,7 @@ describe('linearizability through a forced failover after kill -9 of the leader'
     const others = trio.members.filter((m) => m !== leader);
     let failoverOpsOf: Op[] = [];
     let fork = '';
+    let epoch = 0;
     let promotedAt = Infinity;
     try {
       await untilRun(load, 'on the first leader', 600, -Infinity, 10);
@@ -136,8 +137,8 @@ describe('linearizability through a forced failover after kill -9 of the leader'
         timeoutMs: 20000,
       });
       promotedAt = performance.now();
-      fork = forkOf((await clusterOf(r.to)).map.shards[0]!);
-      failoverOpsOf = failoverOps(KEYS, killedAt, promotedAt, fork);
+      ({ fork, epoch } = await forkAt(r.to));
+      failoverOpsOf = failoverOps(KEYS, killedAt, promotedAt, fork, epoch);
       await untilRun(load, 'on the new leader', 600, promotedAt);
     } finally {
       load.stop();

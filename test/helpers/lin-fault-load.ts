@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type { LiveShard } from '../../src/routing/live-map.js';
 import { epochOfSeq } from '../../src/routing/version.js';
-import { waitFor } from './failover-model.js';
+import { clusterOf, waitFor } from './failover-model.js';
 import { figuresOf, type LinLoad, type LinLoadOptions, startLinLoad, versionOf } from './lin-load.js';
 import { checkHistory, type Op } from './linearizability.js';
 
@@ -41,13 +41,29 @@ export function forkOf(shard: LiveShard): string {
   return `${epochOfSeq(shard.history, f)}.${f}`;
 }
 
-/** failoverOps are the failover's operations, one per key, from `call` (the leader stopped) to `ret` (the new leader seen named). */
-export function failoverOps(keys: readonly string[], call: number, ret: number, fork: string): Op[] {
+/** forkAt is the fork (forkOf) of shard 0 in `node`'s live map, with the epoch its leader writes in now. */
+export async function forkAt(node: string): Promise<{ fork: string; epoch: number }> {
+  const shard = (await clusterOf(node)).map.shards[0]!;
+  return { fork: forkOf(shard), epoch: shard.epoch };
+}
+
+/**
+ * failoverOps are the failover's operations, one per key, from `call` (the leader stopped) to `ret`
+ * (the new leader seen named); `epoch` is the new leader's (versions above the fork after the
+ * failover must be of it or later).
+ */
+export function failoverOps(
+  keys: readonly string[],
+  call: number,
+  ret: number,
+  fork: string,
+  epoch: number,
+): Op[] {
   return keys.map((key) => ({
     key,
     call,
     ret,
-    input: { kind: 'failover', fork },
+    input: { kind: 'failover', fork, epoch },
     output: { kind: 'ok' },
     client: 'failover',
   }));

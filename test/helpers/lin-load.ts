@@ -311,6 +311,14 @@ async function rawOp(
     const text = await res.text();
     const etag = res.headers.get('etag')?.replace(/"/g, '');
     if (input.kind === 'get') {
+      // A replica's answer (X-Distkv-Lag) is not the leader's: docs/api.md allows it to be stale.
+      if (res.headers.get('x-distkv-lag') !== null) {
+        recorder.errors.set(
+          'raw read from a replica',
+          (recorder.errors.get('raw read from a replica') ?? 0) + 1,
+        );
+        return undefined;
+      }
       if (res.status === 200 && etag !== undefined)
         return record({ kind: 'found', value: text, version: etag });
       if (res.status === 404) return record({ kind: 'absent' });

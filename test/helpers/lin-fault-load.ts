@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type { LiveShard } from '../../src/routing/live-map.js';
 import { epochOfSeq } from '../../src/routing/version.js';
-import { clusterOf, waitFor } from './failover-model.js';
+import { clusterOf, leaderSeenBy, waitFor } from './failover-model.js';
 import { figuresOf, type LinLoad, type LinLoadOptions, startLinLoad, versionOf } from './lin-load.js';
 import { checkHistory, type Op } from './linearizability.js';
 
@@ -67,6 +67,34 @@ export function failoverOps(
     output: { kind: 'ok' },
     client: 'failover',
   }));
+}
+
+/** leaderWithLease waits (up to `ms`) until `node`'s map names a leader that holds its lease, and returns it. */
+export async function leaderWithLease(node: string, ms = 40_000): Promise<string> {
+  let leader = '';
+  await waitFor(
+    'a leader to hold its lease',
+    async () => {
+      leader = (await leaderSeenBy(node)) ?? '';
+      return leader !== '' && (await clusterOf(leader)).shards[0]!.leader.writes_held !== true;
+    },
+    ms,
+  );
+  return leader;
+}
+
+/** electedOver waits (up to `ms`) until `node`'s map names a leader other than `old`, and returns it. */
+export async function electedOver(node: string, old: string, ms = 30_000): Promise<string> {
+  let now = '';
+  await waitFor(
+    'a replica to be elected',
+    async () => {
+      now = (await leaderSeenBy(node)) ?? '';
+      return now !== '' && now !== old;
+    },
+    ms,
+  );
+  return now;
 }
 
 /** RUN_WAIT_MS bounds untilRun's wait. */

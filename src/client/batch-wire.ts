@@ -2,7 +2,7 @@
  * How DistkvClient.batch() speaks `POST /kv/_batch`: operations in JSON (values always as
  * `value_base64`, so any bytes survive), requests of bounded size, and one result per operation.
  */
-import { DistkvError, isErrorCode } from '../errors.js';
+import { DistkvError, isErrorCode, OutcomeUnknownError } from '../errors.js';
 import type { BatchOp, BatchResult } from './types.js';
 
 /** A batch request carries at most this many operations and about this many value bytes (the server takes 10000 and 16 MiB). */
@@ -58,18 +58,19 @@ export function* chunks(indexes: readonly number[], ops: readonly BatchOp[]): Ge
   if (chunk.length > 0) yield chunk;
 }
 
-/** batchResult turns one wire result into a BatchResult. */
+/**
+ * batchResult turns one wire result into a BatchResult. An operation a node forwarded to an owner
+ * that did not answer (OUTCOME_UNKNOWN: it may have been applied) is an OutcomeUnknownError, as
+ * a batch with conditions so forwarded, or one whose own connection was lost, rejects with.
+ */
 export function batchResult(res: WireResult | undefined, owner: string, i: number): BatchResult {
   if (res === undefined)
     return { ok: false, error: new DistkvError('INTERNAL', `${owner} sent no result for operation ${i}`) };
   if (res.ok) return { ok: true };
   // A node that answers garbage: its result says nothing more than that.
   const e = (res as { error?: { code?: unknown; message?: unknown } }).error;
-  return {
-    ok: false,
-    error: new DistkvError(
-      isErrorCode(e?.code) ? e.code : 'INTERNAL',
-      typeof e?.message === 'string' ? e.message : `${owner} sent a malformed result for operation ${i}`,
-    ),
-  };
+  const message =
+    typeof e?.message === 'string' ? e.message : `${owner} sent a malformed result for operation ${i}`;
+  if (e?.code === 'OUTCOME_UNKNOWN') return { ok: false, error: new OutcomeUnknownError(message) };
+  return { ok: false, error: new DistkvError(isErrorCode(e?.code) ? e.code : 'INTERNAL', message) };
 }

@@ -104,7 +104,10 @@ export async function sendBatch(
           continue;
         }
         chunk.forEach((i, k) => {
-          results[i] = batchResult(wireResults[k], owner, i);
+          const result = batchResult(wireResults[k], owner, i);
+          results[i] = result;
+          // An operation that may yet be applied: the later chunks would overtake it, as above.
+          if (!result.ok && result.error instanceof OutcomeUnknownError) failed ??= result.error;
         });
       }
     }),

@@ -245,7 +245,20 @@ export class DistkvClient {
       ...scanAfterQuery(options.after),
     });
     const node = map.shards[this.rr++ % map.shards.length]!.address;
-    const r = await this.sender.send('GET', node, `/kv?${q.toString()}`, undefined, true, options.signal);
+    // After a failover the node may be a dead old leader, or not reach one: any leader serves a
+    // scan, so the sender asks another of the newest map (sender.ts, `elsewhere`).
+    const r = await this.sender.send(
+      'GET',
+      node,
+      `/kv?${q.toString()}`,
+      undefined,
+      true,
+      options.signal,
+      undefined,
+      {},
+      0,
+      (from) => this.otherLeader(from),
+    );
     const page = decodeScanPage(r.body);
     const lags = page.replicaLag;
     if (lags !== undefined)
@@ -455,6 +468,12 @@ export class DistkvClient {
       const moved = reloaded.shard(shard.idx);
       return this.sender.send(method, moved.address, path, body, read, signal, moved, conditions, waitMs);
     }
+  }
+
+  /** otherLeader is a leader of the client's map other than `from`, in turn (`from` when it leads every shard). */
+  private otherLeader(from: string): string {
+    const others = [...new Set(this.topo.map?.shards.map((s) => s.address))].filter((a) => a !== from);
+    return others.length === 0 ? from : others[this.rr++ % others.length]!;
   }
 
   private firstNode(): string {

@@ -33,6 +33,12 @@
  * replica answered (X-Distkv-Lag: the node no longer leads the shard, after a failover the client's
  * map predates) is not taken: it is sent again where a newer map names the leader, as a switch is
  * waited out, and refused as SWITCHING_LEADER past SWITCH_WAIT_MS.
+ * A scan, which any leader serves (it forwards the other shards' parts to their leaders), names
+ * no shard but an `elsewhere` hook: wherever a key request follows its shard's leader (a retry after
+ * a connection error, a wait for a refused connection or a switch), it goes to another leader of
+ * the newest map instead, not to the same silent node again; and a node's 503 SHARD_UNREACHABLE
+ * (one of its parts' owners did not answer: right after a failover, until the nodes' maps agree)
+ * is waited out as a switch is, up to SWITCH_WAIT_MS, a scan being a read.
  * Any other status from 400 up (but a 404 of a key read) rejects as the server's catalogue error.
  */
 import { DistkvError, OutcomeUnknownError } from '../errors.js';
@@ -109,7 +115,8 @@ export class Sender {
   /**
    * send performs a request at `node`, following redirects and retrying connection errors: any
    * one when `read` (the request changes nothing), else only one that came before the request
-   * was sent; `waitMs` is how long the node may hold it before answering (a `w` write's wait).
+   * was sent; `waitMs` is how long the node may hold it before answering (a `w` write's wait);
+   * `elsewhere` (a scan's) names another node to send it to, from the node ("host:port") it left.
    */
   async send(
     method: string,
@@ -121,6 +128,7 @@ export class Sender {
     shard?: ShardInfo,
     conditions: Record<string, string> = {},
     waitMs = 0,
+    elsewhere?: (from: string) => string,
   ): Promise<Reply> {
     const topology = this.topology;
     let origin = `${topology.scheme}://${node}`;
@@ -141,11 +149,13 @@ export class Sender {
         waitMs,
       });
     };
-    // followLeader looks for a newer map and, when it names another leader of the shard, sends there.
+    // followLeader looks for a newer map and, when it names another leader of the shard, sends
+    // there; a scan (`elsewhere`) goes to another leader of that map.
     const followLeader = async (): Promise<void> => {
-      if (shard === undefined) return;
+      if (shard === undefined && elsewhere === undefined) return;
       await abortable(topology.loadNewest(), signal).catch(() => undefined);
-      const now = topology.map?.shard(shard.idx).address;
+      const now =
+        shard === undefined ? elsewhere?.(new URL(origin).host) : topology.map?.shard(shard.idx).address;
       if (now !== undefined && `${topology.scheme}://${now}` !== origin) {
         origin = `${topology.scheme}://${now}`;
       }
@@ -236,10 +246,14 @@ export class Sender {
         await abortable(topology.loadNewest(), signal).catch(() => undefined);
         throw new OutcomeUnknownError(errorOf(503, res.body).message);
       }
-      if (refusal === 'SWITCHING_LEADER' && performance.now() < switchDeadline) {
+      // A scan's node could not reach one of its parts' owners: a failover's old leader, until the
+      // nodes' maps agree. A read: asked again, at another leader of the newest map.
+      const unreached = refusal === 'SHARD_UNREACHABLE' && elsewhere !== undefined;
+      if ((refusal === 'SWITCHING_LEADER' || unreached) && performance.now() < switchDeadline) {
         // The switch may be over elsewhere while this node cannot learn it (cut off from the
-        // coordinator): look for a newer map now and then, and follow the shard's new leader.
-        await waitOut('SWITCHING_LEADER', switchDeadline, SWITCH_RETRY_MS, false);
+        // coordinator): look for a newer map now and then, and follow the shard's new leader (a
+        // scan's node that reached no owner is left at once: another leader may know the map).
+        await waitOut('SWITCHING_LEADER', switchDeadline, SWITCH_RETRY_MS, unreached);
         continue;
       }
       // STARTING (route.ts refuses before any handler runs: nothing ran) is waited for, bounded:

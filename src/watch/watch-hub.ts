@@ -144,8 +144,16 @@ export class WatchHub implements WatchDeps {
     return live === undefined || live.history.length === 0 ? 0 : epochOfSeq(live.history, seq);
   }
 
+  /**
+   * roleOf is the store's role now: a stream keeps its source across a failover (a demoted leader's
+   * stream goes on reading it as a replica, and shows its lag), `src.role` is the role it opened with.
+   */
+  private roleOf(src: ShardSource): 'leader' | 'replica' {
+    return this.ctx.plan.stores[src.store]?.role ?? src.role;
+  }
+
   lag(src: ShardSource): string | undefined {
-    if (src.role !== 'replica') return undefined;
+    if (this.roleOf(src) !== 'replica') return undefined;
     const leaderSeq = src.leaderStore === undefined ? undefined : this.ctx.pool.lastSeq(src.leaderStore);
     return lagHeader(
       replicaLag(this.ctx.pool.positions, src.store, leaderSeq, this.ctx.config.replication.pull_wait_ms),
@@ -158,7 +166,7 @@ export class WatchHub implements WatchDeps {
    * resume (it comes back to the node that leads it, or to this one once it follows).
    */
   private readonly leaseless = (src: ShardSource): boolean =>
-    this.ctx.liveMap.leaderWithoutLease(src.role, src.shard);
+    this.ctx.liveMap.leaderWithoutLease(this.roleOf(src), src.shard);
 
   /**
    * disputed tells whether `w` reads a slot a peer's config gives another leader: that leader may

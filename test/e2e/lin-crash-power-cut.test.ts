@@ -50,6 +50,7 @@ describe('linearizability through a power cut in interval mode', { timeout: 120_
   it('undoes exactly the writes above the recovered seq, acknowledged ones included', async (t) => {
     const seed = testSeed();
     let forks: string[] = [];
+    let epochs: number[] = [];
     const run = await runCrashLoad(node!, {
       seed,
       keys: KEYS,
@@ -61,7 +62,10 @@ describe('linearizability through a power cut in interval mode', { timeout: 120_
         waitFor('the restart to start an epoch in every shard', async () => {
           const map = await node!.map();
           const started = map.shards.every((s) => s.history.some((h) => h.restart === true));
-          if (started) forks = map.shards.map(forkOf);
+          if (started) {
+            forks = map.shards.map(forkOf);
+            epochs = map.shards.map((s) => s.epoch);
+          }
           return started;
         }),
     });
@@ -72,7 +76,12 @@ describe('linearizability through a power cut in interval mode', { timeout: 120_
         key,
         call: kill.killedAt,
         ret: kill.servedAt,
-        input: { kind: 'failover', fork: forkOfKey(key), ...(lossy ? { lossy: true as const } : {}) },
+        input: {
+          kind: 'failover',
+          fork: forkOfKey(key),
+          epoch: epochs[run.shardOf.get(key)!]!,
+          ...(lossy ? { lossy: true as const } : {}),
+        },
         output: { kind: 'ok' },
         client: 'crash',
       }));

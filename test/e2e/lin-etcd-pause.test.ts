@@ -21,11 +21,13 @@ import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio } from '../helpers/etcd-trio.js';
-import { clusterOf, leaderSeenBy, storeOf, waitFor } from '../helpers/failover-model.js';
+import { leaderSeenBy, storeOf, waitFor } from '../helpers/failover-model.js';
 import {
+  electedOver,
   expectLinearizable,
   failoverOps,
-  forkOf,
+  forkAt,
+  leaderWithLease,
   startFaultLoad,
   untilRun,
 } from '../helpers/lin-fault-load.js';
@@ -45,10 +47,7 @@ describe(
 
     before(async () => {
       trio = await EtcdTrio.start('lin-etcd-pause');
-      await waitFor('a leader to hold its lease', async () => {
-        const a = (await leaderSeenBy(trio.members[0]!)) ?? '';
-        return a !== '' && (await clusterOf(a)).shards[0]!.leader.writes_held !== true;
-      });
+      await leaderWithLease(trio.members[0]!);
       await trio.cluster.following();
     });
 
@@ -76,6 +75,7 @@ describe(
       });
       let failoverOpsOf: Op[] = [];
       let fork = '';
+      let epoch = 0;
       let promotedAt = Infinity;
       const p = cluster.process(leader);
       let resumed = false;
@@ -83,18 +83,10 @@ describe(
         await untilRun(load, 'on the first leader', 600, -Infinity, 10);
         const pausedAt = performance.now();
         await pauseProcess(p.child);
-        let now = '';
-        await waitFor(
-          'a replica to be elected',
-          async () => {
-            now = (await leaderSeenBy(others[0]!)) ?? '';
-            return now !== '' && now !== leader;
-          },
-          20_000,
-        );
+        const now = await electedOver(others[0]!, leader, 20_000);
         promotedAt = performance.now();
-        fork = forkOf((await clusterOf(others[0]!)).map.shards[0]!);
-        failoverOpsOf = failoverOps(KEYS, pausedAt, promotedAt, fork);
+        ({ fork, epoch } = await forkAt(others[0]!));
+        failoverOpsOf = failoverOps(KEYS, pausedAt, promotedAt, fork, epoch);
         await untilRun(load, 'on the new leader', 300, promotedAt);
         p.child.kill('SIGCONT');
         resumed = true;

@@ -21,10 +21,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
-import { clusterOf, divergedOf, storeOf, waitFor } from '../helpers/failover-model.js';
+import { divergedOf, storeOf, waitFor } from '../helpers/failover-model.js';
 import { runForcedKill } from '../helpers/forced-kill-load.js';
 import { HistoryRecorder } from '../helpers/history-recorder.js';
-import { expectLinearizable, failoverOps, forkOf, sawAboveFork } from '../helpers/lin-fault-load.js';
+import { expectLinearizable, failoverOps, forkAt, sawAboveFork } from '../helpers/lin-fault-load.js';
 import { checkHistory } from '../helpers/linearizability.js';
 import { testSeed } from '../helpers/random.js';
 import { Trio } from '../helpers/trio.js';
@@ -83,7 +83,7 @@ describe('linearizability through a forced failover after kill -9 of the leader'
       timeoutMs: 20000,
     });
     const promotedAt = performance.now();
-    const fork = forkOf((await clusterOf(r.to)).map.shards[0]!);
+    const { fork, epoch } = await forkAt(r.to);
     assert.equal(
       (await rec.get(client, 'r', key))?.value,
       'kept',
@@ -96,7 +96,7 @@ describe('linearizability through a forced failover after kill -9 of the leader'
     );
     assert.ok(sawAboveFork(rec.ops, fork) >= 1, 'a read named a version above the fork');
     assert.equal(checkHistory(rec.ops).ok, false, 'without the failover op the history is not linearizable');
-    const verdict = checkHistory([...rec.ops, ...failoverOps([key], killedAt, promotedAt, fork)]);
+    const verdict = checkHistory([...rec.ops, ...failoverOps([key], killedAt, promotedAt, fork, epoch)]);
     assert.ok(verdict.ok, verdict.ok ? '' : verdict.report);
     // Lost, not dropped silently: back, A follows the new leader, the write in its divergence file.
     await cluster.startNode(A);

@@ -14,9 +14,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
-import { clusterOf, storeOf, waitFor } from '../helpers/failover-model.js';
+import { storeOf, waitFor } from '../helpers/failover-model.js';
 import { HistoryRecorder } from '../helpers/history-recorder.js';
-import { failoverOps, forkOf } from '../helpers/lin-fault-load.js';
+import { failoverOps, forkAt } from '../helpers/lin-fault-load.js';
 import { checkHistory } from '../helpers/linearizability.js';
 import { Trio } from '../helpers/trio.js';
 
@@ -54,7 +54,7 @@ describe('a client with a stale map after a forced failover', { timeout: 120000 
       timeoutMs: 20000,
     });
     const promotedAt = performance.now();
-    const fork = forkOf((await clusterOf(r.to)).map.shards[0]!);
+    const { fork, epoch } = await forkAt(r.to);
     // A comes back as a replica of the new leader; its following held, it stays where it is.
     await cluster.startNode(A);
     await waitFor(`${A} to follow ${r.to}`, async () => (await storeOf(A)).role === 'replica');
@@ -64,8 +64,12 @@ describe('a client with a stale map after a forced failover', { timeout: 120000 
     clients.push(fresh);
     assert.ok(typeof (await rec.put(fresh, 'w', key, 'new', { w: 1, timeoutMs: 5000 })) === 'object');
     // The stale client, its map still naming A, reads the key.
+    assert.ok(
+      stale.liveMapVersion < r.mapVersion,
+      'the stale client still routes with the map from before the failover',
+    );
     const got = await rec.get(stale, 'stale', key);
-    const verdict = checkHistory([...rec.ops, ...failoverOps([key], killedAt, promotedAt, fork)]);
+    const verdict = checkHistory([...rec.ops, ...failoverOps([key], killedAt, promotedAt, fork, epoch)]);
     assert.ok(verdict.ok, verdict.ok ? '' : verdict.report);
     assert.equal(got?.value, 'new', 'the read saw the new leader');
     assert.ok(stale.liveMapVersion >= r.mapVersion, 'the client took the newer map');

@@ -7,9 +7,9 @@
  */
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
-import { clusterOf, leaderSeenBy, waitFor } from './failover-model.js';
+import { leaderSeenBy, waitFor } from './failover-model.js';
 import type { ReadOptions } from './history-recorder.js';
-import { type FaultLoad, failoverOps, forkOf, startFaultLoad, untilRun } from './lin-fault-load.js';
+import { type FaultLoad, failoverOps, forkAt, startFaultLoad, untilRun } from './lin-fault-load.js';
 import type { Op } from './linearizability.js';
 import type { Trio } from './trio.js';
 
@@ -72,9 +72,9 @@ export async function runForcedKill(
       timeoutMs: 20000,
     });
     const promotedAt = performance.now();
-    const fork = forkOf((await clusterOf(r.to)).map.shards[0]!);
+    const { fork, epoch } = await forkAt(r.to);
     await untilRun(load, 'on the new leader', 600, promotedAt);
-    return { load, failover: failoverOps(o.keys, killedAt, promotedAt, fork), fork, promotedAt };
+    return { load, failover: failoverOps(o.keys, killedAt, promotedAt, fork, epoch), fork, promotedAt };
   } finally {
     load.stop();
     await load.done;

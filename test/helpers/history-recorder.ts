@@ -90,7 +90,7 @@ export class HistoryRecorder {
   ): Promise<{ version: string } | 'failed' | undefined> {
     const input: OpInput = { kind: 'put', value };
     if (options.ifMatch !== undefined) input.ifMatch = options.ifMatch;
-    if (options.ifNoneMatch !== undefined) input.ifNoneMatch = true;
+    if (options.ifNoneMatch === true) input.ifNoneMatch = true;
     const call = performance.now();
     try {
       const version = await kv.putVersioned(key, value, options);

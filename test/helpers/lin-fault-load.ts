@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type { LiveShard } from '../../src/routing/live-map.js';
 import { epochOfSeq } from '../../src/routing/version.js';
-import { waitFor } from './failover-model.js';
+import { clusterOf, leaderSeenBy, waitFor } from './failover-model.js';
 import { figuresOf, type LinLoad, type LinLoadOptions, startLinLoad, versionOf } from './lin-load.js';
 import { checkHistory, type Op } from './linearizability.js';
 
@@ -41,16 +41,60 @@ export function forkOf(shard: LiveShard): string {
   return `${epochOfSeq(shard.history, f)}.${f}`;
 }
 
-/** failoverOps are the failover's operations, one per key, from `call` (the leader stopped) to `ret` (the new leader seen named). */
-export function failoverOps(keys: readonly string[], call: number, ret: number, fork: string): Op[] {
+/** forkAt is the fork (forkOf) of shard 0 in `node`'s live map, with the epoch its leader writes in now. */
+export async function forkAt(node: string): Promise<{ fork: string; epoch: number }> {
+  const shard = (await clusterOf(node)).map.shards[0]!;
+  return { fork: forkOf(shard), epoch: shard.epoch };
+}
+
+/**
+ * failoverOps are the failover's operations, one per key, from `call` (the leader stopped) to `ret`
+ * (the new leader seen named); `epoch` is the new leader's (versions above the fork after the
+ * failover must be of it or later).
+ */
+export function failoverOps(
+  keys: readonly string[],
+  call: number,
+  ret: number,
+  fork: string,
+  epoch: number,
+): Op[] {
   return keys.map((key) => ({
     key,
     call,
     ret,
-    input: { kind: 'failover', fork },
+    input: { kind: 'failover', fork, epoch },
     output: { kind: 'ok' },
     client: 'failover',
   }));
+}
+
+/** leaderWithLease waits (up to `ms`) until `node`'s map names a leader that holds its lease, and returns it. */
+export async function leaderWithLease(node: string, ms = 40_000): Promise<string> {
+  let leader = '';
+  await waitFor(
+    'a leader to hold its lease',
+    async () => {
+      leader = (await leaderSeenBy(node)) ?? '';
+      return leader !== '' && (await clusterOf(leader)).shards[0]!.leader.writes_held !== true;
+    },
+    ms,
+  );
+  return leader;
+}
+
+/** electedOver waits (up to `ms`) until `node`'s map names a leader other than `old`, and returns it. */
+export async function electedOver(node: string, old: string, ms = 30_000): Promise<string> {
+  let now = '';
+  await waitFor(
+    'a replica to be elected',
+    async () => {
+      now = (await leaderSeenBy(node)) ?? '';
+      return now !== '' && now !== old;
+    },
+    ms,
+  );
+  return now;
 }
 
 /** RUN_WAIT_MS bounds untilRun's wait. */

@@ -41,7 +41,13 @@ export interface LinLoadOptions {
   /** errorPauseMs is how long a loop waits after an operation that failed or whose outcome is unknown (default 0). */
   errorPauseMs?: number;
   /** raw: a share of operations sent with fetch to `nodeOf(key, pick)` ('single' or 'batch' requests). */
-  raw?: { share: number; nodeOf: (key: string, pick: number) => string; kinds: readonly RawKind[] };
+  raw?: {
+    share: number;
+    nodeOf: (key: string, pick: number) => string;
+    kinds: readonly RawKind[];
+    /** writeQuery is added to a single-key write's URL (e.g. `w=1&timeout_ms=3000`). */
+    writeQuery?: string;
+  };
 }
 
 /** RawKind is how a raw operation is sent: a key request, or a one-operation batch. */
@@ -95,7 +101,15 @@ export function startLinLoad(o: LinLoadOptions): LinLoad {
           : undefined;
       // A batch carries writes only: a read goes through the library then.
       if (how !== undefined && (how === 'single' || input.kind !== 'get')) {
-        const op = await rawOp(recorder, o.raw!.nodeOf(key, rand()), name, key, input, how);
+        const op = await rawOp(
+          recorder,
+          o.raw!.nodeOf(key, rand()),
+          name,
+          key,
+          input,
+          how,
+          o.raw!.writeQuery,
+        );
         if (op !== undefined) saw(key, versionOf(op.output));
         continue;
       }
@@ -263,6 +277,7 @@ async function rawOp(
   key: string,
   input: ClientOpInput,
   how: RawKind,
+  writeQuery = '',
 ): Promise<Op | undefined> {
   const call = performance.now();
   const record = (output: OpOutput): Op => {
@@ -305,7 +320,8 @@ async function rawOp(
     if (input.kind !== 'get' && input.ifMatch !== undefined) headers['if-match'] = `"${input.ifMatch}"`;
     if (input.kind === 'put' && input.ifNoneMatch === true) headers['if-none-match'] = '*';
     const method = input.kind === 'get' ? 'GET' : input.kind === 'put' ? 'PUT' : 'DELETE';
-    const res = await fetch(`http://${node}/kv/${encodeURIComponent(key)}`, {
+    const query = input.kind === 'get' || writeQuery === '' ? '' : `?${writeQuery}`;
+    const res = await fetch(`http://${node}/kv/${encodeURIComponent(key)}${query}`, {
       method,
       headers,
       ...(input.kind === 'put' ? { body: input.value } : {}),
@@ -313,6 +329,14 @@ async function rawOp(
     const text = await res.text();
     const etag = res.headers.get('etag')?.replace(/"/g, '');
     if (input.kind === 'get') {
+      // A replica's answer (X-Distkv-Lag) is not the leader's: docs/api.md allows it to be stale.
+      if (res.headers.get('x-distkv-lag') !== null) {
+        recorder.errors.set(
+          'raw read from a replica',
+          (recorder.errors.get('raw read from a replica') ?? 0) + 1,
+        );
+        return undefined;
+      }
       if (res.status === 200 && etag !== undefined)
         return record({ kind: 'found', value: text, version: etag });
       if (res.status === 404) return record({ kind: 'absent' });

@@ -61,7 +61,21 @@ export type ClientOpInput =
  * marks a crash of a lossy durability mode (a power cut with `interval` or `none`, the restart
  * resuming at its recovered seq, the fork): there the writes it undoes include acknowledged ones.
  */
-export type OpInput = ClientOpInput | { kind: 'failover'; fork: string; lossy?: true };
+export type OpInput = ClientOpInput | { kind: 'failover'; fork: string; epoch?: number; lossy?: true };
+
+/**
+ * Fault is a key's failover as the search uses it: its fork, whether it is lossy, and the lowest
+ * epoch a version above the fork may have after it (the new leader's: the failover op's `epoch`, or
+ * at least one above the fork's). The old leader's versions above the fork are lost with it.
+ */
+interface Fault {
+  fork: string;
+  lossy: boolean;
+  epoch: number;
+}
+
+/** epochOf is the epoch of an 'E.S' version. */
+const epochOf = (v: string): number => Number(v.split('.')[0]);
 
 /**
  * OpOutput is what the client was told: 'found' / 'absent' for a read, 'ok' for an applied write
@@ -130,15 +144,21 @@ function named(s: State, version: string): State {
   return { ...s, version, max: version };
 }
 
-/** sideOfFork says whether `version` may be named in `s`'s phase: at or below `fork` before it, above it after. */
-function sideOfFork(s: State, version: string | undefined, fork: string | undefined): boolean {
-  if (fork === undefined || version === undefined || s.phase === 2) return true;
-  return compareVersions(version, fork) > 0 === (s.phase === 1);
+/**
+ * sideOfFork says whether `version` may be named in `s`'s phase: at or below the fork in phase 0,
+ * above it in phase 1; after the failover (phase 2) at or below it, or of the new leader's epoch.
+ */
+function sideOfFork(s: State, version: string | undefined, fault: Fault | undefined): boolean {
+  if (fault === undefined || version === undefined) return true;
+  const above = compareVersions(version, fault.fork) > 0;
+  if (s.phase === 2) return !above || epochOf(version) >= fault.epoch;
+  return above === (s.phase === 1);
 }
 
-/** step lists the states `op` can leave `s` in (none: it cannot go next from `s`); `fork` is the key's failover's, `lossy` its flag. */
-function step(s: State, op: Op, fork: string | undefined, lossy: boolean): State[] {
+/** step lists the states `op` can leave `s` in (none: it cannot go next from `s`); `fault` is the key's failover. */
+function step(from: State, op: Op, fault: Fault | undefined): State[] {
   const { input, output } = op;
+  let s = from;
   if (input.kind === 'failover') {
     if (s.phase === 2 || output.kind !== 'ok') return [];
     const at = s.atFork ?? s;
@@ -150,18 +170,29 @@ function step(s: State, op: Op, fork: string | undefined, lossy: boolean): State
     if (output.kind !== 'found') return [];
     if (s.value !== output.value) return [];
     if (s.version === output.version) return [s];
-    if (s.version !== UNKNOWN || !rises(s, output.version) || !sideOfFork(s, output.version, fork)) return [];
+    if (s.version !== UNKNOWN || !rises(s, output.version) || !sideOfFork(s, output.version, fault))
+      return [];
     return [named(s, output.version)];
   }
   const value = input.kind === 'put' ? input.value : null;
   const ifNoneMatch = input.kind === 'put' ? input.ifNoneMatch : undefined;
-  const holds = conditionHolds(s, input.ifMatch, ifNoneMatch);
+  let holds = conditionHolds(s, input.ifMatch, ifNoneMatch);
+  if (holds === undefined && input.ifMatch !== undefined) {
+    // The register's version is not known yet. A 412 naming the version it was asked to match
+    // contradicts itself; an applied write (or one that may be) names the version it matched.
+    if (output.kind === 'failed' && output.current === input.ifMatch) return [];
+    if (output.kind !== 'failed') {
+      if (!rises(s, input.ifMatch) || !sideOfFork(s, input.ifMatch, fault)) return [];
+      s = named(s, input.ifMatch);
+      holds = true;
+    }
+  }
   switch (output.kind) {
     case 'ok': {
-      if (lossy) return ackedLossy(s, output, value, holds, fork!);
+      if (fault?.lossy === true) return ackedLossy(s, output, value, holds, fault);
       // An acknowledged write is never above the fork: the new leader holds it.
       if (holds === false || !rises(s, output.version) || s.phase === 1) return [];
-      if (!sideOfFork(s, output.version, fork)) return [];
+      if (!sideOfFork(s, output.version, fault)) return [];
       if (output.existed !== undefined && output.existed !== (s.value !== null)) return [];
       return [applied(s, value, output.version)];
     }
@@ -171,7 +202,7 @@ function step(s: State, op: Op, fork: string | undefined, lossy: boolean): State
       if (output.current === null) return s.value === null ? [s] : [];
       if (s.value === null) return [];
       if (s.version === output.current) return [s];
-      if (s.version !== UNKNOWN || !rises(s, output.current) || !sideOfFork(s, output.current, fork))
+      if (s.version !== UNKNOWN || !rises(s, output.current) || !sideOfFork(s, output.current, fault))
         return [];
       return [named(s, output.current)];
     }
@@ -179,7 +210,7 @@ function step(s: State, op: Op, fork: string | undefined, lossy: boolean): State
       if (holds === false) return [];
       const next = applied(s, value, undefined);
       // Before the fork, an unknown write may also be the key's first one above it (lost at the failover).
-      if (fork === undefined || s.phase !== 0) return [next];
+      if (fault === undefined || s.phase !== 0) return [next];
       return [next, { ...next, phase: 1, atFork: s }];
     }
     default:
@@ -197,20 +228,20 @@ function ackedLossy(
   output: Extract<OpOutput, { kind: 'ok' }>,
   value: string | null,
   holds: boolean | undefined,
-  fork: string,
+  fault: Fault,
 ): State[] {
   if (holds === false || !rises(s, output.version)) return [];
-  if (s.phase !== 0 && !sideOfFork(s, output.version, fork)) return [];
+  if (s.phase !== 0 && !sideOfFork(s, output.version, fault)) return [];
   if (output.existed !== undefined && output.existed !== (s.value !== null)) return [];
   const next = applied(s, value, output.version);
   if (s.phase !== 0) return [next];
   const first: State = { ...next, phase: 1, atFork: s };
   if (output.version === undefined) return [next, first];
-  return compareVersions(output.version, fork) > 0 ? [first] : [next];
+  return compareVersions(output.version, fault.fork) > 0 ? [first] : [next];
 }
 
 const stateKey = (s: State): string =>
-  `${s.value}\u0000${s.version}\u0000${s.max}\u0000${s.phase}${s.atFork === undefined ? '' : `\u0000${stateKey(s.atFork)}`}`;
+  `${JSON.stringify(s.value)}\u0000${s.version}\u0000${s.max}\u0000${s.phase}${s.atFork === undefined ? '' : `\u0000${stateKey(s.atFork)}`}`;
 
 /** describe writes one operation for a report. */
 function describe(op: Op, t0: number): string {
@@ -242,11 +273,14 @@ const MAX_STEPS = 2_000_000;
 /** checkKey searches one key's operations; undefined when linearizable, else a report. */
 function checkKey(key: string, ops: Op[], t0: number): string | undefined {
   const n = ops.length;
-  const failovers = ops.flatMap((o) => (o.input.kind === 'failover' ? [o.input.fork] : []));
+  const failovers = ops.flatMap((o) => (o.input.kind === 'failover' ? [o.input] : []));
   if (failovers.length > 1)
     return `key ${JSON.stringify(key)}: ${failovers.length} failovers, at most one is modelled`;
-  const fork = failovers[0];
-  const lossy = ops.some((o) => o.input.kind === 'failover' && o.input.lossy === true);
+  const f = failovers[0];
+  const fault: Fault | undefined =
+    f === undefined
+      ? undefined
+      : { fork: f.fork, lossy: f.lossy === true, epoch: f.epoch ?? epochOf(f.fork) + 1 };
   const ret = ops.map((o) => (o.output.kind === 'unknown' ? Infinity : o.ret));
   const byCall = [...ops.keys()].sort((a, b) => ops[a]!.call - ops[b]!.call);
   const byRet = [...ops.keys()].sort((a, b) => ret[a]! - ret[b]!);
@@ -290,7 +324,7 @@ function checkKey(key: string, ops: Op[], t0: number): string | undefined {
   }
   const movesOf = (s: State): Array<[number, State]> => {
     const out: Array<[number, State]> = [];
-    for (const i of candidates()) for (const next of step(s, ops[i]!, fork, lossy)) out.push([i, next]);
+    for (const i of candidates()) for (const next of step(s, ops[i]!, fault)) out.push([i, next]);
     return out;
   };
   const start: State = { value: null, version: null, max: null, phase: 0 };

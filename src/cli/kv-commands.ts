@@ -120,9 +120,19 @@ const WRITE_CONCERN = {
   },
 } as const;
 
+/** READ_CONCERN are the --w and --timeout-ms options of get (docs/api.md, "Write concern and what reads see"). */
+const READ_CONCERN = {
+  w: {
+    type: 'string',
+    valueName: 'N',
+    help: "answer once N replicas hold what the leader read (N from 0 to the replicas of the key's shard): a value a failover keeps",
+  },
+  'timeout-ms': WRITE_CONCERN['timeout-ms'],
+} as const;
+
 /**
- * concernOptions returns --w and --timeout-ms as the client takes them, and how long the write may
- * go unanswered before anything is wrong (a --w write waits its --timeout-ms for replicas). --w is
+ * concernOptions returns --w and --timeout-ms as the client takes them, and how long the write (or
+ * a get with --w) may go unanswered before anything is wrong (a --w write waits its --timeout-ms for replicas). --w is
  * checked against the replicas of the key's shard in the cluster's map, with one message for every
  * value refused: "-1" and "abc" were "must be a non-negative integer" and "5" the node's "w must be
  * an integer in 0..1", neither saying both bounds in the option's name.
@@ -161,9 +171,10 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv get KEY | distkv get --key-base64 B64',
     summary: 'print the value of a key (exit 1 when it does not exist)',
     details:
-      'On a terminal the value is shown as text with a newline (bytes that are not printable text are\nescaped); piped, the exact bytes are written and nothing else. --json prints {"key","value"}, or\n{"key","value_base64"} when the value is not UTF-8.',
+      'On a terminal the value is shown as text with a newline (bytes that are not printable text are\nescaped); piped, the exact bytes are written and nothing else. --json prints {"key","value"}, or\n{"key","value_base64"} when the value is not UTF-8.\nWith --w N the key\'s leader answers only once N replicas hold everything it had when it read the\nkey, so what is printed (or "not found") is not undone by a failover; else exit 1 with\nREPLICATION_TIMEOUT after --timeout-ms. Not with --replica.',
     options: {
       ...KEY_BASE64,
+      ...READ_CONCERN,
       replica: { type: 'boolean', help: 'read from a replica of the key (may lag; stderr says how far)' },
       'show-version': {
         type: 'boolean',
@@ -173,7 +184,10 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     run: async (client, args, out, conn) => {
       const [key] = keyAndRest(args, 0, 'distkv get KEY');
       const showVersion = args.options.get('show-version') === true;
-      const v = await withSlowNote('get', client.getVersioned(key), false, SLOW_NOTE_MS, conn.waited);
+      if (args.options.get('replica') === true && args.options.has('w'))
+        throw new UsageError("give --replica or --w (which reads the key's leader), not both");
+      const { concern, slowMs } = await concernOptions(args, client, key);
+      const v = await withSlowNote('get', client.getVersioned(key, concern), false, slowMs, conn.waited);
       if (v?.lag !== undefined) process.stderr.write(`(read from a replica: X-Distkv-Lag ${v.lag})\n`);
       if (v === undefined) {
         if (out.json) out.line(JSON.stringify({ ...keyJson(key), found: false }));

@@ -33,6 +33,7 @@ import type {
   ClientStats,
   ClusterView,
   DeleteOptions,
+  GetOptions,
   NodeStats,
   PutOptions,
   ScanItem,
@@ -53,7 +54,7 @@ type Settings = Required<Omit<ClientOptions, 'token' | 'ca' | 'onWait'>> & {
 };
 
 /**
- * concernQuery renders a write's `w` and `timeoutMs` (and `extra` parameters) as its query, with how
+ * concernQuery renders a write's (or a read's) `w` and `timeoutMs` (and `extra` parameters) as its query, with how
  * long the node may hold its answer for the replicas' acks (`waitMs`): a `w` write is answered once
  * replicas hold it or its timeout passed, and the node's answer, not a client timeout (which would
  * leave the write's outcome unknown), must say which.
@@ -67,7 +68,7 @@ function concernQuery(
   if (o.w === undefined && o.timeoutMs !== undefined)
     throw new DistkvError(
       'INVALID_ARGUMENT',
-      'timeoutMs bounds the wait for w (replicas holding the write) and is given without w: give w too, or bound the whole call with signal',
+      'timeoutMs bounds the wait for w (replicas holding the write, or what a read saw) and is given without w: give w too, or bound the whole call with signal',
     );
   const params = new URLSearchParams();
   if (o.w !== undefined) params.set('w', String(o.w));
@@ -169,21 +170,24 @@ export class DistkvClient {
 
   /**
    * get returns the value of `key`, or undefined when it does not exist. Every key method takes the
-   * key as text (sent as UTF-8) or as bytes, for a key that is not UTF-8 (key-bytes.ts).
+   * key as text (sent as UTF-8) or as bytes, for a key that is not UTF-8 (key-bytes.ts). With `w`,
+   * only once that many replicas hold what the leader had when it read the key (GetOptions).
    */
-  async get(key: Key, options: CallOptions = {}): Promise<Buffer | undefined> {
-    const r = await this.keyRequest('GET', key, undefined, '', options.signal);
+  async get(key: Key, options: GetOptions = {}): Promise<Buffer | undefined> {
+    const { query, waitMs } = concernQuery(options);
+    const r = await this.keyRequest('GET', key, undefined, query, options.signal, {}, waitMs);
     return r.status === 404 ? undefined : r.body;
   }
 
   /** getString returns the value of `key` decoded as UTF-8, or undefined when it does not exist. */
-  async getString(key: string, options: CallOptions = {}): Promise<string | undefined> {
+  async getString(key: string, options: GetOptions = {}): Promise<string | undefined> {
     return (await this.get(key, options))?.toString('utf8');
   }
 
-  /** getVersioned returns the value of `key` with its version `E.S`, or undefined when it does not exist. */
-  async getVersioned(key: Key, options: CallOptions = {}): Promise<Versioned | undefined> {
-    const r = await this.keyRequest('GET', key, undefined, '', options.signal);
+  /** getVersioned returns the value of `key` with its version `E.S`, or undefined when it does not exist; `w` as for get. */
+  async getVersioned(key: Key, options: GetOptions = {}): Promise<Versioned | undefined> {
+    const { query, waitMs } = concernQuery(options);
+    const r = await this.keyRequest('GET', key, undefined, query, options.signal, {}, waitMs);
     if (r.status === 404) return undefined;
     return { value: r.body, version: unquote(r.etag), ...(r.lag === undefined ? {} : { lag: r.lag }) };
   }
@@ -433,8 +437,9 @@ export class DistkvClient {
     const map = await this.topology(signal === undefined ? {} : { signal });
     const shard = map.shard(shardOfKey(map, key));
     const read = method === 'GET';
+    // A read with a query has a read concern (`w`): the leader answers it.
     const node =
-      read && this.o.replicaReads && shard.replicas.length > 0
+      read && query === '' && this.o.replicaReads && shard.replicas.length > 0
         ? shard.replicas[this.rr++ % shard.replicas.length]!
         : shard.address;
     const path = `/kv/${keyPath(key)}${query}`;

@@ -15,6 +15,7 @@ export type {
   ClusterShard,
   ClusterView,
   DeleteOptions,
+  GetOptions,
   NodeStats,
   PutOptions,
   WriteConcern,

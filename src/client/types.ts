@@ -84,6 +84,19 @@ export interface WriteConcern {
   timeoutMs?: number;
 }
 
+/**
+ * GetOptions give a read a read concern (docs/api.md, "Write concern and what reads see"): with
+ * `w` ≥ 1 the shard's leader answers only once `w` replicas hold everything it had when it read
+ * the key, so the value (or the absence) it shows outlives a failover; REPLICATION_TIMEOUT
+ * otherwise. Such a read goes to the leader even from a client made with `replicaReads`.
+ */
+export interface GetOptions extends CallOptions {
+  /** w waits until this many replicas hold what the read saw (0..the shard's replicas; 0 = a plain read). */
+  w?: number;
+  /** timeoutMs bounds the wait for `w` (the server's default is 5000); without `w` the read is refused (INVALID_ARGUMENT). */
+  timeoutMs?: number;
+}
+
 /** PutOptions ask a write to wait for replicas, make it conditional, or make it expire. */
 export interface PutOptions extends CallOptions, WriteConditions, WriteConcern {
   /** ttlMs makes the key expire this many milliseconds after the write (1..10 years). */

@@ -55,8 +55,8 @@ export class KeyRequest implements OpHandler {
   /** versions formats a seq of this shard as an ETag (REST kinds; src/http/write-conditions.ts); undefined for seed kinds. */
   private readonly versions: HttpContext | undefined;
   /**
-   * leaseHeld, for a write that waits for replicas (`w` ≥ 1), tells whether this node still leads
-   * the shard with its lease when the acks are in; undefined for other requests.
+   * leaseHeld, for a write or a read that waits for replicas (`w` ≥ 1), tells whether this node
+   * still leads the shard with its lease when the acks are in; undefined for other requests.
    */
   private readonly leaseHeld: (() => boolean) | undefined;
 
@@ -106,6 +106,7 @@ export class KeyRequest implements OpHandler {
     const etag = this.versionOf(seq);
     switch (this.kind) {
       case KIND_KV_GET:
+        if (this.leaseLost('a new leader may lack what the read saw; read again')) return;
         if (status === ST_MISSING) {
           res.code = 'NOT_FOUND';
           res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json');
@@ -146,19 +147,7 @@ export class KeyRequest implements OpHandler {
       default:
         if (status !== ST_DONE && !(status === ST_MISSING && this.kind === KIND_KV_DELETE))
           throw new Error(`unexpected reply status ${status} for a write`);
-        if (this.leaseHeld !== undefined && !this.leaseHeld()) {
-          // Acks that came in after this leader lost its lease may be from replicas that a newer
-          // leader's epoch no longer counts (one promoted meanwhile may lack the write): kept here,
-          // not confirmed, as when the acks come too late (docs/failover.md).
-          sendError(
-            res,
-            new DistkvError(
-              'REPLICATION_TIMEOUT',
-              `the write is kept on this node, but it lost shard ${this.shard}'s lease before its replicas' acks were confirmed: a new leader may lack it`,
-            ),
-          );
-          return;
-        }
+        if (this.leaseLost('the write is kept on this node, but a new leader may lack it')) return;
         // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes);
         // X-Distkv-Existed says whether a deleted key existed (docs/api.md).
         res.endNoContent(
@@ -169,6 +158,25 @@ export class KeyRequest implements OpHandler {
             : `X-Distkv-Seq: ${String(seq)}\r\nX-Distkv-Existed: ${status === ST_DONE ? '1' : '0'}\r\n`,
         );
     }
+  }
+
+  /**
+   * leaseLost answers 504 REPLICATION_TIMEOUT (`consequence` ends its message) and returns true
+   * when this request waited for replicas and this node no longer holds the shard's lease. Acks
+   * that came in after this leader lost its lease may be from replicas that a newer leader's epoch
+   * no longer counts (one promoted meanwhile may lack the write, or what a read saw): not
+   * confirmed, as when the acks come too late (docs/failover.md).
+   */
+  private leaseLost(consequence: string): boolean {
+    if (this.leaseHeld === undefined || this.leaseHeld()) return false;
+    sendError(
+      this.res,
+      new DistkvError(
+        'REPLICATION_TIMEOUT',
+        `this node lost shard ${this.shard}'s lease before its replicas' acks were confirmed: ${consequence}`,
+      ),
+    );
+    return true;
   }
 
   /** conflict answers 412 PRECONDITION_FAILED with the key's current version (ETag and `version`; null when missing). */

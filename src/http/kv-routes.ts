@@ -91,11 +91,14 @@ function maxLagOf(params: ReadonlyMap<string, string>): number | undefined {
  * twice, is a 400 naming it (request-parse.ts, strictQuery). They are checked where the key is
  * served: a redirect or a forward passes the query on as it came.
  */
-const GET_PARAMS = ['max_lag_ms'] as const;
+const GET_PARAMS = ['max_lag_ms', 'w', 'timeout_ms'] as const;
 const PUT_PARAMS = ['w', 'timeout_ms', 'ttl_ms', 'expires_at_ms'] as const;
 const DELETE_PARAMS = ['w', 'timeout_ms'] as const;
 
-/** writeConcern reads `w` (0..the shard's replica count) and `timeout_ms` (1..600000) of a PUT or DELETE. */
+/**
+ * writeConcern reads `w` (0..the shard's replica count) and `timeout_ms` (1..600000) of a PUT or
+ * DELETE, or of a GET: its read concern, the replicas that must hold what it shows.
+ */
 function writeConcern(
   ctx: HttpContext,
   params: ReadonlyMap<string, string>,
@@ -112,8 +115,9 @@ const NO_CONCERN = { w: 0, timeoutMs: 0 };
 /**
  * dispatch submits one key operation to the worker that owns its shard; a KeyRequest answers
  * (503 SWITCHING_LEADER when the shard's leader left this process since the key was placed).
- * `value` must stay valid only for the duration of the call. A write waits for `concern`; a read
- * accepts a replica's lag up to `maxLagMs` (undefined: any).
+ * `value` must stay valid only for the duration of the call. A write waits for `concern`, and so
+ * does a read with `w` > 0, served by the shard's leader; another read accepts a replica's lag up
+ * to `maxLagMs` (undefined: any).
  */
 function dispatch(
   res: HttpResponse,
@@ -127,7 +131,7 @@ function dispatch(
   maxLagMs?: number,
 ): void {
   const listener = ctx.listener;
-  const target = op === OP_GET ? listener.reads[shard]! : listener.writes[shard]!;
+  const target = op === OP_GET && concern.w === 0 ? listener.reads[shard]! : listener.writes[shard]!;
   if (!target.local) {
     // The key was placed here when the head arrived, and a new map moved the shard's leader to
     // another node while the body was arriving: nothing was executed, so the client may send it
@@ -162,7 +166,8 @@ interface Placement {
  * placeKey routes a key once (slot → shard → this listener's target). It returns where to serve it:
  * here, or forwarded to its owner when the node proxies (`--proxy`) and the request was not itself
  * forwarded by another node. Otherwise it answers itself (307, or 503 for a slot a peer disputes,
- * a shard being switched or a leader without its lease) and returns undefined.
+ * a shard being switched or a leader without its lease) and returns undefined. A read with a read
+ * concern (`leaderRead`, `w` > 0) is placed at the shard's leader, as a write is.
  */
 function placeKey(
   res: HttpResponse,
@@ -172,6 +177,7 @@ function placeKey(
   query: string,
   key: string | Uint8Array,
   write: boolean,
+  leaderRead = false,
 ): Placement | undefined {
   const slot = typeof key === 'string' ? slotOf(key) : slotOfBytes(key);
   const disputed = ctx.slotGate.refusal(slot);
@@ -181,8 +187,8 @@ function placeKey(
     return undefined;
   }
   const shard = ctx.shardMap.shardOfSlot(slot);
-  const target = write ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
-  if (target.local && write && ctx.liveMap.writesFenced(shard)) {
+  const target = write || leaderRead ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
+  if (target.local && (write || leaderRead) && ctx.liveMap.writesFenced(shard)) {
     // Held, not failed: the write was not executed, and the client may send it again.
     sendSwitching(res, ctx, `shard ${shard}'s leader is being switched; retry shortly`, seedPathOf(url));
     return undefined;
@@ -256,12 +262,13 @@ export function registerKvRoutes(app: Router, ctx: HttpContext, fastPath = true)
       const url = req.getUrl();
       const key = keyFromPath(url, KV_PREFIX, maxKey);
       const query = req.getQuery();
-      const at = placeKey(res, req, ctx, url, query, key, op !== OP_GET);
+      // A GET with `w` > 0 (read loosely, as relayed: the node serving it checks it) reads the leader.
+      const waitMs = relayWaitMs(query);
+      const at = placeKey(res, req, ctx, url, query, key, op !== OP_GET, op === OP_GET && waitMs > 0);
       if (at === undefined) return;
       if (at.owner !== undefined) {
         const method = op === OP_GET ? 'GET' : 'DELETE';
         const headers = op === OP_GET ? {} : forwardedConditions(req);
-        const waitMs = op === OP_GET ? 0 : relayWaitMs(query);
         proxyToOwner(
           res,
           ctx,
@@ -277,7 +284,8 @@ export function registerKvRoutes(app: Router, ctx: HttpContext, fastPath = true)
       }
       const params = strictQuery(query, op === OP_GET ? GET_PARAMS : DELETE_PARAMS);
       if (op === OP_GET) {
-        dispatch(res, ctx, kind, op, key, at.shard, undefined, NO_CONCERN, maxLagOf(params));
+        const concern = writeConcern(ctx, params, at.shard);
+        dispatch(res, ctx, kind, op, key, at.shard, undefined, concern, maxLagOf(params));
         return;
       }
       const ext = writeExtOf(req, ctx, at.shard, params, false);

@@ -81,7 +81,9 @@
  *
  * `id` is chosen by the main thread and echoed back; `store` is the process-wide store index; a
  * write with `w` > 0 is answered only once `w` replicas acknowledged it, or with REPLICATION_TIMEOUT
- * after `timeoutMs`.
+ * after `timeoutMs`. So is an OP_GET with `w` > 0 (a read concern), once `w` replicas hold the
+ * leader store's last seq when it was read; a store that is not a leader refuses it
+ * (SWITCHING_LEADER).
  */
 
 /** OP_VERSION is the format version byte at the start of every batch. */

@@ -133,7 +133,7 @@ export class OpRunner {
       const store = this.stores.at(r.store);
       switch (r.op) {
         case OP_GET:
-          this.reads.get(id, r.store, store, r.key);
+          this.reads.get(id, r.store, store, r.key, r.w, r.timeoutMs);
           break;
         case OP_PUT:
           this.writes.write(id, r.store, store, r.key, r.value, r.w, r.timeoutMs, undefined);

@@ -325,23 +325,59 @@ export class StoreWrites implements WriteSink {
       this.replies.flushSoon();
       return;
     }
+    this.afterAcks(id, storeIndex, seq, w, timeoutMs, 'the write is kept on the leader', () => {
+      this.replies.add(id, done, seq, replyValue);
+    });
+  }
+
+  /**
+   * afterReplicas answers op `id`, a read of leader store `index` with `w` > 0 that saw writes up to
+   * `seenSeq`, once `w` replicas hold everything the store had when it was answered (its last
+   * seq, which covers `seenSeq`, the value's or the absence's cause: a ReadIndex-like bound), or
+   * with REPLICATION_TIMEOUT after `timeoutMs`.
+   */
+  afterReplicas(
+    id: number,
+    index: number,
+    seenSeq: number,
+    w: number,
+    timeoutMs: number,
+    answer: () => void,
+  ): void {
+    const bound = Math.max(seenSeq, this.positions.get(index, SLOT_LAST_SEQ));
+    this.afterAcks(id, index, bound, w, timeoutMs, 'read it again, or without w', answer);
+  }
+
+  /**
+   * afterAcks runs `answer` once `w` replicas of store `storeIndex` hold `seq`, else answers op `id`
+   * with REPLICATION_TIMEOUT after `timeoutMs` (`kept` ends its message: what became of the op).
+   */
+  private afterAcks(
+    id: number,
+    storeIndex: number,
+    seq: number,
+    w: number,
+    timeoutMs: number,
+    kept: string,
+    answer: () => void,
+  ): void {
     let replication: ReplicationHost;
     try {
       replication = this.replication();
     } catch (err) {
-      // The worker is closing (its replication stopped): the write is durable, no replica count comes.
+      // The worker is closing (its replication stopped): no replica count comes.
       this.replies.error(id, err);
       this.replies.flushSoon();
       return;
     }
     void replication.waitForAcks(storeIndex, seq, w, timeoutMs).then((acked) => {
-      if (acked >= w) this.replies.add(id, done, seq, replyValue);
+      if (acked >= w) answer();
       else
         this.replies.error(
           id,
           new DistkvError(
             'REPLICATION_TIMEOUT',
-            `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; the write is kept on the leader`,
+            `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; ${kept}`,
           ),
         );
       this.replies.flushSoon();

@@ -74,7 +74,8 @@ describe('query parameters of the native API', () => {
       assert.match(message, pattern, query);
     }
     assert.equal((await fetch(`http://${A}/kv/${key}`)).status, 404, 'no refused PUT was written');
-    for (const query of ['max_lag_ms=', 'max_lag_ms=1&max_lag_ms=2', 'w=1', 'prefix=a']) {
+    // A GET takes w and timeout_ms (a read concern), bounded as a write's.
+    for (const query of ['max_lag_ms=', 'max_lag_ms=1&max_lag_ms=2', 'w=2', 'w=1&timeout_ms=0', 'prefix=a']) {
       const [status, code] = await errorOf(await fetch(`http://${A}/kv/${key}?${query}`));
       assert.deepEqual([status, code], [400, 'INVALID_ARGUMENT'], `GET ?${query}`);
     }

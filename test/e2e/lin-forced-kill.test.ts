@@ -12,28 +12,23 @@
  * before a replica holds it: docs/api.md, "Write concern and what reads see"); only a write whose
  * outcome the client was not told can be one (no acknowledged `w = 1` write is above the fork),
  * every read before the failover saw the register as A's writes made it, and every operation after
- * it sees the register as it was at the fork, then as the new leader's writes make it.
+ * it sees the register as it was at the fork, then as the new leader's writes make it. A read with
+ * a read concern (`w = 1`) never shows such a write: 504 while no replica holds it (the first case;
+ * a whole history of them: lin-forced-kill-read-concern.test.ts).
  * DISTKV_SEED replays the operations' choices (not the timing).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
-import { divergedOf, leaderSeenBy, storeOf, waitFor } from '../helpers/failover-model.js';
+import { divergedOf, storeOf, waitFor } from '../helpers/failover-model.js';
+import { runForcedKill } from '../helpers/forced-kill-load.js';
 import { HistoryRecorder } from '../helpers/history-recorder.js';
-import {
-  expectLinearizable,
-  failoverOps,
-  forkAt,
-  sawAboveFork,
-  startFaultLoad,
-  untilRun,
-} from '../helpers/lin-fault-load.js';
-import { checkHistory, type Op } from '../helpers/linearizability.js';
+import { expectLinearizable, failoverOps, forkAt, sawAboveFork } from '../helpers/lin-fault-load.js';
+import { checkHistory } from '../helpers/linearizability.js';
 import { testSeed } from '../helpers/random.js';
 import { Trio } from '../helpers/trio.js';
 
-const LOOPS = 12;
 const KEYS = ['lf-a', 'lf-b', 'lf-c', 'lf-d'];
 
 describe('linearizability through a forced failover after kill -9 of the leader', { timeout: 150000 }, () => {
@@ -50,12 +45,14 @@ describe('linearizability through a forced failover after kill -9 of the leader'
     await trio.stop();
   });
 
-  it('a read at the leader sees a w=1 write no replica holds, and a forced failover after kill -9 loses it: allowed only as the failover op', async () => {
+  it('a read at the leader sees a w=1 write no replica holds, and a forced failover after kill -9 loses it: allowed only as the failover op; a read with w=1 never sees it', async () => {
     const { cluster, client, A, B, C } = trio;
     const rec = new HistoryRecorder();
     const key = 'lf-lost';
     const first = await rec.put(client, 'w', key, 'kept', { w: 1, timeoutMs: 5000 });
     assert.ok(typeof first === 'object', 'the first write was acknowledged');
+    const replicated = { w: 1, timeoutMs: 20000 };
+    assert.equal((await rec.get(client, 'rw', key, replicated))?.value, 'kept');
     // Both replicas stopped (a paused one may still get records its pull had in flight): A applies
     // the next write and serves it, and no replica can hold it.
     await cluster.stopNode(B);
@@ -65,6 +62,10 @@ describe('linearizability through a forced failover after kill -9 of the leader'
       const got = await rec.get(client, 'r', key);
       return got?.value === 'lost';
     });
+    // The same read with a read concern: 504, never the write no replica holds.
+    const timeouts = rec.errors.get('REPLICATION_TIMEOUT') ?? 0;
+    assert.equal(await rec.get(client, 'rw', key, { w: 1, timeoutMs: 300 }), undefined);
+    assert.equal(rec.errors.get('REPLICATION_TIMEOUT'), timeouts + 1, 'it answered REPLICATION_TIMEOUT');
     assert.equal(
       await lost,
       undefined,
@@ -88,6 +89,11 @@ describe('linearizability through a forced failover after kill -9 of the leader'
       'kept',
       'the new leader does not hold the lost write',
     );
+    assert.equal((await rec.get(client, 'rw', key, replicated))?.value, 'kept');
+    assert.ok(
+      rec.ops.every((op) => op.client !== 'rw' || op.output.kind !== 'found' || op.output.value === 'kept'),
+      'no read with w=1 saw the lost write',
+    );
     assert.ok(sawAboveFork(rec.ops, fork) >= 1, 'a read named a version above the fork');
     assert.equal(checkHistory(rec.ops).ok, false, 'without the failover op the history is not linearizable');
     const verdict = checkHistory([...rec.ops, ...failoverOps([key], killedAt, promotedAt, fork, epoch)]);
@@ -104,47 +110,8 @@ describe('linearizability through a forced failover after kill -9 of the leader'
 
   it('is linearizable but for unacknowledged writes above the fork, which reads may have seen before the kill', async () => {
     const seed = testSeed();
-    const urls = trio.members.map((m) => `http://${m}`);
-    for (let i = 0; i <= LOOPS / 2; i++) clients.push(new DistkvClient({ urls, timeoutMs: 3000 }));
-    const load = startFaultLoad({
-      seed,
-      keys: KEYS,
-      loops: LOOPS,
-      opsPerLoop: 2000,
-      // Loops 0-5 share clients[0]; loops 6-11 have one each.
-      clientOf: (i) => clients[i < LOOPS / 2 ? 0 : i - LOOPS / 2 + 1]!,
-      maxMs: 90_000,
-    });
-    let leader = '';
-    await waitFor('a member to name the leader', async () => {
-      for (const m of trio.members) leader ||= (await leaderSeenBy(m)) ?? '';
-      return leader !== '';
-    });
-    const others = trio.members.filter((m) => m !== leader);
-    let failoverOpsOf: Op[] = [];
-    let fork = '';
-    let epoch = 0;
-    let promotedAt = Infinity;
-    try {
-      await untilRun(load, 'on the first leader', 600, -Infinity, 10);
-      const killedAt = performance.now();
-      await trio.cluster.kill(leader);
-      const r = await failover({
-        urls: others.map((o) => `http://${o}`),
-        shard: 'shard-0',
-        force: true,
-        token: '',
-        timeoutMs: 20000,
-      });
-      promotedAt = performance.now();
-      ({ fork, epoch } = await forkAt(r.to));
-      failoverOpsOf = failoverOps(KEYS, killedAt, promotedAt, fork, epoch);
-      await untilRun(load, 'on the new leader', 600, promotedAt);
-    } finally {
-      load.stop();
-      await load.done;
-    }
+    const run = await runForcedKill(trio, clients, { seed, keys: KEYS });
     // Not trivial: the checker had reads, compare-and-sets and 412s on both sides of the failover.
-    expectLinearizable(load, failoverOpsOf, { seed, fork, since: promotedAt, after: 600 });
+    expectLinearizable(run.load, run.failover, { seed, fork: run.fork, since: run.promotedAt, after: 600 });
   });
 });

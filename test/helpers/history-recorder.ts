@@ -14,7 +14,7 @@
  */
 import { DistkvError, PreconditionFailedError } from '../../src/errors.js';
 import type { DistkvClient } from '../../src/client/client.js';
-import type { PutOptions } from '../../src/client/types.js';
+import type { GetOptions, PutOptions } from '../../src/client/types.js';
 import type { Op, OpInput, OpOutput } from './linearizability.js';
 
 /** NOT_RUN are the codes of writes the node refused before running them. */
@@ -35,6 +35,9 @@ export function notRun(code: string): boolean {
 /** WriteOptions are the write's condition and concern, as the client library takes them. */
 export type WriteOptions = Pick<PutOptions, 'ifMatch' | 'ifNoneMatch' | 'w' | 'timeoutMs'>;
 
+/** ReadOptions are a read's concern, as the client library takes it. */
+export type ReadOptions = Pick<GetOptions, 'w' | 'timeoutMs'>;
+
 /** HistoryRecorder records the operations run through it. */
 export class HistoryRecorder {
   readonly ops: Op[] = [];
@@ -51,20 +54,25 @@ export class HistoryRecorder {
     this.ops.push({ key, call, ret: performance.now(), input, output, client });
   }
 
-  /** get reads `key` (its value as UTF-8 and its version); undefined when the read failed. */
+  /**
+   * get reads `key` (its value as UTF-8 and its version); undefined when the read failed. With
+   * `w` ≥ 1 (a read concern) it is recorded as `replicated`.
+   */
   async get(
     kv: DistkvClient,
     client: string,
     key: string,
+    options: ReadOptions = {},
   ): Promise<{ value: string; version: string } | null | undefined> {
     const call = performance.now();
     try {
-      const got = await kv.getVersioned(key);
+      const got = await kv.getVersioned(key, options);
       const output: OpOutput =
         got === undefined
           ? { kind: 'absent' }
           : { kind: 'found', value: got.value.toString(), version: got.version };
-      this.record(client, key, call, { kind: 'get' }, output);
+      const input: OpInput = (options.w ?? 0) >= 1 ? { kind: 'get', replicated: true } : { kind: 'get' };
+      this.record(client, key, call, input, output);
       return got === undefined ? null : { value: got.value.toString(), version: got.version };
     } catch (e) {
       this.count(e);

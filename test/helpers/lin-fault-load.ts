@@ -19,7 +19,7 @@ const W_TIMEOUT_MS = 3000;
 /** FaultLoadOptions configure startFaultLoad: lin-load.ts's, without raw requests or pauses. */
 export type FaultLoadOptions = Pick<
   LinLoadOptions,
-  'seed' | 'keys' | 'loops' | 'opsPerLoop' | 'clientOf' | 'maxMs'
+  'seed' | 'keys' | 'loops' | 'opsPerLoop' | 'clientOf' | 'maxMs' | 'read'
 >;
 
 /** FaultLoad is a running load: `stop` ends its loops early, `done` resolves when they end. */
@@ -118,6 +118,14 @@ export async function untilRun(
       return Promise.resolve(f.after >= count && f.casOk >= casOk);
     },
     RUN_WAIT_MS,
+  );
+}
+
+/** readsAboveFork counts the reads that named a version above `fork` in its epoch: values a failover then undid. */
+export function readsAboveFork(ops: readonly Op[], fork: string): number {
+  return sawAboveFork(
+    ops.filter((op) => op.input.kind === 'get'),
+    fork,
   );
 }
 

@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
-import { HistoryRecorder, notRun, type WriteOptions } from './history-recorder.js';
+import { HistoryRecorder, notRun, type ReadOptions, type WriteOptions } from './history-recorder.js';
 import { checkHistory, type Op, type ClientOpInput, type OpOutput } from './linearizability.js';
 import { seededRandom } from './random.js';
 
@@ -36,6 +36,8 @@ export interface LinLoadOptions {
   wShare?: number;
   /** write is the concern every library write carries (lin-fault-load.ts: `w: 1` with a timeout). */
   write?: Pick<WriteOptions, 'w' | 'timeoutMs'>;
+  /** read is the concern every library read carries (default none: a plain read). */
+  read?: ReadOptions;
   /** errorPauseMs is how long a loop waits after an operation that failed or whose outcome is unknown (default 0). */
   errorPauseMs?: number;
   /** raw: a share of operations sent with fetch to `nodeOf(key, pick)` ('single' or 'batch' requests). */
@@ -117,7 +119,7 @@ export function startLinLoad(o: LinLoadOptions): LinLoad {
       if (input.kind !== 'get' && o.wShare !== undefined && rand() < o.wShare) options.w = 1;
       let answered: unknown;
       if (input.kind === 'get') {
-        answered = await recorder.get(kv, name, key);
+        answered = await recorder.get(kv, name, key, o.read);
         saw(key, (answered as { version: string } | null | undefined)?.version);
       } else if (input.kind === 'put') {
         const got = (answered = await recorder.put(kv, name, key, value, options));

@@ -27,7 +27,9 @@
  * it), after it until the failover (only 'unknown' writes are applied, all undone, and every
  * version named is above the fork: an 'ok' write there is an acknowledged write lost), and after
  * the failover, from the register as it was at the fork. Reads and 412s answered in the middle
- * phase saw writes that were later lost: that is allowed, and nothing else is.
+ * phase saw writes that were later lost: that is allowed, and nothing else is; but not for a read
+ * with a read concern (`replicated`: sent with `w` ≥ 1, answered once replicas held all the leader
+ * had, docs/api.md), which shows nothing a failover undoes, so is never placed in that phase.
  *
  * A crash in a lossy durability mode (`interval`, `none`: a write is acknowledged and shown before
  * its fsync, docs/failover.md "A leader restarting after a crash") is the same op marked `lossy`,
@@ -50,7 +52,7 @@ export interface Op {
 
 /** ClientOpInput is what a client asked. ifMatch is a version 'E.S' (not '*'). */
 export type ClientOpInput =
-  | { kind: 'get' }
+  | { kind: 'get'; replicated?: true }
   | { kind: 'put'; value: string; ifMatch?: string; ifNoneMatch?: boolean }
   | { kind: 'delete'; ifMatch?: string };
 
@@ -163,6 +165,7 @@ function step(from: State, op: Op, fault: Fault | undefined): State[] {
     return [{ value: at.value, version: at.version, max: at.max, phase: 2 }];
   }
   if (input.kind === 'get') {
+    if (input.replicated === true && s.phase === 1) return [];
     if (output.kind === 'absent') return s.value === null ? [s] : [];
     if (output.kind !== 'found') return [];
     if (s.value !== output.value) return [];

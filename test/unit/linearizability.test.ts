@@ -192,6 +192,48 @@ describe('linearizability checker: a failover that forks the log', () => {
   });
 });
 
+describe('linearizability checker: reads with a read concern (w >= 1) through a failover', () => {
+  const unknown = { kind: 'unknown' } as const;
+  const failover = op(10, 20, { kind: 'failover', fork: '0.1' }, { kind: 'ok' });
+  const replicated: OpInput = { kind: 'get', replicated: true };
+
+  it('refuses a replicated read that saw a value, or an absence, the failover undid', () => {
+    const saw = (input: OpInput): Op[] => [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, put('b'), unknown),
+      op(4, 5, input, found('b', '0.2')),
+      failover,
+      op(30, 31, get, found('a', '0.1')),
+    ];
+    assert.equal(checkHistory(saw(get)).ok, true, 'a plain read may see the lost write');
+    const v = checkHistory(saw(replicated));
+    assert.ok(!v.ok, 'a replicated read may not');
+    const absent = (input: OpInput): Op[] => [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, { kind: 'delete' }, unknown),
+      op(4, 5, input, { kind: 'absent' }),
+      failover,
+      op(30, 31, get, found('a', '0.1')),
+    ];
+    assert.equal(checkHistory(absent(get)).ok, true);
+    assert.equal(checkHistory(absent(replicated)).ok, false, 'nor an absence a lost delete made');
+  });
+
+  it('accepts replicated reads of what the fork kept, before and after the failover', () => {
+    const h = [
+      op(0, 1, put('a'), ok('0.1')),
+      op(2, 3, replicated, found('a', '0.1')),
+      // Placed before the lost write: its interval allows it.
+      op(4, 9, put('b'), unknown),
+      op(5, 6, replicated, found('a', '0.1')),
+      failover,
+      op(30, 31, replicated, found('a', '0.1')),
+    ];
+    const v = checkHistory(h);
+    assert.ok(v.ok, v.ok ? '' : v.report);
+  });
+});
+
 describe('linearizability checker: a crash in a lossy durability mode', () => {
   const crash = (call: number, ret: number, fork: string, lossy: boolean): Op =>
     op(call, ret, { kind: 'failover', fork, ...(lossy ? { lossy: true as const } : {}) }, { kind: 'ok' });

@@ -42,7 +42,7 @@ type ReplyOf = (w: RespWriter, result: Buffer) => void;
 function formatEdit(reply: ReplyOf, tooLong = false) {
   return (w: RespWriter, status: number, _seq: number, value: Buffer): void => {
     if (status !== ST_DONE) {
-      w.error(tooLong && isTooLarge(value) ? TOO_LONG : errorText(value));
+      w.error(tooLong && isTooLarge(value) ? TOO_LONG : errorText(value, true));
       return;
     }
     reply(w, value);

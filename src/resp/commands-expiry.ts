@@ -53,7 +53,7 @@ export function ttl(unitMs: 1 | 1000, absolute = false): (c: RespConnection, arg
 /** formatExpire answers an EDIT_EXPIRE or EDIT_PERSIST: 1 if the key's expiry was set or removed (or the key deleted), else 0. */
 function formatExpire(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_DONE) w.integer(Number(value.toString('latin1')));
-  else w.error(errorText(value));
+  else w.error(errorText(value, true));
 }
 
 /**

@@ -60,13 +60,13 @@ function setIf(
 function formatWritten(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_DONE) w.integer(1);
   else if (status === ST_MISSING || status === ST_CONFLICT) w.integer(0);
-  else w.error(errorText(value));
+  else w.error(errorText(value, true));
 }
 
 /** formatOld answers the old value an OP_SET_IF or OP_DELETE_COUNTED reports (nil: the key was missing). */
 function formatOld(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_ERROR) {
-    w.error(errorText(value));
+    w.error(errorText(value, true));
     return;
   }
   // GETSET always writes; GETDEL of a missing key answers ST_DONE with the store's last seq (WAIT

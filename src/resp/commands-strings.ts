@@ -68,7 +68,7 @@ function formatIncr(w: RespWriter, status: number, _seq: number, value: Buffer):
     w.raw(Buffer.from(':'));
     w.raw(value);
     w.raw(CRLF_BYTES);
-  } else w.error(errorText(value));
+  } else w.error(errorText(value, true));
 }
 
 function tooLarge(c: RespConnection, value: Uint8Array): boolean {
@@ -210,18 +210,18 @@ export function set(c: RespConnection, args: Buffer[]): void {
 
 function formatSetOk(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_DONE) w.ok();
-  else w.error(errorText(value));
+  else w.error(errorText(value, true));
 }
 
 function formatSetIf(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_DONE) w.ok();
   else if (status === ST_MISSING) w.nil();
-  else w.error(errorText(value));
+  else w.error(errorText(value, true));
 }
 
 function formatSetGet(w: RespWriter, status: number, _seq: number, value: Buffer): void {
   if (status === ST_ERROR) {
-    w.error(errorText(value));
+    w.error(errorText(value, true));
     return;
   }
   const old = decodeOld(value);
@@ -302,7 +302,7 @@ function gatherKeys(
   const submitKey: SubmitOne = (conn, target, i, handler) => {
     submit(conn, target, op, args[i + 1]!, value, handler);
   };
-  new Gather(c, t, args.length - 1, keep, submitKey, write, roundKeys);
+  new Gather(c, t, args.length - 1, keep, submitKey, write, roundKeys, op !== OP_GET);
 }
 
 function writeCount(w: RespWriter, g: Gather): void {
@@ -333,5 +333,6 @@ export function mset(c: RespConnection, args: Buffer[]): void {
       w.ok();
     },
     0,
+    true,
   );
 }

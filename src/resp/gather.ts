@@ -50,6 +50,8 @@ export class Gather {
   private readonly write: (w: RespWriter, g: Gather) => void;
   private readonly roundKeys: number;
   private readonly maxBytes: number;
+  /** writes: the ops write (DEL, MSET), so a worker's UNAVAILABLE is not a retry (worker-reply.ts). */
+  private readonly writes: boolean;
   /** next is the first key not submitted yet; inRound counts the answers the current round still lacks. */
   private next = 0;
   private inRound = 0;
@@ -67,7 +69,9 @@ export class Gather {
     submitOne: SubmitOne,
     write: (w: RespWriter, g: Gather) => void,
     roundKeys: number,
+    writes = false,
   ) {
+    this.writes = writes;
     this.c = c;
     this.t = t;
     this.values = new Array<Buffer | undefined>(n);
@@ -101,7 +105,7 @@ export class Gather {
   }
 
   private answer(i: number, status: number, seq: number, value: Buffer): void {
-    if (status === ST_ERROR) this.error ??= errorText(value);
+    if (status === ST_ERROR) this.error ??= errorText(value, this.writes);
     else if (status === ST_VALUE || (status === ST_DONE && value.length > 0)) {
       if (this.keep === 'value') {
         if (this.error === undefined) this.values[i] = this.kept(value);

@@ -1,11 +1,13 @@
 /**
  * Turning shard worker replies into RESP errors: a worker's `{code, message}` becomes the Redis
  * error a client expects. Codes a client should retry (the store is not open yet, the node is
- * draining, a worker restarting) become `TRYAGAIN`, which cluster clients retry; the rest `ERR`.
+ * draining, a worker restarting, a failover holding the store's writes or its store no longer
+ * the leader: SWITCHING_LEADER, not executed) become `TRYAGAIN`, which cluster clients retry;
+ * the rest `ERR`.
  */
 import { isErrorCode, type WireError } from '../errors.js';
 
-const RETRY_CODES = new Set(['UNAVAILABLE', 'DRAINING', 'STARTING', 'SHARD_UNREACHABLE']);
+const RETRY_CODES = new Set(['UNAVAILABLE', 'DRAINING', 'STARTING', 'SHARD_UNREACHABLE', 'SWITCHING_LEADER']);
 
 /** errorText returns the RESP error text for an ST_ERROR reply body. */
 export function errorText(value: Uint8Array): string {

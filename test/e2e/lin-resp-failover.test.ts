@@ -67,26 +67,49 @@ describe('linearizability over RESP across planned failovers', { timeout: 180000
     const seed = testSeed();
     const random = seededRandom(seed);
     const { A, B, C, members } = trio!;
-    for (let j = 0; j < 3; j++) clients.push(respClusterClient([members[j]!, ...members.filter((_, i) => i !== j)]));
+    for (let j = 0; j < 3; j++)
+      clients.push(respClusterClient([members[j]!, ...members.filter((_, i) => i !== j)]));
     const rec = new RespRecorder();
     let ops = 0;
     let stop = false;
     const loops = Array.from({ length: LOOPS }, (_, i) => {
       const mine = seededRandom(Math.floor(random() * 2 ** 31));
-      return runLoop(rec, clients[i % 3]!, i, mine, () => stop, () => ops++);
+      return runLoop(
+        rec,
+        clients[i % 3]!,
+        i,
+        mine,
+        () => stop,
+        () => ops++,
+      );
     });
     const moves: string[] = [];
     try {
       for (const to of [B, C, A]) {
         const at = ops;
         await waitFor(`${STEP} more operations`, () => Promise.resolve(ops >= at + STEP), 60000);
-        const res = await runCli(['failover', '--url', `http://${to}`, '--shard', 'shard-0', '--to', to, '--json', '--timeout-ms', '20000']);
+        const res = await runCli([
+          'failover',
+          '--url',
+          `http://${to}`,
+          '--shard',
+          'shard-0',
+          '--to',
+          to,
+          '--json',
+          '--timeout-ms',
+          '20000',
+        ]);
         assert.equal(res.code, 0, `failover to ${to}: ${res.stderr}`);
         moves.push(`${to} at op ${ops}`);
         assert.equal((await clusterOf(to)).shards[0]!.leader.address, to);
       }
       const last = ops;
-      await waitFor(`${STEP} more operations after the last move`, () => Promise.resolve(ops >= last + STEP), 60000);
+      await waitFor(
+        `${STEP} more operations after the last move`,
+        () => Promise.resolve(ops >= last + STEP),
+        60000,
+      );
     } finally {
       stop = true;
       await Promise.all(loops);
@@ -94,7 +117,8 @@ describe('linearizability over RESP across planned failovers', { timeout: 180000
 
     const reader = respClusterClient([A]);
     clients.push(reader);
-    for (const key of KEYS) assert.notEqual(await rec.get(reader, 'final', key), undefined, `final read of ${key}`);
+    for (const key of KEYS)
+      assert.notEqual(await rec.get(reader, 'final', key), undefined, `final read of ${key}`);
     const final = Number((await reader.get(COUNTER)) ?? 0);
 
     const reads = rec.ops.filter((o) => o.input.kind === 'get');

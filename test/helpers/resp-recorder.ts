@@ -84,7 +84,13 @@ export class RespRecorder {
     const call = performance.now();
     try {
       const v = await redis.get(key);
-      this.record(client, key, call, { kind: 'get' }, v === null ? { kind: 'absent' } : { kind: 'found', value: v });
+      this.record(
+        client,
+        key,
+        call,
+        { kind: 'get' },
+        v === null ? { kind: 'absent' } : { kind: 'found', value: v },
+      );
       return v;
     } catch (e) {
       this.count(e);
@@ -119,7 +125,12 @@ export class RespRecorder {
     }
   }
 
-  private async write(client: string, key: string, input: OpInput, run: () => Promise<OpOutput>): Promise<void> {
+  private async write(
+    client: string,
+    key: string,
+    input: OpInput,
+    run: () => Promise<OpOutput>,
+  ): Promise<void> {
     const call = performance.now();
     try {
       this.record(client, key, call, input, await run());

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DistkvClient } from '../../src/client/client.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
+import { runCli } from './server-process.js';
 
 /** ClusterDoc is the part of GET /cluster the tests read. */
 export interface ClusterDoc {
@@ -29,6 +30,14 @@ export async function leaderSeenBy(node: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** failoverTo moves shard-0's leader to `to` with `distkv failover --to` (asked at `to`) and checks `to` then names itself leader. */
+export async function failoverTo(to: string, timeoutMs = 20000): Promise<void> {
+  const args = ['failover', '--url', `http://${to}`, '--shard', 'shard-0', '--to', to, '--json'];
+  const res = await runCli([...args, '--timeout-ms', String(timeoutMs)]);
+  assert.equal(res.code, 0, `failover to ${to}: ${res.stderr}`);
+  assert.equal((await clusterOf(to)).shards[0]!.leader.address, to);
 }
 
 /** storeOf reads the /stats entry of the one store a node hosts. */

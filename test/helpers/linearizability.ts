@@ -15,7 +15,8 @@
  * request was sent, a `w` write answered 504) has no answer time: it may be placed anywhere after
  * its call, or never, and when placed it writes a value whose version is not known until a later
  * read names it. Values must be unique per write (the scenario's writers number them), so a read
- * names the write it saw.
+ * names the write it saw. So a read may come without a version (a RESP `GET` answers only the
+ * value): the value alone names the write, and such a read constrains the value, not the version.
  *
  * A forced or automatic failover (docs/failover.md) is an operation of its own, `failover`, given
  * for each key from the moment the old leader stopped (kill -9, SIGSTOP) to the moment the new
@@ -78,13 +79,14 @@ interface Fault {
 const epochOf = (v: string): number => Number(v.split('.')[0]);
 
 /**
- * OpOutput is what the client was told: 'found' / 'absent' for a read, 'ok' for an applied write
+ * OpOutput is what the client was told: 'found' / 'absent' for a read ('found' without a version
+ * when the protocol gives none: RESP), 'ok' for an applied write
  * (version: its new version when the answer gave one; existed: a delete's X-Distkv-Existed),
  * 'failed' for a 412 (current: the version it named, null for a missing key, undefined if not read),
  * 'unknown' for a write that may or may not have been applied.
  */
 export type OpOutput =
-  | { kind: 'found'; value: string; version: string }
+  | { kind: 'found'; value: string; version?: string }
   | { kind: 'absent' }
   | { kind: 'ok'; version?: string; existed?: boolean }
   | { kind: 'failed'; current?: string | null }
@@ -169,7 +171,7 @@ function step(from: State, op: Op, fault: Fault | undefined): State[] {
     if (output.kind === 'absent') return s.value === null ? [s] : [];
     if (output.kind !== 'found') return [];
     if (s.value !== output.value) return [];
-    if (s.version === output.version) return [s];
+    if (output.version === undefined || s.version === output.version) return [s];
     if (s.version !== UNKNOWN || !rises(s, output.version) || !sideOfFork(s, output.version, fault))
       return [];
     return [named(s, output.version)];
@@ -257,7 +259,7 @@ function describe(op: Op, t0: number): string {
   const o = op.output;
   const got =
     o.kind === 'found'
-      ? `found ${JSON.stringify(o.value)} @${o.version}`
+      ? `found ${JSON.stringify(o.value)}${o.version !== undefined ? ` @${o.version}` : ''}`
       : o.kind === 'ok'
         ? `ok${o.version !== undefined ? ` @${o.version}` : ''}${o.existed !== undefined ? ` existed=${o.existed}` : ''}`
         : o.kind === 'failed'

@@ -120,6 +120,36 @@ describe('linearizability checker: hand-made histories', () => {
     const twoKeys = [op(0, 1, put('a'), ok('0.1'), 'k1'), op(2, 3, get, { kind: 'absent' }, 'k2')];
     assert.equal(checkHistory(twoKeys).ok, true);
   });
+
+  it('checks reads without versions (RESP) by their values, which name the writes', () => {
+    const seen = (value: string): OpOutput => ({ kind: 'found', value });
+    const nx = put('c', { ifNoneMatch: true });
+    // SET a, SET b overlapping a GET that saw a; SET NX refused; a DEL that found the key; SET NX
+    // then created; a timed-out SET seen late or never.
+    const h = [
+      op(0, 1, put('a'), ok()),
+      op(2, 6, put('b'), ok()),
+      op(3, 4, get, seen('a')),
+      op(7, 8, get, seen('b')),
+      op(9, 10, nx, { kind: 'failed' }),
+      op(11, 12, { kind: 'delete' }, { kind: 'ok', existed: true }),
+      op(13, 14, get, { kind: 'absent' }),
+      op(15, 16, nx, ok()),
+      op(17, 18, put('d'), { kind: 'unknown' }),
+      op(19, 20, get, seen('c')),
+      op(21, 22, get, seen('d')),
+    ];
+    assert.equal(checkHistory(h).ok, true);
+    // The old value read after a read of the new one (both answered without versions).
+    const stale = [...h.slice(0, 4), op(8.5, 8.8, get, seen('a'))];
+    const v = checkHistory(stale);
+    assert.ok(!v.ok);
+    assert.match(v.report, /get -> found "a"$/m);
+    // A SET NX acknowledged while the key held b; the timed-out write unseen once seen.
+    const created = h.map((o, i) => (i === 4 ? { ...o, output: ok() } : o));
+    assert.equal(checkHistory(created).ok, false);
+    assert.equal(checkHistory([...h, op(23, 24, get, seen('c'))]).ok, false);
+  });
 });
 
 describe('linearizability checker: a failover that forks the log', () => {

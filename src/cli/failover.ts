@@ -108,7 +108,11 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     throw new DistkvError('SHARD_UNREACHABLE', `no node answered /cluster (${o.urls.join(', ')})`);
   const shardOf = (m: LiveMap) => m.shards.find((s) => s.name === o.shard || String(s.idx) === o.shard);
   let live = shardOf(seedDoc.map);
-  if (live === undefined) throw new DistkvError('INVALID_ARGUMENT', `--shard ${o.shard}: no such shard`);
+  if (live === undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `--shard ${o.shard}: no such shard (shards: ${seedDoc.map.shards.map((x) => x.name).join(', ')})`,
+    );
   const members = [live.leader, ...live.replicas];
   const docs = new Map<string, NodeDoc | undefined>();
   await Promise.all(members.map(async (m) => docs.set(m, await clusterOf(scheme, m, auth))));
@@ -132,6 +136,11 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   const candidates = live.replicas.filter(
     (r) => docs.get(r) !== undefined && ackOf(docs.get(r), idx, r) !== undefined,
   );
+  if (o.to === leader)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `--to ${o.to} already leads ${live.name} (epoch ${String(live.epoch)}): nothing to move; its replicas: ${live.replicas.join(', ')}`,
+    );
   if (o.to !== undefined && !live.replicas.includes(o.to))
     throw new DistkvError(
       'INVALID_ARGUMENT',
@@ -140,7 +149,12 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   const ack = (r: string): number => ackOf(docs.get(r), idx, r) ?? 0;
   const ahead = [...candidates].sort((a, b) => ack(b) - ack(a))[0];
   const target = o.to ?? ahead;
-  if (target === undefined || docs.get(target) === undefined)
+  if (target !== undefined && docs.get(target) === undefined)
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `the target ${target} of ${live.name} does not answer: start it, or choose a replica that answers (${candidates.length === 0 ? 'none does' : candidates.join(', ')})`,
+    );
+  if (target === undefined)
     throw new DistkvError('SHARD_UNREACHABLE', `no reachable replica of ${live.name} to promote`);
   if (o.force) checkForcedTarget(live.name, target, o.to !== undefined, ahead, ack, live.replicas, docs);
   checkNotResyncing(docs.get(target), idx, target, o.forceResyncing === true);

@@ -9,16 +9,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
-import { clusterOf, waitFor } from '../helpers/failover-model.js';
+import { clusterOf, putAt, waitFor } from '../helpers/failover-model.js';
 import { ServerProcess } from '../helpers/server-process.js';
 import { Trio } from '../helpers/trio.js';
-
-/** put writes one key at `node` directly (no retries, no redirects) and answers the status. */
-async function put(node: string, key: string): Promise<number> {
-  const res = await fetch(`http://${node}/kv/${key}`, { method: 'PUT', body: 'v', redirect: 'manual' });
-  await res.arrayBuffer();
-  return res.status;
-}
 
 describe('a failover command interrupted with Ctrl-C', { timeout: 180000 }, () => {
   let trio: Trio;
@@ -50,7 +43,7 @@ describe('a failover command interrupted with Ctrl-C', { timeout: 180000 }, () =
         async () => (await clusterOf(A)).shards[0]!.leader.writes_held === true,
         30000,
       );
-      assert.equal(await put(A, 'held'), 503, 'A holds writes while the command waits');
+      assert.equal(await putAt(A, 'held'), 503, 'A holds writes while the command waits');
       cli.child.kill('SIGINT');
       const code = await cli.waitExit();
       assert.equal(code, 130, cli.stderr);
@@ -63,7 +56,7 @@ describe('a failover command interrupted with Ctrl-C', { timeout: 180000 }, () =
       assert.equal((await hold(0)).status, 200);
     }
     // Released by the command, not by the hold's time limit (a minute away).
-    await waitFor('A to take writes again', async () => (await put(A, 'free')) === 204, 5000);
+    await waitFor('A to take writes again', async () => (await putAt(A, 'free')) === 204, 5000);
     const doc = await clusterOf(A);
     assert.equal(doc.shards[0]!.leader.address, A);
     assert.equal(doc.map_version, 1, 'no map was published');

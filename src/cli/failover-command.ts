@@ -1,7 +1,8 @@
 /**
  * The `distkv failover` verb: its options and output around `failover` (src/cli/failover.ts,
  * docs/failover.md). A refusal naming a --shard, --to or --force that does not fit the cluster
- * (INVALID_ARGUMENT) exits 2.
+ * (INVALID_ARGUMENT) exits 2. Ctrl-C (or SIGTERM) before the new map is posted releases the
+ * command's holds and exits 130 (143) saying nothing changed; after, the failover runs to its end.
  */
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import {
@@ -17,6 +18,7 @@ import {
 import { FENCE_SLACK_MS } from './failover-calls.js';
 import { readInput } from './files.js';
 import { failover } from './failover.js';
+import { stopOnSignal } from './interrupt.js';
 
 /**
  * MAX_TIMEOUT_MS bounds --timeout-ms: the leader's hold lasts the timeout plus FENCE_SLACK_MS, and a
@@ -78,19 +80,42 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
   const given = listOption(args, 'url');
   const urls = given.length > 0 ? given : endpointsFromEnv(process.env.DISTKV_URL);
   const caFile = stringOption(args, 'ca') ?? process.env.DISTKV_CA ?? '';
+  // Ctrl-C stops the failover before it posts the new map, releasing what it held (the leader's
+  // writes, the replicas' following); a second one exits at once and leaves its holds to run out.
+  const stop = new AbortController();
+  const signals = stopOnSignal(() => {
+    stop.abort(new Error('interrupted'));
+  }, "distkv failover: interrupted: releasing this failover's holds (Ctrl-C again exits at once; they then run out by themselves)");
   // failover's INVALID_ARGUMENT names a --shard, --to or --force that does not fit the cluster: exit 2.
-  const r = await usageOnRefusal(() =>
-    failover({
-      urls: (urls.length > 0 ? urls : ['127.0.0.1:8080']).map(parseEndpoint),
-      shard,
-      ...(to === undefined ? {} : { to }),
-      force: args.options.get('force') === true,
-      forceResyncing: args.options.get('force-resyncing') === true,
-      token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
-      ...(caFile === '' ? {} : { ca: readInput(caFile) }),
-      timeoutMs: intOption(args, 'timeout-ms', { min: 0, max: MAX_TIMEOUT_MS, what: ' ms' }) ?? 30000,
-    }),
-  );
+  let r: Awaited<ReturnType<typeof failover>>;
+  try {
+    r = await usageOnRefusal(() =>
+      failover({
+        urls: (urls.length > 0 ? urls : ['127.0.0.1:8080']).map(parseEndpoint),
+        shard,
+        ...(to === undefined ? {} : { to }),
+        force: args.options.get('force') === true,
+        forceResyncing: args.options.get('force-resyncing') === true,
+        token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
+        ...(caFile === '' ? {} : { ca: readInput(caFile) }),
+        timeoutMs: intOption(args, 'timeout-ms', { min: 0, max: MAX_TIMEOUT_MS, what: ' ms' }) ?? 30000,
+        signal: stop.signal,
+      }),
+    );
+  } catch (err) {
+    const code = signals.exitCode();
+    if (code === undefined || err !== stop.signal.reason) throw err;
+    process.stderr.write(
+      'distkv failover: stopped before the new map was posted: holds released, nothing changed\n',
+    );
+    return code;
+  } finally {
+    signals.done();
+  }
+  if (signals.exitCode() !== undefined)
+    process.stderr.write(
+      'distkv failover: the interrupt came after the new map was posted: the failover completed\n',
+    );
   if (args.options.get('json') === true) process.stdout.write(`${JSON.stringify(r)}\n`);
   else
     process.stdout.write(

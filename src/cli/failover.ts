@@ -23,7 +23,9 @@
  * following could apply more of its old leader's records after its ack was read (a forced
  * failover's leader may still reach it, a planned one's fence may run out), and a map starting the
  * epoch below them would label them wrongly and send every replica holding them, and the target
- * after a restart, a fork that is not one. A failed failover releases the target's hold.
+ * after a restart, a fork that is not one. A failed failover releases the target's hold, and so
+ * does one stopped by its `signal` (Ctrl-C) before it posts the new map: it releases what it held
+ * and throws the signal's reason.
  */
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'undici';
@@ -56,6 +58,12 @@ export interface FailoverOptions {
   /** ca is the PEM of a private CA that signed https:// nodes' certificates (`--ca`, `DISTKV_CA`). */
   ca?: Buffer;
   timeoutMs: number;
+  /**
+   * signal stops the failover before it posts the new map: it releases its holds and throws the
+   * signal's reason. Once the map is posted it runs to the end. Before, Ctrl-C left the leader's
+   * writes held for the whole timeout plus 10 s.
+   */
+  signal?: AbortSignal;
 }
 
 /** FailoverResult describes a completed failover. */
@@ -100,7 +108,11 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     throw new DistkvError('SHARD_UNREACHABLE', `no node answered /cluster (${o.urls.join(', ')})`);
   const shardOf = (m: LiveMap) => m.shards.find((s) => s.name === o.shard || String(s.idx) === o.shard);
   let live = shardOf(seedDoc.map);
-  if (live === undefined) throw new DistkvError('INVALID_ARGUMENT', `--shard ${o.shard}: no such shard`);
+  if (live === undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `--shard ${o.shard}: no such shard (shards: ${seedDoc.map.shards.map((x) => x.name).join(', ')})`,
+    );
   const members = [live.leader, ...live.replicas];
   const docs = new Map<string, NodeDoc | undefined>();
   await Promise.all(members.map(async (m) => docs.set(m, await clusterOf(scheme, m, auth))));
@@ -124,6 +136,11 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   const candidates = live.replicas.filter(
     (r) => docs.get(r) !== undefined && ackOf(docs.get(r), idx, r) !== undefined,
   );
+  if (o.to === leader)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `--to ${o.to} already leads ${live.name} (epoch ${String(live.epoch)}): nothing to move; its replicas: ${live.replicas.join(', ')}`,
+    );
   if (o.to !== undefined && !live.replicas.includes(o.to))
     throw new DistkvError(
       'INVALID_ARGUMENT',
@@ -132,7 +149,12 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   const ack = (r: string): number => ackOf(docs.get(r), idx, r) ?? 0;
   const ahead = [...candidates].sort((a, b) => ack(b) - ack(a))[0];
   const target = o.to ?? ahead;
-  if (target === undefined || docs.get(target) === undefined)
+  if (target !== undefined && docs.get(target) === undefined)
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `the target ${target} of ${live.name} does not answer: start it, or choose a replica that answers (${candidates.length === 0 ? 'none does' : candidates.join(', ')})`,
+    );
+  if (target === undefined)
     throw new DistkvError('SHARD_UNREACHABLE', `no reachable replica of ${live.name} to promote`);
   if (o.force) checkForcedTarget(live.name, target, o.to !== undefined, ahead, ack, live.replicas, docs);
   checkNotResyncing(docs.get(target), idx, target, o.forceResyncing === true);
@@ -149,27 +171,34 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     for (const r of claimed) await releaseFence(scheme, r, idx, auth, by).catch(() => undefined);
     if (leaderSeq !== undefined) await releaseFence(scheme, leader, idx, auth, by).catch(() => undefined);
   };
+  o.signal?.throwIfAborted();
   if (!o.force) {
     const held = await fence(scheme, leader, idx, auth, o.timeoutMs + FENCE_SLACK_MS, by);
     leaderSeq = held.last_seq;
     try {
       checkUnchanged(live.name, leader, held, base.version);
+      o.signal?.throwIfAborted();
     } catch (err) {
       await release();
       throw err;
     }
     const deadline = performance.now() + o.timeoutMs;
-    for (;;) {
-      targetSeq = ackOf(await clusterOf(scheme, target, auth), idx, target) ?? -1;
-      if (targetSeq >= leaderSeq) break;
-      if (performance.now() > deadline) {
-        await releaseFence(scheme, leader, idx, auth, by);
-        throw new DistkvError(
-          'REPLICATION_TIMEOUT',
-          `${target} reached seq ${targetSeq} of ${leaderSeq} within ${o.timeoutMs} ms; writes released, nothing changed`,
-        );
+    try {
+      for (;;) {
+        targetSeq = ackOf(await unlessAborted(clusterOf(scheme, target, auth), o.signal), idx, target) ?? -1;
+        if (targetSeq >= leaderSeq) break;
+        if (performance.now() > deadline) {
+          await releaseFence(scheme, leader, idx, auth, by);
+          throw new DistkvError(
+            'REPLICATION_TIMEOUT',
+            `${target} reached seq ${targetSeq} of ${leaderSeq} within ${o.timeoutMs} ms; writes released, nothing changed`,
+          );
+        }
+        await unlessAborted(new Promise((r) => setTimeout(r, POLL_MS)), o.signal);
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+    } catch (err) {
+      if (o.signal?.aborted === true) await release();
+      throw err;
     }
   }
   // The claim: every replica that answers is held in address order (the same order for every
@@ -180,6 +209,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   try {
     const heldAt = new Map<string, number>();
     for (const r of live.replicas.filter((x) => docs.get(x) !== undefined).sort()) {
+      o.signal?.throwIfAborted();
       claimed.push(r);
       const held = await fence(scheme, r, idx, auth, FENCE_SLACK_MS, by);
       checkUnchanged(live.name, r, held, base.version);
@@ -187,6 +217,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     }
     targetSeq = heldAt.get(target) ?? targetSeq;
     if (o.force) await checkStillForced(scheme, auth, live.name, leader, target, heldAt);
+    o.signal?.throwIfAborted();
   } catch (err) {
     await release();
     throw err;
@@ -245,4 +276,22 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     unreached,
     ms: Math.round(performance.now() - t0),
   };
+}
+
+/**
+ * unlessAborted answers what `p` answers, or rejects with the signal's reason as soon as it is
+ * aborted (`p` runs on; its answer is dropped): a wait that Ctrl-C ends at once.
+ */
+function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => {
+      signal.removeEventListener('abort', onAbort);
+    });
+  });
 }

@@ -21,6 +21,7 @@ import {
   UsageError,
 } from './args.js';
 import type { HeldSignals } from './held-signals.js';
+import { refuseOtherNodesDir } from './node-dir-check.js';
 
 /** DEFAULT_CONFIG is config/default.toml of the installed package. */
 export const DEFAULT_CONFIG = fileURLToPath(new URL('../../../config/default.toml', import.meta.url));
@@ -167,6 +168,7 @@ export async function serve(argv: readonly string[], held?: HeldSignals): Promis
   if (engine !== undefined) overrides['storage.engine'] = engine;
 
   const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
+  refuseOtherNodesDir(config, listOption(args, 'node'));
   refuseUnfinishedLoads(config, listOption(args, 'node'));
   const log = createLogger(logLevel);
   // The signal handlers are installed before the stores open: a Ctrl-C or SIGTERM while they open

@@ -17,16 +17,9 @@ import type { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { TestCluster } from '../helpers/cluster.js';
-import { clusterOf, expectConverged, Load, waitFor } from '../helpers/failover-model.js';
+import { clusterOf, expectConverged, Load, putAt, waitFor } from '../helpers/failover-model.js';
 import { Trio } from '../helpers/trio.js';
 import { ServerProcess } from '../helpers/server-process.js';
-
-/** put writes one key at `node` directly (no retries) and answers the status. */
-async function put(node: string, key: string): Promise<number> {
-  const res = await fetch(`http://${node}/kv/${key}`, { method: 'PUT', body: 'v', redirect: 'manual' });
-  await res.arrayBuffer();
-  return res.status;
-}
 
 describe('a failover command killed between its steps', { timeout: 180000 }, () => {
   let trio: Trio;
@@ -77,7 +70,7 @@ describe('a failover command killed between its steps', { timeout: 180000 }, () 
       cli?.child.kill('SIGKILL');
       assert.equal((await hold(0)).status, 200);
     }
-    assert.equal(await put(A, 'held'), 503, 'A holds writes for the dead command');
+    assert.equal(await putAt(A, 'held'), 503, 'A holds writes for the dead command');
     await assert.rejects(
       failover({ urls: [`http://${A}`], shard: 'shard-0', to: B, force: false, token: '', timeoutMs: 5000 }),
       (err: unknown) => {
@@ -90,7 +83,7 @@ describe('a failover command killed between its steps', { timeout: 180000 }, () 
       },
     );
     // Its hold runs out (the timeout plus 10 s of slack) and A takes writes again by itself.
-    await waitFor('A to take writes again', async () => (await put(A, 'free')) === 204, 30000);
+    await waitFor('A to take writes again', async () => (await putAt(A, 'free')) === 204, 30000);
     acked.set('free', 'v');
     const r = await failover({
       urls: [`http://${A}`],

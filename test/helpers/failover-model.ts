@@ -220,3 +220,10 @@ export async function admin(node: string, path: string, body?: string): Promise<
   assert.ok(res.ok, `POST ${path} at ${node}: ${res.status} ${text}`);
   return JSON.parse(text) as Record<string, unknown>;
 }
+
+/** putAt writes one key at `node` directly (no retries, no redirects) and answers the status. */
+export async function putAt(node: string, key: string): Promise<number> {
+  const res = await fetch(`http://${node}/kv/${key}`, { method: 'PUT', body: 'v', redirect: 'manual' });
+  await res.arrayBuffer();
+  return res.status;
+}

@@ -7,8 +7,7 @@
 import assert from 'node:assert/strict';
 import { request, type ClientRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { failover } from '../../src/cli/failover.js';
-import { waitFor } from '../helpers/failover-model.js';
+import { failoverTo, waitFor } from '../helpers/failover-model.js';
 import { Trio } from '../helpers/trio.js';
 
 /** progressEvents are the `progress` events' data in the SSE text received so far. */
@@ -52,15 +51,7 @@ describe('a watch stream at a leader a planned failover demotes', { timeout: 900
       progressEvents(text).every((p) => p.lag === undefined),
       `a leader's stream names no lag: ${text}`,
     );
-    const r = await failover({
-      urls: [`http://${B}`],
-      shard: 'shard-0',
-      to: B,
-      force: false,
-      token: '',
-      timeoutMs: 20000,
-    });
-    assert.equal(r.to, B);
+    await failoverTo(B);
     // Writes at B reach A's replica and move the stream's position: its progress names the lag.
     let n = 0;
     await waitFor(

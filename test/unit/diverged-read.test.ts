@@ -3,7 +3,9 @@
  * (encodeRecord): a non-UTF-8 key, a 1 MiB value, a TTL record, a delete, an expire, a truncated file.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import {
   notDivergedFile,
   readDivergedBytes,
@@ -21,6 +23,8 @@ import {
   TYPE_PUT,
   TYPE_PUT_TTL,
 } from '../../src/storage/wal-format.js';
+import { divergedFileOf, saveDiverged } from '../../src/replication/diverged-file.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 interface Rec {
   type: RecordType;
@@ -100,5 +104,25 @@ describe('distkv diverged: reading a divergence file', () => {
     assert.equal(notDivergedFile(NAME, fileOf(RECORDS)), undefined);
     assert.match(notDivergedFile('/d/notes.txt', Buffer.from('hi'))!, /not a divergence file/);
     assert.match(notDivergedFile(NAME, encodeHeader(1, 0, 1))!, /WAL segment/);
+  });
+
+  it('reads back what saveDiverged wrote, the epoch from its name', () => {
+    const bytes = fileOf(RECORDS);
+    // A store whose log holds RECORDS (seqs 11..15) above the fork at 10, read in one piece.
+    const store = {
+      lastSeq: () => 15,
+      readLog: () => ({ records: bytes, lastSeq: 15, end: 16 }),
+    };
+    const dir = join(tempDir(after), 's0');
+    const { file } = saveDiverged(store, divergedFileOf(dir, 7, 11, 15), 10);
+    const written = readFileSync(file);
+    assert.equal(notDivergedFile(file, written), undefined);
+    const read = readDivergedBytes(written);
+    assert.equal(read.damage, undefined);
+    assert.deepEqual(
+      read.records.map((r) => recordJson(r).type),
+      ['put', 'put', 'put-ttl', 'delete', 'expire'],
+    );
+    assert.equal(summaryLine(file, read), `${file}: 5 records, seq 11..15, forked by epoch 7`);
   });
 });

@@ -54,6 +54,10 @@ const VERBS: Record<string, Verb> = {
     help: "move a shard's leadership to a replica (planned, or --force without the leader)",
     run: async (argv) => (await import('./failover-command.js')).failoverCommand(argv),
   },
+  diverged: {
+    help: 'print the records of divergence files (writes a fork cut off)',
+    run: async (argv) => (await import('./diverged-command.js')).divergedCommand(argv),
+  },
   map: {
     help: "write a running peer's live map into this node's data directory (node stopped)",
     run: async (argv) => (await import('./map-command.js')).mapCommand(argv),

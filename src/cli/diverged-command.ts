@@ -1,0 +1,65 @@
+/**
+ * `distkv diverged FILE... [--json]`: prints the records of divergence files (docs/failover.md
+ * "Divergence files"), the writes a store cut off when a newer epoch forked its history, so an
+ * operator can read what was lost instead of hex-dumping the file. Reads files only: no node.
+ */
+import { readFileSync } from 'node:fs';
+import { DistkvError } from '../errors.js';
+import { formatOptions, type OptionSpec, parseArgs, UsageError } from './args.js';
+import { notDivergedFile, readDivergedBytes, recordJson, recordLine, summaryLine } from './diverged-read.js';
+import { Output } from './output.js';
+
+const OPTIONS: Record<string, OptionSpec> = {
+  json: { type: 'boolean', help: 'one JSON object per record (the summary goes to stderr)' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+/** DIVERGED_HELP is the text of `distkv diverged --help`. */
+export const DIVERGED_HELP = `Usage: distkv diverged FILE... [--json]
+
+Prints the records of divergence files (<store dir>.diverged-<epoch>-<first>-<last>[.<n>].log), the
+writes a store held above a fork when a newer epoch took over, in seq order: seq, type (put, delete,
+put-ttl, expire), key, value and expiry, one record a line, tab-separated; bytes that are not
+printable text are shown quoted with escapes, values over 64 bytes are cut and their size shown.
+Then a summary line: the records, their seq range and the epoch that forked. With --json, one JSON
+object per record: key and value as UTF-8 text when valid, else key_base64 / value_base64.
+A damaged or truncated file prints the records before the damage, then names its offset (exit 1).
+
+Options:
+${formatOptions(OPTIONS)}`;
+
+/** divergedCommand runs `distkv diverged`. */
+export function divergedCommand(argv: readonly string[], out = new Output(false)): Promise<number> {
+  const args = parseArgs(argv, OPTIONS);
+  if (args.options.get('help') === true) {
+    process.stdout.write(`${DIVERGED_HELP}\n`);
+    return Promise.resolve(0);
+  }
+  if (args.positionals.length === 0) throw new UsageError('missing FILE');
+  const json = args.options.get('json') === true;
+  const output = json ? new Output(true, out.tty) : out;
+  for (const path of args.positionals) printFile(path, output);
+  return Promise.resolve(0);
+}
+
+/** printFile prints one divergence file; it throws (after printing what decodes) when the file is damaged. */
+function printFile(path: string, out: Output): void {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new DistkvError('NOT_FOUND', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  const wrong = notDivergedFile(path, bytes);
+  if (wrong !== undefined) throw new UsageError(wrong, false);
+  const read = readDivergedBytes(bytes);
+  for (const r of read.records) out.line(out.json ? JSON.stringify(recordJson(r)) : recordLine(r));
+  const summary = summaryLine(path, read);
+  if (out.json) process.stderr.write(`${summary}\n`);
+  else out.line(summary);
+  if (read.damage !== undefined)
+    throw new DistkvError(
+      'CORRUPTION',
+      `${path}: damaged at byte offset ${read.damage.offset}: ${read.damage.reason}; the records before it are printed above`,
+    );
+}

@@ -1,0 +1,109 @@
+/**
+ * Reading a divergence file (src/replication/diverged-file.ts, docs/failover.md "Divergence
+ * files") for `distkv diverged`: its records in WAL record framing (docs/wal-format.md, no segment
+ * header), and how each prints for people (one tab-separated line, bytes shown safely, long values
+ * cut) or as one JSON object.
+ */
+import { basename } from 'node:path';
+import { parseDivergedName } from '../replication/diverged-file.js';
+import {
+  decodeRecord,
+  type DecodedRecord,
+  TYPE_DELETE,
+  TYPE_EXPIRE,
+  TYPE_PUT,
+  TYPE_PUT_TTL,
+  WAL_MAGIC,
+} from '../storage/wal-format.js';
+import { displayBytes, jsonValue } from './output.js';
+
+/** SHOWN_VALUE_BYTES: a longer value prints its first bytes and its size. */
+export const SHOWN_VALUE_BYTES = 64;
+
+const TYPE_NAMES: Record<number, string> = {
+  [TYPE_PUT]: 'put',
+  [TYPE_DELETE]: 'delete',
+  [TYPE_PUT_TTL]: 'put-ttl',
+  [TYPE_EXPIRE]: 'expire',
+};
+
+/** DivergedRead is what a divergence file's bytes decode to: its records, and where decoding stopped if not at its end. */
+export interface DivergedRead {
+  records: DecodedRecord[];
+  damage?: { offset: number; reason: string };
+}
+
+/** readDivergedBytes decodes every record of a divergence file, stopping at the first that does not decode. */
+export function readDivergedBytes(b: Buffer): DivergedRead {
+  const records: DecodedRecord[] = [];
+  for (let offset = 0; offset < b.length;) {
+    const r = decodeRecord(b, offset);
+    if (typeof r === 'string') {
+      const reason = r === 'short' ? `truncated: the file ends inside a record (${b.length} bytes)` : r;
+      return { records, damage: { offset, reason } };
+    }
+    records.push(r);
+    offset += r.size;
+  }
+  records.sort((x, y) => x.seq - y.seq);
+  return { records };
+}
+
+/**
+ * notDivergedFile says why the file `path` holding `b` is no divergence file (its name is not one
+ * saveDiverged writes, or it is a WAL segment), or returns undefined when it may be one.
+ */
+export function notDivergedFile(path: string, b: Buffer): string | undefined {
+  if (b.length >= 4 && b.readUInt32LE(0) === WAL_MAGIC)
+    return `${path} is a WAL segment (it has a segment header), not a divergence file`;
+  if (divergedEpochOf(path) === undefined)
+    return `${path} is not a divergence file: its name is not <store dir>.diverged-<epoch>-<first>-<last>[.<n>].log`;
+  return undefined;
+}
+
+/** divergedEpochOf reads the epoch from a divergence file's name. */
+export function divergedEpochOf(path: string): number | undefined {
+  const name = basename(path);
+  const m = /^(.*)\.diverged-/.exec(name);
+  return m === null ? undefined : parseDivergedName(m[1]!, name)?.epoch;
+}
+
+/** typeName is the record type as printed: put, delete, put-ttl or expire. */
+export function typeName(r: DecodedRecord): string {
+  return TYPE_NAMES[r.type]!;
+}
+
+/** recordLine prints a record for people: seq, type, key, value (cut past SHOWN_VALUE_BYTES), expiry, tab-separated. */
+export function recordLine(r: DecodedRecord): string {
+  const cells = [String(r.seq), typeName(r), displayBytes(r.key)];
+  if (r.type === TYPE_PUT || r.type === TYPE_PUT_TTL) cells.push(shownValue(r.value));
+  if (r.type === TYPE_PUT_TTL) cells.push(`expires ${new Date(r.expiresAtMs).toISOString()}`);
+  return cells.join('\t');
+}
+
+function shownValue(value: Buffer): string {
+  if (value.length <= SHOWN_VALUE_BYTES) return displayBytes(value);
+  return `${displayBytes(value.subarray(0, SHOWN_VALUE_BYTES))}… (${value.length} bytes)`;
+}
+
+/**
+ * recordJson is a record as one JSON object: `key` / `value` as UTF-8 text when valid, else
+ * `key_base64` / `value_base64`; `expires_at_ms` for a put-ttl.
+ */
+export function recordJson(r: DecodedRecord): Record<string, unknown> {
+  const key = jsonValue(r.key);
+  return {
+    seq: r.seq,
+    type: typeName(r),
+    ...('value' in key ? { key: key.value } : { key_base64: key.value_base64 }),
+    ...(r.type === TYPE_PUT || r.type === TYPE_PUT_TTL ? jsonValue(r.value) : {}),
+    ...(r.type === TYPE_PUT_TTL ? { expires_at_ms: r.expiresAtMs } : {}),
+  };
+}
+
+/** summaryLine is the last line for a file: its records, their seq range and the epoch that forked. */
+export function summaryLine(path: string, read: DivergedRead): string {
+  const n = read.records.length;
+  const range = n === 0 ? 'none' : `seq ${read.records[0]!.seq}..${read.records[n - 1]!.seq}`;
+  return `${path}: ${n} record${n === 1 ? '' : 's'}, ${range}, forked by epoch ${divergedEpochOf(path) ?? '?'}`;
+}

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DistkvError } from '../errors.js';
+import { reasonOf } from '../util/fs-reason.js';
 import { formatOptions, type OptionSpec, parseArgs, UsageError } from './args.js';
 import { notDivergedFile, readDivergedBytes, recordJson, recordLine, summaryLine } from './diverged-read.js';
 import { Output } from './output.js';
@@ -48,7 +49,7 @@ function printFile(path: string, out: Output): void {
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new DistkvError('NOT_FOUND', `cannot read ${path}: ${(err as Error).message}`);
+    throw new DistkvError('NOT_FOUND', `cannot read ${path}: ${reasonOf(err)}`);
   }
   const wrong = notDivergedFile(path, bytes);
   if (wrong !== undefined) throw new UsageError(wrong, false);

@@ -6,22 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkHistory, type Op, type OpInput, type OpOutput } from '../helpers/linearizability.js';
-
-function op(call: number, ret: number, input: OpInput, output: OpOutput): Op {
-  return { key: 'k', call, ret, input, output };
-}
-const put = (value: string, extra: { ifMatch?: string; ifNoneMatch?: boolean } = {}): OpInput => ({
-  kind: 'put',
-  value,
-  ...extra,
-});
-const get: OpInput = { kind: 'get' };
-const ok = (version?: string): OpOutput => (version === undefined ? { kind: 'ok' } : { kind: 'ok', version });
-const found = (value: string, version: string): OpOutput => ({ kind: 'found', value, version });
-const unknown: OpOutput = { kind: 'unknown' };
-const failover = (call: number, ret: number, fork: string, epoch?: number): Op =>
-  op(call, ret, { kind: 'failover', fork, ...(epoch === undefined ? {} : { epoch }) }, { kind: 'ok' });
+import { failover, found, get, ok, op, put, unknown } from '../helpers/history-builders.js';
+import { checkHistory } from '../helpers/linearizability.js';
 
 describe('linearizability checker probes: rules it keeps', () => {
   it('refuses a lost write seen before the failover and again after it', () => {

@@ -14,20 +14,8 @@ import {
   type OpInput,
   type OpOutput,
 } from '../helpers/linearizability.js';
+import { failover, found, get, ok, op, put, unknown } from '../helpers/history-builders.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-
-/** op makes one operation on key 'k' from call to ret. */
-function op(call: number, ret: number, input: OpInput, output: OpOutput, key = 'k'): Op {
-  return { key, call, ret, input, output };
-}
-const put = (value: string, extra: Partial<{ ifMatch: string; ifNoneMatch: boolean }> = {}): OpInput => ({
-  kind: 'put',
-  value,
-  ...extra,
-});
-const get: OpInput = { kind: 'get' };
-const ok = (version?: string): OpOutput => (version === undefined ? { kind: 'ok' } : { kind: 'ok', version });
-const found = (value: string, version: string): OpOutput => ({ kind: 'found', value, version });
 
 describe('linearizability checker: hand-made histories', () => {
   it('accepts a sequential history and refuses a read of the value before the last write', () => {
@@ -153,10 +141,6 @@ describe('linearizability checker: hand-made histories', () => {
 });
 
 describe('linearizability checker: a failover that forks the log', () => {
-  const unknown = { kind: 'unknown' } as const;
-  const failover = (call: number, ret: number, fork: string): Op =>
-    op(call, ret, { kind: 'failover', fork }, { kind: 'ok' });
-
   it('lets reads before the failover see unacknowledged writes above the fork, which it undoes', () => {
     const before = [
       op(0, 1, put('a'), ok('0.1')),
@@ -223,8 +207,7 @@ describe('linearizability checker: a failover that forks the log', () => {
 });
 
 describe('linearizability checker: reads with a read concern (w >= 1) through a failover', () => {
-  const unknown = { kind: 'unknown' } as const;
-  const failover = op(10, 20, { kind: 'failover', fork: '0.1' }, { kind: 'ok' });
+  const atFork = failover(10, 20, '0.1');
   const replicated: OpInput = { kind: 'get', replicated: true };
 
   it('refuses a replicated read that saw a value, or an absence, the failover undid', () => {
@@ -232,7 +215,7 @@ describe('linearizability checker: reads with a read concern (w >= 1) through a 
       op(0, 1, put('a'), ok('0.1')),
       op(2, 3, put('b'), unknown),
       op(4, 5, input, found('b', '0.2')),
-      failover,
+      atFork,
       op(30, 31, get, found('a', '0.1')),
     ];
     assert.equal(checkHistory(saw(get)).ok, true, 'a plain read may see the lost write');
@@ -242,7 +225,7 @@ describe('linearizability checker: reads with a read concern (w >= 1) through a 
       op(0, 1, put('a'), ok('0.1')),
       op(2, 3, { kind: 'delete' }, unknown),
       op(4, 5, input, { kind: 'absent' }),
-      failover,
+      atFork,
       op(30, 31, get, found('a', '0.1')),
     ];
     assert.equal(checkHistory(absent(get)).ok, true);
@@ -256,7 +239,7 @@ describe('linearizability checker: reads with a read concern (w >= 1) through a 
       // Placed before the lost write: its interval allows it.
       op(4, 9, put('b'), unknown),
       op(5, 6, replicated, found('a', '0.1')),
-      failover,
+      atFork,
       op(30, 31, replicated, found('a', '0.1')),
     ];
     const v = checkHistory(h);

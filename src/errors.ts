@@ -67,6 +67,13 @@ export const ERROR_CATALOGUE = {
   STARTING: { status: 503 },
   /** thrown when a write reaches a shard whose leader is being switched (retry after Retry-After seconds). */
   SWITCHING_LEADER: { status: 503 },
+  /**
+   * thrown for a request on a shard whose leader here started on an empty store (its data directory
+   * new, lost or replaced) while a replica of the shard holds records: served, it would answer an
+   * empty shard and its replicas would drop their copy. Not executed: promote the replica
+   * (`distkv failover --to REPLICA`), and this node then follows it (docs/failover.md).
+   */
+  LEADER_BEHIND: { status: 503 },
   /** thrown when a shard's owner cannot be reached (for a write a node relayed or forwarded: nothing reached the owner, it was not applied). */
   SHARD_UNREACHABLE: { status: 503 },
   /**

@@ -2,6 +2,7 @@
  * Observability and admin routes: `/healthz`, `/cluster`, `/stats`, `/metrics` and the seed's
  * `/purge` (token-protected when a token is configured).
  */
+import type { BehindReplica } from '../server/map-keeper.js';
 import { DistkvError } from '../errors.js';
 import { respAddressOf } from '../resp/resp-address.js';
 import { replicaLag } from '../replication/lag.js';
@@ -32,6 +33,11 @@ export function replicaView(
     ...(lag.lastContactMsAgo === undefined ? {} : { last_contact_ms_ago: lag.lastContactMsAgo }),
     state: lag.state,
   };
+}
+
+/** behindView shows the replica a leader here that started empty is behind (empty-leaders.ts), if any. */
+function behindView(b: BehindReplica | undefined): { behind?: { replica: string; replica_seq: number } } {
+  return b === undefined ? {} : { behind: { replica: b.replica, replica_seq: b.seq } };
 }
 
 /**
@@ -79,6 +85,7 @@ export function clusterView(ctx: HttpContext): unknown {
             ? {}
             : { last_seq: leaderSeq, last_write_seq: ctx.pool.lastWriteSeq(leader.index) }),
           ...(ctx.liveMap.writesFenced(s.idx) ? { writes_held: true } : {}),
+          ...behindView(ctx.liveMap.behindOf(s.idx)),
           ...(hosted.has(s.address) && ctx.liveMap.leaseless(s.idx) ? { no_lease: true } : {}),
           ...failed(leader?.index),
         },

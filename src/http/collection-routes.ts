@@ -249,6 +249,15 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
         sendDisputed(res, disputed);
         return;
       }
+      // A leader here that started empty while a replica holds records serves nothing (empty-leaders.ts).
+      const behind = shards
+        .filter((s) => ctx.listener.writes[s]!.local)
+        .map((s) => ctx.liveMap.behindError(s))
+        .find((e) => e !== undefined);
+      if (behind !== undefined) {
+        sendError(res, behind);
+        return;
+      }
       // A part read from a leader here without its lease, or whose writes a failover holds, could
       // miss writes a new leader took (kv-routes.ts).
       const held = shards.find((s) => {
@@ -330,10 +339,9 @@ function runBatch(
       const shard = ctx.shardMap.shardOf(op.key);
       if (ctx.liveMap.writesFenced(shard)) {
         // Held like a single-key write (kv-routes.ts): not executed, safe to send again.
-        const e = new DistkvError(
-          'SWITCHING_LEADER',
-          `shard ${shard}'s leader is being switched; retry shortly`,
-        );
+        const e =
+          ctx.liveMap.behindError(shard) ??
+          new DistkvError('SWITCHING_LEADER', `shard ${shard}'s leader is being switched; retry shortly`);
         settle(index, { ok: false, error: e.toWire() });
         continue;
       }

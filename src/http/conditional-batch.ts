@@ -79,6 +79,8 @@ export async function runConditionalBatch(
     if (disputed !== undefined) throw disputed;
   }
   const t = ctx.listener.writes[shard]!;
+  const behind = t.local ? ctx.liveMap.behindError(shard) : undefined;
+  if (behind !== undefined) throw behind;
   if (!t.local) {
     if (localOnly)
       throw new DistkvError('WRONG_NODE', `the batch's shard ${shard} is led by ${t.address}; send it there`);

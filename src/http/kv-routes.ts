@@ -188,6 +188,12 @@ function placeKey(
   }
   const shard = ctx.shardMap.shardOfSlot(slot);
   const target = write || leaderRead ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
+  const behind = target.local && target.role === 'leader' ? ctx.liveMap.behindError(shard) : undefined;
+  if (behind !== undefined) {
+    // A leader that started empty while a replica holds records (empty-leaders.ts): nothing here is served.
+    sendRefused(res, behind, {}, seedPathOf(url));
+    return undefined;
+  }
   if (target.local && (write || leaderRead) && ctx.liveMap.writesFenced(shard)) {
     // Held, not failed: the write was not executed, and the client may send it again.
     sendSwitching(res, ctx, `shard ${shard}'s leader is being switched; retry shortly`, seedPathOf(url));

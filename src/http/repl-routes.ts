@@ -8,6 +8,8 @@
  *         there: the fork seq is in `X-Distkv-Fork-Seq` and the body's `error.fork`)
  *       | 409 STALE_LEADER (E is newer than the leader's epoch: this leader was deposed)
  *       | 403 UNKNOWN_REPLICA (ID is not a replica of shard I in the topology)
+ *       | 503 LEADER_BEHIND (this leader started on an empty store and a replica holds records:
+ *         src/server/empty-leaders.ts; the replica keeps its records and asks again)
  *       | 503 SWITCHING_LEADER (with etcd: this leader is past its lease deadline, a replica may lead
  *         now; also a batch read before the deadline and answered after it: docs/failover.md)
  *       X-Distkv-Leader-Seq: the leader's last seq; X-Distkv-Epoch: the leader's epoch;
@@ -64,6 +66,16 @@ function checkLease(ctx: HttpContext, shard: number): void {
       'SWITCHING_LEADER',
       `shard ${shard}'s leader here is past its lease deadline (a replica may lead it now): it serves no replication; follow the leader of the newest map`,
     );
+}
+
+/**
+ * checkBehind throws LEADER_BEHIND when this node's leader of `shard` started empty while a replica
+ * holds records (src/server/empty-leaders.ts): the replica keeps its records and asks again,
+ * instead of being told it forked and dropping them.
+ */
+function checkBehind(ctx: HttpContext, shard: number): void {
+  const behind = ctx.liveMap.behindError(shard);
+  if (behind !== undefined) throw behind;
 }
 
 /**
@@ -287,8 +299,8 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
       const replica = replicaOf(ctx, shard, params.get('replica'));
       const t = leaderTarget(ctx, shard);
       checkLease(ctx, shard);
-      answerLater(
-        res,
+      checkBehind(ctx, shard);
+      const pull = (): ReturnType<typeof ctx.pool.call> =>
         ctx.pool.call(t.worker, {
           type: 'repl-pull',
           store: t.store,
@@ -297,7 +309,17 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
           waitMs,
           replica,
           epoch,
-        }),
+        });
+      // A leader that started empty learns here that this replica holds records (empty-leaders.ts).
+      const check = ctx.emptyLeaders?.sighted(shard, replica, after);
+      answerLater(
+        res,
+        check === undefined
+          ? pull()
+          : check.then(() => {
+              checkBehind(ctx, shard);
+              return pull();
+            }),
         (r, reply) => {
           if (reply.type !== 'repl-pull-result') throw new Error(`unexpected ${reply.type} for a pull`);
           // A long poll read before the deadline may be answered after it.

@@ -84,6 +84,12 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
   }
   const shard = shardMap.shardOfSlot(slot);
   const target = (write || !c.readonly ? listener.writes : listener.reads)[shard]!;
+  const behind = target.local && target.role === 'leader' ? c.ctx.behindError?.(shard) : undefined;
+  if (behind !== undefined) {
+    // As over HTTP: a leader that started empty while a replica holds records serves nothing here.
+    c.queue.now(c.proto).error(`ERR ${behind.message}`);
+    return undefined;
+  }
   if (target.local && c.ctx.leaderWithoutLease(target.role, shard)) {
     // As over HTTP: a leader without its lease may have been replaced, so it answers neither reads
     // nor writes. The worker's fence refuses writes too, but only once the coordinator's next pass

@@ -3,6 +3,7 @@
  * from the same pool, plan and shard map as the HTTP front door, so both protocols reach the same
  * stores through the same worker batches.
  */
+import type { DistkvError } from '../errors.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { ShardInfo, ShardMap } from '../routing/shard-map.js';
@@ -48,6 +49,8 @@ export interface RespContext {
    * leader whose writes a failover holds (map-keeper.ts). Absent, none is held.
    */
   readsHeld?: (role: 'leader' | 'replica', idx: number) => boolean;
+  /** behindError is the LEADER_BEHIND refusal of shard `idx` when its leader here started empty while a replica holds records (map-keeper.ts). */
+  behindError?: (idx: number) => DistkvError | undefined;
   /**
    * slotGate holds the slots refused because a peer's config gives them another leader
    * (src/server/slot-gate.ts): commands on their keys get `-TRYAGAIN`. Absent, none is refused.

@@ -15,6 +15,10 @@
  * shard, and a map proposed through `POST /_admin/map` goes to etcd first (etcd orders map versions;
  * peers' maps are not adopted, etcd's are).
  *
+ * A leader here found behind a replica of its shard (empty-leaders.ts: it started on an empty store
+ * while the replica holds records) is held for good (`markBehind`): every request on the shard here
+ * is refused with LEADER_BEHIND until a map moves the shard's leader away (`distkv failover --to`).
+ *
  * Without a coordinator, leaders restarting after an unclean stop raise their shards' epochs on
  * their own (restart-epochs.ts), so two maps may share a version: a map no newer than this one
  * that extends some of its shards is merged into it (`mergedMap`, a version above both), and the
@@ -86,6 +90,17 @@ export function leaselessWriteMessage(shard: number): string {
   return `shard ${shard}'s leader here has no lease, and a replica may have taken over: retry shortly`;
 }
 
+/** BehindReplica is the replica a leader here was found behind (empty-leaders.ts), and its position. */
+export interface BehindReplica {
+  replica: string;
+  seq: number;
+}
+
+/** behindMessage explains why shard `idx` (`name`) is refused at a leader behind replica `b` (LEADER_BEHIND), and what to do. */
+export function behindMessage(idx: number, name: string, b: BehindReplica): string {
+  return `shard ${idx}'s leader here started on an empty store, but its replica ${b.replica} holds records through seq ${b.seq}: served, it would answer an empty shard and its replicas would drop their copy. Not executed: promote the replica with \`distkv failover --shard ${name} --to ${b.replica}\` (this node then copies the shard from it)`;
+}
+
 /** MapKeeper holds, persists and applies this process's live map. */
 export class MapKeeper {
   private map: LiveMap;
@@ -108,6 +123,8 @@ export class MapKeeper {
     if (this.pool === undefined) throw new DistkvError('UNAVAILABLE', 'the node is starting');
     return this.pool;
   });
+  /** behind holds the shards whose leader here is behind a replica (`markBehind`), with that replica's position. */
+  private readonly behind = new Map<number, BehindReplica>();
   /** conflictSeen is the version of the last peer map logged as conflicting with this one. */
   private conflictSeen = 0;
 
@@ -154,9 +171,34 @@ export class MapKeeper {
   writesFenced(idx: number): boolean {
     return (
       this.fenced.has(idx) ||
+      this.behind.has(idx) ||
       this.switching.has(idx) ||
       (this.coordination !== undefined && !this.coordination.mayWrite(idx))
     );
+  }
+
+  /**
+   * markBehind holds shard `idx` here for good: its leader here started on an empty store while
+   * `replica` holds records through `seq` (empty-leaders.ts). A map that moves the leader away ends it.
+   */
+  markBehind(idx: number, replica: BehindReplica): void {
+    this.behind.set(idx, replica);
+  }
+
+  /** behindOf is the replica shard `idx`'s leader here is behind (markBehind), if any. */
+  behindOf(idx: number): BehindReplica | undefined {
+    return this.behind.get(idx);
+  }
+
+  /**
+   * behindError is the LEADER_BEHIND refusal for a request on shard `idx` whose leader here is
+   * behind a replica (markBehind), else undefined: every request there, read or write, is refused.
+   */
+  behindError(idx: number): DistkvError | undefined {
+    const b = this.behind.get(idx);
+    if (b === undefined) return undefined;
+    const name = this.config.shards.find((s) => s.idx === idx)?.name ?? String(idx);
+    return new DistkvError('LEADER_BEHIND', behindMessage(idx, name, b));
   }
 
   /**
@@ -325,6 +367,7 @@ export class MapKeeper {
     );
     if (this.plan === undefined || this.pool === undefined) return true;
     for (const s of moved) {
+      this.behind.delete(s.idx);
       this.switching.add(s.idx);
       this.fenced.delete(s.idx);
       this.fenceOwners.delete(s.idx);

@@ -10,6 +10,7 @@
  * A start that finds the mark of a run that stopped uncleanly in a lossy durability mode starts a new
  * epoch for every shard it leads before it serves (restart-epochs.ts).
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -35,6 +36,7 @@ import { MapKeeper, readsHeld } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
+import { EmptyLeaders } from './empty-leaders.js';
 import { PeerCheck } from './peer-check.js';
 import { registerDisputeMetrics } from './dispute-metrics.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
@@ -84,6 +86,8 @@ export class DistkvNode {
   private readonly forwarder: Forwarder;
   private readonly peers: PeerCheck;
   private readonly liveMap: MapKeeper;
+  /** emptyLeaders holds back the leader stores that start empty while a replica holds records. */
+  private readonly emptyLeaders: EmptyLeaders;
   /** coordinator runs automatic failover when `[coordination] etcd` is set. */
   private readonly coordinator: EtcdCoordinator | undefined;
   private readonly scheme: 'http' | 'https';
@@ -129,6 +133,7 @@ export class DistkvNode {
     this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level, (leader, code) => {
       this.peers.refusedBy(leader, code);
     });
+    this.emptyLeaders = new EmptyLeaders(this.liveMap, this.pool, log);
     const registry = new Registry();
     // The standard process_* and nodejs_* names, unprefixed, as dashboards expect them.
     collectDefaultMetrics({ register: registry });
@@ -153,6 +158,7 @@ export class DistkvNode {
       ca,
       coordinated ? undefined : (doc, from) => this.liveMap.offer(doc, from),
       () => layoutOfShards(this.liveMap.shards()),
+      (doc) => this.emptyLeaders.fromPeer(doc),
     );
     registerDisputeMetrics(registry, [...hosted], this.peers);
     if (coordinated) {
@@ -170,6 +176,7 @@ export class DistkvNode {
       config,
       shardMap,
       liveMap: this.liveMap,
+      emptyLeaders: this.emptyLeaders,
       plan: this.plan,
       pool: this.pool,
       metrics: new HttpMetrics(registry),
@@ -213,6 +220,7 @@ export class DistkvNode {
       leaderWithoutLease: (role: 'leader' | 'replica', idx: number) =>
         this.liveMap.leaderWithoutLease(role, idx),
       readsHeld: (role: 'leader' | 'replica', idx: number) => readsHeld(this.liveMap, role, idx),
+      behindError: (idx: number) => this.liveMap.behindError(idx),
       slotGate: this.peers.gate,
       plan: this.plan,
       pool: this.pool,
@@ -254,6 +262,9 @@ export class DistkvNode {
     try {
       // Only the lock holder may look at (and on first start, mark) the directory's format.
       if (options.config.storage.engine !== 'memory') {
+        // Before any store opens (and creates its directory): the stores that start on nothing
+        // (a replica among them may lead by a peer's map, its node's own map lost with the directory).
+        node.emptyLeaders.watch(node.plan.stores.filter((st) => !existsSync(st.dir)));
         checkDataFormat(
           node.dataDir,
           node.plan.stores.map((st) => st.dir),

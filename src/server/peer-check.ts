@@ -7,6 +7,10 @@
  * The same answer carries the peer's live map (`map`): it is handed to `onMap`, which adopts it when
  * its version is higher, so a map spreads to nodes that were down when it was published.
  *
+ * A peer that agrees also shows the positions of the replica stores it hosts: `onDoc` gets its
+ * whole answer, after its map (empty-leaders.ts: a leader here that started empty is held when a
+ * replica holds records).
+ *
  * A peer that disagrees also lists its shards (slot ranges and leaders): the slots whose leader
  * differs from this node's (src/routing/slot-dispute.ts) go into `gate` (slot-gate.ts), and every
  * request on them is refused until the peer answers with the same config. A peer that disagreed
@@ -98,6 +102,7 @@ export class PeerCheck {
   /** ca is the PEM of the CA(s) trusted for https peers (server.tls_ca); undefined = the system's. */
   private readonly ca: Buffer | undefined;
   private readonly onMap: OnMap | undefined;
+  private readonly onDoc: ((doc: unknown) => Promise<void>) | undefined;
   /** layout returns this node's leader ranges now (its config's slots, the live map's leaders). */
   private readonly layout: (() => readonly LeaderRange[]) | undefined;
   /** gate holds the slots refused because of the peers' disputes (rebuilt after every check). */
@@ -112,8 +117,10 @@ export class PeerCheck {
     ca?: Buffer,
     onMap?: OnMap,
     layout?: () => readonly LeaderRange[],
+    onDoc?: (doc: unknown) => Promise<void>,
   ) {
     this.onMap = onMap;
+    this.onDoc = onDoc;
     this.layout = layout;
     this.gate = new SlotGate(mine);
     this.mine = mine;
@@ -255,6 +262,13 @@ export class PeerCheck {
       if (state === 'agrees' && doc.map !== undefined && this.onMap !== undefined)
         await this.onMap(doc.map, p.address).catch((err: unknown) => {
           this.log.error({ peer: p.address, err: (err as Error).message }, 'refused the live map of a peer');
+        });
+      if (state === 'agrees')
+        await this.onDoc?.(doc).catch((err: unknown) => {
+          this.log.error(
+            { peer: p.address, err: (err as Error).message },
+            "checking a peer's replica positions failed",
+          );
         });
     } catch {
       state = 'unreachable';

@@ -35,9 +35,13 @@ export function replicaView(
   };
 }
 
-/** behindView shows the replica a leader here that started empty is behind (empty-leaders.ts), if any. */
-function behindView(b: BehindReplica | undefined): { behind?: { replica: string; replica_seq: number } } {
-  return b === undefined ? {} : { behind: { replica: b.replica, replica_seq: b.seq } };
+/** behindView shows the replica a leader here that started empty is behind (behind-leaders.ts), if any. */
+function behindView(b: BehindReplica | undefined): {
+  behind?: { replica: string; replica_seq: number; leader_seq: number };
+} {
+  return b === undefined
+    ? {}
+    : { behind: { replica: b.replica, replica_seq: b.seq, leader_seq: b.leaderSeq } };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import type { ConnectionLimit } from '../server/connection-limit.js';
-import type { EmptyLeaders } from '../server/empty-leaders.js';
+import type { BehindLeaders } from '../server/behind-leaders.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { PeerCheck } from '../server/peer-check.js';
@@ -33,8 +33,8 @@ export interface SharedContext {
   shardMap: ShardMap;
   /** liveMap holds who leads each shard now (src/routing/live-map.ts). */
   liveMap: MapKeeper;
-  /** emptyLeaders holds back a leader here that started empty while a replica holds records (src/server/empty-leaders.ts). */
-  emptyLeaders?: EmptyLeaders;
+  /** behindLeaders holds back a leader here that started empty while a replica holds records (src/server/behind-leaders.ts). */
+  behindLeaders?: BehindLeaders;
   plan: NodePlan;
   pool: WorkerPool;
   metrics: HttpMetrics;

@@ -9,7 +9,7 @@
  *       | 409 STALE_LEADER (E is newer than the leader's epoch: this leader was deposed)
  *       | 403 UNKNOWN_REPLICA (ID is not a replica of shard I in the topology)
  *       | 503 LEADER_BEHIND (this leader started on an empty store and a replica holds records:
- *         src/server/empty-leaders.ts; the replica keeps its records and asks again)
+ *         src/server/behind-leaders.ts; the replica keeps its records and asks again)
  *       | 503 SWITCHING_LEADER (with etcd: this leader is past its lease deadline, a replica may lead
  *         now; also a batch read before the deadline and answered after it: docs/failover.md)
  *       X-Distkv-Leader-Seq: the leader's last seq; X-Distkv-Epoch: the leader's epoch;
@@ -70,7 +70,7 @@ function checkLease(ctx: HttpContext, shard: number): void {
 
 /**
  * checkBehind throws LEADER_BEHIND when this node's leader of `shard` started empty while a replica
- * holds records (src/server/empty-leaders.ts): the replica keeps its records and asks again,
+ * holds records (src/server/behind-leaders.ts): the replica keeps its records and asks again,
  * instead of being told it forked and dropping them.
  */
 function checkBehind(ctx: HttpContext, shard: number): void {
@@ -310,8 +310,8 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
           replica,
           epoch,
         });
-      // A leader that started empty learns here that this replica holds records (empty-leaders.ts).
-      const check = ctx.emptyLeaders?.sighted(shard, replica, after);
+      // A leader that started empty learns here that this replica holds records (behind-leaders.ts).
+      const check = ctx.behindLeaders?.sighted(shard, replica, after);
       answerLater(
         res,
         check === undefined

@@ -15,8 +15,8 @@
  * shard, and a map proposed through `POST /_admin/map` goes to etcd first (etcd orders map versions;
  * peers' maps are not adopted, etcd's are).
  *
- * A leader here found behind a replica of its shard (empty-leaders.ts: it started on an empty store
- * while the replica holds records) is held for good (`markBehind`): every request on the shard here
+ * A leader here found behind a replica of its shard (behind-leaders.ts: it started on an empty or
+ * older store while the replica holds more) is held for good (`markBehind`): every request on the shard here
  * is refused with LEADER_BEHIND until a map moves the shard's leader away (`distkv failover --to`).
  *
  * Without a coordinator, leaders restarting after an unclean stop raise their shards' epochs on
@@ -90,15 +90,21 @@ export function leaselessWriteMessage(shard: number): string {
   return `shard ${shard}'s leader here has no lease, and a replica may have taken over: retry shortly`;
 }
 
-/** BehindReplica is the replica a leader here was found behind (empty-leaders.ts), and its position. */
+/** BehindReplica is the replica a leader here was found behind (behind-leaders.ts), its position and the leader's. */
 export interface BehindReplica {
   replica: string;
   seq: number;
+  /** leaderSeq is the leader's last seq, which it started with (0: it started empty). */
+  leaderSeq: number;
 }
 
 /** behindMessage explains why shard `idx` (`name`) is refused at a leader behind replica `b` (LEADER_BEHIND), and what to do. */
 export function behindMessage(idx: number, name: string, b: BehindReplica): string {
-  return `shard ${idx}'s leader here started on an empty store, but its replica ${b.replica} holds records through seq ${b.seq}: served, it would answer an empty shard and its replicas would drop their copy. Not executed: promote the replica with \`distkv failover --shard ${name} --to ${b.replica}\` (this node then copies the shard from it)`;
+  const started =
+    b.leaderSeq === 0
+      ? 'started on an empty store'
+      : `started with records through seq ${b.leaderSeq} only (its data directory put back from an older copy?)`;
+  return `shard ${idx}'s leader here ${started}, but its replica ${b.replica} holds records through seq ${b.seq}: served, it would answer without them and its replicas would drop their copy. Not executed: promote the replica with \`distkv failover --shard ${name} --to ${b.replica}\` (this node then copies the shard from it)`;
 }
 
 /** MapKeeper holds, persists and applies this process's live map. */
@@ -179,7 +185,7 @@ export class MapKeeper {
 
   /**
    * markBehind holds shard `idx` here for good: its leader here started on an empty store while
-   * `replica` holds records through `seq` (empty-leaders.ts). A map that moves the leader away ends it.
+   * `replica` holds records through `seq` (behind-leaders.ts). A map that moves the leader away ends it.
    */
   markBehind(idx: number, replica: BehindReplica): void {
     this.behind.set(idx, replica);

@@ -36,7 +36,7 @@ import { MapKeeper, readsHeld } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
-import { EmptyLeaders } from './empty-leaders.js';
+import { BehindLeaders } from './behind-leaders.js';
 import { PeerCheck } from './peer-check.js';
 import { registerDisputeMetrics } from './dispute-metrics.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
@@ -86,8 +86,8 @@ export class DistkvNode {
   private readonly forwarder: Forwarder;
   private readonly peers: PeerCheck;
   private readonly liveMap: MapKeeper;
-  /** emptyLeaders holds back the leader stores that start empty while a replica holds records. */
-  private readonly emptyLeaders: EmptyLeaders;
+  /** behindLeaders holds back the leader stores that start empty while a replica holds records. */
+  private readonly behindLeaders: BehindLeaders;
   /** coordinator runs automatic failover when `[coordination] etcd` is set. */
   private readonly coordinator: EtcdCoordinator | undefined;
   private readonly scheme: 'http' | 'https';
@@ -133,7 +133,7 @@ export class DistkvNode {
     this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level, (leader, code) => {
       this.peers.refusedBy(leader, code);
     });
-    this.emptyLeaders = new EmptyLeaders(this.liveMap, this.pool, log);
+    this.behindLeaders = new BehindLeaders(this.liveMap, this.pool, log);
     const registry = new Registry();
     // The standard process_* and nodejs_* names, unprefixed, as dashboards expect them.
     collectDefaultMetrics({ register: registry });
@@ -158,7 +158,7 @@ export class DistkvNode {
       ca,
       coordinated ? undefined : (doc, from) => this.liveMap.offer(doc, from),
       () => layoutOfShards(this.liveMap.shards()),
-      (doc) => this.emptyLeaders.fromPeer(doc),
+      (doc) => this.behindLeaders.fromPeer(doc),
     );
     registerDisputeMetrics(registry, [...hosted], this.peers);
     if (coordinated) {
@@ -176,7 +176,7 @@ export class DistkvNode {
       config,
       shardMap,
       liveMap: this.liveMap,
-      emptyLeaders: this.emptyLeaders,
+      behindLeaders: this.behindLeaders,
       plan: this.plan,
       pool: this.pool,
       metrics: new HttpMetrics(registry),
@@ -261,10 +261,10 @@ export class DistkvNode {
       );
     try {
       // Only the lock holder may look at (and on first start, mark) the directory's format.
+      const empty = new Set<number>();
       if (options.config.storage.engine !== 'memory') {
-        // Before any store opens (and creates its directory): the stores that start on nothing
-        // (a replica among them may lead by a peer's map, its node's own map lost with the directory).
-        node.emptyLeaders.watch(node.plan.stores.filter((st) => !existsSync(st.dir)));
+        // Before any store opens (and creates its directory): the stores that start on nothing.
+        for (const st of node.plan.stores) if (!existsSync(st.dir)) empty.add(st.index);
         checkDataFormat(
           node.dataDir,
           node.plan.stores.map((st) => st.dir),
@@ -289,6 +289,9 @@ export class DistkvNode {
         );
       }
       node.liveMap.attach(node.plan, node.pool);
+      // Before the peer round, which may show a replica ahead of a leader here (behind-leaders.ts).
+      if (options.config.storage.engine !== 'memory')
+        node.behindLeaders.watch(node.plan.stores, empty, lossy);
       // A node that was down learns a newer live map (from etcd, else from its peers) before it
       // takes a write; with etcd it also takes the leader keys it is due.
       // After an unclean stop that may have lost records readers saw, the shards it leads start a

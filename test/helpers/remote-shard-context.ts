@@ -24,6 +24,7 @@ export function remoteShardContext(target: OwnerTarget, forwarder: Forwarder): H
     ]),
     liveMap: {
       writesFenced: () => false,
+      behindError: () => undefined,
       leaderWithoutLease: () => false,
       current: { version: 1, shards: [] },
     },

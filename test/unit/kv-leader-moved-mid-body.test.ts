@@ -34,6 +34,7 @@ const ctx = {
   ]),
   liveMap: {
     writesFenced: () => false,
+    behindError: () => undefined,
     leaderWithoutLease: () => false,
     current: { version: 2, shards: [] },
   },

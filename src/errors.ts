@@ -68,9 +68,10 @@ export const ERROR_CATALOGUE = {
   /** thrown when a write reaches a shard whose leader is being switched (retry after Retry-After seconds). */
   SWITCHING_LEADER: { status: 503 },
   /**
-   * thrown for a request on a shard whose leader here started on an empty store (its data directory
-   * new, lost or replaced) while a replica of the shard holds records: served, it would answer an
-   * empty shard and its replicas would drop their copy. Not executed: promote the replica
+   * thrown for a request on a shard whose leader here started behind a replica of the shard: on an
+   * empty store (its data directory new, lost or replaced) or an older one (put back from an older
+   * copy) while the replica holds more. Served, it would answer without those records and its
+   * replicas would drop their copy. Not executed, reads included: promote the replica
    * (`distkv failover --to REPLICA`), and this node then follows it (docs/failover.md).
    */
   LEADER_BEHIND: { status: 503 },

@@ -35,7 +35,7 @@ export function replicaView(
   };
 }
 
-/** behindView shows the replica a leader here that started empty is behind (behind-leaders.ts), if any. */
+/** behindView shows the replica a leader here that started behind is behind (behind-leaders.ts), if any. */
 function behindView(b: BehindReplica | undefined): {
   behind?: { replica: string; replica_seq: number; leader_seq: number };
 } {

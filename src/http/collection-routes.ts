@@ -249,7 +249,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
         sendDisputed(res, disputed);
         return;
       }
-      // A leader here that started empty while a replica holds records serves nothing (behind-leaders.ts).
+      // A leader here that started behind its replica (an empty or older store) serves nothing (behind-leaders.ts).
       const behind = shards
         .filter((s) => ctx.listener.writes[s]!.local)
         .map((s) => ctx.liveMap.behindError(s))

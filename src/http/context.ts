@@ -33,7 +33,7 @@ export interface SharedContext {
   shardMap: ShardMap;
   /** liveMap holds who leads each shard now (src/routing/live-map.ts). */
   liveMap: MapKeeper;
-  /** behindLeaders holds back a leader here that started empty while a replica holds records (src/server/behind-leaders.ts). */
+  /** behindLeaders holds back a leader here that started behind its replica, on an empty or older store (src/server/behind-leaders.ts). */
   behindLeaders?: BehindLeaders;
   plan: NodePlan;
   pool: WorkerPool;

@@ -190,7 +190,7 @@ function placeKey(
   const target = write || leaderRead ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
   const behind = target.local && target.role === 'leader' ? ctx.liveMap.behindError(shard) : undefined;
   if (behind !== undefined) {
-    // A leader that started empty while a replica holds records (behind-leaders.ts): nothing here is served.
+    // A leader that started behind its replica (behind-leaders.ts): nothing here is served.
     sendRefused(res, behind, {}, seedPathOf(url));
     return undefined;
   }

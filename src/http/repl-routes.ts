@@ -8,7 +8,7 @@
  *         there: the fork seq is in `X-Distkv-Fork-Seq` and the body's `error.fork`)
  *       | 409 STALE_LEADER (E is newer than the leader's epoch: this leader was deposed)
  *       | 403 UNKNOWN_REPLICA (ID is not a replica of shard I in the topology)
- *       | 503 LEADER_BEHIND (this leader started on an empty store and a replica holds records:
+ *       | 503 LEADER_BEHIND (this leader started on an empty or older store and a replica holds more:
  *         src/server/behind-leaders.ts; the replica keeps its records and asks again)
  *       | 503 SWITCHING_LEADER (with etcd: this leader is past its lease deadline, a replica may lead
  *         now; also a batch read before the deadline and answered after it: docs/failover.md)
@@ -69,7 +69,7 @@ function checkLease(ctx: HttpContext, shard: number): void {
 }
 
 /**
- * checkBehind throws LEADER_BEHIND when this node's leader of `shard` started empty while a replica
+ * checkBehind throws LEADER_BEHIND when this node's leader of `shard` started behind (empty or older) while a replica
  * holds records (src/server/behind-leaders.ts): the replica keeps its records and asks again,
  * instead of being told it forked and dropping them.
  */
@@ -310,7 +310,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
           replica,
           epoch,
         });
-      // A leader that started empty learns here that this replica holds records (behind-leaders.ts).
+      // A leader that started behind learns here that this replica holds more (behind-leaders.ts).
       const check = ctx.behindLeaders?.sighted(shard, replica, after);
       answerLater(
         res,

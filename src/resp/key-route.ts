@@ -86,7 +86,7 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
   const target = (write || !c.readonly ? listener.writes : listener.reads)[shard]!;
   const behind = target.local && target.role === 'leader' ? c.ctx.behindError?.(shard) : undefined;
   if (behind !== undefined) {
-    // As over HTTP: a leader that started empty while a replica holds records serves nothing here.
+    // As over HTTP: a leader that started behind its replica serves nothing here.
     c.queue.now(c.proto).error(`ERR ${behind.message}`);
     return undefined;
   }

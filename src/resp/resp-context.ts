@@ -49,7 +49,7 @@ export interface RespContext {
    * leader whose writes a failover holds (map-keeper.ts). Absent, none is held.
    */
   readsHeld?: (role: 'leader' | 'replica', idx: number) => boolean;
-  /** behindError is the LEADER_BEHIND refusal of shard `idx` when its leader here started empty while a replica holds records (map-keeper.ts). */
+  /** behindError is the LEADER_BEHIND refusal of shard `idx` when its leader here started behind a replica (map-keeper.ts). */
   behindError?: (idx: number) => DistkvError | undefined;
   /**
    * slotGate holds the slots refused because a peer's config gives them another leader

@@ -184,7 +184,7 @@ export class MapKeeper {
   }
 
   /**
-   * markBehind holds shard `idx` here for good: its leader here started on an empty store while
+   * markBehind holds shard `idx` here for good: its leader here started behind (on an empty or older store) while
    * `replica` holds records through `seq` (behind-leaders.ts). A map that moves the leader away ends it.
    */
   markBehind(idx: number, replica: BehindReplica): void {

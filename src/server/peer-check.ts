@@ -8,7 +8,7 @@
  * its version is higher, so a map spreads to nodes that were down when it was published.
  *
  * A peer that agrees also shows the positions of the replica stores it hosts: `onDoc` gets its
- * whole answer, after its map (behind-leaders.ts: a leader here that started empty is held when a
+ * whole answer, after its map (behind-leaders.ts: a leader here that started behind is held when a
  * replica holds records).
  *
  * A peer that disagrees also lists its shards (slot ranges and leaders): the slots whose leader

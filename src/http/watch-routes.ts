@@ -151,6 +151,9 @@ function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, 
     // would show none of the new leader's changes.
     if (ctx.liveMap.leaderWithoutLease(t.role, shard))
       throw new DistkvError('SWITCHING_LEADER', leaselessReadMessage(shard));
+    // A leader that started behind its replica (behind-leaders.ts) would show a snapshot without its records.
+    const behind = t.role === 'leader' ? ctx.liveMap.behindError(shard) : undefined;
+    if (behind !== undefined) throw behind;
     sources.push({ shard, worker: t.worker, store: t.store, role: t.role, leaderStore: t.leaderStore });
     starts.set(shard, startOf(from, shard));
   }

@@ -65,6 +65,11 @@ describe('a leader restarted on an empty data directory', { timeout: 180000 }, (
       await fetch(`http://${leader}/kv/new`, { method: 'PUT', body: 'x' }),
       await fetch(`http://${leader}/kv?prefix=k/`),
       await fetch(`http://${leader}/get?key=k/1`),
+      // Bounded: a watch that is not refused streams until closed.
+      await fetch(`http://${leader}/watch?prefix=k/`, {
+        headers: { Accept: 'text/event-stream' },
+        signal: AbortSignal.timeout(5000),
+      }),
     ]) {
       assert.equal(r.status, 503, `${r.url}: ${await r.clone().text()}`);
       const text = await r.text();

@@ -56,7 +56,7 @@ export interface FollowerOptions {
   reopen: () => Promise<StoreReplication>;
   /** epochs reads what the replica knows of its shard's epochs (absent: epoch 0, never refuses a batch). */
   epochs?: () => ShardEpochs;
-  /** diverged saves the replica's records above `fork` (a divergence file) before it resyncs. */
+  /** diverged saves the replica's records above `fork` (a divergence file) before it resyncs, and logs the fork. */
   diverged?: (fork: number) => void;
   /** publish reports the follower's position after every pull, failure and state change. */
   publish: (p: FollowerPosition) => void;
@@ -182,12 +182,15 @@ export class Follower {
         const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs, epoch);
         if (this.isStopped()) return;
         if (typeof pulled === 'object' && 'fork' in pulled) {
-          this.o.log?.warn(
-            { source: this.o.source.describe, ack, epoch, fork: pulled.fork },
-            `the leader's history left this replica's at seq ${pulled.fork} (409 DIVERGED): saving the records above it, then resyncing`,
-          );
           this.ackBound = Math.min(this.ackBound, pulled.fork);
-          this.o.diverged?.(pulled.fork);
+          // The fork is logged once: by the save (it names the file and the record count), or
+          // here when nothing saves (test/unit/diverged-log-once.test.ts).
+          if (this.o.diverged === undefined)
+            this.o.log?.warn(
+              { source: this.o.source.describe, ack, epoch, fork: pulled.fork },
+              `the leader's history left this replica's at seq ${pulled.fork} (409 DIVERGED): resyncing`,
+            );
+          else this.o.diverged(pulled.fork);
           this.forgetLeader();
           mustResync = true;
           continue;

@@ -128,6 +128,7 @@ export class ReplicationHost {
     const follower = this.followers.get(index);
     this.followers.delete(index);
     await follower?.stop();
+    this.forgetContact(index);
     this.sharedThrough.delete(index);
     if (this.leaders.delete(index)) h.store.replication?.setRetention(() => undefined);
     this.epochStarts.forget(index);
@@ -235,6 +236,21 @@ export class ReplicationHost {
       // A ring replica pulls nothing from us: its ack is read from the shared positions.
       state.addAckSource(ring.replicaNode, () => this.positions.get(ring.replicaStore, SLOT_LAST_SEQ));
     }
+  }
+
+  /**
+   * forgetContact clears what store `index`'s follower published of its leader (state, contact,
+   * catch-up time, leader seq) when its role or its leader changes: a follower publishes only once
+   * its first pull is answered or fails, and until then /cluster showed, for a store demoted after
+   * it led, what its follower last heard before it led: `held`, and a "last contact" seconds old
+   * from another leader (test/unit/replica-contact-after-role.test.ts). Its ack (SLOT_LAST_SEQ,
+   * its leader's last seq while it leads) stays.
+   */
+  private forgetContact(index: number): void {
+    this.setFollowerState(index, 'starting');
+    this.positions.set(index, SLOT_CONTACT_AT, 0);
+    this.positions.set(index, SLOT_CAUGHT_UP_AT, 0);
+    this.positions.set(index, SLOT_LEADER_SEQ, 0);
   }
 
   /** setFollowerState publishes replica `index`'s state while no follower of its own does. */

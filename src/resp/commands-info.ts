@@ -6,11 +6,15 @@
  * (keyspace-expiries.ts). While a peer's config gives some of the counted stores' slots another
  * leader (src/server/slot-gate.ts), the keyspace section adds `disputed_slots:N`, their count: the
  * figures may then miss the keys that leader took (or count keys it deleted). INFO is not refused
- * as DBSIZE is: monitoring tools poll it, and a refusal would blank every other section.
+ * as DBSIZE is: monitoring tools poll it, and a refusal would blank every other section. A served
+ * leader store that answers no reads now (a failover holds its writes, or it has no lease: the
+ * stores DBSIZE and SCAN answer -TRYAGAIN for, commands-keyspace.ts `heldAt`) is left out of
+ * `keys`, `expires` and `avg_ttl`, and the section adds `held_slots:N`, its slots' count: a new
+ * leader may already hold writes, or deletes, that its count lacks.
  */
 import { arch, platform } from 'node:os';
 import { SERVER_VERSION } from './commands-connection.js';
-import { disputedServed, keyCount, servedStores } from './commands-keyspace.js';
+import { disputedServed, keyCount, readableServed } from './commands-keyspace.js';
 import type { ExpiryCount } from './keyspace-expiries.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
@@ -33,9 +37,10 @@ export function info(c: RespConnection, args: Buffer[]): void {
  */
 function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string>): void {
   const census = all || wanted.has('keyspace');
-  Promise.all([keyCount(c), census ? c.ctx.expiries.count(servedStores(c)) : NO_EXPIRIES]).then(
+  const { readable, heldSlots } = readableServed(c);
+  Promise.all([keyCount(c, readable), census ? c.ctx.expiries.count(readable) : NO_EXPIRIES]).then(
     ([keys, expiries]) => {
-      const sections = infoSections(c, keys, expiries).filter(
+      const sections = infoSections(c, { keys, expiries, heldSlots }).filter(
         ([name]) => all || wanted.has(name.toLowerCase()),
       );
       const text = sections.map(([name, lines]) => `# ${name}\r\n${lines.join('\r\n')}\r\n`).join('\r\n');
@@ -53,7 +58,14 @@ function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string
 
 const NO_EXPIRIES: ExpiryCount = { expires: 0, avgTtlMs: 0 };
 
-function infoSections(c: RespConnection, keys: number, expiries: ExpiryCount): [string, string[]][] {
+/** Keyspace is what the keyspace section reports: the keys of the stores that answer reads, and the slots of those that do not. */
+interface Keyspace {
+  keys: number;
+  expiries: ExpiryCount;
+  heldSlots: number;
+}
+
+function infoSections(c: RespConnection, keyspace: Keyspace): [string, string[]][] {
   const { listener, config, plan, connections } = c.ctx;
   const shards = c.ctx.liveShards();
   const led = shards.filter((s) => s.address === listener.address);
@@ -134,14 +146,18 @@ function infoSections(c: RespConnection, keys: number, expiries: ExpiryCount): [
     ],
     ['Replication', replication],
     ['Cluster', ['cluster_enabled:1']],
-    ['Keyspace', keyspaceLines(keys, expiries, disputedServed(c))],
+    ['Keyspace', keyspaceLines(keyspace, disputedServed(c))],
   ];
 }
 
-/** keyspaceLines are the keyspace section: db0 while it holds keys (as Redis lists only those), then the disputed slots counted. */
-function keyspaceLines(keys: number, expiries: ExpiryCount, disputed: number): string[] {
+/**
+ * keyspaceLines are the keyspace section: db0 while it holds keys (as Redis lists only those),
+ * then the slots of the stores left out because they answer no reads, then the disputed slots counted.
+ */
+function keyspaceLines({ keys, expiries, heldSlots }: Keyspace, disputed: number): string[] {
   return [
     ...(keys > 0 ? [`db0:keys=${keys},expires=${expiries.expires},avg_ttl=${expiries.avgTtlMs}`] : []),
+    ...(heldSlots > 0 ? [`held_slots:${heldSlots}`] : []),
     ...(disputed > 0 ? [`disputed_slots:${disputed}`] : []),
   ];
 }

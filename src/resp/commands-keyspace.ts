@@ -8,7 +8,8 @@
  * failover, or without its lease: `heldAt`), or while a store they would read holds a slot a peer's config gives
  * another leader (`disputedAt`; src/server/slot-gate.ts): that leader may hold keys and writes the
  * answer would miss (RANDOMKEY leaves such stores out, random-key.ts; INFO counts them and says
- * so, `disputedServed`).
+ * so, `disputedServed`). INFO leaves out the keys of a held leader's store, and says so
+ * (`readableServed`).
  */
 import { globMatch, literalPrefix } from './glob.js';
 import type { LocalTarget } from './key-route.js';
@@ -91,16 +92,34 @@ export function disputedAt(c: RespConnection, p: Pending, what: string, prefix: 
  * the keys it lists could lack that leader's writes, or name keys it deleted.
  */
 export function heldAt(c: RespConnection, p: Pending, what: string): boolean {
-  for (const { shard, target } of servedShards(c)) {
-    const leaseless = c.ctx.leaderWithoutLease(target.role, shard);
-    if (!leaseless && c.ctx.readsHeld?.(target.role, shard) !== true) continue;
-    const why = leaseless ? leaselessReadMessage(shard) : heldReadMessage(shard);
+  for (const s of servedShards(c)) {
+    const why = heldReason(c, s);
+    if (why === undefined) continue;
     c.queue.completeWith(p, (w) => {
       w.error(`TRYAGAIN ${what}: ${why}`);
     });
     return true;
   }
   return false;
+}
+
+/** heldReason says why served store `s` answers no reads now (its writes held, or no lease), or undefined when it answers them. */
+function heldReason(c: RespConnection, { shard, target }: ServedStore): string | undefined {
+  if (c.ctx.leaderWithoutLease(target.role, shard)) return leaselessReadMessage(shard);
+  return c.ctx.readsHeld?.(target.role, shard) === true ? heldReadMessage(shard) : undefined;
+}
+
+/**
+ * readableServed splits the stores this node serves into those that answer reads now and those
+ * heldAt refuses (with their slot count): INFO counts the keys of the first only, as DBSIZE would.
+ */
+export function readableServed(c: RespConnection): { readable: LocalTarget[]; heldSlots: number } {
+  const readable: LocalTarget[] = [];
+  let heldSlots = 0;
+  for (const s of servedShards(c))
+    if (heldReason(c, s) === undefined) readable.push(s.target);
+    else heldSlots += slotCount([c.ctx.shardMap.shard(s.shard).slots]);
+  return { readable, heldSlots };
 }
 
 /** unreadableAt answers `p` with -TRYAGAIN and returns true when heldAt or disputedAt would. */
@@ -248,9 +267,12 @@ function scanPage(c: RespConnection, p: Pending, page: ScanPage, i: number, afte
     );
 }
 
-/** keyCount resolves with the number of keys in the stores this node serves. */
-export async function keyCount(c: RespConnection): Promise<number> {
-  const wanted = new Set(servedStores(c).map((t) => t.store));
+/** keyCount resolves with the number of keys in `stores` (by default the stores this node serves). */
+export async function keyCount(
+  c: RespConnection,
+  stores: readonly LocalTarget[] = servedStores(c),
+): Promise<number> {
+  const wanted = new Set(stores.map((t) => t.store));
   const results = await c.ctx.pool.callAll({ type: 'stats' });
   let keys = 0;
   for (const r of results)

@@ -5,7 +5,7 @@
  * it yet, or be cut off from its peers) and names the nodes that route with an older one.
  * It also prints the slots a node refuses because a peer's config gives them another leader
  * (`/cluster` → `peers[].disputed_slots`; docs/operations.md).
- * Exit codes: 0 ok, 1 when a node is down, a slot is refused that way or the request failed, 2 usage (see main.ts).
+ * Exit codes: 0 ok, 1 when a node is down, a leader is held behind its replica, a slot is refused that way or the request failed, 2 usage (see main.ts).
  */
 import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import { type ClientVerb, positionals } from './connect.js';
@@ -101,7 +101,6 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       const newest = docs.reduce((a, d) => ((d.map_version ?? 1) > (a.map_version ?? 1) ? d : a));
       const behind = docs.filter((d) => (d.map_version ?? 1) < (newest.map_version ?? 1));
       const disputes = docs.flatMap((d) => disputesOf(d.node, d.peers));
-      const failed = down.size > 0 || disputes.length > 0;
       // The leader's own view of itself (its last seq): a node behind still calls itself leader.
       const leaderOf = (idx: number, address: string): ClusterShard['leader'] | undefined =>
         docs.map((d) => d.shards[idx]?.leader).find((l) => l?.local === true && l.address === address);
@@ -116,6 +115,9 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           down: down.has(r.address),
         })),
       }));
+      // A leader held behind its replica serves nothing of its shard: as good as down.
+      const failed =
+        down.size > 0 || disputes.length > 0 || merged.some((s) => s.leader.behind !== undefined);
       if (out.json) {
         out.doc({
           ...newest,
@@ -146,7 +148,9 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
             ? `NO LEADER: ${s.leader.address} (DOWN)`
             : s.leader.no_lease === true
               ? `NO LEADER: ${s.leader.address} (no lease in etcd)`
-              : s.leader.address,
+              : s.leader.behind !== undefined
+                ? `NO LEADER: ${s.leader.address} (BEHIND ${s.leader.behind.replica})`
+                : s.leader.address,
           String(s.leader.last_seq ?? '-'),
           replicas || '-',
         ]);
@@ -163,6 +167,11 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         `config version ${newest.version}, live map version ${newest.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}${behind.length > 0 ? `; routing with an older map: ${behind.map((d) => `${d.node} (version ${d.map_version ?? 1})`).join(', ')}` : ''}`,
       );
       for (const s of merged) if (s.leader.down) out.line(leaderlessAdvice(s));
+      for (const s of merged)
+        if (s.leader.behind !== undefined && !s.leader.down)
+          out.line(
+            `LEADER BEHIND: ${s.name}'s leader ${s.leader.address} started with records through seq ${s.leader.behind.leader_seq}, its replica ${s.leader.behind.replica} holds seq ${s.leader.behind.replica_seq}: it serves nothing of the shard; run distkv failover --shard ${s.name} --to ${s.leader.behind.replica}`,
+          );
       for (const d of disputes)
         out.line(
           `CONFIG MISMATCH: ${d.node} refuses slots ${d.slots}: ${d.peer} (${d.peer_state}) routes with config ${d.peer_version ?? 'unknown'}, which gives them another leader; give every node the same sharding.toml`,

@@ -209,9 +209,18 @@ export interface ClusterShard {
   /**
    * no_lease: with `[coordination] etcd`, the leader's node does not hold the shard's leader key (it
    * takes no writes). last_write_seq: its last seq that is not an expire record it logged itself as
-   * a TTL ran out (`distkv backup` compares it; absent from older nodes).
+   * a TTL ran out (`distkv backup` compares it; absent from older nodes). behind: the leader started
+   * behind a replica (an empty or older store) and serves nothing of the shard until a failover
+   * (503 LEADER_BEHIND; docs/failover.md, "A leader that starts behind its replica").
    */
-  leader: { address: string; local: boolean; last_seq?: number; last_write_seq?: number; no_lease?: boolean };
+  leader: {
+    address: string;
+    local: boolean;
+    last_seq?: number;
+    last_write_seq?: number;
+    no_lease?: boolean;
+    behind?: { replica: string; replica_seq: number; leader_seq: number };
+  };
   replicas: ClusterReplica[];
 }
 

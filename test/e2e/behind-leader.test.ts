@@ -90,6 +90,15 @@ describe('a leader restarted on an empty data directory', { timeout: 180000 }, (
       leader_seq: leaderSeq,
     });
     assert.equal((await storeOf(replica)).lastSeq, seq);
+    const shown = await runCli(['cluster', '--url', leader]);
+    assert.equal(shown.code, 1, 'a leader held behind fails `distkv cluster`');
+    assert.match(shown.stdout, new RegExp(`NO LEADER: ${leader} \\(BEHIND ${replica}\\)`));
+    assert.match(
+      shown.stdout,
+      new RegExp(
+        `LEADER BEHIND: .*its replica ${replica} holds seq ${String(seq)}.*distkv failover --shard shard-0 --to ${replica}`,
+      ),
+    );
     const kept = await dumpAt(replica);
     assert.equal(kept.size, keys, 'the replica kept every key');
     assert.equal(kept.get('k/7'), 'v7');

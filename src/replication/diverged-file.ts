@@ -4,14 +4,21 @@
  * new leader, its records above the fork point are written, in WAL record framing
  * (docs/wal-format.md, no segment header), to a file beside the store directory:
  *   `<store dir>.diverged-<epoch>-<first seq>-<last seq>[.<n>].log`
- * where `epoch` is the epoch that forked, and `.<n>` (2, 3, …) tells apart files whose name would
+ * where `epoch` is the epoch that forked: the epoch of the leader that told the store so, a leader
+ * that never had these records (its epoch as it answered the pull 409 DIVERGED: `X-Distkv-Epoch`
+ * over HTTP), or the shard's epoch in the new map for a role change. It may be later than the
+ * epoch whose start is the fork point (the leader moved on since), never earlier; it is not the
+ * store's own epoch, whose map may lag that leader (it learns of the new epoch from that very
+ * answer) and which names the file only when a leader does not say
+ * (test/unit/diverged-fork-epoch.test.ts). `.<n>` (2, 3, …) tells apart files whose name would
  * otherwise be the same but hold other records: one epoch number can fork a store twice over the
  * same range (a restart epoch and a failover made apart take the same number), and the second save
- * replaced the first file, the only copy of its records. The file is fsynced (as `.partial`, then renamed) before the store is rebuilt, and
- * `/stats` counts the records of these files (`divergedRecords`, `divergedFiles`). A fork is saved
- * once: when a file beside the store already holds the same seq range with the same bytes (the
- * same fork seen twice, as a pull's 409 DIVERGED and as a new map's fork, perhaps under
- * another epoch), a second save keeps that file and writes none.
+ * replaced the first file, the only copy of its records. The file is fsynced (as `.partial`, then
+ * renamed) before the store is rebuilt, and `/stats` counts the records of these files
+ * (`divergedRecords`, `divergedFiles`). A fork is saved once: when a file beside the store already
+ * holds the same seq range with the same bytes (the same fork seen twice, as a pull's 409 DIVERGED
+ * and as a new map's fork, under another epoch when the map is newer than the leader's answer), a
+ * second save keeps that file and writes none.
  */
 import {
   closeSync,
@@ -122,8 +129,8 @@ function savedAs(file: string, partial: string): string | undefined {
 
 /**
  * saveFork writes the records replica `spec`'s `store` holds above seq `fork` (a leader of epoch
- * `epoch` never had them) to a divergence file beside it and logs it; the caller then resyncs it.
- * Throws as saveDiverged does.
+ * `epoch`, the epoch that forked, never had them) to a divergence file beside it named with that
+ * epoch, and logs it; the caller then resyncs it. Throws as saveDiverged does.
  */
 export function saveFork(
   spec: StoreSpec,

@@ -43,7 +43,7 @@ import { readResyncMarker, snapshotEpochOf } from './resync-marker.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { ShardEpochs } from './epochs.js';
 import type { FollowerState } from './positions.js';
-import type { ReplicationSource } from './source.js';
+import type { Diverged, ReplicationSource } from './source.js';
 
 /** FollowerOptions configure a follower. */
 export interface FollowerOptions {
@@ -56,8 +56,11 @@ export interface FollowerOptions {
   reopen: () => Promise<StoreReplication>;
   /** epochs reads what the replica knows of its shard's epochs (absent: epoch 0, never refuses a batch). */
   epochs?: () => ShardEpochs;
-  /** diverged saves the replica's records above `fork` (a divergence file) before it resyncs, and logs the fork. */
-  diverged?: (fork: number) => void;
+  /**
+   * diverged saves the replica's records above the fork (a divergence file named with the epoch the
+   * leader answered in, when the source knows it) before it resyncs, and logs the fork.
+   */
+  diverged?: (fork: Diverged) => void;
   /** publish reports the follower's position after every pull, failure and state change. */
   publish: (p: FollowerPosition) => void;
   pullMaxBytes: number;
@@ -187,10 +190,10 @@ export class Follower {
           // here when nothing saves (test/unit/diverged-log-once.test.ts).
           if (this.o.diverged === undefined)
             this.o.log?.warn(
-              { source: this.o.source.describe, ack, epoch, fork: pulled.fork },
+              { source: this.o.source.describe, ack, epoch, fork: pulled.fork, leaderEpoch: pulled.epoch },
               `the leader's history left this replica's at seq ${pulled.fork} (409 DIVERGED): resyncing`,
             );
-          else this.o.diverged(pulled.fork);
+          else this.o.diverged(pulled);
           this.forgetLeader();
           mustResync = true;
           continue;

@@ -2,7 +2,8 @@
  * HttpSource: a replica pulls its leader's log over HTTP (docs/architecture.md, "Replication"; docs/api.md):
  *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID
  *       200 records | 204 none | 410 gone | 409 REPLICA_AHEAD (diverged)
- *       | 409 DIVERGED (fork in X-Distkv-Fork-Seq) | 409 STALE_LEADER (an error: the leader was deposed)
+ *       | 409 DIVERGED (fork in X-Distkv-Fork-Seq, the epoch that forked in X-Distkv-Epoch)
+ *       | 409 STALE_LEADER (an error: the leader was deposed)
  *   GET /_repl/snapshot?shard=I&replica=ID&config=H                     a snapshot stream (snapshot-format.ts),
  *       X-Distkv-Epoch: the epoch of the leader's record at the snapshot seq
  * `after` is the replica's ack: the leader learns acks from pulls. Responses carry the leader's
@@ -48,7 +49,10 @@ function forkOf(header: unknown, body: unknown, describe: string): number {
   throw new Error(`pull from ${describe}: 409 DIVERGED without a fork seq`);
 }
 
-/** epochHeader reads a snapshot's `X-Distkv-Epoch` (the epoch of its seq); undefined when absent or not an epoch. */
+/**
+ * epochHeader reads an `X-Distkv-Epoch` (a snapshot's: the epoch of its seq; a 409 DIVERGED's: the
+ * leader's epoch); undefined when absent or not an epoch.
+ */
 function epochHeader(v: unknown): number | undefined {
   return typeof v === 'string' && /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined;
 }
@@ -117,8 +121,12 @@ export class HttpSource implements ReplicationSource {
     const body = Buffer.from(await r.body.arrayBuffer());
     const error = r.statusCode === 200 ? undefined : errorOf(body);
     if (r.statusCode === 409 && error?.code === 'REPLICA_AHEAD') return 'diverged';
-    if (r.statusCode === 409 && error?.code === 'DIVERGED')
-      return { fork: forkOf(r.headers['x-distkv-fork-seq'], error.fork, this.describe) };
+    if (r.statusCode === 409 && error?.code === 'DIVERGED') {
+      const fork = forkOf(r.headers['x-distkv-fork-seq'], error.fork, this.describe);
+      // The leader's epoch: a leader that does not send it leaves the replica to name its best guess.
+      const leaderEpoch = epochHeader(r.headers['x-distkv-epoch']);
+      return leaderEpoch === undefined ? { fork } : { fork, epoch: leaderEpoch };
+    }
     if (r.statusCode !== 200) {
       if (error !== undefined) this.o.refused?.(error.code);
       throw new Error(

@@ -52,8 +52,9 @@ export class LocalSource implements ReplicationSource {
 
   async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
     const leader = this.current();
-    const fork = checkPullEpoch(this.epochs(), epoch, after);
-    if (fork !== undefined) return { fork };
+    const epochs = this.epochs();
+    const fork = checkPullEpoch(epochs, epoch, after);
+    if (fork !== undefined) return { fork, epoch: epochs.epoch };
     if (after > leader.lastSeq()) return 'diverged';
     let r = leader.readLog(after, maxBytes);
     if (r !== 'gone' && r.records.length === 0 && waitMs > 0) {

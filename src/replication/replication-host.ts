@@ -312,9 +312,12 @@ export class ReplicationHost {
       rebuild: () => this.rebuilds.rebuild(index, h),
       reopen: () => this.rebuilds.reopen(index, h),
       epochs: () => epochsOf(h.spec),
-      diverged: (fork) => {
+      diverged: ({ fork, epoch }) => {
         const replica = h.store.replication;
-        if (replica !== undefined) saveFork(h.spec, replica, fork, h.spec.epoch ?? 0, this.log);
+        // The file names the epoch that forked: the leader's. The replica's own map may lag it (it
+        // learns of the new epoch from this very answer); it is the best guess only when the
+        // source did not say (a leader that sends no X-Distkv-Epoch).
+        if (replica !== undefined) saveFork(h.spec, replica, fork, epoch ?? h.spec.epoch ?? 0, this.log);
       },
       publish: (p) => {
         this.positions.set(index, SLOT_LAST_SEQ, p.ack);

@@ -83,6 +83,7 @@ export class RingSource implements ReplicationSource {
         // asks again from its ack): read the leader's log.
         this.counters.fallbackPulls++;
         const r = await this.fallback.pull(after, maxBytes, 0, epoch);
+        // A fork goes back as the leader answered it (with its epoch: the divergence file names it).
         if (typeof r === 'string' || 'fork' in r) return r;
         this.checkedGen = gen;
         if (r.records.length === 0) this.lapMark = Number.POSITIVE_INFINITY;

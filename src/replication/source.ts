@@ -29,6 +29,12 @@ export interface Pulled {
 /** Diverged says the replica's (epoch, seq) is not on the leader's history: its records above `fork` are not the leader's. */
 export interface Diverged {
   fork: number;
+  /**
+   * epoch is the leader's epoch when it answered: the epoch that forked, whose leader never had the
+   * replica's records above `fork` (it names the divergence file). Absent: a source that does not
+   * know it (a leader that did not say).
+   */
+  epoch?: number;
 }
 
 /** PullResult is what a pull answers. */

@@ -209,6 +209,12 @@ describe('a leader restarting after an unclean stop with interval durability', {
     // Each lost record is saved once, though B may see the fork twice (its first pull's 409
     // DIVERGED and the new map's fork).
     assert.equal(diverged.records, 5, `${diverged.records} records in divergence files`);
+    // Named with the epoch that forked (the restarted leader's), not the epoch B's own map had
+    // when its first pull was told it diverged.
+    assert.deepEqual(
+      diverged.files.map((f) => f.replace(/^.*\.diverged-/, 'diverged-')),
+      [`diverged-${E}-6-10.log`],
+    );
     assert.match(
       diverged.bytes.toString('latin1'),
       /lost6[^]*lost10/,

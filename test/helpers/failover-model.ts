@@ -162,8 +162,8 @@ export class Load {
   }
 }
 
-/** divergedOf reads a node's divergence counters and the bytes of its divergence files. */
-export async function divergedOf(node: string): Promise<{ records: number; bytes: Buffer }> {
+/** divergedOf reads a node's divergence counters, the names of its divergence files and their bytes. */
+export async function divergedOf(node: string): Promise<{ records: number; files: string[]; bytes: Buffer }> {
   const st = (await (await fetch(`http://${node}/stats`)).json()) as {
     stores: { dir: string; divergedRecords?: number }[];
   };
@@ -172,6 +172,7 @@ export async function divergedOf(node: string): Promise<{ records: number; bytes
   const files = readdirSync(parent).filter((f) => f.startsWith(`${basename(store.dir)}.diverged-`));
   return {
     records: store.divergedRecords ?? 0,
+    files,
     bytes: Buffer.concat(files.map((f) => readFileSync(join(parent, f)))),
   };
 }

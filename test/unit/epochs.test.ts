@@ -79,7 +79,8 @@ describe('LocalSource checks epochs like the HTTP leader', () => {
         'test leader',
         () => LEADER,
       );
-      assert.deepEqual(await src.pull(15, 1 << 20, 0, 0), { fork: 10 });
+      // The fork comes with the leader's epoch: its leader never had the replica's records above 10.
+      assert.deepEqual(await src.pull(15, 1 << 20, 0, 0), { fork: 10, epoch: 2 });
       const before = await src.pull(8, 1 << 20, 0, 0);
       assert.ok(typeof before === 'object' && 'records' in before);
       assert.equal(before.recordsEpoch, 0);
@@ -196,7 +197,7 @@ describe('a replica and epochs', () => {
       describe: 'diverged leader',
       pull: async (_after, _maxBytes, waitMs) => {
         pulls++;
-        if (pulls === 1) return { fork: 2 };
+        if (pulls === 1) return { fork: 2, epoch: 1 };
         await new Promise((resolve) => setTimeout(resolve, waitMs));
         return { records: Buffer.alloc(0), leaderSeq: 3, epoch: 1, recordsEpoch: 1 };
       },
@@ -209,7 +210,7 @@ describe('a replica and epochs', () => {
       },
       close: () => Promise.resolve(),
     };
-    const saved: { fork: number; lastSeq: number }[] = [];
+    const saved: { fork: number; epoch: number | undefined; lastSeq: number }[] = [];
     let n = 0;
     const fresh = async (): Promise<StoreReplication> => {
       await replica.close();
@@ -227,7 +228,7 @@ describe('a replica and epochs', () => {
       },
       publish: () => undefined,
       epochs: () => ({ epoch: 1, history: [{ epoch: 1, firstSeq: 3 }] }),
-      diverged: (fork) => saved.push({ fork, lastSeq: replica.lastSeq() }),
+      diverged: ({ fork, epoch }) => saved.push({ fork, epoch, lastSeq: replica.lastSeq() }),
       pullMaxBytes: 1 << 20,
       pullWaitMs: 10,
     });
@@ -236,7 +237,11 @@ describe('a replica and epochs', () => {
       const deadline = Date.now() + 10000;
       while (pulls < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       await follower.stop();
-      assert.deepEqual(saved, [{ fork: 2, lastSeq: 4 }], 'the records above the fork were handed over first');
+      assert.deepEqual(
+        saved,
+        [{ fork: 2, epoch: 1, lastSeq: 4 }],
+        'the records above the fork were handed over first, with the epoch the leader forked in',
+      );
       assert.equal(follower.counters.resyncs, 1);
       assert.equal(replica.get(Buffer.from('new'))?.toString(), 'y');
       assert.equal(replica.get(Buffer.from('old4')), undefined);

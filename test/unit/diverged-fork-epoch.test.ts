@@ -13,7 +13,6 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { pino } from 'pino';
 import { HttpSource } from '../../src/replication/http-source.js';
 import { Positions } from '../../src/replication/positions.js';
 import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
@@ -21,27 +20,21 @@ import { ringBytesFor } from '../../src/replication/ring-format.js';
 import { RingConsumer } from '../../src/replication/ring.js';
 import { RingSource } from '../../src/replication/ring-source.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
-import type { LsmStore } from '../../src/storage/lsm-store.js';
 import type { StoreSpec } from '../../src/worker/messages.js';
 import { FakeLeader } from '../helpers/fake-leader.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { dump } from '../helpers/replica-pair.js';
-import { inDir, localReplicaSpec } from '../helpers/replication-host.js';
+import { localReplicaSpec } from '../helpers/replication-host.js';
+import {
+  capturedLog,
+  FORK_HISTORY,
+  forkOnOneWorker,
+  type LogLine,
+  replicaOfEpoch1,
+} from '../helpers/fork-fixture.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-const b = (s: string): Buffer => Buffer.from(s);
 const REPLICA = '127.0.0.1:2';
-/** The leader leads epoch 2 from seq 4 on; the replica's map knows epoch 1 only. */
-const HISTORY = [
-  { epoch: 1, firstSeq: 1 },
-  { epoch: 2, firstSeq: 4 },
-];
-
-interface LogLine {
-  level: number;
-  msg: string;
-}
-
 /** until polls `ok` every 20 ms for at most 10 s. */
 async function until(ok: () => boolean, what: () => string): Promise<void> {
   const deadline = Date.now() + 10000;
@@ -61,57 +54,19 @@ function forkWarnings(lines: LogLine[]): string[] {
   return lines.filter((l) => l.level >= 40 && / never had: saved to /.test(l.msg)).map((l) => l.msg);
 }
 
-/** replicaOfEpoch1 opens store `replica` under `root` holding seqs 1..6 of epoch 1 (`lost4..6` above seq 3). */
-async function replicaOfEpoch1(root: string): Promise<LsmStore> {
-  const replica = await openTestLsm(join(root, 'replica'));
-  replica.replication.epoch = 1;
-  for (let i = 1; i <= 6; i++) await replica.put(b(`k${i}`), b(i <= 3 ? `v${i}` : `lost${i}`));
-  return replica;
-}
-
 describe('a replica told by its leader on the same worker that it forked', () => {
   it('names the divergence file and its warning with the leader epoch that forked, not its own', async () => {
     const root = tempDir(after);
-    const lines: LogLine[] = [];
-    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l) as LogLine) });
-    const leaderSpec: StoreSpec = { ...inDir(join(root, 'leader'), 'leader'), epoch: 2, history: HISTORY };
-    const replicaSpec: StoreSpec = {
-      ...localReplicaSpec(join(root, 'replica'), 1, REPLICA, 0),
-      epoch: 1,
-      history: [HISTORY[0]!],
-    };
-    const leader = await openTestLsm(leaderSpec.dir);
-    leader.replication.epoch = 1;
-    for (let i = 1; i <= 3; i++) await leader.put(b(`k${i}`), b(`v${i}`));
-    leader.replication.epoch = 2;
-    for (let i = 4; i <= 5; i++) await leader.put(b(`k${i}`), b(`new${i}`));
-    const hosted = new Map<number, HostedStore>([
-      [0, { spec: leaderSpec, store: leader }],
-      [1, { spec: replicaSpec, store: await replicaOfEpoch1(root) }],
-    ]);
-    const positions = new Positions(new SharedArrayBuffer(Positions.bytesFor(2)));
-    const host = new ReplicationHost(hosted, positions, log, (spec) => openTestLsm(spec.dir));
-    host.start();
+    const { log, lines } = capturedLog();
+    const pair = await forkOnOneWorker(root, REPLICA, log);
     try {
-      const want = JSON.stringify(dump(leader));
-      await until(
-        () => {
-          try {
-            return JSON.stringify(dump(hosted.get(1)!.store)) === want;
-          } catch {
-            return false; // resyncing: it refuses reads
-          }
-        },
-        () => `the replica did not resync onto its leader: ${JSON.stringify(host.statsOf(1))}`,
-      );
+      await pair.resynced();
       assert.deepEqual(divergedFiles(root), ['replica.diverged-2-4-6.log']);
       const warned = forkWarnings(lines);
       assert.equal(warned.length, 1, warned.join('\n'));
       assert.match(warned[0]!, /holds 3 records above seq 3 that the leader of epoch 2 never had/);
     } finally {
-      await host.stop();
-      await hosted.get(1)!.store.close();
-      await leader.close();
+      await pair.close();
     }
   });
 });
@@ -123,14 +78,13 @@ describe('a replica told by its leader on the same worker that it forked', () =>
  */
 async function forkOverHttp(headers: Record<string, string>): Promise<{ files: string[]; warned: string[] }> {
   const root = tempDir(after);
-  const lines: LogLine[] = [];
-  const log = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l) as LogLine) });
+  const { log, lines } = capturedLog();
   const leader = await FakeLeader.start(3);
   const local = localReplicaSpec(join(root, 'replica'), 0, REPLICA, 0);
   const spec: StoreSpec = {
     ...local,
     epoch: 1,
-    history: [HISTORY[0]!],
+    history: [FORK_HISTORY[0]!],
     // Its leader is in another process, over HTTP.
     replication: { ...local.replication!, leaderAddress: leader.address, leaderStore: undefined },
   };

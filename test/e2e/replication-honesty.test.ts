@@ -232,11 +232,33 @@ describe('honest replication acks and lag', () => {
     assert.match(await seed.text(), /max_lag_ms/);
   });
 
-  it('a replica ahead of its leader (the leader lost its data) resyncs to the leader history', async () => {
+  it('a leader restarted on a lost data directory is held behind its replica, which keeps its records', async () => {
+    // Before, the leader served an empty shard and the replica saved its records to a divergence
+    // file and resynced empty (src/server/behind-leaders.ts; test/e2e/behind-leader.test.ts).
     rmSync(join(dir, L.replace(':', '_')), { recursive: true, force: true });
+    await start(L);
+    const put = await fetch(`http://${L}/kv/new0`, { method: 'PUT', body: 'n0' });
+    assert.equal(put.status, 503);
+    const e = await errorOf(put);
+    assert.equal(e.code, 'LEADER_BEHIND');
+    assert.match(e.message, new RegExp(`its replica ${R} holds records through seq \\d+`));
+    const kept = await fetch(`http://${R}/kv/k3`);
+    assert.equal(await kept.text(), 'v3', 'the replica kept its records');
+    const stats = (await (await fetch(`http://${R}/stats`)).json()) as {
+      stores: { divergedRecords?: number }[];
+    };
+    assert.equal(stats.stores[0]?.divergedRecords ?? 0, 0, 'nothing was cut off');
+  });
+
+  it('a replica ahead of a leader that took writes before it was heard resyncs to the leader history', async () => {
+    // The leader restarts with the replica down and takes writes: its history is another one,
+    // and the replica, back, saves its records above the leader's start and resyncs.
+    await stop(R);
+    await stop(L);
     await start(L);
     for (let i = 0; i < 5; i++)
       assert.equal((await fetch(`http://${L}/kv/new${i}`, { method: 'PUT', body: `n${i}` })).status, 204);
+    await start(R);
     await eventually(
       'the replica holds the new history only',
       async () => {

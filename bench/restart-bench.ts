@@ -17,10 +17,11 @@
  * and A's own start phases (its log lines' times since the spawn, at `--log-level`).
  * `--cpu-prof DIR` profiles each restarted run (`node --cpu-prof`, one file per thread in
  * DIR/<mode>-<round>-<idle|load>/), stopped with SIGTERM after its round and started again unprofiled.
+ * `--build DIR` runs node A from another built checkout (DIR/bin/distkv.js), B from this one.
  * Bounded: every load loop stops at `--max-ops` operations or the end of the run, every wait has a
  * time limit.
  *
- *   node dist/bench/restart-bench.js [--rounds 5] [--clients 20] [--keys 4000] [--modes interval,fsync] [--starting-retry-ms 0] [--log-level info]
+ *   node dist/bench/restart-bench.js [--rounds 5] [--clients 20] [--keys 4000] [--modes interval,fsync] [--starting-retry-ms 0] [--build DIR] [--log-level info]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -41,6 +42,9 @@ const MAX_OPS = arg('max-ops', 2_000_000);
 const MODES = argText('modes', 'interval,fsync').split(',');
 const LOG_LEVEL = argText('log-level', 'info');
 const PROFILE = argText('cpu-prof', '');
+const BUILD = argText('build', '');
+/** A_BIN is the distkv command node A runs: this checkout's, or `--build`'s. */
+const A_BIN = BUILD === '' ? BIN : join(BUILD, 'bin', 'distkv.js');
 const STARTING_RETRY_MS = arg('starting-retry-ms', 0);
 const POLL_MS = 5;
 const ROUND_LIMIT_MS = 60_000;
@@ -119,10 +123,11 @@ async function restartA(
 ): Promise<{ p: ServerProcess; r: Restart }> {
   const t0 = performance.now();
   const phases: string[] = [];
-  const launcher =
-    profileDir === undefined
-      ? undefined
-      : [process.execPath, '--cpu-prof', '--cpu-prof-dir', profileDir, BIN];
+  const launcher = [
+    process.execPath,
+    ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]),
+    A_BIN,
+  ];
   const p = ServerProcess.spawn(['serve', ...args], { DISTKV_LOG_LEVEL: LOG_LEVEL }, launcher);
   p.child.stdout?.on('data', (d: Buffer | string) => {
     const at = Math.round(performance.now() - t0);
@@ -192,7 +197,10 @@ async function runMode(durability: string): Promise<void> {
   const agent = new Agent({ connections: CLIENTS + 4, keepAliveTimeout: 10_000 });
   const keys = Array.from({ length: KEYS }, (_, i) => `key-${i}`);
   const probeKey = keys.find((k) => slotOf(k) < 8192)!;
-  let pa = await ServerProcess.start(argsOf(a), `http://${a}/healthz`, { DISTKV_LOG_LEVEL: 'warn' }, 30000);
+  let pa = await ServerProcess.start(argsOf(a), `http://${a}/healthz`, { DISTKV_LOG_LEVEL: 'warn' }, 30000, [
+    process.execPath,
+    A_BIN,
+  ]);
   const pb = await ServerProcess.start(argsOf(b), `http://${b}/healthz`, { DISTKV_LOG_LEVEL: 'warn' }, 30000);
   try {
     // Preload every key once (through the load's own path), then measure.
@@ -216,7 +224,13 @@ async function runMode(durability: string): Promise<void> {
         // The profile is written at exit: stop the profiled run, start A again unprofiled.
         await load?.stop();
         await pa.stop();
-        pa = await ServerProcess.start(argsOf(a), `http://${a}/healthz`, { DISTKV_LOG_LEVEL: 'warn' }, 30000);
+        pa = await ServerProcess.start(
+          argsOf(a),
+          `http://${a}/healthz`,
+          { DISTKV_LOG_LEVEL: 'warn' },
+          30000,
+          [process.execPath, A_BIN],
+        );
       }
       const status503 = (load?.statusAtA.get(503) ?? 0) - before503;
       await load?.stop();
@@ -240,6 +254,6 @@ async function runMode(durability: string): Promise<void> {
 }
 
 console.log(
-  `node ${process.version}, ${availableParallelism()} CPUs; 2 nodes, 1 worker each; ${KEYS} keys, ${CLIENTS} clients under load (a 503 retried after ${STARTING_RETRY_MS} ms); ${ROUNDS} rounds per mode, idle and loaded alternated`,
+  `node ${process.version}, ${availableParallelism()} CPUs; node A runs ${A_BIN}; 2 nodes, 1 worker each; ${KEYS} keys, ${CLIENTS} clients under load (a 503 retried after ${STARTING_RETRY_MS} ms); ${ROUNDS} rounds per mode, idle and loaded alternated`,
 );
 for (const m of MODES) await runMode(m);

@@ -250,8 +250,8 @@ export class DistkvNode {
 
   /** start listens, opens every store and begins serving; it rejects (after cleaning up) if any step fails. */
   static async start(options: NodeOptions): Promise<DistkvNode> {
-    // etcd's client (etcd3, gRPC, protobufjs) loads only where `[coordination] etcd` is set: its
-    // import was ~40% of the main thread's CPU from spawn to serving, on the path of every restart
+    // etcd's client (etcd3, gRPC, protobufjs) loads only where `[coordination] etcd` is set: it was
+    // ~40% of the CPU of loading the serve command, on the path of every restart after a crash
     // (docs/performance.md, "Restart after a crash, idle and under load").
     const coordinator =
       options.config.coordination.etcd.length > 0

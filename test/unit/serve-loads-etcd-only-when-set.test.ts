@@ -1,8 +1,9 @@
 /**
  * `distkv serve` loads etcd's client (etcd3, with gRPC and protobufjs) only when `[coordination]
- * etcd` is set. Before, src/server/node.ts imported it for every node: ~40% of the main thread's
- * CPU from spawn to serving, on the path of every restart after a crash (docs/performance.md,
- * "Restart after a crash, idle and under load").
+ * etcd` is set. Before, src/server/node.ts imported it for every node: ~40% of the CPU of loading
+ * the serve command (~100 ms of the main thread's CPU to serve, of ~900, on a loaded 2-CPU machine),
+ * on the path of every restart after a crash (docs/performance.md, "Restart after a crash, idle
+ * and under load").
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';

@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { isLoopbackHost, parseAddress } from '../config/address.js';
-import { EtcdCoordinator } from '../coordination/etcd-coordinator.js';
+import type { EtcdCoordinator } from '../coordination/etcd-coordinator.js';
 import { ConfigError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import { readTlsFiles } from '../config/tls-files.js';
@@ -100,7 +100,7 @@ export class DistkvNode {
   private marker: RunMarker | undefined;
   private stopping: Promise<void> | undefined;
 
-  private constructor(options: NodeOptions) {
+  private constructor(options: NodeOptions, Coordinator: typeof EtcdCoordinator | undefined) {
     const { config, log } = options;
     this.log = log;
     this.dataDir = config.server.data_dir;
@@ -161,8 +161,8 @@ export class DistkvNode {
       (doc) => this.behindLeaders.fromPeer(doc),
     );
     registerDisputeMetrics(registry, [...hosted], this.peers);
-    if (coordinated) {
-      this.coordinator = new EtcdCoordinator(
+    if (Coordinator !== undefined) {
+      this.coordinator = new Coordinator(
         config,
         this.liveMap,
         this.plan,
@@ -250,7 +250,14 @@ export class DistkvNode {
 
   /** start listens, opens every store and begins serving; it rejects (after cleaning up) if any step fails. */
   static async start(options: NodeOptions): Promise<DistkvNode> {
-    const node = new DistkvNode(options);
+    // etcd's client (etcd3, gRPC, protobufjs) loads only where `[coordination] etcd` is set: it was
+    // ~40% of the CPU of loading the serve command, on the path of every restart after a crash
+    // (docs/performance.md, "Restart after a crash, idle and under load").
+    const coordinator =
+      options.config.coordination.etcd.length > 0
+        ? (await import('../coordination/etcd-coordinator.js')).EtcdCoordinator
+        : undefined;
+    const node = new DistkvNode(options, coordinator);
     const t0 = performance.now();
     node.lock = DataDirLock.acquire(node.dataDir);
     const previous = node.lock.previousOwner;

@@ -86,7 +86,7 @@ export class DistkvNode {
   private readonly forwarder: Forwarder;
   private readonly peers: PeerCheck;
   private readonly liveMap: MapKeeper;
-  /** behindLeaders holds back the leader stores that start empty while a replica holds records. */
+  /** behindLeaders holds back a leader store that starts behind a replica of its shard (behind-leaders.ts). */
   private readonly behindLeaders: BehindLeaders;
   /** coordinator runs automatic failover when `[coordination] etcd` is set. */
   private readonly coordinator: EtcdCoordinator | undefined;

@@ -19,7 +19,7 @@ import { type HostedStore, ReplicationHost } from '../../src/replication/replica
 import { ringBytesFor } from '../../src/replication/ring-format.js';
 import { RingConsumer } from '../../src/replication/ring.js';
 import { RingSource } from '../../src/replication/ring-source.js';
-import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
+import { ScriptedSource } from '../helpers/scripted-source.js';
 import type { StoreSpec } from '../../src/worker/messages.js';
 import { FakeLeader } from '../helpers/fake-leader.js';
 import { openTestLsm } from '../helpers/lsm.js';
@@ -140,28 +140,6 @@ describe('a replica told over HTTP that it forked', () => {
   });
 });
 
-/** Fallback answers every pull with `answer` (a ring's catch-up source). */
-class Fallback implements ReplicationSource {
-  readonly describe = 'leader log';
-  private readonly answer: PullResult;
-
-  constructor(answer: PullResult) {
-    this.answer = answer;
-  }
-
-  pull(): Promise<PullResult> {
-    return Promise.resolve(this.answer);
-  }
-
-  snapshot(): Promise<SnapshotStream> {
-    return Promise.reject(new Error('no snapshots here'));
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 describe('a pull answered 409 DIVERGED', () => {
   it('gives the fork with the leader epoch from X-Distkv-Epoch, and none when it is missing or not an epoch', async () => {
     const leader = await FakeLeader.start(3);
@@ -194,7 +172,7 @@ describe('a pull answered 409 DIVERGED', () => {
 
   it('through a ring keeps the epoch its fallback got', async () => {
     const ring = new RingConsumer(new SharedArrayBuffer(ringBytesFor(4096)));
-    const source = new RingSource(ring, new Fallback({ fork: 3, epoch: 2 }), 'ring', () => 6);
+    const source = new RingSource(ring, new ScriptedSource({ fork: 3, epoch: 2 }), 'ring', () => 6);
     assert.deepEqual(await source.pull(6, 1 << 20, 0, 1), { fork: 3, epoch: 2 });
   });
 });

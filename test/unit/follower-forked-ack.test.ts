@@ -12,34 +12,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Follower, type FollowerPosition } from '../../src/replication/follower.js';
 import { LeaderState } from '../../src/replication/leader-state.js';
-import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
+import { ScriptedSource } from '../helpers/scripted-source.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-/** ForkingLeader answers every pull with `answer` and has no snapshot to give (yet). */
-class ForkingLeader implements ReplicationSource {
-  readonly describe = 'forking leader';
-  snapshots = 0;
-  private readonly answer: PullResult;
-
-  constructor(answer: PullResult) {
-    this.answer = answer;
-  }
-
-  pull(): Promise<PullResult> {
-    return Promise.resolve(this.answer);
-  }
-
-  snapshot(): Promise<SnapshotStream> {
-    this.snapshots++;
-    return Promise.reject(new Error('the snapshot is not served yet'));
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** replicaAt opens a replica store holding seqs 1..`seqs` (its own history). */
 async function replicaAt(seqs: number): Promise<LsmStore> {
@@ -51,7 +27,7 @@ async function replicaAt(seqs: number): Promise<LsmStore> {
 /** follow runs a Follower of `replica` from `source` until it asked for a snapshot twice; returns what it published. */
 async function follow(
   replica: LsmStore,
-  source: ForkingLeader,
+  source: ScriptedSource,
   publish: (p: FollowerPosition) => void,
   o: { heldThrough?: number; resyncFirst?: boolean } = {},
 ): Promise<void> {
@@ -86,7 +62,7 @@ describe('a replica resyncing off its leader history', () => {
       const acked = leader.waitForAcks(4, 1, 1500);
       const published: number[] = [];
       try {
-        await follow(replica, new ForkingLeader(answer), (p) => {
+        await follow(replica, new ScriptedSource(answer, 'forking leader'), (p) => {
           published.push(p.ack);
           leader.ack('replica', p.ack);
         });
@@ -105,7 +81,7 @@ describe('a replica resyncing off its leader history', () => {
     const replica = await replicaAt(5);
     const published: number[] = [];
     try {
-      await follow(replica, new ForkingLeader('gone'), (p) => published.push(p.ack), {
+      await follow(replica, new ScriptedSource('gone', 'forking leader'), (p) => published.push(p.ack), {
         heldThrough: 3,
         resyncFirst: true,
       });
@@ -122,7 +98,7 @@ describe('a replica resyncing off its leader history', () => {
     const replica = await replicaAt(5);
     const published: number[] = [];
     try {
-      await follow(replica, new ForkingLeader('gone'), (p) => published.push(p.ack));
+      await follow(replica, new ScriptedSource('gone', 'forking leader'), (p) => published.push(p.ack));
       assert.equal(Math.max(...published), 5, 'the records it holds are its leader’s');
     } finally {
       await replica.close();

@@ -15,7 +15,7 @@ import { LeaderState } from '../../src/replication/leader-state.js';
 import { ringBytesFor } from '../../src/replication/ring-format.js';
 import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
 import { RingSource } from '../../src/replication/ring-source.js';
-import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
+import { ScriptedSource } from '../helpers/scripted-source.js';
 import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
 
 /** batch encodes records firstSeq..lastSeq in WAL framing. */
@@ -29,30 +29,6 @@ function batch(firstSeq: number, lastSeq: number): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Fallback is the leader's log over HTTP: it answers `answer(after)` and counts pulls. */
-class Fallback implements ReplicationSource {
-  readonly describe = 'leader log';
-  pulls = 0;
-  private readonly answer: (after: number) => PullResult;
-
-  constructor(answer: (after: number) => PullResult) {
-    this.answer = answer;
-  }
-
-  pull(after: number): Promise<PullResult> {
-    this.pulls++;
-    return Promise.resolve(this.answer(after));
-  }
-
-  snapshot(): Promise<SnapshotStream> {
-    return Promise.reject(new Error('no snapshots here'));
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 describe('a ring replica ahead of where its restarted leader started', () => {
   it('asks the leader before it takes ring batches that continue its ack, and gets the fork', async () => {
     const sab = new SharedArrayBuffer(ringBytesFor(4096));
@@ -63,7 +39,7 @@ describe('a ring replica ahead of where its restarted leader started', () => {
     const producer = new RingProducer(sab);
     for (let s = 1; s <= 5; s++) producer.publish(batch(s, s), s, s);
     last = 5;
-    const fallback = new Fallback((after) => {
+    const fallback = new ScriptedSource((after) => {
       const fork = state.restartFork('ring-replica', after);
       return fork === undefined ? { records: Buffer.alloc(0), leaderSeq: 5 } : { fork };
     });
@@ -92,7 +68,7 @@ describe('a ring replica ahead of where its restarted leader started', () => {
     const first = new RingProducer(sab);
     first.publish(batch(1, 2), 1, 2);
     let leaderSeq = 2;
-    const fallback = new Fallback((after) => ({
+    const fallback = new ScriptedSource((after) => ({
       records: after < leaderSeq ? batch(after + 1, leaderSeq) : Buffer.alloc(0),
       leaderSeq,
     }));
@@ -117,7 +93,7 @@ describe('a ring replica ahead of where its restarted leader started', () => {
   it('ends a pull waiting on the ring when the source closes: a promotion stopping the replica waits for no pull_wait_ms', async () => {
     const sab = new SharedArrayBuffer(ringBytesFor(4096));
     new RingProducer(sab);
-    const fallback = new Fallback(() => ({ records: Buffer.alloc(0), leaderSeq: 0 }));
+    const fallback = new ScriptedSource(() => ({ records: Buffer.alloc(0), leaderSeq: 0 }));
     const source = new RingSource(new RingConsumer(sab), fallback, 'ring', () => 0);
     // Checked by the leader (nothing new), the pull then waits on the empty ring.
     // A worker's event loop has more to do; Atomics.waitAsync alone does not keep it running.

@@ -250,13 +250,12 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
         return;
       }
       // A leader here that started behind its replica (an empty or older store) serves nothing (behind-leaders.ts).
-      const behind = shards
-        .filter((s) => ctx.listener.writes[s]!.local)
-        .map((s) => ctx.liveMap.behindError(s))
-        .find((e) => e !== undefined);
-      if (behind !== undefined) {
-        sendError(res, behind);
-        return;
+      for (const s of shards) {
+        const behind = ctx.listener.writes[s]!.local ? ctx.liveMap.behindError(s) : undefined;
+        if (behind !== undefined) {
+          sendError(res, behind);
+          return;
+        }
       }
       // A part read from a leader here without its lease, or whose writes a failover holds, could
       // miss writes a new leader took (kv-routes.ts).

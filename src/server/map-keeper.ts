@@ -99,7 +99,7 @@ export interface BehindReplica {
 }
 
 /** behindMessage explains why shard `idx` (`name`) is refused at a leader behind replica `b` (LEADER_BEHIND), and what to do. */
-export function behindMessage(idx: number, name: string, b: BehindReplica): string {
+function behindMessage(idx: number, name: string, b: BehindReplica): string {
   const started =
     b.leaderSeq === 0
       ? 'started on an empty store'

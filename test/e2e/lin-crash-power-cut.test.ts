@@ -1,8 +1,8 @@
 /**
  * Linearizability through a power cut in `interval` mode, restarted in place with no failover: the
  * scenario of lin-crash-restart.test.ts (one process serving the default layout, 10 loops on 4 hot
- * keys, clients that wait out the restart), killed with SIGKILL once after 600 operations, and its
- * commit log then cut back as a power cut leaves it: zeroed from the offset its last sync mark
+ * keys, clients that wait out the restart), killed with SIGKILL once after 600 operations, at a
+ * moment an acknowledged write lies above its shard's `syncedSeq` (GET /stats, once a sync took some), and its commit log then cut back as a power cut leaves it: zeroed from the offset its last sync mark
  * says was synced (CrashingNode.powerCut), so what was written after the last `fsync_interval_ms`
  * sync is gone.
  *
@@ -35,13 +35,19 @@ import { testSeed } from '../helpers/random.js';
 const KEYS = ['lin-a', 'lin-b', 'lin-c', 'lin-d'];
 const LOOPS = 10;
 const OPS_BETWEEN = 600;
-/** LOST_WITHIN_MS bounds how long before the kill a write the cut took was answered (100 ms intervals, a loaded machine's delays). */
+/**
+ * SYNC_INTERVAL_MS is the node's `fsync_interval_ms`: long, so that the kill, sent once an
+ * acknowledged write is seen above its shard's `syncedSeq`, comes before the next sync (at the
+ * default 100 ms, a loaded machine's late answers could all be synced before the kill).
+ */
+const SYNC_INTERVAL_MS = 1000;
+/** LOST_WITHIN_MS bounds how long before the kill a write the cut took was answered (one interval, a loaded machine's delays). */
 const LOST_WITHIN_MS = 5000;
 
 describe('linearizability through a power cut in interval mode', { timeout: 120_000 }, () => {
   let node: CrashingNode | undefined;
   before(async () => {
-    node = await CrashingNode.start('interval');
+    node = await CrashingNode.start('interval', SYNC_INTERVAL_MS);
   });
   after(async () => {
     await node?.stop();
@@ -58,6 +64,17 @@ describe('linearizability through a power cut in interval mode', { timeout: 120_
       kills: 1,
       opsBetween: OPS_BETWEEN,
       powerCut: true,
+      beforeKill: async (load, shardOf) => {
+        const names = (await node!.map()).shards.map((s) => s.name);
+        await waitFor("an acknowledged write above its synced shard's syncedSeq", async () => {
+          const synced = await node!.syncedSeqs();
+          return load.recorder.ops.some((op) => {
+            const v = op.input.kind === 'get' || op.output.kind !== 'ok' ? undefined : versionOf(op.output);
+            const s = synced.get(names[shardOf.get(op.key)!]!)!;
+            return v !== undefined && s > 0 && Number(v.split('.')[1]) > s;
+          });
+        });
+      },
       afterRestart: () =>
         waitFor('the restart to start an epoch in every shard', async () => {
           const map = await node!.map();

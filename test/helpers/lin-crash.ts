@@ -52,11 +52,15 @@ export class CrashingNode {
     this.server = server;
   }
 
-  /** start writes the default layout's config into a fresh temp dir and serves it all from one process in `durability` mode. */
-  static async start(durability: Durability): Promise<CrashingNode> {
+  /**
+   * start writes the default layout's config into a fresh temp dir and serves it all from one
+   * process in `durability` mode, syncing every `fsyncIntervalMs` in `interval` mode (default: the config's).
+   */
+  static async start(durability: Durability, fsyncIntervalMs?: number): Promise<CrashingNode> {
     const layout = await seedLayout();
     const dir = mkdtempSync(join(tmpdir(), 'distkv-lin-crash-'));
-    const config = writeConfig(dir, layout, `[storage]\ndurability = "${durability}"\n`);
+    const interval = fsyncIntervalMs === undefined ? '' : `fsync_interval_ms = ${fsyncIntervalMs}\n`;
+    const config = writeConfig(dir, layout, `[storage]\ndurability = "${durability}"\n${interval}`);
     const args = ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1'];
     try {
       return new CrashingNode(layout, dir, args, await CrashingNode.spawn(layout, args));
@@ -114,6 +118,13 @@ export class CrashingNode {
     this.server = await CrashingNode.spawn(this.layout, this.args);
   }
 
+  /** syncedSeqs gives each leader store's `syncedSeq` (GET /stats) by shard name. */
+  async syncedSeqs(): Promise<Map<string, number>> {
+    const res = await fetch(`http://${this.leaders[0]!}/stats`);
+    const stats = (await res.json()) as { stores: { name: string; role: string; syncedSeq: number }[] };
+    return new Map(stats.stores.filter((s) => s.role === 'leader').map((s) => [s.name, s.syncedSeq]));
+  }
+
   /** map is the live map the node serves. */
   async map(): Promise<LiveMap> {
     return (await clusterOf(this.leaders[0]!)).map;
@@ -145,6 +156,8 @@ export interface CrashLoadOptions {
   opsBetween: number;
   /** powerCut: after each kill, the commit log is cut back as a power cut would (CrashingNode.powerCut). */
   powerCut?: boolean;
+  /** beforeKill runs before kill `k` (0-based), once the load ran its `opsBetween` operations: it may wait for a moment to kill at. */
+  beforeKill?: (load: LinLoad, shardOf: ReadonlyMap<string, number>, k: number) => Promise<void>;
   /** afterRestart runs once the node serves again after kill `k` (0-based), before the load is counted on. */
   afterRestart?: (k: number) => Promise<void>;
 }
@@ -188,7 +201,7 @@ export async function runCrashLoad(node: CrashingNode, o: CrashLoadOptions): Pro
       new Set(shardOf.values()).size >= 3,
       `the hot keys span shards: ${JSON.stringify([...shardOf])}`,
     );
-    await crashAndRestart(node, o, load, kills);
+    await crashAndRestart(node, o, load, shardOf, kills);
     load.stop();
     await load.done;
     await readAll(load.recorder, shared, o.keys);
@@ -205,11 +218,13 @@ async function crashAndRestart(
   node: CrashingNode,
   o: CrashLoadOptions,
   load: LinLoad,
+  shardOf: ReadonlyMap<string, number>,
   kills: Kill[],
 ): Promise<void> {
   let since = -Infinity;
   for (let k = 0; k < o.kills; k++) {
     await untilRun(load, k === 0 ? 'before the first kill' : `after restart ${k}`, o.opsBetween, since, 10);
+    await o.beforeKill?.(load, shardOf, k);
     const killedAt = performance.now();
     await node.kill();
     const cut = o.powerCut === true ? node.powerCut() : undefined;

@@ -50,18 +50,33 @@ export interface NodeField {
   text: string;
 }
 
+/** ALIAS_HOSTS are the host keys an alias can involve, besides IPv4 loopback addresses (socketAlias). */
+const ALIAS_HOSTS = new Set(['localhost', '0.0.0.0', '::', ...LOCALHOST_ADDRESSES]);
+
+/** Candidate is a node that later ones on its port are compared with. */
+type Candidate = NodeField & { addr: NodeAddress };
+
 /**
  * socketAliasProblems reports each node address that names the listening socket of an earlier,
  * different one (`socketAlias`), in the field of the later one; malformed addresses are skipped
- * (they are reported on their own).
+ * (they are reported on their own). Linear in the nodes: whether two addresses alias depends only
+ * on their port and host keys, and every alias is between two hosts of ALIAS_HOSTS or IPv4
+ * loopback ones, so each port keeps as candidates the first node of each ALIAS_HOSTS key and the
+ * first of any other IPv4 loopback, in the order they came (a Map's); the earliest candidate that
+ * aliases is the earliest node that does.
  */
 export function socketAliasProblems(nodes: readonly NodeField[]): NodeField[] {
   const out: NodeField[] = [];
-  const seen: (NodeField & { addr: NodeAddress })[] = [];
+  const candidates = new Map<number, Map<string, Candidate>>();
   for (const { field, text } of nodes) {
     const addr = parseAddress(text);
     if (typeof addr === 'string') continue;
-    for (const before of seen) {
+    const key = hostKey(addr.host);
+    const slot = ALIAS_HOSTS.has(key) ? key : isIpv4Loopback(key) ? '127/8' : undefined;
+    if (slot === undefined) continue;
+    const onPort = candidates.get(addr.port) ?? new Map<string, Candidate>();
+    candidates.set(addr.port, onPort);
+    for (const before of onPort.values()) {
       const why = socketAlias(before.addr, addr);
       if (why === undefined) continue;
       out.push({
@@ -70,7 +85,7 @@ export function socketAliasProblems(nodes: readonly NodeField[]): NodeField[] {
       });
       break;
     }
-    if (!seen.some((s) => s.text === text)) seen.push({ field, text, addr });
+    if (!onPort.has(slot)) onPort.set(slot, { field, text, addr });
   }
   return out;
 }

@@ -10,9 +10,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { parseAddress } from '../../src/config/address.js';
 import { parseConfigText } from '../../src/config/load-config.js';
+import { type NodeField, socketAlias, socketAliasProblems } from '../../src/config/socket-alias.js';
 import { ConfigError } from '../../src/errors.js';
 import { freePort } from '../helpers/ports.js';
+import { seededRandom, testSeed } from '../helpers/random.js';
 import { runCli } from '../helpers/server-process.js';
 
 /** twoShards is a config of two shards led by `a` and `b`. */
@@ -75,6 +78,26 @@ describe('config: two nodes on one listening socket', () => {
     assert.deepEqual(problemsOf(twoShards('node-a.example:7001', 'node-b.example:7001')), []);
   });
 
+  // socketAliasProblems keeps a few candidates per port instead of comparing every pair (a config
+  // of 16384 loopback nodes took 26 s to check); it must name what the pairwise rule names.
+  it('names, for each node, the earliest earlier node the pairwise rule names (random configs)', () => {
+    const seed = testSeed();
+    const random = seededRandom(seed);
+    const hosts = ['localhost', 'LocalHost', '127.0.0.1', '127.0.0.2', '127.9.9.9', '[::1]', '[0::1]'];
+    hosts.push('0.0.0.0', '[::]', '10.0.0.1', 'node-a.example', 'bad host');
+    for (let round = 0; round < 2000; round++) {
+      const nodes: NodeField[] = Array.from({ length: 1 + Math.floor(random() * 12) }, (_, i) => ({
+        field: `shards[${i}].address`,
+        text: `${hosts[Math.floor(random() * hosts.length)]!}:${7001 + Math.floor(random() * 2)}`,
+      }));
+      assert.deepEqual(
+        socketAliasProblems(nodes).map((n) => `${n.field} ${n.text.split(' and ')[1]!.split(' are ')[0]!}`),
+        pairwiseAliases(nodes),
+        `DISTKV_SEED=${seed} round ${round}: ${JSON.stringify(nodes.map((n) => n.text))}`,
+      );
+    }
+  });
+
   it('makes `distkv serve` exit 2 naming both entries, not "the port is in use"', async () => {
     const port = await freePort();
     const config = join(dir, 'aliases.toml');
@@ -122,3 +145,18 @@ describe("config: a node's RESP socket on another node's HTTP socket", () => {
     );
   });
 });
+
+/** pairwiseAliases is the rule by its definition: each node's earliest earlier node that socketAlias names, as "field \"text\" (its field)". */
+function pairwiseAliases(nodes: readonly NodeField[]): string[] {
+  const out: string[] = [];
+  for (const [i, n] of nodes.entries()) {
+    const a = parseAddress(n.text);
+    if (typeof a === 'string') continue;
+    const before = nodes.slice(0, i).find((m) => {
+      const b = parseAddress(m.text);
+      return typeof b !== 'string' && socketAlias(b, a) !== undefined;
+    });
+    if (before !== undefined) out.push(`${n.field} "${before.text}" (${before.field})`);
+  }
+  return out;
+}

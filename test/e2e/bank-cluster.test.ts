@@ -49,7 +49,7 @@ describe('bank: conditional batches on a three-node cluster', { timeout: 120000 
       seed,
     );
     try {
-      await underLoad(t, transfers, readers, () => transfers.until(1000, 45000));
+      await underLoad(t, transfers, readers, () => transfers.until(1000, 45000, 300));
     } finally {
       await replicaClient.close();
     }

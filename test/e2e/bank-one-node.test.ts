@@ -81,7 +81,7 @@ for (const { workers, small } of CASES) {
           seed,
           { width },
         );
-        await underLoad(t, transfers, readers, () => transfers.until(600, 45000));
+        await underLoad(t, transfers, readers, () => transfers.until(600, 45000, 200));
         // Only the accounts are written: B's replicas hold the leader's copy when B's READONLY MGET
         // reads what A's MGET reads (a scan at B would read the leader, which runs in this process:
         // docs/api.md, "a node reads each shard from its leader in this process").

@@ -271,7 +271,7 @@ export function spawnCli(
   env: NodeJS.ProcessEnv = {},
   input?: Buffer,
   wrapper: readonly string[] = [],
-): { pid: number; result: Promise<CliResult> } {
+): { pid: number; result: Promise<CliResult>; stderrSoFar: () => string } {
   const [command = process.execPath, ...prefix] = wrapper;
   const child = spawn(command, [...prefix, ...(wrapper.length > 0 ? [process.execPath] : []), BIN, ...args], {
     cwd: REPO_ROOT,
@@ -288,5 +288,5 @@ export function spawnCli(
       resolve({ code, stdout, stderr });
     });
   });
-  return { pid: child.pid ?? 0, result };
+  return { pid: child.pid ?? 0, result, stderrSoFar: () => stderr };
 }

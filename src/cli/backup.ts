@@ -16,7 +16,7 @@
  * when whole.
  */
 import { type FileHandle, link, open, rename, rm, stat } from 'node:fs/promises';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import type { ClusterShard } from '../client/types.js';
 import { errorOf } from '../client/wire-decode.js';
 import { DistkvError } from '../errors.js';
@@ -39,6 +39,7 @@ import { reasonOf } from '../util/fs-reason.js';
 import { FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { stderrProgress } from './progress-line.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
+import { undici } from '../util/lazy-undici.js';
 
 const DEFAULT_RETRIES = 3;
 /**
@@ -62,12 +63,16 @@ async function copyShard(
           `shard ${idx} could not be copied from ${origin}: ${(err as Error).message}`,
           { cause: err },
         );
-  const res = await request(`${origin}/_repl/snapshot?shard=${idx}`, {
-    dispatcher: agent,
-    headers: token === '' ? {} : { authorization: `Bearer ${token}` },
-  }).catch((err: unknown) => {
-    throw unreachable(err);
-  });
+  const res = await (
+    await undici()
+  )
+    .request(`${origin}/_repl/snapshot?shard=${idx}`, {
+      dispatcher: agent,
+      headers: token === '' ? {} : { authorization: `Bearer ${token}` },
+    })
+    .catch((err: unknown) => {
+      throw unreachable(err);
+    });
   if (res.statusCode !== 200) throw errorOf(res.statusCode, Buffer.from(await res.body.arrayBuffer()));
   const decoder = new SnapshotDecoder();
   const chunks = res.body[Symbol.asyncIterator]();
@@ -212,7 +217,9 @@ export const BACKUP_VERB: ClientVerb = {
         );
       throw fileProblem(`cannot write ${partial}`, err);
     }
-    const agent = new Agent({ ...(conn.ca === undefined ? {} : { connect: { ca: conn.ca } }) });
+    const agent = new (await undici()).Agent({
+      ...(conn.ca === undefined ? {} : { connect: { ca: conn.ca } }),
+    });
     const shards: BackupShardMeta[] = [];
     const progress = stderrProgress(true);
     // Copies every shard into FILE.partial; FILE appears only once this completed (rename below).

@@ -8,8 +8,9 @@
  * routed by a view such a load adopted, a retry) otherwise reopened a pool: a connection the
  * caller believed closed, which nothing would close again (it was made after the pools were).
  */
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { DistkvError } from '../errors.js';
+import { undici, undiciLoaded } from '../util/lazy-undici.js';
 import { exchange, type Reply } from './exchange.js';
 
 /**
@@ -57,11 +58,22 @@ export class NodePools {
     waitMs = 0,
   ): Promise<Reply> {
     if (this.closed) return Promise.reject(closedError());
+    const u = undiciLoaded();
+    if (u === undefined)
+      return undici().then(() => this.exchange(origin, method, path, body, extra, signal, waitMs));
     const auth = this.token === '' ? {} : { authorization: `Bearer ${this.token}` };
     // timeoutMs 0 is no timeout (undici's 0): a `w` write's wait alone would bound its answer.
     const timeoutMs = this.options.timeoutMs;
     const headersTimeout = waitMs > 0 && timeoutMs > 0 ? timeoutMs + waitMs : undefined;
-    return exchange(this.pool(origin), method, path, body, { ...auth, ...extra }, signal, headersTimeout);
+    return exchange(
+      this.pool(u.Pool, origin),
+      method,
+      path,
+      body,
+      { ...auth, ...extra },
+      signal,
+      headersTimeout,
+    );
   }
 
   /** close ends every keep-alive connection (once the requests in flight are answered) and refuses every later exchange. */
@@ -72,11 +84,11 @@ export class NodePools {
   }
 
   /** pool returns the keep-alive pool of `origin`, opening it first if needed. */
-  private pool(origin: string): Pool {
+  private pool(PoolClass: typeof Pool, origin: string): Pool {
     let p = this.pools.get(origin);
     if (p === undefined) {
       const o = this.options;
-      p = new Pool(origin, {
+      p = new PoolClass(origin, {
         connections: o.connections,
         keepAliveTimeout: KEEP_ALIVE_MS,
         headersTimeout: o.timeoutMs,

@@ -12,7 +12,6 @@
  * Each yielded event carries `cursor`: pass it as `from` later to resume after that event.
  * Reading is paced by the consumer: a stream stops reading while HIGH_WATER events wait.
  */
-import { Agent } from 'undici';
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { formatVersion } from '../routing/version.js';
@@ -24,6 +23,7 @@ import { closedError } from './node-pools.js';
 import { errorOf } from './wire-decode.js';
 import { sleep } from './exchange.js';
 import { readEvents, readFrames, type WatchChange, WatchEvents } from './watch-decode.js';
+import { undici } from '../util/lazy-undici.js';
 
 export type { WatchChange } from './watch-decode.js';
 
@@ -120,7 +120,7 @@ export async function* watchPrefix(
   let wake: (() => void) | undefined;
   let resumeReading: (() => void) | undefined;
   let failure: unknown;
-  const agent = new Agent({
+  const agent = new (await undici()).Agent({
     ...(source.ca === undefined ? {} : { connect: { ca: source.ca } }),
     bodyTimeout: 0,
   });

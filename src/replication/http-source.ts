@@ -14,11 +14,12 @@
  * `refused` first: CONFIG_MISMATCH means the leader's node routes with another config.
  */
 import { readFileSync } from 'node:fs';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { SnapshotEntry } from '../storage/store-replication.js';
 import { CONTACT_GRACE_MS } from './lag.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
+import { undici } from '../util/lazy-undici.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /** BODY_IDLE_MS bounds the silence between two chunks of a pull's or a snapshot's body (and a snapshot's wait for its headers). */
@@ -82,23 +83,37 @@ export interface HttpSourceOptions {
 /** HttpSource pulls from a leader over HTTP. */
 export class HttpSource implements ReplicationSource {
   readonly describe: string;
-  private readonly pool: Pool;
   private readonly o: HttpSourceOptions;
+  /** pooled is the keep-alive pool to the leader, made at the first request (undici loads then). */
+  private pooled: Promise<Pool> | undefined;
+  /** closed is set by close(): a request after it is refused, as the destroyed pool refused it. */
+  private closed = false;
 
   constructor(o: HttpSourceOptions) {
     this.o = o;
     this.describe = `${o.scheme}://${o.leader} shard ${o.shard}`;
-    this.pool = new Pool(`${o.scheme}://${o.leader}`, {
-      connections: 2,
-      keepAliveTimeout: 60000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      ...(o.caFile === undefined || o.caFile === '' ? {} : { connect: { ca: readFileSync(o.caFile) } }),
-    });
+  }
+
+  private pool(): Promise<Pool> {
+    if (this.closed) return Promise.reject(new Error(`${this.describe}: the source is closed`));
+    const o = this.o;
+    this.pooled ??= undici().then(
+      (u) =>
+        new u.Pool(`${o.scheme}://${o.leader}`, {
+          connections: 2,
+          keepAliveTimeout: 60000,
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          ...(o.caFile === undefined || o.caFile === '' ? {} : { connect: { ca: readFileSync(o.caFile) } }),
+        }),
+    );
+    return this.pooled;
   }
 
   async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
-    const r = await this.pool.request({
+    const r = await (
+      await this.pool()
+    ).request({
       method: 'GET',
       path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
       headers: this.headers(),
@@ -146,7 +161,9 @@ export class HttpSource implements ReplicationSource {
     // otherwise hold the replica, wiped and answering UNAVAILABLE, for good. A replica that is
     // slow to load does not count: the body's timer does not run while its reader applies back-pressure.
     const idleMs = this.o.bodyIdleMs ?? BODY_IDLE_MS;
-    const r = await this.pool.request({
+    const r = await (
+      await this.pool()
+    ).request({
       method: 'GET',
       path: `/_repl/snapshot?shard=${this.o.shard}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
       headers: this.headers(),
@@ -203,8 +220,9 @@ export class HttpSource implements ReplicationSource {
   }
 
   /** close aborts requests in flight (a long poll to an unreachable leader would otherwise hang). */
-  close(): Promise<void> {
-    return this.pool.destroy();
+  async close(): Promise<void> {
+    this.closed = true;
+    await (await this.pooled)?.destroy();
   }
 
   private headers(): Record<string, string> {

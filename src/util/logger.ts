@@ -10,9 +10,13 @@
  * The choice is made with isatty(1), which also answers correctly in the shard worker threads
  * (their `process.stdout` is not the terminal itself), so every thread logs in the same form.
  */
+import { createRequire } from 'node:module';
 import { isatty } from 'node:tty';
 import { type DestinationStream, type Logger, pino } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+
+// pino-pretty (CommonJS) is loaded only for a terminal: ~30 ms of each thread's start otherwise,
+// in every test and service run, whose stdout is no terminal.
+const require = createRequire(import.meta.url);
 
 /** createLogger returns the root logger at `level` ("info" unless DISTKV_LOG_LEVEL says otherwise). */
 export function createLogger(level: string = process.env.DISTKV_LOG_LEVEL ?? 'info'): Logger {
@@ -24,6 +28,7 @@ function jsonStdout(): DestinationStream {
 }
 
 function prettyStdout(): DestinationStream {
+  const { PinoPretty } = require('pino-pretty') as typeof import('pino-pretty');
   return PinoPretty({
     destination: 1,
     sync: true,

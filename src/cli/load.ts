@@ -24,7 +24,8 @@ import { DataDirLock } from '../server/data-dir-lock.js';
 import { checkDataFormat } from '../server/data-format.js';
 import { planNode, selectNodes } from '../server/node-plan.js';
 import { lastRunOf } from '../server/run-marker.js';
-import { type BulkEntry, BulkLoader, LOADING_MARKER } from '../storage/bulk-load.js';
+import { type BulkEntry, BulkLoader } from '../storage/bulk-load.js';
+import { LOADING_MARKER } from '../storage/bulk-load-marker.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import { parseRunName } from '../storage/sstable-format.js';
 import {

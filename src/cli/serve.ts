@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
 import { DistkvNode } from '../server/node.js';
 import { planNode, selectNodes } from '../server/node-plan.js';
-import { LOADING_MARKER } from '../storage/bulk-load.js';
+import { LOADING_MARKER } from '../storage/bulk-load-marker.js';
 import { createLogger } from '../util/logger.js';
 import {
   formatOptions,

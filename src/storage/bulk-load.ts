@@ -27,11 +27,10 @@ import { BlockCache, RunReader } from './sstable-reader.js';
 import { writeRun } from './sstable-writer.js';
 import type { Vfs } from './vfs.js';
 import { loggedSeq } from './adopted-records.js';
+import { LOADING_MARKER } from './bulk-load-marker.js';
 
 /** TXN_ENTRIES is the number of keys per LMDB write transaction of a bulk load. */
 export const TXN_ENTRIES = 20_000;
-/** LOADING_MARKER is the file present in a store directory while a bulk load runs. */
-export const LOADING_MARKER = 'LOADING';
 
 /** BulkEntry is one key and value to load. */
 export interface BulkEntry {

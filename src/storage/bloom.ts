@@ -1,23 +1,17 @@
 /**
- * Bloom filters of SSTable runs: the bloom-filters package's BloomFilter (sizing, bit set, add/has)
- * with its hashing replaced, and a binary form for the run file.
- *
- * The package hashes every element through a general-purpose 64-bit hash costing ~12 µs per lookup
- * here; `FastHashing` instead takes one 32-bit murmur3 hash of the key's bytes (keys arrive as
- * latin1 strings, one character per byte), derives a second by remixing it, picks a 512-bit block
- * with the first and places the k probes inside it with the second (a blocked bloom filter: one
- * cache line per run per lookup; see `probe`). The package keeps sizing,
- * the bit set and `add`; the read path hashes a key once (`hashKey`) and probes every run's bit set
- * with `mayHaveHash`, allocating nothing. bench/micro/storage/bloom-lookup.bench.ts measures it.
+ * Bloom filters of SSTable runs, and their binary form in the run file. Sized as the bloom-filters
+ * package sizes them (its formulas, its bit set layout: runs written while distkv used the package
+ * read the same), hashed our own way: one 32-bit murmur3 hash of the key's bytes (keys arrive as
+ * latin1 strings, one character per byte), a second derived by remixing it; the first picks a
+ * 512-bit block and the second places the k probes inside it (a blocked bloom filter: one cache
+ * line per run per lookup; see `probe`). The package's general-purpose 64-bit hashing cost ~12 µs
+ * per lookup here, and loading the package ~100 ms of each worker's start. The read path hashes a
+ * key once (`hashKey`) and probes every run's bit set with `mayHaveHash`, allocating nothing.
+ * bench/micro/storage/bloom-lookup.bench.ts measures it.
  *
  *   bloom := bits:u32 hashes:u8 reserved:u8[3] bitmap:ceil(bits/8)
  */
-import bloomFilters from 'bloom-filters';
 import { fmix32 } from './key-hash.js';
-
-// bloom-filters is CommonJS whose named exports Node's ESM loader cannot see: take them off the default import.
-const { BloomFilter } = bloomFilters;
-type BloomFilter = InstanceType<typeof BloomFilter>;
 
 /** murmur3 returns the 32-bit murmur3 hash of a latin1 string's character codes. */
 export function murmur3(key: string, seed: number): number {
@@ -83,73 +77,60 @@ function probe(h1: number, h2: number, i: number, size: number, blocks: number):
   return (h1 % blocks) * BLOCK_BITS + ((h2 + i * ((h2 >>> 9) | 1)) & (BLOCK_BITS - 1));
 }
 
-/** FastHashing replaces the package's hashing (see the module comment); it only accepts latin1 strings. */
-class FastHashing {
-  private readonly scratch: KeyHash = { h1: 0, h2: 0 };
-
-  getIndexes(element: string, size: number, hashCount: number): number[] {
-    const { h1, h2 } = hashKey(element, this.scratch);
-    const blocks = Math.floor(size / BLOCK_BITS);
-    const out = new Array<number>(hashCount);
-    for (let i = 0; i < hashCount; i++) out[i] = probe(h1, h2, i, size, blocks);
-    return out;
-  }
-}
-
-const FAST_HASHING = new FastHashing();
-
-/** BloomInternals are the package's private fields this module reads and replaces. */
-interface BloomInternals {
-  _hashing: FastHashing;
-  _size: number;
-  _nbHashes: number;
-  _filter: { array: Uint8Array };
+/**
+ * bloomSize is the package's sizing for `items` keys at false-positive rate `rate`: m =
+ * ceil(-n ln(rate) / (ln 2)^2) bits and k = ceil(m / n * ln 2) probes (docs/sstable-format.md).
+ */
+function bloomSize(items: number, rate: number): { bits: number; hashes: number } {
+  const bits = Math.ceil(-((items * Math.log(rate)) / Math.log(2) ** 2));
+  return { bits, hashes: Math.ceil((bits / items) * Math.log(2)) };
 }
 
 /** KeyBloom is a bloom filter over latin1 keys. */
 export class KeyBloom {
-  private readonly filter: BloomFilter;
-  // The package's bit set, size and hash count, read directly by mayHaveHash (fixed after creation).
+  // The bit set (bit i is bit i % 8 of byte i / 8), its size in bits and the probes per key.
   private readonly bits: Uint8Array;
   private readonly size: number;
   private readonly hashes: number;
   private readonly blocks: number;
+  private readonly scratch: KeyHash = { h1: 0, h2: 0 };
 
-  private constructor(filter: BloomFilter) {
-    this.filter = filter;
-    const internals = filter as unknown as BloomInternals;
-    internals._hashing = FAST_HASHING;
-    this.bits = internals._filter.array;
-    this.size = internals._size;
-    this.hashes = internals._nbHashes;
-    this.blocks = Math.floor(this.size / BLOCK_BITS);
+  private constructor(size: number, hashes: number, bits: Uint8Array) {
+    this.bits = bits;
+    this.size = size;
+    this.hashes = hashes;
+    this.blocks = Math.floor(size / BLOCK_BITS);
   }
 
   /** create sizes a filter for `items` keys at false-positive rate `rate`. */
   static create(items: number, rate: number): KeyBloom {
-    return new KeyBloom(BloomFilter.create(Math.max(1, items), rate));
+    const { bits, hashes } = bloomSize(Math.max(1, items), rate);
+    return new KeyBloom(bits, hashes, new Uint8Array(Math.ceil(bits / 8)));
   }
 
   /** decode reads a filter from its binary form. */
   static decode(b: Buffer): KeyBloom {
     const bits = b.readUInt32LE(0);
     const hashes = b[4]!;
-    const filter = new BloomFilter(bits, hashes);
-    const internals = filter as unknown as BloomInternals;
     const bitmap = b.subarray(8);
-    if (bitmap.length !== internals._filter.array.length)
-      throw new Error(`bloom bitmap is ${bitmap.length} bytes; expected ${internals._filter.array.length}`);
-    internals._filter.array.set(bitmap);
-    return new KeyBloom(filter);
+    const expected = Math.ceil(bits / 8);
+    if (bitmap.length !== expected)
+      throw new Error(`bloom bitmap is ${bitmap.length} bytes; expected ${expected}`);
+    if (hashes < 1) throw new Error(`bloom filter with ${hashes} hashes; at least 1`);
+    return new KeyBloom(bits, hashes, Uint8Array.from(bitmap));
   }
 
   add(key: string): void {
-    this.filter.add(key);
+    const { h1, h2 } = hashKey(key, this.scratch);
+    for (let i = 0; i < this.hashes; i++) {
+      const idx = probe(h1, h2, i, this.size, this.blocks);
+      this.bits[idx >>> 3]! |= 1 << (idx & 7);
+    }
   }
 
   /** mayHave is false when the key is certainly absent. */
   mayHave(key: string): boolean {
-    return this.filter.has(key);
+    return this.mayHaveHash(hashKey(key, this.scratch));
   }
 
   /** mayHaveHash is mayHave for a key hashed with hashKey: the same probes, read straight off the bit set. */
@@ -168,12 +149,10 @@ export class KeyBloom {
 
   /** encode returns the binary form. */
   encode(): Buffer {
-    const internals = this.filter as unknown as BloomInternals;
-    const bitmap = internals._filter.array;
-    const b = Buffer.alloc(8 + bitmap.length);
-    b.writeUInt32LE(internals._size, 0);
-    b[4] = internals._nbHashes;
-    b.set(bitmap, 8);
+    const b = Buffer.alloc(8 + this.bits.length);
+    b.writeUInt32LE(this.size, 0);
+    b[4] = this.hashes;
+    b.set(this.bits, 8);
     return b;
   }
 }

@@ -8,6 +8,7 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HttpSource, type HttpSourceOptions } from '../../src/replication/http-source.js';
 import {
   encodeSnapshotEntries,
   encodeSnapshotExactSeq,
@@ -50,6 +51,11 @@ export class FakeLeader {
   /** address is "host:port". */
   get address(): string {
     return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** source is the HttpSource with which replica `replica` ("host:port") pulls this leader's shard 0. */
+  source(replica: string, o: Partial<HttpSourceOptions> = {}): HttpSource {
+    return new HttpSource({ leader: this.address, shard: 0, replica, token: '', scheme: 'http', ...o });
   }
 
   /** entries are the shard's keys: k<i> = v<i>, written at seq i. */

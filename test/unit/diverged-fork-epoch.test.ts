@@ -13,7 +13,6 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { HttpSource } from '../../src/replication/http-source.js';
 import { Positions } from '../../src/replication/positions.js';
 import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
 import { ringBytesFor } from '../../src/replication/ring-format.js';
@@ -143,13 +142,7 @@ describe('a replica told over HTTP that it forked', () => {
 describe('a pull answered 409 DIVERGED', () => {
   it('gives the fork with the leader epoch from X-Distkv-Epoch, and none when it is missing or not an epoch', async () => {
     const leader = await FakeLeader.start(3);
-    const source = new HttpSource({
-      leader: leader.address,
-      shard: 0,
-      replica: REPLICA,
-      token: '',
-      scheme: 'http',
-    });
+    const source = leader.source(REPLICA);
     const answer = (headers: Record<string, string>): void => {
       leader.pullAnswer = {
         status: 409,

@@ -17,7 +17,6 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { writeDurableJson } from '../../src/replication/durable-json.js';
-import { HttpSource, type HttpSourceOptions } from '../../src/replication/http-source.js';
 import { Positions, SLOT_LAST_SEQ, SLOT_STATE, FOLLOWER_STATES } from '../../src/replication/positions.js';
 import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
 import { RESYNC_MARKER } from '../../src/replication/resync-marker.js';
@@ -185,7 +184,7 @@ describe('a snapshot stream from a leader that goes silent', () => {
   it('fails after the idle limit instead of waiting forever', async () => {
     const leader = await FakeLeader.start(30);
     leader.stallAfter = 5;
-    const source = httpSource(leader, { bodyIdleMs: 300 });
+    const source = leader.source(REPLICA, { bodyIdleMs: 300 });
     try {
       const started = Date.now();
       const consumed = (async () => {
@@ -216,7 +215,7 @@ describe('a snapshot stream from a leader that goes silent', () => {
 describe('a 409 DIVERGED pull answer', () => {
   it('gives its fork from the header, else from the body, and fails without one (never a NaN fork)', async () => {
     const leader = await FakeLeader.start(30);
-    const source = httpSource(leader);
+    const source = leader.source(REPLICA);
     const diverged = (headers: Record<string, string>, fork?: number): void => {
       leader.pullAnswer = {
         status: 409,
@@ -240,18 +239,6 @@ describe('a 409 DIVERGED pull answer', () => {
     }
   });
 });
-
-/** httpSource pulls shard 0 from `leader` as REPLICA. */
-function httpSource(leader: FakeLeader, o: Partial<HttpSourceOptions> = {}): HttpSource {
-  return new HttpSource({
-    leader: leader.address,
-    shard: 0,
-    replica: REPLICA,
-    token: '',
-    scheme: 'http',
-    ...o,
-  });
-}
 
 /** until waits for `cond`, polling, for at most 20 s. */
 async function until(cond: () => boolean, what: string | (() => string)): Promise<void> {

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { HttpSource } from '../../src/replication/http-source.js';
 import type { HostedStore } from '../../src/replication/replication-host.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import type { StoreSpec } from '../../src/worker/messages.js';
@@ -138,13 +137,7 @@ describe('a replica restarted after its resync, before it logged a record', () =
 describe('a snapshot over HTTP', () => {
   it('gives the epoch of its seq from X-Distkv-Epoch, and none when the header is missing or not an epoch', async () => {
     const leader = await FakeLeader.start(3);
-    const source = new HttpSource({
-      leader: leader.address,
-      shard: 0,
-      replica: REPLICA,
-      token: '',
-      scheme: 'http',
-    });
+    const source = leader.source(REPLICA);
     const epochOf = async (): Promise<number | undefined> => {
       const s = await source.snapshot();
       for await (const chunk of s.chunks) assert.ok(chunk.length > 0);

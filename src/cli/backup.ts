@@ -63,16 +63,13 @@ async function copyShard(
           `shard ${idx} could not be copied from ${origin}: ${(err as Error).message}`,
           { cause: err },
         );
-  const res = await (
-    await undici()
-  )
-    .request(`${origin}/_repl/snapshot?shard=${idx}`, {
-      dispatcher: agent,
-      headers: token === '' ? {} : { authorization: `Bearer ${token}` },
-    })
-    .catch((err: unknown) => {
-      throw unreachable(err);
-    });
+  const { request } = await undici();
+  const res = await request(`${origin}/_repl/snapshot?shard=${idx}`, {
+    dispatcher: agent,
+    headers: token === '' ? {} : { authorization: `Bearer ${token}` },
+  }).catch((err: unknown) => {
+    throw unreachable(err);
+  });
   if (res.statusCode !== 200) throw errorOf(res.statusCode, Buffer.from(await res.body.arrayBuffer()));
   const decoder = new SnapshotDecoder();
   const chunks = res.body[Symbol.asyncIterator]();

@@ -111,9 +111,8 @@ export class HttpSource implements ReplicationSource {
   }
 
   async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
-    const r = await (
-      await this.pool()
-    ).request({
+    const pool = await this.pool();
+    const r = await pool.request({
       method: 'GET',
       path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
       headers: this.headers(),
@@ -161,9 +160,8 @@ export class HttpSource implements ReplicationSource {
     // otherwise hold the replica, wiped and answering UNAVAILABLE, for good. A replica that is
     // slow to load does not count: the body's timer does not run while its reader applies back-pressure.
     const idleMs = this.o.bodyIdleMs ?? BODY_IDLE_MS;
-    const r = await (
-      await this.pool()
-    ).request({
+    const pool = await this.pool();
+    const r = await pool.request({
       method: 'GET',
       path: `/_repl/snapshot?shard=${this.o.shard}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
       headers: this.headers(),

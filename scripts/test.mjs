@@ -6,7 +6,7 @@
 // Unit files run three at a time, e2e files two (DISTKV_TEST_CONCURRENCY to change both): node:test's
 // default on 2 cores is one file at a time, and most unit time is spent waiting on timers and child
 // processes (the unit tier used 1.2 of 2 cores at two, 1.8 at four: 292 s → 215 s), while e2e
-// files, which start servers, use the cores at two already (three was slower). Their ports come
+// files, which start servers, use the cores at two already (three was no faster in one run). Their ports come
 // from test/helpers/ports.ts, picked for files run in parallel.
 // Integration files name fixed member addresses and robustness files measure under load: one at a time.
 import { spawnSync } from 'node:child_process';

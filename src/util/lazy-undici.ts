@@ -1,5 +1,5 @@
 /**
- * undici, loaded on first use: importing it takes ~130 ms of CPU (more than the rest of a `distkv
+ * undici, loaded on first use: importing it takes ~130-160 ms of CPU (more than the rest of a `distkv
  * --help`), which every process would otherwise pay at start: the server before it listens (only
  * scans, batches across processes, replicas of another process and the peer check need it), a
  * worker (only for a leader in another process), and each CLI command (those that send nothing:

@@ -7,7 +7,7 @@
  * published seqs (seq-publisher.ts), etcd's map against this node's (map-sync.ts), the replicas held
  * while a key is missing (follow-holds.ts), the campaign (campaign.ts, campaign-gate.ts,
  * candidate-rank.ts), a promotion through etcd (self-promotion.ts) and the worker fences
- * (worker-fences.ts).
+ * (worker-fences.ts), and a leader held behind its replica giving up its key (behind-resign.ts).
  *
  * One lease per process, kept alive every TTL/4 by its own keepalives. A leader store may take writes
  * only while this process holds its shard's leader key AND its own lease deadline (lease-deadline.ts:
@@ -40,6 +40,7 @@ import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import { RESTART_SOURCE } from '../server/restart-epochs.js';
+import { resignFor } from './behind-resign.js';
 import { campaignFor } from './campaign.js';
 import { CampaignGate } from './campaign-gate.js';
 import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
@@ -82,6 +83,8 @@ export class EtcdCoordinator {
   /** owed are the shards whose leader here owes a new epoch after an unclean stop (`start`). */
   private readonly owed = new Set<number>();
   private lastError = '';
+  /** resigned are the shards whose held leader here gave up its key (logged once each). */
+  private readonly resigned = new Set<number>();
 
   private readonly config: Config;
   private readonly keeper: MapKeeper;
@@ -299,6 +302,7 @@ export class EtcdCoordinator {
     if (!hosted.some((st) => st.node === shard.leader)) this.owed.delete(shard.idx);
     for (const st of hosted) {
       if (st.node === shard.leader) {
+        if (await this.resignBehind(shard, st.node, kv, snap, lease)) continue;
         const won = await this.leaders.keep(shard, st.node, kv, lease, this.started);
         if (won === undefined) continue;
         if (!this.owed.has(shard.idx)) this.leaders.take(shard, st.node, lease);
@@ -320,6 +324,44 @@ export class EtcdCoordinator {
       };
       await campaignFor(deps, st, shard, snap, lease, mine);
     }
+  }
+
+  /**
+   * resignBehind gives up `shard`'s leader key when its leader here, `node`, is held behind a
+   * replica and a live member published a seq above its own (behind-resign.ts): the campaign then
+   * promotes the most advanced member. Resolves with whether the shard's leader here is resigned
+   * (it neither keeps nor takes the key, nor campaigns).
+   */
+  private async resignBehind(
+    shard: LiveShard,
+    node: string,
+    kv: IKeyValue | undefined,
+    snap: Snapshot,
+    lease: string,
+  ): Promise<boolean> {
+    const behind = this.keeper.behindOf(shard.idx);
+    const ahead = resignFor(node, behind, snap.seqs.get(shard.name) ?? []);
+    if (ahead === undefined) {
+      this.resigned.delete(shard.idx);
+      return false;
+    }
+    await this.leaders.resign(shard, node, kv, lease, this.started);
+    if (!this.resigned.has(shard.idx)) {
+      this.resigned.add(shard.idx);
+      this.log.warn(
+        {
+          shard: shard.name,
+          node,
+          leader_seq: behind!.leaderSeq,
+          replica: ahead.address,
+          replica_seq: ahead.seq,
+        },
+        `LEADER BEHIND: ${node} gives up the leader key of ${shard.name}: ${ahead.address} published seq ` +
+          `${String(ahead.seq)} in etcd, above this store's ${String(behind!.leaderSeq)}; the most advanced ` +
+          'live member takes the shard over, and this node copies it then',
+      );
+    }
+    return true;
   }
 
   /** promoteSelf stores `p`'s promotion in etcd and adopts it (self-promotion.ts), then takes the shard's writes; resolves with whether it did. */

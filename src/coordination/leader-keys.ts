@@ -82,6 +82,25 @@ export class LeaderKeys {
   }
 
   /**
+   * resign deletes `shard`'s leader key `kv` when it names `node` and this process may hold it (the
+   * cases `keep` would keep or take it in; never a live twin's), and stops counting it: the shard's
+   * leader here is held behind a replica (behind-resign.ts). Resolves with whether it deleted one.
+   */
+  async resign(
+    shard: LiveShard,
+    node: string,
+    kv: IKeyValue | undefined,
+    lease: string,
+    started: boolean,
+  ): Promise<boolean> {
+    this.held.delete(shard.idx);
+    if (kv === undefined || kv.value.toString() !== node) return false;
+    if (kv.lease !== lease && started && !this.lease.own(kv.lease)) return false;
+    await this.keys.dropLeader(shard.name, kv.mod_revision);
+    return true;
+  }
+
+  /**
    * letGo deletes `shard`'s leader key `kv` when this process holds it under `lease` (the map names
    * another leader now: a planned failover) and stops counting it at once, so a later map naming
    * this node again does not find it still writing; resolves with whether it held the key.

@@ -1,6 +1,6 @@
 /**
  * One process's EtcdCoordinator for an integration test, over fakes of what it drives: a map keeper
- * that adopts every map it is offered (`offered` may act on it first), and a worker pool hosting
+ * that adopts every map it is offered (`offered` may act on it first) and holds no leader behind, and a worker pool hosting
  * one store whose seq and worker answers the test gives. `oneShardConfig` is the config of one
  * shard (a leader and its replicas) coordinated by a test etcd (test/helpers/etcd.ts).
  */
@@ -66,6 +66,7 @@ export function testCoordinator(
     get current() {
       return current;
     },
+    behindOf: () => undefined,
     offer: async (m: LiveMap) => {
       current = m;
       await offered(m);

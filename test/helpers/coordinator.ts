@@ -1,6 +1,6 @@
 /**
  * One process's EtcdCoordinator for an integration test, over fakes of what it drives: a map keeper
- * that adopts every map it is offered (`offered` may act on it first) and holds no leader behind, and a worker pool hosting
+ * that adopts every map it is offered (`offered` may act on it first) and holds the store behind when the test says so, and a worker pool hosting
  * one store whose seq and worker answers the test gives. `oneShardConfig` is the config of one
  * shard (a leader and its replicas) coordinated by a test etcd (test/helpers/etcd.ts).
  */
@@ -10,7 +10,7 @@ import { parseConfigText } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
 import { EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
 import { initialLiveMap, type LiveMap } from '../../src/routing/live-map.js';
-import type { MapKeeper } from '../../src/server/map-keeper.js';
+import type { BehindReplica, MapKeeper } from '../../src/server/map-keeper.js';
 import type { NodePlan } from '../../src/server/node-plan.js';
 import { StoreHolds } from '../../src/server/store-holds.js';
 import type { WorkerPool } from '../../src/server/worker-pool.js';
@@ -42,6 +42,8 @@ export interface HostedStoreFake {
   lastSeq: () => number;
   /** call answers a message to the store's worker (default: a fence answered with `lastSeq`). */
   call?: (msg: ToWorker) => Promise<unknown>;
+  /** behind is the replica the store, as its shard's leader, is held behind (default: none; map-keeper.ts). */
+  behind?: () => BehindReplica | undefined;
 }
 
 /** testCoordinator is a coordinator for `config` over the fakes above; `offered` sees each map before it is adopted. */
@@ -66,7 +68,7 @@ export function testCoordinator(
     get current() {
       return current;
     },
-    behindOf: () => undefined,
+    behindOf: () => store.behind?.(),
     offer: async (m: LiveMap) => {
       current = m;
       await offered(m);

@@ -141,6 +141,11 @@ export class EtcdCoordinator {
     return this.leaders.mayWrite(idx);
   }
 
+  /** handsOver tells whether shard `idx`'s leader here, held behind a replica, gave up its leader key (behind-resign.ts). */
+  handsOver(idx: number): boolean {
+    return this.resigned.has(idx);
+  }
+
   /**
    * start takes a lease, adopts etcd's map and takes the leader keys this process is due, before
    * the node serves; then keeps doing so. It throws when etcd does not answer. `lossy`: the last

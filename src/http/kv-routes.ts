@@ -190,8 +190,10 @@ function placeKey(
   const target = write || leaderRead ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
   const behind = target.local && target.role === 'leader' ? ctx.liveMap.behindError(shard) : undefined;
   if (behind !== undefined) {
-    // A leader that started behind its replica (behind-leaders.ts): nothing here is served.
-    sendRefused(res, behind, {}, seedPathOf(url));
+    // A leader that started behind its replica (behind-leaders.ts): nothing here is served. Once it
+    // gave up its leader key for the replica to take over, that is a switch, waited out likewise.
+    if (behind.code === 'SWITCHING_LEADER') sendSwitching(res, ctx, behind.message, seedPathOf(url));
+    else sendRefused(res, behind, {}, seedPathOf(url));
     return undefined;
   }
   if (target.local && (write || leaderRead) && ctx.liveMap.writesFenced(shard)) {

@@ -86,8 +86,11 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
   const target = (write || !c.readonly ? listener.writes : listener.reads)[shard]!;
   const behind = target.local && target.role === 'leader' ? c.ctx.behindError?.(shard) : undefined;
   if (behind !== undefined) {
-    // As over HTTP: a leader that started behind its replica serves nothing here.
-    c.queue.now(c.proto).error(`ERR ${behind.message}`);
+    // As over HTTP: a leader that started behind its replica serves nothing here (TRYAGAIN once it
+    // gave up its leader key for the replica to take over).
+    c.queue
+      .now(c.proto)
+      .error(`${behind.code === 'SWITCHING_LEADER' ? 'TRYAGAIN' : 'ERR'} ${behind.message}`);
     return undefined;
   }
   if (target.local && c.ctx.leaderWithoutLease(target.role, shard)) {

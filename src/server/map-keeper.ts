@@ -58,6 +58,11 @@ export interface Coordination {
   mayWrite(idx: number): boolean;
   /** publish stores a successor map in the coordinator; resolves with the map it holds afterwards. */
   publish(map: LiveMap): Promise<LiveMap>;
+  /**
+   * handsOver tells whether shard `idx`'s leader here, held behind a replica, gave up its leader key
+   * so the replica ahead takes the shard over by itself (src/coordination/behind-resign.ts).
+   */
+  handsOver(idx: number): boolean;
 }
 
 /** leaselessReadMessage explains a read refused at a leader whose lease has lapsed (HTTP and RESP). */
@@ -105,6 +110,13 @@ function behindMessage(idx: number, name: string, b: BehindReplica): string {
       ? 'started on an empty store'
       : `started with records through seq ${b.leaderSeq} only (its data directory put back from an older copy?)`;
   return `shard ${idx}'s leader here ${started}, but its replica ${b.replica} holds records through seq ${b.seq}: served, it would answer without them and its replicas would drop their copy. Not executed: promote the replica with \`distkv failover --shard ${name} --to ${b.replica}\` (this node then copies the shard from it)`;
+}
+
+/** handOverMessage explains a request refused at a leader behind replica `b` that gave up its leader key in etcd (SWITCHING_LEADER). */
+function handOverMessage(idx: number, b: BehindReplica): string {
+  const started =
+    b.leaderSeq === 0 ? 'started on an empty store' : `started with records through seq ${b.leaderSeq} only`;
+  return `shard ${idx}'s leader here ${started}, but a replica holds more (${b.replica} through seq ${b.seq}): it gave up its leader key in etcd, and the most advanced replica takes the shard over. Not executed: retry shortly (this node then copies the shard)`;
 }
 
 /** MapKeeper holds, persists and applies this process's live map. */
@@ -197,12 +209,16 @@ export class MapKeeper {
   }
 
   /**
-   * behindError is the LEADER_BEHIND refusal for a request on shard `idx` whose leader here is
-   * behind a replica (markBehind), else undefined: every request there, read or write, is refused.
+   * behindError is the refusal for a request on shard `idx` whose leader here is behind a replica
+   * (markBehind), else undefined: every request there, read or write, is refused. LEADER_BEHIND
+   * names the command that promotes the replica; once the coordinator gave up the shard's leader
+   * key for a replica to take over (`handsOver`), it is SWITCHING_LEADER, which clients wait out.
    */
   behindError(idx: number): DistkvError | undefined {
     const b = this.behind.get(idx);
     if (b === undefined) return undefined;
+    if (this.coordination?.handsOver(idx) === true)
+      return new DistkvError('SWITCHING_LEADER', handOverMessage(idx, b));
     const name = this.config.shards.find((s) => s.idx === idx)?.name ?? String(idx);
     return new DistkvError('LEADER_BEHIND', behindMessage(idx, name, b));
   }

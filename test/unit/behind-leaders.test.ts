@@ -93,6 +93,23 @@ describe('BehindLeaders', () => {
     assert.match(keeper.behindError(0)!.message, /started with records through seq 10 only/);
   });
 
+  it('answers SWITCHING_LEADER once its coordinator gave up the leader key for the replica', async () => {
+    const { keeper, empty } = setup();
+    let handsOver = false;
+    keeper.coordinate({
+      mayWrite: () => false,
+      publish: (m) => Promise.resolve(m),
+      handsOver: () => handsOver,
+    });
+    await empty.sighted(0, B, 42);
+    assert.equal(keeper.behindError(0)?.code, 'LEADER_BEHIND', 'the key kept: a person promotes the replica');
+    handsOver = true;
+    const e = keeper.behindError(0);
+    assert.equal(e?.code, 'SWITCHING_LEADER', 'the key given up: clients wait for the replica to take over');
+    assert.match(e.message, /127\.0\.0\.2:7001 through seq 42\): it gave up its leader key in etcd/);
+    assert.match(e.message, /retry shortly/);
+  });
+
   it('leaves alone a leader after a lossy stop (its restart epoch forks the replica)', () => {
     const { empty, pool } = setup(A, 10, true);
     assert.equal(empty.sighted(0, B, 12), undefined);

@@ -111,7 +111,7 @@ describe('MapKeeper turning stores over', () => {
 
   it("with etcd, takes etcd's merge of maps made apart from it, and forks the line that lost", async () => {
     const { keeper, roles, base } = hostA();
-    keeper.coordinate({ mayWrite: () => true, publish: (m) => Promise.resolve(m) });
+    keeper.coordinate({ mayWrite: () => true, publish: (m) => Promise.resolve(m), handsOver: () => false });
     // A's restart epoch and B's failover, made apart from etcd (it lost its data), at one version;
     // a node wrote their merge to etcd (src/coordination/map-sync.ts), version 3.
     assert.equal(await keeper.offer(restartedMap(base, new Map([[0, 10]])), 'etcd'), true);

@@ -39,6 +39,7 @@ import { fileProblem } from './files.js';
 import { reasonOf } from '../util/fs-reason.js';
 import { FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { stderrProgress } from './progress-line.js';
+import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 import { undici } from '../util/lazy-undici.js';
 
@@ -216,7 +217,8 @@ export const BACKUP_VERB: ClientVerb = {
     const existing = await stat(file).catch(() => undefined);
     if (existing?.isDirectory() === true) throw new UsageError(`cannot write ${file}: it is a directory`);
     if (existing !== undefined && !force) throw alreadyExists(file);
-    const map = await client.topology();
+    // Silent for as long as the client retries a node that takes requests and never answers.
+    const map = await withSlowNote('backup', client.topology(), false, SLOW_NOTE_MS, conn.waited);
     const scheme = new URL(conn.urls[0]!).protocol;
     const partial = `${file}.partial`;
     let fh: FileHandle;

@@ -12,8 +12,9 @@
  * consistent only when the node it came from still leads the shard at the copy's seq. A shard
  * with a slot its leader refuses because a peer's config gives it another leader (`/cluster` →
  * `peers[].disputed_slots`, read with the same answer) fails the backup (SLOTS_DISPUTED): that
- * leader may hold keys and writes the copy lacks. The file is written as FILE.partial and renamed
- * when whole.
+ * leader may hold keys and writes the copy lacks. So does a shard whose leader started behind its
+ * replica (LEADER_BEHIND: an empty or older store, which refuses the snapshot; refuseBehind). The
+ * file is written as FILE.partial and renamed when whole.
  */
 import { type FileHandle, link, open, rename, rm, stat } from 'node:fs/promises';
 import type { Agent } from 'undici';
@@ -38,6 +39,7 @@ import { fileProblem } from './files.js';
 import { reasonOf } from '../util/fs-reason.js';
 import { FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { stderrProgress } from './progress-line.js';
+import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 import { undici } from '../util/lazy-undici.js';
 
@@ -130,6 +132,22 @@ function refuseDisputed(peers: unknown, leader: string, s: ShardInfo): void {
     );
 }
 
+/**
+ * refuseBehind throws LEADER_BEHIND when `leader`'s `/cluster` (`after`, read after the copy) says
+ * it started behind a replica of shard `s` (an empty or older store, docs/failover.md): what it
+ * streamed is not the shard. Such a leader refuses the snapshot itself (repl-routes.ts); this
+ * catches one held while the copy ran. Before, the backup copied the empty store as the shard, at
+ * seq 0, "consistent", and exited 0: a restore of that file had none of the shard's keys.
+ */
+function refuseBehind(after: ClusterShard['leader'] | undefined, leader: string, s: ShardInfo): void {
+  const b = after?.behind;
+  if (b === undefined) return;
+  throw new DistkvError(
+    'LEADER_BEHIND',
+    `shard ${s.idx} (${s.name}) was not backed up: its leader ${leader} started with records through seq ${b.leader_seq} only, while its replica ${b.replica} holds seq ${b.replica_seq}, and serves nothing of the shard; run distkv failover --shard ${s.name} --to ${b.replica}`,
+  );
+}
+
 /** alreadyExists is the refusal of a backup FILE that exists, without --force. */
 function alreadyExists(file: string): UsageError {
   return new UsageError(
@@ -199,7 +217,8 @@ export const BACKUP_VERB: ClientVerb = {
     const existing = await stat(file).catch(() => undefined);
     if (existing?.isDirectory() === true) throw new UsageError(`cannot write ${file}: it is a directory`);
     if (existing !== undefined && !force) throw alreadyExists(file);
-    const map = await client.topology();
+    // Silent for as long as the client retries a node that takes requests and never answers.
+    const map = await withSlowNote('backup', client.topology(), false, SLOW_NOTE_MS, conn.waited);
     const scheme = new URL(conn.urls[0]!).protocol;
     const partial = `${file}.partial`;
     let fh: FileHandle;
@@ -257,8 +276,17 @@ export const BACKUP_VERB: ClientVerb = {
             const view = await client.cluster(leader);
             refuseDisputed(view.peers, leader, s);
             const after = view.shards.find((v) => v.idx === s.idx)?.leader;
+            refuseBehind(after, leader, s);
             copy = { seq, keys, consistent: heldStill(after, seq, leader) };
           } catch (err) {
+            if (err instanceof DistkvError && err.code === 'LEADER_BEHIND')
+              throw new DistkvError(
+                err.code,
+                `${err.message}; then run the backup again; ${file} was not written`,
+                {
+                  cause: err,
+                },
+              );
             if (!isMoving(err)) throw err;
             // The last refusal alone ("connect ECONNREFUSED") said neither that the shard was
             // waited for nor what to do about it.

@@ -9,6 +9,7 @@
  */
 import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import { type ClientVerb, positionals } from './connect.js';
+import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 
 /**
  * PEER_ASK_MS bounds the ask of each other node by `distkv cluster`: one that has not answered by
@@ -77,7 +78,9 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
     options: {},
     run: async (client, args, out, conn) => {
       positionals(args, 0, 0, 'distkv cluster');
-      const doc = await client.cluster();
+      // The first node that answers: the last one asked is tried as long as the client retries a
+      // read (about 50 s against a node stopped with SIGSTOP), which the command spent silent.
+      const doc = await withSlowNote('cluster', client.cluster(), false, SLOW_NOTE_MS, conn.waited);
       // A node that refuses connections is tried again only as long as this ask lasts: its note
       // says so ("up to 5 s"), not the client's 10 s, and the node is shown DOWN when it ends.
       conn.askBoundMs = PEER_ASK_MS;

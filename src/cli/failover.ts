@@ -113,6 +113,13 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       'INVALID_ARGUMENT',
       `--shard ${o.shard}: no such shard (shards: ${seedDoc.map.shards.map((x) => x.name).join(', ')})`,
     );
+  // A shard without replicas has nobody to promote: it said "no reachable replica" (exit 1), as if
+  // one were down and starting it would help.
+  if (live.replicas.length === 0)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `--shard ${o.shard}: ${live.name} has no replicas to promote (its config lists none); give it replicas in sharding.toml first`,
+    );
   const members = [live.leader, ...live.replicas];
   const docs = new Map<string, NodeDoc | undefined>();
   await Promise.all(members.map(async (m) => docs.set(m, await clusterOf(scheme, m, auth))));
@@ -155,7 +162,10 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       `the target ${target} of ${live.name} does not answer: start it, or choose a replica that answers (${candidates.length === 0 ? 'none does' : candidates.join(', ')})`,
     );
   if (target === undefined)
-    throw new DistkvError('SHARD_UNREACHABLE', `no reachable replica of ${live.name} to promote`);
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `no replica of ${live.name} answers (${live.replicas.join(', ')}): start one, then run the failover again`,
+    );
   if (o.force) checkForcedTarget(live.name, target, o.to !== undefined, ahead, ack, live.replicas, docs);
   checkNotResyncing(docs.get(target), idx, target, o.forceResyncing === true);
 

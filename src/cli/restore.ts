@@ -9,7 +9,8 @@
  * each key of those slots would be refused, and the restore stop part-way. The node asked and
  * every leader the restore writes to are asked: a node sees a dispute only with the peers it has
  * reached since (within a peer check, 2 s; never while it cannot reach them), so the first node
- * alone missed a dispute that a leader refuses keys for.
+ * alone missed a dispute that a leader refuses keys for. So is a cluster with a shard whose leader
+ * started behind its replica (LEADER_BEHIND: it refuses every key of the shard).
  *
  * Failover: a leader that does not answer when the restore starts is waited for as the shard
  * fails over (leader-wait.ts: the map reloaded until its leader answers, up to FAILOVER_WAIT_MS),
@@ -97,6 +98,7 @@ export const RESTORE_VERB: ClientVerb = {
       // Before anything is written: a leader that does not answer is waited for as it fails over.
       const views = await leaderViews(client, progress, () => 'nothing was written');
       refuseDisputes(views);
+      refuseBehind(views);
       const view = views[0]!;
       // A node that tells its limits: refuse a file it would refuse part of, before writing any
       // of it (a restore used to write every key up to the first one too large, and stop there).
@@ -350,6 +352,29 @@ function refuseDisputes(views: readonly ClusterView[]): void {
     'SLOTS_DISPUTED',
     `the cluster's nodes disagree about the config: ${named.join('; ')}; nothing was written: give every node the same sharding.toml and run the restore again`,
   );
+}
+
+/**
+ * refuseBehind throws LEADER_BEHIND, before anything is written, when a shard's leader (by its own
+ * `/cluster` in `views`) started behind its replica (docs/failover.md) and so refuses every key
+ * of the shard: a restore with --force used to write the other shards' keys first, then stop at
+ * the first key of that one, leaving the cluster with part of the backup.
+ */
+function refuseBehind(views: readonly ClusterView[]): void {
+  const held = views[0]!.shards.flatMap((s) => {
+    const own = views.find((v) => v.node === s.leader.address)?.shards.find((x) => x.idx === s.idx);
+    const b = own?.leader.behind;
+    return b === undefined
+      ? []
+      : [
+          `shard ${s.idx} (${s.name}): its leader ${s.leader.address} started behind its replica ${b.replica} (seq ${b.leader_seq} of ${b.replica_seq}) and serves nothing of the shard; run distkv failover --shard ${s.name} --to ${b.replica}`,
+        ];
+  });
+  if (held.length > 0)
+    throw new DistkvError(
+      'LEADER_BEHIND',
+      `${held.join('; ')}; nothing was written: run the restore again once every shard has a leader that serves it`,
+    );
 }
 
 /** Largest keeps the largest key and the largest value of a backup (their bytes and key). */

@@ -187,6 +187,9 @@ export function connectFailure(err: unknown): string {
   // sends it an HTTP request's "Host:" line).
   if (code === 'UND_ERR_SOCKET')
     return `${message} (the node closed the connection before it answered in full: it stopped meanwhile, or this is not a distkv node's HTTP address: a Redis server, for one, closes an HTTP request's connection so)`;
+  // undici's "Headers Timeout Error" alone did not say whose timeout ran out, nor what it means.
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return `${message}: the node did not answer within the client's timeout (timeoutMs, 10 s by default); it is paused, frozen or overloaded, or its network drops the packets`;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
     return 'the node does not answer in TLS (an https:// address for a node that serves plain HTTP?): give it as http://HOST:PORT or HOST:PORT';
   if (typeof code === 'string' && UNTRUSTED_CERT.has(code))

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
+import { formatAddress } from '../config/address.js';
 import { DistkvError } from '../errors.js';
 import { expiredForward } from './forward-deadline.js';
 import { Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
@@ -167,9 +168,15 @@ export class Http1Server implements ConnectionHost {
     );
   }
 
-  /** listen binds the address exclusively; it rejects naming the address when it cannot. */
+  /**
+   * listen binds the address exclusively; it rejects naming the address when it cannot: the one it
+   * binds, and the node's when `--listen` binds another (it named only the node's, a port that
+   * was free on an address that may not even be this machine's).
+   */
   listen(): Promise<void> {
     const { host, port, address } = this.options;
+    const bound = formatAddress({ host, port });
+    const where = bound === address ? address : `${bound} (--listen, for node ${address})`;
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         const why =
@@ -180,7 +187,7 @@ export class Http1Server implements ConnectionHost {
               : err.code === 'EACCES'
                 ? 'permission denied (ports below 1024 need privileges)'
                 : err.message;
-        reject(new DistkvError('UNAVAILABLE', `cannot listen on ${address}: ${why}`, { cause: err }));
+        reject(new DistkvError('UNAVAILABLE', `cannot listen on ${where}: ${why}`, { cause: err }));
       };
       this.server.once('error', onError);
       this.server.listen({ host, port, exclusive: true }, () => {

@@ -20,6 +20,8 @@
  *       (pages bounded in entries and bytes) and written with backpressure.
  *       X-Distkv-Snapshot-Seq: its seq S; X-Distkv-Epoch: the epoch of the leader's record at S
  *       (the replica's next pull names it: its own map may not know the leader's newer epoch yet)
+ *       | 503 LEADER_BEHIND (as a pull: the leader's store is not the shard; `distkv backup` reads
+ *         this stream, and a stream held behind while it ran is cut before its end)
  *   /next-replication-key, /delete-replication-key?key&value
  *       the seed's protocol, as a compatibility cursor on the log of the leaders at this address
  *       (src/replication/seed-cursor.ts); any method, seed texts.
@@ -363,6 +365,9 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
       const shard = shardOf(ctx, params);
       const t = leaderTarget(ctx, shard);
       checkLease(ctx, shard);
+      // A leader that started behind its replica holds an empty or older shard: its snapshot is
+      // not the shard (a backup took it, exit 0, and a restore of that file lost every key).
+      checkBehind(ctx, shard);
       const state = { writable: undefined as (() => void) | undefined };
       res.onAborted(() => {
         state.writable?.();
@@ -433,6 +438,13 @@ async function streamSnapshot(
       started = true;
     }
     if (last) {
+      // Held behind a replica while the pages were read: the stream is cut before its end, so
+      // that no reader takes it for the shard (a backup or a replica copies it again, and is
+      // then refused LEADER_BEHIND).
+      if (ctx.liveMap.behindError(shard) !== undefined) {
+        res.close();
+        return;
+      }
       // Read after the last page: at least the leader's seq when that page was read (snapshot-format.ts).
       res.write(body);
       res.end(encodeSnapshotExactSeq(Math.max(r.seq, ctx.pool.lastSeq(t.store))));

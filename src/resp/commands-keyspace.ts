@@ -5,7 +5,8 @@
  * op batches, so they start once the connection's earlier replies are complete (readAtHead):
  * a write pipelined before them is durable, hence in the store, when they read.
  * They and KEYS answer -TRYAGAIN while a leader store they would read answers no reads (held by a
- * failover, or without its lease: `heldAt`), or while a store they would read holds a slot a peer's config gives
+ * failover, or without its lease: `heldAt`; -ERR LEADER_BEHIND's message for a leader that started
+ * behind its replica, which serves nothing until a failover), or while a store they would read holds a slot a peer's config gives
  * another leader (`disputedAt`; src/server/slot-gate.ts): that leader may hold keys and writes the
  * answer would miss (RANDOMKEY leaves such stores out, random-key.ts; INFO counts them and says
  * so, `disputedServed`). INFO leaves out the keys of a held leader's store, and says so
@@ -93,6 +94,16 @@ export function disputedAt(c: RespConnection, p: Pending, what: string, prefix: 
  */
 export function heldAt(c: RespConnection, p: Pending, what: string): boolean {
   for (const s of servedShards(c)) {
+    // A leader that started behind its replica serves nothing of its shard until a failover (as a
+    // key read here, key-route.ts): -ERR naming the replica and the command, not -TRYAGAIN "being
+    // switched", which no switch ends (its writes are held too, so it read as a failover's hold).
+    const behind = s.target.role === 'leader' ? c.ctx.behindError?.(s.shard) : undefined;
+    if (behind !== undefined) {
+      c.queue.completeWith(p, (w) => {
+        w.error(`ERR ${what}: ${behind.message}`);
+      });
+      return true;
+    }
     const why = heldReason(c, s);
     if (why === undefined) continue;
     c.queue.completeWith(p, (w) => {

@@ -49,7 +49,10 @@ describe('bank: conditional batches on a three-node cluster', { timeout: 120000 
       seed,
     );
     try {
-      await underLoad(t, transfers, readers, () => transfers.until(1000, 45000, 300));
+      // 500 transfers, not 1000: a replica yielding between a pull's records (a bug injected in
+      // dist/) showed 184 unbalanced reads in a run of 500, where one fails the test; the loop's
+      // transfers and the readers' samples are most of this file's ~38 s of CPU.
+      await underLoad(t, transfers, readers, () => transfers.until(500, 45000, 300));
     } finally {
       await replicaClient.close();
     }

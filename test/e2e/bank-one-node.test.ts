@@ -81,7 +81,10 @@ for (const { workers, small } of CASES) {
           seed,
           { width },
         );
-        await underLoad(t, transfers, readers, () => transfers.until(600, 45000, 200));
+        // 300 transfers, not 600: with bugs injected in dist/, runs of 300 showed 29 unbalanced
+        // reads on one worker (a fed part applied in two turns) and 43 and 49 on two (a replica
+        // yielding between a pull's records), where one fails the test.
+        await underLoad(t, transfers, readers, () => transfers.until(300, 45000, 200));
         // Only the accounts are written: B's replicas hold the leader's copy when B's READONLY MGET
         // reads what A's MGET reads (a scan at B would read the leader, which runs in this process:
         // docs/api.md, "a node reads each shard from its leader in this process").

@@ -13,7 +13,7 @@
  * (`readableServed`).
  */
 import { globMatch, literalPrefix } from './glob.js';
-import type { LocalTarget } from './key-route.js';
+import { behindPrefix, type LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import { END_CURSOR, parseCursor, type ScanPosition } from './scan-cursors.js';
 import type { RespConnection } from './resp-connection.js';
@@ -96,11 +96,12 @@ export function heldAt(c: RespConnection, p: Pending, what: string): boolean {
   for (const s of servedShards(c)) {
     // A leader that started behind its replica serves nothing of its shard until a failover (as a
     // key read here, key-route.ts): -ERR naming the replica and the command, not -TRYAGAIN "being
-    // switched", which no switch ends (its writes are held too, so it read as a failover's hold).
+    // switched", which no switch ends (its writes are held too, so it read as a failover's hold);
+    // -TRYAGAIN once it gave up its leader key for the replica to take over (behindPrefix).
     const behind = s.target.role === 'leader' ? c.ctx.behindError?.(s.shard) : undefined;
     if (behind !== undefined) {
       c.queue.completeWith(p, (w) => {
-        w.error(`ERR ${what}: ${behind.message}`);
+        w.error(`${behindPrefix(behind)} ${what}: ${behind.message}`);
       });
       return true;
     }

@@ -10,6 +10,7 @@
  * reads and writes, with `-TRYAGAIN`: Redis's reply for a slot that cannot be served right now
  * (during a resharding), which cluster clients retry after a pause.
  */
+import type { DistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
 import type { Target } from '../server/node-plan.js';
 import { heldReadMessage, leaselessReadMessage, leaselessWriteMessage } from '../server/map-keeper.js';
@@ -75,6 +76,15 @@ export function routeKeys(
   return targetOf(c, slot, write);
 }
 
+/**
+ * behindPrefix is the RESP error prefix of a held leader's refusal (`behindError`): -ERR while a
+ * person must promote its replica (LEADER_BEHIND), -TRYAGAIN once it gave up its leader key for the
+ * replica to take over by itself (SWITCHING_LEADER), which cluster clients retry.
+ */
+export function behindPrefix(behind: DistkvError): 'ERR' | 'TRYAGAIN' {
+  return behind.code === 'SWITCHING_LEADER' ? 'TRYAGAIN' : 'ERR';
+}
+
 /** targetOf returns the local store serving `slot`, or writes `-TRYAGAIN` or `-MOVED` and returns undefined. */
 function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget | undefined {
   const { config, shardMap, listener, slotGate } = c.ctx;
@@ -88,9 +98,7 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
   if (behind !== undefined) {
     // As over HTTP: a leader that started behind its replica serves nothing here (TRYAGAIN once it
     // gave up its leader key for the replica to take over).
-    c.queue
-      .now(c.proto)
-      .error(`${behind.code === 'SWITCHING_LEADER' ? 'TRYAGAIN' : 'ERR'} ${behind.message}`);
+    c.queue.now(c.proto).error(`${behindPrefix(behind)} ${behind.message}`);
     return undefined;
   }
   if (target.local && c.ctx.leaderWithoutLease(target.role, shard)) {

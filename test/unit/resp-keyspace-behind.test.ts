@@ -33,8 +33,11 @@ const config = validateConfig(
 const BEHIND =
   "shard 0's leader here started on an empty store, but its replica 127.0.0.1:7002 holds records through seq 9";
 
-/** nodeA is a connection to node A, leader of both shards, whose shard-0 leader is held behind its replica. */
-function nodeA(): RespConnection {
+/**
+ * nodeA is a connection to node A, leader of both shards, whose shard-0 leader is held behind its
+ * replica and refused with `behind` (SWITCHING_LEADER once it gave up its leader key in etcd).
+ */
+function nodeA(behind = new DistkvError('LEADER_BEHIND', BEHIND)): RespConnection {
   const target = (s: number): LocalTarget => ({
     local: true,
     worker: 0,
@@ -59,14 +62,14 @@ function nodeA(): RespConnection {
       leaderWithoutLease: () => false,
       // Held behind, its writes are fenced: readsHeld is true for it as for a failover's hold.
       readsHeld: (role: string, idx: number) => role === 'leader' && idx === 0,
-      behindError: (idx: number) => (idx === 0 ? new DistkvError('LEADER_BEHIND', BEHIND) : undefined),
+      behindError: (idx: number) => (idx === 0 ? behind : undefined),
     },
   });
 }
 
-/** replyOf runs `run` on a fresh connection and returns its first reply line. */
-async function replyOf(run: (c: RespConnection) => void): Promise<string> {
-  const c = nodeA();
+/** replyOf runs `run` on a fresh connection (to `nodeA(behind)`) and returns its first reply line. */
+async function replyOf(run: (c: RespConnection) => void, behind?: DistkvError): Promise<string> {
+  const c = nodeA(behind);
   run(c);
   await new Promise((resolve) => setImmediate(resolve));
   return takeReply(c).split('\r\n')[0]!;
@@ -103,5 +106,11 @@ describe('keyspace commands at a node whose leader is held behind its replica', 
     it(`${name} answers -ERR naming the replica, not -TRYAGAIN for a switch that never comes`, async () => {
       const reply = await replyOf(run);
       assert.equal(reply, `-ERR ${name}: ${BEHIND}`);
+    });
+  const HANDING = 'the most advanced replica takes the shard over; retry shortly';
+  for (const [name, run] of CASES)
+    it(`${name} answers -TRYAGAIN once the leader gave up its key for the replica`, async () => {
+      const reply = await replyOf(run, new DistkvError('SWITCHING_LEADER', HANDING));
+      assert.equal(reply, `-TRYAGAIN ${name}: ${HANDING}`);
     });
 });

@@ -149,10 +149,10 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           String(s.epoch ?? 0),
           s.leader.down
             ? `NO LEADER: ${s.leader.address} (DOWN)`
-            : s.leader.no_lease === true
-              ? `NO LEADER: ${s.leader.address} (no lease in etcd)`
-              : s.leader.behind !== undefined
-                ? `NO LEADER: ${s.leader.address} (BEHIND ${s.leader.behind.replica})`
+            : s.leader.behind !== undefined
+              ? `NO LEADER: ${s.leader.address} (BEHIND ${s.leader.behind.replica}${s.leader.behind.handing_over === true ? ', HANDING OVER' : ''})`
+              : s.leader.no_lease === true
+                ? `NO LEADER: ${s.leader.address} (no lease in etcd)`
                 : s.leader.address,
           String(s.leader.last_seq ?? '-'),
           replicas || '-',
@@ -173,7 +173,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       for (const s of merged)
         if (s.leader.behind !== undefined && !s.leader.down)
           out.line(
-            `LEADER BEHIND: ${s.name}'s leader ${s.leader.address} started with records through seq ${s.leader.behind.leader_seq}, its replica ${s.leader.behind.replica} holds seq ${s.leader.behind.replica_seq}: it serves nothing of the shard; run distkv failover --shard ${s.name} --to ${s.leader.behind.replica}`,
+            `LEADER BEHIND: ${s.name}'s leader ${s.leader.address} started with records through seq ${s.leader.behind.leader_seq}, its replica ${s.leader.behind.replica} holds seq ${s.leader.behind.replica_seq}: it serves nothing of the shard; ${s.leader.behind.handing_over === true ? 'it gave up its leader key in etcd, and the most advanced replica takes the shard over by itself' : `run distkv failover --shard ${s.name} --to ${s.leader.behind.replica}`}`,
           );
       for (const d of disputes)
         out.line(

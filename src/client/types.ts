@@ -211,7 +211,8 @@ export interface ClusterShard {
    * takes no writes). last_write_seq: its last seq that is not an expire record it logged itself as
    * a TTL ran out (`distkv backup` compares it; absent from older nodes). behind: the leader started
    * behind a replica (an empty or older store) and serves nothing of the shard until a failover
-   * (503 LEADER_BEHIND; docs/failover.md, "A leader that starts behind its replica").
+   * (503 LEADER_BEHIND; docs/failover.md, "A leader that starts behind its replica");
+   * `handing_over`: with etcd, it gave up its leader key and the replica takes over by itself.
    */
   leader: {
     address: string;
@@ -219,7 +220,7 @@ export interface ClusterShard {
     last_seq?: number;
     last_write_seq?: number;
     no_lease?: boolean;
-    behind?: { replica: string; replica_seq: number; leader_seq: number };
+    behind?: { replica: string; replica_seq: number; leader_seq: number; handing_over?: boolean };
   };
   replicas: ClusterReplica[];
 }

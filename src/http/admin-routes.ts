@@ -35,13 +35,26 @@ export function replicaView(
   };
 }
 
-/** behindView shows the replica a leader here that started behind is behind (behind-leaders.ts), if any. */
-function behindView(b: BehindReplica | undefined): {
-  behind?: { replica: string; replica_seq: number; leader_seq: number };
+/**
+ * behindView shows the replica a leader here that started behind is behind (behind-leaders.ts), if
+ * any; `handing_over`: it gave up its leader key in etcd for that replica to take over by itself.
+ */
+function behindView(
+  b: BehindReplica | undefined,
+  handingOver: boolean,
+): {
+  behind?: { replica: string; replica_seq: number; leader_seq: number; handing_over?: true };
 } {
   return b === undefined
     ? {}
-    : { behind: { replica: b.replica, replica_seq: b.seq, leader_seq: b.leaderSeq } };
+    : {
+        behind: {
+          replica: b.replica,
+          replica_seq: b.seq,
+          leader_seq: b.leaderSeq,
+          ...(handingOver ? { handing_over: true as const } : {}),
+        },
+      };
 }
 
 /**
@@ -89,7 +102,7 @@ export function clusterView(ctx: HttpContext): unknown {
             ? {}
             : { last_seq: leaderSeq, last_write_seq: ctx.pool.lastWriteSeq(leader.index) }),
           ...(ctx.liveMap.writesFenced(s.idx) ? { writes_held: true } : {}),
-          ...behindView(ctx.liveMap.behindOf(s.idx)),
+          ...behindView(ctx.liveMap.behindOf(s.idx), ctx.liveMap.handsOver(s.idx)),
           ...(hosted.has(s.address) && ctx.liveMap.leaseless(s.idx) ? { no_lease: true } : {}),
           ...failed(leader?.index),
         },

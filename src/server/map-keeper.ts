@@ -208,6 +208,11 @@ export class MapKeeper {
     return this.behind.get(idx);
   }
 
+  /** handsOver tells whether shard `idx`'s leader here, held behind a replica, gave up its leader key in etcd for the replica to take over. */
+  handsOver(idx: number): boolean {
+    return this.coordination?.handsOver(idx) === true;
+  }
+
   /**
    * behindError is the refusal for a request on shard `idx` whose leader here is behind a replica
    * (markBehind), else undefined: every request there, read or write, is refused. LEADER_BEHIND
@@ -217,8 +222,7 @@ export class MapKeeper {
   behindError(idx: number): DistkvError | undefined {
     const b = this.behind.get(idx);
     if (b === undefined) return undefined;
-    if (this.coordination?.handsOver(idx) === true)
-      return new DistkvError('SWITCHING_LEADER', handOverMessage(idx, b));
+    if (this.handsOver(idx)) return new DistkvError('SWITCHING_LEADER', handOverMessage(idx, b));
     const name = this.config.shards.find((s) => s.idx === idx)?.name ?? String(idx);
     return new DistkvError('LEADER_BEHIND', behindMessage(idx, name, b));
   }

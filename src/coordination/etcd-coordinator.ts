@@ -52,6 +52,9 @@ import { type Promotion, promoteAndAdopt } from './self-promotion.js';
 import { SeqPublisher } from './seq-publisher.js';
 import { WorkerFences } from './worker-fences.js';
 
+/** CoordinatedKeeper is what the coordinator asks of the node's map keeper (tests give a twin of it). */
+export type CoordinatedKeeper = Pick<MapKeeper, 'current' | 'offer' | 'holds' | 'behindOf'>;
+
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
 const START_ATTEMPTS = 10;
 /** HOLD_TTLS bounds, in lease TTLs, how long a campaign holds its store's following (it resumes by itself after). */
@@ -87,14 +90,14 @@ export class EtcdCoordinator {
   private readonly resigned = new Set<number>();
 
   private readonly config: Config;
-  private readonly keeper: MapKeeper;
+  private readonly keeper: CoordinatedKeeper;
   private readonly plan: NodePlan;
   private readonly pool: WorkerPool;
   private readonly log: Logger;
 
   constructor(
     config: Config,
-    keeper: MapKeeper,
+    keeper: CoordinatedKeeper,
     plan: NodePlan,
     pool: WorkerPool,
     log: Logger,

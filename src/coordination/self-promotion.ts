@@ -72,7 +72,7 @@ export async function promoteThroughEtcd(d: PromotionDeps, p: Promotion): Promis
 
 /** AdoptionDeps are PromotionDeps and the keeper the promotion's map is offered to. */
 export interface AdoptionDeps extends PromotionDeps {
-  keeper: MapKeeper;
+  keeper: Pick<MapKeeper, 'current' | 'offer'>;
   /** warn logs a message once (the coordinator's warnOnce). */
   warn: (message: string, level: 'warn' | 'error') => void;
 }

@@ -8,9 +8,9 @@ import { after } from 'node:test';
 import pino, { type Logger } from 'pino';
 import { parseConfigText } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
-import { EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
+import { type CoordinatedKeeper, EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
 import { initialLiveMap, type LiveMap } from '../../src/routing/live-map.js';
-import type { BehindReplica, MapKeeper } from '../../src/server/map-keeper.js';
+import type { BehindReplica } from '../../src/server/map-keeper.js';
 import type { NodePlan } from '../../src/server/node-plan.js';
 import { StoreHolds } from '../../src/server/store-holds.js';
 import type { WorkerPool } from '../../src/server/worker-pool.js';
@@ -63,17 +63,18 @@ export function testCoordinator(
     lastSeq: store.lastSeq,
     call: (_worker: number, msg: ToWorker) => (store.call ?? fence)(msg),
   } as unknown as WorkerPool;
-  const keeper = {
+  const keeper: CoordinatedKeeper = {
     holds: new StoreHolds(() => pool),
     get current() {
       return current;
     },
     behindOf: () => store.behind?.(),
-    offer: async (m: LiveMap) => {
+    offer: async (doc: unknown) => {
+      const m = doc as LiveMap;
       current = m;
       await offered(m);
       return true;
     },
-  } as unknown as MapKeeper;
+  };
   return new EtcdCoordinator(config, keeper, plan, pool, log, cluster);
 }

@@ -115,10 +115,11 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     );
   // A shard without replicas has nobody to promote: it said "no reachable replica" (exit 1), as if
   // one were down and starting it would help.
+  // A `--to` is named first: it is what the command was asked to do.
   if (live.replicas.length === 0)
     throw new DistkvError(
       'INVALID_ARGUMENT',
-      `--shard ${o.shard}: ${live.name} has no replicas to promote (its config lists none); give it replicas in sharding.toml first`,
+      `${o.to === undefined ? `--shard ${o.shard}` : `--to ${o.to} is not a replica of ${live.name}`}: ${live.name} has no replicas to promote (its config lists none); give it replicas in sharding.toml first`,
     );
   const members = [live.leader, ...live.replicas];
   const docs = new Map<string, NodeDoc | undefined>();

@@ -37,7 +37,7 @@ import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
 import { reasonOf } from '../util/fs-reason.js';
-import { FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
+import { behindAdvice, FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { stderrProgress } from './progress-line.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
@@ -144,7 +144,7 @@ function refuseBehind(after: ClusterShard['leader'] | undefined, leader: string,
   if (b === undefined) return;
   throw new DistkvError(
     'LEADER_BEHIND',
-    `shard ${s.idx} (${s.name}) was not backed up: its leader ${leader} started with records through seq ${b.leader_seq} only, while its replica ${b.replica} holds seq ${b.replica_seq}, and serves nothing of the shard; run distkv failover --shard ${s.name} --to ${b.replica}`,
+    `shard ${s.idx} (${s.name}) was not backed up: ${behindAdvice(s.name, leader, b)}`,
   );
 }
 

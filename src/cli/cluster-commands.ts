@@ -9,6 +9,7 @@
  */
 import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import { type ClientVerb, positionals } from './connect.js';
+import { behindAdvice } from './leader-wait.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 
 /**
@@ -172,9 +173,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       for (const s of merged) if (s.leader.down) out.line(leaderlessAdvice(s));
       for (const s of merged)
         if (s.leader.behind !== undefined && !s.leader.down)
-          out.line(
-            `LEADER BEHIND: ${s.name}'s leader ${s.leader.address} started with records through seq ${s.leader.behind.leader_seq}, its replica ${s.leader.behind.replica} holds seq ${s.leader.behind.replica_seq}: it serves nothing of the shard; ${s.leader.behind.handing_over === true ? 'it gave up its leader key in etcd, and the most advanced replica takes the shard over by itself' : `run distkv failover --shard ${s.name} --to ${s.leader.behind.replica}`}`,
-          );
+          out.line(`LEADER BEHIND: ${s.name}: ${behindAdvice(s.name, s.leader.address, s.leader.behind)}`);
       for (const d of disputes)
         out.line(
           `CONFIG MISMATCH: ${d.node} refuses slots ${d.slots}: ${d.peer} (${d.peer_state}) routes with config ${d.peer_version ?? 'unknown'}, which gives them another leader; give every node the same sharding.toml`,

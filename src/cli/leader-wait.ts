@@ -8,6 +8,7 @@
  * takes a few seconds: docs/failover.md); then the verb fails saying what to do (`noLeaderAdvice`).
  */
 import type { DistkvClient } from '../client/client.js';
+import type { ClusterShard } from '../client/types.js';
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 
@@ -36,6 +37,22 @@ export async function lookForLeader(client: DistkvClient): Promise<ShardMap> {
   await new Promise((r) => setTimeout(r, FAILOVER_RETRY_MS));
   await client.reload().catch(() => undefined);
   return client.topology();
+}
+
+/** BehindView is a leader's `behind` in `/cluster` (a leader that started behind its replica). */
+type BehindView = NonNullable<ClusterShard['leader']['behind']>;
+
+/**
+ * behindAdvice says that shard `name`'s leader `leader` started behind its replica (`b`, from its
+ * `/cluster`) and serves nothing of the shard, and what brings the shard back: `distkv failover`
+ * to the replica, or nothing when the leader gave up its key in etcd (the replica takes it over).
+ */
+export function behindAdvice(name: string, leader: string, b: BehindView): string {
+  const next =
+    b.handing_over === true
+      ? 'it gave up its leader key in etcd, and the most advanced replica takes the shard over by itself'
+      : `run distkv failover --shard ${name} --to ${b.replica}`;
+  return `its leader ${leader} started behind its replica, with records through seq ${b.leader_seq} only: its replica ${b.replica} holds seq ${b.replica_seq}; it serves nothing of the shard; ${next}`;
 }
 
 /** noLeaderAdvice says that shard `idx` had no leader that answered for FAILOVER_WAIT_MS, and what to do. */

@@ -35,7 +35,7 @@ import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
 import { whileInterruptible } from './interrupt.js';
-import { FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
+import { behindAdvice, FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { type ProgressLine, stderrProgress } from './progress-line.js';
 import { expiredAt, keysText, RestoreWriter, shardOfEntry } from './restore-writer.js';
 
@@ -366,9 +366,7 @@ function refuseBehind(views: readonly ClusterView[]): void {
     const b = own?.leader.behind;
     return b === undefined
       ? []
-      : [
-          `shard ${s.idx} (${s.name}): its leader ${s.leader.address} started behind its replica ${b.replica} (seq ${b.leader_seq} of ${b.replica_seq}) and serves nothing of the shard; run distkv failover --shard ${s.name} --to ${b.replica}`,
-        ];
+      : [`shard ${s.idx} (${s.name}): ${behindAdvice(s.name, s.leader.address, b)}`];
   });
   if (held.length > 0)
     throw new DistkvError(

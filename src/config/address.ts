@@ -50,6 +50,12 @@ export function formatAddress(addr: NodeAddress): string {
   return addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
 }
 
+/** boundLabel names the address `bound` listens on for node `address`: the node's own, or the `--listen` one with the node's. */
+export function boundLabel(bound: NodeAddress, address: string): string {
+  const b = formatAddress(bound);
+  return b === address ? address : `${b} (--listen, for node ${address})`;
+}
+
 /** isLoopbackHost reports whether a host is a loopback address (127.0.0.0/8, ::1, localhost). */
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);

@@ -349,7 +349,7 @@ export class EtcdCoordinator {
   ): Promise<boolean> {
     const behind = this.keeper.behindOf(shard.idx);
     const ahead = resignFor(node, behind, snap.seqs.get(shard.name) ?? []);
-    if (ahead === undefined) {
+    if (behind === undefined || ahead === undefined) {
       this.resigned.delete(shard.idx);
       return false;
     }
@@ -360,12 +360,12 @@ export class EtcdCoordinator {
         {
           shard: shard.name,
           node,
-          leader_seq: behind!.leaderSeq,
+          leader_seq: behind.leaderSeq,
           replica: ahead.address,
           replica_seq: ahead.seq,
         },
         `LEADER BEHIND: ${node} gives up the leader key of ${shard.name}: ${ahead.address} published seq ` +
-          `${String(ahead.seq)} in etcd, above this store's ${String(behind!.leaderSeq)}; the most advanced ` +
+          `${String(ahead.seq)} in etcd, above this store's ${String(behind.leaderSeq)}; the most advanced ` +
           'live member takes the shard over, and this node copies it then',
       );
     }

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import { formatAddress } from '../config/address.js';
+import { boundLabel } from '../config/address.js';
 import { DistkvError } from '../errors.js';
 import { expiredForward } from './forward-deadline.js';
 import { Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
@@ -175,8 +175,7 @@ export class Http1Server implements ConnectionHost {
    */
   listen(): Promise<void> {
     const { host, port, address } = this.options;
-    const bound = formatAddress({ host, port });
-    const where = bound === address ? address : `${bound} (--listen, for node ${address})`;
+    const where = boundLabel({ host, port }, address);
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         const why =

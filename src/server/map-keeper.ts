@@ -105,18 +105,19 @@ export interface BehindReplica {
 
 /** behindMessage explains why shard `idx` (`name`) is refused at a leader behind replica `b` (LEADER_BEHIND), and what to do. */
 function behindMessage(idx: number, name: string, b: BehindReplica): string {
-  const started =
-    b.leaderSeq === 0
-      ? 'started on an empty store'
-      : `started with records through seq ${b.leaderSeq} only (its data directory put back from an older copy?)`;
-  return `shard ${idx}'s leader here ${started}, but its replica ${b.replica} holds records through seq ${b.seq}: served, it would answer without them and its replicas would drop their copy. Not executed: promote the replica with \`distkv failover --shard ${name} --to ${b.replica}\` (this node then copies the shard from it)`;
+  return `shard ${idx}'s leader here ${startedAs(b)}, but its replica ${b.replica} holds records through seq ${b.seq}: served, it would answer without them and its replicas would drop their copy. Not executed: promote the replica with \`distkv failover --shard ${name} --to ${b.replica}\` (this node then copies the shard from it)`;
 }
 
 /** handOverMessage explains a request refused at a leader behind replica `b` that gave up its leader key in etcd (SWITCHING_LEADER). */
 function handOverMessage(idx: number, b: BehindReplica): string {
-  const started =
-    b.leaderSeq === 0 ? 'started on an empty store' : `started with records through seq ${b.leaderSeq} only`;
-  return `shard ${idx}'s leader here ${started}, but a replica holds more (${b.replica} through seq ${b.seq}): it gave up its leader key in etcd, and the most advanced replica takes the shard over. Not executed: retry shortly (this node then copies the shard)`;
+  return `shard ${idx}'s leader here ${startedAs(b)}, but a replica holds more (${b.replica} through seq ${b.seq}): it gave up its leader key in etcd, and the most advanced replica takes the shard over. Not executed: retry shortly (this node then copies the shard)`;
+}
+
+/** startedAs says how a leader held behind replica `b` started: on an empty store, or an older one. */
+function startedAs(b: BehindReplica): string {
+  return b.leaderSeq === 0
+    ? 'started on an empty store'
+    : `started with records through seq ${b.leaderSeq} only (its data directory put back from an older copy?)`;
 }
 
 /** MapKeeper holds, persists and applies this process's live map. */

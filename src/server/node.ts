@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { formatAddress, isLoopbackHost, parseAddress } from '../config/address.js';
+import { boundLabel, isLoopbackHost, parseAddress } from '../config/address.js';
 import type { EtcdCoordinator } from '../coordination/etcd-coordinator.js';
 import { ConfigError } from '../errors.js';
 import type { Config } from '../config/schema.js';
@@ -242,13 +242,7 @@ export class DistkvNode {
       if (exposed.length > 0) {
         // The bound address (--listen) is the exposed one; the node's may be loopback.
         log.warn(
-          {
-            addresses: exposed.map((l) =>
-              formatAddress(l) === l.address
-                ? l.address
-                : `${formatAddress(l)} (--listen, for node ${l.address})`,
-            ),
-          },
+          { addresses: exposed.map((l) => boundLabel(l, l.address)) },
           'LISTENING ON A NON-LOOPBACK ADDRESS WITHOUT A TOKEN: anyone who can reach it can call /purge and internal endpoints; set server.token or DISTKV_TOKEN',
         );
       }

@@ -20,6 +20,8 @@ const KINDS: Record<
   connections: 'positive',
   ca: 'ca',
   refusedWaitMs: 'ms',
+  switchWaitMs: 'ms',
+  startingWaitMs: 'ms',
   onWait: 'function',
 };
 

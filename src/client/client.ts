@@ -21,7 +21,7 @@ import { checkInput, type Key, keyPath, keyText, shardOfKey } from './key-bytes.
 import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
 import { closedError, NodePools } from './node-pools.js';
-import { checkRedirect, Sender } from './sender.js';
+import { checkRedirect, Sender, STARTING_WAIT_MS, SWITCH_WAIT_MS } from './sender.js';
 import { ClusterTopology, othersText } from './topology.js';
 import { answerJson, clusterRefusal, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
@@ -126,6 +126,8 @@ export class DistkvClient {
       timeoutMs: 10000,
       retries: 3,
       refusedWaitMs: 0,
+      switchWaitMs: SWITCH_WAIT_MS,
+      startingWaitMs: STARTING_WAIT_MS,
       connections: 16,
       token: '',
       ca: undefined,
@@ -135,15 +137,14 @@ export class DistkvClient {
     const o = this.o;
     this.pools = new NodePools({ connections: o.connections, timeoutMs: o.timeoutMs, ca: o.ca }, o.token);
     this.topo = new ClusterTopology(origins, o.urls, this.pools, this.stats, o.refusedWaitMs, options.onWait);
-    this.sender = new Sender(
-      this.pools,
-      this.topo,
-      this.stats,
-      o.retries,
-      o.refusedWaitMs,
-      options.onWait,
-      o.replicaReads,
-    );
+    this.sender = new Sender(this.pools, this.topo, this.stats, {
+      retries: o.retries,
+      refusedWaitMs: o.refusedWaitMs,
+      switchWaitMs: o.switchWaitMs,
+      startingWaitMs: o.startingWaitMs,
+      onWait: options.onWait,
+      replicaReads: o.replicaReads,
+    });
   }
 
   /** version is the config hash the client routes with (undefined before the first load). */

@@ -21,9 +21,9 @@
  * if a newer map moves it. An answer whose `X-Distkv-Map` version is above the client's makes it
  * look for that map at every node (topology.ts, `learnOf`); a request held by a leader switch
  * (503 SWITCHING_LEADER, not executed: writes too) is sent again after a short wait, up to
- * SWITCH_WAIT_MS, following the shard's leader if a newer map moves it.
+ * the client's `switchWaitMs` (15 s by default), following the shard's leader if a newer map moves it.
  * A request refused with 503 STARTING (the node's stores are still opening: a restart after a crash
- * with many keys takes seconds) is sent again the same way, up to STARTING_WAIT_MS: a restart is
+ * with many keys takes seconds) is sent again the same way, up to `startingWaitMs` (60 s): a restart is
  * not a failure to report after three quick retries. A request whose connection is refused
  * (nothing listens at the node: the gap of a restart, before it refuses with STARTING) is sent
  * again the same way, up to the client's `refusedWaitMs` (0 by default; a refused connection
@@ -32,13 +32,13 @@
  * A key read meant for the shard's leader (the client was not made with `replicaReads`) that a
  * replica answered (X-Distkv-Lag: the node no longer leads the shard, after a failover the client's
  * map predates) is not taken: it is sent again where a newer map names the leader, as a switch is
- * waited out, and refused as SWITCHING_LEADER past SWITCH_WAIT_MS.
+ * waited out, and refused as SWITCHING_LEADER past `switchWaitMs`.
  * A scan, which any leader serves (it forwards the other shards' parts to their leaders), names
  * no shard but an `elsewhere` hook: wherever a key request follows its shard's leader (a retry after
  * a connection error, a wait for a refused connection or a switch), it goes to another leader of
  * the newest map instead, not to the same silent node again; and a node's 503 SHARD_UNREACHABLE
  * (one of its parts' owners did not answer: right after a failover, until the nodes' maps agree)
- * is waited out as a switch is, up to SWITCH_WAIT_MS, a scan being a read.
+ * is waited out as a switch is, up to `switchWaitMs`, a scan being a read.
  * Any other status from 400 up (but a 404 of a key read) rejects as the server's catalogue error.
  */
 import { DistkvError, OutcomeUnknownError } from '../errors.js';
@@ -51,10 +51,10 @@ import type { ClientStats, WaitNotice } from './types.js';
 import { errorOf } from './wire-decode.js';
 
 const MAX_REDIRECTS = 5;
-/** SWITCH_WAIT_MS bounds how long a request held by a leader switch is retried. */
-const SWITCH_WAIT_MS = 15000;
+/** SWITCH_WAIT_MS is the default switchWaitMs: how long a request held by a leader switch is retried. */
+export const SWITCH_WAIT_MS = 15000;
 const SWITCH_RETRY_MS = 100;
-/** STARTING_WAIT_MS bounds how long a request refused by a node that is starting (503 STARTING) is retried. */
+/** STARTING_WAIT_MS is the default startingWaitMs: how long a request refused by a node that is starting (503 STARTING) is retried. */
 export const STARTING_WAIT_MS = 60000;
 const STARTING_RETRY_MS = 200;
 /** REFUSED_RETRY_MS spaces the attempts at a node that refuses connections (up to the client's refusedWaitMs). */
@@ -68,45 +68,41 @@ const NEWEST_LOOK_MS = 1000;
  */
 const LOOP_WAIT_MS = 5000;
 
+/**
+ * SendPolicy is how a Sender retries and waits: `retries` is how many times a request is retried
+ * when that is safe (see above); `refusedWaitMs`, `switchWaitMs` and `startingWaitMs` how long a node
+ * that refuses connections, a leader switch and a starting node are waited for; `onWait` is told
+ * when a request starts one of those waits; `replicaReads` lets a key read be answered by a replica
+ * (otherwise only its leader's answer is taken).
+ */
+export interface SendPolicy {
+  retries: number;
+  refusedWaitMs: number;
+  switchWaitMs: number;
+  startingWaitMs: number;
+  onWait?: ((notice: WaitNotice) => void) | undefined;
+  replicaReads: boolean;
+}
+
 /** Sender sends the client's requests over its pools, keeping its topology current. */
 export class Sender {
   private readonly pools: NodePools;
   private readonly topology: ClusterTopology;
   private readonly stats: ClientStats;
-  private readonly retries: number;
-  private readonly refusedWaitMs: number;
-  private readonly onWait: ((notice: WaitNotice) => void) | undefined;
-  private readonly replicaReads: boolean;
+  private readonly policy: SendPolicy;
 
-  /**
-   * `retries` is how many times a request is retried when that is safe (see above); `stats` counts
-   * requests, redirects and retries; `refusedWaitMs` how long a node that refuses connections is
-   * waited for; `onWait` is told when a request starts waiting for a node that is starting or
-   * refuses connections, or for a leader switch; `replicaReads` lets a key read be answered by a
-   * replica (otherwise only its leader's answer is taken).
-   */
-  constructor(
-    pools: NodePools,
-    topology: ClusterTopology,
-    stats: ClientStats,
-    retries: number,
-    refusedWaitMs: number,
-    onWait?: (notice: WaitNotice) => void,
-    replicaReads = false,
-  ) {
+  /** `stats` counts requests, redirects and retries; `policy` says how they are retried and waited for. */
+  constructor(pools: NodePools, topology: ClusterTopology, stats: ClientStats, policy: SendPolicy) {
     this.pools = pools;
     this.topology = topology;
     this.stats = stats;
-    this.retries = retries;
-    this.refusedWaitMs = refusedWaitMs;
-    this.onWait = onWait;
-    this.replicaReads = replicaReads;
+    this.policy = policy;
   }
 
   /** told calls the onWait hook, which must not break the request it reports on. */
   private told(notice: WaitNotice): void {
     try {
-      this.onWait?.(notice);
+      this.policy.onWait?.(notice);
     } catch {
       // a hook that throws is the caller's bug, not a reason to fail the request
     }
@@ -132,11 +128,12 @@ export class Sender {
   ): Promise<Reply> {
     const topology = this.topology;
     let origin = `${topology.scheme}://${node}`;
-    const switchDeadline = performance.now() + SWITCH_WAIT_MS;
+    const { retries, switchWaitMs } = this.policy;
+    const switchDeadline = performance.now() + switchWaitMs;
     let nextLook = performance.now() + NEWEST_LOOK_MS;
     const loopDeadline = performance.now() + LOOP_WAIT_MS;
-    const startingDeadline = performance.now() + STARTING_WAIT_MS;
-    const refusedDeadline = performance.now() + this.refusedWaitMs;
+    const startingDeadline = performance.now() + this.policy.startingWaitMs;
+    const refusedDeadline = performance.now() + this.policy.refusedWaitMs;
     // what this request has told onWait it waits for (each once)
     const waitedFor = new Set<string>();
     const waiting = (code: WaitNotice['code'], waitMs: number): void => {
@@ -203,7 +200,7 @@ export class Sender {
           continue;
         }
         const unsent = neverSent(err);
-        if ((read || unsent) && attempt < this.retries) {
+        if ((read || unsent) && attempt < retries) {
           // A node that does not answer may have lost the shard meanwhile (a `w` write waits there
           // its timeout on top of the client's): the retry goes to the leader the cluster names now.
           await backOff();
@@ -223,11 +220,11 @@ export class Sender {
       // longer leads the shard (a failover this client's map predates) and served its replica,
       // which may lack writes the new leader acknowledged. Not an answer: read where a newer map
       // names the leader, bounded as a switch's wait, then refused rather than answered stale.
-      if (read && shard !== undefined && !this.replicaReads && res.lag !== undefined) {
+      if (read && shard !== undefined && !this.policy.replicaReads && res.lag !== undefined) {
         if (performance.now() >= switchDeadline)
           throw new DistkvError(
             'SWITCHING_LEADER',
-            `shard ${shard.idx} (${shard.name}): ${origin} answers reads from its replica of the shard (it no longer leads it) and no node named another leader within ${SWITCH_WAIT_MS} ms`,
+            `shard ${shard.idx} (${shard.name}): ${origin} answers reads from its replica of the shard (it no longer leads it) and no node named another leader within ${switchWaitMs} ms`,
           );
         this.stats.retries++;
         const was = origin;
@@ -268,7 +265,7 @@ export class Sender {
       // after a worker died with the request in flight (worker-pool.ts), so only a read is.
       // Either way the node is not serving now: look for a newer map that names another leader
       // of the shard.
-      if (res.status === 503 && attempt < this.retries && mayResend(res.body, read)) {
+      if (res.status === 503 && attempt < retries && mayResend(res.body, read)) {
         await backOff();
         continue;
       }

@@ -15,7 +15,7 @@ export interface ClientOptions {
   /**
    * timeoutMs bounds each attempt's wait for an answer's head and between its body's pieces
    * (default 10000; 0: no timeout; at most 2147483647, the longest a timer waits; a `w` write gets its own wait on top; undici's timers fire one under a second
-   * up to about a second late). A call can take longer: a read is retried `retries` times, one held by a leader switch is sent again for up to 15 s, and
+   * up to about a second late). A call can take longer: a read is retried `retries` times, one held by a leader switch is sent again for up to `switchWaitMs`, and
    * one redirected in a loop is started over for up to 5 s.
    */
   timeoutMs?: number;
@@ -35,12 +35,24 @@ export interface ClientOptions {
   refusedWaitMs?: number;
   /**
    * onWait is told, once per request and reason, when a request starts waiting instead of failing:
-   * for a node that is starting (503 STARTING: its stores are opening, up to 60 s), for a leader
-   * switch (503 SWITCHING_LEADER, up to 15 s) or for a node that refuses connections (REFUSED, up
+   * for a node that is starting (503 STARTING: its stores are opening, up to `startingWaitMs`), for a leader
+   * switch (503 SWITCHING_LEADER, up to `switchWaitMs`) or for a node that refuses connections (REFUSED, up
    * to `refusedWaitMs`). The request goes on by itself; the hook is for saying so (the CLI writes a
    * line on stderr). A hook that throws is ignored.
    */
   onWait?: (notice: WaitNotice) => void;
+  /**
+   * switchWaitMs is how long a request held by a leader switch (503 SWITCHING_LEADER, not executed:
+   * writes too) is sent again, every 100 ms, following the shard's new leader, before it fails with
+   * SWITCHING_LEADER (default 15000; a failover with etcd takes a lease TTL and a few seconds).
+   */
+  switchWaitMs?: number;
+  /**
+   * startingWaitMs is how long a request refused by a node that is starting (503 STARTING: its
+   * stores are opening, seconds after a crash with many keys) is sent again, every 200 ms, before
+   * it fails with STARTING (default 60000).
+   */
+  startingWaitMs?: number;
 }
 
 /** WaitNotice is what ClientOptions.onWait is told: why a request waits, at which node, for how long at most. */

@@ -1,7 +1,9 @@
 /**
  * What every route shares, in one place:
  *  - `route()` wraps a handler: it labels the exchange for the metrics (recorded once, when the
- *    response ends, by front-door.ts), and answers 503 while the node is starting or draining.
+ *    response ends, by front-door.ts), and answers 503 while the node is starting or draining,
+ *    with `Retry-After: 1` (RFC 9110 §10.2.3): not executed, ask again (a starting node opens its
+ *    stores in seconds; a draining one's shards move to a replica), as a leader switch is answered.
  *    The start time and the abort flag live on the response itself (`res.start`, `res.aborted`);
  *    a handler that throws is answered 500 and logged by the server (http1-server.ts).
  *  - `answerLater()` answers when a promise settles, unless the client is gone by then.
@@ -20,6 +22,9 @@ export function notServingError(phase: 'starting' | 'draining'): DistkvError {
     : new DistkvError('STARTING', 'node is starting; its stores are not open yet');
 }
 
+/** RETRY_LATER is the header of a 503 that was not executed and may be sent again shortly. */
+const RETRY_LATER = { headers: { 'Retry-After': '1' } } as const;
+
 /** RouteOptions: `always` serves the route while starting and draining too (no 503). */
 export interface RouteOptions {
   always?: boolean;
@@ -32,7 +37,7 @@ export function route(ctx: HttpContext, name: Route, handler: Handler, options: 
     res.route = name;
     const phase = ctx.state.phase;
     if (!always && phase !== 'serving') {
-      sendError(res, notServingError(phase));
+      sendError(res, notServingError(phase), RETRY_LATER);
       return;
     }
     handler(res, req);

@@ -61,7 +61,9 @@ export const RESTORE_VERB: ClientVerb = {
     'cluster whose nodes disagree about the config (SLOTS_DISPUTED, as any leader it writes to reports\n' +
     'it) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster\n' +
     'is not empty, its nodes disagree, a write failed or no leader answered, 2 for usage mistakes and\n' +
-    'unreadable or damaged files, 130 when interrupted (Ctrl-C: the keys written so far stay).',
+    'files that are unreadable, damaged or no backup (an empty one), 130 when interrupted (Ctrl-C: the\n' +
+    'keys written so far stay). A node that takes requests and never answers is retried, saying so\n' +
+    'after 5 s.',
   options: {
     force: {
       type: 'boolean',

@@ -35,4 +35,13 @@ describe('distkv restore of an empty file', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /not a distkv backup .*a file of JSON lines is for distkv load/);
   });
+
+  it('--help gives its exit code', async () => {
+    const r = await runCli(['restore', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(
+      r.stdout.replaceAll('\n', ' '),
+      /2 for usage mistakes and files that are unreadable, damaged or no backup \(an empty one\)/,
+    );
+  });
 });

@@ -103,11 +103,19 @@ export async function appendCrc(fh: FileHandle, sink: FileSink): Promise<void> {
 }
 
 /**
- * checkCrc verifies the crc at the end of a backup file of `size` bytes. A file that does not start
- * with the backup magic is named as no backup first: any other file (a JSON lines dump, a config)
- * used to be called "damaged or incomplete" by its checksum.
+ * EMPTY_FILE says why an empty file is no backup, and what to restore instead: it was told "it
+ * does not start with DKVB; a file of JSON lines is for distkv load", a command for another file.
+ */
+const EMPTY_FILE =
+  'the file is empty (0 bytes), so it is no backup (distkv backup never leaves one empty: it writes its file only once complete): restore the file a backup wrote, or make one with distkv backup';
+
+/**
+ * checkCrc verifies the crc at the end of a backup file of `size` bytes. An empty file, then a
+ * file that does not start with the backup magic, is named as no backup first: any other file (a
+ * JSON lines dump, a config) used to be called "damaged or incomplete" by its checksum.
  */
 export async function checkCrc(fh: FileHandle, size: number): Promise<void> {
+  if (size === 0) throw new Error(EMPTY_FILE);
   const magic = Buffer.alloc(4);
   const { bytesRead: magicBytes } = await fh.read(magic, 0, 4, 0);
   checkBackupMagic(magic.subarray(0, magicBytes));

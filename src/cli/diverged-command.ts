@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { DistkvError } from '../errors.js';
-import { reasonOf } from '../util/fs-reason.js';
 import { formatOptions, type OptionSpec, parseArgs, UsageError } from './args.js';
+import { fileProblem } from './files.js';
 import { notDivergedFile, readDivergedBytes, recordJson, recordLine, summaryLine } from './diverged-read.js';
 import { Output } from './output.js';
 
@@ -25,6 +25,7 @@ printable text are shown quoted with escapes, values over 64 bytes are cut and t
 Then a summary line: the records, their seq range and the epoch that forked. With --json, one JSON
 object per record: key and value as UTF-8 text when valid, else key_base64 / value_base64.
 A damaged or truncated file prints the records before the damage, then names its offset (exit 1).
+A file that cannot be read, or is no divergence file, is a usage mistake (exit 2).
 
 Options:
 ${formatOptions(OPTIONS)}`;
@@ -49,7 +50,8 @@ function printFile(path: string, out: Output): void {
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new DistkvError('NOT_FOUND', `cannot read ${path}: ${reasonOf(err)}`);
+    // A file mistake, exit 2 as in every other command (files.ts): it was NOT_FOUND, exit 1.
+    throw fileProblem(`cannot read ${path}`, err);
   }
   const wrong = notDivergedFile(path, bytes);
   if (wrong !== undefined) throw new UsageError(wrong, false);

@@ -156,7 +156,9 @@ async function concernOptions(
     w = /^\d{1,16}$/.test(wText) ? Number(wText) : NaN;
     if (!(w <= replicas))
       throw new UsageError(
-        `--w must be an integer in 0..${replicas} (the replicas of ${shard.name}, the key's shard), got "${wText}"`,
+        replicas === 0
+          ? `--w must be 0, got "${wText}": ${shard.name}, the key's shard, has no replicas to wait for`
+          : `--w must be an integer in 0..${replicas} (the replicas of ${shard.name}, the key's shard), got "${wText}"`,
       );
   }
   return {

@@ -38,6 +38,7 @@ import { whileInterruptible } from './interrupt.js';
 import { behindAdvice, FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { type ProgressLine, stderrProgress } from './progress-line.js';
 import { expiredAt, keysText, RestoreWriter, shardOfEntry } from './restore-writer.js';
+import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 
 /**
  * MAX_PASSES bounds the passes over the file: the first, then one for each time a shard's leader
@@ -60,14 +61,16 @@ export const RESTORE_VERB: ClientVerb = {
     'cluster whose nodes disagree about the config (SLOTS_DISPUTED, as any leader it writes to reports\n' +
     'it) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster\n' +
     'is not empty, its nodes disagree, a write failed or no leader answered, 2 for usage mistakes and\n' +
-    'unreadable or damaged files, 130 when interrupted (Ctrl-C: the keys written so far stay).',
+    'files that are unreadable, damaged or no backup (an empty one), 130 when interrupted (Ctrl-C: the\n' +
+    'keys written so far stay). A node that takes requests and never answers is retried, saying so\n' +
+    'after 5 s.',
   options: {
     force: {
       type: 'boolean',
       help: 'restore into a cluster that already holds keys (overwrites the keys of the backup)',
     },
   },
-  run: async (client, args, out) => {
+  run: async (client, args, out, conn) => {
     const [file] = positionals(args, 1, 1, 'distkv restore FILE') as [string];
     // "-" is standard input to every other verb that takes a file; a restore reads FILE twice (all
     // of it is checked before anything is written), which a pipe cannot give.
@@ -96,7 +99,15 @@ export const RESTORE_VERB: ClientVerb = {
       }
       const progress = stderrProgress(true);
       // Before anything is written: a leader that does not answer is waited for as it fails over.
-      const views = await leaderViews(client, progress, () => 'nothing was written');
+      // A node that takes requests and never answers (stopped with SIGSTOP) held the restore here
+      // for about 50 s without a word: it says it is still trying, as get and backup do.
+      const views = await withSlowNote(
+        'restore',
+        leaderViews(client, progress, () => 'nothing was written'),
+        false,
+        SLOW_NOTE_MS,
+        conn.waited,
+      );
       refuseDisputes(views);
       refuseBehind(views);
       const view = views[0]!;
@@ -105,7 +116,8 @@ export const RESTORE_VERB: ClientVerb = {
       const limits = view.limits;
       if (limits !== undefined) await checkLimits(fh, size, largest, limits);
       if (args.options.get('force') !== true) {
-        const first = (await client.scanPage('', { limit: 1 })).items[0];
+        const scan = client.scanPage('', { limit: 1 });
+        const first = (await withSlowNote('restore', scan, false, SLOW_NOTE_MS, conn.waited)).items[0];
         if (first !== undefined)
           throw new DistkvError(
             'CLUSTER_NOT_EMPTY',

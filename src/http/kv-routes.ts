@@ -97,7 +97,9 @@ const DELETE_PARAMS = ['w', 'timeout_ms'] as const;
 
 /**
  * writeConcern reads `w` (0..the shard's replica count) and `timeout_ms` (1..600000) of a PUT or
- * DELETE, or of a GET: its read concern, the replicas that must hold what it shows.
+ * DELETE, or of a GET: its read concern, the replicas that must hold what it shows. `timeout_ms`
+ * bounds only the wait for `w`: given without `w` it is refused (INVALID_ARGUMENT), as the client
+ * library and the CLI refuse it, rather than accepted for a wait that does not happen.
  */
 function writeConcern(
   ctx: HttpContext,
@@ -105,9 +107,34 @@ function writeConcern(
   shard: number,
 ): { w: number; timeoutMs: number } {
   if (params.size === 0) return NO_CONCERN;
-  const replicas = ctx.shardMap.shard(shard).replicas.length;
-  const w = intParam(params, 'w', 0, 0, replicas);
-  return { w, timeoutMs: intParam(params, 'timeout_ms', DEFAULT_W_TIMEOUT_MS, 1, MAX_W_TIMEOUT_MS) };
+  const s = ctx.shardMap.shard(shard);
+  const w = wOf(params, s.name, s.replicas.length);
+  const timeoutMs = intParam(params, 'timeout_ms', DEFAULT_W_TIMEOUT_MS, 1, MAX_W_TIMEOUT_MS);
+  if (params.has('timeout_ms') && !params.has('w'))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `timeout_ms bounds the wait for w (replicas holding the write, or what a read saw) and is given without w: ${
+        s.replicas.length === 0
+          ? `drop timeout_ms (the key's shard, ${s.name}, has no replicas to wait for)`
+          : `add w=N (N from 1 to ${s.replicas.length}, the replicas of the key's shard ${s.name}), or drop timeout_ms`
+      }`,
+    );
+  return { w, timeoutMs };
+}
+
+/**
+ * wOf reads `w`: 0..`replicas`, the replicas of shard `name`. A shard without replicas takes only
+ * 0, and the refusal says why: "w must be an integer in 0..0" read as a wrong bound.
+ */
+function wOf(params: ReadonlyMap<string, string>, name: string, replicas: number): number {
+  const text = params.get('w');
+  if (replicas > 0 || text === undefined || /^0{1,16}$/.test(text))
+    return intParam(params, 'w', 0, 0, replicas);
+  const none = `the key's shard (${name}) has no replicas to wait for`;
+  throw new DistkvError(
+    'INVALID_ARGUMENT',
+    text === '' ? `w is empty; expected 0: ${none}` : `w must be 0, got "${text}": ${none}`,
+  );
 }
 
 const NO_CONCERN = { w: 0, timeoutMs: 0 };

@@ -24,7 +24,9 @@
  *         this stream, and a stream held behind while it ran is cut before its end)
  *   /next-replication-key, /delete-replication-key?key&value
  *       the seed's protocol, as a compatibility cursor on the log of the leaders at this address
- *       (src/replication/seed-cursor.ts); any method, seed texts.
+ *       (src/replication/seed-cursor.ts); any method, seed texts. A leader held behind its
+ *       replica offers nothing; with no change elsewhere, /next-replication-key is 503
+ *       LEADER_BEHIND as text (seedNext), never the empty pair ("caught up").
  */
 import { DistkvError, toDistkvError } from '../errors.js';
 import { divergedError } from '../replication/epochs.js';
@@ -114,23 +116,41 @@ function replicaOf(ctx: HttpContext, shard: number, replica: string | undefined)
 }
 
 /** seedLeaders lists the leader stores at this listener's address, in shard order. */
-function seedLeaders(ctx: HttpContext): { worker: number; store: number }[] {
+function seedLeaders(ctx: HttpContext): { shard: number; worker: number; store: number }[] {
   return ctx.plan.stores
     .filter((st) => st.role === 'leader' && st.node === ctx.listener.address)
     .sort((a, b) => a.shard.idx - b.shard.idx)
-    .map((st) => ({ worker: st.worker, store: st.index }));
+    .map((st) => ({ shard: st.shard.idx, worker: st.worker, store: st.index }));
 }
 
+/**
+ * seedNext is the next change of the leaders at this address, skipping those held behind a
+ * replica (behind-leaders.ts): their store is not the shard, and is offered nothing from. With no
+ * change elsewhere it throws the first such shard's refusal (LEADER_BEHIND, or SWITCHING_LEADER
+ * once it handed the shard over) rather than the empty pair, which a seed replica reads as "caught
+ * up" and stops asking for the shard's records. The refusal goes out as text (seedFail): the
+ * seed's replica decodes the body as JSON whatever the status, fails on text and asks again a
+ * second later, while a JSON error body would decode as the empty pair.
+ */
 async function seedNext(ctx: HttpContext): Promise<{ key: string; value: string }> {
+  let held: DistkvError | undefined;
   for (const l of seedLeaders(ctx)) {
+    const behind = ctx.liveMap.behindError(l.shard);
+    if (behind !== undefined) {
+      held ??= behind;
+      continue;
+    }
     const r = await ctx.pool.call(l.worker, { type: 'seed-next', stores: [l.store] });
     if (r.type === 'seed-result' && r.change !== null) return r.change;
   }
+  if (held !== undefined) throw held;
   return { key: '', value: '' };
 }
 
+/** seedAck advances the cursor of the leader here whose next change is `key`/`value` (none held behind: seedNext offers nothing of theirs). */
 async function seedAck(ctx: HttpContext, key: string, value: string): Promise<boolean> {
   for (const l of seedLeaders(ctx)) {
+    if (ctx.liveMap.behindError(l.shard) !== undefined) continue;
     const r = await ctx.pool.call(l.worker, { type: 'seed-ack', stores: [l.store], key, value });
     if (r.type === 'seed-result' && r.acked) return true;
   }

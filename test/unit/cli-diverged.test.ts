@@ -66,9 +66,9 @@ describe('distkv diverged', () => {
     assert.match(r.stderr, /CORRUPTION: .*damaged at byte offset 21: truncated/);
   });
 
-  it('a missing file is an IO failure (exit 1), a file that is no divergence file a usage mistake (exit 2)', () => {
+  it('a missing file and a file that is no divergence file are usage mistakes (exit 2)', () => {
     const missing = run(join(dir, 's0.diverged-1-1-1.log'));
-    assert.equal(missing.status, 1);
+    assert.equal(missing.status, 2);
     assert.match(missing.stderr, /cannot read .*: no such file or directory$/m);
     const other = join(dir, 'notes.txt');
     writeFileSync(other, 'hello');

@@ -15,6 +15,7 @@ import {
   intOption,
   usageOnRefusal,
 } from './args.js';
+import { CONNECT_OPTIONS } from './connect.js';
 import { FENCE_SLACK_MS } from './failover-calls.js';
 import { readInput } from './files.js';
 import { failover } from './failover.js';
@@ -28,11 +29,8 @@ import { stopOnSignal } from './interrupt.js';
 const MAX_TIMEOUT_MS = 3600000 - FENCE_SLACK_MS;
 
 const OPTIONS: Record<string, OptionSpec> = {
-  url: {
-    type: 'list',
-    valueName: 'URL',
-    help: 'a node of the cluster, HOST:PORT (repeatable; default env DISTKV_URL, else 127.0.0.1:8080)',
-  },
+  // Said as the other client commands say it: http(s)://HOST:PORT is taken here too.
+  url: CONNECT_OPTIONS.url!,
   shard: { type: 'string', valueName: 'NAME', nonEmpty: true, help: 'the shard to move (its name or idx)' },
   to: {
     type: 'string',

@@ -414,7 +414,7 @@ function shortKey(key: Buffer): string {
 }
 
 /**
- * checkLimits refuses (VALUE_TOO_LARGE or KEY_TOO_LONG, nothing written) a backup that holds a key
+ * checkLimits refuses (VALUE_TOO_LARGE or INVALID_KEY, nothing written) a backup that holds a key
  * or value over the limits a node of the cluster reported, counting them in a second pass over
  * the file (only then: a backup that fits is read twice, as before).
  */

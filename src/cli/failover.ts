@@ -11,7 +11,9 @@
  *      epoch a member's map names, numbered after the target): the target first (it promotes
  *      itself), then every other node (the old leader demotes itself and follows the target, which
  *      releases its held writes as redirects). If step 2 times out, writes are released and nothing
- *      changes. No acknowledged write is lost: every one of them has a seq <= L.
+ *      changes. No acknowledged write is lost: every one of them has a seq <= L. A target that
+ *      does not answer the map (killed, timed out) may have taken it: the writes stay held and the
+ *      map goes to the others all the same (OUTCOME_UNKNOWN), never back to the old epoch.
  * Forced (`--force`), when the leader does not answer: the most advanced replica (highest durable
  * ack; every replica must answer, unless --to names the target) is held as in step 2 and promoted
  * in a new epoch. Writes the old leader acknowledged without a replica's ack may be lost; nodes that
@@ -247,12 +249,44 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     call(`${scheme}://${node}/_admin/map?by=${by}`, auth, { method: 'POST', body: JSON.stringify(next) });
   // The target answers with the map it holds afterwards: with etcd, one a concurrent change stored
   // first wins over ours, and then this failover did not happen (the held writes are released).
+  const everyone = [...new Set(base.shards.flatMap((s) => [s.leader, ...s.replicas]))].filter(
+    (n) => n !== target,
+  );
+  const unreached: string[] = [];
+  const publishToEveryone = () =>
+    Promise.all(
+      everyone.map(async (n) => {
+        try {
+          await publish(n);
+        } catch {
+          unreached.push(n);
+        }
+      }),
+    );
   let held: LiveMap;
   try {
     held = ((await publish(target)) as { map: LiveMap }).map;
   } catch (err) {
-    await release();
-    throw err;
+    // The target refused the map (its own error answer): it did not take it, nothing changed.
+    if (err instanceof DistkvError) {
+      await release();
+      throw err;
+    }
+    // No answer (the connection failed or timed out after the map was sent): the target may have
+    // taken the map, and leads in the new epoch from there, a restart of it included. Releasing
+    // the old leader's writes then let it take writes in its old epoch that the new one discards
+    // once the target is back (kill -9 of the target mid-failover: acknowledged writes ended up in
+    // the old leader's divergence file). The map goes to everyone instead: the old leader follows
+    // the target, whose epoch starts after every write it acknowledged, and nothing is lost.
+    await publishToEveryone();
+    throw new DistkvError(
+      'OUTCOME_UNKNOWN',
+      `${target} did not answer when given the new map (version ${next.version}, epoch ${epoch}; ${errorText(err)}): ` +
+        `it may have taken it, so the map was posted to the other nodes too` +
+        (unreached.length === 0 ? '' : ` (not reached: ${unreached.join(', ')})`) +
+        ` and ${live.name} is led by ${target} once it answers; writes of ${live.name} wait until then. ` +
+        `If it stays down, run \`distkv failover --shard ${live.name} --force\` to promote a replica that answers`,
+    );
   }
   const now = shardOf(held);
   if (held.version < next.version || now?.leader !== target) {
@@ -263,19 +297,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       `the live map changed during the failover: version ${held.version} names ${now?.leader ?? 'no node'} as the leader of ${live.name}; nothing was changed, run it again if still needed`,
     );
   }
-  const everyone = [...new Set(base.shards.flatMap((s) => [s.leader, ...s.replicas]))].filter(
-    (n) => n !== target,
-  );
-  const unreached: string[] = [];
-  await Promise.all(
-    everyone.map(async (n) => {
-      try {
-        await publish(n);
-      } catch {
-        unreached.push(n);
-      }
-    }),
-  );
+  await publishToEveryone();
   return {
     shard: live.name,
     from: leader,
@@ -287,6 +309,13 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     unreached,
     ms: Math.round(performance.now() - t0),
   };
+}
+
+/** errorText is an error's message, with its cause's ("fetch failed" alone names nothing). */
+function errorText(err: unknown): string {
+  const e = err as { message?: unknown; cause?: { message?: unknown } } | undefined;
+  const cause = typeof e?.cause?.message === 'string' ? `: ${e.cause.message}` : '';
+  return `${typeof e?.message === 'string' ? e.message : String(err)}${cause}`;
 }
 
 /**

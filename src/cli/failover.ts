@@ -47,6 +47,8 @@ import {
 import { checkForcedTarget, checkNotResyncing, checkStillForced, checkUnchanged } from './failover-checks.js';
 
 const POLL_MS = 50;
+/** TARGET_SILENT_MS: a target that answers no poll for this long while it catches up has stopped (each poll waits up to 2 s). */
+const TARGET_SILENT_MS = 5000;
 
 /** FailoverOptions configure one failover. */
 export interface FailoverOptions {
@@ -196,10 +198,27 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       throw err;
     }
     const deadline = performance.now() + o.timeoutMs;
+    let answeredAt = performance.now();
     try {
       for (;;) {
-        targetSeq = ackOf(await unlessAborted(clusterOf(scheme, target, auth), o.signal), idx, target) ?? -1;
-        if (targetSeq >= leaderSeq) break;
+        const doc = await unlessAborted(clusterOf(scheme, target, auth), o.signal);
+        const seq = ackOf(doc, idx, target);
+        if (seq !== undefined) {
+          targetSeq = seq;
+          answeredAt = performance.now();
+          if (seq >= leaderSeq) break;
+        }
+        // A target that stopped answering (killed, its host gone) catches up no more: the leader's
+        // writes were held for the whole --timeout-ms (30 s by default) all the same, and the
+        // message then said it "reached seq -1".
+        const silentMs = Math.round(performance.now() - answeredAt);
+        if (doc === undefined && silentMs > TARGET_SILENT_MS) {
+          await releaseFence(scheme, leader, idx, auth, by);
+          throw new DistkvError(
+            'SHARD_UNREACHABLE',
+            `${target} stopped answering while it caught up (at seq ${targetSeq} of ${leaderSeq}; no answer for ${silentMs} ms): writes released, nothing changed; start it and run the failover again, or choose another replica with --to`,
+          );
+        }
         if (performance.now() > deadline) {
           await releaseFence(scheme, leader, idx, auth, by);
           throw new DistkvError(

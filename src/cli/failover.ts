@@ -41,6 +41,7 @@ import {
   clusterOf,
   fence,
   FENCE_SLACK_MS,
+  isUnanswered,
   type NodeDoc,
   releaseFence,
 } from './failover-calls.js';
@@ -287,7 +288,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     held = ((await publish(target)) as { map: LiveMap }).map;
   } catch (err) {
     // The target refused the map (its own error answer): it did not take it, nothing changed.
-    if (err instanceof DistkvError) {
+    if (!isUnanswered(err)) {
       await release();
       throw err;
     }
@@ -300,7 +301,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     await publishToEveryone();
     throw new DistkvError(
       'OUTCOME_UNKNOWN',
-      `${target} did not answer when given the new map (version ${next.version}, epoch ${epoch}; ${errorText(err)}): ` +
+      `${target} did not answer when given the new map (version ${next.version}, epoch ${epoch}; ${(err as Error).message}): ` +
         `it may have taken it, so the map was posted to the other nodes too` +
         (unreached.length === 0 ? '' : ` (not reached: ${unreached.join(', ')})`) +
         ` and ${live.name} is led by ${target} once it answers; writes of ${live.name} wait until then. ` +
@@ -328,13 +329,6 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     unreached,
     ms: Math.round(performance.now() - t0),
   };
-}
-
-/** errorText is an error's message, with its cause's ("fetch failed" alone names nothing). */
-function errorText(err: unknown): string {
-  const e = err as { message?: unknown; cause?: { message?: unknown } } | undefined;
-  const cause = typeof e?.cause?.message === 'string' ? `: ${e.cause.message}` : '';
-  return `${typeof e?.message === 'string' ? e.message : String(err)}${cause}`;
 }
 
 /**

@@ -93,3 +93,66 @@ describe('distkv failover whose target stops answering while it catches up', () 
     );
   });
 });
+
+describe('distkv failover whose target dies as it is held', () => {
+  let map: LiveMap;
+  let leader: TwinServer;
+  let target: HandlerTwin;
+
+  before(async () => {
+    leader = await startTwinServer((url) => {
+      if (url === '/cluster') return { map, shards: [{ idx: 0, replicas: [] }] };
+      if (url.startsWith('/_admin/fence'))
+        return { shard: 0, epoch: 1, fenced: url.includes('on=1'), role: 'leader', last_seq: LEADER_SEQ };
+      return undefined;
+    });
+    target = await startHandlerTwin((req, res) => {
+      if (req.url !== '/cluster') {
+        req.socket.destroy();
+        return;
+      }
+      const doc = {
+        map,
+        shards: [{ idx: 0, replicas: [{ address: target.address, local: true, acked_seq: LEADER_SEQ }] }],
+      };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    });
+    map = {
+      version: 3,
+      shards: [
+        {
+          idx: 0,
+          name: 's0',
+          leader: leader.address,
+          replicas: [target.address],
+          epoch: 1,
+          history: [{ epoch: 1, firstSeq: 1 }],
+        },
+      ],
+    };
+  });
+
+  after(async () => {
+    await leader.stop();
+    await target.stop();
+  });
+
+  it('names the call the target did not answer (it said "fetch failed") and releases the writes', async () => {
+    await assert.rejects(
+      failover({ urls: [`http://${leader.address}`], shard: 's0', force: false, token: '', timeoutMs: 5000 }),
+      (err: unknown) => {
+        assert.ok(err instanceof DistkvError, String(err));
+        assert.equal(err.code, 'SHARD_UNREACHABLE', err.message);
+        assert.match(
+          err.message,
+          new RegExp(`^POST http://${target.address}/_admin/fence\\?shard=0&on=1.*: no answer \\(`),
+        );
+        return true;
+      },
+    );
+    assert.ok(
+      leader.calls.some((c) => c.startsWith('POST /_admin/fence') && c.includes('on=0')),
+      `the leader's writes are released (calls: ${leader.calls.join(', ')})`,
+    );
+  });
+});

@@ -81,6 +81,7 @@ export const ERROR_CATALOGUE = {
    * thrown by a node for a write it relayed (`--proxy`) or forwarded (a batch part) to its owner
    * that did not answer after the write was sent (a timeout, a connection lost): the owner may have
    * applied it. Never sent again by the client library (OutcomeUnknownError): read the key first.
+   * Also thrown by `distkv failover` when the target did not answer the new map (it may lead now).
    */
   OUTCOME_UNKNOWN: { status: 503 },
   /** thrown by an owner for a forwarded write that reached it after the deadline its sender set (X-Distkv-Deadline): it was not applied. */

@@ -30,24 +30,57 @@ export interface AdminAuth {
   dispatcher?: Dispatcher;
 }
 
-/** call sends one admin request and answers its JSON (throws the node's refusal). */
+/** unanswered holds the errors `call` threw because its node did not answer (see `isUnanswered`). */
+const unanswered = new WeakSet<DistkvError>();
+
+/**
+ * isUnanswered tells whether `err` is a call's SHARD_UNREACHABLE for a node that did not answer
+ * (connection refused or lost, timed out): unlike its refusal, the call may have been executed.
+ */
+export function isUnanswered(err: unknown): boolean {
+  return err instanceof DistkvError && unanswered.has(err);
+}
+
+/**
+ * call sends one admin request and answers its JSON (throws the node's refusal, or
+ * SHARD_UNREACHABLE naming the call when the node does not answer: it said "fetch failed").
+ */
 export async function call(
   url: string,
   auth: AdminAuth,
   init: { method?: string; body?: string } = {},
 ): Promise<unknown> {
-  const res = await fetch(url, {
-    ...init,
-    headers: {
-      ...(auth.token === '' ? {} : { authorization: `Bearer ${auth.token}` }),
-      'content-type': 'application/json',
-    },
-    signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
-    ...(auth.dispatcher === undefined ? {} : { dispatcher: auth.dispatcher }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw refusal(`${init.method ?? 'GET'} ${url}`, res.status, text);
+  const what = `${init.method ?? 'GET'} ${url}`;
+  let text: string;
+  let res: Awaited<ReturnType<typeof fetch>>;
+  try {
+    res = await fetch(url, {
+      ...init,
+      headers: {
+        ...(auth.token === '' ? {} : { authorization: `Bearer ${auth.token}` }),
+        'content-type': 'application/json',
+      },
+      signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
+      ...(auth.dispatcher === undefined ? {} : { dispatcher: auth.dispatcher }),
+    });
+    text = await res.text();
+  } catch (err) {
+    const e = new DistkvError('SHARD_UNREACHABLE', `${what}: no answer (${failureText(err)})`, {
+      cause: err,
+    });
+    unanswered.add(e);
+    throw e;
+  }
+  if (!res.ok) throw refusal(what, res.status, text);
   return JSON.parse(text) as unknown;
+}
+
+/** failureText is a failed fetch's message with its cause's ("fetch failed" alone names nothing). */
+export function failureText(err: unknown): string {
+  const e = err as { name?: unknown; message?: unknown; cause?: { message?: unknown } } | undefined;
+  if (e?.name === 'TimeoutError') return `no answer within ${NODE_TIMEOUT_MS} ms`;
+  const cause = typeof e?.cause?.message === 'string' ? `: ${e.cause.message}` : '';
+  return `${typeof e?.message === 'string' ? e.message : String(err)}${cause}`;
 }
 
 /**

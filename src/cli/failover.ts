@@ -11,7 +11,9 @@
  *      epoch a member's map names, numbered after the target): the target first (it promotes
  *      itself), then every other node (the old leader demotes itself and follows the target, which
  *      releases its held writes as redirects). If step 2 times out, writes are released and nothing
- *      changes. No acknowledged write is lost: every one of them has a seq <= L.
+ *      changes. No acknowledged write is lost: every one of them has a seq <= L. A target that
+ *      does not answer the map (killed, timed out) may have taken it: the writes stay held and the
+ *      map goes to the others all the same (OUTCOME_UNKNOWN), never back to the old epoch.
  * Forced (`--force`), when the leader does not answer: the most advanced replica (highest durable
  * ack; every replica must answer, unless --to names the target) is held as in step 2 and promoted
  * in a new epoch. Writes the old leader acknowledged without a replica's ack may be lost; nodes that
@@ -39,12 +41,15 @@ import {
   clusterOf,
   fence,
   FENCE_SLACK_MS,
+  isUnanswered,
   type NodeDoc,
   releaseFence,
 } from './failover-calls.js';
 import { checkForcedTarget, checkNotResyncing, checkStillForced, checkUnchanged } from './failover-checks.js';
 
 const POLL_MS = 50;
+/** TARGET_SILENT_MS: a target that answers no poll for this long while it catches up has stopped (each poll waits up to 2 s). */
+const TARGET_SILENT_MS = 5000;
 
 /** FailoverOptions configure one failover. */
 export interface FailoverOptions {
@@ -194,10 +199,27 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       throw err;
     }
     const deadline = performance.now() + o.timeoutMs;
+    let answeredAt = performance.now();
     try {
       for (;;) {
-        targetSeq = ackOf(await unlessAborted(clusterOf(scheme, target, auth), o.signal), idx, target) ?? -1;
-        if (targetSeq >= leaderSeq) break;
+        const doc = await unlessAborted(clusterOf(scheme, target, auth), o.signal);
+        const seq = ackOf(doc, idx, target);
+        if (seq !== undefined) {
+          targetSeq = seq;
+          answeredAt = performance.now();
+          if (seq >= leaderSeq) break;
+        }
+        // A target that stopped answering (killed, its host gone) catches up no more: the leader's
+        // writes were held for the whole --timeout-ms (30 s by default) all the same, and the
+        // message then said it "reached seq -1".
+        const silentMs = Math.round(performance.now() - answeredAt);
+        if (doc === undefined && silentMs > TARGET_SILENT_MS) {
+          await releaseFence(scheme, leader, idx, auth, by);
+          throw new DistkvError(
+            'SHARD_UNREACHABLE',
+            `${target} stopped answering while it caught up (at seq ${targetSeq} of ${leaderSeq}; no answer for ${silentMs} ms): writes released, nothing changed; start it and run the failover again, or choose another replica with --to`,
+          );
+        }
         if (performance.now() > deadline) {
           await releaseFence(scheme, leader, idx, auth, by);
           throw new DistkvError(
@@ -247,12 +269,44 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     call(`${scheme}://${node}/_admin/map?by=${by}`, auth, { method: 'POST', body: JSON.stringify(next) });
   // The target answers with the map it holds afterwards: with etcd, one a concurrent change stored
   // first wins over ours, and then this failover did not happen (the held writes are released).
+  const everyone = [...new Set(base.shards.flatMap((s) => [s.leader, ...s.replicas]))].filter(
+    (n) => n !== target,
+  );
+  const unreached: string[] = [];
+  const publishToEveryone = () =>
+    Promise.all(
+      everyone.map(async (n) => {
+        try {
+          await publish(n);
+        } catch {
+          unreached.push(n);
+        }
+      }),
+    );
   let held: LiveMap;
   try {
     held = ((await publish(target)) as { map: LiveMap }).map;
   } catch (err) {
-    await release();
-    throw err;
+    // The target refused the map (its own error answer): it did not take it, nothing changed.
+    if (!isUnanswered(err)) {
+      await release();
+      throw err;
+    }
+    // No answer (the connection failed or timed out after the map was sent): the target may have
+    // taken the map, and leads in the new epoch from there, a restart of it included. Releasing
+    // the old leader's writes then let it take writes in its old epoch that the new one discards
+    // once the target is back (kill -9 of the target mid-failover: acknowledged writes ended up in
+    // the old leader's divergence file). The map goes to everyone instead: the old leader follows
+    // the target, whose epoch starts after every write it acknowledged, and nothing is lost.
+    await publishToEveryone();
+    throw new DistkvError(
+      'OUTCOME_UNKNOWN',
+      `${target} did not answer when given the new map (version ${next.version}, epoch ${epoch}; ${(err as Error).message}): ` +
+        `it may have taken it, so the map was posted to the other nodes too` +
+        (unreached.length === 0 ? '' : ` (not reached: ${unreached.join(', ')})`) +
+        ` and ${live.name} is led by ${target} once it answers; writes of ${live.name} wait until then. ` +
+        `If it stays down, run \`distkv failover --shard ${live.name} --force\` to promote a replica that answers`,
+    );
   }
   const now = shardOf(held);
   if (held.version < next.version || now?.leader !== target) {
@@ -263,19 +317,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       `the live map changed during the failover: version ${held.version} names ${now?.leader ?? 'no node'} as the leader of ${live.name}; nothing was changed, run it again if still needed`,
     );
   }
-  const everyone = [...new Set(base.shards.flatMap((s) => [s.leader, ...s.replicas]))].filter(
-    (n) => n !== target,
-  );
-  const unreached: string[] = [];
-  await Promise.all(
-    everyone.map(async (n) => {
-      try {
-        await publish(n);
-      } catch {
-        unreached.push(n);
-      }
-    }),
-  );
+  await publishToEveryone();
   return {
     shard: live.name,
     from: leader,

@@ -160,11 +160,32 @@ function readText(path: string): string | undefined {
 
 /** processStart returns a process's start time from /proc, '' without /proc, undefined if it does not exist. */
 function processStart(pid: number): string | undefined {
-  const stat = readText(`/proc/${pid}/stat`);
-  if (stat === undefined) return readText('/proc/self/stat') === undefined ? '' : undefined;
-  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  return processStat(pid)?.start;
 }
+
+/**
+ * processStat reads a process's state (field 3 of /proc/<pid>/stat: R, S, D, Z...) and start
+ * time: both '' without /proc, undefined if the process does not exist.
+ */
+function processStat(pid: number): { state: string; start: string } | undefined {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === undefined)
+    return readText('/proc/self/stat') === undefined ? { state: '', start: '' } : undefined;
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', start: fields[19] ?? '' };
+}
+
+/**
+ * EXITED_STATES are the /proc states of a process that has exited but whose parent has not yet
+ * collected it (Z, a zombie; X, being removed). Such a process has closed every file and will
+ * write nothing more: its lock is as stale as a dead one's. kill(pid, 0) still succeeds on it, and
+ * a distkv killed with SIGKILL is a zombie until its parent waits for it: a moment under a shell
+ * or a supervisor, for ever under a parent that never waits (a container's shell running it in
+ * the background without an init). `distkv serve` started after `kill -9` was refused with
+ * DATA_DIR_LOCKED naming that pid, "in use by another distkv process", all that time.
+ */
+const EXITED_STATES = new Set(['Z', 'X', 'x']);
 
 function bootId(): string {
   return readText('/proc/sys/kernel/random/boot_id')?.trim() ?? '';
@@ -235,8 +256,9 @@ export function isAlive(owner: LockOwner): boolean {
   } catch (err) {
     if (errnoOf(err) !== 'EPERM') return false; // ESRCH: no such process
   }
-  const start = processStart(owner.pid);
-  return start !== undefined && (owner.start === '' || start === '' || start === owner.start);
+  const stat = processStat(owner.pid);
+  if (stat === undefined || EXITED_STATES.has(stat.state)) return false;
+  return owner.start === '' || stat.start === '' || stat.start === owner.start;
 }
 
 function sleepSync(ms: number): void {

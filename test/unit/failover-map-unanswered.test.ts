@@ -12,12 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
-import {
-  type HandlerTwin,
-  startHandlerTwin,
-  startTwinServer,
-  type TwinServer,
-} from '../helpers/twin-server.js';
+import { oneShardMap, replicaView, startLeaderTwin } from '../helpers/failover-twins.js';
+import { type HandlerTwin, startHandlerTwin, type TwinServer } from '../helpers/twin-server.js';
 
 const LEADER_SEQ = 40;
 
@@ -30,16 +26,11 @@ describe('distkv failover whose target takes the map without answering', () => {
   const targetMaps: LiveMap[] = [];
 
   before(async () => {
-    leader = await startTwinServer((url, body) => {
-      if (url === '/cluster') return { map, shards: [{ idx: 0, replicas: [] }] };
-      if (url.startsWith('/_admin/fence'))
-        return { shard: 0, epoch: 1, fenced: url.includes('on=1'), role: 'leader', last_seq: LEADER_SEQ };
-      if (url.startsWith('/_admin/map?')) {
-        leaderMaps.push(JSON.parse(body) as LiveMap);
-        return { adopted: true, map: leaderMaps[leaderMaps.length - 1] };
-      }
-      return undefined;
-    });
+    leader = await startLeaderTwin(
+      () => map,
+      LEADER_SEQ,
+      (posted) => leaderMaps.push(posted),
+    );
     target = await startHandlerTwin((req, res) => {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
@@ -53,12 +44,7 @@ describe('distkv failover whose target takes the map without answering', () => {
         }
         const doc =
           url === '/cluster'
-            ? {
-                map,
-                shards: [
-                  { idx: 0, replicas: [{ address: target.address, local: true, acked_seq: LEADER_SEQ }] },
-                ],
-              }
+            ? replicaView(map, target.address, LEADER_SEQ)
             : url.startsWith('/_admin/fence')
               ? { shard: 0, epoch: 1, fenced: url.includes('on=1'), role: 'replica', last_seq: LEADER_SEQ }
               : undefined;
@@ -66,19 +52,7 @@ describe('distkv failover whose target takes the map without answering', () => {
         else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
       });
     });
-    map = {
-      version: 3,
-      shards: [
-        {
-          idx: 0,
-          name: 's0',
-          leader: leader.address,
-          replicas: [target.address],
-          epoch: 1,
-          history: [{ epoch: 1, firstSeq: 1 }],
-        },
-      ],
-    };
+    map = oneShardMap(leader.address, target.address);
   });
 
   after(async () => {

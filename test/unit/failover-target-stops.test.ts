@@ -10,12 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
-import {
-  type HandlerTwin,
-  startHandlerTwin,
-  startTwinServer,
-  type TwinServer,
-} from '../helpers/twin-server.js';
+import { oneShardMap, replicaView, startLeaderTwin } from '../helpers/failover-twins.js';
+import { type HandlerTwin, startHandlerTwin, type TwinServer } from '../helpers/twin-server.js';
 
 const LEADER_SEQ = 40;
 const TARGET_SEQ = 5;
@@ -28,12 +24,7 @@ describe('distkv failover whose target stops answering while it catches up', () 
   let answered = 0;
 
   before(async () => {
-    leader = await startTwinServer((url) => {
-      if (url === '/cluster') return { map, shards: [{ idx: 0, replicas: [] }] };
-      if (url.startsWith('/_admin/fence'))
-        return { shard: 0, epoch: 1, fenced: url.includes('on=1'), role: 'leader', last_seq: LEADER_SEQ };
-      return undefined;
-    });
+    leader = await startLeaderTwin(() => map, LEADER_SEQ);
     target = await startHandlerTwin((req, res) => {
       // It answers the command's first look at the cluster, behind its leader, then dies.
       if (req.url !== '/cluster' || answered > 0) {
@@ -41,25 +32,11 @@ describe('distkv failover whose target stops answering while it catches up', () 
         return;
       }
       answered++;
-      const doc = {
-        map,
-        shards: [{ idx: 0, replicas: [{ address: target.address, local: true, acked_seq: TARGET_SEQ }] }],
-      };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(replicaView(map, target.address, TARGET_SEQ)));
     });
-    map = {
-      version: 3,
-      shards: [
-        {
-          idx: 0,
-          name: 's0',
-          leader: leader.address,
-          replicas: [target.address],
-          epoch: 1,
-          history: [{ epoch: 1, firstSeq: 1 }],
-        },
-      ],
-    };
+    map = oneShardMap(leader.address, target.address);
   });
 
   after(async () => {
@@ -100,36 +77,17 @@ describe('distkv failover whose target dies as it is held', () => {
   let target: HandlerTwin;
 
   before(async () => {
-    leader = await startTwinServer((url) => {
-      if (url === '/cluster') return { map, shards: [{ idx: 0, replicas: [] }] };
-      if (url.startsWith('/_admin/fence'))
-        return { shard: 0, epoch: 1, fenced: url.includes('on=1'), role: 'leader', last_seq: LEADER_SEQ };
-      return undefined;
-    });
+    leader = await startLeaderTwin(() => map, LEADER_SEQ);
     target = await startHandlerTwin((req, res) => {
       if (req.url !== '/cluster') {
         req.socket.destroy();
         return;
       }
-      const doc = {
-        map,
-        shards: [{ idx: 0, replicas: [{ address: target.address, local: true, acked_seq: LEADER_SEQ }] }],
-      };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(replicaView(map, target.address, LEADER_SEQ)));
     });
-    map = {
-      version: 3,
-      shards: [
-        {
-          idx: 0,
-          name: 's0',
-          leader: leader.address,
-          replicas: [target.address],
-          epoch: 1,
-          history: [{ epoch: 1, firstSeq: 1 }],
-        },
-      ],
-    };
+    map = oneShardMap(leader.address, target.address);
   });
 
   after(async () => {

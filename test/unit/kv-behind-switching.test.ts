@@ -7,42 +7,26 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { HttpContext } from '../../src/http/context.js';
 import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
 import { Router } from '../../src/http/router.js';
 import { DistkvError } from '../../src/errors.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import type { Target } from '../../src/server/node-plan.js';
-import { SlotGate } from '../../src/server/slot-gate.js';
+import { kvTwinContext } from '../helpers/kv-route-twin.js';
 import { startRouterServer } from '../helpers/router-server.js';
 
-const HERE: Target = { local: true, worker: 0, store: 0, role: 'leader', leaderStore: 0 };
 let behind = new DistkvError('LEADER_BEHIND', 'promote the replica');
 let submitted = 0;
-const ctx = {
-  config: { server: { max_key_bytes: 64, max_value_bytes: 1024 } },
-  state: { phase: 'serving' },
-  listener: { writes: [HERE], reads: [HERE] },
-  shardMap: new ShardMap([
-    { name: 'shard-0', idx: 0, address: 'here', replicas: [], slots: { first: 0, last: 16383 } },
-  ]),
+const ctx = kvTwinContext({
   liveMap: {
     // A held shard's writes are fenced (map-keeper.ts), which sends the fast path to the general one.
     writesFenced: () => true,
     behindError: () => behind,
-    leaderWithoutLease: () => false,
     current: { version: 7, shards: [] },
   },
-  pool: {
-    submit() {
-      submitted++;
-    },
+  submit() {
+    submitted++;
   },
-  proxy: false,
-  scheme: 'http',
-  slotGate: new SlotGate('cfg'),
-} as unknown as HttpContext;
+});
 
 let server: Http1Server;
 let port = 0;

@@ -10,55 +10,29 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { HttpContext } from '../../src/http/context.js';
 import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
 import { Router } from '../../src/http/router.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { slotOf } from '../../src/routing/slot.js';
-import type { Target } from '../../src/server/node-plan.js';
-import { SlotGate } from '../../src/server/slot-gate.js';
 import type { OpHandler } from '../../src/server/worker-pool.js';
 import { ST_DONE } from '../../src/worker/op-format.js';
+import { kvTwinContext } from '../helpers/kv-route-twin.js';
 import { startRouterServer } from '../helpers/router-server.js';
 
-const HERE: Target = { local: true, worker: 0, store: 0, role: 'leader', leaderStore: 0 };
 const shardMap = new ShardMap([
   { name: 'shard-0', idx: 0, address: 'here', replicas: ['there'], slots: { first: 0, last: 8191 } },
   { name: 'shard-1', idx: 1, address: 'here', replicas: [], slots: { first: 8192, last: 16383 } },
 ]);
 /** submitted lists the `w` and timeout of each operation sent to the (twin) worker. */
 let submitted: [number, number][] = [];
-const ctx = {
-  config: { server: { max_key_bytes: 64, max_value_bytes: 1024 } },
-  state: { phase: 'serving' },
-  listener: { writes: [HERE, HERE], reads: [HERE, HERE] },
+const ctx = kvTwinContext({
   shardMap,
-  liveMap: {
-    writesFenced: () => false,
-    behindError: () => undefined,
-    leaderWithoutLease: () => false,
-    current: { version: 1, shards: [] },
+  submit(_wk: number, _op: number, _s: number, _k: unknown, _v: unknown, h: OpHandler, w: number, t: number) {
+    submitted.push([w, t]);
+    h.onReply(ST_DONE, 1, Buffer.alloc(0));
   },
-  pool: {
-    submit(
-      _wk: number,
-      _op: number,
-      _s: number,
-      _k: unknown,
-      _v: unknown,
-      h: OpHandler,
-      w: number,
-      t: number,
-    ) {
-      submitted.push([w, t]);
-      h.onReply(ST_DONE, 1, Buffer.alloc(0));
-    },
-  },
-  proxy: false,
-  scheme: 'http',
-  slotGate: new SlotGate('cfg'),
-} as unknown as HttpContext;
+});
 
 /** keyOf returns a key of shard `idx`. */
 function keyOf(idx: number): string {

@@ -9,45 +9,27 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { HttpContext } from '../../src/http/context.js';
-import { SlotGate } from '../../src/server/slot-gate.js';
 import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
 import { Router } from '../../src/http/router.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
 import type { Target } from '../../src/server/node-plan.js';
 import type { OpHandler } from '../../src/server/worker-pool.js';
 import { ST_DONE } from '../../src/worker/op-format.js';
+import { HERE, kvTwinContext } from '../helpers/kv-route-twin.js';
 import { startRouterServer } from '../helpers/router-server.js';
 
-const HERE: Target = { local: true, worker: 0, store: 0, role: 'leader', leaderStore: 0 };
 const ELSEWHERE: Target = { local: false, address: '127.0.0.1:1' };
 
 const listener: { writes: Target[]; reads: Target[] } = { writes: [HERE], reads: [HERE] };
 let submitted = 0;
-const ctx = {
-  config: { server: { max_key_bytes: 64, max_value_bytes: 1024 } },
-  state: { phase: 'serving' },
+const ctx = kvTwinContext({
   listener,
-  shardMap: new ShardMap([
-    { name: 'shard-0', idx: 0, address: 'here', replicas: [], slots: { first: 0, last: 16383 } },
-  ]),
-  liveMap: {
-    writesFenced: () => false,
-    behindError: () => undefined,
-    leaderWithoutLease: () => false,
-    current: { version: 2, shards: [] },
+  liveMap: { current: { version: 2, shards: [] } },
+  submit(_w: number, _op: number, _s: number, _k: unknown, _v: unknown, h: OpHandler) {
+    submitted++;
+    h.onReply(ST_DONE, 1, Buffer.alloc(0));
   },
-  pool: {
-    submit(_w: number, _op: number, _s: number, _k: unknown, _v: unknown, h: OpHandler) {
-      submitted++;
-      h.onReply(ST_DONE, 1, Buffer.alloc(0));
-    },
-  },
-  proxy: false,
-  scheme: 'http',
-  slotGate: new SlotGate('cfg'),
-} as unknown as HttpContext;
+});
 
 const servers: Http1Server[] = [];
 let fastPort = 0;

@@ -10,40 +10,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { HttpContext } from '../../src/http/context.js';
 import type { Http1Server } from '../../src/http/http1-server.js';
 import { registerKvRoutes } from '../../src/http/kv-routes.js';
 import { Router } from '../../src/http/router.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import type { Target } from '../../src/server/node-plan.js';
-import { SlotGate } from '../../src/server/slot-gate.js';
+import type { Phase } from '../../src/http/context.js';
+import { kvTwinContext } from '../helpers/kv-route-twin.js';
 import { startRouterServer } from '../helpers/router-server.js';
 
-const HERE: Target = { local: true, worker: 0, store: 0, role: 'leader', leaderStore: 0 };
 let submitted = 0;
-const state: { phase: 'starting' | 'draining' | 'serving' } = { phase: 'starting' };
-const ctx = {
-  config: { server: { max_key_bytes: 64, max_value_bytes: 1024 } },
+const state: { phase: Phase } = { phase: 'starting' };
+const ctx = kvTwinContext({
   state,
-  listener: { writes: [HERE], reads: [HERE] },
-  shardMap: new ShardMap([
-    { name: 'shard-0', idx: 0, address: 'here', replicas: [], slots: { first: 0, last: 16383 } },
-  ]),
-  liveMap: {
-    writesFenced: () => false,
-    behindError: () => undefined,
-    leaderWithoutLease: () => false,
-    current: { version: 1, shards: [] },
+  submit() {
+    submitted++;
   },
-  pool: {
-    submit() {
-      submitted++;
-    },
-  },
-  proxy: false,
-  scheme: 'http',
-  slotGate: new SlotGate('cfg'),
-} as unknown as HttpContext;
+});
 
 let server: Http1Server;
 let port = 0;

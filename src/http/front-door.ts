@@ -45,7 +45,10 @@ export class FrontDoor {
       },
       finished(res: HttpResponse): void {
         state.inFlight--;
-        if (res.aborted) return;
+        // A client gone before its answer is not counted; one that closed a stream it was being
+        // answered (a watch's SSE, whose normal end is the client's close) was served: counted
+        // under the stream's status, as a WebSocket watch's 101 is.
+        if (res.aborted && !res.streamed) return;
         const status = res.status;
         // An error answer is counted under its catalogue code; one written without one, under its status's.
         const code = status < 400 ? '' : res.code !== '' ? res.code : codeForStatus(status);

@@ -175,6 +175,11 @@ export class HttpResponse {
     this.http10 = http10;
   }
 
+  /** streamed tells whether the response's head went out for a streamed body (write() was called). */
+  get streamed(): boolean {
+    return this.streaming;
+  }
+
   /**
    * connection is the connection this exchange came on, as an identity only: what a route keeps
    * per connection is keyed by it (the order of forwarded writes, forwarder.ts).

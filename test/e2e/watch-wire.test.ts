@@ -12,6 +12,7 @@ import { formatVersion, parseVersion, type Version } from '../../src/routing/ver
 import { BINARY_MEDIA_TYPE } from '../../src/watch/watch-binary-format.js';
 import { BinaryWatchReader, type DecodedFrame } from '../../src/watch/watch-binary-reader.js';
 import { parseFrom } from '../../src/watch/watch-cursor.js';
+import { parseExposition } from '../helpers/prom-parse.js';
 import { freePorts } from '../helpers/ports.js';
 import { type OwnServer, startOwnServer } from '../helpers/server-process.js';
 
@@ -250,6 +251,24 @@ describe('watch on the wire', () => {
       expected.map((e) => `${String(e.data.key)}@${String(e.data.version)}`),
     );
     r.socket.destroy();
+  });
+
+  it('counts an SSE watch the client closed in distkv_http_requests_total, as a WebSocket watch is', async () => {
+    const watches = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${p1}/metrics`)).text();
+      let n = 0;
+      for (const s of parseExposition(text).get('distkv_http_requests_total')?.samples ?? [])
+        if (s.labels.route === 'watch' && s.labels.status === '200') n += s.value;
+      return n;
+    };
+    const before = await watches();
+    const c = new Conn(p1);
+    c.socket.write('GET /watch?prefix=count/ HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n');
+    await c.until(() => sseEvents(c.text).some((e) => e.event === 'hello'), 'hello');
+    c.socket.destroy();
+    const deadline = Date.now() + 5000;
+    while ((await watches()) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await watches()) - before, 1, 'the stream is counted once, under 200');
   });
 
   for (const [version, accept] of [

@@ -75,10 +75,13 @@ export async function call(
   return JSON.parse(text) as unknown;
 }
 
-/** failureText is a failed fetch's message with its cause's ("fetch failed" alone names nothing). */
-export function failureText(err: unknown): string {
+/**
+ * failureText is a failed fetch's message with its cause's ("fetch failed" alone names nothing),
+ * or that it timed out after `timeoutMs`.
+ */
+export function failureText(err: unknown, timeoutMs = NODE_TIMEOUT_MS): string {
   const e = err as { name?: unknown; message?: unknown; cause?: { message?: unknown } } | undefined;
-  if (e?.name === 'TimeoutError') return `no answer within ${NODE_TIMEOUT_MS} ms`;
+  if (e?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
   const cause = typeof e?.cause?.message === 'string' ? `: ${e.cause.message}` : '';
   return `${typeof e?.message === 'string' ? e.message : String(err)}${cause}`;
 }

@@ -17,6 +17,7 @@ import { topologyHash } from '../routing/shard-map.js';
 import { DataDirLock } from '../server/data-dir-lock.js';
 import { installLiveMap, LIVE_MAP_FILE } from '../server/live-map-file.js';
 import { formatOptions, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import { failureText } from './failover-calls.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 /** FETCH_TIMEOUT_MS bounds the peer's answer to `GET /cluster`. */
@@ -137,10 +138,9 @@ async function clusterDocWith(
     });
   } catch (err) {
     // fetch says only "fetch failed"; its cause says why (refused, a certificate not trusted).
-    const cause = (err as { cause?: { message?: unknown } }).cause?.message;
     throw new DistkvError(
       'SHARD_UNREACHABLE',
-      `${base} did not answer GET /cluster: ${(err as Error).message}${typeof cause === 'string' ? ` (${cause})` : ''}`,
+      `${base} did not answer GET /cluster: ${failureText(err, FETCH_TIMEOUT_MS)}`,
     );
   }
   const text = await res.text();

@@ -158,11 +158,6 @@ function readText(path: string): string | undefined {
   }
 }
 
-/** processStart returns a process's start time from /proc, '' without /proc, undefined if it does not exist. */
-function processStart(pid: number): string | undefined {
-  return processStat(pid)?.start;
-}
-
 /**
  * processStat reads a process's state (field 3 of /proc/<pid>/stat: R, S, D, Z...) and start
  * time: both '' without /proc, undefined if the process does not exist.
@@ -201,7 +196,12 @@ function pidNamespace(): string {
 
 /** selfIdentity returns this process's LockOwner. */
 export function selfIdentity(): LockOwner {
-  return { pid: process.pid, start: processStart(process.pid) ?? '', boot: bootId(), ns: pidNamespace() };
+  return {
+    pid: process.pid,
+    start: processStat(process.pid)?.start ?? '',
+    boot: bootId(),
+    ns: pidNamespace(),
+  };
 }
 
 function parseOwner(text: string): LockOwner | undefined {

@@ -8,12 +8,12 @@
  *   2. wait until the target replica (default: the most advanced) has acknowledged L durably, then
  *      hold its following (`POST /_admin/fence` at the target) and read its last seq there;
  *   3. publish map version+1 with the target as leader in a new epoch (`nextEpoch`: above every
- *      epoch a member's map names, numbered after the target): the target first (it promotes
- *      itself), then every other node (the old leader demotes itself and follows the target, which
- *      releases its held writes as redirects). If step 2 times out, writes are released and nothing
- *      changes. No acknowledged write is lost: every one of them has a seq <= L. A target that
- *      does not answer the map (killed, timed out) may have taken it: the writes stay held and the
- *      map goes to the others all the same (OUTCOME_UNKNOWN), never back to the old epoch.
+ *      epoch a member's map names, numbered after the target): the old leader first (it demotes
+ *      itself and follows the target; its held writes turn into redirects), then the target (it
+ *      promotes itself), then every other node. If step 2 times out, writes are released and
+ *      nothing changes. No acknowledged write is lost: every one of them has a seq <= L. A target
+ *      that does not answer the map (killed, timed out) leaves the shard waiting for it
+ *      (SHARD_UNREACHABLE: the old leader follows it), never back to the old epoch.
  * Forced (`--force`), when the leader does not answer: the most advanced replica (highest durable
  * ack; every replica must answer, unless --to names the target) is held as in step 2 and promoted
  * in a new epoch. Writes the old leader acknowledged without a replica's ack may be lost; nodes that
@@ -267,56 +267,94 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   const next = promotedMap(base, idx, target, epoch, targetSeq);
   const publish = (node: string) =>
     call(`${scheme}://${node}/_admin/map?by=${by}`, auth, { method: 'POST', body: JSON.stringify(next) });
-  // The target answers with the map it holds afterwards: with etcd, one a concurrent change stored
-  // first wins over ours, and then this failover did not happen (the held writes are released).
-  const everyone = [...new Set(base.shards.flatMap((s) => [s.leader, ...s.replicas]))].filter(
-    (n) => n !== target,
-  );
+  // Planned, the old leader takes the map first, then the target, then every other node. The target
+  // leads from the moment it has the map; the old leader, held, took no write since L, but its hold
+  // runs out by itself (`--timeout-ms` + 10 s) when this command dies. With the target first, this
+  // command and the target dying together (the same host lost) left the map at a dead target
+  // only: the old leader's hold ran out, it took writes in its old epoch, and the target, back,
+  // cut them into the old leader's divergence file. With the old leader first it follows the target
+  // whatever dies after (a dead target then needs `--force`), and the target has the map from its
+  // peers' polls within 2 s if this command dies before it posts it. Forced, the old leader does
+  // not answer: the target is first.
+  // The first member to answer with the map it holds afterwards settles whether the failover
+  // happened: with etcd, a change stored first wins over ours, and then nothing was changed here
+  // (the held writes are released).
   const unreached: string[] = [];
+  // leaderTook: the old leader answered that it holds the new map (it follows the target).
+  let leaderTook = false;
   const publishToEveryone = () =>
     Promise.all(
-      everyone.map(async (n) => {
-        try {
-          await publish(n);
-        } catch {
-          unreached.push(n);
-        }
-      }),
+      [...new Set(base.shards.flatMap((s) => [s.leader, ...s.replicas]))]
+        .filter((n) => n !== target && !(n === leader && leaderTook))
+        .map(async (n) => {
+          try {
+            await publish(n);
+          } catch {
+            unreached.push(n);
+          }
+        }),
     );
-  let held: LiveMap;
-  try {
-    held = ((await publish(target)) as { map: LiveMap }).map;
-  } catch (err) {
-    // The target refused the map (its own error answer): it did not take it, nothing changed.
-    if (!isUnanswered(err)) {
-      await release();
-      throw err;
-    }
-    // No answer (the connection failed or timed out after the map was sent): the target may have
-    // taken the map, and leads in the new epoch from there, a restart of it included. Releasing
-    // the old leader's writes then let it take writes in its old epoch that the new one discards
-    // once the target is back (kill -9 of the target mid-failover: acknowledged writes ended up in
-    // the old leader's divergence file). The map goes to everyone instead: the old leader follows
-    // the target, whose epoch starts after every write it acknowledged, and nothing is lost.
-    await publishToEveryone();
-    throw new DistkvError(
-      'OUTCOME_UNKNOWN',
-      `${target} did not answer when given the new map (version ${next.version}, epoch ${epoch}; ${(err as Error).message}): ` +
-        `it may have taken it, so the map was posted to the other nodes too` +
-        (unreached.length === 0 ? '' : ` (not reached: ${unreached.join(', ')})`) +
-        ` and ${live.name} is led by ${target} once it answers; writes of ${live.name} wait until then. ` +
-        `If it stays down, run \`distkv failover --shard ${live.name} --force\` to promote a replica that answers`,
-    );
-  }
-  const now = shardOf(held);
-  if (held.version < next.version || now?.leader !== target) {
+  /** changedTo throws MAP_CHANGED, what it held released, when `held` (a member's map after the post) is not ours. */
+  const changedTo = async (held: LiveMap): Promise<void> => {
+    const now = shardOf(held);
+    if (held.version >= next.version && now?.leader === target) return;
     // A leader (or target) the new map moved has dropped its hold already (it refuses the call then).
     await release();
     throw new DistkvError(
       'MAP_CHANGED',
       `the live map changed during the failover: version ${held.version} names ${now?.leader ?? 'no node'} as the leader of ${live.name}; nothing was changed, run it again if still needed`,
     );
+  };
+  /** notTaken is the failure when the target did not take the map (`err`) once it may lead, or the old leader follows it. */
+  const notTaken = (err: unknown, published: boolean): DistkvError => {
+    const state = `${target} did not ${isUnanswered(err) ? 'answer when given' : 'take'} the new map (version ${next.version}, epoch ${epoch}; ${(err as Error).message})`;
+    const tail =
+      (unreached.length === 0 ? '' : ` (not reached: ${unreached.join(', ')})`) +
+      `; ${live.name} is led by ${target} once it answers (it takes the map from its peers), and its writes wait until then. ` +
+      `If it stays down, run \`distkv failover --shard ${live.name} --force\` to promote a replica that answers`;
+    return published
+      ? new DistkvError(
+          'SHARD_UNREACHABLE',
+          `${state}: the map is published, the old leader ${leader} follows ${target} and the other nodes were given it${tail}`,
+        )
+      : new DistkvError(
+          'OUTCOME_UNKNOWN',
+          `${state}: it may have taken it, so the map was posted to the other nodes too${tail}`,
+        );
+  };
+  if (!o.force) {
+    let held: LiveMap | undefined;
+    try {
+      held = ((await publish(leader)) as { map: LiveMap }).map;
+    } catch (err) {
+      // Its refusal: nobody has the map, nothing changed. No answer (killed right then): it took
+      // no write since L, so the target goes on to lead; the old leader learns the map from peers.
+      if (!isUnanswered(err)) {
+        await release();
+        throw err;
+      }
+    }
+    if (held !== undefined) {
+      await changedTo(held);
+      leaderTook = true;
+    }
   }
+  let targetHeld: LiveMap | undefined;
+  try {
+    targetHeld = ((await publish(target)) as { map: LiveMap }).map;
+  } catch (err) {
+    // The target refused the map (its own error answer) before any other member took it: nothing changed.
+    if (!leaderTook && !isUnanswered(err)) {
+      await release();
+      throw err;
+    }
+    // The old leader follows the target already, or the target may have taken the map without
+    // answering (killed, timed out) and lead in the new epoch: either way the writes stay held
+    // and the map goes to everyone, never back to the old epoch.
+    await publishToEveryone();
+    throw notTaken(err, leaderTook);
+  }
+  if (!leaderTook) await changedTo(targetHeld);
   await publishToEveryone();
   return {
     shard: live.name,

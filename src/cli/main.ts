@@ -213,9 +213,14 @@ function report(verb: string, err: unknown, argv: readonly string[]): number {
     process.stderr.write(`distkv ${verb}: ${err.code}: ${err.message}${hint}\n`);
     return EXIT_CODES.FAILED;
   }
-  const e = err as { name?: unknown; message?: unknown } | null;
+  const e = err as { name?: unknown; message?: unknown; code?: unknown } | null;
+  // Out of file descriptors (`ulimit -n 64`: serve could not even load its modules): say which limit.
+  const files =
+    e?.code === 'EMFILE'
+      ? '; the open-file limit is too low: raise it (ulimit -n 65536, or LimitNOFILE= in a systemd unit)'
+      : '';
   process.stderr.write(
-    `distkv ${verb}: ${typeof e?.message === 'string' ? e.message : String(err)} (DISTKV_DEBUG=1 shows where)\n`,
+    `distkv ${verb}: ${typeof e?.message === 'string' ? e.message : String(err)}${files} (DISTKV_DEBUG=1 shows where)\n`,
   );
   return EXIT_CODES.FAILED;
 }

@@ -1,5 +1,5 @@
 /**
- * `distkv serve`: run the nodes of a config in this process until SIGTERM/SIGINT.
+ * `distkv serve`: run the nodes of a config in this process until SIGTERM/SIGINT/SIGHUP.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import {
   stringOption,
   UsageError,
 } from './args.js';
-import type { HeldSignals } from './held-signals.js';
+import { type HeldSignals, STOP_SIGNALS } from './held-signals.js';
 import { refuseOtherNodesDir } from './node-dir-check.js';
 
 /** DEFAULT_CONFIG is config/default.toml of the installed package. */
@@ -104,8 +104,10 @@ Examples:
   distkv serve --config config/sharding.toml       # the seed's layout, 10 addresses in one process
   distkv serve --config cluster.toml --node 10.0.0.2:8080 --data-dir /var/lib/distkv
 
-Stop with SIGTERM or Ctrl-C: distkv stops accepting, finishes in-flight requests, flushes and exits 0
-(given while the stores open, once they are open). A second signal exits at once.`;
+Stop with SIGTERM, Ctrl-C or SIGHUP (its terminal closed): distkv stops accepting, finishes in-flight
+requests, flushes and exits 0 (given while the stores open, once they are open). A second signal
+exits at once. To keep a node running after its terminal closes, run it as a service (systemd) or
+with setsid, not nohup (Node undoes nohup's ignoring of SIGHUP).`;
 
 /**
  * refuseUnfinishedLoads throws BULK_LOAD_REFUSED naming a store of `nodes` that holds a bulk load
@@ -193,14 +195,12 @@ export async function serve(argv: readonly string[], held?: HeldSignals): Promis
       log.info({ signal }, 'shutting down once the stores are open (a second signal exits at once)');
     }
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
   // A signal that came while the modules loaded (held until now): stopped before anything opened,
   // so nothing to close and no run marker written; the next start finds the last stop as it was.
   const early = held?.release() ?? [];
   if (early.length > 0) {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
     log.info({ signal: early[0] }, 'stopped before starting (the signal came while distkv loaded)');
     return 0;
   }
@@ -227,8 +227,7 @@ export async function serve(argv: readonly string[], held?: HeldSignals): Promis
       repair: args.options.get('repair') === true,
     });
   } catch (err) {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
     throw err;
   }
 

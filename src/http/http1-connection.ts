@@ -168,9 +168,17 @@ export class Http1Connection implements ExchangeSink {
     return undefined;
   }
 
-  /** drain stops reading requests: the socket ends once the answers to the ones read are written. */
+  /**
+   * drain stops reading requests: the socket ends once the answers to the ones read are written.
+   * The last of them says `Connection: close` (unless its head is written already): a keep-alive
+   * client that was told nothing sent its next request on the connection as soon as the answer
+   * came, and that request, never read, ended in a reset (a write with an unknown outcome) rather
+   * than a new connection the stopped listener refuses (never sent, safe to send elsewhere).
+   */
   drain(): void {
     this.stopReading();
+    const last = this.queue.pending.at(-1);
+    if (last !== undefined) last.closeAfter = true;
     if (this.queue.length === 0) this.shutdown();
   }
 

@@ -19,7 +19,7 @@ import { Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
 import type { ConnectionHost } from './http1-host.js';
 import { HttpRequest, type HttpResponse } from './http1-exchange.js';
 import type { RequestHead } from './http1-head.js';
-import { type ConnectionLimit, refuse } from '../server/connection-limit.js';
+import type { ConnectionLimit } from '../server/connection-limit.js';
 import { IdleSweep } from '../server/idle-sweep.js';
 import { SharedRead } from '../server/shared-read.js';
 import { errorBody, sendError, statusLine } from './respond.js';
@@ -123,7 +123,7 @@ export class Http1Server implements ConnectionHost {
       if (options.connections !== undefined) {
         release = options.connections.admit();
         if (release === undefined) {
-          this.refuseConnection(accepted, options.connections.max);
+          this.refuseConnection(accepted, options.connections);
           return;
         }
       }
@@ -157,11 +157,11 @@ export class Http1Server implements ConnectionHost {
   }
 
   /** refuseConnection answers a connection over the process's limit with 503 and closes it. */
-  private refuseConnection(socket: Socket, max: number): void {
+  private refuseConnection(socket: Socket, limit: ConnectionLimit): void {
     const body = errorBody(
-      new DistkvError('UNAVAILABLE', `max number of clients reached (server.max_connections is ${max})`),
+      new DistkvError('UNAVAILABLE', `max number of clients reached (${limit.describe()})`),
     );
-    refuse(
+    limit.refuse(
       socket,
       `HTTP/1.1 ${statusLine(503)}\r\n${this.dateLine()}Content-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -7,7 +7,6 @@
  * replies still go out while the node drains), then `close()` ends the remaining connections.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { refuse } from '../server/connection-limit.js';
 import { SharedRead } from '../server/shared-read.js';
 import { COMMAND_NAMES, dispatch, dispatchGetSet } from './command-table.js';
 import type { RespEndpoint } from './resp-address.js';
@@ -69,7 +68,7 @@ export class RespListener {
       (accepted: Socket) => {
         const release = ctx.connections.admit();
         if (release === undefined) {
-          refuse(accepted, MAX_CLIENTS_REPLY);
+          ctx.connections.refuse(accepted, MAX_CLIENTS_REPLY);
           return;
         }
         ctx.stats.connections++;

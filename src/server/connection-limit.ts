@@ -7,7 +7,10 @@
  * still counts). A socket refused gets its protocol's answer (HTTP: 503 with the catalogue's JSON
  * and `Connection: close`; RESP: Redis's `-ERR max number of clients reached`) and is closed by
  * `refuse`, which reads and discards what the client sends until it closes or REFUSE_LINGER_MS
- * pass, so the answer is not lost to a reset. Connections between nodes (replication pulls,
+ * pass, so the answer is not lost to a reset. At most REFUSE_LINGER_MAX refused sockets linger at
+ * once: in a flood of connections the others are closed as soon as their answer is written, so
+ * refusing does not take the file descriptors the stores need (open-file-limit.ts fits `max` to
+ * the process's open-file limit with that many kept aside). Connections between nodes (replication pulls,
  * forwarded requests) are clients of the listener they reach and count there, as Redis counts
  * its replicas.
  *
@@ -21,6 +24,8 @@ import { UnsentBudget } from './unsent-budget.js';
 
 /** REFUSE_LINGER_MS is how long a refused socket may stay open after its answer. */
 const REFUSE_LINGER_MS = 2000;
+/** REFUSE_LINGER_MAX is the most refused sockets left open after their answer at once. */
+export const REFUSE_LINGER_MAX = 64;
 
 /** ConnectionLimit counts a process's open connections against `max`. */
 export class ConnectionLimit {
@@ -35,11 +40,24 @@ export class ConnectionLimit {
   /** closedStalled counts those it closed because answers waited unsent and none moved for the idle limit. */
   closedStalled = 0;
   private count = 0;
+  // refused sockets open after their answer (at most REFUSE_LINGER_MAX)
+  private lingering = 0;
+
+  /** fitted is the open-file limit `max` was lowered to fit (open-file-limit.ts), if it was. */
+  readonly fitted: number | undefined;
 
   /** `unsent` defaults to a budget with no limit. */
-  constructor(max: number, unsent: UnsentBudget = new UnsentBudget(0)) {
+  constructor(max: number, unsent: UnsentBudget = new UnsentBudget(0), fitted?: number) {
     this.max = max;
     this.unsent = unsent;
+    this.fitted = fitted;
+  }
+
+  /** describe says what the limit is and where it comes from, for the answer to a refused client. */
+  describe(): string {
+    return this.fitted === undefined
+      ? `server.max_connections is ${this.max}`
+      : `${this.max} connections: server.max_connections is lowered to fit the open-file limit, ulimit -n ${this.fitted}`;
   }
 
   /** open is the number of connections admitted and not yet closed. */
@@ -61,13 +79,21 @@ export class ConnectionLimit {
       this.count--;
     };
   }
-}
 
-/** refuse writes `answer` to a socket that was not admitted, then closes it (see the module comment). */
-export function refuse(socket: Socket, answer: string): void {
-  socket.on('error', () => undefined);
-  socket.on('data', () => undefined);
-  socket.end(answer);
-  socket.resume();
-  setTimeout(() => socket.destroy(), REFUSE_LINGER_MS).unref();
+  /** refuse writes `answer` to a socket that was not admitted, then closes it (see the module comment). */
+  refuse(socket: Socket, answer: string): void {
+    socket.on('error', () => undefined);
+    if (this.lingering >= REFUSE_LINGER_MAX) {
+      socket.end(answer, () => socket.destroy());
+      return;
+    }
+    this.lingering++;
+    socket.once('close', () => {
+      this.lingering--;
+    });
+    socket.on('data', () => undefined);
+    socket.end(answer);
+    socket.resume();
+    setTimeout(() => socket.destroy(), REFUSE_LINGER_MS).unref();
+  }
 }

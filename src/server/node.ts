@@ -28,7 +28,8 @@ import { respEndpointOf } from '../resp/resp-address.js';
 import { COMMAND_NAMES } from '../resp/command-table.js';
 import { RespListener } from '../resp/resp-listener.js';
 import { registerRespMetrics } from '../resp/resp-metrics.js';
-import { ConnectionLimit } from './connection-limit.js';
+import { ConnectionLimit, REFUSE_LINGER_MAX } from './connection-limit.js';
+import { fileReserve, fitConnections, openFileLimit } from './open-file-limit.js';
 import { UnsentBudget } from './unsent-budget.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { layoutOfShards } from '../routing/slot-dispute.js';
@@ -172,6 +173,21 @@ export class DistkvNode {
       );
       this.liveMap.coordinate(this.coordinator);
     }
+    // Client connections are fitted to the open-file limit, so a flood of them leaves the stores
+    // the files they open (open-file-limit.ts).
+    const fileLimit = openFileLimit();
+    const fitted = fitConnections(
+      config.server.max_connections,
+      fileLimit,
+      fileReserve({
+        stores: this.plan.stores.length,
+        workers: this.pool.size,
+        maxRuns: config.storage.max_runs,
+        refusing: REFUSE_LINGER_MAX,
+      }),
+    );
+    if (fitted.lowered !== undefined)
+      log.warn({ open_file_limit: fileLimit, max_connections: fitted.max }, fitted.lowered);
     const shared: SharedContext = {
       config,
       shardMap,
@@ -192,13 +208,14 @@ export class DistkvNode {
       proxy: options.proxy === true,
       startedAt: Date.now(),
       connections: new ConnectionLimit(
-        config.server.max_connections,
+        fitted.max,
         new UnsentBudget(config.server.max_unsent_bytes, (peer, unsent, total, max) => {
           log.warn(
             { peer, unsent_bytes: unsent, total_unsent_bytes: total, max_unsent_bytes: max },
             'closed the client holding the most unsent answer bytes: the total passed server.max_unsent_bytes',
           );
         }),
+        fitted.lowered === undefined ? undefined : fileLimit,
       ),
     };
     registerConnectionMetrics(registry, shared.connections);

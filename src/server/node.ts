@@ -35,6 +35,7 @@ import { layoutOfShards } from '../routing/slot-dispute.js';
 import { MapKeeper, readsHeld } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { handOverLeads } from './drain-handover.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { BehindLeaders } from './behind-leaders.js';
 import { PeerCheck } from './peer-check.js';
@@ -373,10 +374,15 @@ export class DistkvNode {
 
   private async drain(): Promise<void> {
     this.state.phase = 'draining';
-    this.frontDoor.close();
     for (const r of this.resp) r.stopAccepting();
-    // The lease goes first: a replica takes over at once, and writes still in flight here are held.
-    await this.coordinator?.stop();
+    // With a coordinator a replica takes each shard over once the lease goes: the leaders hold
+    // their writes and a replica catches up first (its pulls are still served), so it takes over
+    // with every write acknowledged here (drain-handover.ts). Then the lease goes, at once.
+    if (this.coordinator !== undefined) {
+      await handOverLeads(this.plan, this.pool, this.liveMap.current, this.log);
+      await this.coordinator.stop();
+    }
+    this.frontDoor.close();
     this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
     const deadline = performance.now() + DRAIN_LIMIT_MS;
     while ((this.state.inFlight > 0 || this.pool.inFlight > 0) && performance.now() < deadline) {

@@ -170,6 +170,7 @@ export class DistkvNode {
         this.pool,
         log,
         config.coordination.cluster === '' ? shardMap.hash : config.coordination.cluster,
+        () => this.peers.view(),
       );
       this.liveMap.coordinate(this.coordinator);
     }

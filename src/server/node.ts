@@ -5,7 +5,8 @@
  * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → mark it
  * running (run-marker.ts) → listen
  * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
- * "starting") → open stores on the workers → serve → on stop: stop accepting, let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
+ * "starting") → open stores on the workers → serve → on stop: with a coordinator, hand the led shards over
+ * to a replica (drain-handover.ts), then stop accepting, let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
  * end workers, remove the running mark. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  * A start that finds the mark of a run that stopped uncleanly in a lossy durability mode starts a new
  * epoch for every shard it leads before it serves (restart-epochs.ts).
@@ -375,6 +376,8 @@ export class DistkvNode {
 
   private async drain(): Promise<void> {
     this.state.phase = 'draining';
+    // The handover's wait counts against the drain limit: stop() stays within it.
+    const deadline = performance.now() + DRAIN_LIMIT_MS;
     for (const r of this.resp) r.stopAccepting();
     // With a coordinator a replica takes each shard over once the lease goes: the leaders hold
     // their writes and a replica catches up first (its pulls are still served), so it takes over
@@ -385,7 +388,6 @@ export class DistkvNode {
     }
     this.frontDoor.close();
     this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
-    const deadline = performance.now() + DRAIN_LIMIT_MS;
     while ((this.state.inFlight > 0 || this.pool.inFlight > 0) && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -18,7 +18,7 @@ import { freeNodeAddress } from '../helpers/resp.js';
 import { writeConfig } from '../helpers/server-process.js';
 
 /** WATCH_MS is how long the restarted replica is watched: several times what its campaign took before. */
-const WATCH_MS = 6 * TRIO_TTL_MS;
+const WATCH_MS = 4 * TRIO_TTL_MS;
 
 describe(
   'a replica restarted with an edited config, with etcd',

@@ -59,13 +59,17 @@ export interface LeaderlessShard {
  * slots take no writes until the leader is back or a replica is promoted (docs/failover.md). The
  * table alone said `NO LEADER` and left the way out to the docs, at the moment it is needed.
  */
-export function leaderlessAdvice(s: LeaderlessShard): string {
+export function leaderlessAdvice(s: LeaderlessShard, coordination?: { lease_ttl_ms: number }): string {
   const head = `${s.name} takes no writes: its leader ${s.leader.address} is down.`;
   if (s.replicas.length === 0) return `${head} Start it again (the shard has no replica to promote).`;
   const silent = s.replicas.filter((r) => r.down).map((r) => r.address);
   if (silent.length === s.replicas.length)
     return `${head} No replica answers either: start the leader or a replica again.`;
   const promote = `distkv failover --shard ${s.name} --force`;
+  // With etcd the most advanced replica is promoted by itself a lease and a few seconds after the
+  // leader went (docs/failover.md): the command is the way out only if that does not happen.
+  if (silent.length === 0 && coordination !== undefined)
+    return `${head} The cluster runs [coordination]: the most advanced replica takes it over by itself within about ${String(Math.ceil(coordination.lease_ttl_ms / 1000) + 5)} s (the ${String(coordination.lease_ttl_ms)} ms lease and a few seconds); run distkv cluster again. If none has by then, start the leader again or run ${promote} (w=0 writes no replica copied are lost)`;
   return silent.length === 0
     ? `${head} Start it again, or promote the most advanced replica: ${promote} (w=0 writes no replica copied are lost; with [coordination] a replica takes over by itself)`
     : `${head} Start it again, or bring ${silent.join(', ')} back and run ${promote}; ${promote} --to ADDR promotes a replica that answers, losing what only the silent one holds (docs/failover.md)`;
@@ -170,7 +174,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       out.line(
         `config version ${newest.version}, live map version ${newest.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}${behind.length > 0 ? `; routing with an older map: ${behind.map((d) => `${d.node} (version ${d.map_version ?? 1})`).join(', ')}` : ''}`,
       );
-      for (const s of merged) if (s.leader.down) out.line(leaderlessAdvice(s));
+      for (const s of merged) if (s.leader.down) out.line(leaderlessAdvice(s, newest.coordination));
       for (const s of merged)
         if (s.leader.behind !== undefined && !s.leader.down)
           out.line(`LEADER BEHIND: ${s.name}: ${behindAdvice(s.name, s.leader.address, s.leader.behind)}`);

@@ -250,6 +250,8 @@ export interface ClusterView {
   peers?: unknown;
   /** limits are the node's bounds on a key and a value in bytes (server.max_key_bytes, server.max_value_bytes), from nodes that report them. */
   limits?: { max_key_bytes: number; max_value_bytes: number };
+  /** coordination is present when the node runs `[coordination]` (etcd), with its lease TTL. */
+  coordination?: { lease_ttl_ms: number };
 }
 
 /** NodeStats is the /stats document of one node (per-store counters vary by engine). */

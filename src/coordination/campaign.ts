@@ -10,7 +10,9 @@
  *   - no member seen publishing a moment ago has stopped (its lease may have lapsed in a pause: the
  *     gate waits LAPSED_GRACE_TTLS TTLs for it to publish again);
  *   - its lease is at least a TTL old: when every lease went at once (etcd lost its data, a mass
- *     expiry), the others' seqs may be missing only because they have not published again yet.
+ *     expiry), the others' seqs may be missing only because they have not published again yet;
+ *   - the map's leader did not last answer routing with another config (config-peers.ts): it may
+ *     still lead the shard under that config's etcd keys.
  * Then it creates the key (only if none exists); its create revision is the new epoch's fencing
  * token, and the promotion goes through etcd (self-promotion.ts).
  */
@@ -32,6 +34,8 @@ export interface CampaignDeps {
   ttlMs: number;
   /** promote stores and adopts the promotion of a store that won its key; resolves with whether it did. */
   promote: (p: Promotion, source: string) => Promise<boolean>;
+  /** otherConfig tells whether `shard`'s map leader routes with another config (and says so in the log). */
+  otherConfig: (shard: LiveShard) => boolean;
 }
 
 /**
@@ -64,6 +68,7 @@ export async function campaignFor(
   const others = published.filter((p) => p.address !== st.node);
   if (!ranksFirst(st.node, seq, others) || lapsed) return;
   if (!d.lease.heldFor(d.ttlMs)) return;
+  if (d.otherConfig(shard)) return;
   const won = await d.keys.putLeader(shard.name, st.node, lease, undefined);
   if (won === undefined) return;
   const p = { mine, shard, node: st.node, store: st.index, worker: st.worker, won };

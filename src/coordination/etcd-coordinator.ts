@@ -38,10 +38,12 @@ import { DistkvError } from '../errors.js';
 import type { LiveMap, LiveShard } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
+import type { PeerView } from '../server/peer-check.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import { RESTART_SOURCE } from '../server/restart-epochs.js';
 import { resignFor } from './behind-resign.js';
 import { campaignFor } from './campaign.js';
+import { OtherConfigPeers } from './config-peers.js';
 import { CampaignGate } from './campaign-gate.js';
 import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
 import { FollowHolds } from './follow-holds.js';
@@ -88,6 +90,10 @@ export class EtcdCoordinator {
   private lastError = '';
   /** resigned are the shards whose held leader here gave up its key (logged once each). */
   private readonly resigned = new Set<number>();
+  /** otherConfigs are the peers that last answered routing with another config (config-peers.ts). */
+  private readonly otherConfigs: OtherConfigPeers;
+  /** heldBack names the shards (idx) whose campaign a leader on another config holds back, as logged. */
+  private readonly heldBack = new Map<number, string>();
 
   private readonly config: Config;
   private readonly keeper: CoordinatedKeeper;
@@ -102,7 +108,9 @@ export class EtcdCoordinator {
     pool: WorkerPool,
     log: Logger,
     clusterName: string,
+    peers: () => readonly Pick<PeerView, 'address' | 'state'>[] = () => [],
   ) {
+    this.otherConfigs = new OtherConfigPeers(peers);
     this.config = config;
     this.keeper = keeper;
     this.plan = plan;
@@ -242,6 +250,30 @@ export class EtcdCoordinator {
       });
   }
 
+  /**
+   * leaderOnOtherConfig tells whether `shard`'s map leader last answered routing with another
+   * config (config-peers.ts), logging once when that starts holding the shard's campaign back and
+   * once when it ends.
+   */
+  private leaderOnOtherConfig(shard: LiveShard): boolean {
+    const other = this.otherConfigs.has(shard.leader);
+    const logged = this.heldBack.get(shard.idx);
+    if (other && logged !== shard.leader) {
+      this.heldBack.set(shard.idx, shard.leader);
+      this.log.warn(
+        { shard: shard.name, leader: shard.leader },
+        `not taking ${shard.name} over: its leader ${shard.leader} has no key under this config's etcd keys, but it routes with another sharding.toml, whose keys it may still lead the shard under; restart it with this node's file (a rolling change of the file goes on), or, if it is gone for good, run distkv failover --shard ${shard.name} --force`,
+      );
+    } else if (!other && logged !== undefined) {
+      this.heldBack.delete(shard.idx);
+      this.log.info(
+        { shard: shard.name },
+        `${shard.name}: its leader ${logged} no longer routes with another config`,
+      );
+    }
+    return other;
+  }
+
   private warnOnce(message: string, level: 'warn' | 'error' = 'warn'): void {
     if (message === this.lastError) return;
     this.lastError = message;
@@ -329,6 +361,7 @@ export class EtcdCoordinator {
         seqs: this.seqs,
         ttlMs: this.ttlMs,
         promote: (p: Promotion, source: string) => this.promoteSelf(p, source, lease),
+        otherConfig: (s: LiveShard) => this.leaderOnOtherConfig(s),
       };
       await campaignFor(deps, st, shard, snap, lease, mine);
     }

@@ -117,6 +117,10 @@ export function clusterView(ctx: HttpContext): unknown {
     }),
     map: live,
     peers: ctx.peers.view(),
+    /** coordination is present when the nodes run [coordination] (etcd): a replica takes a shard whose leader is gone over by itself. */
+    ...(ctx.config.coordination.etcd.length > 0
+      ? { coordination: { lease_ttl_ms: ctx.config.coordination.lease_ttl_ms } }
+      : {}),
   };
 }
 

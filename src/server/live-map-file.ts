@@ -64,11 +64,49 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
       );
     return refit.map;
   }
+  let map: LiveMap;
   try {
-    return parseLiveMap(doc, config);
+    map = parseLiveMap(doc, config);
   } catch (err) {
     throw damaged(path, (err as Error).message);
   }
+  for (const note of leaderEdits(map, config))
+    log?.warn(
+      { file: path, shard: note.shard, config_leader: note.configured, leader: note.leader },
+      note.text,
+    );
+  return map;
+}
+
+/** LeaderEdit is a shard whose leader in the config differs from the one the saved map keeps in epoch 0. */
+export interface LeaderEdit {
+  shard: string;
+  configured: string;
+  leader: string;
+  text: string;
+}
+
+/**
+ * leaderEdits lists the shards of `map` (a saved map that fits `config`) led in epoch 0 by another
+ * member than the config's `address`. In epoch 0 the map's leader is the config's of the run that
+ * wrote it, so the file was edited to name another leader of the same members since: the map
+ * keeps its leader (a leader changed without a new epoch could lack writes the old one
+ * acknowledged), and the edit did nothing, without a word. Shards past epoch 0 were failed over:
+ * their configured leader is stale by design (docs/failover.md, "How a map spreads").
+ */
+export function leaderEdits(map: LiveMap, config: readonly ShardInfo[]): LeaderEdit[] {
+  const out: LeaderEdit[] = [];
+  for (const s of map.shards) {
+    const c = config.find((x) => x.idx === s.idx);
+    if (c === undefined || s.epoch !== 0 || c.address === s.leader) continue;
+    out.push({
+      shard: s.name,
+      configured: c.address,
+      leader: s.leader,
+      text: `${s.name}: the config names ${c.address} as its leader, but the live map (version ${String(map.version)}) keeps ${s.leader}: the live map decides who leads (the config is the initial map); to move the shard, run distkv failover --shard ${s.name} --to ${c.address}`,
+    });
+  }
+  return out;
 }
 
 /**

@@ -5,7 +5,8 @@
  * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → mark it
  * running (run-marker.ts) → listen
  * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
- * "starting") → open stores on the workers → serve → on stop: stop accepting, let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
+ * "starting") → open stores on the workers → serve → on stop: with a coordinator, hand the led shards over
+ * to a replica (drain-handover.ts), then stop accepting, let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
  * end workers, remove the running mark. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  * A start that finds the mark of a run that stopped uncleanly in a lossy durability mode starts a new
  * epoch for every shard it leads before it serves (restart-epochs.ts).
@@ -36,6 +37,7 @@ import { layoutOfShards } from '../routing/slot-dispute.js';
 import { MapKeeper, readsHeld } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { handOverLeads } from './drain-handover.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { BehindLeaders } from './behind-leaders.js';
 import { PeerCheck } from './peer-check.js';
@@ -170,6 +172,7 @@ export class DistkvNode {
         this.pool,
         log,
         config.coordination.cluster === '' ? shardMap.hash : config.coordination.cluster,
+        () => this.peers.view(),
       );
       this.liveMap.coordinate(this.coordinator);
     }
@@ -390,12 +393,18 @@ export class DistkvNode {
 
   private async drain(): Promise<void> {
     this.state.phase = 'draining';
-    this.frontDoor.close();
-    for (const r of this.resp) r.stopAccepting();
-    // The lease goes first: a replica takes over at once, and writes still in flight here are held.
-    await this.coordinator?.stop();
-    this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
+    // The handover's wait counts against the drain limit: stop() stays within it.
     const deadline = performance.now() + DRAIN_LIMIT_MS;
+    for (const r of this.resp) r.stopAccepting();
+    // With a coordinator a replica takes each shard over once the lease goes: the leaders hold
+    // their writes and a replica catches up first (its pulls are still served), so it takes over
+    // with every write acknowledged here (drain-handover.ts). Then the lease goes, at once.
+    if (this.coordinator !== undefined) {
+      await handOverLeads(this.plan, this.pool, this.liveMap.current, this.log);
+      await this.coordinator.stop();
+    }
+    this.frontDoor.close();
+    this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
     while ((this.state.inFlight > 0 || this.pool.inFlight > 0) && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }

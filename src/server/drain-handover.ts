@@ -1,0 +1,102 @@
+/**
+ * handOverLeads: a graceful stop of a process that runs with a coordinator (etcd) gives its lease
+ * back, and a replica of each shard it leads takes the shard over at once with the records it
+ * holds (docs/failover.md, "Automatic failover with etcd"). Replication is asynchronous, so the
+ * last writes the leader acknowledged (`w=0`, the default) were often not pulled yet: the lease
+ * went first, the front door closed the replicas' pull connections and refused new ones, and the
+ * replica was promoted without them. The restarted node cut them into its divergence file: a
+ * rolling restart under load lost 1 to 5 acknowledged writes per stopped leader, and reads at the
+ * new leader answered values older than writes already acknowledged.
+ *
+ * So before the lease goes, each leader store with a replica in another process is fenced at its
+ * worker (the writes it accepted settle first, later ones get 503 SWITCHING_LEADER, which clients
+ * wait out), and the stop waits, bounded by `limitMs`, until one replica outside this process
+ * holds the store's last seq: the most advanced replica wins the campaign, so that one takes the
+ * shard over with every acknowledged write. The front door keeps listening meanwhile, so the
+ * replicas can pull (replication routes are served while draining; client requests get 503
+ * DRAINING). A replica that does not catch up in time (down, cut off) is logged: the stop goes on
+ * and the records it lacks end in this node's divergence file when it comes back, as before.
+ * Replicas in this process count as holding the seq only beyond the remote one waited for: they
+ * stop with it.
+ */
+import type { Logger } from 'pino';
+import type { LiveMap } from '../routing/live-map.js';
+import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
+import type { NodePlan } from './node-plan.js';
+import type { WorkerPool } from './worker-pool.js';
+
+/** HANDOVER_LIMIT_MS bounds how long a graceful stop waits for replicas to hold its leaders' last writes. */
+export const HANDOVER_LIMIT_MS = 2000;
+
+/** Handover is what handOverLeads found for one leader store. */
+export interface Handover {
+  shard: string;
+  lastSeq: number;
+  /** caughtUp: a replica outside this process holds lastSeq. */
+  caughtUp: boolean;
+}
+
+/** handOverLeads fences this process's leader stores and waits for a remote replica of each to hold its last seq (see above). */
+export async function handOverLeads(
+  plan: NodePlan,
+  pool: WorkerPool,
+  map: LiveMap,
+  log: Logger,
+  limitMs = HANDOVER_LIMIT_MS,
+): Promise<Handover[]> {
+  const here = new Set(plan.listeners.map((l) => l.address));
+  const deadline = performance.now() + limitMs;
+  const waits: Promise<Handover>[] = [];
+  for (const st of plan.stores) {
+    if (st.role !== 'leader' || pool.storeFailure(st.index) !== undefined) continue;
+    const live = map.shards.find((s) => s.idx === st.shard.idx);
+    if (live === undefined || live.leader !== st.node) continue;
+    const local = live.replicas.filter((r) => here.has(r)).length;
+    if (local === live.replicas.length) continue;
+    waits.push(
+      (async (): Promise<Handover> => {
+        const fenced = await pool.call(st.worker, { type: 'fence', store: st.index, on: true });
+        const lastSeq = fenced.type === 'fence-result' ? fenced.lastSeq : pool.lastSeq(st.index);
+        const acked = await waitAcks(pool, st.worker, st.index, lastSeq, local + 1, deadline);
+        return { shard: st.shard.name, lastSeq, caughtUp: acked >= local + 1 };
+      })(),
+    );
+  }
+  const done = await Promise.all(waits);
+  for (const h of done)
+    if (!h.caughtUp)
+      log.warn(
+        { shard: h.shard, last_seq: h.lastSeq, limit_ms: limitMs },
+        `stopping: no replica of ${h.shard} in another process holds its seq ${h.lastSeq} after ${limitMs} ms; the replica that takes it over lacks the writes above its own seq (this node keeps them in a divergence file when it comes back)`,
+      );
+  return done;
+}
+
+/** waitAcks resolves with how many replicas of `store` hold `seq`, once `n` do or at `deadline`. */
+function waitAcks(
+  pool: WorkerPool,
+  worker: number,
+  store: number,
+  seq: number,
+  n: number,
+  deadline: number,
+): Promise<number> {
+  const seqBytes = Buffer.alloc(8);
+  seqBytes.writeDoubleLE(seq, 0);
+  return new Promise((resolve) => {
+    pool.submit(
+      worker,
+      OP_WAIT,
+      store,
+      '',
+      seqBytes,
+      {
+        onReply: (status, acked) => {
+          resolve(status === ST_DONE ? acked : 0);
+        },
+      },
+      n,
+      Math.max(1, Math.round(deadline - performance.now())),
+    );
+  });
+}

@@ -112,6 +112,8 @@ export function waitNote(verb: string, n: WaitNotice, askBoundMs = Infinity): st
   if (n.code === 'STARTING')
     return `distkv ${verb}: node ${n.node} is starting (its stores are opening); waiting for it (${upTo})`;
   const shard = n.shard === undefined ? 'a shard' : `shard ${n.shard}`;
+  if (n.code === 'DRAINING')
+    return `distkv ${verb}: node ${n.node} is stopping; waiting for ${shard}'s next leader (${upTo})`;
   return `distkv ${verb}: ${shard} is switching leader (at ${n.node}); waiting for the switch (${upTo})`;
 }
 

@@ -18,7 +18,8 @@
  * SHARD_UNREACHABLE, which client.ts routes once more). With the same backoff and bound, a read
  * refused with 503 UNAVAILABLE, and any request refused with 503 DRAINING, STARTING,
  * SLOTS_DISPUTED or FORWARD_EXPIRED (not executed: NOT_EXECUTED), is sent again, then rejects with that error; each retry follows the shard's leader
- * if a newer map moves it. An answer whose `X-Distkv-Map` version is above the client's makes it
+ * if a newer map moves it. DRAINING is waited out as a leader switch is (below): a stopping leader
+ * with etcd hands its shards over for up to 2 s before a replica takes them. An answer whose `X-Distkv-Map` version is above the client's makes it
  * look for that map at every node (topology.ts, `learnOf`); a request held by a leader switch
  * (503 SWITCHING_LEADER, not executed: writes too) is sent again after a short wait, up to
  * the client's `switchWaitMs` (15 s by default), following the shard's leader if a newer map moves it.
@@ -251,6 +252,16 @@ export class Sender {
         // coordinator): look for a newer map now and then, and follow the shard's new leader (a
         // scan's node that reached no owner is left at once: another leader may know the map).
         await waitOut('SWITCHING_LEADER', switchDeadline, SWITCH_RETRY_MS, unreached);
+        continue;
+      }
+      // DRAINING (the node is stopping; route.ts refuses before any handler runs: nothing ran) is
+      // waited out as a switch is: with etcd a stopping leader holds its shards' writes until a
+      // replica in another process has them (up to 2 s, drain-handover.ts), then gives its lease
+      // up and a replica takes over, a campaign later. Three quick retries (350 ms) gave up inside
+      // that handover, and a rolling restart's clients saw DRAINING errors. Without etcd the node
+      // stops listening within 3 s, and its refused connections end the wait as any do.
+      if (refusal === 'DRAINING' && performance.now() < switchDeadline) {
+        await waitOut('DRAINING', switchDeadline, SWITCH_RETRY_MS, true);
         continue;
       }
       // STARTING (route.ts refuses before any handler runs: nothing ran) is waited for, bounded:

@@ -19,7 +19,7 @@ export interface ClientOptions {
    * one redirected in a loop is started over for up to 5 s.
    */
   timeoutMs?: number;
-  /** retries is how many times a read is retried on a connection error or a 503 UNAVAILABLE, and any request on a 503 DRAINING or a connection never made (default 3); a write sent and unanswered is never retried (OutcomeUnknownError, docs/api.md "Retries"). */
+  /** retries is how many times a read is retried on a connection error or a 503 UNAVAILABLE, and any request on a connection never made (default 3); a write sent and unanswered is never retried (OutcomeUnknownError, docs/api.md "Retries"). */
   retries?: number;
   /** connections per node (default 16). */
   connections?: number;
@@ -43,8 +43,9 @@ export interface ClientOptions {
   onWait?: (notice: WaitNotice) => void;
   /**
    * switchWaitMs is how long a request held by a leader switch (503 SWITCHING_LEADER, not executed:
-   * writes too) is sent again, every 100 ms, following the shard's new leader, before it fails with
-   * SWITCHING_LEADER (default 15000; a failover with etcd takes a lease TTL and a few seconds).
+   * writes too) or by a stopping node (503 DRAINING: with etcd its shards move to a replica) is sent
+   * again, every 100 ms, following the shard's new leader, before it fails with that code (default
+   * 15000; a failover with etcd takes a lease TTL and a few seconds).
    */
   switchWaitMs?: number;
   /**
@@ -58,10 +59,11 @@ export interface ClientOptions {
 /** WaitNotice is what ClientOptions.onWait is told: why a request waits, at which node, for how long at most. */
 export interface WaitNotice {
   /**
-   * code is the refusal waited out: STARTING (the node's stores are opening), SWITCHING_LEADER, or
-   * REFUSED (the node refuses connections: nothing listens there, e.g. while it restarts).
+   * code is the refusal waited out: STARTING (the node's stores are opening), SWITCHING_LEADER,
+   * DRAINING (the node is stopping: with etcd a replica takes its shards over), or REFUSED (the
+   * node refuses connections: nothing listens there, e.g. while it restarts).
    */
-  code: 'STARTING' | 'SWITCHING_LEADER' | 'REFUSED';
+  code: 'STARTING' | 'SWITCHING_LEADER' | 'DRAINING' | 'REFUSED';
   /** node is the node ("host:port") that refused the request. */
   node: string;
   /** shard is the key's shard, when the request is for one. */

@@ -7,9 +7,10 @@
  * - a shard written again in two passes (its leader moved again while it was written again) is
  *   reported as such: the report said "its 20 keys were written again" of a shard of 10 keys.
  *
- * The twin refuses every batch as DRAINING (a leader stopping: leader-wait.ts, MOVING) for a while
- * (a window), then takes them; the restore waits, writes every key, and writes the shard again (its
- * writes were refused as by a leader moving). A window opens at the first batch of a pass.
+ * The twin refuses every batch as UNAVAILABLE (leader-wait.ts, MOVING; the client sends no write
+ * refused so again, while it waits a DRAINING leader out itself) for a while (a window), then
+ * takes them; the restore waits, writes every key, and writes the shard again (its writes were
+ * refused as by a leader moving). A window opens at the first batch of a pass.
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -44,7 +45,7 @@ async function bodyOf(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** batches answers the restore's requests but /cluster: refused as DRAINING within a window, else taken. */
+/** batches answers the restore's requests but /cluster: refused as UNAVAILABLE within a window, else taken. */
 function batches(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://twin');
   void bodyOf(req).then((body) => {
@@ -64,7 +65,7 @@ function batches(req: IncomingMessage, res: ServerResponse): void {
     if (Date.now() < refuseUntil) {
       res
         .writeHead(503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ error: { code: 'DRAINING', message: 'the node is stopping' } }));
+        .end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the store is not serving' } }));
       return;
     }
     took = true;

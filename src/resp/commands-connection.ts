@@ -202,7 +202,9 @@ function settingsOf(c: RespConnection): [string, string][] {
     // set-timeout sets this; it answered "Unknown option".
     ['cluster-node-timeout', String(PEER_CHECK_MS + PEER_TIMEOUT_MS)],
     ['maxmemory', '0'],
-    ['maxclients', String(cfg.server.max_connections)],
+    // The limit in force: server.max_connections, or lower to fit the open-file limit
+    // (open-file-limit.ts), as INFO's maxclients says; it said the configured number.
+    ['maxclients', String(c.ctx.connections.max)],
     ['maxmemory-clients', String(cfg.server.max_unsent_bytes)],
     ['maxmemory-policy', 'noeviction'],
     ['proto-max-bulk-len', String(cfg.server.max_value_bytes)],

@@ -9,12 +9,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { dispatch } from '../../src/resp/command-table.js';
 import { ScanCursors } from '../../src/resp/scan-cursors.js';
+import { ConnectionLimit } from '../../src/server/connection-limit.js';
 import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';
 
 const CONFIG = {
   server: { max_connections: 10000, max_unsent_bytes: 1073741824, max_value_bytes: 1048576, token: '' },
   storage: { durability: 'fsync', engine: 'lsm' },
 };
+
+/** MAX_FITTED is the connection limit in force, lower than max_connections (fitted to the open-file limit). */
+const MAX_FITTED = 300;
 
 /** run dispatches each command on one fake authenticated connection serving no shard; returns the replies. */
 function run(...commands: (string | Buffer)[][]): string[] {
@@ -23,7 +27,12 @@ function run(...commands: (string | Buffer)[][]): string[] {
     id: 7,
     name: '',
     remote: '127.0.0.1:1',
-    ctx: { config: CONFIG, cursors: new ScanCursors(), liveShards: () => [] },
+    ctx: {
+      config: CONFIG,
+      cursors: new ScanCursors(),
+      liveShards: () => [],
+      connections: new ConnectionLimit(MAX_FITTED),
+    },
   });
   return commands.map((args) => {
     dispatch(
@@ -69,6 +78,14 @@ describe('SCAN reads its cursor as redis-server 7 does', () => {
     assert.deepEqual(run(['SCAN', 'abc', 'FOO', 'bar'], ['SCAN', '0', 'FOO', 'bar']), [
       INVALID_CURSOR,
       '-ERR syntax error\r\n',
+    ]);
+  });
+});
+
+describe('CONFIG GET maxclients', () => {
+  it('answers the limit in force, as INFO does, not server.max_connections when it was lowered', () => {
+    assert.deepEqual(run(['CONFIG', 'GET', 'maxclients']), [
+      `*2\r\n$10\r\nmaxclients\r\n$${String(MAX_FITTED).length}\r\n${MAX_FITTED}\r\n`,
     ]);
   });
 });

@@ -41,7 +41,7 @@ import { handOverLeads } from './drain-handover.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { BehindLeaders } from './behind-leaders.js';
 import { PeerCheck } from './peer-check.js';
-import { registerDisputeMetrics } from './dispute-metrics.js';
+import { registerPeerMetrics } from './peer-metrics.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
 import { startRestartEpochs } from './restart-epochs.js';
 import { RunMarker } from './run-marker.js';
@@ -163,7 +163,7 @@ export class DistkvNode {
       () => layoutOfShards(this.liveMap.shards()),
       (doc) => this.behindLeaders.fromPeer(doc),
     );
-    registerDisputeMetrics(registry, [...hosted], this.peers);
+    registerPeerMetrics(registry, [...hosted], this.peers);
     if (Coordinator !== undefined) {
       this.coordinator = new Coordinator(
         config,

@@ -6,7 +6,8 @@
  *    Retry-After as every other refusal of a disputed slot;
  *  - the refusal makes the node ask that owner for its config at once rather than at its next
  *    peer check (up to 2 s later), so it refuses the disputed slots itself sooner, and its
- *    /metrics show them (`distkv_disputed_slots`, `distkv_peer_disputed_slots`).
+ *    /metrics show them (`distkv_disputed_slots`, `distkv_peer_disputed_slots`), the owner up
+ *    (`distkv_peer_up`).
  *
  * Node A leads shard 0 (slots 0-8191); shard 1's owner is a twin that refuses every forwarded
  * batch part as a node that sees a dispute does. Its `/cluster` answers 404 (to A's peer check a
@@ -167,6 +168,8 @@ describe('a batch whose forwarded part the owner refuses as disputed', () => {
       `A asked the owner ${next - sent} ms after the batch was sent, ${next - synced} ms after its last peer check: not early`,
     );
     assert.equal(await metric('distkv_peer_disputed_slots', `node="${a}",peer="${owner.address}"`), 8192);
+    // The owner answers (with another config): it is up, whatever it disputes.
+    assert.equal(await metric('distkv_peer_up', `node="${a}",peer="${owner.address}"`), 1);
     const own = await fetch(`http://${a}/kv/${mine}`);
     assert.equal(own.status, 503, 'A now refuses its own disputed slots');
     assert.equal(((await own.json()) as { error: { code: string } }).error.code, 'SLOTS_DISPUTED');

@@ -95,6 +95,19 @@ export class FrontDoor {
     }
   }
 
+  /**
+   * quietMs is how long no request has started on any listener since they were closed (Infinity
+   * with no connection left): see Http1Server.quietMs.
+   */
+  quietMs(): number {
+    return Math.min(Infinity, ...this.servers.map((s) => s.quietMs()));
+  }
+
+  /** endIdle ends every connection with nothing pending, once closed (the stop's last requests are in). */
+  endIdle(): void {
+    for (const s of this.servers) s.endIdle();
+  }
+
   /** close stops accepting connections; open ones finish the requests they sent, then close. */
   close(): void {
     for (const s of this.servers) s.close();

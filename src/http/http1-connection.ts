@@ -62,6 +62,8 @@ export class Http1Connection implements ExchangeSink {
   private readonly in: Http1Input;
   // no more requests are read; the socket ends once the queue is written
   private closing = false;
+  // the server stops: the next request read is the last, answered with `Connection: close` (serverStopping)
+  private stopping = false;
   private shut = false;
   private paused = false;
   private closed = false;
@@ -169,6 +171,26 @@ export class Http1Connection implements ExchangeSink {
   }
 
   /**
+   * serverStopping: the server stops (its listener closed). A connection with requests pending
+   * drains (below). One with none keeps reading until `endIdle`: a keep-alive client sends its
+   * next request as soon as an answer comes, and one ended under it then saw its request cut off
+   * (a write of unknown outcome: "the PUT may have been applied", 0-7 per restart under load).
+   * Read, that request is answered (503 DRAINING from route.ts: not executed, so the client sends
+   * it again) with `Connection: close`, and nothing after it is read.
+   */
+  serverStopping(): void {
+    if (this.queue.length > 0) this.drain();
+    else this.stopping = true;
+  }
+
+  /** endIdle ends a connection of a stopping server that has nothing pending (see serverStopping). */
+  endIdle(): void {
+    if (this.queue.length > 0 || this.closing) return;
+    this.stopReading();
+    this.shutdown();
+  }
+
+  /**
    * drain stops reading requests: the socket ends once the answers to the ones read are written.
    * The last of them says `Connection: close` (unless its head is written already): a keep-alive
    * client that was told nothing sent its next request on the connection as soon as the answer
@@ -264,7 +286,8 @@ export class Http1Connection implements ExchangeSink {
   }
 
   private dispatch(head: RequestHead): void {
-    const res = new HttpResponse(this, head.method, head.keepAlive, head.minor === 0);
+    const keepAlive = head.keepAlive && !this.stopping;
+    const res = new HttpResponse(this, head.method, keepAlive, head.minor === 0);
     this.queue.push(res);
     if (this.peerEnded) res.peerEnded();
     this.host.started(res);
@@ -276,7 +299,7 @@ export class Http1Connection implements ExchangeSink {
     const match = this.host.find(head);
     if (this.order.mustWait(match)) this.order.held = { res, head, match, hasBody };
     else this.run(res, head, match, hasBody);
-    if (!head.keepAlive && !hasBody) this.stopReading();
+    if (!keepAlive && !hasBody) this.stopReading();
   }
 
   private run(res: HttpResponse, head: RequestHead, match: RouteMatch, hasBody: boolean): void {

@@ -79,6 +79,9 @@ export class Http1Server implements ConnectionHost {
   // closes idle connections (src/server/idle-sweep.ts); runs until closed with no connection left
   private readonly idle: IdleSweep;
   private closed = false;
+  // when close() was called and when a request last started after it (quietMs)
+  private closedAt = 0;
+  private lastStartAt = 0;
   // The Date line, built once per second: cleared by a timer at the next second boundary.
   private date = '';
   private readonly expireDate = (): void => {
@@ -199,12 +202,30 @@ export class Http1Server implements ConnectionHost {
     });
   }
 
-  /** close stops accepting; open connections finish the requests they sent, then close. */
+  /**
+   * close stops accepting; open connections finish the requests they sent, then close, and those
+   * with nothing pending read on until `endIdle` (Http1Connection.serverStopping).
+   */
   close(): void {
     this.closed = true;
+    this.closedAt = performance.now();
     this.server.close();
-    for (const c of this.connections) c.drain();
+    for (const c of this.connections) c.serverStopping();
     if (this.connections.size === 0) this.idle.stop();
+  }
+
+  /**
+   * quietMs is how long no request has started since the server was closed (Infinity with no
+   * connection left): a stop ends the idle connections (endIdle) once it is quiet for a while.
+   */
+  quietMs(): number {
+    if (this.connections.size === 0) return Infinity;
+    return performance.now() - Math.max(this.closedAt, this.lastStartAt);
+  }
+
+  /** endIdle ends the connections of a closed server that have nothing pending. */
+  endIdle(): void {
+    for (const c of [...this.connections]) c.endIdle();
   }
 
   /** destroyConnections closes every connection at once (after the drain limit). */
@@ -239,6 +260,7 @@ export class Http1Server implements ConnectionHost {
   }
 
   started(res: HttpResponse): void {
+    if (this.closed) this.lastStartAt = performance.now();
     this.options.observer.started(res);
   }
 

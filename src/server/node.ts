@@ -51,6 +51,12 @@ import { INLINE, WorkerPool } from './worker-pool.js';
 
 /** DRAIN_LIMIT_MS bounds how long stop() waits for in-flight requests. */
 export const DRAIN_LIMIT_MS = 3000;
+/**
+ * DRAIN_QUIET_MS is how long a stop keeps idle keep-alive connections open after the last request
+ * it refused with DRAINING: beyond a round trip and a busy client's turn, so that a request sent
+ * as the stop began gets an answer.
+ */
+const DRAIN_QUIET_MS = 100;
 
 /**
  * defaultWorkers is one worker per CPU beyond the one the main thread (the front door) keeps busy:
@@ -405,9 +411,16 @@ export class DistkvNode {
     }
     this.frontDoor.close();
     this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
-    while ((this.state.inFlight > 0 || this.pool.inFlight > 0) && performance.now() < deadline) {
+    // Connections with nothing pending stay open until no request has started for DRAIN_QUIET_MS:
+    // a request a keep-alive client sent as the stop began is answered 503 DRAINING (not
+    // executed: sent again) rather than cut off unanswered (http1-connection.ts, serverStopping).
+    while (
+      (this.state.inFlight > 0 || this.pool.inFlight > 0 || this.frontDoor.quietMs() < DRAIN_QUIET_MS) &&
+      performance.now() < deadline
+    ) {
       await new Promise((r) => setTimeout(r, 10));
     }
+    this.frontDoor.endIdle();
     if (this.state.inFlight > 0)
       this.log.warn(
         { in_flight: this.state.inFlight },

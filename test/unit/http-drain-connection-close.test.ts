@@ -3,6 +3,9 @@
  * the last answer on each says `Connection: close`: a keep-alive client then opens a new
  * connection for its next request (refused by the stopped listener: never sent) instead of
  * sending it on one that is about to end unread (a reset: for a write, an unknown outcome).
+ * A connection with nothing pending when the drain begins is not ended at once: the request its
+ * client sent meanwhile (it had its last answer, the drain's news had not reached it) is read and
+ * answered, with `Connection: close`, and `endIdle` ends what stays idle.
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -43,6 +46,58 @@ describe('a connection of a draining server', () => {
     } finally {
       socket.destroy();
       server.close();
+      server.destroyConnections();
+    }
+  });
+
+  it('reads and answers, with Connection: close, the request an idle connection sends as the drain begins', async () => {
+    const router = new Router().put('/kv/a', (res) => {
+      res.writeStatus('204 No Content').end();
+    });
+    const { port, server } = await startRouterServer(router);
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let text = '';
+    socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const put = 'PUT /kv/a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv';
+      socket.write(put);
+      for (let i = 0; i < 200 && !text.includes('\r\n\r\n'); i++) await sleep(5);
+      // Idle now (its answer is in): the drain begins, and the client's next request, already on
+      // its way, comes after.
+      server.close();
+      socket.write(put);
+      await sleep(100);
+      const answers = text.split('HTTP/1.1 ').slice(1);
+      assert.equal(answers.length, 2, `the second PUT got no answer: ${JSON.stringify(text)}`);
+      assert.match(answers[1]!, /^204 [^]*\r\nConnection: close\r\n/i);
+      await Promise.race([closed, sleep(3000)]);
+      assert.equal(socket.readyState, 'closed', 'the connection ended after its last answer');
+    } finally {
+      socket.destroy();
+      server.destroyConnections();
+    }
+  });
+
+  it('ends a connection still idle at endIdle, and one that sends nothing more', async () => {
+    const router = new Router().get('/x', (res) => {
+      res.writeStatus('204 No Content').end();
+    });
+    const { port, server } = await startRouterServer(router);
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      for (let i = 0; i < 100 && server.quietMs() === Infinity; i++) await sleep(5);
+      server.close();
+      assert.ok(server.quietMs() < 1000, 'an open connection: not quiet for long yet');
+      server.endIdle();
+      assert.equal(await Promise.race([closed.then(() => 'closed'), sleep(3000)]), 'closed');
+    } finally {
+      socket.destroy();
       server.destroyConnections();
     }
   });

@@ -275,17 +275,20 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   // cut them into the old leader's divergence file. With the old leader first it follows the target
   // whatever dies after (a dead target then needs `--force`), and the target has the map from its
   // peers' polls within 2 s if this command dies before it posts it. Forced, the old leader does
-  // not answer: the target is first.
+  // not answer: the shard's other held replicas take the map before the target, for the same
+  // reason (an old leader restarted while the target is down learns the map from them, rather
+  // than lead them on in its old epoch once their holds run out).
   // The first member to answer with the map it holds afterwards settles whether the failover
   // happened: with etcd, a change stored first wins over ours, and then nothing was changed here
   // (the held writes are released).
   const unreached: string[] = [];
-  // leaderTook: the old leader answered that it holds the new map (it follows the target).
-  let leaderTook = false;
+  const firstTakers = o.force ? claimed.filter((r) => r !== target) : [leader];
+  // took: the members of firstTakers that answered that they hold the new map (they follow the target).
+  const took: string[] = [];
   const publishToEveryone = () =>
     Promise.all(
       [...new Set(base.shards.flatMap((s) => [s.leader, ...s.replicas]))]
-        .filter((n) => n !== target && !(n === leader && leaderTook))
+        .filter((n) => n !== target && !took.includes(n))
         .map(async (n) => {
           try {
             await publish(n);
@@ -305,56 +308,59 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       `the live map changed during the failover: version ${held.version} names ${now?.leader ?? 'no node'} as the leader of ${live.name}; nothing was changed, run it again if still needed`,
     );
   };
-  /** notTaken is the failure when the target did not take the map (`err`) once it may lead, or the old leader follows it. */
-  const notTaken = (err: unknown, published: boolean): DistkvError => {
+  /** notTaken is the failure when the target did not take the map (`err`) once it may lead, or others follow it. */
+  const notTaken = (err: unknown): DistkvError => {
     const state = `${target} did not ${isUnanswered(err) ? 'answer when given' : 'take'} the new map (version ${next.version}, epoch ${epoch}; ${(err as Error).message})`;
     const tail =
       (unreached.length === 0 ? '' : ` (not reached: ${unreached.join(', ')})`) +
       `; ${live.name} is led by ${target} once it answers (it takes the map from its peers), and its writes wait until then. ` +
       `If it stays down, run \`distkv failover --shard ${live.name} --force\` to promote a replica that answers`;
-    return published
+    const followers = o.force
+      ? `${took.join(', ')} follow${took.length === 1 ? 's' : ''}`
+      : `the old leader ${leader} follows`;
+    return took.length > 0
       ? new DistkvError(
           'SHARD_UNREACHABLE',
-          `${state}: the map is published, the old leader ${leader} follows ${target} and the other nodes were given it${tail}`,
+          `${state}: the map is published, ${followers} ${target} and the other nodes were given it${tail}`,
         )
       : new DistkvError(
           'OUTCOME_UNKNOWN',
           `${state}: it may have taken it, so the map was posted to the other nodes too${tail}`,
         );
   };
-  if (!o.force) {
+  for (const member of firstTakers) {
     let held: LiveMap | undefined;
     try {
-      held = ((await publish(leader)) as { map: LiveMap }).map;
+      held = ((await publish(member)) as { map: LiveMap }).map;
     } catch (err) {
-      // Its refusal: nobody has the map, nothing changed. No answer (killed right then): it took
-      // no write since L, so the target goes on to lead; the old leader learns the map from peers.
-      if (!isUnanswered(err)) {
+      // The first one's refusal: nobody has the map, nothing changed. No answer (killed right
+      // then): planned, the old leader took no write since L, so the target goes on to lead and
+      // the old leader learns the map from peers; forced, the next replica is given it.
+      if (took.length === 0 && !isUnanswered(err)) {
         await release();
         throw err;
       }
+      continue;
     }
-    if (held !== undefined) {
-      await changedTo(held);
-      leaderTook = true;
-    }
+    if (took.length === 0) await changedTo(held);
+    took.push(member);
   }
   let targetHeld: LiveMap | undefined;
   try {
     targetHeld = ((await publish(target)) as { map: LiveMap }).map;
   } catch (err) {
     // The target refused the map (its own error answer) before any other member took it: nothing changed.
-    if (!leaderTook && !isUnanswered(err)) {
+    if (took.length === 0 && !isUnanswered(err)) {
       await release();
       throw err;
     }
-    // The old leader follows the target already, or the target may have taken the map without
+    // Others follow the target already, or the target may have taken the map without
     // answering (killed, timed out) and lead in the new epoch: either way the writes stay held
     // and the map goes to everyone, never back to the old epoch.
     await publishToEveryone();
-    throw notTaken(err, leaderTook);
+    throw notTaken(err);
   }
-  if (!leaderTook) await changedTo(targetHeld);
+  if (took.length === 0) await changedTo(targetHeld);
   await publishToEveryone();
   return {
     shard: live.name,

@@ -5,13 +5,16 @@
  * left the map at a dead target only, the old leader took writes in its old epoch once its hold ran
  * out, and the target, back, cut them into the old leader's divergence file. Here the target twin
  * records, when the map reaches it, whether the old leader holds it already (a target that then
- * does not answer: test/unit/failover-map-unanswered.test.ts).
+ * does not answer: test/unit/failover-map-unanswered.test.ts). Forced, the old leader is down:
+ * the shard's other replica is given the map before the target, for the same reason (an old leader
+ * restarted while the target is down learns the map from it rather than lead it on in its old epoch).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
 import { oneShardMap, replicaView, startLeaderTwin } from '../helpers/failover-twins.js';
+import { freePort } from '../helpers/ports.js';
 import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
 
 const LEADER_SEQ = 12;
@@ -60,5 +63,53 @@ describe('distkv failover posts the new map to the old leader first', () => {
     assert.deepEqual(seenAtTarget, [1], `calls at the leader: ${leader.calls.join(', ')}`);
     assert.equal(leaderMaps.length, 1, 'the old leader is given the map once');
     assert.equal(leaderMaps[0]!.shards[0]!.leader, target.address);
+  });
+});
+
+describe('distkv failover --force posts the new map to the other replicas first', () => {
+  let map: LiveMap;
+  let target: TwinServer;
+  let other: TwinServer;
+  /** posted is the order in which the map reached the replicas. */
+  const posted: string[] = [];
+  const replica = (self: () => TwinServer, seq: number) =>
+    startTwinServer((url) => {
+      const me = self().address;
+      if (url === '/cluster') return replicaView(map, me, seq);
+      if (url.startsWith('/_admin/fence'))
+        return { shard: 0, epoch: 1, fenced: url.includes('on=1'), role: 'replica', last_seq: seq };
+      if (url.startsWith('/_admin/map?')) {
+        posted.push(me);
+        const next = structuredClone(map);
+        next.version++;
+        next.shards[0]!.leader = target.address;
+        return { adopted: true, map: next };
+      }
+      return undefined;
+    });
+
+  before(async () => {
+    target = await replica(() => target, LEADER_SEQ);
+    other = await replica(() => other, LEADER_SEQ - 2);
+    // The leader is down: nothing listens at its address.
+    map = oneShardMap(`127.0.0.1:${await freePort()}`, target.address);
+    map.shards[0]!.replicas.push(other.address);
+  });
+
+  after(async () => {
+    await target.stop();
+    await other.stop();
+  });
+
+  it('the other replica holds the map before the target is given it', async () => {
+    const r = await failover({
+      urls: [`http://${target.address}`],
+      shard: 's0',
+      force: true,
+      token: '',
+      timeoutMs: 5000,
+    });
+    assert.equal(r.to, target.address);
+    assert.deepEqual(posted, [other.address, target.address]);
   });
 });

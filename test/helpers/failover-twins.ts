@@ -4,6 +4,7 @@
  * `lastSeq`, and adopts the maps posted to it. The target is each test's own (what it does wrong is
  * the test); `replicaView` is its `/cluster` answer.
  */
+import { failover, type FailoverResult } from '../../src/cli/failover.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
 import { startTwinServer, type TwinServer } from './twin-server.js';
 
@@ -43,4 +44,9 @@ export function startLeaderTwin(
     }
     return undefined;
   });
+}
+
+/** failoverOfS0 runs `distkv failover --shard s0` (`force`d or planned) through the node at `address`, with a 5 s limit. */
+export function failoverOfS0(address: string, force: boolean): Promise<FailoverResult> {
+  return failover({ urls: [`http://${address}`], shard: 's0', force, token: '', timeoutMs: 5000 });
 }

@@ -11,9 +11,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { failover } from '../../src/cli/failover.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
-import { oneShardMap, replicaView, startLeaderTwin } from '../helpers/failover-twins.js';
+import { failoverOfS0, oneShardMap, replicaView, startLeaderTwin } from '../helpers/failover-twins.js';
 import { freePort } from '../helpers/ports.js';
 import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
 
@@ -52,13 +51,7 @@ describe('distkv failover posts the new map to the old leader first', () => {
   });
 
   it('the old leader holds the map before the target is given it', async () => {
-    const r = await failover({
-      urls: [`http://${leader.address}`],
-      shard: 's0',
-      force: false,
-      token: '',
-      timeoutMs: 5000,
-    });
+    const r = await failoverOfS0(leader.address, false);
     assert.equal(r.to, target.address);
     assert.deepEqual(seenAtTarget, [1], `calls at the leader: ${leader.calls.join(', ')}`);
     assert.equal(leaderMaps.length, 1, 'the old leader is given the map once');
@@ -102,13 +95,7 @@ describe('distkv failover --force posts the new map to the other replicas first'
   });
 
   it('the other replica holds the map before the target is given it', async () => {
-    const r = await failover({
-      urls: [`http://${target.address}`],
-      shard: 's0',
-      force: true,
-      token: '',
-      timeoutMs: 5000,
-    });
+    const r = await failoverOfS0(target.address, true);
     assert.equal(r.to, target.address);
     assert.deepEqual(posted, [other.address, target.address]);
   });

@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { failover } from '../../src/cli/failover.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
+import { failoverOfS0 } from '../helpers/failover-twins.js';
 import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
 
 /** FollowingTwin answers like a replica that applies 2 more records of its leader between any two calls, unless held. */
@@ -104,13 +104,7 @@ describe('distkv failover --force with a target still following', () => {
   });
 
   it('starts the new epoch after the last record the promoted target holds', async () => {
-    const r = await failover({
-      urls: [`http://${target.address}`],
-      shard: 's0',
-      force: true,
-      token: '',
-      timeoutMs: 5000,
-    });
+    const r = await failoverOfS0(target.address, true);
     assert.equal(r.to, target.address);
     const [got] = target.published;
     assert.ok(got !== undefined, target.calls.join('\n'));

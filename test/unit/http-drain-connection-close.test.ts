@@ -8,11 +8,32 @@
  * answered, with `Connection: close`, and `endIdle` ends what stays idle.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import type { Http1Server } from '../../src/http/http1-server.js';
 import { Router } from '../../src/http/router.js';
 import { startRouterServer } from '../helpers/router-server.js';
+
+/** Client is a raw connection to a server of one router: what it was answered, and its close. */
+interface Client {
+  server: Http1Server;
+  socket: Socket;
+  text: () => string;
+  closed: Promise<unknown>;
+}
+
+/** connectTo starts a server of `router` and connects one raw client to it. */
+async function connectTo(router: Router): Promise<Client> {
+  const { port, server } = await startRouterServer(router);
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  let text = '';
+  socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  return { server, socket, text: () => text, closed };
+}
 
 describe('a connection of a draining server', () => {
   it('answers the requests it read, the last with Connection: close, then ends', async () => {
@@ -24,22 +45,16 @@ describe('a connection of a draining server', () => {
         res.writeStatus('204 No Content').end();
       }, 100);
     });
-    const { port, server } = await startRouterServer(router);
-    const socket = connect(port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    let text = '';
-    socket.setEncoding('utf8').on('data', (d: string) => (text += d));
-    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const { server, socket, text, closed } = await connectTo(router);
     try {
-      await new Promise((resolve) => socket.once('connect', resolve));
       const get = 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n';
       socket.write(get + get);
       for (let i = 0; i < 100 && started < 2; i++) await sleep(5);
       assert.equal(started, 2);
       server.close();
       await Promise.race([closed, sleep(3000)]);
-      const answers = text.split('HTTP/1.1 ').slice(1);
-      assert.equal(answers.length, 2, text);
+      const answers = text().split('HTTP/1.1 ').slice(1);
+      assert.equal(answers.length, 2, text());
       assert.match(answers[0]!, /^204 /);
       assert.doesNotMatch(answers[0]!, /Connection: close/i);
       assert.match(answers[1]!, /^204 [^]*\r\nConnection: close\r\n/i);
@@ -54,24 +69,18 @@ describe('a connection of a draining server', () => {
     const router = new Router().put('/kv/a', (res) => {
       res.writeStatus('204 No Content').end();
     });
-    const { port, server } = await startRouterServer(router);
-    const socket = connect(port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    let text = '';
-    socket.setEncoding('utf8').on('data', (d: string) => (text += d));
-    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const { server, socket, text, closed } = await connectTo(router);
     try {
-      await new Promise((resolve) => socket.once('connect', resolve));
       const put = 'PUT /kv/a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv';
       socket.write(put);
-      for (let i = 0; i < 200 && !text.includes('\r\n\r\n'); i++) await sleep(5);
+      for (let i = 0; i < 200 && !text().includes('\r\n\r\n'); i++) await sleep(5);
       // Idle now (its answer is in): the drain begins, and the client's next request, already on
       // its way, comes after.
       server.close();
       socket.write(put);
       await sleep(100);
-      const answers = text.split('HTTP/1.1 ').slice(1);
-      assert.equal(answers.length, 2, `the second PUT got no answer: ${JSON.stringify(text)}`);
+      const answers = text().split('HTTP/1.1 ').slice(1);
+      assert.equal(answers.length, 2, `the second PUT got no answer: ${JSON.stringify(text())}`);
       assert.match(answers[1]!, /^204 [^]*\r\nConnection: close\r\n/i);
       await Promise.race([closed, sleep(3000)]);
       assert.equal(socket.readyState, 'closed', 'the connection ended after its last answer');
@@ -85,12 +94,8 @@ describe('a connection of a draining server', () => {
     const router = new Router().get('/x', (res) => {
       res.writeStatus('204 No Content').end();
     });
-    const { port, server } = await startRouterServer(router);
-    const socket = connect(port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const { server, socket, closed } = await connectTo(router);
     try {
-      await new Promise((resolve) => socket.once('connect', resolve));
       for (let i = 0; i < 100 && server.quietMs() === Infinity; i++) await sleep(5);
       server.close();
       assert.ok(server.quietMs() < 1000, 'an open connection: not quiet for long yet');

@@ -46,6 +46,7 @@ import { registerReplicationMetrics } from './replication-metrics.js';
 import { startRestartEpochs } from './restart-epochs.js';
 import { RunMarker } from './run-marker.js';
 import { warnIfAlone, warnIfUnclean } from './start-warnings.js';
+import { warnOfLeftStores } from './left-stores.js';
 import { registerStoreMetrics } from './store-metrics.js';
 import { INLINE, WorkerPool } from './worker-pool.js';
 
@@ -305,6 +306,11 @@ export class DistkvNode {
         );
         node.marker = RunMarker.open(node.dataDir, options.config.storage.durability);
         warnIfUnclean(node.log, node.dataDir, node.marker);
+        warnOfLeftStores(
+          node.log,
+          node.dataDir,
+          node.plan.stores.map((st) => st.dir),
+        );
       }
       const lossy = node.marker?.lossy === true;
       await node.frontDoor.listen();

@@ -15,7 +15,10 @@
  *    nothing: the listener says which node was addressed.
  *  - field values: only SP and HTAB around a value are dropped; any other control character in
  *    it is 400 (a value padded with \v, \f or U+00A0 is not trimmed into `chunked` or a length).
- *  - `Expect: 100-continue`.
+ *  - `Expect: 100-continue`, in HTTP/1.1 only: an HTTP/1.0 client knows no 1xx answer, so the
+ *    expectation is ignored (RFC 9110 section 10.1.1) and `100 Continue` never sent to it.
+ *  - `Upgrade` in an HTTP/1.0 request is dropped from its fields (RFC 9110 section 7.8: a server
+ *    MUST ignore it): no route switches such a connection to another protocol.
  *  - the asterisk-form target `*`, only with OPTIONS (RFC 9112 section 3.2.4; http1-server.ts answers it).
  * Limits (docs/api.md, "HTTP/1.1"): a request target over MAX_URL_BYTES is 414, a head over
  * MAX_HEAD_BYTES is 431.
@@ -329,7 +332,13 @@ export function parseHead(head: string): RequestHead | HeadError {
         else if (minor === 0 && hasToken(value, 'keep-alive')) keepAlive = true;
         break;
       case 'expect':
-        if (value.toLowerCase() === '100-continue') expectContinue = true;
+        if (minor === 1 && value.toLowerCase() === '100-continue') expectContinue = true;
+        break;
+      case 'upgrade':
+        if (minor === 0) {
+          names.pop();
+          values.pop();
+        }
         break;
       case 'host':
         if (++hosts > 1) return bad('more than one Host header field');

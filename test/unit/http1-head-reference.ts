@@ -1,7 +1,8 @@
 /**
  * The request-head parser as it was before its fast paths (src/http/http1-head.ts: the known
  * header names, the " HTTP/1.1" request line and the one-pass target scan), kept unchanged as the
- * oracle of test/unit/http1-head-model.test.ts: the parser must stay exactly this strict.
+ * oracle of test/unit/http1-head-model.test.ts: the parser must stay exactly this strict. Changed
+ * since only where the parser's rules changed (marked with their session).
  */
 
 /** MAX_URL_BYTES bounds the request target (path and query); over it the answer is 414. */
@@ -244,8 +245,15 @@ export function referenceParseHead(head: string): RequestHead | HeadError {
         if (hasToken(value, 'close')) keepAlive = false;
         else if (minor === 0 && hasToken(value, 'keep-alive')) keepAlive = true;
         break;
+      // HTTP/1.0: Expect ignored and Upgrade dropped (RFC 9110 sections 10.1.1 and 7.8; session 55)
       case 'expect':
-        if (value.toLowerCase() === '100-continue') expectContinue = true;
+        if (minor === 1 && value.toLowerCase() === '100-continue') expectContinue = true;
+        break;
+      case 'upgrade':
+        if (minor === 0) {
+          names.pop();
+          values.pop();
+        }
         break;
       case 'host':
         if (++hosts > 1) return bad('more than one Host header field');

@@ -29,6 +29,13 @@ export const MAX_URL_BYTES = 32 * 1024;
 /** MAX_HEAD_BYTES bounds the request line plus header fields; over it the answer is 431. */
 export const MAX_HEAD_BYTES = 64 * 1024;
 
+/**
+ * MALFORMED_LINE refuses a request line not of three parts one space apart: HTTP/0.9's
+ * `GET /kv/a`, a line ending with a space (refused as the protocol "" before), two spaces.
+ */
+const MALFORMED_LINE =
+  'malformed request line: expected a method, a target and HTTP/1.1, one space apart (as "GET /kv/a HTTP/1.1")';
+
 /** RequestHead is a parsed, validated request head. */
 export interface RequestHead {
   method: string;
@@ -273,7 +280,7 @@ export function parseHead(head: string): RequestHead | HeadError {
     sp2 = lineEnd - 9;
     minor = 1;
   } else sp2 = head.lastIndexOf(' ', lineEnd - 1);
-  if (sp1 <= 0 || sp2 <= sp1 || sp2 > lineEnd) return bad('malformed request line');
+  if (sp1 <= 0 || sp2 <= sp1 || sp2 > lineEnd) return bad(MALFORMED_LINE);
   if (sp2 - sp1 - 1 > MAX_URL_BYTES)
     return { status: 414, message: `request target is over ${MAX_URL_BYTES} bytes` };
   // A standard method is a token: only another one is scanned.
@@ -284,8 +291,11 @@ export function parseHead(head: string): RequestHead | HeadError {
     const version = head.slice(sp2 + 1, lineEnd);
     if (version === 'HTTP/1.1') minor = 1;
     else if (version === 'HTTP/1.0') minor = 0;
+    else if (version === '') return bad(MALFORMED_LINE);
     else return bad(`unsupported protocol "${version.slice(0, 20)}"; this server speaks HTTP/1.1 and 1.0`);
   }
+  // A space too many around the target: it was refused as a target ' /kv/a' that is not a path.
+  if (head.charCodeAt(sp1 + 1) === 0x20 || head.charCodeAt(sp2 - 1) === 0x20) return bad(MALFORMED_LINE);
   const target = parseTarget(head.slice(sp1 + 1, sp2));
   if ('status' in target) return target;
   if (target.path === '*' && method !== 'OPTIONS')

@@ -12,7 +12,9 @@
  * otherwise it and what follows it wait unparsed and reading pauses. A request head is bounded in
  * size and in time, from its first byte to its blank line (http1-head-reader.ts: else 408 and the
  * connection is closed: a client dripping a head a byte at a time never lets the idle limit
- * fire); a connection idle for `idleMs` (default IDLE_TIMEOUT_MS) with nothing pending is
+ * fire); a request body has a deadline too, a time plus one second per MIN_BODY_RATE bytes
+ * received (http1-body-deadline.ts: else 408, the request is aborted and the connection closed),
+ * for the same reason; a connection idle for `idleMs` (default IDLE_TIMEOUT_MS) with nothing pending is
  * closed, and one idle that long in the middle of a request body gets 408 for it and is closed
  * (the request is aborted: nothing of it was applied). Idleness is found by the listener's sweep
  * (src/server/idle-sweep.ts), up to one sweep period (2 s) late. A connection paused because its
@@ -32,6 +34,7 @@ import type { Socket } from 'node:net';
 import { DistkvError } from '../errors.js';
 import { IdleCount, type SweepClose } from '../server/idle-sweep.js';
 import type { UnsentAccount } from '../server/unsent-budget.js';
+import { BODY_TIMEOUT_MS } from './http1-body-deadline.js';
 import { BodyReader, deliverBody } from './http1-body-reader.js';
 import { type Detached, type ExchangeSink, HttpResponse } from './http1-exchange.js';
 import type { RequestHead } from './http1-head.js';
@@ -104,6 +107,7 @@ export class Http1Connection implements ExchangeSink {
     headMs = HEAD_TIMEOUT_MS,
     maxReplyBytes = 0,
     account?: UnsentAccount,
+    bodyMs = BODY_TIMEOUT_MS,
   ) {
     this.socket = socket;
     this.host = host;
@@ -132,6 +136,10 @@ export class Http1Connection implements ExchangeSink {
       headMs,
       () => {
         this.headTimedOut();
+      },
+      bodyMs,
+      () => {
+        this.bodyTooSlow();
       },
     );
     this.out = new Http1Outflow(
@@ -334,6 +342,23 @@ export class Http1Connection implements ExchangeSink {
   }
 
   /**
+   * bodyTooSlow refuses, with 408, a request whose body did not arrive by its deadline
+   * (http1-body-deadline.ts). While reading is paused, or before `100 Continue` was sent, the
+   * server is the one waiting: the deadline starts afresh.
+   */
+  private bodyTooSlow(): void {
+    const res = this.in.body?.res;
+    if (res === undefined || this.closing) return;
+    if (this.paused || res.expectContinue) {
+      this.in.bodies.restart();
+      return;
+    }
+    const why = `request body arrived too slowly: ${this.in.bodies.describe()}`;
+    this.in.dropBody();
+    this.refuseBody(res, new DistkvError('REQUEST_TIMEOUT', why));
+  }
+
+  /**
    * bodyTimedOut refuses, with 408, a request whose body stopped arriving for the idle limit: its
    * client is idle, not the server (a connection waiting for a body was never closed). Not while
    * reading is paused, nor before `100 Continue` was sent: then the server is the one waiting.
@@ -375,6 +400,8 @@ export class Http1Connection implements ExchangeSink {
   private sendContinue(res: HttpResponse): void {
     res.expectContinue = false;
     this.out.write('HTTP/1.1 100 Continue\r\n\r\n');
+    // The client may send the body only now: its deadline counts from here.
+    if (this.in.body?.res === res) this.in.bodies.restart();
   }
 
   /** advance drops written responses from the head of the queue and lets the next one write. */
@@ -449,6 +476,7 @@ export class Http1Connection implements ExchangeSink {
   private onClose(): void {
     this.closed = true;
     this.in.heads.clear();
+    this.in.bodies.clear();
     this.abortAll();
     this.host.forget(this);
   }

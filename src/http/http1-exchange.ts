@@ -104,6 +104,11 @@ export class HttpRequest {
     return this.head.contentLength;
   }
 
+  /** hasBody reports whether the request has a body (a Content-Length over 0, or chunked). */
+  get hasBody(): boolean {
+    return this.head.chunked || this.head.contentLength > 0;
+  }
+
   /** getHeader returns the first value of header `lowerName` ("" when absent). */
   getHeader(lowerName: string): string {
     const i = this.head.names.indexOf(lowerName);

@@ -15,7 +15,10 @@
  *    nothing: the listener says which node was addressed.
  *  - field values: only SP and HTAB around a value are dropped; any other control character in
  *    it is 400 (a value padded with \v, \f or U+00A0 is not trimmed into `chunked` or a length).
- *  - `Expect: 100-continue`.
+ *  - `Expect: 100-continue`, in HTTP/1.1 only: an HTTP/1.0 client knows no 1xx answer, so the
+ *    expectation is ignored (RFC 9110 section 10.1.1) and `100 Continue` never sent to it.
+ *  - `Upgrade` in an HTTP/1.0 request is dropped from its fields (RFC 9110 section 7.8: a server
+ *    MUST ignore it): no route switches such a connection to another protocol.
  *  - the asterisk-form target `*`, only with OPTIONS (RFC 9112 section 3.2.4; http1-server.ts answers it).
  * Limits (docs/api.md, "HTTP/1.1"): a request target over MAX_URL_BYTES is 414, a head over
  * MAX_HEAD_BYTES is 431.
@@ -25,6 +28,13 @@
 export const MAX_URL_BYTES = 32 * 1024;
 /** MAX_HEAD_BYTES bounds the request line plus header fields; over it the answer is 431. */
 export const MAX_HEAD_BYTES = 64 * 1024;
+
+/**
+ * MALFORMED_LINE refuses a request line not of three parts one space apart: HTTP/0.9's
+ * `GET /kv/a`, a line ending with a space (refused as the protocol "" before), two spaces.
+ */
+const MALFORMED_LINE =
+  'malformed request line: expected a method, a target and HTTP/1.1, one space apart (as "GET /kv/a HTTP/1.1")';
 
 /** RequestHead is a parsed, validated request head. */
 export interface RequestHead {
@@ -270,7 +280,7 @@ export function parseHead(head: string): RequestHead | HeadError {
     sp2 = lineEnd - 9;
     minor = 1;
   } else sp2 = head.lastIndexOf(' ', lineEnd - 1);
-  if (sp1 <= 0 || sp2 <= sp1 || sp2 > lineEnd) return bad('malformed request line');
+  if (sp1 <= 0 || sp2 <= sp1 || sp2 > lineEnd) return bad(MALFORMED_LINE);
   if (sp2 - sp1 - 1 > MAX_URL_BYTES)
     return { status: 414, message: `request target is over ${MAX_URL_BYTES} bytes` };
   // A standard method is a token: only another one is scanned.
@@ -281,8 +291,11 @@ export function parseHead(head: string): RequestHead | HeadError {
     const version = head.slice(sp2 + 1, lineEnd);
     if (version === 'HTTP/1.1') minor = 1;
     else if (version === 'HTTP/1.0') minor = 0;
+    else if (version === '') return bad(MALFORMED_LINE);
     else return bad(`unsupported protocol "${version.slice(0, 20)}"; this server speaks HTTP/1.1 and 1.0`);
   }
+  // A space too many around the target: it was refused as a target ' /kv/a' that is not a path.
+  if (head.charCodeAt(sp1 + 1) === 0x20 || head.charCodeAt(sp2 - 1) === 0x20) return bad(MALFORMED_LINE);
   const target = parseTarget(head.slice(sp1 + 1, sp2));
   if ('status' in target) return target;
   if (target.path === '*' && method !== 'OPTIONS')
@@ -329,7 +342,13 @@ export function parseHead(head: string): RequestHead | HeadError {
         else if (minor === 0 && hasToken(value, 'keep-alive')) keepAlive = true;
         break;
       case 'expect':
-        if (value.toLowerCase() === '100-continue') expectContinue = true;
+        if (minor === 1 && value.toLowerCase() === '100-continue') expectContinue = true;
+        break;
+      case 'upgrade':
+        if (minor === 0) {
+          names.pop();
+          values.pop();
+        }
         break;
       case 'host':
         if (++hosts > 1) return bad('more than one Host header field');

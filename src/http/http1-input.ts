@@ -8,10 +8,15 @@
  * Parsing is not re-entered: a route that answers at once, and so lets a held request go on,
  * makes the owner call `parse` from inside `parse`, which is a no-op; the loop goes on instead.
  *
+ * The input keeps the deadlines of what arrives: a head's (http1-head-reader.ts) and a body's
+ * (http1-body-deadline.ts, armed once a parse ends with a body still incomplete, cleared once it
+ * is whole or dropped); the owner decides what a deadline that passed means.
+ *
  * Lifetime of the bytes: a `transient` read is overwritten by the listener's next read
  * (src/server/shared-read.ts), so what is left of it unparsed is kept as a copy.
  */
 import { DistkvError } from '../errors.js';
+import { BodyDeadline } from './http1-body-deadline.js';
 import type { BodyReader } from './http1-body-reader.js';
 import type { HttpResponse } from './http1-exchange.js';
 import type { RequestHead } from './http1-head.js';
@@ -41,13 +46,22 @@ export class Http1Input {
   body: BodyReader | undefined;
   /** heads finds the request heads and keeps the deadline of the one arriving. */
   readonly heads: HeadReader;
+  /** bodies is the deadline of the body being read, running while it is incomplete. */
+  readonly bodies: BodyDeadline;
   private bytes: Buffer | undefined;
   private parsing = false;
   private readonly owner: InputOwner;
 
-  constructor(owner: InputOwner, headMs: number, onHeadTimeout: () => void) {
+  constructor(
+    owner: InputOwner,
+    headMs: number,
+    onHeadTimeout: () => void,
+    bodyMs: number,
+    onBodyTimeout: () => void,
+  ) {
     this.owner = owner;
     this.heads = new HeadReader(headMs, onHeadTimeout);
+    this.bodies = new BodyDeadline(bodyMs, onBodyTimeout);
   }
 
   /** add takes the bytes of one read and parses what it can. */
@@ -79,6 +93,7 @@ export class Http1Input {
     } finally {
       this.parsing = false;
     }
+    if (this.body !== undefined && this.owner.reading()) this.bodies.arm();
     return stalled;
   }
 
@@ -105,6 +120,7 @@ export class Http1Input {
   dropBody(): HttpResponse | undefined {
     const res = this.body?.res;
     this.body = undefined;
+    this.bodies.clear();
     return res;
   }
 
@@ -123,13 +139,14 @@ export class Http1Input {
 
   private feedBody(body: BodyReader, input: Buffer): void {
     const step = body.feed(input);
+    this.bodies.received(input.length - (step.rest?.length ?? 0));
     // The route may have closed the connection (stopReading dropped the input).
     if (this.owner.reading()) this.bytes = step.rest;
     if (step.error !== undefined) {
-      this.body = undefined;
+      this.dropBody();
       this.owner.refuseBody(body.res, new DistkvError('BAD_REQUEST', step.error));
     } else if (step.done) {
-      this.body = undefined;
+      this.dropBody();
       if (body.res.closeAfter) this.owner.stopReading();
     }
   }

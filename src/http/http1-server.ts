@@ -65,6 +65,8 @@ export interface Http1ServerOptions {
   idleTimeoutMs?: number;
   /** headTimeoutMs is how long a request head may take from its first byte (default HEAD_TIMEOUT_MS; then 408). */
   headTimeoutMs?: number;
+  /** bodyTimeoutMs is how long a request body may take on top of 1 s per MIN_BODY_RATE bytes (default BODY_TIMEOUT_MS; then 408). */
+  bodyTimeoutMs?: number;
   /** maxReplyBytes is the largest answer a route may send (sizes the pipeline window; default: none). */
   maxReplyBytes?: number;
   /** connections is the process's connection limit (src/server/connection-limit.ts; default: none). */
@@ -142,6 +144,7 @@ export class Http1Server implements ConnectionHost {
         options.headTimeoutMs,
         options.maxReplyBytes,
         options.connections?.unsent.open(socket),
+        options.bodyTimeoutMs,
       );
       this.connections.add(conn);
     };

@@ -305,6 +305,13 @@ function serveWebSocket(
       'BAD_REQUEST',
       'a WebSocket upgrade needs Connection: Upgrade and a valid Sec-WebSocket-Key',
     );
+  // The connection becomes the WebSocket's at once: a body would be read as its first frames.
+  // It was refused as "must be the only request in flight", which named the wrong mistake.
+  if (req.hasBody)
+    throw new DistkvError(
+      'BAD_REQUEST',
+      'a WebSocket upgrade request has no body: send it without Content-Length or Transfer-Encoding',
+    );
   if (req.getHeader('sec-websocket-version') !== '13') {
     sendError(res, new DistkvError('BAD_REQUEST', 'only WebSocket version 13 is supported'), {
       headers: { 'Sec-WebSocket-Version': '13' },

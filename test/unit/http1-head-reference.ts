@@ -1,8 +1,13 @@
 /**
  * The request-head parser as it was before its fast paths (src/http/http1-head.ts: the known
  * header names, the " HTTP/1.1" request line and the one-pass target scan), kept unchanged as the
- * oracle of test/unit/http1-head-model.test.ts: the parser must stay exactly this strict.
+ * oracle of test/unit/http1-head-model.test.ts: the parser must stay exactly this strict. Changed
+ * since only where the parser's rules changed (marked with their session).
  */
+
+// session 55: the request line's refusal says what a request line is
+const MALFORMED_LINE =
+  'malformed request line: expected a method, a target and HTTP/1.1, one space apart (as "GET /kv/a HTTP/1.1")';
 
 /** MAX_URL_BYTES bounds the request target (path and query); over it the answer is 414. */
 const MAX_URL_BYTES = 32 * 1024;
@@ -197,7 +202,7 @@ export function referenceParseHead(head: string): RequestHead | HeadError {
   if (lineEnd < 0) lineEnd = head.length;
   const sp1 = head.indexOf(' ');
   const sp2 = head.lastIndexOf(' ', lineEnd - 1);
-  if (sp1 <= 0 || sp2 <= sp1 || sp2 > lineEnd) return bad('malformed request line');
+  if (sp1 <= 0 || sp2 <= sp1 || sp2 > lineEnd) return bad(MALFORMED_LINE);
   if (sp2 - sp1 - 1 > MAX_URL_BYTES)
     return { status: 414, message: `request target is over ${MAX_URL_BYTES} bytes` };
   const method = knownMethod(head, sp1) ?? head.slice(0, sp1);
@@ -206,7 +211,11 @@ export function referenceParseHead(head: string): RequestHead | HeadError {
   let minor: number;
   if (version === 'HTTP/1.1') minor = 1;
   else if (version === 'HTTP/1.0') minor = 0;
+  else if (version === '')
+    return bad(MALFORMED_LINE); // session 55
   else return bad(`unsupported protocol "${version.slice(0, 20)}"; this server speaks HTTP/1.1 and 1.0`);
+  // session 55: a space too many around the target
+  if (head.charCodeAt(sp1 + 1) === 0x20 || head.charCodeAt(sp2 - 1) === 0x20) return bad(MALFORMED_LINE);
   const target = parseTarget(head.slice(sp1 + 1, sp2));
   if ('status' in target) return target;
   if (target.path === '*' && method !== 'OPTIONS')
@@ -244,8 +253,15 @@ export function referenceParseHead(head: string): RequestHead | HeadError {
         if (hasToken(value, 'close')) keepAlive = false;
         else if (minor === 0 && hasToken(value, 'keep-alive')) keepAlive = true;
         break;
+      // HTTP/1.0: Expect ignored and Upgrade dropped (RFC 9110 sections 10.1.1 and 7.8; session 55)
       case 'expect':
-        if (value.toLowerCase() === '100-continue') expectContinue = true;
+        if (minor === 1 && value.toLowerCase() === '100-continue') expectContinue = true;
+        break;
+      case 'upgrade':
+        if (minor === 0) {
+          names.pop();
+          values.pop();
+        }
         break;
       case 'host':
         if (++hosts > 1) return bad('more than one Host header field');

@@ -260,7 +260,10 @@ export function registerFallbackRoutes(app: Router, ctx: HttpContext): void {
         const method = req.getMethod();
         sendError(
           res,
-          new DistkvError('METHOD_NOT_ALLOWED', `${method} is not allowed here; allowed: ${allow}`),
+          new DistkvError(
+            'METHOD_NOT_ALLOWED',
+            `${method.slice(0, 20)} is not allowed here; allowed: ${allow}`,
+          ),
           { headers: { Allow: allow } },
         );
       },
@@ -278,7 +281,7 @@ export function registerFallbackRoutes(app: Router, ctx: HttpContext): void {
           res,
           new DistkvError(
             'ROUTE_NOT_FOUND',
-            `no route for ${req.getMethod()} ${req.getUrl()}; see GET /cluster and the README for the API`,
+            `no route for ${req.getMethod().slice(0, 20)} ${req.getUrl().slice(0, 200)}; see GET /cluster and the README for the API`,
           ),
         );
       },

@@ -135,13 +135,13 @@ export function strictQuery(qs: string, known: readonly string[]): ReadonlyMap<s
     } catch {
       throw new DistkvError(
         'INVALID_ARGUMENT',
-        `query parameter name "${rawName}" has invalid percent-encoding`,
+        `query parameter name "${rawName.slice(0, 100)}" has invalid percent-encoding`,
       );
     }
     if (!known.includes(name))
       throw new DistkvError(
         'INVALID_ARGUMENT',
-        `unknown query parameter "${name}"; this endpoint takes ${known.join(', ')}`,
+        `unknown query parameter "${name.slice(0, 100)}"; this endpoint takes ${known.join(', ')}`,
       );
     if (params.has(name)) throw new DistkvError('INVALID_ARGUMENT', `${name} is given twice; give it once`);
     try {

@@ -312,6 +312,19 @@ describe('bad input', () => {
     );
   });
 
+  it('does not repeat a huge method or path back whole in its refusal', async () => {
+    const method = 'A'.repeat(40000);
+    for (const [req, status] of [
+      [`${method} / HTTP/1.1\r\nHost: x\r\n\r\n`, 404],
+      [`${method} /kv/a HTTP/1.1\r\nHost: x\r\n\r\n`, 405],
+      [`GET /${'p'.repeat(6000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 404],
+    ] as const) {
+      const r = parseRaw(await rawRequest(portA, req));
+      assert.equal(r.status, status, r.body.slice(0, 200));
+      assert.ok(r.body.length < 500, `a ${r.body.length}-byte answer`);
+    }
+  });
+
   it('rejects raw invalid UTF-8 bytes in a key', async () => {
     const req = Buffer.concat([
       Buffer.from('GET /kv/a'),

@@ -142,6 +142,12 @@ describe('request parsing', () => {
       /unknown query parameter "ttl"; this endpoint takes w, ttl_ms/,
     );
     assert.throws(() => strictQuery('ttl_ms=%zz', known), /ttl_ms has invalid percent-encoding/);
+    // A 30 KB name is not repeated back whole (the answer stays short).
+    for (const qs of ['p'.repeat(30000), `${'p'.repeat(30000)}%zz`])
+      assert.throws(
+        () => strictQuery(qs, known),
+        (e: Error) => e.message.length < 300,
+      );
     for (const qs of ['w=1&w=2', 'ttl=1', 'w=%zz', '%zz=1'])
       assert.equal(
         errorCode(() => strictQuery(qs, known)),

@@ -104,7 +104,9 @@ function keepPages(out: Buffer, f: MemFile, from: number, random: () => number, 
 /** FaultyVfs is an in-memory Vfs with injectable faults. */
 export class FaultyVfs implements Vfs {
   private readonly files = new Map<string, MemFile>();
-  private readonly dirs = new Set<string>();
+  /** dirs maps each directory to its identity (a new one each time it is made: dirIdentity). */
+  private readonly dirs = new Map<string, number>();
+  private nextDirId = 1;
   private syncFailures = 0;
   private failedSyncTurns = 0;
   private unlinkFailures = 0;
@@ -162,7 +164,8 @@ export class FaultyVfs implements Vfs {
   crash(tear: Tear = false, random: () => number = Math.random, pageBytes = PAGE_BYTES): FaultyVfs {
     const next = new FaultyVfs();
     next.syncTurns = this.syncTurns;
-    for (const d of this.dirs) next.dirs.add(d);
+    for (const [d, id] of this.dirs) next.dirs.set(d, id);
+    next.nextDirId = this.nextDirId;
     for (const [path, f] of this.files) {
       let data = Buffer.from(f.synced);
       const d = firstDifference(f.data, f.synced);
@@ -232,7 +235,7 @@ export class FaultyVfs implements Vfs {
 
   mkdirp(dir: string): void {
     this.check();
-    for (let d = dir; d !== dirname(d); d = dirname(d)) this.dirs.add(d);
+    for (let d = dir; d !== dirname(d); d = dirname(d)) if (!this.dirs.has(d)) this.dirs.set(d, this.nextDirId++);
   }
 
   list(dir: string): string[] {
@@ -246,7 +249,7 @@ export class FaultyVfs implements Vfs {
   listDirs(dir: string): string[] {
     this.check();
     const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-    return [...this.dirs]
+    return [...this.dirs.keys()]
       .filter((d) => d.startsWith(prefix) && !d.slice(prefix.length).includes('/'))
       .map((d) => d.slice(prefix.length));
   }
@@ -313,6 +316,20 @@ export class FaultyVfs implements Vfs {
   removeDir(dir: string): void {
     this.check();
     this.dirs.delete(dir);
+  }
+
+  dirIdentity(dir: string): string | undefined {
+    this.check();
+    const id = this.dirs.get(dir);
+    return id === undefined ? undefined : String(id);
+  }
+
+  /** removeTree removes `dir` with every file and directory under it, as `rm -rf` does (tests). */
+  removeTree(dir: string): void {
+    this.check();
+    const prefix = `${dir}/`;
+    for (const p of [...this.files.keys()]) if (p.startsWith(prefix)) this.files.delete(p);
+    for (const d of [...this.dirs.keys()]) if (d === dir || d.startsWith(prefix)) this.dirs.delete(d);
   }
 
   /** freeBytes is what the capacity leaves (Infinity without one). */

@@ -30,6 +30,12 @@ export interface FlushTarget {
   isClosed(): boolean;
   /** isClosing says the store is closing: a failed flush is not retried. */
   isClosing(): boolean;
+  /**
+   * stopped returns the refusal that ends flushing for good (the store's directory is gone:
+   * store-dir-watch.ts), checked before each flush; the frozen memtables then stay, their records
+   * in the log. Absent: never.
+   */
+  stopped?(): Error | undefined;
   dir: string;
   log?: Logger | undefined;
   retryMinMs?: number | undefined;
@@ -80,6 +86,8 @@ export class FlushQueue {
   /** stall waits while MAX_FROZEN memtables wait for flushing; refuses with DISK_FULL while flushes fail or are held back. */
   async stall(): Promise<void> {
     while (this.mustStall) {
+      const stopped = this.target.stopped?.();
+      if (stopped !== undefined) throw stopped;
       // Never wait on a flush that keeps failing (disk full), or that failing compactions hold back.
       const failure = this.backoff.lastError;
       const reason =
@@ -110,6 +118,10 @@ export class FlushQueue {
       for (let wait = t.backpressure(); wait !== undefined && !t.isClosed(); wait = t.backpressure()) {
         for (const w of this.stallWaiters.splice(0)) w();
         await wait;
+      }
+      if (t.stopped?.() !== undefined) {
+        for (const w of this.stallWaiters.splice(0)) w();
+        return;
       }
       const m = this.frozen[this.frozen.length - 1]!;
       const t0 = performance.now();

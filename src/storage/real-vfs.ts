@@ -24,6 +24,7 @@ import {
   readSync,
   renameSync,
   rmdirSync,
+  statSync,
   statfsSync,
   unlinkSync,
   fstatSync,
@@ -184,6 +185,11 @@ export class RealVfs implements Vfs {
 
   unlink(path: string): void {
     unlinkSync(path);
+  }
+
+  dirIdentity(dir: string): string | undefined {
+    const st = statSync(dir, { throwIfNoEntry: false, bigint: true });
+    return st?.isDirectory() === true ? `${String(st.dev)}:${String(st.ino)}` : undefined;
   }
 
   removeDir(dir: string): void {

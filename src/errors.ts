@@ -274,6 +274,13 @@ export function toDistkvError(err: unknown): DistkvError {
   if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') {
     return new DistkvError('DISK_FULL', `disk full: ${String(e.message)}`, { cause: err });
   }
+  if (e?.code === 'EMFILE' || e?.code === 'ENFILE') {
+    return new DistkvError(
+      'TOO_MANY_OPEN_FILES',
+      `too many open files: ${String(e.message)}; raise the open-file limit (LimitNOFILE, ulimit -n) and restart the node`,
+      { cause: err },
+    );
+  }
   const message = err instanceof Error ? err.message : String(err);
   return new DistkvError('INTERNAL', message, { cause: err });
 }

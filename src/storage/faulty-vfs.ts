@@ -10,7 +10,7 @@
  * only once the file's size is committed, after their data). Directory operations
  * (create, rename, unlink) are durable at once. `failSyncs(n)` makes the next n syncs fail with EIO
  * (and, as Linux does after a failed fsync, forgets the unsynced bytes); `failUnlinks(n)` the next
- * n unlinks; `openReads` counts read handles not yet closed; `setCapacity(bytes)` makes
+ * n unlinks; `failOpens(n)` the next n opens for writing (EMFILE by default); `openReads` counts read handles not yet closed; `setCapacity(bytes)` makes
  * writes that grow the files beyond a total size fail with ENOSPC after writing what fits (writes
  * over existing bytes take no space). Handles opened before a
  * crash fail with EIO afterwards, so the crashed store's leftovers cannot write into the "rebooted" disk.
@@ -110,6 +110,8 @@ export class FaultyVfs implements Vfs {
   private syncFailures = 0;
   private failedSyncTurns = 0;
   private unlinkFailures = 0;
+  private openFailures = 0;
+  private openFailure = 'EMFILE';
   private capacity = Infinity;
   /** openReads counts read handles opened and not yet closed (tests check nothing leaks). */
   openReads = 0;
@@ -133,6 +135,12 @@ export class FaultyVfs implements Vfs {
   failSyncs(n: number, turns = 0): void {
     this.syncFailures = n;
     this.failedSyncTurns = turns;
+  }
+
+  /** failOpens makes the next `n` opens for writing fail with `code` (EMFILE: the process is out of file descriptors). */
+  failOpens(n: number, code = 'EMFILE'): void {
+    this.openFailures = n;
+    this.openFailure = code;
   }
 
   /** failUnlinks makes the next `n` unlinks fail with EIO (the file stays). */
@@ -285,6 +293,10 @@ export class FaultyVfs implements Vfs {
   openAppend(path: string, truncate: boolean): Promise<WritableFile> {
     if (this.dead) return Promise.reject(errno('EIO', 'the disk crashed'));
     if (!this.dirs.has(dirname(path))) return Promise.reject(errno('ENOENT', dirname(path)));
+    if (this.openFailures > 0) {
+      this.openFailures--;
+      return Promise.reject(errno(this.openFailure, `${this.openFailure === 'EMFILE' ? 'too many open files' : 'open failed'}, open '${path}'`));
+    }
     const existing = this.files.get(path);
     if (existing === undefined || truncate)
       this.files.set(path, { data: Buffer.alloc(0), synced: Buffer.alloc(0) });

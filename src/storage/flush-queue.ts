@@ -90,8 +90,8 @@ export class FlushQueue {
       if (stopped !== undefined) throw stopped;
       // Never wait on a flush that keeps failing (disk full), or that failing compactions hold back.
       const failure = this.backoff.lastError;
-      const reason =
-        failure === undefined ? this.target.heldBack() : `memtable flush is failing (${failure.message})`;
+      if (failure !== undefined) throw flushFailing(this.target.dir, failure);
+      const reason = this.target.heldBack();
       if (reason !== undefined)
         throw new DistkvError('DISK_FULL', `${reason}; writes are refused until it succeeds`);
       this.counters.writeStalls++;
@@ -155,4 +155,26 @@ export class FlushQueue {
       if (t.isClosed()) return;
     }
   }
+}
+
+/**
+ * flushFailing is the refusal of writes while the flushes of the store in `dir` keep failing with
+ * `failure`: out of file descriptors is not a full disk (TOO_MANY_OPEN_FILES, with what to raise), a
+ * directory the flush cannot use keeps its own error; anything else is answered as a full disk.
+ */
+function flushFailing(dir: string, failure: Error): DistkvError {
+  const code = (failure as NodeJS.ErrnoException).code;
+  if (code === 'EMFILE' || code === 'ENFILE')
+    return new DistkvError(
+      'TOO_MANY_OPEN_FILES',
+      `memtable flush of the store ${dir} is failing: the ${code === 'EMFILE' ? 'process' : 'system'} has too many ` +
+        `open files (${failure.message}); writes are refused until it succeeds: raise the open-file limit ` +
+        '(LimitNOFILE in the systemd unit, ulimit -n, or fs.file-max for ENFILE) and restart the node',
+    );
+  if (failure instanceof DistkvError && failure.code === 'DATA_DIR_UNUSABLE')
+    return new DistkvError(failure.code, `memtable flush is failing: ${failure.message}`);
+  return new DistkvError(
+    'DISK_FULL',
+    `memtable flush is failing (${failure.message}); writes are refused until it succeeds`,
+  );
 }

@@ -11,7 +11,6 @@ import { pino } from 'pino';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { openLsmStores } from '../../src/storage/lsm-recovery.js';
 import type { LsmOptions } from '../../src/storage/lsm-options.js';
-import { ReplayProgress } from '../../src/storage/replay-progress.js';
 import { openTestGroup } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -77,31 +76,5 @@ describe('replaying a commit log at start', () => {
       for (const s of opened.stores) if (!(s instanceof Error)) await s.close();
       await opened.log.close();
     }
-  });
-
-  it('logs a line only once the interval has passed since the last, none for a short replay', () => {
-    const { log, lines } = capture();
-    let t = 0;
-    const p = new ReplayProgress(log, 'log/w0', 2000, () => t);
-    p.frame(100, 1000);
-    t = 1999;
-    p.frame(200, 1000);
-    assert.equal(lines.length, 0);
-    t = 2000;
-    p.records = 7;
-    p.frame(300, 1000);
-    t = 3000;
-    p.frame(400, 1000);
-    assert.deepEqual(
-      lines.map((l) => l.msg),
-      ['replaying the commit log log/w0: 0.0 of 0.0 MiB (30%), 7 records'],
-    );
-    p.done();
-    assert.equal(lines.length, 2);
-    const quiet = capture();
-    const q = new ReplayProgress(quiet.log, 'log/w0', 2000, () => 0);
-    q.frame(1000, 1000);
-    q.done();
-    assert.equal(quiet.lines.length, 0);
   });
 });

@@ -243,7 +243,8 @@ export class FaultyVfs implements Vfs {
 
   mkdirp(dir: string): void {
     this.check();
-    for (let d = dir; d !== dirname(d); d = dirname(d)) if (!this.dirs.has(d)) this.dirs.set(d, this.nextDirId++);
+    for (let d = dir; d !== dirname(d); d = dirname(d))
+      if (!this.dirs.has(d)) this.dirs.set(d, this.nextDirId++);
   }
 
   list(dir: string): string[] {
@@ -295,7 +296,12 @@ export class FaultyVfs implements Vfs {
     if (!this.dirs.has(dirname(path))) return Promise.reject(errno('ENOENT', dirname(path)));
     if (this.openFailures > 0) {
       this.openFailures--;
-      return Promise.reject(errno(this.openFailure, `${this.openFailure === 'EMFILE' ? 'too many open files' : 'open failed'}, open '${path}'`));
+      return Promise.reject(
+        errno(
+          this.openFailure,
+          `${this.openFailure === 'EMFILE' ? 'too many open files' : 'open failed'}, open '${path}'`,
+        ),
+      );
     }
     const existing = this.files.get(path);
     if (existing === undefined || truncate)

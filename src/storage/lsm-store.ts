@@ -96,7 +96,12 @@ export class LsmStore implements Store {
     this.cache = parts.cache;
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
-    this.dirWatch = new StoreDirWatch({ vfs: opts.vfs, dir: opts.dir, log: opts.log, checkMs: opts.dirCheckMs });
+    this.dirWatch = new StoreDirWatch({
+      vfs: opts.vfs,
+      dir: opts.dir,
+      log: opts.log,
+      checkMs: opts.dirCheckMs,
+    });
     this.wal.applier = (key, seq, value, expiresAtMs, keyHash) => {
       this.applyDurable(key, seq, value, expiresAtMs, keyHash);
     };

@@ -55,7 +55,10 @@ describe('a file where a store directory belongs', () => {
     const dir = join(root, 'node_1', 'shard-0');
     const err = await openError(join(root, 'log', 'w0'), dir);
     assert.equal(err.code, 'DATA_DIR_UNUSABLE');
-    assert.match(err.message, new RegExp(`^${join(root, 'node_1')} is a file, not a directory \\(on the way to ${dir}`));
+    assert.match(
+      err.message,
+      new RegExp(`^${join(root, 'node_1')} is a file, not a directory \\(on the way to ${dir}`),
+    );
   });
 });
 
@@ -85,7 +88,10 @@ describe('a data directory distkv may not enter', () => {
     }
     const out = JSON.parse(run.stdout) as { code: string; message: string };
     assert.equal(out.code, 'DATA_DIR_UNUSABLE');
-    assert.match(out.message, new RegExp(`^cannot read the data directory ${dataDir}: permission denied \\(EACCES\\)`));
+    assert.match(
+      out.message,
+      new RegExp(`^cannot read the data directory ${dataDir}: permission denied \\(EACCES\\)`),
+    );
     assert.match(out.message, /chown -R/);
     assert.doesNotMatch(out.message, /live map|remove it/);
   });

@@ -10,7 +10,10 @@ import { ReplayProgress } from '../../src/storage/replay-progress.js';
 
 function capture(): { log: pino.Logger; lines: { msg: string }[] } {
   const lines: { msg: string }[] = [];
-  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string }) });
+  const log = pino(
+    { level: 'info' },
+    { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string }) },
+  );
   return { log, lines };
 }
 

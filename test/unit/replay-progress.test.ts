@@ -47,7 +47,11 @@ describe('replaying a commit log at start', () => {
     const logDir = join(root, 'log', 'w0');
     const dirs = [0, 1].map((i) => join(root, 'node_1', `shard-${i}`));
     let vfs = new FaultyVfs();
-    const { log, stores } = await openTestGroup(logDir, dirs, { vfs, memtableBytes: 64 << 20, walSegmentBytes: 64 * 1024 });
+    const { log, stores } = await openTestGroup(logDir, dirs, {
+      vfs,
+      memtableBytes: 64 << 20,
+      walSegmentBytes: 64 * 1024,
+    });
     const value = Buffer.alloc(500, 7);
     for (let k = 0; k < 600; k++) await stores[k % 2]!.put(Buffer.from(`k${k}`), value);
     // kill -9: nothing flushed, everything in the log.
@@ -66,7 +70,10 @@ describe('replaying a commit log at start', () => {
       const lastLine = progress[progress.length - 1]!;
       assert.equal(lastLine.records, 600);
       assert.equal(lastLine.bytes, lastLine.total_bytes, 'the last line is not at the total');
-      assert.ok(lastLine.total_bytes! > 600 * 500 && lastLine.total_bytes! < 3 * 600 * 500, String(lastLine.total_bytes));
+      assert.ok(
+        lastLine.total_bytes! > 600 * 500 && lastLine.total_bytes! < 3 * 600 * 500,
+        String(lastLine.total_bytes),
+      );
       assert.match(lastLine.msg, /\(100%\), 600 records$/);
       for (let i = 1; i < progress.length; i++) assert.ok(progress[i]!.bytes! >= progress[i - 1]!.bytes!);
       const end = lines.find((l) => l.msg.startsWith(`replayed the commit log ${logDir}: `));

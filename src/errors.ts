@@ -102,6 +102,24 @@ export const ERROR_CATALOGUE = {
   REPLICATION_TIMEOUT: { status: 504 },
   /** thrown when the disk is full, an fsync failed or compactions keep failing: writes are refused, reads keep working. */
   DISK_FULL: { status: 507 },
+  /**
+   * thrown for every write to a store whose directory was removed (or replaced by another) while the
+   * node runs: what it would write there is gone at the next start. Reads keep working from the
+   * files the process still holds open: copy the data out (`distkv backup`, or fail over to a
+   * replica), then restart the node (docs/operations.md, "A store directory removed while it runs").
+   */
+  STORE_DIR_LOST: { status: 507 },
+  /**
+   * thrown at startup for a data or store directory the node cannot use as one: unreadable
+   * (permissions), or a file where a directory belongs. The message names the path, what is wrong and
+   * what to do (never sent over HTTP by itself: the store answers 503 naming it).
+   */
+  DATA_DIR_UNUSABLE: { status: 500 },
+  /**
+   * thrown for writes refused because the process ran out of file descriptors (EMFILE, ENFILE) while
+   * flushing or opening a file: raise the open-file limit (`LimitNOFILE`, `ulimit -n`) and restart.
+   */
+  TOO_MANY_OPEN_FILES: { status: 503 },
   /** thrown when the configuration is invalid (never sent over HTTP: startup exits with it). */
   CONFIG_INVALID: { status: 500 },
   /** thrown when stored data fails its checksum or structure checks. */
@@ -255,6 +273,13 @@ export function toDistkvError(err: unknown): DistkvError {
   const e = err as { code?: unknown; message?: unknown } | null;
   if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') {
     return new DistkvError('DISK_FULL', `disk full: ${String(e.message)}`, { cause: err });
+  }
+  if (e?.code === 'EMFILE' || e?.code === 'ENFILE') {
+    return new DistkvError(
+      'TOO_MANY_OPEN_FILES',
+      `too many open files: ${String(e.message)}; raise the open-file limit (LimitNOFILE, ulimit -n) and restart the node`,
+      { cause: err },
+    );
   }
   const message = err instanceof Error ? err.message : String(err);
   return new DistkvError('INTERNAL', message, { cause: err });

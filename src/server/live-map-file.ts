@@ -11,13 +11,14 @@
  * config's leaders are stale after any failover (a node starting from them could lead a shard
  * another node leads now). `installLiveMap` (`distkv map fetch`) writes a peer's map in its place.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { initialLiveMap, type LiveMap, parseLiveMap } from '../routing/live-map.js';
 import { refittedMap } from '../routing/map-refit.js';
 import type { ShardInfo } from '../routing/shard-map.js';
+import { permissionDenied } from '../storage/dir-errors.js';
 import { replaceFileDurably } from '../util/durable-file.js';
 
 /** LIVE_MAP_FILE is the file name of the persisted live map inside the data directory. */
@@ -33,6 +34,9 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
     // ENOTDIR: the data directory is not a directory, so it holds no map (the lock says so next).
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return initialLiveMap(config);
+    // A data directory distkv may not enter is not the map's fault: removing the map would not help.
+    if ((code === 'EACCES' || code === 'EPERM') && !canEnter(dataDir))
+      throw permissionDenied(dataDir, code, 'read the data directory');
     // Unreadable is not missing: the config's map could make a demoted leader lead again.
     throw new DistkvError(
       'CONFIG_INVALID',
@@ -198,4 +202,14 @@ export function installLiveMap(dataDir: string, config: readonly ShardInfo[], do
 /** sameMap tells whether two maps are one (compared as their JSON, as they are written). */
 function sameMap(a: LiveMap, b: LiveMap): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** canEnter tells whether this process may list and enter the directory `dir`. */
+function canEnter(dir: string): boolean {
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }

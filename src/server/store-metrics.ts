@@ -36,6 +36,10 @@ const GAUGES = {
   runs: ['runs', 'LSM: SSTable runs'],
   runBytes: ['run_bytes', 'LSM: bytes in SSTable runs'],
   compactionRunning: ['compaction_running', 'LSM: 1 while a compaction runs'],
+  dirLost: [
+    'dir_lost',
+    'LSM: 1 once the store directory was removed or replaced while the node runs (writes refused with STORE_DIR_LOST)',
+  ],
 } as const;
 
 /** COUNTERS map a stats field to its counter name (without `_total`) and help. */

@@ -24,6 +24,8 @@ export interface LogSettings {
   /** dir is the log's directory (`<data_dir>/log/w<N>` for worker N). */
   dir: string;
   log?: Logger;
+  /** progressMs overrides REPLAY_PROGRESS_MS, the time between two progress lines of the log's replay (replay-progress.ts; tests). */
+  progressMs?: number;
 }
 
 /** RecordTaker is the replay of one store as the readers here feed it (lsm-recovery.ts's Replay). */

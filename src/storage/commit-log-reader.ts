@@ -64,6 +64,11 @@ export interface ReadLogOptions {
   onRecord: (store: number, r: DecodedRecord) => void;
   /** onBase receives every base frame: the store's next record has seq `nextSeq`. */
   onBase: (store: number, nextSeq: number) => void;
+  /**
+   * onProgress, when set, hears after each frame how many bytes of the log have been read of its
+   * total (the segments' sizes; the newest counted to its data's end once read).
+   */
+  onProgress?: (bytes: number, total: number) => void;
 }
 
 /** LogRecovery is the result of reading a commit log. */
@@ -143,6 +148,17 @@ function checkFrame(
   return out;
 }
 
+/** sizeOf is the total size of the files at `paths`. */
+function sizeOf(vfs: Vfs, paths: readonly string[]): number {
+  let n = 0;
+  for (const p of paths) {
+    const f = vfs.openRead(p);
+    n += f.size;
+    f.close();
+  }
+  return n;
+}
+
 /** readCommitLog reads the commit log in `dir` for recovery (see the module comment). */
 export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptions): Promise<LogRecovery> {
   const numbers = listSegments(vfs, dir);
@@ -157,6 +173,9 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     readOnly: options.readOnly,
   });
   const identity = new LogIdentity(readLogId(vfs, dir));
+  const progress = options.onProgress;
+  let total = progress === undefined ? 0 : sizeOf(vfs, numbers.map(pathOf));
+  let before = 0;
 
   for (let i = 0; i < numbers.length; i++) {
     const no = numbers[i]!;
@@ -193,6 +212,7 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     let stopped = false;
     // Past dataEnd the newest segment holds only zeros: its clean end (see the module comment).
     const dataEnd = isLast ? endOfData(buf) : buf.length;
+    if (isLast) total -= buf.length - dataEnd;
     while (offset < dataEnd) {
       const h = decodeFrameHeader(buf, offset);
       const end = typeof h === 'string' ? offset : offset + FRAME_HEADER_BYTES + h.len;
@@ -260,7 +280,9 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
         indexFrame(seg, frame.store, offset, list[0]!.seq, last);
       }
       offset = end;
+      progress?.(before + offset, total);
     }
+    before += buf.length;
     seg.bytes = offset;
     segments.push(seg);
     if (stopped) break;

@@ -10,7 +10,7 @@
  * only once the file's size is committed, after their data). Directory operations
  * (create, rename, unlink) are durable at once. `failSyncs(n)` makes the next n syncs fail with EIO
  * (and, as Linux does after a failed fsync, forgets the unsynced bytes); `failUnlinks(n)` the next
- * n unlinks; `openReads` counts read handles not yet closed; `setCapacity(bytes)` makes
+ * n unlinks; `failOpens(n)` the next n opens for writing (EMFILE by default); `openReads` counts read handles not yet closed; `setCapacity(bytes)` makes
  * writes that grow the files beyond a total size fail with ENOSPC after writing what fits (writes
  * over existing bytes take no space). Handles opened before a
  * crash fail with EIO afterwards, so the crashed store's leftovers cannot write into the "rebooted" disk.
@@ -104,10 +104,14 @@ function keepPages(out: Buffer, f: MemFile, from: number, random: () => number, 
 /** FaultyVfs is an in-memory Vfs with injectable faults. */
 export class FaultyVfs implements Vfs {
   private readonly files = new Map<string, MemFile>();
-  private readonly dirs = new Set<string>();
+  /** dirs maps each directory to its identity (a new one each time it is made: dirIdentity). */
+  private readonly dirs = new Map<string, number>();
+  private nextDirId = 1;
   private syncFailures = 0;
   private failedSyncTurns = 0;
   private unlinkFailures = 0;
+  private openFailures = 0;
+  private openFailure = 'EMFILE';
   private capacity = Infinity;
   /** openReads counts read handles opened and not yet closed (tests check nothing leaks). */
   openReads = 0;
@@ -131,6 +135,12 @@ export class FaultyVfs implements Vfs {
   failSyncs(n: number, turns = 0): void {
     this.syncFailures = n;
     this.failedSyncTurns = turns;
+  }
+
+  /** failOpens makes the next `n` opens for writing fail with `code` (EMFILE: the process is out of file descriptors). */
+  failOpens(n: number, code = 'EMFILE'): void {
+    this.openFailures = n;
+    this.openFailure = code;
   }
 
   /** failUnlinks makes the next `n` unlinks fail with EIO (the file stays). */
@@ -162,7 +172,8 @@ export class FaultyVfs implements Vfs {
   crash(tear: Tear = false, random: () => number = Math.random, pageBytes = PAGE_BYTES): FaultyVfs {
     const next = new FaultyVfs();
     next.syncTurns = this.syncTurns;
-    for (const d of this.dirs) next.dirs.add(d);
+    for (const [d, id] of this.dirs) next.dirs.set(d, id);
+    next.nextDirId = this.nextDirId;
     for (const [path, f] of this.files) {
       let data = Buffer.from(f.synced);
       const d = firstDifference(f.data, f.synced);
@@ -232,7 +243,8 @@ export class FaultyVfs implements Vfs {
 
   mkdirp(dir: string): void {
     this.check();
-    for (let d = dir; d !== dirname(d); d = dirname(d)) this.dirs.add(d);
+    for (let d = dir; d !== dirname(d); d = dirname(d))
+      if (!this.dirs.has(d)) this.dirs.set(d, this.nextDirId++);
   }
 
   list(dir: string): string[] {
@@ -246,7 +258,7 @@ export class FaultyVfs implements Vfs {
   listDirs(dir: string): string[] {
     this.check();
     const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-    return [...this.dirs]
+    return [...this.dirs.keys()]
       .filter((d) => d.startsWith(prefix) && !d.slice(prefix.length).includes('/'))
       .map((d) => d.slice(prefix.length));
   }
@@ -282,6 +294,15 @@ export class FaultyVfs implements Vfs {
   openAppend(path: string, truncate: boolean): Promise<WritableFile> {
     if (this.dead) return Promise.reject(errno('EIO', 'the disk crashed'));
     if (!this.dirs.has(dirname(path))) return Promise.reject(errno('ENOENT', dirname(path)));
+    if (this.openFailures > 0) {
+      this.openFailures--;
+      return Promise.reject(
+        errno(
+          this.openFailure,
+          `${this.openFailure === 'EMFILE' ? 'too many open files' : 'open failed'}, open '${path}'`,
+        ),
+      );
+    }
     const existing = this.files.get(path);
     if (existing === undefined || truncate)
       this.files.set(path, { data: Buffer.alloc(0), synced: Buffer.alloc(0) });
@@ -313,6 +334,20 @@ export class FaultyVfs implements Vfs {
   removeDir(dir: string): void {
     this.check();
     this.dirs.delete(dir);
+  }
+
+  dirIdentity(dir: string): string | undefined {
+    this.check();
+    const id = this.dirs.get(dir);
+    return id === undefined ? undefined : String(id);
+  }
+
+  /** removeTree removes `dir` with every file and directory under it, as `rm -rf` does (tests). */
+  removeTree(dir: string): void {
+    this.check();
+    const prefix = `${dir}/`;
+    for (const p of [...this.files.keys()]) if (p.startsWith(prefix)) this.files.delete(p);
+    for (const d of [...this.dirs.keys()]) if (d === dir || d.startsWith(prefix)) this.dirs.delete(d);
   }
 
   /** freeBytes is what the capacity leaves (Infinity without one). */

@@ -30,6 +30,12 @@ export interface FlushTarget {
   isClosed(): boolean;
   /** isClosing says the store is closing: a failed flush is not retried. */
   isClosing(): boolean;
+  /**
+   * stopped returns the refusal that ends flushing for good (the store's directory is gone:
+   * store-dir-watch.ts), checked before each flush; the frozen memtables then stay, their records
+   * in the log. Absent: never.
+   */
+  stopped?(): Error | undefined;
   dir: string;
   log?: Logger | undefined;
   retryMinMs?: number | undefined;
@@ -80,10 +86,12 @@ export class FlushQueue {
   /** stall waits while MAX_FROZEN memtables wait for flushing; refuses with DISK_FULL while flushes fail or are held back. */
   async stall(): Promise<void> {
     while (this.mustStall) {
+      const stopped = this.target.stopped?.();
+      if (stopped !== undefined) throw stopped;
       // Never wait on a flush that keeps failing (disk full), or that failing compactions hold back.
       const failure = this.backoff.lastError;
-      const reason =
-        failure === undefined ? this.target.heldBack() : `memtable flush is failing (${failure.message})`;
+      if (failure !== undefined) throw flushFailing(this.target.dir, failure);
+      const reason = this.target.heldBack();
       if (reason !== undefined)
         throw new DistkvError('DISK_FULL', `${reason}; writes are refused until it succeeds`);
       this.counters.writeStalls++;
@@ -110,6 +118,10 @@ export class FlushQueue {
       for (let wait = t.backpressure(); wait !== undefined && !t.isClosed(); wait = t.backpressure()) {
         for (const w of this.stallWaiters.splice(0)) w();
         await wait;
+      }
+      if (t.stopped?.() !== undefined) {
+        for (const w of this.stallWaiters.splice(0)) w();
+        return;
       }
       const m = this.frozen[this.frozen.length - 1]!;
       const t0 = performance.now();
@@ -143,4 +155,26 @@ export class FlushQueue {
       if (t.isClosed()) return;
     }
   }
+}
+
+/**
+ * flushFailing is the refusal of writes while the flushes of the store in `dir` keep failing with
+ * `failure`: out of file descriptors is not a full disk (TOO_MANY_OPEN_FILES, with what to raise), a
+ * directory the flush cannot use keeps its own error; anything else is answered as a full disk.
+ */
+function flushFailing(dir: string, failure: Error): DistkvError {
+  const code = (failure as NodeJS.ErrnoException).code;
+  if (code === 'EMFILE' || code === 'ENFILE')
+    return new DistkvError(
+      'TOO_MANY_OPEN_FILES',
+      `memtable flush of the store ${dir} is failing: the ${code === 'EMFILE' ? 'process' : 'system'} has too many ` +
+        `open files (${failure.message}); writes are refused until it succeeds: raise the open-file limit ` +
+        '(LimitNOFILE in the systemd unit, ulimit -n, or fs.file-max for ENFILE) and restart the node',
+    );
+  if (failure instanceof DistkvError && failure.code === 'DATA_DIR_UNUSABLE')
+    return new DistkvError(failure.code, `memtable flush is failing: ${failure.message}`);
+  return new DistkvError(
+    'DISK_FULL',
+    `memtable flush is failing (${failure.message}); writes are refused until it succeeds`,
+  );
 }

@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import { dirError } from './dir-errors.js';
 import { checkLmdbFile } from './lmdb-file-check.js';
 
 /** KvEnv is an opened environment with its two databases. */
@@ -20,7 +21,11 @@ export interface KvEnv {
  * mapping it could crash the process.
  */
 export function openKvEnv(dir: string, sync: { noSync: boolean; overlappingSync: boolean }): KvEnv {
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw dirError(dir, err, 'create') ?? err;
+  }
   checkLmdbFile(join(dir, 'data.mdb'), sync.overlappingSync);
   const root = open({ path: join(dir, 'data.mdb'), noSubdir: true, maxDbs: 4, ...sync });
   return {

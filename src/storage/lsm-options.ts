@@ -27,6 +27,8 @@ export interface LsmOptions extends StoreOptions {
   /** retryMinMs and retryMaxMs override the flush and compaction backoff bounds (backoff.ts). */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** dirCheckMs overrides DIR_CHECK_MS, how often the store checks its directory is still there (store-dir-watch.ts; tests). */
+  dirCheckMs?: number;
 }
 
 /** LsmParts are what recovery hands to the store. */

@@ -48,6 +48,7 @@ import { LsmStore } from './lsm-store.js';
 import { parseRunName, runName } from './sstable-format.js';
 import { BlockCache, RunReader } from './sstable-reader.js';
 import { Replay } from './lsm-replay.js';
+import { ReplayProgress } from './replay-progress.js';
 import { StoreLog } from './store-log.js';
 import type { Vfs } from './vfs.js';
 
@@ -240,17 +241,23 @@ export async function openLsmStores(
     }
   }
   const t0 = performance.now();
+  const progress = new ReplayProgress(settings.log, settings.dir, settings.progressMs);
   let rec;
   try {
     rec = await readCommitLog(settings.vfs, settings.dir, {
       repair: first.repair,
       onRecord: (store, r) => {
+        progress.records++;
         opened.get(store)?.replay.apply(r);
       },
       onBase: (store, nextSeq) => {
         opened.get(store)?.replay.base(nextSeq);
       },
+      onProgress: (bytes, total) => {
+        progress.frame(bytes, total);
+      },
     });
+    progress.done();
   } catch (err) {
     for (const o of opened.values()) await o.levels.level.close();
     throw err;

@@ -58,6 +58,7 @@ import { LsmReplication } from './lsm-replication.js';
 import { LsmRuns } from './lsm-runs.js';
 import { lsmStats } from './lsm-stats.js';
 import type { StoreLog } from './store-log.js';
+import { StoreDirWatch } from './store-dir-watch.js';
 
 /** LsmStore is one shard's LSM store. */
 export class LsmStore implements Store {
@@ -85,6 +86,8 @@ export class LsmStore implements Store {
   private readonly hashScratch: KeyHash = { h1: 0, h2: 0 };
   /** runs builds and compacts the store's runs (lsm-runs.ts). */
   private readonly runs: LsmRuns;
+  /** dirWatch notices the store's directory removed or replaced; writes are refused from then on. */
+  private readonly dirWatch: StoreDirWatch;
 
   constructor(opts: LsmOptions, parts: LsmParts) {
     this.opts = opts;
@@ -93,6 +96,12 @@ export class LsmStore implements Store {
     this.cache = parts.cache;
     this.durableSeq = parts.durableSeq;
     this.appliedLastSeq = parts.lastSeq;
+    this.dirWatch = new StoreDirWatch({
+      vfs: opts.vfs,
+      dir: opts.dir,
+      log: opts.log,
+      checkMs: opts.dirCheckMs,
+    });
     this.wal.applier = (key, seq, value, expiresAtMs, keyHash) => {
       this.applyDurable(key, seq, value, expiresAtMs, keyHash);
     };
@@ -106,7 +115,7 @@ export class LsmStore implements Store {
           this.applyRecord(records, v, keyHash);
         },
         admit: () => {
-          if (this.closed || this.flushes.mustStall) return false;
+          if (this.closed || this.flushes.mustStall || this.dirWatch.lost !== undefined) return false;
           this.compaction.wrote();
           return true;
         },
@@ -118,6 +127,8 @@ export class LsmStore implements Store {
     this.flushes = new FlushQueue(
       {
         build: (m) => this.runs.build(m),
+        // A run is never built into a directory that is gone: its memtable's records stay in the log.
+        stopped: () => this.dirWatch.check(),
         flushed: (m) => {
           this.durableSeq = Math.max(this.durableSeq, m.maxSeq);
           this.trimWal();
@@ -161,6 +172,9 @@ export class LsmStore implements Store {
           this.freezeActive();
       },
       compact: async (reason) => {
+        // Nor is LMDB written (its file may be one the directory no longer holds) or the log trimmed.
+        const lost = this.dirWatch.check();
+        if (lost !== undefined) throw lost;
         await this.runs.compact(reason);
         this.trimWal();
       },
@@ -205,7 +219,7 @@ export class LsmStore implements Store {
     token: number,
   ): void {
     const type = typeOf(value, expiresAtMs, TYPE_DELETE);
-    if (this.closed || this.flushes.mustStall) {
+    if (this.closed || this.flushes.mustStall || this.dirWatch.lost !== undefined) {
       tellSink(this.stalledWrite(key, value, expiresAtMs, TYPE_DELETE), sink, token);
       return;
     }
@@ -226,7 +240,7 @@ export class LsmStore implements Store {
   }
 
   stats(): StoreStats {
-    return lsmStats({
+    const stats = lsmStats({
       engine: this.engine,
       level: this.level,
       log: this.wal,
@@ -239,6 +253,8 @@ export class LsmStore implements Store {
       compaction: this.compaction,
       flushes: this.flushes,
     });
+    stats.dirLost = this.dirWatch.lost === undefined ? 0 : 1;
+    return stats;
   }
 
   timings(): Record<string, HistogramSnapshot> {
@@ -258,6 +274,7 @@ export class LsmStore implements Store {
     if (this.closed) return;
     // One attempt: a flush that fails while closing is not retried (its records stay in the log).
     this.closing = true;
+    this.dirWatch.stop();
     this.compaction.release();
     if (this.levels.active.size > 0 || this.flushes.frozen.length > 0)
       await this.flush().catch((err: unknown) => {
@@ -327,7 +344,8 @@ export class LsmStore implements Store {
     expiresAtMs: number,
     deleteType: RecordType = TYPE_DELETE,
   ): Promise<WriteResult> {
-    if (this.closed || this.flushes.mustStall) return this.stalledWrite(key, value, expiresAtMs, deleteType);
+    if (this.closed || this.flushes.mustStall || this.dirWatch.lost !== undefined)
+      return this.stalledWrite(key, value, expiresAtMs, deleteType);
     this.compaction.wrote();
     return this.wal.append(typeOf(value, expiresAtMs, deleteType), key, value, expiresAtMs);
   }
@@ -343,9 +361,11 @@ export class LsmStore implements Store {
     return this.wal.append(typeOf(value, expiresAtMs, deleteType), key, value, expiresAtMs);
   }
 
-  /** beforeWrite checks the store is open, waits out a write stall and tells the compaction scheduler. */
+  /** beforeWrite checks the store is open and its directory in place, waits out a write stall and tells the compaction scheduler. */
   private async beforeWrite(): Promise<void> {
     this.checkOpen();
+    const lost = this.dirWatch.lost;
+    if (lost !== undefined) throw new DistkvError(lost.code, lost.message);
     await this.flushes.stall();
     this.compaction.wrote();
   }

@@ -24,6 +24,7 @@ import {
   readSync,
   renameSync,
   rmdirSync,
+  statSync,
   statfsSync,
   unlinkSync,
   fstatSync,
@@ -31,6 +32,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { dirError } from './dir-errors.js';
 import type { ReadableFile, Vfs, WritableFile } from './vfs.js';
 
 class RealWritableFile implements WritableFile {
@@ -135,19 +137,33 @@ class RealReadableFile implements ReadableFile {
 
 /** RealVfs is the Vfs of the real file system. */
 export class RealVfs implements Vfs {
+  // A file where a directory belongs, or one distkv may not enter, is named with what to do
+  // (dir-errors.ts), not left as mkdir's or readdir's bare EEXIST, ENOTDIR or EACCES.
   mkdirp(dir: string): void {
-    mkdirSync(dir, { recursive: true });
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw dirError(dir, err, 'create') ?? err;
+    }
   }
 
   list(dir: string): string[] {
-    return existsSync(dir) ? readdirSync(dir) : [];
+    try {
+      return existsSync(dir) ? readdirSync(dir) : [];
+    } catch (err) {
+      throw dirError(dir, err, 'read') ?? err;
+    }
   }
 
   listDirs(dir: string): string[] {
     if (!existsSync(dir)) return [];
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
+    try {
+      return readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch (err) {
+      throw dirError(dir, err, 'read') ?? err;
+    }
   }
 
   exists(path: string): boolean {
@@ -184,6 +200,11 @@ export class RealVfs implements Vfs {
 
   unlink(path: string): void {
     unlinkSync(path);
+  }
+
+  dirIdentity(dir: string): string | undefined {
+    const st = statSync(dir, { throwIfNoEntry: false, bigint: true });
+    return st?.isDirectory() === true ? `${String(st.dev)}:${String(st.ino)}` : undefined;
   }
 
   removeDir(dir: string): void {

@@ -55,6 +55,11 @@ export interface Vfs {
   /** removeDir removes an empty directory (nothing when it does not exist). */
   removeDir(dir: string): void;
   syncDir(dir: string): void;
+  /**
+   * dirIdentity names the directory `dir` is now (device and inode in RealVfs), or undefined when
+   * nothing is there: a directory removed and made again, or replaced, has another identity.
+   */
+  dirIdentity(dir: string): string | undefined;
   /** freeBytes is how many bytes the file system holding `dir` can still take (what an unprivileged writer may use). */
   freeBytes(dir: string): number;
 }

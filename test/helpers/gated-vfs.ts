@@ -110,6 +110,10 @@ export class GatedVfs implements Vfs {
     this.disk.unlink(path);
   }
 
+  dirIdentity(dir: string): string | undefined {
+    return this.disk.dirIdentity(dir);
+  }
+
   removeDir(dir: string): void {
     this.disk.removeDir(dir);
   }

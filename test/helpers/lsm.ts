@@ -32,6 +32,8 @@ export interface TestLsmOptions {
   retryMaxMs?: number;
   /** idleCompactMs is how long without writes before an idle flush and compaction (default compaction-scheduler.ts's). */
   idleCompactMs?: number;
+  /** dirCheckMs is how often a store checks its directory is still there (default store-dir-watch.ts's). */
+  dirCheckMs?: number;
 }
 
 /** openTestLsm opens an LsmStore in `dir` with small limits (and a commit log of its own in `dir/log`). */
@@ -99,5 +101,6 @@ function testLsmOptions(dir: string, o: TestLsmOptions): LsmOptions {
     ...(o.retryMinMs === undefined ? {} : { retryMinMs: o.retryMinMs }),
     ...(o.retryMaxMs === undefined ? {} : { retryMaxMs: o.retryMaxMs }),
     ...(o.idleCompactMs === undefined ? {} : { idleCompactMs: o.idleCompactMs }),
+    ...(o.dirCheckMs === undefined ? {} : { dirCheckMs: o.dirCheckMs }),
   };
 }

@@ -22,7 +22,9 @@ const B = '127.0.0.2:7001';
 const C = '127.0.0.3:7001';
 
 /** config is shard-0 led by B with replica A (C removed). */
-const config: ShardInfo[] = [{ name: 'shard-0', idx: 0, address: B, replicas: [A], slots: { first: 0, last: 16383 } }];
+const config: ShardInfo[] = [
+  { name: 'shard-0', idx: 0, address: B, replicas: [A], slots: { first: 0, last: 16383 } },
+];
 
 /** saved is the map the old config (A, B, C) left after a failover to `leader` in `epoch`. */
 function saved(leader: string, epoch: number, version = 3): LiveMap {
@@ -30,7 +32,14 @@ function saved(leader: string, epoch: number, version = 3): LiveMap {
   return {
     version,
     shards: [
-      { idx: 0, name: 'shard-0', leader, replicas, epoch, history: epoch === 0 ? [] : [{ epoch, firstSeq: 10 }] },
+      {
+        idx: 0,
+        name: 'shard-0',
+        leader,
+        replicas,
+        epoch,
+        history: epoch === 0 ? [] : [{ epoch, firstSeq: 10 }],
+      },
     ],
   };
 }

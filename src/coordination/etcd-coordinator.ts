@@ -55,7 +55,8 @@ import { SeqPublisher } from './seq-publisher.js';
 import { WorkerFences } from './worker-fences.js';
 
 /** CoordinatedKeeper is what the coordinator asks of the node's map keeper (tests give a twin of it). */
-export type CoordinatedKeeper = Pick<MapKeeper, 'current' | 'offer' | 'holds' | 'behindOf'>;
+export type CoordinatedKeeper = Pick<MapKeeper, 'current' | 'offer' | 'holds' | 'behindOf'> &
+  Partial<Pick<MapKeeper, 'removedLeaders'>>;
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
 const START_ATTEMPTS = 10;
@@ -297,6 +298,9 @@ export class EtcdCoordinator {
         return;
       }
       await this.syncMap(snap);
+      // A shard whose leader the config removed (removed-leaders.ts): this node only learns etcd's
+      // map, and its start refuses the config unless that map moved the shard on.
+      if (this.removing()) return;
       // Before the seqs go out: a replica ranked on its seq must not apply more from a leader whose key went.
       await this.holds.reconcile(this.keeper.current.shards, snap);
       await this.seqs.publish(lease, snap);
@@ -306,6 +310,11 @@ export class EtcdCoordinator {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
       await this.fences.apply((idx) => this.mayWrite(idx));
     }
+  }
+
+  /** removing tells whether the keeper holds a shard whose leader the config removed, not moved on yet (removed-leaders.ts). */
+  private removing(): boolean {
+    return (this.keeper.removedLeaders?.().length ?? 0) > 0;
   }
 
   /** misfit describes a map in etcd that does not fit this node's config (undefined: it fits, or there is none). */
@@ -323,6 +332,8 @@ export class EtcdCoordinator {
       });
     else if (step.kind === 'conflict') this.warnOnce(step.message, 'error');
     else if (step.kind === 'write') {
+      // Its refit map gives such a shard to the config's leader in epoch 0: not to be published.
+      if (this.removing()) return;
       if (step.reason !== undefined) this.warnOnce(step.reason);
       await this.keys.swapMap(step.map, snap.map?.modRevision);
     }

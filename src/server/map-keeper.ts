@@ -33,6 +33,12 @@ import type { Fork, StoreSpec } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
 import { applyLeaders, type NodePlan, type RoleChange } from './node-plan.js';
+import {
+  type RemovedLeader,
+  removedLeaderError,
+  savedRemovedLeaders,
+  unresolved,
+} from './removed-leaders.js';
 import { StoreHolds } from './store-holds.js';
 import type { WorkerPool } from './worker-pool.js';
 
@@ -146,11 +152,32 @@ export class MapKeeper {
   private readonly behind = new Map<number, BehindReplica>();
   /** conflictSeen is the version of the last peer map logged as conflicting with this one. */
   private conflictSeen = 0;
+  /** removed are the shards whose saved leader the config no longer lists (removed-leaders.ts). */
+  private readonly removed: RemovedLeader[];
 
   constructor(config: Config, log: Logger) {
     this.config = config;
     this.log = log;
     this.map = loadLiveMap(config.server.data_dir, config.shards, log);
+    this.removed = savedRemovedLeaders(config.server.data_dir, config.shards);
+  }
+
+  /**
+   * removedLeaders are the shards whose leader in the saved map the config no longer lists, while
+   * the map routed with now has not moved them on (removed-leaders.ts): the start refuses them
+   * (`refuseRemovedLeaders`), and until then the coordinator acts on no shard and writes no map.
+   */
+  removedLeaders(): RemovedLeader[] {
+    return unresolved(this.removed, this.map);
+  }
+
+  /**
+   * refuseRemovedLeaders throws CONFIG_INVALID naming each shard of `removedLeaders`, its leader and
+   * the failover that moves it; the start calls it once etcd and the peers were asked for a newer map.
+   */
+  refuseRemovedLeaders(): void {
+    const removed = this.removedLeaders();
+    if (removed.length > 0) throw removedLeaderError(removed);
   }
 
   /** current is the map this process routes with. */

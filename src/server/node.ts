@@ -338,11 +338,14 @@ export class DistkvNode {
       // new epoch first (with etcd, allocated there as it takes their leader keys).
       // Either way a peer round runs before it serves: a peer whose config gives some slots another
       // leader has them refused from the first request (slot-gate.ts).
+      // A config that removes a shard's leader is refused once they told no newer map (removed-leaders.ts).
       if (node.coordinator !== undefined) {
         await node.coordinator.start(lossy);
         await node.peers.checkAll();
+        node.liveMap.refuseRemovedLeaders();
       } else {
         await node.peers.checkAll();
+        node.liveMap.refuseRemovedLeaders();
         warnIfAlone(node.log, node.peers, node.liveMap.current.version);
         if (lossy) await startRestartEpochs(node.liveMap, node.plan, node.pool, node.log);
       }

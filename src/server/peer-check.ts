@@ -87,6 +87,29 @@ interface Peer {
    * the wall clock: one stepped back would hold early checks off until it caught up again.
    */
   earlyAt: number;
+  /** refused is the last refusal of this peer's live map that was logged, and when (Date.now()). */
+  refused: { text: string; at: number } | undefined;
+}
+
+/** REFUSAL_REPEAT_MS is how often a peer's map refused for the same reason is logged again. */
+export const REFUSAL_REPEAT_MS = 60_000;
+
+/**
+ * refusalDue tells whether a peer's map refused with `text` at `now` is to be logged, after `last`:
+ * the first time, when the reason changes, and once a minute while it holds. Before, every peer
+ * check logged it (every 2 s per peer), a line that said nothing of what to do.
+ */
+export function refusalDue(
+  last: { text: string; at: number } | undefined,
+  text: string,
+  now: number,
+): boolean {
+  return last === undefined || last.text !== text || now - last.at >= REFUSAL_REPEAT_MS;
+}
+
+/** refusedMapMessage explains a live map of `peer` that this node refuses (`reason`), and what to do. */
+export function refusedMapMessage(peer: string, reason: string): string {
+  return `refused the live map of ${peer}: ${reason}. This node keeps its own map and asks again at every check; the two maps were made apart (a config that removed a shard's leader, a live-map.json edited, replaced or restored). Find which node's map is right (GET /cluster on each; docs/failover.md, "How a map spreads"): on a node whose map is wrong, stopped, move its live-map.json aside and run \`distkv map fetch --from RIGHT_NODE\`, then start it`;
 }
 
 /** PeerCheck polls the other nodes of the config for their topology hash. */
@@ -136,6 +159,7 @@ export class PeerCheck {
       theirs: undefined,
       asking: undefined,
       earlyAt: -Infinity,
+      refused: undefined,
     }));
   }
 
@@ -260,9 +284,17 @@ export class PeerCheck {
       state = res.statusCode === 200 && version === this.mine ? 'agrees' : 'disagrees';
       theirs = state === 'agrees' ? undefined : { version, layout: layoutOfCluster(doc) };
       if (state === 'agrees' && doc.map !== undefined && this.onMap !== undefined)
-        await this.onMap(doc.map, p.address).catch((err: unknown) => {
-          this.log.error({ peer: p.address, err: (err as Error).message }, 'refused the live map of a peer');
-        });
+        await this.onMap(doc.map, p.address).then(
+          () => {
+            p.refused = undefined;
+          },
+          (err: unknown) => {
+            const text = (err as Error).message;
+            if (!refusalDue(p.refused, text, Date.now())) return;
+            p.refused = { text, at: Date.now() };
+            this.log.error({ peer: p.address, err: text }, refusedMapMessage(p.address, text));
+          },
+        );
       if (state === 'agrees')
         await this.onDoc?.(doc).catch((err: unknown) => {
           this.log.error(

@@ -20,12 +20,16 @@
  *
  * A node that did not answer this node's last peer check (`downNodes`) is reported as Redis reports
  * a node it marked FAIL: `fail` among its CLUSTER NODES flags (link `disconnected`), `health:
- * failed` in CLUSTER SHARDS, and left out of CLUSTER SLOTS when it is a replica (a leader stays: it
- * still owns its slots; clients get a connection error there, as from a Redis master not yet failed
- * over). CLUSTER INFO counts a down leader's slots in `cluster_slots_fail` but keeps
- * `cluster_state:ok`, as Redis does with `cluster-require-full-coverage no`, which is how distkv
- * behaves (the other slots are still served): ioredis's cluster client checks `cluster_state` before
- * it is ready and would not serve any slot while it says `fail` (docs/resp.md, "A node down").
+ * failed` in CLUSTER SHARDS, and left out of CLUSTER SLOTS, a replica as Redis leaves out a failed
+ * replica, a leader with its slots as Redis leaves out slots no node serves: their keys get
+ * `-CLUSTERDOWN Hash slot not served` here (key-route.ts). Kept there, a down leader sent ioredis to
+ * it: its ready check (CLUSTER INFO) went to a random node of CLUSTER SLOTS, and a new client
+ * reconnected until it drew a live one, while the down slots' commands failed with "Connection is
+ * closed." instead of the CLUSTERDOWN a Redis user knows. CLUSTER INFO counts a down leader's slots
+ * in `cluster_slots_fail` but keeps `cluster_state:ok`, as Redis does with
+ * `cluster-require-full-coverage no` (CONFIG GET's answer), which is how distkv behaves (the other
+ * slots are still served): ioredis's cluster client checks `cluster_state` before it is ready and
+ * would not serve any slot while it says `fail` (docs/resp.md, "A node down").
  *
  * Slots this node refuses because a peer's config gives them another leader (src/server/slot-gate.ts)
  * are answered as Redis answers slots no node serves: left out of CLUSTER SLOTS, SHARDS and NODES
@@ -125,7 +129,9 @@ function slots(c: RespConnection, w: RespWriter): void {
   const down = downOf(c);
   const shards = c.ctx.liveShards();
   const leaders = new Set(shards.map((s) => s.address));
-  const entries = shards.flatMap((s) => rangesOf([s], refused).map((r) => ({ s, r })));
+  // A down leader's slots are left out, as Redis leaves out slots no node serves (see the module comment).
+  const served = shards.filter((s) => !down.has(s.address));
+  const entries = served.flatMap((s) => rangesOf([s], refused).map((r) => ({ s, r })));
   w.array(entries.length);
   for (const { s, r } of entries) {
     const replicas = replicasOf(s, leaders, down);

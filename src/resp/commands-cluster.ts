@@ -3,7 +3,8 @@
  *
  * distkv's topology in Redis Cluster's terms: every node of the config is a cluster node at its
  * RESP address, with id nodeIdOf(address); a node that leads shards is a master owning their slot
- * ranges, a node that only hosts replicas is a replica of its first shard's leader. A master that
+ * ranges, a node that only hosts replicas is a replica of a leader all of whose shards it replicates
+ * when there is one (masterOf), else of its first shard's leader. A master that
  * also hosts replicas of other shards is named as a master only, never among their replicas in
  * CLUSTER SLOTS or SHARDS (see replicasOf). The view is the config's, the same on every node, so
  * clients that ask any node route alike.
@@ -75,16 +76,31 @@ function clusterNodes(c: RespConnection): ClusterNode[] {
   const down = downOf(c);
   return configNodes(config).map((address) => {
     const led = shards.filter((s) => s.address === address);
-    const followed = shards.find((s) => s.replicas.includes(address));
     return {
       address,
       id: nodeIdOf(address),
       endpoint: respEndpointOf(address, config.server.resp_port_offset) ?? { host: '', port: 0 },
       led,
-      master: led.length === 0 ? followed?.address : undefined,
+      master: led.length === 0 ? masterOf(address, shards) : undefined,
       down: down.has(address),
     };
   });
+}
+
+/**
+ * masterOf returns the leader that CLUSTER NODES names as the master of `address`, a node that
+ * leads nothing: a Redis replica has one master and holds all of its slots, so it is the first
+ * leader (in shard order) all of whose shards `address` replicates, else the leader of the first
+ * shard it replicates (a master of which it holds only some slots); undefined when it replicates
+ * none (it is then a master without slots). CLUSTER SLOTS and SHARDS name it under every shard it
+ * replicates, which a NODES line cannot say (docs/resp.md, "Cluster mode").
+ */
+function masterOf(address: string, shards: readonly ShardInfo[]): string | undefined {
+  const followed = shards.filter((s) => s.replicas.includes(address));
+  const whole = followed.find((f) =>
+    shards.every((s) => s.address !== f.address || s.replicas.includes(address)),
+  );
+  return (whole ?? followed[0])?.address;
 }
 
 /** NO_NODES is an empty set of addresses (CLUSTER SHARDS names a down replica, with `health: failed`). */

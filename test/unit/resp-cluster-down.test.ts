@@ -265,3 +265,49 @@ describe('CLUSTER SHARDS when a master has entries for several replica sets', ()
     assert.deepEqual(entries(disputing([{ first: 0, last: 16383 }])), [[[], [8001, 8003, 8004]]]);
   });
 });
+
+describe('CLUSTER NODES for a node that replicates several shards', () => {
+  // C replicates shard-0 of A (not shard-1, which A also leads) and shard-2 of B, whole.
+  const spread = validateConfig(
+    {
+      shards: [
+        { name: 'shard-0', idx: 0, address: A, replicas: [C], slots: '0-5460' },
+        { name: 'shard-1', idx: 1, address: A, replicas: [D], slots: '5461-10922' },
+        { name: 'shard-2', idx: 2, address: B, replicas: [C], slots: '10923-16383' },
+      ],
+    },
+    '<test>',
+  );
+  const lineOf = (address: string): string[] =>
+    (ask(A, [], 'NODES', undefined, spread) as string)
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find((f) => f[0] === nodeIdOf(address))!;
+
+  it("names as its master a leader all of whose slots it holds, not its first shard's", () => {
+    // A Redis replica holds all of its master's slots: "slave of A" would say C holds shard-1's.
+    assert.deepEqual(lineOf(C).slice(2, 4), ['slave', nodeIdOf(B)]);
+    assert.deepEqual(lineOf(D).slice(2, 4), ['slave', nodeIdOf(A)], 'else the leader of its first shard');
+  });
+
+  it('is named under every shard it replicates in CLUSTER SLOTS and SHARDS', () => {
+    const slots = (ask(A, [], 'SLOTS', undefined, spread) as Reply[][]).map((s) => [
+      s[0],
+      (s.slice(3) as Reply[][]).map((n) => n[2]),
+    ]);
+    assert.deepEqual(slots, [
+      [0, [nodeIdOf(C)]],
+      [5461, [nodeIdOf(D)]],
+      [10923, [nodeIdOf(C)]],
+    ]);
+    const shardsReply = (ask(A, [], 'SHARDS', undefined, spread) as Reply[][]).map((e) =>
+      (e[3] as Reply[][]).map((n) => n[1]),
+    );
+    assert.deepEqual(shardsReply, [
+      [nodeIdOf(A), nodeIdOf(C)],
+      [nodeIdOf(A), nodeIdOf(D)],
+      [nodeIdOf(B), nodeIdOf(C)],
+    ]);
+  });
+});

@@ -142,20 +142,23 @@ describe('a RESP connection when the node stops', () => {
     ]);
     clearInterval(pipelining);
     clearTimeout(timeout);
-    assert.equal(outcome, 'FIN', 'the connection ends with a FIN, not a reset nor left open');
+    try {
+      assert.equal(outcome, 'FIN', 'the connection ends with a FIN, not a reset nor left open');
 
-    const replies = repliesIn(Buffer.concat(got));
-    assert.deepEqual(replies.other, [], 'only values and the shutdown refusal');
-    assert.equal(replies.values, inFlight, 'the GETs submitted before the drain get their values');
-    assert.equal(
-      replies.values + replies.shuttingDown,
-      l.stats.commands,
-      'every command run got its reply before the FIN',
-    );
-    assert.ok(replies.shuttingDown >= 300 - inFlight, 'the first pipeline is answered whole');
-
-    socket.end();
-    await once(socket, 'close');
-    l.close();
+      const replies = repliesIn(Buffer.concat(got));
+      assert.deepEqual(replies.other, [], 'only values and the shutdown refusal');
+      assert.equal(replies.values, inFlight, 'the GETs submitted before the drain get their values');
+      assert.equal(
+        replies.values + replies.shuttingDown,
+        l.stats.commands,
+        'every command run got its reply before the FIN',
+      );
+      assert.ok(replies.shuttingDown >= 300 - inFlight, 'the first pipeline is answered whole');
+      socket.end();
+      await once(socket, 'close');
+    } finally {
+      socket.destroy();
+      l.close();
+    }
   });
 });

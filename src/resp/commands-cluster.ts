@@ -93,9 +93,10 @@ function clusterNodes(c: RespConnection): ClusterNode[] {
  * leader (in shard order) all of whose shards `address` replicates, else the leader of the first
  * shard it replicates (a master of which it holds only some slots); undefined when it replicates
  * none (it is then a master without slots). CLUSTER SLOTS and SHARDS name it under every shard it
- * replicates, which a NODES line cannot say (docs/resp.md, "Cluster mode").
+ * replicates, which a NODES line cannot say (docs/resp.md, "Cluster mode"). INFO replication names
+ * the same master (commands-info.ts).
  */
-function masterOf(address: string, shards: readonly ShardInfo[]): string | undefined {
+export function masterOf(address: string, shards: readonly ShardInfo[]): string | undefined {
   const followed = shards.filter((s) => s.replicas.includes(address));
   const whole = followed.find((f) =>
     shards.every((s) => s.address !== f.address || s.replicas.includes(address)),

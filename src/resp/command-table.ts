@@ -330,7 +330,8 @@ function commandOf(name: Buffer): CommandSpec | undefined {
 /** dispatch runs one command on a connection, or holds it while a CLIENT PAUSE holds it (client-pause.ts). */
 export function dispatch(c: RespConnection, args: Buffer[]): void {
   const pause = c.ctx.pause;
-  if (pause.mode !== PAUSE_MODE.off) {
+  // While the node drains nothing is held: the connection ends once every command read is answered.
+  if (pause.mode !== PAUSE_MODE.off && !c.ctx.draining()) {
     const held = commandOf(args[0]!);
     if (pause.holds(c, held, args)) {
       // CLIENT LIST shows the held command as `cmd`, as Redis does for a postponed one.

@@ -3,7 +3,8 @@
  *
  * distkv's topology in Redis Cluster's terms: every node of the config is a cluster node at its
  * RESP address, with id nodeIdOf(address); a node that leads shards is a master owning their slot
- * ranges, a node that only hosts replicas is a replica of its first shard's leader. A master that
+ * ranges, a node that only hosts replicas is a replica of a leader all of whose shards it replicates
+ * when there is one (masterOf), else of its first shard's leader. A master that
  * also hosts replicas of other shards is named as a master only, never among their replicas in
  * CLUSTER SLOTS or SHARDS (see replicasOf). The view is the config's, the same on every node, so
  * clients that ask any node route alike.
@@ -20,12 +21,16 @@
  *
  * A node that did not answer this node's last peer check (`downNodes`) is reported as Redis reports
  * a node it marked FAIL: `fail` among its CLUSTER NODES flags (link `disconnected`), `health:
- * failed` in CLUSTER SHARDS, and left out of CLUSTER SLOTS when it is a replica (a leader stays: it
- * still owns its slots; clients get a connection error there, as from a Redis master not yet failed
- * over). CLUSTER INFO counts a down leader's slots in `cluster_slots_fail` but keeps
- * `cluster_state:ok`, as Redis does with `cluster-require-full-coverage no`, which is how distkv
- * behaves (the other slots are still served): ioredis's cluster client checks `cluster_state` before
- * it is ready and would not serve any slot while it says `fail` (docs/resp.md, "A node down").
+ * failed` in CLUSTER SHARDS, and left out of CLUSTER SLOTS, a replica as Redis leaves out a failed
+ * replica, a leader with its slots as Redis leaves out slots no node serves: their keys get
+ * `-CLUSTERDOWN Hash slot not served` here (key-route.ts). Kept there, a down leader sent ioredis to
+ * it: its ready check (CLUSTER INFO) went to a random node of CLUSTER SLOTS, and a new client
+ * reconnected until it drew a live one, while the down slots' commands failed with "Connection is
+ * closed." instead of the CLUSTERDOWN a Redis user knows. CLUSTER INFO counts a down leader's slots
+ * in `cluster_slots_fail` but keeps `cluster_state:ok`, as Redis does with
+ * `cluster-require-full-coverage no` (CONFIG GET's answer), which is how distkv behaves (the other
+ * slots are still served): ioredis's cluster client checks `cluster_state` before it is ready and
+ * would not serve any slot while it says `fail` (docs/resp.md, "A node down").
  *
  * Slots this node refuses because a peer's config gives them another leader (src/server/slot-gate.ts)
  * are answered as Redis answers slots no node serves: left out of CLUSTER SLOTS, SHARDS and NODES
@@ -71,16 +76,32 @@ function clusterNodes(c: RespConnection): ClusterNode[] {
   const down = downOf(c);
   return configNodes(config).map((address) => {
     const led = shards.filter((s) => s.address === address);
-    const followed = shards.find((s) => s.replicas.includes(address));
     return {
       address,
       id: nodeIdOf(address),
       endpoint: respEndpointOf(address, config.server.resp_port_offset) ?? { host: '', port: 0 },
       led,
-      master: led.length === 0 ? followed?.address : undefined,
+      master: led.length === 0 ? masterOf(address, shards) : undefined,
       down: down.has(address),
     };
   });
+}
+
+/**
+ * masterOf returns the leader that CLUSTER NODES names as the master of `address`, a node that
+ * leads nothing: a Redis replica has one master and holds all of its slots, so it is the first
+ * leader (in shard order) all of whose shards `address` replicates, else the leader of the first
+ * shard it replicates (a master of which it holds only some slots); undefined when it replicates
+ * none (it is then a master without slots). CLUSTER SLOTS and SHARDS name it under every shard it
+ * replicates, which a NODES line cannot say (docs/resp.md, "Cluster mode"). INFO replication names
+ * the same master (commands-info.ts).
+ */
+export function masterOf(address: string, shards: readonly ShardInfo[]): string | undefined {
+  const followed = shards.filter((s) => s.replicas.includes(address));
+  const whole = followed.find((f) =>
+    shards.every((s) => s.address !== f.address || s.replicas.includes(address)),
+  );
+  return (whole ?? followed[0])?.address;
 }
 
 /** NO_NODES is an empty set of addresses (CLUSTER SHARDS names a down replica, with `health: failed`). */
@@ -125,7 +146,9 @@ function slots(c: RespConnection, w: RespWriter): void {
   const down = downOf(c);
   const shards = c.ctx.liveShards();
   const leaders = new Set(shards.map((s) => s.address));
-  const entries = shards.flatMap((s) => rangesOf([s], refused).map((r) => ({ s, r })));
+  // A down leader's slots are left out, as Redis leaves out slots no node serves (see the module comment).
+  const served = shards.filter((s) => !down.has(s.address));
+  const entries = served.flatMap((s) => rangesOf([s], refused).map((r) => ({ s, r })));
   w.array(entries.length);
   for (const { s, r } of entries) {
     const replicas = replicasOf(s, leaders, down);

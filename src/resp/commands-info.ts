@@ -13,6 +13,7 @@
  * leader may already hold writes, or deletes, that its count lacks.
  */
 import { arch, platform } from 'node:os';
+import { masterOf } from './commands-cluster.js';
 import { SERVER_VERSION } from './commands-connection.js';
 import { disputedServed, keyCount, readableServed } from './commands-keyspace.js';
 import type { ExpiryCount } from './keyspace-expiries.js';
@@ -69,21 +70,33 @@ function infoSections(c: RespConnection, keyspace: Keyspace): [string, string[]]
   const { listener, config, plan, connections } = c.ctx;
   const shards = c.ctx.liveShards();
   const led = shards.filter((s) => s.address === listener.address);
-  const replicaOf = shards.find((s) => s.replicas.includes(listener.address));
-  const replicas = [...new Set(led.flatMap((s) => s.replicas))];
+  // The master CLUSTER NODES names (commands-cluster.ts), and the nodes this node's last peer check
+  // found down: a replica's link to a master that does not answer is down, and a replica that does
+  // not answer is not connected, as Redis reports them.
+  const master = led.length > 0 ? undefined : masterOf(listener.address, shards);
+  const down = c.ctx.downNodes?.() ?? new Set<string>();
+  const replicas = [...new Set(led.flatMap((s) => s.replicas))].filter((r) => !down.has(r));
   const mem = process.memoryUsage();
   const replication =
-    led.length > 0 || replicaOf === undefined
+    master === undefined
       ? ['role:master', `connected_slaves:${replicas.length}`]
       : (() => {
-          const [host, port] = splitHostPort(replicaOf.address);
-          const st = plan.stores.find((x) => x.node === listener.address && x.role === 'replica');
+          const [host, port] = splitHostPort(master);
+          const st = plan.stores.find(
+            (x) =>
+              x.node === listener.address &&
+              x.role === 'replica' &&
+              shards.some((s) => s.idx === x.shard.idx && s.address === master),
+          );
           const ack = st === undefined ? 0 : c.ctx.pool.lastSeq(st.index);
+          const linkDown = down.has(master);
           return [
             'role:slave',
             `master_host:${host}`,
             `master_port:${port + config.server.resp_port_offset}`,
-            'master_link_status:up',
+            `master_link_status:${linkDown ? 'down' : 'up'}`,
+            // Redis's "down, since it is not known when" (the peer check does not say).
+            ...(linkDown ? ['master_link_down_since_seconds:-1'] : []),
             `slave_repl_offset:${ack}`,
             'slave_read_only:1',
             'connected_slaves:0',

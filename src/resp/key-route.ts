@@ -8,7 +8,9 @@
  * table (a replica hosted at this address if any), as Redis serves reads from replicas.
  * A slot that a peer's config gives another leader (src/server/slot-gate.ts) is refused first,
  * reads and writes, with `-TRYAGAIN`: Redis's reply for a slot that cannot be served right now
- * (during a resharding), which cluster clients retry after a pause.
+ * (during a resharding), which cluster clients retry after a pause. A slot whose owner did not
+ * answer this node's last peer check is answered `-CLUSTERDOWN Hash slot not served`, as Redis
+ * answers a slot no reachable node serves (docs/resp.md, "A node down").
  */
 import type { DistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
@@ -85,7 +87,11 @@ export function behindPrefix(behind: DistkvError): 'ERR' | 'TRYAGAIN' {
   return behind.code === 'SWITCHING_LEADER' ? 'TRYAGAIN' : 'ERR';
 }
 
-/** targetOf returns the local store serving `slot`, or writes `-TRYAGAIN` or `-MOVED` and returns undefined. */
+/**
+ * targetOf returns the local store serving `slot`, or writes `-TRYAGAIN`, `-MOVED` or, when the
+ * owner did not answer this node's last peer check (`downNodes`), `-CLUSTERDOWN`, and returns
+ * undefined.
+ */
 function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget | undefined {
   const { config, shardMap, listener, slotGate } = c.ctx;
   if (slotGate?.disputed(slot) === true) {
@@ -118,6 +124,14 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
   if (target.local) return target;
   const e = respEndpointOf(target.address, config.server.resp_port_offset);
   const owner = e === undefined ? target.address : redisEndpoint(e);
+  if (c.ctx.downNodes?.().has(target.address) === true) {
+    // A -MOVED to a node that does not answer sends a cluster client there until it gives up on a
+    // connection error (ioredis: "Too many Cluster redirections. Last error: Connection is
+    // closed."); Redis answers a slot no reachable node serves with -CLUSTERDOWN, which clients
+    // retry after refreshing their slots, so they carry on by themselves once the leader is back.
+    c.queue.now(c.proto).error(`CLUSTERDOWN Hash slot not served: its owner ${owner} is unreachable`);
+    return undefined;
+  }
   c.queue.now(c.proto).error(`MOVED ${slot} ${owner}`);
   return undefined;
 }

@@ -35,6 +35,13 @@
  * A command that a CLIENT PAUSE holds (client-pause.ts) fences the connection the same way until
  * the pause ends (`hold`, `resume`): nothing after it is parsed, and a client that shuts down its
  * side meanwhile is closed without running it, as Redis frees a client whose command it postponed.
+ *
+ * Shutdown (`drain`, when the node stops accepting): every command read so far is answered (the
+ * ones on keys with `-TRYAGAIN the node is shutting down`), as after the client's end of input, and
+ * the connection then ends with a FIN. What arrives after it is read and dropped unrun, so that the
+ * close is not a reset: a reset made the client's kernel throw away replies it had received but
+ * its application had not read yet, and the client could not tell which commands had run. A
+ * client therefore knows that a command left without a reply at shutdown did not run.
  */
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
@@ -120,6 +127,8 @@ export class RespConnection {
   private closing = false;
   /** inputEnded is set when the client shut down its side: the connection ends after the replies. */
   private inputEnded = false;
+  /** draining is set by `drain`: the connection ends as after end of input, then drops what it reads. */
+  private draining = false;
   private writeBlocked = false;
   private pipelineFull = false;
   /** paused mirrors whether the socket was last paused (so reading is resumed only when it was). */
@@ -265,7 +274,18 @@ export class RespConnection {
     this.held.update(this.holding());
   }
 
-  /** end closes the connection at once (the listener is shutting down, CLIENT KILL): replies not yet written are lost. */
+  /**
+   * drain ends the connection because the node is stopping: once every command read so far has its
+   * reply written, with a FIN; a WAIT answers at once with the replicas counted so far.
+   */
+  drain(): void {
+    if (this.draining || this.socket.destroyed) return;
+    this.draining = true;
+    this.unblock?.(false);
+    this.writeOut();
+  }
+
+  /** end closes the connection at once (the listener is closing, CLIENT KILL): replies not yet written are lost. */
   end(): void {
     this.socket.destroy();
   }
@@ -308,6 +328,8 @@ export class RespConnection {
    */
   read(chunk: Buffer, transient: boolean): void {
     this.lastReadAt = Date.now();
+    // Sent after the drain's FIN was written: dropped unrun (`drain`).
+    if (this.draining && this.socket.writableEnded) return;
     if (this.fenced && !this.closing) {
       // Read only to notice a hang-up during a keyspace read or WAIT (see `deferred`); reading
       // pauses after this read, and a read that still arrives is kept behind it, never parsed early.
@@ -427,8 +449,16 @@ export class RespConnection {
       if (!sent) this.writeBlocked = true;
     }
     // After end of input, `pipelineFull` unset means every command held has been parsed.
-    if ((this.closing || (this.inputEnded && !this.pipelineFull)) && this.queue.depth === 0) {
+    if (
+      (this.closing || ((this.inputEnded || this.draining) && !this.pipelineFull)) &&
+      this.queue.depth === 0
+    ) {
       socket.end();
+      if (this.draining && this.paused) {
+        // Read on, dropping what comes (`read`), so that unread bytes do not turn the close into a reset.
+        this.paused = false;
+        socket.resume();
+      }
       return;
     }
     // A keyspace read's fence lifts once it and every reply before it are complete (and no command is held).

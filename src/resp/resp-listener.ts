@@ -3,8 +3,9 @@
  * HTTP front door, at the node's RESP address (resp-address.ts). Each connection parses commands
  * and submits their ops to the same worker pool as HTTP requests (docs/resp.md).
  *
- * Lifecycle: `listen()` once the stores are open; on shutdown `stopAccepting()` first (in-flight
- * replies still go out while the node drains), then `close()` ends the remaining connections.
+ * Lifecycle: `listen()` once the stores are open; on shutdown `stopAccepting()` first: each open
+ * connection answers the commands it has read (in-flight replies still go out while the node
+ * drains) and then ends with a FIN (RespConnection.drain); `close()` ends the ones that remain.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { SharedRead } from '../server/shared-read.js';
@@ -112,12 +113,17 @@ export class RespListener {
   }
 
   /**
-   * stopAccepting closes the listening socket; open connections get the replies in flight, and
-   * `-TRYAGAIN` for new commands on keys, as HTTP requests get 503 while the node drains.
+   * stopAccepting closes the listening socket and drains the open connections: each gets the
+   * replies in flight and `-TRYAGAIN` for the commands on keys it has read, as HTTP requests get
+   * 503 while the node drains, and then ends (RespConnection.drain). A CLIENT PAUSE ends, so that
+   * the commands it holds are answered too.
    */
   stopAccepting(): void {
+    if (this.draining) return;
     this.draining = true;
     if (this.server.listening) this.server.close();
+    this.pause.unpause();
+    for (const c of this.connections) c.drain();
   }
 
   /** close ends every open connection. */

@@ -2,9 +2,13 @@
  * The cluster commands of a node whose peer is down, over two `distkv serve --node` processes that
  * each lead one shard and replicate the other's: once the peer check finds the peer unreachable,
  * CLUSTER NODES flags it `fail`, CLUSTER INFO counts its slots in `cluster_slots_fail` (with
- * `cluster_state:ok`, which ioredis checks before it is ready), CLUSTER SLOTS names it only as the
- * leader of its slots (it leads a shard, so it is never named a replica; a down replica-only node
- * is left out: test/unit/resp-cluster-down.test.ts), and a new ioredis cluster client reads and writes the slots of the node that is up. Once the peer is back, every command says healthy again.
+ * `cluster_state:ok`, which ioredis checks before it is ready), CLUSTER SLOTS leaves it out with its
+ * slots, as Redis leaves out slots no node serves (it leads a shard, so it is never named a replica;
+ * a down replica-only node is left out too: test/unit/resp-cluster-down.test.ts), a new ioredis
+ * cluster client reads and writes the slots of the node that is up and gets the Redis error
+ * `CLUSTERDOWN` for the others (not a connection error from the node that is down), and
+ * `redis-cli -c` prints it. Once the peer is back, every command says healthy again and the same
+ * ioredis client writes the peer's slots again, by itself.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +24,12 @@ import { tempDir } from '../helpers/temp-dir.js';
 let cluster: TestCluster;
 let A = '';
 let B = '';
+/** client is the ioredis cluster client made while B is down, kept for B's return. */
+let client: Cluster | undefined;
+/** downKey is a key of B's slots. */
+const downKey = Array.from({ length: 200 }, (_, i) => `down-${i}`).find(
+  (k) => slotOf(k) >= defaultSlotRange(1, 2).first,
+)!;
 
 before(async () => {
   A = await freeNodeAddress();
@@ -28,6 +38,7 @@ before(async () => {
 });
 
 after(async () => {
+  client?.disconnect();
   await cluster.stop();
 });
 
@@ -59,25 +70,31 @@ describe('RESP cluster commands with a node down', () => {
       const slots = (await redisCli(A, ['CLUSTER', 'SLOTS'])).trim().split('\n');
       assert.equal(
         slots.filter((l) => l === String(respOf(B).port)).length,
-        1,
-        'B only as the leader of its slots',
+        0,
+        "B's slots are left out, as Redis leaves out slots no node serves",
       );
       assert.match(await redisCli(A, ['CLUSTER', 'SHARDS']), /failed/);
 
       const key = Array.from({ length: 200 }, (_, i) => `up-${i}`).find(
         (k) => slotOf(k) <= defaultSlotRange(0, 2).last,
       )!;
-      const client = new Cluster([respOf(A)], {
+      client = new Cluster([respOf(A)], {
         redisOptions: { maxRetriesPerRequest: 1 },
         slotsRefreshTimeout: 3000,
       });
       client.on('error', () => undefined);
-      try {
-        assert.equal(await client.set(key, 'v'), 'OK');
-        assert.equal(await client.get(key), 'v');
-      } finally {
-        client.disconnect();
-      }
+      assert.equal(await client.set(key, 'v'), 'OK');
+      assert.equal(await client.get(key), 'v');
+      // ioredis retries CLUSTERDOWN (refreshing its slots) and then gives up with it as the last
+      // error; a -MOVED to B had it end on B's refused connection ("Connection is closed.").
+      await assert.rejects(
+        client.set(downKey, 'v'),
+        /Last error: ReplyError: CLUSTERDOWN Hash slot not served/,
+      );
+      assert.match(
+        await redisCli(A, ['SET', downKey, 'v'], ['-c']),
+        /^CLUSTERDOWN Hash slot not served: its owner .* is unreachable/m,
+      );
     },
   );
 
@@ -97,5 +114,16 @@ describe('RESP cluster commands with a node down', () => {
       1,
       'B as the leader of its slots only: a node that leads shards is never named a replica',
     );
+    assert.ok(client !== undefined, 'the client of the test before');
+    const deadline = Date.now() + 15000;
+    for (;;) {
+      try {
+        assert.equal(await client.set(downKey, 'back'), 'OK');
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+      }
+    }
+    assert.equal(await client.get(downKey), 'back');
   });
 });

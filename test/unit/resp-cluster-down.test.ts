@@ -1,7 +1,8 @@
 /**
  * What CLUSTER NODES, SHARDS, SLOTS and INFO say about a node this node's peer check found
  * unreachable, as Redis says it of a node marked FAIL: `fail` flag, `health: failed`, a failed
- * replica left out of SLOTS, and a down leader's slots counted in `cluster_slots_fail` while
+ * replica left out of SLOTS, and a down leader's slots left out of SLOTS (its keys get
+ * -CLUSTERDOWN: resp-owner-down.test.ts) and counted in `cluster_slots_fail` while
  * `cluster_state` stays `ok` (Redis with `cluster-require-full-coverage no`: the other slots are
  * served, and ioredis is not ready while it says `fail`). Slots this node refuses because a peer's
  * config gives them another leader are left out, as Redis leaves out slots no node serves.
@@ -121,7 +122,7 @@ describe('CLUSTER commands with a node down', () => {
     assert.equal(info(A, []).cluster_slots_ok, '16384');
   });
 
-  it('flags a down leader fail, counts its slots as failed with cluster_state still ok, and keeps it in SLOTS', () => {
+  it('flags a down leader fail, counts its slots as failed with cluster_state still ok, and leaves them out of SLOTS', () => {
     const lines = nodeLines(A, [B]);
     assert.equal(lines.get(B)![2], 'master,fail');
     assert.equal(lines.get(B)![7], 'disconnected');
@@ -136,12 +137,13 @@ describe('CLUSTER commands with a node down', () => {
       [info(A, [B]).cluster_state, info(A, [B]).cluster_slots_fail, info(A, [B]).cluster_slots_ok],
       ['ok', String(failed), String(16384 - failed)],
     );
+    // Kept there, it drew ioredis's ready check and the down slots' commands to a node that does not
+    // answer; left out, they go to a node that answers -CLUSTERDOWN (key-route.ts), as in Redis.
     const slots = ask(A, [B], 'SLOTS') as Reply[][];
-    assert.equal(slots.length, 2);
     assert.deepEqual(
-      (slots[1]![2] as Reply[])[2],
-      nodeIdOf(B),
-      'the down leader still serves its slots in SLOTS',
+      slots.map((s) => [s[0], s[1], (s[2] as Reply[])[2]]),
+      [[shards[0]!.slots.first, shards[0]!.slots.last, nodeIdOf(A)]],
+      "the down leader's slots are left out, as Redis leaves out slots no node serves",
     );
     const shardsReply = ask(A, [B], 'SHARDS') as Reply[][];
     const health = shardsReply.flatMap((s) => (s[3] as Reply[][]).map((n) => [n[1], n[13]]));
@@ -261,5 +263,51 @@ describe('CLUSTER SHARDS when a master has entries for several replica sets', ()
 
   it('keeps one entry without slots for a master none of whose slots is served', () => {
     assert.deepEqual(entries(disputing([{ first: 0, last: 16383 }])), [[[], [8001, 8003, 8004]]]);
+  });
+});
+
+describe('CLUSTER NODES for a node that replicates several shards', () => {
+  // C replicates shard-0 of A (not shard-1, which A also leads) and shard-2 of B, whole.
+  const spread = validateConfig(
+    {
+      shards: [
+        { name: 'shard-0', idx: 0, address: A, replicas: [C], slots: '0-5460' },
+        { name: 'shard-1', idx: 1, address: A, replicas: [D], slots: '5461-10922' },
+        { name: 'shard-2', idx: 2, address: B, replicas: [C], slots: '10923-16383' },
+      ],
+    },
+    '<test>',
+  );
+  const lineOf = (address: string): string[] =>
+    (ask(A, [], 'NODES', undefined, spread) as string)
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find((f) => f[0] === nodeIdOf(address))!;
+
+  it("names as its master a leader all of whose slots it holds, not its first shard's", () => {
+    // A Redis replica holds all of its master's slots: "slave of A" would say C holds shard-1's.
+    assert.deepEqual(lineOf(C).slice(2, 4), ['slave', nodeIdOf(B)]);
+    assert.deepEqual(lineOf(D).slice(2, 4), ['slave', nodeIdOf(A)], 'else the leader of its first shard');
+  });
+
+  it('is named under every shard it replicates in CLUSTER SLOTS and SHARDS', () => {
+    const slots = (ask(A, [], 'SLOTS', undefined, spread) as Reply[][]).map((s) => [
+      s[0],
+      (s.slice(3) as Reply[][]).map((n) => n[2]),
+    ]);
+    assert.deepEqual(slots, [
+      [0, [nodeIdOf(C)]],
+      [5461, [nodeIdOf(D)]],
+      [10923, [nodeIdOf(C)]],
+    ]);
+    const shardsReply = (ask(A, [], 'SHARDS', undefined, spread) as Reply[][]).map((e) =>
+      (e[3] as Reply[][]).map((n) => n[1]),
+    );
+    assert.deepEqual(shardsReply, [
+      [nodeIdOf(A), nodeIdOf(C)],
+      [nodeIdOf(A), nodeIdOf(D)],
+      [nodeIdOf(B), nodeIdOf(C)],
+    ]);
   });
 });

@@ -64,7 +64,7 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
     if (refit.orphaned.length > 0)
       log?.error(
         { file: path, shards: refit.orphaned },
-        `the config no longer lists the leader the live map names for ${refit.orphaned.join(', ')}: starting from the config's leader in epoch 0, which may lack writes the removed leader acknowledged, and replicas holding records of later epochs refuse it (STALE_LEADER). Fail a shard over to a member the new config keeps before removing its leader`,
+        `the config no longer lists the leader the live map names for ${refit.orphaned.join(', ')}: the start refuses this config unless etcd or a peer has a newer map for the shard (src/server/removed-leaders.ts). Fail a shard over to a member the new config keeps before removing its leader`,
       );
     return refit.map;
   }

@@ -12,21 +12,39 @@ import { freeNodeAddress, respOf } from '../helpers/resp.js';
 import { type CliResult, runCli, startOwnServer } from '../helpers/server-process.js';
 
 let A = '';
-let stop = (): Promise<void> => Promise.resolve();
+const stops: (() => Promise<void>)[] = [];
 
 before(async () => {
   A = await freeNodeAddress();
   const B = await freeNodeAddress();
-  // Only A runs (`--node A`): a process hosting both nodes would serve B's keys itself.
-  ({ stop } = await startOwnServer(
-    [{ address: A }, { address: B }],
-    '',
-    ['--node', A, '--workers', '1', '--durability', 'none'],
-    { DISTKV_LOG_LEVEL: 'warn' },
-  ));
+  // A and B run in processes of their own (`--node`): a process hosting both nodes would serve B's
+  // keys itself. B runs: a RESP owner that does not answer is -CLUSTERDOWN, not -MOVED.
+  for (const node of [A, B]) {
+    const { stop } = await startOwnServer(
+      [{ address: A }, { address: B }],
+      '',
+      ['--node', node, '--workers', '1', '--durability', 'none'],
+      { DISTKV_LOG_LEVEL: 'warn' },
+    );
+    stops.push(stop);
+  }
+  // Each process checks it serves at A; B's own start, and A seeing it answer, are waited for here.
+  const deadline = Date.now() + 30000;
+  const sees = async (): Promise<boolean> => {
+    const r = await fetch(`http://${A}/cluster`).catch(() => undefined);
+    if (r?.status !== 200) return false;
+    const doc = (await r.json()) as { peers?: { address: string; state: string }[] };
+    return doc.peers?.some((p) => p.address === B && p.state === 'agrees') === true;
+  };
+  while (!(await sees())) {
+    assert.ok(Date.now() < deadline, `A did not see B answer within 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });
 
-after(() => stop());
+after(async () => {
+  for (const stop of stops) await stop();
+});
 
 const redisUrl = (): string => `redis://${respOf(A).host}:${respOf(A).port}`;
 const bench = (url: string, extra: string[]): Promise<CliResult> =>

@@ -6,6 +6,7 @@ import { ClientPause } from '../../src/resp/client-pause.js';
 import { COMMAND_NAMES } from '../../src/resp/command-table.js';
 import { ReplyQueue } from '../../src/resp/reply-queue.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
+import type { ShardMap } from '../../src/routing/shard-map.js';
 
 /**
  * fakeConnection returns a connection with a fresh ReplyQueue, `proto` 2 and `fields`; its
@@ -19,6 +20,25 @@ export function fakeConnection(fields: Record<string, unknown>): RespConnection 
   const stats = { commands: 0, connections: 0, blocked: 0, calls: new Float64Array(COMMAND_NAMES.length) };
   const ctx = { stats, pause: new ClientPause(), ...(fields.ctx as Record<string, unknown> | undefined) };
   return { queue, proto: 2, ...fields, ctx } as unknown as RespConnection;
+}
+
+/**
+ * fakeNodeConnection is a read-write connection (reads run at once) at the node `listener` names,
+ * in a cluster of `config`'s shards whose live map is the config's, with `ctx` added to its context.
+ */
+export function fakeNodeConnection(
+  config: unknown,
+  shardMap: ShardMap,
+  listener: Record<string, unknown>,
+  ctx: Record<string, unknown>,
+): RespConnection {
+  return fakeConnection({
+    readonly: false,
+    readAtHead: (_p: unknown, read: () => void) => {
+      read();
+    },
+    ctx: { config, shardMap, liveShards: () => shardMap.shards, listener, ...ctx },
+  });
 }
 
 /** takeReply returns (and empties) what `c`'s handlers wrote at the head of its replies. */

@@ -16,7 +16,7 @@ import type { RespConnection } from '../../src/resp/resp-connection.js';
 import { ErrorCounts } from '../../src/resp/resp-metrics.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { ConnectionLimit } from '../../src/server/connection-limit.js';
-import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';
+import { fakeNodeConnection, takeReply } from '../helpers/fake-resp-connection.js';
 
 const A = '127.0.0.1:7001';
 const config = validateConfig(
@@ -50,16 +50,11 @@ function nodeA(held: Held): { c: RespConnection; censused: number[][] } {
   });
   const targets = [target(0), target(1)];
   const shardMap = new ShardMap(config.shards);
-  const c = fakeConnection({
-    readonly: false,
-    readAtHead: (_p: unknown, read: () => void) => {
-      read();
-    },
-    ctx: {
-      config,
-      shardMap,
-      liveShards: () => shardMap.shards,
-      listener: { address: A, port: 7001, reads: targets, writes: targets },
+  const c = fakeNodeConnection(
+    config,
+    shardMap,
+    { address: A, port: 7001, reads: targets, writes: targets },
+    {
       plan: { stores: [{ node: A }, { node: A }] },
       connections: new ConnectionLimit(100),
       startedAt: Date.now(),
@@ -82,7 +77,7 @@ function nodeA(held: Held): { c: RespConnection; censused: number[][] } {
         },
       },
     },
-  });
+  );
   return { c, censused };
 }
 

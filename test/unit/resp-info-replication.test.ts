@@ -14,7 +14,7 @@ import type { RespConnection } from '../../src/resp/resp-connection.js';
 import { ErrorCounts } from '../../src/resp/resp-metrics.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { ConnectionLimit } from '../../src/server/connection-limit.js';
-import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';
+import { fakeNodeConnection, takeReply } from '../helpers/fake-resp-connection.js';
 
 const A = '127.0.0.1:7001';
 const B = '127.0.0.1:7002';
@@ -36,17 +36,12 @@ const shardMap = new ShardMap(config.shards);
 async function replication(me: string, down: string[]): Promise<string[]> {
   const remote = (address: string) => ({ local: false, address }) as const;
   const targets = shardMap.shards.map((s) => remote(s.address));
-  const c: RespConnection = fakeConnection({
-    readonly: false,
-    readAtHead: (_p: unknown, read: () => void) => {
-      read();
-    },
-    ctx: {
-      config,
-      shardMap,
-      liveShards: () => shardMap.shards,
+  const c: RespConnection = fakeNodeConnection(
+    config,
+    shardMap,
+    { address: me, port: 7001, reads: targets, writes: targets },
+    {
       downNodes: () => new Set(down),
-      listener: { address: me, port: 7001, reads: targets, writes: targets },
       // C's replica stores: of shard-0 (index 0, at seq 7) and of shard-2 (index 1, at seq 42).
       plan: {
         stores: [
@@ -64,7 +59,7 @@ async function replication(me: string, down: string[]): Promise<string[]> {
       },
       expiries: { count: () => Promise.resolve({ expires: 0, avgTtlMs: 0 }) },
     },
-  });
+  );
   info(c, [Buffer.from('INFO'), Buffer.from('replication')]);
   await new Promise((resolve) => setImmediate(resolve));
   const reply = takeReply(c);

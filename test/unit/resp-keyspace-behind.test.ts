@@ -18,7 +18,7 @@ import { ScanCursors } from '../../src/resp/scan-cursors.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 import { DistkvError } from '../../src/errors.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
-import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';
+import { fakeNodeConnection, takeReply } from '../helpers/fake-resp-connection.js';
 
 const A = '127.0.0.1:7001';
 const config = validateConfig(
@@ -47,16 +47,11 @@ function nodeA(behind = new DistkvError('LEADER_BEHIND', BEHIND)): RespConnectio
   });
   const targets = [target(0), target(1)];
   const shardMap = new ShardMap(config.shards);
-  return fakeConnection({
-    readonly: false,
-    readAtHead: (_p: unknown, read: () => void) => {
-      read();
-    },
-    ctx: {
-      config,
-      shardMap,
-      liveShards: () => shardMap.shards,
-      listener: { address: A, port: 7001, reads: targets, writes: targets },
+  return fakeNodeConnection(
+    config,
+    shardMap,
+    { address: A, port: 7001, reads: targets, writes: targets },
+    {
       plan: { stores: [{ node: A }, { node: A }] },
       cursors: new ScanCursors(),
       leaderWithoutLease: () => false,
@@ -64,7 +59,7 @@ function nodeA(behind = new DistkvError('LEADER_BEHIND', BEHIND)): RespConnectio
       readsHeld: (role: string, idx: number) => role === 'leader' && idx === 0,
       behindError: (idx: number) => (idx === 0 ? behind : undefined),
     },
-  });
+  );
 }
 
 /** replyOf runs `run` on a fresh connection (to `nodeA(behind)`) and returns its first reply line. */

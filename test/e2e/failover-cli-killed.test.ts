@@ -33,10 +33,7 @@ describe('a failover command killed between its steps', { timeout: 180000 }, () 
   before(async () => {
     trio = await Trio.start('failover-cli-killed');
     ({ cluster, client, A, B, C } = trio);
-    const load = new Load(client, 'before', 2, 100, 2);
-    await load.until(50);
-    await load.stop();
-    for (const [k, v] of load.acked) acked.set(k, v);
+    for (const [k, v] of await trio.preload()) acked.set(k, v);
   });
 
   after(async () => {

@@ -48,10 +48,8 @@ describe(
     });
 
     it('the resumed leader refuses writes once it learns the new epoch; nothing acknowledged is lost silently', async (t) => {
-      const { A, B, C, cluster, client } = trio;
-      const first = new Load(client, 'before', 2, 100, 2);
-      await first.until(60);
-      await first.stop();
+      const { A, B, C, cluster } = trio;
+      const first = await trio.preload(60);
       const direct = new DirectWriters(A, 'old');
       const toNew = new DistkvClient({ urls: [`http://${B}`, `http://${C}`] });
       const paused = cluster.process(A);
@@ -100,7 +98,7 @@ describe(
           (await Promise.all([A, B, C].map(leaderSeenBy))).every((l) => l === leader),
         );
         await waitFor('A to follow', async () => (await storeOf(A)).role === 'replica');
-        const replicated = new Map([...first.acked, ...load.acked]);
+        const replicated = new Map([...first, ...load.acked]);
         for (const w of direct.writes) if (w.replicated) replicated.set(w.key, w.value);
         await expectConverged(toNew, [A, B, C], leader, replicated);
         const lost = checkDirectWrites(direct.writes, await dumpAt(leader), (await divergedOf(A)).bytes);
@@ -132,10 +130,8 @@ describe('a forced failover named past a replica paused with the old leader', { 
   });
 
   it('the pair acknowledges w=1 writes only until the old leader learns the new epoch, each then saved in a divergence file', async (t) => {
-    const { A, B, C, cluster, client } = trio;
-    const first = new Load(client, 'before', 2, 100, 2);
-    await first.until(60);
-    await first.stop();
+    const { A, B, C, cluster } = trio;
+    const first = await trio.preload(60);
     await waitFor('B and C at the leader seq', async () => {
       const a = (await storeOf(A)).lastSeq;
       return (await storeOf(B)).lastSeq === a && (await storeOf(C)).lastSeq === a;
@@ -191,7 +187,7 @@ describe('a forced failover named past a replica paused with the old leader', { 
       await waitFor('A and C to follow', async () =>
         (await Promise.all([A, C].map(storeOf))).every((s) => s.role === 'replica'),
       );
-      await expectConverged(toNew, [A, B, C], B, new Map([...first.acked, ...load.acked]));
+      await expectConverged(toNew, [A, B, C], B, new Map([...first, ...load.acked]));
       const saved = Buffer.concat([(await divergedOf(A)).bytes, (await divergedOf(C)).bytes]);
       const lost = checkDirectWrites(direct.writes, await dumpAt(B), saved, true);
       for (const w of lost)

@@ -27,9 +27,7 @@ describe("a failover's release of a hold it no longer has", { timeout: 120000 },
   before(async () => {
     trio = await Trio.start('failover-release-own');
     ({ client, A, B, C } = trio);
-    const load = new Load(client, 'before', 2, 100, 2);
-    await load.until(50);
-    await load.stop();
+    await trio.preload();
   });
 
   after(async () => {

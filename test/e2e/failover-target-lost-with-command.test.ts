@@ -46,10 +46,7 @@ describe(
     before(async () => {
       trio = await Trio.start('failover-target-lost');
       ({ cluster, client, A, B, C } = trio);
-      const load = new Load(client, 'before', 2, 100, 2);
-      await load.until(50);
-      await load.stop();
-      for (const [k, v] of load.acked) acked.set(k, v);
+      for (const [k, v] of await trio.preload()) acked.set(k, v);
     });
 
     after(async () => {

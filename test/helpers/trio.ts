@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DistkvClient } from '../../src/client/client.js';
 import { TestCluster } from './cluster.js';
+import { Load } from './failover-model.js';
 import { freeNodeAddress } from './resp.js';
 
 /** TrioOptions configure Trio.start. */
@@ -61,6 +62,17 @@ export class Trio {
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /**
+   * preload writes through the client (keys `before-*`, `w=2`, two writers) until `n` writes are
+   * acknowledged, stops, and returns what was acknowledged: what a failover must keep.
+   */
+  async preload(n = 50): Promise<Map<string, string>> {
+    const load = new Load(this.client, 'before', 2, 100, 2);
+    await load.until(n);
+    await load.stop();
+    return load.acked;
   }
 
   /** stop closes the client, stops the members and removes the temp dir. */

@@ -12,6 +12,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { engineOfDir } from '../storage/engine-of-dir.js';
+import { RealVfs } from '../storage/real-vfs.js';
 
 /** leftStores lists the store directories under `dataDir` that are not among `opened`, with their sizes. */
 export function leftStores(dataDir: string, opened: readonly string[]): { dir: string; bytes: number }[] {
@@ -35,11 +36,10 @@ export function warnOfLeftStores(log: Logger, dataDir: string, opened: readonly 
     );
 }
 
+/** subdirs lists the directories in `dir` (the stores' own lister), none when it cannot be read: a warning does not stop a start. */
 function subdirs(dir: string): string[] {
   try {
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
+    return new RealVfs().listDirs(dir);
   } catch {
     return [];
   }

@@ -42,6 +42,7 @@ import { stderrProgress } from './progress-line.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 import { undici } from '../util/lazy-undici.js';
+import { mib } from '../util/mib.js';
 
 const DEFAULT_RETRIES = 3;
 /**
@@ -174,11 +175,6 @@ async function publish(partial: string, file: string, force: boolean): Promise<v
   await rm(partial, { force: true });
 }
 
-/** mib formats a byte count in MiB with one decimal. */
-function mib(bytes: number): string {
-  return `${(bytes / 1048576).toFixed(1)} MiB`;
-}
-
 /** BACKUP_VERB is `distkv backup FILE`. */
 export const BACKUP_VERB: ClientVerb = {
   usage: 'distkv backup FILE',
@@ -269,7 +265,7 @@ export const BACKUP_VERB: ClientVerb = {
               (n) => {
                 progress.show(
                   () =>
-                    `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}${attempt > 0 ? `, copy ${attempt + 1}` : ''}): ${n} keys; ${mib(sink.position)} written`,
+                    `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}${attempt > 0 ? `, copy ${attempt + 1}` : ''}): ${n} keys; ${mib(sink.position)} MiB written`,
                 );
               },
             );

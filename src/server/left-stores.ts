@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { engineOfDir } from '../storage/engine-of-dir.js';
 import { RealVfs } from '../storage/real-vfs.js';
+import { mib } from '../util/mib.js';
 
 /** leftStores lists the store directories under `dataDir` that are not among `opened`, with their sizes. */
 export function leftStores(dataDir: string, opened: readonly string[]): { dir: string; bytes: number }[] {
@@ -57,8 +58,4 @@ function bytesUnder(dir: string): number {
     // gone or unreadable meanwhile: counted as far as read
   }
   return total;
-}
-
-function mib(bytes: number): string {
-  return (bytes / 2 ** 20).toFixed(1);
 }

@@ -14,14 +14,10 @@
  * calls `frame` after each frame, which costs a clock read. Used on one worker thread.
  */
 import type { Logger } from 'pino';
+import { mib } from '../util/mib.js';
 
 /** REPLAY_PROGRESS_MS is the time between two progress lines of a commit log's replay. */
 export const REPLAY_PROGRESS_MS = 2000;
-
-/** mib formats a byte count in MiB with one decimal. */
-function mib(bytes: number): string {
-  return (bytes / 1048576).toFixed(1);
-}
 
 /** ReplayProgress counts a commit log's replay and logs its progress lines. */
 export class ReplayProgress {

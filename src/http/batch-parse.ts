@@ -36,21 +36,29 @@ export type BatchOp =
   | { op: 'invalid'; error: WireError; conditional?: true };
 
 /**
- * BASE64 is canonical base64: padded, and the bits the padding leaves unused are zero (the last
- * character before `==` is one of A Q g w, before `=` one of A E I ... 8), as an encoder writes it.
- * Without that, `d/9=` was taken for `d/8=`: two texts for one key or prefix.
+ * Canonical base64 is padded, and the bits the padding leaves unused are zero (the last character
+ * before `==` is one of A Q g w, before `=` one of A E I ... 8), as an encoder writes it. Without
+ * that, `d/9=` was taken for `d/8=`: two texts for one key or prefix. It is checked by encoding the
+ * decoded bytes again (Node's decoder skips what is not base64, so anything else comes back
+ * different): linear in the text, where a regular expression ran out of stack on a value of 4 MiB
+ * (answered 500 INTERNAL "Maximum call stack size exceeded").
  */
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
+function canonicalBytes(text: string): Buffer | undefined {
+  if (text.length % 4 !== 0) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.toString('base64') === text ? bytes : undefined;
+}
 
 /** isCanonicalBase64 says whether `text` is base64 as an encoder writes it: padded, unused bits zero, nothing else. */
 export function isCanonicalBase64(text: string): boolean {
-  return BASE64.test(text);
+  return canonicalBytes(text) !== undefined;
 }
 
 /** decodeBase64 decodes canonical base64 (padding required), or throws naming the field. */
 export function decodeBase64(text: string, field: string): Buffer {
-  if (!isCanonicalBase64(text)) throw new DistkvError('INVALID_BODY', `${field} is not valid base64`);
-  return Buffer.from(text, 'base64');
+  const bytes = canonicalBytes(text);
+  if (bytes === undefined) throw new DistkvError('INVALID_BODY', `${field} is not valid base64`);
+  return bytes;
 }
 
 /** parseBatch parses a batch body; it throws INVALID_BODY when the body is not a list of operations. */

@@ -32,9 +32,35 @@ describe('canonical base64', () => {
   });
 
   it('refuses unpadded, misplaced padding and characters outside the alphabet', () => {
-    for (const bad of ['d/8', 'd/8=x', '=d/8', 'd-8=', 'd_8=', 'ZA=', 'Z===', 'd/9=', 'ZB==', 'Zh==']) {
+    for (const bad of [
+      'd/8',
+      'd/8=x',
+      '=d/8',
+      'd-8=',
+      'd_8=',
+      'ZA=',
+      'Z===',
+      'd/9=',
+      'ZB==',
+      'Zh==',
+      'ZA==\n',
+      ' ZA=',
+      'Z A=',
+      'ZA=A',
+      'AA==AAAA',
+    ]) {
       assert.equal(isCanonicalBase64(bad), false, bad);
     }
     for (const good of ['', 'd/8=', 'ZA==', 'Zg==', 'AAAA']) assert.ok(isCanonicalBase64(good), good);
+  });
+
+  it('checks a value of 8 MiB (a regular expression ran out of stack at 4 MiB) and finds one bad character in it', () => {
+    const bytes = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131) & 0xff;
+    const text = bytes.toString('base64');
+    assert.ok(isCanonicalBase64(text));
+    const middle = text.length >> 1;
+    assert.equal(isCanonicalBase64(`${text.slice(0, middle)}*${text.slice(middle + 1)}`), false);
+    assert.equal(isCanonicalBase64(text.slice(0, -1)), false);
   });
 });

@@ -10,14 +10,20 @@
  * leader acknowledged since went to its divergence file.
  *
  * Here R (a real EtcdCoordinator over a fake pool, seq 9) sees L routing with another config for
- * three TTLs, then with its own; L takes its key half a TTL later. R must not take the shard. Skipped
- * only when no etcd binary exists.
+ * three TTLs, then with its own; L takes its key half a TTL later. R must not take the shard.
+ *
+ * And while L routes with another config, R's replica is not held (src/coordination/follow-holds.ts):
+ * this config's key is missing for the whole change, and held, the replica stopped copying L (`w=1`
+ * writes timed out, L's graceful stop found no replica holding its last seq). Once L answers with
+ * R's config and its key is still missing, R holds it again, for the ranking of a campaign.
+ * Skipped only when no etcd binary exists.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { EtcdKeyspace } from '../../src/coordination/etcd-keyspace.js';
 import type { PeerState } from '../../src/server/peer-check.js';
+import type { ToWorker } from '../../src/worker/messages.js';
 import { oneShardConfig, testCoordinator } from '../helpers/coordinator.js';
 import { etcdMissing, TestEtcd } from '../helpers/etcd.js';
 
@@ -77,6 +83,47 @@ describe('a leader back from another config, with etcd', { timeout: 30000, skip:
       await coordinator.stop();
       await leaderLease.revoke().catch(() => undefined);
       client.close();
+    }
+  });
+
+  it('does not hold the replica while its leader routes with another config', async () => {
+    const cluster = 'leader-elsewhere-holds';
+    const config = oneShardConfig(etcd.url, cluster, TTL_MS, L, [R]);
+    let state: PeerState = 'disagrees';
+    /** fence is what R's worker was last told (held) and whether it was ever held. */
+    const fence = { held: false, everHeld: false };
+    const coordinator = testCoordinator(
+      config,
+      cluster,
+      {
+        role: 'replica',
+        node: R,
+        lastSeq: () => 9,
+        call: (msg: ToWorker) => {
+          if (msg.type !== 'fence') throw new Error(`unexpected ${msg.type} to the worker`);
+          fence.held = msg.on;
+          fence.everHeld ||= msg.on;
+          return Promise.resolve({ type: 'fence-result', id: 0, ok: true, lastSeq: 9 });
+        },
+      },
+      () => Promise.resolve(),
+      undefined,
+      () => [{ address: L, state }],
+    );
+    try {
+      await coordinator.start();
+      await sleep(3 * TTL_MS);
+      assert.equal(
+        fence.everHeld,
+        false,
+        `${R} was held (stopped copying) while ${L} routed with another config`,
+      );
+      state = 'agrees';
+      const until = Date.now() + 2 * TTL_MS;
+      while (!fence.held && Date.now() < until) await sleep(50);
+      assert.equal(fence.held, true, `${R} is held once ${L} answers with its config and its key is missing`);
+    } finally {
+      await coordinator.stop();
     }
   });
 });

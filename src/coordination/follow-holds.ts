@@ -20,7 +20,9 @@
  * rolling change of the file. Held then, every replica restarted on the new file stopped copying
  * its leader at its first reconcile (and again at each, the hold renewed): `w=1` writes timed out,
  * and the leader's graceful stop found no replica holding its last seq (drain-handover.ts), though
- * the replica could pull from it (leader-config.ts). A hold placed before is released then. Only holds placed here are released here, and only this owner's (FOLLOW_HOLD, through the
+ * the replica could pull from it (leader-config.ts). A hold placed before is released then.
+ *
+ * Only holds placed here are released here, and only this owner's (FOLLOW_HOLD, through the
  * keeper's StoreHolds): a `distkv failover` claiming the same replica keeps its hold when the key
  * comes back, and its release leaves this one in place.
  */

@@ -90,6 +90,17 @@ export class CampaignGate {
   }
 
   /**
+   * restart forgets what was seen of shard `idx`'s key, so the next `mayCampaign` gives the map's
+   * leader a whole TTL more to take it, as to a leader that starts. Called while that leader routes
+   * with another config (config-peers.ts): it cannot hold this config's key then, and once it comes
+   * back with this node's file it answers peer checks before its coordinator has taken the key or
+   * published its seq; a key missing since long before let a replica campaign in that gap.
+   */
+  restart(idx: number): void {
+    this.shards.delete(idx);
+  }
+
+  /**
    * waitsForLapsed records which members publish a seq for shard `idx` now (`published`) and tells
    * whether one seen publishing within the grace has stopped: the campaign waits for it. `leader`
    * (the map's) and `me` are not waited for.

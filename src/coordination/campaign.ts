@@ -12,7 +12,12 @@
  *   - its lease is at least a TTL old: when every lease went at once (etcd lost its data, a mass
  *     expiry), the others' seqs may be missing only because they have not published again yet;
  *   - the map's leader did not last answer routing with another config (config-peers.ts): it may
- *     still lead the shard under that config's etcd keys.
+ *     still lead the shard under that config's etcd keys. Checked first: while it holds the shard
+ *     back, the gate's clock is started again (`restart`), so once that leader answers with this
+ *     node's config it gets a whole TTL to take its key, as a starting leader does. Before, the key
+ *     had been missing since this node started, and a replica campaigned in the moment between the
+ *     leader's first answer (its front door serves before its coordinator runs) and its key: a
+ *     rolling change of the file handed the shard to a replica whose pulls the change had stopped.
  * Then it creates the key (only if none exists); its create revision is the new epoch's fencing
  * token, and the promotion goes through etcd (self-promotion.ts).
  */
@@ -52,6 +57,11 @@ export async function campaignFor(
   mine: LiveMap,
 ): Promise<void> {
   const holder = snap.leaders.get(shard.name)?.value.toString();
+  // A leader on another config holds the shard back, and its return starts the gate's wait again.
+  if (holder === undefined && st.role === 'replica' && d.otherConfig(shard)) {
+    d.gate.restart(shard.idx);
+    return;
+  }
   const seen = { epoch: shard.epoch, leader: shard.leader, holder };
   const now = performance.now();
   const published = snap.seqs.get(shard.name) ?? [];
@@ -68,7 +78,6 @@ export async function campaignFor(
   const others = published.filter((p) => p.address !== st.node);
   if (!ranksFirst(st.node, seq, others) || lapsed) return;
   if (!d.lease.heldFor(d.ttlMs)) return;
-  if (d.otherConfig(shard)) return;
   const won = await d.keys.putLeader(shard.name, st.node, lease, undefined);
   if (won === undefined) return;
   const p = { mine, shard, node: st.node, store: st.index, worker: st.worker, won };

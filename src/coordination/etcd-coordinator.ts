@@ -302,7 +302,7 @@ export class EtcdCoordinator {
       // map, and its start refuses the config unless that map moved the shard on.
       if (this.removing()) return;
       // Before the seqs go out: a replica ranked on its seq must not apply more from a leader whose key went.
-      await this.holds.reconcile(this.keeper.current.shards, snap);
+      await this.holds.reconcile(this.keeper.current.shards, snap, (s) => this.otherConfigs.has(s.leader));
       await this.seqs.publish(lease, snap);
       const mine = this.keeper.current;
       for (const shard of mine.shards) await this.step(mine, shard, snap, lease);

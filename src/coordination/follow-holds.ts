@@ -12,7 +12,17 @@
  * (the worker lets it run out after `ms` by itself, so a coordinator that lost etcd frees it). A key
  * held again by the leader the map names releases it; a key held by another member is a campaign's
  * winner, whose map turns the replica over (set-role ends the hold on the worker), or the hold runs
- * out. Only holds placed here are released here, and only this owner's (FOLLOW_HOLD, through the
+ * out.
+ *
+ * A shard whose map leader routes with another config (config-peers.ts) is not held: no member of
+ * this config campaigns for it (campaign.ts), so there is no ranking to hold for, and its leader
+ * holds its key under the other config's keys, so this config's key is missing for the whole of a
+ * rolling change of the file. Held then, every replica restarted on the new file stopped copying
+ * its leader at its first reconcile (and again at each, the hold renewed): `w=1` writes timed out,
+ * and the leader's graceful stop found no replica holding its last seq (drain-handover.ts), though
+ * the replica could pull from it (leader-config.ts). A hold placed before is released then.
+ *
+ * Only holds placed here are released here, and only this owner's (FOLLOW_HOLD, through the
  * keeper's StoreHolds): a `distkv failover` claiming the same replica keeps its hold when the key
  * comes back, and its release leaves this one in place.
  */
@@ -58,8 +68,15 @@ export class FollowHolds {
     return this.seqs.get(index);
   }
 
-  /** reconcile holds the replicas of shards whose leader key `snap` lacks, and releases the others it held. */
-  async reconcile(shards: readonly LiveShard[], snap: Snapshot): Promise<void> {
+  /**
+   * reconcile holds the replicas of shards whose leader key `snap` lacks, unless `otherConfig` says
+   * their map leader routes with another config, and releases the others it held.
+   */
+  async reconcile(
+    shards: readonly LiveShard[],
+    snap: Snapshot,
+    otherConfig: (shard: LiveShard) => boolean = () => false,
+  ): Promise<void> {
     this.seqs = new Map();
     for (const st of this.plan.stores) {
       if (st.role !== 'replica' || this.pool.storeFailure(st.index) !== undefined) {
@@ -71,10 +88,10 @@ export class FollowHolds {
       const holder = snap.leaders.get(shard.name)?.value.toString();
       // A worker that does not answer must not stop the reconcile of the other shards (their keys).
       try {
-        if (holder === undefined) {
+        if (holder === undefined && !otherConfig(shard)) {
           this.placed.add(st.index);
           this.seqs.set(st.index, await this.holds.hold(st, FOLLOW_HOLD, this.ms, false));
-        } else if (holder === shard.leader && this.placed.delete(st.index)) {
+        } else if ((holder === undefined || holder === shard.leader) && this.placed.delete(st.index)) {
           await this.holds.release(st, FOLLOW_HOLD);
         }
       } catch (err) {

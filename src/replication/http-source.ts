@@ -11,12 +11,16 @@
  * sent in `X-Distkv-Records-Epoch` (src/replication/epochs.ts). A pull that gets no answer within `wait_ms + CONTACT_GRACE_MS`
  * fails, so a leader lost behind a stalled connection is reported as disconnected (lag.ts). Any
  * other refusal of a pull is an error (the follower retries after its backoff), its code told to
- * `refused` first: CONFIG_MISMATCH means the leader's node routes with another config.
+ * `refused` first: CONFIG_MISMATCH means the leader's node routes with another config. Then, when
+ * the replica knows its shard (`copy`), it reads the leader's `/cluster`: a config that gives the
+ * shard the same slots and leader with this replica among its members is pulled under that
+ * config's hash (leader-config.ts), at once, and until the leader refuses it again.
  */
 import { readFileSync } from 'node:fs';
 import type { Pool } from 'undici';
 import type { SnapshotEntry } from '../storage/store-replication.js';
 import { CONTACT_GRACE_MS } from './lag.js';
+import { leaderConfigFor, type ShardCopy } from './leader-config.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 import { undici } from '../util/lazy-undici.js';
@@ -24,6 +28,8 @@ import { undici } from '../util/lazy-undici.js';
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /** BODY_IDLE_MS bounds the silence between two chunks of a pull's or a snapshot's body (and a snapshot's wait for its headers). */
 const BODY_IDLE_MS = 30000;
+/** CLUSTER_READ_MS bounds the read of a leader's `/cluster` after it refused a pull for its config. */
+const CLUSTER_READ_MS = 2000;
 
 /** errorOf reads the code (and a DIVERGED answer's fork) of a JSON error body (undefined when it is not one). */
 function errorOf(body: Buffer): { code: string; fork?: unknown } | undefined {
@@ -72,6 +78,11 @@ export interface HttpSourceOptions {
   /** configHash, when given, lets the leader refuse a replica that routes with another config. */
   configHash?: string;
   /**
+   * copy, with configHash, is the shard as this replica's config gives it: a leader whose config
+   * gives it the same is pulled under its own hash once it refused this one (leader-config.ts).
+   */
+  copy?: Omit<ShardCopy, 'leader' | 'replica'>;
+  /**
    * refused hears the error code of each pull the leader refused (a JSON error answer other than
    * REPLICA_AHEAD and DIVERGED), e.g. CONFIG_MISMATCH from a leader with another config.
    */
@@ -88,9 +99,12 @@ export class HttpSource implements ReplicationSource {
   private pooled: Promise<Pool> | undefined;
   /** closed is set by close(): a request after it is refused, as the destroyed pool refused it. */
   private closed = false;
+  /** pullHash is the config hash requests carry: configHash, or the leader's (see leaderHash). */
+  private pullHash: string | undefined;
 
   constructor(o: HttpSourceOptions) {
     this.o = o;
+    this.pullHash = o.configHash;
     this.describe = `${o.scheme}://${o.leader} shard ${o.shard}`;
   }
 
@@ -110,7 +124,18 @@ export class HttpSource implements ReplicationSource {
     return this.pooled;
   }
 
-  async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
+  pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
+    return this.pullOnce(after, maxBytes, waitMs, epoch, true);
+  }
+
+  /** pullOnce is one pull; `again`: a refusal for this replica's config may be sent once more (leaderHash). */
+  private async pullOnce(
+    after: number,
+    maxBytes: number,
+    waitMs: number,
+    epoch: number,
+    again: boolean,
+  ): Promise<PullResult> {
     const pool = await this.pool();
     const r = await pool.request({
       method: 'GET',
@@ -143,6 +168,8 @@ export class HttpSource implements ReplicationSource {
     }
     if (r.statusCode !== 200) {
       if (error !== undefined) this.o.refused?.(error.code);
+      if (again && error?.code === 'CONFIG_MISMATCH' && (await this.leaderHash()))
+        return this.pullOnce(after, maxBytes, waitMs, epoch, false);
       throw new Error(
         `pull from ${this.describe}: HTTP ${r.statusCode} ${body.toString('utf8').slice(0, 200)}`,
       );
@@ -150,12 +177,53 @@ export class HttpSource implements ReplicationSource {
     return { records: body, leaderSeq, ...epochs };
   }
 
-  /** configParam is `&config=HASH` when this replica's node routes by a config (see configHash). */
+  /** configParam is `&config=HASH` when this replica's node routes by a config (see pullHash). */
   private configParam(): string {
-    return this.o.configHash === undefined ? '' : `&config=${this.o.configHash}`;
+    return this.pullHash === undefined ? '' : `&config=${this.pullHash}`;
   }
 
-  async snapshot(): Promise<SnapshotStream> {
+  /**
+   * leaderHash reads the leader's `/cluster` (`?replica=`: told apart from a peer check) after it
+   * refused a request for its config, and pulls from then on under its hash when its config gives
+   * the shard what this replica's does (leader-config.ts), else under this replica's own; resolves
+   * with whether that changed (a request refused for a hash it no longer sends is worth sending
+   * again at once).
+   */
+  private async leaderHash(): Promise<boolean> {
+    const copy = this.o.copy;
+    if (copy === undefined || this.o.configHash === undefined) return false;
+    let doc: unknown;
+    try {
+      const r = await (
+        await this.pool()
+      ).request({
+        method: 'GET',
+        path: `/cluster?replica=${encodeURIComponent(this.o.replica)}`,
+        headers: this.headers(),
+        headersTimeout: CLUSTER_READ_MS,
+        bodyTimeout: CLUSTER_READ_MS,
+      });
+      if (r.statusCode !== 200) {
+        await r.body.dump();
+        return false;
+      }
+      doc = await r.body.json();
+    } catch {
+      return false;
+    }
+    const next =
+      leaderConfigFor(doc, { ...copy, leader: this.o.leader, replica: this.o.replica }) ?? this.o.configHash;
+    if (next === this.pullHash) return false;
+    this.pullHash = next;
+    return true;
+  }
+
+  snapshot(): Promise<SnapshotStream> {
+    return this.snapshotOnce(true);
+  }
+
+  /** snapshotOnce is one snapshot request; `again` as for pullOnce. */
+  private async snapshotOnce(again: boolean): Promise<SnapshotStream> {
     // Bounded like a pull's: a leader that stops sending (paused, cut off without a reset) would
     // otherwise hold the replica, wiped and answering UNAVAILABLE, for good. A replica that is
     // slow to load does not count: the body's timer does not run while its reader applies back-pressure.
@@ -172,6 +240,8 @@ export class HttpSource implements ReplicationSource {
       const text = await r.body.text();
       const error = errorOf(Buffer.from(text));
       if (error !== undefined) this.o.refused?.(error.code);
+      if (again && error?.code === 'CONFIG_MISMATCH' && (await this.leaderHash()))
+        return this.snapshotOnce(false);
       throw new Error(`snapshot from ${this.describe}: HTTP ${r.statusCode} ${text.slice(0, 200)}`);
     }
     const decoder = new SnapshotDecoder();

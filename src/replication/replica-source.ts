@@ -41,6 +41,7 @@ export function replicaSource(
       scheme: r.scheme,
       caFile: r.tlsCa,
       configHash: r.configHash,
+      copy: { idx: spec.shard.idx, name: spec.shard.name, first: spec.shard.first, last: spec.shard.last },
       ...(refused === undefined
         ? {}
         : {

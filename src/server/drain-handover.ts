@@ -14,8 +14,12 @@
  * holds the store's last seq: the most advanced replica wins the campaign, so that one takes the
  * shard over with every acknowledged write. The front door keeps listening meanwhile, so the
  * replicas can pull (replication routes are served while draining; client requests get 503
- * DRAINING). A replica that does not catch up in time (down, cut off) is logged: the stop goes on
- * and the records it lacks end in this node's divergence file when it comes back, as before.
+ * DRAINING). A replica that does not catch up in time (down, cut off, or restarted with a file that
+ * gives the shard other slots or another leader: its pulls are refused as CONFIG_MISMATCH; one
+ * whose file gives the same copies on, src/replication/leader-config.ts) is logged, with why it
+ * may be: the stop goes on and the records it lacks end in this node's divergence file when it
+ * comes back, unless no replica takes the shard over meanwhile. Replicas on another file do not
+ * (campaign.ts): this node restarted with their file leads on with every write it acknowledged.
  * Replicas in this process count as holding the seq only beyond the remote one waited for: they
  * stop with it.
  */
@@ -67,7 +71,7 @@ export async function handOverLeads(
     if (!h.caughtUp)
       log.warn(
         { shard: h.shard, last_seq: h.lastSeq, limit_ms: limitMs },
-        `stopping: no replica of ${h.shard} in another process holds its seq ${h.lastSeq} after ${limitMs} ms; the replica that takes it over lacks the writes above its own seq (this node keeps them in a divergence file when it comes back)`,
+        `stopping: no replica of ${h.shard} in another process holds its seq ${h.lastSeq} after ${limitMs} ms: they are down, cut off, or route with a sharding.toml that gives the shard other slots or another leader (their pulls refused as CONFIG_MISMATCH, logged above). The lease goes now; a replica that takes the shard over lacks the writes above its own seq (this node keeps them in a divergence file when it comes back). Replicas on another file do not take it over while this node last answered with its own (docs/failover.md, "A rolling config change"): start it again at once with their file and it leads on with every write`,
       );
   return done;
 }

@@ -12,6 +12,7 @@ import { type CoordinatedKeeper, EtcdCoordinator } from '../../src/coordination/
 import { initialLiveMap, type LiveMap } from '../../src/routing/live-map.js';
 import type { BehindReplica } from '../../src/server/map-keeper.js';
 import type { NodePlan } from '../../src/server/node-plan.js';
+import type { PeerView } from '../../src/server/peer-check.js';
 import { StoreHolds } from '../../src/server/store-holds.js';
 import type { WorkerPool } from '../../src/server/worker-pool.js';
 import type { StoreSpec, ToWorker } from '../../src/worker/messages.js';
@@ -46,13 +47,17 @@ export interface HostedStoreFake {
   behind?: () => BehindReplica | undefined;
 }
 
-/** testCoordinator is a coordinator for `config` over the fakes above; `offered` sees each map before it is adopted. */
+/**
+ * testCoordinator is a coordinator for `config` over the fakes above; `offered` sees each map before
+ * it is adopted, and `peers` is what its peer checks last saw of the other nodes (default: none).
+ */
 export function testCoordinator(
   config: Config,
   cluster: string,
   store: HostedStoreFake,
   offered: (map: LiveMap) => Promise<void> = () => Promise.resolve(),
   log: Logger = pino({ level: 'silent' }),
+  peers: () => readonly Pick<PeerView, 'address' | 'state'>[] = () => [],
 ): EtcdCoordinator {
   let current: LiveMap = initialLiveMap(config.shards);
   const spec = { ...inDir(tempDir(after), store.role), node: store.node, worker: 0 };
@@ -76,5 +81,5 @@ export function testCoordinator(
       return true;
     },
   };
-  return new EtcdCoordinator(config, keeper, plan, pool, log, cluster);
+  return new EtcdCoordinator(config, keeper, plan, pool, log, cluster, peers);
 }

@@ -120,6 +120,22 @@ export const ERROR_CATALOGUE = {
    * flushing or opening a file: raise the open-file limit (`LimitNOFILE`, `ulimit -n`) and restart.
    */
   TOO_MANY_OPEN_FILES: { status: 503 },
+  /**
+   * thrown for writes refused while memtable flushes fail because the store's file system is
+   * read-only (EROFS: mounted ro, or remounted ro by the kernel after errors): fix and remount it
+   * read-write; writes resume once a flush succeeds. Not a full disk.
+   */
+  READ_ONLY_FS: { status: 507 },
+  /**
+   * thrown for writes refused while memtable flushes fail with a permission denied (EACCES, EPERM)
+   * in the store's directory: the message names the directory and the uid that needs access.
+   */
+  STORE_DIR_DENIED: { status: 507 },
+  /**
+   * thrown for writes refused while memtable flushes fail with a device error (EIO): the disk or
+   * its connection is failing; check the kernel log and move the data off it. Not a full disk.
+   */
+  DISK_IO_ERROR: { status: 507 },
   /** thrown when the configuration is invalid (never sent over HTTP: startup exits with it). */
   CONFIG_INVALID: { status: 500 },
   /** thrown when stored data fails its checksum or structure checks. */

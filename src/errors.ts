@@ -51,6 +51,10 @@ export const ERROR_CATALOGUE = {
   BODY_TOO_LARGE: { status: 413 },
   /** thrown when a request target (path and query) is longer than the server reads. */
   URL_TOO_LONG: { status: 414 },
+  /** thrown when a request's `Expect` names an expectation other than `100-continue` (RFC 9110 section 10.1.1). */
+  EXPECTATION_FAILED: { status: 417 },
+  /** thrown when a request's method is longer than any method distkv implements (RFC 9112 section 3.1). */
+  NOT_IMPLEMENTED: { status: 501 },
   /** thrown when a request head (request line and header fields) is larger than the server reads. */
   HEAD_TOO_LARGE: { status: 431 },
   /** thrown when a request head does not arrive whole within the server's head deadline (a slow drip). */

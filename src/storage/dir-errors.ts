@@ -146,10 +146,15 @@ export function flushFailing(dir: string, failure: Error): DistkvError {
           "copy the data out (distkv backup, or distkv failover to a replica) and move the node's data " +
           'directory to a sound disk',
       );
-    default:
+    case 'ENOSPC':
+    case 'EDQUOT':
       return new DistkvError(
         'DISK_FULL',
-        `${failing} (${failure.message}); ${until}: free space on its file system`,
+        `${failing}: its file system is full${code === 'EDQUOT' ? ' for this user (quota)' : ''} ` +
+          `(${failure.message}); ${until}: free space on it${code === 'EDQUOT' ? ' or raise the quota' : ''}`,
       );
+    default:
+      // Not classified: the code writes are refused with stays DISK_FULL; the message says what failed.
+      return new DistkvError('DISK_FULL', `${failing} (${failure.message}); ${until}`);
   }
 }

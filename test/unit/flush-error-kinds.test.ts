@@ -72,6 +72,14 @@ describe('a memtable flush that keeps failing refuses writes with what the failu
   it('ENOSPC is still DISK_FULL, telling to free space', async () => {
     const { err } = await refusalOf('ENOSPC');
     assert.equal(err.code, 'DISK_FULL');
+    assert.match(err.message, /file system is full/);
     assert.match(err.message, /free space/);
+  });
+
+  it('an error it does not classify stays DISK_FULL, saying what failed but not to free space', async () => {
+    const { err } = await refusalOf('EBUSY');
+    assert.equal(err.code, 'DISK_FULL');
+    assert.match(err.message, /EBUSY/);
+    assert.doesNotMatch(err.message, /free space/);
   });
 });

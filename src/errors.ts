@@ -51,6 +51,10 @@ export const ERROR_CATALOGUE = {
   BODY_TOO_LARGE: { status: 413 },
   /** thrown when a request target (path and query) is longer than the server reads. */
   URL_TOO_LONG: { status: 414 },
+  /** thrown when a request's `Expect` names an expectation other than `100-continue` (RFC 9110 section 10.1.1). */
+  EXPECTATION_FAILED: { status: 417 },
+  /** thrown when a request's method is longer than any method distkv implements (RFC 9112 section 3.1). */
+  NOT_IMPLEMENTED: { status: 501 },
   /** thrown when a request head (request line and header fields) is larger than the server reads. */
   HEAD_TOO_LARGE: { status: 431 },
   /** thrown when a request head does not arrive whole within the server's head deadline (a slow drip). */
@@ -120,6 +124,22 @@ export const ERROR_CATALOGUE = {
    * flushing or opening a file: raise the open-file limit (`LimitNOFILE`, `ulimit -n`) and restart.
    */
   TOO_MANY_OPEN_FILES: { status: 503 },
+  /**
+   * thrown for writes refused while memtable flushes fail because the store's file system is
+   * read-only (EROFS: mounted ro, or remounted ro by the kernel after errors): fix and remount it
+   * read-write; writes resume once a flush succeeds. Not a full disk.
+   */
+  READ_ONLY_FS: { status: 507 },
+  /**
+   * thrown for writes refused while memtable flushes fail with a permission denied (EACCES, EPERM)
+   * in the store's directory: the message names the directory and the uid that needs access.
+   */
+  STORE_DIR_DENIED: { status: 507 },
+  /**
+   * thrown for writes refused while memtable flushes fail with a device error (EIO): the disk or
+   * its connection is failing; check the kernel log and move the data off it. Not a full disk.
+   */
+  DISK_IO_ERROR: { status: 507 },
   /** thrown when the configuration is invalid (never sent over HTTP: startup exits with it). */
   CONFIG_INVALID: { status: 500 },
   /** thrown when stored data fails its checksum or structure checks. */

@@ -4,6 +4,8 @@
  * handler as views valid only during the call, the last call with `isLast`. What the handler
  * throws is answered as a throwing route is (`fail`). A chunked body also tells the route how
  * many bytes its chunks declared so far, so a body over the limit is refused before its data.
+ * The reader counts what arrived, so a body cut short (its client ended its side) is refused
+ * saying how much of it came (`describeCut`).
  */
 import { ChunkedDecoder } from './chunked-decoder.js';
 import type { HttpResponse } from './http1-exchange.js';
@@ -33,12 +35,16 @@ const EMPTY = Buffer.alloc(0);
 export class BodyReader {
   /** res is the response of the request whose body this is. */
   readonly res: HttpResponse;
+  /** received counts the body's bytes so far (a chunked body's data, without its framing). */
+  private received = 0;
+  private readonly length: number;
   private left: number;
   private readonly chunked: ChunkedDecoder | undefined;
   private readonly fail: Fail;
 
   constructor(res: HttpResponse, contentLength: number, chunked: boolean, fail: Fail) {
     this.res = res;
+    this.length = contentLength;
     this.left = contentLength;
     this.chunked = chunked ? new ChunkedDecoder() : undefined;
     this.fail = fail;
@@ -51,6 +57,7 @@ export class BodyReader {
       const r = this.chunked.feed(
         input,
         (data) => {
+          this.received += data.length;
           deliverBody(res, data, false, this.fail);
         },
         (declared) => {
@@ -64,10 +71,18 @@ export class BodyReader {
     }
     const n = Math.min(this.left, input.length);
     this.left -= n;
+    this.received += n;
     const whole = n === input.length;
     const done = this.left === 0;
     deliverBody(res, whole ? input : input.subarray(0, n), done, this.fail);
     return { rest: whole ? undefined : input.subarray(n), done };
+  }
+
+  /** describeCut says how much of the body arrived before its client ended its side, for the 400. */
+  describeCut(): string {
+    return this.chunked === undefined
+      ? `request body ended early: the client closed its side after ${this.received} of the ${this.length} bytes its Content-Length declared`
+      : `chunked request body ended early: the client closed its side after ${this.received} bytes of chunk data, before the last (zero-size) chunk`;
   }
 
   /** declare tells the route how many bytes a chunked body declared so far; a throw is answered as in deliverBody. */

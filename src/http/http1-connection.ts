@@ -28,7 +28,9 @@
  * discarding) until the peer closes or LINGER_MS pass, so a client still sending a refused body
  * gets the answer rather than a reset. A request whose body never completes (the peer ended or
  * died) is aborted: its route never saw the body, so nothing of it was applied. A peer that ends
- * its side gets the answers to every complete request it sent first.
+ * its side gets the answers to every complete request it sent first, and a request whose body it
+ * cut short by ending its side (fewer bytes than its Content-Length, or no last chunk) gets 400
+ * saying how much arrived, then the connection closes.
  */
 import type { Socket } from 'node:net';
 import { DistkvError } from '../errors.js';
@@ -286,8 +288,15 @@ export class Http1Connection implements ExchangeSink {
     if (stalled === undefined) return;
     // The peer sends nothing more: once everything it sent is read, answer it, then close. A
     // request cut off mid-body can never complete; its route never got the body, so it is aborted
-    // (stopReading) without effect.
+    // without effect, and answered 400 saying how much of it came (a half-closed socket still
+    // takes the answer), unless its route answered already.
     if (this.peerEnded && !stalled && !this.closing) {
+      // refuse queues the answer after the cut request, whose abort (stopReading) lets it write.
+      const cut = this.in.body;
+      if (cut !== undefined && !cut.res.ended && !cut.res.aborted) {
+        this.refuse(new DistkvError('BAD_REQUEST', cut.describeCut()));
+        return;
+      }
       this.stopReading();
       if (this.queue.length === 0) this.shutdown();
     }

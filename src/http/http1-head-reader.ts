@@ -5,14 +5,24 @@
  * A head ends at its blank line; empty lines before a request line are skipped (RFC 9112 section
  * 2.2). Before it is whole, a request line longer than MAX_URL_BYTES is refused as 414, a head
  * longer than MAX_HEAD_BYTES as 431, and a request line ended by a bare LF as 400 (its head would
- * never end; RFC 9112 section 2.2 lets a server refuse it); http1-head.ts parses a head once
+ * never end; RFC 9112 section 2.2 lets a server refuse it), a method longer than any distkv
+ * implements as 501 from its first bytes (not buffered whole); http1-head.ts parses a head once
  * whole. A head has `ms` (default HEAD_TIMEOUT_MS) from its first byte (not the empty lines before
  * it) to its blank line: the reader arms the deadline when it finds a head incomplete and clears it
  * when the head is whole; at the deadline it calls `onTimeout`, and the connection decides (408,
  * or `arm` again while it is not reading: then the wait is not the client's).
  */
 import { DistkvError } from '../errors.js';
-import { isHeadError, MAX_HEAD_BYTES, MAX_URL_BYTES, parseHead, type RequestHead } from './http1-head.js';
+import {
+  type HeadError,
+  isHeadError,
+  longMethod,
+  MAX_HEAD_BYTES,
+  MAX_URL_BYTES,
+  METHOD_TOO_LONG,
+  parseHead,
+  type RequestHead,
+} from './http1-head.js';
 
 /** HEAD_TIMEOUT_MS is the default time a request head may take to arrive whole. */
 export const HEAD_TIMEOUT_MS = 10000;
@@ -24,6 +34,15 @@ const HEAD_END = Buffer.from('\r\n\r\n');
  */
 export type HeadRead =
   { head: RequestHead; rest: Buffer | undefined } | { error: DistkvError } | { partial: Buffer };
+
+/** HEAD_ERROR_CODES are the catalogue codes of a refused head's statuses. */
+const HEAD_ERROR_CODES = {
+  400: 'BAD_REQUEST',
+  414: 'URL_TOO_LONG',
+  417: 'EXPECTATION_FAILED',
+  431: 'HEAD_TOO_LARGE',
+  501: 'NOT_IMPLEMENTED',
+} as const satisfies Record<HeadError['status'], string>;
 
 /** holdsHead reports whether `input` holds a whole head. */
 export function holdsHead(input: Buffer): boolean {
@@ -52,6 +71,7 @@ export class HeadReader {
     while (start + 1 < input.length && input[start] === 13 && input[start + 1] === 10) start += 2;
     const end = input.indexOf(HEAD_END, start);
     if (end < 0) {
+      if (longMethod(input, start)) return { error: new DistkvError('NOT_IMPLEMENTED', METHOD_TOO_LONG) };
       const lineEnd = input.indexOf(10, start);
       if ((lineEnd < 0 ? input.length : lineEnd) - start > MAX_URL_BYTES + 16)
         return { error: new DistkvError('URL_TOO_LONG', `request target is over ${MAX_URL_BYTES} bytes`) };
@@ -73,11 +93,7 @@ export class HeadReader {
     this.clear();
     if (end - start > MAX_HEAD_BYTES) return { error: headTooLarge() };
     const head = parseHead(input.toString('latin1', start, end));
-    if (isHeadError(head)) {
-      const code =
-        head.status === 414 ? 'URL_TOO_LONG' : head.status === 431 ? 'HEAD_TOO_LARGE' : 'BAD_REQUEST';
-      return { error: new DistkvError(code, head.message) };
-    }
+    if (isHeadError(head)) return { error: new DistkvError(HEAD_ERROR_CODES[head.status], head.message) };
     // The usual request arrives alone: no view of an empty rest.
     return { head, rest: end + 4 === input.length ? undefined : input.subarray(end + 4) };
   }

@@ -16,7 +16,11 @@
  *  - field values: only SP and HTAB around a value are dropped; any other control character in
  *    it is 400 (a value padded with \v, \f or U+00A0 is not trimmed into `chunked` or a length).
  *  - `Expect: 100-continue`, in HTTP/1.1 only: an HTTP/1.0 client knows no 1xx answer, so the
- *    expectation is ignored (RFC 9110 section 10.1.1) and `100 Continue` never sent to it.
+ *    expectation is ignored (RFC 9110 section 10.1.1) and `100 Continue` never sent to it. Any
+ *    other expectation (a member of the list other than `100-continue`) is 417: it cannot be met.
+ *  - the method: one longer than MAX_METHOD_BYTES (the longest distkv implements, `OPTIONS`) is
+ *    501 (RFC 9112 section 3.1), judged from its first MAX_METHOD_BYTES + 1 bytes (`longMethod`),
+ *    so the head reader refuses it before the rest arrives.
  *  - `Upgrade` in an HTTP/1.0 request is dropped from its fields (RFC 9110 section 7.8: a server
  *    MUST ignore it): no route switches such a connection to another protocol.
  *  - the asterisk-form target `*`, only with OPTIONS (RFC 9112 section 3.2.4; http1-server.ts answers it).
@@ -28,6 +32,14 @@
 export const MAX_URL_BYTES = 32 * 1024;
 /** MAX_HEAD_BYTES bounds the request line plus header fields; over it the answer is 431. */
 export const MAX_HEAD_BYTES = 64 * 1024;
+/** IMPLEMENTED_METHODS are the methods some route of distkv answers (others of their length get 404 or 405). */
+export const IMPLEMENTED_METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'] as const;
+/** MAX_METHOD_BYTES is the longest method distkv implements; a longer one is 501. */
+export const MAX_METHOD_BYTES = Math.max(...IMPLEMENTED_METHODS.map((m) => m.length));
+/** METHOD_TOO_LONG refuses a method longer than MAX_METHOD_BYTES. */
+export const METHOD_TOO_LONG =
+  `request method is longer than ${MAX_METHOD_BYTES} bytes: not implemented; ` +
+  `distkv implements ${IMPLEMENTED_METHODS.join(', ')}`;
 
 /**
  * MALFORMED_LINE refuses a request line not of three parts one space apart: HTTP/0.9's
@@ -57,7 +69,7 @@ export interface RequestHead {
 
 /** HeadError is a head that must be refused: its status and why. The connection is closed after it. */
 export interface HeadError {
-  status: 400 | 414 | 431;
+  status: 400 | 414 | 417 | 431 | 501;
   message: string;
 }
 
@@ -99,6 +111,39 @@ function isToken(s: string): boolean {
 
 function bad(message: string): HeadError {
   return { status: 400, message };
+}
+
+/**
+ * longMethod reports whether `text` (a head, latin1, or its first bytes) starts with more than
+ * MAX_METHOD_BYTES token characters: a method longer than any distkv implements (and not yet
+ * another refusal: a line that is not a token is a malformed request line or method).
+ */
+export function longMethod(text: string | Uint8Array, start = 0): boolean {
+  if (text.length - start <= MAX_METHOD_BYTES) return false;
+  for (let i = start; i <= start + MAX_METHOD_BYTES; i++) {
+    const c = typeof text === 'string' ? text.charCodeAt(i) : text[i]!;
+    if (c >= 128 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * expectation reads an Expect value (a comma list, RFC 9110 section 10.1.1): whether it asks for
+ * `100-continue`, or a HeadError (417) naming a member that is anything else.
+ */
+function expectation(value: string): boolean | HeadError {
+  let cont = false;
+  for (const part of value.split(',')) {
+    const member = owsTrim(part).toLowerCase();
+    if (member === '') continue;
+    if (member !== '100-continue')
+      return {
+        status: 417,
+        message: `Expect "${value.slice(0, 100)}" cannot be met: the only expectation this server knows is 100-continue; send the request without it`,
+      };
+    cont = true;
+  }
+  return cont;
 }
 
 /** isHeadError tells a HeadError from a RequestHead. */
@@ -270,6 +315,7 @@ function crlfAt(head: string, from: number): number {
 
 /** parseHead parses a request head (everything before the blank line, as latin1). */
 export function parseHead(head: string): RequestHead | HeadError {
+  if (longMethod(head)) return { status: 501, message: METHOD_TOO_LONG };
   let lineEnd = crlfAt(head, 0);
   if (lineEnd < 0) lineEnd = head.length;
   const sp1 = head.indexOf(' ');
@@ -341,9 +387,12 @@ export function parseHead(head: string): RequestHead | HeadError {
         if (hasToken(value, 'close')) keepAlive = false;
         else if (minor === 0 && hasToken(value, 'keep-alive')) keepAlive = true;
         break;
-      case 'expect':
-        if (minor === 1 && value.toLowerCase() === '100-continue') expectContinue = true;
+      case 'expect': {
+        const e = expectation(value);
+        if (typeof e !== 'boolean') return e;
+        if (e && minor === 1) expectContinue = true;
         break;
+      }
       case 'upgrade':
         if (minor === 0) {
           names.pop();

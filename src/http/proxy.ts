@@ -25,7 +25,7 @@ import type { HttpContext } from './context.js';
 import { errorCodeOf } from './http-metrics.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { sendError, statusLine } from './respond.js';
-import { parseQuery } from './request-parse.js';
+import { parseQuery, uintOf } from './request-parse.js';
 import { answerLater } from './route.js';
 import { DEFAULT_W_TIMEOUT_MS, MAX_W_TIMEOUT_MS } from './write-conditions.js';
 
@@ -110,9 +110,7 @@ export function relayWaitMs(query: string): number {
   if (!query.includes('w=')) return 0;
   const { params } = parseQuery(query);
   const w = params.get('w');
-  if (w === undefined || !/^\d{1,16}$/.test(w) || Number(w) === 0) return 0;
-  const t = params.get('timeout_ms');
-  return t !== undefined && /^\d{1,16}$/.test(t)
-    ? Math.min(Number(t), MAX_W_TIMEOUT_MS)
-    : DEFAULT_W_TIMEOUT_MS;
+  if (w === undefined || !(uintOf(w) > 0)) return 0;
+  const t = uintOf(params.get('timeout_ms') ?? '');
+  return Number.isNaN(t) ? DEFAULT_W_TIMEOUT_MS : Math.min(t, MAX_W_TIMEOUT_MS);
 }

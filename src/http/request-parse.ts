@@ -155,9 +155,35 @@ export function strictQuery(qs: string, known: readonly string[]): ReadonlyMap<s
 }
 
 /**
+ * uintOf reads the text of an integer query parameter by the one rule every such parameter
+ * follows (intParam, `ttl_ms` and `expires_at_ms` in write-conditions.ts, the `shards` lists, the
+ * relay's loose read of `w` and `timeout_ms` in proxy.ts; docs/api.md): one or more ASCII digits
+ * and nothing else, else NaN. No parameter is signed, so a sign is refused (`-0`, `%2B5`; `+5`
+ * is " 5": a '+' in a query is a space), and so are spaces, fractions and exponents. Leading
+ * zeros are allowed, however many, and mean nothing (`05` is 5, never octal). The caller holds
+ * the value to its bounds.
+ */
+export function uintOf(text: string): number {
+  if (text.length === 0) return NaN;
+  for (let i = 0; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+  }
+  return Number(text);
+}
+
+/** UINT_RULE says what uintOf takes, for the refusals of integer parameters. */
+export const UINT_RULE =
+  'give ASCII digits only, with no sign, space, fraction or exponent (a "+" in a query is a space)';
+
+/** shownValue quotes a refused parameter value, at most 40 characters of it. */
+export function shownValue(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+}
+
+/**
  * intParam reads an optional integer query parameter within [min, max] (given but empty is a
- * mistake): 1 to 16 decimal digits, leading zeros read as decimal (`007` is 7, as `ttl_ms` reads
- * them, write-conditions.ts). No parameter is signed, so a sign is refused, `-0` too.
+ * mistake) by uintOf's rule; a refusal names the parameter, its bounds and the rule.
  */
 export function intParam(
   params: ReadonlyMap<string, string>,
@@ -170,8 +196,11 @@ export function intParam(
   if (text === undefined) return fallback;
   if (text === '')
     throw new DistkvError('INVALID_ARGUMENT', `${name} is empty; expected an integer in ${min}..${max}`);
-  const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  const n = uintOf(text);
   if (!(n >= min && n <= max))
-    throw new DistkvError('INVALID_ARGUMENT', `${name} must be an integer in ${min}..${max}, got "${text}"`);
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `${name} must be an integer in ${min}..${max}, got ${shownValue(text)}${Number.isNaN(n) ? `: ${UINT_RULE}` : ''}`,
+    );
   return n;
 }

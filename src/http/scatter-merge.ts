@@ -15,6 +15,7 @@ import { entryBytes } from '../storage/store.js';
 import { compareBytes } from '../util/bytes.js';
 import type { ScanEntry } from '../worker/messages.js';
 import type { BatchOp } from './batch-parse.js';
+import { uintOf } from './request-parse.js';
 
 /** LocalTarget is a store hosted by this process. */
 export type LocalTarget = Target & { local: true };
@@ -59,7 +60,7 @@ export function planScan(
 export function parseShardList(text: string, count: number): number[] {
   const shards = new Set<number>();
   for (const part of text.split(',')) {
-    const n = /^\d{1,9}$/.test(part) ? Number(part) : NaN;
+    const n = uintOf(part);
     if (!(n < count))
       throw new DistkvError(
         'INVALID_ARGUMENT',

@@ -19,7 +19,7 @@ import type { HttpContext } from './context.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { sendDisputed } from './kv-routes.js';
 import { sendRedirect } from './redirect.js';
-import { intParam, strictQuery } from './request-parse.js';
+import { intParam, strictQuery, uintOf } from './request-parse.js';
 import { sendError } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
@@ -89,12 +89,13 @@ function shardsParam(ctx: HttpContext, params: ReadonlyMap<string, string>, pref
   const count = ctx.shardMap.shards.length;
   const out: number[] = [];
   for (const item of text.split(',')) {
-    if (!/^\d{1,5}$/.test(item) || Number(item) >= count)
+    const n = uintOf(item);
+    if (!(n < count))
       throw new DistkvError(
         'INVALID_ARGUMENT',
         `shards must list shard numbers 0..${count - 1}, got "${item}"`,
       );
-    if (!out.includes(Number(item))) out.push(Number(item));
+    if (!out.includes(n)) out.push(n);
   }
   return out;
 }
@@ -124,9 +125,7 @@ function fromParam(params: ReadonlyMap<string, string>, req: HttpRequest): FromS
 
 function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, string>): WatchPlan {
   const prefix = prefixParam(params, ctx.config.server.max_key_bytes);
-  const valuesText = params.get('values') ?? '1';
-  if (valuesText !== '0' && valuesText !== '1')
-    throw new DistkvError('INVALID_ARGUMENT', `values must be 0 or 1, got "${valuesText}"`);
+  const values = intParam(params, 'values', 1, 0, 1);
   const maxBuffer = intParam(params, 'max_buffer_bytes', DEFAULT_MAX_BUFFER, MIN_MAX_BUFFER, MAX_MAX_BUFFER);
   const from = fromParam(params, req);
   // A shard `from` names that the cluster does not have (a typo, another cluster's cursor) would
@@ -157,7 +156,7 @@ function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, 
     sources.push({ shard, worker: t.worker, store: t.store, role: t.role, leaderStore: t.leaderStore });
     starts.set(shard, startOf(from, shard));
   }
-  return { prefix, values: valuesText === '1', maxBuffer, sources, starts, elsewhere };
+  return { prefix, values: values === 1, maxBuffer, sources, starts, elsewhere };
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 import { DistkvError } from '../errors.js';
 import { epochOfSeq, formatVersion, parseVersion } from '../routing/version.js';
+import { uintOf } from './request-parse.js';
 import { COND_IF_EXISTS, COND_IF_MATCH, COND_IF_NONE_MATCH, type WriteExt } from '../worker/op-format.js';
 import type { BatchCondition } from './batch-parse.js';
 import type { HttpContext } from './context.js';
@@ -131,7 +132,7 @@ export const BOTH_EXPIRIES =
 /** ttlOf reads the text of `ttl_ms`: a decimal integer in 1..MAX_TTL_MS (0 when absent). */
 export function ttlOf(text: string | undefined): number {
   if (text === undefined) return 0;
-  const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
+  const n = uintOf(text);
   if (!(n >= 1 && n <= MAX_TTL_MS))
     throw new DistkvError(
       'INVALID_ARGUMENT',
@@ -145,7 +146,7 @@ export function ttlOf(text: string | undefined): number {
  * Redis refuses a PXAT of 0 or less). A time already past is valid: the put deletes the key.
  */
 export function expiresAtOf(text: string): number {
-  const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
+  const n = uintOf(text);
   return checkExpiresAt(n, 'expires_at_ms', JSON.stringify(text));
 }
 

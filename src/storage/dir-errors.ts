@@ -5,6 +5,12 @@
  * for a directory distkv may not enter name neither the culprit nor the remedy.
  *
  * `dirError` returns undefined for errors it does not explain; callers then throw the original.
+ *
+ * `flushFailing` is the refusal of writes while a store's memtable flushes keep failing, by what
+ * the file system said: out of file descriptors (TOO_MANY_OPEN_FILES), a read-only file system
+ * (READ_ONLY_FS), a permission denied (STORE_DIR_DENIED, naming the directory and uid), a
+ * device error (DISK_IO_ERROR); only a full disk or quota (ENOSPC, EDQUOT) and what is not
+ * classified are DISK_FULL, whose advice is to free space.
  */
 import { constants, accessSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -98,4 +104,57 @@ export function dirError(dir: string, err: unknown, doing = 'use'): DistkvError 
   }
   if (code === 'EACCES' || code === 'EPERM') return permissionDenied(deniedAlong(dir), code, doing);
   return undefined;
+}
+
+/** flushFailing is the refusal of writes while the memtable flushes of the store in `dir` keep failing with `failure`. */
+export function flushFailing(dir: string, failure: Error): DistkvError {
+  if (failure instanceof DistkvError && failure.code === 'DATA_DIR_UNUSABLE')
+    return new DistkvError(failure.code, `memtable flush is failing: ${failure.message}`);
+  const code = errnoOf(failure);
+  const failing = `memtable flush of the store ${dir} is failing`;
+  const until = 'writes are refused until a flush succeeds (flushes are retried; reads keep working)';
+  switch (code) {
+    case 'EMFILE':
+    case 'ENFILE':
+      return new DistkvError(
+        'TOO_MANY_OPEN_FILES',
+        `${failing}: the ${code === 'EMFILE' ? 'process' : 'system'} has too many open files ` +
+          `(${failure.message}); ${until}: raise the open-file limit (LimitNOFILE in the systemd unit, ` +
+          'ulimit -n, or fs.file-max for ENFILE) and restart the node',
+      );
+    case 'EROFS':
+      return new DistkvError(
+        'READ_ONLY_FS',
+        `${failing}: its file system is read-only (${failure.message}); ${until}: the disk is not full. ` +
+          'A file system the kernel remounted read-only after errors says so in its log (dmesg): check ' +
+          'the disk, repair the file system and remount it read-write (mount -o remount,rw), or fail the ' +
+          "node's leaders over to replicas (distkv failover) and move its data directory",
+      );
+    case 'EACCES':
+    case 'EPERM':
+      return new DistkvError(
+        'STORE_DIR_DENIED',
+        `${failing}: permission denied (${code}: ${failure.message}); ${until}: the disk is not full. ` +
+          `${userOf()} needs to read, write and enter ${dir} and everything in it: chown -R it to that ` +
+          `user (or chmod -R u+rwX ${dir})${code === 'EPERM' ? ', and clear an immutable attribute (lsattr, chattr -i)' : ''}`,
+      );
+    case 'EIO':
+      return new DistkvError(
+        'DISK_IO_ERROR',
+        `${failing}: the device reported an I/O error (${failure.message}); ${until}: the disk is not ` +
+          'full, it or its connection is failing. Check the kernel log (dmesg) and the disk (smartctl); ' +
+          "copy the data out (distkv backup, or distkv failover to a replica) and move the node's data " +
+          'directory to a sound disk',
+      );
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new DistkvError(
+        'DISK_FULL',
+        `${failing}: its file system is full${code === 'EDQUOT' ? ' for this user (quota)' : ''} ` +
+          `(${failure.message}); ${until}: free space on it${code === 'EDQUOT' ? ' or raise the quota' : ''}`,
+      );
+    default:
+      // Not classified: the code writes are refused with stays DISK_FULL; the message says what failed.
+      return new DistkvError('DISK_FULL', `${failing} (${failure.message}); ${until}`);
+  }
 }

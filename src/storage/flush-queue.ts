@@ -4,13 +4,15 @@
  * a time; reads keep seeing it (`frozen`, newest first) until its run is in place. A failed flush is
  * retried with capped exponential backoff (backoff.ts), logged once when it starts failing and once
  * when it recovers. With MAX_FROZEN memtables waiting, writes wait for a flush (`stall`), or are
- * refused with DISK_FULL while flushes keep failing or failing compactions hold them back
+ * refused while flushes keep failing (with what the failure means: dir-errors.ts `flushFailing`;
+ * DISK_FULL for a full disk) or with DISK_FULL while failing compactions hold them back
  * (`heldBack`, compaction-scheduler.ts). Used only on the store's worker thread.
  */
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { LatencyHistogram } from '../util/latency-histogram.js';
 import { Backoff } from './backoff.js';
+import { flushFailing } from './dir-errors.js';
 import type { Memtable } from './memtable.js';
 
 /** MAX_FROZEN is how many frozen memtables may wait for flushing before writes stall. */
@@ -83,7 +85,7 @@ export class FlushQueue {
     while (this.running !== undefined) await this.running;
   }
 
-  /** stall waits while MAX_FROZEN memtables wait for flushing; refuses with DISK_FULL while flushes fail or are held back. */
+  /** stall waits while MAX_FROZEN memtables wait for flushing; refuses while flushes fail (flushFailing) or are held back (DISK_FULL). */
   async stall(): Promise<void> {
     while (this.mustStall) {
       const stopped = this.target.stopped?.();
@@ -155,26 +157,4 @@ export class FlushQueue {
       if (t.isClosed()) return;
     }
   }
-}
-
-/**
- * flushFailing is the refusal of writes while the flushes of the store in `dir` keep failing with
- * `failure`: out of file descriptors is not a full disk (TOO_MANY_OPEN_FILES, with what to raise), a
- * directory the flush cannot use keeps its own error; anything else is answered as a full disk.
- */
-function flushFailing(dir: string, failure: Error): DistkvError {
-  const code = (failure as NodeJS.ErrnoException).code;
-  if (code === 'EMFILE' || code === 'ENFILE')
-    return new DistkvError(
-      'TOO_MANY_OPEN_FILES',
-      `memtable flush of the store ${dir} is failing: the ${code === 'EMFILE' ? 'process' : 'system'} has too many ` +
-        `open files (${failure.message}); writes are refused until it succeeds: raise the open-file limit ` +
-        '(LimitNOFILE in the systemd unit, ulimit -n, or fs.file-max for ENFILE) and restart the node',
-    );
-  if (failure instanceof DistkvError && failure.code === 'DATA_DIR_UNUSABLE')
-    return new DistkvError(failure.code, `memtable flush is failing: ${failure.message}`);
-  return new DistkvError(
-    'DISK_FULL',
-    `memtable flush is failing (${failure.message}); writes are refused until it succeeds`,
-  );
 }

@@ -7,13 +7,21 @@
  * `durability = "fsync"` the environment syncs inside each commit (overlappingSync off), so a
  * write's commit promise resolves only once it is on disk. `"interval"` and `"none"` open it with
  * noSync and acknowledge at commit; `"interval"` also syncs every `fsyncIntervalMs`.
+ *
+ * Its directory is watched as an LSM store's is (store-dir-watch.ts): LMDB writes into the file it
+ * holds open, so a directory removed (or replaced) while the store runs went unnoticed, every write
+ * acknowledged into a file no path reaches any more and gone at the next start. Once the check
+ * (every second, on a timer) finds it gone, writes are refused with STORE_DIR_LOST; reads go on.
  */
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { Database, RootDatabase } from 'lmdb';
 import { dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
 import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
+import { RealVfs } from './real-vfs.js';
+import { StoreDirWatch } from './store-dir-watch.js';
 import {
   EXPIRING_PAGE_BYTES,
   entryBytes,
@@ -25,6 +33,7 @@ import {
   type StoreValue,
   type WriteResult,
 } from './store.js';
+import type { Vfs } from './vfs.js';
 
 const META_LAST_SEQ = 'last_seq';
 
@@ -40,6 +49,15 @@ function syncEnv(root: RootDatabase): Promise<void> {
   });
 }
 
+/** LmdbStoreOptions are StoreOptions plus what the directory check uses (store-dir-watch.ts). */
+export interface LmdbStoreOptions extends StoreOptions {
+  /** vfs reads the directory's identity (default: the real file system). */
+  vfs?: Vfs | undefined;
+  /** dirCheckMs overrides DIR_CHECK_MS, how often the directory is checked (0: never; tests). */
+  dirCheckMs?: number | undefined;
+  log?: Logger | undefined;
+}
+
 /** LmdbStore is a Store over one LMDB environment. */
 export class LmdbStore implements Store {
   readonly engine = 'lmdb';
@@ -52,8 +70,10 @@ export class LmdbStore implements Store {
   private readonly path: string;
   private seq: number;
   private closed = false;
+  /** dirWatch notices the store's directory removed or replaced; writes are refused from then on. */
+  private readonly dirWatch: StoreDirWatch;
 
-  constructor(options: StoreOptions) {
+  constructor(options: LmdbStoreOptions) {
     this.path = join(options.dir, 'data.mdb');
     ({
       root: this.root,
@@ -69,6 +89,13 @@ export class LmdbStore implements Store {
     upgradeValueLayout(this.root, this.data, this.meta);
     this.seq = this.meta.get(META_LAST_SEQ) ?? 0;
     this.clock = options.clock ?? Date.now;
+    // Last: nothing after it may throw and leave its timer running.
+    this.dirWatch = new StoreDirWatch({
+      vfs: options.vfs ?? new RealVfs(),
+      dir: options.dir,
+      log: options.log,
+      checkMs: options.dirCheckMs,
+    });
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -149,12 +176,18 @@ export class LmdbStore implements Store {
   }
 
   stats(): StoreStats {
-    return { engine: this.engine, ...dbStats(this.data), lastSeq: this.seq };
+    return {
+      engine: this.engine,
+      ...dbStats(this.data),
+      lastSeq: this.seq,
+      dirLost: this.dirWatch.lost === undefined ? 0 : 1,
+    };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.dirWatch.stop();
     clearInterval(this.syncTimer);
     await this.root.flushed;
     await syncEnv(this.root);
@@ -174,7 +207,10 @@ export class LmdbStore implements Store {
     return { seq };
   }
 
+  /** checkOpen refuses a write to a closed store, or to one whose directory is gone (STORE_DIR_LOST). */
   private checkOpen(): void {
     if (this.closed) throw new DistkvError('UNAVAILABLE', 'store is closed');
+    const lost = this.dirWatch.lost;
+    if (lost !== undefined) throw lost;
   }
 }

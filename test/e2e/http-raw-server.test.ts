@@ -175,14 +175,18 @@ describe('Content-Length and chunked framing', () => {
     assert.equal(r.closed, true);
   });
 
-  it('applies nothing when the body is shorter than Content-Length and the client leaves', async () => {
+  it('applies nothing and answers 400 when the body is shorter than Content-Length and the client leaves', async () => {
     const abortedBefore = t.counts.aborted;
     const r = await exchange(port, 'PUT /store/long HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc', {
       count: 1,
       halfClose: true,
       timeoutMs: 3000,
+      lingerMs: 2000,
     });
-    assert.equal(r.responses.length, 0);
+    // The half-closed client is told how much of its body came (session 56: before, no answer).
+    assert.equal(r.responses.length, 1);
+    assert.equal(r.responses[0]?.status, 400);
+    assert.match(r.responses[0].body.toString(), /after 3 of the 10 bytes/);
     assert.equal(r.closed, true, 'the server closed: the request can never complete');
     assert.equal(t.store.has('long'), false);
     assert.equal(t.counts.aborted, abortedBefore + 1, 'the route was told');

@@ -24,6 +24,8 @@ const key = (i: number): Buffer => Buffer.from(`key${String(i).padStart(3, '0')}
 interface Model {
   acked: Map<number, string>;
   refusedSince: Map<number, string[]>;
+  /** syncFaults: the round fails syncs (EIO), so a flush failing on one refuses with DISK_IO_ERROR (session 56). */
+  syncFaults: boolean;
 }
 
 /** writeOne puts a random key and records the outcome; returns false when the write was refused. */
@@ -33,7 +35,11 @@ async function writeOne(s: LsmStore, m: Model, rnd: () => number, tag: string): 
   try {
     await s.put(key(i), Buffer.from(v));
   } catch (err) {
-    assert.ok(err instanceof DistkvError && err.code === 'DISK_FULL', `refused with ${String(err)}`);
+    assert.ok(
+      err instanceof DistkvError &&
+        (err.code === 'DISK_FULL' || (m.syncFaults && err.code === 'DISK_IO_ERROR')),
+      `refused with ${String(err)}`,
+    );
     m.refusedSince.set(i, [...(m.refusedSince.get(i) ?? []), v]);
     return false;
   }
@@ -72,11 +78,12 @@ async function oneRound(dir: string, seed: number, flushWhileFull: boolean): Pro
     retryMaxMs: 40,
   };
   const s = await openTestLsm(dir, o);
-  const m: Model = { acked: new Map(), refusedSince: new Map() };
+  const m: Model = { acked: new Map(), refusedSince: new Map(), syncFaults: false };
   for (let n = 0; n < 40 + Math.floor(rnd() * 120); n++) await writeOne(s, m, rnd, 'before');
   // The disk fills up a little later: a few writes still fit.
   vfs.setCapacity(vfs.usedBytes() + Math.floor(rnd() * 6000));
-  if (rnd() < 0.3) vfs.failSyncs(1 + Math.floor(rnd() * 3));
+  m.syncFaults = rnd() < 0.3;
+  if (m.syncFaults) vfs.failSyncs(1 + Math.floor(rnd() * 3));
   let refused = 0;
   for (let n = 0; n < 300 && refused < 20; n++) if (!(await writeOne(s, m, rnd, 'full'))) refused++;
   // Compaction into LMDB (not on this disk) and log trimming free space: fill what they freed.

@@ -227,7 +227,7 @@ function write(store: LsmStore, op: Op): Promise<{ seq: number }> {
   return store.put(key, valueOf(op), op.ttl);
 }
 
-/** writeAll issues `ops` in one turn and records each acknowledged one; a refused one (DISK_FULL) must leave no trace. */
+/** writeAll issues `ops` in one turn and records each acknowledged one; a refused one (DISK_FULL, DISK_IO_ERROR) must leave no trace. */
 async function writeAll(
   store: LsmStore,
   ops: readonly Op[],
@@ -237,7 +237,12 @@ async function writeAll(
   const results = await Promise.allSettled(ops.map((op) => write(store, op)));
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') history.record(r.value.seq, ops[i]!);
-    else if (!faulty || (r.reason as { code?: string }).code !== 'DISK_FULL') throw r.reason;
+    // A failed sync of a flush's run refuses the writes stalled behind it as DISK_IO_ERROR (session 56).
+    else if (
+      !faulty ||
+      !['DISK_FULL', 'DISK_IO_ERROR'].includes(String((r.reason as { code?: string }).code))
+    )
+      throw r.reason;
   });
 }
 

@@ -11,7 +11,21 @@ import { parseHead } from '../../src/http/http1-head.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
 import { referenceParseHead } from './http1-head-reference.js';
 
-const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'get', 'G(T', ''];
+const METHODS = [
+  'GET',
+  'PUT',
+  'POST',
+  'DELETE',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'get',
+  'G(T',
+  '',
+  'PROPFIND',
+  'OPTIONSX(',
+  'M-SEARCH',
+];
 const TARGETS = [
   '/kv/a',
   '/kv/key123',
@@ -80,6 +94,9 @@ const VALUES = [
   'Keep-Alive',
   'keep-alive, close',
   '100-continue',
+  '100-Continue, ',
+  '100-continue, foo',
+  'foo',
   '',
   'a\x00b',
   'a\tb',

@@ -33,7 +33,7 @@ interface RequestHead {
 
 /** HeadError is a head that must be refused: its status and why. The connection is closed after it. */
 interface HeadError {
-  status: 400 | 414 | 431;
+  status: 400 | 414 | 417 | 431 | 501; // session 56: 417, 501
   message: string;
 }
 
@@ -198,6 +198,13 @@ function knownMethod(head: string, length: number): string | undefined {
 
 /** parseHead parses a request head (everything before the blank line, as latin1). */
 export function referenceParseHead(head: string): RequestHead | HeadError {
+  // session 56: a method longer than OPTIONS, the longest distkv implements, is 501
+  if (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{8}/.test(head))
+    return {
+      status: 501,
+      message:
+        'request method is longer than 7 bytes: not implemented; distkv implements GET, HEAD, PUT, POST, DELETE, OPTIONS',
+    };
   let lineEnd = head.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = head.length;
   const sp1 = head.indexOf(' ');
@@ -254,9 +261,20 @@ export function referenceParseHead(head: string): RequestHead | HeadError {
         else if (minor === 0 && hasToken(value, 'keep-alive')) keepAlive = true;
         break;
       // HTTP/1.0: Expect ignored and Upgrade dropped (RFC 9110 sections 10.1.1 and 7.8; session 55)
-      case 'expect':
-        if (minor === 1 && value.toLowerCase() === '100-continue') expectContinue = true;
+      // session 56: a list; a member other than 100-continue is 417
+      case 'expect': {
+        const members = value
+          .split(',')
+          .map((m) => m.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase())
+          .filter((m) => m !== '');
+        if (members.some((m) => m !== '100-continue'))
+          return {
+            status: 417,
+            message: `Expect "${value.slice(0, 100)}" cannot be met: the only expectation this server knows is 100-continue; send the request without it`,
+          };
+        if (minor === 1 && members.length > 0) expectContinue = true;
         break;
+      }
       case 'upgrade':
         if (minor === 0) {
           names.pop();

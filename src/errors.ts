@@ -301,6 +301,18 @@ export function toDistkvError(err: unknown): DistkvError {
       { cause: err },
     );
   }
+  // A write or commit the file system refused (LMDB's, or a file's outside a flush: flushes say more,
+  // storage/dir-errors.ts flushFailing) is the disk's state, not a bug: 507 with what it was.
+  if (e?.code === 'EROFS')
+    return new DistkvError('READ_ONLY_FS', `the file system is read-only: ${String(e.message)}`, {
+      cause: err,
+    });
+  if (e?.code === 'EIO')
+    return new DistkvError('DISK_IO_ERROR', `the device reported an I/O error: ${String(e.message)}`, {
+      cause: err,
+    });
+  if (e?.code === 'EACCES' || e?.code === 'EPERM')
+    return new DistkvError('STORE_DIR_DENIED', `permission denied: ${String(e.message)}`, { cause: err });
   const message = err instanceof Error ? err.message : String(err);
   return new DistkvError('INTERNAL', message, { cause: err });
 }

@@ -38,7 +38,7 @@ const GAUGES = {
   compactionRunning: ['compaction_running', 'LSM: 1 while a compaction runs'],
   dirLost: [
     'dir_lost',
-    'LSM: 1 once the store directory was removed or replaced while the node runs (writes refused with STORE_DIR_LOST)',
+    '1 once the store directory was removed or replaced while the node runs (writes refused with STORE_DIR_LOST)',
   ],
 } as const;
 

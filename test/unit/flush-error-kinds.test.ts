@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DistkvError } from '../../src/errors.js';
+import { DistkvError, toDistkvError } from '../../src/errors.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { openTestGroup } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -81,5 +81,22 @@ describe('a memtable flush that keeps failing refuses writes with what the failu
     assert.equal(err.code, 'DISK_FULL');
     assert.match(err.message, /EBUSY/);
     assert.doesNotMatch(err.message, /free space/);
+  });
+
+  it('a write the file system refuses outside a flush (an LMDB commit) is 507 naming what it was, not 500 INTERNAL', () => {
+    const errno = (code: string): Error => Object.assign(new Error(`${code}: failed, write`), { code });
+    for (const [code, want] of [
+      ['EROFS', 'READ_ONLY_FS'],
+      ['EIO', 'DISK_IO_ERROR'],
+      ['EACCES', 'STORE_DIR_DENIED'],
+      ['EPERM', 'STORE_DIR_DENIED'],
+      ['ENOSPC', 'DISK_FULL'],
+    ] as const) {
+      const err = toDistkvError(errno(code));
+      assert.equal(err.code, want, code);
+      assert.equal(err.status, 507, code);
+      assert.match(err.message, new RegExp(code));
+    }
+    assert.equal(toDistkvError(new Error('a bug')).code, 'INTERNAL');
   });
 });

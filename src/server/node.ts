@@ -400,6 +400,11 @@ export class DistkvNode {
     return node;
   }
 
+  /** quietMs is how long no request or command has come on either front door since they stopped accepting. */
+  private quietMs(): number {
+    return Math.min(this.frontDoor.quietMs(), ...this.resp.map((r) => r.quietMs()));
+  }
+
   /** stop drains and shuts down; calling it again returns the same promise. */
   stop(): Promise<void> {
     this.stopping ??= this.drain();
@@ -423,13 +428,15 @@ export class DistkvNode {
     // Connections with nothing pending stay open until no request has started for DRAIN_QUIET_MS:
     // a request a keep-alive client sent as the stop began is answered 503 DRAINING (not
     // executed: sent again) rather than cut off unanswered (http1-connection.ts, serverStopping).
+    // RESP's idle connections alike: such a command gets -TRYAGAIN (RespConnection, "Shutdown").
     while (
-      (this.state.inFlight > 0 || this.pool.inFlight > 0 || this.frontDoor.quietMs() < DRAIN_QUIET_MS) &&
+      (this.state.inFlight > 0 || this.pool.inFlight > 0 || this.quietMs() < DRAIN_QUIET_MS) &&
       performance.now() < deadline
     ) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.frontDoor.endIdle();
+    for (const r of this.resp) r.endIdle();
     if (this.state.inFlight > 0)
       this.log.warn(
         { in_flight: this.state.inFlight },

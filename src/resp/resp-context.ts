@@ -34,6 +34,13 @@ export interface RespContext {
    * no node is reported down.
    */
   downNodes?: () => ReadonlySet<string>;
+  /**
+   * checkPeerSoon asks the peer check to look at the node at `address` now rather than at its next
+   * round (PeerCheck.checkSoon: at most once a second per peer): a key whose owner is in
+   * `downNodes` asks it, so a leader that comes back is served again within about a second while
+   * clients ask for its keys. Absent, nothing is asked.
+   */
+  checkPeerSoon?: (address: string) => void;
   plan: NodePlan;
   pool: WorkerPool;
   log: Logger;

@@ -244,6 +244,10 @@ export class DistkvNode {
             .filter((p) => p.state === 'unreachable')
             .map((p) => p.address),
         ),
+      // A key of a down owner asks about it at once: a leader that is back is served within ~1 s.
+      checkPeerSoon: (address: string) => {
+        this.peers.checkSoon(address);
+      },
       leaderWithoutLease: (role: 'leader' | 'replica', idx: number) =>
         this.liveMap.leaderWithoutLease(role, idx),
       readsHeld: (role: 'leader' | 'replica', idx: number) => readsHeld(this.liveMap, role, idx),

@@ -63,6 +63,12 @@ export interface RespContext {
    * (src/server/slot-gate.ts): commands on their keys get `-TRYAGAIN`. Absent, none is refused.
    */
   slotGate?: SlotGate;
+  /**
+   * loading is true while the node starts (its stores are opening): only the commands Redis runs
+   * while it loads its dataset (the `loading` flag: HELLO, AUTH, CLIENT, INFO, COMMAND, ...) run,
+   * the others answer `-LOADING` (command-table.ts). Absent, the node is never loading.
+   */
+  loading?: () => boolean;
   /** draining is true once the node stops accepting: commands on keys are refused with TRYAGAIN. */
   draining: () => boolean;
   /** nextClientId numbers connections (CLIENT ID); shared by the process's listeners. */

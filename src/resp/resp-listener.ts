@@ -3,7 +3,8 @@
  * HTTP front door, at the node's RESP address (resp-address.ts). Each connection parses commands
  * and submits their ops to the same worker pool as HTTP requests (docs/resp.md).
  *
- * Lifecycle: `listen()` once the stores are open; on shutdown `stopAccepting()` first: each open
+ * Lifecycle: `listen()` right after the HTTP front door, before the stores open (data commands
+ * answer `-LOADING` until the node serves: RespContext.loading); on shutdown `stopAccepting()` first: each open
  * connection answers the commands it has read (in-flight replies still go out while the node
  * drains) and then ends with a FIN (RespConnection.drain). One with nothing outstanding reads on
  * and answers what its client sent as the stop began: the node waits until `quietMs()` says no

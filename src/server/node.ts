@@ -3,9 +3,9 @@
  * stores on shard workers and serves them through the HTTP/1.1 front door (src/http/front-door.ts).
  *
  * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → mark it
- * running (run-marker.ts) → listen
+ * running (run-marker.ts) → listen, HTTP then RESP
  * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
- * "starting") → open stores on the workers → serve → on stop: with a coordinator, hand the led shards over
+ * "starting", every RESP data command `-LOADING`) → open stores on the workers → serve → on stop: with a coordinator, hand the led shards over
  * to a replica (drain-handover.ts), then stop accepting, let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
  * end workers, remove the running mark. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  * A start that finds the mark of a run that stopped uncleanly in a lossy durability mode starts a new
@@ -252,6 +252,8 @@ export class DistkvNode {
         this.liveMap.leaderWithoutLease(role, idx),
       readsHeld: (role: 'leader' | 'replica', idx: number) => readsHeld(this.liveMap, role, idx),
       behindError: (idx: number) => this.liveMap.behindError(idx),
+      // Until the stores are open and the peers asked, data commands answer -LOADING (start()).
+      loading: () => this.state.phase === 'starting',
       slotGate: this.peers.gate,
       plan: this.plan,
       pool: this.pool,
@@ -324,14 +326,17 @@ export class DistkvNode {
           { address: l.address },
           `listening on ${node.scheme}://${l.host}:${l.port} as node ${l.address} (stores opening: 503 until serving)`,
         );
-      await node.pool.start();
+      // RESP too, before the stores open (which can take seconds after a crash): peers that count
+      // this node up send their clients -MOVED here, and a refused connection is an error there,
+      // where -LOADING until serving is what a Redis client waits out (RespContext.loading).
       for (const r of node.resp) {
         await r.listen();
         node.log.info(
           { address: r.address },
-          `RESP (Redis protocol) on redis://${r.endpoint.host}:${r.endpoint.port} for node ${r.address}`,
+          `RESP (Redis protocol) on redis://${r.endpoint.host}:${r.endpoint.port} for node ${r.address} (stores opening: -LOADING until serving)`,
         );
       }
+      await node.pool.start();
       node.liveMap.attach(node.plan, node.pool);
       // Before the peer round, which may show a replica ahead of a leader here (behind-leaders.ts).
       if (options.config.storage.engine !== 'memory')

@@ -4,8 +4,11 @@
  * cluster clients use to find a command's keys), and the function that runs it.
  *
  * Dispatch checks, in Redis's order and wording: unknown command, wrong number of arguments,
- * authentication (`NOAUTH`) when a token is set; then, while the node drains, commands on keys get
- * `-TRYAGAIN`.
+ * authentication (`NOAUTH`) when a token is set; then, while the node starts (its stores are
+ * opening), the commands without Redis's `loading` flag get `-LOADING`, as from a redis-server
+ * loading its dataset (`runsWhileLoading`); then, while the node drains, commands on keys get
+ * `-TRYAGAIN`. Redis sends the keys of other nodes' slots `-MOVED` before it looks at loading;
+ * distkv answers them `-LOADING` too: until it has asked its peers, its live map may be stale.
  */
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
@@ -327,6 +330,24 @@ function commandOf(name: Buffer): CommandSpec | undefined {
   return lookup(name.toString('latin1'));
 }
 
+/** LOADING_ERROR is Redis's reply to a command it does not run while it loads its dataset, word for word. */
+export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory';
+
+/**
+ * runsWhileLoading tells whether `cmd` (with `args`) runs while the node starts: it has Redis's
+ * `loading` flag, or for a container (CLIENT) the subcommand named has it; an unknown subcommand
+ * runs, to answer its own error as Redis does.
+ */
+export function runsWhileLoading(cmd: CommandSpec, args: readonly Buffer[]): boolean {
+  const subs = cmd.subcommands;
+  if (subs !== undefined && args.length > 1) {
+    const full = `${cmd.name}|${args[1]!.toString('latin1').toLowerCase()}`;
+    const sub = subs.find((s) => s.name === full);
+    return sub === undefined || sub.flags.includes('loading');
+  }
+  return cmd.flags.includes('loading');
+}
+
 /** dispatch runs one command on a connection, or holds it while a CLIENT PAUSE holds it (client-pause.ts). */
 export function dispatch(c: RespConnection, args: Buffer[]): void {
   const pause = c.ctx.pause;
@@ -360,6 +381,10 @@ export function dispatch(c: RespConnection, args: Buffer[]): void {
     c.queue.now(c.proto).error('NOAUTH Authentication required.');
     return;
   }
+  if (c.ctx.loading?.() === true && !runsWhileLoading(cmd, args)) {
+    c.queue.now(c.proto).error(LOADING_ERROR);
+    return;
+  }
   if (cmd.firstKey > 0 && c.ctx.draining()) {
     c.queue.now(c.proto).error('TRYAGAIN the node is shutting down');
     return;
@@ -371,18 +396,26 @@ export function dispatch(c: RespConnection, args: Buffer[]): void {
  * dispatchGetSet runs a GET (`value` undefined) or a SET of a key and a value only that the parser
  * recognised by its framing (resp-parser.ts `OnGetSet`), through the functions `get` and `set`
  * run, with the checks of `dispatch` that can apply (authentication is left to the general path by
- * the parser): it returns false, without running it, while the node drains, the connection is
- * inside MULTI or a CLIENT PAUSE is set, for `dispatch` to give the `-TRYAGAIN`, refuse it or hold it.
+ * the parser): it returns false, without running it, while the node starts or drains, the
+ * connection is inside MULTI or a CLIENT PAUSE is set, for `dispatch` to give the `-LOADING` or
+ * `-TRYAGAIN`, refuse it or hold it.
  */
 export function dispatchGetSet(c: RespConnection, key: Uint8Array, value: Uint8Array | undefined): boolean {
-  if (c.ctx.draining() || c.inMulti !== undefined || c.ctx.pause.mode !== PAUSE_MODE.off) return false;
+  const ctx = c.ctx;
+  if (
+    ctx.draining() ||
+    ctx.loading?.() === true ||
+    c.inMulti !== undefined ||
+    ctx.pause.mode !== PAUSE_MODE.off
+  )
+    return false;
   if (value === undefined) {
     c.lastCommand = 'get';
-    c.ctx.stats.calls[GET.index]!++;
+    ctx.stats.calls[GET.index]!++;
     strings.getKey(c, key);
   } else {
     c.lastCommand = 'set';
-    c.ctx.stats.calls[SET.index]!++;
+    ctx.stats.calls[SET.index]!++;
     strings.setKey(c, key, value);
   }
   return true;

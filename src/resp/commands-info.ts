@@ -10,7 +10,9 @@
  * leader store that answers no reads now (a failover holds its writes, or it has no lease: the
  * stores DBSIZE and SCAN answer -TRYAGAIN for, commands-keyspace.ts `heldAt`) is left out of
  * `keys`, `expires` and `avg_ttl`, and the section adds `held_slots:N`, its slots' count: a new
- * leader may already hold writes, or deletes, that its count lacks.
+ * leader may already hold writes, or deletes, that its count lacks. While the node starts (its
+ * stores are opening: RespContext.loading) INFO answers without asking the stores, with `loading:1`
+ * in the persistence section and no keyspace lines, as Redis while it loads its dataset.
  */
 import { arch, platform } from 'node:os';
 import { masterOf } from './commands-cluster.js';
@@ -37,9 +39,15 @@ export function info(c: RespConnection, args: Buffer[]): void {
  * section is asked for.
  */
 function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string>): void {
-  const census = all || wanted.has('keyspace');
-  const { readable, heldSlots } = readableServed(c);
-  Promise.all([keyCount(c, readable), census ? c.ctx.expiries.count(readable) : NO_EXPIRIES]).then(
+  // While the node starts its stores are opening: the workers are not asked, nothing is counted
+  // (the persistence section says `loading:1`).
+  const loading = c.ctx.loading?.() === true;
+  const census = !loading && (all || wanted.has('keyspace'));
+  const { readable, heldSlots } = loading ? NOT_OPEN : readableServed(c);
+  Promise.all([
+    loading ? 0 : keyCount(c, readable),
+    census ? c.ctx.expiries.count(readable) : NO_EXPIRIES,
+  ]).then(
     ([keys, expiries]) => {
       const sections = infoSections(c, { keys, expiries, heldSlots }).filter(
         ([name]) => all || wanted.has(name.toLowerCase()),
@@ -58,6 +66,7 @@ function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string
 }
 
 const NO_EXPIRIES: ExpiryCount = { expires: 0, avgTtlMs: 0 };
+const NOT_OPEN: ReturnType<typeof readableServed> = { readable: [], heldSlots: 0 };
 
 /** Keyspace is what the keyspace section reports: the keys of the stores that answer reads, and the slots of those that do not. */
 interface Keyspace {
@@ -150,7 +159,11 @@ function infoSections(c: RespConnection, keyspace: Keyspace): [string, string[]]
     [
       'Persistence',
       [
-        'loading:0',
+        // While the node starts, as Redis while it loads its dataset: clients (ioredis's ready
+        // check) wait for loading:0. No loading_eta_seconds: ioredis would poll at once on a 0.
+        ...(c.ctx.loading?.() === true
+          ? ['loading:1', `loading_start_time:${Math.floor(c.ctx.startedAt / 1000)}`]
+          : ['loading:0']),
         'async_loading:0',
         `aof_enabled:${config.storage.engine === 'memory' ? 0 : 1}`,
         'rdb_bgsave_in_progress:0',

@@ -10,7 +10,9 @@
  * reads and writes, with `-TRYAGAIN`: Redis's reply for a slot that cannot be served right now
  * (during a resharding), which cluster clients retry after a pause. A slot whose owner did not
  * answer this node's last peer check is answered `-CLUSTERDOWN Hash slot not served`, as Redis
- * answers a slot no reachable node serves (docs/resp.md, "A node down").
+ * answers a slot no reachable node serves (docs/resp.md, "A node down"), and the peer check is
+ * asked to look at that owner at once (`checkPeerSoon`), so that a leader that comes back is
+ * served again within about a second rather than at the next peer round.
  */
 import type { DistkvError } from '../errors.js';
 import { slotOfBytes } from '../routing/slot.js';
@@ -130,6 +132,9 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
     // closed."); Redis answers a slot no reachable node serves with -CLUSTERDOWN, which clients
     // retry after refreshing their slots, so they carry on by themselves once the leader is back.
     c.queue.now(c.proto).error(`CLUSTERDOWN Hash slot not served: its owner ${owner} is unreachable`);
+    // The owner may be back already: asked now, it is served again once it answers (not at the
+    // next peer round, up to 2 s later, while every client retrying its keys got -CLUSTERDOWN).
+    c.ctx.checkPeerSoon?.(target.address);
     return undefined;
   }
   c.queue.now(c.proto).error(`MOVED ${slot} ${owner}`);

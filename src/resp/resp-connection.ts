@@ -42,6 +42,12 @@
  * close is not a reset: a reset made the client's kernel throw away replies it had received but
  * its application had not read yet, and the client could not tell which commands had run. A
  * client therefore knows that a command left without a reply at shutdown did not run.
+ * A connection with no command outstanding when the drain begins (`lingering`) is not ended at
+ * once: a command its client sent as the stop began (it had its last reply; the FIN had not reached
+ * it) was dropped unanswered. It reads on: the commands of the next read are answered (refused,
+ * not run) and the connection then ends as above; one still idle ends at `endIdle`, which the node
+ * calls once no command has come for a while (src/server/node.ts, DRAIN_QUIET_MS), as HTTP's idle
+ * keep-alive connections (src/http/http1-connection.ts, serverStopping).
  */
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
@@ -129,6 +135,13 @@ export class RespConnection {
   private inputEnded = false;
   /** draining is set by `drain`: the connection ends as after end of input, then drops what it reads. */
   private draining = false;
+  /**
+   * lingering is set by `drain` on a connection with no command outstanding: it reads on, and ends
+   * once it has answered a command (or at `endIdle`), not at once (see "Shutdown" above).
+   */
+  private lingering = false;
+  /** lastDrainCommandAt is when a command last ran on this connection while it drains (performance.now(); 0: none). */
+  lastDrainCommandAt = 0;
   private writeBlocked = false;
   private pipelineFull = false;
   /** paused mirrors whether the socket was last paused (so reading is resumed only when it was). */
@@ -282,6 +295,18 @@ export class RespConnection {
     if (this.draining || this.socket.destroyed) return;
     this.draining = true;
     this.unblock?.(false);
+    // Nothing outstanding: the client may be sending its next command now; it is read and answered.
+    this.lingering = this.queue.depth === 0 && !this.pipelineFull && !this.closing && !this.inputEnded;
+    this.writeOut();
+  }
+
+  /**
+   * endIdle ends a draining connection that has not run a command since the drain began: with a
+   * FIN, once every reply is written (an incomplete command it holds is dropped unrun).
+   */
+  endIdle(): void {
+    if (!this.lingering) return;
+    this.lingering = false;
     this.writeOut();
   }
 
@@ -384,6 +409,11 @@ export class RespConnection {
   /** afterCommand counts a command run and tells whether parsing goes on (flow control, QUIT, a fence). */
   private afterCommand(): boolean {
     this.ctx.stats.commands++;
+    if (this.draining) {
+      // The command of a connection idle at the stop is answered; the connection ends after it.
+      this.lingering = false;
+      this.lastDrainCommandAt = performance.now();
+    }
     if (this.closing) return false;
     if (this.fenced) return this.stopParsing();
     if (this.queue.depth >= this.window.size || this.writeBlocked || this.queue.out.length > WINDOW_BYTES)
@@ -450,7 +480,7 @@ export class RespConnection {
     }
     // After end of input, `pipelineFull` unset means every command held has been parsed.
     if (
-      (this.closing || ((this.inputEnded || this.draining) && !this.pipelineFull)) &&
+      (this.closing || ((this.inputEnded || (this.draining && !this.lingering)) && !this.pipelineFull)) &&
       this.queue.depth === 0
     ) {
       socket.end();

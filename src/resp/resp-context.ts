@@ -34,6 +34,13 @@ export interface RespContext {
    * no node is reported down.
    */
   downNodes?: () => ReadonlySet<string>;
+  /**
+   * checkPeerSoon asks the peer check to look at the node at `address` now rather than at its next
+   * round (PeerCheck.checkSoon: at most once a second per peer): a key whose owner is in
+   * `downNodes` asks it, so a leader that comes back is served again within about a second while
+   * clients ask for its keys. Absent, nothing is asked.
+   */
+  checkPeerSoon?: (address: string) => void;
   plan: NodePlan;
   pool: WorkerPool;
   log: Logger;
@@ -56,6 +63,12 @@ export interface RespContext {
    * (src/server/slot-gate.ts): commands on their keys get `-TRYAGAIN`. Absent, none is refused.
    */
   slotGate?: SlotGate;
+  /**
+   * loading is true while the node starts (its stores are opening): only the commands Redis runs
+   * while it loads its dataset (the `loading` flag: HELLO, AUTH, CLIENT, INFO, COMMAND, ...) run,
+   * the others answer `-LOADING` (command-table.ts). Absent, the node is never loading.
+   */
+  loading?: () => boolean;
   /** draining is true once the node stops accepting: commands on keys are refused with TRYAGAIN. */
   draining: () => boolean;
   /** nextClientId numbers connections (CLIENT ID); shared by the process's listeners. */

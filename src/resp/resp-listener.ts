@@ -3,9 +3,13 @@
  * HTTP front door, at the node's RESP address (resp-address.ts). Each connection parses commands
  * and submits their ops to the same worker pool as HTTP requests (docs/resp.md).
  *
- * Lifecycle: `listen()` once the stores are open; on shutdown `stopAccepting()` first: each open
+ * Lifecycle: `listen()` right after the HTTP front door, before the stores open (data commands
+ * answer `-LOADING` until the node serves: RespContext.loading); on shutdown `stopAccepting()` first: each open
  * connection answers the commands it has read (in-flight replies still go out while the node
- * drains) and then ends with a FIN (RespConnection.drain); `close()` ends the ones that remain.
+ * drains) and then ends with a FIN (RespConnection.drain). One with nothing outstanding reads on
+ * and answers what its client sent as the stop began: the node waits until `quietMs()` says no
+ * command has come for a while, then `endIdle()` ends those still idle; `close()` ends the ones
+ * that remain.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { SharedRead } from '../server/shared-read.js';
@@ -39,6 +43,10 @@ export class RespListener {
   private readonly connections = new Set<RespConnection>();
   private readonly pause = new ClientPause();
   private draining = false;
+  /** stoppedAt is when stopAccepting was called (performance.now()): quietMs counts from it. */
+  private stoppedAt = 0;
+  /** lastDrainCommandAt is the latest RespConnection.lastDrainCommandAt of the connections closed since. */
+  private lastDrainCommandAt = 0;
 
   constructor(shared: RespShared, listener: RespContext['listener'], endpoint: RespEndpoint) {
     this.endpoint = endpoint;
@@ -81,6 +89,7 @@ export class RespListener {
         conn = c;
         this.connections.add(c);
         socket.on('close', () => {
+          if (c.lastDrainCommandAt > this.lastDrainCommandAt) this.lastDrainCommandAt = c.lastDrainCommandAt;
           this.connections.delete(c);
           release();
         });
@@ -121,9 +130,27 @@ export class RespListener {
   stopAccepting(): void {
     if (this.draining) return;
     this.draining = true;
+    this.stoppedAt = performance.now();
     if (this.server.listening) this.server.close();
     this.pause.unpause();
     for (const c of this.connections) c.drain();
+  }
+
+  /**
+   * quietMs is how long no command has run on this listener's connections since stopAccepting
+   * (Infinity with no connection left): a stop ends the idle ones (`endIdle`) once it is quiet for
+   * a while, as the HTTP front door's (Http1Server.quietMs).
+   */
+  quietMs(): number {
+    if (this.connections.size === 0) return Infinity;
+    let last = Math.max(this.stoppedAt, this.lastDrainCommandAt);
+    for (const c of this.connections) if (c.lastDrainCommandAt > last) last = c.lastDrainCommandAt;
+    return performance.now() - last;
+  }
+
+  /** endIdle ends, with a FIN, the draining connections that have run no command since the drain began. */
+  endIdle(): void {
+    for (const c of this.connections) c.endIdle();
   }
 
   /** close ends every open connection. */

@@ -3,9 +3,9 @@
  * stores on shard workers and serves them through the HTTP/1.1 front door (src/http/front-door.ts).
  *
  * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → mark it
- * running (run-marker.ts) → listen
+ * running (run-marker.ts) → listen, HTTP then RESP
  * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
- * "starting") → open stores on the workers → serve → on stop: with a coordinator, hand the led shards over
+ * "starting", every RESP data command `-LOADING`) → open stores on the workers → serve → on stop: with a coordinator, hand the led shards over
  * to a replica (drain-handover.ts), then stop accepting, let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
  * end workers, remove the running mark. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  * A start that finds the mark of a run that stopped uncleanly in a lossy durability mode starts a new
@@ -244,10 +244,16 @@ export class DistkvNode {
             .filter((p) => p.state === 'unreachable')
             .map((p) => p.address),
         ),
+      // A key of a down owner asks about it at once: a leader that is back is served within ~1 s.
+      checkPeerSoon: (address: string) => {
+        this.peers.checkSoon(address);
+      },
       leaderWithoutLease: (role: 'leader' | 'replica', idx: number) =>
         this.liveMap.leaderWithoutLease(role, idx),
       readsHeld: (role: 'leader' | 'replica', idx: number) => readsHeld(this.liveMap, role, idx),
       behindError: (idx: number) => this.liveMap.behindError(idx),
+      // Until the stores are open and the peers asked, data commands answer -LOADING (start()).
+      loading: () => this.state.phase === 'starting',
       slotGate: this.peers.gate,
       plan: this.plan,
       pool: this.pool,
@@ -320,14 +326,17 @@ export class DistkvNode {
           { address: l.address },
           `listening on ${node.scheme}://${l.host}:${l.port} as node ${l.address} (stores opening: 503 until serving)`,
         );
-      await node.pool.start();
+      // RESP too, before the stores open (which can take seconds after a crash): peers that count
+      // this node up send their clients -MOVED here, and a refused connection is an error there,
+      // where -LOADING until serving is what a Redis client waits out (RespContext.loading).
       for (const r of node.resp) {
         await r.listen();
         node.log.info(
           { address: r.address },
-          `RESP (Redis protocol) on redis://${r.endpoint.host}:${r.endpoint.port} for node ${r.address}`,
+          `RESP (Redis protocol) on redis://${r.endpoint.host}:${r.endpoint.port} for node ${r.address} (stores opening: -LOADING until serving)`,
         );
       }
+      await node.pool.start();
       node.liveMap.attach(node.plan, node.pool);
       // Before the peer round, which may show a replica ahead of a leader here (behind-leaders.ts).
       if (options.config.storage.engine !== 'memory')
@@ -400,6 +409,11 @@ export class DistkvNode {
     return node;
   }
 
+  /** quietMs is how long no request or command has come on either front door since they stopped accepting. */
+  private quietMs(): number {
+    return Math.min(this.frontDoor.quietMs(), ...this.resp.map((r) => r.quietMs()));
+  }
+
   /** stop drains and shuts down; calling it again returns the same promise. */
   stop(): Promise<void> {
     this.stopping ??= this.drain();
@@ -423,13 +437,15 @@ export class DistkvNode {
     // Connections with nothing pending stay open until no request has started for DRAIN_QUIET_MS:
     // a request a keep-alive client sent as the stop began is answered 503 DRAINING (not
     // executed: sent again) rather than cut off unanswered (http1-connection.ts, serverStopping).
+    // RESP's idle connections alike: such a command gets -TRYAGAIN (RespConnection, "Shutdown").
     while (
-      (this.state.inFlight > 0 || this.pool.inFlight > 0 || this.frontDoor.quietMs() < DRAIN_QUIET_MS) &&
+      (this.state.inFlight > 0 || this.pool.inFlight > 0 || this.quietMs() < DRAIN_QUIET_MS) &&
       performance.now() < deadline
     ) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.frontDoor.endIdle();
+    for (const r of this.resp) r.endIdle();
     if (this.state.inFlight > 0)
       this.log.warn(
         { in_flight: this.state.inFlight },

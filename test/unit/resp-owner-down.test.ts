@@ -3,7 +3,7 @@
  * `-CLUSTERDOWN Hash slot not served`, as Redis answers a slot no reachable node serves, not a
  * `-MOVED` to the node that does not answer (which sent ioredis there until it gave up with
  * "Too many Cluster redirections. Last error: Connection is closed."). A reachable owner still gets
- * `-MOVED`.
+ * `-MOVED`. The peer check is asked about the unreachable owner at once (`checkPeerSoon`).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -19,8 +19,11 @@ const B = '127.0.0.1:7002';
 const config = validateConfig({ shards: [{ name: 'shard-0', idx: 0, address: B, replicas: [A] }] }, '<test>');
 const remote: Target = { local: false, address: B };
 
-/** replyAtA routes key `k` at node A (a replica of B's shard) while A sees `down` unreachable. */
-function replyAtA(down: string[], write: boolean, readonly = false): string {
+/**
+ * replyAtA routes key `k` at node A (a replica of B's shard) while A sees `down` unreachable; the
+ * peers it asks the peer check about at once go into `asked`.
+ */
+function replyAtA(down: string[], write: boolean, readonly = false, asked: string[] = []): string {
   const c = fakeConnection({
     readonly,
     ctx: {
@@ -28,6 +31,7 @@ function replyAtA(down: string[], write: boolean, readonly = false): string {
       shardMap: new ShardMap(config.shards),
       listener: { address: A, port: 7001, reads: [remote], writes: [remote] },
       downNodes: () => new Set(down),
+      checkPeerSoon: (address: string) => asked.push(address),
       leaderWithoutLease: () => false,
     },
   });
@@ -44,6 +48,15 @@ describe('RESP for a key whose owner is unreachable', () => {
         replyAtA([B], write),
         '-CLUSTERDOWN Hash slot not served: its owner 127.0.0.1:8002 is unreachable\r\n',
       );
+  });
+
+  it('asks the peer check about the unreachable owner at once, so that it is served again as soon as it is back', () => {
+    const asked: string[] = [];
+    replyAtA([B], false, false, asked);
+    replyAtA([B], true, false, asked);
+    assert.deepEqual(asked, [B, B]);
+    replyAtA([], true, false, asked);
+    assert.deepEqual(asked, [B, B], 'an owner that answers is not asked early');
   });
 
   it('answers -MOVED while the owner answers', () => {

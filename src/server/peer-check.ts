@@ -180,9 +180,10 @@ export class PeerCheck {
   }
 
   /**
-   * checkSoon asks the peer at `address` now, because it refused something this node forwarded
-   * to it as a node in a dispute does; nothing when `address` is not a peer, a check of it is in
-   * flight, or it was asked early less than EARLY_CHECK_MS ago.
+   * checkSoon asks the peer at `address` now: it refused something this node forwarded to it as a
+   * node in a dispute does, or a RESP client was told its slots are down (`-CLUSTERDOWN`) and it
+   * may be back; nothing when `address` is not a peer, a check of it is in flight, or it was asked
+   * early less than EARLY_CHECK_MS ago.
    */
   checkSoon(address: string): void {
     const p = this.peers.find((x) => x.address === address);

@@ -10,6 +10,7 @@ import { batchResult, chunks, conditional, type WireResult, wireOp } from './bat
 import type { Reply } from './exchange.js';
 import type { Sender } from './sender.js';
 import { checkText } from './key-bytes.js';
+import { checkConditionTypes } from './wire-decode.js';
 import type { BatchOp, BatchResult } from './types.js';
 
 /**
@@ -31,6 +32,7 @@ function checkOp(op: BatchOp, i: number): void {
       `batch operation ${i}: key must be a string (a batch carries keys as JSON text), got ${key === null ? 'null' : typeof key}`,
     );
   checkText(key, 'key');
+  checkConditionTypes(op, `batch operation ${i}: `);
   if (op.op === 'delete') return;
   const value: unknown = op.value;
   if (typeof value === 'string') checkText(value, 'value');

@@ -104,12 +104,15 @@ export async function* watchPrefix(
   options: WatchOptions = {},
 ): AsyncGenerator<WatchChange, void, undefined> {
   checkInput(prefix, 'prefix');
+  checkWatchOptions(options);
   const outer = options.signal;
   const stop = new AbortController();
   const onAbort = (): void => {
     stop.abort(outer?.reason);
   };
   outer?.addEventListener('abort', onAbort, { once: true });
+  // A signal aborted already fires no 'abort' event: the watch waited for changes for ever.
+  if (outer?.aborted === true) onAbort();
   // The client's close() ends the watch at once, its open streams too, with CLIENT_CLOSED: the
   // caller let go of the client, and a stream left open kept a connection it believed closed.
   const forgetClose = source.onClose(() => {
@@ -284,7 +287,15 @@ export async function* watchPrefix(
   };
 
   try {
-    const map = await source.topology(stop.signal);
+    let map: ShardMap;
+    try {
+      map = await source.topology(stop.signal);
+    } catch (err) {
+      // Stopped while the map loaded: the iteration ends as documented, not with the signal's reason.
+      if (!stop.signal.aborted) throw err;
+      if (source.closed()) throw closedError();
+      return;
+    }
     const all = map.shards.map((s) => s.idx);
     checkFromShards(from, all);
     // Every shard starts where `from` puts it, before its stream says so: a cursor yielded before
@@ -322,6 +333,27 @@ export async function* watchPrefix(
     resumeReading?.();
     await agent.close().catch(() => undefined);
   }
+}
+
+/**
+ * checkWatchOptions refuses (INVALID_ARGUMENT) options of a type the types allow no other way, from
+ * JavaScript: a `from` that is not a string threw a bare TypeError, and `values: "no"` sent values.
+ */
+function checkWatchOptions(options: WatchOptions): void {
+  const o = options as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null)
+    throw new DistkvError('INVALID_ARGUMENT', `watch options must be an object, got ${String(o)}`);
+  if (o.from !== undefined && typeof o.from !== 'string')
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `watch option from must be a cursor or version E.S as a string, got ${typeof o.from}`,
+    );
+  for (const name of ['values', 'progress'])
+    if (o[name] !== undefined && typeof o[name] !== 'boolean')
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `watch option ${name} must be true or false, got ${typeof o[name] === 'string' ? JSON.stringify(o[name]) : typeof o[name]}`,
+      );
 }
 
 /**

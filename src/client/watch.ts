@@ -21,6 +21,7 @@ import { prefixQuery } from '../util/bytes.js';
 import { checkInput } from './key-bytes.js';
 import { closedError } from './node-pools.js';
 import { errorOf } from './wire-decode.js';
+import { checkWatchOptions, endOnReturn } from './watch-call.js';
 import { sleep } from './exchange.js';
 import { readEvents, readFrames, type WatchChange, WatchEvents } from './watch-decode.js';
 import { undici } from '../util/lazy-undici.js';
@@ -97,11 +98,20 @@ const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
 const MAX_REDIRECTS = 5;
 
-/** watchPrefix runs a watch (see the design block). */
-export async function* watchPrefix(
+/** watchPrefix runs a watch (see the design block); its iterator's return() ends it at once (watch-return.ts). */
+export function watchPrefix(
   source: WatchSource,
   prefix: string | Uint8Array,
   options: WatchOptions = {},
+): AsyncGenerator<WatchChange, void, undefined> {
+  return endOnReturn((ended) => runWatch(source, prefix, options, ended));
+}
+
+async function* runWatch(
+  source: WatchSource,
+  prefix: string | Uint8Array,
+  options: WatchOptions,
+  ended: AbortSignal,
 ): AsyncGenerator<WatchChange, void, undefined> {
   checkInput(prefix, 'prefix');
   checkWatchOptions(options);
@@ -113,6 +123,10 @@ export async function* watchPrefix(
   outer?.addEventListener('abort', onAbort, { once: true });
   // A signal aborted already fires no 'abort' event: the watch waited for changes for ever.
   if (outer?.aborted === true) onAbort();
+  const onEnded = (): void => {
+    stop.abort();
+  };
+  ended.addEventListener('abort', onEnded, { once: true });
   // The client's close() ends the watch at once, its open streams too, with CLIENT_CLOSED: the
   // caller let go of the client, and a stream left open kept a connection it believed closed.
   const forgetClose = source.onClose(() => {
@@ -329,31 +343,11 @@ export async function* watchPrefix(
   } finally {
     forgetClose();
     outer?.removeEventListener('abort', onAbort);
+    ended.removeEventListener('abort', onEnded);
     stop.abort();
     resumeReading?.();
     await agent.close().catch(() => undefined);
   }
-}
-
-/**
- * checkWatchOptions refuses (INVALID_ARGUMENT) options of a type the types allow no other way, from
- * JavaScript: a `from` that is not a string threw a bare TypeError, and `values: "no"` sent values.
- */
-function checkWatchOptions(options: WatchOptions): void {
-  const o = options as Record<string, unknown> | null;
-  if (typeof o !== 'object' || o === null)
-    throw new DistkvError('INVALID_ARGUMENT', `watch options must be an object, got ${String(o)}`);
-  if (o.from !== undefined && typeof o.from !== 'string')
-    throw new DistkvError(
-      'INVALID_ARGUMENT',
-      `watch option from must be a cursor or version E.S as a string, got ${typeof o.from}`,
-    );
-  for (const name of ['values', 'progress'])
-    if (o[name] !== undefined && typeof o[name] !== 'boolean')
-      throw new DistkvError(
-        'INVALID_ARGUMENT',
-        `watch option ${name} must be true or false, got ${typeof o[name] === 'string' ? JSON.stringify(o[name]) : typeof o[name]}`,
-      );
 }
 
 /**

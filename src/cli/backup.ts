@@ -214,6 +214,9 @@ export const BACKUP_VERB: ClientVerb = {
       throw new UsageError(
         'a backup is written to a file (as FILE.partial, renamed once complete), not to standard output: name the file (./- for a file called "-")',
       );
+    // An empty name ($FILE unset in a script) copied every shard, then failed renaming ".partial".
+    if (file === '')
+      throw new UsageError('FILE is empty: name the file to write the backup to (nothing was copied)');
     const retries = intOption(args, 'retries') ?? DEFAULT_RETRIES;
     const allowFuzzy = args.options.get('allow-fuzzy') === true;
     const force = args.options.get('force') === true;

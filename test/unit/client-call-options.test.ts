@@ -3,7 +3,8 @@
  * take (misspelt, or another call's), options that are no object, or a signal that is no
  * AbortSignal reject with INVALID_ARGUMENT naming the call and the option, nothing sent. They were
  * ignored: `put(k, v, { ttl: 60000 })` stored a key that never expires and `{ if_match: v }`
- * overwrote the key whatever it held; `put(k, v, null)` threw a bare TypeError.
+ * overwrote the key whatever it held; `put(k, v, null)` threw a bare TypeError. So does a batch
+ * operation with a field it does not have (`ttl` for `ttlMs` was dropped), or one that is null.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -70,6 +71,21 @@ describe('call options the call does not take', () => {
           'get signal',
           () => kv.get('k', { signal: 5 } as never),
           /^get option signal must be an AbortSignal, got number$/,
+        ],
+        [
+          'batch set ttl',
+          () => kv.batch([{ op: 'set', key: 'k', value: 'v', ttl: 60000 } as never]),
+          /^batch operation 0: a set has no field "ttl" \(its fields: op, key, value, ttlMs, expiresAtMs, ifMatch, ifNoneMatch\)$/,
+        ],
+        [
+          'batch delete value',
+          () => kv.batch([{ op: 'delete', key: 'k', value: 'v' } as never]),
+          /^batch operation 0: a delete has no field "value"/,
+        ],
+        [
+          'batch null operation',
+          () => kv.batch([{ op: 'delete', key: 'j' }, null as never]),
+          /^batch operation 1 must be an object \(\{ op, key, \.\.\. \}\), got null$/,
         ],
         [
           'cluster node',

@@ -8,10 +8,18 @@ if (!existsSync(entry)) {
   process.stderr.write('distkv: dist/ is missing; run "npm run build" first\n');
   process.exit(1);
 }
-// A closed pipe (distkv scan | head) ends the command quietly, as other CLIs do.
+// A closed pipe (distkv scan | head) ends the command quietly, as other CLIs do. Any other failed
+// write (stdout redirected to a file on a full disk, or over `ulimit -f`) ends it with one line and
+// exit 2, a file mistake, as backup's own file does: it was rethrown, a stack trace with exit 1
+// (as if the cluster had refused), and `distkv scan --all > dump` left a short dump that said nothing.
 process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(0);
-  throw err;
+  const command =
+    process.argv[2] !== undefined && !process.argv[2].startsWith('-') ? ` ${process.argv[2]}` : '';
+  process.stderr.write(
+    `distkv${command}: cannot write to standard output (${err.message}): what it printed is incomplete\n`,
+  );
+  process.exit(2);
 });
 // Ctrl-C or SIGTERM while the modules below load (a second on a busy machine) is held for `serve`
 // (always the first argument: the options that may come before a command are client options), not

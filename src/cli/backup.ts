@@ -17,6 +17,7 @@
  * file is written as FILE.partial and renamed when whole.
  */
 import { type FileHandle, link, open, rename, rm, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import type { Agent } from 'undici';
 import type { ClusterShard } from '../client/types.js';
 import { errorOf } from '../client/wire-decode.js';
@@ -149,6 +150,15 @@ function refuseBehind(after: ClusterShard['leader'] | undefined, leader: string,
   );
 }
 
+/** specialKind names what a path that is neither a regular file nor a directory is. */
+function specialKind(s: Stats): string {
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  if (s.isFIFO()) return 'a named pipe (FIFO)';
+  if (s.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
 /** alreadyExists is the refusal of a backup FILE that exists, without --force. */
 function alreadyExists(file: string): UsageError {
   return new UsageError(
@@ -204,6 +214,9 @@ export const BACKUP_VERB: ClientVerb = {
       throw new UsageError(
         'a backup is written to a file (as FILE.partial, renamed once complete), not to standard output: name the file (./- for a file called "-")',
       );
+    // An empty name ($FILE unset in a script) copied every shard, then failed renaming ".partial".
+    if (file === '')
+      throw new UsageError('FILE is empty: name the file to write the backup to (nothing was copied)');
     const retries = intOption(args, 'retries') ?? DEFAULT_RETRIES;
     const allowFuzzy = args.options.get('allow-fuzzy') === true;
     const force = args.options.get('force') === true;
@@ -212,6 +225,12 @@ export const BACKUP_VERB: ClientVerb = {
     // older backup under a mistyped name, replaced only with --force.
     const existing = await stat(file).catch(() => undefined);
     if (existing?.isDirectory() === true) throw new UsageError(`cannot write ${file}: it is a directory`);
+    // Not even with --force: the rename would put a regular file in place of a device, a FIFO or
+    // a socket (run as root, `backup /dev/null --force` replaced /dev/null for the whole machine).
+    if (existing !== undefined && !existing.isFile())
+      throw new UsageError(
+        `cannot write ${file}: it is ${specialKind(existing)}, not a regular file (a backup is written as FILE.partial and renamed over FILE, which would replace it): name a regular file`,
+      );
     if (existing !== undefined && !force) throw alreadyExists(file);
     // Silent for as long as the client retries a node that takes requests and never answers.
     const map = await withSlowNote('backup', client.topology(), false, SLOW_NOTE_MS, conn.waited);

@@ -80,6 +80,11 @@ export interface Connection {
    * other node for PEER_ASK_MS): a wait note promises no longer wait than that.
    */
   askBoundMs: number | undefined;
+  /**
+   * untilBack, once a verb sets it, says its waits end only when the node is back (a watch whose
+   * stream went down reconnects for as long as it runs): a wait note promises no bound.
+   */
+  untilBack: boolean;
 }
 
 /** connection reads the nodes, token and CA of a verb's options (and environment). */
@@ -98,6 +103,7 @@ export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
     ca: caFile === undefined || caFile === '' ? undefined : readInput(caFile),
     waited: new Set(),
     askBoundMs: undefined,
+    untilBack: false,
   };
 }
 
@@ -105,8 +111,10 @@ export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
  * waitNote is the stderr line of a request that waits for a node starting or refusing connections,
  * or for a leader switch (the client's onWait): the command is not stuck and will go on by itself.
  */
-export function waitNote(verb: string, n: WaitNotice, askBoundMs = Infinity): string {
-  const upTo = `up to ${Math.ceil(Math.min(n.waitMs, askBoundMs) / 1000)} s; Ctrl-C gives up`;
+export function waitNote(verb: string, n: WaitNotice, askBoundMs = Infinity, untilBack = false): string {
+  const upTo = untilBack
+    ? 'until it is back; Ctrl-C gives up'
+    : `up to ${Math.ceil(Math.min(n.waitMs, askBoundMs) / 1000)} s; Ctrl-C gives up`;
   if (n.code === 'REFUSED')
     return `distkv ${verb}: nothing listens at ${n.node} (connection refused: a node stopped or restarting); trying again (${upTo})`;
   if (n.code === 'STARTING')
@@ -161,7 +169,7 @@ export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): 
       const what = `${n.code} ${n.node}`;
       if (conn.waited.has(what)) return;
       conn.waited.add(what);
-      process.stderr.write(`${waitNote(verbName(verb), n, conn.askBoundMs)}\n`);
+      process.stderr.write(`${waitNote(verbName(verb), n, conn.askBoundMs, conn.untilBack)}\n`);
     },
   });
   try {

@@ -5,7 +5,10 @@
  * Keys that are UTF-8 go in batches (`POST /kv/_batch`, whose JSON carries keys as text); a key that
  * is not UTF-8 is written by a `PUT /kv/%XX...` of its own with its exact bytes (PUTS_AT_ONCE at a
  * time), since text would stand for other bytes (U+FFFD in place of each one) and two such keys
- * could become one. Each write carries its key's expiry instant (expiryOption). An entry that has
+ * could become one. A value over BATCH_VALUE_MAX_BYTES goes by a PUT of its own too: a batch carries
+ * it as base64 in JSON (a third larger), and nodes failed a batch holding one of a few MiB with
+ * INTERNAL "Maximum call stack size exceeded" (their base64 check), which stopped the restore of a
+ * backup whose cluster took such values (server.max_value_bytes up to 64 MiB). Each write carries its key's expiry instant (expiryOption). An entry that has
  * expired by the time its group is sent is not written (`expired`): a node would take its write as
  * a delete (docs/api.md, "TTL"), and counted as written it would say the cluster holds a key it does
  * not.
@@ -37,7 +40,18 @@ const RESTORE_BATCH_OPS = 1000;
 const RESTORE_BATCH_BYTES = 1024 * 1024;
 
 /**
- * PUTS_AT_ONCE is how many keys that are not UTF-8 (one PUT each) restore writes at a time: no
+ * BATCH_VALUE_MAX_BYTES is the largest value restore writes in a batch; a larger one is written by
+ * a PUT of its own, with its bytes as the body (see the design block).
+ */
+export const BATCH_VALUE_MAX_BYTES = 256 * 1024;
+
+/** batched reports whether an entry is written in a batch (its key UTF-8, its value not large), else by a PUT of its own. */
+function batched(p: Pending): boolean {
+  return p.text !== undefined && p.value.length <= BATCH_VALUE_MAX_BYTES;
+}
+
+/**
+ * PUTS_AT_ONCE is how many entries not batched (one PUT each) restore writes at a time: no
  * more than the client's connections to a node (16), so none waits for a connection.
  */
 const PUTS_AT_ONCE = 16;
@@ -172,7 +186,7 @@ export class RestoreWriter {
   private async writeOnce(unwritten: readonly Pending[]): Promise<{ failed: Failure[]; sent: number }> {
     const failed: Failure[] = [];
     const now = Date.now();
-    const texts = unwritten.filter((p) => p.text !== undefined && !this.expiredNow(p, now));
+    const texts = unwritten.filter((p) => batched(p) && !this.expiredNow(p, now));
     let sent = texts.length;
     const ops: BatchOp[] = texts.map((p) => ({
       op: 'set',
@@ -186,7 +200,7 @@ export class RestoreWriter {
     });
     this.acknowledged(results.length - failed.length);
     this.stopUnlessMoving(failed, 'batch');
-    const bytes = unwritten.filter((p) => p.text === undefined);
+    const bytes = unwritten.filter((p) => !batched(p));
     for (let i = 0; i < bytes.length; i += PUTS_AT_ONCE) {
       const sentAt = Date.now();
       const group = bytes.slice(i, i + PUTS_AT_ONCE).filter((p) => !this.expiredNow(p, sentAt));

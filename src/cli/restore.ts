@@ -24,7 +24,7 @@
  * dropped.
  */
 import { isUtf8 } from 'node:buffer';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import type { DistkvClient } from '../client/client.js';
 import type { ClusterView } from '../client/types.js';
 import { keyText } from '../client/key-bytes.js';
@@ -77,6 +77,13 @@ export const RESTORE_VERB: ClientVerb = {
     if (file === '-')
       throw new UsageError(
         'a backup is restored from a file (checked whole before anything is written), not from standard input: name the file (./- for a file called "-")',
+      );
+    // Before the open, which waits for a writer on a FIFO: a pipe or a device (/dev/stdin fed by
+    // `cat`) read as a file seemed "empty (0 bytes), so it is no backup", or hung.
+    const kind = await stat(file).catch(() => undefined);
+    if (kind !== undefined && !kind.isFile() && !kind.isDirectory())
+      throw new UsageError(
+        `${file} is not a regular file (a pipe or a device): a restore reads its file twice (all of it is checked before anything is written), which a pipe cannot give: save the backup to a file and restore that`,
       );
     let fh: FileHandle;
     try {

@@ -31,7 +31,7 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
       'no-values': { type: 'boolean', help: 'omit values' },
       'prefix-base64': PREFIX_BASE64_OPTION,
     },
-    run: async (client, args, out) => {
+    run: async (client, args, out, conn) => {
       // --prefix-base64 as the scan takes it: keys that are not UTF-8 were printed (key_base64)
       // but could not be watched by their own bytes.
       const prefix = prefixArgument(args, 'watch');
@@ -53,6 +53,9 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
           values: args.options.get('no-values') !== true,
           progress: true,
           onStream: (notice) => {
+            // From now on the watch reconnects for as long as it runs: a refused node is waited for
+            // until it is back, not the 10 s the wait note said (after which the watch went on).
+            if (notice.state === 'down') conn.untilBack = true;
             const line = streamNote(notice);
             if (line !== undefined) process.stderr.write(`${line}\n`);
           },

@@ -10,19 +10,43 @@ import { batchResult, chunks, conditional, type WireResult, wireOp } from './bat
 import type { Reply } from './exchange.js';
 import type { Sender } from './sender.js';
 import { checkText } from './key-bytes.js';
+import { checkConditionTypes } from './wire-decode.js';
 import type { BatchOp, BatchResult } from './types.js';
 
 /**
+ * OP_FIELDS are the fields of each operation. A delete's `ifNoneMatch` goes to the node, whose
+ * INVALID_ARGUMENT result says why it deletes nothing.
+ */
+const OP_FIELDS = {
+  set: ['op', 'key', 'value', 'ttlMs', 'expiresAtMs', 'ifMatch', 'ifNoneMatch'],
+  delete: ['op', 'key', 'ifMatch', 'ifNoneMatch'],
+} as const;
+
+/**
  * checkOp refuses (INVALID_ARGUMENT, nothing sent) an operation the types allow no other way: from
- * JavaScript, an `op` that is neither "set" nor "delete" was sent as a set (wireOp), and a set
- * without a string or bytes value threw a TypeError from Buffer.from.
+ * JavaScript, an `op` that is neither "set" nor "delete" was sent as a set (wireOp), a set
+ * without a string or bytes value threw a TypeError from Buffer.from, a field misspelt (`ttl` for
+ * `ttlMs`: a key that never expires) was dropped, and an operation that is null threw a TypeError.
  */
 function checkOp(op: BatchOp, i: number): void {
+  const entry: unknown = op;
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `batch operation ${i} must be an object ({ op, key, ... }), got ${entry === null ? 'null' : Array.isArray(entry) ? 'an array' : typeof entry}`,
+    );
   const kind: unknown = op.op;
   if (kind !== 'set' && kind !== 'delete')
     throw new DistkvError(
       'INVALID_ARGUMENT',
       `batch operation ${i}: op must be "set" or "delete", got ${typeof kind === 'string' ? JSON.stringify(kind) : String(kind)}`,
+    );
+  const known: readonly string[] = OP_FIELDS[kind];
+  const unknown = Object.keys(op).find((f) => !known.includes(f));
+  if (unknown !== undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `batch operation ${i}: a ${kind} has no field "${unknown}" (its fields: ${known.join(', ')})`,
     );
   const key: unknown = op.key;
   if (typeof key !== 'string')
@@ -31,6 +55,7 @@ function checkOp(op: BatchOp, i: number): void {
       `batch operation ${i}: key must be a string (a batch carries keys as JSON text), got ${key === null ? 'null' : typeof key}`,
     );
   checkText(key, 'key');
+  checkConditionTypes(op, `batch operation ${i}: `);
   if (op.op === 'delete') return;
   const value: unknown = op.value;
   if (typeof value === 'string') checkText(value, 'value');

@@ -15,6 +15,7 @@ import { DistkvError, OutcomeUnknownError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
+import { checkCallOptions } from './call-options.js';
 import { checkOptions } from './client-options.js';
 import { parseEndpoint } from './endpoint.js';
 import { checkInput, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
@@ -160,7 +161,14 @@ export class DistkvClient {
   /** topology returns the routing table (shards, slot ranges, owners), loading it first if needed. */
   async topology(options: CallOptions = {}): Promise<ShardMap> {
     this.refuseIfClosed();
-    if (this.topo.map === undefined) await abortable(this.reload(), options.signal);
+    checkCallOptions(options, 'call', 'topology');
+    return this.loadedMap(options.signal);
+  }
+
+  /** loadedMap is topology() for the calls of this class, whose own options were checked. */
+  private async loadedMap(signal: AbortSignal | undefined): Promise<ShardMap> {
+    this.refuseIfClosed();
+    if (this.topo.map === undefined) await abortable(this.reload(), signal);
     return this.topo.map!;
   }
 
@@ -175,6 +183,7 @@ export class DistkvClient {
    * only once that many replicas hold what the leader had when it read the key (GetOptions).
    */
   async get(key: Key, options: GetOptions = {}): Promise<Buffer | undefined> {
+    checkCallOptions(options, 'get', 'get');
     const { query, waitMs } = concernQuery(options);
     const r = await this.keyRequest('GET', key, undefined, query, options.signal, {}, waitMs);
     return r.status === 404 ? undefined : r.body;
@@ -187,6 +196,7 @@ export class DistkvClient {
 
   /** getVersioned returns the value of `key` with its version `E.S`, or undefined when it does not exist; `w` as for get. */
   async getVersioned(key: Key, options: GetOptions = {}): Promise<Versioned | undefined> {
+    checkCallOptions(options, 'get', 'getVersioned');
     const { query, waitMs } = concernQuery(options);
     const r = await this.keyRequest('GET', key, undefined, query, options.signal, {}, waitMs);
     if (r.status === 404) return undefined;
@@ -199,12 +209,12 @@ export class DistkvClient {
    * it writes only if the condition holds (PreconditionFailedError otherwise).
    */
   async put(key: Key, value: Uint8Array | string, options: PutOptions = {}): Promise<number> {
-    return Number((await this.putRequest(key, value, options)).seq ?? 0);
+    return Number((await this.putRequest(key, value, options, 'put')).seq ?? 0);
   }
 
   /** putVersioned is put, resolving with the key's new version `E.S` (to pass as the next ifMatch). */
   async putVersioned(key: Key, value: Uint8Array | string, options: PutOptions = {}): Promise<string> {
-    return unquote((await this.putRequest(key, value, options)).etag);
+    return unquote((await this.putRequest(key, value, options, 'putVersioned')).etag);
   }
 
   /**
@@ -214,6 +224,7 @@ export class DistkvClient {
    * is not sent again: it rejects with OutcomeUnknownError.
    */
   async delete(key: Key, options: DeleteOptions = {}): Promise<boolean> {
+    checkCallOptions(options, 'delete', 'delete');
     const { query, waitMs } = concernQuery(options);
     const r = await this.keyRequest(
       'DELETE',
@@ -235,9 +246,10 @@ export class DistkvClient {
    */
   async scanPage(prefix: Key, options: ScanPageOptions = {}): Promise<ScanPage> {
     this.refuseIfClosed();
+    checkCallOptions(options, 'scanPage', 'scanPage');
     checkInput(prefix, 'prefix');
     if (options.after !== undefined) checkInput(options.after, 'after');
-    const map = await this.topology(options);
+    const map = await this.loadedMap(options.signal);
     const q = new URLSearchParams({
       ...prefixQuery(prefix),
       limit: String(options.limit ?? 100),
@@ -273,6 +285,7 @@ export class DistkvClient {
 
   /** scan iterates over every key starting with `prefix` (text or bytes) in key order, fetching pages as it goes. */
   async *scan(prefix: Key = '', options: ScanOptions = {}): AsyncGenerator<ScanItem, void, undefined> {
+    checkCallOptions(options, 'scan', 'scan');
     let after = options.after;
     for (;;) {
       const page = await this.scanPage(prefix, {
@@ -295,7 +308,8 @@ export class DistkvClient {
    */
   async batch(ops: readonly BatchOp[], options: CallOptions = {}): Promise<BatchResult[]> {
     this.refuseIfClosed();
-    return sendBatch(this.sender, await this.topology(options), ops, options.signal);
+    checkCallOptions(options, 'call', 'batch');
+    return sendBatch(this.sender, await this.loadedMap(options.signal), ops, options.signal);
   }
 
   /**
@@ -307,7 +321,7 @@ export class DistkvClient {
     options: WatchOptions = {},
   ): AsyncGenerator<WatchChange, void, undefined> {
     const source: WatchSource = {
-      topology: (signal) => this.topology(signal === undefined ? {} : { signal }),
+      topology: (signal) => this.loadedMap(signal),
       reload: () => this.reload(),
       scheme: this.topo.scheme,
       ca: this.o.ca,
@@ -332,6 +346,7 @@ export class DistkvClient {
    */
   async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
     this.refuseIfClosed();
+    checkCallOptions(options, 'call', 'cluster');
     if (node !== undefined) return this.clusterAt(node, options);
     // In turn, as the topology is loaded: with the first one down (a killed leader), `distkv
     // cluster` is what the operator runs, and it must show that, not fail; with every configured
@@ -381,6 +396,7 @@ export class DistkvClient {
   /** nodeStats returns the /stats document of a node ("host:port"; the first url by default). */
   async nodeStats(node?: string, options: CallOptions = {}): Promise<NodeStats> {
     this.refuseIfClosed();
+    checkCallOptions(options, 'call', 'nodeStats');
     const r = await this.sender.send(
       'GET',
       node ?? this.firstNode(),
@@ -413,7 +429,13 @@ export class DistkvClient {
     if (this.closed) throw closedError();
   }
 
-  private putRequest(key: Key, value: Uint8Array | string, options: PutOptions): Promise<Reply> {
+  private putRequest(
+    key: Key,
+    value: Uint8Array | string,
+    options: PutOptions,
+    name: string,
+  ): Promise<Reply> {
+    checkCallOptions(options, 'put', name);
     const expiry: [string, string][] = [];
     if (options.ttlMs !== undefined) expiry.push(['ttl_ms', String(options.ttlMs)]);
     if (options.expiresAtMs !== undefined) expiry.push(['expires_at_ms', String(options.expiresAtMs)]);
@@ -435,7 +457,7 @@ export class DistkvClient {
     // encodeURIComponent would throw a bare URIError for it; the server's error, before sending.
     this.refuseIfClosed();
     checkInput(key, 'key');
-    const map = await this.topology(signal === undefined ? {} : { signal });
+    const map = await this.loadedMap(signal);
     const shard = map.shard(shardOfKey(map, key));
     const read = method === 'GET';
     // A read with a query has a read concern (`w`): the leader answers it.

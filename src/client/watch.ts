@@ -21,6 +21,7 @@ import { prefixQuery } from '../util/bytes.js';
 import { checkInput } from './key-bytes.js';
 import { closedError } from './node-pools.js';
 import { errorOf } from './wire-decode.js';
+import { checkWatchOptions, endOnReturn } from './watch-call.js';
 import { sleep } from './exchange.js';
 import { readEvents, readFrames, type WatchChange, WatchEvents } from './watch-decode.js';
 import { undici } from '../util/lazy-undici.js';
@@ -97,19 +98,35 @@ const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
 const MAX_REDIRECTS = 5;
 
-/** watchPrefix runs a watch (see the design block). */
-export async function* watchPrefix(
+/** watchPrefix runs a watch (see the design block); its iterator's return() ends it at once (watch-return.ts). */
+export function watchPrefix(
   source: WatchSource,
   prefix: string | Uint8Array,
   options: WatchOptions = {},
 ): AsyncGenerator<WatchChange, void, undefined> {
+  return endOnReturn((ended) => runWatch(source, prefix, options, ended));
+}
+
+async function* runWatch(
+  source: WatchSource,
+  prefix: string | Uint8Array,
+  options: WatchOptions,
+  ended: AbortSignal,
+): AsyncGenerator<WatchChange, void, undefined> {
   checkInput(prefix, 'prefix');
+  checkWatchOptions(options);
   const outer = options.signal;
   const stop = new AbortController();
   const onAbort = (): void => {
     stop.abort(outer?.reason);
   };
   outer?.addEventListener('abort', onAbort, { once: true });
+  // A signal aborted already fires no 'abort' event: the watch waited for changes for ever.
+  if (outer?.aborted === true) onAbort();
+  const onEnded = (): void => {
+    stop.abort();
+  };
+  ended.addEventListener('abort', onEnded, { once: true });
   // The client's close() ends the watch at once, its open streams too, with CLIENT_CLOSED: the
   // caller let go of the client, and a stream left open kept a connection it believed closed.
   const forgetClose = source.onClose(() => {
@@ -284,7 +301,15 @@ export async function* watchPrefix(
   };
 
   try {
-    const map = await source.topology(stop.signal);
+    let map: ShardMap;
+    try {
+      map = await source.topology(stop.signal);
+    } catch (err) {
+      // Stopped while the map loaded: the iteration ends as documented, not with the signal's reason.
+      if (!stop.signal.aborted) throw err;
+      if (source.closed()) throw closedError();
+      return;
+    }
     const all = map.shards.map((s) => s.idx);
     checkFromShards(from, all);
     // Every shard starts where `from` puts it, before its stream says so: a cursor yielded before
@@ -318,6 +343,7 @@ export async function* watchPrefix(
   } finally {
     forgetClose();
     outer?.removeEventListener('abort', onAbort);
+    ended.removeEventListener('abort', onEnded);
     stop.abort();
     resumeReading?.();
     await agent.close().catch(() => undefined);

@@ -102,10 +102,42 @@ export function errorOf(status: number, body: Buffer): DistkvError {
  * counted as sent, and was reported as a write that may have been applied.
  */
 export function conditionsOf(o: WriteConditions): Record<string, string> {
+  checkConditionTypes(o, '');
   const h: Record<string, string> = {};
   if (o.ifMatch !== undefined) h['if-match'] = o.ifMatch === '*' ? '*' : `"${checkedVersion(o.ifMatch)}"`;
   if (o.ifNoneMatch === true) h['if-none-match'] = '*';
   return h;
+}
+
+/**
+ * checkConditionTypes refuses (INVALID_ARGUMENT, naming the option after `where`) conditions of a
+ * type the types allow no other way, from JavaScript: an `ifNoneMatch` that is not a boolean ("yes",
+ * 1) was dropped by a put, which then overwrote the key it was meant not to (and a batch took any
+ * truthy one, "false" too, as true); an `ifMatch` that is not a string threw a bare TypeError.
+ */
+export function checkConditionTypes(o: WriteConditions, where: string): void {
+  const ifMatch: unknown = o.ifMatch;
+  if (ifMatch !== undefined && typeof ifMatch !== 'string')
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `${where}ifMatch must be a version E.S as a string (as an ETag or getVersioned gives it) or "*", got ${describe(ifMatch)}`,
+    );
+  const ifNoneMatch: unknown = o.ifNoneMatch;
+  if (ifNoneMatch !== undefined && typeof ifNoneMatch !== 'boolean')
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `${where}ifNoneMatch must be true (write only if the key does not exist) or false, got ${describe(ifNoneMatch)}`,
+    );
+}
+
+/** describe shows a value of the wrong type in an error: a string quoted, else its text and type. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return `${String(value)} (a ${typeof value})`;
+  return `a ${typeof value}`;
 }
 
 /** checkedVersion returns `ifMatch` as the version E.S it names, or throws INVALID_ARGUMENT. */

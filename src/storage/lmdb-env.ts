@@ -35,6 +35,17 @@ export function openKvEnv(dir: string, sync: { noSync: boolean; overlappingSync:
   };
 }
 
+/**
+ * bufferView is a Buffer over exactly the bytes of a value lmdb-js read. getBinaryFast answers with
+ * its shared read Buffer (an overridden `length`) up to a size and with a plain Uint8Array above it
+ * (values of 16 MiB and more), and range reads with either: the value decoders need a Buffer, and a
+ * `subarray` of a Uint8Array is none (reads of such a value failed, "readUInt32LE is not a
+ * function"). A view, not a copy: valid as long as what lmdb-js returned.
+ */
+export function bufferView(v: Uint8Array): Buffer {
+  return Buffer.from(v.buffer, v.byteOffset, v.length);
+}
+
 /** dbStats returns a database's entry count and the bytes of its pages. */
 export function dbStats(db: Database<Buffer, Uint8Array>): { keys: number; bytes: number } {
   const s = db.getStats() as {

@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { type Database, type RootDatabase, TransactionFlags } from 'lmdb';
-import { dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
+import { bufferView, dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
 import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
 import type { Versioned } from './merge-iterator.js';
 import { CorruptionError } from '../errors.js';
@@ -99,7 +99,7 @@ export class LmdbLevel {
    */
   get(key: Uint8Array): Versioned | undefined {
     const v = this.data.getBinaryFast(key);
-    return v === undefined ? undefined : this.decode(key, v.subarray(0, v.length));
+    return v === undefined ? undefined : this.decode(key, bufferView(v));
   }
 
   /**
@@ -157,7 +157,7 @@ export class LmdbLevel {
     for (const { key, value } of range)
       yield {
         key: key as Buffer,
-        version: this.decode(key, Buffer.from(value.buffer, value.byteOffset, value.length)),
+        version: this.decode(key, bufferView(value)),
       };
   }
 

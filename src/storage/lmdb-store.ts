@@ -16,7 +16,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Database, RootDatabase } from 'lmdb';
-import { dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
+import { bufferView, dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
 import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
@@ -103,11 +103,10 @@ export class LmdbStore implements Store {
   }
 
   read(key: Uint8Array, nowMs = this.clock()): StoreValue | undefined {
-    // getBinaryFast returns lmdb-js's shared read buffer with an overridden `length`; a subarray gives
-    // an honest view of just the value (valid until the next LMDB read of any store on this thread,
-    // as the Store contract says).
+    // A view of lmdb-js's read buffer (lmdb-env.ts bufferView): valid until the next LMDB read of
+    // any store on this thread, as the Store contract says.
     const raw = this.data.getBinaryFast(key);
-    const v = raw === undefined ? undefined : this.decode(key, raw.subarray(0, raw.length));
+    const v = raw === undefined ? undefined : this.decode(key, bufferView(raw));
     return v !== undefined && (v.expiresAtMs === 0 || v.expiresAtMs > nowMs) ? v : undefined;
   }
 
@@ -138,7 +137,7 @@ export class LmdbStore implements Store {
     const now = this.clock();
     let bytes = 0;
     for (const { key, value } of range) {
-      const v = this.decode(key, Buffer.from(value.buffer, value.byteOffset, value.length));
+      const v = this.decode(key, bufferView(value));
       if (v.expiresAtMs !== 0 && v.expiresAtMs <= now) continue;
       const e = { key, ...v };
       out.push(e);
@@ -155,7 +154,7 @@ export class LmdbStore implements Store {
     let visited = 0;
     let bytes = 0;
     for (const { key, value } of range) {
-      const v = this.decode(key, Buffer.from(value.buffer, value.byteOffset, value.length));
+      const v = this.decode(key, bufferView(value));
       if (v.expiresAtMs > 0) entries.push({ key: Buffer.from(key), seq: v.seq, expiresAtMs: v.expiresAtMs });
       bytes += key.length + value.length;
       if (++visited >= limit || bytes >= EXPIRING_PAGE_BYTES) return { entries, next: Buffer.from(key) };

@@ -6,9 +6,10 @@
  * is not UTF-8 is written by a `PUT /kv/%XX...` of its own with its exact bytes (PUTS_AT_ONCE at a
  * time), since text would stand for other bytes (U+FFFD in place of each one) and two such keys
  * could become one. A value over BATCH_VALUE_MAX_BYTES goes by a PUT of its own too: a batch carries
- * it as base64 in JSON (a third larger), and nodes failed a batch holding one of a few MiB with
- * INTERNAL "Maximum call stack size exceeded" (their base64 check), which stopped the restore of a
- * backup whose cluster took such values (server.max_value_bytes up to 64 MiB). Each write carries its key's expiry instant (expiryOption). An entry that has
+ * it as base64 in JSON (a third larger, decoded whole before anything runs), and nodes of earlier
+ * versions failed a batch holding one of a few MiB with INTERNAL "Maximum call stack size exceeded"
+ * (their base64 check), which stopped the restore of a backup whose cluster took such values
+ * (server.max_value_bytes up to 64 MiB). Each write carries its key's expiry instant (expiryOption). An entry that has
  * expired by the time its group is sent is not written (`expired`): a node would take its write as
  * a delete (docs/api.md, "TTL"), and counted as written it would say the cluster holds a key it does
  * not.

@@ -271,11 +271,19 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         ...(ifMatch === undefined ? {} : { ifMatch }),
         ...(args.options.get('if-none-match') === true ? { ifNoneMatch: true } : {}),
       });
+      // The node answers a put whose expiry is past as any put (204, the delete's seq and version):
+      // the instant, judged by this machine's clock when the put was sent, is what tells.
+      const sentAt = Date.now();
       const version = await withSlowNote('set', put, true, slowMs, conn.waited);
       // A version is E.S: its seq is the write's seq.
       const seq = Number(version.slice(version.indexOf('.') + 1));
+      const past = expiresAtMs !== undefined && expiresAtMs <= sentAt;
       out.line(
-        out.json ? JSON.stringify({ ...keyJson(key), seq, version }) : `OK (seq ${seq}, version ${version})`,
+        out.json
+          ? JSON.stringify({ ...keyJson(key), seq, version, ...(past ? { deleted: true } : {}) })
+          : past
+            ? `OK: the expiry (--expires-at ${expiresAtMs}) is past, so key ${displayKey(key)} was deleted (seq ${seq}, version ${version})`
+            : `OK (seq ${seq}, version ${version})`,
       );
       return 0;
     },

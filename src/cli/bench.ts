@@ -10,6 +10,7 @@ import { DistkvError } from '../errors.js';
 import { DEFAULT_LOAD, type LoadOptions, runLoad } from '../loadgen/loadgen.js';
 import { renderHtml } from '../loadgen/report-html.js';
 import { formatResult } from '../loadgen/report-text.js';
+import { plural } from '../util/plural.js';
 import { formatOptions, intOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
 import { envEndpoints } from './connect.js';
 import { fileProblem } from './files.js';
@@ -226,7 +227,7 @@ export async function bench(argv: readonly string[]): Promise<number> {
   if (result.interrupted !== undefined && result.requests === 0) {
     const what =
       result.interrupted === 'preload'
-        ? `in the preload (${result.preload?.keys ?? 0} of ${o.keys} keys set)`
+        ? `in the preload (${result.preload?.keys ?? 0} of ${plural(o.keys, 'key')} set)`
         : `in the ${result.interrupted === 'warmup' ? 'warm-up' : 'run'}`;
     process.stderr.write(`distkv bench: interrupted ${what}: nothing measured\n`);
     if (reportFd !== undefined) {

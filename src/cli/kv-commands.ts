@@ -9,6 +9,7 @@ import type { ScanPage } from '../client/types.js';
 import { SCAN_DEFAULT_LIMIT, SCAN_MAX_LIMIT } from '../http/scan-limit.js';
 import { MAX_TTL_MS, MAX_W_TIMEOUT_MS } from '../http/write-conditions.js';
 import { parseVersion } from '../routing/version.js';
+import { plural } from '../util/plural.js';
 import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { type ClientVerb, positionals } from './connect.js';
@@ -357,7 +358,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       let printed = 0;
       let last: { key: string; keyBytes?: Buffer } | undefined;
       const partial = (why: string): string =>
-        `(${why} after ${printed} key${printed === 1 ? '' : 's'}: the output is partial${last === undefined ? '' : `; go on with ${afterHint(last.key, last.keyBytes)}`})`;
+        `(${why} after ${plural(printed, 'key')}: the output is partial${last === undefined ? '' : `; go on with ${afterHint(last.key, last.keyBytes)}`})`;
       const scanPages = async (): Promise<ScanPage> => {
         let page: ScanPage;
         do {

@@ -29,6 +29,7 @@ import type { DistkvClient } from '../client/client.js';
 import type { ClusterView } from '../client/types.js';
 import { keyText } from '../client/key-bytes.js';
 import { DistkvError } from '../errors.js';
+import { plural } from '../util/plural.js';
 import { UsageError } from './args.js';
 import { checkCrc, readEntries } from './backup-file.js';
 import { disputesOf } from './cluster-commands.js';
@@ -37,7 +38,7 @@ import { fileProblem } from './files.js';
 import { whileInterruptible } from './interrupt.js';
 import { behindAdvice, FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { type ProgressLine, stderrProgress } from './progress-line.js';
-import { expiredAt, keysText, RestoreWriter, shardOfEntry } from './restore-writer.js';
+import { expiredAt, RestoreWriter, shardOfEntry } from './restore-writer.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 
 /**
@@ -141,7 +142,7 @@ export const RESTORE_VERB: ClientVerb = {
         shownWait = waiting;
         progress.show(
           () =>
-            `restore: ${keysText(writer.written)} written` +
+            `restore: ${plural(writer.written, 'key')} written` +
             (writer.again
               ? `; writing again the keys of shard ${fewShards(rewrittenShards)}: ${writer.rewritten}`
               : '') +
@@ -151,7 +152,7 @@ export const RESTORE_VERB: ClientVerb = {
       });
       let expired = 0;
       const stoppedAfter = (): string =>
-        `the restore stopped after writing ${keysText(writer.written)}: the cluster holds part of the backup, so run it again with --force once that is fixed`;
+        `the restore stopped after writing ${plural(writer.written, 'key')}: the cluster holds part of the backup, so run it again with --force once that is fixed`;
       let leaders = leadersOf(views);
       /**
        * pass writes the file's entries (all, or those of `shards` in the target's map) and returns
@@ -198,7 +199,7 @@ export const RESTORE_VERB: ClientVerb = {
           progress.clear();
         },
         () =>
-          `distkv restore: interrupted after writing ${keysText(writer.written)} (and maybe some of those in flight): the cluster holds part of the backup; run the restore again with --force to write all of it`,
+          `distkv restore: interrupted after writing ${plural(writer.written, 'key')} (and maybe some of those in flight): the cluster holds part of the backup; run the restore again with --force to write all of it`,
       );
       progress.clear();
       const written = writer.written;
@@ -213,7 +214,7 @@ export const RESTORE_VERB: ClientVerb = {
         });
       else
         out.line(
-          `restored ${keysText(written)} from ${file}` +
+          `restored ${plural(written, 'key')} from ${file}` +
             (expired === 0 ? '' : ` (${expired} more had expired since the backup)`) +
             (again.length === 0
               ? ''
@@ -247,8 +248,8 @@ function fewShards(shards: Iterable<number>): string {
  * written again in two passes is two writes: they read as twice the shard's keys.
  */
 function rewrittenText(writes: number, passes: number): string {
-  if (passes <= 1) return `${keysText(writes)} were written again`;
-  return `keys were written again in ${passes} more passes over the backup (${writes} writes)`;
+  if (passes <= 1) return `${plural(writes, 'key')} were written again`;
+  return `keys were written again in ${passes} more passes over the backup (${plural(writes, 'write')})`;
 }
 
 /**
@@ -448,10 +449,10 @@ async function checkLimits(
   if (values > 0)
     throw new DistkvError(
       'VALUE_TOO_LARGE',
-      `the backup holds ${values} value${values === 1 ? '' : 's'} over the cluster's limit of ${maxValue} bytes (server.max_value_bytes), the largest ${largest.valueBytes} bytes (key ${shortKey(largest.valueKey!)}); ${nothing}`,
+      `the backup holds ${plural(values, 'value')} over the cluster's limit of ${maxValue} bytes (server.max_value_bytes), the largest ${largest.valueBytes} bytes (key ${shortKey(largest.valueKey!)}); ${nothing}`,
     );
   throw new DistkvError(
     'INVALID_KEY',
-    `the backup holds ${keysText(keys)} over the cluster's limit of ${maxKey} bytes (server.max_key_bytes), the longest ${largest.keyBytes} bytes (key ${shortKey(largest.key!)}); ${nothing}`,
+    `the backup holds ${plural(keys, 'key')} over the cluster's limit of ${maxKey} bytes (server.max_key_bytes), the longest ${largest.keyBytes} bytes (key ${shortKey(largest.key!)}); ${nothing}`,
   );
 }

@@ -341,9 +341,8 @@ export class DistkvClient {
 
   /**
    * cluster returns the /cluster document of a node (as a url: "host:port" or with the client's
-   * scheme, endpoint.ts nodeAuthority; by default the first that
-   * answers of the configured nodes, then the other nodes of the map the client has, as a reload
-   * asks them: topology.ts, askable).
+   * scheme, endpoint.ts nodeAuthority; by default the first that answers of the configured nodes,
+   * then the other nodes of the map the client has, as a reload asks them: topology.ts, askable).
    */
   async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
     this.refuseIfClosed();

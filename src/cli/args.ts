@@ -84,10 +84,22 @@ export function parseArgs(argv: readonly string[], specs: Record<string, OptionS
       const items = value.split(',').filter((v) => v.trim() !== '');
       // An empty list (`--url ''`) is a mistake, not "use the default".
       if (items.length === 0) throw new UsageError(`--${name} needs a value (${spec.valueName ?? 'VALUE'})`);
+      // So is an empty item (`--url a,,b`, `--url a,`): a list built from a variable that was empty.
+      const empty = emptyItem(value);
+      if (empty !== undefined)
+        throw new UsageError(
+          `--${name} ${JSON.stringify(value)}: item ${empty} is empty; give ${spec.valueName ?? 'VALUE'} items separated by commas`,
+        );
       options.set(name, [...(Array.isArray(prev) ? prev : []), ...items]);
     } else options.set(name, value);
   }
   return { options, positionals };
+}
+
+/** emptyItem is the 1-based position of the first blank item of a comma-separated list, if any. */
+export function emptyItem(list: string): number | undefined {
+  const i = list.split(',').findIndex((v) => v.trim() === '');
+  return i < 0 ? undefined : i + 1;
 }
 
 /** formatOptions renders the option specs for --help. */

@@ -44,6 +44,7 @@ import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 import { undici } from '../util/lazy-undici.js';
 import { mib } from '../util/mib.js';
+import { plural } from '../util/plural.js';
 
 const DEFAULT_RETRIES = 3;
 /**
@@ -284,7 +285,7 @@ export const BACKUP_VERB: ClientVerb = {
               (n) => {
                 progress.show(
                   () =>
-                    `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}${attempt > 0 ? `, copy ${attempt + 1}` : ''}): ${n} keys; ${mib(sink.position)} MiB written`,
+                    `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}${attempt > 0 ? `, copy ${attempt + 1}` : ''}): ${plural(n, 'key')}; ${mib(sink.position)} MiB written`,
                 );
               },
             );
@@ -367,8 +368,10 @@ export const BACKUP_VERB: ClientVerb = {
     if (out.json) out.doc({ file, keys, shards });
     else {
       for (const s of shards)
-        out.line(`shard ${s.idx} ${s.name}: ${s.keys} keys at seq ${s.seq}${s.consistent ? '' : ' (fuzzy)'}`);
-      out.line(`wrote ${file}: ${keys} keys from ${shards.length} shards`);
+        out.line(
+          `shard ${s.idx} ${s.name}: ${plural(s.keys, 'key')} at seq ${s.seq}${s.consistent ? '' : ' (fuzzy)'}`,
+        );
+      out.line(`wrote ${file}: ${plural(keys, 'key')} from ${plural(shards.length, 'shard')}`);
     }
     return 0;
   },

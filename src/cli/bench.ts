@@ -4,13 +4,15 @@
  * any operation failed, so scripts notice.
  */
 import { closeSync, openSync, writeFileSync } from 'node:fs';
-import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
+import { parseEndpoint } from '../client/endpoint.js';
 import { HARD_MAX_VALUE_BYTES } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
 import { DEFAULT_LOAD, type LoadOptions, runLoad } from '../loadgen/loadgen.js';
 import { renderHtml } from '../loadgen/report-html.js';
 import { formatResult } from '../loadgen/report-text.js';
+import { plural } from '../util/plural.js';
 import { formatOptions, intOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import { envEndpoints } from './connect.js';
 import { fileProblem } from './files.js';
 import { removeFile, stopOnSignal } from './interrupt.js';
 import { stderrProgress } from './progress-line.js';
@@ -161,10 +163,7 @@ export async function bench(argv: readonly string[]): Promise<number> {
   }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]!}"`);
   const config = stringOption(args, 'config');
-  const url = targetUrl(
-    stringOption(args, 'url') ??
-      (config === undefined ? endpointsFromEnv(process.env.DISTKV_URL)[0] : undefined),
-  );
+  const url = targetUrl(stringOption(args, 'url') ?? (config === undefined ? envEndpoints()[0] : undefined));
   if ((url === undefined) === (config === undefined))
     throw new UsageError('give exactly one of --url URL (or env DISTKV_URL) or --config FILE');
   const requests = intOption(args, 'requests') ?? 0;
@@ -228,7 +227,7 @@ export async function bench(argv: readonly string[]): Promise<number> {
   if (result.interrupted !== undefined && result.requests === 0) {
     const what =
       result.interrupted === 'preload'
-        ? `in the preload (${result.preload?.keys ?? 0} of ${o.keys} keys set)`
+        ? `in the preload (${result.preload?.keys ?? 0} of ${plural(o.keys, 'key')} set)`
         : `in the ${result.interrupted === 'warmup' ? 'warm-up' : 'run'}`;
     process.stderr.write(`distkv bench: interrupted ${what}: nothing measured\n`);
     if (reportFd !== undefined) {

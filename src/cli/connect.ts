@@ -9,6 +9,7 @@ import type { WaitNotice } from '../client/types.js';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
 import {
+  emptyItem,
   formatOptions,
   listOption,
   type OptionSpec,
@@ -49,10 +50,27 @@ export const CONNECT_OPTIONS: Record<string, OptionSpec> = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
+/**
+ * envEndpoints is the addresses of DISTKV_URL (none when unset or "", as DISTKV_CA and DISTKV_TOKEN
+ * read an empty variable). A list with a blank item (`,`, ` `, `a,,b`, `a,`: a list built from a
+ * variable that was empty) is a UsageError naming it: falling back to 127.0.0.1:8080, as it did,
+ * sends the command to whatever node listens there.
+ */
+export function envEndpoints(env: NodeJS.ProcessEnv = process.env): string[] {
+  const value = env.DISTKV_URL;
+  if (value === undefined || value === '') return [];
+  const empty = emptyItem(value);
+  if (empty !== undefined)
+    throw new UsageError(
+      `DISTKV_URL ${JSON.stringify(value)}: item ${empty} is empty; give HOST:PORT items separated by commas`,
+    );
+  return endpointsFromEnv(value);
+}
+
 /** endpoints returns the nodes a verb talks to, checked: a malformed address is a UsageError. */
 export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): string[] {
   const given = listOption(args, 'url');
-  const fromEnv = endpointsFromEnv(env.DISTKV_URL);
+  const fromEnv = given.length > 0 ? [] : envEndpoints(env);
   const list = given.length > 0 ? given : fromEnv.length > 0 ? fromEnv : [DEFAULT_URL];
   const source = given.length > 0 ? '--url' : fromEnv.length > 0 ? 'DISTKV_URL' : 'default';
   return list.map((u) => {
@@ -89,7 +107,8 @@ export interface Connection {
 
 /** connection reads the nodes, token and CA of a verb's options (and environment). */
 export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Connection {
-  const caFile = stringOption(args, 'ca') ?? env.DISTKV_CA;
+  const caGiven = stringOption(args, 'ca');
+  const caFile = caGiven ?? env.DISTKV_CA;
   const given = stringOption(args, 'token');
   const token = given ?? env.DISTKV_TOKEN ?? '';
   // The client refuses such a token (INVALID_ARGUMENT); here it is a usage mistake naming its source.
@@ -100,7 +119,10 @@ export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
   return {
     urls: endpoints(args, env),
     token,
-    ca: caFile === undefined || caFile === '' ? undefined : readInput(caFile),
+    ca:
+      caFile === undefined || caFile === ''
+        ? undefined
+        : readInput(caFile, undefined, caGiven === undefined ? 'DISTKV_CA' : '--ca'),
     waited: new Set(),
     askBoundMs: undefined,
     untilBack: false,

@@ -15,6 +15,7 @@ import {
   TYPE_PUT_TTL,
   WAL_MAGIC,
 } from '../storage/wal-format.js';
+import { plural } from '../util/plural.js';
 import { displayBytes, jsonValue } from './output.js';
 
 /** SHOWN_VALUE_BYTES: a longer value prints its first bytes and its size. */
@@ -105,5 +106,5 @@ export function recordJson(r: DecodedRecord): Record<string, unknown> {
 export function summaryLine(path: string, read: DivergedRead): string {
   const n = read.records.length;
   const range = n === 0 ? 'none' : `seq ${read.records[0]!.seq}..${read.records[n - 1]!.seq}`;
-  return `${path}: ${n} record${n === 1 ? '' : 's'}, ${range}, forked by epoch ${divergedEpochOf(path) ?? '?'}`;
+  return `${path}: ${plural(n, 'record')}, ${range}, forked by epoch ${divergedEpochOf(path) ?? '?'}`;
 }

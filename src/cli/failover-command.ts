@@ -4,7 +4,7 @@
  * (INVALID_ARGUMENT) exits 2. Ctrl-C (or SIGTERM) before the new map is posted releases the
  * command's holds and exits 130 (143) saying nothing changed; after, the failover runs to its end.
  */
-import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
+import { parseEndpoint } from '../client/endpoint.js';
 import {
   formatOptions,
   type OptionSpec,
@@ -15,7 +15,7 @@ import {
   intOption,
   usageOnRefusal,
 } from './args.js';
-import { CONNECT_OPTIONS } from './connect.js';
+import { CONNECT_OPTIONS, envEndpoints } from './connect.js';
 import { FENCE_SLACK_MS } from './failover-calls.js';
 import { readInput } from './files.js';
 import { failover } from './failover.js';
@@ -76,8 +76,9 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
   if (shard === undefined) throw new UsageError('--shard is required');
   const to = stringOption(args, 'to');
   const given = listOption(args, 'url');
-  const urls = given.length > 0 ? given : endpointsFromEnv(process.env.DISTKV_URL);
-  const caFile = stringOption(args, 'ca') ?? process.env.DISTKV_CA ?? '';
+  const urls = given.length > 0 ? given : envEndpoints();
+  const caGiven = stringOption(args, 'ca');
+  const caFile = caGiven ?? process.env.DISTKV_CA ?? '';
   // Ctrl-C stops the failover before it posts the new map, releasing what it held (the leader's
   // writes, the replicas' following); a second one exits at once and leaves its holds to run out.
   const stop = new AbortController();
@@ -95,7 +96,9 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
         force: args.options.get('force') === true,
         forceResyncing: args.options.get('force-resyncing') === true,
         token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
-        ...(caFile === '' ? {} : { ca: readInput(caFile) }),
+        ...(caFile === ''
+          ? {}
+          : { ca: readInput(caFile, undefined, caGiven === undefined ? 'DISTKV_CA' : '--ca') }),
         timeoutMs: intOption(args, 'timeout-ms', { min: 0, max: MAX_TIMEOUT_MS, what: ' ms' }) ?? 30000,
         signal: stop.signal,
       }),

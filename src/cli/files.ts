@@ -22,11 +22,14 @@ const READ_CHUNK = 1024 * 1024;
  * its size before reading: `--file /dev/zero` or a 3 GB file used to read on until memory ran out
  * (or failed with a bare ERR_FS_FILE_TOO_LARGE), for a value no node would take.
  */
-export function readInput(path: string, maxBytes = HARD_MAX_VALUE_BYTES): Buffer {
+export function readInput(path: string, maxBytes = HARD_MAX_VALUE_BYTES, source?: string): Buffer {
+  // `source` is the option or variable that named the file ("--ca"): a bare "cannot read FILE"
+  // left the user to guess which of a command's files it was.
+  const prefix = source === undefined ? '' : `${source}: `;
   const name = path === '-' ? 'standard input' : path;
   const tooLong = (): UsageError =>
     new UsageError(
-      `${name} holds more than ${maxBytes} bytes, the largest value any distkv node takes (server.max_value_bytes is at most ${maxBytes})`,
+      `${prefix}${name} holds more than ${maxBytes} bytes, the largest value any distkv node takes (server.max_value_bytes is at most ${maxBytes})`,
       false,
     );
   // A terminal on standard input waits for typing, which looked like a hang: say what it waits for.
@@ -61,7 +64,7 @@ export function readInput(path: string, maxBytes = HARD_MAX_VALUE_BYTES): Buffer
     return Buffer.concat(chunks, total);
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw fileProblem(`cannot read ${name}`, err);
+    throw fileProblem(`${prefix}cannot read ${name}`, err);
   } finally {
     if (fd !== undefined && fd !== 0) closeSync(fd);
   }

@@ -9,6 +9,7 @@ import type { ScanPage } from '../client/types.js';
 import { SCAN_DEFAULT_LIMIT, SCAN_MAX_LIMIT } from '../http/scan-limit.js';
 import { MAX_TTL_MS, MAX_W_TIMEOUT_MS } from '../http/write-conditions.js';
 import { parseVersion } from '../routing/version.js';
+import { plural } from '../util/plural.js';
 import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { type ClientVerb, positionals } from './connect.js';
@@ -271,11 +272,19 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         ...(ifMatch === undefined ? {} : { ifMatch }),
         ...(args.options.get('if-none-match') === true ? { ifNoneMatch: true } : {}),
       });
+      // The node answers a put whose expiry is past as any put (204, the delete's seq and version):
+      // the instant, judged by this machine's clock when the put was sent, is what tells.
+      const sentAt = Date.now();
       const version = await withSlowNote('set', put, true, slowMs, conn.waited);
       // A version is E.S: its seq is the write's seq.
       const seq = Number(version.slice(version.indexOf('.') + 1));
+      const past = expiresAtMs !== undefined && expiresAtMs <= sentAt;
       out.line(
-        out.json ? JSON.stringify({ ...keyJson(key), seq, version }) : `OK (seq ${seq}, version ${version})`,
+        out.json
+          ? JSON.stringify({ ...keyJson(key), seq, version, ...(past ? { deleted: true } : {}) })
+          : past
+            ? `OK: the expiry (--expires-at ${expiresAtMs}) is past, so key ${displayKey(key)} was deleted (seq ${seq}, version ${version})`
+            : `OK (seq ${seq}, version ${version})`,
       );
       return 0;
     },
@@ -349,7 +358,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       let printed = 0;
       let last: { key: string; keyBytes?: Buffer } | undefined;
       const partial = (why: string): string =>
-        `(${why} after ${printed} key${printed === 1 ? '' : 's'}: the output is partial${last === undefined ? '' : `; go on with ${afterHint(last.key, last.keyBytes)}`})`;
+        `(${why} after ${plural(printed, 'key')}: the output is partial${last === undefined ? '' : `; go on with ${afterHint(last.key, last.keyBytes)}`})`;
       const scanPages = async (): Promise<ScanPage> => {
         let page: ScanPage;
         do {

@@ -28,6 +28,7 @@ import { type BulkEntry, BulkLoader } from '../storage/bulk-load.js';
 import { LOADING_MARKER } from '../storage/bulk-load-marker.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import { parseRunName } from '../storage/sstable-format.js';
+import { plural } from '../util/plural.js';
 import {
   formatOptions,
   listOption,
@@ -235,12 +236,12 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
     let lineNo = 0;
     let total = 0;
     const progress = stderrProgress(true);
-    const storesText = loaders.length === 1 ? '1 store' : `${loaders.length} stores`;
+    const storesText = plural(loaders.length, 'store');
     const flush = async (): Promise<void> => {
       for (const [shard, entries] of chunk) for (const l of byShard.get(shard) ?? []) await l.add(entries);
       chunk = new Map();
       inChunk = 0;
-      progress.show(() => `load: ${total} lines into ${storesText}`);
+      progress.show(() => `load: ${plural(total, 'line')} into ${storesText}`);
     };
     for await (const line of lines) {
       lineNo++;
@@ -255,7 +256,8 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
     }
     await flush();
     progress.show(
-      () => `load: ${total} lines read; finishing the stores (sorting and writing their bottom level)`,
+      () =>
+        `load: ${plural(total, 'line')} read; finishing the stores (sorting and writing their bottom level)`,
       total >= QUIET_LINES,
     );
     finishing = true;
@@ -263,7 +265,7 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
     progress.clear();
     const s = (performance.now() - t0) / 1000;
     process.stdout.write(
-      `loaded ${total} lines into ${storesText} in ${s.toFixed(1)} s (${Math.round(total / s)} lines/s); durable\n`,
+      `loaded ${plural(total, 'line')} into ${storesText} in ${s.toFixed(1)} s (${Math.round(total / s)} lines/s); durable\n`,
     );
     return 0;
   } catch (err) {

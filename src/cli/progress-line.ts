@@ -15,6 +15,7 @@
  * have ended it.
  */
 import type { Progress } from '../loadgen/loadgen.js';
+import { plural } from '../util/plural.js';
 import { EXIT_SIGNALED } from './interrupt.js';
 
 /** REDRAW_MS is the shortest time between two redraws on a terminal. */
@@ -30,7 +31,7 @@ export function formatProgress(p: Progress): string {
   const frac = p.totalS > 0 ? Math.min(1, p.elapsedS / p.totalS) : 0;
   const bar =
     p.phase === 'preload' ? '' : `[${'#'.repeat(Math.round(frac * BAR_WIDTH)).padEnd(BAR_WIDTH, '.')}] `;
-  return `${bar}${p.phase.padEnd(7)} ${p.elapsedS.toFixed(1)}s  ${Math.round(p.rate)} ops/s  ${p.done} done  ${p.errors} errors`;
+  return `${bar}${p.phase.padEnd(7)} ${p.elapsedS.toFixed(1)}s  ${Math.round(p.rate)} ops/s  ${p.done} done  ${plural(p.errors, 'error')}`;
 }
 
 /** ProgressLine draws progress reports to a terminal or a log. */

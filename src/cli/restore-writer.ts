@@ -30,6 +30,7 @@ import type { BatchOp } from '../client/types.js';
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { slotOfBytes } from '../routing/slot.js';
+import { plural } from '../util/plural.js';
 import { FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 
 /**
@@ -57,14 +58,9 @@ function batched(p: Pending): boolean {
  */
 const PUTS_AT_ONCE = 16;
 
-/** keysText is "1 key" or "N keys". */
-export function keysText(n: number): string {
-  return `${n} key${n === 1 ? '' : 's'}`;
-}
-
 /** othersOf says how many more keys of a group were refused besides the one named. */
 function othersOf(failures: number, group: string): string {
-  return failures > 1 ? ` (and ${failures - 1} more key${failures > 2 ? 's' : ''} of its ${group})` : '';
+  return failures > 1 ? ` (and ${plural(failures - 1, 'more key')} of its ${group})` : '';
 }
 
 /** expiredAt reports whether a backup entry's expiry (Unix ms, 0 = never) has passed at `now`. */
@@ -159,7 +155,7 @@ export class RestoreWriter {
           `${first.err.message}${othersOf(failed.length, 'group')}; ${noLeaderAdvice(s.idx, s.name, s.address)}`,
         );
       this.onProgress(
-        `${keysText(failed.length)} of shard ${s.idx} (${s.name}) refused (${first.err.code} at ${s.address}); looking for its leader`,
+        `${plural(failed.length, 'key')} of shard ${s.idx} (${s.name}) refused (${first.err.code} at ${s.address}); looking for its leader`,
       );
       await lookForLeader(this.client);
       unwritten = failed.map((f) => f.p);
@@ -241,7 +237,7 @@ export class RestoreWriter {
   private stopped(code: DistkvError['code'], key: string, why: string): DistkvError {
     return new DistkvError(
       code,
-      `restoring key ${key}: ${why}; the restore stopped after writing ${keysText(this.written)}: the cluster holds part of the backup, so run it again with --force once that is fixed`,
+      `restoring key ${key}: ${why}; the restore stopped after writing ${plural(this.written, 'key')}: the cluster holds part of the backup, so run it again with --force once that is fixed`,
     );
   }
 }

@@ -1,6 +1,6 @@
 /**
  * `distkv restore FILE` (docs/operations.md, "Backup and restore"): checks the file's crc and
- * parses it whole before it writes anything, refuses a cluster that already holds keys (unless
+ * parses it whole before it writes anything (restore-file.ts), refuses a cluster that already holds keys (unless
  * --force) and one whose nodes' limits (`limits` in `/cluster`) refuse a key or value of the file
  * (nothing written), then writes every entry through the client library (restore-writer.ts), which
  * routes each key to its shard in the target cluster (its layout may differ from the source's).
@@ -24,20 +24,18 @@
  * dropped.
  */
 import { isUtf8 } from 'node:buffer';
-import { type FileHandle, open, stat } from 'node:fs/promises';
 import type { DistkvClient } from '../client/client.js';
 import type { ClusterView } from '../client/types.js';
-import { keyText } from '../client/key-bytes.js';
 import { DistkvError } from '../errors.js';
-import { UsageError } from './args.js';
-import { checkCrc, readEntries } from './backup-file.js';
+import { plural } from '../util/plural.js';
+import { readEntries } from './backup-file.js';
 import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
-import { fileProblem } from './files.js';
 import { whileInterruptible } from './interrupt.js';
 import { behindAdvice, FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { type ProgressLine, stderrProgress } from './progress-line.js';
-import { expiredAt, keysText, RestoreWriter, shardOfEntry } from './restore-writer.js';
+import { checkLimits, openBackup } from './restore-file.js';
+import { expiredAt, RestoreWriter, shardOfEntry } from './restore-writer.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 
 /**
@@ -72,38 +70,9 @@ export const RESTORE_VERB: ClientVerb = {
   },
   run: async (client, args, out, conn) => {
     const [file] = positionals(args, 1, 1, 'distkv restore FILE') as [string];
-    // "-" is standard input to every other verb that takes a file; a restore reads FILE twice (all
-    // of it is checked before anything is written), which a pipe cannot give.
-    if (file === '-')
-      throw new UsageError(
-        'a backup is restored from a file (checked whole before anything is written), not from standard input: name the file (./- for a file called "-")',
-      );
-    // Before the open, which waits for a writer on a FIFO: a pipe or a device (/dev/stdin fed by
-    // `cat`) read as a file seemed "empty (0 bytes), so it is no backup", or hung.
-    const kind = await stat(file).catch(() => undefined);
-    if (kind !== undefined && !kind.isFile() && !kind.isDirectory())
-      throw new UsageError(
-        `${file} is not a regular file (a pipe or a device): a restore reads its file twice (all of it is checked before anything is written), which a pipe cannot give: save the backup to a file and restore that`,
-      );
-    let fh: FileHandle;
+    const backup = await openBackup(file);
+    const { fh, size } = backup;
     try {
-      fh = await open(file, 'r');
-    } catch (err) {
-      throw fileProblem(`cannot read ${file}`, err);
-    }
-    try {
-      const size = (await fh.stat()).size;
-      // The largest key and value that a restore would write (an expired key is not written).
-      const largest = new Largest();
-      try {
-        await checkCrc(fh, size);
-        await readEntries(fh, size, (e) => {
-          if (!expiredAt(e.expiresAtMs, Date.now())) largest.add(e.key, e.value);
-          return Promise.resolve();
-        });
-      } catch (err) {
-        throw fileProblem(`${file} is not a usable backup`, err);
-      }
       const progress = stderrProgress(true);
       // Before anything is written: a leader that does not answer is waited for as it fails over.
       // A node that takes requests and never answers (stopped with SIGSTOP) held the restore here
@@ -121,7 +90,7 @@ export const RESTORE_VERB: ClientVerb = {
       // A node that tells its limits: refuse a file it would refuse part of, before writing any
       // of it (a restore used to write every key up to the first one too large, and stop there).
       const limits = view.limits;
-      if (limits !== undefined) await checkLimits(fh, size, largest, limits);
+      if (limits !== undefined) await checkLimits(backup, limits);
       if (args.options.get('force') !== true) {
         const scan = client.scanPage('', { limit: 1 });
         const first = (await withSlowNote('restore', scan, false, SLOW_NOTE_MS, conn.waited)).items[0];
@@ -141,7 +110,7 @@ export const RESTORE_VERB: ClientVerb = {
         shownWait = waiting;
         progress.show(
           () =>
-            `restore: ${keysText(writer.written)} written` +
+            `restore: ${plural(writer.written, 'key')} written` +
             (writer.again
               ? `; writing again the keys of shard ${fewShards(rewrittenShards)}: ${writer.rewritten}`
               : '') +
@@ -151,7 +120,7 @@ export const RESTORE_VERB: ClientVerb = {
       });
       let expired = 0;
       const stoppedAfter = (): string =>
-        `the restore stopped after writing ${keysText(writer.written)}: the cluster holds part of the backup, so run it again with --force once that is fixed`;
+        `the restore stopped after writing ${plural(writer.written, 'key')}: the cluster holds part of the backup, so run it again with --force once that is fixed`;
       let leaders = leadersOf(views);
       /**
        * pass writes the file's entries (all, or those of `shards` in the target's map) and returns
@@ -198,7 +167,7 @@ export const RESTORE_VERB: ClientVerb = {
           progress.clear();
         },
         () =>
-          `distkv restore: interrupted after writing ${keysText(writer.written)} (and maybe some of those in flight): the cluster holds part of the backup; run the restore again with --force to write all of it`,
+          `distkv restore: interrupted after writing ${plural(writer.written, 'key')} (and maybe some of those in flight): the cluster holds part of the backup; run the restore again with --force to write all of it`,
       );
       progress.clear();
       const written = writer.written;
@@ -213,7 +182,7 @@ export const RESTORE_VERB: ClientVerb = {
         });
       else
         out.line(
-          `restored ${keysText(written)} from ${file}` +
+          `restored ${plural(written, 'key')} from ${file}` +
             (expired === 0 ? '' : ` (${expired} more had expired since the backup)`) +
             (again.length === 0
               ? ''
@@ -247,8 +216,8 @@ function fewShards(shards: Iterable<number>): string {
  * written again in two passes is two writes: they read as twice the shard's keys.
  */
 function rewrittenText(writes: number, passes: number): string {
-  if (passes <= 1) return `${keysText(writes)} were written again`;
-  return `keys were written again in ${passes} more passes over the backup (${writes} writes)`;
+  if (passes <= 1) return `${plural(writes, 'key')} were written again`;
+  return `keys were written again in ${passes} more passes over the backup (${plural(writes, 'write')})`;
 }
 
 /**
@@ -392,66 +361,4 @@ function refuseBehind(views: readonly ClusterView[]): void {
       'LEADER_BEHIND',
       `${held.join('; ')}; nothing was written: run the restore again once every shard has a leader that serves it`,
     );
-}
-
-/** Largest keeps the largest key and the largest value of a backup (their bytes and key). */
-class Largest {
-  keyBytes = 0;
-  key: Buffer | undefined;
-  valueBytes = 0;
-  valueKey: Buffer | undefined;
-
-  add(key: Buffer, value: Buffer): void {
-    if (key.length > this.keyBytes) {
-      this.keyBytes = key.length;
-      this.key = key;
-    }
-    if (value.length > this.valueBytes || this.valueKey === undefined) {
-      this.valueBytes = value.length;
-      this.valueKey = key;
-    }
-  }
-}
-
-/** shortKey shows a key in a message, cut to 64 characters. */
-function shortKey(key: Buffer): string {
-  if (!isUtf8(key)) return keyText(key.subarray(0, 64));
-  const text = key.toString('utf8');
-  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
-}
-
-/**
- * checkLimits refuses (VALUE_TOO_LARGE or INVALID_KEY, nothing written) a backup that holds a key
- * or value over the limits a node of the cluster reported, counting them in a second pass over
- * the file (only then: a backup that fits is read twice, as before).
- */
-async function checkLimits(
-  fh: FileHandle,
-  size: number,
-  largest: Largest,
-  limits: NonNullable<ClusterView['limits']>,
-): Promise<void> {
-  const maxKey = limits.max_key_bytes;
-  const maxValue = limits.max_value_bytes;
-  if (largest.keyBytes <= maxKey && largest.valueBytes <= maxValue) return;
-  let keys = 0;
-  let values = 0;
-  const now = Date.now();
-  await readEntries(fh, size, (e) => {
-    if (!expiredAt(e.expiresAtMs, now)) {
-      if (e.key.length > maxKey) keys++;
-      if (e.value.length > maxValue) values++;
-    }
-    return Promise.resolve();
-  });
-  const nothing = 'nothing was written: restore into a cluster whose nodes take them';
-  if (values > 0)
-    throw new DistkvError(
-      'VALUE_TOO_LARGE',
-      `the backup holds ${values} value${values === 1 ? '' : 's'} over the cluster's limit of ${maxValue} bytes (server.max_value_bytes), the largest ${largest.valueBytes} bytes (key ${shortKey(largest.valueKey!)}); ${nothing}`,
-    );
-  throw new DistkvError(
-    'INVALID_KEY',
-    `the backup holds ${keysText(keys)} over the cluster's limit of ${maxKey} bytes (server.max_key_bytes), the longest ${largest.keyBytes} bytes (key ${shortKey(largest.key!)}); ${nothing}`,
-  );
 }

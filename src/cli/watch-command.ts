@@ -9,6 +9,7 @@
  * dropped connection (stdout carries only events, as it may be piped as JSON lines).
  */
 import type { WatchStreamNotice } from '../client/watch.js';
+import { plural } from '../util/plural.js';
 import { stringOption } from './args.js';
 import type { ClientVerb } from './connect.js';
 import { PREFIX_BASE64_OPTION, prefixArgument } from './kv-commands.js';
@@ -107,5 +108,5 @@ export function streamNote(n: WatchStreamNotice): string | undefined {
     return `distkv watch: ${what} from ${n.node} is down (${n.reason}); reconnecting to the shards' leader (attempt 1, retrying every 0.1-2 s): changes resume after the last one printed`;
   }
   const secs = ((n.downMs ?? 0) / 1000).toFixed(1);
-  return `distkv watch: ${what} is back, from ${n.node} (down ${secs} s, ${n.attempt} attempt${n.attempt === 1 ? '' : 's'})`;
+  return `distkv watch: ${what} is back, from ${n.node} (down ${secs} s, ${plural(n.attempt, 'attempt')})`;
 }

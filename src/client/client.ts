@@ -17,7 +17,7 @@ import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
 import { checkCallOptions } from './call-options.js';
 import { checkOptions } from './client-options.js';
-import { parseEndpoint } from './endpoint.js';
+import { nodeAuthority, parseEndpoint } from './endpoint.js';
 import { checkInput, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
 import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
@@ -340,14 +340,14 @@ export class DistkvClient {
   }
 
   /**
-   * cluster returns the /cluster document of a node ("host:port"; by default the first that
-   * answers of the configured nodes, then the other nodes of the map the client has, as a reload
-   * asks them: topology.ts, askable).
+   * cluster returns the /cluster document of a node (as a url: "host:port" or with the client's
+   * scheme, endpoint.ts nodeAuthority; by default the first that answers of the configured nodes,
+   * then the other nodes of the map the client has, as a reload asks them: topology.ts, askable).
    */
   async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
     this.refuseIfClosed();
     checkCallOptions(options, 'call', 'cluster');
-    if (node !== undefined) return this.clusterAt(node, options);
+    if (node !== undefined) return this.clusterAt(nodeAuthority(node, this.topo.scheme), options);
     // In turn, as the topology is loaded: with the first one down (a killed leader), `distkv
     // cluster` is what the operator runs, and it must show that, not fail; with every configured
     // node gone for good, a client that knows live nodes from its map asks them (it used to fail,
@@ -393,13 +393,13 @@ export class DistkvClient {
     }
   }
 
-  /** nodeStats returns the /stats document of a node ("host:port"; the first url by default). */
+  /** nodeStats returns the /stats document of a node (as a url: "host:port" or with the client's scheme; the first url by default). */
   async nodeStats(node?: string, options: CallOptions = {}): Promise<NodeStats> {
     this.refuseIfClosed();
     checkCallOptions(options, 'call', 'nodeStats');
     const r = await this.sender.send(
       'GET',
-      node ?? this.firstNode(),
+      node === undefined ? this.firstNode() : nodeAuthority(node, this.topo.scheme),
       '/stats',
       undefined,
       true,

@@ -47,3 +47,20 @@ export function endpointsFromEnv(value: string | undefined): string[] {
     .map((s) => s.trim())
     .filter((s) => s !== '');
 }
+
+/**
+ * nodeAuthority is the "host:port" of the node a call names (`cluster(node)`, `nodeStats(node)`),
+ * given as the client's urls are (HOST:PORT or http(s)://HOST:PORT). The client prefixes its own
+ * scheme to it: an address with a scheme went out as "http://http://x". A scheme other than the
+ * client's is refused (INVALID_ARGUMENT), as the request would not go where it says.
+ */
+export function nodeAuthority(text: string, scheme: string): string {
+  const origin = parseEndpoint(text);
+  const u = new URL(origin);
+  if (u.protocol !== `${scheme}:`)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `node "${text}" is ${u.protocol.slice(0, -1)}, but this client talks ${scheme} (its urls): give it as HOST:PORT or ${scheme}://HOST:PORT`,
+    );
+  return origin.slice(origin.indexOf('//') + 2);
+}

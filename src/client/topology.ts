@@ -15,6 +15,7 @@
  */
 import { DistkvError } from '../errors.js';
 import { ShardMap } from '../routing/shard-map.js';
+import { plural } from '../util/plural.js';
 import { connectFailure, refused, sleep } from './exchange.js';
 import { isClosedError, type NodePools } from './node-pools.js';
 import { REFUSED_RETRY_MS } from './sender.js';
@@ -322,5 +323,5 @@ function authorityOf(u: URL): string {
 
 /** othersText says how many nodes of the client's map were asked besides the configured ones. */
 export function othersText(n: number): string {
-  return n <= 0 ? '' : `, and ${String(n)} more node${n === 1 ? '' : 's'} of its map`;
+  return n <= 0 ? '' : `, and ${plural(n, 'more node')} of its map`;
 }

@@ -1,0 +1,128 @@
+/**
+ * The FILE of `distkv restore` (restore.ts), checked before anything is written: it must be a
+ * regular file (a restore reads it twice, which a pipe cannot give), its crc must match and every
+ * entry parse, and no key or value it would write may be over the limits a node of the target
+ * cluster reports (`limits` in `/cluster`): a restore used to write every key up to the first one
+ * too large, and stop there. An entry that has expired is not written, so it is not checked.
+ */
+import { isUtf8 } from 'node:buffer';
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { keyText } from '../client/key-bytes.js';
+import type { ClusterView } from '../client/types.js';
+import { DistkvError } from '../errors.js';
+import { plural } from '../util/plural.js';
+import { UsageError } from './args.js';
+import { checkCrc, readEntries } from './backup-file.js';
+import { fileProblem } from './files.js';
+import { expiredAt } from './restore-writer.js';
+
+/** CheckedBackup is a backup file opened and checked whole; its reader closes `fh`. */
+export interface CheckedBackup {
+  fh: FileHandle;
+  size: number;
+  /** largest is the largest key and value that a restore would write (an expired key is not written). */
+  largest: Largest;
+}
+
+/**
+ * openBackup opens FILE and checks it whole (crc, every entry): a UsageError names what is wrong
+ * with it ("-", a pipe or a device, unreadable, not a usable backup), the file closed again.
+ */
+export async function openBackup(file: string): Promise<CheckedBackup> {
+  // "-" is standard input to every other verb that takes a file; a restore reads FILE twice (all
+  // of it is checked before anything is written), which a pipe cannot give.
+  if (file === '-')
+    throw new UsageError(
+      'a backup is restored from a file (checked whole before anything is written), not from standard input: name the file (./- for a file called "-")',
+    );
+  // Before the open, which waits for a writer on a FIFO: a pipe or a device (/dev/stdin fed by
+  // `cat`) read as a file seemed "empty (0 bytes), so it is no backup", or hung.
+  const kind = await stat(file).catch(() => undefined);
+  if (kind !== undefined && !kind.isFile() && !kind.isDirectory())
+    throw new UsageError(
+      `${file} is not a regular file (a pipe or a device): a restore reads its file twice (all of it is checked before anything is written), which a pipe cannot give: save the backup to a file and restore that`,
+    );
+  let fh: FileHandle;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    throw fileProblem(`cannot read ${file}`, err);
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const largest = new Largest();
+    try {
+      await checkCrc(fh, size);
+      await readEntries(fh, size, (e) => {
+        if (!expiredAt(e.expiresAtMs, Date.now())) largest.add(e.key, e.value);
+        return Promise.resolve();
+      });
+    } catch (err) {
+      throw fileProblem(`${file} is not a usable backup`, err);
+    }
+    return { fh, size, largest };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/** Largest keeps the largest key and the largest value of a backup (their bytes and key). */
+export class Largest {
+  keyBytes = 0;
+  key: Buffer | undefined;
+  valueBytes = 0;
+  valueKey: Buffer | undefined;
+
+  add(key: Buffer, value: Buffer): void {
+    if (key.length > this.keyBytes) {
+      this.keyBytes = key.length;
+      this.key = key;
+    }
+    if (value.length > this.valueBytes || this.valueKey === undefined) {
+      this.valueBytes = value.length;
+      this.valueKey = key;
+    }
+  }
+}
+
+/** shortKey shows a key in a message, cut to 64 characters. */
+function shortKey(key: Buffer): string {
+  if (!isUtf8(key)) return keyText(key.subarray(0, 64));
+  const text = key.toString('utf8');
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
+/**
+ * checkLimits refuses (VALUE_TOO_LARGE or INVALID_KEY, nothing written) a backup that holds a key
+ * or value over the limits a node of the cluster reported, counting them in a second pass over
+ * the file (only then: a backup that fits is read twice, as before).
+ */
+export async function checkLimits(
+  { fh, size, largest }: CheckedBackup,
+  limits: NonNullable<ClusterView['limits']>,
+): Promise<void> {
+  const maxKey = limits.max_key_bytes;
+  const maxValue = limits.max_value_bytes;
+  if (largest.keyBytes <= maxKey && largest.valueBytes <= maxValue) return;
+  let keys = 0;
+  let values = 0;
+  const now = Date.now();
+  await readEntries(fh, size, (e) => {
+    if (!expiredAt(e.expiresAtMs, now)) {
+      if (e.key.length > maxKey) keys++;
+      if (e.value.length > maxValue) values++;
+    }
+    return Promise.resolve();
+  });
+  const nothing = 'nothing was written: restore into a cluster whose nodes take them';
+  if (values > 0)
+    throw new DistkvError(
+      'VALUE_TOO_LARGE',
+      `the backup holds ${plural(values, 'value')} over the cluster's limit of ${maxValue} bytes (server.max_value_bytes), the largest ${largest.valueBytes} bytes (key ${shortKey(largest.valueKey!)}); ${nothing}`,
+    );
+  throw new DistkvError(
+    'INVALID_KEY',
+    `the backup holds ${plural(keys, 'key')} over the cluster's limit of ${maxKey} bytes (server.max_key_bytes), the longest ${largest.keyBytes} bytes (key ${shortKey(largest.key!)}); ${nothing}`,
+  );
+}

@@ -30,6 +30,7 @@
  */
 import { DistkvError, toDistkvError } from '../errors.js';
 import { divergedError } from '../replication/epochs.js';
+import { MAX_PULL_BYTES } from '../replication/http-source.js';
 import { epochOfSeq } from '../routing/version.js';
 import { encodeSnapshotExactSeq, encodeSnapshotHeader } from '../replication/snapshot-format.js';
 import type { Target } from '../server/node-plan.js';
@@ -45,7 +46,6 @@ import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import { LogThrottle, MAX_LOG_KEYS } from '../util/log-throttle.js';
 
 const MAX_WAIT_MS = 60000;
-const MAX_PULL_BYTES = 64 * 1024 * 1024;
 /**
  * SNAPSHOT_PAGE and SCAN_PAGE_BYTES bound a snapshot page: 10000 entries, or the entry that
  * brings their keys and values to 4 MiB, whichever comes first (so a page is at most 4 MiB plus
@@ -309,11 +309,10 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
       refuseMismatch(ctx, refusals, params, 'pull');
       const shard = shardOf(ctx, params);
       const after = intParam(params, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
-      const maxBytes = intParam(
-        params,
-        'max_bytes',
-        ctx.config.replication.pull_max_bytes,
-        1,
+      // A larger ask (pull_max_bytes goes up to 1 GiB) is served as the bound, not refused: a
+      // replica asking more than a leader reads at once only gets more answers.
+      const maxBytes = Math.min(
+        intParam(params, 'max_bytes', ctx.config.replication.pull_max_bytes, 1, Number.MAX_SAFE_INTEGER),
         MAX_PULL_BYTES,
       );
       const waitMs = intParam(params, 'wait_ms', 0, 0, MAX_WAIT_MS);

@@ -26,6 +26,13 @@ import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 import { undici } from '../util/lazy-undici.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * MAX_PULL_BYTES is the most a leader's `/_repl/pull` reads for one answer (about: the answer ends
+ * at the end of a batch, so one record of a 64 MiB value goes through whatever the bound), and so
+ * the most a replica asks: `replication.pull_max_bytes` may be set up to 1 GiB, and a leader before
+ * this bound was shared refused a larger `max_bytes` with 400 (its replicas never replicated).
+ */
+export const MAX_PULL_BYTES = 64 * 1024 * 1024;
 /** BODY_IDLE_MS bounds the silence between two chunks of a pull's or a snapshot's body (and a snapshot's wait for its headers). */
 const BODY_IDLE_MS = 30000;
 /** CLUSTER_READ_MS bounds the read of a leader's `/cluster` after it refused a pull for its config. */
@@ -137,9 +144,10 @@ export class HttpSource implements ReplicationSource {
     again: boolean,
   ): Promise<PullResult> {
     const pool = await this.pool();
+    const askBytes = Math.min(maxBytes, MAX_PULL_BYTES);
     const r = await pool.request({
       method: 'GET',
-      path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${maxBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
+      path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${askBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
       headers: this.headers(),
       headersTimeout: waitMs + CONTACT_GRACE_MS,
       bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,

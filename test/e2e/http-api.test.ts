@@ -315,8 +315,9 @@ describe('bad input', () => {
   it('does not repeat a huge method or path back whole in its refusal', async () => {
     const method = 'A'.repeat(40000);
     for (const [req, status] of [
-      [`${method} / HTTP/1.1\r\nHost: x\r\n\r\n`, 404],
-      [`${method} /kv/a HTTP/1.1\r\nHost: x\r\n\r\n`, 405],
+      // A method longer than any distkv implements is 501 from its first bytes (http1-head.ts).
+      [`${method} / HTTP/1.1\r\nHost: x\r\n\r\n`, 501],
+      [`${method} /kv/a HTTP/1.1\r\nHost: x\r\n\r\n`, 501],
       [`GET /${'p'.repeat(6000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 404],
     ] as const) {
       const r = parseRaw(await rawRequest(portA, req));

@@ -16,18 +16,13 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
-import { validateConfig } from '../../src/config/validate-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import { RespListener, type RespShared } from '../../src/resp/resp-listener.js';
-import { ConnectionLimit } from '../../src/server/connection-limit.js';
 import type { OpHandler } from '../../src/server/worker-pool.js';
+import type { RespListener } from '../../src/resp/resp-listener.js';
 import { ST_VALUE } from '../../src/worker/op-format.js';
 import { freePort } from '../helpers/ports.js';
+import { oneShardListener } from '../helpers/resp-one-shard.js';
 import { RespConn } from '../helpers/resp-conn.js';
 
-const A = '127.0.0.1:7001';
-const config = validateConfig({ shards: [{ name: 'shard-0', idx: 0, address: A }] }, '<test>');
-const local = { local: true, worker: 0, store: 0, role: 'leader', leaderStore: undefined } as const;
 const LOADING = '-LOADING Redis is loading the dataset in memory\r\n';
 
 /** Starting is a listener of a node that starts until `serve()`; `ops` counts what reached the pool. */
@@ -55,25 +50,7 @@ async function starting(): Promise<Starting> {
       return Promise.resolve([]);
     },
   };
-  let ids = 0;
-  const shared = {
-    config,
-    shardMap: new ShardMap(config.shards),
-    liveShards: () => new ShardMap(config.shards).shards,
-    pool,
-    plan: { listeners: [], stores: [], storesByWorker: [], workers: 1 },
-    log: undefined,
-    startedAt: Date.now(),
-    nextClientId: () => ++ids,
-    connections: new ConnectionLimit(100),
-    leaderWithoutLease: () => false,
-    loading: () => loading,
-  } as unknown as RespShared;
-  const l = new RespListener(
-    shared,
-    { address: A, host: '127.0.0.1', port: 7001, reads: [local], writes: [local] },
-    { host: '127.0.0.1', port: await freePort() },
-  );
+  const l = oneShardListener(pool, await freePort(), { loading: () => loading });
   await l.listen();
   return {
     l,

@@ -13,17 +13,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
-import { validateConfig } from '../../src/config/validate-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
-import { RespListener, type RespShared } from '../../src/resp/resp-listener.js';
-import { ConnectionLimit } from '../../src/server/connection-limit.js';
+import type { RespListener } from '../../src/resp/resp-listener.js';
 import type { OpHandler } from '../../src/server/worker-pool.js';
 import { OP_GET, ST_VALUE } from '../../src/worker/op-format.js';
 import { freePort } from '../helpers/ports.js';
-
-const A = '127.0.0.1:7001';
-const config = validateConfig({ shards: [{ name: 'shard-0', idx: 0, address: A }] }, '<test>');
-const local = { local: true, worker: 0, store: 0, role: 'leader', leaderStore: undefined } as const;
+import { oneShardListener } from '../helpers/resp-one-shard.js';
 
 /** HeldPool answers every GET with the value "v", once `release` is called. */
 class HeldPool {
@@ -47,27 +41,7 @@ class HeldPool {
 }
 
 function listenerOn(pool: HeldPool, port: number): RespListener {
-  let ids = 0;
-  const shared = {
-    config,
-    shardMap: new ShardMap(config.shards),
-    liveShards: () => new ShardMap(config.shards).shards,
-    pool,
-    plan: { listeners: [], stores: [], storesByWorker: [], workers: 1 },
-    log: undefined,
-    startedAt: Date.now(),
-    nextClientId: () => ++ids,
-    connections: new ConnectionLimit(100),
-    leaderWithoutLease: () => false,
-  } as unknown as RespShared;
-  return new RespListener(
-    shared,
-    { address: A, host: '127.0.0.1', port: 7001, reads: [local], writes: [local] },
-    {
-      host: '127.0.0.1',
-      port,
-    },
-  );
+  return oneShardListener(pool, port);
 }
 
 const GET = Buffer.from('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n');

@@ -293,6 +293,13 @@ function validateServer(t: Table, p: Problems): ServerConfig {
     ),
   };
   if (server.data_dir === '') p.add(`${at}data_dir`, 'must not be empty');
+  // One answer counts whole against the budget: under two of the largest values, a read of one was
+  // cut off (the connection closed as the largest holder) however fast its client read.
+  if (server.max_unsent_bytes > 0 && server.max_unsent_bytes < 2 * server.max_value_bytes)
+    p.add(
+      `${at}max_unsent_bytes`,
+      `must be 0 (no limit) or at least 2 x server.max_value_bytes (${String(2 * server.max_value_bytes)}), got ${String(server.max_unsent_bytes)}: below it a read of one large value is cut off`,
+    );
   if ((server.tls_cert === '') !== (server.tls_key === '')) {
     p.add(`${at}tls_cert`, 'tls_cert and tls_key must be set together (both set = HTTPS)');
   }

@@ -125,6 +125,26 @@ durability = "sometimes"
     );
   });
 
+  it('refuses a server.max_unsent_bytes under two of the largest values: a read of one was cut off', () => {
+    const seed = '[[shards]]\nname="s"\nidx=0\naddress="127.0.0.1:1"\n';
+    const MIB = 1024 * 1024;
+    assert.ok(
+      problemsOf(`${seed}[server]\nmax_value_bytes = ${64 * MIB}\nmax_unsent_bytes = ${16 * MIB}\n`).includes(
+        `server.max_unsent_bytes: must be 0 (no limit) or at least 2 x server.max_value_bytes (${128 * MIB}), got ${16 * MIB}: below it a read of one large value is cut off`,
+      ),
+    );
+    for (const budget of [0, 128 * MIB])
+      assert.equal(
+        parseConfigText(
+          `${seed}[server]\nmax_value_bytes = ${64 * MIB}\nmax_unsent_bytes = ${budget}\n`,
+          't.toml',
+          {},
+          {},
+        ).server.max_unsent_bytes,
+        budget,
+      );
+  });
+
   it('bounds server.idle_timeout_ms to 0 (never)..one day, 10 s by default', () => {
     const seed = '[[shards]]\nname="s"\nidx=0\naddress="127.0.0.1:1"\n';
     assert.equal(parseConfigText(seed, 't.toml', {}, {}).server.idle_timeout_ms, 10000);

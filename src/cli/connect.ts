@@ -4,7 +4,8 @@
  * `ETCDCTL_ENDPOINTS`), else 127.0.0.1:8080; each is `host:port` or `http(s)://host:port`.
  * `--ca FILE` (or `DISTKV_CA`) trusts a private CA for https:// nodes.
  */
-import { controlCharAt, DistkvClient } from '../client/client.js';
+import { DistkvClient } from '../client/client.js';
+import { controlCharAt } from '../client/token.js';
 import type { WaitNotice } from '../client/types.js';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';

@@ -17,14 +17,17 @@ import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
 import { checkCallOptions } from './call-options.js';
 import { checkOptions } from './client-options.js';
-import { nodeAuthority, parseEndpoint } from './endpoint.js';
+import { parseEndpoint } from './endpoint.js';
 import { checkInput, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
 import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
 import { closedError, NodePools } from './node-pools.js';
 import { checkRedirect, Sender, STARTING_WAIT_MS, SWITCH_WAIT_MS } from './sender.js';
-import { ClusterTopology, othersText } from './topology.js';
-import { answerJson, clusterRefusal, conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
+import { clusterDoc, statsDoc } from './node-docs.js';
+import { checkToken } from './token.js';
+import { ClusterTopology } from './topology.js';
+import { conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
+import { concernQuery } from './write-concern.js';
 import { type WatchChange, type WatchOptions, type WatchSource, watchPrefix } from './watch.js';
 import type {
   BatchOp,
@@ -42,68 +45,14 @@ import type {
   ScanPage,
   ScanPageOptions,
   Versioned,
-  WriteConcern,
 } from './types.js';
 
 const DEFAULT_PAGE_SIZE = 1000;
-/** DEFAULT_W_TIMEOUT_MS is how long a node waits for a `w` write's acks without timeout_ms (src/http/write-conditions.ts). */
-const DEFAULT_W_TIMEOUT_MS = 5000;
 
 type Settings = Required<Omit<ClientOptions, 'token' | 'ca' | 'onWait'>> & {
   token: string;
   ca: string | Buffer | undefined;
 };
-
-/**
- * concernQuery renders a write's (or a read's) `w` and `timeoutMs` (and `extra` parameters) as its query, with how
- * long the node may hold its answer for the replicas' acks (`waitMs`): a `w` write is answered once
- * replicas hold it or its timeout passed, and the node's answer, not a client timeout (which would
- * leave the write's outcome unknown), must say which.
- */
-function concernQuery(
-  o: WriteConcern,
-  extra: readonly [string, string][] = [],
-): { query: string; waitMs: number } {
-  // timeoutMs bounds only the wait for `w`: given alone, the caller meant a wait that would not
-  // happen (a node reads timeout_ms only with w), so it is refused rather than dropped.
-  if (o.w === undefined && o.timeoutMs !== undefined)
-    throw new DistkvError(
-      'INVALID_ARGUMENT',
-      'timeoutMs bounds the wait for w (replicas holding the write, or what a read saw) and is given without w: give w too, or bound the whole call with signal',
-    );
-  const params = new URLSearchParams();
-  if (o.w !== undefined) params.set('w', String(o.w));
-  if (o.timeoutMs !== undefined) params.set('timeout_ms', String(o.timeoutMs));
-  for (const [name, value] of extra) params.set(name, value);
-  return {
-    query: params.size === 0 ? '' : `?${params.toString()}`,
-    waitMs: o.w === undefined ? 0 : (o.timeoutMs ?? DEFAULT_W_TIMEOUT_MS),
-  };
-}
-
-/** controlCharAt returns the offset of the first control character of `text` (C0 but tab, or DEL), or -1. */
-export function controlCharAt(text: string): number {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return i;
-  }
-  return -1;
-}
-
-/**
- * checkToken refuses a token that cannot travel in an Authorization header (a control character:
- * a CR left by a token file with CRLF line ends, a newline). undici refused it on every request,
- * after the client counted it sent: "no node answered /cluster: invalid authorization header", or
- * a write reported as maybe applied.
- */
-function checkToken(token: string): void {
-  const at = controlCharAt(token);
-  if (at >= 0)
-    throw new DistkvError(
-      'INVALID_ARGUMENT',
-      `the token holds a control character (${JSON.stringify(token[at])} at offset ${at}; a file with CRLF line ends leaves a CR): a bearer token is printable text`,
-    );
-}
 
 /** DistkvClient talks to a distkv cluster. */
 export class DistkvClient {
@@ -342,70 +291,19 @@ export class DistkvClient {
   /**
    * cluster returns the /cluster document of a node (as a url: "host:port" or with the client's
    * scheme, endpoint.ts nodeAuthority; by default the first that answers of the configured nodes,
-   * then the other nodes of the map the client has, as a reload asks them: topology.ts, askable).
+   * then the other nodes of the map the client has: node-docs.ts).
    */
   async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
     this.refuseIfClosed();
     checkCallOptions(options, 'call', 'cluster');
-    if (node !== undefined) return this.clusterAt(nodeAuthority(node, this.topo.scheme), options);
-    // In turn, as the topology is loaded: with the first one down (a killed leader), `distkv
-    // cluster` is what the operator runs, and it must show that, not fail; with every configured
-    // node gone for good, a client that knows live nodes from its map asks them (it used to fail,
-    // and `distkv restore` asked the map's nodes itself). Each but the last is given one
-    // attempt's time: a stopped node (SIGSTOP) answers nothing, and its retries held the command
-    // 49 s before it asked the next.
-    let last: unknown;
-    const asking = this.topo.askable();
-    for (const [i, origin] of asking.entries()) {
-      // timeoutMs 0 is no timeout, as undici reads it for every request (AbortSignal.timeout(0)
-      // aborted the attempt at once: only the last node was ever asked).
-      const bound =
-        i === asking.length - 1 || this.o.timeoutMs === 0 ? undefined : AbortSignal.timeout(this.o.timeoutMs);
-      const signal =
-        bound === undefined || options.signal === undefined
-          ? (bound ?? options.signal)
-          : AbortSignal.any([options.signal, bound]);
-      try {
-        return await this.clusterAt(new URL(origin).host, signal === undefined ? {} : { signal });
-      } catch (err) {
-        if (options.signal?.aborted === true) throw err;
-        last = err;
-      }
-    }
-    const err = last instanceof DistkvError ? last : new DistkvError('INTERNAL', String(last));
-    if (err.code !== 'SHARD_UNREACHABLE') throw err;
-    throw new DistkvError(
-      'SHARD_UNREACHABLE',
-      `no node answered /cluster (${this.topo.origins.join(', ')}${othersText(asking.length - this.topo.origins.length)}): ${err.message}`,
-      { cause: last },
-    );
-  }
-
-  private async clusterAt(node: string, options: CallOptions): Promise<ClusterView> {
-    try {
-      const r = await this.sender.send('GET', node, '/cluster', undefined, true, options.signal);
-      const doc = answerJson(r.body, `/cluster of ${node}`) as ClusterView;
-      if (!Array.isArray(doc.shards))
-        throw new DistkvError('INTERNAL', `/cluster of ${node}: the answer has no "shards" list`);
-      return doc;
-    } catch (err) {
-      throw clusterRefusal(node, err);
-    }
+    return clusterDoc(this.sender, this.topo, this.o.timeoutMs, node, options);
   }
 
   /** nodeStats returns the /stats document of a node (as a url: "host:port" or with the client's scheme; the first url by default). */
   async nodeStats(node?: string, options: CallOptions = {}): Promise<NodeStats> {
     this.refuseIfClosed();
     checkCallOptions(options, 'call', 'nodeStats');
-    const r = await this.sender.send(
-      'GET',
-      node === undefined ? this.firstNode() : nodeAuthority(node, this.topo.scheme),
-      '/stats',
-      undefined,
-      true,
-      options.signal,
-    );
-    return answerJson(r.body, '/stats') as NodeStats;
+    return statsDoc(this.sender, this.topo, node, options);
   }
 
   /**
@@ -497,9 +395,5 @@ export class DistkvClient {
   private otherLeader(from: string): string {
     const others = [...new Set(this.topo.map?.shards.map((s) => s.address))].filter((a) => a !== from);
     return others.length === 0 ? from : others[this.rr++ % others.length]!;
-  }
-
-  private firstNode(): string {
-    return new URL(this.topo.origins[0]!).host;
   }
 }

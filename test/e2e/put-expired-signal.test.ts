@@ -4,12 +4,14 @@
  * result (with and without conditions), `deleted: true` from the client library's `putResult` and
  * batch results. Only the node that applied the write can tell: a `ttl_ms` counts from when the
  * node read the request's head, so a body that comes later can find it past, which no clock of the
- * client's shows. A put the node wrote carries no such signal.
+ * client's shows. A put the node wrote carries no such signal. A node that relays the put to its
+ * owner (`--proxy`) or forwards a batch's part passes the owner's word on.
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/index.js';
+import { Duo } from '../helpers/duo.js';
 import { startRespPair } from './resp-wire.js';
 
 const HOUR = 3_600_000;
@@ -120,6 +122,37 @@ describe('a put whose expiry is past when applied says it was written as a delet
       assert.deepEqual(results, [{ ok: true, deleted: true }, { ok: true }]);
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe('the signal through a node that relays to the owner', () => {
+  it('passes X-Distkv-Deleted on from the owner (--proxy), and a forwarded batch part\'s "deleted"', async () => {
+    const duo = await Duo.start('put-expired', { args: ['--proxy', '--inline'] });
+    try {
+      const key = duo.keyOf(1, 'pe-relay-');
+      const relayed = await fetch(`http://${duo.A}/kv/${key}?expires_at_ms=1`, { method: 'PUT', body: 'v' });
+      assert.equal(relayed.status, 204);
+      assert.equal(relayed.headers.get('x-distkv-deleted'), '1');
+      const written = await fetch(`http://${duo.A}/kv/${key}?ttl_ms=60000`, { method: 'PUT', body: 'v' });
+      assert.equal(written.status, 204);
+      assert.equal(written.headers.get('x-distkv-deleted'), null);
+      const r = await fetch(`http://${duo.A}/kv/_batch`, {
+        method: 'POST',
+        body: JSON.stringify([
+          { op: 'set', key, value: 'x', expires_at_ms: 1 },
+          { op: 'set', key: duo.keyOf(0, 'pe-local-'), value: 'y', expires_at_ms: 1 },
+        ]),
+      });
+      assert.deepEqual(await r.json(), {
+        results: [
+          { ok: true, deleted: true },
+          { ok: true, deleted: true },
+        ],
+        errors: 0,
+      });
+    } finally {
+      await duo.stop();
     }
   });
 });

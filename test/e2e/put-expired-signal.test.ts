@@ -62,6 +62,10 @@ describe('a put whose expiry is past when applied says it was written as a delet
     assert.equal(w.headers.get('x-distkv-deleted'), '1');
     assert.match(w.headers.get('etag') ?? '', /^"\d+\.\d+"$/, "the ETag is the delete's version");
     assert.equal((await fetch(`http://${A}/kv/pe-http`)).status, 404);
+    // Waiting for a replica to hold the delete (w=1) answers the same.
+    const waited = await put('pe-http', 'new', '?w=1&expires_at_ms=1');
+    assert.equal(waited.status, 204);
+    assert.equal(waited.headers.get('x-distkv-deleted'), '1');
     for (const query of ['', `?expires_at_ms=${Date.now() + HOUR}`, '?ttl_ms=60000']) {
       const ok = await put('pe-http', 'v', query);
       assert.equal(ok.status, 204);

@@ -265,25 +265,24 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         throw new UsageError('give --if-match or --if-none-match, not both');
       // Last: it reads the cluster's map, after every check that needs no node.
       const { concern, slowMs } = await concernOptions(args, client, key);
-      const put = client.putVersioned(key, value, {
+      const put = client.putResult(key, value, {
         ...concern,
         ...(ttlMs === undefined ? {} : { ttlMs }),
         ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
         ...(ifMatch === undefined ? {} : { ifMatch }),
         ...(args.options.get('if-none-match') === true ? { ifNoneMatch: true } : {}),
       });
-      // The node answers a put whose expiry is past as any put (204, the delete's seq and version):
-      // the instant, judged by this machine's clock when the put was sent, is what tells.
-      const sentAt = Date.now();
-      const version = await withSlowNote('set', put, true, slowMs, conn.waited);
+      // The node that applied the put says whether its expiry was past by that node's clock, so it
+      // wrote a delete (X-Distkv-Deleted): this machine's clock may differ from the node's.
+      const { version, deleted } = await withSlowNote('set', put, true, slowMs, conn.waited);
       // A version is E.S: its seq is the write's seq.
       const seq = Number(version.slice(version.indexOf('.') + 1));
-      const past = expiresAtMs !== undefined && expiresAtMs <= sentAt;
+      const expiry = expiresAtMs !== undefined ? `--expires-at ${expiresAtMs}` : `--ttl ${String(ttlMs)}`;
       out.line(
         out.json
-          ? JSON.stringify({ ...keyJson(key), seq, version, ...(past ? { deleted: true } : {}) })
-          : past
-            ? `OK: the expiry (--expires-at ${expiresAtMs}) is past, so key ${displayKey(key)} was deleted (seq ${seq}, version ${version})`
+          ? JSON.stringify({ ...keyJson(key), seq, version, ...(deleted ? { deleted: true } : {}) })
+          : deleted
+            ? `OK: the expiry (${expiry}) is past, so key ${displayKey(key)} was deleted (seq ${seq}, version ${version})`
             : `OK (seq ${seq}, version ${version})`,
       );
       return 0;

@@ -66,7 +66,8 @@ export function* chunks(indexes: readonly number[], ops: readonly BatchOp[]): Ge
 export function batchResult(res: WireResult | undefined, owner: string, i: number): BatchResult {
   if (res === undefined)
     return { ok: false, error: new DistkvError('INTERNAL', `${owner} sent no result for operation ${i}`) };
-  if (res.ok) return { ok: true };
+  if (res.ok)
+    return (res as { deleted?: unknown }).deleted === true ? { ok: true, deleted: true } : { ok: true };
   // A node that answers garbage: its result says nothing more than that.
   const e = (res as { error?: { code?: unknown; message?: unknown } }).error;
   const message =

@@ -40,6 +40,7 @@ import type {
   GetOptions,
   NodeStats,
   PutOptions,
+  PutResult,
   ScanItem,
   ScanOptions,
   ScanPage,
@@ -164,6 +165,12 @@ export class DistkvClient {
   /** putVersioned is put, resolving with the key's new version `E.S` (to pass as the next ifMatch). */
   async putVersioned(key: Key, value: Uint8Array | string, options: PutOptions = {}): Promise<string> {
     return unquote((await this.putRequest(key, value, options, 'putVersioned')).etag);
+  }
+
+  /** putResult is put, resolving with its seq, version and whether the node wrote it as a delete (an expiry already past, PutResult). */
+  async putResult(key: Key, value: Uint8Array | string, options: PutOptions = {}): Promise<PutResult> {
+    const r = await this.putRequest(key, value, options, 'putResult');
+    return { seq: Number(r.seq ?? 0), version: unquote(r.etag), deleted: r.deleted === '1' };
   }
 
   /**

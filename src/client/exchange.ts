@@ -27,6 +27,8 @@ export interface Reply {
   seq: string | undefined;
   /** existed is X-Distkv-Existed of a DELETE ("1" or "0"). */
   existed: string | undefined;
+  /** deleted is X-Distkv-Deleted of a PUT ("1": its expiry was past, so it was written as a delete). */
+  deleted: string | undefined;
   /** etag is the ETag of a GET, a PUT or a 412: the key's version, quoted. */
   etag: string | undefined;
   /** lag is X-Distkv-Lag of a read a replica served. */
@@ -62,6 +64,7 @@ export function exchange(
       map: undefined,
       seq: undefined,
       existed: undefined,
+      deleted: undefined,
       etag: undefined,
       lag: undefined,
     };
@@ -89,6 +92,7 @@ export function exchange(
         reply.map = map === undefined ? undefined : Number(map);
         reply.seq = one(h['x-distkv-seq']);
         reply.existed = one(h['x-distkv-existed']);
+        reply.deleted = one(h['x-distkv-deleted']);
         reply.etag = one(h.etag);
         reply.lag = one(h['x-distkv-lag']);
       },

@@ -18,6 +18,7 @@ export type {
   GetOptions,
   NodeStats,
   PutOptions,
+  PutResult,
   WriteConcern,
   ScanItem,
   ScanOptions,

@@ -131,6 +131,17 @@ export type DeleteConditions = Pick<WriteConditions, 'ifMatch'>;
 /** DeleteOptions make a delete conditional, or wait until replicas hold it (`w`), as a put's. */
 export interface DeleteOptions extends CallOptions, DeleteConditions, WriteConcern {}
 
+/**
+ * PutResult is an acknowledged put: its seq, the key's new version `E.S`, and `deleted` true when
+ * the node that applied it found its expiry (`expiresAtMs`, `ttlMs`) already past by its own clock
+ * and wrote it as a delete: the key does not exist, and seq and version are the delete's.
+ */
+export interface PutResult {
+  seq: number;
+  version: string;
+  deleted: boolean;
+}
+
 /** Versioned is a value with its version `E.S` (epoch.seq of the key's last write). */
 export interface Versioned {
   value: Buffer;
@@ -197,8 +208,11 @@ export type BatchOp =
     } & WriteConditions)
   | ({ op: 'delete'; key: string } & DeleteConditions);
 
-/** BatchResult is one operation's outcome, in the order of the operations. */
-export type BatchResult = { ok: true } | { ok: false; error: DistkvError };
+/**
+ * BatchResult is one operation's outcome, in the order of the operations; `deleted` marks a set
+ * whose expiry was already past by its leader's clock, so the node wrote it as a delete.
+ */
+export type BatchResult = { ok: true; deleted?: true } | { ok: false; error: DistkvError };
 
 /** ClusterReplica is a replica as /cluster shows it (positions only when the node hosts it). */
 export interface ClusterReplica {

@@ -10,7 +10,7 @@
 import { DistkvError } from '../errors.js';
 import { slotOf } from '../routing/slot.js';
 import type { OpHandler } from '../server/worker-pool.js';
-import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR } from '../worker/op-format.js';
+import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR, ST_MISSING } from '../worker/op-format.js';
 import { expiryAtOf, isCanonicalBase64, parseBatch } from './batch-parse.js';
 import { hasConditions, runConditionalBatch, unansweredBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
@@ -346,9 +346,14 @@ function runBatch(
       }
       const handler: OpHandler = {
         onReply(status, _seq, value) {
+          // A set answered ST_MISSING had an expiry already past: it was written as a delete (op-format.ts).
           settle(
             index,
-            status === ST_ERROR ? { ok: false, error: parseWireError(value).toWire() } : { ok: true },
+            status === ST_ERROR
+              ? { ok: false, error: parseWireError(value).toWire() }
+              : status === ST_MISSING && op.op === 'set'
+                ? { ok: true, deleted: true }
+                : { ok: true },
           );
         },
       };

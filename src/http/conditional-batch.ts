@@ -137,7 +137,9 @@ export function unansweredBatch(shard: number, owner: string, err: unknown): Dis
 
 /** resultsOf turns an OP_TXN reply into one result per operation. */
 function resultsOf(ctx: HttpContext, shard: number, status: number, value: Buffer, n: number): BatchResult[] {
-  if (status === ST_DONE) return Array.from({ length: n }, () => ({ ok: true }));
+  // A set marked in the value had an expiry already past: it was written as a delete (op-format.ts).
+  if (status === ST_DONE)
+    return Array.from({ length: n }, (_, i) => (value[i] === 1 ? { ok: true, deleted: true } : { ok: true }));
   if (status === ST_ERROR) {
     const error = parseWireError(value).toWire();
     return Array.from({ length: n }, () => ({ ok: false, error }));

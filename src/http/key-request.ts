@@ -145,16 +145,17 @@ export class KeyRequest implements OpHandler {
         sendSeedText(res, 200, `Key set successfully on shard ${this.shard}`);
         return;
       default:
-        if (status !== ST_DONE && !(status === ST_MISSING && this.kind === KIND_KV_DELETE))
+        if (status !== ST_DONE && status !== ST_MISSING)
           throw new Error(`unexpected reply status ${status} for a write`);
         if (this.leaseLost('the write is kept on this node, but a new leader may lack it')) return;
         // X-Distkv-Seq lets a client wait for a replica to reach its write (read-your-writes);
-        // X-Distkv-Existed says whether a deleted key existed (docs/api.md).
+        // X-Distkv-Existed says whether a deleted key existed; X-Distkv-Deleted that a put's expiry
+        // was past by this node's clock, so it was written as a delete (ST_MISSING; docs/api.md).
         res.endNoContent(
           this.kind === KIND_KV_PUT
-            ? etag === undefined
-              ? `X-Distkv-Seq: ${String(seq)}\r\n`
-              : `X-Distkv-Seq: ${String(seq)}\r\nETag: ${etag}\r\n`
+            ? `X-Distkv-Seq: ${String(seq)}\r\n${etag === undefined ? '' : `ETag: ${etag}\r\n`}${
+                status === ST_MISSING ? 'X-Distkv-Deleted: 1\r\n' : ''
+              }`
             : `X-Distkv-Seq: ${String(seq)}\r\nX-Distkv-Existed: ${status === ST_DONE ? '1' : '0'}\r\n`,
         );
     }

@@ -199,8 +199,12 @@ export function mergeScan(
     : { items, next: last.key, nextBase64: last.key_base64 };
 }
 
-/** BatchResult is one operation's outcome (`version`: the key's current one, for a failed condition). */
-export type BatchResult = { ok: true } | { ok: false; error: WireError; version?: string | null };
+/**
+ * BatchResult is one operation's outcome (`version`: the key's current one, for a failed condition;
+ * `deleted`: a set whose expiry was already past by its leader's clock, written as a delete).
+ */
+export type BatchResult =
+  { ok: true; deleted?: true } | { ok: false; error: WireError; version?: string | null };
 
 /** IndexedOp is an operation with its position in the batch. */
 export interface IndexedOp {

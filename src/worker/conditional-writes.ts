@@ -88,7 +88,9 @@ export class ConditionalWrites {
     }
     if (op === OP_PUT_EXT) {
       const put = putOf(ext, raw, cur);
-      this.writes.write(id, index, store, key, put.value, w, timeoutMs, undefined, ST_DONE, put.expiresAtMs);
+      // A put whose expiry is past is written as a delete: ST_MISSING tells the front door so (op-format.ts).
+      const done = put.value === null ? ST_MISSING : ST_DONE;
+      this.writes.write(id, index, store, key, put.value, w, timeoutMs, undefined, done, put.expiresAtMs);
     } else {
       const existed = this.writes.current(index, store, key) != null;
       this.writes.write(id, index, store, key, null, w, timeoutMs, undefined, existed ? ST_DONE : ST_MISSING);
@@ -142,13 +144,16 @@ export class ConditionalWrites {
       this.replies.add(id, ST_CONFLICT, 0, results);
       return undefined;
     }
+    // deleted marks the puts written as deletes (an expiry already past): the reply's value (op-format.ts).
+    let deleted: Buffer | undefined;
     const issued = subs.map((s, i) => {
       if (s.op !== OP_PUT_EXT) return this.writes.issue(index, store, s.key, null, 0);
       const put = putOf(exts[i]!, s.value, current[i]);
+      if (put.value === null) (deleted ??= Buffer.alloc(subs.length))[i] = 1;
       return this.writes.issue(index, store, s.key, put.value, put.expiresAtMs);
     });
     const all = Promise.all(issued).then((rs) => ({ seq: Math.max(0, ...rs.map((r) => r.seq)) }));
-    this.writes.track(id, index, all, w, timeoutMs, undefined);
+    this.writes.track(id, index, all, w, timeoutMs, deleted);
     return undefined;
   }
 }

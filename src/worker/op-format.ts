@@ -37,7 +37,10 @@
  *                     number of replicas holding seq (even when fewer than w, after timeoutMs)
  *
  * The extended writes carry conditions on the key's version and an expiry (docs/api.md, "Versions"):
- *   OP_PUT_EXT        value = ext bytes; a put, expiring at expiresAtMs when it is not 0
+ *   OP_PUT_EXT        value = ext bytes; a put, expiring at expiresAtMs when it is not 0; reply
+ *                     ST_DONE, or ST_MISSING when that expiry (or the one EXT_KEEP_TTL keeps) is at
+ *                     or before now: written as a delete, durable like ST_DONE (seq = the delete's),
+ *                     the key does not exist (X-Distkv-Deleted, docs/api.md "TTL")
  *   OP_DELETE_EXT     value = ext; a delete (expiresAtMs ignored); replies as OP_DELETE does
  *   ext               := flags:u8 ifSeq:f64 expiresAtMs:f64                    (EXT_BYTES)
  *   flags             := COND_IF_MATCH (the key exists and its seq is ifSeq)
@@ -74,7 +77,9 @@
  * A conditional batch of one store is all-or-nothing (docs/api.md, "Batches with conditions"):
  *   OP_TXN            key = "", value = count:u16 sub*; every condition is checked against the
  *                     keys as they were before the batch; if all hold, every write is issued in the
- *                     same turn (one group commit) and the reply is ST_DONE (seq = the last one);
+ *                     same turn (one group commit) and the reply is ST_DONE (seq = the last one;
+ *                     value = empty, or, when an OP_PUT_EXT sub was written as a delete (its
+ *                     expiry past, as above), one byte per sub: 1 for each such put, else 0);
  *                     else nothing is written and the reply is ST_CONFLICT, value = result*
  *   sub               := op:u8 keyLen:u16 valueLen:u32 key value   (op OP_PUT_EXT | OP_DELETE_EXT)
  *   result            := held:u8 seq:f64                (held 0 = this condition failed; seq = current)

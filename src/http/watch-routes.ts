@@ -124,6 +124,15 @@ function fromParam(params: ReadonlyMap<string, string>, req: HttpRequest): FromS
 }
 
 function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, string>): WatchPlan {
+  // A watch reads the stores' logs, and only the lsm engine keeps one (store-log.ts, logOf). Its
+  // workers refused every read, which the feeds take for a store being rebuilt and try again: the
+  // stream said hello and then nothing, for ever.
+  const engine = ctx.config.storage.engine;
+  if (engine !== 'lsm')
+    throw new DistkvError(
+      'BAD_REQUEST',
+      `watch needs a store with a log; the ${engine} engine (storage.engine) keeps none: run the node with the lsm engine to watch`,
+    );
   const prefix = prefixParam(params, ctx.config.server.max_key_bytes);
   const values = intParam(params, 'values', 1, 0, 1);
   const maxBuffer = intParam(params, 'max_buffer_bytes', DEFAULT_MAX_BUFFER, MIN_MAX_BUFFER, MAX_MAX_BUFFER);

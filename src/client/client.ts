@@ -228,15 +228,9 @@ export class DistkvClient {
       0,
       (from) => this.otherLeader(from),
     );
-    const page = decodeScanPage(r.body);
-    const lags = page.replicaLag;
-    if (lags !== undefined)
-      for (const item of page.items) {
-        const slot = item.keyBytes === undefined ? slotOf(item.key) : slotOfBytes(item.keyBytes);
-        const lag = lags[map.shardOfSlot(slot)];
-        if (lag !== undefined) item.replicaLag = lag;
-      }
-    return page;
+    return decodeScanPage(r.body, (item) =>
+      map.shardOfSlot(item.keyBytes === undefined ? slotOf(item.key) : slotOfBytes(item.keyBytes)),
+    );
   }
 
   /** scan iterates over every key starting with `prefix` (text or bytes) in key order, fetching pages as it goes. */

@@ -5,7 +5,7 @@
  */
 import { DistkvError, PreconditionFailedError, codeForStatus, isErrorCode, statusOf } from '../errors.js';
 import { formatVersion, parseVersion } from '../routing/version.js';
-import type { ScanPage, WriteConditions } from './types.js';
+import type { ScanItem, ScanPage, WriteConditions } from './types.js';
 
 /**
  * answerJson parses a JSON answer (`what` names it); one that is not JSON, or not a JSON object (a
@@ -29,8 +29,20 @@ export function answerJson(body: Buffer, what: string): unknown {
 /**
  * decodeScanPage parses a `/kv?encoding=base64` page (values as `value_base64`, or `value` from
  * nodes that send UTF-8; keys that are not UTF-8 also as `key_base64`, the cursor as `next_base64`).
+ * With `shardOfKey`, the items a replica served carry its lag (the page's `replica_lag`, by shard).
  */
-export function decodeScanPage(body: Buffer): ScanPage {
+export function decodeScanPage(body: Buffer, shardOfKey?: (item: ScanItem) => number): ScanPage {
+  const page = scanPageOf(body);
+  const lags = page.replicaLag;
+  if (lags !== undefined && shardOfKey !== undefined)
+    for (const item of page.items) {
+      const lag = lags[shardOfKey(item)];
+      if (lag !== undefined) item.replicaLag = lag;
+    }
+  return page;
+}
+
+function scanPageOf(body: Buffer): ScanPage {
   const doc = answerJson(body, 'scan page') as {
     items: { key: string; key_base64?: string; value?: string; value_base64?: string; version?: string }[];
     next: string | null;

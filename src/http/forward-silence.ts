@@ -21,6 +21,9 @@
  * node gives up on the head. Once the head came the operations were applied; a body that then
  * stops only loses their results (reported as today: they may have been applied).
  *
+ * The silence is the owner's, not this thread's: a bound that ran out while this thread was busy
+ * (parsing another large answer) is checked only after the chunks that came meanwhile are read.
+ *
  * The ceiling: an owner that sends a byte just within each silence bound (a bug, a slow loop) would
  * otherwise hold the part, its connection and its buffers for ever.
  */
@@ -62,17 +65,30 @@ export interface Hearing {
 export async function answered<T>(s: Silence, exchange: (hearing: Hearing) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   let received = -1; // bytes of the body read; -1 until the head came
+  let last = performance.now(); // when the owner was last heard from (or the request went out)
   let why: string | undefined;
   const stop = (reason: string): void => {
+    if (why !== undefined) return;
     why = reason;
     controller.abort(new Error(reason));
   };
+  // When its timer fires, the silence is checked once this turn's I/O has been read (setImmediate
+  // runs after the poll phase): a timer due while this thread was busy (parsing another large
+  // answer) fires before the chunks that came meanwhile are read, and would blame the owner.
+  const check = (): void => {
+    if (why !== undefined) return;
+    const allowed = received < 0 ? s.headMs : s.chunkMs;
+    const quiet = performance.now() - last;
+    if (quiet < allowed) silence = setTimeout(silent, allowed - quiet);
+    else
+      stop(
+        received < 0
+          ? `no answer within ${s.headMs} ms (${s.bound})`
+          : `no more of the answer within ${s.chunkMs} ms, after ${received} bytes of its body (${s.bound})`,
+      );
+  };
   const silent = (): void => {
-    stop(
-      received < 0
-        ? `no answer within ${s.headMs} ms (${s.bound})`
-        : `no more of the answer within ${s.chunkMs} ms, after ${received} bytes of its body (${s.bound})`,
-    );
+    setImmediate(check);
   };
   let silence = setTimeout(silent, s.headMs);
   const ceilingMs = Math.max(s.ceilingMs, s.headMs + s.chunkMs);
@@ -82,14 +98,15 @@ export async function answered<T>(s: Silence, exchange: (hearing: Hearing) => Pr
     );
   }, ceilingMs);
   const heard = (bytes: number): void => {
-    if (received < 0) {
-      received = bytes;
-      clearTimeout(silence);
-      silence = setTimeout(silent, s.chunkMs);
+    last = performance.now();
+    if (received >= 0) {
+      received += bytes;
       return;
     }
-    received += bytes;
-    silence.refresh();
+    // The head: from now on the bound is a chunk's (a relay's head may wait longer).
+    received = bytes;
+    clearTimeout(silence);
+    silence = setTimeout(silent, s.chunkMs);
   };
   try {
     return await exchange({ signal: controller.signal, heard });
@@ -97,6 +114,7 @@ export async function answered<T>(s: Silence, exchange: (hearing: Hearing) => Pr
     if (why !== undefined) throw new Error(why, { cause: err });
     throw err;
   } finally {
+    why ??= ''; // settled: a check still due stops nothing
     clearTimeout(silence);
     clearTimeout(ceiling);
   }

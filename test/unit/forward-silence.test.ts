@@ -5,8 +5,9 @@
  * 64 MiB value (~89 MB of base64 JSON, 17-20 s under load) every time, though its owner streamed
  * all along. The owners here are twins on loopback: one trickles a valid answer in chunks every
  * TRICKLE_MS for about 1.5 s (five times the bound), one sends the head and part of the body and
- * then goes silent (as a node stopped with SIGSTOP mid-answer), one never sends the head, and one
- * trickles for ever (the ceiling).
+ * then goes silent (as a node stopped with SIGSTOP mid-answer), one never sends the head, one
+ * trickles for ever (the ceiling), and one keeps the forwarding node's own thread busy past the
+ * bound while a chunk waits unread (not the owner's silence).
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -40,8 +41,18 @@ const SCAN_ANSWER = JSON.stringify({
   next: null,
 });
 
-/** How each twin answers: `trickle` whole, `stall` after two pieces, `mute` never, `endless` for ever. */
-type Manner = 'trickle' | 'stall' | 'mute' | 'endless';
+/**
+ * How each twin answers: `trickle` whole, `stall` after two pieces, `mute` never, `endless` for
+ * ever; `busy` as `trickle`, but after its second piece it keeps this thread busy for BUSY_MS (the
+ * forwarding node parsing another large answer): the piece waits unread while the bound runs out.
+ */
+type Manner = 'trickle' | 'stall' | 'mute' | 'endless' | 'busy';
+const BUSY_MS = 2 * BOUND_MS;
+
+/** busyFor keeps this thread busy for `ms`. */
+function busyFor(ms: number): void {
+  for (const until = performance.now() + ms; performance.now() < until;);
+}
 
 /** pieces splits `text` into PIECES parts of about the same length. */
 function pieces(text: string): string[] {
@@ -72,6 +83,9 @@ function answerIn(manner: Manner, res: ServerResponse, text: string): void {
       return;
     }
     res.write(parts[i++]!);
+    // Busy in a callback of its own after the I/O phase (setImmediate), so that the timers come
+    // first once it ends: the piece just written is still unread then.
+    if (manner === 'busy' && i === 2) setImmediate(busyFor, BUSY_MS);
     if (i === parts.length) {
       clearInterval(timer);
       res.end();
@@ -89,7 +103,7 @@ async function twinOf(manner: Manner): Promise<HandlerTwin> {
 
 const twins = new Map<Manner, HandlerTwin>();
 before(async () => {
-  for (const manner of ['trickle', 'stall', 'mute', 'endless'] as const)
+  for (const manner of ['trickle', 'stall', 'mute', 'endless', 'busy'] as const)
     twins.set(manner, await twinOf(manner));
 });
 
@@ -130,6 +144,14 @@ describe('a forwarded scan part', () => {
       ],
     );
     assert.equal(part.more, false);
+  });
+
+  it('is not failed for a silence of its own thread: the chunks that came meanwhile are read first', async () => {
+    const part = await scanOf('busy');
+    assert.deepEqual(
+      part.entries.map((e) => e.key.toString()),
+      ['a', 'b'],
+    );
   });
 
   it('fails about the bound after its owner goes silent mid-body, naming the setting', async () => {

@@ -79,7 +79,7 @@ export async function answered<T>(s: Silence, exchange: (hearing: Hearing) => Pr
     if (why !== undefined) return;
     const allowed = received < 0 ? s.headMs : s.chunkMs;
     const quiet = performance.now() - last;
-    if (quiet < allowed) silence = setTimeout(silent, allowed - quiet);
+    if (quiet < allowed) silence = setTimeout(silent, allowed - quiet).unref();
     else
       stop(
         received < 0
@@ -90,13 +90,14 @@ export async function answered<T>(s: Silence, exchange: (hearing: Hearing) => Pr
   const silent = (): void => {
     setImmediate(check);
   };
-  let silence = setTimeout(silent, s.headMs);
+  // Timers unref'd, as AbortSignal.timeout's are: the request's socket keeps the process up.
+  let silence = setTimeout(silent, s.headMs).unref();
   const ceilingMs = Math.max(s.ceilingMs, s.headMs + s.chunkMs);
   const ceiling = setTimeout(() => {
     stop(
       `answer not complete within ${ceilingMs} ms, after ${Math.max(received, 0)} bytes of its body, though the owner kept sending (the ceiling of a forwarded exchange; ${s.bound} bounds each silence)`,
     );
-  }, ceilingMs);
+  }, ceilingMs).unref();
   const heard = (bytes: number): void => {
     last = performance.now();
     if (received >= 0) {
@@ -106,7 +107,7 @@ export async function answered<T>(s: Silence, exchange: (hearing: Hearing) => Pr
     // The head: from now on the bound is a chunk's (a relay's head may wait longer).
     received = bytes;
     clearTimeout(silence);
-    silence = setTimeout(silent, s.chunkMs);
+    silence = setTimeout(silent, s.chunkMs).unref();
   };
   try {
     return await exchange({ signal: controller.signal, heard });

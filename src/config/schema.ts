@@ -58,9 +58,11 @@ export interface ServerConfig {
    */
   idle_timeout_ms: number;
   /**
-   * forward_timeout_ms bounds each request this node forwards to another: a scan's or a batch's
-   * part (and a `--proxy` relay, which gets at least RELAY_TIMEOUT_MS). An owner that has not
-   * answered by then is reported by name (SHARD_UNREACHABLE).
+   * forward_timeout_ms bounds the owner's silence in each request this node forwards to another
+   * (a scan's or a batch's part, and a `--proxy` relay, which gets at least RELAY_TIMEOUT_MS): the
+   * wait for the answer's head, and then each wait between two chunks of its body, so a large answer
+   * streamed steadily may take longer (up to FORWARD_CEILING_MS, http/forward-silence.ts). An owner
+   * silent that long is reported by name (SHARD_UNREACHABLE).
    */
   forward_timeout_ms: number;
 }

@@ -1,8 +1,11 @@
 /**
  * Forward deadlines: a write one node forwards to another (a `--proxy` relay, a batch part)
  * carries `X-Distkv-Deadline: <ms since the epoch>` (DEADLINE_HEADER), set a margin before its
- * sender gives up on it. The owner does not start a write whose deadline has passed when it
- * handles the request's head: it answers 503 FORWARD_EXPIRED, not applied (http1-server.ts).
+ * sender gives up waiting for the answer's head, a wait that starts with the request
+ * (forward-silence.ts; an owner answers a write once it applied it, so the bound on the silences
+ * of the answer's body does not matter here). The owner does not start a write whose deadline has
+ * passed when it handles the request's head: it answers 503 FORWARD_EXPIRED, not applied
+ * (http1-server.ts).
  *
  * Why: a forwarded write that timed out ("may have been applied") could be applied by its owner
  * long after, once a stopped owner resumed and read it from its socket, and so after a later

@@ -2,10 +2,15 @@
  * Forwarder: the node-to-node HTTP client of the front door. A node that receives a scan or a
  * batch touching shards led by other nodes forwards those parts to their owners (with `local=1`,
  * so an owner never forwards again; scatter-merge.ts plans and merges them), and with `--proxy` it
- * relays single-key requests (proxy.ts). Each owner gets `server.forward_timeout_ms` (a relay at
- * least RELAY_TIMEOUT_MS); one that does not answer in time is reported by name (shard and address)
- * and the bound it missed, instead of the request hanging. A fixed 2 s failed healthy owners: three
- * 10000-operation batches at once, each 1.7 s alone, had two parts "not answered" on loopback.
+ * relays single-key requests (proxy.ts). An owner that goes silent is reported by name (shard and
+ * address) and the bound it missed, instead of the request hanging. A fixed 2 s failed healthy
+ * owners: three 10000-operation batches at once, each 1.7 s alone, had two parts "not answered".
+ *
+ * The bound is on the owner's silence, not on the exchange's length (forward-silence.ts): each
+ * owner gets `server.forward_timeout_ms` (a relay at least RELAY_TIMEOUT_MS, plus a `w` write's
+ * wait) until its answer's head, the same bound between two chunks of the answer's body, and
+ * FORWARD_CEILING_MS for the whole. A bound on the whole exchange failed a healthy owner's scan
+ * part holding a 64 MiB value (~89 MB of base64 JSON, 17-20 s under load) every time.
  *
  * Writes pipelined on one client connection are applied in the order they came (RFC 9112 section
  * 9.3.2 lets a server run only safe requests in parallel). Local ones are, since they reach their
@@ -30,6 +35,7 @@ import { DistkvError, type WireError, isErrorCode } from '../errors.js';
 import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
 import { heldBack } from '../util/never-sent.js';
 import { DEADLINE_HEADER, deadlineFor } from './forward-deadline.js';
+import { FORWARD_CEILING_MS, type Silence, answered, bytesOf, jsonOf } from './forward-silence.js';
 import type { ScanEntry } from '../worker/messages.js';
 
 /** FORWARDED_HEADER marks a request one node forwarded to another (never forwarded again). */
@@ -50,12 +56,14 @@ export const RELAY_TIMEOUT_MS = 10000;
  */
 export const HOLD_BACK_MS = 1000;
 
-/** ForwardBounds are how long a Forwarder waits for an owner (defaults: DEFAULTS.server, RELAY_TIMEOUT_MS). */
+/** ForwardBounds are how long a Forwarder waits for an owner (defaults: DEFAULTS.server, RELAY_TIMEOUT_MS, FORWARD_CEILING_MS). */
 export interface ForwardBounds {
-  /** forwardMs bounds a scan or batch part (`server.forward_timeout_ms`). */
+  /** forwardMs bounds an owner's silence in a scan or batch part (`server.forward_timeout_ms`). */
   forwardMs?: number;
-  /** relayMs bounds a relayed request before the wait it asks for. */
+  /** relayMs bounds an owner's silence in a relayed request (before its head, plus the wait it asks for). */
   relayMs?: number;
+  /** ceilingMs bounds a forwarded exchange whole (FORWARD_CEILING_MS). */
+  ceilingMs?: number;
 }
 
 /** Forwarder sends parts of multi-key requests to other nodes over keep-alive connections. */
@@ -67,6 +75,7 @@ export class Forwarder {
   private readonly ca: Buffer | undefined;
   private readonly forwardMs: number;
   private readonly relayMs: number;
+  private readonly ceilingMs: number;
   /**
    * tails: per client connection (HttpResponse.connection) and owner, the last write forwarded,
    * settled: to the error it got when the owner did not answer it, else to undefined.
@@ -79,6 +88,7 @@ export class Forwarder {
     this.ca = ca;
     this.forwardMs = bounds.forwardMs ?? DEFAULTS.server.forward_timeout_ms;
     this.relayMs = bounds.relayMs ?? Math.max(RELAY_TIMEOUT_MS, this.forwardMs);
+    this.ceilingMs = bounds.ceilingMs ?? FORWARD_CEILING_MS;
   }
 
   /**
@@ -145,9 +155,9 @@ export class Forwarder {
       ...scanAfterQuery(after),
     });
     const { request, dispatcher } = await this.http();
-    const { res, body } = await answered(this.forwardMs, 'server.forward_timeout_ms', async (signal) => {
+    const { res, body } = await answered(this.silence(this.forwardMs), async ({ signal, heard }) => {
       const res = await request(`${this.scheme}://${owner}/kv?${q.toString()}`, { dispatcher, signal });
-      return { res, body: (await res.body.json()) as ScanAnswer };
+      return { res, body: (await jsonOf(res.body, heard)) as ScanAnswer };
     });
     if (res.statusCode !== 200 || body.items === undefined) throw remoteError(res.statusCode, body.error);
     if (body.missing_shards !== undefined && body.missing_shards.length > 0)
@@ -172,7 +182,7 @@ export class Forwarder {
   async batch(owner: string, ops: unknown[]): Promise<({ ok: true } | { ok: false; error: WireError })[]> {
     const { request, dispatcher } = await this.http();
     const url = `${this.scheme}://${owner}/kv/_batch?local=1&config=${this.configHash}`;
-    const { res, body } = await answered(this.forwardMs, 'server.forward_timeout_ms', async (signal) => {
+    const { res, body } = await answered(this.silence(this.forwardMs), async ({ signal, heard }) => {
       const res = await request(url, {
         method: 'POST',
         body: JSON.stringify(ops),
@@ -180,7 +190,7 @@ export class Forwarder {
         dispatcher,
         signal,
       });
-      return { res, body: (await res.body.json()) as BatchAnswer };
+      return { res, body: (await jsonOf(res.body, heard)) as BatchAnswer };
     });
     if (res.statusCode !== 200 || body.results?.length !== ops.length)
       throw remoteError(res.statusCode, body.error);
@@ -211,7 +221,8 @@ export class Forwarder {
     // A write carries the deadline past which its owner must not start it (forward-deadline.ts):
     // the relay's own bound, as the owner starts a `w` write before it waits for its replicas.
     const deadline = write ? { [DEADLINE_HEADER]: deadlineFor(this.relayMs) } : {};
-    const { res, data } = await answered(this.relayMs + waitMs, bound, async (signal) => {
+    const silence = { ...this.silence(this.relayMs, bound), headMs: this.relayMs + waitMs };
+    const { res, data } = await answered(silence, async ({ signal, heard }) => {
       const res = await dispatcher.request({
         origin: `${this.scheme}://${owner}`,
         path,
@@ -220,7 +231,7 @@ export class Forwarder {
         ...(body === undefined ? {} : { body }),
         signal,
       });
-      return { res, data: Buffer.from(await res.body.arrayBuffer()) };
+      return { res, data: await bytesOf(res.body, heard) };
     });
     const headers: [string, string][] = [];
     for (const [name, value] of Object.entries(res.headers))
@@ -230,6 +241,11 @@ export class Forwarder {
       )
         headers.push([name, value]);
     return { status: res.statusCode, headers, body: data };
+  }
+
+  /** silence is the Silence of an exchange whose owner may be silent `ms` at a time, named `bound`. */
+  private silence(ms: number, bound = 'server.forward_timeout_ms'): Silence {
+    return { headMs: ms, chunkMs: ms, ceilingMs: this.ceilingMs, bound };
   }
 
   async close(): Promise<void> {
@@ -265,25 +281,6 @@ interface ScanAnswer {
 interface BatchAnswer {
   results?: ({ ok: true } | { ok: false; error: WireError })[];
   error?: WireError;
-}
-
-/**
- * answered runs `exchange` (a request and the reading of its answer) under a bound of `ms`; past
- * it, the request is aborted and the error says how long was waited and which bound that is
- * (undici's own says only "The operation was aborted due to timeout").
- */
-async function answered<T>(
-  ms: number,
-  bound: string,
-  exchange: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const signal = AbortSignal.timeout(ms);
-  try {
-    return await exchange(signal);
-  } catch (err) {
-    if (signal.aborted) throw new Error(`no answer within ${ms} ms (${bound})`, { cause: err });
-    throw err;
-  }
 }
 
 /**

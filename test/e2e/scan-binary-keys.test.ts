@@ -175,7 +175,8 @@ describe('a scan over keys that are not UTF-8', () => {
     const keys = randomKeys(rand, 'big:', 100);
     const MIB = 1024 * 1024;
     // 40 values of 1 MiB (the default max_value_bytes), the rest 0..2000 bytes, in seeded order:
-    // 40 MiB, two and a half pages of the 16 MiB bound (60 took a third longer for no more pages cut).
+    // each part of a page (a shard's) ends past 4 MiB, so 40 MiB takes several pages (60 took a
+    // third longer and cut pages at the same bounds).
     const big = new Set(
       keys
         .map((_, i) => i)

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { failover } from '../../src/cli/failover.js';
 import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio } from '../helpers/etcd-trio.js';
 import { clusterOf, divergedOf, dumpAt, leaderSeenBy, storeOf, waitFor } from '../helpers/failover-model.js';
@@ -34,10 +35,33 @@ describe('a leader restarted empty, with etcd', { timeout: 120000, skip: etcdMis
   it('gives up its leader key, and the replica ahead takes the shard with every key', async () => {
     const { cluster, client, members } = trio;
     const [A, B, C] = members as [string, string, string];
+    // A must lead and hold its lease. Polled with a generous deadline: on a loaded machine the
+    // first lease once came after the 20 s a fixed wait allowed. A replica that started first may
+    // have taken the key: the shard is then moved to A, as an operator would.
+    const leadsWithLease = async (m: string): Promise<boolean> => {
+      const leader = (await clusterOf(m)).shards[0]!.leader;
+      return leader.address === m && leader.writes_held !== true;
+    };
+    let first = '';
     await waitFor(
-      `${A} to hold its lease`,
-      async () => (await clusterOf(A)).shards[0]!.leader.writes_held !== true,
+      'a leader to hold its lease',
+      async () => {
+        first = (await leaderSeenBy(A)) ?? '';
+        return first !== '' && (await leadsWithLease(first));
+      },
+      90000,
     );
+    if (first !== A) {
+      await failover({
+        urls: members.map((m) => `http://${m}`),
+        shard: 'shard-0',
+        to: A,
+        force: false,
+        token: '',
+        timeoutMs: 20000,
+      });
+      await waitFor(`${A} to hold its lease`, () => leadsWithLease(A), 90000);
+    }
     for (let i = 0; i < KEYS; i++)
       await client.put(`k/${String(i)}`, `v${String(i)}`, { w: 2, timeoutMs: 10000 });
     const seq = (await storeOf(B)).lastSeq;
@@ -67,10 +91,14 @@ describe('a leader restarted empty, with etcd', { timeout: 120000, skip: etcdMis
     for (const m of [B, C]) assert.equal((await divergedOf(m)).records, 0, `${m} cut nothing off`);
 
     await client.put('after', 'yes', { w: 2, timeoutMs: 10000 });
-    await waitFor(`${A} copies the shard from ${B}`, async () => {
-      const st = await storeOf(A);
-      const kept = await dumpAt(A);
-      return st.role === 'replica' && kept.size === KEYS + 1 && kept.get('k/7') === 'v7';
-    });
+    await waitFor(
+      `${A} copies the shard from ${B}`,
+      async () => {
+        const st = await storeOf(A);
+        const kept = await dumpAt(A);
+        return st.role === 'replica' && kept.size === KEYS + 1 && kept.get('k/7') === 'v7';
+      },
+      60000,
+    );
   });
 });

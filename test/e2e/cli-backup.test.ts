@@ -181,7 +181,7 @@ describe('distkv backup and restore', () => {
       await from.put('ttl:short', 's', { ttlMs: ttl });
       shortGone = Date.now() + ttl;
       midPut = Date.now();
-      midTtl = ttl + 13500;
+      midTtl = ttl + 6000;
       await from.put('ttl:mid', 'm', { ttlMs: midTtl });
       file = join(dir, `ttl-${ttl}.dkv`);
       const backup = await runCli(['backup', file, '--url', source], { DISTKV_TOKEN: TOKEN });

@@ -166,12 +166,20 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
     await Promise.all(paused.map((p) => pauseProcess(p)));
     let lateAck: Promise<string>;
     let cutAt = 0;
+    // Its answer must come after the replicas resume (else its timeout, not the lost lease, made
+    // it 504): 10 s is several times the cut, the lease's loss and the resume on a loaded machine
+    // (it was 20 s, all of it waited for here).
+    let resumedAt = Infinity;
+    let answeredAt = 0;
     try {
-      lateAck = fetch(`http://${old}/kv/late-ack?w=2&timeout_ms=20000`, {
+      lateAck = fetch(`http://${old}/kv/late-ack?w=2&timeout_ms=10000`, {
         method: 'PUT',
         body: 'l',
         signal: AbortSignal.timeout(30000),
-      }).then(async (r) => `${r.status} ${await r.text()}`);
+      }).then(async (r) => {
+        answeredAt = performance.now();
+        return `${r.status} ${await r.text()}`;
+      });
       // Cut only once the old leader holds the write (applied, waiting for its replicas' acks): a
       // fixed sleep here let a late request reach it after its deadline, refused, not the case meant.
       await waitFor(`${old} to hold the w=2 write`, async () => {
@@ -187,11 +195,16 @@ describe('a partition of the leader from etcd', { timeout: 300000, skip: etcdMis
       });
     } finally {
       for (const p of paused) p.kill('SIGCONT');
+      resumedAt = performance.now();
     }
     const lateAnswer = await lateAck;
     assert.ok(
       lateAnswer.startsWith('504 '),
       `a w=2 write acknowledged after the lease was lost: ${lateAnswer}`,
+    );
+    assert.ok(
+      answeredAt > resumedAt,
+      `the w=2 write was answered ${Math.round(resumedAt - answeredAt)} ms before its replicas resumed: ${lateAnswer}`,
     );
     const ackedAtCut = load.acked.size;
     let staleClient: string | undefined;

@@ -5,6 +5,7 @@
  */
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { parseEndpoint } from '../client/endpoint.js';
+import { loadConfig } from '../config/load-config.js';
 import { HARD_MAX_VALUE_BYTES } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
 import { DEFAULT_LOAD, type LoadOptions, runLoad } from '../loadgen/loadgen.js';
@@ -38,7 +39,7 @@ const SPECS: Record<string, OptionSpec> = {
   url: {
     type: 'string',
     valueName: 'URL',
-    help: 'target: HOST:PORT or http(s)://HOST:PORT (distkv /kv API), or redis://HOST:PORT (default env DISTKV_URL)',
+    help: 'target: HOST:PORT or http://HOST:PORT (distkv /kv API; plain HTTP: not a TLS node), or redis://HOST:PORT (default env DISTKV_URL)',
   },
   config: {
     type: 'string',
@@ -154,6 +155,18 @@ function targetUrl(text: string | undefined): string | undefined {
   }
 }
 
+/**
+ * refuseTls refuses a --config whose nodes serve HTTPS (server.tls_cert): the load threads speak
+ * plain HTTP, and every node closed their requests ("no node answered /cluster ... other side
+ * closed ... not a distkv node's HTTP address"), which named no cause.
+ */
+function refuseTls(file: string): void {
+  if (loadConfig(file).server.tls_cert !== '')
+    throw new UsageError(
+      `--config ${file}: its nodes serve HTTPS (server.tls_cert), and distkv bench speaks plain HTTP and RESP only: bench a node without TLS`,
+    );
+}
+
 /** bench runs `distkv bench` and returns the exit code. */
 export async function bench(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, SPECS);
@@ -166,6 +179,7 @@ export async function bench(argv: readonly string[]): Promise<number> {
   const url = targetUrl(stringOption(args, 'url') ?? (config === undefined ? envEndpoints()[0] : undefined));
   if ((url === undefined) === (config === undefined))
     throw new UsageError('give exactly one of --url URL (or env DISTKV_URL) or --config FILE');
+  if (config !== undefined) refuseTls(config);
   const requests = intOption(args, 'requests') ?? 0;
   const o: LoadOptions = {
     ...d,

@@ -5,7 +5,7 @@
  * it yet, or be cut off from its peers) and names the nodes that route with an older one.
  * It also prints the slots a node refuses because a peer's config gives them another leader
  * (`/cluster` → `peers[].disputed_slots`; docs/operations.md).
- * Exit codes: 0 ok, 1 when a node is down, a leader is held behind its replica, a slot is refused that way or the request failed, 2 usage (see main.ts).
+ * Exit codes: 0 ok, 1 when a node is down, a leader is held behind its replica or holds no etcd lease, a slot is refused that way or the request failed, 2 usage (see main.ts).
  */
 import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import { type ClientVerb, positionals } from './connect.js';
@@ -124,8 +124,16 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         })),
       }));
       // A leader held behind its replica serves nothing of its shard: as good as down.
+      // So is one without its etcd lease (it refuses writes and reads): that exited 0 while etcd was
+      // down and no shard took a write.
+      const leaseless = merged.filter(
+        (s) => s.leader.no_lease === true && !s.leader.down && s.leader.behind === undefined,
+      );
       const failed =
-        down.size > 0 || disputes.length > 0 || merged.some((s) => s.leader.behind !== undefined);
+        down.size > 0 ||
+        disputes.length > 0 ||
+        leaseless.length > 0 ||
+        merged.some((s) => s.leader.behind !== undefined);
       if (out.json) {
         out.doc({
           ...newest,
@@ -175,6 +183,10 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         `config version ${newest.version}, live map version ${newest.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}${behind.length > 0 ? `; routing with an older map: ${behind.map((d) => `${d.node} (version ${d.map_version ?? 1})`).join(', ')}` : ''}`,
       );
       for (const s of merged) if (s.leader.down) out.line(leaderlessAdvice(s, newest.coordination));
+      for (const s of leaseless)
+        out.line(
+          `${s.name} takes no writes: its leader ${s.leader.address} holds no lease in etcd (it does not reach etcd, or its key went to a replica taking over). Check that etcd answers it (coordination.etcd); once it does, the leader takes its key back unless a replica took the shard over meanwhile: run distkv cluster again (docs/failover.md)`,
+        );
       for (const s of merged)
         if (s.leader.behind !== undefined && !s.leader.down)
           out.line(`LEADER BEHIND: ${s.name}: ${behindAdvice(s.name, s.leader.address, s.leader.behind)}`);

@@ -81,7 +81,8 @@ export async function mapCommand(argv: readonly string[]): Promise<number> {
   const overrides: ConfigOverrides = {};
   const dataDir = stringOption(args, 'data-dir');
   if (dataDir !== undefined) overrides['server.data_dir'] = dataDir;
-  const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
+  const configFile = stringOption(args, 'config');
+  const config = loadConfig(configFile ?? DEFAULT_CONFIG, overrides);
   // The CA read and checked as the node reads it at start (tls-files.ts): a bad file is named alike.
   const { ca } = readTlsFiles({ tls_cert: '', tls_key: '', tls_ca: config.server.tls_ca }, config.source);
   const doc = await clusterDoc(base, stringOption(args, 'token') ?? '', ca);
@@ -89,7 +90,9 @@ export async function mapCommand(argv: readonly string[]): Promise<number> {
   if (doc.version !== hash)
     throw new DistkvError(
       'CONFIG_MISMATCH',
-      `${base} routes with config ${String(doc.version)}, this config is ${hash}: its map is not for these shards; give every node the same sharding`,
+      // Most likely --config was left out (the node's own file is not the default) or names
+      // another file: the peer's map is not for these shards. Say which file was read.
+      `${base} routes with config ${String(doc.version)}, and ${config.source}${configFile === undefined ? ' (the default: no --config given)' : ''} is config ${hash}: its map is not for these shards. Give --config the sharding.toml this node starts with (the nodes of a cluster share one)`,
     );
   const lock = DataDirLock.acquire(config.server.data_dir);
   try {

@@ -52,12 +52,15 @@ export function endpointsFromEnv(value: string | undefined): string[] {
  * nodeAuthority is the "host:port" of the node a call names (`cluster(node)`, `nodeStats(node)`),
  * given as the client's urls are (HOST:PORT or http(s)://HOST:PORT). The client prefixes its own
  * scheme to it: an address with a scheme went out as "http://http://x". A scheme other than the
- * client's is refused (INVALID_ARGUMENT), as the request would not go where it says.
+ * client's is refused (INVALID_ARGUMENT), as the request would not go where it says; a HOST:PORT
+ * (how /cluster names nodes) takes the client's. It was read as http, so an https client refused
+ * every node it named that way: `distkv cluster` showed a TLS cluster's other nodes DOWN, and
+ * `distkv backup` and `restore` failed (test/e2e/ops-tls-cli.test.ts).
  */
 export function nodeAuthority(text: string, scheme: string): string {
   const origin = parseEndpoint(text);
   const u = new URL(origin);
-  if (u.protocol !== `${scheme}:`)
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text.trim()) && u.protocol !== `${scheme}:`)
     throw new DistkvError(
       'INVALID_ARGUMENT',
       `node "${text}" is ${u.protocol.slice(0, -1)}, but this client talks ${scheme} (its urls): give it as HOST:PORT or ${scheme}://HOST:PORT`,

@@ -168,6 +168,9 @@ export class EtcdCoordinator {
     const keeper = setInterval(() => void this.lease.keepalive(), this.tickMs);
     keeper.unref();
     this.timers.push(keeper);
+    // The first failure names the cause (ECONNREFUSED); later ones may be the etcd client's own
+    // "circuit breaker is open", which was all the refusal said.
+    let first: string | undefined;
     for (let attempt = 1; ; attempt++) {
       await this.lease.keepalive();
       try {
@@ -178,9 +181,11 @@ export class EtcdCoordinator {
       } catch (err) {
         // A lease that expired while the process was starting (a loaded machine): take a new one.
         if (err instanceof EtcdLeaseInvalidError) this.lease.drop();
+        const why = (err as Error).message;
+        first ??= why;
         if (attempt >= START_ATTEMPTS)
           throw new Error(
-            `etcd ${this.config.coordination.etcd.join(', ')} (coordination): ${(err as Error).message}`,
+            `etcd ${this.config.coordination.etcd.join(', ')} (coordination): ${START_ATTEMPTS} tries to take a lease and read the map failed, the first with: ${first}${why === first ? '' : `; the last with: ${why}`}. Start etcd (or correct coordination.etcd) before distkv serve: with [coordination] a node serves only once etcd gave it a lease and the map`,
           );
         await new Promise((r) => setTimeout(r, this.tickMs));
       }

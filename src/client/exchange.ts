@@ -187,10 +187,11 @@ export function connectFailure(err: unknown): string {
   if (refused(err))
     return `${message} (nothing listens there: the node is stopped, or restarting, or this is not its HTTP address)`;
   // undici's "other side closed" alone did not say which side, nor why: a node stopping meanwhile,
-  // or an address that is no distkv node (redis-server closes, unanswered, any connection that
-  // sends it an HTTP request's "Host:" line).
+  // or an address that is no distkv node's plain HTTP one (redis-server closes, unanswered, any
+  // connection that sends it an HTTP request's "Host:" line; a node with server.tls_cert closes a
+  // connection that does not start TLS, and `http://` for it said nothing of https).
   if (code === 'UND_ERR_SOCKET')
-    return `${message} (the node closed the connection before it answered in full: it stopped meanwhile, or this is not a distkv node's HTTP address: a Redis server, for one, closes an HTTP request's connection so)`;
+    return `${message} (the node closed the connection before it answered in full: it stopped meanwhile, or this is not a distkv node's HTTP address: a node that serves HTTPS (server.tls_cert) closes a plain HTTP connection so, give it as https://HOST:PORT; so does a Redis server)`;
   // undici's "Headers Timeout Error" alone did not say whose timeout ran out, nor what it means.
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
     return `${message}: the node did not answer within the client's timeout (timeoutMs, 10 s by default); it is paused, frozen or overloaded, or its network drops the packets`;

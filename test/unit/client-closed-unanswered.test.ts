@@ -4,14 +4,21 @@
  * the error says the node closed it before answering and what that may mean. It said only "no node
  * answered /cluster (127.0.0.1:6379): other side closed", undici's words, naming neither side.
  * Twin: a TCP server that closes each connection on its first bytes, as redis-server 7 does.
+ * A TLS server (a node with server.tls_cert) closes a plain HTTP connection alike: the error then
+ * says to give the node as https:// (it named only the Redis server).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
 import { runCli } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 let server: Server;
 let address = '';
@@ -54,5 +61,50 @@ describe('a server that closes the connection unanswered', () => {
     const r = await runCli(['get', 'k', '--url', address]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, CLOSED);
+  });
+});
+
+describe('a node that serves HTTPS, given as http://', () => {
+  it('is named so, with the https:// to give instead', async () => {
+    const dir = tempDir(after);
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'key.pem',
+        '-out',
+        'cert.pem',
+        '-days',
+        '1',
+      ].concat(['-subj', '/CN=127.0.0.1']),
+      { cwd: dir, stdio: 'ignore' },
+    );
+    const tls = createTlsServer({
+      key: readFileSync(join(dir, 'key.pem')),
+      cert: readFileSync(join(dir, 'cert.pem')),
+    });
+    tls.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    const at = `127.0.0.1:${String((tls.address() as AddressInfo).port)}`;
+    const kv = new DistkvClient({ urls: [`http://${at}`], retries: 0 });
+    try {
+      await assert.rejects(kv.get('k'), (err: unknown) => {
+        assert.ok(err instanceof DistkvError, String(err));
+        assert.match(err.message, /serves HTTPS \(server\.tls_cert\).*give it as https:\/\/HOST:PORT/);
+        return true;
+      });
+    } finally {
+      await kv.close();
+      await new Promise<void>((resolve) => {
+        tls.close(() => {
+          resolve();
+        });
+      });
+    }
   });
 });

@@ -122,7 +122,7 @@ export function leaderEdits(map: LiveMap, config: readonly ShardInfo[]): LeaderE
 function damaged(path: string, what: string): DistkvError {
   return new DistkvError(
     'CORRUPTION',
-    `the live map ${path} is damaged: ${what}; this node does not know which shards it leads. Replace it with a running peer's map: distkv map fetch --from PEER --data-dir ${dirname(path)} (this node stopped; or, only when no node took over a shard while this one was down, remove it to start from the config's leaders)`,
+    `the live map ${path} is damaged: ${what}; this node does not know which shards it leads. Replace it with a running peer's map: distkv map fetch --from PEER --config FILE --data-dir ${dirname(path)} (FILE: this node's own sharding.toml, whose shards the peer's map must be of; this node stopped; or, only when no node took over a shard while this one was down, remove it to start from the config's leaders)`,
   );
 }
 

@@ -4,9 +4,11 @@
 import { existsSync } from 'node:fs';
 
 const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+// A checkout not built yet is a setup mistake, exit 2 as a usage or file mistake is (README, "Exit
+// codes"): 1 means the cluster refused or a key was not found, which a script would take it for.
 if (!existsSync(entry)) {
   process.stderr.write('distkv: dist/ is missing; run "npm run build" first\n');
-  process.exit(1);
+  process.exit(2);
 }
 // A closed pipe (distkv scan | head) ends the command quietly, as other CLIs do. Any other failed
 // write (stdout redirected to a file on a full disk, or over `ulimit -f`) ends it with one line and

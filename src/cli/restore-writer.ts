@@ -12,7 +12,9 @@
  * (server.max_value_bytes up to 64 MiB). Each write carries its key's expiry instant (expiryOption). An entry that has
  * expired by the time its group is sent is not written (`expired`): a node would take its write as
  * a delete (docs/api.md, "TTL"), and counted as written it would say the cluster holds a key it does
- * not.
+ * not. One that expires on the way (or whose expiry the node's clock, ahead of this one, finds
+ * past) is written as a delete, which the node says (`deleted` in a batch result, X-Distkv-Deleted
+ * of a PUT): it is counted as expired too, not written.
  *
  * Failover: entries whose write was refused as by a leader that is down or moving (leader-wait.ts,
  * MOVING; a write cut off in flight is SHARD_UNREACHABLE too) are written again, after a reload of
@@ -170,9 +172,13 @@ export class RestoreWriter {
     return true;
   }
 
-  private acknowledged(n: number): void {
-    if (this.again) this.rewritten += n;
-    else this.written += n;
+  /** acknowledged counts `n` entries a node acknowledged, `deleted` of them written as deletes (expired on the way). */
+  private acknowledged(n: number, deleted: number): void {
+    if (this.again) this.rewritten += n - deleted;
+    else {
+      this.written += n - deleted;
+      this.expired += deleted;
+    }
   }
 
   /**
@@ -192,10 +198,12 @@ export class RestoreWriter {
       ...expiryOption(p.expiresAtMs),
     }));
     const results = ops.length === 0 ? [] : await this.client.batch(ops);
+    let deleted = 0;
     results.forEach((r, i) => {
       if (!r.ok) failed.push({ p: texts[i]!, err: r.error });
+      else if (r.deleted === true) deleted++;
     });
-    this.acknowledged(results.length - failed.length);
+    this.acknowledged(results.length - failed.length, deleted);
     this.stopUnlessMoving(failed, 'batch');
     const bytes = unwritten.filter((p) => !batched(p));
     for (let i = 0; i < bytes.length; i += PUTS_AT_ONCE) {
@@ -203,16 +211,20 @@ export class RestoreWriter {
       const group = bytes.slice(i, i + PUTS_AT_ONCE).filter((p) => !this.expiredNow(p, sentAt));
       sent += group.length;
       const outcomes = await Promise.allSettled(
-        group.map((p) => this.client.put(p.key, p.value, expiryOption(p.expiresAtMs))),
+        group.map((p) => this.client.putResult(p.key, p.value, expiryOption(p.expiresAtMs))),
       );
       const refused: Failure[] = [];
+      let deletedPuts = 0;
       outcomes.forEach((o, k) => {
-        if (o.status === 'fulfilled') return;
+        if (o.status === 'fulfilled') {
+          if (o.value.deleted) deletedPuts++;
+          return;
+        }
         const err: unknown = o.reason;
         if (!(err instanceof DistkvError)) throw err;
         refused.push({ p: group[k]!, err });
       });
-      this.acknowledged(outcomes.length - refused.length);
+      this.acknowledged(outcomes.length - refused.length, deletedPuts);
       this.stopUnlessMoving(refused, 'PUTs');
       failed.push(...refused);
     }

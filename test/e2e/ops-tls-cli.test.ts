@@ -8,14 +8,14 @@
  * Two processes: A leads shard 0 (replicated to B), B leads shard 1.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { freePorts } from '../helpers/ports.js';
 import { runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { caSignedNodeCert, waitHealthyTls } from '../helpers/test-certs.js';
 
 const servers: ServerProcess[] = [];
 // Registered first, so the servers stop before their directory is removed.
@@ -27,50 +27,11 @@ let A = '';
 let B = '';
 let caFile = '';
 
-/** makeCerts writes ca.pem and a node certificate for 127.0.0.1 signed by it, as docs/operations.md shows. */
-function makeCerts(d: string): void {
-  const run = (args: string[]): void => {
-    execFileSync('openssl', args, { cwd: d, stdio: 'pipe' });
-  };
-  const req = ['req', '-newkey', 'rsa:2048', '-nodes'];
-  run([...req, '-x509', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=distkv CA']);
-  run([...req, '-keyout', 'node-key.pem', '-out', 'node.csr', '-subj', '/CN=127.0.0.1']);
-  writeFileSync(join(d, 'ext.cnf'), 'subjectAltName = IP:127.0.0.1\n');
-  const sign = [
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca-key.pem',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'ext.cnf',
-  ];
-  run(['x509', '-req', '-in', 'node.csr', ...sign, '-out', 'node.pem']);
-}
-
-async function waitHealthy(p: ServerProcess, address: string, agent: Agent): Promise<void> {
-  const deadline = Date.now() + 20000;
-  while (Date.now() < deadline) {
-    if (p.child.exitCode !== null) throw new Error(`server exited:\n${p.stdout}\n${p.stderr}`);
-    try {
-      const r = await request(`https://${address}/healthz`, { dispatcher: agent });
-      await r.body.dump();
-      if (r.statusCode === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${address} did not become healthy:\n${p.stdout}\n${p.stderr}`);
-}
-
 const cli = (...args: string[]) =>
   runCli([...args, '--ca', caFile], { DISTKV_URL: `https://${A}`, NODE_EXTRA_CA_CERTS: '' });
 
 before(async () => {
-  makeCerts(dir);
+  caSignedNodeCert(dir);
   caFile = join(dir, 'ca.pem');
   const [pa, pb] = await freePorts(2);
   A = `127.0.0.1:${pa}`;
@@ -93,7 +54,7 @@ before(async () => {
     );
   const agent = new Agent({ connect: { ca: readFileSync(caFile) } });
   try {
-    await Promise.all([A, B].map((node, i) => waitHealthy(servers[i]!, node, agent)));
+    await Promise.all([A, B].map((node, i) => waitHealthyTls(servers[i]!, node, agent)));
   } finally {
     await agent.close();
   }

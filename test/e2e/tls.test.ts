@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
@@ -19,6 +19,7 @@ import { keyInShard as firstKeyInShard } from '../helpers/hosted-pair.js';
 import { freePorts } from '../helpers/ports.js';
 import { BIN, REPO_ROOT, ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { caSignedNodeCert, waitHealthyTls } from '../helpers/test-certs.js';
 
 const servers: ServerProcess[] = [];
 // Registered first, so the servers stop before their directory is removed.
@@ -35,58 +36,10 @@ let agent: Agent;
 let shardMap: ShardMap;
 let configFile = '';
 
-/** makeCerts writes ca.pem and a node certificate for 127.0.0.1 signed by it, with openssl. */
-function makeCerts(d: string): void {
-  const run = (args: string[]): void => {
-    execFileSync('openssl', args, { cwd: d, stdio: 'pipe' });
-  };
-  run(
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem'].concat([
-      '-days',
-      '2',
-      '-subj',
-      '/CN=distkv test CA',
-    ]),
-  );
-  run(
-    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'node-key.pem', '-out', 'node.csr'].concat([
-      '-subj',
-      '/CN=127.0.0.1',
-    ]),
-  );
-  writeFileSync(join(d, 'ext.cnf'), 'subjectAltName = IP:127.0.0.1\n');
-  run(
-    ['x509', '-req', '-in', 'node.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial'].concat([
-      '-out',
-      'node.pem',
-      '-days',
-      '2',
-      '-extfile',
-      'ext.cnf',
-    ]),
-  );
-}
-
 const keyInShard = (shard: number, prefix: string): string => firstKeyInShard(shardMap, shard, prefix);
 
-async function waitHealthy(p: ServerProcess, address: string): Promise<void> {
-  const deadline = Date.now() + 20000;
-  while (Date.now() < deadline) {
-    if (p.child.exitCode !== null) throw new Error(`server exited:\n${p.stdout}\n${p.stderr}`);
-    try {
-      const r = await request(`https://${address}/healthz`, { dispatcher: agent });
-      await r.body.dump();
-      if (r.statusCode === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${address} did not become healthy:\n${p.stdout}\n${p.stderr}`);
-}
-
 before(async () => {
-  makeCerts(dir);
+  caSignedNodeCert(dir);
   caFile = join(dir, 'ca.pem');
   ca = readFileSync(caFile);
   agent = new Agent({ connect: { ca } });
@@ -120,7 +73,7 @@ before(async () => {
     );
     servers.push(p);
   }
-  await Promise.all([A, B, C].map((node, i) => waitHealthy(servers[i]!, node)));
+  await Promise.all([A, B, C].map((node, i) => waitHealthyTls(servers[i]!, node, agent)));
 });
 
 after(async () => {

@@ -8,10 +8,7 @@
  * says to give the node as https:// (it named only the Redis server).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +16,7 @@ import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { selfSignedCert } from '../helpers/test-certs.js';
 
 let server: Server;
 let address = '';
@@ -67,27 +65,7 @@ describe('a server that closes the connection unanswered', () => {
 describe('a node that serves HTTPS, given as http://', () => {
   it('is named so, with the https:// to give instead', async () => {
     const dir = tempDir(after);
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        'key.pem',
-        '-out',
-        'cert.pem',
-        '-days',
-        '1',
-      ].concat(['-subj', '/CN=127.0.0.1']),
-      { cwd: dir, stdio: 'ignore' },
-    );
-    const tls = createTlsServer({
-      key: readFileSync(join(dir, 'key.pem')),
-      cert: readFileSync(join(dir, 'cert.pem')),
-    });
+    const tls = createTlsServer(selfSignedCert(dir));
     tls.on('tlsClientError', () => undefined);
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
     const at = `127.0.0.1:${String((tls.address() as AddressInfo).port)}`;

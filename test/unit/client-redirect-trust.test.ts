@@ -6,17 +6,15 @@
  * redirect to a new leader is still followed.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { RequestListener } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { selfSignedCert } from '../helpers/test-certs.js';
 import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
 
 const TOKEN = 'sekrit';
@@ -155,25 +153,14 @@ describe('client redirects', () => {
     const dir = tempDir((fn) => {
       t.after(fn);
     }, 'distkv-redirect-tls-');
-    execFileSync(
-      'openssl',
-      [
-        ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem'],
-        ...['-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-      ],
-      { cwd: dir, stdio: 'pipe' },
-    );
-    const cert = readFileSync(join(dir, 'cert.pem'));
-    const tlsNode: HttpsServer = createHttpsServer(
-      { cert, key: readFileSync(join(dir, 'key.pem')) },
-      (req, res) => {
-        if (req.url === '/cluster')
-          res
-            .writeHead(200, { 'content-type': 'application/json' })
-            .end(viewWith(tlsAddress, [harvester.twin.address]));
-        else res.writeHead(307, { location: `http://${harvester.twin.address}${req.url ?? ''}` }).end();
-      },
-    );
+    const { cert, key } = selfSignedCert(dir);
+    const tlsNode: HttpsServer = createHttpsServer({ cert, key }, (req, res) => {
+      if (req.url === '/cluster')
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(viewWith(tlsAddress, [harvester.twin.address]));
+      else res.writeHead(307, { location: `http://${harvester.twin.address}${req.url ?? ''}` }).end();
+    });
     await new Promise<void>((r) => tlsNode.listen(0, '127.0.0.1', r));
     const tlsAddress = `127.0.0.1:${(tlsNode.address() as AddressInfo).port}`;
     harvester.auth.length = 0;

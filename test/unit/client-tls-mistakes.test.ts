@@ -5,16 +5,14 @@
  * whose certificate no trusted CA signed without the CA given ("self-signed certificate" alone).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
 import { freePorts } from '../helpers/ports.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { selfSignedCert } from '../helpers/test-certs.js';
 
 const servers: Server[] = [];
 let plain = '';
@@ -26,27 +24,13 @@ after(() => {
 
 before(async () => {
   const dir = tempDir(after);
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem'].concat([
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ]),
-    { cwd: dir, stdio: 'pipe' },
-  );
+  const cert = selfSignedCert(dir);
   const [p1, p2] = await freePorts(2);
   const answer = (_req: unknown, res: { end: (s: string) => void }): void => {
     res.end('{}');
   };
   const http = createHttpServer(answer);
-  const https = createHttpsServer(
-    { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-    answer,
-  );
+  const https = createHttpsServer(cert, answer);
   servers.push(http, https);
   await new Promise<void>((resolve) => http.listen(p1, '127.0.0.1', resolve));
   await new Promise<void>((resolve) => https.listen(p2, '127.0.0.1', resolve));

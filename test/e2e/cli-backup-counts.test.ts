@@ -4,47 +4,40 @@
  * Two keys still read "2 keys".
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../helpers/ports.js';
-import { runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { type OwnServer, runCli, startOneNode } from '../helpers/server-process.js';
 
-let server: ServerProcess | undefined;
+let own: OwnServer | undefined;
 after(async () => {
-  await server?.stop();
+  await own?.stop();
 });
-const dir = tempDir(after);
+let dir = '';
 let node = '';
 
 before(async () => {
-  node = `127.0.0.1:${await freePort()}`;
-  const config = writeConfig(dir, [{ address: node }]);
-  mkdirSync(join(dir, 'data'));
-  server = await ServerProcess.start(
-    [
-      ...['--config', config, '--node', node, '--data-dir', join(dir, 'data')],
-      ...['--workers', '1', '--durability', 'none'],
-    ],
-    `http://${node}/healthz`,
-    { DISTKV_LOG_LEVEL: 'warn' },
-  );
+  const started = await startOneNode('', ['--workers', '1', '--durability', 'none'], {
+    DISTKV_LOG_LEVEL: 'warn',
+  });
+  own = started;
+  ({ dir, address: node } = started);
 });
+
+/** setThenBackup sets `key`, backs the cluster up into `file` (in the test's dir) and returns the file's path and backup's stdout. */
+async function setThenBackup(key: string, file: string): Promise<{ path: string; stdout: string }> {
+  const set = await runCli(['set', key, '1', '--url', node]);
+  assert.equal(set.code, 0, set.stderr);
+  const path = join(dir, file);
+  const r = await runCli(['backup', path, '--url', node]);
+  assert.equal(r.code, 0, r.stderr);
+  return { path, stdout: r.stdout };
+}
 
 describe('distkv backup summary counts', () => {
   it('says "1 key" and "1 shard" for one key, "2 keys" for two', async () => {
-    const set = await runCli(['set', 'a', '1', '--url', node]);
-    assert.equal(set.code, 0, set.stderr);
-    const one = join(dir, 'one.dkv');
-    const r = await runCli(['backup', one, '--url', node]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `shard 0 shard-0: 1 key at seq 1\nwrote ${one}: 1 key from 1 shard\n`);
-    const set2 = await runCli(['set', 'b', '2', '--url', node]);
-    assert.equal(set2.code, 0, set2.stderr);
-    const two = join(dir, 'two.dkv');
-    const r2 = await runCli(['backup', two, '--url', node]);
-    assert.equal(r2.code, 0, r2.stderr);
-    assert.equal(r2.stdout, `shard 0 shard-0: 2 keys at seq 2\nwrote ${two}: 2 keys from 1 shard\n`);
+    const one = await setThenBackup('a', 'one.dkv');
+    assert.equal(one.stdout, `shard 0 shard-0: 1 key at seq 1\nwrote ${one.path}: 1 key from 1 shard\n`);
+    const two = await setThenBackup('b', 'two.dkv');
+    assert.equal(two.stdout, `shard 0 shard-0: 2 keys at seq 2\nwrote ${two.path}: 2 keys from 1 shard\n`);
   });
 });

@@ -6,35 +6,25 @@
  * the binary stream and the WebSocket upgrade alike, and the client library's watch throws it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
-import { freePort } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { type OwnServer, startOneNode } from '../helpers/server-process.js';
 
 for (const engine of ['memory', 'lmdb']) {
   describe(`a watch on a node with the ${engine} engine`, () => {
-    let dir = '';
     let address = '';
-    let server: ServerProcess | undefined;
+    let own: OwnServer | undefined;
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), `distkv-watch-${engine}-`));
-      address = `127.0.0.1:${await freePort()}`;
-      const config = writeConfig(dir, [{ address }], '[server]\nresp_port_offset = 0');
-      server = await ServerProcess.start(
-        ['--config', config, '--data-dir', join(dir, 'data'), '--inline', '--engine', engine],
-        `http://${address}/healthz`,
-      );
+      const started = await startOneNode('[server]\nresp_port_offset = 0', ['--inline', '--engine', engine]);
+      own = started;
+      address = started.address;
       assert.equal((await fetch(`http://${address}/kv/a1`, { method: 'PUT', body: 'v' })).status, 204);
     });
 
     after(async () => {
-      await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await own?.stop();
     });
 
     for (const accept of ['text/event-stream', 'application/vnd.distkv.watch; version=2']) {

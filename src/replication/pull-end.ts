@@ -21,24 +21,39 @@
 /** PullEnd ends the long polls of one worker's leaders (see above). Used only on the worker's thread. */
 export class PullEnd {
   private isEnded = false;
-  private release: () => void = () => undefined;
-  private readonly woken = new Promise<void>((resolve) => {
-    this.release = resolve;
-  });
+  /**
+   * wakes are the parked pulls' wake-ups, each removed once its pull is woken: a wait shared by
+   * every pull (one promise raced against each log wait) kept a reaction per pull ever parked, a
+   * pull a second per replica for the life of the process.
+   */
+  private readonly wakes = new Set<() => void>();
 
   /** ended says the stop has begun: pulls do not park, and their answers close the connection. */
   get ended(): boolean {
     return this.isEnded;
   }
 
+  /** size is how many pulls are parked. */
+  get size(): number {
+    return this.wakes.size;
+  }
+
   /** end wakes every parked pull (`parked` resolves) and keeps later ones from parking. */
   end(): void {
     this.isEnded = true;
-    this.release();
+    for (const wake of [...this.wakes]) wake();
   }
 
   /** parked resolves with `wait` (a log wait), or at once when the stop begins or has begun. */
   parked(wait: Promise<void>): Promise<void> {
-    return this.isEnded ? Promise.resolve() : Promise.race([wait, this.woken]);
+    if (this.isEnded) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.wakes.delete(wake);
+        resolve();
+      };
+      this.wakes.add(wake);
+      wait.then(wake, wake);
+    });
   }
 }

@@ -6,10 +6,12 @@
  * accepted before the message settle first: a pull woken by the stop carries them even when they
  * were not yet in the log as the message came (issued in the same turn). Woken at once instead, it
  * was answered with nothing, its connection closed, and the replica did not hold writes its leader
- * acknowledged before the stop.
+ * acknowledged before the stop. A pull a record woke leaves nothing behind in the stop's list of
+ * parked pulls (PullEnd), however many there were.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { PullEnd } from '../../src/replication/pull-end.js';
 import { decodeRecord } from '../../src/storage/wal-format.js';
 import type { FromWorker } from '../../src/worker/messages.js';
 import { OP_PUT, ST_DONE } from '../../src/worker/op-format.js';
@@ -137,5 +139,26 @@ describe('a leader worker told that its process stops (end-pulls)', () => {
     const r = (await answer(h, 100, performance.now())).reply as PullResult;
     assert.deepEqual(seqsOf(r), [1]);
     assert.equal(r.stopping, false, 'a pull answered while the process serves keeps its connection');
+  });
+});
+
+describe("PullEnd, the stop of one worker's long polls", () => {
+  it('forgets each parked pull once its log wait ends, and wakes those parked at the stop', async () => {
+    const end = new PullEnd();
+    const woken = await Promise.all(Array.from({ length: 1000 }, () => end.parked(Promise.resolve())));
+    assert.equal(woken.length, 1000);
+    assert.equal(end.size, 0, 'pulls answered by a record are not kept until the stop');
+    let answered = 0;
+    const never = new Promise<void>(() => undefined);
+    const parked = Array.from({ length: 3 }, () => end.parked(never).then(() => answered++));
+    assert.equal(end.size, 3);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(answered, 0, 'a parked pull waits until the stop');
+    end.end();
+    await Promise.all(parked);
+    assert.equal(answered, 3);
+    assert.equal(end.size, 0);
+    assert.equal(end.ended, true);
+    await end.parked(never); // after the stop, at once
   });
 });

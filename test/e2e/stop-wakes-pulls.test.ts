@@ -19,8 +19,12 @@ import { tempDir } from '../helpers/temp-dir.js';
 
 /** PULL_WAIT_MS is the replicas' long poll: the old stop waited about this long. */
 const PULL_WAIT_MS = 3000;
-/** STOP_BOUND_MS bounds the stop from its "shutting down" to its "stopped" log line. */
-const STOP_BOUND_MS = 500;
+/**
+ * STOP_BOUND_MS bounds the stop from its "shutting down" to its "stopped" log line: about 150 ms
+ * here (100 of them the stop's wait for a keep-alive client's last request), with room for a
+ * loaded machine, and still a third of the long poll the stop waited out before.
+ */
+const STOP_BOUND_MS = 1000;
 
 /** logTime is the time (ms) of the first JSON log line of `out` whose message is `msg`. */
 function logTime(out: string, msg: string): number {

@@ -7,11 +7,14 @@
  * replica's first position above what the leader held at its start (leader-state.ts,
  * `restartFork`), even beyond the leader's last seq; any other `after` beyond it is refused with
  * REPLICA_AHEAD; none is recorded as an ack. An empty log waits
- * up to `waitMs` for a record. A batch holds the records of one epoch, `recordsEpoch`.
+ * up to `waitMs` for a record, unless the leader's process is stopping (pull-end.ts): a wait then
+ * ends at once, the log is read again, and the answer says `stopping`. A batch holds the records of
+ * one epoch, `recordsEpoch`.
  */
 import { DistkvError } from '../errors.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
+import type { PullEnd } from './pull-end.js';
 
 /** PullAnswer is what a pull gets: records after the ack (WAL framing), or `gone` (resync), or a `fork`. */
 export interface PullAnswer {
@@ -21,6 +24,8 @@ export interface PullAnswer {
   epoch: number;
   recordsEpoch: number;
   fork?: number;
+  /** stopping: the leader's process is stopping (pull-end.ts); the answer closes its connection. */
+  stopping: boolean;
 }
 
 /** PullRequest is one replica's pull: its ack `after`, the epoch of its record there, and its limits. */
@@ -44,18 +49,22 @@ export interface PullLeader {
   ack(replica: string, seq: number): void;
   /** restartFork is the fork for a first position above what the leader held at its start (LeaderState.restartFork). */
   restartFork?: (replica: string, after: number) => number | undefined;
+  /** end is the stop of the leader's process: it cuts a wait short (pull-end.ts). */
+  end?: PullEnd;
 }
 
 /** answerPull answers pull `p` from `leader` (see above). */
 export async function answerPull(leader: PullLeader, p: PullRequest): Promise<PullAnswer> {
   const first = leader.store();
   const fork = checkPullEpoch(leader.epochs(), p.epoch, p.after);
+  const stopping = (): boolean => leader.end?.ended === true;
   const none = (leaderSeq: number, gone: boolean): PullAnswer => ({
     gone,
     records: Buffer.alloc(0),
     leaderSeq,
     epoch: leader.epochs().epoch,
     recordsEpoch: leader.epochs().epoch,
+    stopping: stopping(),
   });
   if (fork !== undefined) return { ...none(first.lastSeq(), false), fork };
   const last = first.lastSeq();
@@ -71,8 +80,10 @@ export async function answerPull(leader: PullLeader, p: PullRequest): Promise<Pu
     );
   leader.ack(p.replica, p.after);
   let r = first.readLog(p.after, p.maxBytes);
-  if (r !== 'gone' && r.records.length === 0 && p.waitMs > 0) {
-    await first.waitForLog(p.after, p.waitMs);
+  if (r !== 'gone' && r.records.length === 0 && p.waitMs > 0 && !stopping()) {
+    // Woken by a record, by its time, or by the stop: read again, so what was written is sent.
+    const wait = first.waitForLog(p.after, p.waitMs);
+    await (leader.end?.parked(wait) ?? wait);
     r = leader.store().readLog(p.after, p.maxBytes);
   }
   // A closing leader's wait ends at once with nothing: answered as "none yet" (204), its replica
@@ -87,5 +98,12 @@ export async function answerPull(leader: PullLeader, p: PullRequest): Promise<Pu
   // records, and a resync for nothing).
   const epochs = leader.epochs();
   const batch = cutAtEpoch(r.records, p.after + 1, epochs.history);
-  return { gone: false, records: batch.records, leaderSeq, epoch: epochs.epoch, recordsEpoch: batch.epoch };
+  return {
+    gone: false,
+    records: batch.records,
+    leaderSeq,
+    epoch: epochs.epoch,
+    recordsEpoch: batch.epoch,
+    stopping: stopping(),
+  };
 }

@@ -22,6 +22,14 @@
  * (campaign.ts): this node restarted with their file leads on with every write it acknowledged.
  * Replicas in this process count as holding the seq only beyond the remote one waited for: they
  * stop with it.
+ *
+ * The pulls that bring a replica the last seq are served as always: the stop wakes the replicas'
+ * parked pulls (src/replication/pull-end.ts) only after this handover and the lease's release
+ * (node.ts), once the front door has stopped accepting. Ended before, the handover's pulls would
+ * not park: a replica with nothing new yet would be answered at once and ask again and again,
+ * reconnecting each time (those answers close their connections), instead of being woken by the
+ * last records. Woken after, the pull a caught-up replica has parked then (its ack is the last
+ * seq) is answered at once: the stop does not wait one more `replication.pull_wait_ms`.
  */
 import type { Logger } from 'pino';
 import type { LiveMap } from '../routing/live-map.js';

@@ -6,7 +6,7 @@
  * running (run-marker.ts) → listen, HTTP then RESP
  * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
  * "starting", every RESP data command `-LOADING`) → open stores on the workers → serve → on stop: with a coordinator, hand the led shards over
- * to a replica (drain-handover.ts), then stop accepting, let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
+ * to a replica (drain-handover.ts), then stop accepting, answer the replicas' parked pulls at once (pull-end.ts), let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
  * end workers, remove the running mark. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  * A start that finds the mark of a run that stopped uncleanly in a lossy durability mode starts a new
  * epoch for every shard it leads before it serves (restart-epochs.ts).
@@ -433,6 +433,12 @@ export class DistkvNode {
       await this.coordinator.stop();
     }
     this.frontDoor.close();
+    // Replicas in other processes long-poll their pulls (replication.pull_wait_ms): the stop no
+    // longer waits those out. Once the writes accepted settle, the workers answer every parked pull
+    // with what the log holds, and later pulls at once, closing their connections
+    // (src/replication/pull-end.ts). With a coordinator this comes after the handover, whose
+    // pulls must bring a replica the last seq. The loop below waits for those answers.
+    void this.pool.endPulls();
     this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
     // Connections with nothing pending stay open until no request has started for DRAIN_QUIET_MS:
     // a request a keep-alive client sent as the stop began is answered 503 DRAINING (not

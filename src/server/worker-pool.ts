@@ -6,7 +6,8 @@
  * phase before the check phase runs). Replies come back in batches and are matched to their
  * handlers by id. Control calls (scan, stats, purge, close) are ordinary messages with an id. A
  * worker's replica whose pull its leader's node refused says so (`pull-refused`), for the peer
- * check: a node that refuses with CONFIG_MISMATCH is asked for its config at once.
+ * check: a node that refuses with CONFIG_MISMATCH is asked for its config at once. At the stop,
+ * `endPulls` has the workers answer their leaders' parked pulls (src/replication/pull-end.ts).
  *
  * A store that could not open does not stop the others: its worker reports it in its ready message
  * (`storeFailure`), and it answers every request with UNAVAILABLE naming it and the cause.
@@ -248,6 +249,12 @@ class WorkerLink {
     });
   }
 
+  /** endPulls posts this turn's ops first (so they are accepted before it), then `end-pulls`. */
+  endPulls(): Promise<CallResult> {
+    this.flush();
+    return this.call({ type: 'end-pulls' });
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     const worker = this.worker;
@@ -392,6 +399,16 @@ export class WorkerPool {
   /** callAll sends a control message to every worker. */
   callAll(msg: CallMessage): Promise<CallResult[]> {
     return Promise.all(this.links.map((l) => l.call(msg)));
+  }
+
+  /**
+   * endPulls has every worker answer its leaders' parked pulls at once, once the writes they
+   * accepted (this turn's too) settled, and later pulls without waiting: the process stops
+   * (src/replication/pull-end.ts). Resolves when every worker did or could not (one not running
+   * has no pull parked).
+   */
+  async endPulls(): Promise<void> {
+    await Promise.allSettled(this.links.map((l) => l.endPulls()));
   }
 
   /** inFlight counts operations and calls awaiting a reply. */

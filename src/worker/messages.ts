@@ -106,6 +106,11 @@ export type ToWorker =
    * held. Of a replica store it holds its following instead, for at most `ms` (ReplicationHost.holdFollowing).
    */
   | { type: 'fence'; id: number; store: number; on: boolean; ms?: number }
+  /**
+   * end-pulls: the process stops. Once the writes the worker's leaders accepted settled, every
+   * parked pull is answered at once and later ones do not wait (src/replication/pull-end.ts).
+   */
+  | { type: 'end-pulls'; id: number }
   | {
       type: 'repl-pull';
       id: number;
@@ -216,6 +221,7 @@ export type FromWorker =
   | { type: 'close-result'; id: number; ok: true }
   | { type: 'set-role-result'; id: number; ok: true }
   | { type: 'fence-result'; id: number; ok: true; lastSeq: number }
+  | { type: 'end-pulls-result'; id: number; ok: true }
   | {
       type: 'repl-pull-result';
       id: number;
@@ -229,6 +235,8 @@ export type FromWorker =
       recordsEpoch: number;
       /** fork is set when the replica's (epoch, after) left the leader's history (409 DIVERGED). */
       fork: number | null;
+      /** stopping: the process is stopping (end-pulls); the answer closes its connection. */
+      stopping: boolean;
     }
   | {
       type: 'repl-snapshot-result';
@@ -283,6 +291,7 @@ const TO_WORKER_TYPES = new Set([
   'close',
   'set-role',
   'fence',
+  'end-pulls',
   'repl-pull',
   'repl-snapshot',
   'seed-next',
@@ -302,6 +311,7 @@ const FROM_WORKER_TYPES = new Set([
   'close-result',
   'set-role-result',
   'fence-result',
+  'end-pulls-result',
   'repl-pull-result',
   'repl-snapshot-result',
   'seed-result',

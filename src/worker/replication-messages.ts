@@ -6,7 +6,9 @@
  *    "Replication");
  *  - `seed-next` / `seed-ack`: the seed's replication cursor (src/replication/seed-cursor.ts);
  *  - `fence` / `set-role`: a failover holding a leader's client writes (or its target replica's
- *    following), then turning the store over to its new role (docs/failover.md).
+ *    following), then turning the store over to its new role (docs/failover.md);
+ *  - `end-pulls`: the process stops; its leaders' parked pulls are answered at once, after the
+ *    writes they accepted settled (src/replication/pull-end.ts).
  *
  * The replication itself is the worker's ReplicationHost; this module only turns each message into
  * its call and the result into its reply, copying out of views the next call invalidates. The
@@ -66,6 +68,18 @@ export class ReplicationMessages {
     return { type: 'set-role-result', id: msg.id, ok: true };
   }
 
+  /**
+   * endPulls settles the writes this worker's leaders accepted (a write is in its store's log once
+   * written: the answers then carry every write acknowledged before the stop), then wakes their
+   * parked pulls and keeps later ones from waiting.
+   */
+  async endPulls(msg: Message<'end-pulls'>): Promise<FromWorker> {
+    const leaders = [...this.stores.hosted].filter(([, h]) => h.spec.role === 'leader');
+    await Promise.all(leaders.map(([index]) => this.writes.settled(index)));
+    this.replication().endPulls();
+    return { type: 'end-pulls-result', id: msg.id, ok: true };
+  }
+
   /** pull answers a replica's pull with a copy of the log records after its ack. */
   async pull(msg: Message<'repl-pull'>): Promise<FromWorker> {
     const r = await this.replication().pull(
@@ -88,6 +102,7 @@ export class ReplicationMessages {
       epoch: r.epoch,
       recordsEpoch: r.recordsEpoch,
       fork: r.fork ?? null,
+      stopping: r.stopping,
     };
   }
 

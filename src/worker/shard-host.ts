@@ -9,8 +9,9 @@
  *    store-writes.ts, conditional writes conditional-writes.ts), answered in reply batches
  *    (reply-batch.ts);
  *  - `scan`, `stats`, `purge`, `close`: the stores themselves (worker-stores.ts, purge.ts);
- *  - `fence`, `set-role`, `repl-pull`, `repl-snapshot`, `seed-next`, `seed-ack`: replication and
- *    failover (replication-messages.ts over the worker's ReplicationHost);
+ *  - `fence`, `set-role`, `repl-pull`, `repl-snapshot`, `seed-next`, `seed-ack`, `end-pulls`:
+ *    replication, failover and the stop's end of long polls (replication-messages.ts over the
+ *    worker's ReplicationHost);
  *  - `watch-read`, `watch-polls`, `watch-scan`: watch (src/watch/watch-tap.ts).
  * Every message but `ops` carries an id and gets exactly one reply with it: its result, or an
  * `error-result` with the error it threw. The one message it sends unasked is `pull-refused`, a
@@ -148,6 +149,9 @@ export class ShardHost {
         return;
       case 'set-role':
         void this.answerAsync(msg.id, () => this.replicationMessages.setRole(msg));
+        return;
+      case 'end-pulls':
+        void this.answerAsync(msg.id, () => this.replicationMessages.endPulls(msg));
         return;
       case 'repl-pull':
         void this.answerAsync(msg.id, () => this.replicationMessages.pull(msg));

@@ -95,6 +95,11 @@ export class StoreWrites implements WriteSink {
       this.fenced.delete(index);
       this.expiries.released(index);
     }
+    return this.settled(index);
+  }
+
+  /** settled resolves once the writes store `index` accepted so far have settled (durable or failed). */
+  settled(index: number): Promise<unknown> {
     return Promise.allSettled([...this.unsettled.of(index), ...this.tickets.of(index)]);
   }
 

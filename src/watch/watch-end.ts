@@ -1,6 +1,6 @@
 /**
  * WatchEnd: the stop of the process as the watch polls of one worker see it (docs/watch.md,
- * "Draining"; docs/operations.md, "A graceful stop"). A feed's poll (`watch-polls`, `watch-read`
+ * "Slow watchers"; docs/operations.md, "A graceful stop"). A feed's poll (`watch-polls`, `watch-read`
  * with a wait: src/watch/watch-tap.ts) parks on its stores' logs for up to FEED_WAIT_MS (feed.ts)
  * until a record comes. The stop waits for every call to a worker in flight, so a node with a
  * watcher took up to one such wait longer to stop than one without, after the hub had ended the

@@ -1,5 +1,5 @@
 /**
- * `distkv serve` stopped with SIGTERM while watchers are connected (docs/watch.md, "Draining";
+ * `distkv serve` stopped with SIGTERM while watchers are connected (docs/watch.md, "Slow watchers";
  * docs/operations.md, "A graceful stop"): the stop ends their streams with `resume` (reason
  * `draining`) at once and answers its feeds' parked polls (src/watch/watch-end.ts), so it takes
  * about as long as a stop without watchers. Before, the streams were ended by the watch hub's

@@ -8,53 +8,22 @@
  * starting node as LOAD: it reads `loading` as the first match of the word in INFO.
  *
  * In process (DistkvNode.start), with a shard worker that opens its stores when the test says
- * (test/helpers/resp-gated-worker.ts), and a real ioredis client and redis-cli.
+ * (test/helpers/gated-start.ts), and a real ioredis client and redis-cli.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { parseConfigText } from '../../src/config/load-config.js';
-import { DistkvNode } from '../../src/server/node.js';
-import { createLogger } from '../../src/util/logger.js';
+import type { DistkvNode } from '../../src/server/node.js';
+import { startGated } from '../helpers/gated-start.js';
 import { RespConn } from '../helpers/resp-conn.js';
-import { freeNodeAddress, respOf, runTool } from '../helpers/resp.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { respOf, runTool } from '../helpers/resp.js';
 
-const GATED_ENTRY = new URL('../helpers/resp-gated-worker.js', import.meta.url);
 /** LOADING_RETRY_MS is the app's ioredis `maxLoadingRetryTime`: how long its ready check waits at most. */
 const LOADING_RETRY_MS = 100;
 /** READY_AFTER_SERVING_MS is how late after the node serves that client may be ready. */
 const READY_AFTER_SERVING_MS = 300;
-
-/** startGated starts a one-node cluster whose stores open once `open()` writes the gate. */
-async function startGated(): Promise<{ started: Promise<DistkvNode>; open: () => void; self: string }> {
-  const dir = tempDir(after);
-  const self = await freeNodeAddress();
-  const config = parseConfigText(
-    `[[shards]]\nname = "shard-0"\nidx = 0\naddress = "${self}"\n[server]\ndata_dir = "${join(dir, 'data')}"\n`,
-    'resp-start-ioredis',
-  );
-  const gate = join(dir, 'gate');
-  process.env.DISTKV_TEST_START_GATE = gate;
-  const started = DistkvNode.start({
-    config,
-    nodes: [self],
-    log: createLogger('fatal'),
-    workerEntry: GATED_ENTRY,
-  });
-  started.catch(() => undefined);
-  return {
-    started,
-    open: () => {
-      writeFileSync(gate, 'go');
-    },
-    self,
-  };
-}
 
 /** infoWhileStarting asks `self`'s RESP port INFO persistence, trying to connect for up to 10 s. */
 async function infoWhileStarting(self: string): Promise<string> {

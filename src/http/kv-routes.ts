@@ -40,6 +40,7 @@ import {
 import { forwardedConditions, proxyToOwner, relayWaitMs } from './proxy.js';
 import { sendRedirect } from './redirect.js';
 import { seedFormValue } from './seed-form.js';
+import { readConditionsOf, type ReadConditions } from './read-conditions.js';
 import { portableTarget } from './target-path.js';
 import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './request-parse.js';
 import { sendError, sendSeedError, sendSeedText } from './respond.js';
@@ -156,6 +157,7 @@ function dispatch(
   value: Uint8Array | string | undefined,
   concern: { w: number; timeoutMs: number } = NO_CONCERN,
   maxLagMs?: number,
+  conds?: ReadConditions,
 ): void {
   const listener = ctx.listener;
   const target = op === OP_GET && concern.w === 0 ? listener.reads[shard]! : listener.writes[shard]!;
@@ -179,6 +181,7 @@ function dispatch(
     lag,
     ctx,
     concern.w > 0 ? () => !ctx.liveMap.leaderWithoutLease(target.role, shard) : undefined,
+    conds,
   );
   ctx.pool.submit(target.worker, op, target.store, key, value, request, concern.w, concern.timeoutMs);
 }
@@ -303,7 +306,8 @@ export function registerKvRoutes(app: Router, ctx: HttpContext, fastPath = true)
       if (at === undefined) return;
       if (at.owner !== undefined) {
         const method = op === OP_GET ? 'GET' : 'DELETE';
-        const headers = op === OP_GET ? {} : forwardedConditions(req);
+        // A read's conditions go on too: the owner evaluates them against what it reads.
+        const headers = forwardedConditions(req);
         proxyToOwner(
           res,
           ctx,
@@ -320,7 +324,8 @@ export function registerKvRoutes(app: Router, ctx: HttpContext, fastPath = true)
       const params = strictQuery(query, op === OP_GET ? GET_PARAMS : DELETE_PARAMS);
       if (op === OP_GET) {
         const concern = writeConcern(ctx, params, at.shard);
-        dispatch(res, ctx, kind, op, key, at.shard, undefined, concern, maxLagOf(params));
+        const conds = readConditionsOf(req);
+        dispatch(res, ctx, kind, op, key, at.shard, undefined, concern, maxLagOf(params), conds);
         return;
       }
       const ext = writeExtOf(req, ctx, at.shard, params, false);

@@ -46,7 +46,7 @@ import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './requ
 import { sendError, sendSeedError, sendSeedText } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
-import { DEFAULT_W_TIMEOUT_MS, MAX_W_TIMEOUT_MS, writeExtOf } from './write-conditions.js';
+import { conditionSent, DEFAULT_W_TIMEOUT_MS, MAX_W_TIMEOUT_MS, writeExtOf } from './write-conditions.js';
 
 const KV_PREFIX = '/kv/'.length;
 
@@ -435,6 +435,18 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
           413,
           `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`,
           'VALUE_TOO_LARGE',
+        );
+        return;
+      }
+      // The seed's /set takes no condition: applied unconditionally, a write its client sent as a
+      // compare-and-set overwrote whatever the key held. Refused, in Go's http.Error format.
+      const header = conditionSent(req);
+      if (header !== undefined) {
+        sendSeedText(
+          res,
+          400,
+          `${header} is not supported on /set, and nothing was written: send a conditional write as PUT /kv/{key} with ${header}`,
+          'INVALID_ARGUMENT',
         );
         return;
       }

@@ -103,6 +103,27 @@ describe('a client loading a /cluster it cannot route by', () => {
       }
     });
 
+  it('refuses such a view in cluster() too (distkv cluster), naming the node', async () => {
+    const bad = await fakeNode(() => viewOf([{}, null]));
+    const client = new DistkvClient({ urls: [`http://${bad}`], timeoutMs: 2000, retries: 0 });
+    try {
+      for (const node of [undefined, bad]) {
+        const err = await client.cluster(node).then(
+          () => assert.fail('cluster() answered the view'),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof DistkvError, `not a DistkvError: ${String(err)}`);
+        assert.match(
+          err.message,
+          /answered \/cluster with a map the client cannot route by: shards\[0\]\.idx is missing/,
+        );
+        assert.ok(err.message.includes(bad));
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
   it('asks the next node when the first answers a view it cannot route by', async () => {
     const bad = await fakeNode((a) => viewOf([shard(0, a, [0, 16383]), shard(1, '127.0.0.1:1', [0, 100])]));
     const good = await fakeNode((a) => viewOf([shard(0, a, [0, 16383])]));

@@ -363,12 +363,23 @@ export class HttpSource implements ReplicationSource {
     }
     const decoder = new SnapshotDecoder();
     const iterator = r.body[Symbol.asyncIterator]();
+    // The body is let go (destroyed unless it ended) once the snapshot ends or fails: a stream that
+    // goes on after its end, or after what cannot be read, kept one of the pool's two connections
+    // busy for good, and after two such resyncs the pulls waited for one with no timeout running.
+    const release = (): void => {
+      iterator.return?.().catch(() => undefined);
+    };
     let first: SnapshotItem[] = [];
-    while (decoder.seq === undefined) {
-      const next = await iterator.next();
-      if (next.done === true)
-        throw new Error(`snapshot from ${this.describe}: the stream ended before its header`);
-      first = decoder.push(next.value as Buffer);
+    try {
+      while (decoder.seq === undefined) {
+        const next = await iterator.next();
+        if (next.done === true)
+          throw new Error(`snapshot from ${this.describe}: the stream ended before its header`);
+        first = decoder.push(next.value as Buffer);
+      }
+    } catch (err) {
+      release();
+      throw err;
     }
     const describe = this.describe;
     // Entries are gathered into chunks of about CHUNK_BYTES, so the replica writes large transactions.
@@ -381,16 +392,20 @@ export class HttpSource implements ReplicationSource {
           bytes += e.key.length + e.value.length;
         }
       };
-      take(first);
-      while (!decoder.done) {
-        const next = await iterator.next();
-        if (next.done === true) throw new Error(`snapshot from ${describe}: the stream ended early`);
-        take(decoder.push(next.value as Buffer));
-        if (bytes >= CHUNK_BYTES) {
-          yield batch;
-          batch = [];
-          bytes = 0;
+      try {
+        take(first);
+        while (!decoder.done) {
+          const next = await iterator.next();
+          if (next.done === true) throw new Error(`snapshot from ${describe}: the stream ended early`);
+          take(decoder.push(next.value as Buffer));
+          if (bytes >= CHUNK_BYTES) {
+            yield batch;
+            batch = [];
+            bytes = 0;
+          }
         }
+      } finally {
+        release();
       }
       if (batch.length > 0) yield batch;
     }

@@ -383,7 +383,7 @@ export class HttpSource implements ReplicationSource {
     }
     const describe = this.describe;
     // Entries are gathered into chunks of about CHUNK_BYTES, so the replica writes large transactions.
-    async function* chunks(): AsyncIterable<SnapshotEntry[]> {
+    async function* chunks(): AsyncGenerator<SnapshotEntry[], void, undefined> {
       let batch: SnapshotEntry[] = [];
       let bytes = 0;
       const take = (entries: SnapshotItem[]): void => {
@@ -411,10 +411,23 @@ export class HttpSource implements ReplicationSource {
     }
     const seq = decoder.seq;
     const epoch = epochHeader(r.headers['x-distkv-epoch']);
+    // Its iterator's return() lets the body go even before the first chunk was asked for (a
+    // generator not started runs no `finally`): a load that failed before it read (its store's
+    // rebuild failed) left a large body unread, its connection held by back-pressure for good.
+    const gen = chunks();
+    const iterable: AsyncIterable<SnapshotEntry[]> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => gen.next(),
+        return: () => {
+          release();
+          return gen.return(undefined);
+        },
+      }),
+    };
     return {
       seq,
       ...(epoch === undefined ? {} : { epoch }),
-      chunks: chunks(),
+      chunks: iterable,
       exactSeq: () => decoder.exactSeq ?? seq,
     };
   }

@@ -18,6 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Dispatcher, Pool } from 'undici';
+import { MAX_EPOCH } from '../routing/epoch-numbers.js';
 import { MAX_FRAME_LEN } from '../storage/commit-log-format.js';
 import type { SnapshotEntry } from '../storage/store-replication.js';
 import { CONTACT_GRACE_MS } from './lag.js';
@@ -82,6 +83,15 @@ function forkOf(header: unknown, body: unknown, describe: string): number {
 }
 
 /**
+ * letGo destroys an answer's body that is not read to its end. undici's body then emits an error
+ * (RequestAbortedError) even when destroyed without one: with no listener, an uncaught exception.
+ */
+function letGo(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+/**
  * readBody gathers an answer's body, at most `maxBytes` (a larger `Content-Length` is refused
  * unread) within `totalMs`, or throws naming `what` and the bound passed; the body is destroyed then,
  * so the connection is not reused. `cut` keeps the first `maxBytes` of a longer body instead (a
@@ -96,7 +106,7 @@ async function readBody(
 ): Promise<Buffer> {
   const claimed = Number(r.headers['content-length'] ?? NaN);
   if (!cut && claimed > maxBytes) {
-    r.body.destroy();
+    letGo(r.body);
     throw new Error(
       `${what}: Content-Length ${claimed} is more than the ${maxBytes} bytes it can be; refused unread`,
     );
@@ -113,7 +123,7 @@ async function readBody(
     for await (const chunk of r.body) {
       const b = chunk as Buffer;
       if (bytes + b.length > maxBytes) {
-        r.body.destroy();
+        letGo(r.body);
         if (cut) {
           chunks.push(b.subarray(0, maxBytes - bytes));
           bytes = maxBytes;
@@ -145,7 +155,7 @@ function epochsOf(
     if (v === undefined) return 0;
     const n = epochHeader(v);
     if (n === undefined)
-      throw new Error(`${what}: ${name} ${JSON.stringify(v)} is not an epoch (a non-negative integer)`);
+      throw new Error(`${what}: ${name} ${JSON.stringify(v)} is not an epoch (an integer 0..${MAX_EPOCH})`);
     return n;
   };
   const epoch = read('x-distkv-epoch');
@@ -162,7 +172,9 @@ function epochsOf(
  * leader's epoch); undefined when absent or not an epoch.
  */
 function epochHeader(v: unknown): number | undefined {
-  return typeof v === 'string' && /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined;
+  // Within MAX_EPOCH, the most every format holds: a log frame's epoch is a u32, and a batch
+  // labelled 2^32 threw in the worker's commit log writer, which the worker's other stores share.
+  return typeof v === 'string' && /^\d+$/.test(v) && Number(v) <= MAX_EPOCH ? Number(v) : undefined;
 }
 
 /** HttpSourceOptions configure an HttpSource. */
@@ -361,12 +373,21 @@ export class HttpSource implements ReplicationSource {
         return this.snapshotOnce(false);
       throw new Error(`snapshot from ${this.describe}: HTTP ${r.statusCode} ${text.slice(0, 200)}`);
     }
+    const epochText = r.headers['x-distkv-epoch'];
+    const epoch = epochHeader(epochText);
+    if (epochText !== undefined && epoch === undefined) {
+      letGo(r.body);
+      throw new Error(
+        `snapshot from ${this.describe}: x-distkv-epoch ${JSON.stringify(epochText)} is not an epoch (an integer 0..${MAX_EPOCH}); refused`,
+      );
+    }
     const decoder = new SnapshotDecoder();
     const iterator = r.body[Symbol.asyncIterator]();
     // The body is let go (destroyed unless it ended) once the snapshot ends or fails: a stream that
     // goes on after its end, or after what cannot be read, kept one of the pool's two connections
     // busy for good, and after two such resyncs the pulls waited for one with no timeout running.
     const release = (): void => {
+      r.body.on('error', () => undefined);
       iterator.return?.().catch(() => undefined);
     };
     let first: SnapshotItem[] = [];
@@ -410,7 +431,6 @@ export class HttpSource implements ReplicationSource {
       if (batch.length > 0) yield batch;
     }
     const seq = decoder.seq;
-    const epoch = epochHeader(r.headers['x-distkv-epoch']);
     // Its iterator's return() lets the body go even before the first chunk was asked for (a
     // generator not started runs no `finally`): a load that failed before it read (its store's
     // rebuild failed) left a large body unread, its connection held by back-pressure for good.

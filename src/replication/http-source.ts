@@ -373,14 +373,8 @@ export class HttpSource implements ReplicationSource {
         return this.snapshotOnce(false);
       throw new Error(`snapshot from ${this.describe}: HTTP ${r.statusCode} ${text.slice(0, 200)}`);
     }
-    const epochText = r.headers['x-distkv-epoch'];
-    const epoch = epochHeader(epochText);
-    if (epochText !== undefined && epoch === undefined) {
-      letGo(r.body);
-      throw new Error(
-        `snapshot from ${this.describe}: x-distkv-epoch ${JSON.stringify(epochText)} is not an epoch (an integer 0..${MAX_EPOCH}); refused`,
-      );
-    }
+    // An epoch header that is none (past MAX_EPOCH, too) is read as absent: the replica keeps its own.
+    const epoch = epochHeader(r.headers['x-distkv-epoch']);
     const decoder = new SnapshotDecoder();
     const iterator = r.body[Symbol.asyncIterator]();
     // The body is let go (destroyed unless it ended) once the snapshot ends or fails: a stream that

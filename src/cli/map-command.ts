@@ -85,18 +85,18 @@ export async function mapCommand(argv: readonly string[]): Promise<number> {
   const config = loadConfig(configFile ?? DEFAULT_CONFIG, overrides);
   // The CA read and checked as the node reads it at start (tls-files.ts): a bad file is named alike.
   const { ca } = readTlsFiles({ tls_cert: '', tls_key: '', tls_ca: config.server.tls_ca }, config.source);
-  const doc = await clusterDoc(base, stringOption(args, 'token') ?? '', ca);
+  const peer = await fetchPeerCluster(base, stringOption(args, 'token') ?? '', ca);
   const hash = topologyHash(config.shards);
-  if (doc.version !== hash)
+  if (peer.version !== hash)
     throw new DistkvError(
       'CONFIG_MISMATCH',
       // Most likely --config was left out (the node's own file is not the default) or names
       // another file: the peer's map is not for these shards. Say which file was read.
-      `${base} routes with config ${String(doc.version)}, and ${config.source}${configFile === undefined ? ' (the default: no --config given)' : ''} is config ${hash}: its map is not for these shards. Give --config the sharding.toml this node starts with (the nodes of a cluster share one)`,
+      `${base} routes with config ${String(peer.version)}, and ${config.source}${configFile === undefined ? ' (the default: no --config given)' : ''} is config ${hash}: its map is not for these shards. Give --config the sharding.toml this node starts with (the nodes of a cluster share one)`,
     );
   const lock = DataDirLock.acquire(config.server.data_dir);
   try {
-    const r = installLiveMap(config.server.data_dir, config.shards, doc.map);
+    const r = installLiveMap(config.server.data_dir, config.shards, peer.map);
     const path = `${config.server.data_dir}/${LIVE_MAP_FILE}`;
     process.stdout.write(
       r.written
@@ -110,24 +110,25 @@ export async function mapCommand(argv: readonly string[]): Promise<number> {
 }
 
 /**
- * clusterDoc fetches `GET /cluster` of `base`: its config hash (`version`) and live map (`map`),
- * trusting `ca` when given. Without it, a peer under a private CA "did not answer: fetch failed".
+ * fetchPeerCluster fetches the peer `base`'s `GET /cluster` for `map fetch`: its config hash
+ * (`version`) and live map (`map`), trusting `ca` when given. Without it, a peer under a private
+ * CA "did not answer: fetch failed".
  */
-async function clusterDoc(
+async function fetchPeerCluster(
   base: string,
   token: string,
   ca: Buffer | undefined,
 ): Promise<{ version?: unknown; map?: unknown }> {
   const dispatcher = ca === undefined ? undefined : new Agent({ connect: { ca } });
   try {
-    return await clusterDocWith(base, token, dispatcher);
+    return await fetchPeerClusterWith(base, token, dispatcher);
   } finally {
     await dispatcher?.close();
   }
 }
 
-/** clusterDocWith is clusterDoc through `dispatcher` (undefined: the default one). */
-async function clusterDocWith(
+/** fetchPeerClusterWith is fetchPeerCluster through `dispatcher` (undefined: the default one). */
+async function fetchPeerClusterWith(
   base: string,
   token: string,
   dispatcher: Agent | undefined,

@@ -228,8 +228,10 @@ export class DistkvClient {
       0,
       (from) => this.otherLeader(from),
     );
-    return decodeScanPage(r.body, (item) =>
-      map.shardOfSlot(item.keyBytes === undefined ? slotOf(item.key) : slotOfBytes(item.keyBytes)),
+    return decodeScanPage(
+      r.body,
+      (item) => map.shardOfSlot(item.keyBytes === undefined ? slotOf(item.key) : slotOfBytes(item.keyBytes)),
+      { node, ...(options.after === undefined ? {} : { after: options.after }) },
     );
   }
 

@@ -13,6 +13,7 @@ import { nodeAuthority } from './endpoint.js';
 import type { Sender } from './sender.js';
 import { type ClusterTopology, othersText } from './topology.js';
 import type { CallOptions, ClusterView, NodeStats } from './types.js';
+import { viewRoutes } from './view-routes.js';
 import { answerJson, clusterRefusal } from './wire-decode.js';
 
 /** clusterDoc returns the /cluster document of `node` (host:port or a url), or of the first node that answers (see above). */
@@ -56,6 +57,9 @@ async function clusterAt(sender: Sender, node: string, options: CallOptions): Pr
     const doc = answerJson(r.body, `/cluster of ${node}`) as ClusterView;
     if (!Array.isArray(doc.shards))
       throw new DistkvError('INTERNAL', `/cluster of ${node}: the answer has no "shards" list`);
+    // A view no client can route by is refused naming the node (view-routes.ts): `distkv cluster`
+    // failed on it with a bare TypeError ("Cannot read properties of undefined") naming nothing.
+    viewRoutes(doc, node);
     return doc;
   } catch (err) {
     throw clusterRefusal(node, err);

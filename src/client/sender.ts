@@ -322,7 +322,7 @@ export class Sender {
         // and query (src/http/redirect.ts), which is sent again as the client encoded it. Read back
         // through a URL parser, it could name another key: WHATWG's turns `\` into `/` and drops
         // dot segments, so the key `.` would become `/kv/` and `a/../b` would become `b`.
-        const u = new URL(location, origin);
+        const u = redirectTarget(location, origin, `${method} ${path}`);
         await checkRedirect(topology, u, origin, `${method} ${path}`, signal);
         origin = u.origin;
         continue;
@@ -332,6 +332,27 @@ export class Sender {
       return res;
     }
   }
+}
+
+/**
+ * redirectTarget is the URL a redirect by `by` to `location` names (a relative one resolved against
+ * `by`), or REDIRECT_REFUSED when it names none a request can go to (not a URL, or one without a
+ * host, as `javascript:` or `data:`): the parse's bare TypeError ("Invalid URL") named neither the
+ * node nor the request.
+ */
+export function redirectTarget(location: string, by: string, what: string): URL {
+  let u: URL | undefined;
+  try {
+    u = new URL(location, by);
+  } catch {
+    u = undefined;
+  }
+  if (u === undefined || u.origin === 'null')
+    throw new DistkvError(
+      'REDIRECT_REFUSED',
+      `${by} redirected ${what} to ${JSON.stringify(location.slice(0, 200))}, not followed: that is not the URL of a node`,
+    );
+  return u;
 }
 
 /**
@@ -348,6 +369,7 @@ export async function checkRedirect(
   what: string,
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  if (to.origin === 'null') redirectTarget(to.href, by, what);
   if (topology.trusts(to.origin)) return;
   const scheme = topology.scheme;
   if (to.protocol === `${scheme}:`) {

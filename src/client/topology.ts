@@ -14,12 +14,13 @@
  * a load or look still running asks no further node (its pools refuse: node-pools.ts).
  */
 import { DistkvError } from '../errors.js';
-import { ShardMap } from '../routing/shard-map.js';
+import type { ShardMap } from '../routing/shard-map.js';
 import { plural } from '../util/plural.js';
 import { connectFailure, refused, sleep } from './exchange.js';
 import { isClosedError, type NodePools } from './node-pools.js';
 import { REFUSED_RETRY_MS } from './sender.js';
 import type { ClientStats, ClusterView, WaitNotice } from './types.js';
+import { viewRoutes } from './view-routes.js';
 import { answerJson, clusterRefusal, errorOf } from './wire-decode.js';
 
 /**
@@ -292,22 +293,17 @@ export class ClusterTopology {
       const doc = answerJson(res.body, `/cluster of ${origin}`) as ClusterView;
       if (!Array.isArray(doc.shards))
         throw new DistkvError('INTERNAL', `/cluster of ${origin}: the answer has no "shards" list`);
+      // A view the client cannot route by is this node's failure, not the load's (view-routes.ts).
+      viewRoutes(doc, new URL(origin).host);
       return doc;
     } catch (err) {
       throw clusterRefusal(new URL(origin).host, err);
     }
   }
 
+  /** adopt routes by `doc`, a view fetchView checked. */
   private adopt(origin: string, doc: ClusterView): void {
-    this.current = new ShardMap(
-      doc.shards.map((s) => ({
-        name: s.name,
-        idx: s.idx,
-        address: s.leader.address,
-        replicas: s.replicas.map((r) => r.address),
-        slots: { first: s.slots[0], last: s.slots[1] },
-      })),
-    );
+    this.current = viewRoutes(doc, new URL(origin).host);
     this.currentScheme = new URL(origin).protocol.replace(':', '');
     this.stats.topologyLoads++;
     // The leaders follow the live map, so `version` (the config hash) is not a hash of these addresses.

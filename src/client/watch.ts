@@ -129,9 +129,14 @@ async function* runWatch(
   ended.addEventListener('abort', onEnded, { once: true });
   // The client's close() ends the watch at once, its open streams too, with CLIENT_CLOSED: the
   // caller let go of the client, and a stream left open kept a connection it believed closed.
+  // Only a close that came first ends it so: a watch its caller's signal (or return()) stopped
+  // already ends without an error, as documented, when the caller then closes the client (the
+  // usual shutdown, `ac.abort(); await client.close()`, made the loop throw CLIENT_CLOSED).
+  const closeReason = closedError();
   const forgetClose = source.onClose(() => {
-    stop.abort(closedError());
+    stop.abort(closeReason);
   });
+  const stoppedByClose = (): boolean => stop.signal.reason === closeReason;
   const from = parseFrom(options.from ?? '');
   const queue: WatchChange[] = [];
   let wake: (() => void) | undefined;
@@ -307,7 +312,7 @@ async function* runWatch(
     } catch (err) {
       // Stopped while the map loaded: the iteration ends as documented, not with the signal's reason.
       if (!stop.signal.aborted) throw err;
-      if (source.closed()) throw closedError();
+      if (stoppedByClose()) throw closedError();
       return;
     }
     const all = map.shards.map((s) => s.idx);
@@ -335,7 +340,7 @@ async function* runWatch(
       if (failure !== undefined)
         throw failure instanceof Error ? failure : new Error('watch failed', { cause: failure });
       if (stop.signal.aborted) {
-        if (source.closed()) throw closedError();
+        if (stoppedByClose()) throw closedError();
         return;
       }
       await new Promise<void>((resolve) => (wake = resolve));

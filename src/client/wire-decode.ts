@@ -26,13 +26,40 @@ export function answerJson(body: Buffer, what: string): unknown {
   return doc;
 }
 
+/** ScanPageSource says where a scan page came from, for its checks and errors. */
+export interface ScanPageSource {
+  /** node is the node asked ("host:port"), named in errors. */
+  node: string;
+  /** after is the cursor the page was asked after: the page's own cursor must be past it. */
+  after?: string | Uint8Array;
+}
+
 /**
  * decodeScanPage parses a `/kv?encoding=base64` page (values as `value_base64`, or `value` from
  * nodes that send UTF-8; keys that are not UTF-8 also as `key_base64`, the cursor as `next_base64`).
  * With `shardOfKey`, the items a replica served carry its lag (the page's `replica_lag`, by shard).
+ *
+ * A page that is not one (an item that is not an object with a string `key`, a field of the wrong
+ * type, a `next` neither a string nor null) is INTERNAL naming the field, and, with `from`, so is
+ * a cursor that is not past the one the page was asked after: a broken or hostile node that left
+ * `next` out, or sent the same cursor again, held `scan()` in an endless loop over one page (a
+ * missing `next` restarted it from the first), and a wrong type threw a bare TypeError.
  */
-export function decodeScanPage(body: Buffer, shardOfKey?: (item: ScanItem) => number): ScanPage {
-  const page = scanPageOf(body);
+export function decodeScanPage(
+  body: Buffer,
+  shardOfKey?: (item: ScanItem) => number,
+  from?: ScanPageSource,
+): ScanPage {
+  const page = scanPageOf(body, from === undefined ? 'scan page' : `scan page from ${from.node}`);
+  if (from?.after !== undefined && page.next !== null) {
+    const cursor = page.nextBytes ?? Buffer.from(page.next, 'utf8');
+    const after = typeof from.after === 'string' ? Buffer.from(from.after, 'utf8') : from.after;
+    if (Buffer.compare(cursor, after) <= 0)
+      throw new DistkvError(
+        'INTERNAL',
+        `scan page from ${from.node}: its next cursor ${JSON.stringify(page.next)} is not past the cursor it was asked after (${JSON.stringify(Buffer.from(after).toString('utf8'))}): the scan would not end`,
+      );
+  }
   const lags = page.replicaLag;
   if (lags !== undefined && shardOfKey !== undefined)
     for (const item of page.items) {
@@ -42,17 +69,40 @@ export function decodeScanPage(body: Buffer, shardOfKey?: (item: ScanItem) => nu
   return page;
 }
 
-function scanPageOf(body: Buffer): ScanPage {
-  const doc = answerJson(body, 'scan page') as {
-    items: { key: string; key_base64?: string; value?: string; value_base64?: string; version?: string }[];
-    next: string | null;
-    next_base64?: string;
-    replica_lag?: Record<string, string>;
+/** WireItem is a scan page's item as it should come; scanPageOf checks each field. */
+type WireItem = { key: string; key_base64?: string; value?: string; value_base64?: string; version?: string };
+
+function scanPageOf(body: Buffer, what: string): ScanPage {
+  const doc = answerJson(body, what) as {
+    items: unknown;
+    next: unknown;
+    next_base64?: unknown;
+    replica_lag?: unknown;
   };
-  if (!Array.isArray(doc.items))
-    throw new DistkvError('INTERNAL', 'scan page: the answer has no "items" list');
+  if (!Array.isArray(doc.items)) throw new DistkvError('INTERNAL', `${what}: the answer has no "items" list`);
+  const wrong = (field: string, v: unknown, want: string): DistkvError =>
+    new DistkvError(
+      'INTERNAL',
+      `${what}: ${field} is ${v === undefined ? 'missing' : JSON.stringify(v).slice(0, 60)}, not ${want}`,
+    );
+  const optional = (field: string, v: unknown): void => {
+    if (v !== undefined && typeof v !== 'string') throw wrong(field, v, 'a string');
+  };
+  const items = (doc.items as unknown[]).map((raw, n): WireItem => {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw wrong(`items[${n}]`, raw, 'an object');
+    const i = raw as Record<string, unknown>;
+    if (typeof i.key !== 'string') throw wrong(`items[${n}].key`, i.key, 'a string');
+    for (const f of ['key_base64', 'value', 'value_base64', 'version']) optional(`items[${n}].${f}`, i[f]);
+    return i as WireItem;
+  });
+  if (doc.next !== null && typeof doc.next !== 'string') throw wrong('"next"', doc.next, 'a string or null');
+  optional('"next_base64"', doc.next_base64);
+  const lags = doc.replica_lag;
+  if (lags !== undefined && (typeof lags !== 'object' || lags === null || Array.isArray(lags)))
+    throw wrong('"replica_lag"', lags, 'an object');
   return {
-    items: doc.items.map((i) => ({
+    items: items.map((i) => ({
       key: i.key,
       ...(i.key_base64 === undefined ? {} : { keyBytes: Buffer.from(i.key_base64, 'base64') }),
       value:
@@ -62,8 +112,8 @@ function scanPageOf(body: Buffer): ScanPage {
       ...(i.version === undefined ? {} : { version: i.version }),
     })),
     next: doc.next,
-    ...(doc.next_base64 === undefined ? {} : { nextBytes: Buffer.from(doc.next_base64, 'base64') }),
-    ...(doc.replica_lag === undefined ? {} : { replicaLag: doc.replica_lag }),
+    ...(typeof doc.next_base64 === 'string' ? { nextBytes: Buffer.from(doc.next_base64, 'base64') } : {}),
+    ...(lags === undefined ? {} : { replicaLag: lags as Record<number, string> }),
   };
 }
 

@@ -5,9 +5,10 @@
  * in etcd-keyspace.ts. This file is the loop; each concept it runs has its own file: the lease
  * (process-lease.ts, lease-deadline.ts), the leader keys held and `mayWrite` (leader-keys.ts), the
  * published seqs (seq-publisher.ts), etcd's map against this node's (map-sync.ts), the replicas held
- * while a key is missing (follow-holds.ts), the campaign (campaign.ts, campaign-gate.ts,
- * candidate-rank.ts), a promotion through etcd (self-promotion.ts) and the worker fences
- * (worker-fences.ts), and a leader held behind its replica giving up its key (behind-resign.ts).
+ * while a key is missing (follow-holds.ts), what a reconcile does for each shard (shard-step.ts):
+ * keep, take or let go of its leader key, the campaign (campaign.ts, campaign-gate.ts,
+ * candidate-rank.ts), a promotion through etcd (self-promotion.ts), and a leader held behind its
+ * replica giving up its key (behind-resign.ts); and the worker fences (worker-fences.ts).
  *
  * One lease per process, kept alive every TTL/4 by its own keepalives. A leader store may take writes
  * only while this process holds its shard's leader key AND its own lease deadline (lease-deadline.ts:
@@ -35,14 +36,11 @@ import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
-import type { LiveMap, LiveShard } from '../routing/live-map.js';
+import type { LiveMap } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
 import type { PeerView } from '../server/peer-check.js';
 import type { WorkerPool } from '../server/worker-pool.js';
-import { RESTART_SOURCE } from '../server/restart-epochs.js';
-import { resignFor } from './behind-resign.js';
-import { campaignFor } from './campaign.js';
 import { OtherConfigPeers } from './config-peers.js';
 import { CampaignGate } from './campaign-gate.js';
 import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
@@ -50,8 +48,8 @@ import { FollowHolds } from './follow-holds.js';
 import { LeaderKeys } from './leader-keys.js';
 import { mapSync, misfitMessage } from './map-sync.js';
 import { ProcessLease } from './process-lease.js';
-import { type Promotion, promoteAndAdopt } from './self-promotion.js';
 import { SeqPublisher } from './seq-publisher.js';
+import { ShardSteps } from './shard-step.js';
 import { WorkerFences } from './worker-fences.js';
 
 /** CoordinatedKeeper is what the coordinator asks of the node's map keeper (tests give a twin of it). */
@@ -86,20 +84,14 @@ export class EtcdCoordinator {
   private stopped = false;
   /** started: the first reconcile is done; a key of this node's under a lease not this process's is then a twin's. */
   private started = false;
-  /** owed are the shards whose leader here owes a new epoch after an unclean stop (`start`). */
-  private readonly owed = new Set<number>();
   private lastError = '';
-  /** resigned are the shards whose held leader here gave up its key (logged once each). */
-  private readonly resigned = new Set<number>();
   /** otherConfigs are the peers that last answered routing with another config (config-peers.ts). */
   private readonly otherConfigs: OtherConfigPeers;
-  /** heldBack names the shards (idx) whose campaign a leader on another config holds back, as logged. */
-  private readonly heldBack = new Map<number, string>();
+  /** steps reconcile each shard's leader key, promotion and campaign (shard-step.ts). */
+  private readonly steps: ShardSteps;
 
   private readonly config: Config;
   private readonly keeper: CoordinatedKeeper;
-  private readonly plan: NodePlan;
-  private readonly pool: WorkerPool;
   private readonly log: Logger;
 
   constructor(
@@ -114,8 +106,6 @@ export class EtcdCoordinator {
     this.otherConfigs = new OtherConfigPeers(peers);
     this.config = config;
     this.keeper = keeper;
-    this.plan = plan;
-    this.pool = pool;
     this.log = log;
     this.etcd = new Etcd3({ hosts: config.coordination.etcd, dialTimeout: CALL_TIMEOUT_MS });
     this.lease = new ProcessLease(
@@ -146,6 +136,25 @@ export class EtcdCoordinator {
       this.warnOnce(m);
     });
     this.seqs = new SeqPublisher(this.keys, plan, pool, this.holds);
+    this.steps = new ShardSteps({
+      keys: this.keys,
+      lease: this.lease,
+      leaders: this.leaders,
+      gate: this.gate,
+      seqs: this.seqs,
+      holds: this.holds,
+      keeper,
+      plan,
+      pool,
+      log,
+      ttlMs: this.ttlMs,
+      holdMs: HOLD_TTLS * this.ttlMs,
+      otherConfig: (address) => this.otherConfigs.has(address),
+      started: () => this.started,
+      warn: (m, level) => {
+        this.warnOnce(m, level);
+      },
+    });
   }
 
   /** mayWrite tells whether this process may execute writes to shard `idx` as its leader now. */
@@ -155,7 +164,7 @@ export class EtcdCoordinator {
 
   /** handsOver tells whether shard `idx`'s leader here, held behind a replica, gave up its leader key (behind-resign.ts). */
   handsOver(idx: number): boolean {
-    return this.resigned.has(idx);
+    return this.steps.handsOver(idx);
   }
 
   /**
@@ -164,7 +173,7 @@ export class EtcdCoordinator {
    * run stopped uncleanly in a lossy durability mode, and every shard led here starts a new epoch.
    */
   async start(lossy = false): Promise<void> {
-    if (lossy) for (const st of this.plan.stores) this.owed.add(st.shard.idx);
+    if (lossy) this.steps.oweNewEpochs();
     const keeper = setInterval(() => void this.lease.keepalive(), this.tickMs);
     keeper.unref();
     this.timers.push(keeper);
@@ -256,30 +265,6 @@ export class EtcdCoordinator {
       });
   }
 
-  /**
-   * leaderOnOtherConfig tells whether `shard`'s map leader last answered routing with another
-   * config (config-peers.ts), logging once when that starts holding the shard's campaign back and
-   * once when it ends.
-   */
-  private leaderOnOtherConfig(shard: LiveShard): boolean {
-    const other = this.otherConfigs.has(shard.leader);
-    const logged = this.heldBack.get(shard.idx);
-    if (other && logged !== shard.leader) {
-      this.heldBack.set(shard.idx, shard.leader);
-      this.log.warn(
-        { shard: shard.name, leader: shard.leader },
-        `not taking ${shard.name} over: its leader ${shard.leader} has no key under this config's etcd keys, but it routes with another sharding.toml, whose keys it may still lead the shard under; restart it with this node's file (a rolling change of the file goes on), or, if it is gone for good, run distkv failover --shard ${shard.name} --force`,
-      );
-    } else if (!other && logged !== undefined) {
-      this.heldBack.delete(shard.idx);
-      this.log.info(
-        { shard: shard.name },
-        `${shard.name}: its leader ${logged} no longer routes with another config`,
-      );
-    }
-    return other;
-  }
-
   private warnOnce(message: string, level: 'warn' | 'error' = 'warn'): void {
     if (message === this.lastError) return;
     this.lastError = message;
@@ -310,7 +295,7 @@ export class EtcdCoordinator {
       await this.holds.reconcile(this.keeper.current.shards, snap, (s) => this.otherConfigs.has(s.leader));
       await this.seqs.publish(lease, snap);
       const mine = this.keeper.current;
-      for (const shard of mine.shards) await this.step(mine, shard, snap, lease);
+      for (const shard of mine.shards) await this.steps.step(mine, shard, snap, lease);
     } finally {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
       await this.fences.apply((idx) => this.mayWrite(idx));
@@ -342,102 +327,5 @@ export class EtcdCoordinator {
       if (step.reason !== undefined) this.warnOnce(step.reason);
       await this.keys.swapMap(step.map, snap.map?.modRevision);
     }
-  }
-
-  /**
-   * step reconciles one shard of `mine` (the map this reconcile acts on): keep or take its leader
-   * key if this process leads it (with the new epoch it owes after an unclean stop), let the key go
-   * if the map names another leader, else maybe campaign (campaign.ts).
-   */
-  private async step(mine: LiveMap, shard: LiveShard, snap: Snapshot, lease: string): Promise<void> {
-    const kv = snap.leaders.get(shard.name);
-    const hosted = this.plan.stores.filter(
-      (st) => st.shard.idx === shard.idx && this.pool.storeFailure(st.index) === undefined,
-    );
-    // A shard another node leads now owes no epoch here (that leader's promotion made one).
-    if (!hosted.some((st) => st.node === shard.leader)) this.owed.delete(shard.idx);
-    for (const st of hosted) {
-      if (st.node === shard.leader) {
-        if (await this.resignBehind(shard, st.node, kv, snap, lease)) continue;
-        const won = await this.leaders.keep(shard, st.node, kv, lease, this.started);
-        if (won === undefined) continue;
-        if (!this.owed.has(shard.idx)) this.leaders.take(shard, st.node, lease);
-        // Owed a new epoch after an unclean stop: a campaign's promotion, leader unchanged, before any write.
-        else {
-          const p = { mine, shard, node: st.node, store: st.index, worker: st.worker, won };
-          if (await this.promoteSelf(p, `etcd (${RESTART_SOURCE})`, lease)) this.owed.delete(shard.idx);
-        }
-        continue;
-      }
-      if (await this.leaders.letGo(shard, st.node, kv, lease)) continue;
-      const deps = {
-        keys: this.keys,
-        gate: this.gate,
-        lease: this.lease,
-        seqs: this.seqs,
-        ttlMs: this.ttlMs,
-        promote: (p: Promotion, source: string) => this.promoteSelf(p, source, lease),
-        otherConfig: (s: LiveShard) => this.leaderOnOtherConfig(s),
-      };
-      await campaignFor(deps, st, shard, snap, lease, mine);
-    }
-  }
-
-  /**
-   * resignBehind gives up `shard`'s leader key when its leader here, `node`, is held behind a
-   * replica and a live member published a seq above its own (behind-resign.ts): the campaign then
-   * promotes the most advanced member. Resolves with whether the shard's leader here is resigned
-   * (it neither keeps nor takes the key, nor campaigns).
-   */
-  private async resignBehind(
-    shard: LiveShard,
-    node: string,
-    kv: IKeyValue | undefined,
-    snap: Snapshot,
-    lease: string,
-  ): Promise<boolean> {
-    const behind = this.keeper.behindOf(shard.idx);
-    const ahead = resignFor(node, behind, snap.seqs.get(shard.name) ?? []);
-    if (behind === undefined || ahead === undefined) {
-      this.resigned.delete(shard.idx);
-      return false;
-    }
-    await this.leaders.resign(shard, node, kv, lease, this.started);
-    if (!this.resigned.has(shard.idx)) {
-      this.resigned.add(shard.idx);
-      this.log.warn(
-        {
-          shard: shard.name,
-          node,
-          leader_seq: behind.leaderSeq,
-          replica: ahead.address,
-          replica_seq: ahead.seq,
-        },
-        `LEADER BEHIND: ${node} gives up the leader key of ${shard.name}: ${ahead.address} published seq ` +
-          `${String(ahead.seq)} in etcd, above this store's ${String(behind.leaderSeq)}; the most advanced ` +
-          'live member takes the shard over, and this node copies it then',
-      );
-    }
-    return true;
-  }
-
-  /** promoteSelf stores `p`'s promotion in etcd and adopts it (self-promotion.ts), then takes the shard's writes; resolves with whether it did. */
-  private async promoteSelf(p: Promotion, source: string, lease: string): Promise<boolean> {
-    const deps = {
-      keys: this.keys,
-      pool: this.pool,
-      holds: this.holds,
-      storeHolds: this.keeper.holds,
-      log: this.log,
-      keeper: this.keeper,
-      holdMs: HOLD_TTLS * this.ttlMs,
-      warn: (m: string, level: 'warn' | 'error') => {
-        this.warnOnce(m, level);
-      },
-    };
-    const epoch = await promoteAndAdopt(deps, p, source);
-    if (epoch === undefined) return false;
-    this.leaders.take({ ...p.shard, epoch }, p.node, lease);
-    return true;
   }
 }

@@ -18,10 +18,26 @@ import { isUtf8 } from 'node:buffer';
 import { DistkvError, toDistkvError, type WireError } from '../errors.js';
 import { parseVersion } from '../routing/version.js';
 import { checkKey, isWellFormed } from './request-parse.js';
-import { BOTH_EXPIRIES, checkExpiresAt, MAX_TTL_MS } from './write-conditions.js';
+import type { HttpRequest } from './http1-exchange.js';
+import { BOTH_EXPIRIES, checkExpiresAt, conditionSent, MAX_TTL_MS } from './write-conditions.js';
 
 /** BATCH_MAX_OPS bounds the operations of one batch. */
 export const BATCH_MAX_OPS = 10000;
+
+/**
+ * refuseBatchConditionHeader throws INVALID_ARGUMENT when a batch request carries If-Match or
+ * If-None-Match: a batch's conditions go per operation, and the header, ignored, let a batch its
+ * client meant as conditional overwrite whatever its keys held. Nothing is written.
+ */
+export function refuseBatchConditionHeader(req: HttpRequest): void {
+  const header = conditionSent(req);
+  if (header === undefined) return;
+  const field = header === 'If-Match' ? '"if_match": "E.S"' : '"if_none_match": "*"';
+  throw new DistkvError(
+    'INVALID_ARGUMENT',
+    `${header} applies to no operation of a batch, and nothing was written: give each operation its condition, as ${field}`,
+  );
+}
 
 /** BatchCondition is an operation's condition: `ifMatch` a version "E.S" or "*", or `ifNoneMatch`. */
 export type BatchCondition = { ifMatch: string } | { ifNoneMatch: true };

@@ -11,7 +11,7 @@ import { DistkvError } from '../errors.js';
 import { slotOf } from '../routing/slot.js';
 import type { OpHandler } from '../server/worker-pool.js';
 import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR, ST_MISSING } from '../worker/op-format.js';
-import { expiryAtOf, isCanonicalBase64, parseBatch } from './batch-parse.js';
+import { expiryAtOf, isCanonicalBase64, parseBatch, refuseBatchConditionHeader } from './batch-parse.js';
 import { hasConditions, runConditionalBatch, unansweredBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
 import { replicaLagOf, sendDisputed, sendSwitching } from './kv-routes.js';
@@ -288,6 +288,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       const localOnly = intParam(params, 'local', 0, 0, 1) === 1;
       const mismatch = configMismatch(params, ctx.shardMap.hash);
       if (mismatch) throw mismatch;
+      refuseBatchConditionHeader(req);
       readBody(res, req, batchLimit, 'body', (body) => {
         const ops = parseBatch(body, maxKey, maxValue);
         answerLater(

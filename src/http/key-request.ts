@@ -12,6 +12,7 @@ import { ST_CONFLICT, ST_DONE, ST_ERROR, ST_MISSING } from '../worker/op-format.
 import type { HttpContext } from './context.js';
 import type { HttpResponse } from './http1-exchange.js';
 import { errorBody, noteServerError, sendError, sendSeedError, sendSeedText, statusLine } from './respond.js';
+import { READ_FAILED, READ_NOT_MODIFIED, evaluateRead, type ReadConditions } from './read-conditions.js';
 import { versionOf } from './write-conditions.js';
 
 /** KIND_ values say how a KeyRequest formats its reply. */
@@ -59,6 +60,8 @@ export class KeyRequest implements OpHandler {
    * still leads the shard with its lease when the acks are in; undefined for other requests.
    */
   private readonly leaseHeld: (() => boolean) | undefined;
+  /** conds are a REST read's If-Match / If-None-Match (read-conditions.ts); undefined for none. */
+  private readonly conds: ReadConditions | undefined;
 
   constructor(
     res: HttpResponse,
@@ -67,6 +70,7 @@ export class KeyRequest implements OpHandler {
     lag: string | undefined,
     ctx: HttpContext,
     leaseHeld?: () => boolean,
+    conds?: ReadConditions,
   ) {
     this.res = res;
     this.kind = kind;
@@ -74,6 +78,7 @@ export class KeyRequest implements OpHandler {
     this.lag = lag;
     this.versions = kind === KIND_SEED_GET || kind === KIND_SEED_SET ? undefined : ctx;
     this.leaseHeld = leaseHeld;
+    this.conds = conds;
   }
 
   /** versionOf is the ETag of `seq` (REST kinds), else undefined. */
@@ -107,6 +112,7 @@ export class KeyRequest implements OpHandler {
     switch (this.kind) {
       case KIND_KV_GET:
         if (this.leaseLost('a new leader may lack what the read saw; read again')) return;
+        if (this.conds !== undefined && this.unmet(status === ST_MISSING ? 0 : seq)) return;
         if (status === ST_MISSING) {
           res.code = 'NOT_FOUND';
           res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json');
@@ -177,6 +183,25 @@ export class KeyRequest implements OpHandler {
         `this node lost shard ${this.shard}'s lease before its replicas' acks were confirmed: ${consequence}`,
       ),
     );
+    return true;
+  }
+
+  /**
+   * unmet answers a read whose conditions say it must not be answered with the key: 412 when
+   * If-Match does not hold, 304 (ETag, no body) when If-None-Match matches; it returns true then.
+   */
+  private unmet(seq: number): boolean {
+    const etag = this.versionOf(seq);
+    const outcome = evaluateRead(this.conds!, etag?.slice(1, -1));
+    if (outcome === READ_FAILED) {
+      this.conflict(seq);
+      return true;
+    }
+    if (outcome !== READ_NOT_MODIFIED || etag === undefined) return false;
+    const res = this.res;
+    res.writeStatus(statusLine(304)).writeHeader('ETag', etag);
+    if (this.lag !== undefined) res.writeHeader('X-Distkv-Lag', this.lag);
+    res.endWithoutBody();
     return true;
   }
 

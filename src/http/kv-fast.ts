@@ -9,7 +9,7 @@
  *  - no query at all (so no `w`, `timeout_ms`, `ttl_ms`, `max_lag_ms`, nor a bad parameter);
  *  - the key is 1 to `max_key_bytes` characters of printable ASCII without `%` (as sent, so it
  *    is its own decoding and its UTF-8 is itself);
- *  - a write carries no If-Match or If-None-Match; a PUT's body has a Content-Length that is not
+ *  - no If-Match or If-None-Match (on a read too: read-conditions.ts); a PUT's body has a Content-Length that is not
  *    over `max_value_bytes` (chunked, missing or too large: the general path);
  *  - the shard's target is served by this process: its leader for a write with writes not fenced,
  *    and for a read, a replica or a leader holding its lease (no redirect, no proxy, no 503);
@@ -98,7 +98,8 @@ export function kvFastHandlers(ctx: HttpContext, submit: KeySubmit): KvFastHandl
 
   return {
     get: (res, head) => {
-      if (head.method !== 'GET' || head.query !== '' || state.phase !== 'serving') return false;
+      if (head.method !== 'GET' || head.query !== '' || state.phase !== 'serving' || hasCondition(head))
+        return false;
       const key = plainKey(head.path, maxKey);
       if (key === undefined) return false;
       const slot = slotOf(key);

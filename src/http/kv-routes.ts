@@ -40,12 +40,13 @@ import {
 import { forwardedConditions, proxyToOwner, relayWaitMs } from './proxy.js';
 import { sendRedirect } from './redirect.js';
 import { seedFormValue } from './seed-form.js';
+import { readConditionsOf, type ReadConditions } from './read-conditions.js';
 import { portableTarget } from './target-path.js';
 import { checkKey, intParam, keyFromPath, parseQuery, strictQuery } from './request-parse.js';
 import { sendError, sendSeedError, sendSeedText } from './respond.js';
 import { route } from './route.js';
 import type { Router } from './router.js';
-import { DEFAULT_W_TIMEOUT_MS, MAX_W_TIMEOUT_MS, writeExtOf } from './write-conditions.js';
+import { conditionSent, DEFAULT_W_TIMEOUT_MS, MAX_W_TIMEOUT_MS, writeExtOf } from './write-conditions.js';
 
 const KV_PREFIX = '/kv/'.length;
 
@@ -156,6 +157,7 @@ function dispatch(
   value: Uint8Array | string | undefined,
   concern: { w: number; timeoutMs: number } = NO_CONCERN,
   maxLagMs?: number,
+  conds?: ReadConditions,
 ): void {
   const listener = ctx.listener;
   const target = op === OP_GET && concern.w === 0 ? listener.reads[shard]! : listener.writes[shard]!;
@@ -179,6 +181,7 @@ function dispatch(
     lag,
     ctx,
     concern.w > 0 ? () => !ctx.liveMap.leaderWithoutLease(target.role, shard) : undefined,
+    conds,
   );
   ctx.pool.submit(target.worker, op, target.store, key, value, request, concern.w, concern.timeoutMs);
 }
@@ -303,7 +306,8 @@ export function registerKvRoutes(app: Router, ctx: HttpContext, fastPath = true)
       if (at === undefined) return;
       if (at.owner !== undefined) {
         const method = op === OP_GET ? 'GET' : 'DELETE';
-        const headers = op === OP_GET ? {} : forwardedConditions(req);
+        // A read's conditions go on too: the owner evaluates them against what it reads.
+        const headers = forwardedConditions(req);
         proxyToOwner(
           res,
           ctx,
@@ -320,7 +324,8 @@ export function registerKvRoutes(app: Router, ctx: HttpContext, fastPath = true)
       const params = strictQuery(query, op === OP_GET ? GET_PARAMS : DELETE_PARAMS);
       if (op === OP_GET) {
         const concern = writeConcern(ctx, params, at.shard);
-        dispatch(res, ctx, kind, op, key, at.shard, undefined, concern, maxLagOf(params));
+        const conds = readConditionsOf(req);
+        dispatch(res, ctx, kind, op, key, at.shard, undefined, concern, maxLagOf(params), conds);
         return;
       }
       const ext = writeExtOf(req, ctx, at.shard, params, false);
@@ -430,6 +435,18 @@ export function registerSeedKeyRoutes(app: Router, ctx: HttpContext): void {
           413,
           `Value too large: ${Buffer.byteLength(value)} bytes; limit is ${maxValue}`,
           'VALUE_TOO_LARGE',
+        );
+        return;
+      }
+      // The seed's /set takes no condition: applied unconditionally, a write its client sent as a
+      // compare-and-set overwrote whatever the key held. Refused, in Go's http.Error format.
+      const header = conditionSent(req);
+      if (header !== undefined) {
+        sendSeedText(
+          res,
+          400,
+          `${header} is not supported on /set, and nothing was written: send a conditional write as PUT /kv/{key} with ${header}`,
+          'INVALID_ARGUMENT',
         );
         return;
       }

@@ -10,6 +10,7 @@ import type { HttpResponse } from './http1-exchange.js';
 const REASONS: Record<number, string> = {
   200: 'OK',
   204: 'No Content',
+  304: 'Not Modified',
   307: 'Temporary Redirect',
   308: 'Permanent Redirect',
   400: 'Bad Request',

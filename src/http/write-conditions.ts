@@ -93,6 +93,18 @@ function conditionHeader(req: HttpRequest, lowerName: string, name: string): str
   return values[0];
 }
 
+/**
+ * conditionSent returns the name of the condition header (If-Match, If-None-Match) `req` carries,
+ * or undefined. A request that takes no such header (the seed's `/set`, a batch, whose conditions
+ * go per operation) refuses one with it: applied unconditionally, a write its client sent as a
+ * compare-and-set overwrote whatever the key held.
+ */
+export function conditionSent(req: HttpRequest): string | undefined {
+  if (req.getHeaders('if-match').length > 0) return 'If-Match';
+  if (req.getHeaders('if-none-match').length > 0) return 'If-None-Match';
+  return undefined;
+}
+
 /** extOf builds the ext of a write from an already validated condition and an expiry (Unix ms, 0 = none). */
 export function extOf(
   ctx: HttpContext,

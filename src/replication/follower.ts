@@ -38,6 +38,7 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { writeDurableJson } from './durable-json.js';
 import { Freshness } from './freshness.js';
+import { checkBatchSeqs } from './batch-check.js';
 import { loadSnapshot } from './snapshot-load.js';
 import { readResyncMarker, snapshotEpochOf } from './resync-marker.js';
 import type { StoreReplication } from '../storage/store-replication.js';
@@ -229,6 +230,9 @@ export class Follower {
         }
         let applied = ack;
         if (pulled.records.length > 0) {
+          // A batch read from a log of this process (`checked`) is this process's own; any other
+          // comes from a peer that may be broken or hostile (batch-check.ts).
+          if (pulled.checked !== true) checkBatchSeqs(pulled.records, ack, this.o.source.describe);
           applied = await this.o
             .store()
             .applyReplicated(pulled.records, pulled.recordsEpoch, pulled.checked === true);

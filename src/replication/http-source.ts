@@ -17,7 +17,9 @@
  * config's hash (leader-config.ts), at once, and until the leader refuses it again.
  */
 import { readFileSync } from 'node:fs';
-import type { Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
+import { MAX_EPOCH } from '../routing/epoch-numbers.js';
+import { MAX_FRAME_LEN } from '../storage/commit-log-format.js';
 import type { SnapshotEntry } from '../storage/store-replication.js';
 import { CONTACT_GRACE_MS } from './lag.js';
 import { leaderConfigFor, type ShardCopy } from './leader-config.js';
@@ -37,6 +39,23 @@ export const MAX_PULL_BYTES = 64 * 1024 * 1024;
 const BODY_IDLE_MS = 30000;
 /** CLUSTER_READ_MS bounds the read of a leader's `/cluster` after it refused a pull for its config. */
 const CLUSTER_READ_MS = 2000;
+/**
+ * PULL_BODY_MS bounds the whole read of a pull's body once its head came: BODY_IDLE_MS alone let
+ * a leader that trickles a byte now and then (broken, or hostile: slowloris) hold the replica for
+ * good. A legitimate answer (at most PULL_ANSWER_SLACK_BYTES over `max_bytes`) takes far less.
+ */
+const PULL_BODY_MS = 120000;
+/**
+ * PULL_ANSWER_SLACK_BYTES is how far past `max_bytes` a pull's answer may go: it ends at the end of
+ * a batch (a commit log frame, at most MAX_FRAME_LEN). More is not a leader's answer: its body is
+ * refused once it passes the bound (a `Content-Length` that claims more, at once) instead of being
+ * gathered until the replica runs out of memory.
+ */
+const PULL_ANSWER_SLACK_BYTES = MAX_FRAME_LEN;
+/** ERROR_BODY_BYTES bounds what is read of a refusal's body (a JSON error is a few hundred bytes). */
+const ERROR_BODY_BYTES = 64 * 1024;
+/** CLUSTER_DOC_BYTES bounds a leader's `/cluster` document read by leaderHash. */
+const CLUSTER_DOC_BYTES = 16 * 1024 * 1024;
 
 /** errorOf reads the code (and a DIVERGED answer's fork) of a JSON error body (undefined when it is not one). */
 function errorOf(body: Buffer): { code: string; fork?: unknown } | undefined {
@@ -64,11 +83,98 @@ function forkOf(header: unknown, body: unknown, describe: string): number {
 }
 
 /**
+ * letGo destroys an answer's body that is not read to its end. undici's body then emits an error
+ * (RequestAbortedError) even when destroyed without one: with no listener, an uncaught exception.
+ */
+function letGo(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+/**
+ * readBody gathers an answer's body, at most `maxBytes` (a larger `Content-Length` is refused
+ * unread) within `totalMs`, or throws naming `what` and the bound passed; the body is destroyed then,
+ * so the connection is not reused. `cut` keeps the first `maxBytes` of a longer body instead (a
+ * refusal's, read for its error code and shown in part).
+ */
+async function readBody(
+  r: Dispatcher.ResponseData,
+  maxBytes: number,
+  totalMs: number,
+  what: string,
+  cut = false,
+): Promise<Buffer> {
+  const claimed = Number(r.headers['content-length'] ?? NaN);
+  if (!cut && claimed > maxBytes) {
+    letGo(r.body);
+    throw new Error(
+      `${what}: Content-Length ${claimed} is more than the ${maxBytes} bytes it can be; refused unread`,
+    );
+  }
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  // Destroyed with its error, the body ends the loop below by throwing it.
+  const timer = setTimeout(() => {
+    r.body.destroy(
+      new Error(`${what}: the body did not end within ${totalMs} ms (${bytes} bytes came); refused`),
+    );
+  }, totalMs);
+  try {
+    for await (const chunk of r.body) {
+      const b = chunk as Buffer;
+      if (bytes + b.length > maxBytes) {
+        letGo(r.body);
+        if (cut) {
+          chunks.push(b.subarray(0, maxBytes - bytes));
+          bytes = maxBytes;
+          break;
+        }
+        throw new Error(`${what}: the body passed ${maxBytes} bytes, more than it can be; refused`);
+      }
+      chunks.push(b);
+      bytes += b.length;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
+}
+
+/**
+ * epochsOf reads a pull answer's `X-Distkv-Epoch` and `X-Distkv-Records-Epoch` (absent: 0, a leader
+ * before epochs). One that is not an epoch, or records of an epoch above the leader's, is an error
+ * (the pull is retried): read as NaN, the epoch passed the check against the shard's and went into
+ * the replica's log as its records' epoch.
+ */
+function epochsOf(
+  h: Dispatcher.ResponseData['headers'],
+  what: string,
+): { epoch: number; recordsEpoch: number } {
+  const read = (name: string): number => {
+    const v = h[name];
+    if (v === undefined) return 0;
+    const n = epochHeader(v);
+    if (n === undefined)
+      throw new Error(`${what}: ${name} ${JSON.stringify(v)} is not an epoch (an integer 0..${MAX_EPOCH})`);
+    return n;
+  };
+  const epoch = read('x-distkv-epoch');
+  const recordsEpoch = read('x-distkv-records-epoch');
+  if (recordsEpoch > epoch)
+    throw new Error(
+      `${what}: records of epoch ${recordsEpoch} from a leader in epoch ${epoch} (x-distkv-records-epoch above x-distkv-epoch)`,
+    );
+  return { epoch, recordsEpoch };
+}
+
+/**
  * epochHeader reads an `X-Distkv-Epoch` (a snapshot's: the epoch of its seq; a 409 DIVERGED's: the
  * leader's epoch); undefined when absent or not an epoch.
  */
 function epochHeader(v: unknown): number | undefined {
-  return typeof v === 'string' && /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined;
+  // Within MAX_EPOCH, the most every format holds: a log frame's epoch is a u32, and a batch
+  // labelled 2^32 threw in the worker's commit log writer, which the worker's other stores share.
+  return typeof v === 'string' && /^\d+$/.test(v) && Number(v) <= MAX_EPOCH ? Number(v) : undefined;
 }
 
 /** HttpSourceOptions configure an HttpSource. */
@@ -96,6 +202,10 @@ export interface HttpSourceOptions {
   refused?: (code: string) => void;
   /** bodyIdleMs bounds the silence between two chunks of a body (default BODY_IDLE_MS; tests shorten it). */
   bodyIdleMs?: number;
+  /** pullBodyMs bounds the whole read of a pull's body (default PULL_BODY_MS; tests shorten it). */
+  pullBodyMs?: number;
+  /** pullSlackBytes is how far past `max_bytes` a pull's body may go (default PULL_ANSWER_SLACK_BYTES; tests lower it). */
+  pullSlackBytes?: number;
 }
 
 /** HttpSource pulls from a leader over HTTP. */
@@ -152,20 +262,25 @@ export class HttpSource implements ReplicationSource {
       headersTimeout: waitMs + CONTACT_GRACE_MS,
       bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,
     });
+    const what = `pull from ${this.describe}`;
     const leaderSeq = Number(r.headers['x-distkv-leader-seq'] ?? NaN);
-    const epochs = {
-      epoch: Number(r.headers['x-distkv-epoch'] ?? 0),
-      recordsEpoch: Number(r.headers['x-distkv-records-epoch'] ?? 0),
-    };
     if (r.statusCode === 410) {
       await r.body.dump();
       return 'gone';
     }
     if (r.statusCode === 204) {
       await r.body.dump();
-      return { records: Buffer.alloc(0), leaderSeq, ...epochs };
+      return { records: Buffer.alloc(0), leaderSeq, ...epochsOf(r.headers, what) };
     }
-    const body = Buffer.from(await r.body.arrayBuffer());
+    const body =
+      r.statusCode === 200
+        ? await readBody(
+            r,
+            askBytes + (this.o.pullSlackBytes ?? PULL_ANSWER_SLACK_BYTES),
+            this.o.pullBodyMs ?? PULL_BODY_MS,
+            what,
+          )
+        : await readBody(r, ERROR_BODY_BYTES, this.o.bodyIdleMs ?? BODY_IDLE_MS, what, true);
     const error = r.statusCode === 200 ? undefined : errorOf(body);
     if (r.statusCode === 409 && error?.code === 'REPLICA_AHEAD') return 'diverged';
     if (r.statusCode === 409 && error?.code === 'DIVERGED') {
@@ -182,7 +297,7 @@ export class HttpSource implements ReplicationSource {
         `pull from ${this.describe}: HTTP ${r.statusCode} ${body.toString('utf8').slice(0, 200)}`,
       );
     }
-    return { records: body, leaderSeq, ...epochs };
+    return { records: body, leaderSeq, ...epochsOf(r.headers, what) };
   }
 
   /** configParam is `&config=HASH` when this replica's node routes by a config (see pullHash). */
@@ -215,7 +330,11 @@ export class HttpSource implements ReplicationSource {
         await r.body.dump();
         return false;
       }
-      doc = await r.body.json();
+      doc = JSON.parse(
+        (await readBody(r, CLUSTER_DOC_BYTES, CLUSTER_READ_MS, `/cluster of ${this.o.leader}`)).toString(
+          'utf8',
+        ),
+      );
     } catch {
       return false;
     }
@@ -245,25 +364,41 @@ export class HttpSource implements ReplicationSource {
       bodyTimeout: idleMs,
     });
     if (r.statusCode !== 200) {
-      const text = await r.body.text();
+      const text = (
+        await readBody(r, ERROR_BODY_BYTES, idleMs, `snapshot from ${this.describe}`, true)
+      ).toString('utf8');
       const error = errorOf(Buffer.from(text));
       if (error !== undefined) this.o.refused?.(error.code);
       if (again && error?.code === 'CONFIG_MISMATCH' && (await this.leaderHash()))
         return this.snapshotOnce(false);
       throw new Error(`snapshot from ${this.describe}: HTTP ${r.statusCode} ${text.slice(0, 200)}`);
     }
+    // An epoch header that is none (past MAX_EPOCH, too) is read as absent: the replica keeps its own.
+    const epoch = epochHeader(r.headers['x-distkv-epoch']);
     const decoder = new SnapshotDecoder();
     const iterator = r.body[Symbol.asyncIterator]();
+    // The body is let go (destroyed unless it ended) once the snapshot ends or fails: a stream that
+    // goes on after its end, or after what cannot be read, kept one of the pool's two connections
+    // busy for good, and after two such resyncs the pulls waited for one with no timeout running.
+    const release = (): void => {
+      r.body.on('error', () => undefined);
+      iterator.return?.().catch(() => undefined);
+    };
     let first: SnapshotItem[] = [];
-    while (decoder.seq === undefined) {
-      const next = await iterator.next();
-      if (next.done === true)
-        throw new Error(`snapshot from ${this.describe}: the stream ended before its header`);
-      first = decoder.push(next.value as Buffer);
+    try {
+      while (decoder.seq === undefined) {
+        const next = await iterator.next();
+        if (next.done === true)
+          throw new Error(`snapshot from ${this.describe}: the stream ended before its header`);
+        first = decoder.push(next.value as Buffer);
+      }
+    } catch (err) {
+      release();
+      throw err;
     }
     const describe = this.describe;
     // Entries are gathered into chunks of about CHUNK_BYTES, so the replica writes large transactions.
-    async function* chunks(): AsyncIterable<SnapshotEntry[]> {
+    async function* chunks(): AsyncGenerator<SnapshotEntry[], void, undefined> {
       let batch: SnapshotEntry[] = [];
       let bytes = 0;
       const take = (entries: SnapshotItem[]): void => {
@@ -272,25 +407,41 @@ export class HttpSource implements ReplicationSource {
           bytes += e.key.length + e.value.length;
         }
       };
-      take(first);
-      while (!decoder.done) {
-        const next = await iterator.next();
-        if (next.done === true) throw new Error(`snapshot from ${describe}: the stream ended early`);
-        take(decoder.push(next.value as Buffer));
-        if (bytes >= CHUNK_BYTES) {
-          yield batch;
-          batch = [];
-          bytes = 0;
+      try {
+        take(first);
+        while (!decoder.done) {
+          const next = await iterator.next();
+          if (next.done === true) throw new Error(`snapshot from ${describe}: the stream ended early`);
+          take(decoder.push(next.value as Buffer));
+          if (bytes >= CHUNK_BYTES) {
+            yield batch;
+            batch = [];
+            bytes = 0;
+          }
         }
+      } finally {
+        release();
       }
       if (batch.length > 0) yield batch;
     }
     const seq = decoder.seq;
-    const epoch = epochHeader(r.headers['x-distkv-epoch']);
+    // Its iterator's return() lets the body go even before the first chunk was asked for (a
+    // generator not started runs no `finally`): a load that failed before it read (its store's
+    // rebuild failed) left a large body unread, its connection held by back-pressure for good.
+    const gen = chunks();
+    const iterable: AsyncIterable<SnapshotEntry[]> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => gen.next(),
+        return: () => {
+          release();
+          return gen.return(undefined);
+        },
+      }),
+    };
     return {
       seq,
       ...(epoch === undefined ? {} : { epoch }),
-      chunks: chunks(),
+      chunks: iterable,
       exactSeq: () => decoder.exactSeq ?? seq,
     };
   }

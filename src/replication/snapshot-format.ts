@@ -23,6 +23,7 @@
  * (The leader's worker writes the entries and the 0 key length; the front door appends exactSeq,
  * read after the last page.)
  */
+import { HARD_MAX_VALUE_BYTES } from '../config/schema.js';
 
 /** SNAPSHOT_MAGIC is "DKVP" as a little-endian u32. */
 export const SNAPSHOT_MAGIC = 0x50564b44;
@@ -76,7 +77,9 @@ export function checkSnapshotHeader(b: Buffer): { seq: number; version: number }
   const version = b[4]!;
   if (!SNAPSHOT_VERSIONS_READ.has(version))
     throw new Error(`distkv snapshot version ${version}: this build reads versions 2 and 3`);
-  return { seq: readU64(b, 8), version };
+  const seq = readU64(b, 8);
+  if (!Number.isSafeInteger(seq)) throw new Error(`distkv snapshot: its seq ${seq} is past 2^53 (not a seq)`);
+  return { seq, version };
 }
 
 /** decodeEntryHead reads an entry's head in `version` at `at` (its key length is not 0). */
@@ -175,12 +178,25 @@ export class SnapshotDecoder {
       if (b.readUInt16LE(p) === 0) {
         const end = 2 + SNAPSHOT_EXACT_SEQ_BYTES;
         if (p + end > b.length) return this.stop(p, end);
-        this.exactSeq = readU64(b, p + 2);
+        const exactSeq = readU64(b, p + 2);
+        if (!Number.isSafeInteger(exactSeq))
+          throw new Error(`distkv snapshot: its exactSeq ${exactSeq} is past 2^53 (not a seq)`);
+        this.exactSeq = exactSeq;
         this.done = true;
         return p + end;
       }
       if (p + head > b.length) return this.stop(p, head);
       const e = decodeEntryHead(b, p, this.version);
+      // Checked before waiting for the entry's bytes: a length of up to 4 GiB from a broken or
+      // hostile leader (or a damaged backup file) would otherwise be gathered until it came.
+      if (e.valueLen > HARD_MAX_VALUE_BYTES)
+        throw new Error(
+          `distkv snapshot: an entry's value length ${e.valueLen} is over the ${HARD_MAX_VALUE_BYTES} bytes a value can be (a damaged or foreign stream)`,
+        );
+      if (e.seq !== undefined && !Number.isSafeInteger(e.seq))
+        throw new Error(
+          `distkv snapshot: an entry's seq ${e.seq} is past 2^53 (a damaged or foreign stream)`,
+        );
       const size = head + e.keyLen + e.valueLen;
       if (p + size > b.length) return this.stop(p, size);
       const key = b.subarray(p + head, p + head + e.keyLen);

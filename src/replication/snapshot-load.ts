@@ -45,10 +45,17 @@ export async function loadSnapshot(snapshot: SnapshotStream, to: SnapshotTarget)
   // would otherwise open without it, as whatever its log still held of it (in a shared commit
   // log, its newest records over an emptied directory) under its old seq, and serve that.
   const marker = to.resyncMarker;
-  checkRunning(to);
-  if (marker !== undefined) writeDurableJson(marker, { loading: true });
-  const fresh = await to.rebuild();
-  if (marker !== undefined && !existsSync(marker)) writeDurableJson(marker, { loading: true });
+  let fresh: StoreReplication;
+  try {
+    checkRunning(to);
+    if (marker !== undefined) writeDurableJson(marker, { loading: true });
+    fresh = await to.rebuild();
+    if (marker !== undefined && !existsSync(marker)) writeDurableJson(marker, { loading: true });
+  } catch (err) {
+    // The stream is let go unread: a leader's body held its connection to the leader for good.
+    await snapshot.chunks[Symbol.asyncIterator]().return?.();
+    throw err;
+  }
   let keys = 0;
   // One chunk is written while the next one is read.
   let writing: Promise<void> = Promise.resolve();

@@ -160,7 +160,8 @@ function infoSections(c: RespConnection, keyspace: Keyspace): [string, string[]]
       'Persistence',
       [
         // While the node starts, as Redis while it loads its dataset: clients (ioredis's ready
-        // check) wait for loading:0. No loading_eta_seconds: ioredis would poll at once on a 0.
+        // check) wait for loading:0. No loading_eta_seconds: the node measures no progress of its
+        // start, so it has no estimate to give (docs/resp.md), and on a 0 ioredis asks again at once.
         ...(c.ctx.loading?.() === true
           ? ['loading:1', `loading_start_time:${Math.floor(c.ctx.startedAt / 1000)}`]
           : ['loading:0']),

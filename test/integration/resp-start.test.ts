@@ -7,53 +7,18 @@
  * listener with the rest.
  *
  * In process (DistkvNode.start), with a shard worker that opens its stores when the test says
- * (test/helpers/resp-gated-worker.ts).
+ * (test/helpers/gated-start.ts).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseConfigText } from '../../src/config/load-config.js';
-import { DistkvNode } from '../../src/server/node.js';
-import { createLogger } from '../../src/util/logger.js';
+import type { DistkvNode } from '../../src/server/node.js';
+import { startGated } from '../helpers/gated-start.js';
 import { RespConn } from '../helpers/resp-conn.js';
-import { freeNodeAddress, respOf } from '../helpers/resp.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { respOf } from '../helpers/resp.js';
 
-const GATED_ENTRY = new URL('../helpers/resp-gated-worker.js', import.meta.url);
 const LOADING = '-LOADING Redis is loading the dataset in memory\r\n';
-
-/** startGated starts a one-node cluster whose stores open once `open(...)` writes the gate. */
-async function startGated(): Promise<{
-  started: Promise<DistkvNode>;
-  open: (how: 'go' | 'fail') => void;
-  self: string;
-}> {
-  const dir = tempDir(after);
-  const self = await freeNodeAddress();
-  const config = parseConfigText(
-    `[[shards]]\nname = "shard-0"\nidx = 0\naddress = "${self}"\n[server]\ndata_dir = "${join(dir, 'data')}"\n`,
-    'resp-start',
-  );
-  const gate = join(dir, 'gate');
-  process.env.DISTKV_TEST_START_GATE = gate;
-  const started = DistkvNode.start({
-    config,
-    nodes: [self],
-    log: createLogger('fatal'),
-    workerEntry: GATED_ENTRY,
-  });
-  started.catch(() => undefined);
-  return {
-    started,
-    open: (how) => {
-      writeFileSync(gate, how);
-    },
-    self,
-  };
-}
 
 /** respConnected connects to `self`'s RESP port, trying for up to 10 s (it listens as the node starts). */
 async function respConnected(self: string): Promise<RespConn> {

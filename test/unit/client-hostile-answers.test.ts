@@ -87,7 +87,8 @@ describe('client answer bound', () => {
       await assert.rejects(
         client.scanPage(''),
         (err: unknown) =>
-          err instanceof DistkvError && /scan page: the answer is not a JSON object/.test(err.message),
+          err instanceof DistkvError &&
+          /scan page from 127\.0\.0\.1:\d+: the answer is not a JSON object/.test(err.message),
       );
     } finally {
       await client.close();

@@ -1,0 +1,204 @@
+/**
+ * ShardSteps: what one reconcile of the etcd coordinator (etcd-coordinator.ts) does for each shard
+ * of the map it acts on, store by store of those hosted here (docs/failover.md, "Automatic failover
+ * with etcd"). The coordinator reads etcd, settles the map, the holds and the published seqs; then,
+ * for each shard, `step` decides:
+ *
+ *   - a leader store here held behind a replica that published a higher seq gives up its leader
+ *     key (behind-resign.ts), and neither keeps nor takes it, nor campaigns, while that holds;
+ *   - else a leader store here keeps or takes its leader key (leader-keys.ts); one that owes a new
+ *     epoch after an unclean stop in a lossy durability mode (`oweNewEpochs`) first publishes its
+ *     own promotion, leader unchanged, before it takes a write (self-promotion.ts);
+ *   - a replica store lets go of a key of this process the map now gives another node, else may
+ *     campaign for a shard whose leader key is missing (campaign.ts), unless the map's leader
+ *     answers routing with another config (config-peers.ts), which holds the campaign back.
+ *
+ * State kept between reconciles, written only by the coordinator's one reconcile at a time: the
+ * shards owed a new epoch, the shards whose leader here resigned (`handsOver`), and the shards whose
+ * campaign a leader on another config holds back (each logged once when it starts and ends).
+ */
+import type { IKeyValue } from 'etcd3';
+import type { Logger } from 'pino';
+import type { LiveMap, LiveShard } from '../routing/live-map.js';
+import type { MapKeeper } from '../server/map-keeper.js';
+import type { NodePlan } from '../server/node-plan.js';
+import type { WorkerPool } from '../server/worker-pool.js';
+import { RESTART_SOURCE } from '../server/restart-epochs.js';
+import { resignFor } from './behind-resign.js';
+import { campaignFor } from './campaign.js';
+import type { CampaignGate } from './campaign-gate.js';
+import type { EtcdKeyspace, Snapshot } from './etcd-keyspace.js';
+import type { FollowHolds } from './follow-holds.js';
+import type { LeaderKeys } from './leader-keys.js';
+import type { ProcessLease } from './process-lease.js';
+import { type Promotion, promoteAndAdopt } from './self-promotion.js';
+import type { SeqPublisher } from './seq-publisher.js';
+
+/** ShardStepDeps are what the shard steps use of their coordinator. */
+export interface ShardStepDeps {
+  keys: EtcdKeyspace;
+  lease: ProcessLease;
+  leaders: LeaderKeys;
+  gate: CampaignGate;
+  seqs: SeqPublisher;
+  holds: FollowHolds;
+  keeper: Pick<MapKeeper, 'current' | 'offer' | 'holds' | 'behindOf'>;
+  plan: NodePlan;
+  pool: WorkerPool;
+  log: Logger;
+  ttlMs: number;
+  /** holdMs bounds how long a promotion holds its store's following (it resumes by itself after). */
+  holdMs: number;
+  /** otherConfig tells whether the node at `address` last answered routing with another config (config-peers.ts). */
+  otherConfig: (address: string) => boolean;
+  /** started tells whether the coordinator's first reconcile is done (LeaderKeys.keep). */
+  started: () => boolean;
+  /** warn logs `message` unless it is the coordinator's last one. */
+  warn: (message: string, level: 'warn' | 'error') => void;
+}
+
+/** ShardSteps reconciles each shard's leader key, promotion and campaign; see the design block above. */
+export class ShardSteps {
+  /** owed are the shards whose leader here owes a new epoch after an unclean stop (`oweNewEpochs`). */
+  private readonly owed = new Set<number>();
+  /** resigned are the shards whose held leader here gave up its key (logged once each). */
+  private readonly resigned = new Set<number>();
+  /** heldBack names the shards (idx) whose campaign a leader on another config holds back, as logged. */
+  private readonly heldBack = new Map<number, string>();
+  private readonly d: ShardStepDeps;
+
+  constructor(deps: ShardStepDeps) {
+    this.d = deps;
+  }
+
+  /** oweNewEpochs marks every shard with a store here as owing a new epoch (the last run stopped uncleanly, lossy). */
+  oweNewEpochs(): void {
+    for (const st of this.d.plan.stores) this.owed.add(st.shard.idx);
+  }
+
+  /** handsOver tells whether shard `idx`'s leader here, held behind a replica, gave up its leader key (behind-resign.ts). */
+  handsOver(idx: number): boolean {
+    return this.resigned.has(idx);
+  }
+
+  /**
+   * step reconciles one shard of `mine` (the map this reconcile acts on): keep or take its leader
+   * key if this process leads it (with the new epoch it owes after an unclean stop), let the key go
+   * if the map names another leader, else maybe campaign (campaign.ts). `snap` is the reconcile's
+   * read of etcd, `lease` the lease it acts under.
+   */
+  async step(mine: LiveMap, shard: LiveShard, snap: Snapshot, lease: string): Promise<void> {
+    const { plan, pool, leaders } = this.d;
+    const kv = snap.leaders.get(shard.name);
+    const hosted = plan.stores.filter(
+      (st) => st.shard.idx === shard.idx && pool.storeFailure(st.index) === undefined,
+    );
+    // A shard another node leads now owes no epoch here (that leader's promotion made one).
+    if (!hosted.some((st) => st.node === shard.leader)) this.owed.delete(shard.idx);
+    for (const st of hosted) {
+      if (st.node === shard.leader) {
+        if (await this.resignBehind(shard, st.node, kv, snap, lease)) continue;
+        const won = await leaders.keep(shard, st.node, kv, lease, this.d.started());
+        if (won === undefined) continue;
+        if (!this.owed.has(shard.idx)) leaders.take(shard, st.node, lease);
+        // Owed a new epoch after an unclean stop: a campaign's promotion, leader unchanged, before any write.
+        else {
+          const p = { mine, shard, node: st.node, store: st.index, worker: st.worker, won };
+          if (await this.promoteSelf(p, `etcd (${RESTART_SOURCE})`, lease)) this.owed.delete(shard.idx);
+        }
+        continue;
+      }
+      if (await leaders.letGo(shard, st.node, kv, lease)) continue;
+      const deps = {
+        keys: this.d.keys,
+        gate: this.d.gate,
+        lease: this.d.lease,
+        seqs: this.d.seqs,
+        ttlMs: this.d.ttlMs,
+        promote: (p: Promotion, source: string) => this.promoteSelf(p, source, lease),
+        otherConfig: (s: LiveShard) => this.leaderOnOtherConfig(s),
+      };
+      await campaignFor(deps, st, shard, snap, lease, mine);
+    }
+  }
+
+  /**
+   * leaderOnOtherConfig tells whether `shard`'s map leader last answered routing with another
+   * config (config-peers.ts), logging once when that starts holding the shard's campaign back and
+   * once when it ends.
+   */
+  private leaderOnOtherConfig(shard: LiveShard): boolean {
+    const other = this.d.otherConfig(shard.leader);
+    const logged = this.heldBack.get(shard.idx);
+    if (other && logged !== shard.leader) {
+      this.heldBack.set(shard.idx, shard.leader);
+      this.d.log.warn(
+        { shard: shard.name, leader: shard.leader },
+        `not taking ${shard.name} over: its leader ${shard.leader} has no key under this config's etcd keys, but it routes with another sharding.toml, whose keys it may still lead the shard under; restart it with this node's file (a rolling change of the file goes on), or, if it is gone for good, run distkv failover --shard ${shard.name} --force`,
+      );
+    } else if (!other && logged !== undefined) {
+      this.heldBack.delete(shard.idx);
+      this.d.log.info(
+        { shard: shard.name },
+        `${shard.name}: its leader ${logged} no longer routes with another config`,
+      );
+    }
+    return other;
+  }
+
+  /**
+   * resignBehind gives up `shard`'s leader key when its leader here, `node`, is held behind a
+   * replica and a live member published a seq above its own (behind-resign.ts): the campaign then
+   * promotes the most advanced member. Resolves with whether the shard's leader here is resigned
+   * (it neither keeps nor takes the key, nor campaigns).
+   */
+  private async resignBehind(
+    shard: LiveShard,
+    node: string,
+    kv: IKeyValue | undefined,
+    snap: Snapshot,
+    lease: string,
+  ): Promise<boolean> {
+    const behind = this.d.keeper.behindOf(shard.idx);
+    const ahead = resignFor(node, behind, snap.seqs.get(shard.name) ?? []);
+    if (behind === undefined || ahead === undefined) {
+      this.resigned.delete(shard.idx);
+      return false;
+    }
+    await this.d.leaders.resign(shard, node, kv, lease, this.d.started());
+    if (!this.resigned.has(shard.idx)) {
+      this.resigned.add(shard.idx);
+      this.d.log.warn(
+        {
+          shard: shard.name,
+          node,
+          leader_seq: behind.leaderSeq,
+          replica: ahead.address,
+          replica_seq: ahead.seq,
+        },
+        `LEADER BEHIND: ${node} gives up the leader key of ${shard.name}: ${ahead.address} published seq ` +
+          `${String(ahead.seq)} in etcd, above this store's ${String(behind.leaderSeq)}; the most advanced ` +
+          'live member takes the shard over, and this node copies it then',
+      );
+    }
+    return true;
+  }
+
+  /** promoteSelf stores `p`'s promotion in etcd and adopts it (self-promotion.ts), then takes the shard's writes; resolves with whether it did. */
+  private async promoteSelf(p: Promotion, source: string, lease: string): Promise<boolean> {
+    const deps = {
+      keys: this.d.keys,
+      pool: this.d.pool,
+      holds: this.d.holds,
+      storeHolds: this.d.keeper.holds,
+      log: this.d.log,
+      keeper: this.d.keeper,
+      holdMs: this.d.holdMs,
+      warn: this.d.warn,
+    };
+    const epoch = await promoteAndAdopt(deps, p, source);
+    if (epoch === undefined) return false;
+    this.d.leaders.take({ ...p.shard, epoch }, p.node, lease);
+    return true;
+  }
+}

@@ -406,7 +406,9 @@ function waitAcks(c: RespConnection, p: Pending, n: number, timeout: number): vo
       );
   };
   const deadline = Date.now() + (timeout === 0 ? MAX_WAIT_MS : timeout);
-  const over = (): boolean => ended || c.hungUp;
+  // A stopping node answers with the replicas that hold the seqs then: its workers answer the
+  // slice parked at once (src/worker/replica-waits.ts), and the stop waits for the reply.
+  const over = (): boolean => ended || c.hungUp || c.ctx.draining();
   for (const [store, seq] of waits)
     waitStore(c, store, seq, n, deadline, over, (acked, last) => {
       if (ended || !last) return;

@@ -2,9 +2,15 @@
  * The watch side of one process (docs/watch.md): the feeds of its stores (one per watched store,
  * shared by every listener), the broadcasts of the live watchers (one per set of stores, prefix,
  * value choice and format) and the watchers, with a heartbeat that sends each watcher its
- * progress (and replicas' lag) and ends every stream with `resume` when the node drains, when a
- * leader store it reads has lost its lease, or when a peer's config gives one of the slots it reads
- * another leader (`disputed`: src/server/slot-gate.ts; checked per heartbeat, never per event).
+ * progress (and replicas' lag) and ends every stream with `resume` when a leader store it reads
+ * has lost its lease, or when a peer's config gives one of the slots it reads another leader
+ * (`disputed`: src/server/slot-gate.ts; checked per heartbeat, never per event).
+ *
+ * When the node drains, the stop ends every stream with `resume` (reason `draining`) at once
+ * (`end`), stops the feeds and has the workers answer their parked polls (watch-end.ts): the stop
+ * waits for every call in flight, and waited for the next heartbeat, then for the feeds' polls to
+ * run out (up to HEARTBEAT_MS + FEED_WAIT_MS: 0.6-1.5 s where a node without watchers stopped in
+ * under 0.1 s). The heartbeat still ends a stream it finds open while draining.
  */
 import { DistkvError } from '../errors.js';
 import type { HttpContext } from '../http/context.js';
@@ -81,6 +87,21 @@ export class WatchHub implements WatchDeps {
   /** cutOff counts a stream ended with `resume` (WatchDeps). */
   cutOff(reason: string): void {
     this.cuts.set(reason, (this.cuts.get(reason) ?? 0) + 1);
+  }
+
+  /**
+   * end is the stop's (the node begins to drain): every stream ends with `resume` (reason
+   * `draining`, its cursor the position it passed), the feeds stop, and every worker answers its
+   * feeds' parked polls at once, and later ones without waiting (watch-end.ts). Resolves when every
+   * worker did or could not (one not running has no poll parked).
+   */
+  async end(): Promise<void> {
+    for (const w of [...this.watchers]) {
+      w.cut('draining');
+      this.remove(w);
+    }
+    this.live.stop();
+    await this.ctx.pool.endWatch();
   }
 
   /** count is the number of live watchers (/metrics and tests). */

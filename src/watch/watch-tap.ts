@@ -7,6 +7,8 @@
  *    log-polls.ts), answered when the first of them has a record;
  *  - `watch-scan`: one page of the live keys under a prefix (bounded in entries and in bytes), with
  *    their values unless it asks for keys only, and the store's seq at that instant.
+ * Once the process stops (`end-watch`, watch-end.ts) a read's wait ends at once, and later ones do
+ * not wait: the stop waits for every call in flight, and the streams have ended already.
  *
  * Nothing is pushed and nothing is registered in the store: a watched store costs one long-poll per
  * process (the main thread's feed), however many watchers there are, so writers never wait for a
@@ -18,6 +20,7 @@ import { scanPageFull, type Store } from '../storage/store.js';
 import { DistkvError, toDistkvError } from '../errors.js';
 import type { FromWorker, ToWorker, WatchPollAnswer } from '../worker/messages.js';
 import { logOf, type StoreLog } from './store-log.js';
+import { WatchEnd } from './watch-end.js';
 
 type ReadMsg = Extract<ToWorker, { type: 'watch-read' }>;
 type PollsMsg = Extract<ToWorker, { type: 'watch-polls' }>;
@@ -26,10 +29,13 @@ type ReadAnswer = Extract<WatchPollAnswer, { ok: true }>;
 
 const NO_VALUE = new Uint8Array(0);
 
-/** watchRead answers a `watch-read` message for `store`. */
-export async function watchRead(store: Store, msg: ReadMsg): Promise<FromWorker> {
+/**
+ * watchRead answers a `watch-read` message for `store`; its wait ends with the stop (`end`: the
+ * worker's; a caller without a stop, such as a test, leaves it out).
+ */
+export async function watchRead(store: Store, msg: ReadMsg, end = new WatchEnd()): Promise<FromWorker> {
   const log = logOf(store);
-  if (msg.waitMs > 0) await log.waitForLog(msg.after, msg.waitMs);
+  if (msg.waitMs > 0 && !end.ended) await end.parked(log.waitForLog(msg.after, msg.waitMs));
   return { type: 'watch-read-result', id: msg.id, ...readNow(store, log, msg.after, msg.maxBytes) };
 }
 
@@ -37,9 +43,13 @@ export async function watchRead(store: Store, msg: ReadMsg): Promise<FromWorker>
  * watchPolls answers a `watch-polls` message: it waits until one of its stores has a record after
  * its read's `after` (or `waitMs`), then reads each store as `watchRead` does, in one answer. A read
  * that cannot be made (its store is not open here, keeps no log) is answered with its error at once,
- * and the others with what they hold then.
+ * and the others with what they hold then. The wait ends with the stop (`end`, as watchRead's).
  */
-export async function watchPolls(storeAt: (index: number) => Store, msg: PollsMsg): Promise<FromWorker> {
+export async function watchPolls(
+  storeAt: (index: number) => Store,
+  msg: PollsMsg,
+  end = new WatchEnd(),
+): Promise<FromWorker> {
   const logs: ({ store: Store; log: StoreLog } | DistkvError)[] = msg.reads.map((r) => {
     try {
       const store = storeAt(r.store);
@@ -52,10 +62,12 @@ export async function watchPolls(storeAt: (index: number) => Store, msg: PollsMs
   // once, and the others with it. (A wait that another store's record ends stays registered in its
   // own store until that store's next record or `waitMs`: so none is made under load.)
   const now = logs.some((l, i) => l instanceof DistkvError || l.store.lastSeq() > msg.reads[i]!.after);
-  if (msg.waitMs > 0 && logs.length > 0 && !now)
-    await Promise.race(
-      logs.map((l, i) =>
-        l instanceof DistkvError ? Promise.resolve() : l.log.waitForLog(msg.reads[i]!.after, msg.waitMs),
+  if (msg.waitMs > 0 && logs.length > 0 && !now && !end.ended)
+    await end.parked(
+      Promise.race(
+        logs.map((l, i) =>
+          l instanceof DistkvError ? Promise.resolve() : l.log.waitForLog(msg.reads[i]!.after, msg.waitMs),
+        ),
       ),
     );
   const answers = logs.map((l, i): WatchPollAnswer => {

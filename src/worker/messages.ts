@@ -111,6 +111,11 @@ export type ToWorker =
    * parked pull is answered at once and later ones do not wait (src/replication/pull-end.ts).
    */
   | { type: 'end-pulls'; id: number }
+  /**
+   * end-watch: the process stops and its watch streams have ended. Every parked watch poll is
+   * answered at once and later ones do not wait (src/watch/watch-end.ts).
+   */
+  | { type: 'end-watch'; id: number }
   | {
       type: 'repl-pull';
       id: number;
@@ -222,6 +227,7 @@ export type FromWorker =
   | { type: 'set-role-result'; id: number; ok: true }
   | { type: 'fence-result'; id: number; ok: true; lastSeq: number }
   | { type: 'end-pulls-result'; id: number; ok: true }
+  | { type: 'end-watch-result'; id: number; ok: true }
   | {
       type: 'repl-pull-result';
       id: number;
@@ -292,6 +298,7 @@ const TO_WORKER_TYPES = new Set([
   'set-role',
   'fence',
   'end-pulls',
+  'end-watch',
   'repl-pull',
   'repl-snapshot',
   'seed-next',
@@ -312,6 +319,7 @@ const FROM_WORKER_TYPES = new Set([
   'set-role-result',
   'fence-result',
   'end-pulls-result',
+  'end-watch-result',
   'repl-pull-result',
   'repl-snapshot-result',
   'seed-result',

@@ -8,7 +8,8 @@
  *  - `fence` / `set-role`: a failover holding a leader's client writes (or its target replica's
  *    following), then turning the store over to its new role (docs/failover.md);
  *  - `end-pulls`: the process stops; its leaders' parked pulls are answered at once, after the
- *    writes they accepted settled (src/replication/pull-end.ts).
+ *    writes they accepted settled (src/replication/pull-end.ts), and so are the OP_WAITs of RESP
+ *    WAITs (replica-waits.ts).
  *
  * The replication itself is the worker's ReplicationHost; this module only turns each message into
  * its call and the result into its reply, copying out of views the next call invalidates. The
@@ -71,11 +72,13 @@ export class ReplicationMessages {
   /**
    * endPulls settles the writes this worker's leaders accepted (a write is in its store's log once
    * written: the answers then carry every write acknowledged before the stop), then wakes their
-   * parked pulls and keeps later ones from waiting.
+   * parked pulls and keeps later ones from waiting. The replicas in other processes then pull no
+   * more: the OP_WAITs (a RESP WAIT's slices) are answered with the replicas holding their seq now.
    */
   async endPulls(msg: Message<'end-pulls'>): Promise<FromWorker> {
     const leaders = [...this.stores.hosted].filter(([, h]) => h.spec.role === 'leader');
     await Promise.all(leaders.map(([index]) => this.writes.settled(index)));
+    this.writes.waits.end();
     this.replication().endPulls();
     return { type: 'end-pulls-result', id: msg.id, ok: true };
   }

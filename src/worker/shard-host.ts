@@ -12,7 +12,8 @@
  *  - `fence`, `set-role`, `repl-pull`, `repl-snapshot`, `seed-next`, `seed-ack`, `end-pulls`:
  *    replication, failover and the stop's end of long polls (replication-messages.ts over the
  *    worker's ReplicationHost);
- *  - `watch-read`, `watch-polls`, `watch-scan`: watch (src/watch/watch-tap.ts).
+ *  - `watch-read`, `watch-polls`, `watch-scan`: watch (src/watch/watch-tap.ts), and `end-watch`,
+ *    the stop's end of the feeds' long polls (src/watch/watch-end.ts).
  * Every message but `ops` carries an id and gets exactly one reply with it: its result, or an
  * `error-result` with the error it threw. The one message it sends unasked is `pull-refused`, a
  * replica's pull its leader's node refused (for the main thread's peer check). Each store's last acknowledged seq is published into the
@@ -22,6 +23,7 @@ import type { Logger } from 'pino';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { Positions } from '../replication/positions.js';
 import { ReplicationHost } from '../replication/replication-host.js';
+import { WatchEnd } from '../watch/watch-end.js';
 import { watchPolls, watchRead, watchScan } from '../watch/watch-tap.js';
 import { expiryCensus } from './expiry-census.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
@@ -46,6 +48,7 @@ export class ShardHost {
   private readonly writes: StoreWrites;
   private readonly replicationMessages: ReplicationMessages;
   private readonly ops: OpRunner;
+  private readonly watchEnd = new WatchEnd();
 
   private constructor(positions: SharedArrayBuffer, send: SendFn, log: Logger | undefined) {
     this.positions = new Positions(positions);
@@ -166,10 +169,14 @@ export class ShardHost {
         this.answer(msg.id, () => this.replicationMessages.seedAck(msg));
         return;
       case 'watch-read':
-        void this.answerAsync(msg.id, () => watchRead(this.stores.at(msg.store), msg));
+        void this.answerAsync(msg.id, () => watchRead(this.stores.at(msg.store), msg, this.watchEnd));
         return;
       case 'watch-polls':
-        void this.answerAsync(msg.id, () => watchPolls((index) => this.stores.at(index), msg));
+        void this.answerAsync(msg.id, () => watchPolls((index) => this.stores.at(index), msg, this.watchEnd));
+        return;
+      case 'end-watch':
+        this.watchEnd.end();
+        this.send({ type: 'end-watch-result', id: msg.id, ok: true });
         return;
       case 'watch-scan':
         this.answer(msg.id, () => watchScan(this.stores.at(msg.store), this.rangeOf(msg.store), msg));

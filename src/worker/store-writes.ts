@@ -29,6 +29,7 @@ import { ExpiryRecords } from './expiry-records.js';
 import { REAP_HORIZON_MS } from './expiry-scan.js';
 import { ST_DONE, ST_MISSING } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
+import { ReplicaWaits } from './replica-waits.js';
 import type { ReplyBatch } from './reply-batch.js';
 import { Unsettled } from './unsettled.js';
 import { WriteTickets } from './write-tickets.js';
@@ -51,6 +52,8 @@ export class StoreWrites implements WriteSink {
   private readonly unsettled = new Unsettled();
   /** expiries logs the expiry of leader stores' expiring writes. */
   private readonly expiries: ExpiryRecords;
+  /** waits answers OP_WAIT; the process's stop answers them at once (replica-waits.ts). */
+  readonly waits: ReplicaWaits;
 
   /**
    * `replication` returns the worker's ReplicationHost, or throws UNAVAILABLE when it is not
@@ -81,6 +84,7 @@ export class StoreWrites implements WriteSink {
     this.positions = positions;
     this.replies = replies;
     this.replication = replication;
+    this.waits = new ReplicaWaits(replies, replication);
   }
 
   /** remember hands the reaper an expiring write (a read found it expired; `key` is a copy). */
@@ -304,14 +308,9 @@ export class StoreWrites implements WriteSink {
     );
   }
 
-  /** waitReplicas answers OP_WAIT: how many replicas hold `seq`, once `w` do or after `timeoutMs`. */
+  /** waitReplicas answers OP_WAIT: how many replicas hold `seq`, once `w` do, after `timeoutMs` or at the stop. */
   waitReplicas(id: number, index: number, seq: number, w: number, timeoutMs: number): void {
-    void this.replication()
-      .waitForAcks(index, seq, w, timeoutMs)
-      .then((acked) => {
-        this.replies.add(id, ST_DONE, acked, undefined);
-        this.replies.flushSoon();
-      });
+    this.waits.wait(id, index, seq, w, timeoutMs);
   }
 
   /** durable answers a write that is durable as `seq`: at once, or once `w` replicas hold it (or after `timeoutMs`). */

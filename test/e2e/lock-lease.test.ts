@@ -69,19 +69,36 @@ describe('a lock with a lease', () => {
     const rnd = seededRandom(seed);
     const [holder, other] = clients as [DistkvClient, DistkvClient];
     let late = 0;
+    let skipped = 0;
     for (let round = 0; round < 20; round++) {
       const key = keyInShard(pair!.shardMap, 0, `renew-${seed}-${round}-`);
       const ttlMs = 200 + Math.floor(rnd() * 200);
+      let sent = Date.now();
       let version = await holder.putVersioned(key, 'mine', { ifNoneMatch: true, ttlMs });
       // The node counts a lease from when it read the write: after it was sent, before its answer
       // came. So the lease surely runs until sent + ttl, and has surely run out after answered + ttl.
       let deadline = Date.now() + ttlMs;
-      for (let i = 0; i < 2; i++) {
+      let renewedInTime = true;
+      for (let i = 0; i < 2 && renewedInTime; i++) {
         await sleep(Math.floor(ttlMs / 4));
-        const next = await holder.putVersioned(key, 'mine', { ifMatch: version, ttlMs });
-        assert.notEqual(next, version);
-        version = next;
+        const renewSent = Date.now();
+        try {
+          const next = await holder.putVersioned(key, 'mine', { ifMatch: version, ttlMs });
+          assert.notEqual(next, version);
+          version = next;
+        } catch (err) {
+          // A renewal answered before sent + ttl reached the node inside the lease: it must succeed.
+          // One answered later (a loaded machine) may have come after the lease ran out: the
+          // round proves nothing either way and is not counted.
+          if (!(err instanceof PreconditionFailedError) || Date.now() < sent + ttlMs) throw err;
+          renewedInTime = false;
+        }
+        sent = renewSent;
         deadline = Date.now() + ttlMs;
+      }
+      if (!renewedInTime) {
+        skipped++;
+        continue;
       }
       // Then let it run out, and renew late: sometimes after another client took the lock.
       await sleep(Math.max(0, deadline - Date.now()) + 2 + Math.floor(rnd() * 10));
@@ -97,7 +114,8 @@ describe('a lock with a lease', () => {
       assert.equal(await holder.getString(key), taken ? 'theirs' : undefined);
       late++;
     }
-    assert.equal(late, 20);
+    assert.equal(late + skipped, 20);
+    assert.ok(late >= 5, `only ${late} of 20 rounds renewed in time (seed ${seed})`);
   });
 
   it('hands the lock to a waiter watching its key once it is released or expires', async () => {
@@ -107,7 +125,10 @@ describe('a lock with a lease', () => {
     for (let round = 0; round < 12; round++) {
       const key = keyInShard(pair!.shardMap, round % 2, `hand-${seed}-${round}-`);
       const release = rnd() < 0.5;
-      const version = await holder.putVersioned(key, 'holder', { ifNoneMatch: true, ttlMs: 400 });
+      // A lease long enough that the waiter's first try surely comes inside it, even on a loaded
+      // machine: 1 s when the test waits for it to run out, 5 s when the holder releases it.
+      const ttlMs = release ? 5000 : 1000;
+      const version = await holder.putVersioned(key, 'holder', { ifNoneMatch: true, ttlMs });
       const stop = new AbortController();
       const acquired = (async (): Promise<string> => {
         assert.ok(await refused(waiter.putVersioned(key, 'waiter', { ifNoneMatch: true, ttlMs: 5000 })));
@@ -124,7 +145,7 @@ describe('a lock with a lease', () => {
       stop.abort();
       assert.equal(how, release ? 'delete' : 'expire', `seed ${seed} round ${round}`);
       assert.equal(await holder.getString(key), 'waiter');
-      assert.ok(await refused(holder.putVersioned(key, 'holder', { ifMatch: version, ttlMs: 400 })));
+      assert.ok(await refused(holder.putVersioned(key, 'holder', { ifMatch: version, ttlMs })));
     }
   });
 });

@@ -17,7 +17,7 @@
  *       `after` is the replica's ack: only configured replicas are heard, so `w=N` counts only them.
  *       Once the process stops, a pull waits no more: parked ones are answered at once with what
  *       the log holds (every write acknowledged before the stop), with `Connection: close`
- *       (src/replication/pull-end.ts).
+ *       (src/util/stop-wakes.ts).
  *   GET /_repl/snapshot?shard=I&replica=ID&config=HASH
  *       a snapshot stream (src/replication/snapshot-format.ts), paged from the leader's worker
  *       (pages bounded in entries and bytes) and written with backpressure.
@@ -346,7 +346,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
             }),
         (r, reply) => {
           if (reply.type !== 'repl-pull-result') throw new Error(`unexpected ${reply.type} for a pull`);
-          // The process stops: its parked pulls were answered at once (src/replication/pull-end.ts).
+          // The process stops: its parked pulls were answered at once (src/util/stop-wakes.ts).
           // The connection closes after the answer, whatever it is, so that the replica's next pull
           // goes to the shard's next owner (or is refused by the stopped listener) instead of
           // being answered at once, again and again, on this one.

@@ -7,14 +7,14 @@
  * replica's first position above what the leader held at its start (leader-state.ts,
  * `restartFork`), even beyond the leader's last seq; any other `after` beyond it is refused with
  * REPLICA_AHEAD; none is recorded as an ack. An empty log waits
- * up to `waitMs` for a record, unless the leader's process is stopping (pull-end.ts): a wait then
+ * up to `waitMs` for a record, unless the leader's process is stopping (src/util/stop-wakes.ts): a wait then
  * ends at once, the log is read again, and the answer says `stopping`. A batch holds the records of
  * one epoch, `recordsEpoch`.
  */
 import { DistkvError } from '../errors.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
-import type { PullEnd } from './pull-end.js';
+import type { StopWakes } from '../util/stop-wakes.js';
 
 /** PullAnswer is what a pull gets: records after the ack (WAL framing), or `gone` (resync), or a `fork`. */
 export interface PullAnswer {
@@ -24,7 +24,7 @@ export interface PullAnswer {
   epoch: number;
   recordsEpoch: number;
   fork?: number;
-  /** stopping: the leader's process is stopping (pull-end.ts); the answer closes its connection. */
+  /** stopping: the leader's process is stopping (src/util/stop-wakes.ts); the answer closes its connection. */
   stopping: boolean;
 }
 
@@ -49,8 +49,8 @@ export interface PullLeader {
   ack(replica: string, seq: number): void;
   /** restartFork is the fork for a first position above what the leader held at its start (LeaderState.restartFork). */
   restartFork?: (replica: string, after: number) => number | undefined;
-  /** end is the stop of the leader's process: it cuts a wait short (pull-end.ts). */
-  end?: PullEnd;
+  /** end is the stop of the leader's process: it cuts a wait short (src/util/stop-wakes.ts). */
+  end?: StopWakes;
 }
 
 /** answerPull answers pull `p` from `leader` (see above). */

@@ -7,7 +7,7 @@
  * A store replicates through its replication seam (Store.replication, src/storage/store-replication.ts);
  * replicas of engines without one stay empty (logged at start).
  * At the process's stop, `endPulls` wakes the leaders' parked pulls and keeps later ones from
- * parking (pull-end.ts), so the stop does not wait out its replicas' long polls.
+ * parking (src/util/stop-wakes.ts), so the stop does not wait out its replicas' long polls.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -35,7 +35,7 @@ import { LeaderState } from './leader-state.js';
 import { RingProducer } from './ring.js';
 import { SeedCursors } from './seed-cursor.js';
 import { answerPull, type PullAnswer } from './pull-answer.js';
-import { PullEnd } from './pull-end.js';
+import { StopWakes } from '../util/stop-wakes.js';
 import { replicaSource } from './replica-source.js';
 import type { OnPullRefused } from './source.js';
 import { type HostedStore, ReplicaRebuilds, setReplicaEpoch } from './replica-rebuilds.js';
@@ -71,7 +71,7 @@ export class ReplicationHost {
   /** rebuilds keeps the stores of replicas under a resync (replica-rebuilds.ts). */
   private readonly rebuilds: ReplicaRebuilds;
   /** pullEnd cuts the leaders' long polls short once the process stops (endPulls). */
-  private readonly pullEnd = new PullEnd();
+  private readonly pullEnd = new StopWakes();
 
   /** refused hears the refusals of the replicas' pulls by their leaders' nodes (source.ts). */
   private readonly refused: OnPullRefused | undefined;
@@ -375,7 +375,7 @@ export class ReplicationHost {
 
   /**
    * endPulls answers every parked pull at once with what its leader's log holds, and every later
-   * pull without waiting, each saying the leader is stopping (pull-end.ts). The worker calls it at
+   * pull without waiting, each saying the leader is stopping (src/util/stop-wakes.ts). The worker calls it at
    * the process's stop once the writes its leaders accepted settled, so those answers carry them.
    */
   endPulls(): void {

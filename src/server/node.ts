@@ -6,8 +6,8 @@
  * running (run-marker.ts) → listen, HTTP then RESP
  * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
  * "starting", every RESP data command `-LOADING`) → open stores on the workers → serve → on stop: with a coordinator, hand the led shards over
- * to a replica (drain-handover.ts), then stop accepting, answer the replicas' parked pulls at once (pull-end.ts),
- * end the watch streams (`resume`, draining) and their feeds' parked polls (src/watch/watch-end.ts), let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
+ * to a replica (drain-handover.ts), then stop accepting, answer the replicas' parked pulls at once (src/util/stop-wakes.ts),
+ * end the watch streams (`resume`, draining) and their feeds' parked polls (src/util/stop-wakes.ts), let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
  * end workers, remove the running mark. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
  * A start that finds the mark of a run that stopped uncleanly in a lossy durability mode starts a new
  * epoch for every shard it leads before it serves (restart-epochs.ts).
@@ -438,12 +438,12 @@ export class DistkvNode {
     // Replicas in other processes long-poll their pulls (replication.pull_wait_ms): the stop no
     // longer waits those out. Once the writes accepted settle, the workers answer every parked pull
     // with what the log holds, and later pulls at once, closing their connections
-    // (src/replication/pull-end.ts). With a coordinator this comes after the handover, whose
+    // (src/util/stop-wakes.ts). With a coordinator this comes after the handover, whose
     // pulls must bring a replica the last seq. The loop below waits for those answers.
     void this.pool.endPulls();
     // Watch streams end now with `resume` (reason `draining`), and the workers answer their feeds'
     // parked polls at once: the loop below waits for every call in flight, and waited for the
-    // hub's next heartbeat, then for those polls to run out (src/watch/watch-end.ts). After the
+    // hub's next heartbeat, then for those polls to run out (src/util/stop-wakes.ts). After the
     // front door's close, so that each stream's connection closes once its `resume` is written
     // (Http1Connection.serverStopping): the client's next try is refused by the stopped listener
     // rather than answered 503 on it, a request that kept the stop's quiet wait from ending. With a

@@ -7,8 +7,8 @@
  * handlers by id. Control calls (scan, stats, purge, close) are ordinary messages with an id. A
  * worker's replica whose pull its leader's node refused says so (`pull-refused`), for the peer
  * check: a node that refuses with CONFIG_MISMATCH is asked for its config at once. At the stop,
- * `endPulls` has the workers answer their leaders' parked pulls (src/replication/pull-end.ts), and
- * `endWatch` their watch feeds' parked polls (src/watch/watch-end.ts).
+ * `endPulls` has the workers answer their leaders' parked pulls (src/util/stop-wakes.ts), and
+ * `endWatch` their watch feeds' parked polls (src/util/stop-wakes.ts).
  *
  * A store that could not open does not stop the others: its worker reports it in its ready message
  * (`storeFailure`), and it answers every request with UNAVAILABLE naming it and the cause.
@@ -405,7 +405,7 @@ export class WorkerPool {
   /**
    * endPulls has every worker answer its leaders' parked pulls at once, once the writes they
    * accepted (this turn's too) settled, and later pulls without waiting: the process stops
-   * (src/replication/pull-end.ts). Resolves when every worker did or could not (one not running
+   * (src/util/stop-wakes.ts). Resolves when every worker did or could not (one not running
    * has no pull parked).
    */
   async endPulls(): Promise<void> {
@@ -414,7 +414,7 @@ export class WorkerPool {
 
   /**
    * endWatch has every worker answer its parked watch polls at once, and later ones without
-   * waiting: the process stops and its watch streams have ended (src/watch/watch-end.ts). Resolves
+   * waiting: the process stops and its watch streams have ended (src/util/stop-wakes.ts). Resolves
    * when every worker did or could not (one not running has no poll parked).
    */
   async endWatch(): Promise<void> {

@@ -7,7 +7,7 @@
  * (`disputed`: src/server/slot-gate.ts; checked per heartbeat, never per event).
  *
  * When the node drains, the stop ends every stream with `resume` (reason `draining`) at once
- * (`end`), stops the feeds and has the workers answer their parked polls (watch-end.ts): the stop
+ * (`end`), stops the feeds and has the workers answer their parked polls (src/util/stop-wakes.ts): the stop
  * waits for every call in flight, and waited for the next heartbeat, then for the feeds' polls to
  * run out (up to HEARTBEAT_MS + FEED_WAIT_MS: 0.6-1.5 s where a node without watchers stopped in
  * under 0.1 s). The heartbeat still ends a stream it finds open while draining.
@@ -92,7 +92,7 @@ export class WatchHub implements WatchDeps {
   /**
    * end is the stop's (the node begins to drain): every stream ends with `resume` (reason
    * `draining`, its cursor the position it passed), the feeds stop, and every worker answers its
-   * feeds' parked polls at once, and later ones without waiting (watch-end.ts). Resolves when every
+   * feeds' parked polls at once, and later ones without waiting (src/util/stop-wakes.ts). Resolves when every
    * worker did or could not (one not running has no poll parked).
    */
   async end(): Promise<void> {

@@ -7,7 +7,7 @@
  *    log-polls.ts), answered when the first of them has a record;
  *  - `watch-scan`: one page of the live keys under a prefix (bounded in entries and in bytes), with
  *    their values unless it asks for keys only, and the store's seq at that instant.
- * Once the process stops (`end-watch`, watch-end.ts) a read's wait ends at once, and later ones do
+ * Once the process stops (`end-watch`, src/util/stop-wakes.ts) a read's wait ends at once, and later ones do
  * not wait: the stop waits for every call in flight, and the streams have ended already.
  *
  * Nothing is pushed and nothing is registered in the store: a watched store costs one long-poll per
@@ -20,7 +20,7 @@ import { scanPageFull, type Store } from '../storage/store.js';
 import { DistkvError, toDistkvError } from '../errors.js';
 import type { FromWorker, ToWorker, WatchPollAnswer } from '../worker/messages.js';
 import { logOf, type StoreLog } from './store-log.js';
-import { WatchEnd } from './watch-end.js';
+import { StopWakes } from '../util/stop-wakes.js';
 
 type ReadMsg = Extract<ToWorker, { type: 'watch-read' }>;
 type PollsMsg = Extract<ToWorker, { type: 'watch-polls' }>;
@@ -33,7 +33,7 @@ const NO_VALUE = new Uint8Array(0);
  * watchRead answers a `watch-read` message for `store`; its wait ends with the stop (`end`: the
  * worker's; a caller without a stop, such as a test, leaves it out).
  */
-export async function watchRead(store: Store, msg: ReadMsg, end = new WatchEnd()): Promise<FromWorker> {
+export async function watchRead(store: Store, msg: ReadMsg, end = new StopWakes()): Promise<FromWorker> {
   const log = logOf(store);
   if (msg.waitMs > 0 && !end.ended) await end.parked(log.waitForLog(msg.after, msg.waitMs));
   return { type: 'watch-read-result', id: msg.id, ...readNow(store, log, msg.after, msg.maxBytes) };
@@ -48,7 +48,7 @@ export async function watchRead(store: Store, msg: ReadMsg, end = new WatchEnd()
 export async function watchPolls(
   storeAt: (index: number) => Store,
   msg: PollsMsg,
-  end = new WatchEnd(),
+  end = new StopWakes(),
 ): Promise<FromWorker> {
   const logs: ({ store: Store; log: StoreLog } | DistkvError)[] = msg.reads.map((r) => {
     try {

@@ -108,12 +108,12 @@ export type ToWorker =
   | { type: 'fence'; id: number; store: number; on: boolean; ms?: number }
   /**
    * end-pulls: the process stops. Once the writes the worker's leaders accepted settled, every
-   * parked pull is answered at once and later ones do not wait (src/replication/pull-end.ts).
+   * parked pull is answered at once and later ones do not wait (src/util/stop-wakes.ts).
    */
   | { type: 'end-pulls'; id: number }
   /**
    * end-watch: the process stops and its watch streams have ended. Every parked watch poll is
-   * answered at once and later ones do not wait (src/watch/watch-end.ts).
+   * answered at once and later ones do not wait (src/util/stop-wakes.ts).
    */
   | { type: 'end-watch'; id: number }
   | {

@@ -8,7 +8,7 @@
  *  - `fence` / `set-role`: a failover holding a leader's client writes (or its target replica's
  *    following), then turning the store over to its new role (docs/failover.md);
  *  - `end-pulls`: the process stops; its leaders' parked pulls are answered at once, after the
- *    writes they accepted settled (src/replication/pull-end.ts), and so are the OP_WAITs of RESP
+ *    writes they accepted settled (src/util/stop-wakes.ts), and so are the OP_WAITs of RESP
  *    WAITs (replica-waits.ts).
  *
  * The replication itself is the worker's ReplicationHost; this module only turns each message into

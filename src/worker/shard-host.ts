@@ -13,7 +13,7 @@
  *    replication, failover and the stop's end of long polls (replication-messages.ts over the
  *    worker's ReplicationHost);
  *  - `watch-read`, `watch-polls`, `watch-scan`: watch (src/watch/watch-tap.ts), and `end-watch`,
- *    the stop's end of the feeds' long polls (src/watch/watch-end.ts).
+ *    the stop's end of the feeds' long polls (src/util/stop-wakes.ts).
  * Every message but `ops` carries an id and gets exactly one reply with it: its result, or an
  * `error-result` with the error it threw. The one message it sends unasked is `pull-refused`, a
  * replica's pull its leader's node refused (for the main thread's peer check). Each store's last acknowledged seq is published into the
@@ -23,7 +23,7 @@ import type { Logger } from 'pino';
 import { DistkvError, toDistkvError } from '../errors.js';
 import { Positions } from '../replication/positions.js';
 import { ReplicationHost } from '../replication/replication-host.js';
-import { WatchEnd } from '../watch/watch-end.js';
+import { StopWakes } from '../util/stop-wakes.js';
 import { watchPolls, watchRead, watchScan } from '../watch/watch-tap.js';
 import { expiryCensus } from './expiry-census.js';
 import type { FromWorker, StoreSpec, ToWorker } from './messages.js';
@@ -48,7 +48,7 @@ export class ShardHost {
   private readonly writes: StoreWrites;
   private readonly replicationMessages: ReplicationMessages;
   private readonly ops: OpRunner;
-  private readonly watchEnd = new WatchEnd();
+  private readonly watchEnd = new StopWakes();
 
   private constructor(positions: SharedArrayBuffer, send: SendFn, log: Logger | undefined) {
     this.positions = new Positions(positions);

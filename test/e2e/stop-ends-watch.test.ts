@@ -1,7 +1,7 @@
 /**
  * `distkv serve` stopped with SIGTERM while watchers are connected (docs/watch.md, "Slow watchers";
  * docs/operations.md, "A graceful stop"): the stop ends their streams with `resume` (reason
- * `draining`) at once and answers its feeds' parked polls (src/watch/watch-end.ts), so it takes
+ * `draining`) at once and answers its feeds' parked polls (src/util/stop-wakes.ts), so it takes
  * about as long as a stop without watchers. Before, the streams were ended by the watch hub's
  * next heartbeat (every HEARTBEAT_MS, 1 s, from the first watcher's start) and the stop then
  * waited for the feeds' polls to run out (FEED_WAIT_MS, 500 ms): 0.6 to 1.5 s from "shutting

@@ -1,5 +1,5 @@
 /**
- * A leader's worker told that its process stops (`end-pulls`, src/replication/pull-end.ts) answers
+ * A leader's worker told that its process stops (`end-pulls`, src/util/stop-wakes.ts) answers
  * the replicas' parked pulls at once instead of after their wait, and later pulls without waiting,
  * each saying `stopping` (the HTTP route closes the connection after it; one a record woke
  * first goes out as any). Writes the worker
@@ -7,11 +7,11 @@
  * were not yet in the log as the message came (issued in the same turn). Woken at once instead, it
  * was answered with nothing, its connection closed, and the replica did not hold writes its leader
  * acknowledged before the stop. A pull a record woke leaves nothing behind in the stop's list of
- * parked pulls (PullEnd), however many there were.
+ * parked pulls (StopWakes), however many there were.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { PullEnd } from '../../src/replication/pull-end.js';
+import { StopWakes } from '../../src/util/stop-wakes.js';
 import { decodeRecord } from '../../src/storage/wal-format.js';
 import type { FromWorker } from '../../src/worker/messages.js';
 import { OP_PUT, ST_DONE } from '../../src/worker/op-format.js';
@@ -142,9 +142,9 @@ describe('a leader worker told that its process stops (end-pulls)', () => {
   });
 });
 
-describe("PullEnd, the stop of one worker's long polls", () => {
+describe("StopWakes, the stop of one worker's long polls", () => {
   it('forgets each parked pull once its log wait ends, and wakes those parked at the stop', async () => {
-    const end = new PullEnd();
+    const end = new StopWakes();
     const woken = await Promise.all(Array.from({ length: 1000 }, () => end.parked(Promise.resolve())));
     assert.equal(woken.length, 1000);
     assert.equal(end.size, 0, 'pulls answered by a record are not kept until the stop');

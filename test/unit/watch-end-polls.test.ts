@@ -1,5 +1,5 @@
 /**
- * A worker's watch polls at the stop (src/watch/watch-end.ts, src/watch/watch-tap.ts): a feed's
+ * A worker's watch polls at the stop (src/util/stop-wakes.ts, src/watch/watch-tap.ts): a feed's
  * poll parked on its stores' logs (`watch-polls`, `watch-read` with a wait) is answered at once
  * when the stop ends the worker's polls, with what the log holds, and a poll that comes later does
  * not park. Before, the stop waited for each parked poll to run out (FEED_WAIT_MS, 500 ms); here
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryLog } from '../../src/storage/memory-log.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
-import { WatchEnd } from '../../src/watch/watch-end.js';
+import { StopWakes } from '../../src/util/stop-wakes.js';
 import { watchPolls, watchRead } from '../../src/watch/watch-tap.js';
 
 /** LONG_WAIT_MS is the polls' wait: far past the bound each answer is held to. */
@@ -30,7 +30,7 @@ describe('watch polls at the stop', () => {
   it('answers a parked watch-polls and watch-read at once, with what the log holds', async () => {
     const stores = [new MemoryStore(Date.now, new MemoryLog()), new MemoryStore(Date.now, new MemoryLog())];
     await stores[0]!.put(key('a'), key('1'));
-    const end = new WatchEnd();
+    const end = new StopWakes();
     const t0 = performance.now();
     const polls = watchPolls(
       (i) => stores[i]!,
@@ -74,7 +74,7 @@ describe('watch polls at the stop', () => {
 
   it('does not park a poll that comes after the stop began', async () => {
     const store = new MemoryStore(Date.now, new MemoryLog());
-    const end = new WatchEnd();
+    const end = new StopWakes();
     end.end();
     const polls = await timed(
       watchPolls(
@@ -97,7 +97,7 @@ describe('watch polls at the stop', () => {
 
   it('still waits for a record when the stop has not begun, and is woken by it', async () => {
     const store = new MemoryStore(Date.now, new MemoryLog());
-    const end = new WatchEnd();
+    const end = new StopWakes();
     setTimeout(() => void store.put(key('b'), key('2')), 30);
     const polls = await timed(
       watchPolls(

@@ -15,7 +15,7 @@ import { DistkvError, OutcomeUnknownError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { slotOf, slotOfBytes } from '../routing/slot.js';
 import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
-import { checkCallOptions } from './call-options.js';
+import { checkCallOptions, checkExpiryOptions } from './call-options.js';
 import { checkOptions } from './client-options.js';
 import { parseEndpoint } from './endpoint.js';
 import { checkInput, type Key, keyPath, keyText, shardOfKey } from './key-bytes.js';
@@ -337,6 +337,7 @@ export class DistkvClient {
     name: string,
   ): Promise<Reply> {
     checkCallOptions(options, 'put', name);
+    checkExpiryOptions(options, name);
     const expiry: [string, string][] = [];
     if (options.ttlMs !== undefined) expiry.push(['ttl_ms', String(options.ttlMs)]);
     if (options.expiresAtMs !== undefined) expiry.push(['expires_at_ms', String(options.expiresAtMs)]);

@@ -14,7 +14,7 @@ import { encodeExt, OP_DELETE, OP_PUT, OP_PUT_EXT, ST_ERROR, ST_MISSING } from '
 import { expiryAtOf, isCanonicalBase64, parseBatch, refuseBatchConditionHeader } from './batch-parse.js';
 import { hasConditions, runConditionalBatch, unansweredBatch } from './conditional-batch.js';
 import { readBody } from './body.js';
-import { replicaLagOf, sendDisputed, sendSwitching } from './kv-routes.js';
+import { replicaLagOf, sendDisputed, sendSwitching } from './key-dispatch.js';
 import { lagHeader } from '../replication/lag.js';
 import { heldReadMessage, leaselessReadMessage, readsHeld } from '../server/map-keeper.js';
 import { configMismatch } from './config-check.js';

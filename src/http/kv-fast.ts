@@ -31,7 +31,7 @@ import type { FastHandler } from './router.js';
 
 const KV_PREFIX = '/kv/'.length;
 
-/** KeySubmit submits one key operation as kv-routes.ts's dispatch does (no write concern, any lag). */
+/** KeySubmit submits one key operation as key-dispatch.ts's dispatch does (no write concern, any lag). */
 export type KeySubmit = (
   res: HttpResponse,
   kind: KeyKind,

@@ -17,7 +17,7 @@ import { prefixSlot } from '../routing/slot.js';
 import { isCanonicalBase64 } from './batch-parse.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
-import { sendDisputed } from './kv-routes.js';
+import { sendDisputed } from './key-dispatch.js';
 import { sendRedirect } from './redirect.js';
 import { intParam, strictQuery, uintOf } from './request-parse.js';
 import { sendError } from './respond.js';

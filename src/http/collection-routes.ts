@@ -258,7 +258,7 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
         }
       }
       // A part read from a leader here without its lease, or whose writes a failover holds, could
-      // miss writes a new leader took (kv-routes.ts).
+      // miss writes a new leader took (key-dispatch.ts).
       const held = shards.find((s) => {
         const w = ctx.listener.writes[s]!;
         return w.local && readsHeld(ctx.liveMap, w.role, s);
@@ -338,7 +338,7 @@ function runBatch(
     for (const { index, op, target: t } of plan.local) {
       const shard = ctx.shardMap.shardOf(op.key);
       if (ctx.liveMap.writesFenced(shard)) {
-        // Held like a single-key write (kv-routes.ts): not executed, safe to send again.
+        // Held like a single-key write (key-dispatch.ts): not executed, safe to send again.
         const e =
           ctx.liveMap.behindError(shard) ??
           new DistkvError('SWITCHING_LEADER', `shard ${shard}'s leader is being switched; retry shortly`);

@@ -155,7 +155,7 @@ function planOf(ctx: HttpContext, req: HttpRequest, params: ReadonlyMap<string, 
       elsewhere[String(shard)] = t.address;
       continue;
     }
-    // As reads (kv-routes.ts): a leader here without its lease may have been replaced, and its log
+    // As reads (key-dispatch.ts): a leader here without its lease may have been replaced, and its log
     // would show none of the new leader's changes.
     if (ctx.liveMap.leaderWithoutLease(t.role, shard))
       throw new DistkvError('SWITCHING_LEADER', leaselessReadMessage(shard));

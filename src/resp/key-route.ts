@@ -119,7 +119,7 @@ function targetOf(c: RespConnection, slot: number, write: boolean): LocalTarget 
     return undefined;
   }
   if (target.local && !write && c.ctx.readsHeld?.(target.role, shard) === true) {
-    // As over HTTP: a leader whose writes a failover holds may have been replaced (kv-routes.ts).
+    // As over HTTP: a leader whose writes a failover holds may have been replaced (src/http/key-dispatch.ts).
     c.queue.now(c.proto).error(`TRYAGAIN ${heldReadMessage(shard)}`);
     return undefined;
   }

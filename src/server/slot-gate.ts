@@ -3,7 +3,7 @@
  * (src/routing/slot-dispute.ts; docs/operations.md, "When the nodes disagree about the config").
  *
  * Ownership: written only by PeerCheck (main thread) after each peer check; read on the main
- * thread by the places that route a key by its slot: HTTP single keys (kv-routes.ts `placeKey`;
+ * thread by the places that route a key by its slot: HTTP single keys (key-dispatch.ts `placeKey`;
  * the fast path, kv-fast.ts, leaves a disputed slot to it), batches (scatter-merge.ts `planBatch`,
  * conditional-batch.ts) and every RESP key command (resp/key-route.ts `targetOf`). A lookup is
  * one array read, so the gate costs nothing while no slot is disputed.

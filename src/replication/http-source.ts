@@ -26,6 +26,7 @@ import { leaderConfigFor, type ShardCopy } from './leader-config.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 import { undici } from '../util/lazy-undici.js';
+import { CLUSTER_DOC_BYTES, readBody } from '../util/peer-answer.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /**
@@ -54,8 +55,6 @@ const PULL_BODY_MS = 120000;
 const PULL_ANSWER_SLACK_BYTES = MAX_FRAME_LEN;
 /** ERROR_BODY_BYTES bounds what is read of a refusal's body (a JSON error is a few hundred bytes). */
 const ERROR_BODY_BYTES = 64 * 1024;
-/** CLUSTER_DOC_BYTES bounds a leader's `/cluster` document read by leaderHash. */
-const CLUSTER_DOC_BYTES = 16 * 1024 * 1024;
 
 /** errorOf reads the code (and a DIVERGED answer's fork) of a JSON error body (undefined when it is not one). */
 function errorOf(body: Buffer): { code: string; fork?: unknown } | undefined {
@@ -80,64 +79,6 @@ function forkOf(header: unknown, body: unknown, describe: string): number {
     if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
   }
   throw new Error(`pull from ${describe}: 409 DIVERGED without a fork seq`);
-}
-
-/**
- * letGo destroys an answer's body that is not read to its end. undici's body then emits an error
- * (RequestAbortedError) even when destroyed without one: with no listener, an uncaught exception.
- */
-function letGo(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => undefined);
-  body.destroy();
-}
-
-/**
- * readBody gathers an answer's body, at most `maxBytes` (a larger `Content-Length` is refused
- * unread) within `totalMs`, or throws naming `what` and the bound passed; the body is destroyed then,
- * so the connection is not reused. `cut` keeps the first `maxBytes` of a longer body instead (a
- * refusal's, read for its error code and shown in part).
- */
-async function readBody(
-  r: Dispatcher.ResponseData,
-  maxBytes: number,
-  totalMs: number,
-  what: string,
-  cut = false,
-): Promise<Buffer> {
-  const claimed = Number(r.headers['content-length'] ?? NaN);
-  if (!cut && claimed > maxBytes) {
-    letGo(r.body);
-    throw new Error(
-      `${what}: Content-Length ${claimed} is more than the ${maxBytes} bytes it can be; refused unread`,
-    );
-  }
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  // Destroyed with its error, the body ends the loop below by throwing it.
-  const timer = setTimeout(() => {
-    r.body.destroy(
-      new Error(`${what}: the body did not end within ${totalMs} ms (${bytes} bytes came); refused`),
-    );
-  }, totalMs);
-  try {
-    for await (const chunk of r.body) {
-      const b = chunk as Buffer;
-      if (bytes + b.length > maxBytes) {
-        letGo(r.body);
-        if (cut) {
-          chunks.push(b.subarray(0, maxBytes - bytes));
-          bytes = maxBytes;
-          break;
-        }
-        throw new Error(`${what}: the body passed ${maxBytes} bytes, more than it can be; refused`);
-      }
-      chunks.push(b);
-      bytes += b.length;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
 }
 
 /**

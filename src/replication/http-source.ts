@@ -383,6 +383,7 @@ export class HttpSource implements ReplicationSource {
       seq,
       ...(epoch === undefined ? {} : { epoch }),
       chunks: iterable,
+      ...(this.o.copy === undefined ? {} : { slots: { first: this.o.copy.first, last: this.o.copy.last } }),
       exactSeq: () => decoder.exactSeq ?? seq,
     };
   }

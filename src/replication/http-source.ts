@@ -26,7 +26,7 @@ import { leaderConfigFor, type ShardCopy } from './leader-config.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 import { undici } from '../util/lazy-undici.js';
-import { CLUSTER_DOC_BYTES, readBody } from '../util/peer-answer.js';
+import { CLUSTER_DOC_BYTES, letGo, readBody } from '../util/peer-answer.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /**
@@ -79,6 +79,50 @@ function forkOf(header: unknown, body: unknown, describe: string): number {
     if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
   }
   throw new Error(`pull from ${describe}: 409 DIVERGED without a fork seq`);
+}
+
+/**
+ * headWithin sends a request of the pool (`send`, given the signal that aborts it) and throws
+ * naming `what` when its answer's head has not come within `ms`, the wait for one of the pool's
+ * connections included. undici's `headersTimeout` starts only once the request is on a
+ * connection, and an aborted request still waits in the pool's queue until it reaches one (its
+ * abort runs then): behind two connections a broken or hostile leader wedged (a body trickled, a
+ * snapshot held), a pull or a resync waited there with no timeout running, and the replica stopped
+ * replicating for good. So the bound is a race: past it the caller gets the error at once, and the
+ * request, aborted, leaves the queue when a connection frees. The signal aborts nothing once the
+ * head came (the body has its own bounds).
+ */
+async function headWithin(
+  ms: number,
+  what: string,
+  send: (signal: AbortSignal) => Promise<Dispatcher.ResponseData>,
+): Promise<Dispatcher.ResponseData> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const err = new Error(
+        `${what}: no answer within ${ms} ms (the wait for a connection to the leader included); the request is given up and retried`,
+      );
+      controller.abort(err);
+      reject(err);
+    }, ms);
+  });
+  const sent = send(controller.signal);
+  try {
+    return await Promise.race([sent, late]);
+  } catch (err) {
+    // Given up: an answer that still comes is let go, the abort that ends it is not uncaught.
+    sent.then(
+      (r) => {
+        letGo(r.body);
+      },
+      () => undefined,
+    );
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -196,14 +240,17 @@ export class HttpSource implements ReplicationSource {
   ): Promise<PullResult> {
     const pool = await this.pool();
     const askBytes = Math.min(maxBytes, MAX_PULL_BYTES);
-    const r = await pool.request({
-      method: 'GET',
-      path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${askBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
-      headers: this.headers(),
-      headersTimeout: waitMs + CONTACT_GRACE_MS,
-      bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,
-    });
     const what = `pull from ${this.describe}`;
+    const r = await headWithin(waitMs + CONTACT_GRACE_MS, what, (signal) =>
+      pool.request({
+        method: 'GET',
+        path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${askBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
+        headers: this.headers(),
+        headersTimeout: waitMs + CONTACT_GRACE_MS,
+        bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,
+        signal,
+      }),
+    );
     const leaderSeq = Number(r.headers['x-distkv-leader-seq'] ?? NaN);
     if (r.statusCode === 410) {
       await r.body.dump();
@@ -258,15 +305,17 @@ export class HttpSource implements ReplicationSource {
     if (copy === undefined || this.o.configHash === undefined) return false;
     let doc: unknown;
     try {
-      const r = await (
-        await this.pool()
-      ).request({
-        method: 'GET',
-        path: `/cluster?replica=${encodeURIComponent(this.o.replica)}`,
-        headers: this.headers(),
-        headersTimeout: CLUSTER_READ_MS,
-        bodyTimeout: CLUSTER_READ_MS,
-      });
+      const pool = await this.pool();
+      const r = await headWithin(CLUSTER_READ_MS, `/cluster of ${this.o.leader}`, (signal) =>
+        pool.request({
+          method: 'GET',
+          path: `/cluster?replica=${encodeURIComponent(this.o.replica)}`,
+          headers: this.headers(),
+          headersTimeout: CLUSTER_READ_MS,
+          bodyTimeout: CLUSTER_READ_MS,
+          signal,
+        }),
+      );
       if (r.statusCode !== 200) {
         await r.body.dump();
         return false;
@@ -297,13 +346,16 @@ export class HttpSource implements ReplicationSource {
     // slow to load does not count: the body's timer does not run while its reader applies back-pressure.
     const idleMs = this.o.bodyIdleMs ?? BODY_IDLE_MS;
     const pool = await this.pool();
-    const r = await pool.request({
-      method: 'GET',
-      path: `/_repl/snapshot?shard=${this.o.shard}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
-      headers: this.headers(),
-      headersTimeout: idleMs,
-      bodyTimeout: idleMs,
-    });
+    const r = await headWithin(idleMs, `snapshot from ${this.describe}`, (signal) =>
+      pool.request({
+        method: 'GET',
+        path: `/_repl/snapshot?shard=${this.o.shard}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
+        headers: this.headers(),
+        headersTimeout: idleMs,
+        bodyTimeout: idleMs,
+        signal,
+      }),
+    );
     if (r.statusCode !== 200) {
       const text = (
         await readBody(r, ERROR_BODY_BYTES, idleMs, `snapshot from ${this.describe}`, true)

@@ -26,7 +26,7 @@ import { leaderConfigFor, type ShardCopy } from './leader-config.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 import { undici } from '../util/lazy-undici.js';
-import { CLUSTER_DOC_BYTES, letGo, readBody } from '../util/peer-answer.js';
+import { CLUSTER_DOC_BYTES, ERROR_BODY_BYTES, letGo, readBody } from '../util/peer-answer.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /**
@@ -53,8 +53,6 @@ const PULL_BODY_MS = 120000;
  * gathered until the replica runs out of memory.
  */
 const PULL_ANSWER_SLACK_BYTES = MAX_FRAME_LEN;
-/** ERROR_BODY_BYTES bounds what is read of a refusal's body (a JSON error is a few hundred bytes). */
-const ERROR_BODY_BYTES = 64 * 1024;
 
 /** errorOf reads the code (and a DIVERGED answer's fork) of a JSON error body (undefined when it is not one). */
 function errorOf(body: Buffer): { code: string; fork?: unknown } | undefined {

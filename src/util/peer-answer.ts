@@ -6,19 +6,27 @@
  * Shared by the replica's HttpSource (src/replication/http-source.ts) and the peer check
  * (src/server/peer-check.ts), the two readers of a peer's `/cluster`.
  */
-import type { Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
 
 /**
  * CLUSTER_DOC_BYTES bounds a peer's `/cluster` document (its map, shards and replica positions:
  * a few KiB to a few hundred on the largest clusters); more is not a node's answer.
  */
 export const CLUSTER_DOC_BYTES = 16 * 1024 * 1024;
+/** ERROR_BODY_BYTES bounds what is read of a refusal's body (a JSON error is a few hundred bytes). */
+export const ERROR_BODY_BYTES = 64 * 1024;
+
+/** PeerAnswer is an answer's head and body: undici's `request` answer, or a fetch's through `Readable.fromWeb`. */
+export interface PeerAnswer {
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
 
 /**
  * letGo destroys an answer's body that is not read to its end. undici's body then emits an error
  * (RequestAbortedError) even when destroyed without one: with no listener, an uncaught exception.
  */
-export function letGo(body: Dispatcher.ResponseData['body']): void {
+export function letGo(body: Readable): void {
   body.on('error', () => undefined);
   body.destroy();
 }
@@ -30,7 +38,7 @@ export function letGo(body: Dispatcher.ResponseData['body']): void {
  * refusal's, read for its error code and shown in part).
  */
 export async function readBody(
-  r: Dispatcher.ResponseData,
+  r: PeerAnswer,
   maxBytes: number,
   totalMs: number,
   what: string,

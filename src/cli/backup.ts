@@ -43,10 +43,13 @@ import { stderrProgress } from './progress-line.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 import { undici } from '../util/lazy-undici.js';
+import { ERROR_BODY_BYTES, readBody } from '../util/peer-answer.js';
 import { mib } from '../util/mib.js';
 import { plural } from '../util/plural.js';
 
 const DEFAULT_RETRIES = 3;
+/** ERROR_READ_MS bounds the read of a refusal's body (its head came: a JSON error is a few hundred bytes). */
+const ERROR_READ_MS = 10_000;
 /**
  * copyShard streams one shard's snapshot from `origin` into the sink; returns its seq and key
  * count. A connection that fails (refused, reset, cut mid-stream) is SHARD_UNREACHABLE naming the
@@ -75,7 +78,21 @@ async function copyShard(
   }).catch((err: unknown) => {
     throw unreachable(err);
   });
-  if (res.statusCode !== 200) throw errorOf(res.statusCode, Buffer.from(await res.body.arrayBuffer()));
+  // A refusal's body is read up to ERROR_BODY_BYTES: a node that sent more (broken, or not a
+  // distkv node) had it all gathered in memory.
+  if (res.statusCode !== 200)
+    throw errorOf(
+      res.statusCode,
+      await readBody(
+        res,
+        ERROR_BODY_BYTES,
+        ERROR_READ_MS,
+        `snapshot of shard ${idx} from ${origin}`,
+        true,
+      ).catch((err: unknown) => {
+        throw unreachable(err);
+      }),
+    );
   const decoder = new SnapshotDecoder();
   const chunks = res.body[Symbol.asyncIterator]();
   let keys = 0;

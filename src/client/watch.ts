@@ -19,6 +19,7 @@ import { BINARY_MEDIA_TYPE, LATEST_VERSION } from '../watch/watch-binary-format.
 import { type FromSpec, parseFrom } from '../watch/watch-cursor.js';
 import { prefixQuery } from '../util/bytes.js';
 import { checkInput } from './key-bytes.js';
+import { redirectTarget } from './sender.js';
 import { closedError } from './node-pools.js';
 import { errorOf } from './wire-decode.js';
 import { checkWatchOptions, endOnReturn } from './watch-call.js';
@@ -237,9 +238,12 @@ async function* runWatch(
               'SHARD_UNREACHABLE',
               `watch of shards ${shards.join(',')}: too many redirects`,
             );
-          // Followed only to a node of the cluster under its scheme: the watched prefix goes nowhere else.
-          const to = new URL(location, `${source.scheme}://${node}`);
-          await source.checkRedirect(to, node, `watch of shards ${shards.join(',')}`);
+          // Followed only to a node of the cluster under its scheme: the watched prefix goes nowhere
+          // else. A Location that is not a URL is REDIRECT_REFUSED naming the node (redirectTarget):
+          // the parse's bare TypeError was taken for a network failure and retried for ever.
+          const what = `watch of shards ${shards.join(',')}`;
+          const to = redirectTarget(location, `${source.scheme}://${node}`, what);
+          await source.checkRedirect(to, node, what);
           node = to.host;
           void source.reload().catch(() => undefined);
           continue;

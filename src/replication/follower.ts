@@ -367,6 +367,7 @@ export class Follower {
         epoch: done.store.epoch,
         exactSeq: done.exactSeq,
         keys: done.keys,
+        ...(done.outside > 0 ? { outside: done.outside } : {}),
       },
       'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );

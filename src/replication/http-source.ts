@@ -26,6 +26,7 @@ import { leaderConfigFor, type ShardCopy } from './leader-config.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 import { undici } from '../util/lazy-undici.js';
+import { CLUSTER_DOC_BYTES, ERROR_BODY_BYTES, letGo, readBody } from '../util/peer-answer.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /**
@@ -52,10 +53,6 @@ const PULL_BODY_MS = 120000;
  * gathered until the replica runs out of memory.
  */
 const PULL_ANSWER_SLACK_BYTES = MAX_FRAME_LEN;
-/** ERROR_BODY_BYTES bounds what is read of a refusal's body (a JSON error is a few hundred bytes). */
-const ERROR_BODY_BYTES = 64 * 1024;
-/** CLUSTER_DOC_BYTES bounds a leader's `/cluster` document read by leaderHash. */
-const CLUSTER_DOC_BYTES = 16 * 1024 * 1024;
 
 /** errorOf reads the code (and a DIVERGED answer's fork) of a JSON error body (undefined when it is not one). */
 function errorOf(body: Buffer): { code: string; fork?: unknown } | undefined {
@@ -83,61 +80,47 @@ function forkOf(header: unknown, body: unknown, describe: string): number {
 }
 
 /**
- * letGo destroys an answer's body that is not read to its end. undici's body then emits an error
- * (RequestAbortedError) even when destroyed without one: with no listener, an uncaught exception.
+ * headWithin sends a request of the pool (`send`, given the signal that aborts it) and throws
+ * naming `what` when its answer's head has not come within `ms`, the wait for one of the pool's
+ * connections included. undici's `headersTimeout` starts only once the request is on a
+ * connection, and an aborted request still waits in the pool's queue until it reaches one (its
+ * abort runs then): behind two connections a broken or hostile leader wedged (a body trickled, a
+ * snapshot held), a pull or a resync waited there with no timeout running, and the replica stopped
+ * replicating for good. So the bound is a race: past it the caller gets the error at once, and the
+ * request, aborted, leaves the queue when a connection frees. The signal aborts nothing once the
+ * head came (the body has its own bounds).
  */
-function letGo(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => undefined);
-  body.destroy();
-}
-
-/**
- * readBody gathers an answer's body, at most `maxBytes` (a larger `Content-Length` is refused
- * unread) within `totalMs`, or throws naming `what` and the bound passed; the body is destroyed then,
- * so the connection is not reused. `cut` keeps the first `maxBytes` of a longer body instead (a
- * refusal's, read for its error code and shown in part).
- */
-async function readBody(
-  r: Dispatcher.ResponseData,
-  maxBytes: number,
-  totalMs: number,
+async function headWithin(
+  ms: number,
   what: string,
-  cut = false,
-): Promise<Buffer> {
-  const claimed = Number(r.headers['content-length'] ?? NaN);
-  if (!cut && claimed > maxBytes) {
-    letGo(r.body);
-    throw new Error(
-      `${what}: Content-Length ${claimed} is more than the ${maxBytes} bytes it can be; refused unread`,
-    );
-  }
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  // Destroyed with its error, the body ends the loop below by throwing it.
-  const timer = setTimeout(() => {
-    r.body.destroy(
-      new Error(`${what}: the body did not end within ${totalMs} ms (${bytes} bytes came); refused`),
-    );
-  }, totalMs);
+  send: (signal: AbortSignal) => Promise<Dispatcher.ResponseData>,
+): Promise<Dispatcher.ResponseData> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const err = new Error(
+        `${what}: no answer within ${ms} ms (the wait for a connection to the leader included); the request is given up and retried`,
+      );
+      controller.abort(err);
+      reject(err);
+    }, ms);
+  });
+  const sent = send(controller.signal);
   try {
-    for await (const chunk of r.body) {
-      const b = chunk as Buffer;
-      if (bytes + b.length > maxBytes) {
+    return await Promise.race([sent, late]);
+  } catch (err) {
+    // Given up: an answer that still comes is let go, the abort that ends it is not uncaught.
+    sent.then(
+      (r) => {
         letGo(r.body);
-        if (cut) {
-          chunks.push(b.subarray(0, maxBytes - bytes));
-          bytes = maxBytes;
-          break;
-        }
-        throw new Error(`${what}: the body passed ${maxBytes} bytes, more than it can be; refused`);
-      }
-      chunks.push(b);
-      bytes += b.length;
-    }
+      },
+      () => undefined,
+    );
+    throw err;
   } finally {
     clearTimeout(timer);
   }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
 }
 
 /**
@@ -255,14 +238,17 @@ export class HttpSource implements ReplicationSource {
   ): Promise<PullResult> {
     const pool = await this.pool();
     const askBytes = Math.min(maxBytes, MAX_PULL_BYTES);
-    const r = await pool.request({
-      method: 'GET',
-      path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${askBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
-      headers: this.headers(),
-      headersTimeout: waitMs + CONTACT_GRACE_MS,
-      bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,
-    });
     const what = `pull from ${this.describe}`;
+    const r = await headWithin(waitMs + CONTACT_GRACE_MS, what, (signal) =>
+      pool.request({
+        method: 'GET',
+        path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${askBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
+        headers: this.headers(),
+        headersTimeout: waitMs + CONTACT_GRACE_MS,
+        bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,
+        signal,
+      }),
+    );
     const leaderSeq = Number(r.headers['x-distkv-leader-seq'] ?? NaN);
     if (r.statusCode === 410) {
       await r.body.dump();
@@ -317,15 +303,17 @@ export class HttpSource implements ReplicationSource {
     if (copy === undefined || this.o.configHash === undefined) return false;
     let doc: unknown;
     try {
-      const r = await (
-        await this.pool()
-      ).request({
-        method: 'GET',
-        path: `/cluster?replica=${encodeURIComponent(this.o.replica)}`,
-        headers: this.headers(),
-        headersTimeout: CLUSTER_READ_MS,
-        bodyTimeout: CLUSTER_READ_MS,
-      });
+      const pool = await this.pool();
+      const r = await headWithin(CLUSTER_READ_MS, `/cluster of ${this.o.leader}`, (signal) =>
+        pool.request({
+          method: 'GET',
+          path: `/cluster?replica=${encodeURIComponent(this.o.replica)}`,
+          headers: this.headers(),
+          headersTimeout: CLUSTER_READ_MS,
+          bodyTimeout: CLUSTER_READ_MS,
+          signal,
+        }),
+      );
       if (r.statusCode !== 200) {
         await r.body.dump();
         return false;
@@ -356,13 +344,16 @@ export class HttpSource implements ReplicationSource {
     // slow to load does not count: the body's timer does not run while its reader applies back-pressure.
     const idleMs = this.o.bodyIdleMs ?? BODY_IDLE_MS;
     const pool = await this.pool();
-    const r = await pool.request({
-      method: 'GET',
-      path: `/_repl/snapshot?shard=${this.o.shard}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
-      headers: this.headers(),
-      headersTimeout: idleMs,
-      bodyTimeout: idleMs,
-    });
+    const r = await headWithin(idleMs, `snapshot from ${this.describe}`, (signal) =>
+      pool.request({
+        method: 'GET',
+        path: `/_repl/snapshot?shard=${this.o.shard}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
+        headers: this.headers(),
+        headersTimeout: idleMs,
+        bodyTimeout: idleMs,
+        signal,
+      }),
+    );
     if (r.statusCode !== 200) {
       const text = (
         await readBody(r, ERROR_BODY_BYTES, idleMs, `snapshot from ${this.describe}`, true)
@@ -442,6 +433,7 @@ export class HttpSource implements ReplicationSource {
       seq,
       ...(epoch === undefined ? {} : { epoch }),
       chunks: iterable,
+      ...(this.o.copy === undefined ? {} : { slots: { first: this.o.copy.first, last: this.o.copy.last } }),
       exactSeq: () => decoder.exactSeq ?? seq,
     };
   }

@@ -6,11 +6,18 @@
  *      the part it holds under a seq that does not describe it;
  *   2. the entries go straight into the fresh store (one chunk written while the next is read),
  *      then `finishSnapshot` sets its seq;
+ *      Entries whose key is outside the shard's slots (`snapshot.slots`: a broken or hostile
+ *      leader, or one whose config gives the shard other slots) are skipped, counted and logged
+ *      once per load naming the leader: loaded, they were not served (reads route by slot) but
+ *      counted in DBSIZE and INFO, and once this replica was promoted, sent on in its snapshots
+ *      to its own replicas and to backups;
  *   3. the marker says `exactSeq` (and the snapshot seq with the leader's epoch there), durably,
  *      before the store is reopened to serve and log from the snapshot seq on.
  */
 import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
+import { slotOfBytes } from '../routing/slot.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import { writeDurableJson } from './durable-json.js';
 import type { SnapshotStream } from './source.js';
@@ -26,6 +33,9 @@ export interface SnapshotTarget {
    * end when its source closes: a promotion's hold waited for the whole load.
    */
   stopped: () => boolean;
+  /** source names the leader in the log line of the entries skipped (its `describe`). */
+  source?: { readonly describe: string };
+  log?: Logger;
 }
 
 /** LoadedSnapshot is a replica rebuilt from a snapshot. */
@@ -37,6 +47,8 @@ export interface LoadedSnapshot {
   /** loaded is the snapshot seq and the leader's epoch there (undefined when the leader sent none). */
   loaded: { seq: number; epoch: number } | undefined;
   keys: number;
+  /** outside is how many entries were skipped: their keys are outside the shard's slots. */
+  outside: number;
 }
 
 /** loadSnapshot rebuilds the replica store of `to` from `snapshot` (see above). */
@@ -57,15 +69,33 @@ export async function loadSnapshot(snapshot: SnapshotStream, to: SnapshotTarget)
     throw err;
   }
   let keys = 0;
+  let outside = 0;
+  let example: Uint8Array | undefined;
+  const slots = snapshot.slots;
   // One chunk is written while the next one is read.
   let writing: Promise<void> = Promise.resolve();
   for await (const chunk of snapshot.chunks) {
+    const ours =
+      slots === undefined
+        ? chunk
+        : chunk.filter((e) => {
+            const slot = slotOfBytes(e.key);
+            if (slot >= slots.first && slot <= slots.last) return true;
+            outside++;
+            example ??= e.key;
+            return false;
+          });
     await writing;
     checkRunning(to);
-    writing = fresh.loadSnapshotChunk(chunk, snapshot.seq);
-    keys += chunk.length;
+    if (ours.length > 0) writing = fresh.loadSnapshotChunk(ours, snapshot.seq);
+    keys += ours.length;
   }
   await writing;
+  if (outside > 0 && slots !== undefined)
+    to.log?.warn(
+      { source: to.source?.describe, outside, first: slots.first, last: slots.last },
+      `the snapshot from ${to.source?.describe ?? 'the leader'} held ${outside} entries outside the shard's slots ${slots.first}-${slots.last} (the first: key ${JSON.stringify(example === undefined ? '' : Buffer.from(example).toString('utf8').slice(0, 100))}, slot ${example === undefined ? '?' : slotOfBytes(example)}); they were not loaded. A leader sends only its shard's keys: check that it routes with this node's sharding.toml (GET /cluster on it)`,
+    );
   await fresh.finishSnapshot(snapshot.seq);
   const exactSeq = Math.max(snapshot.seq, snapshot.exactSeq());
   // The reopened store holds no record at the snapshot seq: without the leader's word, its epoch
@@ -77,7 +107,7 @@ export async function loadSnapshot(snapshot: SnapshotStream, to: SnapshotTarget)
   if (marker !== undefined) writeDurableJson(marker, { exactSeq, ...loaded });
   const store = await to.reopen();
   if (snapshot.epoch !== undefined) store.epoch = snapshot.epoch;
-  return { store, exactSeq, loaded, keys };
+  return { store, exactSeq, loaded, keys, outside };
 }
 
 /** checkRunning throws when the follower of `to` stopped. */

@@ -50,6 +50,12 @@ export interface SnapshotStream {
    */
   epoch?: number;
   chunks: AsyncIterable<SnapshotEntry[]>;
+  /**
+   * slots are the shard's slots as this replica's config gives them, when the source knows them:
+   * an entry whose key is outside them is not the shard's (a broken or hostile leader) and is not
+   * loaded (snapshot-load.ts). Absent: every entry is loaded.
+   */
+  slots?: { first: number; last: number };
   /** exactSeq, once `chunks` is exhausted, is the seq from which the snapshot plus the log is exact. */
   exactSeq: () => number;
 }

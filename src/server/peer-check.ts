@@ -25,7 +25,7 @@
  * PEER_CHECK_MS later.
  */
 import type { Logger } from 'pino';
-import type { Agent } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import {
   disputedRanges,
   formatRanges,
@@ -35,6 +35,7 @@ import {
 } from '../routing/slot-dispute.js';
 import { SLOT_COUNT } from '../routing/slot.js';
 import { undici } from '../util/lazy-undici.js';
+import { CLUSTER_DOC_BYTES, readBody } from '../util/peer-answer.js';
 import { type PeerDispute, SlotGate } from './slot-gate.js';
 
 /**
@@ -89,6 +90,8 @@ interface Peer {
   earlyAt: number;
   /** refused is the last refusal of this peer's live map that was logged, and when (Date.now()). */
   refused: { text: string; at: number } | undefined;
+  /** unread is the last refusal of this peer's `/cluster` body that was logged, and when (Date.now()). */
+  unread: { text: string; at: number } | undefined;
 }
 
 /** REFUSAL_REPEAT_MS is how often a peer's map refused for the same reason is logged again. */
@@ -160,6 +163,7 @@ export class PeerCheck {
       asking: undefined,
       earlyAt: -Infinity,
       refused: undefined,
+      unread: undefined,
     }));
   }
 
@@ -264,6 +268,27 @@ export class PeerCheck {
     return p.asking;
   }
 
+  /**
+   * readDoc reads `p`'s `/cluster` answer, at most CLUSTER_DOC_BYTES within PEER_TIMEOUT_MS. A body
+   * refused (too large, too slow) is logged naming the peer (as a refused map is: when the reason
+   * changes, then once a minute) and thrown: the peer counts as unreachable.
+   */
+  private async readDoc(p: Peer, res: Dispatcher.ResponseData): Promise<Buffer> {
+    try {
+      return await readBody(res, CLUSTER_DOC_BYTES, PEER_TIMEOUT_MS, `/cluster of ${p.address}`);
+    } catch (err) {
+      const text = (err as Error).message;
+      if (refusalDue(p.unread, text, Date.now())) {
+        p.unread = { text, at: Date.now() };
+        this.log.warn(
+          { peer: p.address, err: text },
+          `node ${p.address} sent a /cluster answer this node does not read (at most ${CLUSTER_DOC_BYTES} bytes within ${PEER_TIMEOUT_MS} ms); it counts as unreachable until it answers within the bounds: check that ${p.address} is a distkv node of this cluster`,
+        );
+      }
+      throw err;
+    }
+  }
+
   private async ask(p: Peer): Promise<void> {
     let state: PeerState;
     let version: string | undefined;
@@ -280,7 +305,12 @@ export class PeerCheck {
         dispatcher: this.agent,
         signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
       });
-      const doc = (await res.body.json()) as { version?: unknown; map?: unknown };
+      // Read with a byte cap: within PEER_TIMEOUT_MS a peer could send gigabytes (broken, or
+      // hostile), gathered by `body.json()` until this node ran out of memory.
+      const doc = JSON.parse((await this.readDoc(p, res)).toString('utf8')) as {
+        version?: unknown;
+        map?: unknown;
+      };
       version = typeof doc.version === 'string' ? doc.version : undefined;
       state = res.statusCode === 200 && version === this.mine ? 'agrees' : 'disagrees';
       theirs = state === 'agrees' ? undefined : { version, layout: layoutOfCluster(doc) };

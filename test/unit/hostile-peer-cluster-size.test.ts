@@ -1,0 +1,76 @@
+/**
+ * The peer check against a peer (a fake node: a node:http server on loopback) whose `/cluster`
+ * answer is larger than any node's (CLUSTER_DOC_BYTES): the body is refused once it passes the cap
+ * (a `Content-Length` that claims more, unread), the peer counts as unreachable, and the log names
+ * it. Before, `body.json()` gathered whatever came within the check's timeout (gigabytes on a fast
+ * link) and took the peer for one that agrees.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import pino from 'pino';
+import { PeerCheck } from '../../src/server/peer-check.js';
+import { CLUSTER_DOC_BYTES } from '../../src/util/peer-answer.js';
+
+const servers: Server[] = [];
+
+after(async () => {
+  for (const s of servers) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+/** A valid `/cluster` document of this node's version, padded past CLUSTER_DOC_BYTES. */
+function oversized(): Buffer {
+  return Buffer.from(JSON.stringify({ version: 'abc', pad: 'x'.repeat(CLUSTER_DOC_BYTES) }));
+}
+
+/** fakePeer answers every request with `doc`, in one piece (with Content-Length) or chunked. */
+async function fakePeer(doc: Buffer, chunked: boolean): Promise<string> {
+  const server = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (!chunked) {
+      res.end(doc);
+      return;
+    }
+    const piece = 1024 * 1024;
+    for (let at = 0; at < doc.length; at += piece) res.write(doc.subarray(at, at + piece));
+    res.end();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('PeerCheck against a peer whose /cluster is too large', () => {
+  for (const chunked of [false, true])
+    it(`refuses ${chunked ? 'a chunked body past' : 'a Content-Length over'} the cap, counts the peer unreachable and logs which peer`, async () => {
+      const peer = await fakePeer(oversized(), chunked);
+      const lines: string[] = [];
+      const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+      const check = new PeerCheck([peer], 'abc', 'http', log);
+      try {
+        await check.checkAll();
+        assert.equal(check.view()[0]?.state, 'unreachable');
+        const said = lines.filter((l) => l.includes(`/cluster of ${peer}`));
+        assert.equal(said.length, 1, `one line names the peer: ${lines.join('')}`);
+        const err = (JSON.parse(said[0]!) as { err: string }).err;
+        assert.match(
+          err,
+          chunked
+            ? new RegExp(`the body passed ${CLUSTER_DOC_BYTES} bytes`)
+            : new RegExp(`Content-Length \\d+ is more than the ${CLUSTER_DOC_BYTES} bytes`),
+        );
+        await check.checkAll();
+        assert.equal(
+          lines.filter((l) => l.includes(`/cluster of ${peer}`)).length,
+          1,
+          'the same refusal is not logged again at the next check',
+        );
+      } finally {
+        await check.stop();
+      }
+    });
+});

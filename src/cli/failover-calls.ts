@@ -4,11 +4,10 @@
  * `POST /_admin/fence` to hold a leader's writes or a replica's following in the failover's name,
  * and the release of such a hold. A member's error answer is rebuilt with its own code.
  */
-import { Readable } from 'node:stream';
 import { type Dispatcher, fetch } from 'undici';
 import { DistkvError, isErrorCode } from '../errors.js';
 import type { LiveMap } from '../routing/live-map.js';
-import { CLUSTER_DOC_BYTES, ERROR_BODY_BYTES, readBody } from '../util/peer-answer.js';
+import { readFetchText } from '../util/peer-answer.js';
 
 const NODE_TIMEOUT_MS = 2000;
 /** FENCE_SLACK_MS is how long past the catch-up timeout the leader holds writes if this command dies. */
@@ -67,18 +66,7 @@ export async function call(
     });
     // Read with a byte cap, as a node reads a peer's answer: `res.text()` gathered whatever the
     // node sent within the timeout. Past it the call counts as unanswered (it may have been executed).
-    text = (
-      await readBody(
-        {
-          headers: { 'content-length': res.headers.get('content-length') ?? undefined },
-          body: res.body === null ? Readable.from([]) : Readable.fromWeb(res.body),
-        },
-        res.ok ? CLUSTER_DOC_BYTES : ERROR_BODY_BYTES,
-        NODE_TIMEOUT_MS,
-        `the answer to ${what}`,
-        !res.ok,
-      )
-    ).toString('utf8');
+    text = await readFetchText(res, NODE_TIMEOUT_MS, `the answer to ${what}`);
   } catch (err) {
     const e = new DistkvError('SHARD_UNREACHABLE', `${what}: no answer (${failureText(err)})`, {
       cause: err,

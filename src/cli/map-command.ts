@@ -8,7 +8,6 @@
  * never replaces a valid map of a higher version (`installLiveMap`). An https:// peer is trusted
  * as the node trusts it: with the config's `server.tls_ca` when set.
  */
-import { Readable } from 'node:stream';
 import { Agent, fetch } from 'undici';
 import { parseEndpoint } from '../client/endpoint.js';
 import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
@@ -20,7 +19,7 @@ import { installLiveMap, LIVE_MAP_FILE } from '../server/live-map-file.js';
 import { formatOptions, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
 import { failureText } from './failover-calls.js';
 import { DEFAULT_CONFIG } from './serve.js';
-import { CLUSTER_DOC_BYTES, ERROR_BODY_BYTES, readBody } from '../util/peer-answer.js';
+import { readFetchText } from '../util/peer-answer.js';
 
 /** FETCH_TIMEOUT_MS bounds the peer's answer to `GET /cluster`. */
 const FETCH_TIMEOUT_MS = 5000;
@@ -153,18 +152,7 @@ async function fetchPeerClusterWith(
   // whatever the node sent within the timeout.
   let text: string;
   try {
-    text = (
-      await readBody(
-        {
-          headers: { 'content-length': res.headers.get('content-length') ?? undefined },
-          body: res.body === null ? Readable.from([]) : Readable.fromWeb(res.body),
-        },
-        res.ok ? CLUSTER_DOC_BYTES : ERROR_BODY_BYTES,
-        FETCH_TIMEOUT_MS,
-        `${base} answered GET /cluster`,
-        !res.ok,
-      )
-    ).toString('utf8');
+    text = await readFetchText(res, FETCH_TIMEOUT_MS, `${base} answered GET /cluster`);
   } catch (err) {
     throw new DistkvError('SHARD_UNREACHABLE', failureText(err, FETCH_TIMEOUT_MS));
   }

@@ -3,10 +3,12 @@
  * bounded in bytes and in time, as that node may be broken or hostile (docs/correctness.md, "What
  * a replica takes from its leader"). An unbounded `body.json()` / `body.text()` let a peer send
  * gigabytes within the exchange's timeout and the reader gathered them until it ran out of memory.
- * Shared by the replica's HttpSource (src/replication/http-source.ts) and the peer check
- * (src/server/peer-check.ts), the two readers of a peer's `/cluster`.
+ * Shared by the replica's HttpSource (src/replication/http-source.ts), the peer check
+ * (src/server/peer-check.ts) and the CLI's calls to nodes (`readFetchText`: map fetch, failover,
+ * backup's refusals).
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
 
 /**
  * CLUSTER_DOC_BYTES bounds a peer's `/cluster` document (its map, shards and replica positions:
@@ -78,4 +80,25 @@ export async function readBody(
     clearTimeout(timer);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
+}
+
+/** FetchAnswer is what readFetchText needs of a `fetch` answer (undici's or the global one). */
+export interface FetchAnswer {
+  ok: boolean;
+  headers: { get(name: string): string | null };
+  body: ReadableStream | null;
+}
+
+/**
+ * readFetchText reads a `fetch` answer's body as text: a document of at most CLUSTER_DOC_BYTES
+ * when the answer is 2xx, else the first ERROR_BODY_BYTES of a refusal (readBody, `cut`), within
+ * `totalMs`; it throws naming `what` past a bound.
+ */
+export async function readFetchText(res: FetchAnswer, totalMs: number, what: string): Promise<string> {
+  const answer: PeerAnswer = {
+    headers: { 'content-length': res.headers.get('content-length') ?? undefined },
+    body: res.body === null ? Readable.from([]) : Readable.fromWeb(res.body),
+  };
+  const bytes = await readBody(answer, res.ok ? CLUSTER_DOC_BYTES : ERROR_BODY_BYTES, totalMs, what, !res.ok);
+  return bytes.toString('utf8');
 }

@@ -6,21 +6,15 @@
  * link) and took the peer for one that agrees.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { PeerCheck } from '../../src/server/peer-check.js';
 import { CLUSTER_DOC_BYTES } from '../../src/util/peer-answer.js';
+import { FakePeers } from '../helpers/fake-peer.js';
 
-const servers: Server[] = [];
+const peers = new FakePeers();
 
-after(async () => {
-  for (const s of servers) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
+after(() => peers.close());
 
 /** A valid `/cluster` document of this node's version, padded past CLUSTER_DOC_BYTES. */
 function oversized(): Buffer {
@@ -28,8 +22,8 @@ function oversized(): Buffer {
 }
 
 /** fakePeer answers every request with `doc`, in one piece (with Content-Length) or chunked. */
-async function fakePeer(doc: Buffer, chunked: boolean): Promise<string> {
-  const server = createServer((_req, res) => {
+function fakePeer(doc: Buffer, chunked: boolean): Promise<string> {
+  return peers.start((_req, res) => {
     res.setHeader('content-type', 'application/json');
     if (!chunked) {
       res.end(doc);
@@ -39,9 +33,6 @@ async function fakePeer(doc: Buffer, chunked: boolean): Promise<string> {
     for (let at = 0; at < doc.length; at += piece) res.write(doc.subarray(at, at + piece));
     res.end();
   });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 describe('PeerCheck against a peer whose /cluster is too large', () => {

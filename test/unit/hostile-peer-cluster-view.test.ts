@@ -7,34 +7,22 @@
  * failed on the others with a bare TypeError, Error or RangeError naming no node.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
 import { slotOf } from '../../src/routing/slot.js';
+import { FakePeers, sendJson } from '../helpers/fake-peer.js';
 
-const servers: Server[] = [];
+const peers = new FakePeers();
 
-after(async () => {
-  for (const s of servers) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
+after(() => peers.close());
 
 /** fakeNode answers /cluster with `view(itsAddress)` and every key with "v". */
-async function fakeNode(view: (address: string) => unknown): Promise<string> {
-  let address = '';
-  const server = createServer((req, res) => {
-    if (req.url?.startsWith('/cluster') === true)
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(view(address)));
+function fakeNode(view: (address: string) => unknown): Promise<string> {
+  return peers.start((req, res, address) => {
+    if (req.url?.startsWith('/cluster') === true) sendJson(res, view(address));
     else res.writeHead(200, { etag: '"0.1"' }).end('v');
   });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return address;
 }
 
 /** shard is a well-formed shard entry of a view. */

@@ -6,42 +6,14 @@
  * refused unsent (held before too).
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
+import { FakePeers, redirectingNode } from '../helpers/fake-peer.js';
 
-const servers: Server[] = [];
+const peers = new FakePeers();
 
-after(async () => {
-  for (const s of servers) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
-
-/** redirectingNode is a one-shard node that answers every key request 307 to `location(itsAddress)`. */
-async function redirectingNode(location: (address: string) => string): Promise<string> {
-  let address = '';
-  const server = createServer((req, res) => {
-    if (req.url?.startsWith('/cluster') === true) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          version: 'cfg',
-          map_version: 1,
-          shards: [{ name: 's0', idx: 0, slots: [0, 16383], leader: { address }, replicas: [] }],
-        }),
-      );
-      return;
-    }
-    res.writeHead(307, { location: location(address) }).end();
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return address;
-}
+after(() => peers.close());
 
 const cases: [string, (a: string) => string, (a: string) => RegExp][] = [
   [
@@ -69,7 +41,7 @@ const cases: [string, (a: string) => string, (a: string) => RegExp][] = [
 describe('a client redirected by a broken or hostile node', () => {
   for (const [what, location, why] of cases)
     it(`refuses ${what}, naming the node and the request`, async () => {
-      const node = await redirectingNode(location);
+      const node = await redirectingNode(peers, location);
       const client = new DistkvClient({ urls: [`http://${node}`], timeoutMs: 2000, retries: 0 });
       try {
         const err = await client.get('foo').then(

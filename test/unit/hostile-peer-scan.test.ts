@@ -7,47 +7,29 @@
  * TypeError naming nothing.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
+import { FakePeers, oneShardCluster, sendJson } from '../helpers/fake-peer.js';
 
-const servers: Server[] = [];
+const peers = new FakePeers();
 
-after(async () => {
-  for (const s of servers) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
+after(() => peers.close());
 
 /** fakeNode is a one-shard node whose scan pages are `page(after)` (`after`: the query's cursor). */
 async function fakeNode(
   page: (after: string | null) => unknown,
 ): Promise<{ address: string; pages: () => number }> {
   let pages = 0;
-  let address = '';
-  const server = createServer((req, res) => {
+  const address = await peers.start((req, res, self) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/cluster') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          version: 'cfg',
-          map_version: 1,
-          shards: [{ name: 's0', idx: 0, slots: [0, 16383], leader: { address }, replicas: [] }],
-        }),
-      );
+      sendJson(res, oneShardCluster(self));
       return;
     }
     pages++;
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(JSON.stringify(page(url.searchParams.get('after'))));
+    sendJson(res, page(url.searchParams.get('after')));
   });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { address, pages: () => pages };
 }
 

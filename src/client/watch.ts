@@ -26,6 +26,7 @@ import { checkWatchOptions, endOnReturn } from './watch-call.js';
 import { sleep } from './exchange.js';
 import { readEvents, readFrames, type WatchChange, WatchEvents } from './watch-decode.js';
 import { undici } from '../util/lazy-undici.js';
+import { ERROR_BODY_BYTES, readBody } from '../util/peer-answer.js';
 
 export type { WatchChange } from './watch-decode.js';
 
@@ -98,6 +99,8 @@ const HIGH_WATER = 1000;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
 const MAX_REDIRECTS = 5;
+/** ERROR_READ_MS bounds the read of a refusal's body (a JSON error is a few hundred bytes). */
+const ERROR_READ_MS = 10000;
 
 /** watchPrefix runs a watch (see the design block); its iterator's return() ends it at once (watch-return.ts). */
 export function watchPrefix(
@@ -249,7 +252,20 @@ async function* runWatch(
           continue;
         }
         if (res.statusCode !== 200) {
-          const body = Buffer.from(await res.body.arrayBuffer());
+          // A refusal's body is read up to ERROR_BODY_BYTES within ERROR_READ_MS: a node that sent
+          // more (broken, or not a distkv node) had it all gathered, and one that never ended it held
+          // the watch for good.
+          const body = await readBody(
+            res,
+            ERROR_BODY_BYTES,
+            ERROR_READ_MS,
+            `the refusal of a watch by ${node}`,
+            true,
+          ).catch((err: unknown) => {
+            throw Object.assign(new DistkvError('SHARD_UNREACHABLE', (err as Error).message), {
+              retry: true,
+            });
+          });
           const err = errorOf(res.statusCode, body);
           // A node starting, draining or unreachable is waited for; a refused request is the caller's.
           if (res.statusCode < 500) throw err;

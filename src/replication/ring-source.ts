@@ -64,11 +64,15 @@ export class RingSource implements ReplicationSource {
       // (A replica may be ahead of it: batches enter the ring just before the seq is published.
       // Divergence is checked by the leader, on the first pull, which goes to `fallback`.)
       const leaderSeq = this.leaderSeq();
-      const gen = this.ring.generation();
-      const checked = gen === this.checkedGen;
       const seen = this.ring.wakeValue();
       const lapped = this.ring.takeLapped();
       this.stash.push(...this.ring.take(maxBytes));
+      // After taking: a producer bumps GEN before it publishes, so every batch taken is of this
+      // generation or an older one. Read before, a producer started in between (the leader's worker
+      // restarted) had its batches taken as checked, and its new leader state, which had not heard
+      // from the replica, answered the next pull with a fork: a divergence file and a resync for nothing.
+      const gen = this.ring.generation();
+      const checked = gen === this.checkedGen;
       // Batches were dropped after everything the ring holds now: the gap starts after lapMark.
       if (lapped) this.lapMark = this.stash[this.stash.length - 1]?.lastSeq ?? after;
       this.stash = this.stash.filter((e) => e.lastSeq > after);

@@ -61,8 +61,9 @@ export class RingSource implements ReplicationSource {
   async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
     for (let attempt = 0; attempt < 2; attempt++) {
       // Read before taking: every batch through this seq is then in the ring, taken, or marked lapped.
-      // (A replica may be ahead of it: batches enter the ring just before the seq is published.
-      // Divergence is checked by the leader, on the first pull, which goes to `fallback`.)
+      // (A replica may be ahead of it: batches enter the ring before the seq is published. Not of
+      // the leader store's own last seq, which its pulls to `fallback` are checked against:
+      // ring-format.ts, "Publish order".)
       const leaderSeq = this.leaderSeq();
       const seen = this.ring.wakeValue();
       const lapped = this.ring.takeLapped();

@@ -35,6 +35,11 @@ export class RingSource implements ReplicationSource {
    * position first (its restart fork) and counts its shared ack only after that.
    */
   private checkedGen = -1;
+  /**
+   * handed is the last seq handed out from the ring: a replica that asks again from below it
+   * (applying them failed) reads them from the leader's log, whatever the leader has published.
+   */
+  private handed = 0;
   /** closed is set by close: a pull no longer waits on the ring. */
   private closed = false;
   /** counters for /stats and tests. */
@@ -82,10 +87,17 @@ export class RingSource implements ReplicationSource {
         if (after >= this.lapMark) this.lapMark = Number.POSITIVE_INFINITY;
         return this.fromStash(after, maxBytes, leaderSeq);
       }
-      if (!checked || first !== undefined || after >= this.lapMark || leaderSeq > after) {
+      if (
+        !checked ||
+        first !== undefined ||
+        after >= this.lapMark ||
+        leaderSeq > after ||
+        this.handed > after
+      ) {
         // A gap before the ring's next batch, past where the ring lost batches, or records the
         // leader holds that the ring handed out before (an apply of them failed, and the replica
-        // asks again from its ack): read the leader's log.
+        // asks again from its ack; the leader may not have published their seq yet): read the
+        // leader's log.
         this.counters.fallbackPulls++;
         const r = await this.fallback.pull(after, maxBytes, 0, epoch);
         // A fork goes back as the leader answered it (with its epoch: the divergence file names it).
@@ -119,6 +131,7 @@ export class RingSource implements ReplicationSource {
       last = e.lastSeq;
       this.counters.ringBatches++;
     }
+    this.handed = Math.max(this.handed, last);
     return {
       records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes),
       leaderSeq: Math.max(leaderSeq, last),

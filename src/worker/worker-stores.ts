@@ -164,7 +164,7 @@ export class WorkerStores {
       } catch (err) {
         for (const spec of lsm) outcomes.set(spec.index, err as Error);
       }
-    }
+    } else report?.({ bytes: 0, totalBytes: 0, elapsedMs: 0, done: true }); // no commit log to replay
     for (const spec of specs) {
       const storeLog = logOf(spec);
       try {

@@ -8,7 +8,7 @@
  * shard at S ("consistent"); otherwise the shard is copied again, up to --retries times. A shard that never holds still fails the backup unless
  * --allow-fuzzy. A shard whose leader cannot be reached or no longer leads it (a failover during
  * the backup: SHARD_UNREACHABLE, WRONG_NODE, SWITCHING_LEADER, DRAINING, STARTING, UNAVAILABLE) is copied
- * again from the leader a reloaded map names, for up to FAILOVER_WAIT_MS; a copy counts as
+ * again from the leader a reloaded map names, for up to --wait-ms (FAILOVER_WAIT_MS); a copy counts as
  * consistent only when the node it came from still leads the shard at the copy's seq. A shard
  * with a slot its leader refuses because a peer's config gives it another leader (`/cluster` →
  * `peers[].disputed_slots`, read with the same answer) fails the backup (SLOTS_DISPUTED): that
@@ -38,7 +38,15 @@ import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { fileProblem } from './files.js';
 import { reasonOf } from '../util/fs-reason.js';
-import { behindAdvice, FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
+import {
+  behindAdvice,
+  FAILOVER_WAIT_MS,
+  failoverWaitMs,
+  isMoving,
+  lookForLeader,
+  noLeaderAdvice,
+  WAIT_OPTION,
+} from './leader-wait.js';
 import { stderrProgress } from './progress-line.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
@@ -207,8 +215,7 @@ async function publish(partial: string, file: string, force: boolean): Promise<v
 export const BACKUP_VERB: ClientVerb = {
   usage: 'distkv backup FILE',
   summary: "copy every shard's keys and values from its leader into FILE",
-  details:
-    'Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nThe expire records a leader logs as TTLs run out are not writes here: a key keeps its expiry\ninstant in FILE, and one that expired by the copy or the restore is not restored. Versions are not\nkept: a restore gives every key a new one.\nA shard whose leader is down or moving (a failover) is copied from the leader a newer map names\n(for up to 30 s). A shard whose leader refuses some of its slots because the config of\nanother node gives them another leader fails the backup (SLOTS_DISPUTED): give every node the same file.\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes (FILE exists, without --force).',
+  details: `Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nThe expire records a leader logs as TTLs run out are not writes here: a key keeps its expiry\ninstant in FILE, and one that expired by the copy or the restore is not restored. Versions are not\nkept: a restore gives every key a new one.\nA shard whose leader is down or moving (a failover) is copied from the leader a newer map names\n(for up to --wait-ms, ${FAILOVER_WAIT_MS / 1000} s by default). A shard whose leader refuses some of its\nslots because the config of another node gives them another leader fails the backup (SLOTS_DISPUTED): give every node the same file.\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes (FILE exists, without --force).`,
   options: {
     retries: {
       type: 'string',
@@ -223,6 +230,7 @@ export const BACKUP_VERB: ClientVerb = {
       type: 'boolean',
       help: 'replace FILE when it exists (without it, an existing FILE is refused)',
     },
+    ...WAIT_OPTION,
   },
   run: async (client, args, out, conn) => {
     const [file] = positionals(args, 1, 1, 'distkv backup FILE') as [string];
@@ -236,6 +244,7 @@ export const BACKUP_VERB: ClientVerb = {
     if (file === '')
       throw new UsageError('FILE is empty: name the file to write the backup to (nothing was copied)');
     const retries = intOption(args, 'retries') ?? DEFAULT_RETRIES;
+    const waitMs = failoverWaitMs(args);
     const allowFuzzy = args.options.get('allow-fuzzy') === true;
     const force = args.options.get('force') === true;
     // FILE is checked before the copy: a directory there would fail the final rename only after
@@ -286,7 +295,7 @@ export const BACKUP_VERB: ClientVerb = {
       await sink.write(encodeBackupHeader());
       for (const s of map.shards) {
         let leader = s.address;
-        const failoverDeadline = performance.now() + FAILOVER_WAIT_MS;
+        const failoverDeadline = performance.now() + waitMs;
         const start = sink.position;
         let copy: { seq: number; keys: number; consistent: boolean } | undefined;
         for (let attempt = 0; attempt <= retries && copy?.consistent !== true; attempt++) {
@@ -326,7 +335,7 @@ export const BACKUP_VERB: ClientVerb = {
             if (performance.now() >= failoverDeadline)
               throw new DistkvError(
                 err.code,
-                `${err.message}; ${noLeaderAdvice(s.idx, s.name, leader)}, then run the backup again; ${file} was not written`,
+                `${err.message}; ${noLeaderAdvice(s.idx, s.name, leader, waitMs)}, then run the backup again; ${file} was not written`,
                 { cause: err },
               );
             // A failover: not a copy that raced writes, so it does not count against --retries.

@@ -12,6 +12,7 @@ import { DistkvError } from '../errors.js';
 import {
   emptyItem,
   formatOptions,
+  intOption,
   listOption,
   type OptionSpec,
   type ParsedArgs,
@@ -30,9 +31,12 @@ export const DEFAULT_URL = '127.0.0.1:8080';
  * REFUSED_WAIT_MS is how long a verb waits for a node that refuses connections: a node restarting
  * (systemd, a rolling restart) leaves its port closed for a few seconds between its old process
  * and its new one, which then answers STARTING (waited for too). Longer, the node is down: the verb
- * fails with exit 1, saying so.
+ * fails with exit 1, saying so. `--refused-wait-ms` sets it (a script that would rather fail at
+ * once, or a restart known to take longer).
  */
 export const REFUSED_WAIT_MS = 10000;
+/** MAX_REFUSED_WAIT_MS bounds --refused-wait-ms (an hour: a node closed that long is down, not restarting). */
+export const MAX_REFUSED_WAIT_MS = 3_600_000;
 
 /** CONNECT_OPTIONS are the options of every verb that talks to a cluster. */
 export const CONNECT_OPTIONS: Record<string, OptionSpec> = {
@@ -47,9 +51,21 @@ export const CONNECT_OPTIONS: Record<string, OptionSpec> = {
     valueName: 'FILE',
     help: "PEM file of the CA that signed the nodes' certificates (or env DISTKV_CA)",
   },
+  'refused-wait-ms': {
+    type: 'string',
+    valueName: 'MS',
+    help: `how long a node that refuses connections (stopped, or restarting) is tried again before the command gives up on it (default ${REFUSED_WAIT_MS}; 0: not at all)`,
+  },
   json: { type: 'boolean', help: 'print JSON' },
   help: { type: 'boolean', help: 'show this help' },
 };
+
+/** refusedWaitMs returns --refused-wait-ms (REFUSED_WAIT_MS when absent); a value out of 0..MAX_REFUSED_WAIT_MS is a UsageError naming the bound. */
+export function refusedWaitMs(args: ParsedArgs): number {
+  return (
+    intOption(args, 'refused-wait-ms', { min: 0, max: MAX_REFUSED_WAIT_MS, what: ' ms' }) ?? REFUSED_WAIT_MS
+  );
+}
 
 /**
  * envEndpoints is the addresses of DISTKV_URL (none when unset or "", as DISTKV_CA and DISTKV_TOKEN
@@ -181,11 +197,12 @@ export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): 
     return 0;
   }
   const conn = connection(args);
+  const refusedWait = refusedWaitMs(args);
   const client = new DistkvClient({
     urls: conn.urls,
     token: conn.token,
     replicaReads: args.options.get('replica') === true,
-    refusedWaitMs: REFUSED_WAIT_MS,
+    refusedWaitMs: refusedWait,
     ...(conn.ca === undefined ? {} : { ca: conn.ca }),
     // Once per node and reason for the whole verb: a scan or a restore sends many requests.
     onWait: (n) => {

@@ -10,8 +10,19 @@ import type { LiveMap } from '../routing/live-map.js';
 import { readFetchText } from '../util/peer-answer.js';
 
 const NODE_TIMEOUT_MS = 2000;
-/** FENCE_SLACK_MS is how long past the catch-up timeout the leader holds writes if this command dies. */
+/**
+ * FENCE_SLACK_MS is how long past the catch-up timeout the leader holds writes if this command
+ * dies, and how long the replicas' claims last (`--hold-slack-ms` sets it, within
+ * MIN_FENCE_SLACK_MS..MAX_FENCE_SLACK_MS): time enough for the steps after the catch-up (the claims,
+ * the map posted to every member), which take a few requests.
+ */
 export const FENCE_SLACK_MS = 10000;
+/** MIN_FENCE_SLACK_MS bounds --hold-slack-ms from below: shorter, a hold could run out between two of the command's own requests. */
+export const MIN_FENCE_SLACK_MS = 1000;
+/** MAX_FENCE_SLACK_MS bounds --hold-slack-ms from above (ten minutes: a dead command's holds keep the shard from writes that long). */
+export const MAX_FENCE_SLACK_MS = 600_000;
+/** MAX_HOLD_MS is the longest hold a node takes (src/http/failover-routes.ts, MAX_FENCE_MS): --timeout-ms plus the slack. */
+export const MAX_HOLD_MS = 3_600_000;
 
 /** NodeDoc is the part of a member's `GET /cluster` the failover reads. */
 export interface NodeDoc {

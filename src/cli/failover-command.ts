@@ -16,17 +16,18 @@ import {
   usageOnRefusal,
 } from './args.js';
 import { CONNECT_OPTIONS, envEndpoints } from './connect.js';
-import { FENCE_SLACK_MS } from './failover-calls.js';
+import { FENCE_SLACK_MS, MAX_FENCE_SLACK_MS, MAX_HOLD_MS, MIN_FENCE_SLACK_MS } from './failover-calls.js';
 import { readInput } from './files.js';
 import { failover } from './failover.js';
 import { stopOnSignal } from './interrupt.js';
 
 /**
- * MAX_TIMEOUT_MS bounds --timeout-ms: the leader's hold lasts the timeout plus FENCE_SLACK_MS, and a
- * node takes a hold of at most an hour (src/http/failover-routes.ts, MAX_FENCE_MS). Past it the
- * command failed with INTERNAL and the node's 400 about an `ms` parameter the user never gave.
+ * --timeout-ms is bounded by MAX_HOLD_MS less the slack (--hold-slack-ms, FENCE_SLACK_MS by
+ * default): the leader's hold lasts the timeout plus the slack, and a node takes a hold of at most
+ * an hour (src/http/failover-routes.ts, MAX_FENCE_MS). Past it the command failed with INTERNAL and
+ * the node's 400 about an `ms` parameter the user never gave.
  */
-const MAX_TIMEOUT_MS = 3600000 - FENCE_SLACK_MS;
+const MAX_TIMEOUT_MS = MAX_HOLD_MS - FENCE_SLACK_MS;
 
 const OPTIONS: Record<string, OptionSpec> = {
   // Said as the other client commands say it: http(s)://HOST:PORT is taken here too.
@@ -49,7 +50,12 @@ const OPTIONS: Record<string, OptionSpec> = {
   'timeout-ms': {
     type: 'string',
     valueName: 'MS',
-    help: `how long the target may take to catch up (default 30000, at most ${MAX_TIMEOUT_MS}; 0: only if it already has)`,
+    help: `how long the target may take to catch up (default 30000, at most ${MAX_TIMEOUT_MS}: this plus --hold-slack-ms is at most ${MAX_HOLD_MS}; 0: only if it already has)`,
+  },
+  'hold-slack-ms': {
+    type: 'string',
+    valueName: 'MS',
+    help: `how long the holds outlast the catch-up if this command dies: the leader's writes are held for --timeout-ms plus this, the replicas' following for this (default ${FENCE_SLACK_MS}, ${MIN_FENCE_SLACK_MS}..${MAX_FENCE_SLACK_MS})`,
   },
   token: { type: 'string', valueName: 'TOKEN', help: 'bearer token (or env DISTKV_TOKEN)' },
   ca: {
@@ -79,6 +85,11 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
   const urls = given.length > 0 ? given : envEndpoints();
   const caGiven = stringOption(args, 'ca');
   const caFile = caGiven ?? process.env.DISTKV_CA ?? '';
+  const holdSlackMs =
+    intOption(args, 'hold-slack-ms', { min: MIN_FENCE_SLACK_MS, max: MAX_FENCE_SLACK_MS, what: ' ms' }) ??
+    FENCE_SLACK_MS;
+  const timeoutMs =
+    intOption(args, 'timeout-ms', { min: 0, max: MAX_HOLD_MS - holdSlackMs, what: ' ms' }) ?? 30000;
   // Ctrl-C stops the failover before it posts the new map, releasing what it held (the leader's
   // writes, the replicas' following); a second one exits at once and leaves its holds to run out.
   const stop = new AbortController();
@@ -99,7 +110,8 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
         ...(caFile === ''
           ? {}
           : { ca: readInput(caFile, undefined, caGiven === undefined ? 'DISTKV_CA' : '--ca') }),
-        timeoutMs: intOption(args, 'timeout-ms', { min: 0, max: MAX_TIMEOUT_MS, what: ' ms' }) ?? 30000,
+        timeoutMs,
+        holdSlackMs,
         signal: stop.signal,
       }),
     );

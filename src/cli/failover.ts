@@ -63,6 +63,8 @@ export interface FailoverOptions {
   /** ca is the PEM of a private CA that signed https:// nodes' certificates (`--ca`, `DISTKV_CA`). */
   ca?: Buffer;
   timeoutMs: number;
+  /** holdSlackMs is how long the holds outlast the catch-up if this command dies (FENCE_SLACK_MS by default; `--hold-slack-ms`). */
+  holdSlackMs?: number;
   /**
    * signal stops the failover before it posts the new map: it releases its holds and throws the
    * signal's reason. Once the map is posted it runs to the end. Before, Ctrl-C left the leader's
@@ -189,7 +191,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   };
   o.signal?.throwIfAborted();
   if (!o.force) {
-    const held = await fence(scheme, leader, idx, auth, o.timeoutMs + FENCE_SLACK_MS, by);
+    const held = await fence(scheme, leader, idx, auth, o.timeoutMs + (o.holdSlackMs ?? FENCE_SLACK_MS), by);
     leaderSeq = held.last_seq;
     try {
       checkUnchanged(live.name, leader, held, base.version);
@@ -244,7 +246,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     for (const r of live.replicas.filter((x) => docs.get(x) !== undefined).sort()) {
       o.signal?.throwIfAborted();
       claimed.push(r);
-      const held = await fence(scheme, r, idx, auth, FENCE_SLACK_MS, by);
+      const held = await fence(scheme, r, idx, auth, o.holdSlackMs ?? FENCE_SLACK_MS, by);
       checkUnchanged(live.name, r, held, base.version);
       heldAt.set(r, held.last_seq);
     }
@@ -269,7 +271,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     call(`${scheme}://${node}/_admin/map?by=${by}`, auth, { method: 'POST', body: JSON.stringify(next) });
   // Planned, the old leader takes the map first, then the target, then every other node. The target
   // leads from the moment it has the map; the old leader, held, took no write since L, but its hold
-  // runs out by itself (`--timeout-ms` + 10 s) when this command dies. With the target first, this
+  // runs out by itself (`--timeout-ms` + `--hold-slack-ms`, 10 s) when this command dies. With the target first, this
   // command and the target dying together (the same host lost) left the map at a dead target
   // only: the old leader's hold ran out, it took writes in its old epoch, and the target, back,
   // cut them into the old leader's divergence file. With the old leader first it follows the target

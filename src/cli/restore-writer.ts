@@ -18,7 +18,7 @@
  *
  * Failover: entries whose write was refused as by a leader that is down or moving (leader-wait.ts,
  * MOVING; a write cut off in flight is SHARD_UNREACHABLE too) are written again, after a reload of
- * the map, at the leader it names, for up to FAILOVER_WAIT_MS without a write that succeeds; their
+ * the map, at the leader it names, for up to --wait-ms (FAILOVER_WAIT_MS) without a write that succeeds; their
  * shards are noted in `moved` (restore.ts writes such shards' keys again: the old leader may have
  * acknowledged writes its replicas had not copied). Sending a backup entry twice writes the same
  * value and expiry instant twice, which the client library does not do for an ordinary write (it
@@ -120,11 +120,20 @@ export class RestoreWriter {
   private pendingBytes = 0;
   private readonly client: DistkvClient;
   private readonly onProgress: (waiting: string | undefined) => void;
+  private readonly waitMs: number;
 
-  /** `onProgress` is told after each group, with what the writer waits for while a shard has no leader that answers. */
-  constructor(client: DistkvClient, onProgress: (waiting: string | undefined) => void) {
+  /**
+   * `onProgress` is told after each group, with what the writer waits for while a shard has no
+   * leader that answers; `waitMs` (--wait-ms) bounds that wait without a write that succeeds.
+   */
+  constructor(
+    client: DistkvClient,
+    onProgress: (waiting: string | undefined) => void,
+    waitMs = FAILOVER_WAIT_MS,
+  ) {
     this.client = client;
     this.onProgress = onProgress;
+    this.waitMs = waitMs;
   }
 
   async add(p: Pending): Promise<void> {
@@ -140,12 +149,12 @@ export class RestoreWriter {
     let unwritten = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    let deadline = performance.now() + FAILOVER_WAIT_MS;
+    let deadline = performance.now() + this.waitMs;
     while (unwritten.length > 0) {
       const { failed, sent } = await this.writeOnce(unwritten);
       if (failed.length === 0) break;
       // Some written: the cluster makes progress, so the wait for a leader starts again.
-      if (failed.length < sent) deadline = performance.now() + FAILOVER_WAIT_MS;
+      if (failed.length < sent) deadline = performance.now() + this.waitMs;
       const map = await this.client.topology();
       for (const f of failed) this.moved.add(shardOfEntry(map, f.p.key));
       const first = failed[0]!;
@@ -154,7 +163,7 @@ export class RestoreWriter {
         throw this.stopped(
           first.err.code,
           keyText(first.p.text ?? first.p.key),
-          `${first.err.message}${othersOf(failed.length, 'group')}; ${noLeaderAdvice(s.idx, s.name, s.address)}`,
+          `${first.err.message}${othersOf(failed.length, 'group')}; ${noLeaderAdvice(s.idx, s.name, s.address, this.waitMs)}`,
         );
       this.onProgress(
         `${plural(failed.length, 'key')} of shard ${s.idx} (${s.name}) refused (${first.err.code} at ${s.address}); looking for its leader`,

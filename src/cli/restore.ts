@@ -13,7 +13,7 @@
  * started behind its replica (LEADER_BEHIND: it refuses every key of the shard).
  *
  * Failover: a leader that does not answer when the restore starts is waited for as the shard
- * fails over (leader-wait.ts: the map reloaded until its leader answers, up to FAILOVER_WAIT_MS),
+ * fails over (leader-wait.ts: the map reloaded until its leader answers, up to --wait-ms),
  * and so is one that stops answering mid-way (restore-writer.ts). It used to fail up front, or stop
  * at the first write the failover cut off. Replication is asynchronous: writes the old leader
  * acknowledged may be missing on the replica that took over, so a shard whose leader changed while
@@ -32,7 +32,15 @@ import { readEntries } from './backup-file.js';
 import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { whileInterruptible } from './interrupt.js';
-import { behindAdvice, FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
+import {
+  behindAdvice,
+  FAILOVER_WAIT_MS,
+  failoverWaitMs,
+  isMoving,
+  lookForLeader,
+  noLeaderAdvice,
+  WAIT_OPTION,
+} from './leader-wait.js';
 import { type ProgressLine, stderrProgress } from './progress-line.js';
 import { checkLimits, openBackup } from './restore-file.js';
 import { expiredAt, RestoreWriter, shardOfEntry } from './restore-writer.js';
@@ -54,22 +62,25 @@ export const RESTORE_VERB: ClientVerb = {
     'its instant in the backup (its write carries that instant); one that has expired by the time it is\n' +
     'sent is not written, and counted. Every key gets a new version in the target (a version read from\n' +
     'the source names nothing there). A shard whose leader fails over is followed to the new leader (for\n' +
-    'up to 30 s without one; --url need not name it), and its keys are written again there, at most 4\n' +
-    'passes over the file: the old one may have acknowledged writes its replicas had not copied. A\n' +
-    'cluster whose nodes disagree about the config (SLOTS_DISPUTED, as any leader it writes to reports\n' +
-    'it) is refused before anything is written. Exit 0 when every key was written, 1 when the cluster\n' +
-    'is not empty, its nodes disagree, a write failed or no leader answered, 2 for usage mistakes and\n' +
-    'files that are unreadable, damaged or no backup (an empty one), 130 when interrupted (Ctrl-C: the\n' +
-    'keys written so far stay). A node that takes requests and never answers is retried, saying so\n' +
-    'after 5 s.',
+    `up to --wait-ms without one, ${FAILOVER_WAIT_MS / 1000} s by default; --url need not name it), and its keys are\n` +
+    'written again there, at most 4 passes over the file: the old one may have acknowledged writes its\n' +
+    'replicas had not copied. A cluster whose nodes disagree about the config (SLOTS_DISPUTED, as any\n' +
+    'leader it writes to reports it) is refused before anything is written. Exit 0 when every key was\n' +
+    'written, 1 when the cluster is not empty, its nodes disagree, a write failed or no leader answered,\n' +
+    '2 for usage mistakes and files that are unreadable, damaged or no backup (an empty one), 130 when\n' +
+    'interrupted (Ctrl-C: the keys written so far stay). A node that takes requests and never answers\n' +
+    'is retried, saying so after 5 s.',
   options: {
     force: {
       type: 'boolean',
       help: 'restore into a cluster that already holds keys (overwrites the keys of the backup)',
     },
+    ...WAIT_OPTION,
   },
   run: async (client, args, out, conn) => {
     const [file] = positionals(args, 1, 1, 'distkv restore FILE') as [string];
+    // Before the file is opened: a mistyped --wait-ms is a usage mistake, whatever the file holds.
+    const waitMs = failoverWaitMs(args);
     const backup = await openBackup(file);
     const { fh, size } = backup;
     try {
@@ -79,7 +90,7 @@ export const RESTORE_VERB: ClientVerb = {
       // for about 50 s without a word: it says it is still trying, as get and backup do.
       const views = await withSlowNote(
         'restore',
-        leaderViews(client, progress, () => 'nothing was written'),
+        leaderViews(client, progress, waitMs, () => 'nothing was written'),
         false,
         SLOW_NOTE_MS,
         conn.waited,
@@ -105,19 +116,23 @@ export const RESTORE_VERB: ClientVerb = {
       let extraPasses = 0;
       // A wait is drawn at once when it says something new, else as progress is (newWait).
       let shownWait: string | undefined;
-      const writer = new RestoreWriter(client, (waiting) => {
-        const fresh = newWait(shownWait, waiting);
-        shownWait = waiting;
-        progress.show(
-          () =>
-            `restore: ${plural(writer.written, 'key')} written` +
-            (writer.again
-              ? `; writing again the keys of shard ${fewShards(rewrittenShards)}: ${writer.rewritten}`
-              : '') +
-            (waiting === undefined ? '' : `; ${waiting}`),
-          fresh,
-        );
-      });
+      const writer = new RestoreWriter(
+        client,
+        (waiting) => {
+          const fresh = newWait(shownWait, waiting);
+          shownWait = waiting;
+          progress.show(
+            () =>
+              `restore: ${plural(writer.written, 'key')} written` +
+              (writer.again
+                ? `; writing again the keys of shard ${fewShards(rewrittenShards)}: ${writer.rewritten}`
+                : '') +
+              (waiting === undefined ? '' : `; ${waiting}`),
+            fresh,
+          );
+        },
+        waitMs,
+      );
       let expired = 0;
       const stoppedAfter = (): string =>
         `the restore stopped after writing ${plural(writer.written, 'key')}: the cluster holds part of the backup, so run it again with --force once that is fixed`;
@@ -140,7 +155,7 @@ export const RESTORE_VERB: ClientVerb = {
           await writer.add({ key, text: isUtf8(key) ? key.toString('utf8') : undefined, value, expiresAtMs });
         });
         await writer.flush();
-        const now = leadersOf(await leaderViews(client, progress, stoppedAfter));
+        const now = leadersOf(await leaderViews(client, progress, waitMs, stoppedAfter));
         const changed = new Set(writer.moved);
         for (const [idx, leader] of now) if (leaders.get(idx) !== leader) changed.add(idx);
         leaders = now;
@@ -224,15 +239,16 @@ function rewrittenText(writes: number, passes: number): string {
  * leaderViews returns the `/cluster` of a node of the cluster (anyView: a configured one, else one
  * of the client's map), then that of every other leader it names (the nodes the restore writes to). A
  * leader that does not answer, or no longer leads (a failover), is looked for in a reloaded map for
- * up to FAILOVER_WAIT_MS (leader-wait.ts); then the restore fails, saying `outcome` (what it had
+ * up to `waitMs` (--wait-ms, leader-wait.ts); then the restore fails, saying `outcome` (what it had
  * written).
  */
 async function leaderViews(
   client: DistkvClient,
   progress: ProgressLine,
+  waitMs: number,
   outcome: () => string,
 ): Promise<ClusterView[]> {
-  const deadline = performance.now() + FAILOVER_WAIT_MS;
+  const deadline = performance.now() + waitMs;
   let shownWait: string | undefined;
   for (;;) {
     const view = await anyView(client, outcome);
@@ -248,7 +264,7 @@ async function leaderViews(
         const s = shards.find((x) => x.leader.address === err.leader)!;
         throw new DistkvError(
           e instanceof DistkvError ? e.code : 'SHARD_UNREACHABLE',
-          `leader ${err.leader} could not be asked whether it refuses slots (${e instanceof Error ? e.message : String(e)}); ${isMoving(e) ? `${noLeaderAdvice(s.idx, s.name, err.leader)}; ` : ''}${outcome()}`,
+          `leader ${err.leader} could not be asked whether it refuses slots (${e instanceof Error ? e.message : String(e)}); ${isMoving(e) ? `${noLeaderAdvice(s.idx, s.name, err.leader, waitMs)}; ` : ''}${outcome()}`,
         );
       }
       const waiting = `restore: leader ${err.leader} did not answer (${e.code}); looking for its shard's leader`;

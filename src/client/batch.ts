@@ -9,6 +9,7 @@ import type { ShardMap } from '../routing/shard-map.js';
 import { batchResult, chunks, conditional, type WireResult, wireOp } from './batch-wire.js';
 import type { Reply } from './exchange.js';
 import type { Sender } from './sender.js';
+import { checkExpiryOptions } from './call-options.js';
 import { checkText } from './key-bytes.js';
 import { checkConditionTypes } from './wire-decode.js';
 import type { BatchOp, BatchResult } from './types.js';
@@ -26,7 +27,8 @@ const OP_FIELDS = {
  * checkOp refuses (INVALID_ARGUMENT, nothing sent) an operation the types allow no other way: from
  * JavaScript, an `op` that is neither "set" nor "delete" was sent as a set (wireOp), a set
  * without a string or bytes value threw a TypeError from Buffer.from, a field misspelt (`ttl` for
- * `ttlMs`: a key that never expires) was dropped, and an operation that is null threw a TypeError.
+ * `ttlMs`: a key that never expires) was dropped, an operation that is null threw a TypeError, and
+ * a `ttlMs` or `expiresAtMs` a put would refuse (call-options.ts) was left to the node.
  */
 function checkOp(op: BatchOp, i: number): void {
   const entry: unknown = op;
@@ -57,6 +59,7 @@ function checkOp(op: BatchOp, i: number): void {
   checkText(key, 'key');
   checkConditionTypes(op, `batch operation ${i}: `);
   if (op.op === 'delete') return;
+  checkExpiryOptions(op, `batch operation ${i}`);
   const value: unknown = op.value;
   if (typeof value === 'string') checkText(value, 'value');
   else if (!(value instanceof Uint8Array))

@@ -50,10 +50,16 @@ export const MAX_TTL_MS = 10 * 365 * 86400 * 1000;
 /**
  * checkExpiryOptions throws INVALID_ARGUMENT when `options` of `name` has a `ttlMs` that is not an
  * integer in 1..MAX_TTL_MS, or an `expiresAtMs` that is not one in 1..now + MAX_TTL_MS (this
- * process's clock, as `distkv set --expires-at` reads it; the node checks it again by its own).
+ * process's clock, as `distkv set --expires-at` reads it; the node checks it again by its own), or
+ * both (the node refuses them together: src/http/write-conditions.ts, batch-parse.ts).
  */
 export function checkExpiryOptions(options: { ttlMs?: unknown; expiresAtMs?: unknown }, name: string): void {
   const { ttlMs, expiresAtMs } = options;
+  if (ttlMs !== undefined && expiresAtMs !== undefined)
+    throw new DistkvError(
+      'INVALID_ARGUMENT',
+      `${name}: give ttlMs (milliseconds from now) or expiresAtMs (Unix time in milliseconds), not both`,
+    );
   if (ttlMs !== undefined && !isIntegerIn(ttlMs, MAX_TTL_MS))
     throw new DistkvError(
       'INVALID_ARGUMENT',

@@ -6,6 +6,7 @@ import type { BehindReplica } from '../server/map-keeper.js';
 import { DistkvError } from '../errors.js';
 import { respAddressOf } from '../resp/resp-address.js';
 import { replicaLag } from '../replication/lag.js';
+import type { ReplayProgressOfNode } from '../server/start-progress.js';
 import { formatRanges, type SlotRange } from '../routing/slot-dispute.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
@@ -117,10 +118,29 @@ export function clusterView(ctx: HttpContext): unknown {
     }),
     map: live,
     peers: ctx.peers.view(),
+    ...(ctx.state.phase === 'starting' ? { starting: replayView(ctx.pool.replayProgress()) } : {}),
     /** coordination is present when the nodes run [coordination] (etcd): a replica takes a shard whose leader is gone over by itself. */
     ...(ctx.config.coordination.etcd.length > 0
       ? { coordination: { lease_ttl_ms: ctx.config.coordination.lease_ttl_ms } }
       : {}),
+  };
+}
+
+/**
+ * replayView is how far the node's workers have replayed their commit logs (src/server/start-progress.ts),
+ * in RESP INFO's terms: /cluster's `starting` while the node starts (`replay_eta_seconds` only
+ * when measured), /stats's `node.replay` once it serves (what its start replayed, in `replay_ms`).
+ */
+function replayView(p: ReplayProgressOfNode): Record<string, number> {
+  return {
+    replay_total_bytes: p.totalBytes,
+    replay_loaded_bytes: p.loadedBytes,
+    replay_loaded_perc: Math.round(p.percent * 100) / 100,
+    replay_ms: p.elapsedMs,
+    ...(p.etaSeconds === undefined ? {} : { replay_eta_seconds: p.etaSeconds }),
+    workers: p.workers,
+    workers_replaying: p.reported - p.done,
+    workers_replayed: p.done,
   };
 }
 
@@ -139,6 +159,7 @@ async function statsView(ctx: HttpContext): Promise<unknown> {
       heap_used_bytes: mem.heapUsed,
       in_flight: ctx.pool.inFlight,
       phase: ctx.state.phase,
+      replay: replayView(ctx.pool.replayProgress()),
     },
     stores: ctx.plan.stores.map((st) => ({
       shard: st.shard.idx,

@@ -284,8 +284,8 @@ function serveStream(
   const beat = (): void => {
     out.keepAlive();
   };
+  // `ended` runs on an abort too: the output registers it (sse-output.ts).
   let keepAlive = setInterval(beat, KEEPALIVE_MS);
-  res.onAborted(ended);
   out.begin();
   hub.add(watcher);
   watcher.start(plan.starts, plan.elsewhere);

@@ -33,6 +33,13 @@ export const REPLICA_FORGET_MS = 10 * 60 * 1000;
 
 /** MAX_READING bounds the snapshots whose seq retention keeps (the newest ones). */
 const MAX_READING = 64;
+/**
+ * MAX_SNAPSHOT_SEQS bounds the snapshot seqs remembered for restartFork (the newest ones): a leader
+ * serving snapshots for weeks kept one per snapshot. A replica rebuilt from a snapshot pulls from
+ * its seq at once; one whose seq was dropped (1024 newer snapshots came first) is told it forked and
+ * resyncs once more.
+ */
+export const MAX_SNAPSHOT_SEQS = 1024;
 
 /** LeaderState tracks the replicas of one leader store. Used only on the leader's worker thread. */
 export class LeaderState {
@@ -43,7 +50,7 @@ export class LeaderState {
   private poll: NodeJS.Timeout | undefined;
   /** startSeq is the leader's last seq when this state began (its start or promotion). */
   private readonly startSeq: number;
-  /** snapshots are the seqs of the snapshots served since, above startSeq. */
+  /** snapshots are the seqs of the snapshots served since, above startSeq (the newest MAX_SNAPSHOT_SEQS). */
   private readonly snapshots = new Set<number>();
   /** reading maps the seq of each snapshot served to when its last page was (retention keeps the seq after it). */
   private readonly reading = new Map<number, number>();
@@ -67,7 +74,14 @@ export class LeaderState {
 
   /** servedSnapshot records that a page of a snapshot at `seq` was served: a replica rebuilt from it pulls from there. */
   servedSnapshot(seq: number): void {
-    if (seq > this.startSeq) this.snapshots.add(seq);
+    if (seq > this.startSeq) {
+      this.snapshots.delete(seq);
+      this.snapshots.add(seq);
+      for (const old of this.snapshots) {
+        if (this.snapshots.size <= MAX_SNAPSHOT_SEQS) break;
+        this.snapshots.delete(old);
+      }
+    }
     this.reading.delete(seq);
     this.reading.set(seq, Date.now());
     // Oldest first: a client reading snapshots over and over keeps the newest MAX_READING only.

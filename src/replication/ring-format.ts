@@ -22,11 +22,19 @@
  * nothing after it in the ring, LAPPED) and catches up from the leader's WAL over the other path,
  * then rejoins the ring. The producer never waits.
  *
+ * The producer publishes from the leader's log listener (StoreLog.handOver), in the same step as
+ * the leader store's last seq moves past the batch: a replica fed by the ring is never ahead of the
+ * seq the leader checks its pulls against (pull-answer.ts, REPLICA_AHEAD), though it often is of
+ * the last seq the leader's worker publishes in shared memory once the write resolves
+ * (SLOT_LAST_SEQ, the consumer's `leaderSeq`).
+ *
  * A new producer on a ring (a new leader state: the leader's worker restarted, the store was
- * promoted again) bumps GEN. A consumer takes no batch from a producer generation before a pull
- * over the other path has been answered since that generation began: the leader checks the
- * replica's position there (a replica whose records the leader lost in a power cut is told its
- * fork), and counts the replica's shared ack for `w=N` only from then on (leader-state.ts).
+ * promoted again) bumps GEN before it publishes anything. A consumer takes no batch from a producer
+ * generation before a pull over the other path has been answered since that generation began (it
+ * reads GEN after its take: every batch taken is then of that generation or an older one): the
+ * leader checks the replica's position there (a replica whose records the leader lost in a power
+ * cut is told its fork), and counts the replica's shared ack for `w=N` only from then on
+ * (leader-state.ts).
  */
 
 /** RING_HEAD is the byte offset of HEAD. */

@@ -35,6 +35,11 @@ export class RingSource implements ReplicationSource {
    * position first (its restart fork) and counts its shared ack only after that.
    */
   private checkedGen = -1;
+  /**
+   * handed is the last seq handed out from the ring: a replica that asks again from below it
+   * (applying them failed) reads them from the leader's log, whatever the leader has published.
+   */
+  private handed = 0;
   /** closed is set by close: a pull no longer waits on the ring. */
   private closed = false;
   /** counters for /stats and tests. */
@@ -61,14 +66,19 @@ export class RingSource implements ReplicationSource {
   async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
     for (let attempt = 0; attempt < 2; attempt++) {
       // Read before taking: every batch through this seq is then in the ring, taken, or marked lapped.
-      // (A replica may be ahead of it: batches enter the ring just before the seq is published.
-      // Divergence is checked by the leader, on the first pull, which goes to `fallback`.)
+      // (A replica may be ahead of it: batches enter the ring before the seq is published. Not of
+      // the leader store's own last seq, which its pulls to `fallback` are checked against:
+      // ring-format.ts, "Publish order".)
       const leaderSeq = this.leaderSeq();
-      const gen = this.ring.generation();
-      const checked = gen === this.checkedGen;
       const seen = this.ring.wakeValue();
       const lapped = this.ring.takeLapped();
       this.stash.push(...this.ring.take(maxBytes));
+      // After taking: a producer bumps GEN before it publishes, so every batch taken is of this
+      // generation or an older one. Read before, a producer started in between (the leader's worker
+      // restarted) had its batches taken as checked, and its new leader state, which had not heard
+      // from the replica, answered the next pull with a fork: a divergence file and a resync for nothing.
+      const gen = this.ring.generation();
+      const checked = gen === this.checkedGen;
       // Batches were dropped after everything the ring holds now: the gap starts after lapMark.
       if (lapped) this.lapMark = this.stash[this.stash.length - 1]?.lastSeq ?? after;
       this.stash = this.stash.filter((e) => e.lastSeq > after);
@@ -77,10 +87,17 @@ export class RingSource implements ReplicationSource {
         if (after >= this.lapMark) this.lapMark = Number.POSITIVE_INFINITY;
         return this.fromStash(after, maxBytes, leaderSeq);
       }
-      if (!checked || first !== undefined || after >= this.lapMark || leaderSeq > after) {
+      if (
+        !checked ||
+        first !== undefined ||
+        after >= this.lapMark ||
+        leaderSeq > after ||
+        this.handed > after
+      ) {
         // A gap before the ring's next batch, past where the ring lost batches, or records the
         // leader holds that the ring handed out before (an apply of them failed, and the replica
-        // asks again from its ack): read the leader's log.
+        // asks again from its ack; the leader may not have published their seq yet): read the
+        // leader's log.
         this.counters.fallbackPulls++;
         const r = await this.fallback.pull(after, maxBytes, 0, epoch);
         // A fork goes back as the leader answered it (with its epoch: the divergence file names it).
@@ -114,6 +131,7 @@ export class RingSource implements ReplicationSource {
       last = e.lastSeq;
       this.counters.ringBatches++;
     }
+    this.handed = Math.max(this.handed, last);
     return {
       records: parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes),
       leaderSeq: Math.max(leaderSeq, last),

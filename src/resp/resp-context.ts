@@ -17,6 +17,7 @@ import type { RespConnection } from './resp-connection.js';
 import type { ErrorCounts } from './resp-metrics.js';
 import type { ScanCursors } from './scan-cursors.js';
 import type { TurnFlush } from './turn-flush.js';
+import type { ReplayProgressOfNode } from '../server/start-progress.js';
 
 /** RespContext is shared by every connection of one RESP listener. */
 export interface RespContext {
@@ -69,6 +70,11 @@ export interface RespContext {
    * the others answer `-LOADING` (command-table.ts). Absent, the node is never loading.
    */
   loading?: () => boolean;
+  /**
+   * replayProgress is how far the starting node has replayed its commit logs (INFO's `loading_*`
+   * fields, src/server/start-progress.ts). Absent, INFO says only `loading:1` while loading.
+   */
+  replayProgress?: () => ReplayProgressOfNode;
   /** draining is true once the node stops accepting: commands on keys are refused with TRYAGAIN. */
   draining: () => boolean;
   /** nextClientId numbers connections (CLIENT ID); shared by the process's listeners. */

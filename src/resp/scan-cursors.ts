@@ -8,6 +8,11 @@
  * whose SCAN reply was lost (a timeout, a dropped connection) sends the same cursor again, and
  * client libraries do so on their own (ioredis resends unanswered commands after a reconnect).
  * It used to be forgotten on use, so that retry was refused and the scan could not go on.
+ *
+ * A position keeps its own copy of its key, of the key's size: the key given is a view (of the
+ * worker's answer) or a copy made in Node's shared 8 KiB buffer pool, and a remembered view kept
+ * that whole buffer alive, so the MAX_CURSORS positions could pin MAX_CURSORS pool slabs (32 MiB a
+ * listener) or answers, for keys of a few bytes (test/unit/resp-scan-cursors.test.ts).
  */
 
 /** MAX_CURSORS is how many open cursors a listener remembers. */
@@ -31,7 +36,7 @@ export class ScanCursors {
   save(pos: ScanPosition): number {
     const id = this.next;
     this.next = this.next >= 2 ** 52 ? 1 : this.next + 1;
-    this.open.set(id, pos);
+    this.open.set(id, { shard: pos.shard, after: pos.after === undefined ? undefined : ownCopy(pos.after) });
     if (this.open.size > MAX_CURSORS) this.open.delete(this.open.keys().next().value!);
     return id;
   }
@@ -46,6 +51,13 @@ export class ScanCursors {
     }
     return pos;
   }
+}
+
+/** ownCopy copies `key` into memory of its own (never the shared pool `Buffer.from` copies into). */
+function ownCopy(key: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(key.length);
+  copy.set(key);
+  return copy;
 }
 
 /**

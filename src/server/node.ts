@@ -257,6 +257,7 @@ export class DistkvNode {
       behindError: (idx: number) => this.liveMap.behindError(idx),
       // Until the stores are open and the peers asked, data commands answer -LOADING (start()).
       loading: () => this.state.phase === 'starting',
+      replayProgress: () => this.pool.replayProgress(),
       slotGate: this.peers.gate,
       plan: this.plan,
       pool: this.pool,

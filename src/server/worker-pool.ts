@@ -8,7 +8,9 @@
  * worker's replica whose pull its leader's node refused says so (`pull-refused`), for the peer
  * check: a node that refuses with CONFIG_MISMATCH is asked for its config at once. At the stop,
  * `endPulls` has the workers answer their leaders' parked pulls (src/util/stop-wakes.ts), and
- * `endWatch` their watch feeds' parked polls (src/util/stop-wakes.ts).
+ * `endWatch` their watch feeds' parked polls (src/util/stop-wakes.ts). While a worker opens its
+ * stores it reports how much of its commit log it has replayed (`replayProgress`, for the starting
+ * node's /cluster and RESP INFO).
  *
  * A store that could not open does not stop the others: its worker reports it in its ready message
  * (`storeFailure`), and it answers every request with UNAVAILABLE naming it and the cause.
@@ -32,6 +34,8 @@ import { ReplyReader, RequestWriter } from '../worker/op-codec.js';
 import { Positions, SLOT_LAST_SEQ, SLOT_LAST_WRITE_SEQ } from '../replication/positions.js';
 import type { OnPullRefused } from '../replication/source.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
+import type { ReplayReport } from '../storage/replay-progress.js';
+import { type ReplayProgressOfNode, replayProgressOf } from './start-progress.js';
 
 /** OpHandler receives the reply to one key operation. `value` is a view valid only during the call. */
 export interface OpHandler {
@@ -40,10 +44,20 @@ export interface OpHandler {
 
 type CallResult = Exclude<
   FromWorker,
-  { type: 'ready' } | { type: 'failed' } | { type: 'replies' } | { type: 'pull-refused' }
+  | { type: 'ready' }
+  | { type: 'failed' }
+  | { type: 'replies' }
+  | { type: 'pull-refused' }
+  | { type: 'replay-progress' }
 >;
-/** Unasked is what a worker sends of its own accord: reply batches, and refusals of its replicas' pulls. */
-type Unasked = Extract<FromWorker, { type: 'replies' } | { type: 'pull-refused' }>;
+/**
+ * Unasked is what a worker sends of its own accord: reply batches, refusals of its replicas' pulls,
+ * and the progress of its commit log's replay while it opens its stores.
+ */
+type Unasked = Extract<
+  FromWorker,
+  { type: 'replies' } | { type: 'pull-refused' } | { type: 'replay-progress' }
+>;
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** CallMessage is a control message without its id (the pool assigns it). */
@@ -65,6 +79,8 @@ export const INLINE = 'inline';
 class WorkerLink {
   worker: Port | undefined;
   ready = false;
+  /** replay is the last report of the commit log's replay of this worker's latest start (none before its first). */
+  replay: ReplayReport | undefined;
   private readonly requests = new RequestWriter();
   // Key operations in flight, by id: an op's id is its slot here (ids are recycled once answered),
   // so matching a reply is an array index rather than a hash lookup. `free` lists the unused slots.
@@ -120,6 +136,7 @@ class WorkerLink {
 
   /** start spawns the worker and resolves once its stores are open. */
   start(): Promise<void> {
+    this.replay = undefined;
     if (this.entry === INLINE) return this.startInline();
     const entry = this.entry;
     return new Promise((resolve, reject) => {
@@ -306,6 +323,10 @@ class WorkerLink {
       this.refused?.(msg.leader, msg.code);
       return;
     }
+    if (msg.type === 'replay-progress') {
+      this.replay = msg;
+      return;
+    }
     const pending = this.calls.get(msg.id);
     if (pending === undefined) return;
     this.calls.delete(msg.id);
@@ -424,6 +445,11 @@ export class WorkerPool {
   /** inFlight counts operations and calls awaiting a reply. */
   get inFlight(): number {
     return this.links.reduce((n, l) => n + l.inFlight, 0);
+  }
+
+  /** replayProgress is the progress of the workers' commit log replays of their latest start (start-progress.ts). */
+  replayProgress(): ReplayProgressOfNode {
+    return replayProgressOf(this.links.map((l) => l.replay));
   }
 
   /** size is the number of workers. */

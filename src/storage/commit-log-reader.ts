@@ -65,8 +65,9 @@ export interface ReadLogOptions {
   /** onBase receives every base frame: the store's next record has seq `nextSeq`. */
   onBase: (store: number, nextSeq: number) => void;
   /**
-   * onProgress, when set, hears after each frame how many bytes of the log have been read of its
-   * total (the segments' sizes; the newest counted to its data's end once read).
+   * onProgress, when set, hears before the first segment is read and after each frame how many
+   * bytes of the log have been read of its total (the segments' sizes; the newest counted to its
+   * data's end once read).
    */
   onProgress?: (bytes: number, total: number) => void;
 }
@@ -176,6 +177,8 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
   const progress = options.onProgress;
   let total = progress === undefined ? 0 : sizeOf(vfs, numbers.map(pathOf));
   let before = 0;
+  // The total before the first segment is read: a large one takes a while.
+  progress?.(0, total);
 
   for (let i = 0; i < numbers.length; i++) {
     const no = numbers[i]!;

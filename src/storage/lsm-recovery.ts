@@ -48,7 +48,7 @@ import { LsmStore } from './lsm-store.js';
 import { parseRunName, runName } from './sstable-format.js';
 import { BlockCache, RunReader } from './sstable-reader.js';
 import { Replay } from './lsm-replay.js';
-import { ReplayProgress } from './replay-progress.js';
+import { ReplayProgress, type ReplayReport } from './replay-progress.js';
 import { StoreLog } from './store-log.js';
 import type { Vfs } from './vfs.js';
 
@@ -217,10 +217,14 @@ export interface OpenedStores {
   stores: (LsmStore | Error)[];
 }
 
-/** openLsmStores opens the stores of one worker over one shared commit log (see the module comment). */
+/**
+ * openLsmStores opens the stores of one worker over one shared commit log (see the module comment);
+ * `report` hears the progress of the log's replay (replay-progress.ts).
+ */
 export async function openLsmStores(
   settings: LogSettings,
   all: readonly LsmOptions[],
+  report?: (r: ReplayReport) => void,
 ): Promise<OpenedStores> {
   const first = all[0];
   if (first === undefined) throw new Error('openLsmStores needs at least one store');
@@ -241,7 +245,7 @@ export async function openLsmStores(
     }
   }
   const t0 = performance.now();
-  const progress = new ReplayProgress(settings.log, settings.dir, settings.progressMs);
+  const progress = new ReplayProgress(settings.log, settings.dir, settings.progressMs, undefined, report);
   let rec;
   try {
     rec = await readCommitLog(settings.vfs, settings.dir, {

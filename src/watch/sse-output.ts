@@ -31,8 +31,9 @@ export class SseOutput implements WatchOutput {
   private closer: NodeJS.Timeout | undefined;
 
   /**
-   * `onEnd` runs once when this output ends the response (after a last event), as an abort would.
-   * The response's head is written by the caller; `begin` writes the stream's first bytes.
+   * `onEnd` runs once when this output ends the response (after a last event) or the response is
+   * aborted (the client left, the node stopped): this output registers the response's abort. The
+   * response's head is written by the caller; `begin` writes the stream's first bytes.
    */
   constructor(res: HttpResponse, format: StreamFormat, onEnd: () => void) {
     this.res = res;
@@ -47,6 +48,9 @@ export class SseOutput implements WatchOutput {
       this.writes.writable();
       if (this.ending) void this.finishIfDrained();
       return true;
+    });
+    res.onAborted(() => {
+      this.aborted();
     });
   }
 
@@ -105,6 +109,23 @@ export class SseOutput implements WatchOutput {
       this.closer = setTimeout(() => {
         if (!this.ended && !this.res.aborted) this.res.close();
       }, CUT_GRACE_MS).unref();
+  }
+
+  /**
+   * aborted forgets what waits unsent and the closer of a stream told to resume: the client is
+   * gone. Kept, the closer held the stream, its connection and up to `max_buffer_bytes` of
+   * backlog for CUT_GRACE_MS after the socket closed, per slow watcher that left: a client that
+   * reads slowly and reconnects when told to resume (or gives up) piled them up.
+   */
+  private aborted(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.closer);
+    this.closer = undefined;
+    // The response is aborted: the flush drops what waits and resolves every drained() waiter.
+    this.writes.flush(true);
+    this.writes.release();
+    this.onEnd();
   }
 
   /** finishIfDrained ends the response when everything is written; true when it is ended. */

@@ -9,6 +9,7 @@
 import type { Durability, StorageEngine } from '../config/schema.js';
 import type { WireError } from '../errors.js';
 import type { EpochStart } from '../routing/live-map.js';
+import type { ReplayReport } from '../storage/replay-progress.js';
 import type { LsmTuning } from '../storage/store.js';
 
 /** MESSAGE_VERSION is the version of this message set. */
@@ -290,7 +291,13 @@ export type FromWorker =
    * message: the worker's followers pull on their own). The main thread's peer check asks that
    * node for its config at once when the code says it sees a dispute (PeerCheck.refusedBy).
    */
-  | { type: 'pull-refused'; leader: string; code: string };
+  | { type: 'pull-refused'; leader: string; code: string }
+  /**
+   * replay-progress: while the worker opens its stores, how much of its commit log it has replayed
+   * (src/storage/replay-progress.ts; sent unasked, before `ready`), for the starting node's
+   * /cluster and RESP INFO (WorkerPool.loading).
+   */
+  | ({ type: 'replay-progress' } & ReplayReport);
 
 const TO_WORKER_TYPES = new Set([
   'ops',
@@ -332,6 +339,7 @@ const FROM_WORKER_TYPES = new Set([
   'watch-scan-result',
   'error-result',
   'pull-refused',
+  'replay-progress',
 ]);
 
 function typeOf(msg: unknown): unknown {

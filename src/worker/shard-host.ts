@@ -15,8 +15,9 @@
  *  - `watch-read`, `watch-polls`, `watch-scan`: watch (src/watch/watch-tap.ts), and `end-watch`,
  *    the stop's end of the feeds' long polls (src/util/stop-wakes.ts).
  * Every message but `ops` carries an id and gets exactly one reply with it: its result, or an
- * `error-result` with the error it threw. The one message it sends unasked is `pull-refused`, a
- * replica's pull its leader's node refused (for the main thread's peer check). Each store's last acknowledged seq is published into the
+ * `error-result` with the error it threw. The messages it sends unasked are `pull-refused`, a
+ * replica's pull its leader's node refused (for the main thread's peer check), and, while the
+ * stores open, `replay-progress`: how much of the commit log has been replayed. Each store's last acknowledged seq is published into the
  * shared `positions` array (src/replication/positions.ts).
  */
 import type { Logger } from 'pino';
@@ -85,7 +86,10 @@ export class ShardHost {
   ): Promise<ShardHost> {
     const host = new ShardHost(positions, send, log);
     try {
-      await host.stores.open(specs, worker, vfs);
+      // The replay's progress goes to the main thread as it happens (the starting node shows it).
+      await host.stores.open(specs, worker, vfs, (r) => {
+        send({ type: 'replay-progress', ...r });
+      });
       host.replication = new ReplicationHost(
         host.stores.hosted,
         host.positions,

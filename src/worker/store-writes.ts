@@ -4,7 +4,8 @@
  * A write is issued to its store at once and noted in `pending` (pending-writes.ts), so reads and
  * read-modify-writes of the same batch see it; it is answered when its store reports it durable
  * (after the group commit's fsync), and with `w` > 0 only once `w` replicas hold it
- * (REPLICATION_TIMEOUT after `timeoutMs`; the write is kept, as with Redis WAIT). Each durable write
+ * (REPLICATION_TIMEOUT after `timeoutMs`, or at once when the process stops: replica-waits.ts; the
+ * write is kept, as with Redis WAIT). Each durable write
  * raises its store's last seq in the shared positions array.
  *
  * Client writes are executed only by a store whose role is leader and that is not fenced; any other
@@ -29,7 +30,7 @@ import { ExpiryRecords } from './expiry-records.js';
 import { REAP_HORIZON_MS } from './expiry-scan.js';
 import { ST_DONE, ST_MISSING } from './op-format.js';
 import { PendingWrites } from './pending-writes.js';
-import { ReplicaWaits } from './replica-waits.js';
+import { type Acks, ReplicaWaits } from './replica-waits.js';
 import type { ReplyBatch } from './reply-batch.js';
 import { Unsettled } from './unsettled.js';
 import { WriteTickets } from './write-tickets.js';
@@ -46,13 +47,12 @@ export class StoreWrites implements WriteSink {
   private readonly stores: Map<number, HostedStore>;
   private readonly positions: Positions;
   private readonly replies: ReplyBatch;
-  private readonly replication: () => ReplicationHost;
   /** fenced stores refuse client writes; unsettled holds the stores' writes not yet settled. */
   private readonly fenced = new Set<number>();
   private readonly unsettled = new Unsettled();
   /** expiries logs the expiry of leader stores' expiring writes. */
   private readonly expiries: ExpiryRecords;
-  /** waits answers OP_WAIT; the process's stop answers them at once (replica-waits.ts). */
+  /** waits answers OP_WAIT and the replica waits of `w` ops; the process's stop answers them at once (replica-waits.ts). */
   readonly waits: ReplicaWaits;
 
   /**
@@ -83,7 +83,6 @@ export class StoreWrites implements WriteSink {
     this.stores = stores;
     this.positions = positions;
     this.replies = replies;
-    this.replication = replication;
     this.waits = new ReplicaWaits(replies, replication);
   }
 
@@ -329,9 +328,17 @@ export class StoreWrites implements WriteSink {
       this.replies.flushSoon();
       return;
     }
-    this.afterAcks(id, storeIndex, seq, w, timeoutMs, 'the write is kept on the leader', () => {
-      this.replies.add(id, done, seq, replyValue);
-    });
+    this.afterAcks(
+      id,
+      storeIndex,
+      seq,
+      w,
+      timeoutMs,
+      'the write is kept: it is durable on the leader',
+      () => {
+        this.replies.add(id, done, seq, replyValue);
+      },
+    );
   }
 
   /**
@@ -365,23 +372,25 @@ export class StoreWrites implements WriteSink {
     kept: string,
     answer: () => void,
   ): void {
-    let replication: ReplicationHost;
+    let acks: Promise<Acks>;
     try {
-      replication = this.replication();
+      acks = this.waits.acks(storeIndex, seq, w, timeoutMs);
     } catch (err) {
       // The worker is closing (its replication stopped): no replica count comes.
       this.replies.error(id, err);
       this.replies.flushSoon();
       return;
     }
-    void replication.waitForAcks(storeIndex, seq, w, timeoutMs).then((acked) => {
+    void acks.then(({ acked, stopped }) => {
       if (acked >= w) answer();
       else
         this.replies.error(
           id,
           new DistkvError(
             'REPLICATION_TIMEOUT',
-            `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; ${kept}`,
+            stopped
+              ? `${acked} of ${w} replicas acknowledged seq ${seq} when the node began to stop (a stopping node waits for no replica); ${kept}`
+              : `${acked} of ${w} replicas acknowledged seq ${seq} within ${timeoutMs} ms; ${kept}`,
           ),
         );
       this.replies.flushSoon();

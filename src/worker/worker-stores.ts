@@ -23,6 +23,7 @@ import { checkEngineOfDir } from '../storage/engine-of-dir.js';
 import { attachLsmStore, openLsmStores } from '../storage/lsm-recovery.js';
 import { lsmOptionsOf, type OpenStoreOptions, openStore } from '../storage/open-store.js';
 import { RealVfs } from '../storage/real-vfs.js';
+import type { ReplayReport } from '../storage/replay-progress.js';
 import type { Store } from '../storage/store.js';
 import type { Vfs } from '../storage/vfs.js';
 import type { FromWorker, StoreSpec, StoreStatsReport } from './messages.js';
@@ -126,8 +127,14 @@ export class WorkerStores {
   /**
    * open opens (recovering) every store of `specs`; the lsm ones together over worker `worker`'s
    * commit log, on `vfs`. A store that cannot open goes to `failed` (logged) instead of throwing.
+   * `report` hears the progress of the log's replay (src/storage/replay-progress.ts).
    */
-  async open(specs: readonly StoreSpec[], worker: number, vfs: Vfs = new RealVfs()): Promise<void> {
+  async open(
+    specs: readonly StoreSpec[],
+    worker: number,
+    vfs: Vfs = new RealVfs(),
+    report?: (r: ReplayReport) => void,
+  ): Promise<void> {
     const log = this.log;
     this.vfs = vfs;
     const logOf = (spec: StoreSpec): Logger | undefined =>
@@ -150,13 +157,14 @@ export class WorkerStores {
             ...(log === undefined ? {} : { log }),
           },
           lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec)), vfs)),
+          report,
         );
         this.commitLog = opened.log;
         opened.stores.forEach((s, i) => outcomes.set(lsm[i]!.index, s));
       } catch (err) {
         for (const spec of lsm) outcomes.set(spec.index, err as Error);
       }
-    }
+    } else report?.({ bytes: 0, totalBytes: 0, elapsedMs: 0, done: true }); // no commit log to replay
     for (const spec of specs) {
       const storeLog = logOf(spec);
       try {

@@ -27,10 +27,15 @@ const dir = tempDir(after);
 let node = '';
 let closedPort = 0;
 /**
- * unreachable is `get` at the closed port, started in `before`: the CLI retries a node that does not
- * answer for 10 s before it gives up, and waiting for it in its own case alone was a quarter of the file.
+ * unreachable is `get` at the closed port, started in `before`: the CLI retries a node that refuses
+ * connections (10 s by default, 1.5 s here with --refused-wait-ms) before it gives up, and waiting
+ * for it in its own case alone was a quarter of the file.
  */
 let unreachable: Promise<Run>;
+/** unreachableStart is when `unreachable` was started (performance.now()). */
+let unreachableStart = 0;
+/** unreachableMs is how long `unreachable` ran. */
+let unreachableMs = 0;
 
 interface Run {
   code: number | null;
@@ -92,7 +97,8 @@ before(async () => {
   const [port, closed] = await freePorts(2);
   node = `127.0.0.1:${port}`;
   closedPort = closed!;
-  unreachable = cli(['get', '--url', `127.0.0.1:${closedPort}`, 'k']);
+  unreachableStart = performance.now();
+  unreachable = cli(['get', '--url', `127.0.0.1:${closedPort}`, '--refused-wait-ms', '1500', 'k']);
   const config = writeConfig(dir, [{ address: node }, { address: node }]);
   server = await ServerProcess.start(
     ['--config', config, '--data-dir', join(dir, 'data'), '--workers', '1', '--durability', 'none'],
@@ -155,11 +161,18 @@ describe('distkv CLI contract', () => {
 
   it('exits 1 for an unreachable node and a missing key', async () => {
     const [down, missing, missingJson] = await Promise.all([
-      unreachable,
+      unreachable.then((r) => {
+        unreachableMs = performance.now() - unreachableStart;
+        return r;
+      }),
       cli(['get', 'never-set']),
       cli(['get', '--json', 'never-set']),
     ]);
     assertClean(down, FAILED, /SHARD_UNREACHABLE: no node answered \/cluster/);
+    // It waited for the node as long as --refused-wait-ms says (its note rounds what is left up to
+    // whole seconds: 2, or 1 when the first refusal came late), and said so.
+    assert.match(down.stderr, /nothing listens at .*trying again \(up to [12] s; Ctrl-C gives up\)/);
+    assert.ok(unreachableMs >= 1500, `gave up after ${Math.round(unreachableMs)} ms`);
     assertClean(missing, FAILED, /key "never-set" not found/);
     assert.equal(missingJson.code, FAILED);
     assert.deepEqual(JSON.parse(missingJson.stdout.toString()), { key: 'never-set', found: false });

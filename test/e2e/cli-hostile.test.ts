@@ -80,6 +80,13 @@ describe('CLI mistakes', () => {
     }
   });
 
+  it('refuses a --refused-wait-ms that is not an integer in 0..3600000, naming the bound', async () => {
+    for (const value of ['-1', '3600001', 'soon']) {
+      const r = await runCli(['get', 'k', '--url', node, '--refused-wait-ms', value]);
+      assertUsage(r, /--refused-wait-ms must be an integer in 0\.\.3600000 ms, got "/);
+    }
+  });
+
   it('refuses every --limit outside 1..10000 with one message that says what is accepted', async () => {
     // "-1" was answered "must be a non-negative integer" and "0" "must be at least 1": each
     // message named another bound, and neither said the largest page a node takes.
@@ -94,7 +101,9 @@ describe('CLI mistakes', () => {
 describe('a node of --url that does not answer', () => {
   it('shows the cluster from the next node that answers, as get and set find their topology', async () => {
     const [closed] = await freePorts(1);
-    const r = await runCli(['cluster', '--url', `127.0.0.1:${closed!},${node}`]);
+    // --refused-wait-ms 0: the closed node is not waited for (its default 10 s were this case's
+    // time); the command must still go on to the next node of --url, not stop at the refusal.
+    const r = await runCli(['cluster', '--url', `127.0.0.1:${closed!},${node}`, '--refused-wait-ms', '0']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^SHARD .*\\n0 shard-0 .*${node.replaceAll('.', '\\.')}`, 'm'));
   });

@@ -53,7 +53,22 @@ describe('a failover command killed between its steps', { timeout: 180000 }, () 
       await load.stop();
       for (const [k, v] of load.acked) acked.set(k, v);
       cli = ServerProcess.spawn(
-        ['failover', '--shard', 'shard-0', '--to', C, '--url', A, '--timeout-ms', '3000'],
+        // Holds of 3 s + 4 s: the default slack (10 s) made the wait for them to run out most of
+        // this case's time, and what runs them out (the node's own limit) is the same. 4 s, not
+        // less: the refusals below must come while A still holds, on a loaded machine too.
+        [
+          'failover',
+          '--shard',
+          'shard-0',
+          '--to',
+          C,
+          '--url',
+          A,
+          '--timeout-ms',
+          '3000',
+          '--hold-slack-ms',
+          '4000',
+        ],
         { DISTKV_TOKEN: '', DISTKV_URL: '' },
       );
       await waitFor(
@@ -76,10 +91,13 @@ describe('a failover command killed between its steps', { timeout: 180000 }, () 
           err.message,
           /held by another failover \(failover-\d+-[0-9a-f]+ for \d+ ms more\).*run it again/,
         );
+        // The hold the command asked for: --timeout-ms plus --hold-slack-ms.
+        const more = Number(/for (\d+) ms more/.exec(err.message)![1]);
+        assert.ok(more <= 7000, `held for ${more} ms more`);
         return true;
       },
     );
-    // Its hold runs out (the timeout plus 10 s of slack) and A takes writes again by itself.
+    // Its hold runs out (the timeout plus the 4 s of slack) and A takes writes again by itself.
     await waitFor('A to take writes again', async () => (await putAt(A, 'free')) === 204, 30000);
     acked.set('free', 'v');
     const r = await failover({

@@ -192,39 +192,44 @@ describe('distkv bench', () => {
     assert.equal(res.by_status.connection, 200);
   });
 
-  it('stops at Ctrl-C in the run and prints the report of what it measured, exit 130', async () => {
-    const r = await benchInterrupted(
-      [
-        '--url',
-        `http://${node}`,
-        '--duration',
-        '60',
-        '--warmup',
-        '0',
-        '--no-preload',
-        '--concurrency',
-        '4',
-        '--json',
-      ],
-      /run .*[1-9]\d* done/,
-    );
-    assert.equal(r.code, 130, r.stderr);
-    assert.ok(r.afterSignalMs < 10_000, `took ${r.afterSignalMs} ms after the signal`);
-    const res = JSON.parse(r.stdout) as LoadResult;
-    assert.equal(res.interrupted, 'run');
-    assert.ok(res.requests > 0 && res.requests === res.ok + res.errors, r.stdout);
-    assert.ok(res.duration_s > 0 && res.duration_s < 30, `duration_s ${res.duration_s}`);
-    assert.match(r.stderr, /interrupted/);
-  });
+  // Both at once: each waits for its first progress line, which a bench writes to a log (stderr
+  // not a terminal) after LOG_MS (5 s), before its Ctrl-C; one after the other that was twice
+  // the wait. Each bench is its own process with its own signal and exit code.
+  describe('at Ctrl-C', { concurrency: 2 }, () => {
+    it('stops at Ctrl-C in the run and prints the report of what it measured, exit 130', async () => {
+      const r = await benchInterrupted(
+        [
+          '--url',
+          `http://${node}`,
+          '--duration',
+          '60',
+          '--warmup',
+          '0',
+          '--no-preload',
+          '--concurrency',
+          '4',
+          '--json',
+        ],
+        /run .*[1-9]\d* done/,
+      );
+      assert.equal(r.code, 130, r.stderr);
+      assert.ok(r.afterSignalMs < 10_000, `took ${r.afterSignalMs} ms after the signal`);
+      const res = JSON.parse(r.stdout) as LoadResult;
+      assert.equal(res.interrupted, 'run');
+      assert.ok(res.requests > 0 && res.requests === res.ok + res.errors, r.stdout);
+      assert.ok(res.duration_s > 0 && res.duration_s < 30, `duration_s ${res.duration_s}`);
+      assert.match(r.stderr, /interrupted/);
+    });
 
-  it('says that Ctrl-C in the preload left nothing measured, exit 130', async () => {
-    const r = await benchInterrupted(
-      ['--url', `http://${node}`, '--keys', '10000000', '--duration', '5', '--concurrency', '2'],
-      /preload .*[1-9]\d* done/,
-    );
-    assert.equal(r.code, 130, r.stderr);
-    assert.equal(r.stdout, '');
-    assert.match(r.stderr, /interrupted in the preload \(\d+ of 10000000 keys set\): nothing measured/);
+    it('says that Ctrl-C in the preload left nothing measured, exit 130', async () => {
+      const r = await benchInterrupted(
+        ['--url', `http://${node}`, '--keys', '10000000', '--duration', '5', '--concurrency', '2'],
+        /preload .*[1-9]\d* done/,
+      );
+      assert.equal(r.code, 130, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /interrupted in the preload \(\d+ of 10000000 keys set\): nothing measured/);
+    });
   });
 
   it('rejects bad options with a usage error (exit 2)', async () => {

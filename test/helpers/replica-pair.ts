@@ -9,12 +9,14 @@
  * write into one commit log, as on one worker, so a caught-up replica is fed in the leader's batches
  * (LocalSource.follow) instead of pulling. `reboot(vfs)` closes everything as a crashed process
  * leaves it and reopens both stores from `vfs` (a FaultyVfs's `crash()`), recovering them as a
- * worker does at start.
+ * worker does at start. With `retainLog` the leader keeps the log its replica needs, as a worker's
+ * leader does; without it, what a lagging replica needs may be gone (it resyncs).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Follower, type FollowerPosition } from '../../src/replication/follower.js';
 import type { FollowerState } from '../../src/replication/positions.js';
+import { LeaderState } from '../../src/replication/leader-state.js';
 import { LocalSource } from '../../src/replication/local-source.js';
 import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
 import { RESYNC_MARKER } from '../../src/replication/resync-marker.js';
@@ -42,6 +44,13 @@ export interface ReplicaPairOptions extends TestLsmOptions {
   pullWaitMs?: number;
   /** onPublish is called with each published position and the replica store at that moment. */
   onPublish?: (p: FollowerPosition, replica: LsmStore) => void;
+  /**
+   * retainLog makes the leader keep the log its replica still needs, as a leader's worker does
+   * (LeaderState retention from the replica's ack, `walRetentionBytes` 1 GiB unless given). Without it the leader's log keeps only its
+   * in-memory tail (`ringBytes` long) once a flush made the rest durable, and a replica that falls
+   * behind that is answered 'gone' and resyncs (what tests of a resync want).
+   */
+  retainLog?: boolean;
 }
 
 /** CuttableSource wraps a source; while `down`, every pull fails as an unreachable leader's would, and no feed runs. */
@@ -113,7 +122,8 @@ export class ReplicaPair {
 
   private constructor(dir: string, opts: ReplicaPairOptions) {
     this.dir = dir;
-    this.opts = opts;
+    // A worker's leader honours its replicas' retention for up to wal_retention_bytes (1 GiB by default).
+    this.opts = opts.retainLog === true ? { walRetentionBytes: 1 << 30, ...opts } : opts;
   }
 
   static async open(dir: string, opts: ReplicaPairOptions = {}): Promise<ReplicaPair> {
@@ -122,7 +132,7 @@ export class ReplicaPair {
       p.ring = new SharedArrayBuffer(ringBytesFor(opts.ringBytes));
       p.keepAlive = setInterval(() => undefined, 1000);
     }
-    await p.openStores(opts);
+    await p.openStores(p.opts);
     p.resume();
     return p;
   }
@@ -138,6 +148,11 @@ export class ReplicaPair {
     } else {
       this.leader = await openTestLsm(join(dir, 'leader'), opts);
       this.replica = await openTestLsm(join(dir, 'replica'), opts);
+    }
+    if (this.opts.retainLog === true) {
+      const state = new LeaderState(() => this.leader.lastSeq());
+      state.addAckSource('replica', () => this.position?.ack ?? 0);
+      this.leader.replication.setRetention(() => state.retainFrom());
     }
     if (this.ring !== undefined) {
       const producer = new RingProducer(this.ring);

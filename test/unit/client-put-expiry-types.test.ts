@@ -2,7 +2,8 @@
  * A put's `ttlMs` and `expiresAtMs` are checked as batch() has them checked (src/http/batch-parse.ts:
  * an integer in 1..ten years, or 1..now + ten years), before anything is sent: put, putResult and
  * putVersioned rendered any value into the query, so `{ ttlMs: '100' }` from JavaScript expired the
- * key after 100 ms, and `{ ttlMs: [5] }` after 5, where the same set in a batch was refused.
+ * key after 100 ms, and `{ ttlMs: [5] }` after 5, where the same set in a batch was refused (by the
+ * node; the client's batch() now refuses it before sending, as it refuses ttlMs with expiresAtMs).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -146,5 +147,44 @@ describe('a put whose ttlMs or expiresAtMs is not an integer in its bound', () =
     const r = await runCli(['set', 'k', 'v', '--ttl', '100', '--url', node.address]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(sent, ['PUT /kv/k?ttl_ms=100']);
+  });
+
+  it('refuses ttlMs with expiresAtMs, as the node does; nothing sent', async () => {
+    sent.length = 0;
+    const client = new DistkvClient({ urls: [node.address], retries: 0 });
+    try {
+      for (const call of CALLS)
+        await assert.rejects(
+          putWith(client, call, { ttlMs: 100, expiresAtMs: Date.now() + 60000 }),
+          refused(
+            new RegExp(`^${call}: give ttlMs \\(milliseconds from now\\) or expiresAtMs .*, not both$`),
+          ),
+        );
+      assert.deepEqual(sent, []);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses a batch set whose ttlMs or expiresAtMs a put would refuse, naming the operation; nothing sent', async () => {
+    sent.length = 0;
+    const client = new DistkvClient({ urls: [node.address], retries: 0 });
+    const ok = { op: 'set', key: 'a', value: 'v', ttlMs: 5 } as const;
+    const bad: [unknown, RegExp][] = [
+      [{ ttlMs: '100' }, /^batch operation 1 option ttlMs must be an integer in 1\.\..*, got "100"$/],
+      [{ ttlMs: 0 }, /^batch operation 1 option ttlMs must be an integer/],
+      [{ expiresAtMs: 2.5 }, /^batch operation 1 option expiresAtMs must be an integer/],
+      [{ ttlMs: 5, expiresAtMs: Date.now() + 60000 }, /^batch operation 1: give ttlMs .*, not both$/],
+    ];
+    try {
+      for (const [expiry, message] of bad)
+        await assert.rejects(
+          client.batch([ok, { op: 'set', key: 'b', value: 'v', ...(expiry as object) }] as never),
+          refused(message),
+        );
+      assert.deepEqual(sent, []);
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -33,7 +33,8 @@ describe('ReplayProgress', () => {
     p.frame(400, 1000);
     assert.deepEqual(
       lines.map((l) => l.msg),
-      ['replaying the commit log log/w0: 0.0 of 0.0 MiB (30%), 7 records'],
+      // 300 of 1000 bytes in 2 s: 700 left at 150 bytes/s, 4.7 s, said as 5.
+      ['replaying the commit log log/w0: 0.0 of 0.0 MiB (30%), 7 records, about 5 s left'],
     );
     p.done();
     assert.equal(lines.length, 2);

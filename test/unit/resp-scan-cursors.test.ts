@@ -28,4 +28,30 @@ describe('ScanCursors', () => {
     assert.deepEqual(cursors.take(0), { shard: 0, after: undefined });
     assert.equal(cursors.take(987654321), undefined);
   });
+
+  it("keeps only the bytes of a position's key, not the buffer it was a view of", () => {
+    // A key as the worker's scan answer holds it (a view of the whole answer), or as Buffer.from
+    // copies it (a view of Node's shared 8 KiB pool): a remembered view pinned that whole buffer,
+    // up to MAX_CURSORS of them per listener.
+    const answer = Buffer.alloc(64 * 1024, 0x61);
+    const cursors = new ScanCursors();
+    const ids = [0, 1, 2].map((i) =>
+      cursors.save({ shard: 0, after: answer.subarray(i * 100, i * 100 + 5) }),
+    );
+    const pooled = cursors.save({ shard: 1, after: Buffer.from('pooled') });
+    for (const id of [...ids, pooled]) {
+      const after = cursors.take(id)!.after!;
+      assert.equal(
+        after.buffer.byteLength,
+        after.length,
+        `cursor ${id} holds ${after.buffer.byteLength} bytes for a key of ${after.length}`,
+      );
+    }
+    answer.fill(0x62);
+    assert.deepEqual(
+      cursors.take(ids[0]!)!.after,
+      Buffer.from('aaaaa'),
+      'a copy: the buffer it came from may be reused',
+    );
+  });
 });

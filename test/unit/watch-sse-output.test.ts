@@ -6,6 +6,7 @@
  * 2-3x its `max_buffer_bytes` before it was told to resume (docs/watch.md, "Slow watchers").
  */
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { describe, it } from 'node:test';
 import { type ExchangeSink, HttpResponse } from '../../src/http/http1-exchange.js';
 import { SseOutput } from '../../src/watch/sse-output.js';
@@ -41,11 +42,15 @@ class FullSocket implements ExchangeSink {
 }
 
 /** fullStream is an SSE response on a full socket, its head and first chunk written. */
-function fullStream(): { sink: FullSocket; res: HttpResponse; out: SseOutput } {
+function fullStream(onEnd: () => void = () => undefined): {
+  sink: FullSocket;
+  res: HttpResponse;
+  out: SseOutput;
+} {
   const sink = new FullSocket();
   const res = new HttpResponse(sink, 'GET', true, false);
   res.writeStatus('200 OK').writeHeader('Content-Type', 'text/event-stream');
-  const out = new SseOutput(res, 'sse', () => undefined);
+  const out = new SseOutput(res, 'sse', onEnd);
   out.begin();
   return { sink, res, out };
 }
@@ -93,5 +98,50 @@ describe('SseOutput on a full socket', () => {
     } finally {
       w.close();
     }
+  });
+
+  it('lets go of a stream told to resume as soon as its client is gone, not CUT_GRACE_MS later', async () => {
+    // A slow watcher is told to resume; its socket stays full (the client reads nothing), so the
+    // stream waits up to CUT_GRACE_MS to drain. Its client then goes (a reset: the response is
+    // aborted). The closer held the stream, its connection and its backlog for those 30 s, per
+    // slow watcher that left: clients that reconnect each time they are told to resume piled them up.
+    const closers = new Set<number>();
+    const hook = createHook({
+      init(id, type) {
+        if (type === 'Timeout' && (new Error().stack ?? '').includes('sse-output')) closers.add(id);
+      },
+      destroy(id) {
+        closers.delete(id);
+      },
+    }).enable();
+    let ends = 0;
+    try {
+      const { res, out } = fullStream(() => ends++);
+      out.keepAlive();
+      out.emit('put', JSON.stringify({ type: 'put', key: 'k', value: 'x'.repeat(1000) }), '0:0.1');
+      out.end('resume', JSON.stringify({ type: 'resume', reason: 'slow', cursor: '0:0.1' }), '0:0.1');
+      assert.equal(closers.size, 1, 'the stream told to resume waits to drain, with a closer');
+      assert.ok(out.backlog() > 1000, `its events wait unsent: ${out.backlog()} bytes`);
+      res.abort();
+      // destroy hooks run after the turn in which a timer was cleared
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(closers.size, 0, 'the closer of a stream whose client is gone is still armed');
+      assert.equal(out.backlog(), 0, 'what waited for a client that is gone is still held');
+      assert.equal(ends, 1, 'the stream ended once (its watcher and keep-alive go)');
+    } finally {
+      hook.disable();
+    }
+  });
+
+  it('ends a stream whose client is gone once, also when it was not told to resume', () => {
+    let ends = 0;
+    const { res, out } = fullStream(() => ends++);
+    out.keepAlive();
+    out.emit('put', JSON.stringify({ type: 'put', key: 'k', value: 'x' }), '0:0.1');
+    res.abort();
+    assert.equal(ends, 1);
+    assert.equal(out.backlog(), 0);
+    out.end('resume', JSON.stringify({ type: 'resume', reason: 'draining', cursor: '0:0.1' }), '0:0.1');
+    assert.equal(ends, 1, 'an aborted stream is not ended again');
   });
 });

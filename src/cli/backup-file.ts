@@ -10,8 +10,11 @@ import {
   checkSnapshotHeader,
   decodeEntryHead,
   entryHeadBytes,
+  hasSnapshotCrc,
+  SNAPSHOT_CRC_BYTES,
   SNAPSHOT_EXACT_SEQ_BYTES,
   SNAPSHOT_HEADER_BYTES,
+  snapshotCrc,
 } from '../replication/snapshot-format.js';
 import {
   BACKUP_HEADER_BYTES,
@@ -168,7 +171,9 @@ export interface BackupEntry {
 /**
  * readEntries parses a backup of `size` bytes (header, shard sections, end) and calls `onEntry` for
  * each key in file order; throws on a malformed file. Each section's snapshot ends with its key
- * length 0 and exactSeq (src/replication/snapshot-format.ts). The key and value are copies.
+ * length 0 and exactSeq, then (snapshot version 4) its crc, which is checked: the file's own crc
+ * says the file holds what the backup wrote, the snapshot's that the backup wrote what its leader
+ * sent (src/replication/snapshot-format.ts). The key and value are copies.
  */
 export async function readEntries(
   fh: FileHandle,
@@ -181,16 +186,28 @@ export async function readEntries(
     const tag = (await src.take(1))[0];
     if (tag === TAG_END) return;
     if (tag !== TAG_SHARD) throw new Error(`unknown section tag ${tag}`);
-    await src.take(SECTION_HEADER_BYTES - 1);
-    const { version } = checkSnapshotHeader(await src.take(SNAPSHOT_HEADER_BYTES));
+    const idx = (await src.take(SECTION_HEADER_BYTES - 1)).readUInt32LE(0);
+    const header = await src.take(SNAPSHOT_HEADER_BYTES);
+    const { version } = checkSnapshotHeader(header);
+    // The crc of the section's snapshot (version 4), over every byte taken from its header on.
+    let crc = hasSnapshotCrc(version) ? snapshotCrc(header, 0) : 0;
+    const take = async (n: number): Promise<Buffer> => {
+      const b = await src.take(n);
+      if (hasSnapshotCrc(version)) crc = snapshotCrc(b, crc);
+      return b;
+    };
     const rest = entryHeadBytes(version) - 2;
     for (;;) {
-      const keyLen = Buffer.from(await src.take(2));
+      const keyLen = Buffer.from(await take(2));
       if (keyLen.readUInt16LE(0) === 0) break;
-      const e = decodeEntryHead(Buffer.concat([keyLen, await src.take(rest)]), 0, version);
-      const key = Buffer.from(await src.take(e.keyLen));
-      await onEntry({ key, value: Buffer.from(await src.take(e.valueLen)), expiresAtMs: e.expiresAtMs ?? 0 });
+      const e = decodeEntryHead(Buffer.concat([keyLen, await take(rest)]), 0, version);
+      const key = Buffer.from(await take(e.keyLen));
+      await onEntry({ key, value: Buffer.from(await take(e.valueLen)), expiresAtMs: e.expiresAtMs ?? 0 });
     }
-    await src.take(SNAPSHOT_EXACT_SEQ_BYTES);
+    await take(SNAPSHOT_EXACT_SEQ_BYTES);
+    if (hasSnapshotCrc(version) && (await src.take(SNAPSHOT_CRC_BYTES)).readUInt32LE(0) !== crc)
+      throw new Error(
+        `the snapshot of shard ${idx} does not match its crc32c: it was damaged before the backup wrote it`,
+      );
   }
 }

@@ -6,7 +6,8 @@
  *   section := TAG_SHARD:u8 idx:u32 consistent:u8 snapshot
  *   snapshot:= one shard's snapshot stream exactly as src/replication/snapshot-format.ts defines it
  *              (its header carries the seq S the shard's state was copied at; its entries end with
- *              keyLen = 0)
+ *              keyLen = 0, then exactSeq and, from snapshot version 4, the stream's own crc32c,
+ *              checked by backup as the stream comes and by restore with the rest of the parse)
  *   end     := TAG_END:u8 metaLen:u32 meta:metaLen crc:u32
  *   meta    := UTF-8 JSON BackupMeta (when, from where, the topology version, per shard: name, seq,
  *              keys, consistent)

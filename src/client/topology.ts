@@ -12,6 +12,18 @@
  * that names a newer map (`learnOf`: at most one look per HINT_LOOK_MS); one look at a time too.
  * The scheme of the node that last answered is the one requests use. Once the client is closed,
  * a load or look still running asks no further node (its pools refuse: node-pools.ts).
+ *
+ * A map version is believed only when another node vouches for it (`vouched`): a version comes
+ * from one failover at a time and spreads to every node within a peer poll, so a version more than
+ * MAX_MAP_LEAD past every other node's is one bad node's (a bug, a damaged live map, a hostile
+ * node). Adopted, it made every real map "older" for good: the client never routed by the cluster
+ * again. A load whose first answer is that far past the client's map looks at every node instead,
+ * and a look adopts the newest version that is vouched; a load that finds every node it reaches
+ * more than MAX_MAP_LEAD below the client's map looks too, and goes back to the newest vouched
+ * one when no node vouches for the client's (it re-learns the cluster). A map a look took from
+ * the only node that answered, far past the client's, is looked for again at every load until
+ * other nodes answer (`alone`). What remains: a client whose only reachable node lies is routed by
+ * it; a lie within MAX_MAP_LEAD of the cluster's version holds until the cluster's map passes it.
  */
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
@@ -45,6 +57,35 @@ const LOOK_GRACE_MS = 500;
  */
 const LOAD_STAGGER_MS = 1000;
 
+/**
+ * MAX_MAP_LEAD is how far past another node's a map version one node alone names may be and still
+ * be believed (vouched): a version grows by one per failover and reaches every node within a peer
+ * poll (2 s), so a larger lead is one node's error, not the cluster's news.
+ */
+export const MAX_MAP_LEAD = 16;
+
+/**
+ * vouchedBest returns the view with the highest map version that is vouched for among `views`:
+ * one that is not a single node's lead of more than MAX_MAP_LEAD past every lower version named
+ * (named by two nodes or more, within MAX_MAP_LEAD of a lower one, or the lowest named).
+ */
+export function vouchedBest<T extends { doc: ClusterView }>(views: readonly T[]): T | undefined {
+  const versions = views.map((v) => v.doc.map_version ?? 0);
+  let best: T | undefined;
+  let bestVersion = -1;
+  for (const [i, v] of views.entries()) {
+    const version = versions[i]!;
+    if (version <= bestVersion) continue;
+    const named = versions.filter((x) => x === version).length;
+    const lower = versions.filter((x) => x < version);
+    if (named >= 2 || lower.length === 0 || lower.some((x) => version - x <= MAX_MAP_LEAD)) {
+      best = v;
+      bestVersion = version;
+    }
+  }
+  return best;
+}
+
 /** ClusterTopology loads and holds the client's view of the cluster. */
 export class ClusterTopology {
   /** origins are the configured nodes ("http://host:port"), parsed; urls as the user gave them. */
@@ -55,6 +96,11 @@ export class ClusterTopology {
   private current: ShardMap | undefined;
   private configHash: string | undefined;
   private mapVersion = 0;
+  /**
+   * alone says the map was taken on one node's word, far past the client's (no other node
+   * answered the look): every load looks again, until other nodes vouch for a map.
+   */
+  private alone = false;
   private reloading: Promise<void> | undefined;
   private looking: Promise<void> | undefined;
   private hintLookAt = Number.NEGATIVE_INFINITY;
@@ -182,22 +228,34 @@ export class ClusterTopology {
     });
     clearTimeout(grace);
     abandon.abort();
-    let best: { o: string; doc: ClusterView } | undefined;
-    for (const v of views) if ((v.doc.map_version ?? 0) > (best?.doc.map_version ?? -1)) best = v;
-    if (best !== undefined && (best.doc.map_version ?? 0) > this.mapVersion) this.adopt(best.o, best.doc);
+    const best = vouchedBest(views);
+    if (best === undefined) return;
+    const version = best.doc.map_version ?? 0;
+    const took = this.mapVersion;
+    // Back to an older map only when no node vouches for the client's (see the design block):
+    // were any to, a vouched version would be at least the client's.
+    if (version > this.mapVersion || this.mapVersion - version > MAX_MAP_LEAD) this.adopt(best.o, best.doc);
+    if (this.mapVersion === version)
+      this.alone = views.length === 1 && (this.alone || version - took > MAX_MAP_LEAD);
   }
 
   private async load(): Promise<void> {
     const deadline = performance.now() + this.refusedWaitMs;
     let told = false;
     for (;;) {
+      if (this.alone && (await this.vouchedNow())) return;
       const asking = this.askable();
       const { view, older, last, allRefused } = await this.askInTurn(asking);
-      if (view !== undefined) {
+      // A version far past the client's, or a client's version far past every node's, is
+      // believed only if other nodes vouch for it: a look asks them all (see the design block).
+      const far = view !== undefined && (view.doc.map_version ?? 0) - this.mapVersion > MAX_MAP_LEAD;
+      if (far || (older !== undefined && this.mapVersion - older > MAX_MAP_LEAD)) {
+        await this.loadNewest();
+        if (this.current !== undefined) return;
+      } else if (view !== undefined) {
         this.adopt(view.origin, view.doc);
         return;
-      }
-      if (older) return;
+      } else if (older !== undefined) return;
       // The client was closed while the load ran: the nodes not asked yet are not asked at all.
       if (isClosedError(last)) throw last;
       // Every node refused the connection: nothing listens there yet (a restart's gap), waited for
@@ -220,19 +278,20 @@ export class ClusterTopology {
    * askInTurn asks `asking` (askable) for /cluster in their order, each LOAD_STAGGER_MS after the
    * one before or as soon as that one fails, and settles with the first view that is not older
    * than the client's map (same config, older live map: that node has not learned what another one
-   * told the client), or with none once every node failed or was older. A node that accepts the
+   * told the client), or with none once every node failed or was older (`older`: the newest
+   * version of those, undefined when none was). A node that accepts the
    * connection and answers nothing (SIGSTOP, a hung host) held the load for the client's whole
    * timeout (10 s for every CLI command) when it came first in DISTKV_URL.
    */
   private askInTurn(asking: readonly string[]): Promise<{
     view: { origin: string; doc: ClusterView } | undefined;
-    older: boolean;
+    older: number | undefined;
     last: unknown;
     allRefused: boolean;
   }> {
     return new Promise((resolve) => {
       let last: unknown;
-      let older = false;
+      let older: number | undefined;
       let allRefused = true;
       let settled = 0;
       let asked = 0;
@@ -263,7 +322,7 @@ export class ClusterTopology {
               finish({ origin, doc });
               return;
             }
-            older = true;
+            older = Math.max(older ?? 0, doc.map_version ?? 0);
             passedOver();
           },
           (err: unknown) => {
@@ -275,6 +334,12 @@ export class ClusterTopology {
       };
       askNext();
     });
+  }
+
+  /** vouchedNow looks at every node (`alone`: see the design block) and says whether a map is vouched for now. */
+  private async vouchedNow(): Promise<boolean> {
+    await this.loadNewest();
+    return !this.alone;
   }
 
   /** tellWait tells onWait (a hook that throws is ignored) that a load waits for refusing nodes. */

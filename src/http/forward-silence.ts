@@ -26,8 +26,16 @@
  *
  * The ceiling: an owner that sends a byte just within each silence bound (a bug, a slow loop) would
  * otherwise hold the part, its connection and its buffers for ever.
+ *
+ * The bytes: an answer's body is gathered whole (it is parsed, or relayed, once complete), so it is
+ * also bounded in bytes (AnswerCap, worked out by forwarder.ts from what the answer can hold): an
+ * owner that streamed an endless body fast enough to beat every silence bound was gathered for up
+ * to the ceiling, into memory. A `Content-Length` past the cap is refused unread; a body that
+ * passes it is cut there. Either is the owner's failure, named with the cap.
  */
+import type { Readable } from 'node:stream';
 import { HARD_MAX_FORWARD_TIMEOUT_MS } from '../config/schema.js';
+import { letGo } from '../util/peer-answer.js';
 
 /**
  * FORWARD_CEILING_MS bounds a forwarded exchange whole, however steadily its owner answers (each
@@ -121,18 +129,57 @@ export async function answered<T>(s: Silence, exchange: (hearing: Hearing) => Pr
   }
 }
 
-/** bytesOf reads an answer's body whole, reporting its head and then each chunk to `heard`. */
-export async function bytesOf(body: AsyncIterable<Buffer>, heard: (bytes: number) => void): Promise<Buffer> {
+/** AnswerCap bounds a forwarded answer's body: at most `bytes`, which `bound` explains in the error. */
+export interface AnswerCap {
+  bytes: number;
+  bound: string;
+}
+
+/** Answer is a forwarded request's answer as undici gives it: its head's fields and its body. */
+export interface Answer {
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+/**
+ * bytesOf reads an answer's body whole, reporting its head and then each chunk to `heard`; a body
+ * longer than `cap` (or claiming to be) is let go and refused, naming the cap (see above).
+ */
+export async function bytesOf(
+  answer: Answer,
+  heard: (bytes: number) => void,
+  cap: AnswerCap,
+): Promise<Buffer> {
+  const claimed = Number(answer.headers['content-length'] ?? NaN);
+  if (claimed > cap.bytes) {
+    letGo(answer.body);
+    throw new Error(
+      `its answer's Content-Length ${claimed} is more than the ${cap.bytes} bytes such an answer can hold (${cap.bound}); refused unread`,
+    );
+  }
   heard(0);
   const chunks: Buffer[] = [];
-  for await (const chunk of body) {
-    heard(chunk.length);
-    chunks.push(chunk);
+  let received = 0;
+  for await (const chunk of answer.body) {
+    const b = chunk as Buffer;
+    heard(b.length);
+    received += b.length;
+    if (received > cap.bytes) {
+      letGo(answer.body);
+      throw new Error(
+        `its answer's body passed the ${cap.bytes} bytes such an answer can hold (${cap.bound}); cut there`,
+      );
+    }
+    chunks.push(b);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 /** jsonOf reads an answer's JSON body as `bytesOf` does. */
-export async function jsonOf(body: AsyncIterable<Buffer>, heard: (bytes: number) => void): Promise<unknown> {
-  return JSON.parse((await bytesOf(body, heard)).toString('utf8')) as unknown;
+export async function jsonOf(
+  answer: Answer,
+  heard: (bytes: number) => void,
+  cap: AnswerCap,
+): Promise<unknown> {
+  return JSON.parse((await bytesOf(answer, heard, cap)).toString('utf8')) as unknown;
 }

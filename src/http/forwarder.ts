@@ -11,6 +11,8 @@
  * wait) until its answer's head, the same bound between two chunks of the answer's body, and
  * FORWARD_CEILING_MS for the whole. A bound on the whole exchange failed a healthy owner's scan
  * part holding a 64 MiB value (~89 MB of base64 JSON, 17-20 s under load) every time.
+ * The answer's bytes are bounded too, by what it can hold (forward-caps.ts): an endless body is
+ * cut there, naming its owner and the cap.
  *
  * Writes pipelined on one client connection are applied in the order they came (RFC 9112 section
  * 9.3.2 lets a server run only safe requests in parallel). Local ones are, since they reach their
@@ -35,6 +37,7 @@ import { DistkvError, type WireError, isErrorCode } from '../errors.js';
 import { prefixQuery, scanAfterQuery } from '../util/bytes.js';
 import { heldBack } from '../util/never-sent.js';
 import { DEADLINE_HEADER, deadlineFor } from './forward-deadline.js';
+import { batchCap, relayCap, scanCap } from './forward-caps.js';
 import { FORWARD_CEILING_MS, type Silence, answered, bytesOf, jsonOf } from './forward-silence.js';
 import type { ScanEntry } from '../worker/messages.js';
 
@@ -64,6 +67,8 @@ export interface ForwardBounds {
   relayMs?: number;
   /** ceilingMs bounds a forwarded exchange whole (FORWARD_CEILING_MS). */
   ceilingMs?: number;
+  /** maxValueBytes is this node's `server.max_value_bytes`: the answers' byte caps allow a value that large (forward-caps.ts). */
+  maxValueBytes?: number;
 }
 
 /** Forwarder sends parts of multi-key requests to other nodes over keep-alive connections. */
@@ -76,6 +81,7 @@ export class Forwarder {
   private readonly forwardMs: number;
   private readonly relayMs: number;
   private readonly ceilingMs: number;
+  private readonly maxValueBytes: number;
   /**
    * tails: per client connection (HttpResponse.connection) and owner, the last write forwarded,
    * settled: to the error it got when the owner did not answer it, else to undefined.
@@ -89,6 +95,7 @@ export class Forwarder {
     this.forwardMs = bounds.forwardMs ?? DEFAULTS.server.forward_timeout_ms;
     this.relayMs = bounds.relayMs ?? Math.max(RELAY_TIMEOUT_MS, this.forwardMs);
     this.ceilingMs = bounds.ceilingMs ?? FORWARD_CEILING_MS;
+    this.maxValueBytes = bounds.maxValueBytes ?? DEFAULTS.server.max_value_bytes;
   }
 
   /**
@@ -157,7 +164,8 @@ export class Forwarder {
     const { request, dispatcher } = await this.http();
     const { res, body } = await answered(this.silence(this.forwardMs), async ({ signal, heard }) => {
       const res = await request(`${this.scheme}://${owner}/kv?${q.toString()}`, { dispatcher, signal });
-      return { res, body: (await jsonOf(res.body, heard)) as ScanAnswer };
+      const cap = scanCap(bounds.limit, bounds.maxBytes, this.maxValueBytes);
+      return { res, body: (await jsonOf(res, heard, cap)) as ScanAnswer };
     });
     if (res.statusCode !== 200 || body.items === undefined) throw remoteError(res.statusCode, body.error);
     if (body.missing_shards !== undefined && body.missing_shards.length > 0)
@@ -190,7 +198,7 @@ export class Forwarder {
         dispatcher,
         signal,
       });
-      return { res, body: (await jsonOf(res.body, heard)) as BatchAnswer };
+      return { res, body: (await jsonOf(res, heard, batchCap(ops.length))) as BatchAnswer };
     });
     if (res.statusCode !== 200 || body.results?.length !== ops.length)
       throw remoteError(res.statusCode, body.error);
@@ -231,7 +239,7 @@ export class Forwarder {
         ...(body === undefined ? {} : { body }),
         signal,
       });
-      return { res, data: await bytesOf(res.body, heard) };
+      return { res, data: await bytesOf(res, heard, relayCap(this.maxValueBytes)) };
     });
     const headers: [string, string][] = [];
     for (const [name, value] of Object.entries(res.headers))

@@ -35,7 +35,7 @@ import { DistkvError, toDistkvError } from '../errors.js';
 import { divergedError } from '../replication/epochs.js';
 import { MAX_PULL_BYTES } from '../replication/http-source.js';
 import { epochOfSeq } from '../routing/version.js';
-import { encodeSnapshotExactSeq, encodeSnapshotHeader } from '../replication/snapshot-format.js';
+import { encodeSnapshotEnd, encodeSnapshotHeader } from '../replication/snapshot-format.js';
 import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
 import { configMismatch } from './config-check.js';
@@ -442,6 +442,7 @@ async function streamSnapshot(
 ): Promise<void> {
   let seq: number | null = null;
   let after: Uint8Array | null = null;
+  let crc: number | null = null;
   let started = false;
   for (;;) {
     const r = await ctx.pool.call(t.worker, {
@@ -451,6 +452,7 @@ async function streamSnapshot(
       limit: SNAPSHOT_PAGE,
       maxBytes: SCAN_PAGE_BYTES,
       seq,
+      crc,
     });
     if (r.type !== 'repl-snapshot-result') throw new Error(`unexpected ${r.type} for a snapshot page`);
     if (res.aborted) return;
@@ -472,14 +474,16 @@ async function streamSnapshot(
         res.close();
         return;
       }
-      // Read after the last page: at least the leader's seq when that page was read (snapshot-format.ts).
+      // Read after the last page: at least the leader's seq when that page was read; then the crc
+      // of the whole stream, which the worker kept through its pages (snapshot-format.ts).
       res.write(body);
-      res.end(encodeSnapshotExactSeq(Math.max(r.seq, ctx.pool.lastSeq(t.store))));
+      res.end(encodeSnapshotEnd(Math.max(r.seq, ctx.pool.lastSeq(t.store)), r.crc));
       return;
     }
     const ok = res.write(body);
     seq = r.seq;
     after = r.lastKey;
+    crc = r.crc;
     if (!ok) {
       await new Promise<void>((resolve) => {
         state.writable = resolve;

@@ -375,19 +375,28 @@ export class HttpSource implements ReplicationSource {
       r.body.on('error', () => undefined);
       iterator.return?.().catch(() => undefined);
     };
+    const describe = this.describe;
+    // What the decoder refuses (a crc that fails, a length past a value's bound) names the leader:
+    // the follower logs it as the reason its resync failed, and tries again.
+    const push = (chunk: Buffer): SnapshotItem[] => {
+      try {
+        return decoder.push(chunk);
+      } catch (err) {
+        throw new Error(`snapshot from ${describe}: ${(err as Error).message}`, { cause: err });
+      }
+    };
     let first: SnapshotItem[] = [];
     try {
       while (decoder.seq === undefined) {
         const next = await iterator.next();
         if (next.done === true)
           throw new Error(`snapshot from ${this.describe}: the stream ended before its header`);
-        first = decoder.push(next.value as Buffer);
+        first = push(next.value as Buffer);
       }
     } catch (err) {
       release();
       throw err;
     }
-    const describe = this.describe;
     // Entries are gathered into chunks of about CHUNK_BYTES, so the replica writes large transactions.
     async function* chunks(): AsyncGenerator<SnapshotEntry[], void, undefined> {
       let batch: SnapshotEntry[] = [];
@@ -403,7 +412,7 @@ export class HttpSource implements ReplicationSource {
         while (!decoder.done) {
           const next = await iterator.next();
           if (next.done === true) throw new Error(`snapshot from ${describe}: the stream ended early`);
-          take(decoder.push(next.value as Buffer));
+          take(push(next.value as Buffer));
           if (bytes >= CHUNK_BYTES) {
             yield batch;
             batch = [];

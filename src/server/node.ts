@@ -214,6 +214,7 @@ export class DistkvNode {
       scheme,
       forwarder: (this.forwarder = new Forwarder(scheme, shardMap.hash, ca, {
         forwardMs: config.server.forward_timeout_ms,
+        maxValueBytes: config.server.max_value_bytes,
       })),
       peers: this.peers,
       slotGate: this.peers.gate,

@@ -137,6 +137,8 @@ export type ToWorker =
       limit: number;
       maxBytes: number;
       seq: number | null;
+      /** crc is the snapshot's crc32c through the page before (null for the first: the worker starts it with the header). */
+      crc: number | null;
     }
   | { type: 'seed-next'; id: number; stores: number[] }
   | { type: 'seed-ack'; id: number; stores: number[]; key: string; value: string }
@@ -256,6 +258,8 @@ export type FromWorker =
       count: number;
       last: boolean;
       lastKey: Uint8Array | null;
+      /** crc is the snapshot's crc32c through this page (snapshot-format.ts), to continue with the next. */
+      crc: number;
     }
   | {
       type: 'seed-result';

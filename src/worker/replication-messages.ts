@@ -16,7 +16,7 @@
  * fence lives with the write path (store-writes.ts), which refuses writes while it holds.
  */
 import type { ReplicationHost } from '../replication/replication-host.js';
-import { encodeSnapshotEntries } from '../replication/snapshot-format.js';
+import { encodeSnapshotEntries, encodeSnapshotHeader, snapshotCrc } from '../replication/snapshot-format.js';
 import { scanPageFull } from '../storage/store.js';
 import type { FromWorker, ToWorker } from './messages.js';
 import type { StoreWrites } from './store-writes.js';
@@ -114,13 +114,17 @@ export class ReplicationMessages {
    * buffer of its own that the reply carries (copied, not transferred: reply-batch.ts says why):
    * cloning thousands of entries as objects costs more. The page
    * is `last` only when the scan reached the end: one that stopped at its count or its bytes is
-   * followed by another after its last key (which may be empty).
+   * followed by another after its last key (which may be empty). The page's bytes are added to the
+   * snapshot's crc here, on the worker that wrote them, so that the front door's thread does not
+   * pass over them again: the first page's crc starts with the header the front door writes for
+   * its seq (snapshot-format.ts).
    */
   snapshotPage(msg: Message<'repl-snapshot'>): FromWorker {
     const bounds = { limit: msg.limit, maxBytes: msg.maxBytes };
     const page = this.replication().snapshotPage(msg.store, msg.after, bounds, msg.seq);
     const last = !scanPageFull(page.entries, msg.limit, msg.maxBytes);
     const body = encodeSnapshotEntries(page.entries, last);
+    const crc = snapshotCrc(body, msg.crc ?? snapshotCrc(encodeSnapshotHeader(page.seq), 0));
     const buffer = Uint8Array.prototype.slice.call(body).buffer;
     const lastEntry = page.entries[page.entries.length - 1];
     const lastKey = lastEntry === undefined ? null : Uint8Array.prototype.slice.call(lastEntry.key);
@@ -134,6 +138,7 @@ export class ReplicationMessages {
       count: page.entries.length,
       last,
       lastKey,
+      crc,
     };
   }
 

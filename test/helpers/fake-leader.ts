@@ -9,11 +9,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpSource, type HttpSourceOptions } from '../../src/replication/http-source.js';
-import {
-  encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
-  encodeSnapshotHeader,
-} from '../../src/replication/snapshot-format.js';
+import { encodeSnapshotEntries, encodeSnapshotHeader } from '../../src/replication/snapshot-format.js';
+import { snapshotStream } from './snapshot-stream.js';
 
 /** FakeLeader serves one shard's replication endpoints (see above). */
 export class FakeLeader {
@@ -25,6 +22,11 @@ export class FakeLeader {
   refuseSnapshots = false;
   /** snapshotEpoch, when set, is sent as a snapshot's X-Distkv-Epoch (the epoch of its seq). */
   snapshotEpoch: string | undefined;
+  /**
+   * flipped, while above 0, is how many more snapshots go out with one bit of their last value
+   * flipped (a bad NIC, a proxy: the stream is otherwise whole, its crc the leader's).
+   */
+  flipped = 0;
   /** snapshots counts the snapshot requests answered. */
   snapshots = 0;
   private readonly keys: number;
@@ -88,14 +90,20 @@ export class FakeLeader {
       'content-type': 'application/octet-stream',
       ...(this.snapshotEpoch === undefined ? {} : { 'x-distkv-epoch': this.snapshotEpoch }),
     });
-    res.write(encodeSnapshotHeader(this.keys));
     if (this.stallAfter !== undefined) {
+      res.write(encodeSnapshotHeader(this.keys));
       res.write(encodeSnapshotEntries(this.entries(this.stallAfter), false));
       this.stalled.add(res);
       return;
     }
-    res.write(encodeSnapshotEntries(this.entries(), true));
-    res.end(encodeSnapshotExactSeq(this.keys));
+    const stream = snapshotStream(this.keys, this.entries());
+    if (this.flipped > 0) {
+      this.flipped--;
+      // The last value's last byte: the stream ends with it, the end marker, exactSeq and the crc.
+      const at = stream.length - 15;
+      stream[at] = stream[at]! ^ 0x04;
+    }
+    res.end(stream);
   }
 
   private pull(res: ServerResponse, after: number): void {

@@ -5,11 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Crc, encodeBackupHeader, encodeEnd, encodeSectionHeader } from '../../src/cli/backup-format.js';
-import {
-  encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
-  encodeSnapshotHeader,
-} from '../../src/replication/snapshot-format.js';
+import { snapshotStream } from './snapshot-stream.js';
 
 /** BackupEntryIn is a key of the backup with its value and expiry (Unix ms, 0 = never). */
 export interface BackupEntryIn {
@@ -23,12 +19,10 @@ export function writeOneShardBackup(file: string, entries: readonly BackupEntryI
   const parts = [
     encodeBackupHeader(),
     encodeSectionHeader(0, true),
-    encodeSnapshotHeader(seq),
-    encodeSnapshotEntries(
+    snapshotStream(
+      seq,
       entries.map((e, i) => ({ ...e, seq: i + 1 })),
-      true,
     ),
-    encodeSnapshotExactSeq(seq),
     encodeEnd({
       created: new Date().toISOString(),
       source: 'twin',

@@ -13,15 +13,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
-  encodeSnapshotHeader,
-} from '../../src/replication/snapshot-format.js';
 import { writeOneShardBackup } from '../helpers/one-shard-backup.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { snapshotStream } from '../helpers/snapshot-stream.js';
 
 const R = '127.0.0.1:2';
 const dir = tempDir(after);
@@ -45,9 +41,7 @@ before(async () => {
         json(view);
       } else if (req.url?.startsWith('/_repl/snapshot') === true) {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
-        res.write(encodeSnapshotHeader(0));
-        res.write(encodeSnapshotEntries([], true));
-        res.end(encodeSnapshotExactSeq(0));
+        res.end(snapshotStream(0, []));
       } else if (req.url?.startsWith('/kv?') === true) json({ items: [], next: null });
       else if (req.url === '/kv/_batch') json({ results: [{ ok: true }], errors: 0 });
       else res.writeHead(404).end();

@@ -8,15 +8,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
-  encodeSnapshotHeader,
-} from '../../src/replication/snapshot-format.js';
 import { freePort } from '../helpers/ports.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { snapshotStream } from '../helpers/snapshot-stream.js';
 
 const KEYS = 5;
 
@@ -34,14 +30,12 @@ before(async () => {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    res.write(encodeSnapshotHeader(KEYS));
     const entries = Array.from({ length: KEYS }, (_, i) => ({
       key: Buffer.from(`k${i}`),
       value: Buffer.from(`v${i}`),
       seq: i + 1,
     }));
-    res.write(encodeSnapshotEntries(entries, true));
-    res.end(encodeSnapshotExactSeq(KEYS));
+    res.end(snapshotStream(KEYS, entries));
   });
   origin = await startHandlerTwin((req, res) => {
     // The first load (the backup's map) names the dead leader; later ones the new leader, B.

@@ -11,14 +11,10 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
-  encodeSnapshotHeader,
-} from '../../src/replication/snapshot-format.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { snapshotStream } from '../helpers/snapshot-stream.js';
 
 const BIG = 2000;
 const LIMIT = 1000;
@@ -75,17 +71,12 @@ before(async () => {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    res.write(encodeSnapshotHeader(2));
-    res.write(
-      encodeSnapshotEntries(
-        [
-          { key: Buffer.from('a-small'), value: Buffer.from('v'), seq: 1 },
-          { key: Buffer.from('b-big'), value: Buffer.alloc(BIG, 0x61), seq: 2 },
-        ],
-        true,
-      ),
+    res.end(
+      snapshotStream(2, [
+        { key: Buffer.from('a-small'), value: Buffer.from('v'), seq: 1 },
+        { key: Buffer.from('b-big'), value: Buffer.alloc(BIG, 0x61), seq: 2 },
+      ]),
     );
-    res.end(encodeSnapshotExactSeq(2));
   });
   twins.push(source);
   const r = await runCli(['backup', file, '--url', source.address]);

@@ -13,14 +13,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Follower } from '../../src/replication/follower.js';
 import { HttpSource } from '../../src/replication/http-source.js';
-import {
-  encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
-  encodeSnapshotHeader,
-} from '../../src/replication/snapshot-format.js';
 import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { snapshotStream } from '../helpers/snapshot-stream.js';
 
 const TOO_BIG = String(2 ** 32);
 
@@ -81,13 +77,7 @@ describe('a leader naming an epoch past u32', () => {
     const server = createServer((_req, res) => {
       res
         .writeHead(200, { 'x-distkv-epoch': TOO_BIG })
-        .end(
-          Buffer.concat([
-            encodeSnapshotHeader(1),
-            encodeSnapshotEntries([{ key: Buffer.from('k'), value: Buffer.from('v'), seq: 1 }], true),
-            encodeSnapshotExactSeq(1),
-          ]),
-        );
+        .end(snapshotStream(1, [{ key: Buffer.from('k'), value: Buffer.from('v'), seq: 1 }]));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const leader = `127.0.0.1:${(server.address() as AddressInfo).port}`;

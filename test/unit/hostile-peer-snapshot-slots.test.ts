@@ -12,13 +12,9 @@ import { describe, it } from 'node:test';
 import pino from 'pino';
 import { HttpSource } from '../../src/replication/http-source.js';
 import { loadSnapshot } from '../../src/replication/snapshot-load.js';
-import {
-  encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
-  encodeSnapshotHeader,
-} from '../../src/replication/snapshot-format.js';
 import { slotOf } from '../../src/routing/slot.js';
 import type { SnapshotEntry, StoreReplication } from '../../src/storage/store-replication.js';
+import { snapshotStream } from '../helpers/snapshot-stream.js';
 
 /** The shard's slots: the lower half. */
 const FIRST = 0;
@@ -53,11 +49,7 @@ describe("a snapshot holding keys outside the shard's slots", () => {
       value: Buffer.from('v'),
       seq: 3,
     }));
-    const stream = Buffer.concat([
-      encodeSnapshotHeader(3),
-      encodeSnapshotEntries(entries, true),
-      encodeSnapshotExactSeq(3),
-    ]);
+    const stream = snapshotStream(3, entries);
     const server = createServer((req, res) => {
       if (req.url?.startsWith('/_repl/snapshot') === true)
         res.writeHead(200, { 'x-distkv-epoch': '0' }).end(stream);

@@ -14,21 +14,13 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { HttpSource } from '../../src/replication/http-source.js';
 import { loadSnapshot } from '../../src/replication/snapshot-load.js';
-import {
-  encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
-  encodeSnapshotHeader,
-} from '../../src/replication/snapshot-format.js';
+import { snapshotStream } from '../helpers/snapshot-stream.js';
 
 describe('a snapshot stream that goes on after its end', () => {
   for (const [what, body, complete] of [
     [
       'is let go once the snapshot ends',
-      Buffer.concat([
-        encodeSnapshotHeader(3),
-        encodeSnapshotEntries([{ key: Buffer.from('k'), value: Buffer.from('v'), seq: 3 }], true),
-        encodeSnapshotExactSeq(3),
-      ]),
+      snapshotStream(3, [{ key: Buffer.from('k'), value: Buffer.from('v'), seq: 3 }]),
       true,
     ],
     ['is let go when it is not a snapshot (a 200 of HTML)', Buffer.from('<html>'), false],
@@ -96,11 +88,7 @@ describe('a snapshot whose load fails before it reads', () => {
     // and waits under back-pressure, when no body timeout runs.
     const value = Buffer.alloc(64 * 1024, 0x76);
     const entries = Array.from({ length: 128 }, (_, i) => ({ key: Buffer.from(`k${i}`), value, seq: 3 }));
-    const stream = Buffer.concat([
-      encodeSnapshotHeader(3),
-      encodeSnapshotEntries(entries, true),
-      encodeSnapshotExactSeq(3),
-    ]);
+    const stream = snapshotStream(3, entries);
     const server = createServer((req, res) => {
       if (req.url?.startsWith('/_repl/snapshot') === true)
         res.writeHead(200, { 'x-distkv-epoch': '0' }).end(stream);

@@ -14,6 +14,7 @@ import {
   SnapshotDecoder,
 } from '../../src/replication/snapshot-format.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
+import { sealSnapshot } from '../helpers/snapshot-stream.js';
 
 interface Entry {
   key: Buffer;
@@ -25,7 +26,7 @@ interface Entry {
 const MiB = 1024 * 1024;
 
 function streamOf(entries: readonly Entry[], seq: number, exactSeq: number): Buffer {
-  return Buffer.concat([
+  return sealSnapshot([
     encodeSnapshotHeader(seq),
     encodeSnapshotEntries(entries, true),
     encodeSnapshotExactSeq(exactSeq),

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { ReplicationHost } from '../../src/replication/replication-host.js';
 import {
-  encodeSnapshotExactSeq,
+  encodeSnapshotEnd,
   encodeSnapshotHeader,
   SnapshotDecoder,
 } from '../../src/replication/snapshot-format.js';
@@ -72,8 +72,10 @@ function readSnapshot(
   maxBytes: number,
   rand: () => number,
 ): Map<string, Buffer> {
-  const parts: Buffer[] = [encodeSnapshotHeader(0)];
+  const parts: Buffer[] = [];
   let after: Uint8Array | null = null;
+  let seq: number | null = null;
+  let crc: number | null = null;
   for (let pages = 0; ; pages++) {
     assert.ok(pages < 100000, 'the pages never end');
     const r: FromWorker = messages.snapshotPage({
@@ -83,9 +85,15 @@ function readSnapshot(
       after,
       limit,
       maxBytes,
-      seq: null,
+      seq,
+      crc,
     });
     assert.equal(r.type, 'repl-snapshot-result');
+    // As the front door streams it (src/http/repl-routes.ts): the header of the first page's seq,
+    // and the crc the worker keeps through the pages.
+    if (seq === null) parts.push(encodeSnapshotHeader(r.seq));
+    seq = r.seq;
+    crc = r.crc;
     const body = Buffer.from(r.buffer, 0, r.length);
     assert.ok(r.count <= limit, `a page of ${r.count} entries passed the limit ${limit}`);
     const bound = maxBytes + r.count * ENTRY_HEAD + MAX_VALUE + 1024 + 2;
@@ -95,7 +103,7 @@ function readSnapshot(
     assert.ok(r.lastKey !== null || r.count === 0);
     after = r.lastKey;
   }
-  parts.push(encodeSnapshotExactSeq(0));
+  parts.push(encodeSnapshotEnd(seq, crc));
   const all = Buffer.concat(parts);
   const decoder = new SnapshotDecoder();
   const got = new Map<string, Buffer>();

@@ -7,9 +7,10 @@
 import { bench, do_not_optimize, run } from 'mitata';
 import {
   encodeSnapshotEntries,
-  encodeSnapshotExactSeq,
+  encodeSnapshotEnd,
   encodeSnapshotHeader,
   SnapshotDecoder,
+  snapshotCrc,
 } from '../../../src/replication/snapshot-format.js';
 import { printHeader } from '../header.js';
 
@@ -17,11 +18,8 @@ const PIECE = 64 * 1024;
 
 /** piecesOf returns a snapshot of `entries` cut into PIECE-byte pieces. */
 function piecesOf(entries: { key: Buffer; value: Buffer }[]): Buffer[] {
-  const stream = Buffer.concat([
-    encodeSnapshotHeader(1),
-    encodeSnapshotEntries(entries, true),
-    encodeSnapshotExactSeq(1),
-  ]);
+  const body = Buffer.concat([encodeSnapshotHeader(1), encodeSnapshotEntries(entries, true)]);
+  const stream = Buffer.concat([body, encodeSnapshotEnd(1, snapshotCrc(body, 0))]);
   const out: Buffer[] = [];
   for (let at = 0; at < stream.length; at += PIECE) out.push(stream.subarray(at, at + PIECE));
   return out;

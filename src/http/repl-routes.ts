@@ -20,7 +20,8 @@
  *       (src/util/stop-wakes.ts).
  *   GET /_repl/snapshot?shard=I&replica=ID&config=HASH
  *       a snapshot stream (src/replication/snapshot-format.ts), paged from the leader's worker
- *       (pages bounded in entries and bytes) and written with backpressure.
+ *       (pages bounded in entries and bytes) and written with backpressure: snapshot-route.ts,
+ *       once the request passed the checks here, which it shares with the pull.
  *       X-Distkv-Snapshot-Seq: its seq S; X-Distkv-Epoch: the epoch of the leader's record at S
  *       (the replica's next pull names it: its own map may not know the leader's newer epoch yet)
  *       | 503 LEADER_BEHIND (as a pull: the leader's store is not the shard; `distkv backup` reads
@@ -34,8 +35,6 @@
 import { DistkvError, toDistkvError } from '../errors.js';
 import { divergedError } from '../replication/epochs.js';
 import { MAX_PULL_BYTES } from '../replication/http-source.js';
-import { epochOfSeq } from '../routing/version.js';
-import { encodeSnapshotEnd, encodeSnapshotHeader } from '../replication/snapshot-format.js';
 import type { Target } from '../server/node-plan.js';
 import { authError } from './auth.js';
 import { configMismatch } from './config-check.js';
@@ -45,22 +44,10 @@ import { intParam, parseQuery } from './request-parse.js';
 import { noteServerError, sendError, sendSeedText, statusLine } from './respond.js';
 import { answerLater, notServingError, route } from './route.js';
 import type { Handler, Router } from './router.js';
-import { SCAN_PAGE_BYTES } from '../storage/store.js';
+import { serveSnapshot } from './snapshot-route.js';
 import { LogThrottle, MAX_LOG_KEYS } from '../util/log-throttle.js';
 
 const MAX_WAIT_MS = 60000;
-/**
- * SNAPSHOT_PAGE and SCAN_PAGE_BYTES bound a snapshot page: 10000 entries, or the entry that
- * brings their keys and values to 4 MiB, whichever comes first (so a page is at most 4 MiB plus
- * one value of at most `server.max_value_bytes`, and the entries' heads). A page is read from the
- * worker only once `write` said the socket can take more; since a connection's writes go out at
- * the end of the turn (http1-outflow.ts), a write reports back-pressure only from the page after,
- * so the stream holds at most two pages unsent (about 10 MiB with 1 MiB values), however large the
- * shard. It counts in `server.max_unsent_bytes` like any connection and, holding no more than a
- * client's answers may, is not exempt from it (src/server/unsent-budget.ts).
- */
-const SNAPSHOT_PAGE = 10000;
-
 /**
  * checkLease throws SWITCHING_LEADER when this node leads `shard` without its lease (etcd): a
  * replica may lead the shard in a newer epoch, and one that copied this leader's records after
@@ -395,18 +382,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
       // A leader that started behind its replica holds an empty or older shard: its snapshot is
       // not the shard (a backup took it, exit 0, and a restore of that file lost every key).
       checkBehind(ctx, shard);
-      const state = { writable: undefined as (() => void) | undefined };
-      res.onAborted(() => {
-        state.writable?.();
-      });
-      res.onWritable(() => {
-        state.writable?.();
-        return true;
-      });
-      streamSnapshot(ctx, res, shard, t, state).catch((err: unknown) => {
-        ctx.log.error({ shard, err: toDistkvError(err).message }, 'snapshot stream failed');
-        if (!res.aborted) res.close();
-      });
+      serveSnapshot(ctx, res, shard, t);
     }),
   );
   return () => {
@@ -423,78 +399,4 @@ function sendDiverged(res: HttpResponse, e: DistkvError, fork: number, epoch: nu
     .writeHeader('X-Distkv-Fork-Seq', String(fork))
     .writeHeader('X-Distkv-Epoch', String(epoch))
     .end(`${JSON.stringify({ error: { code: e.code, message: e.message, fork } })}\n`);
-}
-
-/**
- * snapshotEpoch is the epoch of `shard`'s record at `seq` by this node's live map: the map of the
- * leader, which a replica's may lag after a re-election.
- */
-function snapshotEpoch(ctx: HttpContext, shard: number, seq: number): number {
-  return epochOfSeq(ctx.liveMap.current.shards.find((s) => s.idx === shard)?.history ?? [], seq);
-}
-
-async function streamSnapshot(
-  ctx: HttpContext,
-  res: HttpResponse,
-  shard: number,
-  t: Target & { local: true },
-  state: { writable: (() => void) | undefined },
-): Promise<void> {
-  let seq: number | null = null;
-  let after: Uint8Array | null = null;
-  let crc: number | null = null;
-  let started = false;
-  for (;;) {
-    const r = await ctx.pool.call(t.worker, {
-      type: 'repl-snapshot',
-      store: t.store,
-      after,
-      limit: SNAPSHOT_PAGE,
-      maxBytes: SCAN_PAGE_BYTES,
-      seq,
-      crc,
-    });
-    if (r.type !== 'repl-snapshot-result') throw new Error(`unexpected ${r.type} for a snapshot page`);
-    if (res.aborted) return;
-    const last = r.last;
-    const body = new Uint8Array(r.buffer, 0, r.length);
-    if (!started) {
-      res
-        .writeHeader('Content-Type', 'application/octet-stream')
-        .writeHeader('X-Distkv-Snapshot-Seq', String(r.seq))
-        .writeHeader('X-Distkv-Epoch', String(snapshotEpoch(ctx, shard, r.seq)));
-      res.write(encodeSnapshotHeader(r.seq));
-      started = true;
-    }
-    if (last) {
-      // Held behind a replica while the pages were read: the stream is cut before its end, so
-      // that no reader takes it for the shard (a backup or a replica copies it again, and is
-      // then refused LEADER_BEHIND).
-      if (ctx.liveMap.behindError(shard) !== undefined) {
-        res.close();
-        return;
-      }
-      // Read after the last page: at least the leader's seq when that page was read; then the crc
-      // of the whole stream, which the worker kept through its pages (snapshot-format.ts).
-      res.write(body);
-      res.end(encodeSnapshotEnd(Math.max(r.seq, ctx.pool.lastSeq(t.store)), r.crc));
-      return;
-    }
-    const ok = res.write(body);
-    seq = r.seq;
-    after = r.lastKey;
-    crc = r.crc;
-    if (!ok) {
-      await new Promise<void>((resolve) => {
-        state.writable = resolve;
-      });
-      state.writable = undefined;
-      if (isAborted(res)) return;
-    }
-  }
-}
-
-/** isAborted reads the flag through a call, so TypeScript does not narrow it across awaits. */
-function isAborted(res: HttpResponse): boolean {
-  return res.aborted;
 }

@@ -20,7 +20,7 @@
  * until then it serves nothing (resyncing-store.ts) and acks 0; one whose crc fails is refused
  * whole and the resync tried again. The leader's worker computes it over the pages it encodes,
  * from the header of the page's seq on (replication-messages.ts), and the front door over exactSeq
- * (src/http/repl-routes.ts); the main thread does not pass over the entries' bytes.
+ * (src/http/snapshot-route.ts); the main thread does not pass over the entries' bytes.
  *
  * Each entry carries the seq of the write that set the key (its version, as `ETag` shows it) and
  * its expiry (Unix ms, 0 = never), so a replica rebuilt from a snapshot answers the same versions

@@ -26,7 +26,7 @@
  * budget. Connections between nodes (replication pulls, forwarded requests) count like any client,
  * as Redis counts its replicas' buffers: they read what they asked for, so they hold little. None
  * is exempt. A replica's snapshot stream (`/_repl/snapshot`) holds at most two pages of 4 MiB and
- * one value each (src/http/repl-routes.ts), less than a client's answers may hold, so it is closed
+ * one value each (src/http/snapshot-route.ts), less than a client's answers may hold, so it is closed
  * only when it is the largest holder while the process is over its budget (Redis never evicts its
  * replicas, but their output buffers hold the whole backlog of a full sync; an exemption without a
  * bound on how many streams, and what each holds, would be a hole in the budget).

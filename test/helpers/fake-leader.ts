@@ -8,8 +8,9 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpSource, type HttpSourceOptions } from '../../src/replication/http-source.js';
+import type { HttpSource, HttpSourceOptions } from '../../src/replication/http-source.js';
 import { encodeSnapshotEntries, encodeSnapshotHeader } from '../../src/replication/snapshot-format.js';
+import { sourceOf } from './fake-peer.js';
 import { snapshotStream } from './snapshot-stream.js';
 
 /** FakeLeader serves one shard's replication endpoints (see above). */
@@ -57,7 +58,7 @@ export class FakeLeader {
 
   /** source is the HttpSource with which replica `replica` ("host:port") pulls this leader's shard 0. */
   source(replica: string, o: Partial<HttpSourceOptions> = {}): HttpSource {
-    return new HttpSource({ leader: this.address, shard: 0, replica, token: '', scheme: 'http', ...o });
+    return sourceOf(this.address, { replica, ...o });
   }
 
   /** entries are the shard's keys: k<i> = v<i>, written at seq i. */

@@ -6,23 +6,22 @@
  * whatever came within the timeout.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { DistkvError } from '../../src/errors.js';
 import { call, isUnanswered } from '../../src/cli/failover-calls.js';
 import { CLUSTER_DOC_BYTES } from '../../src/util/peer-answer.js';
+import { FakePeers, writeInMiBs } from '../helpers/fake-peer.js';
+
+const peers = new FakePeers();
 
 describe('an admin call answered with more than a node sends', () => {
   it('is refused past the cap as unanswered, naming the call', async () => {
     const doc = Buffer.from(JSON.stringify({ map: {}, shards: [], pad: 'x'.repeat(CLUSTER_DOC_BYTES) }));
-    const server = createServer((_req, res) => {
+    const node = await peers.start((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      for (let at = 0; at < doc.length; at += 1 << 20) res.write(doc.subarray(at, at + (1 << 20)));
-      res.end();
+      writeInMiBs(res, doc);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cluster`;
+    const url = `http://${node}/cluster`;
     try {
       const err = await call(url, { token: '' }).then(
         () => assert.fail('the oversized answer was taken'),
@@ -33,8 +32,7 @@ describe('an admin call answered with more than a node sends', () => {
       assert.ok(isUnanswered(err));
       assert.match(err.message, new RegExp(`GET ${url}: .*the body passed ${CLUSTER_DOC_BYTES} bytes`));
     } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await peers.close();
     }
   });
 });

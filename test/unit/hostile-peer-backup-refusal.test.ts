@@ -5,20 +5,20 @@
  * was gathered (`arrayBuffer()`) and the command waited, its memory growing, for good.
  */
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { FakePeers } from '../helpers/fake-peer.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 describe('distkv backup from a node whose refusal never ends', () => {
   const root = tempDir(after, 'distkv-hostile-backup-');
   it('reads the refusal up to its bound and reports its code', async () => {
-    let address = '';
+    const peers = new FakePeers();
     const open = new Set<ServerResponse>();
     const timers: NodeJS.Timeout[] = [];
-    const server = createServer((req, res) => {
+    const node = await peers.start((req, res, address) => {
       if (req.url?.startsWith('/cluster') === true) {
         res.writeHead(200, { 'content-type': 'application/json' }).end(
           JSON.stringify({
@@ -39,11 +39,9 @@ describe('distkv backup from a node whose refusal never ends', () => {
       }, 5);
       timers.push(t);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const r = await Promise.race([
-        runCli(['backup', join(root, 'b.dkv'), '--url', `http://${address}`]),
+        runCli(['backup', join(root, 'b.dkv'), '--url', `http://${node}`]),
         new Promise<{ code: string; stderr: string }>((resolve) =>
           setTimeout(() => {
             resolve({ code: 'still running', stderr: '' });
@@ -56,8 +54,7 @@ describe('distkv backup from a node whose refusal never ends', () => {
     } finally {
       for (const t of timers) clearInterval(t);
       for (const res of open) res.destroy();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await peers.close();
     }
   });
 });

@@ -7,13 +7,10 @@
  * went back moved its log's next seq back under what it had logged.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Follower } from '../../src/replication/follower.js';
-import { HttpSource } from '../../src/replication/http-source.js';
 import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
+import { FakePeers, followerOf, waitUntil } from '../helpers/fake-peer.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -30,18 +27,19 @@ function batchOf(seqs: readonly number[]): Buffer {
   );
 }
 
+const peers = new FakePeers();
+
 /** fakeLeader answers every pull after seq 0 with `body` (200), and later ones with none (204). */
-async function fakeLeader(body: Buffer): Promise<{ server: Server; address: string; pulls: () => number }> {
+async function fakeLeader(body: Buffer): Promise<{ address: string; pulls: () => number }> {
   let pulls = 0;
-  const server = createServer((req, res) => {
+  const address = await peers.start((req, res) => {
     pulls++;
     const afterSeq = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('after'));
     const headers = { 'x-distkv-leader-seq': '9', 'x-distkv-epoch': '0', 'x-distkv-records-epoch': '0' };
     if (afterSeq === 0) res.writeHead(200, headers).end(body);
     else res.writeHead(204, headers).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, pulls: () => pulls };
+  return { address, pulls: () => pulls };
 }
 
 describe('a replica pulling from a hostile leader', () => {
@@ -57,29 +55,10 @@ describe('a replica pulling from a hostile leader', () => {
     it(`applies nothing of a batch with ${what}, says why and pulls again`, async () => {
       const leader = await fakeLeader(body);
       const replica = await openTestLsm(join(tempDir(after), 'replica'), { memtableBytes: 8 << 20 });
-      const source = new HttpSource({
-        leader: leader.address,
-        shard: 0,
-        replica: '127.0.0.1:1',
-        token: '',
-        scheme: 'http',
-      });
-      const f = new Follower({
-        source,
-        store: () => replica.replication,
-        rebuild: () => Promise.reject(new Error('not reached')),
-        reopen: () => Promise.reject(new Error('not reached')),
-        publish: () => undefined,
-        pullMaxBytes: 1 << 20,
-        pullWaitMs: 50,
-      });
+      const f = followerOf(leader.address, replica);
       try {
         f.start();
-        const deadline = Date.now() + 10000;
-        while (leader.pulls() < 2) {
-          assert.ok(Date.now() < deadline, 'the follower did not pull again');
-          await new Promise((r) => setTimeout(r, 10));
-        }
+        await waitUntil(() => leader.pulls() >= 2, 'the follower did not pull again');
         await f.stop();
         assert.equal(replica.replication.lastSeq(), 0, 'the replica took seqs from the bad batch');
         for (const seq of [1, 2, 3, 9]) assert.equal(replica.get(Buffer.from(`k${seq}`)), undefined);
@@ -89,42 +68,22 @@ describe('a replica pulling from a hostile leader', () => {
       } finally {
         await f.stop();
         await replica.close();
-        leader.server.closeAllConnections();
-        await new Promise((r) => leader.server.close(r));
+        await peers.close();
       }
     });
 
   it('applies a well-formed batch (the check refuses only what is wrong)', async () => {
     const leader = await fakeLeader(batchOf([1, 2, 3]));
     const replica = await openTestLsm(join(tempDir(after), 'replica'), { memtableBytes: 8 << 20 });
-    const f = new Follower({
-      source: new HttpSource({
-        leader: leader.address,
-        shard: 0,
-        replica: '127.0.0.1:1',
-        token: '',
-        scheme: 'http',
-      }),
-      store: () => replica.replication,
-      rebuild: () => Promise.reject(new Error('not reached')),
-      reopen: () => Promise.reject(new Error('not reached')),
-      publish: () => undefined,
-      pullMaxBytes: 1 << 20,
-      pullWaitMs: 50,
-    });
+    const f = followerOf(leader.address, replica);
     try {
       f.start();
-      const deadline = Date.now() + 10000;
-      while (replica.replication.lastSeq() < 3) {
-        assert.ok(Date.now() < deadline, 'the replica did not apply the batch');
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await waitUntil(() => replica.replication.lastSeq() >= 3, 'the replica did not apply the batch');
       assert.equal(Buffer.from(replica.get(Buffer.from('k2')) ?? []).toString(), 'v2');
     } finally {
       await f.stop();
       await replica.close();
-      leader.server.closeAllConnections();
-      await new Promise((r) => leader.server.close(r));
+      await peers.close();
     }
   });
 });

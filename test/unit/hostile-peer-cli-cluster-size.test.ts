@@ -6,8 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
@@ -16,11 +14,13 @@ import { initialLiveMap } from '../../src/routing/live-map.js';
 import { topologyHash } from '../../src/routing/shard-map.js';
 import { LIVE_MAP_FILE } from '../../src/server/live-map-file.js';
 import { CLUSTER_DOC_BYTES } from '../../src/util/peer-answer.js';
+import { FakePeers, writeInMiBs } from '../helpers/fake-peer.js';
 import { runCli } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const CONFIG_FILE = fileURLToPath(new URL('../../../config/default.toml', import.meta.url));
 const config = loadConfig(CONFIG_FILE, {}, {});
+const peers = new FakePeers();
 
 describe('distkv map fetch from a node whose /cluster is too large', () => {
   const root = tempDir(after, 'distkv-hostile-map-fetch-');
@@ -35,17 +35,11 @@ describe('distkv map fetch from a node whose /cluster is too large', () => {
           pad: 'x'.repeat(CLUSTER_DOC_BYTES),
         }),
       );
-      const server = createServer((_req, res) => {
+      const addr = await peers.start((_req, res) => {
         res.setHeader('content-type', 'application/json');
-        if (!chunked) {
-          res.end(doc);
-          return;
-        }
-        for (let at = 0; at < doc.length; at += 1 << 20) res.write(doc.subarray(at, at + (1 << 20)));
-        res.end();
+        if (chunked) writeInMiBs(res, doc);
+        else res.end(doc);
       });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const addr = `127.0.0.1:${(server.address() as AddressInfo).port}`;
       try {
         const r = await runCli(['map', 'fetch', '--from', addr, '--config', CONFIG_FILE, '--data-dir', root]);
         assert.equal(r.code, 1, r.stdout + r.stderr);
@@ -59,8 +53,7 @@ describe('distkv map fetch from a node whose /cluster is too large', () => {
         );
         assert.equal(existsSync(join(root, LIVE_MAP_FILE)), false, 'nothing written');
       } finally {
-        server.closeAllConnections();
-        await new Promise((r) => server.close(r));
+        await peers.close();
       }
     });
 });

@@ -7,18 +7,17 @@
  * worker's commit log, which the worker's other stores share.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Follower } from '../../src/replication/follower.js';
-import { HttpSource } from '../../src/replication/http-source.js';
 import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
+import { FakePeers, followerOf, sourceOf, waitUntil } from '../helpers/fake-peer.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { snapshotStream } from '../helpers/snapshot-stream.js';
 
 const TOO_BIG = String(2 ** 32);
+
+const peers = new FakePeers();
 
 describe('a leader naming an epoch past u32', () => {
   for (const [what, headers] of [
@@ -31,31 +30,17 @@ describe('a leader naming an epoch past u32', () => {
       const record = Buffer.alloc(recordSize(key.length, value.length));
       encodeRecord(record, 0, TYPE_PUT, 1, key, value);
       let pulls = 0;
-      const server = createServer((req, res) => {
+      const leader = await peers.start((req, res) => {
         pulls++;
         const afterSeq = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('after'));
         if (afterSeq === 0) res.writeHead(200, { 'x-distkv-leader-seq': '1', ...headers }).end(record);
         else res.writeHead(204, { 'x-distkv-leader-seq': '1', 'x-distkv-epoch': '0' }).end();
       });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const leader = `127.0.0.1:${(server.address() as AddressInfo).port}`;
       const replica = await openTestLsm(join(tempDir(after), 'replica'), { memtableBytes: 8 << 20 });
-      const f = new Follower({
-        source: new HttpSource({ leader, shard: 0, replica: '127.0.0.1:1', token: '', scheme: 'http' }),
-        store: () => replica.replication,
-        rebuild: () => Promise.reject(new Error('not reached')),
-        reopen: () => Promise.reject(new Error('not reached')),
-        publish: () => undefined,
-        pullMaxBytes: 1 << 20,
-        pullWaitMs: 50,
-      });
+      const f = followerOf(leader, replica);
       try {
         f.start();
-        const deadline = Date.now() + 10000;
-        while (pulls < 3) {
-          assert.ok(Date.now() < deadline, 'the follower did not pull again');
-          await new Promise((r) => setTimeout(r, 10));
-        }
+        await waitUntil(() => pulls >= 3, 'the follower did not pull again');
         await f.stop();
         assert.equal(replica.replication.lastSeq(), 0, 'the replica took the batch');
         assert.match(
@@ -68,28 +53,24 @@ describe('a leader naming an epoch past u32', () => {
       } finally {
         await f.stop();
         await replica.close();
-        server.closeAllConnections();
-        await new Promise((r) => server.close(r));
+        await peers.close();
       }
     });
 
   it('is read as no epoch when it names its snapshot so (the replica keeps its own)', async () => {
-    const server = createServer((_req, res) => {
+    const leader = await peers.start((_req, res) => {
       res
         .writeHead(200, { 'x-distkv-epoch': TOO_BIG })
         .end(snapshotStream(1, [{ key: Buffer.from('k'), value: Buffer.from('v'), seq: 1 }]));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const leader = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const s = new HttpSource({ leader, shard: 0, replica: '127.0.0.1:1', token: '', scheme: 'http' });
+    const s = sourceOf(leader);
     try {
       const snap = await s.snapshot();
       for await (const chunk of snap.chunks) assert.equal(chunk.length, 1);
       assert.equal(snap.epoch, undefined);
     } finally {
       await s.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await peers.close();
     }
   });
 });

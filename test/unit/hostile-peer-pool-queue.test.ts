@@ -6,12 +6,13 @@
  * included, and the follower retries. Before, it waited for good and the replica stopped.
  */
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
-import { HttpSource } from '../../src/replication/http-source.js';
 import { CONTACT_GRACE_MS } from '../../src/replication/lag.js';
 import { encodeSnapshotEntries, encodeSnapshotHeader } from '../../src/replication/snapshot-format.js';
+import { FakePeers, messageOf, settled, sourceOf } from '../helpers/fake-peer.js';
+
+const peers = new FakePeers();
 
 describe('a pull queued behind connections a leader holds', () => {
   it('fails within its bound, naming the wait, instead of waiting for good', async () => {
@@ -20,7 +21,7 @@ describe('a pull queued behind connections a leader holds', () => {
     const value = Buffer.alloc(64 * 1024, 0x76);
     const entries = Array.from({ length: 128 }, (_, i) => ({ key: Buffer.from(`k${i}`), value, seq: 3 }));
     const body = Buffer.concat([encodeSnapshotHeader(3), encodeSnapshotEntries(entries, false)]);
-    const server = createServer((req, res) => {
+    const leader = await peers.start((req, res) => {
       if (req.url?.startsWith('/_repl/snapshot') === true) {
         open.add(res);
         res.writeHead(200, { 'x-distkv-epoch': '0' });
@@ -29,31 +30,20 @@ describe('a pull queued behind connections a leader holds', () => {
       }
       res.writeHead(204, { 'x-distkv-leader-seq': '3', 'x-distkv-epoch': '0' }).end();
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const leader = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const s = new HttpSource({ leader, shard: 0, replica: '127.0.0.1:1', token: '', scheme: 'http' });
+    const s = sourceOf(leader);
     const waitMs = 50;
     try {
       // Two snapshots read to their header and held: the pool's two connections are busy.
       const held = [await s.snapshot(), await s.snapshot()];
       assert.equal(held.length, 2);
       const started = performance.now();
-      let t: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([
-        s.pull(3, 1 << 20, waitMs).then(
-          () => 'answered',
-          (err: unknown) => (err as Error).message,
+      const outcome = messageOf(
+        await settled(
+          s.pull(3, 1 << 20, waitMs),
+          waitMs + CONTACT_GRACE_MS + 5000,
+          'the pull still waits in the queue',
         ),
-        new Promise<string>((r) => {
-          t = setTimeout(
-            () => {
-              r('the pull still waits in the queue');
-            },
-            waitMs + CONTACT_GRACE_MS + 5000,
-          );
-        }),
-      ]);
-      clearTimeout(t);
+      );
       assert.match(
         outcome,
         new RegExp(
@@ -64,8 +54,7 @@ describe('a pull queued behind connections a leader holds', () => {
     } finally {
       await s.close();
       for (const res of open) res.destroy();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await peers.close();
     }
   });
 });

@@ -16,38 +16,24 @@
  *    ends early (holds, before too) is an error.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, it } from 'node:test';
-import { HttpSource, type HttpSourceOptions } from '../../src/replication/http-source.js';
+import type { HttpSource } from '../../src/replication/http-source.js';
 import {
   encodeSnapshotEntries,
   encodeSnapshotHeader,
   SnapshotDecoder,
 } from '../../src/replication/snapshot-format.js';
+import { FakePeers, messageOf, settled, sourceOf } from '../helpers/fake-peer.js';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-let servers: Server[] = [];
+const peers = new FakePeers();
 let timers: NodeJS.Timeout[] = [];
 
 afterEach(async () => {
   for (const t of timers) clearInterval(t);
   timers = [];
-  for (const s of servers) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-  servers = [];
+  await peers.close();
 });
-
-/** fakePeer serves `handler` on loopback and returns its "host:port". */
-async function fakePeer(handler: Handler): Promise<string> {
-  const server = createServer(handler);
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 /** trickle writes one byte of `byte` every `ms` until the connection goes. */
 function trickle(res: ServerResponse, ms: number, byte = '{'): void {
@@ -58,39 +44,19 @@ function trickle(res: ServerResponse, ms: number, byte = '{'): void {
   timers.push(t);
 }
 
-function sourceOf(leader: string, o: Partial<HttpSourceOptions> = {}): HttpSource {
-  return new HttpSource({ leader, shard: 0, replica: '127.0.0.1:1', token: '', scheme: 'http', ...o });
-}
-
-/**
- * settled is how `p` settled within `ms`: its error, 'resolved', or 'pending' (it would have held
- * the replica: the old code's outcome for an endless answer).
- */
-async function settled(p: Promise<unknown>, ms: number): Promise<unknown> {
-  let t: NodeJS.Timeout | undefined;
-  const out = await Promise.race([
-    p.then(
-      () => 'resolved',
-      (err: unknown) => err,
-    ),
-    new Promise((r) => {
-      t = setTimeout(() => {
-        r('pending');
-      }, ms);
+/** snapshotRead is how reading the whole snapshot of `s` settled within `ms` (see settled). */
+function snapshotRead(s: HttpSource, ms: number): Promise<unknown> {
+  return settled(
+    s.snapshot().then(async (snap) => {
+      for await (const chunk of snap.chunks) assert.ok(Array.isArray(chunk));
     }),
-  ]);
-  clearTimeout(t);
-  return out;
-}
-
-/** messageOf is an outcome's error message, or the outcome itself. */
-function messageOf(outcome: unknown): string {
-  return outcome instanceof Error ? outcome.message : String(outcome);
+    ms,
+  );
 }
 
 describe('a pull from a hostile leader', () => {
   it('refuses a body whose Content-Length claims more than an answer can be, unread', async () => {
-    const leader = await fakePeer((_req, res) => {
+    const leader = await peers.start((_req, res) => {
       res.writeHead(200, { 'content-length': String(5 * 1024 * 1024 * 1024) });
       res.write(Buffer.alloc(1024));
       // then nothing: the rest never comes
@@ -108,7 +74,7 @@ describe('a pull from a hostile leader', () => {
   it('refuses an endless body once it passes max_bytes and one batch', async () => {
     let sent = 0;
     const chunk = Buffer.alloc(64 * 1024, 1);
-    const leader = await fakePeer((_req, res) => {
+    const leader = await peers.start((_req, res) => {
       res.writeHead(200);
       const pump = (): void => {
         while (!res.destroyed && sent < 256 * 1024 * 1024 && res.write(chunk)) sent += chunk.length;
@@ -127,7 +93,7 @@ describe('a pull from a hostile leader', () => {
   });
 
   it('gives up a body trickled a byte at a time within its bound (slowloris)', async () => {
-    const leader = await fakePeer((_req, res) => {
+    const leader = await peers.start((_req, res) => {
       res.writeHead(200);
       trickle(res, 100, '\x00');
     });
@@ -143,7 +109,7 @@ describe('a pull from a hostile leader', () => {
   });
 
   it('reads only the start of a refusal with an endless body', async () => {
-    const leader = await fakePeer((_req, res) => {
+    const leader = await peers.start((_req, res) => {
       res.writeHead(503);
       const chunk = Buffer.alloc(64 * 1024, 0x61);
       const pump = (): void => {
@@ -162,7 +128,7 @@ describe('a pull from a hostile leader', () => {
   });
 
   it("gives up a /cluster trickled after a CONFIG_MISMATCH refusal (the refusal is the pull's error)", async () => {
-    const leader = await fakePeer((req, res) => {
+    const leader = await peers.start((req, res) => {
       if (req.url?.startsWith('/cluster') === true) {
         res.writeHead(200, { 'content-type': 'application/json' });
         trickle(res, 200, '[');
@@ -197,7 +163,7 @@ describe('a pull from a hostile leader', () => {
     ],
   ] as const)
     it(`refuses an answer with ${what}`, async () => {
-      const leader = await fakePeer((_req, res) => {
+      const leader = await peers.start((_req, res) => {
         res.writeHead(204, { 'x-distkv-leader-seq': '0', ...headers }).end();
       });
       const s = sourceOf(leader);
@@ -227,19 +193,14 @@ describe('a snapshot from a hostile leader', () => {
   });
 
   it('refuses an entry that claims a 4 GiB value at its head, not gathering it (over HTTP)', async () => {
-    const leader = await fakePeer((_req, res) => {
+    const leader = await peers.start((_req, res) => {
       res.writeHead(200);
       res.write(hugeEntry());
       trickle(res, 50, 'x');
     });
     const s = sourceOf(leader);
     try {
-      const outcome = await settled(
-        s.snapshot().then(async (snap) => {
-          for await (const chunk of snap.chunks) assert.ok(Array.isArray(chunk));
-        }),
-        5000,
-      );
+      const outcome = await snapshotRead(s, 5000);
       assert.match(messageOf(outcome), /value length 4294967295/);
     } finally {
       await s.close();
@@ -247,7 +208,7 @@ describe('a snapshot from a hostile leader', () => {
   });
 
   it('refuses a snapshot that ends early (holds)', async () => {
-    const leader = await fakePeer((_req, res) => {
+    const leader = await peers.start((_req, res) => {
       res.writeHead(200);
       res.end(
         Buffer.concat([
@@ -258,12 +219,7 @@ describe('a snapshot from a hostile leader', () => {
     });
     const s = sourceOf(leader);
     try {
-      const outcome = await settled(
-        s.snapshot().then(async (snap) => {
-          for await (const chunk of snap.chunks) assert.ok(Array.isArray(chunk));
-        }),
-        5000,
-      );
+      const outcome = await snapshotRead(s, 5000);
       assert.match(messageOf(outcome), /the stream ended early/);
     } finally {
       await s.close();

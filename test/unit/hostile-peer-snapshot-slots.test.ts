@@ -6,15 +6,15 @@
  * INFO, and once the replica was promoted, sent on in its snapshots to its replicas and backups.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { HttpSource } from '../../src/replication/http-source.js';
 import { loadSnapshot } from '../../src/replication/snapshot-load.js';
 import { slotOf } from '../../src/routing/slot.js';
 import type { SnapshotEntry, StoreReplication } from '../../src/storage/store-replication.js';
+import { FakePeers, snapshotLeader, sourceOf } from '../helpers/fake-peer.js';
 import { snapshotStream } from '../helpers/snapshot-stream.js';
+
+const peers = new FakePeers();
 
 /** The shard's slots: the lower half. */
 const FIRST = 0;
@@ -50,21 +50,8 @@ describe("a snapshot holding keys outside the shard's slots", () => {
       seq: 3,
     }));
     const stream = snapshotStream(3, entries);
-    const server = createServer((req, res) => {
-      if (req.url?.startsWith('/_repl/snapshot') === true)
-        res.writeHead(200, { 'x-distkv-epoch': '0' }).end(stream);
-      else res.writeHead(204, { 'x-distkv-leader-seq': '3', 'x-distkv-epoch': '0' }).end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const leader = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const source = new HttpSource({
-      leader,
-      shard: 0,
-      replica: '127.0.0.1:1',
-      token: '',
-      scheme: 'http',
-      copy: { idx: 0, name: 's0', first: FIRST, last: LAST },
-    });
+    const leader = await peers.start(snapshotLeader(stream));
+    const source = sourceOf(leader, { copy: { idx: 0, name: 's0', first: FIRST, last: LAST } });
     const lines: string[] = [];
     const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
     try {
@@ -92,8 +79,7 @@ describe("a snapshot holding keys outside the shard's slots", () => {
       );
     } finally {
       await source.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await peers.close();
     }
   });
 });

@@ -9,12 +9,16 @@
  * legitimate leader's large snapshot whose load failed before it read (the store's rebuild failed).
  */
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
-import { HttpSource } from '../../src/replication/http-source.js';
 import { loadSnapshot } from '../../src/replication/snapshot-load.js';
+import { FakePeers, messageOf, settled, snapshotLeader, sourceOf } from '../helpers/fake-peer.js';
 import { snapshotStream } from '../helpers/snapshot-stream.js';
+
+const peers = new FakePeers();
+
+/** LATE is the outcome of three resyncs and a pull that did not end in time. */
+const LATE = 'a resync or the pull after them waited for a connection';
 
 describe('a snapshot stream that goes on after its end', () => {
   for (const [what, body, complete] of [
@@ -28,7 +32,7 @@ describe('a snapshot stream that goes on after its end', () => {
     it(`${what}: pulls still get a connection`, async () => {
       const open = new Set<ServerResponse>();
       const timers: NodeJS.Timeout[] = [];
-      const server = createServer((req, res) => {
+      const leader = await peers.start((req, res) => {
         if (req.url?.startsWith('/_repl/snapshot') === true) {
           res.writeHead(200, { 'x-distkv-epoch': '0' });
           res.write(body);
@@ -42,12 +46,10 @@ describe('a snapshot stream that goes on after its end', () => {
         }
         res.writeHead(204, { 'x-distkv-leader-seq': '3', 'x-distkv-epoch': '0' }).end();
       });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const leader = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const s = new HttpSource({ leader, shard: 0, replica: '127.0.0.1:1', token: '', scheme: 'http' });
+      const s = sourceOf(leader);
       try {
         // Three resyncs (the source keeps two connections), then a pull: each must get a connection.
-        const run = async (): Promise<string> => {
+        const run = async (): Promise<void> => {
           for (let i = 0; i < 3; i++) {
             if (!complete) {
               await assert.rejects(s.snapshot(), /not a distkv snapshot \(bad magic\)/);
@@ -60,24 +62,12 @@ describe('a snapshot stream that goes on after its end', () => {
             assert.equal(snap.exactSeq(), 3);
           }
           await s.pull(3, 1 << 20, 50);
-          return 'answered';
         };
-        let t: NodeJS.Timeout | undefined;
-        const outcome = await Promise.race([
-          run(),
-          new Promise((r) => {
-            t = setTimeout(() => {
-              r('a resync or the pull after them waited for a connection');
-            }, 8000);
-          }),
-        ]);
-        clearTimeout(t);
-        assert.equal(outcome, 'answered');
+        assert.equal(messageOf(await settled(run(), 8000, LATE)), 'resolved');
       } finally {
         for (const t of timers) clearInterval(t);
         await s.close();
-        server.closeAllConnections();
-        await new Promise((r) => server.close(r));
+        await peers.close();
       }
     });
 });
@@ -89,16 +79,9 @@ describe('a snapshot whose load fails before it reads', () => {
     const value = Buffer.alloc(64 * 1024, 0x76);
     const entries = Array.from({ length: 128 }, (_, i) => ({ key: Buffer.from(`k${i}`), value, seq: 3 }));
     const stream = snapshotStream(3, entries);
-    const server = createServer((req, res) => {
-      if (req.url?.startsWith('/_repl/snapshot') === true)
-        res.writeHead(200, { 'x-distkv-epoch': '0' }).end(stream);
-      else res.writeHead(204, { 'x-distkv-leader-seq': '3', 'x-distkv-epoch': '0' }).end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const leader = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const s = new HttpSource({ leader, shard: 0, replica: '127.0.0.1:1', token: '', scheme: 'http' });
+    const s = sourceOf(await peers.start(snapshotLeader(stream)));
     try {
-      const run = async (): Promise<string> => {
+      const run = async (): Promise<void> => {
         // Three resyncs whose store rebuild fails (a full disk), then a pull.
         for (let i = 0; i < 3; i++) {
           const snap = await s.snapshot();
@@ -112,23 +95,11 @@ describe('a snapshot whose load fails before it reads', () => {
           );
         }
         await s.pull(3, 1 << 20, 50);
-        return 'answered';
       };
-      let t: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([
-        run(),
-        new Promise((r) => {
-          t = setTimeout(() => {
-            r('a resync or the pull after them waited for a connection');
-          }, 8000);
-        }),
-      ]);
-      clearTimeout(t);
-      assert.equal(outcome, 'answered');
+      assert.equal(messageOf(await settled(run(), 8000, LATE)), 'resolved');
     } finally {
       await s.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await peers.close();
     }
   });
 });

@@ -89,7 +89,7 @@ function readSnapshot(
       crc,
     });
     assert.equal(r.type, 'repl-snapshot-result');
-    // As the front door streams it (src/http/repl-routes.ts): the header of the first page's seq,
+    // As the front door streams it (src/http/snapshot-route.ts): the header of the first page's seq,
     // and the crc the worker keeps through the pages.
     if (seq === null) parts.push(encodeSnapshotHeader(r.seq));
     seq = r.seq;

@@ -15,19 +15,20 @@ import { nodeAuthority } from './endpoint.js';
 import { refused } from './exchange.js';
 import type { Sender } from './sender.js';
 import { type ClusterTopology, othersText } from './topology.js';
-import type { CallOptions, ClusterView, NodeStats } from './types.js';
+import type { CallOptions, ClusterOptions, ClusterView, NodeStats } from './types.js';
 import { viewRoutes } from './view-routes.js';
 import { answerJson, clusterRefusal } from './wire-decode.js';
 
-/** clusterDoc returns the /cluster document of `node` (host:port or a url), or of the first node that answers (see above). */
+/** clusterDoc returns the /cluster document of `node` (host:port or a url), or of the first node that answers (see above); `options.refusedWaitMs` bounds the wait for a refusing node. */
 export async function clusterDoc(
   sender: Sender,
   topo: ClusterTopology,
   timeoutMs: number,
   node: string | undefined,
-  options: CallOptions,
+  options: ClusterOptions,
 ): Promise<ClusterView> {
-  if (node !== undefined) return clusterAt(sender, nodeAuthority(node, topo.scheme), options);
+  if (node !== undefined)
+    return clusterAt(sender, nodeAuthority(node, topo.scheme), options, options.refusedWaitMs);
   let last: unknown;
   const asking = topo.askable();
   // A node that refuses connections is passed over at once while other nodes remain to ask (its
@@ -47,7 +48,7 @@ export async function clusterDoc(
   for (const [i, origin] of asking.entries()) {
     const lastOne = i === asking.length - 1 && passed.length === 0;
     try {
-      return await ask(origin, !lastOne, lastOne ? undefined : 0);
+      return await ask(origin, !lastOne, lastOne ? options.refusedWaitMs : 0);
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
       last = err;
@@ -56,7 +57,7 @@ export async function clusterDoc(
   }
   for (const [i, origin] of passed.entries()) {
     try {
-      return await ask(origin, i < passed.length - 1);
+      return await ask(origin, i < passed.length - 1, options.refusedWaitMs);
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
       last = err;

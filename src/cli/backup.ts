@@ -59,6 +59,23 @@ const DEFAULT_RETRIES = 3;
 /** ERROR_READ_MS bounds the read of a refusal's body (its head came: a JSON error is a few hundred bytes). */
 const ERROR_READ_MS = 10_000;
 /**
+ * decodedCount returns how many records `bytes` completes in `decoder`; a snapshot the decoder
+ * refuses (its crc32c does not match, a bad header) is CORRUPTION naming `origin` (the caller adds
+ * the shard and what to do): the decoder's message named neither.
+ */
+function decodedCount(decoder: SnapshotDecoder, bytes: Buffer, idx: number, origin: string): number {
+  try {
+    return decoder.push(bytes).length;
+  } catch (err) {
+    throw new DistkvError(
+      'CORRUPTION',
+      `its snapshot from ${origin} is damaged (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
+}
+
+/**
  * copyShard streams one shard's snapshot from `origin` into the sink; returns its seq and key
  * count. A connection that fails (refused, reset, cut mid-stream) is SHARD_UNREACHABLE naming the
  * shard and the node; a failed write to the file is the file's error, as it is.
@@ -111,7 +128,7 @@ async function copyShard(
       });
       if (next.done === true) break;
       const bytes = next.value as Buffer;
-      keys += decoder.push(bytes).length;
+      keys += decodedCount(decoder, bytes, idx, origin);
       await sink.write(bytes);
       onChunk(keys);
     }
@@ -321,6 +338,13 @@ export const BACKUP_VERB: ClientVerb = {
             refuseBehind(after, leader, s);
             copy = { seq, keys, consistent: heldStill(after, seq, leader) };
           } catch (err) {
+            // The leader's file is not damaged: what it streamed was (a transfer, or the leader).
+            if (err instanceof DistkvError && err.code === 'CORRUPTION')
+              throw new DistkvError(
+                err.code,
+                `shard ${s.idx} (${s.name}): ${err.message}; a transfer or leader problem: run the backup again (if it fails again, check ${leader}'s log or fail the shard over); ${file} was not written`,
+                { cause: err },
+              );
             if (err instanceof DistkvError && err.code === 'LEADER_BEHIND')
               throw new DistkvError(
                 err.code,

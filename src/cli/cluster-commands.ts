@@ -94,12 +94,21 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       const others = [
         ...new Set(doc.shards.flatMap((s) => [s.leader.address, ...s.replicas.map((r) => r.address)])),
       ].filter((a) => !here.has(a));
+      // The nodes of --url asked before the one that answered failed just now (client.cluster()
+      // passes over one that refuses connections): asked again as peers, they are not waited for
+      // (a refusing --url node held the command another PEER_ASK_MS before it was shown DOWN).
+      const urlHosts = conn.urls.map((u) => new URL(u).host);
+      const answered = urlHosts.findIndex((h) => here.has(h));
+      const failedNow = new Set(answered < 0 ? urlHosts : urlHosts.slice(0, answered));
       const docs = [doc];
       const down = new Set<string>();
       await Promise.all(
         others.map(async (node) => {
           try {
-            docs.push(await client.cluster(node, { signal: AbortSignal.timeout(PEER_ASK_MS) }));
+            const signal = AbortSignal.timeout(PEER_ASK_MS);
+            docs.push(
+              await client.cluster(node, failedNow.has(node) ? { signal, refusedWaitMs: 0 } : { signal }),
+            );
           } catch {
             down.add(node);
           }

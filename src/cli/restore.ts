@@ -30,7 +30,7 @@ import { DistkvError } from '../errors.js';
 import { plural } from '../util/plural.js';
 import { readEntries } from './backup-file.js';
 import { disputesOf } from './cluster-commands.js';
-import { type ClientVerb, positionals } from './connect.js';
+import { type ClientVerb, positionals, refusedWaitMs } from './connect.js';
 import { whileInterruptible } from './interrupt.js';
 import {
   behindAdvice,
@@ -81,6 +81,7 @@ export const RESTORE_VERB: ClientVerb = {
     const [file] = positionals(args, 1, 1, 'distkv restore FILE') as [string];
     // Before the file is opened: a mistyped --wait-ms is a usage mistake, whatever the file holds.
     const waitMs = failoverWaitMs(args);
+    const refusedWait = refusedWaitMs(args);
     const backup = await openBackup(file);
     const { fh, size } = backup;
     try {
@@ -90,7 +91,7 @@ export const RESTORE_VERB: ClientVerb = {
       // for about 50 s without a word: it says it is still trying, as get and backup do.
       const views = await withSlowNote(
         'restore',
-        leaderViews(client, progress, waitMs, () => 'nothing was written'),
+        leaderViews(client, progress, waitMs, refusedWait, () => 'nothing was written'),
         false,
         SLOW_NOTE_MS,
         conn.waited,
@@ -155,7 +156,7 @@ export const RESTORE_VERB: ClientVerb = {
           await writer.add({ key, text: isUtf8(key) ? key.toString('utf8') : undefined, value, expiresAtMs });
         });
         await writer.flush();
-        const now = leadersOf(await leaderViews(client, progress, waitMs, stoppedAfter));
+        const now = leadersOf(await leaderViews(client, progress, waitMs, refusedWait, stoppedAfter));
         const changed = new Set(writer.moved);
         for (const [idx, leader] of now) if (leaders.get(idx) !== leader) changed.add(idx);
         leaders = now;
@@ -239,13 +240,15 @@ function rewrittenText(writes: number, passes: number): string {
  * leaderViews returns the `/cluster` of a node of the cluster (anyView: a configured one, else one
  * of the client's map), then that of every other leader it names (the nodes the restore writes to). A
  * leader that does not answer, or no longer leads (a failover), is looked for in a reloaded map for
- * up to `waitMs` (--wait-ms, leader-wait.ts); then the restore fails, saying `outcome` (what it had
+ * up to `waitMs` (--wait-ms, leader-wait.ts), a refused connection tried again for `refusedWait`
+ * (--refused-wait-ms) at most within that; then the restore fails, saying `outcome` (what it had
  * written).
  */
 async function leaderViews(
   client: DistkvClient,
   progress: ProgressLine,
   waitMs: number,
+  refusedWait: number,
   outcome: () => string,
 ): Promise<ClusterView[]> {
   const deadline = performance.now() + waitMs;
@@ -256,7 +259,10 @@ async function leaderViews(
     const leaders = [...new Set(shards.map((s) => s.leader.address))];
     let asked: ClusterView[];
     try {
-      asked = await Promise.all(leaders.map((leader) => askLeader(client, leader, view)));
+      // A leader refusing connections is tried again for --refused-wait-ms (`refusedWait`) only
+      // within what remains of --wait-ms: `--wait-ms 1000` against a dead leader took 10.8 s.
+      const refusedWaitMs = Math.max(0, Math.min(refusedWait, Math.round(deadline - performance.now())));
+      asked = await Promise.all(leaders.map((leader) => askLeader(client, leader, view, refusedWaitMs)));
     } catch (err) {
       if (!(err instanceof LeaderSilent)) throw err;
       const e = err.cause;
@@ -313,11 +319,16 @@ class LeaderSilent extends Error {
   }
 }
 
-/** askLeader returns `/cluster` of `leader` when it still leads the shards `view` names it for, else throws LeaderSilent. */
-async function askLeader(client: DistkvClient, leader: string, view: ClusterView): Promise<ClusterView> {
+/** askLeader returns `/cluster` of `leader` (a refused connection tried again for `refusedWaitMs`) when it still leads the shards `view` names it for, else throws LeaderSilent. */
+async function askLeader(
+  client: DistkvClient,
+  leader: string,
+  view: ClusterView,
+  refusedWaitMs: number,
+): Promise<ClusterView> {
   let own: ClusterView;
   try {
-    own = await client.cluster(leader);
+    own = await client.cluster(leader, { refusedWaitMs });
   } catch (err) {
     throw new LeaderSilent(leader, err);
   }

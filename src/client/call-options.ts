@@ -20,6 +20,7 @@ export const CALL_OPTIONS = {
   scanPage: ['signal', 'limit', 'after'],
   scan: ['signal', 'pageSize', 'after'],
   call: ['signal'],
+  cluster: ['signal', 'refusedWaitMs'],
 } as const;
 
 /** checkCallOptions throws INVALID_ARGUMENT when `options` of `call` (named `name`) is no object, has an option the call does not take, or a signal that is no AbortSignal. */

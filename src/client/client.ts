@@ -33,6 +33,7 @@ import type {
   BatchOp,
   BatchResult,
   CallOptions,
+  ClusterOptions,
   ClientOptions,
   ClientStats,
   ClusterView,
@@ -296,9 +297,15 @@ export class DistkvClient {
    * scheme, endpoint.ts nodeAuthority; by default the first that answers of the configured nodes,
    * then the other nodes of the map the client has: node-docs.ts).
    */
-  async cluster(node?: string, options: CallOptions = {}): Promise<ClusterView> {
+  async cluster(node?: string, options: ClusterOptions = {}): Promise<ClusterView> {
     this.refuseIfClosed();
-    checkCallOptions(options, 'call', 'cluster');
+    checkCallOptions(options, 'cluster', 'cluster');
+    const wait = options.refusedWaitMs;
+    if (wait !== undefined && !(typeof wait === 'number' && Number.isFinite(wait) && wait >= 0))
+      throw new DistkvError(
+        'INVALID_ARGUMENT',
+        `cluster option refusedWaitMs must be a number of ms, 0 or more, got ${String(wait)}`,
+      );
     return clusterDoc(this.sender, this.topo, this.o.timeoutMs, node, options);
   }
 

@@ -9,6 +9,7 @@ export type {
   BatchOp,
   BatchResult,
   CallOptions,
+  ClusterOptions,
   ClientOptions,
   ClientStats,
   ClusterReplica,

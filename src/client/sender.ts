@@ -113,7 +113,9 @@ export class Sender {
    * send performs a request at `node`, following redirects and retrying connection errors: any
    * one when `read` (the request changes nothing), else only one that came before the request
    * was sent; `waitMs` is how long the node may hold it before answering (a `w` write's wait);
-   * `elsewhere` (a scan's) names another node to send it to, from the node ("host:port") it left.
+   * `elsewhere` (a scan's) names another node to send it to, from the node ("host:port") it left;
+   * `refusedWaitMs` (the policy's by default) how long a node refusing connections is tried again
+   * (0: a caller with other nodes to ask passes it over at once, node-docs.ts).
    */
   async send(
     method: string,
@@ -126,6 +128,7 @@ export class Sender {
     conditions: Record<string, string> = {},
     waitMs = 0,
     elsewhere?: (from: string) => string,
+    refusedWaitMs = this.policy.refusedWaitMs,
   ): Promise<Reply> {
     const topology = this.topology;
     let origin = `${topology.scheme}://${node}`;
@@ -134,7 +137,7 @@ export class Sender {
     let nextLook = performance.now() + NEWEST_LOOK_MS;
     const loopDeadline = performance.now() + LOOP_WAIT_MS;
     const startingDeadline = performance.now() + this.policy.startingWaitMs;
-    const refusedDeadline = performance.now() + this.policy.refusedWaitMs;
+    const refusedDeadline = performance.now() + refusedWaitMs;
     // what this request has told onWait it waits for (each once)
     const waitedFor = new Set<string>();
     const waiting = (code: WaitNotice['code'], waitMs: number): void => {

@@ -79,6 +79,15 @@ export interface CallOptions {
 }
 
 /**
+ * ClusterOptions are what `cluster()` takes: `refusedWaitMs` is how long, for this call, a node that
+ * refuses connections is tried again (the client's refusedWaitMs by default): a caller with a
+ * shorter wait of its own (`distkv restore --wait-ms`) bounds it.
+ */
+export interface ClusterOptions extends CallOptions {
+  refusedWaitMs?: number;
+}
+
+/**
  * WriteConditions make a write conditional on the key's version (docs/api.md, "Versions"): a failed
  * condition rejects with PreconditionFailedError (code PRECONDITION_FAILED) carrying the current one.
  * Like every write, one whose answer was lost is not sent again (OutcomeUnknownError).

@@ -12,25 +12,7 @@ import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
 import { RingSource } from '../../src/replication/ring-source.js';
 import type { PullResult } from '../../src/replication/source.js';
 import { ScriptedSource } from '../helpers/scripted-source.js';
-import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
-
-/** batch encodes records firstSeq..lastSeq in WAL framing. */
-function batch(firstSeq: number, lastSeq: number): Buffer {
-  const parts: Buffer[] = [];
-  for (let s = firstSeq; s <= lastSeq; s++) {
-    const b = Buffer.alloc(recordSize(4, 4));
-    encodeRecord(b, 0, TYPE_PUT, s, Buffer.from(`k${String(s).padStart(3, '0')}`), Buffer.from('vvvv'));
-    parts.push(b);
-  }
-  return Buffer.concat(parts);
-}
-
-function seqsIn(records: Buffer): number[] {
-  const out: number[] = [];
-  for (let o = 0; o < records.length; o += records.readUInt32LE(o + 4) + 8)
-    out.push(records.readUInt32LE(o + 9));
-  return out;
-}
+import { seqsIn, walBatch } from '../helpers/ring-batches.js';
 
 describe('a ring replica asking again for records the ring handed out', () => {
   it('gets them from the leader log at once, before the leader published their seq', async () => {
@@ -40,7 +22,7 @@ describe('a ring replica asking again for records the ring handed out', () => {
     let logged = 0;
     const published = 10;
     const log = new ScriptedSource((after): PullResult => ({
-      records: after < logged ? batch(after + 1, logged) : Buffer.alloc(0),
+      records: after < logged ? walBatch(after + 1, logged) : Buffer.alloc(0),
       leaderSeq: logged,
     }));
     const source = new RingSource(new RingConsumer(sab), log, 'ring', () => Math.min(published, logged));
@@ -49,12 +31,12 @@ describe('a ring replica asking again for records the ring handed out', () => {
     after(() => {
       clearInterval(alive);
     });
-    producer.publish(batch(1, 10), 1, 10);
+    producer.publish(walBatch(1, 10), 1, 10);
     logged = 10;
     const a = await source.pull(0, 1 << 20, 0);
     assert.ok(typeof a === 'object' && 'records' in a);
     assert.equal(seqsIn(a.records).length, 10);
-    producer.publish(batch(11, 12), 11, 12);
+    producer.publish(walBatch(11, 12), 11, 12);
     logged = 12;
     const b = await source.pull(10, 1 << 20, 0);
     assert.ok(typeof b === 'object' && 'records' in b);

@@ -16,18 +16,7 @@ import { ringBytesFor } from '../../src/replication/ring-format.js';
 import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
 import { RingSource } from '../../src/replication/ring-source.js';
 import { ScriptedSource } from '../helpers/scripted-source.js';
-import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
-
-/** batch encodes records firstSeq..lastSeq in WAL framing. */
-function batch(firstSeq: number, lastSeq: number): Buffer {
-  const parts: Buffer[] = [];
-  for (let s = firstSeq; s <= lastSeq; s++) {
-    const b = Buffer.alloc(recordSize(4, 4));
-    encodeRecord(b, 0, TYPE_PUT, s, Buffer.from(`k${String(s).padStart(3, '0')}`), Buffer.from('vvvv'));
-    parts.push(b);
-  }
-  return Buffer.concat(parts);
-}
+import { walBatch } from '../helpers/ring-batches.js';
 
 describe('a ring replica ahead of where its restarted leader started', () => {
   it('asks the leader before it takes ring batches that continue its ack, and gets the fork', async () => {
@@ -37,7 +26,7 @@ describe('a ring replica ahead of where its restarted leader started', () => {
     let last = 0;
     const state = new LeaderState(() => last);
     const producer = new RingProducer(sab);
-    for (let s = 1; s <= 5; s++) producer.publish(batch(s, s), s, s);
+    for (let s = 1; s <= 5; s++) producer.publish(walBatch(s, s), s, s);
     last = 5;
     const fallback = new ScriptedSource((after) => {
       const fork = state.restartFork('ring-replica', after);
@@ -66,10 +55,10 @@ describe('a ring replica ahead of where its restarted leader started', () => {
   it('asks the leader again when a new producer runs the ring (its leader worker restarted), then rejoins it', async () => {
     const sab = new SharedArrayBuffer(ringBytesFor(4096));
     const first = new RingProducer(sab);
-    first.publish(batch(1, 2), 1, 2);
+    first.publish(walBatch(1, 2), 1, 2);
     let leaderSeq = 2;
     const fallback = new ScriptedSource((after) => ({
-      records: after < leaderSeq ? batch(after + 1, leaderSeq) : Buffer.alloc(0),
+      records: after < leaderSeq ? walBatch(after + 1, leaderSeq) : Buffer.alloc(0),
       leaderSeq,
     }));
     const source = new RingSource(new RingConsumer(sab), fallback, 'ring', () => leaderSeq);
@@ -78,12 +67,12 @@ describe('a ring replica ahead of where its restarted leader started', () => {
     const pullsBefore = fallback.pulls;
     // The leader's worker restarts: a new producer on the same ring, continuing at seq 3.
     const second = new RingProducer(sab);
-    second.publish(batch(3, 3), 3, 3);
+    second.publish(walBatch(3, 3), 3, 3);
     leaderSeq = 3;
     const b = await source.pull(2, 1 << 20, 0);
     assert.ok(typeof b === 'object' && 'records' in b);
     assert.equal(fallback.pulls, pullsBefore + 1, 'the new leader state heard from the replica first');
-    second.publish(batch(4, 4), 4, 4);
+    second.publish(walBatch(4, 4), 4, 4);
     leaderSeq = 4;
     const c = await source.pull(3, 1 << 20, 0);
     assert.ok(typeof c === 'object' && 'records' in c && c.records.length > 0);

@@ -12,41 +12,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LeaderState } from '../../src/replication/leader-state.js';
 import { ringBytesFor } from '../../src/replication/ring-format.js';
-import { RingConsumer, type RingEntry, RingProducer } from '../../src/replication/ring.js';
+import { RingProducer } from '../../src/replication/ring.js';
 import { RingSource } from '../../src/replication/ring-source.js';
 import type { PullResult } from '../../src/replication/source.js';
 import { ScriptedSource } from '../helpers/scripted-source.js';
-import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
-
-/** batch encodes records firstSeq..lastSeq in WAL framing. */
-function batch(firstSeq: number, lastSeq: number): Buffer {
-  const parts: Buffer[] = [];
-  for (let s = firstSeq; s <= lastSeq; s++) {
-    const b = Buffer.alloc(recordSize(4, 4));
-    encodeRecord(b, 0, TYPE_PUT, s, Buffer.from(`k${String(s).padStart(3, '0')}`), Buffer.from('vvvv'));
-    parts.push(b);
-  }
-  return Buffer.concat(parts);
-}
-
-function seqsIn(records: Buffer): number[] {
-  const out: number[] = [];
-  for (let o = 0; o < records.length; o += records.readUInt32LE(o + 4) + 8)
-    out.push(records.readUInt32LE(o + 9));
-  return out;
-}
-
-/** RacingConsumer runs `beforeTake` once, just before its next take: another thread acting in between. */
-class RacingConsumer extends RingConsumer {
-  beforeTake: (() => void) | undefined;
-
-  override take(maxBytes: number): RingEntry[] {
-    const race = this.beforeTake;
-    this.beforeTake = undefined;
-    race?.();
-    return super.take(maxBytes);
-  }
-}
+import { RacingConsumer, seqsIn, walBatch } from '../helpers/ring-batches.js';
 
 describe('a ring replica when its leader worker restarts in the middle of a pull', () => {
   it('takes none of the new producer batches before the new leader state heard from it, and is not told it forked', async () => {
@@ -59,11 +29,11 @@ describe('a ring replica when its leader worker restarts in the middle of a pull
       const fork = state.restartFork('ring-replica', after);
       if (fork !== undefined) return { fork };
       state.ack('ring-replica', after);
-      return { records: after < last ? batch(after + 1, last) : Buffer.alloc(0), leaderSeq: last };
+      return { records: after < last ? walBatch(after + 1, last) : Buffer.alloc(0), leaderSeq: last };
     });
     const consumer = new RacingConsumer(sab);
     const source = new RingSource(consumer, log, 'ring', () => last);
-    first.publish(batch(1, 10), 1, 10);
+    first.publish(walBatch(1, 10), 1, 10);
     last = 10;
     const a = await source.pull(0, 1 << 20, 0);
     assert.ok(typeof a === 'object' && 'records' in a);
@@ -76,7 +46,7 @@ describe('a ring replica when its leader worker restarts in the middle of a pull
     consumer.beforeTake = () => {
       state = new LeaderState(() => last);
       const second = new RingProducer(sab);
-      second.publish(batch(11, 12), 11, 12);
+      second.publish(walBatch(11, 12), 11, 12);
       last = 12;
     };
     const b = await source.pull(10, 1 << 20, 0);

@@ -14,10 +14,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LeaderState } from '../../src/replication/leader-state.js';
 import { ringBytesFor } from '../../src/replication/ring-format.js';
-import { RingConsumer, type RingEntry, RingProducer } from '../../src/replication/ring.js';
+import { RingProducer } from '../../src/replication/ring.js';
 import { RingSource } from '../../src/replication/ring-source.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
 import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
+import { RacingConsumer, seqsIn } from '../helpers/ring-batches.js';
 
 const REPLICA = 'ring-replica';
 
@@ -44,25 +45,6 @@ function record(seq: number, valueBytes: number): Buffer {
     Buffer.alloc(valueBytes, seq % 251),
   );
   return b;
-}
-
-function seqsIn(records: Buffer): number[] {
-  const out: number[] = [];
-  for (let o = 0; o < records.length; o += records.readUInt32LE(o + 4) + 8)
-    out.push(records.readUInt32LE(o + 9));
-  return out;
-}
-
-/** RacingConsumer runs `beforeTake` once, just before its next take: the leader's thread acting in between. */
-class RacingConsumer extends RingConsumer {
-  beforeTake: (() => void) | undefined;
-
-  override take(maxBytes: number): RingEntry[] {
-    const race = this.beforeTake;
-    this.beforeTake = undefined;
-    race?.();
-    return super.take(maxBytes);
-  }
 }
 
 /** ModelLeader is the leader's log (whole batches) and its answers to the fallback's pulls. */

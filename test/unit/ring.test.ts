@@ -4,32 +4,11 @@ import { ringBytesFor } from '../../src/replication/ring-format.js';
 import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
 import { RingSource } from '../../src/replication/ring-source.js';
 import type { Pulled, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
-import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
+import { seqsIn, walBatch } from '../helpers/ring-batches.js';
 
-/** batch encodes records firstSeq..lastSeq in WAL framing. */
-function batch(firstSeq: number, lastSeq: number, valueBytes = 10): Buffer {
-  const parts: Buffer[] = [];
-  for (let s = firstSeq; s <= lastSeq; s++) {
-    const b = Buffer.alloc(recordSize(4, valueBytes));
-    encodeRecord(
-      b,
-      0,
-      TYPE_PUT,
-      s,
-      Buffer.from(`k${String(s % 1000).padStart(3, '0')}`),
-      Buffer.alloc(valueBytes, s % 256),
-    );
-    parts.push(b);
-  }
-  return Buffer.concat(parts);
-}
-
-function seqsIn(records: Buffer): number[] {
-  const out: number[] = [];
-  for (let o = 0; o < records.length; o += records.readUInt32LE(o + 4) + 8)
-    out.push(records.readUInt32LE(o + 9));
-  return out;
-}
+/** batch encodes puts firstSeq..lastSeq, values of `valueBytes` (10 unless given). */
+const batch = (firstSeq: number, lastSeq: number, valueBytes = 10): Buffer =>
+  walBatch(firstSeq, lastSeq, valueBytes);
 
 describe('SharedArrayBuffer ring', () => {
   it('passes batches in order across many wraparounds', () => {

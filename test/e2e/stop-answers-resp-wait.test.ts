@@ -14,6 +14,7 @@ import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startOneNode } from '../helpers/server-process.js';
+import { stopMsOf } from '../helpers/stop-time.js';
 
 /**
  * STOP_BOUND_MS bounds the stop from "shutting down" to "stopped": about 130 ms now (100 of them
@@ -25,16 +26,6 @@ const STOP_BOUND_MS = 700;
 const SIGNAL_AFTER_WAIT_MS = 100;
 /** RESP_PORT_OFFSET is the RESP listener's port past the HTTP port (the config's default). */
 const RESP_PORT_OFFSET = 1000;
-
-/** logTime is the time (ms) of the first JSON log line of `out` whose message is `msg`. */
-function logTime(out: string, msg: string): number {
-  for (const line of out.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const l = JSON.parse(line) as { msg?: string; time?: number };
-    if (l.msg === msg && typeof l.time === 'number') return l.time;
-  }
-  assert.fail(`no "${msg}" line in the node's log:\n${out}`);
-}
 
 /** RespClient is a raw RESP connection that keeps what it received. */
 class RespClient {
@@ -80,7 +71,7 @@ describe('distkv serve stopped with a RESP client blocked in WAIT', { timeout: 6
     const server = own.server;
     server.child.kill('SIGTERM');
     assert.equal(await server.waitExit(), 0, `the stop failed:\n${server.stdout}\n${server.stderr}`);
-    const stopMs = logTime(server.stdout, 'stores closed; stopped') - logTime(server.stdout, 'shutting down');
+    const stopMs = stopMsOf(server.stdout);
     t.diagnostic(`stop: ${stopMs} ms from "shutting down" to "stopped"`);
     assert.ok(
       stopMs < STOP_BOUND_MS,

@@ -12,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../helpers/ports.js';
 import { startOwnServer } from '../helpers/server-process.js';
+import { stopMsOf } from '../helpers/stop-time.js';
 
 /**
  * STOP_BOUND_MS bounds the stop from "shutting down" to "stopped": a few hundred ms now, with room
@@ -20,16 +21,6 @@ import { startOwnServer } from '../helpers/server-process.js';
 const STOP_BOUND_MS = 1500;
 /** SIGNAL_AFTER_PUT_MS is how long after the PUT was sent the SIGTERM is. */
 const SIGNAL_AFTER_PUT_MS = 300;
-
-/** logTime is the time (ms) of the first JSON log line of `out` whose message is `msg`. */
-function logTime(out: string, msg: string): number {
-  for (const line of out.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const l = JSON.parse(line) as { msg?: string; time?: number };
-    if (l.msg === msg && typeof l.time === 'number') return l.time;
-  }
-  assert.fail(`no "${msg}" line in the node's log:\n${out}`);
-}
 
 describe(
   'distkv serve stopped with a w=1 write waiting for a replica that does not answer',
@@ -60,8 +51,7 @@ describe(
       const server = own.server;
       server.child.kill('SIGTERM');
       assert.equal(await server.waitExit(), 0, `the stop failed:\n${server.stdout}\n${server.stderr}`);
-      const stopMs =
-        logTime(server.stdout, 'stores closed; stopped') - logTime(server.stdout, 'shutting down');
+      const stopMs = stopMsOf(server.stdout);
       t.diagnostic(`stop: ${stopMs} ms from "shutting down" to "stopped"`);
       assert.ok(
         stopMs < STOP_BOUND_MS,

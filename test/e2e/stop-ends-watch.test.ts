@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DistkvClient, type WatchChange, type WatchStreamNotice } from '../../src/client/index.js';
 import { HEARTBEAT_MS } from '../../src/watch/watch-hub.js';
 import { ServerProcess, startOneNode } from '../helpers/server-process.js';
+import { stopMsOf } from '../helpers/stop-time.js';
 
 /**
  * RESUME_BOUND_MS bounds the time from the SIGTERM to each raw stream's `resume`: a few ms now
@@ -38,16 +39,6 @@ const STOP_BOUND_MS = 800;
 /** STOP_AFTER_BEAT_MS is how long after a heartbeat of the watch hub the SIGTERM is sent. */
 const STOP_AFTER_BEAT_MS = 150;
 const WS_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-
-/** logTime is the time (ms) of the first JSON log line of `out` whose message is `msg`. */
-function logTime(out: string, msg: string): number {
-  for (const line of out.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const l = JSON.parse(line) as { msg?: string; time?: number };
-    if (l.msg === msg && typeof l.time === 'number') return l.time;
-  }
-  assert.fail(`no "${msg}" line in the node's log:\n${out}`);
-}
 
 /** RawStream is a watch read from a raw socket: its bytes as latin1 text (JSON events show as they are). */
 class RawStream {
@@ -161,8 +152,7 @@ describe('distkv serve stopped with watchers connected', { timeout: 120000 }, ()
       const signalAt = performance.now();
       server.child.kill('SIGTERM');
       assert.equal(await server.waitExit(), 0, `the stop failed:\n${server.stdout}\n${server.stderr}`);
-      const stopMs =
-        logTime(server.stdout, 'stores closed; stopped') - logTime(server.stdout, 'shutting down');
+      const stopMs = stopMsOf(server.stdout);
       t.diagnostic(`stop: ${stopMs} ms from "shutting down" to "stopped"`);
       // Every watcher was told to resume, as the node drains, at once.
       await Promise.all([sse.closed, binary.closed, ws.closed]);

@@ -16,6 +16,7 @@ import { coordinationToml } from '../helpers/etcd-trio.js';
 import { dumpAt, leaderSeenBy, waitFor } from '../helpers/failover-model.js';
 import { freeNodeAddress } from '../helpers/resp.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { stopMsOf } from '../helpers/stop-time.js';
 
 /** PULL_WAIT_MS is the replicas' long poll: the old stop waited about this long. */
 const PULL_WAIT_MS = 3000;
@@ -25,16 +26,6 @@ const PULL_WAIT_MS = 3000;
  * loaded machine, and still a third of the long poll the stop waited out before.
  */
 const STOP_BOUND_MS = 1000;
-
-/** logTime is the time (ms) of the first JSON log line of `out` whose message is `msg`. */
-function logTime(out: string, msg: string): number {
-  for (const line of out.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const l = JSON.parse(line) as { msg?: string; time?: number };
-    if (l.msg === msg && typeof l.time === 'number') return l.time;
-  }
-  assert.fail(`no "${msg}" line in the leader's log:\n${out}`);
-}
 
 /** put writes `key` at `node` (w=0) and resolves with whether it was acknowledged. */
 async function put(node: string, key: string, value: string): Promise<boolean> {
@@ -65,7 +56,7 @@ async function stopTimed(cluster: TestCluster, node: string): Promise<number> {
   const p = cluster.process(node);
   p.child.kill('SIGTERM');
   assert.equal(await p.waitExit(), 0, `the leader's stop failed:\n${p.stdout}\n${p.stderr}`);
-  return logTime(p.stdout, 'stores closed; stopped') - logTime(p.stdout, 'shutting down');
+  return stopMsOf(p.stdout);
 }
 
 /** missingAt lists the keys of `acked` that `node` does not serve with their acknowledged value. */

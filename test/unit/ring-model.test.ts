@@ -19,20 +19,9 @@ import { RingSource } from '../../src/replication/ring-source.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
 import { encodeRecord, recordSize, TYPE_PUT } from '../../src/storage/wal-format.js';
 import { RacingConsumer, seqsIn } from '../helpers/ring-batches.js';
+import { seededRandom } from '../helpers/random.js';
 
 const REPLICA = 'ring-replica';
-
-/** random is a seeded PRNG (mulberry32) giving floats in [0, 1). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function record(seq: number, valueBytes: number): Buffer {
   const b = Buffer.alloc(recordSize(8, valueBytes));
@@ -95,7 +84,7 @@ class ModelLeader implements ReplicationSource {
 }
 
 async function runSeed(seed: number): Promise<{ ring: number; fallback: number; drops: number }> {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const capacity = pick([4096, 8192, 32768]);
   const sab = new SharedArrayBuffer(ringBytesFor(capacity));
